@@ -1,0 +1,121 @@
+//! What every sans-IO endpoint of the crate shares.
+//!
+//! * [`Transmit`]: one datagram the caller must send, with the layer-2 next hop where the protocol
+//!   needs one ([`MacAddr`], used by the virtual Home Agent's layer-2 forwarding).
+//! * [`Rng`]: the only source of randomness, a ChaCha generator seeded by the caller (a config field),
+//!   so that every run is a pure function of its inputs.
+//! * [`TimerQueue`]: one deadline structure per endpoint, keyed by the endpoint's own ids, with an
+//!   O(1) earliest deadline and expiry that never scans live timers.
+//! * [`Node`]: the four calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint.
+//!
+//! Time enters only as a `now: Instant` argument: nothing in the crate reads a clock.
+
+mod rng;
+mod timer;
+
+pub use rng::Rng;
+pub use timer::TimerQueue;
+
+use bytes::Bytes;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// A 48-bit IEEE 802 MAC address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// The broadcast address `ff:ff:ff:ff:ff:ff`.
+    pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
+
+    /// A locally administered unicast address whose low 32 bits are `n` (handy for tests and
+    /// simulations: `02:00:nn:nn:nn:nn`).
+    pub const fn local(n: u32) -> MacAddr {
+        let b = n.to_be_bytes();
+        MacAddr([0x02, 0x00, b[0], b[1], b[2], b[3]])
+    }
+
+    /// The six octets.
+    pub const fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
+    }
+}
+
+impl fmt::Debug for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// One datagram for the caller to send.
+///
+/// The caller sends `payload` as one UDP datagram to `dst`. When `src` is set the datagram must leave
+/// from that address (a virtual address shared by a cluster, or the original sender's address for a
+/// frame forwarded unchanged at layer 2). When `link_dst` is set the caller must put the frame on the
+/// link addressed to that MAC, whatever `dst` says (layer-2 forwarding inside a virtual Home Agent).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination transport address (IP destination and UDP port).
+    pub dst: SocketAddr,
+    /// Source transport address the datagram must carry, when it is not the endpoint's own.
+    pub src: Option<SocketAddr>,
+    /// Layer-2 next hop, when the protocol needs one.
+    pub link_dst: Option<MacAddr>,
+    /// The UDP payload.
+    pub payload: Bytes,
+}
+
+impl Transmit {
+    /// A datagram to `dst` from the endpoint's own address, with no layer-2 next hop.
+    pub fn to(dst: SocketAddr, payload: impl Into<Bytes>) -> Transmit {
+        Transmit {
+            dst,
+            src: None,
+            link_dst: None,
+            payload: payload.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transmit")
+            .field("dst", &self.dst)
+            .field("src", &self.src)
+            .field("link_dst", &self.link_dst)
+            .field("len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// The calls a driver makes on a sans-IO endpoint, whatever its protocol.
+///
+/// Every endpoint of the crate implements this next to its own richer inherent API (commands,
+/// `poll_event`, typed input errors), so one driver loop, a real socket loop or the deterministic
+/// [`crate::sim`] network, can run any mix of them. The call order is the one of every endpoint:
+/// after any `handle_*`, drain [`Node::poll_transmit`], then read [`Node::poll_timeout`] and call
+/// [`Node::handle_timeout`] when it is reached. Time passed in never goes backwards.
+pub trait Node: std::any::Any {
+    /// Feeds one received datagram. `from` is its source, `to` the local address it was sent to.
+    /// Bad input is answered inside the protocol (a refusal queued for transmission) or dropped; the
+    /// typed error of the endpoint's inherent method is not surfaced here.
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]);
+    /// Lets timers that are due at `now` fire. Calling it early is a no-op.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send, if any.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The earliest instant at which [`Node::handle_timeout`] has work to do.
+    fn poll_timeout(&self) -> Option<Instant>;
+}

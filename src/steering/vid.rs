@@ -1,0 +1,1 @@
+//! Virtual identifiers and the layouts that carry them inside TEIDs and tunnel ids.
