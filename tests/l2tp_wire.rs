@@ -5,12 +5,16 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use telcp::l2tp::wire::avp::AvpValue as V;
 use telcp::l2tp::wire::{
-    challenge_response, hidden, Avp, AvpType, ControlMessage, ErrorCode, Message, MessageType,
-    ParseOptions, ResultCode, ResultCodeValue, WireError,
+    Avp, AvpType, ControlMessage, ErrorCode, Message, MessageType, ParseOptions, ResultCode,
+    ResultCodeValue, WireError, challenge_response, hidden,
 };
 
 fn vector(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/vectors/l2tp/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/vectors/l2tp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn control(m: Message<'_>) -> ControlMessage<'_> {
@@ -28,13 +32,27 @@ fn values<'a>(c: &'a ControlMessage<'a>) -> Vec<(bool, &'a V<'a>)> {
 fn xl2tpd_sccrq_field_by_field() {
     let b = vector("01_sccrq.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!((c.header.tunnel_id, c.header.session_id, c.header.ns, c.header.nr), (0, 0, 0, 0));
+    assert_eq!(
+        (
+            c.header.tunnel_id,
+            c.header.session_id,
+            c.header.ns,
+            c.header.nr
+        ),
+        (0, 0, 0, 0)
+    );
     assert_eq!(c.message_type(), Some(MessageType::SCCRQ));
     assert_eq!(
         values(&c),
         vec![
             (true, &V::MessageType(MessageType::SCCRQ)),
-            (true, &V::ProtocolVersion { version: 1, revision: 0 }),
+            (
+                true,
+                &V::ProtocolVersion {
+                    version: 1,
+                    revision: 0
+                }
+            ),
             (true, &V::FramingCapabilities(3)),
             (true, &V::BearerCapabilities(0)),
             (false, &V::FirmwareRevision(0x0690)),
@@ -54,11 +72,22 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
     let b = vector("02_scccn.bin");
     let c = control(Message::parse(&b).unwrap());
     assert_eq!((c.header.tunnel_id, c.header.ns, c.header.nr), (100, 1, 1));
-    assert_eq!(values(&c), vec![(true, &V::MessageType(MessageType::SCCCN))]);
+    assert_eq!(
+        values(&c),
+        vec![(true, &V::MessageType(MessageType::SCCCN))]
+    );
 
     let b = vector("03_icrq.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!((c.header.tunnel_id, c.header.session_id, c.header.ns, c.header.nr), (100, 0, 2, 1));
+    assert_eq!(
+        (
+            c.header.tunnel_id,
+            c.header.session_id,
+            c.header.ns,
+            c.header.nr
+        ),
+        (100, 0, 2, 1)
+    );
     assert_eq!(
         values(&c),
         vec![
@@ -72,7 +101,15 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
 
     let b = vector("04_iccn.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!((c.header.tunnel_id, c.header.session_id, c.header.ns, c.header.nr), (100, 200, 3, 2));
+    assert_eq!(
+        (
+            c.header.tunnel_id,
+            c.header.session_id,
+            c.header.ns,
+            c.header.nr
+        ),
+        (100, 200, 3, 2)
+    );
     assert_eq!(
         values(&c),
         vec![
@@ -86,7 +123,15 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
 
     let b = vector("05_cdn.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!((c.header.tunnel_id, c.header.session_id, c.header.ns, c.header.nr), (100, 200, 4, 2));
+    assert_eq!(
+        (
+            c.header.tunnel_id,
+            c.header.session_id,
+            c.header.ns,
+            c.header.nr
+        ),
+        (100, 200, 4, 2)
+    );
     let rc = c.result_code().unwrap();
     assert_eq!(rc.result, ResultCodeValue::CDN_LOST_CARRIER);
     assert_eq!(rc.error_code(), Some(ErrorCode::NO_ERROR));
@@ -126,7 +171,10 @@ fn hidden_avp_rfc_4_3_by_hand() {
     let plain = [0u8, 2, 0x12, 0x34];
     let expect: Vec<u8> = plain.iter().zip(b1.iter()).map(|(p, k)| p ^ k).collect();
     assert_eq!(c, expect);
-    assert_eq!(hidden::unhide(9, secret, &rv, &c).unwrap(), vec![0x12, 0x34]);
+    assert_eq!(
+        hidden::unhide(9, secret, &rv, &c).unwrap(),
+        vec![0x12, 0x34]
+    );
 
     // 21-octet value: 23-octet subformat, two chunks, the second keyed by MD5(S | c1).
     let name = b"alice@example.net.xyz";
@@ -137,7 +185,10 @@ fn hidden_avp_rfc_4_3_by_hand() {
     // Padding is covered by the original length.
     let padded = hidden::hide(30, secret, &rv, name, &[0xaa; 9]);
     assert_eq!(padded.len(), 2 + name.len() + 9);
-    assert_eq!(hidden::unhide(30, secret, &rv, &padded).unwrap(), name.to_vec());
+    assert_eq!(
+        hidden::unhide(30, secret, &rv, &padded).unwrap(),
+        name.to_vec()
+    );
 
     // In a message: hide, emit, parse with the secret.
     let mut m = ControlMessage::icrq(5, 0x1234, 1)
@@ -149,11 +200,17 @@ fn hidden_avp_rfc_4_3_by_hand() {
     // Without the secret the AVP stays hidden and the message still parses.
     let opaque = control(Message::parse(&bytes).unwrap());
     assert!(matches!(opaque.avps[4].value, V::Hidden { .. }));
-    let opts = ParseOptions { secret: Some(secret), ..Default::default() };
+    let opts = ParseOptions {
+        secret: Some(secret),
+        ..Default::default()
+    };
     let clear = control(Message::parse_with(&bytes, &opts).unwrap());
     assert_eq!(clear, plain);
     // A wrong secret is a typed error (or a wrong value), never a panic.
-    let bad = ParseOptions { secret: Some(b"wrong"), ..Default::default() };
+    let bad = ParseOptions {
+        secret: Some(b"wrong"),
+        ..Default::default()
+    };
     let _ = Message::parse_with(&bytes, &bad);
 }
 
@@ -161,7 +218,10 @@ fn hidden_avp_rfc_4_3_by_hand() {
 fn hidden_avp_without_random_vector_is_refused_when_unhiding() {
     let mut m = ControlMessage::icrq(5, 1, 1);
     m.avps[1] = m.avps[1].clone().hide();
-    assert!(matches!(m.hide(b"s"), Err(WireError::NoRandomVector { .. })));
+    assert!(matches!(
+        m.hide(b"s"),
+        Err(WireError::NoRandomVector { .. })
+    ));
 }
 
 #[test]
@@ -181,10 +241,16 @@ fn version_3_and_other_versions_refused() {
     b[1] = 0x03;
     assert_eq!(
         Message::parse(&b),
-        Err(WireError::UnsupportedVersion { offset: 1, version: 3 })
+        Err(WireError::UnsupportedVersion {
+            offset: 1,
+            version: 3
+        })
     );
     b[1] = 0x01;
-    assert!(matches!(Message::parse(&b), Err(WireError::UnsupportedVersion { version: 1, .. })));
+    assert!(matches!(
+        Message::parse(&b),
+        Err(WireError::UnsupportedVersion { version: 1, .. })
+    ));
 }
 
 #[test]
@@ -204,15 +270,24 @@ fn control_header_bits_checked() {
     }
     let mut x = b.clone();
     x.push(0);
-    assert!(matches!(Message::parse(&x), Err(WireError::BadLength { field: "length", .. })));
-    assert!(matches!(Message::parse(&b[..11]), Err(WireError::Truncated { .. })));
+    assert!(matches!(
+        Message::parse(&x),
+        Err(WireError::BadLength {
+            field: "length",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Message::parse(&b[..11]),
+        Err(WireError::Truncated { .. })
+    ));
 }
 
 #[test]
 fn missing_mandatory_avp_is_named() {
     // ICRQ without Call Serial Number.
-    let m = ControlMessage::new(MessageType::ICRQ, 1, 0)
-        .with(Avp::mandatory(V::AssignedSessionId(3)));
+    let m =
+        ControlMessage::new(MessageType::ICRQ, 1, 0).with(Avp::mandatory(V::AssignedSessionId(3)));
     let b = Message::Control(m).to_vec();
     assert_eq!(
         Message::parse(&b),
@@ -251,22 +326,40 @@ fn avp_length_rules_and_first_avp() {
         })
     );
     // First AVP not Message Type.
-    let m = ControlMessage { avps: vec![Avp::mandatory(V::AssignedTunnelId(1))], ..Default::default() };
+    let m = ControlMessage {
+        avps: vec![Avp::mandatory(V::AssignedTunnelId(1))],
+        ..Default::default()
+    };
     let b = Message::Control(m).to_vec();
-    assert_eq!(Message::parse(&b), Err(WireError::FirstAvpNotMessageType { offset: 12 }));
+    assert_eq!(
+        Message::parse(&b),
+        Err(WireError::FirstAvpNotMessageType { offset: 12 })
+    );
 }
 
 #[test]
 fn unknown_avps_kept_and_mandatory_reported() {
     let m = ControlMessage::hello(9)
-        .with(Avp::optional(V::Raw { vendor: 9, attr: AvpType(77), reserved: 0, data: Cow::Borrowed(b"x") }))
-        .with(Avp::mandatory(V::Raw { vendor: 0, attr: AvpType(20), reserved: 0, data: Cow::Borrowed(b"") }));
+        .with(Avp::optional(V::Raw {
+            vendor: 9,
+            attr: AvpType(77),
+            reserved: 0,
+            data: Cow::Borrowed(b"x"),
+        }))
+        .with(Avp::mandatory(V::Raw {
+            vendor: 0,
+            attr: AvpType(20),
+            reserved: 0,
+            data: Cow::Borrowed(b""),
+        }));
     let b = Message::Control(m.clone()).to_vec();
     let p = control(Message::parse(&b).unwrap());
     assert_eq!(p, m);
     assert_eq!(p.unknown_mandatory(), Some((0, AvpType(20))));
     // A reserved bit makes a known AVP unrecognised (RFC 2661 4.1).
-    let mut b = Message::Control(ControlMessage::hello(9).with(Avp::optional(V::AssignedTunnelId(4)))).to_vec();
+    let mut b =
+        Message::Control(ControlMessage::hello(9).with(Avp::optional(V::AssignedTunnelId(4))))
+            .to_vec();
     b[20] |= 0x04;
     let p = control(Message::parse(&b).unwrap());
     assert!(matches!(p.avps[1].value, V::Raw { reserved: 1, .. }));
@@ -289,7 +382,10 @@ fn directed_address_list() {
     for code in [10, 11, 12] {
         let rc = ResultCode::with_error(ResultCodeValue(2), ErrorCode(code), b"busy".as_slice());
         let b = Message::Control(ControlMessage::cdn(1, 2, 3, rc.clone())).to_vec();
-        assert_eq!(control(Message::parse(&b).unwrap()).result_code(), Some(&rc));
+        assert_eq!(
+            control(Message::parse(&b).unwrap()).result_code(),
+            Some(&rc)
+        );
     }
 }
 
@@ -297,12 +393,20 @@ fn directed_address_list() {
 fn vendor_avps_with_configured_enterprise() {
     let ent = 4242;
     let target: IpAddr = "198.51.100.9".parse().unwrap();
-    let m = ControlMessage::icrp(1, 2, 3)
-        .with(Avp::optional(V::RedirectTarget { vendor: ent, addr: target }));
+    let m = ControlMessage::icrp(1, 2, 3).with(Avp::optional(V::RedirectTarget {
+        vendor: ent,
+        addr: target,
+    }));
     let b = Message::Control(m.clone()).to_vec();
     // Vendor ID on the wire, M bit clear.
-    assert_eq!(&b[b.len() - 10..b.len() - 4], &[0x00, 0x0a, 0x10, 0x92, 0x00, 0x02]);
-    let opts = ParseOptions { enterprise: ent, secret: None };
+    assert_eq!(
+        &b[b.len() - 10..b.len() - 4],
+        &[0x00, 0x0a, 0x10, 0x92, 0x00, 0x02]
+    );
+    let opts = ParseOptions {
+        enterprise: ent,
+        secret: None,
+    };
     let p = control(Message::parse_with(&b, &opts).unwrap());
     assert_eq!(p.redirect_target(ent), Some(target));
     // With another enterprise configured it is an unknown optional AVP: kept, ignored.
@@ -311,8 +415,8 @@ fn vendor_avps_with_configured_enterprise() {
     assert_eq!(p.unknown_mandatory(), None);
     assert_eq!(Message::Control(p).to_vec(), b);
 
-    let m = ControlMessage::icrq(1, 2, 3)
-        .with(Avp::optional(V::LoadBalanceCapable { vendor: 32473 }));
+    let m =
+        ControlMessage::icrq(1, 2, 3).with(Avp::optional(V::LoadBalanceCapable { vendor: 32473 }));
     let b = Message::Control(m).to_vec();
     assert!(control(Message::parse(&b).unwrap()).load_balance_capable(32473));
 }
@@ -324,7 +428,11 @@ pub fn every_message_type() -> Vec<ControlMessage<'static>> {
         ControlMessage::sccrq(1, b"lac".as_slice(), 3),
         ControlMessage::sccrp(1, 2, b"lns".as_slice(), 3),
         ControlMessage::scccn(1),
-        ControlMessage::stopccn(1, 2, ResultCode::new(ResultCodeValue::STOPCCN_GENERAL_REQUEST)),
+        ControlMessage::stopccn(
+            1,
+            2,
+            ResultCode::new(ResultCodeValue::STOPCCN_GENERAL_REQUEST),
+        ),
         ControlMessage::hello(1),
         ControlMessage::ocrq(1, 2, 3, 9600, 64000, 1, 1, b"555".as_slice()),
         ControlMessage::ocrp(1, 2, 3),
@@ -332,7 +440,12 @@ pub fn every_message_type() -> Vec<ControlMessage<'static>> {
         ControlMessage::icrq(1, 2, 3),
         ControlMessage::icrp(1, 2, 3),
         ControlMessage::iccn(1, 2, 64000, 1),
-        ControlMessage::cdn(1, 2, 3, ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE)),
+        ControlMessage::cdn(
+            1,
+            2,
+            3,
+            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+        ),
         ControlMessage::wen(1, 2, CallErrors::default()),
         ControlMessage::sli(1, 2, 0xffff_ffff, 0),
     ]

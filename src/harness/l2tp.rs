@@ -29,14 +29,15 @@ mod tests {
     #[test]
     fn message_harness_on_random_and_mutated_inputs() {
         let mut rng = Rng::seed_from_u64(3);
-        let seeds: Vec<Vec<u8>> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/l2tp"))
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
-                    .filter_map(|e| std::fs::read(e.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let seeds: Vec<Vec<u8>> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/l2tp"))
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+                        .filter_map(|e| std::fs::read(e.path()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
         for i in 0..600 {
             let mut data = if !seeds.is_empty() && i % 2 == 0 {
                 seeds[i % seeds.len()].clone()

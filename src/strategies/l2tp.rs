@@ -6,12 +6,12 @@
 //!   hidden, for `hide` / `parse_with(secret)` round trips.
 //! * [`data_message`], [`message`].
 
+use crate::l2tp::wire::ControlHeader;
 use crate::l2tp::wire::avp::CallErrors;
 use crate::l2tp::wire::{
-    Avp, AvpType, AvpValue, ControlMessage, DataHeader, DataMessage, ErrorCode, Message,
-    MessageType, ResultCode, ResultCodeValue, DEFAULT_ENTERPRISE,
+    Avp, AvpType, AvpValue, ControlMessage, DEFAULT_ENTERPRISE, DataHeader, DataMessage, ErrorCode,
+    Message, MessageType, ResultCode, ResultCodeValue,
 };
-use crate::l2tp::wire::ControlHeader;
 use proptest::prelude::*;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -214,7 +214,10 @@ pub fn control_message_of(
             value: AvpValue::MessageType(mt),
         }];
         avps.extend(mand);
-        avps.extend(opt.into_iter().filter(|a| allow_hidden_ciphertext || !a.hidden));
+        avps.extend(
+            opt.into_iter()
+                .filter(|a| allow_hidden_ciphertext || !a.hidden),
+        );
         ControlMessage { header, avps }
     })
 }
@@ -246,7 +249,8 @@ pub fn hideable_message() -> impl Strategy<Value = ControlMessage<'static>> {
             for (i, a) in m.avps.iter_mut().enumerate().skip(2) {
                 if a.value.is_recognised()
                     && !matches!(a.value, AvpValue::RandomVector(_))
-                    && hide.get(i % 16).copied().unwrap_or(false) {
+                    && hide.get(i % 16).copied().unwrap_or(false)
+                {
                     a.hidden = true;
                 }
             }

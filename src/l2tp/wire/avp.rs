@@ -244,7 +244,10 @@ impl<'a> ResultCode<'a> {
             .join(", ");
         ResultCode {
             result,
-            error: Some((ErrorCode::TRY_ANOTHER_DIRECTED, Cow::Owned(list.into_bytes()))),
+            error: Some((
+                ErrorCode::TRY_ANOTHER_DIRECTED,
+                Cow::Owned(list.into_bytes()),
+            )),
         }
     }
 
@@ -576,7 +579,9 @@ impl<'a> AvpValue<'a> {
             PrivateGroupId(_) => AvpType::PRIVATE_GROUP_ID,
             RxConnectSpeed(_) => AvpType::RX_CONNECT_SPEED,
             SequencingRequired => AvpType::SEQUENCING_REQUIRED,
-            LoadBalanceCapable { vendor } => return (*vendor, AvpType::VENDOR_LOAD_BALANCE_CAPABLE),
+            LoadBalanceCapable { vendor } => {
+                return (*vendor, AvpType::VENDOR_LOAD_BALANCE_CAPABLE);
+            }
             RedirectTarget { vendor, .. } => return (*vendor, AvpType::VENDOR_REDIRECT_TARGET),
             Hidden { vendor, attr, .. } | Raw { vendor, attr, .. } => return (*vendor, *attr),
         };
@@ -590,9 +595,16 @@ impl<'a> AvpValue<'a> {
             MessageType(_) | FirmwareRevision(_) | AssignedTunnelId(_) | ReceiveWindowSize(_)
             | AssignedSessionId(_) | ProxyAuthenType(_) | ProxyAuthenId(_) => 2,
             ProtocolVersion { .. } => 2,
-            FramingCapabilities(_) | BearerCapabilities(_) | CallSerialNumber(_) | MinimumBps(_)
-            | MaximumBps(_) | BearerType(_) | FramingType(_) | TxConnectSpeed(_)
-            | PhysicalChannelId(_) | RxConnectSpeed(_) => 4,
+            FramingCapabilities(_)
+            | BearerCapabilities(_)
+            | CallSerialNumber(_)
+            | MinimumBps(_)
+            | MaximumBps(_)
+            | BearerType(_)
+            | FramingType(_)
+            | TxConnectSpeed(_)
+            | PhysicalChannelId(_)
+            | RxConnectSpeed(_) => 4,
             TieBreaker(_) => 8,
             ResultCode(r) => r.value_len(),
             Q931CauseCode { advisory, .. } => 3 + advisory.len(),
@@ -604,10 +616,20 @@ impl<'a> AvpValue<'a> {
                 IpAddr::V4(_) => 4,
                 IpAddr::V6(_) => 16,
             },
-            HostName(b) | VendorName(b) | Challenge(b) | CalledNumber(b) | CallingNumber(b)
-            | SubAddress(b) | InitialReceivedLcpConfreq(b) | LastSentLcpConfreq(b)
-            | LastReceivedLcpConfreq(b) | ProxyAuthenName(b) | ProxyAuthenChallenge(b)
-            | ProxyAuthenResponse(b) | RandomVector(b) | PrivateGroupId(b) => b.len(),
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => b.len(),
             Hidden { data, .. } | Raw { data, .. } => data.len(),
         }
     }
@@ -630,9 +652,16 @@ impl<'a> AvpValue<'a> {
             }
             FirmwareRevision(v) | AssignedTunnelId(v) | ReceiveWindowSize(v)
             | AssignedSessionId(v) | ProxyAuthenType(v) | ProxyAuthenId(v) => out.put_u16(*v),
-            FramingCapabilities(v) | BearerCapabilities(v) | CallSerialNumber(v) | MinimumBps(v)
-            | MaximumBps(v) | BearerType(v) | FramingType(v) | TxConnectSpeed(v)
-            | PhysicalChannelId(v) | RxConnectSpeed(v) => out.put_u32(*v),
+            FramingCapabilities(v)
+            | BearerCapabilities(v)
+            | CallSerialNumber(v)
+            | MinimumBps(v)
+            | MaximumBps(v)
+            | BearerType(v)
+            | FramingType(v)
+            | TxConnectSpeed(v)
+            | PhysicalChannelId(v)
+            | RxConnectSpeed(v) => out.put_u32(*v),
             TieBreaker(v) => out.put_u64(*v),
             Q931CauseCode {
                 cause,
@@ -667,10 +696,20 @@ impl<'a> AvpValue<'a> {
                 IpAddr::V4(a) => out.put_slice(&a.octets()),
                 IpAddr::V6(a) => out.put_slice(&a.octets()),
             },
-            HostName(b) | VendorName(b) | Challenge(b) | CalledNumber(b) | CallingNumber(b)
-            | SubAddress(b) | InitialReceivedLcpConfreq(b) | LastSentLcpConfreq(b)
-            | LastReceivedLcpConfreq(b) | ProxyAuthenName(b) | ProxyAuthenChallenge(b)
-            | ProxyAuthenResponse(b) | RandomVector(b) | PrivateGroupId(b) => out.put_slice(b),
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => out.put_slice(b),
             Hidden { data, .. } | Raw { data, .. } => out.put_slice(data),
         }
     }

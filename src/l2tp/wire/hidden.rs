@@ -56,7 +56,13 @@ fn xor_chain(attr: u16, secret: &[u8], rv: &[u8], data: &mut [u8], decrypt: bool
 
 /// Hides `value` of an AVP with attribute type `attr`: returns the ciphertext to put in the AVP
 /// (2-octet original length, value, `padding`, encrypted). `value.len()` must fit in 16 bits.
-pub fn hide(attr: u16, secret: &[u8], random_vector: &[u8], value: &[u8], padding: &[u8]) -> Vec<u8> {
+pub fn hide(
+    attr: u16,
+    secret: &[u8],
+    random_vector: &[u8],
+    value: &[u8],
+    padding: &[u8],
+) -> Vec<u8> {
     let mut data = Vec::with_capacity(2 + value.len() + padding.len());
     data.extend_from_slice(&(value.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
     data.extend_from_slice(value);

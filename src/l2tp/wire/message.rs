@@ -8,9 +8,9 @@
 //! tunnel or session machine can refuse as RFC 2661 4.1 asks (StopCCN or CDN). Unknown message
 //! types parse too (no mandatory check); the machines decide (RFC 2661 4.4.1).
 
-use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, ResultCode, DEFAULT_ENTERPRISE};
+use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
-use super::{hidden, Cursor, WireError};
+use super::{Cursor, WireError, hidden};
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
@@ -138,9 +138,9 @@ impl<'a> Message<'a> {
                 header,
                 payload: Cow::Borrowed(c.rest),
             })),
-            ParsedHeader::Control(header, c) => {
-                Ok(Message::Control(ControlMessage::parse_body(header, c, opts)?))
-            }
+            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
+                header, c, opts,
+            )?)),
         }
     }
 
@@ -279,13 +279,13 @@ impl<'a> ControlMessage<'a> {
             } else {
                 AvpValue::parse(raw.vendor, raw.attr, raw.value, raw.offset, opts.enterprise)?
             };
-            if let AvpValue::RandomVector(v) = &value {
-                if let Cow::Borrowed(b) = v {
-                    rv = Some(b);
-                }
+            if let AvpValue::RandomVector(Cow::Borrowed(b)) = &value {
+                rv = Some(b);
             }
             if avps.is_empty() && !matches!(value, AvpValue::MessageType(_)) {
-                return Err(WireError::FirstAvpNotMessageType { offset: first_offset });
+                return Err(WireError::FirstAvpNotMessageType {
+                    offset: first_offset,
+                });
             }
             avps.push(Avp {
                 mandatory: raw.mandatory,
@@ -376,9 +376,16 @@ impl<'a> ControlMessage<'a> {
 
     /// SCCRQ with its mandatory AVPs (Protocol Version 1.0, Host Name, Framing Capabilities,
     /// Assigned Tunnel ID), to tunnel 0.
-    pub fn sccrq(assigned_tunnel_id: u16, host_name: impl Into<Cow<'a, [u8]>>, framing: u32) -> Self {
+    pub fn sccrq(
+        assigned_tunnel_id: u16,
+        host_name: impl Into<Cow<'a, [u8]>>,
+        framing: u32,
+    ) -> Self {
         Self::new(MessageType::SCCRQ, 0, 0)
-            .m(AvpValue::ProtocolVersion { version: 1, revision: 0 })
+            .m(AvpValue::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            })
             .m(AvpValue::HostName(host_name.into()))
             .m(AvpValue::FramingCapabilities(framing))
             .m(AvpValue::AssignedTunnelId(assigned_tunnel_id))
@@ -392,7 +399,10 @@ impl<'a> ControlMessage<'a> {
         framing: u32,
     ) -> Self {
         Self::new(MessageType::SCCRP, tunnel_id, 0)
-            .m(AvpValue::ProtocolVersion { version: 1, revision: 0 })
+            .m(AvpValue::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            })
             .m(AvpValue::FramingCapabilities(framing))
             .m(AvpValue::HostName(host_name.into()))
             .m(AvpValue::AssignedTunnelId(assigned_tunnel_id))
@@ -632,9 +642,10 @@ impl<'a> ControlMessage<'a> {
                 AvpValue::Hidden { .. } | AvpValue::Raw { .. } => {}
                 v if a.hidden => {
                     let (vendor, attr) = v.key();
-                    let rv = rv
-                        .as_deref()
-                        .ok_or(WireError::NoRandomVector { offset: 0, avp: attr })?;
+                    let rv = rv.as_deref().ok_or(WireError::NoRandomVector {
+                        offset: 0,
+                        avp: attr,
+                    })?;
                     let mut plain = Vec::with_capacity(v.value_len());
                     v.emit_value(&mut plain);
                     let data = hidden::hide(attr.0, secret, rv, &plain, &[]);
@@ -658,11 +669,16 @@ impl<'a> ControlMessage<'a> {
             match &a.value {
                 AvpValue::RandomVector(v) => rv = Some(v.to_vec()),
                 AvpValue::Hidden { vendor, attr, data } => {
-                    let rv = rv
-                        .as_deref()
-                        .ok_or(WireError::NoRandomVector { offset: 0, avp: *attr })?;
-                    let plain = hidden::unhide(attr.0, secret, rv, data)
-                        .ok_or(WireError::BadHiddenLength { offset: 0, avp: *attr })?;
+                    let rv = rv.as_deref().ok_or(WireError::NoRandomVector {
+                        offset: 0,
+                        avp: *attr,
+                    })?;
+                    let plain = hidden::unhide(attr.0, secret, rv, data).ok_or(
+                        WireError::BadHiddenLength {
+                            offset: 0,
+                            avp: *attr,
+                        },
+                    )?;
                     a.value = AvpValue::parse(*vendor, *attr, &plain, 0, enterprise)?.into_owned();
                     a.hidden = true;
                 }
@@ -674,7 +690,11 @@ impl<'a> ControlMessage<'a> {
 
     /// Checks that every value fits its 10-bit AVP length and the message its 16-bit length.
     pub fn check_encodable(&self) -> Result<(), WireError> {
-        if self.avps.iter().any(|a| a.value.value_len() > avp::MAX_VALUE_LEN) {
+        if self
+            .avps
+            .iter()
+            .any(|a| a.value.value_len() > avp::MAX_VALUE_LEN)
+        {
             return Err(WireError::TooLong { field: "avp value" });
         }
         if self.encoded_len() > usize::from(u16::MAX) {

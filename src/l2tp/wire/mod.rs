@@ -31,7 +31,7 @@ pub mod header;
 pub mod hidden;
 pub mod message;
 
-pub use avp::{Avp, AvpType, AvpValue, ErrorCode, ResultCode, ResultCodeValue, DEFAULT_ENTERPRISE};
+pub use avp::{Avp, AvpType, AvpValue, DEFAULT_ENTERPRISE, ErrorCode, ResultCode, ResultCodeValue};
 pub use header::{ControlHeader, DataHeader};
 pub use hidden::challenge_response;
 pub use message::{ControlMessage, DataMessage, Message, MessageType, ParseOptions};
