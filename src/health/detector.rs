@@ -165,7 +165,7 @@ struct Liveness {
 
 /// The failure detector: per-node state and one timer per node that is not Down.
 ///
-/// Bounds: it holds the nodes its owner tracks (the `Monitor` bounds them by its
+/// Bounds: it holds the nodes its owner tracks (the [`super::Monitor`] bounds them by its
 /// `max_peers`).
 #[derive(Debug)]
 pub struct FailureDetector {
