@@ -1,4 +1,4 @@
-//! Harnesses for [`crate::health`]: the heartbeat codec and a [`Monitor`] driven by fuzz bytes.
+//! Harnesses for [`crate::health`]: the heartbeat codec and a [`crate::health::Monitor`] driven by fuzz bytes.
 
 use crate::Rng;
 use crate::health::{
