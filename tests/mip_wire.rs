@@ -9,8 +9,7 @@ use std::time::Duration;
 use telcp::mip::wire::auth::{AuthAlgorithm, AuthError, SaTable, SecurityAssociation};
 use telcp::mip::wire::replay::{self, NtpTime, ReplayError};
 use telcp::mip::wire::{
-    Builder, Extension, ExtensionType, Header, Message, ReplyCode, Request, RequestFlags,
-    WireError,
+    Builder, Extension, ExtensionType, Header, Message, ReplyCode, Request, RequestFlags, WireError,
 };
 use telcp::strategies::mip as strat;
 
@@ -38,12 +37,24 @@ fn vector(name: &str) -> Vec<u8> {
 
 fn table() -> SaTable {
     let mut t = SaTable::new();
-    t.insert(SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, MN_HA_KEY.to_vec()))
-        .unwrap();
-    t.insert(SecurityAssociation::new(0x2002, AuthAlgorithm::HmacMd5, FA_HA_KEY.to_vec()))
-        .unwrap();
-    t.insert(SecurityAssociation::new(0x3003, AuthAlgorithm::HmacMd5, MN_FA_KEY.to_vec()))
-        .unwrap();
+    t.insert(SecurityAssociation::new(
+        0x1001,
+        AuthAlgorithm::HmacMd5,
+        MN_HA_KEY.to_vec(),
+    ))
+    .unwrap();
+    t.insert(SecurityAssociation::new(
+        0x2002,
+        AuthAlgorithm::HmacMd5,
+        FA_HA_KEY.to_vec(),
+    ))
+    .unwrap();
+    t.insert(SecurityAssociation::new(
+        0x3003,
+        AuthAlgorithm::HmacMd5,
+        MN_FA_KEY.to_vec(),
+    ))
+    .unwrap();
     t
 }
 
@@ -144,8 +155,14 @@ fn python_hmac_vector_rrq_with_nai_revocation_mn_ha_fa_ha() {
         }
     );
     let t = table();
-    assert_eq!(t.verify(&m, &raw, ExtensionType::MN_HA_AUTH).unwrap().spi, 0x1001);
-    assert_eq!(t.verify(&m, &raw, ExtensionType::FA_HA_AUTH).unwrap().spi, 0x2002);
+    assert_eq!(
+        t.verify(&m, &raw, ExtensionType::MN_HA_AUTH).unwrap().spi,
+        0x1001
+    );
+    assert_eq!(
+        t.verify(&m, &raw, ExtensionType::FA_HA_AUTH).unwrap().spi,
+        0x2002
+    );
     // Our builder produces the very same bytes (authenticators computed at emit time).
     let mn = t.get(0x1001).unwrap();
     let fa = t.get(0x2002).unwrap();
@@ -178,7 +195,9 @@ fn tampering_any_covered_byte_fails_verification() {
     let raw = vector("rrq_nai_rev_mnha_faha");
     let t = table();
     let m = Message::parse(&raw).unwrap();
-    let covered = m.authenticated_len(m.position(ExtensionType::MN_HA_AUTH).unwrap()).unwrap();
+    let covered = m
+        .authenticated_len(m.position(ExtensionType::MN_HA_AUTH).unwrap())
+        .unwrap();
     for i in 0..raw.len() {
         let mut b = raw.clone();
         b[i] ^= 0x01;
@@ -188,7 +207,10 @@ fn tampering_any_covered_byte_fails_verification() {
         if i < covered + 16 {
             assert!(r.is_err(), "byte {i} not protected");
         } else {
-            assert!(r.is_ok(), "byte {i} after the MN-HA extension must not matter");
+            assert!(
+                r.is_ok(),
+                "byte {i} after the MN-HA extension must not matter"
+            );
         }
     }
 }
@@ -204,8 +226,12 @@ fn keyed_md5_is_opt_in() {
         MN_HA_KEY.to_vec(),
     ))
     .unwrap();
-    t.insert(SecurityAssociation::new(0x3003, AuthAlgorithm::HmacMd5, MN_FA_KEY.to_vec()))
-        .unwrap();
+    t.insert(SecurityAssociation::new(
+        0x3003,
+        AuthAlgorithm::HmacMd5,
+        MN_FA_KEY.to_vec(),
+    ))
+    .unwrap();
     assert_eq!(
         t.verify(&m, &raw, ExtensionType::MN_HA_AUTH).unwrap_err(),
         AuthError::AlgorithmDisabled { spi: 0x1001 }
@@ -215,16 +241,25 @@ fn keyed_md5_is_opt_in() {
     assert!(t.verify(&m, &raw, ExtensionType::MN_FA_AUTH).is_ok());
     // The same SPI under HMAC-MD5 does not verify: the algorithms really differ.
     let mut h = SaTable::new();
-    h.insert(SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, MN_HA_KEY.to_vec()))
-        .unwrap();
+    h.insert(SecurityAssociation::new(
+        0x1001,
+        AuthAlgorithm::HmacMd5,
+        MN_HA_KEY.to_vec(),
+    ))
+    .unwrap();
     assert_eq!(
         h.verify(&m, &raw, ExtensionType::MN_HA_AUTH).unwrap_err(),
         AuthError::Mismatch { spi: 0x1001 }
     );
     let sa = t.get(0x1001).unwrap();
-    let Header::Request(q) = m.header else { panic!() };
+    let Header::Request(q) = m.header else {
+        panic!()
+    };
     let mnfa = t.get(0x3003).unwrap();
-    assert_eq!(Builder::request(q).mn_ha_auth(sa).mn_fa_auth(mnfa).to_vec(), raw);
+    assert_eq!(
+        Builder::request(q).mn_ha_auth(sa).mn_fa_auth(mnfa).to_vec(),
+        raw
+    );
 }
 
 #[test]
@@ -236,7 +271,9 @@ fn python_vector_reply_and_unknown_spi() {
     assert_eq!(p.home_address, Ipv4Addr::new(10, 1, 2, 99));
     assert!(table().verify(&m, &raw, ExtensionType::MN_HA_AUTH).is_ok());
     assert_eq!(
-        SaTable::new().verify(&m, &raw, ExtensionType::MN_HA_AUTH).unwrap_err(),
+        SaTable::new()
+            .verify(&m, &raw, ExtensionType::MN_HA_AUTH)
+            .unwrap_err(),
         AuthError::UnknownSpi { spi: 0x1001 }
     );
     assert!(matches!(
@@ -249,7 +286,9 @@ fn python_vector_reply_and_unknown_spi() {
 fn scapy_request_with_dynamic_ha_udp_tunnel_cvse_nvse() {
     let raw = vector("scapy_rrq");
     let m = Message::parse(&raw).unwrap();
-    let Header::Request(q) = m.header else { panic!() };
+    let Header::Request(q) = m.header else {
+        panic!()
+    };
     assert_eq!(q.lifetime, 300);
     assert_eq!(q.identification, 0xDEAD_BEEF_0000_0001);
     assert_eq!(q.home_agent, Ipv4Addr::new(203, 0, 113, 10));
@@ -406,7 +445,14 @@ fn errors_carry_offset_and_field() {
     );
     // The fixed part alone still parses, so an HA can answer 134.
     assert!(Header::parse(&b).is_ok());
-    assert!(!WireError::UnsupportedType { offset: 0, value: 2 }.to_string().is_empty());
+    assert!(
+        !WireError::UnsupportedType {
+            offset: 0,
+            value: 2
+        }
+        .to_string()
+        .is_empty()
+    );
 }
 
 #[test]
@@ -429,14 +475,21 @@ fn reply_codes_are_typed_and_open() {
     }
     assert_eq!(ReplyCode(250).meaning(), None);
     assert_eq!(format!("{:?}", ReplyCode(250)), "ReplyCode(250)");
-    assert!(ReplyCode(133).to_string().contains("identification mismatch"));
+    assert!(
+        ReplyCode(133)
+            .to_string()
+            .contains("identification mismatch")
+    );
 }
 
 #[test]
 fn ntp_conversions() {
     let t = Duration::new(1_700_000_000, 500_000_000);
     let n = NtpTime::from_unix(t);
-    assert_eq!(n.seconds() as u64, 1_700_000_000 + replay::NTP_UNIX_OFFSET_SECS);
+    assert_eq!(
+        n.seconds() as u64,
+        1_700_000_000 + replay::NTP_UNIX_OFFSET_SECS
+    );
     assert_eq!(n.fraction(), 0x8000_0000);
     assert_eq!(n.to_unix(), Some(t));
     assert_eq!(NtpTime::from_parts(1, 2).0, (1 << 32) | 2);

@@ -18,16 +18,24 @@ fn addr() -> impl Strategy<Value = Ipv4Addr> {
 
 /// Any Registration Request fixed part.
 pub fn request() -> impl Strategy<Value = Request> {
-    (any::<u8>(), any::<u16>(), addr(), addr(), addr(), any::<u64>()).prop_map(
-        |(f, lifetime, home_address, home_agent, care_of, identification)| Request {
-            flags: RequestFlags(f),
-            lifetime,
-            home_address,
-            home_agent,
-            care_of,
-            identification,
-        },
+    (
+        any::<u8>(),
+        any::<u16>(),
+        addr(),
+        addr(),
+        addr(),
+        any::<u64>(),
     )
+        .prop_map(
+            |(f, lifetime, home_address, home_agent, care_of, identification)| Request {
+                flags: RequestFlags(f),
+                lifetime,
+                home_address,
+                home_agent,
+                care_of,
+                identification,
+            },
+        )
 }
 
 /// Any Registration Reply fixed part (any code, known or not).
@@ -45,20 +53,26 @@ pub fn reply() -> impl Strategy<Value = Reply> {
 
 /// Any fixed part.
 pub fn header() -> impl Strategy<Value = Header> {
-    prop_oneof![request().prop_map(Header::Request), reply().prop_map(Header::Reply)]
+    prop_oneof![
+        request().prop_map(Header::Request),
+        reply().prop_map(Header::Reply)
+    ]
 }
 
 /// Any extension this codec can emit, of every modelled type and unknown short-format types
 /// (skippable or not).
 pub fn extension() -> impl Strategy<Value = Extension<'static>> {
     prop_oneof![
-        (prop_oneof![Just(32u8), Just(33u8), Just(34u8)], any::<u32>(), bytes(40)).prop_map(
-            |(t, spi, authenticator)| Extension::Auth {
+        (
+            prop_oneof![Just(32u8), Just(33u8), Just(34u8)],
+            any::<u32>(),
+            bytes(40)
+        )
+            .prop_map(|(t, spi, authenticator)| Extension::Auth {
                 ext_type: ExtensionType(t),
                 spi,
                 authenticator,
-            }
-        ),
+            }),
         (any::<u8>(), any::<u32>(), bytes(40)).prop_map(|(subtype, spi, authenticator)| {
             Extension::GeneralizedAuth {
                 subtype,
@@ -89,15 +103,22 @@ pub fn extension() -> impl Strategy<Value = Extension<'static>> {
                 value,
             }
         ),
-        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u16>()).prop_map(
-            |(subtype, reserved1, flags, encapsulation, reserved2)| Extension::UdpTunnelRequest {
-                subtype,
-                reserved1,
-                flags,
-                encapsulation,
-                reserved2,
-            }
-        ),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u16>()
+        )
+            .prop_map(|(subtype, reserved1, flags, encapsulation, reserved2)| {
+                Extension::UdpTunnelRequest {
+                    subtype,
+                    reserved1,
+                    flags,
+                    encapsulation,
+                    reserved2,
+                }
+            }),
         (any::<u8>(), any::<u8>(), any::<u16>(), any::<u16>()).prop_map(
             |(subtype, code, flags, keepalive)| Extension::UdpTunnelReply {
                 subtype,

@@ -344,9 +344,15 @@ impl<'a> Extension<'a> {
             Extension::Nai(n) => (n.len(), 255, "NAI"),
             Extension::Cvse { value, .. } => (value.len(), 65529, "CVSE value"),
             Extension::Nvse { value, .. } => (value.len(), 247, "NVSE value"),
-            Extension::PmipNonSkippable { data, .. } | Extension::Other { data, .. } => {
-                (data.len(), if self.ext_type().is_long_format() { 65535 } else { 255 }, "data")
-            }
+            Extension::PmipNonSkippable { data, .. } | Extension::Other { data, .. } => (
+                data.len(),
+                if self.ext_type().is_long_format() {
+                    65535
+                } else {
+                    255
+                },
+                "data",
+            ),
             _ => (0, 0, ""),
         };
         if len > max {
@@ -364,9 +370,7 @@ impl<'a> Extension<'a> {
     pub fn encoded_len(&self) -> usize {
         match self {
             Extension::Auth { authenticator, .. } => 6 + authenticator.len().min(251),
-            Extension::GeneralizedAuth { authenticator, .. } => {
-                8 + authenticator.len().min(65531)
-            }
+            Extension::GeneralizedAuth { authenticator, .. } => 8 + authenticator.len().min(65531),
             Extension::Nai(n) => 2 + n.len().min(255),
             Extension::RevocationSupport { .. } => 8,
             Extension::DynamicHa { .. } => 7,

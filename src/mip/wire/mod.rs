@@ -300,7 +300,12 @@ impl Header {
                 home_agent: r.addr("home agent")?,
                 identification: r.u64("identification")?,
             }),
-            _ => return Err(WireError::UnsupportedType { offset: 0, value: t }),
+            _ => {
+                return Err(WireError::UnsupportedType {
+                    offset: 0,
+                    value: t,
+                });
+            }
         };
         Ok((h, r.pos()))
     }
@@ -602,7 +607,9 @@ impl<'a> Message<'a> {
             .extensions
             .get(index)
             .ok_or(AuthError::Missing { index })?;
-        let (spi, authenticator) = e.spi_and_authenticator().ok_or(AuthError::Missing { index })?;
+        let (spi, authenticator) = e
+            .spi_and_authenticator()
+            .ok_or(AuthError::Missing { index })?;
         if spi != sa.spi {
             return Err(AuthError::UnknownSpi { spi });
         }
