@@ -4,3 +4,4 @@
 /// Heartbeat codec and health monitor harnesses.
 pub mod health;
 pub mod l2tp;
+pub mod mip;

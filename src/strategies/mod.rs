@@ -4,3 +4,4 @@
 pub mod health;
 
 pub mod l2tp;
+pub mod mip;
