@@ -10,7 +10,10 @@ fn filled(n: u32, t0: Instant) -> TimerQueue<u32> {
     // Spread deadlines over 10 s, in a scrambled order.
     for i in 0..n {
         let j = i.wrapping_mul(2_654_435_761) % n;
-        q.insert(i, t0 + Duration::from_micros(u64::from(j) * 10_000_000 / u64::from(n) + 1));
+        q.insert(
+            i,
+            t0 + Duration::from_micros(u64::from(j) * 10_000_000 / u64::from(n) + 1),
+        );
     }
     q
 }

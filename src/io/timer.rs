@@ -78,7 +78,10 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     pub fn insert(&mut self, key: K, deadline: Instant) -> Option<Instant> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let old = self.live.insert(key.clone(), (deadline, seq)).map(|(d, _)| d);
+        let old = self
+            .live
+            .insert(key.clone(), (deadline, seq))
+            .map(|(d, _)| d);
         self.heap.push(HeapEntry { deadline, seq, key });
         if old.is_some() {
             self.settle();
