@@ -378,13 +378,34 @@ mod tests {
     #[test]
     fn refuses_bad_layouts() {
         let f = |shift, width| BitField { shift, width };
-        assert_eq!(VidLayout::new(24, f(0, 4), None), Err(LayoutError::IdWidth(24)));
-        assert_eq!(VidLayout::new(32, f(0, 0), None), Err(LayoutError::PrimaryWidth(0)));
-        assert_eq!(VidLayout::new(32, f(0, 17), None), Err(LayoutError::PrimaryWidth(17)));
-        assert_eq!(VidLayout::new(16, f(10, 8), None), Err(LayoutError::OutOfRange("primary")));
-        assert_eq!(VidLayout::new(32, f(0, 8), Some(f(4, 8))), Err(LayoutError::Overlap));
-        assert_eq!(VidLayout::new(32, f(0, 8), Some(f(8, 4))), Err(LayoutError::BackupWidth));
-        assert_eq!(VidLayout::new(16, f(8, 8), Some(f(0, 8))), Err(LayoutError::NoLocalBits));
+        assert_eq!(
+            VidLayout::new(24, f(0, 4), None),
+            Err(LayoutError::IdWidth(24))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 0), None),
+            Err(LayoutError::PrimaryWidth(0))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 17), None),
+            Err(LayoutError::PrimaryWidth(17))
+        );
+        assert_eq!(
+            VidLayout::new(16, f(10, 8), None),
+            Err(LayoutError::OutOfRange("primary"))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 8), Some(f(4, 8))),
+            Err(LayoutError::Overlap)
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 8), Some(f(8, 4))),
+            Err(LayoutError::BackupWidth)
+        );
+        assert_eq!(
+            VidLayout::new(16, f(8, 8), Some(f(0, 8))),
+            Err(LayoutError::NoLocalBits)
+        );
         assert_eq!(VidLayout::id16(16, 0), Err(LayoutError::NoLocalBits));
         assert!(VidLayout::id16(17, 0).is_err());
     }
@@ -393,10 +414,22 @@ mod tests {
     fn refuses_bad_values() {
         let l = VidLayout::id16(4, 4).unwrap();
         let v = |n| VirtualId::new(n).unwrap();
-        assert_eq!(l.compose(v(16), None, 0), Err(LayoutError::VidTooLarge { vid: 16, max: 15 }));
-        assert_eq!(l.compose(v(1), None, 256), Err(LayoutError::LocalTooLarge { local: 256, max: 255 }));
+        assert_eq!(
+            l.compose(v(16), None, 0),
+            Err(LayoutError::VidTooLarge { vid: 16, max: 15 })
+        );
+        assert_eq!(
+            l.compose(v(1), None, 256),
+            Err(LayoutError::LocalTooLarge {
+                local: 256,
+                max: 255
+            })
+        );
         let nb = VidLayout::teid32(8, 0).unwrap();
-        assert_eq!(nb.compose(v(1), Some(v(2)), 0), Err(LayoutError::NoBackupField));
+        assert_eq!(
+            nb.compose(v(1), Some(v(2)), 0),
+            Err(LayoutError::NoBackupField)
+        );
         assert_eq!(VirtualId::new(0), None);
     }
 
@@ -406,7 +439,10 @@ mod tests {
         let v = |n| VirtualId::new(n).unwrap();
         let id = l.compose(v(3), Some(v(7)), 0xab).unwrap();
         assert_eq!(id, 0x37ab);
-        assert_eq!((l.primary(id), l.backup(id), l.local(id)), (Some(v(3)), Some(v(7)), 0xab));
+        assert_eq!(
+            (l.primary(id), l.backup(id), l.local(id)),
+            (Some(v(3)), Some(v(7)), 0xab)
+        );
     }
 
     proptest! {
@@ -425,7 +461,7 @@ mod tests {
             let local = local & l.max_local();
             let id = l.compose(p, b, local).unwrap();
             prop_assert!(id != 0);
-            prop_assert!(id16 == false || id <= 0xffff);
+            prop_assert!(!id16 || id <= 0xffff);
             prop_assert_eq!(l.primary(id), Some(p));
             prop_assert_eq!(l.backup(id), b);
             prop_assert_eq!(l.local(id), local);

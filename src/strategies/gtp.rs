@@ -14,7 +14,9 @@ fn bytes(max: usize) -> impl Strategy<Value = Cow<'static, [u8]>> {
 }
 
 /// TV types that have no typed [`Ie`] variant (kept as [`Ie::Tv`]).
-const RAW_TV: [u8; 17] = [3, 4, 5, 8, 9, 11, 12, 13, 21, 22, 23, 24, 25, 26, 27, 28, 29];
+const RAW_TV: [u8; 17] = [
+    3, 4, 5, 8, 9, 11, 12, 13, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+];
 /// TLV types with a typed [`Ie`] variant (never generated as [`Ie::Tlv`]).
 const TYPED_TLV: [u8; 8] = [128, 131, 132, 133, 134, 135, 141, 255];
 

@@ -218,7 +218,9 @@ fn owned(c: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
 }
 
 fn be32(v: &[u8]) -> u32 {
-    v.iter().take(4).fold(0, |acc, &b| (acc << 8) | u32::from(b))
+    v.iter()
+        .take(4)
+        .fold(0, |acc, &b| (acc << 8) | u32::from(b))
 }
 
 impl<'a> Ie<'a> {
@@ -298,9 +300,7 @@ impl<'a> Ie<'a> {
             let first = v.first().copied().unwrap_or(0);
             return Ok(match ie_type {
                 IeType::CAUSE => Ie::Cause(Cause(first)),
-                IeType::IMSI => {
-                    Ie::Imsi(Imsi(v.try_into().unwrap_or([0xff; 8])))
-                }
+                IeType::IMSI => Ie::Imsi(Imsi(v.try_into().unwrap_or([0xff; 8]))),
                 IeType::RECOVERY => Ie::Recovery(first),
                 IeType::SELECTION_MODE => Ie::SelectionMode(first),
                 IeType::TEID_DATA_I => Ie::TeidDataI(be32(v)),
@@ -354,9 +354,7 @@ impl<'a> Ie<'a> {
             IeType::PCO => Ie::Pco(Cow::Borrowed(v)),
             IeType::GSN_ADDRESS => Ie::GsnAddress(match v.len() {
                 4 => IpAddr::V4(Ipv4Addr::from(be32(v))),
-                16 => IpAddr::V6(Ipv6Addr::from(
-                    <[u8; 16]>::try_from(v).unwrap_or([0; 16]),
-                )),
+                16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).unwrap_or([0; 16]))),
                 _ => {
                     return Err(WireError::Invalid {
                         offset: len_offset,
@@ -456,10 +454,9 @@ impl<'a> Ie<'a> {
         }
         match self {
             Ie::Cause(c) => buf.put_u8(c.0),
-            Ie::Recovery(v)
-            | Ie::SelectionMode(v)
-            | Ie::TeardownInd(v)
-            | Ie::Nsapi(v) => buf.put_u8(*v),
+            Ie::Recovery(v) | Ie::SelectionMode(v) | Ie::TeardownInd(v) | Ie::Nsapi(v) => {
+                buf.put_u8(*v)
+            }
             Ie::Imsi(i) => buf.put_slice(&i.0),
             Ie::TeidDataI(v) | Ie::TeidControl(v) | Ie::ChargingId(v) => buf.put_u32(*v),
             Ie::TeidDataII { nsapi, teid } => {

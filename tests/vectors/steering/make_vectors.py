@@ -65,5 +65,5 @@ out("error_indication", GTP_U_Header(S=1, seq=0, teid=0, gtp_type=26) / GTPError
 ]))
 inner = IP(src="10.45.0.7", dst="192.0.2.1") / UDP(sport=1000, dport=53) / b"hello"
 out("g_pdu", GTP_U_Header(teid=0x05090001) / inner)
-out("g_pdu_ext", GTP_U_Header(teid=0x05090001, E=1, S=1, seq=77, next_ex=0xc0)
+out("g_pdu_ext", GTP_U_Header(teid=0x05090001, gtp_type=255, E=1, S=1, seq=77, next_ex=0xc0)
     / GTP_PDCP_PDU_ExtensionHeader(pdcp_pdu=0x0102, next_ex=0) / inner)
