@@ -316,3 +316,36 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn sgsnemu_captured_requests() {
+    let echo = kat("sgsnemu_echo_request");
+    assert_eq!(echo.message_type(), MessageType::ECHO_REQUEST);
+    assert_eq!(echo.header.sequence, Some(0x0400));
+    let m = kat("sgsnemu_create_pdp_request");
+    assert_eq!(m.message_type(), MessageType::CREATE_PDP_CONTEXT_REQUEST);
+    assert_eq!(m.header.teid, 0);
+    assert_eq!(m.imsi().unwrap().digits().as_str(), "240010123456789");
+    assert_eq!(m.recovery(), Some(1));
+    assert_eq!(m.ie(IeType::SELECTION_MODE), Some(&Ie::SelectionMode(0x01)));
+    assert_eq!(
+        (m.teid_data_i(), m.teid_control(), m.nsapi()),
+        (Some(1), Some(1), Some(0))
+    );
+    assert!(matches!(
+        m.ie(IeType::CHARGING_CHARACTERISTICS),
+        Some(Ie::Tv { value, .. }) if value.as_ref() == [0x08, 0x00]
+    ));
+    let eua = m.end_user_address().unwrap();
+    assert_eq!(
+        (eua.organization, eua.pdp_type, eua.address.len()),
+        (0xf1, 0x21, 0)
+    );
+    assert_eq!(m.apn().unwrap().name().as_deref(), Some("internet"));
+    assert!(matches!(m.ie(IeType::PCO), Some(Ie::Pco(v)) if v.len() == 21));
+    let gsn: Vec<IpAddr> = m.gsn_addresses().collect();
+    assert_eq!(gsn, [v4("127.0.0.2"), v4("127.0.0.2")]);
+    assert!(
+        matches!(m.ie(IeType::QOS_PROFILE), Some(Ie::QosProfile(v)) if v.as_ref() == [0, 0x0b, 0x92, 0x1f])
+    );
+}
