@@ -5,3 +5,4 @@
 pub mod health;
 pub mod l2tp;
 pub mod mip;
+pub mod steering;

@@ -5,3 +5,5 @@ pub mod health;
 
 pub mod l2tp;
 pub mod mip;
+
+pub mod gtp;
