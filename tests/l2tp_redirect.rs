@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, MonitorConfig, NodeId as HNode, Role};
 use telcp::l2tp::pool::{MemberState, VirtualLns};
 use telcp::l2tp::wire::{ErrorCode, Message, MessageType};
 use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
@@ -454,15 +455,89 @@ fn claim_7_try_another_uses_alternates() {
     );
 }
 
-/// Claim 8: a virtual LNS: members share 10.0.5.5; the lowest-ranked live member is the contact;
-/// when it fails, another member becomes contact and new calls to the virtual address are served.
+fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> MonitorConfig {
+    let peers = peers.iter().map(|(n, a)| (HNode(*n), addr(a))).collect();
+    let mut h = MonitorConfig::new(HNode(me), role, ClusterKey::new(b"pool key"), peers);
+    h.interval = Duration::from_millis(500);
+    h
+}
+
+/// Claim 6 with real heartbeats: pool LNSs report their load to the contact over `health`; the
+/// contact picks the Up, not overloaded one with most spare capacity; a failed one is skipped once
+/// Down; with none left the call is refused with CDN result 4.
+#[test]
+fn claim_6_pool_fed_by_heartbeats() {
+    let now = Instant::now();
+    let mut sim = Sim::new(77, now);
+    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lac_config(1), now).unwrap()),
+    );
+    let mut cc = lns_config(2);
+    cc.health = Some(health(
+        100,
+        Role::CONTACT_LNS,
+        &[(0, POOL[0]), (1, POOL[1]), (2, POOL[2])],
+    ));
+    let contact = sim.add_node(
+        "contact",
+        &[addr("10.0.0.1")],
+        None,
+        Box::new(Lns::new(cc, now).unwrap()),
+    );
+    let mut pool = Vec::new();
+    for (i, cap) in [(0usize, 1000usize), (1, 300), (2, 200)] {
+        let mut c = lns_config(3 + i as u64);
+        c.common.max_sessions = cap;
+        c.health = Some(health(i as u32, Role::LNS, &[(100, "10.0.0.1")]));
+        pool.push(sim.add_node(
+            format!("pool{i}"),
+            &[addr(POOL[i])],
+            None,
+            Box::new(Lns::new(c, now).unwrap()),
+        ));
+    }
+    // pool0 has most capacity but reports itself overloaded.
+    sim.node_mut::<Lns>(pool[0]).set_load(95);
+    sim.node_mut::<Lns>(contact).set_load(95);
+    sim.run_for(Duration::from_secs(3));
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.node_mut::<Lac>(lac).lns_of(call), Some(addr(POOL[1])));
+    assert_eq!(session_ups(&lns_events(&mut sim, pool[1])), 1);
+    // pool1 fails: once Down at the contact, calls go to pool2.
+    sim.crash(pool[1]);
+    sim.run_for(Duration::from_secs(5));
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.node_mut::<Lac>(lac).lns_of(call), Some(addr(POOL[2])));
+    // Nobody left: CDN result 4.
+    sim.crash(pool[2]);
+    sim.run_for(Duration::from_secs(5));
+    let _ = lac_events(&mut sim, lac);
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    let lev = lac_events(&mut sim, lac);
+    assert!(
+        lev.iter().any(|e| matches!(e, Event::SessionDown { call: Some(c), result: Some(r), .. } if *c == call && r.result.0 == 4)),
+        "{lev:?}"
+    );
+}
+
+/// Claim 8: a virtual LNS: members share 10.0.5.5 and exchange heartbeats; the lowest-ranked live
+/// member is the contact; when it fails and the others see it Down, the next member becomes contact
+/// and new calls to the virtual address are served.
 #[test]
 fn claim_8_virtual_lns_failover() {
     let now = Instant::now();
     let mut sim = Sim::new(21, now);
     sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
     let vip = "10.0.5.5";
-    let members = vec![ip("10.0.5.1"), ip("10.0.5.2"), ip("10.0.5.3")];
+    let names = ["10.0.5.1", "10.0.5.2", "10.0.5.3"];
+    let members: Vec<IpAddr> = names.iter().map(|n| ip(n)).collect();
     let mut ids = Vec::new();
     for (i, m) in members.iter().enumerate() {
         let mut c = lns_config(30 + i as u64);
@@ -471,6 +546,11 @@ fn claim_8_virtual_lns_failover() {
             members: members.clone(),
             me: i,
         });
+        let peers: Vec<(u32, &str)> = (0..3)
+            .filter(|j| *j != i)
+            .map(|j| (j as u32, names[j]))
+            .collect();
+        c.health = Some(health(i as u32, Role::LNS, &peers));
         let lns = Lns::new(c, now).unwrap();
         ids.push(sim.add_node(
             format!("m{i}"),
@@ -487,16 +567,15 @@ fn claim_8_virtual_lns_failover() {
         None,
         Box::new(Lac::new(lc, now).unwrap()),
     );
+    sim.run_for(Duration::from_secs(3));
     assert!(sim.node_mut::<Lns>(ids[0]).is_contact());
     assert!(!sim.node_mut::<Lns>(ids[1]).is_contact());
     open(&mut sim, lac);
     sim.run_for(Duration::from_secs(20));
     assert_eq!(session_ups(&lns_events(&mut sim, ids[0])), 1);
-    // Member 0 fails; the others learn it (health marks it Down).
+    // Member 0 fails; the others see it Down through missed heartbeats.
     sim.crash(ids[0]);
-    for &i in &ids[1..] {
-        sim.node_mut::<Lns>(i).set_member_up(members[0], false);
-    }
+    sim.run_for(Duration::from_secs(5));
     assert!(sim.node_mut::<Lns>(ids[1]).is_contact());
     assert!(!sim.node_mut::<Lns>(ids[2]).is_contact());
     let _ = lac_events(&mut sim, lac);

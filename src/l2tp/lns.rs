@@ -30,6 +30,7 @@ use super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
 use super::{CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
 use crate::{Node, Transmit};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -58,6 +59,10 @@ pub struct LnsConfig {
     pub pool_overload_percent: u8,
     /// Membership of a virtual LNS, if any.
     pub virtual_lns: Option<VirtualLns>,
+    /// Heartbeats with the other LNSs (pool members, virtual-LNS members), sharing the L2TP UDP
+    /// port: the pool table and the virtual-LNS liveness are fed from it. Each peer's address is
+    /// the one LACs are redirected to.
+    pub health: Option<MonitorConfig>,
 }
 
 impl Default for LnsConfig {
@@ -72,6 +77,7 @@ impl Default for LnsConfig {
             max_pool: 64,
             pool_overload_percent: 90,
             virtual_lns: None,
+            health: None,
         }
     }
 }
@@ -90,6 +96,7 @@ pub struct Lns {
     pub dropped_frames: u64,
     /// Liveness of the other virtual-LNS members, by real address (fed like the pool).
     member_up: Vec<(IpAddr, bool)>,
+    monitor: Option<Monitor>,
 }
 
 impl std::fmt::Debug for Lns {
@@ -103,8 +110,12 @@ impl std::fmt::Debug for Lns {
 
 impl Lns {
     /// A new LNS.
-    pub fn new(cfg: LnsConfig, _now: Instant) -> Result<Self, ConfigError> {
+    pub fn new(cfg: LnsConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
+        let monitor = match &cfg.health {
+            Some(h) => Some(Monitor::new(h.clone(), now).map_err(|_| ConfigError::Bad("health"))?),
+            None => None,
+        };
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
                 return Err(ConfigError::Bad("virtual_lns.me"));
@@ -124,17 +135,66 @@ impl Lns {
             pending_redirects: 0,
             data: VecDeque::new(),
             dropped_frames: 0,
+            monitor,
         })
     }
 
-    /// Sets the load figure used by admission.
+    /// Sets the load figure used by admission (and sent in heartbeats).
     pub fn set_load(&mut self, percent: u8) {
         self.load_percent = percent;
+        self.publish_load();
+    }
+
+    fn publish_load(&mut self) {
+        let used = u32::try_from(self.session_count()).unwrap_or(u32::MAX);
+        let capacity = u32::try_from(self.cfg.common.max_sessions).unwrap_or(u32::MAX);
+        let computed = Load::new(used, capacity).percent;
+        let percent = if self.accepting {
+            self.load_percent.max(computed)
+        } else {
+            100
+        };
+        if let Some(m) = &mut self.monitor {
+            m.set_load(Load {
+                used,
+                capacity,
+                percent,
+            });
+        }
+    }
+
+    /// Copies the health table into the pool table and the virtual-LNS liveness.
+    fn sync_health(&mut self) {
+        let Some(m) = &mut self.monitor else {
+            return;
+        };
+        while m.poll_event().is_some() {}
+        let peers: Vec<health::PeerStatus> = m.peers().collect();
+        for p in peers {
+            let addr = p.addr.ip();
+            let state = match p.state {
+                NodeState::Up => MemberState::Up,
+                NodeState::Suspect => MemberState::Suspect,
+                _ => MemberState::Down,
+            };
+            let load = p.load.unwrap_or_default();
+            self.pool
+                .update(addr, state, load.used, load.capacity, load.percent);
+            if let Some(mu) = self.member_up.iter_mut().find(|x| x.0 == addr) {
+                mu.1 = state == MemberState::Up;
+            }
+        }
+    }
+
+    /// The health monitor, when configured.
+    pub fn monitor(&self) -> Option<&Monitor> {
+        self.monitor.as_ref()
     }
 
     /// Admission policy switch: when false, no new session is served here.
     pub fn set_accepting(&mut self, accepting: bool) {
         self.accepting = accepting;
+        self.publish_load();
     }
 
     /// Records the liveness of a virtual-LNS member (from health events).
@@ -302,6 +362,16 @@ impl Lns {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            if let Some(m) = &mut self.monitor {
+                let r = m.handle_heartbeat(now, from, data);
+                self.sync_health();
+                return r.map_err(|_| InputError::Unexpected("heartbeat refused"));
+            }
+            return Err(InputError::Unexpected(
+                "heartbeat without health configured",
+            ));
+        }
         let max = self.cfg.common.max_data_queue;
         let q = &mut self.data;
         let mut dropped = 0u64;
@@ -327,12 +397,27 @@ impl Lns {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         self.process(now);
+        if self
+            .monitor
+            .as_ref()
+            .and_then(Monitor::poll_timeout)
+            .is_some_and(|d| d <= now)
+        {
+            self.publish_load();
+            if let Some(m) = &mut self.monitor {
+                m.handle_timeout(now);
+            }
+            self.sync_health();
+        }
     }
 
-    /// Next datagram to send.
+    /// Next datagram to send (L2TP first, then heartbeats).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.core.out.pop_front()
+        self.core
+            .out
+            .pop_front()
+            .or_else(|| self.monitor.as_mut().and_then(Monitor::poll_transmit))
     }
 
     /// Next event.
@@ -350,7 +435,11 @@ impl Lns {
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        let h = self.monitor.as_ref().and_then(Monitor::poll_timeout);
+        match (self.core.poll_timeout(), h) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn process(&mut self, now: Instant) {
