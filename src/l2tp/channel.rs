@@ -9,7 +9,7 @@
 //!   but inside our receive window are queued (at most `max_out_of_order`, then dropped: the peer
 //!   retransmits them). Duplicates are dropped and re-acknowledged.
 //! * Acknowledgement: every message we send carries Nr; when a message must be acknowledged and
-//!   nothing is queued to carry the Nr, a ZLB is sent.
+//!   nothing sent after processing it carried the Nr, [`Channel::flush_ack`] sends a ZLB.
 //! * Retransmission: the oldest unacknowledged message after `retransmit_initial`, doubling up
 //!   to `retransmit_cap`; after `max_retries` retransmissions without progress the channel is dead
 //!   and the tunnel must be torn down.
@@ -217,6 +217,11 @@ impl Channel {
                 self.deadline = Some(now + self.rto);
             }
         }
+    }
+
+    /// Sends a ZLB if a received message is still unacknowledged (nothing carried the Nr). Call it
+    /// once the received messages have been processed, so that answers piggyback the ack.
+    pub fn flush_ack(&mut self) {
         if self.ack_pending {
             self.ack_pending = false;
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
@@ -334,6 +339,7 @@ mod tests {
         assert!(a.poll_transmit().is_none());
         let d = b.receive(t, parse(&m0));
         assert_eq!(d.len(), 1);
+        b.flush_ack();
         let zlb = b.poll_transmit().unwrap();
         assert!(parse(&zlb).is_zlb());
         a.receive(t, parse(&zlb));
@@ -342,10 +348,13 @@ mod tests {
         let m2 = a.poll_transmit().unwrap();
         // Deliver out of order and duplicate.
         assert!(b.receive(t, parse(&m2)).is_empty());
+        b.flush_ack();
         let _ = b.poll_transmit();
         assert_eq!(b.receive(t, parse(&m1)).len(), 2);
+        b.flush_ack();
         let _ = b.poll_transmit();
         assert!(b.receive(t, parse(&m1)).is_empty());
+        b.flush_ack();
         let re_ack = parse(&b.poll_transmit().unwrap());
         assert!(re_ack.is_zlb());
         assert_eq!(re_ack.header.nr, 3);

@@ -244,6 +244,7 @@ impl Lac {
             });
         self.dropped_frames += dropped;
         self.process(now);
+        self.core.finish(now);
         r
     }
 

@@ -390,6 +390,7 @@ impl Lns {
             });
         self.dropped_frames += dropped;
         self.process(now);
+        self.core.finish(now);
         r
     }
 

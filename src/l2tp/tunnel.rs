@@ -121,6 +121,8 @@ pub(crate) struct Core {
     pub ups: VecDeque<Up>,
     pub session_count: usize,
     pub dropped_events: u64,
+    /// Tunnels that received messages since the last [`Core::finish`].
+    dirty: Vec<u16>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -139,6 +141,7 @@ impl Core {
             ups: VecDeque::new(),
             session_count: 0,
             dropped_events: 0,
+            dirty: Vec::new(),
         }
     }
 
@@ -586,6 +589,17 @@ impl Core {
         self.timers.next_deadline()
     }
 
+    /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.
+    pub fn finish(&mut self, now: Instant) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for tid in dirty {
+            if let Some(t) = self.tunnels.get_mut(&tid) {
+                t.channel.flush_ack();
+            }
+            self.flush(now, tid);
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((key, _)) = self.timers.pop_expired(now) {
             match key {
@@ -718,6 +732,9 @@ impl Core {
             return;
         };
         let delivered = t.channel.receive(now, c);
+        if !self.dirty.contains(&tid) {
+            self.dirty.push(tid);
+        }
         if !delivered.is_empty() && t.state != TunnelState::Closing {
             self.arm_hello(now, tid);
         }
