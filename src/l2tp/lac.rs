@@ -20,7 +20,7 @@
 //! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
 
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, TunnelState, Up};
+use super::tunnel::{Core, Timer, TunnelState, Up};
 use super::wire::avp::{AvpValue, CallErrors};
 use super::wire::{Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue};
 use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
@@ -339,6 +339,8 @@ impl Lac {
             c.session = Some(sid);
             c.state = CallState::WaitReply;
         }
+        let deadline = now + self.cfg.common.session_setup_timeout;
+        self.core.timers.insert(Timer::Session(tid, sid), deadline);
         self.core.send_ctrl(now, tid, m);
     }
 
@@ -471,7 +473,29 @@ impl Lac {
                     }
                 }
                 Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
-                Up::SessionTimer(..) => {}
+                Up::SessionTimer(tid, sid) => {
+                    let waiting = self
+                        .core
+                        .session_mut(tid, sid)
+                        .is_some_and(|s| s.state == SessionState::WaitReply);
+                    let silent = self
+                        .core
+                        .tunnels
+                        .get(&tid)
+                        .is_some_and(|t| t.channel.in_flight() > 0);
+                    if waiting && silent {
+                        // The LNS does not acknowledge anything: give the tunnel up; its calls
+                        // start again on a new one (bounded by max_redirects).
+                        self.core.tunnel_dead(tid);
+                    } else if waiting {
+                        let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
+                        let call = self.core.session_mut(tid, sid).and_then(|s| s.call);
+                        self.core.disconnect(now, tid, sid, rc.clone());
+                        if let Some(id) = call {
+                            self.fail_call(id, Some(rc));
+                        }
+                    }
+                }
             }
         }
     }

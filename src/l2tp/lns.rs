@@ -281,6 +281,10 @@ impl Lns {
         if !self.core.add_session(tunnel, s, true) {
             return Err(CommandError::Full("sessions"));
         }
+        let deadline = now + self.cfg.common.session_setup_timeout;
+        self.core
+            .timers
+            .insert(Timer::Session(tunnel, sid), deadline);
         let m = ControlMessage::ocrq(
             0,
             sid,
@@ -468,9 +472,25 @@ impl Lns {
                 }
                 Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
                 Up::SessionTimer(tid, sid) => {
-                    if let Some(s) = self.core.remove_session(tid, sid) {
-                        if s.state == SessionState::Redirected {
+                    let state = self.core.session_mut(tid, sid).map(|s| s.state);
+                    match state {
+                        Some(SessionState::Redirected) => {
+                            self.core.remove_session(tid, sid);
                             self.pending_redirects -= 1;
+                        }
+                        Some(SessionState::Established) | None => {}
+                        Some(_) => {
+                            // Set-up did not complete in time.
+                            let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
+                            self.core.disconnect(now, tid, sid, rc.clone());
+                            self.core.event(Event::SessionDown {
+                                session: Some(SessionRef {
+                                    tunnel: tid,
+                                    session: sid,
+                                }),
+                                call: None,
+                                result: Some(rc),
+                            });
                         }
                     }
                 }
@@ -597,6 +617,8 @@ impl Lns {
                     s.load_balance_capable = lbc;
                     s.sequencing = self.cfg.common.sequencing_required;
                     if self.core.add_session(tid, s, true) {
+                        let deadline = now + self.cfg.common.session_setup_timeout;
+                        self.core.timers.insert(Timer::Session(tid, sid), deadline);
                         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
                         if self.cfg.common.sequencing_required {
                             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));

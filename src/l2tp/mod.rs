@@ -165,8 +165,13 @@ pub struct Config {
     pub hello_interval: Duration,
     /// How long a closed tunnel is kept to acknowledge the peer's retransmissions.
     pub hold_period: Duration,
-    /// Maximum tunnels (set-up ones included).
+    /// Maximum tunnels (set-up ones included). When full, an SCCRQ gets StopCCN Result 2 / Error 4.
     pub max_tunnels: usize,
+    /// Maximum tunnels in set-up at once (a flood of SCCRQs cannot hold more); beyond, StopCCN
+    /// Result 2 / Error 4 without keeping state.
+    pub max_pending_tunnels: usize,
+    /// A session not established within this time is dropped (CDN result 10, time-out).
+    pub session_setup_timeout: Duration,
     /// Maximum sessions per tunnel.
     pub max_sessions_per_tunnel: usize,
     /// Maximum sessions in total.
@@ -200,6 +205,8 @@ impl Default for Config {
             hello_interval: Duration::from_secs(60),
             hold_period: Duration::from_secs(31),
             max_tunnels: 1024,
+            max_pending_tunnels: 256,
+            session_setup_timeout: Duration::from_secs(30),
             max_sessions_per_tunnel: 4096,
             max_sessions: 65536,
             max_out_of_order: 16,

@@ -123,6 +123,8 @@ pub(crate) struct Core {
     pub dropped_events: u64,
     /// Tunnels that received messages since the last [`Core::finish`].
     dirty: Vec<u16>,
+    /// Tunnels in set-up (SCCRQ or SCCRP sent), bounded by `max_pending_tunnels`.
+    pub pending_tunnels: std::collections::HashSet<u16>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -142,6 +144,7 @@ impl Core {
             session_count: 0,
             dropped_events: 0,
             dirty: Vec::new(),
+            pending_tunnels: Default::default(),
         }
     }
 
@@ -277,7 +280,9 @@ impl Core {
 
     /// Opens a tunnel to `peer` (SCCRQ). `lbc`: carry LoadBalanceCapable.
     pub fn open_tunnel(&mut self, now: Instant, peer: SocketAddr, lbc: bool) -> Option<u16> {
-        if self.tunnels.len() >= self.cfg.max_tunnels {
+        if self.tunnels.len() >= self.cfg.max_tunnels
+            || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
+        {
             return None;
         }
         let tunnels = &self.tunnels;
@@ -319,6 +324,7 @@ impl Core {
             stop_result: None,
         };
         self.tunnels.insert(id, t);
+        self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
         self.arm_hello(now, id);
         Some(id)
@@ -386,7 +392,9 @@ impl Core {
                 }
             }
         }
-        if self.tunnels.len() >= self.cfg.max_tunnels {
+        if self.tunnels.len() >= self.cfg.max_tunnels
+            || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
+        {
             self.refuse_sccrq(
                 from,
                 Some(to),
@@ -446,6 +454,7 @@ impl Core {
             },
         );
         self.by_peer.insert((from, peer_tid), id);
+        self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
         self.arm_hello(now, id);
         Ok(id)
@@ -462,6 +471,7 @@ impl Core {
         let was_setup = t.state != TunnelState::Established;
         t.state = TunnelState::Closing;
         t.stop_result = Some(result.clone());
+        self.pending_tunnels.remove(&tid);
         let peer = t.peer;
         let peer_id = t.peer_id;
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
@@ -487,6 +497,7 @@ impl Core {
 
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
         let mut t = self.tunnels.remove(&tid)?;
+        self.pending_tunnels.remove(&tid);
         self.by_peer.remove(&(t.peer, t.peer_id));
         self.timers.cancel(&Timer::Channel(tid));
         self.timers.cancel(&Timer::Hello(tid));
@@ -499,8 +510,8 @@ impl Core {
         Some(t)
     }
 
-    /// A tunnel died (retransmissions exhausted).
-    fn tunnel_dead(&mut self, tid: u16) {
+    /// A tunnel died (retransmissions exhausted, or abandoned by the role).
+    pub fn tunnel_dead(&mut self, tid: u16) {
         let Some(mut t) = self.remove_tunnel(tid) else {
             return;
         };
@@ -827,6 +838,7 @@ impl Core {
                 if let Some(t) = self.tunnels.get_mut(&tid) {
                     t.state = TunnelState::Established;
                 }
+                self.pending_tunnels.remove(&tid);
                 self.send_ctrl(now, tid, scccn);
                 self.event(Event::TunnelUp { tunnel: tid, peer });
                 self.ups.push_back(Up::TunnelUp(tid));
@@ -851,6 +863,7 @@ impl Core {
                 }
                 t.state = TunnelState::Established;
                 let peer = t.peer;
+                self.pending_tunnels.remove(&tid);
                 self.event(Event::TunnelUp { tunnel: tid, peer });
                 self.ups.push_back(Up::TunnelUp(tid));
             }
@@ -861,6 +874,7 @@ impl Core {
                 let redirect = m.redirect_target(self.cfg.enterprise);
                 t.state = TunnelState::Closing;
                 t.stop_result = result.clone();
+                self.pending_tunnels.remove(&tid);
                 if t.peer_id == 0 {
                     // A refusal of our SCCRQ: learn the id to acknowledge it.
                     t.peer_id = m.assigned_tunnel_id().unwrap_or(0);
