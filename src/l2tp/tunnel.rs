@@ -711,7 +711,9 @@ impl Core {
                         // We win: the peer drops its request.
                         return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
                     }
-                    // We lose: drop ours silently (its sessions are re-requested by the role).
+                    // We lose: drop ours silently; the role first takes the peer's SCCRQ, then
+                    // re-requests our calls on that tunnel.
+                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
                     if let Some(mut t) = self.remove_tunnel(our_tid) {
                         let sessions = t.sessions.drain().map(|(_, s)| s).collect();
                         self.ups.push_back(Up::TunnelClosed {
@@ -722,6 +724,7 @@ impl Core {
                             sessions,
                         });
                     }
+                    return Ok(());
                 }
             }
             self.ups.push_back(Up::Sccrq { from, to, msg: c });
@@ -786,6 +789,9 @@ impl Core {
                         call: None,
                         result: Some(rc),
                     });
+                } else if let Some(peer_sid) = m.assigned_session_id() {
+                    // A call request we cannot understand: refuse it.
+                    self.send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
                 }
             }
             return;
