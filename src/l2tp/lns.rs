@@ -222,7 +222,9 @@ impl Lns {
 
     /// Established sessions plus those in set-up (redirect records excluded).
     pub fn session_count(&self) -> usize {
-        self.core.session_count - self.pending_redirects
+        self.core
+            .session_count
+            .saturating_sub(self.pending_redirects)
     }
 
     /// Tunnels (any state).
@@ -457,7 +459,7 @@ impl Lns {
                 } => {
                     for s in sessions {
                         if s.state == SessionState::Redirected {
-                            self.pending_redirects -= 1;
+                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
                         } else if s.state == SessionState::Established {
                             self.core.event(Event::SessionDown {
                                 session: Some(SessionRef {
@@ -476,7 +478,7 @@ impl Lns {
                     match state {
                         Some(SessionState::Redirected) => {
                             self.core.remove_session(tid, sid);
-                            self.pending_redirects -= 1;
+                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
                         }
                         Some(SessionState::Established) | None => {}
                         Some(_) => {
@@ -710,7 +712,7 @@ impl Lns {
                     return;
                 };
                 if s.state == SessionState::Redirected {
-                    self.pending_redirects -= 1;
+                    self.pending_redirects = self.pending_redirects.saturating_sub(1);
                     return;
                 }
                 let result = m.result_code().cloned().map(ResultCode::into_owned);

@@ -475,7 +475,7 @@ impl Core {
         let peer = t.peer;
         let peer_id = t.peer_id;
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-        self.session_count -= sessions.len();
+        self.session_count = self.session_count.saturating_sub(sessions.len());
         let m = ControlMessage::stopccn(peer_id, tid, result.clone());
         self.send_ctrl(now, tid, m);
         self.timers.cancel(&Timer::Hello(tid));
@@ -505,7 +505,7 @@ impl Core {
         for sid in t.sessions.keys() {
             self.timers.cancel(&Timer::Session(tid, *sid));
         }
-        self.session_count -= t.sessions.len();
+        self.session_count = self.session_count.saturating_sub(t.sessions.len());
         t.sessions.shrink_to_fit();
         Some(t)
     }
@@ -553,7 +553,7 @@ impl Core {
     /// Removes a session.
     pub fn remove_session(&mut self, tid: u16, sid: u16) -> Option<Session> {
         let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
-        self.session_count -= 1;
+        self.session_count = self.session_count.saturating_sub(1);
         self.timers.cancel(&Timer::Session(tid, sid));
         Some(s)
     }
@@ -887,7 +887,7 @@ impl Core {
                     t.channel.set_peer_tunnel_id(t.peer_id);
                 }
                 let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-                self.session_count -= sessions.len();
+                self.session_count = self.session_count.saturating_sub(sessions.len());
                 self.timers.cancel(&Timer::Hello(tid));
                 self.timers
                     .insert(Timer::Hold(tid), now + self.cfg.hold_period);
