@@ -3,14 +3,14 @@
 //!   then the LAC's CDN that frees the record) with 10k tunnels open;
 //! * full session set-ups per second LAC <-> LNS in process (ICRQ/ICRP/ICCN and the CDN);
 //! * heap bytes per tunnel and per session, measured with a counting allocator and printed.
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 use telcp::l2tp::pool::MemberState;
 use telcp::l2tp::wire::avp::AvpValue;
-use telcp::l2tp::wire::{Avp, ControlMessage, Message, DEFAULT_ENTERPRISE};
+use telcp::l2tp::wire::{Avp, ControlMessage, DEFAULT_ENTERPRISE, Message};
 use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns, LnsConfig};
 
 struct Counting;
@@ -57,7 +57,12 @@ fn drain(lns: &mut Lns) -> Vec<Message<'static>> {
     v
 }
 
-fn send(lns: &mut Lns, now: Instant, from: SocketAddr, m: ControlMessage<'_>) -> Vec<Message<'static>> {
+fn send(
+    lns: &mut Lns,
+    now: Instant,
+    from: SocketAddr,
+    m: ControlMessage<'_>,
+) -> Vec<Message<'static>> {
     let b = Message::Control(m).to_vec();
     let _ = lns.handle_datagram(now, from, LNS, &b);
     drain(lns)
@@ -95,7 +100,12 @@ fn lns_with_tunnels(n: u32, now: Instant) -> (Lns, Vec<T>) {
         scccn.header.ns = 1;
         scccn.header.nr = 1;
         send(&mut lns, now, from, scccn);
-        ts.push(T { from, lns_id, ns: 2, nr: 1 });
+        ts.push(T {
+            from,
+            lns_id,
+            ns: 2,
+            nr: 1,
+        });
     }
     (lns, ts)
 }
@@ -103,19 +113,26 @@ fn lns_with_tunnels(n: u32, now: Instant) -> (Lns, Vec<T>) {
 fn redirect_decisions(c: &mut Criterion) {
     let now = Instant::now();
     let (mut lns, mut ts) = lns_with_tunnels(10_000, now);
-    lns.pool.update("10.0.1.1".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
-    lns.pool.update("10.0.1.2".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+    lns.pool
+        .update("10.0.1.1".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+    lns.pool
+        .update("10.0.1.2".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
     lns.set_load(100);
     let mut k = 0usize;
     let mut buf = Vec::with_capacity(128);
     let mut g = c.benchmark_group("l2tp_lns");
-    g.sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     g.bench_function("redirect_decision_10k_tunnels", |b| {
         b.iter(|| {
             let t = &mut ts[k % 10_000];
             k += 1;
-            let mut icrq = ControlMessage::icrq(t.lns_id, 7, 1)
-                .with(Avp::optional(AvpValue::LoadBalanceCapable { vendor: DEFAULT_ENTERPRISE }));
+            let mut icrq = ControlMessage::icrq(t.lns_id, 7, 1).with(Avp::optional(
+                AvpValue::LoadBalanceCapable {
+                    vendor: DEFAULT_ENTERPRISE,
+                },
+            ));
             icrq.header.ns = t.ns;
             icrq.header.nr = t.nr;
             buf.clear();
@@ -131,7 +148,12 @@ fn redirect_decisions(c: &mut Criterion) {
             }
             while lns.poll_event().is_some() {}
             // The LAC's CDN frees the record and acknowledges the ICRP.
-            let mut cdn = ControlMessage::cdn(t.lns_id, sid, 7, telcp::l2tp::wire::ResultCode::new(telcp::l2tp::wire::ResultCodeValue(3)));
+            let mut cdn = ControlMessage::cdn(
+                t.lns_id,
+                sid,
+                7,
+                telcp::l2tp::wire::ResultCode::new(telcp::l2tp::wire::ResultCodeValue(3)),
+            );
             cdn.header.ns = t.ns.wrapping_add(1);
             cdn.header.nr = t.nr.wrapping_add(1);
             buf.clear();
@@ -150,7 +172,17 @@ fn redirect_decisions(c: &mut Criterion) {
     let mut lc = LacConfig::new(lns_addr);
     lc.common.max_sessions = 1 << 20;
     let mut lac = Lac::new(lc, now).unwrap();
-    let mut lns2 = Lns::new(LnsConfig { common: Config { max_sessions: 1 << 20, ..Default::default() }, ..Default::default() }, now).unwrap();
+    let mut lns2 = Lns::new(
+        LnsConfig {
+            common: Config {
+                max_sessions: 1 << 20,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
     let pump = |lac: &mut Lac, lns: &mut Lns| loop {
         let mut moved = false;
         while let Some(t) = lac.poll_transmit() {
@@ -203,8 +235,13 @@ fn redirect_decisions(c: &mut Criterion) {
     let after_sessions = LIVE.load(Ordering::Relaxed);
     let per_session = (after_sessions - after_tunnels) as f64 / f64::from(n_sessions);
     assert_eq!(lns3.session_count(), 10_000);
-    println!("l2tp_lns memory: {per_tunnel:.0} B per established tunnel, {per_session:.0} B per established session (10k each, heap bytes)");
-    let _ = Event::TunnelUp { tunnel: 0, peer: LNS };
+    println!(
+        "l2tp_lns memory: {per_tunnel:.0} B per established tunnel, {per_session:.0} B per established session (10k each, heap bytes)"
+    );
+    let _ = Event::TunnelUp {
+        tunnel: 0,
+        peer: LNS,
+    };
 }
 
 criterion_group!(benches, redirect_decisions);

@@ -335,27 +335,18 @@ impl Lns {
             && per_tunnel_ok
     }
 
-    fn own_addrs(&self) -> Vec<IpAddr> {
-        let mut v = Vec::new();
-        if let Some(vl) = &self.cfg.virtual_lns {
-            v.push(vl.virtual_addr);
-            if let Some(me) = vl.members.get(vl.me) {
-                v.push(*me);
-            }
-        }
-        v
-    }
-
     fn select(&mut self, peer: SocketAddr, local: Option<SocketAddr>) -> Option<IpAddr> {
         if !self.cfg.contact {
             return None;
         }
-        let mut exclude = self.own_addrs();
-        if let Some(l) = local {
-            exclude.push(l.ip());
-        }
-        exclude.push(peer.ip());
-        let t = self.pool.select(&exclude)?;
+        let (vip, me) = match &self.cfg.virtual_lns {
+            Some(v) => (Some(v.virtual_addr), v.members.get(v.me).copied()),
+            None => (None, None),
+        };
+        let local = local.map(|l| l.ip());
+        let t = self.pool.select_where(|a| {
+            Some(a) != vip && Some(a) != me && Some(a) != local && a != peer.ip()
+        })?;
         self.pool.note_redirect(t);
         Some(t)
     }
@@ -693,6 +684,7 @@ impl Lns {
                 if m.sequencing_required() {
                     s.sequencing = true;
                 }
+                self.core.timers.cancel(&Timer::Session(tid, sid));
                 self.core.event(Event::SessionUp {
                     session: sref,
                     call: None,

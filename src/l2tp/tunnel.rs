@@ -174,16 +174,6 @@ impl Core {
         }
     }
 
-    fn alloc_id(&mut self, taken: impl Fn(u16) -> bool) -> Option<u16> {
-        for _ in 0..64 {
-            let id = self.rng.nonzero_u16();
-            if !taken(id) {
-                return Some(id);
-            }
-        }
-        (1..=u16::MAX).find(|id| !taken(*id))
-    }
-
     /// A free Session ID on `tunnel`; `bounded`: refuse when the session limits are reached
     /// (redirect records are bounded separately by the LNS).
     pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
@@ -194,17 +184,23 @@ impl Core {
         {
             return None;
         }
-        let keys: std::collections::HashSet<u16> = if t.sessions.len() > 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Default::default()
-        };
-        let small: Vec<u16> = if t.sessions.len() <= 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Vec::new()
-        };
-        self.alloc_id(|id| keys.contains(&id) || small.contains(&id))
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !t.sessions.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !t.sessions.contains_key(id))
+    }
+
+    fn alloc_tunnel_id(&mut self) -> Option<u16> {
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !self.tunnels.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !self.tunnels.contains_key(id))
     }
 
     pub fn tunnel_count(&self) -> usize {
@@ -285,9 +281,7 @@ impl Core {
         {
             return None;
         }
-        let tunnels = &self.tunnels;
-        let taken: std::collections::HashSet<u16> = tunnels.keys().copied().collect();
-        let id = self.alloc_id(|id| taken.contains(&id))?;
+        let id = self.alloc_tunnel_id()?;
         let tb = self.rng.next_u64();
         let mut msg = ControlMessage::sccrq(id, Cow::Owned(self.cfg.host_name.clone()), 3)
             .with(Avp::mandatory(AvpValue::BearerCapabilities(3)))
@@ -408,9 +402,8 @@ impl Core {
             );
             return Err(InputError::Full("tunnels"));
         }
-        let taken: std::collections::HashSet<u16> = self.tunnels.keys().copied().collect();
         let id = self
-            .alloc_id(|id| taken.contains(&id))
+            .alloc_tunnel_id()
             .ok_or(InputError::Full("tunnel ids"))?;
         let mut channel = Channel::new(self.channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
