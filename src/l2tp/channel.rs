@@ -378,6 +378,45 @@ mod tests {
         assert_eq!(re_ack.header.nr, 3);
     }
 
+    /// Slow start to the threshold, then one more per window; a timeout halves the threshold and
+    /// restarts from 1.
+    #[test]
+    fn slow_start_congestion_avoidance_and_timeout() {
+        let t = Instant::now();
+        let mut a = Channel::new(ChannelConfig::default(), 1);
+        let mut b = Channel::new(ChannelConfig::default(), 2);
+        a.set_peer_window(16);
+        a.ssthresh = 4;
+        let mut windows = Vec::new();
+        for _ in 0..200 {
+            let _ = a.send(t, ControlMessage::hello(0));
+        }
+        for _ in 0..8 {
+            // One round: send what the window allows, the peer acks all at once.
+            let mut sent = Vec::new();
+            while let Some(m) = a.poll_transmit() {
+                sent.push(parse(&m));
+            }
+            windows.push(sent.len());
+            for m in sent {
+                let _ = b.receive(t, m);
+            }
+            b.flush_ack();
+            while let Some(z) = b.poll_transmit() {
+                let _ = a.receive(t, parse(&z));
+            }
+        }
+        // 1, 2, 4 (slow start doubles), then +1 per round (congestion avoidance).
+        assert_eq!(windows[..5], [1, 2, 4, 5, 6]);
+        // Loss: everything in flight times out.
+        let before = a.cwnd();
+        while a.poll_transmit().is_some() {}
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        assert_eq!(a.cwnd(), 1);
+        assert_eq!(a.ssthresh, (before / 2).max(1));
+    }
+
     #[test]
     fn retransmit_backoff_then_dead() {
         let t = Instant::now();
