@@ -3,3 +3,6 @@
 
 /// Heartbeat codec and health monitor harnesses.
 pub mod health;
+pub mod l2tp;
+pub mod mip;
+pub mod steering;

@@ -4,3 +4,5 @@
 //! ids; [`gtp`] is the GTPv1-C/U codec.
 pub mod gtp;
 pub mod vid;
+
+pub use vid::{VidLayout, VirtualId};

@@ -1,1 +1,470 @@
-//! Virtual identifiers and the layouts that carry them inside TEIDs and tunnel ids.
+//! Virtual identifiers and the bit layouts that carry them inside TEIDs and tunnel ids.
+//!
+//! A gateway made of several processors gives each processor a [`VirtualId`] (VID). A processor
+//! allocates the identifiers its peers will put in every later packet of a session (GTP TEIDs,
+//! L2TP tunnel and session ids) so that some of their bits carry its own VID and, optionally, the
+//! VID of its backup processor. The line interface then steers a packet by reading those bits,
+//! without any per-session table: the same idea as the TEID ranges of PFCP's User Plane IP
+//! Resource Information (TS 29.244 section 8.2.82).
+//!
+//! A [`VidLayout`] says which bits are which:
+//!
+//! ```text
+//!  32-bit TEID, VidLayout::teid32(8, 8)      (the default layout)
+//!  31          24 23          16 15                          0
+//! +--------------+--------------+-----------------------------+
+//! | primary VID  |  backup VID  |  local part (per processor) |
+//! +--------------+--------------+-----------------------------+
+//!
+//!  16-bit L2TP tunnel / session id, VidLayout::id16(4, 4)
+//!  15    12 11     8 7              0
+//! +--------+--------+----------------+
+//! | primary| backup |   local part   |
+//! +--------+--------+----------------+
+//! ```
+//!
+//! Rules checked by [`VidLayout::new`]: the primary field is 1 to 16 bits wide; the backup field,
+//! when present, has the same width and does not overlap it; at least one bit is left for the
+//! local part; everything fits the identifier width (16 or 32 bits). The local part is every bit
+//! that is neither primary nor backup, filled from its least significant bit upwards. VID 0 is
+//! reserved ("none"): since every identifier a processor allocates carries a non-zero primary VID,
+//! it is never 0, which both GTP (TEID 0) and L2TP (id 0) reserve.
+//!
+//! ```
+//! use telcp::steering::vid::{VidLayout, VirtualId};
+//!
+//! let layout = VidLayout::teid32(8, 8).unwrap();
+//! let p = VirtualId::new(5).unwrap();
+//! let b = VirtualId::new(9).unwrap();
+//! let teid = layout.compose(p, Some(b), 0x1234).unwrap();
+//! assert_eq!(teid, 0x0509_1234);
+//! assert_eq!(layout.primary(teid), Some(p));
+//! assert_eq!(layout.backup(teid), Some(b));
+//! assert_eq!(layout.local(teid), 0x1234);
+//! ```
+
+use std::fmt;
+use std::num::NonZeroU16;
+
+/// The virtual identifier of a processor: a non-zero number at most [`VidLayout::max_vid`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VirtualId(NonZeroU16);
+
+impl VirtualId {
+    /// `None` for 0, which is reserved.
+    pub const fn new(v: u16) -> Option<VirtualId> {
+        match NonZeroU16::new(v) {
+            Some(n) => Some(VirtualId(n)),
+            None => None,
+        }
+    }
+
+    /// The number.
+    pub const fn get(self) -> u16 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for VirtualId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VID{}", self.0)
+    }
+}
+
+impl fmt::Display for VirtualId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A contiguous bit field: `width` bits starting at bit `shift` (bit 0 is the least significant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BitField {
+    /// Position of the field's least significant bit.
+    pub shift: u8,
+    /// Number of bits.
+    pub width: u8,
+}
+
+impl BitField {
+    /// The field's bits as a mask (0 if the field does not fit 32 bits).
+    pub const fn mask(self) -> u32 {
+        if self.width == 0 || self.width as u32 + self.shift as u32 > 32 {
+            return 0;
+        }
+        (u32::MAX >> (32 - self.width as u32)) << self.shift
+    }
+}
+
+/// Why a layout or an identifier is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// The identifier width is neither 16 nor 32 bits.
+    #[error("identifier width {0} is not 16 or 32 bits")]
+    IdWidth(u8),
+    /// The primary field is not 1 to 16 bits wide.
+    #[error("the primary VID field must be 1 to 16 bits wide, not {0}")]
+    PrimaryWidth(u8),
+    /// The backup field's width differs from the primary's.
+    #[error("the backup VID field must be as wide as the primary one")]
+    BackupWidth,
+    /// A field goes past the identifier's width.
+    #[error("the {0} field does not fit the identifier")]
+    OutOfRange(&'static str),
+    /// The primary and backup fields share bits.
+    #[error("the primary and backup fields overlap")]
+    Overlap,
+    /// No bit is left for the local part.
+    #[error("no bit left for the local part")]
+    NoLocalBits,
+    /// A VID is larger than the field can carry.
+    #[error("VID {vid} exceeds the layout's maximum {max}")]
+    VidTooLarge {
+        /// The VID.
+        vid: u16,
+        /// The largest VID the layout carries.
+        max: u16,
+    },
+    /// A backup VID was given but the layout has no backup field.
+    #[error("the layout has no backup field")]
+    NoBackupField,
+    /// A local value needs more bits than the local part has.
+    #[error("local value {local} exceeds the local part's maximum {max}")]
+    LocalTooLarge {
+        /// The local value.
+        local: u32,
+        /// The largest local value.
+        max: u32,
+    },
+}
+
+/// Which bits of an identifier carry the primary VID, the backup VID and the local part.
+///
+/// See the [module documentation](self) for the picture and the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VidLayout {
+    id_bits: u8,
+    primary: BitField,
+    backup: Option<BitField>,
+    local_mask: u32,
+    local_bits: u8,
+}
+
+impl VidLayout {
+    /// A layout for `id_bits`-bit identifiers (16 or 32) with the given fields.
+    pub fn new(
+        id_bits: u8,
+        primary: BitField,
+        backup: Option<BitField>,
+    ) -> Result<VidLayout, LayoutError> {
+        if id_bits != 16 && id_bits != 32 {
+            return Err(LayoutError::IdWidth(id_bits));
+        }
+        if primary.width == 0 || primary.width > 16 {
+            return Err(LayoutError::PrimaryWidth(primary.width));
+        }
+        let fits = |f: BitField| u32::from(f.shift) + u32::from(f.width) <= u32::from(id_bits);
+        if !fits(primary) {
+            return Err(LayoutError::OutOfRange("primary"));
+        }
+        let id_mask = if id_bits == 32 { u32::MAX } else { 0xffff };
+        let mut used = primary.mask();
+        if let Some(b) = backup {
+            if b.width != primary.width {
+                return Err(LayoutError::BackupWidth);
+            }
+            if !fits(b) {
+                return Err(LayoutError::OutOfRange("backup"));
+            }
+            if b.mask() & used != 0 {
+                return Err(LayoutError::Overlap);
+            }
+            used |= b.mask();
+        }
+        let local_mask = id_mask & !used;
+        if local_mask == 0 {
+            return Err(LayoutError::NoLocalBits);
+        }
+        Ok(VidLayout {
+            id_bits,
+            primary,
+            backup,
+            local_mask,
+            local_bits: u8::try_from(local_mask.count_ones()).unwrap_or(0),
+        })
+    }
+
+    /// A 32-bit TEID layout: the primary VID in the top `vid_bits` bits, then (if `backup` is
+    /// true) the backup VID in the next `vid_bits` bits, the local part below.
+    pub fn teid32(vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
+        Self::top_down(32, vid_bits, backup_bits)
+    }
+
+    /// A 16-bit layout for L2TP tunnel and session ids, laid out like [`VidLayout::teid32`].
+    pub fn id16(vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
+        Self::top_down(16, vid_bits, backup_bits)
+    }
+
+    fn top_down(id_bits: u8, vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
+        let pshift = id_bits
+            .checked_sub(vid_bits)
+            .ok_or(LayoutError::OutOfRange("primary"))?;
+        let backup = if backup_bits == 0 {
+            None
+        } else {
+            Some(BitField {
+                shift: pshift
+                    .checked_sub(backup_bits)
+                    .ok_or(LayoutError::OutOfRange("backup"))?,
+                width: backup_bits,
+            })
+        };
+        Self::new(
+            id_bits,
+            BitField {
+                shift: pshift,
+                width: vid_bits,
+            },
+            backup,
+        )
+    }
+
+    /// The identifier width in bits (16 or 32).
+    pub fn id_bits(&self) -> u8 {
+        self.id_bits
+    }
+
+    /// The primary VID field.
+    pub fn primary_field(&self) -> BitField {
+        self.primary
+    }
+
+    /// The backup VID field, if the layout has one.
+    pub fn backup_field(&self) -> Option<BitField> {
+        self.backup
+    }
+
+    /// The largest VID the layout carries (`2^width - 1`).
+    pub fn max_vid(&self) -> u16 {
+        u16::try_from((1u32 << self.primary.width) - 1).unwrap_or(u16::MAX)
+    }
+
+    /// The number of bits of the local part.
+    pub fn local_bits(&self) -> u8 {
+        self.local_bits
+    }
+
+    /// The largest local value (`2^local_bits - 1`).
+    pub fn max_local(&self) -> u32 {
+        if self.local_bits >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.local_bits) - 1
+        }
+    }
+
+    /// The raw primary field of `id` (0 when it carries no VID). This is the fast path's read: a
+    /// shift and a mask.
+    #[inline(always)]
+    pub fn primary_raw(&self, id: u32) -> u16 {
+        ((id >> self.primary.shift) & (self.primary.mask() >> self.primary.shift)) as u16
+    }
+
+    /// The primary VID `id` carries.
+    #[inline]
+    pub fn primary(&self, id: u32) -> Option<VirtualId> {
+        VirtualId::new(self.primary_raw(id))
+    }
+
+    /// The raw backup field of `id` (0 when the layout has none or it carries none).
+    #[inline(always)]
+    pub fn backup_raw(&self, id: u32) -> u16 {
+        match self.backup {
+            Some(b) => ((id >> b.shift) & (b.mask() >> b.shift)) as u16,
+            None => 0,
+        }
+    }
+
+    /// The backup VID `id` carries.
+    #[inline]
+    pub fn backup(&self, id: u32) -> Option<VirtualId> {
+        VirtualId::new(self.backup_raw(id))
+    }
+
+    /// The local part of `id`, its bits gathered from least significant upwards.
+    pub fn local(&self, id: u32) -> u32 {
+        let mut out = 0u32;
+        let mut bit = 0u32;
+        let mut m = self.local_mask;
+        while m != 0 {
+            let low = m.trailing_zeros();
+            if id & (1 << low) != 0 {
+                out |= 1 << bit;
+            }
+            bit += 1;
+            m &= m - 1;
+        }
+        out
+    }
+
+    /// Builds the identifier carrying `primary`, `backup` (when given) and `local`.
+    pub fn compose(
+        &self,
+        primary: VirtualId,
+        backup: Option<VirtualId>,
+        local: u32,
+    ) -> Result<u32, LayoutError> {
+        let max = self.max_vid();
+        for v in std::iter::once(primary).chain(backup) {
+            if v.get() > max {
+                return Err(LayoutError::VidTooLarge { vid: v.get(), max });
+            }
+        }
+        if local > self.max_local() {
+            return Err(LayoutError::LocalTooLarge {
+                local,
+                max: self.max_local(),
+            });
+        }
+        let mut id = u32::from(primary.get()) << self.primary.shift;
+        if let Some(b) = backup {
+            let field = self.backup.ok_or(LayoutError::NoBackupField)?;
+            id |= u32::from(b.get()) << field.shift;
+        }
+        let mut m = self.local_mask;
+        let mut bit = 0u32;
+        while m != 0 {
+            let low = m.trailing_zeros();
+            if local & (1 << bit) != 0 {
+                id |= 1 << low;
+            }
+            bit += 1;
+            m &= m - 1;
+        }
+        Ok(id)
+    }
+}
+
+impl Default for VidLayout {
+    /// [`VidLayout::teid32`]`(8, 8)`: 255 processors, a backup VID, 65 536 local ids each.
+    fn default() -> Self {
+        VidLayout {
+            id_bits: 32,
+            primary: BitField {
+                shift: 24,
+                width: 8,
+            },
+            backup: Some(BitField {
+                shift: 16,
+                width: 8,
+            }),
+            local_mask: 0xffff,
+            local_bits: 16,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn default_matches_constructor() {
+        assert_eq!(VidLayout::default(), VidLayout::teid32(8, 8).unwrap());
+    }
+
+    #[test]
+    fn refuses_bad_layouts() {
+        let f = |shift, width| BitField { shift, width };
+        assert_eq!(
+            VidLayout::new(24, f(0, 4), None),
+            Err(LayoutError::IdWidth(24))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 0), None),
+            Err(LayoutError::PrimaryWidth(0))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 17), None),
+            Err(LayoutError::PrimaryWidth(17))
+        );
+        assert_eq!(
+            VidLayout::new(16, f(10, 8), None),
+            Err(LayoutError::OutOfRange("primary"))
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 8), Some(f(4, 8))),
+            Err(LayoutError::Overlap)
+        );
+        assert_eq!(
+            VidLayout::new(32, f(0, 8), Some(f(8, 4))),
+            Err(LayoutError::BackupWidth)
+        );
+        assert_eq!(
+            VidLayout::new(16, f(8, 8), Some(f(0, 8))),
+            Err(LayoutError::NoLocalBits)
+        );
+        assert_eq!(VidLayout::id16(16, 0), Err(LayoutError::NoLocalBits));
+        assert!(VidLayout::id16(17, 0).is_err());
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let l = VidLayout::id16(4, 4).unwrap();
+        let v = |n| VirtualId::new(n).unwrap();
+        assert_eq!(
+            l.compose(v(16), None, 0),
+            Err(LayoutError::VidTooLarge { vid: 16, max: 15 })
+        );
+        assert_eq!(
+            l.compose(v(1), None, 256),
+            Err(LayoutError::LocalTooLarge {
+                local: 256,
+                max: 255
+            })
+        );
+        let nb = VidLayout::teid32(8, 0).unwrap();
+        assert_eq!(
+            nb.compose(v(1), Some(v(2)), 0),
+            Err(LayoutError::NoBackupField)
+        );
+        assert_eq!(VirtualId::new(0), None);
+    }
+
+    #[test]
+    fn l2tp_16_bit_layout() {
+        let l = VidLayout::id16(4, 4).unwrap();
+        let v = |n| VirtualId::new(n).unwrap();
+        let id = l.compose(v(3), Some(v(7)), 0xab).unwrap();
+        assert_eq!(id, 0x37ab);
+        assert_eq!(
+            (l.primary(id), l.backup(id), l.local(id)),
+            (Some(v(3)), Some(v(7)), 0xab)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn compose_then_split(
+            id16 in any::<bool>(),
+            shift in 0u8..32, width in 1u8..=16, bshift in 0u8..32, with_backup in any::<bool>(),
+            p in 1u16.., b in 1u16.., local in any::<u32>(),
+        ) {
+            let id_bits = if id16 { 16 } else { 32 };
+            let primary = BitField { shift, width };
+            let backup = with_backup.then_some(BitField { shift: bshift, width });
+            let Ok(l) = VidLayout::new(id_bits, primary, backup) else { return Ok(()); };
+            let p = VirtualId::new((p % (l.max_vid())).max(1)).unwrap();
+            let b = with_backup.then(|| VirtualId::new((b % l.max_vid()).max(1)).unwrap());
+            let local = local & l.max_local();
+            let id = l.compose(p, b, local).unwrap();
+            prop_assert!(id != 0);
+            prop_assert!(!id16 || id <= 0xffff);
+            prop_assert_eq!(l.primary(id), Some(p));
+            prop_assert_eq!(l.backup(id), b);
+            prop_assert_eq!(l.local(id), local);
+        }
+    }
+}

@@ -2,3 +2,8 @@
 //! code with the generators the crate's tests use.
 /// Strategies for the heartbeat wire format.
 pub mod health;
+
+pub mod l2tp;
+pub mod mip;
+
+pub mod gtp;

@@ -1,0 +1,412 @@
+//! The GTPv1 header and message (TS 29.060 section 6, TS 29.281 section 5).
+
+use super::ie::{Apn, EndUserAddress, Ie, Imsi};
+use super::reader::Reader;
+use super::{Cause, EmitError, IeType, MessageType, WireError};
+use bytes::BufMut;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// Octets of the mandatory part of the header.
+pub const MANDATORY_HEADER_LEN: usize = 8;
+/// UDP port of GTP-C.
+pub const GTP_C_PORT: u16 = 2123;
+/// UDP port of GTP-U.
+pub const GTP_U_PORT: u16 = 2152;
+
+/// One extension header of the chain that follows the optional header fields.
+///
+/// On the wire: a length octet (in units of four octets, counting itself and the next-type octet),
+/// the content, and the type of the next extension header (0: none). `content.len()` must be
+/// `4n - 2` for some `1 <= n <= 255`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionHeader<'a> {
+    /// The type of this extension header (as announced by the previous one); never 0.
+    pub ext_type: u8,
+    /// The content, between the length octet and the next-type octet.
+    pub content: Cow<'a, [u8]>,
+}
+
+impl ExtensionHeader<'_> {
+    /// Whether a receiver that does not know this type must refuse the packet (the two high bits
+    /// of the type are `10` or `11`, TS 29.281 section 5.2.1).
+    pub fn comprehension_required(&self) -> bool {
+        self.ext_type & 0x80 != 0
+    }
+
+    /// Detaches the header from the datagram it was parsed from.
+    pub fn into_owned(self) -> ExtensionHeader<'static> {
+        ExtensionHeader {
+            ext_type: self.ext_type,
+            content: Cow::Owned(self.content.into_owned()),
+        }
+    }
+}
+
+/// The GTPv1 header (version 1, protocol type 1).
+///
+/// The optional fields (sequence number, N-PDU number, next extension header type) are on the wire
+/// when any of the S, PN or E flags is set; a field whose own flag is clear is then sent as zero and
+/// ignored on receipt. The spare bit is sent as zero and ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The message type.
+    pub message_type: MessageType,
+    /// The tunnel endpoint identifier of the receiver (0 for set-up requests and path management).
+    pub teid: u32,
+    /// The sequence number (S flag).
+    pub sequence: Option<u16>,
+    /// The N-PDU number (PN flag).
+    pub npdu: Option<u8>,
+    /// The extension header chain (E flag); `Some(vec![])` is E set with next type 0.
+    pub extensions: Option<Vec<ExtensionHeader<'a>>>,
+}
+
+impl Header<'_> {
+    /// Whether the optional four octets are present.
+    pub fn has_optional(&self) -> bool {
+        self.sequence.is_some() || self.npdu.is_some() || self.extensions.is_some()
+    }
+
+    /// The first octet: version, PT, E, S, PN.
+    pub fn flags(&self) -> u8 {
+        0x30 | (u8::from(self.extensions.is_some()) << 2)
+            | (u8::from(self.sequence.is_some()) << 1)
+            | u8::from(self.npdu.is_some())
+    }
+
+    /// Octets of the header, optional fields and extension headers included.
+    pub fn encoded_len(&self) -> usize {
+        MANDATORY_HEADER_LEN
+            + if self.has_optional() { 4 } else { 0 }
+            + self
+                .extensions
+                .iter()
+                .flatten()
+                .map(|e| e.content.len() + 2)
+                .sum::<usize>()
+    }
+
+    /// Detaches the header from the datagram it was parsed from.
+    pub fn into_owned(self) -> Header<'static> {
+        Header {
+            message_type: self.message_type,
+            teid: self.teid,
+            sequence: self.sequence,
+            npdu: self.npdu,
+            extensions: self
+                .extensions
+                .map(|v| v.into_iter().map(ExtensionHeader::into_owned).collect()),
+        }
+    }
+}
+
+/// The body of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// Information elements, in order (signalling messages, see [`MessageType::has_ies`]).
+    Ies(Vec<Ie<'a>>),
+    /// The user packet of a G-PDU.
+    TPdu(Cow<'a, [u8]>),
+    /// The body of a message type this codec does not decode, kept as it is.
+    Raw(Cow<'a, [u8]>),
+}
+
+/// A GTPv1 message, borrowed from the datagram it was parsed from (or owned, when built).
+///
+/// The body kind must match the message type ([`MessageType::G_PDU`]: [`Body::TPdu`]; types with
+/// [`MessageType::has_ies`]: [`Body::Ies`]; others: [`Body::Raw`]) for a built message to parse
+/// back equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The header.
+    pub header: Header<'a>,
+    /// The body.
+    pub body: Body<'a>,
+}
+
+/// Parses one GTPv1 message filling the whole datagram.
+pub fn parse(data: &[u8]) -> Result<Message<'_>, WireError> {
+    Message::parse(data)
+}
+
+impl<'a> Message<'a> {
+    /// A signalling message with a sequence number.
+    pub fn new(message_type: MessageType, teid: u32, sequence: u16, ies: Vec<Ie<'a>>) -> Self {
+        Message {
+            header: Header {
+                message_type,
+                teid,
+                sequence: Some(sequence),
+                npdu: None,
+                extensions: None,
+            },
+            body: Body::Ies(ies),
+        }
+    }
+
+    /// A G-PDU carrying `payload` to `teid`, without optional header fields.
+    pub fn g_pdu(teid: u32, payload: impl Into<Cow<'a, [u8]>>) -> Self {
+        Message {
+            header: Header {
+                message_type: MessageType::G_PDU,
+                teid,
+                sequence: None,
+                npdu: None,
+                extensions: None,
+            },
+            body: Body::TPdu(payload.into()),
+        }
+    }
+
+    /// Parses one GTPv1 message filling the whole datagram (the length field must match it).
+    pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
+        let mut r = Reader::new(data);
+        let flags = r.u8("flags")?;
+        let version = flags >> 5;
+        if version != 1 {
+            return Err(WireError::UnsupportedVersion { version });
+        }
+        if flags & 0x10 == 0 {
+            return Err(WireError::GtpPrime);
+        }
+        let message_type = MessageType(r.u8("message type")?);
+        let length = usize::from(r.u16("length")?);
+        let teid = r.u32("TEID")?;
+        if length != r.remaining() {
+            return Err(WireError::BadLength {
+                offset: 2,
+                field: "length",
+                length,
+                available: r.remaining(),
+            });
+        }
+        let (e, s, pn) = (flags & 0x04 != 0, flags & 0x02 != 0, flags & 0x01 != 0);
+        let mut header = Header {
+            message_type,
+            teid,
+            sequence: None,
+            npdu: None,
+            extensions: None,
+        };
+        if e || s || pn {
+            let seq = r.u16("sequence number")?;
+            let npdu = r.u8("N-PDU number")?;
+            let mut next = r.u8("next extension header type")?;
+            header.sequence = s.then_some(seq);
+            header.npdu = pn.then_some(npdu);
+            if e {
+                let mut chain = Vec::new();
+                while next != 0 {
+                    let len_offset = r.offset();
+                    let units = usize::from(r.u8("extension header length")?);
+                    if units == 0 {
+                        return Err(WireError::Invalid {
+                            offset: len_offset,
+                            field: "extension header length",
+                        });
+                    }
+                    let content = r.take(units * 4 - 2, "extension header content")?;
+                    chain.push(ExtensionHeader {
+                        ext_type: next,
+                        content: Cow::Borrowed(content),
+                    });
+                    next = r.u8("next extension header type")?;
+                }
+                header.extensions = Some(chain);
+            }
+        }
+        let body = if message_type == MessageType::G_PDU {
+            Body::TPdu(Cow::Borrowed(r.rest()))
+        } else if message_type.has_ies() {
+            let mut ies = Vec::new();
+            while !r.is_empty() {
+                ies.push(Ie::parse(&mut r)?);
+            }
+            Body::Ies(ies)
+        } else {
+            Body::Raw(Cow::Borrowed(r.rest()))
+        };
+        Ok(Message { header, body })
+    }
+
+    /// Octets [`Message::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        self.header.encoded_len()
+            + match &self.body {
+                Body::Ies(ies) => ies.iter().map(Ie::encoded_len).sum(),
+                Body::TPdu(b) | Body::Raw(b) => b.len(),
+            }
+    }
+
+    /// Checks that the message can be emitted: every IE fits, every extension header has a
+    /// non-zero type and a content of `4n - 2` octets, and the whole fits the length field.
+    pub fn check(&self) -> Result<(), EmitError> {
+        for ext in self.header.extensions.iter().flatten() {
+            let l = ext.content.len() + 2;
+            if ext.ext_type == 0 || l % 4 != 0 || l / 4 > 255 {
+                return Err(EmitError::BadLength {
+                    field: "extension header content",
+                    length: ext.content.len(),
+                });
+            }
+        }
+        if let Body::Ies(ies) = &self.body {
+            ies.iter().try_for_each(Ie::check)?;
+        }
+        let len = self.encoded_len() - MANDATORY_HEADER_LEN;
+        if len > usize::from(u16::MAX) {
+            return Err(EmitError::BadLength {
+                field: "length",
+                length: len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the message after [`Message::check`]ing it.
+    pub fn emit(&self, buf: &mut impl BufMut) -> Result<(), EmitError> {
+        self.check()?;
+        let h = &self.header;
+        buf.put_u8(h.flags());
+        buf.put_u8(h.message_type.0);
+        let len = self.encoded_len() - MANDATORY_HEADER_LEN;
+        buf.put_u16(u16::try_from(len).unwrap_or(u16::MAX));
+        buf.put_u32(h.teid);
+        if h.has_optional() {
+            buf.put_u16(h.sequence.unwrap_or(0));
+            buf.put_u8(h.npdu.unwrap_or(0));
+            let exts = h.extensions.as_deref().unwrap_or(&[]);
+            buf.put_u8(exts.first().map_or(0, |e| e.ext_type));
+            for (i, ext) in exts.iter().enumerate() {
+                let units = (ext.content.len() + 2) / 4;
+                buf.put_u8(u8::try_from(units).unwrap_or(u8::MAX));
+                buf.put_slice(&ext.content);
+                buf.put_u8(exts.get(i + 1).map_or(0, |e| e.ext_type));
+            }
+        }
+        match &self.body {
+            Body::Ies(ies) => ies.iter().for_each(|ie| ie.emit_unchecked(buf)),
+            Body::TPdu(b) | Body::Raw(b) => buf.put_slice(b),
+        }
+        Ok(())
+    }
+
+    /// Emits into a new vector.
+    pub fn to_vec(&self) -> Result<Vec<u8>, EmitError> {
+        let mut v = Vec::with_capacity(self.encoded_len());
+        self.emit(&mut v)?;
+        Ok(v)
+    }
+
+    /// Detaches the message from the datagram it was parsed from.
+    pub fn into_owned(self) -> Message<'static> {
+        Message {
+            header: self.header.into_owned(),
+            body: match self.body {
+                Body::Ies(ies) => Body::Ies(ies.into_iter().map(Ie::into_owned).collect()),
+                Body::TPdu(b) => Body::TPdu(Cow::Owned(b.into_owned())),
+                Body::Raw(b) => Body::Raw(Cow::Owned(b.into_owned())),
+            },
+        }
+    }
+
+    /// The message type.
+    pub fn message_type(&self) -> MessageType {
+        self.header.message_type
+    }
+
+    /// The information elements (empty for G-PDUs and raw bodies).
+    pub fn ies(&self) -> &[Ie<'a>] {
+        match &self.body {
+            Body::Ies(ies) => ies,
+            _ => &[],
+        }
+    }
+
+    /// The first element of type `t`.
+    pub fn ie(&self, t: IeType) -> Option<&Ie<'a>> {
+        self.ies().iter().find(|ie| ie.ie_type() == t)
+    }
+
+    /// The Cause IE.
+    pub fn cause(&self) -> Option<Cause> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::Cause(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// The IMSI IE.
+    pub fn imsi(&self) -> Option<Imsi> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::Imsi(i) => Some(*i),
+            _ => None,
+        })
+    }
+
+    /// The Recovery IE (restart counter).
+    pub fn recovery(&self) -> Option<u8> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::Recovery(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The TEID Data I IE.
+    pub fn teid_data_i(&self) -> Option<u32> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::TeidDataI(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The TEID Control Plane IE.
+    pub fn teid_control(&self) -> Option<u32> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::TeidControl(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The NSAPI (low four bits of the NSAPI IE).
+    pub fn nsapi(&self) -> Option<u8> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::Nsapi(v) => Some(*v & 0x0f),
+            _ => None,
+        })
+    }
+
+    /// The End User Address IE.
+    pub fn end_user_address(&self) -> Option<&EndUserAddress<'a>> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::EndUserAddress(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The APN IE.
+    pub fn apn(&self) -> Option<&Apn<'a>> {
+        self.ies().iter().find_map(|ie| match ie {
+            Ie::Apn(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The GSN Address IEs in order (in a Create PDP Context Request/Response: the control-plane
+    /// address, then the user-plane address).
+    pub fn gsn_addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.ies().iter().filter_map(|ie| match ie {
+            Ie::GsnAddress(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// The T-PDU of a G-PDU.
+    pub fn t_pdu(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::TPdu(b) => Some(b),
+            _ => None,
+        }
+    }
+}
