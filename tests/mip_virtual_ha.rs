@@ -243,6 +243,12 @@ fn claim1_accepts_the_virtual_and_its_own_address_and_refuses_136_134_131() {
     cfg.home_agent = ha_addr(2);
     let b = w.add_mn(cfg);
     assert_eq!(registered(&w.register(b)), home(2));
+    assert_eq!(w.ha(2).binding(home(2), None).unwrap().second_ha, NodeId(2));
+    let replied = w.replies_to(mn_addr(2));
+    assert_eq!(
+        replied.last().unwrap().home_agent,
+        Ipv4Addr::new(192, 0, 2, 2)
+    );
 
     let outsider = sock(Ipv4Addr::new(203, 0, 113, 50), 434);
     let id = ntp_at(&w);
@@ -444,7 +450,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
                 let p = b.pending.clone().unwrap();
                 // Claim 4: MN identifier, FA address, second HA, identification, pending timer.
                 assert_eq!(b.nai.as_deref(), Some(&nai(k)[..]));
-                assert_eq!(p.fa, mn_addr(k));
+                assert_eq!(SocketAddr::V4(p.fa), mn_addr(k));
                 assert_ne!(p.second_ha, NodeId(1));
                 assert!(p.deadline <= w.sim.now() + Duration::from_secs(2));
                 let ev = w.events(1);

@@ -15,9 +15,8 @@
 
 use crate::TimerQueue;
 use crate::health::NodeId;
-use arrayvec::ArrayVec;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 /// Most simultaneous care-of addresses per mobile node (the configured limit is at most this).
@@ -41,11 +40,76 @@ pub struct CareOf {
     pub expires: Option<Instant>,
 }
 
+/// The granted care-of addresses of a binding: at most [`MAX_SIMULTANEOUS`], stored in an
+/// exactly sized heap slice (a binding with one care-of address costs one small allocation, not
+/// room for four).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct CareOfs(Box<[CareOf]>);
+
+impl CareOfs {
+    fn edit(&mut self, f: impl FnOnce(&mut Vec<CareOf>)) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        f(&mut v);
+        v.truncate(MAX_SIMULTANEOUS);
+        self.0 = v.into_boxed_slice();
+    }
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.0 = Box::default();
+    }
+    /// Keeps the entries for which `f` holds.
+    pub fn retain(&mut self, f: impl FnMut(&CareOf) -> bool) {
+        self.edit(|v| v.retain(f));
+    }
+    /// Appends an entry (ignored when full).
+    pub fn push(&mut self, c: CareOf) {
+        self.edit(|v| v.push(c));
+    }
+    /// Removes the entry at `i` (no-op out of range).
+    pub fn remove(&mut self, i: usize) {
+        self.edit(|v| {
+            if i < v.len() {
+                v.remove(i);
+            }
+        });
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Whether [`MAX_SIMULTANEOUS`] entries are held.
+    pub fn is_full(&self) -> bool {
+        self.0.len() >= MAX_SIMULTANEOUS
+    }
+    /// The entries.
+    pub fn iter(&self) -> std::slice::Iter<'_, CareOf> {
+        self.0.iter()
+    }
+    /// The entries, mutably.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, CareOf> {
+        self.0.iter_mut()
+    }
+    /// The first entry.
+    pub fn first(&self) -> Option<&CareOf> {
+        self.0.first()
+    }
+}
+
+impl FromIterator<CareOf> for CareOfs {
+    fn from_iter<I: IntoIterator<Item = CareOf>>(it: I) -> Self {
+        CareOfs(it.into_iter().take(MAX_SIMULTANEOUS).collect())
+    }
+}
+
 /// A request forwarded to the second HA and not yet answered.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Pending {
     /// Where the reply must go (the foreign agent, or a co-located mobile node).
-    pub fa: SocketAddr,
+    pub fa: SocketAddrV4,
     /// The care-of address requested.
     pub care_of: Ipv4Addr,
     /// The request's identification (the reply must match its low 32 bits).
@@ -72,13 +136,13 @@ pub struct Binding {
     /// The HA that serves the binding (authenticates, grants, tunnels).
     pub second_ha: NodeId,
     /// Where replies go.
-    pub fa: SocketAddr,
+    pub fa: SocketAddrV4,
     /// The last accepted identification (replay protection survives failover with it).
     pub identification: u64,
     /// Granted care-of addresses (empty for a temporary binding).
-    pub care_of: ArrayVec<CareOf, MAX_SIMULTANEOUS>,
-    /// A request in flight, if any.
-    pub pending: Option<Pending>,
+    pub care_of: CareOfs,
+    /// A request in flight, if any (boxed: most bindings have none).
+    pub pending: Option<Box<Pending>>,
 }
 
 impl Binding {
@@ -259,14 +323,20 @@ impl BindingTable {
         if old.pending.is_none() && b.pending.is_some() && self.pending >= self.max_pending {
             return Err(TableError::PendingFull(self.max_pending));
         }
-        self.unindex(slot, &old);
-        self.index(slot, &b);
+        if old.home_address != b.home_address || old.nai != b.nai {
+            self.unindex(slot, &old);
+            self.index(slot, &b);
+        }
         match (old.pending.is_some(), b.pending.is_some()) {
             (false, true) => self.pending += 1,
             (true, false) => self.pending -= 1,
             _ => {}
         }
-        self.arm(slot, &b);
+        if old.pending.as_ref().map(|p| p.deadline) != b.pending.as_ref().map(|p| p.deadline)
+            || old.expires() != b.expires()
+        {
+            self.arm(slot, &b);
+        }
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some(b);
         }

@@ -361,6 +361,14 @@ pub struct HomeAgent {
     stats: HaStats,
 }
 
+/// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
+fn sock4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(v) => v,
+        SocketAddr::V6(v) => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, v.port()),
+    }
+}
+
 fn v4(a: SocketAddr) -> Ipv4Addr {
     match a {
         SocketAddr::V4(v) => *v.ip(),
@@ -766,7 +774,11 @@ impl HomeAgent {
             ));
         }
         let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
-        if q.home_agent != self.vip && Some(q.home_agent) != own_ip {
+        let to_me = Some(q.home_agent) == own_ip;
+        // A forwarded request may name the first HA's own address.
+        let member_ip =
+            forwarded_by.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+        if q.home_agent != self.vip && !to_me && !member_ip {
             return Err(self.refuse(
                 from,
                 &q,
@@ -807,6 +819,10 @@ impl HomeAgent {
         if let Some(first) = first {
             return self.serve(now, from, &q, nai, &sa, first);
         }
+        // Addressed to this HA by its own address: it serves the request itself.
+        if to_me {
+            return self.serve(now, from, &q, nai, &sa, self.node);
+        }
         // First HA: find the binding, or select the second HA by load.
         let slot = self.table.find(q.home_address, nai);
         let existing = slot
@@ -831,7 +847,7 @@ impl HomeAgent {
         }
         // A temporary binding, then forward unchanged.
         let pending = Pending {
-            fa: from,
+            fa: sock4(from),
             care_of: q.care_of,
             identification: q.identification,
             second_ha: second,
@@ -842,17 +858,17 @@ impl HomeAgent {
         let res = match slot {
             Some(s) => self
                 .table
-                .update(s, |b| b.pending = Some(pending.clone()))
+                .update(s, |b| b.pending = Some(Box::new(pending.clone())))
                 .map(|_| s),
             None => self.table.insert(Binding {
                 home_address: q.home_address,
                 nai: nai.map(Box::from),
                 first_ha: self.node,
                 second_ha: second,
-                fa: from,
+                fa: sock4(from),
                 identification: 0,
                 care_of: Default::default(),
-                pending: Some(pending),
+                pending: Some(Box::new(pending)),
             }),
         };
         let slot = match res {
@@ -1051,7 +1067,7 @@ impl HomeAgent {
                     .or(existing.as_ref().and_then(|b| b.nai.clone())),
                 first_ha: first,
                 second_ha: node,
-                fa,
+                fa: sock4(fa),
                 identification: q.identification,
                 care_of,
                 pending: if first == node {
@@ -1200,7 +1216,7 @@ impl HomeAgent {
         self.stats.relayed += 1;
         let src = Some(self.vip_sock());
         self.push_transmit(Transmit {
-            dst: pe.fa,
+            dst: pe.fa.into(),
             src,
             link_dst: None,
             payload: data.to_vec().into(),
@@ -1303,7 +1319,7 @@ impl HomeAgent {
                 state: BindingState::Temporary,
                 first_ha: p.first_ha,
                 second_ha: p.second_ha,
-                fa: p.fa,
+                fa: p.fa.into(),
                 identification: p.identification,
                 care_of: vec![(p.care_of, ms.min(u128::from(u32::MAX)) as u32)],
             });
@@ -1314,7 +1330,7 @@ impl HomeAgent {
             state: BindingState::Permanent,
             first_ha: b.first_ha,
             second_ha: b.second_ha,
-            fa: b.fa,
+            fa: b.fa.into(),
             identification: b.identification,
             care_of: b
                 .care_of
@@ -1464,7 +1480,7 @@ impl HomeAgent {
                         return;
                     };
                     let pending = Pending {
-                        fa: r.fa,
+                        fa: sock4(r.fa),
                         care_of,
                         identification: r.identification,
                         second_ha: r.second_ha,
@@ -1475,17 +1491,17 @@ impl HomeAgent {
                     let res = match slot {
                         Some(s) => self
                             .table
-                            .update(s, |b| b.pending = Some(pending))
+                            .update(s, |b| b.pending = Some(Box::new(pending)))
                             .map(|_| s),
                         None => self.table.insert(Binding {
                             home_address: r.home_address,
                             nai: r.nai,
                             first_ha: r.first_ha,
                             second_ha: r.second_ha,
-                            fa: r.fa,
+                            fa: sock4(r.fa),
                             identification: 0,
                             care_of: Default::default(),
-                            pending: Some(pending),
+                            pending: Some(Box::new(pending)),
                         }),
                     };
                     if res.is_err() {
@@ -1524,7 +1540,7 @@ impl HomeAgent {
                                 }
                                 b.first_ha = r.first_ha;
                                 b.second_ha = r.second_ha;
-                                b.fa = r.fa;
+                                b.fa = sock4(r.fa);
                                 b.identification = b.identification.max(r.identification);
                                 b.care_of = care_of;
                                 if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
@@ -1538,7 +1554,7 @@ impl HomeAgent {
                         nai: r.nai,
                         first_ha: r.first_ha,
                         second_ha: r.second_ha,
-                        fa: r.fa,
+                        fa: sock4(r.fa),
                         identification: r.identification,
                         care_of,
                         pending: None,
