@@ -1,6 +1,6 @@
 //! GTPv1 information elements (TS 29.060 section 7.7).
 
-use super::reader::Reader;
+use crate::steering::reader::Reader;
 use super::{Cause, EmitError, IeType, WireError};
 use arrayvec::ArrayString;
 use bytes::BufMut;
