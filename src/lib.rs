@@ -20,7 +20,56 @@
 //! by a configuration field, so every run is a pure function of its inputs.
 //!
 //! After any `handle_*` call or command, drain `poll_transmit`, then `poll_event`, then read
-//! `poll_timeout` and call `handle_timeout` when it is reached.
+//! `poll_timeout` and call `handle_timeout` when it is reached. Time passed in never goes
+//! backwards; a `handle_timeout` before the deadline is a no-op. Bad input never panics: it is
+//! answered inside the protocol (a refusal queued for transmission) or returned as a typed error,
+//! and the endpoint's other state is unchanged.
+//!
+//! ## A complete run loop
+//!
+//! Every endpoint implements [`Node`], so one loop over `std::net::UdpSocket` drives any of them.
+//! Here a [`health::Monitor`] sends authenticated heartbeats to a peer and reports its health:
+//!
+//! ```no_run
+//! use std::net::UdpSocket;
+//! use std::time::{Duration, Instant};
+//! use telcp::Node;
+//! use telcp::health::{ClusterKey, Monitor, MonitorConfig, NodeId, Role};
+//!
+//! let socket = UdpSocket::bind("127.0.0.1:7000")?;
+//! let peer = "127.0.0.2:7000".parse()?;
+//! let config = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"secret"), vec![(NodeId(2), peer)]);
+//! let mut node = Monitor::new(config, Instant::now())?;
+//! let mut buf = [0u8; 2048];
+//! loop {
+//!     // 1. Send what the endpoint queued.
+//!     while let Some(t) = node.poll_transmit() {
+//!         socket.send_to(&t.payload, t.dst)?;
+//!     }
+//!     // 2. Act on its events.
+//!     while let Some(event) = node.poll_event() {
+//!         println!("{event:?}");
+//!     }
+//!     // 3. Wait for a datagram, but no longer than the next deadline.
+//!     let now = Instant::now();
+//!     let wait = node.poll_timeout().map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now));
+//!     socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!     match socket.recv_from(&mut buf) {
+//!         Ok((n, from)) => {
+//!             // Bad input is refused inside the protocol; the error is for logging.
+//!             if let Err(e) = node.handle_heartbeat(Instant::now(), from, &buf[..n]) {
+//!                 eprintln!("refused a datagram from {from}: {e}");
+//!             }
+//!         }
+//!         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+//!         Err(e) => return Err(e.into()),
+//!     }
+//!     // 4. Fire due timers.
+//!     node.handle_timeout(Instant::now());
+//! }
+//! # #[allow(unreachable_code)]
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ## Features
 //!

@@ -16,7 +16,7 @@
 //! )
 //! .unwrap();
 //! drop(w);
-//! assert_eq!(&out[..4], &[0xd4, 0xc3, 0xb2, 0xa1]); // pcap magic, little-endian, microseconds
+//! assert_eq!(&out[..4], &[0xa1, 0xb2, 0xc3, 0xd4]); // pcap magic (microsecond timestamps)
 //! ```
 
 use crate::io::MacAddr;

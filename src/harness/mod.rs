@@ -1,4 +1,8 @@
 //! Fuzzing harnesses: the bodies of the cargo-fuzz targets in `fuzz/`, kept in the crate so that
 //! `cargo test` compiles and exercises them. Not part of the stable API.
 
+/// Heartbeat codec and health monitor harnesses.
+pub mod health;
+pub mod l2tp;
+pub mod mip;
 pub mod steering;

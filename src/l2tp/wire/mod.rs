@@ -1,2 +1,199 @@
 //! The L2TPv2 wire codec: header, AVPs (RFC 2661 section 4.4 and the load-redirection vendor AVPs),
 //! hidden AVPs and messages.
+//!
+//! * [`header`]: the common header of control and data messages (T, L, S, O, P bits, version,
+//!   length, tunnel and session ids, Ns/Nr, offset). Version 3 (L2TPv3 over UDP) is recognised and
+//!   refused with [`WireError::UnsupportedVersion`].
+//! * [`avp`]: every AVP of RFC 2661 (types 0..=39) as a typed [`avp::AvpValue`], unknown AVPs kept
+//!   raw, and the two load-redirection vendor AVPs (see [`avp`] for their format).
+//! * [`hidden`]: the AVP hiding of RFC 2661 section 4.3 and the tunnel-authentication
+//!   [`hidden::challenge_response`].
+//! * [`message`]: [`Message`] (control or data), its parser, emitter and builders.
+//!
+//! Parsing borrows from the input: opaque values are `Cow::Borrowed` slices of the datagram, nothing
+//! is copied. Once a parse succeeds, no accessor can panic.
+//!
+//! ```
+//! use telcp::l2tp::wire::{Message, ControlMessage, MessageType};
+//! let mut sccrq = ControlMessage::sccrq(7, b"lac".as_slice(), 3);
+//! sccrq.header.ns = 0;
+//! let msg = Message::Control(sccrq);
+//! let mut buf = Vec::new();
+//! msg.emit(&mut buf);
+//! assert_eq!(buf.len(), msg.encoded_len());
+//! let parsed = Message::parse(&buf).unwrap();
+//! assert_eq!(parsed, msg);
+//! assert_eq!(parsed.message_type(), Some(MessageType::SCCRQ));
+//! ```
+
+pub mod avp;
+pub mod header;
+pub mod hidden;
+pub mod message;
+
+pub use avp::{Avp, AvpType, AvpValue, DEFAULT_ENTERPRISE, ErrorCode, ResultCode, ResultCodeValue};
+pub use header::{ControlHeader, DataHeader};
+pub use hidden::challenge_response;
+pub use message::{ControlMessage, DataMessage, Message, MessageType, ParseOptions};
+
+use nom::Parser;
+
+/// Why a datagram could not be parsed (or a message could not be hidden/unhidden).
+///
+/// Every variant carries the byte offset in the datagram where the problem was found and, where it
+/// helps, the name of the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The input ended before a field was complete.
+    #[error("truncated at byte {offset}: {field} incomplete")]
+    Truncated {
+        /// Byte offset of the incomplete field.
+        offset: usize,
+        /// The field being read.
+        field: &'static str,
+    },
+    /// A version other than 2 (3 is L2TPv3 over UDP, 1 is L2F).
+    #[error("unsupported L2TP version {version} at byte {offset} (only L2TPv2 is supported)")]
+    UnsupportedVersion {
+        /// Byte offset of the version field.
+        offset: usize,
+        /// The version found.
+        version: u8,
+    },
+    /// A header bit that the message kind forbids or requires (control messages need T=L=S=1,
+    /// O=P=0).
+    #[error("bad header at byte {offset}: {field}")]
+    BadHeader {
+        /// Byte offset of the flags.
+        offset: usize,
+        /// What is wrong.
+        field: &'static str,
+    },
+    /// A length field disagrees with the data.
+    #[error("bad length at byte {offset}: {field} says {declared}, {actual} available")]
+    BadLength {
+        /// Byte offset of the length field.
+        offset: usize,
+        /// The length field.
+        field: &'static str,
+        /// The value of the field.
+        declared: usize,
+        /// What the data allows.
+        actual: usize,
+    },
+    /// An AVP value whose length breaks the AVP's length rule.
+    #[error("AVP {avp} at byte {offset} has a value of {len} octets: {rule}")]
+    BadAvpLength {
+        /// Byte offset of the AVP.
+        offset: usize,
+        /// The AVP type.
+        avp: AvpType,
+        /// The value length found.
+        len: usize,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A value that is not valid for its field.
+    #[error("invalid value at byte {offset}: {field}")]
+    InvalidValue {
+        /// Byte offset.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// The first AVP of a control message is not a Message Type AVP.
+    #[error("first AVP at byte {offset} is not Message Type")]
+    FirstAvpNotMessageType {
+        /// Byte offset of the first AVP.
+        offset: usize,
+    },
+    /// A message lacks an AVP that RFC 2661 section 6 makes mandatory for it.
+    #[error("{message} lacks mandatory AVP {avp}")]
+    MissingAvp {
+        /// The message type.
+        message: MessageType,
+        /// The missing AVP.
+        avp: AvpType,
+        /// Byte offset of the message's first AVP.
+        offset: usize,
+    },
+    /// A hidden AVP without a Random Vector AVP before it in the message.
+    #[error("hidden AVP {avp} at byte {offset} has no preceding Random Vector")]
+    NoRandomVector {
+        /// Byte offset of the hidden AVP (0 when hiding).
+        offset: usize,
+        /// The AVP.
+        avp: AvpType,
+    },
+    /// A hidden AVP whose decrypted original length does not fit.
+    #[error("hidden AVP {avp} at byte {offset}: bad original length (wrong secret?)")]
+    BadHiddenLength {
+        /// Byte offset of the hidden AVP.
+        offset: usize,
+        /// The AVP.
+        avp: AvpType,
+    },
+    /// A value too long for a 10-bit AVP length or 16-bit message length when emitting.
+    #[error("{field} too long to encode")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+    },
+}
+
+type NomErr<'a> = nom::error::Error<&'a [u8]>;
+
+/// A position-tracking reader over a datagram, built on nom's complete parsers.
+#[derive(Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    pub(crate) rest: &'a [u8],
+    pub(crate) offset: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(data: &'a [u8], offset: usize) -> Self {
+        Cursor { rest: data, offset }
+    }
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
+        let (rest, v) = nom::number::complete::be_u8::<_, NomErr<'a>>
+            .parse(self.rest)
+            .map_err(|_| self.trunc(field))?;
+        self.advance(rest);
+        Ok(v)
+    }
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
+        let (rest, v) = nom::number::complete::be_u16::<_, NomErr<'a>>
+            .parse(self.rest)
+            .map_err(|_| self.trunc(field))?;
+        self.advance(rest);
+        Ok(v)
+    }
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
+        let (rest, v) = nom::number::complete::be_u32::<_, NomErr<'a>>
+            .parse(self.rest)
+            .map_err(|_| self.trunc(field))?;
+        self.advance(rest);
+        Ok(v)
+    }
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
+        let (rest, v) = nom::bytes::complete::take::<_, _, NomErr<'a>>(n)
+            .parse(self.rest)
+            .map_err(|_| self.trunc(field))?;
+        self.advance(rest);
+        Ok(v)
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+    fn advance(&mut self, rest: &'a [u8]) {
+        self.offset += self.rest.len() - rest.len();
+        self.rest = rest;
+    }
+    fn trunc(&self, field: &'static str) -> WireError {
+        WireError::Truncated {
+            offset: self.offset,
+            field,
+        }
+    }
+}

@@ -1,0 +1,838 @@
+//! [`Monitor`]: heartbeats, failure detection and load-based selection for one node, sans IO.
+//!
+//! # Call order
+//!
+//! ```text
+//! let mut m = Monitor::new(config, now)?;      // the first heartbeat round is due at `now`
+//! loop {
+//!     // on a datagram for which health::is_heartbeat(data) holds:
+//!     m.handle_heartbeat(now, from, data)?;    // typed refusal, state unchanged on error
+//!     // when now >= m.poll_timeout():
+//!     m.handle_timeout(now);                   // sends a round of heartbeats, ages peers
+//!     while let Some(t) = m.poll_transmit() { /* send t.payload to t.dst */ }
+//!     while let Some(e) = m.poll_event() { /* Up, Suspect, Down, Restarted */ }
+//!     let next = m.poll_timeout();             // O(1)
+//! }
+//! ```
+//!
+//! Time passed in never goes backwards; a `handle_timeout` before the deadline is a no-op.
+//!
+//! # Events
+//!
+//! A peer never heard from is [`NodeState::Down`]. The first accepted heartbeat gives
+//! [`HealthEvent::Up`]; silence for `misses_suspect` intervals [`HealthEvent::Suspect`], for
+//! `misses_down` intervals [`HealthEvent::Down`]; a heartbeat of a newer incarnation
+//! [`HealthEvent::Restarted`] (then `Up` if the peer was not Up). The caller must give a restarted
+//! node a higher incarnation than before (persist it, or derive it from a boot counter or clock).
+//!
+//! # Bounds
+//!
+//! * Peers: at most `max_peers` (configured plus learned). A heartbeat from an unknown node is
+//!   refused with [`HealthError::UnknownNode`] unless `accept_unknown` is set, and with
+//!   [`HealthError::TableFull`] when the table is full; existing peers are never evicted.
+//! * Transmits: one round of heartbeats per interval, one per peer. If the caller does not drain
+//!   them, a new round discards the unsent heartbeats of older rounds (they are stale anyway).
+//! * Events: at most `max_events` queued; beyond that the oldest is dropped and counted
+//!   ([`Monitor::dropped_events`]).
+
+use super::detector::{
+    DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard,
+};
+use super::table::{LoadTable, Policy};
+use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
+use crate::{Node, Rng, Transmit};
+use arrayvec::ArrayVec;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Configuration of a [`Monitor`].
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// This node's id (must not be among `peers`).
+    pub node: NodeId,
+    /// This node's role, sent in its heartbeats.
+    pub role: Role,
+    /// This node's incarnation: must grow on every restart so peers recognise it.
+    pub incarnation: u32,
+    /// The cluster key that authenticates heartbeats.
+    pub key: ClusterKey,
+    /// Time between two rounds of heartbeats (and the detector's unit).
+    pub interval: Duration,
+    /// Missed intervals before a peer is Suspect (at least 1).
+    pub misses_suspect: u32,
+    /// Missed intervals before a peer is Down (more than `misses_suspect`).
+    pub misses_down: u32,
+    /// Peers to send heartbeats to, and where.
+    pub peers: Vec<(NodeId, SocketAddr)>,
+    /// Most peers (configured plus learned), at least `peers.len()`.
+    pub max_peers: usize,
+    /// Whether a valid heartbeat from a node not in `peers` adds it (heartbeats are then sent to
+    /// the address it came from). Otherwise it is refused.
+    pub accept_unknown: bool,
+    /// A node whose load percentage is at or above this (1..=100) is overloaded and never selected.
+    pub overload_percent: u8,
+    /// Addresses this node serves, sent in its heartbeats (at most [`MAX_ADDRESSES`]).
+    pub addresses: Vec<IpAddr>,
+    /// This node's initial load.
+    pub load: Load,
+    /// Most events queued before the oldest is dropped (at least 1).
+    pub max_events: usize,
+}
+
+impl MonitorConfig {
+    /// A configuration with defaults: incarnation 1, a 1 s interval, Suspect after 2 missed
+    /// intervals and Down after 4, at most 64 peers, unknown nodes refused, overloaded at 90 %,
+    /// no addresses, an idle load of `0 / 1`, up to 1024 queued events.
+    pub fn new(
+        node: NodeId,
+        role: Role,
+        key: ClusterKey,
+        peers: Vec<(NodeId, SocketAddr)>,
+    ) -> Self {
+        MonitorConfig {
+            node,
+            role,
+            incarnation: 1,
+            key,
+            interval: Duration::from_secs(1),
+            misses_suspect: 2,
+            misses_down: 4,
+            peers,
+            max_peers: 64,
+            accept_unknown: false,
+            overload_percent: 90,
+            addresses: Vec::new(),
+            load: Load::new(0, 1),
+            max_events: 1024,
+        }
+    }
+}
+
+/// A [`MonitorConfig`] that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Zero interval, `misses_suspect` of 0, `misses_down <= misses_suspect`, or an interval so
+    /// long that `interval * misses_down` overflows.
+    #[error(
+        "invalid timing: interval {interval:?}, suspect after {misses_suspect}, down after {misses_down}"
+    )]
+    Timing {
+        /// The interval.
+        interval: Duration,
+        /// Misses before Suspect.
+        misses_suspect: u32,
+        /// Misses before Down.
+        misses_down: u32,
+    },
+    /// More configured peers than `max_peers`.
+    #[error("{count} peers configured, at most {max}")]
+    TooManyPeers {
+        /// Peers configured.
+        count: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A peer appears twice.
+    #[error("peer {0} configured twice")]
+    DuplicatePeer(NodeId),
+    /// The node lists itself as a peer.
+    #[error("node {0} lists itself as a peer")]
+    PeerIsSelf(NodeId),
+    /// More addresses than a heartbeat carries.
+    #[error("{count} addresses, at most {max}")]
+    TooManyAddresses {
+        /// Addresses configured.
+        count: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The overload threshold is not in 1..=100.
+    #[error("overload threshold {0} not in 1..=100")]
+    OverloadPercent(u8),
+    /// `max_events` is zero.
+    #[error("max_events must be at least 1")]
+    ZeroMaxEvents,
+}
+
+/// Why a heartbeat (or a peer command) was refused. State is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HealthError {
+    /// Not a well-formed, authentic heartbeat.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Stale or replayed sequence, or an older incarnation, from `node`.
+    #[error("heartbeat from {node} refused: {reason}")]
+    Replay {
+        /// The sender.
+        node: NodeId,
+        /// Why.
+        reason: ReplayError,
+    },
+    /// A heartbeat carrying this node's own id (a loop or a misconfigured peer).
+    #[error("heartbeat carries our own id {0}")]
+    OwnNode(NodeId),
+    /// A heartbeat from a node that is not a peer, and unknown nodes are not accepted.
+    #[error("heartbeat from unknown node {0}")]
+    UnknownNode(NodeId),
+    /// The peer table is full.
+    #[error("peer table full ({max}): {node} refused")]
+    TableFull {
+        /// The refused node.
+        node: NodeId,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// A change in a peer's health, for the caller to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HealthEvent {
+    /// The peer is heard from again (or for the first time).
+    Up {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The peer missed `misses_suspect` intervals: do not pick it for new work.
+    Suspect {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The peer missed `misses_down` intervals: take over its work.
+    Down {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The peer restarted (a higher incarnation): whatever state it held is gone.
+    Restarted {
+        /// The peer.
+        node: NodeId,
+        /// The incarnation known before.
+        previous: u32,
+        /// The new incarnation.
+        incarnation: u32,
+    },
+}
+
+/// What the monitor knows about one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The peer.
+    pub node: NodeId,
+    /// Where heartbeats are sent.
+    pub addr: SocketAddr,
+    /// Its liveness.
+    pub state: NodeState,
+    /// Its role, once heard from.
+    pub role: Option<Role>,
+    /// Its incarnation, once heard from.
+    pub incarnation: Option<u32>,
+    /// Its last reported load, once heard from.
+    pub load: Option<Load>,
+    /// Whether it was configured (rather than learned).
+    pub configured: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Peer {
+    addr: SocketAddr,
+    configured: bool,
+    role: Option<Role>,
+    guard: Option<ReplayGuard>,
+    addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
+}
+
+/// Heartbeats, failure detection and load selection for one node. See the module docs for the
+/// call order, the events and the bounds.
+#[derive(Debug)]
+pub struct Monitor {
+    node: NodeId,
+    role: Role,
+    incarnation: u32,
+    key: ClusterKey,
+    interval: Duration,
+    max_peers: usize,
+    accept_unknown: bool,
+    max_events: usize,
+    addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
+    load: Load,
+    sequence: u64,
+    next_send: Option<Instant>,
+    peers: BTreeMap<NodeId, Peer>,
+    detector: FailureDetector,
+    table: LoadTable,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<HealthEvent>,
+    dropped_events: u64,
+}
+
+impl Monitor {
+    /// A monitor whose first round of heartbeats is due at `now`.
+    pub fn new(config: MonitorConfig, now: Instant) -> Result<Monitor, ConfigError> {
+        let timing = DetectorConfig {
+            interval: config.interval,
+            misses_suspect: config.misses_suspect,
+            misses_down: config.misses_down,
+        };
+        if !timing.is_valid() {
+            return Err(ConfigError::Timing {
+                interval: config.interval,
+                misses_suspect: config.misses_suspect,
+                misses_down: config.misses_down,
+            });
+        }
+        if config.peers.len() > config.max_peers {
+            return Err(ConfigError::TooManyPeers {
+                count: config.peers.len(),
+                max: config.max_peers,
+            });
+        }
+        if config.addresses.len() > MAX_ADDRESSES {
+            return Err(ConfigError::TooManyAddresses {
+                count: config.addresses.len(),
+                max: MAX_ADDRESSES,
+            });
+        }
+        if !(1..=100).contains(&config.overload_percent) {
+            return Err(ConfigError::OverloadPercent(config.overload_percent));
+        }
+        if config.max_events == 0 {
+            return Err(ConfigError::ZeroMaxEvents);
+        }
+        let mut detector = FailureDetector::new(timing);
+        // The local node counts as an entry too.
+        let mut table = LoadTable::new(config.overload_percent, config.max_peers.saturating_add(1));
+        let _ = table.set(config.node, clamp(config.load));
+        table.set_available(config.node, true);
+        let mut peers = BTreeMap::new();
+        for &(id, addr) in &config.peers {
+            if id == config.node {
+                return Err(ConfigError::PeerIsSelf(id));
+            }
+            if peers.insert(id, Peer::new(addr, true)).is_some() {
+                return Err(ConfigError::DuplicatePeer(id));
+            }
+            detector.track(id);
+        }
+        Ok(Monitor {
+            node: config.node,
+            role: config.role,
+            incarnation: config.incarnation,
+            key: config.key,
+            interval: config.interval,
+            max_peers: config.max_peers,
+            accept_unknown: config.accept_unknown,
+            max_events: config.max_events,
+            addresses: config.addresses.iter().copied().collect(),
+            load: clamp(config.load),
+            sequence: 0,
+            next_send: Some(now),
+            peers,
+            detector,
+            table,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            dropped_events: 0,
+        })
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// This node's incarnation.
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+
+    /// The sequence of the last heartbeat round sent (0 before the first).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The heartbeat interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Sets this node's own load, carried by the next heartbeats and used when this node is a
+    /// selection candidate. A percentage above 100 is taken as 100.
+    pub fn set_load(&mut self, load: Load) {
+        self.load = clamp(load);
+        let _ = self.table.set(self.node, self.load);
+    }
+
+    /// Sets the addresses carried in this node's heartbeats; at most [`MAX_ADDRESSES`] are kept.
+    pub fn set_addresses(&mut self, addresses: &[IpAddr]) {
+        self.addresses = addresses.iter().copied().take(MAX_ADDRESSES).collect();
+    }
+
+    /// Adds a peer (Down until heard from) or changes where its heartbeats go. Refused for this
+    /// node's own id and when the table is full.
+    pub fn add_peer(&mut self, node: NodeId, addr: SocketAddr) -> Result<(), HealthError> {
+        if node == self.node {
+            return Err(HealthError::OwnNode(node));
+        }
+        if let Some(p) = self.peers.get_mut(&node) {
+            p.addr = addr;
+            p.configured = true;
+            return Ok(());
+        }
+        if self.peers.len() >= self.max_peers {
+            return Err(HealthError::TableFull {
+                node,
+                max: self.max_peers,
+            });
+        }
+        self.peers.insert(node, Peer::new(addr, true));
+        self.detector.track(node);
+        Ok(())
+    }
+
+    /// Forgets a peer: no more heartbeats to it, no event about it, not selectable. Returns
+    /// whether it was a peer.
+    pub fn remove_peer(&mut self, node: NodeId) -> bool {
+        if self.peers.remove(&node).is_none() {
+            return false;
+        }
+        self.detector.forget(node);
+        self.table.remove(node);
+        true
+    }
+
+    /// Feeds one received datagram that [`super::is_heartbeat`] recognised. On error nothing
+    /// changes.
+    pub fn handle_heartbeat(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HealthError> {
+        let hb = Heartbeat::parse(data, &self.key)?;
+        let node = hb.node;
+        if node == self.node {
+            return Err(HealthError::OwnNode(node));
+        }
+        let freshness = match self.peers.get(&node) {
+            Some(p) => match &p.guard {
+                Some(g) => g
+                    .check(hb.incarnation, hb.sequence)
+                    .map_err(|reason| HealthError::Replay { node, reason })?,
+                None => Freshness::Fresh,
+            },
+            None if !self.accept_unknown => return Err(HealthError::UnknownNode(node)),
+            None if self.peers.len() >= self.max_peers => {
+                return Err(HealthError::TableFull {
+                    node,
+                    max: self.max_peers,
+                });
+            }
+            None => Freshness::Fresh,
+        };
+        // All checks passed: commit.
+        let peer = self
+            .peers
+            .entry(node)
+            .or_insert_with(|| Peer::new(from, false));
+        peer.guard = Some(ReplayGuard::new(hb.incarnation, hb.sequence));
+        peer.role = Some(hb.role);
+        peer.addresses = hb.addresses;
+        // Cannot fail: the table holds max_peers + 1 entries and the peer table is bounded.
+        let _ = self.table.set(node, hb.load);
+        if let Freshness::Restarted { previous } = freshness {
+            self.push_event(HealthEvent::Restarted {
+                node,
+                previous,
+                incarnation: hb.incarnation,
+            });
+        }
+        if self.detector.heard(now, node).is_some() {
+            self.table.set_available(node, true);
+            self.push_event(HealthEvent::Up { node });
+        }
+        Ok(())
+    }
+
+    /// Sends a round of heartbeats when one is due, and lets due peers turn Suspect or Down.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(due) = self.next_send {
+            if due <= now {
+                self.send_round();
+                let mut next = due.checked_add(self.interval);
+                if next.is_some_and(|n| n <= now) {
+                    next = now.checked_add(self.interval);
+                }
+                self.next_send = next;
+            }
+        }
+        while let Some(t) = self.detector.poll_expired(now) {
+            self.table.set_available(t.node, false);
+            let node = t.node;
+            match t.to {
+                NodeState::Suspect => self.push_event(HealthEvent::Suspect { node }),
+                NodeState::Down => self.push_event(HealthEvent::Down { node }),
+                NodeState::Up => self.push_event(HealthEvent::Up { node }),
+            }
+        }
+    }
+
+    fn send_round(&mut self) {
+        self.sequence = self.sequence.wrapping_add(1);
+        let hb = Heartbeat {
+            node: self.node,
+            role: self.role,
+            incarnation: self.incarnation,
+            sequence: self.sequence,
+            load: self.load,
+            addresses: self.addresses.clone(),
+        };
+        let bytes = hb.to_bytes(&self.key);
+        // Unsent heartbeats of earlier rounds are stale: keep at most one round queued.
+        if self.transmits.len() >= self.peers.len().max(1) {
+            self.transmits.clear();
+        }
+        for p in self.peers.values() {
+            self.transmits
+                .push_back(Transmit::to(p.addr, bytes.clone()));
+        }
+    }
+
+    fn push_event(&mut self, e: HealthEvent) {
+        if self.events.len() >= self.max_events {
+            self.events.pop_front();
+            self.dropped_events += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    /// The next heartbeat to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next health event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<HealthEvent> {
+        self.events.pop_front()
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+
+    /// When [`Monitor::handle_timeout`] has work next (O(1)).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.next_send, self.detector.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The state of `node`: this node itself is always Up; `None` for an unknown node.
+    pub fn state(&self, node: NodeId) -> Option<NodeState> {
+        if node == self.node {
+            Some(NodeState::Up)
+        } else {
+            self.detector.state(node)
+        }
+    }
+
+    /// The last load of `node` (this node's own load for its own id); `None` if never heard from.
+    pub fn load(&self, node: NodeId) -> Option<Load> {
+        self.table.load(node)
+    }
+
+    /// Where heartbeats to `node` go.
+    pub fn addr_of(&self, node: NodeId) -> Option<SocketAddr> {
+        self.peers.get(&node).map(|p| p.addr)
+    }
+
+    /// The addresses `node` announced in its last heartbeat (this node's own for its own id).
+    pub fn addresses(&self, node: NodeId) -> &[IpAddr] {
+        if node == self.node {
+            return &self.addresses;
+        }
+        self.peers.get(&node).map_or(&[], |p| &p.addresses)
+    }
+
+    /// The role `node` announced (this node's own for its own id).
+    pub fn role_of(&self, node: NodeId) -> Option<Role> {
+        if node == self.node {
+            return Some(self.role);
+        }
+        self.peers.get(&node).and_then(|p| p.role)
+    }
+
+    /// The incarnation `node` announced last (this node's own for its own id).
+    pub fn incarnation_of(&self, node: NodeId) -> Option<u32> {
+        if node == self.node {
+            return Some(self.incarnation);
+        }
+        self.peers
+            .get(&node)
+            .and_then(|p| p.guard.map(|g| g.incarnation()))
+    }
+
+    /// Every peer, by ascending id.
+    pub fn peers(&self) -> impl Iterator<Item = PeerStatus> + '_ {
+        self.peers.iter().map(|(&node, p)| PeerStatus {
+            node,
+            addr: p.addr,
+            state: self.detector.state(node).unwrap_or(NodeState::Down),
+            role: p.role,
+            incarnation: p.guard.map(|g| g.incarnation()),
+            load: p.guard.and_then(|_| self.table.load(node)),
+            configured: p.configured,
+        })
+    }
+
+    /// Number of peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether `node` (a peer or this node) may be selected: Up and not overloaded.
+    pub fn is_eligible(&self, node: NodeId) -> bool {
+        self.table.is_eligible(node)
+    }
+
+    /// Chooses a node for new work among this node and its Up, not overloaded peers accepted by
+    /// `filter`, under `policy` (see [`super::table`]). Deterministic given `rng`'s state.
+    pub fn select(
+        &mut self,
+        policy: Policy,
+        rng: &mut Rng,
+        filter: impl FnMut(NodeId) -> bool,
+    ) -> Option<NodeId> {
+        self.table.select(policy, rng, filter)
+    }
+}
+
+impl Peer {
+    fn new(addr: SocketAddr, configured: bool) -> Peer {
+        Peer {
+            addr,
+            configured,
+            role: None,
+            guard: None,
+            addresses: ArrayVec::new(),
+        }
+    }
+}
+
+fn clamp(load: Load) -> Load {
+    Load {
+        percent: load.percent.min(100),
+        ..load
+    }
+}
+
+impl Node for Monitor {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+        let _ = self.handle_heartbeat(now, from, data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Monitor::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Monitor::poll_transmit(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Monitor::poll_timeout(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(n: u32) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, n as u8], 1701))
+    }
+
+    fn config(me: u32, peers: &[u32]) -> MonitorConfig {
+        MonitorConfig::new(
+            NodeId(me),
+            Role::LNS,
+            ClusterKey::new(b"secret"),
+            peers.iter().map(|&p| (NodeId(p), addr(p))).collect(),
+        )
+    }
+
+    fn drain(m: &mut Monitor) -> Vec<Transmit> {
+        std::iter::from_fn(|| m.poll_transmit()).collect()
+    }
+
+    fn events(m: &mut Monitor) -> Vec<HealthEvent> {
+        std::iter::from_fn(|| m.poll_event()).collect()
+    }
+
+    #[test]
+    fn sends_a_round_every_interval() {
+        let t0 = Instant::now();
+        let mut m = Monitor::new(config(1, &[2, 3]), t0).unwrap();
+        assert_eq!(m.poll_timeout(), Some(t0));
+        m.handle_timeout(t0);
+        let tx = drain(&mut m);
+        assert_eq!(tx.len(), 2);
+        assert_eq!(tx[0].dst, addr(2));
+        let hb = Heartbeat::parse(&tx[0].payload, &ClusterKey::new(b"secret")).unwrap();
+        assert_eq!((hb.node, hb.sequence, hb.incarnation), (NodeId(1), 1, 1));
+        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+        // Spurious timeout: no-op.
+        m.handle_timeout(t0 + Duration::from_millis(10));
+        assert!(drain(&mut m).is_empty());
+    }
+
+    #[test]
+    fn up_suspect_down_restart() {
+        let t0 = Instant::now();
+        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+        let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
+        b.handle_timeout(t0);
+        let hb = drain(&mut b).remove(0).payload;
+        a.handle_heartbeat(t0, addr(2), &hb).unwrap();
+        assert_eq!(events(&mut a), [HealthEvent::Up { node: NodeId(2) }]);
+        assert_eq!(a.state(NodeId(2)), Some(NodeState::Up));
+        // Replay refused, state unchanged.
+        assert!(matches!(
+            a.handle_heartbeat(t0, addr(2), &hb),
+            Err(HealthError::Replay { .. })
+        ));
+        a.handle_timeout(t0 + Duration::from_secs(2));
+        assert_eq!(events(&mut a), [HealthEvent::Suspect { node: NodeId(2) }]);
+        a.handle_timeout(t0 + Duration::from_secs(4));
+        assert_eq!(events(&mut a), [HealthEvent::Down { node: NodeId(2) }]);
+        let mut c = config(2, &[1]);
+        c.incarnation = 2;
+        let mut b2 = Monitor::new(c, t0).unwrap();
+        b2.handle_timeout(t0 + Duration::from_secs(5));
+        let hb2 = drain(&mut b2).remove(0).payload;
+        a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb2)
+            .unwrap();
+        assert_eq!(
+            events(&mut a),
+            [
+                HealthEvent::Restarted {
+                    node: NodeId(2),
+                    previous: 1,
+                    incarnation: 2
+                },
+                HealthEvent::Up { node: NodeId(2) }
+            ]
+        );
+        // The old incarnation is now refused.
+        assert!(matches!(
+            a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb),
+            Err(HealthError::Replay { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_and_full() {
+        let t0 = Instant::now();
+        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+        let mut x = Monitor::new(config(9, &[1]), t0).unwrap();
+        x.handle_timeout(t0);
+        let hb = drain(&mut x).remove(0).payload;
+        assert_eq!(
+            a.handle_heartbeat(t0, addr(9), &hb),
+            Err(HealthError::UnknownNode(NodeId(9)))
+        );
+        let mut c = config(1, &[2]);
+        c.accept_unknown = true;
+        c.max_peers = 1;
+        let mut a = Monitor::new(c, t0).unwrap();
+        assert_eq!(
+            a.handle_heartbeat(t0, addr(9), &hb),
+            Err(HealthError::TableFull {
+                node: NodeId(9),
+                max: 1
+            })
+        );
+        assert!(a.remove_peer(NodeId(2)));
+        a.handle_heartbeat(t0, addr(9), &hb).unwrap();
+        assert_eq!(a.addr_of(NodeId(9)), Some(addr(9)));
+        assert_eq!(a.peers().next().map(|p| p.configured), Some(false));
+        // Own id refused.
+        let mut own = Monitor::new(config(1, &[5]), t0).unwrap();
+        own.handle_timeout(t0);
+        let mine = drain(&mut own).remove(0).payload;
+        assert_eq!(
+            a.handle_heartbeat(t0, addr(1), &mine),
+            Err(HealthError::OwnNode(NodeId(1)))
+        );
+    }
+
+    #[test]
+    fn config_errors() {
+        let t0 = Instant::now();
+        let mut c = config(1, &[2]);
+        c.misses_down = 2;
+        assert!(matches!(
+            Monitor::new(c, t0),
+            Err(ConfigError::Timing { .. })
+        ));
+        assert_eq!(
+            Monitor::new(config(1, &[2, 2]), t0).err(),
+            Some(ConfigError::DuplicatePeer(NodeId(2)))
+        );
+        assert_eq!(
+            Monitor::new(config(1, &[1]), t0).err(),
+            Some(ConfigError::PeerIsSelf(NodeId(1)))
+        );
+        let mut c = config(1, &[2, 3]);
+        c.max_peers = 1;
+        assert!(matches!(
+            Monitor::new(c, t0),
+            Err(ConfigError::TooManyPeers { .. })
+        ));
+        let mut c = config(1, &[]);
+        c.overload_percent = 0;
+        assert_eq!(
+            Monitor::new(c, t0).err(),
+            Some(ConfigError::OverloadPercent(0))
+        );
+    }
+
+    #[test]
+    fn selection_includes_self_and_excludes_overloaded() {
+        let t0 = Instant::now();
+        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+        let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
+        b.set_load(Load::new(10, 100));
+        b.handle_timeout(t0);
+        a.handle_heartbeat(t0, addr(2), &drain(&mut b).remove(0).payload)
+            .unwrap();
+        a.set_load(Load::new(50, 100));
+        let mut rng = Rng::seed_from_u64(3);
+        assert_eq!(
+            a.select(Policy::LeastLoaded, &mut rng, |_| true),
+            Some(NodeId(2))
+        );
+        assert_eq!(
+            a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
+            Some(NodeId(1))
+        );
+        a.set_load(Load::new(95, 100));
+        assert_eq!(
+            a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
+            None
+        );
+        assert_eq!(a.load(NodeId(2)), Some(Load::new(10, 100)));
+    }
+}

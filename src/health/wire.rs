@@ -1,0 +1,643 @@
+//! The heartbeat wire format (version 1).
+//!
+//! A heartbeat is one UDP datagram, big-endian throughout:
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +---------------+---------------+---------------+---------------+
+//! |   0xFF        |  0x48 ('H')   |  0x42 ('B')   |  version = 1  |  0
+//! +---------------+---------------+---------------+---------------+
+//! |                            node id                            |  4
+//! +---------------+---------------+---------------+---------------+
+//! |     role      | load percent  | address count | reserved = 0  |  8
+//! +---------------+---------------+---------------+---------------+
+//! |                          incarnation                          | 12
+//! +---------------+---------------+---------------+---------------+
+//! |                       sequence (64 bits)                      | 16
+//! |                                                               |
+//! +---------------+---------------+---------------+---------------+
+//! |                           load used                           | 24
+//! +---------------+---------------+---------------+---------------+
+//! |                         load capacity                         | 28
+//! +---------------+---------------+---------------+---------------+
+//! | address count times: family (4 or 6), then 4 or 16 octets     | 32
+//! +---------------+---------------+---------------+---------------+
+//! |              HMAC-MD5 over octets 0 .. here (16 octets)       |
+//! +---------------+---------------+---------------+---------------+
+//! ```
+//!
+//! * The magic `FF 48 42` lets a heartbeat share a UDP port with the subsystems' protocols
+//!   ([`is_heartbeat`]): an L2TP header's first octet never has its reserved bits `0x2C` set and
+//!   its second octet carries the version (2 or 3) in its low nibble, not 8; a Mobile IP message
+//!   starts with type 1 or 3; a GTPv1 header starts with `0x3x`, GTPv2 with `0x4x`.
+//! * `load percent` is 0..=100; `address count` is at most [`MAX_ADDRESSES`]; `reserved` is zero.
+//! * The MAC is HMAC-MD5 (RFC 2104) keyed by the [`ClusterKey`] over every octet before it. A
+//!   message is at most [`MAX_LEN`] octets; anything after the MAC is refused.
+//!
+//! Round trip:
+//!
+//! ```
+//! use telcp::health::{ClusterKey, Heartbeat, Load, NodeId, Role};
+//! let key = ClusterKey::new(b"cluster secret");
+//! let hb = Heartbeat {
+//!     node: NodeId(7),
+//!     role: Role::LNS,
+//!     incarnation: 3,
+//!     sequence: 42,
+//!     load: Load::new(30, 100),
+//!     addresses: Default::default(),
+//! };
+//! let bytes = hb.to_bytes(&key);
+//! assert!(telcp::health::is_heartbeat(&bytes));
+//! assert_eq!(bytes.len(), hb.encoded_len());
+//! assert_eq!(Heartbeat::parse(&bytes, &key), Ok(hb));
+//! ```
+
+use arrayvec::ArrayVec;
+use bytes::{BufMut, Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u8, be_u32, be_u64};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The first three octets of every heartbeat.
+pub const MAGIC: [u8; 3] = [0xFF, 0x48, 0x42];
+/// The wire format version this module speaks.
+pub const VERSION: u8 = 1;
+/// Length of the fixed header before the address list.
+pub const HEADER_LEN: usize = 32;
+/// Length of the HMAC-MD5 trailer.
+pub const MAC_LEN: usize = 16;
+/// Most addresses a heartbeat may carry.
+pub const MAX_ADDRESSES: usize = 8;
+/// Longest valid heartbeat: header, [`MAX_ADDRESSES`] IPv6 addresses, MAC.
+pub const MAX_LEN: usize = HEADER_LEN + MAX_ADDRESSES * 17 + MAC_LEN;
+
+const FAMILY_V4: u8 = 4;
+const FAMILY_V6: u8 = 6;
+
+type HmacMd5 = Hmac<Md5>;
+
+/// Whether `data` starts like a heartbeat (magic prefix), so a caller sharing a UDP port between a
+/// protocol and heartbeats can tell them apart before parsing. It does not check anything else.
+pub fn is_heartbeat(data: &[u8]) -> bool {
+    data.starts_with(&MAGIC)
+}
+
+/// A node's identity within a cluster.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct NodeId(pub u32);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "node#{}", self.0)
+    }
+}
+
+/// What a node does in its cluster (an open code point: unknown values survive parse and emit).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct Role(pub u8);
+
+impl Role {
+    /// An L2TP Network Server of a load-balancing pool.
+    pub const LNS: Role = Role(1);
+    /// The contact LNS of a pool (the one LACs call first).
+    pub const CONTACT_LNS: Role = Role(2);
+    /// A Mobile IP Home Agent of a virtual-HA cluster.
+    pub const HOME_AGENT: Role = Role(3);
+    /// The switch processor of a steering gateway.
+    pub const SWITCH_PROCESSOR: Role = Role(4);
+    /// A processor of a steering gateway.
+    pub const PROCESSOR: Role = Role(5);
+    /// A line interface of a steering gateway.
+    pub const LINE_INTERFACE: Role = Role(6);
+}
+
+/// A node's load: how much of its capacity is in use, and a 0-100 figure.
+///
+/// The percentage is carried separately because it may reflect more than `used / capacity` (CPU,
+/// memory); [`Load::new`] derives it from the counts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Load {
+    /// Units in use (sessions, bindings, contexts).
+    pub used: u32,
+    /// Units the node can hold.
+    pub capacity: u32,
+    /// Overall load, 0..=100.
+    pub percent: u8,
+}
+
+impl Load {
+    /// A load whose percentage is `used * 100 / capacity` (rounded up, capped at 100; 100 when
+    /// `capacity` is 0).
+    pub fn new(used: u32, capacity: u32) -> Load {
+        let percent = if capacity == 0 {
+            100
+        } else {
+            let p = (u64::from(used) * 100).div_ceil(u64::from(capacity));
+            p.min(100) as u8
+        };
+        Load {
+            used,
+            capacity,
+            percent,
+        }
+    }
+
+    /// Spare units: `capacity - used`, 0 when full.
+    pub fn spare(&self) -> u32 {
+        self.capacity.saturating_sub(self.used)
+    }
+}
+
+/// The shared secret that authenticates heartbeats (HMAC-MD5 key). Its `Debug` output hides it.
+#[derive(Clone)]
+pub struct ClusterKey {
+    mac: Option<HmacMd5>,
+}
+
+impl ClusterKey {
+    /// A key from any octets (HMAC accepts every key length).
+    pub fn new(key: &[u8]) -> ClusterKey {
+        ClusterKey {
+            mac: <HmacMd5 as Mac>::new_from_slice(key).ok(),
+        }
+    }
+
+    fn tag(&self, data: &[u8]) -> [u8; MAC_LEN] {
+        let mut out = [0u8; MAC_LEN];
+        if let Some(m) = &self.mac {
+            let mut m = m.clone();
+            m.update(data);
+            out.copy_from_slice(&m.finalize().into_bytes());
+        }
+        out
+    }
+
+    fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        match &self.mac {
+            Some(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                m.verify_slice(tag).is_ok()
+            }
+            None => false,
+        }
+    }
+}
+
+impl fmt::Debug for ClusterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterKey(..)")
+    }
+}
+
+/// Why a datagram is not a valid heartbeat. Offsets count from the first octet of the datagram.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The datagram ends inside `field`, which starts at `offset`.
+    #[error("heartbeat truncated in {field} at offset {offset}")]
+    Truncated {
+        /// Where the missing field starts.
+        offset: usize,
+        /// The field that is cut short.
+        field: &'static str,
+    },
+    /// The datagram does not start with the heartbeat magic.
+    #[error("not a heartbeat: bad magic at offset {offset}")]
+    BadMagic {
+        /// Offset of the magic (0).
+        offset: usize,
+    },
+    /// A version this implementation does not speak.
+    #[error("unsupported heartbeat version {version} at offset {offset}")]
+    BadVersion {
+        /// Offset of the version octet.
+        offset: usize,
+        /// The version found.
+        version: u8,
+    },
+    /// A field holds a value the format does not allow.
+    #[error("invalid heartbeat {field} at offset {offset}")]
+    Invalid {
+        /// Offset of the field.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// Octets follow the MAC (or the datagram is longer than [`MAX_LEN`]).
+    #[error("heartbeat too long: unexpected octets at offset {offset} ({field})")]
+    TooLong {
+        /// Offset of the first unexpected octet.
+        offset: usize,
+        /// What was expected to end there.
+        field: &'static str,
+    },
+    /// The HMAC-MD5 does not match under the cluster key.
+    #[error("heartbeat {field} at offset {offset} does not authenticate")]
+    BadMac {
+        /// Offset of the MAC.
+        offset: usize,
+        /// The field (`"mac"`).
+        field: &'static str,
+    },
+}
+
+/// One heartbeat: who is alive, since when, in which order, how loaded, at which addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Heartbeat {
+    /// The sender.
+    pub node: NodeId,
+    /// The sender's role.
+    pub role: Role,
+    /// Bumped each time the sender restarts.
+    pub incarnation: u32,
+    /// Increases with every heartbeat within one incarnation.
+    pub sequence: u64,
+    /// The sender's load.
+    pub load: Load,
+    /// Addresses the sender serves (virtual addresses, tunnel endpoints), at most
+    /// [`MAX_ADDRESSES`].
+    pub addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
+}
+
+/// A position-tracking reader over a datagram that turns nom failures into [`WireError`]s.
+struct Reader<'a> {
+    whole: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn offset(&self) -> usize {
+        self.whole.len() - self.rest.len()
+    }
+
+    fn run<O>(
+        &mut self,
+        field: &'static str,
+        mut p: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
+    ) -> Result<O, WireError> {
+        let offset = self.offset();
+        match p.parse(self.rest) {
+            Ok((rest, o)) => {
+                self.rest = rest;
+                Ok(o)
+            }
+            Err(_) => Err(WireError::Truncated { offset, field }),
+        }
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
+        self.run(field, be_u8)
+    }
+    fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
+        self.run(field, be_u32)
+    }
+    fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
+        self.run(field, be_u64)
+    }
+    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
+        self.run(field, take(n))
+    }
+}
+
+impl Heartbeat {
+    /// Octets [`Heartbeat::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        let addrs: usize = self
+            .addresses
+            .iter()
+            .map(|a| if a.is_ipv4() { 5 } else { 17 })
+            .sum();
+        HEADER_LEN + addrs + MAC_LEN
+    }
+
+    /// Writes the heartbeat, authenticated under `key`. A load percentage above 100 is written as
+    /// 100.
+    pub fn emit(&self, key: &ClusterKey, buf: &mut impl BufMut) {
+        let mut body: ArrayVec<u8, MAX_LEN> = ArrayVec::new();
+        let mut push = |s: &[u8]| {
+            // Cannot overflow: the body is at most MAX_LEN - MAC_LEN octets by construction.
+            let _ = body.try_extend_from_slice(s);
+        };
+        push(&MAGIC);
+        push(&[VERSION]);
+        push(&self.node.0.to_be_bytes());
+        push(&[
+            self.role.0,
+            self.load.percent.min(100),
+            self.addresses.len() as u8,
+            0,
+        ]);
+        push(&self.incarnation.to_be_bytes());
+        push(&self.sequence.to_be_bytes());
+        push(&self.load.used.to_be_bytes());
+        push(&self.load.capacity.to_be_bytes());
+        for a in &self.addresses {
+            match a {
+                IpAddr::V4(v4) => {
+                    push(&[FAMILY_V4]);
+                    push(&v4.octets());
+                }
+                IpAddr::V6(v6) => {
+                    push(&[FAMILY_V6]);
+                    push(&v6.octets());
+                }
+            }
+        }
+        buf.put_slice(&body);
+        buf.put_slice(&key.tag(&body));
+    }
+
+    /// The heartbeat as one datagram.
+    pub fn to_bytes(&self, key: &ClusterKey) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.encoded_len());
+        self.emit(key, &mut b);
+        b.freeze()
+    }
+
+    /// Parses and authenticates one datagram. Structure is checked first (magic, version, fields,
+    /// length), then the MAC; nothing is copied out of `data` but fixed-size fields.
+    pub fn parse(data: &[u8], key: &ClusterKey) -> Result<Heartbeat, WireError> {
+        let mut r = Reader {
+            whole: data,
+            rest: data,
+        };
+        let magic = r.bytes(MAGIC.len(), "magic")?;
+        if magic != MAGIC {
+            return Err(WireError::BadMagic { offset: 0 });
+        }
+        let vo = r.offset();
+        let version = r.u8("version")?;
+        if version != VERSION {
+            return Err(WireError::BadVersion {
+                offset: vo,
+                version,
+            });
+        }
+        let node = NodeId(r.u32("node id")?);
+        let role = Role(r.u8("role")?);
+        let po = r.offset();
+        let percent = r.u8("load percent")?;
+        if percent > 100 {
+            return Err(WireError::Invalid {
+                offset: po,
+                field: "load percent",
+            });
+        }
+        let co = r.offset();
+        let count = usize::from(r.u8("address count")?);
+        if count > MAX_ADDRESSES {
+            return Err(WireError::Invalid {
+                offset: co,
+                field: "address count",
+            });
+        }
+        let ro = r.offset();
+        if r.u8("reserved")? != 0 {
+            return Err(WireError::Invalid {
+                offset: ro,
+                field: "reserved",
+            });
+        }
+        let incarnation = r.u32("incarnation")?;
+        let sequence = r.u64("sequence")?;
+        let used = r.u32("load used")?;
+        let capacity = r.u32("load capacity")?;
+        let mut addresses = ArrayVec::new();
+        for _ in 0..count {
+            let fo = r.offset();
+            let addr = match r.u8("address family")? {
+                FAMILY_V4 => {
+                    let o = r.run("IPv4 address", be_u32)?;
+                    IpAddr::V4(Ipv4Addr::from(o))
+                }
+                FAMILY_V6 => {
+                    let hi = r.u64("IPv6 address")?;
+                    let lo = r.u64("IPv6 address")?;
+                    IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
+                }
+                _ => {
+                    return Err(WireError::Invalid {
+                        offset: fo,
+                        field: "address family",
+                    });
+                }
+            };
+            // Cannot fail: count <= MAX_ADDRESSES.
+            let _ = addresses.try_push(addr);
+        }
+        let mo = r.offset();
+        let tag = r.bytes(MAC_LEN, "mac")?;
+        if !r.rest.is_empty() {
+            return Err(WireError::TooLong {
+                offset: r.offset(),
+                field: "end after mac",
+            });
+        }
+        let signed = data.get(..mo).unwrap_or_default();
+        if !key.verify(signed, tag) {
+            return Err(WireError::BadMac {
+                offset: mo,
+                field: "mac",
+            });
+        }
+        Ok(Heartbeat {
+            node,
+            role,
+            incarnation,
+            sequence,
+            load: Load {
+                used,
+                capacity,
+                percent,
+            },
+            addresses,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ClusterKey {
+        ClusterKey::new(b"k")
+    }
+
+    fn sample() -> Heartbeat {
+        let mut addresses = ArrayVec::new();
+        addresses.push(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        addresses.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        Heartbeat {
+            node: NodeId(0x0102_0304),
+            role: Role::HOME_AGENT,
+            incarnation: 9,
+            sequence: 1 << 40,
+            load: Load::new(50, 200),
+            addresses,
+        }
+    }
+
+    #[test]
+    fn layout_is_as_documented() {
+        let b = sample().to_bytes(&key());
+        assert_eq!(&b[..4], &[0xFF, 0x48, 0x42, 1]);
+        assert_eq!(&b[4..8], &[1, 2, 3, 4]);
+        assert_eq!(&b[8..12], &[3, 25, 2, 0]);
+        assert_eq!(&b[12..16], &9u32.to_be_bytes());
+        assert_eq!(&b[16..24], &(1u64 << 40).to_be_bytes());
+        assert_eq!(&b[24..28], &50u32.to_be_bytes());
+        assert_eq!(&b[28..32], &200u32.to_be_bytes());
+        assert_eq!(&b[32..37], &[4, 192, 0, 2, 1]);
+        assert_eq!(b[37], 6);
+        assert_eq!(b.len(), 32 + 5 + 17 + 16);
+    }
+
+    #[test]
+    fn magic_cannot_be_another_protocol() {
+        let b = sample().to_bytes(&key());
+        // L2TP: reserved bits of octet 0 are set, version nibble of octet 1 is 8.
+        assert_ne!(b[0] & 0x2C, 0);
+        assert!(!matches!(b[1] & 0x0F, 2 | 3));
+        // Mobile IP RRQ/RRP types, GTPv1 and GTPv2 first octets.
+        assert!(!matches!(b[0], 1 | 3));
+        assert_ne!(b[0] & 0xF0, 0x30);
+        assert_ne!(b[0] & 0xF0, 0x40);
+        assert!(!is_heartbeat(&[0xC8, 0x02]));
+        assert!(!is_heartbeat(&[1, 0, 0]));
+        assert!(!is_heartbeat(&[0x32, 0xFF]));
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        let k = key();
+        let b = sample().to_bytes(&k);
+        assert_eq!(
+            Heartbeat::parse(&b, &ClusterKey::new(b"other")),
+            Err(WireError::BadMac {
+                offset: 54,
+                field: "mac"
+            })
+        );
+        assert_eq!(
+            Heartbeat::parse(&b[..10], &k),
+            Err(WireError::Truncated {
+                offset: 10,
+                field: "address count"
+            })
+        );
+        assert_eq!(
+            Heartbeat::parse(&b[..b.len() - 1], &k),
+            Err(WireError::Truncated {
+                offset: 54,
+                field: "mac"
+            })
+        );
+        let mut long = b.to_vec();
+        long.push(0);
+        assert_eq!(
+            Heartbeat::parse(&long, &k),
+            Err(WireError::TooLong {
+                offset: 70,
+                field: "end after mac"
+            })
+        );
+        let mut v = b.to_vec();
+        v[3] = 2;
+        assert_eq!(
+            Heartbeat::parse(&v, &k),
+            Err(WireError::BadVersion {
+                offset: 3,
+                version: 2
+            })
+        );
+        let mut m = b.to_vec();
+        m[0] = 0xC8;
+        assert_eq!(
+            Heartbeat::parse(&m, &k),
+            Err(WireError::BadMagic { offset: 0 })
+        );
+        let mut p = b.to_vec();
+        p[9] = 101;
+        assert_eq!(
+            Heartbeat::parse(&p, &k),
+            Err(WireError::Invalid {
+                offset: 9,
+                field: "load percent"
+            })
+        );
+        let mut c = b.to_vec();
+        c[10] = 9;
+        assert_eq!(
+            Heartbeat::parse(&c, &k),
+            Err(WireError::Invalid {
+                offset: 10,
+                field: "address count"
+            })
+        );
+        let mut f = b.to_vec();
+        f[32] = 5;
+        assert_eq!(
+            Heartbeat::parse(&f, &k),
+            Err(WireError::Invalid {
+                offset: 32,
+                field: "address family"
+            })
+        );
+        // Any flipped bit in the signed part fails the MAC (or an earlier check).
+        for i in 0..54 {
+            let mut x = b.to_vec();
+            x[i] ^= 0x01;
+            assert!(Heartbeat::parse(&x, &k).is_err(), "octet {i}");
+        }
+    }
+
+    #[test]
+    fn load_new() {
+        assert_eq!(Load::new(0, 0).percent, 100);
+        assert_eq!(Load::new(1, 3).percent, 34);
+        assert_eq!(Load::new(5, 3).percent, 100);
+        assert_eq!(Load::new(5, 3).spare(), 0);
+    }
+}
+
+#[cfg(all(test, feature = "proptest"))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> ClusterKey {
+        ClusterKey::new(b"k")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn parse_emit_round_trip(hb in crate::strategies::health::heartbeat()) {
+            let k = key();
+            let b = hb.to_bytes(&k);
+            prop_assert_eq!(b.len(), hb.encoded_len());
+            prop_assert_eq!(Heartbeat::parse(&b, &k), Ok(hb));
+        }
+
+        #[test]
+        fn emit_parse_round_trip(b in crate::strategies::health::signed_bytes(b"k")) {
+            let k = key();
+            if let Ok(hb) = Heartbeat::parse(&b, &k) {
+                let out = hb.to_bytes(&k);
+                prop_assert_eq!(out.as_ref(), &b[..]);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Heartbeat::parse(&b, &key());
+        }
+    }
+}

@@ -1,0 +1,1059 @@
+//! Attribute-Value Pairs (RFC 2661 section 4).
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! |M|H| rsvd  |      Length       |           Vendor ID           |
+//! |         Attribute Type        |        Attribute Value...
+//! ```
+//!
+//! Every AVP of RFC 2661 section 4.4 (types 0..=39, 20 is unassigned) parses into a typed
+//! [`AvpValue`], its length checked against the AVP's rule (a violation is
+//! [`WireError::BadAvpLength`]). AVPs this crate does not know, and AVPs with a reserved bit set
+//! (which RFC 2661 4.1 says must be treated as unrecognised), are kept as [`AvpValue::Raw`]
+//! with their vendor, type and value, so they survive parse and emit. A hidden AVP (H=1) parses
+//! into [`AvpValue::Hidden`] (its ciphertext) unless a secret is given, see [`super::hidden`].
+//!
+//! # Load-redirection vendor AVPs
+//!
+//! Two vendor-specific AVPs carry the load redirection of [`crate::l2tp`]. Their Vendor ID is an
+//! IANA enterprise number chosen by configuration ([`DEFAULT_ENTERPRISE`] = 32473, reserved for
+//! documentation by RFC 5612), and they are always sent with M=0 so that a standard peer ignores
+//! them (RFC 2661 4.1). They may be hidden like any AVP.
+//!
+//! | Attribute type | Name | Value | Length | Carried in |
+//! | --- | --- | --- | --- | --- |
+//! | 1 | `LoadBalanceCapable` | none | 6 | SCCRQ (tunnel-level) and/or ICRQ: the LAC follows redirects |
+//! | 2 | `RedirectTarget` | IPv4 (4 octets) or IPv6 (16 octets) address of the LNS to use instead | 10 or 22 | ICRP; StopCCN answering an SCCRQ-level request |
+//!
+//! Under the configured enterprise, any other attribute type is kept raw.
+
+use super::message::MessageType;
+use super::{Cursor, WireError};
+use bytes::BufMut;
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The default IANA enterprise number of the load-redirection vendor AVPs: 32473, reserved for
+/// documentation by RFC 5612. Deployments set their own in the configuration.
+pub const DEFAULT_ENTERPRISE: u16 = 32473;
+
+/// Largest value an AVP can carry: the 10-bit length covers the 6-octet AVP header.
+pub const MAX_VALUE_LEN: usize = 1023 - 6;
+
+/// An attribute type (an open newtype: unknown values survive parse and emit).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct AvpType(pub u16);
+
+macro_rules! avp_types {
+    ($($name:ident = $v:expr, $text:expr;)*) => {
+        impl AvpType {
+            $(#[doc = $text] pub const $name: AvpType = AvpType($v);)*
+            /// The RFC name of an IETF (vendor 0) attribute type, if known.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 { $($v => Some($text),)* _ => None }
+            }
+        }
+    };
+}
+
+avp_types! {
+    MESSAGE_TYPE = 0, "Message Type";
+    RESULT_CODE = 1, "Result Code";
+    PROTOCOL_VERSION = 2, "Protocol Version";
+    FRAMING_CAPABILITIES = 3, "Framing Capabilities";
+    BEARER_CAPABILITIES = 4, "Bearer Capabilities";
+    TIE_BREAKER = 5, "Tie Breaker";
+    FIRMWARE_REVISION = 6, "Firmware Revision";
+    HOST_NAME = 7, "Host Name";
+    VENDOR_NAME = 8, "Vendor Name";
+    ASSIGNED_TUNNEL_ID = 9, "Assigned Tunnel ID";
+    RECEIVE_WINDOW_SIZE = 10, "Receive Window Size";
+    CHALLENGE = 11, "Challenge";
+    Q931_CAUSE_CODE = 12, "Q.931 Cause Code";
+    CHALLENGE_RESPONSE = 13, "Challenge Response";
+    ASSIGNED_SESSION_ID = 14, "Assigned Session ID";
+    CALL_SERIAL_NUMBER = 15, "Call Serial Number";
+    MINIMUM_BPS = 16, "Minimum BPS";
+    MAXIMUM_BPS = 17, "Maximum BPS";
+    BEARER_TYPE = 18, "Bearer Type";
+    FRAMING_TYPE = 19, "Framing Type";
+    CALLED_NUMBER = 21, "Called Number";
+    CALLING_NUMBER = 22, "Calling Number";
+    SUB_ADDRESS = 23, "Sub-Address";
+    TX_CONNECT_SPEED = 24, "(Tx) Connect Speed";
+    PHYSICAL_CHANNEL_ID = 25, "Physical Channel ID";
+    INITIAL_RECEIVED_LCP_CONFREQ = 26, "Initial Received LCP CONFREQ";
+    LAST_SENT_LCP_CONFREQ = 27, "Last Sent LCP CONFREQ";
+    LAST_RECEIVED_LCP_CONFREQ = 28, "Last Received LCP CONFREQ";
+    PROXY_AUTHEN_TYPE = 29, "Proxy Authen Type";
+    PROXY_AUTHEN_NAME = 30, "Proxy Authen Name";
+    PROXY_AUTHEN_CHALLENGE = 31, "Proxy Authen Challenge";
+    PROXY_AUTHEN_ID = 32, "Proxy Authen ID";
+    PROXY_AUTHEN_RESPONSE = 33, "Proxy Authen Response";
+    CALL_ERRORS = 34, "Call Errors";
+    ACCM = 35, "ACCM";
+    RANDOM_VECTOR = 36, "Random Vector";
+    PRIVATE_GROUP_ID = 37, "Private Group ID";
+    RX_CONNECT_SPEED = 38, "Rx Connect Speed";
+    SEQUENCING_REQUIRED = 39, "Sequencing Required";
+}
+
+impl AvpType {
+    /// Vendor attribute type of `LoadBalanceCapable` (under the configured enterprise).
+    pub const VENDOR_LOAD_BALANCE_CAPABLE: AvpType = AvpType(1);
+    /// Vendor attribute type of `RedirectTarget` (under the configured enterprise).
+    pub const VENDOR_REDIRECT_TARGET: AvpType = AvpType(2);
+}
+
+impl fmt::Display for AvpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "{n} ({})", self.0),
+            None => write!(f, "AVP type {}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for AvpType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AvpType({})", self.0)
+    }
+}
+
+/// A Result Code value (its meaning depends on the message: StopCCN or CDN).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct ResultCodeValue(pub u16);
+
+impl ResultCodeValue {
+    /// StopCCN 1: general request to clear control connection.
+    pub const STOPCCN_GENERAL_REQUEST: Self = Self(1);
+    /// StopCCN 2: general error, the Error Code says which.
+    pub const STOPCCN_GENERAL_ERROR: Self = Self(2);
+    /// StopCCN 3: control channel already exists.
+    pub const STOPCCN_ALREADY_EXISTS: Self = Self(3);
+    /// StopCCN 4: requester is not authorized to establish a control channel.
+    pub const STOPCCN_NOT_AUTHORIZED: Self = Self(4);
+    /// StopCCN 5: the protocol version of the requester is not supported.
+    pub const STOPCCN_BAD_VERSION: Self = Self(5);
+    /// StopCCN 6: requester is being shut down.
+    pub const STOPCCN_SHUTTING_DOWN: Self = Self(6);
+    /// StopCCN 7: finite state machine error.
+    pub const STOPCCN_FSM_ERROR: Self = Self(7);
+    /// CDN 1: call disconnected due to loss of carrier.
+    pub const CDN_LOST_CARRIER: Self = Self(1);
+    /// CDN 2: call disconnected for the reason in the Error Code.
+    pub const CDN_GENERAL_ERROR: Self = Self(2);
+    /// CDN 3: call disconnected for administrative reasons.
+    pub const CDN_ADMINISTRATIVE: Self = Self(3);
+    /// CDN 4: call failed due to lack of appropriate facilities being available (temporary).
+    pub const CDN_TEMPORARY_RESOURCES: Self = Self(4);
+    /// CDN 5: call failed due to lack of appropriate facilities being available (permanent).
+    pub const CDN_PERMANENT_RESOURCES: Self = Self(5);
+    /// CDN 6: invalid destination.
+    pub const CDN_INVALID_DESTINATION: Self = Self(6);
+    /// CDN 7: call failed due to no carrier detected.
+    pub const CDN_NO_CARRIER: Self = Self(7);
+    /// CDN 8: call failed due to detection of a busy signal.
+    pub const CDN_BUSY: Self = Self(8);
+    /// CDN 9: call failed due to lack of a dial tone.
+    pub const CDN_NO_DIAL_TONE: Self = Self(9);
+    /// CDN 10: call was not established within time allotted by LAC.
+    pub const CDN_TIMEOUT: Self = Self(10);
+    /// CDN 11: call was connected but no appropriate framing was detected.
+    pub const CDN_NO_FRAMING: Self = Self(11);
+}
+
+/// A General Error Code (RFC 2661 4.4.2 and the IANA registry).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct ErrorCode(pub u16);
+
+impl ErrorCode {
+    /// 0: no general error.
+    pub const NO_ERROR: Self = Self(0);
+    /// 1: no control connection exists yet for this LAC-LNS pair.
+    pub const NO_CONTROL_CONNECTION: Self = Self(1);
+    /// 2: length is wrong.
+    pub const BAD_LENGTH: Self = Self(2);
+    /// 3: one of the field values was out of range or a reserved field was non-zero.
+    pub const BAD_VALUE: Self = Self(3);
+    /// 4: insufficient resources to handle this operation now.
+    pub const INSUFFICIENT_RESOURCES: Self = Self(4);
+    /// 5: the Session ID is invalid in this context.
+    pub const INVALID_SESSION_ID: Self = Self(5);
+    /// 6: a generic vendor-specific error occurred in the LAC.
+    pub const VENDOR_ERROR: Self = Self(6);
+    /// 7: try another (the LAC should try another LNS it knows of).
+    pub const TRY_ANOTHER: Self = Self(7);
+    /// 8: shut down due to receipt of an unknown AVP with the M bit set.
+    pub const UNKNOWN_MANDATORY_AVP: Self = Self(8);
+    /// 9: try another directed: the error message lists the addresses to try.
+    pub const TRY_ANOTHER_DIRECTED: Self = Self(9);
+    /// 10: next hop unreachable.
+    pub const NEXT_HOP_UNREACHABLE: Self = Self(10);
+    /// 11: next hop busy.
+    pub const NEXT_HOP_BUSY: Self = Self(11);
+    /// 12: TSA busy.
+    pub const TSA_BUSY: Self = Self(12);
+}
+
+/// The value of a Result Code AVP: result code, and optionally an error code and error message.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ResultCode<'a> {
+    /// The result code (StopCCN or CDN meaning).
+    pub result: ResultCodeValue,
+    /// The error code and the (possibly empty) human-readable error message.
+    pub error: Option<(ErrorCode, Cow<'a, [u8]>)>,
+}
+
+/// At most this many addresses are read from a "try another directed" list.
+pub const MAX_DIRECTED_ADDRESSES: usize = 16;
+
+impl<'a> ResultCode<'a> {
+    /// A result code without error code.
+    pub fn new(result: ResultCodeValue) -> ResultCode<'static> {
+        ResultCode {
+            result,
+            error: None,
+        }
+    }
+
+    /// A result code with an error code and message.
+    pub fn with_error(
+        result: ResultCodeValue,
+        error: ErrorCode,
+        message: impl Into<Cow<'a, [u8]>>,
+    ) -> ResultCode<'a> {
+        ResultCode {
+            result,
+            error: Some((error, message.into())),
+        }
+    }
+
+    /// Result `result` with error 9 "try another directed", whose error message is the address list:
+    /// IPv4 dotted quads and bracketed IPv6 addresses joined by `", "`.
+    pub fn try_another_directed(result: ResultCodeValue, addrs: &[IpAddr]) -> ResultCode<'static> {
+        let list = addrs
+            .iter()
+            .map(|a| match a {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        ResultCode {
+            result,
+            error: Some((
+                ErrorCode::TRY_ANOTHER_DIRECTED,
+                Cow::Owned(list.into_bytes()),
+            )),
+        }
+    }
+
+    /// The error code, if any.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error.as_ref().map(|e| e.0)
+    }
+
+    /// The error message, if any (possibly empty).
+    pub fn error_message(&self) -> Option<&[u8]> {
+        self.error.as_ref().map(|e| e.1.as_ref())
+    }
+
+    /// With error 9 "try another directed": the addresses of the list that parse (at most
+    /// [`MAX_DIRECTED_ADDRESSES`]), in order. `None` for any other error code.
+    pub fn directed_addresses(&self) -> Option<Vec<IpAddr>> {
+        let (code, msg) = self.error.as_ref()?;
+        if *code != ErrorCode::TRY_ANOTHER_DIRECTED {
+            return None;
+        }
+        let text = std::str::from_utf8(msg).ok()?;
+        Some(
+            text.split(',')
+                .filter_map(|item| {
+                    let item = item.trim();
+                    let item = item
+                        .strip_prefix('[')
+                        .and_then(|s| s.strip_suffix(']'))
+                        .unwrap_or(item);
+                    item.parse::<IpAddr>().ok()
+                })
+                .take(MAX_DIRECTED_ADDRESSES)
+                .collect(),
+        )
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> ResultCode<'static> {
+        ResultCode {
+            result: self.result,
+            error: self.error.map(|(c, m)| (c, Cow::Owned(m.into_owned()))),
+        }
+    }
+
+    fn value_len(&self) -> usize {
+        2 + self.error.as_ref().map_or(0, |e| 2 + e.1.len())
+    }
+}
+
+/// The Call Errors AVP value (WEN).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct CallErrors {
+    /// CRC errors.
+    pub crc: u32,
+    /// Framing errors.
+    pub framing: u32,
+    /// Hardware overruns.
+    pub hardware_overruns: u32,
+    /// Buffer overruns.
+    pub buffer_overruns: u32,
+    /// Time-out errors.
+    pub timeouts: u32,
+    /// Alignment errors.
+    pub alignment: u32,
+}
+
+/// A typed AVP value.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum AvpValue<'a> {
+    /// 0 Message Type (2 octets).
+    MessageType(MessageType),
+    /// 1 Result Code (2 octets, or 4+ with error code and message).
+    ResultCode(ResultCode<'a>),
+    /// 2 Protocol Version (version, revision: 1 octet each; L2TPv2 sends 1, 0).
+    ProtocolVersion {
+        /// Version (1 for RFC 2661).
+        version: u8,
+        /// Revision (0).
+        revision: u8,
+    },
+    /// 3 Framing Capabilities (4 octets: bit 0 synchronous, bit 1 asynchronous).
+    FramingCapabilities(u32),
+    /// 4 Bearer Capabilities (4 octets: bit 0 digital, bit 1 analog).
+    BearerCapabilities(u32),
+    /// 5 Tie Breaker (8 octets).
+    TieBreaker(u64),
+    /// 6 Firmware Revision (2 octets).
+    FirmwareRevision(u16),
+    /// 7 Host Name (at least 1 octet).
+    HostName(Cow<'a, [u8]>),
+    /// 8 Vendor Name.
+    VendorName(Cow<'a, [u8]>),
+    /// 9 Assigned Tunnel ID (2 octets).
+    AssignedTunnelId(u16),
+    /// 10 Receive Window Size (2 octets).
+    ReceiveWindowSize(u16),
+    /// 11 Challenge (at least 1 octet).
+    Challenge(Cow<'a, [u8]>),
+    /// 12 Q.931 Cause Code (cause code 2, cause message 1, advisory message).
+    Q931CauseCode {
+        /// Q.931 cause code.
+        cause: u16,
+        /// Q.931 message type.
+        message: u8,
+        /// Advisory text.
+        advisory: Cow<'a, [u8]>,
+    },
+    /// 13 Challenge Response (16 octets).
+    ChallengeResponse([u8; 16]),
+    /// 14 Assigned Session ID (2 octets).
+    AssignedSessionId(u16),
+    /// 15 Call Serial Number (4 octets).
+    CallSerialNumber(u32),
+    /// 16 Minimum BPS (4 octets).
+    MinimumBps(u32),
+    /// 17 Maximum BPS (4 octets).
+    MaximumBps(u32),
+    /// 18 Bearer Type (4 octets).
+    BearerType(u32),
+    /// 19 Framing Type (4 octets).
+    FramingType(u32),
+    /// 21 Called Number.
+    CalledNumber(Cow<'a, [u8]>),
+    /// 22 Calling Number.
+    CallingNumber(Cow<'a, [u8]>),
+    /// 23 Sub-Address.
+    SubAddress(Cow<'a, [u8]>),
+    /// 24 (Tx) Connect Speed (4 octets).
+    TxConnectSpeed(u32),
+    /// 25 Physical Channel ID (4 octets).
+    PhysicalChannelId(u32),
+    /// 26 Initial Received LCP CONFREQ.
+    InitialReceivedLcpConfreq(Cow<'a, [u8]>),
+    /// 27 Last Sent LCP CONFREQ.
+    LastSentLcpConfreq(Cow<'a, [u8]>),
+    /// 28 Last Received LCP CONFREQ.
+    LastReceivedLcpConfreq(Cow<'a, [u8]>),
+    /// 29 Proxy Authen Type (2 octets).
+    ProxyAuthenType(u16),
+    /// 30 Proxy Authen Name.
+    ProxyAuthenName(Cow<'a, [u8]>),
+    /// 31 Proxy Authen Challenge.
+    ProxyAuthenChallenge(Cow<'a, [u8]>),
+    /// 32 Proxy Authen ID (2 octets, the ID in the low octet).
+    ProxyAuthenId(u16),
+    /// 33 Proxy Authen Response.
+    ProxyAuthenResponse(Cow<'a, [u8]>),
+    /// 34 Call Errors (2 reserved octets, then six 4-octet counters).
+    CallErrors(CallErrors),
+    /// 35 ACCM (2 reserved octets, send ACCM 4, receive ACCM 4).
+    Accm {
+        /// Send ACCM.
+        send: u32,
+        /// Receive ACCM.
+        receive: u32,
+    },
+    /// 36 Random Vector (at least 1 octet).
+    RandomVector(Cow<'a, [u8]>),
+    /// 37 Private Group ID.
+    PrivateGroupId(Cow<'a, [u8]>),
+    /// 38 Rx Connect Speed (4 octets).
+    RxConnectSpeed(u32),
+    /// 39 Sequencing Required (no value).
+    SequencingRequired,
+    /// Vendor AVP 1 under the configured enterprise: the LAC can be redirected (no value).
+    LoadBalanceCapable {
+        /// The enterprise number used as Vendor ID.
+        vendor: u16,
+    },
+    /// Vendor AVP 2 under the configured enterprise: the LNS the LAC should use instead.
+    RedirectTarget {
+        /// The enterprise number used as Vendor ID.
+        vendor: u16,
+        /// IPv4 (4 octets) or IPv6 (16 octets) address.
+        addr: IpAddr,
+    },
+    /// A hidden AVP not (yet) unhidden: its ciphertext (original length, value and padding).
+    Hidden {
+        /// Vendor ID.
+        vendor: u16,
+        /// Attribute type.
+        attr: AvpType,
+        /// The encrypted octets.
+        data: Cow<'a, [u8]>,
+    },
+    /// An AVP this crate does not interpret, kept as received (its H bit is [`Avp::hidden`]).
+    Raw {
+        /// Vendor ID.
+        vendor: u16,
+        /// Attribute type.
+        attr: AvpType,
+        /// The four reserved flag bits as received (non-zero makes any AVP unrecognised).
+        reserved: u8,
+        /// The value.
+        data: Cow<'a, [u8]>,
+    },
+}
+
+/// One AVP: flags and value.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Avp<'a> {
+    /// M bit: a receiver that does not recognise the AVP must refuse the session or tunnel.
+    pub mandatory: bool,
+    /// The AVP is hidden: on the wire its value is [`AvpValue::Hidden`]; on a typed value it means
+    /// "arrived hidden" (after unhiding) or "hide it" (before [`super::ControlMessage::hide`]).
+    /// [`AvpValue::Hidden`] values are always emitted with H=1 and typed values with H=0, whatever
+    /// this flag says, so a value is never sent in clear under H=1.
+    pub hidden: bool,
+    /// The value.
+    pub value: AvpValue<'a>,
+}
+
+fn cow_owned(c: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
+    Cow::Owned(c.into_owned())
+}
+
+impl<'a> Avp<'a> {
+    /// A mandatory (M=1), not hidden AVP.
+    pub fn mandatory(value: AvpValue<'a>) -> Self {
+        Avp {
+            mandatory: true,
+            hidden: false,
+            value,
+        }
+    }
+
+    /// An optional (M=0), not hidden AVP.
+    pub fn optional(value: AvpValue<'a>) -> Self {
+        Avp {
+            mandatory: false,
+            hidden: false,
+            value,
+        }
+    }
+
+    /// Marks the AVP to be hidden by [`super::ControlMessage::hide`].
+    pub fn hide(mut self) -> Self {
+        self.hidden = true;
+        self
+    }
+
+    /// The Vendor ID and attribute type this AVP is sent with.
+    pub fn key(&self) -> (u16, AvpType) {
+        self.value.key()
+    }
+
+    /// Octets on the wire (6-octet AVP header included).
+    pub fn encoded_len(&self) -> usize {
+        6 + self.value.value_len()
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Avp<'static> {
+        Avp {
+            mandatory: self.mandatory,
+            hidden: self.hidden,
+            value: self.value.into_owned(),
+        }
+    }
+
+    /// Writes the AVP. A value longer than [`MAX_VALUE_LEN`] cannot be encoded (see
+    /// [`super::ControlMessage::check_encodable`]); its length field is then wrong.
+    pub fn emit(&self, out: &mut impl BufMut) {
+        let (vendor, attr) = self.key();
+        let len = self.encoded_len().min(1023) as u16;
+        let mut first = len;
+        if self.mandatory {
+            first |= 0x8000;
+        }
+        match &self.value {
+            AvpValue::Hidden { .. } => first |= 0x4000,
+            AvpValue::Raw { reserved, .. } => {
+                if self.hidden {
+                    first |= 0x4000;
+                }
+                first |= u16::from(*reserved & 0x0f) << 10;
+            }
+            _ => {}
+        }
+        out.put_u16(first);
+        out.put_u16(vendor);
+        out.put_u16(attr.0);
+        self.value.emit_value(out);
+    }
+}
+
+impl<'a> AvpValue<'a> {
+    /// The Vendor ID and attribute type of the value.
+    pub fn key(&self) -> (u16, AvpType) {
+        use AvpValue::*;
+        let t = match self {
+            MessageType(_) => AvpType::MESSAGE_TYPE,
+            ResultCode(_) => AvpType::RESULT_CODE,
+            ProtocolVersion { .. } => AvpType::PROTOCOL_VERSION,
+            FramingCapabilities(_) => AvpType::FRAMING_CAPABILITIES,
+            BearerCapabilities(_) => AvpType::BEARER_CAPABILITIES,
+            TieBreaker(_) => AvpType::TIE_BREAKER,
+            FirmwareRevision(_) => AvpType::FIRMWARE_REVISION,
+            HostName(_) => AvpType::HOST_NAME,
+            VendorName(_) => AvpType::VENDOR_NAME,
+            AssignedTunnelId(_) => AvpType::ASSIGNED_TUNNEL_ID,
+            ReceiveWindowSize(_) => AvpType::RECEIVE_WINDOW_SIZE,
+            Challenge(_) => AvpType::CHALLENGE,
+            Q931CauseCode { .. } => AvpType::Q931_CAUSE_CODE,
+            ChallengeResponse(_) => AvpType::CHALLENGE_RESPONSE,
+            AssignedSessionId(_) => AvpType::ASSIGNED_SESSION_ID,
+            CallSerialNumber(_) => AvpType::CALL_SERIAL_NUMBER,
+            MinimumBps(_) => AvpType::MINIMUM_BPS,
+            MaximumBps(_) => AvpType::MAXIMUM_BPS,
+            BearerType(_) => AvpType::BEARER_TYPE,
+            FramingType(_) => AvpType::FRAMING_TYPE,
+            CalledNumber(_) => AvpType::CALLED_NUMBER,
+            CallingNumber(_) => AvpType::CALLING_NUMBER,
+            SubAddress(_) => AvpType::SUB_ADDRESS,
+            TxConnectSpeed(_) => AvpType::TX_CONNECT_SPEED,
+            PhysicalChannelId(_) => AvpType::PHYSICAL_CHANNEL_ID,
+            InitialReceivedLcpConfreq(_) => AvpType::INITIAL_RECEIVED_LCP_CONFREQ,
+            LastSentLcpConfreq(_) => AvpType::LAST_SENT_LCP_CONFREQ,
+            LastReceivedLcpConfreq(_) => AvpType::LAST_RECEIVED_LCP_CONFREQ,
+            ProxyAuthenType(_) => AvpType::PROXY_AUTHEN_TYPE,
+            ProxyAuthenName(_) => AvpType::PROXY_AUTHEN_NAME,
+            ProxyAuthenChallenge(_) => AvpType::PROXY_AUTHEN_CHALLENGE,
+            ProxyAuthenId(_) => AvpType::PROXY_AUTHEN_ID,
+            ProxyAuthenResponse(_) => AvpType::PROXY_AUTHEN_RESPONSE,
+            CallErrors(_) => AvpType::CALL_ERRORS,
+            Accm { .. } => AvpType::ACCM,
+            RandomVector(_) => AvpType::RANDOM_VECTOR,
+            PrivateGroupId(_) => AvpType::PRIVATE_GROUP_ID,
+            RxConnectSpeed(_) => AvpType::RX_CONNECT_SPEED,
+            SequencingRequired => AvpType::SEQUENCING_REQUIRED,
+            LoadBalanceCapable { vendor } => {
+                return (*vendor, AvpType::VENDOR_LOAD_BALANCE_CAPABLE);
+            }
+            RedirectTarget { vendor, .. } => return (*vendor, AvpType::VENDOR_REDIRECT_TARGET),
+            Hidden { vendor, attr, .. } | Raw { vendor, attr, .. } => return (*vendor, *attr),
+        };
+        (0, t)
+    }
+
+    /// Octets of the value on the wire.
+    pub fn value_len(&self) -> usize {
+        use AvpValue::*;
+        match self {
+            MessageType(_) | FirmwareRevision(_) | AssignedTunnelId(_) | ReceiveWindowSize(_)
+            | AssignedSessionId(_) | ProxyAuthenType(_) | ProxyAuthenId(_) => 2,
+            ProtocolVersion { .. } => 2,
+            FramingCapabilities(_)
+            | BearerCapabilities(_)
+            | CallSerialNumber(_)
+            | MinimumBps(_)
+            | MaximumBps(_)
+            | BearerType(_)
+            | FramingType(_)
+            | TxConnectSpeed(_)
+            | PhysicalChannelId(_)
+            | RxConnectSpeed(_) => 4,
+            TieBreaker(_) => 8,
+            ResultCode(r) => r.value_len(),
+            Q931CauseCode { advisory, .. } => 3 + advisory.len(),
+            ChallengeResponse(_) => 16,
+            CallErrors(_) => 26,
+            Accm { .. } => 10,
+            SequencingRequired | LoadBalanceCapable { .. } => 0,
+            RedirectTarget { addr, .. } => match addr {
+                IpAddr::V4(_) => 4,
+                IpAddr::V6(_) => 16,
+            },
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => b.len(),
+            Hidden { data, .. } | Raw { data, .. } => data.len(),
+        }
+    }
+
+    /// Writes the value only (no AVP header).
+    pub fn emit_value(&self, out: &mut impl BufMut) {
+        use AvpValue::*;
+        match self {
+            MessageType(t) => out.put_u16(t.0),
+            ResultCode(r) => {
+                out.put_u16(r.result.0);
+                if let Some((e, m)) = &r.error {
+                    out.put_u16(e.0);
+                    out.put_slice(m);
+                }
+            }
+            ProtocolVersion { version, revision } => {
+                out.put_u8(*version);
+                out.put_u8(*revision);
+            }
+            FirmwareRevision(v) | AssignedTunnelId(v) | ReceiveWindowSize(v)
+            | AssignedSessionId(v) | ProxyAuthenType(v) | ProxyAuthenId(v) => out.put_u16(*v),
+            FramingCapabilities(v)
+            | BearerCapabilities(v)
+            | CallSerialNumber(v)
+            | MinimumBps(v)
+            | MaximumBps(v)
+            | BearerType(v)
+            | FramingType(v)
+            | TxConnectSpeed(v)
+            | PhysicalChannelId(v)
+            | RxConnectSpeed(v) => out.put_u32(*v),
+            TieBreaker(v) => out.put_u64(*v),
+            Q931CauseCode {
+                cause,
+                message,
+                advisory,
+            } => {
+                out.put_u16(*cause);
+                out.put_u8(*message);
+                out.put_slice(advisory);
+            }
+            ChallengeResponse(r) => out.put_slice(r),
+            CallErrors(e) => {
+                out.put_u16(0);
+                for v in [
+                    e.crc,
+                    e.framing,
+                    e.hardware_overruns,
+                    e.buffer_overruns,
+                    e.timeouts,
+                    e.alignment,
+                ] {
+                    out.put_u32(v);
+                }
+            }
+            Accm { send, receive } => {
+                out.put_u16(0);
+                out.put_u32(*send);
+                out.put_u32(*receive);
+            }
+            SequencingRequired | LoadBalanceCapable { .. } => {}
+            RedirectTarget { addr, .. } => match addr {
+                IpAddr::V4(a) => out.put_slice(&a.octets()),
+                IpAddr::V6(a) => out.put_slice(&a.octets()),
+            },
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => out.put_slice(b),
+            Hidden { data, .. } | Raw { data, .. } => out.put_slice(data),
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> AvpValue<'static> {
+        use AvpValue::*;
+        match self {
+            MessageType(t) => MessageType(t),
+            ResultCode(r) => ResultCode(r.into_owned()),
+            ProtocolVersion { version, revision } => ProtocolVersion { version, revision },
+            FramingCapabilities(v) => FramingCapabilities(v),
+            BearerCapabilities(v) => BearerCapabilities(v),
+            TieBreaker(v) => TieBreaker(v),
+            FirmwareRevision(v) => FirmwareRevision(v),
+            HostName(b) => HostName(cow_owned(b)),
+            VendorName(b) => VendorName(cow_owned(b)),
+            AssignedTunnelId(v) => AssignedTunnelId(v),
+            ReceiveWindowSize(v) => ReceiveWindowSize(v),
+            Challenge(b) => Challenge(cow_owned(b)),
+            Q931CauseCode {
+                cause,
+                message,
+                advisory,
+            } => Q931CauseCode {
+                cause,
+                message,
+                advisory: cow_owned(advisory),
+            },
+            ChallengeResponse(r) => ChallengeResponse(r),
+            AssignedSessionId(v) => AssignedSessionId(v),
+            CallSerialNumber(v) => CallSerialNumber(v),
+            MinimumBps(v) => MinimumBps(v),
+            MaximumBps(v) => MaximumBps(v),
+            BearerType(v) => BearerType(v),
+            FramingType(v) => FramingType(v),
+            CalledNumber(b) => CalledNumber(cow_owned(b)),
+            CallingNumber(b) => CallingNumber(cow_owned(b)),
+            SubAddress(b) => SubAddress(cow_owned(b)),
+            TxConnectSpeed(v) => TxConnectSpeed(v),
+            PhysicalChannelId(v) => PhysicalChannelId(v),
+            InitialReceivedLcpConfreq(b) => InitialReceivedLcpConfreq(cow_owned(b)),
+            LastSentLcpConfreq(b) => LastSentLcpConfreq(cow_owned(b)),
+            LastReceivedLcpConfreq(b) => LastReceivedLcpConfreq(cow_owned(b)),
+            ProxyAuthenType(v) => ProxyAuthenType(v),
+            ProxyAuthenName(b) => ProxyAuthenName(cow_owned(b)),
+            ProxyAuthenChallenge(b) => ProxyAuthenChallenge(cow_owned(b)),
+            ProxyAuthenId(v) => ProxyAuthenId(v),
+            ProxyAuthenResponse(b) => ProxyAuthenResponse(cow_owned(b)),
+            CallErrors(e) => CallErrors(e),
+            Accm { send, receive } => Accm { send, receive },
+            RandomVector(b) => RandomVector(cow_owned(b)),
+            PrivateGroupId(b) => PrivateGroupId(cow_owned(b)),
+            RxConnectSpeed(v) => RxConnectSpeed(v),
+            SequencingRequired => SequencingRequired,
+            LoadBalanceCapable { vendor } => LoadBalanceCapable { vendor },
+            RedirectTarget { vendor, addr } => RedirectTarget { vendor, addr },
+            Hidden { vendor, attr, data } => Hidden {
+                vendor,
+                attr,
+                data: cow_owned(data),
+            },
+            Raw {
+                vendor,
+                attr,
+                reserved,
+                data,
+            } => Raw {
+                vendor,
+                attr,
+                reserved,
+                data: cow_owned(data),
+            },
+        }
+    }
+
+    /// Parses the value of an AVP (vendor, attribute type) from `value`. `offset` is the AVP's byte
+    /// offset (for errors); `enterprise` the Vendor ID of the load-redirection AVPs.
+    pub fn parse(
+        vendor: u16,
+        attr: AvpType,
+        value: &'a [u8],
+        offset: usize,
+        enterprise: u16,
+    ) -> Result<AvpValue<'a>, WireError> {
+        use AvpValue::*;
+        let len = value.len();
+        let bad = |rule: &'static str| WireError::BadAvpLength {
+            offset,
+            avp: attr,
+            len,
+            rule,
+        };
+        let exact = |n: usize, rule: &'static str| if len == n { Ok(()) } else { Err(bad(rule)) };
+        let mut c = Cursor::new(value, offset + 6);
+        let b = Cow::Borrowed(value);
+        if vendor != 0 {
+            if vendor == enterprise {
+                if attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE {
+                    exact(0, "LoadBalanceCapable has no value")?;
+                    return Ok(LoadBalanceCapable { vendor });
+                }
+                if attr == AvpType::VENDOR_REDIRECT_TARGET {
+                    let addr = match len {
+                        4 => {
+                            let o: [u8; 4] = value.try_into().map_err(|_| bad("4 or 16"))?;
+                            IpAddr::V4(Ipv4Addr::from(o))
+                        }
+                        16 => {
+                            let o: [u8; 16] = value.try_into().map_err(|_| bad("4 or 16"))?;
+                            IpAddr::V6(Ipv6Addr::from(o))
+                        }
+                        _ => return Err(bad("RedirectTarget is 4 (IPv4) or 16 (IPv6) octets")),
+                    };
+                    return Ok(RedirectTarget { vendor, addr });
+                }
+            }
+            return Ok(Raw {
+                vendor,
+                attr,
+                reserved: 0,
+                data: b,
+            });
+        }
+        Ok(match attr.0 {
+            0 => {
+                exact(2, "2 octets")?;
+                MessageType(super::message::MessageType(c.u16("message type")?))
+            }
+            1 => {
+                if len < 2 || len == 3 {
+                    return Err(bad("2 octets, or 4 and more"));
+                }
+                let result = ResultCodeValue(c.u16("result code")?);
+                let error = if len >= 4 {
+                    let e = ErrorCode(c.u16("error code")?);
+                    Some((e, Cow::Borrowed(c.rest)))
+                } else {
+                    None
+                };
+                ResultCode(self::ResultCode { result, error })
+            }
+            2 => {
+                exact(2, "2 octets")?;
+                ProtocolVersion {
+                    version: c.u8("version")?,
+                    revision: c.u8("revision")?,
+                }
+            }
+            3 => {
+                exact(4, "4 octets")?;
+                FramingCapabilities(c.u32("framing capabilities")?)
+            }
+            4 => {
+                exact(4, "4 octets")?;
+                BearerCapabilities(c.u32("bearer capabilities")?)
+            }
+            5 => {
+                exact(8, "8 octets")?;
+                let hi = c.u32("tie breaker")?;
+                let lo = c.u32("tie breaker")?;
+                TieBreaker((u64::from(hi) << 32) | u64::from(lo))
+            }
+            6 => {
+                exact(2, "2 octets")?;
+                FirmwareRevision(c.u16("firmware revision")?)
+            }
+            7 => {
+                if len == 0 {
+                    return Err(bad("at least 1 octet"));
+                }
+                HostName(b)
+            }
+            8 => VendorName(b),
+            9 => {
+                exact(2, "2 octets")?;
+                AssignedTunnelId(c.u16("assigned tunnel id")?)
+            }
+            10 => {
+                exact(2, "2 octets")?;
+                ReceiveWindowSize(c.u16("receive window size")?)
+            }
+            11 => {
+                if len == 0 {
+                    return Err(bad("at least 1 octet"));
+                }
+                Challenge(b)
+            }
+            12 => {
+                if len < 3 {
+                    return Err(bad("at least 3 octets"));
+                }
+                let cause = c.u16("cause code")?;
+                let message = c.u8("cause message")?;
+                Q931CauseCode {
+                    cause,
+                    message,
+                    advisory: Cow::Borrowed(c.rest),
+                }
+            }
+            13 => {
+                let r: [u8; 16] = value.try_into().map_err(|_| bad("16 octets"))?;
+                ChallengeResponse(r)
+            }
+            14 => {
+                exact(2, "2 octets")?;
+                AssignedSessionId(c.u16("assigned session id")?)
+            }
+            15 => {
+                exact(4, "4 octets")?;
+                CallSerialNumber(c.u32("call serial number")?)
+            }
+            16 => {
+                exact(4, "4 octets")?;
+                MinimumBps(c.u32("minimum bps")?)
+            }
+            17 => {
+                exact(4, "4 octets")?;
+                MaximumBps(c.u32("maximum bps")?)
+            }
+            18 => {
+                exact(4, "4 octets")?;
+                BearerType(c.u32("bearer type")?)
+            }
+            19 => {
+                exact(4, "4 octets")?;
+                FramingType(c.u32("framing type")?)
+            }
+            21 => CalledNumber(b),
+            22 => CallingNumber(b),
+            23 => SubAddress(b),
+            24 => {
+                exact(4, "4 octets")?;
+                TxConnectSpeed(c.u32("connect speed")?)
+            }
+            25 => {
+                exact(4, "4 octets")?;
+                PhysicalChannelId(c.u32("physical channel id")?)
+            }
+            26 => InitialReceivedLcpConfreq(b),
+            27 => LastSentLcpConfreq(b),
+            28 => LastReceivedLcpConfreq(b),
+            29 => {
+                exact(2, "2 octets")?;
+                ProxyAuthenType(c.u16("proxy authen type")?)
+            }
+            30 => ProxyAuthenName(b),
+            31 => ProxyAuthenChallenge(b),
+            32 => {
+                exact(2, "2 octets")?;
+                ProxyAuthenId(c.u16("proxy authen id")?)
+            }
+            33 => ProxyAuthenResponse(b),
+            34 => {
+                exact(26, "26 octets")?;
+                c.u16("reserved")?;
+                CallErrors(self::CallErrors {
+                    crc: c.u32("crc errors")?,
+                    framing: c.u32("framing errors")?,
+                    hardware_overruns: c.u32("hardware overruns")?,
+                    buffer_overruns: c.u32("buffer overruns")?,
+                    timeouts: c.u32("time-out errors")?,
+                    alignment: c.u32("alignment errors")?,
+                })
+            }
+            35 => {
+                exact(10, "10 octets")?;
+                c.u16("reserved")?;
+                Accm {
+                    send: c.u32("send accm")?,
+                    receive: c.u32("receive accm")?,
+                }
+            }
+            36 => {
+                if len == 0 {
+                    return Err(bad("at least 1 octet"));
+                }
+                RandomVector(b)
+            }
+            37 => PrivateGroupId(b),
+            38 => {
+                exact(4, "4 octets")?;
+                RxConnectSpeed(c.u32("rx connect speed")?)
+            }
+            39 => {
+                exact(0, "no value")?;
+                SequencingRequired
+            }
+            _ => Raw {
+                vendor,
+                attr,
+                reserved: 0,
+                data: b,
+            },
+        })
+    }
+
+    /// Is this value one this crate interprets (typed, not raw and not still hidden)?
+    pub fn is_recognised(&self) -> bool {
+        !matches!(self, AvpValue::Raw { .. } | AvpValue::Hidden { .. })
+    }
+}
+
+/// One AVP header and value as read, before typing.
+pub(crate) struct RawAvp<'a> {
+    pub(crate) mandatory: bool,
+    pub(crate) hidden: bool,
+    pub(crate) reserved: u8,
+    pub(crate) vendor: u16,
+    pub(crate) attr: AvpType,
+    pub(crate) value: &'a [u8],
+    pub(crate) offset: usize,
+}
+
+pub(crate) fn read_raw<'a>(c: &mut Cursor<'a>) -> Result<RawAvp<'a>, WireError> {
+    let offset = c.offset;
+    let first = c.u16("avp flags and length")?;
+    let len = usize::from(first & 0x03ff);
+    if len < 6 {
+        return Err(WireError::BadLength {
+            offset,
+            field: "avp length",
+            declared: len,
+            actual: 6,
+        });
+    }
+    if len - 2 > c.rest.len() {
+        return Err(WireError::BadLength {
+            offset,
+            field: "avp length",
+            declared: len,
+            actual: c.rest.len() + 2,
+        });
+    }
+    let vendor = c.u16("vendor id")?;
+    let attr = AvpType(c.u16("attribute type")?);
+    let value = c.take(len - 6, "attribute value")?;
+    Ok(RawAvp {
+        mandatory: first & 0x8000 != 0,
+        hidden: first & 0x4000 != 0,
+        reserved: ((first >> 10) & 0x0f) as u8,
+        vendor,
+        attr,
+        value,
+        offset,
+    })
+}

@@ -1,0 +1,247 @@
+//! The L2TPv2 header (RFC 2661 section 3.1).
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! |T|L|x|x|S|x|O|P|x|x|x|x|  Ver  |          Length (opt)         |
+//! |           Tunnel ID           |           Session ID          |
+//! |             Ns (opt)          |             Nr (opt)          |
+//! |      Offset Size (opt)        |    Offset pad... (opt)
+//! ```
+//!
+//! Control messages (T=1) must have L=1 and S=1 and O=0 (and P=0); anything else is refused with
+//! [`WireError::BadHeader`]. The version must be 2: 3 (L2TPv3 over UDP, RFC 3931) is recognised and
+//! refused with [`WireError::UnsupportedVersion`], as is every other value. Reserved bits are
+//! ignored on receipt and sent as 0.
+
+use super::{Cursor, WireError};
+use bytes::BufMut;
+use std::borrow::Cow;
+
+/// T bit: control message.
+pub const FLAG_TYPE: u16 = 0x8000;
+/// L bit: Length field present.
+pub const FLAG_LENGTH: u16 = 0x4000;
+/// S bit: Ns and Nr present.
+pub const FLAG_SEQUENCE: u16 = 0x0800;
+/// O bit: Offset Size present.
+pub const FLAG_OFFSET: u16 = 0x0200;
+/// P bit: priority (data messages).
+pub const FLAG_PRIORITY: u16 = 0x0100;
+/// The version nibble.
+pub const VERSION_MASK: u16 = 0x000f;
+/// L2TPv2.
+pub const VERSION_2: u16 = 2;
+/// L2TPv3 (RFC 3931) over UDP: recognised, refused.
+pub const VERSION_3: u16 = 3;
+/// Length of a control message header.
+pub const CONTROL_HEADER_LEN: usize = 12;
+
+/// The header of a control message (T=L=S=1, O=P=0). The Length field is computed when emitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ControlHeader {
+    /// Tunnel ID: the receiver's identifier of the tunnel (0 in an SCCRQ).
+    pub tunnel_id: u16,
+    /// Session ID: the receiver's identifier of the session (0 for tunnel messages).
+    pub session_id: u16,
+    /// Sequence number of this message (not incremented by a ZLB).
+    pub ns: u16,
+    /// Next sequence number expected from the peer.
+    pub nr: u16,
+}
+
+/// The header of a data message, every optional field kept as received.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct DataHeader<'a> {
+    /// L bit: carry the Length field.
+    pub with_length: bool,
+    /// P bit: the message should be preferentially treated.
+    pub priority: bool,
+    /// Tunnel ID.
+    pub tunnel_id: u16,
+    /// Session ID.
+    pub session_id: u16,
+    /// Ns and Nr when S=1.
+    pub sequence: Option<(u16, u16)>,
+    /// Offset padding when O=1 (Offset Size is its length).
+    pub offset_pad: Option<Cow<'a, [u8]>>,
+}
+
+impl DataHeader<'_> {
+    /// Octets this header takes on the wire.
+    pub fn encoded_len(&self) -> usize {
+        2 + if self.with_length { 2 } else { 0 }
+            + 4
+            + if self.sequence.is_some() { 4 } else { 0 }
+            + self.offset_pad.as_ref().map_or(0, |p| 2 + p.len())
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> DataHeader<'static> {
+        DataHeader {
+            with_length: self.with_length,
+            priority: self.priority,
+            tunnel_id: self.tunnel_id,
+            session_id: self.session_id,
+            sequence: self.sequence,
+            offset_pad: self.offset_pad.map(|p| Cow::Owned(p.into_owned())),
+        }
+    }
+
+    /// Writes the header; `total_len` is the length of the whole message.
+    pub(crate) fn emit(&self, total_len: usize, out: &mut impl BufMut) {
+        let mut flags = VERSION_2;
+        if self.with_length {
+            flags |= FLAG_LENGTH;
+        }
+        if self.priority {
+            flags |= FLAG_PRIORITY;
+        }
+        if self.sequence.is_some() {
+            flags |= FLAG_SEQUENCE;
+        }
+        if self.offset_pad.is_some() {
+            flags |= FLAG_OFFSET;
+        }
+        out.put_u16(flags);
+        if self.with_length {
+            out.put_u16(u16::try_from(total_len).unwrap_or(u16::MAX));
+        }
+        out.put_u16(self.tunnel_id);
+        out.put_u16(self.session_id);
+        if let Some((ns, nr)) = self.sequence {
+            out.put_u16(ns);
+            out.put_u16(nr);
+        }
+        if let Some(pad) = &self.offset_pad {
+            out.put_u16(u16::try_from(pad.len()).unwrap_or(u16::MAX));
+            out.put_slice(pad);
+        }
+    }
+}
+
+impl ControlHeader {
+    /// Writes the header; `total_len` is the length of the whole message.
+    pub(crate) fn emit(&self, total_len: usize, out: &mut impl BufMut) {
+        out.put_u16(FLAG_TYPE | FLAG_LENGTH | FLAG_SEQUENCE | VERSION_2);
+        out.put_u16(u16::try_from(total_len).unwrap_or(u16::MAX));
+        out.put_u16(self.tunnel_id);
+        out.put_u16(self.session_id);
+        out.put_u16(self.ns);
+        out.put_u16(self.nr);
+    }
+}
+
+/// What [`parse_header`] found.
+pub(crate) enum ParsedHeader<'a> {
+    Control(ControlHeader, Cursor<'a>),
+    Data(DataHeader<'a>, Cursor<'a>),
+}
+
+/// Reads the first two octets only: is this a control message, and which version. Cheap enough for
+/// a demultiplexer.
+pub fn peek_flags(data: &[u8]) -> Result<(bool, u16), WireError> {
+    let mut c = Cursor::new(data, 0);
+    let flags = c.u16("flags")?;
+    Ok((flags & FLAG_TYPE != 0, flags & VERSION_MASK))
+}
+
+/// Reads the tunnel id of an L2TPv2 message (control or data) without a full parse.
+pub fn peek_tunnel_id(data: &[u8]) -> Result<u16, WireError> {
+    let mut c = Cursor::new(data, 0);
+    let flags = c.u16("flags")?;
+    check_version(flags)?;
+    if flags & FLAG_LENGTH != 0 {
+        c.u16("length")?;
+    }
+    c.u16("tunnel id")
+}
+
+fn check_version(flags: u16) -> Result<(), WireError> {
+    let version = flags & VERSION_MASK;
+    if version != VERSION_2 {
+        return Err(WireError::UnsupportedVersion {
+            offset: 1,
+            version: version as u8,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
+    let mut c = Cursor::new(data, 0);
+    let flags = c.u16("flags")?;
+    check_version(flags)?;
+    let bad = |field| WireError::BadHeader { offset: 0, field };
+    let check_len = |len: u16| {
+        if usize::from(len) != data.len() {
+            Err(WireError::BadLength {
+                offset: 2,
+                field: "length",
+                declared: usize::from(len),
+                actual: data.len(),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if flags & FLAG_TYPE != 0 {
+        if flags & FLAG_LENGTH == 0 {
+            return Err(bad("control message without L bit"));
+        }
+        if flags & FLAG_SEQUENCE == 0 {
+            return Err(bad("control message without S bit"));
+        }
+        if flags & FLAG_OFFSET != 0 {
+            return Err(bad("control message with O bit"));
+        }
+        if flags & FLAG_PRIORITY != 0 {
+            return Err(bad("control message with P bit"));
+        }
+        let len = c.u16("length")?;
+        let tunnel_id = c.u16("tunnel id")?;
+        let session_id = c.u16("session id")?;
+        let ns = c.u16("ns")?;
+        let nr = c.u16("nr")?;
+        check_len(len)?;
+        Ok(ParsedHeader::Control(
+            ControlHeader {
+                tunnel_id,
+                session_id,
+                ns,
+                nr,
+            },
+            c,
+        ))
+    } else {
+        let with_length = flags & FLAG_LENGTH != 0;
+        if with_length {
+            let len = c.u16("length")?;
+            check_len(len)?;
+        }
+        let tunnel_id = c.u16("tunnel id")?;
+        let session_id = c.u16("session id")?;
+        let sequence = if flags & FLAG_SEQUENCE != 0 {
+            Some((c.u16("ns")?, c.u16("nr")?))
+        } else {
+            None
+        };
+        let offset_pad = if flags & FLAG_OFFSET != 0 {
+            let size = c.u16("offset size")?;
+            Some(Cow::Borrowed(c.take(usize::from(size), "offset pad")?))
+        } else {
+            None
+        };
+        Ok(ParsedHeader::Data(
+            DataHeader {
+                with_length,
+                priority: flags & FLAG_PRIORITY != 0,
+                tunnel_id,
+                session_id,
+                sequence,
+                offset_pad,
+            },
+            c,
+        ))
+    }
+}

@@ -1,0 +1,726 @@
+//! L2TP messages: control messages (every RFC 2661 type, and the ZLB acknowledgement) and data
+//! messages.
+//!
+//! [`Message::parse`] checks the header rules, the AVP length rules, that the first AVP of a
+//! control message is Message Type, and that every AVP RFC 2661 section 6 makes mandatory for the
+//! message type is present (a missing one is [`WireError::MissingAvp`] naming it). Unknown AVPs are
+//! kept; [`ControlMessage::unknown_mandatory`] reports the first unknown one with M=1 so that the
+//! tunnel or session machine can refuse as RFC 2661 4.1 asks (StopCCN or CDN). Unknown message
+//! types parse too (no mandatory check); the machines decide (RFC 2661 4.4.1).
+
+use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
+use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
+use super::{Cursor, WireError, hidden};
+use bytes::BufMut;
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A control message type (open newtype).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MessageType(pub u16);
+
+macro_rules! message_types {
+    ($($name:ident = $v:expr, $abbr:expr, $text:expr, [$($m:ident),*];)*) => {
+        impl MessageType {
+            $(#[doc = $text] pub const $name: MessageType = MessageType($v);)*
+            /// The RFC abbreviation, if the type is known.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 { $($v => Some($abbr),)* _ => None }
+            }
+            /// The AVPs RFC 2661 section 6 makes mandatory in this message (Message Type included).
+            pub fn mandatory_avps(self) -> &'static [AvpType] {
+                match self.0 { $($v => &[AvpType::MESSAGE_TYPE, $(AvpType::$m),*],)* _ => &[] }
+            }
+            /// Every message type RFC 2661 defines.
+            pub const ALL: &'static [MessageType] = &[$(MessageType::$name),*];
+        }
+    };
+}
+
+message_types! {
+    SCCRQ = 1, "SCCRQ", "Start-Control-Connection-Request", [PROTOCOL_VERSION, HOST_NAME, FRAMING_CAPABILITIES, ASSIGNED_TUNNEL_ID];
+    SCCRP = 2, "SCCRP", "Start-Control-Connection-Reply", [PROTOCOL_VERSION, FRAMING_CAPABILITIES, HOST_NAME, ASSIGNED_TUNNEL_ID];
+    SCCCN = 3, "SCCCN", "Start-Control-Connection-Connected", [];
+    STOPCCN = 4, "StopCCN", "Stop-Control-Connection-Notification", [ASSIGNED_TUNNEL_ID, RESULT_CODE];
+    HELLO = 6, "HELLO", "Hello", [];
+    OCRQ = 7, "OCRQ", "Outgoing-Call-Request", [ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER, MINIMUM_BPS, MAXIMUM_BPS, BEARER_TYPE, FRAMING_TYPE, CALLED_NUMBER];
+    OCRP = 8, "OCRP", "Outgoing-Call-Reply", [ASSIGNED_SESSION_ID];
+    OCCN = 9, "OCCN", "Outgoing-Call-Connected", [TX_CONNECT_SPEED, FRAMING_TYPE];
+    ICRQ = 10, "ICRQ", "Incoming-Call-Request", [ASSIGNED_SESSION_ID, CALL_SERIAL_NUMBER];
+    ICRP = 11, "ICRP", "Incoming-Call-Reply", [ASSIGNED_SESSION_ID];
+    ICCN = 12, "ICCN", "Incoming-Call-Connected", [TX_CONNECT_SPEED, FRAMING_TYPE];
+    CDN = 14, "CDN", "Call-Disconnect-Notify", [RESULT_CODE, ASSIGNED_SESSION_ID];
+    WEN = 15, "WEN", "WAN-Error-Notify", [CALL_ERRORS];
+    SLI = 16, "SLI", "Set-Link-Info", [ACCM];
+}
+
+impl MessageType {
+    /// Is this a tunnel-level message (as opposed to a session-level one)?
+    pub fn is_tunnel_message(self) -> bool {
+        matches!(self.0, 1..=6)
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "message type {}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "MessageType::{n}"),
+            None => write!(f, "MessageType({})", self.0),
+        }
+    }
+}
+
+/// Parse options: the enterprise number of the vendor AVPs and the tunnel secret for hidden AVPs.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseOptions<'s> {
+    /// Vendor ID of the load-redirection AVPs.
+    pub enterprise: u16,
+    /// Tunnel secret: when set, hidden AVPs are unhidden into typed values (with `hidden: true`).
+    pub secret: Option<&'s [u8]>,
+}
+
+impl Default for ParseOptions<'_> {
+    fn default() -> Self {
+        ParseOptions {
+            enterprise: DEFAULT_ENTERPRISE,
+            secret: None,
+        }
+    }
+}
+
+/// A control message; no AVPs at all is a ZLB acknowledgement.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ControlMessage<'a> {
+    /// Tunnel id, session id, Ns, Nr.
+    pub header: ControlHeader,
+    /// The AVPs in order (Message Type first, unless a ZLB).
+    pub avps: Vec<Avp<'a>>,
+}
+
+/// A data message: header and PPP frame.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct DataMessage<'a> {
+    /// The header.
+    pub header: DataHeader<'a>,
+    /// The PPP frame.
+    pub payload: Cow<'a, [u8]>,
+}
+
+/// One L2TP message.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Message<'a> {
+    /// A control message (T=1), ZLB included.
+    Control(ControlMessage<'a>),
+    /// A data message (T=0).
+    Data(DataMessage<'a>),
+}
+
+impl<'a> Message<'a> {
+    /// Parses one datagram with the default options (enterprise 32473, hidden AVPs kept hidden).
+    pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
+        Self::parse_with(data, &ParseOptions::default())
+    }
+
+    /// Parses one datagram with `opts`.
+    pub fn parse_with(data: &'a [u8], opts: &ParseOptions<'_>) -> Result<Message<'a>, WireError> {
+        match header::parse_header(data)? {
+            ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
+                header,
+                payload: Cow::Borrowed(c.rest),
+            })),
+            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
+                header, c, opts,
+            )?)),
+        }
+    }
+
+    /// Octets on the wire.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Message::Control(c) => c.encoded_len(),
+            Message::Data(d) => d.encoded_len(),
+        }
+    }
+
+    /// Writes the message.
+    pub fn emit(&self, out: &mut impl BufMut) {
+        match self {
+            Message::Control(c) => c.emit(out),
+            Message::Data(d) => d.emit(out),
+        }
+    }
+
+    /// The message as a new byte vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.encoded_len());
+        self.emit(&mut v);
+        v
+    }
+
+    /// The control message type (`None` for a ZLB or a data message).
+    pub fn message_type(&self) -> Option<MessageType> {
+        match self {
+            Message::Control(c) => c.message_type(),
+            Message::Data(_) => None,
+        }
+    }
+
+    /// Tunnel ID of the header.
+    pub fn tunnel_id(&self) -> u16 {
+        match self {
+            Message::Control(c) => c.header.tunnel_id,
+            Message::Data(d) => d.header.tunnel_id,
+        }
+    }
+
+    /// Session ID of the header.
+    pub fn session_id(&self) -> u16 {
+        match self {
+            Message::Control(c) => c.header.session_id,
+            Message::Data(d) => d.header.session_id,
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Message<'static> {
+        match self {
+            Message::Control(c) => Message::Control(c.into_owned()),
+            Message::Data(d) => Message::Data(d.into_owned()),
+        }
+    }
+}
+
+impl<'a> DataMessage<'a> {
+    /// A data message with the L bit, no sequence numbers, no offset.
+    pub fn new(tunnel_id: u16, session_id: u16, payload: impl Into<Cow<'a, [u8]>>) -> Self {
+        DataMessage {
+            header: DataHeader {
+                with_length: true,
+                priority: false,
+                tunnel_id,
+                session_id,
+                sequence: None,
+                offset_pad: None,
+            },
+            payload: payload.into(),
+        }
+    }
+
+    /// Octets on the wire.
+    pub fn encoded_len(&self) -> usize {
+        self.header.encoded_len() + self.payload.len()
+    }
+
+    /// Writes the message.
+    pub fn emit(&self, out: &mut impl BufMut) {
+        self.header.emit(self.encoded_len(), out);
+        out.put_slice(&self.payload);
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> DataMessage<'static> {
+        DataMessage {
+            header: self.header.into_owned(),
+            payload: Cow::Owned(self.payload.into_owned()),
+        }
+    }
+}
+
+impl<'a> ControlMessage<'a> {
+    fn parse_body(
+        header: ControlHeader,
+        mut c: Cursor<'a>,
+        opts: &ParseOptions<'_>,
+    ) -> Result<Self, WireError> {
+        let first_offset = c.offset;
+        let mut avps = Vec::new();
+        let mut rv: Option<&'a [u8]> = None;
+        while !c.is_empty() {
+            let raw = avp::read_raw(&mut c)?;
+            let value = if raw.reserved != 0 {
+                AvpValue::Raw {
+                    vendor: raw.vendor,
+                    attr: raw.attr,
+                    reserved: raw.reserved,
+                    data: Cow::Borrowed(raw.value),
+                }
+            } else if raw.hidden {
+                match opts.secret {
+                    Some(secret) => {
+                        let rv = rv.ok_or(WireError::NoRandomVector {
+                            offset: raw.offset,
+                            avp: raw.attr,
+                        })?;
+                        let plain = hidden::unhide(raw.attr.0, secret, rv, raw.value).ok_or(
+                            WireError::BadHiddenLength {
+                                offset: raw.offset,
+                                avp: raw.attr,
+                            },
+                        )?;
+                        AvpValue::parse(raw.vendor, raw.attr, &plain, raw.offset, opts.enterprise)?
+                            .into_owned()
+                    }
+                    None => AvpValue::Hidden {
+                        vendor: raw.vendor,
+                        attr: raw.attr,
+                        data: Cow::Borrowed(raw.value),
+                    },
+                }
+            } else {
+                AvpValue::parse(raw.vendor, raw.attr, raw.value, raw.offset, opts.enterprise)?
+            };
+            if let AvpValue::RandomVector(Cow::Borrowed(b)) = &value {
+                rv = Some(b);
+            }
+            if avps.is_empty() && !matches!(value, AvpValue::MessageType(_)) {
+                return Err(WireError::FirstAvpNotMessageType {
+                    offset: first_offset,
+                });
+            }
+            avps.push(Avp {
+                mandatory: raw.mandatory,
+                hidden: raw.hidden,
+                value,
+            });
+        }
+        let msg = ControlMessage { header, avps };
+        msg.check_mandatory(first_offset)?;
+        Ok(msg)
+    }
+
+    fn check_mandatory(&self, offset: usize) -> Result<(), WireError> {
+        let Some(mt) = self.message_type() else {
+            return Ok(());
+        };
+        for &needed in mt.mandatory_avps() {
+            if !self.has(needed) {
+                return Err(WireError::MissingAvp {
+                    message: mt,
+                    avp: needed,
+                    offset,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Is an IETF AVP of type `attr` present (typed, or still hidden)?
+    pub fn has(&self, attr: AvpType) -> bool {
+        self.avps.iter().any(|a| match &a.value {
+            AvpValue::Raw { .. } => false,
+            v => v.key() == (0, attr),
+        })
+    }
+
+    /// A new control message of type `message_type` to tunnel `tunnel_id`, session `session_id`
+    /// (Ns and Nr are set by the control channel). Only the Message Type AVP is present: use the
+    /// typed constructors ([`ControlMessage::sccrq`] ...) to get the mandatory AVPs.
+    pub fn new(message_type: MessageType, tunnel_id: u16, session_id: u16) -> Self {
+        ControlMessage {
+            header: ControlHeader {
+                tunnel_id,
+                session_id,
+                ns: 0,
+                nr: 0,
+            },
+            avps: vec![Avp::mandatory(AvpValue::MessageType(message_type))],
+        }
+    }
+
+    /// A ZLB acknowledgement.
+    pub fn zlb(tunnel_id: u16, ns: u16, nr: u16) -> Self {
+        ControlMessage {
+            header: ControlHeader {
+                tunnel_id,
+                session_id: 0,
+                ns,
+                nr,
+            },
+            avps: Vec::new(),
+        }
+    }
+
+    /// Appends an AVP.
+    pub fn push(&mut self, avp: Avp<'a>) -> &mut Self {
+        self.avps.push(avp);
+        self
+    }
+
+    /// Appends an AVP (builder style).
+    pub fn with(mut self, avp: Avp<'a>) -> Self {
+        self.avps.push(avp);
+        self
+    }
+
+    /// Sets the header's tunnel and session ids (builder style).
+    pub fn to(mut self, tunnel_id: u16, session_id: u16) -> Self {
+        self.header.tunnel_id = tunnel_id;
+        self.header.session_id = session_id;
+        self
+    }
+
+    fn m(mut self, v: AvpValue<'a>) -> Self {
+        self.avps.push(Avp::mandatory(v));
+        self
+    }
+
+    /// SCCRQ with its mandatory AVPs (Protocol Version 1.0, Host Name, Framing Capabilities,
+    /// Assigned Tunnel ID), to tunnel 0.
+    pub fn sccrq(
+        assigned_tunnel_id: u16,
+        host_name: impl Into<Cow<'a, [u8]>>,
+        framing: u32,
+    ) -> Self {
+        Self::new(MessageType::SCCRQ, 0, 0)
+            .m(AvpValue::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            })
+            .m(AvpValue::HostName(host_name.into()))
+            .m(AvpValue::FramingCapabilities(framing))
+            .m(AvpValue::AssignedTunnelId(assigned_tunnel_id))
+    }
+
+    /// SCCRP with its mandatory AVPs, to the peer's tunnel `tunnel_id`.
+    pub fn sccrp(
+        tunnel_id: u16,
+        assigned_tunnel_id: u16,
+        host_name: impl Into<Cow<'a, [u8]>>,
+        framing: u32,
+    ) -> Self {
+        Self::new(MessageType::SCCRP, tunnel_id, 0)
+            .m(AvpValue::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            })
+            .m(AvpValue::FramingCapabilities(framing))
+            .m(AvpValue::HostName(host_name.into()))
+            .m(AvpValue::AssignedTunnelId(assigned_tunnel_id))
+    }
+
+    /// SCCCN.
+    pub fn scccn(tunnel_id: u16) -> Self {
+        Self::new(MessageType::SCCCN, tunnel_id, 0)
+    }
+
+    /// StopCCN with its mandatory Assigned Tunnel ID and Result Code.
+    pub fn stopccn(tunnel_id: u16, assigned_tunnel_id: u16, result: ResultCode<'a>) -> Self {
+        Self::new(MessageType::STOPCCN, tunnel_id, 0)
+            .m(AvpValue::AssignedTunnelId(assigned_tunnel_id))
+            .m(AvpValue::ResultCode(result))
+    }
+
+    /// HELLO.
+    pub fn hello(tunnel_id: u16) -> Self {
+        Self::new(MessageType::HELLO, tunnel_id, 0)
+    }
+
+    /// OCRQ with its mandatory AVPs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ocrq(
+        tunnel_id: u16,
+        assigned_session_id: u16,
+        serial: u32,
+        min_bps: u32,
+        max_bps: u32,
+        bearer_type: u32,
+        framing_type: u32,
+        called_number: impl Into<Cow<'a, [u8]>>,
+    ) -> Self {
+        Self::new(MessageType::OCRQ, tunnel_id, 0)
+            .m(AvpValue::AssignedSessionId(assigned_session_id))
+            .m(AvpValue::CallSerialNumber(serial))
+            .m(AvpValue::MinimumBps(min_bps))
+            .m(AvpValue::MaximumBps(max_bps))
+            .m(AvpValue::BearerType(bearer_type))
+            .m(AvpValue::FramingType(framing_type))
+            .m(AvpValue::CalledNumber(called_number.into()))
+    }
+
+    /// OCRP with its mandatory Assigned Session ID.
+    pub fn ocrp(tunnel_id: u16, session_id: u16, assigned_session_id: u16) -> Self {
+        Self::new(MessageType::OCRP, tunnel_id, session_id)
+            .m(AvpValue::AssignedSessionId(assigned_session_id))
+    }
+
+    /// OCCN with its mandatory (Tx) Connect Speed and Framing Type.
+    pub fn occn(tunnel_id: u16, session_id: u16, speed: u32, framing_type: u32) -> Self {
+        Self::new(MessageType::OCCN, tunnel_id, session_id)
+            .m(AvpValue::TxConnectSpeed(speed))
+            .m(AvpValue::FramingType(framing_type))
+    }
+
+    /// ICRQ with its mandatory Assigned Session ID and Call Serial Number.
+    pub fn icrq(tunnel_id: u16, assigned_session_id: u16, serial: u32) -> Self {
+        Self::new(MessageType::ICRQ, tunnel_id, 0)
+            .m(AvpValue::AssignedSessionId(assigned_session_id))
+            .m(AvpValue::CallSerialNumber(serial))
+    }
+
+    /// ICRP with its mandatory Assigned Session ID.
+    pub fn icrp(tunnel_id: u16, session_id: u16, assigned_session_id: u16) -> Self {
+        Self::new(MessageType::ICRP, tunnel_id, session_id)
+            .m(AvpValue::AssignedSessionId(assigned_session_id))
+    }
+
+    /// ICCN with its mandatory (Tx) Connect Speed and Framing Type.
+    pub fn iccn(tunnel_id: u16, session_id: u16, speed: u32, framing_type: u32) -> Self {
+        Self::new(MessageType::ICCN, tunnel_id, session_id)
+            .m(AvpValue::TxConnectSpeed(speed))
+            .m(AvpValue::FramingType(framing_type))
+    }
+
+    /// CDN with its mandatory Result Code and Assigned Session ID.
+    pub fn cdn(
+        tunnel_id: u16,
+        session_id: u16,
+        assigned_session_id: u16,
+        result: ResultCode<'a>,
+    ) -> Self {
+        Self::new(MessageType::CDN, tunnel_id, session_id)
+            .m(AvpValue::ResultCode(result))
+            .m(AvpValue::AssignedSessionId(assigned_session_id))
+    }
+
+    /// WEN with its mandatory Call Errors.
+    pub fn wen(tunnel_id: u16, session_id: u16, errors: CallErrors) -> Self {
+        Self::new(MessageType::WEN, tunnel_id, session_id).m(AvpValue::CallErrors(errors))
+    }
+
+    /// SLI with its mandatory ACCM.
+    pub fn sli(tunnel_id: u16, session_id: u16, send: u32, receive: u32) -> Self {
+        Self::new(MessageType::SLI, tunnel_id, session_id).m(AvpValue::Accm { send, receive })
+    }
+
+    /// The message type, `None` for a ZLB.
+    pub fn message_type(&self) -> Option<MessageType> {
+        match self.avps.first().map(|a| &a.value) {
+            Some(AvpValue::MessageType(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// Is this a ZLB acknowledgement (no AVPs)?
+    pub fn is_zlb(&self) -> bool {
+        self.avps.is_empty()
+    }
+
+    /// The first typed IETF value of type `attr`.
+    pub fn get(&self, attr: AvpType) -> Option<&AvpValue<'a>> {
+        self.avps
+            .iter()
+            .map(|a| &a.value)
+            .find(|v| v.is_recognised() && v.key() == (0, attr))
+    }
+
+    /// The first AVP with M=1 that this crate does not recognise (vendor, type): RFC 2661 4.1 asks
+    /// to tear down the session (session message) or the tunnel (tunnel message) that carries it.
+    pub fn unknown_mandatory(&self) -> Option<(u16, AvpType)> {
+        self.avps
+            .iter()
+            .find(|a| a.mandatory && matches!(a.value, AvpValue::Raw { .. }))
+            .map(|a| a.key())
+    }
+
+    /// Assigned Tunnel ID.
+    pub fn assigned_tunnel_id(&self) -> Option<u16> {
+        match self.get(AvpType::ASSIGNED_TUNNEL_ID)? {
+            AvpValue::AssignedTunnelId(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Assigned Session ID.
+    pub fn assigned_session_id(&self) -> Option<u16> {
+        match self.get(AvpType::ASSIGNED_SESSION_ID)? {
+            AvpValue::AssignedSessionId(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Call Serial Number.
+    pub fn call_serial_number(&self) -> Option<u32> {
+        match self.get(AvpType::CALL_SERIAL_NUMBER)? {
+            AvpValue::CallSerialNumber(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Receive Window Size.
+    pub fn receive_window_size(&self) -> Option<u16> {
+        match self.get(AvpType::RECEIVE_WINDOW_SIZE)? {
+            AvpValue::ReceiveWindowSize(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Tie Breaker.
+    pub fn tie_breaker(&self) -> Option<u64> {
+        match self.get(AvpType::TIE_BREAKER)? {
+            AvpValue::TieBreaker(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Host Name.
+    pub fn host_name(&self) -> Option<&[u8]> {
+        match self.get(AvpType::HOST_NAME)? {
+            AvpValue::HostName(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Challenge.
+    pub fn challenge(&self) -> Option<&[u8]> {
+        match self.get(AvpType::CHALLENGE)? {
+            AvpValue::Challenge(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Challenge Response.
+    pub fn challenge_response(&self) -> Option<[u8; 16]> {
+        match self.get(AvpType::CHALLENGE_RESPONSE)? {
+            AvpValue::ChallengeResponse(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Result Code.
+    pub fn result_code(&self) -> Option<&ResultCode<'a>> {
+        match self.get(AvpType::RESULT_CODE)? {
+            AvpValue::ResultCode(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Protocol Version (version, revision).
+    pub fn protocol_version(&self) -> Option<(u8, u8)> {
+        match self.get(AvpType::PROTOCOL_VERSION)? {
+            AvpValue::ProtocolVersion { version, revision } => Some((*version, *revision)),
+            _ => None,
+        }
+    }
+
+    /// Is Sequencing Required present?
+    pub fn sequencing_required(&self) -> bool {
+        self.get(AvpType::SEQUENCING_REQUIRED).is_some()
+    }
+
+    /// Is the `LoadBalanceCapable` vendor AVP of enterprise `enterprise` present?
+    pub fn load_balance_capable(&self, enterprise: u16) -> bool {
+        self.avps.iter().any(
+            |a| matches!(a.value, AvpValue::LoadBalanceCapable { vendor } if vendor == enterprise),
+        )
+    }
+
+    /// The `RedirectTarget` vendor AVP of enterprise `enterprise`, if present.
+    pub fn redirect_target(&self, enterprise: u16) -> Option<IpAddr> {
+        self.avps.iter().find_map(|a| match a.value {
+            AvpValue::RedirectTarget { vendor, addr } if vendor == enterprise => Some(addr),
+            _ => None,
+        })
+    }
+
+    /// Hides every AVP marked `hidden` whose value is typed, with `secret` and the most recent
+    /// Random Vector before it (RFC 2661 4.3). No padding is added.
+    pub fn hide(&mut self, secret: &[u8]) -> Result<(), WireError> {
+        let mut rv: Option<Vec<u8>> = None;
+        for a in self.avps.iter_mut() {
+            match &a.value {
+                AvpValue::RandomVector(v) => rv = Some(v.to_vec()),
+                AvpValue::Hidden { .. } | AvpValue::Raw { .. } => {}
+                v if a.hidden => {
+                    let (vendor, attr) = v.key();
+                    let rv = rv.as_deref().ok_or(WireError::NoRandomVector {
+                        offset: 0,
+                        avp: attr,
+                    })?;
+                    let mut plain = Vec::with_capacity(v.value_len());
+                    v.emit_value(&mut plain);
+                    let data = hidden::hide(attr.0, secret, rv, &plain, &[]);
+                    a.value = AvpValue::Hidden {
+                        vendor,
+                        attr,
+                        data: Cow::Owned(data),
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Unhides every [`AvpValue::Hidden`] AVP with `secret` (the reverse of
+    /// [`ControlMessage::hide`]); the AVPs keep `hidden: true`.
+    pub fn unhide(&mut self, secret: &[u8], enterprise: u16) -> Result<(), WireError> {
+        let mut rv: Option<Vec<u8>> = None;
+        for a in self.avps.iter_mut() {
+            match &a.value {
+                AvpValue::RandomVector(v) => rv = Some(v.to_vec()),
+                AvpValue::Hidden { vendor, attr, data } => {
+                    let rv = rv.as_deref().ok_or(WireError::NoRandomVector {
+                        offset: 0,
+                        avp: *attr,
+                    })?;
+                    let plain = hidden::unhide(attr.0, secret, rv, data).ok_or(
+                        WireError::BadHiddenLength {
+                            offset: 0,
+                            avp: *attr,
+                        },
+                    )?;
+                    a.value = AvpValue::parse(*vendor, *attr, &plain, 0, enterprise)?.into_owned();
+                    a.hidden = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every value fits its 10-bit AVP length and the message its 16-bit length.
+    pub fn check_encodable(&self) -> Result<(), WireError> {
+        if self
+            .avps
+            .iter()
+            .any(|a| a.value.value_len() > avp::MAX_VALUE_LEN)
+        {
+            return Err(WireError::TooLong { field: "avp value" });
+        }
+        if self.encoded_len() > usize::from(u16::MAX) {
+            return Err(WireError::TooLong { field: "message" });
+        }
+        Ok(())
+    }
+
+    /// Octets on the wire.
+    pub fn encoded_len(&self) -> usize {
+        header::CONTROL_HEADER_LEN + self.avps.iter().map(Avp::encoded_len).sum::<usize>()
+    }
+
+    /// Writes the message (see [`ControlMessage::check_encodable`] for the size limits).
+    pub fn emit(&self, out: &mut impl BufMut) {
+        self.header.emit(self.encoded_len(), out);
+        for a in &self.avps {
+            a.emit(out);
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> ControlMessage<'static> {
+        ControlMessage {
+            header: self.header,
+            avps: self.avps.into_iter().map(Avp::into_owned).collect(),
+        }
+    }
+}

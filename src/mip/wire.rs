@@ -1,1 +1,0 @@
-//! The Mobile IPv4 registration codec (RFC 5944): Registration Request and Reply with extensions.

@@ -1,0 +1,237 @@
+//! Registration authenticators and security associations.
+//!
+//! The authenticator of an authentication extension protects the UDP payload from the type octet
+//! through every earlier extension and this extension's type, length and SPI (RFC 5944 section
+//! 3.5.1). The default algorithm is HMAC-MD5 (RFC 2104, as RFC 3344 and 5944 require). RFC 2002's
+//! prefix+suffix keyed MD5 (`MD5(key || data || key)`) is available only when a table opts in
+//! ([`SaTable::allow_keyed_md5`]), for old peers.
+
+use super::{ExtensionType, Message};
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use std::collections::HashMap;
+
+/// Length of the authenticators this module computes.
+pub const AUTHENTICATOR_LEN: usize = 16;
+
+/// SPIs 0..=255 are reserved (RFC 5944 section 1.6).
+pub const FIRST_USABLE_SPI: u32 = 256;
+
+/// An authentication algorithm.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum AuthAlgorithm {
+    /// HMAC-MD5 (RFC 2104), the default of RFC 3344/5944.
+    #[default]
+    HmacMd5,
+    /// RFC 2002 prefix+suffix keyed MD5, `MD5(key || data || key)`. Weak; opt-in only.
+    KeyedMd5PrefixSuffix,
+}
+
+/// An authentication failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The required authentication extension is absent (index of where it was looked for).
+    #[error("no authentication extension at index {index}")]
+    Missing {
+        /// Index looked at.
+        index: usize,
+    },
+    /// No security association has this SPI.
+    #[error("no security association for SPI {spi}")]
+    UnknownSpi {
+        /// The SPI in the message.
+        spi: u32,
+    },
+    /// The association uses an algorithm this table has not enabled.
+    #[error("algorithm of SPI {spi} not enabled")]
+    AlgorithmDisabled {
+        /// The SPI.
+        spi: u32,
+    },
+    /// The authenticator does not match.
+    #[error("authenticator mismatch for SPI {spi}")]
+    Mismatch {
+        /// The SPI.
+        spi: u32,
+    },
+    /// The raw bytes given are shorter than the message.
+    #[error("raw message truncated: {got} bytes, {needed} needed")]
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+}
+
+/// A mobility security association: SPI, algorithm and key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecurityAssociation {
+    /// Security Parameter Index (256 and up).
+    pub spi: u32,
+    /// Authentication algorithm.
+    pub algorithm: AuthAlgorithm,
+    /// The shared key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for SecurityAssociation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityAssociation")
+            .field("spi", &self.spi)
+            .field("algorithm", &self.algorithm)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SecurityAssociation {
+    /// An association.
+    pub fn new(spi: u32, algorithm: AuthAlgorithm, key: Vec<u8>) -> Self {
+        SecurityAssociation {
+            spi,
+            algorithm,
+            key,
+        }
+    }
+
+    /// The authenticator of `covered` under this association.
+    pub fn compute(&self, covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
+        compute(self.algorithm, &self.key, covered)
+    }
+}
+
+/// Computes an authenticator over `covered`.
+pub fn compute(algorithm: AuthAlgorithm, key: &[u8], covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
+    match algorithm {
+        AuthAlgorithm::HmacMd5 => {
+            // HMAC accepts keys of any length; the error arm cannot be taken.
+            match Hmac::<Md5>::new_from_slice(key) {
+                Ok(mut mac) => {
+                    mac.update(covered);
+                    mac.finalize().into_bytes().into()
+                }
+                Err(_) => [0; AUTHENTICATOR_LEN],
+            }
+        }
+        AuthAlgorithm::KeyedMd5PrefixSuffix => {
+            let mut h = Md5::new();
+            h.update(key);
+            h.update(covered);
+            h.update(key);
+            h.finalize().into()
+        }
+    }
+}
+
+/// Constant-time equality of two byte strings (the lengths are not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut acc = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        acc |= x ^ y;
+    }
+    std::hint::black_box(acc) == 0
+}
+
+/// Verifies `authenticator` over `covered` in constant time.
+pub fn verify(algorithm: AuthAlgorithm, key: &[u8], covered: &[u8], authenticator: &[u8]) -> bool {
+    match algorithm {
+        AuthAlgorithm::HmacMd5 => match Hmac::<Md5>::new_from_slice(key) {
+            Ok(mut mac) => {
+                mac.update(covered);
+                mac.verify_slice(authenticator).is_ok()
+            }
+            Err(_) => false,
+        },
+        AuthAlgorithm::KeyedMd5PrefixSuffix => {
+            ct_eq(&compute(algorithm, key, covered), authenticator)
+        }
+    }
+}
+
+/// Security associations looked up by SPI. Bounded by what the caller inserts (configuration).
+#[derive(Clone, Debug, Default)]
+pub struct SaTable {
+    by_spi: HashMap<u32, SecurityAssociation>,
+    keyed_md5: bool,
+}
+
+/// Why an association was refused by [`SaTable::insert`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaError {
+    /// SPIs below 256 are reserved.
+    #[error("SPI {0} is reserved")]
+    ReservedSpi(u32),
+    /// An empty key.
+    #[error("empty key for SPI {0}")]
+    EmptyKey(u32),
+}
+
+impl SaTable {
+    /// An empty table (HMAC-MD5 only).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opts in to RFC 2002 prefix+suffix keyed MD5 associations.
+    pub fn allow_keyed_md5(&mut self, allow: bool) {
+        self.keyed_md5 = allow;
+    }
+
+    /// Adds or replaces an association.
+    pub fn insert(&mut self, sa: SecurityAssociation) -> Result<(), SaError> {
+        if sa.spi < FIRST_USABLE_SPI {
+            return Err(SaError::ReservedSpi(sa.spi));
+        }
+        if sa.key.is_empty() {
+            return Err(SaError::EmptyKey(sa.spi));
+        }
+        self.by_spi.insert(sa.spi, sa);
+        Ok(())
+    }
+
+    /// The association with this SPI.
+    pub fn get(&self, spi: u32) -> Option<&SecurityAssociation> {
+        self.by_spi.get(&spi)
+    }
+
+    /// Number of associations.
+    pub fn len(&self) -> usize {
+        self.by_spi.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_spi.is_empty()
+    }
+
+    /// Verifies the first extension of type `ext_type` of `msg` (parsed from `raw`): looks its SPI
+    /// up, checks the algorithm is enabled, compares in constant time. Returns the association.
+    pub fn verify(
+        &self,
+        msg: &Message<'_>,
+        raw: &[u8],
+        ext_type: ExtensionType,
+    ) -> Result<&SecurityAssociation, AuthError> {
+        let index = msg
+            .position(ext_type)
+            .ok_or(AuthError::Missing { index: usize::MAX })?;
+        let (spi, _) = msg
+            .extensions
+            .get(index)
+            .and_then(|e| e.spi_and_authenticator())
+            .ok_or(AuthError::Missing { index })?;
+        let sa = self.get(spi).ok_or(AuthError::UnknownSpi { spi })?;
+        if sa.algorithm == AuthAlgorithm::KeyedMd5PrefixSuffix && !self.keyed_md5 {
+            return Err(AuthError::AlgorithmDisabled { spi });
+        }
+        msg.verify(raw, index, sa)?;
+        Ok(sa)
+    }
+}

@@ -1,0 +1,180 @@
+//! tshark as a second opinion: one pcap with every L2TP message type we emit (UDP 1701), every
+//! packet must dissect as L2TP with the message type we meant, and tshark must report no malformed
+//! packet and no error-level expert info. Skips when tshark is absent.
+#![cfg(feature = "pcap")]
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+use telcp::l2tp::wire::avp::{AvpValue as V, CallErrors};
+use telcp::l2tp::wire::{
+    Avp, ControlMessage, DEFAULT_ENTERPRISE, DataMessage, ErrorCode, Message, MessageType,
+    ResultCode, ResultCodeValue,
+};
+use telcp::pcap::PcapWriter;
+
+fn messages() -> Vec<(Option<MessageType>, Message<'static>)> {
+    let rv = Avp::mandatory(V::RandomVector(Cow::Borrowed(b"0123456789abcdef")));
+    let lbc = Avp::optional(V::LoadBalanceCapable {
+        vendor: DEFAULT_ENTERPRISE,
+    });
+    let mut hidden_icrq = ControlMessage::icrq(7, 0, 1);
+    hidden_icrq.avps.insert(1, rv.clone());
+    hidden_icrq.avps[2] = hidden_icrq.avps[2].clone().hide();
+    hidden_icrq.hide(b"secret").unwrap();
+    let controls = vec![
+        ControlMessage::sccrq(1, b"lac".as_slice(), 3)
+            .with(Avp::mandatory(V::BearerCapabilities(3)))
+            .with(Avp::mandatory(V::ReceiveWindowSize(8)))
+            .with(Avp::mandatory(V::TieBreaker(0x0102030405060708)))
+            .with(Avp::mandatory(V::Challenge(Cow::Borrowed(
+                b"challenge-16byte",
+            ))))
+            .with(Avp::optional(V::FirmwareRevision(1)))
+            .with(Avp::optional(V::VendorName(Cow::Borrowed(b"telcp"))))
+            .with(lbc.clone()),
+        ControlMessage::sccrp(1, 2, b"lns".as_slice(), 3)
+            .with(Avp::mandatory(V::ChallengeResponse([7; 16]))),
+        ControlMessage::scccn(2).with(Avp::mandatory(V::ChallengeResponse([9; 16]))),
+        ControlMessage::stopccn(
+            2,
+            1,
+            ResultCode::try_another_directed(
+                ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                &["192.0.2.10".parse().unwrap()],
+            ),
+        ),
+        ControlMessage::hello(2),
+        ControlMessage::ocrq(2, 5, 1, 9600, 64000, 1, 1, b"5551234".as_slice()),
+        ControlMessage::ocrp(2, 5, 6).with(Avp::optional(V::PhysicalChannelId(3))),
+        ControlMessage::occn(2, 6, 64000, 1).with(Avp::optional(V::RxConnectSpeed(64000))),
+        ControlMessage::icrq(2, 5, 1)
+            .with(Avp::mandatory(V::BearerType(1)))
+            .with(Avp::mandatory(V::CallingNumber(Cow::Borrowed(b"5550000"))))
+            .with(Avp::mandatory(V::CalledNumber(Cow::Borrowed(b"5551111"))))
+            .with(lbc),
+        ControlMessage::icrp(2, 5, 6).with(Avp::optional(V::RedirectTarget {
+            vendor: DEFAULT_ENTERPRISE,
+            addr: "192.0.2.20".parse().unwrap(),
+        })),
+        ControlMessage::iccn(2, 6, 64000, 1)
+            .with(Avp::optional(V::InitialReceivedLcpConfreq(Cow::Borrowed(
+                &[1, 4, 5, 0xdc],
+            ))))
+            .with(Avp::mandatory(V::ProxyAuthenType(2)))
+            .with(Avp::mandatory(V::ProxyAuthenName(Cow::Borrowed(b"user"))))
+            .with(Avp::mandatory(V::ProxyAuthenId(1)))
+            .with(Avp::mandatory(V::SequencingRequired)),
+        ControlMessage::cdn(
+            2,
+            6,
+            5,
+            ResultCode::with_error(
+                ResultCodeValue::CDN_GENERAL_ERROR,
+                ErrorCode::TRY_ANOTHER,
+                b"".as_slice(),
+            ),
+        )
+        .with(Avp::optional(V::Q931CauseCode {
+            cause: 16,
+            message: 0x5a,
+            advisory: Cow::Borrowed(b""),
+        })),
+        ControlMessage::wen(
+            2,
+            6,
+            CallErrors {
+                crc: 1,
+                framing: 2,
+                hardware_overruns: 3,
+                buffer_overruns: 4,
+                timeouts: 5,
+                alignment: 6,
+            },
+        ),
+        ControlMessage::sli(2, 6, 0xffff_ffff, 0),
+        hidden_icrq,
+    ];
+    let mut out: Vec<_> = controls
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            c.header.ns = i as u16;
+            c.header.nr = 1;
+            (c.message_type(), Message::Control(c))
+        })
+        .collect();
+    out.push((None, Message::Control(ControlMessage::zlb(2, 15, 3))));
+    out.push((
+        None,
+        Message::Data(DataMessage::new(
+            2,
+            6,
+            b"\xff\x03\xc0\x21\x01\x01\x00\x04".as_slice(),
+        )),
+    ));
+    out
+}
+
+#[test]
+fn tshark_dissects_every_message_type() {
+    if Command::new("tshark").arg("--version").output().is_err() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("telcp-l2tp-{}.pcap", std::process::id()));
+    let msgs = messages();
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = PcapWriter::new(f).unwrap();
+        let a: SocketAddr = "192.0.2.1:1701".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+        for (i, (_, m)) in msgs.iter().enumerate() {
+            let bytes = m.to_vec();
+            // Every message parses back, as a sanity check before asking tshark.
+            assert!(Message::parse(&bytes).is_ok());
+            w.write_udp(Duration::from_millis(i as u64), a, b, &bytes)
+                .unwrap();
+        }
+    }
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(&path)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "l2tp.avp.message_type",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.severity",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), msgs.len(), "{text}");
+    for (line, (mt, _)) in lines.iter().zip(&msgs) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert!(cols[0].contains("l2tp"), "not L2TP: {line}");
+        let want = mt.map(|t| t.0.to_string()).unwrap_or_default();
+        assert_eq!(cols.get(1).copied().unwrap_or(""), want, "{line}");
+        assert_eq!(cols.get(2).copied().unwrap_or(""), "", "malformed: {line}");
+    }
+    let out = Command::new("tshark")
+        .args(["-q", "-z", "expert"])
+        .arg("-r")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Errors ("), "tshark expert errors:\n{text}");
+    assert!(!text.to_lowercase().contains("malformed"), "{text}");
+    if std::env::var_os("KEEP_PCAP").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
+}
