@@ -109,11 +109,7 @@ pub struct VidTable {
 impl VidTable {
     /// An empty table (version 0): every packet but set-up requests is dropped as unknown.
     pub fn new(layout: VidLayout, l2tp: Option<VidLayout>) -> VidTable {
-        let n = usize::from(
-            layout
-                .max_vid()
-                .max(l2tp.map_or(0, |l| l.max_vid())),
-        ) + 1;
+        let n = usize::from(layout.max_vid().max(l2tp.map_or(0, |l| l.max_vid()))) + 1;
         VidTable {
             version: 0,
             layout,
@@ -166,7 +162,10 @@ impl VidTable {
 
     #[inline(always)]
     fn state_raw(&self, vid: u16) -> u8 {
-        self.states.get(usize::from(vid)).copied().unwrap_or(UNASSIGNED)
+        self.states
+            .get(usize::from(vid))
+            .copied()
+            .unwrap_or(UNASSIGNED)
     }
 
     #[inline(always)]
@@ -474,7 +473,11 @@ impl LineInterface {
                     payload: ack.to_vec().into(),
                 })
             }
-            FabricMessage::Transmit { from: src, to, data } => {
+            FabricMessage::Transmit {
+                from: src,
+                to,
+                data,
+            } => {
                 self.stats.transmitted += 1;
                 self.push(Transmit {
                     dst: to,
@@ -485,7 +488,9 @@ impl LineInterface {
             }
             _ => {
                 self.stats.fabric_refused += 1;
-                Err(InputError::Unexpected("line interface takes TableUpdate and Transmit"))
+                Err(InputError::Unexpected(
+                    "line interface takes TableUpdate and Transmit",
+                ))
             }
         }
     }
