@@ -3,7 +3,7 @@
 use super::MnId;
 use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
 use super::cluster::{self, Body, ClusterError, ClusterMessage, Item, Record, ReplayWindow};
-use super::wire::auth::SecurityAssociation;
+use super::wire::auth::{PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, ExtensionType, Header, LIFETIME_INFINITE, Message, PORT, Reply, ReplyCode, Request,
@@ -17,7 +17,15 @@ use crate::{MacAddr, Node, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A mobile node's SPI and prepared key.
+#[derive(Debug)]
+struct MnSa {
+    spi: u32,
+    key: PreparedKey,
+}
 
 /// How the first HA hands a request to the second HA.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -334,7 +342,7 @@ pub struct HomeAgent {
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
     table: BindingTable,
-    sas: HashMap<MnId, SecurityAssociation>,
+    sas: HashMap<MnId, Arc<MnSa>>,
     pool: Option<Ipv4Network>,
     pool_cursor: u32,
     allocated: HashSet<Ipv4Addr>,
@@ -423,7 +431,13 @@ impl HomeAgent {
         let sas = cfg
             .mobile_nodes
             .iter()
-            .map(|k| (k.id.clone(), k.sa.clone()))
+            .map(|k| {
+                let sa = MnSa {
+                    spi: k.sa.spi,
+                    key: k.sa.prepare(),
+                };
+                (k.id.clone(), Arc::new(sa))
+            })
             .collect();
         let channels = members
             .keys()
@@ -653,7 +667,7 @@ impl HomeAgent {
         to: SocketAddr,
         q: &Request,
         code: ReplyCode,
-        sa: Option<&SecurityAssociation>,
+        sa: Option<&MnSa>,
         relay_via: Option<NodeId>,
         nai: Option<&[u8]>,
         now: Instant,
@@ -677,7 +691,9 @@ impl HomeAgent {
                 b = b.nai(n);
             }
             match sa {
-                Some(sa) => b.mn_ha_auth(sa).to_vec(),
+                Some(sa) => b
+                    .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+                    .to_vec(),
                 None => b.to_vec(),
             }
         };
@@ -711,7 +727,7 @@ impl HomeAgent {
         }
     }
 
-    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<SecurityAssociation> {
+    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
         if !home.is_unspecified()
             && let Some(sa) = self.sas.get(&MnId::Home(home))
         {
@@ -805,7 +821,7 @@ impl HomeAgent {
         };
         let ok = m
             .position(ExtensionType::MN_HA_AUTH)
-            .is_some_and(|i| m.verify(data, i, &sa).is_ok());
+            .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
         if !ok {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
@@ -832,11 +848,12 @@ impl HomeAgent {
         let second = match existing {
             Some(n) => n,
             None => {
-                let members: Vec<NodeId> = self.members.keys().copied().collect();
+                let members = &self.members;
                 match self
                     .monitor
-                    .select(Policy::LeastLoaded, &mut self.rng, |n| members.contains(&n))
-                {
+                    .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                        members.contains_key(&n)
+                    }) {
                     Some(n) => n,
                     None => self.node,
                 }
@@ -948,7 +965,7 @@ impl HomeAgent {
         fa: SocketAddr,
         q: &Request,
         nai: Option<&[u8]>,
-        sa: &SecurityAssociation,
+        sa: &MnSa,
         first: NodeId,
     ) -> Result<(), InputError> {
         let slot = self.table.find(q.home_address, nai);
@@ -1114,7 +1131,9 @@ impl HomeAgent {
         if let Some(n) = nai {
             b = b.nai(n);
         }
-        let bytes = b.mn_ha_auth(sa).to_vec();
+        let bytes = b
+            .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+            .to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }
