@@ -187,6 +187,10 @@ pub enum InputError {
     /// A reply with no matching temporary binding: dropped and counted, never relayed.
     #[error("reply matches no temporary binding")]
     UnmatchedReply,
+    /// A reply matching a temporary binding but without a valid MN-HA authenticator: dropped
+    /// and counted, never relayed; the temporary binding stays.
+    #[error("reply failed authentication")]
+    UnauthenticatedReply,
     /// A refused cluster message.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -286,6 +290,8 @@ pub struct HaStats {
     pub relayed: u64,
     /// Replies with no temporary binding, dropped.
     pub unmatched_replies: u64,
+    /// Replies matching a temporary binding that failed authentication, dropped.
+    pub unauthenticated_replies: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
     /// Cluster messages refused (MAC, replay, malformed, non-member).
@@ -403,6 +409,17 @@ impl HomeAgent {
         }
         if !(1..=super::binding::MAX_SIMULTANEOUS).contains(&cfg.max_simultaneous) {
             return Err(ConfigError::Bound("max_simultaneous must be 1..=4"));
+        }
+        let hour = Duration::from_secs(3600);
+        if cfg.pending_timeout.is_zero()
+            || cfg.pending_timeout > hour
+            || cfg.replication_rto.is_zero()
+            || cfg.replication_rto > Duration::from_secs(60)
+            || cfg.replay_tolerance > hour
+        {
+            return Err(ConfigError::Bound(
+                "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
+            ));
         }
         if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
             return Err(ConfigError::Bound("queue bounds must be > 0"));
@@ -1164,6 +1181,19 @@ impl HomeAgent {
         let Some(pe) = b.pending.clone() else {
             return Err(InputError::UnmatchedReply);
         };
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.position(ExtensionType::MN_HA_AUTH), &sa) {
+            (Some(i), Some(sa)) => m.verify_prepared(data, i, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
         if p.code.is_accepted() && p.lifetime > 0 {
             let expires = (p.lifetime != LIFETIME_INFINITE)
                 .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
