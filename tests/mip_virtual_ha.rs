@@ -1220,3 +1220,22 @@ fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_r
     }
     panic!("no request was forwarded");
 }
+
+#[test]
+#[ignore = "long random run of the fuzz harness, by hand"]
+fn harness_home_agent_long_run() {
+    let mut rng = telcp::Rng::seed_from_u64(77);
+    for i in 0..20_000u32 {
+        let n = rng.below(2000) as usize;
+        let mut data = vec![0u8; n];
+        rng.fill_bytes(&mut data);
+        // Bias towards the structured operations.
+        for b in data.iter_mut().step_by(3) {
+            *b %= 6;
+        }
+        if i % 1000 == 0 {
+            eprintln!("{i}");
+        }
+        telcp::harness::mip::home_agent(&data);
+    }
+}

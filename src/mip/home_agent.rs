@@ -1455,7 +1455,7 @@ impl HomeAgent {
                 if items.len() >= cluster::MAX_ITEMS {
                     break;
                 }
-                let next = self.table.iter().find(|(s, _)| *s >= c).map(|(s, _)| s);
+                let next = self.table.next_slot(c);
                 match next {
                     Some(s) => {
                         if let Some(r) = self.record(s, now)
