@@ -155,7 +155,7 @@ impl World {
 
     fn add_mn(&mut self, cfg: ClientConfig) -> SimId {
         let local = cfg.local;
-        let c = MobileNodeClient::new(cfg, self.sim.now());
+        let c = MobileNodeClient::new(cfg, self.sim.now()).unwrap();
         self.sim
             .add_node(format!("mn@{local}"), &[local], None, Box::new(c))
     }
@@ -1051,7 +1051,7 @@ fn forged_and_replayed_cluster_messages_are_refused_and_change_nothing() {
 #[test]
 fn harness_home_agent_survives_random_operations() {
     let mut rng = telcp::Rng::seed_from_u64(3);
-    for _ in 0..40 {
+    for _ in 0..300 {
         let n = rng.below(400) as usize;
         let mut data = vec![0u8; n];
         rng.fill_bytes(&mut data);
@@ -1164,5 +1164,78 @@ fn seed_sweep() {
         lossy_end_to_end(ForwardMode::Layer2, seed);
         lossy_end_to_end(ForwardMode::Layer3, seed + 1000);
         failover(seed, 2 + (seed % 3) as u32);
+    }
+}
+
+#[test]
+fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_relayed() {
+    let mut w = World::new(3, ForwardMode::Layer3, 24, LinkConfig::default());
+    w.sim.partition(w.ha[0], w.ha[1]);
+    w.sim.partition(w.ha[0], w.ha[2]);
+    let outsider = sock(Ipv4Addr::new(203, 0, 113, 40), 434);
+    for k in 1..=20 {
+        let id = ntp_at(&w);
+        w.sim.inject(outsider, vip(), request(k, VIP, id, None));
+        w.sim.run_for(Duration::from_millis(20));
+        if !w
+            .ha(1)
+            .binding(home(k), None)
+            .is_some_and(|b| b.state() == BindingState::Temporary)
+        {
+            continue;
+        }
+        let reply = |sa: &SecurityAssociation| {
+            Builder::reply(Reply {
+                code: ReplyCode::ACCEPTED,
+                lifetime: 600,
+                home_address: home(k),
+                home_agent: VIP,
+                identification: id,
+            })
+            .mn_ha_auth(sa)
+            .to_vec()
+        };
+        let n_trace = w.sim.trace().len();
+        // Signed with another mobile node's key: dropped, counted, the binding stays temporary.
+        w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k + 1)));
+        w.sim.run_for(Duration::from_millis(20));
+        assert_eq!(w.ha(1).stats().unauthenticated_replies, 1);
+        assert!(w.sim.trace()[n_trace..].iter().all(|r| r.to != outsider));
+        assert_eq!(
+            w.ha(1).binding(home(k), None).unwrap().state(),
+            BindingState::Temporary
+        );
+        // The genuine reply is relayed and makes the binding permanent.
+        w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k)));
+        w.sim.run_for(Duration::from_millis(20));
+        assert_eq!(
+            w.replies_to(outsider).last().unwrap().code,
+            ReplyCode::ACCEPTED
+        );
+        assert_eq!(
+            w.ha(1).binding(home(k), None).unwrap().state(),
+            BindingState::Permanent
+        );
+        return;
+    }
+    panic!("no request was forwarded");
+}
+
+#[test]
+#[ignore = "long random run of the fuzz harness, by hand"]
+fn harness_home_agent_long_run() {
+    let mut rng = telcp::Rng::seed_from_u64(77);
+    for i in 0..20_000u32 {
+        let n = rng.below(2000) as usize;
+        let mut data = vec![0u8; n];
+        rng.fill_bytes(&mut data);
+        // Bias towards the structured operations.
+        for b in data.iter_mut().step_by(3) {
+            *b %= 6;
+        }
+        if i % 1000 == 0 {
+            eprintln!("{i}");
+        }
+        telcp::harness::mip::home_agent(&data);
     }
 }

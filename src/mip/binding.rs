@@ -276,6 +276,16 @@ impl BindingTable {
             .filter_map(|(i, b)| b.as_ref().map(|b| (i as u32, b)))
     }
 
+    /// The first occupied slot at or after `from` (a cursor for walking the table in steps).
+    pub fn next_slot(&self, from: u32) -> Option<u32> {
+        let start = from as usize;
+        self.slots
+            .get(start..)?
+            .iter()
+            .position(Option::is_some)
+            .map(|i| (start + i) as u32)
+    }
+
     /// The earliest timer.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline()

@@ -3,7 +3,7 @@
 use super::MnId;
 use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
 use super::cluster::{self, Body, ClusterError, ClusterMessage, Item, Record, ReplayWindow};
-use super::wire::auth::SecurityAssociation;
+use super::wire::auth::{PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, ExtensionType, Header, LIFETIME_INFINITE, Message, PORT, Reply, ReplyCode, Request,
@@ -17,7 +17,15 @@ use crate::{MacAddr, Node, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A mobile node's SPI and prepared key.
+#[derive(Debug)]
+struct MnSa {
+    spi: u32,
+    key: PreparedKey,
+}
 
 /// How the first HA hands a request to the second HA.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -179,6 +187,10 @@ pub enum InputError {
     /// A reply with no matching temporary binding: dropped and counted, never relayed.
     #[error("reply matches no temporary binding")]
     UnmatchedReply,
+    /// A reply matching a temporary binding but without a valid MN-HA authenticator: dropped
+    /// and counted, never relayed; the temporary binding stays.
+    #[error("reply failed authentication")]
+    UnauthenticatedReply,
     /// A refused cluster message.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -278,6 +290,8 @@ pub struct HaStats {
     pub relayed: u64,
     /// Replies with no temporary binding, dropped.
     pub unmatched_replies: u64,
+    /// Replies matching a temporary binding that failed authentication, dropped.
+    pub unauthenticated_replies: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
     /// Cluster messages refused (MAC, replay, malformed, non-member).
@@ -334,7 +348,7 @@ pub struct HomeAgent {
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
     table: BindingTable,
-    sas: HashMap<MnId, SecurityAssociation>,
+    sas: HashMap<MnId, Arc<MnSa>>,
     pool: Option<Ipv4Network>,
     pool_cursor: u32,
     allocated: HashSet<Ipv4Addr>,
@@ -396,6 +410,17 @@ impl HomeAgent {
         if !(1..=super::binding::MAX_SIMULTANEOUS).contains(&cfg.max_simultaneous) {
             return Err(ConfigError::Bound("max_simultaneous must be 1..=4"));
         }
+        let hour = Duration::from_secs(3600);
+        if cfg.pending_timeout.is_zero()
+            || cfg.pending_timeout > hour
+            || cfg.replication_rto.is_zero()
+            || cfg.replication_rto > Duration::from_secs(60)
+            || cfg.replay_tolerance > hour
+        {
+            return Err(ConfigError::Bound(
+                "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
+            ));
+        }
         if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
             return Err(ConfigError::Bound("queue bounds must be > 0"));
         }
@@ -423,7 +448,13 @@ impl HomeAgent {
         let sas = cfg
             .mobile_nodes
             .iter()
-            .map(|k| (k.id.clone(), k.sa.clone()))
+            .map(|k| {
+                let sa = MnSa {
+                    spi: k.sa.spi,
+                    key: k.sa.prepare(),
+                };
+                (k.id.clone(), Arc::new(sa))
+            })
             .collect();
         let channels = members
             .keys()
@@ -653,7 +684,7 @@ impl HomeAgent {
         to: SocketAddr,
         q: &Request,
         code: ReplyCode,
-        sa: Option<&SecurityAssociation>,
+        sa: Option<&MnSa>,
         relay_via: Option<NodeId>,
         nai: Option<&[u8]>,
         now: Instant,
@@ -677,7 +708,9 @@ impl HomeAgent {
                 b = b.nai(n);
             }
             match sa {
-                Some(sa) => b.mn_ha_auth(sa).to_vec(),
+                Some(sa) => b
+                    .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+                    .to_vec(),
                 None => b.to_vec(),
             }
         };
@@ -711,7 +744,7 @@ impl HomeAgent {
         }
     }
 
-    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<SecurityAssociation> {
+    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
         if !home.is_unspecified()
             && let Some(sa) = self.sas.get(&MnId::Home(home))
         {
@@ -805,7 +838,7 @@ impl HomeAgent {
         };
         let ok = m
             .position(ExtensionType::MN_HA_AUTH)
-            .is_some_and(|i| m.verify(data, i, &sa).is_ok());
+            .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
         if !ok {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
@@ -832,11 +865,12 @@ impl HomeAgent {
         let second = match existing {
             Some(n) => n,
             None => {
-                let members: Vec<NodeId> = self.members.keys().copied().collect();
+                let members = &self.members;
                 match self
                     .monitor
-                    .select(Policy::LeastLoaded, &mut self.rng, |n| members.contains(&n))
-                {
+                    .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                        members.contains_key(&n)
+                    }) {
                     Some(n) => n,
                     None => self.node,
                 }
@@ -948,7 +982,7 @@ impl HomeAgent {
         fa: SocketAddr,
         q: &Request,
         nai: Option<&[u8]>,
-        sa: &SecurityAssociation,
+        sa: &MnSa,
         first: NodeId,
     ) -> Result<(), InputError> {
         let slot = self.table.find(q.home_address, nai);
@@ -1114,7 +1148,9 @@ impl HomeAgent {
         if let Some(n) = nai {
             b = b.nai(n);
         }
-        let bytes = b.mn_ha_auth(sa).to_vec();
+        let bytes = b
+            .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+            .to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }
@@ -1145,6 +1181,19 @@ impl HomeAgent {
         let Some(pe) = b.pending.clone() else {
             return Err(InputError::UnmatchedReply);
         };
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.position(ExtensionType::MN_HA_AUTH), &sa) {
+            (Some(i), Some(sa)) => m.verify_prepared(data, i, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
         if p.code.is_accepted() && p.lifetime > 0 {
             let expires = (p.lifetime != LIFETIME_INFINITE)
                 .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
@@ -1406,7 +1455,7 @@ impl HomeAgent {
                 if items.len() >= cluster::MAX_ITEMS {
                     break;
                 }
-                let next = self.table.iter().find(|(s, _)| *s >= c).map(|(s, _)| s);
+                let next = self.table.next_slot(c);
                 match next {
                     Some(s) => {
                         if let Some(r) = self.record(s, now)

@@ -11,6 +11,9 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+/// The longest retransmission timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Configuration of a [`MobileNodeClient`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -51,6 +54,9 @@ pub enum ClientError {
     /// Missing or wrong MN-HA authenticator.
     #[error("reply failed authentication")]
     Unauthenticated,
+    /// A configuration that cannot work.
+    #[error("bad client configuration: {0}")]
+    Config(&'static str),
 }
 
 /// What happened to the client's registration.
@@ -108,9 +114,16 @@ pub struct MobileNodeClient {
 }
 
 impl MobileNodeClient {
-    /// A client; nothing is sent before [`MobileNodeClient::register`].
-    pub fn new(cfg: ClientConfig, now: Instant) -> Self {
-        MobileNodeClient {
+    /// A client; nothing is sent before [`MobileNodeClient::register`]. Refused: a home address
+    /// of 0.0.0.0 without an NAI, a retransmission timeout of 0 or above one hour.
+    pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ClientError> {
+        if cfg.home_address.is_unspecified() && cfg.nai.as_ref().is_none_or(|n| n.is_empty()) {
+            return Err(ClientError::Config("home address 0.0.0.0 needs an NAI"));
+        }
+        if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
+            return Err(ClientError::Config("retransmit must be in (0, 1 h]"));
+        }
+        Ok(MobileNodeClient {
             home_address: cfg.home_address,
             cfg,
             start: now,
@@ -122,7 +135,7 @@ impl MobileNodeClient {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             requests_sent: 0,
-        }
+        })
     }
 
     /// The home address (the assigned one after registration).
@@ -291,7 +304,7 @@ impl MobileNodeClient {
             } else {
                 if let Some(x) = self.out.as_mut() {
                     x.tries += 1;
-                    x.timeout = x.timeout.saturating_mul(2);
+                    x.timeout = x.timeout.saturating_mul(2).min(MAX_TIMEOUT);
                 }
                 self.send(now);
             }
