@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, Policy};
+use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 use telcp::steering::fabric::{FabricMessage, VidState};
 use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
@@ -68,6 +69,8 @@ struct Sgsn {
     outstanding: HashMap<u16, Outstanding>,
     out: Vec<Transmit>,
     responses: Vec<Message<'static>>,
+    /// Where the responses came from.
+    response_sources: Vec<SocketAddr>,
     echo_recovery: Option<u8>,
 }
 
@@ -80,6 +83,7 @@ impl Sgsn {
             outstanding: HashMap::new(),
             out: Vec::new(),
             responses: Vec::new(),
+            response_sources: Vec::new(),
             echo_recovery: None,
         }
     }
@@ -204,8 +208,9 @@ impl Sgsn {
 }
 
 impl Node for Sgsn {
-    fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
         let Ok(m) = gtp::parse(data) else { return };
+        self.response_sources.push(from);
         let Some(seq) = m.header.sequence else { return };
         let Some(o) = self.outstanding.remove(&seq) else {
             return; // a duplicate answer
@@ -474,6 +479,9 @@ fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() 
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert_eq!(sgsn.created(), 40, "every session is accepted");
     let sessions = sgsn.sessions.clone();
+    // Claim 3: the replies came back through the line interface, from the gateway's address.
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(gw.line(0).stats().transmitted >= 40);
 
     // Claim 1: the line interface passed every set-up (and its retransmissions) to the switch.
     assert!(gw.line(0).stats().to_switch >= 40);
@@ -800,29 +808,23 @@ fn claim_7_processors_ask_for_their_vid_and_vids_are_reused_only_when_safe() {
 
 // ---------------------------------------------------------------- claim 8
 
+/// An L2TPv2 data message (L bit, a PPP LCP frame), built with `telcp::l2tp::wire`.
 fn l2tp_data(tunnel: u16, session: u16) -> Vec<u8> {
-    // L2TPv2 data message with the L bit: flags, length, tunnel id, session id, PPP payload.
-    let payload = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
-    let len = 8 + payload.len() as u16;
-    let mut v = vec![0x40, 0x02];
-    v.extend_from_slice(&len.to_be_bytes());
-    v.extend_from_slice(&tunnel.to_be_bytes());
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&payload);
-    v
+    let ppp: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
+    L2tpMessage::Data(DataMessage::new(tunnel, session, ppp)).to_vec()
 }
 
+/// An L2TPv2 control message: a HELLO in `tunnel` (an SCCRQ, to tunnel 0, when `tunnel` is 0).
 fn l2tp_control(tunnel: u16, session: u16) -> Vec<u8> {
-    // L2TPv2 control message (T, L, S): a Hello (message type AVP 6).
-    let avp = [0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06];
-    let len = 12 + avp.len() as u16;
-    let mut v = vec![0xc8, 0x02];
-    v.extend_from_slice(&len.to_be_bytes());
-    v.extend_from_slice(&tunnel.to_be_bytes());
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&[0, 1, 0, 1]);
-    v.extend_from_slice(&avp);
-    v
+    let mut m = if tunnel == 0 {
+        ControlMessage::sccrq(0x4242, b"lac".as_slice(), 3)
+    } else {
+        ControlMessage::hello(tunnel)
+    };
+    m.header.session_id = session;
+    m.header.ns = 1;
+    m.header.nr = 1;
+    L2tpMessage::Control(m).to_vec()
 }
 
 #[test]
