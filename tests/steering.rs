@@ -190,7 +190,8 @@ impl Sgsn {
 
     fn g_pdu(&mut self, idx: usize) {
         let teid = self.sessions[idx].gw_teid_u;
-        let m = Message::g_pdu(teid, vec![0x45u8; 40]);
+        let ue = self.sessions[idx].ue.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let m = Message::g_pdu(teid, inner_ipv4(ue, b"user data"));
         self.out.push(Transmit {
             dst: SocketAddr::new(self.gw.ip(), 2152),
             src: Some(sa(SGSN_IP, 2152)),
@@ -270,6 +271,28 @@ impl Node for Sgsn {
             .map(|o| o.next)
             .min()
     }
+}
+
+/// An IPv4/UDP packet from the UE, with a correct header checksum (UDP checksum 0).
+fn inner_ipv4(src: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&[192, 0, 2, 1]);
+    let sum: u32 = p
+        .chunks(2)
+        .map(|c| (u32::from(c[0]) << 8) | u32::from(c[1]))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(&[0x9c, 0x40, 0x9c, 0x41]);
+    p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
 }
 
 // ---------------------------------------------------------------- the gateway
@@ -1055,4 +1078,92 @@ fn processor_events_report_vid_assignment() {
         }
     }
     assert_eq!(assigned, 4);
+}
+
+// ---------------------------------------------------------------- tshark on the gateway's traffic
+
+#[test]
+fn tshark_reads_the_gateway_traffic() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(11, 0.0, 1);
+    gw.create_sessions(4);
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sgsn().g_pdu(i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    let dir = std::env::temp_dir().join(format!("telcp-steering-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gateway.pcap");
+    gw.sim
+        .write_pcap(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Only the peer-facing side: the fabric (port 4000) is not GTP.
+    let bad = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && ip.src == 10.0.0.1",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.user_ipv4",
+    ]);
+    let layout = layout();
+    let mut seen = HashMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('|').collect();
+        *seen.entry(cols[0].to_owned()).or_insert(0) += 1;
+        assert_eq!(cols[1], "128", "accepted: {line}");
+        if cols[0] == "0x11" || cols[0] == "0x13" {
+            // Create / Update responses: the TEID tshark reads carries a primary and a backup VID.
+            let teid = u32::from_str_radix(cols[2].trim_start_matches("0x"), 16).unwrap();
+            let p = layout.primary(teid).unwrap();
+            assert!(gw.proc_by_vid(p).is_some());
+            assert!(layout.backup(teid).is_some_and(|b| b != p));
+        }
+        if cols[0] == "0x11" {
+            assert!(cols[3].starts_with("10."), "End User Address {line}");
+        }
+    }
+    for t in ["0x11", "0x13", "0x15"] {
+        assert!(
+            seen.get(t).is_some_and(|n| *n >= 4),
+            "{t} in {seen:?}\n{out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
