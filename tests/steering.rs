@@ -114,6 +114,16 @@ impl Sgsn {
         self.seq
     }
 
+    /// Sends a hand-made Create PDP Context Request for a new session slot.
+    fn raw_create(&mut self, now: Instant, ies: Vec<Ie<'static>>) -> usize {
+        let idx = self.sessions.len();
+        self.sessions.push(SgsnSession::default());
+        let seq = self.next_seq();
+        let m = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, seq, ies);
+        self.request(now, m, idx);
+        idx
+    }
+
     fn echo(&mut self, now: Instant) {
         let seq = self.next_seq();
         self.request(
@@ -537,6 +547,9 @@ fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() 
         *per_proc.entry(holder).or_default() += 1;
         assert!(ues.insert(s.ue.expect("an End User Address")));
     }
+    // Retransmitted requests (lossy links) created no second session.
+    let total: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(total, 40);
     // By load: least loaded first, so the 40 sessions spread evenly over the 4 processors.
     assert_eq!(per_proc.len(), 4, "{per_proc:?}");
     let (min, max) = (
@@ -1262,4 +1275,50 @@ fn a_flood_of_spoofed_packets_is_dropped_and_counted() {
     assert_eq!(s.drops(DropReason::UnknownVid), unknown);
     assert_eq!(s.to_primary + s.to_backup + s.to_switch, 0);
     assert_eq!(s.queue_full, 0, "nothing was queued for a dropped packet");
+}
+
+#[test]
+fn processors_refuse_bad_setups_with_the_protocols_causes() {
+    let mut gw = Gateway::new(14, 0.0, 1);
+    let sgsn_ip = IpAddr::V4(Ipv4Addr::from(SGSN_IP));
+    let now = gw.sim.now();
+    // No TEID Control Plane: Mandatory IE missing.
+    let a = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000001").unwrap()),
+            Ie::TeidDataI(7),
+            Ie::Nsapi(5),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    // An IPv6 End User Address: Unknown PDP address or PDP type.
+    let b = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000002").unwrap()),
+            Ie::TeidDataI(8),
+            Ie::TeidControl(8),
+            Ie::Nsapi(5),
+            Ie::EndUserAddress(EndUserAddress {
+                organization: 0xf1,
+                pdp_type: EndUserAddress::IPV6,
+                address: Default::default(),
+            }),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    gw.sim.run_for(Duration::from_millis(300));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(sgsn.sessions[a].created, Some(Cause::MANDATORY_IE_MISSING));
+    assert_eq!(
+        sgsn.sessions[b].created,
+        Some(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE)
+    );
+    let refused: u64 = PROCS.iter().map(|id| gw.proc(*id).stats().refused).sum();
+    assert_eq!(refused, 2);
+    let sessions: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(sessions, 0, "a refused set-up leaves no state");
 }
