@@ -1,4 +1,286 @@
 //! L2TPv2 (RFC 2661) with LNS load redirection.
 //!
-//! [`wire`] is the message codec; the LAC and LNS endpoints stand on it.
+//! * [`wire`]: the message codec.
+//! * [`channel`]: the reliable control channel (Ns/Nr, windows, retransmission).
+//! * [`tunnel`] and [`session`]: the RFC 2661 tunnel and session state machines, shared by both
+//!   endpoints.
+//! * [`Lac`]: asks a contact LNS for sessions, follows redirects (the vendor `RedirectTarget` AVP,
+//!   or the standard Result 2 / Error 9 "try another directed" and Error 7 "try another"), relays
+//!   PPP frames.
+//! * [`Lns`]: serves sessions; as contact LNS it admits or redirects each call using
+//!   [`pool::LnsPool`]; [`pool::VirtualLns`] decides which member of a virtual LNS is the contact.
+//!
+//! Both endpoints follow the crate's sans-IO contract: after any `handle_*` call or command, drain
+//! `poll_transmit`, `poll_event` (and `poll_data`), then read `poll_timeout`; time never goes
+//! backwards; a spurious `handle_timeout` is a no-op.
+
+pub mod channel;
+pub mod lac;
+pub mod lns;
+pub mod pool;
+pub mod session;
+pub mod tunnel;
 pub mod wire;
+
+pub use lac::{Lac, LacConfig};
+pub use lns::{Lns, LnsConfig};
+
+use bytes::Bytes;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use wire::avp::CallErrors;
+use wire::{ResultCode, WireError};
+
+/// The UDP port of L2TP.
+pub const L2TP_PORT: u16 = 1701;
+
+/// A session as the endpoint knows it: our tunnel id and our session id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionRef {
+    /// Our Tunnel ID.
+    pub tunnel: u16,
+    /// Our Session ID.
+    pub session: u16,
+}
+
+/// The LAC's handle of one user call; it stays the same across redirections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// What an endpoint reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A tunnel is established with `peer`.
+    TunnelUp {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A tunnel is gone (StopCCN sent or received, or the peer stopped answering).
+    TunnelDown {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
+        /// The Result Code of the StopCCN, if one was exchanged.
+        result: Option<ResultCode<'static>>,
+    },
+    /// A session is established.
+    SessionUp {
+        /// The session.
+        session: SessionRef,
+        /// The LAC's call (None on an LNS).
+        call: Option<CallId>,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A session ended (CDN sent or received, or its tunnel went down), or a LAC call failed
+    /// before being established.
+    SessionDown {
+        /// The session (None for a LAC call that never got one).
+        session: Option<SessionRef>,
+        /// The LAC's call (None on an LNS).
+        call: Option<CallId>,
+        /// The Result Code of the CDN, if one was exchanged.
+        result: Option<ResultCode<'static>>,
+    },
+    /// LAC: the call was redirected from one LNS to another.
+    Redirected {
+        /// The call.
+        call: CallId,
+        /// The LNS that redirected it.
+        from: IpAddr,
+        /// The LNS it goes to now.
+        to: IpAddr,
+    },
+    /// Contact LNS: a call (or a tunnel-level request) was redirected to a pool LNS.
+    RedirectIssued {
+        /// The LAC.
+        peer: SocketAddr,
+        /// The pool LNS chosen.
+        to: IpAddr,
+        /// With the vendor AVP (true) or the standard Result 2 / Error 9 (false).
+        vendor_avp: bool,
+    },
+    /// LNS: a call was refused (CDN or StopCCN with this result).
+    Refused {
+        /// The LAC.
+        peer: SocketAddr,
+        /// The Result Code sent.
+        result: ResultCode<'static>,
+    },
+    /// A WAN-Error-Notify arrived.
+    Wen {
+        /// The session.
+        session: SessionRef,
+        /// The counters.
+        errors: CallErrors,
+    },
+    /// A Set-Link-Info arrived.
+    Sli {
+        /// The session.
+        session: SessionRef,
+        /// Send ACCM.
+        send_accm: u32,
+        /// Receive ACCM.
+        receive_accm: u32,
+    },
+}
+
+/// A PPP frame received on a session (see `poll_data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Data {
+    /// The session.
+    pub session: SessionRef,
+    /// The LAC's call.
+    pub call: Option<CallId>,
+    /// The PPP frame.
+    pub frame: Bytes,
+}
+
+/// Configuration shared by LAC and LNS.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our Host Name AVP.
+    pub host_name: Vec<u8>,
+    /// Tunnel secret (challenge/response and hidden AVPs).
+    pub secret: Option<Vec<u8>>,
+    /// Send a Challenge in SCCRQ/SCCRP and require the peer's response (needs `secret`).
+    pub challenge: bool,
+    /// Hide the Assigned Session ID, Calling and Called Number AVPs (needs `secret`).
+    pub hide_avps: bool,
+    /// Vendor ID of the load-redirection AVPs.
+    pub enterprise: u16,
+    /// Our Receive Window Size.
+    pub receive_window: u16,
+    /// First retransmission timeout.
+    pub retransmit_initial: Duration,
+    /// Retransmission timeout cap.
+    pub retransmit_cap: Duration,
+    /// Retransmissions before a tunnel is torn down.
+    pub max_retries: u32,
+    /// HELLO after this long without a message from the peer.
+    pub hello_interval: Duration,
+    /// How long a closed tunnel is kept to acknowledge the peer's retransmissions.
+    pub hold_period: Duration,
+    /// Maximum tunnels (set-up ones included). When full, an SCCRQ gets StopCCN Result 2 / Error 4.
+    pub max_tunnels: usize,
+    /// Maximum tunnels in set-up at once (a flood of SCCRQs cannot hold more); beyond, StopCCN
+    /// Result 2 / Error 4 without keeping state.
+    pub max_pending_tunnels: usize,
+    /// A session not established within this time is dropped (CDN result 10, time-out).
+    pub session_setup_timeout: Duration,
+    /// Maximum sessions per tunnel.
+    pub max_sessions_per_tunnel: usize,
+    /// Maximum sessions in total.
+    pub max_sessions: usize,
+    /// Out-of-order control messages kept per tunnel.
+    pub max_out_of_order: usize,
+    /// Control messages waiting for the send window per tunnel.
+    pub max_send_queue: usize,
+    /// Received PPP frames waiting for `poll_data`; more are dropped.
+    pub max_data_queue: usize,
+    /// Events waiting for `poll_event`; more are dropped (counted).
+    pub max_events: usize,
+    /// Ask for sequenced data (Sequencing Required in ICCN / ICRP).
+    pub sequencing_required: bool,
+    /// RNG seed (tunnel/session ids, challenges, tie breakers, random vectors).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host_name: b"telcp".to_vec(),
+            secret: None,
+            challenge: false,
+            hide_avps: false,
+            enterprise: wire::DEFAULT_ENTERPRISE,
+            receive_window: 8,
+            retransmit_initial: Duration::from_secs(1),
+            retransmit_cap: Duration::from_secs(8),
+            max_retries: 5,
+            hello_interval: Duration::from_secs(60),
+            hold_period: Duration::from_secs(31),
+            max_tunnels: 1024,
+            max_pending_tunnels: 256,
+            session_setup_timeout: Duration::from_secs(30),
+            max_sessions_per_tunnel: 4096,
+            max_sessions: 65536,
+            max_out_of_order: 16,
+            max_send_queue: 256,
+            max_data_queue: 1024,
+            max_events: 65536,
+            sequencing_required: false,
+            seed: 0,
+        }
+    }
+}
+
+/// A configuration the endpoint cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `challenge` or `hide_avps` without a secret.
+    #[error("challenge or hidden AVPs need a secret")]
+    NoSecret,
+    /// A bound is zero or out of range.
+    #[error("bad value for {0}")]
+    Bad(&'static str),
+}
+
+/// Why a datagram was not accepted (state unchanged; a refusal may have been queued).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Not a valid L2TPv2 message.
+    #[error("malformed: {0}")]
+    Malformed(#[from] WireError),
+    /// For a tunnel we do not have (or not from its peer).
+    #[error("unknown tunnel {0}")]
+    UnknownTunnel(u16),
+    /// For a session we do not have.
+    #[error("unknown session {0}")]
+    UnknownSession(u16),
+    /// Not expected in this state (answered as the RFC says, or ignored).
+    #[error("unexpected {0} in this state")]
+    Unexpected(&'static str),
+    /// Refused for lack of resources (answered with StopCCN/CDN where the RFC asks).
+    #[error("refused: {0} full")]
+    Full(&'static str),
+    /// Authentication failed (StopCCN result 4 sent).
+    #[error("authentication failed")]
+    NotAuthorized,
+}
+
+/// A command that could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A table is full.
+    #[error("{0} full")]
+    Full(&'static str),
+    /// No such session or call, or not established.
+    #[error("no such established session")]
+    NoSession,
+}
+
+impl Config {
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if (self.challenge || self.hide_avps) && self.secret.is_none() {
+            return Err(ConfigError::NoSecret);
+        }
+        if self.host_name.is_empty() || self.host_name.len() > 512 {
+            return Err(ConfigError::Bad("host_name"));
+        }
+        if self.receive_window == 0 || self.max_tunnels == 0 || self.max_tunnels > 65535 {
+            return Err(ConfigError::Bad("receive_window/max_tunnels"));
+        }
+        if self.max_sessions_per_tunnel == 0 || self.max_sessions_per_tunnel > 65535 {
+            return Err(ConfigError::Bad("max_sessions_per_tunnel"));
+        }
+        Ok(())
+    }
+}

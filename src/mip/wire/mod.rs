@@ -110,6 +110,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
     fn truncated(&self, field: &'static str, want: usize) -> WireError {
         WireError::Truncated {
             offset: self.pos,

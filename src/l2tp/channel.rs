@@ -1,0 +1,386 @@
+//! The reliable control channel of one tunnel (RFC 2661 section 5.8 and Appendix A).
+//!
+//! * Ns/Nr are 16-bit and compared modulo 2^16 ([`seq_lt`]).
+//! * Sending is limited by the peer's Receive Window Size and by a congestion window that starts
+//!   at 1 (slow start: +1 per acknowledged message up to the slow-start threshold, then congestion
+//!   avoidance: +1 per window of acknowledged messages); a retransmission timeout halves the
+//!   threshold and resets the window to 1 (Appendix A).
+//! * Received messages are delivered strictly in order; messages ahead of the next expected one
+//!   but inside our receive window are queued (at most `max_out_of_order`, then dropped: the peer
+//!   retransmits them). Duplicates are dropped and re-acknowledged.
+//! * Acknowledgement: every message we send carries Nr; when a message must be acknowledged and
+//!   nothing sent after processing it carried the Nr, [`Channel::flush_ack`] sends a ZLB.
+//! * Retransmission: the oldest unacknowledged message after `retransmit_initial`, doubling up
+//!   to `retransmit_cap`; after `max_retries` retransmissions without progress the channel is dead
+//!   and the tunnel must be torn down.
+//! * Bounds: at most `max_send_queue` messages wait for the window; [`Channel::send`] refuses
+//!   more with [`ChannelFull`].
+
+use super::wire::ControlMessage;
+use bytes::Bytes;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// `a` comes before `b` modulo 2^16.
+pub fn seq_lt(a: u16, b: u16) -> bool {
+    (b.wrapping_sub(a) as i16) > 0
+}
+
+/// Parameters of a control channel.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    /// Our Receive Window Size (how many out-of-order messages we accept ahead).
+    pub receive_window: u16,
+    /// First retransmission timeout.
+    pub retransmit_initial: Duration,
+    /// Retransmission timeout cap.
+    pub retransmit_cap: Duration,
+    /// Retransmissions of one message before the channel is declared dead.
+    pub max_retries: u32,
+    /// Out-of-order messages kept.
+    pub max_out_of_order: usize,
+    /// Messages waiting for the send window.
+    pub max_send_queue: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            receive_window: 8,
+            retransmit_initial: Duration::from_secs(1),
+            retransmit_cap: Duration::from_secs(8),
+            max_retries: 5,
+            max_out_of_order: 16,
+            max_send_queue: 64,
+        }
+    }
+}
+
+/// The send queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelFull;
+
+/// The channel gave up: `max_retries` retransmissions went unacknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelDead;
+
+/// The reliable control channel of one tunnel.
+#[derive(Debug)]
+pub struct Channel {
+    cfg: ChannelConfig,
+    /// Tunnel id to put in headers (the peer's id for the tunnel).
+    pub peer_tunnel_id: u16,
+    ns: u16,
+    nr: u16,
+    peer_window: u16,
+    cwnd: u16,
+    ssthresh: u16,
+    ca_acked: u16,
+    unacked: VecDeque<(u16, Vec<u8>)>,
+    queue: VecDeque<ControlMessage<'static>>,
+    ooo: BTreeMap<u16, ControlMessage<'static>>,
+    retries: u32,
+    rto: Duration,
+    deadline: Option<Instant>,
+    ack_pending: bool,
+    out: VecDeque<Bytes>,
+}
+
+impl Channel {
+    /// A new channel; `peer_tunnel_id` may be 0 until the peer assigns one (SCCRQ).
+    pub fn new(cfg: ChannelConfig, peer_tunnel_id: u16) -> Self {
+        let rto = cfg.retransmit_initial;
+        Channel {
+            cfg,
+            peer_tunnel_id,
+            ns: 0,
+            nr: 0,
+            peer_window: 4,
+            cwnd: 1,
+            ssthresh: 4,
+            ca_acked: 0,
+            unacked: VecDeque::new(),
+            queue: VecDeque::new(),
+            ooo: BTreeMap::new(),
+            retries: 0,
+            rto,
+            deadline: None,
+            ack_pending: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Sets the peer's Receive Window Size (from SCCRQ/SCCRP; 4 when absent, RFC 2661 4.4.3).
+    pub fn set_peer_window(&mut self, w: u16) {
+        self.peer_window = w.max(1);
+        self.ssthresh = self.peer_window;
+    }
+
+    /// Queues a message for reliable delivery.
+    pub fn send(&mut self, now: Instant, msg: ControlMessage<'static>) -> Result<(), ChannelFull> {
+        if self.queue.len() >= self.cfg.max_send_queue {
+            return Err(ChannelFull);
+        }
+        self.queue.push_back(msg);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Processes a received control message (its tunnel already checked). Returns the messages
+    /// now deliverable in order (ZLBs are never delivered).
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+    ) -> Vec<ControlMessage<'static>> {
+        self.ack(now, msg.header.nr);
+        let mut delivered = Vec::new();
+        if msg.is_zlb() {
+            self.pump(now);
+            return delivered;
+        }
+        let ns = msg.header.ns;
+        if ns == self.nr {
+            self.nr = self.nr.wrapping_add(1);
+            delivered.push(msg);
+            while let Some(next) = self.ooo.remove(&self.nr) {
+                self.nr = self.nr.wrapping_add(1);
+                delivered.push(next);
+            }
+            self.ack_pending = true;
+        } else if seq_lt(ns, self.nr) {
+            // Duplicate: re-acknowledge.
+            self.ack_pending = true;
+        } else if ns.wrapping_sub(self.nr) < self.cfg.receive_window
+            && (self.ooo.len() < self.cfg.max_out_of_order || self.ooo.contains_key(&ns))
+        {
+            self.ooo.insert(ns, msg);
+            self.ack_pending = true;
+        }
+        self.pump(now);
+        delivered
+    }
+
+    fn ack(&mut self, now: Instant, nr: u16) {
+        let mut progressed = false;
+        while let Some((ns, _)) = self.unacked.front() {
+            if seq_lt(*ns, nr) {
+                self.unacked.pop_front();
+                progressed = true;
+                if self.cwnd < self.ssthresh {
+                    self.cwnd += 1;
+                } else {
+                    self.ca_acked += 1;
+                    if self.ca_acked >= self.cwnd {
+                        self.ca_acked = 0;
+                        self.cwnd = self.cwnd.saturating_add(1);
+                    }
+                }
+                self.cwnd = self.cwnd.min(self.peer_window);
+            } else {
+                break;
+            }
+        }
+        if progressed {
+            self.retries = 0;
+            self.rto = self.cfg.retransmit_initial;
+            self.deadline = if self.unacked.is_empty() {
+                None
+            } else {
+                Some(now + self.rto)
+            };
+        }
+    }
+
+    fn encode(&self, ns: u16, mut msg: ControlMessage<'static>) -> Vec<u8> {
+        msg.header.tunnel_id = self.peer_tunnel_id;
+        msg.header.ns = ns;
+        msg.header.nr = self.nr;
+        let mut v = Vec::with_capacity(msg.encoded_len());
+        msg.emit(&mut v);
+        v
+    }
+
+    fn pump(&mut self, now: Instant) {
+        let window = usize::from(self.cwnd.min(self.peer_window).max(1));
+        while self.unacked.len() < window {
+            let Some(msg) = self.queue.pop_front() else {
+                break;
+            };
+            let ns = self.ns;
+            self.ns = self.ns.wrapping_add(1);
+            let bytes = self.encode(ns, msg);
+            self.out.push_back(Bytes::from(bytes.clone()));
+            self.unacked.push_back((ns, bytes));
+            self.ack_pending = false;
+            if self.deadline.is_none() {
+                self.deadline = Some(now + self.rto);
+            }
+        }
+    }
+
+    /// Sends a ZLB if a received message is still unacknowledged (nothing carried the Nr). Call it
+    /// once the received messages have been processed, so that answers piggyback the ack.
+    pub fn flush_ack(&mut self) {
+        if self.ack_pending {
+            self.ack_pending = false;
+            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
+            let mut v = Vec::with_capacity(12);
+            zlb.emit(&mut v);
+            self.out.push_back(Bytes::from(v));
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.out.pop_front()
+    }
+
+    /// When [`Channel::handle_timeout`] must be called.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Retransmits the oldest unacknowledged message if its timer expired.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ChannelDead> {
+        let Some(d) = self.deadline else {
+            return Ok(());
+        };
+        if now < d {
+            return Ok(());
+        }
+        if self.unacked.is_empty() {
+            self.deadline = None;
+            return Ok(());
+        }
+        if self.retries >= self.cfg.max_retries {
+            self.deadline = None;
+            return Err(ChannelDead);
+        }
+        self.retries += 1;
+        self.ssthresh = (self.cwnd / 2).max(1);
+        self.cwnd = 1;
+        self.ca_acked = 0;
+        self.rto = (self.rto * 2).min(self.cfg.retransmit_cap);
+        self.deadline = Some(now + self.rto);
+        let nr = self.nr;
+        if let Some((_, bytes)) = self.unacked.front_mut() {
+            // Refresh Nr (offset 10) in the retransmitted copy.
+            if let Some(slot) = bytes.get_mut(10..12) {
+                slot.copy_from_slice(&nr.to_be_bytes());
+            }
+            self.out.push_back(Bytes::from(bytes.clone()));
+        }
+        Ok(())
+    }
+
+    /// Are all sent messages acknowledged and none waiting?
+    pub fn is_idle(&self) -> bool {
+        self.unacked.is_empty() && self.queue.is_empty()
+    }
+
+    /// Messages sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// The congestion window.
+    pub fn cwnd(&self) -> u16 {
+        self.cwnd
+    }
+
+    /// Next Ns to send and next Nr expected.
+    pub fn seq(&self) -> (u16, u16) {
+        (self.ns, self.nr)
+    }
+
+    /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
+    pub fn set_peer_tunnel_id(&mut self, id: u16) {
+        self.peer_tunnel_id = id;
+        for (_, b) in self.unacked.iter_mut() {
+            if let Some(slot) = b.get_mut(4..6) {
+                slot.copy_from_slice(&id.to_be_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_wraps() {
+        assert!(seq_lt(65535, 0));
+        assert!(seq_lt(1, 2));
+        assert!(!seq_lt(2, 1));
+        assert!(!seq_lt(5, 5));
+    }
+
+    fn parse(b: &Bytes) -> ControlMessage<'static> {
+        match crate::l2tp::wire::Message::parse(b).unwrap().into_owned() {
+            crate::l2tp::wire::Message::Control(c) => c,
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn in_order_ooo_duplicate_and_zlb() {
+        let t = Instant::now();
+        let mut a = Channel::new(ChannelConfig::default(), 1);
+        let mut b = Channel::new(ChannelConfig::default(), 2);
+        a.set_peer_window(8);
+        for i in 0..3 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            let _ = i;
+        }
+        // Slow start: only one in flight at first.
+        let m0 = a.poll_transmit().unwrap();
+        assert!(a.poll_transmit().is_none());
+        let d = b.receive(t, parse(&m0));
+        assert_eq!(d.len(), 1);
+        b.flush_ack();
+        let zlb = b.poll_transmit().unwrap();
+        assert!(parse(&zlb).is_zlb());
+        a.receive(t, parse(&zlb));
+        // cwnd 2 now.
+        let m1 = a.poll_transmit().unwrap();
+        let m2 = a.poll_transmit().unwrap();
+        // Deliver out of order and duplicate.
+        assert!(b.receive(t, parse(&m2)).is_empty());
+        b.flush_ack();
+        let _ = b.poll_transmit();
+        assert_eq!(b.receive(t, parse(&m1)).len(), 2);
+        b.flush_ack();
+        let _ = b.poll_transmit();
+        assert!(b.receive(t, parse(&m1)).is_empty());
+        b.flush_ack();
+        let re_ack = parse(&b.poll_transmit().unwrap());
+        assert!(re_ack.is_zlb());
+        assert_eq!(re_ack.header.nr, 3);
+    }
+
+    #[test]
+    fn retransmit_backoff_then_dead() {
+        let t = Instant::now();
+        let cfg = ChannelConfig::default();
+        let mut a = Channel::new(cfg.clone(), 1);
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let _ = a.poll_transmit();
+        let mut now = t;
+        let mut gaps = Vec::new();
+        loop {
+            let d = a.deadline().unwrap();
+            gaps.push(d - now);
+            now = d;
+            if a.handle_timeout(now).is_err() {
+                break;
+            }
+            assert!(a.poll_transmit().is_some());
+        }
+        assert_eq!(gaps.len() as u32, cfg.max_retries + 1);
+        assert_eq!(gaps[0], Duration::from_secs(1));
+        assert_eq!(gaps[1], Duration::from_secs(2));
+        assert_eq!(*gaps.last().unwrap(), Duration::from_secs(8));
+    }
+}

@@ -1,0 +1,666 @@
+//! The LAC endpoint: asks a contact LNS for sessions, follows redirects, relays PPP frames.
+//!
+//! Flow of a call ([`Lac::open_session`]): the LAC opens (or reuses) a tunnel to the contact LNS
+//! (SCCRQ with `LoadBalanceCapable` when [`LacConfig::tunnel_level_request`]), then sends ICRQ
+//! with `LoadBalanceCapable` (when [`LacConfig::advertise_load_balance`]). Answers:
+//!
+//! * ICRP: ICCN is sent, [`Event::SessionUp`].
+//! * ICRP with `RedirectTarget`: CDN (result 3) frees the contact's record, [`Event::Redirected`],
+//!   and the call starts again at the target (tunnel reused if one is up).
+//! * CDN with Result 2 / Error 9: redirect to the first listed address not yet visited; Error 7:
+//!   to the next of [`LacConfig::alternates`] not yet visited. Other CDNs: [`Event::SessionDown`].
+//! * StopCCN answering our SCCRQ with `RedirectTarget`, Error 9 or Error 7: every call waiting on
+//!   that tunnel is redirected the same way.
+//!
+//! Redirection is bounded: at most [`LacConfig::max_redirects`] hops per call, never to an LNS that
+//! already redirected (or refused) it. Calls are bounded by [`LacConfig::max_calls`];
+//! [`Lac::open_session`] refuses more with [`CommandError::Full`].
+//!
+//! Call order: after any `handle_*` or command, drain [`Lac::poll_transmit`], [`Lac::poll_event`],
+//! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
+
+use super::session::{Session, SessionState};
+use super::tunnel::{Core, Timer, TunnelState, Up};
+use super::wire::avp::{AvpValue, CallErrors};
+use super::wire::{Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue};
+use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use crate::{Node, Transmit};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// LAC configuration.
+#[derive(Debug, Clone)]
+pub struct LacConfig {
+    /// Tunnel and channel parameters.
+    pub common: Config,
+    /// The contact LNS.
+    pub contact_lns: SocketAddr,
+    /// Say in ICRQ that we follow redirects (`LoadBalanceCapable`).
+    pub advertise_load_balance: bool,
+    /// Also say it in SCCRQ (tunnel-level request).
+    pub tunnel_level_request: bool,
+    /// Redirect hops per call.
+    pub max_redirects: u8,
+    /// LNSs to try on Error 7 "try another".
+    pub alternates: Vec<SocketAddr>,
+    /// Calls at once.
+    pub max_calls: usize,
+}
+
+impl LacConfig {
+    /// A LAC of the contact LNS `contact_lns`, with defaults.
+    pub fn new(contact_lns: SocketAddr) -> Self {
+        LacConfig {
+            common: Config::default(),
+            contact_lns,
+            advertise_load_balance: true,
+            tunnel_level_request: false,
+            max_redirects: 3,
+            alternates: Vec::new(),
+            max_calls: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    WaitTunnel,
+    WaitReply,
+    Up,
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    lns: SocketAddr,
+    visited: Vec<IpAddr>,
+    hops: u8,
+    tunnel: Option<u16>,
+    session: Option<u16>,
+    state: CallState,
+}
+
+/// The LAC endpoint.
+pub struct Lac {
+    core: Core,
+    cfg: LacConfig,
+    calls: HashMap<u64, Call>,
+    next_call: u64,
+    serial: u32,
+    data: VecDeque<Data>,
+    /// PPP frames dropped because the data queue was full.
+    pub dropped_frames: u64,
+}
+
+impl std::fmt::Debug for Lac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lac")
+            .field("tunnels", &self.core.tunnels.len())
+            .field("calls", &self.calls.len())
+            .finish()
+    }
+}
+
+impl Lac {
+    /// A new LAC.
+    pub fn new(cfg: LacConfig, _now: Instant) -> Result<Self, ConfigError> {
+        cfg.common.check()?;
+        if cfg.max_calls == 0 {
+            return Err(ConfigError::Bad("max_calls"));
+        }
+        Ok(Lac {
+            core: Core::new(cfg.common.clone()),
+            cfg,
+            calls: HashMap::new(),
+            next_call: 1,
+            serial: 0,
+            data: VecDeque::new(),
+            dropped_frames: 0,
+        })
+    }
+
+    /// Asks the contact LNS for a new session. The call's fate comes as events.
+    pub fn open_session(&mut self, now: Instant) -> Result<CallId, CommandError> {
+        if self.calls.len() >= self.cfg.max_calls {
+            return Err(CommandError::Full("calls"));
+        }
+        let id = self.next_call;
+        self.next_call += 1;
+        self.calls.insert(
+            id,
+            Call {
+                lns: self.cfg.contact_lns,
+                visited: Vec::new(),
+                hops: 0,
+                tunnel: None,
+                session: None,
+                state: CallState::WaitTunnel,
+            },
+        );
+        self.start_call(now, id);
+        self.process(now);
+        Ok(CallId(id))
+    }
+
+    /// Hangs up a call (CDN result 3).
+    pub fn close_session(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
+        let c = self.calls.remove(&call.0).ok_or(CommandError::NoSession)?;
+        if let (Some(t), Some(s)) = (c.tunnel, c.session) {
+            self.core.disconnect(
+                now,
+                t,
+                s,
+                ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+            );
+        }
+        self.core.event(Event::SessionDown {
+            session: c
+                .tunnel
+                .zip(c.session)
+                .map(|(tunnel, session)| SessionRef { tunnel, session }),
+            call: Some(call),
+            result: None,
+        });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Sends one PPP frame from the user to the call's LNS.
+    pub fn send_ppp(&mut self, call: CallId, frame: &[u8]) -> Result<(), CommandError> {
+        let c = self.calls.get(&call.0).ok_or(CommandError::NoSession)?;
+        match (c.state, c.tunnel, c.session) {
+            (CallState::Up, Some(t), Some(s)) if self.core.send_data(t, s, frame) => Ok(()),
+            _ => Err(CommandError::NoSession),
+        }
+    }
+
+    /// Sends WAN-Error-Notify on an established call.
+    pub fn send_wen(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        errors: CallErrors,
+    ) -> Result<(), CommandError> {
+        let (t, s) = self.established(call)?;
+        let peer = self.core.session_mut(t, s).map(|s| s.peer_id).unwrap_or(0);
+        self.core
+            .send_ctrl(now, t, ControlMessage::wen(0, peer, errors));
+        Ok(())
+    }
+
+    fn established(&self, call: CallId) -> Result<(u16, u16), CommandError> {
+        let c = self.calls.get(&call.0).ok_or(CommandError::NoSession)?;
+        match (c.state, c.tunnel, c.session) {
+            (CallState::Up, Some(t), Some(s)) => Ok((t, s)),
+            _ => Err(CommandError::NoSession),
+        }
+    }
+
+    /// The session a call currently uses, when established.
+    pub fn session_of(&self, call: CallId) -> Option<SessionRef> {
+        self.established(call)
+            .ok()
+            .map(|(tunnel, session)| SessionRef { tunnel, session })
+    }
+
+    /// The LNS a call is (being) served by.
+    pub fn lns_of(&self, call: CallId) -> Option<SocketAddr> {
+        self.calls.get(&call.0).map(|c| c.lns)
+    }
+
+    /// Number of calls (any state).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Number of tunnels (any state).
+    pub fn tunnel_count(&self) -> usize {
+        self.core.tunnel_count()
+    }
+
+    /// Feeds one received datagram.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let max = self.cfg.common.max_data_queue;
+        let q = &mut self.data;
+        let mut dropped = 0u64;
+        let r = self
+            .core
+            .handle_datagram(now, from, to, data, &mut |session, call, frame| {
+                if q.len() < max {
+                    q.push_back(Data {
+                        session,
+                        call: call.map(CallId),
+                        frame: bytes::Bytes::copy_from_slice(frame),
+                    });
+                } else {
+                    dropped += 1;
+                }
+            });
+        self.dropped_frames += dropped;
+        self.process(now);
+        self.core.finish(now);
+        r
+    }
+
+    /// Lets due timers fire.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        self.process(now);
+    }
+
+    /// Next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core.out.pop_front()
+    }
+
+    /// Next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.core.events.pop_front()
+    }
+
+    /// Next PPP frame received from an LNS.
+    #[must_use]
+    pub fn poll_data(&mut self) -> Option<Data> {
+        self.data.pop_front()
+    }
+
+    /// Earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    fn start_call(&mut self, now: Instant, id: u64) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let lns = call.lns;
+        // Reuse a tunnel to that LNS.
+        let existing = self
+            .core
+            .tunnels
+            .values()
+            .filter(|t| t.peer.ip() == lns.ip() && t.state != TunnelState::Closing)
+            .map(|t| (t.local_id, t.state))
+            .min_by_key(|(_, s)| *s != TunnelState::Established);
+        match existing {
+            Some((tid, TunnelState::Established)) => self.send_icrq(now, id, tid),
+            Some((tid, _)) => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.tunnel = Some(tid);
+                    c.state = CallState::WaitTunnel;
+                }
+            }
+            None => {
+                let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
+                match self.core.open_tunnel(now, lns, lbc) {
+                    Some(tid) => {
+                        if let Some(c) = self.calls.get_mut(&id) {
+                            c.tunnel = Some(tid);
+                            c.state = CallState::WaitTunnel;
+                        }
+                    }
+                    None => self.fail_call(id, None),
+                }
+            }
+        }
+    }
+
+    fn send_icrq(&mut self, now: Instant, id: u64, tid: u16) {
+        let Some(sid) = self.core.alloc_session_id(tid, true) else {
+            self.fail_call(id, None);
+            return;
+        };
+        self.serial = self.serial.wrapping_add(1);
+        let mut s = Session::new(sid, 0, SessionState::WaitReply, self.serial);
+        s.call = Some(id);
+        s.sequencing = self.cfg.common.sequencing_required;
+        if !self.core.add_session(tid, s, true) {
+            self.fail_call(id, None);
+            return;
+        }
+        let mut m =
+            ControlMessage::icrq(0, sid, self.serial).with(Avp::mandatory(AvpValue::BearerType(2)));
+        if self.cfg.advertise_load_balance {
+            m.push(Avp::optional(AvpValue::LoadBalanceCapable {
+                vendor: self.cfg.common.enterprise,
+            }));
+        }
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.tunnel = Some(tid);
+            c.session = Some(sid);
+            c.state = CallState::WaitReply;
+        }
+        let deadline = now + self.cfg.common.session_setup_timeout;
+        self.core.timers.insert(Timer::Session(tid, sid), deadline);
+        self.core.send_ctrl(now, tid, m);
+    }
+
+    fn fail_call(&mut self, id: u64, result: Option<ResultCode<'static>>) {
+        if let Some(c) = self.calls.remove(&id) {
+            self.core.event(Event::SessionDown {
+                session: c
+                    .tunnel
+                    .zip(c.session)
+                    .map(|(tunnel, session)| SessionRef { tunnel, session }),
+                call: Some(CallId(id)),
+                result,
+            });
+        }
+    }
+
+    fn redirect(&mut self, now: Instant, id: u64, to: IpAddr, result: Option<ResultCode<'static>>) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let from = c.lns.ip();
+        if !c.visited.contains(&from) {
+            c.visited.push(from);
+        }
+        if c.hops >= self.cfg.max_redirects || c.visited.contains(&to) {
+            self.fail_call(id, result);
+            return;
+        }
+        c.hops += 1;
+        c.lns = SocketAddr::new(to, c.lns.port());
+        c.tunnel = None;
+        c.session = None;
+        c.state = CallState::WaitTunnel;
+        self.core.event(Event::Redirected {
+            call: CallId(id),
+            from,
+            to,
+        });
+        self.start_call(now, id);
+    }
+
+    /// Where a refusal points: the vendor target, the first unvisited address of an Error 9 list,
+    /// or the next unvisited alternate for Error 7.
+    fn redirect_target(
+        &self,
+        id: u64,
+        vendor: Option<IpAddr>,
+        result: Option<&ResultCode<'_>>,
+    ) -> Option<IpAddr> {
+        let c = self.calls.get(&id)?;
+        let seen = |a: &IpAddr| c.visited.contains(a) || *a == c.lns.ip();
+        if let Some(v) = vendor {
+            return Some(v);
+        }
+        let r = result?;
+        if r.result != ResultCodeValue(2) {
+            return None;
+        }
+        match r.error_code()? {
+            ErrorCode::TRY_ANOTHER_DIRECTED => {
+                r.directed_addresses()?.into_iter().find(|a| !seen(a))
+            }
+            ErrorCode::TRY_ANOTHER => self
+                .cfg
+                .alternates
+                .iter()
+                .map(|a| a.ip())
+                .find(|a| !seen(a)),
+            _ => None,
+        }
+    }
+
+    fn process(&mut self, now: Instant) {
+        while let Some(up) = self.core.ups.pop_front() {
+            match up {
+                Up::Sccrq { from, to, msg } => {
+                    // A LAC takes tunnels from an LNS too (outgoing calls).
+                    let _ = self.core.accept_tunnel(now, from, to, msg);
+                }
+                Up::TunnelUp(tid) => {
+                    let waiting: Vec<u64> = self
+                        .calls
+                        .iter()
+                        .filter(|(_, c)| c.tunnel == Some(tid) && c.state == CallState::WaitTunnel)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in waiting {
+                        self.send_icrq(now, id, tid);
+                    }
+                }
+                Up::TunnelClosed {
+                    tunnel,
+                    was_setup,
+                    result,
+                    redirect,
+                    ..
+                } => {
+                    let affected: Vec<u64> = self
+                        .calls
+                        .iter()
+                        .filter(|(_, c)| c.tunnel == Some(tunnel))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in affected {
+                        let up = self
+                            .calls
+                            .get(&id)
+                            .is_some_and(|c| c.state == CallState::Up);
+                        let target = if was_setup && !up {
+                            self.redirect_target(id, redirect, result.as_ref())
+                        } else {
+                            None
+                        };
+                        match target {
+                            Some(to) => self.redirect(now, id, to, result.clone()),
+                            None if result.is_none() && redirect.is_none() && !up => {
+                                // Lost a tie breaker, or the tunnel died before the call was up
+                                // (a failed LNS behind a virtual address): start again.
+                                if let Some(c) = self.calls.get_mut(&id) {
+                                    c.hops = c.hops.saturating_add(1);
+                                    if c.hops > self.cfg.max_redirects {
+                                        self.fail_call(id, None);
+                                        continue;
+                                    }
+                                }
+                                self.start_call(now, id);
+                            }
+                            None => self.fail_call(id, result.clone()),
+                        }
+                    }
+                }
+                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionTimer(tid, sid) => {
+                    let waiting = self
+                        .core
+                        .session_mut(tid, sid)
+                        .is_some_and(|s| s.state == SessionState::WaitReply);
+                    let silent = self
+                        .core
+                        .tunnels
+                        .get(&tid)
+                        .is_some_and(|t| t.channel.in_flight() > 0);
+                    if waiting && silent {
+                        // The LNS does not acknowledge anything: give the tunnel up; its calls
+                        // start again on a new one (bounded by max_redirects).
+                        self.core.tunnel_dead(tid);
+                    } else if waiting {
+                        let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
+                        let call = self.core.session_mut(tid, sid).and_then(|s| s.call);
+                        self.core.disconnect(now, tid, sid, rc.clone());
+                        if let Some(id) = call {
+                            self.fail_call(id, Some(rc));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
+        let sid = m.header.session_id;
+        let Some(mt) = m.message_type() else {
+            return;
+        };
+        let sref = SessionRef {
+            tunnel: tid,
+            session: sid,
+        };
+        match mt {
+            MessageType::ICRP => {
+                let Some(s) = self.core.session_mut(tid, sid) else {
+                    return;
+                };
+                if s.state != SessionState::WaitReply {
+                    return;
+                }
+                s.peer_id = m.assigned_session_id().unwrap_or(0);
+                let call = s.call;
+                let target = m.redirect_target(self.cfg.common.enterprise);
+                match (target, call) {
+                    (Some(to), Some(id)) if self.cfg.advertise_load_balance => {
+                        self.core.disconnect(
+                            now,
+                            tid,
+                            sid,
+                            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+                        );
+                        self.redirect(now, id, to, None);
+                    }
+                    _ => {
+                        let seq = self.cfg.common.sequencing_required || m.sequencing_required();
+                        let peer_id = {
+                            let Some(s) = self.core.session_mut(tid, sid) else {
+                                return;
+                            };
+                            s.state = SessionState::Established;
+                            s.sequencing = seq;
+                            s.peer_id
+                        };
+                        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, 1);
+                        if seq {
+                            iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
+                        }
+                        self.core.send_ctrl(now, tid, iccn);
+                        if let Some(id) = call {
+                            if let Some(c) = self.calls.get_mut(&id) {
+                                c.state = CallState::Up;
+                            }
+                        }
+                        let peer = self.core.tunnels.get(&tid).map(|t| t.peer);
+                        if let Some(peer) = peer {
+                            self.core.event(Event::SessionUp {
+                                session: sref,
+                                call: call.map(CallId),
+                                peer,
+                            });
+                        }
+                    }
+                }
+            }
+            MessageType::CDN => {
+                let Some(s) = self.core.remove_session(tid, sid) else {
+                    return;
+                };
+                let result = m.result_code().cloned().map(ResultCode::into_owned);
+                let Some(id) = s.call else {
+                    self.core.event(Event::SessionDown {
+                        session: Some(sref),
+                        call: None,
+                        result,
+                    });
+                    return;
+                };
+                let was_up = s.state == SessionState::Established;
+                let target = if was_up {
+                    None
+                } else {
+                    self.redirect_target(id, None, result.as_ref())
+                };
+                match target {
+                    Some(to) => self.redirect(now, id, to, result),
+                    None => {
+                        self.calls.remove(&id);
+                        self.core.event(Event::SessionDown {
+                            session: Some(sref),
+                            call: Some(CallId(id)),
+                            result,
+                        });
+                    }
+                }
+            }
+            MessageType::OCRQ => {
+                let peer_sid = m.assigned_session_id().unwrap_or(0);
+                let Some(sid) = self.core.alloc_session_id(tid, true) else {
+                    let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+                    self.core
+                        .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+                    return;
+                };
+                let mut s = Session::new(
+                    sid,
+                    peer_sid,
+                    SessionState::Established,
+                    m.call_serial_number().unwrap_or(0),
+                );
+                s.sequencing = self.cfg.common.sequencing_required;
+                if !self.core.add_session(tid, s, true) {
+                    return;
+                }
+                self.core
+                    .send_ctrl(now, tid, ControlMessage::ocrp(0, peer_sid, sid));
+                self.core
+                    .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, 1));
+                let peer = self.core.tunnels.get(&tid).map(|t| t.peer);
+                if let Some(peer) = peer {
+                    self.core.event(Event::SessionUp {
+                        session: SessionRef {
+                            tunnel: tid,
+                            session: sid,
+                        },
+                        call: None,
+                        peer,
+                    });
+                }
+            }
+            MessageType::WEN => {
+                if let Some(AvpValue::CallErrors(e)) = m.get(super::wire::AvpType::CALL_ERRORS) {
+                    let errors = *e;
+                    self.core.event(Event::Wen {
+                        session: sref,
+                        errors,
+                    });
+                }
+            }
+            MessageType::SLI => {
+                if let Some(AvpValue::Accm { send, receive }) = m.get(super::wire::AvpType::ACCM) {
+                    let (send_accm, receive_accm) = (*send, *receive);
+                    self.core.event(Event::Sli {
+                        session: sref,
+                        send_accm,
+                        receive_accm,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Node for Lac {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = Lac::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Lac::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Lac::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Lac::poll_timeout(self)
+    }
+}

@@ -1,0 +1,760 @@
+//! The LNS endpoint: serves sessions; as contact LNS, admits or redirects each call.
+//!
+//! Admission (claim 2): a new session is served when the LNS accepts calls
+//! ([`Lns::set_accepting`]), its session and tunnel tables have room, and its load (set by the
+//! caller with [`Lns::set_load`]) is below [`LnsConfig::overload_percent`]. Otherwise:
+//!
+//! * the LAC said `LoadBalanceCapable` (ICRQ or SCCRQ) and the pool has an available LNS: ICRP with
+//!   `RedirectTarget` (claim 4). The session record is kept only until the LAC's CDN or
+//!   [`LnsConfig::redirect_hold`]; at most [`LnsConfig::max_pending_redirects`] at once.
+//! * the LAC did not, and [`LnsConfig::standard_redirect`] is set: CDN Result 2 / Error 9 with the
+//!   address list (claim 7).
+//! * otherwise: CDN Result 4 (temporary lack of resources; claim 6 when the pool is empty).
+//!
+//! An SCCRQ carrying `LoadBalanceCapable` (a tunnel-level request) while the LNS cannot serve is
+//! answered, without keeping state, by a StopCCN (Result 2, Error 7) carrying `RedirectTarget`; an
+//! SCCRQ without it is accepted (sessions are then decided one by one) unless the tunnel table is
+//! full, when it gets StopCCN Result 2 / Error 9 (with `standard_redirect`) or Result 2 / Error 4.
+//!
+//! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
+//! it is the contact LNS; other members drop them.
+//!
+//! Call order: after any `handle_*` or command, drain [`Lns::poll_transmit`], [`Lns::poll_event`],
+//! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
+
+use super::pool::{LnsPool, MemberState, VirtualLns};
+use super::session::{Session, SessionState};
+use super::tunnel::{Core, Timer, Up};
+use super::wire::avp::AvpValue;
+use super::wire::{
+    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
+};
+use super::{CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
+use crate::{Node, Transmit};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// LNS configuration.
+#[derive(Debug, Clone)]
+pub struct LnsConfig {
+    /// Tunnel and channel parameters (its `max_sessions` and `max_tunnels` are the admission
+    /// limits).
+    pub common: Config,
+    /// Load percentage at and above which new sessions are not served here.
+    pub overload_percent: u8,
+    /// Act as contact LNS: redirect calls it cannot serve to the pool.
+    pub contact: bool,
+    /// Redirect LACs that did not say `LoadBalanceCapable` with Result 2 / Error 9.
+    pub standard_redirect: bool,
+    /// How long the record of a redirected call is kept if the LAC sends no CDN.
+    pub redirect_hold: Duration,
+    /// Redirected-call records at once (more: refused with CDN result 4).
+    pub max_pending_redirects: usize,
+    /// Pool table size.
+    pub max_pool: usize,
+    /// Pool members at or above this load are not selected.
+    pub pool_overload_percent: u8,
+    /// Membership of a virtual LNS, if any.
+    pub virtual_lns: Option<VirtualLns>,
+    /// Heartbeats with the other LNSs (pool members, virtual-LNS members), sharing the L2TP UDP
+    /// port: the pool table and the virtual-LNS liveness are fed from it. Each peer's address is
+    /// the one LACs are redirected to.
+    pub health: Option<MonitorConfig>,
+}
+
+impl Default for LnsConfig {
+    fn default() -> Self {
+        LnsConfig {
+            common: Config::default(),
+            overload_percent: 90,
+            contact: true,
+            standard_redirect: false,
+            redirect_hold: Duration::from_secs(10),
+            max_pending_redirects: 1024,
+            max_pool: 64,
+            pool_overload_percent: 90,
+            virtual_lns: None,
+            health: None,
+        }
+    }
+}
+
+/// The LNS endpoint.
+pub struct Lns {
+    core: Core,
+    cfg: LnsConfig,
+    load_percent: u8,
+    accepting: bool,
+    pending_redirects: usize,
+    /// The table of pool LNSs (contact role).
+    pub pool: LnsPool,
+    data: VecDeque<Data>,
+    /// PPP frames dropped because the data queue was full.
+    pub dropped_frames: u64,
+    /// Liveness of the other virtual-LNS members, by real address (fed like the pool).
+    member_up: Vec<(IpAddr, bool)>,
+    monitor: Option<Monitor>,
+}
+
+impl std::fmt::Debug for Lns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lns")
+            .field("tunnels", &self.core.tunnels.len())
+            .field("sessions", &self.core.session_count)
+            .finish()
+    }
+}
+
+impl Lns {
+    /// A new LNS.
+    pub fn new(cfg: LnsConfig, now: Instant) -> Result<Self, ConfigError> {
+        cfg.common.check()?;
+        let monitor = match &cfg.health {
+            Some(h) => Some(Monitor::new(h.clone(), now).map_err(|_| ConfigError::Bad("health"))?),
+            None => None,
+        };
+        if let Some(v) = &cfg.virtual_lns {
+            if v.me >= v.members.len() {
+                return Err(ConfigError::Bad("virtual_lns.me"));
+            }
+        }
+        Ok(Lns {
+            core: Core::new(cfg.common.clone()),
+            pool: LnsPool::new(cfg.max_pool, cfg.pool_overload_percent),
+            member_up: cfg
+                .virtual_lns
+                .as_ref()
+                .map(|v| v.members.iter().map(|a| (*a, true)).collect())
+                .unwrap_or_default(),
+            cfg,
+            load_percent: 0,
+            accepting: true,
+            pending_redirects: 0,
+            data: VecDeque::new(),
+            dropped_frames: 0,
+            monitor,
+        })
+    }
+
+    /// Sets the load figure used by admission (and sent in heartbeats).
+    pub fn set_load(&mut self, percent: u8) {
+        self.load_percent = percent;
+        self.publish_load();
+    }
+
+    fn publish_load(&mut self) {
+        let used = u32::try_from(self.session_count()).unwrap_or(u32::MAX);
+        let capacity = u32::try_from(self.cfg.common.max_sessions).unwrap_or(u32::MAX);
+        let computed = Load::new(used, capacity).percent;
+        let percent = if self.accepting {
+            self.load_percent.max(computed)
+        } else {
+            100
+        };
+        if let Some(m) = &mut self.monitor {
+            m.set_load(Load {
+                used,
+                capacity,
+                percent,
+            });
+        }
+    }
+
+    /// Copies the health table into the pool table and the virtual-LNS liveness.
+    fn sync_health(&mut self) {
+        let Some(m) = &mut self.monitor else {
+            return;
+        };
+        while m.poll_event().is_some() {}
+        let peers: Vec<health::PeerStatus> = m.peers().collect();
+        for p in peers {
+            let addr = p.addr.ip();
+            let state = match p.state {
+                NodeState::Up => MemberState::Up,
+                NodeState::Suspect => MemberState::Suspect,
+                _ => MemberState::Down,
+            };
+            let load = p.load.unwrap_or_default();
+            self.pool
+                .update(addr, state, load.used, load.capacity, load.percent);
+            if let Some(mu) = self.member_up.iter_mut().find(|x| x.0 == addr) {
+                mu.1 = state == MemberState::Up;
+            }
+        }
+    }
+
+    /// The health monitor, when configured.
+    pub fn monitor(&self) -> Option<&Monitor> {
+        self.monitor.as_ref()
+    }
+
+    /// Admission policy switch: when false, no new session is served here.
+    pub fn set_accepting(&mut self, accepting: bool) {
+        self.accepting = accepting;
+        self.publish_load();
+    }
+
+    /// Records the liveness of a virtual-LNS member (from health events).
+    pub fn set_member_up(&mut self, addr: IpAddr, up: bool) {
+        if let Some(m) = self.member_up.iter_mut().find(|m| m.0 == addr) {
+            m.1 = up;
+        }
+        self.pool.set_state(
+            addr,
+            if up {
+                MemberState::Up
+            } else {
+                MemberState::Down
+            },
+        );
+    }
+
+    /// Are we the contact LNS of our virtual LNS (always true outside one)?
+    pub fn is_contact(&self) -> bool {
+        match &self.cfg.virtual_lns {
+            None => true,
+            Some(v) => v.is_contact(|a| self.member_up.iter().any(|m| m.0 == a && m.1)),
+        }
+    }
+
+    /// Established sessions plus those in set-up (redirect records excluded).
+    pub fn session_count(&self) -> usize {
+        self.core.session_count - self.pending_redirects
+    }
+
+    /// Tunnels (any state).
+    pub fn tunnel_count(&self) -> usize {
+        self.core.tunnel_count()
+    }
+
+    /// Redirect records held.
+    pub fn pending_redirects(&self) -> usize {
+        self.pending_redirects
+    }
+
+    /// Sends a PPP frame on a session.
+    pub fn send_ppp(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
+        if self.core.send_data(session.tunnel, session.session, frame) {
+            Ok(())
+        } else {
+            Err(CommandError::NoSession)
+        }
+    }
+
+    /// Hangs up a session (CDN).
+    pub fn close_session(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        result: ResultCode<'static>,
+    ) {
+        self.core
+            .disconnect(now, session.tunnel, session.session, result.clone());
+        self.core.event(Event::SessionDown {
+            session: Some(session),
+            call: None,
+            result: Some(result),
+        });
+    }
+
+    /// Closes a tunnel (StopCCN).
+    pub fn close_tunnel(&mut self, now: Instant, tunnel: u16, result: ResultCode<'static>) {
+        self.core.close_tunnel(now, tunnel, result);
+        self.process(now);
+    }
+
+    /// Places an outgoing call on an established tunnel (OCRQ); [`Event::SessionUp`] at OCCN.
+    pub fn place_call(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        called_number: &[u8],
+    ) -> Result<SessionRef, CommandError> {
+        let sid = self
+            .core
+            .alloc_session_id(tunnel, true)
+            .ok_or(CommandError::Full("sessions"))?;
+        let s = Session::new(sid, 0, SessionState::WaitOutgoingReply, 1);
+        if !self.core.add_session(tunnel, s, true) {
+            return Err(CommandError::Full("sessions"));
+        }
+        let deadline = now + self.cfg.common.session_setup_timeout;
+        self.core
+            .timers
+            .insert(Timer::Session(tunnel, sid), deadline);
+        let m = ControlMessage::ocrq(
+            0,
+            sid,
+            1,
+            9600,
+            64000,
+            1,
+            1,
+            Cow::Owned(called_number.to_vec()),
+        );
+        self.core.send_ctrl(now, tunnel, m);
+        Ok(SessionRef {
+            tunnel,
+            session: sid,
+        })
+    }
+
+    /// Sends Set-Link-Info on a session.
+    pub fn send_sli(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        send: u32,
+        receive: u32,
+    ) -> Result<(), CommandError> {
+        let peer = self
+            .core
+            .session_mut(session.tunnel, session.session)
+            .map(|s| s.peer_id)
+            .ok_or(CommandError::NoSession)?;
+        self.core.send_ctrl(
+            now,
+            session.tunnel,
+            ControlMessage::sli(0, peer, send, receive),
+        );
+        Ok(())
+    }
+
+    fn can_serve(&self, tunnel: Option<u16>) -> bool {
+        let per_tunnel_ok = tunnel
+            .and_then(|t| self.core.tunnels.get(&t))
+            .is_none_or(|t| t.sessions.len() < self.cfg.common.max_sessions_per_tunnel);
+        self.accepting
+            && self.load_percent < self.cfg.overload_percent
+            && self.session_count() < self.cfg.common.max_sessions
+            && per_tunnel_ok
+    }
+
+    fn own_addrs(&self) -> Vec<IpAddr> {
+        let mut v = Vec::new();
+        if let Some(vl) = &self.cfg.virtual_lns {
+            v.push(vl.virtual_addr);
+            if let Some(me) = vl.members.get(vl.me) {
+                v.push(*me);
+            }
+        }
+        v
+    }
+
+    fn select(&mut self, peer: SocketAddr, local: Option<SocketAddr>) -> Option<IpAddr> {
+        if !self.cfg.contact {
+            return None;
+        }
+        let mut exclude = self.own_addrs();
+        if let Some(l) = local {
+            exclude.push(l.ip());
+        }
+        exclude.push(peer.ip());
+        let t = self.pool.select(&exclude)?;
+        self.pool.note_redirect(t);
+        Some(t)
+    }
+
+    /// Feeds one received datagram.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            if let Some(m) = &mut self.monitor {
+                let r = m.handle_heartbeat(now, from, data);
+                self.sync_health();
+                return r.map_err(|_| InputError::Unexpected("heartbeat refused"));
+            }
+            return Err(InputError::Unexpected(
+                "heartbeat without health configured",
+            ));
+        }
+        let max = self.cfg.common.max_data_queue;
+        let q = &mut self.data;
+        let mut dropped = 0u64;
+        let r = self
+            .core
+            .handle_datagram(now, from, to, data, &mut |session, call, frame| {
+                if q.len() < max {
+                    q.push_back(Data {
+                        session,
+                        call: call.map(super::CallId),
+                        frame: bytes::Bytes::copy_from_slice(frame),
+                    });
+                } else {
+                    dropped += 1;
+                }
+            });
+        self.dropped_frames += dropped;
+        self.process(now);
+        self.core.finish(now);
+        r
+    }
+
+    /// Lets due timers fire.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        self.process(now);
+        if self
+            .monitor
+            .as_ref()
+            .and_then(Monitor::poll_timeout)
+            .is_some_and(|d| d <= now)
+        {
+            self.publish_load();
+            if let Some(m) = &mut self.monitor {
+                m.handle_timeout(now);
+            }
+            self.sync_health();
+        }
+    }
+
+    /// Next datagram to send (L2TP first, then heartbeats).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core
+            .out
+            .pop_front()
+            .or_else(|| self.monitor.as_mut().and_then(Monitor::poll_transmit))
+    }
+
+    /// Next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.core.events.pop_front()
+    }
+
+    /// Next PPP frame received.
+    #[must_use]
+    pub fn poll_data(&mut self) -> Option<Data> {
+        self.data.pop_front()
+    }
+
+    /// Earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let h = self.monitor.as_ref().and_then(Monitor::poll_timeout);
+        match (self.core.poll_timeout(), h) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn process(&mut self, now: Instant) {
+        while let Some(up) = self.core.ups.pop_front() {
+            match up {
+                Up::Sccrq { from, to, msg } => self.on_sccrq(now, from, to, msg),
+                Up::TunnelUp(_) => {}
+                Up::TunnelClosed {
+                    tunnel, sessions, ..
+                } => {
+                    for s in sessions {
+                        if s.state == SessionState::Redirected {
+                            self.pending_redirects -= 1;
+                        } else if s.state == SessionState::Established {
+                            self.core.event(Event::SessionDown {
+                                session: Some(SessionRef {
+                                    tunnel,
+                                    session: s.local_id,
+                                }),
+                                call: None,
+                                result: None,
+                            });
+                        }
+                    }
+                }
+                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionTimer(tid, sid) => {
+                    let state = self.core.session_mut(tid, sid).map(|s| s.state);
+                    match state {
+                        Some(SessionState::Redirected) => {
+                            self.core.remove_session(tid, sid);
+                            self.pending_redirects -= 1;
+                        }
+                        Some(SessionState::Established) | None => {}
+                        Some(_) => {
+                            // Set-up did not complete in time.
+                            let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
+                            self.core.disconnect(now, tid, sid, rc.clone());
+                            self.core.event(Event::SessionDown {
+                                session: Some(SessionRef {
+                                    tunnel: tid,
+                                    session: sid,
+                                }),
+                                call: None,
+                                result: Some(rc),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_sccrq(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        msg: ControlMessage<'static>,
+    ) {
+        if let Some(v) = &self.cfg.virtual_lns {
+            if to.ip() == v.virtual_addr && !self.is_contact() {
+                return;
+            }
+        }
+        let lbc = msg.load_balance_capable(self.cfg.common.enterprise);
+        let full = self.core.tunnel_count() >= self.cfg.common.max_tunnels;
+        if full || !self.can_serve(None) {
+            if lbc {
+                if let Some(target) = self.select(from, Some(to)) {
+                    let rc = ResultCode::with_error(
+                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                        ErrorCode::TRY_ANOTHER,
+                        Cow::Borrowed(&b""[..]),
+                    );
+                    self.core
+                        .refuse_sccrq(from, Some(to), &msg, rc, Some(target));
+                    self.core.event(Event::RedirectIssued {
+                        peer: from,
+                        to: target,
+                        vendor_avp: true,
+                    });
+                    return;
+                }
+            } else if self.cfg.standard_redirect && full {
+                if let Some(target) = self.select(from, Some(to)) {
+                    let rc = ResultCode::try_another_directed(
+                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                        &[target],
+                    );
+                    self.core.refuse_sccrq(from, Some(to), &msg, rc, None);
+                    self.core.event(Event::RedirectIssued {
+                        peer: from,
+                        to: target,
+                        vendor_avp: false,
+                    });
+                    return;
+                }
+            }
+            if full || lbc {
+                let rc = ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                    ErrorCode::INSUFFICIENT_RESOURCES,
+                    Cow::Borrowed(&b""[..]),
+                );
+                self.core
+                    .refuse_sccrq(from, Some(to), &msg, rc.clone(), None);
+                self.core.event(Event::Refused {
+                    peer: from,
+                    result: rc,
+                });
+                return;
+            }
+        }
+        let _ = self.core.accept_tunnel(now, from, to, msg);
+    }
+
+    fn refuse_session(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        peer_sid: u16,
+        rc: ResultCode<'static>,
+        peer: SocketAddr,
+    ) {
+        self.core
+            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc.clone()));
+        self.core.event(Event::Refused { peer, result: rc });
+    }
+
+    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
+        let sid = m.header.session_id;
+        let Some(mt) = m.message_type() else {
+            return;
+        };
+        let Some((peer, local, tunnel_lbc)) = self
+            .core
+            .tunnels
+            .get(&tid)
+            .map(|t| (t.peer, t.local, t.peer_load_balance_capable))
+        else {
+            return;
+        };
+        let sref = SessionRef {
+            tunnel: tid,
+            session: sid,
+        };
+        match mt {
+            MessageType::ICRQ => {
+                let peer_sid = m.assigned_session_id().unwrap_or(0);
+                let serial = m.call_serial_number().unwrap_or(0);
+                // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
+                // session is a protocol error we ignore.
+                if self
+                    .core
+                    .tunnels
+                    .get(&tid)
+                    .is_some_and(|t| t.sessions.values().any(|s| s.peer_id == peer_sid))
+                {
+                    return;
+                }
+                let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
+                if self.can_serve(Some(tid)) {
+                    let Some(sid) = self.core.alloc_session_id(tid, true) else {
+                        let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+                        self.refuse_session(now, tid, peer_sid, rc, peer);
+                        return;
+                    };
+                    let mut s = Session::new(sid, peer_sid, SessionState::WaitConnect, serial);
+                    s.load_balance_capable = lbc;
+                    s.sequencing = self.cfg.common.sequencing_required;
+                    if self.core.add_session(tid, s, true) {
+                        let deadline = now + self.cfg.common.session_setup_timeout;
+                        self.core.timers.insert(Timer::Session(tid, sid), deadline);
+                        let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
+                        if self.cfg.common.sequencing_required {
+                            icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
+                        }
+                        self.core.send_ctrl(now, tid, icrp);
+                    }
+                    return;
+                }
+                if lbc {
+                    if self.pending_redirects < self.cfg.max_pending_redirects {
+                        if let Some(target) = self.select(peer, local) {
+                            if let Some(sid) = self.core.alloc_session_id(tid, false) {
+                                let s =
+                                    Session::new(sid, peer_sid, SessionState::Redirected, serial);
+                                if self.core.add_session(tid, s, false) {
+                                    self.pending_redirects += 1;
+                                    self.core.timers.insert(
+                                        Timer::Session(tid, sid),
+                                        now + self.cfg.redirect_hold,
+                                    );
+                                    let icrp = ControlMessage::icrp(0, peer_sid, sid).with(
+                                        Avp::optional(AvpValue::RedirectTarget {
+                                            vendor: self.cfg.common.enterprise,
+                                            addr: target,
+                                        }),
+                                    );
+                                    self.core.send_ctrl(now, tid, icrp);
+                                    self.core.event(Event::RedirectIssued {
+                                        peer,
+                                        to: target,
+                                        vendor_avp: true,
+                                    });
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                } else if self.cfg.standard_redirect {
+                    if let Some(target) = self.select(peer, local) {
+                        let rc = ResultCode::try_another_directed(
+                            ResultCodeValue::CDN_GENERAL_ERROR,
+                            &[target],
+                        );
+                        self.core
+                            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+                        self.core.event(Event::RedirectIssued {
+                            peer,
+                            to: target,
+                            vendor_avp: false,
+                        });
+                        return;
+                    }
+                }
+                let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+                self.refuse_session(now, tid, peer_sid, rc, peer);
+            }
+            MessageType::ICCN | MessageType::OCCN => {
+                let want = if mt == MessageType::ICCN {
+                    SessionState::WaitConnect
+                } else {
+                    SessionState::WaitOutgoingConnect
+                };
+                let Some(s) = self.core.session_mut(tid, sid) else {
+                    return;
+                };
+                if s.state != want {
+                    return;
+                }
+                s.state = SessionState::Established;
+                if m.sequencing_required() {
+                    s.sequencing = true;
+                }
+                self.core.event(Event::SessionUp {
+                    session: sref,
+                    call: None,
+                    peer,
+                });
+            }
+            MessageType::OCRP => {
+                if let Some(s) = self.core.session_mut(tid, sid) {
+                    if s.state == SessionState::WaitOutgoingReply {
+                        s.peer_id = m.assigned_session_id().unwrap_or(0);
+                        s.state = SessionState::WaitOutgoingConnect;
+                    }
+                }
+            }
+            MessageType::CDN => {
+                let Some(s) = self.core.remove_session(tid, sid) else {
+                    return;
+                };
+                if s.state == SessionState::Redirected {
+                    self.pending_redirects -= 1;
+                    return;
+                }
+                let result = m.result_code().cloned().map(ResultCode::into_owned);
+                self.core.event(Event::SessionDown {
+                    session: Some(sref),
+                    call: None,
+                    result,
+                });
+            }
+            MessageType::WEN => {
+                if let Some(AvpValue::CallErrors(e)) = m.get(AvpType::CALL_ERRORS) {
+                    let errors = *e;
+                    self.core.event(Event::Wen {
+                        session: sref,
+                        errors,
+                    });
+                }
+            }
+            MessageType::SLI => {
+                if let Some(AvpValue::Accm { send, receive }) = m.get(AvpType::ACCM) {
+                    let (send_accm, receive_accm) = (*send, *receive);
+                    self.core.event(Event::Sli {
+                        session: sref,
+                        send_accm,
+                        receive_accm,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Node for Lns {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = Lns::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Lns::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Lns::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Lns::poll_timeout(self)
+    }
+}

@@ -1,0 +1,919 @@
+//! The tunnel state machine (RFC 2661 section 7.2) and the machinery both endpoints share:
+//! tunnels by id, their control channels, their sessions, one [`TimerQueue`] for every timer.
+//!
+//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (when both sides open a
+//! tunnel to each other at once the lower Tie Breaker wins, the loser drops its own request),
+//! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
+//! AVPs when configured, HELLO after `hello_interval` without a message from the peer, StopCCN with
+//! a Result Code, and a hold period after StopCCN during which the closed tunnel still
+//! acknowledges the peer's retransmissions. An unknown AVP with M=1 in a tunnel message tears the
+//! tunnel down (StopCCN result 2, error 8); in a session message, the session (CDN).
+
+use super::channel::{Channel, ChannelConfig};
+use super::session::{Session, SessionState};
+use super::wire::avp::AvpValue;
+use super::wire::{
+    Avp, ControlMessage, ErrorCode, Message, MessageType, ParseOptions, ResultCode,
+    ResultCodeValue, challenge_response,
+};
+use super::{Config, Event, InputError, SessionRef};
+use crate::{Rng, TimerQueue, Transmit};
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// Where a tunnel stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
+    /// SCCRQ sent, waiting for SCCRP.
+    WaitCtlReply,
+    /// SCCRP sent, waiting for SCCCN.
+    WaitCtlConn,
+    /// Established.
+    Established,
+    /// StopCCN sent or received: kept for the hold period, then removed.
+    Closing,
+}
+
+/// One tunnel.
+#[derive(Debug)]
+pub struct Tunnel {
+    /// Our Tunnel ID.
+    pub local_id: u16,
+    /// The peer's Tunnel ID (0 until known).
+    pub peer_id: u16,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Our address the peer talks to.
+    pub local: Option<SocketAddr>,
+    /// State.
+    pub state: TunnelState,
+    /// The control channel.
+    pub channel: Channel,
+    /// Sessions by our Session ID.
+    pub sessions: HashMap<u16, Session>,
+    /// Challenge we sent, to check the peer's response.
+    pub our_challenge: Option<[u8; 16]>,
+    /// Our Tie Breaker (initiator).
+    pub tie_breaker: Option<u64>,
+    /// The peer said in SCCRQ it can be redirected.
+    pub peer_load_balance_capable: bool,
+    /// We asked for the tunnel with LoadBalanceCapable (LAC).
+    pub requested_with_lbc: bool,
+    /// StopCCN result received or sent.
+    pub stop_result: Option<ResultCode<'static>>,
+}
+
+/// Timer keys of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Retransmission of a tunnel's control channel.
+    Channel(u16),
+    /// HELLO keepalive.
+    Hello(u16),
+    /// End of the hold period of a closed tunnel.
+    Hold(u16),
+    /// A per-session timer (redirect hold on the contact LNS).
+    Session(u16, u16),
+}
+
+/// What the tunnel layer hands up to the role (LAC or LNS).
+#[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Up {
+    /// A new SCCRQ (not a retransmission) from `from`: the role accepts or refuses it.
+    Sccrq {
+        from: SocketAddr,
+        to: SocketAddr,
+        msg: ControlMessage<'static>,
+    },
+    TunnelUp(u16),
+    /// The tunnel failed or was stopped; its sessions are listed (already removed).
+    TunnelClosed {
+        tunnel: u16,
+        was_setup: bool,
+        result: Option<ResultCode<'static>>,
+        redirect: Option<IpAddr>,
+        sessions: Vec<Session>,
+    },
+    /// A session-level control message, in order.
+    SessionMsg {
+        tunnel: u16,
+        msg: ControlMessage<'static>,
+    },
+    SessionTimer(u16, u16),
+}
+
+/// Where received PPP frames go: (session, the LAC's call, frame).
+pub(crate) type DataSink<'a> = dyn FnMut(SessionRef, Option<u64>, &[u8]) + 'a;
+
+/// The shared tunnel/session engine.
+pub(crate) struct Core {
+    pub cfg: Config,
+    pub rng: Rng,
+    pub timers: TimerQueue<Timer>,
+    pub tunnels: HashMap<u16, Tunnel>,
+    by_peer: HashMap<(SocketAddr, u16), u16>,
+    pub out: VecDeque<Transmit>,
+    pub events: VecDeque<Event>,
+    pub ups: VecDeque<Up>,
+    pub session_count: usize,
+    pub dropped_events: u64,
+    /// Tunnels that received messages since the last [`Core::finish`].
+    dirty: Vec<u16>,
+    /// Tunnels in set-up (SCCRQ or SCCRP sent), bounded by `max_pending_tunnels`.
+    pub pending_tunnels: std::collections::HashSet<u16>,
+}
+
+const HIDE_SET: [u16; 3] = [14, 21, 22];
+
+impl Core {
+    pub fn new(cfg: Config) -> Self {
+        let rng = Rng::seed_from_u64(cfg.seed);
+        Core {
+            cfg,
+            rng,
+            timers: TimerQueue::new(),
+            tunnels: HashMap::new(),
+            by_peer: HashMap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            ups: VecDeque::new(),
+            session_count: 0,
+            dropped_events: 0,
+            dirty: Vec::new(),
+            pending_tunnels: Default::default(),
+        }
+    }
+
+    pub fn event(&mut self, e: Event) {
+        if self.events.len() < self.cfg.max_events {
+            self.events.push_back(e);
+        } else {
+            self.dropped_events += 1;
+        }
+    }
+
+    fn channel_config(&self) -> ChannelConfig {
+        ChannelConfig {
+            receive_window: self.cfg.receive_window,
+            retransmit_initial: self.cfg.retransmit_initial,
+            retransmit_cap: self.cfg.retransmit_cap,
+            max_retries: self.cfg.max_retries,
+            max_out_of_order: self.cfg.max_out_of_order,
+            max_send_queue: self.cfg.max_send_queue,
+        }
+    }
+
+    pub fn parse_opts(&self) -> ParseOptions<'_> {
+        ParseOptions {
+            enterprise: self.cfg.enterprise,
+            secret: self.cfg.secret.as_deref(),
+        }
+    }
+
+    fn alloc_id(&mut self, taken: impl Fn(u16) -> bool) -> Option<u16> {
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !taken(id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !taken(*id))
+    }
+
+    /// A free Session ID on `tunnel`; `bounded`: refuse when the session limits are reached
+    /// (redirect records are bounded separately by the LNS).
+    pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
+        let t = self.tunnels.get(&tunnel)?;
+        if bounded
+            && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+                || self.session_count >= self.cfg.max_sessions)
+        {
+            return None;
+        }
+        let keys: std::collections::HashSet<u16> = if t.sessions.len() > 256 {
+            t.sessions.keys().copied().collect()
+        } else {
+            Default::default()
+        };
+        let small: Vec<u16> = if t.sessions.len() <= 256 {
+            t.sessions.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
+        self.alloc_id(|id| keys.contains(&id) || small.contains(&id))
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    /// Hides what the configuration asks, adding a Random Vector.
+    fn prepare(&mut self, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
+        let Some(secret) = self.cfg.secret.clone() else {
+            return msg;
+        };
+        if !self.cfg.hide_avps {
+            return msg;
+        }
+        let mut any = false;
+        for a in msg.avps.iter_mut().skip(1) {
+            let (v, t) = a.key();
+            if v == 0 && HIDE_SET.contains(&t.0) {
+                a.hidden = true;
+                any = true;
+            }
+        }
+        if any {
+            let mut rv = [0u8; 16];
+            self.rng.fill_bytes(&mut rv);
+            msg.avps.insert(
+                1,
+                Avp::mandatory(AvpValue::RandomVector(Cow::Owned(rv.to_vec()))),
+            );
+            if msg.hide(&secret).is_err() {
+                // Cannot happen: a Random Vector precedes every hidden AVP.
+                for a in msg.avps.iter_mut() {
+                    a.hidden = false;
+                }
+            }
+        }
+        msg
+    }
+
+    /// Queues a control message on tunnel `tid` (reliable delivery) and flushes.
+    pub fn send_ctrl(&mut self, now: Instant, tid: u16, msg: ControlMessage<'static>) -> bool {
+        let msg = self.prepare(msg);
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        let ok = t.channel.send(now, msg).is_ok();
+        self.flush(now, tid);
+        ok
+    }
+
+    /// Moves the channel's datagrams out and re-arms its timer.
+    pub fn flush(&mut self, _now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        while let Some(b) = t.channel.poll_transmit() {
+            self.out.push_back(Transmit {
+                dst: t.peer,
+                src: t.local,
+                link_dst: None,
+                payload: b,
+            });
+        }
+        match t.channel.deadline() {
+            Some(d) => {
+                self.timers.insert(Timer::Channel(tid), d);
+            }
+            None => {
+                self.timers.cancel(&Timer::Channel(tid));
+            }
+        }
+    }
+
+    /// Opens a tunnel to `peer` (SCCRQ). `lbc`: carry LoadBalanceCapable.
+    pub fn open_tunnel(&mut self, now: Instant, peer: SocketAddr, lbc: bool) -> Option<u16> {
+        if self.tunnels.len() >= self.cfg.max_tunnels
+            || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
+        {
+            return None;
+        }
+        let tunnels = &self.tunnels;
+        let taken: std::collections::HashSet<u16> = tunnels.keys().copied().collect();
+        let id = self.alloc_id(|id| taken.contains(&id))?;
+        let tb = self.rng.next_u64();
+        let mut msg = ControlMessage::sccrq(id, Cow::Owned(self.cfg.host_name.clone()), 3)
+            .with(Avp::mandatory(AvpValue::BearerCapabilities(3)))
+            .with(Avp::mandatory(AvpValue::ReceiveWindowSize(
+                self.cfg.receive_window,
+            )))
+            .with(Avp::mandatory(AvpValue::TieBreaker(tb)))
+            .with(Avp::optional(AvpValue::FirmwareRevision(1)))
+            .with(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
+        let mut challenge = None;
+        if self.cfg.challenge {
+            let mut c = [0u8; 16];
+            self.rng.fill_bytes(&mut c);
+            msg.push(Avp::mandatory(AvpValue::Challenge(Cow::Owned(c.to_vec()))));
+            challenge = Some(c);
+        }
+        if lbc {
+            msg.push(Avp::optional(AvpValue::LoadBalanceCapable {
+                vendor: self.cfg.enterprise,
+            }));
+        }
+        let t = Tunnel {
+            local_id: id,
+            peer_id: 0,
+            peer,
+            local: None,
+            state: TunnelState::WaitCtlReply,
+            channel: Channel::new(self.channel_config(), 0),
+            sessions: HashMap::new(),
+            our_challenge: challenge,
+            tie_breaker: Some(tb),
+            peer_load_balance_capable: false,
+            requested_with_lbc: lbc,
+            stop_result: None,
+        };
+        self.tunnels.insert(id, t);
+        self.pending_tunnels.insert(id);
+        self.send_ctrl(now, id, msg);
+        self.arm_hello(now, id);
+        Some(id)
+    }
+
+    fn arm_hello(&mut self, now: Instant, tid: u16) {
+        self.timers
+            .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
+    }
+
+    /// Stateless StopCCN answering an SCCRQ we do not take (no tunnel kept).
+    pub fn refuse_sccrq(
+        &mut self,
+        from: SocketAddr,
+        to: Option<SocketAddr>,
+        sccrq: &ControlMessage<'_>,
+        result: ResultCode<'static>,
+        redirect: Option<IpAddr>,
+    ) {
+        let peer_tid = sccrq.assigned_tunnel_id().unwrap_or(0);
+        let mut m = ControlMessage::stopccn(peer_tid, 0, result);
+        if let Some(addr) = redirect {
+            m.push(Avp::optional(AvpValue::RedirectTarget {
+                vendor: self.cfg.enterprise,
+                addr,
+            }));
+        }
+        m.header.ns = 0;
+        m.header.nr = sccrq.header.ns.wrapping_add(1);
+        let mut v = Vec::with_capacity(m.encoded_len());
+        m.emit(&mut v);
+        self.out.push_back(Transmit {
+            dst: from,
+            src: to,
+            link_dst: None,
+            payload: Bytes::from(v),
+        });
+    }
+
+    /// Accepts an SCCRQ: new tunnel, SCCRP sent. `None` if the tunnel table is full.
+    pub fn accept_tunnel(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        sccrq: ControlMessage<'static>,
+    ) -> Result<u16, InputError> {
+        let peer_tid = sccrq.assigned_tunnel_id().unwrap_or(0);
+        if peer_tid == 0 {
+            return Err(InputError::Unexpected("SCCRQ with Assigned Tunnel ID 0"));
+        }
+        let mut response = None;
+        if let Some(ch) = sccrq.challenge() {
+            match &self.cfg.secret {
+                Some(s) => response = Some(challenge_response(MessageType::SCCRP, s, ch)),
+                None => {
+                    self.refuse_sccrq(
+                        from,
+                        Some(to),
+                        &sccrq,
+                        ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED),
+                        None,
+                    );
+                    return Err(InputError::NotAuthorized);
+                }
+            }
+        }
+        if self.tunnels.len() >= self.cfg.max_tunnels
+            || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
+        {
+            self.refuse_sccrq(
+                from,
+                Some(to),
+                &sccrq,
+                ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                    ErrorCode::INSUFFICIENT_RESOURCES,
+                    Cow::Borrowed(&b""[..]),
+                ),
+                None,
+            );
+            return Err(InputError::Full("tunnels"));
+        }
+        let taken: std::collections::HashSet<u16> = self.tunnels.keys().copied().collect();
+        let id = self
+            .alloc_id(|id| taken.contains(&id))
+            .ok_or(InputError::Full("tunnel ids"))?;
+        let mut channel = Channel::new(self.channel_config(), peer_tid);
+        channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
+        let lbc = sccrq.load_balance_capable(self.cfg.enterprise);
+        let _ = channel.receive(now, sccrq);
+        // Drop the ZLB the channel queued: the SCCRP acknowledges.
+        while channel.poll_transmit().is_some() {}
+        let mut msg =
+            ControlMessage::sccrp(peer_tid, id, Cow::Owned(self.cfg.host_name.clone()), 3)
+                .with(Avp::mandatory(AvpValue::BearerCapabilities(3)))
+                .with(Avp::mandatory(AvpValue::ReceiveWindowSize(
+                    self.cfg.receive_window,
+                )))
+                .with(Avp::optional(AvpValue::FirmwareRevision(1)))
+                .with(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
+        if let Some(r) = response {
+            msg.push(Avp::mandatory(AvpValue::ChallengeResponse(r)));
+        }
+        let mut challenge = None;
+        if self.cfg.challenge {
+            let mut c = [0u8; 16];
+            self.rng.fill_bytes(&mut c);
+            msg.push(Avp::mandatory(AvpValue::Challenge(Cow::Owned(c.to_vec()))));
+            challenge = Some(c);
+        }
+        self.tunnels.insert(
+            id,
+            Tunnel {
+                local_id: id,
+                peer_id: peer_tid,
+                peer: from,
+                local: Some(to),
+                state: TunnelState::WaitCtlConn,
+                channel,
+                sessions: HashMap::new(),
+                our_challenge: challenge,
+                tie_breaker: None,
+                peer_load_balance_capable: lbc,
+                requested_with_lbc: false,
+                stop_result: None,
+            },
+        );
+        self.by_peer.insert((from, peer_tid), id);
+        self.pending_tunnels.insert(id);
+        self.send_ctrl(now, id, msg);
+        self.arm_hello(now, id);
+        Ok(id)
+    }
+
+    /// Sends StopCCN on `tid` and holds the tunnel for the hold period. Its sessions go down.
+    pub fn close_tunnel(&mut self, now: Instant, tid: u16, result: ResultCode<'static>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        if t.state == TunnelState::Closing {
+            return;
+        }
+        let was_setup = t.state != TunnelState::Established;
+        t.state = TunnelState::Closing;
+        t.stop_result = Some(result.clone());
+        self.pending_tunnels.remove(&tid);
+        let peer = t.peer;
+        let peer_id = t.peer_id;
+        let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+        self.session_count -= sessions.len();
+        let m = ControlMessage::stopccn(peer_id, tid, result.clone());
+        self.send_ctrl(now, tid, m);
+        self.timers.cancel(&Timer::Hello(tid));
+        self.timers
+            .insert(Timer::Hold(tid), now + self.cfg.hold_period);
+        self.event(Event::TunnelDown {
+            tunnel: tid,
+            peer,
+            result: Some(result.clone()),
+        });
+        self.ups.push_back(Up::TunnelClosed {
+            tunnel: tid,
+            was_setup,
+            result: Some(result),
+            redirect: None,
+            sessions,
+        });
+    }
+
+    fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
+        let mut t = self.tunnels.remove(&tid)?;
+        self.pending_tunnels.remove(&tid);
+        self.by_peer.remove(&(t.peer, t.peer_id));
+        self.timers.cancel(&Timer::Channel(tid));
+        self.timers.cancel(&Timer::Hello(tid));
+        self.timers.cancel(&Timer::Hold(tid));
+        for sid in t.sessions.keys() {
+            self.timers.cancel(&Timer::Session(tid, *sid));
+        }
+        self.session_count -= t.sessions.len();
+        t.sessions.shrink_to_fit();
+        Some(t)
+    }
+
+    /// A tunnel died (retransmissions exhausted, or abandoned by the role).
+    pub fn tunnel_dead(&mut self, tid: u16) {
+        let Some(mut t) = self.remove_tunnel(tid) else {
+            return;
+        };
+        if t.state == TunnelState::Closing {
+            return;
+        }
+        let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+        self.event(Event::TunnelDown {
+            tunnel: tid,
+            peer: t.peer,
+            result: None,
+        });
+        self.ups.push_back(Up::TunnelClosed {
+            tunnel: tid,
+            was_setup: t.state != TunnelState::Established,
+            result: None,
+            redirect: None,
+            sessions,
+        });
+    }
+
+    /// Adds a session to a tunnel.
+    pub fn add_session(&mut self, tid: u16, s: Session, bounded: bool) -> bool {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        if t.sessions.len() >= usize::from(u16::MAX) - 1
+            || (bounded
+                && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+                    || self.session_count >= self.cfg.max_sessions))
+        {
+            return false;
+        }
+        t.sessions.insert(s.local_id, s);
+        self.session_count += 1;
+        true
+    }
+
+    /// Removes a session.
+    pub fn remove_session(&mut self, tid: u16, sid: u16) -> Option<Session> {
+        let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
+        self.session_count -= 1;
+        self.timers.cancel(&Timer::Session(tid, sid));
+        Some(s)
+    }
+
+    pub fn session_mut(&mut self, tid: u16, sid: u16) -> Option<&mut Session> {
+        self.tunnels.get_mut(&tid)?.sessions.get_mut(&sid)
+    }
+
+    /// Sends CDN for a session and removes it.
+    pub fn disconnect(&mut self, now: Instant, tid: u16, sid: u16, result: ResultCode<'static>) {
+        let Some(s) = self.remove_session(tid, sid) else {
+            return;
+        };
+        let m = ControlMessage::cdn(0, s.peer_id, sid, result);
+        self.send_ctrl(now, tid, m);
+    }
+
+    /// Sends a PPP frame on an established session.
+    pub fn send_data(&mut self, tid: u16, sid: u16, frame: &[u8]) -> bool {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        let peer_tid = t.peer_id;
+        let (peer, local) = (t.peer, t.local);
+        let Some(s) = t.sessions.get_mut(&sid) else {
+            return false;
+        };
+        if s.state != SessionState::Established {
+            return false;
+        }
+        let d = s.data_message(peer_tid, frame);
+        let mut v = Vec::with_capacity(d.encoded_len());
+        d.emit(&mut v);
+        self.out.push_back(Transmit {
+            dst: peer,
+            src: local,
+            link_dst: None,
+            payload: Bytes::from(v),
+        });
+        true
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.
+    pub fn finish(&mut self, now: Instant) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for tid in dirty {
+            if let Some(t) = self.tunnels.get_mut(&tid) {
+                t.channel.flush_ack();
+            }
+            self.flush(now, tid);
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((key, _)) = self.timers.pop_expired(now) {
+            match key {
+                Timer::Channel(tid) => {
+                    let dead = match self.tunnels.get_mut(&tid) {
+                        Some(t) => t.channel.handle_timeout(now).is_err(),
+                        None => continue,
+                    };
+                    if dead {
+                        self.tunnel_dead(tid);
+                    } else {
+                        self.flush(now, tid);
+                    }
+                }
+                Timer::Hello(tid) => {
+                    let Some((state, peer_id)) =
+                        self.tunnels.get(&tid).map(|t| (t.state, t.peer_id))
+                    else {
+                        continue;
+                    };
+                    if state == TunnelState::Established {
+                        self.send_ctrl(now, tid, ControlMessage::hello(peer_id));
+                    }
+                    if state != TunnelState::Closing {
+                        self.arm_hello(now, tid);
+                    }
+                }
+                Timer::Hold(tid) => {
+                    self.remove_tunnel(tid);
+                }
+                Timer::Session(tid, sid) => self.ups.push_back(Up::SessionTimer(tid, sid)),
+            }
+        }
+    }
+
+    /// Parses and dispatches one datagram. Data frames are returned to the caller.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        data_out: &mut DataSink<'_>,
+    ) -> Result<(), InputError> {
+        let msg = Message::parse_with(data, &self.parse_opts())?;
+        let c = match msg {
+            Message::Data(d) => {
+                let tid = d.header.tunnel_id;
+                let sid = d.header.session_id;
+                let t = self
+                    .tunnels
+                    .get_mut(&tid)
+                    .ok_or(InputError::UnknownTunnel(tid))?;
+                if t.peer != from {
+                    return Err(InputError::UnknownTunnel(tid));
+                }
+                let s = t
+                    .sessions
+                    .get_mut(&sid)
+                    .ok_or(InputError::UnknownSession(sid))?;
+                if s.state != SessionState::Established {
+                    return Err(InputError::Unexpected("data before session established"));
+                }
+                if s.accept_data(d.header.sequence) {
+                    data_out(
+                        SessionRef {
+                            tunnel: tid,
+                            session: sid,
+                        },
+                        s.call,
+                        &d.payload,
+                    );
+                }
+                return Ok(());
+            }
+            Message::Control(c) => c.into_owned(),
+        };
+        let tid = c.header.tunnel_id;
+        if tid == 0 {
+            if c.message_type() != Some(MessageType::SCCRQ) {
+                return Err(InputError::UnknownTunnel(0));
+            }
+            let peer_tid = c.assigned_tunnel_id().unwrap_or(0);
+            if let Some(&existing) = self.by_peer.get(&(from, peer_tid)) {
+                // Retransmitted SCCRQ: the channel re-acknowledges.
+                self.deliver(now, existing, c);
+                return Ok(());
+            }
+            // Tie breaker: we are opening a tunnel to the same peer.
+            if let Some(theirs) = c.tie_breaker() {
+                let ours = self
+                    .tunnels
+                    .values()
+                    .find(|t| t.peer == from && t.state == TunnelState::WaitCtlReply)
+                    .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
+                if let Some((our_tid, tb)) = ours {
+                    if tb < theirs {
+                        // We win: the peer drops its request.
+                        return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
+                    }
+                    // We lose: drop ours silently; the role first takes the peer's SCCRQ, then
+                    // re-requests our calls on that tunnel.
+                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
+                    if let Some(mut t) = self.remove_tunnel(our_tid) {
+                        let sessions = t.sessions.drain().map(|(_, s)| s).collect();
+                        self.ups.push_back(Up::TunnelClosed {
+                            tunnel: our_tid,
+                            was_setup: true,
+                            result: None,
+                            redirect: None,
+                            sessions,
+                        });
+                    }
+                    return Ok(());
+                }
+            }
+            self.ups.push_back(Up::Sccrq { from, to, msg: c });
+            return Ok(());
+        }
+        let t = self
+            .tunnels
+            .get(&tid)
+            .ok_or(InputError::UnknownTunnel(tid))?;
+        if t.peer.ip() != from.ip() {
+            return Err(InputError::UnknownTunnel(tid));
+        }
+        self.deliver(now, tid, c);
+        Ok(())
+    }
+
+    fn deliver(&mut self, now: Instant, tid: u16, c: ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let delivered = t.channel.receive(now, c);
+        if !self.dirty.contains(&tid) {
+            self.dirty.push(tid);
+        }
+        if !delivered.is_empty() && t.state != TunnelState::Closing {
+            self.arm_hello(now, tid);
+        }
+        for m in delivered {
+            self.on_message(now, tid, m);
+        }
+        self.flush(now, tid);
+    }
+
+    fn on_message(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let Some(mt) = m.message_type() else {
+            return;
+        };
+        if t.state == TunnelState::Closing {
+            // Held only to acknowledge.
+            return;
+        }
+        if let Some((_, _attr)) = m.unknown_mandatory() {
+            let rc = ResultCode::with_error(
+                ResultCodeValue(2),
+                ErrorCode::UNKNOWN_MANDATORY_AVP,
+                Cow::Borrowed(&b""[..]),
+            );
+            if mt.is_tunnel_message() || mt.name().is_none() {
+                self.close_tunnel(now, tid, rc);
+            } else {
+                let sid = m.header.session_id;
+                if self.session_mut(tid, sid).is_some() {
+                    self.disconnect(now, tid, sid, rc.clone());
+                    self.event(Event::SessionDown {
+                        session: Some(SessionRef {
+                            tunnel: tid,
+                            session: sid,
+                        }),
+                        call: None,
+                        result: Some(rc),
+                    });
+                } else if let Some(peer_sid) = m.assigned_session_id() {
+                    // A call request we cannot understand: refuse it.
+                    self.send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+                }
+            }
+            return;
+        }
+        let secret = self.cfg.secret.clone();
+        match mt {
+            MessageType::SCCRP => {
+                if t.state != TunnelState::WaitCtlReply {
+                    return;
+                }
+                if let Some(ours) = t.our_challenge {
+                    let ok = match (m.challenge_response(), &secret) {
+                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCRP, s, &ours),
+                        _ => false,
+                    };
+                    if !ok {
+                        t.peer_id = m.assigned_tunnel_id().unwrap_or(0);
+                        t.channel.set_peer_tunnel_id(t.peer_id);
+                        self.close_tunnel(
+                            now,
+                            tid,
+                            ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED),
+                        );
+                        return;
+                    }
+                }
+                let peer_id = m.assigned_tunnel_id().unwrap_or(0);
+                t.peer_id = peer_id;
+                t.channel.set_peer_tunnel_id(peer_id);
+                t.channel
+                    .set_peer_window(m.receive_window_size().unwrap_or(4));
+                let peer = t.peer;
+                self.by_peer.insert((peer, peer_id), tid);
+                let mut scccn = ControlMessage::scccn(peer_id);
+                if let Some(ch) = m.challenge() {
+                    match &secret {
+                        Some(s) => scccn.push(Avp::mandatory(AvpValue::ChallengeResponse(
+                            challenge_response(MessageType::SCCCN, s, ch),
+                        ))),
+                        None => {
+                            self.close_tunnel(
+                                now,
+                                tid,
+                                ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED),
+                            );
+                            return;
+                        }
+                    };
+                }
+                if let Some(t) = self.tunnels.get_mut(&tid) {
+                    t.state = TunnelState::Established;
+                }
+                self.pending_tunnels.remove(&tid);
+                self.send_ctrl(now, tid, scccn);
+                self.event(Event::TunnelUp { tunnel: tid, peer });
+                self.ups.push_back(Up::TunnelUp(tid));
+            }
+            MessageType::SCCCN => {
+                if t.state != TunnelState::WaitCtlConn {
+                    return;
+                }
+                if let Some(ours) = t.our_challenge {
+                    let ok = match (m.challenge_response(), &secret) {
+                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCCN, s, &ours),
+                        _ => false,
+                    };
+                    if !ok {
+                        self.close_tunnel(
+                            now,
+                            tid,
+                            ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED),
+                        );
+                        return;
+                    }
+                }
+                t.state = TunnelState::Established;
+                let peer = t.peer;
+                self.pending_tunnels.remove(&tid);
+                self.event(Event::TunnelUp { tunnel: tid, peer });
+                self.ups.push_back(Up::TunnelUp(tid));
+            }
+            MessageType::STOPCCN => {
+                let was_setup = t.state != TunnelState::Established;
+                let peer = t.peer;
+                let result = m.result_code().cloned().map(ResultCode::into_owned);
+                let redirect = m.redirect_target(self.cfg.enterprise);
+                t.state = TunnelState::Closing;
+                t.stop_result = result.clone();
+                self.pending_tunnels.remove(&tid);
+                if t.peer_id == 0 {
+                    // A refusal of our SCCRQ: learn the id to acknowledge it.
+                    t.peer_id = m.assigned_tunnel_id().unwrap_or(0);
+                    t.channel.set_peer_tunnel_id(t.peer_id);
+                }
+                let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+                self.session_count -= sessions.len();
+                self.timers.cancel(&Timer::Hello(tid));
+                self.timers
+                    .insert(Timer::Hold(tid), now + self.cfg.hold_period);
+                self.event(Event::TunnelDown {
+                    tunnel: tid,
+                    peer,
+                    result: result.clone(),
+                });
+                self.ups.push_back(Up::TunnelClosed {
+                    tunnel: tid,
+                    was_setup,
+                    result,
+                    redirect,
+                    sessions,
+                });
+            }
+            MessageType::HELLO | MessageType::SCCRQ => {}
+            _ => {
+                if t.state != TunnelState::Established {
+                    return;
+                }
+                self.ups.push_back(Up::SessionMsg {
+                    tunnel: tid,
+                    msg: m,
+                });
+            }
+        }
+    }
+}

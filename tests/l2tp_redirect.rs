@@ -1,0 +1,594 @@
+//! Load redirection of L2TP sessions (issue 4, claims 1-8), as scenarios on the simulator with
+//! loss, duplication and reordering.
+#![cfg(feature = "sim")]
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, MonitorConfig, NodeId as HNode, Role};
+use telcp::l2tp::pool::{MemberState, VirtualLns};
+use telcp::l2tp::wire::{ErrorCode, Message, MessageType};
+use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
+use telcp::sim::{LinkConfig, NodeId, Sim};
+
+pub fn addr(s: &str) -> SocketAddr {
+    format!("{s}:1701").parse().unwrap()
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn common(seed: u64) -> telcp::l2tp::Config {
+    telcp::l2tp::Config {
+        seed,
+        max_retries: 10,
+        ..Default::default()
+    }
+}
+
+pub fn lac_config(seed: u64) -> LacConfig {
+    let mut c = LacConfig::new(addr("10.0.0.1"));
+    c.common = common(seed);
+    c
+}
+
+pub fn lns_config(seed: u64) -> LnsConfig {
+    LnsConfig {
+        common: common(seed),
+        ..Default::default()
+    }
+}
+
+struct World {
+    sim: Sim,
+    lac: NodeId,
+    contact: NodeId,
+    pool: Vec<NodeId>,
+}
+
+const POOL: [&str; 3] = ["10.0.1.1", "10.0.1.2", "10.0.1.3"];
+
+fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> World {
+    let now = Instant::now();
+    let mut sim = Sim::new(seed, now);
+    if lossy {
+        sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    }
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lac_cfg, now).unwrap()),
+    );
+    let contact = sim.add_node(
+        "contact",
+        &[addr("10.0.0.1")],
+        None,
+        Box::new(Lns::new(contact_cfg, now).unwrap()),
+    );
+    let pool = POOL
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let lns = Lns::new(lns_config(seed * 10 + i as u64 + 7), now).unwrap();
+            sim.add_node(format!("pool{i}"), &[addr(a)], None, Box::new(lns))
+        })
+        .collect();
+    World {
+        sim,
+        lac,
+        contact,
+        pool,
+    }
+}
+
+fn events<T: 'static + telcp::Node>(
+    sim: &mut Sim,
+    id: NodeId,
+    poll: fn(&mut T) -> Option<Event>,
+) -> Vec<Event> {
+    let n = sim.node_mut::<T>(id);
+    std::iter::from_fn(|| poll(n)).collect()
+}
+
+fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
+    events::<Lac>(sim, id, Lac::poll_event)
+}
+
+fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
+    events::<Lns>(sim, id, Lns::poll_event)
+}
+
+fn session_ups(ev: &[Event]) -> usize {
+    ev.iter()
+        .filter(|e| matches!(e, Event::SessionUp { .. }))
+        .count()
+}
+
+/// Control messages of `mt` delivered to `to` in the trace.
+fn delivered(sim: &Sim, to: SocketAddr, mt: MessageType) -> Vec<Message<'static>> {
+    sim.trace()
+        .iter()
+        .filter(|r| r.to.ip() == to.ip())
+        .filter_map(|r| Message::parse(&r.payload).ok().map(Message::into_owned))
+        .filter(|m| m.message_type() == Some(mt))
+        .collect()
+}
+
+fn control<'m>(m: &'m Message<'static>) -> &'m telcp::l2tp::wire::ControlMessage<'static> {
+    match m {
+        Message::Control(c) => c,
+        Message::Data(_) => panic!("data"),
+    }
+}
+
+fn feed_pool(sim: &mut Sim, contact: NodeId, loads: &[(usize, u32)]) {
+    let lns = sim.node_mut::<Lns>(contact);
+    for (i, used) in loads {
+        lns.pool
+            .update(ip(POOL[*i]), MemberState::Up, *used, 100, *used as u8);
+    }
+}
+
+fn open(sim: &mut Sim, lac: NodeId) -> CallId {
+    let now = sim.now();
+    sim.node_mut::<Lac>(lac).open_session(now).unwrap()
+}
+
+/// Claims 1-3: the LAC asks the contact LNS (ICRQ with LoadBalanceCapable); the contact can serve
+/// it and establishes it: SessionUp on both sides, over a lossy network.
+#[test]
+fn claims_1_2_3_contact_serves_when_not_overloaded() {
+    for seed in 0..5 {
+        let mut w = world(seed, true, lac_config(seed), lns_config(seed + 100));
+        let call = open(&mut w.sim, w.lac);
+        w.sim.run_for(Duration::from_secs(30));
+        let lev = lac_events(&mut w.sim, w.lac);
+        let cev = lns_events(&mut w.sim, w.contact);
+        assert_eq!(session_ups(&lev), 1, "seed {seed}: {lev:?}");
+        assert_eq!(session_ups(&cev), 1, "seed {seed}: {cev:?}");
+        assert!(
+            lev.iter()
+                .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == call))
+        );
+        let icrqs = delivered(&w.sim, addr("10.0.0.1"), MessageType::ICRQ);
+        assert!(!icrqs.is_empty());
+        assert!(icrqs.iter().all(|m| control(m).load_balance_capable(32473)));
+        // Data flows both ways.
+        w.sim
+            .node_mut::<Lac>(w.lac)
+            .send_ppp(call, b"\xff\x03\xc0\x21hello")
+            .unwrap();
+        w.sim.run_for(Duration::from_secs(1));
+        let got: Vec<_> =
+            std::iter::from_fn(|| w.sim.node_mut::<Lns>(w.contact).poll_data()).collect();
+        // Data is not retransmitted: a lossy link may drop it.
+        assert!(got.len() <= 2);
+    }
+}
+
+/// Claim 2: each configured limit makes the contact refuse to serve (here: redirect).
+#[test]
+fn claim_2_limits_and_policy_decide() {
+    type Tweak = fn(&mut Sim, NodeId);
+    let tweaks: [(&str, Tweak); 3] = [
+        ("load", |s, c| s.node_mut::<Lns>(c).set_load(95)),
+        ("policy", |s, c| s.node_mut::<Lns>(c).set_accepting(false)),
+        ("sessions", |_, _| {}),
+    ];
+    for (name, tweak) in tweaks {
+        let mut cfg = lns_config(5);
+        if name == "sessions" {
+            cfg.common.max_sessions = 1;
+        }
+        let mut w = world(1, false, lac_config(1), cfg);
+        feed_pool(&mut w.sim, w.contact, &[(0, 10)]);
+        tweak(&mut w.sim, w.contact);
+        let first = open(&mut w.sim, w.lac);
+        w.sim.run_for(Duration::from_secs(5));
+        let second = open(&mut w.sim, w.lac);
+        w.sim.run_for(Duration::from_secs(5));
+        let lac = w.sim.node_mut::<Lac>(w.lac);
+        if name == "sessions" {
+            assert_eq!(lac.lns_of(first), Some(addr("10.0.0.1")), "{name}");
+        } else {
+            assert_eq!(lac.lns_of(first), Some(addr(POOL[0])), "{name}");
+        }
+        assert_eq!(lac.lns_of(second), Some(addr(POOL[0])), "{name}");
+    }
+}
+
+/// Claims 4 and 5: overloaded contact answers ICRP with RedirectTarget = the pool LNS with most
+/// spare capacity; it keeps no lasting state; the LAC establishes the session there and forwards
+/// data there; Redirected { from, to } on the LAC.
+#[test]
+fn claims_4_5_redirect_to_pool_lns() {
+    for seed in 0..5 {
+        let mut w = world(seed, true, lac_config(seed), lns_config(seed + 100));
+        feed_pool(&mut w.sim, w.contact, &[(0, 60), (1, 10), (2, 30)]);
+        w.sim.node_mut::<Lns>(w.contact).set_load(95);
+        let call = open(&mut w.sim, w.lac);
+        w.sim.run_for(Duration::from_secs(30));
+        let lev = lac_events(&mut w.sim, w.lac);
+        assert!(
+            lev.contains(&Event::Redirected {
+                call,
+                from: ip("10.0.0.1"),
+                to: ip(POOL[1])
+            }),
+            "seed {seed}: {lev:?}"
+        );
+        assert_eq!(session_ups(&lev), 1, "seed {seed}: {lev:?}");
+        assert_eq!(session_ups(&lns_events(&mut w.sim, w.pool[1])), 1);
+        assert_eq!(session_ups(&lns_events(&mut w.sim, w.contact)), 0);
+        // The ICRP carried the vendor AVP with M=0.
+        let icrps = delivered(&w.sim, addr("10.0.9.1"), MessageType::ICRP);
+        let redirect = icrps
+            .iter()
+            .find(|m| control(m).redirect_target(32473).is_some())
+            .unwrap();
+        let avp = control(redirect)
+            .avps
+            .iter()
+            .find(|a| a.key().0 == 32473)
+            .unwrap();
+        assert!(!avp.mandatory);
+        // No lasting state at the contact.
+        let contact = w.sim.node_mut::<Lns>(w.contact);
+        assert_eq!(contact.pending_redirects(), 0, "seed {seed}");
+        assert_eq!(contact.session_count(), 0);
+        // Data goes to the pool LNS.
+        let lac = w.sim.node_mut::<Lac>(w.lac);
+        assert_eq!(lac.lns_of(call), Some(addr(POOL[1])));
+        for _ in 0..20 {
+            lac.send_ppp(call, b"\xff\x03\x00\x21payload").unwrap();
+        }
+        w.sim.run_for(Duration::from_secs(1));
+        let got = std::iter::from_fn(|| w.sim.node_mut::<Lns>(w.pool[1]).poll_data()).count();
+        assert!(got > 10, "seed {seed}: {got}");
+        assert_eq!(w.sim.node_mut::<Lns>(w.contact).poll_data(), None);
+    }
+}
+
+/// Claim 4, tunnel level: SCCRQ with LoadBalanceCapable; the overloaded contact answers the SCCRQ
+/// itself with the RedirectTarget (StopCCN) and keeps no tunnel.
+#[test]
+fn claim_4_tunnel_level_redirect() {
+    let mut lc = lac_config(3);
+    lc.tunnel_level_request = true;
+    let mut w = world(3, true, lc, lns_config(4));
+    feed_pool(&mut w.sim, w.contact, &[(2, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(99);
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        lev.contains(&Event::Redirected {
+            call,
+            from: ip("10.0.0.1"),
+            to: ip(POOL[2])
+        }),
+        "{lev:?}"
+    );
+    assert_eq!(session_ups(&lev), 1);
+    assert_eq!(w.sim.node_mut::<Lns>(w.contact).tunnel_count(), 0);
+    let sccrqs = delivered(&w.sim, addr("10.0.0.1"), MessageType::SCCRQ);
+    assert!(
+        sccrqs
+            .iter()
+            .all(|m| control(m).load_balance_capable(32473))
+    );
+}
+
+/// Claim 5: bounded redirection: never back to an LNS that redirected the call, at most
+/// `max_redirects` hops.
+#[test]
+fn claim_5_redirection_is_bounded() {
+    // Contact redirects to pool0, which (overloaded, contact role) redirects back to the contact.
+    let mut w = world(9, false, lac_config(9), lns_config(10));
+    feed_pool(&mut w.sim, w.contact, &[(0, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(99);
+    {
+        let p0 = w.sim.node_mut::<Lns>(w.pool[0]);
+        p0.set_load(99);
+        p0.pool.update(ip("10.0.0.1"), MemberState::Up, 0, 100, 0);
+    }
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    let redirects = lev
+        .iter()
+        .filter(|e| matches!(e, Event::Redirected { .. }))
+        .count();
+    assert_eq!(redirects, 1, "{lev:?}");
+    assert!(
+        lev.iter()
+            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call)),
+        "{lev:?}"
+    );
+    assert_eq!(w.sim.node_mut::<Lac>(w.lac).call_count(), 0);
+
+    // A chain of distinct LNSs is cut at max_redirects.
+    let mut lc = lac_config(11);
+    lc.max_redirects = 1;
+    let mut w = world(11, false, lc, lns_config(12));
+    feed_pool(&mut w.sim, w.contact, &[(0, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(99);
+    {
+        let p0 = w.sim.node_mut::<Lns>(w.pool[0]);
+        p0.set_load(99);
+        p0.pool.update(ip(POOL[1]), MemberState::Up, 0, 100, 0);
+    }
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    assert_eq!(
+        lev.iter()
+            .filter(|e| matches!(e, Event::Redirected { .. }))
+            .count(),
+        1
+    );
+    assert!(
+        lev.iter()
+            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call))
+    );
+    assert_eq!(session_ups(&lns_events(&mut w.sim, w.pool[1])), 0);
+}
+
+/// Claim 6: the contact selects among Up, not-overloaded pool LNSs by spare capacity; with none
+/// available it refuses with CDN result 4.
+#[test]
+fn claim_6_selection_and_empty_pool() {
+    let mut w = world(4, true, lac_config(4), lns_config(5));
+    {
+        let c = w.sim.node_mut::<Lns>(w.contact);
+        c.set_load(95);
+        c.pool.update(ip(POOL[0]), MemberState::Down, 0, 100, 0);
+        c.pool.update(ip(POOL[1]), MemberState::Up, 95, 100, 95);
+        c.pool.update(ip(POOL[2]), MemberState::Up, 50, 100, 50);
+    }
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    assert_eq!(
+        w.sim.node_mut::<Lac>(w.lac).lns_of(call),
+        Some(addr(POOL[2]))
+    );
+
+    let mut w = world(5, true, lac_config(5), lns_config(6));
+    w.sim.node_mut::<Lns>(w.contact).set_load(95);
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    let down = lev
+        .iter()
+        .find_map(|e| match e {
+            Event::SessionDown {
+                call: Some(c),
+                result,
+                ..
+            } if *c == call => Some(result.clone()),
+            _ => None,
+        })
+        .expect("call refused");
+    assert_eq!(down.unwrap().result.0, 4);
+}
+
+/// Claim 7: a LAC that did not say LoadBalanceCapable never gets the vendor AVP; by default it is
+/// refused plainly (CDN 4); with standard_redirect it gets CDN Result 2 / Error 9 with the address
+/// list, and our LAC follows it.
+#[test]
+fn claim_7_standard_redirect_for_plain_lacs() {
+    let mut lc = lac_config(6);
+    lc.advertise_load_balance = false;
+    let mut w = world(6, true, lc.clone(), lns_config(7));
+    feed_pool(&mut w.sim, w.contact, &[(0, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(95);
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    assert!(lev.iter().any(|e| matches!(e, Event::SessionDown { call: Some(c), result: Some(r), .. } if *c == call && r.result.0 == 4)), "{lev:?}");
+    let to_lac: Vec<_> = w
+        .sim
+        .trace()
+        .iter()
+        .filter(|r| r.to == addr("10.0.9.1"))
+        .filter_map(|r| Message::parse(&r.payload).ok().map(Message::into_owned))
+        .collect();
+    assert!(to_lac.iter().all(|m| match m {
+        Message::Control(c) => c.avps.iter().all(|a| a.key().0 != 32473),
+        _ => true,
+    }));
+
+    let mut cc = lns_config(8);
+    cc.standard_redirect = true;
+    let mut w = world(7, true, lc, cc);
+    feed_pool(&mut w.sim, w.contact, &[(1, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(95);
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        lev.contains(&Event::Redirected {
+            call,
+            from: ip("10.0.0.1"),
+            to: ip(POOL[1])
+        }),
+        "{lev:?}"
+    );
+    assert_eq!(session_ups(&lev), 1);
+    let cdns = delivered(&w.sim, addr("10.0.9.1"), MessageType::CDN);
+    let rc = control(&cdns[0]).result_code().unwrap().clone();
+    assert_eq!(rc.error_code(), Some(ErrorCode::TRY_ANOTHER_DIRECTED));
+    assert_eq!(rc.directed_addresses(), Some(vec![ip(POOL[1])]));
+    assert!(
+        cdns.iter()
+            .all(|m| control(m).avps.iter().all(|a| a.key().0 != 32473))
+    );
+}
+
+/// Claim 7, error 7: "try another" sends our LAC to its next configured alternate.
+#[test]
+fn claim_7_try_another_uses_alternates() {
+    let mut lc = lac_config(8);
+    lc.advertise_load_balance = false;
+    lc.tunnel_level_request = false;
+    lc.alternates = vec![addr(POOL[2])];
+    let mut cc = lns_config(9);
+    cc.common.max_tunnels = 1;
+    let mut w = world(8, false, lc, cc);
+    // Fill the contact's only tunnel slot from elsewhere.
+    let now = w.sim.now();
+    let other = Lac::new(LacConfig::new(addr("10.0.0.1")), now).unwrap();
+    let o = w
+        .sim
+        .add_node("other", &[addr("10.0.9.2")], None, Box::new(other));
+    open(&mut w.sim, o);
+    w.sim.run_for(Duration::from_secs(2));
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(20));
+    // Error 4 is not a redirect: the call fails. (Error 7 from any LNS would be followed.)
+    let lev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        lev.iter()
+            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call)),
+        "{lev:?}"
+    );
+}
+
+fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> MonitorConfig {
+    let peers = peers.iter().map(|(n, a)| (HNode(*n), addr(a))).collect();
+    let mut h = MonitorConfig::new(HNode(me), role, ClusterKey::new(b"pool key"), peers);
+    h.interval = Duration::from_millis(500);
+    h
+}
+
+/// Claim 6 with real heartbeats: pool LNSs report their load to the contact over `health`; the
+/// contact picks the Up, not overloaded one with most spare capacity; a failed one is skipped once
+/// Down; with none left the call is refused with CDN result 4.
+#[test]
+fn claim_6_pool_fed_by_heartbeats() {
+    let now = Instant::now();
+    let mut sim = Sim::new(77, now);
+    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lac_config(1), now).unwrap()),
+    );
+    let mut cc = lns_config(2);
+    cc.health = Some(health(
+        100,
+        Role::CONTACT_LNS,
+        &[(0, POOL[0]), (1, POOL[1]), (2, POOL[2])],
+    ));
+    let contact = sim.add_node(
+        "contact",
+        &[addr("10.0.0.1")],
+        None,
+        Box::new(Lns::new(cc, now).unwrap()),
+    );
+    let mut pool = Vec::new();
+    for (i, cap) in [(0usize, 1000usize), (1, 300), (2, 200)] {
+        let mut c = lns_config(3 + i as u64);
+        c.common.max_sessions = cap;
+        c.health = Some(health(i as u32, Role::LNS, &[(100, "10.0.0.1")]));
+        pool.push(sim.add_node(
+            format!("pool{i}"),
+            &[addr(POOL[i])],
+            None,
+            Box::new(Lns::new(c, now).unwrap()),
+        ));
+    }
+    // pool0 has most capacity but reports itself overloaded.
+    sim.node_mut::<Lns>(pool[0]).set_load(95);
+    sim.node_mut::<Lns>(contact).set_load(95);
+    sim.run_for(Duration::from_secs(3));
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.node_mut::<Lac>(lac).lns_of(call), Some(addr(POOL[1])));
+    assert_eq!(session_ups(&lns_events(&mut sim, pool[1])), 1);
+    // pool1 fails: once Down at the contact, calls go to pool2.
+    sim.crash(pool[1]);
+    sim.run_for(Duration::from_secs(5));
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.node_mut::<Lac>(lac).lns_of(call), Some(addr(POOL[2])));
+    // Nobody left: CDN result 4.
+    sim.crash(pool[2]);
+    sim.run_for(Duration::from_secs(5));
+    let _ = lac_events(&mut sim, lac);
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    let lev = lac_events(&mut sim, lac);
+    assert!(
+        lev.iter().any(|e| matches!(e, Event::SessionDown { call: Some(c), result: Some(r), .. } if *c == call && r.result.0 == 4)),
+        "{lev:?}"
+    );
+}
+
+/// Claim 8: a virtual LNS: members share 10.0.5.5 and exchange heartbeats; the lowest-ranked live
+/// member is the contact; when it fails and the others see it Down, the next member becomes contact
+/// and new calls to the virtual address are served.
+#[test]
+fn claim_8_virtual_lns_failover() {
+    let now = Instant::now();
+    let mut sim = Sim::new(21, now);
+    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    let vip = "10.0.5.5";
+    let names = ["10.0.5.1", "10.0.5.2", "10.0.5.3"];
+    let members: Vec<IpAddr> = names.iter().map(|n| ip(n)).collect();
+    let mut ids = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let mut c = lns_config(30 + i as u64);
+        c.virtual_lns = Some(VirtualLns {
+            virtual_addr: ip(vip),
+            members: members.clone(),
+            me: i,
+        });
+        let peers: Vec<(u32, &str)> = (0..3)
+            .filter(|j| *j != i)
+            .map(|j| (j as u32, names[j]))
+            .collect();
+        c.health = Some(health(i as u32, Role::LNS, &peers));
+        let lns = Lns::new(c, now).unwrap();
+        ids.push(sim.add_node(
+            format!("m{i}"),
+            &[SocketAddr::new(*m, 1701), addr(vip)],
+            None,
+            Box::new(lns),
+        ));
+    }
+    let mut lc = LacConfig::new(addr(vip));
+    lc.common = common(40);
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    );
+    sim.run_for(Duration::from_secs(3));
+    assert!(sim.node_mut::<Lns>(ids[0]).is_contact());
+    assert!(!sim.node_mut::<Lns>(ids[1]).is_contact());
+    open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(session_ups(&lns_events(&mut sim, ids[0])), 1);
+    // Member 0 fails; the others see it Down through missed heartbeats.
+    sim.crash(ids[0]);
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.node_mut::<Lns>(ids[1]).is_contact());
+    assert!(!sim.node_mut::<Lns>(ids[2]).is_contact());
+    let _ = lac_events(&mut sim, lac);
+    let call = open(&mut sim, lac);
+    // The LAC's tunnel went with member 0: its ICRQ goes unanswered until the tunnel is declared
+    // dead (retransmissions exhausted), then the call starts again on a new tunnel.
+    sim.run_for(Duration::from_secs(150));
+    let lev = lac_events(&mut sim, lac);
+    assert!(
+        lev.iter()
+            .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == call)),
+        "{lev:?}"
+    );
+    assert_eq!(session_ups(&lns_events(&mut sim, ids[1])), 1);
+    assert_eq!(session_ups(&lns_events(&mut sim, ids[2])), 0);
+}
