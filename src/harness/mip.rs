@@ -2,6 +2,7 @@
 
 use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
 use crate::mip::wire::{ExtensionType, Header, Message};
+use ipnetwork::Ipv4Network;
 
 /// Parses arbitrary bytes as a registration message; on success checks `emit(parse(b)) == b`,
 /// `parse(emit(m)) == m`, `encoded_len`, and runs authenticator verification (which must not
@@ -42,5 +43,194 @@ pub fn message(data: &[u8]) {
         Err(e) => {
             let _ = e.to_string();
         }
+    }
+}
+
+/// Drives a [`crate::mip::HomeAgent`] (one of a two-member cluster, small bounds) with
+/// operations decoded from `data`: arbitrary datagrams, well-authenticated requests with fuzzed
+/// fields, cluster messages under the right key, time steps and commands. After each operation
+/// the table bounds must hold.
+pub fn home_agent(data: &[u8]) {
+    use crate::MacAddr;
+    use crate::health::NodeId;
+    use crate::mip::cluster::{Body, ClusterMessage};
+    use crate::mip::wire::{Builder, Request, RequestFlags};
+    use crate::mip::{ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeKey};
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::{Duration, Instant};
+
+    let start = Instant::now();
+    let vip = Ipv4Addr::new(10, 0, 0, 1);
+    let members = vec![
+        Member {
+            node: NodeId(1),
+            addr: SocketAddr::from(([192, 0, 2, 1], 434)),
+            mac: MacAddr::local(1),
+            backups: vec![NodeId(2)],
+        },
+        Member {
+            node: NodeId(2),
+            addr: SocketAddr::from(([192, 0, 2, 2], 434)),
+            mac: MacAddr::local(2),
+            backups: vec![NodeId(1)],
+        },
+    ];
+    let mode = if data.first().is_some_and(|b| b & 1 == 1) {
+        ForwardMode::Layer3
+    } else {
+        ForwardMode::Layer2
+    };
+    let mut cfg = HomeAgentConfig::new(
+        NodeId(1),
+        vip,
+        Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 16).unwrap_or_else(|_| Ipv4Network::from(vip)),
+        members,
+        b"k",
+    );
+    cfg.mode = mode;
+    cfg.max_bindings = 8;
+    cfg.max_pending = 4;
+    cfg.max_simultaneous = 2;
+    cfg.max_transmits = 64;
+    cfg.max_events = 64;
+    cfg.max_replication_queue = 16;
+    cfg.pool = Ipv4Network::new(Ipv4Addr::new(10, 0, 1, 0), 28).ok();
+    let sa = SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn".to_vec());
+    for k in 0..4u8 {
+        cfg.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(Ipv4Addr::new(10, 0, 5, k)),
+            sa: sa.clone(),
+        });
+    }
+    cfg.mobile_nodes.push(MobileNodeKey {
+        id: MnId::Nai(b"n@x".as_slice().into()),
+        sa: sa.clone(),
+    });
+    let Ok(mut ha) = HomeAgent::new(cfg, start) else {
+        return;
+    };
+    let mut now = start;
+    let mut pn = 0u64;
+    let mut i = 1usize;
+    let from = SocketAddr::from(([198, 51, 100, 1], 434));
+    let to = SocketAddr::from((vip, 434));
+    let wall = 1_700_000_000u64 + (2_208_988_800u64);
+    while let Some(&op) = data.get(i) {
+        i += 1;
+        let arg = data.get(i).copied().unwrap_or(0);
+        match op % 6 {
+            0 => {
+                let n = usize::from(arg);
+                let end = (i + 1 + n).min(data.len());
+                let d = data.get(i + 1..end).unwrap_or(&[]);
+                i = end;
+                let _ = ha.handle_datagram(now, from, to, d);
+            }
+            1 => {
+                i += 1;
+                let elapsed = now.saturating_duration_since(start).as_secs();
+                let b = data.get(i).copied().unwrap_or(0);
+                i += 1;
+                let home = if arg & 0x10 != 0 {
+                    Ipv4Addr::UNSPECIFIED
+                } else {
+                    Ipv4Addr::new(10, 0, 5, arg % 5)
+                };
+                let mut bld = Builder::request(Request {
+                    flags: RequestFlags(b & 0x80),
+                    lifetime: u16::from(b) * 3,
+                    home_address: home,
+                    home_agent: if arg & 0x20 != 0 {
+                        Ipv4Addr::new(1, 2, 3, 4)
+                    } else {
+                        vip
+                    },
+                    care_of: Ipv4Addr::new(203, 0, 113, b % 4),
+                    identification: ((wall + elapsed) << 32) | u64::from(b),
+                });
+                if arg & 0x10 != 0 {
+                    bld = bld.nai(b"n@x");
+                }
+                let bytes = bld.mn_ha_auth(&sa).to_vec();
+                let src = if arg & 0x40 != 0 {
+                    Some(NodeId(2))
+                } else {
+                    None
+                };
+                match src {
+                    Some(_) => {
+                        pn += 1;
+                        let m = ClusterMessage {
+                            sender: NodeId(2),
+                            incarnation: 1,
+                            pn,
+                            body: Body::Forward {
+                                fa: from,
+                                request: &bytes,
+                            },
+                        }
+                        .to_vec(b"k");
+                        let _ = ha.handle_datagram(now, from, to, &m);
+                    }
+                    None => {
+                        let _ = ha.handle_datagram(now, from, to, &bytes);
+                    }
+                }
+            }
+            2 => {
+                now += Duration::from_millis(u64::from(arg) * 40);
+                i += 1;
+                ha.handle_timeout(now);
+            }
+            3 => {
+                i += 1;
+                if arg & 1 == 0 {
+                    ha.withdraw();
+                } else {
+                    ha.advertise();
+                }
+            }
+            4 => {
+                // A cluster message body from fuzz bytes, correctly authenticated.
+                let n = usize::from(arg);
+                let end = (i + 1 + n).min(data.len());
+                let d = data.get(i + 1..end).unwrap_or(&[]);
+                i = end;
+                pn += 1;
+                let mut m = ClusterMessage {
+                    sender: NodeId(2),
+                    incarnation: 1,
+                    pn,
+                    body: Body::Relay { reply: d },
+                }
+                .to_vec(b"k");
+                // Re-tag the kind from the fuzz data so every body parser runs.
+                if let Some(k) = m.get_mut(4) {
+                    *k = 1 + (arg % 5);
+                }
+                let l = m.len().saturating_sub(16);
+                m.truncate(l);
+                let mut mac = match <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(b"k") {
+                    Ok(x) => x,
+                    Err(_) => return,
+                };
+                hmac::Mac::update(&mut mac, &m);
+                m.extend_from_slice(&hmac::Mac::finalize(mac).into_bytes());
+                let _ = ha.handle_datagram(now, SocketAddr::from(([192, 0, 2, 2], 434)), to, &m);
+            }
+            _ => {
+                i += 1;
+                let _ = ha.poll_timeout();
+            }
+        }
+        while ha.poll_transmit().is_some() {}
+        while ha.poll_event().is_some() {}
+        let t = ha.bindings();
+        assert!(t.len() <= 8, "binding bound");
+        assert!(t.pending_len() <= 4, "pending bound");
+        assert!(
+            t.iter().all(|(_, b)| b.care_of.len() <= 2),
+            "simultaneous bound"
+        );
     }
 }

@@ -47,3 +47,262 @@ pub fn gtp_message(data: &[u8]) {
         assert_eq!(v.message_type(), msg.message_type());
     }
 }
+
+use crate::health::{ClusterKey, Policy};
+use crate::steering::fabric::{FabricMessage, SessionRecord, TableEntry, VidState};
+use crate::steering::gtp::Imsi;
+use crate::steering::line::{LineConfig, LineInterface, Verdict, VidTable};
+use crate::steering::switch::{SwitchConfig, SwitchProcessor};
+use crate::steering::{VidLayout, VirtualId};
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+fn addr(a: u8, b: u8, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(172, 16, a, b)), port)
+}
+
+const ONE: VirtualId = match VirtualId::new(1) {
+    Some(v) => v,
+    None => panic!("1 is a VID"),
+};
+
+fn vid(n: u16) -> VirtualId {
+    VirtualId::new(n).unwrap_or(ONE)
+}
+
+/// Steers `data` through a line interface with a fixed table, as an outside packet and as a
+/// fabric datagram. Checks: never panics; `steer` agrees with what `handle_datagram` counts and
+/// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
+pub fn steering_line(data: &[u8]) {
+    let now = Instant::now();
+    let layout = VidLayout::default();
+    let l2tp = VidLayout::id16(4, 4).ok();
+    let config = LineConfig {
+        fabric_addr: addr(0, 1, 4000),
+        switch_addr: addr(0, 100, 4000),
+        layout,
+        l2tp_layout: l2tp,
+        queue_limit: 4,
+    };
+    let Ok(mut li) = LineInterface::new(config, now) else {
+        return;
+    };
+    let entries = [
+        TableEntry {
+            vid: vid(1),
+            state: VidState::Up,
+            addr: addr(1, 1, 4000),
+        },
+        TableEntry {
+            vid: vid(2),
+            state: VidState::Down,
+            addr: addr(1, 2, 4000),
+        },
+        TableEntry {
+            vid: vid(3),
+            state: VidState::Up,
+            addr: addr(1, 3, 4000),
+        },
+    ];
+    assert!(li.apply_update(5, &entries));
+    let table: std::sync::Arc<VidTable> = li.table();
+    let verdict = li.steer(data);
+    assert_eq!(verdict, table.steer(data));
+    let mut out = [Verdict::Switch; 2];
+    assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
+    assert_eq!(out, [verdict, verdict]);
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
+    let r = li.handle_datagram(now, peer, gw, data);
+    let sent = li.poll_transmit();
+    match verdict {
+        Verdict::Drop(_) => {
+            assert!(r.is_err() && sent.is_none());
+            assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
+        }
+        Verdict::Switch | Verdict::Processor { .. } => {
+            assert!(r.is_ok());
+            let Some(t) = sent else {
+                panic!("a steered packet is forwarded");
+            };
+            let want = match verdict {
+                Verdict::Processor { vid, .. } => table.addr(vid),
+                _ => Some(addr(0, 100, 4000)),
+            };
+            assert_eq!(Some(t.dst), want);
+            let parsed = FabricMessage::parse(&t.payload);
+            assert_eq!(
+                parsed,
+                Ok(FabricMessage::Packet {
+                    from: peer,
+                    to: gw,
+                    data: Cow::Borrowed(data),
+                })
+            );
+        }
+    }
+    // The same bytes as a fabric datagram from the switch.
+    let before = li.table().version();
+    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
+    assert!(li.table().version() >= before);
+    while li.poll_transmit().is_some() {}
+    assert!(li.poll_timeout().is_none());
+}
+
+fn switch_config() -> SwitchConfig {
+    SwitchConfig {
+        node: 1,
+        fabric_addr: addr(0, 100, 4000),
+        line_interfaces: vec![addr(0, 1, 4000)],
+        processors: vec![
+            (11, addr(1, 11, 4000)),
+            (12, addr(1, 12, 4000)),
+            (13, addr(1, 13, 4000)),
+        ],
+        layout: VidLayout::default(),
+        l2tp_layout: VidLayout::id16(4, 4).ok(),
+        recovery: 1,
+        max_sessions: 8,
+        max_recent: 4,
+        recent_window: Duration::from_secs(1),
+        retransmit: Duration::from_millis(50),
+        withdraw_after: Duration::from_millis(200),
+        key: ClusterKey::new(b"fuzz"),
+        heartbeat_interval: Duration::from_millis(100),
+        misses_suspect: 2,
+        misses_down: 4,
+        overload_percent: 90,
+        policy: Policy::LeastLoaded,
+        seed: 1,
+        queue_limit: 64,
+    }
+}
+
+/// Drives a switch processor with operations decoded from `data` (raw fabric datagrams from any
+/// sender, well-formed VID requests, syncs and table acks, set-up requests, time advancing) and
+/// checks after each: no two slots hold the same VID, the table has distinct VIDs, the table
+/// version never goes back, the live sessions stay within `max_sessions`, the queues stay bounded.
+pub fn steering_switch(data: &[u8]) {
+    let start = Instant::now();
+    let config = switch_config();
+    let max_sessions = config.max_sessions;
+    let Ok(mut sp) = SwitchProcessor::new(config, start) else {
+        return;
+    };
+    let mut now = start;
+    let senders = [
+        addr(0, 1, 4000),
+        addr(1, 11, 4000),
+        addr(1, 12, 4000),
+        addr(1, 13, 4000),
+        addr(9, 9, 4000),
+    ];
+    let layout = VidLayout::default();
+    let mut version = 0;
+    let mut rest = data;
+    while let Some((&op, tail)) = rest.split_first() {
+        let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
+        let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
+        rest = tail;
+        let from = senders[usize::from(a) % senders.len()];
+        let to = addr(0, 100, 4000);
+        let slot = 11 + u32::from(a % 3);
+        let msg: Option<Vec<u8>> = match op % 6 {
+            0 => {
+                let n = usize::from(b).min(rest.len());
+                let (raw, tail) = rest.split_at(n);
+                rest = tail;
+                Some(raw.to_vec())
+            }
+            1 => Some(
+                FabricMessage::VidRequest {
+                    processor: slot,
+                    incarnation: u32::from(b % 3),
+                }
+                .to_vec(),
+            ),
+            2 => {
+                let teid = layout
+                    .compose(
+                        vid(u16::from(a % 5)),
+                        Some(vid(u16::from(b % 5))),
+                        u32::from(b),
+                    )
+                    .unwrap_or(1);
+                Some(
+                    FabricMessage::Sync {
+                        delete: b & 0x80 != 0,
+                        record: SessionRecord {
+                            teid,
+                            version: u32::from(b),
+                            peer_teid_c: 1,
+                            peer_teid_u: 1,
+                            peer_c: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                            peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                            imsi: Imsi([0xff; 8]),
+                            nsapi: 5,
+                            ue_addr: Ipv4Addr::LOCALHOST,
+                        },
+                    }
+                    .to_vec(),
+                )
+            }
+            3 => Some(
+                FabricMessage::TableAck {
+                    version: u64::from(b),
+                }
+                .to_vec(),
+            ),
+            4 => {
+                let create = crate::steering::gtp::Message::new(
+                    crate::steering::gtp::MessageType(if b & 1 == 0 { 16 } else { 1 }),
+                    0,
+                    u16::from(b),
+                    vec![],
+                );
+                create.to_vec().ok().map(|g| {
+                    FabricMessage::Packet {
+                        from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
+                        to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
+                        data: Cow::Owned(g),
+                    }
+                    .to_vec()
+                })
+            }
+            _ => {
+                now += Duration::from_millis(u64::from(b) * 10);
+                sp.handle_timeout(now);
+                None
+            }
+        };
+        if let Some(m) = msg {
+            let _ = sp.handle_datagram(now, from, to, &m);
+        }
+        let mut n = 0;
+        while sp.poll_transmit().is_some() {
+            n += 1;
+        }
+        assert!(n <= 64 + 8, "queue bounded");
+        while sp.poll_event().is_some() {}
+        assert!(sp.table_version() >= version);
+        version = sp.table_version();
+        assert!(sp.session_count() <= max_sessions);
+        let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
+        let mut dedup = vids.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), vids.len(), "two slots hold the same VID");
+        let table = sp.table();
+        let mut tv: Vec<_> = table.iter().map(|e| e.vid).collect();
+        tv.sort();
+        tv.dedup();
+        assert_eq!(tv.len(), table.len());
+        for v in vids {
+            assert!(
+                table.iter().any(|e| e.vid == v),
+                "an owned VID is in the table"
+            );
+        }
+    }
+}

@@ -9,6 +9,46 @@
 //! * [`monitor`]: [`Monitor`], which sends heartbeats to its peers every interval, authenticates
 //!   and de-duplicates what it receives, runs the detector and keeps the load table, and reports
 //!   [`HealthEvent`]s. The L2TP pool, the Home Agent cluster and the steering switch embed one.
+//!
+//! Embedding: an endpoint that shares its UDP port with heartbeats tests each datagram with
+//! [`is_heartbeat`] and hands those to [`Monitor::handle_heartbeat`]; it forwards
+//! [`Monitor::handle_timeout`], drains [`Monitor::poll_transmit`] into its own transmit queue and
+//! [`Monitor::poll_event`] into its own events, and folds [`Monitor::poll_timeout`] into its own.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::{Duration, Instant};
+//! use telcp::health::{ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Policy, Role};
+//!
+//! let (a_addr, b_addr): (SocketAddr, SocketAddr) =
+//!     ("10.0.0.1:1701".parse().unwrap(), "10.0.0.2:1701".parse().unwrap());
+//! let key = ClusterKey::new(b"cluster secret");
+//! let t0 = Instant::now(); // a caller's clock; the crate never reads one
+//! let mut a = Monitor::new(
+//!     MonitorConfig::new(NodeId(1), Role::CONTACT_LNS, key.clone(), vec![(NodeId(2), b_addr)]),
+//!     t0,
+//! )
+//! .unwrap();
+//! let mut b = Monitor::new(
+//!     MonitorConfig::new(NodeId(2), Role::LNS, key, vec![(NodeId(1), a_addr)]),
+//!     t0,
+//! )
+//! .unwrap();
+//! b.set_load(Load::new(10, 100));
+//! b.handle_timeout(t0); // b's first round of heartbeats is due at once
+//! while let Some(t) = b.poll_transmit() {
+//!     assert!(telcp::health::is_heartbeat(&t.payload));
+//!     a.handle_heartbeat(t0, b_addr, &t.payload).unwrap();
+//! }
+//! assert_eq!(a.poll_event(), Some(HealthEvent::Up { node: NodeId(2) }));
+//! a.set_load(Load::new(50, 100));
+//! let mut rng = telcp::Rng::seed_from_u64(1);
+//! assert_eq!(a.select(Policy::LeastLoaded, &mut rng, |_| true), Some(NodeId(2)));
+//! // Silence from b: Suspect after 2 intervals, Down after 4 (the defaults).
+//! a.handle_timeout(t0 + Duration::from_secs(2));
+//! assert_eq!(a.poll_event(), Some(HealthEvent::Suspect { node: NodeId(2) }));
+//! assert_eq!(a.select(Policy::LeastLoaded, &mut rng, |_| true), Some(NodeId(1)));
+//! ```
 
 pub mod detector;
 pub mod monitor;

@@ -7,3 +7,4 @@ pub mod l2tp;
 pub mod mip;
 
 pub mod gtp;
+pub mod steering;

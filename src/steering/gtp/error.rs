@@ -82,3 +82,12 @@ pub enum EmitError {
         length: usize,
     },
 }
+
+impl From<crate::steering::reader::Short> for WireError {
+    fn from(s: crate::steering::reader::Short) -> Self {
+        WireError::Truncated {
+            offset: s.offset,
+            field: s.field,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! GTPv1 information elements (TS 29.060 section 7.7).
 
-use super::reader::Reader;
 use super::{Cause, EmitError, IeType, WireError};
+use crate::steering::reader::Reader;
 use arrayvec::ArrayString;
 use bytes::BufMut;
 use std::borrow::Cow;

@@ -1,8 +1,8 @@
 //! The GTPv1 header and message (TS 29.060 section 6, TS 29.281 section 5).
 
 use super::ie::{Apn, EndUserAddress, Ie, Imsi};
-use super::reader::Reader;
 use super::{Cause, EmitError, IeType, MessageType, WireError};
+use crate::steering::reader::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::net::IpAddr;

@@ -30,7 +30,6 @@
 mod error;
 mod ie;
 mod message;
-mod reader;
 mod types;
 mod view;
 

@@ -1,0 +1,186 @@
+//! Virtual Home Agent: registrations per second through first HA -> second HA -> first HA -> FA
+//! (layer 2, HMAC-MD5 on both sides), and binding-table memory per binding at 1M bindings.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use telcp::MacAddr;
+use telcp::health::NodeId;
+use telcp::mip::binding::{Binding, BindingTable, CareOf};
+use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+use telcp::mip::wire::replay::NtpTime;
+use telcp::mip::wire::{Builder, Request};
+use telcp::mip::{ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeKey};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const WALL: Duration = Duration::from_secs(1_700_000_000);
+const MNS: u32 = 1000;
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, i], 434))
+}
+
+fn sa(k: u32) -> SecurityAssociation {
+    SecurityAssociation::new(
+        0x1000 + k,
+        AuthAlgorithm::HmacMd5,
+        k.to_be_bytes().repeat(4),
+    )
+}
+
+fn home(k: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a05_0000 + k)
+}
+
+fn ha(i: u32, start: Instant) -> HomeAgent {
+    let members = (1..=2)
+        .map(|j| Member {
+            node: NodeId(j),
+            addr: addr(j as u8),
+            mac: MacAddr::local(j),
+            backups: vec![],
+        })
+        .collect();
+    let mut c = HomeAgentConfig::new(NodeId(i), VIP, "10.0.0.0/8".parse().unwrap(), members, b"k");
+    c.mode = ForwardMode::Layer2;
+    c.wall_clock = WALL;
+    c.heartbeat_interval = Duration::from_secs(3600);
+    c.misses_suspect = 100;
+    c.misses_down = 200;
+    for k in 0..MNS {
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(home(k)),
+            sa: sa(k),
+        });
+    }
+    HomeAgent::new(c, start).unwrap()
+}
+
+/// Delivers every queued datagram between the two HAs; returns the bytes that left for the FA.
+fn exchange(now: Instant, h: &mut [HomeAgent; 2], fa: SocketAddr) -> usize {
+    let mut to_fa = 0;
+    loop {
+        let mut moved = false;
+        for i in 0..2 {
+            while let Some(t) = h[i].poll_transmit() {
+                moved = true;
+                if t.dst == fa {
+                    to_fa += t.payload.len();
+                    continue;
+                }
+                let from = SocketAddr::from(([192, 0, 2, i as u8 + 1], 434));
+                let j = match t.link_dst {
+                    Some(m) => usize::from(m.0[5] == 2),
+                    None => usize::from(t.dst == addr(2)),
+                };
+                let _ = h[j].handle_datagram(now, t.src.unwrap_or(from), t.dst, &t.payload);
+            }
+        }
+        if !moved {
+            return to_fa;
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let start = Instant::now();
+    let mut h = [ha(1, start), ha(2, start)];
+    // Heartbeats: both Up.
+    let mut now = start;
+    for _ in 0..2 {
+        for x in h.iter_mut() {
+            x.handle_timeout(now);
+        }
+        exchange(now, &mut h, addr(9));
+        now += Duration::from_millis(10);
+    }
+    let fa = SocketAddr::from(([198, 51, 100, 1], 434));
+    let sas: Vec<SecurityAssociation> = (0..MNS).map(sa).collect();
+    let mut k = 0u32;
+    let mut register = |now: Instant, h: &mut [HomeAgent; 2]| {
+        k = (k + 1) % MNS;
+        let id = NtpTime::from_unix(WALL + now.duration_since(start)).0;
+        let rrq = Builder::request(Request {
+            lifetime: 1800,
+            home_address: home(k),
+            home_agent: VIP,
+            care_of: Ipv4Addr::new(198, 51, 100, 1),
+            identification: id,
+            ..Request::default()
+        })
+        .mn_ha_auth(&sas[k as usize])
+        .to_vec();
+        let _ = h[0].handle_datagram(now, fa, SocketAddr::from((VIP, 434)), &rrq);
+        let n = exchange(now, h, fa);
+        while h[0].poll_event().is_some() {}
+        while h[1].poll_event().is_some() {}
+        n
+    };
+    let mut g = c.benchmark_group("mip_ha");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    g.bench_function("registration_fa_ha1_ha2_ha1_fa", |b| {
+        b.iter(|| {
+            now += Duration::from_micros(2);
+            assert!(register(now, &mut h) > 0);
+        })
+    });
+    g.finish();
+    let s1 = h[0].stats();
+    println!(
+        "mip_ha: forwarded {} served-by-HA1 {} relayed {} (HA2 served {})",
+        s1.forwarded,
+        s1.served,
+        s1.relayed,
+        h[1].stats().served
+    );
+    if std::env::var_os("MIP_HA_SKIP_MEMORY").is_none() {
+        memory_per_binding();
+    }
+}
+
+fn rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn memory_per_binding() {
+    const N: u32 = 1_000_000;
+    let now = Instant::now();
+    let before = rss_kib();
+    let mut t = BindingTable::new(N as usize, 1);
+    for i in 0..N {
+        let care_of = std::iter::once(CareOf {
+            address: Ipv4Addr::from(0xc633_0000 + i),
+            expires: Some(now + Duration::from_secs(u64::from(600 + i % 1200))),
+        })
+        .collect();
+        t.insert(Binding {
+            home_address: Ipv4Addr::from(0x0a00_0000 + i),
+            nai: None,
+            first_ha: NodeId(1),
+            second_ha: NodeId(2),
+            fa: SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 434),
+            identification: u64::from(i),
+            care_of,
+            pending: None,
+        })
+        .unwrap();
+    }
+    let after = rss_kib();
+    if let (Some(b), Some(a)) = (before, after) {
+        println!(
+            "mip_ha: binding table with {} bindings: {} MiB RSS, {} bytes per binding (struct {} bytes)",
+            t.len(),
+            (a - b) / 1024,
+            (a - b) * 1024 / u64::from(N),
+            std::mem::size_of::<Binding>()
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

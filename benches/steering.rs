@@ -1,0 +1,151 @@
+//! The steering fast path against the table a user would otherwise write.
+//!
+//! One million sessions with random TEIDs (each carrying one of 200 processor VIDs and a random
+//! backup), their G-PDUs in a random order. `steer` reads the TEID's VID bits and one byte of a
+//! 256-entry table; the baseline looks the TEID up in a `HashMap<u32, processor>` holding the
+//! million sessions (std's default hasher). Both read the TEID from the same packets in the same
+//! run. Besides criterion's figures, a plain timing pass prints ns/packet for both and the ratio.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use telcp::Rng;
+use telcp::steering::fabric::{TableEntry, VidState};
+use telcp::steering::line::{Verdict, VidTable};
+use telcp::steering::{VidLayout, VirtualId};
+
+const SESSIONS: usize = 1_000_000;
+const PROCESSORS: u16 = 200;
+const STRIDE: usize = 16;
+
+struct Setup {
+    table: VidTable,
+    map: HashMap<u32, u16>,
+    /// SESSIONS G-PDU headers (8 octets + 8 payload), in a random order.
+    packets: Vec<u8>,
+}
+
+fn setup() -> Setup {
+    let layout = VidLayout::default();
+    let mut rng = Rng::seed_from_u64(42);
+    let entries: Vec<TableEntry> = (1..=PROCESSORS)
+        .map(|v| TableEntry {
+            vid: VirtualId::new(v).unwrap(),
+            state: VidState::Up,
+            addr: SocketAddr::from(([172, 16, 1, (v % 250) as u8], 4000)),
+        })
+        .collect();
+    let table = VidTable::with_entries(layout, None, 1, &entries);
+    let mut teids = HashSet::with_capacity(SESSIONS);
+    let mut map = HashMap::with_capacity(SESSIONS);
+    while teids.len() < SESSIONS {
+        let p = rng.range_inclusive(1, u64::from(PROCESSORS)) as u16;
+        let b = rng.range_inclusive(1, u64::from(PROCESSORS)) as u16;
+        let local = rng.below(1 << 16) as u32;
+        let teid = layout
+            .compose(VirtualId::new(p).unwrap(), VirtualId::new(b), local)
+            .unwrap();
+        if teids.insert(teid) {
+            map.insert(teid, p);
+        }
+    }
+    let mut order: Vec<u32> = teids.into_iter().collect();
+    order.sort_unstable();
+    for i in (1..order.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+    let mut packets = Vec::with_capacity(SESSIONS * STRIDE);
+    for teid in order {
+        packets.extend_from_slice(&[0x30, 0xff, 0, 8]);
+        packets.extend_from_slice(&teid.to_be_bytes());
+        packets.extend_from_slice(&[0x45, 0, 0, 8, 0, 0, 0, 0]);
+    }
+    Setup {
+        table,
+        map,
+        packets,
+    }
+}
+
+#[inline]
+fn steer_all(t: &VidTable, packets: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    for p in packets.chunks_exact(STRIDE) {
+        if let Verdict::Processor { vid, .. } = t.steer(p) {
+            acc += u64::from(vid.get());
+        }
+    }
+    acc
+}
+
+#[inline]
+fn baseline_all(map: &HashMap<u32, u16>, packets: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    for p in packets.chunks_exact(STRIDE) {
+        // The same header read a user would do, then the per-session lookup.
+        let Some(&[0x30..=0x3f, _, _, _, a, b, c, d]) = p.get(..8) else {
+            continue;
+        };
+        if let Some(&proc_) = map.get(&u32::from_be_bytes([a, b, c, d])) {
+            acc += u64::from(proc_);
+        }
+    }
+    acc
+}
+
+fn time_per_packet(f: impl Fn() -> u64, rounds: u32) -> f64 {
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        black_box(f());
+        best = best.min(t.elapsed());
+    }
+    best.as_nanos() as f64 / SESSIONS as f64
+}
+
+fn steering(c: &mut Criterion) {
+    let s = setup();
+    assert_eq!(
+        steer_all(&s.table, &s.packets),
+        baseline_all(&s.map, &s.packets)
+    );
+
+    let steer_ns = time_per_packet(|| steer_all(&s.table, &s.packets), 5);
+    let map_ns = time_per_packet(|| baseline_all(&s.map, &s.packets), 5);
+    println!(
+        "steering at {SESSIONS} sessions: steer() {steer_ns:.2} ns/packet, \
+         HashMap<u32, processor> {map_ns:.2} ns/packet, ratio {:.1}x",
+        map_ns / steer_ns
+    );
+
+    let mut g = c.benchmark_group("steering_1M_sessions");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(SESSIONS as u64));
+    g.bench_function("steer", |b| {
+        b.iter(|| black_box(steer_all(&s.table, black_box(&s.packets))))
+    });
+    g.bench_function("hashmap_baseline", |b| {
+        b.iter(|| black_box(baseline_all(&s.map, black_box(&s.packets))))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("steering_batch");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(1));
+    let batch: Vec<&[u8]> = s.packets.chunks_exact(STRIDE).take(64).collect();
+    let mut out = [Verdict::Switch; 64];
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("steer_batch_64", |b| {
+        b.iter(|| black_box(s.table.steer_batch(black_box(&batch), &mut out)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, steering);
+criterion_main!(benches);

@@ -1,0 +1,440 @@
+//! The binding table of a Home Agent: temporary and permanent bindings, bounded, timer-driven.
+//!
+//! One [`Binding`] per mobile node, found by home address or NAI. A binding is
+//! [`BindingState::Temporary`] while it only holds a pending request (the first HA forwarded it
+//! and waits for the second HA's reply), and [`BindingState::Permanent`] once it holds at least one
+//! granted care-of address. A permanent binding may also carry a pending re-registration.
+//!
+//! Timers live in one [`TimerQueue`]: each binding has at most a pending timer and a lifetime timer
+//! (armed at its earliest care-of expiry), so [`BindingTable::pop_expired`] touches only what is
+//! due and never scans the table.
+//!
+//! Bounds: at most `max_bindings` bindings and `max_pending` pending requests;
+//! [`BindingTable::insert`] refuses beyond them ([`TableError`]) and never evicts a live binding.
+//! The Home Agent answers a refusal with reply code 130 (insufficient resources).
+
+use crate::TimerQueue;
+use crate::health::NodeId;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+/// Most simultaneous care-of addresses per mobile node (the configured limit is at most this).
+pub const MAX_SIMULTANEOUS: usize = 4;
+
+/// Whether a binding only holds a pending request, or a granted registration.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum BindingState {
+    /// Created by the first HA when it forwards a request; freed when its pending timer expires.
+    Temporary,
+    /// At least one granted care-of address.
+    Permanent,
+}
+
+/// One granted care-of address.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CareOf {
+    /// The care-of address.
+    pub address: Ipv4Addr,
+    /// When it expires (`None`: infinite lifetime).
+    pub expires: Option<Instant>,
+}
+
+/// The granted care-of addresses of a binding: at most [`MAX_SIMULTANEOUS`], stored in an
+/// exactly sized heap slice (a binding with one care-of address costs one small allocation, not
+/// room for four).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct CareOfs(Box<[CareOf]>);
+
+impl CareOfs {
+    fn edit(&mut self, f: impl FnOnce(&mut Vec<CareOf>)) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        f(&mut v);
+        v.truncate(MAX_SIMULTANEOUS);
+        self.0 = v.into_boxed_slice();
+    }
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.0 = Box::default();
+    }
+    /// Keeps the entries for which `f` holds.
+    pub fn retain(&mut self, f: impl FnMut(&CareOf) -> bool) {
+        self.edit(|v| v.retain(f));
+    }
+    /// Appends an entry (ignored when full).
+    pub fn push(&mut self, c: CareOf) {
+        self.edit(|v| v.push(c));
+    }
+    /// Removes the entry at `i` (no-op out of range).
+    pub fn remove(&mut self, i: usize) {
+        self.edit(|v| {
+            if i < v.len() {
+                v.remove(i);
+            }
+        });
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Whether [`MAX_SIMULTANEOUS`] entries are held.
+    pub fn is_full(&self) -> bool {
+        self.0.len() >= MAX_SIMULTANEOUS
+    }
+    /// The entries.
+    pub fn iter(&self) -> std::slice::Iter<'_, CareOf> {
+        self.0.iter()
+    }
+    /// The entries, mutably.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, CareOf> {
+        self.0.iter_mut()
+    }
+    /// The first entry.
+    pub fn first(&self) -> Option<&CareOf> {
+        self.0.first()
+    }
+}
+
+impl FromIterator<CareOf> for CareOfs {
+    fn from_iter<I: IntoIterator<Item = CareOf>>(it: I) -> Self {
+        CareOfs(it.into_iter().take(MAX_SIMULTANEOUS).collect())
+    }
+}
+
+/// A request forwarded to the second HA and not yet answered.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Pending {
+    /// Where the reply must go (the foreign agent, or a co-located mobile node).
+    pub fa: SocketAddrV4,
+    /// The care-of address requested.
+    pub care_of: Ipv4Addr,
+    /// The request's identification (the reply must match its low 32 bits).
+    pub identification: u64,
+    /// The HA that serves the request.
+    pub second_ha: NodeId,
+    /// When the temporary binding expires.
+    pub deadline: Instant,
+    /// The request's S bit.
+    pub simultaneous: bool,
+    /// The HA that received the request.
+    pub first_ha: NodeId,
+}
+
+/// What a Home Agent knows about one mobile node.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Binding {
+    /// The home address (0.0.0.0 while a temporary binding waits for an assigned one).
+    pub home_address: Ipv4Addr,
+    /// The NAI, when the mobile node sent one.
+    pub nai: Option<Box<[u8]>>,
+    /// The HA that received the last accepted request.
+    pub first_ha: NodeId,
+    /// The HA that serves the binding (authenticates, grants, tunnels).
+    pub second_ha: NodeId,
+    /// Where replies go.
+    pub fa: SocketAddrV4,
+    /// The last accepted identification (replay protection survives failover with it).
+    pub identification: u64,
+    /// Granted care-of addresses (empty for a temporary binding).
+    pub care_of: CareOfs,
+    /// A request in flight, if any (boxed: most bindings have none).
+    pub pending: Option<Box<Pending>>,
+}
+
+impl Binding {
+    /// Temporary or permanent.
+    pub fn state(&self) -> BindingState {
+        if self.care_of.is_empty() {
+            BindingState::Temporary
+        } else {
+            BindingState::Permanent
+        }
+    }
+
+    /// The earliest care-of expiry.
+    pub fn expires(&self) -> Option<Instant> {
+        self.care_of.iter().filter_map(|c| c.expires).min()
+    }
+}
+
+/// Why the table refused a binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// `max_bindings` reached.
+    #[error("binding table full ({0})")]
+    Full(usize),
+    /// `max_pending` reached.
+    #[error("pending table full ({0})")]
+    PendingFull(usize),
+}
+
+/// Timer identities.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum TimerKey {
+    Pending(u32),
+    Lifetime(u32),
+}
+
+/// What [`BindingTable::pop_expired`] reports.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Expiry {
+    /// A temporary binding's pending timer expired: it was freed (returned).
+    TemporaryFreed(Binding),
+    /// A pending re-registration of a permanent binding expired; the binding stays.
+    PendingCleared(u32),
+    /// Every care-of address of a binding expired: it was removed (returned).
+    LifetimeEnded(Binding),
+    /// Some care-of addresses expired; the binding stays with the others.
+    CareOfExpired(u32),
+}
+
+/// Bindings found by home address or NAI, with their timers. See the module docs.
+#[derive(Debug)]
+pub struct BindingTable {
+    slots: Vec<Option<Binding>>,
+    free: Vec<u32>,
+    by_home: HashMap<Ipv4Addr, u32>,
+    by_nai: HashMap<Box<[u8]>, u32>,
+    timers: TimerQueue<TimerKey>,
+    max_bindings: usize,
+    max_pending: usize,
+    pending: usize,
+    len: usize,
+}
+
+impl BindingTable {
+    /// An empty table with its bounds.
+    pub fn new(max_bindings: usize, max_pending: usize) -> Self {
+        BindingTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_home: HashMap::new(),
+            by_nai: HashMap::new(),
+            timers: TimerQueue::new(),
+            max_bindings,
+            max_pending,
+            pending: 0,
+            len: 0,
+        }
+    }
+
+    /// Number of bindings.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of bindings with a pending request.
+    pub fn pending_len(&self) -> usize {
+        self.pending
+    }
+
+    /// The bound on bindings.
+    pub fn max_bindings(&self) -> usize {
+        self.max_bindings
+    }
+
+    /// Whether a new pending request would exceed `max_pending`.
+    pub fn pending_full(&self) -> bool {
+        self.pending >= self.max_pending
+    }
+
+    /// Whether a new binding would exceed `max_bindings`.
+    pub fn is_full(&self) -> bool {
+        self.len >= self.max_bindings
+    }
+
+    /// The slot of the binding for this home address (if specified) or NAI.
+    pub fn find(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<u32> {
+        if !home_address.is_unspecified()
+            && let Some(s) = self.by_home.get(&home_address)
+        {
+            return Some(*s);
+        }
+        nai.and_then(|n| self.by_nai.get(n).copied())
+    }
+
+    /// The binding in `slot`.
+    pub fn get(&self, slot: u32) -> Option<&Binding> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Every binding with its slot.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Binding)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.as_ref().map(|b| (i as u32, b)))
+    }
+
+    /// The first occupied slot at or after `from` (a cursor for walking the table in steps).
+    pub fn next_slot(&self, from: u32) -> Option<u32> {
+        let start = from as usize;
+        self.slots
+            .get(start..)?
+            .iter()
+            .position(Option::is_some)
+            .map(|i| (start + i) as u32)
+    }
+
+    /// The earliest timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Adds a binding. Refused beyond the bounds; nothing changes then.
+    pub fn insert(&mut self, b: Binding) -> Result<u32, TableError> {
+        if self.len >= self.max_bindings {
+            return Err(TableError::Full(self.max_bindings));
+        }
+        if b.pending.is_some() && self.pending >= self.max_pending {
+            return Err(TableError::PendingFull(self.max_pending));
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.len += 1;
+        self.index(slot, &b);
+        if b.pending.is_some() {
+            self.pending += 1;
+        }
+        self.arm(slot, &b);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some(b);
+        }
+        Ok(slot)
+    }
+
+    /// Changes the binding in `slot` with `f`, then re-indexes it and re-arms its timers. Refused
+    /// (nothing changes) when `f` adds a pending request beyond `max_pending`.
+    pub fn update<R>(
+        &mut self,
+        slot: u32,
+        f: impl FnOnce(&mut Binding) -> R,
+    ) -> Result<Option<R>, TableError> {
+        let Some(old) = self.get(slot).cloned() else {
+            return Ok(None);
+        };
+        let mut b = old.clone();
+        let r = f(&mut b);
+        if old.pending.is_none() && b.pending.is_some() && self.pending >= self.max_pending {
+            return Err(TableError::PendingFull(self.max_pending));
+        }
+        if old.home_address != b.home_address || old.nai != b.nai {
+            self.unindex(slot, &old);
+            self.index(slot, &b);
+        }
+        match (old.pending.is_some(), b.pending.is_some()) {
+            (false, true) => self.pending += 1,
+            (true, false) => self.pending -= 1,
+            _ => {}
+        }
+        if old.pending.as_ref().map(|p| p.deadline) != b.pending.as_ref().map(|p| p.deadline)
+            || old.expires() != b.expires()
+        {
+            self.arm(slot, &b);
+        }
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some(b);
+        }
+        Ok(Some(r))
+    }
+
+    /// Removes the binding in `slot`, cancelling its timers.
+    pub fn remove(&mut self, slot: u32) -> Option<Binding> {
+        let b = self.slots.get_mut(slot as usize)?.take()?;
+        self.unindex(slot, &b);
+        if b.pending.is_some() {
+            self.pending -= 1;
+        }
+        self.timers.cancel(&TimerKey::Pending(slot));
+        self.timers.cancel(&TimerKey::Lifetime(slot));
+        self.free.push(slot);
+        self.len -= 1;
+        Some(b)
+    }
+
+    /// The next expiry due at `now`, applied to the table. Call until `None`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<Expiry> {
+        loop {
+            let (key, _) = self.timers.pop_expired(now)?;
+            match key {
+                TimerKey::Pending(slot) => {
+                    let Some(b) = self.get(slot) else { continue };
+                    if b.care_of.is_empty() {
+                        return self.remove(slot).map(Expiry::TemporaryFreed);
+                    }
+                    let _ = self.update(slot, |b| b.pending = None);
+                    return Some(Expiry::PendingCleared(slot));
+                }
+                TimerKey::Lifetime(slot) => {
+                    let Some(b) = self.get(slot) else { continue };
+                    let remaining = b
+                        .care_of
+                        .iter()
+                        .filter(|c| c.expires.is_none_or(|e| e > now))
+                        .count();
+                    if remaining == 0 && b.pending.is_none() {
+                        return self.remove(slot).map(Expiry::LifetimeEnded);
+                    }
+                    let _ = self.update(slot, |b| {
+                        b.care_of.retain(|c| c.expires.is_none_or(|e| e > now))
+                    });
+                    return Some(Expiry::CareOfExpired(slot));
+                }
+            }
+        }
+    }
+
+    fn index(&mut self, slot: u32, b: &Binding) {
+        if !b.home_address.is_unspecified() {
+            self.by_home.insert(b.home_address, slot);
+        }
+        if let Some(n) = &b.nai {
+            self.by_nai.insert(n.clone(), slot);
+        }
+    }
+
+    fn unindex(&mut self, slot: u32, b: &Binding) {
+        if !b.home_address.is_unspecified() && self.by_home.get(&b.home_address) == Some(&slot) {
+            self.by_home.remove(&b.home_address);
+        }
+        if let Some(n) = &b.nai
+            && self.by_nai.get(n) == Some(&slot)
+        {
+            self.by_nai.remove(n);
+        }
+    }
+
+    fn arm(&mut self, slot: u32, b: &Binding) {
+        match &b.pending {
+            Some(p) => {
+                self.timers.insert(TimerKey::Pending(slot), p.deadline);
+            }
+            None => {
+                self.timers.cancel(&TimerKey::Pending(slot));
+            }
+        }
+        match b.expires() {
+            Some(e) => {
+                self.timers.insert(TimerKey::Lifetime(slot), e);
+            }
+            None => {
+                self.timers.cancel(&TimerKey::Lifetime(slot));
+            }
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! HA-to-HA messages of a virtual Home Agent cluster, authenticated with the cluster key.
+//!
+//! Every message: magic `FE 4D 43` ("\xfeMC"), version 1, kind, 2 reserved octets, sender node
+//! id (u32), sender incarnation (u32), packet number (u64, never reused by a sender within an
+//! incarnation), the body, then an HMAC-MD5 over everything before it (16 octets). A receiver
+//! refuses a bad MAC ([`ClusterError::BadMac`]) and a replayed or too old packet number
+//! ([`ReplayWindow`], 64 packets wide, reset when the incarnation grows).
+//!
+//! Kinds: [`Body::Forward`] (layer-3 forwarding of a request to the second HA),
+//! [`Body::Relay`] (the second HA's reply back to the first HA in layer-3 mode), [`Body::Notice`]
+//! (layer-2 mode: "the next request of this mobile node with this identification is yours"),
+//! [`Body::Replicate`] (reliable, numbered batches of [`Item`]s to the backups) and [`Body::Ack`].
+//! Heartbeats (health and load) are `health` heartbeats sharing the port.
+
+use super::binding::{BindingState, MAX_SIMULTANEOUS};
+use super::wire::Reader;
+pub use super::wire::WireError;
+use crate::health::NodeId;
+use bytes::BufMut;
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// First octets of every cluster message.
+pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
+/// Format version.
+pub const VERSION: u8 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 24;
+/// MAC length.
+pub const MAC_LEN: usize = 16;
+/// Most items in one replication batch.
+pub const MAX_ITEMS: usize = 32;
+
+/// Whether `data` looks like a cluster message (magic), so it can share port 434.
+pub fn is_cluster_message(data: &[u8]) -> bool {
+    data.get(..3) == Some(&MAGIC[..])
+}
+
+/// Why a cluster message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// Malformed.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Not a cluster message, or an unknown version or kind.
+    #[error("not a cluster message of a known version and kind")]
+    Unknown,
+    /// The MAC does not verify with the cluster key.
+    #[error("bad cluster MAC")]
+    BadMac,
+    /// Replayed, too old, or from an older incarnation.
+    #[error("replayed cluster message from node {node} (packet {pn})")]
+    Replayed {
+        /// The sender.
+        node: u32,
+        /// Its packet number.
+        pn: u64,
+    },
+}
+
+/// A replicated binding as the serving HA (or the first HA, for temporary bindings) sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Home address.
+    pub home_address: Ipv4Addr,
+    /// NAI.
+    pub nai: Option<Box<[u8]>>,
+    /// Temporary or permanent.
+    pub state: BindingState,
+    /// First HA.
+    pub first_ha: NodeId,
+    /// Second (serving) HA.
+    pub second_ha: NodeId,
+    /// Where replies go.
+    pub fa: SocketAddr,
+    /// Last accepted identification (or the pending one, for a temporary binding).
+    pub identification: u64,
+    /// Granted care-of addresses with remaining lifetime in seconds (`u32::MAX`: infinite); for
+    /// a temporary binding, the requested care-of address and the pending time left in ms.
+    pub care_of: Vec<(Ipv4Addr, u32)>,
+}
+
+/// One replicated change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A binding created or changed.
+    Upsert(Record),
+    /// A binding removed (deregistration or expiry).
+    Remove {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// NAI.
+        nai: Option<Box<[u8]>>,
+    },
+    /// The bindings served by `failed` are now served by `owner`.
+    Takeover {
+        /// The HA found Down.
+        failed: NodeId,
+        /// The backup chosen by load.
+        owner: NodeId,
+    },
+}
+
+/// A cluster message body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// A Registration Request forwarded unchanged (layer-3 mode), with the address it came from.
+    Forward {
+        /// The foreign agent (source of the request).
+        fa: SocketAddr,
+        /// The request's UDP payload.
+        request: &'a [u8],
+    },
+    /// A Registration Reply from the second HA to the first HA (layer-3 mode).
+    Relay {
+        /// The reply's UDP payload.
+        reply: &'a [u8],
+    },
+    /// Layer-2 mode: the next request of this mobile node with this identification will arrive
+    /// on the virtual address and is the receiver's to serve.
+    Notice {
+        /// Home address in the request.
+        home_address: Ipv4Addr,
+        /// NAI in the request.
+        nai: Option<&'a [u8]>,
+        /// The request's identification.
+        identification: u64,
+    },
+    /// A numbered batch of replicated changes.
+    Replicate {
+        /// Sequence number (per receiver), acknowledged by [`Body::Ack`].
+        seq: u64,
+        /// The changes, in order.
+        items: Vec<Item>,
+    },
+    /// Acknowledges a [`Body::Replicate`].
+    Ack {
+        /// The acknowledged sequence number.
+        seq: u64,
+    },
+}
+
+/// A cluster message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterMessage<'a> {
+    /// Sender.
+    pub sender: NodeId,
+    /// Sender's incarnation.
+    pub incarnation: u32,
+    /// Sender's packet number.
+    pub pn: u64,
+    /// Body.
+    pub body: Body<'a>,
+}
+
+fn mac(key: &[u8]) -> Option<Hmac<Md5>> {
+    Hmac::<Md5>::new_from_slice(key).ok()
+}
+
+fn put_sock(out: &mut Vec<u8>, a: SocketAddr) {
+    let (ip, port) = match a {
+        SocketAddr::V4(v) => (*v.ip(), v.port()),
+        SocketAddr::V6(v) => (Ipv4Addr::UNSPECIFIED, v.port()),
+    };
+    out.put_slice(&ip.octets());
+    out.put_u16(port);
+}
+
+fn put_nai(out: &mut Vec<u8>, nai: Option<&[u8]>) {
+    let n = nai.map(|n| n.get(..255).unwrap_or(n)).unwrap_or(&[]);
+    out.put_u8(n.len() as u8);
+    out.put_slice(n);
+}
+
+fn get_sock(r: &mut Reader<'_>) -> Result<SocketAddr, WireError> {
+    let ip = r.addr("address")?;
+    let port = r.u16("port")?;
+    Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+}
+
+fn get_nai<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>, WireError> {
+    let n = usize::from(r.u8("NAI length")?);
+    let b = r.bytes(n, "NAI")?;
+    Ok(if b.is_empty() { None } else { Some(b) })
+}
+
+impl ClusterMessage<'_> {
+    /// Encodes and authenticates the message with `key`.
+    pub fn to_vec(&self, key: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.put_slice(&MAGIC);
+        out.put_u8(VERSION);
+        let kind = match &self.body {
+            Body::Forward { .. } => 1,
+            Body::Relay { .. } => 2,
+            Body::Notice { .. } => 3,
+            Body::Replicate { .. } => 4,
+            Body::Ack { .. } => 5,
+        };
+        out.put_u8(kind);
+        out.put_u16(0);
+        out.put_u32(self.sender.0);
+        out.put_u32(self.incarnation);
+        out.put_u64(self.pn);
+        match &self.body {
+            Body::Forward { fa, request } => {
+                put_sock(&mut out, *fa);
+                out.put_slice(request);
+            }
+            Body::Relay { reply } => out.put_slice(reply),
+            Body::Notice {
+                home_address,
+                nai,
+                identification,
+            } => {
+                out.put_slice(&home_address.octets());
+                put_nai(&mut out, *nai);
+                out.put_u64(*identification);
+            }
+            Body::Replicate { seq, items } => {
+                out.put_u64(*seq);
+                let items = items.get(..MAX_ITEMS).unwrap_or(items);
+                out.put_u8(items.len() as u8);
+                for i in items {
+                    put_item(&mut out, i);
+                }
+            }
+            Body::Ack { seq } => out.put_u64(*seq),
+        }
+        if let Some(mut m) = mac(key) {
+            m.update(&out);
+            out.put_slice(&m.finalize().into_bytes());
+        }
+        out
+    }
+}
+
+fn put_item(out: &mut Vec<u8>, i: &Item) {
+    match i {
+        Item::Upsert(r) => {
+            out.put_u8(1);
+            out.put_slice(&r.home_address.octets());
+            put_nai(out, r.nai.as_deref());
+            out.put_u8(match r.state {
+                BindingState::Temporary => 0,
+                BindingState::Permanent => 1,
+            });
+            out.put_u32(r.first_ha.0);
+            out.put_u32(r.second_ha.0);
+            put_sock(out, r.fa);
+            out.put_u64(r.identification);
+            let c = r.care_of.get(..MAX_SIMULTANEOUS).unwrap_or(&r.care_of);
+            out.put_u8(c.len() as u8);
+            for (a, t) in c {
+                out.put_slice(&a.octets());
+                out.put_u32(*t);
+            }
+        }
+        Item::Remove { home_address, nai } => {
+            out.put_u8(2);
+            out.put_slice(&home_address.octets());
+            put_nai(out, nai.as_deref());
+        }
+        Item::Takeover { failed, owner } => {
+            out.put_u8(3);
+            out.put_u32(failed.0);
+            out.put_u32(owner.0);
+        }
+    }
+}
+
+fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
+    Ok(match r.u8("item kind")? {
+        1 => {
+            let home_address = r.addr("home address")?;
+            let nai = get_nai(r)?.map(Box::from);
+            let state = match r.u8("state")? {
+                0 => BindingState::Temporary,
+                1 => BindingState::Permanent,
+                _ => return Err(ClusterError::Unknown),
+            };
+            let first_ha = NodeId(r.u32("first HA")?);
+            let second_ha = NodeId(r.u32("second HA")?);
+            let fa = get_sock(r)?;
+            let identification = r.u64("identification")?;
+            let n = usize::from(r.u8("care-of count")?);
+            if n > MAX_SIMULTANEOUS {
+                return Err(ClusterError::Unknown);
+            }
+            let mut care_of = Vec::with_capacity(n);
+            for _ in 0..n {
+                care_of.push((r.addr("care-of")?, r.u32("remaining")?));
+            }
+            Item::Upsert(Record {
+                home_address,
+                nai,
+                state,
+                first_ha,
+                second_ha,
+                fa,
+                identification,
+                care_of,
+            })
+        }
+        2 => Item::Remove {
+            home_address: r.addr("home address")?,
+            nai: get_nai(r)?.map(Box::from),
+        },
+        3 => Item::Takeover {
+            failed: NodeId(r.u32("failed")?),
+            owner: NodeId(r.u32("owner")?),
+        },
+        _ => return Err(ClusterError::Unknown),
+    })
+}
+
+impl<'a> ClusterMessage<'a> {
+    /// Verifies the MAC with `key` and parses. Replay is the caller's check ([`ReplayWindow`]).
+    pub fn parse(data: &'a [u8], key: &[u8]) -> Result<ClusterMessage<'a>, ClusterError> {
+        if !is_cluster_message(data) {
+            return Err(ClusterError::Unknown);
+        }
+        let split = data
+            .len()
+            .checked_sub(MAC_LEN)
+            .filter(|n| *n >= HEADER_LEN)
+            .ok_or(WireError::Truncated {
+                offset: data.len(),
+                field: "cluster message",
+                needed: (HEADER_LEN + MAC_LEN).saturating_sub(data.len()),
+            })?;
+        let (signed, tag) = data.split_at(split);
+        let mut m = mac(key).ok_or(ClusterError::BadMac)?;
+        m.update(signed);
+        m.verify_slice(tag).map_err(|_| ClusterError::BadMac)?;
+        let mut r = Reader::new(signed);
+        r.bytes(3, "magic")?;
+        if r.u8("version")? != VERSION {
+            return Err(ClusterError::Unknown);
+        }
+        let kind = r.u8("kind")?;
+        r.u16("reserved")?;
+        let sender = NodeId(r.u32("sender")?);
+        let incarnation = r.u32("incarnation")?;
+        let pn = r.u64("packet number")?;
+        let body = match kind {
+            1 => {
+                let fa = get_sock(&mut r)?;
+                Body::Forward {
+                    fa,
+                    request: r.bytes(r.remaining(), "request")?,
+                }
+            }
+            2 => Body::Relay {
+                reply: r.bytes(r.remaining(), "reply")?,
+            },
+            3 => Body::Notice {
+                home_address: r.addr("home address")?,
+                nai: get_nai(&mut r)?,
+                identification: r.u64("identification")?,
+            },
+            4 => {
+                let seq = r.u64("seq")?;
+                let n = usize::from(r.u8("item count")?);
+                if n > MAX_ITEMS {
+                    return Err(ClusterError::Unknown);
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(get_item(&mut r)?);
+                }
+                Body::Replicate { seq, items }
+            }
+            5 => Body::Ack { seq: r.u64("seq")? },
+            _ => return Err(ClusterError::Unknown),
+        };
+        if !r.is_empty() {
+            return Err(ClusterError::Unknown);
+        }
+        Ok(ClusterMessage {
+            sender,
+            incarnation,
+            pn,
+            body,
+        })
+    }
+}
+
+/// Anti-replay for one sender: the highest packet number seen and a 64-packet window below it;
+/// a higher incarnation resets it, a lower one is refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayWindow {
+    incarnation: u32,
+    highest: u64,
+    bitmap: u64,
+    seen: bool,
+}
+
+impl ReplayWindow {
+    /// Whether `(incarnation, pn)` would be accepted (fresh).
+    pub fn check(&self, incarnation: u32, pn: u64) -> bool {
+        if !self.seen || incarnation > self.incarnation {
+            return true;
+        }
+        if incarnation < self.incarnation {
+            return false;
+        }
+        if pn > self.highest {
+            return true;
+        }
+        let age = self.highest - pn;
+        age < 64 && self.bitmap & (1u64 << age) == 0
+    }
+
+    /// Records `(incarnation, pn)` as seen (call after [`ReplayWindow::check`] and the MAC).
+    pub fn accept(&mut self, incarnation: u32, pn: u64) {
+        if !self.seen || incarnation > self.incarnation {
+            *self = ReplayWindow {
+                incarnation,
+                highest: pn,
+                bitmap: 1,
+                seen: true,
+            };
+            return;
+        }
+        if pn > self.highest {
+            let shift = pn - self.highest;
+            self.bitmap = if shift >= 64 { 0 } else { self.bitmap << shift };
+            self.bitmap |= 1;
+            self.highest = pn;
+        } else {
+            let age = self.highest - pn;
+            if age < 64 {
+                self.bitmap |= 1u64 << age;
+            }
+        }
+    }
+
+    /// The sender's incarnation last seen.
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+}

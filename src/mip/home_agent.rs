@@ -1,0 +1,1809 @@
+//! One Home Agent of a virtual-HA cluster, sans IO.
+
+use super::MnId;
+use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
+use super::cluster::{self, Body, ClusterError, ClusterMessage, Item, Record, ReplayWindow};
+use super::wire::auth::{PreparedKey, SecurityAssociation};
+use super::wire::replay::{self, NtpTime};
+use super::wire::{
+    Builder, ExtensionType, Header, LIFETIME_INFINITE, Message, PORT, Reply, ReplyCode, Request,
+    WireError,
+};
+use crate::health::{
+    self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
+    Policy, Role,
+};
+use crate::{MacAddr, Node, Rng, Transmit};
+use ipnetwork::{IpNetwork, Ipv4Network};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A mobile node's SPI and prepared key.
+#[derive(Debug)]
+struct MnSa {
+    spi: u32,
+    key: PreparedKey,
+}
+
+/// How the first HA hands a request to the second HA.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ForwardMode {
+    /// The request is re-sent unchanged on the shared link: IP destination still the virtual
+    /// address, `link_dst` the second HA's MAC. A [`Body::Notice`] tells the second HA first.
+    Layer2,
+    /// The request travels inside an authenticated cluster message to the second HA's own
+    /// address (clusters without a shared link).
+    Layer3,
+}
+
+/// A member of the cluster (every HA gets the same list, itself included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its node id (health).
+    pub node: NodeId,
+    /// Its own address (port 434): cluster messages and heartbeats go there.
+    pub addr: SocketAddr,
+    /// Its MAC on the shared link.
+    pub mac: MacAddr,
+    /// The members that hold replicas of its bindings and take them over when it is Down.
+    pub backups: Vec<NodeId>,
+}
+
+/// A mobile node's key, known to every HA of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MobileNodeKey {
+    /// Home address or NAI.
+    pub id: MnId,
+    /// The MN-HA security association.
+    pub sa: SecurityAssociation,
+}
+
+/// Configuration of a [`HomeAgent`].
+#[derive(Clone, Debug)]
+pub struct HomeAgentConfig {
+    /// This HA's node id (must be in `members`).
+    pub node: NodeId,
+    /// Grows on every restart (health and cluster anti-replay).
+    pub incarnation: u32,
+    /// The virtual HA address shared by the cluster.
+    pub virtual_address: Ipv4Addr,
+    /// The virtual (home) network this cluster serves, advertised as a route.
+    pub virtual_network: Ipv4Network,
+    /// Every member, this HA included.
+    pub members: Vec<Member>,
+    /// Layer-2 or layer-3 forwarding.
+    pub mode: ForwardMode,
+    /// Cluster key (cluster messages and heartbeats).
+    pub cluster_key: Vec<u8>,
+    /// Mobile nodes' keys.
+    pub mobile_nodes: Vec<MobileNodeKey>,
+    /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
+    pub pool: Option<Ipv4Network>,
+    /// Longest lifetime granted, seconds.
+    pub max_lifetime: u16,
+    /// Most bindings (130 beyond).
+    pub max_bindings: usize,
+    /// Most pending (temporary) requests (130 beyond).
+    pub max_pending: usize,
+    /// Most simultaneous care-of addresses per mobile node, 1..=4 (135 beyond; with 1, an S bit
+    /// gets code 1).
+    pub max_simultaneous: usize,
+    /// Lifetime of a temporary binding.
+    pub pending_timeout: Duration,
+    /// Timestamp tolerance.
+    pub replay_tolerance: Duration,
+    /// Wall-clock time (since the Unix epoch) at the `now` given to [`HomeAgent::new`].
+    pub wall_clock: Duration,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats before Suspect.
+    pub misses_suspect: u32,
+    /// Missed heartbeats before Down.
+    pub misses_down: u32,
+    /// Load percentage at which an HA is not selected.
+    pub overload_percent: u8,
+    /// First retransmission timeout of replication batches (doubled up to 8x).
+    pub replication_rto: Duration,
+    /// Most replication items queued per peer before falling back to a bulk sync.
+    pub max_replication_queue: usize,
+    /// Most queued transmits (newest dropped and counted beyond).
+    pub max_transmits: usize,
+    /// Most queued events (oldest dropped and counted beyond).
+    pub max_events: usize,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+impl HomeAgentConfig {
+    /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
+    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, 1 s heartbeats (Suspect
+    /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
+    /// transmits and events.
+    pub fn new(
+        node: NodeId,
+        virtual_address: Ipv4Addr,
+        virtual_network: Ipv4Network,
+        members: Vec<Member>,
+        cluster_key: &[u8],
+    ) -> Self {
+        HomeAgentConfig {
+            node,
+            incarnation: 1,
+            virtual_address,
+            virtual_network,
+            members,
+            mode: ForwardMode::Layer2,
+            cluster_key: cluster_key.to_vec(),
+            mobile_nodes: Vec::new(),
+            pool: None,
+            max_lifetime: 1800,
+            max_bindings: 100_000,
+            max_pending: 10_000,
+            max_simultaneous: 1,
+            pending_timeout: Duration::from_secs(3),
+            replay_tolerance: replay::DEFAULT_TOLERANCE,
+            wall_clock: Duration::from_secs(1_700_000_000),
+            heartbeat_interval: Duration::from_secs(1),
+            misses_suspect: 2,
+            misses_down: 4,
+            overload_percent: 90,
+            replication_rto: Duration::from_millis(200),
+            max_replication_queue: 100_000,
+            max_transmits: 4096,
+            max_events: 4096,
+            seed: 0,
+        }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `node` is not among `members`, or a member appears twice.
+    #[error("bad member list: {0}")]
+    Members(&'static str),
+    /// A bound is zero or out of range.
+    #[error("bad bound: {0}")]
+    Bound(&'static str),
+    /// The health monitor refused its part.
+    #[error(transparent)]
+    Health(#[from] health::ConfigError),
+}
+
+/// Why a datagram was refused. State is unchanged, except that a refusal (a Registration Reply
+/// with the code) may have been queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Not a well-formed registration message (no reply possible).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A request refused with this code (the reply is queued).
+    #[error("request refused: {0}")]
+    Refused(ReplyCode),
+    /// A reply with no matching temporary binding: dropped and counted, never relayed.
+    #[error("reply matches no temporary binding")]
+    UnmatchedReply,
+    /// A reply matching a temporary binding but without a valid MN-HA authenticator: dropped
+    /// and counted, never relayed; the temporary binding stays.
+    #[error("reply failed authentication")]
+    UnauthenticatedReply,
+    /// A refused cluster message.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A refused heartbeat.
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    /// A cluster message from a node that is not a member.
+    #[error("cluster message from non-member {0}")]
+    NotMember(u32),
+}
+
+/// Facts for the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// This HA can serve the virtual network: announce it to the routing daemon.
+    AdvertiseRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// This HA cannot serve the virtual network any more: withdraw the route.
+    WithdrawRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// A temporary binding was created and the request forwarded to the second HA.
+    TemporaryBinding {
+        /// The mobile node.
+        mn: MnId,
+        /// The second HA.
+        second_ha: NodeId,
+    },
+    /// A temporary binding's pending timer expired: it is freed.
+    TemporaryExpired {
+        /// The mobile node.
+        mn: MnId,
+    },
+    /// The first HA made a binding permanent from the second HA's reply.
+    BindingPermanent {
+        /// The mobile node (by home address).
+        home_address: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+        /// The serving HA.
+        second_ha: NodeId,
+    },
+    /// This HA serves a registration (install the tunnel to the care-of address).
+    Registered {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// Care-of address.
+        care_of: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+    },
+    /// A binding was removed by deregistration.
+    Deregistered {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A binding's lifetime ended.
+    Expired {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A peer is Up (health).
+    PeerUp {
+        /// The peer.
+        node: NodeId,
+    },
+    /// A peer is Down (health).
+    PeerDown {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The bindings served by `failed` are now served by `owner`.
+    TakenOver {
+        /// The failed HA.
+        failed: NodeId,
+        /// The new serving HA.
+        owner: NodeId,
+        /// Bindings moved in this HA's table.
+        bindings: usize,
+    },
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HaStats {
+    /// Requests received from foreign agents or mobile nodes.
+    pub requests: u64,
+    /// Requests forwarded to a second HA.
+    pub forwarded: u64,
+    /// Requests served here (as second HA or alone).
+    pub served: u64,
+    /// Replies relayed to foreign agents.
+    pub relayed: u64,
+    /// Replies with no temporary binding, dropped.
+    pub unmatched_replies: u64,
+    /// Replies matching a temporary binding that failed authentication, dropped.
+    pub unauthenticated_replies: u64,
+    /// Refusals sent, by any code.
+    pub refusals: u64,
+    /// Cluster messages refused (MAC, replay, malformed, non-member).
+    pub cluster_refused: u64,
+    /// Replicated items applied.
+    pub replicas_applied: u64,
+    /// Replicated bindings not stored because the table was full.
+    pub replicas_refused: u64,
+    /// Transmits dropped because the queue was full.
+    pub dropped_transmits: u64,
+    /// Events dropped because the queue was full.
+    pub dropped_events: u64,
+}
+
+#[derive(Debug)]
+struct Inflight {
+    seq: u64,
+    items: Vec<Item>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    next_seq: u64,
+    queue: VecDeque<Item>,
+    inflight: Option<Inflight>,
+    bulk: Option<u32>,
+    last_acked_in: Option<u64>,
+}
+
+/// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
+/// roles.
+///
+/// Call order: after [`HomeAgent::handle_datagram`], [`HomeAgent::handle_timeout`] or a command,
+/// drain [`HomeAgent::poll_transmit`], then [`HomeAgent::poll_event`], then read
+/// [`HomeAgent::poll_timeout`]. Time passed in never goes backwards; an early `handle_timeout` is
+/// a no-op. Demultiplexing on port 434: health heartbeats, cluster messages ([`cluster`]) and
+/// registration messages.
+///
+/// Bounds: bindings (`max_bindings`, 130), pending requests (`max_pending`, 130), simultaneous
+/// bindings (`max_simultaneous`, 135), queued transmits and events, replication queues (bulk sync
+/// beyond), layer-2 notices (`max_pending`). Requests from unknown mobile nodes or with a bad
+/// authenticator are refused (131) before any state is created, so a flood of spoofed requests
+/// cannot fill a table.
+#[derive(Debug)]
+pub struct HomeAgent {
+    node: NodeId,
+    incarnation: u32,
+    vip: Ipv4Addr,
+    network: Ipv4Network,
+    mode: ForwardMode,
+    key: Vec<u8>,
+    members: BTreeMap<NodeId, Member>,
+    monitor: Monitor,
+    table: BindingTable,
+    sas: HashMap<MnId, Arc<MnSa>>,
+    pool: Option<Ipv4Network>,
+    pool_cursor: u32,
+    allocated: HashSet<Ipv4Addr>,
+    max_lifetime: u16,
+    max_simultaneous: usize,
+    pending_timeout: Duration,
+    tolerance: Duration,
+    wall_clock: Duration,
+    start: Instant,
+    rng: Rng,
+    pn: u64,
+    windows: HashMap<NodeId, ReplayWindow>,
+    channels: BTreeMap<NodeId, Channel>,
+    rto: Duration,
+    max_queue: usize,
+    notices: HashMap<(MnId, u64), (NodeId, Instant)>,
+    notice_order: VecDeque<((MnId, u64), Instant)>,
+    max_notices: usize,
+    advertising: bool,
+    transmits: VecDeque<Transmit>,
+    max_transmits: usize,
+    events: VecDeque<Event>,
+    max_events: usize,
+    stats: HaStats,
+}
+
+/// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
+fn sock4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(v) => v,
+        SocketAddr::V6(v) => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, v.port()),
+    }
+}
+
+fn v4(a: SocketAddr) -> Ipv4Addr {
+    match a {
+        SocketAddr::V4(v) => *v.ip(),
+        SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+impl HomeAgent {
+    /// A Home Agent; it advertises the virtual network at once ([`Event::AdvertiseRoute`]).
+    pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
+        let mut members = BTreeMap::new();
+        for m in &cfg.members {
+            if members.insert(m.node, m.clone()).is_some() {
+                return Err(ConfigError::Members("duplicate member"));
+            }
+        }
+        let Some(me) = members.get(&cfg.node).cloned() else {
+            return Err(ConfigError::Members("node is not a member"));
+        };
+        if cfg.max_bindings == 0 || cfg.max_pending == 0 {
+            return Err(ConfigError::Bound(
+                "max_bindings and max_pending must be > 0",
+            ));
+        }
+        if !(1..=super::binding::MAX_SIMULTANEOUS).contains(&cfg.max_simultaneous) {
+            return Err(ConfigError::Bound("max_simultaneous must be 1..=4"));
+        }
+        let hour = Duration::from_secs(3600);
+        if cfg.pending_timeout.is_zero()
+            || cfg.pending_timeout > hour
+            || cfg.replication_rto.is_zero()
+            || cfg.replication_rto > Duration::from_secs(60)
+            || cfg.replay_tolerance > hour
+        {
+            return Err(ConfigError::Bound(
+                "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
+            ));
+        }
+        if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
+            return Err(ConfigError::Bound("queue bounds must be > 0"));
+        }
+        let peers: Vec<(NodeId, SocketAddr)> = members
+            .values()
+            .filter(|m| m.node != cfg.node)
+            .map(|m| (m.node, m.addr))
+            .collect();
+        let mut mc = MonitorConfig::new(
+            cfg.node,
+            Role::HOME_AGENT,
+            ClusterKey::new(&cfg.cluster_key),
+            peers,
+        );
+        mc.incarnation = cfg.incarnation;
+        mc.interval = cfg.heartbeat_interval;
+        mc.misses_suspect = cfg.misses_suspect;
+        mc.misses_down = cfg.misses_down;
+        mc.max_peers = members.len();
+        mc.overload_percent = cfg.overload_percent;
+        mc.addresses = vec![IpAddr::V4(cfg.virtual_address)];
+        mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
+        mc.max_events = 256;
+        let monitor = Monitor::new(mc, now)?;
+        let sas = cfg
+            .mobile_nodes
+            .iter()
+            .map(|k| {
+                let sa = MnSa {
+                    spi: k.sa.spi,
+                    key: k.sa.prepare(),
+                };
+                (k.id.clone(), Arc::new(sa))
+            })
+            .collect();
+        let channels = members
+            .keys()
+            .filter(|n| **n != cfg.node)
+            .map(|n| (*n, Channel::default()))
+            .collect();
+        let mut ha = HomeAgent {
+            node: cfg.node,
+            incarnation: cfg.incarnation,
+            vip: cfg.virtual_address,
+            network: cfg.virtual_network,
+            mode: cfg.mode,
+            key: cfg.cluster_key,
+            members,
+            monitor,
+            table: BindingTable::new(cfg.max_bindings, cfg.max_pending),
+            sas,
+            pool: cfg.pool,
+            pool_cursor: 0,
+            allocated: HashSet::new(),
+            max_lifetime: cfg.max_lifetime,
+            max_simultaneous: cfg.max_simultaneous,
+            pending_timeout: cfg.pending_timeout,
+            tolerance: cfg.replay_tolerance,
+            wall_clock: cfg.wall_clock,
+            start: now,
+            rng: Rng::seed_from_u64(cfg.seed),
+            pn: 0,
+            windows: HashMap::new(),
+            channels,
+            rto: cfg.replication_rto,
+            max_queue: cfg.max_replication_queue,
+            notices: HashMap::new(),
+            notice_order: VecDeque::new(),
+            max_notices: cfg.max_pending,
+            advertising: true,
+            transmits: VecDeque::new(),
+            max_transmits: cfg.max_transmits,
+            events: VecDeque::new(),
+            max_events: cfg.max_events,
+            stats: HaStats::default(),
+        };
+        let _ = me;
+        ha.push_event(Event::AdvertiseRoute {
+            prefix: IpNetwork::V4(ha.network),
+        });
+        Ok(ha)
+    }
+
+    // ----- queries -----
+
+    /// This HA's node id.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HaStats {
+        self.stats
+    }
+
+    /// The binding table.
+    pub fn bindings(&self) -> &BindingTable {
+        &self.table
+    }
+
+    /// The binding of a mobile node, by home address or NAI.
+    pub fn binding(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<&Binding> {
+        self.table
+            .find(home_address, nai)
+            .and_then(|s| self.table.get(s))
+    }
+
+    /// Bindings this HA serves (it is their second HA), permanent ones only.
+    pub fn served(&self) -> usize {
+        self.table
+            .iter()
+            .filter(|(_, b)| b.second_ha == self.node && b.state() == BindingState::Permanent)
+            .count()
+    }
+
+    /// A peer's health as this HA sees it (this HA itself is always Up).
+    pub fn peer_state(&self, node: NodeId) -> NodeState {
+        if node == self.node {
+            return NodeState::Up;
+        }
+        self.monitor.state(node).unwrap_or(NodeState::Down)
+    }
+
+    /// The members (this HA included, when it advertises) that announce the virtual network and
+    /// are Up.
+    pub fn announcers(&self) -> Vec<NodeId> {
+        let vip = IpAddr::V4(self.vip);
+        self.members
+            .keys()
+            .copied()
+            .filter(|n| {
+                if *n == self.node {
+                    self.advertising
+                } else {
+                    self.peer_state(*n) == NodeState::Up
+                        && self.monitor.addresses(*n).contains(&vip)
+                }
+            })
+            .collect()
+    }
+
+    /// A peer's last reported load (this HA's own for its own id).
+    pub fn peer_load(&self, node: NodeId) -> Option<Load> {
+        self.monitor.load(node)
+    }
+
+    /// Whether this HA currently advertises the virtual network.
+    pub fn is_advertising(&self) -> bool {
+        self.advertising
+    }
+
+    /// Replication items not yet acknowledged by `peer` (queued or in flight).
+    pub fn replication_backlog(&self, peer: NodeId) -> usize {
+        self.channels.get(&peer).map_or(0, |c| {
+            c.queue.len()
+                + c.inflight.as_ref().map_or(0, |i| i.items.len())
+                + usize::from(c.bulk.is_some())
+        })
+    }
+
+    // ----- commands -----
+
+    /// Stops serving the virtual network: [`Event::WithdrawRoute`], and peers learn it from the
+    /// heartbeats. Requests still arriving are served.
+    pub fn withdraw(&mut self) {
+        if self.advertising {
+            self.advertising = false;
+            self.monitor.set_addresses(&[]);
+            self.push_event(Event::WithdrawRoute {
+                prefix: IpNetwork::V4(self.network),
+            });
+        }
+    }
+
+    /// Serves the virtual network again: [`Event::AdvertiseRoute`].
+    pub fn advertise(&mut self) {
+        if !self.advertising {
+            self.advertising = true;
+            self.monitor.set_addresses(&[IpAddr::V4(self.vip)]);
+            self.push_event(Event::AdvertiseRoute {
+                prefix: IpNetwork::V4(self.network),
+            });
+        }
+    }
+
+    // ----- queues -----
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= self.max_events {
+            self.events.pop_front();
+            self.stats.dropped_events += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn push_transmit(&mut self, t: Transmit) {
+        if self.transmits.len() >= self.max_transmits {
+            self.stats.dropped_transmits += 1;
+            return;
+        }
+        self.transmits.push_back(t);
+    }
+
+    fn vip_sock(&self) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(self.vip, PORT))
+    }
+
+    fn ntp_now(&self, now: Instant) -> NtpTime {
+        NtpTime::from_unix(self.wall_clock + now.saturating_duration_since(self.start))
+    }
+
+    fn send_cluster(&mut self, to: NodeId, body: Body<'_>) {
+        let Some(addr) = self.members.get(&to).map(|m| m.addr) else {
+            return;
+        };
+        self.pn += 1;
+        let msg = ClusterMessage {
+            sender: self.node,
+            incarnation: self.incarnation,
+            pn: self.pn,
+            body,
+        };
+        let bytes = msg.to_vec(&self.key);
+        self.push_transmit(Transmit::to(addr, bytes));
+    }
+
+    // ----- input -----
+
+    /// Feeds one datagram received on port 434 (`to` is the address it was sent to: the virtual
+    /// address or this HA's own).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            let r = self.monitor.handle_heartbeat(now, from, data);
+            self.drain_health(now);
+            return r.map_err(InputError::Health);
+        }
+        if cluster::is_cluster_message(data) {
+            let r = self.handle_cluster(now, data);
+            if r.is_err() {
+                self.stats.cluster_refused += 1;
+            }
+            return r;
+        }
+        let (header, _) = Header::parse(data)?;
+        match header {
+            Header::Request(_) => self.handle_request(now, from, to, data, None),
+            Header::Reply(_) => self.handle_reply(now, data),
+        }
+    }
+
+    // The refusal needs the whole context of the request it answers.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        &mut self,
+        to: SocketAddr,
+        q: &Request,
+        code: ReplyCode,
+        sa: Option<&MnSa>,
+        relay_via: Option<NodeId>,
+        nai: Option<&[u8]>,
+        now: Instant,
+    ) -> InputError {
+        self.stats.refusals += 1;
+        let identification = if code == ReplyCode::IDENTIFICATION_MISMATCH {
+            replay::mismatch_identification(q.identification, self.ntp_now(now))
+        } else {
+            q.identification
+        };
+        let p = Reply {
+            code,
+            lifetime: 0,
+            home_address: q.home_address,
+            home_agent: q.home_agent,
+            identification,
+        };
+        let bytes = {
+            let mut b = Builder::reply(p);
+            if let Some(n) = nai {
+                b = b.nai(n);
+            }
+            match sa {
+                Some(sa) => b
+                    .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+                    .to_vec(),
+                None => b.to_vec(),
+            }
+        };
+        self.send_reply(to, bytes, relay_via);
+        InputError::Refused(code)
+    }
+
+    fn send_reply(&mut self, fa: SocketAddr, bytes: Vec<u8>, relay_via: Option<NodeId>) {
+        match relay_via {
+            Some(first) if first != self.node => match self.mode {
+                ForwardMode::Layer2 => {
+                    let mac = self.members.get(&first).map(|m| m.mac);
+                    self.push_transmit(Transmit {
+                        dst: self.vip_sock(),
+                        src: None,
+                        link_dst: mac,
+                        payload: bytes.into(),
+                    });
+                }
+                ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
+            },
+            _ => {
+                let src = Some(self.vip_sock());
+                self.push_transmit(Transmit {
+                    dst: fa,
+                    src,
+                    link_dst: None,
+                    payload: bytes.into(),
+                });
+            }
+        }
+    }
+
+    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
+        if !home.is_unspecified()
+            && let Some(sa) = self.sas.get(&MnId::Home(home))
+        {
+            return Some(sa.clone());
+        }
+        if let Some(n) = nai
+            && let Some(sa) = self.sas.get(&MnId::Nai(n.into()))
+        {
+            return Some(sa.clone());
+        }
+        // A mobile node known by NAI that now uses its assigned home address.
+        self.binding(home, nai)
+            .and_then(|b| b.nai.as_ref())
+            .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+            .cloned()
+    }
+
+    /// `forwarded_by`: the first HA, when this HA is the second HA for the request.
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+    ) -> Result<(), InputError> {
+        let (header, _) = Header::parse(data)?;
+        let Header::Request(q) = header else {
+            return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        let relay = forwarded_by;
+        let m = match Message::parse(data) {
+            Ok(m) => m,
+            Err(_) => {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::POORLY_FORMED_REQUEST,
+                    None,
+                    relay,
+                    None,
+                    now,
+                ));
+            }
+        };
+        let nai: Option<Vec<u8>> = m.nai().map(<[u8]>::to_vec);
+        let nai = nai.as_deref();
+        if m.unknown_non_skippable().is_some() {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::POORLY_FORMED_REQUEST,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        }
+        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let to_me = Some(q.home_agent) == own_ip;
+        // A forwarded request may name the first HA's own address.
+        let member_ip =
+            forwarded_by.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+        if q.home_agent != self.vip && !to_me && !member_ip {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::UNKNOWN_HA_ADDRESS,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        }
+        let Some(mn) = MnId::of(q.home_address, nai) else {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::POORLY_FORMED_REQUEST,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        };
+        let Some(sa) = self.lookup_sa(q.home_address, nai) else {
+            return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        };
+        let ok = m
+            .position(ExtensionType::MN_HA_AUTH)
+            .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
+        if !ok {
+            return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        }
+        // Layer 2: a request announced by a notice is ours to serve for its first HA.
+        let mut first = forwarded_by;
+        if first.is_none()
+            && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
+        {
+            first = Some(f);
+        }
+        if let Some(first) = first {
+            return self.serve(now, from, &q, nai, &sa, first);
+        }
+        // Addressed to this HA by its own address: it serves the request itself.
+        if to_me {
+            return self.serve(now, from, &q, nai, &sa, self.node);
+        }
+        // First HA: find the binding, or select the second HA by load.
+        let slot = self.table.find(q.home_address, nai);
+        let existing = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.second_ha)
+            .filter(|n| self.peer_state(*n) == NodeState::Up);
+        let second = match existing {
+            Some(n) => n,
+            None => {
+                let members = &self.members;
+                match self
+                    .monitor
+                    .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                        members.contains_key(&n)
+                    }) {
+                    Some(n) => n,
+                    None => self.node,
+                }
+            }
+        };
+        if second == self.node {
+            return self.serve(now, from, &q, nai, &sa, self.node);
+        }
+        // A temporary binding, then forward unchanged.
+        let pending = Pending {
+            fa: sock4(from),
+            care_of: q.care_of,
+            identification: q.identification,
+            second_ha: second,
+            deadline: now + self.pending_timeout,
+            simultaneous: q.flags.simultaneous(),
+            first_ha: self.node,
+        };
+        let res = match slot {
+            Some(s) => self
+                .table
+                .update(s, |b| b.pending = Some(Box::new(pending.clone())))
+                .map(|_| s),
+            None => self.table.insert(Binding {
+                home_address: q.home_address,
+                nai: nai.map(Box::from),
+                first_ha: self.node,
+                second_ha: second,
+                fa: sock4(from),
+                identification: 0,
+                care_of: Default::default(),
+                pending: Some(Box::new(pending)),
+            }),
+        };
+        let slot = match res {
+            Ok(s) => s,
+            Err(TableError::Full(_)) | Err(TableError::PendingFull(_)) => {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                    Some(&sa),
+                    None,
+                    nai,
+                    now,
+                ));
+            }
+        };
+        self.push_event(Event::TemporaryBinding {
+            mn: mn.clone(),
+            second_ha: second,
+        });
+        self.replicate_slot(slot, now);
+        self.stats.forwarded += 1;
+        match self.mode {
+            ForwardMode::Layer2 => {
+                self.send_cluster(
+                    second,
+                    Body::Notice {
+                        home_address: q.home_address,
+                        nai,
+                        identification: q.identification,
+                    },
+                );
+                let mac = self.members.get(&second).map(|m| m.mac);
+                self.push_transmit(Transmit {
+                    dst: SocketAddr::V4(SocketAddrV4::new(v4(to), PORT)),
+                    src: Some(from),
+                    link_dst: mac,
+                    payload: data.to_vec().into(),
+                });
+            }
+            ForwardMode::Layer3 => {
+                self.send_cluster(
+                    second,
+                    Body::Forward {
+                        fa: from,
+                        request: data,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn allocate(&mut self) -> Option<Ipv4Addr> {
+        let pool = self.pool?;
+        let size = pool.size();
+        for _ in 0..size.min(1 << 20) {
+            let i = self.pool_cursor % size;
+            self.pool_cursor = self.pool_cursor.wrapping_add(1);
+            let a = pool.nth(i)?;
+            if a == pool.network() || a == pool.broadcast() || self.allocated.contains(&a) {
+                continue;
+            }
+            if self.table.find(a, None).is_some() {
+                continue;
+            }
+            self.allocated.insert(a);
+            return Some(a);
+        }
+        None
+    }
+
+    /// Second-HA processing: authenticate replay, grant, bind, reply via the first HA.
+    fn serve(
+        &mut self,
+        now: Instant,
+        fa: SocketAddr,
+        q: &Request,
+        nai: Option<&[u8]>,
+        sa: &MnSa,
+        first: NodeId,
+    ) -> Result<(), InputError> {
+        let slot = self.table.find(q.home_address, nai);
+        let last = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.identification)
+            .filter(|i| *i != 0);
+        if replay::check_timestamp(q.identification, self.ntp_now(now), last, self.tolerance)
+            .is_err()
+        {
+            return Err(self.refuse(
+                fa,
+                q,
+                ReplyCode::IDENTIFICATION_MISMATCH,
+                Some(sa),
+                Some(first),
+                nai,
+                now,
+            ));
+        }
+        self.stats.served += 1;
+        let mut code = ReplyCode::ACCEPTED;
+        let mut home = q.home_address;
+        let mut granted = 0u16;
+        if q.lifetime == 0 {
+            // Deregistration: of one care-of address, or of all (care-of = home address).
+            if let Some(s) = slot {
+                let all = q.care_of == q.home_address || q.care_of.is_unspecified();
+                let _ = self.table.update(s, |b| {
+                    if all {
+                        b.care_of.clear();
+                    } else {
+                        b.care_of.retain(|c| c.address != q.care_of);
+                    }
+                    b.identification = q.identification;
+                });
+                if let Some(b) = self.table.get(s) {
+                    home = b.home_address;
+                    if b.care_of.is_empty() {
+                        let b = self.table.remove(s);
+                        if let Some(b) = b {
+                            self.allocated.remove(&b.home_address);
+                            self.replicate_remove(b.home_address, b.nai.clone());
+                        }
+                        self.push_event(Event::Deregistered { home_address: home });
+                    } else {
+                        self.replicate_slot(s, now);
+                    }
+                }
+            }
+        } else {
+            if home.is_unspecified() {
+                home = match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
+                    Some(h) if !h.is_unspecified() => h,
+                    _ => match self.allocate() {
+                        Some(a) => a,
+                        None => {
+                            return Err(self.refuse(
+                                fa,
+                                q,
+                                ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                                Some(sa),
+                                Some(first),
+                                nai,
+                                now,
+                            ));
+                        }
+                    },
+                };
+            }
+            granted = if self.max_lifetime == LIFETIME_INFINITE {
+                q.lifetime
+            } else {
+                q.lifetime.min(self.max_lifetime)
+            };
+            let expires = (granted != LIFETIME_INFINITE)
+                .then(|| now + Duration::from_secs(u64::from(granted)));
+            let coa = CareOf {
+                address: q.care_of,
+                expires,
+            };
+            let simultaneous = q.flags.simultaneous() && self.max_simultaneous > 1;
+            if q.flags.simultaneous() && self.max_simultaneous == 1 {
+                code = ReplyCode::ACCEPTED_NO_SIMULTANEOUS;
+            }
+            let existing = slot.and_then(|s| self.table.get(s)).cloned();
+            let mut care_of = existing
+                .as_ref()
+                .map(|b| b.care_of.clone())
+                .unwrap_or_default();
+            if simultaneous {
+                if let Some(c) = care_of.iter_mut().find(|c| c.address == q.care_of) {
+                    *c = coa;
+                } else if care_of.len() >= self.max_simultaneous || care_of.is_full() {
+                    return Err(self.refuse(
+                        fa,
+                        q,
+                        ReplyCode::TOO_MANY_BINDINGS,
+                        Some(sa),
+                        Some(first),
+                        nai,
+                        now,
+                    ));
+                } else {
+                    care_of.push(coa);
+                }
+            } else {
+                care_of.clear();
+                care_of.push(coa);
+            }
+            let node = self.node;
+            let new = Binding {
+                home_address: home,
+                nai: nai
+                    .map(Box::from)
+                    .or(existing.as_ref().and_then(|b| b.nai.clone())),
+                first_ha: first,
+                second_ha: node,
+                fa: sock4(fa),
+                identification: q.identification,
+                care_of,
+                pending: if first == node {
+                    None
+                } else {
+                    existing.as_ref().and_then(|b| b.pending.clone())
+                },
+            };
+            let res = match slot {
+                Some(s) => self.table.update(s, |b| *b = new).map(|_| s),
+                None => self.table.insert(new),
+            };
+            let s = match res {
+                Ok(s) => s,
+                Err(_) => {
+                    self.allocated.remove(&home);
+                    return Err(self.refuse(
+                        fa,
+                        q,
+                        ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                        Some(sa),
+                        Some(first),
+                        nai,
+                        now,
+                    ));
+                }
+            };
+            self.push_event(Event::Registered {
+                home_address: home,
+                care_of: q.care_of,
+                lifetime: granted,
+            });
+            self.replicate_slot(s, now);
+            self.update_load();
+        }
+        let p = Reply {
+            code,
+            lifetime: granted,
+            home_address: home,
+            home_agent: q.home_agent,
+            identification: q.identification,
+        };
+        let mut b = Builder::reply(p);
+        if let Some(n) = nai {
+            b = b.nai(n);
+        }
+        let bytes = b
+            .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
+            .to_vec();
+        self.send_reply(fa, bytes, Some(first));
+        Ok(())
+    }
+
+    /// First-HA processing of the second HA's reply.
+    fn handle_reply(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
+        let m = Message::parse(data)?;
+        let Header::Reply(p) = m.header else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let nai: Option<Vec<u8>> = m.nai().map(<[u8]>::to_vec);
+        let nai = nai.as_deref();
+        let slot = self.table.find(p.home_address, nai).filter(|s| {
+            self.table.get(*s).is_some_and(|b| {
+                b.pending.as_ref().is_some_and(|pe| {
+                    pe.first_ha == self.node
+                        && replay::reply_matches(pe.identification, p.identification)
+                })
+            })
+        });
+        let Some(slot) = slot else {
+            self.stats.unmatched_replies += 1;
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(b) = self.table.get(slot).cloned() else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(pe) = b.pending.clone() else {
+            return Err(InputError::UnmatchedReply);
+        };
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.position(ExtensionType::MN_HA_AUTH), &sa) {
+            (Some(i), Some(sa)) => m.verify_prepared(data, i, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
+        if p.code.is_accepted() && p.lifetime > 0 {
+            let expires = (p.lifetime != LIFETIME_INFINITE)
+                .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
+            let coa = CareOf {
+                address: pe.care_of,
+                expires,
+            };
+            let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
+            let node = self.node;
+            let max_sim = self.max_simultaneous;
+            let r = self.table.update(slot, |b| {
+                b.home_address = p.home_address;
+                if let Some(n) = nai {
+                    b.nai = Some(n.into());
+                }
+                b.first_ha = node;
+                b.second_ha = pe.second_ha;
+                b.fa = pe.fa;
+                b.identification = pe.identification;
+                if sim {
+                    b.care_of.retain(|c| c.address != coa.address);
+                    while b.care_of.len() >= max_sim || b.care_of.is_full() {
+                        b.care_of.remove(0);
+                    }
+                } else {
+                    b.care_of.clear();
+                }
+                b.care_of.push(coa);
+                b.pending = None;
+            });
+            let _ = r;
+            self.push_event(Event::BindingPermanent {
+                home_address: p.home_address,
+                lifetime: p.lifetime,
+                second_ha: pe.second_ha,
+            });
+            self.replicate_slot(slot, now);
+        } else if p.code.is_accepted() {
+            // Accepted deregistration: the binding goes on this HA too.
+            let all = pe.care_of == b.home_address || pe.care_of.is_unspecified();
+            let _ = self.table.update(slot, |b| {
+                if all {
+                    b.care_of.clear();
+                } else {
+                    b.care_of.retain(|c| c.address != pe.care_of);
+                }
+                b.pending = None;
+            });
+            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
+                if let Some(b) = self.table.remove(slot) {
+                    self.replicate_remove(b.home_address, b.nai.clone());
+                    self.push_event(Event::Deregistered {
+                        home_address: b.home_address,
+                    });
+                }
+            } else {
+                self.replicate_slot(slot, now);
+            }
+        } else {
+            // Denied: the temporary part goes; a permanent binding stays as it was.
+            let _ = self.table.update(slot, |b| b.pending = None);
+            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
+                if let Some(b) = self.table.remove(slot) {
+                    self.replicate_remove(b.home_address, b.nai.clone());
+                }
+            }
+        }
+        self.update_load();
+        self.stats.relayed += 1;
+        let src = Some(self.vip_sock());
+        self.push_transmit(Transmit {
+            dst: pe.fa.into(),
+            src,
+            link_dst: None,
+            payload: data.to_vec().into(),
+        });
+        Ok(())
+    }
+
+    fn handle_cluster(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
+        let msg = ClusterMessage::parse(data, &self.key)?;
+        let sender = msg.sender;
+        if sender == self.node || !self.members.contains_key(&sender) {
+            return Err(InputError::NotMember(sender.0));
+        }
+        let w = self.windows.entry(sender).or_default();
+        if !w.check(msg.incarnation, msg.pn) {
+            return Err(ClusterError::Replayed {
+                node: sender.0,
+                pn: msg.pn,
+            }
+            .into());
+        }
+        w.accept(msg.incarnation, msg.pn);
+        match msg.body {
+            Body::Forward { fa, request } => {
+                let to = self.vip_sock();
+                self.handle_request(now, fa, to, request, Some(sender))
+            }
+            Body::Relay { reply } => self.handle_reply(now, reply),
+            Body::Notice {
+                home_address,
+                nai,
+                identification,
+            } => {
+                if let Some(mn) = MnId::of(home_address, nai) {
+                    self.expire_notices(now);
+                    if self.notices.len() >= self.max_notices {
+                        return Err(InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES));
+                    }
+                    let deadline = now + self.pending_timeout;
+                    self.notices
+                        .insert((mn.clone(), identification), (sender, deadline));
+                    self.notice_order
+                        .push_back(((mn, identification), deadline));
+                }
+                Ok(())
+            }
+            Body::Replicate { seq, items } => {
+                let ch = self.channels.entry(sender).or_default();
+                let fresh = ch.last_acked_in.is_none_or(|l| seq > l);
+                if fresh {
+                    ch.last_acked_in = Some(seq);
+                    for item in items {
+                        self.apply(now, sender, item);
+                    }
+                }
+                self.send_cluster(sender, Body::Ack { seq });
+                Ok(())
+            }
+            Body::Ack { seq } => {
+                if let Some(ch) = self.channels.get_mut(&sender)
+                    && ch.inflight.as_ref().is_some_and(|i| i.seq == seq)
+                {
+                    ch.inflight = None;
+                }
+                self.pump(now);
+                Ok(())
+            }
+        }
+    }
+
+    fn expire_notices(&mut self, now: Instant) {
+        while let Some((k, d)) = self.notice_order.front().cloned() {
+            if d > now && self.notice_order.len() <= self.max_notices {
+                break;
+            }
+            self.notice_order.pop_front();
+            if self.notices.get(&k).is_some_and(|(_, dd)| *dd == d) {
+                self.notices.remove(&k);
+            }
+        }
+    }
+
+    // ----- replication -----
+
+    fn backups(&self) -> Vec<NodeId> {
+        self.members
+            .get(&self.node)
+            .map(|m| m.backups.clone())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, slot: u32, now: Instant) -> Option<Record> {
+        let b = self.table.get(slot)?;
+        if b.state() == BindingState::Temporary {
+            let p = b.pending.as_ref()?;
+            let ms = p.deadline.saturating_duration_since(now).as_millis();
+            return Some(Record {
+                home_address: b.home_address,
+                nai: b.nai.clone(),
+                state: BindingState::Temporary,
+                first_ha: p.first_ha,
+                second_ha: p.second_ha,
+                fa: p.fa.into(),
+                identification: p.identification,
+                care_of: vec![(p.care_of, ms.min(u128::from(u32::MAX)) as u32)],
+            });
+        }
+        Some(Record {
+            home_address: b.home_address,
+            nai: b.nai.clone(),
+            state: BindingState::Permanent,
+            first_ha: b.first_ha,
+            second_ha: b.second_ha,
+            fa: b.fa.into(),
+            identification: b.identification,
+            care_of: b
+                .care_of
+                .iter()
+                .map(|c| {
+                    let secs = c.expires.map_or(u32::MAX, |e| {
+                        e.saturating_duration_since(now)
+                            .as_secs()
+                            .min(u64::from(u32::MAX - 1)) as u32
+                    });
+                    (c.address, secs)
+                })
+                .collect(),
+        })
+    }
+
+    fn enqueue(&mut self, peer: NodeId, item: Item) {
+        let max = self.max_queue;
+        if let Some(ch) = self.channels.get_mut(&peer) {
+            if ch.queue.len() >= max {
+                // Too far behind: drop the queue and resynchronise in bulk.
+                ch.queue.clear();
+                ch.bulk = Some(0);
+            } else {
+                ch.queue.push_back(item);
+            }
+        }
+    }
+
+    fn replicate_slot(&mut self, slot: u32, now: Instant) {
+        let Some(r) = self.record(slot, now) else {
+            return;
+        };
+        // Replicate what this HA is authoritative for: what it serves, or what it relays.
+        if r.second_ha != self.node && r.first_ha != self.node {
+            return;
+        }
+        for peer in self.backups() {
+            self.enqueue(peer, Item::Upsert(r.clone()));
+        }
+        self.pump(now);
+    }
+
+    fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
+        for peer in self.backups() {
+            self.enqueue(
+                peer,
+                Item::Remove {
+                    home_address,
+                    nai: nai.clone(),
+                },
+            );
+        }
+    }
+
+    /// Sends the next batch to every peer with nothing in flight.
+    fn pump(&mut self, now: Instant) {
+        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        for peer in peers {
+            if self.peer_state(peer) != NodeState::Up {
+                continue;
+            }
+            let Some(ch) = self.channels.get(&peer) else {
+                continue;
+            };
+            if ch.inflight.is_some() {
+                continue;
+            }
+            let mut items = Vec::new();
+            // Bulk sync first (a cursor over the table), then the queue.
+            let mut cursor = ch.bulk;
+            while let Some(c) = cursor {
+                if items.len() >= cluster::MAX_ITEMS {
+                    break;
+                }
+                let next = self.table.next_slot(c);
+                match next {
+                    Some(s) => {
+                        if let Some(r) = self.record(s, now)
+                            && (r.second_ha == self.node || r.first_ha == self.node)
+                        {
+                            items.push(Item::Upsert(r));
+                        }
+                        cursor = Some(s + 1);
+                    }
+                    None => cursor = None,
+                }
+            }
+            let Some(ch) = self.channels.get_mut(&peer) else {
+                continue;
+            };
+            ch.bulk = cursor;
+            while items.len() < cluster::MAX_ITEMS {
+                match ch.queue.pop_front() {
+                    Some(i) => items.push(i),
+                    None => break,
+                }
+            }
+            if items.is_empty() {
+                continue;
+            }
+            ch.next_seq += 1;
+            let seq = ch.next_seq;
+            ch.inflight = Some(Inflight {
+                seq,
+                items: items.clone(),
+                deadline: now + self.rto,
+                timeout: self.rto,
+            });
+            self.send_cluster(peer, Body::Replicate { seq, items });
+        }
+    }
+
+    fn retransmit(&mut self, now: Instant) {
+        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        let max_rto = self.rto.saturating_mul(8);
+        for peer in peers {
+            let up = self.peer_state(peer) == NodeState::Up;
+            let Some(ch) = self.channels.get_mut(&peer) else {
+                continue;
+            };
+            let Some(inf) = ch.inflight.as_mut() else {
+                continue;
+            };
+            if inf.deadline > now {
+                continue;
+            }
+            if !up {
+                // The peer is not Up: keep the batch for when it is (bulk sync then covers it).
+                inf.deadline = now + max_rto;
+                continue;
+            }
+            inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
+            inf.deadline = now + inf.timeout;
+            let (seq, items) = (inf.seq, inf.items.clone());
+            self.send_cluster(peer, Body::Replicate { seq, items });
+        }
+    }
+
+    fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
+        self.stats.replicas_applied += 1;
+        match item {
+            Item::Upsert(r) => {
+                let slot = self.table.find(r.home_address, r.nai.as_deref());
+                if r.state == BindingState::Temporary {
+                    let Some(&(care_of, ms)) = r.care_of.first() else {
+                        return;
+                    };
+                    let pending = Pending {
+                        fa: sock4(r.fa),
+                        care_of,
+                        identification: r.identification,
+                        second_ha: r.second_ha,
+                        deadline: now + Duration::from_millis(u64::from(ms)),
+                        simultaneous: false,
+                        first_ha: r.first_ha,
+                    };
+                    let res = match slot {
+                        Some(s) => self
+                            .table
+                            .update(s, |b| b.pending = Some(Box::new(pending)))
+                            .map(|_| s),
+                        None => self.table.insert(Binding {
+                            home_address: r.home_address,
+                            nai: r.nai,
+                            first_ha: r.first_ha,
+                            second_ha: r.second_ha,
+                            fa: sock4(r.fa),
+                            identification: 0,
+                            care_of: Default::default(),
+                            pending: Some(Box::new(pending)),
+                        }),
+                    };
+                    if res.is_err() {
+                        self.stats.replicas_refused += 1;
+                    }
+                    return;
+                }
+                let care_of = r
+                    .care_of
+                    .iter()
+                    .take(super::binding::MAX_SIMULTANEOUS)
+                    .map(|(a, secs)| CareOf {
+                        address: *a,
+                        expires: (*secs != u32::MAX)
+                            .then(|| now + Duration::from_secs(u64::from(*secs))),
+                    })
+                    .collect();
+                let node = self.node;
+                let res = match slot {
+                    Some(s) => {
+                        // Never let a replica overwrite what this HA serves itself, unless the
+                        // sender took it over.
+                        if self
+                            .table
+                            .get(s)
+                            .is_some_and(|b| b.second_ha == node && r.second_ha != node)
+                            && r.second_ha != sender
+                        {
+                            return;
+                        }
+                        self.table
+                            .update(s, |b| {
+                                b.home_address = r.home_address;
+                                if r.nai.is_some() {
+                                    b.nai = r.nai.clone();
+                                }
+                                b.first_ha = r.first_ha;
+                                b.second_ha = r.second_ha;
+                                b.fa = sock4(r.fa);
+                                b.identification = b.identification.max(r.identification);
+                                b.care_of = care_of;
+                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                                    b.pending = None;
+                                }
+                            })
+                            .map(|_| s)
+                    }
+                    None => self.table.insert(Binding {
+                        home_address: r.home_address,
+                        nai: r.nai,
+                        first_ha: r.first_ha,
+                        second_ha: r.second_ha,
+                        fa: sock4(r.fa),
+                        identification: r.identification,
+                        care_of,
+                        pending: None,
+                    }),
+                };
+                if res.is_err() {
+                    self.stats.replicas_refused += 1;
+                }
+            }
+            Item::Remove { home_address, nai } => {
+                if let Some(s) = self.table.find(home_address, nai.as_deref())
+                    && self.table.get(s).is_some_and(|b| b.second_ha != self.node)
+                {
+                    self.table.remove(s);
+                }
+            }
+            Item::Takeover { failed, owner } => self.take_over(now, failed, owner),
+        }
+        self.update_load();
+    }
+
+    fn take_over(&mut self, now: Instant, failed: NodeId, owner: NodeId) {
+        let slots: Vec<u32> = self
+            .table
+            .iter()
+            .filter(|(_, b)| b.second_ha == failed)
+            .map(|(s, _)| s)
+            .collect();
+        let node = self.node;
+        for &s in &slots {
+            let _ = self.table.update(s, |b| {
+                b.second_ha = owner;
+                if b.first_ha == failed {
+                    b.first_ha = owner;
+                }
+                if b.pending.as_ref().is_some_and(|p| p.second_ha == failed) {
+                    b.pending = None;
+                }
+            });
+            if owner == node {
+                self.replicate_slot(s, now);
+            }
+        }
+        self.push_event(Event::TakenOver {
+            failed,
+            owner,
+            bindings: slots.len(),
+        });
+    }
+
+    fn on_down(&mut self, now: Instant, failed: NodeId) {
+        let Some(backups) = self.members.get(&failed).map(|m| m.backups.clone()) else {
+            return;
+        };
+        let candidates: Vec<NodeId> = backups
+            .into_iter()
+            .filter(|n| *n != failed && self.peer_state(*n) == NodeState::Up)
+            .collect();
+        // The lowest-numbered live backup coordinates; everyone else waits for its Takeover.
+        if candidates.iter().min() != Some(&self.node) {
+            return;
+        }
+        let owner = self
+            .monitor
+            .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                candidates.contains(&n)
+            })
+            .unwrap_or(self.node);
+        let peers: Vec<NodeId> = self
+            .members
+            .keys()
+            .copied()
+            .filter(|n| *n != self.node && *n != failed)
+            .collect();
+        for p in peers {
+            self.enqueue(p, Item::Takeover { failed, owner });
+        }
+        self.take_over(now, failed, owner);
+        self.pump(now);
+    }
+
+    fn update_load(&mut self) {
+        let cap = self.table.max_bindings().min(u32::MAX as usize) as u32;
+        self.monitor.set_load(Load::new(
+            self.table.len().min(u32::MAX as usize) as u32,
+            cap,
+        ));
+    }
+
+    fn drain_health(&mut self, now: Instant) {
+        while let Some(t) = self.monitor.poll_transmit() {
+            self.push_transmit(t);
+        }
+        while let Some(e) = self.monitor.poll_event() {
+            match e {
+                HealthEvent::Up { node } => {
+                    self.push_event(Event::PeerUp { node });
+                    // A backup (re)joins: send it everything in bulk.
+                    if self.backups().contains(&node)
+                        && let Some(ch) = self.channels.get_mut(&node)
+                    {
+                        ch.bulk = Some(0);
+                        ch.inflight = None;
+                    }
+                    self.pump(now);
+                }
+                HealthEvent::Restarted { node, .. } => {
+                    self.windows.remove(&node);
+                    let is_backup = self.backups().contains(&node);
+                    if let Some(ch) = self.channels.get_mut(&node) {
+                        ch.last_acked_in = None;
+                        if is_backup {
+                            ch.bulk = Some(0);
+                            ch.inflight = None;
+                        }
+                    }
+                }
+                HealthEvent::Down { node } => {
+                    self.push_event(Event::PeerDown { node });
+                    self.on_down(now, node);
+                }
+                HealthEvent::Suspect { .. } => {}
+            }
+        }
+    }
+
+    /// Lets due timers fire: heartbeats and failure detection, temporary and permanent binding
+    /// expiry, replication retransmissions, layer-2 notices.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.update_load();
+        self.monitor.handle_timeout(now);
+        self.drain_health(now);
+        while let Some(x) = self.table.pop_expired(now) {
+            match x {
+                Expiry::TemporaryFreed(b) => {
+                    if let Some(mn) = MnId::of(b.home_address, b.nai.as_deref()) {
+                        self.push_event(Event::TemporaryExpired { mn });
+                    }
+                }
+                Expiry::LifetimeEnded(b) => {
+                    self.allocated.remove(&b.home_address);
+                    if b.second_ha == self.node {
+                        self.replicate_remove(b.home_address, b.nai.clone());
+                    }
+                    self.push_event(Event::Expired {
+                        home_address: b.home_address,
+                    });
+                }
+                Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
+            }
+        }
+        self.expire_notices(now);
+        self.retransmit(now);
+        self.pump(now);
+        self.update_load();
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let repl = self
+            .channels
+            .values()
+            .filter_map(|c| c.inflight.as_ref().map(|i| i.deadline))
+            .min();
+        [
+            self.monitor.poll_timeout(),
+            self.table.next_deadline(),
+            self.notice_order.front().map(|(_, d)| *d),
+            repl,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+impl Node for HomeAgent {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = HomeAgent::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        HomeAgent::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        HomeAgent::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        HomeAgent::poll_timeout(self)
+    }
+}

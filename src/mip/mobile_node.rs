@@ -1,0 +1,362 @@
+//! A sans-IO Mobile IPv4 mobile node with a co-located care-of address.
+
+use super::wire::auth::SecurityAssociation;
+use super::wire::replay::{self, NtpTime};
+use super::wire::{
+    Builder, ExtensionType, Header, LIFETIME_DEREGISTER, Message, ReplyCode, Request, RequestFlags,
+    WireError,
+};
+use crate::{Node, Transmit};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// The longest retransmission timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Configuration of a [`MobileNodeClient`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The home address; 0.0.0.0 asks the home agent to assign one (then `nai` is required).
+    pub home_address: Ipv4Addr,
+    /// The NAI sent in every request, if any.
+    pub nai: Option<Vec<u8>>,
+    /// The MN-HA security association.
+    pub sa: SecurityAssociation,
+    /// The home agent (the virtual HA address and port 434).
+    pub home_agent: SocketAddr,
+    /// This node's own address (its co-located care-of address and port).
+    pub local: SocketAddr,
+    /// Lifetime requested, seconds.
+    pub lifetime: u16,
+    /// Request simultaneous bindings (S bit).
+    pub simultaneous: bool,
+    /// First retransmission timeout; doubled after each retransmission.
+    pub retransmit: Duration,
+    /// Retransmissions before giving up ([`ClientEvent::Failed`]).
+    pub max_retransmits: u32,
+    /// Wall-clock time (since the Unix epoch) at the `now` given to [`MobileNodeClient::new`].
+    pub wall_clock: Duration,
+    /// Re-register automatically when half the granted lifetime has passed.
+    pub auto_reregister: bool,
+}
+
+/// Why the client refused a datagram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Not a well-formed registration message.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Not a reply to the request in flight.
+    #[error("unexpected reply")]
+    Unexpected,
+    /// Missing or wrong MN-HA authenticator.
+    #[error("reply failed authentication")]
+    Unauthenticated,
+    /// A configuration that cannot work.
+    #[error("bad client configuration: {0}")]
+    Config(&'static str),
+}
+
+/// What happened to the client's registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Registration accepted.
+    Registered {
+        /// The home address (assigned, when asked).
+        home_address: Ipv4Addr,
+        /// Seconds granted.
+        lifetime: u16,
+        /// The reply code (0 or 1).
+        code: ReplyCode,
+    },
+    /// Deregistration accepted.
+    Deregistered,
+    /// The home agent refused.
+    Denied {
+        /// Its code.
+        code: ReplyCode,
+    },
+    /// No acceptable answer after every retransmission.
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+struct Outstanding {
+    identification: u64,
+    lifetime: u16,
+    tries: u32,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// A mobile node that registers through a (virtual) home agent: builds authenticated requests
+/// with NTP-timestamp identifications, retransmits with backoff, resynchronises its clock on 133,
+/// verifies replies. Call order as every endpoint: after `handle_*` or a command, drain
+/// [`MobileNodeClient::poll_transmit`] and [`MobileNodeClient::poll_event`], then read
+/// [`MobileNodeClient::poll_timeout`]. Bounded: one request in flight, at most 16 queued
+/// transmits and 64 queued events (oldest dropped).
+#[derive(Debug)]
+pub struct MobileNodeClient {
+    cfg: ClientConfig,
+    start: Instant,
+    clock_offset: i128,
+    last_id: u64,
+    out: Option<Outstanding>,
+    home_address: Ipv4Addr,
+    registered_until: Option<Instant>,
+    reregister_at: Option<Instant>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<ClientEvent>,
+    /// Requests sent, retransmissions included.
+    pub requests_sent: u64,
+}
+
+impl MobileNodeClient {
+    /// A client; nothing is sent before [`MobileNodeClient::register`]. Refused: a home address
+    /// of 0.0.0.0 without an NAI, a retransmission timeout of 0 or above one hour.
+    pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ClientError> {
+        if cfg.home_address.is_unspecified() && cfg.nai.as_ref().is_none_or(|n| n.is_empty()) {
+            return Err(ClientError::Config("home address 0.0.0.0 needs an NAI"));
+        }
+        if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
+            return Err(ClientError::Config("retransmit must be in (0, 1 h]"));
+        }
+        Ok(MobileNodeClient {
+            home_address: cfg.home_address,
+            cfg,
+            start: now,
+            clock_offset: 0,
+            last_id: 0,
+            out: None,
+            registered_until: None,
+            reregister_at: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            requests_sent: 0,
+        })
+    }
+
+    /// The home address (the assigned one after registration).
+    pub fn home_address(&self) -> Ipv4Addr {
+        self.home_address
+    }
+
+    /// Whether a registration is in force at `now`.
+    pub fn is_registered(&self, now: Instant) -> bool {
+        self.registered_until.is_some_and(|u| u > now)
+    }
+
+    /// Whether a request is in flight.
+    pub fn is_pending(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// Sends a registration request (replacing any in flight).
+    pub fn register(&mut self, now: Instant) {
+        let l = self.cfg.lifetime;
+        self.start_request(now, l);
+    }
+
+    /// Sends a deregistration (lifetime 0).
+    pub fn deregister(&mut self, now: Instant) {
+        self.reregister_at = None;
+        self.start_request(now, LIFETIME_DEREGISTER);
+    }
+
+    fn ntp_now(&self, now: Instant) -> u64 {
+        let wall = self.cfg.wall_clock + now.saturating_duration_since(self.start);
+        let t = i128::from(NtpTime::from_unix(wall).0) + self.clock_offset;
+        t.clamp(0, i128::from(u64::MAX)) as u64
+    }
+
+    fn start_request(&mut self, now: Instant, lifetime: u16) {
+        self.out = Some(Outstanding {
+            identification: 0,
+            lifetime,
+            tries: 0,
+            deadline: now,
+            timeout: self.cfg.retransmit,
+        });
+        self.send(now);
+    }
+
+    fn send(&mut self, now: Instant) {
+        let id = self.ntp_now(now).max(self.last_id.wrapping_add(1));
+        self.last_id = id;
+        let Some(o) = self.out.as_mut() else { return };
+        o.identification = id;
+        o.deadline = now + o.timeout;
+        let mut flags = RequestFlags::D;
+        if self.cfg.simultaneous {
+            flags |= RequestFlags::S;
+        }
+        let care_of = match self.cfg.local {
+            SocketAddr::V4(a) => *a.ip(),
+            SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let home_agent = match self.cfg.home_agent {
+            SocketAddr::V4(a) => *a.ip(),
+            SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let q = Request {
+            flags: RequestFlags(flags),
+            lifetime: o.lifetime,
+            home_address: self.home_address,
+            home_agent,
+            care_of,
+            identification: id,
+        };
+        let mut b = Builder::request(q);
+        if let Some(n) = &self.cfg.nai {
+            b = b.nai(n);
+        }
+        let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
+        if self.transmits.len() >= 16 {
+            self.transmits.pop_front();
+        }
+        self.transmits
+            .push_back(Transmit::to(self.cfg.home_agent, bytes));
+        self.requests_sent += 1;
+    }
+
+    fn push_event(&mut self, e: ClientEvent) {
+        if self.events.len() >= 64 {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    /// Feeds a datagram (a Registration Reply).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        _from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), ClientError> {
+        let m = Message::parse(data)?;
+        let Header::Reply(p) = m.header else {
+            return Err(ClientError::Unexpected);
+        };
+        let Some(o) = self.out.clone() else {
+            return Err(ClientError::Unexpected);
+        };
+        if !replay::reply_matches(o.identification, p.identification) {
+            return Err(ClientError::Unexpected);
+        }
+        let idx = m
+            .position(ExtensionType::MN_HA_AUTH)
+            .ok_or(ClientError::Unauthenticated)?;
+        m.verify(data, idx, &self.cfg.sa)
+            .map_err(|_| ClientError::Unauthenticated)?;
+        if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
+            // Resynchronise on the HA's clock (high 32 bits) and try again at once.
+            let ha = i128::from(p.identification >> 32) << 32;
+            let ours = i128::from(self.ntp_now(now) >> 32) << 32;
+            self.clock_offset += ha - ours;
+            if o.tries < self.cfg.max_retransmits {
+                if let Some(x) = self.out.as_mut() {
+                    x.tries += 1;
+                }
+                self.send(now);
+            } else {
+                self.out = None;
+                self.push_event(ClientEvent::Denied { code: p.code });
+            }
+            return Ok(());
+        }
+        self.out = None;
+        if p.code.is_accepted() {
+            if o.lifetime == LIFETIME_DEREGISTER {
+                self.registered_until = None;
+                self.reregister_at = None;
+                self.push_event(ClientEvent::Deregistered);
+            } else {
+                if !p.home_address.is_unspecified() {
+                    self.home_address = p.home_address;
+                }
+                let life = Duration::from_secs(u64::from(p.lifetime));
+                self.registered_until = Some(now + life);
+                self.reregister_at =
+                    (self.cfg.auto_reregister && p.lifetime > 0).then(|| now + life / 2);
+                self.push_event(ClientEvent::Registered {
+                    home_address: self.home_address,
+                    lifetime: p.lifetime,
+                    code: p.code,
+                });
+            }
+        } else {
+            self.push_event(ClientEvent::Denied { code: p.code });
+        }
+        Ok(())
+    }
+
+    /// Retransmits or re-registers when due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(o) = self.out.clone()
+            && o.deadline <= now
+        {
+            if o.tries >= self.cfg.max_retransmits {
+                self.out = None;
+                self.push_event(ClientEvent::Failed);
+            } else {
+                if let Some(x) = self.out.as_mut() {
+                    x.tries += 1;
+                    x.timeout = x.timeout.saturating_mul(2).min(MAX_TIMEOUT);
+                }
+                self.send(now);
+            }
+        }
+        if self.out.is_none()
+            && let Some(r) = self.reregister_at
+            && r <= now
+        {
+            self.reregister_at = None;
+            self.register(now);
+        }
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let a = self.out.as_ref().map(|o| o.deadline);
+        let b = if self.out.is_none() {
+            self.reregister_at
+        } else {
+            None
+        };
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+}
+
+impl Node for MobileNodeClient {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = MobileNodeClient::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        MobileNodeClient::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        MobileNodeClient::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        MobileNodeClient::poll_timeout(self)
+    }
+}

@@ -1,0 +1,581 @@
+//! The fabric codec: messages among line interfaces, the switch processor and processors.
+//!
+//! These cross cards in a real gateway, so they have a wire format of their own, carried in UDP
+//! datagrams on the fabric addresses. Health heartbeats ([`crate::health`]) share the same
+//! addresses; they are told apart by their own magic prefix.
+//!
+//! Every message starts with a four-octet header, then a body that depends on the kind. All
+//! integers are big-endian. An address is a family octet (4 or 6), the IP address (4 or 16
+//! octets) and, for a transport address, a two-octet port.
+//!
+//! ```text
+//!  0       1       2       3
+//! +-------+-------+-------+-------+----------------------
+//! | 0x56  | 0x46  |   1   | kind  | body ...
+//! +-------+-------+-------+-------+----------------------
+//!   'V'     'F'   version
+//!
+//! kind  message          direction            body
+//!  1    VidRequest       processor -> switch  processor u32, incarnation u32
+//!  2    VidAssign        switch -> processor  processor u32, incarnation u32, vid u16
+//!  3    TableUpdate      switch -> line       version u64, count u16, count x (vid u16, state u8, sockaddr)
+//!  4    TableAck         line -> switch       version u64
+//!  5    Packet           line -> switch/proc  from sockaddr, to sockaddr, datagram (rest)
+//!  6    Directed         switch -> processor  backup vid u16 (0: none), from sockaddr, to sockaddr, datagram
+//!  7    Transmit         proc/switch -> line  from sockaddr, to sockaddr, datagram (rest)
+//!  8    Sync             proc -> switch -> backup   op u8 (1 upsert, 2 delete), session record
+//!  9    SyncAck          backup -> switch -> proc   teid u32, version u32
+//!
+//! session record: teid u32, version u32, peer_teid_c u32, peer_teid_u u32, peer_c ip,
+//!                 peer_u ip, imsi [8], nsapi u8, ue_addr ipv4 [4]
+//! table entry state: 1 up, 2 down (unassigned VIDs are absent)
+//! ```
+//!
+//! A `TableUpdate` is a full snapshot, so a line interface applies it as a whole (atomically)
+//! when its version is newer than the one it holds, and acknowledges it either way.
+
+use super::gtp::Imsi;
+use super::reader::{Reader, Short};
+use super::vid::VirtualId;
+use bytes::BufMut;
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The first two octets of every fabric message.
+pub const MAGIC: [u8; 2] = *b"VF";
+/// The fabric format version.
+pub const VERSION: u8 = 1;
+
+/// Why a fabric datagram could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FabricError {
+    /// The datagram ended inside `field`.
+    #[error("truncated {field} at byte {offset}")]
+    Truncated {
+        /// Byte offset of the field.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// A field holds a value the format does not allow.
+    #[error("invalid {field} at byte {offset}")]
+    Invalid {
+        /// Byte offset of the field.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// Octets left after a message whose body has a fixed end.
+    #[error("{extra} trailing octets at byte {offset}")]
+    Trailing {
+        /// Byte offset of the first extra octet.
+        offset: usize,
+        /// How many.
+        extra: usize,
+    },
+}
+
+impl From<Short> for FabricError {
+    fn from(s: Short) -> Self {
+        FabricError::Truncated {
+            offset: s.offset,
+            field: s.field,
+        }
+    }
+}
+
+/// Whether `data` starts like a fabric message (magic and version).
+pub fn is_fabric(data: &[u8]) -> bool {
+    data.get(..3) == Some(&[MAGIC[0], MAGIC[1], VERSION][..])
+}
+
+/// The state of a VID in a line interface's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VidState {
+    /// The processor is operational: steer to it.
+    Up,
+    /// The processor is not operational: steer its sessions to their backup.
+    Down,
+}
+
+/// One entry of a table update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TableEntry {
+    /// The VID.
+    pub vid: VirtualId,
+    /// Its state.
+    pub state: VidState,
+    /// The fabric address of the processor holding it.
+    pub addr: SocketAddr,
+}
+
+/// The state of one session as the primary processor replicates it to the backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionRecord {
+    /// The gateway's TEID for the session (control and user plane), carrying the primary and
+    /// backup VIDs.
+    pub teid: u32,
+    /// Bumped on every change; a backup keeps the highest it has seen.
+    pub version: u32,
+    /// The peer's control-plane TEID.
+    pub peer_teid_c: u32,
+    /// The peer's user-plane TEID.
+    pub peer_teid_u: u32,
+    /// The peer's control-plane address.
+    pub peer_c: IpAddr,
+    /// The peer's user-plane address.
+    pub peer_u: IpAddr,
+    /// The subscriber.
+    pub imsi: Imsi,
+    /// The NSAPI.
+    pub nsapi: u8,
+    /// The End User Address assigned.
+    pub ue_addr: Ipv4Addr,
+}
+
+/// One fabric message. Datagrams are borrowed from the input when parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FabricMessage<'a> {
+    /// A processor asks for its VID (at start, and again after a restart).
+    VidRequest {
+        /// The processor's slot identity.
+        processor: u32,
+        /// Its incarnation (bumped at every restart).
+        incarnation: u32,
+    },
+    /// The switch processor's answer.
+    VidAssign {
+        /// The processor's slot identity.
+        processor: u32,
+        /// The incarnation this answers.
+        incarnation: u32,
+        /// The VID assigned.
+        vid: VirtualId,
+    },
+    /// A versioned snapshot of the VID associations, pushed to every line interface.
+    TableUpdate {
+        /// The version; higher replaces lower.
+        version: u64,
+        /// Every assigned VID.
+        entries: Vec<TableEntry>,
+    },
+    /// A line interface holds `version` (or newer).
+    TableAck {
+        /// The version held.
+        version: u64,
+    },
+    /// A datagram a line interface received from outside, passed on unchanged.
+    Packet {
+        /// The outside sender.
+        from: SocketAddr,
+        /// The gateway address it was sent to.
+        to: SocketAddr,
+        /// The datagram.
+        data: Cow<'a, [u8]>,
+    },
+    /// A set-up request the switch processor directs to the processor it selected.
+    Directed {
+        /// The backup processor's VID, to be carried in the identifiers the processor allocates.
+        backup: Option<VirtualId>,
+        /// The outside sender.
+        from: SocketAddr,
+        /// The gateway address it was sent to.
+        to: SocketAddr,
+        /// The datagram.
+        data: Cow<'a, [u8]>,
+    },
+    /// A datagram for a line interface to send outside.
+    Transmit {
+        /// The gateway address it must come from.
+        from: SocketAddr,
+        /// The outside destination.
+        to: SocketAddr,
+        /// The datagram.
+        data: Cow<'a, [u8]>,
+    },
+    /// Session state replication.
+    Sync {
+        /// True when the session is gone.
+        delete: bool,
+        /// The session.
+        record: SessionRecord,
+    },
+    /// The backup holds `version` of the session `teid`.
+    SyncAck {
+        /// The session's TEID.
+        teid: u32,
+        /// The version held.
+        version: u32,
+    },
+}
+
+fn put_ip(buf: &mut impl BufMut, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            buf.put_u8(4);
+            buf.put_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            buf.put_u8(6);
+            buf.put_slice(&a.octets());
+        }
+    }
+}
+
+fn put_sock(buf: &mut impl BufMut, s: SocketAddr) {
+    put_ip(buf, s.ip());
+    buf.put_u16(s.port());
+}
+
+fn ip_len(ip: IpAddr) -> usize {
+    if ip.is_ipv4() { 5 } else { 17 }
+}
+
+fn read_ip(r: &mut Reader<'_>) -> Result<IpAddr, FabricError> {
+    let at = r.offset();
+    match r.u8("address family")? {
+        4 => {
+            let o = r.take(4, "IPv4 address")?;
+            Ok(IpAddr::V4(Ipv4Addr::from(
+                <[u8; 4]>::try_from(o).unwrap_or([0; 4]),
+            )))
+        }
+        6 => {
+            let o = r.take(16, "IPv6 address")?;
+            Ok(IpAddr::V6(Ipv6Addr::from(
+                <[u8; 16]>::try_from(o).unwrap_or([0; 16]),
+            )))
+        }
+        _ => Err(FabricError::Invalid {
+            offset: at,
+            field: "address family",
+        }),
+    }
+}
+
+fn read_sock(r: &mut Reader<'_>) -> Result<SocketAddr, FabricError> {
+    let ip = read_ip(r)?;
+    let port = r.u16("port")?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn read_vid(r: &mut Reader<'_>, field: &'static str) -> Result<VirtualId, FabricError> {
+    let at = r.offset();
+    VirtualId::new(r.u16(field)?).ok_or(FabricError::Invalid { offset: at, field })
+}
+
+const RECORD_FIXED: usize = 4 + 4 + 4 + 4 + 8 + 1 + 4;
+
+impl SessionRecord {
+    fn encoded_len(&self) -> usize {
+        RECORD_FIXED + ip_len(self.peer_c) + ip_len(self.peer_u)
+    }
+
+    fn emit(&self, buf: &mut impl BufMut) {
+        buf.put_u32(self.teid);
+        buf.put_u32(self.version);
+        buf.put_u32(self.peer_teid_c);
+        buf.put_u32(self.peer_teid_u);
+        put_ip(buf, self.peer_c);
+        put_ip(buf, self.peer_u);
+        buf.put_slice(&self.imsi.0);
+        buf.put_u8(self.nsapi);
+        buf.put_slice(&self.ue_addr.octets());
+    }
+
+    fn parse(r: &mut Reader<'_>) -> Result<Self, FabricError> {
+        let teid = r.u32("teid")?;
+        let version = r.u32("version")?;
+        let peer_teid_c = r.u32("peer TEID C")?;
+        let peer_teid_u = r.u32("peer TEID U")?;
+        let peer_c = read_ip(r)?;
+        let peer_u = read_ip(r)?;
+        let imsi = Imsi(<[u8; 8]>::try_from(r.take(8, "IMSI")?).unwrap_or([0xff; 8]));
+        let nsapi = r.u8("NSAPI")?;
+        let ue = r.take(4, "UE address")?;
+        Ok(SessionRecord {
+            teid,
+            version,
+            peer_teid_c,
+            peer_teid_u,
+            peer_c,
+            peer_u,
+            imsi,
+            nsapi,
+            ue_addr: Ipv4Addr::from(<[u8; 4]>::try_from(ue).unwrap_or([0; 4])),
+        })
+    }
+}
+
+impl<'a> FabricMessage<'a> {
+    fn kind(&self) -> u8 {
+        match self {
+            FabricMessage::VidRequest { .. } => 1,
+            FabricMessage::VidAssign { .. } => 2,
+            FabricMessage::TableUpdate { .. } => 3,
+            FabricMessage::TableAck { .. } => 4,
+            FabricMessage::Packet { .. } => 5,
+            FabricMessage::Directed { .. } => 6,
+            FabricMessage::Transmit { .. } => 7,
+            FabricMessage::Sync { .. } => 8,
+            FabricMessage::SyncAck { .. } => 9,
+        }
+    }
+
+    /// Octets [`FabricMessage::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        let sock = |s: &SocketAddr| ip_len(s.ip()) + 2;
+        4 + match self {
+            FabricMessage::VidRequest { .. } => 8,
+            FabricMessage::VidAssign { .. } => 10,
+            FabricMessage::TableUpdate { entries, .. } => {
+                10 + entries.iter().map(|e| 3 + sock(&e.addr)).sum::<usize>()
+            }
+            FabricMessage::TableAck { .. } => 8,
+            FabricMessage::Packet { from, to, data }
+            | FabricMessage::Transmit { from, to, data } => sock(from) + sock(to) + data.len(),
+            FabricMessage::Directed { from, to, data, .. } => {
+                2 + sock(from) + sock(to) + data.len()
+            }
+            FabricMessage::Sync { record, .. } => 1 + record.encoded_len(),
+            FabricMessage::SyncAck { .. } => 8,
+        }
+    }
+
+    /// Writes the message. A table update holds at most 65 535 entries (a VID is 16 bits), more
+    /// are not written.
+    pub fn emit(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&MAGIC);
+        buf.put_u8(VERSION);
+        buf.put_u8(self.kind());
+        match self {
+            FabricMessage::VidRequest {
+                processor,
+                incarnation,
+            } => {
+                buf.put_u32(*processor);
+                buf.put_u32(*incarnation);
+            }
+            FabricMessage::VidAssign {
+                processor,
+                incarnation,
+                vid,
+            } => {
+                buf.put_u32(*processor);
+                buf.put_u32(*incarnation);
+                buf.put_u16(vid.get());
+            }
+            FabricMessage::TableUpdate { version, entries } => {
+                buf.put_u64(*version);
+                let n = entries.len().min(usize::from(u16::MAX));
+                buf.put_u16(u16::try_from(n).unwrap_or(u16::MAX));
+                for e in entries.iter().take(n) {
+                    buf.put_u16(e.vid.get());
+                    buf.put_u8(match e.state {
+                        VidState::Up => 1,
+                        VidState::Down => 2,
+                    });
+                    put_sock(buf, e.addr);
+                }
+            }
+            FabricMessage::TableAck { version } => buf.put_u64(*version),
+            FabricMessage::Packet { from, to, data }
+            | FabricMessage::Transmit { from, to, data } => {
+                put_sock(buf, *from);
+                put_sock(buf, *to);
+                buf.put_slice(data);
+            }
+            FabricMessage::Directed {
+                backup,
+                from,
+                to,
+                data,
+            } => {
+                buf.put_u16(backup.map_or(0, VirtualId::get));
+                put_sock(buf, *from);
+                put_sock(buf, *to);
+                buf.put_slice(data);
+            }
+            FabricMessage::Sync { delete, record } => {
+                buf.put_u8(if *delete { 2 } else { 1 });
+                record.emit(buf);
+            }
+            FabricMessage::SyncAck { teid, version } => {
+                buf.put_u32(*teid);
+                buf.put_u32(*version);
+            }
+        }
+    }
+
+    /// Emits into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.encoded_len());
+        self.emit(&mut v);
+        v
+    }
+
+    /// Parses one fabric message filling the whole datagram.
+    pub fn parse(data: &'a [u8]) -> Result<FabricMessage<'a>, FabricError> {
+        let mut r = Reader::new(data);
+        let magic = r.take(2, "magic")?;
+        if magic != MAGIC {
+            return Err(FabricError::Invalid {
+                offset: 0,
+                field: "magic",
+            });
+        }
+        if r.u8("version")? != VERSION {
+            return Err(FabricError::Invalid {
+                offset: 2,
+                field: "version",
+            });
+        }
+        let kind = r.u8("kind")?;
+        let msg = match kind {
+            1 => FabricMessage::VidRequest {
+                processor: r.u32("processor")?,
+                incarnation: r.u32("incarnation")?,
+            },
+            2 => FabricMessage::VidAssign {
+                processor: r.u32("processor")?,
+                incarnation: r.u32("incarnation")?,
+                vid: read_vid(&mut r, "vid")?,
+            },
+            3 => {
+                let version = r.u64("version")?;
+                let n = r.u16("entry count")?;
+                let mut entries = Vec::with_capacity(usize::from(n).min(r.remaining() / 8));
+                for _ in 0..n {
+                    let vid = read_vid(&mut r, "entry vid")?;
+                    let at = r.offset();
+                    let state = match r.u8("entry state")? {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => {
+                            return Err(FabricError::Invalid {
+                                offset: at,
+                                field: "entry state",
+                            });
+                        }
+                    };
+                    let addr = read_sock(&mut r)?;
+                    entries.push(TableEntry { vid, state, addr });
+                }
+                FabricMessage::TableUpdate { version, entries }
+            }
+            4 => FabricMessage::TableAck {
+                version: r.u64("version")?,
+            },
+            5 | 7 => {
+                let from = read_sock(&mut r)?;
+                let to = read_sock(&mut r)?;
+                let data = Cow::Borrowed(r.rest());
+                r.take(r.remaining(), "datagram")?;
+                if kind == 5 {
+                    FabricMessage::Packet { from, to, data }
+                } else {
+                    FabricMessage::Transmit { from, to, data }
+                }
+            }
+            6 => {
+                let backup = VirtualId::new(r.u16("backup vid")?);
+                let from = read_sock(&mut r)?;
+                let to = read_sock(&mut r)?;
+                let data = Cow::Borrowed(r.rest());
+                r.take(r.remaining(), "datagram")?;
+                FabricMessage::Directed {
+                    backup,
+                    from,
+                    to,
+                    data,
+                }
+            }
+            8 => {
+                let at = r.offset();
+                let delete = match r.u8("sync op")? {
+                    1 => false,
+                    2 => true,
+                    _ => {
+                        return Err(FabricError::Invalid {
+                            offset: at,
+                            field: "sync op",
+                        });
+                    }
+                };
+                FabricMessage::Sync {
+                    delete,
+                    record: SessionRecord::parse(&mut r)?,
+                }
+            }
+            9 => FabricMessage::SyncAck {
+                teid: r.u32("teid")?,
+                version: r.u32("version")?,
+            },
+            _ => {
+                return Err(FabricError::Invalid {
+                    offset: 3,
+                    field: "kind",
+                });
+            }
+        };
+        if !r.is_empty() {
+            return Err(FabricError::Trailing {
+                offset: r.offset(),
+                extra: r.remaining(),
+            });
+        }
+        Ok(msg)
+    }
+
+    /// Detaches the message from the datagram it was parsed from.
+    pub fn into_owned(self) -> FabricMessage<'static> {
+        let own = |d: Cow<'_, [u8]>| Cow::Owned(d.into_owned());
+        match self {
+            FabricMessage::VidRequest {
+                processor,
+                incarnation,
+            } => FabricMessage::VidRequest {
+                processor,
+                incarnation,
+            },
+            FabricMessage::VidAssign {
+                processor,
+                incarnation,
+                vid,
+            } => FabricMessage::VidAssign {
+                processor,
+                incarnation,
+                vid,
+            },
+            FabricMessage::TableUpdate { version, entries } => {
+                FabricMessage::TableUpdate { version, entries }
+            }
+            FabricMessage::TableAck { version } => FabricMessage::TableAck { version },
+            FabricMessage::Packet { from, to, data } => FabricMessage::Packet {
+                from,
+                to,
+                data: own(data),
+            },
+            FabricMessage::Directed {
+                backup,
+                from,
+                to,
+                data,
+            } => FabricMessage::Directed {
+                backup,
+                from,
+                to,
+                data: own(data),
+            },
+            FabricMessage::Transmit { from, to, data } => FabricMessage::Transmit {
+                from,
+                to,
+                data: own(data),
+            },
+            FabricMessage::Sync { delete, record } => FabricMessage::Sync { delete, record },
+            FabricMessage::SyncAck { teid, version } => FabricMessage::SyncAck { teid, version },
+        }
+    }
+}

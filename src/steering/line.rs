@@ -1,0 +1,533 @@
+//! The line interface: the fast path that steers every packet of a session straight to its
+//! processor by the VID its identifier carries.
+//!
+//! [`VidTable::steer`] reads the few header fields it needs in place (a GTPv1 header's first eight
+//! octets, or an L2TPv2 header's tunnel id), never allocates, and takes `&self`: a table is an
+//! immutable snapshot that many cores can read at once. A table update from the switch processor
+//! builds a new snapshot and replaces the old one as a whole ([`LineInterface::table`] hands out
+//! the current one as an `Arc`), so no packet is ever steered by half an update.
+//!
+//! Decisions, in order:
+//!
+//! | packet | verdict |
+//! | --- | --- |
+//! | GTPv1 (first octet `0x3_`), TEID 0, not a G-PDU (set-up requests, path management) | [`Verdict::Switch`] |
+//! | GTPv1 G-PDU with TEID 0 | drop, [`DropReason::ZeroId`] |
+//! | GTPv1, primary VID of the TEID up | its processor |
+//! | primary VID down, backup VID of the TEID up | the backup processor |
+//! | primary VID down, no backup up | drop, [`DropReason::ProcessorDown`] |
+//! | primary VID not in the table (spoofed or stale TEID) | drop, [`DropReason::UnknownVid`] |
+//! | L2TPv2 (version 2, reserved bits clear), tunnel id 0, control (SCCRQ) | [`Verdict::Switch`] |
+//! | L2TPv2, tunnel id 0, data | drop, [`DropReason::ZeroId`] |
+//! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
+//! | anything else, or too short | drop, [`DropReason::Malformed`] |
+//!
+//! The [`LineInterface`] endpoint wraps a table: outside datagrams are steered and passed on over
+//! the fabric ([`FabricMessage::Packet`]); datagrams processors and the switch processor send back
+//! ([`FabricMessage::Transmit`]) leave through it; table updates are applied and acknowledged.
+//! It keeps no per-session state and has no timers. Its only queue (datagrams to send) is bounded
+//! by [`LineConfig::queue_limit`]; when full, new datagrams are dropped and counted.
+
+use super::error::{ConfigError, InputError};
+use super::fabric::{FabricMessage, TableEntry, VidState};
+use super::vid::{VidLayout, VirtualId};
+use crate::io::{Node, Transmit};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Neither GTPv1 nor L2TPv2, or too short to hold the identifier.
+    Malformed,
+    /// A user packet (G-PDU, L2TP data) with identifier 0.
+    ZeroId,
+    /// The identifier's primary VID is not assigned to any processor.
+    UnknownVid,
+    /// The primary processor is down and the identifier names no operational backup.
+    ProcessorDown,
+    /// An L2TP packet, but no 16-bit layout is configured.
+    L2tpDisabled,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Malformed,
+        DropReason::ZeroId,
+        DropReason::UnknownVid,
+        DropReason::ProcessorDown,
+        DropReason::L2tpDisabled,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            DropReason::Malformed => 0,
+            DropReason::ZeroId => 1,
+            DropReason::UnknownVid => 2,
+            DropReason::ProcessorDown => 3,
+            DropReason::L2tpDisabled => 4,
+        }
+    }
+}
+
+/// Where a packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// To the switch processor (a set-up request or path management).
+    Switch,
+    /// To the processor holding `vid`; `backup` is true when it is the session's backup, because
+    /// the primary is down.
+    Processor {
+        /// The VID steered to.
+        vid: VirtualId,
+        /// Whether this is the backup.
+        backup: bool,
+    },
+    /// Dropped.
+    Drop(DropReason),
+}
+
+const UNASSIGNED: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+/// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
+#[derive(Debug, Clone)]
+pub struct VidTable {
+    version: u64,
+    layout: VidLayout,
+    l2tp: Option<VidLayout>,
+    states: Box<[u8]>,
+    addrs: Box<[Option<SocketAddr>]>,
+}
+
+impl VidTable {
+    /// An empty table (version 0): every packet but set-up requests is dropped as unknown.
+    pub fn new(layout: VidLayout, l2tp: Option<VidLayout>) -> VidTable {
+        let n = usize::from(layout.max_vid().max(l2tp.map_or(0, |l| l.max_vid()))) + 1;
+        VidTable {
+            version: 0,
+            layout,
+            l2tp,
+            states: vec![UNASSIGNED; n].into_boxed_slice(),
+            addrs: vec![None; n].into_boxed_slice(),
+        }
+    }
+
+    /// A table holding `entries` at `version` (entries whose VID does not fit are ignored).
+    pub fn with_entries(
+        layout: VidLayout,
+        l2tp: Option<VidLayout>,
+        version: u64,
+        entries: &[TableEntry],
+    ) -> VidTable {
+        let mut t = VidTable::new(layout, l2tp);
+        t.version = version;
+        for e in entries {
+            let i = usize::from(e.vid.get());
+            if let (Some(s), Some(a)) = (t.states.get_mut(i), t.addrs.get_mut(i)) {
+                *s = match e.state {
+                    VidState::Up => UP,
+                    VidState::Down => DOWN,
+                };
+                *a = Some(e.addr);
+            }
+        }
+        t
+    }
+
+    /// The version of this snapshot.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The fabric address of the processor holding `vid`.
+    pub fn addr(&self, vid: VirtualId) -> Option<SocketAddr> {
+        self.addrs.get(usize::from(vid.get())).copied().flatten()
+    }
+
+    /// The state of `vid`, `None` when unassigned.
+    pub fn state(&self, vid: VirtualId) -> Option<VidState> {
+        match self.states.get(usize::from(vid.get())) {
+            Some(&UP) => Some(VidState::Up),
+            Some(&DOWN) => Some(VidState::Down),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn state_raw(&self, vid: u16) -> u8 {
+        self.states
+            .get(usize::from(vid))
+            .copied()
+            .unwrap_or(UNASSIGNED)
+    }
+
+    #[inline(always)]
+    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
+        let p = layout.primary_raw(id);
+        match self.state_raw(p) {
+            UP => match VirtualId::new(p) {
+                Some(vid) => Verdict::Processor { vid, backup: false },
+                None => Verdict::Drop(DropReason::UnknownVid),
+            },
+            DOWN => {
+                let b = layout.backup_raw(id);
+                match (self.state_raw(b), VirtualId::new(b)) {
+                    (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+                    _ => Verdict::Drop(DropReason::ProcessorDown),
+                }
+            }
+            _ => Verdict::Drop(DropReason::UnknownVid),
+        }
+    }
+
+    /// Steers one packet (a UDP payload). Reads at most the first twelve octets; never
+    /// allocates; never panics.
+    #[inline]
+    pub fn steer(&self, packet: &[u8]) -> Verdict {
+        let Some(&b0) = packet.first() else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        if b0 & 0xf0 == 0x30 {
+            // GTPv1, PT = 1.
+            let Some(h) = packet.get(..8) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let Ok(h) = <&[u8; 8]>::try_from(h) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let teid = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            if teid == 0 {
+                return if h[1] == 0xff {
+                    Verdict::Drop(DropReason::ZeroId)
+                } else {
+                    Verdict::Switch
+                };
+            }
+            return self.by_id(teid, &self.layout);
+        }
+        // L2TPv2: version 2 in the second octet, reserved bits of the first clear.
+        let Some(&b1) = packet.get(1) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        if b1 & 0x0f != 2 || b0 & 0x34 != 0 {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        let Some(layout) = &self.l2tp else {
+            return Verdict::Drop(DropReason::L2tpDisabled);
+        };
+        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
+        let Some(&[t0, t1]) = packet.get(at..at + 2) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let tunnel = u16::from_be_bytes([t0, t1]);
+        if tunnel == 0 {
+            return if b0 & 0x80 != 0 {
+                Verdict::Switch
+            } else {
+                Verdict::Drop(DropReason::ZeroId)
+            };
+        }
+        self.by_id(u32::from(tunnel), layout)
+    }
+
+    /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
+    /// `min(packets.len(), out.len())` packets (the count is returned).
+    #[inline]
+    pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
+        let mut n = 0;
+        for (p, o) in packets.iter().zip(out.iter_mut()) {
+            *o = self.steer(p);
+            n += 1;
+        }
+        n
+    }
+}
+
+/// Configuration of a [`LineInterface`].
+#[derive(Debug, Clone)]
+pub struct LineConfig {
+    /// The line interface's own fabric address (where the switch processor and processors send).
+    pub fabric_addr: SocketAddr,
+    /// The switch processor's fabric address.
+    pub switch_addr: SocketAddr,
+    /// The 32-bit layout of TEIDs.
+    pub layout: VidLayout,
+    /// The 16-bit layout of L2TP tunnel and session ids, if L2TP is steered.
+    pub l2tp_layout: Option<VidLayout>,
+    /// Bound of the queue of datagrams to send; beyond it datagrams are dropped and counted.
+    pub queue_limit: usize,
+}
+
+/// Counters of a line interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineStats {
+    /// Outside datagrams passed to the switch processor.
+    pub to_switch: u64,
+    /// Outside datagrams steered to the primary processor.
+    pub to_primary: u64,
+    /// Outside datagrams steered to a backup processor.
+    pub to_backup: u64,
+    /// Outside datagrams dropped, by [`DropReason`] (in [`DropReason::ALL`] order).
+    pub dropped: [u64; 5],
+    /// Datagrams sent outside on behalf of processors and the switch processor.
+    pub transmitted: u64,
+    /// Table updates applied.
+    pub updates_applied: u64,
+    /// Table updates ignored because they were not newer than the table held.
+    pub updates_stale: u64,
+    /// Datagrams dropped because the output queue was full.
+    pub queue_full: u64,
+    /// Fabric datagrams refused (unparsable or unexpected).
+    pub fabric_refused: u64,
+}
+
+impl LineStats {
+    /// Outside datagrams dropped for `reason`.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.dropped.get(reason.index()).copied().unwrap_or(0)
+    }
+}
+
+/// What a line interface reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LineEvent {
+    /// A table update was applied.
+    TableApplied {
+        /// Its version.
+        version: u64,
+    },
+}
+
+/// A line interface endpoint (see the [module documentation](self)).
+///
+/// Call order: after [`LineInterface::handle_datagram`], drain [`LineInterface::poll_transmit`]
+/// and [`LineInterface::poll_event`]. It has no timers ([`LineInterface::poll_timeout`] is always
+/// `None`).
+#[derive(Debug)]
+pub struct LineInterface {
+    config: LineConfig,
+    table: Arc<VidTable>,
+    stats: LineStats,
+    queue: VecDeque<Transmit>,
+    events: VecDeque<LineEvent>,
+}
+
+impl LineInterface {
+    /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, a non-zero queue.
+    pub fn new(config: LineConfig, _now: Instant) -> Result<LineInterface, ConfigError> {
+        if config.layout.id_bits() != 32 {
+            return Err(ConfigError::LayoutWidth {
+                field: "layout",
+                bits: 32,
+            });
+        }
+        if config.l2tp_layout.is_some_and(|l| l.id_bits() != 16) {
+            return Err(ConfigError::LayoutWidth {
+                field: "l2tp_layout",
+                bits: 16,
+            });
+        }
+        if config.queue_limit == 0 {
+            return Err(ConfigError::Zero("queue_limit"));
+        }
+        Ok(LineInterface {
+            table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
+            config,
+            stats: LineStats::default(),
+            queue: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Steers one packet with the current table (see [`VidTable::steer`]).
+    #[inline]
+    pub fn steer(&self, packet: &[u8]) -> Verdict {
+        self.table.steer(packet)
+    }
+
+    /// Steers a batch with the current table (see [`VidTable::steer_batch`]).
+    #[inline]
+    pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
+        self.table.steer_batch(packets, out)
+    }
+
+    /// The current table snapshot, to share with other cores.
+    pub fn table(&self) -> Arc<VidTable> {
+        Arc::clone(&self.table)
+    }
+
+    /// Replaces the table with `entries` at `version` if it is newer than the one held; returns
+    /// whether it was applied. (The fabric's table updates arrive through here.)
+    pub fn apply_update(&mut self, version: u64, entries: &[TableEntry]) -> bool {
+        if version <= self.table.version {
+            self.stats.updates_stale += 1;
+            return false;
+        }
+        self.table = Arc::new(VidTable::with_entries(
+            self.config.layout,
+            self.config.l2tp_layout,
+            version,
+            entries,
+        ));
+        self.stats.updates_applied += 1;
+        self.events.push_back(LineEvent::TableApplied { version });
+        true
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &LineStats {
+        &self.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LineConfig {
+        &self.config
+    }
+
+    fn push(&mut self, t: Transmit) -> Result<(), InputError> {
+        if self.queue.len() >= self.config.queue_limit {
+            self.stats.queue_full += 1;
+            return Err(InputError::QueueFull);
+        }
+        self.queue.push_back(t);
+        Ok(())
+    }
+
+    /// Feeds one datagram: an outside packet (any `to` but the fabric address) is steered and
+    /// passed on; a fabric datagram (to the fabric address) is a table update or a datagram to
+    /// send outside.
+    pub fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if to == self.config.fabric_addr {
+            return self.handle_fabric(from, data);
+        }
+        let (dst, verdict) = match self.table.steer(data) {
+            Verdict::Switch => {
+                self.stats.to_switch += 1;
+                (self.config.switch_addr, Verdict::Switch)
+            }
+            v @ Verdict::Processor { vid, backup } => {
+                let Some(addr) = self.table.addr(vid) else {
+                    return Err(InputError::Dropped(DropReason::UnknownVid));
+                };
+                if backup {
+                    self.stats.to_backup += 1;
+                } else {
+                    self.stats.to_primary += 1;
+                }
+                (addr, v)
+            }
+            Verdict::Drop(reason) => {
+                if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
+                    *c += 1;
+                }
+                return Err(InputError::Dropped(reason));
+            }
+        };
+        let _ = verdict;
+        let msg = FabricMessage::Packet {
+            from,
+            to,
+            data: Cow::Borrowed(data),
+        };
+        let t = Transmit {
+            dst,
+            src: Some(self.config.fabric_addr),
+            link_dst: None,
+            payload: msg.to_vec().into(),
+        };
+        self.push(t)
+    }
+
+    fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
+        let msg = match FabricMessage::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.fabric_refused += 1;
+                return Err(e.into());
+            }
+        };
+        match msg {
+            FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
+                self.apply_update(version, &entries);
+                let ack = FabricMessage::TableAck {
+                    version: self.table.version,
+                };
+                self.push(Transmit {
+                    dst: self.config.switch_addr,
+                    src: Some(self.config.fabric_addr),
+                    link_dst: None,
+                    payload: ack.to_vec().into(),
+                })
+            }
+            FabricMessage::Transmit {
+                from: src,
+                to,
+                data,
+            } => {
+                self.stats.transmitted += 1;
+                self.push(Transmit {
+                    dst: to,
+                    src: Some(src),
+                    link_dst: None,
+                    payload: data.into_owned().into(),
+                })
+            }
+            _ => {
+                self.stats.fabric_refused += 1;
+                Err(InputError::Unexpected(
+                    "line interface takes TableUpdate and Transmit",
+                ))
+            }
+        }
+    }
+
+    /// No timers: a no-op.
+    pub fn handle_timeout(&mut self, _now: Instant) {}
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.queue.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<LineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Always `None`: the line interface has no timers.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Node for LineInterface {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = LineInterface::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        LineInterface::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        LineInterface::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        LineInterface::poll_timeout(self)
+    }
+}

@@ -1,0 +1,1012 @@
+//! The processor: asks the switch processor for its VID, answers the set-up requests directed to
+//! it with identifiers carrying that VID, serves the later packets of its sessions, and serves as
+//! the backup of other processors' sessions from the state they replicate to it.
+//!
+//! # Call order
+//!
+//! ```text
+//! let mut p = Processor::new(config, now)?;   // queues a VID request (and the first heartbeat)
+//! loop {
+//!     p.handle_datagram(now, from, to, data)?; // fabric messages and heartbeats on fabric_addr
+//!     p.handle_timeout(now);                   // when now >= p.poll_timeout()
+//!     while let Some(t) = p.poll_transmit() {} // to the switch processor / line interface
+//!     while let Some(e) = p.poll_event() {}    // VidAssigned, SessionCreated, ...
+//! }
+//! ```
+//! Time passed in never goes backwards; an early `handle_timeout` is a no-op.
+//!
+//! # Behaviour
+//!
+//! * Start (and restart, a new instance with a higher `incarnation`): a `VidRequest` to the switch
+//!   processor, repeated every `retransmit` until a `VidAssign` for this incarnation arrives.
+//!   Heartbeats with the session load go to the switch processor from the start.
+//! * A directed Create PDP Context Request: the session's TEID (control and user plane, also the
+//!   charging id) is [`VidLayout::compose`]`(own VID, backup VID, local index)`; the End User
+//!   Address is `ue_pool` + (VID << local bits | local index). The session state goes to the
+//!   switch processor (a `Sync`), which relays it to the backup; the Create PDP Context Response
+//!   leaves (through the line interface) only once the replication is acknowledged, so a session
+//!   whose response was seen survives the primary's failure. After `max_retries` unacknowledged
+//!   syncs the response leaves anyway and [`ProcessorEvent::SyncGaveUp`] reports it.
+//!   A repeated request (same IMSI and NSAPI) is answered again from the session's state.
+//! * Update / Delete PDP Context Requests and G-PDUs with one of its TEIDs: served from its own
+//!   sessions (changes replicated the same way before answering), or, when the line interface
+//!   steered them here because the primary is down, from the replicated copies (a Delete is then
+//!   reported to the switch processor so it can free the VIDs).
+//! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0) and
+//!   counted; a G-PDU for a TEID it does not hold: dropped and counted.
+//!
+//! # Bounds
+//!
+//! * Own sessions: at most `max_sessions` (no more than the layout's local part holds); a set-up
+//!   beyond is refused with cause No resources available.
+//! * Replicated copies: at most `max_shadow`; beyond, a sync is not acknowledged (the primary
+//!   gives up after its retries and reports the session unprotected).
+//! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
+//! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
+//! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
+
+use super::error::{ConfigError, InputError};
+use super::fabric::{FabricMessage, SessionRecord};
+use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
+use super::vid::{VidLayout, VirtualId};
+use crate::health::{self, ClusterKey, Load, Monitor, MonitorConfig, NodeId, Role};
+use crate::io::{Node, TimerQueue, Transmit};
+use ipnetwork::Ipv4Network;
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Configuration of a [`Processor`].
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// The processor's slot identity (also its health node id).
+    pub id: u32,
+    /// Incarnation: must grow at every restart.
+    pub incarnation: u32,
+    /// The processor's fabric address.
+    pub fabric_addr: SocketAddr,
+    /// The switch processor's fabric address.
+    pub switch_addr: SocketAddr,
+    /// The switch processor's health node id.
+    pub switch_node: u32,
+    /// The fabric address of the line interface that replies to directed set-ups leave through
+    /// (replies to steered packets leave through the line interface that passed them on).
+    pub line_addr: SocketAddr,
+    /// The 32-bit TEID layout (the same in the whole gateway).
+    pub layout: VidLayout,
+    /// The 16-bit layout of L2TP ids, if L2TP ids are allocated.
+    pub l2tp_layout: Option<VidLayout>,
+    /// Most sessions of its own.
+    pub max_sessions: usize,
+    /// Most replicated sessions of other processors.
+    pub max_shadow: usize,
+    /// The End User Address pool; its host part must hold VID and local index bits.
+    pub ue_pool: Ipv4Network,
+    /// The restart counter sent in Recovery IEs.
+    pub recovery: u8,
+    /// Retransmission interval of VID requests and syncs.
+    pub retransmit: Duration,
+    /// Syncs sent before giving up on one.
+    pub max_retries: u32,
+    /// Cluster key of the heartbeats.
+    pub key: ClusterKey,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Bound of the output and event queues.
+    pub queue_limit: usize,
+}
+
+/// What a processor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessorEvent {
+    /// The switch processor assigned this VID.
+    VidAssigned {
+        /// The VID.
+        vid: VirtualId,
+    },
+    /// A session was created (its response is sent once replicated).
+    SessionCreated {
+        /// Its TEID.
+        teid: u32,
+        /// The subscriber.
+        imsi: Imsi,
+        /// The End User Address assigned.
+        ue_addr: Ipv4Addr,
+        /// The backup's VID carried in the TEID.
+        backup: Option<VirtualId>,
+    },
+    /// A session was updated.
+    SessionUpdated {
+        /// Its TEID.
+        teid: u32,
+        /// Whether this processor served it as the backup.
+        as_backup: bool,
+    },
+    /// A session was deleted.
+    SessionDeleted {
+        /// Its TEID.
+        teid: u32,
+        /// Whether this processor served it as the backup.
+        as_backup: bool,
+    },
+    /// A session's replication was never acknowledged: its response left anyway.
+    SyncGaveUp {
+        /// Its TEID.
+        teid: u32,
+    },
+    /// An L2TP packet steered here.
+    L2tpPacket {
+        /// Its tunnel id.
+        tunnel: u16,
+        /// Its session id.
+        session: u16,
+    },
+}
+
+/// Counters of a processor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessorStats {
+    /// Sessions created.
+    pub created: u64,
+    /// Set-ups refused (no resources, missing IEs, unsupported PDP type).
+    pub refused: u64,
+    /// Signalling requests served for its own sessions.
+    pub served_primary: u64,
+    /// Signalling requests served from replicated state (as a backup).
+    pub served_backup: u64,
+    /// G-PDUs for its own sessions.
+    pub user_packets: u64,
+    /// G-PDUs served from replicated state.
+    pub user_packets_backup: u64,
+    /// Packets for TEIDs it does not hold (spoofed or stale), dropped or refused.
+    pub unknown_teid: u64,
+    /// Sessions whose replication was never acknowledged.
+    pub unprotected: u64,
+    /// Replicated sessions refused because `max_shadow` was reached.
+    pub shadow_full: u64,
+    /// L2TP packets received.
+    pub l2tp_packets: u64,
+    /// Datagrams dropped because the output queue was full.
+    pub queue_full: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    record: SessionRecord,
+    /// The peer's control-plane transport address (where responses go).
+    peer: SocketAddr,
+    /// The gateway address the peer talks to.
+    gateway: SocketAddr,
+    /// The line interface replies leave through.
+    line: SocketAddr,
+    /// The QoS profile requested, echoed in responses.
+    qos: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    record: SessionRecord,
+    delete: bool,
+    /// Responses held until the sync is acknowledged: (line interface, fabric Transmit bytes).
+    responses: Vec<(SocketAddr, Vec<u8>)>,
+    tries: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Timer {
+    VidRequest,
+    Sync(u32),
+}
+
+/// A processor endpoint (see the [module documentation](self)).
+#[derive(Debug)]
+pub struct Processor {
+    config: ProcessorConfig,
+    vid: Option<VirtualId>,
+    sessions: HashMap<u32, Session>,
+    by_subscriber: HashMap<(Imsi, u8), u32>,
+    shadow: HashMap<u32, Session>,
+    free_local: VecDeque<u32>,
+    next_local: u32,
+    next_l2tp_local: u32,
+    pending: HashMap<u32, Pending>,
+    timers: TimerQueue<Timer>,
+    monitor: Monitor,
+    queue: VecDeque<Transmit>,
+    events: VecDeque<ProcessorEvent>,
+    stats: ProcessorStats,
+    /// Responses to recent Update/Delete requests, by (peer, sequence number), so a repeated
+    /// request gets the same response (TS 29.060 section 7.6).
+    answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
+    answered_order: VecDeque<(SocketAddr, u16)>,
+}
+
+fn fabric_transmit(src: SocketAddr, dst: SocketAddr, msg: &FabricMessage<'_>) -> Transmit {
+    Transmit {
+        dst,
+        src: Some(src),
+        link_dst: None,
+        payload: msg.to_vec().into(),
+    }
+}
+
+impl Processor {
+    /// Checks the configuration and queues the first VID request.
+    pub fn new(config: ProcessorConfig, now: Instant) -> Result<Processor, ConfigError> {
+        if config.layout.id_bits() != 32 {
+            return Err(ConfigError::LayoutWidth {
+                field: "layout",
+                bits: 32,
+            });
+        }
+        if config.l2tp_layout.is_some_and(|l| l.id_bits() != 16) {
+            return Err(ConfigError::LayoutWidth {
+                field: "l2tp_layout",
+                bits: 16,
+            });
+        }
+        if config.max_sessions == 0 {
+            return Err(ConfigError::Zero("max_sessions"));
+        }
+        if config.max_sessions as u64 > u64::from(config.layout.max_local()) {
+            return Err(ConfigError::Invalid {
+                field: "max_sessions",
+                why: "more than the layout's local part holds",
+            });
+        }
+        if config.queue_limit == 0 {
+            return Err(ConfigError::Zero("queue_limit"));
+        }
+        if config.retransmit.is_zero() {
+            return Err(ConfigError::Zero("retransmit"));
+        }
+        let host_bits = 32 - u32::from(config.ue_pool.prefix());
+        let need =
+            u32::from(config.layout.primary_field().width) + u32::from(config.layout.local_bits());
+        if host_bits < need {
+            return Err(ConfigError::Invalid {
+                field: "ue_pool",
+                why: "too small for VID and local index bits",
+            });
+        }
+        let mut hc = MonitorConfig::new(
+            NodeId(config.id),
+            Role::PROCESSOR,
+            config.key.clone(),
+            vec![(NodeId(config.switch_node), config.switch_addr)],
+        );
+        hc.incarnation = config.incarnation;
+        hc.interval = config.heartbeat_interval;
+        hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
+        let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
+        let mut p = Processor {
+            config,
+            vid: None,
+            sessions: HashMap::new(),
+            by_subscriber: HashMap::new(),
+            shadow: HashMap::new(),
+            free_local: VecDeque::new(),
+            next_local: 1,
+            next_l2tp_local: 1,
+            pending: HashMap::new(),
+            timers: TimerQueue::new(),
+            monitor,
+            queue: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: ProcessorStats::default(),
+            answered: HashMap::new(),
+            answered_order: VecDeque::new(),
+        };
+        p.send_vid_request(now);
+        Ok(p)
+    }
+
+    /// The VID assigned, once the switch processor answered.
+    pub fn vid(&self) -> Option<VirtualId> {
+        self.vid
+    }
+
+    /// Number of its own sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of replicated sessions it holds for other processors.
+    pub fn shadow_count(&self) -> usize {
+        self.shadow.len()
+    }
+
+    /// Whether it holds a session (own or replicated) with this TEID.
+    pub fn has_session(&self, teid: u32) -> bool {
+        self.sessions.contains_key(&teid) || self.shadow.contains_key(&teid)
+    }
+
+    /// The TEIDs of its own sessions.
+    pub fn session_teids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &ProcessorStats {
+        &self.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.config
+    }
+
+    /// Allocates an L2TP tunnel id and session id carrying this processor's VID (and `backup`'s,
+    /// if the 16-bit layout has a backup field), for an LNS running on this processor. `None`
+    /// before the VID is assigned, without a 16-bit layout, or when the local part is exhausted.
+    pub fn allocate_l2tp_ids(&mut self, backup: Option<VirtualId>) -> Option<(u16, u16)> {
+        let layout = self.config.l2tp_layout?;
+        let vid = self.vid?;
+        let backup = backup.filter(|_| layout.backup_field().is_some());
+        let t = self.next_l2tp_local;
+        let s = t.checked_add(1)?;
+        let tunnel = layout.compose(vid, backup, t).ok()?;
+        let session = layout.compose(vid, backup, s).ok()?;
+        self.next_l2tp_local = s.checked_add(1)?;
+        Some((u16::try_from(tunnel).ok()?, u16::try_from(session).ok()?))
+    }
+
+    fn push(&mut self, t: Transmit) {
+        if self.queue.len() >= self.config.queue_limit {
+            self.stats.queue_full += 1;
+            return;
+        }
+        self.queue.push_back(t);
+    }
+
+    fn event(&mut self, e: ProcessorEvent) {
+        if self.events.len() >= self.config.queue_limit {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn send_switch(&mut self, msg: &FabricMessage<'_>) {
+        let t = fabric_transmit(self.config.fabric_addr, self.config.switch_addr, msg);
+        self.push(t);
+    }
+
+    fn send_vid_request(&mut self, now: Instant) {
+        let msg = FabricMessage::VidRequest {
+            processor: self.config.id,
+            incarnation: self.config.incarnation,
+        };
+        self.send_switch(&msg);
+        self.timers
+            .insert(Timer::VidRequest, now + self.config.retransmit);
+    }
+
+    fn update_load(&mut self) {
+        let used = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        let cap = u32::try_from(self.config.max_sessions).unwrap_or(u32::MAX);
+        self.monitor.set_load(Load::new(used, cap));
+    }
+
+    fn drain_monitor(&mut self) {
+        while let Some(mut t) = self.monitor.poll_transmit() {
+            t.src = Some(self.config.fabric_addr);
+            self.push(t);
+        }
+        while self.monitor.poll_event().is_some() {}
+    }
+
+    /// Feeds one datagram received on the fabric address: a heartbeat or a fabric message.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            let r = self
+                .monitor
+                .handle_heartbeat(now, from, data)
+                .map_err(|e| InputError::Health(e.to_string()));
+            self.drain_monitor();
+            return r;
+        }
+        let msg = FabricMessage::parse(data)?;
+        match msg {
+            FabricMessage::VidAssign {
+                processor,
+                incarnation,
+                vid,
+            } if processor == self.config.id && incarnation == self.config.incarnation => {
+                if self.vid.is_none() {
+                    self.vid = Some(vid);
+                    self.timers.cancel(&Timer::VidRequest);
+                    self.event(ProcessorEvent::VidAssigned { vid });
+                }
+                Ok(())
+            }
+            FabricMessage::VidAssign { .. } => Err(InputError::Unexpected("VidAssign for another")),
+            FabricMessage::Directed {
+                backup,
+                from: peer,
+                to: gateway,
+                data,
+            } => {
+                let line = self.config.line_addr;
+                self.handle_setup(now, backup, peer, gateway, line, &data)
+            }
+            FabricMessage::Packet {
+                from: peer,
+                to: gateway,
+                data,
+            } => self.handle_packet(now, from, peer, gateway, &data),
+            FabricMessage::Sync { delete, record } => self.handle_sync(delete, record),
+            FabricMessage::SyncAck { teid, version } => {
+                self.handle_sync_ack(teid, version);
+                Ok(())
+            }
+            _ => Err(InputError::Unexpected("processor")),
+        }
+    }
+
+    fn reply(
+        &mut self,
+        line: SocketAddr,
+        gateway: SocketAddr,
+        peer: SocketAddr,
+        msg: &Message<'_>,
+    ) {
+        if let Some(bytes) = self.reply_bytes(gateway, peer, msg) {
+            let t = Transmit {
+                dst: line,
+                src: Some(self.config.fabric_addr),
+                link_dst: None,
+                payload: bytes.into(),
+            };
+            self.push(t);
+        }
+    }
+
+    fn reply_bytes(
+        &self,
+        gateway: SocketAddr,
+        peer: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Option<Vec<u8>> {
+        let data = msg.to_vec().ok()?;
+        Some(
+            FabricMessage::Transmit {
+                from: gateway,
+                to: peer,
+                data: Cow::Owned(data),
+            }
+            .to_vec(),
+        )
+    }
+
+    fn refuse(
+        &mut self,
+        line: SocketAddr,
+        gateway: SocketAddr,
+        peer: SocketAddr,
+        req: &Message<'_>,
+        teid: u32,
+        cause: Cause,
+    ) {
+        let t = MessageType(req.message_type().0.wrapping_add(1));
+        let m = Message::new(
+            t,
+            teid,
+            req.header.sequence.unwrap_or(0),
+            vec![Ie::Cause(cause)],
+        );
+        self.reply(line, gateway, peer, &m);
+    }
+
+    fn allocate_local(&mut self) -> Option<u32> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return None;
+        }
+        if self.next_local <= self.config.layout.max_local() {
+            let l = self.next_local;
+            self.next_local += 1;
+            return Some(l);
+        }
+        self.free_local.pop_front()
+    }
+
+    fn ue_addr(&self, vid: VirtualId, local: u32) -> Ipv4Addr {
+        let base = u32::from(self.config.ue_pool.network());
+        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
+        Ipv4Addr::from(base.wrapping_add(off))
+    }
+
+    fn create_response(&self, s: &Session, seq: u16) -> Message<'static> {
+        let gw = s.gateway.ip();
+        let mut ies = vec![
+            Ie::Cause(Cause::REQUEST_ACCEPTED),
+            Ie::Tv {
+                ie_type: IeType::REORDERING_REQUIRED,
+                value: Cow::Borrowed(&[0xfe]),
+            },
+            Ie::Recovery(self.config.recovery),
+            Ie::TeidDataI(s.record.teid),
+            Ie::TeidControl(s.record.teid),
+            Ie::ChargingId(s.record.teid),
+            Ie::EndUserAddress(EndUserAddress::ipv4(Some(s.record.ue_addr))),
+            Ie::GsnAddress(gw),
+            Ie::GsnAddress(gw),
+        ];
+        if !s.qos.is_empty() {
+            ies.push(Ie::QosProfile(Cow::Owned(s.qos.clone())));
+        }
+        Message::new(
+            MessageType::CREATE_PDP_CONTEXT_RESPONSE,
+            s.record.peer_teid_c,
+            seq,
+            ies,
+        )
+    }
+
+    fn handle_setup(
+        &mut self,
+        now: Instant,
+        backup: Option<VirtualId>,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        line: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let vid = self.vid.ok_or(InputError::NotReady)?;
+        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
+            // An L2TP set-up (tunnel id 0): an LNS on this processor would take it from here.
+            return self.handle_l2tp(data);
+        }
+        let req = gtp::parse(data)?;
+        if req.message_type() != MessageType::CREATE_PDP_CONTEXT_REQUEST {
+            return Err(InputError::Unsupported(
+                "only Create PDP Context is directed",
+            ));
+        }
+        let seq = req.header.sequence.unwrap_or(0);
+        let (Some(peer_teid_u), Some(peer_teid_c), Some(nsapi)) =
+            (req.teid_data_i(), req.teid_control(), req.nsapi())
+        else {
+            self.stats.refused += 1;
+            let teid = req.teid_control().unwrap_or(0);
+            self.refuse(line, gateway, peer, &req, teid, Cause::MANDATORY_IE_MISSING);
+            return Ok(());
+        };
+        let mut gsn = req.gsn_addresses();
+        let Some(peer_c) = gsn.next() else {
+            self.stats.refused += 1;
+            self.refuse(
+                line,
+                gateway,
+                peer,
+                &req,
+                peer_teid_c,
+                Cause::MANDATORY_IE_MISSING,
+            );
+            return Ok(());
+        };
+        let peer_u = gsn.next().unwrap_or(peer_c);
+        if let Some(eua) = req.end_user_address() {
+            if eua.organization & 0x0f != 1 || eua.pdp_type != EndUserAddress::IPV4 {
+                self.stats.refused += 1;
+                self.refuse(
+                    line,
+                    gateway,
+                    peer,
+                    &req,
+                    peer_teid_c,
+                    Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE,
+                );
+                return Ok(());
+            }
+        }
+        let imsi = req.imsi().unwrap_or(Imsi([0xff; 8]));
+        if let Some(&teid) = self.by_subscriber.get(&(imsi, nsapi)) {
+            // A repeated request: answer again once the state is replicated.
+            if !self.pending.contains_key(&teid) {
+                if let Some(s) = self.sessions.get(&teid) {
+                    let m = self.create_response(s, seq);
+                    let (l, g, p) = (s.line, s.gateway, s.peer);
+                    self.reply(l, g, p, &m);
+                }
+            }
+            return Ok(());
+        }
+        let Some(local) = self.allocate_local() else {
+            self.stats.refused += 1;
+            self.refuse(
+                line,
+                gateway,
+                peer,
+                &req,
+                peer_teid_c,
+                Cause::NO_RESOURCES_AVAILABLE,
+            );
+            return Ok(());
+        };
+        let layout = self.config.layout;
+        let backup = backup.filter(|b| *b != vid && layout.backup_field().is_some());
+        let Ok(teid) = layout.compose(vid, backup, local) else {
+            self.stats.refused += 1;
+            self.refuse(
+                line,
+                gateway,
+                peer,
+                &req,
+                peer_teid_c,
+                Cause::SYSTEM_FAILURE,
+            );
+            return Ok(());
+        };
+        let qos = match req.ie(IeType::QOS_PROFILE) {
+            Some(Ie::QosProfile(q)) => q.to_vec(),
+            _ => Vec::new(),
+        };
+        let record = SessionRecord {
+            teid,
+            version: 1,
+            peer_teid_c,
+            peer_teid_u,
+            peer_c,
+            peer_u,
+            imsi,
+            nsapi,
+            ue_addr: self.ue_addr(vid, local),
+        };
+        let session = Session {
+            record,
+            peer,
+            gateway,
+            line,
+            qos,
+        };
+        let response = self.create_response(&session, seq);
+        let bytes = self.reply_bytes(gateway, peer, &response);
+        self.sessions.insert(teid, session);
+        self.by_subscriber.insert((imsi, nsapi), teid);
+        self.stats.created += 1;
+        self.update_load();
+        self.event(ProcessorEvent::SessionCreated {
+            teid,
+            imsi,
+            ue_addr: record.ue_addr,
+            backup,
+        });
+        self.replicate(now, record, false, bytes.map(|b| (line, b)));
+        Ok(())
+    }
+
+    /// Sends (or re-sends) the sync of `record`, holding `response` until it is acknowledged.
+    fn replicate(
+        &mut self,
+        now: Instant,
+        record: SessionRecord,
+        delete: bool,
+        response: Option<(SocketAddr, Vec<u8>)>,
+    ) {
+        let p = self.pending.entry(record.teid).or_insert(Pending {
+            record,
+            delete,
+            responses: Vec::new(),
+            tries: 0,
+        });
+        p.record = record;
+        p.delete = delete;
+        p.tries = 1;
+        p.responses.extend(response);
+        self.send_switch(&FabricMessage::Sync { delete, record });
+        self.timers
+            .insert(Timer::Sync(record.teid), now + self.config.retransmit);
+    }
+
+    fn release(&mut self, teid: u32) {
+        self.timers.cancel(&Timer::Sync(teid));
+        if let Some(p) = self.pending.remove(&teid) {
+            for (line, bytes) in p.responses {
+                let t = Transmit {
+                    dst: line,
+                    src: Some(self.config.fabric_addr),
+                    link_dst: None,
+                    payload: bytes.into(),
+                };
+                self.push(t);
+            }
+        }
+    }
+
+    fn handle_sync_ack(&mut self, teid: u32, version: u32) {
+        if self
+            .pending
+            .get(&teid)
+            .is_some_and(|p| p.record.version <= version)
+        {
+            self.release(teid);
+        }
+    }
+
+    fn handle_sync(&mut self, delete: bool, record: SessionRecord) -> Result<(), InputError> {
+        let vid = self.vid.ok_or(InputError::NotReady)?;
+        if self.config.layout.backup(record.teid) != Some(vid) {
+            return Err(InputError::Unexpected(
+                "Sync for a session this is not the backup of",
+            ));
+        }
+        if delete {
+            self.shadow.remove(&record.teid);
+        } else {
+            match self.shadow.get_mut(&record.teid) {
+                Some(s) => {
+                    if s.record.version < record.version {
+                        s.record = record;
+                    }
+                }
+                None => {
+                    if self.shadow.len() >= self.config.max_shadow {
+                        self.stats.shadow_full += 1;
+                        return Ok(());
+                    }
+                    let port = |ip: IpAddr, p: u16| SocketAddr::new(ip, p);
+                    self.shadow.insert(
+                        record.teid,
+                        Session {
+                            record,
+                            peer: port(record.peer_c, gtp::GTP_C_PORT),
+                            gateway: SocketAddr::new(self.config.line_addr.ip(), gtp::GTP_C_PORT),
+                            line: self.config.line_addr,
+                            qos: Vec::new(),
+                        },
+                    );
+                }
+            }
+        }
+        let version = self
+            .shadow
+            .get(&record.teid)
+            .map_or(record.version, |s| s.record.version);
+        self.send_switch(&FabricMessage::SyncAck {
+            teid: record.teid,
+            version,
+        });
+        Ok(())
+    }
+
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        line: SocketAddr,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
+            return self.handle_l2tp(data);
+        }
+        let req = gtp::parse(data)?;
+        let teid = req.header.teid;
+        let t = req.message_type();
+        if t == MessageType::G_PDU {
+            if self.sessions.contains_key(&teid) {
+                self.stats.user_packets += 1;
+            } else if self.shadow.contains_key(&teid) {
+                self.stats.user_packets_backup += 1;
+            } else {
+                self.stats.unknown_teid += 1;
+                return Err(InputError::UnknownTeid(teid));
+            }
+            return Ok(());
+        }
+        if t != MessageType::UPDATE_PDP_CONTEXT_REQUEST
+            && t != MessageType::DELETE_PDP_CONTEXT_REQUEST
+        {
+            return Err(InputError::Unsupported("message type at a processor"));
+        }
+        let seq = req.header.sequence.unwrap_or(0);
+        if let Some((l, bytes)) = self.answered.get(&(peer, seq)) {
+            // A repeated request: the same response (unless it still awaits replication).
+            if !self.pending.contains_key(&teid) {
+                let t = Transmit {
+                    dst: *l,
+                    src: Some(self.config.fabric_addr),
+                    link_dst: None,
+                    payload: bytes.clone().into(),
+                };
+                self.push(t);
+            }
+            return Ok(());
+        }
+        let as_backup = !self.sessions.contains_key(&teid);
+        let Some(session) = self
+            .sessions
+            .get_mut(&teid)
+            .or_else(|| self.shadow.get_mut(&teid))
+        else {
+            self.stats.unknown_teid += 1;
+            self.refuse(line, gateway, peer, &req, 0, Cause::NON_EXISTENT);
+            return Err(InputError::UnknownTeid(teid));
+        };
+        // Replies go where this request came from.
+        session.peer = peer;
+        session.gateway = gateway;
+        session.line = line;
+        if t == MessageType::UPDATE_PDP_CONTEXT_REQUEST {
+            let r = &mut session.record;
+            if let Some(u) = req.teid_data_i() {
+                r.peer_teid_u = u;
+            }
+            if let Some(c) = req.teid_control() {
+                r.peer_teid_c = c;
+            }
+            let mut gsn = req.gsn_addresses();
+            if let Some(c) = gsn.next() {
+                r.peer_c = c;
+                r.peer_u = gsn.next().unwrap_or(c);
+            }
+            r.version = r.version.wrapping_add(1);
+            if let Some(Ie::QosProfile(q)) = req.ie(IeType::QOS_PROFILE) {
+                session.qos = q.to_vec();
+            }
+            let record = session.record;
+            let gw = gateway.ip();
+            let mut ies = vec![
+                Ie::Cause(Cause::REQUEST_ACCEPTED),
+                Ie::Recovery(self.config.recovery),
+                Ie::TeidDataI(teid),
+                Ie::TeidControl(teid),
+                Ie::ChargingId(teid),
+                Ie::GsnAddress(gw),
+                Ie::GsnAddress(gw),
+            ];
+            if !session.qos.is_empty() {
+                ies.push(Ie::QosProfile(Cow::Owned(session.qos.clone())));
+            }
+            let resp = Message::new(
+                MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+                record.peer_teid_c,
+                seq,
+                ies,
+            );
+            self.event(ProcessorEvent::SessionUpdated { teid, as_backup });
+            let bytes = self.reply_bytes(gateway, peer, &resp);
+            self.remember(peer, seq, line, bytes.clone());
+            if as_backup {
+                self.stats.served_backup += 1;
+                self.reply(line, gateway, peer, &resp);
+            } else {
+                self.stats.served_primary += 1;
+                self.replicate(now, record, false, bytes.map(|b| (line, b)));
+            }
+        } else {
+            let record = session.record;
+            let resp = Message::new(
+                MessageType::DELETE_PDP_CONTEXT_RESPONSE,
+                record.peer_teid_c,
+                seq,
+                vec![Ie::Cause(Cause::REQUEST_ACCEPTED)],
+            );
+            self.event(ProcessorEvent::SessionDeleted { teid, as_backup });
+            let bytes = self.reply_bytes(gateway, peer, &resp);
+            self.remember(peer, seq, line, bytes.clone());
+            if as_backup {
+                self.stats.served_backup += 1;
+                self.shadow.remove(&teid);
+                self.reply(line, gateway, peer, &resp);
+                // Tell the switch processor the session is gone (it frees the VIDs when safe).
+                self.replicate(now, record, true, None);
+            } else {
+                self.stats.served_primary += 1;
+                self.sessions.remove(&teid);
+                self.by_subscriber.remove(&(record.imsi, record.nsapi));
+                self.free_local.push_back(self.config.layout.local(teid));
+                self.update_load();
+                self.replicate(now, record, true, bytes.map(|b| (line, b)));
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, peer: SocketAddr, seq: u16, line: SocketAddr, bytes: Option<Vec<u8>>) {
+        let Some(bytes) = bytes else {
+            return;
+        };
+        if self.answered_order.len() >= self.config.queue_limit {
+            if let Some(old) = self.answered_order.pop_front() {
+                self.answered.remove(&old);
+            }
+        }
+        if self.answered.insert((peer, seq), (line, bytes)).is_none() {
+            self.answered_order.push_back((peer, seq));
+        }
+    }
+
+    fn handle_l2tp(&mut self, data: &[u8]) -> Result<(), InputError> {
+        let b0 = data.first().copied().unwrap_or(0);
+        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
+        let (Some(&[t0, t1]), Some(&[s0, s1])) = (data.get(at..at + 2), data.get(at + 2..at + 4))
+        else {
+            return Err(InputError::Unsupported("short L2TP header"));
+        };
+        self.stats.l2tp_packets += 1;
+        self.event(ProcessorEvent::L2tpPacket {
+            tunnel: u16::from_be_bytes([t0, t1]),
+            session: u16::from_be_bytes([s0, s1]),
+        });
+        Ok(())
+    }
+
+    /// Retransmits VID requests and syncs that are due, and runs the heartbeats.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.monitor.handle_timeout(now);
+        self.drain_monitor();
+        while let Some((timer, _)) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::VidRequest => {
+                    if self.vid.is_none() {
+                        self.send_vid_request(now);
+                    }
+                }
+                Timer::Sync(teid) => {
+                    let Some(p) = self.pending.get_mut(&teid) else {
+                        continue;
+                    };
+                    if p.tries >= self.config.max_retries {
+                        self.stats.unprotected += 1;
+                        self.event(ProcessorEvent::SyncGaveUp { teid });
+                        self.release(teid);
+                        continue;
+                    }
+                    p.tries += 1;
+                    let msg = FabricMessage::Sync {
+                        delete: p.delete,
+                        record: p.record,
+                    };
+                    self.send_switch(&msg);
+                    self.timers
+                        .insert(Timer::Sync(teid), now + self.config.retransmit);
+                }
+            }
+        }
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.queue.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ProcessorEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline (retransmissions, heartbeats).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.timers.next_deadline(), self.monitor.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Node for Processor {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = Processor::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Processor::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Processor::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Processor::poll_timeout(self)
+    }
+}

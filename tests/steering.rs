@@ -1,0 +1,1324 @@
+//! The steering claims, as scenarios on the deterministic simulator with loss.
+//!
+//! Topology: an SGSN (a test peer speaking GTPv1 with retransmissions) in front of the gateway's
+//! line interfaces; behind them, on the fabric, the switch processor and four processors.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, Policy};
+use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
+use telcp::sim::{LinkConfig, NodeId, Sim};
+use telcp::steering::fabric::{FabricMessage, VidState};
+use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
+use telcp::steering::line::{DropReason, LineConfig, Verdict};
+use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
+use telcp::steering::switch::{SwitchConfig, SwitchEvent};
+use telcp::steering::{LineInterface, Processor, SwitchProcessor, VidLayout, VirtualId};
+use telcp::{Node, Transmit};
+
+const SGSN_IP: [u8; 4] = [192, 0, 2, 10];
+const GW_IP: [u8; 4] = [10, 0, 0, 1];
+const GW2_IP: [u8; 4] = [10, 0, 0, 2];
+
+fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+}
+fn li_fabric(i: u8) -> SocketAddr {
+    sa([172, 16, 0, i], 4000)
+}
+fn sp_fabric() -> SocketAddr {
+    sa([172, 16, 0, 100], 4000)
+}
+fn p_fabric(id: u32) -> SocketAddr {
+    sa([172, 16, 1, id as u8], 4000)
+}
+
+// ---------------------------------------------------------------- the SGSN test peer
+
+#[derive(Debug, Clone, Default)]
+struct SgsnSession {
+    nsapi: u8,
+    own_teid: u32,
+    /// The gateway's TEIDs from the Create PDP Context Response.
+    gw_teid_c: u32,
+    gw_teid_u: u32,
+    ue: Option<Ipv4Addr>,
+    created: Option<Cause>,
+    updates_ok: u32,
+    /// TEIDs the Update responses carried.
+    update_teids: Vec<u32>,
+    deleted: Option<Cause>,
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    bytes: Vec<u8>,
+    dst: SocketAddr,
+    next: Instant,
+    tries: u32,
+    session: usize,
+}
+
+/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 = 8), records answers.
+#[derive(Debug)]
+struct Sgsn {
+    gw: SocketAddr,
+    seq: u16,
+    sessions: Vec<SgsnSession>,
+    outstanding: HashMap<u16, Outstanding>,
+    out: Vec<Transmit>,
+    responses: Vec<Message<'static>>,
+    /// Where the responses came from.
+    response_sources: Vec<SocketAddr>,
+    echo_recovery: Option<u8>,
+}
+
+impl Sgsn {
+    fn new(gw: SocketAddr) -> Sgsn {
+        Sgsn {
+            gw,
+            seq: 0,
+            sessions: Vec::new(),
+            outstanding: HashMap::new(),
+            out: Vec::new(),
+            responses: Vec::new(),
+            response_sources: Vec::new(),
+            echo_recovery: None,
+        }
+    }
+
+    fn request(&mut self, now: Instant, m: Message<'static>, session: usize) {
+        let bytes = m.to_vec().unwrap();
+        let seq = m.header.sequence.unwrap();
+        self.out.push(Transmit {
+            dst: self.gw,
+            src: Some(sa(SGSN_IP, 2123)),
+            link_dst: None,
+            payload: bytes.clone().into(),
+        });
+        self.outstanding.insert(
+            seq,
+            Outstanding {
+                bytes,
+                dst: self.gw,
+                next: now + Duration::from_millis(300),
+                tries: 1,
+                session,
+            },
+        );
+    }
+
+    fn next_seq(&mut self) -> u16 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Sends a hand-made Create PDP Context Request for a new session slot.
+    fn raw_create(&mut self, now: Instant, ies: Vec<Ie<'static>>) -> usize {
+        let idx = self.sessions.len();
+        self.sessions.push(SgsnSession::default());
+        let seq = self.next_seq();
+        let m = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, seq, ies);
+        self.request(now, m, idx);
+        idx
+    }
+
+    fn echo(&mut self, now: Instant) {
+        let seq = self.next_seq();
+        self.request(
+            now,
+            Message::new(MessageType::ECHO_REQUEST, 0, seq, vec![]),
+            usize::MAX,
+        );
+    }
+
+    fn create(&mut self, now: Instant, imsi: &str, nsapi: u8) -> usize {
+        let idx = self.sessions.len();
+        let own_teid = 0x5500_0000 + idx as u32 + 1;
+        self.sessions.push(SgsnSession {
+            nsapi,
+            own_teid,
+            ..Default::default()
+        });
+        let seq = self.next_seq();
+        let sgsn = IpAddr::V4(Ipv4Addr::from(SGSN_IP));
+        let m = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            seq,
+            vec![
+                Ie::Imsi(Imsi::from_digits(imsi).unwrap()),
+                Ie::Recovery(1),
+                Ie::SelectionMode(0xfc),
+                Ie::TeidDataI(own_teid),
+                Ie::TeidControl(own_teid),
+                Ie::Nsapi(nsapi),
+                Ie::EndUserAddress(EndUserAddress::ipv4(None)),
+                Ie::Apn(Apn::from_name("internet").unwrap()),
+                Ie::GsnAddress(sgsn),
+                Ie::GsnAddress(sgsn),
+                Ie::QosProfile(std::borrow::Cow::Borrowed(&[0, 0x0b, 0x92, 0x1f])),
+            ],
+        );
+        self.request(now, m, idx);
+        idx
+    }
+
+    fn update(&mut self, now: Instant, idx: usize) {
+        let s = &self.sessions[idx];
+        let (teid, own) = (s.gw_teid_c, s.own_teid);
+        let seq = self.next_seq();
+        let sgsn = IpAddr::V4(Ipv4Addr::from(SGSN_IP));
+        let m = Message::new(
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            teid,
+            seq,
+            vec![
+                Ie::TeidDataI(own),
+                Ie::TeidControl(own),
+                Ie::Nsapi(self.sessions[idx].nsapi),
+                Ie::GsnAddress(sgsn),
+                Ie::GsnAddress(sgsn),
+                Ie::QosProfile(std::borrow::Cow::Borrowed(&[0, 0x0b, 0x92, 0x1f])),
+            ],
+        );
+        self.request(now, m, idx);
+    }
+
+    fn delete(&mut self, now: Instant, idx: usize) {
+        let teid = self.sessions[idx].gw_teid_c;
+        let seq = self.next_seq();
+        let m = Message::new(
+            MessageType::DELETE_PDP_CONTEXT_REQUEST,
+            teid,
+            seq,
+            vec![Ie::TeardownInd(0xff), Ie::Nsapi(self.sessions[idx].nsapi)],
+        );
+        self.request(now, m, idx);
+    }
+
+    fn g_pdu(&mut self, idx: usize) {
+        let teid = self.sessions[idx].gw_teid_u;
+        let ue = self.sessions[idx].ue.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let m = Message::g_pdu(teid, inner_ipv4(ue, b"user data"));
+        self.out.push(Transmit {
+            dst: SocketAddr::new(self.gw.ip(), 2152),
+            src: Some(sa(SGSN_IP, 2152)),
+            link_dst: None,
+            payload: m.to_vec().unwrap().into(),
+        });
+    }
+
+    fn created(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|s| s.created == Some(Cause::REQUEST_ACCEPTED))
+            .count()
+    }
+}
+
+impl Node for Sgsn {
+    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+        let Ok(m) = gtp::parse(data) else { return };
+        self.response_sources.push(from);
+        let Some(seq) = m.header.sequence else { return };
+        let Some(o) = self.outstanding.remove(&seq) else {
+            return; // a duplicate answer
+        };
+        let idx = o.session;
+        match m.message_type() {
+            MessageType::ECHO_RESPONSE => self.echo_recovery = m.recovery(),
+            MessageType::CREATE_PDP_CONTEXT_RESPONSE => {
+                let s = &mut self.sessions[idx];
+                s.created = m.cause();
+                s.gw_teid_c = m.teid_control().unwrap_or(0);
+                s.gw_teid_u = m.teid_data_i().unwrap_or(0);
+                s.ue = m.end_user_address().and_then(|e| e.ipv4_addr());
+            }
+            MessageType::UPDATE_PDP_CONTEXT_RESPONSE => {
+                let s = &mut self.sessions[idx];
+                if m.cause() == Some(Cause::REQUEST_ACCEPTED) {
+                    s.updates_ok += 1;
+                }
+                s.update_teids.extend(m.teid_data_i());
+            }
+            MessageType::DELETE_PDP_CONTEXT_RESPONSE => {
+                self.sessions[idx].deleted = m.cause();
+            }
+            _ => {}
+        }
+        self.responses.push(m.into_owned());
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for o in self.outstanding.values_mut() {
+            if o.next <= now && o.tries < 8 {
+                o.tries += 1;
+                o.next = now + Duration::from_millis(300);
+                self.out.push(Transmit {
+                    dst: o.dst,
+                    src: Some(sa(SGSN_IP, 2123)),
+                    link_dst: None,
+                    payload: o.bytes.clone().into(),
+                });
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.remove(0))
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.outstanding
+            .values()
+            .filter(|o| o.tries < 8)
+            .map(|o| o.next)
+            .min()
+    }
+}
+
+/// An IPv4/UDP packet from the UE, with a correct header checksum (UDP checksum 0).
+fn inner_ipv4(src: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&[192, 0, 2, 1]);
+    let sum: u32 = p
+        .chunks(2)
+        .map(|c| (u32::from(c[0]) << 8) | u32::from(c[1]))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(&[0x9c, 0x40, 0x9c, 0x41]);
+    p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+// ---------------------------------------------------------------- the gateway
+
+const PROCS: [u32; 4] = [11, 12, 13, 14];
+
+fn layout() -> VidLayout {
+    VidLayout::teid32(8, 8).unwrap()
+}
+fn l2tp_layout() -> VidLayout {
+    VidLayout::id16(4, 4).unwrap()
+}
+fn key() -> ClusterKey {
+    ClusterKey::new(b"steering test key")
+}
+
+fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
+    ProcessorConfig {
+        id,
+        incarnation,
+        fabric_addr: p_fabric(id),
+        switch_addr: sp_fabric(),
+        switch_node: 1,
+        line_addr: li_fabric(1),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        // 1 % of load per session: health's least-loaded policy compares percentages.
+        max_sessions: 100,
+        max_shadow: 400,
+        ue_pool: "10.0.0.0/8".parse().unwrap(),
+        recovery: incarnation as u8,
+        retransmit: Duration::from_millis(50),
+        max_retries: 20,
+        key: key(),
+        heartbeat_interval: Duration::from_millis(100),
+        queue_limit: 4096,
+    }
+}
+
+fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
+    SwitchConfig {
+        node: 1,
+        fabric_addr: sp_fabric(),
+        line_interfaces: lines.to_vec(),
+        processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        recovery: 7,
+        max_sessions: 10_000,
+        max_recent: 1000,
+        recent_window: Duration::from_secs(10),
+        retransmit: Duration::from_millis(50),
+        withdraw_after: Duration::from_secs(3),
+        key: key(),
+        heartbeat_interval: Duration::from_millis(100),
+        misses_suspect: 3,
+        misses_down: 6,
+        overload_percent: 95,
+        policy: Policy::LeastLoaded,
+        seed: 5,
+        queue_limit: 4096,
+    }
+}
+
+fn line_config(i: u8) -> LineConfig {
+    LineConfig {
+        fabric_addr: li_fabric(i),
+        switch_addr: sp_fabric(),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        queue_limit: 4096,
+    }
+}
+
+struct Gateway {
+    sim: Sim,
+    sgsn: NodeId,
+    lines: Vec<NodeId>,
+    sp: NodeId,
+    procs: HashMap<u32, NodeId>,
+}
+
+impl Gateway {
+    /// A gateway with `n_lines` line interfaces (the SGSN talks to the first), on links with
+    /// `loss`, duplication and reordering; runs until every processor has its VID.
+    fn new(seed: u64, loss: f64, n_lines: u8) -> Gateway {
+        let start = Instant::now();
+        let seed = seed
+            + std::env::var("STEERING_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+        let mut sim = Sim::new(seed, start);
+        sim.set_default_link(LinkConfig::lossy(loss, loss / 2.0, loss / 2.0));
+        sim.set_trace_limit(10_000);
+        let sgsn = sim.add_node(
+            "sgsn",
+            &[sa(SGSN_IP, 0)],
+            None,
+            Box::new(Sgsn::new(sa(GW_IP, 2123))),
+        );
+        let line_addrs: Vec<SocketAddr> = (1..=n_lines).map(li_fabric).collect();
+        let mut lines = Vec::new();
+        for i in 1..=n_lines {
+            let gw = if i == 1 { GW_IP } else { GW2_IP };
+            let li = LineInterface::new(line_config(i), start).unwrap();
+            lines.push(sim.add_node(
+                format!("line{i}"),
+                &[li_fabric(i), sa(gw, 0)],
+                None,
+                Box::new(li),
+            ));
+        }
+        let sp = SwitchProcessor::new(switch_config(&line_addrs), start).unwrap();
+        let sp = sim.add_node("switch", &[sp_fabric()], None, Box::new(sp));
+        let mut procs = HashMap::new();
+        for id in PROCS {
+            let p = Processor::new(processor_config(id, 1), start).unwrap();
+            procs.insert(
+                id,
+                sim.add_node(format!("proc{id}"), &[p_fabric(id)], None, Box::new(p)),
+            );
+        }
+        let mut gw = Gateway {
+            sim,
+            sgsn,
+            lines,
+            sp,
+            procs,
+        };
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(10), Duration::from_secs(5), |s| {
+                PROCS.iter().all(|id| {
+                    let sp = s.node::<SwitchProcessor>(NodeId(1 + n_lines as usize));
+                    sp.vid_of(*id).is_some()
+                        && sp
+                            .table()
+                            .iter()
+                            .filter(|e| e.state == VidState::Up)
+                            .count()
+                            == PROCS.len()
+                })
+            });
+        assert!(ok, "processors did not all get a VID and come up");
+        gw.sim.run_for(Duration::from_millis(500));
+        gw
+    }
+
+    fn sgsn(&mut self) -> &mut Sgsn {
+        self.sim.node_mut::<Sgsn>(self.sgsn)
+    }
+    fn sp(&self) -> &SwitchProcessor {
+        self.sim.node::<SwitchProcessor>(self.sp)
+    }
+    fn line(&self, i: usize) -> &LineInterface {
+        self.sim.node::<LineInterface>(self.lines[i])
+    }
+    fn proc(&self, id: u32) -> &Processor {
+        self.sim.node::<Processor>(self.procs[&id])
+    }
+    fn proc_by_vid(&self, vid: VirtualId) -> Option<u32> {
+        PROCS
+            .iter()
+            .copied()
+            .find(|id| self.sim.is_alive(self.procs[id]) && self.proc(*id).vid() == Some(vid))
+    }
+
+    /// Creates `n` sessions and runs until all are answered.
+    fn create_sessions(&mut self, n: usize) {
+        self.create_sessions_every(n, Duration::from_millis(20));
+    }
+
+    /// Creates `n` sessions, one every `gap`, and runs until all are answered.
+    fn create_sessions_every(&mut self, n: usize, gap: Duration) {
+        for i in 0..n {
+            let now = self.sim.now();
+            let imsi = format!("00101{:010}", i);
+            self.sgsn().create(now, &imsi, 5);
+            self.sim.run_for(gap);
+        }
+        let ok = self
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(20), |s| {
+                s.node::<Sgsn>(NodeId(0))
+                    .sessions
+                    .iter()
+                    .all(|x| x.created.is_some())
+            });
+        assert!(ok, "not every Create PDP Context Request was answered");
+    }
+
+    fn settle(&mut self) {
+        self.sim.run_for(Duration::from_secs(2));
+    }
+}
+
+// ---------------------------------------------------------------- claims 1-3
+
+#[test]
+fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() {
+    let mut gw = Gateway::new(1, 0.05, 1);
+    let from_line_before = gw.sp().stats().from_line;
+    // One set-up per heartbeat interval and a half, so the switch sees each new load.
+    gw.create_sessions_every(40, Duration::from_millis(150));
+    let layout = layout();
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(sgsn.created(), 40, "every session is accepted");
+    let sessions = sgsn.sessions.clone();
+    // Claim 3: the replies came back through the line interface, from the gateway's address.
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(gw.line(0).stats().transmitted >= 40);
+
+    // Claim 1: the line interface passed every set-up (and its retransmissions) to the switch.
+    assert!(gw.line(0).stats().to_switch >= 40);
+    assert!(gw.sp().stats().from_line - from_line_before >= 40);
+    // Claim 2: the switch directed each to a processor, with a different backup.
+    assert!(gw.sp().stats().setups_directed >= 40);
+    let mut per_proc: HashMap<u32, usize> = HashMap::new();
+    let mut ues = std::collections::HashSet::new();
+    for s in &sessions {
+        let p = layout
+            .primary(s.gw_teid_c)
+            .expect("the TEID carries a primary VID");
+        let b = layout
+            .backup(s.gw_teid_c)
+            .expect("the TEID carries a backup VID");
+        assert_ne!(p, b, "the backup is a different processor");
+        // Claim 3: the processor that holds the session is the one whose VID the TEIDs carry.
+        let holder = gw
+            .proc_by_vid(p)
+            .expect("the primary VID names a live processor");
+        assert!(gw.proc(holder).has_session(s.gw_teid_c));
+        assert_eq!(s.gw_teid_u, s.gw_teid_c);
+        let backup = gw
+            .proc_by_vid(b)
+            .expect("the backup VID names a live processor");
+        assert!(
+            gw.proc(backup).has_session(s.gw_teid_c),
+            "replicated to the backup"
+        );
+        *per_proc.entry(holder).or_default() += 1;
+        assert!(ues.insert(s.ue.expect("an End User Address")));
+    }
+    // Retransmitted requests (lossy links) created no second session.
+    let total: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(total, 40);
+    // By load: least loaded first, so the 40 sessions spread evenly over the 4 processors.
+    assert_eq!(per_proc.len(), 4, "{per_proc:?}");
+    let (min, max) = (
+        per_proc.values().min().unwrap(),
+        per_proc.values().max().unwrap(),
+    );
+    assert!(max - min <= 2, "uneven spread {per_proc:?}");
+    gw.settle();
+    for id in PROCS {
+        let load = gw.sp().monitor().load(telcp::health::NodeId(id)).unwrap();
+        assert_eq!(load.used as usize, per_proc[&id], "health carries the load");
+    }
+}
+
+#[test]
+fn switch_answers_echo_and_refuses_when_no_processor() {
+    let mut gw = Gateway::new(2, 0.0, 1);
+    let now = gw.sim.now();
+    gw.sgsn().echo(now);
+    gw.sim.run_for(Duration::from_millis(100));
+    assert_eq!(gw.sgsn().echo_recovery, Some(7));
+    assert_eq!(gw.sp().stats().echoes, 1);
+    for id in PROCS {
+        let n = gw.procs[&id];
+        gw.sim.crash(n);
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let now = gw.sim.now();
+    gw.sgsn().create(now, "001019999999999", 1);
+    gw.sim.run_for(Duration::from_millis(200));
+    assert_eq!(
+        gw.sgsn().sessions[0].created,
+        Some(Cause::NO_RESOURCES_AVAILABLE)
+    );
+}
+
+// ---------------------------------------------------------------- claim 4
+
+#[test]
+fn claim_4_session_packets_bypass_the_switch() {
+    let mut gw = Gateway::new(3, 0.05, 1);
+    gw.create_sessions(20);
+    gw.settle();
+    let sp_before = gw.sp().stats().from_line;
+    let user_before: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().user_packets)
+        .sum();
+    for round in 0..5 {
+        for i in 0..20 {
+            gw.sgsn().g_pdu(i);
+            if round == 0 {
+                let now = gw.sim.now();
+                gw.sgsn().update(now, i);
+            }
+        }
+        gw.sim.run_for(Duration::from_millis(200));
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    assert_eq!(
+        gw.sp().stats().from_line,
+        sp_before,
+        "the switch processor saw none of the session's packets"
+    );
+    let user: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().user_packets)
+        .sum();
+    assert!(
+        user - user_before >= 80,
+        "G-PDUs reached the processors ({})",
+        user - user_before
+    );
+    let layout = layout();
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for s in &sgsn.sessions {
+        assert_eq!(s.updates_ok, 1, "update answered");
+        // The request carried the VID in its header TEID; the reply carries it in its TEIDs.
+        for t in &s.update_teids {
+            assert_eq!(layout.primary(*t), layout.primary(s.gw_teid_c));
+        }
+    }
+    assert!(gw.line(0).stats().to_primary >= 100);
+    assert_eq!(gw.line(0).stats().to_backup, 0);
+}
+
+// ---------------------------------------------------------------- claim 5
+
+#[test]
+fn claim_5_versioned_tables_reach_every_line_interface() {
+    let mut gw = Gateway::new(4, 0.1, 2);
+    gw.settle();
+    let v = gw.sp().table_version();
+    assert!(v >= 2, "several versions were pushed ({v})");
+    for i in 0..2 {
+        let li = gw.line(i);
+        assert_eq!(li.table().version(), v, "line {i} holds the latest table");
+        assert_eq!(gw.sp().acked_version(li_fabric(i as u8 + 1)), Some(v));
+        for e in gw.sp().table() {
+            assert_eq!(li.table().state(e.vid), Some(e.state));
+            assert_eq!(li.table().addr(e.vid), Some(e.addr));
+        }
+    }
+    // A stale update (a delayed duplicate) is ignored and the table stays whole.
+    let stale = FabricMessage::TableUpdate {
+        version: 1,
+        entries: vec![],
+    };
+    let lf = li_fabric(1);
+    gw.sim.inject(sp_fabric(), lf, stale.to_vec());
+    gw.sim.run_for(Duration::from_millis(50));
+    assert_eq!(gw.line(0).table().version(), v);
+    assert!(gw.line(0).stats().updates_stale >= 1);
+    // A processor going down is a new version at every line interface.
+    let n = gw.procs[&11];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(2));
+    let v2 = gw.sp().table_version();
+    assert!(v2 > v);
+    let vid = gw.sp().vid_of(11).unwrap();
+    for i in 0..2 {
+        assert_eq!(gw.line(i).table().version(), v2);
+        assert_eq!(gw.line(i).table().state(vid), Some(VidState::Down));
+    }
+}
+
+// ---------------------------------------------------------------- claim 6
+
+#[test]
+fn claim_6_backup_serves_when_the_primary_fails_and_no_session_is_lost() {
+    failover(6, 0.05);
+}
+
+#[test]
+fn claim_6_over_many_seeds_with_heavier_loss() {
+    for seed in 20..28 {
+        failover(seed, 0.1);
+    }
+}
+
+fn failover(seed: u64, loss: f64) {
+    let mut gw = Gateway::new(seed, loss, 1);
+    gw.create_sessions(40);
+    gw.settle();
+    let layout = layout();
+    let victim_vid = gw.proc(12).vid().unwrap();
+    let sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+    let victims: Vec<usize> = (0..sessions.len())
+        .filter(|&i| layout.primary(sessions[i].gw_teid_c) == Some(victim_vid))
+        .collect();
+    assert!(!victims.is_empty());
+    // Every session of the victim is held by the backup its TEID names, before the failure.
+    for &i in &victims {
+        let b = layout.backup(sessions[i].gw_teid_c).unwrap();
+        let holder = gw.proc_by_vid(b).unwrap();
+        assert!(gw.proc(holder).has_session(sessions[i].gw_teid_c));
+    }
+    let n = gw.procs[&12];
+    gw.sim.crash(n);
+    // Health finds it not operational; the line interface learns it from a table update.
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<LineInterface>(NodeId(1)).table().state(victim_vid) == Some(VidState::Down)
+        });
+    assert!(
+        ok,
+        "the line interface never marked the failed processor down"
+    );
+    for i in 0..sessions.len() {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sgsn().g_pdu(i);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    let served = sgsn.sessions.iter().filter(|s| s.updates_ok >= 1).count();
+    assert_eq!(served, sessions.len(), "processor failure lost no session");
+    assert!(gw.line(0).stats().to_backup >= victims.len() as u64);
+    let by_backup: u64 = PROCS
+        .iter()
+        .filter(|id| **id != 12)
+        .map(|id| gw.proc(*id).stats().served_backup)
+        .sum();
+    assert_eq!(
+        by_backup,
+        victims.len() as u64,
+        "the backups answered the victim's updates"
+    );
+    // The victim's sessions can still be deleted, by the backups.
+    for &i in &victims {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for &i in &victims {
+        assert_eq!(sgsn.sessions[i].deleted, Some(Cause::REQUEST_ACCEPTED));
+    }
+}
+
+// ---------------------------------------------------------------- claim 7
+
+#[test]
+fn claim_7_processors_ask_for_their_vid_and_vids_are_reused_only_when_safe() {
+    let mut gw = Gateway::new(7, 0.05, 1);
+    // Every processor asked at start and got a distinct VID.
+    let vids: Vec<VirtualId> = PROCS.iter().map(|id| gw.proc(*id).vid().unwrap()).collect();
+    let mut uniq = vids.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), PROCS.len());
+    for (id, v) in PROCS.iter().zip(&vids) {
+        assert_eq!(gw.sp().vid_of(*id), Some(*v));
+    }
+    gw.create_sessions(20);
+    gw.settle();
+    let layout = layout();
+    let old = gw.proc(13).vid().unwrap();
+    let named = gw
+        .sim
+        .node::<Sgsn>(gw.sgsn)
+        .sessions
+        .iter()
+        .filter(|s| {
+            layout.primary(s.gw_teid_c) == Some(old) || layout.backup(s.gw_teid_c) == Some(old)
+        })
+        .count();
+    assert!(named > 0);
+    // Restart processor 13: it asks again; sessions still name its old VID, so it gets another.
+    let n = gw.procs[&13];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(1));
+    let now = gw.sim.now();
+    gw.sim.restart(
+        n,
+        Box::new(Processor::new(processor_config(13, 2), now).unwrap()),
+    );
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<Processor>(n).vid().is_some()
+        });
+    assert!(ok, "the restarted processor got no VID");
+    let new = gw.proc(13).vid().unwrap();
+    assert_ne!(
+        new, old,
+        "the old VID is still named by live sessions: not reused"
+    );
+    assert!(!vids.contains(&new));
+    gw.settle();
+    assert_eq!(gw.line(0).table().state(old), Some(VidState::Down));
+    // Delete every session; then nothing names the old VID: it is withdrawn, then free.
+    let n_sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.len();
+    for i in 0..n_sessions {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for s in &sgsn.sessions {
+        assert_eq!(
+            s.deleted,
+            Some(Cause::REQUEST_ACCEPTED),
+            "{:08x} old {old:?} new {new:?} {:?}",
+            s.gw_teid_c,
+            gw.sp().table()
+        );
+    }
+    assert_eq!(gw.sp().session_count(), 0);
+    gw.sim.run_for(Duration::from_secs(4));
+    assert_eq!(
+        gw.line(0).table().state(old),
+        None,
+        "withdrawn from the tables"
+    );
+    assert_eq!(
+        gw.sp().vid_refs(old),
+        None,
+        "free once every line interface has the table"
+    );
+    // Restart 13 again: its last VID is safe now, so it gets it back.
+    let n = gw.procs[&13];
+    let now = gw.sim.now();
+    gw.sim.restart(
+        n,
+        Box::new(Processor::new(processor_config(13, 3), now).unwrap()),
+    );
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<Processor>(n).vid().is_some()
+        });
+    assert!(ok);
+    assert_eq!(
+        gw.proc(13).vid(),
+        Some(new),
+        "a VID no session names is given back"
+    );
+}
+
+// ---------------------------------------------------------------- claim 8
+
+/// An L2TPv2 data message (L bit, a PPP LCP frame), built with `telcp::l2tp::wire`.
+fn l2tp_data(tunnel: u16, session: u16) -> Vec<u8> {
+    let ppp: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
+    L2tpMessage::Data(DataMessage::new(tunnel, session, ppp)).to_vec()
+}
+
+/// An L2TPv2 control message: a HELLO in `tunnel` (an SCCRQ, to tunnel 0, when `tunnel` is 0).
+fn l2tp_control(tunnel: u16, session: u16) -> Vec<u8> {
+    let mut m = if tunnel == 0 {
+        ControlMessage::sccrq(0x4242, b"lac".as_slice(), 3)
+    } else {
+        ControlMessage::hello(tunnel)
+    };
+    m.header.session_id = session;
+    m.header.ns = 1;
+    m.header.nr = 1;
+    L2tpMessage::Control(m).to_vec()
+}
+
+#[test]
+fn claim_8_l2tp_ids_carry_the_vid_and_are_steered_by_it() {
+    let mut gw = Gateway::new(8, 0.0, 1);
+    let l2 = l2tp_layout();
+    let lac = sa([198, 51, 100, 1], 1701);
+    let lns = sa(GW_IP, 1701);
+    // Each processor's LNS allocates tunnel and session ids carrying its VID, backup next door.
+    let mut ids = Vec::new();
+    for (k, id) in PROCS.iter().enumerate() {
+        let backup = gw.proc(PROCS[(k + 1) % PROCS.len()]).vid();
+        let n = gw.procs[id];
+        let (t, s) = gw
+            .sim
+            .node_mut::<Processor>(n)
+            .allocate_l2tp_ids(backup)
+            .unwrap();
+        assert_eq!(l2.primary(u32::from(t)), gw.proc(*id).vid());
+        assert_eq!(l2.primary(u32::from(s)), gw.proc(*id).vid());
+        assert_eq!(l2.backup(u32::from(t)), backup);
+        ids.push((*id, t, s));
+    }
+    for &(_, t, s) in &ids {
+        gw.sim.inject(lac, lns, l2tp_data(t, s));
+        gw.sim.inject(lac, lns, l2tp_control(t, s));
+    }
+    // An SCCRQ (tunnel id 0) is a set-up: it goes to the switch, which directs it.
+    gw.sim.inject(lac, lns, l2tp_control(0, 0));
+    gw.sim.run_for(Duration::from_millis(100));
+    for &(id, _, _) in &ids {
+        assert!(gw.proc(id).stats().l2tp_packets >= 2, "processor {id}");
+    }
+    let total: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().l2tp_packets)
+        .sum();
+    assert_eq!(total, 9);
+    assert_eq!(gw.sp().stats().setups_directed, 1);
+    // The first processor fails: its tunnel's packets go to the backup the tunnel id names.
+    let (victim, t, s) = ids[0];
+    let backup = PROCS[1];
+    let before = gw.proc(backup).stats().l2tp_packets;
+    let n = gw.procs[&victim];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(2));
+    gw.sim.inject(lac, lns, l2tp_data(t, s));
+    gw.sim.run_for(Duration::from_millis(100));
+    assert_eq!(gw.proc(backup).stats().l2tp_packets, before + 1);
+    assert!(gw.line(0).stats().to_backup >= 1);
+}
+
+// ---------------------------------------------------------------- spoofing
+
+#[test]
+fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
+    let mut gw = Gateway::new(9, 0.0, 1);
+    gw.create_sessions(4);
+    gw.settle();
+    let layout = layout();
+    let attacker = sa([203, 0, 113, 66], 2152);
+    let gu = sa(GW_IP, 2152);
+    let gc = sa(GW_IP, 2123);
+    let from_line = gw.sp().stats().from_line;
+    // Unknown VID (200 is not assigned): dropped at the line interface.
+    let spoof = layout
+        .compose(VirtualId::new(200).unwrap(), None, 1)
+        .unwrap();
+    for _ in 0..10 {
+        gw.sim.inject(
+            attacker,
+            gu,
+            Message::g_pdu(spoof, vec![1u8; 20]).to_vec().unwrap(),
+        );
+    }
+    // Known VID, unknown local part: reaches the processor, which drops (G-PDU) or refuses it.
+    let vid = gw.proc(11).vid().unwrap();
+    let unknown = layout.compose(vid, None, 0x7777).unwrap();
+    for _ in 0..5 {
+        gw.sim.inject(
+            attacker,
+            gu,
+            Message::g_pdu(unknown, vec![1u8; 20]).to_vec().unwrap(),
+        );
+    }
+    let upd = Message::new(MessageType::UPDATE_PDP_CONTEXT_REQUEST, unknown, 99, vec![]);
+    gw.sim
+        .inject(sa([203, 0, 113, 66], 2123), gc, upd.to_vec().unwrap());
+    // Garbage and a zero-TEID G-PDU.
+    gw.sim.inject(attacker, gu, vec![0xde, 0xad]);
+    gw.sim.inject(
+        attacker,
+        gu,
+        Message::g_pdu(0, vec![1u8; 4]).to_vec().unwrap(),
+    );
+    gw.sim.run_for(Duration::from_millis(200));
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 10);
+    assert_eq!(s.drops(DropReason::Malformed), 1);
+    assert_eq!(s.drops(DropReason::ZeroId), 1);
+    assert_eq!(gw.proc(11).stats().unknown_teid, 6);
+    // No state changed: every session is still there and served.
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(1));
+    assert!(
+        gw.sim
+            .node::<Sgsn>(gw.sgsn)
+            .sessions
+            .iter()
+            .all(|s| s.updates_ok == 1)
+    );
+    assert_eq!(
+        gw.sp().stats().from_line,
+        from_line,
+        "none reached the switch"
+    );
+}
+
+// ---------------------------------------------------------------- the fast path directly
+
+#[test]
+fn steer_reads_the_vid_from_the_teid() {
+    use telcp::steering::fabric::TableEntry;
+    use telcp::steering::line::VidTable;
+    let layout = layout();
+    let v = |n| VirtualId::new(n).unwrap();
+    let t = VidTable::with_entries(
+        layout,
+        Some(l2tp_layout()),
+        3,
+        &[
+            TableEntry {
+                vid: v(1),
+                state: VidState::Up,
+                addr: p_fabric(11),
+            },
+            TableEntry {
+                vid: v(2),
+                state: VidState::Down,
+                addr: p_fabric(12),
+            },
+            TableEntry {
+                vid: v(3),
+                state: VidState::Up,
+                addr: p_fabric(13),
+            },
+        ],
+    );
+    let gpdu = |teid| Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
+    let teid = |p, b| layout.compose(v(p), b, 5).unwrap();
+    assert_eq!(
+        t.steer(&gpdu(teid(1, None))),
+        Verdict::Processor {
+            vid: v(1),
+            backup: false
+        }
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, Some(v(3))))),
+        Verdict::Processor {
+            vid: v(3),
+            backup: true
+        }
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, Some(v(2))))),
+        Verdict::Drop(DropReason::ProcessorDown)
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, None))),
+        Verdict::Drop(DropReason::ProcessorDown)
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(9, None))),
+        Verdict::Drop(DropReason::UnknownVid)
+    );
+    let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, 1, vec![]);
+    assert_eq!(t.steer(&create.to_vec().unwrap()), Verdict::Switch);
+    assert_eq!(t.steer(&[]), Verdict::Drop(DropReason::Malformed));
+    assert_eq!(
+        t.steer(&[0x32, 0xff, 0, 0]),
+        Verdict::Drop(DropReason::Malformed)
+    );
+    let packets: Vec<Vec<u8>> = vec![gpdu(teid(1, None)), gpdu(teid(3, None)), vec![]];
+    let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+    let mut out = [Verdict::Switch; 3];
+    assert_eq!(t.steer_batch(&refs, &mut out), 3);
+    assert_eq!(
+        out[1],
+        Verdict::Processor {
+            vid: v(3),
+            backup: false
+        }
+    );
+    assert_eq!(out[2], Verdict::Drop(DropReason::Malformed));
+    // L2TP: tunnel id 0x1205 carries primary 1, backup 2.
+    let l2 = l2tp_data(0x1205, 0x1206);
+    assert_eq!(
+        t.steer(&l2),
+        Verdict::Processor {
+            vid: v(1),
+            backup: false
+        }
+    );
+    assert_eq!(t.steer(&l2tp_control(0, 0)), Verdict::Switch);
+    assert_eq!(t.steer(&l2tp_data(0, 0)), Verdict::Drop(DropReason::ZeroId));
+}
+
+#[test]
+fn processor_events_report_vid_assignment() {
+    let mut gw = Gateway::new(10, 0.0, 1);
+    let n = gw.procs[&11];
+    let mut saw = false;
+    while let Some(e) = gw.sim.node_mut::<Processor>(n).poll_event() {
+        if matches!(e, ProcessorEvent::VidAssigned { .. }) {
+            saw = true;
+        }
+    }
+    assert!(saw);
+    let sp = gw.sp;
+    let mut assigned = 0;
+    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(sp).poll_event() {
+        if matches!(e, SwitchEvent::VidAssigned { reused: false, .. }) {
+            assigned += 1;
+        }
+    }
+    assert_eq!(assigned, 4);
+}
+
+// ---------------------------------------------------------------- tshark on the gateway's traffic
+
+#[test]
+fn tshark_reads_the_gateway_traffic() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(11, 0.0, 1);
+    gw.create_sessions(4);
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sgsn().g_pdu(i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    let dir = std::env::temp_dir().join(format!("telcp-steering-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gateway.pcap");
+    gw.sim
+        .write_pcap(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Only the peer-facing side: the fabric (port 4000) is not GTP.
+    let bad = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && ip.src == 10.0.0.1",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.user_ipv4",
+    ]);
+    let layout = layout();
+    let mut seen = HashMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('|').collect();
+        *seen.entry(cols[0].to_owned()).or_insert(0) += 1;
+        assert_eq!(cols[1], "128", "accepted: {line}");
+        if cols[0] == "0x11" || cols[0] == "0x13" {
+            // Create / Update responses: the TEID tshark reads carries a primary and a backup VID.
+            let teid = u32::from_str_radix(cols[2].trim_start_matches("0x"), 16).unwrap();
+            let p = layout.primary(teid).unwrap();
+            assert!(gw.proc_by_vid(p).is_some());
+            assert!(layout.backup(teid).is_some_and(|b| b != p));
+        }
+        if cols[0] == "0x11" {
+            assert!(cols[3].starts_with("10."), "End User Address {line}");
+        }
+    }
+    for t in ["0x11", "0x13", "0x15"] {
+        assert!(
+            seen.get(t).is_some_and(|n| *n >= 4),
+            "{t} in {seen:?}\n{out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- bounds
+
+#[test]
+fn setups_beyond_capacity_are_refused_with_no_resources() {
+    let mut gw = Gateway::new(12, 0.0, 1);
+    // 4 processors x 100 sessions; a processor at 95 % takes no new session.
+    let n = 450;
+    for i in 0..n {
+        let now = gw.sim.now();
+        gw.sgsn().create(now, &format!("00102{:010}", i), 5);
+        if i % 10 == 9 {
+            gw.sim.run_for(Duration::from_millis(150));
+        }
+    }
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(100), Duration::from_secs(20), |s| {
+            s.node::<Sgsn>(NodeId(0))
+                .sessions
+                .iter()
+                .all(|x| x.created.is_some())
+        });
+    assert!(ok);
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    let accepted = sgsn.created();
+    let refused = sgsn
+        .sessions
+        .iter()
+        .filter(|s| s.created == Some(Cause::NO_RESOURCES_AVAILABLE))
+        .count();
+    assert_eq!(
+        accepted + refused,
+        n,
+        "every set-up accepted or refused with No resources"
+    );
+    assert!((360..=400).contains(&accepted), "accepted {accepted}");
+    for id in PROCS {
+        assert!(gw.proc(id).session_count() <= 100);
+    }
+    assert!(gw.sp().session_count() <= 400);
+    // The accepted sessions are all intact and served.
+    let idx: Vec<usize> = (0..n)
+        .filter(|&i| {
+            gw.sim.node::<Sgsn>(gw.sgsn).sessions[i].created == Some(Cause::REQUEST_ACCEPTED)
+        })
+        .take(20)
+        .collect();
+    for &i in &idx {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(1));
+    for &i in &idx {
+        assert_eq!(gw.sim.node::<Sgsn>(gw.sgsn).sessions[i].updates_ok, 1);
+    }
+}
+
+#[test]
+fn a_flood_of_spoofed_packets_is_dropped_and_counted() {
+    let mut gw = Gateway::new(13, 0.0, 1);
+    let line = gw.lines[0];
+    let layout = layout();
+    let attacker = sa([203, 0, 113, 9], 2152);
+    let gu = sa(GW_IP, 2152);
+    let mut rng = telcp::Rng::seed_from_u64(3);
+    let assigned: Vec<u16> = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).vid().unwrap().get())
+        .collect();
+    let mut unknown = 0u64;
+    for _ in 0..100_000 {
+        let teid = rng.next_u32() | 1;
+        let p = layout.primary_raw(teid);
+        if !assigned.contains(&p) {
+            unknown += 1;
+            let pkt = Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
+            gw.sim.deliver_now(line, attacker, gu, &pkt);
+        }
+    }
+    let s = gw.line(0).stats();
+    assert_eq!(s.drops(DropReason::UnknownVid), unknown);
+    assert_eq!(s.to_primary + s.to_backup + s.to_switch, 0);
+    assert_eq!(s.queue_full, 0, "nothing was queued for a dropped packet");
+}
+
+#[test]
+fn processors_refuse_bad_setups_with_the_protocols_causes() {
+    let mut gw = Gateway::new(14, 0.0, 1);
+    let sgsn_ip = IpAddr::V4(Ipv4Addr::from(SGSN_IP));
+    let now = gw.sim.now();
+    // No TEID Control Plane: Mandatory IE missing.
+    let a = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000001").unwrap()),
+            Ie::TeidDataI(7),
+            Ie::Nsapi(5),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    // An IPv6 End User Address: Unknown PDP address or PDP type.
+    let b = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000002").unwrap()),
+            Ie::TeidDataI(8),
+            Ie::TeidControl(8),
+            Ie::Nsapi(5),
+            Ie::EndUserAddress(EndUserAddress {
+                organization: 0xf1,
+                pdp_type: EndUserAddress::IPV6,
+                address: Default::default(),
+            }),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    gw.sim.run_for(Duration::from_millis(300));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(sgsn.sessions[a].created, Some(Cause::MANDATORY_IE_MISSING));
+    assert_eq!(
+        sgsn.sessions[b].created,
+        Some(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE)
+    );
+    let refused: u64 = PROCS.iter().map(|id| gw.proc(*id).stats().refused).sum();
+    assert_eq!(refused, 2);
+    let sessions: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(sessions, 0, "a refused set-up leaves no state");
+}
