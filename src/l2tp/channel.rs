@@ -275,7 +275,11 @@ impl Channel {
         self.ssthresh = (self.cwnd / 2).max(1);
         self.cwnd = 1;
         self.ca_acked = 0;
-        self.rto = (self.rto * 2).min(self.cfg.retransmit_cap);
+        self.rto = self
+            .rto
+            .checked_mul(2)
+            .unwrap_or(self.cfg.retransmit_cap)
+            .min(self.cfg.retransmit_cap);
         self.deadline = Some(now + self.rto);
         let nr = self.nr;
         if let Some((_, bytes)) = self.unacked.front_mut() {

@@ -316,6 +316,22 @@ impl Config {
         if self.max_sessions_per_tunnel == 0 || self.max_sessions_per_tunnel > 65535 {
             return Err(ConfigError::Bad("max_sessions_per_tunnel"));
         }
+        let day = Duration::from_secs(86_400);
+        if self.retransmit_initial.is_zero()
+            || self.retransmit_initial > self.retransmit_cap
+            || self.retransmit_cap > Duration::from_secs(3600)
+        {
+            return Err(ConfigError::Bad("retransmit_initial/retransmit_cap"));
+        }
+        if self.hello_interval.is_zero()
+            || self.hello_interval > day
+            || self.hold_period > day
+            || self.session_setup_timeout > day
+        {
+            return Err(ConfigError::Bad(
+                "hello_interval/hold_period/session_setup_timeout",
+            ));
+        }
         Ok(())
     }
 }
