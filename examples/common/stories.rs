@@ -369,7 +369,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             net.add(
                 &format!("mn-{k}"),
                 &[local],
-                Box::new(MobileNodeClient::new(cfg, now)),
+                Box::new(MobileNodeClient::new(cfg, now).expect("client config")),
             )
         })
         .collect();
