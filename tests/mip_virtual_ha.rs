@@ -1261,14 +1261,8 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
         let mut w = World::with(3, 25, LinkConfig::lossy(0.1, 0.02, 0.05), |i| {
             let mut c = ha_config(i, 3, mode);
             for j in 1..=3 {
-                c.foreign_agents.push((
-                    *match fa_addr(j) {
-                        SocketAddr::V4(a) => a,
-                        SocketAddr::V6(_) => unreachable!(),
-                    }
-                    .ip(),
-                    fa_sa(j),
-                ));
+                c.foreign_agents
+                    .push((Ipv4Addr::new(198, 51, 200, j as u8), fa_sa(j)));
             }
             c
         });
