@@ -1,7 +1,7 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
 use super::wire::auth::SecurityAssociation;
-use super::wire::{ExtensionType, Header, WireError, append_auth};
+use super::wire::{ExtensionType, Header, Message, WireError, append_auth};
 use crate::{Node, Transmit};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -34,11 +34,15 @@ pub enum FaError {
     /// A request from the home agent's side, or a reply from a mobile node's.
     #[error("message from the wrong side")]
     WrongSide,
+    /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association).
+    #[error("reply failed FA-HA authentication")]
+    Unauthenticated,
 }
 
 /// Relays Registration Requests from mobile nodes (appending FA-HA authentication when
 /// configured) to the home agent, and Registration Replies back to the mobile node that asked,
-/// matched by the identification's low 32 bits. Bounded: `max_pending` relayed requests, each
+/// matched by the identification's low 32 bits (with an FA-HA association, only replies whose
+/// FA-HA authenticator verifies). Bounded: `max_pending` relayed requests, each
 /// forgotten after `pending_timeout`; at most 1024 queued transmits (newest dropped). Call order as
 /// every endpoint: `handle_*`, then drain [`ForeignAgent::poll_transmit`], then
 /// [`ForeignAgent::poll_timeout`].
@@ -119,6 +123,18 @@ impl ForeignAgent {
             }
             Header::Reply(p) => {
                 let key = p.identification as u32;
+                if !self.pending.contains_key(&key) {
+                    return Err(FaError::Unmatched);
+                }
+                if let Some(sa) = &self.cfg.fa_ha {
+                    let m = Message::parse(data)?;
+                    let ok = m
+                        .position(ExtensionType::FA_HA_AUTH)
+                        .is_some_and(|i| m.verify(data, i, sa).is_ok());
+                    if !ok {
+                        return Err(FaError::Unauthenticated);
+                    }
+                }
                 let Some((mn, _)) = self.pending.remove(&key) else {
                     return Err(FaError::Unmatched);
                 };

@@ -726,12 +726,13 @@ impl HomeAgent {
             if let Some(n) = nai {
                 b = b.nai(n);
             }
-            match sa {
-                Some(sa) => b
-                    .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
-                    .to_vec(),
-                None => b.to_vec(),
+            if let Some(sa) = sa {
+                b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
             }
+            if let Some(fa) = self.fa_sas.get(&v4(to)) {
+                b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
+            }
+            b.to_vec()
         };
         self.send_reply(to, bytes, relay_via);
         InputError::Refused(code)
@@ -1184,9 +1185,12 @@ impl HomeAgent {
         if let Some(n) = nai {
             b = b.nai(n);
         }
-        let bytes = b
-            .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
-            .to_vec();
+        b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // Replies to a known foreign agent carry FA-HA authentication after MN-HA.
+        if let Some(k) = self.fa_sas.get(&v4(fa)) {
+            b = b.auth_prepared(ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        }
+        let bytes = b.to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }
