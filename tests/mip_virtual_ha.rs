@@ -1278,7 +1278,8 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
                     pending_timeout: Duration::from_secs(10),
                 },
                 w.sim.now(),
-            );
+            )
+            .unwrap();
             fas.push(
                 w.sim
                     .add_node(format!("fa{j}"), &[fa_addr(j)], None, Box::new(fa)),

@@ -34,6 +34,9 @@ pub enum FaError {
     /// A request from the home agent's side, or a reply from a mobile node's.
     #[error("message from the wrong side")]
     WrongSide,
+    /// A configuration that cannot work.
+    #[error("bad foreign agent configuration")]
+    Config,
     /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association).
     #[error("reply failed FA-HA authentication")]
     Unauthenticated,
@@ -59,16 +62,22 @@ pub struct ForeignAgent {
 }
 
 impl ForeignAgent {
-    /// A foreign agent.
-    pub fn new(cfg: ForeignAgentConfig, _now: Instant) -> Self {
-        ForeignAgent {
+    /// A foreign agent. Refused: `max_pending` of 0, a pending timeout of 0 or above one hour.
+    pub fn new(cfg: ForeignAgentConfig, _now: Instant) -> Result<Self, FaError> {
+        if cfg.max_pending == 0
+            || cfg.pending_timeout.is_zero()
+            || cfg.pending_timeout > Duration::from_secs(3600)
+        {
+            return Err(FaError::Config);
+        }
+        Ok(ForeignAgent {
             cfg,
             pending: HashMap::new(),
             order: VecDeque::new(),
             transmits: VecDeque::new(),
             relayed_requests: 0,
             relayed_replies: 0,
-        }
+        })
     }
 
     fn push(&mut self, t: Transmit) {
@@ -93,7 +102,7 @@ impl ForeignAgent {
                 }
                 self.handle_timeout(now);
                 let key = q.identification as u32;
-                while self.pending.len() >= self.cfg.max_pending.max(1) {
+                while self.pending.len() >= self.cfg.max_pending {
                     match self.order.pop_front() {
                         Some((k, d)) => {
                             if self.pending.get(&k).is_some_and(|(_, dd)| *dd == d) {
