@@ -76,7 +76,7 @@ pub struct Channel {
     cwnd: u16,
     ssthresh: u16,
     ca_acked: u16,
-    unacked: VecDeque<(u16, Vec<u8>)>,
+    unacked: VecDeque<(u16, Bytes)>,
     queue: VecDeque<ControlMessage<'static>>,
     ooo: BTreeMap<u16, ControlMessage<'static>>,
     retries: u32,
@@ -182,6 +182,9 @@ impl Channel {
             }
         }
         if progressed {
+            if self.unacked.is_empty() && self.unacked.capacity() > 4 {
+                self.unacked.shrink_to_fit();
+            }
             self.retries = 0;
             self.rto = self.cfg.retransmit_initial;
             self.deadline = if self.unacked.is_empty() {
@@ -209,8 +212,8 @@ impl Channel {
             };
             let ns = self.ns;
             self.ns = self.ns.wrapping_add(1);
-            let bytes = self.encode(ns, msg);
-            self.out.push_back(Bytes::from(bytes.clone()));
+            let bytes = Bytes::from(self.encode(ns, msg));
+            self.out.push_back(bytes.clone());
             self.unacked.push_back((ns, bytes));
             self.ack_pending = false;
             if self.deadline.is_none() {
@@ -233,7 +236,18 @@ impl Channel {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.out.pop_front()
+        let b = self.out.pop_front();
+        if b.is_none() && self.out.capacity() > 0 {
+            // An idle tunnel keeps no buffers.
+            self.out = VecDeque::new();
+            if self.queue.is_empty() {
+                self.queue = VecDeque::new();
+            }
+            if self.unacked.is_empty() {
+                self.unacked = VecDeque::new();
+            }
+        }
+        b
     }
 
     /// When [`Channel::handle_timeout`] must be called.
@@ -266,10 +280,12 @@ impl Channel {
         let nr = self.nr;
         if let Some((_, bytes)) = self.unacked.front_mut() {
             // Refresh Nr (offset 10) in the retransmitted copy.
-            if let Some(slot) = bytes.get_mut(10..12) {
+            let mut copy = bytes.to_vec();
+            if let Some(slot) = copy.get_mut(10..12) {
                 slot.copy_from_slice(&nr.to_be_bytes());
             }
-            self.out.push_back(Bytes::from(bytes.clone()));
+            *bytes = Bytes::from(copy);
+            self.out.push_back(bytes.clone());
         }
         Ok(())
     }
@@ -298,9 +314,11 @@ impl Channel {
     pub fn set_peer_tunnel_id(&mut self, id: u16) {
         self.peer_tunnel_id = id;
         for (_, b) in self.unacked.iter_mut() {
-            if let Some(slot) = b.get_mut(4..6) {
+            let mut copy = b.to_vec();
+            if let Some(slot) = copy.get_mut(4..6) {
                 slot.copy_from_slice(&id.to_be_bytes());
             }
+            *b = Bytes::from(copy);
         }
     }
 }

@@ -174,16 +174,6 @@ impl Core {
         }
     }
 
-    fn alloc_id(&mut self, taken: impl Fn(u16) -> bool) -> Option<u16> {
-        for _ in 0..64 {
-            let id = self.rng.nonzero_u16();
-            if !taken(id) {
-                return Some(id);
-            }
-        }
-        (1..=u16::MAX).find(|id| !taken(*id))
-    }
-
     /// A free Session ID on `tunnel`; `bounded`: refuse when the session limits are reached
     /// (redirect records are bounded separately by the LNS).
     pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
@@ -194,17 +184,23 @@ impl Core {
         {
             return None;
         }
-        let keys: std::collections::HashSet<u16> = if t.sessions.len() > 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Default::default()
-        };
-        let small: Vec<u16> = if t.sessions.len() <= 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Vec::new()
-        };
-        self.alloc_id(|id| keys.contains(&id) || small.contains(&id))
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !t.sessions.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !t.sessions.contains_key(id))
+    }
+
+    fn alloc_tunnel_id(&mut self) -> Option<u16> {
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !self.tunnels.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !self.tunnels.contains_key(id))
     }
 
     pub fn tunnel_count(&self) -> usize {
@@ -285,9 +281,7 @@ impl Core {
         {
             return None;
         }
-        let tunnels = &self.tunnels;
-        let taken: std::collections::HashSet<u16> = tunnels.keys().copied().collect();
-        let id = self.alloc_id(|id| taken.contains(&id))?;
+        let id = self.alloc_tunnel_id()?;
         let tb = self.rng.next_u64();
         let mut msg = ControlMessage::sccrq(id, Cow::Owned(self.cfg.host_name.clone()), 3)
             .with(Avp::mandatory(AvpValue::BearerCapabilities(3)))
@@ -408,9 +402,8 @@ impl Core {
             );
             return Err(InputError::Full("tunnels"));
         }
-        let taken: std::collections::HashSet<u16> = self.tunnels.keys().copied().collect();
         let id = self
-            .alloc_id(|id| taken.contains(&id))
+            .alloc_tunnel_id()
             .ok_or(InputError::Full("tunnel ids"))?;
         let mut channel = Channel::new(self.channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
@@ -475,7 +468,7 @@ impl Core {
         let peer = t.peer;
         let peer_id = t.peer_id;
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-        self.session_count -= sessions.len();
+        self.session_count = self.session_count.saturating_sub(sessions.len());
         let m = ControlMessage::stopccn(peer_id, tid, result.clone());
         self.send_ctrl(now, tid, m);
         self.timers.cancel(&Timer::Hello(tid));
@@ -505,7 +498,7 @@ impl Core {
         for sid in t.sessions.keys() {
             self.timers.cancel(&Timer::Session(tid, *sid));
         }
-        self.session_count -= t.sessions.len();
+        self.session_count = self.session_count.saturating_sub(t.sessions.len());
         t.sessions.shrink_to_fit();
         Some(t)
     }
@@ -553,7 +546,7 @@ impl Core {
     /// Removes a session.
     pub fn remove_session(&mut self, tid: u16, sid: u16) -> Option<Session> {
         let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
-        self.session_count -= 1;
+        self.session_count = self.session_count.saturating_sub(1);
         self.timers.cancel(&Timer::Session(tid, sid));
         Some(s)
     }
@@ -887,7 +880,7 @@ impl Core {
                     t.channel.set_peer_tunnel_id(t.peer_id);
                 }
                 let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-                self.session_count -= sessions.len();
+                self.session_count = self.session_count.saturating_sub(sessions.len());
                 self.timers.cancel(&Timer::Hello(tid));
                 self.timers
                     .insert(Timer::Hold(tid), now + self.cfg.hold_period);

@@ -32,7 +32,10 @@
 //! * **Set-up.** A Create PDP Context Request (TEID 0) passed on by a line interface is directed
 //!   to the processor chosen by load (`policy` over the eligible processors, see
 //!   [`crate::health::Policy`]), with a backup chosen the same way among the others. A repeated
-//!   request (same peer and sequence number within `recent_window`) goes to the same processor.
+//!   request (same peer and sequence number within `recent_window`) goes to the same processor
+//!   while it is up. If it went down meanwhile, the repeat is directed afresh (the peer never saw
+//!   the first answer); the backup's copy of that first attempt is then orphaned, counted against
+//!   the backup's `max_shadow` bound (a known leak, see the issue report).
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery`). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
@@ -776,7 +779,13 @@ impl SwitchProcessor {
                 }
             }
             if let Some(&(p, b)) = self.recent_map.get(&(peer, seq)) {
-                if let Some(addr) = self.info(p).map(|i| i.addr) {
+                // The same processor, while it is operational; otherwise the repeat is a new
+                // set-up (the peer never got the answer, so the first attempt is void).
+                let live = self
+                    .info(p)
+                    .filter(|i| self.vid_state(i) == Some(VidState::Up))
+                    .map(|i| i.addr);
+                if let Some(addr) = live {
                     self.stats.setups_repeated += 1;
                     self.direct(addr, b, peer, gateway, data);
                     return Ok(());
