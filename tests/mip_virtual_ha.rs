@@ -1323,3 +1323,59 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
         assert!(!w.replies_to(fa_addr(3)).is_empty());
     }
 }
+
+// ---------------------------------------------------------------- tshark on a cluster run
+
+#[test]
+fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
+    let ok = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut w = World::new(3, ForwardMode::Layer2, 26, LinkConfig::default());
+    for k in 1..=9 {
+        let cfg = w.client_cfg(k, k % 3 == 0, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+    }
+    let dir = std::env::temp_dir().join(format!("telcp-mip-ha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cluster.pcap");
+    let f = std::fs::File::create(&path).unwrap();
+    drop(w.sim.write_pcap(f).unwrap());
+    let filter = "mip.type == 1 || mip.type == 3";
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args(["-q", "-z", &format!("expert,{filter}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Errors"), "{text}");
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args([
+            "-Y", filter, "-T", "fields", "-e", "mip.type", "-e", "mip.code",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    // Each registration: request (MN -> HA 1), maybe forwarded, reply, maybe relayed.
+    assert!(
+        lines.iter().filter(|l| l.starts_with('1')).count() >= 9,
+        "{text}"
+    );
+    assert!(
+        lines.iter().filter(|l| **l == "3\t0").count() >= 9,
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
