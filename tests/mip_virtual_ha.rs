@@ -15,8 +15,8 @@ use telcp::mip::wire::{
     Builder, Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request,
 };
 use telcp::mip::{
-    ClientConfig, ClientEvent, Event, ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId,
-    MobileNodeClient, MobileNodeKey,
+    ClientConfig, ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent,
+    HomeAgentConfig, Member, MnId, MobileNodeClient, MobileNodeKey,
 };
 use telcp::sim::{Fate, LinkConfig, NodeId as SimId, Sim};
 
@@ -144,6 +144,7 @@ impl World {
             sa: mn_sa(k),
             home_agent: vip(),
             local,
+            via: None,
             lifetime: 600,
             simultaneous: false,
             retransmit: Duration::from_millis(500),
@@ -1264,4 +1265,143 @@ fn harness_home_agent_long_run() {
         }
         telcp::harness::mip::home_agent(&data);
     }
+}
+
+// ---------------------------------------------------------------- several foreign agents
+
+fn fa_addr(j: u32) -> SocketAddr {
+    sock(Ipv4Addr::new(198, 51, 200, j as u8), 434)
+}
+
+fn fa_sa(j: u32) -> SecurityAssociation {
+    SecurityAssociation::new(
+        0x2000 + j,
+        AuthAlgorithm::HmacMd5,
+        format!("fa-key-{j}").into_bytes(),
+    )
+}
+
+#[test]
+fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_132() {
+    for mode in [ForwardMode::Layer2, ForwardMode::Layer3] {
+        let mut w = World::with(3, 25, LinkConfig::lossy(0.1, 0.02, 0.05), |i| {
+            let mut c = ha_config(i, 3, mode);
+            for j in 1..=3 {
+                c.foreign_agents
+                    .push((Ipv4Addr::new(198, 51, 200, j as u8), fa_sa(j)));
+            }
+            c
+        });
+        let mut fas = Vec::new();
+        for j in 1..=3 {
+            // FA 3 holds the wrong key.
+            let sa = if j == 3 { fa_sa(9) } else { fa_sa(j) };
+            let fa = ForeignAgent::new(
+                ForeignAgentConfig {
+                    home_agent: vip(),
+                    fa_ha: Some(sa),
+                    max_pending: 64,
+                    pending_timeout: Duration::from_secs(10),
+                },
+                w.sim.now(),
+            )
+            .unwrap();
+            fas.push(
+                w.sim
+                    .add_node(format!("fa{j}"), &[fa_addr(j)], None, Box::new(fa)),
+            );
+        }
+        let mut clients = Vec::new();
+        for k in 1..=12 {
+            let j = 1 + k % 3;
+            let mut cfg = w.client_cfg(k, k % 2 == 0, mn_addr(k));
+            cfg.via = Some(fa_addr(j));
+            let id = w.add_mn(cfg);
+            let now = w.sim.now();
+            w.mn(id).register(now);
+            clients.push((k, j, id));
+            w.sim.run_for(Duration::from_millis(100));
+        }
+        w.sim.run_for(Duration::from_secs(15));
+        for (k, j, id) in clients {
+            let e = w.mn(id).poll_event();
+            if j == 3 {
+                // The HA refuses the forged FA with 132; the FA, holding the wrong key, cannot
+                // verify even that reply, so its mobile node is never registered.
+                assert!(!matches!(e, Some(ClientEvent::Registered { .. })), "MN {k}");
+            } else {
+                let h = match e {
+                    Some(ClientEvent::Registered { home_address, .. }) => home_address,
+                    other => panic!("MN {k} via FA {j}: {other:?}"),
+                };
+                let n = (k % 2 == 0).then(|| nai(k));
+                let b = w.ha(1).binding(h, n.as_deref()).unwrap().clone();
+                assert_eq!(SocketAddr::V4(b.fa), fa_addr(j), "replies go to the FA");
+                assert_eq!(b.care_of.first().unwrap().address.octets()[2], 200);
+            }
+        }
+        assert!(w.sim.node::<ForeignAgent>(fas[0]).relayed_replies >= 4);
+        assert!(
+            w.replies_to(fa_addr(3))
+                .iter()
+                .all(|r| r.code == ReplyCode::FA_AUTH_FAILED)
+        );
+        assert!(!w.replies_to(fa_addr(3)).is_empty());
+    }
+}
+
+// ---------------------------------------------------------------- tshark on a cluster run
+
+#[test]
+fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
+    let ok = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut w = World::new(3, ForwardMode::Layer2, 26, LinkConfig::default());
+    for k in 1..=9 {
+        let cfg = w.client_cfg(k, k % 3 == 0, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+    }
+    let dir = std::env::temp_dir().join(format!("telcp-mip-ha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cluster.pcap");
+    let f = std::fs::File::create(&path).unwrap();
+    drop(w.sim.write_pcap(f).unwrap());
+    let filter = "mip.type == 1 || mip.type == 3";
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args(["-q", "-z", &format!("expert,{filter}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Errors"), "{text}");
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args([
+            "-Y", filter, "-T", "fields", "-e", "mip.type", "-e", "mip.code",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    // Each registration: request (MN -> HA 1), maybe forwarded, reply, maybe relayed.
+    assert!(
+        lines.iter().filter(|l| l.starts_with('1')).count() >= 9,
+        "{text}"
+    );
+    assert!(
+        lines.iter().filter(|l| **l == "3\t0").count() >= 9,
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -359,6 +359,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 sa: sa(k),
                 home_agent: vaddr,
                 local,
+                via: None,
                 lifetime: 600,
                 simultaneous: false,
                 retransmit: Duration::from_millis(300),

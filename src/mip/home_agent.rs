@@ -79,6 +79,9 @@ pub struct HomeAgentConfig {
     pub cluster_key: Vec<u8>,
     /// Mobile nodes' keys.
     pub mobile_nodes: Vec<MobileNodeKey>,
+    /// Foreign agents with an FA-HA security association: a request coming from one of these
+    /// addresses must carry a valid FA-HA authentication extension (132 otherwise).
+    pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
     /// Longest lifetime granted, seconds.
@@ -137,6 +140,7 @@ impl HomeAgentConfig {
             mode: ForwardMode::Layer2,
             cluster_key: cluster_key.to_vec(),
             mobile_nodes: Vec::new(),
+            foreign_agents: Vec::new(),
             pool: None,
             max_lifetime: 1800,
             max_bindings: 100_000,
@@ -349,6 +353,7 @@ pub struct HomeAgent {
     monitor: Monitor,
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>>,
+    fa_sas: HashMap<Ipv4Addr, MnSa>,
     pool: Option<Ipv4Network>,
     pool_cursor: u32,
     allocated: HashSet<Ipv4Addr>,
@@ -456,6 +461,19 @@ impl HomeAgent {
                 (k.id.clone(), Arc::new(sa))
             })
             .collect();
+        let fa_sas = cfg
+            .foreign_agents
+            .iter()
+            .map(|(a, sa)| {
+                (
+                    *a,
+                    MnSa {
+                        spi: sa.spi,
+                        key: sa.prepare(),
+                    },
+                )
+            })
+            .collect();
         let channels = members
             .keys()
             .filter(|n| **n != cfg.node)
@@ -472,6 +490,7 @@ impl HomeAgent {
             monitor,
             table: BindingTable::new(cfg.max_bindings, cfg.max_pending),
             sas,
+            fa_sas,
             pool: cfg.pool,
             pool_cursor: 0,
             allocated: HashSet::new(),
@@ -707,12 +726,13 @@ impl HomeAgent {
             if let Some(n) = nai {
                 b = b.nai(n);
             }
-            match sa {
-                Some(sa) => b
-                    .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
-                    .to_vec(),
-                None => b.to_vec(),
+            if let Some(sa) = sa {
+                b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
             }
+            if let Some(fa) = self.fa_sas.get(&v4(to)) {
+                b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
+            }
+            b.to_vec()
         };
         self.send_reply(to, bytes, relay_via);
         InputError::Refused(code)
@@ -841,6 +861,23 @@ impl HomeAgent {
             .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
         if !ok {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        }
+        // A known foreign agent must authenticate itself (FA-HA).
+        if let Some(fa) = self.fa_sas.get(&v4(from)) {
+            let fa_ok = m
+                .position(ExtensionType::FA_HA_AUTH)
+                .is_some_and(|i| m.verify_prepared(data, i, fa.spi, &fa.key).is_ok());
+            if !fa_ok {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::FA_AUTH_FAILED,
+                    Some(&sa),
+                    relay,
+                    nai,
+                    now,
+                ));
+            }
         }
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
         let mut first = forwarded_by;
@@ -1148,9 +1185,12 @@ impl HomeAgent {
         if let Some(n) = nai {
             b = b.nai(n);
         }
-        let bytes = b
-            .auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key)
-            .to_vec();
+        b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // Replies to a known foreign agent carry FA-HA authentication after MN-HA.
+        if let Some(k) = self.fa_sas.get(&v4(fa)) {
+            b = b.auth_prepared(ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        }
+        let bytes = b.to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }

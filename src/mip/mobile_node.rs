@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub home_agent: SocketAddr,
     /// This node's own address (its co-located care-of address and port).
     pub local: SocketAddr,
+    /// A foreign agent to register through (its address is then the care-of address, and the
+    /// D bit is clear); `None`: co-located care-of address, requests go straight to the HA.
+    pub via: Option<SocketAddr>,
     /// Lifetime requested, seconds.
     pub lifetime: u16,
     /// Request simultaneous bindings (S bit).
@@ -188,11 +191,15 @@ impl MobileNodeClient {
         let Some(o) = self.out.as_mut() else { return };
         o.identification = id;
         o.deadline = now + o.timeout;
-        let mut flags = RequestFlags::D;
+        let mut flags = if self.cfg.via.is_some() {
+            0
+        } else {
+            RequestFlags::D
+        };
         if self.cfg.simultaneous {
             flags |= RequestFlags::S;
         }
-        let care_of = match self.cfg.local {
+        let care_of = match self.cfg.via.unwrap_or(self.cfg.local) {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
@@ -216,8 +223,8 @@ impl MobileNodeClient {
         if self.transmits.len() >= 16 {
             self.transmits.pop_front();
         }
-        self.transmits
-            .push_back(Transmit::to(self.cfg.home_agent, bytes));
+        let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
+        self.transmits.push_back(Transmit::to(dst, bytes));
         self.requests_sent += 1;
     }
 
