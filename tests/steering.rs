@@ -60,13 +60,16 @@ struct Outstanding {
     session: usize,
 }
 
-/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 = 8), records answers.
+/// Attempts per request: a request crosses up to five lossy hops before its answer comes back.
+const N3: u32 = 12;
+
+/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 attempts), records answers.
 #[derive(Debug)]
 struct Sgsn {
     gw: SocketAddr,
     seq: u16,
     sessions: Vec<SgsnSession>,
-    outstanding: HashMap<u16, Outstanding>,
+    outstanding: std::collections::BTreeMap<u16, Outstanding>,
     out: Vec<Transmit>,
     responses: Vec<Message<'static>>,
     /// Where the responses came from.
@@ -80,7 +83,7 @@ impl Sgsn {
             gw,
             seq: 0,
             sessions: Vec::new(),
-            outstanding: HashMap::new(),
+            outstanding: std::collections::BTreeMap::new(),
             out: Vec::new(),
             responses: Vec::new(),
             response_sources: Vec::new(),
@@ -253,7 +256,7 @@ impl Node for Sgsn {
 
     fn handle_timeout(&mut self, now: Instant) {
         for o in self.outstanding.values_mut() {
-            if o.next <= now && o.tries < 8 {
+            if o.next <= now && o.tries < N3 {
                 o.tries += 1;
                 o.next = now + Duration::from_millis(300);
                 self.out.push(Transmit {
@@ -277,7 +280,7 @@ impl Node for Sgsn {
     fn poll_timeout(&self) -> Option<Instant> {
         self.outstanding
             .values()
-            .filter(|o| o.tries < 8)
+            .filter(|o| o.tries < N3)
             .map(|o| o.next)
             .min()
     }
@@ -1321,4 +1324,109 @@ fn processors_refuse_bad_setups_with_the_protocols_causes() {
     assert_eq!(refused, 2);
     let sessions: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
     assert_eq!(sessions, 0, "a refused set-up leaves no state");
+}
+
+// ---------------------------------------------------------------- successive failures
+
+/// Processors fail and restart one after another while sessions come and go. A session is lost
+/// only when both processors its TEID names have failed; every other one is still served, and
+/// no two live processors ever hold the same VID.
+fn successive_failures(seed: u64) {
+    let mut gw = Gateway::new(seed, 0.05, 1);
+    let layout = layout();
+    let mut incarnation: HashMap<u32, u32> = PROCS.iter().map(|id| (*id, 1)).collect();
+    // VIDs whose processor failed since the session was created.
+    let mut dead_vids: Vec<VirtualId> = Vec::new();
+    let mut rng = telcp::Rng::seed_from_u64(seed);
+    let mut created = 0;
+    for round in 0..3 {
+        let n = gw.sim.node::<Sgsn>(gw.sgsn).sessions.len();
+        for i in 0..10 {
+            let now = gw.sim.now();
+            let imsi = format!("0010{round}{:010}", n + i);
+            gw.sgsn().create(now, &imsi, 5);
+            gw.sim.run_for(Duration::from_millis(30));
+        }
+        created += 10;
+        gw.sim.run_for(Duration::from_secs(3));
+        let victim = PROCS[rng.below(PROCS.len() as u64) as usize];
+        dead_vids.push(gw.proc(victim).vid().unwrap());
+        let node = gw.procs[&victim];
+        gw.sim.crash(node);
+        gw.sim.run_for(Duration::from_secs(2));
+        // Every session with a live holder answers an update.
+        let sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        let before: Vec<u32> = sessions.iter().map(|s| s.updates_ok).collect();
+        for (i, s) in sessions.iter().enumerate() {
+            if s.created == Some(Cause::REQUEST_ACCEPTED) && s.deleted.is_none() {
+                let now = gw.sim.now();
+                gw.sgsn().update(now, i);
+                gw.sim.run_for(Duration::from_millis(5));
+            }
+        }
+        gw.sim.run_for(Duration::from_secs(4));
+        let after = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        for (i, s) in after.iter().enumerate() {
+            if s.created != Some(Cause::REQUEST_ACCEPTED) || s.deleted.is_some() {
+                continue;
+            }
+            let p = layout.primary(s.gw_teid_c).unwrap();
+            let b = layout.backup(s.gw_teid_c);
+            let both_dead = dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b));
+            if !both_dead {
+                assert_eq!(
+                    s.updates_ok,
+                    before[i] + 1,
+                    "seed {seed} round {round}: session {:08x} (dead {dead_vids:?}) not served",
+                    s.gw_teid_c
+                );
+            }
+        }
+        // Restart the victim: it asks for a VID again and gets one no live processor holds.
+        let inc = incarnation.get_mut(&victim).unwrap();
+        *inc += 1;
+        let now = gw.sim.now();
+        gw.sim.restart(
+            node,
+            Box::new(Processor::new(processor_config(victim, *inc), now).unwrap()),
+        );
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<Processor>(node).vid().is_some()
+            });
+        assert!(ok, "seed {seed}: restarted processor got no VID");
+        gw.sim.run_for(Duration::from_secs(2));
+        let mut vids: Vec<VirtualId> = PROCS.iter().filter_map(|id| gw.proc(*id).vid()).collect();
+        vids.sort();
+        vids.dedup();
+        assert_eq!(
+            vids.len(),
+            PROCS.len(),
+            "seed {seed}: two processors share a VID"
+        );
+        // Delete a few sessions.
+        for i in 0..3 {
+            let now = gw.sim.now();
+            let idx = rng.below(created as u64) as usize;
+            let s = &gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx];
+            if s.deleted.is_none() && s.created == Some(Cause::REQUEST_ACCEPTED) {
+                let p = layout.primary(s.gw_teid_c).unwrap();
+                let b = layout.backup(s.gw_teid_c);
+                if !(dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b))) {
+                    gw.sgsn().delete(now, idx);
+                }
+            }
+            let _ = i;
+        }
+        gw.sim.run_for(Duration::from_secs(3));
+    }
+    assert!(gw.sim.node::<Sgsn>(gw.sgsn).created() >= 25, "seed {seed}");
+}
+
+#[test]
+fn successive_processor_failures_lose_only_doubly_failed_sessions() {
+    for seed in 40..46 {
+        successive_failures(seed);
+    }
 }

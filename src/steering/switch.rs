@@ -64,7 +64,7 @@ use crate::health::{
 };
 use crate::io::{Node, Rng, TimerQueue, Transmit};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -225,7 +225,8 @@ pub struct SwitchProcessor {
     vids: Vec<Option<VidInfo>>,
     sessions: HashSet<u32>,
     version: u64,
-    acked: HashMap<SocketAddr, u64>,
+    /// Ordered, so pushes go out in the same order in every run.
+    acked: BTreeMap<SocketAddr, u64>,
     recent: VecDeque<(Instant, SocketAddr, u16)>,
     recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
     monitor: Monitor,
@@ -622,9 +623,19 @@ impl SwitchProcessor {
         let mut any = false;
         while let Some(e) = self.monitor.poll_event() {
             any = true;
-            if let HealthEvent::Restarted { node, .. } = e {
-                // Whatever state the old incarnation held is gone.
-                self.orphan(node.0);
+            if let HealthEvent::Restarted {
+                node, incarnation, ..
+            } = e
+            {
+                // Whatever state the old incarnation held is gone, unless the new incarnation
+                // already asked for (and got) its VID.
+                let stale = self
+                    .slots
+                    .get(&node.0)
+                    .is_some_and(|s| s.incarnation.is_some_and(|k| k < incarnation));
+                if stale {
+                    self.orphan(node.0);
+                }
             }
         }
         if any {
