@@ -994,6 +994,25 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
         from_line,
         "none reached the switch"
     );
+    // Fabric messages from outside the fabric's trusted senders are refused: no reflection
+    // through the line interface, no forged VID at a processor.
+    let forged = FabricMessage::Transmit {
+        from: sa(GW_IP, 2123),
+        to: sa([198, 51, 100, 7], 2123),
+        data: std::borrow::Cow::Borrowed(b"reflect me"),
+    };
+    let sent_before = gw.line(0).stats().transmitted;
+    gw.sim.inject(attacker, li_fabric(1), forged.to_vec());
+    let forged_vid = FabricMessage::VidAssign {
+        processor: 11,
+        incarnation: 1,
+        vid: VirtualId::new(99).unwrap(),
+    };
+    gw.sim.inject(attacker, p_fabric(11), forged_vid.to_vec());
+    gw.sim.run_for(Duration::from_millis(50));
+    assert_eq!(gw.line(0).stats().transmitted, sent_before);
+    assert!(gw.line(0).stats().fabric_refused >= 1);
+    assert_eq!(gw.proc(11).vid(), Some(vid));
 }
 
 // ---------------------------------------------------------------- the fast path directly

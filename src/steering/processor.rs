@@ -414,7 +414,16 @@ impl Processor {
             return r;
         }
         let msg = FabricMessage::parse(data)?;
+        let from_switch = from == self.config.switch_addr;
         match msg {
+            FabricMessage::Packet {
+                from: peer,
+                to: gateway,
+                data,
+            } => self.handle_packet(now, from, peer, gateway, &data),
+            _ if !from_switch => Err(InputError::Unexpected(
+                "only Packet is taken from a sender other than the switch processor",
+            )),
             FabricMessage::VidAssign {
                 processor,
                 incarnation,
@@ -437,11 +446,6 @@ impl Processor {
                 let line = self.config.line_addr;
                 self.handle_setup(now, backup, peer, gateway, line, &data)
             }
-            FabricMessage::Packet {
-                from: peer,
-                to: gateway,
-                data,
-            } => self.handle_packet(now, from, peer, gateway, &data),
             FabricMessage::Sync { delete, record } => self.handle_sync(delete, record),
             FabricMessage::SyncAck { teid, version } => {
                 self.handle_sync_ack(teid, version);

@@ -696,6 +696,9 @@ impl SwitchProcessor {
             }
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => {
+                if !self.by_addr.contains_key(&from) {
+                    return Err(InputError::Unexpected("SyncAck from an unknown slot"));
+                }
                 let primary = self.config.layout.primary(teid);
                 let addr = primary.and_then(|p| self.info(p)).map(|i| i.addr);
                 match addr {
