@@ -348,6 +348,8 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
 fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
     SwitchConfig {
         node: 1,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
         fabric_addr: sp_fabric(),
         line_interfaces: lines.to_vec(),
         processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
@@ -1448,4 +1450,73 @@ fn successive_processor_failures_lose_only_doubly_failed_sessions() {
     for seed in 40..46 {
         successive_failures(seed);
     }
+}
+
+// ---------------------------------------------------------------- switch processor restart
+
+#[test]
+fn a_restarted_switch_processor_relearns_vids_and_sessions() {
+    let mut gw = Gateway::new(15, 0.05, 1);
+    gw.create_sessions(30);
+    gw.settle();
+    // One processor fails first: its sessions are served by their backups.
+    let victim = gw.proc(14).vid().unwrap();
+    let n14 = gw.procs[&14];
+    gw.sim.crash(n14);
+    gw.settle();
+    let vids: Vec<Option<VirtualId>> = PROCS.iter().map(|id| gw.proc(*id).vid()).collect();
+    let old_version = gw.line(0).table().version();
+    // The switch processor crashes, then comes back as a new incarnation knowing nothing.
+    gw.sim.crash(gw.sp);
+    gw.sim.run_for(Duration::from_millis(300));
+    // Meanwhile the line interface keeps steering: session packets never needed the switch.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    // (A primary answers once its replication attempts give up: max_retries x retransmit.)
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(
+        sgsn.sessions.iter().all(|s| s.updates_ok == 1),
+        "sessions served while the switch processor was down"
+    );
+    let mut cfg = switch_config(&[li_fabric(1)]);
+    cfg.incarnation = 2;
+    let now = gw.sim.now();
+    gw.sim
+        .restart(gw.sp, Box::new(SwitchProcessor::new(cfg, now).unwrap()));
+    gw.sim.run_for(Duration::from_secs(3));
+    // The live processors kept their VIDs; the failed one's VID is relearned (down) from the
+    // sessions its backups announced; the table replaced the old one.
+    for (id, v) in PROCS.iter().zip(&vids) {
+        if *id != 14 {
+            assert_eq!(gw.sp().vid_of(*id), *v, "processor {id} kept its VID");
+        }
+    }
+    assert_eq!(gw.sp().session_count(), 30, "every session announced again");
+    assert!(gw.sp().vid_refs(victim).is_some_and(|r| r > 0));
+    let t = gw.line(0).table();
+    assert!(t.version() > old_version);
+    assert_eq!(t.state(victim), Some(VidState::Down));
+    // Sessions are still served (the failed processor's by its backups), and new ones set up.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 2));
+    let now = gw.sim.now();
+    let idx = gw.sgsn().create(now, "001015555555555", 5);
+    gw.sim.run_for(Duration::from_secs(2));
+    let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx].clone();
+    assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+    assert_ne!(
+        layout().primary(s.gw_teid_c),
+        Some(victim),
+        "no new session on a down VID"
+    );
 }
