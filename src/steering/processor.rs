@@ -48,6 +48,19 @@
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
+//!
+//! # Trust
+//!
+//! VID assignments, directed set-ups, syncs and their acknowledgements are taken only from the
+//! switch processor's address; steered packets (`Packet`) from any fabric sender.
+//!
+//! # Limits
+//!
+//! * A primary cut off by a partition (not crashed) is declared down and its backup serves its
+//!   sessions; when the partition heals the primary serves them again with the state it had: the
+//!   backup's changes meanwhile are not merged back.
+//! * A second Create PDP Context Request for the same IMSI and NSAPI with a new sequence number is
+//!   recognised only if the switch processor directs it to the same processor.
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
