@@ -602,8 +602,6 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     );
     let sw_cfg = SwitchConfig {
         node: 1,
-        incarnation: 1,
-        rejoin_grace: Duration::from_secs(1),
         fabric_addr: switch_fabric,
         line_interfaces: vec![line_fabric],
         processors: PROCS.iter().map(|&id| (id, proc_fabric(id))).collect(),
