@@ -1450,6 +1450,13 @@ impl HomeAgent {
     }
 
     fn replicate_slot(&mut self, slot: u32, now: Instant) {
+        if self
+            .members
+            .get(&self.node)
+            .is_none_or(|m| m.backups.is_empty())
+        {
+            return;
+        }
         let Some(r) = self.record(slot, now) else {
             return;
         };
