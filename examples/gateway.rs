@@ -86,6 +86,8 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
     let sp = SwitchProcessor::new(
         SwitchConfig {
             node: 1,
+            incarnation: 1,
+            rejoin_grace: Duration::from_secs(1),
             fabric_addr: fabric(1),
             line_interfaces: vec![fabric(0)],
             processors: ids

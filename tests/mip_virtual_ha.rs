@@ -710,6 +710,29 @@ fn claim7_simultaneous_bindings_per_configuration_135_beyond() {
     ));
 }
 
+/// Claim 2: without a binding, the second HA is selected by load, and the load an HA reports is
+/// what it serves (not the replicas it keeps for its backups' sake): registrations spread evenly.
+#[test]
+fn claim2_selection_by_load_spreads_bindings_over_the_cluster() {
+    let mut w = World::new(3, ForwardMode::Layer3, 31, LinkConfig::default());
+    for k in 1..=12 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        // A heartbeat interval, so every HA's new load has reached the others.
+        w.sim.run_for(Duration::from_millis(1100));
+    }
+    let served: Vec<usize> = (1..=3)
+        .map(|i| w.ha(i).bindings().owned_by(NodeId(i)))
+        .collect();
+    assert_eq!(served.iter().sum::<usize>(), 12, "{served:?}");
+    assert!(served.iter().all(|&n| (3..=5).contains(&n)), "{served:?}");
+    // Every HA holds every binding (full-mesh backups), yet reports only its own share.
+    for i in 1..=3 {
+        assert_eq!(w.ha(i).bindings().len(), 12);
+    }
+}
+
 // ---------------------------------------------------------------- claim 8
 
 #[test]
@@ -731,9 +754,10 @@ fn claim8_health_and_load_heartbeats_drive_the_up_view() {
         registered(&w.register(id));
     }
     w.sim.run_for(Duration::from_secs(3));
-    // Each HA's view of the others' load is what they report (bindings in use, capacity).
+    // Each HA's view of the others' load is what they report: the bindings they serve (not the
+    // replicas they hold for the others), and their capacity.
     for i in 2..=4 {
-        let own = w.ha(i).bindings().len() as u32;
+        let own = w.ha(i).bindings().owned_by(NodeId(i)) as u32;
         let seen = w.ha(1).peer_load(NodeId(i)).unwrap();
         assert_eq!(seen.capacity, 100_000);
         assert!(
@@ -1152,7 +1176,9 @@ fn claim10_temporary_bindings_are_replicated_too() {
             assert!(w.ha(3).binding(home(k), None).is_none());
             return;
         }
-        w.sim.run_for(Duration::from_secs(1));
+        // Quickly, while HA 1 still sees HA 2 Up: least-loaded selection reaches HA 2 (it serves
+        // nothing) once HA 1 and HA 3 serve one binding each.
+        w.sim.run_for(Duration::from_millis(100));
     }
     panic!("no request forwarded to HA 2");
 }

@@ -60,13 +60,16 @@ struct Outstanding {
     session: usize,
 }
 
-/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 = 8), records answers.
+/// Attempts per request: a request crosses up to five lossy hops before its answer comes back.
+const N3: u32 = 12;
+
+/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 attempts), records answers.
 #[derive(Debug)]
 struct Sgsn {
     gw: SocketAddr,
     seq: u16,
     sessions: Vec<SgsnSession>,
-    outstanding: HashMap<u16, Outstanding>,
+    outstanding: std::collections::BTreeMap<u16, Outstanding>,
     out: Vec<Transmit>,
     responses: Vec<Message<'static>>,
     /// Where the responses came from.
@@ -80,7 +83,7 @@ impl Sgsn {
             gw,
             seq: 0,
             sessions: Vec::new(),
-            outstanding: HashMap::new(),
+            outstanding: std::collections::BTreeMap::new(),
             out: Vec::new(),
             responses: Vec::new(),
             response_sources: Vec::new(),
@@ -253,7 +256,7 @@ impl Node for Sgsn {
 
     fn handle_timeout(&mut self, now: Instant) {
         for o in self.outstanding.values_mut() {
-            if o.next <= now && o.tries < 8 {
+            if o.next <= now && o.tries < N3 {
                 o.tries += 1;
                 o.next = now + Duration::from_millis(300);
                 self.out.push(Transmit {
@@ -277,7 +280,7 @@ impl Node for Sgsn {
     fn poll_timeout(&self) -> Option<Instant> {
         self.outstanding
             .values()
-            .filter(|o| o.tries < 8)
+            .filter(|o| o.tries < N3)
             .map(|o| o.next)
             .min()
     }
@@ -345,6 +348,8 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
 fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
     SwitchConfig {
         node: 1,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
         fabric_addr: sp_fabric(),
         line_interfaces: lines.to_vec(),
         processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
@@ -991,6 +996,25 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
         from_line,
         "none reached the switch"
     );
+    // Fabric messages from outside the fabric's trusted senders are refused: no reflection
+    // through the line interface, no forged VID at a processor.
+    let forged = FabricMessage::Transmit {
+        from: sa(GW_IP, 2123),
+        to: sa([198, 51, 100, 7], 2123),
+        data: std::borrow::Cow::Borrowed(b"reflect me"),
+    };
+    let sent_before = gw.line(0).stats().transmitted;
+    gw.sim.inject(attacker, li_fabric(1), forged.to_vec());
+    let forged_vid = FabricMessage::VidAssign {
+        processor: 11,
+        incarnation: 1,
+        vid: VirtualId::new(99).unwrap(),
+    };
+    gw.sim.inject(attacker, p_fabric(11), forged_vid.to_vec());
+    gw.sim.run_for(Duration::from_millis(50));
+    assert_eq!(gw.line(0).stats().transmitted, sent_before);
+    assert!(gw.line(0).stats().fabric_refused >= 1);
+    assert_eq!(gw.proc(11).vid(), Some(vid));
 }
 
 // ---------------------------------------------------------------- the fast path directly
@@ -1321,4 +1345,178 @@ fn processors_refuse_bad_setups_with_the_protocols_causes() {
     assert_eq!(refused, 2);
     let sessions: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
     assert_eq!(sessions, 0, "a refused set-up leaves no state");
+}
+
+// ---------------------------------------------------------------- successive failures
+
+/// Processors fail and restart one after another while sessions come and go. A session is lost
+/// only when both processors its TEID names have failed; every other one is still served, and
+/// no two live processors ever hold the same VID.
+fn successive_failures(seed: u64) {
+    let mut gw = Gateway::new(seed, 0.05, 1);
+    let layout = layout();
+    let mut incarnation: HashMap<u32, u32> = PROCS.iter().map(|id| (*id, 1)).collect();
+    // VIDs whose processor failed since the session was created.
+    let mut dead_vids: Vec<VirtualId> = Vec::new();
+    let mut rng = telcp::Rng::seed_from_u64(seed);
+    let mut created = 0;
+    for round in 0..3 {
+        let n = gw.sim.node::<Sgsn>(gw.sgsn).sessions.len();
+        for i in 0..10 {
+            let now = gw.sim.now();
+            let imsi = format!("0010{round}{:010}", n + i);
+            gw.sgsn().create(now, &imsi, 5);
+            gw.sim.run_for(Duration::from_millis(30));
+        }
+        created += 10;
+        gw.sim.run_for(Duration::from_secs(3));
+        let victim = PROCS[rng.below(PROCS.len() as u64) as usize];
+        dead_vids.push(gw.proc(victim).vid().unwrap());
+        let node = gw.procs[&victim];
+        gw.sim.crash(node);
+        gw.sim.run_for(Duration::from_secs(2));
+        // Every session with a live holder answers an update.
+        let sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        let before: Vec<u32> = sessions.iter().map(|s| s.updates_ok).collect();
+        for (i, s) in sessions.iter().enumerate() {
+            if s.created == Some(Cause::REQUEST_ACCEPTED) && s.deleted.is_none() {
+                let now = gw.sim.now();
+                gw.sgsn().update(now, i);
+                gw.sim.run_for(Duration::from_millis(5));
+            }
+        }
+        gw.sim.run_for(Duration::from_secs(4));
+        let after = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        for (i, s) in after.iter().enumerate() {
+            if s.created != Some(Cause::REQUEST_ACCEPTED) || s.deleted.is_some() {
+                continue;
+            }
+            let p = layout.primary(s.gw_teid_c).unwrap();
+            let b = layout.backup(s.gw_teid_c);
+            let both_dead = dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b));
+            if !both_dead {
+                assert_eq!(
+                    s.updates_ok,
+                    before[i] + 1,
+                    "seed {seed} round {round}: session {:08x} (dead {dead_vids:?}) not served",
+                    s.gw_teid_c
+                );
+            }
+        }
+        // Restart the victim: it asks for a VID again and gets one no live processor holds.
+        let inc = incarnation.get_mut(&victim).unwrap();
+        *inc += 1;
+        let now = gw.sim.now();
+        gw.sim.restart(
+            node,
+            Box::new(Processor::new(processor_config(victim, *inc), now).unwrap()),
+        );
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<Processor>(node).vid().is_some()
+            });
+        assert!(ok, "seed {seed}: restarted processor got no VID");
+        gw.sim.run_for(Duration::from_secs(2));
+        let mut vids: Vec<VirtualId> = PROCS.iter().filter_map(|id| gw.proc(*id).vid()).collect();
+        vids.sort();
+        vids.dedup();
+        assert_eq!(
+            vids.len(),
+            PROCS.len(),
+            "seed {seed}: two processors share a VID"
+        );
+        // Delete a few sessions.
+        for i in 0..3 {
+            let now = gw.sim.now();
+            let idx = rng.below(created as u64) as usize;
+            let s = &gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx];
+            if s.deleted.is_none() && s.created == Some(Cause::REQUEST_ACCEPTED) {
+                let p = layout.primary(s.gw_teid_c).unwrap();
+                let b = layout.backup(s.gw_teid_c);
+                if !(dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b))) {
+                    gw.sgsn().delete(now, idx);
+                }
+            }
+            let _ = i;
+        }
+        gw.sim.run_for(Duration::from_secs(3));
+    }
+    assert!(gw.sim.node::<Sgsn>(gw.sgsn).created() >= 25, "seed {seed}");
+}
+
+#[test]
+fn successive_processor_failures_lose_only_doubly_failed_sessions() {
+    for seed in 40..46 {
+        successive_failures(seed);
+    }
+}
+
+// ---------------------------------------------------------------- switch processor restart
+
+#[test]
+fn a_restarted_switch_processor_relearns_vids_and_sessions() {
+    let mut gw = Gateway::new(15, 0.05, 1);
+    gw.create_sessions(30);
+    gw.settle();
+    // One processor fails first: its sessions are served by their backups.
+    let victim = gw.proc(14).vid().unwrap();
+    let n14 = gw.procs[&14];
+    gw.sim.crash(n14);
+    gw.settle();
+    let vids: Vec<Option<VirtualId>> = PROCS.iter().map(|id| gw.proc(*id).vid()).collect();
+    let old_version = gw.line(0).table().version();
+    // The switch processor crashes, then comes back as a new incarnation knowing nothing.
+    gw.sim.crash(gw.sp);
+    gw.sim.run_for(Duration::from_millis(300));
+    // Meanwhile the line interface keeps steering: session packets never needed the switch.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    // (A primary answers once its replication attempts give up: max_retries x retransmit.)
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(
+        sgsn.sessions.iter().all(|s| s.updates_ok == 1),
+        "sessions served while the switch processor was down"
+    );
+    let mut cfg = switch_config(&[li_fabric(1)]);
+    cfg.incarnation = 2;
+    let now = gw.sim.now();
+    gw.sim
+        .restart(gw.sp, Box::new(SwitchProcessor::new(cfg, now).unwrap()));
+    gw.sim.run_for(Duration::from_secs(3));
+    // The live processors kept their VIDs; the failed one's VID is relearned (down) from the
+    // sessions its backups announced; the table replaced the old one.
+    for (id, v) in PROCS.iter().zip(&vids) {
+        if *id != 14 {
+            assert_eq!(gw.sp().vid_of(*id), *v, "processor {id} kept its VID");
+        }
+    }
+    assert_eq!(gw.sp().session_count(), 30, "every session announced again");
+    assert!(gw.sp().vid_refs(victim).is_some_and(|r| r > 0));
+    let t = gw.line(0).table();
+    assert!(t.version() > old_version);
+    assert_eq!(t.state(victim), Some(VidState::Down));
+    // Sessions are still served (the failed processor's by its backups), and new ones set up.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 2));
+    let now = gw.sim.now();
+    let idx = gw.sgsn().create(now, "001015555555555", 5);
+    gw.sim.run_for(Duration::from_secs(2));
+    let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx].clone();
+    assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+    assert_ne!(
+        layout().primary(s.gw_teid_c),
+        Some(victim),
+        "no new session on a down VID"
+    );
 }

@@ -275,7 +275,11 @@ impl Channel {
         self.ssthresh = (self.cwnd / 2).max(1);
         self.cwnd = 1;
         self.ca_acked = 0;
-        self.rto = (self.rto * 2).min(self.cfg.retransmit_cap);
+        self.rto = self
+            .rto
+            .checked_mul(2)
+            .unwrap_or(self.cfg.retransmit_cap)
+            .min(self.cfg.retransmit_cap);
         self.deadline = Some(now + self.rto);
         let nr = self.nr;
         if let Some((_, bytes)) = self.unacked.front_mut() {
@@ -376,6 +380,45 @@ mod tests {
         let re_ack = parse(&b.poll_transmit().unwrap());
         assert!(re_ack.is_zlb());
         assert_eq!(re_ack.header.nr, 3);
+    }
+
+    /// Slow start to the threshold, then one more per window; a timeout halves the threshold and
+    /// restarts from 1.
+    #[test]
+    fn slow_start_congestion_avoidance_and_timeout() {
+        let t = Instant::now();
+        let mut a = Channel::new(ChannelConfig::default(), 1);
+        let mut b = Channel::new(ChannelConfig::default(), 2);
+        a.set_peer_window(16);
+        a.ssthresh = 4;
+        let mut windows = Vec::new();
+        for _ in 0..200 {
+            let _ = a.send(t, ControlMessage::hello(0));
+        }
+        for _ in 0..8 {
+            // One round: send what the window allows, the peer acks all at once.
+            let mut sent = Vec::new();
+            while let Some(m) = a.poll_transmit() {
+                sent.push(parse(&m));
+            }
+            windows.push(sent.len());
+            for m in sent {
+                let _ = b.receive(t, m);
+            }
+            b.flush_ack();
+            while let Some(z) = b.poll_transmit() {
+                let _ = a.receive(t, parse(&z));
+            }
+        }
+        // 1, 2, 4 (slow start doubles), then +1 per round (congestion avoidance).
+        assert_eq!(windows[..5], [1, 2, 4, 5, 6]);
+        // Loss: everything in flight times out.
+        let before = a.cwnd();
+        while a.poll_transmit().is_some() {}
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        assert_eq!(a.cwnd(), 1);
+        assert_eq!(a.ssthresh, (before / 2).max(1));
     }
 
     #[test]

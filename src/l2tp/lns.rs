@@ -116,6 +116,9 @@ impl Lns {
             Some(h) => Some(Monitor::new(h.clone(), now).map_err(|_| ConfigError::Bad("health"))?),
             None => None,
         };
+        if cfg.redirect_hold > Duration::from_secs(86_400) {
+            return Err(ConfigError::Bad("redirect_hold"));
+        }
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
                 return Err(ConfigError::Bad("virtual_lns.me"));

@@ -176,6 +176,7 @@ pub enum TableError {
 /// What [`BindingTable::update`] compares before and after a change.
 struct Keys {
     home: Ipv4Addr,
+    second_ha: NodeId,
     nai: Option<Box<[u8]>>,
     pending: Option<Instant>,
     expires: Option<Instant>,
@@ -185,6 +186,7 @@ impl Keys {
     fn of(b: &Binding) -> Keys {
         Keys {
             home: b.home_address,
+            second_ha: b.second_ha,
             nai: b.nai.clone(),
             pending: b.pending.as_ref().map(|p| p.deadline),
             expires: b.expires(),
@@ -224,6 +226,9 @@ pub struct BindingTable {
     max_pending: usize,
     pending: usize,
     len: usize,
+    /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
+    /// (the bindings it serves, not the replicas it holds) is read in O(1).
+    owners: HashMap<NodeId, usize>,
 }
 
 impl BindingTable {
@@ -239,6 +244,26 @@ impl BindingTable {
             max_pending,
             pending: 0,
             len: 0,
+            owners: HashMap::new(),
+        }
+    }
+
+    /// Number of bindings whose second HA is `node` (temporary and permanent): the bindings that
+    /// HA serves, as opposed to replicas it holds for others.
+    pub fn owned_by(&self, node: NodeId) -> usize {
+        self.owners.get(&node).copied().unwrap_or(0)
+    }
+
+    fn own(&mut self, node: NodeId) {
+        *self.owners.entry(node).or_insert(0) += 1;
+    }
+
+    fn disown(&mut self, node: NodeId) {
+        if let Some(n) = self.owners.get_mut(&node) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.owners.remove(&node);
+            }
         }
     }
 
@@ -326,6 +351,7 @@ impl BindingTable {
             }
         };
         self.len += 1;
+        self.own(b.second_ha);
         self.index(slot, &b);
         if b.pending.is_some() {
             self.pending += 1;
@@ -365,6 +391,10 @@ impl BindingTable {
                 self.index(slot, &b);
             }
         }
+        if old.second_ha != new.second_ha {
+            self.disown(old.second_ha);
+            self.own(new.second_ha);
+        }
         match (old.pending.is_some(), new.pending.is_some()) {
             (false, true) => self.pending += 1,
             (true, false) => self.pending -= 1,
@@ -395,6 +425,7 @@ impl BindingTable {
     pub fn remove(&mut self, slot: u32) -> Option<Binding> {
         let b = self.slots.get_mut(slot as usize)?.take()?;
         self.unindex(slot, &b);
+        self.disown(b.second_ha);
         if b.pending.is_some() {
             self.pending -= 1;
         }

@@ -1736,10 +1736,11 @@ impl HomeAgent {
 
     fn update_load(&mut self) {
         let cap = self.table.max_bindings().min(u32::MAX as usize) as u32;
-        self.monitor.set_load(Load::new(
-            self.table.len().min(u32::MAX as usize) as u32,
-            cap,
-        ));
+        // The load other HAs select by is what this HA serves, not the replicas it keeps for them
+        // (with full-mesh backups every HA holds every binding).
+        let served = self.table.owned_by(self.node);
+        self.monitor
+            .set_load(Load::new(served.min(u32::MAX as usize) as u32, cap));
     }
 
     fn drain_health(&mut self, now: Instant) {
