@@ -15,7 +15,7 @@ use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
-use crate::{MacAddr, Node, Rng, Transmit};
+use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -1843,17 +1843,4 @@ impl HomeAgent {
     }
 }
 
-impl Node for HomeAgent {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = HomeAgent::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        HomeAgent::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        HomeAgent::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        HomeAgent::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(HomeAgent);

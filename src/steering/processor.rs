@@ -67,7 +67,7 @@ use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
-use crate::io::{Node, TimerQueue, Transmit};
+use crate::io::{TimerQueue, Transmit};
 use ipnetwork::Ipv4Network;
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -1048,17 +1048,4 @@ impl Processor {
     }
 }
 
-impl Node for Processor {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = Processor::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Processor::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Processor::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Processor::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(Processor);
