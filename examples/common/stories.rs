@@ -5,7 +5,7 @@ use super::Net;
 use super::sgsn::Sgsn;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use telcp::health::{ClusterKey, MonitorConfig, NodeId, Policy, Role};
+use telcp::health::{ClusterKey, MonitorConfig, NodeId, Role};
 use telcp::l2tp::{self, Lac, LacConfig, Lns, LnsConfig};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{
@@ -588,42 +588,27 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let switch_fabric = addr("127.0.41.100:4000");
     let proc_fabric = |id: u32| SocketAddr::from(([127, 0, 42, id as u8], 4000));
     let now = net.now();
-    let line_cfg = LineConfig {
-        fabric_addr: line_fabric,
-        switch_addr: switch_fabric,
-        layout,
-        l2tp_layout: None,
-        queue_limit: 4096,
-    };
+    let line_cfg = LineConfig::new(line_fabric, switch_fabric, layout);
     let line = net.add(
         "line",
         &[line_fabric, gw_c, gw_u],
         Box::new(LineInterface::new(line_cfg, now).expect("line config")),
     );
-    let sw_cfg = SwitchConfig {
-        node: 1,
-        fabric_addr: switch_fabric,
-        line_interfaces: vec![line_fabric],
-        processors: PROCS.iter().map(|&id| (id, proc_fabric(id))).collect(),
+    let mut sw_cfg = SwitchConfig::new(
+        1,
+        switch_fabric,
+        vec![line_fabric],
+        PROCS.iter().map(|&id| (id, proc_fabric(id))).collect(),
         layout,
-        l2tp_layout: None,
-        recovery: 7,
-        max_sessions: 10_000,
-        max_recent: 1000,
-        recent_window: Duration::from_secs(10),
-        retransmit: Duration::from_millis(50),
-        withdraw_after: Duration::from_secs(3),
-        key: key.clone(),
-        heartbeat_interval: Duration::from_millis(100),
-        misses_suspect: 3,
-        misses_down: 6,
-        overload_percent: 95,
-        policy: Policy::LeastLoaded,
-        seed: 5,
-        queue_limit: 4096,
-        incarnation: 1,
-        rejoin_grace: Duration::from_millis(500),
-    };
+        key.clone(),
+    );
+    // Fast heartbeats and retransmissions, so the story's failover takes about a second.
+    sw_cfg.recovery = 7;
+    sw_cfg.retransmit = Duration::from_millis(50);
+    sw_cfg.heartbeat_interval = Duration::from_millis(100);
+    sw_cfg.misses_down = 6;
+    sw_cfg.overload_percent = 95;
+    sw_cfg.seed = 5;
     let switch = net.add(
         "switch",
         &[switch_fabric],
@@ -632,25 +617,23 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let procs: Vec<usize> = PROCS
         .iter()
         .map(|&id| {
-            let cfg = ProcessorConfig {
+            let pool = "10.0.0.0/8".parse().expect("prefix");
+            let mut cfg = ProcessorConfig::new(
                 id,
-                incarnation: 1,
-                fabric_addr: proc_fabric(id),
-                switch_addr: switch_fabric,
-                switch_node: 1,
-                line_addr: line_fabric,
+                proc_fabric(id),
+                switch_fabric,
+                line_fabric,
                 layout,
-                l2tp_layout: None,
-                max_sessions: 100,
-                max_shadow: 400,
-                ue_pool: "10.0.0.0/8".parse().expect("prefix"),
-                recovery: 1,
-                retransmit: Duration::from_millis(50),
-                max_retries: 20,
-                key: key.clone(),
-                heartbeat_interval: Duration::from_millis(100),
-                queue_limit: 4096,
-            };
+                pool,
+                key.clone(),
+            );
+            // 100 sessions each: one session is 1 % of load, which the switch compares.
+            cfg.max_sessions = 100;
+            cfg.max_shadow = 400;
+            cfg.recovery = 1;
+            cfg.retransmit = Duration::from_millis(50);
+            cfg.max_retries = 20;
+            cfg.heartbeat_interval = Duration::from_millis(100);
             net.add(
                 &format!("proc-{id}"),
                 &[proc_fabric(id)],

@@ -272,6 +272,19 @@ pub struct LineConfig {
     pub queue_limit: usize,
 }
 
+impl LineConfig {
+    /// A configuration with no L2TP layout and a queue of 4096 datagrams.
+    pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
+        LineConfig {
+            fabric_addr,
+            switch_addr,
+            layout,
+            l2tp_layout: None,
+            queue_limit: 4096,
+        }
+    }
+}
+
 /// Counters of a line interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineStats {

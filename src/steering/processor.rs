@@ -114,6 +114,42 @@ pub struct ProcessorConfig {
     pub queue_limit: usize,
 }
 
+impl ProcessorConfig {
+    /// A configuration with defaults for everything but the topology and the address pool:
+    /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
+    /// replicated ones, recovery 0, 200 ms fabric retransmission up to 10 times, 1 s heartbeats,
+    /// queues of 4096.
+    pub fn new(
+        id: u32,
+        fabric_addr: SocketAddr,
+        switch_addr: SocketAddr,
+        line_addr: SocketAddr,
+        layout: VidLayout,
+        ue_pool: Ipv4Network,
+        key: ClusterKey,
+    ) -> ProcessorConfig {
+        ProcessorConfig {
+            id,
+            incarnation: 1,
+            fabric_addr,
+            switch_addr,
+            switch_node: 1,
+            line_addr,
+            layout,
+            l2tp_layout: None,
+            max_sessions: 10_000,
+            max_shadow: 40_000,
+            ue_pool,
+            recovery: 0,
+            retransmit: Duration::from_millis(200),
+            max_retries: 10,
+            key,
+            heartbeat_interval: Duration::from_secs(1),
+            queue_limit: 4096,
+        }
+    }
+}
+
 /// What a processor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

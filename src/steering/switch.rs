@@ -128,6 +128,47 @@ pub struct SwitchConfig {
     pub queue_limit: usize,
 }
 
+impl SwitchConfig {
+    /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
+    /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
+    /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
+    /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed 0,
+    /// queues of 4096.
+    pub fn new(
+        node: u32,
+        fabric_addr: SocketAddr,
+        line_interfaces: Vec<SocketAddr>,
+        processors: Vec<(u32, SocketAddr)>,
+        layout: VidLayout,
+        key: ClusterKey,
+    ) -> SwitchConfig {
+        SwitchConfig {
+            node,
+            incarnation: 1,
+            rejoin_grace: Duration::from_secs(1),
+            fabric_addr,
+            line_interfaces,
+            processors,
+            layout,
+            l2tp_layout: None,
+            recovery: 0,
+            max_sessions: 100_000,
+            max_recent: 10_000,
+            recent_window: Duration::from_secs(30),
+            retransmit: Duration::from_millis(200),
+            withdraw_after: Duration::from_secs(30),
+            key,
+            heartbeat_interval: Duration::from_secs(1),
+            misses_suspect: 3,
+            misses_down: 5,
+            overload_percent: 90,
+            policy: Policy::LeastLoaded,
+            seed: 0,
+            queue_limit: 4096,
+        }
+    }
+}
+
 /// What the switch processor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
