@@ -373,22 +373,15 @@ impl Lns {
             ));
         }
         let max = self.cfg.common.max_data_queue;
-        let q = &mut self.data;
-        let mut dropped = 0u64;
-        let r = self
-            .core
-            .handle_datagram(now, from, to, data, &mut |session, call, frame| {
-                if q.len() < max {
-                    q.push_back(Data {
-                        session,
-                        call: call.map(super::CallId),
-                        frame: bytes::Bytes::copy_from_slice(frame),
-                    });
-                } else {
-                    dropped += 1;
-                }
-            });
-        self.dropped_frames += dropped;
+        let r = self.core.handle_datagram_queued(
+            now,
+            from,
+            to,
+            data,
+            &mut self.data,
+            max,
+            &mut self.dropped_frames,
+        );
         self.process(now);
         self.core.finish(now);
         r

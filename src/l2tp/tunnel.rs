@@ -677,6 +677,32 @@ impl Core {
         }
     }
 
+    /// Feeds one datagram, queueing the data frames it carries on `queue` (at most `max`; the
+    /// frames beyond are dropped and counted in `dropped`), as both the LAC and the LNS do.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_datagram_queued(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        queue: &mut std::collections::VecDeque<super::Data>,
+        max: usize,
+        dropped: &mut u64,
+    ) -> Result<(), InputError> {
+        self.handle_datagram(now, from, to, data, &mut |session, call, frame| {
+            if queue.len() < max {
+                queue.push_back(super::Data {
+                    session,
+                    call: call.map(super::CallId),
+                    frame: bytes::Bytes::copy_from_slice(frame),
+                });
+            } else {
+                *dropped = dropped.saturating_add(1);
+            }
+        })
+    }
+
     /// Parses and dispatches one datagram. Data frames are returned to the caller.
     pub fn handle_datagram(
         &mut self,
