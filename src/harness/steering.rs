@@ -74,8 +74,8 @@ fn vid(n: u16) -> VirtualId {
 /// Steers `data` through a line interface with a fixed table, as an outside packet and as a
 /// fabric datagram. Checks: never panics; `steer` agrees with what `handle_datagram` counts and
 /// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
-pub fn steering_line(data: &[u8]) {
-    let now = Instant::now();
+/// `now` is the caller's instant (the harness never reads the clock).
+pub fn steering_line(now: Instant, data: &[u8]) {
     let layout = VidLayout::default();
     let l2tp = VidLayout::id16(4, 4).ok();
     let config = LineConfig {
@@ -183,8 +183,8 @@ fn switch_config() -> SwitchConfig {
 /// sender, well-formed VID requests, syncs and table acks, set-up requests, time advancing) and
 /// checks after each: no two slots hold the same VID, the table has distinct VIDs, the table
 /// version never goes back, the live sessions stay within `max_sessions`, the queues stay bounded.
-pub fn steering_switch(data: &[u8]) {
-    let start = Instant::now();
+/// `start` is the base instant the run starts at (the caller's clock; the harness never reads one).
+pub fn steering_switch(start: Instant, data: &[u8]) {
     let config = switch_config();
     let max_sessions = config.max_sessions;
     let Ok(mut sp) = SwitchProcessor::new(config, start) else {
