@@ -128,6 +128,22 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    // CPU time (not wall time: the machine may be shared) of 100k more registrations.
+    if let Some(t0) = cpu_ticks() {
+        let n = 100_000u32;
+        for _ in 0..n {
+            now += Duration::from_micros(2);
+            register(now, &mut h);
+        }
+        if let Some(t1) = cpu_ticks() {
+            // Clock ticks are 10 ms on Linux.
+            let us = (t1 - t0) as f64 * 10_000.0 / f64::from(n);
+            println!(
+                "mip_ha: {us:.2} us CPU per registration ({:.0} registrations/s/core)",
+                1e6 / us
+            );
+        }
+    }
     let s1 = h[0].stats();
     println!(
         "mip_ha: forwarded {} served-by-HA1 {} relayed {} (HA2 served {})",
@@ -139,6 +155,13 @@ fn bench(c: &mut Criterion) {
     if std::env::var_os("MIP_HA_SKIP_MEMORY").is_none() {
         memory_per_binding();
     }
+}
+
+fn cpu_ticks() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
 fn rss_kib() -> Option<u64> {

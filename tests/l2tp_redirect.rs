@@ -426,33 +426,100 @@ fn claim_7_standard_redirect_for_plain_lacs() {
     );
 }
 
-/// Claim 7, error 7: "try another" sends our LAC to its next configured alternate.
+/// A minimal scripted LNS that answers every ICRQ with CDN Result 2 / Error 7 "try another".
+struct TryAnotherLns {
+    out: Vec<telcp::Transmit>,
+    ns: u16,
+    nr: u16,
+    peer_tunnel: u16,
+}
+
+impl telcp::Node for TryAnotherLns {
+    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+        use telcp::l2tp::wire::{ControlMessage as C, ResultCode, ResultCodeValue};
+        let Ok(Message::Control(m)) = Message::parse(data) else {
+            return;
+        };
+        let Some(mt) = m.message_type() else { return };
+        if m.header.ns != self.nr {
+            return;
+        }
+        self.nr = self.nr.wrapping_add(1);
+        let mut reply = match mt {
+            MessageType::SCCRQ => {
+                self.peer_tunnel = m.assigned_tunnel_id().unwrap_or(0);
+                C::sccrp(self.peer_tunnel, 42, b"other".as_slice(), 3)
+            }
+            MessageType::ICRQ => C::cdn(
+                self.peer_tunnel,
+                m.assigned_session_id().unwrap_or(0),
+                0,
+                ResultCode::with_error(
+                    ResultCodeValue::CDN_GENERAL_ERROR,
+                    ErrorCode::TRY_ANOTHER,
+                    b"".as_slice(),
+                ),
+            ),
+            _ => C::zlb(self.peer_tunnel, self.ns, self.nr),
+        };
+        if !reply.is_zlb() {
+            reply.header.ns = self.ns;
+            self.ns = self.ns.wrapping_add(1);
+        }
+        reply.header.nr = self.nr;
+        self.out
+            .push(telcp::Transmit::to(from, Message::Control(reply).to_vec()));
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn poll_transmit(&mut self) -> Option<telcp::Transmit> {
+        self.out.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// Claim 7, error 7: "try another" from any LNS sends our LAC to its next configured alternate.
 #[test]
 fn claim_7_try_another_uses_alternates() {
-    let mut lc = lac_config(8);
-    lc.advertise_load_balance = false;
-    lc.tunnel_level_request = false;
-    lc.alternates = vec![addr(POOL[2])];
-    let mut cc = lns_config(9);
-    cc.common.max_tunnels = 1;
-    let mut w = world(8, false, lc, cc);
-    // Fill the contact's only tunnel slot from elsewhere.
-    let now = w.sim.now();
-    let other = Lac::new(LacConfig::new(addr("10.0.0.1")), now).unwrap();
-    let o = w
-        .sim
-        .add_node("other", &[addr("10.0.9.2")], None, Box::new(other));
-    open(&mut w.sim, o);
-    w.sim.run_for(Duration::from_secs(2));
-    let call = open(&mut w.sim, w.lac);
-    w.sim.run_for(Duration::from_secs(20));
-    // Error 4 is not a redirect: the call fails. (Error 7 from any LNS would be followed.)
-    let lev = lac_events(&mut w.sim, w.lac);
+    let now = Instant::now();
+    let mut sim = Sim::new(8, now);
+    let mut lc = LacConfig::new(addr("10.0.0.1"));
+    lc.common = common(8);
+    lc.alternates = vec![addr("10.0.0.1"), addr(POOL[2])];
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    );
+    let fake = TryAnotherLns {
+        out: Vec::new(),
+        ns: 0,
+        nr: 0,
+        peer_tunnel: 0,
+    };
+    sim.add_node("other", &[addr("10.0.0.1")], None, Box::new(fake));
+    let pool2 = sim.add_node(
+        "pool2",
+        &[addr(POOL[2])],
+        None,
+        Box::new(Lns::new(lns_config(3), now).unwrap()),
+    );
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(30));
+    let lev = lac_events(&mut sim, lac);
+    // The alternate equal to the refusing LNS is skipped.
     assert!(
-        lev.iter()
-            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call)),
+        lev.contains(&Event::Redirected {
+            call,
+            from: ip("10.0.0.1"),
+            to: ip(POOL[2])
+        }),
         "{lev:?}"
     );
+    assert_eq!(session_ups(&lev), 1);
+    assert_eq!(session_ups(&lns_events(&mut sim, pool2)), 1);
 }
 
 fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> MonitorConfig {

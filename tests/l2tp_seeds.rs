@@ -44,7 +44,11 @@ fn every_session_established_exactly_once_none_leaked() {
         sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
         let mut lc = LacConfig::new(addr("10.0.0.1"));
         lc.common = common(seed);
+        // Every fourth seed asks at tunnel level; every fifth is a plain RFC 2661 LAC that the
+        // contact redirects the standard way (Result 2 / Error 9).
         lc.tunnel_level_request = seed % 4 == 3;
+        let plain = seed % 5 == 4;
+        lc.advertise_load_balance = !plain;
         let lac = sim.add_node(
             "lac",
             &[addr("10.0.9.1")],
@@ -57,6 +61,7 @@ fn every_session_established_exactly_once_none_leaked() {
         };
         cc.common.max_sessions = (seed % 3) as usize + 1;
         cc.redirect_hold = Duration::from_secs(5);
+        cc.standard_redirect = plain;
         let contact = sim.add_node(
             "contact",
             &[addr("10.0.0.1")],

@@ -178,3 +178,124 @@ fn tshark_dissects_every_message_type() {
         let _ = std::fs::remove_file(&path);
     }
 }
+
+/// The machines' own traffic as a second opinion: a lossy simulated run (tunnel set-up with
+/// challenge and hidden AVPs, a redirected call, data, HELLO, teardown) written as pcap; every
+/// packet dissects as L2TP and tshark reports no malformed packet or expert error.
+#[cfg(feature = "sim")]
+#[test]
+fn tshark_dissects_a_simulated_redirect_run() {
+    use std::time::Instant;
+    use telcp::l2tp::pool::MemberState;
+    use telcp::l2tp::{Config, Lac, LacConfig, Lns, LnsConfig};
+    use telcp::sim::{LinkConfig, Sim};
+    if Command::new("tshark").arg("--version").output().is_err() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let a = |s: &str| -> SocketAddr { format!("{s}:1701").parse().unwrap() };
+    let common = |seed| Config {
+        seed,
+        secret: Some(b"pcap".to_vec()),
+        challenge: true,
+        hide_avps: true,
+        ..Default::default()
+    };
+    let now = Instant::now();
+    let mut sim = Sim::new(4, now);
+    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    let mut lc = LacConfig::new(a("10.0.0.1"));
+    lc.common = common(1);
+    let lac = sim.add_node(
+        "lac",
+        &[a("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    );
+    let contact = sim.add_node(
+        "contact",
+        &[a("10.0.0.1")],
+        None,
+        Box::new(
+            Lns::new(
+                LnsConfig {
+                    common: common(2),
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap(),
+        ),
+    );
+    sim.add_node(
+        "pool",
+        &[a("10.0.1.1")],
+        None,
+        Box::new(
+            Lns::new(
+                LnsConfig {
+                    common: common(3),
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap(),
+        ),
+    );
+    sim.node_mut::<Lns>(contact).pool.update(
+        "10.0.1.1".parse().unwrap(),
+        MemberState::Up,
+        0,
+        100,
+        0,
+    );
+    sim.node_mut::<Lns>(contact).set_load(95);
+    let call = sim.node_mut::<Lac>(lac).open_session(now).unwrap();
+    sim.run_for(Duration::from_secs(20));
+    for _ in 0..5 {
+        sim.node_mut::<Lac>(lac)
+            .send_ppp(call, b"\xff\x03\xc0\x21\x09\x01\x00\x08\x00\x00\x00\x00")
+            .unwrap();
+    }
+    sim.run_for(Duration::from_secs(130));
+    let t = sim.now();
+    sim.node_mut::<Lac>(lac).close_session(t, call).unwrap();
+    sim.run_for(Duration::from_secs(10));
+    let path = std::env::temp_dir().join(format!("telcp-l2tp-sim-{}.pcap", std::process::id()));
+    sim.write_pcap(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "l2tp.avp.message_type",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 20, "{text}");
+    assert!(lines.iter().all(|l| l.contains("l2tp")), "{text}");
+    // SCCRQ, SCCRP, SCCCN, ICRQ, ICRP, ICCN, HELLO and CDN all appear.
+    for mt in ["1", "2", "3", "10", "11", "12", "6", "14"] {
+        assert!(
+            lines.iter().any(|l| l.split('\t').nth(1) == Some(mt)),
+            "no message type {mt}:\n{text}"
+        );
+    }
+    let out = Command::new("tshark")
+        .args(["-q", "-z", "expert"])
+        .arg("-r")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let expert = String::from_utf8_lossy(&out.stdout);
+    assert!(!expert.contains("Errors ("), "{expert}");
+    assert!(!expert.to_lowercase().contains("malformed"), "{expert}");
+    let _ = std::fs::remove_file(&path);
+}

@@ -15,8 +15,8 @@ use telcp::mip::wire::{
     Builder, Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request,
 };
 use telcp::mip::{
-    ClientConfig, ClientEvent, Event, ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId,
-    MobileNodeClient, MobileNodeKey,
+    ClientConfig, ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent,
+    HomeAgentConfig, Member, MnId, MobileNodeClient, MobileNodeKey,
 };
 use telcp::sim::{Fate, LinkConfig, NodeId as SimId, Sim};
 
@@ -144,6 +144,7 @@ impl World {
             sa: mn_sa(k),
             home_agent: vip(),
             local,
+            via: None,
             lifetime: 600,
             simultaneous: false,
             retransmit: Duration::from_millis(500),
@@ -155,7 +156,7 @@ impl World {
 
     fn add_mn(&mut self, cfg: ClientConfig) -> SimId {
         let local = cfg.local;
-        let c = MobileNodeClient::new(cfg, self.sim.now());
+        let c = MobileNodeClient::new(cfg, self.sim.now()).unwrap();
         self.sim
             .add_node(format!("mn@{local}"), &[local], None, Box::new(c))
     }
@@ -709,6 +710,29 @@ fn claim7_simultaneous_bindings_per_configuration_135_beyond() {
     ));
 }
 
+/// Claim 2: without a binding, the second HA is selected by load, and the load an HA reports is
+/// what it serves (not the replicas it keeps for its backups' sake): registrations spread evenly.
+#[test]
+fn claim2_selection_by_load_spreads_bindings_over_the_cluster() {
+    let mut w = World::new(3, ForwardMode::Layer3, 31, LinkConfig::default());
+    for k in 1..=12 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        // A heartbeat interval, so every HA's new load has reached the others.
+        w.sim.run_for(Duration::from_millis(1100));
+    }
+    let served: Vec<usize> = (1..=3)
+        .map(|i| w.ha(i).bindings().owned_by(NodeId(i)))
+        .collect();
+    assert_eq!(served.iter().sum::<usize>(), 12, "{served:?}");
+    assert!(served.iter().all(|&n| (3..=5).contains(&n)), "{served:?}");
+    // Every HA holds every binding (full-mesh backups), yet reports only its own share.
+    for i in 1..=3 {
+        assert_eq!(w.ha(i).bindings().len(), 12);
+    }
+}
+
 // ---------------------------------------------------------------- claim 8
 
 #[test]
@@ -730,9 +754,10 @@ fn claim8_health_and_load_heartbeats_drive_the_up_view() {
         registered(&w.register(id));
     }
     w.sim.run_for(Duration::from_secs(3));
-    // Each HA's view of the others' load is what they report (bindings in use, capacity).
+    // Each HA's view of the others' load is what they report: the bindings they serve (not the
+    // replicas they hold for the others), and their capacity.
     for i in 2..=4 {
-        let own = w.ha(i).bindings().len() as u32;
+        let own = w.ha(i).bindings().owned_by(NodeId(i)) as u32;
         let seen = w.ha(1).peer_load(NodeId(i)).unwrap();
         assert_eq!(seen.capacity, 100_000);
         assert!(
@@ -1052,7 +1077,7 @@ fn forged_and_replayed_cluster_messages_are_refused_and_change_nothing() {
 fn harness_home_agent_survives_random_operations() {
     let t0 = std::time::Instant::now();
     let mut rng = telcp::Rng::seed_from_u64(3);
-    for _ in 0..40 {
+    for _ in 0..300 {
         let n = rng.below(400) as usize;
         let mut data = vec![0u8; n];
         rng.fill_bytes(&mut data);
@@ -1152,7 +1177,9 @@ fn claim10_temporary_bindings_are_replicated_too() {
             assert!(w.ha(3).binding(home(k), None).is_none());
             return;
         }
-        w.sim.run_for(Duration::from_secs(1));
+        // Quickly, while HA 1 still sees HA 2 Up: least-loaded selection reaches HA 2 (it serves
+        // nothing) once HA 1 and HA 3 serve one binding each.
+        w.sim.run_for(Duration::from_millis(100));
     }
     panic!("no request forwarded to HA 2");
 }
@@ -1166,4 +1193,216 @@ fn seed_sweep() {
         lossy_end_to_end(ForwardMode::Layer3, seed + 1000);
         failover(seed, 2 + (seed % 3) as u32);
     }
+}
+
+#[test]
+fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_relayed() {
+    let mut w = World::new(3, ForwardMode::Layer3, 24, LinkConfig::default());
+    w.sim.partition(w.ha[0], w.ha[1]);
+    w.sim.partition(w.ha[0], w.ha[2]);
+    let outsider = sock(Ipv4Addr::new(203, 0, 113, 40), 434);
+    for k in 1..=20 {
+        let id = ntp_at(&w);
+        w.sim.inject(outsider, vip(), request(k, VIP, id, None));
+        w.sim.run_for(Duration::from_millis(20));
+        if !w
+            .ha(1)
+            .binding(home(k), None)
+            .is_some_and(|b| b.state() == BindingState::Temporary)
+        {
+            continue;
+        }
+        let reply = |sa: &SecurityAssociation| {
+            Builder::reply(Reply {
+                code: ReplyCode::ACCEPTED,
+                lifetime: 600,
+                home_address: home(k),
+                home_agent: VIP,
+                identification: id,
+            })
+            .mn_ha_auth(sa)
+            .to_vec()
+        };
+        let n_trace = w.sim.trace().len();
+        // Signed with another mobile node's key: dropped, counted, the binding stays temporary.
+        w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k + 1)));
+        w.sim.run_for(Duration::from_millis(20));
+        assert_eq!(w.ha(1).stats().unauthenticated_replies, 1);
+        assert!(w.sim.trace()[n_trace..].iter().all(|r| r.to != outsider));
+        assert_eq!(
+            w.ha(1).binding(home(k), None).unwrap().state(),
+            BindingState::Temporary
+        );
+        // The genuine reply is relayed and makes the binding permanent.
+        w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k)));
+        w.sim.run_for(Duration::from_millis(20));
+        assert_eq!(
+            w.replies_to(outsider).last().unwrap().code,
+            ReplyCode::ACCEPTED
+        );
+        assert_eq!(
+            w.ha(1).binding(home(k), None).unwrap().state(),
+            BindingState::Permanent
+        );
+        return;
+    }
+    panic!("no request was forwarded");
+}
+
+#[test]
+#[ignore = "long random run of the fuzz harness, by hand"]
+fn harness_home_agent_long_run() {
+    let mut rng = telcp::Rng::seed_from_u64(77);
+    for i in 0..20_000u32 {
+        let n = rng.below(2000) as usize;
+        let mut data = vec![0u8; n];
+        rng.fill_bytes(&mut data);
+        // Bias towards the structured operations.
+        for b in data.iter_mut().step_by(3) {
+            *b %= 6;
+        }
+        if i % 1000 == 0 {
+            eprintln!("{i}");
+        }
+        telcp::harness::mip::home_agent(&data);
+    }
+}
+
+// ---------------------------------------------------------------- several foreign agents
+
+fn fa_addr(j: u32) -> SocketAddr {
+    sock(Ipv4Addr::new(198, 51, 200, j as u8), 434)
+}
+
+fn fa_sa(j: u32) -> SecurityAssociation {
+    SecurityAssociation::new(
+        0x2000 + j,
+        AuthAlgorithm::HmacMd5,
+        format!("fa-key-{j}").into_bytes(),
+    )
+}
+
+#[test]
+fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_132() {
+    for mode in [ForwardMode::Layer2, ForwardMode::Layer3] {
+        let mut w = World::with(3, 25, LinkConfig::lossy(0.1, 0.02, 0.05), |i| {
+            let mut c = ha_config(i, 3, mode);
+            for j in 1..=3 {
+                c.foreign_agents
+                    .push((Ipv4Addr::new(198, 51, 200, j as u8), fa_sa(j)));
+            }
+            c
+        });
+        let mut fas = Vec::new();
+        for j in 1..=3 {
+            // FA 3 holds the wrong key.
+            let sa = if j == 3 { fa_sa(9) } else { fa_sa(j) };
+            let fa = ForeignAgent::new(
+                ForeignAgentConfig {
+                    home_agent: vip(),
+                    fa_ha: Some(sa),
+                    max_pending: 64,
+                    pending_timeout: Duration::from_secs(10),
+                },
+                w.sim.now(),
+            )
+            .unwrap();
+            fas.push(
+                w.sim
+                    .add_node(format!("fa{j}"), &[fa_addr(j)], None, Box::new(fa)),
+            );
+        }
+        let mut clients = Vec::new();
+        for k in 1..=12 {
+            let j = 1 + k % 3;
+            let mut cfg = w.client_cfg(k, k % 2 == 0, mn_addr(k));
+            cfg.via = Some(fa_addr(j));
+            let id = w.add_mn(cfg);
+            let now = w.sim.now();
+            w.mn(id).register(now);
+            clients.push((k, j, id));
+            w.sim.run_for(Duration::from_millis(100));
+        }
+        w.sim.run_for(Duration::from_secs(15));
+        for (k, j, id) in clients {
+            let e = w.mn(id).poll_event();
+            if j == 3 {
+                // The HA refuses the forged FA with 132; the FA, holding the wrong key, cannot
+                // verify even that reply, so its mobile node is never registered.
+                assert!(!matches!(e, Some(ClientEvent::Registered { .. })), "MN {k}");
+            } else {
+                let h = match e {
+                    Some(ClientEvent::Registered { home_address, .. }) => home_address,
+                    other => panic!("MN {k} via FA {j}: {other:?}"),
+                };
+                let n = (k % 2 == 0).then(|| nai(k));
+                let b = w.ha(1).binding(h, n.as_deref()).unwrap().clone();
+                assert_eq!(SocketAddr::V4(b.fa), fa_addr(j), "replies go to the FA");
+                assert_eq!(b.care_of.first().unwrap().address.octets()[2], 200);
+            }
+        }
+        assert!(w.sim.node::<ForeignAgent>(fas[0]).relayed_replies >= 4);
+        assert!(
+            w.replies_to(fa_addr(3))
+                .iter()
+                .all(|r| r.code == ReplyCode::FA_AUTH_FAILED)
+        );
+        assert!(!w.replies_to(fa_addr(3)).is_empty());
+    }
+}
+
+// ---------------------------------------------------------------- tshark on a cluster run
+
+#[test]
+fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
+    let ok = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut w = World::new(3, ForwardMode::Layer2, 26, LinkConfig::default());
+    for k in 1..=9 {
+        let cfg = w.client_cfg(k, k % 3 == 0, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+    }
+    let dir = std::env::temp_dir().join(format!("telcp-mip-ha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cluster.pcap");
+    let f = std::fs::File::create(&path).unwrap();
+    drop(w.sim.write_pcap(f).unwrap());
+    let filter = "mip.type == 1 || mip.type == 3";
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args(["-q", "-z", &format!("expert,{filter}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Errors"), "{text}");
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args([
+            "-Y", filter, "-T", "fields", "-e", "mip.type", "-e", "mip.code",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    // Each registration: request (MN -> HA 1), maybe forwarded, reply, maybe relayed.
+    assert!(
+        lines.iter().filter(|l| l.starts_with('1')).count() >= 9,
+        "{text}"
+    );
+    assert!(
+        lines.iter().filter(|l| **l == "3\t0").count() >= 9,
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, Policy};
+use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 use telcp::steering::fabric::{FabricMessage, VidState};
 use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
@@ -59,15 +60,20 @@ struct Outstanding {
     session: usize,
 }
 
-/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 = 8), records answers.
+/// Attempts per request: a request crosses up to five lossy hops before its answer comes back.
+const N3: u32 = 12;
+
+/// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 attempts), records answers.
 #[derive(Debug)]
 struct Sgsn {
     gw: SocketAddr,
     seq: u16,
     sessions: Vec<SgsnSession>,
-    outstanding: HashMap<u16, Outstanding>,
+    outstanding: std::collections::BTreeMap<u16, Outstanding>,
     out: Vec<Transmit>,
     responses: Vec<Message<'static>>,
+    /// Where the responses came from.
+    response_sources: Vec<SocketAddr>,
     echo_recovery: Option<u8>,
 }
 
@@ -77,9 +83,10 @@ impl Sgsn {
             gw,
             seq: 0,
             sessions: Vec::new(),
-            outstanding: HashMap::new(),
+            outstanding: std::collections::BTreeMap::new(),
             out: Vec::new(),
             responses: Vec::new(),
+            response_sources: Vec::new(),
             echo_recovery: None,
         }
     }
@@ -108,6 +115,16 @@ impl Sgsn {
     fn next_seq(&mut self) -> u16 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+
+    /// Sends a hand-made Create PDP Context Request for a new session slot.
+    fn raw_create(&mut self, now: Instant, ies: Vec<Ie<'static>>) -> usize {
+        let idx = self.sessions.len();
+        self.sessions.push(SgsnSession::default());
+        let seq = self.next_seq();
+        let m = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, seq, ies);
+        self.request(now, m, idx);
+        idx
     }
 
     fn echo(&mut self, now: Instant) {
@@ -186,7 +203,8 @@ impl Sgsn {
 
     fn g_pdu(&mut self, idx: usize) {
         let teid = self.sessions[idx].gw_teid_u;
-        let m = Message::g_pdu(teid, vec![0x45u8; 40]);
+        let ue = self.sessions[idx].ue.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let m = Message::g_pdu(teid, inner_ipv4(ue, b"user data"));
         self.out.push(Transmit {
             dst: SocketAddr::new(self.gw.ip(), 2152),
             src: Some(sa(SGSN_IP, 2152)),
@@ -204,8 +222,9 @@ impl Sgsn {
 }
 
 impl Node for Sgsn {
-    fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
         let Ok(m) = gtp::parse(data) else { return };
+        self.response_sources.push(from);
         let Some(seq) = m.header.sequence else { return };
         let Some(o) = self.outstanding.remove(&seq) else {
             return; // a duplicate answer
@@ -237,7 +256,7 @@ impl Node for Sgsn {
 
     fn handle_timeout(&mut self, now: Instant) {
         for o in self.outstanding.values_mut() {
-            if o.next <= now && o.tries < 8 {
+            if o.next <= now && o.tries < N3 {
                 o.tries += 1;
                 o.next = now + Duration::from_millis(300);
                 self.out.push(Transmit {
@@ -261,10 +280,32 @@ impl Node for Sgsn {
     fn poll_timeout(&self) -> Option<Instant> {
         self.outstanding
             .values()
-            .filter(|o| o.tries < 8)
+            .filter(|o| o.tries < N3)
             .map(|o| o.next)
             .min()
     }
+}
+
+/// An IPv4/UDP packet from the UE, with a correct header checksum (UDP checksum 0).
+fn inner_ipv4(src: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&[192, 0, 2, 1]);
+    let sum: u32 = p
+        .chunks(2)
+        .map(|c| (u32::from(c[0]) << 8) | u32::from(c[1]))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(&[0x9c, 0x40, 0x9c, 0x41]);
+    p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
 }
 
 // ---------------------------------------------------------------- the gateway
@@ -307,6 +348,8 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
 fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
     SwitchConfig {
         node: 1,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
         fabric_addr: sp_fabric(),
         line_interfaces: lines.to_vec(),
         processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
@@ -474,6 +517,9 @@ fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() 
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert_eq!(sgsn.created(), 40, "every session is accepted");
     let sessions = sgsn.sessions.clone();
+    // Claim 3: the replies came back through the line interface, from the gateway's address.
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(gw.line(0).stats().transmitted >= 40);
 
     // Claim 1: the line interface passed every set-up (and its retransmissions) to the switch.
     assert!(gw.line(0).stats().to_switch >= 40);
@@ -506,6 +552,9 @@ fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() 
         *per_proc.entry(holder).or_default() += 1;
         assert!(ues.insert(s.ue.expect("an End User Address")));
     }
+    // Retransmitted requests (lossy links) created no second session.
+    let total: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(total, 40);
     // By load: least loaded first, so the 40 sessions spread evenly over the 4 processors.
     assert_eq!(per_proc.len(), 4, "{per_proc:?}");
     let (min, max) = (
@@ -636,7 +685,18 @@ fn claim_5_versioned_tables_reach_every_line_interface() {
 
 #[test]
 fn claim_6_backup_serves_when_the_primary_fails_and_no_session_is_lost() {
-    let mut gw = Gateway::new(6, 0.05, 1);
+    failover(6, 0.05);
+}
+
+#[test]
+fn claim_6_over_many_seeds_with_heavier_loss() {
+    for seed in 20..28 {
+        failover(seed, 0.1);
+    }
+}
+
+fn failover(seed: u64, loss: f64) {
+    let mut gw = Gateway::new(seed, loss, 1);
     gw.create_sessions(40);
     gw.settle();
     let layout = layout();
@@ -672,7 +732,7 @@ fn claim_6_backup_serves_when_the_primary_fails_and_no_session_is_lost() {
     }
     gw.sim.run_for(Duration::from_secs(5));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
-    let served = sgsn.sessions.iter().filter(|s| s.updates_ok == 1).count();
+    let served = sgsn.sessions.iter().filter(|s| s.updates_ok >= 1).count();
     assert_eq!(served, sessions.len(), "processor failure lost no session");
     assert!(gw.line(0).stats().to_backup >= victims.len() as u64);
     let by_backup: u64 = PROCS
@@ -800,29 +860,23 @@ fn claim_7_processors_ask_for_their_vid_and_vids_are_reused_only_when_safe() {
 
 // ---------------------------------------------------------------- claim 8
 
+/// An L2TPv2 data message (L bit, a PPP LCP frame), built with `telcp::l2tp::wire`.
 fn l2tp_data(tunnel: u16, session: u16) -> Vec<u8> {
-    // L2TPv2 data message with the L bit: flags, length, tunnel id, session id, PPP payload.
-    let payload = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
-    let len = 8 + payload.len() as u16;
-    let mut v = vec![0x40, 0x02];
-    v.extend_from_slice(&len.to_be_bytes());
-    v.extend_from_slice(&tunnel.to_be_bytes());
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&payload);
-    v
+    let ppp: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
+    L2tpMessage::Data(DataMessage::new(tunnel, session, ppp)).to_vec()
 }
 
+/// An L2TPv2 control message: a HELLO in `tunnel` (an SCCRQ, to tunnel 0, when `tunnel` is 0).
 fn l2tp_control(tunnel: u16, session: u16) -> Vec<u8> {
-    // L2TPv2 control message (T, L, S): a Hello (message type AVP 6).
-    let avp = [0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06];
-    let len = 12 + avp.len() as u16;
-    let mut v = vec![0xc8, 0x02];
-    v.extend_from_slice(&len.to_be_bytes());
-    v.extend_from_slice(&tunnel.to_be_bytes());
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&[0, 1, 0, 1]);
-    v.extend_from_slice(&avp);
-    v
+    let mut m = if tunnel == 0 {
+        ControlMessage::sccrq(0x4242, b"lac".as_slice(), 3)
+    } else {
+        ControlMessage::hello(tunnel)
+    };
+    m.header.session_id = session;
+    m.header.ns = 1;
+    m.header.nr = 1;
+    L2tpMessage::Control(m).to_vec()
 }
 
 #[test]
@@ -942,6 +996,25 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
         from_line,
         "none reached the switch"
     );
+    // Fabric messages from outside the fabric's trusted senders are refused: no reflection
+    // through the line interface, no forged VID at a processor.
+    let forged = FabricMessage::Transmit {
+        from: sa(GW_IP, 2123),
+        to: sa([198, 51, 100, 7], 2123),
+        data: std::borrow::Cow::Borrowed(b"reflect me"),
+    };
+    let sent_before = gw.line(0).stats().transmitted;
+    gw.sim.inject(attacker, li_fabric(1), forged.to_vec());
+    let forged_vid = FabricMessage::VidAssign {
+        processor: 11,
+        incarnation: 1,
+        vid: VirtualId::new(99).unwrap(),
+    };
+    gw.sim.inject(attacker, p_fabric(11), forged_vid.to_vec());
+    gw.sim.run_for(Duration::from_millis(50));
+    assert_eq!(gw.line(0).stats().transmitted, sent_before);
+    assert!(gw.line(0).stats().fabric_refused >= 1);
+    assert_eq!(gw.proc(11).vid(), Some(vid));
 }
 
 // ---------------------------------------------------------------- the fast path directly
@@ -1053,4 +1126,397 @@ fn processor_events_report_vid_assignment() {
         }
     }
     assert_eq!(assigned, 4);
+}
+
+// ---------------------------------------------------------------- tshark on the gateway's traffic
+
+#[test]
+fn tshark_reads_the_gateway_traffic() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(11, 0.0, 1);
+    gw.create_sessions(4);
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sgsn().g_pdu(i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    let dir = std::env::temp_dir().join(format!("telcp-steering-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gateway.pcap");
+    gw.sim
+        .write_pcap(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Only the peer-facing side: the fabric (port 4000) is not GTP.
+    let bad = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && ip.src == 10.0.0.1",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.user_ipv4",
+    ]);
+    let layout = layout();
+    let mut seen = HashMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('|').collect();
+        *seen.entry(cols[0].to_owned()).or_insert(0) += 1;
+        assert_eq!(cols[1], "128", "accepted: {line}");
+        if cols[0] == "0x11" || cols[0] == "0x13" {
+            // Create / Update responses: the TEID tshark reads carries a primary and a backup VID.
+            let teid = u32::from_str_radix(cols[2].trim_start_matches("0x"), 16).unwrap();
+            let p = layout.primary(teid).unwrap();
+            assert!(gw.proc_by_vid(p).is_some());
+            assert!(layout.backup(teid).is_some_and(|b| b != p));
+        }
+        if cols[0] == "0x11" {
+            assert!(cols[3].starts_with("10."), "End User Address {line}");
+        }
+    }
+    for t in ["0x11", "0x13", "0x15"] {
+        assert!(
+            seen.get(t).is_some_and(|n| *n >= 4),
+            "{t} in {seen:?}\n{out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- bounds
+
+#[test]
+fn setups_beyond_capacity_are_refused_with_no_resources() {
+    let mut gw = Gateway::new(12, 0.0, 1);
+    // 4 processors x 100 sessions; a processor at 95 % takes no new session.
+    let n = 450;
+    for i in 0..n {
+        let now = gw.sim.now();
+        gw.sgsn().create(now, &format!("00102{:010}", i), 5);
+        if i % 10 == 9 {
+            gw.sim.run_for(Duration::from_millis(150));
+        }
+    }
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(100), Duration::from_secs(20), |s| {
+            s.node::<Sgsn>(NodeId(0))
+                .sessions
+                .iter()
+                .all(|x| x.created.is_some())
+        });
+    assert!(ok);
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    let accepted = sgsn.created();
+    let refused = sgsn
+        .sessions
+        .iter()
+        .filter(|s| s.created == Some(Cause::NO_RESOURCES_AVAILABLE))
+        .count();
+    assert_eq!(
+        accepted + refused,
+        n,
+        "every set-up accepted or refused with No resources"
+    );
+    assert!((360..=400).contains(&accepted), "accepted {accepted}");
+    for id in PROCS {
+        assert!(gw.proc(id).session_count() <= 100);
+    }
+    assert!(gw.sp().session_count() <= 400);
+    // The accepted sessions are all intact and served.
+    let idx: Vec<usize> = (0..n)
+        .filter(|&i| {
+            gw.sim.node::<Sgsn>(gw.sgsn).sessions[i].created == Some(Cause::REQUEST_ACCEPTED)
+        })
+        .take(20)
+        .collect();
+    for &i in &idx {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(1));
+    for &i in &idx {
+        assert_eq!(gw.sim.node::<Sgsn>(gw.sgsn).sessions[i].updates_ok, 1);
+    }
+}
+
+#[test]
+fn a_flood_of_spoofed_packets_is_dropped_and_counted() {
+    let mut gw = Gateway::new(13, 0.0, 1);
+    let line = gw.lines[0];
+    let layout = layout();
+    let attacker = sa([203, 0, 113, 9], 2152);
+    let gu = sa(GW_IP, 2152);
+    let mut rng = telcp::Rng::seed_from_u64(3);
+    let assigned: Vec<u16> = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).vid().unwrap().get())
+        .collect();
+    let mut unknown = 0u64;
+    for _ in 0..100_000 {
+        let teid = rng.next_u32() | 1;
+        let p = layout.primary_raw(teid);
+        if !assigned.contains(&p) {
+            unknown += 1;
+            let pkt = Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
+            gw.sim.deliver_now(line, attacker, gu, &pkt);
+        }
+    }
+    let s = gw.line(0).stats();
+    assert_eq!(s.drops(DropReason::UnknownVid), unknown);
+    assert_eq!(s.to_primary + s.to_backup + s.to_switch, 0);
+    assert_eq!(s.queue_full, 0, "nothing was queued for a dropped packet");
+}
+
+#[test]
+fn processors_refuse_bad_setups_with_the_protocols_causes() {
+    let mut gw = Gateway::new(14, 0.0, 1);
+    let sgsn_ip = IpAddr::V4(Ipv4Addr::from(SGSN_IP));
+    let now = gw.sim.now();
+    // No TEID Control Plane: Mandatory IE missing.
+    let a = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000001").unwrap()),
+            Ie::TeidDataI(7),
+            Ie::Nsapi(5),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    // An IPv6 End User Address: Unknown PDP address or PDP type.
+    let b = gw.sgsn().raw_create(
+        now,
+        vec![
+            Ie::Imsi(Imsi::from_digits("001019000000002").unwrap()),
+            Ie::TeidDataI(8),
+            Ie::TeidControl(8),
+            Ie::Nsapi(5),
+            Ie::EndUserAddress(EndUserAddress {
+                organization: 0xf1,
+                pdp_type: EndUserAddress::IPV6,
+                address: Default::default(),
+            }),
+            Ie::GsnAddress(sgsn_ip),
+            Ie::GsnAddress(sgsn_ip),
+        ],
+    );
+    gw.sim.run_for(Duration::from_millis(300));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(sgsn.sessions[a].created, Some(Cause::MANDATORY_IE_MISSING));
+    assert_eq!(
+        sgsn.sessions[b].created,
+        Some(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE)
+    );
+    let refused: u64 = PROCS.iter().map(|id| gw.proc(*id).stats().refused).sum();
+    assert_eq!(refused, 2);
+    let sessions: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(sessions, 0, "a refused set-up leaves no state");
+}
+
+// ---------------------------------------------------------------- successive failures
+
+/// Processors fail and restart one after another while sessions come and go. A session is lost
+/// only when both processors its TEID names have failed; every other one is still served, and
+/// no two live processors ever hold the same VID.
+fn successive_failures(seed: u64) {
+    let mut gw = Gateway::new(seed, 0.05, 1);
+    let layout = layout();
+    let mut incarnation: HashMap<u32, u32> = PROCS.iter().map(|id| (*id, 1)).collect();
+    // VIDs whose processor failed since the session was created.
+    let mut dead_vids: Vec<VirtualId> = Vec::new();
+    let mut rng = telcp::Rng::seed_from_u64(seed);
+    let mut created = 0;
+    for round in 0..3 {
+        let n = gw.sim.node::<Sgsn>(gw.sgsn).sessions.len();
+        for i in 0..10 {
+            let now = gw.sim.now();
+            let imsi = format!("0010{round}{:010}", n + i);
+            gw.sgsn().create(now, &imsi, 5);
+            gw.sim.run_for(Duration::from_millis(30));
+        }
+        created += 10;
+        gw.sim.run_for(Duration::from_secs(3));
+        let victim = PROCS[rng.below(PROCS.len() as u64) as usize];
+        dead_vids.push(gw.proc(victim).vid().unwrap());
+        let node = gw.procs[&victim];
+        gw.sim.crash(node);
+        gw.sim.run_for(Duration::from_secs(2));
+        // Every session with a live holder answers an update.
+        let sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        let before: Vec<u32> = sessions.iter().map(|s| s.updates_ok).collect();
+        for (i, s) in sessions.iter().enumerate() {
+            if s.created == Some(Cause::REQUEST_ACCEPTED) && s.deleted.is_none() {
+                let now = gw.sim.now();
+                gw.sgsn().update(now, i);
+                gw.sim.run_for(Duration::from_millis(5));
+            }
+        }
+        gw.sim.run_for(Duration::from_secs(4));
+        let after = gw.sim.node::<Sgsn>(gw.sgsn).sessions.clone();
+        for (i, s) in after.iter().enumerate() {
+            if s.created != Some(Cause::REQUEST_ACCEPTED) || s.deleted.is_some() {
+                continue;
+            }
+            let p = layout.primary(s.gw_teid_c).unwrap();
+            let b = layout.backup(s.gw_teid_c);
+            let both_dead = dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b));
+            if !both_dead {
+                assert_eq!(
+                    s.updates_ok,
+                    before[i] + 1,
+                    "seed {seed} round {round}: session {:08x} (dead {dead_vids:?}) not served",
+                    s.gw_teid_c
+                );
+            }
+        }
+        // Restart the victim: it asks for a VID again and gets one no live processor holds.
+        let inc = incarnation.get_mut(&victim).unwrap();
+        *inc += 1;
+        let now = gw.sim.now();
+        gw.sim.restart(
+            node,
+            Box::new(Processor::new(processor_config(victim, *inc), now).unwrap()),
+        );
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<Processor>(node).vid().is_some()
+            });
+        assert!(ok, "seed {seed}: restarted processor got no VID");
+        gw.sim.run_for(Duration::from_secs(2));
+        let mut vids: Vec<VirtualId> = PROCS.iter().filter_map(|id| gw.proc(*id).vid()).collect();
+        vids.sort();
+        vids.dedup();
+        assert_eq!(
+            vids.len(),
+            PROCS.len(),
+            "seed {seed}: two processors share a VID"
+        );
+        // Delete a few sessions.
+        for i in 0..3 {
+            let now = gw.sim.now();
+            let idx = rng.below(created as u64) as usize;
+            let s = &gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx];
+            if s.deleted.is_none() && s.created == Some(Cause::REQUEST_ACCEPTED) {
+                let p = layout.primary(s.gw_teid_c).unwrap();
+                let b = layout.backup(s.gw_teid_c);
+                if !(dead_vids.contains(&p) && b.is_none_or(|b| dead_vids.contains(&b))) {
+                    gw.sgsn().delete(now, idx);
+                }
+            }
+            let _ = i;
+        }
+        gw.sim.run_for(Duration::from_secs(3));
+    }
+    assert!(gw.sim.node::<Sgsn>(gw.sgsn).created() >= 25, "seed {seed}");
+}
+
+#[test]
+fn successive_processor_failures_lose_only_doubly_failed_sessions() {
+    for seed in 40..46 {
+        successive_failures(seed);
+    }
+}
+
+// ---------------------------------------------------------------- switch processor restart
+
+#[test]
+fn a_restarted_switch_processor_relearns_vids_and_sessions() {
+    let mut gw = Gateway::new(15, 0.05, 1);
+    gw.create_sessions(30);
+    gw.settle();
+    // One processor fails first: its sessions are served by their backups.
+    let victim = gw.proc(14).vid().unwrap();
+    let n14 = gw.procs[&14];
+    gw.sim.crash(n14);
+    gw.settle();
+    let vids: Vec<Option<VirtualId>> = PROCS.iter().map(|id| gw.proc(*id).vid()).collect();
+    let old_version = gw.line(0).table().version();
+    // The switch processor crashes, then comes back as a new incarnation knowing nothing.
+    gw.sim.crash(gw.sp);
+    gw.sim.run_for(Duration::from_millis(300));
+    // Meanwhile the line interface keeps steering: session packets never needed the switch.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    // (A primary answers once its replication attempts give up: max_retries x retransmit.)
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(
+        sgsn.sessions.iter().all(|s| s.updates_ok == 1),
+        "sessions served while the switch processor was down"
+    );
+    let mut cfg = switch_config(&[li_fabric(1)]);
+    cfg.incarnation = 2;
+    let now = gw.sim.now();
+    gw.sim
+        .restart(gw.sp, Box::new(SwitchProcessor::new(cfg, now).unwrap()));
+    gw.sim.run_for(Duration::from_secs(3));
+    // The live processors kept their VIDs; the failed one's VID is relearned (down) from the
+    // sessions its backups announced; the table replaced the old one.
+    for (id, v) in PROCS.iter().zip(&vids) {
+        if *id != 14 {
+            assert_eq!(gw.sp().vid_of(*id), *v, "processor {id} kept its VID");
+        }
+    }
+    assert_eq!(gw.sp().session_count(), 30, "every session announced again");
+    assert!(gw.sp().vid_refs(victim).is_some_and(|r| r > 0));
+    let t = gw.line(0).table();
+    assert!(t.version() > old_version);
+    assert_eq!(t.state(victim), Some(VidState::Down));
+    // Sessions are still served (the failed processor's by its backups), and new ones set up.
+    for i in 0..30 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sim.run_for(Duration::from_millis(5));
+    }
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 2));
+    let now = gw.sim.now();
+    let idx = gw.sgsn().create(now, "001015555555555", 5);
+    gw.sim.run_for(Duration::from_secs(2));
+    let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[idx].clone();
+    assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+    assert_ne!(
+        layout().primary(s.gw_teid_c),
+        Some(victim),
+        "no new session on a down VID"
+    );
 }

@@ -4,6 +4,9 @@
 //! earliest deadline (at most a millisecond, so new datagrams are picked up promptly).
 #![allow(dead_code)]
 
+pub mod sgsn;
+pub mod stories;
+
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};

@@ -22,6 +22,203 @@ pub fn message(data: &[u8]) {
     }
 }
 
+/// A byte-driven script of operations on an endpoint: datagrams (arbitrary, or mutated valid
+/// messages), time steps and commands.
+struct Ops<'a> {
+    data: &'a [u8],
+}
+
+impl Ops<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(*b)
+    }
+    fn bytes(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.data.len());
+        let (a, b) = self.data.split_at(n);
+        self.data = b;
+        a
+    }
+}
+
+const LNS_ADDR: &str = "10.0.0.1:1701";
+const LAC_ADDR: &str = "10.0.9.1:1701";
+
+fn addr(s: &str) -> std::net::SocketAddr {
+    s.parse()
+        .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 1701)))
+}
+
+/// Valid control messages to start mutations from.
+fn templates() -> Vec<Vec<u8>> {
+    use crate::l2tp::wire::ControlMessage;
+    let ms = [
+        ControlMessage::sccrq(7, b"peer".as_slice(), 3),
+        ControlMessage::sccrp(1, 7, b"peer".as_slice(), 3),
+        ControlMessage::scccn(1),
+        ControlMessage::icrq(1, 9, 1),
+        ControlMessage::icrp(1, 1, 9),
+        ControlMessage::iccn(1, 1, 64000, 1),
+        ControlMessage::hello(1),
+        ControlMessage::zlb(1, 0, 1),
+    ];
+    ms.into_iter()
+        .map(|m| Message::Control(m).to_vec())
+        .collect()
+}
+
+fn datagram(ops: &mut Ops<'_>, templates: &[Vec<u8>]) -> Vec<u8> {
+    let kind = ops.byte().unwrap_or(0);
+    let len = usize::from(ops.byte().unwrap_or(0));
+    if kind % 2 == 0 {
+        ops.bytes(len).to_vec()
+    } else {
+        let mut d = templates
+            .get(usize::from(kind / 2) % templates.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        // Patch tunnel id, ns, nr and a few bytes from the script.
+        for (i, b) in ops.bytes(len.min(8)).iter().enumerate() {
+            let at = [4, 5, 8, 9, 10, 11, 13, 19][i];
+            if let Some(x) = d.get_mut(at) {
+                *x = *b;
+            }
+        }
+        d
+    }
+}
+
+/// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
+/// time steps and commands; checks its bounds after each step.
+pub fn lns(data: &[u8]) {
+    use crate::l2tp::{Config, Lns, LnsConfig, pool::MemberState};
+    let start = std::time::Instant::now();
+    let common = Config {
+        max_tunnels: 4,
+        max_pending_tunnels: 2,
+        max_sessions: 6,
+        max_sessions_per_tunnel: 4,
+        max_data_queue: 8,
+        max_events: 64,
+        max_send_queue: 8,
+        ..Config::default()
+    };
+    let cfg = LnsConfig {
+        common,
+        max_pending_redirects: 3,
+        standard_redirect: data.first().is_some_and(|b| b & 1 == 1),
+        ..LnsConfig::default()
+    };
+    let Ok(mut lns) = Lns::new(cfg, start) else {
+        return;
+    };
+    lns.pool.update(
+        std::net::IpAddr::from([10, 0, 1, 1]),
+        MemberState::Up,
+        0,
+        10,
+        0,
+    );
+    let templates = templates();
+    let mut now = start;
+    let mut ops = Ops { data };
+    while let Some(op) = ops.byte() {
+        match op % 4 {
+            0 | 1 => {
+                let d = datagram(&mut ops, &templates);
+                let _ = lns.handle_datagram(now, addr(LAC_ADDR), addr(LNS_ADDR), &d);
+            }
+            2 => {
+                now += std::time::Duration::from_millis(u64::from(ops.byte().unwrap_or(0)) * 250);
+                lns.handle_timeout(now);
+            }
+            _ => match ops.byte().unwrap_or(0) % 3 {
+                0 => lns.set_load(ops.byte().unwrap_or(0)),
+                1 => lns.set_accepting(ops.byte().unwrap_or(0) % 2 == 0),
+                _ => {
+                    let s = crate::l2tp::SessionRef {
+                        tunnel: u16::from(ops.byte().unwrap_or(0)),
+                        session: u16::from(ops.byte().unwrap_or(0)),
+                    };
+                    let _ = lns.send_ppp(s, b"x");
+                }
+            },
+        }
+        assert!(lns.tunnel_count() <= 4);
+        assert!(lns.session_count() <= 6);
+        assert!(lns.pending_redirects() <= 3);
+        while lns.poll_transmit().is_some() {}
+        while lns.poll_event().is_some() {}
+        while lns.poll_data().is_some() {}
+        if let Some(d) = lns.poll_timeout() {
+            assert!(d >= start);
+        }
+    }
+}
+
+/// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
+/// checks its bounds after each step.
+pub fn lac(data: &[u8]) {
+    use crate::l2tp::{CallId, Config, Lac, LacConfig};
+    let start = std::time::Instant::now();
+    let mut cfg = LacConfig::new(addr(LNS_ADDR));
+    cfg.common = Config {
+        max_tunnels: 4,
+        max_pending_tunnels: 2,
+        max_sessions: 6,
+        max_data_queue: 8,
+        max_events: 64,
+        max_send_queue: 8,
+        ..Config::default()
+    };
+    cfg.max_calls = 5;
+    cfg.tunnel_level_request = data.first().is_some_and(|b| b & 1 == 1);
+    cfg.alternates = vec![addr("10.0.2.1:1701")];
+    let Ok(mut lac) = Lac::new(cfg, start) else {
+        return;
+    };
+    let templates = templates();
+    let mut now = start;
+    let mut ops = Ops { data };
+    while let Some(op) = ops.byte() {
+        match op % 4 {
+            0 | 1 => {
+                let d = datagram(&mut ops, &templates);
+                let from = if op & 4 == 0 {
+                    LNS_ADDR
+                } else {
+                    "10.0.1.1:1701"
+                };
+                let _ = lac.handle_datagram(now, addr(from), addr(LAC_ADDR), &d);
+            }
+            2 => {
+                now += std::time::Duration::from_millis(u64::from(ops.byte().unwrap_or(0)) * 250);
+                lac.handle_timeout(now);
+            }
+            _ => {
+                let c = CallId(u64::from(ops.byte().unwrap_or(0) % 8));
+                match ops.byte().unwrap_or(0) % 3 {
+                    0 => {
+                        let _ = lac.open_session(now);
+                    }
+                    1 => {
+                        let _ = lac.close_session(now, c);
+                    }
+                    _ => {
+                        let _ = lac.send_ppp(c, b"frame");
+                    }
+                }
+            }
+        }
+        assert!(lac.tunnel_count() <= 4);
+        assert!(lac.call_count() <= 5);
+        while lac.poll_transmit().is_some() {}
+        while lac.poll_event().is_some() {}
+        while lac.poll_data().is_some() {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Rng;
@@ -58,6 +255,28 @@ mod tests {
                 data[at] = rng.next_u32() as u8;
             }
             super::message(&data);
+        }
+    }
+
+    #[test]
+    fn lac_and_lns_harnesses_on_random_scripts() {
+        // TELCP_FUZZ_ITERS=n runs a longer local campaign.
+        let iters = std::env::var("TELCP_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64);
+        let mut rng = Rng::seed_from_u64(11);
+        for _ in 0..iters {
+            let mut d = vec![0u8; rng.below(600) as usize];
+            rng.fill_bytes(&mut d);
+            // Bias towards datagram ops carrying mutated templates.
+            for (i, b) in d.iter_mut().enumerate() {
+                if i % 7 == 0 && rng.chance(0.5) {
+                    *b = 1;
+                }
+            }
+            super::lns(&d);
+            super::lac(&d);
         }
     }
 }

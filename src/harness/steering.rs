@@ -153,6 +153,8 @@ pub fn steering_line(now: Instant, data: &[u8]) {
 fn switch_config() -> SwitchConfig {
     SwitchConfig {
         node: 1,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
         fabric_addr: addr(0, 100, 4000),
         line_interfaces: vec![addr(0, 1, 4000)],
         processors: vec![
@@ -219,6 +221,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 FabricMessage::VidRequest {
                     processor: slot,
                     incarnation: u32::from(b % 3),
+                    current: VirtualId::new(u16::from(b >> 4)),
                 }
                 .to_vec(),
             ),

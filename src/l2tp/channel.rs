@@ -76,7 +76,7 @@ pub struct Channel {
     cwnd: u16,
     ssthresh: u16,
     ca_acked: u16,
-    unacked: VecDeque<(u16, Vec<u8>)>,
+    unacked: VecDeque<(u16, Bytes)>,
     queue: VecDeque<ControlMessage<'static>>,
     ooo: BTreeMap<u16, ControlMessage<'static>>,
     retries: u32,
@@ -182,6 +182,9 @@ impl Channel {
             }
         }
         if progressed {
+            if self.unacked.is_empty() && self.unacked.capacity() > 4 {
+                self.unacked.shrink_to_fit();
+            }
             self.retries = 0;
             self.rto = self.cfg.retransmit_initial;
             self.deadline = if self.unacked.is_empty() {
@@ -209,8 +212,8 @@ impl Channel {
             };
             let ns = self.ns;
             self.ns = self.ns.wrapping_add(1);
-            let bytes = self.encode(ns, msg);
-            self.out.push_back(Bytes::from(bytes.clone()));
+            let bytes = Bytes::from(self.encode(ns, msg));
+            self.out.push_back(bytes.clone());
             self.unacked.push_back((ns, bytes));
             self.ack_pending = false;
             if self.deadline.is_none() {
@@ -233,7 +236,18 @@ impl Channel {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.out.pop_front()
+        let b = self.out.pop_front();
+        if b.is_none() && self.out.capacity() > 0 {
+            // An idle tunnel keeps no buffers.
+            self.out = VecDeque::new();
+            if self.queue.is_empty() {
+                self.queue = VecDeque::new();
+            }
+            if self.unacked.is_empty() {
+                self.unacked = VecDeque::new();
+            }
+        }
+        b
     }
 
     /// When [`Channel::handle_timeout`] must be called.
@@ -261,15 +275,21 @@ impl Channel {
         self.ssthresh = (self.cwnd / 2).max(1);
         self.cwnd = 1;
         self.ca_acked = 0;
-        self.rto = (self.rto * 2).min(self.cfg.retransmit_cap);
+        self.rto = self
+            .rto
+            .checked_mul(2)
+            .unwrap_or(self.cfg.retransmit_cap)
+            .min(self.cfg.retransmit_cap);
         self.deadline = Some(now + self.rto);
         let nr = self.nr;
         if let Some((_, bytes)) = self.unacked.front_mut() {
             // Refresh Nr (offset 10) in the retransmitted copy.
-            if let Some(slot) = bytes.get_mut(10..12) {
+            let mut copy = bytes.to_vec();
+            if let Some(slot) = copy.get_mut(10..12) {
                 slot.copy_from_slice(&nr.to_be_bytes());
             }
-            self.out.push_back(Bytes::from(bytes.clone()));
+            *bytes = Bytes::from(copy);
+            self.out.push_back(bytes.clone());
         }
         Ok(())
     }
@@ -298,9 +318,11 @@ impl Channel {
     pub fn set_peer_tunnel_id(&mut self, id: u16) {
         self.peer_tunnel_id = id;
         for (_, b) in self.unacked.iter_mut() {
-            if let Some(slot) = b.get_mut(4..6) {
+            let mut copy = b.to_vec();
+            if let Some(slot) = copy.get_mut(4..6) {
                 slot.copy_from_slice(&id.to_be_bytes());
             }
+            *b = Bytes::from(copy);
         }
     }
 }
@@ -358,6 +380,45 @@ mod tests {
         let re_ack = parse(&b.poll_transmit().unwrap());
         assert!(re_ack.is_zlb());
         assert_eq!(re_ack.header.nr, 3);
+    }
+
+    /// Slow start to the threshold, then one more per window; a timeout halves the threshold and
+    /// restarts from 1.
+    #[test]
+    fn slow_start_congestion_avoidance_and_timeout() {
+        let t = Instant::now();
+        let mut a = Channel::new(ChannelConfig::default(), 1);
+        let mut b = Channel::new(ChannelConfig::default(), 2);
+        a.set_peer_window(16);
+        a.ssthresh = 4;
+        let mut windows = Vec::new();
+        for _ in 0..200 {
+            let _ = a.send(t, ControlMessage::hello(0));
+        }
+        for _ in 0..8 {
+            // One round: send what the window allows, the peer acks all at once.
+            let mut sent = Vec::new();
+            while let Some(m) = a.poll_transmit() {
+                sent.push(parse(&m));
+            }
+            windows.push(sent.len());
+            for m in sent {
+                let _ = b.receive(t, m);
+            }
+            b.flush_ack();
+            while let Some(z) = b.poll_transmit() {
+                let _ = a.receive(t, parse(&z));
+            }
+        }
+        // 1, 2, 4 (slow start doubles), then +1 per round (congestion avoidance).
+        assert_eq!(windows[..5], [1, 2, 4, 5, 6]);
+        // Loss: everything in flight times out.
+        let before = a.cwnd();
+        while a.poll_transmit().is_some() {}
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        assert_eq!(a.cwnd(), 1);
+        assert_eq!(a.ssthresh, (before / 2).max(1));
     }
 
     #[test]

@@ -540,6 +540,7 @@ impl Lac {
                             s.sequencing = seq;
                             s.peer_id
                         };
+                        self.core.timers.cancel(&Timer::Session(tid, sid));
                         let mut iccn = ControlMessage::iccn(0, peer_id, 64000, 1);
                         if seq {
                             iccn.push(Avp::mandatory(AvpValue::SequencingRequired));

@@ -116,6 +116,9 @@ impl Lns {
             Some(h) => Some(Monitor::new(h.clone(), now).map_err(|_| ConfigError::Bad("health"))?),
             None => None,
         };
+        if cfg.redirect_hold > Duration::from_secs(86_400) {
+            return Err(ConfigError::Bad("redirect_hold"));
+        }
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
                 return Err(ConfigError::Bad("virtual_lns.me"));
@@ -222,7 +225,9 @@ impl Lns {
 
     /// Established sessions plus those in set-up (redirect records excluded).
     pub fn session_count(&self) -> usize {
-        self.core.session_count - self.pending_redirects
+        self.core
+            .session_count
+            .saturating_sub(self.pending_redirects)
     }
 
     /// Tunnels (any state).
@@ -333,27 +338,18 @@ impl Lns {
             && per_tunnel_ok
     }
 
-    fn own_addrs(&self) -> Vec<IpAddr> {
-        let mut v = Vec::new();
-        if let Some(vl) = &self.cfg.virtual_lns {
-            v.push(vl.virtual_addr);
-            if let Some(me) = vl.members.get(vl.me) {
-                v.push(*me);
-            }
-        }
-        v
-    }
-
     fn select(&mut self, peer: SocketAddr, local: Option<SocketAddr>) -> Option<IpAddr> {
         if !self.cfg.contact {
             return None;
         }
-        let mut exclude = self.own_addrs();
-        if let Some(l) = local {
-            exclude.push(l.ip());
-        }
-        exclude.push(peer.ip());
-        let t = self.pool.select(&exclude)?;
+        let (vip, me) = match &self.cfg.virtual_lns {
+            Some(v) => (Some(v.virtual_addr), v.members.get(v.me).copied()),
+            None => (None, None),
+        };
+        let local = local.map(|l| l.ip());
+        let t = self.pool.select_where(|a| {
+            Some(a) != vip && Some(a) != me && Some(a) != local && a != peer.ip()
+        })?;
         self.pool.note_redirect(t);
         Some(t)
     }
@@ -457,7 +453,7 @@ impl Lns {
                 } => {
                     for s in sessions {
                         if s.state == SessionState::Redirected {
-                            self.pending_redirects -= 1;
+                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
                         } else if s.state == SessionState::Established {
                             self.core.event(Event::SessionDown {
                                 session: Some(SessionRef {
@@ -476,7 +472,7 @@ impl Lns {
                     match state {
                         Some(SessionState::Redirected) => {
                             self.core.remove_session(tid, sid);
-                            self.pending_redirects -= 1;
+                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
                         }
                         Some(SessionState::Established) | None => {}
                         Some(_) => {
@@ -691,6 +687,7 @@ impl Lns {
                 if m.sequencing_required() {
                     s.sequencing = true;
                 }
+                self.core.timers.cancel(&Timer::Session(tid, sid));
                 self.core.event(Event::SessionUp {
                     session: sref,
                     call: None,
@@ -710,7 +707,7 @@ impl Lns {
                     return;
                 };
                 if s.state == SessionState::Redirected {
-                    self.pending_redirects -= 1;
+                    self.pending_redirects = self.pending_redirects.saturating_sub(1);
                     return;
                 }
                 let result = m.result_code().cloned().map(ResultCode::into_owned);

@@ -13,6 +13,38 @@
 //! Both endpoints follow the crate's sans-IO contract: after any `handle_*` call or command, drain
 //! `poll_transmit`, `poll_event` (and `poll_data`), then read `poll_timeout`; time never goes
 //! backwards; a spurious `handle_timeout` is a no-op.
+//!
+//! Received PPP frames come out of `poll_data` (a bounded queue, [`Config::max_data_queue`]), not
+//! as events, so that the event queue stays a low-volume stream of facts.
+//!
+//! ```
+//! use std::time::Instant;
+//! use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig};
+//! let now = Instant::now();
+//! let (lac_addr, lns_addr) = ("10.0.9.1:1701".parse().unwrap(), "10.0.0.1:1701".parse().unwrap());
+//! let mut lac = Lac::new(LacConfig::new(lns_addr), now).unwrap();
+//! let mut lns = Lns::new(LnsConfig::default(), now).unwrap();
+//! let call = lac.open_session(now).unwrap();
+//! // A perfect in-process network: hand every datagram to the other side until both are quiet.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(t) = lac.poll_transmit() {
+//!         lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
+//!         moved = true;
+//!     }
+//!     while let Some(t) = lns.poll_transmit() {
+//!         lac.handle_datagram(now, lns_addr, lac_addr, &t.payload).unwrap();
+//!         moved = true;
+//!     }
+//!     if !moved { break; }
+//! }
+//! assert!(std::iter::from_fn(|| lac.poll_event())
+//!     .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if c == call)));
+//! lac.send_ppp(call, b"\xff\x03\xc0\x21").unwrap();
+//! let t = lac.poll_transmit().unwrap();
+//! lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
+//! assert_eq!(&lns.poll_data().unwrap().frame[..], b"\xff\x03\xc0\x21");
+//! ```
 
 pub mod channel;
 pub mod lac;
@@ -165,20 +197,23 @@ pub struct Config {
     pub hello_interval: Duration,
     /// How long a closed tunnel is kept to acknowledge the peer's retransmissions.
     pub hold_period: Duration,
-    /// Maximum tunnels (set-up ones included). When full, an SCCRQ gets StopCCN Result 2 / Error 4.
+    /// Maximum tunnels (set-up ones included). When full, an SCCRQ gets StopCCN Result 2 / Error 4
+    /// (or, on a contact LNS, a redirect) and [`Lac::open_session`] fails the call.
     pub max_tunnels: usize,
     /// Maximum tunnels in set-up at once (a flood of SCCRQs cannot hold more); beyond, StopCCN
     /// Result 2 / Error 4 without keeping state.
     pub max_pending_tunnels: usize,
     /// A session not established within this time is dropped (CDN result 10, time-out).
     pub session_setup_timeout: Duration,
-    /// Maximum sessions per tunnel.
+    /// Maximum sessions per tunnel. When full, an ICRQ is redirected (contact LNS) or refused with
+    /// CDN result 4.
     pub max_sessions_per_tunnel: usize,
-    /// Maximum sessions in total.
+    /// Maximum sessions in total (same answer when full).
     pub max_sessions: usize,
     /// Out-of-order control messages kept per tunnel.
     pub max_out_of_order: usize,
-    /// Control messages waiting for the send window per tunnel.
+    /// Control messages waiting for the send window per tunnel; beyond, a message is not queued
+    /// (the command that needed it fails or the peer's request goes unanswered and is retried).
     pub max_send_queue: usize,
     /// Received PPP frames waiting for `poll_data`; more are dropped.
     pub max_data_queue: usize,
@@ -280,6 +315,22 @@ impl Config {
         }
         if self.max_sessions_per_tunnel == 0 || self.max_sessions_per_tunnel > 65535 {
             return Err(ConfigError::Bad("max_sessions_per_tunnel"));
+        }
+        let day = Duration::from_secs(86_400);
+        if self.retransmit_initial.is_zero()
+            || self.retransmit_initial > self.retransmit_cap
+            || self.retransmit_cap > Duration::from_secs(3600)
+        {
+            return Err(ConfigError::Bad("retransmit_initial/retransmit_cap"));
+        }
+        if self.hello_interval.is_zero()
+            || self.hello_interval > day
+            || self.hold_period > day
+            || self.session_setup_timeout > day
+        {
+            return Err(ConfigError::Bad(
+                "hello_interval/hold_period/session_setup_timeout",
+            ));
         }
         Ok(())
     }

@@ -113,9 +113,14 @@ impl LnsPool {
 
     /// The available member with the most spare capacity, not in `exclude`.
     pub fn select(&self, exclude: &[IpAddr]) -> Option<IpAddr> {
+        self.select_where(|a| !exclude.contains(&a))
+    }
+
+    /// The available member with the most spare capacity among those `allowed` accepts.
+    pub fn select_where(&self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
         self.entries
             .iter()
-            .filter(|e| self.available(e) && !exclude.contains(&e.addr))
+            .filter(|e| self.available(e) && allowed(e.addr))
             .max_by(|a, b| {
                 (a.capacity - a.used)
                     .cmp(&(b.capacity - b.used))

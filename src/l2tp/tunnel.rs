@@ -24,6 +24,28 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+/// A hasher for the endpoint's own 16-bit ids (tunnel and session ids it chose at random): a
+/// multiplicative mix, much cheaper than SipHash. Never used for keys a peer chooses.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by our own ids.
+pub type IdMap<V> = HashMap<u16, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Where a tunnel stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TunnelState {
@@ -53,7 +75,7 @@ pub struct Tunnel {
     /// The control channel.
     pub channel: Channel,
     /// Sessions by our Session ID.
-    pub sessions: HashMap<u16, Session>,
+    pub sessions: IdMap<Session>,
     /// Challenge we sent, to check the peer's response.
     pub our_challenge: Option<[u8; 16]>,
     /// Our Tie Breaker (initiator).
@@ -64,6 +86,8 @@ pub struct Tunnel {
     pub requested_with_lbc: bool,
     /// StopCCN result received or sent.
     pub stop_result: Option<ResultCode<'static>>,
+    /// When the last message came from the peer (HELLO is due `hello_interval` after it).
+    pub last_rx: Instant,
 }
 
 /// Timer keys of an endpoint.
@@ -114,7 +138,7 @@ pub(crate) struct Core {
     pub cfg: Config,
     pub rng: Rng,
     pub timers: TimerQueue<Timer>,
-    pub tunnels: HashMap<u16, Tunnel>,
+    pub tunnels: IdMap<Tunnel>,
     by_peer: HashMap<(SocketAddr, u16), u16>,
     pub out: VecDeque<Transmit>,
     pub events: VecDeque<Event>,
@@ -136,7 +160,7 @@ impl Core {
             cfg,
             rng,
             timers: TimerQueue::new(),
-            tunnels: HashMap::new(),
+            tunnels: IdMap::default(),
             by_peer: HashMap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -174,16 +198,6 @@ impl Core {
         }
     }
 
-    fn alloc_id(&mut self, taken: impl Fn(u16) -> bool) -> Option<u16> {
-        for _ in 0..64 {
-            let id = self.rng.nonzero_u16();
-            if !taken(id) {
-                return Some(id);
-            }
-        }
-        (1..=u16::MAX).find(|id| !taken(*id))
-    }
-
     /// A free Session ID on `tunnel`; `bounded`: refuse when the session limits are reached
     /// (redirect records are bounded separately by the LNS).
     pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
@@ -194,17 +208,23 @@ impl Core {
         {
             return None;
         }
-        let keys: std::collections::HashSet<u16> = if t.sessions.len() > 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Default::default()
-        };
-        let small: Vec<u16> = if t.sessions.len() <= 256 {
-            t.sessions.keys().copied().collect()
-        } else {
-            Vec::new()
-        };
-        self.alloc_id(|id| keys.contains(&id) || small.contains(&id))
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !t.sessions.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !t.sessions.contains_key(id))
+    }
+
+    fn alloc_tunnel_id(&mut self) -> Option<u16> {
+        for _ in 0..64 {
+            let id = self.rng.nonzero_u16();
+            if !self.tunnels.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        (1..=u16::MAX).find(|id| !self.tunnels.contains_key(id))
     }
 
     pub fn tunnel_count(&self) -> usize {
@@ -268,12 +288,15 @@ impl Core {
                 payload: b,
             });
         }
-        match t.channel.deadline() {
-            Some(d) => {
-                self.timers.insert(Timer::Channel(tid), d);
-            }
-            None => {
-                self.timers.cancel(&Timer::Channel(tid));
+        let want = t.channel.deadline();
+        if self.timers.deadline(&Timer::Channel(tid)) != want {
+            match want {
+                Some(d) => {
+                    self.timers.insert(Timer::Channel(tid), d);
+                }
+                None => {
+                    self.timers.cancel(&Timer::Channel(tid));
+                }
             }
         }
     }
@@ -285,9 +308,7 @@ impl Core {
         {
             return None;
         }
-        let tunnels = &self.tunnels;
-        let taken: std::collections::HashSet<u16> = tunnels.keys().copied().collect();
-        let id = self.alloc_id(|id| taken.contains(&id))?;
+        let id = self.alloc_tunnel_id()?;
         let tb = self.rng.next_u64();
         let mut msg = ControlMessage::sccrq(id, Cow::Owned(self.cfg.host_name.clone()), 3)
             .with(Avp::mandatory(AvpValue::BearerCapabilities(3)))
@@ -316,12 +337,13 @@ impl Core {
             local: None,
             state: TunnelState::WaitCtlReply,
             channel: Channel::new(self.channel_config(), 0),
-            sessions: HashMap::new(),
+            sessions: IdMap::default(),
             our_challenge: challenge,
             tie_breaker: Some(tb),
             peer_load_balance_capable: false,
             requested_with_lbc: lbc,
             stop_result: None,
+            last_rx: now,
         };
         self.tunnels.insert(id, t);
         self.pending_tunnels.insert(id);
@@ -408,9 +430,8 @@ impl Core {
             );
             return Err(InputError::Full("tunnels"));
         }
-        let taken: std::collections::HashSet<u16> = self.tunnels.keys().copied().collect();
         let id = self
-            .alloc_id(|id| taken.contains(&id))
+            .alloc_tunnel_id()
             .ok_or(InputError::Full("tunnel ids"))?;
         let mut channel = Channel::new(self.channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
@@ -445,12 +466,13 @@ impl Core {
                 local: Some(to),
                 state: TunnelState::WaitCtlConn,
                 channel,
-                sessions: HashMap::new(),
+                sessions: IdMap::default(),
                 our_challenge: challenge,
                 tie_breaker: None,
                 peer_load_balance_capable: lbc,
                 requested_with_lbc: false,
                 stop_result: None,
+                last_rx: now,
             },
         );
         self.by_peer.insert((from, peer_tid), id);
@@ -475,7 +497,7 @@ impl Core {
         let peer = t.peer;
         let peer_id = t.peer_id;
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-        self.session_count -= sessions.len();
+        self.session_count = self.session_count.saturating_sub(sessions.len());
         let m = ControlMessage::stopccn(peer_id, tid, result.clone());
         self.send_ctrl(now, tid, m);
         self.timers.cancel(&Timer::Hello(tid));
@@ -505,7 +527,7 @@ impl Core {
         for sid in t.sessions.keys() {
             self.timers.cancel(&Timer::Session(tid, *sid));
         }
-        self.session_count -= t.sessions.len();
+        self.session_count = self.session_count.saturating_sub(t.sessions.len());
         t.sessions.shrink_to_fit();
         Some(t)
     }
@@ -553,7 +575,7 @@ impl Core {
     /// Removes a session.
     pub fn remove_session(&mut self, tid: u16, sid: u16) -> Option<Session> {
         let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
-        self.session_count -= 1;
+        self.session_count = self.session_count.saturating_sub(1);
         self.timers.cancel(&Timer::Session(tid, sid));
         Some(s)
     }
@@ -626,17 +648,26 @@ impl Core {
                     }
                 }
                 Timer::Hello(tid) => {
-                    let Some((state, peer_id)) =
-                        self.tunnels.get(&tid).map(|t| (t.state, t.peer_id))
+                    let Some((state, peer_id, last_rx)) = self
+                        .tunnels
+                        .get(&tid)
+                        .map(|t| (t.state, t.peer_id, t.last_rx))
                     else {
                         continue;
                     };
+                    if state == TunnelState::Closing {
+                        continue;
+                    }
+                    let due = last_rx + self.cfg.hello_interval;
+                    if due > now {
+                        // Heard from the peer since the timer was armed.
+                        self.timers.insert(Timer::Hello(tid), due);
+                        continue;
+                    }
                     if state == TunnelState::Established {
                         self.send_ctrl(now, tid, ControlMessage::hello(peer_id));
                     }
-                    if state != TunnelState::Closing {
-                        self.arm_hello(now, tid);
-                    }
+                    self.arm_hello(now, tid);
                 }
                 Timer::Hold(tid) => {
                     self.remove_tunnel(tid);
@@ -749,8 +780,8 @@ impl Core {
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
-        if !delivered.is_empty() && t.state != TunnelState::Closing {
-            self.arm_hello(now, tid);
+        if !delivered.is_empty() {
+            t.last_rx = now;
         }
         for m in delivered {
             self.on_message(now, tid, m);
@@ -887,7 +918,7 @@ impl Core {
                     t.channel.set_peer_tunnel_id(t.peer_id);
                 }
                 let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
-                self.session_count -= sessions.len();
+                self.session_count = self.session_count.saturating_sub(sessions.len());
                 self.timers.cancel(&Timer::Hello(tid));
                 self.timers
                     .insert(Timer::Hold(tid), now + self.cfg.hold_period);

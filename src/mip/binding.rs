@@ -205,6 +205,9 @@ pub struct BindingTable {
     max_pending: usize,
     pending: usize,
     len: usize,
+    /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
+    /// (the bindings it serves, not the replicas it holds) is read in O(1).
+    owners: HashMap<NodeId, usize>,
 }
 
 impl BindingTable {
@@ -220,6 +223,26 @@ impl BindingTable {
             max_pending,
             pending: 0,
             len: 0,
+            owners: HashMap::new(),
+        }
+    }
+
+    /// Number of bindings whose second HA is `node` (temporary and permanent): the bindings that
+    /// HA serves, as opposed to replicas it holds for others.
+    pub fn owned_by(&self, node: NodeId) -> usize {
+        self.owners.get(&node).copied().unwrap_or(0)
+    }
+
+    fn own(&mut self, node: NodeId) {
+        *self.owners.entry(node).or_insert(0) += 1;
+    }
+
+    fn disown(&mut self, node: NodeId) {
+        if let Some(n) = self.owners.get_mut(&node) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.owners.remove(&node);
+            }
         }
     }
 
@@ -276,6 +299,16 @@ impl BindingTable {
             .filter_map(|(i, b)| b.as_ref().map(|b| (i as u32, b)))
     }
 
+    /// The first occupied slot at or after `from` (a cursor for walking the table in steps).
+    pub fn next_slot(&self, from: u32) -> Option<u32> {
+        let start = from as usize;
+        self.slots
+            .get(start..)?
+            .iter()
+            .position(Option::is_some)
+            .map(|i| (start + i) as u32)
+    }
+
     /// The earliest timer.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline()
@@ -297,6 +330,7 @@ impl BindingTable {
             }
         };
         self.len += 1;
+        self.own(b.second_ha);
         self.index(slot, &b);
         if b.pending.is_some() {
             self.pending += 1;
@@ -327,6 +361,10 @@ impl BindingTable {
             self.unindex(slot, &old);
             self.index(slot, &b);
         }
+        if old.second_ha != b.second_ha {
+            self.disown(old.second_ha);
+            self.own(b.second_ha);
+        }
         match (old.pending.is_some(), b.pending.is_some()) {
             (false, true) => self.pending += 1,
             (true, false) => self.pending -= 1,
@@ -347,6 +385,7 @@ impl BindingTable {
     pub fn remove(&mut self, slot: u32) -> Option<Binding> {
         let b = self.slots.get_mut(slot as usize)?.take()?;
         self.unindex(slot, &b);
+        self.disown(b.second_ha);
         if b.pending.is_some() {
             self.pending -= 1;
         }

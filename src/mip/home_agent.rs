@@ -3,7 +3,7 @@
 use super::MnId;
 use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
 use super::cluster::{self, Body, ClusterError, ClusterMessage, Item, Record, ReplayWindow};
-use super::wire::auth::SecurityAssociation;
+use super::wire::auth::{PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, ExtensionType, Header, LIFETIME_INFINITE, Message, PORT, Reply, ReplyCode, Request,
@@ -17,7 +17,15 @@ use crate::{MacAddr, Node, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A mobile node's SPI and prepared key.
+#[derive(Debug)]
+struct MnSa {
+    spi: u32,
+    key: PreparedKey,
+}
 
 /// How the first HA hands a request to the second HA.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -71,6 +79,9 @@ pub struct HomeAgentConfig {
     pub cluster_key: Vec<u8>,
     /// Mobile nodes' keys.
     pub mobile_nodes: Vec<MobileNodeKey>,
+    /// Foreign agents with an FA-HA security association: a request coming from one of these
+    /// addresses must carry a valid FA-HA authentication extension (132 otherwise).
+    pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
     /// Longest lifetime granted, seconds.
@@ -129,6 +140,7 @@ impl HomeAgentConfig {
             mode: ForwardMode::Layer2,
             cluster_key: cluster_key.to_vec(),
             mobile_nodes: Vec::new(),
+            foreign_agents: Vec::new(),
             pool: None,
             max_lifetime: 1800,
             max_bindings: 100_000,
@@ -179,6 +191,10 @@ pub enum InputError {
     /// A reply with no matching temporary binding: dropped and counted, never relayed.
     #[error("reply matches no temporary binding")]
     UnmatchedReply,
+    /// A reply matching a temporary binding but without a valid MN-HA authenticator: dropped
+    /// and counted, never relayed; the temporary binding stays.
+    #[error("reply failed authentication")]
+    UnauthenticatedReply,
     /// A refused cluster message.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -278,6 +294,8 @@ pub struct HaStats {
     pub relayed: u64,
     /// Replies with no temporary binding, dropped.
     pub unmatched_replies: u64,
+    /// Replies matching a temporary binding that failed authentication, dropped.
+    pub unauthenticated_replies: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
     /// Cluster messages refused (MAC, replay, malformed, non-member).
@@ -334,7 +352,8 @@ pub struct HomeAgent {
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
     table: BindingTable,
-    sas: HashMap<MnId, SecurityAssociation>,
+    sas: HashMap<MnId, Arc<MnSa>>,
+    fa_sas: HashMap<Ipv4Addr, MnSa>,
     pool: Option<Ipv4Network>,
     pool_cursor: u32,
     allocated: HashSet<Ipv4Addr>,
@@ -396,6 +415,17 @@ impl HomeAgent {
         if !(1..=super::binding::MAX_SIMULTANEOUS).contains(&cfg.max_simultaneous) {
             return Err(ConfigError::Bound("max_simultaneous must be 1..=4"));
         }
+        let hour = Duration::from_secs(3600);
+        if cfg.pending_timeout.is_zero()
+            || cfg.pending_timeout > hour
+            || cfg.replication_rto.is_zero()
+            || cfg.replication_rto > Duration::from_secs(60)
+            || cfg.replay_tolerance > hour
+        {
+            return Err(ConfigError::Bound(
+                "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
+            ));
+        }
         if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
             return Err(ConfigError::Bound("queue bounds must be > 0"));
         }
@@ -423,7 +453,26 @@ impl HomeAgent {
         let sas = cfg
             .mobile_nodes
             .iter()
-            .map(|k| (k.id.clone(), k.sa.clone()))
+            .map(|k| {
+                let sa = MnSa {
+                    spi: k.sa.spi,
+                    key: k.sa.prepare(),
+                };
+                (k.id.clone(), Arc::new(sa))
+            })
+            .collect();
+        let fa_sas = cfg
+            .foreign_agents
+            .iter()
+            .map(|(a, sa)| {
+                (
+                    *a,
+                    MnSa {
+                        spi: sa.spi,
+                        key: sa.prepare(),
+                    },
+                )
+            })
             .collect();
         let channels = members
             .keys()
@@ -441,6 +490,7 @@ impl HomeAgent {
             monitor,
             table: BindingTable::new(cfg.max_bindings, cfg.max_pending),
             sas,
+            fa_sas,
             pool: cfg.pool,
             pool_cursor: 0,
             allocated: HashSet::new(),
@@ -653,7 +703,7 @@ impl HomeAgent {
         to: SocketAddr,
         q: &Request,
         code: ReplyCode,
-        sa: Option<&SecurityAssociation>,
+        sa: Option<&MnSa>,
         relay_via: Option<NodeId>,
         nai: Option<&[u8]>,
         now: Instant,
@@ -676,10 +726,13 @@ impl HomeAgent {
             if let Some(n) = nai {
                 b = b.nai(n);
             }
-            match sa {
-                Some(sa) => b.mn_ha_auth(sa).to_vec(),
-                None => b.to_vec(),
+            if let Some(sa) = sa {
+                b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
             }
+            if let Some(fa) = self.fa_sas.get(&v4(to)) {
+                b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
+            }
+            b.to_vec()
         };
         self.send_reply(to, bytes, relay_via);
         InputError::Refused(code)
@@ -711,7 +764,7 @@ impl HomeAgent {
         }
     }
 
-    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<SecurityAssociation> {
+    fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
         if !home.is_unspecified()
             && let Some(sa) = self.sas.get(&MnId::Home(home))
         {
@@ -805,9 +858,26 @@ impl HomeAgent {
         };
         let ok = m
             .position(ExtensionType::MN_HA_AUTH)
-            .is_some_and(|i| m.verify(data, i, &sa).is_ok());
+            .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
         if !ok {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        }
+        // A known foreign agent must authenticate itself (FA-HA).
+        if let Some(fa) = self.fa_sas.get(&v4(from)) {
+            let fa_ok = m
+                .position(ExtensionType::FA_HA_AUTH)
+                .is_some_and(|i| m.verify_prepared(data, i, fa.spi, &fa.key).is_ok());
+            if !fa_ok {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::FA_AUTH_FAILED,
+                    Some(&sa),
+                    relay,
+                    nai,
+                    now,
+                ));
+            }
         }
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
         let mut first = forwarded_by;
@@ -832,11 +902,12 @@ impl HomeAgent {
         let second = match existing {
             Some(n) => n,
             None => {
-                let members: Vec<NodeId> = self.members.keys().copied().collect();
+                let members = &self.members;
                 match self
                     .monitor
-                    .select(Policy::LeastLoaded, &mut self.rng, |n| members.contains(&n))
-                {
+                    .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                        members.contains_key(&n)
+                    }) {
                     Some(n) => n,
                     None => self.node,
                 }
@@ -948,7 +1019,7 @@ impl HomeAgent {
         fa: SocketAddr,
         q: &Request,
         nai: Option<&[u8]>,
-        sa: &SecurityAssociation,
+        sa: &MnSa,
         first: NodeId,
     ) -> Result<(), InputError> {
         let slot = self.table.find(q.home_address, nai);
@@ -1114,7 +1185,12 @@ impl HomeAgent {
         if let Some(n) = nai {
             b = b.nai(n);
         }
-        let bytes = b.mn_ha_auth(sa).to_vec();
+        b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // Replies to a known foreign agent carry FA-HA authentication after MN-HA.
+        if let Some(k) = self.fa_sas.get(&v4(fa)) {
+            b = b.auth_prepared(ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        }
+        let bytes = b.to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }
@@ -1145,6 +1221,19 @@ impl HomeAgent {
         let Some(pe) = b.pending.clone() else {
             return Err(InputError::UnmatchedReply);
         };
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.position(ExtensionType::MN_HA_AUTH), &sa) {
+            (Some(i), Some(sa)) => m.verify_prepared(data, i, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
         if p.code.is_accepted() && p.lifetime > 0 {
             let expires = (p.lifetime != LIFETIME_INFINITE)
                 .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
@@ -1406,7 +1495,7 @@ impl HomeAgent {
                 if items.len() >= cluster::MAX_ITEMS {
                     break;
                 }
-                let next = self.table.iter().find(|(s, _)| *s >= c).map(|(s, _)| s);
+                let next = self.table.next_slot(c);
                 match next {
                     Some(s) => {
                         if let Some(r) = self.record(s, now)
@@ -1638,10 +1727,11 @@ impl HomeAgent {
 
     fn update_load(&mut self) {
         let cap = self.table.max_bindings().min(u32::MAX as usize) as u32;
-        self.monitor.set_load(Load::new(
-            self.table.len().min(u32::MAX as usize) as u32,
-            cap,
-        ));
+        // The load other HAs select by is what this HA serves, not the replicas it keeps for them
+        // (with full-mesh backups every HA holds every binding).
+        let served = self.table.owned_by(self.node);
+        self.monitor
+            .set_load(Load::new(served.min(u32::MAX as usize) as u32, cap));
     }
 
     fn drain_health(&mut self, now: Instant) {

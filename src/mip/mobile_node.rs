@@ -11,6 +11,9 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+/// The longest retransmission timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Configuration of a [`MobileNodeClient`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -24,6 +27,9 @@ pub struct ClientConfig {
     pub home_agent: SocketAddr,
     /// This node's own address (its co-located care-of address and port).
     pub local: SocketAddr,
+    /// A foreign agent to register through (its address is then the care-of address, and the
+    /// D bit is clear); `None`: co-located care-of address, requests go straight to the HA.
+    pub via: Option<SocketAddr>,
     /// Lifetime requested, seconds.
     pub lifetime: u16,
     /// Request simultaneous bindings (S bit).
@@ -51,6 +57,9 @@ pub enum ClientError {
     /// Missing or wrong MN-HA authenticator.
     #[error("reply failed authentication")]
     Unauthenticated,
+    /// A configuration that cannot work.
+    #[error("bad client configuration: {0}")]
+    Config(&'static str),
 }
 
 /// What happened to the client's registration.
@@ -108,9 +117,16 @@ pub struct MobileNodeClient {
 }
 
 impl MobileNodeClient {
-    /// A client; nothing is sent before [`MobileNodeClient::register`].
-    pub fn new(cfg: ClientConfig, now: Instant) -> Self {
-        MobileNodeClient {
+    /// A client; nothing is sent before [`MobileNodeClient::register`]. Refused: a home address
+    /// of 0.0.0.0 without an NAI, a retransmission timeout of 0 or above one hour.
+    pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ClientError> {
+        if cfg.home_address.is_unspecified() && cfg.nai.as_ref().is_none_or(|n| n.is_empty()) {
+            return Err(ClientError::Config("home address 0.0.0.0 needs an NAI"));
+        }
+        if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
+            return Err(ClientError::Config("retransmit must be in (0, 1 h]"));
+        }
+        Ok(MobileNodeClient {
             home_address: cfg.home_address,
             cfg,
             start: now,
@@ -122,7 +138,7 @@ impl MobileNodeClient {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             requests_sent: 0,
-        }
+        })
     }
 
     /// The home address (the assigned one after registration).
@@ -175,11 +191,15 @@ impl MobileNodeClient {
         let Some(o) = self.out.as_mut() else { return };
         o.identification = id;
         o.deadline = now + o.timeout;
-        let mut flags = RequestFlags::D;
+        let mut flags = if self.cfg.via.is_some() {
+            0
+        } else {
+            RequestFlags::D
+        };
         if self.cfg.simultaneous {
             flags |= RequestFlags::S;
         }
-        let care_of = match self.cfg.local {
+        let care_of = match self.cfg.via.unwrap_or(self.cfg.local) {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
@@ -203,8 +223,8 @@ impl MobileNodeClient {
         if self.transmits.len() >= 16 {
             self.transmits.pop_front();
         }
-        self.transmits
-            .push_back(Transmit::to(self.cfg.home_agent, bytes));
+        let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
+        self.transmits.push_back(Transmit::to(dst, bytes));
         self.requests_sent += 1;
     }
 
@@ -291,7 +311,7 @@ impl MobileNodeClient {
             } else {
                 if let Some(x) = self.out.as_mut() {
                     x.tries += 1;
-                    x.timeout = x.timeout.saturating_mul(2);
+                    x.timeout = x.timeout.saturating_mul(2).min(MAX_TIMEOUT);
                 }
                 self.send(now);
             }

@@ -5,7 +5,10 @@
 //! * [`cluster`]: the authenticated HA-to-HA messages (layer-3 forwarding, replication, takeover).
 //! * [`HomeAgent`]: one member of a virtual-HA cluster, sans IO.
 //! * [`MobileNodeClient`]: a sans-IO mobile node (co-located care-of address, so it is also its
-//!   own foreign agent) that builds authenticated requests, retransmits and accepts replies.
+//!   own foreign agent, or registering through a [`ForeignAgent`]) that builds authenticated
+//!   requests, retransmits and accepts replies.
+//! * [`ForeignAgent`]: a minimal relay between mobile nodes and the (virtual) home agent, adding
+//!   FA-HA authentication.
 //!
 //! ## The virtual Home Agent
 //!
@@ -37,10 +40,12 @@
 //! heartbeats ([`HomeAgent::announcers`]).
 pub mod binding;
 pub mod cluster;
+mod foreign_agent;
 mod home_agent;
 mod mobile_node;
 pub mod wire;
 
+pub use foreign_agent::{FaError, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
     ConfigError, Event, ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError, Member,
     MobileNodeKey,

@@ -16,7 +16,7 @@
 //!   'V'     'F'   version
 //!
 //! kind  message          direction            body
-//!  1    VidRequest       processor -> switch  processor u32, incarnation u32
+//!  1    VidRequest       processor -> switch  processor u32, incarnation u32, current vid u16 (0: none)
 //!  2    VidAssign        switch -> processor  processor u32, incarnation u32, vid u16
 //!  3    TableUpdate      switch -> line       version u64, count u16, count x (vid u16, state u8, sockaddr)
 //!  4    TableAck         line -> switch       version u64
@@ -144,6 +144,9 @@ pub enum FabricMessage<'a> {
         processor: u32,
         /// Its incarnation (bumped at every restart).
         incarnation: u32,
+        /// The VID it already holds, when it asks again because the switch processor restarted
+        /// (its sessions carry that VID, so it asks to keep it).
+        current: Option<VirtualId>,
     },
     /// The switch processor's answer.
     VidAssign {
@@ -328,7 +331,7 @@ impl<'a> FabricMessage<'a> {
     pub fn encoded_len(&self) -> usize {
         let sock = |s: &SocketAddr| ip_len(s.ip()) + 2;
         4 + match self {
-            FabricMessage::VidRequest { .. } => 8,
+            FabricMessage::VidRequest { .. } => 10,
             FabricMessage::VidAssign { .. } => 10,
             FabricMessage::TableUpdate { entries, .. } => {
                 10 + entries.iter().map(|e| 3 + sock(&e.addr)).sum::<usize>()
@@ -354,9 +357,11 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::VidRequest {
                 processor,
                 incarnation,
+                current,
             } => {
                 buf.put_u32(*processor);
                 buf.put_u32(*incarnation);
+                buf.put_u16(current.map_or(0, VirtualId::get));
             }
             FabricMessage::VidAssign {
                 processor,
@@ -437,6 +442,7 @@ impl<'a> FabricMessage<'a> {
             1 => FabricMessage::VidRequest {
                 processor: r.u32("processor")?,
                 incarnation: r.u32("incarnation")?,
+                current: VirtualId::new(r.u16("current vid")?),
             },
             2 => FabricMessage::VidAssign {
                 processor: r.u32("processor")?,
@@ -536,9 +542,11 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::VidRequest {
                 processor,
                 incarnation,
+                current,
             } => FabricMessage::VidRequest {
                 processor,
                 incarnation,
+                current,
             },
             FabricMessage::VidAssign {
                 processor,

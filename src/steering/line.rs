@@ -24,7 +24,9 @@
 //!
 //! The [`LineInterface`] endpoint wraps a table: outside datagrams are steered and passed on over
 //! the fabric ([`FabricMessage::Packet`]); datagrams processors and the switch processor send back
-//! ([`FabricMessage::Transmit`]) leave through it; table updates are applied and acknowledged.
+//! ([`FabricMessage::Transmit`], accepted only from the switch processor and from processors in
+//! its table) leave through it; table updates (only from the switch processor) are applied and
+//! acknowledged.
 //! It keeps no per-session state and has no timers. Its only queue (datagrams to send) is bounded
 //! by [`LineConfig::queue_limit`]; when full, new datagrams are dropped and counted.
 
@@ -149,6 +151,11 @@ impl VidTable {
     /// The fabric address of the processor holding `vid`.
     pub fn addr(&self, vid: VirtualId) -> Option<SocketAddr> {
         self.addrs.get(usize::from(vid.get())).copied().flatten()
+    }
+
+    /// Whether some VID is held by the processor at `addr` (a fabric sender this line trusts).
+    pub fn holds_addr(&self, addr: SocketAddr) -> bool {
+        self.addrs.contains(&Some(addr))
     }
 
     /// The state of `vid`, `None` when unassigned.
@@ -477,7 +484,7 @@ impl LineInterface {
                 from: src,
                 to,
                 data,
-            } => {
+            } if from == self.config.switch_addr || self.table.holds_addr(from) => {
                 self.stats.transmitted += 1;
                 self.push(Transmit {
                     dst: to,

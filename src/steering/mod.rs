@@ -1,7 +1,47 @@
 //! Virtual-ID packet steering in a multi-processor gateway.
 //!
-//! [`vid`] defines virtual identifiers and the bit layouts that carry them inside TEIDs and tunnel
-//! ids; [`gtp`] is the GTPv1-C/U codec.
+//! A gateway is one or more line interfaces (the addresses peers talk to), a switch processor and
+//! N processors, joined by a fabric. Each processor holds a virtual identifier ([`VirtualId`]) and
+//! puts it (and its backup's) into every identifier it allocates: GTP TEIDs, L2TP tunnel and
+//! session ids ([`VidLayout`] says which bits). The line interface then steers every packet of a
+//! session by those bits alone, with no per-session table and without the switch processor.
+//!
+//! * [`vid`]: [`VirtualId`] and [`VidLayout`] (32-bit TEIDs, 16-bit L2TP ids).
+//! * [`gtp`]: the GTPv1-C/U codec (borrowed parse, emit, the fast path's [`gtp::GtpView`]).
+//! * [`fabric`]: the documented codec of the messages among the machines below.
+//! * [`line`](mod@line): [`LineInterface`], the fast path: [`line::VidTable::steer`] -> [`Verdict`].
+//! * [`switch`]: [`SwitchProcessor`]: VID manager, selection by load ([`crate::health`]) of a
+//!   processor and a different backup, versioned table pushes, session-state relay to backups,
+//!   VID reuse only when safe.
+//! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context with
+//!   TEIDs carrying it, serves its sessions, and its peers' sessions as their backup.
+//!
+//! The path of a session:
+//!
+//! ```text
+//! SGSN --Create PDP Context Request (TEID 0)--> line --Packet--> switch --Directed(backup)--> processor
+//! processor --Sync--> switch --Sync--> backup --SyncAck--> switch --SyncAck--> processor
+//! processor --Transmit(Create PDP Context Response, TEIDs = VID|backup VID|local)--> line --> SGSN
+//! SGSN --G-PDU / Update / Delete (TEID carries the VID)--> line --Packet--> processor (or its backup
+//!                                                             when health has it down)
+//! ```
+//!
+//! ```
+//! use telcp::steering::fabric::{TableEntry, VidState};
+//! use telcp::steering::gtp::Message;
+//! use telcp::steering::line::VidTable;
+//! use telcp::steering::{VidLayout, VirtualId, Verdict};
+//!
+//! let layout = VidLayout::default(); // 8-bit primary VID, 8-bit backup VID, 16-bit local part
+//! let (p, b) = (VirtualId::new(4).unwrap(), VirtualId::new(9).unwrap());
+//! let addr = "172.16.1.4:4000".parse().unwrap();
+//! let table = VidTable::with_entries(layout, None, 1, &[
+//!     TableEntry { vid: p, state: VidState::Up, addr },
+//! ]);
+//! let teid = layout.compose(p, Some(b), 17).unwrap();
+//! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec().unwrap();
+//! assert_eq!(table.steer(&g_pdu), Verdict::Processor { vid: p, backup: false });
+//! ```
 mod error;
 pub mod fabric;
 pub mod gtp;

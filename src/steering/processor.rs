@@ -20,6 +20,10 @@
 //! * Start (and restart, a new instance with a higher `incarnation`): a `VidRequest` to the switch
 //!   processor, repeated every `retransmit` until a `VidAssign` for this incarnation arrives.
 //!   Heartbeats with the session load go to the switch processor from the start.
+//! * When the switch processor restarts (its heartbeats show a new incarnation), a `VidRequest`
+//!   naming the VID held (the switch processor keeps it when no other processor holds it), then
+//!   every session, own and replicated, is announced again (`Sync`) so the switch processor
+//!   relearns which VIDs are named.
 //! * A directed Create PDP Context Request: the session's TEID (control and user plane, also the
 //!   charging id) is [`VidLayout::compose`]`(own VID, backup VID, local index)`; the End User
 //!   Address is `ue_pool` + (VID << local bits | local index). The session state goes to the
@@ -49,7 +53,7 @@ use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
 use super::vid::{VidLayout, VirtualId};
-use crate::health::{self, ClusterKey, Load, Monitor, MonitorConfig, NodeId, Role};
+use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::{Node, TimerQueue, Transmit};
 use ipnetwork::Ipv4Network;
 use std::borrow::Cow;
@@ -217,6 +221,8 @@ pub struct Processor {
     queue: VecDeque<Transmit>,
     events: VecDeque<ProcessorEvent>,
     stats: ProcessorStats,
+    /// Asking the restarted switch processor to keep the VID held.
+    rejoining: bool,
     /// Responses to recent Update/Delete requests, by (peer, sequence number), so a repeated
     /// request gets the same response (TS 29.060 section 7.6).
     answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
@@ -298,6 +304,7 @@ impl Processor {
             stats: ProcessorStats::default(),
             answered: HashMap::new(),
             answered_order: VecDeque::new(),
+            rejoining: false,
         };
         p.send_vid_request(now);
         Ok(p)
@@ -377,6 +384,7 @@ impl Processor {
         let msg = FabricMessage::VidRequest {
             processor: self.config.id,
             incarnation: self.config.incarnation,
+            current: if self.rejoining { self.vid } else { None },
         };
         self.send_switch(&msg);
         self.timers
@@ -389,12 +397,32 @@ impl Processor {
         self.monitor.set_load(Load::new(used, cap));
     }
 
-    fn drain_monitor(&mut self) {
+    fn drain_monitor(&mut self, now: Instant) {
         while let Some(mut t) = self.monitor.poll_transmit() {
             t.src = Some(self.config.fabric_addr);
             self.push(t);
         }
-        while self.monitor.poll_event().is_some() {}
+        while let Some(e) = self.monitor.poll_event() {
+            if let HealthEvent::Restarted { node, .. } = e {
+                if node.0 == self.config.switch_node && self.vid.is_some() {
+                    // The switch processor lost what it knew: ask to keep the VID, then tell it
+                    // about every session again.
+                    self.rejoining = true;
+                    self.send_vid_request(now);
+                }
+            }
+        }
+    }
+
+    /// Re-announces every session (own and replicated) to a restarted switch processor, in TEID
+    /// order, each retried until acknowledged.
+    fn reannounce(&mut self, now: Instant) {
+        let mut own: Vec<SessionRecord> = self.sessions.values().map(|s| s.record).collect();
+        own.extend(self.shadow.values().map(|s| s.record));
+        own.sort_by_key(|r| r.teid);
+        for record in own {
+            self.replicate(now, record, false, None);
+        }
     }
 
     /// Feeds one datagram received on the fabric address: a heartbeat or a fabric message.
@@ -410,20 +438,36 @@ impl Processor {
                 .monitor
                 .handle_heartbeat(now, from, data)
                 .map_err(|e| InputError::Health(e.to_string()));
-            self.drain_monitor();
+            self.drain_monitor(now);
             return r;
         }
         let msg = FabricMessage::parse(data)?;
+        let from_switch = from == self.config.switch_addr;
         match msg {
+            FabricMessage::Packet {
+                from: peer,
+                to: gateway,
+                data,
+            } => self.handle_packet(now, from, peer, gateway, &data),
+            _ if !from_switch => Err(InputError::Unexpected(
+                "only Packet is taken from a sender other than the switch processor",
+            )),
             FabricMessage::VidAssign {
                 processor,
                 incarnation,
                 vid,
             } if processor == self.config.id && incarnation == self.config.incarnation => {
-                if self.vid.is_none() {
+                if self.vid.is_none() || self.rejoining {
+                    let again = self.rejoining;
+                    self.rejoining = false;
+                    if self.vid != Some(vid) {
+                        self.event(ProcessorEvent::VidAssigned { vid });
+                    }
                     self.vid = Some(vid);
                     self.timers.cancel(&Timer::VidRequest);
-                    self.event(ProcessorEvent::VidAssigned { vid });
+                    if again {
+                        self.reannounce(now);
+                    }
                 }
                 Ok(())
             }
@@ -437,11 +481,6 @@ impl Processor {
                 let line = self.config.line_addr;
                 self.handle_setup(now, backup, peer, gateway, line, &data)
             }
-            FabricMessage::Packet {
-                from: peer,
-                to: gateway,
-                data,
-            } => self.handle_packet(now, from, peer, gateway, &data),
             FabricMessage::Sync { delete, record } => self.handle_sync(delete, record),
             FabricMessage::SyncAck { teid, version } => {
                 self.handle_sync_ack(teid, version);
@@ -943,11 +982,11 @@ impl Processor {
     /// Retransmits VID requests and syncs that are due, and runs the heartbeats.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.monitor.handle_timeout(now);
-        self.drain_monitor();
+        self.drain_monitor(now);
         while let Some((timer, _)) = self.timers.pop_expired(now) {
             match timer {
                 Timer::VidRequest => {
-                    if self.vid.is_none() {
+                    if self.vid.is_none() || self.rejoining {
                         self.send_vid_request(now);
                     }
                 }

@@ -24,6 +24,11 @@
 //!   tables (`withdraw_after` the last session naming it went away, so retransmitted requests of
 //!   that session are still answered), and becomes free only once every line interface has acknowledged the table that no
 //!   longer holds it: **a VID is reused only when no identifier in flight can name it**.
+//! * **Restart.** A restarted switch processor (higher `incarnation`) knows nothing: processors
+//!   notice it from its heartbeats, ask again for the VID they hold (kept unless another processor
+//!   holds it) and announce every session again, own and replicated; VIDs only backups still
+//!   name are relearned as down. Tables are pushed only after `rejoin_grace`, with versions above
+//!   every version of the previous incarnation.
 //! * **Tables.** Every change (a VID assigned, a processor up or down, a VID withdrawn) makes a
 //!   new version of the VID table, pushed as a full snapshot to every line interface and
 //!   repeated every `retransmit` until each acknowledges it. A VID is *up* while its processor's
@@ -32,7 +37,10 @@
 //! * **Set-up.** A Create PDP Context Request (TEID 0) passed on by a line interface is directed
 //!   to the processor chosen by load (`policy` over the eligible processors, see
 //!   [`crate::health::Policy`]), with a backup chosen the same way among the others. A repeated
-//!   request (same peer and sequence number within `recent_window`) goes to the same processor.
+//!   request (same peer and sequence number within `recent_window`) goes to the same processor
+//!   while it is up. If it went down meanwhile, the repeat is directed afresh (the peer never saw
+//!   the first answer); the backup's copy of that first attempt is then orphaned, counted against
+//!   the backup's `max_shadow` bound (a known leak, see the issue report).
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery`). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
@@ -61,7 +69,7 @@ use crate::health::{
 };
 use crate::io::{Node, Rng, TimerQueue, Transmit};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -70,6 +78,14 @@ use std::time::{Duration, Instant};
 pub struct SwitchConfig {
     /// The switch processor's health node id.
     pub node: u32,
+    /// Incarnation: must grow at every restart. Table versions start at `incarnation << 32`, so
+    /// a restarted switch processor's tables replace its predecessor's.
+    pub incarnation: u32,
+    /// After a restart (`incarnation > 1`), how long to wait before pushing tables, so that the
+    /// processors, which notice the restart from the heartbeats, have asked again for their VIDs
+    /// and announced their sessions (the line interfaces keep steering with the old table
+    /// meanwhile). At least a heartbeat interval plus a few fabric round trips.
+    pub rejoin_grace: Duration,
     /// Its fabric address.
     pub fabric_addr: SocketAddr,
     /// The fabric addresses of the line interfaces (tables are pushed to each).
@@ -222,7 +238,8 @@ pub struct SwitchProcessor {
     vids: Vec<Option<VidInfo>>,
     sessions: HashSet<u32>,
     version: u64,
-    acked: HashMap<SocketAddr, u64>,
+    /// Ordered, so pushes go out in the same order in every run.
+    acked: BTreeMap<SocketAddr, u64>,
     recent: VecDeque<(Instant, SocketAddr, u16)>,
     recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
     monitor: Monitor,
@@ -232,6 +249,8 @@ pub struct SwitchProcessor {
     events: VecDeque<SwitchEvent>,
     stats: SwitchStats,
     last_states: Vec<Option<VidState>>,
+    /// No table is pushed before this instant (see `rejoin_grace`).
+    push_from: Instant,
 }
 
 impl SwitchProcessor {
@@ -296,12 +315,19 @@ impl SwitchProcessor {
                 .collect(),
         );
         hc.interval = config.heartbeat_interval;
+        hc.incarnation = config.incarnation;
         hc.misses_suspect = config.misses_suspect;
         hc.misses_down = config.misses_down;
         hc.overload_percent = config.overload_percent;
         hc.max_peers = config.processors.len().max(1);
         let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
         let n = usize::from(max_vid(&config)) + 1;
+        let push_from = if config.incarnation > 1 {
+            now + config.rejoin_grace
+        } else {
+            now
+        };
+        let version = u64::from(config.incarnation) << 32;
         Ok(SwitchProcessor {
             rng: Rng::seed_from_u64(config.seed),
             acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
@@ -310,7 +336,6 @@ impl SwitchProcessor {
             by_addr,
             vids: vec![None; n],
             sessions: HashSet::new(),
-            version: 0,
             recent: VecDeque::new(),
             recent_map: HashMap::new(),
             monitor,
@@ -319,6 +344,8 @@ impl SwitchProcessor {
             events: VecDeque::new(),
             stats: SwitchStats::default(),
             last_states: vec![None; n],
+            push_from,
+            version,
         })
     }
 
@@ -451,6 +478,10 @@ impl SwitchProcessor {
     }
 
     fn push_table(&mut self, now: Instant) {
+        if now < self.push_from {
+            self.timers.insert(Timer::Push, self.push_from);
+            return;
+        }
         let msg = FabricMessage::TableUpdate {
             version: self.version,
             entries: self.table(),
@@ -538,7 +569,7 @@ impl SwitchProcessor {
         }
     }
 
-    fn assign(&mut self, now: Instant, slot_id: u32, incarnation: u32) {
+    fn assign(&mut self, now: Instant, slot_id: u32, incarnation: u32, current: Option<VirtualId>) {
         let Some(slot) = self.slots.get(&slot_id) else {
             return;
         };
@@ -562,12 +593,20 @@ impl SwitchProcessor {
             Some(_) => self.orphan(slot_id),
             None => {}
         }
-        // Give the old VID back when no session names it, else the lowest free one.
+        // A processor that kept its state across this switch processor's restart keeps its VID,
+        // unless another processor holds it. Otherwise give the old VID back when no session
+        // names it, else the lowest free one.
+        let hinted = current.filter(|v| {
+            usize::from(v.get()) < self.vids.len()
+                && self.info(*v).is_none_or(|i| {
+                    matches!(i.owner, Owner::Orphan(_)) || i.owner == Owner::Slot(slot_id)
+                })
+        });
         let last = self.slots.get(&slot_id).and_then(|s| s.last_vid);
-        let reusable = last.filter(|v| {
+        let reusable = hinted.or(last.filter(|v| {
             self.info(*v)
                 .is_none_or(|i| i.refs == 0 && matches!(i.owner, Owner::Orphan(_)))
-        });
+        }));
         let vid = reusable.or_else(|| {
             (1..self.vids.len()).find_map(|i| {
                 if self.vids.get(i).is_some_and(|v| v.is_none()) {
@@ -619,9 +658,19 @@ impl SwitchProcessor {
         let mut any = false;
         while let Some(e) = self.monitor.poll_event() {
             any = true;
-            if let HealthEvent::Restarted { node, .. } = e {
-                // Whatever state the old incarnation held is gone.
-                self.orphan(node.0);
+            if let HealthEvent::Restarted {
+                node, incarnation, ..
+            } = e
+            {
+                // Whatever state the old incarnation held is gone, unless the new incarnation
+                // already asked for (and got) its VID.
+                let stale = self
+                    .slots
+                    .get(&node.0)
+                    .is_some_and(|s| s.incarnation.is_some_and(|k| k < incarnation));
+                if stale {
+                    self.orphan(node.0);
+                }
             }
         }
         if any {
@@ -651,11 +700,12 @@ impl SwitchProcessor {
             FabricMessage::VidRequest {
                 processor,
                 incarnation,
+                current,
             } => {
                 if self.by_addr.get(&from) != Some(&processor) {
                     return Err(InputError::Unexpected("VidRequest from an unknown slot"));
                 }
-                self.assign(now, processor, incarnation);
+                self.assign(now, processor, incarnation, current);
                 Ok(())
             }
             FabricMessage::TableAck { version } => {
@@ -682,6 +732,9 @@ impl SwitchProcessor {
             }
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => {
+                if !self.by_addr.contains_key(&from) {
+                    return Err(InputError::Unexpected("SyncAck from an unknown slot"));
+                }
                 let primary = self.config.layout.primary(teid);
                 let addr = primary.and_then(|p| self.info(p)).map(|i| i.addr);
                 match addr {
@@ -776,7 +829,13 @@ impl SwitchProcessor {
                 }
             }
             if let Some(&(p, b)) = self.recent_map.get(&(peer, seq)) {
-                if let Some(addr) = self.info(p).map(|i| i.addr) {
+                // The same processor, while it is operational; otherwise the repeat is a new
+                // set-up (the peer never got the answer, so the first attempt is void).
+                let live = self
+                    .info(p)
+                    .filter(|i| self.vid_state(i) == Some(VidState::Up))
+                    .map(|i| i.addr);
+                if let Some(addr) = live {
                     self.stats.setups_repeated += 1;
                     self.direct(addr, b, peer, gateway, data);
                     return Ok(());
@@ -893,8 +952,24 @@ impl SwitchProcessor {
                 return Ok(());
             }
             self.sessions.insert(record.teid);
+            // After a restart of this switch processor, a backup's announcement may name a VID
+            // no processor holds any more: keep it, as down, while sessions name it.
+            let mut learned = false;
+            for v in [primary, backup].into_iter().flatten() {
+                if let Some(slot @ None) = self.vids.get_mut(usize::from(v.get())) {
+                    *slot = Some(VidInfo {
+                        owner: Owner::Orphan(None),
+                        addr: from,
+                        refs: 0,
+                    });
+                    learned = true;
+                }
+            }
             self.add_ref(primary, true);
             self.add_ref(backup, true);
+            if learned {
+                self.refresh(now);
+            }
         }
         let relay_to = if sender == primary {
             backup

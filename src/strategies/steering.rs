@@ -54,12 +54,13 @@ pub fn fabric_message() -> impl Strategy<Value = FabricMessage<'static>> {
         addr,
     });
     prop_oneof![
-        (any::<u32>(), any::<u32>()).prop_map(|(processor, incarnation)| {
-            FabricMessage::VidRequest {
+        (any::<u32>(), any::<u32>(), proptest::option::of(vid())).prop_map(
+            |(processor, incarnation, current)| FabricMessage::VidRequest {
                 processor,
                 incarnation,
+                current,
             }
-        }),
+        ),
         (any::<u32>(), any::<u32>(), vid()).prop_map(|(processor, incarnation, vid)| {
             FabricMessage::VidAssign {
                 processor,

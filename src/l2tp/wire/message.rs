@@ -243,7 +243,8 @@ impl<'a> ControlMessage<'a> {
         opts: &ParseOptions<'_>,
     ) -> Result<Self, WireError> {
         let first_offset = c.offset;
-        let mut avps = Vec::new();
+        // Most AVPs are 8 to 10 octets: one allocation for the typical message.
+        let mut avps = Vec::with_capacity((c.rest.len() / 8).min(64));
         let mut rv: Option<&'a [u8]> = None;
         while !c.is_empty() {
             let raw = avp::read_raw(&mut c)?;

@@ -97,9 +97,71 @@ impl SecurityAssociation {
         }
     }
 
+    /// This association's key, prepared for repeated use.
+    pub fn prepare(&self) -> PreparedKey {
+        PreparedKey::new(self.algorithm, &self.key)
+    }
+
     /// The authenticator of `covered` under this association.
     pub fn compute(&self, covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
         compute(self.algorithm, &self.key, covered)
+    }
+}
+
+/// A key made ready for repeated use: for HMAC-MD5 the keyed inner and outer states are computed
+/// once, so each authenticator costs only the message's own MD5 blocks. Its `Debug` hides the key.
+#[derive(Clone)]
+pub struct PreparedKey {
+    algorithm: AuthAlgorithm,
+    key: Vec<u8>,
+    hmac: Option<Hmac<Md5>>,
+}
+
+impl std::fmt::Debug for PreparedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedKey {
+    /// Prepares `key` for `algorithm`.
+    pub fn new(algorithm: AuthAlgorithm, key: &[u8]) -> Self {
+        PreparedKey {
+            algorithm,
+            key: key.to_vec(),
+            hmac: Hmac::<Md5>::new_from_slice(key).ok(),
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> AuthAlgorithm {
+        self.algorithm
+    }
+
+    /// The authenticator of `covered`; equal to [`compute`] with the same algorithm and key.
+    pub fn compute(&self, covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
+        match (self.algorithm, &self.hmac) {
+            (AuthAlgorithm::HmacMd5, Some(h)) => {
+                let mut mac = h.clone();
+                mac.update(covered);
+                mac.finalize().into_bytes().into()
+            }
+            _ => compute(self.algorithm, &self.key, covered),
+        }
+    }
+
+    /// Verifies `authenticator` over `covered` in constant time.
+    pub fn verify(&self, covered: &[u8], authenticator: &[u8]) -> bool {
+        match (self.algorithm, &self.hmac) {
+            (AuthAlgorithm::HmacMd5, Some(h)) => {
+                let mut mac = h.clone();
+                mac.update(covered);
+                mac.verify_slice(authenticator).is_ok()
+            }
+            _ => verify(self.algorithm, &self.key, covered, authenticator),
+        }
     }
 }
 

@@ -1,0 +1,260 @@
+//! LNS rates and memory:
+//! * redirect decisions per second (ICRQ with LoadBalanceCapable in, ICRP with RedirectTarget out,
+//!   then the LAC's CDN that frees the record) with 10k tunnels open;
+//! * full session set-ups per second LAC <-> LNS in process (ICRQ/ICRP/ICCN and the CDN);
+//! * heap bytes per tunnel and per session, measured with a counting allocator and printed.
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+use telcp::l2tp::pool::MemberState;
+use telcp::l2tp::wire::avp::AvpValue;
+use telcp::l2tp::wire::{Avp, ControlMessage, DEFAULT_ENTERPRISE, Message};
+use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns, LnsConfig};
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        LIVE.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+#[global_allocator]
+static A: Counting = Counting;
+
+const LNS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 1701);
+
+fn peer(i: u32) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::from(0x0b00_0000 + i).into(), 1701)
+}
+
+/// One emulated LAC tunnel: (our id, LNS's id, next Ns, next Nr).
+struct T {
+    from: SocketAddr,
+    lns_id: u16,
+    ns: u16,
+    nr: u16,
+}
+
+fn drain(lns: &mut Lns) -> Vec<Message<'static>> {
+    let mut v = Vec::new();
+    while let Some(t) = lns.poll_transmit() {
+        if let Ok(m) = Message::parse(&t.payload) {
+            v.push(m.into_owned());
+        }
+    }
+    while lns.poll_event().is_some() {}
+    v
+}
+
+fn send(
+    lns: &mut Lns,
+    now: Instant,
+    from: SocketAddr,
+    m: ControlMessage<'_>,
+) -> Vec<Message<'static>> {
+    let b = Message::Control(m).to_vec();
+    let _ = lns.handle_datagram(now, from, LNS, &b);
+    drain(lns)
+}
+
+/// An LNS with `n` established tunnels from emulated LACs.
+fn lns_with_tunnels(n: u32, now: Instant) -> (Lns, Vec<T>) {
+    let mut cfg = LnsConfig {
+        common: Config {
+            max_tunnels: 65535,
+            max_pending_tunnels: 65535,
+            max_sessions: 1 << 20,
+            hello_interval: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        max_pending_redirects: 1 << 20,
+        ..Default::default()
+    };
+    cfg.common.seed = 1;
+    let mut lns = Lns::new(cfg, now).unwrap();
+    let mut ts = Vec::new();
+    for i in 0..n {
+        let from = peer(i);
+        let m = ControlMessage::sccrq((i % 65000 + 1) as u16, b"lac".as_slice(), 3)
+            .with(Avp::mandatory(AvpValue::ReceiveWindowSize(1024)));
+        let out = send(&mut lns, now, from, m);
+        let lns_id = out
+            .iter()
+            .find_map(|m| match m {
+                Message::Control(c) => c.assigned_tunnel_id(),
+                _ => None,
+            })
+            .expect("SCCRP");
+        let mut scccn = ControlMessage::scccn(lns_id);
+        scccn.header.ns = 1;
+        scccn.header.nr = 1;
+        send(&mut lns, now, from, scccn);
+        ts.push(T {
+            from,
+            lns_id,
+            ns: 2,
+            nr: 1,
+        });
+    }
+    (lns, ts)
+}
+
+fn redirect_decisions(c: &mut Criterion) {
+    let now = Instant::now();
+    let (mut lns, mut ts) = lns_with_tunnels(10_000, now);
+    lns.pool
+        .update("10.0.1.1".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+    lns.pool
+        .update("10.0.1.2".parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+    lns.set_load(100);
+    let mut k = 0usize;
+    let mut g = c.benchmark_group("l2tp_lns");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    // Pre-encoded ICRQ (with LoadBalanceCapable) and CDN; per iteration only the tunnel id, Ns, Nr
+    // and the session id are patched in place, so the loop measures the LNS.
+    let icrq_bytes = Message::Control(ControlMessage::icrq(0, 7, 1).with(Avp::optional(
+        AvpValue::LoadBalanceCapable {
+            vendor: DEFAULT_ENTERPRISE,
+        },
+    )))
+    .to_vec();
+    let cdn_bytes = Message::Control(ControlMessage::cdn(
+        0,
+        0,
+        7,
+        telcp::l2tp::wire::ResultCode::new(telcp::l2tp::wire::ResultCodeValue(3)),
+    ))
+    .to_vec();
+    let patch = |b: &mut Vec<u8>, tunnel: u16, session: u16, ns: u16, nr: u16| {
+        b[4..6].copy_from_slice(&tunnel.to_be_bytes());
+        b[6..8].copy_from_slice(&session.to_be_bytes());
+        b[8..10].copy_from_slice(&ns.to_be_bytes());
+        b[10..12].copy_from_slice(&nr.to_be_bytes());
+    };
+    let (mut icrq_buf, mut cdn_buf) = (icrq_bytes.clone(), cdn_bytes.clone());
+    let mut redirected = 0u64;
+    g.bench_function("redirect_decision_10k_tunnels", |b| {
+        b.iter(|| {
+            let t = &mut ts[k % 10_000];
+            k += 1;
+            patch(&mut icrq_buf, t.lns_id, 0, t.ns, t.nr);
+            let _ = lns.handle_datagram(now, t.from, LNS, &icrq_buf);
+            let mut sid = 0;
+            while let Some(x) = lns.poll_transmit() {
+                // ICRP: Message Type AVP at 12..20, Assigned Session ID value at 26..28.
+                if x.payload.len() > 28 && x.payload[19] == 11 {
+                    sid = u16::from_be_bytes([x.payload[26], x.payload[27]]);
+                    redirected += 1;
+                }
+            }
+            while lns.poll_event().is_some() {}
+            // The LAC's CDN frees the record and acknowledges the ICRP.
+            patch(
+                &mut cdn_buf,
+                t.lns_id,
+                sid,
+                t.ns.wrapping_add(1),
+                t.nr.wrapping_add(1),
+            );
+            let _ = lns.handle_datagram(now, t.from, LNS, &cdn_buf);
+            while lns.poll_transmit().is_some() {}
+            t.ns = t.ns.wrapping_add(2);
+            t.nr = t.nr.wrapping_add(1);
+            sid
+        })
+    });
+    assert!(redirected > 0);
+    assert_eq!(lns.pending_redirects(), 0);
+
+    let lns_addr = LNS;
+    let lac_addr: SocketAddr = "10.0.9.1:1701".parse().unwrap();
+    let mut lc = LacConfig::new(lns_addr);
+    lc.common.max_sessions = 1 << 20;
+    let mut lac = Lac::new(lc, now).unwrap();
+    let mut lns2 = Lns::new(
+        LnsConfig {
+            common: Config {
+                max_sessions: 1 << 20,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    let pump = |lac: &mut Lac, lns: &mut Lns| loop {
+        let mut moved = false;
+        while let Some(t) = lac.poll_transmit() {
+            let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+            moved = true;
+        }
+        while let Some(t) = lns.poll_transmit() {
+            let _ = lac.handle_datagram(now, lns_addr, lac_addr, &t.payload);
+            moved = true;
+        }
+        while lns.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    };
+    g.bench_function("session_setup_and_teardown", |b| {
+        b.iter(|| {
+            let call = lac.open_session(now).unwrap();
+            pump(&mut lac, &mut lns2);
+            let up = lac.session_of(call).is_some();
+            lac.close_session(now, call).unwrap();
+            pump(&mut lac, &mut lns2);
+            while lac.poll_event().is_some() {}
+            up
+        })
+    });
+    g.finish();
+
+    // Memory: tunnels, then sessions.
+    let before = LIVE.load(Ordering::Relaxed);
+    let (mut lns3, ts) = lns_with_tunnels(10_000, now);
+    let after_tunnels = LIVE.load(Ordering::Relaxed);
+    let per_tunnel = (after_tunnels - before) as f64 / 10_000.0;
+    let mut n_sessions = 0;
+    for (i, t) in ts.iter().enumerate() {
+        let mut icrq = ControlMessage::icrq(t.lns_id, (i % 60000 + 1) as u16, 1);
+        icrq.header.ns = t.ns;
+        icrq.header.nr = t.nr;
+        let out = send(&mut lns3, now, t.from, icrq);
+        let sid = out.iter().find_map(|m| match m {
+            Message::Control(c) => c.assigned_session_id(),
+            _ => None,
+        });
+        let mut iccn = ControlMessage::iccn(t.lns_id, sid.unwrap_or(0), 64000, 1);
+        iccn.header.ns = t.ns.wrapping_add(1);
+        iccn.header.nr = t.nr.wrapping_add(1);
+        send(&mut lns3, now, t.from, iccn);
+        n_sessions += 1;
+    }
+    let after_sessions = LIVE.load(Ordering::Relaxed);
+    let per_session = (after_sessions - after_tunnels) as f64 / f64::from(n_sessions);
+    assert_eq!(lns3.session_count(), 10_000);
+    println!(
+        "l2tp_lns memory: {per_tunnel:.0} B per established tunnel, {per_session:.0} B per established session (10k each, heap bytes)"
+    );
+    let _ = Event::TunnelUp {
+        tunnel: 0,
+        peer: LNS,
+    };
+}
+
+criterion_group!(benches, redirect_decisions);
+criterion_main!(benches);

@@ -1,0 +1,244 @@
+//! A GTP gateway made of telcp's steering machines over real UDP sockets on loopback: one line
+//! interface (the GTP-C and GTP-U addresses peers talk to), the switch processor and N
+//! processors, talking over a loopback "fabric".
+//!
+//! ```text
+//! cargo run --example gateway -- [--listen 127.0.0.1] [--processors 3] [--seconds 30] [--pcap PATH]
+//! timeout -s KILL 10 sgsnemu -l 127.0.0.2 -r 127.0.0.1 --statedir /tmp   # in another shell
+//! ```
+//!
+//! sgsnemu's Echo Request and Create PDP Context Request reach the line interface on
+//! `--listen`:2123 (TEID 0, so they go to the switch processor); the switch processor answers
+//! the echo and directs the set-up to the least loaded processor, naming a backup; that processor
+//! answers with TEIDs carrying both VIDs and an End User Address, once the session is replicated
+//! to the backup. Every later packet of the session (G-PDUs with `--pinghost`, Update/Delete)
+//! goes from the line interface straight to the processor. The gateway prints what each machine
+//! reports.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::UdpLoop;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use telcp::health::{ClusterKey, Policy};
+use telcp::steering::line::LineConfig;
+use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
+use telcp::steering::switch::{SwitchConfig, SwitchEvent};
+use telcp::steering::{LineInterface, Processor, SwitchProcessor, VidLayout};
+
+/// Where the gateway listens and how many processors it has.
+pub struct Options {
+    /// The address peers send GTP-C (2123) and GTP-U (2152) to.
+    pub listen: Ipv4Addr,
+    /// Number of processors.
+    pub processors: u32,
+    /// First fabric port (the line interface; then the switch processor, then processors).
+    pub fabric_port: u16,
+    /// Where to write a pcap of every datagram sent.
+    pub pcap: Option<String>,
+}
+
+/// The running gateway: the socket loop and the index of each machine in it.
+pub struct Gateway {
+    /// The loop.
+    pub net: UdpLoop,
+    /// The line interface.
+    pub line: usize,
+    /// The switch processor.
+    pub switch: usize,
+    /// The processors.
+    pub processors: Vec<usize>,
+    /// The TEID layout.
+    pub layout: VidLayout,
+}
+
+/// Binds every socket and builds the machines.
+pub fn build(o: &Options) -> std::io::Result<Gateway> {
+    let now = std::time::Instant::now();
+    let fabric = |i: u16| SocketAddr::new(IpAddr::V4(o.listen), o.fabric_port + i);
+    let layout = VidLayout::default();
+    let key = ClusterKey::new(b"gateway example key");
+    let bad = |e: telcp::steering::ConfigError| std::io::Error::other(e.to_string());
+    let mut net = UdpLoop::new(o.pcap.as_deref())?;
+    let li = LineInterface::new(
+        LineConfig {
+            fabric_addr: fabric(0),
+            switch_addr: fabric(1),
+            layout,
+            l2tp_layout: None,
+            queue_limit: 4096,
+        },
+        now,
+    )
+    .map_err(bad)?;
+    let gw = IpAddr::V4(o.listen);
+    let line = net.add(
+        "line",
+        &[
+            fabric(0),
+            SocketAddr::new(gw, 2123),
+            SocketAddr::new(gw, 2152),
+        ],
+        Box::new(li),
+    )?;
+    let ids: Vec<u32> = (0..o.processors).map(|i| 11 + i).collect();
+    let sp = SwitchProcessor::new(
+        SwitchConfig {
+            node: 1,
+            incarnation: 1,
+            rejoin_grace: Duration::from_secs(1),
+            fabric_addr: fabric(1),
+            line_interfaces: vec![fabric(0)],
+            processors: ids
+                .iter()
+                .map(|&id| (id, fabric(2 + (id - 11) as u16)))
+                .collect(),
+            layout,
+            l2tp_layout: None,
+            recovery: 1,
+            max_sessions: 100_000,
+            max_recent: 1024,
+            recent_window: Duration::from_secs(30),
+            retransmit: Duration::from_millis(200),
+            withdraw_after: Duration::from_secs(30),
+            key: key.clone(),
+            heartbeat_interval: Duration::from_millis(200),
+            misses_suspect: 3,
+            misses_down: 6,
+            overload_percent: 95,
+            policy: Policy::LeastLoaded,
+            seed: 1,
+            queue_limit: 4096,
+        },
+        now,
+    )
+    .map_err(bad)?;
+    let switch = net.add("switch", &[fabric(1)], Box::new(sp))?;
+    let mut processors = Vec::new();
+    for &id in &ids {
+        let p = Processor::new(
+            ProcessorConfig {
+                id,
+                incarnation: 1,
+                fabric_addr: fabric(2 + (id - 11) as u16),
+                switch_addr: fabric(1),
+                switch_node: 1,
+                line_addr: fabric(0),
+                layout,
+                l2tp_layout: None,
+                max_sessions: 1000,
+                max_shadow: 10_000,
+                ue_pool: "10.0.0.0/8".parse().map_err(std::io::Error::other)?,
+                recovery: 1,
+                retransmit: Duration::from_millis(100),
+                max_retries: 10,
+                key: key.clone(),
+                heartbeat_interval: Duration::from_millis(200),
+                queue_limit: 4096,
+            },
+            now,
+        )
+        .map_err(bad)?;
+        processors.push(net.add(
+            &format!("proc{id}"),
+            &[fabric(2 + (id - 11) as u16)],
+            Box::new(p),
+        )?);
+    }
+    Ok(Gateway {
+        net,
+        line,
+        switch,
+        processors,
+        layout,
+    })
+}
+
+impl Gateway {
+    /// Prints and returns what the machines reported since the last call.
+    pub fn report(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let t = self.net.elapsed().as_secs_f64();
+        while let Some(e) = self
+            .net
+            .node_mut::<SwitchProcessor>(self.switch)
+            .poll_event()
+        {
+            match e {
+                SwitchEvent::VidAssigned { processor, vid, .. } => lines.push(format!(
+                    "{t:7.3}s switch: processor {processor} has VID {vid}"
+                )),
+                SwitchEvent::SetupDirected { primary, backup } => lines.push(format!(
+                    "{t:7.3}s switch: set-up directed to VID {primary}, backup {}",
+                    backup.map_or("none".into(), |b| b.to_string())
+                )),
+                SwitchEvent::SetupRefused => lines.push(format!("{t:7.3}s switch: set-up refused")),
+                _ => {}
+            }
+        }
+        for &p in &self.processors.clone() {
+            let name = self.net.name(p).to_owned();
+            while let Some(e) = self.net.node_mut::<Processor>(p).poll_event() {
+                if let ProcessorEvent::SessionCreated {
+                    teid,
+                    imsi,
+                    ue_addr,
+                    backup,
+                } = e
+                {
+                    lines.push(format!(
+                        "{t:7.3}s {name}: session IMSI {} TEID {teid:#010x} (primary VID {}, backup VID {}) End User Address {ue_addr}",
+                        imsi.digits(),
+                        self.layout.primary(teid).map_or(0, |v| v.get()),
+                        backup.map_or(0, |v| v.get()),
+                    ));
+                }
+            }
+        }
+        for l in &lines {
+            println!("{l}");
+        }
+        lines
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut o = Options {
+        listen: Ipv4Addr::LOCALHOST,
+        processors: 3,
+        fabric_port: 40100,
+        pcap: None,
+    };
+    let mut seconds = 30u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--listen" => o.listen = val()?.parse()?,
+            "--processors" => o.processors = val()?.parse()?,
+            "--seconds" => seconds = val()?.parse()?,
+            "--pcap" => o.pcap = Some(val()?),
+            _ => return Err(format!("unknown argument {a}").into()),
+        }
+    }
+    let mut g = build(&o)?;
+    println!(
+        "gateway on {}:2123/2152 with {} processors for {seconds} s",
+        o.listen, o.processors
+    );
+    let end = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < end {
+        g.net.run_for(Duration::from_millis(100));
+        g.report();
+    }
+    let s = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    println!(
+        "line interface: {} to the switch, {} steered to processors, {} to backups, {} dropped",
+        s.to_switch,
+        s.to_primary,
+        s.to_backup,
+        s.dropped.iter().sum::<u64>()
+    );
+    Ok(())
+}

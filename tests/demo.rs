@@ -1,0 +1,126 @@
+//! The demo's story, checked: in the deterministic simulator (several seeds, with loss) and once
+//! over real UDP sockets on loopback, with tshark over the capture it writes.
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+use common::stories::{Summary, Trace, run_all};
+use common::{Net, UdpLoop};
+use std::time::Instant;
+use telcp::sim::{LinkConfig, Sim};
+
+/// What every run of the story must show, loss or not.
+fn check(s: &Summary, lossy: bool, label: &str) {
+    let f = |k: &str| s.get(k);
+    // L2TP: both calls redirected by the contact LNS, to two different pool LNSs (the second after
+    // the first pool LNS stopped); the contact keeps no session; frames reach the pool LNS.
+    assert_eq!(f("l2tp.calls_established"), 2, "{label}: {:?}", s.facts);
+    assert_eq!(f("l2tp.redirects"), 2, "{label}");
+    assert_eq!(f("l2tp.calls_at_distinct_pool_lns"), 2, "{label}");
+    assert_eq!(f("l2tp.contact_sessions"), 0, "{label}");
+    assert!(
+        f("l2tp.frames_in") > 0 && f("l2tp.frames_echoed") > 0,
+        "{label}"
+    );
+    // Mobile IP: every registration (before and after the failover) accepted; the stopped HA's
+    // bindings all moved.
+    assert_eq!(
+        f("mip.registrations"),
+        f("mip.registrations_asked"),
+        "{label}: {:?}",
+        s.facts
+    );
+    assert_eq!(f("mip.bindings_moved"), f("mip.victim_served"), "{label}");
+    // Steering: all contexts accepted; the switch processor saw none of the later packets; the
+    // stopped processor's sessions were served by their backups.
+    assert_eq!(f("gtp.accepted"), f("gtp.contexts"), "{label}");
+    assert_eq!(f("gtp.switch_saw_after_setups"), 0, "{label}");
+    assert_eq!(f("gtp.victim_packets_after"), 0, "{label}");
+    assert!(
+        f("gtp.victim_sessions") > 0 && f("gtp.to_backup") > 0,
+        "{label}: {:?}",
+        s.facts
+    );
+    assert_eq!(f("gtp.updates_answered"), f("gtp.contexts"), "{label}");
+    if !lossy {
+        assert_eq!(f("l2tp.frames_echoed"), 10, "{label}");
+        assert_eq!(f("gtp.packets_after"), 80, "{label}");
+    }
+}
+
+fn sim(seed: u64) -> Net {
+    let mut s = Sim::new(seed, Instant::now());
+    s.set_default_link(LinkConfig::lossy(0.05, 0.01, 0.02));
+    Net::Sim(Box::new(s), Vec::new())
+}
+
+#[test]
+fn demo_story_in_the_simulator() {
+    for seed in 1..=3 {
+        let mut net = sim(seed);
+        let s = run_all(&mut net, &Trace { quiet: true });
+        check(&s, true, &format!("sim seed {seed}"));
+    }
+}
+
+#[test]
+fn demo_story_is_deterministic_in_the_simulator() {
+    let capture = |seed| {
+        let mut net = sim(seed);
+        let s = run_all(&mut net, &Trace { quiet: true });
+        let Net::Sim(sim, _) = net else {
+            unreachable!()
+        };
+        (s.facts, sim.write_pcap(Vec::new()).unwrap())
+    };
+    let (a, b) = (capture(9), capture(9));
+    assert_eq!(a.0, b.0, "same seed, different figures");
+    assert!(
+        a.1 == b.1,
+        "same seed, different captures ({} vs {} bytes)",
+        a.1.len(),
+        b.1.len()
+    );
+}
+
+#[test]
+fn demo_story_over_loopback_sockets() {
+    let dir = std::env::temp_dir().join(format!("telcp-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("demo.pcap");
+    let mut net = Net::Udp(UdpLoop::new(Some(pcap.to_str().unwrap())).unwrap());
+    let s = run_all(&mut net, &Trace { quiet: true });
+    drop(net);
+    check(&s, false, "sockets");
+
+    // tshark's dissectors as a second opinion on every datagram the story sent.
+    let Ok(out) = std::process::Command::new("tshark")
+        .args(["-r", pcap.to_str().unwrap(), "-q", "-z", "expert,error"])
+        .output()
+    else {
+        println!("skipped: tshark not found");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Errors ("), "tshark reports errors:\n{text}");
+    let protos = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+        ])
+        .output()
+        .unwrap();
+    let protos = String::from_utf8_lossy(&protos.stdout);
+    for p in ["l2tp", "mip", "gtp"] {
+        assert!(
+            protos.lines().any(|l| l.split(':').any(|x| x == p)),
+            "no {p} in the capture"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,142 @@
+//! A real sgsnemu (osmo-ggsn) against `examples/gateway.rs` over loopback UDP: its Echo Request
+//! and Create PDP Context Request are answered, it logs the End User Address the processor
+//! assigned, the TEIDs carry the VIDs, and its G-PDUs (`--pinghost`) are steered straight to the
+//! processor. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
+//! under `timeout -s KILL`.
+
+#[path = "../examples/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use telcp::steering::processor::ProcessorEvent;
+use telcp::steering::{LineInterface, Processor, SwitchProcessor};
+
+fn present(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    // Addresses of their own, so no other test or demo on this machine collides.
+    let gw_ip = Ipv4Addr::new(127, 0, 0, 41);
+    let sgsn_ip = "127.0.0.42";
+    let mut g = gateway::build(&gateway::Options {
+        listen: gw_ip,
+        processors: 3,
+        fabric_port: 40400,
+        pcap: None,
+    })
+    .expect("bind the gateway's loopback sockets");
+    // Let every processor get its VID and come up before sgsnemu starts.
+    g.net.run_for(Duration::from_millis(1200));
+
+    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("sgsnemu.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let stdbuf = present("stdbuf");
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "5"]);
+    if stdbuf {
+        // Line-buffered stdout, so nothing is lost when the KILL comes.
+        cmd.args(["stdbuf", "-oL", "-eL"]);
+    }
+    cmd.arg("sgsnemu")
+        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
+        .arg("--statedir")
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(dir.join("sgsnemu.pid"))
+        .args([
+            "--pinghost",
+            "192.0.2.1",
+            "--pingcount",
+            "3",
+            "--pingrate",
+            "5",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+
+    let mut created = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut exited = false;
+    while Instant::now() < end {
+        g.net.run_for(Duration::from_millis(50));
+        for &p in &g.processors {
+            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+                if let ProcessorEvent::SessionCreated {
+                    teid,
+                    ue_addr,
+                    backup,
+                    ..
+                } = e
+                {
+                    created.push((p, teid, ue_addr, backup));
+                }
+            }
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            exited = true;
+            break;
+        }
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    println!("--- sgsnemu log ---\n{log}");
+
+    assert_eq!(created.len(), 1, "one PDP context created");
+    let (p, teid, ue, backup) = created[0];
+    let vid = g.net.node_mut::<Processor>(p).vid().unwrap();
+    assert_eq!(
+        g.layout.primary(teid),
+        Some(vid),
+        "the TEID carries the processor's VID"
+    );
+    assert!(
+        backup.is_some_and(|b| b != vid),
+        "and a different backup's VID"
+    );
+    assert_eq!(g.layout.backup(teid), backup);
+
+    assert!(
+        log.contains("Received echo response"),
+        "sgsnemu got our Echo Response"
+    );
+    assert!(
+        log.contains("Received create PDP context response"),
+        "sgsnemu got our Create PDP Context Response"
+    );
+    assert!(
+        log.contains(&format!("IP address: {ue}")),
+        "sgsnemu logged the End User Address we assigned ({ue})"
+    );
+
+    // Its G-PDUs went from the line interface straight to the processor.
+    let user = g.net.node_mut::<Processor>(p).stats().user_packets;
+    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    let sp = g.net.node_mut::<SwitchProcessor>(g.switch).stats().clone();
+    println!("processor user packets {user}, line {li:?}, switch {sp:?}");
+    assert!(user >= 1, "sgsnemu's pings reached the processor");
+    assert_eq!(
+        sp.from_line, li.to_switch,
+        "only TEID-0 messages reached the switch"
+    );
+    assert!(li.to_primary >= user);
+    let _ = std::fs::remove_dir_all(&dir);
+}
