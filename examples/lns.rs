@@ -46,10 +46,21 @@ fn describe(data: &[u8], secret: Option<&[u8]>) -> String {
     };
     match Message::parse_with(data, &opts) {
         Ok(Message::Control(c)) => match c.message_type() {
-            Some(t) => format!(
-                "{t} tunnel={} session={} ns={} nr={}",
-                c.header.tunnel_id, c.header.session_id, c.header.ns, c.header.nr
-            ),
+            Some(t) => {
+                let hidden = c.avps.iter().filter(|a| a.hidden).count();
+                format!(
+                    "{t} tunnel={} session={} ns={} nr={}{}",
+                    c.header.tunnel_id,
+                    c.header.session_id,
+                    c.header.ns,
+                    c.header.nr,
+                    if hidden > 0 {
+                        format!(" hidden_avps={hidden}")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
             None => format!("ZLB tunnel={} nr={}", c.header.tunnel_id, c.header.nr),
         },
         Ok(Message::Data(d)) => format!(
@@ -88,24 +99,7 @@ pub fn run(
     }
     let secret = opts.secret.clone();
     let mut buf = vec![0u8; 65536];
-    while start.elapsed() < opts.duration && !stop() {
-        let now = Instant::now();
-        loop {
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let data = &buf[..n];
-                    log(format!("recv {from} {}", describe(data, secret.as_deref())));
-                    if let Err(e) = lns.handle_datagram(now, from, local, data) {
-                        log(format!("input error: {e}"));
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if lns.poll_timeout().is_some_and(|d| d <= now) {
-            lns.handle_timeout(now);
-        }
+    let drain = |lns: &mut Lns, log: &mut dyn FnMut(String)| -> std::io::Result<()> {
         while let Some(t) = lns.poll_transmit() {
             log(format!(
                 "send {} {}",
@@ -120,6 +114,29 @@ pub fn run(
         while let Some(d) = lns.poll_data() {
             log(format!("data {:?} {} octets", d.session, d.frame.len()));
         }
+        Ok(())
+    };
+    while start.elapsed() < opts.duration && !stop() {
+        let now = Instant::now();
+        // One datagram at a time, each followed by what it caused: the trace reads in order.
+        loop {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let data = &buf[..n];
+                    log(format!("recv {from} {}", describe(data, secret.as_deref())));
+                    if let Err(e) = lns.handle_datagram(now, from, local, data) {
+                        log(format!("input error: {e}"));
+                    }
+                    drain(&mut lns, log)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if lns.poll_timeout().is_some_and(|d| d <= now) {
+            lns.handle_timeout(now);
+        }
+        drain(&mut lns, log)?;
         let wait = lns
             .poll_timeout()
             .map(|d| d.saturating_duration_since(Instant::now()))

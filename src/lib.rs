@@ -71,6 +71,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Where the vocabulary of the claims lives
+//!
+//! | the claims say | code |
+//! | --- | --- |
+//! | contact LNS, load-balancing LNSs, the table of pool LNSs, heartbeats | [`l2tp::Lns`] (contact role), [`l2tp::pool::LnsPool`], [`health`] |
+//! | virtual LNS, the identity of the contact LNS within it | [`l2tp::pool::VirtualLns`] |
+//! | LAC available for load balancing (AVP in ICRQ/SCCRQ), next LNS address in ICRP | [`l2tp::wire::AvpValue::LoadBalanceCapable`], [`l2tp::wire::AvpValue::RedirectTarget`], [`l2tp::Lac`] |
+//! | standard redirect (Result 2, Error 9 "Try another directed") | [`l2tp::wire::ResultCode`], [`l2tp::wire::ErrorCode`] |
+//! | virtual HA address, first and second HA, temporary and permanent binding | [`mip::HomeAgent`], [`mip::binding::Binding`], [`mip::binding::BindingState`] |
+//! | health and load information, backup HA, binding sync, routing update | [`mip::cluster`], [`health`], [`mip::Event::AdvertiseRoute`] |
+//! | line interface, switch processor, processors, virtual identifier, backup | [`steering::LineInterface`], [`steering::SwitchProcessor`], [`steering::Processor`], [`steering::VirtualId`], [`steering::VidLayout`] |
+//!
 //! ## Features
 //!
 //! * `sim`: [`sim`], a deterministic in-process network (seeded loss, duplication, reordering,

@@ -659,3 +659,65 @@ fn claim_8_virtual_lns_failover() {
     assert_eq!(session_ups(&lns_events(&mut sim, ids[1])), 1);
     assert_eq!(session_ups(&lns_events(&mut sim, ids[2])), 0);
 }
+
+/// Claim 4: if the LAC never sends its CDN (it crashed), the contact's redirect record is freed by
+/// the short timer.
+#[test]
+fn claim_4_redirect_record_freed_by_timer() {
+    let mut cc = lns_config(50);
+    cc.redirect_hold = Duration::from_secs(3);
+    let mut w = world(50, false, lac_config(50), cc);
+    feed_pool(&mut w.sim, w.contact, &[(0, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(95);
+    // Cut the LAC -> contact direction as soon as the ICRP is out: the CDN never arrives.
+    open(&mut w.sim, w.lac);
+    w.sim
+        .run_until_cond(Duration::from_millis(1), Duration::from_secs(5), |s| {
+            s.trace().iter().any(|r| {
+                r.to.ip() == ip("10.0.9.1")
+                    && Message::parse(&r.payload)
+                        .ok()
+                        .and_then(|m| m.message_type())
+                        == Some(MessageType::ICRP)
+            })
+        });
+    w.sim.crash(w.lac);
+    assert_eq!(w.sim.node_mut::<Lns>(w.contact).pending_redirects(), 1);
+    w.sim.run_for(Duration::from_secs(4));
+    assert_eq!(w.sim.node_mut::<Lns>(w.contact).pending_redirects(), 0);
+    assert_eq!(w.sim.node_mut::<Lns>(w.contact).session_count(), 0);
+}
+
+/// Claim 5, data both ways: after the redirect, frames from the pool LNS reach the LAC's caller
+/// under the same call id.
+#[test]
+fn claim_5_data_relayed_both_ways_after_redirect() {
+    let mut w = world(51, false, lac_config(51), lns_config(52));
+    feed_pool(&mut w.sim, w.contact, &[(1, 5)]);
+    w.sim.node_mut::<Lns>(w.contact).set_load(95);
+    let call = open(&mut w.sim, w.lac);
+    w.sim.run_for(Duration::from_secs(10));
+    let session = lns_events(&mut w.sim, w.pool[1])
+        .into_iter()
+        .find_map(|e| match e {
+            Event::SessionUp { session, .. } => Some(session),
+            _ => None,
+        })
+        .unwrap();
+    w.sim
+        .node_mut::<Lns>(w.pool[1])
+        .send_ppp(session, b"\xff\x03\xc0\x21down")
+        .unwrap();
+    w.sim
+        .node_mut::<Lac>(w.lac)
+        .send_ppp(call, b"\xff\x03\xc0\x21up")
+        .unwrap();
+    w.sim.run_for(Duration::from_millis(100));
+    let d = w.sim.node_mut::<Lac>(w.lac).poll_data().unwrap();
+    assert_eq!(d.call, Some(call));
+    assert_eq!(&d.frame[..], b"\xff\x03\xc0\x21down");
+    assert_eq!(
+        &w.sim.node_mut::<Lns>(w.pool[1]).poll_data().unwrap().frame[..],
+        b"\xff\x03\xc0\x21up"
+    );
+}

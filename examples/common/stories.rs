@@ -621,6 +621,8 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         policy: Policy::LeastLoaded,
         seed: 5,
         queue_limit: 4096,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
     };
     let switch = net.add(
         "switch",
