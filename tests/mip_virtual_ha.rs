@@ -1252,6 +1252,7 @@ fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_r
 #[test]
 #[ignore = "long random run of the fuzz harness, by hand"]
 fn harness_home_agent_long_run() {
+    let t0 = std::time::Instant::now();
     let mut rng = telcp::Rng::seed_from_u64(77);
     for i in 0..20_000u32 {
         let n = rng.below(2000) as usize;
@@ -1264,7 +1265,7 @@ fn harness_home_agent_long_run() {
         if i % 1000 == 0 {
             eprintln!("{i}");
         }
-        telcp::harness::mip::home_agent(&data);
+        telcp::harness::mip::home_agent(t0, &data);
     }
 }
 
