@@ -43,7 +43,7 @@ fn timers(c: &mut Criterion) {
                 k = (k + 1) % n;
             })
         });
-        g.bench_with_input(BenchmarkId::new("expire_one", n), &n, |b, &n| {
+        g.bench_with_input(BenchmarkId::new("expire_1000", n), &n, |b, &n| {
             b.iter_batched_ref(
                 || filled(n, t0),
                 |q| {

@@ -100,8 +100,15 @@ fn run(challenge: bool, redirect_to: Option<&str>) -> Run {
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&ctl, "c x\n").unwrap();
     let mut trace = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // On a loaded machine xl2tpd may not yet read its control pipe when the first "c x" comes:
+    // dial again while nothing has arrived from it.
+    let mut dialed = (Instant::now(), 1);
     while Instant::now() < deadline {
+        if trace.is_empty() && dialed.0.elapsed() > Duration::from_secs(3) && dialed.1 < 4 {
+            std::fs::write(&ctl, "c x\n").unwrap();
+            dialed = (Instant::now(), dialed.1 + 1);
+        }
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
             let done = if redirect_to.is_some() {
                 l.contains("send") && l.contains("CDN")

@@ -119,3 +119,33 @@ pub trait Node: std::any::Any {
     /// The earliest instant at which [`Node::handle_timeout`] has work to do.
     fn poll_timeout(&self) -> Option<Instant>;
 }
+
+/// Implements [`Node`] for an endpoint whose inherent `handle_datagram`, `handle_timeout`,
+/// `poll_transmit` and `poll_timeout` follow the sans-IO contract. The typed input error of
+/// `handle_datagram` is dropped: bad input has already been answered inside the protocol, and the
+/// error is for callers of the inherent method that log it.
+macro_rules! impl_node {
+    ($t:ty) => {
+        impl $crate::io::Node for $t {
+            fn handle_datagram(
+                &mut self,
+                now: ::std::time::Instant,
+                from: ::std::net::SocketAddr,
+                to: ::std::net::SocketAddr,
+                data: &[u8],
+            ) {
+                let _ = <$t>::handle_datagram(self, now, from, to, data);
+            }
+            fn handle_timeout(&mut self, now: ::std::time::Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self) -> Option<$crate::io::Transmit> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_timeout(&self) -> Option<::std::time::Instant> {
+                <$t>::poll_timeout(self)
+            }
+        }
+    };
+}
+pub(crate) use impl_node;

@@ -24,7 +24,7 @@ use super::tunnel::{Core, Timer, TunnelState, Up};
 use super::wire::avp::{AvpValue, CallErrors};
 use super::wire::{Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue};
 use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
-use crate::{Node, Transmit};
+use crate::Transmit;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -651,17 +651,4 @@ impl Lac {
     }
 }
 
-impl Node for Lac {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = Lac::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Lac::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Lac::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Lac::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(Lac);

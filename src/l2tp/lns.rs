@@ -30,8 +30,8 @@ use super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
 use super::{CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use crate::Transmit;
 use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
-use crate::{Node, Transmit};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -741,17 +741,4 @@ impl Lns {
     }
 }
 
-impl Node for Lns {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = Lns::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Lns::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Lns::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Lns::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(Lns);

@@ -173,6 +173,27 @@ pub enum TableError {
     PendingFull(usize),
 }
 
+/// What [`BindingTable::update`] compares before and after a change.
+struct Keys {
+    home: Ipv4Addr,
+    second_ha: NodeId,
+    nai: Option<Box<[u8]>>,
+    pending: Option<Instant>,
+    expires: Option<Instant>,
+}
+
+impl Keys {
+    fn of(b: &Binding) -> Keys {
+        Keys {
+            home: b.home_address,
+            second_ha: b.second_ha,
+            nai: b.nai.clone(),
+            pending: b.pending.as_ref().map(|p| p.deadline),
+            expires: b.expires(),
+        }
+    }
+}
+
 /// Timer identities.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum TimerKey {
@@ -349,34 +370,53 @@ impl BindingTable {
         slot: u32,
         f: impl FnOnce(&mut Binding) -> R,
     ) -> Result<Option<R>, TableError> {
-        let Some(old) = self.get(slot).cloned() else {
+        let pending_full = self.pending >= self.max_pending;
+        let Some(cur) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return Ok(None);
         };
-        let mut b = old.clone();
-        let r = f(&mut b);
-        if old.pending.is_none() && b.pending.is_some() && self.pending >= self.max_pending {
+        let old = Keys::of(cur);
+        // Only a change that adds a pending request can be refused: keep a copy to undo it then.
+        let backup = (pending_full && cur.pending.is_none()).then(|| cur.clone());
+        let r = f(cur);
+        if let Some(backup) = backup
+            && cur.pending.is_some()
+        {
+            *cur = backup;
             return Err(TableError::PendingFull(self.max_pending));
         }
-        if old.home_address != b.home_address || old.nai != b.nai {
-            self.unindex(slot, &old);
-            self.index(slot, &b);
+        let new = Keys::of(cur);
+        if old.home != new.home || old.nai != new.nai {
+            if let Some(b) = self.get(slot).cloned() {
+                self.unindex_keys(slot, old.home, old.nai.as_deref());
+                self.index(slot, &b);
+            }
         }
-        if old.second_ha != b.second_ha {
+        if old.second_ha != new.second_ha {
             self.disown(old.second_ha);
-            self.own(b.second_ha);
+            self.own(new.second_ha);
         }
-        match (old.pending.is_some(), b.pending.is_some()) {
+        match (old.pending.is_some(), new.pending.is_some()) {
             (false, true) => self.pending += 1,
             (true, false) => self.pending -= 1,
             _ => {}
         }
-        if old.pending.as_ref().map(|p| p.deadline) != b.pending.as_ref().map(|p| p.deadline)
-            || old.expires() != b.expires()
-        {
-            self.arm(slot, &b);
-        }
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Some(b);
+        if old.pending != new.pending || old.expires != new.expires {
+            match new.pending {
+                Some(d) => {
+                    self.timers.insert(TimerKey::Pending(slot), d);
+                }
+                None => {
+                    self.timers.cancel(&TimerKey::Pending(slot));
+                }
+            }
+            match new.expires {
+                Some(e) => {
+                    self.timers.insert(TimerKey::Lifetime(slot), e);
+                }
+                None => {
+                    self.timers.cancel(&TimerKey::Lifetime(slot));
+                }
+            }
         }
         Ok(Some(r))
     }
@@ -438,10 +478,14 @@ impl BindingTable {
     }
 
     fn unindex(&mut self, slot: u32, b: &Binding) {
-        if !b.home_address.is_unspecified() && self.by_home.get(&b.home_address) == Some(&slot) {
-            self.by_home.remove(&b.home_address);
+        self.unindex_keys(slot, b.home_address, b.nai.as_deref());
+    }
+
+    fn unindex_keys(&mut self, slot: u32, home: Ipv4Addr, nai: Option<&[u8]>) {
+        if !home.is_unspecified() && self.by_home.get(&home) == Some(&slot) {
+            self.by_home.remove(&home);
         }
-        if let Some(n) = &b.nai
+        if let Some(n) = nai
             && self.by_nai.get(n) == Some(&slot)
         {
             self.by_nai.remove(n);

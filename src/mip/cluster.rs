@@ -186,9 +186,31 @@ fn get_nai<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>, WireError> {
     Ok(if b.is_empty() { None } else { Some(b) })
 }
 
+/// The cluster key, prepared once (HMAC-MD5 inner and outer states). Its `Debug` hides it.
+#[derive(Clone)]
+pub struct ClusterMac(Option<Hmac<Md5>>);
+
+impl std::fmt::Debug for ClusterMac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterMac(..)")
+    }
+}
+
+impl ClusterMac {
+    /// Prepares `key`.
+    pub fn new(key: &[u8]) -> Self {
+        ClusterMac(mac(key))
+    }
+}
+
 impl ClusterMessage<'_> {
     /// Encodes and authenticates the message with `key`.
     pub fn to_vec(&self, key: &[u8]) -> Vec<u8> {
+        self.to_vec_with(&ClusterMac::new(key))
+    }
+
+    /// Encodes and authenticates the message with a prepared key.
+    pub fn to_vec_with(&self, key: &ClusterMac) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.put_slice(&MAGIC);
         out.put_u8(VERSION);
@@ -229,7 +251,7 @@ impl ClusterMessage<'_> {
             }
             Body::Ack { seq } => out.put_u64(*seq),
         }
-        if let Some(mut m) = mac(key) {
+        if let Some(mut m) = key.0.clone() {
             m.update(&out);
             out.put_slice(&m.finalize().into_bytes());
         }
@@ -319,6 +341,14 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
 impl<'a> ClusterMessage<'a> {
     /// Verifies the MAC with `key` and parses. Replay is the caller's check ([`ReplayWindow`]).
     pub fn parse(data: &'a [u8], key: &[u8]) -> Result<ClusterMessage<'a>, ClusterError> {
+        Self::parse_with(data, &ClusterMac::new(key))
+    }
+
+    /// [`ClusterMessage::parse`] with a prepared key.
+    pub fn parse_with(
+        data: &'a [u8],
+        key: &ClusterMac,
+    ) -> Result<ClusterMessage<'a>, ClusterError> {
         if !is_cluster_message(data) {
             return Err(ClusterError::Unknown);
         }
@@ -332,7 +362,7 @@ impl<'a> ClusterMessage<'a> {
                 needed: (HEADER_LEN + MAC_LEN).saturating_sub(data.len()),
             })?;
         let (signed, tag) = data.split_at(split);
-        let mut m = mac(key).ok_or(ClusterError::BadMac)?;
+        let mut m = key.0.clone().ok_or(ClusterError::BadMac)?;
         m.update(signed);
         m.verify_slice(tag).map_err(|_| ClusterError::BadMac)?;
         let mut r = Reader::new(signed);

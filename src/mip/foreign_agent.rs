@@ -2,7 +2,7 @@
 
 use super::wire::auth::SecurityAssociation;
 use super::wire::{ExtensionType, Header, Message, WireError, append_auth};
-use crate::{Node, Transmit};
+use crate::Transmit;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -197,20 +197,7 @@ impl ForeignAgent {
     }
 }
 
-impl Node for ForeignAgent {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = ForeignAgent::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        ForeignAgent::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        ForeignAgent::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        ForeignAgent::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(ForeignAgent);
 
 #[cfg(test)]
 mod tests {

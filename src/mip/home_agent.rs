@@ -2,7 +2,9 @@
 
 use super::MnId;
 use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
-use super::cluster::{self, Body, ClusterError, ClusterMessage, Item, Record, ReplayWindow};
+use super::cluster::{
+    self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
+};
 use super::wire::auth::{PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
@@ -13,7 +15,7 @@ use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
-use crate::{MacAddr, Node, Rng, Transmit};
+use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -348,7 +350,7 @@ pub struct HomeAgent {
     vip: Ipv4Addr,
     network: Ipv4Network,
     mode: ForwardMode,
-    key: Vec<u8>,
+    key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
     table: BindingTable,
@@ -485,7 +487,7 @@ impl HomeAgent {
             vip: cfg.virtual_address,
             network: cfg.virtual_network,
             mode: cfg.mode,
-            key: cfg.cluster_key,
+            key: ClusterMac::new(&cfg.cluster_key),
             members,
             monitor,
             table: BindingTable::new(cfg.max_bindings, cfg.max_pending),
@@ -662,7 +664,7 @@ impl HomeAgent {
             pn: self.pn,
             body,
         };
-        let bytes = msg.to_vec(&self.key);
+        let bytes = msg.to_vec_with(&self.key);
         self.push_transmit(Transmit::to(addr, bytes));
     }
 
@@ -1314,7 +1316,7 @@ impl HomeAgent {
     }
 
     fn handle_cluster(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
-        let msg = ClusterMessage::parse(data, &self.key)?;
+        let msg = ClusterMessage::parse_with(data, &self.key)?;
         let sender = msg.sender;
         if sender == self.node || !self.members.contains_key(&sender) {
             return Err(InputError::NotMember(sender.0));
@@ -1450,6 +1452,13 @@ impl HomeAgent {
     }
 
     fn replicate_slot(&mut self, slot: u32, now: Instant) {
+        if self
+            .members
+            .get(&self.node)
+            .is_none_or(|m| m.backups.is_empty())
+        {
+            return;
+        }
         let Some(r) = self.record(slot, now) else {
             return;
         };
@@ -1834,17 +1843,4 @@ impl HomeAgent {
     }
 }
 
-impl Node for HomeAgent {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = HomeAgent::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        HomeAgent::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        HomeAgent::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        HomeAgent::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(HomeAgent);

@@ -6,7 +6,7 @@ use super::wire::{
     Builder, ExtensionType, Header, LIFETIME_DEREGISTER, Message, ReplyCode, Request, RequestFlags,
     WireError,
 };
-use crate::{Node, Transmit};
+use crate::Transmit;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -353,17 +353,4 @@ impl MobileNodeClient {
     }
 }
 
-impl Node for MobileNodeClient {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = MobileNodeClient::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        MobileNodeClient::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        MobileNodeClient::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        MobileNodeClient::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(MobileNodeClient);

@@ -33,7 +33,7 @@
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
 use super::vid::{VidLayout, VirtualId};
-use crate::io::{Node, Transmit};
+use crate::io::Transmit;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -524,17 +524,4 @@ impl LineInterface {
     }
 }
 
-impl Node for LineInterface {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = LineInterface::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        LineInterface::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        LineInterface::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        LineInterface::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(LineInterface);

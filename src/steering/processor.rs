@@ -48,13 +48,26 @@
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
+//!
+//! # Trust
+//!
+//! VID assignments, directed set-ups, syncs and their acknowledgements are taken only from the
+//! switch processor's address; steered packets (`Packet`) from any fabric sender.
+//!
+//! # Limits
+//!
+//! * A primary cut off by a partition (not crashed) is declared down and its backup serves its
+//!   sessions; when the partition heals the primary serves them again with the state it had: the
+//!   backup's changes meanwhile are not merged back.
+//! * A second Create PDP Context Request for the same IMSI and NSAPI with a new sequence number is
+//!   recognised only if the switch processor directs it to the same processor.
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
-use crate::io::{Node, TimerQueue, Transmit};
+use crate::io::{TimerQueue, Transmit};
 use ipnetwork::Ipv4Network;
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -1035,17 +1048,4 @@ impl Processor {
     }
 }
 
-impl Node for Processor {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = Processor::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Processor::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Processor::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Processor::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(Processor);

@@ -67,7 +67,7 @@ use super::vid::{VidLayout, VirtualId};
 use crate::health::{
     self, ClusterKey, HealthEvent, Monitor, MonitorConfig, NodeId, NodeState, Policy, Role,
 };
-use crate::io::{Node, Rng, TimerQueue, Transmit};
+use crate::io::{Rng, TimerQueue, Transmit};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -1047,17 +1047,4 @@ fn max_vid(c: &SwitchConfig) -> u16 {
     }
 }
 
-impl Node for SwitchProcessor {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = SwitchProcessor::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        SwitchProcessor::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        SwitchProcessor::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        SwitchProcessor::poll_timeout(self)
-    }
-}
+crate::io::impl_node!(SwitchProcessor);
