@@ -39,9 +39,9 @@ proptest! {
         m in gstrat::message(),
         fabric in strat::fabric_message(),
     ) {
-        telcp::harness::steering::steering_line(&raw);
-        telcp::harness::steering::steering_line(&m.to_vec().unwrap());
-        telcp::harness::steering::steering_line(&fabric.to_vec());
+        telcp::harness::steering::steering_line(std::time::Instant::now(), &raw);
+        telcp::harness::steering::steering_line(std::time::Instant::now(), &m.to_vec().unwrap());
+        telcp::harness::steering::steering_line(std::time::Instant::now(), &fabric.to_vec());
     }
 }
 
@@ -50,7 +50,7 @@ proptest! {
 
     #[test]
     fn switch_harness_on_random_operations(ops in proptest::collection::vec(any::<u8>(), 0..400)) {
-        telcp::harness::steering::steering_switch(&ops);
+        telcp::harness::steering::steering_switch(std::time::Instant::now(), &ops);
     }
 }
 
@@ -62,5 +62,5 @@ fn switch_harness_reaches_assigned_vids() {
         ops.extend_from_slice(&[1, a, 1]);
     }
     ops.extend_from_slice(&[5, 0, 10, 3, 0, 200, 4, 0, 0, 2, 1, 1, 2, 1, 0x81, 5, 0, 50]);
-    telcp::harness::steering::steering_switch(&ops);
+    telcp::harness::steering::steering_switch(std::time::Instant::now(), &ops);
 }

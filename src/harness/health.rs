@@ -77,9 +77,8 @@ fn snapshot(m: &Monitor) -> Vec<PeerStatus> {
 /// `state()`; a restart's incarnation grows; what is sent authenticates, comes from node 1 and
 /// has growing sequences; the next deadline is after `now`; a selected node is Up and not
 /// overloaded.
-pub fn monitor(data: &[u8]) {
-    // The harness is a driver, like a test: it takes one base instant and adds offsets to it.
-    let t0 = Instant::now();
+/// `t0` is the base instant the run starts at (the caller's clock; the harness never reads one).
+pub fn monitor(t0: Instant, data: &[u8]) {
     let key = ClusterKey::new(KEY);
     let mut cfg = MonitorConfig::new(
         NodeId(1),
@@ -243,6 +242,7 @@ mod tests {
 
     #[test]
     fn harnesses_run_over_random_inputs() {
+        let t0 = Instant::now();
         let mut rng = Rng::seed_from_u64(0x4845_414c);
         let key = ClusterKey::new(KEY);
         for i in 0..400 {
@@ -253,7 +253,7 @@ mod tests {
                 data[..4].copy_from_slice(&[0xFF, 0x48, 0x42, 1]);
             }
             heartbeat(&data);
-            monitor(&data);
+            monitor(t0, &data);
         }
         // Valid heartbeats too.
         for i in 0..50u32 {
@@ -274,6 +274,6 @@ mod tests {
             ops.extend_from_slice(&[1, 2, 50, 0, 1, 0, s, 0, 1]);
         }
         ops.extend_from_slice(&[0, 30, 0, 30, 0, 30]);
-        monitor(&ops);
+        monitor(Instant::now(), &ops);
     }
 }

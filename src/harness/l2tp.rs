@@ -90,10 +90,10 @@ fn datagram(ops: &mut Ops<'_>, templates: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
-/// time steps and commands; checks its bounds after each step.
-pub fn lns(data: &[u8]) {
+/// time steps and commands; checks its bounds after each step. `start` is the base instant the run
+/// starts at (the caller's clock; the harness never reads one).
+pub fn lns(start: std::time::Instant, data: &[u8]) {
     use crate::l2tp::{Config, Lns, LnsConfig, pool::MemberState};
-    let start = std::time::Instant::now();
     let common = Config {
         max_tunnels: 4,
         max_pending_tunnels: 2,
@@ -158,10 +158,10 @@ pub fn lns(data: &[u8]) {
 }
 
 /// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
-/// checks its bounds after each step.
-pub fn lac(data: &[u8]) {
+/// checks its bounds after each step. `start` is the base instant the run starts at (the caller's
+/// clock; the harness never reads one).
+pub fn lac(start: std::time::Instant, data: &[u8]) {
     use crate::l2tp::{CallId, Config, Lac, LacConfig};
-    let start = std::time::Instant::now();
     let mut cfg = LacConfig::new(addr(LNS_ADDR));
     cfg.common = Config {
         max_tunnels: 4,
@@ -265,6 +265,7 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(300u64);
+        let t0 = std::time::Instant::now();
         let mut rng = Rng::seed_from_u64(11);
         for _ in 0..iters {
             let mut d = vec![0u8; rng.below(600) as usize];
@@ -275,8 +276,8 @@ mod tests {
                     *b = 1;
                 }
             }
-            super::lns(&d);
-            super::lac(&d);
+            super::lns(t0, &d);
+            super::lac(t0, &d);
         }
     }
 }

@@ -49,17 +49,17 @@ pub fn message(data: &[u8]) {
 /// Drives a [`crate::mip::HomeAgent`] (one of a two-member cluster, small bounds) with
 /// operations decoded from `data`: arbitrary datagrams, well-authenticated requests with fuzzed
 /// fields, cluster messages under the right key, time steps and commands. After each operation
-/// the table bounds must hold.
-pub fn home_agent(data: &[u8]) {
+/// the table bounds must hold. `start` is the base instant the run starts at (the caller's clock;
+/// the harness never reads one).
+pub fn home_agent(start: std::time::Instant, data: &[u8]) {
     use crate::MacAddr;
     use crate::health::NodeId;
     use crate::mip::cluster::{Body, ClusterMessage};
     use crate::mip::wire::{Builder, Request, RequestFlags};
     use crate::mip::{ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeKey};
     use std::net::{Ipv4Addr, SocketAddr};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    let start = Instant::now();
     let vip = Ipv4Addr::new(10, 0, 0, 1);
     let members = vec![
         Member {

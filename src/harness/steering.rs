@@ -74,8 +74,8 @@ fn vid(n: u16) -> VirtualId {
 /// Steers `data` through a line interface with a fixed table, as an outside packet and as a
 /// fabric datagram. Checks: never panics; `steer` agrees with what `handle_datagram` counts and
 /// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
-pub fn steering_line(data: &[u8]) {
-    let now = Instant::now();
+/// `now` is the caller's instant (the harness never reads the clock).
+pub fn steering_line(now: Instant, data: &[u8]) {
     let layout = VidLayout::default();
     let l2tp = VidLayout::id16(4, 4).ok();
     let config = LineConfig {
@@ -185,8 +185,8 @@ fn switch_config() -> SwitchConfig {
 /// sender, well-formed VID requests, syncs and table acks, set-up requests, time advancing) and
 /// checks after each: no two slots hold the same VID, the table has distinct VIDs, the table
 /// version never goes back, the live sessions stay within `max_sessions`, the queues stay bounded.
-pub fn steering_switch(data: &[u8]) {
-    let start = Instant::now();
+/// `start` is the base instant the run starts at (the caller's clock; the harness never reads one).
+pub fn steering_switch(start: Instant, data: &[u8]) {
     let config = switch_config();
     let max_sessions = config.max_sessions;
     let Ok(mut sp) = SwitchProcessor::new(config, start) else {
@@ -306,6 +306,134 @@ pub fn steering_switch(data: &[u8]) {
                 table.iter().any(|e| e.vid == v),
                 "an owned VID is in the table"
             );
+        }
+    }
+}
+
+/// Drives a [`crate::steering::Processor`] (slot 11, small bounds) with operations decoded from
+/// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
+/// directed by the switch processor and packets passed on by a line interface (GTP bytes from
+/// the fuzz data), and time advancing. Checks after each: the session and shadow tables stay
+/// within their bounds, the output queue stays bounded. `start` is the base instant the run
+/// starts at (the caller's clock; the harness never reads one).
+pub fn steering_processor(start: Instant, data: &[u8]) {
+    use crate::steering::processor::{Processor, ProcessorConfig};
+    let switch = addr(0, 100, 4000);
+    let line = addr(0, 1, 4000);
+    let me = addr(1, 11, 4000);
+    let config = ProcessorConfig {
+        id: 11,
+        incarnation: 1,
+        fabric_addr: me,
+        switch_addr: switch,
+        switch_node: 1,
+        line_addr: line,
+        layout: VidLayout::default(),
+        l2tp_layout: VidLayout::id16(4, 4).ok(),
+        max_sessions: 8,
+        max_shadow: 8,
+        ue_pool: ipnetwork::Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 8)
+            .unwrap_or_else(|_| ipnetwork::Ipv4Network::from(Ipv4Addr::new(10, 0, 0, 0))),
+        recovery: 1,
+        retransmit: Duration::from_millis(50),
+        max_retries: 3,
+        key: ClusterKey::new(b"fuzz"),
+        heartbeat_interval: Duration::from_millis(100),
+        queue_limit: 64,
+    };
+    let Ok(mut p) = Processor::new(config, start) else {
+        return;
+    };
+    let mut now = start;
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123);
+    let mut rest = data;
+    while let Some((&op, tail)) = rest.split_first() {
+        let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
+        rest = tail;
+        let mut take = |n: u8| {
+            let n = usize::from(n).min(rest.len());
+            let (raw, tail) = rest.split_at(n);
+            rest = tail;
+            raw
+        };
+        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 6 {
+            0 => (switch, Some(take(b).to_vec())),
+            1 => (line, Some(take(b).to_vec())),
+            2 => (
+                switch,
+                Some(
+                    FabricMessage::VidAssign {
+                        processor: 11,
+                        incarnation: 1,
+                        vid: vid(u16::from(b % 8)),
+                    }
+                    .to_vec(),
+                ),
+            ),
+            3 => {
+                let backup = (b & 0x80 != 0).then(|| vid(u16::from(b % 8)));
+                let raw = take(b & 0x7f);
+                (
+                    switch,
+                    Some(
+                        FabricMessage::Directed {
+                            backup,
+                            from: peer,
+                            to: gw,
+                            data: Cow::Borrowed(raw),
+                        }
+                        .to_vec(),
+                    ),
+                )
+            }
+            4 => {
+                let raw = take(b);
+                (
+                    line,
+                    Some(
+                        FabricMessage::Packet {
+                            from: peer,
+                            to: gw,
+                            data: Cow::Borrowed(raw),
+                        }
+                        .to_vec(),
+                    ),
+                )
+            }
+            _ => {
+                now += Duration::from_millis(u64::from(b) * 10);
+                p.handle_timeout(now);
+                (switch, None)
+            }
+        };
+        if let Some(m) = msg {
+            let _ = p.handle_datagram(now, from, me, &m);
+        }
+        let mut n = 0;
+        while p.poll_transmit().is_some() {
+            n += 1;
+        }
+        assert!(n <= 64 + 8, "queue bounded");
+        while p.poll_event().is_some() {}
+        assert!(p.session_count() <= 8, "session bound");
+        assert!(p.shadow_count() <= 8, "shadow bound");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Rng;
+    use std::time::Instant;
+
+    #[test]
+    fn processor_harness_on_random_operations() {
+        let t0 = Instant::now();
+        let mut rng = Rng::seed_from_u64(0x5052_4f43);
+        for _ in 0..300 {
+            let mut d = vec![0u8; rng.below(400) as usize];
+            rng.fill_bytes(&mut d);
+            super::steering_processor(t0, &d);
         }
     }
 }

@@ -114,6 +114,23 @@ impl ForeignAgent {
                 }
                 let deadline = now + self.cfg.pending_timeout;
                 self.pending.insert(key, (from, deadline));
+                if self.order.len() >= self.cfg.max_pending.saturating_mul(2) {
+                    // Requests repeating an identification leave stale entries behind; drop
+                    // them (keeping the newest entry of each live request) so a flood cannot
+                    // grow the queue past the pending table.
+                    let pending = &self.pending;
+                    let mut seen = std::collections::HashSet::new();
+                    let live: Vec<(u32, Instant)> = self
+                        .order
+                        .iter()
+                        .rev()
+                        .filter(|(k, d)| {
+                            pending.get(k).is_some_and(|(_, dd)| dd == d) && seen.insert(*k)
+                        })
+                        .copied()
+                        .collect();
+                    self.order = live.into_iter().rev().collect();
+                }
                 self.order.push_back((key, deadline));
                 let mut out = data.to_vec();
                 if let Some(sa) = &self.cfg.fa_ha {
@@ -181,3 +198,36 @@ impl ForeignAgent {
 }
 
 crate::io::impl_node!(ForeignAgent);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_repeating_one_identification_stays_bounded() {
+        // Found by audit: each request pushed a deadline, and a repeated identification only
+        // replaced its pending entry, so the deadline queue grew with every request.
+        let t0 = Instant::now();
+        let cfg = ForeignAgentConfig {
+            home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
+            fa_ha: None,
+            max_pending: 4,
+            pending_timeout: Duration::from_secs(60),
+        };
+        let Ok(mut fa) = ForeignAgent::new(cfg, t0) else {
+            panic!("valid config");
+        };
+        // A Registration Request (type 1), lifetime 600, identification 7.
+        let mut rrq = vec![1u8, 0, 2, 88, 10, 0, 5, 1, 10, 0, 0, 1, 203, 0, 113, 1];
+        rrq.extend_from_slice(&7u64.to_be_bytes());
+        let mn = SocketAddr::from(([198, 51, 100, 1], 434));
+        let to = SocketAddr::from(([198, 51, 100, 2], 434));
+        for _ in 0..10_000 {
+            assert_eq!(fa.handle_datagram(t0, mn, to, &rrq), Ok(()));
+            while fa.poll_transmit().is_some() {}
+        }
+        assert!(fa.order.len() <= 8, "deadline queue: {}", fa.order.len());
+        assert_eq!(fa.pending.len(), 1);
+        assert_eq!(fa.relayed_requests, 10_000);
+    }
+}
