@@ -593,6 +593,20 @@ impl Processor {
         self.reply(line, gateway, peer, &m);
     }
 
+    /// Refuses a set-up request with `cause`, counted in [`ProcessorStats::refused`].
+    fn refuse_setup(
+        &mut self,
+        line: SocketAddr,
+        gateway: SocketAddr,
+        peer: SocketAddr,
+        req: &Message<'_>,
+        teid: u32,
+        cause: Cause,
+    ) {
+        self.stats.refused += 1;
+        self.refuse(line, gateway, peer, req, teid, cause);
+    }
+
     fn allocate_local(&mut self) -> Option<u32> {
         if self.sessions.len() >= self.config.max_sessions {
             return None;
@@ -662,15 +676,13 @@ impl Processor {
         let (Some(peer_teid_u), Some(peer_teid_c), Some(nsapi)) =
             (req.teid_data_i(), req.teid_control(), req.nsapi())
         else {
-            self.stats.refused += 1;
             let teid = req.teid_control().unwrap_or(0);
-            self.refuse(line, gateway, peer, &req, teid, Cause::MANDATORY_IE_MISSING);
+            self.refuse_setup(line, gateway, peer, &req, teid, Cause::MANDATORY_IE_MISSING);
             return Ok(());
         };
         let mut gsn = req.gsn_addresses();
         let Some(peer_c) = gsn.next() else {
-            self.stats.refused += 1;
-            self.refuse(
+            self.refuse_setup(
                 line,
                 gateway,
                 peer,
@@ -683,8 +695,7 @@ impl Processor {
         let peer_u = gsn.next().unwrap_or(peer_c);
         if let Some(eua) = req.end_user_address() {
             if eua.organization & 0x0f != 1 || eua.pdp_type != EndUserAddress::IPV4 {
-                self.stats.refused += 1;
-                self.refuse(
+                self.refuse_setup(
                     line,
                     gateway,
                     peer,
@@ -708,8 +719,7 @@ impl Processor {
             return Ok(());
         }
         let Some(local) = self.allocate_local() else {
-            self.stats.refused += 1;
-            self.refuse(
+            self.refuse_setup(
                 line,
                 gateway,
                 peer,
@@ -722,8 +732,7 @@ impl Processor {
         let layout = self.config.layout;
         let backup = backup.filter(|b| *b != vid && layout.backup_field().is_some());
         let Ok(teid) = layout.compose(vid, backup, local) else {
-            self.stats.refused += 1;
-            self.refuse(
+            self.refuse_setup(
                 line,
                 gateway,
                 peer,
