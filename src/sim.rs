@@ -13,7 +13,9 @@
 //! Routing: a [`Transmit`] with `link_dst` goes to the node with that MAC (layer-2 forwarding, as
 //! the virtual Home Agent needs); otherwise to the node owning `dst` (an owned address with port 0
 //! owns every port of its IP). When several nodes own the address (a virtual address), the route set
-//! with [`Sim::set_route`] wins, else the first live owner in the order they were added.
+//! with [`Sim::set_route`] wins, else the first live owner in the order they were added. Nodes
+//! receive through [`Node::handle_frame`] with the sending node's MAC as the link-layer source
+//! (none for injected datagrams).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -527,8 +529,13 @@ impl Sim {
             return;
         }
         self.stats.delivered += 1;
+        // Every node sits on one shared link: a frame carries its sender's MAC.
+        let link_src = f
+            .src_node
+            .and_then(|n| self.nodes.get(n.0))
+            .and_then(|s| s.mac);
         if let Some(s) = self.nodes.get_mut(f.dst_node.0) {
-            s.node.handle_datagram(now, f.from, f.to, &f.payload);
+            s.node.handle_frame(now, link_src, f.from, f.to, &f.payload);
         }
         self.record(
             f.from,

@@ -1088,7 +1088,15 @@ fn harness_home_agent_survives_random_operations() {
 // ---------------------------------------------------------------- end to end, with loss
 
 fn lossy_end_to_end(mode: ForwardMode, seed: u64) {
-    let mut w = World::new(3, mode, seed, LinkConfig::lossy(0.1, 0.05, 0.05));
+    lossy_end_to_end_in(World::new(
+        3,
+        mode,
+        seed,
+        LinkConfig::lossy(0.1, 0.05, 0.05),
+    ));
+}
+
+fn lossy_end_to_end_in(mut w: World) -> World {
     let mut clients = Vec::new();
     for k in 1..=24 {
         let by_nai = k % 2 == 0;
@@ -1134,11 +1142,45 @@ fn lossy_end_to_end(mode: ForwardMode, seed: u64) {
             let _ = id;
         }
     }
+    w
 }
 
 #[test]
 fn end_to_end_with_loss_duplication_and_reordering_layer2() {
     lossy_end_to_end(ForwardMode::Layer2, 21);
+}
+
+#[test]
+fn claim3_layer2_without_notices_the_second_ha_learns_the_first_ha_from_the_source_mac() {
+    let w = World::with(3, 23, LinkConfig::lossy(0.1, 0.05, 0.05), |i| {
+        let mut c = ha_config(i, 3, ForwardMode::Layer2);
+        c.layer2_notices = false;
+        c
+    });
+    let mut w = lossy_end_to_end_in(w);
+    // Requests were forwarded at layer 2 and relayed back through HA 1, with no notice at all.
+    let trace = w.sim.trace();
+    let notices = trace
+        .iter()
+        .filter(|r| {
+            ClusterMessage::parse(&r.payload, KEY)
+                .is_ok_and(|m| matches!(m.body, Body::Notice { .. }))
+        })
+        .count();
+    assert_eq!(notices, 0);
+    let forwarded_frames = trace
+        .iter()
+        .filter(|r| {
+            r.src_node == Some(w.ha[0])
+                && r.to == vip()
+                && r.link_dst.is_some()
+                && r.payload.first() == Some(&1)
+        })
+        .count();
+    assert!(forwarded_frames >= 3, "{forwarded_frames} forwarded frames");
+    let served_elsewhere = w.ha(2).stats().served + w.ha(3).stats().served;
+    assert!(served_elsewhere >= 3, "{served_elsewhere}");
+    assert!(w.ha(1).stats().relayed >= 3);
 }
 
 #[test]

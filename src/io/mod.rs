@@ -112,6 +112,21 @@ pub trait Node: std::any::Any {
     /// Bad input is answered inside the protocol (a refusal queued for transmission) or dropped; the
     /// typed error of the endpoint's inherent method is not surfaced here.
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]);
+    /// Feeds one received frame whose link-layer source is known (`link_src`, when the driver
+    /// reads frames, not only datagrams). Endpoints that use the source MAC (the virtual Home
+    /// Agent learns which member forwarded a request from it) override this; the default ignores
+    /// it and calls [`Node::handle_datagram`].
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        let _ = link_src;
+        self.handle_datagram(now, from, to, data);
+    }
     /// Lets timers that are due at `now` fire. Calling it early is a no-op.
     fn handle_timeout(&mut self, now: Instant);
     /// The next datagram to send, if any.

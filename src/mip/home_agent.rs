@@ -33,7 +33,10 @@ struct MnSa {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ForwardMode {
     /// The request is re-sent unchanged on the shared link: IP destination still the virtual
-    /// address, `link_dst` the second HA's MAC. A [`Body::Notice`] tells the second HA first.
+    /// address, `link_dst` the second HA's MAC. The second HA learns which member forwarded it
+    /// from the frame's link-layer source ([`HomeAgent::handle_frame`]) or, for callers that do
+    /// not see link-layer sources, from a [`Body::Notice`] the first HA sends first
+    /// ([`HomeAgentConfig::layer2_notices`]).
     Layer2,
     /// The request travels inside an authenticated cluster message to the second HA's own
     /// address (clusters without a shared link).
@@ -77,6 +80,13 @@ pub struct HomeAgentConfig {
     pub members: Vec<Member>,
     /// Layer-2 or layer-3 forwarding.
     pub mode: ForwardMode,
+    /// Layer 2: the first HA announces each forwarded request to the second HA in an
+    /// authenticated [`Body::Notice`]. Needed when the callers feed frames through
+    /// [`HomeAgent::handle_datagram`], without their link-layer source. When every member's
+    /// caller passes link-layer sources to [`HomeAgent::handle_frame`], set it to `false`: the
+    /// source MAC names the forwarding member, and each registration saves a cluster message and
+    /// two HMACs. Default `true`.
+    pub layer2_notices: bool,
     /// Cluster key (cluster messages and heartbeats).
     pub cluster_key: Vec<u8>,
     /// Mobile nodes' keys.
@@ -140,6 +150,7 @@ impl HomeAgentConfig {
             virtual_network,
             members,
             mode: ForwardMode::Layer2,
+            layer2_notices: true,
             cluster_key: cluster_key.to_vec(),
             mobile_nodes: Vec::new(),
             foreign_agents: Vec::new(),
@@ -350,6 +361,7 @@ pub struct HomeAgent {
     vip: Ipv4Addr,
     network: Ipv4Network,
     mode: ForwardMode,
+    notices_on: bool,
     key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
@@ -487,6 +499,7 @@ impl HomeAgent {
             vip: cfg.virtual_address,
             network: cfg.virtual_network,
             mode: cfg.mode,
+            notices_on: cfg.layer2_notices,
             key: ClusterMac::new(&cfg.cluster_key),
             members,
             monitor,
@@ -679,6 +692,23 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        self.handle_frame(now, None, from, to, data)
+    }
+
+    /// Feeds one frame received on port 434 with its link-layer source, when the caller knows it.
+    /// In layer-2 mode a Registration Request whose source MAC is another member's was forwarded
+    /// by that member: this HA serves it as the second HA and relays the reply through it, with
+    /// no [`Body::Notice`] needed. The source MAC is trusted like the shared link it comes from:
+    /// it only chooses the member the reply goes back through; the request itself is still
+    /// authenticated (MN-HA) and checked for replay.
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
         if health::is_heartbeat(data) {
             let r = self.monitor.handle_heartbeat(now, from, data);
             self.drain_health(now);
@@ -693,7 +723,17 @@ impl HomeAgent {
         }
         let (header, _) = Header::parse(data)?;
         match header {
-            Header::Request(_) => self.handle_request(now, from, to, data, None),
+            Header::Request(_) => {
+                let forwarded_by = match (self.mode, link_src) {
+                    (ForwardMode::Layer2, Some(mac)) => self
+                        .members
+                        .values()
+                        .find(|m| m.mac == mac && m.node != self.node)
+                        .map(|m| m.node),
+                    _ => None,
+                };
+                self.handle_request(now, from, to, data, forwarded_by)
+            }
             Header::Reply(_) => self.handle_reply(now, data),
         }
     }
@@ -882,11 +922,12 @@ impl HomeAgent {
             }
         }
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
+        // (A notice is consumed even when the link-layer source already named the first HA.)
         let mut first = forwarded_by;
-        if first.is_none()
+        if !self.notices.is_empty()
             && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
         {
-            first = Some(f);
+            first = first.or(Some(f));
         }
         if let Some(first) = first {
             return self.serve(now, from, &q, nai, &sa, first);
@@ -966,14 +1007,16 @@ impl HomeAgent {
         self.stats.forwarded += 1;
         match self.mode {
             ForwardMode::Layer2 => {
-                self.send_cluster(
-                    second,
-                    Body::Notice {
-                        home_address: q.home_address,
-                        nai,
-                        identification: q.identification,
-                    },
-                );
+                if self.notices_on {
+                    self.send_cluster(
+                        second,
+                        Body::Notice {
+                            home_address: q.home_address,
+                            nai,
+                            identification: q.identification,
+                        },
+                    );
+                }
                 let mac = self.members.get(&second).map(|m| m.mac);
                 self.push_transmit(Transmit {
                     dst: SocketAddr::V4(SocketAddrV4::new(v4(to), PORT)),
@@ -1843,4 +1886,27 @@ impl HomeAgent {
     }
 }
 
-crate::io::impl_node!(HomeAgent);
+impl crate::io::Node for HomeAgent {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let _ = HomeAgent::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        let _ = HomeAgent::handle_frame(self, now, link_src, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        HomeAgent::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        HomeAgent::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        HomeAgent::poll_timeout(self)
+    }
+}
