@@ -169,7 +169,10 @@ fn bench(c: &mut Criterion) {
         let mut rig = rig.into_inner();
         // CPU time (not wall time: the machine may be shared) of 100k more registrations, built
         // beforehand.
-        let n = 100_000u32;
+        let n: u32 = std::env::var("MIP_HA_CPU_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
         let requests: Vec<_> = (0..n).map(|_| rig.next_request()).collect();
         if let Some(t0) = cpu_ticks() {
             let mut relayed = 0;

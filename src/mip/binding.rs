@@ -5,17 +5,22 @@
 //! and waits for the second HA's reply), and [`BindingState::Permanent`] once it holds at least one
 //! granted care-of address. A permanent binding may also carry a pending re-registration.
 //!
-//! Timers live in one [`TimerQueue`]: each binding has at most a pending timer and a lifetime timer
+//! Timers live in one deadline heap: each binding has at most a pending timer and a lifetime timer
 //! (armed at its earliest care-of expiry), so [`BindingTable::pop_expired`] touches only what is
-//! due and never scans the table.
+//! due and never scans the table. Timers are re-armed lazily: a re-registration that pushes a
+//! binding's expiry later, or an answered request, touches no heap entry; the old entry, when it
+//! comes due, finds the binding's real deadline and is pushed again at it (or dropped). So the
+//! steady state of mobile nodes re-registering before their lifetimes end costs no heap operation,
+//! and [`BindingTable::next_deadline`] may be earlier than the next real expiry (a wake-up that
+//! finds nothing due is a no-op).
 //!
 //! Bounds: at most `max_bindings` bindings and `max_pending` pending requests;
 //! [`BindingTable::insert`] refuses beyond them ([`TableError`]) and never evicts a live binding.
 //! The Home Agent answers a refusal with reply code 130 (insufficient resources).
 
-use crate::TimerQueue;
 use crate::health::NodeId;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
@@ -194,12 +199,102 @@ impl Keys {
     }
 }
 
-/// Timer identities.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum TimerKey {
-    Pending(u32),
-    Lifetime(u32),
+/// The two timers of a binding.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+enum Kind {
+    Pending = 0,
+    Lifetime = 1,
 }
+
+/// Deadlines of the slots' two timers, re-armed lazily (see the module docs).
+///
+/// `armed[slot][kind]` is the deadline of the one heap entry that stands for that timer (or
+/// `None`); other heap entries for it are stale and skipped when they surface. The heap is rebuilt
+/// from `armed` when stale entries outnumber live ones, so it stays within twice the number of
+/// armed timers.
+#[derive(Debug, Default)]
+struct SlotTimers {
+    heap: BinaryHeap<Reverse<(Instant, u32, Kind)>>,
+    armed: Vec<[Option<Instant>; 2]>,
+    live: usize,
+}
+
+impl SlotTimers {
+    /// The timer should fire no later than `deadline`: pushes an entry only when it is earlier
+    /// than the one armed.
+    fn want(&mut self, slot: u32, kind: Kind, deadline: Option<Instant>) {
+        let Some(d) = deadline else { return };
+        let i = slot as usize;
+        if self.armed.len() <= i {
+            self.armed.resize(i + 1, [None; 2]);
+        }
+        let Some(a) = self.armed.get_mut(i).map(|a| &mut a[kind as usize]) else {
+            return;
+        };
+        match *a {
+            Some(cur) if cur <= d => {}
+            cur => {
+                if cur.is_none() {
+                    self.live += 1;
+                }
+                *a = Some(d);
+                self.heap.push(Reverse((d, slot, kind)));
+                if self.heap.len() > 2 * self.live + 64 {
+                    self.rebuild();
+                }
+            }
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        v.clear();
+        for (slot, a) in self.armed.iter().enumerate() {
+            for (k, kind) in [(0, Kind::Pending), (1, Kind::Lifetime)] {
+                if let Some(d) = a[k] {
+                    v.push(Reverse((d, slot as u32, kind)));
+                }
+            }
+        }
+        self.heap = BinaryHeap::from(v);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((d, _, _))| *d)
+    }
+
+    /// The next armed timer due at `now`, disarmed.
+    fn pop(&mut self, now: Instant) -> Option<(u32, Kind)> {
+        loop {
+            let &Reverse((d, slot, kind)) = self.heap.peek()?;
+            if d > now {
+                return None;
+            }
+            self.heap.pop();
+            let Some(a) = self
+                .armed
+                .get_mut(slot as usize)
+                .map(|a| &mut a[kind as usize])
+            else {
+                continue;
+            };
+            if *a == Some(d) {
+                *a = None;
+                self.live -= 1;
+                return Some((slot, kind));
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// The hasher of the table's indexes: foldhash, seeded by the caller (the Home Agent's RNG), so
+/// lookups cost a few nanoseconds instead of SipHash's tens. The keys it hashes are those of
+/// authenticated mobile nodes, assigned addresses and cluster replicas.
+pub type Hasher = foldhash::fast::FixedState;
 
 /// What [`BindingTable::pop_expired`] reports.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -219,33 +314,45 @@ pub enum Expiry {
 pub struct BindingTable {
     slots: Vec<Option<Binding>>,
     free: Vec<u32>,
-    by_home: HashMap<Ipv4Addr, u32>,
-    by_nai: HashMap<Box<[u8]>, u32>,
-    timers: TimerQueue<TimerKey>,
+    by_home: HashMap<Ipv4Addr, u32, Hasher>,
+    by_nai: HashMap<Box<[u8]>, u32, Hasher>,
+    timers: SlotTimers,
     max_bindings: usize,
     max_pending: usize,
     pending: usize,
     len: usize,
     /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
     /// (the bindings it serves, not the replicas it holds) is read in O(1).
-    owners: HashMap<NodeId, usize>,
+    owners: HashMap<NodeId, usize, Hasher>,
 }
 
 impl BindingTable {
-    /// An empty table with its bounds.
+    /// An empty table with its bounds (and a fixed hash seed: see [`BindingTable::with_seed`]).
     pub fn new(max_bindings: usize, max_pending: usize) -> Self {
+        Self::with_seed(max_bindings, max_pending, 0x7e1c_9a11)
+    }
+
+    /// An empty table with its bounds, its indexes hashed with `seed`.
+    pub fn with_seed(max_bindings: usize, max_pending: usize, seed: u64) -> Self {
+        let h = Hasher::with_seed(seed);
         BindingTable {
             slots: Vec::new(),
             free: Vec::new(),
-            by_home: HashMap::new(),
-            by_nai: HashMap::new(),
-            timers: TimerQueue::new(),
+            by_home: HashMap::with_hasher(h.clone()),
+            by_nai: HashMap::with_hasher(h.clone()),
+            timers: SlotTimers::default(),
             max_bindings,
             max_pending,
             pending: 0,
             len: 0,
-            owners: HashMap::new(),
+            owners: HashMap::with_hasher(h),
         }
+    }
+
+    /// Heap entries of the timer structure (armed timers, plus stale ones up to as many again):
+    /// for memory measurements.
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 
     /// Number of bindings whose second HA is `node` (temporary and permanent): the bindings that
@@ -400,23 +507,11 @@ impl BindingTable {
             (true, false) => self.pending -= 1,
             _ => {}
         }
-        if old.pending != new.pending || old.expires != new.expires {
-            match new.pending {
-                Some(d) => {
-                    self.timers.insert(TimerKey::Pending(slot), d);
-                }
-                None => {
-                    self.timers.cancel(&TimerKey::Pending(slot));
-                }
-            }
-            match new.expires {
-                Some(e) => {
-                    self.timers.insert(TimerKey::Lifetime(slot), e);
-                }
-                None => {
-                    self.timers.cancel(&TimerKey::Lifetime(slot));
-                }
-            }
+        if old.pending != new.pending {
+            self.timers.want(slot, Kind::Pending, new.pending);
+        }
+        if old.expires != new.expires {
+            self.timers.want(slot, Kind::Lifetime, new.expires);
         }
         Ok(Some(r))
     }
@@ -429,8 +524,8 @@ impl BindingTable {
         if b.pending.is_some() {
             self.pending -= 1;
         }
-        self.timers.cancel(&TimerKey::Pending(slot));
-        self.timers.cancel(&TimerKey::Lifetime(slot));
+        // Its timers are left to surface and find the slot empty (or reused: they then check the
+        // new binding's real deadlines).
         self.free.push(slot);
         self.len -= 1;
         Some(b)
@@ -439,18 +534,30 @@ impl BindingTable {
     /// The next expiry due at `now`, applied to the table. Call until `None`.
     pub fn pop_expired(&mut self, now: Instant) -> Option<Expiry> {
         loop {
-            let (key, _) = self.timers.pop_expired(now)?;
-            match key {
-                TimerKey::Pending(slot) => {
-                    let Some(b) = self.get(slot) else { continue };
+            let (slot, kind) = self.timers.pop(now)?;
+            let Some(b) = self.get(slot) else { continue };
+            // A lazily re-armed timer: the binding's real deadline, if later, is armed again.
+            let real = match kind {
+                Kind::Pending => b.pending.as_ref().map(|p| p.deadline),
+                Kind::Lifetime => b.expires(),
+            };
+            match real {
+                None => continue,
+                Some(d) if d > now => {
+                    self.timers.want(slot, kind, Some(d));
+                    continue;
+                }
+                Some(_) => {}
+            }
+            match kind {
+                Kind::Pending => {
                     if b.care_of.is_empty() {
                         return self.remove(slot).map(Expiry::TemporaryFreed);
                     }
                     let _ = self.update(slot, |b| b.pending = None);
                     return Some(Expiry::PendingCleared(slot));
                 }
-                TimerKey::Lifetime(slot) => {
-                    let Some(b) = self.get(slot) else { continue };
+                Kind::Lifetime => {
                     let remaining = b
                         .care_of
                         .iter()
@@ -493,21 +600,160 @@ impl BindingTable {
     }
 
     fn arm(&mut self, slot: u32, b: &Binding) {
-        match &b.pending {
-            Some(p) => {
-                self.timers.insert(TimerKey::Pending(slot), p.deadline);
-            }
-            None => {
-                self.timers.cancel(&TimerKey::Pending(slot));
+        self.timers
+            .want(slot, Kind::Pending, b.pending.as_ref().map(|p| p.deadline));
+        self.timers.want(slot, Kind::Lifetime, b.expires());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Register MN `k` with a lifetime (seconds) and maybe a pending request.
+        Register(u8, u16, Option<u16>),
+        /// Set or clear MN `k`'s pending request.
+        Pending(u8, Option<u16>),
+        Remove(u8),
+        Advance(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..24, 1u16..200, proptest::option::of(1u16..50))
+                .prop_map(|(k, l, p)| Op::Register(k, l, p)),
+            (0u8..24, proptest::option::of(1u16..50)).prop_map(|(k, p)| Op::Pending(k, p)),
+            (0u8..24).prop_map(Op::Remove),
+            (0u16..120).prop_map(Op::Advance),
+        ]
+    }
+
+    fn binding(k: u8, now: Instant, life: u16, pending: Option<u16>) -> Binding {
+        Binding {
+            home_address: Ipv4Addr::new(10, 0, 0, k + 1),
+            nai: None,
+            first_ha: NodeId(1),
+            second_ha: NodeId(2),
+            fa: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434),
+            identification: 0,
+            care_of: std::iter::once(CareOf {
+                address: Ipv4Addr::new(198, 51, 100, k),
+                expires: Some(now + Duration::from_secs(u64::from(life))),
+            })
+            .collect(),
+            pending: pending.map(|p| Box::new(pending_at(now, p))),
+        }
+    }
+
+    fn pending_at(now: Instant, secs: u16) -> Pending {
+        Pending {
+            fa: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434),
+            care_of: Ipv4Addr::new(198, 51, 100, 1),
+            identification: 1,
+            second_ha: NodeId(2),
+            deadline: now + Duration::from_secs(u64::from(secs)),
+            simultaneous: false,
+            first_ha: NodeId(1),
+        }
+    }
+
+    fn earliest(b: &Binding) -> Option<Instant> {
+        [b.pending.as_ref().map(|p| p.deadline), b.expires()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// The lazily re-armed timers never miss a deadline, never fire early, and stay bounded.
+        #[test]
+        fn timers_fire_exactly_when_due(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut now = Instant::now();
+            let mut t = BindingTable::with_seed(64, 64, 7);
+            for op in ops {
+                match op {
+                    Op::Register(k, life, p) => {
+                        let b = binding(k, now, life, p);
+                        match t.find(b.home_address, None) {
+                            Some(s) => {
+                                let _ = t.update(s, |x| *x = b);
+                            }
+                            None => {
+                                let _ = t.insert(b);
+                            }
+                        }
+                    }
+                    Op::Pending(k, p) => {
+                        if let Some(s) = t.find(Ipv4Addr::new(10, 0, 0, k + 1), None) {
+                            let _ = t.update(s, |x| x.pending = p.map(|p| Box::new(pending_at(now, p))));
+                        }
+                    }
+                    Op::Remove(k) => {
+                        if let Some(s) = t.find(Ipv4Addr::new(10, 0, 0, k + 1), None) {
+                            t.remove(s);
+                        }
+                    }
+                    Op::Advance(secs) => {
+                        let before: Vec<Binding> = t.iter().map(|(_, b)| b.clone()).collect();
+                        now += Duration::from_secs(u64::from(secs));
+                        while let Some(x) = t.pop_expired(now) {
+                            if let Expiry::TemporaryFreed(b) | Expiry::LifetimeEnded(b) = x {
+                                // Removed only when everything it held was due.
+                                prop_assert!(earliest(&b).is_none_or(|d| d <= now));
+                                prop_assert!(b.expires().is_none_or(|d| d <= now));
+                            }
+                        }
+                        for (_, b) in t.iter() {
+                            // Nothing due is left behind.
+                            prop_assert!(earliest(b).is_none_or(|d| d > now), "{b:?}");
+                        }
+                        for b in before {
+                            // Nothing with a future lifetime was removed.
+                            if b.care_of.iter().any(|c| c.expires.is_some_and(|e| e > now)) {
+                                prop_assert!(t.find(b.home_address, None).is_some());
+                            }
+                        }
+                    }
+                }
+                // The next wake-up is never later than a real deadline.
+                let real = t.iter().filter_map(|(_, b)| earliest(b)).min();
+                if let Some(r) = real {
+                    prop_assert!(t.next_deadline().is_some_and(|d| d <= r));
+                }
+                prop_assert!(t.timer_entries() <= 2 * 2 * t.len().max(1) + 2 * 64 + 2);
             }
         }
-        match b.expires() {
-            Some(e) => {
-                self.timers.insert(TimerKey::Lifetime(slot), e);
-            }
-            None => {
-                self.timers.cancel(&TimerKey::Lifetime(slot));
-            }
+    }
+
+    #[test]
+    fn refreshing_a_lifetime_costs_no_heap_entry() {
+        let now = Instant::now();
+        let mut t = BindingTable::new(10, 10);
+        let s = t.insert(binding(1, now, 100, None)).unwrap();
+        assert_eq!(t.timer_entries(), 1);
+        for i in 1..1000u64 {
+            let later = now + Duration::from_millis(i);
+            t.update(s, |b| {
+                b.care_of = std::iter::once(CareOf {
+                    address: Ipv4Addr::new(198, 51, 100, 1),
+                    expires: Some(later + Duration::from_secs(100)),
+                })
+                .collect();
+            })
+            .unwrap();
         }
+        assert_eq!(t.timer_entries(), 1);
+        // At the first deadline the binding is not due: it is re-armed, not expired.
+        assert!(t.pop_expired(now + Duration::from_secs(100)).is_none());
+        assert_eq!(t.len(), 1);
+        assert!(matches!(
+            t.pop_expired(now + Duration::from_secs(101)),
+            Some(Expiry::LifetimeEnded(_))
+        ));
     }
 }

@@ -1,7 +1,9 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
 use super::MnId;
-use super::binding::{Binding, BindingState, BindingTable, CareOf, Expiry, Pending, TableError};
+use super::binding::{
+    Binding, BindingState, BindingTable, CareOf, Expiry, Hasher, Pending, TableError,
+};
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
@@ -366,11 +368,11 @@ pub struct HomeAgent {
     members: BTreeMap<NodeId, Member>,
     monitor: Monitor,
     table: BindingTable,
-    sas: HashMap<MnId, Arc<MnSa>>,
-    fa_sas: HashMap<Ipv4Addr, MnSa>,
+    sas: HashMap<MnId, Arc<MnSa>, Hasher>,
+    fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
     pool: Option<Ipv4Network>,
     pool_cursor: u32,
-    allocated: HashSet<Ipv4Addr>,
+    allocated: HashSet<Ipv4Addr, Hasher>,
     max_lifetime: u16,
     max_simultaneous: usize,
     pending_timeout: Duration,
@@ -383,7 +385,7 @@ pub struct HomeAgent {
     channels: BTreeMap<NodeId, Channel>,
     rto: Duration,
     max_queue: usize,
-    notices: HashMap<(MnId, u64), (NodeId, Instant)>,
+    notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
@@ -464,30 +466,28 @@ impl HomeAgent {
         mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
         mc.max_events = 256;
         let monitor = Monitor::new(mc, now)?;
-        let sas = cfg
-            .mobile_nodes
-            .iter()
-            .map(|k| {
-                let sa = MnSa {
-                    spi: k.sa.spi,
-                    key: k.sa.prepare(),
-                };
-                (k.id.clone(), Arc::new(sa))
-            })
-            .collect();
-        let fa_sas = cfg
-            .foreign_agents
-            .iter()
-            .map(|(a, sa)| {
-                (
-                    *a,
-                    MnSa {
-                        spi: sa.spi,
-                        key: sa.prepare(),
-                    },
-                )
-            })
-            .collect();
+        // The tables' hash seed comes from its own stream, so the protocol's random choices do
+        // not depend on it.
+        let hash_seed = Rng::seed_from_u64(cfg.seed ^ 0x6d69_705f_6861_7368).next_u64();
+        let hasher = Hasher::with_seed(hash_seed);
+        let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
+        sas.extend(cfg.mobile_nodes.iter().map(|k| {
+            let sa = MnSa {
+                spi: k.sa.spi,
+                key: k.sa.prepare(),
+            };
+            (k.id.clone(), Arc::new(sa))
+        }));
+        let mut fa_sas = HashMap::with_hasher(hasher.clone());
+        fa_sas.extend(cfg.foreign_agents.iter().map(|(a, sa)| {
+            (
+                *a,
+                MnSa {
+                    spi: sa.spi,
+                    key: sa.prepare(),
+                },
+            )
+        }));
         let channels = members
             .keys()
             .filter(|n| **n != cfg.node)
@@ -503,12 +503,12 @@ impl HomeAgent {
             key: ClusterMac::new(&cfg.cluster_key),
             members,
             monitor,
-            table: BindingTable::new(cfg.max_bindings, cfg.max_pending),
+            table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
             fa_sas,
             pool: cfg.pool,
             pool_cursor: 0,
-            allocated: HashSet::new(),
+            allocated: HashSet::with_hasher(hasher.clone()),
             max_lifetime: cfg.max_lifetime,
             max_simultaneous: cfg.max_simultaneous,
             pending_timeout: cfg.pending_timeout,
@@ -521,7 +521,7 @@ impl HomeAgent {
             channels,
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
-            notices: HashMap::new(),
+            notices: HashMap::with_hasher(hasher),
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
