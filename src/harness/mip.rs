@@ -1,7 +1,7 @@
 //! Fuzz harnesses for the Mobile IPv4 subsystem.
 
 use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
-use crate::mip::wire::{ExtensionType, Header, Message};
+use crate::mip::wire::{AuthRef, ExtensionType, Header, Message, Summary};
 use ipnetwork::Ipv4Network;
 
 /// Parses arbitrary bytes as a registration message; on success checks `emit(parse(b)) == b`,
@@ -9,8 +9,15 @@ use ipnetwork::Ipv4Network;
 /// panic whatever the message says).
 pub fn message(data: &[u8]) {
     let header = Header::parse(data);
+    let summary = Summary::parse(data);
+    assert_eq!(
+        summary.is_ok(),
+        Message::parse(data).is_ok(),
+        "Summary and Message disagree on validity"
+    );
     match Message::parse(data) {
         Ok(m) => {
+            check_summary(&m, data, summary.ok());
             let out = m.to_vec();
             assert_eq!(out, data, "emit(parse(b)) != b");
             assert_eq!(m.encoded_len(), data.len());
@@ -42,6 +49,33 @@ pub fn message(data: &[u8]) {
         }
         Err(e) => {
             let _ = e.to_string();
+        }
+    }
+}
+
+/// The one-pass [`Summary`] finds what [`Message`] finds.
+fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
+    let Some(s) = s else {
+        panic!("Summary refused a message Message accepted");
+    };
+    assert_eq!(s.header, m.header);
+    assert_eq!(s.nai, m.nai());
+    assert_eq!(s.unknown_non_skippable, m.unknown_non_skippable());
+    for (t, found) in [
+        (ExtensionType::MN_HA_AUTH, s.mn_ha),
+        (ExtensionType::FA_HA_AUTH, s.fa_ha),
+    ] {
+        let expected = m.position(t).and_then(|i| {
+            let (spi, authenticator) = m.extensions.get(i)?.spi_and_authenticator()?;
+            Some(AuthRef {
+                spi,
+                authenticator,
+                covered_len: m.authenticated_len(i)?,
+            })
+        });
+        assert_eq!(found, expected, "{t:?}");
+        if let Some(a) = found {
+            assert!(a.covered_len <= data.len());
         }
     }
 }

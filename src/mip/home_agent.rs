@@ -10,9 +10,12 @@ use super::cluster::{
 use super::wire::auth::{PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
-    Builder, ExtensionType, Header, LIFETIME_INFINITE, Message, PORT, Reply, ReplyCode, Request,
-    WireError,
+    Builder, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply, ReplyCode,
+    Request, Summary, WireError,
 };
+
+const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
+const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
 use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
@@ -721,9 +724,8 @@ impl HomeAgent {
             }
             return r;
         }
-        let (header, _) = Header::parse(data)?;
-        match header {
-            Header::Request(_) => {
+        match data.first() {
+            Some(&REQUEST_TYPE) => {
                 let forwarded_by = match (self.mode, link_src) {
                     (ForwardMode::Layer2, Some(mac)) => self
                         .members
@@ -734,7 +736,14 @@ impl HomeAgent {
                 };
                 self.handle_request(now, from, to, data, forwarded_by)
             }
-            Header::Reply(_) => self.handle_reply(now, data),
+            Some(&REPLY_TYPE) => self.handle_reply(now, data),
+            // Not a registration message: the header parser says why.
+            _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
+                WireError::UnsupportedType {
+                    offset: 0,
+                    value: data.first().copied().unwrap_or(0),
+                },
+            ))),
         }
     }
 
@@ -833,17 +842,18 @@ impl HomeAgent {
         data: &[u8],
         forwarded_by: Option<NodeId>,
     ) -> Result<(), InputError> {
-        let (header, _) = Header::parse(data)?;
-        let Header::Request(q) = header else {
-            return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
-        };
-        if forwarded_by.is_none() {
-            self.stats.requests += 1;
-        }
         let relay = forwarded_by;
-        let m = match Message::parse(data) {
+        // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
+        let m = match Summary::parse(data) {
             Ok(m) => m,
-            Err(_) => {
+            Err(e) => {
+                let (header, _) = Header::parse(data)?;
+                let Header::Request(q) = header else {
+                    return Err(e.into());
+                };
+                if forwarded_by.is_none() {
+                    self.stats.requests += 1;
+                }
                 return Err(self.refuse(
                     from,
                     &q,
@@ -855,9 +865,14 @@ impl HomeAgent {
                 ));
             }
         };
-        let nai: Option<Vec<u8>> = m.nai().map(<[u8]>::to_vec);
-        let nai = nai.as_deref();
-        if m.unknown_non_skippable().is_some() {
+        let Header::Request(q) = m.header else {
+            return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        let nai = m.nai;
+        if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(
                 from,
                 &q,
@@ -899,16 +914,16 @@ impl HomeAgent {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         };
         let ok = m
-            .position(ExtensionType::MN_HA_AUTH)
-            .is_some_and(|i| m.verify_prepared(data, i, sa.spi, &sa.key).is_ok());
+            .mn_ha
+            .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
         if !ok {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
         // A known foreign agent must authenticate itself (FA-HA).
         if let Some(fa) = self.fa_sas.get(&v4(from)) {
             let fa_ok = m
-                .position(ExtensionType::FA_HA_AUTH)
-                .is_some_and(|i| m.verify_prepared(data, i, fa.spi, &fa.key).is_ok());
+                .fa_ha
+                .is_some_and(|a| a.verify_prepared(data, fa.spi, &fa.key).is_ok());
             if !fa_ok {
                 return Err(self.refuse(
                     from,
@@ -1242,12 +1257,11 @@ impl HomeAgent {
 
     /// First-HA processing of the second HA's reply.
     fn handle_reply(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
-        let m = Message::parse(data)?;
+        let m = Summary::parse(data)?;
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
         };
-        let nai: Option<Vec<u8>> = m.nai().map(<[u8]>::to_vec);
-        let nai = nai.as_deref();
+        let nai = m.nai;
         let slot = self.table.find(p.home_address, nai).filter(|s| {
             self.table.get(*s).is_some_and(|b| {
                 b.pending.as_ref().is_some_and(|pe| {
@@ -1270,8 +1284,8 @@ impl HomeAgent {
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
         let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
-        let auth_ok = match (m.position(ExtensionType::MN_HA_AUTH), &sa) {
-            (Some(i), Some(sa)) => m.verify_prepared(data, i, sa.spi, &sa.key).is_ok(),
+        let auth_ok = match (m.mn_ha, &sa) {
+            (Some(a), Some(sa)) => a.verify_prepared(data, sa.spi, &sa.key).is_ok(),
             (None, _) => !p.code.is_accepted(),
             (Some(_), None) => false,
         };

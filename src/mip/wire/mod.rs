@@ -663,6 +663,109 @@ impl<'a> Message<'a> {
     }
 }
 
+/// An authentication extension found by [`Summary::parse`]: its SPI, its authenticator (borrowed
+/// from the message) and how many leading bytes of the message it protects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthRef<'a> {
+    /// Security Parameter Index.
+    pub spi: u32,
+    /// The authenticator.
+    pub authenticator: &'a [u8],
+    /// Leading bytes of the message the authenticator covers.
+    pub covered_len: usize,
+}
+
+impl AuthRef<'_> {
+    /// Verifies the authenticator over `raw` (the message it was found in) with the prepared key
+    /// of the association with SPI `spi`, in constant time; the same answers as
+    /// [`Message::verify_prepared`].
+    pub fn verify_prepared(
+        &self,
+        raw: &[u8],
+        spi: u32,
+        key: &PreparedKey,
+    ) -> Result<(), AuthError> {
+        if self.spi != spi {
+            return Err(AuthError::UnknownSpi { spi: self.spi });
+        }
+        let covered = raw.get(..self.covered_len).ok_or(AuthError::Truncated {
+            needed: self.covered_len,
+            got: raw.len(),
+        })?;
+        if key.verify(covered, self.authenticator) {
+            Ok(())
+        } else {
+            Err(AuthError::Mismatch { spi })
+        }
+    }
+}
+
+/// What a Home Agent reads of a registration message, gathered in one pass over the extensions
+/// without allocating (where [`Message::parse`] collects them into a vector). It accepts and
+/// refuses exactly what [`Message::parse`] does, and its fields are those of the first extension of
+/// each kind, as [`Message::nai`], [`Message::unknown_non_skippable`] and [`Message::position`]
+/// find them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The fixed part.
+    pub header: Header,
+    /// The Mobile Node NAI (RFC 2794), if present.
+    pub nai: Option<&'a [u8]>,
+    /// The first non-skippable extension this codec does not model (134 for a request).
+    pub unknown_non_skippable: Option<ExtensionType>,
+    /// The first Mobile-Home authentication extension.
+    pub mn_ha: Option<AuthRef<'a>>,
+    /// The first Foreign-Home authentication extension.
+    pub fa_ha: Option<AuthRef<'a>>,
+}
+
+impl<'a> Summary<'a> {
+    /// Parses one complete UDP payload. Never panics.
+    pub fn parse(data: &'a [u8]) -> Result<Summary<'a>, WireError> {
+        let (header, start) = Header::parse(data)?;
+        let mut r = Reader::new(data);
+        r.bytes(start, "fixed part")?;
+        let mut s = Summary {
+            header,
+            nai: None,
+            unknown_non_skippable: None,
+            mn_ha: None,
+            fa_ha: None,
+        };
+        while !r.is_empty() {
+            let at = r.pos();
+            match Extension::parse(&mut r)? {
+                Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => s.nai = Some(n),
+                Extension::Other { ext_type, .. }
+                    if !ext_type.is_skippable() && s.unknown_non_skippable.is_none() =>
+                {
+                    s.unknown_non_skippable = Some(ext_type);
+                }
+                Extension::Auth {
+                    ext_type,
+                    spi,
+                    authenticator: Cow::Borrowed(authenticator),
+                } => {
+                    let slot = match ext_type {
+                        ExtensionType::MN_HA_AUTH => &mut s.mn_ha,
+                        ExtensionType::FA_HA_AUTH => &mut s.fa_ha,
+                        _ => continue,
+                    };
+                    if slot.is_none() {
+                        *slot = Some(AuthRef {
+                            spi,
+                            authenticator,
+                            covered_len: at + 6,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
 /// One item of a [`Builder`]: an extension, or an authentication extension to compute at emit
 /// time.
 #[derive(Clone, Debug)]
