@@ -70,6 +70,25 @@ impl CareOfs {
     pub fn push(&mut self, c: CareOf) {
         self.edit(|v| v.push(c));
     }
+    /// Makes `c` the only entry (in place when there is exactly one: a re-registration allocates
+    /// nothing).
+    pub fn set_single(&mut self, c: CareOf) {
+        match &mut *self.0 {
+            [only] => *only = c,
+            _ => self.0 = Box::new([c]),
+        }
+    }
+    /// Replaces the entry for `c.address` in place, or appends `c` (ignored when full).
+    pub fn upsert(&mut self, c: CareOf) {
+        match self.iter_mut().find(|x| x.address == c.address) {
+            Some(x) => *x = c,
+            None => self.push(c),
+        }
+    }
+    /// Whether an entry has this address.
+    pub fn contains(&self, address: Ipv4Addr) -> bool {
+        self.iter().any(|c| c.address == address)
+    }
     /// Removes the entry at `i` (no-op out of range).
     pub fn remove(&mut self, i: usize) {
         self.edit(|v| {

@@ -7,25 +7,26 @@ use super::binding::{
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
-use super::wire::auth::{PreparedKey, SecurityAssociation};
+use super::wire::auth::{AUTHENTICATOR_LEN, PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
-    Builder, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply, ReplyCode,
-    Request, Summary, WireError,
+    Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
+    ReplyCode, Request, Summary, WireError, append_auth_prepared,
 };
-
-const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
-const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
 use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
+const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
 
 /// A mobile node's SPI and prepared key.
 #[derive(Debug)]
@@ -1165,51 +1166,62 @@ impl HomeAgent {
             if q.flags.simultaneous() && self.max_simultaneous == 1 {
                 code = ReplyCode::ACCEPTED_NO_SIMULTANEOUS;
             }
-            let existing = slot.and_then(|s| self.table.get(s)).cloned();
-            let mut care_of = existing
-                .as_ref()
-                .map(|b| b.care_of.clone())
-                .unwrap_or_default();
-            if simultaneous {
-                if let Some(c) = care_of.iter_mut().find(|c| c.address == q.care_of) {
-                    *c = coa;
-                } else if care_of.len() >= self.max_simultaneous || care_of.is_full() {
-                    return Err(self.refuse(
-                        fa,
-                        q,
-                        ReplyCode::TOO_MANY_BINDINGS,
-                        Some(sa),
-                        Some(first),
-                        nai,
-                        now,
-                    ));
-                } else {
-                    care_of.push(coa);
-                }
-            } else {
-                care_of.clear();
-                care_of.push(coa);
+            let existing = slot.and_then(|s| self.table.get(s));
+            if simultaneous
+                && let Some(b) = existing
+                && !b.care_of.contains(q.care_of)
+                && (b.care_of.len() >= self.max_simultaneous || b.care_of.is_full())
+            {
+                return Err(self.refuse(
+                    fa,
+                    q,
+                    ReplyCode::TOO_MANY_BINDINGS,
+                    Some(sa),
+                    Some(first),
+                    nai,
+                    now,
+                ));
             }
             let node = self.node;
-            let new = Binding {
-                home_address: home,
-                nai: nai
-                    .map(Box::from)
-                    .or(existing.as_ref().and_then(|b| b.nai.clone())),
-                first_ha: first,
-                second_ha: node,
-                fa: sock4(fa),
-                identification: q.identification,
-                care_of,
-                pending: if first == node {
-                    None
+            let fa4 = sock4(fa);
+            let identification = q.identification;
+            // The binding is changed in place: a re-registration allocates nothing.
+            let grant = |b: &mut Binding| {
+                b.home_address = home;
+                if let Some(n) = nai
+                    && b.nai.as_deref() != Some(n)
+                {
+                    b.nai = Some(n.into());
+                }
+                b.first_ha = first;
+                b.second_ha = node;
+                b.fa = fa4;
+                b.identification = identification;
+                if simultaneous {
+                    b.care_of.upsert(coa);
                 } else {
-                    existing.as_ref().and_then(|b| b.pending.clone())
-                },
+                    b.care_of.set_single(coa);
+                }
+                if first == node {
+                    b.pending = None;
+                }
             };
             let res = match slot {
-                Some(s) => self.table.update(s, |b| *b = new).map(|_| s),
-                None => self.table.insert(new),
+                Some(s) => self.table.update(s, grant).map(|_| s),
+                None => {
+                    let mut b = Binding {
+                        home_address: home,
+                        nai: None,
+                        first_ha: first,
+                        second_ha: node,
+                        fa: fa4,
+                        identification,
+                        care_of: Default::default(),
+                        pending: None,
+                    };
+                    grant(&mut b);
+                    self.table.insert(b)
+                }
             };
             let s = match res {
                 Ok(s) => s,
@@ -1241,16 +1253,25 @@ impl HomeAgent {
             home_agent: q.home_agent,
             identification: q.identification,
         };
-        let mut b = Builder::reply(p);
-        if let Some(n) = nai {
-            b = b.nai(n);
+        // Written straight into one exactly sized buffer.
+        let header = Header::Reply(p);
+        let nai_ext = nai.map(|n| Extension::Nai(Cow::Borrowed(n)));
+        let fa_sa = self.fa_sas.get(&v4(fa));
+        let auth_len = 6 + AUTHENTICATOR_LEN;
+        let mut bytes = Vec::with_capacity(
+            header.encoded_len()
+                + nai_ext.as_ref().map_or(0, Extension::encoded_len)
+                + auth_len * (1 + usize::from(fa_sa.is_some())),
+        );
+        header.emit(&mut bytes);
+        if let Some(e) = &nai_ext {
+            e.emit(&mut bytes);
         }
-        b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
         // Replies to a known foreign agent carry FA-HA authentication after MN-HA.
-        if let Some(k) = self.fa_sas.get(&v4(fa)) {
-            b = b.auth_prepared(ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        if let Some(k) = fa_sa {
+            append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }
-        let bytes = b.to_vec();
         self.send_reply(fa, bytes, Some(first));
         Ok(())
     }
@@ -1274,12 +1295,13 @@ impl HomeAgent {
             self.stats.unmatched_replies += 1;
             return Err(InputError::UnmatchedReply);
         };
-        let Some(b) = self.table.get(slot).cloned() else {
+        let Some(b) = self.table.get(slot) else {
             return Err(InputError::UnmatchedReply);
         };
-        let Some(pe) = b.pending.clone() else {
+        let Some(pe) = b.pending.as_deref().cloned() else {
             return Err(InputError::UnmatchedReply);
         };
+        let b_home = b.home_address;
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
@@ -1305,7 +1327,9 @@ impl HomeAgent {
             let max_sim = self.max_simultaneous;
             let r = self.table.update(slot, |b| {
                 b.home_address = p.home_address;
-                if let Some(n) = nai {
+                if let Some(n) = nai
+                    && b.nai.as_deref() != Some(n)
+                {
                     b.nai = Some(n.into());
                 }
                 b.first_ha = node;
@@ -1317,10 +1341,10 @@ impl HomeAgent {
                     while b.care_of.len() >= max_sim || b.care_of.is_full() {
                         b.care_of.remove(0);
                     }
+                    b.care_of.push(coa);
                 } else {
-                    b.care_of.clear();
+                    b.care_of.set_single(coa);
                 }
-                b.care_of.push(coa);
                 b.pending = None;
             });
             let _ = r;
@@ -1332,7 +1356,7 @@ impl HomeAgent {
             self.replicate_slot(slot, now);
         } else if p.code.is_accepted() {
             // Accepted deregistration: the binding goes on this HA too.
-            let all = pe.care_of == b.home_address || pe.care_of.is_unspecified();
+            let all = pe.care_of == b_home || pe.care_of.is_unspecified();
             let _ = self.table.update(slot, |b| {
                 if all {
                     b.care_of.clear();

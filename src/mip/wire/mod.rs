@@ -886,11 +886,7 @@ impl<'a> Builder<'a> {
                     key,
                 } => append_auth(&mut v, *ext_type, *spi, *algorithm, key),
                 Item::Prepared { ext_type, spi, key } => {
-                    v.push(ext_type.0);
-                    v.push((4 + auth::AUTHENTICATOR_LEN) as u8);
-                    v.extend_from_slice(&spi.to_be_bytes());
-                    let a = key.compute(&v);
-                    v.extend_from_slice(&a);
+                    append_auth_prepared(&mut v, *ext_type, *spi, key)
                 }
             }
         }
@@ -901,6 +897,20 @@ impl<'a> Builder<'a> {
     pub fn emit(&self, out: &mut impl BufMut) {
         out.put_slice(&self.to_vec());
     }
+}
+
+/// [`append_auth`] with a prepared key (no key set-up per message).
+pub fn append_auth_prepared(
+    message: &mut Vec<u8>,
+    ext_type: ExtensionType,
+    spi: u32,
+    key: &PreparedKey,
+) {
+    message.push(ext_type.0);
+    message.push((4 + auth::AUTHENTICATOR_LEN) as u8);
+    message.extend_from_slice(&spi.to_be_bytes());
+    let a = key.compute(message);
+    message.extend_from_slice(&a);
 }
 
 /// Appends to `message` (an encoded registration message) an authentication extension of type
