@@ -1,8 +1,10 @@
 //! The tunnel state machine (RFC 2661 section 7.2) and the machinery both endpoints share:
 //! tunnels by id, their control channels, their sessions, one [`TimerQueue`] for every timer.
 //!
-//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (when both sides open a
-//! tunnel to each other at once the lower Tie Breaker wins, the loser drops its own request),
+//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (RFC 2661 4.4.3: when both
+//! sides open a tunnel to each other at once the request with the lower Tie Breaker survives and
+//! the other side silently drops its own; on equal values both drop theirs; a request without a
+//! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
 //! AVPs when configured, HELLO after `hello_interval` without a message from the peer, StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
@@ -814,33 +816,43 @@ impl Core {
                 self.deliver(now, existing, c);
                 return Ok(());
             }
-            // Tie breaker: we are opening a tunnel to the same peer.
-            if let Some(theirs) = c.tie_breaker() {
-                let ours = self
-                    .tunnels
-                    .values()
-                    .find(|t| t.peer == from && t.state == TunnelState::WaitCtlReply)
-                    .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
-                if let Some((our_tid, tb)) = ours {
-                    if tb < theirs {
-                        // We win: the peer drops its request.
-                        return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
-                    }
-                    // We lose: drop ours silently; the role first takes the peer's SCCRQ, then
-                    // re-requests our calls on that tunnel.
-                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
-                    if let Some(mut t) = self.remove_tunnel(our_tid) {
-                        let sessions = t.sessions.drain().map(|(_, s)| s).collect();
-                        self.ups.push_back(Up::TunnelClosed {
-                            tunnel: our_tid,
-                            was_setup: true,
-                            result: None,
-                            redirect: None,
-                            sessions,
-                        });
-                    }
-                    return Ok(());
+            // RFC 2661 4.4.3: an SCCRQ from a peer to which our own SCCRQ is still unanswered.
+            // Every SCCRQ of ours carries a Tie Breaker. The lower value wins and the side that
+            // sent the higher one silently drops its own tunnel; equal values: both sides drop
+            // theirs; a request without a Tie Breaker loses to one with it.
+            let ours = self
+                .tunnels
+                .values()
+                .find(|t| t.peer.ip() == from.ip() && t.state == TunnelState::WaitCtlReply)
+                .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
+            if let Some((our_tid, tb)) = ours {
+                let theirs = c.tie_breaker();
+                if theirs.is_none_or(|theirs| tb < theirs) {
+                    // We win: the peer drops its request; ours stays outstanding.
+                    return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
                 }
+                let tie = theirs == Some(tb);
+                if !tie {
+                    // We lose: the role first takes the peer's SCCRQ, then re-requests our calls
+                    // on that tunnel.
+                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
+                }
+                // Drop ours silently (on a tie the peer drops its own too, and our calls start
+                // again on a fresh tunnel with a fresh Tie Breaker).
+                if let Some(mut t) = self.remove_tunnel(our_tid) {
+                    let sessions = t.sessions.drain().map(|(_, s)| s).collect();
+                    self.ups.push_back(Up::TunnelClosed {
+                        tunnel: our_tid,
+                        was_setup: true,
+                        result: None,
+                        redirect: None,
+                        sessions,
+                    });
+                }
+                if tie {
+                    return Err(InputError::Unexpected("SCCRQ tie breaker equal to ours"));
+                }
+                return Ok(());
             }
             self.ups.push_back(Up::Sccrq { from, to, msg: c });
             return Ok(());
