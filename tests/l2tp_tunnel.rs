@@ -364,6 +364,26 @@ fn tie_breaker_follows_rfc_2661_4_4_3() {
     }
 }
 
+/// RFC 2661 4.4.3 also says the Tie Breaker AVP is sent with the M bit clear: a peer that does not
+/// implement it (xl2tpd 1.3 does not) ignores it instead of tearing the tunnel down.
+#[test]
+fn sccrq_tie_breaker_avp_is_not_mandatory() {
+    let now = Instant::now();
+    let mut lac = Lac::new(LacConfig::new(addr("10.0.0.2")), now).unwrap();
+    lac.open_session(now).unwrap();
+    let t = lac.poll_transmit().unwrap();
+    let Ok(Message::Control(m)) = Message::parse(&t.payload) else {
+        panic!("SCCRQ")
+    };
+    let tb = m
+        .avps
+        .iter()
+        .find(|a| a.key() == (0, AvpType::TIE_BREAKER))
+        .expect("Tie Breaker AVP");
+    assert!(!tb.mandatory, "Tie Breaker sent with M=1");
+    assert!(!tb.hidden);
+}
+
 #[test]
 fn outgoing_call_wen_sli() {
     let mut p = pair(Config::default(), Config::default(), true);

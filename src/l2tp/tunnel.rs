@@ -324,7 +324,7 @@ impl Core {
             .with(Avp::mandatory(AvpValue::ReceiveWindowSize(
                 self.cfg.receive_window,
             )))
-            .with(Avp::mandatory(AvpValue::TieBreaker(tb)))
+            .with(Avp::optional(AvpValue::TieBreaker(tb)))
             .with(Avp::optional(AvpValue::FirmwareRevision(1)))
             .with(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
         let mut challenge = None;
