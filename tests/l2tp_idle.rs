@@ -269,3 +269,68 @@ fn no_idle_timeout_keeps_the_tunnel() {
     assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
     assert!(delivered(&p.sim, LNS, MessageType::STOPCCN).is_empty());
 }
+
+/// After a redirect the tunnel to the contact LNS carries no session: it is closed after the idle
+/// timeout and freed at the contact, while the tunnel to the pool LNS that serves the call stays.
+#[test]
+fn after_a_redirect_the_contact_tunnel_is_closed_and_the_pool_tunnel_kept() {
+    use telcp::l2tp::pool::MemberState;
+    const POOL: &str = "10.0.1.1";
+    for seed in 0..10 {
+        let mut p = pair(seed, lac_config(seed));
+        let now = p.sim.now();
+        let mut pc = LnsConfig::default();
+        pc.common.seed = seed + 2000;
+        let pool = p.sim.add_node(
+            "pool",
+            &[addr(POOL)],
+            None,
+            Box::new(Lns::new(pc, now).unwrap()),
+        );
+        {
+            let contact = p.sim.node_mut::<Lns>(p.lns);
+            contact
+                .pool
+                .update(POOL.parse().unwrap(), MemberState::Up, 10, 100, 10);
+            contact.set_load(95);
+        }
+        let (call, tid) = call_up(&mut p);
+        assert_eq!(
+            p.sim.node_mut::<Lac>(p.lac).lns_of(call),
+            Some(addr(POOL)),
+            "seed {seed}"
+        );
+        let ev = lac_ev(&mut p);
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Redirected { .. })),
+            "seed {seed}"
+        );
+        let contact_tid = tunnel_ups(&ev)
+            .into_iter()
+            .find(|t| *t != tid)
+            .expect("tunnel to the contact");
+        p.sim.run_for(Duration::from_secs(20));
+        let ev = lac_ev(&mut p);
+        assert_eq!(
+            tunnel_downs(&ev),
+            vec![(contact_tid, Some(ResultCodeValue::STOPCCN_GENERAL_REQUEST))],
+            "seed {seed}: {ev:?}"
+        );
+        p.sim.run_for(Duration::from_secs(60));
+        assert_eq!(
+            p.sim.node_mut::<Lns>(p.lns).tunnel_count(),
+            0,
+            "seed {seed}"
+        );
+        assert_eq!(p.sim.node_mut::<Lns>(pool).tunnel_count(), 1);
+        assert_eq!(p.sim.node_mut::<Lns>(pool).session_count(), 1);
+        assert_eq!(p.sim.node_mut::<Lac>(p.lac).tunnel_count(), 1);
+        assert_eq!(
+            p.sim
+                .node_mut::<Lac>(p.lac)
+                .session_of(call)
+                .map(|s| s.tunnel),
+            Some(tid)
+        );
+    }
+}
