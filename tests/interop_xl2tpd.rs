@@ -1,10 +1,15 @@
-//! A real peer: Debian's xl2tpd as LAC against our LNS (`examples/lns.rs`) on loopback.
+//! A real peer: Debian's xl2tpd as LAC against our LNS (`examples/lns.rs`), and as LNS against
+//! our LAC, on loopback.
 //!
 //! 1. With challenge authentication on both sides: SCCRQ/SCCRP/SCCCN and ICRQ/ICRP/ICCN appear in
 //!    the trace with TunnelUp and SessionUp; xl2tpd's pppd cannot start (no /dev/ppp), xl2tpd sends
 //!    CDN, our LNS reports SessionDown and the tunnel stays up.
 //! 2. Our contact LNS answers xl2tpd's ICRQ with CDN Result 2 / Error 9 listing 192.0.2.7, and
 //!    xl2tpd logs the result.
+//!
+//! 3. The other way round: our LAC (driven over a UDP socket in the test) against xl2tpd as LNS:
+//!    tunnel and session set up, xl2tpd's pppd fails (no /dev/ppp) and it hangs up with CDN, our
+//!    LAC closes the idle tunnel with StopCCN Result 1, which xl2tpd acknowledges.
 //!
 //! Skips when xl2tpd is absent.
 
@@ -206,4 +211,258 @@ fn xl2tpd_lac_gets_try_another_directed() {
         "xl2tpd log lacks the directed address:\n{}\n--- trace:\n{text}",
         r.xl2tpd_log
     );
+}
+
+/// Control message name (or "ZLB"/"data") of a datagram, for the trace.
+fn kind(data: &[u8]) -> String {
+    use telcp::l2tp::wire::Message;
+    match Message::parse(data) {
+        Ok(Message::Control(c)) if c.is_zlb() => "ZLB".into(),
+        Ok(Message::Control(c)) => match c.message_type() {
+            Some(t) => match c.result_code() {
+                Some(r) => format!("{t} result={}", r.result.0),
+                None => t.to_string(),
+            },
+            None => "control?".into(),
+        },
+        Ok(Message::Data(_)) => "data".into(),
+        Err(e) => format!("malformed {e}"),
+    }
+}
+
+/// Drives our LAC over a real UDP socket against xl2tpd as LNS: open a call, hang it up once it
+/// is up (or xl2tpd hung it up), let the idle tunnel be closed. Returns our trace and xl2tpd's log.
+fn run_lac_against_xl2tpd_lns() -> Run {
+    use telcp::l2tp::{Event, Lac, LacConfig};
+    let dir = std::env::temp_dir().join(format!("telcp-xl2tpd-lns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lns_port = free_port();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = sock.local_addr().unwrap();
+    let lns: std::net::SocketAddr = format!("127.0.0.1:{lns_port}").parse().unwrap();
+    std::fs::write(dir.join("ppp.opts"), "noauth\n").unwrap();
+    let conf = dir.join("xl2tpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global]\nlisten-addr = 127.0.0.1\nport = {lns_port}\naccess control = no\n\n\
+             [lns default]\nip range = 10.99.0.2-10.99.0.20\nlocal ip = 10.99.0.1\n\
+             require authentication = no\nchallenge = no\nhostname = xl2tpd-lns\n\
+             length bit = yes\npppoptfile = {}\n",
+            dir.join("ppp.opts").display()
+        ),
+    )
+    .unwrap();
+    let ctl = dir.join("ctl");
+    let mut child = Command::new(xl2tpd().unwrap())
+        .args(["-D", "-c"])
+        .arg(&conf)
+        .arg("-s")
+        .arg(dir.join("secrets"))
+        .arg("-p")
+        .arg(dir.join("pid"))
+        .arg("-C")
+        .arg(&ctl)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // xl2tpd creates its control pipe once it listens.
+    let t0 = Instant::now();
+    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    let start = Instant::now();
+    let mut cfg = LacConfig::new(lns);
+    cfg.common.host_name = b"telcp-lac".to_vec();
+    cfg.common.seed = u64::from(std::process::id());
+    // A plain RFC 2661 LAC: no vendor AVPs.
+    cfg.advertise_load_balance = false;
+    cfg.idle_tunnel_timeout = Some(Duration::from_secs(1));
+    let mut lac = Lac::new(cfg, start).unwrap();
+    let mut trace = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut call = None;
+    let mut hung_up_at = None;
+    let mut tunnel_down_at = None;
+    let mut attempts = 0;
+    let deadline = start + Duration::from_secs(25);
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            trace.push("timeout".to_owned());
+            break;
+        }
+        // Dial (again while xl2tpd has not answered: it may not be reading yet on a loaded
+        // machine; the LAC's own retransmissions cover loss, this covers a late start).
+        if call.is_none() && attempts < 3 {
+            call = Some(lac.open_session(now).unwrap());
+            attempts += 1;
+        }
+        let mut events = Vec::new();
+        while let Some(e) = lac.poll_event() {
+            events.push(e);
+        }
+        for e in events {
+            trace.push(format!("event {e:?}"));
+            match e {
+                Event::SessionUp { call: Some(c), .. } if Some(c) == call => {
+                    // Give xl2tpd a moment to start (or fail to start) pppd, then hang up.
+                    hung_up_at = Some(now + Duration::from_millis(1500));
+                }
+                Event::SessionDown { call: Some(c), .. } if Some(c) == call => {
+                    if hung_up_at.is_none() && trace.iter().all(|l| !l.contains("SessionUp")) {
+                        // Never came up: dial again.
+                        call = None;
+                    } else {
+                        hung_up_at = Some(now);
+                    }
+                }
+                Event::TunnelDown { .. } if hung_up_at.is_some() => {
+                    tunnel_down_at = Some(now);
+                }
+                _ => {}
+            }
+        }
+        if let (Some(c), Some(at)) = (call, hung_up_at) {
+            if now >= at && lac.call_count() > 0 {
+                trace.push("command close_session".to_owned());
+                let _ = lac.close_session(now, c);
+            }
+        }
+        while let Some(t) = lac.poll_transmit() {
+            trace.push(format!("send {}", kind(&t.payload)));
+            sock.send_to(&t.payload, t.dst).unwrap();
+        }
+        // Done once the StopCCN went out and had time to be acknowledged.
+        if tunnel_down_at.is_some_and(|t| now >= t + Duration::from_secs(2)) {
+            break;
+        }
+        let wait = lac
+            .poll_timeout()
+            .map(|d| d.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(100))
+            .clamp(Duration::from_millis(1), Duration::from_millis(100));
+        sock.set_read_timeout(Some(wait)).unwrap();
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                trace.push(format!("recv {}", kind(&buf[..n])));
+                if let Err(e) = lac.handle_datagram(Instant::now(), from, me, &buf[..n]) {
+                    trace.push(format!("input error {e}"));
+                }
+            }
+            // Nothing yet, or an ICMP error from a port xl2tpd does not listen on yet.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => panic!("recv: {e}"),
+        }
+        lac.handle_timeout(Instant::now());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut xl2tpd_log = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut xl2tpd_log);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut xl2tpd_log);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { trace, xl2tpd_log }
+}
+
+/// Our LAC (sans-IO, driven over a UDP socket here) against xl2tpd as LNS (`[lns default]`):
+/// SCCRQ/SCCRP/SCCCN and ICRQ/ICRP/ICCN complete (TunnelUp, SessionUp); xl2tpd then starts pppd,
+/// which cannot run without /dev/ppp here, so xl2tpd hangs up with CDN (where pppd runs, our LAC
+/// hangs up after 1.5 s instead); the tunnel left idle is closed by our LAC with StopCCN Result 1
+/// and xl2tpd acknowledges it and logs the closed connection.
+#[test]
+fn our_lac_sets_up_tunnel_and_session_with_xl2tpd_lns_then_tears_down() {
+    if xl2tpd().is_none() {
+        println!("skipped: xl2tpd not found");
+        return;
+    }
+    let r = run_lac_against_xl2tpd_lns();
+    let t = &r.trace;
+    let text = t.join("\n");
+    let log = &r.xl2tpd_log;
+    let order = [
+        ("send", "SCCRQ"),
+        ("recv", "SCCRP"),
+        ("event", "TunnelUp"),
+        ("send", "SCCCN"),
+        ("send", "ICRQ"),
+        ("recv", "ICRP"),
+        ("event", "SessionUp"),
+        ("send", "ICCN"),
+        ("event", "SessionDown"),
+        ("event", "TunnelDown"),
+        ("send", "StopCCN result=1"),
+        ("recv", "ZLB"),
+    ];
+    let mut last = 0;
+    for (a, b) in order {
+        let p = position(&t[last..], a, b).map(|p| p + last);
+        assert!(
+            p.is_some(),
+            "missing {a} {b} after line {last}:\n{text}\n--- xl2tpd:\n{log}"
+        );
+        last = p.unwrap();
+    }
+    // One tunnel, no error on our side, the hang-up came from one side or the other.
+    assert_eq!(
+        t.iter().filter(|l| l.starts_with("send SCCRQ")).count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("input error"), "{text}");
+    assert!(
+        position(t, "recv", "CDN").is_some() || position(t, "send", "CDN").is_some(),
+        "{text}"
+    );
+    let our_tunnel = t
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("event TunnelUp { tunnel: ")?
+                .split(',')
+                .next()?
+                .parse::<u16>()
+                .ok()
+        })
+        .unwrap();
+    let remote = format!("Remote: {our_tunnel}");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("Connection established")
+                || l.contains("Call established")
+                || l.contains("control_finish")
+                || l.contains("Tie Breaker")
+                || l.contains("pppd exited")
+        })
+        .collect();
+    println!("xl2tpd:\n{}", lines.join("\n"));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("Connection established to 127.0.0.1") && l.contains(&remote)),
+        "{log}"
+    );
+    assert!(log.contains("Call established with 127.0.0.1"), "{log}");
+    assert!(
+        log.lines().any(
+            |l| l.contains("control_finish: Connection closed to 127.0.0.1") && l.contains(&remote)
+        ),
+        "{log}\n--- ours:\n{text}"
+    );
+    // The Tie Breaker (which xl2tpd does not implement) is ignored, not refused.
+    assert!(!log.contains("No handler for mandatory"), "{log}");
 }

@@ -1,5 +1,6 @@
 //! Many simulator seeds at 10% loss, 5% duplication and 5% reordering: every requested session ends
-//! up established exactly once (at the contact LNS or at the redirect target) and none is leaked.
+//! up established exactly once (at the contact LNS or at the redirect target) and none is leaked;
+//! after the hang-up, the idle tunnels are closed and freed everywhere.
 //!
 //! 1,000 seeds (about 0.1 s in the test profile: each seed is a few dozen datagrams over ~3 simulated
 //! minutes). `TELCP_SEEDS=n` overrides the count.
@@ -136,6 +137,20 @@ fn every_session_established_exactly_once_none_leaked() {
         }
         sim.run_for(Duration::from_secs(90));
         assert_eq!(sim.node_mut::<Lac>(lac).call_count(), 0);
+        // The idle tunnels were closed (StopCCN Result 1 after the LAC's idle timeout) and freed
+        // on both sides after the hold period.
+        assert_eq!(
+            sim.node_mut::<Lac>(lac).tunnel_count(),
+            0,
+            "seed {seed}: leaked tunnel"
+        );
+        for &n in &lnss {
+            assert_eq!(
+                sim.node_mut::<Lns>(n).tunnel_count(),
+                0,
+                "seed {seed}: leaked tunnel"
+            );
+        }
         for &n in &lnss {
             assert_eq!(
                 sim.node_mut::<Lns>(n).session_count(),

@@ -275,6 +275,115 @@ fn tie_breaker_leaves_one_tunnel() {
     assert_eq!(ups(&mut sim, nb), 1);
 }
 
+/// RFC 2661 section 4.4.3 (Tie Breaker AVP, in SCCRQ): when an SCCRQ arrives from a peer to which
+/// we have an SCCRQ of our own still unanswered, the two 8-octet values are compared; the request
+/// with the lower value survives and the side that sent the higher one silently drops its own
+/// tunnel. Equal values: both sides drop their own. A Tie Breaker against none: the request that
+/// carried one survives. Driven sans-IO: our LAC's SCCRQ is outstanding, we feed the peer's SCCRQ.
+#[test]
+fn tie_breaker_follows_rfc_2661_4_4_3() {
+    let me = addr("10.0.0.1");
+    let peer = addr("10.0.0.2");
+    // Our outstanding SCCRQ and its Tie Breaker.
+    let start = |seed: u64| {
+        let now = Instant::now();
+        let mut c = LacConfig::new(peer);
+        c.common.seed = seed;
+        let mut lac = Lac::new(c, now).unwrap();
+        lac.open_session(now).unwrap();
+        let t = lac.poll_transmit().unwrap();
+        let Ok(Message::Control(m)) = Message::parse(&t.payload) else {
+            panic!("SCCRQ")
+        };
+        assert_eq!(m.message_type(), Some(MessageType::SCCRQ));
+        let (tid, tb) = (m.assigned_tunnel_id().unwrap(), m.tie_breaker().unwrap());
+        (lac, now, tid, tb)
+    };
+    let their_sccrq = |tb: Option<u64>| {
+        let mut m = ControlMessage::sccrq(4242, Cow::Borrowed(&b"peer"[..]), 3)
+            .with(Avp::mandatory(AvpValue::BearerCapabilities(3)));
+        if let Some(v) = tb {
+            m.push(Avp::mandatory(AvpValue::TieBreaker(v)));
+        }
+        Message::Control(m).to_vec()
+    };
+    // What the LAC sent after the peer's SCCRQ: (SCCRPs to the peer, SCCRQs with their tunnel ids).
+    let sent = |lac: &mut Lac| {
+        let (mut sccrp, mut sccrq) = (0, Vec::new());
+        while let Some(t) = lac.poll_transmit() {
+            if let Ok(Message::Control(m)) = Message::parse(&t.payload) {
+                match m.message_type() {
+                    Some(MessageType::SCCRP) => sccrp += 1,
+                    Some(MessageType::SCCRQ) => sccrq.push(m.assigned_tunnel_id().unwrap()),
+                    _ => {}
+                }
+            }
+        }
+        (sccrp, sccrq)
+    };
+    for seed in 0..20 {
+        // Ours is lower: we win; their request is dropped, ours stays outstanding.
+        let (mut lac, now, tid, tb) = start(seed);
+        if tb < u64::MAX {
+            let r = lac.handle_datagram(now, peer, me, &their_sccrq(Some(tb + 1)));
+            assert!(r.is_err());
+            assert_eq!(sent(&mut lac), (0, vec![]), "seed {seed}");
+            assert_eq!(lac.tunnel_count(), 1);
+            // Still waiting for the SCCRP to our own request: a retransmission of it follows.
+            lac.handle_timeout(now + Duration::from_secs(1));
+            assert_eq!(sent(&mut lac).1, vec![tid]);
+        }
+        // Theirs is lower: we lose; ours is dropped silently, theirs is answered with SCCRP.
+        let (mut lac, now, _, tb) = start(seed);
+        if tb > 0 {
+            lac.handle_datagram(now, peer, me, &their_sccrq(Some(tb - 1)))
+                .unwrap();
+            assert_eq!(sent(&mut lac), (1, vec![]), "seed {seed}");
+            assert_eq!(lac.tunnel_count(), 1, "only the peer's tunnel");
+            assert!(
+                !std::iter::from_fn(|| lac.poll_event())
+                    .any(|e| matches!(e, Event::TunnelDown { .. } | Event::SessionDown { .. }))
+            );
+        }
+        // Equal: both sides drop their own; nothing answers the peer, and our call asks again
+        // with a fresh tunnel (and a fresh Tie Breaker).
+        let (mut lac, now, tid, tb) = start(seed);
+        let r = lac.handle_datagram(now, peer, me, &their_sccrq(Some(tb)));
+        assert!(r.is_err());
+        let (sccrp, sccrq) = sent(&mut lac);
+        assert_eq!(sccrp, 0, "seed {seed}: equal values must not be answered");
+        assert_eq!(sccrq.len(), 1, "seed {seed}");
+        assert_ne!(sccrq[0], tid);
+        assert_eq!(lac.tunnel_count(), 1);
+        // No Tie Breaker in theirs: ours carried one and wins.
+        let (mut lac, now, _, _) = start(seed);
+        let r = lac.handle_datagram(now, peer, me, &their_sccrq(None));
+        assert!(r.is_err());
+        assert_eq!(sent(&mut lac), (0, vec![]), "seed {seed}");
+        assert_eq!(lac.tunnel_count(), 1);
+    }
+}
+
+/// RFC 2661 4.4.3 also says the Tie Breaker AVP is sent with the M bit clear: a peer that does not
+/// implement it (xl2tpd 1.3 does not) ignores it instead of tearing the tunnel down.
+#[test]
+fn sccrq_tie_breaker_avp_is_not_mandatory() {
+    let now = Instant::now();
+    let mut lac = Lac::new(LacConfig::new(addr("10.0.0.2")), now).unwrap();
+    lac.open_session(now).unwrap();
+    let t = lac.poll_transmit().unwrap();
+    let Ok(Message::Control(m)) = Message::parse(&t.payload) else {
+        panic!("SCCRQ")
+    };
+    let tb = m
+        .avps
+        .iter()
+        .find(|a| a.key() == (0, AvpType::TIE_BREAKER))
+        .expect("Tie Breaker AVP");
+    assert!(!tb.mandatory, "Tie Breaker sent with M=1");
+    assert!(!tb.hidden);
+}
+
 #[test]
 fn outgoing_call_wen_sli() {
     let mut p = pair(Config::default(), Config::default(), true);

@@ -12,6 +12,12 @@
 //! * StopCCN answering our SCCRQ with `RedirectTarget`, Error 9 or Error 7: every call waiting on
 //!   that tunnel is redirected the same way.
 //!
+//! Idle tunnels: once a tunnel has carried no session for [`LacConfig::idle_tunnel_timeout`]
+//! (10 s by default), the LAC closes it with StopCCN Result Code 1 (RFC 2661 5.7 teardown: the
+//! StopCCN is retransmitted until acknowledged, then the tunnel id is held for
+//! [`Config::hold_period`]); a call in the meantime reuses the tunnel and cancels the close, a call
+//! after it opens a fresh tunnel.
+//!
 //! Redirection is bounded: at most [`LacConfig::max_redirects`] hops per call, never to an LNS that
 //! already redirected (or refused) it. Calls are bounded by [`LacConfig::max_calls`];
 //! [`Lac::open_session`] refuses more with [`CommandError::Full`].
@@ -27,7 +33,7 @@ use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, 
 use crate::Transmit;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// LAC configuration.
 #[derive(Debug, Clone)]
@@ -46,6 +52,16 @@ pub struct LacConfig {
     pub alternates: Vec<SocketAddr>,
     /// Calls at once.
     pub max_calls: usize,
+    /// Close a tunnel once it has had no session (and no call waiting on it) for this long:
+    /// StopCCN Result Code 1 ("general request to clear control connection"), reported as
+    /// [`Event::TunnelDown`] with that result; the tunnel id is then held for
+    /// [`Config::hold_period`] (after the StopCCN is acknowledged) before it is freed. The timer
+    /// starts when the last session goes and is cancelled by a new call on the tunnel; a call
+    /// after the close opens a fresh tunnel. If the tunnel still has control messages
+    /// unacknowledged when the timer fires, the close waits another period. `None`: tunnels stay
+    /// until the peer closes them or stops answering (bounded by [`Config::max_tunnels`]).
+    /// Default 10 s.
+    pub idle_tunnel_timeout: Option<Duration>,
 }
 
 impl LacConfig {
@@ -59,6 +75,7 @@ impl LacConfig {
             max_redirects: 3,
             alternates: Vec::new(),
             max_calls: 4096,
+            idle_tunnel_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -108,8 +125,16 @@ impl Lac {
         if cfg.max_calls == 0 {
             return Err(ConfigError::Bad("max_calls"));
         }
+        if cfg
+            .idle_tunnel_timeout
+            .is_some_and(|d| d > Duration::from_secs(86_400))
+        {
+            return Err(ConfigError::Bad("idle_tunnel_timeout"));
+        }
+        let mut core = Core::new(cfg.common.clone());
+        core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
-            core: Core::new(cfg.common.clone()),
+            core,
             cfg,
             calls: HashMap::new(),
             next_call: 1,
@@ -556,7 +581,7 @@ impl Lac {
                 }
             }
             MessageType::CDN => {
-                let Some(s) = self.core.remove_session(tid, sid) else {
+                let Some(s) = self.core.remove_session(now, tid, sid) else {
                     return;
                 };
                 let result = m.result_code().cloned().map(ResultCode::into_owned);

@@ -464,7 +464,7 @@ impl Lns {
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
                         Some(SessionState::Redirected) => {
-                            self.core.remove_session(tid, sid);
+                            self.core.remove_session(now, tid, sid);
                             self.pending_redirects = self.pending_redirects.saturating_sub(1);
                         }
                         Some(SessionState::Established) | None => {}
@@ -696,7 +696,7 @@ impl Lns {
                 }
             }
             MessageType::CDN => {
-                let Some(s) = self.core.remove_session(tid, sid) else {
+                let Some(s) = self.core.remove_session(now, tid, sid) else {
                     return;
                 };
                 if s.state == SessionState::Redirected {

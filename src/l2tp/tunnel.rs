@@ -1,12 +1,16 @@
 //! The tunnel state machine (RFC 2661 section 7.2) and the machinery both endpoints share:
 //! tunnels by id, their control channels, their sessions, one [`TimerQueue`] for every timer.
 //!
-//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (when both sides open a
-//! tunnel to each other at once the lower Tie Breaker wins, the loser drops its own request),
+//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (RFC 2661 4.4.3: when both
+//! sides open a tunnel to each other at once the request with the lower Tie Breaker survives and
+//! the other side silently drops its own; on equal values both drop theirs; a request without a
+//! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
 //! AVPs when configured, HELLO after `hello_interval` without a message from the peer, StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
-//! acknowledges the peer's retransmissions. An unknown AVP with M=1 in a tunnel message tears the
+//! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
+//! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
+//! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1). An unknown AVP with M=1 in a tunnel message tears the
 //! tunnel down (StopCCN result 2, error 8); in a session message, the session (CDN).
 
 use super::channel::{Channel, ChannelConfig};
@@ -99,6 +103,8 @@ pub enum Timer {
     Hello(u16),
     /// End of the hold period of a closed tunnel.
     Hold(u16),
+    /// A tunnel without sessions is closed when this fires (LAC's `idle_tunnel_timeout`).
+    Idle(u16),
     /// A per-session timer (redirect hold on the contact LNS).
     Session(u16, u16),
 }
@@ -149,6 +155,8 @@ pub(crate) struct Core {
     dirty: Vec<u16>,
     /// Tunnels in set-up (SCCRQ or SCCRP sent), bounded by `max_pending_tunnels`.
     pub pending_tunnels: std::collections::HashSet<u16>,
+    /// Close an established tunnel that has had no session for this long (LAC only).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -169,6 +177,7 @@ impl Core {
             dropped_events: 0,
             dirty: Vec::new(),
             pending_tunnels: Default::default(),
+            idle_timeout: None,
         }
     }
 
@@ -315,7 +324,7 @@ impl Core {
             .with(Avp::mandatory(AvpValue::ReceiveWindowSize(
                 self.cfg.receive_window,
             )))
-            .with(Avp::mandatory(AvpValue::TieBreaker(tb)))
+            .with(Avp::optional(AvpValue::TieBreaker(tb)))
             .with(Avp::optional(AvpValue::FirmwareRevision(1)))
             .with(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
         let mut challenge = None;
@@ -501,6 +510,7 @@ impl Core {
         let m = ControlMessage::stopccn(peer_id, tid, result.clone());
         self.send_ctrl(now, tid, m);
         self.timers.cancel(&Timer::Hello(tid));
+        self.timers.cancel(&Timer::Idle(tid));
         self.timers
             .insert(Timer::Hold(tid), now + self.cfg.hold_period);
         self.event(Event::TunnelDown {
@@ -524,6 +534,7 @@ impl Core {
         self.timers.cancel(&Timer::Channel(tid));
         self.timers.cancel(&Timer::Hello(tid));
         self.timers.cancel(&Timer::Hold(tid));
+        self.timers.cancel(&Timer::Idle(tid));
         for sid in t.sessions.keys() {
             self.timers.cancel(&Timer::Session(tid, *sid));
         }
@@ -569,15 +580,31 @@ impl Core {
         }
         t.sessions.insert(s.local_id, s);
         self.session_count += 1;
+        self.timers.cancel(&Timer::Idle(tid));
         true
     }
 
-    /// Removes a session.
-    pub fn remove_session(&mut self, tid: u16, sid: u16) -> Option<Session> {
+    /// Removes a session (the tunnel's idle timer starts when it was the last one).
+    pub fn remove_session(&mut self, now: Instant, tid: u16, sid: u16) -> Option<Session> {
         let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
         self.session_count = self.session_count.saturating_sub(1);
         self.timers.cancel(&Timer::Session(tid, sid));
+        self.arm_idle(now, tid);
         Some(s)
+    }
+
+    /// Starts the idle timer of an established tunnel without sessions (when configured).
+    fn arm_idle(&mut self, now: Instant, tid: u16) {
+        let Some(d) = self.idle_timeout else {
+            return;
+        };
+        if self
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.state == TunnelState::Established && t.sessions.is_empty())
+        {
+            self.timers.insert(Timer::Idle(tid), now + d);
+        }
     }
 
     pub fn session_mut(&mut self, tid: u16, sid: u16) -> Option<&mut Session> {
@@ -586,7 +613,7 @@ impl Core {
 
     /// Sends CDN for a session and removes it.
     pub fn disconnect(&mut self, now: Instant, tid: u16, sid: u16, result: ResultCode<'static>) {
-        let Some(s) = self.remove_session(tid, sid) else {
+        let Some(s) = self.remove_session(now, tid, sid) else {
             return;
         };
         let m = ControlMessage::cdn(0, s.peer_id, sid, result);
@@ -670,7 +697,40 @@ impl Core {
                     self.arm_hello(now, tid);
                 }
                 Timer::Hold(tid) => {
-                    self.remove_tunnel(tid);
+                    // The sender of a StopCCN keeps the tunnel until the StopCCN is acknowledged
+                    // (or its retransmissions run out and the channel is declared dead).
+                    let unacked = self
+                        .tunnels
+                        .get(&tid)
+                        .is_some_and(|t| t.channel.in_flight() > 0);
+                    if unacked {
+                        self.timers
+                            .insert(Timer::Hold(tid), now + self.cfg.retransmit_cap);
+                    } else {
+                        self.remove_tunnel(tid);
+                    }
+                }
+                Timer::Idle(tid) => {
+                    let Some(t) = self.tunnels.get(&tid) else {
+                        continue;
+                    };
+                    if t.state != TunnelState::Established || !t.sessions.is_empty() {
+                        continue;
+                    }
+                    if !t.channel.is_idle() {
+                        // A CDN (or other message) is still unacknowledged: close only once the
+                        // channel is quiet, so the StopCCN does not queue behind it; a dead
+                        // channel ends the tunnel anyway.
+                        if let Some(d) = self.idle_timeout {
+                            self.timers.insert(Timer::Idle(tid), now + d);
+                        }
+                        continue;
+                    }
+                    self.close_tunnel(
+                        now,
+                        tid,
+                        ResultCode::new(ResultCodeValue::STOPCCN_GENERAL_REQUEST),
+                    );
                 }
                 Timer::Session(tid, sid) => self.ups.push_back(Up::SessionTimer(tid, sid)),
             }
@@ -756,33 +816,43 @@ impl Core {
                 self.deliver(now, existing, c);
                 return Ok(());
             }
-            // Tie breaker: we are opening a tunnel to the same peer.
-            if let Some(theirs) = c.tie_breaker() {
-                let ours = self
-                    .tunnels
-                    .values()
-                    .find(|t| t.peer == from && t.state == TunnelState::WaitCtlReply)
-                    .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
-                if let Some((our_tid, tb)) = ours {
-                    if tb < theirs {
-                        // We win: the peer drops its request.
-                        return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
-                    }
-                    // We lose: drop ours silently; the role first takes the peer's SCCRQ, then
-                    // re-requests our calls on that tunnel.
-                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
-                    if let Some(mut t) = self.remove_tunnel(our_tid) {
-                        let sessions = t.sessions.drain().map(|(_, s)| s).collect();
-                        self.ups.push_back(Up::TunnelClosed {
-                            tunnel: our_tid,
-                            was_setup: true,
-                            result: None,
-                            redirect: None,
-                            sessions,
-                        });
-                    }
-                    return Ok(());
+            // RFC 2661 4.4.3: an SCCRQ from a peer to which our own SCCRQ is still unanswered.
+            // Every SCCRQ of ours carries a Tie Breaker. The lower value wins and the side that
+            // sent the higher one silently drops its own tunnel; equal values: both sides drop
+            // theirs; a request without a Tie Breaker loses to one with it.
+            let ours = self
+                .tunnels
+                .values()
+                .find(|t| t.peer.ip() == from.ip() && t.state == TunnelState::WaitCtlReply)
+                .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
+            if let Some((our_tid, tb)) = ours {
+                let theirs = c.tie_breaker();
+                if theirs.is_none_or(|theirs| tb < theirs) {
+                    // We win: the peer drops its request; ours stays outstanding.
+                    return Err(InputError::Unexpected("SCCRQ lost the tie breaker"));
                 }
+                let tie = theirs == Some(tb);
+                if !tie {
+                    // We lose: the role first takes the peer's SCCRQ, then re-requests our calls
+                    // on that tunnel.
+                    self.ups.push_back(Up::Sccrq { from, to, msg: c });
+                }
+                // Drop ours silently (on a tie the peer drops its own too, and our calls start
+                // again on a fresh tunnel with a fresh Tie Breaker).
+                if let Some(mut t) = self.remove_tunnel(our_tid) {
+                    let sessions = t.sessions.drain().map(|(_, s)| s).collect();
+                    self.ups.push_back(Up::TunnelClosed {
+                        tunnel: our_tid,
+                        was_setup: true,
+                        result: None,
+                        redirect: None,
+                        sessions,
+                    });
+                }
+                if tie {
+                    return Err(InputError::Unexpected("SCCRQ tie breaker equal to ours"));
+                }
+                return Ok(());
             }
             self.ups.push_back(Up::Sccrq { from, to, msg: c });
             return Ok(());
@@ -903,6 +973,7 @@ impl Core {
                 }
                 self.pending_tunnels.remove(&tid);
                 self.send_ctrl(now, tid, scccn);
+                self.arm_idle(now, tid);
                 self.event(Event::TunnelUp { tunnel: tid, peer });
                 self.ups.push_back(Up::TunnelUp(tid));
             }
@@ -927,6 +998,7 @@ impl Core {
                 t.state = TunnelState::Established;
                 let peer = t.peer;
                 self.pending_tunnels.remove(&tid);
+                self.arm_idle(now, tid);
                 self.event(Event::TunnelUp { tunnel: tid, peer });
                 self.ups.push_back(Up::TunnelUp(tid));
             }
@@ -946,6 +1018,7 @@ impl Core {
                 let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
                 self.session_count = self.session_count.saturating_sub(sessions.len());
                 self.timers.cancel(&Timer::Hello(tid));
+                self.timers.cancel(&Timer::Idle(tid));
                 self.timers
                     .insert(Timer::Hold(tid), now + self.cfg.hold_period);
                 self.event(Event::TunnelDown {
