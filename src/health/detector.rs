@@ -170,7 +170,8 @@ struct Liveness {
 #[derive(Debug)]
 pub struct FailureDetector {
     config: DetectorConfig,
-    nodes: HashMap<NodeId, Liveness>,
+    /// foldhash: ids come from the configuration and from authenticated heartbeats.
+    nodes: HashMap<NodeId, Liveness, foldhash::fast::FixedState>,
     timers: TimerQueue<NodeId>,
 }
 
@@ -180,7 +181,7 @@ impl FailureDetector {
     pub fn new(config: DetectorConfig) -> FailureDetector {
         FailureDetector {
             config,
-            nodes: HashMap::new(),
+            nodes: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6865_616c_7468)),
             timers: TimerQueue::new(),
         }
     }

@@ -393,6 +393,7 @@ pub struct HomeAgent {
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
+    published_load: Option<Load>,
     transmits: VecDeque<Transmit>,
     max_transmits: usize,
     events: VecDeque<Event>,
@@ -529,6 +530,7 @@ impl HomeAgent {
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
+            published_load: None,
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
@@ -1820,8 +1822,12 @@ impl HomeAgent {
         // The load other HAs select by is what this HA serves, not the replicas it keeps for them
         // (with full-mesh backups every HA holds every binding).
         let served = self.table.owned_by(self.node);
-        self.monitor
-            .set_load(Load::new(served.min(u32::MAX as usize) as u32, cap));
+        let load = Load::new(served.min(u32::MAX as usize) as u32, cap);
+        // Most registrations refresh a binding and change nothing here.
+        if self.published_load != Some(load) {
+            self.published_load = Some(load);
+            self.monitor.set_load(load);
+        }
     }
 
     fn drain_health(&mut self, now: Instant) {
