@@ -122,6 +122,7 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
         b"k",
     );
     cfg.mode = mode;
+    cfg.layer2_notices = data.first().is_some_and(|b| b & 2 == 0);
     cfg.max_bindings = 8;
     cfg.max_pending = 4;
     cfg.max_simultaneous = 2;
@@ -205,6 +206,10 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
                         }
                         .to_vec(b"k");
                         let _ = ha.handle_datagram(now, from, to, &m);
+                    }
+                    // A frame forwarded at layer 2 by the other member (its MAC as source).
+                    None if arg & 0x80 != 0 => {
+                        let _ = ha.handle_frame(now, Some(MacAddr::local(2)), from, to, &bytes);
                     }
                     None => {
                         let _ = ha.handle_datagram(now, from, to, &bytes);
