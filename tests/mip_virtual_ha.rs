@@ -1100,17 +1100,33 @@ fn lossy_end_to_end_in(mut w: World) -> World {
     let mut clients = Vec::new();
     for k in 1..=24 {
         let by_nai = k % 2 == 0;
-        let cfg = w.client_cfg(k, by_nai, mn_addr(k));
+        let mut cfg = w.client_cfg(k, by_nai, mn_addr(k));
+        // Four lossy hops per attempt: enough attempts that a run of losses is not a failure.
+        cfg.max_retransmits = 8;
         let id = w.add_mn(cfg);
         let now = w.sim.now();
         w.mn(id).register(now);
         clients.push((k, by_nai, id));
         w.sim.run_for(Duration::from_millis(137));
     }
-    w.sim.run_for(Duration::from_secs(15));
+    // Until every mobile node has an outcome (its backoff ends within 256 s).
+    let mut outcomes = std::collections::HashMap::new();
+    for _ in 0..300 {
+        w.sim.run_for(Duration::from_secs(1));
+        for (k, _, id) in &clients {
+            if !outcomes.contains_key(k)
+                && let Some(e) = w.mn(*id).poll_event()
+            {
+                outcomes.insert(*k, e);
+            }
+        }
+        if outcomes.len() == clients.len() {
+            break;
+        }
+    }
     let mut homes = Vec::new();
-    for (k, by_nai, id) in &clients {
-        let e = w.mn(*id).poll_event();
+    for (k, by_nai, _) in &clients {
+        let e = outcomes.remove(k);
         let h = match e {
             Some(ClientEvent::Registered { home_address, .. }) => home_address,
             other => panic!("MN {k}: {other:?}"),
