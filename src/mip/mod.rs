@@ -21,9 +21,12 @@
 //!
 //! Otherwise it creates a temporary binding (FA address, second HA, identification, pending
 //! timer) and forwards the request unchanged: in [`ForwardMode::Layer2`] as a frame whose IP
-//! destination is still the virtual address and whose `link_dst` is the second HA's MAC (preceded
-//! by an authenticated [`cluster::Body::Notice`], since the second HA cannot tell a forwarded frame
-//! from a fresh one); in [`ForwardMode::Layer3`] inside an authenticated cluster message to the
+//! destination is still the virtual address and whose `link_dst` is the second HA's MAC. The
+//! second HA tells a forwarded frame from a fresh one by its link-layer source, a member's MAC,
+//! when the caller passes it ([`HomeAgent::handle_frame`]); callers that only see datagrams keep
+//! [`HomeAgentConfig::layer2_notices`] on, and the first HA announces each forwarded request in an
+//! authenticated [`cluster::Body::Notice`] (a cluster message and two HMACs more per
+//! registration). In [`ForwardMode::Layer3`] inside an authenticated cluster message to the
 //! second HA's own address. The second HA checks the MN-HA authenticator and the replay protection
 //! (NTP timestamps; 133 with the HA's time), assigns a home address from its pool when asked,
 //! bounds the lifetime, binds, and answers through the first HA (layer 2: to the virtual address at
