@@ -10,8 +10,9 @@
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
 //! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
-//! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1). An unknown AVP with M=1 in a tunnel message tears the
-//! tunnel down (StopCCN result 2, error 8); in a session message, the session (CDN).
+//! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
+//! An unknown AVP with M=1 in a tunnel message tears the tunnel down (StopCCN result 2, error 8);
+//! in a session message, the session (CDN).
 
 use super::channel::{Channel, ChannelConfig};
 use super::session::{Session, SessionState};
