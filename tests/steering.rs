@@ -11,6 +11,7 @@ use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 use telcp::steering::fabric::{FabricMessage, VidState};
 use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
+use telcp::steering::limit::RateLimit;
 use telcp::steering::line::{DropReason, LineConfig, Verdict};
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::{SwitchConfig, SwitchEvent};
@@ -342,6 +343,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         key: key(),
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 4096,
+        error_indications: RateLimit::default(),
     }
 }
 
@@ -369,6 +371,8 @@ fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         policy: Policy::LeastLoaded,
         seed: 5,
         queue_limit: 4096,
+        version_not_supported: RateLimit::default(),
+        error_indications: RateLimit::default(),
     }
 }
 
@@ -379,6 +383,7 @@ fn line_config(i: u8) -> LineConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
+        error_indications: RateLimit::default(),
     }
 }
 
