@@ -179,13 +179,21 @@ impl Gateway {
                     backup.map_or("none".into(), |b| b.to_string())
                 )),
                 SwitchEvent::SetupRefused => lines.push(format!("{t:7.3}s switch: set-up refused")),
+                SwitchEvent::ErrorIndication { teid, peer } => lines.push(format!(
+                    "{t:7.3}s switch: Error Indication from {peer} for its TEID {teid:#010x}, relayed"
+                )),
                 _ => {}
             }
         }
         for &p in &self.processors.clone() {
             let name = self.net.name(p).to_owned();
             while let Some(e) = self.net.node_mut::<Processor>(p).poll_event() {
-                if let ProcessorEvent::SessionCreated {
+                if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
+                    lines.push(format!(
+                        "{t:7.3}s {name}: session TEID {teid:#010x} deleted by the peer's Error Indication{}",
+                        if as_backup { " (backup copy)" } else { "" }
+                    ));
+                } else if let ProcessorEvent::SessionCreated {
                     teid,
                     imsi,
                     ue_addr,

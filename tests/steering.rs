@@ -1759,6 +1759,22 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     // At least the primary's copy went by the Error Indication; the backup's went by it too, or
     // by the primary's replicated deletion if that came first.
     assert!(torn >= 1, "{torn}");
+    // An Error Indication with a non-zero header TEID is steered straight to a processor, not
+    // through the switch processor's rate limit: it is refused there, and session 0 survives.
+    let s0 = gw.sim.node::<Sgsn>(gw.sgsn).sessions[0].clone();
+    let mut direct =
+        Message::error_indication(s0.own_teid, IpAddr::V4(Ipv4Addr::from(SGSN_IP)), None);
+    direct.header.teid = s0.gw_teid_u;
+    for _ in 0..3 {
+        gw.sgsn().send_raw(2152, 2152, direct.to_vec().unwrap());
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    assert!(
+        PROCS
+            .iter()
+            .any(|id| gw.proc(*id).has_session(s0.gw_teid_u))
+    );
+    assert_eq!(gw.sp().session_count(), 3);
     // The other sessions are untouched; the victim's Update is refused as Non-existent.
     for i in 0..4 {
         let now = gw.sim.now();

@@ -64,7 +64,8 @@
 //! # Trust
 //!
 //! VID assignments, directed set-ups, syncs and their acknowledgements are taken only from the
-//! switch processor's address; steered packets (`Packet`) from any fabric sender.
+//! switch processor's address; steered packets (`Packet`) from any fabric sender, except peers'
+//! Error Indications, taken only as the switch processor relays them.
 //!
 //! # Limits
 //!
@@ -938,6 +939,14 @@ impl Processor {
             return Ok(());
         }
         if t == MessageType::ERROR_INDICATION {
+            // Only as the switch processor relays them (rate-limited there): an Error
+            // Indication steered here directly (a non-zero header TEID) is refused, so a flood
+            // of them cannot make every processor scan its sessions unbounded.
+            if line != self.config.switch_addr {
+                return Err(InputError::Unexpected(
+                    "Error Indication not relayed by the switch processor",
+                ));
+            }
             return self.handle_error_indication(now, &req);
         }
         if t != MessageType::UPDATE_PDP_CONTEXT_REQUEST
