@@ -227,10 +227,10 @@ impl Sgsn {
         });
     }
 
-    /// A G-PDU to any TEID.
-    fn g_pdu_to(&mut self, teid: u32) {
+    /// A G-PDU to any TEID, from the SGSN's UDP port `src_port`.
+    fn g_pdu_to(&mut self, src_port: u16, teid: u32) {
         let m = Message::g_pdu(teid, inner_ipv4(Ipv4Addr::new(10, 9, 9, 9), b"stale"));
-        self.send_raw(2152, 2152, m.to_vec().unwrap());
+        self.send_raw(src_port, 2152, m.to_vec().unwrap());
     }
 
     /// Error Indications received, with the TEID Data I each carries.
@@ -1614,9 +1614,10 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
     let vid = gw.proc(11).vid().unwrap();
     let no_session = layout.compose(vid, None, 0x7777).unwrap();
     for _ in 0..4 {
-        gw.sgsn().g_pdu_to(no_vid);
-        gw.sgsn().g_pdu_to(no_session);
-        gw.sgsn().g_pdu_to(0); // TEID 0: never answered
+        gw.sgsn().g_pdu_to(2152, no_vid);
+        // From another port (a peer behind a NAT): the Error Indication names it.
+        gw.sgsn().g_pdu_to(40001, no_session);
+        gw.sgsn().g_pdu_to(2152, 0); // TEID 0: never answered
         for i in 0..3 {
             gw.sgsn().g_pdu(i); // live sessions: never answered
         }
@@ -1655,8 +1656,9 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
         assert_eq!(m.header.teid, 0);
         assert_eq!(m.header.sequence, Some(0));
         assert_eq!(m.gtp_u_peer_address(), Some(gw_ip()));
-        assert_eq!(m.header.udp_port(), Some(2152), "the G-PDU's source port");
         let teid = m.teid_data_i().unwrap();
+        // The G-PDU's source port, when it is not the GTP-U port.
+        assert_eq!(m.header.udp_port(), (teid == no_session).then_some(40001));
         assert!(teid != 0 && !live.contains(&teid), "{teid:#x}");
     }
     // Nothing changed for the live sessions.
@@ -1888,8 +1890,8 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
         .unwrap();
     let vid = gw.proc(11).vid().unwrap();
     let no_session = layout.compose(vid, None, 0x7777).unwrap();
-    gw.sgsn().g_pdu_to(no_vid);
-    gw.sgsn().g_pdu_to(no_session);
+    gw.sgsn().g_pdu_to(2152, no_vid);
+    gw.sgsn().g_pdu_to(40001, no_session);
     gw.sgsn()
         .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
     gw.sim.run_for(Duration::from_millis(300));
@@ -1933,9 +1935,9 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
         "udp.dstport",
     ]);
     let lines: Vec<&str> = out.lines().collect();
-    let ei = |teid: u32| format!("0x1a|0x{teid:08x}|10.0.0.1|2152|2152");
-    assert!(lines.contains(&ei(no_vid).as_str()), "{out}");
-    assert!(lines.contains(&ei(no_session).as_str()), "{out}");
+    let ei = |teid: u32, port: &str| format!("0x1a|0x{teid:08x}|10.0.0.1|{port}|2152");
+    assert!(lines.contains(&ei(no_vid, "").as_str()), "{out}");
+    assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
     assert!(lines.contains(&"0x03||||2123"), "{out}");
     assert_eq!(lines.len(), 3, "{out}");
     let _ = std::fs::remove_dir_all(&dir);

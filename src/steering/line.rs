@@ -38,8 +38,11 @@
 //! * **Error Indication** (TS 29.281 section 7.3.1). A G-PDU with a non-zero TEID whose primary
 //!   VID no processor holds ([`DropReason::UnknownVid`]) has no context anywhere in the gateway:
 //!   besides the drop, an Error Indication goes back to the G-PDU's source IP address, UDP port
-//!   2152, from the address the G-PDU was sent to, with the G-PDU's TEID (TEID Data I), that
-//!   address (GTP-U Peer Address) and the G-PDU's UDP source port (UDP Port extension header).
+//!   2152, from the address the G-PDU was sent to, with the G-PDU's TEID (TEID Data I) and that
+//!   address (GTP-U Peer Address); when the G-PDU's UDP source port is not 2152 (a peer behind a
+//!   NAT), that port too, in a UDP Port extension header (TS 29.281 section 5.2.2.1 makes it
+//!   optional; it is left out otherwise because osmo-ggsn's GTP-U discards any message with the
+//!   E flag set).
 //!   Bounded by [`LineConfig::error_indications`]. A G-PDU dropped because its processors are
 //!   down ([`DropReason::ProcessorDown`]) is not answered: its context may come back with the
 //!   processor, and an Error Indication would make the peer delete it. A G-PDU with TEID 0 is
@@ -537,7 +540,8 @@ impl LineInterface {
             self.stats.error_indications_suppressed += 1;
             return;
         }
-        let m = Message::error_indication(teid, to.ip(), Some(from.port()));
+        let port = (from.port() != GTP_U_PORT).then_some(from.port());
+        let m = Message::error_indication(teid, to.ip(), port);
         let Ok(payload) = m.to_vec() else {
             return;
         };

@@ -40,9 +40,10 @@
 //!   counted; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
 //!   a GTP-U Error Indication (TS 29.281 section 7.3.1) through the line interface that passed
 //!   it on: to the G-PDU's source IP address, UDP port 2152, from the address the G-PDU was sent
-//!   to, carrying the G-PDU's TEID (TEID Data I), that address (GTP-U Peer Address) and the
-//!   G-PDU's UDP source port (UDP Port extension header). At most `error_indications` (a token
-//!   bucket); beyond, suppressed and counted.
+//!   to, carrying the G-PDU's TEID (TEID Data I), that address (GTP-U Peer Address) and, when
+//!   the G-PDU's UDP source port is not 2152, that port (UDP Port extension header), as the line
+//!   interface does. At most `error_indications` (a token bucket); beyond, suppressed and
+//!   counted.
 //! * A peer's Error Indication (relayed by the switch processor to every processor, since only
 //!   the peer's TEID names the session): every session, own or replicated, whose peer user-plane
 //!   TEID and address are the Error Indication's TEID Data I and GTP-U Peer Address is deleted
@@ -1089,7 +1090,8 @@ impl Processor {
             self.stats.error_indications_suppressed += 1;
             return;
         }
-        let m = Message::error_indication(teid, gateway.ip(), Some(peer.port()));
+        let port = (peer.port() != gtp::GTP_U_PORT).then_some(peer.port());
+        let m = Message::error_indication(teid, gateway.ip(), port);
         let to = SocketAddr::new(peer.ip(), gtp::GTP_U_PORT);
         if let Some(bytes) = self.reply_bytes(gateway, to, &m) {
             self.stats.error_indications += 1;
