@@ -1761,6 +1761,30 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     // At least the primary's copy went by the Error Indication; the backup's went by it too, or
     // by the primary's replicated deletion if that came first.
     assert!(torn >= 1, "{torn}");
+    // Reported as events: the switch processor relayed it, the holders deleted the session.
+    let mut relayed = false;
+    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(gw.sp).poll_event() {
+        relayed |= e
+            == SwitchEvent::ErrorIndication {
+                teid: victim.own_teid,
+                peer: IpAddr::V4(Ipv4Addr::from(SGSN_IP)),
+            };
+    }
+    assert!(relayed);
+    let mut reported = Vec::new();
+    for id in holders.iter().copied() {
+        let node = gw.procs[&id];
+        while let Some(e) = gw.sim.node_mut::<Processor>(node).poll_event() {
+            if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
+                assert_eq!(teid, victim.gw_teid_u);
+                reported.push((id, as_backup));
+            }
+        }
+    }
+    assert!(
+        reported.iter().any(|(_, b)| !b),
+        "the primary reported it: {reported:?}"
+    );
     // An Error Indication with a non-zero header TEID is steered straight to a processor, not
     // through the switch processor's rate limit: it is refused there, and session 0 survives.
     let s0 = gw.sim.node::<Sgsn>(gw.sgsn).sessions[0].clone();
