@@ -61,6 +61,8 @@
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
+//! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
+//!   after); beyond, suppressed and counted in [`ProcessorStats::error_indications_suppressed`].
 //!
 //! # Trust
 //!

@@ -73,6 +73,9 @@
 //!   is taken gets no answer (the processor keeps asking) and is counted.
 //! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
 //!   event is dropped.
+//! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
+//!   `error_indications` (token buckets: `burst` at once, `per_second` after); beyond, not sent
+//!   and counted in [`SwitchStats`].
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
