@@ -167,6 +167,17 @@ pub fn steering_line(now: Instant, data: &[u8]) {
             );
         }
     }
+    // To the GTP-C port, any other GTP version goes to the switch processor (which answers
+    // Version Not Supported), whatever the steering table says.
+    if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
+        let gc = SocketAddr::new(gw.ip(), 2123);
+        let before = li.stats().other_version;
+        let r = li.handle_datagram(now, peer, gc, data);
+        let sent = li.poll_transmit();
+        assert!(r.is_ok());
+        assert_eq!(li.stats().other_version, before + 1);
+        assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
+    }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
     let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
@@ -285,13 +296,28 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 .to_vec(),
             ),
             4 => {
-                let create = crate::steering::gtp::Message::new(
-                    crate::steering::gtp::MessageType(if b & 1 == 0 { 16 } else { 1 }),
-                    0,
-                    u16::from(b),
-                    vec![],
-                );
-                create.to_vec().ok().map(|g| {
+                use crate::steering::gtp::{Message, MessageType};
+                // A Create PDP Context Request, an Echo Request, a peer's Error Indication, or
+                // a GTPv2-C Echo Request (answered with Version Not Supported).
+                let gtp = match b % 4 {
+                    0 | 1 => Message::new(
+                        MessageType(if b % 4 == 0 { 16 } else { 1 }),
+                        0,
+                        u16::from(b),
+                        vec![],
+                    )
+                    .to_vec()
+                    .ok(),
+                    2 => Message::error_indication(
+                        u32::from(b),
+                        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                        None,
+                    )
+                    .to_vec()
+                    .ok(),
+                    _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
+                };
+                gtp.map(|g| {
                     FabricMessage::Packet {
                         from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
                         to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
