@@ -22,6 +22,7 @@ use common::UdpLoop;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use telcp::health::{ClusterKey, Policy};
+use telcp::steering::limit::RateLimit;
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::{SwitchConfig, SwitchEvent};
@@ -68,6 +69,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             layout,
             l2tp_layout: None,
             queue_limit: 4096,
+            error_indications: RateLimit::default(),
         },
         now,
     )
@@ -110,6 +112,8 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             policy: Policy::LeastLoaded,
             seed: 1,
             queue_limit: 4096,
+            version_not_supported: RateLimit::default(),
+            error_indications: RateLimit::default(),
         },
         now,
     )
@@ -136,6 +140,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 key: key.clone(),
                 heartbeat_interval: Duration::from_millis(200),
                 queue_limit: 4096,
+                error_indications: RateLimit::default(),
             },
             now,
         )
@@ -174,13 +179,21 @@ impl Gateway {
                     backup.map_or("none".into(), |b| b.to_string())
                 )),
                 SwitchEvent::SetupRefused => lines.push(format!("{t:7.3}s switch: set-up refused")),
+                SwitchEvent::ErrorIndication { teid, peer } => lines.push(format!(
+                    "{t:7.3}s switch: Error Indication from {peer} for its TEID {teid:#010x}, relayed"
+                )),
                 _ => {}
             }
         }
         for &p in &self.processors.clone() {
             let name = self.net.name(p).to_owned();
             while let Some(e) = self.net.node_mut::<Processor>(p).poll_event() {
-                if let ProcessorEvent::SessionCreated {
+                if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
+                    lines.push(format!(
+                        "{t:7.3}s {name}: session TEID {teid:#010x} deleted by the peer's Error Indication{}",
+                        if as_backup { " (backup copy)" } else { "" }
+                    ));
+                } else if let ProcessorEvent::SessionCreated {
                     teid,
                     imsi,
                     ue_addr,

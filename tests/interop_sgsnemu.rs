@@ -1,7 +1,8 @@
 //! A real sgsnemu (osmo-ggsn) against `examples/gateway.rs` over loopback UDP: its Echo Request
 //! and Create PDP Context Request are answered, it logs the End User Address the processor
 //! assigned, the TEIDs carry the VIDs, and its G-PDUs (`--pinghost`) are steered straight to the
-//! processor. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
+//! processor; and a G-PDU naming no context is answered with an Error Indication that sgsnemu
+//! takes. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
 //! under `timeout -s KILL`.
 
 #[path = "../examples/gateway.rs"]
@@ -138,5 +139,123 @@ fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
         "only TEID-0 messages reached the switch"
     );
     assert!(li.to_primary >= user);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// sgsnemu creates a context and pings through it; then the line interface is given a table
+/// without the processor's VID (as if the processor and its sessions were gone), so sgsnemu's
+/// next G-PDUs name no context: the gateway answers each with an Error Indication (bounded by
+/// its token bucket), and sgsnemu, a real osmo-ggsn GTP stack, takes it: it logs it and frees
+/// the context (TS 29.060 section 7.3.7).
+#[test]
+fn sgsnemu_takes_our_error_indication_for_a_g_pdu_naming_no_context() {
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    let gw_ip = Ipv4Addr::new(127, 0, 0, 43);
+    let sgsn_ip = "127.0.0.44";
+    let mut g = gateway::build(&gateway::Options {
+        listen: gw_ip,
+        processors: 2,
+        fabric_port: 40500,
+        pcap: None,
+    })
+    .expect("bind the gateway's loopback sockets");
+    g.net.run_for(Duration::from_millis(1200));
+
+    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-ei-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("sgsnemu.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "6"]);
+    if present("stdbuf") {
+        cmd.args(["stdbuf", "-oL", "-eL"]);
+    }
+    cmd.arg("sgsnemu")
+        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
+        .arg("--statedir")
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(dir.join("sgsnemu.pid"))
+        .args([
+            "--pinghost",
+            "192.0.2.1",
+            "--pingcount",
+            "40",
+            "--pingrate",
+            "10",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+
+    let mut vid = None;
+    let mut pulled = false;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        g.net.run_for(Duration::from_millis(50));
+        for &p in &g.processors {
+            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+                if let ProcessorEvent::SessionCreated { teid, .. } = e {
+                    vid = g.layout.primary(teid);
+                }
+            }
+        }
+        let user: u64 = g
+            .processors
+            .iter()
+            .map(|&p| g.net.node_mut::<Processor>(p).stats().user_packets)
+            .sum();
+        if let (Some(v), false, true) = (vid, pulled, user >= 2) {
+            // The processor's VID leaves the line interface's table (a version no push of this
+            // switch incarnation reaches, so it stays).
+            let entries: Vec<_> = g
+                .net
+                .node_mut::<SwitchProcessor>(g.switch)
+                .table()
+                .into_iter()
+                .filter(|e| e.vid != v)
+                .collect();
+            assert!(
+                g.net
+                    .node_mut::<LineInterface>(g.line)
+                    .apply_update(u64::MAX / 2, &entries)
+            );
+            pulled = true;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    println!("--- sgsnemu log ---\n{log}");
+    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    println!("line {li:?}");
+    assert!(
+        pulled,
+        "sgsnemu's context was created and its pings arrived"
+    );
+    assert!(
+        li.error_indications >= 1,
+        "G-PDUs naming no VID were answered"
+    );
+    assert!(
+        li.error_indications + li.error_indications_suppressed
+            == li.drops(telcp::steering::line::DropReason::UnknownVid)
+    );
+    assert!(
+        log.contains("Received Error Indication"),
+        "sgsnemu took our Error Indication"
+    );
+    // It freed the context: its remaining pings (about 35 of 40) never left as G-PDUs.
+    assert!(
+        li.drops(telcp::steering::line::DropReason::UnknownVid) <= 5,
+        "sgsnemu kept sending after our Error Indication"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,7 @@ use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 use telcp::steering::fabric::{FabricMessage, VidState};
 use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
+use telcp::steering::limit::RateLimit;
 use telcp::steering::line::{DropReason, LineConfig, Verdict};
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::{SwitchConfig, SwitchEvent};
@@ -75,6 +76,8 @@ struct Sgsn {
     /// Where the responses came from.
     response_sources: Vec<SocketAddr>,
     echo_recovery: Option<u8>,
+    /// Error Indications and Version Not Supported messages received: (from, to, message).
+    unsolicited: Vec<(SocketAddr, SocketAddr, Message<'static>)>,
 }
 
 impl Sgsn {
@@ -88,6 +91,7 @@ impl Sgsn {
             responses: Vec::new(),
             response_sources: Vec::new(),
             echo_recovery: None,
+            unsolicited: Vec::new(),
         }
     }
 
@@ -213,6 +217,40 @@ impl Sgsn {
         });
     }
 
+    /// Sends `bytes` from the SGSN's port `src_port` to the gateway's port `dst_port`, once.
+    fn send_raw(&mut self, src_port: u16, dst_port: u16, bytes: Vec<u8>) {
+        self.out.push(Transmit {
+            dst: SocketAddr::new(self.gw.ip(), dst_port),
+            src: Some(sa(SGSN_IP, src_port)),
+            link_dst: None,
+            payload: bytes.into(),
+        });
+    }
+
+    /// A G-PDU to any TEID, from the SGSN's UDP port `src_port`.
+    fn g_pdu_to(&mut self, src_port: u16, teid: u32) {
+        let m = Message::g_pdu(teid, inner_ipv4(Ipv4Addr::new(10, 9, 9, 9), b"stale"));
+        self.send_raw(src_port, 2152, m.to_vec().unwrap());
+    }
+
+    /// Error Indications received, with the TEID Data I each carries.
+    fn error_indications(&self) -> Vec<(SocketAddr, SocketAddr, &Message<'static>)> {
+        self.unsolicited
+            .iter()
+            .filter(|(_, _, m)| m.message_type() == MessageType::ERROR_INDICATION)
+            .map(|(f, t, m)| (*f, *t, m))
+            .collect()
+    }
+
+    /// Version Not Supported messages received.
+    fn version_not_supported(&self) -> Vec<(SocketAddr, SocketAddr, &Message<'static>)> {
+        self.unsolicited
+            .iter()
+            .filter(|(_, _, m)| m.message_type() == MessageType::VERSION_NOT_SUPPORTED)
+            .map(|(f, t, m)| (*f, *t, m))
+            .collect()
+    }
+
     fn created(&self) -> usize {
         self.sessions
             .iter()
@@ -222,8 +260,15 @@ impl Sgsn {
 }
 
 impl Node for Sgsn {
-    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let Ok(m) = gtp::parse(data) else { return };
+        if matches!(
+            m.message_type(),
+            MessageType::ERROR_INDICATION | MessageType::VERSION_NOT_SUPPORTED
+        ) {
+            self.unsolicited.push((from, to, m.into_owned()));
+            return;
+        }
         self.response_sources.push(from);
         let Some(seq) = m.header.sequence else { return };
         let Some(o) = self.outstanding.remove(&seq) else {
@@ -342,6 +387,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         key: key(),
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 4096,
+        error_indications: RateLimit::default(),
     }
 }
 
@@ -369,6 +415,8 @@ fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         policy: Policy::LeastLoaded,
         seed: 5,
         queue_limit: 4096,
+        version_not_supported: RateLimit::default(),
+        error_indications: RateLimit::default(),
     }
 }
 
@@ -379,6 +427,7 @@ fn line_config(i: u8) -> LineConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
+        error_indications: RateLimit::default(),
     }
 }
 
@@ -1519,4 +1568,401 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
         Some(victim),
         "no new session on a down VID"
     );
+}
+
+// ---------------------------------------------------------------- Error Indication, Version Not Supported
+
+/// A known-answer vector of tests/vectors/steering (built by scapy, see its README).
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/vectors/steering/{name}.hex",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.trim();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A GTPv0 Echo Request (GSM 09.60: a 20-octet header, version 0, PT 1, spare bits set,
+/// SNDCP N-PDU number and spare octets 0xff, TID 0), made by hand: scapy has no GTPv0.
+fn gtpv0_echo_request(seq: u16) -> Vec<u8> {
+    let mut b = vec![0x1e, 0x01, 0x00, 0x00];
+    b.extend_from_slice(&seq.to_be_bytes());
+    b.extend_from_slice(&[0x00, 0x00, 0xff, 0xff, 0xff, 0xff]);
+    b.extend_from_slice(&[0; 8]);
+    b
+}
+
+fn gw_ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(GW_IP))
+}
+
+#[test]
+fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
+    let mut gw = Gateway::new(21, 0.05, 1);
+    gw.create_sessions(3);
+    gw.settle();
+    let layout = layout();
+    // VID 200 is held by no processor: the line interface answers.
+    let no_vid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 5)
+        .unwrap();
+    // Processor 11's VID, but no session there: the processor answers, through the line.
+    let vid = gw.proc(11).vid().unwrap();
+    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    for _ in 0..4 {
+        gw.sgsn().g_pdu_to(2152, no_vid);
+        // From another port (a peer behind a NAT): the Error Indication names it.
+        gw.sgsn().g_pdu_to(40001, no_session);
+        gw.sgsn().g_pdu_to(2152, 0); // TEID 0: never answered
+        for i in 0..3 {
+            gw.sgsn().g_pdu(i); // live sessions: never answered
+        }
+        gw.sim.run_for(Duration::from_millis(50));
+    }
+    gw.sim.run_for(Duration::from_millis(500));
+
+    let line = gw.line(0).stats().clone();
+    let p11 = gw.proc(11).stats().clone();
+    assert!(line.drops(DropReason::UnknownVid) >= 1);
+    assert_eq!(
+        line.error_indications,
+        line.drops(DropReason::UnknownVid),
+        "every G-PDU naming no VID is answered (within the burst)"
+    );
+    assert!(p11.unknown_teid >= 1);
+    assert_eq!(p11.error_indications, p11.unknown_teid);
+    assert_eq!(
+        line.error_indications_suppressed + p11.error_indications_suppressed,
+        0
+    );
+
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    let eis = sgsn.error_indications();
+    for teid in [no_vid, no_session] {
+        assert!(
+            eis.iter().any(|(_, _, m)| m.teid_data_i() == Some(teid)),
+            "an Error Indication names {teid:#x}: {eis:?}"
+        );
+    }
+    let live: Vec<u32> = sgsn.sessions.iter().map(|s| s.gw_teid_u).collect();
+    for (from, to, m) in &eis {
+        // To the G-PDU's source address, GTP-U port; from the address it was sent to.
+        assert_eq!(*from, sa(GW_IP, 2152));
+        assert_eq!(*to, sa(SGSN_IP, 2152));
+        assert_eq!(m.header.teid, 0);
+        assert_eq!(m.header.sequence, Some(0));
+        assert_eq!(m.gtp_u_peer_address(), Some(gw_ip()));
+        let teid = m.teid_data_i().unwrap();
+        // The G-PDU's source port, when it is not the GTP-U port.
+        assert_eq!(m.header.udp_port(), (teid == no_session).then_some(40001));
+        assert!(teid != 0 && !live.contains(&teid), "{teid:#x}");
+    }
+    // Nothing changed for the live sessions.
+    for i in 0..3 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 1));
+}
+
+#[test]
+fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
+    let mut gw = Gateway::new(22, 0.0, 1);
+    let line = gw.lines[0];
+    let layout = layout();
+    let src = sa(SGSN_IP, 2152);
+    let gu = sa(GW_IP, 2152);
+    let spoof = |i: u32| {
+        let teid = layout
+            .compose(VirtualId::new(200).unwrap(), None, i & 0xffff)
+            .unwrap();
+        Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap()
+    };
+    // 10 000 at one instant: only the burst (20) is answered.
+    for i in 0..10_000 {
+        gw.sim.deliver_now(line, src, gu, &spoof(i));
+    }
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
+    assert_eq!(s.error_indications, 20);
+    assert_eq!(s.error_indications_suppressed, 9_980);
+    assert_eq!(s.queue_full, 0);
+    // Then 10 per millisecond for a second: the sustained rate (100/s), nothing more.
+    for ms in 0..1000u32 {
+        gw.sim.run_for(Duration::from_millis(1));
+        for i in 0..10 {
+            gw.sim.deliver_now(line, src, gu, &spoof(ms * 10 + i));
+        }
+    }
+    let s = gw.line(0).stats().clone();
+    let sustained = s.error_indications - 20;
+    assert!(
+        (95..=120).contains(&sustained),
+        "{sustained} Error Indications in a second"
+    );
+    assert_eq!(s.error_indications + s.error_indications_suppressed, 20_000);
+    gw.sim.run_for(Duration::from_millis(100));
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).error_indications().len() as u64;
+    assert_eq!(got, s.error_indications, "what was counted is what left");
+
+    // The same at a processor: its own VID, no session, 2000 at one instant.
+    let vid = gw.proc(12).vid().unwrap();
+    for i in 0..2000u32 {
+        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
+        let pkt = Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
+        gw.sim.deliver_now(line, src, gu, &pkt);
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let p = gw.proc(12).stats().clone();
+    assert_eq!(p.unknown_teid, 2000);
+    assert_eq!(p.error_indications + p.error_indications_suppressed, 2000);
+    assert!(p.error_indications <= 21, "{}", p.error_indications);
+}
+
+#[test]
+fn a_peers_error_indication_deletes_the_session_it_names() {
+    let mut gw = Gateway::new(23, 0.05, 1);
+    gw.create_sessions(4);
+    gw.settle();
+    assert_eq!(gw.sp().session_count(), 4);
+    let victim = gw.sim.node::<Sgsn>(gw.sgsn).sessions[1].clone();
+    let holders: Vec<u32> = PROCS
+        .iter()
+        .copied()
+        .filter(|id| gw.proc(*id).has_session(victim.gw_teid_u))
+        .collect();
+    assert_eq!(holders.len(), 2, "a primary and a backup copy");
+    // The SGSN lost the context: every downlink G-PDU would get an Error Indication naming its
+    // own TEID for the session. Three of them, over a lossy path.
+    let ei = Message::error_indication(victim.own_teid, IpAddr::V4(Ipv4Addr::from(SGSN_IP)), None);
+    for _ in 0..3 {
+        gw.sgsn().send_raw(2152, 2152, ei.to_vec().unwrap());
+        gw.sim.run_for(Duration::from_millis(100));
+    }
+    gw.settle();
+    for id in PROCS {
+        assert!(
+            !gw.proc(id).has_session(victim.gw_teid_u),
+            "processor {id} still holds the session"
+        );
+    }
+    assert_eq!(gw.sp().session_count(), 3);
+    assert!(gw.sp().stats().error_indications_relayed >= 1);
+    let torn: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().sessions_torn_down)
+        .sum();
+    // At least the primary's copy went by the Error Indication; the backup's went by it too, or
+    // by the primary's replicated deletion if that came first.
+    assert!(torn >= 1, "{torn}");
+    // Reported as events: the switch processor relayed it, the holders deleted the session.
+    let mut relayed = false;
+    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(gw.sp).poll_event() {
+        relayed |= e
+            == SwitchEvent::ErrorIndication {
+                teid: victim.own_teid,
+                peer: IpAddr::V4(Ipv4Addr::from(SGSN_IP)),
+            };
+    }
+    assert!(relayed);
+    let mut reported = Vec::new();
+    for id in holders.iter().copied() {
+        let node = gw.procs[&id];
+        while let Some(e) = gw.sim.node_mut::<Processor>(node).poll_event() {
+            if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
+                assert_eq!(teid, victim.gw_teid_u);
+                reported.push((id, as_backup));
+            }
+        }
+    }
+    assert!(
+        reported.iter().any(|(_, b)| !b),
+        "the primary reported it: {reported:?}"
+    );
+    // An Error Indication with a non-zero header TEID is steered straight to a processor, not
+    // through the switch processor's rate limit: it is refused there, and session 0 survives.
+    let s0 = gw.sim.node::<Sgsn>(gw.sgsn).sessions[0].clone();
+    let mut direct =
+        Message::error_indication(s0.own_teid, IpAddr::V4(Ipv4Addr::from(SGSN_IP)), None);
+    direct.header.teid = s0.gw_teid_u;
+    for _ in 0..3 {
+        gw.sgsn().send_raw(2152, 2152, direct.to_vec().unwrap());
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    assert!(
+        PROCS
+            .iter()
+            .any(|id| gw.proc(*id).has_session(s0.gw_teid_u))
+    );
+    assert_eq!(gw.sp().session_count(), 3);
+    // The other sessions are untouched; the victim's Update is refused as Non-existent.
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(3));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for (i, s) in sgsn.sessions.iter().enumerate() {
+        assert_eq!(s.updates_ok, u32::from(i != 1), "session {i}");
+    }
+    assert!(sgsn.responses.iter().any(|m| {
+        m.message_type() == MessageType::UPDATE_PDP_CONTEXT_RESPONSE
+            && m.cause() == Some(Cause::NON_EXISTENT)
+    }));
+}
+
+#[test]
+fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
+    let mut gw = Gateway::new(24, 0.05, 1);
+    let directed = gw.sp().stats().setups_directed;
+    let kinds = [
+        ("GTPv2-C Echo Request", vector("gtpv2_echo_request")),
+        (
+            "GTPv2-C Create Session Request",
+            vector("gtpv2_create_session_request"),
+        ),
+        ("GTPv0 Echo Request", gtpv0_echo_request(9)),
+    ];
+    for (what, bytes) in &kinds {
+        let before = gw.sim.node::<Sgsn>(gw.sgsn).version_not_supported().len();
+        for _ in 0..3 {
+            gw.sgsn().send_raw(2123, 2123, bytes.clone());
+            gw.sim.run_for(Duration::from_millis(100));
+        }
+        gw.sim.run_for(Duration::from_millis(300));
+        let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+        let vns = sgsn.version_not_supported();
+        assert!(vns.len() > before, "{what} is answered");
+        for (from, to, m) in &vns {
+            assert_eq!(*from, sa(GW_IP, 2123));
+            assert_eq!(*to, sa(SGSN_IP, 2123), "back to the sender's port");
+            // A GTPv1 header (it parsed as one): the highest version the gateway supports.
+            assert_eq!(**m, Message::version_not_supported());
+        }
+    }
+    let sp = gw.sp().stats().clone();
+    let line = gw.line(0).stats().clone();
+    assert!(line.other_version >= 3);
+    assert!(sp.version_not_supported >= 3, "one kind at least once each");
+    assert_eq!(
+        sp.version_not_supported_suppressed, 0,
+        "all within the burst"
+    );
+    assert_eq!(sp.setups_directed, directed, "nothing was set up");
+    assert!(
+        PROCS
+            .iter()
+            .all(|id| gw.proc(*id).stats().l2tp_packets == 0)
+    );
+
+    // A peer's own Version Not Supported (GTPv2 type 3) is never answered: no ping-pong.
+    let answered = gw.sp().stats().version_not_supported;
+    for _ in 0..3 {
+        gw.sgsn().send_raw(
+            2123,
+            2123,
+            vec![0x40, 0x03, 0x00, 0x04, 0x00, 0x00, 0x07, 0x00],
+        );
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    assert_eq!(gw.sp().stats().version_not_supported, answered);
+    // A GTPv2 datagram to the GTP-U port is no GTP-C: not answered.
+    gw.sgsn().send_raw(2152, 2152, vector("gtpv2_echo_request"));
+    gw.sim.run_for(Duration::from_millis(300));
+    assert_eq!(gw.sp().stats().version_not_supported, answered);
+}
+
+#[test]
+fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
+    let mut gw = Gateway::new(25, 0.0, 1);
+    let line = gw.lines[0];
+    let src = sa(SGSN_IP, 2123);
+    let gc = sa(GW_IP, 2123);
+    let echo = vector("gtpv2_echo_request");
+    for _ in 0..2000 {
+        gw.sim.deliver_now(line, src, gc, &echo);
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let sp = gw.sp().stats().clone();
+    assert_eq!(gw.line(0).stats().other_version, 2000);
+    assert_eq!(sp.version_not_supported, 20, "the burst");
+    assert_eq!(sp.version_not_supported_suppressed, 1980);
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).version_not_supported().len();
+    assert_eq!(got, 20);
+}
+
+#[test]
+fn tshark_reads_the_error_indications_and_version_not_supported() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(26, 0.0, 1);
+    gw.create_sessions(1);
+    let layout = layout();
+    let no_vid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 5)
+        .unwrap();
+    let vid = gw.proc(11).vid().unwrap();
+    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    gw.sgsn().g_pdu_to(2152, no_vid);
+    gw.sgsn().g_pdu_to(40001, no_session);
+    gw.sgsn()
+        .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
+    gw.sim.run_for(Duration::from_millis(300));
+    let dir = std::env::temp_dir().join(format!("telcp-steering-ei-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("errors.pcap");
+    gw.sim
+        .write_pcap(std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let bad = run(&[
+        "-Y",
+        "(gtp || gtpv2) && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && ip.src == 10.0.0.1 && (gtp.message == 0x1a || gtp.message == 0x03)",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.gsn_ipv4",
+        "-e",
+        "gtp.ext_hdr.udp_port",
+        "-e",
+        "udp.dstport",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    let ei = |teid: u32, port: &str| format!("0x1a|0x{teid:08x}|10.0.0.1|{port}|2152");
+    assert!(lines.contains(&ei(no_vid, "").as_str()), "{out}");
+    assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
+    assert!(lines.contains(&"0x03||||2123"), "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

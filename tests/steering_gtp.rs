@@ -276,6 +276,49 @@ fn builders_read_back() {
     );
 }
 
+#[test]
+fn scapy_error_indication_and_version_not_supported() {
+    // What the gateway sends for a G-PDU naming no context, byte for byte as scapy builds it.
+    let ei = kat("error_indication_udp_port");
+    assert_eq!(ei.message_type(), MessageType::ERROR_INDICATION);
+    assert_eq!(ei.header.teid, 0);
+    assert_eq!(ei.header.sequence, Some(0));
+    assert_eq!(ei.header.udp_port(), Some(2152));
+    assert_eq!(ei.teid_data_i(), Some(0x0509_ffff));
+    assert_eq!(ei.gtp_u_peer_address(), Some(v4("127.0.0.1")));
+    let ours = Message::error_indication(0x0509_ffff, v4("127.0.0.1"), Some(2152));
+    assert_eq!(ours.to_vec().unwrap(), vector("error_indication_udp_port"));
+    assert_eq!(ours, ei);
+    // Without the UDP Port extension header: the older vector.
+    let plain = Message::error_indication(0x0509_ffff, v4("127.0.0.1"), None);
+    assert_eq!(plain.to_vec().unwrap(), vector("error_indication"));
+    assert_eq!(plain.header.udp_port(), None);
+
+    let vns = kat("version_not_supported");
+    assert_eq!(vns, Message::version_not_supported());
+    assert_eq!(
+        Message::version_not_supported().to_vec().unwrap(),
+        vector("version_not_supported")
+    );
+    assert!(vns.ies().is_empty());
+}
+
+#[test]
+fn gtpv2_messages_are_refused_as_another_version() {
+    for name in ["gtpv2_echo_request", "gtpv2_create_session_request"] {
+        let b = vector(name);
+        assert_eq!(gtp::version(&b), Some(2), "{name}");
+        assert_eq!(
+            gtp::parse(&b),
+            Err(WireError::UnsupportedVersion { version: 2 }),
+            "{name}"
+        );
+        assert!(GtpView::new_checked(&b[..]).is_err(), "{name}");
+    }
+    assert_eq!(gtp::version(&[]), None);
+    assert_eq!(gtp::version(&[0x1e]), Some(0), "GTPv0");
+}
+
 #[cfg(feature = "proptest")]
 mod properties {
     use super::*;
@@ -293,6 +336,30 @@ mod properties {
             prop_assert_eq!(&back, &m);
             // emit(parse(b)) == b
             prop_assert_eq!(back.to_vec().unwrap(), b);
+        }
+
+        #[test]
+        fn error_indication_round_trips(
+            teid in any::<u32>(), addr in any::<IpAddr>(), port in proptest::option::of(any::<u16>()),
+        ) {
+            let m = Message::error_indication(teid, addr, port);
+            let b = m.to_vec().unwrap();
+            prop_assert_eq!(b.len(), m.encoded_len());
+            let back = gtp::parse(&b).unwrap();
+            prop_assert_eq!(&back, &m);
+            prop_assert_eq!(&back.to_vec().unwrap(), &b);
+            prop_assert_eq!(back.teid_data_i(), Some(teid));
+            prop_assert_eq!(back.gtp_u_peer_address(), Some(addr));
+            prop_assert_eq!(back.header.udp_port(), port);
+            prop_assert_eq!(back.header.teid, 0);
+        }
+
+        #[test]
+        fn foreign_versions_are_refused_typed(b in proptest::collection::vec(any::<u8>(), 1..64)) {
+            let v = gtp::version(&b).unwrap();
+            if v != 1 {
+                prop_assert_eq!(gtp::parse(&b), Err(WireError::UnsupportedVersion { version: v }));
+            }
         }
 
         #[test]

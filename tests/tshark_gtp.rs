@@ -237,6 +237,19 @@ fn messages() -> Vec<Case> {
             vec![("gtp.teid_data", "0x0509ffff".into())],
         ),
         (end_marker, true, vec![]),
+        // What the gateway answers a G-PDU naming no context with, and a GTP-C message of
+        // another version with.
+        (
+            Message::error_indication(0x0509_fffe, Ipv4Addr::from(ggsn).into(), Some(40000)),
+            true,
+            vec![
+                ("gtp.teid_data", "0x0509fffe".into()),
+                ("gtp.ext_hdr.udp_port", "40000".into()),
+                ("gtp.gsn_ipv4", "127.0.0.1".into()),
+                ("gtp.seq_number", "0x0000".into()),
+            ],
+        ),
+        (Message::version_not_supported(), false, vec![]),
     ]
 }
 

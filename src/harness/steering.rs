@@ -84,6 +84,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         layout,
         l2tp_layout: l2tp,
         queue_limit: 4,
+        error_indications: crate::steering::limit::RateLimit::new(1, 1),
     };
     let Ok(mut li) = LineInterface::new(config, now) else {
         return;
@@ -117,9 +118,33 @@ pub fn steering_line(now: Instant, data: &[u8]) {
     let r = li.handle_datagram(now, peer, gw, data);
     let sent = li.poll_transmit();
     match verdict {
-        Verdict::Drop(_) => {
-            assert!(r.is_err() && sent.is_none());
+        Verdict::Drop(reason) => {
+            assert!(r.is_err());
             assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
+            // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
+            // back to its source, carrying its TEID.
+            let g_pdu = data.get(..8).and_then(|h| {
+                let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
+                (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
+            });
+            match (reason, g_pdu) {
+                (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
+                    let Some(t) = sent else {
+                        panic!("an unknown TEID is answered with an Error Indication");
+                    };
+                    assert_eq!(t.dst, SocketAddr::new(peer.ip(), 2152));
+                    assert_eq!(t.src, Some(gw));
+                    let ei = crate::steering::gtp::parse(&t.payload);
+                    let ei = ei.as_ref().ok();
+                    assert_eq!(ei.and_then(|m| m.teid_data_i()), Some(teid));
+                    assert_eq!(ei.and_then(|m| m.gtp_u_peer_address()), Some(gw.ip()));
+                    // The bucket (one answer) is empty now: the repeat is counted, not sent.
+                    let _ = li.handle_datagram(now, peer, gw, data);
+                    assert!(li.poll_transmit().is_none());
+                    assert_eq!(li.stats().error_indications_suppressed, 1);
+                }
+                _ => assert!(sent.is_none()),
+            }
         }
         Verdict::Switch | Verdict::Processor { .. } => {
             assert!(r.is_ok());
@@ -141,6 +166,17 @@ pub fn steering_line(now: Instant, data: &[u8]) {
                 })
             );
         }
+    }
+    // To the GTP-C port, any other GTP version goes to the switch processor (which answers
+    // Version Not Supported), whatever the steering table says.
+    if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
+        let gc = SocketAddr::new(gw.ip(), 2123);
+        let before = li.stats().other_version;
+        let r = li.handle_datagram(now, peer, gc, data);
+        let sent = li.poll_transmit();
+        assert!(r.is_ok());
+        assert_eq!(li.stats().other_version, before + 1);
+        assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
     }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
@@ -178,6 +214,8 @@ fn switch_config() -> SwitchConfig {
         policy: Policy::LeastLoaded,
         seed: 1,
         queue_limit: 64,
+        version_not_supported: crate::steering::limit::RateLimit::new(10, 2),
+        error_indications: crate::steering::limit::RateLimit::new(10, 2),
     }
 }
 
@@ -258,13 +296,28 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 .to_vec(),
             ),
             4 => {
-                let create = crate::steering::gtp::Message::new(
-                    crate::steering::gtp::MessageType(if b & 1 == 0 { 16 } else { 1 }),
-                    0,
-                    u16::from(b),
-                    vec![],
-                );
-                create.to_vec().ok().map(|g| {
+                use crate::steering::gtp::{Message, MessageType};
+                // A Create PDP Context Request, an Echo Request, a peer's Error Indication, or
+                // a GTPv2-C Echo Request (answered with Version Not Supported).
+                let gtp = match b % 4 {
+                    0 | 1 => Message::new(
+                        MessageType(if b % 4 == 0 { 16 } else { 1 }),
+                        0,
+                        u16::from(b),
+                        vec![],
+                    )
+                    .to_vec()
+                    .ok(),
+                    2 => Message::error_indication(
+                        u32::from(b),
+                        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                        None,
+                    )
+                    .to_vec()
+                    .ok(),
+                    _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
+                };
+                gtp.map(|g| {
                     FabricMessage::Packet {
                         from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
                         to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
@@ -340,6 +393,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         key: ClusterKey::new(b"fuzz"),
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 64,
+        error_indications: crate::steering::limit::RateLimit::new(10, 4),
     };
     let Ok(mut p) = Processor::new(config, start) else {
         return;

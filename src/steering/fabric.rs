@@ -20,7 +20,8 @@
 //!  2    VidAssign        switch -> processor  processor u32, incarnation u32, vid u16
 //!  3    TableUpdate      switch -> line       version u64, count u16, count x (vid u16, state u8, sockaddr)
 //!  4    TableAck         line -> switch       version u64
-//!  5    Packet           line -> switch/proc  from sockaddr, to sockaddr, datagram (rest)
+//!  5    Packet           line -> switch/proc, from sockaddr, to sockaddr, datagram (rest)
+//!                        switch -> proc (a peer's Error Indication, relayed)
 //!  6    Directed         switch -> processor  backup vid u16 (0: none), from sockaddr, to sockaddr, datagram
 //!  7    Transmit         proc/switch -> line  from sockaddr, to sockaddr, datagram (rest)
 //!  8    Sync             proc -> switch -> backup   op u8 (1 upsert, 2 delete), session record
@@ -169,7 +170,8 @@ pub enum FabricMessage<'a> {
         /// The version held.
         version: u64,
     },
-    /// A datagram a line interface received from outside, passed on unchanged.
+    /// A datagram a line interface received from outside, passed on unchanged (by the line
+    /// interface, or by the switch processor relaying a peer's Error Indication to processors).
     Packet {
         /// The outside sender.
         from: SocketAddr,

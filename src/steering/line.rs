@@ -29,9 +29,34 @@
 //! acknowledged.
 //! It keeps no per-session state and has no timers. Its only queue (datagrams to send) is bounded
 //! by [`LineConfig::queue_limit`]; when full, new datagrams are dropped and counted.
+//!
+//! Two answers leave from the line interface itself, both bounded by token buckets
+//! ([`RateLimit`], refilled from the `now` of each call, no timer), so a flood of forged packets
+//! turns into at most `burst + per_second x seconds` answers; beyond, nothing is sent and the
+//! suppression is counted:
+//!
+//! * **Error Indication** (TS 29.281 section 7.3.1). A G-PDU with a non-zero TEID whose primary
+//!   VID no processor holds ([`DropReason::UnknownVid`]) has no context anywhere in the gateway:
+//!   besides the drop, an Error Indication goes back to the G-PDU's source IP address, UDP port
+//!   2152, from the address the G-PDU was sent to, with the G-PDU's TEID (TEID Data I) and that
+//!   address (GTP-U Peer Address); when the G-PDU's UDP source port is not 2152 (a peer behind a
+//!   NAT), that port too, in a UDP Port extension header (TS 29.281 section 5.2.2.1 makes it
+//!   optional; it is left out otherwise because osmo-ggsn's GTP-U discards any message with the
+//!   E flag set).
+//!   Bounded by [`LineConfig::error_indications`]. A G-PDU dropped because its processors are
+//!   down ([`DropReason::ProcessorDown`]) is not answered: its context may come back with the
+//!   processor, and an Error Indication would make the peer delete it. A G-PDU with TEID 0 is
+//!   never answered (the specification forbids it). The steering itself ([`VidTable::steer`])
+//!   is unchanged; this work happens only on the drop path.
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
+//!   (GTPv0, GTPv2-C) is passed to the switch processor, which answers it with Version Not
+//!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
+//!   GTPv2 header can look like an L2TP one.
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
+use super::gtp::{self, GTP_C_PORT, GTP_U_PORT, Message};
+use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::io::Transmit;
 use std::borrow::Cow;
@@ -270,10 +295,14 @@ pub struct LineConfig {
     pub l2tp_layout: Option<VidLayout>,
     /// Bound of the queue of datagrams to send; beyond it datagrams are dropped and counted.
     pub queue_limit: usize,
+    /// Bound of the Error Indications sent for G-PDUs naming no known VID; beyond, they are
+    /// suppressed and counted ([`LineStats::error_indications_suppressed`]).
+    pub error_indications: RateLimit,
 }
 
 impl LineConfig {
-    /// A configuration with no L2TP layout and a queue of 4096 datagrams.
+    /// A configuration with no L2TP layout, a queue of 4096 datagrams and the default
+    /// [`RateLimit`] for Error Indications (100 per second, bursts of 20).
     pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
         LineConfig {
             fabric_addr,
@@ -281,6 +310,7 @@ impl LineConfig {
             layout,
             l2tp_layout: None,
             queue_limit: 4096,
+            error_indications: RateLimit::default(),
         }
     }
 }
@@ -306,6 +336,13 @@ pub struct LineStats {
     pub queue_full: u64,
     /// Fabric datagrams refused (unparsable or unexpected).
     pub fabric_refused: u64,
+    /// Error Indications sent for G-PDUs naming no known VID.
+    pub error_indications: u64,
+    /// Error Indications not sent because [`LineConfig::error_indications`] was exhausted.
+    pub error_indications_suppressed: u64,
+    /// Datagrams to the GTP-C port with a GTP version other than 1, passed to the switch
+    /// processor (which answers Version Not Supported). Not counted in `to_switch`.
+    pub other_version: u64,
 }
 
 impl LineStats {
@@ -338,11 +375,22 @@ pub struct LineInterface {
     stats: LineStats,
     queue: VecDeque<Transmit>,
     events: VecDeque<LineEvent>,
+    error_indications: TokenBucket,
+}
+
+/// The TEID of a GTPv1 G-PDU with a non-zero TEID, `None` for anything else.
+fn g_pdu_teid(data: &[u8]) -> Option<u32> {
+    match data.get(..8)? {
+        &[b0, 0xff, _, _, t0, t1, t2, t3] if b0 & 0xf0 == 0x30 => {
+            Some(u32::from_be_bytes([t0, t1, t2, t3])).filter(|t| *t != 0)
+        }
+        _ => None,
+    }
 }
 
 impl LineInterface {
     /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, a non-zero queue.
-    pub fn new(config: LineConfig, _now: Instant) -> Result<LineInterface, ConfigError> {
+    pub fn new(config: LineConfig, now: Instant) -> Result<LineInterface, ConfigError> {
         if config.layout.id_bits() != 32 {
             return Err(ConfigError::LayoutWidth {
                 field: "layout",
@@ -359,6 +407,7 @@ impl LineInterface {
             return Err(ConfigError::Zero("queue_limit"));
         }
         Ok(LineInterface {
+            error_indications: TokenBucket::new(config.error_indications, now),
             table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
             config,
             stats: LineStats::default(),
@@ -426,7 +475,7 @@ impl LineInterface {
     /// send outside.
     pub fn handle_datagram(
         &mut self,
-        _now: Instant,
+        now: Instant,
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
@@ -434,12 +483,19 @@ impl LineInterface {
         if to == self.config.fabric_addr {
             return self.handle_fabric(from, data);
         }
-        let (dst, verdict) = match self.table.steer(data) {
-            Verdict::Switch => {
+        let verdict = if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+            self.stats.other_version += 1;
+            None
+        } else {
+            Some(self.table.steer(data))
+        };
+        let (dst, verdict) = match verdict {
+            None => (self.config.switch_addr, Verdict::Switch),
+            Some(Verdict::Switch) => {
                 self.stats.to_switch += 1;
                 (self.config.switch_addr, Verdict::Switch)
             }
-            v @ Verdict::Processor { vid, backup } => {
+            Some(v @ Verdict::Processor { vid, backup }) => {
                 let Some(addr) = self.table.addr(vid) else {
                     return Err(InputError::Dropped(DropReason::UnknownVid));
                 };
@@ -450,9 +506,14 @@ impl LineInterface {
                 }
                 (addr, v)
             }
-            Verdict::Drop(reason) => {
+            Some(Verdict::Drop(reason)) => {
                 if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
                     *c += 1;
+                }
+                if reason == DropReason::UnknownVid {
+                    if let Some(teid) = g_pdu_teid(data) {
+                        self.error_indication(now, from, to, teid);
+                    }
                 }
                 return Err(InputError::Dropped(reason));
             }
@@ -470,6 +531,29 @@ impl LineInterface {
             payload: msg.to_vec().into(),
         };
         self.push(t)
+    }
+
+    /// Answers a G-PDU for `teid`, which names no context, with an Error Indication, if the
+    /// rate limit allows.
+    fn error_indication(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, teid: u32) {
+        if !self.error_indications.take(now) {
+            self.stats.error_indications_suppressed += 1;
+            return;
+        }
+        let port = (from.port() != GTP_U_PORT).then_some(from.port());
+        let m = Message::error_indication(teid, to.ip(), port);
+        let Ok(payload) = m.to_vec() else {
+            return;
+        };
+        let t = Transmit {
+            dst: SocketAddr::new(from.ip(), GTP_U_PORT),
+            src: Some(to),
+            link_dst: None,
+            payload: payload.into(),
+        };
+        if self.push(t).is_ok() {
+            self.stats.error_indications += 1;
+        }
     }
 
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {

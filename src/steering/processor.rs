@@ -37,7 +37,20 @@
 //!   steered them here because the primary is down, from the replicated copies (a Delete is then
 //!   reported to the switch processor so it can free the VIDs).
 //! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0) and
-//!   counted; a G-PDU for a TEID it does not hold: dropped and counted.
+//!   counted; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
+//!   a GTP-U Error Indication (TS 29.281 section 7.3.1) through the line interface that passed
+//!   it on: to the G-PDU's source IP address, UDP port 2152, from the address the G-PDU was sent
+//!   to, carrying the G-PDU's TEID (TEID Data I), that address (GTP-U Peer Address) and, when
+//!   the G-PDU's UDP source port is not 2152, that port (UDP Port extension header), as the line
+//!   interface does. At most `error_indications` (a token bucket); beyond, suppressed and
+//!   counted.
+//! * A peer's Error Indication (relayed by the switch processor to every processor, since only
+//!   the peer's TEID names the session): every session, own or replicated, whose peer user-plane
+//!   TEID and address are the Error Indication's TEID Data I and GTP-U Peer Address is deleted
+//!   as if the peer had sent a Delete PDP Context Request (TS 29.060 section 7.3.7: the GGSN
+//!   deletes the PDP context), replicated the same way, and reported with
+//!   [`ProcessorEvent::SessionErrorIndication`]. Finding them scans the sessions held (there is
+//!   no index by peer TEID); the switch processor's rate limit bounds how often.
 //!
 //! # Bounds
 //!
@@ -48,11 +61,14 @@
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
+//! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
+//!   after); beyond, suppressed and counted in [`ProcessorStats::error_indications_suppressed`].
 //!
 //! # Trust
 //!
 //! VID assignments, directed set-ups, syncs and their acknowledgements are taken only from the
-//! switch processor's address; steered packets (`Packet`) from any fabric sender.
+//! switch processor's address; steered packets (`Packet`) from any fabric sender, except peers'
+//! Error Indications, taken only as the switch processor relays them.
 //!
 //! # Limits
 //!
@@ -65,6 +81,7 @@
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
+use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::{TimerQueue, Transmit};
@@ -112,13 +129,15 @@ pub struct ProcessorConfig {
     pub heartbeat_interval: Duration,
     /// Bound of the output and event queues.
     pub queue_limit: usize,
+    /// Bound of the Error Indications sent for G-PDUs naming no session it holds.
+    pub error_indications: RateLimit,
 }
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
     /// replicated ones, recovery 0, 200 ms fabric retransmission up to 10 times, 1 s heartbeats,
-    /// queues of 4096.
+    /// queues of 4096, at most 100 Error Indications per second (bursts of 20).
     pub fn new(
         id: u32,
         fabric_addr: SocketAddr,
@@ -146,6 +165,7 @@ impl ProcessorConfig {
             key,
             heartbeat_interval: Duration::from_secs(1),
             queue_limit: 4096,
+            error_indications: RateLimit::default(),
         }
     }
 }
@@ -189,6 +209,14 @@ pub enum ProcessorEvent {
         /// Its TEID.
         teid: u32,
     },
+    /// A peer's Error Indication named this session's user plane (its TEID Data I and GTP-U Peer
+    /// Address are the session's peer TEID and address): the session was deleted.
+    SessionErrorIndication {
+        /// The session's TEID (this gateway's).
+        teid: u32,
+        /// Whether this processor held it as the backup.
+        as_backup: bool,
+    },
     /// An L2TP packet steered here.
     L2tpPacket {
         /// Its tunnel id.
@@ -223,6 +251,14 @@ pub struct ProcessorStats {
     pub l2tp_packets: u64,
     /// Datagrams dropped because the output queue was full.
     pub queue_full: u64,
+    /// Error Indications sent for G-PDUs naming no session.
+    pub error_indications: u64,
+    /// Error Indications not sent because `error_indications` was exhausted.
+    pub error_indications_suppressed: u64,
+    /// Peers' Error Indications received (relayed by the switch processor).
+    pub error_indications_received: u64,
+    /// Sessions deleted because a peer's Error Indication named them.
+    pub sessions_torn_down: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -276,6 +312,7 @@ pub struct Processor {
     /// request gets the same response (TS 29.060 section 7.6).
     answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
     answered_order: VecDeque<(SocketAddr, u16)>,
+    error_indications: TokenBucket,
 }
 
 fn fabric_transmit(src: SocketAddr, dst: SocketAddr, msg: &FabricMessage<'_>) -> Transmit {
@@ -336,6 +373,7 @@ impl Processor {
         hc.interval = config.heartbeat_interval;
         hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
         let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
+        let error_indications = TokenBucket::new(config.error_indications, now);
         let mut p = Processor {
             config,
             vid: None,
@@ -354,6 +392,7 @@ impl Processor {
             answered: HashMap::new(),
             answered_order: VecDeque::new(),
             rejoining: false,
+            error_indications,
         };
         p.send_vid_request(now);
         Ok(p)
@@ -895,9 +934,23 @@ impl Processor {
                 self.stats.user_packets_backup += 1;
             } else {
                 self.stats.unknown_teid += 1;
+                if teid != 0 {
+                    self.send_error_indication(now, line, peer, gateway, teid);
+                }
                 return Err(InputError::UnknownTeid(teid));
             }
             return Ok(());
+        }
+        if t == MessageType::ERROR_INDICATION {
+            // Only as the switch processor relays them (rate-limited there): an Error
+            // Indication steered here directly (a non-zero header TEID) is refused, so a flood
+            // of them cannot make every processor scan its sessions unbounded.
+            if line != self.config.switch_addr {
+                return Err(InputError::Unexpected(
+                    "Error Indication not relayed by the switch processor",
+                ));
+            }
+            return self.handle_error_indication(now, &req);
         }
         if t != MessageType::UPDATE_PDP_CONTEXT_REQUEST
             && t != MessageType::DELETE_PDP_CONTEXT_REQUEST
@@ -992,18 +1045,98 @@ impl Processor {
             self.remember(peer, seq, line, bytes.clone());
             if as_backup {
                 self.stats.served_backup += 1;
-                self.shadow.remove(&teid);
                 self.reply(line, gateway, peer, &resp);
-                // Tell the switch processor the session is gone (it frees the VIDs when safe).
-                self.replicate(now, record, true, None);
+                self.remove_session(now, record, true, None);
             } else {
                 self.stats.served_primary += 1;
-                self.sessions.remove(&teid);
-                self.by_subscriber.remove(&(record.imsi, record.nsapi));
-                self.free_local.push_back(self.config.layout.local(teid));
-                self.update_load();
-                self.replicate(now, record, true, bytes.map(|b| (line, b)));
+                self.remove_session(now, record, false, bytes.map(|b| (line, b)));
             }
+        }
+        Ok(())
+    }
+
+    /// Deletes a session and replicates the deletion (holding `response` until it is
+    /// acknowledged). A replicated copy served as the backup: the deletion is reported to the
+    /// switch processor, which frees the VIDs when safe.
+    fn remove_session(
+        &mut self,
+        now: Instant,
+        record: SessionRecord,
+        as_backup: bool,
+        response: Option<(SocketAddr, Vec<u8>)>,
+    ) {
+        let teid = record.teid;
+        if as_backup {
+            self.shadow.remove(&teid);
+            self.replicate(now, record, true, None);
+        } else {
+            self.sessions.remove(&teid);
+            self.by_subscriber.remove(&(record.imsi, record.nsapi));
+            self.free_local.push_back(self.config.layout.local(teid));
+            self.update_load();
+            self.replicate(now, record, true, response);
+        }
+    }
+
+    /// Answers a G-PDU for `teid`, which names no session held here, with an Error Indication
+    /// through `line`, if the rate limit allows.
+    fn send_error_indication(
+        &mut self,
+        now: Instant,
+        line: SocketAddr,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        teid: u32,
+    ) {
+        if !self.error_indications.take(now) {
+            self.stats.error_indications_suppressed += 1;
+            return;
+        }
+        let port = (peer.port() != gtp::GTP_U_PORT).then_some(peer.port());
+        let m = Message::error_indication(teid, gateway.ip(), port);
+        let to = SocketAddr::new(peer.ip(), gtp::GTP_U_PORT);
+        if let Some(bytes) = self.reply_bytes(gateway, to, &m) {
+            self.stats.error_indications += 1;
+            let t = Transmit {
+                dst: line,
+                src: Some(self.config.fabric_addr),
+                link_dst: None,
+                payload: bytes.into(),
+            };
+            self.push(t);
+        }
+    }
+
+    /// A peer's Error Indication: deletes every session whose peer user-plane endpoint it names.
+    fn handle_error_indication(&mut self, now: Instant, m: &Message<'_>) -> Result<(), InputError> {
+        let (Some(teid), Some(addr)) = (m.teid_data_i(), m.gtp_u_peer_address()) else {
+            return Err(InputError::Unsupported(
+                "Error Indication without TEID Data I or GTP-U Peer Address",
+            ));
+        };
+        self.stats.error_indications_received += 1;
+        let named = |s: &Session| s.record.peer_teid_u == teid && s.record.peer_u == addr;
+        let mut hit: Vec<(SessionRecord, bool)> = self
+            .sessions
+            .values()
+            .filter(|s| named(s))
+            .map(|s| (s.record, false))
+            .chain(
+                self.shadow
+                    .values()
+                    .filter(|s| named(s))
+                    .map(|s| (s.record, true)),
+            )
+            .collect();
+        // Same order in every run (the maps' order is not).
+        hit.sort_by_key(|(r, b)| (r.teid, *b));
+        for (record, as_backup) in hit {
+            self.stats.sessions_torn_down += 1;
+            self.event(ProcessorEvent::SessionErrorIndication {
+                teid: record.teid,
+                as_backup,
+            });
+            self.remove_session(now, record, as_backup, None);
         }
         Ok(())
     }

@@ -44,6 +44,20 @@
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery`). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
+//!   (GTPv0, GTPv2-C: the line interfaces pass these here) is answered with a GTPv1 Version Not
+//!   Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
+//!   version this node supports, 1; TEID and sequence number 0), sent to the datagram's source
+//!   address and port, and refused with [`WireError::UnsupportedVersion`]. A GTPv2 peer falls
+//!   back to GTPv1 on it (TS 29.274 section 7.10). A Version Not Supported of another version
+//!   (message type 3 in every version) is never answered, so two nodes cannot answer each other
+//!   forever. At most `version_not_supported` (a token bucket); beyond, suppressed and counted.
+//! * **Error Indications** from peers (GTP-U, TEID 0, so steered here): the peer's TEID Data I
+//!   and GTP-U Peer Address name a session only by the peer's side, which only the processors
+//!   know, so the Error Indication is relayed (as the `Packet` the line interface sent) to every
+//!   processor holding a VID, which deletes the sessions it names (see
+//!   [`crate::steering::processor`]); [`SwitchEvent::ErrorIndication`] reports it. At most
+//!   `error_indications` relayed (a token bucket); beyond, dropped and counted.
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
 //!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
 //!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
@@ -59,10 +73,14 @@
 //!   is taken gets no answer (the processor keeps asking) and is counted.
 //! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
 //!   event is dropped.
+//! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
+//!   `error_indications` (token buckets: `burst` at once, `per_second` after); beyond, not sent
+//!   and counted in [`SwitchStats`].
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
-use super::gtp::{self, Cause, Ie, Message, MessageType};
+use super::gtp::{self, Cause, Ie, Message, MessageType, WireError};
+use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{
     self, ClusterKey, HealthEvent, Monitor, MonitorConfig, NodeId, NodeState, Policy, Role,
@@ -70,7 +88,7 @@ use crate::health::{
 use crate::io::{Rng, TimerQueue, Transmit};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Configuration of a [`SwitchProcessor`].
@@ -126,6 +144,10 @@ pub struct SwitchConfig {
     pub seed: u64,
     /// Bound of the output and event queues.
     pub queue_limit: usize,
+    /// Bound of the Version Not Supported answers to GTP-C datagrams of other versions.
+    pub version_not_supported: RateLimit,
+    /// Bound of the peers' Error Indications relayed to the processors.
+    pub error_indications: RateLimit,
 }
 
 impl SwitchConfig {
@@ -133,7 +155,8 @@ impl SwitchConfig {
     /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
     /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed 0,
-    /// queues of 4096.
+    /// queues of 4096, at most 100 Version Not Supported answers and 100 relayed Error
+    /// Indications per second (bursts of 20).
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -165,6 +188,8 @@ impl SwitchConfig {
             policy: Policy::LeastLoaded,
             seed: 0,
             queue_limit: 4096,
+            version_not_supported: RateLimit::default(),
+            error_indications: RateLimit::default(),
         }
     }
 }
@@ -208,6 +233,13 @@ pub enum SwitchEvent {
     },
     /// A set-up request was refused.
     SetupRefused,
+    /// A peer's Error Indication was relayed to the processors.
+    ErrorIndication {
+        /// Its TEID Data I: the peer's TEID that named no context there.
+        teid: u32,
+        /// Its GTP-U Peer Address: the peer's user-plane address.
+        peer: IpAddr,
+    },
 }
 
 /// Counters of a switch processor.
@@ -235,6 +267,14 @@ pub struct SwitchStats {
     pub vids_exhausted: u64,
     /// Datagrams dropped because the output queue was full.
     pub queue_full: u64,
+    /// Version Not Supported messages sent.
+    pub version_not_supported: u64,
+    /// Version Not Supported answers not sent because `version_not_supported` was exhausted.
+    pub version_not_supported_suppressed: u64,
+    /// Peers' Error Indications relayed to the processors.
+    pub error_indications_relayed: u64,
+    /// Peers' Error Indications dropped because `error_indications` was exhausted.
+    pub error_indications_suppressed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +332,8 @@ pub struct SwitchProcessor {
     last_states: Vec<Option<VidState>>,
     /// No table is pushed before this instant (see `rejoin_grace`).
     push_from: Instant,
+    version_not_supported: TokenBucket,
+    error_indications: TokenBucket,
 }
 
 impl SwitchProcessor {
@@ -370,6 +412,8 @@ impl SwitchProcessor {
         };
         let version = u64::from(config.incarnation) << 32;
         Ok(SwitchProcessor {
+            version_not_supported: TokenBucket::new(config.version_not_supported, now),
+            error_indications: TokenBucket::new(config.error_indications, now),
             rng: Rng::seed_from_u64(config.seed),
             acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
             config,
@@ -846,6 +890,9 @@ impl SwitchProcessor {
         gateway: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        if gateway.port() == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+            return self.version_not_supported(now, line, peer, gateway, data);
+        }
         let is_gtp = data.first().is_some_and(|b| b & 0xf0 == 0x30);
         let mut seq = 0;
         if is_gtp {
@@ -864,6 +911,9 @@ impl SwitchProcessor {
                     return Ok(());
                 }
                 MessageType::CREATE_PDP_CONTEXT_REQUEST => {}
+                MessageType::ERROR_INDICATION => {
+                    return self.relay_error_indication(now, peer, gateway, &m, data);
+                }
                 _ => {
                     self.stats.ignored += 1;
                     return Err(InputError::Unsupported("TEID-0 message at the switch"));
@@ -915,6 +965,73 @@ impl SwitchProcessor {
             backup: bvid,
         });
         self.direct(paddr, bvid, peer, gateway, data);
+        Ok(())
+    }
+
+    /// Answers a GTP-C datagram of another version with a GTPv1 Version Not Supported.
+    fn version_not_supported(
+        &mut self,
+        now: Instant,
+        line: SocketAddr,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let version = gtp::version(data).unwrap_or(0);
+        let refused = Err(InputError::Gtp(WireError::UnsupportedVersion { version }));
+        // Type 3 is Version Not Supported in GTPv0, v1 and v2: never answered.
+        if data
+            .get(1)
+            .is_none_or(|t| *t == MessageType::VERSION_NOT_SUPPORTED.0)
+        {
+            self.stats.ignored += 1;
+            return refused;
+        }
+        if !self.version_not_supported.take(now) {
+            self.stats.version_not_supported_suppressed += 1;
+            return refused;
+        }
+        self.stats.version_not_supported += 1;
+        self.transmit_out(line, gateway, peer, &Message::version_not_supported());
+        refused
+    }
+
+    /// Relays a peer's Error Indication to every processor holding a VID.
+    fn relay_error_indication(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        m: &Message<'_>,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let (Some(teid), Some(addr)) = (m.teid_data_i(), m.gtp_u_peer_address()) else {
+            self.stats.ignored += 1;
+            return Err(InputError::Unsupported(
+                "Error Indication without TEID Data I or GTP-U Peer Address",
+            ));
+        };
+        if !self.error_indications.take(now) {
+            self.stats.error_indications_suppressed += 1;
+            return Ok(());
+        }
+        self.stats.error_indications_relayed += 1;
+        self.event(SwitchEvent::ErrorIndication { teid, peer: addr });
+        let mut to: Vec<SocketAddr> = self
+            .slots
+            .values()
+            .filter(|s| s.vid.is_some())
+            .map(|s| s.addr)
+            .collect();
+        to.sort();
+        let msg = FabricMessage::Packet {
+            from: peer,
+            to: gateway,
+            data: Cow::Borrowed(data),
+        };
+        for a in to {
+            self.send(a, &msg);
+        }
         Ok(())
     }
 

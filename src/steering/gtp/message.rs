@@ -27,6 +27,20 @@ pub struct ExtensionHeader<'a> {
     pub content: Cow<'a, [u8]>,
 }
 
+impl ExtensionHeader<'static> {
+    /// Type of the UDP Port extension header (TS 29.281 section 5.2.2.1): the UDP source port
+    /// of the G-PDU that triggered an Error Indication.
+    pub const UDP_PORT: u8 = 0x40;
+
+    /// A UDP Port extension header carrying `port`.
+    pub fn udp_port(port: u16) -> Self {
+        ExtensionHeader {
+            ext_type: Self::UDP_PORT,
+            content: Cow::Owned(port.to_be_bytes().to_vec()),
+        }
+    }
+}
+
 impl ExtensionHeader<'_> {
     /// Whether a receiver that does not know this type must refuse the packet (the two high bits
     /// of the type are `10` or `11`, TS 29.281 section 5.2.1).
@@ -85,6 +99,16 @@ impl Header<'_> {
                 .flatten()
                 .map(|e| e.content.len() + 2)
                 .sum::<usize>()
+    }
+
+    /// The port carried by the first UDP Port extension header, if any.
+    pub fn udp_port(&self) -> Option<u16> {
+        self.extensions
+            .iter()
+            .flatten()
+            .find(|e| e.ext_type == ExtensionHeader::UDP_PORT)
+            .and_then(|e| <[u8; 2]>::try_from(e.content.as_ref()).ok())
+            .map(u16::from_be_bytes)
     }
 
     /// Detaches the header from the datagram it was parsed from.
@@ -157,6 +181,37 @@ impl<'a> Message<'a> {
             },
             body: Body::TPdu(payload.into()),
         }
+    }
+
+    /// A GTP-U Error Indication (TS 29.281 section 7.3.1), the answer to a G-PDU whose TEID names
+    /// no context: header TEID 0 and the S flag set (sequence number 0, which the receiver
+    /// ignores); the TEID Data I IE holds `teid`, the TEID of the G-PDU that triggered it, and
+    /// the GTP-U Peer Address IE (type 133, encoded as a GSN Address) holds `own_addr`, the
+    /// address the G-PDU was sent to. `udp_port`, when given, is the UDP source port of that
+    /// G-PDU, carried in a UDP Port extension header (type 0x40).
+    pub fn error_indication(teid: u32, own_addr: IpAddr, udp_port: Option<u16>) -> Self {
+        Message {
+            header: Header {
+                message_type: MessageType::ERROR_INDICATION,
+                teid: 0,
+                sequence: Some(0),
+                npdu: None,
+                extensions: udp_port.map(|p| vec![ExtensionHeader::udp_port(p)]),
+            },
+            body: Body::Ies(vec![Ie::TeidDataI(teid), Ie::GsnAddress(own_addr)]),
+        }
+    }
+
+    /// A GTPv1 Version Not Supported message (TS 29.060 section 7.2.3): only a header, whose
+    /// version field (1) is the highest version this node supports; TEID 0 and sequence number
+    /// 0, as it answers a message whose own header this node does not read.
+    pub fn version_not_supported() -> Self {
+        Message::new(MessageType::VERSION_NOT_SUPPORTED, 0, 0, Vec::new())
+    }
+
+    /// The GTP-U Peer Address of an Error Indication (the first address IE, type 133).
+    pub fn gtp_u_peer_address(&self) -> Option<IpAddr> {
+        self.gsn_addresses().next()
     }
 
     /// Parses one GTPv1 message filling the whole datagram (the length field must match it).

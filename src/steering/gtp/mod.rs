@@ -39,4 +39,4 @@ pub use message::{
     Body, ExtensionHeader, GTP_C_PORT, GTP_U_PORT, Header, MANDATORY_HEADER_LEN, Message, parse,
 };
 pub use types::{Cause, IeType, MessageType};
-pub use view::GtpView;
+pub use view::{GtpView, version};

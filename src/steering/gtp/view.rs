@@ -87,3 +87,11 @@ impl<T: AsRef<[u8]>> GtpView<T> {
         self.buffer
     }
 }
+
+/// The GTP version field (the three high bits of the first octet) of a datagram, `None` when it
+/// is empty. Every GTP version (0, 1, 2) keeps the version there, so a GTPv1 node can tell a
+/// message it must answer with [`super::Message::version_not_supported`] without parsing it.
+#[inline]
+pub fn version(data: &[u8]) -> Option<u8> {
+    data.first().map(|b| b >> 5)
+}
