@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 use telcp::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
-use telcp::mip::wire::{Builder, ExtensionType, Message, Request, RequestFlags};
+use telcp::mip::wire::{Builder, ExtensionType, Message, Request, RequestFlags, Summary};
 
 fn typical_rrq(mn: &SecurityAssociation, fa: &SecurityAssociation) -> Vec<u8> {
     Builder::request(Request {
@@ -44,6 +44,19 @@ fn bench(c: &mut Criterion) {
                 .verify(&m, &raw, ExtensionType::MN_HA_AUTH)
                 .unwrap()
                 .spi
+        })
+    });
+    // What the Home Agent does: one allocation-free pass, then a prepared (pre-keyed) HMAC.
+    let prepared = mn.prepare();
+    g.bench_function("summary_rrq", |b| {
+        b.iter(|| Summary::parse(black_box(&raw)).unwrap())
+    });
+    g.bench_function("summary_and_prepared_verify_mn_ha_rrq", |b| {
+        b.iter(|| {
+            let s = Summary::parse(black_box(&raw)).unwrap();
+            let a = s.mn_ha.unwrap();
+            a.verify_prepared(&raw, mn.spi, &prepared).unwrap();
+            a.spi
         })
     });
     g.bench_function("build_rrq_with_two_authenticators", |b| {
