@@ -1192,6 +1192,8 @@ fn seed_sweep() {
         lossy_end_to_end(ForwardMode::Layer2, seed);
         lossy_end_to_end(ForwardMode::Layer3, seed + 1000);
         failover(seed, 2 + (seed % 3) as u32);
+        authoritative_bulk_sync(seed);
+        divergent_takeover(seed);
     }
 }
 
@@ -1406,4 +1408,183 @@ fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
     );
     assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- authoritative bulk sync
+
+/// A backup that misses removals (partitioned from the primary until the primary's replication
+/// queue overflowed and the backup was Down, then Up again) ends the primary's bulk sync holding
+/// exactly the primary's bindings: no replica of the mobile nodes deregistered (or expired)
+/// meanwhile, every other one with its identification.
+#[test]
+fn claim10_bulk_sync_after_a_partition_removes_replicas_of_deregistered_bindings() {
+    authoritative_bulk_sync(31);
+}
+
+fn authoritative_bulk_sync(seed: u64) {
+    let mut w = World::with(3, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
+        let mut c = ha_config(i, 3, ForwardMode::Layer2);
+        c.max_replication_queue = 4;
+        c
+    });
+    // Every mobile node registers with HA 1 by its own address: HA 1 serves them all, and the
+    // bulk sync of 40 bindings spans several batches.
+    let mut clients = Vec::new();
+    for k in 1..=40 {
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        cfg.home_agent = ha_addr(1);
+        cfg.max_retransmits = 8;
+        if k == 40 {
+            cfg.lifetime = 8;
+        }
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push(id);
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    for k in 1..=40 {
+        let b = w.ha(3).binding(home(k), None).expect("replicated");
+        assert_eq!(b.second_ha, NodeId(1));
+    }
+    // HA 3 is cut off from HA 1 (not from HA 2): twelve deregistrations and one expiry at HA 1
+    // overflow its queue towards HA 3, and HA 3 goes Down for HA 1.
+    w.sim.partition(w.ha[0], w.ha[2]);
+    for k in 1..=12 {
+        assert_eq!(
+            w.run_request(clients[k - 1], true),
+            ClientEvent::Deregistered
+        );
+    }
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
+    assert!(w.ha(1).binding(home(40), None).is_none(), "MN 40 expired");
+    // HA 3 still holds the stale replicas (nothing reached it).
+    assert!(w.ha(3).binding(home(1), None).is_some());
+    w.sim.heal(w.ha[0], w.ha[2]);
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Up);
+    assert_eq!(w.ha(1).replication_backlog(NodeId(3)), 0);
+    for i in [3, 2] {
+        for k in (1..=12).chain([40]) {
+            assert!(
+                w.ha(i).binding(home(k), None).is_none(),
+                "HA {i} keeps a stale replica of MN {k}"
+            );
+        }
+        for k in 13..=39 {
+            let truth = w.ha(1).binding(home(k), None).unwrap().clone();
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"))
+                .clone();
+            assert_eq!(b.second_ha, NodeId(1));
+            assert_eq!(b.identification, truth.identification);
+        }
+        assert_eq!(w.ha(i).bindings().len(), 27, "HA {i} binding count");
+    }
+}
+
+// ---------------------------------------------------------------- divergent takeovers
+
+/// HA 3 crashes while HA 1 and HA 2 cannot hear each other (Suspect): each believes it is the
+/// lowest live backup, coordinates, and picks a different owner (HA 4, small, is the most
+/// loaded). After the partition heals, every binding HA 3 served is served by one owner that
+/// every table names, and each of those mobile nodes re-registers without 131 or 133.
+#[test]
+fn claim11_two_coordinators_choosing_different_owners_converge_on_one() {
+    divergent_takeover(32);
+}
+
+fn divergent_takeover(seed: u64) {
+    let mut w = World::with(4, seed, LinkConfig::default(), |i| {
+        let mut c = ha_config(i, 4, ForwardMode::Layer2);
+        c.misses_suspect = 1;
+        if i == 4 {
+            c.max_bindings = 50;
+        }
+        c
+    });
+    let mut clients = Vec::new();
+    for k in 1..=16 {
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        if k == 16 {
+            // HA 4 serves at least one binding, so it is the most loaded of all.
+            cfg.home_agent = ha_addr(4);
+        }
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let served: Vec<u32> = (1..=16)
+        .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(3))
+        .collect();
+    assert!(!served.is_empty(), "HA 3 serves nothing");
+    let total: usize = w.ha(1).bindings().len();
+    for i in 1..=4 {
+        let _ = w.events(i);
+    }
+    // HA 3 crashes; two seconds later HA 1 and HA 2 lose each other, until both find HA 3 Down.
+    w.sim.crash(w.ha[2]);
+    w.sim.run_for(Duration::from_secs(2));
+    w.sim.partition(w.ha[0], w.ha[1]);
+    for _ in 0..100 {
+        if w.ha(1).peer_state(NodeId(3)) == NodeState::Down
+            && w.ha(2).peer_state(NodeId(3)) == NodeState::Down
+        {
+            break;
+        }
+        w.sim.run_for(Duration::from_millis(100));
+    }
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
+    assert_eq!(w.ha(2).peer_state(NodeId(3)), NodeState::Down);
+    assert_eq!(w.ha(1).peer_state(NodeId(2)), NodeState::Suspect);
+    assert_eq!(w.ha(2).peer_state(NodeId(1)), NodeState::Suspect);
+    let first_owner = |events: Vec<Event>| {
+        events.into_iter().find_map(|e| match e {
+            Event::TakenOver {
+                failed: NodeId(3),
+                owner,
+                ..
+            } => Some(owner),
+            _ => None,
+        })
+    };
+    let o1 = first_owner(w.events(1)).expect("HA 1 coordinated");
+    let o2 = first_owner(w.events(2)).expect("HA 2 coordinated");
+    assert_ne!(o1, o2, "the two coordinators chose the same owner");
+    w.sim.heal(w.ha[0], w.ha[1]);
+    w.sim.run_for(Duration::from_secs(10));
+    // One owner, named by every live table, for every binding HA 3 served; nothing lost.
+    let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
+    assert!([1, 2, 4].contains(&owner.0), "owner {owner:?}");
+    for i in [1, 2, 4] {
+        for k in &served {
+            let b = w
+                .ha(i)
+                .binding(home(*k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"));
+            assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+        }
+        assert_eq!(w.ha(i).bindings().len(), total, "HA {i} binding count");
+    }
+    // Each of them re-registers at once, without 131 or 133.
+    for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
+        }
+        for r in w.replies_to(mn_addr(k)) {
+            assert!(
+                r.code != ReplyCode::MN_AUTH_FAILED && r.code != ReplyCode::IDENTIFICATION_MISMATCH,
+                "MN {k} got {:?}",
+                r.code
+            );
+        }
+        for i in [1, 2, 4] {
+            assert_eq!(w.ha(i).binding(home(k), None).unwrap().second_ha, owner);
+        }
+    }
 }

@@ -320,13 +320,62 @@ struct Inflight {
     timeout: Duration,
 }
 
+/// Where an outgoing bulk sync stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum BulkSync {
+    /// None in progress.
+    #[default]
+    Idle,
+    /// To start: the next batch opens with [`Item::SyncBegin`].
+    Start,
+    /// Walking the table from this slot.
+    Walk(u32),
+    /// Walked: the next batch carries [`Item::SyncEnd`].
+    Finish,
+}
+
+/// An incoming bulk sync: its epoch and the slots its sender named since it began.
+#[derive(Debug)]
+struct SyncIn {
+    epoch: u32,
+    seen: HashSet<u32>,
+}
+
 #[derive(Debug, Default)]
 struct Channel {
     next_seq: u64,
     queue: VecDeque<Item>,
     inflight: Option<Inflight>,
-    bulk: Option<u32>,
+    bulk: BulkSync,
+    /// Epoch of the last bulk sync started towards this peer.
+    epoch: u32,
+    /// A bulk sync from this peer in progress.
+    sync_in: Option<SyncIn>,
     last_acked_in: Option<u64>,
+}
+
+impl Channel {
+    /// (Re)starts a bulk sync under a new epoch. The batch in flight is abandoned (the sync covers
+    /// its upserts and removals); its takeover decisions are queued again, first.
+    fn restart_bulk(&mut self) {
+        self.bulk = BulkSync::Start;
+        if let Some(inf) = self.inflight.take() {
+            for i in inf.items.into_iter().rev() {
+                if matches!(i, Item::Takeover { .. }) {
+                    self.queue.push_front(i);
+                }
+            }
+        }
+    }
+}
+
+/// A takeover decision this HA applied for one failed HA.
+#[derive(Debug)]
+struct Decision {
+    coordinator: NodeId,
+    owner: NodeId,
+    /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI).
+    moved: HashSet<(Ipv4Addr, Option<Box<[u8]>>)>,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -369,6 +418,7 @@ pub struct HomeAgent {
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
     channels: BTreeMap<NodeId, Channel>,
+    takeovers: BTreeMap<NodeId, Decision>,
     rto: Duration,
     max_queue: usize,
     notices: HashMap<(MnId, u64), (NodeId, Instant)>,
@@ -506,6 +556,7 @@ impl HomeAgent {
             pn: 0,
             windows: HashMap::new(),
             channels,
+            takeovers: BTreeMap::new(),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             notices: HashMap::new(),
@@ -598,7 +649,7 @@ impl HomeAgent {
         self.channels.get(&peer).map_or(0, |c| {
             c.queue.len()
                 + c.inflight.as_ref().map_or(0, |i| i.items.len())
-                + usize::from(c.bulk.is_some())
+                + usize::from(c.bulk != BulkSync::Idle)
         })
     }
 
@@ -1442,9 +1493,17 @@ impl HomeAgent {
         let max = self.max_queue;
         if let Some(ch) = self.channels.get_mut(&peer) {
             if ch.queue.len() >= max {
-                // Too far behind: drop the queue and resynchronise in bulk.
-                ch.queue.clear();
-                ch.bulk = Some(0);
+                // Too far behind: drop the queue and resynchronise in bulk (authoritative: the
+                // sync also removes what the dropped removals would have). Takeover decisions are
+                // not table state: they stay queued (a few per failed member at most).
+                ch.queue.retain(|i| matches!(i, Item::Takeover { .. }));
+                if ch.queue.len() >= max {
+                    ch.queue.clear();
+                }
+                ch.restart_bulk();
+                if matches!(item, Item::Takeover { .. }) {
+                    ch.queue.push_back(item);
+                }
             } else {
                 ch.queue.push_back(item);
             }
@@ -1470,6 +1529,16 @@ impl HomeAgent {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
         self.pump(now);
+    }
+
+    /// Sends the binding in `slot` to the backups whoever serves it (a handover).
+    fn replicate_record(&mut self, slot: u32, now: Instant) {
+        let Some(r) = self.record(slot, now) else {
+            return;
+        };
+        for peer in self.backups() {
+            self.enqueue(peer, Item::Upsert(r.clone()));
+        }
     }
 
     fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
@@ -1498,29 +1567,39 @@ impl HomeAgent {
                 continue;
             }
             let mut items = Vec::new();
-            // Bulk sync first (a cursor over the table), then the queue.
-            let mut cursor = ch.bulk;
-            while let Some(c) = cursor {
-                if items.len() >= cluster::MAX_ITEMS {
-                    break;
-                }
-                let next = self.table.next_slot(c);
-                match next {
-                    Some(s) => {
-                        if let Some(r) = self.record(s, now)
-                            && (r.second_ha == self.node || r.first_ha == self.node)
-                        {
-                            items.push(Item::Upsert(r));
-                        }
-                        cursor = Some(s + 1);
+            // Bulk sync first (SyncBegin, a cursor over the table, SyncEnd), then the queue.
+            let mut bulk = ch.bulk;
+            let mut epoch = ch.epoch;
+            while items.len() < cluster::MAX_ITEMS {
+                match bulk {
+                    BulkSync::Idle => break,
+                    BulkSync::Start => {
+                        epoch = epoch.wrapping_add(1);
+                        items.push(Item::SyncBegin { epoch });
+                        bulk = BulkSync::Walk(0);
                     }
-                    None => cursor = None,
+                    BulkSync::Walk(c) => match self.table.next_slot(c) {
+                        Some(s) => {
+                            if let Some(r) = self.record(s, now)
+                                && (r.second_ha == self.node || r.first_ha == self.node)
+                            {
+                                items.push(Item::Upsert(r));
+                            }
+                            bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
+                        }
+                        None => bulk = BulkSync::Finish,
+                    },
+                    BulkSync::Finish => {
+                        items.push(Item::SyncEnd { epoch });
+                        bulk = BulkSync::Idle;
+                    }
                 }
             }
             let Some(ch) = self.channels.get_mut(&peer) else {
                 continue;
             };
-            ch.bulk = cursor;
+            ch.bulk = bulk;
+            ch.epoch = epoch;
             while items.len() < cluster::MAX_ITEMS {
                 match ch.queue.pop_front() {
                     Some(i) => items.push(i),
@@ -1572,94 +1651,16 @@ impl HomeAgent {
         self.stats.replicas_applied += 1;
         match item {
             Item::Upsert(r) => {
-                let slot = self.table.find(r.home_address, r.nai.as_deref());
-                if r.state == BindingState::Temporary {
-                    let Some(&(care_of, ms)) = r.care_of.first() else {
-                        return;
-                    };
-                    let pending = Pending {
-                        fa: sock4(r.fa),
-                        care_of,
-                        identification: r.identification,
-                        second_ha: r.second_ha,
-                        deadline: now + Duration::from_millis(u64::from(ms)),
-                        simultaneous: false,
-                        first_ha: r.first_ha,
-                    };
-                    let res = match slot {
-                        Some(s) => self
-                            .table
-                            .update(s, |b| b.pending = Some(Box::new(pending)))
-                            .map(|_| s),
-                        None => self.table.insert(Binding {
-                            home_address: r.home_address,
-                            nai: r.nai,
-                            first_ha: r.first_ha,
-                            second_ha: r.second_ha,
-                            fa: sock4(r.fa),
-                            identification: 0,
-                            care_of: Default::default(),
-                            pending: Some(Box::new(pending)),
-                        }),
-                    };
-                    if res.is_err() {
-                        self.stats.replicas_refused += 1;
-                    }
-                    return;
-                }
-                let care_of = r
-                    .care_of
-                    .iter()
-                    .take(super::binding::MAX_SIMULTANEOUS)
-                    .map(|(a, secs)| CareOf {
-                        address: *a,
-                        expires: (*secs != u32::MAX)
-                            .then(|| now + Duration::from_secs(u64::from(*secs))),
-                    })
-                    .collect();
-                let node = self.node;
-                let res = match slot {
-                    Some(s) => {
-                        // Never let a replica overwrite what this HA serves itself, unless the
-                        // sender took it over.
-                        if self
-                            .table
-                            .get(s)
-                            .is_some_and(|b| b.second_ha == node && r.second_ha != node)
-                            && r.second_ha != sender
-                        {
-                            return;
-                        }
-                        self.table
-                            .update(s, |b| {
-                                b.home_address = r.home_address;
-                                if r.nai.is_some() {
-                                    b.nai = r.nai.clone();
-                                }
-                                b.first_ha = r.first_ha;
-                                b.second_ha = r.second_ha;
-                                b.fa = sock4(r.fa);
-                                b.identification = b.identification.max(r.identification);
-                                b.care_of = care_of;
-                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                                    b.pending = None;
-                                }
-                            })
-                            .map(|_| s)
-                    }
-                    None => self.table.insert(Binding {
-                        home_address: r.home_address,
-                        nai: r.nai,
-                        first_ha: r.first_ha,
-                        second_ha: r.second_ha,
-                        fa: sock4(r.fa),
-                        identification: r.identification,
-                        care_of,
-                        pending: None,
-                    }),
-                };
-                if res.is_err() {
-                    self.stats.replicas_refused += 1;
+                let key = (r.home_address, r.nai.clone());
+                self.apply_upsert(now, sender, r);
+                // Seen in the sender's bulk sync (if one is open): not swept at its end.
+                if let Some(sync) = self
+                    .channels
+                    .get_mut(&sender)
+                    .and_then(|c| c.sync_in.as_mut())
+                    && let Some(s) = self.table.find(key.0, key.1.as_deref())
+                {
+                    sync.seen.insert(s);
                 }
             }
             Item::Remove { home_address, nai } => {
@@ -1669,19 +1670,212 @@ impl HomeAgent {
                     self.table.remove(s);
                 }
             }
-            Item::Takeover { failed, owner } => self.take_over(now, failed, owner),
+            Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
+            Item::SyncBegin { epoch } => {
+                if let Some(ch) = self.channels.get_mut(&sender) {
+                    // A newer sync replaces one left unfinished.
+                    ch.sync_in = Some(SyncIn {
+                        epoch,
+                        seen: HashSet::new(),
+                    });
+                }
+            }
+            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
         }
         self.update_load();
     }
 
-    fn take_over(&mut self, now: Instant, failed: NodeId, owner: NodeId) {
-        let slots: Vec<u32> = self
+    /// Ends the bulk sync `epoch` from `sender`: removes the replicas `sender` is authoritative
+    /// for (it serves them, or relays their pending request) that it did not name since the sync
+    /// began. Never what this HA serves, nor a binding with a request this HA relays.
+    fn end_sync(&mut self, sender: NodeId, epoch: u32) {
+        let Some(ch) = self.channels.get_mut(&sender) else {
+            return;
+        };
+        if ch.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
+            return;
+        }
+        let Some(sync) = ch.sync_in.take() else {
+            return;
+        };
+        let node = self.node;
+        let stale: Vec<u32> = self
             .table
             .iter()
-            .filter(|(_, b)| b.second_ha == failed)
+            .filter(|(s, b)| {
+                let mine =
+                    b.second_ha == node || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+                let from_sender = match b.state() {
+                    BindingState::Temporary => {
+                        b.pending.as_ref().is_some_and(|p| p.first_ha == sender)
+                    }
+                    BindingState::Permanent => b.second_ha == sender,
+                };
+                !mine && from_sender && !sync.seen.contains(s)
+            })
             .map(|(s, _)| s)
             .collect();
+        for s in stale {
+            self.table.remove(s);
+        }
+    }
+
+    fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record) {
+        let slot = self.table.find(r.home_address, r.nai.as_deref());
+        if r.state == BindingState::Temporary {
+            let Some(&(care_of, ms)) = r.care_of.first() else {
+                return;
+            };
+            let pending = Pending {
+                fa: sock4(r.fa),
+                care_of,
+                identification: r.identification,
+                second_ha: r.second_ha,
+                deadline: now + Duration::from_millis(u64::from(ms)),
+                simultaneous: false,
+                first_ha: r.first_ha,
+            };
+            let res = match slot {
+                Some(s) => self
+                    .table
+                    .update(s, |b| b.pending = Some(Box::new(pending)))
+                    .map(|_| s),
+                None => self.table.insert(Binding {
+                    home_address: r.home_address,
+                    nai: r.nai,
+                    first_ha: r.first_ha,
+                    second_ha: r.second_ha,
+                    fa: sock4(r.fa),
+                    identification: 0,
+                    care_of: Default::default(),
+                    pending: Some(Box::new(pending)),
+                }),
+            };
+            if res.is_err() {
+                self.stats.replicas_refused += 1;
+            }
+            return;
+        }
+        let care_of = r
+            .care_of
+            .iter()
+            .take(super::binding::MAX_SIMULTANEOUS)
+            .map(|(a, secs)| CareOf {
+                address: *a,
+                expires: (*secs != u32::MAX).then(|| now + Duration::from_secs(u64::from(*secs))),
+            })
+            .collect();
         let node = self.node;
+        let res = match slot {
+            Some(s) => {
+                // Never let a replica overwrite what this HA serves itself, unless the
+                // sender took it over.
+                if self
+                    .table
+                    .get(s)
+                    .is_some_and(|b| b.second_ha == node && r.second_ha != node)
+                    && r.second_ha != sender
+                {
+                    return;
+                }
+                self.table
+                    .update(s, |b| {
+                        b.home_address = r.home_address;
+                        if r.nai.is_some() {
+                            b.nai = r.nai.clone();
+                        }
+                        b.first_ha = r.first_ha;
+                        b.second_ha = r.second_ha;
+                        b.fa = sock4(r.fa);
+                        b.identification = b.identification.max(r.identification);
+                        b.care_of = care_of;
+                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                            b.pending = None;
+                        }
+                    })
+                    .map(|_| s)
+            }
+            None => self.table.insert(Binding {
+                home_address: r.home_address,
+                nai: r.nai,
+                first_ha: r.first_ha,
+                second_ha: r.second_ha,
+                fa: sock4(r.fa),
+                identification: r.identification,
+                care_of,
+                pending: None,
+            }),
+        };
+        if res.is_err() {
+            self.stats.replicas_refused += 1;
+        }
+    }
+
+    /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
+    /// module docs for the rule): the lowest coordinator wins; a winning decision re-points the
+    /// failed HA's bindings and those a losing decision had moved; a losing one is answered (to
+    /// `sender`) with the winning decision.
+    fn take_over(
+        &mut self,
+        now: Instant,
+        failed: NodeId,
+        owner: NodeId,
+        coordinator: NodeId,
+        sender: Option<NodeId>,
+    ) {
+        let node = self.node;
+        // This HA is alive: its own bindings stay its own.
+        if failed == node {
+            return;
+        }
+        let prev = self
+            .takeovers
+            .get(&failed)
+            .map(|d| (d.coordinator, d.owner));
+        if let Some((c, o)) = prev
+            && coordinator > c
+        {
+            // A losing decision: keep ours and tell the sender which one wins.
+            if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
+                self.enqueue(
+                    s,
+                    Item::Takeover {
+                        failed,
+                        owner: o,
+                        coordinator: c,
+                    },
+                );
+                self.pump(now);
+            }
+            return;
+        }
+        let old_owner = prev.map(|(_, o)| o).filter(|o| *o != owner);
+        let mut moved = self
+            .takeovers
+            .remove(&failed)
+            .map(|d| d.moved)
+            .unwrap_or_default();
+        // The failed HA's bindings, then those a losing decision moved to another owner.
+        let mut slots: Vec<u32> = Vec::new();
+        for (s, b) in self.table.iter() {
+            if b.second_ha == failed {
+                slots.push(s);
+                moved.insert((b.home_address, b.nai.clone()));
+            }
+        }
+        if let Some(o) = old_owner {
+            for (h, n) in &moved {
+                if let Some(s) = self.table.find(*h, n.as_deref())
+                    && self.table.get(s).is_some_and(|b| b.second_ha == o)
+                {
+                    slots.push(s);
+                }
+            }
+        }
         for &s in &slots {
             let _ = self.table.update(s, |b| {
                 b.second_ha = owner;
@@ -1692,18 +1886,68 @@ impl HomeAgent {
                     b.pending = None;
                 }
             });
-            if owner == node {
+        }
+        // The owner's bulk sync in progress must not sweep what it now owns here.
+        if let Some(sync) = self
+            .channels
+            .get_mut(&owner)
+            .and_then(|c| c.sync_in.as_mut())
+        {
+            sync.seen.extend(slots.iter().copied());
+        }
+        if owner == node {
+            for &s in &slots {
                 self.replicate_slot(s, now);
             }
+        } else if old_owner == Some(node) {
+            // This HA had taken them over and lost: it hands every one over, so its backups'
+            // replicas (which it may have overwritten meanwhile) name the winner.
+            for (h, n) in &moved {
+                if let Some(s) = self.table.find(*h, n.as_deref()) {
+                    self.replicate_record(s, now);
+                }
+            }
+            self.pump(now);
         }
-        self.push_event(Event::TakenOver {
+        let changed = prev != Some((coordinator, owner));
+        self.takeovers.insert(
             failed,
-            owner,
-            bindings: slots.len(),
-        });
+            Decision {
+                coordinator,
+                owner,
+                moved,
+            },
+        );
+        if let Some((c, o)) = prev.filter(|_| changed) {
+            // Superseded: the losing coordinator and owner learn the winner directly.
+            for p in [c, o] {
+                if p != node && p != failed && Some(p) != sender {
+                    self.enqueue(
+                        p,
+                        Item::Takeover {
+                            failed,
+                            owner,
+                            coordinator,
+                        },
+                    );
+                }
+            }
+            self.pump(now);
+        }
+        if changed || !slots.is_empty() {
+            self.push_event(Event::TakenOver {
+                failed,
+                owner,
+                bindings: slots.len(),
+            });
+        }
     }
 
     fn on_down(&mut self, now: Instant, failed: NodeId) {
+        // A decision already taken (by a lower coordinator) stands.
+        if self.takeovers.contains_key(&failed) {
+            return;
+        }
         let Some(backups) = self.members.get(&failed).map(|m| m.backups.clone()) else {
             return;
         };
@@ -1727,10 +1971,18 @@ impl HomeAgent {
             .copied()
             .filter(|n| *n != self.node && *n != failed)
             .collect();
+        let coordinator = self.node;
         for p in peers {
-            self.enqueue(p, Item::Takeover { failed, owner });
+            self.enqueue(
+                p,
+                Item::Takeover {
+                    failed,
+                    owner,
+                    coordinator,
+                },
+            );
         }
-        self.take_over(now, failed, owner);
+        self.take_over(now, failed, owner, coordinator, None);
         self.pump(now);
     }
 
@@ -1751,23 +2003,25 @@ impl HomeAgent {
             match e {
                 HealthEvent::Up { node } => {
                     self.push_event(Event::PeerUp { node });
+                    // Back: a later failure of it is a new takeover.
+                    self.takeovers.remove(&node);
                     // A backup (re)joins: send it everything in bulk.
                     if self.backups().contains(&node)
                         && let Some(ch) = self.channels.get_mut(&node)
                     {
-                        ch.bulk = Some(0);
-                        ch.inflight = None;
+                        ch.restart_bulk();
                     }
                     self.pump(now);
                 }
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
+                    self.takeovers.remove(&node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;
+                        ch.sync_in = None;
                         if is_backup {
-                            ch.bulk = Some(0);
-                            ch.inflight = None;
+                            ch.restart_bulk();
                         }
                     }
                 }
