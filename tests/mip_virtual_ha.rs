@@ -1588,3 +1588,94 @@ fn divergent_takeover(seed: u64) {
         }
     }
 }
+
+/// The receiving side of a bulk sync, message by message: a sync restarted midway sweeps with the
+/// latest epoch only, an end for an older epoch and a duplicated batch change nothing, and the
+/// sweep removes only the sender's replicas (not another HA's, not what the receiver serves).
+#[test]
+fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
+    use telcp::mip::cluster::{Item, Record};
+    let start = Instant::now();
+    let mut ha = HomeAgent::new(ha_config(2, 3, ForwardMode::Layer2), start).unwrap();
+    let mut pn = 0;
+    let mut batch = |ha: &mut HomeAgent, sender: u32, seq: u64, items: Vec<Item>| {
+        pn += 1;
+        let m = ClusterMessage {
+            sender: NodeId(sender),
+            incarnation: 1,
+            pn,
+            body: Body::Replicate { seq, items },
+        }
+        .to_vec(KEY);
+        ha.handle_datagram(start, ha_addr(sender), ha_addr(2), &m)
+            .unwrap();
+    };
+    let rec = |k: u32, first: u32, second: u32, state: BindingState| {
+        Item::Upsert(Record {
+            home_address: home(k),
+            nai: None,
+            state,
+            first_ha: NodeId(first),
+            second_ha: NodeId(second),
+            fa: mn_addr(k),
+            identification: u64::from(k),
+            care_of: vec![(Ipv4Addr::new(203, 0, 113, k as u8), 600)],
+        })
+    };
+    let perm = BindingState::Permanent;
+    let has = |ha: &HomeAgent, k: u32| ha.binding(home(k), None).is_some();
+    // HA 1 replicates 1..=4 (4 temporary, forwarded to HA 3); HA 3 replicates 5; HA 2 serves 6
+    // itself (a replica that names it, as after a takeover).
+    batch(
+        &mut ha,
+        1,
+        1,
+        vec![
+            rec(1, 1, 1, perm),
+            rec(2, 1, 1, perm),
+            rec(3, 1, 1, perm),
+            rec(4, 1, 3, BindingState::Temporary),
+            rec(6, 1, 2, perm),
+        ],
+    );
+    batch(&mut ha, 3, 1, vec![rec(5, 3, 3, perm)]);
+    assert!((1..=6).all(|k| has(&ha, k)));
+    // Sync 1 from HA 1, restarted midway as sync 2 (a duplicate of a batch on the way).
+    batch(
+        &mut ha,
+        1,
+        2,
+        vec![Item::SyncBegin { epoch: 1 }, rec(1, 1, 1, perm)],
+    );
+    batch(
+        &mut ha,
+        1,
+        3,
+        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+    );
+    batch(
+        &mut ha,
+        1,
+        3,
+        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+    );
+    // An end of the abandoned sync changes nothing.
+    batch(&mut ha, 1, 4, vec![Item::SyncEnd { epoch: 1 }]);
+    assert!((1..=6).all(|k| has(&ha, k)));
+    // The end of sync 2: HA 1 named only MN 2, so its other replicas (1, 3 and the temporary 4)
+    // go; HA 3's (5) and the one HA 2 serves (6) stay.
+    batch(
+        &mut ha,
+        1,
+        5,
+        vec![rec(3, 1, 1, perm), Item::SyncEnd { epoch: 2 }],
+    );
+    let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
+    assert_eq!(left, vec![2, 3, 5, 6]);
+    // A retransmitted copy of that last batch (already acknowledged) changes nothing either.
+    batch(&mut ha, 1, 5, vec![Item::SyncEnd { epoch: 2 }]);
+    batch(&mut ha, 1, 4, vec![Item::SyncBegin { epoch: 9 }]);
+    batch(&mut ha, 1, 6, vec![Item::SyncEnd { epoch: 9 }]);
+    let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
+    assert_eq!(left, vec![2, 3, 5, 6]);
+}

@@ -1650,9 +1650,27 @@ impl HomeAgent {
     fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
         self.stats.replicas_applied += 1;
         match item {
-            Item::Upsert(r) => {
+            Item::Upsert(mut r) => {
                 let key = (r.home_address, r.nai.clone());
+                // A late replica naming an HA already taken over names the decided owner (which
+                // replicates it as its own).
+                let mut taken = false;
+                if r.state == BindingState::Permanent
+                    && r.second_ha != sender
+                    && let Some(d) = self.takeovers.get_mut(&r.second_ha)
+                {
+                    let failed = r.second_ha;
+                    d.moved.insert(key.clone());
+                    r.second_ha = d.owner;
+                    if r.first_ha == failed {
+                        r.first_ha = d.owner;
+                    }
+                    taken = d.owner == self.node;
+                }
                 self.apply_upsert(now, sender, r);
+                if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
+                    self.replicate_slot(s, now);
+                }
                 // Seen in the sender's bulk sync (if one is open): not swept at its end.
                 if let Some(sync) = self
                     .channels
