@@ -27,7 +27,7 @@ pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
 /// Format version.
 pub const VERSION: u8 = 1;
 /// Header length.
-pub const HEADER_LEN: usize = 24;
+pub const HEADER_LEN: usize = 23;
 /// MAC length.
 pub const MAC_LEN: usize = 16;
 /// Most items in one replication batch.

@@ -17,6 +17,7 @@ use crate::health::{
 };
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -369,13 +370,17 @@ impl Channel {
     }
 }
 
+/// A mobile node's binding key: home address and NAI.
+type MnKey = (Ipv4Addr, Option<Box<[u8]>>);
+
 /// A takeover decision this HA applied for one failed HA.
 #[derive(Debug)]
 struct Decision {
     coordinator: NodeId,
     owner: NodeId,
-    /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI).
-    moved: HashSet<(Ipv4Addr, Option<Box<[u8]>>)>,
+    /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI), with
+    /// their identification then.
+    moved: HashMap<MnKey, u64>,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -419,6 +424,9 @@ pub struct HomeAgent {
     windows: HashMap<NodeId, ReplayWindow>,
     channels: BTreeMap<NodeId, Channel>,
     takeovers: BTreeMap<NodeId, Decision>,
+    /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
+    /// says which it still has.
+    returned: BTreeMap<NodeId, HashMap<MnKey, u64>>,
     rto: Duration,
     max_queue: usize,
     notices: HashMap<(MnId, u64), (NodeId, Instant)>,
@@ -557,6 +565,7 @@ impl HomeAgent {
             windows: HashMap::new(),
             channels,
             takeovers: BTreeMap::new(),
+            returned: BTreeMap::new(),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             notices: HashMap::new(),
@@ -1660,7 +1669,7 @@ impl HomeAgent {
                     && let Some(d) = self.takeovers.get_mut(&r.second_ha)
                 {
                     let failed = r.second_ha;
-                    d.moved.insert(key.clone());
+                    d.moved.insert(key.clone(), r.identification);
                     r.second_ha = d.owner;
                     if r.first_ha == failed {
                         r.first_ha = d.owner;
@@ -1682,10 +1691,26 @@ impl HomeAgent {
                 }
             }
             Item::Remove { home_address, nai } => {
+                // Only what the sender is authoritative for goes: a temporary binding it relays,
+                // a permanent one it serves (of one it does not, only the request it relays).
+                let node = self.node;
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
-                    && self.table.get(s).is_some_and(|b| b.second_ha != self.node)
+                    && let Some(b) = self.table.get(s)
+                    && b.second_ha != node
                 {
-                    self.table.remove(s);
+                    let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
+                    match b.state() {
+                        BindingState::Temporary if relays => {
+                            self.table.remove(s);
+                        }
+                        BindingState::Permanent if b.second_ha == sender => {
+                            self.table.remove(s);
+                        }
+                        BindingState::Permanent if relays => {
+                            let _ = self.table.update(s, |b| b.pending = None);
+                        }
+                        _ => {}
+                    }
                 }
             }
             Item::Takeover {
@@ -1694,6 +1719,8 @@ impl HomeAgent {
                 coordinator,
             } => self.take_over(now, failed, owner, coordinator, Some(sender)),
             Item::SyncBegin { epoch } => {
+                // The sender is alive, whatever health said.
+                self.forget_takeover(sender);
                 if let Some(ch) = self.channels.get_mut(&sender) {
                     // A newer sync replaces one left unfinished.
                     ch.sync_in = Some(SyncIn {
@@ -1739,6 +1766,33 @@ impl HomeAgent {
             .collect();
         for s in stale {
             self.table.remove(s);
+        }
+        // What this HA took over from the sender while it was thought Down, and the sender no
+        // longer has (deregistered or expired meanwhile), unless re-registered here since.
+        let Some(returned) = self.returned.remove(&sender) else {
+            return;
+        };
+        for ((h, n), id) in returned {
+            if let Some(s) = self.table.find(h, n.as_deref())
+                && !sync.seen.contains(&s)
+                && self
+                    .table
+                    .get(s)
+                    .is_some_and(|b| b.second_ha == node && b.identification == id)
+                && let Some(b) = self.table.remove(s)
+            {
+                self.replicate_remove(b.home_address, b.nai);
+            }
+        }
+    }
+
+    /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
+    /// is checked against its next bulk sync.
+    fn forget_takeover(&mut self, node: NodeId) {
+        if let Some(d) = self.takeovers.remove(&node)
+            && d.owner == self.node
+        {
+            self.returned.insert(node, d.moved);
         }
     }
 
@@ -1788,17 +1842,45 @@ impl HomeAgent {
             })
             .collect();
         let node = self.node;
+        let mut yielded = false;
         let res = match slot {
             Some(s) => {
-                // Never let a replica overwrite what this HA serves itself, unless the
-                // sender took it over.
-                if self
+                // Never let a replica overwrite what this HA serves itself, unless the sender
+                // claims to serve it too and wins: the owner a takeover decided, else the newer
+                // registration (identification), else the lower node id. A winner re-asserts
+                // its binding, so the loser and the other replicas converge on it.
+                let conflict = self
                     .table
                     .get(s)
-                    .is_some_and(|b| b.second_ha == node && r.second_ha != node)
-                    && r.second_ha != sender
-                {
-                    return;
+                    .filter(|b| b.second_ha == node && r.second_ha != node)
+                    .map(|b| {
+                        r.second_ha == sender
+                            && match self.decided_owner(r.home_address, r.nai.as_deref()) {
+                                Some(o) => o == sender,
+                                None => {
+                                    (r.identification, Reverse(sender))
+                                        > (b.identification, Reverse(node))
+                                }
+                            }
+                    });
+                match conflict {
+                    Some(false) => {
+                        if r.second_ha == sender {
+                            self.replicate_slot(s, now);
+                        }
+                        return;
+                    }
+                    Some(true) => {
+                        // Yield: an address this HA assigned goes back to its pool, and the
+                        // backups learn who serves the binding now.
+                        if let Some(old) = self.table.get(s).map(|b| b.home_address)
+                            && old != r.home_address
+                        {
+                            self.allocated.remove(&old);
+                        }
+                        yielded = true;
+                    }
+                    None => {}
                 }
                 self.table
                     .update(s, |b| {
@@ -1828,8 +1910,10 @@ impl HomeAgent {
                 pending: None,
             }),
         };
-        if res.is_err() {
-            self.stats.replicas_refused += 1;
+        match res {
+            Err(_) => self.stats.replicas_refused += 1,
+            Ok(s) if yielded => self.replicate_record(s, now),
+            Ok(_) => {}
         }
     }
 
@@ -1882,11 +1966,11 @@ impl HomeAgent {
         for (s, b) in self.table.iter() {
             if b.second_ha == failed {
                 slots.push(s);
-                moved.insert((b.home_address, b.nai.clone()));
+                moved.insert((b.home_address, b.nai.clone()), b.identification);
             }
         }
         if let Some(o) = old_owner {
-            for (h, n) in &moved {
+            for (h, n) in moved.keys() {
                 if let Some(s) = self.table.find(*h, n.as_deref())
                     && self.table.get(s).is_some_and(|b| b.second_ha == o)
                 {
@@ -1920,7 +2004,7 @@ impl HomeAgent {
         } else if old_owner == Some(node) {
             // This HA had taken them over and lost: it hands every one over, so its backups'
             // replicas (which it may have overwritten meanwhile) name the winner.
-            for (h, n) in &moved {
+            for (h, n) in moved.keys() {
                 if let Some(s) = self.table.find(*h, n.as_deref()) {
                     self.replicate_record(s, now);
                 }
@@ -1959,6 +2043,15 @@ impl HomeAgent {
                 bindings: slots.len(),
             });
         }
+    }
+
+    /// The owner a takeover decision gave this mobile node's binding, if one did.
+    fn decided_owner(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<NodeId> {
+        let key = (home_address, nai.map(Box::from));
+        self.takeovers
+            .values()
+            .find(|d| d.moved.contains_key(&key))
+            .map(|d| d.owner)
     }
 
     fn on_down(&mut self, now: Instant, failed: NodeId) {
@@ -2021,8 +2114,7 @@ impl HomeAgent {
             match e {
                 HealthEvent::Up { node } => {
                     self.push_event(Event::PeerUp { node });
-                    // Back: a later failure of it is a new takeover.
-                    self.takeovers.remove(&node);
+                    self.forget_takeover(node);
                     // A backup (re)joins: send it everything in bulk.
                     if self.backups().contains(&node)
                         && let Some(ch) = self.channels.get_mut(&node)
@@ -2033,7 +2125,7 @@ impl HomeAgent {
                 }
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
-                    self.takeovers.remove(&node);
+                    self.forget_takeover(node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;
