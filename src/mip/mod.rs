@@ -39,7 +39,14 @@
 //! replicas it did not see (permanent ones the sender serves, temporary ones it relays), so a
 //! removal lost with a dropped queue or an abandoned batch does not leave a stale replica. A sync
 //! restarted midway opens a new epoch, which discards the old one's marks; an end for another
-//! epoch is ignored; bindings this HA serves itself are never swept.
+//! epoch is ignored; bindings this HA serves itself are never swept. A replicated removal, too,
+//! only removes what its sender is authoritative for. When two HAs both claim to serve a mobile
+//! node (races under loss, or an HA that took over the bindings of a peer that was only cut off),
+//! the claim that wins is the owner a takeover decided, else the newer registration
+//! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
+//! and re-replicates it naming the winner. Bindings taken over from a peer seen alive again are
+//! checked against that peer's next bulk sync: those it no longer has, and that were not
+//! re-registered here since, are removed.
 //!
 //! When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new owner
 //! among the live backups by load and announces it as [`cluster::Item::Takeover`] naming itself
