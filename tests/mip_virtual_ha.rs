@@ -1194,6 +1194,7 @@ fn seed_sweep() {
         failover(seed, 2 + (seed % 3) as u32);
         authoritative_bulk_sync(seed);
         divergent_takeover(seed);
+        split_and_crash(seed);
     }
 }
 
@@ -1678,4 +1679,61 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
     batch(&mut ha, 1, 6, vec![Item::SyncEnd { epoch: 9 }]);
     let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
     assert_eq!(left, vec![2, 3, 5, 6]);
+}
+
+/// A harder split: HA 1 and HA 2 are cut off from each other long enough to find each other
+/// Down (each takes over the other's bindings for the HAs it still reaches) while HA 3 crashes.
+/// After the partition heals, every table names the same live server for every binding, and
+/// every mobile node re-registers without 131 or 133.
+#[test]
+fn claim11_a_partition_and_a_crash_together_converge_on_one_server_per_binding() {
+    split_and_crash(33);
+}
+
+fn split_and_crash(seed: u64) {
+    let mut w = World::new(4, ForwardMode::Layer2, seed, LinkConfig::default());
+    let mut clients = Vec::new();
+    for k in 1..=16 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let total = w.ha(1).bindings().len();
+    w.sim.partition(w.ha[0], w.ha[1]);
+    w.sim.crash(w.ha[2]);
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(2)), NodeState::Down);
+    assert_eq!(w.ha(2).peer_state(NodeId(1)), NodeState::Down);
+    w.sim.heal(w.ha[0], w.ha[1]);
+    w.sim.run_for(Duration::from_secs(10));
+    for k in 1..=16 {
+        let owner = w.ha(1).binding(home(k), None).unwrap().second_ha;
+        assert_ne!(owner, NodeId(3), "MN {k}");
+        for i in [1, 2, 4] {
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"));
+            assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+        }
+    }
+    for i in [1, 2, 4] {
+        assert_eq!(w.ha(i).bindings().len(), total, "HA {i} binding count");
+    }
+    for (k, id) in clients {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
+        }
+        for r in w.replies_to(mn_addr(k)) {
+            assert!(
+                r.code != ReplyCode::MN_AUTH_FAILED && r.code != ReplyCode::IDENTIFICATION_MISMATCH,
+                "MN {k} got {:?}",
+                r.code
+            );
+        }
+    }
 }

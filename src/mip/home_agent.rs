@@ -427,6 +427,10 @@ pub struct HomeAgent {
     /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
     /// says which it still has.
     returned: BTreeMap<NodeId, HashMap<MnKey, u64>>,
+    /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
+    deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
+    /// How long a deferred decision stays valid.
+    defer_for: Duration,
     rto: Duration,
     max_queue: usize,
     notices: HashMap<(MnId, u64), (NodeId, Instant)>,
@@ -566,6 +570,11 @@ impl HomeAgent {
             channels,
             takeovers: BTreeMap::new(),
             returned: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            defer_for: cfg
+                .heartbeat_interval
+                .saturating_mul(cfg.misses_down.saturating_add(1))
+                .saturating_mul(2),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             notices: HashMap::new(),
@@ -1789,6 +1798,7 @@ impl HomeAgent {
     /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
     /// is checked against its next bulk sync.
     fn forget_takeover(&mut self, node: NodeId) {
+        self.deferred.remove(&node);
         if let Some(d) = self.takeovers.remove(&node)
             && d.owner == self.node
         {
@@ -1934,6 +1944,19 @@ impl HomeAgent {
         if failed == node {
             return;
         }
+        // A decision about an HA this HA does not see Down waits until it does (it may be only
+        // cut off from the coordinator); the lowest coordinator's is kept.
+        if sender.is_some() && self.peer_state(failed) != NodeState::Down {
+            let until = now + self.defer_for;
+            let keep = self
+                .deferred
+                .get(&failed)
+                .is_some_and(|(c, _, u)| *c <= coordinator && *u >= now);
+            if !keep {
+                self.deferred.insert(failed, (coordinator, owner, until));
+            }
+            return;
+        }
         let prev = self
             .takeovers
             .get(&failed)
@@ -2055,6 +2078,12 @@ impl HomeAgent {
     }
 
     fn on_down(&mut self, now: Instant, failed: NodeId) {
+        // A decision received before this HA saw the failure applies now, if recent.
+        if let Some((coordinator, owner, until)) = self.deferred.remove(&failed)
+            && until >= now
+        {
+            self.take_over(now, failed, owner, coordinator, None);
+        }
         // A decision already taken (by a lower coordinator) stands.
         if self.takeovers.contains_key(&failed) {
             return;
