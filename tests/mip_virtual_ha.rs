@@ -1195,6 +1195,7 @@ fn seed_sweep() {
         authoritative_bulk_sync(seed);
         divergent_takeover(seed);
         split_and_crash(seed);
+        restart_empty(seed);
     }
 }
 
@@ -1734,6 +1735,64 @@ fn split_and_crash(seed: u64) {
                 "MN {k} got {:?}",
                 r.code
             );
+        }
+    }
+}
+
+/// An HA whose bindings were taken over restarts with an empty table: its (empty) bulk sync does
+/// not make anyone drop the bindings now served by the owner, and it gets them all back as
+/// replicas.
+#[test]
+fn claim11_a_failed_ha_that_restarts_empty_takes_nothing_away_from_the_owner() {
+    restart_empty(34);
+}
+
+fn restart_empty(seed: u64) {
+    let mut w = World::new(
+        3,
+        ForwardMode::Layer2,
+        seed,
+        LinkConfig::lossy(0.05, 0.02, 0.02),
+    );
+    let mut clients = Vec::new();
+    for k in 1..=15 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let served: Vec<u32> = (1..=15)
+        .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(2))
+        .collect();
+    assert!(!served.is_empty());
+    w.sim.crash(w.ha[1]);
+    w.sim.run_for(Duration::from_secs(8));
+    let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
+    assert_ne!(owner, NodeId(2));
+    let mut cfg = ha_config(2, 3, ForwardMode::Layer2);
+    cfg.incarnation = 2;
+    let now = w.sim.now();
+    cfg.wall_clock = WALL + now.duration_since(w.start);
+    w.sim
+        .restart(w.ha[1], Box::new(HomeAgent::new(cfg, now).unwrap()));
+    w.sim.run_for(Duration::from_secs(10));
+    for i in 1..=3 {
+        for k in 1..=15 {
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lacks MN {k}"));
+            if served.contains(&k) {
+                assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+            }
+        }
+    }
+    for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
         }
     }
 }

@@ -117,6 +117,14 @@ pub enum Item {
         /// The epoch of the matching [`Item::SyncBegin`].
         epoch: u32,
     },
+    /// In a bulk sync: the sender holds this binding and names the receiver as its server (the
+    /// receiver notes it as seen; nothing changes).
+    Holds {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// NAI.
+        nai: Option<Box<[u8]>>,
+    },
 }
 
 /// A cluster message body.
@@ -319,6 +327,11 @@ fn put_item(out: &mut Vec<u8>, i: &Item) {
             out.put_u8(5);
             out.put_u32(*epoch);
         }
+        Item::Holds { home_address, nai } => {
+            out.put_u8(6);
+            out.put_slice(&home_address.octets());
+            put_nai(out, nai.as_deref());
+        }
     }
 }
 
@@ -369,6 +382,10 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
         },
         5 => Item::SyncEnd {
             epoch: r.u32("epoch")?,
+        },
+        6 => Item::Holds {
+            home_address: r.addr("home address")?,
+            nai: get_nai(r)?.map(Box::from),
         },
         _ => return Err(ClusterError::Unknown),
     })
@@ -574,6 +591,10 @@ mod tests {
             }),
             any::<u32>().prop_map(|epoch| Item::SyncBegin { epoch }),
             any::<u32>().prop_map(|epoch| Item::SyncEnd { epoch }),
+            (any::<u32>(), nai()).prop_map(|(h, nai)| Item::Holds {
+                home_address: Ipv4Addr::from(h),
+                nai,
+            }),
         ]
     }
 

@@ -373,11 +373,20 @@ impl Channel {
 /// A mobile node's binding key: home address and NAI.
 type MnKey = (Ipv4Addr, Option<Box<[u8]>>);
 
+/// Bindings this HA took over from an HA that turned out alive (same incarnation).
+#[derive(Debug)]
+struct Returned {
+    incarnation: u32,
+    moved: HashMap<MnKey, u64>,
+}
+
 /// A takeover decision this HA applied for one failed HA.
 #[derive(Debug)]
 struct Decision {
     coordinator: NodeId,
     owner: NodeId,
+    /// The failed HA's incarnation then, as its cluster messages last said.
+    incarnation: Option<u32>,
     /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI), with
     /// their identification then.
     moved: HashMap<MnKey, u64>,
@@ -426,7 +435,7 @@ pub struct HomeAgent {
     takeovers: BTreeMap<NodeId, Decision>,
     /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
     /// says which it still has.
-    returned: BTreeMap<NodeId, HashMap<MnKey, u64>>,
+    returned: BTreeMap<NodeId, Returned>,
     /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
     deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
     /// How long a deferred decision stays valid.
@@ -1598,10 +1607,16 @@ impl HomeAgent {
                     }
                     BulkSync::Walk(c) => match self.table.next_slot(c) {
                         Some(s) => {
-                            if let Some(r) = self.record(s, now)
-                                && (r.second_ha == self.node || r.first_ha == self.node)
-                            {
-                                items.push(Item::Upsert(r));
+                            if let Some(r) = self.record(s, now) {
+                                if r.second_ha == self.node || r.first_ha == self.node {
+                                    items.push(Item::Upsert(r));
+                                } else if r.second_ha == peer && r.state == BindingState::Permanent
+                                {
+                                    items.push(Item::Holds {
+                                        home_address: r.home_address,
+                                        nai: r.nai,
+                                    });
+                                }
                             }
                             bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
                         }
@@ -1730,6 +1745,15 @@ impl HomeAgent {
             Item::SyncBegin { epoch } => {
                 // The sender is alive, whatever health said.
                 self.forget_takeover(sender);
+                let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
+                if self
+                    .returned
+                    .get(&sender)
+                    .is_some_and(|r| Some(r.incarnation) != incarnation)
+                {
+                    // It restarted: its state is gone, the takeover stands.
+                    self.returned.remove(&sender);
+                }
                 if let Some(ch) = self.channels.get_mut(&sender) {
                     // A newer sync replaces one left unfinished.
                     ch.sync_in = Some(SyncIn {
@@ -1739,6 +1763,16 @@ impl HomeAgent {
                 }
             }
             Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Item::Holds { home_address, nai } => {
+                if let Some(sync) = self
+                    .channels
+                    .get_mut(&sender)
+                    .and_then(|c| c.sync_in.as_mut())
+                    && let Some(s) = self.table.find(home_address, nai.as_deref())
+                {
+                    sync.seen.insert(s);
+                }
+            }
         }
         self.update_load();
     }
@@ -1776,12 +1810,16 @@ impl HomeAgent {
         for s in stale {
             self.table.remove(s);
         }
-        // What this HA took over from the sender while it was thought Down, and the sender no
-        // longer has (deregistered or expired meanwhile), unless re-registered here since.
+        // What this HA took over from the sender while it was thought Down, and the sender
+        // (same incarnation) no longer holds at all (deregistered or expired meanwhile), unless
+        // re-registered here since. What it still holds naming this HA came as Holds.
         let Some(returned) = self.returned.remove(&sender) else {
             return;
         };
-        for ((h, n), id) in returned {
+        if Some(returned.incarnation) != self.windows.get(&sender).map(ReplayWindow::incarnation) {
+            return;
+        }
+        for ((h, n), id) in returned.moved {
             if let Some(s) = self.table.find(h, n.as_deref())
                 && !sync.seen.contains(&s)
                 && self
@@ -1796,13 +1834,20 @@ impl HomeAgent {
     }
 
     /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
-    /// is checked against its next bulk sync.
+    /// is checked against its next bulk sync (if it kept its state: same incarnation).
     fn forget_takeover(&mut self, node: NodeId) {
         self.deferred.remove(&node);
         if let Some(d) = self.takeovers.remove(&node)
             && d.owner == self.node
+            && let Some(incarnation) = d.incarnation
         {
-            self.returned.insert(node, d.moved);
+            self.returned.insert(
+                node,
+                Returned {
+                    incarnation,
+                    moved: d.moved,
+                },
+            );
         }
     }
 
@@ -2035,11 +2080,13 @@ impl HomeAgent {
             self.pump(now);
         }
         let changed = prev != Some((coordinator, owner));
+        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
         self.takeovers.insert(
             failed,
             Decision {
                 coordinator,
                 owner,
+                incarnation,
                 moved,
             },
         );
@@ -2154,7 +2201,10 @@ impl HomeAgent {
                 }
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
-                    self.forget_takeover(node);
+                    // Its state is gone: a takeover of it stands.
+                    self.deferred.remove(&node);
+                    self.takeovers.remove(&node);
+                    self.returned.remove(&node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;

@@ -44,9 +44,12 @@
 //! node (races under loss, or an HA that took over the bindings of a peer that was only cut off),
 //! the claim that wins is the owner a takeover decided, else the newer registration
 //! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
-//! and re-replicates it naming the winner. Bindings taken over from a peer seen alive again are
-//! checked against that peer's next bulk sync: those it no longer has, and that were not
-//! re-registered here since, are removed.
+//! and re-replicates it naming the winner. Bindings taken over from a peer seen alive again with
+//! its state (same incarnation) are checked against that peer's next bulk sync (which also names,
+//! as [`cluster::Item::Holds`], the bindings it holds for the receiver): those it no longer holds
+//! at all, and that were not re-registered here since, are removed. A peer that restarted lost
+//! its state: the takeover stands. A takeover received for an HA this HA still sees alive waits
+//! until this HA sees it Down (for a few heartbeat intervals; then it is dropped).
 //!
 //! When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new owner
 //! among the live backups by load and announces it as [`cluster::Item::Takeover`] naming itself
