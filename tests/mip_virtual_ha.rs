@@ -1627,7 +1627,16 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
     let perm = BindingState::Permanent;
     let has = |ha: &HomeAgent, k: u32| ha.binding(home(k), None).is_some();
     // HA 1 replicates 1..=4 (4 temporary, forwarded to HA 3); HA 3 replicates 5; HA 2 serves 6
-    // itself (a replica that names it, as after a takeover).
+    // itself (registered at its own address).
+    let q = request(
+        6,
+        Ipv4Addr::new(192, 0, 2, 2),
+        NtpTime::from_unix(WALL).0,
+        None,
+    );
+    ha.handle_datagram(start, mn_addr(6), ha_addr(2), &q)
+        .unwrap();
+    assert_eq!(ha.binding(home(6), None).unwrap().second_ha, NodeId(2));
     batch(
         &mut ha,
         1,

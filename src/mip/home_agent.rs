@@ -1700,7 +1700,7 @@ impl HomeAgent {
                     }
                     taken = d.owner == self.node;
                 }
-                self.apply_upsert(now, sender, r);
+                self.apply_upsert(now, sender, r, taken);
                 if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
                     self.replicate_slot(s, now);
                 }
@@ -1851,7 +1851,8 @@ impl HomeAgent {
         }
     }
 
-    fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record) {
+    /// `decided`: the record was re-pointed to this HA by a takeover decision.
+    fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
         let slot = self.table.find(r.home_address, r.nai.as_deref());
         if r.state == BindingState::Temporary {
             let Some(&(care_of, ms)) = r.care_of.first() else {
@@ -1897,6 +1898,14 @@ impl HomeAgent {
             })
             .collect();
         let node = self.node;
+        // A record naming this HA as the server of a binding it does not serve (a first HA's
+        // relay record, a handover): this HA serves it now and says so, so that any other HA
+        // that claims it resolves the claim with it (never a binding nobody serves).
+        let becomes_server = r.second_ha == node
+            && !decided
+            && slot
+                .and_then(|s| self.table.get(s))
+                .is_none_or(|b| b.second_ha != node);
         let mut yielded = false;
         let res = match slot {
             Some(s) => {
@@ -1968,6 +1977,7 @@ impl HomeAgent {
         match res {
             Err(_) => self.stats.replicas_refused += 1,
             Ok(s) if yielded => self.replicate_record(s, now),
+            Ok(s) if becomes_server => self.replicate_slot(s, now),
             Ok(_) => {}
         }
     }

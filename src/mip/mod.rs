@@ -44,7 +44,8 @@
 //! node (races under loss, or an HA that took over the bindings of a peer that was only cut off),
 //! the claim that wins is the owner a takeover decided, else the newer registration
 //! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
-//! and re-replicates it naming the winner. Bindings taken over from a peer seen alive again with
+//! and re-replicates it naming the winner. An HA that a replica names as the server of a binding
+//! it did not serve takes it and says so, so a binding never ends up served by nobody. Bindings taken over from a peer seen alive again with
 //! its state (same incarnation) are checked against that peer's next bulk sync (which also names,
 //! as [`cluster::Item::Holds`], the bindings it holds for the receiver): those it no longer holds
 //! at all, and that were not re-registered here since, are removed. A peer that restarted lost
