@@ -403,7 +403,10 @@ struct Decision {
 ///
 /// Bounds: bindings (`max_bindings`, 130), pending requests (`max_pending`, 130), simultaneous
 /// bindings (`max_simultaneous`, 135), queued transmits and events, replication queues (bulk sync
-/// beyond), layer-2 notices (`max_pending`). Requests from unknown mobile nodes or with a bad
+/// beyond, which keeps the queued takeover decisions if they fit), layer-2 notices
+/// (`max_pending`), takeover state (per member at most one applied, one deferred and one returned
+/// decision, each remembering at most `max_bindings` mobile nodes) and incoming bulk-sync marks
+/// (per peer at most one per table slot). Requests from unknown mobile nodes or with a bad
 /// authenticator are refused (131) before any state is created, so a flood of spoofed requests
 /// cannot fill a table.
 #[derive(Debug)]
@@ -1688,12 +1691,15 @@ impl HomeAgent {
                 // A late replica naming an HA already taken over names the decided owner (which
                 // replicates it as its own).
                 let mut taken = false;
+                let cap = self.table.max_bindings();
                 if r.state == BindingState::Permanent
                     && r.second_ha != sender
                     && let Some(d) = self.takeovers.get_mut(&r.second_ha)
                 {
                     let failed = r.second_ha;
-                    d.moved.insert(key.clone(), r.identification);
+                    if d.moved.len() < cap {
+                        d.moved.insert(key.clone(), r.identification);
+                    }
                     r.second_ha = d.owner;
                     if r.first_ha == failed {
                         r.first_ha = d.owner;
@@ -2041,10 +2047,13 @@ impl HomeAgent {
             .unwrap_or_default();
         // The failed HA's bindings, then those a losing decision moved to another owner.
         let mut slots: Vec<u32> = Vec::new();
+        let cap = self.table.max_bindings();
         for (s, b) in self.table.iter() {
             if b.second_ha == failed {
                 slots.push(s);
-                moved.insert((b.home_address, b.nai.clone()), b.identification);
+                if moved.len() < cap {
+                    moved.insert((b.home_address, b.nai.clone()), b.identification);
+                }
             }
         }
         if let Some(o) = old_owner {
