@@ -96,7 +96,8 @@ pub enum Item {
         nai: Option<Box<[u8]>>,
     },
     /// The bindings served by `failed` are now served by `owner`, as decided by `coordinator`.
-    /// Two decisions for the same failed HA are resolved by the lowest coordinator id.
+    /// Two decisions for the same failed HA are resolved by the lowest coordinator id, then the
+    /// lowest owner id.
     Takeover {
         /// The HA found Down.
         failed: NodeId,

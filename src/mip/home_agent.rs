@@ -1989,9 +1989,9 @@ impl HomeAgent {
     }
 
     /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
-    /// module docs for the rule): the lowest coordinator wins; a winning decision re-points the
-    /// failed HA's bindings and those a losing decision had moved; a losing one is answered (to
-    /// `sender`) with the winning decision.
+    /// module docs for the rule): the lowest (coordinator, owner) wins; a winning decision
+    /// re-points the failed HA's bindings and those a losing decision had moved; a losing one is
+    /// answered (to `sender`) with the winning decision.
     fn take_over(
         &mut self,
         now: Instant,
@@ -2012,7 +2012,7 @@ impl HomeAgent {
             let keep = self
                 .deferred
                 .get(&failed)
-                .is_some_and(|(c, _, u)| *c <= coordinator && *u >= now);
+                .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
             if !keep {
                 self.deferred.insert(failed, (coordinator, owner, until));
             }
@@ -2023,7 +2023,7 @@ impl HomeAgent {
             .get(&failed)
             .map(|d| (d.coordinator, d.owner));
         if let Some((c, o)) = prev
-            && coordinator > c
+            && (coordinator, owner) > (c, o)
         {
             // A losing decision: keep ours and tell the sender which one wins.
             if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
