@@ -1250,6 +1250,10 @@ fn seed_sweep() {
         lossy_end_to_end(ForwardMode::Layer2, seed);
         lossy_end_to_end(ForwardMode::Layer3, seed + 1000);
         failover(seed, 2 + (seed % 3) as u32);
+        authoritative_bulk_sync(seed);
+        divergent_takeover(seed);
+        split_and_crash(seed);
+        restart_empty(seed);
     }
 }
 
@@ -1464,4 +1468,398 @@ fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
     );
     assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- authoritative bulk sync
+
+/// A backup that misses removals (partitioned from the primary until the primary's replication
+/// queue overflowed and the backup was Down, then Up again) ends the primary's bulk sync holding
+/// exactly the primary's bindings: no replica of the mobile nodes deregistered (or expired)
+/// meanwhile, every other one with its identification.
+#[test]
+fn claim10_bulk_sync_after_a_partition_removes_replicas_of_deregistered_bindings() {
+    authoritative_bulk_sync(31);
+}
+
+fn authoritative_bulk_sync(seed: u64) {
+    let mut w = World::with(3, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
+        let mut c = ha_config(i, 3, ForwardMode::Layer2);
+        c.max_replication_queue = 4;
+        c
+    });
+    // Every mobile node registers with HA 1 by its own address: HA 1 serves them all, and the
+    // bulk sync of 40 bindings spans several batches.
+    let mut clients = Vec::new();
+    for k in 1..=40 {
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        cfg.home_agent = ha_addr(1);
+        cfg.max_retransmits = 8;
+        if k == 40 {
+            cfg.lifetime = 8;
+        }
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push(id);
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    for k in 1..=40 {
+        let b = w.ha(3).binding(home(k), None).expect("replicated");
+        assert_eq!(b.second_ha, NodeId(1));
+    }
+    // HA 3 is cut off from HA 1 (not from HA 2): twelve deregistrations and one expiry at HA 1
+    // overflow its queue towards HA 3, and HA 3 goes Down for HA 1.
+    w.sim.partition(w.ha[0], w.ha[2]);
+    for k in 1..=12 {
+        assert_eq!(
+            w.run_request(clients[k - 1], true),
+            ClientEvent::Deregistered
+        );
+    }
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
+    assert!(w.ha(1).binding(home(40), None).is_none(), "MN 40 expired");
+    // HA 3 still holds the stale replicas (nothing reached it).
+    assert!(w.ha(3).binding(home(1), None).is_some());
+    w.sim.heal(w.ha[0], w.ha[2]);
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Up);
+    assert_eq!(w.ha(1).replication_backlog(NodeId(3)), 0);
+    for i in [3, 2] {
+        for k in (1..=12).chain([40]) {
+            assert!(
+                w.ha(i).binding(home(k), None).is_none(),
+                "HA {i} keeps a stale replica of MN {k}"
+            );
+        }
+        for k in 13..=39 {
+            let truth = w.ha(1).binding(home(k), None).unwrap().clone();
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"))
+                .clone();
+            assert_eq!(b.second_ha, NodeId(1));
+            assert_eq!(b.identification, truth.identification);
+        }
+        assert_eq!(w.ha(i).bindings().len(), 27, "HA {i} binding count");
+    }
+}
+
+// ---------------------------------------------------------------- divergent takeovers
+
+/// HA 3 crashes while HA 1 and HA 2 cannot hear each other (Suspect): each believes it is the
+/// lowest live backup, coordinates, and picks a different owner (HA 4, small, is the most
+/// loaded). After the partition heals, every binding HA 3 served is served by one owner that
+/// every table names, and each of those mobile nodes re-registers without 131 or 133.
+#[test]
+fn claim11_two_coordinators_choosing_different_owners_converge_on_one() {
+    divergent_takeover(32);
+}
+
+fn divergent_takeover(seed: u64) {
+    let mut w = World::with(4, seed, LinkConfig::default(), |i| {
+        let mut c = ha_config(i, 4, ForwardMode::Layer2);
+        c.misses_suspect = 1;
+        if i == 4 {
+            c.max_bindings = 50;
+        }
+        c
+    });
+    let mut clients = Vec::new();
+    for k in 1..=16 {
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        if k == 16 {
+            // HA 4 serves at least one binding, so it is the most loaded of all.
+            cfg.home_agent = ha_addr(4);
+        }
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let served: Vec<u32> = (1..=16)
+        .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(3))
+        .collect();
+    assert!(!served.is_empty(), "HA 3 serves nothing");
+    let total: usize = w.ha(1).bindings().len();
+    for i in 1..=4 {
+        let _ = w.events(i);
+    }
+    // HA 3 crashes; two seconds later HA 1 and HA 2 lose each other, until both find HA 3 Down.
+    w.sim.crash(w.ha[2]);
+    w.sim.run_for(Duration::from_secs(2));
+    w.sim.partition(w.ha[0], w.ha[1]);
+    for _ in 0..100 {
+        if w.ha(1).peer_state(NodeId(3)) == NodeState::Down
+            && w.ha(2).peer_state(NodeId(3)) == NodeState::Down
+        {
+            break;
+        }
+        w.sim.run_for(Duration::from_millis(100));
+    }
+    assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
+    assert_eq!(w.ha(2).peer_state(NodeId(3)), NodeState::Down);
+    assert_eq!(w.ha(1).peer_state(NodeId(2)), NodeState::Suspect);
+    assert_eq!(w.ha(2).peer_state(NodeId(1)), NodeState::Suspect);
+    let first_owner = |events: Vec<Event>| {
+        events.into_iter().find_map(|e| match e {
+            Event::TakenOver {
+                failed: NodeId(3),
+                owner,
+                ..
+            } => Some(owner),
+            _ => None,
+        })
+    };
+    let o1 = first_owner(w.events(1)).expect("HA 1 coordinated");
+    let o2 = first_owner(w.events(2)).expect("HA 2 coordinated");
+    assert_ne!(o1, o2, "the two coordinators chose the same owner");
+    w.sim.heal(w.ha[0], w.ha[1]);
+    w.sim.run_for(Duration::from_secs(10));
+    // One owner, named by every live table, for every binding HA 3 served; nothing lost.
+    let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
+    assert!([1, 2, 4].contains(&owner.0), "owner {owner:?}");
+    for i in [1, 2, 4] {
+        for k in &served {
+            let b = w
+                .ha(i)
+                .binding(home(*k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"));
+            assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+        }
+        assert_eq!(w.ha(i).bindings().len(), total, "HA {i} binding count");
+    }
+    // Each of them re-registers at once, without 131 or 133.
+    for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
+        }
+        for r in w.replies_to(mn_addr(k)) {
+            assert!(
+                r.code != ReplyCode::MN_AUTH_FAILED && r.code != ReplyCode::IDENTIFICATION_MISMATCH,
+                "MN {k} got {:?}",
+                r.code
+            );
+        }
+        for i in [1, 2, 4] {
+            assert_eq!(w.ha(i).binding(home(k), None).unwrap().second_ha, owner);
+        }
+    }
+}
+
+/// The receiving side of a bulk sync, message by message: a sync restarted midway sweeps with the
+/// latest epoch only, an end for an older epoch and a duplicated batch change nothing, and the
+/// sweep removes only the sender's replicas (not another HA's, not what the receiver serves).
+#[test]
+fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
+    use telcp::mip::cluster::{Item, Record};
+    let start = Instant::now();
+    let mut ha = HomeAgent::new(ha_config(2, 3, ForwardMode::Layer2), start).unwrap();
+    let mut pn = 0;
+    let mut batch = |ha: &mut HomeAgent, sender: u32, seq: u64, items: Vec<Item>| {
+        pn += 1;
+        let m = ClusterMessage {
+            sender: NodeId(sender),
+            incarnation: 1,
+            pn,
+            body: Body::Replicate { seq, items },
+        }
+        .to_vec(KEY);
+        ha.handle_datagram(start, ha_addr(sender), ha_addr(2), &m)
+            .unwrap();
+    };
+    let rec = |k: u32, first: u32, second: u32, state: BindingState| {
+        Item::Upsert(Record {
+            home_address: home(k),
+            nai: None,
+            state,
+            first_ha: NodeId(first),
+            second_ha: NodeId(second),
+            fa: mn_addr(k),
+            identification: u64::from(k),
+            care_of: vec![(Ipv4Addr::new(203, 0, 113, k as u8), 600)],
+        })
+    };
+    let perm = BindingState::Permanent;
+    let has = |ha: &HomeAgent, k: u32| ha.binding(home(k), None).is_some();
+    // HA 1 replicates 1..=4 (4 temporary, forwarded to HA 3); HA 3 replicates 5; HA 2 serves 6
+    // itself (registered at its own address).
+    let q = request(
+        6,
+        Ipv4Addr::new(192, 0, 2, 2),
+        NtpTime::from_unix(WALL).0,
+        None,
+    );
+    ha.handle_datagram(start, mn_addr(6), ha_addr(2), &q)
+        .unwrap();
+    assert_eq!(ha.binding(home(6), None).unwrap().second_ha, NodeId(2));
+    batch(
+        &mut ha,
+        1,
+        1,
+        vec![
+            rec(1, 1, 1, perm),
+            rec(2, 1, 1, perm),
+            rec(3, 1, 1, perm),
+            rec(4, 1, 3, BindingState::Temporary),
+            rec(6, 1, 2, perm),
+        ],
+    );
+    batch(&mut ha, 3, 1, vec![rec(5, 3, 3, perm)]);
+    assert!((1..=6).all(|k| has(&ha, k)));
+    // Sync 1 from HA 1, restarted midway as sync 2 (a duplicate of a batch on the way).
+    batch(
+        &mut ha,
+        1,
+        2,
+        vec![Item::SyncBegin { epoch: 1 }, rec(1, 1, 1, perm)],
+    );
+    batch(
+        &mut ha,
+        1,
+        3,
+        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+    );
+    batch(
+        &mut ha,
+        1,
+        3,
+        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+    );
+    // An end of the abandoned sync changes nothing.
+    batch(&mut ha, 1, 4, vec![Item::SyncEnd { epoch: 1 }]);
+    assert!((1..=6).all(|k| has(&ha, k)));
+    // The end of sync 2: HA 1 named only MN 2, so its other replicas (1, 3 and the temporary 4)
+    // go; HA 3's (5) and the one HA 2 serves (6) stay.
+    batch(
+        &mut ha,
+        1,
+        5,
+        vec![rec(3, 1, 1, perm), Item::SyncEnd { epoch: 2 }],
+    );
+    let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
+    assert_eq!(left, vec![2, 3, 5, 6]);
+    // A retransmitted copy of that last batch (already acknowledged) changes nothing either.
+    batch(&mut ha, 1, 5, vec![Item::SyncEnd { epoch: 2 }]);
+    batch(&mut ha, 1, 4, vec![Item::SyncBegin { epoch: 9 }]);
+    batch(&mut ha, 1, 6, vec![Item::SyncEnd { epoch: 9 }]);
+    let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
+    assert_eq!(left, vec![2, 3, 5, 6]);
+}
+
+/// A harder split: HA 1 and HA 2 are cut off from each other long enough to find each other
+/// Down (each takes over the other's bindings for the HAs it still reaches) while HA 3 crashes.
+/// After the partition heals, every table names the same live server for every binding, and
+/// every mobile node re-registers without 131 or 133.
+#[test]
+fn claim11_a_partition_and_a_crash_together_converge_on_one_server_per_binding() {
+    split_and_crash(33);
+}
+
+fn split_and_crash(seed: u64) {
+    let mut w = World::new(4, ForwardMode::Layer2, seed, LinkConfig::default());
+    let mut clients = Vec::new();
+    for k in 1..=16 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let total = w.ha(1).bindings().len();
+    w.sim.partition(w.ha[0], w.ha[1]);
+    w.sim.crash(w.ha[2]);
+    w.sim.run_for(Duration::from_secs(8));
+    assert_eq!(w.ha(1).peer_state(NodeId(2)), NodeState::Down);
+    assert_eq!(w.ha(2).peer_state(NodeId(1)), NodeState::Down);
+    w.sim.heal(w.ha[0], w.ha[1]);
+    w.sim.run_for(Duration::from_secs(10));
+    for k in 1..=16 {
+        let owner = w.ha(1).binding(home(k), None).unwrap().second_ha;
+        assert_ne!(owner, NodeId(3), "MN {k}");
+        for i in [1, 2, 4] {
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lost MN {k}"));
+            assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+        }
+    }
+    for i in [1, 2, 4] {
+        assert_eq!(w.ha(i).bindings().len(), total, "HA {i} binding count");
+    }
+    for (k, id) in clients {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
+        }
+        for r in w.replies_to(mn_addr(k)) {
+            assert!(
+                r.code != ReplyCode::MN_AUTH_FAILED && r.code != ReplyCode::IDENTIFICATION_MISMATCH,
+                "MN {k} got {:?}",
+                r.code
+            );
+        }
+    }
+}
+
+/// An HA whose bindings were taken over restarts with an empty table: its (empty) bulk sync does
+/// not make anyone drop the bindings now served by the owner, and it gets them all back as
+/// replicas.
+#[test]
+fn claim11_a_failed_ha_that_restarts_empty_takes_nothing_away_from_the_owner() {
+    restart_empty(34);
+}
+
+fn restart_empty(seed: u64) {
+    let mut w = World::new(
+        3,
+        ForwardMode::Layer2,
+        seed,
+        LinkConfig::lossy(0.05, 0.02, 0.02),
+    );
+    let mut clients = Vec::new();
+    for k in 1..=15 {
+        let cfg = w.client_cfg(k, false, mn_addr(k));
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        clients.push((k, id));
+        w.sim.run_for(Duration::from_millis(300));
+    }
+    w.sim.run_for(Duration::from_secs(2));
+    let served: Vec<u32> = (1..=15)
+        .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(2))
+        .collect();
+    assert!(!served.is_empty());
+    w.sim.crash(w.ha[1]);
+    w.sim.run_for(Duration::from_secs(8));
+    let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
+    assert_ne!(owner, NodeId(2));
+    let mut cfg = ha_config(2, 3, ForwardMode::Layer2);
+    cfg.incarnation = 2;
+    let now = w.sim.now();
+    cfg.wall_clock = WALL + now.duration_since(w.start);
+    w.sim
+        .restart(w.ha[1], Box::new(HomeAgent::new(cfg, now).unwrap()));
+    w.sim.run_for(Duration::from_secs(10));
+    for i in 1..=3 {
+        for k in 1..=15 {
+            let b = w
+                .ha(i)
+                .binding(home(k), None)
+                .unwrap_or_else(|| panic!("HA {i} lacks MN {k}"));
+            if served.contains(&k) {
+                assert_eq!(b.second_ha, owner, "HA {i} MN {k}");
+            }
+        }
+    }
+    for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
+        match w.register(id) {
+            ClientEvent::Registered { .. } => {}
+            e => panic!("MN {k}: {e:?}"),
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::health::{
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -337,13 +338,75 @@ struct Inflight {
     timeout: Duration,
 }
 
+/// Where an outgoing bulk sync stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum BulkSync {
+    /// None in progress.
+    #[default]
+    Idle,
+    /// To start: the next batch opens with [`Item::SyncBegin`].
+    Start,
+    /// Walking the table from this slot.
+    Walk(u32),
+    /// Walked: the next batch carries [`Item::SyncEnd`].
+    Finish,
+}
+
+/// An incoming bulk sync: its epoch and the slots its sender named since it began.
+#[derive(Debug)]
+struct SyncIn {
+    epoch: u32,
+    seen: HashSet<u32>,
+}
+
 #[derive(Debug, Default)]
 struct Channel {
     next_seq: u64,
     queue: VecDeque<Item>,
     inflight: Option<Inflight>,
-    bulk: Option<u32>,
+    bulk: BulkSync,
+    /// Epoch of the last bulk sync started towards this peer.
+    epoch: u32,
+    /// A bulk sync from this peer in progress.
+    sync_in: Option<SyncIn>,
     last_acked_in: Option<u64>,
+}
+
+impl Channel {
+    /// (Re)starts a bulk sync under a new epoch. The batch in flight is abandoned (the sync covers
+    /// its upserts and removals); its takeover decisions are queued again, first.
+    fn restart_bulk(&mut self) {
+        self.bulk = BulkSync::Start;
+        if let Some(inf) = self.inflight.take() {
+            for i in inf.items.into_iter().rev() {
+                if matches!(i, Item::Takeover { .. }) {
+                    self.queue.push_front(i);
+                }
+            }
+        }
+    }
+}
+
+/// A mobile node's binding key: home address and NAI.
+type MnKey = (Ipv4Addr, Option<Box<[u8]>>);
+
+/// Bindings this HA took over from an HA that turned out alive (same incarnation).
+#[derive(Debug)]
+struct Returned {
+    incarnation: u32,
+    moved: HashMap<MnKey, u64>,
+}
+
+/// A takeover decision this HA applied for one failed HA.
+#[derive(Debug)]
+struct Decision {
+    coordinator: NodeId,
+    owner: NodeId,
+    /// The failed HA's incarnation then, as its cluster messages last said.
+    incarnation: Option<u32>,
+    /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI), with
+    /// their identification then.
+    moved: HashMap<MnKey, u64>,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -357,7 +420,10 @@ struct Channel {
 ///
 /// Bounds: bindings (`max_bindings`, 130), pending requests (`max_pending`, 130), simultaneous
 /// bindings (`max_simultaneous`, 135), queued transmits and events, replication queues (bulk sync
-/// beyond), layer-2 notices (`max_pending`). Requests from unknown mobile nodes or with a bad
+/// beyond, which keeps the queued takeover decisions if they fit), layer-2 notices
+/// (`max_pending`), takeover state (per member at most one applied, one deferred and one returned
+/// decision, each remembering at most `max_bindings` mobile nodes) and incoming bulk-sync marks
+/// (per peer at most one per table slot). Requests from unknown mobile nodes or with a bad
 /// authenticator are refused (131) before any state is created, so a flood of spoofed requests
 /// cannot fill a table.
 #[derive(Debug)]
@@ -387,6 +453,14 @@ pub struct HomeAgent {
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
     channels: BTreeMap<NodeId, Channel>,
+    takeovers: BTreeMap<NodeId, Decision>,
+    /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
+    /// says which it still has.
+    returned: BTreeMap<NodeId, Returned>,
+    /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
+    deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
+    /// How long a deferred decision stays valid.
+    defer_for: Duration,
     rto: Duration,
     max_queue: usize,
     notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
@@ -524,6 +598,13 @@ impl HomeAgent {
             pn: 0,
             windows: HashMap::new(),
             channels,
+            takeovers: BTreeMap::new(),
+            returned: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            defer_for: cfg
+                .heartbeat_interval
+                .saturating_mul(cfg.misses_down.saturating_add(1))
+                .saturating_mul(2),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             notices: HashMap::with_hasher(hasher),
@@ -617,7 +698,7 @@ impl HomeAgent {
         self.channels.get(&peer).map_or(0, |c| {
             c.queue.len()
                 + c.inflight.as_ref().map_or(0, |i| i.items.len())
-                + usize::from(c.bulk.is_some())
+                + usize::from(c.bulk != BulkSync::Idle)
         })
     }
 
@@ -1525,9 +1606,17 @@ impl HomeAgent {
         let max = self.max_queue;
         if let Some(ch) = self.channels.get_mut(&peer) {
             if ch.queue.len() >= max {
-                // Too far behind: drop the queue and resynchronise in bulk.
-                ch.queue.clear();
-                ch.bulk = Some(0);
+                // Too far behind: drop the queue and resynchronise in bulk (authoritative: the
+                // sync also removes what the dropped removals would have). Takeover decisions are
+                // not table state: they stay queued (a few per failed member at most).
+                ch.queue.retain(|i| matches!(i, Item::Takeover { .. }));
+                if ch.queue.len() >= max {
+                    ch.queue.clear();
+                }
+                ch.restart_bulk();
+                if matches!(item, Item::Takeover { .. }) {
+                    ch.queue.push_back(item);
+                }
             } else {
                 ch.queue.push_back(item);
             }
@@ -1553,6 +1642,16 @@ impl HomeAgent {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
         self.pump(now);
+    }
+
+    /// Sends the binding in `slot` to the backups whoever serves it (a handover).
+    fn replicate_record(&mut self, slot: u32, now: Instant) {
+        let Some(r) = self.record(slot, now) else {
+            return;
+        };
+        for peer in self.backups() {
+            self.enqueue(peer, Item::Upsert(r.clone()));
+        }
     }
 
     fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
@@ -1581,29 +1680,45 @@ impl HomeAgent {
                 continue;
             }
             let mut items = Vec::new();
-            // Bulk sync first (a cursor over the table), then the queue.
-            let mut cursor = ch.bulk;
-            while let Some(c) = cursor {
-                if items.len() >= cluster::MAX_ITEMS {
-                    break;
-                }
-                let next = self.table.next_slot(c);
-                match next {
-                    Some(s) => {
-                        if let Some(r) = self.record(s, now)
-                            && (r.second_ha == self.node || r.first_ha == self.node)
-                        {
-                            items.push(Item::Upsert(r));
-                        }
-                        cursor = Some(s + 1);
+            // Bulk sync first (SyncBegin, a cursor over the table, SyncEnd), then the queue.
+            let mut bulk = ch.bulk;
+            let mut epoch = ch.epoch;
+            while items.len() < cluster::MAX_ITEMS {
+                match bulk {
+                    BulkSync::Idle => break,
+                    BulkSync::Start => {
+                        epoch = epoch.wrapping_add(1);
+                        items.push(Item::SyncBegin { epoch });
+                        bulk = BulkSync::Walk(0);
                     }
-                    None => cursor = None,
+                    BulkSync::Walk(c) => match self.table.next_slot(c) {
+                        Some(s) => {
+                            if let Some(r) = self.record(s, now) {
+                                if r.second_ha == self.node || r.first_ha == self.node {
+                                    items.push(Item::Upsert(r));
+                                } else if r.second_ha == peer && r.state == BindingState::Permanent
+                                {
+                                    items.push(Item::Holds {
+                                        home_address: r.home_address,
+                                        nai: r.nai,
+                                    });
+                                }
+                            }
+                            bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
+                        }
+                        None => bulk = BulkSync::Finish,
+                    },
+                    BulkSync::Finish => {
+                        items.push(Item::SyncEnd { epoch });
+                        bulk = BulkSync::Idle;
+                    }
                 }
             }
             let Some(ch) = self.channels.get_mut(&peer) else {
                 continue;
             };
-            ch.bulk = cursor;
+            ch.bulk = bulk;
+            ch.epoch = epoch;
             while items.len() < cluster::MAX_ITEMS {
                 match ch.queue.pop_front() {
                     Some(i) => items.push(i),
@@ -1654,117 +1769,385 @@ impl HomeAgent {
     fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
         self.stats.replicas_applied += 1;
         match item {
-            Item::Upsert(r) => {
-                let slot = self.table.find(r.home_address, r.nai.as_deref());
-                if r.state == BindingState::Temporary {
-                    let Some(&(care_of, ms)) = r.care_of.first() else {
-                        return;
-                    };
-                    let pending = Pending {
-                        fa: sock4(r.fa),
-                        care_of,
-                        identification: r.identification,
-                        second_ha: r.second_ha,
-                        deadline: now + Duration::from_millis(u64::from(ms)),
-                        simultaneous: false,
-                        first_ha: r.first_ha,
-                    };
-                    let res = match slot {
-                        Some(s) => self
-                            .table
-                            .update(s, |b| b.pending = Some(Box::new(pending)))
-                            .map(|_| s),
-                        None => self.table.insert(Binding {
-                            home_address: r.home_address,
-                            nai: r.nai,
-                            first_ha: r.first_ha,
-                            second_ha: r.second_ha,
-                            fa: sock4(r.fa),
-                            identification: 0,
-                            care_of: Default::default(),
-                            pending: Some(Box::new(pending)),
-                        }),
-                    };
-                    if res.is_err() {
-                        self.stats.replicas_refused += 1;
+            Item::Upsert(mut r) => {
+                let key = (r.home_address, r.nai.clone());
+                // A late replica naming an HA already taken over names the decided owner (which
+                // replicates it as its own).
+                let mut taken = false;
+                let cap = self.table.max_bindings();
+                if r.state == BindingState::Permanent
+                    && r.second_ha != sender
+                    && let Some(d) = self.takeovers.get_mut(&r.second_ha)
+                {
+                    let failed = r.second_ha;
+                    if d.moved.len() < cap {
+                        d.moved.insert(key.clone(), r.identification);
                     }
-                    return;
+                    r.second_ha = d.owner;
+                    if r.first_ha == failed {
+                        r.first_ha = d.owner;
+                    }
+                    taken = d.owner == self.node;
                 }
-                let care_of = r
-                    .care_of
-                    .iter()
-                    .take(super::binding::MAX_SIMULTANEOUS)
-                    .map(|(a, secs)| CareOf {
-                        address: *a,
-                        expires: (*secs != u32::MAX)
-                            .then(|| now + Duration::from_secs(u64::from(*secs))),
-                    })
-                    .collect();
-                let node = self.node;
-                let res = match slot {
-                    Some(s) => {
-                        // Never let a replica overwrite what this HA serves itself, unless the
-                        // sender took it over.
-                        if self
-                            .table
-                            .get(s)
-                            .is_some_and(|b| b.second_ha == node && r.second_ha != node)
-                            && r.second_ha != sender
-                        {
-                            return;
-                        }
-                        self.table
-                            .update(s, |b| {
-                                b.home_address = r.home_address;
-                                if r.nai.is_some() {
-                                    b.nai = r.nai.clone();
-                                }
-                                b.first_ha = r.first_ha;
-                                b.second_ha = r.second_ha;
-                                b.fa = sock4(r.fa);
-                                b.identification = b.identification.max(r.identification);
-                                b.care_of = care_of;
-                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                                    b.pending = None;
-                                }
-                            })
-                            .map(|_| s)
-                    }
-                    None => self.table.insert(Binding {
-                        home_address: r.home_address,
-                        nai: r.nai,
-                        first_ha: r.first_ha,
-                        second_ha: r.second_ha,
-                        fa: sock4(r.fa),
-                        identification: r.identification,
-                        care_of,
-                        pending: None,
-                    }),
-                };
-                if res.is_err() {
-                    self.stats.replicas_refused += 1;
+                self.apply_upsert(now, sender, r, taken);
+                if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
+                    self.replicate_slot(s, now);
+                }
+                // Seen in the sender's bulk sync (if one is open): not swept at its end.
+                if let Some(sync) = self
+                    .channels
+                    .get_mut(&sender)
+                    .and_then(|c| c.sync_in.as_mut())
+                    && let Some(s) = self.table.find(key.0, key.1.as_deref())
+                {
+                    sync.seen.insert(s);
                 }
             }
             Item::Remove { home_address, nai } => {
+                // Only what the sender is authoritative for goes: a temporary binding it relays,
+                // a permanent one it serves (of one it does not, only the request it relays).
+                let node = self.node;
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
-                    && self.table.get(s).is_some_and(|b| b.second_ha != self.node)
+                    && let Some(b) = self.table.get(s)
+                    && b.second_ha != node
                 {
-                    self.table.remove(s);
+                    let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
+                    match b.state() {
+                        BindingState::Temporary if relays => {
+                            self.table.remove(s);
+                        }
+                        BindingState::Permanent if b.second_ha == sender => {
+                            self.table.remove(s);
+                        }
+                        BindingState::Permanent if relays => {
+                            let _ = self.table.update(s, |b| b.pending = None);
+                        }
+                        _ => {}
+                    }
                 }
             }
-            Item::Takeover { failed, owner } => self.take_over(now, failed, owner),
+            Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
+            Item::SyncBegin { epoch } => {
+                // The sender is alive, whatever health said.
+                self.forget_takeover(sender);
+                let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
+                if self
+                    .returned
+                    .get(&sender)
+                    .is_some_and(|r| Some(r.incarnation) != incarnation)
+                {
+                    // It restarted: its state is gone, the takeover stands.
+                    self.returned.remove(&sender);
+                }
+                if let Some(ch) = self.channels.get_mut(&sender) {
+                    // A newer sync replaces one left unfinished.
+                    ch.sync_in = Some(SyncIn {
+                        epoch,
+                        seen: HashSet::new(),
+                    });
+                }
+            }
+            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Item::Holds { home_address, nai } => {
+                if let Some(sync) = self
+                    .channels
+                    .get_mut(&sender)
+                    .and_then(|c| c.sync_in.as_mut())
+                    && let Some(s) = self.table.find(home_address, nai.as_deref())
+                {
+                    sync.seen.insert(s);
+                }
+            }
         }
         self.update_load();
     }
 
-    fn take_over(&mut self, now: Instant, failed: NodeId, owner: NodeId) {
-        let slots: Vec<u32> = self
+    /// Ends the bulk sync `epoch` from `sender`: removes the replicas `sender` is authoritative
+    /// for (it serves them, or relays their pending request) that it did not name since the sync
+    /// began. Never what this HA serves, nor a binding with a request this HA relays.
+    fn end_sync(&mut self, sender: NodeId, epoch: u32) {
+        let Some(ch) = self.channels.get_mut(&sender) else {
+            return;
+        };
+        if ch.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
+            return;
+        }
+        let Some(sync) = ch.sync_in.take() else {
+            return;
+        };
+        let node = self.node;
+        let stale: Vec<u32> = self
             .table
             .iter()
-            .filter(|(_, b)| b.second_ha == failed)
+            .filter(|(s, b)| {
+                let mine =
+                    b.second_ha == node || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+                let from_sender = match b.state() {
+                    BindingState::Temporary => {
+                        b.pending.as_ref().is_some_and(|p| p.first_ha == sender)
+                    }
+                    BindingState::Permanent => b.second_ha == sender,
+                };
+                !mine && from_sender && !sync.seen.contains(s)
+            })
             .map(|(s, _)| s)
             .collect();
+        for s in stale {
+            self.table.remove(s);
+        }
+        // What this HA took over from the sender while it was thought Down, and the sender
+        // (same incarnation) no longer holds at all (deregistered or expired meanwhile), unless
+        // re-registered here since. What it still holds naming this HA came as Holds.
+        let Some(returned) = self.returned.remove(&sender) else {
+            return;
+        };
+        if Some(returned.incarnation) != self.windows.get(&sender).map(ReplayWindow::incarnation) {
+            return;
+        }
+        for ((h, n), id) in returned.moved {
+            if let Some(s) = self.table.find(h, n.as_deref())
+                && !sync.seen.contains(&s)
+                && self
+                    .table
+                    .get(s)
+                    .is_some_and(|b| b.second_ha == node && b.identification == id)
+                && let Some(b) = self.table.remove(s)
+            {
+                self.replicate_remove(b.home_address, b.nai);
+            }
+        }
+    }
+
+    /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
+    /// is checked against its next bulk sync (if it kept its state: same incarnation).
+    fn forget_takeover(&mut self, node: NodeId) {
+        self.deferred.remove(&node);
+        if let Some(d) = self.takeovers.remove(&node)
+            && d.owner == self.node
+            && let Some(incarnation) = d.incarnation
+        {
+            self.returned.insert(
+                node,
+                Returned {
+                    incarnation,
+                    moved: d.moved,
+                },
+            );
+        }
+    }
+
+    /// `decided`: the record was re-pointed to this HA by a takeover decision.
+    fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
+        let slot = self.table.find(r.home_address, r.nai.as_deref());
+        if r.state == BindingState::Temporary {
+            let Some(&(care_of, ms)) = r.care_of.first() else {
+                return;
+            };
+            let pending = Pending {
+                fa: sock4(r.fa),
+                care_of,
+                identification: r.identification,
+                second_ha: r.second_ha,
+                deadline: now + Duration::from_millis(u64::from(ms)),
+                simultaneous: false,
+                first_ha: r.first_ha,
+            };
+            let res = match slot {
+                Some(s) => self
+                    .table
+                    .update(s, |b| b.pending = Some(Box::new(pending)))
+                    .map(|_| s),
+                None => self.table.insert(Binding {
+                    home_address: r.home_address,
+                    nai: r.nai,
+                    first_ha: r.first_ha,
+                    second_ha: r.second_ha,
+                    fa: sock4(r.fa),
+                    identification: 0,
+                    care_of: Default::default(),
+                    pending: Some(Box::new(pending)),
+                }),
+            };
+            if res.is_err() {
+                self.stats.replicas_refused += 1;
+            }
+            return;
+        }
+        let care_of = r
+            .care_of
+            .iter()
+            .take(super::binding::MAX_SIMULTANEOUS)
+            .map(|(a, secs)| CareOf {
+                address: *a,
+                expires: (*secs != u32::MAX).then(|| now + Duration::from_secs(u64::from(*secs))),
+            })
+            .collect();
         let node = self.node;
+        // A record naming this HA as the server of a binding it does not serve (a first HA's
+        // relay record, a handover): this HA serves it now and says so, so that any other HA
+        // that claims it resolves the claim with it (never a binding nobody serves).
+        let becomes_server = r.second_ha == node
+            && !decided
+            && slot
+                .and_then(|s| self.table.get(s))
+                .is_none_or(|b| b.second_ha != node);
+        let mut yielded = false;
+        let res = match slot {
+            Some(s) => {
+                // Never let a replica overwrite what this HA serves itself, unless the sender
+                // claims to serve it too and wins: the owner a takeover decided, else the newer
+                // registration (identification), else the lower node id. A winner re-asserts
+                // its binding, so the loser and the other replicas converge on it.
+                let conflict = self
+                    .table
+                    .get(s)
+                    .filter(|b| b.second_ha == node && r.second_ha != node)
+                    .map(|b| {
+                        r.second_ha == sender
+                            && match self.decided_owner(r.home_address, r.nai.as_deref()) {
+                                Some(o) => o == sender,
+                                None => {
+                                    (r.identification, Reverse(sender))
+                                        > (b.identification, Reverse(node))
+                                }
+                            }
+                    });
+                match conflict {
+                    Some(false) => {
+                        if r.second_ha == sender {
+                            self.replicate_slot(s, now);
+                        }
+                        return;
+                    }
+                    Some(true) => {
+                        // Yield: an address this HA assigned goes back to its pool, and the
+                        // backups learn who serves the binding now.
+                        if let Some(old) = self.table.get(s).map(|b| b.home_address)
+                            && old != r.home_address
+                        {
+                            self.allocated.remove(&old);
+                        }
+                        yielded = true;
+                    }
+                    None => {}
+                }
+                self.table
+                    .update(s, |b| {
+                        b.home_address = r.home_address;
+                        if r.nai.is_some() {
+                            b.nai = r.nai.clone();
+                        }
+                        b.first_ha = r.first_ha;
+                        b.second_ha = r.second_ha;
+                        b.fa = sock4(r.fa);
+                        b.identification = b.identification.max(r.identification);
+                        b.care_of = care_of;
+                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                            b.pending = None;
+                        }
+                    })
+                    .map(|_| s)
+            }
+            None => self.table.insert(Binding {
+                home_address: r.home_address,
+                nai: r.nai,
+                first_ha: r.first_ha,
+                second_ha: r.second_ha,
+                fa: sock4(r.fa),
+                identification: r.identification,
+                care_of,
+                pending: None,
+            }),
+        };
+        match res {
+            Err(_) => self.stats.replicas_refused += 1,
+            Ok(s) if yielded => self.replicate_record(s, now),
+            Ok(s) if becomes_server => self.replicate_slot(s, now),
+            Ok(_) => {}
+        }
+    }
+
+    /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
+    /// module docs for the rule): the lowest (coordinator, owner) wins; a winning decision
+    /// re-points the failed HA's bindings and those a losing decision had moved; a losing one is
+    /// answered (to `sender`) with the winning decision.
+    fn take_over(
+        &mut self,
+        now: Instant,
+        failed: NodeId,
+        owner: NodeId,
+        coordinator: NodeId,
+        sender: Option<NodeId>,
+    ) {
+        let node = self.node;
+        // This HA is alive: its own bindings stay its own.
+        if failed == node {
+            return;
+        }
+        // A decision about an HA this HA does not see Down waits until it does (it may be only
+        // cut off from the coordinator); the lowest coordinator's is kept.
+        if sender.is_some() && self.peer_state(failed) != NodeState::Down {
+            let until = now + self.defer_for;
+            let keep = self
+                .deferred
+                .get(&failed)
+                .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
+            if !keep {
+                self.deferred.insert(failed, (coordinator, owner, until));
+            }
+            return;
+        }
+        let prev = self
+            .takeovers
+            .get(&failed)
+            .map(|d| (d.coordinator, d.owner));
+        if let Some((c, o)) = prev
+            && (coordinator, owner) > (c, o)
+        {
+            // A losing decision: keep ours and tell the sender which one wins.
+            if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
+                self.enqueue(
+                    s,
+                    Item::Takeover {
+                        failed,
+                        owner: o,
+                        coordinator: c,
+                    },
+                );
+                self.pump(now);
+            }
+            return;
+        }
+        let old_owner = prev.map(|(_, o)| o).filter(|o| *o != owner);
+        let mut moved = self
+            .takeovers
+            .remove(&failed)
+            .map(|d| d.moved)
+            .unwrap_or_default();
+        // The failed HA's bindings, then those a losing decision moved to another owner.
+        let mut slots: Vec<u32> = Vec::new();
+        let cap = self.table.max_bindings();
+        for (s, b) in self.table.iter() {
+            if b.second_ha == failed {
+                slots.push(s);
+                if moved.len() < cap {
+                    moved.insert((b.home_address, b.nai.clone()), b.identification);
+                }
+            }
+        }
+        if let Some(o) = old_owner {
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref())
+                    && self.table.get(s).is_some_and(|b| b.second_ha == o)
+                {
+                    slots.push(s);
+                }
+            }
+        }
         for &s in &slots {
             let _ = self.table.update(s, |b| {
                 b.second_ha = owner;
@@ -1775,18 +2158,85 @@ impl HomeAgent {
                     b.pending = None;
                 }
             });
-            if owner == node {
+        }
+        // The owner's bulk sync in progress must not sweep what it now owns here.
+        if let Some(sync) = self
+            .channels
+            .get_mut(&owner)
+            .and_then(|c| c.sync_in.as_mut())
+        {
+            sync.seen.extend(slots.iter().copied());
+        }
+        if owner == node {
+            for &s in &slots {
                 self.replicate_slot(s, now);
             }
+        } else if old_owner == Some(node) {
+            // This HA had taken them over and lost: it hands every one over, so its backups'
+            // replicas (which it may have overwritten meanwhile) name the winner.
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref()) {
+                    self.replicate_record(s, now);
+                }
+            }
+            self.pump(now);
         }
-        self.push_event(Event::TakenOver {
+        let changed = prev != Some((coordinator, owner));
+        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
+        self.takeovers.insert(
             failed,
-            owner,
-            bindings: slots.len(),
-        });
+            Decision {
+                coordinator,
+                owner,
+                incarnation,
+                moved,
+            },
+        );
+        if let Some((c, o)) = prev.filter(|_| changed) {
+            // Superseded: the losing coordinator and owner learn the winner directly.
+            for p in [c, o] {
+                if p != node && p != failed && Some(p) != sender {
+                    self.enqueue(
+                        p,
+                        Item::Takeover {
+                            failed,
+                            owner,
+                            coordinator,
+                        },
+                    );
+                }
+            }
+            self.pump(now);
+        }
+        if changed || !slots.is_empty() {
+            self.push_event(Event::TakenOver {
+                failed,
+                owner,
+                bindings: slots.len(),
+            });
+        }
+    }
+
+    /// The owner a takeover decision gave this mobile node's binding, if one did.
+    fn decided_owner(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<NodeId> {
+        let key = (home_address, nai.map(Box::from));
+        self.takeovers
+            .values()
+            .find(|d| d.moved.contains_key(&key))
+            .map(|d| d.owner)
     }
 
     fn on_down(&mut self, now: Instant, failed: NodeId) {
+        // A decision received before this HA saw the failure applies now, if recent.
+        if let Some((coordinator, owner, until)) = self.deferred.remove(&failed)
+            && until >= now
+        {
+            self.take_over(now, failed, owner, coordinator, None);
+        }
+        // A decision already taken (by a lower coordinator) stands.
+        if self.takeovers.contains_key(&failed) {
+            return;
+        }
         let Some(backups) = self.members.get(&failed).map(|m| m.backups.clone()) else {
             return;
         };
@@ -1810,10 +2260,18 @@ impl HomeAgent {
             .copied()
             .filter(|n| *n != self.node && *n != failed)
             .collect();
+        let coordinator = self.node;
         for p in peers {
-            self.enqueue(p, Item::Takeover { failed, owner });
+            self.enqueue(
+                p,
+                Item::Takeover {
+                    failed,
+                    owner,
+                    coordinator,
+                },
+            );
         }
-        self.take_over(now, failed, owner);
+        self.take_over(now, failed, owner, coordinator, None);
         self.pump(now);
     }
 
@@ -1838,23 +2296,27 @@ impl HomeAgent {
             match e {
                 HealthEvent::Up { node } => {
                     self.push_event(Event::PeerUp { node });
+                    self.forget_takeover(node);
                     // A backup (re)joins: send it everything in bulk.
                     if self.backups().contains(&node)
                         && let Some(ch) = self.channels.get_mut(&node)
                     {
-                        ch.bulk = Some(0);
-                        ch.inflight = None;
+                        ch.restart_bulk();
                     }
                     self.pump(now);
                 }
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
+                    // Its state is gone: a takeover of it stands.
+                    self.deferred.remove(&node);
+                    self.takeovers.remove(&node);
+                    self.returned.remove(&node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;
+                        ch.sync_in = None;
                         if is_backup {
-                            ch.bulk = Some(0);
-                            ch.inflight = None;
+                            ch.restart_bulk();
                         }
                     }
                 }

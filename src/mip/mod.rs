@@ -36,9 +36,36 @@
 //!
 //! Every binding (with its last accepted identification) is replicated to the HA's configured
 //! backups over a reliable, acknowledged, authenticated channel, with a bulk sync when a backup
-//! (re)joins. When an HA is Down, the lowest-numbered live backup selects the new owner among the
-//! live backups by load and announces it; every HA re-points the bindings, so the owner serves the
-//! next re-registrations without 131 or 133. Each HA emits [`Event::AdvertiseRoute`] /
+//! (re)joins or falls too far behind (its queue overflows). The bulk sync is authoritative: it is
+//! framed by [`cluster::Item::SyncBegin`] and [`cluster::Item::SyncEnd`] carrying an epoch; the
+//! backup notes the bindings the sender names in between and, at the end, removes the sender's
+//! replicas it did not see (permanent ones the sender serves, temporary ones it relays), so a
+//! removal lost with a dropped queue or an abandoned batch does not leave a stale replica. A sync
+//! restarted midway opens a new epoch, which discards the old one's marks; an end for another
+//! epoch is ignored; bindings this HA serves itself are never swept. A replicated removal, too,
+//! only removes what its sender is authoritative for. When two HAs both claim to serve a mobile
+//! node (races under loss, or an HA that took over the bindings of a peer that was only cut off),
+//! the claim that wins is the owner a takeover decided, else the newer registration
+//! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
+//! and re-replicates it naming the winner. An HA that a replica names as the server of a binding
+//! it did not serve takes it and says so, so a binding never ends up served by nobody. Bindings taken over from a peer seen alive again with
+//! its state (same incarnation) are checked against that peer's next bulk sync (which also names,
+//! as [`cluster::Item::Holds`], the bindings it holds for the receiver): those it no longer holds
+//! at all, and that were not re-registered here since, are removed. A peer that restarted lost
+//! its state: the takeover stands. A takeover received for an HA this HA still sees alive waits
+//! until this HA sees it Down (for a few heartbeat intervals; then it is dropped).
+//!
+//! When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new owner
+//! among the live backups by load and announces it as [`cluster::Item::Takeover`] naming itself
+//! as coordinator; every HA re-points the bindings, so the owner serves the next re-registrations
+//! without 131 or 133. Two survivors that see health differently may both coordinate and choose
+//! different owners; the rule that makes them converge: for one failed HA, the decision of the
+//! lowest coordinator id wins (then the lowest owner id, should one coordinator have
+//! decided twice). An HA holding a decision ignores a losing one and answers its
+//! sender with the winner; adopting a winner re-points the failed HA's bindings and those the
+//! losing decision had moved; the losing owner hands them over (re-replicates them naming the
+//! winner), and the losing coordinator and owner are told directly. A decision is forgotten when
+//! the failed HA is seen Up again. Each HA emits [`Event::AdvertiseRoute`] /
 //! [`Event::WithdrawRoute`] for the virtual network and learns the peers' announcements from their
 //! heartbeats ([`HomeAgent::announcers`]).
 pub mod binding;
