@@ -808,19 +808,18 @@ impl HomeAgent {
             }
             return r;
         }
+        // At layer 2, a frame from another member's MAC was sent by that member.
+        let member = match (self.mode, link_src) {
+            (ForwardMode::Layer2, Some(mac)) => self
+                .members
+                .values()
+                .find(|m| m.mac == mac && m.node != self.node)
+                .map(|m| m.node),
+            _ => None,
+        };
         match data.first() {
-            Some(&REQUEST_TYPE) => {
-                let forwarded_by = match (self.mode, link_src) {
-                    (ForwardMode::Layer2, Some(mac)) => self
-                        .members
-                        .values()
-                        .find(|m| m.mac == mac && m.node != self.node)
-                        .map(|m| m.node),
-                    _ => None,
-                };
-                self.handle_request(now, from, to, data, forwarded_by)
-            }
-            Some(&REPLY_TYPE) => self.handle_reply(now, data),
+            Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
+            Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
                 WireError::UnsupportedType {
@@ -1360,7 +1359,16 @@ impl HomeAgent {
     }
 
     /// First-HA processing of the second HA's reply.
-    fn handle_reply(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
+    /// `replier`: the member that sent the reply, when known (layer 3, or a layer-2 frame with its
+    /// link-layer source). It is the HA that served the request: if a request was forwarded twice
+    /// (a duplicate, with the selection changed in between) it may not be the one the pending
+    /// request names.
+    fn handle_reply(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        replier: Option<NodeId>,
+    ) -> Result<(), InputError> {
         let m = Summary::parse(data)?;
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
@@ -1407,6 +1415,7 @@ impl HomeAgent {
             };
             let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
             let node = self.node;
+            let server = replier.unwrap_or(pe.second_ha);
             let max_sim = self.max_simultaneous;
             let r = self.table.update(slot, |b| {
                 b.home_address = p.home_address;
@@ -1416,7 +1425,7 @@ impl HomeAgent {
                     b.nai = Some(n.into());
                 }
                 b.first_ha = node;
-                b.second_ha = pe.second_ha;
+                b.second_ha = server;
                 b.fa = pe.fa;
                 b.identification = pe.identification;
                 if sim {
@@ -1434,7 +1443,7 @@ impl HomeAgent {
             self.push_event(Event::BindingPermanent {
                 home_address: p.home_address,
                 lifetime: p.lifetime,
-                second_ha: pe.second_ha,
+                second_ha: server,
             });
             self.replicate_slot(slot, now);
         } else if p.code.is_accepted() {
@@ -1499,7 +1508,7 @@ impl HomeAgent {
                 let to = self.vip_sock();
                 self.handle_request(now, fa, to, request, Some(sender))
             }
-            Body::Relay { reply } => self.handle_reply(now, reply),
+            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender)),
             Body::Notice {
                 home_address,
                 nai,
@@ -1868,7 +1877,9 @@ impl HomeAgent {
 
     /// Ends the bulk sync `epoch` from `sender`: removes the replicas `sender` is authoritative
     /// for (it serves them, or relays their pending request) that it did not name since the sync
-    /// began. Never what this HA serves, nor a binding with a request this HA relays.
+    /// began. Never what this HA serves, nor a binding this HA relays as first HA (it learnt that
+    /// one first-hand, from the second HA's reply, possibly after the sender's snapshot: it ends
+    /// with its own lifetime or the deregistration this HA relays).
     fn end_sync(&mut self, sender: NodeId, epoch: u32) {
         let Some(ch) = self.channels.get_mut(&sender) else {
             return;
@@ -1884,8 +1895,9 @@ impl HomeAgent {
             .table
             .iter()
             .filter(|(s, b)| {
-                let mine =
-                    b.second_ha == node || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+                let mine = b.second_ha == node
+                    || b.first_ha == node
+                    || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
                 let from_sender = match b.state() {
                     BindingState::Temporary => {
                         b.pending.as_ref().is_some_and(|p| p.first_ha == sender)
@@ -1926,10 +1938,13 @@ impl HomeAgent {
     /// is checked against its next bulk sync (if it kept its state: same incarnation).
     fn forget_takeover(&mut self, node: NodeId) {
         self.deferred.remove(&node);
-        if let Some(d) = self.takeovers.remove(&node)
-            && d.owner == self.node
-            && let Some(incarnation) = d.incarnation
-        {
+        let Some(d) = self.takeovers.remove(&node) else {
+            return;
+        };
+        let Some(incarnation) = d.incarnation else {
+            return;
+        };
+        if d.owner == self.node {
             self.returned.insert(
                 node,
                 Returned {
@@ -1937,6 +1952,25 @@ impl HomeAgent {
                     moved: d.moved,
                 },
             );
+            return;
+        }
+        // Another HA was to take them over. If `node` kept its state (it was only cut off, the
+        // same incarnation), the bindings this HA re-pointed and nobody has registered since name
+        // `node` again: the owner may never have taken them (it may not have seen `node` Down),
+        // and `node` does not replicate bindings that did not change. An owner that did take
+        // them re-announces them, and the two-servers rule settles it.
+        if self.windows.get(&node).map(ReplayWindow::incarnation) != Some(incarnation) {
+            return;
+        }
+        for ((h, n), id) in d.moved {
+            if let Some(s) = self.table.find(h, n.as_deref())
+                && self
+                    .table
+                    .get(s)
+                    .is_some_and(|b| b.second_ha == d.owner && b.identification == id)
+            {
+                let _ = self.table.update(s, |b| b.second_ha = node);
+            }
         }
     }
 

@@ -90,12 +90,19 @@ struct Outstanding {
     identification: u64,
     lifetime: u16,
     tries: u32,
+    /// Answers 133 taken so far for this registration (at most [`MAX_RESYNCS`]).
+    resyncs: u32,
     deadline: Instant,
     timeout: Duration,
 }
 
+/// Answers 133 (identification mismatch) a registration may take, each followed by a
+/// resynchronised request, before it is reported denied.
+const MAX_RESYNCS: u32 = 3;
+
 /// A mobile node that registers through a (virtual) home agent: builds authenticated requests
-/// with NTP-timestamp identifications, retransmits with backoff, resynchronises its clock on 133,
+/// with NTP-timestamp identifications, retransmits with backoff, resynchronises its clock on 133
+/// (and asks again at once, up to three times per registration, apart from its retransmissions),
 /// verifies replies. Call order as every endpoint: after `handle_*` or a command, drain
 /// [`MobileNodeClient::poll_transmit`] and [`MobileNodeClient::poll_event`], then read
 /// [`MobileNodeClient::poll_timeout`]. Bounded: one request in flight, at most 16 queued
@@ -179,6 +186,7 @@ impl MobileNodeClient {
             identification: 0,
             lifetime,
             tries: 0,
+            resyncs: 0,
             deadline: now,
             timeout: self.cfg.retransmit,
         });
@@ -263,9 +271,12 @@ impl MobileNodeClient {
             let ha = i128::from(p.identification >> 32) << 32;
             let ours = i128::from(self.ntp_now(now) >> 32) << 32;
             self.clock_offset += ha - ours;
-            if o.tries < self.cfg.max_retransmits {
+            // A resynchronisation is not a retransmission: a 133 that answers a duplicate of an
+            // accepted request (the network copied it) must not use up the last try. Bounded, so
+            // an HA that keeps answering 133 ends the registration.
+            if o.resyncs < MAX_RESYNCS {
                 if let Some(x) = self.out.as_mut() {
-                    x.tries += 1;
+                    x.resyncs += 1;
                 }
                 self.send(now);
             } else {
