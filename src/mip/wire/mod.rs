@@ -638,28 +638,20 @@ impl<'a> Message<'a> {
         spi: u32,
         key: &PreparedKey,
     ) -> Result<(), AuthError> {
-        let e = self
+        let (got, authenticator) = self
             .extensions
             .get(index)
+            .and_then(Extension::spi_and_authenticator)
             .ok_or(AuthError::Missing { index })?;
-        let (got, authenticator) = e
-            .spi_and_authenticator()
-            .ok_or(AuthError::Missing { index })?;
-        if got != spi {
-            return Err(AuthError::UnknownSpi { spi: got });
-        }
         let covered_len = self
             .authenticated_len(index)
             .ok_or(AuthError::Missing { index })?;
-        let covered = raw.get(..covered_len).ok_or(AuthError::Truncated {
-            needed: covered_len,
-            got: raw.len(),
-        })?;
-        if key.verify(covered, authenticator) {
-            Ok(())
-        } else {
-            Err(AuthError::Mismatch { spi })
+        AuthRef {
+            spi: got,
+            authenticator,
+            covered_len,
         }
+        .verify_prepared(raw, spi, key)
     }
 }
 
