@@ -70,6 +70,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             l2tp_layout: None,
             queue_limit: 4096,
             error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
         },
         now,
     )

@@ -428,6 +428,7 @@ fn line_config(i: u8) -> LineConfig {
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
         error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
     }
 }
 
@@ -1898,7 +1899,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
 }
 
 #[test]
-fn tshark_reads_the_error_indications_and_version_not_supported() {
+fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
     let tshark = std::process::Command::new("tshark")
         .arg("--version")
         .output();
@@ -1918,6 +1919,14 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
     gw.sgsn().g_pdu_to(40001, no_session);
     gw.sgsn()
         .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
+    // Update and Delete PDP Context Requests naming no context: answered Non-existent.
+    for (t, seq) in [
+        (MessageType::UPDATE_PDP_CONTEXT_REQUEST, 0x0301),
+        (MessageType::DELETE_PDP_CONTEXT_REQUEST, 0x0302),
+    ] {
+        let m = Message::new(t, no_vid, seq, vec![Ie::Nsapi(5)]);
+        gw.sgsn().send_raw(2123, 2123, m.to_vec().unwrap());
+    }
     gw.sim.run_for(Duration::from_millis(300));
     let dir = std::env::temp_dir().join(format!("telcp-steering-ei-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1964,5 +1973,215 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
     assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
     assert!(lines.contains(&"0x03||||2123"), "{out}");
     assert_eq!(lines.len(), 3, "{out}");
+    let out = run(&[
+        "-Y",
+        "gtp && ip.src == 10.0.0.1 && gtp.cause == 192",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.teid",
+        "-e",
+        "gtp.seq_number",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "udp.srcport",
+        "-e",
+        "udp.dstport",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "0x13|0x00000000|0x0301|192|2123|2123",
+            "0x15|0x00000000|0x0302|192|2123|2123"
+        ],
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- requests naming no context
+
+/// A session slot at the SGSN whose gateway TEIDs are `teid`: its Update and Delete requests
+/// name that TEID.
+fn forged_slot(gw: &mut Gateway, teid: u32) -> usize {
+    let sgsn = gw.sgsn();
+    sgsn.sessions.push(SgsnSession {
+        nsapi: 5,
+        own_teid: 0x7700_0000 + teid % 0x100,
+        gw_teid_c: teid,
+        gw_teid_u: teid,
+        ..Default::default()
+    });
+    sgsn.sessions.len() - 1
+}
+
+/// The responses the SGSN took of `t` with sequence number `seq`.
+fn responses_to(sgsn: &Sgsn, t: MessageType, seq: u16) -> Vec<&Message<'static>> {
+    sgsn.responses
+        .iter()
+        .filter(|m| m.message_type() == t && m.header.sequence == Some(seq))
+        .collect()
+}
+
+#[test]
+fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
+    let mut gw = Gateway::new(27, 0.05, 1);
+    gw.create_sessions(3);
+    gw.settle();
+    let layout = layout();
+    // VID 200 is held by no processor: the line interface answers.
+    let no_vid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 5)
+        .unwrap();
+    // Processor 11's VID, no session there: the processor answers, through the line.
+    let vid = gw.proc(11).vid().unwrap();
+    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    let mut asked = Vec::new();
+    for teid in [no_vid, no_session] {
+        let idx = forged_slot(&mut gw, teid);
+        let now = gw.sim.now();
+        gw.sgsn().update(now, idx);
+        let upd = gw.sgsn().seq;
+        gw.sim.run_for(Duration::from_millis(20));
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, idx);
+        let del = gw.sgsn().seq;
+        asked.push((teid, idx, upd, del));
+        gw.sim.run_for(Duration::from_millis(20));
+    }
+    // The SGSN retransmits until answered, over the lossy path.
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+            s.node::<Sgsn>(NodeId(0)).outstanding.is_empty()
+        });
+    assert!(ok, "every request was answered");
+
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for &(teid, idx, upd, del) in &asked {
+        let s = &sgsn.sessions[idx];
+        assert_eq!(s.updates_ok, 0, "{teid:#x}");
+        assert_eq!(s.deleted, Some(Cause::NON_EXISTENT), "{teid:#x}");
+        for (t, seq) in [
+            (MessageType::UPDATE_PDP_CONTEXT_RESPONSE, upd),
+            (MessageType::DELETE_PDP_CONTEXT_RESPONSE, del),
+        ] {
+            let r = responses_to(sgsn, t, seq);
+            assert_eq!(
+                r.len(),
+                1,
+                "{teid:#x}: one {t:?} with sequence number {seq}"
+            );
+            let m = r[0];
+            // The context is unknown, so the peer's control TEID is too: TEID 0.
+            assert_eq!(m.header.teid, 0, "{teid:#x}");
+            assert_eq!(m.cause(), Some(Cause::NON_EXISTENT));
+            assert_eq!(m.ies().len(), 1, "Cause only: {m:?}");
+        }
+    }
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(sgsn.error_indications().is_empty());
+
+    let line = gw.line(0).stats().clone();
+    // The requests naming VID 200 were answered by the line interface, every copy that
+    // arrived, within the burst; the others by processor 11.
+    assert!(line.drops(DropReason::UnknownVid) >= 2);
+    assert_eq!(line.non_existent, line.drops(DropReason::UnknownVid));
+    assert_eq!(line.non_existent_suppressed, 0);
+    assert!(gw.proc(11).stats().unknown_teid >= 2);
+    assert_eq!(gw.sp().session_count(), 3, "nothing changed in the gateway");
+    // The live sessions are untouched.
+    for i in 0..3 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions[..3].iter().all(|s| s.updates_ok == 1));
+}
+
+#[test]
+fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
+    let mut gw = Gateway::new(28, 0.0, 1);
+    let line = gw.lines[0];
+    let layout = layout();
+    let src = sa(SGSN_IP, 2123);
+    let gc = sa(GW_IP, 2123);
+    let forged = |i: u32| {
+        let teid = layout
+            .compose(VirtualId::new(200).unwrap(), None, i & 0xffff)
+            .unwrap();
+        let t = if i % 2 == 0 {
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST
+        } else {
+            MessageType::DELETE_PDP_CONTEXT_REQUEST
+        };
+        Message::new(t, teid, i as u16, vec![Ie::Nsapi(5)])
+            .to_vec()
+            .unwrap()
+    };
+    // 10 000 at one instant: only the burst (20) is answered.
+    for i in 0..10_000 {
+        gw.sim.deliver_now(line, src, gc, &forged(i));
+    }
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
+    assert_eq!(s.non_existent, 20);
+    assert_eq!(s.non_existent_suppressed, 9_980);
+    assert_eq!(s.queue_full, 0);
+    assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
+    // Then 10 per millisecond for a second: the sustained rate (100/s), nothing more.
+    for ms in 0..1000u32 {
+        gw.sim.run_for(Duration::from_millis(1));
+        for i in 0..10 {
+            gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
+        }
+    }
+    let s = gw.line(0).stats().clone();
+    let sustained = s.non_existent - 20;
+    assert!(
+        (95..=120).contains(&sustained),
+        "{sustained} Non-existent answers in a second"
+    );
+    assert_eq!(s.non_existent + s.non_existent_suppressed, 20_000);
+    gw.sim.run_for(Duration::from_millis(100));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(
+        sgsn.response_sources.len() as u64,
+        s.non_existent,
+        "what was counted is what left"
+    );
+
+    // Responses naming no context, requests without a sequence number and other requests are
+    // dropped unanswered (and take no token).
+    let answered = s.non_existent + s.non_existent_suppressed;
+    gw.sim.run_for(Duration::from_secs(1));
+    let teid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 9)
+        .unwrap();
+    let resp = Message::new(
+        MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+        teid,
+        1,
+        vec![Ie::Cause(Cause::NON_EXISTENT)],
+    );
+    let mut no_seq = Message::new(MessageType::DELETE_PDP_CONTEXT_REQUEST, teid, 0, vec![]);
+    no_seq.header.sequence = None;
+    let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, teid, 2, vec![]);
+    for m in [resp, no_seq, create] {
+        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+    }
+    // An Update to the GTP-U port is no GTP-C request there.
+    gw.sim
+        .deliver_now(line, sa(SGSN_IP, 2152), sa(GW_IP, 2152), &forged(0));
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
+    assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
+    assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
 }

@@ -85,6 +85,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         l2tp_layout: l2tp,
         queue_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
+        non_existent: crate::steering::limit::RateLimit::new(1, 1),
     };
     let Ok(mut li) = LineInterface::new(config, now) else {
         return;
@@ -177,6 +178,49 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         assert!(r.is_ok());
         assert_eq!(li.stats().other_version, before + 1);
         assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
+    }
+    // To the GTP-C port, an Update / Delete PDP Context Request (with a sequence number) naming
+    // no VID is answered with the matching response: Cause Non-existent, TEID 0, the request's
+    // sequence number, back to its source from the address it was sent to. Nothing else
+    // dropped there is answered.
+    if crate::steering::gtp::version(data) == Some(1)
+        && verdict == Verdict::Drop(crate::steering::line::DropReason::UnknownVid)
+    {
+        use crate::steering::gtp::{Cause, MessageType};
+        let gc = SocketAddr::new(gw.ip(), 2123);
+        let pc = SocketAddr::new(peer.ip(), 2123);
+        let _ = li.handle_datagram(now, pc, gc, data);
+        let sent = li.poll_transmit();
+        let req = crate::steering::gtp::parse(data).ok().filter(|m| {
+            m.header.sequence.is_some()
+                && matches!(
+                    m.message_type(),
+                    MessageType::UPDATE_PDP_CONTEXT_REQUEST
+                        | MessageType::DELETE_PDP_CONTEXT_REQUEST
+                )
+        });
+        match req {
+            Some(req) => {
+                let Some(t) = sent else {
+                    panic!("an Update / Delete naming no VID is answered Non-existent");
+                };
+                assert_eq!((t.dst, t.src), (pc, Some(gc)));
+                let resp = crate::steering::gtp::parse(&t.payload);
+                let resp = resp.as_ref().ok();
+                assert_eq!(
+                    resp.map(|m| m.message_type().0),
+                    Some(req.message_type().0 + 1)
+                );
+                assert_eq!(resp.map(|m| m.header.teid), Some(0));
+                assert_eq!(resp.and_then(|m| m.header.sequence), req.header.sequence);
+                assert_eq!(resp.and_then(|m| m.cause()), Some(Cause::NON_EXISTENT));
+                // The bucket (one answer) is empty now: the repeat is counted, not sent.
+                let _ = li.handle_datagram(now, pc, gc, data);
+                assert!(li.poll_transmit().is_none());
+                assert_eq!(li.stats().non_existent_suppressed, 1);
+            }
+            None => assert!(sent.is_none()),
+        }
     }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
