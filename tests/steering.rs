@@ -1993,7 +1993,8 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
         "-e",
         "udp.dstport",
     ]);
-    let lines: Vec<&str> = out.lines().collect();
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
     assert_eq!(
         lines,
         [
