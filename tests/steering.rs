@@ -2186,3 +2186,128 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
     assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
 }
+
+// ---------------------------------------------------------------- repeated set-ups
+
+#[test]
+fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
+    let mut gw = Gateway::new(29, 0.05, 1);
+    let layout = layout();
+    let (sgsn_node, line) = (gw.sgsn, gw.lines[0]);
+    // Three processors: when one fails, the other two are the only candidates, so the backup
+    // of a failed primary's session takes part in the set-up that replaces it.
+    let v14 = gw.proc(14).vid().unwrap();
+    gw.sim.crash(gw.procs[&14]);
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<LineInterface>(line).table().state(v14) == Some(VidState::Down)
+        });
+    assert!(ok);
+    let mut incarnation: HashMap<u32, u32> = PROCS.iter().map(|id| (*id, 1)).collect();
+    let live = [11, 12, 13];
+    let mut after = Vec::new();
+    for cycle in 0..3 {
+        // The request reaches the gateway; every answer to the SGSN is lost.
+        gw.sim.partition(sgsn_node, line);
+        let now = gw.sim.now();
+        let idx = gw.sgsn().create(now, "001019999999999", 5);
+        let seq = gw.sgsn().seq;
+        let bytes = gw.sgsn().outstanding[&seq].bytes.clone();
+        // The primary created the session and replicated it to the backup. (The SGSN's
+        // retransmissions are cut off with its answers: copies are injected, every 300 ms.)
+        let replicated = |s: &Sim| -> bool {
+            live.iter().any(|id| {
+                let p = s.node::<Processor>(gw.procs[id]);
+                p.session_teids().any(|t| {
+                    live.iter().any(|b| {
+                        let q = s.node::<Processor>(gw.procs[b]);
+                        b != id && q.vid() == layout.backup(t) && q.has_session(t)
+                    })
+                })
+            })
+        };
+        let mut ok = false;
+        for _ in 0..N3 {
+            gw.sim
+                .inject(sa(SGSN_IP, 2123), sa(GW_IP, 2123), bytes.clone());
+            ok = gw
+                .sim
+                .run_until_cond(Duration::from_millis(5), Duration::from_millis(300), |s| {
+                    replicated(s)
+                });
+            if ok {
+                break;
+            }
+        }
+        assert!(ok, "cycle {cycle}: the first attempt was not replicated");
+        let primary = *live
+            .iter()
+            .find(|id| gw.proc(**id).session_count() == 1)
+            .unwrap();
+        let pv = gw.proc(primary).vid().unwrap();
+        // The primary fails before the SGSN saw the answer; the SGSN repeats the request.
+        gw.sim.crash(gw.procs[&primary]);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<LineInterface>(line).table().state(pv) == Some(VidState::Down)
+            });
+        assert!(ok);
+        gw.sim.heal(sgsn_node, line);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(10), |s| {
+                s.node::<Sgsn>(sgsn_node).sessions[idx].created.is_some()
+            });
+        assert!(ok, "cycle {cycle}: the repeat was not answered");
+        assert_eq!(
+            gw.sim.node::<Sgsn>(sgsn_node).sessions[idx].created,
+            Some(Cause::REQUEST_ACCEPTED)
+        );
+        // The SGSN is done with the session it got (once duplicates of its request in flight
+        // have drained: one arriving after the Delete would be a new set-up); the failed
+        // processor comes back.
+        gw.sim.run_for(Duration::from_secs(1));
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, idx);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(10), |s| {
+                s.node::<Sgsn>(sgsn_node).sessions[idx].deleted.is_some()
+            });
+        assert!(ok, "cycle {cycle}: the Delete was not answered");
+        let inc = incarnation.get_mut(&primary).unwrap();
+        *inc += 1;
+        let n = gw.procs[&primary];
+        let now = gw.sim.now();
+        gw.sim.restart(
+            n,
+            Box::new(Processor::new(processor_config(primary, *inc), now).unwrap()),
+        );
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<Processor>(n).vid().is_some_and(|v| {
+                    s.node::<LineInterface>(line).table().state(v) == Some(VidState::Up)
+                })
+            });
+        assert!(ok, "cycle {cycle}: the restarted processor did not come up");
+        gw.settle();
+        let own: usize = live.iter().map(|id| gw.proc(*id).session_count()).sum();
+        let shadow: usize = live.iter().map(|id| gw.proc(*id).shadow_count()).sum();
+        after.push((own, shadow, gw.sp().session_count()));
+    }
+    // After every cycle the subscriber has no session (the SGSN deleted the one it got), and no
+    // processor keeps a copy of the first attempt: the set-up that replaced it superseded it.
+    assert_eq!(
+        after,
+        vec![(0, 0, 0); 3],
+        "(own, shadow, switch) after each cycle"
+    );
+    let superseded: u64 = live
+        .iter()
+        .map(|id| gw.proc(*id).stats().shadow_superseded)
+        .sum();
+    assert!(superseded >= 1, "{superseded}");
+}

@@ -410,9 +410,10 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
 /// Drives a [`crate::steering::Processor`] (slot 11, small bounds) with operations decoded from
 /// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
 /// directed by the switch processor and packets passed on by a line interface (GTP bytes from
-/// the fuzz data), and time advancing. Checks after each: the session and shadow tables stay
-/// within their bounds, the output queue stays bounded. `start` is the base instant the run
-/// starts at (the caller's clock; the harness never reads one).
+/// the fuzz data), sessions replicated here (and their deletions) for a few subscribers, so
+/// repeated set-ups supersede each other's copies, and time advancing. Checks after each: the
+/// session and shadow tables stay within their bounds, the output queue stays bounded. `start`
+/// is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn steering_processor(start: Instant, data: &[u8]) {
     use crate::steering::processor::{Processor, ProcessorConfig};
     let switch = addr(0, 100, 4000);
@@ -455,7 +456,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             rest = tail;
             raw
         };
-        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 6 {
+        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 7 {
             0 => (switch, Some(take(b).to_vec())),
             1 => (line, Some(take(b).to_vec())),
             2 => (
@@ -499,10 +500,41 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
                     ),
                 )
             }
-            _ => {
+            5 => {
                 now += Duration::from_millis(u64::from(b) * 10);
                 p.handle_timeout(now);
                 (switch, None)
+            }
+            _ => {
+                // A session replicated here by the switch processor (or its deletion), for one
+                // of three subscribers (or one without an IMSI), naming this processor as the
+                // backup: repeated set-ups of a subscriber supersede each other's copies.
+                let local = take(2).iter().fold(0u32, |a, x| a << 8 | u32::from(*x));
+                let backup = p.vid().unwrap_or(ONE);
+                let primary = vid(1 + u16::from(b >> 5));
+                let teid = VidLayout::default()
+                    .compose(primary, Some(backup), local)
+                    .unwrap_or(0);
+                let imsi = match b % 4 {
+                    3 => Imsi([0xff; 8]),
+                    n => Imsi([n; 8]),
+                };
+                let record = SessionRecord {
+                    teid,
+                    version: 1 + u32::from(b >> 6),
+                    peer_teid_c: 1,
+                    peer_teid_u: 2,
+                    peer_c: peer.ip(),
+                    peer_u: peer.ip(),
+                    imsi,
+                    nsapi: 5,
+                    ue_addr: Ipv4Addr::new(10, 0, 0, b),
+                };
+                let delete = b & 0x10 != 0;
+                (
+                    switch,
+                    Some(FabricMessage::Sync { delete, record }.to_vec()),
+                )
             }
         };
         if let Some(m) = msg {

@@ -57,7 +57,16 @@
 //! * Own sessions: at most `max_sessions` (no more than the layout's local part holds); a set-up
 //!   beyond is refused with cause No resources available.
 //! * Replicated copies: at most `max_shadow`; beyond, a sync is not acknowledged (the primary
-//!   gives up after its retries and reports the session unprotected).
+//!   gives up after its retries and reports the session unprotected). At most one copy per
+//!   subscriber (IMSI and NSAPI, for sessions set up with an IMSI): a copy replicated for a
+//!   newer set-up of a subscriber, or a session of its own set up for that subscriber,
+//!   supersedes the copy held for it under another TEID, which is deleted (counted in
+//!   [`ProcessorStats::shadow_superseded`]) and reported to the switch processor like a
+//!   deletion served as the backup, so the switch processor forgets its TEID. This is the copy a
+//!   set-up orphans when its primary fails before the peer saw the answer: the peer repeats the
+//!   request, the switch processor directs it afresh, and the new session's primary or backup
+//!   is this processor (always so when at most two processors remain eligible). Repeated
+//!   set-ups of one subscriber thus hold at most one copy on each processor.
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
@@ -77,6 +86,11 @@
 //!   backup's changes meanwhile are not merged back.
 //! * A second Create PDP Context Request for the same IMSI and NSAPI with a new sequence number is
 //!   recognised only if the switch processor directs it to the same processor.
+//! * A copy orphaned by a failed primary is superseded only on the processors the newer set-up
+//!   involves: when its primary and backup are both other processors, the old copy stays until
+//!   a later set-up of that subscriber involves its holder, counted against `max_shadow`.
+//!   A late retransmission of the superseded set-up's replication supersedes the newer copy in
+//!   turn (the newer session keeps its primary, and is replicated again at its next change).
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
@@ -247,6 +261,9 @@ pub struct ProcessorStats {
     pub unprotected: u64,
     /// Replicated sessions refused because `max_shadow` was reached.
     pub shadow_full: u64,
+    /// Replicated sessions deleted because a newer set-up of the same subscriber (IMSI and
+    /// NSAPI) superseded them.
+    pub shadow_superseded: u64,
     /// L2TP packets received.
     pub l2tp_packets: u64,
     /// Datagrams dropped because the output queue was full.
@@ -297,6 +314,9 @@ pub struct Processor {
     sessions: HashMap<u32, Session>,
     by_subscriber: HashMap<(Imsi, u8), u32>,
     shadow: HashMap<u32, Session>,
+    /// The replicated copy held for each subscriber (IMSI, NSAPI), sessions set up with an IMSI
+    /// only: a newer set-up of the same subscriber supersedes the copy.
+    shadow_by_subscriber: HashMap<(Imsi, u8), u32>,
     free_local: VecDeque<u32>,
     next_local: u32,
     next_l2tp_local: u32,
@@ -313,6 +333,12 @@ pub struct Processor {
     answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
     answered_order: VecDeque<(SocketAddr, u16)>,
     error_indications: TokenBucket,
+}
+
+/// The subscriber key (IMSI, NSAPI) of a session set up with an IMSI; `None` without one (the
+/// set-up's IMSI defaults to all `0xff`), so sessions without an IMSI never supersede each other.
+fn subscriber_key(r: &SessionRecord) -> Option<(Imsi, u8)> {
+    (r.imsi != Imsi([0xff; 8])).then_some((r.imsi, r.nsapi))
 }
 
 fn fabric_transmit(src: SocketAddr, dst: SocketAddr, msg: &FabricMessage<'_>) -> Transmit {
@@ -380,6 +406,7 @@ impl Processor {
             sessions: HashMap::new(),
             by_subscriber: HashMap::new(),
             shadow: HashMap::new(),
+            shadow_by_subscriber: HashMap::new(),
             free_local: VecDeque::new(),
             next_local: 1,
             next_l2tp_local: 1,
@@ -569,7 +596,7 @@ impl Processor {
                 let line = self.config.line_addr;
                 self.handle_setup(now, backup, peer, gateway, line, &data)
             }
-            FabricMessage::Sync { delete, record } => self.handle_sync(delete, record),
+            FabricMessage::Sync { delete, record } => self.handle_sync(now, delete, record),
             FabricMessage::SyncAck { teid, version } => {
                 self.handle_sync_ack(teid, version);
                 Ok(())
@@ -807,6 +834,8 @@ impl Processor {
         let bytes = self.reply_bytes(gateway, peer, &response);
         self.sessions.insert(teid, session);
         self.by_subscriber.insert((imsi, nsapi), teid);
+        // A copy of an earlier set-up of this subscriber held here as a backup is superseded.
+        self.supersede_shadow(now, &record);
         self.stats.created += 1;
         self.update_load();
         self.event(ProcessorEvent::SessionCreated {
@@ -867,7 +896,12 @@ impl Processor {
         }
     }
 
-    fn handle_sync(&mut self, delete: bool, record: SessionRecord) -> Result<(), InputError> {
+    fn handle_sync(
+        &mut self,
+        now: Instant,
+        delete: bool,
+        record: SessionRecord,
+    ) -> Result<(), InputError> {
         let vid = self.vid.ok_or(InputError::NotReady)?;
         if self.config.layout.backup(record.teid) != Some(vid) {
             return Err(InputError::Unexpected(
@@ -875,7 +909,7 @@ impl Processor {
             ));
         }
         if delete {
-            self.shadow.remove(&record.teid);
+            self.drop_shadow(record.teid);
         } else {
             match self.shadow.get_mut(&record.teid) {
                 Some(s) => {
@@ -884,6 +918,9 @@ impl Processor {
                     }
                 }
                 None => {
+                    // A newer set-up of a subscriber whose older copy is held here: that copy
+                    // is superseded (its primary is gone or the peer set the context up again).
+                    self.supersede_shadow(now, &record);
                     if self.shadow.len() >= self.config.max_shadow {
                         self.stats.shadow_full += 1;
                         return Ok(());
@@ -899,6 +936,9 @@ impl Processor {
                             qos: Vec::new(),
                         },
                     );
+                    if let Some(key) = subscriber_key(&record) {
+                        self.shadow_by_subscriber.insert(key, record.teid);
+                    }
                 }
             }
         }
@@ -1067,7 +1107,7 @@ impl Processor {
     ) {
         let teid = record.teid;
         if as_backup {
-            self.shadow.remove(&teid);
+            self.drop_shadow(teid);
             self.replicate(now, record, true, None);
         } else {
             self.sessions.remove(&teid);
@@ -1076,6 +1116,40 @@ impl Processor {
             self.update_load();
             self.replicate(now, record, true, response);
         }
+    }
+
+    /// Forgets the replicated copy `teid` (no report).
+    fn drop_shadow(&mut self, teid: u32) {
+        if let Some(s) = self.shadow.remove(&teid) {
+            if let Some(key) = subscriber_key(&s.record) {
+                if self.shadow_by_subscriber.get(&key) == Some(&teid) {
+                    self.shadow_by_subscriber.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A set-up of `record`'s subscriber under a new TEID (a copy replicated here, or a session
+    /// of its own) supersedes the replicated copy held for the same subscriber under another
+    /// TEID: the copy is deleted, and the deletion reported to the switch processor as a backup
+    /// reports one it served, so that the switch processor forgets the TEID (and frees the VIDs
+    /// it named when safe).
+    fn supersede_shadow(&mut self, now: Instant, record: &SessionRecord) {
+        let Some(key) = subscriber_key(record) else {
+            return;
+        };
+        let Some(&old) = self.shadow_by_subscriber.get(&key) else {
+            return;
+        };
+        if old == record.teid {
+            return;
+        }
+        let Some(stale) = self.shadow.get(&old).map(|s| s.record) else {
+            self.shadow_by_subscriber.remove(&key);
+            return;
+        };
+        self.stats.shadow_superseded += 1;
+        self.remove_session(now, stale, true, None);
     }
 
     /// Answers a G-PDU for `teid`, which names no session held here, with an Error Indication
