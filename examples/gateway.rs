@@ -142,6 +142,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 heartbeat_interval: Duration::from_millis(200),
                 queue_limit: 4096,
                 error_indications: RateLimit::default(),
+                non_existent: RateLimit::default(),
             },
             now,
         )

@@ -388,6 +388,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 4096,
         error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
     }
 }
 
@@ -2185,6 +2186,27 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
     assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
     assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
+
+    // The same at a processor: its own VID, no session, 2000 at one instant.
+    gw.sim.run_for(Duration::from_millis(100));
+    let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
+    let vid = gw.proc(12).vid().unwrap();
+    for i in 0..2000u32 {
+        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
+        let m = Message::new(
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            teid,
+            i as u16,
+            vec![],
+        );
+        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let p = gw.proc(12).stats().clone();
+    assert_eq!(p.unknown_teid, 2000);
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
+    assert!(got <= 21, "{got} Non-existent answers from the processor");
+    assert_eq!(got as u64 + p.non_existent_suppressed, 2000);
 }
 
 // ---------------------------------------------------------------- repeated set-ups

@@ -439,6 +439,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 64,
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
+        non_existent: crate::steering::limit::RateLimit::new(10, 4),
     };
     let Ok(mut p) = Processor::new(config, start) else {
         return;

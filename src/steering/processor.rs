@@ -36,8 +36,10 @@
 //!   sessions (changes replicated the same way before answering), or, when the line interface
 //!   steered them here because the primary is down, from the replicated copies (a Delete is then
 //!   reported to the switch processor so it can free the VIDs).
-//! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0) and
-//!   counted; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
+//! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0, the
+//!   request's sequence number) and counted, at most `non_existent` answers (a token bucket;
+//!   beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`]), as the line
+//!   interface answers those naming a VID no processor holds; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
 //!   a GTP-U Error Indication (TS 29.281 section 7.3.1) through the line interface that passed
 //!   it on: to the G-PDU's source IP address, UDP port 2152, from the address the G-PDU was sent
 //!   to, carrying the G-PDU's TEID (TEID Data I), that address (GTP-U Peer Address) and, when
@@ -72,6 +74,8 @@
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
 //! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
 //!   after); beyond, suppressed and counted in [`ProcessorStats::error_indications_suppressed`].
+//! * Non-existent answers to Update/Delete requests for TEIDs it does not hold: `non_existent`
+//!   (the same); beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`].
 //!
 //! # Trust
 //!
@@ -145,13 +149,17 @@ pub struct ProcessorConfig {
     pub queue_limit: usize,
     /// Bound of the Error Indications sent for G-PDUs naming no session it holds.
     pub error_indications: RateLimit,
+    /// Bound of the Non-existent answers to Update / Delete PDP Context Requests naming no
+    /// session it holds.
+    pub non_existent: RateLimit,
 }
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
     /// replicated ones, recovery 0, 200 ms fabric retransmission up to 10 times, 1 s heartbeats,
-    /// queues of 4096, at most 100 Error Indications per second (bursts of 20).
+    /// queues of 4096, at most 100 Error Indications and 100 Non-existent answers per second
+    /// (bursts of 20 each).
     pub fn new(
         id: u32,
         fabric_addr: SocketAddr,
@@ -180,6 +188,7 @@ impl ProcessorConfig {
             heartbeat_interval: Duration::from_secs(1),
             queue_limit: 4096,
             error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
         }
     }
 }
@@ -272,6 +281,9 @@ pub struct ProcessorStats {
     pub error_indications: u64,
     /// Error Indications not sent because `error_indications` was exhausted.
     pub error_indications_suppressed: u64,
+    /// Non-existent answers not sent because `non_existent` was exhausted (the requests are
+    /// still counted in `unknown_teid`).
+    pub non_existent_suppressed: u64,
     /// Peers' Error Indications received (relayed by the switch processor).
     pub error_indications_received: u64,
     /// Sessions deleted because a peer's Error Indication named them.
@@ -333,6 +345,7 @@ pub struct Processor {
     answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
     answered_order: VecDeque<(SocketAddr, u16)>,
     error_indications: TokenBucket,
+    non_existent: TokenBucket,
 }
 
 /// The subscriber key (IMSI, NSAPI) of a session set up with an IMSI; `None` without one (the
@@ -400,6 +413,7 @@ impl Processor {
         hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
         let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
         let error_indications = TokenBucket::new(config.error_indications, now);
+        let non_existent = TokenBucket::new(config.non_existent, now);
         let mut p = Processor {
             config,
             vid: None,
@@ -420,6 +434,7 @@ impl Processor {
             answered_order: VecDeque::new(),
             rejoining: false,
             error_indications,
+            non_existent,
         };
         p.send_vid_request(now);
         Ok(p)
@@ -1018,7 +1033,11 @@ impl Processor {
             .or_else(|| self.shadow.get_mut(&teid))
         else {
             self.stats.unknown_teid += 1;
-            self.refuse(line, gateway, peer, &req, 0, Cause::NON_EXISTENT);
+            if self.non_existent.take(now) {
+                self.refuse(line, gateway, peer, &req, 0, Cause::NON_EXISTENT);
+            } else {
+                self.stats.non_existent_suppressed += 1;
+            }
             return Err(InputError::UnknownTeid(teid));
         };
         // Replies go where this request came from.
