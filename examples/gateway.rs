@@ -255,5 +255,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.to_backup,
         s.dropped.iter().sum::<u64>()
     );
+    println!(
+        "line interface answered: {} Error Indications ({} suppressed), {} Non-existent ({} suppressed)",
+        s.error_indications,
+        s.error_indications_suppressed,
+        s.non_existent,
+        s.non_existent_suppressed
+    );
     Ok(())
 }
