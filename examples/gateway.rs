@@ -70,6 +70,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             l2tp_layout: None,
             queue_limit: 4096,
             error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
         },
         now,
     )
@@ -141,6 +142,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 heartbeat_interval: Duration::from_millis(200),
                 queue_limit: 4096,
                 error_indications: RateLimit::default(),
+                non_existent: RateLimit::default(),
             },
             now,
         )
@@ -252,6 +254,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.to_primary,
         s.to_backup,
         s.dropped.iter().sum::<u64>()
+    );
+    println!(
+        "line interface answered: {} Error Indications ({} suppressed), {} Non-existent ({} suppressed)",
+        s.error_indications,
+        s.error_indications_suppressed,
+        s.non_existent,
+        s.non_existent_suppressed
     );
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! and Create PDP Context Request are answered, it logs the End User Address the processor
 //! assigned, the TEIDs carry the VIDs, and its G-PDUs (`--pinghost`) are steered straight to the
 //! processor; and a G-PDU naming no context is answered with an Error Indication that sgsnemu
-//! takes. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
+//! takes; and its Delete PDP Context Request naming no context is answered with Cause
+//! Non-existent. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
 //! under `timeout -s KILL`.
 
 #[path = "../examples/gateway.rs"]
@@ -256,6 +257,130 @@ fn sgsnemu_takes_our_error_indication_for_a_g_pdu_naming_no_context() {
     assert!(
         li.drops(telcp::steering::line::DropReason::UnknownVid) <= 5,
         "sgsnemu kept sending after our Error Indication"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// sgsnemu creates a context and sends three pings through it; then the line interface is given
+/// a table without the processor's VID (as if the processor and its sessions were gone), and
+/// sgsnemu is interrupted (SIGINT), so it deletes the context: its Delete PDP Context Request
+/// names no VID, and the line interface answers it with a Delete PDP Context Response carrying
+/// Cause Non-existent, TEID 0 and its sequence number. sgsnemu, a real osmo-ggsn GTP stack,
+/// takes it as the answer to its request (found by the sequence number; it does not retransmit)
+/// and logs it; its library then looks the context up by the header TEID, 0, finds none and
+/// reports the cause to sgsnemu as -1 rather than 192 (it logs that this is expected when the
+/// context is gone).
+#[test]
+fn sgsnemu_takes_our_non_existent_answer_to_a_delete_naming_no_context() {
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    let gw_ip = Ipv4Addr::new(127, 0, 0, 45);
+    let sgsn_ip = "127.0.0.46";
+    let mut g = gateway::build(&gateway::Options {
+        listen: gw_ip,
+        processors: 2,
+        fabric_port: 40600,
+        pcap: None,
+    })
+    .expect("bind the gateway's loopback sockets");
+    g.net.run_for(Duration::from_millis(1200));
+
+    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-ne-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("sgsnemu.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "8"]);
+    if present("stdbuf") {
+        cmd.args(["stdbuf", "-oL", "-eL"]);
+    }
+    cmd.arg("sgsnemu")
+        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
+        .arg("--statedir")
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(dir.join("sgsnemu.pid"))
+        .args([
+            "--pinghost",
+            "192.0.2.1",
+            "--pingcount",
+            "3",
+            "--pingrate",
+            "10",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+
+    let mut pulled = false;
+    let mut seen = None;
+    let mut pulled_at = None;
+    let mut interrupted = false;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        g.net.run_for(Duration::from_millis(50));
+        let mut vid = None;
+        for &p in &g.processors {
+            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+                if let ProcessorEvent::SessionCreated { teid, .. } = e {
+                    vid = g.layout.primary(teid);
+                }
+            }
+        }
+        if vid.is_some() {
+            seen = vid;
+        }
+        let user: u64 = g
+            .processors
+            .iter()
+            .map(|&p| g.net.node_mut::<Processor>(p).stats().user_packets)
+            .sum();
+        // Once its pings went through, before it deletes the context.
+        if let (Some(v), false, true) = (seen, pulled, user >= 3) {
+            let entries: Vec<_> = g
+                .net
+                .node_mut::<SwitchProcessor>(g.switch)
+                .table()
+                .into_iter()
+                .filter(|e| e.vid != v)
+                .collect();
+            assert!(
+                g.net
+                    .node_mut::<LineInterface>(g.line)
+                    .apply_update(u64::MAX / 2, &entries)
+            );
+            pulled = true;
+            pulled_at = Some(Instant::now());
+        }
+        if let (Some(t), false) = (pulled_at, interrupted) {
+            if t.elapsed() > Duration::from_millis(300) {
+                let pid = std::fs::read_to_string(dir.join("sgsnemu.pid")).unwrap_or_default();
+                let _ = Command::new("kill").args(["-INT", pid.trim()]).status();
+                interrupted = true;
+            }
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    println!("--- sgsnemu log ---\n{log}");
+    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    println!("line {li:?}");
+    assert!(pulled && interrupted, "sgsnemu's context was created");
+    assert_eq!(li.error_indications, 0);
+    // One Delete arrived and was answered: sgsnemu matched the answer to its request by the
+    // sequence number and did not retransmit it.
+    assert_eq!(li.non_existent, 1, "its Delete naming no VID was answered");
+    assert_eq!(li.drops(telcp::steering::line::DropReason::UnknownVid), 1);
+    assert!(
+        log.contains("Received delete PDP context response"),
+        "sgsnemu took our Non-existent answer"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

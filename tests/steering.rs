@@ -388,6 +388,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 4096,
         error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
     }
 }
 
@@ -428,6 +429,7 @@ fn line_config(i: u8) -> LineConfig {
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
         error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
     }
 }
 
@@ -1898,7 +1900,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
 }
 
 #[test]
-fn tshark_reads_the_error_indications_and_version_not_supported() {
+fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
     let tshark = std::process::Command::new("tshark")
         .arg("--version")
         .output();
@@ -1918,6 +1920,14 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
     gw.sgsn().g_pdu_to(40001, no_session);
     gw.sgsn()
         .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
+    // Update and Delete PDP Context Requests naming no context: answered Non-existent.
+    for (t, seq) in [
+        (MessageType::UPDATE_PDP_CONTEXT_REQUEST, 0x0301),
+        (MessageType::DELETE_PDP_CONTEXT_REQUEST, 0x0302),
+    ] {
+        let m = Message::new(t, no_vid, seq, vec![Ie::Nsapi(5)]);
+        gw.sgsn().send_raw(2123, 2123, m.to_vec().unwrap());
+    }
     gw.sim.run_for(Duration::from_millis(300));
     let dir = std::env::temp_dir().join(format!("telcp-steering-ei-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1964,5 +1974,362 @@ fn tshark_reads_the_error_indications_and_version_not_supported() {
     assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
     assert!(lines.contains(&"0x03||||2123"), "{out}");
     assert_eq!(lines.len(), 3, "{out}");
+    let out = run(&[
+        "-Y",
+        "gtp && ip.src == 10.0.0.1 && gtp.cause == 192",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.teid",
+        "-e",
+        "gtp.seq_number",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "udp.srcport",
+        "-e",
+        "udp.dstport",
+    ]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "0x13|0x00000000|0x0301|192|2123|2123",
+            "0x15|0x00000000|0x0302|192|2123|2123"
+        ],
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- requests naming no context
+
+/// A session slot at the SGSN whose gateway TEIDs are `teid`: its Update and Delete requests
+/// name that TEID.
+fn forged_slot(gw: &mut Gateway, teid: u32) -> usize {
+    let sgsn = gw.sgsn();
+    sgsn.sessions.push(SgsnSession {
+        nsapi: 5,
+        own_teid: 0x7700_0000 + teid % 0x100,
+        gw_teid_c: teid,
+        gw_teid_u: teid,
+        ..Default::default()
+    });
+    sgsn.sessions.len() - 1
+}
+
+/// The responses the SGSN took of `t` with sequence number `seq`.
+fn responses_to(sgsn: &Sgsn, t: MessageType, seq: u16) -> Vec<&Message<'static>> {
+    sgsn.responses
+        .iter()
+        .filter(|m| m.message_type() == t && m.header.sequence == Some(seq))
+        .collect()
+}
+
+#[test]
+fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
+    let mut gw = Gateway::new(27, 0.05, 1);
+    gw.create_sessions(3);
+    gw.settle();
+    let layout = layout();
+    // VID 200 is held by no processor: the line interface answers.
+    let no_vid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 5)
+        .unwrap();
+    // Processor 11's VID, no session there: the processor answers, through the line.
+    let vid = gw.proc(11).vid().unwrap();
+    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    let mut asked = Vec::new();
+    for teid in [no_vid, no_session] {
+        let idx = forged_slot(&mut gw, teid);
+        let now = gw.sim.now();
+        gw.sgsn().update(now, idx);
+        let upd = gw.sgsn().seq;
+        gw.sim.run_for(Duration::from_millis(20));
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, idx);
+        let del = gw.sgsn().seq;
+        asked.push((teid, idx, upd, del));
+        gw.sim.run_for(Duration::from_millis(20));
+    }
+    // The SGSN retransmits until answered, over the lossy path.
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+            s.node::<Sgsn>(NodeId(0)).outstanding.is_empty()
+        });
+    assert!(ok, "every request was answered");
+
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for &(teid, idx, upd, del) in &asked {
+        let s = &sgsn.sessions[idx];
+        assert_eq!(s.updates_ok, 0, "{teid:#x}");
+        assert_eq!(s.deleted, Some(Cause::NON_EXISTENT), "{teid:#x}");
+        for (t, seq) in [
+            (MessageType::UPDATE_PDP_CONTEXT_RESPONSE, upd),
+            (MessageType::DELETE_PDP_CONTEXT_RESPONSE, del),
+        ] {
+            let r = responses_to(sgsn, t, seq);
+            assert_eq!(
+                r.len(),
+                1,
+                "{teid:#x}: one {t:?} with sequence number {seq}"
+            );
+            let m = r[0];
+            // The context is unknown, so the peer's control TEID is too: TEID 0.
+            assert_eq!(m.header.teid, 0, "{teid:#x}");
+            assert_eq!(m.cause(), Some(Cause::NON_EXISTENT));
+            assert_eq!(m.ies().len(), 1, "Cause only: {m:?}");
+        }
+    }
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(sgsn.error_indications().is_empty());
+
+    let line = gw.line(0).stats().clone();
+    // The requests naming VID 200 were answered by the line interface, every copy that
+    // arrived, within the burst; the others by processor 11.
+    assert!(line.drops(DropReason::UnknownVid) >= 2);
+    assert_eq!(line.non_existent, line.drops(DropReason::UnknownVid));
+    assert_eq!(line.non_existent_suppressed, 0);
+    assert!(gw.proc(11).stats().unknown_teid >= 2);
+    assert_eq!(gw.sp().session_count(), 3, "nothing changed in the gateway");
+    // The live sessions are untouched.
+    for i in 0..3 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert!(sgsn.sessions[..3].iter().all(|s| s.updates_ok == 1));
+}
+
+#[test]
+fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
+    let mut gw = Gateway::new(28, 0.0, 1);
+    let line = gw.lines[0];
+    let layout = layout();
+    let src = sa(SGSN_IP, 2123);
+    let gc = sa(GW_IP, 2123);
+    let forged = |i: u32| {
+        let teid = layout
+            .compose(VirtualId::new(200).unwrap(), None, i & 0xffff)
+            .unwrap();
+        let t = if i % 2 == 0 {
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST
+        } else {
+            MessageType::DELETE_PDP_CONTEXT_REQUEST
+        };
+        Message::new(t, teid, i as u16, vec![Ie::Nsapi(5)])
+            .to_vec()
+            .unwrap()
+    };
+    // 10 000 at one instant: only the burst (20) is answered.
+    for i in 0..10_000 {
+        gw.sim.deliver_now(line, src, gc, &forged(i));
+    }
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
+    assert_eq!(s.non_existent, 20);
+    assert_eq!(s.non_existent_suppressed, 9_980);
+    assert_eq!(s.queue_full, 0);
+    assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
+    // Then 10 per millisecond for a second: the sustained rate (100/s), nothing more.
+    for ms in 0..1000u32 {
+        gw.sim.run_for(Duration::from_millis(1));
+        for i in 0..10 {
+            gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
+        }
+    }
+    let s = gw.line(0).stats().clone();
+    let sustained = s.non_existent - 20;
+    assert!(
+        (95..=120).contains(&sustained),
+        "{sustained} Non-existent answers in a second"
+    );
+    assert_eq!(s.non_existent + s.non_existent_suppressed, 20_000);
+    gw.sim.run_for(Duration::from_millis(100));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(
+        sgsn.response_sources.len() as u64,
+        s.non_existent,
+        "what was counted is what left"
+    );
+
+    // Responses naming no context, requests without a sequence number and other requests are
+    // dropped unanswered (and take no token).
+    let answered = s.non_existent + s.non_existent_suppressed;
+    gw.sim.run_for(Duration::from_secs(1));
+    let teid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 9)
+        .unwrap();
+    let resp = Message::new(
+        MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+        teid,
+        1,
+        vec![Ie::Cause(Cause::NON_EXISTENT)],
+    );
+    let mut no_seq = Message::new(MessageType::DELETE_PDP_CONTEXT_REQUEST, teid, 0, vec![]);
+    no_seq.header.sequence = None;
+    let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, teid, 2, vec![]);
+    for m in [resp, no_seq, create] {
+        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+    }
+    // An Update to the GTP-U port is no GTP-C request there.
+    gw.sim
+        .deliver_now(line, sa(SGSN_IP, 2152), sa(GW_IP, 2152), &forged(0));
+    let s = gw.line(0).stats().clone();
+    assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
+    assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
+    assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
+
+    // The same at a processor: its own VID, no session, 2000 at one instant.
+    gw.sim.run_for(Duration::from_millis(100));
+    let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
+    let vid = gw.proc(12).vid().unwrap();
+    for i in 0..2000u32 {
+        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
+        let m = Message::new(
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            teid,
+            i as u16,
+            vec![],
+        );
+        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let p = gw.proc(12).stats().clone();
+    assert_eq!(p.unknown_teid, 2000);
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
+    assert!(got <= 21, "{got} Non-existent answers from the processor");
+    assert_eq!(got as u64 + p.non_existent_suppressed, 2000);
+}
+
+// ---------------------------------------------------------------- repeated set-ups
+
+#[test]
+fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
+    let mut gw = Gateway::new(29, 0.05, 1);
+    let layout = layout();
+    let (sgsn_node, line) = (gw.sgsn, gw.lines[0]);
+    // Three processors: when one fails, the other two are the only candidates, so the backup
+    // of a failed primary's session takes part in the set-up that replaces it.
+    let v14 = gw.proc(14).vid().unwrap();
+    gw.sim.crash(gw.procs[&14]);
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<LineInterface>(line).table().state(v14) == Some(VidState::Down)
+        });
+    assert!(ok);
+    let mut incarnation: HashMap<u32, u32> = PROCS.iter().map(|id| (*id, 1)).collect();
+    let live = [11, 12, 13];
+    let mut after = Vec::new();
+    for cycle in 0..3 {
+        // The request reaches the gateway; every answer to the SGSN is lost.
+        gw.sim.partition(sgsn_node, line);
+        let now = gw.sim.now();
+        let idx = gw.sgsn().create(now, "001019999999999", 5);
+        let seq = gw.sgsn().seq;
+        let bytes = gw.sgsn().outstanding[&seq].bytes.clone();
+        // The primary created the session and replicated it to the backup. (The SGSN's
+        // retransmissions are cut off with its answers: copies are injected, every 300 ms.)
+        let replicated = |s: &Sim| -> bool {
+            live.iter().any(|id| {
+                let p = s.node::<Processor>(gw.procs[id]);
+                p.session_teids().any(|t| {
+                    live.iter().any(|b| {
+                        let q = s.node::<Processor>(gw.procs[b]);
+                        b != id && q.vid() == layout.backup(t) && q.has_session(t)
+                    })
+                })
+            })
+        };
+        let mut ok = false;
+        for _ in 0..N3 {
+            gw.sim
+                .inject(sa(SGSN_IP, 2123), sa(GW_IP, 2123), bytes.clone());
+            ok = gw
+                .sim
+                .run_until_cond(Duration::from_millis(5), Duration::from_millis(300), |s| {
+                    replicated(s)
+                });
+            if ok {
+                break;
+            }
+        }
+        assert!(ok, "cycle {cycle}: the first attempt was not replicated");
+        let primary = *live
+            .iter()
+            .find(|id| gw.proc(**id).session_count() == 1)
+            .unwrap();
+        let pv = gw.proc(primary).vid().unwrap();
+        // The primary fails before the SGSN saw the answer; the SGSN repeats the request.
+        gw.sim.crash(gw.procs[&primary]);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<LineInterface>(line).table().state(pv) == Some(VidState::Down)
+            });
+        assert!(ok);
+        gw.sim.heal(sgsn_node, line);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(10), |s| {
+                s.node::<Sgsn>(sgsn_node).sessions[idx].created.is_some()
+            });
+        assert!(ok, "cycle {cycle}: the repeat was not answered");
+        assert_eq!(
+            gw.sim.node::<Sgsn>(sgsn_node).sessions[idx].created,
+            Some(Cause::REQUEST_ACCEPTED)
+        );
+        // The SGSN is done with the session it got (once duplicates of its request in flight
+        // have drained: one arriving after the Delete would be a new set-up); the failed
+        // processor comes back.
+        gw.sim.run_for(Duration::from_secs(1));
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, idx);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(10), |s| {
+                s.node::<Sgsn>(sgsn_node).sessions[idx].deleted.is_some()
+            });
+        assert!(ok, "cycle {cycle}: the Delete was not answered");
+        let inc = incarnation.get_mut(&primary).unwrap();
+        *inc += 1;
+        let n = gw.procs[&primary];
+        let now = gw.sim.now();
+        gw.sim.restart(
+            n,
+            Box::new(Processor::new(processor_config(primary, *inc), now).unwrap()),
+        );
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+                s.node::<Processor>(n).vid().is_some_and(|v| {
+                    s.node::<LineInterface>(line).table().state(v) == Some(VidState::Up)
+                })
+            });
+        assert!(ok, "cycle {cycle}: the restarted processor did not come up");
+        gw.settle();
+        let own: usize = live.iter().map(|id| gw.proc(*id).session_count()).sum();
+        let shadow: usize = live.iter().map(|id| gw.proc(*id).shadow_count()).sum();
+        after.push((own, shadow, gw.sp().session_count()));
+    }
+    // After every cycle the subscriber has no session (the SGSN deleted the one it got), and no
+    // processor keeps a copy of the first attempt: the set-up that replaced it superseded it.
+    assert_eq!(
+        after,
+        vec![(0, 0, 0); 3],
+        "(own, shadow, switch) after each cycle"
+    );
+    let superseded: u64 = live
+        .iter()
+        .map(|id| gw.proc(*id).stats().shadow_superseded)
+        .sum();
+    assert!(superseded >= 1, "{superseded}");
 }

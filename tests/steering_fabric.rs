@@ -64,3 +64,31 @@ fn switch_harness_reaches_assigned_vids() {
     ops.extend_from_slice(&[5, 0, 10, 3, 0, 200, 4, 0, 0, 2, 1, 1, 2, 1, 0x81, 5, 0, 50]);
     telcp::harness::steering::steering_switch(std::time::Instant::now(), &ops);
 }
+
+#[test]
+fn line_harness_answers_requests_naming_no_vid() {
+    use telcp::steering::gtp::{Ie, Message, MessageType};
+    use telcp::steering::{VidLayout, VirtualId};
+    // VID 9 is not in the harness's table; VID 1 is (up), VID 2 is (down).
+    let layout = VidLayout::default();
+    for v in [9u16, 1, 2] {
+        let teid = layout.compose(VirtualId::new(v).unwrap(), None, 7).unwrap();
+        for t in [
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            MessageType::DELETE_PDP_CONTEXT_REQUEST,
+            MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+        ] {
+            let mut m = Message::new(t, teid, 0x4242, vec![Ie::Nsapi(5)]);
+            telcp::harness::steering::steering_line(
+                std::time::Instant::now(),
+                &m.to_vec().unwrap(),
+            );
+            m.header.sequence = None;
+            telcp::harness::steering::steering_line(
+                std::time::Instant::now(),
+                &m.to_vec().unwrap(),
+            );
+        }
+    }
+}

@@ -250,6 +250,34 @@ fn messages() -> Vec<Case> {
             ],
         ),
         (Message::version_not_supported(), false, vec![]),
+        // What the gateway answers an Update / Delete PDP Context Request naming no context
+        // with: the matching response, Cause Non-existent, TEID 0, the request's sequence number.
+        (
+            Message::new(
+                MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+                0,
+                0x0203,
+                vec![Ie::Cause(Cause::NON_EXISTENT)],
+            ),
+            false,
+            vec![
+                ("gtp.cause", "192".into()),
+                ("gtp.seq_number", "0x0203".into()),
+            ],
+        ),
+        (
+            Message::new(
+                MessageType::DELETE_PDP_CONTEXT_RESPONSE,
+                0,
+                0x0204,
+                vec![Ie::Cause(Cause::NON_EXISTENT)],
+            ),
+            false,
+            vec![
+                ("gtp.cause", "192".into()),
+                ("gtp.seq_number", "0x0204".into()),
+            ],
+        ),
     ]
 }
 

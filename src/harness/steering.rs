@@ -85,6 +85,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         l2tp_layout: l2tp,
         queue_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
+        non_existent: crate::steering::limit::RateLimit::new(1, 1),
     };
     let Ok(mut li) = LineInterface::new(config, now) else {
         return;
@@ -177,6 +178,49 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         assert!(r.is_ok());
         assert_eq!(li.stats().other_version, before + 1);
         assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
+    }
+    // To the GTP-C port, an Update / Delete PDP Context Request (with a sequence number) naming
+    // no VID is answered with the matching response: Cause Non-existent, TEID 0, the request's
+    // sequence number, back to its source from the address it was sent to. Nothing else
+    // dropped there is answered.
+    if crate::steering::gtp::version(data) == Some(1)
+        && verdict == Verdict::Drop(crate::steering::line::DropReason::UnknownVid)
+    {
+        use crate::steering::gtp::{Cause, MessageType};
+        let gc = SocketAddr::new(gw.ip(), 2123);
+        let pc = SocketAddr::new(peer.ip(), 2123);
+        let _ = li.handle_datagram(now, pc, gc, data);
+        let sent = li.poll_transmit();
+        let req = crate::steering::gtp::parse(data).ok().filter(|m| {
+            m.header.sequence.is_some()
+                && matches!(
+                    m.message_type(),
+                    MessageType::UPDATE_PDP_CONTEXT_REQUEST
+                        | MessageType::DELETE_PDP_CONTEXT_REQUEST
+                )
+        });
+        match req {
+            Some(req) => {
+                let Some(t) = sent else {
+                    panic!("an Update / Delete naming no VID is answered Non-existent");
+                };
+                assert_eq!((t.dst, t.src), (pc, Some(gc)));
+                let resp = crate::steering::gtp::parse(&t.payload);
+                let resp = resp.as_ref().ok();
+                assert_eq!(
+                    resp.map(|m| m.message_type().0),
+                    Some(req.message_type().0 + 1)
+                );
+                assert_eq!(resp.map(|m| m.header.teid), Some(0));
+                assert_eq!(resp.and_then(|m| m.header.sequence), req.header.sequence);
+                assert_eq!(resp.and_then(|m| m.cause()), Some(Cause::NON_EXISTENT));
+                // The bucket (one answer) is empty now: the repeat is counted, not sent.
+                let _ = li.handle_datagram(now, pc, gc, data);
+                assert!(li.poll_transmit().is_none());
+                assert_eq!(li.stats().non_existent_suppressed, 1);
+            }
+            None => assert!(sent.is_none()),
+        }
     }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
@@ -366,9 +410,10 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
 /// Drives a [`crate::steering::Processor`] (slot 11, small bounds) with operations decoded from
 /// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
 /// directed by the switch processor and packets passed on by a line interface (GTP bytes from
-/// the fuzz data), and time advancing. Checks after each: the session and shadow tables stay
-/// within their bounds, the output queue stays bounded. `start` is the base instant the run
-/// starts at (the caller's clock; the harness never reads one).
+/// the fuzz data), sessions replicated here (and their deletions) for a few subscribers, so
+/// repeated set-ups supersede each other's copies, and time advancing. Checks after each: the
+/// session and shadow tables stay within their bounds, the output queue stays bounded. `start`
+/// is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn steering_processor(start: Instant, data: &[u8]) {
     use crate::steering::processor::{Processor, ProcessorConfig};
     let switch = addr(0, 100, 4000);
@@ -394,6 +439,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         heartbeat_interval: Duration::from_millis(100),
         queue_limit: 64,
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
+        non_existent: crate::steering::limit::RateLimit::new(10, 4),
     };
     let Ok(mut p) = Processor::new(config, start) else {
         return;
@@ -411,7 +457,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             rest = tail;
             raw
         };
-        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 6 {
+        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 7 {
             0 => (switch, Some(take(b).to_vec())),
             1 => (line, Some(take(b).to_vec())),
             2 => (
@@ -455,10 +501,41 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
                     ),
                 )
             }
-            _ => {
+            5 => {
                 now += Duration::from_millis(u64::from(b) * 10);
                 p.handle_timeout(now);
                 (switch, None)
+            }
+            _ => {
+                // A session replicated here by the switch processor (or its deletion), for one
+                // of three subscribers (or one without an IMSI), naming this processor as the
+                // backup: repeated set-ups of a subscriber supersede each other's copies.
+                let local = take(2).iter().fold(0u32, |a, x| a << 8 | u32::from(*x));
+                let backup = p.vid().unwrap_or(ONE);
+                let primary = vid(1 + u16::from(b >> 5));
+                let teid = VidLayout::default()
+                    .compose(primary, Some(backup), local)
+                    .unwrap_or(0);
+                let imsi = match b % 4 {
+                    3 => Imsi([0xff; 8]),
+                    n => Imsi([n; 8]),
+                };
+                let record = SessionRecord {
+                    teid,
+                    version: 1 + u32::from(b >> 6),
+                    peer_teid_c: 1,
+                    peer_teid_u: 2,
+                    peer_c: peer.ip(),
+                    peer_u: peer.ip(),
+                    imsi,
+                    nsapi: 5,
+                    ue_addr: Ipv4Addr::new(10, 0, 0, b),
+                };
+                let delete = b & 0x10 != 0;
+                (
+                    switch,
+                    Some(FabricMessage::Sync { delete, record }.to_vec()),
+                )
             }
         };
         if let Some(m) = msg {

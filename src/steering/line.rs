@@ -30,7 +30,7 @@
 //! It keeps no per-session state and has no timers. Its only queue (datagrams to send) is bounded
 //! by [`LineConfig::queue_limit`]; when full, new datagrams are dropped and counted.
 //!
-//! Two answers leave from the line interface itself, both bounded by token buckets
+//! Three answers leave from the line interface itself, each bounded by its token bucket
 //! ([`RateLimit`], refilled from the `now` of each call, no timer), so a flood of forged packets
 //! turns into at most `burst + per_second x seconds` answers; beyond, nothing is sent and the
 //! suppression is counted:
@@ -48,6 +48,22 @@
 //!   processor, and an Error Indication would make the peer delete it. A G-PDU with TEID 0 is
 //!   never answered (the specification forbids it). The steering itself ([`VidTable::steer`])
 //!   is unchanged; this work happens only on the drop path.
+//! * **Non-existent** (TS 29.060 sections 7.3.4, 7.3.6 and 7.7.1). An Update PDP Context Request
+//!   or Delete PDP Context Request (to the GTP-C port, with a sequence number, well formed) whose
+//!   TEID's primary VID no processor holds ([`DropReason::UnknownVid`]) names a context nobody
+//!   in the gateway holds: besides the drop, it is answered as a GGSN answers a request for a
+//!   context it does not have, with the matching response (Update / Delete PDP Context
+//!   Response, the request's type + 1) carrying only Cause Non-existent (192), header TEID 0
+//!   (the peer's control TEID is unknown without the context) and the request's sequence
+//!   number, sent back to the request's source address and port from the address it was sent
+//!   to. Bounded by [`LineConfig::non_existent`], counted in [`LineStats::non_existent`] and
+//!   [`LineStats::non_existent_suppressed`]. Other GTP-C messages with an unknown TEID are
+//!   dropped unanswered: responses never get an answer, and the other requests a GGSN may be
+//!   sent with a non-zero TEID (a secondary Create PDP Context, MBMS, PDU Notification
+//!   procedures) are not served by the processors either. As for G-PDUs, a request dropped
+//!   because its processors are down ([`DropReason::ProcessorDown`]) is not answered (the peer
+//!   retransmits, and the backup may come up). The processors answer the same way for a known
+//!   VID whose session they do not hold (see [`crate::steering::processor`]).
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
 //!   (GTPv0, GTPv2-C) is passed to the switch processor, which answers it with Version Not
 //!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
@@ -55,7 +71,7 @@
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
-use super::gtp::{self, GTP_C_PORT, GTP_U_PORT, Message};
+use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
 use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::io::Transmit;
@@ -298,11 +314,16 @@ pub struct LineConfig {
     /// Bound of the Error Indications sent for G-PDUs naming no known VID; beyond, they are
     /// suppressed and counted ([`LineStats::error_indications_suppressed`]).
     pub error_indications: RateLimit,
+    /// Bound of the Non-existent responses sent for Update / Delete PDP Context Requests naming
+    /// no known VID; beyond, they are suppressed and counted
+    /// ([`LineStats::non_existent_suppressed`]).
+    pub non_existent: RateLimit,
 }
 
 impl LineConfig {
     /// A configuration with no L2TP layout, a queue of 4096 datagrams and the default
-    /// [`RateLimit`] for Error Indications (100 per second, bursts of 20).
+    /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications and for Non-existent
+    /// responses, each.
     pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
         LineConfig {
             fabric_addr,
@@ -311,6 +332,7 @@ impl LineConfig {
             l2tp_layout: None,
             queue_limit: 4096,
             error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
         }
     }
 }
@@ -343,6 +365,10 @@ pub struct LineStats {
     /// Datagrams to the GTP-C port with a GTP version other than 1, passed to the switch
     /// processor (which answers Version Not Supported). Not counted in `to_switch`.
     pub other_version: u64,
+    /// Non-existent responses sent for Update / Delete PDP Context Requests naming no known VID.
+    pub non_existent: u64,
+    /// Non-existent responses not sent because [`LineConfig::non_existent`] was exhausted.
+    pub non_existent_suppressed: u64,
 }
 
 impl LineStats {
@@ -376,6 +402,7 @@ pub struct LineInterface {
     queue: VecDeque<Transmit>,
     events: VecDeque<LineEvent>,
     error_indications: TokenBucket,
+    non_existent: TokenBucket,
 }
 
 /// The TEID of a GTPv1 G-PDU with a non-zero TEID, `None` for anything else.
@@ -408,6 +435,7 @@ impl LineInterface {
         }
         Ok(LineInterface {
             error_indications: TokenBucket::new(config.error_indications, now),
+            non_existent: TokenBucket::new(config.non_existent, now),
             table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
             config,
             stats: LineStats::default(),
@@ -513,6 +541,8 @@ impl LineInterface {
                 if reason == DropReason::UnknownVid {
                     if let Some(teid) = g_pdu_teid(data) {
                         self.error_indication(now, from, to, teid);
+                    } else if to.port() == GTP_C_PORT {
+                        self.non_existent(now, from, to, data);
                     }
                 }
                 return Err(InputError::Dropped(reason));
@@ -553,6 +583,40 @@ impl LineInterface {
         };
         if self.push(t).is_ok() {
             self.stats.error_indications += 1;
+        }
+    }
+
+    /// Answers an Update / Delete PDP Context Request naming no known VID with the matching
+    /// response carrying Cause Non-existent, if the rate limit allows; anything else is left
+    /// unanswered.
+    fn non_existent(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let Ok(req) = gtp::parse(data) else {
+            return;
+        };
+        let response = match req.message_type() {
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST => MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+            MessageType::DELETE_PDP_CONTEXT_REQUEST => MessageType::DELETE_PDP_CONTEXT_RESPONSE,
+            _ => return,
+        };
+        let Some(seq) = req.header.sequence else {
+            return;
+        };
+        if !self.non_existent.take(now) {
+            self.stats.non_existent_suppressed += 1;
+            return;
+        }
+        let m = Message::new(response, 0, seq, vec![Ie::Cause(Cause::NON_EXISTENT)]);
+        let Ok(payload) = m.to_vec() else {
+            return;
+        };
+        let t = Transmit {
+            dst: from,
+            src: Some(to),
+            link_dst: None,
+            payload: payload.into(),
+        };
+        if self.push(t).is_ok() {
+            self.stats.non_existent += 1;
         }
     }
 

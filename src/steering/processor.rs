@@ -36,8 +36,10 @@
 //!   sessions (changes replicated the same way before answering), or, when the line interface
 //!   steered them here because the primary is down, from the replicated copies (a Delete is then
 //!   reported to the switch processor so it can free the VIDs).
-//! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0) and
-//!   counted; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
+//! * An Update/Delete for a TEID it does not hold: answered with cause Non-existent (TEID 0, the
+//!   request's sequence number) and counted, at most `non_existent` answers (a token bucket;
+//!   beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`]), as the line
+//!   interface answers those naming a VID no processor holds; a G-PDU for a (non-zero) TEID it does not hold: dropped, counted, and answered with
 //!   a GTP-U Error Indication (TS 29.281 section 7.3.1) through the line interface that passed
 //!   it on: to the G-PDU's source IP address, UDP port 2152, from the address the G-PDU was sent
 //!   to, carrying the G-PDU's TEID (TEID Data I), that address (GTP-U Peer Address) and, when
@@ -57,12 +59,23 @@
 //! * Own sessions: at most `max_sessions` (no more than the layout's local part holds); a set-up
 //!   beyond is refused with cause No resources available.
 //! * Replicated copies: at most `max_shadow`; beyond, a sync is not acknowledged (the primary
-//!   gives up after its retries and reports the session unprotected).
+//!   gives up after its retries and reports the session unprotected). At most one copy per
+//!   subscriber (IMSI and NSAPI, for sessions set up with an IMSI): a copy replicated for a
+//!   newer set-up of a subscriber, or a session of its own set up for that subscriber,
+//!   supersedes the copy held for it under another TEID, which is deleted (counted in
+//!   [`ProcessorStats::shadow_superseded`]) and reported to the switch processor like a
+//!   deletion served as the backup, so the switch processor forgets its TEID. This is the copy a
+//!   set-up orphans when its primary fails before the peer saw the answer: the peer repeats the
+//!   request, the switch processor directs it afresh, and the new session's primary or backup
+//!   is this processor (always so when at most two processors remain eligible). Repeated
+//!   set-ups of one subscriber thus hold at most one copy on each processor.
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
 //! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
 //!   after); beyond, suppressed and counted in [`ProcessorStats::error_indications_suppressed`].
+//! * Non-existent answers to Update/Delete requests for TEIDs it does not hold: `non_existent`
+//!   (the same); beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`].
 //!
 //! # Trust
 //!
@@ -77,6 +90,11 @@
 //!   backup's changes meanwhile are not merged back.
 //! * A second Create PDP Context Request for the same IMSI and NSAPI with a new sequence number is
 //!   recognised only if the switch processor directs it to the same processor.
+//! * A copy orphaned by a failed primary is superseded only on the processors the newer set-up
+//!   involves: when its primary and backup are both other processors, the old copy stays until
+//!   a later set-up of that subscriber involves its holder, counted against `max_shadow`.
+//!   A late retransmission of the superseded set-up's replication supersedes the newer copy in
+//!   turn (the newer session keeps its primary, and is replicated again at its next change).
 
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
@@ -131,13 +149,17 @@ pub struct ProcessorConfig {
     pub queue_limit: usize,
     /// Bound of the Error Indications sent for G-PDUs naming no session it holds.
     pub error_indications: RateLimit,
+    /// Bound of the Non-existent answers to Update / Delete PDP Context Requests naming no
+    /// session it holds.
+    pub non_existent: RateLimit,
 }
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
     /// replicated ones, recovery 0, 200 ms fabric retransmission up to 10 times, 1 s heartbeats,
-    /// queues of 4096, at most 100 Error Indications per second (bursts of 20).
+    /// queues of 4096, at most 100 Error Indications and 100 Non-existent answers per second
+    /// (bursts of 20 each).
     pub fn new(
         id: u32,
         fabric_addr: SocketAddr,
@@ -166,6 +188,7 @@ impl ProcessorConfig {
             heartbeat_interval: Duration::from_secs(1),
             queue_limit: 4096,
             error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
         }
     }
 }
@@ -247,6 +270,9 @@ pub struct ProcessorStats {
     pub unprotected: u64,
     /// Replicated sessions refused because `max_shadow` was reached.
     pub shadow_full: u64,
+    /// Replicated sessions deleted because a newer set-up of the same subscriber (IMSI and
+    /// NSAPI) superseded them.
+    pub shadow_superseded: u64,
     /// L2TP packets received.
     pub l2tp_packets: u64,
     /// Datagrams dropped because the output queue was full.
@@ -255,6 +281,9 @@ pub struct ProcessorStats {
     pub error_indications: u64,
     /// Error Indications not sent because `error_indications` was exhausted.
     pub error_indications_suppressed: u64,
+    /// Non-existent answers not sent because `non_existent` was exhausted (the requests are
+    /// still counted in `unknown_teid`).
+    pub non_existent_suppressed: u64,
     /// Peers' Error Indications received (relayed by the switch processor).
     pub error_indications_received: u64,
     /// Sessions deleted because a peer's Error Indication named them.
@@ -297,6 +326,9 @@ pub struct Processor {
     sessions: HashMap<u32, Session>,
     by_subscriber: HashMap<(Imsi, u8), u32>,
     shadow: HashMap<u32, Session>,
+    /// The replicated copy held for each subscriber (IMSI, NSAPI), sessions set up with an IMSI
+    /// only: a newer set-up of the same subscriber supersedes the copy.
+    shadow_by_subscriber: HashMap<(Imsi, u8), u32>,
     free_local: VecDeque<u32>,
     next_local: u32,
     next_l2tp_local: u32,
@@ -313,6 +345,13 @@ pub struct Processor {
     answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
     answered_order: VecDeque<(SocketAddr, u16)>,
     error_indications: TokenBucket,
+    non_existent: TokenBucket,
+}
+
+/// The subscriber key (IMSI, NSAPI) of a session set up with an IMSI; `None` without one (the
+/// set-up's IMSI defaults to all `0xff`), so sessions without an IMSI never supersede each other.
+fn subscriber_key(r: &SessionRecord) -> Option<(Imsi, u8)> {
+    (r.imsi != Imsi([0xff; 8])).then_some((r.imsi, r.nsapi))
 }
 
 fn fabric_transmit(src: SocketAddr, dst: SocketAddr, msg: &FabricMessage<'_>) -> Transmit {
@@ -374,12 +413,14 @@ impl Processor {
         hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
         let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
         let error_indications = TokenBucket::new(config.error_indications, now);
+        let non_existent = TokenBucket::new(config.non_existent, now);
         let mut p = Processor {
             config,
             vid: None,
             sessions: HashMap::new(),
             by_subscriber: HashMap::new(),
             shadow: HashMap::new(),
+            shadow_by_subscriber: HashMap::new(),
             free_local: VecDeque::new(),
             next_local: 1,
             next_l2tp_local: 1,
@@ -393,6 +434,7 @@ impl Processor {
             answered_order: VecDeque::new(),
             rejoining: false,
             error_indications,
+            non_existent,
         };
         p.send_vid_request(now);
         Ok(p)
@@ -569,7 +611,7 @@ impl Processor {
                 let line = self.config.line_addr;
                 self.handle_setup(now, backup, peer, gateway, line, &data)
             }
-            FabricMessage::Sync { delete, record } => self.handle_sync(delete, record),
+            FabricMessage::Sync { delete, record } => self.handle_sync(now, delete, record),
             FabricMessage::SyncAck { teid, version } => {
                 self.handle_sync_ack(teid, version);
                 Ok(())
@@ -807,6 +849,8 @@ impl Processor {
         let bytes = self.reply_bytes(gateway, peer, &response);
         self.sessions.insert(teid, session);
         self.by_subscriber.insert((imsi, nsapi), teid);
+        // A copy of an earlier set-up of this subscriber held here as a backup is superseded.
+        self.supersede_shadow(now, &record);
         self.stats.created += 1;
         self.update_load();
         self.event(ProcessorEvent::SessionCreated {
@@ -867,7 +911,12 @@ impl Processor {
         }
     }
 
-    fn handle_sync(&mut self, delete: bool, record: SessionRecord) -> Result<(), InputError> {
+    fn handle_sync(
+        &mut self,
+        now: Instant,
+        delete: bool,
+        record: SessionRecord,
+    ) -> Result<(), InputError> {
         let vid = self.vid.ok_or(InputError::NotReady)?;
         if self.config.layout.backup(record.teid) != Some(vid) {
             return Err(InputError::Unexpected(
@@ -875,7 +924,7 @@ impl Processor {
             ));
         }
         if delete {
-            self.shadow.remove(&record.teid);
+            self.drop_shadow(record.teid);
         } else {
             match self.shadow.get_mut(&record.teid) {
                 Some(s) => {
@@ -884,6 +933,9 @@ impl Processor {
                     }
                 }
                 None => {
+                    // A newer set-up of a subscriber whose older copy is held here: that copy
+                    // is superseded (its primary is gone or the peer set the context up again).
+                    self.supersede_shadow(now, &record);
                     if self.shadow.len() >= self.config.max_shadow {
                         self.stats.shadow_full += 1;
                         return Ok(());
@@ -899,6 +951,9 @@ impl Processor {
                             qos: Vec::new(),
                         },
                     );
+                    if let Some(key) = subscriber_key(&record) {
+                        self.shadow_by_subscriber.insert(key, record.teid);
+                    }
                 }
             }
         }
@@ -978,7 +1033,11 @@ impl Processor {
             .or_else(|| self.shadow.get_mut(&teid))
         else {
             self.stats.unknown_teid += 1;
-            self.refuse(line, gateway, peer, &req, 0, Cause::NON_EXISTENT);
+            if self.non_existent.take(now) {
+                self.refuse(line, gateway, peer, &req, 0, Cause::NON_EXISTENT);
+            } else {
+                self.stats.non_existent_suppressed += 1;
+            }
             return Err(InputError::UnknownTeid(teid));
         };
         // Replies go where this request came from.
@@ -1067,7 +1126,7 @@ impl Processor {
     ) {
         let teid = record.teid;
         if as_backup {
-            self.shadow.remove(&teid);
+            self.drop_shadow(teid);
             self.replicate(now, record, true, None);
         } else {
             self.sessions.remove(&teid);
@@ -1076,6 +1135,40 @@ impl Processor {
             self.update_load();
             self.replicate(now, record, true, response);
         }
+    }
+
+    /// Forgets the replicated copy `teid` (no report).
+    fn drop_shadow(&mut self, teid: u32) {
+        if let Some(s) = self.shadow.remove(&teid) {
+            if let Some(key) = subscriber_key(&s.record) {
+                if self.shadow_by_subscriber.get(&key) == Some(&teid) {
+                    self.shadow_by_subscriber.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A set-up of `record`'s subscriber under a new TEID (a copy replicated here, or a session
+    /// of its own) supersedes the replicated copy held for the same subscriber under another
+    /// TEID: the copy is deleted, and the deletion reported to the switch processor as a backup
+    /// reports one it served, so that the switch processor forgets the TEID (and frees the VIDs
+    /// it named when safe).
+    fn supersede_shadow(&mut self, now: Instant, record: &SessionRecord) {
+        let Some(key) = subscriber_key(record) else {
+            return;
+        };
+        let Some(&old) = self.shadow_by_subscriber.get(&key) else {
+            return;
+        };
+        if old == record.teid {
+            return;
+        }
+        let Some(stale) = self.shadow.get(&old).map(|s| s.record) else {
+            self.shadow_by_subscriber.remove(&key);
+            return;
+        };
+        self.stats.shadow_superseded += 1;
+        self.remove_session(now, stale, true, None);
     }
 
     /// Answers a G-PDU for `teid`, which names no session held here, with an Error Indication

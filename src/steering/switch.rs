@@ -39,8 +39,9 @@
 //!   [`crate::health::Policy`]), with a backup chosen the same way among the others. A repeated
 //!   request (same peer and sequence number within `recent_window`) goes to the same processor
 //!   while it is up. If it went down meanwhile, the repeat is directed afresh (the peer never saw
-//!   the first answer); the backup's copy of that first attempt is then orphaned, counted against
-//!   the backup's `max_shadow` bound (a known leak, see the issue report).
+//!   the first answer); the backup's copy of that first attempt is then orphaned until the new
+//!   set-up of that subscriber reaches its holder as primary or as backup, which deletes it and
+//!   reports the deletion here (see [`crate::steering::processor`], bounds).
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery`). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
