@@ -620,22 +620,25 @@ impl Processor {
         }
     }
 
+    /// Sends `msg` to `peer` through `line`; whether it could be encoded and queued.
     fn reply(
         &mut self,
         line: SocketAddr,
         gateway: SocketAddr,
         peer: SocketAddr,
         msg: &Message<'_>,
-    ) {
-        if let Some(bytes) = self.reply_bytes(gateway, peer, msg) {
-            let t = Transmit {
-                dst: line,
-                src: Some(self.config.fabric_addr),
-                link_dst: None,
-                payload: bytes.into(),
-            };
-            self.push(t);
-        }
+    ) -> bool {
+        let Some(bytes) = self.reply_bytes(gateway, peer, msg) else {
+            return false;
+        };
+        let t = Transmit {
+            dst: line,
+            src: Some(self.config.fabric_addr),
+            link_dst: None,
+            payload: bytes.into(),
+        };
+        self.push(t);
+        true
     }
 
     fn reply_bytes(
@@ -1188,15 +1191,8 @@ impl Processor {
         let port = (peer.port() != gtp::GTP_U_PORT).then_some(peer.port());
         let m = Message::error_indication(teid, gateway.ip(), port);
         let to = SocketAddr::new(peer.ip(), gtp::GTP_U_PORT);
-        if let Some(bytes) = self.reply_bytes(gateway, to, &m) {
+        if self.reply(line, gateway, to, &m) {
             self.stats.error_indications += 1;
-            let t = Transmit {
-                dst: line,
-                src: Some(self.config.fabric_addr),
-                link_dst: None,
-                payload: bytes.into(),
-            };
-            self.push(t);
         }
     }
 
