@@ -468,6 +468,8 @@ pub struct HomeAgent {
     max_notices: usize,
     advertising: bool,
     published_load: Option<Load>,
+    /// The box of the last pending request answered, kept for the next one.
+    spare_pending: Option<Box<Pending>>,
     transmits: VecDeque<Transmit>,
     max_transmits: usize,
     events: VecDeque<Event>,
@@ -612,6 +614,7 @@ impl HomeAgent {
             max_notices: cfg.max_pending,
             advertising: true,
             published_load: None,
+            spare_pending: None,
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
@@ -1067,10 +1070,18 @@ impl HomeAgent {
             simultaneous: q.flags.simultaneous(),
             first_ha: self.node,
         };
+        // The box of the last answered request is reused: a registration allocates no pending.
+        let pending = match self.spare_pending.take() {
+            Some(mut b) => {
+                *b = pending;
+                b
+            }
+            None => Box::new(pending),
+        };
         let res = match slot {
             Some(s) => self
                 .table
-                .update(s, |b| b.pending = Some(Box::new(pending.clone())))
+                .update(s, |b| b.pending = Some(pending))
                 .map(|_| s),
             None => self.table.insert(Binding {
                 home_address: q.home_address,
@@ -1080,7 +1091,7 @@ impl HomeAgent {
                 fa: sock4(from),
                 identification: 0,
                 care_of: Default::default(),
-                pending: Some(Box::new(pending)),
+                pending: Some(pending),
             }),
         };
         let slot = match res {
@@ -1416,6 +1427,7 @@ impl HomeAgent {
             let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
             let node = self.node;
             let server = replier.unwrap_or(pe.second_ha);
+            let mut spare = None;
             let max_sim = self.max_simultaneous;
             let r = self.table.update(slot, |b| {
                 b.home_address = p.home_address;
@@ -1437,8 +1449,11 @@ impl HomeAgent {
                 } else {
                     b.care_of.set_single(coa);
                 }
-                b.pending = None;
+                spare = b.pending.take();
             });
+            if spare.is_some() {
+                self.spare_pending = spare;
+            }
             let _ = r;
             self.push_event(Event::BindingPermanent {
                 home_address: p.home_address,
