@@ -265,16 +265,16 @@ impl SlotTimers {
         }
     }
 
+    /// Drops the stale entries: O(heap), which is at most twice the armed timers (not O(slots):
+    /// a table of mostly infinite lifetimes has far more slots than timers).
     fn rebuild(&mut self) {
         let mut v = std::mem::take(&mut self.heap).into_vec();
-        v.clear();
-        for (slot, a) in self.armed.iter().enumerate() {
-            for (k, kind) in [(0, Kind::Pending), (1, Kind::Lifetime)] {
-                if let Some(d) = a[k] {
-                    v.push(Reverse((d, slot as u32, kind)));
-                }
-            }
-        }
+        let armed = &self.armed;
+        v.retain(|Reverse((d, slot, kind))| {
+            armed
+                .get(*slot as usize)
+                .is_some_and(|a| a[*kind as usize] == Some(*d))
+        });
         self.heap = BinaryHeap::from(v);
     }
 
