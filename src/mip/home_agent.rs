@@ -1393,6 +1393,9 @@ impl HomeAgent {
             return Err(InputError::UnmatchedReply);
         };
         let b_home = b.home_address;
+        // A late reply to an older request (a network copy of it came after a newer
+        // registration was accepted) ends the pending request but does not roll the binding back.
+        let applies = p.code.is_accepted() && b.identification <= pe.identification;
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
@@ -1406,7 +1409,7 @@ impl HomeAgent {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);
         }
-        if p.code.is_accepted() && p.lifetime > 0 {
+        if applies && p.lifetime > 0 {
             let expires = (p.lifetime != LIFETIME_INFINITE)
                 .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
             let coa = CareOf {
@@ -1446,7 +1449,7 @@ impl HomeAgent {
                 second_ha: server,
             });
             self.replicate_slot(slot, now);
-        } else if p.code.is_accepted() {
+        } else if applies {
             // Accepted deregistration: the binding goes on this HA too.
             let all = pe.care_of == b_home || pe.care_of.is_unspecified();
             let _ = self.table.update(slot, |b| {
@@ -1468,7 +1471,7 @@ impl HomeAgent {
                 self.replicate_slot(slot, now);
             }
         } else {
-            // Denied: the temporary part goes; a permanent binding stays as it was.
+            // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
             let _ = self.table.update(slot, |b| b.pending = None);
             if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
                 if let Some(b) = self.table.remove(slot) {

@@ -32,7 +32,10 @@
 //! bounds the lifetime, binds, and answers through the first HA (layer 2: to the virtual address at
 //! the first HA's MAC; layer 3: in a cluster message). The first HA matches the reply to the
 //! temporary binding, makes it permanent and relays the reply to the FA; a reply with no
-//! temporary binding is dropped and counted.
+//! temporary binding is dropped and counted. A reply to a request older than the binding's last
+//! accepted registration (a late network copy of an old request, forwarded and answered after a
+//! newer one was accepted) is relayed and ends the pending request, but leaves the binding as
+//! it is, so the first HA's identification stays the serving HA's.
 //!
 //! Every binding (with its last accepted identification) is replicated to the HA's configured
 //! backups over a reliable, acknowledged, authenticated channel, with a bulk sync when a backup
