@@ -1540,6 +1540,8 @@ impl HomeAgent {
                     }
                 }
                 self.send_cluster(sender, Body::Ack { seq });
+                // What the batch made this HA replicate (a yield, a handover) goes out now.
+                self.pump(now);
                 Ok(())
             }
             Body::Ack { seq } => {
@@ -2070,7 +2072,23 @@ impl HomeAgent {
                         }
                         yielded = true;
                     }
-                    None => {}
+                    None => {
+                        // A replica older than the binding here changes nothing and makes
+                        // nobody server: replication from two senders is not ordered (a first
+                        // HA's relay record queued before a newer registration elsewhere).
+                        if self
+                            .table
+                            .get(s)
+                            .is_some_and(|b| b.identification > r.identification)
+                        {
+                            let _ = self.table.update(s, |b| {
+                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                                    b.pending = None;
+                                }
+                            });
+                            return;
+                        }
+                    }
                 }
                 self.table
                     .update(s, |b| {
