@@ -1404,6 +1404,9 @@ impl HomeAgent {
             return Err(InputError::UnmatchedReply);
         };
         let b_home = b.home_address;
+        // A late reply to an older request (a network copy of it came after a newer
+        // registration was accepted) ends the pending request but does not roll the binding back.
+        let applies = p.code.is_accepted() && b.identification <= pe.identification;
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
@@ -1417,7 +1420,7 @@ impl HomeAgent {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);
         }
-        if p.code.is_accepted() && p.lifetime > 0 {
+        if applies && p.lifetime > 0 {
             let expires = (p.lifetime != LIFETIME_INFINITE)
                 .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
             let coa = CareOf {
@@ -1461,7 +1464,7 @@ impl HomeAgent {
                 second_ha: server,
             });
             self.replicate_slot(slot, now);
-        } else if p.code.is_accepted() {
+        } else if applies {
             // Accepted deregistration: the binding goes on this HA too.
             let all = pe.care_of == b_home || pe.care_of.is_unspecified();
             let _ = self.table.update(slot, |b| {
@@ -1483,7 +1486,7 @@ impl HomeAgent {
                 self.replicate_slot(slot, now);
             }
         } else {
-            // Denied: the temporary part goes; a permanent binding stays as it was.
+            // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
             let _ = self.table.update(slot, |b| b.pending = None);
             if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
                 if let Some(b) = self.table.remove(slot) {
@@ -1552,6 +1555,8 @@ impl HomeAgent {
                     }
                 }
                 self.send_cluster(sender, Body::Ack { seq });
+                // What the batch made this HA replicate (a yield, a handover) goes out now.
+                self.pump(now);
                 Ok(())
             }
             Body::Ack { seq } => {
@@ -2082,7 +2087,23 @@ impl HomeAgent {
                         }
                         yielded = true;
                     }
-                    None => {}
+                    None => {
+                        // A replica older than the binding here changes nothing and makes
+                        // nobody server: replication from two senders is not ordered (a first
+                        // HA's relay record queued before a newer registration elsewhere).
+                        if self
+                            .table
+                            .get(s)
+                            .is_some_and(|b| b.identification > r.identification)
+                        {
+                            let _ = self.table.update(s, |b| {
+                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                                    b.pending = None;
+                                }
+                            });
+                            return;
+                        }
+                    }
                 }
                 self.table
                     .update(s, |b| {

@@ -32,7 +32,10 @@
 //! bounds the lifetime, binds, and answers through the first HA (layer 2: to the virtual address at
 //! the first HA's MAC; layer 3: in a cluster message). The first HA matches the reply to the
 //! temporary binding, makes it permanent and relays the reply to the FA; a reply with no
-//! temporary binding is dropped and counted.
+//! temporary binding is dropped and counted. A reply to a request older than the binding's last
+//! accepted registration (a late network copy of an old request, forwarded and answered after a
+//! newer one was accepted) is relayed and ends the pending request, but leaves the binding as
+//! it is, so the first HA's identification stays the serving HA's.
 //!
 //! Every binding (with its last accepted identification) is replicated to the HA's configured
 //! backups over a reliable, acknowledged, authenticated channel, with a bulk sync when a backup
@@ -47,12 +50,17 @@
 //! node (races under loss, or an HA that took over the bindings of a peer that was only cut off),
 //! the claim that wins is the owner a takeover decided, else the newer registration
 //! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
-//! and re-replicates it naming the winner. An HA that a replica names as the server of a binding
-//! it did not serve takes it and says so, so a binding never ends up served by nobody. Bindings taken over from a peer seen alive again with
-//! its state (same incarnation) are checked against that peer's next bulk sync (which also names,
-//! as [`cluster::Item::Holds`], the bindings it holds for the receiver): those it no longer holds
-//! at all, and that were not re-registered here since, are removed. A peer that restarted lost
-//! its state: the takeover stands. A takeover received for an HA this HA still sees alive waits
+//! and re-replicates it naming the winner (at once, with the acknowledgement of the batch that
+//! made it yield). An HA that a replica names as the server of a binding it did not serve takes
+//! it and says so, so a binding never ends up served by nobody. Replication from two senders is
+//! not ordered, so a replica older than the binding it would change (a lower identification:
+//! say a first HA's record queued before the mobile node registered anew elsewhere) changes
+//! nothing and makes nobody server; a takeover keeps the identification, so it still applies.
+//! Bindings taken over from a peer seen alive again with its state (same incarnation) are checked
+//! against that peer's next bulk sync (which also names, as [`cluster::Item::Holds`], the
+//! bindings it holds for the receiver): those it no longer holds at all, and that were not
+//! re-registered here since, are removed. A peer that restarted lost its state: the takeover
+//! stands. A takeover received for an HA this HA still sees alive waits
 //! until this HA sees it Down (for a few heartbeat intervals; then it is dropped).
 //!
 //! When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new owner
