@@ -285,6 +285,41 @@ impl Header {
     /// Parses only the fixed part; returns it and the offset where the extensions start. Useful to
     /// answer a request whose extensions are malformed.
     pub fn parse(data: &[u8]) -> Result<(Header, usize), WireError> {
+        use nom::number::complete::{be_u8, be_u16, be_u32, be_u64};
+        // The common case in one nom tuple; a short or unknown header goes the field-by-field way
+        // below, which names the field that is missing.
+        type Fixed<'a, T> = nom::IResult<&'a [u8], T>;
+        match MessageType(data.first().copied().unwrap_or(0)) {
+            MessageType::REGISTRATION_REQUEST => {
+                let r: Fixed<'_, _> =
+                    (be_u8, be_u8, be_u16, be_u32, be_u32, be_u32, be_u64).parse(data);
+                if let Ok((_, (_, flags, lifetime, home, ha, coa, identification))) = r {
+                    let q = Request {
+                        flags: RequestFlags(flags),
+                        lifetime,
+                        home_address: Ipv4Addr::from(home),
+                        home_agent: Ipv4Addr::from(ha),
+                        care_of: Ipv4Addr::from(coa),
+                        identification,
+                    };
+                    return Ok((Header::Request(q), REQUEST_FIXED_LEN));
+                }
+            }
+            MessageType::REGISTRATION_REPLY => {
+                let r: Fixed<'_, _> = (be_u8, be_u8, be_u16, be_u32, be_u32, be_u64).parse(data);
+                if let Ok((_, (_, code, lifetime, home, ha, identification))) = r {
+                    let p = Reply {
+                        code: ReplyCode(code),
+                        lifetime,
+                        home_address: Ipv4Addr::from(home),
+                        home_agent: Ipv4Addr::from(ha),
+                        identification,
+                    };
+                    return Ok((Header::Reply(p), REPLY_FIXED_LEN));
+                }
+            }
+            _ => {}
+        }
         let mut r = Reader::new(data);
         let t = r.u8("type")?;
         let h = match MessageType(t) {
