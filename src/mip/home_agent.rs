@@ -788,9 +788,11 @@ impl HomeAgent {
     /// Feeds one frame received on port 434 with its link-layer source, when the caller knows it.
     /// In layer-2 mode a Registration Request whose source MAC is another member's was forwarded
     /// by that member: this HA serves it as the second HA and relays the reply through it, with
-    /// no [`Body::Notice`] needed. The source MAC is trusted like the shared link it comes from:
-    /// it only chooses the member the reply goes back through; the request itself is still
-    /// authenticated (MN-HA) and checked for replay.
+    /// no [`Body::Notice`] needed; a Registration Reply from a member's MAC names the HA that
+    /// served the request. The source MAC is trusted like the shared link it comes from: it only
+    /// chooses the member a reply goes back through and the second HA the first HA records; the
+    /// request and the reply themselves are still authenticated (MN-HA), the request checked for
+    /// replay.
     pub fn handle_frame(
         &mut self,
         now: Instant,
