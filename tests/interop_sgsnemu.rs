@@ -23,38 +23,49 @@ fn present(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
-    if !present("sgsnemu") || !present("timeout") {
-        println!("skipped: sgsnemu not found");
-        return;
-    }
-    // Addresses of their own, so no other test or demo on this machine collides.
-    let gw_ip = Ipv4Addr::new(127, 0, 0, 41);
-    let sgsn_ip = "127.0.0.42";
+/// A steering gateway (`examples/gateway.rs`) on `gw_ip`, given time for every processor to get
+/// its VID, and a real sgsnemu on `sgsn_ip` pinging through it `pings` times at `rate` per second,
+/// line-buffered into a log, killed after `kill_after` seconds (it ignores SIGTERM).
+struct Run {
+    g: gateway::Gateway,
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    log_path: std::path::PathBuf,
+}
+
+struct Setup<'a> {
+    gw_ip: Ipv4Addr,
+    sgsn_ip: &'a str,
+    processors: u32,
+    fabric_port: u16,
+    tag: &'a str,
+    kill_after: &'a str,
+    pings: &'a str,
+    rate: &'a str,
+}
+
+fn start(s: &Setup<'_>) -> Run {
     let mut g = gateway::build(&gateway::Options {
-        listen: gw_ip,
-        processors: 3,
-        fabric_port: 40400,
+        listen: s.gw_ip,
+        processors: s.processors,
+        fabric_port: s.fabric_port,
         pcap: None,
     })
     .expect("bind the gateway's loopback sockets");
     // Let every processor get its VID and come up before sgsnemu starts.
     g.net.run_for(Duration::from_millis(1200));
-
-    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu{}-{}", s.tag, std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log_path = dir.join("sgsnemu.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let stdbuf = present("stdbuf");
     let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "5"]);
-    if stdbuf {
+    cmd.args(["-s", "KILL", s.kill_after]);
+    if present("stdbuf") {
         // Line-buffered stdout, so nothing is lost when the KILL comes.
         cmd.args(["stdbuf", "-oL", "-eL"]);
     }
     cmd.arg("sgsnemu")
-        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
+        .args(["-l", s.sgsn_ip, "-r", &s.gw_ip.to_string()])
         .arg("--statedir")
         .arg(&dir)
         .arg("--pidfile")
@@ -63,14 +74,45 @@ fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
             "--pinghost",
             "192.0.2.1",
             "--pingcount",
-            "3",
+            s.pings,
             "--pingrate",
-            "5",
+            s.rate,
         ])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
-    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+    let child = cmd.spawn().expect("spawn sgsnemu under timeout");
+    Run {
+        g,
+        child,
+        dir,
+        log_path,
+    }
+}
+
+#[test]
+fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    // Addresses of their own, so no other test or demo on this machine collides.
+    let gw_ip = Ipv4Addr::new(127, 0, 0, 41);
+    let Run {
+        mut g,
+        mut child,
+        dir,
+        log_path,
+    } = start(&Setup {
+        gw_ip,
+        sgsn_ip: "127.0.0.42",
+        processors: 3,
+        fabric_port: 40400,
+        tag: "",
+        kill_after: "5",
+        pings: "3",
+        rate: "5",
+    });
 
     let mut created = Vec::new();
     let end = Instant::now() + Duration::from_secs(10);
@@ -155,43 +197,21 @@ fn sgsnemu_takes_our_error_indication_for_a_g_pdu_naming_no_context() {
         return;
     }
     let gw_ip = Ipv4Addr::new(127, 0, 0, 43);
-    let sgsn_ip = "127.0.0.44";
-    let mut g = gateway::build(&gateway::Options {
-        listen: gw_ip,
+    let Run {
+        mut g,
+        mut child,
+        dir,
+        log_path,
+    } = start(&Setup {
+        gw_ip,
+        sgsn_ip: "127.0.0.44",
         processors: 2,
         fabric_port: 40500,
-        pcap: None,
-    })
-    .expect("bind the gateway's loopback sockets");
-    g.net.run_for(Duration::from_millis(1200));
-
-    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-ei-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log_path = dir.join("sgsnemu.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "6"]);
-    if present("stdbuf") {
-        cmd.args(["stdbuf", "-oL", "-eL"]);
-    }
-    cmd.arg("sgsnemu")
-        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
-        .arg("--statedir")
-        .arg(&dir)
-        .arg("--pidfile")
-        .arg(dir.join("sgsnemu.pid"))
-        .args([
-            "--pinghost",
-            "192.0.2.1",
-            "--pingcount",
-            "40",
-            "--pingrate",
-            "10",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+        tag: "-ei",
+        kill_after: "6",
+        pings: "40",
+        rate: "10",
+    });
 
     let mut vid = None;
     let mut pulled = false;
@@ -277,43 +297,21 @@ fn sgsnemu_takes_our_non_existent_answer_to_a_delete_naming_no_context() {
         return;
     }
     let gw_ip = Ipv4Addr::new(127, 0, 0, 45);
-    let sgsn_ip = "127.0.0.46";
-    let mut g = gateway::build(&gateway::Options {
-        listen: gw_ip,
+    let Run {
+        mut g,
+        mut child,
+        dir,
+        log_path,
+    } = start(&Setup {
+        gw_ip,
+        sgsn_ip: "127.0.0.46",
         processors: 2,
         fabric_port: 40600,
-        pcap: None,
-    })
-    .expect("bind the gateway's loopback sockets");
-    g.net.run_for(Duration::from_millis(1200));
-
-    let dir = std::env::temp_dir().join(format!("telcp-sgsnemu-ne-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log_path = dir.join("sgsnemu.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "8"]);
-    if present("stdbuf") {
-        cmd.args(["stdbuf", "-oL", "-eL"]);
-    }
-    cmd.arg("sgsnemu")
-        .args(["-l", sgsn_ip, "-r", &gw_ip.to_string()])
-        .arg("--statedir")
-        .arg(&dir)
-        .arg("--pidfile")
-        .arg(dir.join("sgsnemu.pid"))
-        .args([
-            "--pinghost",
-            "192.0.2.1",
-            "--pingcount",
-            "3",
-            "--pingrate",
-            "10",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = cmd.spawn().expect("spawn sgsnemu under timeout");
+        tag: "-ne",
+        kill_after: "8",
+        pings: "3",
+        rate: "10",
+    });
 
     let mut pulled = false;
     let mut seen = None;
