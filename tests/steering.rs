@@ -1181,6 +1181,44 @@ fn processor_events_report_vid_assignment() {
 
 // ---------------------------------------------------------------- tshark on the gateway's traffic
 
+/// The run's capture, written under a fresh temporary directory (removed when dropped), read
+/// back by tshark.
+struct Capture {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl Capture {
+    fn new(gw: &Gateway, dir_tag: &str, file: &str) -> Capture {
+        let dir =
+            std::env::temp_dir().join(format!("telcp-steering-{dir_tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(file);
+        gw.sim
+            .write_pcap(std::fs::File::create(&path).unwrap())
+            .unwrap();
+        Capture { dir, path }
+    }
+
+    /// tshark's standard output over the capture with these arguments.
+    fn run(&self, args: &[&str]) -> String {
+        let o = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&self.path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn tshark_reads_the_gateway_traffic() {
     let tshark = std::process::Command::new("tshark")
@@ -1203,22 +1241,8 @@ fn tshark_reads_the_gateway_traffic() {
         gw.sgsn().delete(now, i);
     }
     gw.sim.run_for(Duration::from_millis(300));
-    let dir = std::env::temp_dir().join(format!("telcp-steering-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("gateway.pcap");
-    gw.sim
-        .write_pcap(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let run = |args: &[&str]| {
-        let o = std::process::Command::new("tshark")
-            .arg("-r")
-            .arg(&path)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let cap = Capture::new(&gw, "tshark", "gateway.pcap");
+    let run = |args: &[&str]| cap.run(args);
     // Only the peer-facing side: the fabric (port 4000) is not GTP.
     let bad = run(&[
         "-Y",
@@ -1264,7 +1288,6 @@ fn tshark_reads_the_gateway_traffic() {
             "{t} in {seen:?}\n{out}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------- bounds
@@ -1929,22 +1952,8 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
         gw.sgsn().send_raw(2123, 2123, m.to_vec().unwrap());
     }
     gw.sim.run_for(Duration::from_millis(300));
-    let dir = std::env::temp_dir().join(format!("telcp-steering-ei-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("errors.pcap");
-    gw.sim
-        .write_pcap(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let run = |args: &[&str]| {
-        let o = std::process::Command::new("tshark")
-            .arg("-r")
-            .arg(&path)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let cap = Capture::new(&gw, "ei", "errors.pcap");
+    let run = |args: &[&str]| cap.run(args);
     let bad = run(&[
         "-Y",
         "(gtp || gtpv2) && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
@@ -2004,7 +2013,6 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
         ],
         "{out}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------- requests naming no context
