@@ -467,7 +467,6 @@ pub struct HomeAgent {
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
-    published_load: Option<Load>,
     /// The box of the last pending request answered, kept for the next one.
     spare_pending: Option<Box<Pending>>,
     transmits: VecDeque<Transmit>,
@@ -613,7 +612,6 @@ impl HomeAgent {
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
-            published_load: None,
             spare_pending: None,
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
@@ -2354,8 +2352,7 @@ impl HomeAgent {
         let served = self.table.owned_by(self.node);
         let load = Load::new(served.min(u32::MAX as usize) as u32, cap);
         // Most registrations refresh a binding and change nothing here.
-        if self.published_load != Some(load) {
-            self.published_load = Some(load);
+        if self.monitor.load(self.node) != Some(load) {
             self.monitor.set_load(load);
         }
     }
