@@ -467,8 +467,6 @@ pub struct HomeAgent {
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
-    /// The box of the last pending request answered, kept for the next one.
-    spare_pending: Option<Box<Pending>>,
     transmits: VecDeque<Transmit>,
     max_transmits: usize,
     events: VecDeque<Event>,
@@ -612,7 +610,6 @@ impl HomeAgent {
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
-            spare_pending: None,
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
@@ -1070,14 +1067,7 @@ impl HomeAgent {
             simultaneous: q.flags.simultaneous(),
             first_ha: self.node,
         };
-        // The box of the last answered request is reused: a registration allocates no pending.
-        let pending = match self.spare_pending.take() {
-            Some(mut b) => {
-                *b = pending;
-                b
-            }
-            None => Box::new(pending),
-        };
+        let pending = Box::new(pending);
         let res = match slot {
             Some(s) => self
                 .table
@@ -1430,7 +1420,6 @@ impl HomeAgent {
             let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
             let node = self.node;
             let server = replier.unwrap_or(pe.second_ha);
-            let mut spare = None;
             let max_sim = self.max_simultaneous;
             let r = self.table.update(slot, |b| {
                 b.home_address = p.home_address;
@@ -1452,11 +1441,8 @@ impl HomeAgent {
                 } else {
                     b.care_of.set_single(coa);
                 }
-                spare = b.pending.take();
+                b.pending = None;
             });
-            if spare.is_some() {
-                self.spare_pending = spare;
-            }
             let _ = r;
             self.push_event(Event::BindingPermanent {
                 home_address: p.home_address,
