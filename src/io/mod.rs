@@ -6,13 +6,19 @@
 //!   so that every run is a pure function of its inputs.
 //! * [`TimerQueue`]: one deadline structure per endpoint, keyed by the endpoint's own ids, with an
 //!   O(1) earliest deadline and expiry that never scans live timers.
+//! * [`ct_eq`]: the one constant-time comparison every authenticator check goes through.
+//! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
 //! * [`Node`]: the four calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint.
 //!
 //! Time enters only as a `now: Instant` argument: nothing in the crate reads a clock.
 
+mod ct;
+pub mod limit;
 mod rng;
 mod timer;
 
+pub use ct::ct_eq;
+pub use limit::{RateLimit, TokenBucket};
 pub use rng::Rng;
 pub use timer::TimerQueue;
 

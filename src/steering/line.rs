@@ -72,9 +72,9 @@
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
-use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::io::Transmit;
+use crate::io::{RateLimit, TokenBucket};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -13,7 +13,7 @@
 //! * [`switch`]: [`SwitchProcessor`]: VID manager, selection by load ([`crate::health`]) of a
 //!   processor and a different backup, versioned table pushes, session-state relay to backups,
 //!   VID reuse only when safe.
-//! * [`limit`]: [`limit::RateLimit`], the token bucket bounding answers to unknown traffic
+//! * [`limit`]: [`limit::RateLimit`] (re-exported from [`crate::io::limit`]), the token bucket bounding answers to unknown traffic
 //!   (Error Indication, Version Not Supported).
 //! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context with
 //!   TEIDs carrying it, serves its sessions, and its peers' sessions as their backup.
@@ -47,7 +47,7 @@
 mod error;
 pub mod fabric;
 pub mod gtp;
-pub mod limit;
+pub use crate::io::limit;
 pub mod line;
 pub mod processor;
 mod reader;

@@ -99,9 +99,9 @@
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{self, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType};
-use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
+use crate::io::{RateLimit, TokenBucket};
 use crate::io::{TimerQueue, Transmit};
 use ipnetwork::Ipv4Network;
 use std::borrow::Cow;

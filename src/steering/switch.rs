@@ -81,11 +81,11 @@
 use super::error::{ConfigError, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
 use super::gtp::{self, Cause, Ie, Message, MessageType, WireError};
-use super::limit::{RateLimit, TokenBucket};
 use super::vid::{VidLayout, VirtualId};
 use crate::health::{
     self, ClusterKey, HealthEvent, Monitor, MonitorConfig, NodeId, NodeState, Policy, Role,
 };
+use crate::io::{RateLimit, TokenBucket};
 use crate::io::{Rng, TimerQueue, Transmit};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

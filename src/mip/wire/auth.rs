@@ -190,17 +190,7 @@ pub fn compute(algorithm: AuthAlgorithm, key: &[u8], covered: &[u8]) -> [u8; AUT
     }
 }
 
-/// Constant-time equality of two byte strings (the lengths are not secret).
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut acc = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        acc |= x ^ y;
-    }
-    std::hint::black_box(acc) == 0
-}
+pub use crate::io::ct_eq;
 
 /// Verifies `authenticator` over `covered` in constant time.
 pub fn verify(algorithm: AuthAlgorithm, key: &[u8], covered: &[u8], authenticator: &[u8]) -> bool {

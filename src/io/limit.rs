@@ -1,6 +1,6 @@
-//! A token bucket bounding the answers the gateway sends to unsolicited or unknown traffic
-//! (GTP-U Error Indications, GTP Version Not Supported), so that a flood of forged packets
-//! cannot be turned into an equal flood of answers towards a victim.
+//! A token bucket bounding the answers an endpoint sends to unauthenticated or unknown traffic
+//! (GTP-U Error Indications and Version Not Supported, L2TP refusals, Mobile IP refusals), so that
+//! a flood of forged packets cannot be turned into an equal flood of answers towards a victim.
 //!
 //! Time only enters as an argument: the bucket refills from the `now` of each call, so it needs
 //! no timer.
@@ -44,7 +44,7 @@ const NANOS: u128 = 1_000_000_000;
 /// The state of one [`RateLimit`]: tokens are counted in billionths so that refills at any rate
 /// are exact with integer arithmetic.
 #[derive(Debug, Clone)]
-pub(crate) struct TokenBucket {
+pub struct TokenBucket {
     limit: RateLimit,
     /// Tokens held, in billionths of a token.
     nanotokens: u128,
@@ -53,7 +53,7 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub(crate) fn new(limit: RateLimit, now: Instant) -> TokenBucket {
+    pub fn new(limit: RateLimit, now: Instant) -> TokenBucket {
         TokenBucket {
             limit,
             nanotokens: u128::from(limit.burst) * NANOS,
@@ -62,7 +62,7 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one: whether the answer may leave.
-    pub(crate) fn take(&mut self, now: Instant) -> bool {
+    pub fn take(&mut self, now: Instant) -> bool {
         let cap = u128::from(self.limit.burst) * NANOS;
         let elapsed = now
             .checked_duration_since(self.last)
