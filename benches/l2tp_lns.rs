@@ -81,7 +81,7 @@ fn lns_with_tunnels(n: u32, now: Instant) -> (Lns, Vec<T>) {
         max_pending_redirects: 1 << 20,
         ..Default::default()
     };
-    cfg.common.seed = 1;
+    cfg.common.seed = telcp::io::seed(1);
     let mut lns = Lns::new(cfg, now).unwrap();
     let mut ts = Vec::new();
     for i in 0..n {
@@ -183,11 +183,13 @@ fn redirect_decisions(c: &mut Criterion) {
     let lac_addr: SocketAddr = "10.0.9.1:1701".parse().unwrap();
     let mut lc = LacConfig::new(lns_addr);
     lc.common.max_sessions = 1 << 20;
+    lc.common.seed = telcp::io::seed(0);
     let mut lac = Lac::new(lc, now).unwrap();
     let mut lns2 = Lns::new(
         LnsConfig {
             common: Config {
                 max_sessions: 1 << 20,
+                seed: telcp::io::seed(0),
                 ..Default::default()
             },
             ..Default::default()

@@ -42,6 +42,7 @@ fn ha(i: u32, start: Instant, notices: bool) -> HomeAgent {
         })
         .collect();
     let mut c = HomeAgentConfig::new(NodeId(i), VIP, "10.0.0.0/8".parse().unwrap(), members, b"k");
+    c.seed = telcp::io::seed(0);
     c.mode = ForwardMode::Layer2;
     c.layer2_notices = notices;
     c.wall_clock = WALL;

@@ -111,7 +111,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             misses_down: 6,
             overload_percent: 95,
             policy: Policy::LeastLoaded,
-            seed: 1,
+            seed: telcp::io::seed(1),
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),

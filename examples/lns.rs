@@ -88,7 +88,7 @@ pub fn run(
     cfg.common.host_name = b"telcp-lns".to_vec();
     cfg.common.secret = opts.secret.clone();
     cfg.common.challenge = opts.challenge;
-    cfg.common.seed = 7;
+    cfg.common.seed = telcp::io::seed(7);
     if opts.redirect_to.is_some() {
         cfg.standard_redirect = true;
     }

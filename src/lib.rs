@@ -17,7 +17,8 @@
 //! endpoint and polls out datagrams to send, events and the next deadline. Nothing in this crate
 //! opens a socket, spawns a thread, sleeps or reads the clock (`Instant::now()` is never called):
 //! time enters only as a `now: Instant` argument, and randomness only from a ChaCha generator seeded
-//! by a configuration field, so every run is a pure function of its inputs.
+//! by a configuration field: `seed: None` (the default) reads 32 bytes from the operating system
+//! once, in `new`; `Some(seed)` ([`io::seed`]) makes every run a pure function of its inputs.
 //!
 //! After any `handle_*` call or command, drain `poll_transmit`, then `poll_event`, then read
 //! `poll_timeout` and call `handle_timeout` when it is reached. Time passed in never goes

@@ -278,7 +278,7 @@ fn run_lac_against_xl2tpd_lns() -> Run {
     let start = Instant::now();
     let mut cfg = LacConfig::new(lns);
     cfg.common.host_name = b"telcp-lac".to_vec();
-    cfg.common.seed = u64::from(std::process::id());
+    cfg.common.seed = telcp::io::seed(u64::from(std::process::id()));
     // A plain RFC 2661 LAC: no vendor AVPs.
     cfg.advertise_load_balance = false;
     cfg.idle_tunnel_timeout = Some(Duration::from_secs(1));

@@ -22,6 +22,21 @@ struct Setup {
     call: telcp::l2tp::CallId,
 }
 
+/// `c` with the replayable seed `n` (the runs here were written with `seed_from_u64(0)`).
+fn seeded(c: Config, n: u64) -> Config {
+    Config {
+        seed: telcp::io::seed(n),
+        ..c
+    }
+}
+
+/// A LAC configuration towards `lns` with the replayable seed 0.
+fn lac_config(lns: &str) -> LacConfig {
+    let mut c = LacConfig::new(addr(lns));
+    c.common = seeded(c.common, 0);
+    c
+}
+
 fn setup(lns_common: Config) -> Setup {
     let now = Instant::now();
     let mut sim = Sim::new(1, now);
@@ -29,7 +44,7 @@ fn setup(lns_common: Config) -> Setup {
         "lac",
         &[addr("10.0.9.1")],
         None,
-        Box::new(Lac::new(LacConfig::new(addr("10.0.0.1")), now).unwrap()),
+        Box::new(Lac::new(lac_config("10.0.0.1"), now).unwrap()),
     );
     let lns = sim.add_node(
         "lns",
@@ -38,7 +53,7 @@ fn setup(lns_common: Config) -> Setup {
         Box::new(
             Lns::new(
                 LnsConfig {
-                    common: lns_common,
+                    common: seeded(lns_common, 0),
                     ..Default::default()
                 },
                 now,
@@ -230,7 +245,7 @@ fn unauthenticated_peer_refused() {
     };
     let now = Instant::now();
     let mut sim = Sim::new(2, now);
-    let mut good = LacConfig::new(addr("10.0.0.1"));
+    let mut good = lac_config("10.0.0.1");
     good.common.secret = Some(b"k".to_vec());
     let g = sim.add_node(
         "good",
@@ -242,7 +257,7 @@ fn unauthenticated_peer_refused() {
         "bad",
         &[addr("10.0.9.2")],
         None,
-        Box::new(Lac::new(LacConfig::new(addr("10.0.0.1")), now).unwrap()),
+        Box::new(Lac::new(lac_config("10.0.0.1"), now).unwrap()),
     );
     let lns = sim.add_node(
         "lns",
@@ -251,7 +266,7 @@ fn unauthenticated_peer_refused() {
         Box::new(
             Lns::new(
                 LnsConfig {
-                    common: cfg,
+                    common: seeded(cfg, 0),
                     ..Default::default()
                 },
                 now,
@@ -279,7 +294,7 @@ fn unauthenticated_peer_refused() {
 #[test]
 fn lac_calls_and_data_queue_bounded() {
     let now = Instant::now();
-    let mut cfg = LacConfig::new(addr("10.0.0.1"));
+    let mut cfg = lac_config("10.0.0.1");
     cfg.max_calls = 3;
     cfg.common.max_data_queue = 10;
     let mut lac = Lac::new(cfg, now).unwrap();

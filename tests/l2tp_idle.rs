@@ -35,7 +35,7 @@ fn pair(seed: u64, lac_cfg: LacConfig) -> Pair {
         Box::new(Lac::new(lac_cfg, now).unwrap()),
     );
     let mut lc = LnsConfig::default();
-    lc.common.seed = seed + 1000;
+    lc.common.seed = telcp::io::seed(seed + 1000);
     let lns = sim.add_node(
         "lns",
         &[addr(LNS)],
@@ -47,7 +47,7 @@ fn pair(seed: u64, lac_cfg: LacConfig) -> Pair {
 
 fn lac_config(seed: u64) -> LacConfig {
     let mut c = LacConfig::new(addr(LNS));
-    c.common.seed = seed;
+    c.common.seed = telcp::io::seed(seed);
     // Enough retransmissions that 10% loss never kills a tunnel in these runs.
     c.common.max_retries = 10;
     c
@@ -280,7 +280,7 @@ fn after_a_redirect_the_contact_tunnel_is_closed_and_the_pool_tunnel_kept() {
         let mut p = pair(seed, lac_config(seed));
         let now = p.sim.now();
         let mut pc = LnsConfig::default();
-        pc.common.seed = seed + 2000;
+        pc.common.seed = telcp::io::seed(seed + 2000);
         let pool = p.sim.add_node(
             "pool",
             &[addr(POOL)],

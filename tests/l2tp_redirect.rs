@@ -20,7 +20,7 @@ pub fn ip(s: &str) -> IpAddr {
 
 fn common(seed: u64) -> telcp::l2tp::Config {
     telcp::l2tp::Config {
-        seed,
+        seed: telcp::io::seed(seed),
         max_retries: 10,
         ..Default::default()
     }

@@ -28,7 +28,7 @@ fn seeds() -> u64 {
 
 fn common(seed: u64) -> telcp::l2tp::Config {
     telcp::l2tp::Config {
-        seed,
+        seed: telcp::io::seed(seed),
         max_retries: 10,
         ..Default::default()
     }

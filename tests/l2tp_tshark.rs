@@ -195,7 +195,7 @@ fn tshark_dissects_a_simulated_redirect_run() {
     }
     let a = |s: &str| -> SocketAddr { format!("{s}:1701").parse().unwrap() };
     let common = |seed| Config {
-        seed,
+        seed: telcp::io::seed(seed),
         secret: Some(b"pcap".to_vec()),
         challenge: true,
         hide_avps: true,

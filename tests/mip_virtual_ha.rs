@@ -76,7 +76,7 @@ fn ha_config(i: u32, n: u32, mode: ForwardMode) -> HomeAgentConfig {
     );
     c.mode = mode;
     c.pool = Some(format!("10.0.{i}.0/24").parse().unwrap());
-    c.seed = u64::from(i);
+    c.seed = telcp::io::seed(u64::from(i));
     c.pending_timeout = Duration::from_secs(2);
     c.wall_clock = WALL;
     for k in 1..=MNS {

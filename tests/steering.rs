@@ -414,7 +414,7 @@ fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         misses_down: 6,
         overload_percent: 95,
         policy: Policy::LeastLoaded,
-        seed: 5,
+        seed: telcp::io::seed(5),
         queue_limit: 4096,
         version_not_supported: RateLimit::default(),
         error_indications: RateLimit::default(),

@@ -94,7 +94,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         _ => "lac",
     };
     let common = |seed: u64| l2tp::Config {
-        seed,
+        seed: telcp::io::seed(seed),
         ..Default::default()
     };
     let health = |me: u32, role, peers: Vec<(NodeId, SocketAddr)>| {
@@ -326,7 +326,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         );
         c.mode = ForwardMode::Layer3;
         c.incarnation = incarnation;
-        c.seed = u64::from(i);
+        c.seed = telcp::io::seed(u64::from(i));
         c.max_bindings = 16;
         c.heartbeat_interval = Duration::from_millis(200);
         c.misses_suspect = 3;
@@ -608,7 +608,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     sw_cfg.heartbeat_interval = Duration::from_millis(100);
     sw_cfg.misses_down = 6;
     sw_cfg.overload_percent = 95;
-    sw_cfg.seed = 5;
+    sw_cfg.seed = telcp::io::seed(5);
     let switch = net.add(
         "switch",
         &[switch_fabric],

@@ -102,6 +102,7 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
         max_data_queue: 8,
         max_events: 64,
         max_send_queue: 8,
+        seed: crate::io::seed(0),
         ..Config::default()
     };
     let cfg = LnsConfig {
@@ -170,6 +171,7 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
         max_data_queue: 8,
         max_events: 64,
         max_send_queue: 8,
+        seed: crate::io::seed(0),
         ..Config::default()
     };
     cfg.max_calls = 5;

@@ -121,6 +121,7 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
         members,
         b"k",
     );
+    cfg.seed = crate::io::seed(0);
     cfg.mode = mode;
     cfg.layer2_notices = data.first().is_some_and(|b| b & 2 == 0);
     cfg.max_bindings = 8;

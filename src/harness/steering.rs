@@ -256,7 +256,7 @@ fn switch_config() -> SwitchConfig {
         misses_down: 4,
         overload_percent: 90,
         policy: Policy::LeastLoaded,
-        seed: 1,
+        seed: crate::io::seed(1),
         queue_limit: 64,
         version_not_supported: crate::steering::limit::RateLimit::new(10, 2),
         error_indications: crate::steering::limit::RateLimit::new(10, 2),

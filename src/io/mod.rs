@@ -2,8 +2,12 @@
 //!
 //! * [`Transmit`]: one datagram the caller must send, with the layer-2 next hop where the protocol
 //!   needs one ([`MacAddr`], used by the virtual Home Agent's layer-2 forwarding).
-//! * [`Rng`]: the only source of randomness, a ChaCha generator seeded by the caller (a config field),
-//!   so that every run is a pure function of its inputs.
+//! * [`Rng`]: the only source of randomness, a ChaCha generator seeded from a config field
+//!   `seed: Option<[u8; 32]>`. `None` (the default) reads 32 bytes from the operating system once,
+//!   in the endpoint's `new` ([`Rng::from_config`]), so challenges, Random Vectors and ids are
+//!   unpredictable (RFC 2661 4.3, 5.1.1); `Some` ([`seed`] makes one from a `u64`) makes every run
+//!   a pure function of its inputs, for tests and simulations. That one read at construction is
+//!   the crate's only contact with the OS, as in quinn-proto: after `new`, an endpoint is sans-IO.
 //! * [`TimerQueue`]: one deadline structure per endpoint, keyed by the endpoint's own ids, with an
 //!   O(1) earliest deadline and expiry that never scans live timers.
 //! * [`ct_eq`]: the one constant-time comparison every authenticator check goes through.
@@ -19,7 +23,7 @@ mod timer;
 
 pub use ct::ct_eq;
 pub use limit::{RateLimit, TokenBucket};
-pub use rng::Rng;
+pub use rng::{EntropyError, Rng, seed};
 pub use timer::TimerQueue;
 
 use bytes::Bytes;

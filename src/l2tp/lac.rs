@@ -131,7 +131,7 @@ impl Lac {
         {
             return Err(ConfigError::Bad("idle_tunnel_timeout"));
         }
-        let mut core = Core::new(cfg.common.clone());
+        let mut core = Core::new(cfg.common.clone())?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
             core,

@@ -125,7 +125,7 @@ impl Lns {
             }
         }
         Ok(Lns {
-            core: Core::new(cfg.common.clone()),
+            core: Core::new(cfg.common.clone())?,
             pool: LnsPool::new(cfg.max_pool, cfg.pool_overload_percent),
             member_up: cfg
                 .virtual_lns

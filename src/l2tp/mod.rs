@@ -223,8 +223,11 @@ pub struct Config {
     pub max_events: usize,
     /// Ask for sequenced data (Sequencing Required in ICCN / ICRP).
     pub sequencing_required: bool,
-    /// RNG seed (tunnel/session ids, challenges, tie breakers, random vectors).
-    pub seed: u64,
+    /// Seed of the RNG (tunnel/session ids, challenges, tie breakers, Random Vectors): `None`
+    /// (the default) reads 32 bytes from the operating system at `new`, as RFC 2661 4.3 and 5.1.1
+    /// want challenges and Random Vectors unpredictable; `Some` replays a run exactly (tests,
+    /// simulations: [`crate::io::seed`]).
+    pub seed: Option<[u8; 32]>,
 }
 
 impl Default for Config {
@@ -251,7 +254,7 @@ impl Default for Config {
             max_data_queue: 1024,
             max_events: 65536,
             sequencing_required: false,
-            seed: 0,
+            seed: None,
         }
     }
 }
@@ -266,6 +269,9 @@ pub enum ConfigError {
     /// A bound is zero or out of range.
     #[error("bad value for {0}")]
     Bad(&'static str),
+    /// `seed: None` and the operating system gave no entropy.
+    #[error(transparent)]
+    Entropy(#[from] crate::io::EntropyError),
 }
 
 /// Why a datagram was not accepted (state unchanged; a refusal may have been queued).

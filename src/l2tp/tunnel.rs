@@ -21,7 +21,7 @@ use super::wire::{
     Avp, ControlMessage, ErrorCode, Message, MessageType, ParseOptions, ResultCode,
     ResultCodeValue, challenge_response,
 };
-use super::{Config, Event, InputError, SessionRef};
+use super::{Config, ConfigError, Event, InputError, SessionRef};
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -163,9 +163,9 @@ pub(crate) struct Core {
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
 impl Core {
-    pub fn new(cfg: Config) -> Self {
-        let rng = Rng::seed_from_u64(cfg.seed);
-        Core {
+    pub fn new(cfg: Config) -> Result<Self, ConfigError> {
+        let rng = Rng::from_config(cfg.seed)?;
+        Ok(Core {
             cfg,
             rng,
             timers: TimerQueue::new(),
@@ -179,7 +179,7 @@ impl Core {
             dirty: Vec::new(),
             pending_tunnels: Default::default(),
             idle_timeout: None,
-        }
+        })
     }
 
     pub fn event(&mut self, e: Event) {

@@ -134,8 +134,10 @@ pub struct HomeAgentConfig {
     pub max_transmits: usize,
     /// Most queued events (oldest dropped and counted beyond).
     pub max_events: usize,
-    /// RNG seed.
-    pub seed: u64,
+    /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
+    /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
+    /// exactly (tests, simulations: [`crate::io::seed`]).
+    pub seed: Option<[u8; 32]>,
 }
 
 impl HomeAgentConfig {
@@ -177,7 +179,7 @@ impl HomeAgentConfig {
             max_replication_queue: 100_000,
             max_transmits: 4096,
             max_events: 4096,
-            seed: 0,
+            seed: None,
         }
     }
 }
@@ -195,6 +197,9 @@ pub enum ConfigError {
     /// The health monitor refused its part.
     #[error(transparent)]
     Health(#[from] health::ConfigError),
+    /// `seed: None` and the operating system gave no entropy.
+    #[error(transparent)]
+    Entropy(#[from] crate::io::EntropyError),
 }
 
 /// Why a datagram was refused. State is unchanged, except that a refusal (a Registration Reply
@@ -546,7 +551,8 @@ impl HomeAgent {
         let monitor = Monitor::new(mc, now)?;
         // The tables' hash seed comes from its own stream, so the protocol's random choices do
         // not depend on it.
-        let hash_seed = Rng::seed_from_u64(cfg.seed ^ 0x6d69_705f_6861_7368).next_u64();
+        let rng = Rng::from_config(cfg.seed)?;
+        let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
         let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
         sas.extend(cfg.mobile_nodes.iter().map(|k| {
@@ -593,7 +599,7 @@ impl HomeAgent {
             tolerance: cfg.replay_tolerance,
             wall_clock: cfg.wall_clock,
             start: now,
-            rng: Rng::seed_from_u64(cfg.seed),
+            rng,
             pn: 0,
             windows: HashMap::new(),
             channels,

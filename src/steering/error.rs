@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// The health monitor refused its configuration.
     #[error("health: {0}")]
     Health(String),
+    /// `seed: None` and the operating system gave no entropy.
+    #[error(transparent)]
+    Entropy(#[from] crate::io::EntropyError),
 }
 
 /// Bad or unexpected input to a steering machine. The machine's state is unchanged by it, except

@@ -141,8 +141,10 @@ pub struct SwitchConfig {
     pub overload_percent: u8,
     /// Selection policy for primaries and backups.
     pub policy: Policy,
-    /// Seed of the selection's random tie-breaks.
-    pub seed: u64,
+    /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
+    /// operating system at [`SwitchProcessor::new`]; `Some` replays a run exactly (tests,
+    /// simulations: [`crate::io::seed`]).
+    pub seed: Option<[u8; 32]>,
     /// Bound of the output and event queues.
     pub queue_limit: usize,
     /// Bound of the Version Not Supported answers to GTP-C datagrams of other versions.
@@ -155,9 +157,9 @@ impl SwitchConfig {
     /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
     /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
     /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
-    /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed 0,
-    /// queues of 4096, at most 100 Version Not Supported answers and 100 relayed Error
-    /// Indications per second (bursts of 20).
+    /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
+    /// from the OS, queues of 4096, at most 100 Version Not Supported answers and 100 relayed
+    /// Error Indications per second (bursts of 20).
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -187,7 +189,7 @@ impl SwitchConfig {
             misses_down: 5,
             overload_percent: 90,
             policy: Policy::LeastLoaded,
-            seed: 0,
+            seed: None,
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),
@@ -415,7 +417,7 @@ impl SwitchProcessor {
         Ok(SwitchProcessor {
             version_not_supported: TokenBucket::new(config.version_not_supported, now),
             error_indications: TokenBucket::new(config.error_indications, now),
-            rng: Rng::seed_from_u64(config.seed),
+            rng: Rng::from_config(config.seed)?,
             acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
             config,
             slots,
