@@ -193,7 +193,7 @@ fn check(tables: &[(String, Table)], source: &dyn Fn(&str) -> Option<String>) ->
                 errs.push(format!("{at}: tests/{stem}.rs has no fn {name}("));
                 continue;
             };
-            if !pre.iter().any(|l| *l == "#[test]") {
+            if !pre.contains(&"#[test]") {
                 errs.push(format!(
                     "{at}: fn {name} in tests/{stem}.rs is not a #[test]"
                 ));
@@ -231,8 +231,11 @@ fn check(tables: &[(String, Table)], source: &dyn Fn(&str) -> Option<String>) ->
     errs
 }
 
+/// A section number that sorts "5.8" before "5.10"; non-numeric parts compare as text.
+type SectionKey = Vec<(u32, String)>;
+
 /// Sorts "5.8", "5.10", "4.4.1" as version numbers; non-numeric parts compare as text.
-fn section_key(s: &str) -> Vec<(u32, String)> {
+fn section_key(s: &str) -> SectionKey {
     s.split('.')
         .map(|p| (p.parse().unwrap_or(u32::MAX), p.to_string()))
         .collect()
@@ -287,8 +290,7 @@ fn render(tables: &[(String, Table)]) -> String {
             count(t, "not-implemented"),
             count(t, "not-applicable"),
         );
-        let mut groups: BTreeMap<(String, Vec<(u32, String)>), (String, Vec<&Row>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<(String, SectionKey), (String, Vec<&Row>)> = BTreeMap::new();
         for r in &t.statement {
             let spec = r.spec.clone().unwrap_or_else(|| t.spec.clone());
             groups
