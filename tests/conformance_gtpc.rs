@@ -465,7 +465,6 @@ fn gtpc_7_3_1_existing_context_replaced() {
 /// mandatory elements (TEID Data I, NSAPI, SGSN Address for signalling, SGSN Address for user
 /// traffic, QoS Profile) is refused with Mandatory IE missing (202) and creates nothing.
 #[test]
-#[ignore = "mandatory IE checks: fixed in the next commit"]
 fn gtpc_11_1_5_create_mandatory_missing() {
     // TS 29.060 11.1.5 with the presence column of 7.3.1 (table 5).
     let full = create_ies(IMSI, SGSN_TEID);
@@ -498,7 +497,6 @@ fn gtpc_11_1_5_create_mandatory_missing() {
 /// too short to hold the allocation/retention priority and the TS 24.008 QoS octets is refused
 /// with Mandatory IE incorrect (201).
 #[test]
-#[ignore = "mandatory IE checks: fixed in the next commit"]
 fn gtpc_11_1_7_create_mandatory_incorrect() {
     // TS 29.060 11.1.7; QoS Profile 7.7.34: one octet of allocation/retention priority, then at
     // least the three value octets of the TS 24.008 Quality of Service IE.
@@ -649,7 +647,6 @@ fn gtpc_7_3_4_non_existent() {
 /// element (NSAPI, TEID Data I, SGSN addresses, QoS Profile) is refused with Mandatory IE
 /// missing (202) and the context left as it was.
 #[test]
-#[ignore = "mandatory IE checks: fixed in the next commit"]
 fn gtpc_11_1_5_update_mandatory_missing() {
     // TS 29.060 11.1.5 with the presence column of 7.3.3 (table 7).
     let full = update_ies(0x6600_0003);
@@ -708,7 +705,6 @@ fn gtpc_7_3_6_non_existent() {
 /// gtpc-11.1.5-delete-mandatory-missing: a Delete PDP Context Request without its NSAPI is
 /// refused with Mandatory IE missing (202) and the context kept.
 #[test]
-#[ignore = "mandatory IE checks: fixed in the next commit"]
 fn gtpc_11_1_5_delete_mandatory_missing() {
     // TS 29.060 11.1.5; NSAPI is mandatory in 7.3.5 (table 9).
     let (mut gw, r) = with_session();
