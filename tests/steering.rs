@@ -1406,6 +1406,8 @@ fn processors_refuse_bad_setups_with_the_protocols_causes() {
             }),
             Ie::GsnAddress(sgsn_ip),
             Ie::GsnAddress(sgsn_ip),
+            // complete otherwise, so the PDP type is what is refused (TS 29.060 11.1.5 first)
+            Ie::QosProfile(std::borrow::Cow::Borrowed(&[0, 0x0b, 0x92, 0x1f])),
         ],
     );
     gw.sim.run_for(Duration::from_millis(300));

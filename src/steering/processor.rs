@@ -354,6 +354,34 @@ fn subscriber_key(r: &SessionRecord) -> Option<(Imsi, u8)> {
     (r.imsi != Imsi([0xff; 8])).then_some((r.imsi, r.nsapi))
 }
 
+/// The refusal TS 29.060 11.1.5 and 11.1.7 ask for when a request a processor serves lacks a
+/// mandatory element (Mandatory IE missing) or carries one it cannot use (Mandatory IE incorrect),
+/// `None` when the request is complete. Mandatory per 7.3.1 (Create), 7.3.3 (Update, SGSN-initiated)
+/// and 7.3.5 (Delete): TEID Data I, NSAPI, the SGSN addresses for signalling and for user traffic
+/// and the QoS Profile (Create and Update), NSAPI (Delete). A QoS Profile too short for the
+/// allocation/retention priority and the three value octets of the TS 24.008 QoS IE (7.7.34) is
+/// incorrect.
+fn mandatory_ie_error(req: &Message<'_>) -> Option<Cause> {
+    let t = req.message_type();
+    let has = |ty: IeType| req.ie(ty).is_some();
+    let tunnel = has(IeType::TEID_DATA_I)
+        && has(IeType::NSAPI)
+        && req.gsn_addresses().count() >= 2
+        && has(IeType::QOS_PROFILE);
+    let complete = match t {
+        MessageType::CREATE_PDP_CONTEXT_REQUEST | MessageType::UPDATE_PDP_CONTEXT_REQUEST => tunnel,
+        MessageType::DELETE_PDP_CONTEXT_REQUEST => has(IeType::NSAPI),
+        _ => true,
+    };
+    if !complete {
+        return Some(Cause::MANDATORY_IE_MISSING);
+    }
+    match req.ie(IeType::QOS_PROFILE) {
+        Some(Ie::QosProfile(q)) if q.len() < 4 => Some(Cause::MANDATORY_IE_INCORRECT),
+        _ => None,
+    }
+}
+
 fn fabric_transmit(src: SocketAddr, dst: SocketAddr, msg: &FabricMessage<'_>) -> Transmit {
     Transmit {
         dst,
@@ -757,11 +785,15 @@ impl Processor {
             ));
         }
         let seq = req.header.sequence.unwrap_or(0);
-        let (Some(peer_teid_u), Some(peer_teid_c), Some(nsapi)) =
-            (req.teid_data_i(), req.teid_control(), req.nsapi())
-        else {
+        let (Some(peer_teid_u), Some(peer_teid_c), Some(nsapi), None) = (
+            req.teid_data_i(),
+            req.teid_control(),
+            req.nsapi(),
+            mandatory_ie_error(&req),
+        ) else {
             let teid = req.teid_control().unwrap_or(0);
-            self.refuse_setup(line, gateway, peer, &req, teid, Cause::MANDATORY_IE_MISSING);
+            let cause = mandatory_ie_error(&req).unwrap_or(Cause::MANDATORY_IE_MISSING);
+            self.refuse_setup(line, gateway, peer, &req, teid, cause);
             return Ok(());
         };
         let mut gsn = req.gsn_addresses();
@@ -1027,6 +1059,14 @@ impl Processor {
                 };
                 self.push(t);
             }
+            return Ok(());
+        }
+        if let (Some(cause), Some(s)) = (
+            mandatory_ie_error(&req),
+            self.sessions.get(&teid).or_else(|| self.shadow.get(&teid)),
+        ) {
+            let peer_teid_c = s.record.peer_teid_c;
+            self.refuse(line, gateway, peer, &req, peer_teid_c, cause);
             return Ok(());
         }
         let as_backup = !self.sessions.contains_key(&teid);
