@@ -848,11 +848,18 @@ impl HomeAgent {
         } else {
             q.identification
         };
+        // RFC 5944 section 3.8.2.1: a 136 reply names this HA's unicast (virtual) address, for
+        // the mobile node to ask again there.
+        let home_agent = if code == ReplyCode::UNKNOWN_HA_ADDRESS {
+            self.vip
+        } else {
+            q.home_agent
+        };
         let p = Reply {
             code,
             lifetime: 0,
             home_address: q.home_address,
-            home_agent: q.home_agent,
+            home_agent,
             identification,
         };
         let bytes = {
