@@ -7,7 +7,7 @@ use super::binding::{
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
-use super::wire::auth::{AUTHENTICATOR_LEN, PreparedKey, SecurityAssociation};
+use super::wire::auth::{AUTHENTICATOR_LEN, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
@@ -491,6 +491,8 @@ fn v4(a: SocketAddr) -> Ipv4Addr {
 
 impl HomeAgent {
     /// A Home Agent; it advertises the virtual network at once ([`Event::AdvertiseRoute`]).
+    /// Refused: a member list without this node, zero bounds, and security associations with a
+    /// reserved SPI (0-255, RFC 5944 section 1.6).
     pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
         let mut members = BTreeMap::new();
         for m in &cfg.members {
@@ -519,6 +521,14 @@ impl HomeAgent {
             return Err(ConfigError::Bound(
                 "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
             ));
+        }
+        // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
+        let spis = cfg.mobile_nodes.iter().map(|k| k.sa.spi);
+        if spis
+            .chain(cfg.foreign_agents.iter().map(|(_, sa)| sa.spi))
+            .any(|spi| spi < FIRST_USABLE_SPI)
+        {
+            return Err(ConfigError::Bound("SPIs 0-255 are reserved"));
         }
         if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
             return Err(ConfigError::Bound("queue bounds must be > 0"));
