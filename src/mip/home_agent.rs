@@ -467,6 +467,9 @@ pub struct HomeAgent {
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
+    /// Where replies to the request being processed leave from: the address it was sent to
+    /// (RFC 5944 section 3.8.3.1).
+    reply_src: SocketAddr,
     transmits: VecDeque<Transmit>,
     max_transmits: usize,
     events: VecDeque<Event>,
@@ -620,6 +623,7 @@ impl HomeAgent {
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
+            reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
@@ -904,7 +908,7 @@ impl HomeAgent {
                 ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
             },
             _ => {
-                let src = Some(self.vip_sock());
+                let src = Some(self.reply_src);
                 self.push_transmit(Transmit {
                     dst: fa,
                     src,
@@ -943,6 +947,15 @@ impl HomeAgent {
         forwarded_by: Option<NodeId>,
     ) -> Result<(), InputError> {
         let relay = forwarded_by;
+        // RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
+        // destination: this HA's own address when the request was sent there, else the virtual
+        // address (also for a request sent to an address that is not this HA's).
+        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        self.reply_src = if own == Some(v4(to)) {
+            SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
+        } else {
+            self.vip_sock()
+        };
         // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
         let m = match Summary::parse(data) {
             Ok(m) => m,
