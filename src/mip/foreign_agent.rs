@@ -216,7 +216,7 @@ fn through_mn_ha(data: &[u8]) -> Result<usize, WireError> {
             .position(ExtensionType::FA_HA_AUTH)
             .and_then(|i| m.offset_of(i)),
     }
-    .unwrap_or(data.len()))
+    .map_or(data.len(), |n| n.min(data.len())))
 }
 
 crate::io::impl_node!(ForeignAgent);
