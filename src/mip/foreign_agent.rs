@@ -42,8 +42,9 @@ pub enum FaError {
     Unauthenticated,
 }
 
-/// Relays Registration Requests from mobile nodes (appending FA-HA authentication when
-/// configured) to the home agent, and Registration Replies back to the mobile node that asked,
+/// Relays Registration Requests from mobile nodes (through their MN-HA extension, appending FA-HA
+/// authentication when configured) to the home agent, and Registration Replies (through their
+/// MN-HA extension) back to the mobile node that asked,
 /// matched by the identification's low 32 bits (with an FA-HA association, only replies whose
 /// FA-HA authenticator verifies). Bounded: `max_pending` relayed requests, each
 /// forgotten after `pending_timeout`; at most 1024 queued transmits (newest dropped). Call order as
@@ -100,6 +101,9 @@ impl ForeignAgent {
                 if from == self.cfg.home_agent {
                     return Err(FaError::WrongSide);
                 }
+                // RFC 5944 section 3.7.2.3: the request is relayed unchanged through the MN-HA
+                // extension; the extensions after it (for this FA) are removed.
+                let keep = through_mn_ha(data)?;
                 self.handle_timeout(now);
                 let key = q.identification as u32;
                 while self.pending.len() >= self.cfg.max_pending {
@@ -132,7 +136,7 @@ impl ForeignAgent {
                     self.order = live.into_iter().rev().collect();
                 }
                 self.order.push_back((key, deadline));
-                let mut out = data.to_vec();
+                let mut out = data[..keep].to_vec();
                 if let Some(sa) = &self.cfg.fa_ha {
                     append_auth(
                         &mut out,
@@ -152,6 +156,9 @@ impl ForeignAgent {
                 if !self.pending.contains_key(&key) {
                     return Err(FaError::Unmatched);
                 }
+                // RFC 5944 section 3.7.3.2: the extensions after the MN-HA extension (this FA's
+                // FA-HA) are removed before the reply goes to the mobile node.
+                let keep = through_mn_ha(data)?;
                 if let Some(sa) = &self.cfg.fa_ha {
                     let m = Message::parse(data)?;
                     let ok = m
@@ -165,7 +172,7 @@ impl ForeignAgent {
                     return Err(FaError::Unmatched);
                 };
                 self.relayed_replies += 1;
-                self.push(Transmit::to(mn, data.to_vec()));
+                self.push(Transmit::to(mn, data[..keep].to_vec()));
                 Ok(())
             }
         }
@@ -195,6 +202,21 @@ impl ForeignAgent {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.order.front().map(|(_, d)| *d)
     }
+}
+
+/// How many leading bytes of a registration message the FA relays: everything through the
+/// Mobile-Home Authentication Extension; without one, everything before the first Foreign-Home
+/// Authentication Extension (RFC 5944 sections 3.7.2.3 and 3.7.3.2).
+fn through_mn_ha(data: &[u8]) -> Result<usize, WireError> {
+    let m = Message::parse(data)?;
+    let end = |i: usize| m.offset_of(i).map(|o| o + m.extensions[i].encoded_len());
+    Ok(match m.position(ExtensionType::MN_HA_AUTH) {
+        Some(i) => end(i),
+        None => m
+            .position(ExtensionType::FA_HA_AUTH)
+            .and_then(|i| m.offset_of(i)),
+    }
+    .map_or(data.len(), |n| n.min(data.len())))
 }
 
 crate::io::impl_node!(ForeignAgent);

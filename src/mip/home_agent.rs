@@ -7,7 +7,7 @@ use super::binding::{
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
-use super::wire::auth::{AUTHENTICATOR_LEN, PreparedKey, SecurityAssociation};
+use super::wire::auth::{AUTHENTICATOR_LEN, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
@@ -472,6 +472,9 @@ pub struct HomeAgent {
     notice_order: VecDeque<((MnId, u64), Instant)>,
     max_notices: usize,
     advertising: bool,
+    /// Where replies to the request being processed leave from: the address it was sent to
+    /// (RFC 5944 section 3.8.3.1).
+    reply_src: SocketAddr,
     transmits: VecDeque<Transmit>,
     max_transmits: usize,
     events: VecDeque<Event>,
@@ -496,6 +499,8 @@ fn v4(a: SocketAddr) -> Ipv4Addr {
 
 impl HomeAgent {
     /// A Home Agent; it advertises the virtual network at once ([`Event::AdvertiseRoute`]).
+    /// Refused: a member list without this node, zero bounds, and security associations with a
+    /// reserved SPI (0-255, RFC 5944 section 1.6).
     pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
         let mut members = BTreeMap::new();
         for m in &cfg.members {
@@ -524,6 +529,14 @@ impl HomeAgent {
             return Err(ConfigError::Bound(
                 "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
             ));
+        }
+        // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
+        let spis = cfg.mobile_nodes.iter().map(|k| k.sa.spi);
+        if spis
+            .chain(cfg.foreign_agents.iter().map(|(_, sa)| sa.spi))
+            .any(|spi| spi < FIRST_USABLE_SPI)
+        {
+            return Err(ConfigError::Bound("SPIs 0-255 are reserved"));
         }
         if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
             return Err(ConfigError::Bound("queue bounds must be > 0"));
@@ -616,6 +629,7 @@ impl HomeAgent {
             notice_order: VecDeque::new(),
             max_notices: cfg.max_pending,
             advertising: true,
+            reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
@@ -854,11 +868,18 @@ impl HomeAgent {
         } else {
             q.identification
         };
+        // RFC 5944 section 3.8.2.1: a 136 reply names this HA's unicast (virtual) address, for
+        // the mobile node to ask again there.
+        let home_agent = if code == ReplyCode::UNKNOWN_HA_ADDRESS {
+            self.vip
+        } else {
+            q.home_agent
+        };
         let p = Reply {
             code,
             lifetime: 0,
             home_address: q.home_address,
-            home_agent: q.home_agent,
+            home_agent,
             identification,
         };
         let bytes = {
@@ -893,7 +914,7 @@ impl HomeAgent {
                 ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
             },
             _ => {
-                let src = Some(self.vip_sock());
+                let src = Some(self.reply_src);
                 self.push_transmit(Transmit {
                     dst: fa,
                     src,
@@ -932,6 +953,15 @@ impl HomeAgent {
         forwarded_by: Option<NodeId>,
     ) -> Result<(), InputError> {
         let relay = forwarded_by;
+        // RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
+        // destination: this HA's own address when the request was sent there, else the virtual
+        // address (also for a request sent to an address that is not this HA's).
+        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        self.reply_src = if own == Some(v4(to)) {
+            SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
+        } else {
+            self.vip_sock()
+        };
         // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
         let m = match Summary::parse(data) {
             Ok(m) => m,

@@ -243,7 +243,9 @@ impl MobileNodeClient {
         self.events.push_back(e);
     }
 
-    /// Feeds a datagram (a Registration Reply).
+    /// Feeds a datagram (a Registration Reply). A reply that carries an unrecognized extension
+    /// of type 0-127, answers no request in flight or fails MN-HA authentication is discarded
+    /// (RFC 5944 sections 1.9 and 3.6.2.1).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -255,6 +257,11 @@ impl MobileNodeClient {
         let Header::Reply(p) = m.header else {
             return Err(ClientError::Unexpected);
         };
+        // RFC 5944 section 1.9: a reply with an unrecognized extension of type 0-127 is silently
+        // discarded.
+        if m.unknown_non_skippable().is_some() {
+            return Err(ClientError::Unexpected);
+        }
         let Some(o) = self.out.clone() else {
             return Err(ClientError::Unexpected);
         };

@@ -1,0 +1,318 @@
+//! Shared pieces of the RFC 5944 conformance tests: a hand-written peer's byte builder and reply
+//! reader (independent of the crate's own codec, so the wire format itself is under test), an
+//! HMAC-MD5 computed with the `hmac` and `md-5` crates directly, and a Home Agent configured alone
+//! (a one-member cluster, the simplest peer to hold the RFC's HA rules against).
+#![allow(dead_code)]
+
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use telcp::health::NodeId;
+use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+use telcp::mip::{HomeAgent, HomeAgentConfig, InputError, Member, MnId, MobileNodeKey};
+use telcp::{MacAddr, Transmit};
+
+/// The virtual HA address (the HA's service address).
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// The HA's own unicast address.
+pub const HA_OWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The home network.
+pub const HOME_NET: &str = "10.0.0.0/16";
+/// A mobile node known by its home address.
+pub const HOME: Ipv4Addr = Ipv4Addr::new(10, 0, 5, 7);
+/// Its SPI and key.
+pub const MN_SPI: u32 = 0x1007;
+/// Its MN-HA key.
+pub const MN_KEY: &[u8] = b"mn-ha key of 10.0.5.7";
+/// A mobile node known by NAI only (RFC 2794).
+pub const NAI: &[u8] = b"roamer@home.example";
+/// Its SPI.
+pub const NAI_SPI: u32 = 0x2001;
+/// Its MN-HA key.
+pub const NAI_KEY: &[u8] = b"mn-ha key of the roamer";
+/// Another NAI-only mobile node.
+pub const VICTIM_NAI: &[u8] = b"victim@home.example";
+/// Its SPI.
+pub const VICTIM_SPI: u32 = 0x2002;
+/// Its key.
+pub const VICTIM_KEY: &[u8] = b"mn-ha key of the victim";
+/// A foreign agent the HA shares an FA-HA security association with.
+pub const FA: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
+/// Its FA-HA SPI.
+pub const FA_SPI: u32 = 0x3009;
+/// Its FA-HA key.
+pub const FA_KEY: &[u8] = b"fa-ha key of 203.0.113.9";
+/// A mobile node's co-located care-of address.
+pub const COA: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 20);
+/// A second care-of address.
+pub const COA2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 21);
+/// The HA's wall clock at start.
+pub const WALL: Duration = Duration::from_secs(1_700_000_000);
+/// The pool the HA assigns home addresses from.
+pub const POOL: &str = "10.0.9.0/24";
+
+/// Request flags (RFC 5944 section 3.3: S B D M G r T x).
+pub const S: u8 = 0x80;
+/// D bit.
+pub const D: u8 = 0x20;
+/// M bit.
+pub const M: u8 = 0x10;
+/// G bit.
+pub const G: u8 = 0x08;
+/// r (reserved) bit.
+pub const R_RESERVED: u8 = 0x04;
+/// x (reserved) bit.
+pub const X_RESERVED: u8 = 0x01;
+
+/// An IPv4 transport address.
+pub fn sock(ip: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(ip, port))
+}
+
+/// HMAC-MD5 (RFC 2104), the default authenticator of RFC 5944 section 3.5.1.
+pub fn hmac_md5(key: &[u8], data: &[u8]) -> [u8; 16] {
+    let mut m = <Hmac<Md5> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// The 64-bit NTP timestamp of a wall-clock time (RFC 5944 section 5.7 timestamps).
+pub fn ntp(since_unix: Duration) -> u64 {
+    let secs = since_unix.as_secs() + 2_208_988_800;
+    let frac = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
+    (secs << 32) | frac
+}
+
+/// The fixed part of a Registration Request (RFC 5944 section 3.3), 24 bytes.
+pub fn rrq(
+    flags: u8,
+    lifetime: u16,
+    home: Ipv4Addr,
+    ha: Ipv4Addr,
+    coa: Ipv4Addr,
+    id: u64,
+) -> Vec<u8> {
+    let mut v = vec![1, flags];
+    v.extend_from_slice(&lifetime.to_be_bytes());
+    v.extend_from_slice(&home.octets());
+    v.extend_from_slice(&ha.octets());
+    v.extend_from_slice(&coa.octets());
+    v.extend_from_slice(&id.to_be_bytes());
+    v
+}
+
+/// The fixed part of a Registration Reply (RFC 5944 section 3.4), 20 bytes.
+pub fn rrp(code: u8, lifetime: u16, home: Ipv4Addr, ha: Ipv4Addr, id: u64) -> Vec<u8> {
+    let mut v = vec![3, code];
+    v.extend_from_slice(&lifetime.to_be_bytes());
+    v.extend_from_slice(&home.octets());
+    v.extend_from_slice(&ha.octets());
+    v.extend_from_slice(&id.to_be_bytes());
+    v
+}
+
+/// Appends a short-format extension: type, length, data.
+pub fn push_ext(msg: &mut Vec<u8>, ext_type: u8, data: &[u8]) {
+    msg.push(ext_type);
+    msg.push(data.len() as u8);
+    msg.extend_from_slice(data);
+}
+
+/// Appends an authentication extension (32 MN-HA, 33 MN-FA, 34 FA-HA) whose HMAC-MD5
+/// authenticator covers every byte before it plus its own type, length and SPI (RFC 5944
+/// section 3.5.1).
+pub fn push_auth(msg: &mut Vec<u8>, ext_type: u8, spi: u32, key: &[u8]) {
+    msg.push(ext_type);
+    msg.push(20);
+    msg.extend_from_slice(&spi.to_be_bytes());
+    let a = hmac_md5(key, msg);
+    msg.extend_from_slice(&a);
+}
+
+/// A reply as a hand-written peer reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rrp {
+    /// Code.
+    pub code: u8,
+    /// Lifetime.
+    pub lifetime: u16,
+    /// Home address.
+    pub home: Ipv4Addr,
+    /// Home agent.
+    pub ha: Ipv4Addr,
+    /// Identification.
+    pub id: u64,
+    /// Extensions: (type, offset of the extension in the message, its data after the length).
+    pub exts: Vec<(u8, usize, Vec<u8>)>,
+    /// The whole message.
+    pub raw: Vec<u8>,
+}
+
+impl Rrp {
+    /// Reads a reply; panics (failing the test) on anything that is not one.
+    pub fn read(b: &[u8]) -> Rrp {
+        assert!(
+            b.len() >= 20,
+            "a Registration Reply has a 20-byte fixed part: {b:02x?}"
+        );
+        assert_eq!(
+            b[0], 3,
+            "type 3 is a Registration Reply (RFC 5944 section 3.4)"
+        );
+        let a = |i: usize| Ipv4Addr::new(b[i], b[i + 1], b[i + 2], b[i + 3]);
+        let mut exts = Vec::new();
+        let mut at = 20;
+        while at < b.len() {
+            let t = b[at];
+            let (hdr, len) = if matches!(t, 36 | 38 | 47) {
+                (4, u16::from_be_bytes([b[at + 2], b[at + 3]]) as usize)
+            } else {
+                (2, b[at + 1] as usize)
+            };
+            assert!(at + hdr + len <= b.len(), "extension overruns the reply");
+            exts.push((t, at, b[at + hdr..at + hdr + len].to_vec()));
+            at += hdr + len;
+        }
+        Rrp {
+            code: b[1],
+            lifetime: u16::from_be_bytes([b[2], b[3]]),
+            home: a(4),
+            ha: a(8),
+            id: u64::from_be_bytes(b[12..20].try_into().unwrap()),
+            exts,
+            raw: b.to_vec(),
+        }
+    }
+
+    /// Types of the extensions, in order.
+    pub fn types(&self) -> Vec<u8> {
+        self.exts.iter().map(|e| e.0).collect()
+    }
+
+    /// Whether the authentication extension of type `t` is present once and its HMAC-MD5
+    /// authenticator, under `spi` and `key`, covers everything before it (section 3.5.1).
+    pub fn auth_ok(&self, t: u8, spi: u32, key: &[u8]) -> bool {
+        let found: Vec<_> = self.exts.iter().filter(|e| e.0 == t).collect();
+        let [(_, at, data)] = found[..] else {
+            return false;
+        };
+        data.len() == 20
+            && data[..4] == spi.to_be_bytes()
+            && hmac_md5(key, &self.raw[..at + 6]) == data[4..20]
+    }
+}
+
+/// The single member of a one-HA cluster.
+pub fn member() -> Member {
+    Member {
+        node: NodeId(1),
+        addr: sock(HA_OWN, 434),
+        mac: MacAddr::local(1),
+        backups: Vec::new(),
+    }
+}
+
+/// A Home Agent configured alone, with the mobile nodes above and the FA-HA association; the
+/// seed is left to each test file's own `cfg` helper.
+pub fn base_config() -> HomeAgentConfig {
+    let mut c = HomeAgentConfig::new(
+        NodeId(1),
+        VIP,
+        HOME_NET.parse().unwrap(),
+        vec![member()],
+        b"cluster key",
+    );
+    c.wall_clock = WALL;
+    c.pool = Some(POOL.parse().unwrap());
+    c.max_simultaneous = 4;
+    let sa = |spi, key: &[u8]| SecurityAssociation::new(spi, AuthAlgorithm::HmacMd5, key.to_vec());
+    c.mobile_nodes = vec![
+        MobileNodeKey {
+            id: MnId::Home(HOME),
+            sa: sa(MN_SPI, MN_KEY),
+        },
+        MobileNodeKey {
+            id: MnId::Nai(NAI.into()),
+            sa: sa(NAI_SPI, NAI_KEY),
+        },
+        MobileNodeKey {
+            id: MnId::Nai(VICTIM_NAI.into()),
+            sa: sa(VICTIM_SPI, VICTIM_KEY),
+        },
+    ];
+    c.foreign_agents = vec![(FA, sa(FA_SPI, FA_KEY))];
+    c
+}
+
+/// A Home Agent under test, with its start instant.
+pub struct Ha {
+    /// The endpoint.
+    pub ha: HomeAgent,
+    /// Its start.
+    pub t0: Instant,
+}
+
+impl Ha {
+    /// A Home Agent from `cfg`.
+    pub fn new(cfg: HomeAgentConfig) -> Ha {
+        let t0 = Instant::now();
+        let ha = HomeAgent::new(cfg, t0).expect("valid configuration");
+        let mut h = Ha { ha, t0 };
+        while h.ha.poll_event().is_some() {}
+        h
+    }
+
+    /// The identification a mobile node whose clock agrees with the HA's sends `at` after start.
+    pub fn id_at(&self, at: Duration) -> u64 {
+        ntp(WALL + at)
+    }
+
+    /// Feeds `bytes` from `from` to `to` at `at` after start; returns the result and every
+    /// transmit it queued.
+    pub fn feed(
+        &mut self,
+        at: Duration,
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: &[u8],
+    ) -> (Result<(), InputError>, Vec<Transmit>) {
+        let r = self.ha.handle_datagram(self.t0 + at, from, to, bytes);
+        let mut out = Vec::new();
+        while let Some(t) = self.ha.poll_transmit() {
+            out.push(t);
+        }
+        (r, out)
+    }
+
+    /// Feeds a request sent to the virtual address and returns the one reply it must produce.
+    pub fn ask(&mut self, at: Duration, from: SocketAddr, bytes: &[u8]) -> (Transmit, Rrp) {
+        let (_, out) = self.feed(at, from, sock(VIP, 434), bytes);
+        let replies: Vec<_> = out
+            .into_iter()
+            .filter(|t| t.payload.first() == Some(&3))
+            .collect();
+        assert_eq!(replies.len(), 1, "exactly one Registration Reply");
+        let t = replies.into_iter().next().unwrap();
+        let r = Rrp::read(&t.payload);
+        (t, r)
+    }
+
+    /// Runs the HA's timers up to `at` after start.
+    pub fn tick(&mut self, at: Duration) {
+        self.ha.handle_timeout(self.t0 + at);
+        while self.ha.poll_transmit().is_some() {}
+    }
+}
+
+/// A request from the home-address mobile node, co-located care-of `coa`, authenticated.
+pub fn mn_request(flags: u8, lifetime: u16, coa: Ipv4Addr, id: u64) -> Vec<u8> {
+    let mut m = rrq(flags | D, lifetime, HOME, VIP, coa, id);
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    m
+}
+
+/// The mobile node's own transport address.
+pub fn mn_sock() -> SocketAddr {
+    sock(COA, 434)
+}
