@@ -15,7 +15,7 @@ use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
 /// The one place this file sets a seed.
 fn cfg(seed: u64) -> HomeAgentConfig {
     let mut c = base_config();
-    c.seed = seed;
+    c.seed = telcp::io::seed(seed);
     c
 }
 

@@ -69,7 +69,7 @@ fn switch_config(seed: u64) -> SwitchConfig {
         layout(),
         key(),
     );
-    c.seed = seed;
+    c.seed = telcp::io::seed(seed);
     c.recovery = RECOVERY;
     c.heartbeat_interval = Duration::from_millis(100);
     c.retransmit = Duration::from_millis(50);

@@ -10,7 +10,7 @@ use telcp::l2tp::{CallId, Config, Data, Event, Lac, LacConfig, Lns, LnsConfig};
 /// The one place the tests set the RNG seed (the seed field is about to change type).
 pub fn common(seed: u64) -> Config {
     Config {
-        seed,
+        seed: telcp::io::seed(seed),
         ..Config::default()
     }
 }
