@@ -381,6 +381,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         max_sessions: 100,
         max_shadow: 400,
         ue_pool: "10.0.0.0/8".parse().unwrap(),
+        ue_pool_v6: None,
         recovery: incarnation as u8,
         retransmit: Duration::from_millis(50),
         max_retries: 20,
@@ -389,6 +390,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         queue_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 
@@ -418,6 +420,8 @@ fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         queue_limit: 4096,
         version_not_supported: RateLimit::default(),
         error_indications: RateLimit::default(),
+        echo_responses: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 
@@ -430,6 +434,7 @@ fn line_config(i: u8) -> LineConfig {
         queue_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 

@@ -86,6 +86,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         queue_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
+        extension_headers: crate::steering::limit::RateLimit::new(1, 1),
     };
     let Ok(mut li) = LineInterface::new(config, now) else {
         return;
@@ -260,6 +261,8 @@ fn switch_config() -> SwitchConfig {
         queue_limit: 64,
         version_not_supported: crate::steering::limit::RateLimit::new(10, 2),
         error_indications: crate::steering::limit::RateLimit::new(10, 2),
+        echo_responses: crate::steering::limit::RateLimit::new(10, 2),
+        extension_headers: crate::steering::limit::RateLimit::new(10, 2),
     }
 }
 
@@ -432,6 +435,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         max_shadow: 8,
         ue_pool: ipnetwork::Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 8)
             .unwrap_or_else(|_| ipnetwork::Ipv4Network::from(Ipv4Addr::new(10, 0, 0, 0))),
+        ue_pool_v6: "2001:db8::/32".parse().ok(),
         recovery: 1,
         retransmit: Duration::from_millis(50),
         max_retries: 3,
@@ -440,6 +444,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         queue_limit: 64,
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
         non_existent: crate::steering::limit::RateLimit::new(10, 4),
+        extension_headers: crate::steering::limit::RateLimit::new(10, 4),
     };
     let Ok(mut p) = Processor::new(config, start) else {
         return;
