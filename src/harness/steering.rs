@@ -200,7 +200,29 @@ pub fn steering_line(now: Instant, data: &[u8]) {
                         | MessageType::DELETE_PDP_CONTEXT_REQUEST
                 )
         });
+        // One with an unsupported comprehension-required extension header gets a Supported
+        // Extension Headers Notification instead (TS 29.060 section 6.1).
+        let unsupported = |m: &Message<'_>| {
+            m.header
+                .unsupported_extension(crate::steering::gtp::supported_extension_headers(2123))
+                .is_some()
+        };
         match req {
+            Some(req) if unsupported(&req) => {
+                let Some(t) = sent else {
+                    panic!("an Update / Delete with an unknown required extension is notified");
+                };
+                assert_eq!((t.dst, t.src), (pc, Some(gc)));
+                let n = crate::steering::gtp::parse(&t.payload);
+                assert_eq!(
+                    n.as_ref().ok().map(|m| m.message_type()),
+                    Some(MessageType::SUPPORTED_EXTENSION_HEADERS_NOTIFICATION)
+                );
+                let _ = li.handle_datagram(now, pc, gc, data);
+                assert!(li.poll_transmit().is_none());
+                assert_eq!(li.stats().extension_headers_suppressed, 1);
+                assert_eq!(li.stats().non_existent, 0);
+            }
             Some(req) => {
                 let Some(t) = sent else {
                     panic!("an Update / Delete naming no VID is answered Non-existent");
