@@ -807,6 +807,7 @@ fn failover(seed: u64, loss: f64) {
         let holder = gw.proc_by_vid(b).unwrap();
         assert!(gw.proc(holder).has_session(sessions[i].gw_teid_c));
     }
+    let version_before = gw.sp().table_version();
     let n = gw.procs[&12];
     gw.sim.crash(n);
     // Health finds it not operational; the line interface learns it from a table update.
@@ -840,11 +841,23 @@ fn failover(seed: u64, loss: f64) {
         .filter(|id| **id != 12)
         .map(|id| gw.proc(*id).stats().served_backup)
         .sum();
-    assert_eq!(
-        by_backup,
-        victims.len() as u64,
-        "the backups answered the victim's updates"
-    );
+    // With 10 % loss, a surviving processor can miss `misses_down` heartbeats in a row and be
+    // marked down (and up again) meanwhile: one of its own sessions' updates then goes to its
+    // backup too, which is the claim at work, not a loss. The 100 000-seed sweep met this
+    // twice (seeds 19560 and 57988: three table versions instead of one, one extra update
+    // served by a backup); without such a flap, the backups served exactly the victim's.
+    if gw.sp().table_version() - version_before == 1 {
+        assert_eq!(
+            by_backup,
+            victims.len() as u64,
+            "the backups answered the victim's updates"
+        );
+    } else {
+        assert!(
+            by_backup >= victims.len() as u64,
+            "the backups answered the victim's updates"
+        );
+    }
     // The victim's sessions can still be deleted, by the backups.
     for &i in &victims {
         let now = gw.sim.now();
