@@ -71,6 +71,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             queue_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
+            extension_headers: RateLimit::default(),
         },
         now,
     )
@@ -115,6 +116,8 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),
+            echo_responses: RateLimit::default(),
+            extension_headers: RateLimit::default(),
         },
         now,
     )
@@ -135,6 +138,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 max_sessions: 1000,
                 max_shadow: 10_000,
                 ue_pool: "10.0.0.0/8".parse().map_err(std::io::Error::other)?,
+                ue_pool_v6: None,
                 recovery: 1,
                 retransmit: Duration::from_millis(100),
                 max_retries: 10,
@@ -143,6 +147,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 queue_limit: 4096,
                 error_indications: RateLimit::default(),
                 non_existent: RateLimit::default(),
+                extension_headers: RateLimit::default(),
             },
             now,
         )
@@ -200,6 +205,7 @@ impl Gateway {
                     imsi,
                     ue_addr,
                     backup,
+                    ..
                 } = e
                 {
                     lines.push(format!(

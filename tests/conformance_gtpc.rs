@@ -123,7 +123,6 @@ fn gtpc_6_1_ext_unknown_optional() {
 /// Supported Extension Headers Notification (TS 29.060 7.2.4) listing the types the gateway
 /// supports.
 #[test]
-#[ignore = "issue 12 fault 13: fixed on branch gtp-conf"]
 fn gtpc_6_1_ext_unknown_required() {
     // TS 29.060 section 6.1: types with the high bits 10 or 11 must be understood by the
     // endpoint; 7.2.4: the node that cannot answers with a Supported Extension Headers
@@ -426,7 +425,6 @@ fn gtpc_7_3_2_unknown_pdp_type() {
 /// gtpc-7.3.2-ipv4v6-network-preference: a request for IPv4v6 to a gateway serving IPv4 only is
 /// accepted with New PDP type due to network preference (129) and an IPv4 address.
 #[test]
-#[ignore = "issue 12 fault 12: fixed on branch gtp-conf"]
 fn gtpc_7_3_2_ipv4v6_network_preference() {
     // TS 29.060 7.3.2 and 7.7.27 (type 0x8D = IPv4v6); 7.7.1 cause 129.
     let mut gw = Gw::new();

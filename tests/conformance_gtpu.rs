@@ -127,7 +127,6 @@ fn gtpu_5_2_1_ext_skipped() {
 /// sender gets a Supported Extension Headers Notification (TS 29.281 7.3.2? 7.2.3) carrying the
 /// Extension Header Type List (8.5) of the types the gateway supports.
 #[test]
-#[ignore = "issue 12 fault 13: fixed on branch gtp-conf"]
 fn gtpu_5_2_1_ext_required_unknown() {
     // TS 29.281 5.2.1 (bits 7-8 of the type: 10/11 comprehension required by the endpoint),
     // 7.2.3 (Supported Extension Headers Notification, type 31, TEID 0), 8.5.
@@ -189,7 +188,6 @@ fn gtpu_7_2_1_echo_answered() {
 
 /// gtpu-7.2.2-recovery-zero: the Recovery IE of a GTP-U Echo Response holds 0.
 #[test]
-#[ignore = "issue 12 fault 11: fixed on branch gtp-conf"]
 fn gtpu_7_2_2_recovery_zero() {
     // TS 29.281 7.2.2 and 8.2: the restart counter is not used on GTP-U; the sender sets it 0
     // (the gateway's GTP-C restart counter is RECOVERY, non-zero).

@@ -64,6 +64,19 @@ struct Outstanding {
 /// Attempts per request: a request crosses up to five lossy hops before its answer comes back.
 const N3: u32 = 12;
 
+/// Attempts per request in the failover runs over many seeds (10 % loss on every hop).
+///
+/// An attempt is answered only if it crosses five lossy hops (SGSN -> line -> switch or
+/// processor -> line -> SGSN; the fabric sync in between is retried by the machines), so with
+/// 10 % loss an attempt fails with q = 1 - 0.9^5 = 0.4095 and a request goes unanswered after n
+/// attempts with q^n: 2.2e-5 for n = 12. A failover run sends about 90 requests (40 Create, 40
+/// Update, the victim's Delete), so with n = 12 about 2e-3 of the seeds fail on loss alone:
+/// STEERING_SEED=8008 and 13224 were such runs (seeds 8028..8036 and 13244..13252; the trace
+/// showed every attempt that reached a processor answered, and all 12 attempts of one Create
+/// lost on one hop or another). With n = 24, q^n = 4.9e-10: a sweep of 100 000 seeds (9e6
+/// requests) expects 0.004 failures.
+const N3_HEAVY_LOSS: u32 = 24;
+
 /// A GTPv1 SGSN: sends requests, retransmits them (T3 = 300 ms, N3 attempts), records answers.
 #[derive(Debug)]
 struct Sgsn {
@@ -78,6 +91,8 @@ struct Sgsn {
     echo_recovery: Option<u8>,
     /// Error Indications and Version Not Supported messages received: (from, to, message).
     unsolicited: Vec<(SocketAddr, SocketAddr, Message<'static>)>,
+    /// Attempts per request (N3).
+    n3: u32,
 }
 
 impl Sgsn {
@@ -92,6 +107,7 @@ impl Sgsn {
             response_sources: Vec::new(),
             echo_recovery: None,
             unsolicited: Vec::new(),
+            n3: N3,
         }
     }
 
@@ -301,7 +317,7 @@ impl Node for Sgsn {
 
     fn handle_timeout(&mut self, now: Instant) {
         for o in self.outstanding.values_mut() {
-            if o.next <= now && o.tries < N3 {
+            if o.next <= now && o.tries < self.n3 {
                 o.tries += 1;
                 o.next = now + Duration::from_millis(300);
                 self.out.push(Transmit {
@@ -325,7 +341,7 @@ impl Node for Sgsn {
     fn poll_timeout(&self) -> Option<Instant> {
         self.outstanding
             .values()
-            .filter(|o| o.tries < N3)
+            .filter(|o| o.tries < self.n3)
             .map(|o| o.next)
             .min()
     }
@@ -381,6 +397,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         max_sessions: 100,
         max_shadow: 400,
         ue_pool: "10.0.0.0/8".parse().unwrap(),
+        ue_pool_v6: None,
         recovery: incarnation as u8,
         retransmit: Duration::from_millis(50),
         max_retries: 20,
@@ -389,6 +406,7 @@ fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         queue_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 
@@ -418,6 +436,8 @@ fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         queue_limit: 4096,
         version_not_supported: RateLimit::default(),
         error_indications: RateLimit::default(),
+        echo_responses: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 
@@ -430,6 +450,7 @@ fn line_config(i: u8) -> LineConfig {
         queue_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
     }
 }
 
@@ -739,15 +760,38 @@ fn claim_6_backup_serves_when_the_primary_fails_and_no_session_is_lost() {
     failover(6, 0.05);
 }
 
+/// Seeds 20..28 (plus STEERING_SEED), or the range STEERING_SWEEP=a..b (plus STEERING_SEED):
+/// every seed of it once, failures collected and listed.
 #[test]
 fn claim_6_over_many_seeds_with_heavier_loss() {
-    for seed in 20..28 {
-        failover(seed, 0.1);
+    let range = std::env::var("STEERING_SWEEP")
+        .ok()
+        .and_then(|s| {
+            let (a, b) = s.split_once("..")?;
+            Some(a.parse::<u64>().ok()?..b.parse::<u64>().ok()?)
+        })
+        .unwrap_or(20..28);
+    let mut failed = Vec::new();
+    for seed in range.clone() {
+        if std::panic::catch_unwind(|| failover(seed, 0.1)).is_err() {
+            eprintln!("failover failed for seed {seed} (plus STEERING_SEED)");
+            failed.push(seed);
+        }
+        if seed % 1000 == 999 {
+            eprintln!("seeds up to {seed}: {} failed", failed.len());
+        }
     }
+    assert!(
+        failed.is_empty(),
+        "failover failed for seeds {failed:?} of {range:?} (plus STEERING_SEED)"
+    );
 }
 
 fn failover(seed: u64, loss: f64) {
     let mut gw = Gateway::new(seed, loss, 1);
+    gw.sgsn().n3 = N3_HEAVY_LOSS;
+    // The whole retransmission span of a request, and a second for the last answer.
+    let span = Duration::from_millis(300) * N3_HEAVY_LOSS + Duration::from_secs(1);
     gw.create_sessions(40);
     gw.settle();
     let layout = layout();
@@ -763,6 +807,7 @@ fn failover(seed: u64, loss: f64) {
         let holder = gw.proc_by_vid(b).unwrap();
         assert!(gw.proc(holder).has_session(sessions[i].gw_teid_c));
     }
+    let version_before = gw.sp().table_version();
     let n = gw.procs[&12];
     gw.sim.crash(n);
     // Health finds it not operational; the line interface learns it from a table update.
@@ -781,7 +826,12 @@ fn failover(seed: u64, loss: f64) {
         gw.sgsn().g_pdu(i);
         gw.sim.run_for(Duration::from_millis(10));
     }
-    gw.sim.run_for(Duration::from_secs(5));
+    gw.sim.run_until_cond(Duration::from_millis(50), span, |s| {
+        s.node::<Sgsn>(NodeId(0))
+            .sessions
+            .iter()
+            .all(|x| x.updates_ok >= 1)
+    });
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     let served = sgsn.sessions.iter().filter(|s| s.updates_ok >= 1).count();
     assert_eq!(served, sessions.len(), "processor failure lost no session");
@@ -791,17 +841,33 @@ fn failover(seed: u64, loss: f64) {
         .filter(|id| **id != 12)
         .map(|id| gw.proc(*id).stats().served_backup)
         .sum();
-    assert_eq!(
-        by_backup,
-        victims.len() as u64,
-        "the backups answered the victim's updates"
-    );
+    // With 10 % loss, a surviving processor can miss `misses_down` heartbeats in a row and be
+    // marked down (and up again) meanwhile: one of its own sessions' updates then goes to its
+    // backup too, which is the claim at work, not a loss. The 100 000-seed sweep met this
+    // twice (seeds 19560 and 57988: three table versions instead of one, one extra update
+    // served by a backup); without such a flap, the backups served exactly the victim's.
+    if gw.sp().table_version() - version_before == 1 {
+        assert_eq!(
+            by_backup,
+            victims.len() as u64,
+            "the backups answered the victim's updates"
+        );
+    } else {
+        assert!(
+            by_backup >= victims.len() as u64,
+            "the backups answered the victim's updates"
+        );
+    }
     // The victim's sessions can still be deleted, by the backups.
     for &i in &victims {
         let now = gw.sim.now();
         gw.sgsn().delete(now, i);
     }
-    gw.sim.run_for(Duration::from_secs(5));
+    let v = victims.clone();
+    gw.sim.run_until_cond(Duration::from_millis(50), span, |s| {
+        let sg = s.node::<Sgsn>(NodeId(0));
+        v.iter().all(|&i| sg.sessions[i].deleted.is_some())
+    });
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     for &i in &victims {
         assert_eq!(sgsn.sessions[i].deleted, Some(Cause::REQUEST_ACCEPTED));

@@ -86,6 +86,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         queue_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
+        extension_headers: crate::steering::limit::RateLimit::new(1, 1),
     };
     let Ok(mut li) = LineInterface::new(config, now) else {
         return;
@@ -199,7 +200,29 @@ pub fn steering_line(now: Instant, data: &[u8]) {
                         | MessageType::DELETE_PDP_CONTEXT_REQUEST
                 )
         });
+        // One with an unsupported comprehension-required extension header gets a Supported
+        // Extension Headers Notification instead (TS 29.060 section 6.1).
+        let unsupported = |m: &Message<'_>| {
+            m.header
+                .unsupported_extension(crate::steering::gtp::supported_extension_headers(2123))
+                .is_some()
+        };
         match req {
+            Some(req) if unsupported(&req) => {
+                let Some(t) = sent else {
+                    panic!("an Update / Delete with an unknown required extension is notified");
+                };
+                assert_eq!((t.dst, t.src), (pc, Some(gc)));
+                let n = crate::steering::gtp::parse(&t.payload);
+                assert_eq!(
+                    n.as_ref().ok().map(|m| m.message_type()),
+                    Some(MessageType::SUPPORTED_EXTENSION_HEADERS_NOTIFICATION)
+                );
+                let _ = li.handle_datagram(now, pc, gc, data);
+                assert!(li.poll_transmit().is_none());
+                assert_eq!(li.stats().extension_headers_suppressed, 1);
+                assert_eq!(li.stats().non_existent, 0);
+            }
             Some(req) => {
                 let Some(t) = sent else {
                     panic!("an Update / Delete naming no VID is answered Non-existent");
@@ -260,6 +283,8 @@ fn switch_config() -> SwitchConfig {
         queue_limit: 64,
         version_not_supported: crate::steering::limit::RateLimit::new(10, 2),
         error_indications: crate::steering::limit::RateLimit::new(10, 2),
+        echo_responses: crate::steering::limit::RateLimit::new(10, 2),
+        extension_headers: crate::steering::limit::RateLimit::new(10, 2),
     }
 }
 
@@ -432,6 +457,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         max_shadow: 8,
         ue_pool: ipnetwork::Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 8)
             .unwrap_or_else(|_| ipnetwork::Ipv4Network::from(Ipv4Addr::new(10, 0, 0, 0))),
+        ue_pool_v6: "2001:db8::/32".parse().ok(),
         recovery: 1,
         retransmit: Duration::from_millis(50),
         max_retries: 3,
@@ -440,6 +466,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         queue_limit: 64,
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
         non_existent: crate::steering::limit::RateLimit::new(10, 4),
+        extension_headers: crate::steering::limit::RateLimit::new(10, 4),
     };
     let Ok(mut p) = Processor::new(config, start) else {
         return;

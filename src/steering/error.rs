@@ -68,6 +68,12 @@ pub enum InputError {
     /// A datagram this machine does not handle (e.g. an unsupported message type).
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// A GTP message carried an extension header whose type says the receiving endpoint must
+    /// comprehend it, of a type it does not support (TS 29.281 section 5.2.1, TS 29.060
+    /// section 6.1): the message was discarded (and answered with a Supported Extension Headers
+    /// Notification when the rate limit allowed).
+    #[error("unsupported comprehension-required extension header {0:#04x}")]
+    UnsupportedExtension(u8),
     /// The output queue is full: the datagram was dropped.
     #[error("output queue full")]
     QueueFull,

@@ -63,7 +63,10 @@
 //!   procedures) are not served by the processors either. As for G-PDUs, a request dropped
 //!   because its processors are down ([`DropReason::ProcessorDown`]) is not answered (the peer
 //!   retransmits, and the backup may come up). The processors answer the same way for a known
-//!   VID whose session they do not hold (see [`crate::steering::processor`]).
+//!   VID whose session they do not hold (see [`crate::steering::processor`]). Such a request
+//!   carrying an extension header the endpoint must comprehend and does not support (TS 29.060
+//!   section 6.1) is answered instead with a Supported Extension Headers Notification (TS
+//!   29.060 section 7.2.4), bounded by [`LineConfig::extension_headers`].
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
 //!   (GTPv0, GTPv2-C) is passed to the switch processor, which answers it with Version Not
 //!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
@@ -318,12 +321,17 @@ pub struct LineConfig {
     /// no known VID; beyond, they are suppressed and counted
     /// ([`LineStats::non_existent_suppressed`]).
     pub non_existent: RateLimit,
+    /// Bound of the Supported Extension Headers Notifications sent (TS 29.060 section 7.2.4)
+    /// for requests naming no known VID that carry an unsupported comprehension-required
+    /// extension header; beyond, suppressed and counted
+    /// ([`LineStats::extension_headers_suppressed`]).
+    pub extension_headers: RateLimit,
 }
 
 impl LineConfig {
     /// A configuration with no L2TP layout, a queue of 4096 datagrams and the default
-    /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications and for Non-existent
-    /// responses, each.
+    /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications, for Non-existent
+    /// responses and for Supported Extension Headers Notifications, each.
     pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
         LineConfig {
             fabric_addr,
@@ -333,6 +341,7 @@ impl LineConfig {
             queue_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
+            extension_headers: RateLimit::default(),
         }
     }
 }
@@ -369,6 +378,11 @@ pub struct LineStats {
     pub non_existent: u64,
     /// Non-existent responses not sent because [`LineConfig::non_existent`] was exhausted.
     pub non_existent_suppressed: u64,
+    /// Supported Extension Headers Notifications sent for requests naming no known VID that
+    /// carry an unsupported comprehension-required extension header.
+    pub extension_headers_notifications: u64,
+    /// Such notifications not sent because [`LineConfig::extension_headers`] was exhausted.
+    pub extension_headers_suppressed: u64,
 }
 
 impl LineStats {
@@ -403,6 +417,7 @@ pub struct LineInterface {
     events: VecDeque<LineEvent>,
     error_indications: TokenBucket,
     non_existent: TokenBucket,
+    extension_headers: TokenBucket,
 }
 
 /// The TEID of a GTPv1 G-PDU with a non-zero TEID, `None` for anything else.
@@ -436,6 +451,7 @@ impl LineInterface {
         Ok(LineInterface {
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
+            extension_headers: TokenBucket::new(config.extension_headers, now),
             table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
             config,
             stats: LineStats::default(),
@@ -601,6 +617,29 @@ impl LineInterface {
         let Some(seq) = req.header.sequence else {
             return;
         };
+        let supported = gtp::supported_extension_headers(to.port());
+        if req.header.unsupported_extension(supported).is_some() {
+            // TS 29.060 section 6.1: discarded and answered with a Supported Extension Headers
+            // Notification, not with a response.
+            if !self.extension_headers.take(now) {
+                self.stats.extension_headers_suppressed += 1;
+                return;
+            }
+            let n = Message::supported_extension_headers_notification(seq, supported);
+            let Ok(payload) = n.to_vec() else {
+                return;
+            };
+            let t = Transmit {
+                dst: from,
+                src: Some(to),
+                link_dst: None,
+                payload: payload.into(),
+            };
+            if self.push(t).is_ok() {
+                self.stats.extension_headers_notifications += 1;
+            }
+            return;
+        }
         if !self.non_existent.take(now) {
             self.stats.non_existent_suppressed += 1;
             return;

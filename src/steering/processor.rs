@@ -32,6 +32,18 @@
 //!   whose response was seen survives the primary's failure. After `max_retries` unacknowledged
 //!   syncs the response leaves anyway and [`ProcessorEvent::SyncGaveUp`] reports it.
 //!   A repeated request (same IMSI and NSAPI) is answered again from the session's state.
+//! * The PDP type (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1): IPv4 (or no
+//!   End User Address) gets the IPv4 address; with `ue_pool_v6`, IPv6 gets a /64 of it
+//!   (interface identifier 1) and IPv4v6 both, when the SGSN set the Dual Address Bearer Flag
+//!   (Common Flags), else IPv4 with cause New PDP type due to single address bearer only (130);
+//!   without `ue_pool_v6`, IPv4v6 gets IPv4 with cause New PDP type due to network preference
+//!   (129) and IPv6 is refused with Unknown PDP address or PDP type (220), as is any other type.
+//! * A steered message (G-PDU, Update, Delete) whose extension header chain holds a type the
+//!   endpoint must comprehend (two high bits `1x`) and does not support
+//!   ([`gtp::supported_extension_headers`]) is not delivered nor served: it is answered with a
+//!   Supported Extension Headers Notification (TS 29.281 section 5.2.1, TS 29.060 sections 6.1
+//!   and 7.2.4) to its source address and port, at most `extension_headers` (a token bucket;
+//!   beyond, counted in [`ProcessorStats::extension_headers_suppressed`]).
 //! * Update / Delete PDP Context Requests and G-PDUs with one of its TEIDs: served from its own
 //!   sessions (changes replicated the same way before answering), or, when the line interface
 //!   steered them here because the primary is down, from the replicated copies (a Delete is then
@@ -103,10 +115,10 @@ use super::vid::{VidLayout, VirtualId};
 use crate::health::{self, ClusterKey, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::{RateLimit, TokenBucket};
 use crate::io::{TimerQueue, Transmit};
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Configuration of a [`Processor`].
@@ -135,6 +147,15 @@ pub struct ProcessorConfig {
     pub max_shadow: usize,
     /// The End User Address pool; its host part must hold VID and local index bits.
     pub ue_pool: Ipv4Network,
+    /// The IPv6 prefix pool, `None` for a gateway serving IPv4 only. Each session gets one /64
+    /// of it (its index is VID and local index, as for `ue_pool`, so the pool is bounded by
+    /// `max_sessions` and a backup derives the same prefix from the TEID); the End User Address
+    /// carries that /64 with interface identifier 1. Its prefix length must leave at least VID
+    /// and local index bits above the /64. With it, IPv6 and dual-stack IPv4v6 set-ups are
+    /// served (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1); without it, an
+    /// IPv4v6 set-up gets IPv4 only with cause New PDP type due to network preference (129) and
+    /// an IPv6 one is refused with Unknown PDP address or PDP type (220).
+    pub ue_pool_v6: Option<Ipv6Network>,
     /// The restart counter sent in Recovery IEs.
     pub recovery: u8,
     /// Retransmission interval of VID requests and syncs.
@@ -152,14 +173,17 @@ pub struct ProcessorConfig {
     /// Bound of the Non-existent answers to Update / Delete PDP Context Requests naming no
     /// session it holds.
     pub non_existent: RateLimit,
+    /// Bound of the Supported Extension Headers Notifications (TS 29.060 section 7.2.4) sent for
+    /// steered messages carrying an unsupported comprehension-required extension header.
+    pub extension_headers: RateLimit,
 }
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
-    /// replicated ones, recovery 0, 200 ms fabric retransmission up to 10 times, 1 s heartbeats,
-    /// queues of 4096, at most 100 Error Indications and 100 Non-existent answers per second
-    /// (bursts of 20 each).
+    /// replicated ones, no IPv6 pool, recovery 0, 200 ms fabric retransmission up to 10 times,
+    /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers
+    /// and 100 Supported Extension Headers Notifications per second (bursts of 20 each).
     pub fn new(
         id: u32,
         fabric_addr: SocketAddr,
@@ -181,6 +205,7 @@ impl ProcessorConfig {
             max_sessions: 10_000,
             max_shadow: 40_000,
             ue_pool,
+            ue_pool_v6: None,
             recovery: 0,
             retransmit: Duration::from_millis(200),
             max_retries: 10,
@@ -189,6 +214,7 @@ impl ProcessorConfig {
             queue_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
+            extension_headers: RateLimit::default(),
         }
     }
 }
@@ -208,8 +234,11 @@ pub enum ProcessorEvent {
         teid: u32,
         /// The subscriber.
         imsi: Imsi,
-        /// The End User Address assigned.
+        /// The IPv4 End User Address of the session (also derived for an IPv6-only session, which
+        /// is not given it).
         ue_addr: Ipv4Addr,
+        /// The IPv6 End User Address given (IPv6 and IPv4v6 PDP types), `None` for IPv4.
+        ue_addr_v6: Option<Ipv6Addr>,
         /// The backup's VID carried in the TEID.
         backup: Option<VirtualId>,
     },
@@ -288,6 +317,19 @@ pub struct ProcessorStats {
     pub error_indications_received: u64,
     /// Sessions deleted because a peer's Error Indication named them.
     pub sessions_torn_down: u64,
+    /// Supported Extension Headers Notifications sent.
+    pub extension_headers_notifications: u64,
+    /// Messages with an unsupported comprehension-required extension header discarded without a
+    /// notification because `extension_headers` was exhausted.
+    pub extension_headers_suppressed: u64,
+}
+
+/// The PDP type a set-up is granted (TS 29.060 sections 7.3.2 and 7.7.27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    V4,
+    V6,
+    V4v6,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +343,8 @@ struct Session {
     line: SocketAddr,
     /// The QoS profile requested, echoed in responses.
     qos: Vec<u8>,
+    /// The PDP type granted and the cause of the Create PDP Context Response.
+    grant: (Grant, Cause),
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +390,7 @@ pub struct Processor {
     answered_order: VecDeque<(SocketAddr, u16)>,
     error_indications: TokenBucket,
     non_existent: TokenBucket,
+    extension_headers: TokenBucket,
 }
 
 /// The subscriber key (IMSI, NSAPI) of a session set up with an IMSI; `None` without one (the
@@ -430,6 +475,14 @@ impl Processor {
                 why: "too small for VID and local index bits",
             });
         }
+        if let Some(v6) = config.ue_pool_v6 {
+            if v6.prefix() > 64 || 64 - u32::from(v6.prefix()) < need {
+                return Err(ConfigError::Invalid {
+                    field: "ue_pool_v6",
+                    why: "too small for VID and local index bits above one /64 per session",
+                });
+            }
+        }
         let mut hc = MonitorConfig::new(
             NodeId(config.id),
             Role::PROCESSOR,
@@ -442,6 +495,7 @@ impl Processor {
         let monitor = Monitor::new(hc, now).map_err(|e| ConfigError::Health(e.to_string()))?;
         let error_indications = TokenBucket::new(config.error_indications, now);
         let non_existent = TokenBucket::new(config.non_existent, now);
+        let extension_headers = TokenBucket::new(config.extension_headers, now);
         let mut p = Processor {
             config,
             vid: None,
@@ -463,6 +517,7 @@ impl Processor {
             rejoining: false,
             error_indications,
             non_existent,
+            extension_headers,
         };
         p.send_vid_request(now);
         Ok(p)
@@ -737,10 +792,56 @@ impl Processor {
         Ipv4Addr::from(base.wrapping_add(off))
     }
 
+    /// The /64 of `ue_pool_v6` at index (VID, local index), interface identifier 1.
+    fn ue_addr_v6(&self, vid: VirtualId, local: u32) -> Option<Ipv6Addr> {
+        let pool = self.config.ue_pool_v6?;
+        let base = u128::from(pool.network());
+        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
+        Some(Ipv6Addr::from(
+            base.wrapping_add(u128::from(off) << 64).wrapping_add(1),
+        ))
+    }
+
+    /// The PDP type granted to a set-up and the response's cause, or the refusal's cause (TS
+    /// 29.060 section 7.3.2): IPv4 always; IPv6 with an IPv6 pool; IPv4v6 with an IPv6 pool
+    /// when the SGSN set the Dual Address Bearer Flag (Common Flags, section 7.7.48), IPv4 with
+    /// cause 130 when it did not, IPv4 with cause 129 without an IPv6 pool.
+    fn grant(&self, req: &Message<'_>) -> Result<(Grant, Cause), Cause> {
+        let Some(eua) = req.end_user_address() else {
+            return Ok((Grant::V4, Cause::REQUEST_ACCEPTED));
+        };
+        let v6 = self.config.ue_pool_v6.is_some();
+        let daf = matches!(
+            req.ie(IeType::COMMON_FLAGS),
+            Some(Ie::Tlv { value, .. }) if value.first().is_some_and(|f| f & 0x80 != 0)
+        );
+        if eua.organization & 0x0f != 1 {
+            return Err(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE);
+        }
+        match eua.pdp_type {
+            EndUserAddress::IPV4 => Ok((Grant::V4, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV6 if v6 => Ok((Grant::V6, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV4V6 if v6 && daf => Ok((Grant::V4v6, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV4V6 if v6 => {
+                Ok((Grant::V4, Cause::NEW_PDP_TYPE_SINGLE_ADDRESS_BEARER))
+            }
+            EndUserAddress::IPV4V6 => Ok((Grant::V4, Cause::NEW_PDP_TYPE_NETWORK_PREFERENCE)),
+            _ => Err(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE),
+        }
+    }
+
     fn create_response(&self, s: &Session, seq: u16) -> Message<'static> {
         let gw = s.gateway.ip();
+        let v4 = s.record.ue_addr;
+        let vid = self.config.layout.primary(s.record.teid);
+        let v6 = vid.and_then(|v| self.ue_addr_v6(v, self.config.layout.local(s.record.teid)));
+        let eua = match s.grant.0 {
+            Grant::V4 => EndUserAddress::ipv4(Some(v4)),
+            Grant::V6 => EndUserAddress::ipv6(v6),
+            Grant::V4v6 => EndUserAddress::ipv4v6(Some(v4), v6),
+        };
         let mut ies = vec![
-            Ie::Cause(Cause::REQUEST_ACCEPTED),
+            Ie::Cause(s.grant.1),
             Ie::Tv {
                 ie_type: IeType::REORDERING_REQUIRED,
                 value: Cow::Borrowed(&[0xfe]),
@@ -749,7 +850,7 @@ impl Processor {
             Ie::TeidDataI(s.record.teid),
             Ie::TeidControl(s.record.teid),
             Ie::ChargingId(s.record.teid),
-            Ie::EndUserAddress(EndUserAddress::ipv4(Some(s.record.ue_addr))),
+            Ie::EndUserAddress(eua),
             Ie::GsnAddress(gw),
             Ie::GsnAddress(gw),
         ];
@@ -809,19 +910,13 @@ impl Processor {
             return Ok(());
         };
         let peer_u = gsn.next().unwrap_or(peer_c);
-        if let Some(eua) = req.end_user_address() {
-            if eua.organization & 0x0f != 1 || eua.pdp_type != EndUserAddress::IPV4 {
-                self.refuse_setup(
-                    line,
-                    gateway,
-                    peer,
-                    &req,
-                    peer_teid_c,
-                    Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE,
-                );
+        let grant = match self.grant(&req) {
+            Ok(g) => g,
+            Err(cause) => {
+                self.refuse_setup(line, gateway, peer, &req, peer_teid_c, cause);
                 return Ok(());
             }
-        }
+        };
         let imsi = req.imsi().unwrap_or(Imsi([0xff; 8]));
         if let Some(&teid) = self.by_subscriber.get(&(imsi, nsapi)) {
             // A repeated request: answer again once the state is replicated.
@@ -879,6 +974,7 @@ impl Processor {
             gateway,
             line,
             qos,
+            grant,
         };
         let response = self.create_response(&session, seq);
         let bytes = self.reply_bytes(gateway, peer, &response);
@@ -892,6 +988,10 @@ impl Processor {
             teid,
             imsi,
             ue_addr: record.ue_addr,
+            ue_addr_v6: match grant.0 {
+                Grant::V4 => None,
+                Grant::V6 | Grant::V4v6 => self.ue_addr_v6(vid, local),
+            },
             backup,
         });
         self.replicate(now, record, false, bytes.map(|b| (line, b)));
@@ -984,6 +1084,7 @@ impl Processor {
                             gateway: SocketAddr::new(self.config.line_addr.ip(), gtp::GTP_C_PORT),
                             line: self.config.line_addr,
                             qos: Vec::new(),
+                            grant: (Grant::V4, Cause::REQUEST_ACCEPTED),
                         },
                     );
                     if let Some(key) = subscriber_key(&record) {
@@ -1017,6 +1118,21 @@ impl Processor {
         let req = gtp::parse(data)?;
         let teid = req.header.teid;
         let t = req.message_type();
+        let supported = gtp::supported_extension_headers(gateway.port());
+        if let Some(ext) = req.header.unsupported_extension(supported) {
+            // TS 29.281 section 5.2.1, TS 29.060 section 6.1: not delivered nor served, and
+            // the sender told which extension headers are supported.
+            if self.extension_headers.take(now) {
+                let seq = req.header.sequence.unwrap_or(0);
+                let n = Message::supported_extension_headers_notification(seq, supported);
+                if self.reply(line, gateway, peer, &n) {
+                    self.stats.extension_headers_notifications += 1;
+                }
+            } else {
+                self.stats.extension_headers_suppressed += 1;
+            }
+            return Err(InputError::UnsupportedExtension(ext));
+        }
         if t == MessageType::G_PDU {
             if self.sessions.contains_key(&teid) {
                 self.stats.user_packets += 1;

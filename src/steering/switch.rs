@@ -43,7 +43,8 @@
 //!   set-up of that subscriber reaches its holder as primary or as backup, which deletes it and
 //!   reports the deletion here (see [`crate::steering::processor`], bounds).
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
-//!   No resources available. Echo Requests are answered here (Recovery = `recovery`). An L2TP
+//!   No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
+//!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
 //!   (GTPv0, GTPv2-C: the line interfaces pass these here) is answered with a GTPv1 Version Not
@@ -53,6 +54,11 @@
 //!   back to GTPv1 on it (TS 29.274 section 7.10). A Version Not Supported of another version
 //!   (message type 3 in every version) is never answered, so two nodes cannot answer each other
 //!   forever. At most `version_not_supported` (a token bucket); beyond, suppressed and counted.
+//! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
+//!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
+//!   [`gtp::supported_extension_headers`]) is discarded and answered with a Supported Extension
+//!   Headers Notification (TS 29.281 section 5.2.1, TS 29.060 sections 6.1 and 7.2.4) to its
+//!   source address and port, at most `extension_headers` (a token bucket).
 //! * **Error Indications** from peers (GTP-U, TEID 0, so steered here): the peer's TEID Data I
 //!   and GTP-U Peer Address name a session only by the peer's side, which only the processors
 //!   know, so the Error Indication is relayed (as the `Packet` the line interface sent) to every
@@ -75,7 +81,8 @@
 //! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
 //!   event is dropped.
 //! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
-//!   `error_indications` (token buckets: `burst` at once, `per_second` after); beyond, not sent
+//!   `error_indications`; Echo Responses: `echo_responses`; Supported Extension Headers
+//!   Notifications: `extension_headers` (token buckets: `burst` at once, `per_second` after); beyond, not sent
 //!   and counted in [`SwitchStats`].
 
 use super::error::{ConfigError, InputError};
@@ -115,7 +122,9 @@ pub struct SwitchConfig {
     pub layout: VidLayout,
     /// The 16-bit L2TP layout, if L2TP is steered (VIDs must then fit it too).
     pub l2tp_layout: Option<VidLayout>,
-    /// The restart counter sent in Echo Responses.
+    /// The restart counter sent in the Recovery IE of Echo Responses on GTP-C (TS 29.060
+    /// section 7.7.12). Echo Responses on GTP-U (port 2152) carry 0 instead (TS 29.281 section
+    /// 7.2.2: the GTP-U restart counter is sent as zero and ignored).
     pub recovery: u8,
     /// Most live sessions in the gateway.
     pub max_sessions: usize,
@@ -151,6 +160,15 @@ pub struct SwitchConfig {
     pub version_not_supported: RateLimit,
     /// Bound of the peers' Error Indications relayed to the processors.
     pub error_indications: RateLimit,
+    /// Bound of the Echo Responses sent (TS 29.060 section 7.2.2, TS 29.281 section 7.2.2):
+    /// Echo Requests are unauthenticated, so a flood of them is answered at most this often;
+    /// beyond, unanswered and counted ([`SwitchStats::echoes_suppressed`]).
+    pub echo_responses: RateLimit,
+    /// Bound of the Supported Extension Headers Notifications sent (TS 29.060 section 7.2.4)
+    /// for messages carrying an unsupported comprehension-required extension header; beyond,
+    /// the message is still discarded, unanswered, and counted
+    /// ([`SwitchStats::extension_headers_suppressed`]).
+    pub extension_headers: RateLimit,
 }
 
 impl SwitchConfig {
@@ -158,8 +176,9 @@ impl SwitchConfig {
     /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
     /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
-    /// from the OS, queues of 4096, at most 100 Version Not Supported answers and 100 relayed
-    /// Error Indications per second (bursts of 20).
+    /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error Indications,
+    /// 100 Echo Responses and 100 Supported Extension Headers Notifications per second (bursts
+    /// of 20, each).
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -193,6 +212,8 @@ impl SwitchConfig {
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),
+            echo_responses: RateLimit::default(),
+            extension_headers: RateLimit::default(),
         }
     }
 }
@@ -258,6 +279,13 @@ pub struct SwitchStats {
     pub setups_refused: u64,
     /// Echo Requests answered.
     pub echoes: u64,
+    /// Echo Requests not answered because `echo_responses` was exhausted.
+    pub echoes_suppressed: u64,
+    /// Supported Extension Headers Notifications sent.
+    pub extension_headers_notifications: u64,
+    /// Messages with an unsupported comprehension-required extension header discarded without
+    /// a notification because `extension_headers` was exhausted.
+    pub extension_headers_suppressed: u64,
     /// Datagrams from line interfaces other than set-ups and echoes (ignored).
     pub ignored: u64,
     /// Syncs relayed to a backup.
@@ -337,6 +365,8 @@ pub struct SwitchProcessor {
     push_from: Instant,
     version_not_supported: TokenBucket,
     error_indications: TokenBucket,
+    echo_responses: TokenBucket,
+    extension_headers: TokenBucket,
 }
 
 impl SwitchProcessor {
@@ -417,6 +447,8 @@ impl SwitchProcessor {
         Ok(SwitchProcessor {
             version_not_supported: TokenBucket::new(config.version_not_supported, now),
             error_indications: TokenBucket::new(config.error_indications, now),
+            echo_responses: TokenBucket::new(config.echo_responses, now),
+            extension_headers: TokenBucket::new(config.extension_headers, now),
             rng: Rng::from_config(config.seed)?,
             acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
             config,
@@ -901,14 +933,39 @@ impl SwitchProcessor {
         if is_gtp {
             let m = gtp::parse(data)?;
             seq = m.header.sequence.unwrap_or(0);
+            let supported = gtp::supported_extension_headers(gateway.port());
+            if let Some(ext) = m.header.unsupported_extension(supported) {
+                // TS 29.281 section 5.2.1, TS 29.060 section 6.1: discarded, and the sender
+                // told which extension headers are supported.
+                self.stats.ignored += 1;
+                if self.extension_headers.take(now) {
+                    self.stats.extension_headers_notifications += 1;
+                    let n = Message::supported_extension_headers_notification(seq, supported);
+                    self.transmit_out(line, gateway, peer, &n);
+                } else {
+                    self.stats.extension_headers_suppressed += 1;
+                }
+                return Err(InputError::UnsupportedExtension(ext));
+            }
             match m.message_type() {
                 MessageType::ECHO_REQUEST => {
+                    if !self.echo_responses.take(now) {
+                        self.stats.echoes_suppressed += 1;
+                        return Ok(());
+                    }
                     self.stats.echoes += 1;
+                    // The restart counter is GTP-C's: on GTP-U it is sent as 0 (TS 29.281
+                    // section 7.2.2, TS 29.060 section 7.7.12).
+                    let recovery = if gateway.port() == gtp::GTP_U_PORT {
+                        0
+                    } else {
+                        self.config.recovery
+                    };
                     let r = Message::new(
                         MessageType::ECHO_RESPONSE,
                         0,
                         seq,
-                        vec![Ie::Recovery(self.config.recovery)],
+                        vec![Ie::Recovery(recovery)],
                     );
                     self.transmit_out(line, gateway, peer, &r);
                     return Ok(());

@@ -145,6 +145,9 @@ impl EndUserAddress<'static> {
     pub const IPV4: u8 = 0x21;
     /// PDP type number for IPv6.
     pub const IPV6: u8 = 0x57;
+    /// PDP type number for IPv4v6, a dual-stack PDP context (TS 29.060 section 7.7.27, TS
+    /// 23.060 section 9.2.1).
+    pub const IPV4V6: u8 = 0x8d;
 
     /// An IPv4 address, or a request for a dynamic one when `addr` is `None`.
     pub fn ipv4(addr: Option<Ipv4Addr>) -> Self {
@@ -156,14 +159,60 @@ impl EndUserAddress<'static> {
     }
 }
 
-impl EndUserAddress<'_> {
-    /// The IPv4 address, when this is an IETF IPv4 address with four address octets.
-    pub fn ipv4_addr(&self) -> Option<Ipv4Addr> {
-        if self.organization & 0x0f != 1 || self.pdp_type != 0x21 {
-            return None;
+impl EndUserAddress<'static> {
+    /// An IPv6 address (TS 29.060 section 7.7.27: sixteen octets), or a request for a dynamic
+    /// one when `addr` is `None`.
+    pub fn ipv6(addr: Option<Ipv6Addr>) -> Self {
+        EndUserAddress {
+            organization: Self::IETF,
+            pdp_type: Self::IPV6,
+            address: Cow::Owned(addr.map(|a| a.octets().to_vec()).unwrap_or_default()),
         }
-        let o: [u8; 4] = self.address.as_ref().try_into().ok()?;
+    }
+
+    /// A dual-stack IPv4v6 address (TS 29.060 section 7.7.27: the four IPv4 octets, then the
+    /// sixteen IPv6 octets), or a request for dynamic ones when both are `None`.
+    pub fn ipv4v6(v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Self {
+        let mut address = Vec::new();
+        if let (Some(a), Some(b)) = (v4, v6) {
+            address.extend_from_slice(&a.octets());
+            address.extend_from_slice(&b.octets());
+        }
+        EndUserAddress {
+            organization: Self::IETF,
+            pdp_type: Self::IPV4V6,
+            address: Cow::Owned(address),
+        }
+    }
+}
+
+impl EndUserAddress<'_> {
+    /// Whether the PDP type organisation is IETF (low four bits 1).
+    fn ietf(&self) -> bool {
+        self.organization & 0x0f == 1
+    }
+
+    /// The IPv4 address: of an IETF IPv4 address with four address octets, or of an IPv4v6 one
+    /// with twenty (TS 29.060 section 7.7.27).
+    pub fn ipv4_addr(&self) -> Option<Ipv4Addr> {
+        let o: [u8; 4] = match (self.ietf(), self.pdp_type, self.address.len()) {
+            (true, EndUserAddress::IPV4, 4) | (true, EndUserAddress::IPV4V6, 20) => {
+                self.address.get(..4)?.try_into().ok()?
+            }
+            _ => return None,
+        };
         Some(Ipv4Addr::from(o))
+    }
+
+    /// The IPv6 address: of an IETF IPv6 address with sixteen address octets, or of an IPv4v6
+    /// one with twenty (TS 29.060 section 7.7.27).
+    pub fn ipv6_addr(&self) -> Option<Ipv6Addr> {
+        let o: [u8; 16] = match (self.ietf(), self.pdp_type, self.address.len()) {
+            (true, EndUserAddress::IPV6, 16) => self.address.as_ref().try_into().ok()?,
+            (true, EndUserAddress::IPV4V6, 20) => self.address.get(4..)?.try_into().ok()?,
+            _ => return None,
+        };
+        Some(Ipv6Addr::from(o))
     }
 
     /// Detaches the address from the datagram it was parsed from.

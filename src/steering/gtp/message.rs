@@ -41,6 +41,19 @@ impl ExtensionHeader<'static> {
     }
 }
 
+/// The extension header types a GTP endpoint of this crate supports on the plane of `port`
+/// (the UDP port the message was sent to), as listed in the Extension Header Type List of its
+/// Supported Extension Headers Notification (TS 29.060 sections 7.2.4 and 7.7.40, TS 29.281
+/// section 7.2): on GTP-U (port [`GTP_U_PORT`]) the UDP Port extension header (TS 29.281
+/// section 5.2.2.1); on GTP-C none.
+pub fn supported_extension_headers(port: u16) -> &'static [u8] {
+    if port == GTP_U_PORT {
+        &[ExtensionHeader::UDP_PORT]
+    } else {
+        &[]
+    }
+}
+
 impl ExtensionHeader<'_> {
     /// Whether a receiver that does not know this type must refuse the packet (the two high bits
     /// of the type are `10` or `11`, TS 29.281 section 5.2.1).
@@ -99,6 +112,19 @@ impl Header<'_> {
                 .flatten()
                 .map(|e| e.content.len() + 2)
                 .sum::<usize>()
+    }
+
+    /// The type of the first extension header of the chain that the receiving endpoint must
+    /// comprehend (the two high bits of its type are `10` or `11`) and that is not in
+    /// `supported`; `None` when there is none. TS 29.281 section 5.2.1 and TS 29.060 section
+    /// 6.1: such a message is discarded and answered with a Supported Extension Headers
+    /// Notification ([`Message::supported_extension_headers_notification`]).
+    pub fn unsupported_extension(&self, supported: &[u8]) -> Option<u8> {
+        self.extensions
+            .iter()
+            .flatten()
+            .find(|e| e.comprehension_required() && !supported.contains(&e.ext_type))
+            .map(|e| e.ext_type)
     }
 
     /// The port carried by the first UDP Port extension header, if any.
@@ -207,6 +233,20 @@ impl<'a> Message<'a> {
     /// 0, as it answers a message whose own header this node does not read.
     pub fn version_not_supported() -> Self {
         Message::new(MessageType::VERSION_NOT_SUPPORTED, 0, 0, Vec::new())
+    }
+
+    /// A Supported Extension Headers Notification (TS 29.060 section 7.2.4, TS 29.281 section
+    /// 7.2), the answer to a message carrying an extension header the receiver must
+    /// comprehend and does not (TS 29.281 section 5.2.1, TS 29.060 section 6.1): header TEID 0,
+    /// the S flag set with `sequence` (the triggering message's, 0 if it had none), and the
+    /// Extension Header Type List IE (141) holding `supported`, the types the sender supports.
+    pub fn supported_extension_headers_notification(sequence: u16, supported: &[u8]) -> Self {
+        Message::new(
+            MessageType::SUPPORTED_EXTENSION_HEADERS_NOTIFICATION,
+            0,
+            sequence,
+            vec![Ie::ExtensionHeaderTypeList(Cow::Owned(supported.to_vec()))],
+        )
     }
 
     /// The GTP-U Peer Address of an Error Indication (the first address IE, type 133).

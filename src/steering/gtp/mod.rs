@@ -37,6 +37,7 @@ pub use error::{EmitError, WireError};
 pub use ie::{Apn, EndUserAddress, Ie, Imsi};
 pub use message::{
     Body, ExtensionHeader, GTP_C_PORT, GTP_U_PORT, Header, MANDATORY_HEADER_LEN, Message, parse,
+    supported_extension_headers,
 };
 pub use types::{Cause, IeType, MessageType};
 pub use view::{GtpView, version};
