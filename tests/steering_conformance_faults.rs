@@ -168,6 +168,8 @@ fn create_request(seq: u16, eua: EndUserAddress<'static>, extra: Vec<Ie<'static>
         Ie::Apn(Apn::from_name("internet").unwrap()),
         Ie::GsnAddress(sgsn),
         Ie::GsnAddress(sgsn),
+        // QoS Profile is mandatory in a Create PDP Context Request (TS 29.060 section 7.3.1).
+        Ie::QosProfile(Cow::Borrowed(&[0, 0x0b, 0x92, 0x1f])),
     ];
     ies.extend(extra);
     Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, seq, ies)
