@@ -13,7 +13,7 @@
 //! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
 //!
 //! Every control message the channel takes is acknowledged; one the machines cannot take is
-//! answered in protocol terms ([`refusal`]): an unrecognised AVP with M=1 (RFC 2661 4.1) with
+//! answered in protocol terms (`refusal`): an unrecognised AVP with M=1 (RFC 2661 4.1) with
 //! Result 2 / Error 8, a missing required AVP (RFC 2661 section 6) with Result 2 / Error 6, an
 //! Assigned Tunnel/Session ID of 0 with Result 2 / Error 3; in a tunnel message by clearing the
 //! tunnel (StopCCN; to an SCCRQ statelessly, no tunnel kept), in a session message by clearing the
