@@ -273,7 +273,6 @@ fn l2tp_4_1_unknown_mandatory_tunnel() {
 /// l2tp-4.1-unknown-mandatory-sccrq: an SCCRQ with an unknown M=1 AVP is refused with StopCCN
 /// Result 2, Error 8.
 #[test]
-#[ignore = "issue 12 fault: unknown mandatory AVP in SCCRQ -> StopCCN 2/8: fixed on branch l2tp-a or l2tp-b"]
 fn l2tp_4_1_unknown_mandatory_sccrq() {
     // RFC 2661 4.1 and 4.4.2 (Error Code 8).
     let mut p = lns();
@@ -329,7 +328,6 @@ fn l2tp_4_1_unknown_mandatory_iccn() {
 /// l2tp-4.4.1-unknown-type-mandatory: a message of unknown type whose Message Type AVP has M=1
 /// clears the tunnel (StopCCN).
 #[test]
-#[ignore = "issue 12 fault: unknown Message Type with M=1 -> StopCCN: fixed on branch l2tp-a or l2tp-b"]
 fn l2tp_4_4_1_unknown_type_mandatory() {
     // RFC 2661 4.4.1: an unknown message type with the M bit set "MUST" cause the tunnel to be
     // cleared.

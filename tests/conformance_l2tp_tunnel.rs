@@ -618,7 +618,6 @@ fn l2tp_5_8_sequence_wrap() {
 /// l2tp-5.8-every-message-acked: every control message received is acknowledged, even one the
 /// endpoint refuses (here an ICCN without Tx Connect Speed and Framing Type).
 #[test]
-#[ignore = "issue 12 fault: ICCN without Tx Connect Speed/Framing Type refused: fixed on branch l2tp-a or l2tp-b"]
 fn l2tp_5_8_every_message_acked() {
     // RFC 2661 5.8: every control message is acknowledged (piggybacked or by a ZLB); an
     // unacknowledged one is retransmitted until the tunnel dies.

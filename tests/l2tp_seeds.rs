@@ -36,10 +36,40 @@ fn common(seed: u64) -> telcp::l2tp::Config {
 
 #[test]
 fn every_session_established_exactly_once_none_leaked() {
+    for seed in 0..seeds() {
+        run_seed(seed);
+    }
+}
+
+/// Prints the datagrams of a seed's run (`TELCP_SEED_TRACE=1`), to read a failing seed.
+fn dump(sim: &Sim) {
+    if std::env::var_os("TELCP_SEED_TRACE").is_none() {
+        return;
+    }
+    for r in sim.trace() {
+        let what = match telcp::l2tp::wire::Message::parse(&r.payload) {
+            Ok(telcp::l2tp::wire::Message::Control(c)) => format!(
+                "{} t={} s={} ns={} nr={} {:?}",
+                c.message_type()
+                    .map_or("ZLB".to_string(), |m| m.to_string()),
+                c.header.tunnel_id,
+                c.header.session_id,
+                c.header.ns,
+                c.header.nr,
+                c.avps.iter().skip(1).map(|a| &a.value).collect::<Vec<_>>()
+            ),
+            Ok(_) => "data".to_string(),
+            Err(e) => format!("{e}"),
+        };
+        eprintln!("{:>9.3?} {} -> {} {:?} {what}", r.at, r.from, r.to, r.fate);
+    }
+}
+
+/// One seed of the sweep: three calls, then the hang-up, under loss, duplication and reordering.
+fn run_seed(seed: u64) {
     const CALLS: usize = 3;
     let pool_addrs = ["10.0.1.1", "10.0.1.2"];
-    let n = seeds();
-    for seed in 0..n {
+    {
         let now = Instant::now();
         let mut sim = Sim::new(seed, now);
         sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
@@ -93,6 +123,7 @@ fn every_session_established_exactly_once_none_leaked() {
             sim.run_for(Duration::from_millis(200));
         }
         sim.run_for(Duration::from_secs(90));
+        dump(&sim);
         let lev: Vec<Event> =
             std::iter::from_fn(|| sim.node_mut::<Lac>(lac).poll_event()).collect();
         for c in &calls {
@@ -160,4 +191,17 @@ fn every_session_established_exactly_once_none_leaked() {
             assert_eq!(sim.node_mut::<Lns>(n).pending_redirects(), 0, "seed {seed}");
         }
     }
+}
+
+/// Seed 3256: the LAC's second call came up, then went down with Result 10 while no LNS reported
+/// a SessionDown (issue 12 fault 8).
+#[test]
+fn seed_3256_second_call_stays_up() {
+    run_seed(3256);
+}
+
+/// Seed 75431 of the 100,000-seed sweep (issue 12 fault 8).
+#[test]
+fn seed_75431() {
+    run_seed(75431);
 }

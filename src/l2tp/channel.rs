@@ -56,6 +56,24 @@ impl Default for ChannelConfig {
     }
 }
 
+impl ChannelConfig {
+    /// How long a message may stay unacknowledged before the channel gives up (RFC 2661 5.8: the
+    /// first timeout, doubling up to the cap, over `max_retries` retransmissions): a peer with the
+    /// same parameters may still be retransmitting a message this long after first sending it.
+    pub fn give_up_after(&self) -> Duration {
+        let mut rto = self.retransmit_initial;
+        let mut total = Duration::ZERO;
+        for _ in 0..=self.max_retries.min(64) {
+            total = total.saturating_add(rto);
+            rto = rto
+                .checked_mul(2)
+                .unwrap_or(self.retransmit_cap)
+                .min(self.retransmit_cap);
+        }
+        total
+    }
+}
+
 /// The send queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelFull;
@@ -440,6 +458,7 @@ mod tests {
             assert!(a.poll_transmit().is_some());
         }
         assert_eq!(gaps.len() as u32, cfg.max_retries + 1);
+        assert_eq!(gaps.iter().sum::<Duration>(), cfg.give_up_after());
         assert_eq!(gaps[0], Duration::from_secs(1));
         assert_eq!(gaps[1], Duration::from_secs(2));
         assert_eq!(*gaps.last().unwrap(), Duration::from_secs(8));

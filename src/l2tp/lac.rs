@@ -357,7 +357,7 @@ impl Lac {
             c.session = Some(sid);
             c.state = CallState::WaitReply;
         }
-        let deadline = now + self.cfg.common.session_setup_timeout;
+        let deadline = now + self.core.setup_wait();
         self.core.timers.insert(Timer::Session(tid, sid), deadline);
         self.core.send_ctrl(now, tid, m);
     }
@@ -491,6 +491,22 @@ impl Lac {
                     }
                 }
                 Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionRefused {
+                    tunnel,
+                    session,
+                    result,
+                } => match session.call {
+                    // The call's session was cleared with our CDN: the call ends.
+                    Some(id) => self.fail_call(id, Some(result)),
+                    None => self.core.event(Event::SessionDown {
+                        session: Some(SessionRef {
+                            tunnel,
+                            session: session.local_id,
+                        }),
+                        call: None,
+                        result: Some(result),
+                    }),
+                },
                 Up::SessionTimer(tid, sid) => {
                     let waiting = self
                         .core

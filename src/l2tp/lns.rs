@@ -286,7 +286,7 @@ impl Lns {
         if !self.core.add_session(tunnel, s, true) {
             return Err(CommandError::Full("sessions"));
         }
-        let deadline = now + self.cfg.common.session_setup_timeout;
+        let deadline = now + self.core.setup_wait();
         self.core
             .timers
             .insert(Timer::Session(tunnel, sid), deadline);
@@ -460,6 +460,24 @@ impl Lns {
                     }
                 }
                 Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionRefused {
+                    tunnel,
+                    session,
+                    result,
+                } => {
+                    if session.state == SessionState::Redirected {
+                        self.pending_redirects = self.pending_redirects.saturating_sub(1);
+                    } else {
+                        self.core.event(Event::SessionDown {
+                            session: Some(SessionRef {
+                                tunnel,
+                                session: session.local_id,
+                            }),
+                            call: None,
+                            result: Some(result),
+                        });
+                    }
+                }
                 Up::SessionTimer(tid, sid) => {
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
@@ -606,7 +624,7 @@ impl Lns {
                     s.load_balance_capable = lbc;
                     s.sequencing = self.cfg.common.sequencing_required;
                     if self.core.add_session(tid, s, true) {
-                        let deadline = now + self.cfg.common.session_setup_timeout;
+                        let deadline = now + self.core.setup_wait();
                         self.core.timers.insert(Timer::Session(tid, sid), deadline);
                         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
                         if self.cfg.common.sequencing_required {

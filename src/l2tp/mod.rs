@@ -61,7 +61,7 @@ use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use wire::avp::CallErrors;
-use wire::{ResultCode, WireError};
+use wire::{AvpType, MessageType, ResultCode, WireError};
 
 /// The UDP port of L2TP.
 pub const L2TP_PORT: u16 = 1701;
@@ -205,7 +205,10 @@ pub struct Config {
     /// Maximum tunnels in set-up at once (a flood of SCCRQs cannot hold more); beyond, StopCCN
     /// Result 2 / Error 4 without keeping state.
     pub max_pending_tunnels: usize,
-    /// A session not established within this time is dropped (CDN result 10, time-out).
+    /// A session not established within this time is dropped (CDN result 10, time-out). The
+    /// wait for the peer's answer (ICRP; ICCN, OCRP, OCCN) is never shorter than the time the
+    /// peer's control channel may still be retransmitting it (`retransmit_initial` doubling up to
+    /// `retransmit_cap` over `max_retries` retransmissions; 31 s by default), RFC 2661 5.8.
     pub session_setup_timeout: Duration,
     /// Maximum sessions per tunnel. When full, an ICRQ is redirected (contact LNS) or refused with
     /// CDN result 4.
@@ -296,6 +299,24 @@ pub enum InputError {
     /// Authentication failed (StopCCN result 4 sent).
     #[error("authentication failed")]
     NotAuthorized,
+    /// An SCCRQ carrying an AVP with M=1 that we do not recognise: refused with StopCCN Result 2 /
+    /// Error 8, no tunnel kept (RFC 2661 4.1).
+    #[error("unrecognised mandatory AVP {avp} of vendor {vendor}")]
+    UnknownMandatoryAvp {
+        /// The AVP's Vendor ID.
+        vendor: u16,
+        /// The AVP's Attribute Type.
+        avp: AvpType,
+    },
+    /// An SCCRQ lacking an AVP RFC 2661 section 6.1 requires (or carrying Assigned Tunnel ID 0):
+    /// refused with StopCCN Result 2 / Error 6 (Error 3 for the zero id), no tunnel kept.
+    #[error("{message} lacks required AVP {avp}")]
+    MissingAvp {
+        /// The message type.
+        message: MessageType,
+        /// The missing AVP.
+        avp: AvpType,
+    },
 }
 
 /// A command that could not be carried out.

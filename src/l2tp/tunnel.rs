@@ -11,14 +11,23 @@
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
 //! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
 //! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
-//! An unknown AVP with M=1 in a tunnel message tears the tunnel down (StopCCN result 2, error 8);
-//! in a session message, the session (CDN).
+//!
+//! Every control message the channel takes is acknowledged; one the machines cannot take is
+//! answered in protocol terms (`refusal`): an unrecognised AVP with M=1 (RFC 2661 4.1) with
+//! Result 2 / Error 8, a missing required AVP (RFC 2661 section 6) with Result 2 / Error 6, an
+//! Assigned Tunnel/Session ID of 0 with Result 2 / Error 3; in a tunnel message by clearing the
+//! tunnel (StopCCN; to an SCCRQ statelessly, no tunnel kept), in a session message by clearing the
+//! session (CDN; the tunnel stays). An unknown message type with M=1 in its Message Type AVP clears
+//! the tunnel (StopCCN Result 2 / Error 8, RFC 2661 4.4.1); with M=0 it is ignored. StopCCN and
+//! CDN are honoured whatever they carry (they clear what a refusal would). Headers carry the
+//! peer's Tunnel and Session IDs as soon as they are known, refusals of the assigning message
+//! included (RFC 2661 3.1, 4.4.3, 4.4.4).
 
 use super::channel::{Channel, ChannelConfig};
 use super::session::{Session, SessionState};
 use super::wire::avp::AvpValue;
 use super::wire::{
-    Avp, ControlMessage, ErrorCode, Message, MessageType, ParseOptions, ResultCode,
+    Avp, AvpType, ControlMessage, ErrorCode, Message, MessageType, ParseOptions, ResultCode,
     ResultCodeValue, challenge_response,
 };
 use super::{Config, ConfigError, Event, InputError, SessionRef};
@@ -135,6 +144,65 @@ pub(crate) enum Up {
         msg: ControlMessage<'static>,
     },
     SessionTimer(u16, u16),
+    /// A session was cleared with CDN `result` because of a message it could not take (already
+    /// removed).
+    SessionRefused {
+        tunnel: u16,
+        session: Session,
+        result: ResultCode<'static>,
+    },
+}
+
+/// How a received control message is refused, when it cannot be taken: the Result 2 error code
+/// and, for an SCCRQ (answered without keeping state), the error the endpoint returns.
+///
+/// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1);
+/// * an AVP RFC 2661 section 6 requires is missing: Error 6. Exception: ICCN and OCCN without
+///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so;
+/// * an Assigned Tunnel ID or Assigned Session ID of 0 (4.4.3, 4.4.4: the id is non-zero):
+///   Error 3.
+///
+/// StopCCN and CDN are never refused: they clear the tunnel or session anyway.
+pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, InputError)> {
+    let mt = m.message_type()?;
+    if mt == MessageType::STOPCCN || mt == MessageType::CDN {
+        return None;
+    }
+    let rc = |e: ErrorCode, text: String| {
+        ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
+    };
+    if let Some((vendor, avp)) = m.unknown_mandatory() {
+        return Some((
+            rc(
+                ErrorCode::UNKNOWN_MANDATORY_AVP,
+                format!("unrecognised mandatory AVP {} of vendor {vendor}", avp.0),
+            ),
+            InputError::UnknownMandatoryAvp { vendor, avp },
+        ));
+    }
+    let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);
+    let missing = mt.mandatory_avps().iter().copied().find(|&a| {
+        !(lenient && (a == AvpType::TX_CONNECT_SPEED || a == AvpType::FRAMING_TYPE)) && !m.has(a)
+    });
+    if let Some(avp) = missing {
+        return Some((
+            rc(ErrorCode::VENDOR_ERROR, format!("{mt} lacks {avp}")),
+            InputError::MissingAvp { message: mt, avp },
+        ));
+    }
+    let zero = if m.assigned_tunnel_id() == Some(0) {
+        Some(AvpType::ASSIGNED_TUNNEL_ID)
+    } else if m.assigned_session_id() == Some(0) {
+        Some(AvpType::ASSIGNED_SESSION_ID)
+    } else {
+        None
+    };
+    zero.map(|avp| {
+        (
+            rc(ErrorCode::BAD_VALUE, format!("{mt} assigns id 0 ({avp})")),
+            InputError::MissingAvp { message: mt, avp },
+        )
+    })
 }
 
 /// Where received PPP frames go: (session, the LAC's call, frame).
@@ -199,6 +267,18 @@ impl Core {
             max_out_of_order: self.cfg.max_out_of_order,
             max_send_queue: self.cfg.max_send_queue,
         }
+    }
+
+    /// How long a session in set-up waits for the peer's answer (LAC: ICRP; LNS: ICCN, OCRP, OCCN):
+    /// `session_setup_timeout`, but never
+    /// less than the time the peer's control channel may still be retransmitting that message
+    /// (RFC 2661 5.8; [`ChannelConfig::give_up_after`]). A shorter wait clears, with CDN Result
+    /// 10, a session the LAC already holds established (RFC 2661 7.4.1: the LAC is established
+    /// once it sent ICCN) while its ICCN is still in retransmission (issue 12 fault 8).
+    pub fn setup_wait(&self) -> std::time::Duration {
+        self.cfg
+            .session_setup_timeout
+            .max(self.channel_config().give_up_after())
     }
 
     pub fn parse_opts(&self) -> ParseOptions<'_> {
@@ -621,6 +701,45 @@ impl Core {
         self.send_ctrl(now, tid, m);
     }
 
+    /// Clears the session a session message belongs to with CDN `result` (RFC 2661 4.1). The CDN
+    /// goes to the peer's Session ID, learnt from this message when it assigns it (ICRP, OCRP). A
+    /// call request (ICRQ, OCRQ) is refused with a CDN to the Assigned Session ID it carries; a
+    /// message that names no session we can answer clears the tunnel (RFC 2661 7.1).
+    fn refuse_session_message(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+        result: ResultCode<'static>,
+    ) {
+        let sid = m.header.session_id;
+        let assigned = m.assigned_session_id().filter(|&id| id != 0);
+        if let Some(s) = self.session_mut(tid, sid) {
+            if s.peer_id == 0 {
+                if let Some(p) = assigned {
+                    s.peer_id = p;
+                }
+            }
+            if let Some(session) = self.remove_session(now, tid, sid) {
+                let cdn = ControlMessage::cdn(0, session.peer_id, sid, result.clone());
+                self.send_ctrl(now, tid, cdn);
+                self.ups.push_back(Up::SessionRefused {
+                    tunnel: tid,
+                    session,
+                    result,
+                });
+            }
+        } else if sid == 0 {
+            match assigned {
+                Some(peer_sid) => {
+                    self.send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, result));
+                }
+                None => self.close_tunnel(now, tid, result),
+            }
+        }
+        // A message for a session we no longer have: acknowledged, nothing to clear.
+    }
+
     /// Sends a PPP frame on an established session.
     pub fn send_data(&mut self, tid: u16, sid: u16, frame: &[u8]) -> bool {
         let Some(t) = self.tunnels.get_mut(&tid) else {
@@ -817,6 +936,12 @@ impl Core {
                 self.deliver(now, existing, c);
                 return Ok(());
             }
+            // An SCCRQ we cannot take is answered by StopCCN without keeping a tunnel (RFC 2661
+            // 4.1: a tunnel message with an unrecognised M=1 AVP clears the tunnel).
+            if let Some((rc, err)) = refusal(&c) {
+                self.refuse_sccrq(from, Some(to), &c, rc, None);
+                return Err(err);
+            }
             // RFC 2661 4.4.3: an SCCRQ from a peer to which our own SCCRQ is still unanswered.
             // Every SCCRQ of ours carries a Tie Breaker. The lower value wins and the side that
             // sent the higher one silently drops its own tunnel; equal values: both sides drop
@@ -897,30 +1022,32 @@ impl Core {
             // Held only to acknowledge.
             return;
         }
-        if let Some((_, _attr)) = m.unknown_mandatory() {
-            let rc = ResultCode::with_error(
-                ResultCodeValue(2),
-                ErrorCode::UNKNOWN_MANDATORY_AVP,
-                Cow::Borrowed(&b""[..]),
-            );
-            if mt.is_tunnel_message() || mt.name().is_none() {
+        if mt == MessageType::SCCRP && t.state == TunnelState::WaitCtlReply && t.peer_id == 0 {
+            // RFC 2661 4.4.3: from now on every header to the peer carries its Assigned Tunnel ID,
+            // a StopCCN refusing this SCCRP included.
+            if let Some(id) = m.assigned_tunnel_id().filter(|&id| id != 0) {
+                t.peer_id = id;
+                t.channel.set_peer_tunnel_id(id);
+            }
+        }
+        if mt.name().is_none() {
+            // RFC 2661 4.4.1: an unknown message type with M=1 in its Message Type AVP clears the
+            // tunnel; with M=0 the message is ignored (the channel acknowledged it).
+            if m.avps.first().is_some_and(|a| a.mandatory) {
+                let rc = ResultCode::with_error(
+                    ResultCodeValue(2),
+                    ErrorCode::UNKNOWN_MANDATORY_AVP,
+                    Cow::Owned(format!("unknown message type {}", mt.0).into_bytes()),
+                );
+                self.close_tunnel(now, tid, rc);
+            }
+            return;
+        }
+        if let Some((rc, _)) = refusal(&m) {
+            if mt.is_tunnel_message() {
                 self.close_tunnel(now, tid, rc);
             } else {
-                let sid = m.header.session_id;
-                if self.session_mut(tid, sid).is_some() {
-                    self.disconnect(now, tid, sid, rc.clone());
-                    self.event(Event::SessionDown {
-                        session: Some(SessionRef {
-                            tunnel: tid,
-                            session: sid,
-                        }),
-                        call: None,
-                        result: Some(rc),
-                    });
-                } else if let Some(peer_sid) = m.assigned_session_id() {
-                    // A call request we cannot understand: refuse it.
-                    self.send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
-                }
+                self.refuse_session_message(now, tid, &m, rc);
             }
             return;
         }

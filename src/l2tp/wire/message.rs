@@ -1,12 +1,14 @@
 //! L2TP messages: control messages (every RFC 2661 type, and the ZLB acknowledgement) and data
 //! messages.
 //!
-//! [`Message::parse`] checks the header rules, the AVP length rules, that the first AVP of a
-//! control message is Message Type, and that every AVP RFC 2661 section 6 makes mandatory for the
-//! message type is present (a missing one is [`WireError::MissingAvp`] naming it). Unknown AVPs are
-//! kept; [`ControlMessage::unknown_mandatory`] reports the first unknown one with M=1 so that the
-//! tunnel or session machine can refuse as RFC 2661 4.1 asks (StopCCN or CDN). Unknown message
-//! types parse too (no mandatory check); the machines decide (RFC 2661 4.4.1).
+//! [`Message::parse`] checks the header rules, the AVP length rules and that the first AVP of a
+//! control message is Message Type. Whether the AVPs RFC 2661 section 6 requires of the message
+//! type are present is not a parse error: a control message is first taken by the reliable channel
+//! (and so acknowledged), then the tunnel or session machine answers a missing AVP in protocol terms
+//! (StopCCN or CDN). [`ControlMessage::check_mandatory`] names the first missing one
+//! ([`WireError::MissingAvp`]). Unknown AVPs are kept; [`ControlMessage::unknown_mandatory`] reports
+//! the first unknown one with M=1 so that the tunnel or session machine can refuse as RFC 2661 4.1
+//! asks (StopCCN or CDN). Unknown message types parse too; the machines decide (RFC 2661 4.4.1).
 
 use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
@@ -294,25 +296,24 @@ impl<'a> ControlMessage<'a> {
                 value,
             });
         }
-        let msg = ControlMessage { header, avps };
-        msg.check_mandatory(first_offset)?;
-        Ok(msg)
+        Ok(ControlMessage { header, avps })
     }
 
-    fn check_mandatory(&self, offset: usize) -> Result<(), WireError> {
+    /// Checks that every AVP RFC 2661 section 6 makes mandatory for the message type is present;
+    /// the first missing one is [`WireError::MissingAvp`] (its offset is that of the first AVP).
+    /// A ZLB and an unknown message type pass.
+    pub fn check_mandatory(&self) -> Result<(), WireError> {
         let Some(mt) = self.message_type() else {
             return Ok(());
         };
-        for &needed in mt.mandatory_avps() {
-            if !self.has(needed) {
-                return Err(WireError::MissingAvp {
-                    message: mt,
-                    avp: needed,
-                    offset,
-                });
-            }
+        match mt.mandatory_avps().iter().find(|&&a| !self.has(a)) {
+            Some(&avp) => Err(WireError::MissingAvp {
+                message: mt,
+                avp,
+                offset: header::CONTROL_HEADER_LEN,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Is an IETF AVP of type `attr` present (typed, or still hidden)?
