@@ -6,7 +6,8 @@
 //! the other side silently drops its own; on equal values both drop theirs; a request without a
 //! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
-//! AVPs when configured, HELLO after `hello_interval` without a message from the peer, StopCCN with
+//! AVPs when configured, HELLO after `hello_interval` without any message (control, ZLB or data)
+//! from the peer on the tunnel (RFC 2661 5.5, 6.5), StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
 //! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
@@ -91,7 +92,8 @@ pub struct Tunnel {
     pub requested_with_lbc: bool,
     /// StopCCN result received or sent.
     pub stop_result: Option<ResultCode<'static>>,
-    /// When the last message came from the peer (HELLO is due `hello_interval` after it).
+    /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
+    /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
 }
 
@@ -785,6 +787,8 @@ impl Core {
                 if t.peer != from {
                     return Err(InputError::UnknownTunnel(tid));
                 }
+                // RFC 2661 6.5: any message received on the tunnel, data included, defers HELLO.
+                t.last_rx = now;
                 let s = t
                     .sessions
                     .get_mut(&sid)
@@ -877,9 +881,9 @@ impl Core {
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
-        if !delivered.is_empty() {
-            t.last_rx = now;
-        }
+        // RFC 2661 6.5: HELLO is due only after `hello_interval` with nothing received on the
+        // tunnel; a ZLB or a duplicate is a message received too.
+        t.last_rx = now;
         for m in delivered {
             self.on_message(now, tid, m);
         }
