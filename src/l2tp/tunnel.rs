@@ -23,6 +23,7 @@ use super::wire::{
     ResultCodeValue, challenge_response,
 };
 use super::{Config, Event, InputError, SessionRef};
+use crate::io::ct_eq;
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -936,7 +937,9 @@ impl Core {
                 }
                 if let Some(ours) = t.our_challenge {
                     let ok = match (m.challenge_response(), &secret) {
-                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCRP, s, &ours),
+                        (Some(r), Some(s)) => {
+                            ct_eq(&r, &challenge_response(MessageType::SCCRP, s, &ours))
+                        }
                         _ => false,
                     };
                     if !ok {
@@ -988,7 +991,9 @@ impl Core {
                 }
                 if let Some(ours) = t.our_challenge {
                     let ok = match (m.challenge_response(), &secret) {
-                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCCN, s, &ours),
+                        (Some(r), Some(s)) => {
+                            ct_eq(&r, &challenge_response(MessageType::SCCCN, s, &ours))
+                        }
                         _ => false,
                     };
                     if !ok {
