@@ -7,9 +7,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::l2tp::wire::avp::AvpValue;
-use telcp::l2tp::wire::{
-    Avp, AvpType, ControlMessage, Message, MessageType, ParseOptions, hidden,
-};
+use telcp::l2tp::wire::{Avp, AvpType, ControlMessage, Message, MessageType, ParseOptions, hidden};
 use telcp::l2tp::{CallId, Config, Event, Lac, LacConfig, Lns, LnsConfig, SessionRef};
 
 /// The one place the tests of this file set the RNG seed.
@@ -215,7 +213,11 @@ const NOT_SECRET: &[&str] = &["tag_len", "tagged"];
 
 fn identifiers(s: &str) -> Vec<String> {
     s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_'))
+        .filter(|w| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -341,7 +343,8 @@ fn authenticator_compares(src: &std::path::Path) -> Vec<String> {
 /// response, digest, MAC, tag or challenge, or a MAC library's `verify_*` is used instead.
 #[test]
 fn fault_07_every_authenticator_compare_is_constant_time() {
-    let found = authenticator_compares(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let found =
+        authenticator_compares(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(
         found.is_empty(),
         "authenticator compares not through telcp::io::ct_eq:\n{}",
@@ -386,5 +389,366 @@ fn fault_07_scan_catches_what_it_should() {
             })
         });
         assert!(!hit, "false alarm: {l}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault 4: hidden values in clear; padding.
+
+const SECRET: &[u8] = b"tunnel-secret";
+const RV: &[u8] = b"0123456789abcdef";
+
+/// An SCCRP carrying a Random Vector, then one AVP hidden (RFC 2661 4.3) under `RV`.
+fn with_hidden(vendor: u16, attr: u16, plain: &[u8], padding: &[u8]) -> Vec<u8> {
+    let data = hidden::hide(attr, SECRET, RV, plain, padding);
+    let m = ControlMessage::sccrp(7, 9, b"lns".as_slice(), 3)
+        .with(Avp::mandatory(AvpValue::RandomVector(Cow::Borrowed(RV))))
+        .with(Avp {
+            mandatory: false,
+            hidden: true,
+            value: AvpValue::Hidden {
+                vendor,
+                attr: AvpType(attr),
+                data: Cow::Owned(data),
+            },
+        });
+    Message::Control(m).to_vec()
+}
+
+/// The value of the last AVP of `bytes` as on the wire: (H bit, value octets).
+fn last_avp(bytes: &[u8]) -> (bool, Vec<u8>) {
+    let Message::Control(c) = Message::parse(bytes).unwrap() else {
+        panic!("not a control message")
+    };
+    let a = c.avps.last().unwrap();
+    let mut v = Vec::new();
+    a.value.emit_value(&mut v);
+    (a.hidden, if a.withheld() { Vec::new() } else { v })
+}
+
+fn secret_opts() -> ParseOptions<'static> {
+    ParseOptions {
+        secret: Some(SECRET),
+        ..ParseOptions::default()
+    }
+}
+
+/// Issue 12 fault 4 (RFC 2661 4.3: a hidden value is only ever sent hidden): a hidden AVP of a
+/// type the codec does not model (vendor 9 type 1; IETF type 46), parsed with the secret and
+/// re-emitted, went out with H=1 and its plain value. It must keep its ciphertext.
+#[test]
+fn fault_04_unknown_hidden_avp_is_not_reemitted_in_clear() {
+    let plain = b"the plain value of an unknown AVP";
+    for (vendor, attr) in [(9u16, 1u16), (0, 46)] {
+        let wire = with_hidden(vendor, attr, plain, &[]);
+        let parsed = Message::parse_with(&wire, &secret_opts()).unwrap();
+        let again = parsed.to_vec();
+        assert_eq!(again.len(), parsed.encoded_len());
+        let (h, value) = last_avp(&again);
+        assert!(h, "vendor {vendor} type {attr}: H bit lost");
+        assert_ne!(
+            &value[..],
+            &plain[..],
+            "vendor {vendor} type {attr}: plain value on the wire"
+        );
+        assert!(
+            !again.windows(plain.len()).any(|w| w == plain),
+            "vendor {vendor} type {attr}: plain value in the re-emitted message"
+        );
+        // What goes out is what came in: the peer can still unhide it.
+        assert_eq!(again, wire);
+        assert_eq!(
+            hidden::unhide(attr, SECRET, RV, &value).unwrap(),
+            plain.to_vec()
+        );
+    }
+}
+
+/// Issue 12 fault 4, the same kind for a typed value: a Calling Number received hidden, parsed
+/// with the secret and re-emitted without being hidden again, must not go out in clear (RFC 2661
+/// 4.3); hidden again, it round-trips.
+#[test]
+fn fault_04_typed_hidden_value_is_not_reemitted_in_clear() {
+    let plain = b"+33123456789";
+    let wire = with_hidden(0, AvpType::CALLING_NUMBER.0, plain, &[]);
+    let Message::Control(mut parsed) = Message::parse_with(&wire, &secret_opts()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        parsed.get(AvpType::CALLING_NUMBER),
+        Some(&AvpValue::CallingNumber(Cow::Borrowed(&plain[..])))
+    );
+    let again = Message::Control(parsed.clone()).to_vec();
+    assert!(
+        !again.windows(plain.len()).any(|w| w == plain),
+        "plain Calling Number in the re-emitted message"
+    );
+    assert!(parsed.check_encodable().is_err());
+    parsed.hide(SECRET).unwrap();
+    parsed.check_encodable().unwrap();
+    let rehidden = Message::Control(parsed).to_vec();
+    assert!(!rehidden.windows(plain.len()).any(|w| w == plain));
+    let back = Message::parse_with(&rehidden, &secret_opts()).unwrap();
+    let Message::Control(back) = back else {
+        panic!()
+    };
+    assert_eq!(
+        back.get(AvpType::CALLING_NUMBER),
+        Some(&AvpValue::CallingNumber(Cow::Borrowed(&plain[..])))
+    );
+}
+
+/// Issue 12 fault 4 / issue 18 item 4 (RFC 2661 4.3: padding may follow the original value; the
+/// original length says where it ends): a padded hidden AVP from a peer is accepted. Built by
+/// hand: the LAC of the set-up brings a tunnel up with the LNS (which has the secret), then sends
+/// an ICRQ whose Assigned Session ID is hidden with 28 octets of padding.
+#[test]
+fn fault_04_lns_accepts_padded_hidden_avp() {
+    let t0 = Instant::now();
+    let mut cfg = lns_cfg(0);
+    cfg.common.secret = Some(SECRET.to_vec());
+    let mut lns = Lns::new(cfg, t0).unwrap();
+    lns.handle_datagram(t0, lac_addr(), lns_addr(), &hex(SCCRQ))
+        .unwrap();
+    let sccrp = lns.poll_transmit().unwrap();
+    let Message::Control(sccrp) = Message::parse(&sccrp.payload).unwrap() else {
+        panic!()
+    };
+    let tid = sccrp.assigned_tunnel_id().unwrap();
+    let mut scccn = ControlMessage::scccn(tid);
+    (scccn.header.ns, scccn.header.nr) = (1, 1);
+    lns.handle_datagram(
+        t0,
+        lac_addr(),
+        lns_addr(),
+        &Message::Control(scccn).to_vec(),
+    )
+    .unwrap();
+    while lns.poll_transmit().is_some() {}
+    let sid: u16 = 0x0bcd;
+    let data = hidden::hide(14, SECRET, RV, &sid.to_be_bytes(), &[0x5a; 28]);
+    assert_eq!(data.len(), 32);
+    let mut icrq = ControlMessage::new(MessageType::ICRQ, tid, 0)
+        .with(Avp::mandatory(AvpValue::RandomVector(Cow::Borrowed(RV))))
+        .with(Avp {
+            mandatory: true,
+            hidden: true,
+            value: AvpValue::Hidden {
+                vendor: 0,
+                attr: AvpType::ASSIGNED_SESSION_ID,
+                data: Cow::Owned(data),
+            },
+        })
+        .with(Avp::mandatory(AvpValue::CallSerialNumber(1)));
+    (icrq.header.ns, icrq.header.nr) = (2, 1);
+    lns.handle_datagram(t0, lac_addr(), lns_addr(), &Message::Control(icrq).to_vec())
+        .unwrap();
+    let icrp = std::iter::from_fn(|| lns.poll_transmit())
+        .filter_map(|t| Message::parse(&t.payload).ok().map(Message::into_owned))
+        .find(|m| m.message_type() == Some(MessageType::ICRP))
+        .expect("ICRP");
+    assert_eq!(
+        icrp.session_id(),
+        sid,
+        "ICRP to the session the padded AVP named"
+    );
+}
+
+/// Every hidden AVP `m` carries: the length of its hidden value.
+fn hidden_lengths(payload: &[u8]) -> Vec<usize> {
+    let Ok(Message::Control(c)) = Message::parse(payload) else {
+        return Vec::new();
+    };
+    c.avps
+        .iter()
+        .filter_map(|a| match &a.value {
+            AvpValue::Hidden { data, .. } => Some(data.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 18 item 4 (RFC 2661 4.3 padding): l2tpns refused telcp's ICRQ ("Short hidden AVP")
+/// because hidden values were never padded. By default the hidden subformat is padded to a
+/// multiple of 16 octets (both ends hide their Assigned Session ID); `hidden_pad_block` 0 turns
+/// the padding off.
+#[test]
+fn fault_04_hidden_values_are_padded_by_default() {
+    for (block, want) in [(None, 16usize), (Some(0usize), 4)] {
+        let t0 = Instant::now();
+        let mut lc = lac_cfg(0);
+        let mut nc = lns_cfg(0);
+        for c in [&mut lc.common, &mut nc.common] {
+            c.secret = Some(SECRET.to_vec());
+            c.hide_avps = true;
+            if let Some(b) = block {
+                c.hidden_pad_block = b;
+            }
+        }
+        let mut lac = Lac::new(lc, t0).unwrap();
+        let mut lns = Lns::new(nc, t0).unwrap();
+        let call = lac.open_session(t0).unwrap();
+        let mut lengths = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(t) = lac.poll_transmit() {
+                lengths.extend(hidden_lengths(&t.payload));
+                let _ = lns.handle_datagram(t0, lac_addr(), lns_addr(), &t.payload);
+                moved = true;
+            }
+            while let Some(t) = lns.poll_transmit() {
+                lengths.extend(hidden_lengths(&t.payload));
+                let _ = lac.handle_datagram(t0, lns_addr(), lac_addr(), &t.payload);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        assert!(
+            lac.session_of(call).is_some(),
+            "session up with padded AVPs"
+        );
+        // ICRQ's and ICRP's Assigned Session IDs at least.
+        assert!(lengths.len() >= 2, "{lengths:?}");
+        assert!(
+            lengths.iter().all(|l| *l == want),
+            "block {block:?}: hidden value lengths {lengths:?}, want {want}"
+        );
+    }
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use telcp::strategies::l2tp;
+
+    /// The plain value octets of every AVP of `m` marked hidden, by index.
+    fn plains(m: &ControlMessage<'_>) -> Vec<(usize, Vec<u8>)> {
+        m.avps
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.hidden)
+            .map(|(i, a)| {
+                let mut v = Vec::new();
+                a.value.emit_value(&mut v);
+                (i, v)
+            })
+            .collect()
+    }
+
+    /// No AVP at the indices of `plains` shows its plain value on the wire.
+    fn exposes(bytes: &[u8], plains: &[(usize, Vec<u8>)]) -> Option<String> {
+        let Message::Control(c) = Message::parse(bytes).unwrap() else {
+            return Some("not control".into());
+        };
+        for (i, plain) in plains {
+            let a = &c.avps[*i];
+            let mut v = Vec::new();
+            a.value.emit_value(&mut v);
+            if !a.hidden {
+                return Some(format!("AVP {i} sent with H=0"));
+            }
+            if !plain.is_empty() && v.len() >= plain.len() + 2 && v[2..2 + plain.len()] == plain[..]
+            {
+                return Some(format!("AVP {i} carries its plain subformat"));
+            }
+            if !plain.is_empty() && v == *plain {
+                return Some(format!("AVP {i} carries its plain value"));
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Issue 12 fault 4, the whole kind (RFC 2661 4.3): over the message strategies, with
+        /// typed AVPs marked hidden and unknown AVPs hidden by hand, parse(hidden emit) never
+        /// exposes a plain value: not once hidden (padded or not), not re-emitted after parsing
+        /// with the secret, not re-hidden.
+        #[test]
+        fn fault_04_no_hidden_value_ever_leaves_in_clear(
+            m in l2tp::hideable_message(),
+            unknown in proptest::collection::vec(l2tp::raw_value(), 0..3),
+            secret in proptest::collection::vec(any::<u8>(), 1..20),
+            block in 0usize..40,
+            seed in any::<u64>(),
+        ) {
+            let mut m = m;
+            // Unknown AVPs (clear reserved bits), hidden by hand right after the Random Vector.
+            let AvpValue::RandomVector(rv) = m.avps[1].value.clone() else { unreachable!() };
+            let mut plain_of = Vec::new();
+            for v in unknown {
+                let AvpValue::Raw { vendor, attr, reserved: 0, data } = v else { continue };
+                let at = 2 + plain_of.len();
+                plain_of.push((at, data.to_vec()));
+                m.avps.insert(at, Avp {
+                    mandatory: false,
+                    hidden: true,
+                    value: AvpValue::Hidden {
+                        vendor,
+                        attr,
+                        data: Cow::Owned(hidden::hide(attr.0, &secret, &rv, &data, &[])),
+                    },
+                });
+            }
+            let mut plains = plains(&m);
+            for (i, p) in &plain_of {
+                if let Some(e) = plains.iter_mut().find(|e| e.0 == *i) {
+                    e.1 = p.clone();
+                }
+            }
+            // Hidden and emitted (padded with `block`).
+            let mut rng = telcp::Rng::seed_from_u64(seed);
+            let mut h = m.clone();
+            h.hide_padded(&secret, block, &mut rng).unwrap();
+            h.check_encodable().unwrap();
+            let wire = Message::Control(h).to_vec();
+            prop_assert_eq!(exposes(&wire, &plains), None);
+            // Parsed with the secret, then re-emitted as is.
+            let opts = ParseOptions { secret: Some(&secret), ..Default::default() };
+            let Message::Control(mut p) = Message::parse_with(&wire, &opts).unwrap() else {
+                unreachable!()
+            };
+            let again = Message::Control(p.clone()).to_vec();
+            prop_assert_eq!(again.len(), Message::Control(p.clone()).encoded_len());
+            prop_assert_eq!(exposes(&again, &plains), None);
+            // Re-hidden: nothing in clear, and the values come back.
+            p.hide(&secret).unwrap();
+            let rehidden = Message::Control(p.clone()).to_vec();
+            prop_assert_eq!(exposes(&rehidden, &plains), None);
+            let back = Message::parse_with(&rehidden, &opts).unwrap();
+            let Message::Control(first) = Message::parse_with(&wire, &opts).unwrap() else {
+                unreachable!()
+            };
+            prop_assert_eq!(back, Message::Control(first));
+        }
+    }
+}
+
+/// The fault inputs committed as fuzz seeds (`fuzz/seeds/l2tp_message`, `fuzz/seeds/l2tp_lns`) pass
+/// the harnesses: hidden AVPs received hidden leave hidden (fault 4), the LNS stays bounded under
+/// the SCCRQ burst (fault 17) and the time steps (fault 5).
+#[test]
+fn fault_seeds_pass_the_harnesses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let read = |target: &str| -> Vec<Vec<u8>> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join(target))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let messages = read("l2tp_message");
+    assert!(messages.len() >= 4);
+    for m in &messages {
+        telcp::harness::l2tp::message(m);
+    }
+    let scripts = read("l2tp_lns");
+    assert!(scripts.len() >= 2);
+    for s in &scripts {
+        telcp::harness::l2tp::lns(Instant::now(), s);
     }
 }

@@ -183,6 +183,11 @@ pub struct Config {
     pub challenge: bool,
     /// Hide the Assigned Session ID, Calling and Called Number AVPs (needs `secret`).
     pub hide_avps: bool,
+    /// Hidden AVPs are padded (RFC 2661 4.3: padding after the original value conceals its
+    /// length) so that their hidden subformat (2-octet original length, value, padding) is a
+    /// multiple of this many octets. Default 16 (some peers, l2tpns among them, refuse shorter
+    /// hidden values); 0 or 1: no padding; at most 1017 (an AVP's largest value).
+    pub hidden_pad_block: usize,
     /// Vendor ID of the load-redirection AVPs.
     pub enterprise: u16,
     /// Our Receive Window Size.
@@ -234,6 +239,7 @@ impl Default for Config {
             secret: None,
             challenge: false,
             hide_avps: false,
+            hidden_pad_block: 16,
             enterprise: wire::DEFAULT_ENTERPRISE,
             receive_window: 8,
             retransmit_initial: Duration::from_secs(1),
@@ -308,6 +314,9 @@ impl Config {
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if (self.challenge || self.hide_avps) && self.secret.is_none() {
             return Err(ConfigError::NoSecret);
+        }
+        if self.hidden_pad_block > wire::avp::MAX_VALUE_LEN {
+            return Err(ConfigError::Bad("hidden_pad_block"));
         }
         if self.host_name.is_empty() || self.host_name.len() > 512 {
             return Err(ConfigError::Bad("host_name"));

@@ -244,21 +244,19 @@ impl Core {
         self.tunnels.len()
     }
 
-    /// Hides what the configuration asks, adding a Random Vector.
+    /// Hides what the configuration asks, and anything already marked hidden, adding a Random
+    /// Vector and padding (RFC 2661 4.3).
     fn prepare(&mut self, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
         let Some(secret) = self.cfg.secret.clone() else {
             return msg;
         };
-        if !self.cfg.hide_avps {
-            return msg;
-        }
         let mut any = false;
         for a in msg.avps.iter_mut().skip(1) {
             let (v, t) = a.key();
-            if v == 0 && HIDE_SET.contains(&t.0) {
+            if self.cfg.hide_avps && v == 0 && HIDE_SET.contains(&t.0) {
                 a.hidden = true;
-                any = true;
             }
+            any |= a.withheld();
         }
         if any {
             let mut rv = [0u8; 16];
@@ -267,12 +265,9 @@ impl Core {
                 1,
                 Avp::mandatory(AvpValue::RandomVector(Cow::Owned(rv.to_vec()))),
             );
-            if msg.hide(&secret).is_err() {
-                // Cannot happen: a Random Vector precedes every hidden AVP.
-                for a in msg.avps.iter_mut() {
-                    a.hidden = false;
-                }
-            }
+            // Cannot fail: a Random Vector precedes every hidden AVP. Were it to, the AVPs would
+            // stay withheld by the emitter, never sent in clear.
+            let _ = msg.hide_padded(&secret, self.cfg.hidden_pad_block, &mut self.rng);
         }
         msg
     }
