@@ -752,3 +752,115 @@ fn fault_seeds_pass_the_harnesses() {
         telcp::harness::l2tp::lns(Instant::now(), s);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fault 17: answers to spoofed requests.
+
+/// The issue's SCCRQ from `from`, with Assigned Tunnel ID `tid`.
+fn sccrq_with_tid(tid: u16) -> Vec<u8> {
+    let mut b = hex(SCCRQ);
+    b[53..55].copy_from_slice(&tid.to_be_bytes());
+    b
+}
+
+/// Issue 12 fault 17: under a flood of spoofed SCCRQs with its tunnel table full, the LNS answered
+/// (almost) every one with a StopCCN (RFC 2661 5.7 / 6.4): a reflector. With the table full, 10,000
+/// SCCRQs from 200 spoofed addresses over 1.3 s get at most the bucket's worth of answers
+/// (`Config::refusals`: 20 at once, then 100 per second), and every other refusal is counted as
+/// suppressed.
+#[test]
+fn fault_17_lns_refusals_to_a_spoofed_sccrq_flood_are_bounded() {
+    let t0 = Instant::now();
+    let mut cfg = lns_cfg(0);
+    cfg.common.max_tunnels = 4;
+    let limit = cfg.common.refusals;
+    assert_eq!((limit.per_second, limit.burst), (100, 20));
+    let mut lns = Lns::new(cfg, t0).unwrap();
+    // Fill the table: four tunnels in set-up from legitimate-looking LACs.
+    for i in 0..4u16 {
+        let from: SocketAddr = format!("198.51.100.{}:1701", i + 1).parse().unwrap();
+        lns.handle_datagram(t0, from, lns_addr(), &sccrq_with_tid(100 + i))
+            .unwrap();
+    }
+    assert_eq!(lns.tunnel_count(), 4);
+    while lns.poll_transmit().is_some() {}
+    let span = Duration::from_millis(1300);
+    let n = 10_000u32;
+    let mut answers = 0u64;
+    for i in 0..n {
+        let now = t0 + span * i / n;
+        let from: SocketAddr = format!("203.0.113.{}:{}", i % 200 + 1, 1024 + i % 200)
+            .parse()
+            .unwrap();
+        let _ = lns.handle_datagram(
+            now,
+            from,
+            lns_addr(),
+            &sccrq_with_tid(1 + (i % 60000) as u16),
+        );
+        answers += std::iter::from_fn(|| lns.poll_transmit()).count() as u64;
+    }
+    while lns.poll_event().is_some() {}
+    let bound = u64::from(limit.burst) + u64::from(limit.per_second) * 13 / 10;
+    let stats = lns.stats();
+    assert!(
+        answers <= bound,
+        "{answers} answers to {n} spoofed SCCRQs, bound {bound}"
+    );
+    assert!(
+        answers >= bound - 2,
+        "the bucket lets its {bound} answers out: {answers}"
+    );
+    assert_eq!(stats.refusals_sent, answers);
+    assert_eq!(stats.refusals_suppressed, u64::from(n) - answers);
+    assert_eq!(lns.tunnel_count(), 4, "no state for the flood");
+}
+
+/// Issue 12 fault 17, the LAC side: a LAC takes SCCRQs too (outgoing calls); with its table full
+/// it refuses them with the same bounded StopCCN.
+#[test]
+fn fault_17_lac_refusals_are_bounded() {
+    let t0 = Instant::now();
+    let mut cfg = lac_cfg(0);
+    cfg.common.max_tunnels = 1;
+    let limit = cfg.common.refusals;
+    let mut lac = Lac::new(cfg, t0).unwrap();
+    lac.open_session(t0).unwrap();
+    while lac.poll_transmit().is_some() {}
+    let mut answers = 0u64;
+    for i in 0..1000u32 {
+        let from: SocketAddr = format!("203.0.113.{}:1701", i % 200 + 1).parse().unwrap();
+        let _ = lac.handle_datagram(t0, from, lac_addr(), &sccrq_with_tid(1 + i as u16));
+        answers += std::iter::from_fn(|| lac.poll_transmit()).count() as u64;
+    }
+    assert_eq!(answers, u64::from(limit.burst));
+    assert_eq!(lac.stats().refusals_sent, answers);
+    assert_eq!(lac.stats().refusals_suppressed, 1000 - answers);
+}
+
+/// Issue 12 fault 17: answers inside an established tunnel are not rate-limited. With refusals
+/// disabled altogether, a session still comes up and an ICRQ the LNS cannot serve still gets its
+/// CDN (RFC 2661 6.14; Result 4, no resources).
+#[test]
+fn fault_17_answers_inside_a_tunnel_are_not_limited() {
+    let t0 = Instant::now();
+    let mut lc = lac_cfg(0);
+    let mut nc = lns_cfg(0);
+    lc.common.refusals = telcp::io::RateLimit::DISABLED;
+    nc.common.refusals = telcp::io::RateLimit::DISABLED;
+    let mut lac = Lac::new(lc, t0).unwrap();
+    let mut lns = Lns::new(nc, t0).unwrap();
+    let first = lac.open_session(t0).unwrap();
+    exchange(t0, &mut lac, &mut lns);
+    assert!(lac.session_of(first).is_some());
+    lns.set_accepting(false);
+    let second = lac.open_session(t0).unwrap();
+    exchange(t0, &mut lac, &mut lns);
+    assert!(lac.session_of(second).is_none());
+    assert!(std::iter::from_fn(|| lac.poll_event()).any(|e| matches!(
+        e,
+        Event::SessionDown { call: Some(c), result: Some(r), .. }
+            if c == second && r.result == telcp::l2tp::wire::ResultCodeValue::CDN_TEMPORARY_RESOURCES
+    )));
+    assert_eq!(lns.stats().refusals_suppressed, 0);
+}

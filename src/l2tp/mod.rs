@@ -57,6 +57,7 @@ pub mod wire;
 pub use lac::{Lac, LacConfig};
 pub use lns::{Lns, LnsConfig};
 
+use crate::io::RateLimit;
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -228,8 +229,24 @@ pub struct Config {
     pub max_events: usize,
     /// Ask for sequenced data (Sequencing Required in ICCN / ICRP).
     pub sequencing_required: bool,
+    /// Bound on the answers sent to unauthenticated input: the stateless StopCCN refusing an
+    /// SCCRQ (tunnel table or set-up table full, a Challenge without a secret, a tunnel-level
+    /// redirect). A flood of SCCRQs with spoofed sources cannot turn the endpoint into a
+    /// reflector: beyond the bucket, refusals are suppressed and counted in
+    /// [`Stats::refusals_suppressed`]. Answers inside a tunnel (to its peer, once the tunnel
+    /// exists) are not limited. Default 100 per second, bursts of 20.
+    pub refusals: RateLimit,
     /// RNG seed (tunnel/session ids, challenges, tie breakers, random vectors).
     pub seed: u64,
+}
+
+/// Counters of an L2TP endpoint ([`Lns::stats`], [`Lac::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Stateless refusals (StopCCN answering an SCCRQ, RFC 2661 5.7 / 6.4) sent.
+    pub refusals_sent: u64,
+    /// Stateless refusals not sent because [`Config::refusals`] was exhausted.
+    pub refusals_suppressed: u64,
 }
 
 impl Default for Config {
@@ -257,6 +274,7 @@ impl Default for Config {
             max_data_queue: 1024,
             max_events: 65536,
             sequencing_required: false,
+            refusals: RateLimit::default(),
             seed: 0,
         }
     }

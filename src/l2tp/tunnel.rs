@@ -23,7 +23,7 @@ use super::wire::{
     ResultCodeValue, challenge_response,
 };
 use super::{Config, Event, InputError, SessionRef};
-use crate::io::ct_eq;
+use crate::io::{TokenBucket, ct_eq};
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -161,14 +161,19 @@ pub(crate) struct Core {
     pub pending_tunnels: std::collections::HashSet<u16>,
     /// Close an established tunnel that has had no session for this long (LAC only).
     pub idle_timeout: Option<std::time::Duration>,
+    /// The bucket of [`Config::refusals`].
+    refusals: TokenBucket,
+    pub stats: super::Stats,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
 impl Core {
-    pub fn new(cfg: Config) -> Self {
+    pub fn new(cfg: Config, now: Instant) -> Self {
         let rng = Rng::seed_from_u64(cfg.seed);
         Core {
+            refusals: TokenBucket::new(cfg.refusals, now),
+            stats: super::Stats::default(),
             cfg,
             rng,
             timers: TimerQueue::new(),
@@ -365,15 +370,23 @@ impl Core {
             .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
     }
 
-    /// Stateless StopCCN answering an SCCRQ we do not take (no tunnel kept).
+    /// Stateless StopCCN answering an SCCRQ we do not take (no tunnel kept). The SCCRQ is
+    /// unauthenticated, its source possibly spoofed: at most [`Config::refusals`] of these leave,
+    /// the rest are counted in [`super::Stats::refusals_suppressed`].
     pub fn refuse_sccrq(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         to: Option<SocketAddr>,
         sccrq: &ControlMessage<'_>,
         result: ResultCode<'static>,
         redirect: Option<IpAddr>,
     ) {
+        if !self.refusals.take(now) {
+            self.stats.refusals_suppressed = self.stats.refusals_suppressed.saturating_add(1);
+            return;
+        }
+        self.stats.refusals_sent = self.stats.refusals_sent.saturating_add(1);
         let peer_tid = sccrq.assigned_tunnel_id().unwrap_or(0);
         let mut m = ControlMessage::stopccn(peer_tid, 0, result);
         if let Some(addr) = redirect {
@@ -412,6 +425,7 @@ impl Core {
                 Some(s) => response = Some(challenge_response(MessageType::SCCRP, s, ch)),
                 None => {
                     self.refuse_sccrq(
+                        now,
                         from,
                         Some(to),
                         &sccrq,
@@ -426,6 +440,7 @@ impl Core {
             || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
         {
             self.refuse_sccrq(
+                now,
                 from,
                 Some(to),
                 &sccrq,
