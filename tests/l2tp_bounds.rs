@@ -121,7 +121,10 @@ fn sccrq_flood_from_spoofed_sources() {
     }
     let stats = s.sim.node_mut::<Lns>(s.lns).stats();
     assert_eq!(stats.refusals_sent, refusals);
-    assert!(refusals <= u64::from(Config::default().refusals.burst), "{refusals}");
+    assert!(
+        refusals <= u64::from(Config::default().refusals.burst),
+        "{refusals}"
+    );
     assert!(
         stats.refusals_sent + stats.refusals_suppressed > u64::from(n) - 100,
         "{stats:?}"
