@@ -332,7 +332,6 @@ fn l2tp_5_5_hello_acked() {
 /// l2tp-5.5-hello-quiet-when-active: no HELLO is sent while messages keep arriving from the peer
 /// (data messages included).
 #[test]
-#[ignore = "issue 12 fault: HELLO sent despite received traffic: fixed on branch l2tp-a or l2tp-b"]
 fn l2tp_5_5_hello_quiet_when_active() {
     // RFC 2661 5.5: a HELLO is sent "after a period of time has passed since the last data
     // message or control message was received".

@@ -4,7 +4,8 @@ use crate::l2tp::wire::{Message, ParseOptions};
 
 /// `l2tp_message`: parses arbitrary bytes; on success, emitting and re-parsing must give the same
 /// message, and the re-emitted bytes must be a fixed point. Also parses with a secret (hidden AVPs
-/// unhidden), which must never panic.
+/// unhidden), which must never panic, and re-emits that: every AVP that arrived hidden must leave
+/// hidden, never with its unhidden value in clear (RFC 2661 4.3).
 pub fn message(data: &[u8]) {
     if let Ok(m) = Message::parse(data) {
         let bytes = m.to_vec();
@@ -17,8 +18,22 @@ pub fn message(data: &[u8]) {
         secret: Some(b"fuzz"),
         ..ParseOptions::default()
     };
-    if let Ok(m) = Message::parse_with(data, &opts) {
-        let _ = m.encoded_len();
+    if let Ok(Message::Control(m)) = Message::parse_with(data, &opts) {
+        let bytes = Message::Control(m.clone()).to_vec();
+        assert_eq!(bytes.len(), m.encoded_len());
+        let Ok(Message::Control(out)) = Message::parse(&bytes) else {
+            panic!("re-parse of a message parsed with the secret");
+        };
+        assert_eq!(out.avps.len(), m.avps.len());
+        for (a, b) in m.avps.iter().zip(&out.avps) {
+            if a.hidden {
+                assert!(b.hidden, "an AVP received hidden left with H=0");
+                assert!(
+                    !a.value.is_recognised() || !b.value.is_recognised(),
+                    "an AVP received hidden left in clear"
+                );
+            }
+        }
     }
 }
 

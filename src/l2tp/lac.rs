@@ -120,7 +120,7 @@ impl std::fmt::Debug for Lac {
 
 impl Lac {
     /// A new LAC.
-    pub fn new(cfg: LacConfig, _now: Instant) -> Result<Self, ConfigError> {
+    pub fn new(cfg: LacConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
         if cfg.max_calls == 0 {
             return Err(ConfigError::Bad("max_calls"));
@@ -131,7 +131,7 @@ impl Lac {
         {
             return Err(ConfigError::Bad("idle_tunnel_timeout"));
         }
-        let mut core = Core::new(cfg.common.clone())?;
+        let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
             core,
@@ -231,6 +231,11 @@ impl Lac {
     /// The LNS a call is (being) served by.
     pub fn lns_of(&self, call: CallId) -> Option<SocketAddr> {
         self.calls.get(&call.0).map(|c| c.lns)
+    }
+
+    /// Counters (refusals sent and suppressed).
+    pub fn stats(&self) -> super::Stats {
+        self.core.stats
     }
 
     /// Number of calls (any state).

@@ -15,6 +15,9 @@
 //! answered, without keeping state, by a StopCCN (Result 2, Error 7) carrying `RedirectTarget`; an
 //! SCCRQ without it is accepted (sessions are then decided one by one) unless the tunnel table is
 //! full, when it gets StopCCN Result 2 / Error 9 (with `standard_redirect`) or Result 2 / Error 4.
+//! These stateless StopCCNs answer unauthenticated, possibly spoofed requests: at most
+//! [`Config::refusals`] of them leave (a token bucket), the rest are counted in
+//! [`super::Stats::refusals_suppressed`] ([`Lns::stats`]).
 //!
 //! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
 //! it is the contact LNS; other members drop them.
@@ -125,7 +128,7 @@ impl Lns {
             }
         }
         Ok(Lns {
-            core: Core::new(cfg.common.clone())?,
+            core: Core::new(cfg.common.clone(), now)?,
             pool: LnsPool::new(cfg.max_pool, cfg.pool_overload_percent),
             member_up: cfg
                 .virtual_lns
@@ -233,6 +236,11 @@ impl Lns {
     /// Tunnels (any state).
     pub fn tunnel_count(&self) -> usize {
         self.core.tunnel_count()
+    }
+
+    /// Counters (refusals sent and suppressed).
+    pub fn stats(&self) -> super::Stats {
+        self.core.stats
     }
 
     /// Redirect records held.
@@ -528,7 +536,7 @@ impl Lns {
                         Cow::Borrowed(&b""[..]),
                     );
                     self.core
-                        .refuse_sccrq(from, Some(to), &msg, rc, Some(target));
+                        .refuse_sccrq(now, from, Some(to), &msg, rc, Some(target));
                     self.core.event(Event::RedirectIssued {
                         peer: from,
                         to: target,
@@ -542,7 +550,7 @@ impl Lns {
                         ResultCodeValue::STOPCCN_GENERAL_ERROR,
                         &[target],
                     );
-                    self.core.refuse_sccrq(from, Some(to), &msg, rc, None);
+                    self.core.refuse_sccrq(now, from, Some(to), &msg, rc, None);
                     self.core.event(Event::RedirectIssued {
                         peer: from,
                         to: target,
@@ -558,7 +566,7 @@ impl Lns {
                     Cow::Borrowed(&b""[..]),
                 );
                 self.core
-                    .refuse_sccrq(from, Some(to), &msg, rc.clone(), None);
+                    .refuse_sccrq(now, from, Some(to), &msg, rc.clone(), None);
                 self.core.event(Event::Refused {
                     peer: from,
                     result: rc,

@@ -57,6 +57,7 @@ pub mod wire;
 pub use lac::{Lac, LacConfig};
 pub use lns::{Lns, LnsConfig};
 
+use crate::io::RateLimit;
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -183,6 +184,11 @@ pub struct Config {
     pub challenge: bool,
     /// Hide the Assigned Session ID, Calling and Called Number AVPs (needs `secret`).
     pub hide_avps: bool,
+    /// Hidden AVPs are padded (RFC 2661 4.3: padding after the original value conceals its
+    /// length) so that their hidden subformat (2-octet original length, value, padding) is a
+    /// multiple of this many octets. Default 16 (some peers, l2tpns among them, refuse shorter
+    /// hidden values); 0 or 1: no padding; at most 1017 (an AVP's largest value).
+    pub hidden_pad_block: usize,
     /// Vendor ID of the load-redirection AVPs.
     pub enterprise: u16,
     /// Our Receive Window Size.
@@ -226,11 +232,27 @@ pub struct Config {
     pub max_events: usize,
     /// Ask for sequenced data (Sequencing Required in ICCN / ICRP).
     pub sequencing_required: bool,
+    /// Bound on the answers sent to unauthenticated input: the stateless StopCCN refusing an
+    /// SCCRQ (tunnel table or set-up table full, a Challenge without a secret, a tunnel-level
+    /// redirect). A flood of SCCRQs with spoofed sources cannot turn the endpoint into a
+    /// reflector: beyond the bucket, refusals are suppressed and counted in
+    /// [`Stats::refusals_suppressed`]. Answers inside a tunnel (to its peer, once the tunnel
+    /// exists) are not limited. Default 100 per second, bursts of 20.
+    pub refusals: RateLimit,
     /// Seed of the RNG (tunnel/session ids, challenges, tie breakers, Random Vectors): `None`
     /// (the default) reads 32 bytes from the operating system at `new`, as RFC 2661 4.3 and 5.1.1
     /// want challenges and Random Vectors unpredictable; `Some` replays a run exactly (tests,
     /// simulations: [`crate::io::seed`]).
     pub seed: Option<[u8; 32]>,
+}
+
+/// Counters of an L2TP endpoint ([`Lns::stats`], [`Lac::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Stateless refusals (StopCCN answering an SCCRQ, RFC 2661 5.7 / 6.4) sent.
+    pub refusals_sent: u64,
+    /// Stateless refusals not sent because [`Config::refusals`] was exhausted.
+    pub refusals_suppressed: u64,
 }
 
 impl Default for Config {
@@ -240,6 +262,7 @@ impl Default for Config {
             secret: None,
             challenge: false,
             hide_avps: false,
+            hidden_pad_block: 16,
             enterprise: wire::DEFAULT_ENTERPRISE,
             receive_window: 8,
             retransmit_initial: Duration::from_secs(1),
@@ -257,6 +280,7 @@ impl Default for Config {
             max_data_queue: 1024,
             max_events: 65536,
             sequencing_required: false,
+            refusals: RateLimit::default(),
             seed: None,
         }
     }
@@ -335,6 +359,9 @@ impl Config {
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if (self.challenge || self.hide_avps) && self.secret.is_none() {
             return Err(ConfigError::NoSecret);
+        }
+        if self.hidden_pad_block > wire::avp::MAX_VALUE_LEN {
+            return Err(ConfigError::Bad("hidden_pad_block"));
         }
         if self.host_name.is_empty() || self.host_name.len() > 512 {
             return Err(ConfigError::Bad("host_name"));

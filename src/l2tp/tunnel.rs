@@ -6,7 +6,8 @@
 //! the other side silently drops its own; on equal values both drop theirs; a request without a
 //! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
-//! AVPs when configured, HELLO after `hello_interval` without a message from the peer, StopCCN with
+//! AVPs when configured, HELLO after `hello_interval` without any message (control, ZLB or data)
+//! from the peer on the tunnel (RFC 2661 5.5, 6.5), StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
 //! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
@@ -31,6 +32,7 @@ use super::wire::{
     ResultCodeValue, challenge_response,
 };
 use super::{Config, ConfigError, Event, InputError, SessionRef};
+use crate::io::{TokenBucket, ct_eq};
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -100,7 +102,8 @@ pub struct Tunnel {
     pub requested_with_lbc: bool,
     /// StopCCN result received or sent.
     pub stop_result: Option<ResultCode<'static>>,
-    /// When the last message came from the peer (HELLO is due `hello_interval` after it).
+    /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
+    /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
 }
 
@@ -226,14 +229,19 @@ pub(crate) struct Core {
     pub pending_tunnels: std::collections::HashSet<u16>,
     /// Close an established tunnel that has had no session for this long (LAC only).
     pub idle_timeout: Option<std::time::Duration>,
+    /// The bucket of [`Config::refusals`].
+    refusals: TokenBucket,
+    pub stats: super::Stats,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
 impl Core {
-    pub fn new(cfg: Config) -> Result<Self, ConfigError> {
+    pub fn new(cfg: Config, now: Instant) -> Result<Self, ConfigError> {
         let rng = Rng::from_config(cfg.seed)?;
         Ok(Core {
+            refusals: TokenBucket::new(cfg.refusals, now),
+            stats: super::Stats::default(),
             cfg,
             rng,
             timers: TimerQueue::new(),
@@ -321,21 +329,19 @@ impl Core {
         self.tunnels.len()
     }
 
-    /// Hides what the configuration asks, adding a Random Vector.
+    /// Hides what the configuration asks, and anything already marked hidden, adding a Random
+    /// Vector and padding (RFC 2661 4.3).
     fn prepare(&mut self, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
         let Some(secret) = self.cfg.secret.clone() else {
             return msg;
         };
-        if !self.cfg.hide_avps {
-            return msg;
-        }
         let mut any = false;
         for a in msg.avps.iter_mut().skip(1) {
             let (v, t) = a.key();
-            if v == 0 && HIDE_SET.contains(&t.0) {
+            if self.cfg.hide_avps && v == 0 && HIDE_SET.contains(&t.0) {
                 a.hidden = true;
-                any = true;
             }
+            any |= a.withheld();
         }
         if any {
             let mut rv = [0u8; 16];
@@ -344,12 +350,9 @@ impl Core {
                 1,
                 Avp::mandatory(AvpValue::RandomVector(Cow::Owned(rv.to_vec()))),
             );
-            if msg.hide(&secret).is_err() {
-                // Cannot happen: a Random Vector precedes every hidden AVP.
-                for a in msg.avps.iter_mut() {
-                    a.hidden = false;
-                }
-            }
+            // Cannot fail: a Random Vector precedes every hidden AVP. Were it to, the AVPs would
+            // stay withheld by the emitter, never sent in clear.
+            let _ = msg.hide_padded(&secret, self.cfg.hidden_pad_block, &mut self.rng);
         }
         msg
     }
@@ -447,15 +450,23 @@ impl Core {
             .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
     }
 
-    /// Stateless StopCCN answering an SCCRQ we do not take (no tunnel kept).
+    /// Stateless StopCCN answering an SCCRQ we do not take (no tunnel kept). The SCCRQ is
+    /// unauthenticated, its source possibly spoofed: at most [`Config::refusals`] of these leave,
+    /// the rest are counted in [`super::Stats::refusals_suppressed`].
     pub fn refuse_sccrq(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         to: Option<SocketAddr>,
         sccrq: &ControlMessage<'_>,
         result: ResultCode<'static>,
         redirect: Option<IpAddr>,
     ) {
+        if !self.refusals.take(now) {
+            self.stats.refusals_suppressed = self.stats.refusals_suppressed.saturating_add(1);
+            return;
+        }
+        self.stats.refusals_sent = self.stats.refusals_sent.saturating_add(1);
         let peer_tid = sccrq.assigned_tunnel_id().unwrap_or(0);
         let mut m = ControlMessage::stopccn(peer_tid, 0, result);
         if let Some(addr) = redirect {
@@ -494,6 +505,7 @@ impl Core {
                 Some(s) => response = Some(challenge_response(MessageType::SCCRP, s, ch)),
                 None => {
                     self.refuse_sccrq(
+                        now,
                         from,
                         Some(to),
                         &sccrq,
@@ -508,6 +520,7 @@ impl Core {
             || self.pending_tunnels.len() >= self.cfg.max_pending_tunnels
         {
             self.refuse_sccrq(
+                now,
                 from,
                 Some(to),
                 &sccrq,
@@ -904,6 +917,8 @@ impl Core {
                 if t.peer != from {
                     return Err(InputError::UnknownTunnel(tid));
                 }
+                // RFC 2661 6.5: any message received on the tunnel, data included, defers HELLO.
+                t.last_rx = now;
                 let s = t
                     .sessions
                     .get_mut(&sid)
@@ -939,7 +954,7 @@ impl Core {
             // An SCCRQ we cannot take is answered by StopCCN without keeping a tunnel (RFC 2661
             // 4.1: a tunnel message with an unrecognised M=1 AVP clears the tunnel).
             if let Some((rc, err)) = refusal(&c) {
-                self.refuse_sccrq(from, Some(to), &c, rc, None);
+                self.refuse_sccrq(now, from, Some(to), &c, rc, None);
                 return Err(err);
             }
             // RFC 2661 4.4.3: an SCCRQ from a peer to which our own SCCRQ is still unanswered.
@@ -1002,9 +1017,9 @@ impl Core {
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
-        if !delivered.is_empty() {
-            t.last_rx = now;
-        }
+        // RFC 2661 6.5: HELLO is due only after `hello_interval` with nothing received on the
+        // tunnel; a ZLB or a duplicate is a message received too.
+        t.last_rx = now;
         for m in delivered {
             self.on_message(now, tid, m);
         }
@@ -1059,7 +1074,9 @@ impl Core {
                 }
                 if let Some(ours) = t.our_challenge {
                     let ok = match (m.challenge_response(), &secret) {
-                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCRP, s, &ours),
+                        (Some(r), Some(s)) => {
+                            ct_eq(&r, &challenge_response(MessageType::SCCRP, s, &ours))
+                        }
                         _ => false,
                     };
                     if !ok {
@@ -1111,7 +1128,9 @@ impl Core {
                 }
                 if let Some(ours) = t.our_challenge {
                     let ok = match (m.challenge_response(), &secret) {
-                        (Some(r), Some(s)) => r == challenge_response(MessageType::SCCCN, s, &ours),
+                        (Some(r), Some(s)) => {
+                            ct_eq(&r, &challenge_response(MessageType::SCCCN, s, &ours))
+                        }
                         _ => false,
                     };
                     if !ok {

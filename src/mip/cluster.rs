@@ -17,6 +17,7 @@ use super::binding::{BindingState, MAX_SIMULTANEOUS};
 use super::wire::Reader;
 pub use super::wire::WireError;
 use crate::health::NodeId;
+use crate::io::ct_eq;
 use bytes::BufMut;
 use hmac::{Hmac, Mac};
 use md5::Md5;
@@ -418,7 +419,9 @@ impl<'a> ClusterMessage<'a> {
         let (signed, tag) = data.split_at(split);
         let mut m = key.0.clone().ok_or(ClusterError::BadMac)?;
         m.update(signed);
-        m.verify_slice(tag).map_err(|_| ClusterError::BadMac)?;
+        if !ct_eq(&m.finalize().into_bytes(), tag) {
+            return Err(ClusterError::BadMac);
+        }
         let mut r = Reader::new(signed);
         r.bytes(3, "magic")?;
         if r.u8("version")? != VERSION {

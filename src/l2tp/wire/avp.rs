@@ -435,6 +435,8 @@ pub enum AvpValue<'a> {
         data: Cow<'a, [u8]>,
     },
     /// An AVP this crate does not interpret, kept as received (its H bit is [`Avp::hidden`]).
+    /// When it arrived hidden, `data` is its ciphertext as received, even when it was parsed
+    /// with the secret: a value received hidden is never re-emitted in clear (RFC 2661 4.3).
     Raw {
         /// Vendor ID.
         vendor: u16,
@@ -452,10 +454,16 @@ pub enum AvpValue<'a> {
 pub struct Avp<'a> {
     /// M bit: a receiver that does not recognise the AVP must refuse the session or tunnel.
     pub mandatory: bool,
-    /// The AVP is hidden: on the wire its value is [`AvpValue::Hidden`]; on a typed value it means
-    /// "arrived hidden" (after unhiding) or "hide it" (before [`super::ControlMessage::hide`]).
-    /// [`AvpValue::Hidden`] values are always emitted with H=1 and typed values with H=0, whatever
-    /// this flag says, so a value is never sent in clear under H=1.
+    /// The AVP is hidden (RFC 2661 4.3). On the wire its value is [`AvpValue::Hidden`] (the
+    /// ciphertext); on a typed value it means "arrived hidden" (after unhiding) or "hide it"
+    /// (before [`super::ControlMessage::hide`]); on an [`AvpValue::Raw`] value it means the raw
+    /// octets *are* the ciphertext, kept as received.
+    ///
+    /// A value marked hidden never leaves in clear: [`AvpValue::Hidden`] and hidden raw values
+    /// are emitted with H=1 and their ciphertext; a typed value marked hidden must be hidden again
+    /// ([`super::ControlMessage::hide`]) before it is sent, and until then [`Avp::emit`] withholds
+    /// it (H=1, no value octets, which every peer refuses as a bad hidden AVP;
+    /// [`super::ControlMessage::check_encodable`] reports it as [`WireError::NotHidden`]).
     pub hidden: bool,
     /// The value.
     pub value: AvpValue<'a>,
@@ -497,7 +505,17 @@ impl<'a> Avp<'a> {
 
     /// Octets on the wire (6-octet AVP header included).
     pub fn encoded_len(&self) -> usize {
-        6 + self.value.value_len()
+        if self.withheld() {
+            6
+        } else {
+            6 + self.value.value_len()
+        }
+    }
+
+    /// A typed value marked hidden and not hidden yet: [`Avp::emit`] withholds its value rather
+    /// than send it in clear (RFC 2661 4.3).
+    pub fn withheld(&self) -> bool {
+        self.hidden && !matches!(self.value, AvpValue::Hidden { .. } | AvpValue::Raw { .. })
     }
 
     /// An owned copy.
@@ -510,7 +528,9 @@ impl<'a> Avp<'a> {
     }
 
     /// Writes the AVP. A value longer than [`MAX_VALUE_LEN`] cannot be encoded (see
-    /// [`super::ControlMessage::check_encodable`]); its length field is then wrong.
+    /// [`super::ControlMessage::check_encodable`]); its length field is then wrong. A typed value
+    /// marked hidden but not hidden yet is withheld ([`Avp::withheld`]): H=1 and no value octets,
+    /// never the value in clear.
     pub fn emit(&self, out: &mut impl BufMut) {
         let (vendor, attr) = self.key();
         let len = self.encoded_len().min(1023) as u16;
@@ -526,12 +546,15 @@ impl<'a> Avp<'a> {
                 }
                 first |= u16::from(*reserved & 0x0f) << 10;
             }
+            _ if self.hidden => first |= 0x4000,
             _ => {}
         }
         out.put_u16(first);
         out.put_u16(vendor);
         out.put_u16(attr.0);
-        self.value.emit_value(out);
+        if !self.withheld() {
+            self.value.emit_value(out);
+        }
     }
 }
 

@@ -12,7 +12,10 @@
 //!
 //! where `p1, p2, ...` are the 16-octet chunks of the subformat. A last chunk shorter than 16
 //! octets is XORed with the first octets of its key block (what padding it to 16 octets and
-//! cutting the result gives). This crate adds no padding of its own unless asked.
+//! cutting the result gives). The endpoints pad the subformat to a multiple of
+//! [`crate::l2tp::Config::hidden_pad_block`] octets (16 by default, see
+//! [`super::ControlMessage::hide_padded`]); padded AVPs from peers are accepted, the original length
+//! says where the value ends.
 //!
 //! The tunnel-authentication response is `MD5(ID + S + challenge)` where ID is the message type
 //! of the message carrying the response (2 in SCCRP, 3 in SCCCN): [`challenge_response`].

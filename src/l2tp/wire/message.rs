@@ -270,8 +270,23 @@ impl<'a> ControlMessage<'a> {
                                 avp: raw.attr,
                             },
                         )?;
-                        AvpValue::parse(raw.vendor, raw.attr, &plain, raw.offset, opts.enterprise)?
-                            .into_owned()
+                        match AvpValue::parse(
+                            raw.vendor,
+                            raw.attr,
+                            &plain,
+                            raw.offset,
+                            opts.enterprise,
+                        )? {
+                            // Not modelled: kept as its ciphertext, so that it can only ever be
+                            // re-emitted hidden (RFC 2661 4.3).
+                            AvpValue::Raw { .. } => AvpValue::Raw {
+                                vendor: raw.vendor,
+                                attr: raw.attr,
+                                reserved: 0,
+                                data: Cow::Borrowed(raw.value),
+                            },
+                            v => v.into_owned(),
+                        }
                     }
                     None => AvpValue::Hidden {
                         vendor: raw.vendor,
@@ -635,8 +650,32 @@ impl<'a> ControlMessage<'a> {
     }
 
     /// Hides every AVP marked `hidden` whose value is typed, with `secret` and the most recent
-    /// Random Vector before it (RFC 2661 4.3). No padding is added.
+    /// Random Vector before it (RFC 2661 4.3). No padding is added (see
+    /// [`ControlMessage::hide_padded`]).
     pub fn hide(&mut self, secret: &[u8]) -> Result<(), WireError> {
+        self.hide_with(secret, 0, &mut |_| {})
+    }
+
+    /// [`ControlMessage::hide`], padding each hidden subformat (2-octet original length, value,
+    /// padding) with random octets from `rng` up to the next multiple of `block` octets (RFC 2661
+    /// 4.3 allows padding after the value to conceal its length; the original length says where
+    /// the value ends). `block` 0 or 1: no padding. The padding never takes an AVP beyond
+    /// [`avp::MAX_VALUE_LEN`].
+    pub fn hide_padded(
+        &mut self,
+        secret: &[u8],
+        block: usize,
+        rng: &mut crate::io::Rng,
+    ) -> Result<(), WireError> {
+        self.hide_with(secret, block, &mut |pad| rng.fill_bytes(pad))
+    }
+
+    fn hide_with(
+        &mut self,
+        secret: &[u8],
+        block: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), WireError> {
         let mut rv: Option<Vec<u8>> = None;
         for a in self.avps.iter_mut() {
             match &a.value {
@@ -650,7 +689,15 @@ impl<'a> ControlMessage<'a> {
                     })?;
                     let mut plain = Vec::with_capacity(v.value_len());
                     v.emit_value(&mut plain);
-                    let data = hidden::hide(attr.0, secret, rv, &plain, &[]);
+                    let sub = 2 + plain.len();
+                    let padded = if block > 1 {
+                        sub.div_ceil(block).saturating_mul(block)
+                    } else {
+                        sub
+                    };
+                    let mut pad = vec![0u8; padded.min(avp::MAX_VALUE_LEN).saturating_sub(sub)];
+                    fill(&mut pad);
+                    let data = hidden::hide(attr.0, secret, rv, &plain, &pad);
                     a.value = AvpValue::Hidden {
                         vendor,
                         attr,
@@ -664,7 +711,8 @@ impl<'a> ControlMessage<'a> {
     }
 
     /// Unhides every [`AvpValue::Hidden`] AVP with `secret` (the reverse of
-    /// [`ControlMessage::hide`]); the AVPs keep `hidden: true`.
+    /// [`ControlMessage::hide`]); the AVPs keep `hidden: true`. An AVP of a type this crate does
+    /// not model stays as its ciphertext ([`AvpValue::Raw`] with `hidden: true`).
     pub fn unhide(&mut self, secret: &[u8], enterprise: u16) -> Result<(), WireError> {
         let mut rv: Option<Vec<u8>> = None;
         for a in self.avps.iter_mut() {
@@ -681,7 +729,18 @@ impl<'a> ControlMessage<'a> {
                             avp: *attr,
                         },
                     )?;
-                    a.value = AvpValue::parse(*vendor, *attr, &plain, 0, enterprise)?.into_owned();
+                    let typed = AvpValue::parse(*vendor, *attr, &plain, 0, enterprise)?;
+                    if !matches!(typed, AvpValue::Raw { .. }) {
+                        a.value = typed.into_owned();
+                    } else {
+                        // Not modelled: kept as its ciphertext (RFC 2661 4.3).
+                        a.value = AvpValue::Raw {
+                            vendor: *vendor,
+                            attr: *attr,
+                            reserved: 0,
+                            data: Cow::Owned(data.to_vec()),
+                        };
+                    }
                     a.hidden = true;
                 }
                 _ => {}
@@ -690,8 +749,12 @@ impl<'a> ControlMessage<'a> {
         Ok(())
     }
 
-    /// Checks that every value fits its 10-bit AVP length and the message its 16-bit length.
+    /// Checks that every value fits its 10-bit AVP length and the message its 16-bit length, and
+    /// that no AVP marked hidden is still in clear ([`WireError::NotHidden`]).
     pub fn check_encodable(&self) -> Result<(), WireError> {
+        if let Some(a) = self.avps.iter().find(|a| a.withheld()) {
+            return Err(WireError::NotHidden { avp: a.key().1 });
+        }
         if self
             .avps
             .iter()

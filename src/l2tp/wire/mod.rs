@@ -134,6 +134,14 @@ pub enum WireError {
         /// The AVP.
         avp: AvpType,
     },
+    /// An AVP marked hidden whose value is still in clear: it must be hidden
+    /// ([`ControlMessage::hide`]) before the message is emitted (RFC 2661 4.3); until then
+    /// [`Avp::emit`] withholds its value.
+    #[error("AVP {avp} is marked hidden but not hidden")]
+    NotHidden {
+        /// The AVP.
+        avp: AvpType,
+    },
     /// A value too long for a 10-bit AVP length or 16-bit message length when emitting.
     #[error("{field} too long to encode")]
     TooLong {
