@@ -7,7 +7,7 @@ use super::binding::{
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
-use super::wire::auth::{AUTHENTICATOR_LEN, PreparedKey, SecurityAssociation};
+use super::wire::auth::{AUTHENTICATOR_LEN, AuthAlgorithm, PreparedKey, SecurityAssociation};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
@@ -34,6 +34,9 @@ const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
 struct MnSa {
     spi: u32,
     key: PreparedKey,
+    /// Which mobile node this is: configured identities (home address, NAI) with the same
+    /// security association are one mobile node.
+    principal: u32,
 }
 
 /// How the first HA hands a request to the second HA.
@@ -549,13 +552,19 @@ impl HomeAgent {
         let hash_seed = Rng::seed_from_u64(cfg.seed ^ 0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
         let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
-        sas.extend(cfg.mobile_nodes.iter().map(|k| {
+        let mut principals: HashMap<(u32, AuthAlgorithm, &[u8]), u32> = HashMap::new();
+        for k in &cfg.mobile_nodes {
+            let n = principals.len() as u32;
+            let principal = *principals
+                .entry((k.sa.spi, k.sa.algorithm, &k.sa.key[..]))
+                .or_insert(n);
             let sa = MnSa {
                 spi: k.sa.spi,
                 key: k.sa.prepare(),
+                principal,
             };
-            (k.id.clone(), Arc::new(sa))
-        }));
+            sas.insert(k.id.clone(), Arc::new(sa));
+        }
         let mut fa_sas = HashMap::with_hasher(hasher.clone());
         fa_sas.extend(cfg.foreign_agents.iter().map(|(a, sa)| {
             (
@@ -563,6 +572,7 @@ impl HomeAgent {
                 MnSa {
                     spi: sa.spi,
                     key: sa.prepare(),
+                    principal: u32::MAX,
                 },
             )
         }));
@@ -916,6 +926,40 @@ impl HomeAgent {
             .cloned()
     }
 
+    /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
+    /// the home address and the NAI when a key is configured for them, and the binding the
+    /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
+    /// that authenticated, RFC 2794 section 2: the NAI identifies it).
+    fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
+        let mine = |id: MnId| {
+            self.sas
+                .get(&id)
+                .is_none_or(|o| o.principal == sa.principal)
+        };
+        if !home.is_unspecified() && !mine(MnId::Home(home)) {
+            return false;
+        }
+        if let Some(n) = nai
+            && !mine(MnId::Nai(n.into()))
+        {
+            return false;
+        }
+        let Some(b) = self.table.find(home, nai).and_then(|s| self.table.get(s)) else {
+            return true;
+        };
+        let owner = if b.home_address.is_unspecified() {
+            None
+        } else {
+            self.sas.get(&MnId::Home(b.home_address))
+        };
+        let owner = owner.or_else(|| {
+            b.nai
+                .as_ref()
+                .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+        });
+        owner.is_none_or(|o| o.principal == sa.principal)
+    }
+
     /// `forwarded_by`: the first HA, when this HA is the second HA for the request.
     fn handle_request(
         &mut self,
@@ -954,7 +998,8 @@ impl HomeAgent {
         if forwarded_by.is_none() {
             self.stats.requests += 1;
         }
-        let nai = m.nai;
+        // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
+        let nai = m.covered_nai();
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(
                 from,
@@ -996,10 +1041,13 @@ impl HomeAgent {
         let Some(sa) = self.lookup_sa(q.home_address, nai) else {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         };
-        let ok = m
-            .mn_ha
-            .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
-        if !ok {
+        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
+        let ok = m.authorizing == 1
+            && m.mn_ha
+                .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
+        // Every identity the request names, and the binding it would change, must be the
+        // authenticated mobile node's: its key admitted the request, not another node's.
+        if !ok || !self.names_only(&sa, q.home_address, nai) {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
         // A known foreign agent must authenticate itself (FA-HA).
@@ -1374,7 +1422,8 @@ impl HomeAgent {
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
         };
-        let nai = m.nai;
+        // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
+        let nai = m.covered_nai();
         let slot = self.table.find(p.home_address, nai).filter(|s| {
             self.table.get(*s).is_some_and(|b| {
                 b.pending.as_ref().is_some_and(|pe| {
