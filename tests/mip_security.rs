@@ -468,3 +468,117 @@ fn reply_code(b: &[u8]) -> ReplyCode {
         other => panic!("not a reply: {other:?}"),
     }
 }
+
+/// Issue 12 fault 16: one authenticated cluster message whose body the fuzzer wrote (harness op
+/// 4) left a binding with more care-of addresses than `max_simultaneous` (2 in the harness): a
+/// replicated record was not held to the local bound. RFC 5944 section 3.6.1.2 / 3.8.3: the home
+/// agent keeps at most as many simultaneous bindings as it supports (135 beyond); that bound holds
+/// whichever path inserts the binding. The crash input of `fuzz/seeds/mip_home_agent/`.
+#[test]
+fn fault_16_a_replicated_record_is_held_to_max_simultaneous() {
+    let input = base64(
+        "QAqjo3UEBAQEBAQBAQEBAQEBAQEBAQEBAQEBAQEBdAFbJ6kAAAYBAQEEBBsBAAYgAP////////////////////8AAAAAAAAAAEQE",
+    );
+    telcp::harness::mip::home_agent(Instant::now(), &input);
+}
+
+fn base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = s.bytes().filter(|c| *c != b'=').map(val).collect();
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | (u32::from(*d) << (18 - 6 * i)));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// A two-member cluster: this HA (1) and HA 2, each the other's backup.
+fn cfg_pair(seed: u64) -> HomeAgentConfig {
+    let mut c = cfg(seed);
+    c.members[0].backups = vec![NodeId(2)];
+    c.members.push(Member {
+        node: NodeId(2),
+        addr: sock(Ipv4Addr::new(192, 0, 2, 2)),
+        mac: MacAddr::local(2),
+        backups: vec![NodeId(1)],
+    });
+    c
+}
+
+/// Issue 12 fault 16, the kind: every bound of `HomeAgentConfig` holds for state a peer
+/// replicates, as for a local registration (RFC 5944 section 3.8.3: the home agent grants no
+/// more simultaneous bindings than it supports and no lifetime beyond its own maximum). A record
+/// with four care-of addresses (one repeated) and infinite lifetimes keeps the first
+/// `max_simultaneous` (2) distinct addresses, each for at most `max_lifetime`; a temporary
+/// record waiting `u32::MAX` ms waits at most `pending_timeout`.
+#[test]
+fn fault_16_replicated_records_are_held_to_every_local_bound() {
+    use telcp::mip::binding::BindingState;
+    use telcp::mip::cluster::{Body, ClusterMessage, Item, Record};
+    let t0 = Instant::now();
+    let c = cfg_pair(16);
+    let (max_lifetime, pending_timeout) = (c.max_lifetime, c.pending_timeout);
+    let mut ha = HomeAgent::new(c, t0).unwrap();
+    let coa = |i: u8| Ipv4Addr::new(203, 0, 113, i);
+    let permanent = Record {
+        home_address: home(2),
+        nai: None,
+        state: BindingState::Permanent,
+        first_ha: NodeId(2),
+        second_ha: NodeId(2),
+        fa: fa(),
+        identification: NTP_WALL,
+        care_of: vec![
+            (coa(1), u32::MAX),
+            (coa(1), u32::MAX),
+            (coa(2), u32::MAX - 1),
+            (coa(3), 5),
+            (coa(4), 5),
+        ],
+    };
+    let temporary = Record {
+        home_address: home(3),
+        state: BindingState::Temporary,
+        care_of: vec![(coa(5), u32::MAX)],
+        ..permanent.clone()
+    };
+    let m = ClusterMessage {
+        sender: NodeId(2),
+        incarnation: 1,
+        pn: 1,
+        body: Body::Replicate {
+            seq: 1,
+            items: vec![Item::Upsert(permanent), Item::Upsert(temporary)],
+        },
+    }
+    .to_vec(b"k");
+    ha.handle_datagram(
+        t0,
+        sock(Ipv4Addr::new(192, 0, 2, 2)),
+        sock(Ipv4Addr::new(192, 0, 2, 1)),
+        &m,
+    )
+    .unwrap();
+    let b = ha.binding(home(2), None).unwrap();
+    let got: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
+    assert_eq!(got, vec![coa(1), coa(2)]);
+    let limit = t0 + Duration::from_secs(u64::from(max_lifetime));
+    assert!(
+        b.care_of
+            .iter()
+            .all(|c| c.expires.is_some_and(|e| e <= limit))
+    );
+    let p = ha.binding(home(3), None).unwrap().pending.clone().unwrap();
+    assert!(p.deadline <= t0 + pending_timeout);
+}

@@ -292,6 +292,22 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
             t.iter().all(|(_, b)| b.care_of.len() <= 2),
             "simultaneous bound"
         );
+        // Every lifetime within max_lifetime (1800 s), every temporary binding within
+        // pending_timeout (3 s), whichever path made it (issue 12 fault 16).
+        let lifetime = now + Duration::from_secs(1800);
+        assert!(
+            t.iter()
+                .flat_map(|(_, b)| b.care_of.iter())
+                .all(|c| c.expires.is_some_and(|e| e <= lifetime)),
+            "lifetime bound"
+        );
+        let pending = now + Duration::from_secs(3);
+        assert!(
+            t.iter()
+                .filter_map(|(_, b)| b.pending.as_ref())
+                .all(|p| p.deadline <= pending),
+            "pending timeout bound"
+        );
     }
 }
 

@@ -1460,8 +1460,13 @@ impl HomeAgent {
             return Err(InputError::UnauthenticatedReply);
         }
         if applies && p.lifetime > 0 {
-            let expires = (p.lifetime != LIFETIME_INFINITE)
-                .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
+            // The second HA's grant, held to this HA's own `max_lifetime` too.
+            let secs = if p.lifetime == LIFETIME_INFINITE {
+                u32::MAX
+            } else {
+                u32::from(p.lifetime)
+            };
+            let expires = self.bounded_expiry(now, secs);
             let coa = CareOf {
                 address: pe.care_of,
                 expires,
@@ -2029,6 +2034,21 @@ impl HomeAgent {
         }
     }
 
+    /// When a lifetime of `secs` seconds (`u32::MAX`: infinite) granted elsewhere ends here:
+    /// never later than `max_lifetime` from `now`.
+    fn bounded_expiry(&self, now: Instant, secs: u32) -> Option<Instant> {
+        let max = self.max_lifetime;
+        if max == LIFETIME_INFINITE && secs == u32::MAX {
+            return None;
+        }
+        let secs = if max == LIFETIME_INFINITE {
+            secs
+        } else {
+            secs.min(u32::from(max))
+        };
+        Some(now + Duration::from_secs(u64::from(secs)))
+    }
+
     /// `decided`: the record was re-pointed to this HA by a takeover decision.
     fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
         let slot = self.table.find(r.home_address, r.nai.as_deref());
@@ -2036,12 +2056,14 @@ impl HomeAgent {
             let Some(&(care_of, ms)) = r.care_of.first() else {
                 return;
             };
+            // A replica waits no longer than a local request would (`pending_timeout`).
+            let wait = Duration::from_millis(u64::from(ms)).min(self.pending_timeout);
             let pending = Pending {
                 fa: sock4(r.fa),
                 care_of,
                 identification: r.identification,
                 second_ha: r.second_ha,
-                deadline: now + Duration::from_millis(u64::from(ms)),
+                deadline: now + wait,
                 simultaneous: false,
                 first_ha: r.first_ha,
             };
@@ -2066,15 +2088,23 @@ impl HomeAgent {
             }
             return;
         }
-        let care_of = r
-            .care_of
-            .iter()
-            .take(super::binding::MAX_SIMULTANEOUS)
-            .map(|(a, secs)| CareOf {
-                address: *a,
-                expires: (*secs != u32::MAX).then(|| now + Duration::from_secs(u64::from(*secs))),
-            })
-            .collect();
+        // A replica is held to this HA's own bounds, as a local registration is (RFC 5944
+        // section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
+        // the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
+        // lifetime cut to `max_lifetime`.
+        let mut care_of = super::binding::CareOfs::default();
+        for &(a, secs) in &r.care_of {
+            if care_of.len() >= self.max_simultaneous {
+                break;
+            }
+            if care_of.contains(a) {
+                continue;
+            }
+            care_of.push(CareOf {
+                address: a,
+                expires: self.bounded_expiry(now, secs),
+            });
+        }
         let node = self.node;
         // A record naming this HA as the server of a binding it does not serve (a first HA's
         // relay record, a handover): this HA serves it now and says so, so that any other HA
