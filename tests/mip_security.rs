@@ -14,10 +14,7 @@ use telcp::mip::wire::{
     Builder, Extension, ExtensionType, GEN_AUTH_MN_AAA, Header, Message, Reply, ReplyCode, Request,
     append_auth,
 };
-use telcp::mip::{
-    ForeignAgent, ForeignAgentConfig, HomeAgent, HomeAgentConfig, InputError, Member, MnId,
-    MobileNodeKey,
-};
+use telcp::mip::{HomeAgent, HomeAgentConfig, InputError, Member, MnId, MobileNodeKey};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const WALL: Duration = Duration::from_secs(1_700_000_000);
@@ -581,4 +578,88 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
     );
     let p = ha.binding(home(3), None).unwrap().pending.clone().unwrap();
     assert!(p.deadline <= t0 + pending_timeout);
+}
+
+/// Issue 12 fault 17. RFC 5944 section 3.8.2.1: the home agent SHOULD answer a request that
+/// fails authentication (131) or is poorly formed (134); section 5 (security considerations) on
+/// denial of service: those answers go to an address nobody proved. 10,000 forged requests from
+/// spoofed addresses over one second get at most the configured bucket's worth of answers
+/// (burst + rate x 1 s), the rest suppressed and counted; the authenticated requests that follow
+/// are answered at once (they are never limited), and no state was created.
+#[test]
+fn fault_17_refusals_to_a_flood_of_forged_requests_are_rate_limited() {
+    let t0 = Instant::now();
+    let mut c = cfg(17);
+    c.refusals = RateLimit::new(100, 20);
+    let mut ha = HomeAgent::new(c, t0).unwrap();
+    drain(&mut ha);
+    let mut rng = telcp::Rng::seed_from_u64(17);
+    let n = 10_000u32;
+    let mut answers = 0u64;
+    for i in 0..n {
+        let now = t0 + Duration::from_micros(u64::from(i) * 100);
+        let from = sock(Ipv4Addr::from(rng.next_u64() as u32));
+        let mut q = Builder::request(Request {
+            home_agent: if i % 5 == 1 {
+                Ipv4Addr::new(192, 0, 2, 77)
+            } else {
+                VIP
+            },
+            ..fixed(home(2 + i % 3), u64::from(i))
+        })
+        .to_vec();
+        match i % 5 {
+            // A forged MN-HA authenticator (known and unknown mobile nodes): 131.
+            0 | 1 => {
+                q.extend_from_slice(&[0x20, 20, 0, 0, 0x10, 0x03]);
+                q.extend((0..16).map(|_| rng.next_u64() as u8));
+            }
+            // No authenticator: 131.
+            2 => {}
+            // An unknown non-skippable extension: 134.
+            3 => q.extend_from_slice(&[99, 2, 0, 0]),
+            // A truncated extension: 134.
+            _ => q.extend_from_slice(&[0x20, 20, 0]),
+        }
+        assert!(matches!(
+            ha.handle_datagram(now, from, vip(), &q),
+            Err(InputError::Refused(code)) if code.0 >= 128
+        ));
+        for t in drain(&mut ha) {
+            assert!(reply(&t).code.0 >= 128);
+            assert_eq!(t.dst, from, "a refusal goes to the request's source");
+            answers += 1;
+        }
+    }
+    let end = t0 + Duration::from_micros(u64::from(n) * 100);
+    let st = ha.stats();
+    // 20 at once, then 100 per second over the one second of the flood.
+    assert!(answers <= 20 + 100, "{answers} answers");
+    assert!(answers >= 100, "{answers} answers: the bucket refills");
+    assert_eq!(st.refusals, answers);
+    assert_eq!(st.refusals_suppressed, u64::from(n) - answers);
+    assert!(ha.bindings().is_empty(), "no state from forged requests");
+    // The bucket is empty now; an authenticated request is answered anyway, several times.
+    let s2 = sa(2);
+    for k in 0..3u64 {
+        let q = Builder::request(Request {
+            identification: NTP_WALL + (1u64 << 32) + k,
+            ..fixed(home(2), 0)
+        })
+        .mn_ha_auth(&s2)
+        .to_vec();
+        ha.handle_datagram(end, fa(), vip(), &q).unwrap();
+        assert_eq!(reply(&drain(&mut ha)[0]).code, ReplyCode::ACCEPTED);
+    }
+    // An authenticated request refused 133 (a replayed identification) is answered too.
+    let q = Builder::request(fixed(home(2), 1)).mn_ha_auth(&s2).to_vec();
+    assert_eq!(
+        ha.handle_datagram(end, fa(), vip(), &q),
+        Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
+    );
+    assert_eq!(
+        reply(&drain(&mut ha)[0]).code,
+        ReplyCode::IDENTIFICATION_MISMATCH
+    );
+    assert_eq!(ha.stats().refusals_suppressed, u64::from(n) - answers);
 }

@@ -17,6 +17,7 @@ use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
+use crate::io::{RateLimit, TokenBucket};
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
@@ -137,6 +138,15 @@ pub struct HomeAgentConfig {
     pub max_transmits: usize,
     /// Most queued events (oldest dropped and counted beyond).
     pub max_events: usize,
+    /// Bounds the answers to requests nobody proved: refusals of requests that are malformed
+    /// (134), name another home agent (136), fail the mobile node's authentication (131) or the
+    /// foreign agent's (132). Their destination is only the datagram's source address, so a
+    /// flood of forged requests would otherwise become an equal flood of replies towards a
+    /// victim (RFC 5944 section 3.8.2.1 says the home agent SHOULD send them, not must; section
+    /// 5 on denial of service). Beyond the bucket they are suppressed and counted in
+    /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
+    /// Default [`RateLimit::default`] (100 per second, bursts of 20).
+    pub refusals: RateLimit,
     /// RNG seed.
     pub seed: u64,
 }
@@ -145,7 +155,7 @@ impl HomeAgentConfig {
     /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
     /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, 1 s heartbeats (Suspect
     /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
-    /// transmits and events.
+    /// transmits and events, refusals of unproven requests at 100 per second (bursts of 20).
     pub fn new(
         node: NodeId,
         virtual_address: Ipv4Addr,
@@ -180,6 +190,7 @@ impl HomeAgentConfig {
             max_replication_queue: 100_000,
             max_transmits: 4096,
             max_events: 4096,
+            refusals: RateLimit::default(),
             seed: 0,
         }
     }
@@ -321,6 +332,9 @@ pub struct HaStats {
     pub unauthenticated_replies: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
+    /// Refusals of unauthenticated or malformed requests not sent: beyond
+    /// [`HomeAgentConfig::refusals`].
+    pub refusals_suppressed: u64,
     /// Cluster messages refused (MAC, replay, malformed, non-member).
     pub cluster_refused: u64,
     /// Replicated items applied.
@@ -428,7 +442,15 @@ struct Decision {
 /// decision, each remembering at most `max_bindings` mobile nodes) and incoming bulk-sync marks
 /// (per peer at most one per table slot). Requests from unknown mobile nodes or with a bad
 /// authenticator are refused (131) before any state is created, so a flood of spoofed requests
-/// cannot fill a table.
+/// cannot fill a table; the refusals of such requests are rate-limited
+/// ([`HomeAgentConfig::refusals`], the rest counted in [`HaStats::refusals_suppressed`]).
+/// Replicated bindings are held to the same bounds as local ones (`max_simultaneous`,
+/// `max_lifetime`, `pending_timeout`).
+///
+/// Only what the MN-HA authenticator covers decides a binding (RFC 5944 section 3.5.1): an NAI
+/// after it is ignored; exactly one authorization-enabling extension is accepted (131 otherwise,
+/// section 3.8.2.1); and the home address, the NAI and the binding a request would change must
+/// all belong to the mobile node whose key verified it (131 otherwise).
 #[derive(Debug)]
 pub struct HomeAgent {
     node: NodeId,
@@ -474,6 +496,8 @@ pub struct HomeAgent {
     max_transmits: usize,
     events: VecDeque<Event>,
     max_events: usize,
+    /// The bucket of [`HomeAgentConfig::refusals`].
+    refusal_bucket: TokenBucket,
     stats: HaStats,
 }
 
@@ -624,6 +648,7 @@ impl HomeAgent {
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
             max_events: cfg.max_events,
+            refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
         let _ = me;
@@ -852,6 +877,13 @@ impl HomeAgent {
         nai: Option<&[u8]>,
         now: Instant,
     ) -> InputError {
+        // A request nobody proved (no MN-HA association verified it, or its foreign agent failed
+        // FA-HA): its answer is rate-limited.
+        let unproven = sa.is_none() || code == ReplyCode::FA_AUTH_FAILED;
+        if unproven && !self.refusal_bucket.take(now) {
+            self.stats.refusals_suppressed += 1;
+            return InputError::Refused(code);
+        }
         self.stats.refusals += 1;
         let identification = if code == ReplyCode::IDENTIFICATION_MISMATCH {
             replay::mismatch_identification(q.identification, self.ntp_now(now))
