@@ -293,7 +293,6 @@ fn mip_3_5_1_authenticator_coverage() {
 /// mip-3.5.2-mn-ha-exactly-one: a request with two Mobile-Home Authentication Extensions is
 /// refused.
 #[test]
-#[ignore = "issue 12 fault: two MN-HA extensions accepted: fixed on branch mip-sec"]
 fn mip_3_5_2_mn_ha_exactly_one() {
     // RFC 5944 3.5.2 and 3.8.2.1 (a): exactly one authorization-enabling extension MUST be
     // present; the HA cannot find the request valid otherwise and rejects it.
@@ -309,7 +308,6 @@ fn mip_3_5_2_mn_ha_exactly_one() {
 /// authenticated by the mobile node, so the HA never acts on them: an NAI appended after it cannot
 /// bind the request to another mobile node's identity.
 #[test]
-#[ignore = "issue 12 fault: extensions after the MN-HA authenticator used (NAI hijack): fixed on branch mip-sec"]
 fn mip_3_5_2_mn_ha_ends_authenticated_data() {
     // RFC 5944 3.5.2: the MN-HA extension marks the end of the data the mobile node
     // authenticated; 3.6.1.3: extensions for the HA come before it, those after are for the FA.

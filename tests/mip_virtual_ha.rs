@@ -1019,7 +1019,11 @@ fn bounds_a_million_spoofed_requests_leave_tables_bounded_and_a_real_mn_register
     let ha = w.ha(1);
     assert!(ha.bindings().len() <= before + 1, "{}", ha.bindings().len());
     assert_eq!(ha.bindings().pending_len(), 0);
-    assert!(ha.stats().refusals >= 1_000_000);
+    // Every forged request is refused; the answers are rate-limited (issue 12 fault 17), the
+    // rest suppressed and counted.
+    let st = ha.stats();
+    assert!(st.refusals + st.refusals_suppressed >= 1_000_000);
+    assert!(st.refusals < 10_000, "{} refusals sent", st.refusals);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Fuzz harnesses for the Mobile IPv4 subsystem.
 
 use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
-use crate::mip::wire::{AuthRef, ExtensionType, Header, Message, Summary};
+use crate::mip::wire::{
+    AuthRef, Extension, ExtensionType, GEN_AUTH_MN_AAA, Header, Message, Summary,
+};
 use ipnetwork::Ipv4Network;
 
 /// Parses arbitrary bytes as a registration message; on success checks `emit(parse(b)) == b`,
@@ -61,6 +63,25 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
     assert_eq!(s.header, m.header);
     assert_eq!(s.nai, m.nai());
     assert_eq!(s.unknown_non_skippable, m.unknown_non_skippable());
+    let authorizing = m
+        .extensions
+        .iter()
+        .filter(|e| match e {
+            Extension::Auth { ext_type, .. } => *ext_type == ExtensionType::MN_HA_AUTH,
+            Extension::GeneralizedAuth { subtype, .. } => *subtype == GEN_AUTH_MN_AAA,
+            _ => false,
+        })
+        .count();
+    assert_eq!(usize::from(s.authorizing), authorizing.min(255));
+    // The NAI a home agent acts on comes before the first MN-HA extension.
+    let covered = match (
+        m.position(ExtensionType::MN_NAI),
+        m.position(ExtensionType::MN_HA_AUTH),
+    ) {
+        (Some(n), Some(a)) if n > a => None,
+        _ => m.nai(),
+    };
+    assert_eq!(s.covered_nai(), covered);
     for (t, found) in [
         (ExtensionType::MN_HA_AUTH, s.mn_ha),
         (ExtensionType::FA_HA_AUTH, s.fa_ha),
@@ -271,6 +292,22 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
         assert!(
             t.iter().all(|(_, b)| b.care_of.len() <= 2),
             "simultaneous bound"
+        );
+        // Every lifetime within max_lifetime (1800 s), every temporary binding within
+        // pending_timeout (3 s), whichever path made it (issue 12 fault 16).
+        let lifetime = now + Duration::from_secs(1800);
+        assert!(
+            t.iter()
+                .flat_map(|(_, b)| b.care_of.iter())
+                .all(|c| c.expires.is_some_and(|e| e <= lifetime)),
+            "lifetime bound"
+        );
+        let pending = now + Duration::from_secs(3);
+        assert!(
+            t.iter()
+                .filter_map(|(_, b)| b.pending.as_ref())
+                .all(|p| p.deadline <= pending),
+            "pending timeout bound"
         );
     }
 }

@@ -7,7 +7,9 @@ use super::binding::{
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
 };
-use super::wire::auth::{AUTHENTICATOR_LEN, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation};
+use super::wire::auth::{
+    AUTHENTICATOR_LEN, AuthAlgorithm, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation,
+};
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
@@ -17,6 +19,7 @@ use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
+use crate::io::{RateLimit, TokenBucket};
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
@@ -34,6 +37,9 @@ const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
 struct MnSa {
     spi: u32,
     key: PreparedKey,
+    /// Which mobile node this is: configured identities (home address, NAI) with the same
+    /// security association are one mobile node.
+    principal: u32,
 }
 
 /// How the first HA hands a request to the second HA.
@@ -134,6 +140,15 @@ pub struct HomeAgentConfig {
     pub max_transmits: usize,
     /// Most queued events (oldest dropped and counted beyond).
     pub max_events: usize,
+    /// Bounds the answers to requests nobody proved: refusals of requests that are malformed
+    /// (134), name another home agent (136), fail the mobile node's authentication (131) or the
+    /// foreign agent's (132). Their destination is only the datagram's source address, so a
+    /// flood of forged requests would otherwise become an equal flood of replies towards a
+    /// victim (RFC 5944 section 3.8.2.1 says the home agent SHOULD send them, not must; section
+    /// 5 on denial of service). Beyond the bucket they are suppressed and counted in
+    /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
+    /// Default [`RateLimit::default`] (100 per second, bursts of 20).
+    pub refusals: RateLimit,
     /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
@@ -144,7 +159,7 @@ impl HomeAgentConfig {
     /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
     /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, 1 s heartbeats (Suspect
     /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
-    /// transmits and events.
+    /// transmits and events, refusals of unproven requests at 100 per second (bursts of 20).
     pub fn new(
         node: NodeId,
         virtual_address: Ipv4Addr,
@@ -179,6 +194,7 @@ impl HomeAgentConfig {
             max_replication_queue: 100_000,
             max_transmits: 4096,
             max_events: 4096,
+            refusals: RateLimit::default(),
             seed: None,
         }
     }
@@ -323,6 +339,9 @@ pub struct HaStats {
     pub unauthenticated_replies: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
+    /// Refusals of unauthenticated or malformed requests not sent: beyond
+    /// [`HomeAgentConfig::refusals`].
+    pub refusals_suppressed: u64,
     /// Cluster messages refused (MAC, replay, malformed, non-member).
     pub cluster_refused: u64,
     /// Replicated items applied.
@@ -430,7 +449,15 @@ struct Decision {
 /// decision, each remembering at most `max_bindings` mobile nodes) and incoming bulk-sync marks
 /// (per peer at most one per table slot). Requests from unknown mobile nodes or with a bad
 /// authenticator are refused (131) before any state is created, so a flood of spoofed requests
-/// cannot fill a table.
+/// cannot fill a table; the refusals of such requests are rate-limited
+/// ([`HomeAgentConfig::refusals`], the rest counted in [`HaStats::refusals_suppressed`]).
+/// Replicated bindings are held to the same bounds as local ones (`max_simultaneous`,
+/// `max_lifetime`, `pending_timeout`).
+///
+/// Only what the MN-HA authenticator covers decides a binding (RFC 5944 section 3.5.1): an NAI
+/// after it is ignored; exactly one authorization-enabling extension is accepted (131 otherwise,
+/// section 3.8.2.1); and the home address, the NAI and the binding a request would change must
+/// all belong to the mobile node whose key verified it (131 otherwise).
 #[derive(Debug)]
 pub struct HomeAgent {
     node: NodeId,
@@ -479,6 +506,8 @@ pub struct HomeAgent {
     max_transmits: usize,
     events: VecDeque<Event>,
     max_events: usize,
+    /// The bucket of [`HomeAgentConfig::refusals`].
+    refusal_bucket: TokenBucket,
     stats: HaStats,
 }
 
@@ -568,13 +597,19 @@ impl HomeAgent {
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
         let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
-        sas.extend(cfg.mobile_nodes.iter().map(|k| {
+        let mut principals: HashMap<(u32, AuthAlgorithm, &[u8]), u32> = HashMap::new();
+        for k in &cfg.mobile_nodes {
+            let n = principals.len() as u32;
+            let principal = *principals
+                .entry((k.sa.spi, k.sa.algorithm, &k.sa.key[..]))
+                .or_insert(n);
             let sa = MnSa {
                 spi: k.sa.spi,
                 key: k.sa.prepare(),
+                principal,
             };
-            (k.id.clone(), Arc::new(sa))
-        }));
+            sas.insert(k.id.clone(), Arc::new(sa));
+        }
         let mut fa_sas = HashMap::with_hasher(hasher.clone());
         fa_sas.extend(cfg.foreign_agents.iter().map(|(a, sa)| {
             (
@@ -582,6 +617,7 @@ impl HomeAgent {
                 MnSa {
                     spi: sa.spi,
                     key: sa.prepare(),
+                    principal: u32::MAX,
                 },
             )
         }));
@@ -634,6 +670,7 @@ impl HomeAgent {
             max_transmits: cfg.max_transmits,
             events: VecDeque::new(),
             max_events: cfg.max_events,
+            refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
         let _ = me;
@@ -862,6 +899,13 @@ impl HomeAgent {
         nai: Option<&[u8]>,
         now: Instant,
     ) -> InputError {
+        // A request nobody proved (no MN-HA association verified it, or its foreign agent failed
+        // FA-HA): its answer is rate-limited.
+        let unproven = sa.is_none() || code == ReplyCode::FA_AUTH_FAILED;
+        if unproven && !self.refusal_bucket.take(now) {
+            self.stats.refusals_suppressed += 1;
+            return InputError::Refused(code);
+        }
         self.stats.refusals += 1;
         let identification = if code == ReplyCode::IDENTIFICATION_MISMATCH {
             replay::mismatch_identification(q.identification, self.ntp_now(now))
@@ -943,6 +987,40 @@ impl HomeAgent {
             .cloned()
     }
 
+    /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
+    /// the home address and the NAI when a key is configured for them, and the binding the
+    /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
+    /// that authenticated, RFC 2794 section 2: the NAI identifies it).
+    fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
+        let mine = |id: MnId| {
+            self.sas
+                .get(&id)
+                .is_none_or(|o| o.principal == sa.principal)
+        };
+        if !home.is_unspecified() && !mine(MnId::Home(home)) {
+            return false;
+        }
+        if let Some(n) = nai
+            && !mine(MnId::Nai(n.into()))
+        {
+            return false;
+        }
+        let Some(b) = self.table.find(home, nai).and_then(|s| self.table.get(s)) else {
+            return true;
+        };
+        let owner = if b.home_address.is_unspecified() {
+            None
+        } else {
+            self.sas.get(&MnId::Home(b.home_address))
+        };
+        let owner = owner.or_else(|| {
+            b.nai
+                .as_ref()
+                .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+        });
+        owner.is_none_or(|o| o.principal == sa.principal)
+    }
+
     /// `forwarded_by`: the first HA, when this HA is the second HA for the request.
     fn handle_request(
         &mut self,
@@ -990,7 +1068,8 @@ impl HomeAgent {
         if forwarded_by.is_none() {
             self.stats.requests += 1;
         }
-        let nai = m.nai;
+        // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
+        let nai = m.covered_nai();
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(
                 from,
@@ -1032,10 +1111,13 @@ impl HomeAgent {
         let Some(sa) = self.lookup_sa(q.home_address, nai) else {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         };
-        let ok = m
-            .mn_ha
-            .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
-        if !ok {
+        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
+        let ok = m.authorizing == 1
+            && m.mn_ha
+                .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
+        // Every identity the request names, and the binding it would change, must be the
+        // authenticated mobile node's: its key admitted the request, not another node's.
+        if !ok || !self.names_only(&sa, q.home_address, nai) {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
         // A known foreign agent must authenticate itself (FA-HA).
@@ -1410,7 +1492,8 @@ impl HomeAgent {
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
         };
-        let nai = m.nai;
+        // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
+        let nai = m.covered_nai();
         let slot = self.table.find(p.home_address, nai).filter(|s| {
             self.table.get(*s).is_some_and(|b| {
                 b.pending.as_ref().is_some_and(|pe| {
@@ -1447,8 +1530,13 @@ impl HomeAgent {
             return Err(InputError::UnauthenticatedReply);
         }
         if applies && p.lifetime > 0 {
-            let expires = (p.lifetime != LIFETIME_INFINITE)
-                .then(|| now + Duration::from_secs(u64::from(p.lifetime)));
+            // The second HA's grant, held to this HA's own `max_lifetime` too.
+            let secs = if p.lifetime == LIFETIME_INFINITE {
+                u32::MAX
+            } else {
+                u32::from(p.lifetime)
+            };
+            let expires = self.bounded_expiry(now, secs);
             let coa = CareOf {
                 address: pe.care_of,
                 expires,
@@ -2016,6 +2104,21 @@ impl HomeAgent {
         }
     }
 
+    /// When a lifetime of `secs` seconds (`u32::MAX`: infinite) granted elsewhere ends here:
+    /// never later than `max_lifetime` from `now`.
+    fn bounded_expiry(&self, now: Instant, secs: u32) -> Option<Instant> {
+        let max = self.max_lifetime;
+        if max == LIFETIME_INFINITE && secs == u32::MAX {
+            return None;
+        }
+        let secs = if max == LIFETIME_INFINITE {
+            secs
+        } else {
+            secs.min(u32::from(max))
+        };
+        Some(now + Duration::from_secs(u64::from(secs)))
+    }
+
     /// `decided`: the record was re-pointed to this HA by a takeover decision.
     fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
         let slot = self.table.find(r.home_address, r.nai.as_deref());
@@ -2023,12 +2126,14 @@ impl HomeAgent {
             let Some(&(care_of, ms)) = r.care_of.first() else {
                 return;
             };
+            // A replica waits no longer than a local request would (`pending_timeout`).
+            let wait = Duration::from_millis(u64::from(ms)).min(self.pending_timeout);
             let pending = Pending {
                 fa: sock4(r.fa),
                 care_of,
                 identification: r.identification,
                 second_ha: r.second_ha,
-                deadline: now + Duration::from_millis(u64::from(ms)),
+                deadline: now + wait,
                 simultaneous: false,
                 first_ha: r.first_ha,
             };
@@ -2053,15 +2158,23 @@ impl HomeAgent {
             }
             return;
         }
-        let care_of = r
-            .care_of
-            .iter()
-            .take(super::binding::MAX_SIMULTANEOUS)
-            .map(|(a, secs)| CareOf {
-                address: *a,
-                expires: (*secs != u32::MAX).then(|| now + Duration::from_secs(u64::from(*secs))),
-            })
-            .collect();
+        // A replica is held to this HA's own bounds, as a local registration is (RFC 5944
+        // section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
+        // the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
+        // lifetime cut to `max_lifetime`.
+        let mut care_of = super::binding::CareOfs::default();
+        for &(a, secs) in &r.care_of {
+            if care_of.len() >= self.max_simultaneous {
+                break;
+            }
+            if care_of.contains(a) {
+                continue;
+            }
+            care_of.push(CareOf {
+                address: a,
+                expires: self.bounded_expiry(now, secs),
+            });
+        }
         let node = self.node;
         // A record naming this HA as the server of a binding it does not serve (a first HA's
         // relay record, a handover): this HA serves it now and says so, so that any other HA

@@ -744,6 +744,14 @@ pub struct Summary<'a> {
     pub mn_ha: Option<AuthRef<'a>>,
     /// The first Foreign-Home authentication extension.
     pub fa_ha: Option<AuthRef<'a>>,
+    /// How many authorization-enabling extensions the message carries (RFC 5944 section 1.9):
+    /// Mobile-Home authentication (32) and MN-AAA generalized authentication (36, subtype 1,
+    /// RFC 3012 section 3), saturating at 255. A home agent accepts exactly one (RFC 5944 section
+    /// 3.8.2.1; 131 otherwise).
+    pub authorizing: u8,
+    /// Offset just past the first NAI extension (0 without one): whether the first MN-HA
+    /// authenticator covers it (see [`Summary::covered_nai`]).
+    pub nai_end: usize,
 }
 
 impl<'a> Summary<'a> {
@@ -758,11 +766,19 @@ impl<'a> Summary<'a> {
             unknown_non_skippable: None,
             mn_ha: None,
             fa_ha: None,
+            authorizing: 0,
+            nai_end: 0,
         };
         while !r.is_empty() {
             let at = r.pos();
             match Extension::parse(&mut r)? {
-                Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => s.nai = Some(n),
+                Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => {
+                    s.nai = Some(n);
+                    s.nai_end = r.pos();
+                }
+                Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
+                    s.authorizing = s.authorizing.saturating_add(1);
+                }
                 Extension::Other { ext_type, .. }
                     if !ext_type.is_skippable() && s.unknown_non_skippable.is_none() =>
                 {
@@ -773,6 +789,9 @@ impl<'a> Summary<'a> {
                     spi,
                     authenticator: Cow::Borrowed(authenticator),
                 } => {
+                    if ext_type == ExtensionType::MN_HA_AUTH {
+                        s.authorizing = s.authorizing.saturating_add(1);
+                    }
                     let slot = match ext_type {
                         ExtensionType::MN_HA_AUTH => &mut s.mn_ha,
                         ExtensionType::FA_HA_AUTH => &mut s.fa_ha,
@@ -790,6 +809,19 @@ impl<'a> Summary<'a> {
             }
         }
         Ok(s)
+    }
+
+    /// The NAI a home agent may act on: the first NAI extension when the first Mobile-Home
+    /// authenticator covers it, that is when it comes before it (RFC 5944 section 3.5.1: the
+    /// authenticator protects what precedes it; section 3.6.1.3 and RFC 2794 section 2: the
+    /// mobile node places the NAI before its authorization-enabling extension). An NAI after the
+    /// MN-HA extension is not authenticated and is ignored (`None`). Without an MN-HA extension,
+    /// the first NAI (nothing is authenticated then, and the request is refused 131).
+    pub fn covered_nai(&self) -> Option<&'a [u8]> {
+        match self.mn_ha {
+            Some(a) if self.nai_end > a.covered_len.saturating_sub(6) => None,
+            _ => self.nai,
+        }
     }
 }
 
