@@ -865,3 +865,95 @@ fn l2tp_6_14_sli_direction() {
     assert!(got.iter().any(|c| c.nr == ns.wrapping_add(1)), "{got:?}");
     assert!(!p.events().iter().any(|e| matches!(e, Event::Sli { .. })));
 }
+
+// ---------------------------------------------------------------------------------------------
+// More of the LAC's side
+
+/// l2tp-4.4.3-tie-breaker-sent: every SCCRQ the LAC sends carries an 8-octet Tie Breaker with
+/// M=0, a fresh value per request.
+#[test]
+fn l2tp_4_4_3_tie_breaker_sent() {
+    // RFC 2661 4.4.3 (Tie Breaker): an 8-octet value, the AVP not mandatory; a sender that wants a
+    // single tunnel per peer pair includes it.
+    let mut seen = Vec::new();
+    for seed in [7u64, 8] {
+        let mut q = lac_with(common(seed));
+        let (_, rq) = q.open();
+        let tb = rq.avp(at::TIE_BREAKER).expect("Tie Breaker");
+        assert!(!tb.m, "{tb:?}");
+        assert_eq!(tb.value.len(), 8);
+        seen.push(tb.value.clone());
+    }
+    assert_ne!(seen[0], seen[1]);
+}
+
+/// l2tp-5.8-lac-window: the LAC keeps no more messages outstanding than the LNS's Receive Window
+/// Size: with a window of 1 its ICRQ waits until the SCCCN is acknowledged.
+#[test]
+fn l2tp_5_8_lac_window() {
+    // RFC 2661 4.4.3 / 5.8: the sender never has more unacknowledged messages than the peer's
+    // Receive Window Size.
+    let mut q = lac();
+    q.open();
+    let mut avps = sccrp_avps(q.my_tid);
+    avps.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
+    q.send(mt::SCCRP, 0, avps);
+    let got = q.recv();
+    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
+    assert!(
+        PQ::find(&got, mt::ICRQ).is_none(),
+        "window exceeded: {got:?}"
+    );
+    q.zlb();
+    let got = q.recv();
+    assert!(PQ::find(&got, mt::ICRQ).is_some(), "{got:?}");
+}
+
+/// l2tp-5.3-lac-data-forwarded: the LAC sends the caller's PPP frames in data messages addressed
+/// with the LNS's Tunnel and Session IDs, and hands up the frames the LNS sends on the session.
+#[test]
+fn l2tp_5_3_lac_data_forwarded() {
+    // RFC 2661 5.3 and 3.1: PPP frames travel in data messages whose header carries the
+    // recipient's Tunnel ID and Session ID.
+    let mut q = lac();
+    let (call, lac_sid, _) = q.session();
+    q.recv();
+    q.ep.send_ppp(call, b"\xff\x03\xc0\x21").unwrap();
+    let raw = q.recv_raw();
+    let d = raw.iter().find_map(|b| parse_data(b)).expect("data");
+    assert_eq!((d.tid, d.sid), (q.my_tid, MY_SID));
+    assert_eq!(d.payload, b"\xff\x03\xc0\x21");
+    let mut b = vec![0x00, 0x02];
+    b.extend(q.their_tid.to_be_bytes());
+    b.extend(lac_sid.to_be_bytes());
+    b.extend(b"\xff\x03\x80\x21");
+    q.raw(&b);
+    let got = q.ep.poll_data().expect("frame");
+    assert_eq!(got.call, Some(call));
+    assert_eq!(&got.frame[..], b"\xff\x03\x80\x21");
+}
+
+/// l2tp-5.6-cdn-unknown-session: a CDN for a session that no longer exists is acknowledged and
+/// changes nothing else.
+#[test]
+fn l2tp_5_6_cdn_unknown_session() {
+    // RFC 2661 5.8: every control message is acknowledged; 5.6: the CDN only concerns the session
+    // it names.
+    let mut p = lns();
+    p.session();
+    p.events();
+    let ns = p.ns;
+    p.send(
+        mt::CDN,
+        0x7777,
+        vec![
+            m(at::RESULT_CODE, be16(3)),
+            m(at::ASSIGNED_SESSION_ID, be16(0x7778)),
+        ],
+    );
+    let got = p.recv();
+    assert!(got.iter().any(|c| c.nr == ns.wrapping_add(1)), "{got:?}");
+    assert!(got.iter().all(Ctl::is_zlb), "{got:?}");
+    assert_eq!(p.ep.session_count(), 1);
+    assert!(p.events().is_empty());
+}
