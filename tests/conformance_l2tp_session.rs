@@ -161,19 +161,19 @@ fn l2tp_4_1_m_bits() {
 
 /// Every message we send carries the AVPs RFC 2661 section 6 requires for its type (SCCRQ,
 /// SCCRP and StopCCN here too; their rows have their own tests):
-/// l2tp-6.7-ocrq-avps: OCRQ: Assigned Session ID, Call Serial Number, Minimum and Maximum BPS,
+/// l2tp-6.9-ocrq-avps: OCRQ: Assigned Session ID, Call Serial Number, Minimum and Maximum BPS,
 /// Bearer Type, Framing Type, Called Number.
-/// l2tp-6.8-ocrp-avps: OCRP: Assigned Session ID.
-/// l2tp-6.9-occn-avps: OCCN: Tx Connect Speed, Framing Type.
-/// l2tp-6.10-icrq-avps: ICRQ: Assigned Session ID, Call Serial Number.
-/// l2tp-6.11-icrp-avps: ICRP: Assigned Session ID.
-/// l2tp-6.12-iccn-avps: ICCN: Tx Connect Speed, Framing Type.
-/// l2tp-6.13-cdn-avps: CDN: Result Code, Assigned Session ID.
-/// l2tp-6.14-wen-avps: WEN: Call Errors.
-/// l2tp-6.15-sli-avps: SLI: ACCM.
+/// l2tp-6.10-ocrp-avps: OCRP: Assigned Session ID.
+/// l2tp-6.11-occn-avps: OCCN: Tx Connect Speed, Framing Type.
+/// l2tp-6.6-icrq-avps: ICRQ: Assigned Session ID, Call Serial Number.
+/// l2tp-6.7-icrp-avps: ICRP: Assigned Session ID.
+/// l2tp-6.8-iccn-avps: ICCN: Tx Connect Speed, Framing Type.
+/// l2tp-6.12-cdn-avps: CDN: Result Code, Assigned Session ID.
+/// l2tp-6.13-wen-avps: WEN: Call Errors.
+/// l2tp-6.14-sli-avps: SLI: ACCM.
 #[test]
-fn l2tp_6_10_icrq_avps() {
-    // RFC 2661 6.1-6.15: the AVPs each message "MUST" contain.
+fn l2tp_6_6_icrq_avps() {
+    // RFC 2661 6.1-6.14: the AVPs each message "MUST" contain.
     let need: &[(u16, &[u16])] = &[
         (
             mt::SCCRQ,
@@ -247,6 +247,7 @@ fn l2tp_4_1_unknown_optional_ignored() {
 /// established tunnel tears the tunnel down: StopCCN Result 2, Error 8.
 /// l2tp-4.1-reserved-set-unknown: an AVP with a reserved bit set is treated as unrecognized (so,
 /// with M=1, the same StopCCN).
+/// l2tp-4.4.2-unknown-mandatory-error-8: that StopCCN carries Result Code 2, Error Code 8.
 #[test]
 fn l2tp_4_1_unknown_mandatory_tunnel() {
     // RFC 2661 4.1: an unrecognized AVP with M=1 "MUST" end the tunnel or session it refers to;
@@ -656,7 +657,7 @@ fn l2tp_5_4_late_data_dropped() {
 /// the header of the peer's session; the tunnel stays.
 #[test]
 fn l2tp_5_6_cdn_sent() {
-    // RFC 2661 5.6 and 6.13.
+    // RFC 2661 5.6 and 6.12.
     let (mut p, sid) = lns_session();
     let now = p.now;
     let r = sref(&p, sid);
@@ -694,10 +695,10 @@ fn l2tp_5_6_cdn_received() {
     assert_eq!(p.ep.tunnel_count(), 1);
 }
 
-/// l2tp-6.14-wen-received: a WEN from the LAC is taken (its Call Errors reported).
+/// l2tp-6.13-wen-received: a WEN from the LAC is taken (its Call Errors reported).
 #[test]
-fn l2tp_6_14_wen_received() {
-    // RFC 2661 6.14: the LAC reports WAN errors to the LNS.
+fn l2tp_6_13_wen_received() {
+    // RFC 2661 6.13: the LAC reports WAN errors to the LNS.
     let (mut p, sid) = lns_session();
     p.events();
     let mut ce = vec![0, 0];
@@ -715,10 +716,10 @@ fn l2tp_6_14_wen_received() {
     );
 }
 
-/// l2tp-6.15-sli-received: an SLI from the LNS is taken by the LAC (its ACCM reported).
+/// l2tp-6.14-sli-received: an SLI from the LNS is taken by the LAC (its ACCM reported).
 #[test]
-fn l2tp_6_15_sli_received() {
-    // RFC 2661 6.15: the LNS sets the LAC's ACCM.
+fn l2tp_6_14_sli_received() {
+    // RFC 2661 6.14: the LNS sets the LAC's ACCM.
     let mut q = lac();
     let (_, lac_sid, _) = q.session();
     q.events();

@@ -130,6 +130,9 @@ fn l2tp_3_1_tunnel_id_recipient() {
 /// l2tp-5.1-sccrq-sccrp: an SCCRQ is answered by an SCCRP carrying Protocol Version 1.0, Host
 /// Name, Framing Capabilities and a non-zero Assigned Tunnel ID.
 /// l2tp-6.2-sccrp-avps: the SCCRP carries the AVPs RFC 2661 6.2 requires.
+/// l2tp-4.4.3-protocol-version: the Protocol Version we send is 1.0.
+/// l2tp-4.4.3-host-name: the Host Name we send is not empty.
+/// l2tp-4.4.3-assigned-tunnel-id-nonzero: the Tunnel ID we assign is not 0.
 #[test]
 fn l2tp_5_1_sccrq_sccrp() {
     // RFC 2661 5.1 (SCCRQ answered by SCCRP), 6.2 (its mandatory AVPs), 4.4.3 (Protocol Version is
@@ -212,6 +215,7 @@ fn l2tp_5_1_1_sccrp_response() {
 
 /// l2tp-5.1.1-scccn-checked: an LNS that challenged takes the SCCCN only with the right response,
 /// and otherwise stops the tunnel with Result Code 4 (not authorized).
+/// l2tp-4.4.2-stopccn-not-authorized: the failed challenge gets StopCCN Result Code 4.
 #[test]
 fn l2tp_5_1_1_scccn_checked() {
     // RFC 2661 5.1.1: the challenger checks the response; 4.4.2: StopCCN Result Code 4.
@@ -527,6 +531,8 @@ fn l2tp_5_8_out_of_order() {
 
 /// l2tp-5.8-retransmit: an unacknowledged message is retransmitted with a doubling timeout
 /// (1, 2, 4, 8 s, capped at 8 s or more), then the tunnel is cleared.
+/// l2tp-5.8-retransmit-cap: the interval stops doubling at a cap of at least 8 s.
+/// l2tp-5.8-max-retries: when the retransmissions run out the tunnel is cleared.
 #[test]
 fn l2tp_5_8_retransmit() {
     // RFC 2661 5.8: exponential backoff, the cap "SHOULD be no less than 8 seconds"; after the
