@@ -104,10 +104,14 @@ fn datagram(ops: &mut Ops<'_>, templates: &[Vec<u8>]) -> Vec<u8> {
     }
 }
 
-/// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
-/// time steps and commands; checks its bounds after each step. `start` is the base instant the run
-/// starts at (the caller's clock; the harness never reads one).
-pub fn lns(start: std::time::Instant, data: &[u8]) {
+/// The [`crate::l2tp::Lns`] the `l2tp_lns` harness drives (contact role, small bounds, replayable
+/// seed, one Up pool member 10.0.1.1 at 0 % load), built at `start`; the first script byte's low
+/// bit chooses `standard_redirect`. Public so that seed generators can replay a conversation
+/// against the very endpoint the harness builds.
+pub fn lns_endpoint(
+    start: std::time::Instant,
+    standard_redirect: bool,
+) -> Option<crate::l2tp::Lns> {
     use crate::l2tp::{Config, Lns, LnsConfig, pool::MemberState};
     let common = Config {
         max_tunnels: 4,
@@ -123,12 +127,10 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
     let cfg = LnsConfig {
         common,
         max_pending_redirects: 3,
-        standard_redirect: data.first().is_some_and(|b| b & 1 == 1),
+        standard_redirect,
         ..LnsConfig::default()
     };
-    let Ok(mut lns) = Lns::new(cfg, start) else {
-        return;
-    };
+    let mut lns = Lns::new(cfg, start).ok()?;
     lns.pool.update(
         std::net::IpAddr::from([10, 0, 1, 1]),
         MemberState::Up,
@@ -136,6 +138,16 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
         10,
         0,
     );
+    Some(lns)
+}
+
+/// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
+/// time steps and commands; checks its bounds after each step. `start` is the base instant the run
+/// starts at (the caller's clock; the harness never reads one).
+pub fn lns(start: std::time::Instant, data: &[u8]) {
+    let Some(mut lns) = lns_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
+        return;
+    };
     let templates = templates();
     let mut now = start;
     let mut ops = Ops { data };
@@ -173,11 +185,15 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
     }
 }
 
-/// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
-/// checks its bounds after each step. `start` is the base instant the run starts at (the caller's
-/// clock; the harness never reads one).
-pub fn lac(start: std::time::Instant, data: &[u8]) {
-    use crate::l2tp::{CallId, Config, Lac, LacConfig};
+/// The [`crate::l2tp::Lac`] the `l2tp_lac` harness drives (contact LNS 10.0.0.1:1701, alternate
+/// 10.0.2.1:1701, small bounds, replayable seed), built at `start`; the first script byte's low bit
+/// chooses `tunnel_level_request`. Public so that seed generators can replay a conversation
+/// against the very endpoint the harness builds.
+pub fn lac_endpoint(
+    start: std::time::Instant,
+    tunnel_level_request: bool,
+) -> Option<crate::l2tp::Lac> {
+    use crate::l2tp::{Config, Lac, LacConfig};
     let mut cfg = LacConfig::new(addr(LNS_ADDR));
     cfg.common = Config {
         max_tunnels: 4,
@@ -190,9 +206,17 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
         ..Config::default()
     };
     cfg.max_calls = 5;
-    cfg.tunnel_level_request = data.first().is_some_and(|b| b & 1 == 1);
+    cfg.tunnel_level_request = tunnel_level_request;
     cfg.alternates = vec![addr("10.0.2.1:1701")];
-    let Ok(mut lac) = Lac::new(cfg, start) else {
+    Lac::new(cfg, start).ok()
+}
+
+/// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
+/// checks its bounds after each step. `start` is the base instant the run starts at (the caller's
+/// clock; the harness never reads one).
+pub fn lac(start: std::time::Instant, data: &[u8]) {
+    use crate::l2tp::CallId;
+    let Some(mut lac) = lac_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
         return;
     };
     let templates = templates();
