@@ -588,16 +588,7 @@ impl LineInterface {
         }
         let port = (from.port() != GTP_U_PORT).then_some(from.port());
         let m = Message::error_indication(teid, to.ip(), port);
-        let Ok(payload) = m.to_vec() else {
-            return;
-        };
-        let t = Transmit {
-            dst: SocketAddr::new(from.ip(), GTP_U_PORT),
-            src: Some(to),
-            link_dst: None,
-            payload: payload.into(),
-        };
-        if self.push(t).is_ok() {
+        if self.answer(SocketAddr::new(from.ip(), GTP_U_PORT), to, &m) {
             self.stats.error_indications += 1;
         }
     }
@@ -626,16 +617,7 @@ impl LineInterface {
                 return;
             }
             let n = Message::supported_extension_headers_notification(seq, supported);
-            let Ok(payload) = n.to_vec() else {
-                return;
-            };
-            let t = Transmit {
-                dst: from,
-                src: Some(to),
-                link_dst: None,
-                payload: payload.into(),
-            };
-            if self.push(t).is_ok() {
+            if self.answer(from, to, &n) {
                 self.stats.extension_headers_notifications += 1;
             }
             return;
@@ -645,18 +627,24 @@ impl LineInterface {
             return;
         }
         let m = Message::new(response, 0, seq, vec![Ie::Cause(Cause::NON_EXISTENT)]);
+        if self.answer(from, to, &m) {
+            self.stats.non_existent += 1;
+        }
+    }
+
+    /// Queues one answer of the gateway's own to `dst`, sent from `src` (the address the request
+    /// reached): whether it was queued (it is not when it cannot be encoded or the outbox is full).
+    fn answer(&mut self, dst: SocketAddr, src: SocketAddr, m: &Message<'_>) -> bool {
         let Ok(payload) = m.to_vec() else {
-            return;
+            return false;
         };
         let t = Transmit {
-            dst: from,
-            src: Some(to),
+            dst,
+            src: Some(src),
             link_dst: None,
             payload: payload.into(),
         };
-        if self.push(t).is_ok() {
-            self.stats.non_existent += 1;
-        }
+        self.push(t).is_ok()
     }
 
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
