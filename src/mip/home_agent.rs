@@ -105,7 +105,8 @@ pub struct HomeAgentConfig {
     /// Mobile nodes' keys.
     pub mobile_nodes: Vec<MobileNodeKey>,
     /// Foreign agents with an FA-HA security association: a request coming from one of these
-    /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 3.8.2.1; 132 otherwise).
+    /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 section
+    /// 3.8.2.1; 132 otherwise).
     pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
