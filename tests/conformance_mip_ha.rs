@@ -174,7 +174,6 @@ fn mip_3_8_2_1_fa_ha_132() {
 /// mip-3.8.2.1-fa-ha-exactly-one: a request carrying two Foreign-Home Authentication Extensions
 /// is rejected with 132.
 #[test]
-#[ignore = "issue 12: two FA-HA extensions accepted (the first is checked, the second ignored); not on the fault list, reported to the lead"]
 fn mip_3_8_2_1_fa_ha_exactly_one() {
     // RFC 5944 3.8.2.1 (c): exactly one FA-HA extension; if more than one is found the HA
     // rejects and SHOULD reply 132.

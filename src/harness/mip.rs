@@ -73,6 +73,12 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
         })
         .count();
     assert_eq!(usize::from(s.authorizing), authorizing.min(255));
+    let fa_ha = m
+        .extensions
+        .iter()
+        .filter(|e| matches!(e, Extension::Auth { ext_type, .. } if *ext_type == ExtensionType::FA_HA_AUTH))
+        .count();
+    assert_eq!(usize::from(s.fa_ha_count), fa_ha.min(255));
     // The NAI a home agent acts on comes before the first MN-HA extension.
     let covered = match (
         m.position(ExtensionType::MN_NAI),

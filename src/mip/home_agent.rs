@@ -105,7 +105,8 @@ pub struct HomeAgentConfig {
     /// Mobile nodes' keys.
     pub mobile_nodes: Vec<MobileNodeKey>,
     /// Foreign agents with an FA-HA security association: a request coming from one of these
-    /// addresses must carry a valid FA-HA authentication extension (132 otherwise).
+    /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 section
+    /// 3.8.2.1; 132 otherwise).
     pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
@@ -1120,11 +1121,12 @@ impl HomeAgent {
         if !ok || !self.names_only(&sa, q.home_address, nai) {
             return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
         }
-        // A known foreign agent must authenticate itself (FA-HA).
+        // A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
+        // (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
         if let Some(fa) = self.fa_sas.get(&v4(from)) {
-            let fa_ok = m
-                .fa_ha
-                .is_some_and(|a| a.verify_prepared(data, fa.spi, &fa.key).is_ok());
+            let fa_ok = m.fa_ha_count == 1
+                && m.fa_ha
+                    .is_some_and(|a| a.verify_prepared(data, fa.spi, &fa.key).is_ok());
             if !fa_ok {
                 return Err(self.refuse(
                     from,

@@ -752,6 +752,10 @@ pub struct Summary<'a> {
     /// Offset just past the first NAI extension (0 without one): whether the first MN-HA
     /// authenticator covers it (see [`Summary::covered_nai`]).
     pub nai_end: usize,
+    /// How many Foreign-Home authentication extensions (34) the message carries, saturating at
+    /// 255. When the home agent shares a mobility security association with the relaying foreign
+    /// agent it accepts exactly one, valid (RFC 5944 section 3.8.2.1; 132 otherwise).
+    pub fa_ha_count: u8,
 }
 
 impl<'a> Summary<'a> {
@@ -768,6 +772,7 @@ impl<'a> Summary<'a> {
             fa_ha: None,
             authorizing: 0,
             nai_end: 0,
+            fa_ha_count: 0,
         };
         while !r.is_empty() {
             let at = r.pos();
@@ -791,6 +796,8 @@ impl<'a> Summary<'a> {
                 } => {
                     if ext_type == ExtensionType::MN_HA_AUTH {
                         s.authorizing = s.authorizing.saturating_add(1);
+                    } else if ext_type == ExtensionType::FA_HA_AUTH {
+                        s.fa_ha_count = s.fa_ha_count.saturating_add(1);
                     }
                     let slot = match ext_type {
                         ExtensionType::MN_HA_AUTH => &mut s.mn_ha,
