@@ -249,37 +249,51 @@ fn l2tp_4_4_3_assigned_tunnel_id_zero() {
 }
 
 /// l2tp-4.4.3-sccrp-tunnel-id-zero: a LAC given an SCCRP whose Assigned Tunnel ID is 0 does not
-/// complete the tunnel (no SCCCN addressed to Tunnel ID 0, no TunnelUp).
+/// complete the tunnel (no SCCCN addressed to Tunnel ID 0, no TunnelUp): it refuses the SCCRP
+/// with StopCCN Result Code 2 and clears the tunnel.
 #[test]
-#[ignore = "new: the LAC takes an SCCRP with Assigned Tunnel ID 0 and sends SCCCN to tunnel 0"]
 fn l2tp_4_4_3_sccrp_tunnel_id_zero() {
-    // RFC 2661 4.4.3 (Assigned Tunnel ID): the value is a non-zero 16-bit identifier.
+    // RFC 2661 4.4.3 (Assigned Tunnel ID): the value is a non-zero 16-bit identifier. 4.4.2:
+    // StopCCN Result Code 2 "General error--Error Code indicates the problem"; General Error
+    // Code 3 "One of the field values was out of range" (6, vendor specific, would do too).
     let mut q = lac();
     q.open();
     q.send(mt::SCCRP, 0, sccrp_avps(0));
     let got = q.recv();
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
+    let stop = PQ::find(&got, mt::STOPCCN).expect("StopCCN refusing the SCCRP");
+    let (result, error) = stop.result().expect("Result Code");
+    assert_eq!(result, 2, "{stop:?}");
+    assert!(matches!(error, Some(3 | 6)), "{stop:?}");
+    let ev = q.events();
     assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
+        !ev.iter().any(|e| matches!(e, Event::TunnelUp { .. })),
+        "{ev:?}"
     );
+    // The tunnel is cleared once the StopCCN is acknowledged and the hold period is over
+    // (RFC 2661 5.7).
+    q.zlb();
+    q.advance(Duration::from_secs(120));
+    assert_eq!(q.ep.tunnel_count(), 0);
 }
 
 /// l2tp-4.4.3-protocol-version-unsupported: an SCCRQ asking for a Protocol Version other than
-/// 1.0 is refused with StopCCN Result Code 5, not answered with an SCCRP.
+/// 1.0 is refused with StopCCN Result Code 5, not answered with an SCCRP; the Error Code gives
+/// the highest version supported, 1.0, and no tunnel is kept.
 #[test]
-#[ignore = "new: an SCCRQ with Protocol Version 2.0 is answered with SCCRP (version not checked)"]
 fn l2tp_4_4_3_protocol_version_unsupported() {
-    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1 revision 0; 4.4.2: StopCCN
-    // Result Code 5 "The protocol version of the requester is not supported".
+    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1 revision 0, the AVP's value a
+    // Ver octet then a Rev octet; 4.4.2: StopCCN Result Code 5 "The protocol version of the
+    // requester is not supported", the Error Code indicating the highest version supported.
     let mut p = lns();
     let mut avps = sccrq_avps(MY_TID);
     avps[0] = m(at::PROTOCOL_VERSION, vec![2, 0]);
     let got = p.sccrq(avps);
     assert!(PL::find(&got, mt::SCCRP).is_none(), "{got:?}");
     let stop = PL::find(&got, mt::STOPCCN).expect("StopCCN");
-    assert_eq!(stop.result().map(|r| r.0), Some(5));
+    assert_eq!(stop.result(), Some((5, Some(0x0100))), "{stop:?}");
+    assert_eq!(stop.tid, MY_TID);
+    assert_eq!(p.ep.tunnel_count(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

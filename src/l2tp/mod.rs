@@ -332,6 +332,16 @@ pub enum InputError {
         /// The AVP's Attribute Type.
         avp: AvpType,
     },
+    /// An SCCRQ (or SCCRP) of a Protocol Version other than 1.0: refused with StopCCN Result
+    /// Code 5, the Error Code giving 1.0 as the highest version supported (RFC 2661 4.4.2,
+    /// 4.4.3); for an SCCRQ no tunnel is kept.
+    #[error("unsupported protocol version {version}.{revision}")]
+    UnsupportedVersion {
+        /// The Ver octet of the peer's Protocol Version AVP.
+        version: u8,
+        /// The Rev octet.
+        revision: u8,
+    },
     /// An SCCRQ lacking an AVP RFC 2661 section 6.1 requires (or carrying Assigned Tunnel ID 0):
     /// refused with StopCCN Result 2 / Error 6 (Error 3 for the zero id), no tunnel kept.
     #[error("{message} lacks required AVP {avp}")]

@@ -14,7 +14,9 @@
 //! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
 //!
 //! Every control message the channel takes is acknowledged; one the machines cannot take is
-//! answered in protocol terms (`refusal`): an unrecognised AVP with M=1 (RFC 2661 4.1) with
+//! answered in protocol terms (`refusal`): an SCCRQ or SCCRP of a Protocol Version other than 1.0
+//! with Result 5, the Error Code naming 1.0 (RFC 2661 4.4.2, 4.4.3); an unrecognised AVP with M=1
+//! (RFC 2661 4.1) with
 //! Result 2 / Error 8, a missing required AVP (RFC 2661 section 6) with Result 2 / Error 6, an
 //! Assigned Tunnel/Session ID of 0 with Result 2 / Error 3; in a tunnel message by clearing the
 //! tunnel (StopCCN; to an SCCRQ statelessly, no tunnel kept), in a session message by clearing the
@@ -156,9 +158,20 @@ pub(crate) enum Up {
     },
 }
 
+/// The Protocol Version this implementation speaks (RFC 2661 4.4.3: version 1, revision 0).
+const PROTOCOL_VERSION: u8 = 1;
+/// See [`PROTOCOL_VERSION`].
+const PROTOCOL_REVISION: u8 = 0;
+/// The Error Code of a StopCCN with Result Code 5: the highest version supported (RFC 2661
+/// 4.4.2), laid out as the Protocol Version AVP's value (Ver octet, then Rev octet), so 1.0.
+const HIGHEST_VERSION_SUPPORTED: ErrorCode =
+    ErrorCode(u16::from_be_bytes([PROTOCOL_VERSION, PROTOCOL_REVISION]));
+
 /// How a received control message is refused, when it cannot be taken: the Result 2 error code
 /// and, for an SCCRQ (answered without keeping state), the error the endpoint returns.
 ///
+/// * an SCCRQ or SCCRP of a Protocol Version other than 1.0 (RFC 2661 4.4.3): Result Code 5,
+///   the Error Code naming version 1.0, the highest supported (4.4.2);
 /// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1);
 /// * an AVP RFC 2661 section 6 requires is missing: Error 6. Exception: ICCN and OCCN without
 ///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so;
@@ -174,6 +187,27 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
     let rc = |e: ErrorCode, text: String| {
         ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
     };
+    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1, revision 0. 4.4.2: a
+    // requester of another version gets StopCCN Result Code 5, whose Error Code gives the
+    // highest version supported. Checked first: another version's message may carry AVPs this
+    // one does not know.
+    if mt == MessageType::SCCRQ || mt == MessageType::SCCRP {
+        if let Some((version, revision)) = m
+            .protocol_version()
+            .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))
+        {
+            return Some((
+                ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_BAD_VERSION,
+                    HIGHEST_VERSION_SUPPORTED,
+                    Cow::Owned(
+                        format!("protocol version {version}.{revision} not supported").into_bytes(),
+                    ),
+                ),
+                InputError::UnsupportedVersion { version, revision },
+            ));
+        }
+    }
     if let Some((vendor, avp)) = m.unknown_mandatory() {
         return Some((
             rc(
