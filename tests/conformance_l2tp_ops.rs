@@ -302,7 +302,6 @@ fn l2tp_4_4_3_protocol_version_unsupported() {
 /// l2tp-4.4.4-ocrq-within-capabilities: the Bearer Type and Framing Type of an OCRQ are ones
 /// the LAC advertised in its Bearer and Framing Capabilities.
 #[test]
-#[ignore = "new: place_call always asks for digital bearer and synchronous framing (type 1)"]
 fn l2tp_4_4_4_ocrq_within_capabilities() {
     // RFC 2661 4.4.3: Bearer / Framing Capabilities say which bearer and framing the sender can
     // provide for outgoing calls; 4.4.4: Bearer Type / Framing Type name those of the call.
@@ -319,17 +318,31 @@ fn l2tp_4_4_4_ocrq_within_capabilities() {
     let rq = PL::find(&got, mt::OCRQ).expect("OCRQ");
     let bt = rq.avp(at::BEARER_TYPE).and_then(A::u32).unwrap();
     let ft = rq.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
-    assert!(bt & !2 == 0, "bearer type {bt} outside capabilities 2");
+    assert!(
+        bt != 0 && bt & !2 == 0,
+        "bearer type {bt} outside capabilities 2"
+    );
     assert!(
         ft != 0 && ft & !2 == 0,
         "framing type {ft} outside capabilities 2"
     );
+    // A LAC whose Bearer Capabilities name no bearer for outgoing calls is sent no OCRQ: no
+    // Bearer Type would fall within them.
+    let mut p = lns();
+    let mut avps = sccrq_avps(MY_TID);
+    avps.push(m(at::BEARER_CAPABILITIES, be32(0)));
+    p.sccrq(avps);
+    p.send(mt::SCCCN, 0, vec![]);
+    p.recv();
+    let now = p.now;
+    assert!(p.ep.place_call(now, p.their_tid, b"5551234").is_err());
+    let got = p.recv();
+    assert!(PL::find(&got, mt::OCRQ).is_none(), "{got:?}");
 }
 
 /// l2tp-4.4.4-iccn-within-capabilities: the Framing Type of the LAC's ICCN is one the LNS
 /// advertised in its Framing Capabilities.
 #[test]
-#[ignore = "new: the LAC's ICCN always names synchronous framing (type 1)"]
 fn l2tp_4_4_4_iccn_within_capabilities() {
     // RFC 2661 4.4.3 (Framing Capabilities) and 4.4.4 (Framing Type).
     let mut q = lac();
@@ -353,6 +366,28 @@ fn l2tp_4_4_4_iccn_within_capabilities() {
     assert!(
         ft != 0 && ft & !2 == 0,
         "framing type {ft} outside capabilities 2"
+    );
+    // The same holds for the OCCN of an outgoing call (4.4.4: Framing Type in OCCN), even when
+    // the OCRQ names a framing outside what the LNS itself advertised.
+    q.send(
+        mt::OCRQ,
+        0,
+        vec![
+            m(at::ASSIGNED_SESSION_ID, be16(MY_SID + 1)),
+            m(at::CALL_SERIAL_NUMBER, be32(9)),
+            m(at::MINIMUM_BPS, be32(9600)),
+            m(at::MAXIMUM_BPS, be32(64_000)),
+            m(at::BEARER_TYPE, be32(1)),
+            m(at::FRAMING_TYPE, be32(1)),
+            m(at::CALLED_NUMBER, b"5551234".to_vec()),
+        ],
+    );
+    let got = q.recv();
+    let occn = PQ::find(&got, mt::OCCN).expect("OCCN");
+    let ft = occn.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
+    assert!(
+        ft != 0 && ft & !2 == 0,
+        "OCCN framing type {ft} outside capabilities 2"
     );
 }
 

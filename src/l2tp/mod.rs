@@ -363,6 +363,10 @@ pub enum CommandError {
     /// No such session or call, or not established.
     #[error("no such established session")]
     NoSession,
+    /// The peer advertised no bearer or no framing an outgoing call could use (Bearer /
+    /// Framing Capabilities, RFC 2661 4.4.3), so no OCRQ can name one (4.4.4).
+    #[error("the peer advertised no usable bearer or framing capability")]
+    NoCapability,
 }
 
 impl Config {

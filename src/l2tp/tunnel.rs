@@ -102,11 +102,43 @@ pub struct Tunnel {
     pub peer_load_balance_capable: bool,
     /// We asked for the tunnel with LoadBalanceCapable (LAC).
     pub requested_with_lbc: bool,
+    /// The Framing Capabilities the peer advertised in its SCCRQ or SCCRP (RFC 2661 4.4.3: bit
+    /// value 1 synchronous, 2 asynchronous; 0 until known). Framing Types we send are chosen
+    /// among them (`type_within`).
+    pub peer_framing_capabilities: u32,
+    /// The Bearer Capabilities the peer advertised (RFC 2661 4.4.3: bit value 1 digital, 2
+    /// analog, for outgoing calls), `None` when it sent none.
+    pub peer_bearer_capabilities: Option<u32>,
     /// StopCCN result received or sent.
     pub stop_result: Option<ResultCode<'static>>,
     /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
     /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
+}
+
+/// The Framing Capabilities and Bearer Capabilities an SCCRQ or SCCRP advertises (RFC 2661
+/// 4.4.3; Framing Capabilities is required there, 0 if missing).
+fn advertised_capabilities(m: &ControlMessage<'_>) -> (u32, Option<u32>) {
+    let framing = match m.get(AvpType::FRAMING_CAPABILITIES) {
+        Some(AvpValue::FramingCapabilities(v)) => *v,
+        _ => 0,
+    };
+    let bearer = match m.get(AvpType::BEARER_CAPABILITIES) {
+        Some(AvpValue::BearerCapabilities(v)) => Some(*v),
+        _ => None,
+    };
+    (framing, bearer)
+}
+
+/// A Bearer Type or Framing Type for a call that falls within the peer's capabilities `caps`
+/// (RFC 2661 4.4.3 Bearer / Framing Capabilities, 4.4.4 Bearer / Framing Type: bit value 1 is
+/// digital bearer or synchronous framing, 2 analog bearer or asynchronous framing). `preferred`
+/// (what the call asks for) if the peer supports it, else the other type the peer supports;
+/// `None` when the peer supports neither.
+pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
+    [preferred, 1, 2]
+        .into_iter()
+        .find(|&t| (t == 1 || t == 2) && caps & t != 0)
 }
 
 /// Timer keys of an endpoint.
@@ -468,6 +500,8 @@ impl Core {
             our_challenge: challenge,
             tie_breaker: Some(tb),
             peer_load_balance_capable: false,
+            peer_framing_capabilities: 0,
+            peer_bearer_capabilities: None,
             requested_with_lbc: lbc,
             stop_result: None,
             last_rx: now,
@@ -573,6 +607,7 @@ impl Core {
         let mut channel = Channel::new(self.channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
         let lbc = sccrq.load_balance_capable(self.cfg.enterprise);
+        let caps = advertised_capabilities(&sccrq);
         let _ = channel.receive(now, sccrq);
         // Drop the ZLB the channel queued: the SCCRP acknowledges.
         while channel.poll_transmit().is_some() {}
@@ -607,6 +642,8 @@ impl Core {
                 our_challenge: challenge,
                 tie_breaker: None,
                 peer_load_balance_capable: lbc,
+                peer_framing_capabilities: caps.0,
+                peer_bearer_capabilities: caps.1,
                 requested_with_lbc: false,
                 stop_result: None,
                 last_rx: now,
@@ -1127,6 +1164,8 @@ impl Core {
                 let peer_id = m.assigned_tunnel_id().unwrap_or(0);
                 t.peer_id = peer_id;
                 t.channel.set_peer_tunnel_id(peer_id);
+                (t.peer_framing_capabilities, t.peer_bearer_capabilities) =
+                    advertised_capabilities(&m);
                 t.channel
                     .set_peer_window(m.receive_window_size().unwrap_or(4));
                 let peer = t.peer;
