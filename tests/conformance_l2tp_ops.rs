@@ -881,7 +881,6 @@ fn l2tp_6_14_sli_incomplete() {
 /// l2tp-6.13-wen-direction: WEN is a LAC-to-LNS message: a WEN arriving at a LAC is
 /// acknowledged and not reported as the LNS's WAN errors.
 #[test]
-#[ignore = "new: a LAC reports a WEN received from the LNS (Event::Wen), a message only a LAC sends"]
 fn l2tp_6_13_wen_direction() {
     // RFC 2661 6.13: the WEN is sent by the LAC to the LNS.
     let mut q = lac();
@@ -900,7 +899,6 @@ fn l2tp_6_13_wen_direction() {
 /// l2tp-6.14-sli-direction: SLI is an LNS-to-LAC message: an SLI arriving at an LNS is
 /// acknowledged and not reported as ACCM to apply.
 #[test]
-#[ignore = "new: an LNS reports an SLI received from the LAC (Event::Sli), a message only an LNS sends"]
 fn l2tp_6_14_sli_direction() {
     // RFC 2661 6.14 and 4.4.6 (ACCM): the LNS sends the ACCM to the LAC.
     let mut p = lns();

@@ -691,15 +691,9 @@ impl Lac {
                     });
                 }
             }
-            MessageType::WEN => {
-                if let Some(AvpValue::CallErrors(e)) = m.get(super::wire::AvpType::CALL_ERRORS) {
-                    let errors = *e;
-                    self.core.event(Event::Wen {
-                        session: sref,
-                        errors,
-                    });
-                }
-            }
+            // RFC 2661 6.13: WEN goes from the LAC to the LNS; one arriving here names no WAN
+            // errors of ours to report. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
             MessageType::SLI => {
                 if let Some(AvpValue::Accm { send, receive }) = m.get(super::wire::AvpType::ACCM) {
                     let (send_accm, receive_accm) = (*send, *receive);

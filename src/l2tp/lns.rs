@@ -764,16 +764,9 @@ impl Lns {
                     });
                 }
             }
-            MessageType::SLI => {
-                if let Some(AvpValue::Accm { send, receive }) = m.get(AvpType::ACCM) {
-                    let (send_accm, receive_accm) = (*send, *receive);
-                    self.core.event(Event::Sli {
-                        session: sref,
-                        send_accm,
-                        receive_accm,
-                    });
-                }
-            }
+            // RFC 2661 6.14 (and 4.4.6, ACCM): SLI goes from the LNS to the LAC; an LNS has no
+            // ACCM to take from the LAC. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
             _ => {}
         }
     }

@@ -144,14 +144,14 @@ pub enum Event {
         /// The Result Code sent.
         result: ResultCode<'static>,
     },
-    /// A WAN-Error-Notify arrived.
+    /// A WAN-Error-Notify arrived (at an LNS: RFC 2661 6.13, the LAC sends it to the LNS).
     Wen {
         /// The session.
         session: SessionRef,
         /// The counters.
         errors: CallErrors,
     },
-    /// A Set-Link-Info arrived.
+    /// A Set-Link-Info arrived (at a LAC: RFC 2661 6.14, the LNS sends it to the LAC).
     Sli {
         /// The session.
         session: SessionRef,
