@@ -249,37 +249,51 @@ fn l2tp_4_4_3_assigned_tunnel_id_zero() {
 }
 
 /// l2tp-4.4.3-sccrp-tunnel-id-zero: a LAC given an SCCRP whose Assigned Tunnel ID is 0 does not
-/// complete the tunnel (no SCCCN addressed to Tunnel ID 0, no TunnelUp).
+/// complete the tunnel (no SCCCN addressed to Tunnel ID 0, no TunnelUp): it refuses the SCCRP
+/// with StopCCN Result Code 2 and clears the tunnel.
 #[test]
-#[ignore = "new: the LAC takes an SCCRP with Assigned Tunnel ID 0 and sends SCCCN to tunnel 0"]
 fn l2tp_4_4_3_sccrp_tunnel_id_zero() {
-    // RFC 2661 4.4.3 (Assigned Tunnel ID): the value is a non-zero 16-bit identifier.
+    // RFC 2661 4.4.3 (Assigned Tunnel ID): the value is a non-zero 16-bit identifier. 4.4.2:
+    // StopCCN Result Code 2 "General error--Error Code indicates the problem"; General Error
+    // Code 3 "One of the field values was out of range" (6, vendor specific, would do too).
     let mut q = lac();
     q.open();
     q.send(mt::SCCRP, 0, sccrp_avps(0));
     let got = q.recv();
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
+    let stop = PQ::find(&got, mt::STOPCCN).expect("StopCCN refusing the SCCRP");
+    let (result, error) = stop.result().expect("Result Code");
+    assert_eq!(result, 2, "{stop:?}");
+    assert!(matches!(error, Some(3 | 6)), "{stop:?}");
+    let ev = q.events();
     assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
+        !ev.iter().any(|e| matches!(e, Event::TunnelUp { .. })),
+        "{ev:?}"
     );
+    // The tunnel is cleared once the StopCCN is acknowledged and the hold period is over
+    // (RFC 2661 5.7).
+    q.zlb();
+    q.advance(Duration::from_secs(120));
+    assert_eq!(q.ep.tunnel_count(), 0);
 }
 
 /// l2tp-4.4.3-protocol-version-unsupported: an SCCRQ asking for a Protocol Version other than
-/// 1.0 is refused with StopCCN Result Code 5, not answered with an SCCRP.
+/// 1.0 is refused with StopCCN Result Code 5, not answered with an SCCRP; the Error Code gives
+/// the highest version supported, 1.0, and no tunnel is kept.
 #[test]
-#[ignore = "new: an SCCRQ with Protocol Version 2.0 is answered with SCCRP (version not checked)"]
 fn l2tp_4_4_3_protocol_version_unsupported() {
-    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1 revision 0; 4.4.2: StopCCN
-    // Result Code 5 "The protocol version of the requester is not supported".
+    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1 revision 0, the AVP's value a
+    // Ver octet then a Rev octet; 4.4.2: StopCCN Result Code 5 "The protocol version of the
+    // requester is not supported", the Error Code indicating the highest version supported.
     let mut p = lns();
     let mut avps = sccrq_avps(MY_TID);
     avps[0] = m(at::PROTOCOL_VERSION, vec![2, 0]);
     let got = p.sccrq(avps);
     assert!(PL::find(&got, mt::SCCRP).is_none(), "{got:?}");
     let stop = PL::find(&got, mt::STOPCCN).expect("StopCCN");
-    assert_eq!(stop.result().map(|r| r.0), Some(5));
+    assert_eq!(stop.result(), Some((5, Some(0x0100))), "{stop:?}");
+    assert_eq!(stop.tid, MY_TID);
+    assert_eq!(p.ep.tunnel_count(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +302,6 @@ fn l2tp_4_4_3_protocol_version_unsupported() {
 /// l2tp-4.4.4-ocrq-within-capabilities: the Bearer Type and Framing Type of an OCRQ are ones
 /// the LAC advertised in its Bearer and Framing Capabilities.
 #[test]
-#[ignore = "new: place_call always asks for digital bearer and synchronous framing (type 1)"]
 fn l2tp_4_4_4_ocrq_within_capabilities() {
     // RFC 2661 4.4.3: Bearer / Framing Capabilities say which bearer and framing the sender can
     // provide for outgoing calls; 4.4.4: Bearer Type / Framing Type name those of the call.
@@ -305,17 +318,31 @@ fn l2tp_4_4_4_ocrq_within_capabilities() {
     let rq = PL::find(&got, mt::OCRQ).expect("OCRQ");
     let bt = rq.avp(at::BEARER_TYPE).and_then(A::u32).unwrap();
     let ft = rq.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
-    assert!(bt & !2 == 0, "bearer type {bt} outside capabilities 2");
+    assert!(
+        bt != 0 && bt & !2 == 0,
+        "bearer type {bt} outside capabilities 2"
+    );
     assert!(
         ft != 0 && ft & !2 == 0,
         "framing type {ft} outside capabilities 2"
     );
+    // A LAC whose Bearer Capabilities name no bearer for outgoing calls is sent no OCRQ: no
+    // Bearer Type would fall within them.
+    let mut p = lns();
+    let mut avps = sccrq_avps(MY_TID);
+    avps.push(m(at::BEARER_CAPABILITIES, be32(0)));
+    p.sccrq(avps);
+    p.send(mt::SCCCN, 0, vec![]);
+    p.recv();
+    let now = p.now;
+    assert!(p.ep.place_call(now, p.their_tid, b"5551234").is_err());
+    let got = p.recv();
+    assert!(PL::find(&got, mt::OCRQ).is_none(), "{got:?}");
 }
 
 /// l2tp-4.4.4-iccn-within-capabilities: the Framing Type of the LAC's ICCN is one the LNS
 /// advertised in its Framing Capabilities.
 #[test]
-#[ignore = "new: the LAC's ICCN always names synchronous framing (type 1)"]
 fn l2tp_4_4_4_iccn_within_capabilities() {
     // RFC 2661 4.4.3 (Framing Capabilities) and 4.4.4 (Framing Type).
     let mut q = lac();
@@ -339,6 +366,28 @@ fn l2tp_4_4_4_iccn_within_capabilities() {
     assert!(
         ft != 0 && ft & !2 == 0,
         "framing type {ft} outside capabilities 2"
+    );
+    // The same holds for the OCCN of an outgoing call (4.4.4: Framing Type in OCCN), even when
+    // the OCRQ names a framing outside what the LNS itself advertised.
+    q.send(
+        mt::OCRQ,
+        0,
+        vec![
+            m(at::ASSIGNED_SESSION_ID, be16(MY_SID + 1)),
+            m(at::CALL_SERIAL_NUMBER, be32(9)),
+            m(at::MINIMUM_BPS, be32(9600)),
+            m(at::MAXIMUM_BPS, be32(64_000)),
+            m(at::BEARER_TYPE, be32(1)),
+            m(at::FRAMING_TYPE, be32(1)),
+            m(at::CALLED_NUMBER, b"5551234".to_vec()),
+        ],
+    );
+    let got = q.recv();
+    let occn = PQ::find(&got, mt::OCCN).expect("OCCN");
+    let ft = occn.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
+    assert!(
+        ft != 0 && ft & !2 == 0,
+        "OCCN framing type {ft} outside capabilities 2"
     );
 }
 
@@ -832,7 +881,6 @@ fn l2tp_6_14_sli_incomplete() {
 /// l2tp-6.13-wen-direction: WEN is a LAC-to-LNS message: a WEN arriving at a LAC is
 /// acknowledged and not reported as the LNS's WAN errors.
 #[test]
-#[ignore = "new: a LAC reports a WEN received from the LNS (Event::Wen), a message only a LAC sends"]
 fn l2tp_6_13_wen_direction() {
     // RFC 2661 6.13: the WEN is sent by the LAC to the LNS.
     let mut q = lac();
@@ -851,7 +899,6 @@ fn l2tp_6_13_wen_direction() {
 /// l2tp-6.14-sli-direction: SLI is an LNS-to-LAC message: an SLI arriving at an LNS is
 /// acknowledged and not reported as ACCM to apply.
 #[test]
-#[ignore = "new: an LNS reports an SLI received from the LAC (Event::Sli), a message only an LNS sends"]
 fn l2tp_6_14_sli_direction() {
     // RFC 2661 6.14 and 4.4.6 (ACCM): the LNS sends the ACCM to the LAC.
     let mut p = lns();

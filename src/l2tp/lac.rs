@@ -26,7 +26,7 @@
 //! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
 
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, Timer, TunnelState, Up};
+use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
 use super::wire::avp::{AvpValue, CallErrors};
 use super::wire::{Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue};
 use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
@@ -539,6 +539,23 @@ impl Lac {
         }
     }
 
+    /// The Framing Type of a call on tunnel `tid` (ICCN, OCCN): `preferred` if the LNS's Framing
+    /// Capabilities include it, else the other type they include (RFC 2661 4.4.3 Framing
+    /// Capabilities, 4.4.4 Framing Type). An LNS that advertised neither is sent `preferred`
+    /// (synchronous if `preferred` names no single type): there is no type within nothing.
+    fn framing_type(&self, tid: u16, preferred: u32) -> u32 {
+        let caps = self
+            .core
+            .tunnels
+            .get(&tid)
+            .map_or(0, |t| t.peer_framing_capabilities);
+        type_within(caps, preferred).unwrap_or(if preferred == 1 || preferred == 2 {
+            preferred
+        } else {
+            1
+        })
+    }
+
     fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
         let sid = m.header.session_id;
         let Some(mt) = m.message_type() else {
@@ -580,7 +597,8 @@ impl Lac {
                             s.peer_id
                         };
                         self.core.timers.cancel(&Timer::Session(tid, sid));
-                        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, 1);
+                        let framing = self.framing_type(tid, 1);
+                        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);
                         if seq {
                             iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
                         }
@@ -650,10 +668,17 @@ impl Lac {
                 if !self.core.add_session(tid, s, true) {
                     return;
                 }
+                // RFC 2661 4.4.4: the OCCN's Framing Type is the call's: the one the OCRQ asked
+                // for, within the LNS's Framing Capabilities.
+                let asked = match m.get(super::wire::AvpType::FRAMING_TYPE) {
+                    Some(AvpValue::FramingType(v)) => *v,
+                    _ => 1,
+                };
+                let framing = self.framing_type(tid, asked);
                 self.core
                     .send_ctrl(now, tid, ControlMessage::ocrp(0, peer_sid, sid));
                 self.core
-                    .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, 1));
+                    .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, framing));
                 let peer = self.core.tunnels.get(&tid).map(|t| t.peer);
                 if let Some(peer) = peer {
                     self.core.event(Event::SessionUp {
@@ -666,15 +691,9 @@ impl Lac {
                     });
                 }
             }
-            MessageType::WEN => {
-                if let Some(AvpValue::CallErrors(e)) = m.get(super::wire::AvpType::CALL_ERRORS) {
-                    let errors = *e;
-                    self.core.event(Event::Wen {
-                        session: sref,
-                        errors,
-                    });
-                }
-            }
+            // RFC 2661 6.13: WEN goes from the LAC to the LNS; one arriving here names no WAN
+            // errors of ours to report. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
             MessageType::SLI => {
                 if let Some(AvpValue::Accm { send, receive }) = m.get(super::wire::AvpType::ACCM) {
                     let (send_accm, receive_accm) = (*send, *receive);

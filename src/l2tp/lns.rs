@@ -27,7 +27,7 @@
 
 use super::pool::{LnsPool, MemberState, VirtualLns};
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, Timer, Up};
+use super::tunnel::{Core, Timer, Up, type_within};
 use super::wire::avp::AvpValue;
 use super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
@@ -280,12 +280,31 @@ impl Lns {
     }
 
     /// Places an outgoing call on an established tunnel (OCRQ); [`Event::SessionUp`] at OCCN.
+    /// The OCRQ's Bearer Type and Framing Type are among the LAC's advertised Bearer and Framing
+    /// Capabilities (RFC 2661 4.4.3, 4.4.4), digital and synchronous preferred;
+    /// [`CommandError::NoCapability`] when the LAC advertised none usable,
+    /// [`CommandError::NoSession`] when there is no such tunnel.
     pub fn place_call(
         &mut self,
         now: Instant,
         tunnel: u16,
         called_number: &[u8],
     ) -> Result<SessionRef, CommandError> {
+        // RFC 2661 4.4.4: the OCRQ's Bearer Type and Framing Type name the call's; 4.4.3: the
+        // LAC's Bearer Capabilities (for outgoing calls) and Framing Capabilities say which it can
+        // provide. A digital bearer and synchronous framing are asked for when the LAC offers
+        // them, else the other type it offers; a LAC that sent no Bearer Capabilities is asked
+        // for a digital bearer.
+        let (bearer, framing) = match self.core.tunnels.get(&tunnel) {
+            Some(t) => (
+                match t.peer_bearer_capabilities {
+                    Some(caps) => type_within(caps, 1).ok_or(CommandError::NoCapability)?,
+                    None => 1,
+                },
+                type_within(t.peer_framing_capabilities, 1).ok_or(CommandError::NoCapability)?,
+            ),
+            None => return Err(CommandError::NoSession),
+        };
         let sid = self
             .core
             .alloc_session_id(tunnel, true)
@@ -304,8 +323,8 @@ impl Lns {
             1,
             9600,
             64000,
-            1,
-            1,
+            bearer,
+            framing,
             Cow::Owned(called_number.to_vec()),
         );
         self.core.send_ctrl(now, tunnel, m);
@@ -745,16 +764,9 @@ impl Lns {
                     });
                 }
             }
-            MessageType::SLI => {
-                if let Some(AvpValue::Accm { send, receive }) = m.get(AvpType::ACCM) {
-                    let (send_accm, receive_accm) = (*send, *receive);
-                    self.core.event(Event::Sli {
-                        session: sref,
-                        send_accm,
-                        receive_accm,
-                    });
-                }
-            }
+            // RFC 2661 6.14 (and 4.4.6, ACCM): SLI goes from the LNS to the LAC; an LNS has no
+            // ACCM to take from the LAC. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
             _ => {}
         }
     }

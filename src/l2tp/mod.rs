@@ -144,14 +144,14 @@ pub enum Event {
         /// The Result Code sent.
         result: ResultCode<'static>,
     },
-    /// A WAN-Error-Notify arrived.
+    /// A WAN-Error-Notify arrived (at an LNS: RFC 2661 6.13, the LAC sends it to the LNS).
     Wen {
         /// The session.
         session: SessionRef,
         /// The counters.
         errors: CallErrors,
     },
-    /// A Set-Link-Info arrived.
+    /// A Set-Link-Info arrived (at a LAC: RFC 2661 6.14, the LNS sends it to the LAC).
     Sli {
         /// The session.
         session: SessionRef,
@@ -332,6 +332,16 @@ pub enum InputError {
         /// The AVP's Attribute Type.
         avp: AvpType,
     },
+    /// An SCCRQ (or SCCRP) of a Protocol Version other than 1.0: refused with StopCCN Result
+    /// Code 5, the Error Code giving 1.0 as the highest version supported (RFC 2661 4.4.2,
+    /// 4.4.3); for an SCCRQ no tunnel is kept.
+    #[error("unsupported protocol version {version}.{revision}")]
+    UnsupportedVersion {
+        /// The Ver octet of the peer's Protocol Version AVP.
+        version: u8,
+        /// The Rev octet.
+        revision: u8,
+    },
     /// An SCCRQ lacking an AVP RFC 2661 section 6.1 requires (or carrying Assigned Tunnel ID 0):
     /// refused with StopCCN Result 2 / Error 6 (Error 3 for the zero id), no tunnel kept.
     #[error("{message} lacks required AVP {avp}")]
@@ -353,6 +363,10 @@ pub enum CommandError {
     /// No such session or call, or not established.
     #[error("no such established session")]
     NoSession,
+    /// The peer advertised no bearer or no framing an outgoing call could use (Bearer /
+    /// Framing Capabilities, RFC 2661 4.4.3), so no OCRQ can name one (4.4.4).
+    #[error("the peer advertised no usable bearer or framing capability")]
+    NoCapability,
 }
 
 impl Config {

@@ -14,7 +14,9 @@
 //! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
 //!
 //! Every control message the channel takes is acknowledged; one the machines cannot take is
-//! answered in protocol terms (`refusal`): an unrecognised AVP with M=1 (RFC 2661 4.1) with
+//! answered in protocol terms (`refusal`): an SCCRQ or SCCRP of a Protocol Version other than 1.0
+//! with Result 5, the Error Code naming 1.0 (RFC 2661 4.4.2, 4.4.3); an unrecognised AVP with M=1
+//! (RFC 2661 4.1) with
 //! Result 2 / Error 8, a missing required AVP (RFC 2661 section 6) with Result 2 / Error 6, an
 //! Assigned Tunnel/Session ID of 0 with Result 2 / Error 3; in a tunnel message by clearing the
 //! tunnel (StopCCN; to an SCCRQ statelessly, no tunnel kept), in a session message by clearing the
@@ -100,11 +102,43 @@ pub struct Tunnel {
     pub peer_load_balance_capable: bool,
     /// We asked for the tunnel with LoadBalanceCapable (LAC).
     pub requested_with_lbc: bool,
+    /// The Framing Capabilities the peer advertised in its SCCRQ or SCCRP (RFC 2661 4.4.3: bit
+    /// value 1 synchronous, 2 asynchronous; 0 until known). Framing Types we send are chosen
+    /// among them (`type_within`).
+    pub peer_framing_capabilities: u32,
+    /// The Bearer Capabilities the peer advertised (RFC 2661 4.4.3: bit value 1 digital, 2
+    /// analog, for outgoing calls), `None` when it sent none.
+    pub peer_bearer_capabilities: Option<u32>,
     /// StopCCN result received or sent.
     pub stop_result: Option<ResultCode<'static>>,
     /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
     /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
+}
+
+/// The Framing Capabilities and Bearer Capabilities an SCCRQ or SCCRP advertises (RFC 2661
+/// 4.4.3; Framing Capabilities is required there, 0 if missing).
+fn advertised_capabilities(m: &ControlMessage<'_>) -> (u32, Option<u32>) {
+    let framing = match m.get(AvpType::FRAMING_CAPABILITIES) {
+        Some(AvpValue::FramingCapabilities(v)) => *v,
+        _ => 0,
+    };
+    let bearer = match m.get(AvpType::BEARER_CAPABILITIES) {
+        Some(AvpValue::BearerCapabilities(v)) => Some(*v),
+        _ => None,
+    };
+    (framing, bearer)
+}
+
+/// A Bearer Type or Framing Type for a call that falls within the peer's capabilities `caps`
+/// (RFC 2661 4.4.3 Bearer / Framing Capabilities, 4.4.4 Bearer / Framing Type: bit value 1 is
+/// digital bearer or synchronous framing, 2 analog bearer or asynchronous framing). `preferred`
+/// (what the call asks for) if the peer supports it, else the other type the peer supports;
+/// `None` when the peer supports neither.
+pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
+    [preferred, 1, 2]
+        .into_iter()
+        .find(|&t| (t == 1 || t == 2) && caps & t != 0)
 }
 
 /// Timer keys of an endpoint.
@@ -156,9 +190,20 @@ pub(crate) enum Up {
     },
 }
 
+/// The Protocol Version this implementation speaks (RFC 2661 4.4.3: version 1, revision 0).
+const PROTOCOL_VERSION: u8 = 1;
+/// See [`PROTOCOL_VERSION`].
+const PROTOCOL_REVISION: u8 = 0;
+/// The Error Code of a StopCCN with Result Code 5: the highest version supported (RFC 2661
+/// 4.4.2), laid out as the Protocol Version AVP's value (Ver octet, then Rev octet), so 1.0.
+const HIGHEST_VERSION_SUPPORTED: ErrorCode =
+    ErrorCode(u16::from_be_bytes([PROTOCOL_VERSION, PROTOCOL_REVISION]));
+
 /// How a received control message is refused, when it cannot be taken: the Result 2 error code
 /// and, for an SCCRQ (answered without keeping state), the error the endpoint returns.
 ///
+/// * an SCCRQ or SCCRP of a Protocol Version other than 1.0 (RFC 2661 4.4.3): Result Code 5,
+///   the Error Code naming version 1.0, the highest supported (4.4.2);
 /// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1);
 /// * an AVP RFC 2661 section 6 requires is missing: Error 6. Exception: ICCN and OCCN without
 ///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so;
@@ -174,6 +219,27 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
     let rc = |e: ErrorCode, text: String| {
         ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
     };
+    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1, revision 0. 4.4.2: a
+    // requester of another version gets StopCCN Result Code 5, whose Error Code gives the
+    // highest version supported. Checked first: another version's message may carry AVPs this
+    // one does not know.
+    if mt == MessageType::SCCRQ || mt == MessageType::SCCRP {
+        if let Some((version, revision)) = m
+            .protocol_version()
+            .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))
+        {
+            return Some((
+                ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_BAD_VERSION,
+                    HIGHEST_VERSION_SUPPORTED,
+                    Cow::Owned(
+                        format!("protocol version {version}.{revision} not supported").into_bytes(),
+                    ),
+                ),
+                InputError::UnsupportedVersion { version, revision },
+            ));
+        }
+    }
     if let Some((vendor, avp)) = m.unknown_mandatory() {
         return Some((
             rc(
@@ -434,6 +500,8 @@ impl Core {
             our_challenge: challenge,
             tie_breaker: Some(tb),
             peer_load_balance_capable: false,
+            peer_framing_capabilities: 0,
+            peer_bearer_capabilities: None,
             requested_with_lbc: lbc,
             stop_result: None,
             last_rx: now,
@@ -539,6 +607,7 @@ impl Core {
         let mut channel = Channel::new(self.channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
         let lbc = sccrq.load_balance_capable(self.cfg.enterprise);
+        let caps = advertised_capabilities(&sccrq);
         let _ = channel.receive(now, sccrq);
         // Drop the ZLB the channel queued: the SCCRP acknowledges.
         while channel.poll_transmit().is_some() {}
@@ -573,6 +642,8 @@ impl Core {
                 our_challenge: challenge,
                 tie_breaker: None,
                 peer_load_balance_capable: lbc,
+                peer_framing_capabilities: caps.0,
+                peer_bearer_capabilities: caps.1,
                 requested_with_lbc: false,
                 stop_result: None,
                 last_rx: now,
@@ -1093,6 +1164,8 @@ impl Core {
                 let peer_id = m.assigned_tunnel_id().unwrap_or(0);
                 t.peer_id = peer_id;
                 t.channel.set_peer_tunnel_id(peer_id);
+                (t.peer_framing_capabilities, t.peer_bearer_capabilities) =
+                    advertised_capabilities(&m);
                 t.channel
                     .set_peer_window(m.receive_window_size().unwrap_or(4));
                 let peer = t.peer;
