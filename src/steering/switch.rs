@@ -176,9 +176,9 @@ impl SwitchConfig {
     /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
     /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
-    /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error Indications,
-    /// 100 Echo Responses and 100 Supported Extension Headers Notifications per second (bursts
-    /// of 20, each).
+    /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
+    /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
+    /// second (bursts of 20, each).
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
