@@ -4,11 +4,12 @@
 //! `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
+
+use common::l2tp::*;
 
 use std::time::Duration;
-use support::*;
+
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 use telcp::l2tp::{Config, Event, Lac, Lns, SessionRef};
 

@@ -2,10 +2,10 @@
 //! driving `Lns` and `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
 
-use support::*;
+use common::l2tp::*;
+
 use telcp::l2tp::wire::avp::CallErrors;
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 use telcp::l2tp::{Config, ConfigError, Event, Lac, LacConfig, Lns, SessionRef};

@@ -2,10 +2,9 @@
 //! `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
 
-use support::*;
+use common::l2tp::*;
 
 /// l2tp-3.1-control-flags: every control message we send has T=1, L=1, S=1, O=0, P=0 and Ver=2,
 /// and its Length is the whole message.

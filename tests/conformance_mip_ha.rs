@@ -4,11 +4,12 @@
 //! checks the reply the RFC demands. Each test's doc comment names the statement ids of
 //! `conformance/rfc5944.toml` it checks.
 
-#[path = "conformance_support/mip.rs"]
-mod support;
+mod common;
+
+use common::mip::*;
 
 use std::time::Duration;
-use support::*;
+
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
 

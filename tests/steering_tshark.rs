@@ -1,0 +1,176 @@
+//! tshark on the steering gateway's traffic (`common::steering`): every GTP message of a run, and
+//! the error answers, dissect as meant with no malformed packet. Skips when tshark is absent.
+
+mod common;
+
+use common::steering::*;
+use std::collections::HashMap;
+use std::time::Duration;
+use telcp::steering::VirtualId;
+use telcp::steering::gtp::{Ie, Message, MessageType};
+
+// ---------------------------------------------------------------- tshark on the gateway's traffic
+
+#[test]
+fn tshark_reads_the_gateway_traffic() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(11, 0.0, 1);
+    gw.create_sessions(4);
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().update(now, i);
+        gw.sgsn().g_pdu(i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    for i in 0..4 {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    let cap = Capture::new(&gw, "tshark", "gateway.pcap");
+    let run = |args: &[&str]| cap.run(args);
+    // Only the peer-facing side: the fabric (port 4000) is not GTP.
+    let bad = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && !(udp.port == 4000) && ip.src == 10.0.0.1",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.user_ipv4",
+    ]);
+    let layout = layout();
+    let mut seen = HashMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('|').collect();
+        *seen.entry(cols[0].to_owned()).or_insert(0) += 1;
+        assert_eq!(cols[1], "128", "accepted: {line}");
+        if cols[0] == "0x11" || cols[0] == "0x13" {
+            // Create / Update responses: the TEID tshark reads carries a primary and a backup VID.
+            let teid = u32::from_str_radix(cols[2].trim_start_matches("0x"), 16).unwrap();
+            let p = layout.primary(teid).unwrap();
+            assert!(gw.proc_by_vid(p).is_some());
+            assert!(layout.backup(teid).is_some_and(|b| b != p));
+        }
+        if cols[0] == "0x11" {
+            assert!(cols[3].starts_with("10."), "End User Address {line}");
+        }
+    }
+    for t in ["0x11", "0x13", "0x15"] {
+        assert!(
+            seen.get(t).is_some_and(|n| *n >= 4),
+            "{t} in {seen:?}\n{out}"
+        );
+    }
+}
+
+#[test]
+fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
+    let tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output();
+    if !tshark.is_ok_and(|o| o.status.success()) {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gateway::new(26, 0.0, 1);
+    gw.create_sessions(1);
+    let layout = layout();
+    let no_vid = layout
+        .compose(VirtualId::new(200).unwrap(), None, 5)
+        .unwrap();
+    let vid = gw.proc(11).vid().unwrap();
+    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    gw.sgsn().g_pdu_to(2152, no_vid);
+    gw.sgsn().g_pdu_to(40001, no_session);
+    gw.sgsn()
+        .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
+    // Update and Delete PDP Context Requests naming no context: answered Non-existent.
+    for (t, seq) in [
+        (MessageType::UPDATE_PDP_CONTEXT_REQUEST, 0x0301),
+        (MessageType::DELETE_PDP_CONTEXT_REQUEST, 0x0302),
+    ] {
+        let m = Message::new(t, no_vid, seq, vec![Ie::Nsapi(5)]);
+        gw.sgsn().send_raw(2123, 2123, m.to_vec().unwrap());
+    }
+    gw.sim.run_for(Duration::from_millis(300));
+    let cap = Capture::new(&gw, "ei", "errors.pcap");
+    let run = |args: &[&str]| cap.run(args);
+    let bad = run(&[
+        "-Y",
+        "(gtp || gtpv2) && !(udp.port == 4000) && (_ws.malformed || _ws.expert.severity >= 8388608)",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    let out = run(&[
+        "-Y",
+        "gtp && ip.src == 10.0.0.1 && (gtp.message == 0x1a || gtp.message == 0x03)",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.teid_data",
+        "-e",
+        "gtp.gsn_ipv4",
+        "-e",
+        "gtp.ext_hdr.udp_port",
+        "-e",
+        "udp.dstport",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    let ei = |teid: u32, port: &str| format!("0x1a|0x{teid:08x}|10.0.0.1|{port}|2152");
+    assert!(lines.contains(&ei(no_vid, "").as_str()), "{out}");
+    assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
+    assert!(lines.contains(&"0x03||||2123"), "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    let out = run(&[
+        "-Y",
+        "gtp && ip.src == 10.0.0.1 && gtp.cause == 192",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "gtp.message",
+        "-e",
+        "gtp.teid",
+        "-e",
+        "gtp.seq_number",
+        "-e",
+        "gtp.cause",
+        "-e",
+        "udp.srcport",
+        "-e",
+        "udp.dstport",
+    ]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "0x13|0x00000000|0x0301|192|2123|2123",
+            "0x15|0x00000000|0x0302|192|2123|2123"
+        ],
+        "{out}"
+    );
+}
