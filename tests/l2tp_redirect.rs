@@ -2,6 +2,10 @@
 //! loss, duplication and reordering.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::l2tp::*;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, MonitorConfig, NodeId as HNode, Role};
@@ -9,10 +13,6 @@ use telcp::l2tp::pool::{MemberState, VirtualLns};
 use telcp::l2tp::wire::{ErrorCode, Message, MessageType};
 use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
 use telcp::sim::{LinkConfig, NodeId, Sim};
-
-pub fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -52,26 +52,16 @@ fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> 
     let now = Instant::now();
     let mut sim = Sim::new(seed, now);
     if lossy {
-        sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+        sim.set_default_link(lossy_link());
     }
-    let lac = sim.add_node(
-        "lac",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lac_cfg, now).unwrap()),
-    );
-    let contact = sim.add_node(
-        "contact",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(Lns::new(contact_cfg, now).unwrap()),
-    );
+    let lac = add_lac(&mut sim, "lac", "10.0.9.1", lac_cfg);
+    let contact = add_lns(&mut sim, "contact", "10.0.0.1", contact_cfg);
     let pool = POOL
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let lns = Lns::new(lns_config(seed * 10 + i as u64 + 7), now).unwrap();
-            sim.add_node(format!("pool{i}"), &[addr(a)], None, Box::new(lns))
+            let cfg = lns_config(seed * 10 + i as u64 + 7);
+            add_lns(&mut sim, &format!("pool{i}"), a, cfg)
         })
         .collect();
     World {
@@ -80,23 +70,6 @@ fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> 
         contact,
         pool,
     }
-}
-
-fn events<T: 'static + telcp::Node>(
-    sim: &mut Sim,
-    id: NodeId,
-    poll: fn(&mut T) -> Option<Event>,
-) -> Vec<Event> {
-    let n = sim.node_mut::<T>(id);
-    std::iter::from_fn(|| poll(n)).collect()
-}
-
-fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lac>(sim, id, Lac::poll_event)
-}
-
-fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lns>(sim, id, Lns::poll_event)
 }
 
 fn session_ups(ev: &[Event]) -> usize {

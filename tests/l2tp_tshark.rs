@@ -3,6 +3,10 @@
 //! packet and no error-level expert info. Skips when tshark is absent.
 #![cfg(feature = "pcap")]
 
+mod common;
+
+use common::l2tp::{add_lac, add_lns, lns_config_of};
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::process::Command;
@@ -187,7 +191,7 @@ fn tshark_dissects_every_message_type() {
 fn tshark_dissects_a_simulated_redirect_run() {
     use std::time::Instant;
     use telcp::l2tp::pool::MemberState;
-    use telcp::l2tp::{Config, Lac, LacConfig, Lns, LnsConfig};
+    use telcp::l2tp::{Config, Lac, LacConfig, Lns};
     use telcp::sim::{LinkConfig, Sim};
     if Command::new("tshark").arg("--version").output().is_err() {
         println!("skipped: tshark not found");
@@ -206,42 +210,9 @@ fn tshark_dissects_a_simulated_redirect_run() {
     sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
     let mut lc = LacConfig::new(a("10.0.0.1"));
     lc.common = common(1);
-    let lac = sim.add_node(
-        "lac",
-        &[a("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
-    let contact = sim.add_node(
-        "contact",
-        &[a("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: common(2),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
-    sim.add_node(
-        "pool",
-        &[a("10.0.1.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: common(3),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
+    let lac = add_lac(&mut sim, "lac", "10.0.9.1", lc);
+    let contact = add_lns(&mut sim, "contact", "10.0.0.1", lns_config_of(common(2)));
+    add_lns(&mut sim, "pool", "10.0.1.1", lns_config_of(common(3)));
     sim.node_mut::<Lns>(contact).pool.update(
         "10.0.1.1".parse().unwrap(),
         MemberState::Up,

@@ -3,74 +3,27 @@
 //! outgoing calls, WEN/SLI, data sequencing, unknown mandatory AVPs.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::l2tp::*;
+
 use std::borrow::Cow;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::l2tp::wire::avp::{AvpValue, CallErrors};
 use telcp::l2tp::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
 };
-use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns, LnsConfig};
-use telcp::sim::{Fate, LinkConfig, NodeId, Sim};
-
-fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
-
-struct Pair {
-    sim: Sim,
-    lac: NodeId,
-    lns: NodeId,
-}
-
-/// `c` with the replayable seed `n` (the runs here were written with `seed_from_u64(0)`).
-fn seeded(c: Config, n: u64) -> Config {
-    Config {
-        seed: telcp::io::seed(n),
-        ..c
-    }
-}
+use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns};
+use telcp::sim::{Fate, LinkConfig, Sim};
 
 fn pair(lac_common: Config, lns_common: Config, lossy: bool) -> Pair {
-    let now = Instant::now();
-    let mut sim = Sim::new(5, now);
+    let mut sim = Sim::new(5, Instant::now());
     if lossy {
-        sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+        sim.set_default_link(lossy_link());
     }
     let mut lc = LacConfig::new(addr("10.0.0.1"));
     lc.common = seeded(lac_common, 0);
-    let lac = sim.add_node(
-        "lac",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
-    let lns = sim.add_node(
-        "lns",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: seeded(lns_common, 0),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
-    Pair { sim, lac, lns }
-}
-
-fn lac_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lac>(p.lac);
-    std::iter::from_fn(|| n.poll_event()).collect()
-}
-
-fn lns_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lns>(p.lns);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    Pair::new(sim, lc, lns_config_of(seeded(lns_common, 0)))
 }
 
 fn up(p: &mut Pair) -> telcp::l2tp::CallId {
