@@ -267,10 +267,7 @@ fn l2tp_4_4_3_sccrp_tunnel_id_zero() {
     assert_eq!(result, 2, "{stop:?}");
     assert!(matches!(error, Some(3 | 6)), "{stop:?}");
     let ev = q.events();
-    assert!(
-        !ev.iter().any(|e| matches!(e, Event::TunnelUp { .. })),
-        "{ev:?}"
-    );
+    assert!(!tunnel_up_in(&ev), "{ev:?}");
     // The tunnel is cleared once the StopCCN is acknowledged and the hold period is over
     // (RFC 2661 5.7).
     q.zlb();
@@ -635,7 +632,7 @@ fn l2tp_5_7_lac_stopccn_received() {
     assert!(got.iter().all(Ctl::is_zlb), "only the ack: {got:?}");
     assert!(got.iter().any(|c| c.nr == ns.wrapping_add(1)), "{got:?}");
     let ev = q.events();
-    assert!(ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })));
+    assert!(tunnel_down_in(&ev));
     assert!(ev.iter().any(|e| matches!(
         e,
         Event::SessionDown { call: Some(c), .. } if *c == call
@@ -765,11 +762,7 @@ fn l2tp_6_2_sccrp_incomplete() {
     q.send(mt::SCCRP, 0, avps);
     let got = q.recv();
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
-    assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
-    );
+    assert!(!tunnel_up_in(&q.events()));
 }
 
 /// l2tp-6.6-icrq-incomplete: an ICRQ without Call Serial Number creates no session.
@@ -824,11 +817,7 @@ fn l2tp_6_9_ocrq_incomplete() {
     );
     let got = q.recv();
     assert!(PQ::find(&got, mt::OCRP).is_none(), "{got:?}");
-    assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&q.events()));
 }
 
 /// l2tp-6.10-ocrp-incomplete: an OCRP without Assigned Session ID does not move the LNS's
@@ -845,11 +834,7 @@ fn l2tp_6_10_ocrp_incomplete() {
     p.send(mt::OCRP, r.session, vec![]);
     p.send(mt::OCCN, r.session, iccn_avps());
     p.recv();
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
 }
 
 /// l2tp-6.13-wen-incomplete: a WEN without Call Errors reports nothing.

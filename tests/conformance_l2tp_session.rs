@@ -455,11 +455,7 @@ fn l2tp_5_2_1_icrq_icrp_iccn() {
     assert_eq!(icrp.sid, MY_SID);
     let sid = icrp.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
     assert!(sid != 0);
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
     p.send(mt::ICCN, sid, iccn_avps());
     p.recv();
     assert!(
@@ -515,18 +511,10 @@ fn l2tp_5_2_2_lns_ocrq() {
         vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))],
     );
     p.recv();
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
     p.send(mt::OCCN, r.session, iccn_avps());
     p.recv();
-    assert!(
-        p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(session_up_in(&p.events()));
 }
 
 /// l2tp-5.2.2-lac-ocrp: a LAC answers an OCRQ with an OCRP (its Assigned Session ID) and an OCCN.

@@ -2,6 +2,10 @@
 //! (fault 8 is in `l2tp_seeds.rs`). The LAC at 192.0.2.10:1701 opens a tunnel to the LNS with the
 //! SCCRQ of the issue (Assigned Tunnel ID 0x5001), gets SCCRP and answers SCCCN.
 
+mod common;
+
+use common::hex;
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -30,13 +34,6 @@ fn lac_addr() -> SocketAddr {
 
 fn lns_addr() -> SocketAddr {
     "192.0.2.1:1701".parse().unwrap()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn control(b: &[u8]) -> ControlMessage<'static> {

@@ -2,6 +2,10 @@
 //! authenticator that admitted the message, every configured bound holds on every path, and the
 //! answers to unauthenticated input are rate-limited.
 
+mod common;
+
+use common::hex;
+
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use telcp::MacAddr;
@@ -148,13 +152,6 @@ fn fault_09_bytes() -> Vec<u8> {
     );
     q.extend_from_slice(&hex("83106d6e3140686f6d652e6578616d706c65"));
     q
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Issue 12 fault 9. RFC 5944 section 3.6.1.3: the mobile node places every extension the home

@@ -2,6 +2,10 @@
 //! straight through the machines' `handle_datagram` (no simulator), checked against the clause of
 //! TS 29.060 / TS 29.281 quoted at each test.
 
+mod common;
+
+use common::hex;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -20,13 +24,6 @@ use telcp::steering::{
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 const SGSN_C: &str = "192.0.2.10:2123";
 const SGSN_U: &str = "192.0.2.10:2152";
 const GW_C: &str = "10.0.0.1:2123";

@@ -630,3 +630,23 @@ pub fn lac_ev(p: &mut Pair) -> Vec<Event> {
 pub fn lns_ev(p: &mut Pair) -> Vec<Event> {
     lns_events(&mut p.sim, p.lns)
 }
+
+/// Whether `ev` holds a `TunnelUp` (the control connection established, RFC 2661 section 5.1).
+pub fn tunnel_up_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::TunnelUp { .. }))
+}
+
+/// Whether `ev` holds a `TunnelDown`.
+pub fn tunnel_down_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::TunnelDown { .. }))
+}
+
+/// Whether `ev` holds a `SessionUp` (a call established, RFC 2661 section 5.2).
+pub fn session_up_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::SessionUp { .. }))
+}
+
+/// Whether `ev` holds a `SessionDown`.
+pub fn session_down_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::SessionDown { .. }))
+}
