@@ -19,6 +19,21 @@ fn md5(parts: &[&[u8]]) -> [u8; 16] {
     h.finalize().into()
 }
 
+/// Brings up an incoming call on the LNS whose ICCN carries Sequencing Required (RFC 2661
+/// 4.4.6); returns the LNS's Session ID.
+fn sequenced_session(p: &mut Peer<Lns>) -> u16 {
+    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
+    let got = p.recv();
+    let sid = Peer::<Lns>::find(&got, mt::ICRP)
+        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
+        .unwrap();
+    let mut avps = iccn_avps();
+    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
+    p.send(mt::ICCN, sid, avps);
+    p.recv();
+    sid
+}
+
 /// Hides `value` of attribute `attr` (RFC 2661 4.3), written from the RFC independently.
 fn hide(attr: u16, secret: &[u8], rv: &[u8], value: &[u8]) -> Vec<u8> {
     let mut p = (value.len() as u16).to_be_bytes().to_vec();
@@ -596,15 +611,7 @@ fn l2tp_5_4_sequencing_required() {
     // data messages.
     let mut p = lns();
     p.tunnel();
-    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
-    let got = p.recv();
-    let sid = Peer::<Lns>::find(&got, mt::ICRP)
-        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
-        .unwrap();
-    let mut avps = iccn_avps();
-    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
-    p.send(mt::ICCN, sid, avps);
-    p.recv();
+    let sid = sequenced_session(&mut p);
     for i in 0..3u16 {
         p.ep.send_ppp(sref(&p, sid), b"\xff\x03").unwrap();
         let raw = p.recv_raw();
@@ -620,15 +627,7 @@ fn l2tp_5_4_late_data_dropped() {
     // RFC 2661 5.4: out-of-order data "MAY" be discarded (telcp discards late ones).
     let mut p = lns();
     p.tunnel();
-    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
-    let got = p.recv();
-    let sid = Peer::<Lns>::find(&got, mt::ICRP)
-        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
-        .unwrap();
-    let mut avps = iccn_avps();
-    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
-    p.send(mt::ICCN, sid, avps);
-    p.recv();
+    let sid = sequenced_session(&mut p);
     let tid = p.their_tid;
     for ns in [0u16, 2, 1, 3] {
         let mut seq = ns.to_be_bytes().to_vec();

@@ -78,6 +78,20 @@ fn session_ups(ev: &[Event]) -> usize {
         .count()
 }
 
+/// `lev` (the LAC's events) holds the call's redirection from the contact LNS to pool member
+/// `to` (RFC 2661 4.4.2 Result Code 2 / Error Code 9, issue 4 claim 4) and one session up.
+fn assert_redirected_and_up(lev: &[Event], call: CallId, to: usize) {
+    assert!(
+        lev.contains(&Event::Redirected {
+            call,
+            from: ip("10.0.0.1"),
+            to: ip(POOL[to])
+        }),
+        "{lev:?}"
+    );
+    assert_eq!(session_ups(lev), 1);
+}
+
 /// Control messages of `mt` delivered to `to` in the trace.
 fn delivered(sim: &Sim, to: SocketAddr, mt: MessageType) -> Vec<Message<'static>> {
     sim.trace()
@@ -235,15 +249,7 @@ fn claim_4_tunnel_level_redirect() {
     let call = open(&mut w.sim, w.lac);
     w.sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut w.sim, w.lac);
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[2])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 2);
     assert_eq!(w.sim.node_mut::<Lns>(w.contact).tunnel_count(), 0);
     let sccrqs = delivered(&w.sim, addr("10.0.0.1"), MessageType::SCCRQ);
     assert!(
@@ -380,15 +386,7 @@ fn claim_7_standard_redirect_for_plain_lacs() {
     let call = open(&mut w.sim, w.lac);
     w.sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut w.sim, w.lac);
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[1])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 1);
     let cdns = delivered(&w.sim, addr("10.0.9.1"), MessageType::CDN);
     let rc = control(&cdns[0]).result_code().unwrap().clone();
     assert_eq!(rc.error_code(), Some(ErrorCode::TRY_ANOTHER_DIRECTED));
@@ -483,15 +481,7 @@ fn claim_7_try_another_uses_alternates() {
     sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut sim, lac);
     // The alternate equal to the refusing LNS is skipped.
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[2])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 2);
     assert_eq!(session_ups(&lns_events(&mut sim, pool2)), 1);
 }
 

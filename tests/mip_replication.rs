@@ -248,11 +248,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
 
 #[test]
 fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
-    let ok = std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
@@ -262,30 +258,13 @@ fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
     }
-    let dir = std::env::temp_dir().join(format!("telcp-mip-ha-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("cluster.pcap");
-    let f = std::fs::File::create(&path).unwrap();
-    drop(w.sim.write_pcap(f).unwrap());
+    let cap = common::Capture::new(&w, "mip-ha", "cluster.pcap");
     let filter = "mip.type == 1 || mip.type == 3";
-    let out = std::process::Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&path)
-        .args(["-q", "-z", &format!("expert,{filter}")])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = cap.run(&["-n", "-q", "-z", &format!("expert,{filter}")]);
     assert!(!text.contains("Errors"), "{text}");
-    let out = std::process::Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&path)
-        .args([
-            "-Y", filter, "-T", "fields", "-e", "mip.type", "-e", "mip.code",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = cap.run(&[
+        "-n", "-Y", filter, "-T", "fields", "-e", "mip.type", "-e", "mip.code",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     // Each registration: request (MN -> HA 1), maybe forwarded, reply, maybe relayed.
     assert!(
@@ -297,5 +276,4 @@ fn tshark_dissects_the_registrations_of_a_cluster_run_without_errors() {
         "{text}"
     );
     assert!(lines.iter().all(|l| *l == "1\t" || *l == "3\t0"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -75,6 +75,16 @@ impl Capture {
         Capture { dir, path }
     }
 
+    /// tshark finds no malformed packet and no error-level expert item among the packets that
+    /// match the display filter `filter`.
+    pub fn assert_clean(&self, filter: &str) {
+        let bad = self.run(&[
+            "-Y",
+            &format!("{filter} && (_ws.malformed || _ws.expert.severity >= 8388608)"),
+        ]);
+        assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
+    }
+
     /// tshark's standard output over the capture with these arguments.
     pub fn run(&self, args: &[&str]) -> String {
         let o = std::process::Command::new("tshark")
