@@ -28,6 +28,18 @@ fn cfg(seed: u64) -> Config {
     }
 }
 
+/// An LNS with the default configuration and seed 0, started at `now`.
+fn lns_at(now: Instant) -> Lns {
+    Lns::new(
+        LnsConfig {
+            common: cfg(0),
+            ..LnsConfig::default()
+        },
+        now,
+    )
+    .unwrap()
+}
+
 fn lac_addr() -> SocketAddr {
     "192.0.2.10:1701".parse().unwrap()
 }
@@ -79,14 +91,7 @@ impl Peer {
     /// SCCRQ (the bytes), SCCRP, SCCCN: an established tunnel.
     fn established() -> Peer {
         let now = Instant::now();
-        let lns = Lns::new(
-            LnsConfig {
-                common: cfg(0),
-                ..LnsConfig::default()
-            },
-            now,
-        )
-        .unwrap();
+        let lns = lns_at(now);
         let mut p = Peer {
             lns,
             now,
@@ -221,14 +226,7 @@ fn fault_01_unknown_message_type_without_m_bit_is_acknowledged_and_ignored() {
 #[test]
 fn fault_02_sccrq_with_unknown_mandatory_vendor_avp_is_refused() {
     let now = Instant::now();
-    let mut lns = Lns::new(
-        LnsConfig {
-            common: cfg(0),
-            ..LnsConfig::default()
-        },
-        now,
-    )
-    .unwrap();
+    let mut lns = lns_at(now);
     let r = lns.handle_datagram(now, lac_addr(), lns_addr(), &sccrq_with_unknown_avp());
     assert_eq!(
         r,
@@ -457,14 +455,7 @@ fn fault_06_iccn_without_connect_speed_and_framing_type_is_taken() {
 #[test]
 fn fault_06_missing_required_avp_is_refused_in_protocol_terms() {
     let now = Instant::now();
-    let mut lns = Lns::new(
-        LnsConfig {
-            common: cfg(0),
-            ..LnsConfig::default()
-        },
-        now,
-    )
-    .unwrap();
+    let mut lns = lns_at(now);
     let sccrq = ControlMessage::new(MessageType::SCCRQ, 0, 0)
         .with(Avp::mandatory(AvpValue::ProtocolVersion {
             version: 1,

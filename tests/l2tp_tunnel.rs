@@ -101,13 +101,7 @@ fn stopccn_with_result_and_hold_period() {
     let tunnel = p.sim.node_mut::<Lns>(p.lns).tunnel_count();
     assert_eq!(tunnel, 1);
     let ev = lns_ev(&mut p);
-    let tid = ev
-        .iter()
-        .find_map(|e| match e {
-            Event::TunnelUp { tunnel, .. } => Some(*tunnel),
-            _ => None,
-        })
-        .unwrap();
+    let tid = tunnel_up_id(&ev).unwrap();
     let rc = ResultCode::new(ResultCodeValue::STOPCCN_SHUTTING_DOWN);
     p.sim
         .node_mut::<Lns>(p.lns)
@@ -336,13 +330,7 @@ fn outgoing_call_wen_sli() {
     let mut p = pair(Config::default(), Config::default(), true);
     let call = up(&mut p);
     let ev = lns_ev(&mut p);
-    let tid = ev
-        .iter()
-        .find_map(|e| match e {
-            Event::TunnelUp { tunnel, .. } => Some(*tunnel),
-            _ => None,
-        })
-        .unwrap();
+    let tid = tunnel_up_id(&ev).unwrap();
     let now = p.sim.now();
     let s = p
         .sim

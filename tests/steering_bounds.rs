@@ -63,10 +63,7 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
     assert_eq!(s.drops(DropReason::ZeroId), 1);
     assert_eq!(gw.proc(11).stats().unknown_teid, 6);
     // No state changed: every session is still there and served.
-    for i in 0..4 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-    }
+    gw.update_sessions(0..4, Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(1));
     assert!(
         gw.sim
@@ -148,10 +145,7 @@ fn setups_beyond_capacity_are_refused_with_no_resources() {
         })
         .take(20)
         .collect();
-    for &i in &idx {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-    }
+    gw.update_sessions(idx.iter().copied(), Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(1));
     for &i in &idx {
         assert_eq!(gw.sim.node::<Sgsn>(gw.sgsn).sessions[i].updates_ok, 1);

@@ -32,14 +32,8 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
     let mut gw = Gateway::new(21, 0.05, 1);
     gw.create_sessions(3);
     gw.settle();
-    let layout = layout();
-    // VID 200 is held by no processor: the line interface answers.
-    let no_vid = layout
-        .compose(VirtualId::new(200).unwrap(), None, 5)
-        .unwrap();
-    // Processor 11's VID, but no session there: the processor answers, through the line.
-    let vid = gw.proc(11).vid().unwrap();
-    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    // A TEID naming no processor, and one naming no session at processor 11.
+    let (no_vid, no_session) = gw.unknown_teids();
     for _ in 0..4 {
         gw.sgsn().g_pdu_to(2152, no_vid);
         // From another port (a peer behind a NAT): the Error Indication names it.
@@ -89,10 +83,7 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
         assert!(teid != 0 && !live.contains(&teid), "{teid:#x}");
     }
     // Nothing changed for the live sessions.
-    for i in 0..3 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-    }
+    gw.update_sessions(0..3, Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(2));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 1));
@@ -229,10 +220,7 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     );
     assert_eq!(gw.sp().session_count(), 3);
     // The other sessions are untouched; the victim's Update is refused as Non-existent.
-    for i in 0..4 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-    }
+    gw.update_sessions(0..4, Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(3));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     for (i, s) in sgsn.sessions.iter().enumerate() {
@@ -353,14 +341,8 @@ fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
     let mut gw = Gateway::new(27, 0.05, 1);
     gw.create_sessions(3);
     gw.settle();
-    let layout = layout();
-    // VID 200 is held by no processor: the line interface answers.
-    let no_vid = layout
-        .compose(VirtualId::new(200).unwrap(), None, 5)
-        .unwrap();
-    // Processor 11's VID, no session there: the processor answers, through the line.
-    let vid = gw.proc(11).vid().unwrap();
-    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    // A TEID naming no processor, and one naming no session at processor 11.
+    let (no_vid, no_session) = gw.unknown_teids();
     let mut asked = Vec::new();
     for teid in [no_vid, no_session] {
         let idx = forged_slot(&mut gw, teid);
@@ -416,10 +398,7 @@ fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
     assert!(gw.proc(11).stats().unknown_teid >= 2);
     assert_eq!(gw.sp().session_count(), 3, "nothing changed in the gateway");
     // The live sessions are untouched.
-    for i in 0..3 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-    }
+    gw.update_sessions(0..3, Duration::ZERO);
     gw.sim.run_for(Duration::from_secs(2));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert!(sgsn.sessions[..3].iter().all(|s| s.updates_ok == 1));

@@ -270,11 +270,7 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
     gw.sim.crash(gw.sp);
     gw.sim.run_for(Duration::from_millis(300));
     // Meanwhile the line interface keeps steering: session packets never needed the switch.
-    for i in 0..30 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-        gw.sim.run_for(Duration::from_millis(5));
-    }
+    gw.update_sessions(0..30, Duration::from_millis(5));
     // (A primary answers once its replication attempts give up: max_retries x retransmit.)
     gw.sim.run_for(Duration::from_secs(3));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
@@ -301,11 +297,7 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
     assert!(t.version() > old_version);
     assert_eq!(t.state(victim), Some(VidState::Down));
     // Sessions are still served (the failed processor's by its backups), and new ones set up.
-    for i in 0..30 {
-        let now = gw.sim.now();
-        gw.sgsn().update(now, i);
-        gw.sim.run_for(Duration::from_millis(5));
-    }
+    gw.update_sessions(0..30, Duration::from_millis(5));
     gw.sim.run_for(Duration::from_secs(3));
     let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
     assert!(sgsn.sessions.iter().all(|s| s.updates_ok == 2));

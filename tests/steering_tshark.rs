@@ -6,7 +6,6 @@ mod common;
 use common::steering::*;
 use std::collections::HashMap;
 use std::time::Duration;
-use telcp::steering::VirtualId;
 use telcp::steering::gtp::{Ie, Message, MessageType};
 
 // ---------------------------------------------------------------- tshark on the gateway's traffic
@@ -83,12 +82,8 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
     }
     let mut gw = Gateway::new(26, 0.0, 1);
     gw.create_sessions(1);
-    let layout = layout();
-    let no_vid = layout
-        .compose(VirtualId::new(200).unwrap(), None, 5)
-        .unwrap();
-    let vid = gw.proc(11).vid().unwrap();
-    let no_session = layout.compose(vid, None, 0x7777).unwrap();
+    // A TEID naming no processor, and one naming no session at processor 11.
+    let (no_vid, no_session) = gw.unknown_teids();
     gw.sgsn().g_pdu_to(2152, no_vid);
     gw.sgsn().g_pdu_to(40001, no_session);
     gw.sgsn()

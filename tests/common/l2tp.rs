@@ -650,3 +650,11 @@ pub fn session_up_in(ev: &[Event]) -> bool {
 pub fn session_down_in(ev: &[Event]) -> bool {
     ev.iter().any(|e| matches!(e, Event::SessionDown { .. }))
 }
+
+/// The Tunnel ID of the first `TunnelUp` in `ev`.
+pub fn tunnel_up_id(ev: &[Event]) -> Option<u16> {
+    ev.iter().find_map(|e| match e {
+        Event::TunnelUp { tunnel, .. } => Some(*tunnel),
+        _ => None,
+    })
+}

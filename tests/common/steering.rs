@@ -240,6 +240,30 @@ impl Gateway {
         assert!(ok, "not every Create PDP Context Request was answered");
     }
 
+    /// Two TEIDs naming no context: one whose VID (200) no processor holds (the line interface
+    /// answers for it), and one with processor 11's VID but no session there (the processor
+    /// answers, through the line).
+    pub fn unknown_teids(&self) -> (u32, u32) {
+        let layout = layout();
+        let no_vid = layout
+            .compose(VirtualId::new(200).unwrap(), None, 5)
+            .unwrap();
+        let vid = self.proc(11).vid().unwrap();
+        (no_vid, layout.compose(vid, None, 0x7777).unwrap())
+    }
+
+    /// Sends an Update PDP Context Request for each session of `idx`, `gap` apart (at once when
+    /// `gap` is zero).
+    pub fn update_sessions(&mut self, idx: impl IntoIterator<Item = usize>, gap: Duration) {
+        for i in idx {
+            let now = self.sim.now();
+            self.sgsn().update(now, i);
+            if !gap.is_zero() {
+                self.sim.run_for(gap);
+            }
+        }
+    }
+
     pub fn settle(&mut self) {
         self.sim.run_for(Duration::from_secs(2));
     }
