@@ -250,15 +250,9 @@ fn after_a_redirect_the_contact_tunnel_is_closed_and_the_pool_tunnel_kept() {
     const POOL: &str = "10.0.1.1";
     for seed in 0..10 {
         let mut p = pair(seed, lac_config(seed));
-        let now = p.sim.now();
         let mut pc = LnsConfig::default();
         pc.common.seed = telcp::io::seed(seed + 2000);
-        let pool = p.sim.add_node(
-            "pool",
-            &[addr(POOL)],
-            None,
-            Box::new(Lns::new(pc, now).unwrap()),
-        );
+        let pool = add_lns(&mut p.sim, "pool", POOL, pc);
         {
             let contact = p.sim.node_mut::<Lns>(p.lns);
             contact
