@@ -30,25 +30,12 @@ fn tshark_reads_the_gateway_traffic() {
     }
     gw.sim.run_for(Duration::from_millis(300));
     let cap = Capture::new(&gw, "tshark", "gateway.pcap");
-    let run = |args: &[&str]| cap.run(args);
     // Only the peer-facing side: the fabric (port 4000) is not GTP.
     cap.assert_clean("gtp && !(udp.port == 4000)");
-    let out = run(&[
-        "-Y",
+    let out = cap.fields(
         "gtp && !(udp.port == 4000) && ip.src == 10.0.0.1",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "gtp.message",
-        "-e",
-        "gtp.cause",
-        "-e",
-        "gtp.teid_data",
-        "-e",
-        "gtp.user_ipv4",
-    ]);
+        &["gtp.message", "gtp.cause", "gtp.teid_data", "gtp.user_ipv4"],
+    );
     let layout = layout();
     let mut seen = HashMap::new();
     for line in out.lines() {
@@ -98,52 +85,34 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
     }
     gw.sim.run_for(Duration::from_millis(300));
     let cap = Capture::new(&gw, "ei", "errors.pcap");
-    let run = |args: &[&str]| cap.run(args);
     cap.assert_clean("(gtp || gtpv2) && !(udp.port == 4000)");
-    let out = run(&[
-        "-Y",
+    let out = cap.fields(
         "gtp && ip.src == 10.0.0.1 && (gtp.message == 0x1a || gtp.message == 0x03)",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "gtp.message",
-        "-e",
-        "gtp.teid_data",
-        "-e",
-        "gtp.gsn_ipv4",
-        "-e",
-        "gtp.ext_hdr.udp_port",
-        "-e",
-        "udp.dstport",
-    ]);
+        &[
+            "gtp.message",
+            "gtp.teid_data",
+            "gtp.gsn_ipv4",
+            "gtp.ext_hdr.udp_port",
+            "udp.dstport",
+        ],
+    );
     let lines: Vec<&str> = out.lines().collect();
     let ei = |teid: u32, port: &str| format!("0x1a|0x{teid:08x}|10.0.0.1|{port}|2152");
     assert!(lines.contains(&ei(no_vid, "").as_str()), "{out}");
     assert!(lines.contains(&ei(no_session, "40001").as_str()), "{out}");
     assert!(lines.contains(&"0x03||||2123"), "{out}");
     assert_eq!(lines.len(), 3, "{out}");
-    let out = run(&[
-        "-Y",
+    let out = cap.fields(
         "gtp && ip.src == 10.0.0.1 && gtp.cause == 192",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "gtp.message",
-        "-e",
-        "gtp.teid",
-        "-e",
-        "gtp.seq_number",
-        "-e",
-        "gtp.cause",
-        "-e",
-        "udp.srcport",
-        "-e",
-        "udp.dstport",
-    ]);
+        &[
+            "gtp.message",
+            "gtp.teid",
+            "gtp.seq_number",
+            "gtp.cause",
+            "udp.srcport",
+            "udp.dstport",
+        ],
+    );
     let mut lines: Vec<&str> = out.lines().collect();
     lines.sort();
     assert_eq!(

@@ -85,6 +85,16 @@ impl Capture {
         assert!(bad.trim().is_empty(), "tshark reports errors:\n{bad}");
     }
 
+    /// The `fields` of every packet matching the display filter `filter`, one line a packet,
+    /// separated by `|`.
+    pub fn fields(&self, filter: &str, fields: &[&str]) -> String {
+        let mut args = vec!["-Y", filter, "-T", "fields", "-E", "separator=|"];
+        for f in fields {
+            args.extend(["-e", f]);
+        }
+        self.run(&args)
+    }
+
     /// tshark's standard output over the capture with these arguments.
     pub fn run(&self, args: &[&str]) -> String {
         let o = std::process::Command::new("tshark")
