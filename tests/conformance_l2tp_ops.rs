@@ -367,19 +367,7 @@ fn l2tp_4_4_4_iccn_within_capabilities() {
     );
     // The same holds for the OCCN of an outgoing call (4.4.4: Framing Type in OCCN), even when
     // the OCRQ names a framing outside what the LNS itself advertised.
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(MY_SID + 1)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64_000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"5551234".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(MY_SID + 1, b"5551234"));
     let got = q.recv();
     let occn = PQ::find(&got, mt::OCCN).expect("OCCN");
     let ft = occn.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
@@ -806,14 +794,10 @@ fn l2tp_6_9_ocrq_incomplete() {
     q.send(
         mt::OCRQ,
         0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-        ],
+        ocrq_avps(0x4444, b"")
+            .into_iter()
+            .filter(|a| a.ty != at::CALLED_NUMBER)
+            .collect(),
     );
     let got = q.recv();
     assert!(PQ::find(&got, mt::OCRP).is_none(), "{got:?}");

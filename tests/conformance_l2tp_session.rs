@@ -95,19 +95,7 @@ fn everything_sent() -> Vec<Ctl> {
     let now = q.now;
     q.ep.send_wen(now, call, CallErrors::default()).unwrap();
     q.recv();
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"123".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(0x4444, b"123"));
     q.recv();
     q.ep.close_session(now, call).unwrap();
     q.recv();
@@ -538,19 +526,7 @@ fn l2tp_5_2_2_lac_ocrp() {
     // RFC 2661 5.2.2.
     let mut q = lac();
     q.session();
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"123".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(0x4444, b"123"));
     let mut got = q.recv();
     q.zlb();
     got.extend(q.recv());

@@ -423,6 +423,20 @@ pub fn iccn_avps() -> Vec<A> {
     ]
 }
 
+/// The AVPs an OCRQ must carry (RFC 2661 6.9), for our Session ID `sid` and the Called Number
+/// `called`.
+pub fn ocrq_avps(sid: u16, called: &[u8]) -> Vec<A> {
+    vec![
+        m(at::ASSIGNED_SESSION_ID, be16(sid)),
+        m(at::CALL_SERIAL_NUMBER, be32(9)),
+        m(at::MINIMUM_BPS, be32(9600)),
+        m(at::MAXIMUM_BPS, be32(64_000)),
+        m(at::BEARER_TYPE, be32(1)),
+        m(at::FRAMING_TYPE, be32(1)),
+        m(at::CALLED_NUMBER, called.to_vec()),
+    ]
+}
+
 pub const MY_TID: u16 = 0x1111;
 pub const MY_SID: u16 = 0x2222;
 
