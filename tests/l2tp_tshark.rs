@@ -5,11 +5,11 @@
 
 mod common;
 
+use common::Capture;
 use common::l2tp::{add_lac, add_lns, lns_config_of};
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 use telcp::l2tp::wire::avp::{AvpValue as V, CallErrors};
 use telcp::l2tp::wire::{
@@ -123,14 +123,12 @@ fn messages() -> Vec<(Option<MessageType>, Message<'static>)> {
 
 #[test]
 fn tshark_dissects_every_message_type() {
-    if Command::new("tshark").arg("--version").output().is_err() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
-    let path = std::env::temp_dir().join(format!("telcp-l2tp-{}.pcap", std::process::id()));
     let msgs = messages();
-    {
-        let f = std::fs::File::create(&path).unwrap();
+    let cap = Capture::written("l2tp", "messages.pcap", |f| {
         let mut w = PcapWriter::new(f).unwrap();
         let a: SocketAddr = "192.0.2.1:1701".parse().unwrap();
         let b: SocketAddr = "192.0.2.2:1701".parse().unwrap();
@@ -141,25 +139,19 @@ fn tshark_dissects_every_message_type() {
             w.write_udp(Duration::from_millis(i as u64), a, b, &bytes)
                 .unwrap();
         }
-    }
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(&path)
-        .args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.protocols",
-            "-e",
-            "l2tp.avp.message_type",
-            "-e",
-            "_ws.malformed",
-            "-e",
-            "_ws.expert.severity",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    });
+    let text = cap.run(&[
+        "-T",
+        "fields",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "l2tp.avp.message_type",
+        "-e",
+        "_ws.malformed",
+        "-e",
+        "_ws.expert.severity",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), msgs.len(), "{text}");
     for (line, (mt, _)) in lines.iter().zip(&msgs) {
@@ -169,18 +161,7 @@ fn tshark_dissects_every_message_type() {
         assert_eq!(cols.get(1).copied().unwrap_or(""), want, "{line}");
         assert_eq!(cols.get(2).copied().unwrap_or(""), "", "malformed: {line}");
     }
-    let out = Command::new("tshark")
-        .args(["-q", "-z", "expert"])
-        .arg("-r")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("Errors ("), "tshark expert errors:\n{text}");
-    assert!(!text.to_lowercase().contains("malformed"), "{text}");
-    if std::env::var_os("KEEP_PCAP").is_none() {
-        let _ = std::fs::remove_file(&path);
-    }
+    cap.assert_no_expert_errors();
 }
 
 /// The machines' own traffic as a second opinion: a lossy simulated run (tunnel set-up with
@@ -193,7 +174,7 @@ fn tshark_dissects_a_simulated_redirect_run() {
     use telcp::l2tp::pool::MemberState;
     use telcp::l2tp::{Config, Lac, LacConfig, Lns};
     use telcp::sim::{LinkConfig, Sim};
-    if Command::new("tshark").arg("--version").output().is_err() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
@@ -232,23 +213,15 @@ fn tshark_dissects_a_simulated_redirect_run() {
     let t = sim.now();
     sim.node_mut::<Lac>(lac).close_session(t, call).unwrap();
     sim.run_for(Duration::from_secs(10));
-    let path = std::env::temp_dir().join(format!("telcp-l2tp-sim-{}.pcap", std::process::id()));
-    sim.write_pcap(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&path)
-        .args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.protocols",
-            "-e",
-            "l2tp.avp.message_type",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let cap = Capture::new(&sim, "l2tp-sim", "redirect.pcap");
+    let text = cap.run(&[
+        "-T",
+        "fields",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "l2tp.avp.message_type",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() > 20, "{text}");
     assert!(lines.iter().all(|l| l.contains("l2tp")), "{text}");
@@ -259,14 +232,5 @@ fn tshark_dissects_a_simulated_redirect_run() {
             "no message type {mt}:\n{text}"
         );
     }
-    let out = Command::new("tshark")
-        .args(["-q", "-z", "expert"])
-        .arg("-r")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let expert = String::from_utf8_lossy(&out.stdout);
-    assert!(!expert.contains("Errors ("), "{expert}");
-    assert!(!expert.to_lowercase().contains("malformed"), "{expert}");
-    let _ = std::fs::remove_file(&path);
+    cap.assert_no_expert_errors();
 }

@@ -54,8 +54,8 @@ impl Traced for Sim {
     }
 }
 
-/// A capture written under a fresh temporary directory (removed when dropped), read back by
-/// tshark.
+/// A capture written under a fresh temporary directory (removed when dropped unless `KEEP_PCAP`
+/// is set), read back by tshark.
 pub struct Capture {
     dir: PathBuf,
     /// The pcap file.
@@ -66,13 +66,26 @@ impl Capture {
     /// `run`'s trace as the capture file `file`, in a directory named after `tag` and this
     /// process.
     pub fn new(run: &impl Traced, tag: &str, file: &str) -> Capture {
+        Capture::written(tag, file, |f| {
+            run.sim().write_pcap(f).unwrap();
+        })
+    }
+
+    /// The capture file `file` that `write` fills, in a directory named after `tag` and this
+    /// process.
+    pub fn written(tag: &str, file: &str, write: impl FnOnce(std::fs::File)) -> Capture {
         let dir = std::env::temp_dir().join(format!("telcp-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(file);
-        run.sim()
-            .write_pcap(std::fs::File::create(&path).unwrap())
-            .unwrap();
+        write(std::fs::File::create(&path).unwrap());
         Capture { dir, path }
+    }
+
+    /// tshark's expert summary (`-q -z expert`) names no error and no malformed packet.
+    pub fn assert_no_expert_errors(&self) {
+        let text = self.run(&["-q", "-z", "expert"]);
+        assert!(!text.contains("Errors ("), "tshark expert errors:\n{text}");
+        assert!(!text.to_lowercase().contains("malformed"), "{text}");
     }
 
     /// tshark finds no malformed packet and no error-level expert item among the packets that
@@ -109,8 +122,13 @@ impl Capture {
 }
 
 impl Drop for Capture {
+    /// Removes the capture, unless `KEEP_PCAP` is set (then its path is printed).
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("KEEP_PCAP").is_some() {
+            println!("capture kept: {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
