@@ -3,14 +3,25 @@
 //! processor, processors) with hand-built bytes as an SGSN would, and checks the answer on the
 //! wire against the clause it cites.
 
-#[path = "conformance_support/gtp.rs"]
-mod support;
+mod common;
+
+use common::gtp::*;
 
 use std::net::IpAddr;
-use support::*;
 
 const IMSI: &str = "001010123456789";
 const SGSN_TEID: u32 = 0x5500_0001;
+
+/// The IEs of a Create PDP Context Request for IMSI, and where in them the End User Address
+/// (TS 29.060 7.7.27: type 128, length 2, IETF organisation, IPv4) starts.
+fn create_ies_and_eua() -> (Vec<u8>, usize) {
+    let ies = create_ies(IMSI, SGSN_TEID);
+    let at = ies
+        .windows(5)
+        .position(|w| w == [128, 0, 2, 0xf1, 0x21])
+        .unwrap();
+    (ies, at)
+}
 
 /// A gateway with one session; returns it and the Create PDP Context Response.
 fn with_session() -> (Gw, Gtp) {
@@ -411,11 +422,7 @@ fn gtpc_7_3_2_no_resources() {
 fn gtpc_7_3_2_unknown_pdp_type() {
     // TS 29.060 7.3.2 and 7.7.27 (organisation 0 = ETSI, type 1 = PPP).
     let mut gw = Gw::new();
-    let ies = create_ies(IMSI, SGSN_TEID);
-    let at = ies
-        .windows(5)
-        .position(|w| w == [128, 0, 2, 0xf1, 0x21])
-        .unwrap();
+    let (ies, at) = create_ies_and_eua();
     let mut ppp = ies.clone();
     ppp[at + 3..at + 5].copy_from_slice(&[0xf0, 0x01]);
     let r = only(&gw.c(&create_request(4, &ppp)));
@@ -428,11 +435,7 @@ fn gtpc_7_3_2_unknown_pdp_type() {
 fn gtpc_7_3_2_ipv4v6_network_preference() {
     // TS 29.060 7.3.2 and 7.7.27 (type 0x8D = IPv4v6); 7.7.1 cause 129.
     let mut gw = Gw::new();
-    let ies = create_ies(IMSI, SGSN_TEID);
-    let at = ies
-        .windows(5)
-        .position(|w| w == [128, 0, 2, 0xf1, 0x21])
-        .unwrap();
+    let (ies, at) = create_ies_and_eua();
     let mut v4v6 = ies.clone();
     v4v6[at + 4] = 0x8d;
     let r = only(&gw.c(&create_request(5, &v4v6)));

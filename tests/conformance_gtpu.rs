@@ -3,11 +3,11 @@
 //! processor, processors) with hand-built bytes as a peer's user plane would, and checks the
 //! answer on the wire against the clause it cites.
 
-#[path = "conformance_support/gtp.rs"]
-mod support;
+mod common;
+
+use common::gtp::*;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use support::*;
 
 const IMSI: &str = "001010123456789";
 const SGSN_TEID: u32 = 0x5500_0001;

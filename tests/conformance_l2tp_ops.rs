@@ -4,11 +4,12 @@
 //! `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
+
+use common::l2tp::*;
 
 use std::time::Duration;
-use support::*;
+
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 use telcp::l2tp::{Config, Event, Lac, Lns, SessionRef};
 
@@ -266,10 +267,7 @@ fn l2tp_4_4_3_sccrp_tunnel_id_zero() {
     assert_eq!(result, 2, "{stop:?}");
     assert!(matches!(error, Some(3 | 6)), "{stop:?}");
     let ev = q.events();
-    assert!(
-        !ev.iter().any(|e| matches!(e, Event::TunnelUp { .. })),
-        "{ev:?}"
-    );
+    assert!(!tunnel_up_in(&ev), "{ev:?}");
     // The tunnel is cleared once the StopCCN is acknowledged and the hold period is over
     // (RFC 2661 5.7).
     q.zlb();
@@ -369,19 +367,7 @@ fn l2tp_4_4_4_iccn_within_capabilities() {
     );
     // The same holds for the OCCN of an outgoing call (4.4.4: Framing Type in OCCN), even when
     // the OCRQ names a framing outside what the LNS itself advertised.
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(MY_SID + 1)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64_000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"5551234".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(MY_SID + 1, b"5551234"));
     let got = q.recv();
     let occn = PQ::find(&got, mt::OCCN).expect("OCCN");
     let ft = occn.avp(at::FRAMING_TYPE).and_then(A::u32).unwrap();
@@ -634,7 +620,7 @@ fn l2tp_5_7_lac_stopccn_received() {
     assert!(got.iter().all(Ctl::is_zlb), "only the ack: {got:?}");
     assert!(got.iter().any(|c| c.nr == ns.wrapping_add(1)), "{got:?}");
     let ev = q.events();
-    assert!(ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })));
+    assert!(tunnel_down_in(&ev));
     assert!(ev.iter().any(|e| matches!(
         e,
         Event::SessionDown { call: Some(c), .. } if *c == call
@@ -764,11 +750,7 @@ fn l2tp_6_2_sccrp_incomplete() {
     q.send(mt::SCCRP, 0, avps);
     let got = q.recv();
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
-    assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
-    );
+    assert!(!tunnel_up_in(&q.events()));
 }
 
 /// l2tp-6.6-icrq-incomplete: an ICRQ without Call Serial Number creates no session.
@@ -812,22 +794,14 @@ fn l2tp_6_9_ocrq_incomplete() {
     q.send(
         mt::OCRQ,
         0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-        ],
+        ocrq_avps(0x4444, b"")
+            .into_iter()
+            .filter(|a| a.ty != at::CALLED_NUMBER)
+            .collect(),
     );
     let got = q.recv();
     assert!(PQ::find(&got, mt::OCRP).is_none(), "{got:?}");
-    assert!(
-        !q.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&q.events()));
 }
 
 /// l2tp-6.10-ocrp-incomplete: an OCRP without Assigned Session ID does not move the LNS's
@@ -844,11 +818,7 @@ fn l2tp_6_10_ocrp_incomplete() {
     p.send(mt::OCRP, r.session, vec![]);
     p.send(mt::OCCN, r.session, iccn_avps());
     p.recv();
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
 }
 
 /// l2tp-6.13-wen-incomplete: a WEN without Call Errors reports nothing.

@@ -2,10 +2,10 @@
 //! driving `Lns` and `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
 
-use support::*;
+use common::l2tp::*;
+
 use telcp::l2tp::wire::avp::CallErrors;
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 use telcp::l2tp::{Config, ConfigError, Event, Lac, LacConfig, Lns, SessionRef};
@@ -17,6 +17,21 @@ fn md5(parts: &[&[u8]]) -> [u8; 16] {
         h.update(p);
     }
     h.finalize().into()
+}
+
+/// Brings up an incoming call on the LNS whose ICCN carries Sequencing Required (RFC 2661
+/// 4.4.6); returns the LNS's Session ID.
+fn sequenced_session(p: &mut Peer<Lns>) -> u16 {
+    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
+    let got = p.recv();
+    let sid = Peer::<Lns>::find(&got, mt::ICRP)
+        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
+        .unwrap();
+    let mut avps = iccn_avps();
+    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
+    p.send(mt::ICCN, sid, avps);
+    p.recv();
+    sid
 }
 
 /// Hides `value` of attribute `attr` (RFC 2661 4.3), written from the RFC independently.
@@ -80,19 +95,7 @@ fn everything_sent() -> Vec<Ctl> {
     let now = q.now;
     q.ep.send_wen(now, call, CallErrors::default()).unwrap();
     q.recv();
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"123".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(0x4444, b"123"));
     q.recv();
     q.ep.close_session(now, call).unwrap();
     q.recv();
@@ -455,11 +458,7 @@ fn l2tp_5_2_1_icrq_icrp_iccn() {
     assert_eq!(icrp.sid, MY_SID);
     let sid = icrp.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
     assert!(sid != 0);
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
     p.send(mt::ICCN, sid, iccn_avps());
     p.recv();
     assert!(
@@ -515,18 +514,10 @@ fn l2tp_5_2_2_lns_ocrq() {
         vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))],
     );
     p.recv();
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(!session_up_in(&p.events()));
     p.send(mt::OCCN, r.session, iccn_avps());
     p.recv();
-    assert!(
-        p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionUp { .. }))
-    );
+    assert!(session_up_in(&p.events()));
 }
 
 /// l2tp-5.2.2-lac-ocrp: a LAC answers an OCRQ with an OCRP (its Assigned Session ID) and an OCCN.
@@ -535,19 +526,7 @@ fn l2tp_5_2_2_lac_ocrp() {
     // RFC 2661 5.2.2.
     let mut q = lac();
     q.session();
-    q.send(
-        mt::OCRQ,
-        0,
-        vec![
-            m(at::ASSIGNED_SESSION_ID, be16(0x4444)),
-            m(at::CALL_SERIAL_NUMBER, be32(9)),
-            m(at::MINIMUM_BPS, be32(9600)),
-            m(at::MAXIMUM_BPS, be32(64000)),
-            m(at::BEARER_TYPE, be32(1)),
-            m(at::FRAMING_TYPE, be32(1)),
-            m(at::CALLED_NUMBER, b"123".to_vec()),
-        ],
-    );
+    q.send(mt::OCRQ, 0, ocrq_avps(0x4444, b"123"));
     let mut got = q.recv();
     q.zlb();
     got.extend(q.recv());
@@ -608,15 +587,7 @@ fn l2tp_5_4_sequencing_required() {
     // data messages.
     let mut p = lns();
     p.tunnel();
-    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
-    let got = p.recv();
-    let sid = Peer::<Lns>::find(&got, mt::ICRP)
-        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
-        .unwrap();
-    let mut avps = iccn_avps();
-    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
-    p.send(mt::ICCN, sid, avps);
-    p.recv();
+    let sid = sequenced_session(&mut p);
     for i in 0..3u16 {
         p.ep.send_ppp(sref(&p, sid), b"\xff\x03").unwrap();
         let raw = p.recv_raw();
@@ -632,15 +603,7 @@ fn l2tp_5_4_late_data_dropped() {
     // RFC 2661 5.4: out-of-order data "MAY" be discarded (telcp discards late ones).
     let mut p = lns();
     p.tunnel();
-    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
-    let got = p.recv();
-    let sid = Peer::<Lns>::find(&got, mt::ICRP)
-        .and_then(|c| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16))
-        .unwrap();
-    let mut avps = iccn_avps();
-    avps.push(m(at::SEQUENCING_REQUIRED, vec![]));
-    p.send(mt::ICCN, sid, avps);
-    p.recv();
+    let sid = sequenced_session(&mut p);
     let tid = p.their_tid;
     for ns in [0u16, 2, 1, 3] {
         let mut seq = ns.to_be_bytes().to_vec();

@@ -2,10 +2,9 @@
 //! `Lac` as a hand-written peer would. Each test is named after its row in
 //! `conformance/rfc2661.toml`.
 
-#[path = "conformance_support/l2tp.rs"]
-mod support;
+mod common;
 
-use support::*;
+use common::l2tp::*;
 
 /// l2tp-3.1-control-flags: every control message we send has T=1, L=1, S=1, O=0, P=0 and Ver=2,
 /// and its Length is the whole message.
@@ -50,7 +49,6 @@ fn l2tp_5_8_zlb_ack() {
 }
 
 use std::time::Duration;
-use telcp::l2tp::Event;
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 
 fn md5(parts: &[&[u8]]) -> [u8; 16] {
@@ -161,18 +159,10 @@ fn l2tp_5_1_scccn_establishes() {
         Peer::<telcp::l2tp::Lns>::find(&got, mt::ICRP).is_none(),
         "{got:?}"
     );
-    assert!(
-        !p.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
-    );
+    assert!(!tunnel_up_in(&p.events()));
     let mut p = lns();
     p.tunnel();
-    assert!(
-        p.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
-    );
+    assert!(tunnel_up_in(&p.events()));
 }
 
 /// l2tp-5.1-lac-sends-scccn: a LAC answers an SCCRP with an SCCCN and only then asks for a session.
@@ -234,11 +224,7 @@ fn l2tp_5_1_1_scccn_checked() {
         let stop = Peer::<telcp::l2tp::Lns>::find(&got, mt::STOPCCN);
         if good {
             assert!(stop.is_none(), "{got:?}");
-            assert!(
-                p.events()
-                    .iter()
-                    .any(|e| matches!(e, Event::TunnelUp { .. }))
-            );
+            assert!(tunnel_up_in(&p.events()));
         } else {
             let stop = stop.expect("StopCCN");
             assert_eq!(stop.result().map(|r| r.0), Some(4));
@@ -368,11 +354,7 @@ fn l2tp_5_5_hello_unanswered() {
     let got = p.advance(Duration::from_secs(200));
     let hellos = got.iter().filter(|c| c.mt() == Some(mt::HELLO)).count();
     assert!(hellos >= 2, "retransmitted: {got:?}");
-    assert!(
-        p.events()
-            .iter()
-            .any(|e| matches!(e, Event::TunnelDown { .. }))
-    );
+    assert!(tunnel_down_in(&p.events()));
     assert_eq!(p.ep.tunnel_count(), 0);
 }
 
@@ -394,11 +376,7 @@ fn l2tp_5_7_stopccn_sent() {
     assert_eq!(s.mt(), Some(mt::STOPCCN));
     assert_eq!(s.avp(at::ASSIGNED_TUNNEL_ID).and_then(A::u16), Some(tid));
     assert_eq!(s.result(), Some((1, None)));
-    assert!(
-        p.events()
-            .iter()
-            .any(|e| matches!(e, Event::SessionDown { .. }))
-    );
+    assert!(session_down_in(&p.events()));
 }
 
 /// l2tp-5.7-stopccn-held: after a StopCCN is received it is acknowledged, and the tunnel is held

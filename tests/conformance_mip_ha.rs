@@ -4,11 +4,12 @@
 //! checks the reply the RFC demands. Each test's doc comment names the statement ids of
 //! `conformance/rfc5944.toml` it checks.
 
-#[path = "conformance_support/mip.rs"]
-mod support;
+mod common;
+
+use common::mip::*;
 
 use std::time::Duration;
-use support::*;
+
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
 
@@ -25,6 +26,20 @@ fn ha() -> Ha {
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+/// A request with home address 0.0.0.0 (RFC 2794 section 2: the NAI, added by the caller,
+/// identifies the mobile node), D bit, lifetime 600, to the virtual address, care-of `coa`, with
+/// the identification of `at`; unauthenticated.
+fn zero_home_rrq(h: &Ha, coa: std::net::Ipv4Addr, at: Duration) -> Vec<u8> {
+    rrq(
+        D,
+        600,
+        std::net::Ipv4Addr::UNSPECIFIED,
+        VIP,
+        coa,
+        h.id_at(at),
+    )
 }
 
 fn events(h: &mut Ha) -> Vec<Event> {
@@ -505,14 +520,7 @@ fn mip_3_8_2_2_insufficient_resources_130() {
     c.max_bindings = 1;
     let mut h = Ha::new(c);
     register(&mut h, secs(0), 0, COA);
-    let mut m = rrq(
-        D,
-        600,
-        std::net::Ipv4Addr::UNSPECIFIED,
-        VIP,
-        COA2,
-        h.id_at(secs(1)),
-    );
+    let mut m = zero_home_rrq(&h, COA2, secs(1));
     push_ext(&mut m, 131, NAI);
     push_auth(&mut m, 32, NAI_SPI, NAI_KEY);
     let (_, r) = h.ask(secs(1), sock(COA2, 434), &m);
@@ -795,14 +803,7 @@ fn mip_rfc2794_2_home_zero_nai_assigns() {
     // RFC 2794 section 2: a mobile node without a home address sends 0.0.0.0 and identifies
     // itself with its NAI; the HA assigns an address and returns the NAI extension in the reply.
     let mut h = ha();
-    let mut m = rrq(
-        D,
-        600,
-        std::net::Ipv4Addr::UNSPECIFIED,
-        VIP,
-        COA,
-        h.id_at(secs(0)),
-    );
+    let mut m = zero_home_rrq(&h, COA, secs(0));
     push_ext(&mut m, 131, NAI);
     push_auth(&mut m, 32, NAI_SPI, NAI_KEY);
     let (_, r) = h.ask(secs(0), mn_sock(), &m);
@@ -826,14 +827,7 @@ fn mip_rfc2794_2_no_identity_134() {
     // RFC 2794 section 2: with home address 0.0.0.0 the NAI is what identifies the mobile node;
     // RFC 5944 3.4 code 134 for a request that cannot be processed as formed.
     let mut h = ha();
-    let mut m = rrq(
-        D,
-        600,
-        std::net::Ipv4Addr::UNSPECIFIED,
-        VIP,
-        COA,
-        h.id_at(secs(0)),
-    );
+    let mut m = zero_home_rrq(&h, COA, secs(0));
     push_auth(&mut m, 32, NAI_SPI, NAI_KEY);
     let (_, r) = h.ask(secs(0), mn_sock(), &m);
     assert_eq!(r.code, 134);
@@ -846,14 +840,7 @@ fn mip_rfc2794_2_replay_per_nai() {
     // RFC 2794 section 2 with RFC 5944 5.7: the HA keys the mobile node's security association
     // and replay state by its NAI when it has no home address.
     let mut h = ha();
-    let mut m = rrq(
-        D,
-        600,
-        std::net::Ipv4Addr::UNSPECIFIED,
-        VIP,
-        COA,
-        h.id_at(secs(0)),
-    );
+    let mut m = zero_home_rrq(&h, COA, secs(0));
     push_ext(&mut m, 131, NAI);
     push_auth(&mut m, 32, NAI_SPI, NAI_KEY);
     let (_, r) = h.ask(secs(0), mn_sock(), &m);
@@ -870,14 +857,7 @@ fn mip_rfc2794_2_unknown_nai_131() {
     // RFC 2794 section 2: the NAI selects the mobile node's security association; RFC 5944
     // 3.8.2.1 (a): unauthenticated, 131.
     let mut h = ha();
-    let mut m = rrq(
-        D,
-        600,
-        std::net::Ipv4Addr::UNSPECIFIED,
-        VIP,
-        COA,
-        h.id_at(secs(0)),
-    );
+    let mut m = zero_home_rrq(&h, COA, secs(0));
     push_ext(&mut m, 131, b"nobody@elsewhere.example");
     push_auth(&mut m, 32, NAI_SPI, NAI_KEY);
     let (_, r) = h.ask(secs(0), mn_sock(), &m);

@@ -4,12 +4,13 @@
 //! `telcp::mip::{MobileNodeClient, ForeignAgent}` and `telcp::mip::wire` do with it. Each test's
 //! doc comment names the statement ids of `conformance/rfc5944.toml` it checks.
 
-#[path = "conformance_support/mip.rs"]
-mod support;
+mod common;
+
+use common::mip::*;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use support::*;
+
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{Extension, Message};
 use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};

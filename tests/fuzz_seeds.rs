@@ -22,6 +22,10 @@
 //! [`committed_seeds_match_the_generator`] checks the committed generated files are what the
 //! generator writes today.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -70,14 +74,6 @@ fn common(seed: u64) -> Config {
         seed: telcp::io::seed(seed),
         ..Config::default()
     }
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    let s = s.trim();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn l2tp_vectors() -> Vec<(String, Vec<u8>)> {

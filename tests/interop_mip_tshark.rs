@@ -2,9 +2,10 @@
 //! on UDP 434, no error-level expert item, and the fields read back as meant.
 #![cfg(feature = "pcap")]
 
+mod common;
+
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::time::Duration;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{
@@ -12,13 +13,6 @@ use telcp::mip::wire::{
     REVOCATION_I_BIT, Reply, ReplyCode, Request, RequestFlags,
 };
 use telcp::pcap::PcapWriter;
-
-fn tshark() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// Messages covering every message type, reply class and extension type the codec emits, with the
 /// `mip.type`, `mip.code`, `mip.ext.type`, `mip.auth.spi`, `mip.nai` values tshark must read.
@@ -137,51 +131,52 @@ fn messages() -> Vec<(Vec<u8>, &'static str)> {
 
 #[test]
 fn tshark_reads_every_message_and_extension_as_meant() {
-    if !tshark() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("telcp-mip-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mip.pcap");
     let msgs = messages();
-    let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
-    let fa: SocketAddr = (Ipv4Addr::new(198, 51, 100, 7), PORT).into();
-    let ha: SocketAddr = (Ipv4Addr::new(192, 0, 2, 1), PORT).into();
-    for (i, (b, _)) in msgs.iter().enumerate() {
-        let (s, d) = if b[0] == 1 { (fa, ha) } else { (ha, fa) };
-        w.write_udp(Duration::from_millis(i as u64), s, d, b)
-            .unwrap();
-    }
-    drop(w.into_inner());
+    let cap = common::Capture::written("mip-tshark", "mip.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        let fa: SocketAddr = (Ipv4Addr::new(198, 51, 100, 7), PORT).into();
+        let ha: SocketAddr = (Ipv4Addr::new(192, 0, 2, 1), PORT).into();
+        for (i, (b, _)) in msgs.iter().enumerate() {
+            let (s, d) = if b[0] == 1 { (fa, ha) } else { (ha, fa) };
+            w.write_udp(Duration::from_millis(i as u64), s, d, b)
+                .unwrap();
+        }
+        drop(w.into_inner());
+    });
 
-    let expert = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&path)
-        .args(["-q", "-z", "expert"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&expert.stdout);
-    assert!(expert.status.success(), "{text}");
+    let text = cap.run(&["-n", "-q", "-z", "expert"]);
     assert!(
         !text.lines().any(|l| l.trim_start().starts_with("Errors")),
         "tshark reports errors:\n{text}"
     );
     assert!(!text.contains("Malformed"), "{text}");
 
-    let fields = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&path)
-        .args(["-T", "fields", "-E", "separator=;", "-E", "aggregator=,"])
-        .args(["-e", "mip.type", "-e", "mip.code", "-e", "mip.ext.type"])
-        .args(["-e", "mip.auth.spi", "-e", "mip.nai"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&fields.stdout);
+    let text = cap.run(&[
+        "-n",
+        "-T",
+        "fields",
+        "-E",
+        "separator=;",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "mip.type",
+        "-e",
+        "mip.code",
+        "-e",
+        "mip.ext.type",
+        "-e",
+        "mip.auth.spi",
+        "-e",
+        "mip.nai",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), msgs.len(), "{text}");
     for (line, (_, expect)) in lines.iter().zip(&msgs) {
         assert_eq!(line, expect);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

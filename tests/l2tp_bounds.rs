@@ -3,31 +3,23 @@
 //! answer (StopCCN, CDN or silence), never a panic, never loss of other state.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::l2tp::*;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::Rng;
 use telcp::l2tp::wire::avp::AvpValue;
 use telcp::l2tp::wire::{Avp, ControlMessage, Message};
-use telcp::l2tp::{CommandError, Config, Event, Lac, LacConfig, Lns, LnsConfig};
+use telcp::l2tp::{CommandError, Config, Event, Lac, LacConfig, Lns};
 use telcp::sim::{NodeId, Sim};
-
-fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
 
 struct Setup {
     sim: Sim,
     lac: NodeId,
     lns: NodeId,
     call: telcp::l2tp::CallId,
-}
-
-/// `c` with the replayable seed `n` (the runs here were written with `seed_from_u64(0)`).
-fn seeded(c: Config, n: u64) -> Config {
-    Config {
-        seed: telcp::io::seed(n),
-        ..c
-    }
 }
 
 /// A LAC configuration towards `lns` with the replayable seed 0.
@@ -39,27 +31,10 @@ fn lac_config(lns: &str) -> LacConfig {
 
 fn setup(lns_common: Config) -> Setup {
     let now = Instant::now();
-    let mut sim = Sim::new(1, now);
-    let lac = sim.add_node(
-        "lac",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lac_config("10.0.0.1"), now).unwrap()),
-    );
-    let lns = sim.add_node(
-        "lns",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: seeded(lns_common, 0),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
+    let Pair { mut sim, lac, lns } = Pair::new(
+        Sim::new(1, now),
+        lac_config("10.0.0.1"),
+        lns_config_of(seeded(lns_common, 0)),
     );
     let call = sim.node_mut::<Lac>(lac).open_session(now).unwrap();
     sim.run_for(Duration::from_secs(5));
@@ -258,33 +233,9 @@ fn unauthenticated_peer_refused() {
     let mut sim = Sim::new(2, now);
     let mut good = lac_config("10.0.0.1");
     good.common.secret = Some(b"k".to_vec());
-    let g = sim.add_node(
-        "good",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(good, now).unwrap()),
-    );
-    let bad = sim.add_node(
-        "bad",
-        &[addr("10.0.9.2")],
-        None,
-        Box::new(Lac::new(lac_config("10.0.0.1"), now).unwrap()),
-    );
-    let lns = sim.add_node(
-        "lns",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: seeded(cfg, 0),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
+    let g = add_lac(&mut sim, "good", "10.0.9.1", good);
+    let bad = add_lac(&mut sim, "bad", "10.0.9.2", lac_config("10.0.0.1"));
+    let lns = add_lns(&mut sim, "lns", "10.0.0.1", lns_config_of(seeded(cfg, 0)));
     let gc = sim.node_mut::<Lac>(g).open_session(now).unwrap();
     sim.run_for(Duration::from_secs(5));
     let bc = sim.node_mut::<Lac>(bad).open_session(now).unwrap();

@@ -2,6 +2,10 @@
 //! (fault 8 is in `l2tp_seeds.rs`). The LAC at 192.0.2.10:1701 opens a tunnel to the LNS with the
 //! SCCRQ of the issue (Assigned Tunnel ID 0x5001), gets SCCRP and answers SCCCN.
 
+mod common;
+
+use common::hex;
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,19 +28,24 @@ fn cfg(seed: u64) -> Config {
     }
 }
 
+/// An LNS with the default configuration and seed 0, started at `now`.
+fn lns_at(now: Instant) -> Lns {
+    Lns::new(
+        LnsConfig {
+            common: cfg(0),
+            ..LnsConfig::default()
+        },
+        now,
+    )
+    .unwrap()
+}
+
 fn lac_addr() -> SocketAddr {
     "192.0.2.10:1701".parse().unwrap()
 }
 
 fn lns_addr() -> SocketAddr {
     "192.0.2.1:1701".parse().unwrap()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn control(b: &[u8]) -> ControlMessage<'static> {
@@ -82,14 +91,7 @@ impl Peer {
     /// SCCRQ (the issue's bytes), SCCRP, SCCCN: an established tunnel.
     fn established() -> Peer {
         let now = Instant::now();
-        let lns = Lns::new(
-            LnsConfig {
-                common: cfg(0),
-                ..LnsConfig::default()
-            },
-            now,
-        )
-        .unwrap();
+        let lns = lns_at(now);
         let mut p = Peer {
             lns,
             now,
@@ -224,14 +226,7 @@ fn fault_01_unknown_message_type_without_m_bit_is_acknowledged_and_ignored() {
 #[test]
 fn fault_02_sccrq_with_unknown_mandatory_vendor_avp_is_refused() {
     let now = Instant::now();
-    let mut lns = Lns::new(
-        LnsConfig {
-            common: cfg(0),
-            ..LnsConfig::default()
-        },
-        now,
-    )
-    .unwrap();
+    let mut lns = lns_at(now);
     let r = lns.handle_datagram(now, lac_addr(), lns_addr(), &sccrq_with_unknown_avp());
     assert_eq!(
         r,
@@ -460,14 +455,7 @@ fn fault_06_iccn_without_connect_speed_and_framing_type_is_taken() {
 #[test]
 fn fault_06_missing_required_avp_is_refused_in_protocol_terms() {
     let now = Instant::now();
-    let mut lns = Lns::new(
-        LnsConfig {
-            common: cfg(0),
-            ..LnsConfig::default()
-        },
-        now,
-    )
-    .unwrap();
+    let mut lns = lns_at(now);
     let sccrq = ControlMessage::new(MessageType::SCCRQ, 0, 0)
         .with(Avp::mandatory(AvpValue::ProtocolVersion {
             version: 1,

@@ -5,43 +5,25 @@
 //! opens a fresh one. On the simulator with 10% loss, 5% duplication and 5% reordering.
 #![cfg(feature = "sim")]
 
-use std::net::SocketAddr;
+mod common;
+
+use common::l2tp::*;
+
 use std::time::{Duration, Instant};
 use telcp::l2tp::wire::{Message, MessageType, ResultCodeValue};
 use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
-use telcp::sim::{Fate, LinkConfig, NodeId, Sim};
-
-fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
+use telcp::sim::{Fate, Sim};
 
 const LAC: &str = "10.0.9.1";
 const LNS: &str = "10.0.0.1";
 
-struct Pair {
-    sim: Sim,
-    lac: NodeId,
-    lns: NodeId,
-}
-
 fn pair(seed: u64, lac_cfg: LacConfig) -> Pair {
-    let now = Instant::now();
-    let mut sim = Sim::new(seed, now);
-    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
-    let lac = sim.add_node(
-        "lac",
-        &[addr(LAC)],
-        None,
-        Box::new(Lac::new(lac_cfg, now).unwrap()),
-    );
+    let mut sim = Sim::new(seed, Instant::now());
+    sim.set_default_link(lossy_link());
+    let lac = add_lac(&mut sim, "lac", LAC, lac_cfg);
     let mut lc = LnsConfig::default();
     lc.common.seed = telcp::io::seed(seed + 1000);
-    let lns = sim.add_node(
-        "lns",
-        &[addr(LNS)],
-        None,
-        Box::new(Lns::new(lc, now).unwrap()),
-    );
+    let lns = add_lns(&mut sim, "lns", LNS, lc);
     Pair { sim, lac, lns }
 }
 
@@ -51,16 +33,6 @@ fn lac_config(seed: u64) -> LacConfig {
     // Enough retransmissions that 10% loss never kills a tunnel in these runs.
     c.common.max_retries = 10;
     c
-}
-
-fn lac_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lac>(p.lac);
-    std::iter::from_fn(|| n.poll_event()).collect()
-}
-
-fn lns_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lns>(p.lns);
-    std::iter::from_fn(|| n.poll_event()).collect()
 }
 
 /// Opens a call and runs until it is up; returns it with the LAC's tunnel id.
@@ -278,15 +250,9 @@ fn after_a_redirect_the_contact_tunnel_is_closed_and_the_pool_tunnel_kept() {
     const POOL: &str = "10.0.1.1";
     for seed in 0..10 {
         let mut p = pair(seed, lac_config(seed));
-        let now = p.sim.now();
         let mut pc = LnsConfig::default();
         pc.common.seed = telcp::io::seed(seed + 2000);
-        let pool = p.sim.add_node(
-            "pool",
-            &[addr(POOL)],
-            None,
-            Box::new(Lns::new(pc, now).unwrap()),
-        );
+        let pool = add_lns(&mut p.sim, "pool", POOL, pc);
         {
             let contact = p.sim.node_mut::<Lns>(p.lns);
             contact

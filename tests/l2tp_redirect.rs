@@ -2,6 +2,10 @@
 //! loss, duplication and reordering.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::l2tp::*;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, MonitorConfig, NodeId as HNode, Role};
@@ -9,10 +13,6 @@ use telcp::l2tp::pool::{MemberState, VirtualLns};
 use telcp::l2tp::wire::{ErrorCode, Message, MessageType};
 use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
 use telcp::sim::{LinkConfig, NodeId, Sim};
-
-pub fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -52,26 +52,16 @@ fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> 
     let now = Instant::now();
     let mut sim = Sim::new(seed, now);
     if lossy {
-        sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+        sim.set_default_link(lossy_link());
     }
-    let lac = sim.add_node(
-        "lac",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lac_cfg, now).unwrap()),
-    );
-    let contact = sim.add_node(
-        "contact",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(Lns::new(contact_cfg, now).unwrap()),
-    );
+    let lac = add_lac(&mut sim, "lac", "10.0.9.1", lac_cfg);
+    let contact = add_lns(&mut sim, "contact", "10.0.0.1", contact_cfg);
     let pool = POOL
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let lns = Lns::new(lns_config(seed * 10 + i as u64 + 7), now).unwrap();
-            sim.add_node(format!("pool{i}"), &[addr(a)], None, Box::new(lns))
+            let cfg = lns_config(seed * 10 + i as u64 + 7);
+            add_lns(&mut sim, &format!("pool{i}"), a, cfg)
         })
         .collect();
     World {
@@ -82,27 +72,24 @@ fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> 
     }
 }
 
-fn events<T: 'static + telcp::Node>(
-    sim: &mut Sim,
-    id: NodeId,
-    poll: fn(&mut T) -> Option<Event>,
-) -> Vec<Event> {
-    let n = sim.node_mut::<T>(id);
-    std::iter::from_fn(|| poll(n)).collect()
-}
-
-fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lac>(sim, id, Lac::poll_event)
-}
-
-fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lns>(sim, id, Lns::poll_event)
-}
-
 fn session_ups(ev: &[Event]) -> usize {
     ev.iter()
         .filter(|e| matches!(e, Event::SessionUp { .. }))
         .count()
+}
+
+/// `lev` (the LAC's events) holds the call's redirection from the contact LNS to pool member
+/// `to` (RFC 2661 4.4.2 Result Code 2 / Error Code 9, issue 4 claim 4) and one session up.
+fn assert_redirected_and_up(lev: &[Event], call: CallId, to: usize) {
+    assert!(
+        lev.contains(&Event::Redirected {
+            call,
+            from: ip("10.0.0.1"),
+            to: ip(POOL[to])
+        }),
+        "{lev:?}"
+    );
+    assert_eq!(session_ups(lev), 1);
 }
 
 /// Control messages of `mt` delivered to `to` in the trace.
@@ -262,15 +249,7 @@ fn claim_4_tunnel_level_redirect() {
     let call = open(&mut w.sim, w.lac);
     w.sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut w.sim, w.lac);
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[2])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 2);
     assert_eq!(w.sim.node_mut::<Lns>(w.contact).tunnel_count(), 0);
     let sccrqs = delivered(&w.sim, addr("10.0.0.1"), MessageType::SCCRQ);
     assert!(
@@ -407,15 +386,7 @@ fn claim_7_standard_redirect_for_plain_lacs() {
     let call = open(&mut w.sim, w.lac);
     w.sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut w.sim, w.lac);
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[1])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 1);
     let cdns = delivered(&w.sim, addr("10.0.9.1"), MessageType::CDN);
     let rc = control(&cdns[0]).result_code().unwrap().clone();
     assert_eq!(rc.error_code(), Some(ErrorCode::TRY_ANOTHER_DIRECTED));
@@ -510,15 +481,7 @@ fn claim_7_try_another_uses_alternates() {
     sim.run_for(Duration::from_secs(30));
     let lev = lac_events(&mut sim, lac);
     // The alternate equal to the refusing LNS is skipped.
-    assert!(
-        lev.contains(&Event::Redirected {
-            call,
-            from: ip("10.0.0.1"),
-            to: ip(POOL[2])
-        }),
-        "{lev:?}"
-    );
-    assert_eq!(session_ups(&lev), 1);
+    assert_redirected_and_up(&lev, call, 2);
     assert_eq!(session_ups(&lns_events(&mut sim, pool2)), 1);
 }
 

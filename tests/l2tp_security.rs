@@ -3,6 +3,10 @@
 //! constant-time, and unbounded answers to spoofed requests.
 #![cfg(feature = "proptest")]
 
+mod common;
+
+use common::hex;
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -37,13 +41,6 @@ fn lac_addr() -> SocketAddr {
 
 fn lns_addr() -> SocketAddr {
     "192.0.2.1:1701".parse().unwrap()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// The SCCRQ of the set-up: Assigned Tunnel ID 0x5001, Host Name "lac".

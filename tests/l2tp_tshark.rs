@@ -3,9 +3,13 @@
 //! packet and no error-level expert info. Skips when tshark is absent.
 #![cfg(feature = "pcap")]
 
+mod common;
+
+use common::Capture;
+use common::l2tp::{add_lac, add_lns, lns_config_of};
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 use telcp::l2tp::wire::avp::{AvpValue as V, CallErrors};
 use telcp::l2tp::wire::{
@@ -119,14 +123,12 @@ fn messages() -> Vec<(Option<MessageType>, Message<'static>)> {
 
 #[test]
 fn tshark_dissects_every_message_type() {
-    if Command::new("tshark").arg("--version").output().is_err() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
-    let path = std::env::temp_dir().join(format!("telcp-l2tp-{}.pcap", std::process::id()));
     let msgs = messages();
-    {
-        let f = std::fs::File::create(&path).unwrap();
+    let cap = Capture::written("l2tp", "messages.pcap", |f| {
         let mut w = PcapWriter::new(f).unwrap();
         let a: SocketAddr = "192.0.2.1:1701".parse().unwrap();
         let b: SocketAddr = "192.0.2.2:1701".parse().unwrap();
@@ -137,25 +139,19 @@ fn tshark_dissects_every_message_type() {
             w.write_udp(Duration::from_millis(i as u64), a, b, &bytes)
                 .unwrap();
         }
-    }
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(&path)
-        .args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.protocols",
-            "-e",
-            "l2tp.avp.message_type",
-            "-e",
-            "_ws.malformed",
-            "-e",
-            "_ws.expert.severity",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    });
+    let text = cap.run(&[
+        "-T",
+        "fields",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "l2tp.avp.message_type",
+        "-e",
+        "_ws.malformed",
+        "-e",
+        "_ws.expert.severity",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), msgs.len(), "{text}");
     for (line, (mt, _)) in lines.iter().zip(&msgs) {
@@ -165,18 +161,7 @@ fn tshark_dissects_every_message_type() {
         assert_eq!(cols.get(1).copied().unwrap_or(""), want, "{line}");
         assert_eq!(cols.get(2).copied().unwrap_or(""), "", "malformed: {line}");
     }
-    let out = Command::new("tshark")
-        .args(["-q", "-z", "expert"])
-        .arg("-r")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("Errors ("), "tshark expert errors:\n{text}");
-    assert!(!text.to_lowercase().contains("malformed"), "{text}");
-    if std::env::var_os("KEEP_PCAP").is_none() {
-        let _ = std::fs::remove_file(&path);
-    }
+    cap.assert_no_expert_errors();
 }
 
 /// The machines' own traffic as a second opinion: a lossy simulated run (tunnel set-up with
@@ -187,9 +172,9 @@ fn tshark_dissects_every_message_type() {
 fn tshark_dissects_a_simulated_redirect_run() {
     use std::time::Instant;
     use telcp::l2tp::pool::MemberState;
-    use telcp::l2tp::{Config, Lac, LacConfig, Lns, LnsConfig};
+    use telcp::l2tp::{Config, Lac, LacConfig, Lns};
     use telcp::sim::{LinkConfig, Sim};
-    if Command::new("tshark").arg("--version").output().is_err() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
@@ -206,42 +191,9 @@ fn tshark_dissects_a_simulated_redirect_run() {
     sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
     let mut lc = LacConfig::new(a("10.0.0.1"));
     lc.common = common(1);
-    let lac = sim.add_node(
-        "lac",
-        &[a("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
-    let contact = sim.add_node(
-        "contact",
-        &[a("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: common(2),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
-    sim.add_node(
-        "pool",
-        &[a("10.0.1.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: common(3),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
+    let lac = add_lac(&mut sim, "lac", "10.0.9.1", lc);
+    let contact = add_lns(&mut sim, "contact", "10.0.0.1", lns_config_of(common(2)));
+    add_lns(&mut sim, "pool", "10.0.1.1", lns_config_of(common(3)));
     sim.node_mut::<Lns>(contact).pool.update(
         "10.0.1.1".parse().unwrap(),
         MemberState::Up,
@@ -261,23 +213,15 @@ fn tshark_dissects_a_simulated_redirect_run() {
     let t = sim.now();
     sim.node_mut::<Lac>(lac).close_session(t, call).unwrap();
     sim.run_for(Duration::from_secs(10));
-    let path = std::env::temp_dir().join(format!("telcp-l2tp-sim-{}.pcap", std::process::id()));
-    sim.write_pcap(std::fs::File::create(&path).unwrap())
-        .unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&path)
-        .args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.protocols",
-            "-e",
-            "l2tp.avp.message_type",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let cap = Capture::new(&sim, "l2tp-sim", "redirect.pcap");
+    let text = cap.run(&[
+        "-T",
+        "fields",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "l2tp.avp.message_type",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() > 20, "{text}");
     assert!(lines.iter().all(|l| l.contains("l2tp")), "{text}");
@@ -288,14 +232,5 @@ fn tshark_dissects_a_simulated_redirect_run() {
             "no message type {mt}:\n{text}"
         );
     }
-    let out = Command::new("tshark")
-        .args(["-q", "-z", "expert"])
-        .arg("-r")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let expert = String::from_utf8_lossy(&out.stdout);
-    assert!(!expert.contains("Errors ("), "{expert}");
-    assert!(!expert.to_lowercase().contains("malformed"), "{expert}");
-    let _ = std::fs::remove_file(&path);
+    cap.assert_no_expert_errors();
 }

@@ -3,74 +3,27 @@
 //! outgoing calls, WEN/SLI, data sequencing, unknown mandatory AVPs.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::l2tp::*;
+
 use std::borrow::Cow;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::l2tp::wire::avp::{AvpValue, CallErrors};
 use telcp::l2tp::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
 };
-use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns, LnsConfig};
-use telcp::sim::{Fate, LinkConfig, NodeId, Sim};
-
-fn addr(s: &str) -> SocketAddr {
-    format!("{s}:1701").parse().unwrap()
-}
-
-struct Pair {
-    sim: Sim,
-    lac: NodeId,
-    lns: NodeId,
-}
-
-/// `c` with the replayable seed `n` (the runs here were written with `seed_from_u64(0)`).
-fn seeded(c: Config, n: u64) -> Config {
-    Config {
-        seed: telcp::io::seed(n),
-        ..c
-    }
-}
+use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns};
+use telcp::sim::{Fate, LinkConfig, Sim};
 
 fn pair(lac_common: Config, lns_common: Config, lossy: bool) -> Pair {
-    let now = Instant::now();
-    let mut sim = Sim::new(5, now);
+    let mut sim = Sim::new(5, Instant::now());
     if lossy {
-        sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+        sim.set_default_link(lossy_link());
     }
     let mut lc = LacConfig::new(addr("10.0.0.1"));
     lc.common = seeded(lac_common, 0);
-    let lac = sim.add_node(
-        "lac",
-        &[addr("10.0.9.1")],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
-    let lns = sim.add_node(
-        "lns",
-        &[addr("10.0.0.1")],
-        None,
-        Box::new(
-            Lns::new(
-                LnsConfig {
-                    common: seeded(lns_common, 0),
-                    ..Default::default()
-                },
-                now,
-            )
-            .unwrap(),
-        ),
-    );
-    Pair { sim, lac, lns }
-}
-
-fn lac_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lac>(p.lac);
-    std::iter::from_fn(|| n.poll_event()).collect()
-}
-
-fn lns_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lns>(p.lns);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    Pair::new(sim, lc, lns_config_of(seeded(lns_common, 0)))
 }
 
 fn up(p: &mut Pair) -> telcp::l2tp::CallId {
@@ -132,22 +85,12 @@ fn hello_keeps_an_idle_tunnel_and_detects_a_dead_peer() {
     up(&mut p);
     p.sim.run_for(Duration::from_secs(300));
     assert!(msgs(&p.sim, "10.0.0.1", MessageType::HELLO).len() >= 4);
-    assert!(
-        !lac_ev(&mut p)
-            .iter()
-            .any(|e| matches!(e, Event::TunnelDown { .. }))
-    );
+    assert!(!tunnel_down_in(&lac_ev(&mut p)));
     p.sim.crash(p.lns);
     p.sim.run_for(Duration::from_secs(200));
     let ev = lac_ev(&mut p);
-    assert!(
-        ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
-        "{ev:?}"
-    );
-    assert!(
-        ev.iter().any(|e| matches!(e, Event::SessionDown { .. })),
-        "{ev:?}"
-    );
+    assert!(tunnel_down_in(&ev), "{ev:?}");
+    assert!(session_down_in(&ev), "{ev:?}");
 }
 
 #[test]
@@ -158,13 +101,7 @@ fn stopccn_with_result_and_hold_period() {
     let tunnel = p.sim.node_mut::<Lns>(p.lns).tunnel_count();
     assert_eq!(tunnel, 1);
     let ev = lns_ev(&mut p);
-    let tid = ev
-        .iter()
-        .find_map(|e| match e {
-            Event::TunnelUp { tunnel, .. } => Some(*tunnel),
-            _ => None,
-        })
-        .unwrap();
+    let tid = tunnel_up_id(&ev).unwrap();
     let rc = ResultCode::new(ResultCodeValue::STOPCCN_SHUTTING_DOWN);
     p.sim
         .node_mut::<Lns>(p.lns)
@@ -184,7 +121,7 @@ fn stopccn_with_result_and_hold_period() {
             result: Some(rc)
         })
     );
-    assert!(ev.iter().any(|e| matches!(e, Event::SessionDown { .. })));
+    assert!(session_down_in(&ev));
     // Held for the hold period (to acknowledge retransmissions), then gone.
     assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
     assert_eq!(p.sim.node_mut::<Lns>(p.lns).session_count(), 0);
@@ -216,12 +153,8 @@ fn challenge_response_success_and_failure() {
         ev.iter()
             .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call))
     );
-    assert!(!ev.iter().any(|e| matches!(e, Event::SessionUp { .. })));
-    assert!(
-        !lns_ev(&mut p)
-            .iter()
-            .any(|e| matches!(e, Event::TunnelUp { .. }))
-    );
+    assert!(!session_up_in(&ev));
+    assert!(!tunnel_up_in(&lns_ev(&mut p)));
 }
 
 #[test]
@@ -397,13 +330,7 @@ fn outgoing_call_wen_sli() {
     let mut p = pair(Config::default(), Config::default(), true);
     let call = up(&mut p);
     let ev = lns_ev(&mut p);
-    let tid = ev
-        .iter()
-        .find_map(|e| match e {
-            Event::TunnelUp { tunnel, .. } => Some(*tunnel),
-            _ => None,
-        })
-        .unwrap();
+    let tid = tunnel_up_id(&ev).unwrap();
     let now = p.sim.now();
     let s = p
         .sim

@@ -24,6 +24,12 @@ fn control(m: Message<'_>) -> ControlMessage<'_> {
     }
 }
 
+/// The header fields RFC 2661 3.1 gives a control message: (Tunnel ID, Session ID, Ns, Nr).
+fn header(c: &ControlMessage<'_>) -> (u16, u16, u16, u16) {
+    let h = &c.header;
+    (h.tunnel_id, h.session_id, h.ns, h.nr)
+}
+
 fn values<'a>(c: &'a ControlMessage<'a>) -> Vec<(bool, &'a V<'a>)> {
     c.avps.iter().map(|a| (a.mandatory, &a.value)).collect()
 }
@@ -32,15 +38,7 @@ fn values<'a>(c: &'a ControlMessage<'a>) -> Vec<(bool, &'a V<'a>)> {
 fn xl2tpd_sccrq_field_by_field() {
     let b = vector("01_sccrq.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!(
-        (
-            c.header.tunnel_id,
-            c.header.session_id,
-            c.header.ns,
-            c.header.nr
-        ),
-        (0, 0, 0, 0)
-    );
+    assert_eq!(header(&c), (0, 0, 0, 0));
     assert_eq!(c.message_type(), Some(MessageType::SCCRQ));
     assert_eq!(
         values(&c),
@@ -79,15 +77,7 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
 
     let b = vector("03_icrq.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!(
-        (
-            c.header.tunnel_id,
-            c.header.session_id,
-            c.header.ns,
-            c.header.nr
-        ),
-        (100, 0, 2, 1)
-    );
+    assert_eq!(header(&c), (100, 0, 2, 1));
     assert_eq!(
         values(&c),
         vec![
@@ -101,15 +91,7 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
 
     let b = vector("04_iccn.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!(
-        (
-            c.header.tunnel_id,
-            c.header.session_id,
-            c.header.ns,
-            c.header.nr
-        ),
-        (100, 200, 3, 2)
-    );
+    assert_eq!(header(&c), (100, 200, 3, 2));
     assert_eq!(
         values(&c),
         vec![
@@ -123,15 +105,7 @@ fn xl2tpd_scccn_icrq_iccn_cdn_field_by_field() {
 
     let b = vector("05_cdn.bin");
     let c = control(Message::parse(&b).unwrap());
-    assert_eq!(
-        (
-            c.header.tunnel_id,
-            c.header.session_id,
-            c.header.ns,
-            c.header.nr
-        ),
-        (100, 200, 4, 2)
-    );
+    assert_eq!(header(&c), (100, 200, 4, 2));
     let rc = c.result_code().unwrap();
     assert_eq!(rc.result, ResultCodeValue::CDN_LOST_CARRIER);
     assert_eq!(rc.error_code(), Some(ErrorCode::NO_ERROR));

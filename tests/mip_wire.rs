@@ -2,6 +2,10 @@
 //! Python and scapy, authenticators, replay protection.
 #![cfg(feature = "proptest")]
 
+mod common;
+
+use common::hex;
+
 use proptest::prelude::*;
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
@@ -22,12 +26,6 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
     text.lines()
         .filter_map(|l| l.split_once(' '))
         .map(|(n, h)| (n.to_string(), hex(h)))
-        .collect()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
         .collect()
 }
 

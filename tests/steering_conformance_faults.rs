@@ -2,6 +2,10 @@
 //! straight through the machines' `handle_datagram` (no simulator), checked against the clause of
 //! TS 29.060 / TS 29.281 quoted at each test.
 
+mod common;
+
+use common::hex;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -20,13 +24,6 @@ use telcp::steering::{
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 const SGSN_C: &str = "192.0.2.10:2123";
 const SGSN_U: &str = "192.0.2.10:2152";
 const GW_C: &str = "10.0.0.1:2123";
@@ -37,6 +34,15 @@ const PROC: &str = "172.16.1.11:4000";
 
 fn layout() -> VidLayout {
     VidLayout::default()
+}
+
+/// `m` carrying one extension header of type `ext_type` (TS 29.281 section 5.2: its content
+/// `content`, in 4-octet units with the next-type octet).
+fn with_extension(m: &mut Message<'_>, ext_type: u8, content: &'static [u8]) {
+    m.header.extensions = Some(vec![gtp::ExtensionHeader {
+        ext_type,
+        content: Cow::Borrowed(content),
+    }]);
 }
 
 /// The switch processor under test (the one place a seed is set in this file).
@@ -434,10 +440,7 @@ fn fault_13_update_with_unknown_comprehension_required_extension_is_not_served()
         77,
         vec![Ie::Nsapi(5)],
     );
-    upd.header.extensions = Some(vec![gtp::ExtensionHeader {
-        ext_type: 0x83,
-        content: Cow::Borrowed(&[0, 0]),
-    }]);
+    with_extension(&mut upd, 0x83, &[0, 0]);
     let r = p.handle_datagram(
         t0,
         sa(LINE),
@@ -474,10 +477,7 @@ fn fault_13_switch_does_not_direct_or_answer_messages_with_unknown_required_exte
         (SGSN_C, GW_C, MessageType::CREATE_PDP_CONTEXT_REQUEST),
     ] {
         let mut m = Message::new(msg_type, 0, 9, vec![]);
-        m.header.extensions = Some(vec![gtp::ExtensionHeader {
-            ext_type: 0xc5,
-            content: Cow::Borrowed(&[0xaa, 0xbb]),
-        }]);
+        with_extension(&mut m, 0xc5, &[0xaa, 0xbb]);
         let r = sp.handle_datagram(
             t0,
             sa(LINE),
@@ -509,10 +509,7 @@ fn fault_13_line_notifies_instead_of_answering_non_existent() {
         .compose(VirtualId::new(9).unwrap(), None, 1)
         .unwrap();
     let mut upd = Message::new(MessageType::UPDATE_PDP_CONTEXT_REQUEST, teid, 5, vec![]);
-    upd.header.extensions = Some(vec![gtp::ExtensionHeader {
-        ext_type: 0xc5,
-        content: Cow::Borrowed(&[0, 0]),
-    }]);
+    with_extension(&mut upd, 0xc5, &[0, 0]);
     let _ = li.handle_datagram(t0, sa(SGSN_C), sa(GW_C), &upd.to_vec().unwrap());
     let out = line_out(&mut li);
     assert_eq!(out.len(), 1);
@@ -589,10 +586,7 @@ fn fault_17_extension_header_notification_flood_is_bounded() {
     // The same at the switch processor (TEID-0 messages) and the line interface.
     let mut sp = SwitchProcessor::new(switch_cfg(4), t0).unwrap();
     let mut echo = Message::new(MessageType::ECHO_REQUEST, 0, 1, vec![]);
-    echo.header.extensions = Some(vec![gtp::ExtensionHeader {
-        ext_type: 0xc5,
-        content: Cow::Borrowed(&[0, 0]),
-    }]);
+    with_extension(&mut echo, 0xc5, &[0, 0]);
     let e = packet(SGSN_U, GW_U, &echo.to_vec().unwrap());
     for _ in 0..2000 {
         let _ = sp.handle_datagram(t0, sa(LINE), sa(SWITCH), &e);

@@ -1,24 +1,15 @@
 //! GTPv1 codec: known answers from scapy, refusals, and the round-trip properties.
 
+mod common;
+
+use common::steering::vector;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use telcp::steering::gtp::{
     self, Apn, Body, Cause, EndUserAddress, ExtensionHeader, GtpView, Ie, IeType, Message,
     MessageType, WireError,
 };
-
-fn vector(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/vectors/steering/{name}.hex",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text.trim();
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// Parses a vector, checks emit gives the same bytes back, and returns the message.
 fn kat(name: &str) -> Message<'static> {

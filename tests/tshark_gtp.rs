@@ -1,21 +1,15 @@
 //! tshark's GTP dissector as a second opinion on every GTPv1 message this crate emits.
 #![cfg(feature = "pcap")]
 
+mod common;
+
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::time::Duration;
 use telcp::pcap::PcapWriter;
 use telcp::steering::gtp::{
     Apn, Cause, EndUserAddress, ExtensionHeader, Ie, IeType, Imsi, Message, MessageType,
 };
-
-fn tshark_present() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// An IPv4/UDP packet with a correct header checksum (the UDP checksum is 0, allowed in IPv4).
 fn inner_ipv4(payload: &[u8]) -> Vec<u8> {
@@ -283,46 +277,30 @@ fn messages() -> Vec<Case> {
 
 #[test]
 fn tshark_reads_what_we_emit() {
-    if !tshark_present() {
+    if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
     }
     let msgs = messages();
-    let dir = std::env::temp_dir().join(format!("telcp-gtp-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("gtp.pcap");
-    let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
-    for (i, (m, user, _)) in msgs.iter().enumerate() {
-        let port = if *user { 2152 } else { 2123 };
-        let src: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
-        let dst: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        w.write_udp(
-            Duration::from_millis(i as u64),
-            src,
-            dst,
-            &m.to_vec().unwrap(),
-        )
-        .unwrap();
-    }
-    drop(w.into_inner());
+    let cap = common::Capture::written("gtp-tshark", "gtp.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        for (i, (m, user, _)) in msgs.iter().enumerate() {
+            let port = if *user { 2152 } else { 2123 };
+            let src: SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+            let dst: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            w.write_udp(
+                Duration::from_millis(i as u64),
+                src,
+                dst,
+                &m.to_vec().unwrap(),
+            )
+            .unwrap();
+        }
+        drop(w.into_inner());
+    });
 
-    // No error-level expert info and nothing malformed.
-    let bad = Command::new("tshark")
-        .arg("-r")
-        .arg(&path)
-        .args(["-Y", "_ws.expert.severity >= 8388608 || _ws.malformed"])
-        .output()
-        .unwrap();
-    let bad_out = String::from_utf8_lossy(&bad.stdout);
-    assert!(
-        bad.status.success(),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
-    assert!(
-        bad_out.trim().is_empty(),
-        "tshark reports errors:\n{bad_out}"
-    );
+    // No error-level expert info and nothing malformed, in any frame.
+    cap.assert_clean("frame");
 
     let mut fields: Vec<&str> = vec!["gtp.message", "gtp.teid"];
     for (_, _, checks) in &msgs {
@@ -332,20 +310,7 @@ fn tshark_reads_what_we_emit() {
             }
         }
     }
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(&path)
-        .args(["-T", "fields", "-E", "separator=|", "-E", "aggregator=,"]);
-    for f in &fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = cap.fields("frame", &fields);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), msgs.len(), "{text}");
     for ((m, _, checks), line) in msgs.iter().zip(&lines) {
@@ -365,5 +330,4 @@ fn tshark_reads_what_we_emit() {
             assert_eq!(col(f), want, "{f} in {line}\n{text}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

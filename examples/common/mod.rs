@@ -4,6 +4,8 @@
 //! earliest deadline (at most a millisecond, so new datagrams are picked up promptly).
 #![allow(dead_code)]
 
+/// The SGSN peer, written once for the tests and the examples.
+#[path = "../../tests/common/sgsn.rs"]
 pub mod sgsn;
 pub mod stories;
 

@@ -648,7 +648,11 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             SocketAddr::from((sgsn_ip, 2123)),
             SocketAddr::from((sgsn_ip, 2152)),
         ],
-        Box::new(Sgsn::new(sgsn_ip, gw_c)),
+        Box::new({
+            let mut s = Sgsn::new(sgsn_ip, gw_c);
+            s.n3 = 8;
+            s
+        }),
     );
     // VID -> processor, as the switch processor assigns them.
     let mut vids = std::collections::HashMap::new();
@@ -707,7 +711,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     for k in 0..CONTEXTS {
         let now = net.now();
         net.node_mut::<Sgsn>(sgsn)
-            .create(now, &format!("00101000000{k:04}"));
+            .create(now, &format!("00101000000{k:04}"), 5);
         tr.step(
             net,
             "sgsn",
@@ -726,7 +730,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         net.run_for(Duration::from_millis(150));
         drain(net, tr);
     }
-    let accepted = net.node_mut::<Sgsn>(sgsn).accepted();
+    let accepted = net.node_mut::<Sgsn>(sgsn).created();
     let setups_at_switch = net.node_mut::<SwitchProcessor>(switch).stats().from_line;
     // User traffic: 10 G-PDUs per context, steered by the VID in the TEID.
     let send_traffic = |net: &mut Net| {
@@ -735,7 +739,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 let packet = [
                     0x45, 0, 0, 20, 0, i, 0, 0, 64, 17, 0, 0, 10, 40, 0, 1, 10, 0, 0, 1,
                 ];
-                net.node_mut::<Sgsn>(sgsn).g_pdu(k, &packet);
+                net.node_mut::<Sgsn>(sgsn).g_pdu_with(k, packet.to_vec());
             }
         }
         net.run_for(Duration::from_millis(200));
@@ -790,9 +794,9 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     drain(net, tr);
     let updated = net
         .node_mut::<Sgsn>(sgsn)
-        .contexts
+        .sessions
         .iter()
-        .filter(|c| c.updated)
+        .filter(|c| c.updates_ok > 0)
         .count();
     tr.step(
         net,

@@ -10,7 +10,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use telcp::health::NodeId;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+use telcp::mip::wire::replay::NtpTime;
+use telcp::mip::wire::{Builder, Extension, Header, Message, Reply, Request};
+use telcp::mip::{ClientConfig, ClientEvent, Event, ForwardMode, MobileNodeClient};
 use telcp::mip::{HomeAgent, HomeAgentConfig, InputError, Member, MnId, MobileNodeKey};
+use telcp::sim::{LinkConfig, NodeId as SimId, Sim};
 use telcp::{MacAddr, Transmit};
 
 /// The virtual HA address (the HA's service address).
@@ -315,4 +319,228 @@ pub fn mn_request(flags: u8, lifetime: u16, coa: Ipv4Addr, id: u64) -> Vec<u8> {
 /// The mobile node's own transport address.
 pub fn mn_sock() -> SocketAddr {
     sock(COA, 434)
+}
+
+// ------------------------------------------------------------- the virtual HA cluster world
+
+// The virtual Home Agent cluster (issue 6) on the deterministic simulator: three or more HAs
+// sharing the virtual address VIP, mobile nodes each with a co-located care-of address (so each is
+// its own foreign agent), links with or without loss.
+
+pub const KEY: &[u8] = b"cluster key";
+
+pub fn vip() -> SocketAddr {
+    sock(VIP, 434)
+}
+pub fn ha_addr(i: u32) -> SocketAddr {
+    sock(Ipv4Addr::new(192, 0, 2, i as u8), 434)
+}
+pub fn mac(i: u32) -> MacAddr {
+    MacAddr::local(i)
+}
+pub fn mn_sa(k: u32) -> SecurityAssociation {
+    SecurityAssociation::new(
+        0x1000 + k,
+        AuthAlgorithm::HmacMd5,
+        format!("mn-key-{k}").into_bytes(),
+    )
+}
+pub fn home(k: u32) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 5, k as u8)
+}
+pub fn nai(k: u32) -> Vec<u8> {
+    format!("mn{k}@home.example").into_bytes()
+}
+pub fn mn_addr(k: u32) -> SocketAddr {
+    sock(Ipv4Addr::new(198, 51, 100, k as u8), 434)
+}
+
+pub const MNS: u32 = 60;
+
+pub fn members(n: u32) -> Vec<Member> {
+    (1..=n)
+        .map(|i| Member {
+            node: NodeId(i),
+            addr: ha_addr(i),
+            mac: mac(i),
+            backups: (1..=n).filter(|j| *j != i).map(NodeId).collect(),
+        })
+        .collect()
+}
+
+pub fn ha_config(i: u32, n: u32, mode: ForwardMode) -> HomeAgentConfig {
+    let mut c = HomeAgentConfig::new(
+        NodeId(i),
+        VIP,
+        "10.0.0.0/16".parse().unwrap(),
+        members(n),
+        KEY,
+    );
+    c.mode = mode;
+    c.pool = Some(format!("10.0.{i}.0/24").parse().unwrap());
+    c.seed = telcp::io::seed(u64::from(i));
+    c.pending_timeout = Duration::from_secs(2);
+    c.wall_clock = WALL;
+    for k in 1..=MNS {
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(home(k)),
+            sa: mn_sa(k),
+        });
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Nai(nai(k).into()),
+            sa: mn_sa(k),
+        });
+    }
+    c
+}
+
+pub struct World {
+    pub sim: Sim,
+    pub ha: Vec<SimId>,
+    pub start: Instant,
+}
+
+impl World {
+    pub fn new(n: u32, mode: ForwardMode, seed: u64, link: LinkConfig) -> World {
+        Self::with(n, seed, link, |i| ha_config(i, n, mode))
+    }
+
+    pub fn with(
+        n: u32,
+        seed: u64,
+        link: LinkConfig,
+        cfg: impl Fn(u32) -> HomeAgentConfig,
+    ) -> World {
+        let start = Instant::now();
+        let mut sim = Sim::new(seed, start);
+        sim.set_default_link(link);
+        let mut ha = Vec::new();
+        for i in 1..=n {
+            let h = HomeAgent::new(cfg(i), start).unwrap();
+            ha.push(sim.add_node(
+                format!("ha{i}"),
+                &[ha_addr(i), vip()],
+                Some(mac(i)),
+                Box::new(h),
+            ));
+        }
+        sim.set_route(VIP.into(), ha[0]);
+        let mut w = World { sim, ha, start };
+        w.sim.run_for(Duration::from_secs(3));
+        w
+    }
+
+    pub fn ha(&mut self, i: u32) -> &mut HomeAgent {
+        let id = self.ha[i as usize - 1];
+        self.sim.node_mut::<HomeAgent>(id)
+    }
+
+    pub fn events(&mut self, i: u32) -> Vec<Event> {
+        let h = self.ha(i);
+        std::iter::from_fn(|| h.poll_event()).collect()
+    }
+
+    pub fn client_cfg(&self, k: u32, by_nai: bool, local: SocketAddr) -> ClientConfig {
+        ClientConfig {
+            home_address: if by_nai {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                home(k)
+            },
+            nai: by_nai.then(|| nai(k)),
+            sa: mn_sa(k),
+            home_agent: vip(),
+            local,
+            via: None,
+            lifetime: 600,
+            simultaneous: false,
+            retransmit: Duration::from_millis(500),
+            max_retransmits: 6,
+            wall_clock: WALL + self.sim.now().duration_since(self.start),
+            auto_reregister: false,
+        }
+    }
+
+    pub fn add_mn(&mut self, cfg: ClientConfig) -> SimId {
+        let local = cfg.local;
+        let c = MobileNodeClient::new(cfg, self.sim.now()).unwrap();
+        self.sim
+            .add_node(format!("mn@{local}"), &[local], None, Box::new(c))
+    }
+
+    pub fn mn(&mut self, id: SimId) -> &mut MobileNodeClient {
+        self.sim.node_mut::<MobileNodeClient>(id)
+    }
+
+    /// Sends a registration (or deregistration) and runs until the client reports an outcome.
+    pub fn run_request(&mut self, id: SimId, dereg: bool) -> ClientEvent {
+        let now = self.sim.now();
+        if dereg {
+            self.mn(id).deregister(now);
+        } else {
+            self.mn(id).register(now);
+        }
+        // Up to 8200 s: a client's whole backoff (up to 13 retransmissions), so a run of losses
+        // ends in an outcome.
+        let mut out = None;
+        for _ in 0..164_000 {
+            self.sim.run_for(Duration::from_millis(50));
+            if let Some(e) = self.mn(id).poll_event() {
+                out = Some(e);
+                break;
+            }
+        }
+        out.expect("no outcome")
+    }
+
+    pub fn register(&mut self, id: SimId) -> ClientEvent {
+        self.run_request(id, false)
+    }
+
+    /// Replies sent to `to` (they may go nowhere: injected senders own no node).
+    pub fn replies_to(&self, to: SocketAddr) -> Vec<Reply> {
+        self.sim
+            .trace()
+            .iter()
+            .filter(|r| r.to == to)
+            .filter_map(|r| match Message::parse(&r.payload).ok()?.header {
+                Header::Reply(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub fn registered(e: &ClientEvent) -> Ipv4Addr {
+    match e {
+        ClientEvent::Registered { home_address, .. } => *home_address,
+        other => panic!("not registered: {other:?}"),
+    }
+}
+
+/// A well-authenticated request from outside the simulated nodes, for injection.
+pub fn request(k: u32, ha_field: Ipv4Addr, id: u64, extra: Option<Extension<'static>>) -> Vec<u8> {
+    let sa = mn_sa(k);
+    let mut b = Builder::request(Request {
+        lifetime: 600,
+        home_address: home(k),
+        home_agent: ha_field,
+        care_of: Ipv4Addr::new(203, 0, 113, k as u8),
+        identification: id,
+        ..Request::default()
+    });
+    if let Some(e) = extra {
+        b = b.extension(e);
+    }
+    b.mn_ha_auth(&sa).to_vec()
+}
+
+pub fn ntp_at(w: &World) -> u64 {
+    NtpTime::from_unix(WALL + w.sim.now().duration_since(w.start)).0
+}
+
+impl super::Traced for World {
+    fn sim(&self) -> &Sim {
+        &self.sim
+    }
 }

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::l2tp::{CallId, Config, Data, Event, Lac, LacConfig, Lns, LnsConfig};
+use telcp::sim::{LinkConfig, NodeId, Sim};
 
 /// The one place the tests set the RNG seed (the seed field is about to change type).
 pub fn common(seed: u64) -> Config {
@@ -422,6 +423,20 @@ pub fn iccn_avps() -> Vec<A> {
     ]
 }
 
+/// The AVPs an OCRQ must carry (RFC 2661 6.9), for our Session ID `sid` and the Called Number
+/// `called`.
+pub fn ocrq_avps(sid: u16, called: &[u8]) -> Vec<A> {
+    vec![
+        m(at::ASSIGNED_SESSION_ID, be16(sid)),
+        m(at::CALL_SERIAL_NUMBER, be32(9)),
+        m(at::MINIMUM_BPS, be32(9600)),
+        m(at::MAXIMUM_BPS, be32(64_000)),
+        m(at::BEARER_TYPE, be32(1)),
+        m(at::FRAMING_TYPE, be32(1)),
+        m(at::CALLED_NUMBER, called.to_vec()),
+    ]
+}
+
 pub const MY_TID: u16 = 0x1111;
 pub const MY_SID: u16 = 0x2222;
 
@@ -542,4 +557,118 @@ impl Peer<Lac> {
         self.zlb();
         (call, lac_sid, got)
     }
+}
+
+// ------------------------------------------------------------- LAC and LNS on the simulator
+
+/// The address `ip`:1701 (RFC 2661 section 8.1: L2TP's UDP port).
+pub fn addr(ip: &str) -> SocketAddr {
+    format!("{ip}:1701").parse().unwrap()
+}
+
+/// `c` with the replayable seed `n`.
+pub fn seeded(c: Config, n: u64) -> Config {
+    Config {
+        seed: telcp::io::seed(n),
+        ..c
+    }
+}
+
+/// The links of the lossy runs: 10 % loss, 5 % duplication, 5 % reordering.
+pub fn lossy_link() -> LinkConfig {
+    LinkConfig::lossy(0.1, 0.05, 0.05)
+}
+
+/// An LNS configuration with these common settings and every other one at its default.
+pub fn lns_config_of(common: Config) -> LnsConfig {
+    LnsConfig {
+        common,
+        ..Default::default()
+    }
+}
+
+/// Adds a LAC named `name` at `ip`:1701, started at the simulator's time.
+pub fn add_lac(sim: &mut Sim, name: &str, ip: &str, cfg: LacConfig) -> NodeId {
+    let lac = Lac::new(cfg, sim.now()).unwrap();
+    sim.add_node(name, &[addr(ip)], None, Box::new(lac))
+}
+
+/// Adds an LNS named `name` at `ip`:1701, started at the simulator's time.
+pub fn add_lns(sim: &mut Sim, name: &str, ip: &str, cfg: LnsConfig) -> NodeId {
+    let lns = Lns::new(cfg, sim.now()).unwrap();
+    sim.add_node(name, &[addr(ip)], None, Box::new(lns))
+}
+
+/// A LAC at 10.0.9.1 and an LNS at 10.0.0.1 on one simulator.
+pub struct Pair {
+    pub sim: Sim,
+    pub lac: NodeId,
+    pub lns: NodeId,
+}
+
+impl Pair {
+    /// The LAC (`lac`) and the LNS (`lns`) added to `sim`.
+    pub fn new(mut sim: Sim, lac: LacConfig, lns: LnsConfig) -> Pair {
+        let lac = add_lac(&mut sim, "lac", "10.0.9.1", lac);
+        let lns = add_lns(&mut sim, "lns", "10.0.0.1", lns);
+        Pair { sim, lac, lns }
+    }
+}
+
+/// The events of node `id`, an endpoint polled with `poll`.
+pub fn events<T: 'static + telcp::Node>(
+    sim: &mut Sim,
+    id: NodeId,
+    poll: fn(&mut T) -> Option<Event>,
+) -> Vec<Event> {
+    let n = sim.node_mut::<T>(id);
+    std::iter::from_fn(|| poll(n)).collect()
+}
+
+/// The LAC's events.
+pub fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
+    events::<Lac>(sim, id, Lac::poll_event)
+}
+
+/// The LNS's events.
+pub fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
+    events::<Lns>(sim, id, Lns::poll_event)
+}
+
+/// The pair's LAC events.
+pub fn lac_ev(p: &mut Pair) -> Vec<Event> {
+    lac_events(&mut p.sim, p.lac)
+}
+
+/// The pair's LNS events.
+pub fn lns_ev(p: &mut Pair) -> Vec<Event> {
+    lns_events(&mut p.sim, p.lns)
+}
+
+/// Whether `ev` holds a `TunnelUp` (the control connection established, RFC 2661 section 5.1).
+pub fn tunnel_up_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::TunnelUp { .. }))
+}
+
+/// Whether `ev` holds a `TunnelDown`.
+pub fn tunnel_down_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::TunnelDown { .. }))
+}
+
+/// Whether `ev` holds a `SessionUp` (a call established, RFC 2661 section 5.2).
+pub fn session_up_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::SessionUp { .. }))
+}
+
+/// Whether `ev` holds a `SessionDown`.
+pub fn session_down_in(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::SessionDown { .. }))
+}
+
+/// The Tunnel ID of the first `TunnelUp` in `ev`.
+pub fn tunnel_up_id(ev: &[Event]) -> Option<u16> {
+    ev.iter().find_map(|e| match e {
+        Event::TunnelUp { tunnel, .. } => Some(*tunnel),
+        _ => None,
+    })
 }

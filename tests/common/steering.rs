@@ -1,0 +1,286 @@
+//! The steering world (issue 3's claims): an SGSN (the shared peer of `sgsn.rs`, speaking GTPv1
+//! with retransmissions) in front of the gateway's line interfaces on the deterministic simulator
+//! with loss; behind them, on the fabric, the switch processor and four processors.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, Policy};
+use telcp::sim::{LinkConfig, NodeId, Sim};
+use telcp::steering::fabric::VidState;
+use telcp::steering::limit::RateLimit;
+use telcp::steering::line::LineConfig;
+use telcp::steering::processor::ProcessorConfig;
+use telcp::steering::switch::SwitchConfig;
+use telcp::steering::{LineInterface, Processor, SwitchProcessor, VidLayout, VirtualId};
+
+// Re-exported for the scenario files; not every test crate uses each.
+#[allow(unused_imports)]
+pub use super::sgsn::{N3, Sgsn, SgsnSession, inner_ipv4};
+#[allow(unused_imports)]
+pub use super::{Capture, have_tshark};
+
+pub const SGSN_IP: [u8; 4] = [192, 0, 2, 10];
+pub const GW_IP: [u8; 4] = [10, 0, 0, 1];
+pub const GW2_IP: [u8; 4] = [10, 0, 0, 2];
+
+pub fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port)
+}
+pub fn li_fabric(i: u8) -> SocketAddr {
+    sa([172, 16, 0, i], 4000)
+}
+pub fn sp_fabric() -> SocketAddr {
+    sa([172, 16, 0, 100], 4000)
+}
+pub fn p_fabric(id: u32) -> SocketAddr {
+    sa([172, 16, 1, id as u8], 4000)
+}
+
+// ---------------------------------------------------------------- the gateway
+
+pub const PROCS: [u32; 4] = [11, 12, 13, 14];
+
+pub fn layout() -> VidLayout {
+    VidLayout::teid32(8, 8).unwrap()
+}
+pub fn l2tp_layout() -> VidLayout {
+    VidLayout::id16(4, 4).unwrap()
+}
+pub fn key() -> ClusterKey {
+    ClusterKey::new(b"steering test key")
+}
+
+pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
+    ProcessorConfig {
+        id,
+        incarnation,
+        fabric_addr: p_fabric(id),
+        switch_addr: sp_fabric(),
+        switch_node: 1,
+        line_addr: li_fabric(1),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        // 1 % of load per session: health's least-loaded policy compares percentages.
+        max_sessions: 100,
+        max_shadow: 400,
+        ue_pool: "10.0.0.0/8".parse().unwrap(),
+        ue_pool_v6: None,
+        recovery: incarnation as u8,
+        retransmit: Duration::from_millis(50),
+        max_retries: 20,
+        key: key(),
+        heartbeat_interval: Duration::from_millis(100),
+        queue_limit: 4096,
+        error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
+    }
+}
+
+pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
+    SwitchConfig {
+        node: 1,
+        incarnation: 1,
+        rejoin_grace: Duration::from_millis(500),
+        fabric_addr: sp_fabric(),
+        line_interfaces: lines.to_vec(),
+        processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        recovery: 7,
+        max_sessions: 10_000,
+        max_recent: 1000,
+        recent_window: Duration::from_secs(10),
+        retransmit: Duration::from_millis(50),
+        withdraw_after: Duration::from_secs(3),
+        key: key(),
+        heartbeat_interval: Duration::from_millis(100),
+        misses_suspect: 3,
+        misses_down: 6,
+        overload_percent: 95,
+        policy: Policy::LeastLoaded,
+        seed: telcp::io::seed(5),
+        queue_limit: 4096,
+        version_not_supported: RateLimit::default(),
+        error_indications: RateLimit::default(),
+        echo_responses: RateLimit::default(),
+        extension_headers: RateLimit::default(),
+    }
+}
+
+pub fn line_config(i: u8) -> LineConfig {
+    LineConfig {
+        fabric_addr: li_fabric(i),
+        switch_addr: sp_fabric(),
+        layout: layout(),
+        l2tp_layout: Some(l2tp_layout()),
+        queue_limit: 4096,
+        error_indications: RateLimit::default(),
+        non_existent: RateLimit::default(),
+        extension_headers: RateLimit::default(),
+    }
+}
+
+pub struct Gateway {
+    pub sim: Sim,
+    pub sgsn: NodeId,
+    pub lines: Vec<NodeId>,
+    pub sp: NodeId,
+    pub procs: HashMap<u32, NodeId>,
+}
+
+impl Gateway {
+    /// A gateway with `n_lines` line interfaces (the SGSN talks to the first), on links with
+    /// `loss`, duplication and reordering; runs until every processor has its VID.
+    pub fn new(seed: u64, loss: f64, n_lines: u8) -> Gateway {
+        let start = Instant::now();
+        let seed = seed
+            + std::env::var("STEERING_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+        let mut sim = Sim::new(seed, start);
+        sim.set_default_link(LinkConfig::lossy(loss, loss / 2.0, loss / 2.0));
+        sim.set_trace_limit(10_000);
+        let sgsn = sim.add_node(
+            "sgsn",
+            &[sa(SGSN_IP, 0)],
+            None,
+            Box::new(Sgsn::new(Ipv4Addr::from(SGSN_IP), sa(GW_IP, 2123))),
+        );
+        let line_addrs: Vec<SocketAddr> = (1..=n_lines).map(li_fabric).collect();
+        let mut lines = Vec::new();
+        for i in 1..=n_lines {
+            let gw = if i == 1 { GW_IP } else { GW2_IP };
+            let li = LineInterface::new(line_config(i), start).unwrap();
+            lines.push(sim.add_node(
+                format!("line{i}"),
+                &[li_fabric(i), sa(gw, 0)],
+                None,
+                Box::new(li),
+            ));
+        }
+        let sp = SwitchProcessor::new(switch_config(&line_addrs), start).unwrap();
+        let sp = sim.add_node("switch", &[sp_fabric()], None, Box::new(sp));
+        let mut procs = HashMap::new();
+        for id in PROCS {
+            let p = Processor::new(processor_config(id, 1), start).unwrap();
+            procs.insert(
+                id,
+                sim.add_node(format!("proc{id}"), &[p_fabric(id)], None, Box::new(p)),
+            );
+        }
+        let mut gw = Gateway {
+            sim,
+            sgsn,
+            lines,
+            sp,
+            procs,
+        };
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(10), Duration::from_secs(5), |s| {
+                PROCS.iter().all(|id| {
+                    let sp = s.node::<SwitchProcessor>(NodeId(1 + n_lines as usize));
+                    sp.vid_of(*id).is_some()
+                        && sp
+                            .table()
+                            .iter()
+                            .filter(|e| e.state == VidState::Up)
+                            .count()
+                            == PROCS.len()
+                })
+            });
+        assert!(ok, "processors did not all get a VID and come up");
+        gw.sim.run_for(Duration::from_millis(500));
+        gw
+    }
+
+    pub fn sgsn(&mut self) -> &mut Sgsn {
+        self.sim.node_mut::<Sgsn>(self.sgsn)
+    }
+    pub fn sp(&self) -> &SwitchProcessor {
+        self.sim.node::<SwitchProcessor>(self.sp)
+    }
+    pub fn line(&self, i: usize) -> &LineInterface {
+        self.sim.node::<LineInterface>(self.lines[i])
+    }
+    pub fn proc(&self, id: u32) -> &Processor {
+        self.sim.node::<Processor>(self.procs[&id])
+    }
+    pub fn proc_by_vid(&self, vid: VirtualId) -> Option<u32> {
+        PROCS
+            .iter()
+            .copied()
+            .find(|id| self.sim.is_alive(self.procs[id]) && self.proc(*id).vid() == Some(vid))
+    }
+
+    /// Creates `n` sessions and runs until all are answered.
+    pub fn create_sessions(&mut self, n: usize) {
+        self.create_sessions_every(n, Duration::from_millis(20));
+    }
+
+    /// Creates `n` sessions, one every `gap`, and runs until all are answered.
+    pub fn create_sessions_every(&mut self, n: usize, gap: Duration) {
+        for i in 0..n {
+            let now = self.sim.now();
+            let imsi = format!("00101{:010}", i);
+            self.sgsn().create(now, &imsi, 5);
+            self.sim.run_for(gap);
+        }
+        let ok = self
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(20), |s| {
+                s.node::<Sgsn>(NodeId(0))
+                    .sessions
+                    .iter()
+                    .all(|x| x.created.is_some())
+            });
+        assert!(ok, "not every Create PDP Context Request was answered");
+    }
+
+    /// Two TEIDs naming no context: one whose VID (200) no processor holds (the line interface
+    /// answers for it), and one with processor 11's VID but no session there (the processor
+    /// answers, through the line).
+    pub fn unknown_teids(&self) -> (u32, u32) {
+        let layout = layout();
+        let no_vid = layout
+            .compose(VirtualId::new(200).unwrap(), None, 5)
+            .unwrap();
+        let vid = self.proc(11).vid().unwrap();
+        (no_vid, layout.compose(vid, None, 0x7777).unwrap())
+    }
+
+    /// Sends an Update PDP Context Request for each session of `idx`, `gap` apart (at once when
+    /// `gap` is zero).
+    pub fn update_sessions(&mut self, idx: impl IntoIterator<Item = usize>, gap: Duration) {
+        for i in idx {
+            let now = self.sim.now();
+            self.sgsn().update(now, i);
+            if !gap.is_zero() {
+                self.sim.run_for(gap);
+            }
+        }
+    }
+
+    pub fn settle(&mut self) {
+        self.sim.run_for(Duration::from_secs(2));
+    }
+}
+
+impl super::Traced for Gateway {
+    fn sim(&self) -> &Sim {
+        &self.sim
+    }
+}
+
+/// A known-answer vector of tests/vectors/steering (built by scapy, see its README).
+pub fn vector(name: &str) -> Vec<u8> {
+    super::vector("steering", name)
+}
+
+/// The gateway's GTP address.
+pub fn gw_ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(GW_IP))
+}

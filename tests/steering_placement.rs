@@ -1,0 +1,477 @@
+//! The steering claims about where sessions go, on the deterministic simulator with loss
+//! (`common::steering`): set-up through the switch processor to a processor chosen by load
+//! (claims 1-3), session packets bypassing the switch (claim 4), versioned tables (claim 5), VID
+//! assignment and reuse (claim 7), L2TP identifiers carrying the VID (claim 8), and the line
+//! interface's fast path read directly.
+
+mod common;
+
+use common::steering::*;
+use std::collections::HashMap;
+use std::time::Duration;
+use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
+use telcp::steering::fabric::{FabricMessage, VidState};
+use telcp::steering::gtp::{Cause, Message, MessageType};
+use telcp::steering::line::{DropReason, Verdict};
+use telcp::steering::processor::ProcessorEvent;
+use telcp::steering::switch::SwitchEvent;
+use telcp::steering::{Processor, SwitchProcessor, VirtualId};
+
+// ---------------------------------------------------------------- claims 1-3
+
+#[test]
+fn claims_1_2_3_setup_goes_through_the_switch_to_a_processor_selected_by_load() {
+    let mut gw = Gateway::new(1, 0.05, 1);
+    let from_line_before = gw.sp().stats().from_line;
+    // One set-up per heartbeat interval and a half, so the switch sees each new load.
+    gw.create_sessions_every(40, Duration::from_millis(150));
+    let layout = layout();
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    assert_eq!(sgsn.created(), 40, "every session is accepted");
+    let sessions = sgsn.sessions.clone();
+    // Claim 3: the replies came back through the line interface, from the gateway's address.
+    assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
+    assert!(gw.line(0).stats().transmitted >= 40);
+
+    // Claim 1: the line interface passed every set-up (and its retransmissions) to the switch.
+    assert!(gw.line(0).stats().to_switch >= 40);
+    assert!(gw.sp().stats().from_line - from_line_before >= 40);
+    // Claim 2: the switch directed each to a processor, with a different backup.
+    assert!(gw.sp().stats().setups_directed >= 40);
+    let mut per_proc: HashMap<u32, usize> = HashMap::new();
+    let mut ues = std::collections::HashSet::new();
+    for s in &sessions {
+        let p = layout
+            .primary(s.gw_teid_c)
+            .expect("the TEID carries a primary VID");
+        let b = layout
+            .backup(s.gw_teid_c)
+            .expect("the TEID carries a backup VID");
+        assert_ne!(p, b, "the backup is a different processor");
+        // Claim 3: the processor that holds the session is the one whose VID the TEIDs carry.
+        let holder = gw
+            .proc_by_vid(p)
+            .expect("the primary VID names a live processor");
+        assert!(gw.proc(holder).has_session(s.gw_teid_c));
+        assert_eq!(s.gw_teid_u, s.gw_teid_c);
+        let backup = gw
+            .proc_by_vid(b)
+            .expect("the backup VID names a live processor");
+        assert!(
+            gw.proc(backup).has_session(s.gw_teid_c),
+            "replicated to the backup"
+        );
+        *per_proc.entry(holder).or_default() += 1;
+        assert!(ues.insert(s.ue.expect("an End User Address")));
+    }
+    // Retransmitted requests (lossy links) created no second session.
+    let total: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+    assert_eq!(total, 40);
+    // By load: least loaded first, so the 40 sessions spread evenly over the 4 processors.
+    assert_eq!(per_proc.len(), 4, "{per_proc:?}");
+    let (min, max) = (
+        per_proc.values().min().unwrap(),
+        per_proc.values().max().unwrap(),
+    );
+    assert!(max - min <= 2, "uneven spread {per_proc:?}");
+    gw.settle();
+    for id in PROCS {
+        let load = gw.sp().monitor().load(telcp::health::NodeId(id)).unwrap();
+        assert_eq!(load.used as usize, per_proc[&id], "health carries the load");
+    }
+}
+
+#[test]
+fn switch_answers_echo_and_refuses_when_no_processor() {
+    let mut gw = Gateway::new(2, 0.0, 1);
+    let now = gw.sim.now();
+    gw.sgsn().echo(now);
+    gw.sim.run_for(Duration::from_millis(100));
+    assert_eq!(gw.sgsn().echo_recovery, Some(7));
+    assert_eq!(gw.sp().stats().echoes, 1);
+    for id in PROCS {
+        let n = gw.procs[&id];
+        gw.sim.crash(n);
+    }
+    gw.sim.run_for(Duration::from_secs(2));
+    let now = gw.sim.now();
+    gw.sgsn().create(now, "001019999999999", 1);
+    gw.sim.run_for(Duration::from_millis(200));
+    assert_eq!(
+        gw.sgsn().sessions[0].created,
+        Some(Cause::NO_RESOURCES_AVAILABLE)
+    );
+}
+
+// ---------------------------------------------------------------- claim 4
+
+#[test]
+fn claim_4_session_packets_bypass_the_switch() {
+    let mut gw = Gateway::new(3, 0.05, 1);
+    gw.create_sessions(20);
+    gw.settle();
+    let sp_before = gw.sp().stats().from_line;
+    let user_before: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().user_packets)
+        .sum();
+    for round in 0..5 {
+        for i in 0..20 {
+            gw.sgsn().g_pdu(i);
+            if round == 0 {
+                let now = gw.sim.now();
+                gw.sgsn().update(now, i);
+            }
+        }
+        gw.sim.run_for(Duration::from_millis(200));
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    assert_eq!(
+        gw.sp().stats().from_line,
+        sp_before,
+        "the switch processor saw none of the session's packets"
+    );
+    let user: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().user_packets)
+        .sum();
+    assert!(
+        user - user_before >= 80,
+        "G-PDUs reached the processors ({})",
+        user - user_before
+    );
+    let layout = layout();
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for s in &sgsn.sessions {
+        assert_eq!(s.updates_ok, 1, "update answered");
+        // The request carried the VID in its header TEID; the reply carries it in its TEIDs.
+        for t in &s.update_teids {
+            assert_eq!(layout.primary(*t), layout.primary(s.gw_teid_c));
+        }
+    }
+    assert!(gw.line(0).stats().to_primary >= 100);
+    assert_eq!(gw.line(0).stats().to_backup, 0);
+}
+
+// ---------------------------------------------------------------- claim 5
+
+#[test]
+fn claim_5_versioned_tables_reach_every_line_interface() {
+    let mut gw = Gateway::new(4, 0.1, 2);
+    gw.settle();
+    let v = gw.sp().table_version();
+    assert!(v >= 2, "several versions were pushed ({v})");
+    for i in 0..2 {
+        let li = gw.line(i);
+        assert_eq!(li.table().version(), v, "line {i} holds the latest table");
+        assert_eq!(gw.sp().acked_version(li_fabric(i as u8 + 1)), Some(v));
+        for e in gw.sp().table() {
+            assert_eq!(li.table().state(e.vid), Some(e.state));
+            assert_eq!(li.table().addr(e.vid), Some(e.addr));
+        }
+    }
+    // A stale update (a delayed duplicate) is ignored and the table stays whole.
+    let stale = FabricMessage::TableUpdate {
+        version: 1,
+        entries: vec![],
+    };
+    let lf = li_fabric(1);
+    gw.sim.inject(sp_fabric(), lf, stale.to_vec());
+    gw.sim.run_for(Duration::from_millis(50));
+    assert_eq!(gw.line(0).table().version(), v);
+    assert!(gw.line(0).stats().updates_stale >= 1);
+    // A processor going down is a new version at every line interface.
+    let n = gw.procs[&11];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(2));
+    let v2 = gw.sp().table_version();
+    assert!(v2 > v);
+    let vid = gw.sp().vid_of(11).unwrap();
+    for i in 0..2 {
+        assert_eq!(gw.line(i).table().version(), v2);
+        assert_eq!(gw.line(i).table().state(vid), Some(VidState::Down));
+    }
+}
+
+// ---------------------------------------------------------------- claim 7
+
+#[test]
+fn claim_7_processors_ask_for_their_vid_and_vids_are_reused_only_when_safe() {
+    let mut gw = Gateway::new(7, 0.05, 1);
+    // Every processor asked at start and got a distinct VID.
+    let vids: Vec<VirtualId> = PROCS.iter().map(|id| gw.proc(*id).vid().unwrap()).collect();
+    let mut uniq = vids.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), PROCS.len());
+    for (id, v) in PROCS.iter().zip(&vids) {
+        assert_eq!(gw.sp().vid_of(*id), Some(*v));
+    }
+    gw.create_sessions(20);
+    gw.settle();
+    let layout = layout();
+    let old = gw.proc(13).vid().unwrap();
+    let named = gw
+        .sim
+        .node::<Sgsn>(gw.sgsn)
+        .sessions
+        .iter()
+        .filter(|s| {
+            layout.primary(s.gw_teid_c) == Some(old) || layout.backup(s.gw_teid_c) == Some(old)
+        })
+        .count();
+    assert!(named > 0);
+    // Restart processor 13: it asks again; sessions still name its old VID, so it gets another.
+    let n = gw.procs[&13];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(1));
+    let now = gw.sim.now();
+    gw.sim.restart(
+        n,
+        Box::new(Processor::new(processor_config(13, 2), now).unwrap()),
+    );
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<Processor>(n).vid().is_some()
+        });
+    assert!(ok, "the restarted processor got no VID");
+    let new = gw.proc(13).vid().unwrap();
+    assert_ne!(
+        new, old,
+        "the old VID is still named by live sessions: not reused"
+    );
+    assert!(!vids.contains(&new));
+    gw.settle();
+    assert_eq!(gw.line(0).table().state(old), Some(VidState::Down));
+    // Delete every session; then nothing names the old VID: it is withdrawn, then free.
+    let n_sessions = gw.sim.node::<Sgsn>(gw.sgsn).sessions.len();
+    for i in 0..n_sessions {
+        let now = gw.sim.now();
+        gw.sgsn().delete(now, i);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    gw.sim.run_for(Duration::from_secs(5));
+    let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
+    for s in &sgsn.sessions {
+        assert_eq!(
+            s.deleted,
+            Some(Cause::REQUEST_ACCEPTED),
+            "{:08x} old {old:?} new {new:?} {:?}",
+            s.gw_teid_c,
+            gw.sp().table()
+        );
+    }
+    assert_eq!(gw.sp().session_count(), 0);
+    gw.sim.run_for(Duration::from_secs(4));
+    assert_eq!(
+        gw.line(0).table().state(old),
+        None,
+        "withdrawn from the tables"
+    );
+    assert_eq!(
+        gw.sp().vid_refs(old),
+        None,
+        "free once every line interface has the table"
+    );
+    // Restart 13 again: its last VID is safe now, so it gets it back.
+    let n = gw.procs[&13];
+    let now = gw.sim.now();
+    gw.sim.restart(
+        n,
+        Box::new(Processor::new(processor_config(13, 3), now).unwrap()),
+    );
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<Processor>(n).vid().is_some()
+        });
+    assert!(ok);
+    assert_eq!(
+        gw.proc(13).vid(),
+        Some(new),
+        "a VID no session names is given back"
+    );
+}
+
+// ---------------------------------------------------------------- claim 8
+
+/// An L2TPv2 data message (L bit, a PPP LCP frame), built with `telcp::l2tp::wire`.
+fn l2tp_data(tunnel: u16, session: u16) -> Vec<u8> {
+    let ppp: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x04];
+    L2tpMessage::Data(DataMessage::new(tunnel, session, ppp)).to_vec()
+}
+
+/// An L2TPv2 control message: a HELLO in `tunnel` (an SCCRQ, to tunnel 0, when `tunnel` is 0).
+fn l2tp_control(tunnel: u16, session: u16) -> Vec<u8> {
+    let mut m = if tunnel == 0 {
+        ControlMessage::sccrq(0x4242, b"lac".as_slice(), 3)
+    } else {
+        ControlMessage::hello(tunnel)
+    };
+    m.header.session_id = session;
+    m.header.ns = 1;
+    m.header.nr = 1;
+    L2tpMessage::Control(m).to_vec()
+}
+
+#[test]
+fn claim_8_l2tp_ids_carry_the_vid_and_are_steered_by_it() {
+    let mut gw = Gateway::new(8, 0.0, 1);
+    let l2 = l2tp_layout();
+    let lac = sa([198, 51, 100, 1], 1701);
+    let lns = sa(GW_IP, 1701);
+    // Each processor's LNS allocates tunnel and session ids carrying its VID, backup next door.
+    let mut ids = Vec::new();
+    for (k, id) in PROCS.iter().enumerate() {
+        let backup = gw.proc(PROCS[(k + 1) % PROCS.len()]).vid();
+        let n = gw.procs[id];
+        let (t, s) = gw
+            .sim
+            .node_mut::<Processor>(n)
+            .allocate_l2tp_ids(backup)
+            .unwrap();
+        assert_eq!(l2.primary(u32::from(t)), gw.proc(*id).vid());
+        assert_eq!(l2.primary(u32::from(s)), gw.proc(*id).vid());
+        assert_eq!(l2.backup(u32::from(t)), backup);
+        ids.push((*id, t, s));
+    }
+    for &(_, t, s) in &ids {
+        gw.sim.inject(lac, lns, l2tp_data(t, s));
+        gw.sim.inject(lac, lns, l2tp_control(t, s));
+    }
+    // An SCCRQ (tunnel id 0) is a set-up: it goes to the switch, which directs it.
+    gw.sim.inject(lac, lns, l2tp_control(0, 0));
+    gw.sim.run_for(Duration::from_millis(100));
+    for &(id, _, _) in &ids {
+        assert!(gw.proc(id).stats().l2tp_packets >= 2, "processor {id}");
+    }
+    let total: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().l2tp_packets)
+        .sum();
+    assert_eq!(total, 9);
+    assert_eq!(gw.sp().stats().setups_directed, 1);
+    // The first processor fails: its tunnel's packets go to the backup the tunnel id names.
+    let (victim, t, s) = ids[0];
+    let backup = PROCS[1];
+    let before = gw.proc(backup).stats().l2tp_packets;
+    let n = gw.procs[&victim];
+    gw.sim.crash(n);
+    gw.sim.run_for(Duration::from_secs(2));
+    gw.sim.inject(lac, lns, l2tp_data(t, s));
+    gw.sim.run_for(Duration::from_millis(100));
+    assert_eq!(gw.proc(backup).stats().l2tp_packets, before + 1);
+    assert!(gw.line(0).stats().to_backup >= 1);
+}
+
+// ---------------------------------------------------------------- the fast path directly
+
+#[test]
+fn steer_reads_the_vid_from_the_teid() {
+    use telcp::steering::fabric::TableEntry;
+    use telcp::steering::line::VidTable;
+    let layout = layout();
+    let v = |n| VirtualId::new(n).unwrap();
+    let t = VidTable::with_entries(
+        layout,
+        Some(l2tp_layout()),
+        3,
+        &[
+            TableEntry {
+                vid: v(1),
+                state: VidState::Up,
+                addr: p_fabric(11),
+            },
+            TableEntry {
+                vid: v(2),
+                state: VidState::Down,
+                addr: p_fabric(12),
+            },
+            TableEntry {
+                vid: v(3),
+                state: VidState::Up,
+                addr: p_fabric(13),
+            },
+        ],
+    );
+    let gpdu = |teid| Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
+    let teid = |p, b| layout.compose(v(p), b, 5).unwrap();
+    assert_eq!(
+        t.steer(&gpdu(teid(1, None))),
+        Verdict::Processor {
+            vid: v(1),
+            backup: false
+        }
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, Some(v(3))))),
+        Verdict::Processor {
+            vid: v(3),
+            backup: true
+        }
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, Some(v(2))))),
+        Verdict::Drop(DropReason::ProcessorDown)
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(2, None))),
+        Verdict::Drop(DropReason::ProcessorDown)
+    );
+    assert_eq!(
+        t.steer(&gpdu(teid(9, None))),
+        Verdict::Drop(DropReason::UnknownVid)
+    );
+    let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, 1, vec![]);
+    assert_eq!(t.steer(&create.to_vec().unwrap()), Verdict::Switch);
+    assert_eq!(t.steer(&[]), Verdict::Drop(DropReason::Malformed));
+    assert_eq!(
+        t.steer(&[0x32, 0xff, 0, 0]),
+        Verdict::Drop(DropReason::Malformed)
+    );
+    let packets: Vec<Vec<u8>> = vec![gpdu(teid(1, None)), gpdu(teid(3, None)), vec![]];
+    let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+    let mut out = [Verdict::Switch; 3];
+    assert_eq!(t.steer_batch(&refs, &mut out), 3);
+    assert_eq!(
+        out[1],
+        Verdict::Processor {
+            vid: v(3),
+            backup: false
+        }
+    );
+    assert_eq!(out[2], Verdict::Drop(DropReason::Malformed));
+    // L2TP: tunnel id 0x1205 carries primary 1, backup 2.
+    let l2 = l2tp_data(0x1205, 0x1206);
+    assert_eq!(
+        t.steer(&l2),
+        Verdict::Processor {
+            vid: v(1),
+            backup: false
+        }
+    );
+    assert_eq!(t.steer(&l2tp_control(0, 0)), Verdict::Switch);
+    assert_eq!(t.steer(&l2tp_data(0, 0)), Verdict::Drop(DropReason::ZeroId));
+}
+
+#[test]
+fn processor_events_report_vid_assignment() {
+    let mut gw = Gateway::new(10, 0.0, 1);
+    let n = gw.procs[&11];
+    let mut saw = false;
+    while let Some(e) = gw.sim.node_mut::<Processor>(n).poll_event() {
+        if matches!(e, ProcessorEvent::VidAssigned { .. }) {
+            saw = true;
+        }
+    }
+    assert!(saw);
+    let sp = gw.sp;
+    let mut assigned = 0;
+    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(sp).poll_event() {
+        if matches!(e, SwitchEvent::VidAssigned { reused: false, .. }) {
+            assigned += 1;
+        }
+    }
+    assert_eq!(assigned, 4);
+}
