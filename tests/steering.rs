@@ -448,6 +448,7 @@ fn line_config(i: u8) -> LineConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
+        event_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),
@@ -1090,7 +1091,7 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
         Message::g_pdu(0, vec![1u8; 4]).to_vec().unwrap(),
     );
     gw.sim.run_for(Duration::from_millis(200));
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10);
     assert_eq!(s.drops(DropReason::Malformed), 1);
     assert_eq!(s.drops(DropReason::ZeroId), 1);
@@ -1718,8 +1719,8 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
     }
     gw.sim.run_for(Duration::from_millis(500));
 
-    let line = gw.line(0).stats().clone();
-    let p11 = gw.proc(11).stats().clone();
+    let line = gw.line(0).stats();
+    let p11 = gw.proc(11).stats();
     assert!(line.drops(DropReason::UnknownVid) >= 1);
     assert_eq!(
         line.error_indications,
@@ -1781,7 +1782,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
     for i in 0..10_000 {
         gw.sim.deliver_now(line, src, gu, &spoof(i));
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
     assert_eq!(s.error_indications, 20);
     assert_eq!(s.error_indications_suppressed, 9_980);
@@ -1793,7 +1794,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
             gw.sim.deliver_now(line, src, gu, &spoof(ms * 10 + i));
         }
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     let sustained = s.error_indications - 20;
     assert!(
         (95..=120).contains(&sustained),
@@ -1812,7 +1813,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
         gw.sim.deliver_now(line, src, gu, &pkt);
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let p = gw.proc(12).stats().clone();
+    let p = gw.proc(12).stats();
     assert_eq!(p.unknown_teid, 2000);
     assert_eq!(p.error_indications + p.error_indications_suppressed, 2000);
     assert!(p.error_indications <= 21, "{}", p.error_indications);
@@ -1939,8 +1940,8 @@ fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
             assert_eq!(**m, Message::version_not_supported());
         }
     }
-    let sp = gw.sp().stats().clone();
-    let line = gw.line(0).stats().clone();
+    let sp = gw.sp().stats();
+    let line = gw.line(0).stats();
     assert!(line.other_version >= 3);
     assert!(sp.version_not_supported >= 3, "one kind at least once each");
     assert_eq!(
@@ -1982,7 +1983,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
         gw.sim.deliver_now(line, src, gc, &echo);
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let sp = gw.sp().stats().clone();
+    let sp = gw.sp().stats();
     assert_eq!(gw.line(0).stats().other_version, 2000);
     assert_eq!(sp.version_not_supported, 20, "the burst");
     assert_eq!(sp.version_not_supported_suppressed, 1980);
@@ -2166,7 +2167,7 @@ fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
     assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
     assert!(sgsn.error_indications().is_empty());
 
-    let line = gw.line(0).stats().clone();
+    let line = gw.line(0).stats();
     // The requests naming VID 200 were answered by the line interface, every copy that
     // arrived, within the burst; the others by processor 11.
     assert!(line.drops(DropReason::UnknownVid) >= 2);
@@ -2208,7 +2209,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     for i in 0..10_000 {
         gw.sim.deliver_now(line, src, gc, &forged(i));
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
     assert_eq!(s.non_existent, 20);
     assert_eq!(s.non_existent_suppressed, 9_980);
@@ -2221,7 +2222,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
             gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
         }
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     let sustained = s.non_existent - 20;
     assert!(
         (95..=120).contains(&sustained),
@@ -2258,7 +2259,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     // An Update to the GTP-U port is no GTP-C request there.
     gw.sim
         .deliver_now(line, sa(SGSN_IP, 2152), sa(GW_IP, 2152), &forged(0));
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
     assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
     assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
@@ -2278,7 +2279,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
         gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let p = gw.proc(12).stats().clone();
+    let p = gw.proc(12).stats();
     assert_eq!(p.unknown_teid, 2000);
     let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
     assert!(got <= 21, "{got} Non-existent answers from the processor");
