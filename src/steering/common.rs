@@ -2,13 +2,13 @@
 //! bounded outbox (datagrams and events, drops counted), fabric datagrams, and the refusal of
 //! messages carrying an unsupported comprehension-required extension header.
 
-use super::error::{ConfigError, ConfigField};
+use super::error::{ConfigError, ConfigField, InputError};
 use super::fabric::FabricMessage;
-use super::gtp::{self, Header, Message};
+use super::gtp::{self, Header, IeType, Message};
 use super::vid::VidLayout;
 use crate::io::{TokenBucket, Transmit};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// The layouts every steering machine needs: a 32-bit TEID layout and, if L2TP is steered, a
@@ -38,6 +38,23 @@ pub(crate) fn non_zero(field: ConfigField, zero: bool) -> Result<(), ConfigError
         Err(ConfigError::Zero(field))
     } else {
         Ok(())
+    }
+}
+
+/// Where an answer to a peer goes: through the line interface `line`, from `gateway` (the
+/// address the peer sent to), to `peer`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) line: SocketAddr,
+    pub(crate) gateway: SocketAddr,
+    pub(crate) peer: SocketAddr,
+}
+
+/// The earlier of two deadlines (a machine's own timers and its health monitor's).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -110,6 +127,16 @@ impl<E> Outbox<E> {
 
     pub(crate) fn poll_event(&mut self) -> Option<E> {
         self.events.pop_front()
+    }
+}
+
+/// The user-plane endpoint a peer's Error Indication names: its TEID Data I and GTP-U Peer
+/// Address (TS 29.281 section 7.3.1, both mandatory), or the first of them missing.
+pub(crate) fn error_indication_names(m: &Message<'_>) -> Result<(u32, IpAddr), InputError> {
+    match (m.teid_data_i(), m.gtp_u_peer_address()) {
+        (Some(teid), Some(addr)) => Ok((teid, addr)),
+        (None, _) => Err(InputError::MissingIe(IeType::TEID_DATA_I)),
+        (Some(_), None) => Err(InputError::MissingIe(IeType::GSN_ADDRESS)),
     }
 }
 

@@ -116,7 +116,7 @@ mod sync;
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
 use setup::Grant;
 
-use super::common::{self, Outbox};
+use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
@@ -153,15 +153,6 @@ impl Membership {
     fn asking(self) -> bool {
         !matches!(self, Membership::Assigned(_))
     }
-}
-
-/// Where a reply to a peer goes: through the line interface `line`, from `gateway` (the address
-/// the peer sent to), to `peer`.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    line: SocketAddr,
-    gateway: SocketAddr,
-    peer: SocketAddr,
 }
 
 /// A subscriber key: the IMSI (absent for a set-up without one) and the NSAPI.
@@ -505,10 +496,7 @@ impl Processor {
     /// The earliest deadline (retransmissions, heartbeats).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.monitor.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        common::earliest(self.timers.next_deadline(), self.monitor.poll_timeout())
     }
 }
 

@@ -1,13 +1,12 @@
 //! Steered packets: G-PDUs, Update and Delete PDP Context Requests of its own sessions or, as
 //! the backup, of replicated ones; peers' Error Indications; L2TP packets.
 
-use super::setup::mandatory_ie_error;
-use super::{Processor, ProcessorEvent, Route, Session};
-use crate::steering::common::{self, UnsupportedExtension};
+use super::setup::{mandatory_ie_error, tunnel_ies};
+use super::{Processor, ProcessorEvent, Session};
+use crate::steering::common::{self, Route, UnsupportedExtension};
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::SessionRecord;
 use crate::steering::gtp::{self, Cause, Ie, IeType, Message, MessageType};
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -211,14 +210,7 @@ impl Processor {
         now: Instant,
         m: &Message<'_>,
     ) -> Result<(), InputError> {
-        let (Some(teid), Some(addr)) = (m.teid_data_i(), m.gtp_u_peer_address()) else {
-            let missing = if m.teid_data_i().is_none() {
-                IeType::TEID_DATA_I
-            } else {
-                IeType::GSN_ADDRESS
-            };
-            return Err(InputError::MissingIe(missing));
-        };
+        let (teid, addr) = common::error_indication_names(m)?;
         self.stats.error_indications_received += 1;
         let named = |s: &Session| s.record.peer_teid_u == teid && s.record.peer_u == addr;
         let mut hit: Vec<(SessionRecord, bool)> = self
@@ -301,20 +293,8 @@ fn update(session: &mut Session, req: &Message<'_>, seq: u16, recovery: u8) -> M
     if let Some(Ie::QosProfile(q)) = req.ie(IeType::QOS_PROFILE) {
         session.qos = q.to_vec();
     }
-    let teid = r.teid;
-    let gw = session.gateway.ip();
-    let mut ies = vec![
-        Ie::Cause(Cause::REQUEST_ACCEPTED),
-        Ie::Recovery(recovery),
-        Ie::TeidDataI(teid),
-        Ie::TeidControl(teid),
-        Ie::ChargingId(teid),
-        Ie::GsnAddress(gw),
-        Ie::GsnAddress(gw),
-    ];
-    if !session.qos.is_empty() {
-        ies.push(Ie::QosProfile(Cow::Owned(session.qos.clone())));
-    }
+    let mut ies = vec![Ie::Cause(Cause::REQUEST_ACCEPTED), Ie::Recovery(recovery)];
+    ies.extend(tunnel_ies(session, None));
     Message::new(
         MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
         session.record.peer_teid_c,

@@ -2,7 +2,8 @@
 //! processor's VID (TS 29.060 sections 7.3.1 and 7.3.2).
 
 use super::sync::{imsi_record, record_imsi};
-use super::{Processor, ProcessorEvent, Route, Session};
+use super::{Processor, ProcessorEvent, Session};
+use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::fabric::SessionRecord;
 use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
@@ -104,8 +105,8 @@ impl Processor {
         }
     }
 
+    /// The Create PDP Context Response of session `s` (TS 29.060 section 7.3.2).
     pub(super) fn create_response(&self, s: &Session, seq: u16) -> Message<'static> {
-        let gw = s.gateway.ip();
         let v4 = s.record.ue_addr;
         let vid = self.config.layout.primary(s.record.teid);
         let v6 = vid.and_then(|v| self.ue_addr_v6(v, self.config.layout.local(s.record.teid)));
@@ -121,16 +122,8 @@ impl Processor {
                 value: Cow::Borrowed(&[0xfe]),
             },
             Ie::Recovery(self.config.recovery),
-            Ie::TeidDataI(s.record.teid),
-            Ie::TeidControl(s.record.teid),
-            Ie::ChargingId(s.record.teid),
-            Ie::EndUserAddress(eua),
-            Ie::GsnAddress(gw),
-            Ie::GsnAddress(gw),
         ];
-        if !s.qos.is_empty() {
-            ies.push(Ie::QosProfile(Cow::Owned(s.qos.clone())));
-        }
+        ies.extend(tunnel_ies(s, Some(eua)));
         Message::new(
             MessageType::CREATE_PDP_CONTEXT_RESPONSE,
             s.record.peer_teid_c,
@@ -296,4 +289,24 @@ impl Processor {
         });
         self.replicate(now, record, false, bytes.map(|b| (line, b)));
     }
+}
+
+/// The tunnel part of a response accepting a set-up or an update of session `s` (TS 29.060
+/// sections 7.3.2 and 7.3.4, in IE type order): TEID Data I, TEID Control Plane and Charging ID
+/// (all the session's TEID), the End User Address (set-up only), the gateway's addresses for
+/// signalling and user traffic, and the QoS profile requested.
+pub(super) fn tunnel_ies(s: &Session, eua: Option<EndUserAddress<'static>>) -> Vec<Ie<'static>> {
+    let teid = s.record.teid;
+    let gw = s.gateway.ip();
+    let mut ies = vec![
+        Ie::TeidDataI(teid),
+        Ie::TeidControl(teid),
+        Ie::ChargingId(teid),
+    ];
+    ies.extend(eua.map(Ie::EndUserAddress));
+    ies.extend([Ie::GsnAddress(gw), Ie::GsnAddress(gw)]);
+    if !s.qos.is_empty() {
+        ies.push(Ie::QosProfile(Cow::Owned(s.qos.clone())));
+    }
+    ies
 }

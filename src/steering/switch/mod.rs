@@ -316,7 +316,12 @@ impl SwitchProcessor {
                     return Err(InputError::Untrusted(FabricKind::Packet));
                 }
                 self.stats.from_line += 1;
-                self.handle_setup(now, from, peer, gateway, &data)
+                let route = common::Route {
+                    line: from,
+                    gateway,
+                    peer,
+                };
+                self.handle_setup(now, route, &data)
             }
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => self.relay_sync_ack(from, teid, version),
@@ -353,10 +358,7 @@ impl SwitchProcessor {
     /// The earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.monitor.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        common::earliest(self.timers.next_deadline(), self.monitor.poll_timeout())
     }
 }
 

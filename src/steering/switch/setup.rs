@@ -2,10 +2,10 @@
 //! peers' Error Indications: what a line interface passes to the switch processor.
 
 use super::{SwitchEvent, SwitchProcessor, Timer};
-use crate::steering::common::{self, UnsupportedExtension};
+use crate::steering::common::{self, Route, UnsupportedExtension};
 use crate::steering::error::InputError;
 use crate::steering::fabric::{FabricMessage, VidState};
-use crate::steering::gtp::{self, Cause, Ie, IeType, Message, MessageType, WireError};
+use crate::steering::gtp::{self, Cause, Ie, Message, MessageType, WireError};
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -43,13 +43,12 @@ impl SwitchProcessor {
         }
     }
 
-    pub(super) fn transmit_out(
-        &mut self,
-        line: SocketAddr,
-        gateway: SocketAddr,
-        peer: SocketAddr,
-        m: &Message<'_>,
-    ) {
+    pub(super) fn transmit_out(&mut self, route: Route, m: &Message<'_>) {
+        let Route {
+            line,
+            gateway,
+            peer,
+        } = route;
         if let Ok(data) = m.to_vec() {
             let msg = FabricMessage::Transmit {
                 from: gateway,
@@ -65,60 +64,51 @@ impl SwitchProcessor {
     pub(super) fn handle_setup(
         &mut self,
         now: Instant,
-        line: SocketAddr,
-        peer: SocketAddr,
-        gateway: SocketAddr,
+        route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if gateway.port() == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
-            return self.version_not_supported(now, line, peer, gateway, data);
+        let port = route.gateway.port();
+        if port == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+            return self.version_not_supported(now, route, data);
         }
         let is_gtp = data.first().is_some_and(|b| b & 0xf0 == 0x30);
         if !is_gtp {
             // An L2TP set-up (tunnel id 0): directed the same way, never repeated nor refused.
-            if self.direct_new(now, None, peer, gateway, data).is_none() {
+            if self.direct_new(now, None, route, data).is_none() {
                 self.stats.setups_refused += 1;
             }
             return Ok(());
         }
         let m = gtp::parse(data)?;
         let seq = m.header.sequence.unwrap_or(0);
-        let ext = common::unsupported_extension(
-            &m.header,
-            gateway.port(),
-            seq,
-            &mut self.extension_headers,
-            now,
-        );
+        let ext =
+            common::unsupported_extension(&m.header, port, seq, &mut self.extension_headers, now);
         if let Some(ext) = ext {
             self.stats.ignored += 1;
-            return Err(self.refuse_extension(line, peer, gateway, ext));
+            return Err(self.refuse_extension(route, ext));
         }
         match m.message_type() {
             MessageType::ECHO_REQUEST => {
-                self.echo(now, line, peer, gateway, seq);
+                self.echo(now, route, seq);
                 return Ok(());
             }
             MessageType::CREATE_PDP_CONTEXT_REQUEST => {}
             MessageType::ERROR_INDICATION => {
-                return self.relay_error_indication(now, peer, gateway, &m, data);
+                return self.relay_error_indication(now, route, &m, data);
             }
             t => {
                 self.stats.ignored += 1;
                 return Err(InputError::UnsupportedMessage(t));
             }
         }
-        if self.direct_repeat(peer, gateway, seq, data) {
+        if self.direct_repeat(route, seq, data) {
             return Ok(());
         }
         if self.sessions.len() >= self.config.max_sessions {
-            return self.refuse(line, peer, gateway, &m);
+            return self.refuse(route, &m);
         }
-        if self
-            .direct_new(now, Some((peer, seq)), peer, gateway, data)
-            .is_none()
-        {
-            return self.refuse(line, peer, gateway, &m);
+        if self.direct_new(now, Some(seq), route, data).is_none() {
+            return self.refuse(route, &m);
         }
         Ok(())
     }
@@ -126,17 +116,11 @@ impl SwitchProcessor {
     /// TS 29.281 section 5.2.1, TS 29.060 section 6.1: a message with an unsupported
     /// comprehension-required extension header is discarded, and the sender told which
     /// extension headers are supported (if the rate limit allows).
-    fn refuse_extension(
-        &mut self,
-        line: SocketAddr,
-        peer: SocketAddr,
-        gateway: SocketAddr,
-        ext: UnsupportedExtension,
-    ) -> InputError {
+    fn refuse_extension(&mut self, route: Route, ext: UnsupportedExtension) -> InputError {
         match ext {
             UnsupportedExtension::Notify { ext, notification } => {
                 self.stats.extension_headers_notifications += 1;
-                self.transmit_out(line, gateway, peer, &notification);
+                self.transmit_out(route, &notification);
                 InputError::UnsupportedExtension(ext)
             }
             UnsupportedExtension::Suppressed { ext } => {
@@ -148,14 +132,7 @@ impl SwitchProcessor {
 
     /// Answers an Echo Request (TS 29.060 section 7.2.2, TS 29.281 section 7.2.2), if the rate
     /// limit allows.
-    fn echo(
-        &mut self,
-        now: Instant,
-        line: SocketAddr,
-        peer: SocketAddr,
-        gateway: SocketAddr,
-        seq: u16,
-    ) {
+    fn echo(&mut self, now: Instant, route: Route, seq: u16) {
         if !self.echo_responses.take(now) {
             self.stats.echoes_suppressed += 1;
             return;
@@ -163,7 +140,7 @@ impl SwitchProcessor {
         self.stats.echoes += 1;
         // The restart counter is GTP-C's: on GTP-U it is sent as 0 (TS 29.281 section 7.2.2,
         // TS 29.060 section 7.7.12).
-        let recovery = if gateway.port() == gtp::GTP_U_PORT {
+        let recovery = if route.gateway.port() == gtp::GTP_U_PORT {
             0
         } else {
             self.config.recovery
@@ -174,21 +151,15 @@ impl SwitchProcessor {
             seq,
             vec![Ie::Recovery(recovery)],
         );
-        self.transmit_out(line, gateway, peer, &r);
+        self.transmit_out(route, &r);
     }
 
     /// A repeated set-up (same peer and sequence number within `recent_window`) goes to the
     /// processor chosen the first time, while it is operational; otherwise the repeat is a new
     /// set-up (the peer never got the answer, so the first attempt is void). Whether it was
     /// directed.
-    fn direct_repeat(
-        &mut self,
-        peer: SocketAddr,
-        gateway: SocketAddr,
-        seq: u16,
-        data: &[u8],
-    ) -> bool {
-        let Some(&(p, b)) = self.recent_map.get(&(peer, seq)) else {
+    fn direct_repeat(&mut self, route: Route, seq: u16, data: &[u8]) -> bool {
+        let Some(&(p, b)) = self.recent_map.get(&(route.peer, seq)) else {
             return false;
         };
         let live = self
@@ -199,7 +170,7 @@ impl SwitchProcessor {
             return false;
         };
         self.stats.setups_repeated += 1;
-        self.direct(addr, b, peer, gateway, data);
+        self.direct(addr, b, route, data);
         true
     }
 
@@ -209,9 +180,8 @@ impl SwitchProcessor {
     fn direct_new(
         &mut self,
         now: Instant,
-        recent: Option<(SocketAddr, u16)>,
-        peer: SocketAddr,
-        gateway: SocketAddr,
+        seq: Option<u16>,
+        route: Route,
         data: &[u8],
     ) -> Option<()> {
         let primary = self.select(None)?;
@@ -225,9 +195,9 @@ impl SwitchProcessor {
         let bvid = backup_slot
             .and_then(|b| self.slots.get(&b))
             .and_then(|s| s.vid);
-        if let Some(key) = recent {
-            self.recent.push_back((now, key.0, key.1));
-            self.recent_map.insert(key, (pvid, bvid));
+        if let Some(seq) = seq {
+            self.recent.push_back((now, route.peer, seq));
+            self.recent_map.insert((route.peer, seq), (pvid, bvid));
             self.expire_recent(now);
         }
         self.stats.setups_directed += 1;
@@ -235,7 +205,7 @@ impl SwitchProcessor {
             primary: pvid,
             backup: bvid,
         });
-        self.direct(paddr, bvid, peer, gateway, data);
+        self.direct(paddr, bvid, route, data);
         Some(())
     }
 
@@ -243,9 +213,7 @@ impl SwitchProcessor {
     pub(super) fn version_not_supported(
         &mut self,
         now: Instant,
-        line: SocketAddr,
-        peer: SocketAddr,
-        gateway: SocketAddr,
+        route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
         let version = gtp::version(data).unwrap_or(0);
@@ -263,7 +231,7 @@ impl SwitchProcessor {
             return refused;
         }
         self.stats.version_not_supported += 1;
-        self.transmit_out(line, gateway, peer, &Message::version_not_supported());
+        self.transmit_out(route, &Message::version_not_supported());
         refused
     }
 
@@ -271,20 +239,13 @@ impl SwitchProcessor {
     pub(super) fn relay_error_indication(
         &mut self,
         now: Instant,
-        peer: SocketAddr,
-        gateway: SocketAddr,
+        route: Route,
         m: &Message<'_>,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let (Some(teid), Some(addr)) = (m.teid_data_i(), m.gtp_u_peer_address()) else {
+        let (teid, addr) = common::error_indication_names(m).inspect_err(|_| {
             self.stats.ignored += 1;
-            let missing = if m.teid_data_i().is_none() {
-                IeType::TEID_DATA_I
-            } else {
-                IeType::GSN_ADDRESS
-            };
-            return Err(InputError::MissingIe(missing));
-        };
+        })?;
         if !self.error_indications.take(now) {
             self.stats.error_indications_suppressed += 1;
             return Ok(());
@@ -299,8 +260,8 @@ impl SwitchProcessor {
             .collect();
         to.sort();
         let msg = FabricMessage::Packet {
-            from: peer,
-            to: gateway,
+            from: route.peer,
+            to: route.gateway,
             data: Cow::Borrowed(data),
         };
         for a in to {
@@ -313,26 +274,19 @@ impl SwitchProcessor {
         &mut self,
         addr: SocketAddr,
         backup: Option<VirtualId>,
-        peer: SocketAddr,
-        gateway: SocketAddr,
+        route: Route,
         data: &[u8],
     ) {
         let msg = FabricMessage::Directed {
             backup,
-            from: peer,
-            to: gateway,
+            from: route.peer,
+            to: route.gateway,
             data: Cow::Borrowed(data),
         };
         self.send(addr, &msg);
     }
 
-    pub(super) fn refuse(
-        &mut self,
-        line: SocketAddr,
-        peer: SocketAddr,
-        gateway: SocketAddr,
-        req: &Message<'_>,
-    ) -> Result<(), InputError> {
+    pub(super) fn refuse(&mut self, route: Route, req: &Message<'_>) -> Result<(), InputError> {
         self.stats.setups_refused += 1;
         self.event(SwitchEvent::SetupRefused);
         let r = Message::new(
@@ -341,7 +295,7 @@ impl SwitchProcessor {
             req.header.sequence.unwrap_or(0),
             vec![Ie::Cause(Cause::NO_RESOURCES_AVAILABLE)],
         );
-        self.transmit_out(line, gateway, peer, &r);
+        self.transmit_out(route, &r);
         Ok(())
     }
 }

@@ -213,14 +213,7 @@ impl SwitchProcessor {
             Some(known) if known == incarnation => {
                 if let Some(vid) = slot.vid {
                     // A repeated request: the same answer.
-                    self.send(
-                        addr,
-                        &FabricMessage::VidAssign {
-                            processor: slot_id,
-                            incarnation,
-                            vid,
-                        },
-                    );
+                    self.send_vid_assign(addr, slot_id, incarnation, vid);
                     return;
                 }
             }
@@ -253,15 +246,23 @@ impl SwitchProcessor {
             vid,
             reused: reusable.is_some(),
         });
-        self.send(
-            addr,
-            &FabricMessage::VidAssign {
-                processor: slot_id,
-                incarnation,
-                vid,
-            },
-        );
+        self.send_vid_assign(addr, slot_id, incarnation, vid);
         self.refresh(now);
+    }
+
+    fn send_vid_assign(
+        &mut self,
+        addr: SocketAddr,
+        processor: u32,
+        incarnation: u32,
+        vid: VirtualId,
+    ) {
+        let msg = FabricMessage::VidAssign {
+            processor,
+            incarnation,
+            vid,
+        };
+        self.send(addr, &msg);
     }
 
     /// A line interface's acknowledgement of table `version`.
