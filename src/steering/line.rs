@@ -702,3 +702,43 @@ impl LineInterface {
 }
 
 crate::io::impl_node!(LineInterface);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(event_limit: usize) -> LineConfig {
+        let fabric = SocketAddr::from(([172, 16, 0, 1], 4000));
+        let switch = SocketAddr::from(([172, 16, 0, 100], 4000));
+        let mut c = LineConfig::new(fabric, switch, VidLayout::default());
+        c.event_limit = event_limit;
+        c
+    }
+
+    /// The event queue is bounded by `event_limit` (issue 13: every queue bounded by
+    /// configuration, what happens when full counted): the oldest event goes, and is counted.
+    #[test]
+    fn a_full_event_queue_drops_the_oldest_event_and_counts_it() {
+        let now = Instant::now();
+        let mut li = LineInterface::new(config(2), now).unwrap();
+        for version in 1..=3 {
+            assert!(li.apply_update(version, &[]));
+        }
+        assert_eq!(li.stats().events_dropped, 1);
+        assert_eq!(
+            li.poll_event(),
+            Some(LineEvent::TableApplied { version: 2 })
+        );
+        assert_eq!(
+            li.poll_event(),
+            Some(LineEvent::TableApplied { version: 3 })
+        );
+        assert_eq!(li.poll_event(), None);
+    }
+
+    #[test]
+    fn a_zero_event_limit_is_refused() {
+        let r = LineInterface::new(config(0), Instant::now());
+        assert_eq!(r.err(), Some(ConfigError::Zero(ConfigField::EventLimit)));
+    }
+}
