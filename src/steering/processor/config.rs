@@ -8,7 +8,7 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-/// Configuration of a [`Processor`].
+/// Configuration of a [`Processor`](super::Processor).
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
     /// The processor's slot identity (also its health node id).

@@ -25,7 +25,7 @@
 //!   every session, own and replicated, is announced again (`Sync`) so the switch processor
 //!   relearns which VIDs are named.
 //! * A directed Create PDP Context Request: the session's TEID (control and user plane, also the
-//!   charging id) is [`VidLayout::compose`]`(own VID, backup VID, local index)`; the End User
+//!   charging id) is [`VidLayout::compose`](crate::steering::VidLayout::compose)`(own VID, backup VID, local index)`; the End User
 //!   Address is `ue_pool` + (VID << local bits | local index). The session state goes to the
 //!   switch processor (a `Sync`), which relays it to the backup; the Create PDP Context Response
 //!   leaves (through the line interface) only once the replication is acknowledged, so a session
@@ -40,7 +40,7 @@
 //!   (129) and IPv6 is refused with Unknown PDP address or PDP type (220), as is any other type.
 //! * A steered message (G-PDU, Update, Delete) whose extension header chain holds a type the
 //!   endpoint must comprehend (two high bits `1x`) and does not support
-//!   ([`gtp::supported_extension_headers`]) is not delivered nor served: it is answered with a
+//!   ([`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is not delivered nor served: it is answered with a
 //!   Supported Extension Headers Notification (TS 29.281 section 5.2.1, TS 29.060 sections 6.1
 //!   and 7.2.4) to its source address and port, at most `extension_headers` (a token bucket;
 //!   beyond, counted in [`ProcessorStats::extension_headers_suppressed`]).

@@ -6,7 +6,7 @@ use crate::steering::vid::{VidLayout, VirtualId};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// Configuration of a [`SwitchProcessor`].
+/// Configuration of a [`SwitchProcessor`](super::SwitchProcessor).
 #[derive(Debug, Clone)]
 pub struct SwitchConfig {
     /// The switch processor's health node id.
@@ -58,7 +58,7 @@ pub struct SwitchConfig {
     /// Selection policy for primaries and backups.
     pub policy: Policy,
     /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
-    /// operating system at [`SwitchProcessor::new`]; `Some` replays a run exactly (tests,
+    /// operating system at [`SwitchProcessor::new`](super::SwitchProcessor::new); `Some` replays a run exactly (tests,
     /// simulations: [`crate::io::seed`]).
     pub seed: Option<[u8; 32]>,
     /// Bound of the output and event queues.

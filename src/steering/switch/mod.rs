@@ -50,13 +50,13 @@
 //!   (GTPv0, GTPv2-C: the line interfaces pass these here) is answered with a GTPv1 Version Not
 //!   Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
 //!   version this node supports, 1; TEID and sequence number 0), sent to the datagram's source
-//!   address and port, and refused with [`WireError::UnsupportedVersion`]. A GTPv2 peer falls
+//!   address and port, and refused with [`WireError::UnsupportedVersion`](crate::steering::gtp::WireError::UnsupportedVersion). A GTPv2 peer falls
 //!   back to GTPv1 on it (TS 29.274 section 7.10). A Version Not Supported of another version
 //!   (message type 3 in every version) is never answered, so two nodes cannot answer each other
 //!   forever. At most `version_not_supported` (a token bucket); beyond, suppressed and counted.
 //! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
 //!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
-//!   [`gtp::supported_extension_headers`]) is discarded and answered with a Supported Extension
+//!   [`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is discarded and answered with a Supported Extension
 //!   Headers Notification (TS 29.281 section 5.2.1, TS 29.060 sections 6.1 and 7.2.4) to its
 //!   source address and port, at most `extension_headers` (a token bucket).
 //! * **Error Indications** from peers (GTP-U, TEID 0, so steered here): the peer's TEID Data I
