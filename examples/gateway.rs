@@ -69,6 +69,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             layout,
             l2tp_layout: None,
             queue_limit: 4096,
+            event_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
             extension_headers: RateLimit::default(),
@@ -210,7 +211,7 @@ impl Gateway {
                 {
                     lines.push(format!(
                         "{t:7.3}s {name}: session IMSI {} TEID {teid:#010x} (primary VID {}, backup VID {}) End User Address {ue_addr}",
-                        imsi.digits(),
+                        imsi.map(|i| i.digits()).unwrap_or_default(),
                         self.layout.primary(teid).map_or(0, |v| v.get()),
                         backup.map_or(0, |v| v.get()),
                     ));
@@ -253,7 +254,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         g.net.run_for(Duration::from_millis(100));
         g.report();
     }
-    let s = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    let s = g.net.node_mut::<LineInterface>(g.line).stats();
     println!(
         "line interface: {} to the switch, {} steered to processors, {} to backups, {} dropped",
         s.to_switch,

@@ -173,8 +173,8 @@ fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
 
     // Its G-PDUs went from the line interface straight to the processor.
     let user = g.net.node_mut::<Processor>(p).stats().user_packets;
-    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
-    let sp = g.net.node_mut::<SwitchProcessor>(g.switch).stats().clone();
+    let li = g.net.node_mut::<LineInterface>(g.line).stats();
+    let sp = g.net.node_mut::<SwitchProcessor>(g.switch).stats();
     println!("processor user packets {user}, line {li:?}, switch {sp:?}");
     assert!(user >= 1, "sgsnemu's pings reached the processor");
     assert_eq!(
@@ -255,7 +255,7 @@ fn sgsnemu_takes_our_error_indication_for_a_g_pdu_naming_no_context() {
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     println!("--- sgsnemu log ---\n{log}");
-    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    let li = g.net.node_mut::<LineInterface>(g.line).stats();
     println!("line {li:?}");
     assert!(
         pulled,
@@ -368,7 +368,7 @@ fn sgsnemu_takes_our_non_existent_answer_to_a_delete_naming_no_context() {
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     println!("--- sgsnemu log ---\n{log}");
-    let li = g.net.node_mut::<LineInterface>(g.line).stats().clone();
+    let li = g.net.node_mut::<LineInterface>(g.line).stats();
     println!("line {li:?}");
     assert!(pulled && interrupted, "sgsnemu's context was created");
     assert_eq!(li.error_indications, 0);

@@ -57,7 +57,7 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
         Message::g_pdu(0, vec![1u8; 4]).to_vec().unwrap(),
     );
     gw.sim.run_for(Duration::from_millis(200));
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10);
     assert_eq!(s.drops(DropReason::Malformed), 1);
     assert_eq!(s.drops(DropReason::ZeroId), 1);

@@ -18,7 +18,8 @@ use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::SwitchConfig;
 use telcp::steering::{
-    ConfigError, InputError, LineInterface, Processor, SwitchProcessor, VidLayout, VirtualId,
+    ConfigError, ConfigField, InputError, LineInterface, Processor, SwitchProcessor, VidLayout,
+    VirtualId,
 };
 
 fn sa(s: &str) -> SocketAddr {
@@ -352,10 +353,7 @@ fn fault_12_an_ipv6_pool_too_small_for_the_layout_is_refused() {
     c.ue_pool_v6 = Some("2001:db8::/48".parse().unwrap());
     assert!(matches!(
         Processor::new(c.clone(), Instant::now()),
-        Err(ConfigError::Invalid {
-            field: "ue_pool_v6",
-            ..
-        })
+        Err(ConfigError::PoolTooSmall(ConfigField::UePoolV6))
     ));
     c.ue_pool_v6 = Some("2001:db8::/40".parse().unwrap());
     assert!(Processor::new(c, Instant::now()).is_ok());

@@ -46,8 +46,8 @@ fn a_g_pdu_naming_no_context_is_answered_with_an_error_indication() {
     }
     gw.sim.run_for(Duration::from_millis(500));
 
-    let line = gw.line(0).stats().clone();
-    let p11 = gw.proc(11).stats().clone();
+    let line = gw.line(0).stats();
+    let p11 = gw.proc(11).stats();
     assert!(line.drops(DropReason::UnknownVid) >= 1);
     assert_eq!(
         line.error_indications,
@@ -106,7 +106,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
     for i in 0..10_000 {
         gw.sim.deliver_now(line, src, gu, &spoof(i));
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
     assert_eq!(s.error_indications, 20);
     assert_eq!(s.error_indications_suppressed, 9_980);
@@ -118,7 +118,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
             gw.sim.deliver_now(line, src, gu, &spoof(ms * 10 + i));
         }
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     let sustained = s.error_indications - 20;
     assert!(
         (95..=120).contains(&sustained),
@@ -137,7 +137,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
         gw.sim.deliver_now(line, src, gu, &pkt);
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let p = gw.proc(12).stats().clone();
+    let p = gw.proc(12).stats();
     assert_eq!(p.unknown_teid, 2000);
     assert_eq!(p.error_indications + p.error_indications_suppressed, 2000);
     assert!(p.error_indications <= 21, "{}", p.error_indications);
@@ -261,8 +261,8 @@ fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
             assert_eq!(**m, Message::version_not_supported());
         }
     }
-    let sp = gw.sp().stats().clone();
-    let line = gw.line(0).stats().clone();
+    let sp = gw.sp().stats();
+    let line = gw.line(0).stats();
     assert!(line.other_version >= 3);
     assert!(sp.version_not_supported >= 3, "one kind at least once each");
     assert_eq!(
@@ -304,7 +304,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
         gw.sim.deliver_now(line, src, gc, &echo);
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let sp = gw.sp().stats().clone();
+    let sp = gw.sp().stats();
     assert_eq!(gw.line(0).stats().other_version, 2000);
     assert_eq!(sp.version_not_supported, 20, "the burst");
     assert_eq!(sp.version_not_supported_suppressed, 1980);
@@ -389,7 +389,7 @@ fn an_update_or_delete_naming_no_context_is_answered_non_existent() {
     assert!(sgsn.response_sources.iter().all(|a| *a == sa(GW_IP, 2123)));
     assert!(sgsn.error_indications().is_empty());
 
-    let line = gw.line(0).stats().clone();
+    let line = gw.line(0).stats();
     // The requests naming VID 200 were answered by the line interface, every copy that
     // arrived, within the burst; the others by processor 11.
     assert!(line.drops(DropReason::UnknownVid) >= 2);
@@ -428,7 +428,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     for i in 0..10_000 {
         gw.sim.deliver_now(line, src, gc, &forged(i));
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
     assert_eq!(s.non_existent, 20);
     assert_eq!(s.non_existent_suppressed, 9_980);
@@ -441,7 +441,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
             gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
         }
     }
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     let sustained = s.non_existent - 20;
     assert!(
         (95..=120).contains(&sustained),
@@ -478,7 +478,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     // An Update to the GTP-U port is no GTP-C request there.
     gw.sim
         .deliver_now(line, sa(SGSN_IP, 2152), sa(GW_IP, 2152), &forged(0));
-    let s = gw.line(0).stats().clone();
+    let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
     assert_eq!(s.non_existent + s.non_existent_suppressed, answered);
     assert_eq!(s.error_indications + s.error_indications_suppressed, 0);
@@ -498,7 +498,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
         gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
     }
     gw.sim.run_for(Duration::from_millis(100));
-    let p = gw.proc(12).stats().clone();
+    let p = gw.proc(12).stats();
     assert_eq!(p.unknown_teid, 2000);
     let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
     assert!(got <= 21, "{got} Non-existent answers from the processor");

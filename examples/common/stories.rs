@@ -814,7 +814,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             format!("{} / {}, {}", counts[i], before[i], after[i] - before[i]),
         );
     }
-    let st = net.node_mut::<LineInterface>(line).stats().clone();
+    let st = net.node_mut::<LineInterface>(line).stats();
     sum.add(
         "sgsn",
         "GTP contexts accepted",

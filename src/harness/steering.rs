@@ -84,6 +84,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         layout,
         l2tp_layout: l2tp,
         queue_limit: 4,
+        event_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),

@@ -1,9 +1,58 @@
 //! Errors shared by the steering machines.
 
-use super::fabric::FabricError;
+use super::fabric::{FabricError, FabricMessage};
 use super::gtp::WireError;
+use super::gtp::{IeType, MessageType};
 use super::line::DropReason;
 use super::vid::LayoutError;
+
+/// A configuration field of a steering machine ([`crate::steering::line::LineConfig`],
+/// [`crate::steering::switch::SwitchConfig`], [`crate::steering::processor::ProcessorConfig`]),
+/// named by [`ConfigError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// `layout`, the 32-bit TEID layout.
+    Layout,
+    /// `l2tp_layout`, the 16-bit L2TP layout.
+    L2tpLayout,
+    /// `processors`, the processor slots.
+    Processors,
+    /// `line_interfaces`, the line interfaces' fabric addresses.
+    LineInterfaces,
+    /// `max_sessions`.
+    MaxSessions,
+    /// `max_recent`.
+    MaxRecent,
+    /// `queue_limit`, the bound of the output queue.
+    QueueLimit,
+    /// `event_limit`, the bound of the event queue.
+    EventLimit,
+    /// `retransmit`.
+    Retransmit,
+    /// `ue_pool`, the IPv4 End User Address pool.
+    UePool,
+    /// `ue_pool_v6`, the IPv6 prefix pool.
+    UePoolV6,
+}
+
+impl std::fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConfigField::Layout => "layout",
+            ConfigField::L2tpLayout => "l2tp_layout",
+            ConfigField::Processors => "processors",
+            ConfigField::LineInterfaces => "line_interfaces",
+            ConfigField::MaxSessions => "max_sessions",
+            ConfigField::MaxRecent => "max_recent",
+            ConfigField::QueueLimit => "queue_limit",
+            ConfigField::EventLimit => "event_limit",
+            ConfigField::Retransmit => "retransmit",
+            ConfigField::UePool => "ue_pool",
+            ConfigField::UePoolV6 => "ue_pool_v6",
+        })
+    }
+}
 
 /// A configuration the machine refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,27 +65,72 @@ pub enum ConfigError {
     #[error("{field} must be a {bits}-bit layout")]
     LayoutWidth {
         /// The configuration field.
-        field: &'static str,
+        field: ConfigField,
         /// The width it needs.
         bits: u8,
     },
     /// A field must be non-zero / non-empty.
     #[error("{0} must not be zero or empty")]
-    Zero(&'static str),
-    /// A field is inconsistent with the rest of the configuration.
-    #[error("invalid {field}: {why}")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// Why.
-        why: &'static str,
-    },
+    Zero(ConfigField),
+    /// Two processor slots share an id or an address, or a slot has the switch processor's own
+    /// node id.
+    #[error("processors: duplicate slot id or address, or the switch processor's own id")]
+    DuplicateProcessor,
+    /// A bound is larger than the VID layout's local part can number.
+    #[error("{0} is more than the layout's local part holds")]
+    ExceedsLayout(ConfigField),
+    /// An address pool is too small for the VID and local index bits (one address, or one /64,
+    /// per session).
+    #[error("{0} is too small for VID and local index bits")]
+    PoolTooSmall(ConfigField),
     /// The health monitor refused its configuration.
     #[error("health: {0}")]
-    Health(String),
+    Health(#[from] crate::health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
     #[error(transparent)]
     Entropy(#[from] crate::io::EntropyError),
+}
+
+/// The kind of a fabric message ([`crate::steering::fabric::FabricMessage`]), named by
+/// [`InputError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FabricKind {
+    /// `VidRequest`.
+    VidRequest,
+    /// `VidAssign`.
+    VidAssign,
+    /// `TableUpdate`.
+    TableUpdate,
+    /// `TableAck`.
+    TableAck,
+    /// `Packet`.
+    Packet,
+    /// `Directed`.
+    Directed,
+    /// `Transmit`.
+    Transmit,
+    /// `Sync`.
+    Sync,
+    /// `SyncAck`.
+    SyncAck,
+}
+
+impl FabricKind {
+    /// The kind of `m`.
+    pub fn of(m: &FabricMessage<'_>) -> FabricKind {
+        match m {
+            FabricMessage::VidRequest { .. } => FabricKind::VidRequest,
+            FabricMessage::VidAssign { .. } => FabricKind::VidAssign,
+            FabricMessage::TableUpdate { .. } => FabricKind::TableUpdate,
+            FabricMessage::TableAck { .. } => FabricKind::TableAck,
+            FabricMessage::Packet { .. } => FabricKind::Packet,
+            FabricMessage::Directed { .. } => FabricKind::Directed,
+            FabricMessage::Transmit { .. } => FabricKind::Transmit,
+            FabricMessage::Sync { .. } => FabricKind::Sync,
+            FabricMessage::SyncAck { .. } => FabricKind::SyncAck,
+        }
+    }
 }
 
 /// Bad or unexpected input to a steering machine. The machine's state is unchanged by it, except
@@ -50,9 +144,13 @@ pub enum InputError {
     /// A GTP datagram did not parse.
     #[error("gtp: {0}")]
     Gtp(#[from] WireError),
-    /// A fabric message this machine does not take, or from a sender it does not trust.
-    #[error("unexpected fabric message {0}")]
-    Unexpected(&'static str),
+    /// A fabric message this machine does not take (or not for it).
+    #[error("unexpected fabric message {0:?}")]
+    Unexpected(FabricKind),
+    /// A fabric message from a sender this machine does not take it from (see each machine's
+    /// trust rules).
+    #[error("fabric message {0:?} from an untrusted sender")]
+    Untrusted(FabricKind),
     /// The line interface dropped the packet.
     #[error("dropped: {0:?}")]
     Dropped(DropReason),
@@ -64,10 +162,18 @@ pub enum InputError {
     UnknownTeid(u32),
     /// A heartbeat was refused by the health monitor.
     #[error("health: {0}")]
-    Health(String),
-    /// A datagram this machine does not handle (e.g. an unsupported message type).
-    #[error("unsupported: {0}")]
-    Unsupported(&'static str),
+    Health(#[from] crate::health::HealthError),
+    /// A GTP message of a type this machine does not handle in this place (e.g. a TEID-0 message
+    /// other than Echo, Create PDP Context and Error Indication at the switch processor).
+    #[error("unsupported GTP message type {0:?}")]
+    UnsupportedMessage(MessageType),
+    /// A GTP message lacks an information element the machine needs (e.g. an Error Indication
+    /// without TEID Data I or GTP-U Peer Address, TS 29.281 section 7.3.1).
+    #[error("missing information element {0:?}")]
+    MissingIe(IeType),
+    /// An L2TP header too short to hold its tunnel and session ids (RFC 2661 section 3.1).
+    #[error("L2TP header too short")]
+    ShortL2tpHeader,
     /// A GTP message carried an extension header whose type says the receiving endpoint must
     /// comprehend it, of a type it does not support (TS 29.281 section 5.2.1, TS 29.060
     /// section 6.1): the message was discarded (and answered with a Supported Extension Headers

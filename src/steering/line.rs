@@ -27,8 +27,10 @@
 //! ([`FabricMessage::Transmit`], accepted only from the switch processor and from processors in
 //! its table) leave through it; table updates (only from the switch processor) are applied and
 //! acknowledged.
-//! It keeps no per-session state and has no timers. Its only queue (datagrams to send) is bounded
-//! by [`LineConfig::queue_limit`]; when full, new datagrams are dropped and counted.
+//! It keeps no per-session state and has no timers. Its queue of datagrams to send is bounded by
+//! [`LineConfig::queue_limit`] (when full, new datagrams are dropped and counted in
+//! [`LineStats::queue_full`]), its queue of events by [`LineConfig::event_limit`] (when full, the
+//! oldest event is dropped and counted in [`LineStats::events_dropped`]).
 //!
 //! Three answers leave from the line interface itself, each bounded by its token bucket
 //! ([`RateLimit`], refilled from the `now` of each call, no timer), so a flood of forged packets
@@ -72,14 +74,14 @@
 //!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
 //!   GTPv2 header can look like an L2TP one.
 
-use super::error::{ConfigError, InputError};
+use super::common::{self, Outbox, UnsupportedExtension};
+use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
 use super::vid::{VidLayout, VirtualId};
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -312,8 +314,12 @@ pub struct LineConfig {
     pub layout: VidLayout,
     /// The 16-bit layout of L2TP tunnel and session ids, if L2TP is steered.
     pub l2tp_layout: Option<VidLayout>,
-    /// Bound of the queue of datagrams to send; beyond it datagrams are dropped and counted.
+    /// Bound of the queue of datagrams to send; beyond it datagrams are dropped and counted
+    /// ([`LineStats::queue_full`]).
     pub queue_limit: usize,
+    /// Bound of the queue of events ([`LineEvent`]); beyond it the oldest event is dropped and
+    /// counted ([`LineStats::events_dropped`]). [`LineConfig::new`] sets 4096.
+    pub event_limit: usize,
     /// Bound of the Error Indications sent for G-PDUs naming no known VID; beyond, they are
     /// suppressed and counted ([`LineStats::error_indications_suppressed`]).
     pub error_indications: RateLimit,
@@ -329,7 +335,8 @@ pub struct LineConfig {
 }
 
 impl LineConfig {
-    /// A configuration with no L2TP layout, a queue of 4096 datagrams and the default
+    /// A configuration with no L2TP layout, queues of 4096 datagrams and 4096 events and the
+    /// default
     /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications, for Non-existent
     /// responses and for Supported Extension Headers Notifications, each.
     pub fn new(fabric_addr: SocketAddr, switch_addr: SocketAddr, layout: VidLayout) -> LineConfig {
@@ -339,6 +346,7 @@ impl LineConfig {
             layout,
             l2tp_layout: None,
             queue_limit: 4096,
+            event_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
             extension_headers: RateLimit::default(),
@@ -347,7 +355,8 @@ impl LineConfig {
 }
 
 /// Counters of a line interface.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LineStats {
     /// Outside datagrams passed to the switch processor.
     pub to_switch: u64,
@@ -365,6 +374,9 @@ pub struct LineStats {
     pub updates_stale: u64,
     /// Datagrams dropped because the output queue was full.
     pub queue_full: u64,
+    /// Events dropped (the oldest) because the event queue was full
+    /// ([`LineConfig::event_limit`]).
+    pub events_dropped: u64,
     /// Fabric datagrams refused (unparsable or unexpected).
     pub fabric_refused: u64,
     /// Error Indications sent for G-PDUs naming no known VID.
@@ -413,8 +425,7 @@ pub struct LineInterface {
     config: LineConfig,
     table: Arc<VidTable>,
     stats: LineStats,
-    queue: VecDeque<Transmit>,
-    events: VecDeque<LineEvent>,
+    out: Outbox<LineEvent>,
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
@@ -431,32 +442,19 @@ fn g_pdu_teid(data: &[u8]) -> Option<u32> {
 }
 
 impl LineInterface {
-    /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, a non-zero queue.
+    /// Checks the configuration: a 32-bit TEID layout, a 16-bit L2TP layout, non-zero queues.
     pub fn new(config: LineConfig, now: Instant) -> Result<LineInterface, ConfigError> {
-        if config.layout.id_bits() != 32 {
-            return Err(ConfigError::LayoutWidth {
-                field: "layout",
-                bits: 32,
-            });
-        }
-        if config.l2tp_layout.is_some_and(|l| l.id_bits() != 16) {
-            return Err(ConfigError::LayoutWidth {
-                field: "l2tp_layout",
-                bits: 16,
-            });
-        }
-        if config.queue_limit == 0 {
-            return Err(ConfigError::Zero("queue_limit"));
-        }
+        common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
+        common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
+        common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
         Ok(LineInterface {
+            out: Outbox::new(config.queue_limit, config.event_limit),
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
             table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
             config,
             stats: LineStats::default(),
-            queue: VecDeque::new(),
-            events: VecDeque::new(),
         })
     }
 
@@ -491,13 +489,17 @@ impl LineInterface {
             entries,
         ));
         self.stats.updates_applied += 1;
-        self.events.push_back(LineEvent::TableApplied { version });
+        self.out.event(LineEvent::TableApplied { version });
         true
     }
 
     /// The counters.
-    pub fn stats(&self) -> &LineStats {
-        &self.stats
+    pub fn stats(&self) -> LineStats {
+        LineStats {
+            queue_full: self.out.queue_full,
+            events_dropped: self.out.events_dropped,
+            ..self.stats
+        }
     }
 
     /// The configuration.
@@ -506,12 +508,11 @@ impl LineInterface {
     }
 
     fn push(&mut self, t: Transmit) -> Result<(), InputError> {
-        if self.queue.len() >= self.config.queue_limit {
-            self.stats.queue_full += 1;
-            return Err(InputError::QueueFull);
+        if self.out.push(t) {
+            Ok(())
+        } else {
+            Err(InputError::QueueFull)
         }
-        self.queue.push_back(t);
-        Ok(())
     }
 
     /// Feeds one datagram: an outside packet (any `to` but the fabric address) is steered and
@@ -570,13 +571,7 @@ impl LineInterface {
             to,
             data: Cow::Borrowed(data),
         };
-        let t = Transmit {
-            dst,
-            src: Some(self.config.fabric_addr),
-            link_dst: None,
-            payload: msg.to_vec().into(),
-        };
-        self.push(t)
+        self.push(common::fabric_transmit(self.config.fabric_addr, dst, &msg))
     }
 
     /// Answers a G-PDU for `teid`, which names no context, with an Error Indication, if the
@@ -608,19 +603,26 @@ impl LineInterface {
         let Some(seq) = req.header.sequence else {
             return;
         };
-        let supported = gtp::supported_extension_headers(to.port());
-        if req.header.unsupported_extension(supported).is_some() {
-            // TS 29.060 section 6.1: discarded and answered with a Supported Extension Headers
-            // Notification, not with a response.
-            if !self.extension_headers.take(now) {
+        // TS 29.060 section 6.1: discarded and answered with a Supported Extension Headers
+        // Notification, not with a response.
+        match common::unsupported_extension(
+            &req.header,
+            to.port(),
+            seq,
+            &mut self.extension_headers,
+            now,
+        ) {
+            Some(UnsupportedExtension::Notify { notification, .. }) => {
+                if self.answer(from, to, &notification) {
+                    self.stats.extension_headers_notifications += 1;
+                }
+                return;
+            }
+            Some(UnsupportedExtension::Suppressed { .. }) => {
                 self.stats.extension_headers_suppressed += 1;
                 return;
             }
-            let n = Message::supported_extension_headers_notification(seq, supported);
-            if self.answer(from, to, &n) {
-                self.stats.extension_headers_notifications += 1;
-            }
-            return;
+            None => {}
         }
         if !self.non_existent.take(now) {
             self.stats.non_existent_suppressed += 1;
@@ -638,13 +640,7 @@ impl LineInterface {
         let Ok(payload) = m.to_vec() else {
             return false;
         };
-        let t = Transmit {
-            dst,
-            src: Some(src),
-            link_dst: None,
-            payload: payload.into(),
-        };
-        self.push(t).is_ok()
+        self.push(common::transmit(src, dst, payload)).is_ok()
     }
 
     fn handle_fabric(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
@@ -661,12 +657,8 @@ impl LineInterface {
                 let ack = FabricMessage::TableAck {
                     version: self.table.version,
                 };
-                self.push(Transmit {
-                    dst: self.config.switch_addr,
-                    src: Some(self.config.fabric_addr),
-                    link_dst: None,
-                    payload: ack.to_vec().into(),
-                })
+                let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
+                self.push(common::fabric_transmit(src, dst, &ack))
             }
             FabricMessage::Transmit {
                 from: src,
@@ -674,18 +666,15 @@ impl LineInterface {
                 data,
             } if from == self.config.switch_addr || self.table.holds_addr(from) => {
                 self.stats.transmitted += 1;
-                self.push(Transmit {
-                    dst: to,
-                    src: Some(src),
-                    link_dst: None,
-                    payload: data.into_owned().into(),
-                })
+                self.push(common::transmit(src, to, data.into_owned()))
             }
-            _ => {
+            m @ (FabricMessage::TableUpdate { .. } | FabricMessage::Transmit { .. }) => {
                 self.stats.fabric_refused += 1;
-                Err(InputError::Unexpected(
-                    "line interface takes TableUpdate and Transmit",
-                ))
+                Err(InputError::Untrusted(FabricKind::of(&m)))
+            }
+            m => {
+                self.stats.fabric_refused += 1;
+                Err(InputError::Unexpected(FabricKind::of(&m)))
             }
         }
     }
@@ -696,13 +685,13 @@ impl LineInterface {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.queue.pop_front()
+        self.out.poll_transmit()
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<LineEvent> {
-        self.events.pop_front()
+        self.out.poll_event()
     }
 
     /// Always `None`: the line interface has no timers.
@@ -713,3 +702,43 @@ impl LineInterface {
 }
 
 crate::io::impl_node!(LineInterface);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(event_limit: usize) -> LineConfig {
+        let fabric = SocketAddr::from(([172, 16, 0, 1], 4000));
+        let switch = SocketAddr::from(([172, 16, 0, 100], 4000));
+        let mut c = LineConfig::new(fabric, switch, VidLayout::default());
+        c.event_limit = event_limit;
+        c
+    }
+
+    /// The event queue is bounded by `event_limit` (issue 13: every queue bounded by
+    /// configuration, what happens when full counted): the oldest event goes, and is counted.
+    #[test]
+    fn a_full_event_queue_drops_the_oldest_event_and_counts_it() {
+        let now = Instant::now();
+        let mut li = LineInterface::new(config(2), now).unwrap();
+        for version in 1..=3 {
+            assert!(li.apply_update(version, &[]));
+        }
+        assert_eq!(li.stats().events_dropped, 1);
+        assert_eq!(
+            li.poll_event(),
+            Some(LineEvent::TableApplied { version: 2 })
+        );
+        assert_eq!(
+            li.poll_event(),
+            Some(LineEvent::TableApplied { version: 3 })
+        );
+        assert_eq!(li.poll_event(), None);
+    }
+
+    #[test]
+    fn a_zero_event_limit_is_refused() {
+        let r = LineInterface::new(config(0), Instant::now());
+        assert_eq!(r.err(), Some(ConfigError::Zero(ConfigField::EventLimit)));
+    }
+}

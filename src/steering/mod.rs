@@ -44,6 +44,7 @@
 //! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec().unwrap();
 //! assert_eq!(table.steer(&g_pdu), Verdict::Processor { vid: p, backup: false });
 //! ```
+mod common;
 mod error;
 pub mod fabric;
 pub mod gtp;
@@ -54,7 +55,7 @@ mod reader;
 pub mod switch;
 pub mod vid;
 
-pub use error::{ConfigError, InputError};
+pub use error::{ConfigError, ConfigField, FabricKind, InputError};
 pub use line::{LineInterface, Verdict};
 pub use processor::Processor;
 pub use switch::SwitchProcessor;

@@ -96,6 +96,24 @@ impl BitField {
     }
 }
 
+/// One of the two VID fields of a [`VidLayout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VidField {
+    /// The primary VID field (the processor serving the identifier).
+    Primary,
+    /// The backup VID field (the processor holding the replicated state).
+    Backup,
+}
+
+impl fmt::Display for VidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VidField::Primary => "primary",
+            VidField::Backup => "backup",
+        })
+    }
+}
+
 /// Why a layout or an identifier is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -111,7 +129,7 @@ pub enum LayoutError {
     BackupWidth,
     /// A field goes past the identifier's width.
     #[error("the {0} field does not fit the identifier")]
-    OutOfRange(&'static str),
+    OutOfRange(VidField),
     /// The primary and backup fields share bits.
     #[error("the primary and backup fields overlap")]
     Overlap,
@@ -166,7 +184,7 @@ impl VidLayout {
         }
         let fits = |f: BitField| u32::from(f.shift) + u32::from(f.width) <= u32::from(id_bits);
         if !fits(primary) {
-            return Err(LayoutError::OutOfRange("primary"));
+            return Err(LayoutError::OutOfRange(VidField::Primary));
         }
         let id_mask = if id_bits == 32 { u32::MAX } else { 0xffff };
         let mut used = primary.mask();
@@ -175,7 +193,7 @@ impl VidLayout {
                 return Err(LayoutError::BackupWidth);
             }
             if !fits(b) {
-                return Err(LayoutError::OutOfRange("backup"));
+                return Err(LayoutError::OutOfRange(VidField::Backup));
             }
             if b.mask() & used != 0 {
                 return Err(LayoutError::Overlap);
@@ -209,14 +227,14 @@ impl VidLayout {
     fn top_down(id_bits: u8, vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
         let pshift = id_bits
             .checked_sub(vid_bits)
-            .ok_or(LayoutError::OutOfRange("primary"))?;
+            .ok_or(LayoutError::OutOfRange(VidField::Primary))?;
         let backup = if backup_bits == 0 {
             None
         } else {
             Some(BitField {
                 shift: pshift
                     .checked_sub(backup_bits)
-                    .ok_or(LayoutError::OutOfRange("backup"))?,
+                    .ok_or(LayoutError::OutOfRange(VidField::Backup))?,
                 width: backup_bits,
             })
         };
@@ -392,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             VidLayout::new(16, f(10, 8), None),
-            Err(LayoutError::OutOfRange("primary"))
+            Err(LayoutError::OutOfRange(VidField::Primary))
         );
         assert_eq!(
             VidLayout::new(32, f(0, 8), Some(f(4, 8))),

@@ -116,6 +116,7 @@ pub fn line_config(i: u8) -> LineConfig {
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         queue_limit: 4096,
+        event_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),

@@ -1,0 +1,182 @@
+//! Pieces the three steering machines share: the layout checks of their configurations, their
+//! bounded outbox (datagrams and events, drops counted), fabric datagrams, and the refusal of
+//! messages carrying an unsupported comprehension-required extension header.
+
+use super::error::{ConfigError, ConfigField, InputError};
+use super::fabric::FabricMessage;
+use super::gtp::{self, Header, IeType, Message};
+use super::vid::VidLayout;
+use crate::io::{TokenBucket, Transmit};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// The layouts every steering machine needs: a 32-bit TEID layout and, if L2TP is steered, a
+/// 16-bit one.
+pub(crate) fn check_layouts(
+    layout: &VidLayout,
+    l2tp_layout: Option<&VidLayout>,
+) -> Result<(), ConfigError> {
+    if layout.id_bits() != 32 {
+        return Err(ConfigError::LayoutWidth {
+            field: ConfigField::Layout,
+            bits: 32,
+        });
+    }
+    if l2tp_layout.is_some_and(|l| l.id_bits() != 16) {
+        return Err(ConfigError::LayoutWidth {
+            field: ConfigField::L2tpLayout,
+            bits: 16,
+        });
+    }
+    Ok(())
+}
+
+/// `Ok` when `value` is non-zero, else [`ConfigError::Zero`] naming `field`.
+pub(crate) fn non_zero(field: ConfigField, zero: bool) -> Result<(), ConfigError> {
+    if zero {
+        Err(ConfigError::Zero(field))
+    } else {
+        Ok(())
+    }
+}
+
+/// Where an answer to a peer goes: through the line interface `line`, from `gateway` (the
+/// address the peer sent to), to `peer`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) line: SocketAddr,
+    pub(crate) gateway: SocketAddr,
+    pub(crate) peer: SocketAddr,
+}
+
+/// The earlier of two deadlines (a machine's own timers and its health monitor's).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A datagram of `payload` from `src` to `dst`.
+pub(crate) fn transmit(src: SocketAddr, dst: SocketAddr, payload: Vec<u8>) -> Transmit {
+    Transmit {
+        dst,
+        src: Some(src),
+        link_dst: None,
+        payload: payload.into(),
+    }
+}
+
+/// The fabric datagram carrying `msg` from `src` to `dst`.
+pub(crate) fn fabric_transmit(
+    src: SocketAddr,
+    dst: SocketAddr,
+    msg: &FabricMessage<'_>,
+) -> Transmit {
+    transmit(src, dst, msg.to_vec())
+}
+
+/// A machine's outbox: datagrams to send and events to report, each bounded. A full datagram
+/// queue refuses the new datagram, a full event queue drops its oldest event; both are counted.
+#[derive(Debug)]
+pub(crate) struct Outbox<E> {
+    queue: VecDeque<Transmit>,
+    events: VecDeque<E>,
+    queue_limit: usize,
+    event_limit: usize,
+    /// Datagrams refused because the queue was full.
+    pub(crate) queue_full: u64,
+    /// Events dropped (the oldest) because the event queue was full.
+    pub(crate) events_dropped: u64,
+}
+
+impl<E> Outbox<E> {
+    pub(crate) fn new(queue_limit: usize, event_limit: usize) -> Outbox<E> {
+        Outbox {
+            queue: VecDeque::new(),
+            events: VecDeque::new(),
+            queue_limit,
+            event_limit,
+            queue_full: 0,
+            events_dropped: 0,
+        }
+    }
+
+    /// Queues `t`; `false` (counted) when the queue is full.
+    pub(crate) fn push(&mut self, t: Transmit) -> bool {
+        if self.queue.len() >= self.queue_limit {
+            self.queue_full += 1;
+            return false;
+        }
+        self.queue.push_back(t);
+        true
+    }
+
+    /// Queues `e`, dropping (and counting) the oldest event when the queue is full.
+    pub(crate) fn event(&mut self, e: E) {
+        if self.events.len() >= self.event_limit && self.events.pop_front().is_some() {
+            self.events_dropped += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.queue.pop_front()
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<E> {
+        self.events.pop_front()
+    }
+}
+
+/// The user-plane endpoint a peer's Error Indication names: its TEID Data I and GTP-U Peer
+/// Address (TS 29.281 section 7.3.1, both mandatory), or the first of them missing.
+pub(crate) fn error_indication_names(m: &Message<'_>) -> Result<(u32, IpAddr), InputError> {
+    match (m.teid_data_i(), m.gtp_u_peer_address()) {
+        (Some(teid), Some(addr)) => Ok((teid, addr)),
+        (None, _) => Err(InputError::MissingIe(IeType::TEID_DATA_I)),
+        (Some(_), None) => Err(InputError::MissingIe(IeType::GSN_ADDRESS)),
+    }
+}
+
+/// What becomes of a message whose extension header chain holds a type the receiving endpoint
+/// must comprehend and does not support (TS 29.281 section 5.2.1, TS 29.060 section 6.1): it is
+/// discarded, and the sender is told which extension headers are supported with a Supported
+/// Extension Headers Notification (TS 29.060 section 7.2.4) when the rate limit allows.
+pub(crate) enum UnsupportedExtension {
+    /// Answer with this notification.
+    Notify {
+        /// The unsupported type.
+        ext: u8,
+        /// The Supported Extension Headers Notification.
+        notification: Message<'static>,
+    },
+    /// The rate limit is exhausted: discarded unanswered.
+    Suppressed {
+        /// The unsupported type.
+        ext: u8,
+    },
+}
+
+/// Checks `header` (of a message received on `port`, sequence number `seq`) for a
+/// comprehension-required extension header the endpoint does not support; `None` when there is
+/// none. Takes a token from `bucket` when there is one.
+pub(crate) fn unsupported_extension(
+    header: &Header<'_>,
+    port: u16,
+    seq: u16,
+    bucket: &mut TokenBucket,
+    now: Instant,
+) -> Option<UnsupportedExtension> {
+    let supported = gtp::supported_extension_headers(port);
+    let ext = header.unsupported_extension(supported)?;
+    Some(if bucket.take(now) {
+        UnsupportedExtension::Notify {
+            ext,
+            notification: Message::supported_extension_headers_notification(seq, supported),
+        }
+    } else {
+        UnsupportedExtension::Suppressed { ext }
+    })
+}

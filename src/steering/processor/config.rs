@@ -1,0 +1,216 @@
+//! The processor's configuration, events and counters.
+
+use crate::health::ClusterKey;
+use crate::io::RateLimit;
+use crate::steering::gtp::Imsi;
+use crate::steering::vid::{VidLayout, VirtualId};
+use ipnetwork::{Ipv4Network, Ipv6Network};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// Configuration of a [`Processor`](super::Processor).
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// The processor's slot identity (also its health node id).
+    pub id: u32,
+    /// Incarnation: must grow at every restart.
+    pub incarnation: u32,
+    /// The processor's fabric address.
+    pub fabric_addr: SocketAddr,
+    /// The switch processor's fabric address.
+    pub switch_addr: SocketAddr,
+    /// The switch processor's health node id.
+    pub switch_node: u32,
+    /// The fabric address of the line interface that replies to directed set-ups leave through
+    /// (replies to steered packets leave through the line interface that passed them on).
+    pub line_addr: SocketAddr,
+    /// The 32-bit TEID layout (the same in the whole gateway).
+    pub layout: VidLayout,
+    /// The 16-bit layout of L2TP ids, if L2TP ids are allocated.
+    pub l2tp_layout: Option<VidLayout>,
+    /// Most sessions of its own.
+    pub max_sessions: usize,
+    /// Most replicated sessions of other processors.
+    pub max_shadow: usize,
+    /// The End User Address pool; its host part must hold VID and local index bits.
+    pub ue_pool: Ipv4Network,
+    /// The IPv6 prefix pool, `None` for a gateway serving IPv4 only. Each session gets one /64
+    /// of it (its index is VID and local index, as for `ue_pool`, so the pool is bounded by
+    /// `max_sessions` and a backup derives the same prefix from the TEID); the End User Address
+    /// carries that /64 with interface identifier 1. Its prefix length must leave at least VID
+    /// and local index bits above the /64. With it, IPv6 and dual-stack IPv4v6 set-ups are
+    /// served (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1); without it, an
+    /// IPv4v6 set-up gets IPv4 only with cause New PDP type due to network preference (129) and
+    /// an IPv6 one is refused with Unknown PDP address or PDP type (220).
+    pub ue_pool_v6: Option<Ipv6Network>,
+    /// The restart counter sent in Recovery IEs.
+    pub recovery: u8,
+    /// Retransmission interval of VID requests and syncs.
+    pub retransmit: Duration,
+    /// Syncs sent before giving up on one.
+    pub max_retries: u32,
+    /// Cluster key of the heartbeats.
+    pub key: ClusterKey,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Bound of the output and event queues.
+    pub queue_limit: usize,
+    /// Bound of the Error Indications sent for G-PDUs naming no session it holds.
+    pub error_indications: RateLimit,
+    /// Bound of the Non-existent answers to Update / Delete PDP Context Requests naming no
+    /// session it holds.
+    pub non_existent: RateLimit,
+    /// Bound of the Supported Extension Headers Notifications (TS 29.060 section 7.2.4) sent for
+    /// steered messages carrying an unsupported comprehension-required extension header.
+    pub extension_headers: RateLimit,
+}
+
+impl ProcessorConfig {
+    /// A configuration with defaults for everything but the topology and the address pool:
+    /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
+    /// replicated ones, no IPv6 pool, recovery 0, 200 ms fabric retransmission up to 10 times,
+    /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers
+    /// and 100 Supported Extension Headers Notifications per second (bursts of 20 each).
+    pub fn new(
+        id: u32,
+        fabric_addr: SocketAddr,
+        switch_addr: SocketAddr,
+        line_addr: SocketAddr,
+        layout: VidLayout,
+        ue_pool: Ipv4Network,
+        key: ClusterKey,
+    ) -> ProcessorConfig {
+        ProcessorConfig {
+            id,
+            incarnation: 1,
+            fabric_addr,
+            switch_addr,
+            switch_node: 1,
+            line_addr,
+            layout,
+            l2tp_layout: None,
+            max_sessions: 10_000,
+            max_shadow: 40_000,
+            ue_pool,
+            ue_pool_v6: None,
+            recovery: 0,
+            retransmit: Duration::from_millis(200),
+            max_retries: 10,
+            key,
+            heartbeat_interval: Duration::from_secs(1),
+            queue_limit: 4096,
+            error_indications: RateLimit::default(),
+            non_existent: RateLimit::default(),
+            extension_headers: RateLimit::default(),
+        }
+    }
+}
+
+/// What a processor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessorEvent {
+    /// The switch processor assigned this VID.
+    VidAssigned {
+        /// The VID.
+        vid: VirtualId,
+    },
+    /// A session was created (its response is sent once replicated).
+    SessionCreated {
+        /// Its TEID.
+        teid: u32,
+        /// The subscriber's IMSI, `None` for a set-up without one (TS 29.060 section 7.3.1: the
+        /// IMSI is conditional, left out for an emergency attach without an authenticated IMSI).
+        imsi: Option<Imsi>,
+        /// The IPv4 End User Address of the session (also derived for an IPv6-only session, which
+        /// is not given it).
+        ue_addr: Ipv4Addr,
+        /// The IPv6 End User Address given (IPv6 and IPv4v6 PDP types), `None` for IPv4.
+        ue_addr_v6: Option<Ipv6Addr>,
+        /// The backup's VID carried in the TEID.
+        backup: Option<VirtualId>,
+    },
+    /// A session was updated.
+    SessionUpdated {
+        /// Its TEID.
+        teid: u32,
+        /// Whether this processor served it as the backup.
+        as_backup: bool,
+    },
+    /// A session was deleted.
+    SessionDeleted {
+        /// Its TEID.
+        teid: u32,
+        /// Whether this processor served it as the backup.
+        as_backup: bool,
+    },
+    /// A session's replication was never acknowledged: its response left anyway.
+    SyncGaveUp {
+        /// Its TEID.
+        teid: u32,
+    },
+    /// A peer's Error Indication named this session's user plane (its TEID Data I and GTP-U Peer
+    /// Address are the session's peer TEID and address): the session was deleted.
+    SessionErrorIndication {
+        /// The session's TEID (this gateway's).
+        teid: u32,
+        /// Whether this processor held it as the backup.
+        as_backup: bool,
+    },
+    /// An L2TP packet steered here.
+    L2tpPacket {
+        /// Its tunnel id.
+        tunnel: u16,
+        /// Its session id.
+        session: u16,
+    },
+}
+
+/// Counters of a processor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessorStats {
+    /// Sessions created.
+    pub created: u64,
+    /// Set-ups refused (no resources, missing IEs, unsupported PDP type).
+    pub refused: u64,
+    /// Signalling requests served for its own sessions.
+    pub served_primary: u64,
+    /// Signalling requests served from replicated state (as a backup).
+    pub served_backup: u64,
+    /// G-PDUs for its own sessions.
+    pub user_packets: u64,
+    /// G-PDUs served from replicated state.
+    pub user_packets_backup: u64,
+    /// Packets for TEIDs it does not hold (spoofed or stale), dropped or refused.
+    pub unknown_teid: u64,
+    /// Sessions whose replication was never acknowledged.
+    pub unprotected: u64,
+    /// Replicated sessions refused because `max_shadow` was reached.
+    pub shadow_full: u64,
+    /// Replicated sessions deleted because a newer set-up of the same subscriber (IMSI and
+    /// NSAPI) superseded them.
+    pub shadow_superseded: u64,
+    /// L2TP packets received.
+    pub l2tp_packets: u64,
+    /// Datagrams dropped because the output queue was full.
+    pub queue_full: u64,
+    /// Events dropped (the oldest) because the event queue (`queue_limit`) was full.
+    pub events_dropped: u64,
+    /// Error Indications sent for G-PDUs naming no session.
+    pub error_indications: u64,
+    /// Error Indications not sent because `error_indications` was exhausted.
+    pub error_indications_suppressed: u64,
+    /// Non-existent answers not sent because `non_existent` was exhausted (the requests are
+    /// still counted in `unknown_teid`).
+    pub non_existent_suppressed: u64,
+    /// Peers' Error Indications received (relayed by the switch processor).
+    pub error_indications_received: u64,
+    /// Sessions deleted because a peer's Error Indication named them.
+    pub sessions_torn_down: u64,
+    /// Supported Extension Headers Notifications sent.
+    pub extension_headers_notifications: u64,
+    /// Messages with an unsupported comprehension-required extension header discarded without a
+    /// notification because `extension_headers` was exhausted.
+    pub extension_headers_suppressed: u64,
+}

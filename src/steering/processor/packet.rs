@@ -1,0 +1,304 @@
+//! Steered packets: G-PDUs, Update and Delete PDP Context Requests of its own sessions or, as
+//! the backup, of replicated ones; peers' Error Indications; L2TP packets.
+
+use super::setup::{mandatory_ie_error, tunnel_ies};
+use super::{Processor, ProcessorEvent, Session};
+use crate::steering::common::{self, Route, UnsupportedExtension};
+use crate::steering::error::{FabricKind, InputError};
+use crate::steering::fabric::SessionRecord;
+use crate::steering::gtp::{self, Cause, Ie, IeType, Message, MessageType};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl Processor {
+    /// A packet a line interface steered here (or the switch processor relayed): a G-PDU, an
+    /// Update or Delete PDP Context Request, a peer's Error Indication, or an L2TP packet.
+    pub(super) fn handle_packet(
+        &mut self,
+        now: Instant,
+        line: SocketAddr,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
+            return self.handle_l2tp(data);
+        }
+        let req = gtp::parse(data)?;
+        let route = Route {
+            line,
+            gateway,
+            peer,
+        };
+        let seq = req.header.sequence.unwrap_or(0);
+        // TS 29.281 section 5.2.1, TS 29.060 section 6.1: not delivered nor served, and the
+        // sender told which extension headers are supported.
+        match common::unsupported_extension(
+            &req.header,
+            gateway.port(),
+            seq,
+            &mut self.extension_headers,
+            now,
+        ) {
+            Some(UnsupportedExtension::Notify { ext, notification }) => {
+                if self.reply(route, &notification) {
+                    self.stats.extension_headers_notifications += 1;
+                }
+                return Err(InputError::UnsupportedExtension(ext));
+            }
+            Some(UnsupportedExtension::Suppressed { ext }) => {
+                self.stats.extension_headers_suppressed += 1;
+                return Err(InputError::UnsupportedExtension(ext));
+            }
+            None => {}
+        }
+        match req.message_type() {
+            MessageType::G_PDU => self.user_packet(now, route, req.header.teid),
+            MessageType::ERROR_INDICATION => {
+                // Only as the switch processor relays them (rate-limited there): an Error
+                // Indication steered here directly (a non-zero header TEID) is refused, so a
+                // flood of them cannot make every processor scan its sessions unbounded.
+                if line != self.config.switch_addr {
+                    return Err(InputError::Untrusted(FabricKind::Packet));
+                }
+                self.handle_error_indication(now, &req)
+            }
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST | MessageType::DELETE_PDP_CONTEXT_REQUEST => {
+                self.serve_request(now, route, &req)
+            }
+            t => Err(InputError::UnsupportedMessage(t)),
+        }
+    }
+
+    /// A G-PDU: counted for its session; for a TEID held nowhere here, dropped and answered
+    /// with an Error Indication (TS 29.281 section 7.3.1).
+    fn user_packet(&mut self, now: Instant, route: Route, teid: u32) -> Result<(), InputError> {
+        if self.sessions.contains_key(&teid) {
+            self.stats.user_packets += 1;
+        } else if self.shadow.contains_key(&teid) {
+            self.stats.user_packets_backup += 1;
+        } else {
+            self.stats.unknown_teid += 1;
+            if teid != 0 {
+                self.send_error_indication(now, route, teid);
+            }
+            return Err(InputError::UnknownTeid(teid));
+        }
+        Ok(())
+    }
+
+    /// An Update or Delete PDP Context Request (TS 29.060 sections 7.3.3 and 7.3.5), served
+    /// from its own session or, as the backup, from the replicated copy.
+    fn serve_request(
+        &mut self,
+        now: Instant,
+        route: Route,
+        req: &Message<'_>,
+    ) -> Result<(), InputError> {
+        let teid = req.header.teid;
+        let seq = req.header.sequence.unwrap_or(0);
+        if let Some((l, bytes)) = self.answered.get(&(route.peer, seq)) {
+            // A repeated request: the same response (unless it still awaits replication).
+            if !self.pending.contains_key(&teid) {
+                let (l, bytes) = (*l, bytes.clone());
+                self.push_to(l, bytes);
+            }
+            return Ok(());
+        }
+        if let (Some(cause), Some(s)) = (
+            mandatory_ie_error(req),
+            self.sessions.get(&teid).or_else(|| self.shadow.get(&teid)),
+        ) {
+            let peer_teid_c = s.record.peer_teid_c;
+            self.refuse(route, req, peer_teid_c, cause);
+            return Ok(());
+        }
+        let as_backup = !self.sessions.contains_key(&teid);
+        let Some(session) = self
+            .sessions
+            .get_mut(&teid)
+            .or_else(|| self.shadow.get_mut(&teid))
+        else {
+            self.stats.unknown_teid += 1;
+            if self.non_existent.take(now) {
+                self.refuse(route, req, 0, Cause::NON_EXISTENT);
+            } else {
+                self.stats.non_existent_suppressed += 1;
+            }
+            return Err(InputError::UnknownTeid(teid));
+        };
+        // Replies go where this request came from.
+        session.peer = route.peer;
+        session.gateway = route.gateway;
+        session.line = route.line;
+        if req.message_type() == MessageType::UPDATE_PDP_CONTEXT_REQUEST {
+            let resp = update(session, req, seq, self.config.recovery);
+            let record = session.record;
+            self.event(ProcessorEvent::SessionUpdated { teid, as_backup });
+            self.answer_served(now, route, record, (seq, &resp), as_backup, false);
+        } else {
+            let record = session.record;
+            let resp = Message::new(
+                MessageType::DELETE_PDP_CONTEXT_RESPONSE,
+                record.peer_teid_c,
+                seq,
+                vec![Ie::Cause(Cause::REQUEST_ACCEPTED)],
+            );
+            self.event(ProcessorEvent::SessionDeleted { teid, as_backup });
+            self.answer_served(now, route, record, (seq, &resp), as_backup, true);
+        }
+        Ok(())
+    }
+
+    /// Sends the response of a request served (remembered for repeats): at once as the backup
+    /// (and a deletion reported to the switch processor), else held until the change is
+    /// replicated.
+    fn answer_served(
+        &mut self,
+        now: Instant,
+        route: Route,
+        record: SessionRecord,
+        (seq, resp): (u16, &Message<'_>),
+        as_backup: bool,
+        delete: bool,
+    ) {
+        let bytes = self.reply_bytes(route.gateway, route.peer, resp);
+        self.remember(route.peer, seq, route.line, bytes.clone());
+        let held = bytes.map(|b| (route.line, b));
+        if as_backup {
+            self.stats.served_backup += 1;
+            self.reply(route, resp);
+        } else {
+            self.stats.served_primary += 1;
+        }
+        match (delete, as_backup) {
+            (true, true) => self.remove_session(now, record, true, None),
+            (true, false) => self.remove_session(now, record, false, held),
+            (false, true) => {}
+            (false, false) => self.replicate(now, record, false, held),
+        }
+    }
+
+    /// Answers a G-PDU for `teid`, which names no session held here, with an Error Indication
+    /// through `line`, if the rate limit allows.
+    pub(super) fn send_error_indication(&mut self, now: Instant, route: Route, teid: u32) {
+        let Route {
+            line,
+            gateway,
+            peer,
+        } = route;
+        if !self.error_indications.take(now) {
+            self.stats.error_indications_suppressed += 1;
+            return;
+        }
+        let port = (peer.port() != gtp::GTP_U_PORT).then_some(peer.port());
+        let m = Message::error_indication(teid, gateway.ip(), port);
+        let to = SocketAddr::new(peer.ip(), gtp::GTP_U_PORT);
+        let route = Route {
+            line,
+            gateway,
+            peer: to,
+        };
+        if self.reply(route, &m) {
+            self.stats.error_indications += 1;
+        }
+    }
+
+    /// A peer's Error Indication: deletes every session whose peer user-plane endpoint it names.
+    pub(super) fn handle_error_indication(
+        &mut self,
+        now: Instant,
+        m: &Message<'_>,
+    ) -> Result<(), InputError> {
+        let (teid, addr) = common::error_indication_names(m)?;
+        self.stats.error_indications_received += 1;
+        let named = |s: &Session| s.record.peer_teid_u == teid && s.record.peer_u == addr;
+        let mut hit: Vec<(SessionRecord, bool)> = self
+            .sessions
+            .values()
+            .filter(|s| named(s))
+            .map(|s| (s.record, false))
+            .chain(
+                self.shadow
+                    .values()
+                    .filter(|s| named(s))
+                    .map(|s| (s.record, true)),
+            )
+            .collect();
+        // Same order in every run (the maps' order is not).
+        hit.sort_by_key(|(r, b)| (r.teid, *b));
+        for (record, as_backup) in hit {
+            self.stats.sessions_torn_down += 1;
+            self.event(ProcessorEvent::SessionErrorIndication {
+                teid: record.teid,
+                as_backup,
+            });
+            self.remove_session(now, record, as_backup, None);
+        }
+        Ok(())
+    }
+
+    pub(super) fn remember(
+        &mut self,
+        peer: SocketAddr,
+        seq: u16,
+        line: SocketAddr,
+        bytes: Option<Vec<u8>>,
+    ) {
+        let Some(bytes) = bytes else {
+            return;
+        };
+        if self.answered_order.len() >= self.config.queue_limit {
+            if let Some(old) = self.answered_order.pop_front() {
+                self.answered.remove(&old);
+            }
+        }
+        if self.answered.insert((peer, seq), (line, bytes)).is_none() {
+            self.answered_order.push_back((peer, seq));
+        }
+    }
+
+    pub(super) fn handle_l2tp(&mut self, data: &[u8]) -> Result<(), InputError> {
+        let b0 = data.first().copied().unwrap_or(0);
+        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
+        let (Some(&[t0, t1]), Some(&[s0, s1])) = (data.get(at..at + 2), data.get(at + 2..at + 4))
+        else {
+            return Err(InputError::ShortL2tpHeader);
+        };
+        self.stats.l2tp_packets += 1;
+        self.event(ProcessorEvent::L2tpPacket {
+            tunnel: u16::from_be_bytes([t0, t1]),
+            session: u16::from_be_bytes([s0, s1]),
+        });
+        Ok(())
+    }
+}
+
+/// Applies an Update PDP Context Request to `session` (the peer's TEIDs, addresses and QoS
+/// profile, TS 29.060 section 7.3.3) and builds its response (section 7.3.4).
+fn update(session: &mut Session, req: &Message<'_>, seq: u16, recovery: u8) -> Message<'static> {
+    let r = &mut session.record;
+    if let Some(u) = req.teid_data_i() {
+        r.peer_teid_u = u;
+    }
+    if let Some(c) = req.teid_control() {
+        r.peer_teid_c = c;
+    }
+    let mut gsn = req.gsn_addresses();
+    if let Some(c) = gsn.next() {
+        r.peer_c = c;
+        r.peer_u = gsn.next().unwrap_or(c);
+    }
+    r.version = r.version.wrapping_add(1);
+    if let Some(Ie::QosProfile(q)) = req.ie(IeType::QOS_PROFILE) {
+        session.qos = q.to_vec();
+    }
+    let mut ies = vec![Ie::Cause(Cause::REQUEST_ACCEPTED), Ie::Recovery(recovery)];
+    ies.extend(tunnel_ies(session, None));
+    Message::new(
+        MessageType::UPDATE_PDP_CONTEXT_RESPONSE,
+        session.record.peer_teid_c,
+        seq,
+        ies,
+    )
+}

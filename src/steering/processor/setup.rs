@@ -1,0 +1,312 @@
+//! Directed set-ups: Create PDP Context Requests answered with identifiers carrying this
+//! processor's VID (TS 29.060 sections 7.3.1 and 7.3.2).
+
+use super::sync::{imsi_record, record_imsi};
+use super::{Processor, ProcessorEvent, Session};
+use crate::steering::common::Route;
+use crate::steering::error::InputError;
+use crate::steering::fabric::SessionRecord;
+use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
+use crate::steering::vid::VirtualId;
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Instant;
+
+/// The PDP type a set-up is granted (TS 29.060 sections 7.3.2 and 7.7.27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Grant {
+    V4,
+    V6,
+    V4v6,
+}
+
+/// The refusal TS 29.060 11.1.5 and 11.1.7 ask for when a request a processor serves lacks a
+/// mandatory element (Mandatory IE missing) or carries one it cannot use (Mandatory IE incorrect),
+/// `None` when the request is complete. Mandatory per 7.3.1 (Create), 7.3.3 (Update, SGSN-initiated)
+/// and 7.3.5 (Delete): TEID Data I, NSAPI, the SGSN addresses for signalling and for user traffic
+/// and the QoS Profile (Create and Update), NSAPI (Delete). A QoS Profile too short for the
+/// allocation/retention priority and the three value octets of the TS 24.008 QoS IE (7.7.34) is
+/// incorrect.
+pub(super) fn mandatory_ie_error(req: &Message<'_>) -> Option<Cause> {
+    let t = req.message_type();
+    let has = |ty: IeType| req.ie(ty).is_some();
+    let tunnel = has(IeType::TEID_DATA_I)
+        && has(IeType::NSAPI)
+        && req.gsn_addresses().count() >= 2
+        && has(IeType::QOS_PROFILE);
+    let complete = match t {
+        MessageType::CREATE_PDP_CONTEXT_REQUEST | MessageType::UPDATE_PDP_CONTEXT_REQUEST => tunnel,
+        MessageType::DELETE_PDP_CONTEXT_REQUEST => has(IeType::NSAPI),
+        _ => true,
+    };
+    if !complete {
+        return Some(Cause::MANDATORY_IE_MISSING);
+    }
+    match req.ie(IeType::QOS_PROFILE) {
+        Some(Ie::QosProfile(q)) if q.len() < 4 => Some(Cause::MANDATORY_IE_INCORRECT),
+        _ => None,
+    }
+}
+
+impl Processor {
+    pub(super) fn allocate_local(&mut self) -> Option<u32> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return None;
+        }
+        if self.next_local <= self.config.layout.max_local() {
+            let l = self.next_local;
+            self.next_local += 1;
+            return Some(l);
+        }
+        self.free_local.pop_front()
+    }
+
+    pub(super) fn ue_addr(&self, vid: VirtualId, local: u32) -> Ipv4Addr {
+        let base = u32::from(self.config.ue_pool.network());
+        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
+        Ipv4Addr::from(base.wrapping_add(off))
+    }
+
+    /// The /64 of `ue_pool_v6` at index (VID, local index), interface identifier 1.
+    pub(super) fn ue_addr_v6(&self, vid: VirtualId, local: u32) -> Option<Ipv6Addr> {
+        let pool = self.config.ue_pool_v6?;
+        let base = u128::from(pool.network());
+        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
+        Some(Ipv6Addr::from(
+            base.wrapping_add(u128::from(off) << 64).wrapping_add(1),
+        ))
+    }
+
+    /// The PDP type granted to a set-up and the response's cause, or the refusal's cause (TS
+    /// 29.060 section 7.3.2): IPv4 always; IPv6 with an IPv6 pool; IPv4v6 with an IPv6 pool
+    /// when the SGSN set the Dual Address Bearer Flag (Common Flags, section 7.7.48), IPv4 with
+    /// cause 130 when it did not, IPv4 with cause 129 without an IPv6 pool.
+    pub(super) fn grant(&self, req: &Message<'_>) -> Result<(Grant, Cause), Cause> {
+        let Some(eua) = req.end_user_address() else {
+            return Ok((Grant::V4, Cause::REQUEST_ACCEPTED));
+        };
+        let v6 = self.config.ue_pool_v6.is_some();
+        let daf = matches!(
+            req.ie(IeType::COMMON_FLAGS),
+            Some(Ie::Tlv { value, .. }) if value.first().is_some_and(|f| f & 0x80 != 0)
+        );
+        if eua.organization & 0x0f != 1 {
+            return Err(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE);
+        }
+        match eua.pdp_type {
+            EndUserAddress::IPV4 => Ok((Grant::V4, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV6 if v6 => Ok((Grant::V6, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV4V6 if v6 && daf => Ok((Grant::V4v6, Cause::REQUEST_ACCEPTED)),
+            EndUserAddress::IPV4V6 if v6 => {
+                Ok((Grant::V4, Cause::NEW_PDP_TYPE_SINGLE_ADDRESS_BEARER))
+            }
+            EndUserAddress::IPV4V6 => Ok((Grant::V4, Cause::NEW_PDP_TYPE_NETWORK_PREFERENCE)),
+            _ => Err(Cause::UNKNOWN_PDP_ADDRESS_OR_TYPE),
+        }
+    }
+
+    /// The Create PDP Context Response of session `s` (TS 29.060 section 7.3.2).
+    pub(super) fn create_response(&self, s: &Session, seq: u16) -> Message<'static> {
+        let v4 = s.record.ue_addr;
+        let vid = self.config.layout.primary(s.record.teid);
+        let v6 = vid.and_then(|v| self.ue_addr_v6(v, self.config.layout.local(s.record.teid)));
+        let eua = match s.grant.0 {
+            Grant::V4 => EndUserAddress::ipv4(Some(v4)),
+            Grant::V6 => EndUserAddress::ipv6(v6),
+            Grant::V4v6 => EndUserAddress::ipv4v6(Some(v4), v6),
+        };
+        let mut ies = vec![
+            Ie::Cause(s.grant.1),
+            Ie::Tv {
+                ie_type: IeType::REORDERING_REQUIRED,
+                value: Cow::Borrowed(&[0xfe]),
+            },
+            Ie::Recovery(self.config.recovery),
+        ];
+        ies.extend(tunnel_ies(s, Some(eua)));
+        Message::new(
+            MessageType::CREATE_PDP_CONTEXT_RESPONSE,
+            s.record.peer_teid_c,
+            seq,
+            ies,
+        )
+    }
+
+    /// A set-up directed here by the switch processor: a Create PDP Context Request (TS 29.060
+    /// section 7.3.1), or an L2TP set-up.
+    pub(super) fn handle_setup(
+        &mut self,
+        now: Instant,
+        backup: Option<VirtualId>,
+        peer: SocketAddr,
+        gateway: SocketAddr,
+        line: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let vid = self.vid().ok_or(InputError::NotReady)?;
+        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
+            // An L2TP set-up (tunnel id 0): an LNS on this processor would take it from here.
+            return self.handle_l2tp(data);
+        }
+        let req = gtp::parse(data)?;
+        if req.message_type() != MessageType::CREATE_PDP_CONTEXT_REQUEST {
+            return Err(InputError::UnsupportedMessage(req.message_type()));
+        }
+        let route = Route {
+            line,
+            gateway,
+            peer,
+        };
+        let seq = req.header.sequence.unwrap_or(0);
+        let (record, grant) = match self.setup_record(&req) {
+            Ok(r) => r,
+            Err((teid, cause)) => {
+                self.refuse_setup(route, &req, teid, cause);
+                return Ok(());
+            }
+        };
+        let subscriber = (record_imsi(&record), record.nsapi);
+        if let Some(&teid) = self.by_subscriber.get(&subscriber) {
+            // A repeated request: answer again once the state is replicated.
+            self.answer_repeat(teid, seq);
+            return Ok(());
+        }
+        let Some(local) = self.allocate_local() else {
+            self.refuse_setup(
+                route,
+                &req,
+                record.peer_teid_c,
+                Cause::NO_RESOURCES_AVAILABLE,
+            );
+            return Ok(());
+        };
+        let layout = self.config.layout;
+        let backup = backup.filter(|b| *b != vid && layout.backup_field().is_some());
+        let Ok(teid) = layout.compose(vid, backup, local) else {
+            self.refuse_setup(route, &req, record.peer_teid_c, Cause::SYSTEM_FAILURE);
+            return Ok(());
+        };
+        let record = SessionRecord {
+            teid,
+            ue_addr: self.ue_addr(vid, local),
+            ..record
+        };
+        let qos = match req.ie(IeType::QOS_PROFILE) {
+            Some(Ie::QosProfile(q)) => q.to_vec(),
+            _ => Vec::new(),
+        };
+        let session = Session {
+            record,
+            peer,
+            gateway,
+            line,
+            qos,
+            grant,
+        };
+        self.create(now, session, seq, backup);
+        Ok(())
+    }
+
+    /// The session record a Create PDP Context Request asks for (TEID, version and End User
+    /// Address still to be allocated) and the PDP type granted, or the refusal: the TEID of
+    /// the response's header and its cause (TS 29.060 sections 7.3.2, 11.1.5 and 11.1.7).
+    fn setup_record(
+        &self,
+        req: &Message<'_>,
+    ) -> Result<(SessionRecord, (Grant, Cause)), (u32, Cause)> {
+        let (Some(peer_teid_u), Some(peer_teid_c), Some(nsapi), None) = (
+            req.teid_data_i(),
+            req.teid_control(),
+            req.nsapi(),
+            mandatory_ie_error(req),
+        ) else {
+            let teid = req.teid_control().unwrap_or(0);
+            let cause = mandatory_ie_error(req).unwrap_or(Cause::MANDATORY_IE_MISSING);
+            return Err((teid, cause));
+        };
+        let mut gsn = req.gsn_addresses();
+        let Some(peer_c) = gsn.next() else {
+            return Err((peer_teid_c, Cause::MANDATORY_IE_MISSING));
+        };
+        let peer_u = gsn.next().unwrap_or(peer_c);
+        let grant = self.grant(req).map_err(|cause| (peer_teid_c, cause))?;
+        let record = SessionRecord {
+            teid: 0,
+            version: 1,
+            peer_teid_c,
+            peer_teid_u,
+            peer_c,
+            peer_u,
+            imsi: imsi_record(req.imsi()),
+            nsapi,
+            ue_addr: Ipv4Addr::UNSPECIFIED,
+        };
+        Ok((record, grant))
+    }
+
+    /// Answers a repeated Create PDP Context Request of the session `teid` from its state, once
+    /// its replication is acknowledged (until then the first answer is still held).
+    fn answer_repeat(&mut self, teid: u32, seq: u16) {
+        if self.pending.contains_key(&teid) {
+            return;
+        }
+        if let Some(s) = self.sessions.get(&teid) {
+            let m = self.create_response(s, seq);
+            let route = Route {
+                line: s.line,
+                gateway: s.gateway,
+                peer: s.peer,
+            };
+            self.reply(route, &m);
+        }
+    }
+
+    /// Holds a new session, reports it and replicates it; the response leaves once the
+    /// replication is acknowledged.
+    fn create(&mut self, now: Instant, session: Session, seq: u16, backup: Option<VirtualId>) {
+        let record = session.record;
+        let (teid, line, grant) = (record.teid, session.line, session.grant);
+        let response = self.create_response(&session, seq);
+        let bytes = self.reply_bytes(session.gateway, session.peer, &response);
+        self.sessions.insert(teid, session);
+        self.by_subscriber
+            .insert((record_imsi(&record), record.nsapi), teid);
+        // A copy of an earlier set-up of this subscriber held here as a backup is superseded.
+        self.supersede_shadow(now, &record);
+        self.stats.created += 1;
+        self.update_load();
+        let layout = self.config.layout;
+        let ue_addr_v6 = match (grant.0, layout.primary(teid)) {
+            (Grant::V6 | Grant::V4v6, Some(vid)) => self.ue_addr_v6(vid, layout.local(teid)),
+            _ => None,
+        };
+        self.event(ProcessorEvent::SessionCreated {
+            teid,
+            imsi: record_imsi(&record),
+            ue_addr: record.ue_addr,
+            ue_addr_v6,
+            backup,
+        });
+        self.replicate(now, record, false, bytes.map(|b| (line, b)));
+    }
+}
+
+/// The tunnel part of a response accepting a set-up or an update of session `s` (TS 29.060
+/// sections 7.3.2 and 7.3.4, in IE type order): TEID Data I, TEID Control Plane and Charging ID
+/// (all the session's TEID), the End User Address (set-up only), the gateway's addresses for
+/// signalling and user traffic, and the QoS profile requested.
+pub(super) fn tunnel_ies(s: &Session, eua: Option<EndUserAddress<'static>>) -> Vec<Ie<'static>> {
+    let teid = s.record.teid;
+    let gw = s.gateway.ip();
+    let mut ies = vec![
+        Ie::TeidDataI(teid),
+        Ie::TeidControl(teid),
+        Ie::ChargingId(teid),
+    ];
+    ies.extend(eua.map(Ie::EndUserAddress));
+    ies.extend([Ie::GsnAddress(gw), Ie::GsnAddress(gw)]);
+    if !s.qos.is_empty() {
+        ies.push(Ie::QosProfile(Cow::Owned(s.qos.clone())));
+    }
+    ies
+}

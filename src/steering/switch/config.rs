@@ -1,0 +1,219 @@
+//! The switch processor's configuration, events and counters.
+
+use crate::health::{ClusterKey, Policy};
+use crate::io::RateLimit;
+use crate::steering::vid::{VidLayout, VirtualId};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Configuration of a [`SwitchProcessor`](super::SwitchProcessor).
+#[derive(Debug, Clone)]
+pub struct SwitchConfig {
+    /// The switch processor's health node id.
+    pub node: u32,
+    /// Incarnation: must grow at every restart. Table versions start at `incarnation << 32`, so
+    /// a restarted switch processor's tables replace its predecessor's.
+    pub incarnation: u32,
+    /// After a restart (`incarnation > 1`), how long to wait before pushing tables, so that the
+    /// processors, which notice the restart from the heartbeats, have asked again for their VIDs
+    /// and announced their sessions (the line interfaces keep steering with the old table
+    /// meanwhile). At least a heartbeat interval plus a few fabric round trips.
+    pub rejoin_grace: Duration,
+    /// Its fabric address.
+    pub fabric_addr: SocketAddr,
+    /// The fabric addresses of the line interfaces (tables are pushed to each).
+    pub line_interfaces: Vec<SocketAddr>,
+    /// The processor slots: (slot id = health node id, fabric address).
+    pub processors: Vec<(u32, SocketAddr)>,
+    /// The 32-bit TEID layout.
+    pub layout: VidLayout,
+    /// The 16-bit L2TP layout, if L2TP is steered (VIDs must then fit it too).
+    pub l2tp_layout: Option<VidLayout>,
+    /// The restart counter sent in the Recovery IE of Echo Responses on GTP-C (TS 29.060
+    /// section 7.7.12). Echo Responses on GTP-U (port 2152) carry 0 instead (TS 29.281 section
+    /// 7.2.2: the GTP-U restart counter is sent as zero and ignored).
+    pub recovery: u8,
+    /// Most live sessions in the gateway.
+    pub max_sessions: usize,
+    /// Most recent set-ups remembered for retransmissions.
+    pub max_recent: usize,
+    /// How long a set-up is remembered.
+    pub recent_window: Duration,
+    /// Table push retransmission interval.
+    pub retransmit: Duration,
+    /// How long a VID of a restarted processor stays in the tables after the last session
+    /// naming it is gone, so that peers' retransmissions of the last requests are still steered
+    /// (to the backup that answered them). At least the peers' retransmission span (N3 x T3).
+    pub withdraw_after: Duration,
+    /// Cluster key of the heartbeats.
+    pub key: ClusterKey,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats before a processor is Suspect.
+    pub misses_suspect: u32,
+    /// Missed heartbeats before a processor is Down (its sessions go to their backups).
+    pub misses_down: u32,
+    /// Load percentage at which a processor gets no new sessions.
+    pub overload_percent: u8,
+    /// Selection policy for primaries and backups.
+    pub policy: Policy,
+    /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
+    /// operating system at [`SwitchProcessor::new`](super::SwitchProcessor::new); `Some` replays a run exactly (tests,
+    /// simulations: [`crate::io::seed`]).
+    pub seed: Option<[u8; 32]>,
+    /// Bound of the output and event queues.
+    pub queue_limit: usize,
+    /// Bound of the Version Not Supported answers to GTP-C datagrams of other versions.
+    pub version_not_supported: RateLimit,
+    /// Bound of the peers' Error Indications relayed to the processors.
+    pub error_indications: RateLimit,
+    /// Bound of the Echo Responses sent (TS 29.060 section 7.2.2, TS 29.281 section 7.2.2):
+    /// Echo Requests are unauthenticated, so a flood of them is answered at most this often;
+    /// beyond, unanswered and counted ([`SwitchStats::echoes_suppressed`]).
+    pub echo_responses: RateLimit,
+    /// Bound of the Supported Extension Headers Notifications sent (TS 29.060 section 7.2.4)
+    /// for messages carrying an unsupported comprehension-required extension header; beyond,
+    /// the message is still discarded, unanswered, and counted
+    /// ([`SwitchStats::extension_headers_suppressed`]).
+    pub extension_headers: RateLimit,
+}
+
+impl SwitchConfig {
+    /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
+    /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
+    /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
+    /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
+    /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
+    /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
+    /// second (bursts of 20, each).
+    pub fn new(
+        node: u32,
+        fabric_addr: SocketAddr,
+        line_interfaces: Vec<SocketAddr>,
+        processors: Vec<(u32, SocketAddr)>,
+        layout: VidLayout,
+        key: ClusterKey,
+    ) -> SwitchConfig {
+        SwitchConfig {
+            node,
+            incarnation: 1,
+            rejoin_grace: Duration::from_secs(1),
+            fabric_addr,
+            line_interfaces,
+            processors,
+            layout,
+            l2tp_layout: None,
+            recovery: 0,
+            max_sessions: 100_000,
+            max_recent: 10_000,
+            recent_window: Duration::from_secs(30),
+            retransmit: Duration::from_millis(200),
+            withdraw_after: Duration::from_secs(30),
+            key,
+            heartbeat_interval: Duration::from_secs(1),
+            misses_suspect: 3,
+            misses_down: 5,
+            overload_percent: 90,
+            policy: Policy::LeastLoaded,
+            seed: None,
+            queue_limit: 4096,
+            version_not_supported: RateLimit::default(),
+            error_indications: RateLimit::default(),
+            echo_responses: RateLimit::default(),
+            extension_headers: RateLimit::default(),
+        }
+    }
+}
+
+/// What the switch processor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SwitchEvent {
+    /// A VID was assigned to a processor incarnation.
+    VidAssigned {
+        /// The slot.
+        processor: u32,
+        /// The incarnation.
+        incarnation: u32,
+        /// The VID.
+        vid: VirtualId,
+        /// Whether it is the VID this slot held before.
+        reused: bool,
+    },
+    /// A VID no session names any more was withdrawn from the tables.
+    VidWithdrawn {
+        /// The VID.
+        vid: VirtualId,
+    },
+    /// A withdrawn VID was acknowledged by every line interface: it may be assigned again.
+    VidFree {
+        /// The VID.
+        vid: VirtualId,
+    },
+    /// A new table version was pushed.
+    TablePushed {
+        /// Its version.
+        version: u64,
+    },
+    /// A set-up request was directed.
+    SetupDirected {
+        /// The processor's VID.
+        primary: VirtualId,
+        /// The backup's VID.
+        backup: Option<VirtualId>,
+    },
+    /// A set-up request was refused.
+    SetupRefused,
+    /// A peer's Error Indication was relayed to the processors.
+    ErrorIndication {
+        /// Its TEID Data I: the peer's TEID that named no context there.
+        teid: u32,
+        /// Its GTP-U Peer Address: the peer's user-plane address.
+        peer: IpAddr,
+    },
+}
+
+/// Counters of a switch processor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SwitchStats {
+    /// Datagrams line interfaces passed on (set-ups, path management, anything with TEID 0).
+    pub from_line: u64,
+    /// Set-up requests directed to a processor.
+    pub setups_directed: u64,
+    /// Set-up repeats directed to the processor chosen the first time.
+    pub setups_repeated: u64,
+    /// Set-up requests refused.
+    pub setups_refused: u64,
+    /// Echo Requests answered.
+    pub echoes: u64,
+    /// Echo Requests not answered because `echo_responses` was exhausted.
+    pub echoes_suppressed: u64,
+    /// Supported Extension Headers Notifications sent.
+    pub extension_headers_notifications: u64,
+    /// Messages with an unsupported comprehension-required extension header discarded without
+    /// a notification because `extension_headers` was exhausted.
+    pub extension_headers_suppressed: u64,
+    /// Datagrams from line interfaces other than set-ups and echoes (ignored).
+    pub ignored: u64,
+    /// Syncs relayed to a backup.
+    pub syncs_relayed: u64,
+    /// Syncs acknowledged by the switch processor itself (no operational backup).
+    pub syncs_acked: u64,
+    /// Syncs refused because `max_sessions` was reached.
+    pub syncs_refused: u64,
+    /// VID requests left unanswered because every VID is taken.
+    pub vids_exhausted: u64,
+    /// Datagrams dropped because the output queue was full.
+    pub queue_full: u64,
+    /// Events dropped (the oldest) because the event queue (`queue_limit`) was full.
+    pub events_dropped: u64,
+    /// Version Not Supported messages sent.
+    pub version_not_supported: u64,
+    /// Version Not Supported answers not sent because `version_not_supported` was exhausted.
+    pub version_not_supported_suppressed: u64,
+    /// Peers' Error Indications relayed to the processors.
+    pub error_indications_relayed: u64,
+    /// Peers' Error Indications dropped because `error_indications` was exhausted.
+    pub error_indications_suppressed: u64,
+}

@@ -1,0 +1,438 @@
+//! The switch processor: the VID manager, processor selection, table pushes and state sync.
+//!
+//! # Call order
+//!
+//! ```text
+//! let mut sp = SwitchProcessor::new(config, now)?;
+//! loop {
+//!     sp.handle_datagram(now, from, to, data)?; // fabric messages and heartbeats on fabric_addr
+//!     sp.handle_timeout(now);                   // when now >= sp.poll_timeout()
+//!     while let Some(t) = sp.poll_transmit() {} // to line interfaces and processors
+//!     while let Some(e) = sp.poll_event() {}    // VidAssigned, ProcessorDown, SetupDirected, ...
+//! }
+//! ```
+//! Time passed in never goes backwards; an early `handle_timeout` is a no-op.
+//!
+//! # What it does
+//!
+//! * **VID manager.** A processor asks for its VID when it starts (a `VidRequest` with its slot
+//!   id and incarnation). The answer is idempotent for one incarnation. A higher incarnation is a
+//!   restart: the old VID's sessions are now served by their backups, so the old VID is kept (as
+//!   *down* in the tables) while any session still names it, as primary or as backup. The
+//!   restarted processor gets its old VID back only when no session names it; otherwise the
+//!   lowest free VID. A VID that no session names and no processor owns is withdrawn from the
+//!   tables (`withdraw_after` the last session naming it went away, so retransmitted requests of
+//!   that session are still answered), and becomes free only once every line interface has acknowledged the table that no
+//!   longer holds it: **a VID is reused only when no identifier in flight can name it**.
+//! * **Restart.** A restarted switch processor (higher `incarnation`) knows nothing: processors
+//!   notice it from its heartbeats, ask again for the VID they hold (kept unless another processor
+//!   holds it) and announce every session again, own and replicated; VIDs only backups still
+//!   name are relearned as down. Tables are pushed only after `rejoin_grace`, with versions above
+//!   every version of the previous incarnation.
+//! * **Tables.** Every change (a VID assigned, a processor up or down, a VID withdrawn) makes a
+//!   new version of the VID table, pushed as a full snapshot to every line interface and
+//!   repeated every `retransmit` until each acknowledges it. A VID is *up* while its processor's
+//!   health ([`crate::health::Monitor`], heartbeats on the fabric address) is Up or Suspect, and
+//!   *down* otherwise, so the line interfaces steer its sessions to their backups.
+//! * **Set-up.** A Create PDP Context Request (TEID 0) passed on by a line interface is directed
+//!   to the processor chosen by load (`policy` over the eligible processors, see
+//!   [`crate::health::Policy`]), with a backup chosen the same way among the others. A repeated
+//!   request (same peer and sequence number within `recent_window`) goes to the same processor
+//!   while it is up. If it went down meanwhile, the repeat is directed afresh (the peer never saw
+//!   the first answer); the backup's copy of that first attempt is then orphaned until the new
+//!   set-up of that subscriber reaches its holder as primary or as backup, which deletes it and
+//!   reports the deletion here (see [`crate::steering::processor`], bounds).
+//!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
+//!   No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
+//!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP
+//!   set-up (tunnel id 0) is directed the same way.
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
+//!   (GTPv0, GTPv2-C: the line interfaces pass these here) is answered with a GTPv1 Version Not
+//!   Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
+//!   version this node supports, 1; TEID and sequence number 0), sent to the datagram's source
+//!   address and port, and refused with [`WireError::UnsupportedVersion`](crate::steering::gtp::WireError::UnsupportedVersion). A GTPv2 peer falls
+//!   back to GTPv1 on it (TS 29.274 section 7.10). A Version Not Supported of another version
+//!   (message type 3 in every version) is never answered, so two nodes cannot answer each other
+//!   forever. At most `version_not_supported` (a token bucket); beyond, suppressed and counted.
+//! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
+//!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
+//!   [`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is discarded and answered with a Supported Extension
+//!   Headers Notification (TS 29.281 section 5.2.1, TS 29.060 sections 6.1 and 7.2.4) to its
+//!   source address and port, at most `extension_headers` (a token bucket).
+//! * **Error Indications** from peers (GTP-U, TEID 0, so steered here): the peer's TEID Data I
+//!   and GTP-U Peer Address name a session only by the peer's side, which only the processors
+//!   know, so the Error Indication is relayed (as the `Packet` the line interface sent) to every
+//!   processor holding a VID, which deletes the sessions it names (see
+//!   [`crate::steering::processor`]); [`SwitchEvent::ErrorIndication`] reports it. At most
+//!   `error_indications` relayed (a token bucket); beyond, dropped and counted.
+//! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
+//!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
+//!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
+//!   VIDs are still named.
+//!
+//! # Bounds
+//!
+//! * Live sessions: `max_sessions` TEIDs; set-ups beyond are refused (above), and a sync that
+//!   would exceed it is not acknowledged.
+//! * Recent set-ups: `max_recent`; when full the oldest is forgotten (a retransmission arriving
+//!   after that may be directed elsewhere).
+//! * Processors: the configured slots; VIDs: the layout's `max_vid`. A VID request when every VID
+//!   is taken gets no answer (the processor keeps asking) and is counted.
+//! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
+//!   event is dropped.
+//! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
+//!   `error_indications`; Echo Responses: `echo_responses`; Supported Extension Headers
+//!   Notifications: `extension_headers` (token buckets: `burst` at once, `per_second` after); beyond, not sent
+//!   and counted in [`SwitchStats`].
+
+mod config;
+mod setup;
+mod sync;
+mod vids;
+
+pub use config::{SwitchConfig, SwitchEvent, SwitchStats};
+
+use super::common::{self, Outbox};
+use super::error::{ConfigError, ConfigField, FabricKind, InputError};
+use super::fabric::{FabricMessage, VidState};
+use super::vid::VirtualId;
+use crate::health::{self, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
+use crate::io::TokenBucket;
+use crate::io::{Rng, TimerQueue, Transmit};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+struct Slot {
+    addr: SocketAddr,
+    incarnation: Option<u32>,
+    vid: Option<VirtualId>,
+    /// The VID this slot held last (kept to give it back when safe).
+    last_vid: Option<VirtualId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Slot(u32),
+    /// Its processor restarted or left; its sessions are served by their backups. Holds the
+    /// instant the last session naming it went away.
+    Orphan(Option<Instant>),
+    /// Withdrawn from the tables at this version; free once every line interface has it.
+    Withdrawn(u64),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct VidInfo {
+    owner: Owner,
+    addr: SocketAddr,
+    refs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Timer {
+    Push,
+    Recent,
+    Collect,
+}
+
+/// A switch processor endpoint (see the [module documentation](self)).
+#[derive(Debug)]
+pub struct SwitchProcessor {
+    config: SwitchConfig,
+    slots: HashMap<u32, Slot>,
+    by_addr: HashMap<SocketAddr, u32>,
+    vids: Vec<Option<VidInfo>>,
+    sessions: HashSet<u32>,
+    version: u64,
+    /// Ordered, so pushes go out in the same order in every run.
+    acked: BTreeMap<SocketAddr, u64>,
+    recent: VecDeque<(Instant, SocketAddr, u16)>,
+    recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
+    monitor: Monitor,
+    rng: Rng,
+    timers: TimerQueue<Timer>,
+    out: Outbox<SwitchEvent>,
+    stats: SwitchStats,
+    last_states: Vec<Option<VidState>>,
+    /// No table is pushed before this instant (see `rejoin_grace`).
+    push_from: Instant,
+    version_not_supported: TokenBucket,
+    error_indications: TokenBucket,
+    echo_responses: TokenBucket,
+    extension_headers: TokenBucket,
+}
+
+impl SwitchProcessor {
+    /// Checks the configuration and starts the heartbeats.
+    pub fn new(config: SwitchConfig, now: Instant) -> Result<SwitchProcessor, ConfigError> {
+        check_config(&config)?;
+        let (slots, by_addr) = slots(&config)?;
+        let monitor = Monitor::new(monitor_config(&config), now)?;
+        let n = usize::from(max_vid(&config)) + 1;
+        let push_from = if config.incarnation > 1 {
+            now + config.rejoin_grace
+        } else {
+            now
+        };
+        let version = u64::from(config.incarnation) << 32;
+        Ok(SwitchProcessor {
+            version_not_supported: TokenBucket::new(config.version_not_supported, now),
+            error_indications: TokenBucket::new(config.error_indications, now),
+            echo_responses: TokenBucket::new(config.echo_responses, now),
+            extension_headers: TokenBucket::new(config.extension_headers, now),
+            rng: Rng::from_config(config.seed)?,
+            acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
+            out: Outbox::new(config.queue_limit, config.queue_limit),
+            config,
+            slots,
+            by_addr,
+            vids: vec![None; n],
+            sessions: HashSet::new(),
+            recent: VecDeque::new(),
+            recent_map: HashMap::new(),
+            monitor,
+            timers: TimerQueue::new(),
+            stats: SwitchStats::default(),
+            last_states: vec![None; n],
+            push_from,
+            version,
+        })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SwitchStats {
+        SwitchStats {
+            queue_full: self.out.queue_full,
+            events_dropped: self.out.events_dropped,
+            ..self.stats
+        }
+    }
+
+    /// The current table version.
+    pub fn table_version(&self) -> u64 {
+        self.version
+    }
+
+    /// The version each line interface acknowledged.
+    pub fn acked_version(&self, line: SocketAddr) -> Option<u64> {
+        self.acked.get(&line).copied()
+    }
+
+    /// The VID of a processor slot.
+    pub fn vid_of(&self, processor: u32) -> Option<VirtualId> {
+        self.slots.get(&processor).and_then(|s| s.vid)
+    }
+
+    /// How many live sessions name `vid` (as primary or backup); `None` when it is free.
+    pub fn vid_refs(&self, vid: VirtualId) -> Option<u32> {
+        self.info(vid).map(|i| i.refs)
+    }
+
+    /// The number of live sessions known (by their TEIDs).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The health monitor (processor states and loads).
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    fn push(&mut self, t: Transmit) {
+        self.out.push(t);
+    }
+
+    fn send(&mut self, dst: SocketAddr, msg: &FabricMessage<'_>) {
+        self.push(common::fabric_transmit(self.config.fabric_addr, dst, msg));
+    }
+
+    fn event(&mut self, e: SwitchEvent) {
+        self.out.event(e);
+    }
+
+    fn handle_health(&mut self, now: Instant) {
+        while let Some(mut t) = self.monitor.poll_transmit() {
+            t.src = Some(self.config.fabric_addr);
+            self.push(t);
+        }
+        let mut any = false;
+        while let Some(e) = self.monitor.poll_event() {
+            any = true;
+            if let HealthEvent::Restarted {
+                node, incarnation, ..
+            } = e
+            {
+                // Whatever state the old incarnation held is gone, unless the new incarnation
+                // already asked for (and got) its VID.
+                let stale = self
+                    .slots
+                    .get(&node.0)
+                    .is_some_and(|s| s.incarnation.is_some_and(|k| k < incarnation));
+                if stale {
+                    self.orphan(node.0);
+                }
+            }
+        }
+        if any {
+            self.refresh(now);
+            self.collect(now);
+        }
+    }
+
+    /// Feeds one datagram received on the fabric address.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            let r = self.monitor.handle_heartbeat(now, from, data);
+            self.handle_health(now);
+            return Ok(r?);
+        }
+        let msg = FabricMessage::parse(data)?;
+        match msg {
+            FabricMessage::VidRequest {
+                processor,
+                incarnation,
+                current,
+            } => {
+                if self.by_addr.get(&from) != Some(&processor) {
+                    return Err(InputError::Untrusted(FabricKind::VidRequest));
+                }
+                self.assign(now, processor, incarnation, current);
+                Ok(())
+            }
+            FabricMessage::TableAck { version } => self.handle_table_ack(now, from, version),
+            FabricMessage::Packet {
+                from: peer,
+                to: gateway,
+                data,
+            } => {
+                if !self.acked.contains_key(&from) {
+                    return Err(InputError::Untrusted(FabricKind::Packet));
+                }
+                self.stats.from_line += 1;
+                let route = common::Route {
+                    line: from,
+                    gateway,
+                    peer,
+                };
+                self.handle_setup(now, route, &data)
+            }
+            FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
+            FabricMessage::SyncAck { teid, version } => self.relay_sync_ack(from, teid, version),
+            m => Err(InputError::Unexpected(FabricKind::of(&m))),
+        }
+    }
+
+    /// Runs heartbeats and failure detection, repeats unacknowledged table pushes, forgets old
+    /// set-ups.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.monitor.handle_timeout(now);
+        self.handle_health(now);
+        while let Some((t, _)) = self.timers.pop_expired(now) {
+            match t {
+                Timer::Push => self.push_table(now),
+                Timer::Recent => self.expire_recent(now),
+                Timer::Collect => self.collect(now),
+            }
+        }
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.poll_transmit()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<SwitchEvent> {
+        self.out.poll_event()
+    }
+
+    /// The earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        common::earliest(self.timers.next_deadline(), self.monitor.poll_timeout())
+    }
+}
+
+/// The layouts, and the bounds that must not be zero.
+fn check_config(config: &SwitchConfig) -> Result<(), ConfigError> {
+    common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
+    for (field, zero) in [
+        (ConfigField::Processors, config.processors.is_empty()),
+        (
+            ConfigField::LineInterfaces,
+            config.line_interfaces.is_empty(),
+        ),
+        (ConfigField::MaxSessions, config.max_sessions == 0),
+        (ConfigField::MaxRecent, config.max_recent == 0),
+        (ConfigField::QueueLimit, config.queue_limit == 0),
+        (ConfigField::Retransmit, config.retransmit.is_zero()),
+    ] {
+        common::non_zero(field, zero)?;
+    }
+    Ok(())
+}
+
+/// The processor slots, by id and by address: no two share either, none has the switch
+/// processor's own id.
+#[allow(clippy::type_complexity)]
+fn slots(
+    config: &SwitchConfig,
+) -> Result<(HashMap<u32, Slot>, HashMap<SocketAddr, u32>), ConfigError> {
+    let mut slots = HashMap::new();
+    let mut by_addr = HashMap::new();
+    for &(id, addr) in &config.processors {
+        if id == config.node || slots.contains_key(&id) || by_addr.contains_key(&addr) {
+            return Err(ConfigError::DuplicateProcessor);
+        }
+        slots.insert(
+            id,
+            Slot {
+                addr,
+                incarnation: None,
+                vid: None,
+                last_vid: None,
+            },
+        );
+        by_addr.insert(addr, id);
+    }
+    Ok((slots, by_addr))
+}
+
+/// The health monitor's configuration: the processors are its peers.
+fn monitor_config(config: &SwitchConfig) -> MonitorConfig {
+    let mut hc = MonitorConfig::new(
+        NodeId(config.node),
+        Role::SWITCH_PROCESSOR,
+        config.key.clone(),
+        config
+            .processors
+            .iter()
+            .map(|&(id, a)| (NodeId(id), a))
+            .collect(),
+    );
+    hc.interval = config.heartbeat_interval;
+    hc.incarnation = config.incarnation;
+    hc.misses_suspect = config.misses_suspect;
+    hc.misses_down = config.misses_down;
+    hc.overload_percent = config.overload_percent;
+    hc.max_peers = config.processors.len().max(1);
+    hc
+}
+
+fn max_vid(c: &SwitchConfig) -> u16 {
+    match c.l2tp_layout {
+        Some(l) => c.layout.max_vid().min(l.max_vid()),
+        None => c.layout.max_vid(),
+    }
+}
+
+crate::io::impl_node!(SwitchProcessor);

@@ -1,0 +1,301 @@
+//! Set-up direction, path management (Echo), Version Not Supported, extension headers and
+//! peers' Error Indications: what a line interface passes to the switch processor.
+
+use super::{SwitchEvent, SwitchProcessor, Timer};
+use crate::steering::common::{self, Route, UnsupportedExtension};
+use crate::steering::error::InputError;
+use crate::steering::fabric::{FabricMessage, VidState};
+use crate::steering::gtp::{self, Cause, Ie, Message, MessageType, WireError};
+use crate::steering::vid::VirtualId;
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl SwitchProcessor {
+    pub(super) fn select(&mut self, exclude: Option<u32>) -> Option<u32> {
+        let slots = &self.slots;
+        let me = self.config.node;
+        self.monitor
+            .select(self.config.policy, &mut self.rng, |n| {
+                n.0 != me
+                    && Some(n.0) != exclude
+                    && slots.get(&n.0).is_some_and(|s| s.vid.is_some())
+            })
+            .map(|n| n.0)
+    }
+
+    pub(super) fn expire_recent(&mut self, now: Instant) {
+        while let Some(&(at, peer, seq)) = self.recent.front() {
+            if at + self.config.recent_window > now && self.recent.len() <= self.config.max_recent {
+                break;
+            }
+            self.recent.pop_front();
+            self.recent_map.remove(&(peer, seq));
+        }
+        match self.recent.front() {
+            Some(&(at, _, _)) => {
+                self.timers
+                    .insert(Timer::Recent, at + self.config.recent_window);
+            }
+            None => {
+                self.timers.cancel(&Timer::Recent);
+            }
+        }
+    }
+
+    pub(super) fn transmit_out(&mut self, route: Route, m: &Message<'_>) {
+        let Route {
+            line,
+            gateway,
+            peer,
+        } = route;
+        if let Ok(data) = m.to_vec() {
+            let msg = FabricMessage::Transmit {
+                from: gateway,
+                to: peer,
+                data: Cow::Owned(data),
+            };
+            self.send(line, &msg);
+        }
+    }
+
+    /// A datagram a line interface passed on (TEID 0): a set-up request to direct, an Echo
+    /// Request, a peer's Error Indication, or a GTP-C datagram of another version.
+    pub(super) fn handle_setup(
+        &mut self,
+        now: Instant,
+        route: Route,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let port = route.gateway.port();
+        if port == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+            return self.version_not_supported(now, route, data);
+        }
+        let is_gtp = data.first().is_some_and(|b| b & 0xf0 == 0x30);
+        if !is_gtp {
+            // An L2TP set-up (tunnel id 0): directed the same way, never repeated nor refused.
+            if self.direct_new(now, None, route, data).is_none() {
+                self.stats.setups_refused += 1;
+            }
+            return Ok(());
+        }
+        let m = gtp::parse(data)?;
+        let seq = m.header.sequence.unwrap_or(0);
+        let ext =
+            common::unsupported_extension(&m.header, port, seq, &mut self.extension_headers, now);
+        if let Some(ext) = ext {
+            self.stats.ignored += 1;
+            return Err(self.refuse_extension(route, ext));
+        }
+        match m.message_type() {
+            MessageType::ECHO_REQUEST => {
+                self.echo(now, route, seq);
+                return Ok(());
+            }
+            MessageType::CREATE_PDP_CONTEXT_REQUEST => {}
+            MessageType::ERROR_INDICATION => {
+                return self.relay_error_indication(now, route, &m, data);
+            }
+            t => {
+                self.stats.ignored += 1;
+                return Err(InputError::UnsupportedMessage(t));
+            }
+        }
+        if self.direct_repeat(route, seq, data) {
+            return Ok(());
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            return self.refuse(route, &m);
+        }
+        if self.direct_new(now, Some(seq), route, data).is_none() {
+            return self.refuse(route, &m);
+        }
+        Ok(())
+    }
+
+    /// TS 29.281 section 5.2.1, TS 29.060 section 6.1: a message with an unsupported
+    /// comprehension-required extension header is discarded, and the sender told which
+    /// extension headers are supported (if the rate limit allows).
+    fn refuse_extension(&mut self, route: Route, ext: UnsupportedExtension) -> InputError {
+        match ext {
+            UnsupportedExtension::Notify { ext, notification } => {
+                self.stats.extension_headers_notifications += 1;
+                self.transmit_out(route, &notification);
+                InputError::UnsupportedExtension(ext)
+            }
+            UnsupportedExtension::Suppressed { ext } => {
+                self.stats.extension_headers_suppressed += 1;
+                InputError::UnsupportedExtension(ext)
+            }
+        }
+    }
+
+    /// Answers an Echo Request (TS 29.060 section 7.2.2, TS 29.281 section 7.2.2), if the rate
+    /// limit allows.
+    fn echo(&mut self, now: Instant, route: Route, seq: u16) {
+        if !self.echo_responses.take(now) {
+            self.stats.echoes_suppressed += 1;
+            return;
+        }
+        self.stats.echoes += 1;
+        // The restart counter is GTP-C's: on GTP-U it is sent as 0 (TS 29.281 section 7.2.2,
+        // TS 29.060 section 7.7.12).
+        let recovery = if route.gateway.port() == gtp::GTP_U_PORT {
+            0
+        } else {
+            self.config.recovery
+        };
+        let r = Message::new(
+            MessageType::ECHO_RESPONSE,
+            0,
+            seq,
+            vec![Ie::Recovery(recovery)],
+        );
+        self.transmit_out(route, &r);
+    }
+
+    /// A repeated set-up (same peer and sequence number within `recent_window`) goes to the
+    /// processor chosen the first time, while it is operational; otherwise the repeat is a new
+    /// set-up (the peer never got the answer, so the first attempt is void). Whether it was
+    /// directed.
+    fn direct_repeat(&mut self, route: Route, seq: u16, data: &[u8]) -> bool {
+        let Some(&(p, b)) = self.recent_map.get(&(route.peer, seq)) else {
+            return false;
+        };
+        let live = self
+            .info(p)
+            .filter(|i| self.vid_state(i) == Some(VidState::Up))
+            .map(|i| i.addr);
+        let Some(addr) = live else {
+            return false;
+        };
+        self.stats.setups_repeated += 1;
+        self.direct(addr, b, route, data);
+        true
+    }
+
+    /// Directs a new set-up to a processor chosen by load, with a backup chosen the same way
+    /// among the others; a GTP set-up (`recent`: its peer and sequence number) is remembered
+    /// for repeats. `None` when no processor is eligible.
+    fn direct_new(
+        &mut self,
+        now: Instant,
+        seq: Option<u16>,
+        route: Route,
+        data: &[u8],
+    ) -> Option<()> {
+        let primary = self.select(None)?;
+        let backup_slot = self.select(Some(primary));
+        let (Some(pvid), Some(paddr)) = (
+            self.slots.get(&primary).and_then(|s| s.vid),
+            self.slots.get(&primary).map(|s| s.addr),
+        ) else {
+            return Some(());
+        };
+        let bvid = backup_slot
+            .and_then(|b| self.slots.get(&b))
+            .and_then(|s| s.vid);
+        if let Some(seq) = seq {
+            self.recent.push_back((now, route.peer, seq));
+            self.recent_map.insert((route.peer, seq), (pvid, bvid));
+            self.expire_recent(now);
+        }
+        self.stats.setups_directed += 1;
+        self.event(SwitchEvent::SetupDirected {
+            primary: pvid,
+            backup: bvid,
+        });
+        self.direct(paddr, bvid, route, data);
+        Some(())
+    }
+
+    /// Answers a GTP-C datagram of another version with a GTPv1 Version Not Supported.
+    pub(super) fn version_not_supported(
+        &mut self,
+        now: Instant,
+        route: Route,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let version = gtp::version(data).unwrap_or(0);
+        let refused = Err(InputError::Gtp(WireError::UnsupportedVersion { version }));
+        // Type 3 is Version Not Supported in GTPv0, v1 and v2: never answered.
+        if data
+            .get(1)
+            .is_none_or(|t| *t == MessageType::VERSION_NOT_SUPPORTED.0)
+        {
+            self.stats.ignored += 1;
+            return refused;
+        }
+        if !self.version_not_supported.take(now) {
+            self.stats.version_not_supported_suppressed += 1;
+            return refused;
+        }
+        self.stats.version_not_supported += 1;
+        self.transmit_out(route, &Message::version_not_supported());
+        refused
+    }
+
+    /// Relays a peer's Error Indication to every processor holding a VID.
+    pub(super) fn relay_error_indication(
+        &mut self,
+        now: Instant,
+        route: Route,
+        m: &Message<'_>,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let (teid, addr) = common::error_indication_names(m).inspect_err(|_| {
+            self.stats.ignored += 1;
+        })?;
+        if !self.error_indications.take(now) {
+            self.stats.error_indications_suppressed += 1;
+            return Ok(());
+        }
+        self.stats.error_indications_relayed += 1;
+        self.event(SwitchEvent::ErrorIndication { teid, peer: addr });
+        let mut to: Vec<SocketAddr> = self
+            .slots
+            .values()
+            .filter(|s| s.vid.is_some())
+            .map(|s| s.addr)
+            .collect();
+        to.sort();
+        let msg = FabricMessage::Packet {
+            from: route.peer,
+            to: route.gateway,
+            data: Cow::Borrowed(data),
+        };
+        for a in to {
+            self.send(a, &msg);
+        }
+        Ok(())
+    }
+
+    pub(super) fn direct(
+        &mut self,
+        addr: SocketAddr,
+        backup: Option<VirtualId>,
+        route: Route,
+        data: &[u8],
+    ) {
+        let msg = FabricMessage::Directed {
+            backup,
+            from: route.peer,
+            to: route.gateway,
+            data: Cow::Borrowed(data),
+        };
+        self.send(addr, &msg);
+    }
+
+    pub(super) fn refuse(&mut self, route: Route, req: &Message<'_>) -> Result<(), InputError> {
+        self.stats.setups_refused += 1;
+        self.event(SwitchEvent::SetupRefused);
+        let r = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_RESPONSE,
+            req.teid_control().unwrap_or(0),
+            req.header.sequence.unwrap_or(0),
+            vec![Ie::Cause(Cause::NO_RESOURCES_AVAILABLE)],
+        );
+        self.transmit_out(route, &r);
+        Ok(())
+    }
+}
