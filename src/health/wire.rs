@@ -54,15 +54,13 @@
 //! assert_eq!(Heartbeat::parse(&bytes, &key), Ok(hb));
 //! ```
 
+use crate::io::Reader;
 use arrayvec::ArrayVec;
 use bytes::{BufMut, Bytes, BytesMut};
 use hmac::{Hmac, Mac};
 use md5::Md5;
-use nom::Parser;
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u8, be_u32, be_u64};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The first three octets of every heartbeat.
 pub const MAGIC: [u8; 3] = [0xFF, 0x48, 0x42];
@@ -266,43 +264,12 @@ pub struct Heartbeat {
     pub addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
 }
 
-/// A position-tracking reader over a datagram that turns nom failures into [`WireError`]s.
-struct Reader<'a> {
-    whole: &'a [u8],
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn offset(&self) -> usize {
-        self.whole.len() - self.rest.len()
-    }
-
-    fn run<O>(
-        &mut self,
-        field: &'static str,
-        mut p: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
-    ) -> Result<O, WireError> {
-        let offset = self.offset();
-        match p.parse(self.rest) {
-            Ok((rest, o)) => {
-                self.rest = rest;
-                Ok(o)
-            }
-            Err(_) => Err(WireError::Truncated { offset, field }),
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        WireError::Truncated {
+            offset: s.offset,
+            field: s.field,
         }
-    }
-
-    fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        self.run(field, be_u8)
-    }
-    fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        self.run(field, be_u32)
-    }
-    fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
-        self.run(field, be_u64)
-    }
-    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        self.run(field, take(n))
     }
 }
 
@@ -364,10 +331,7 @@ impl Heartbeat {
     /// Parses and authenticates one datagram. Structure is checked first (magic, version, fields,
     /// length), then the MAC; nothing is copied out of `data` but fixed-size fields.
     pub fn parse(data: &[u8], key: &ClusterKey) -> Result<Heartbeat, WireError> {
-        let mut r = Reader {
-            whole: data,
-            rest: data,
-        };
+        let mut r = Reader::new(data);
         let magic = r.bytes(MAGIC.len(), "magic")?;
         if magic != MAGIC {
             return Err(WireError::BadMagic { offset: 0 });
@@ -413,10 +377,7 @@ impl Heartbeat {
         for _ in 0..count {
             let fo = r.offset();
             let addr = match r.u8("address family")? {
-                FAMILY_V4 => {
-                    let o = r.run("IPv4 address", be_u32)?;
-                    IpAddr::V4(Ipv4Addr::from(o))
-                }
+                FAMILY_V4 => IpAddr::V4(r.addr("IPv4 address")?),
                 FAMILY_V6 => {
                     let hi = r.u64("IPv6 address")?;
                     let lo = r.u64("IPv6 address")?;
@@ -434,7 +395,7 @@ impl Heartbeat {
         }
         let mo = r.offset();
         let tag = r.bytes(MAC_LEN, "mac")?;
-        if !r.rest.is_empty() {
+        if !r.is_empty() {
             return Err(WireError::TooLong {
                 offset: r.offset(),
                 field: "end after mac",
@@ -465,6 +426,7 @@ impl Heartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn key() -> ClusterKey {
         ClusterKey::new(b"k")

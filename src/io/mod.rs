@@ -11,6 +11,8 @@
 //! * [`TimerQueue`]: one deadline structure per endpoint, keyed by the endpoint's own ids, with an
 //!   O(1) earliest deadline and expiry that never scans live timers.
 //! * [`ct_eq`]: the one constant-time comparison every authenticator check goes through.
+//! * [`Reader`]: the one protocol-free byte reader every codec parses with, its truncation a
+//!   [`Short`] each codec turns into its own `Truncated` error.
 //! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
 //! * [`Node`]: the four calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint.
 //!
@@ -18,11 +20,13 @@
 
 mod ct;
 pub mod limit;
+pub mod reader;
 mod rng;
 mod timer;
 
 pub use ct::ct_eq;
 pub use limit::{RateLimit, TokenBucket};
+pub use reader::{Reader, Short};
 pub use rng::{EntropyError, Rng, seed};
 pub use timer::TimerQueue;
 

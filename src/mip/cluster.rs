@@ -62,6 +62,12 @@ pub enum ClusterError {
     },
 }
 
+impl From<crate::io::Short<&'static str>> for ClusterError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        ClusterError::Wire(s.into())
+    }
+}
+
 /// A replicated binding as the serving HA (or the first HA, for temporary bindings) sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {

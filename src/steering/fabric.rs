@@ -36,8 +36,8 @@
 //! when its version is newer than the one it holds, and acknowledges it either way.
 
 use super::gtp::Imsi;
-use super::reader::{Reader, Short};
 use super::vid::VirtualId;
+use crate::io::{Reader, Short};
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -77,8 +77,8 @@ pub enum FabricError {
     },
 }
 
-impl From<Short> for FabricError {
-    fn from(s: Short) -> Self {
+impl From<Short<&'static str>> for FabricError {
+    fn from(s: Short<&'static str>) -> Self {
         FabricError::Truncated {
             offset: s.offset,
             field: s.field,
@@ -242,13 +242,13 @@ fn read_ip(r: &mut Reader<'_>) -> Result<IpAddr, FabricError> {
     let at = r.offset();
     match r.u8("address family")? {
         4 => {
-            let o = r.take(4, "IPv4 address")?;
+            let o = r.bytes(4, "IPv4 address")?;
             Ok(IpAddr::V4(Ipv4Addr::from(
                 <[u8; 4]>::try_from(o).unwrap_or([0; 4]),
             )))
         }
         6 => {
-            let o = r.take(16, "IPv6 address")?;
+            let o = r.bytes(16, "IPv6 address")?;
             Ok(IpAddr::V6(Ipv6Addr::from(
                 <[u8; 16]>::try_from(o).unwrap_or([0; 16]),
             )))
@@ -297,9 +297,9 @@ impl SessionRecord {
         let peer_teid_u = r.u32("peer TEID U")?;
         let peer_c = read_ip(r)?;
         let peer_u = read_ip(r)?;
-        let imsi = Imsi(<[u8; 8]>::try_from(r.take(8, "IMSI")?).unwrap_or([0xff; 8]));
+        let imsi = Imsi(<[u8; 8]>::try_from(r.bytes(8, "IMSI")?).unwrap_or([0xff; 8]));
         let nsapi = r.u8("NSAPI")?;
-        let ue = r.take(4, "UE address")?;
+        let ue = r.bytes(4, "UE address")?;
         Ok(SessionRecord {
             teid,
             version,
@@ -426,7 +426,7 @@ impl<'a> FabricMessage<'a> {
     /// Parses one fabric message filling the whole datagram.
     pub fn parse(data: &'a [u8]) -> Result<FabricMessage<'a>, FabricError> {
         let mut r = Reader::new(data);
-        let magic = r.take(2, "magic")?;
+        let magic = r.bytes(2, "magic")?;
         if magic != MAGIC {
             return Err(FabricError::Invalid {
                 offset: 0,
@@ -480,7 +480,7 @@ impl<'a> FabricMessage<'a> {
                 let from = read_sock(&mut r)?;
                 let to = read_sock(&mut r)?;
                 let data = Cow::Borrowed(r.rest());
-                r.take(r.remaining(), "datagram")?;
+                r.bytes(r.remaining(), "datagram")?;
                 if kind == 5 {
                     FabricMessage::Packet { from, to, data }
                 } else {
@@ -492,7 +492,7 @@ impl<'a> FabricMessage<'a> {
                 let from = read_sock(&mut r)?;
                 let to = read_sock(&mut r)?;
                 let data = Cow::Borrowed(r.rest());
-                r.take(r.remaining(), "datagram")?;
+                r.bytes(r.remaining(), "datagram")?;
                 FabricMessage::Directed {
                     backup,
                     from,

@@ -28,8 +28,9 @@
 //!
 //! Under the configured enterprise, any other attribute type is kept raw.
 
+use super::WireError;
 use super::message::MessageType;
-use super::{Cursor, WireError};
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
@@ -827,7 +828,7 @@ impl<'a> AvpValue<'a> {
             rule,
         };
         let exact = |n: usize, rule: &'static str| if len == n { Ok(()) } else { Err(bad(rule)) };
-        let mut c = Cursor::new(value, offset + 6);
+        let mut c = Reader::at(value, offset + 6);
         let b = Cow::Borrowed(value);
         if vendor != 0 {
             if vendor == enterprise {
@@ -869,7 +870,7 @@ impl<'a> AvpValue<'a> {
                 let result = ResultCodeValue(c.u16("result code")?);
                 let error = if len >= 4 {
                     let e = ErrorCode(c.u16("error code")?);
-                    Some((e, Cow::Borrowed(c.rest)))
+                    Some((e, Cow::Borrowed(c.rest())))
                 } else {
                     None
                 };
@@ -930,7 +931,7 @@ impl<'a> AvpValue<'a> {
                 Q931CauseCode {
                     cause,
                     message,
-                    advisory: Cow::Borrowed(c.rest),
+                    advisory: Cow::Borrowed(c.rest()),
                 }
             }
             13 => {
@@ -1047,8 +1048,8 @@ pub(crate) struct RawAvp<'a> {
     pub(crate) offset: usize,
 }
 
-pub(crate) fn read_raw<'a>(c: &mut Cursor<'a>) -> Result<RawAvp<'a>, WireError> {
-    let offset = c.offset;
+pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> {
+    let offset = c.offset();
     let first = c.u16("avp flags and length")?;
     let len = usize::from(first & 0x03ff);
     if len < 6 {
@@ -1059,17 +1060,17 @@ pub(crate) fn read_raw<'a>(c: &mut Cursor<'a>) -> Result<RawAvp<'a>, WireError> 
             actual: 6,
         });
     }
-    if len - 2 > c.rest.len() {
+    if len - 2 > c.rest().len() {
         return Err(WireError::BadLength {
             offset,
             field: "avp length",
             declared: len,
-            actual: c.rest.len() + 2,
+            actual: c.rest().len() + 2,
         });
     }
     let vendor = c.u16("vendor id")?;
     let attr = AvpType(c.u16("attribute type")?);
-    let value = c.take(len - 6, "attribute value")?;
+    let value = c.bytes(len - 6, "attribute value")?;
     Ok(RawAvp {
         mandatory: first & 0x8000 != 0,
         hidden: first & 0x4000 != 0,

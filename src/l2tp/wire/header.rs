@@ -14,7 +14,8 @@
 //! refused with [`WireError::UnsupportedVersion`], as is every other value. Reserved bits are
 //! ignored on receipt and sent as 0.
 
-use super::{Cursor, WireError};
+use super::WireError;
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 
@@ -134,27 +135,27 @@ impl ControlHeader {
 
 /// What [`parse_header`] found.
 pub(crate) enum ParsedHeader<'a> {
-    Control(ControlHeader, Cursor<'a>),
-    Data(DataHeader<'a>, Cursor<'a>),
+    Control(ControlHeader, Reader<'a>),
+    Data(DataHeader<'a>, Reader<'a>),
 }
 
 /// Reads the first two octets only: is this a control message, and which version. Cheap enough for
 /// a demultiplexer.
 pub fn peek_flags(data: &[u8]) -> Result<(bool, u16), WireError> {
-    let mut c = Cursor::new(data, 0);
+    let mut c = Reader::at(data, 0);
     let flags = c.u16("flags")?;
     Ok((flags & FLAG_TYPE != 0, flags & VERSION_MASK))
 }
 
 /// Reads the tunnel id of an L2TPv2 message (control or data) without a full parse.
 pub fn peek_tunnel_id(data: &[u8]) -> Result<u16, WireError> {
-    let mut c = Cursor::new(data, 0);
+    let mut c = Reader::at(data, 0);
     let flags = c.u16("flags")?;
     check_version(flags)?;
     if flags & FLAG_LENGTH != 0 {
         c.u16("length")?;
     }
-    c.u16("tunnel id")
+    Ok(c.u16("tunnel id")?)
 }
 
 fn check_version(flags: u16) -> Result<(), WireError> {
@@ -169,7 +170,7 @@ fn check_version(flags: u16) -> Result<(), WireError> {
 }
 
 pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
-    let mut c = Cursor::new(data, 0);
+    let mut c = Reader::at(data, 0);
     let flags = c.u16("flags")?;
     check_version(flags)?;
     let bad = |field| WireError::BadHeader { offset: 0, field };
@@ -228,7 +229,7 @@ pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
         };
         let offset_pad = if flags & FLAG_OFFSET != 0 {
             let size = c.u16("offset size")?;
-            Some(Cow::Borrowed(c.take(usize::from(size), "offset pad")?))
+            Some(Cow::Borrowed(c.bytes(usize::from(size), "offset pad")?))
         } else {
             None
         };

@@ -36,8 +36,6 @@ pub use header::{ControlHeader, DataHeader};
 pub use hidden::challenge_response;
 pub use message::{ControlMessage, DataMessage, Message, MessageType, ParseOptions};
 
-use nom::Parser;
-
 /// Why a datagram could not be parsed (or a message could not be hidden/unhidden).
 ///
 /// Every variant carries the byte offset in the datagram where the problem was found and, where it
@@ -150,58 +148,11 @@ pub enum WireError {
     },
 }
 
-type NomErr<'a> = nom::error::Error<&'a [u8]>;
-
-/// A position-tracking reader over a datagram, built on nom's complete parsers.
-#[derive(Clone, Copy)]
-pub(crate) struct Cursor<'a> {
-    pub(crate) rest: &'a [u8],
-    pub(crate) offset: usize,
-}
-
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(data: &'a [u8], offset: usize) -> Self {
-        Cursor { rest: data, offset }
-    }
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        let (rest, v) = nom::number::complete::be_u8::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
-        let (rest, v) = nom::number::complete::be_u16::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        let (rest, v) = nom::number::complete::be_u32::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let (rest, v) = nom::bytes::complete::take::<_, _, NomErr<'a>>(n)
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-    fn advance(&mut self, rest: &'a [u8]) {
-        self.offset += self.rest.len() - rest.len();
-        self.rest = rest;
-    }
-    fn trunc(&self, field: &'static str) -> WireError {
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
         WireError::Truncated {
-            offset: self.offset,
-            field,
+            offset: s.offset,
+            field: s.field,
         }
     }
 }

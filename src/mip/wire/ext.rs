@@ -510,7 +510,7 @@ impl<'a> Extension<'a> {
             } else {
                 "extension subtype"
             })?;
-            let len_at = r.pos();
+            let len_at = r.offset();
             let len = usize::from(r.u16("extension length")?);
             let mut body = Reader::new(r.bytes(len, "extension data")?);
             let bad = |field| WireError::BadLength {
@@ -549,7 +549,7 @@ impl<'a> Extension<'a> {
                 },
             });
         }
-        let len_at = r.pos();
+        let len_at = r.offset();
         let len = usize::from(r.u8("extension length")?);
         let data = r.bytes(len, "extension data")?;
         let mut body = Reader::new(data);

@@ -94,75 +94,14 @@ pub enum WireError {
     },
 }
 
-/// Byte reader over a complete datagram: nom's `complete` parsers, errors mapped to [`WireError`].
-pub(crate) struct Reader<'a> {
-    rest: &'a [u8],
-    pos: usize,
-}
+pub(crate) use crate::io::Reader;
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
-        Reader { rest: data, pos: 0 }
-    }
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-    pub(crate) fn remaining(&self) -> usize {
-        self.rest.len()
-    }
-    fn truncated(&self, field: &'static str, want: usize) -> WireError {
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
         WireError::Truncated {
-            offset: self.pos,
-            field,
-            needed: want.saturating_sub(self.rest.len()),
-        }
-    }
-    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let r: nom::IResult<&'a [u8], &'a [u8]> = nom::bytes::complete::take(n).parse(self.rest);
-        match r {
-            Ok((rest, v)) => {
-                self.rest = rest;
-                self.pos += n;
-                Ok(v)
-            }
-            Err(_) => Err(self.truncated(field, n)),
-        }
-    }
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        let r: nom::IResult<&'a [u8], u8> = nom::number::complete::be_u8(self.rest);
-        self.step(r, 1, field)
-    }
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
-        let r: nom::IResult<&'a [u8], u16> = nom::number::complete::be_u16(self.rest);
-        self.step(r, 2, field)
-    }
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        let r: nom::IResult<&'a [u8], u32> = nom::number::complete::be_u32(self.rest);
-        self.step(r, 4, field)
-    }
-    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
-        let r: nom::IResult<&'a [u8], u64> = nom::number::complete::be_u64(self.rest);
-        self.step(r, 8, field)
-    }
-    pub(crate) fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, WireError> {
-        self.u32(field).map(Ipv4Addr::from)
-    }
-    fn step<T>(
-        &mut self,
-        r: nom::IResult<&'a [u8], T>,
-        n: usize,
-        field: &'static str,
-    ) -> Result<T, WireError> {
-        match r {
-            Ok((rest, v)) => {
-                self.rest = rest;
-                self.pos += n;
-                Ok(v)
-            }
-            Err(_) => Err(self.truncated(field, n)),
+            offset: s.offset,
+            field: s.field,
+            needed: s.needed,
         }
     }
 }
@@ -345,7 +284,7 @@ impl Header {
                 });
             }
         };
-        Ok((h, r.pos()))
+        Ok((h, r.offset()))
     }
 
     /// Encoded length of the fixed part.
@@ -775,11 +714,11 @@ impl<'a> Summary<'a> {
             fa_ha_count: 0,
         };
         while !r.is_empty() {
-            let at = r.pos();
+            let at = r.offset();
             match Extension::parse(&mut r)? {
                 Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => {
                     s.nai = Some(n);
-                    s.nai_end = r.pos();
+                    s.nai_end = r.offset();
                 }
                 Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
                     s.authorizing = s.authorizing.saturating_add(1);

@@ -83,8 +83,8 @@ pub enum EmitError {
     },
 }
 
-impl From<crate::steering::reader::Short> for WireError {
-    fn from(s: crate::steering::reader::Short) -> Self {
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
         WireError::Truncated {
             offset: s.offset,
             field: s.field,

@@ -1,7 +1,7 @@
 //! GTPv1 information elements (TS 29.060 section 7.7).
 
 use super::{Cause, EmitError, IeType, WireError};
-use crate::steering::reader::Reader;
+use crate::io::Reader;
 use arrayvec::ArrayString;
 use bytes::BufMut;
 use std::borrow::Cow;
@@ -345,7 +345,7 @@ impl<'a> Ie<'a> {
                 offset: start,
                 ie_type: ie_type.0,
             })?;
-            let v = r.take(len, "TV IE value")?;
+            let v = r.bytes(len, "TV IE value")?;
             let first = v.first().copied().unwrap_or(0);
             return Ok(match ie_type {
                 IeType::CAUSE => Ie::Cause(Cause(first)),
@@ -381,7 +381,7 @@ impl<'a> Ie<'a> {
                 available: r.remaining(),
             });
         }
-        let v = r.take(len, "TLV IE value")?;
+        let v = r.bytes(len, "TLV IE value")?;
         let vstart = len_offset
             + if ie_type == IeType::EXTENSION_HEADER_TYPE_LIST {
                 1

@@ -2,7 +2,7 @@
 
 use super::ie::{Apn, EndUserAddress, Ie, Imsi};
 use super::{Cause, EmitError, IeType, MessageType, WireError};
-use crate::steering::reader::Reader;
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -301,7 +301,7 @@ impl<'a> Message<'a> {
                             field: "extension header length",
                         });
                     }
-                    let content = r.take(units * 4 - 2, "extension header content")?;
+                    let content = r.bytes(units * 4 - 2, "extension header content")?;
                     chain.push(ExtensionHeader {
                         ext_type: next,
                         content: Cow::Borrowed(content),
