@@ -57,8 +57,6 @@
 use crate::io::Reader;
 use arrayvec::ArrayVec;
 use bytes::{BufMut, Bytes, BytesMut};
-use hmac::{Hmac, Mac};
-use md5::Md5;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -69,7 +67,7 @@ pub const VERSION: u8 = 1;
 /// Length of the fixed header before the address list.
 pub const HEADER_LEN: usize = 32;
 /// Length of the HMAC-MD5 trailer.
-pub const MAC_LEN: usize = 16;
+pub const MAC_LEN: usize = crate::io::auth::TAG_LEN;
 /// Most addresses a heartbeat may carry.
 pub const MAX_ADDRESSES: usize = 8;
 /// Longest valid heartbeat: header, [`MAX_ADDRESSES`] IPv6 addresses, MAC.
@@ -77,8 +75,6 @@ pub const MAX_LEN: usize = HEADER_LEN + MAX_ADDRESSES * 17 + MAC_LEN;
 
 const FAMILY_V4: u8 = 4;
 const FAMILY_V6: u8 = 6;
-
-type HmacMd5 = Hmac<Md5>;
 
 /// Whether `data` starts like a heartbeat (magic prefix), so a caller sharing a UDP port between a
 /// protocol and heartbeats can tell them apart before parsing. It does not check anything else.
@@ -152,47 +148,8 @@ impl Load {
     }
 }
 
-/// The shared secret that authenticates heartbeats (HMAC-MD5 key). Its `Debug` output hides it.
-#[derive(Clone)]
-pub struct ClusterKey {
-    mac: Option<HmacMd5>,
-}
-
-impl ClusterKey {
-    /// A key from any octets (HMAC accepts every key length).
-    pub fn new(key: &[u8]) -> ClusterKey {
-        ClusterKey {
-            mac: <HmacMd5 as Mac>::new_from_slice(key).ok(),
-        }
-    }
-
-    fn tag(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        let mut out = [0u8; MAC_LEN];
-        if let Some(m) = &self.mac {
-            let mut m = m.clone();
-            m.update(data);
-            out.copy_from_slice(&m.finalize().into_bytes());
-        }
-        out
-    }
-
-    fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        match &self.mac {
-            Some(m) => {
-                let mut m = m.clone();
-                m.update(data);
-                crate::io::ct_eq(&m.finalize().into_bytes(), tag)
-            }
-            None => false,
-        }
-    }
-}
-
-impl fmt::Debug for ClusterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClusterKey(..)")
-    }
-}
+/// The shared secret that authenticates heartbeats: the crate's one HMAC-MD5 key type.
+pub use crate::io::HmacMd5Key as ClusterKey;
 
 /// Why a datagram is not a valid heartbeat. Offsets count from the first octet of the datagram.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -394,15 +351,14 @@ impl Heartbeat {
             let _ = addresses.try_push(addr);
         }
         let mo = r.offset();
-        let tag = r.bytes(MAC_LEN, "mac")?;
+        r.bytes(MAC_LEN, "mac")?;
         if !r.is_empty() {
             return Err(WireError::TooLong {
                 offset: r.offset(),
                 field: "end after mac",
             });
         }
-        let signed = data.get(..mo).unwrap_or_default();
-        if !key.verify(signed, tag) {
+        if key.open(data, mo).is_err() {
             return Err(WireError::BadMac {
                 offset: mo,
                 field: "mac",
