@@ -151,6 +151,27 @@ impl Load {
 /// The shared secret that authenticates heartbeats: the crate's one HMAC-MD5 key type.
 pub use crate::io::HmacMd5Key as ClusterKey;
 
+crate::io::reader::wire_fields! {
+    /// A field of a heartbeat, named in its [`WireError`]s.
+    pub enum Field for WireError {} {
+        Magic => "magic",
+        Version => "version",
+        NodeId => "node id",
+        Role => "role",
+        LoadPercent => "load percent",
+        AddressCount => "address count",
+        Reserved => "reserved",
+        Incarnation => "incarnation",
+        Sequence => "sequence",
+        LoadUsed => "load used",
+        LoadCapacity => "load capacity",
+        AddressFamily => "address family",
+        Ipv4Address => "IPv4 address",
+        Ipv6Address => "IPv6 address",
+        Mac => "mac",
+    }
+}
+
 /// Why a datagram is not a valid heartbeat. Offsets count from the first octet of the datagram.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -161,7 +182,7 @@ pub enum WireError {
         /// Where the missing field starts.
         offset: usize,
         /// The field that is cut short.
-        field: &'static str,
+        field: Field,
     },
     /// The datagram does not start with the heartbeat magic.
     #[error("not a heartbeat: bad magic at offset {offset}")]
@@ -183,23 +204,23 @@ pub enum WireError {
         /// Offset of the field.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
     /// Octets follow the MAC (or the datagram is longer than [`MAX_LEN`]).
-    #[error("heartbeat too long: unexpected octets at offset {offset} ({field})")]
+    #[error("heartbeat too long: unexpected octets at offset {offset} after the {field}")]
     TooLong {
         /// Offset of the first unexpected octet.
         offset: usize,
         /// What was expected to end there.
-        field: &'static str,
+        field: Field,
     },
     /// The HMAC-MD5 does not match under the cluster key.
     #[error("heartbeat {field} at offset {offset} does not authenticate")]
     BadMac {
         /// Offset of the MAC.
         offset: usize,
-        /// The field (`"mac"`).
-        field: &'static str,
+        /// The field ([`Field::Mac`]).
+        field: Field,
     },
 }
 
@@ -219,15 +240,6 @@ pub struct Heartbeat {
     /// Addresses the sender serves (virtual addresses, tunnel endpoints), at most
     /// [`MAX_ADDRESSES`].
     pub addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
-}
-
-impl From<crate::io::Short<&'static str>> for WireError {
-    fn from(s: crate::io::Short<&'static str>) -> Self {
-        WireError::Truncated {
-            offset: s.offset,
-            field: s.field,
-        }
-    }
 }
 
 impl Heartbeat {
@@ -289,79 +301,60 @@ impl Heartbeat {
     /// length), then the MAC; nothing is copied out of `data` but fixed-size fields.
     pub fn parse(data: &[u8], key: &ClusterKey) -> Result<Heartbeat, WireError> {
         let mut r = Reader::new(data);
-        let magic = r.bytes(MAGIC.len(), "magic")?;
+        let magic = r.bytes(MAGIC.len(), Field::Magic)?;
         if magic != MAGIC {
             return Err(WireError::BadMagic { offset: 0 });
         }
         let vo = r.offset();
-        let version = r.u8("version")?;
+        let version = r.u8(Field::Version)?;
         if version != VERSION {
             return Err(WireError::BadVersion {
                 offset: vo,
                 version,
             });
         }
-        let node = NodeId(r.u32("node id")?);
-        let role = Role(r.u8("role")?);
+        let node = NodeId(r.u32(Field::NodeId)?);
+        let role = Role(r.u8(Field::Role)?);
         let po = r.offset();
-        let percent = r.u8("load percent")?;
+        let percent = r.u8(Field::LoadPercent)?;
         if percent > 100 {
             return Err(WireError::Invalid {
                 offset: po,
-                field: "load percent",
+                field: Field::LoadPercent,
             });
         }
         let co = r.offset();
-        let count = usize::from(r.u8("address count")?);
+        let count = usize::from(r.u8(Field::AddressCount)?);
         if count > MAX_ADDRESSES {
             return Err(WireError::Invalid {
                 offset: co,
-                field: "address count",
+                field: Field::AddressCount,
             });
         }
         let ro = r.offset();
-        if r.u8("reserved")? != 0 {
+        if r.u8(Field::Reserved)? != 0 {
             return Err(WireError::Invalid {
                 offset: ro,
-                field: "reserved",
+                field: Field::Reserved,
             });
         }
-        let incarnation = r.u32("incarnation")?;
-        let sequence = r.u64("sequence")?;
-        let used = r.u32("load used")?;
-        let capacity = r.u32("load capacity")?;
-        let mut addresses = ArrayVec::new();
-        for _ in 0..count {
-            let fo = r.offset();
-            let addr = match r.u8("address family")? {
-                FAMILY_V4 => IpAddr::V4(r.addr("IPv4 address")?),
-                FAMILY_V6 => {
-                    let hi = r.u64("IPv6 address")?;
-                    let lo = r.u64("IPv6 address")?;
-                    IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
-                }
-                _ => {
-                    return Err(WireError::Invalid {
-                        offset: fo,
-                        field: "address family",
-                    });
-                }
-            };
-            // Cannot fail: count <= MAX_ADDRESSES.
-            let _ = addresses.try_push(addr);
-        }
+        let incarnation = r.u32(Field::Incarnation)?;
+        let sequence = r.u64(Field::Sequence)?;
+        let used = r.u32(Field::LoadUsed)?;
+        let capacity = r.u32(Field::LoadCapacity)?;
+        let addresses = parse_addresses(&mut r, count)?;
         let mo = r.offset();
-        r.bytes(MAC_LEN, "mac")?;
+        r.bytes(MAC_LEN, Field::Mac)?;
         if !r.is_empty() {
             return Err(WireError::TooLong {
                 offset: r.offset(),
-                field: "end after mac",
+                field: Field::Mac,
             });
         }
         if key.open(data, mo).is_err() {
             return Err(WireError::BadMac {
                 offset: mo,
-                field: "mac",
+                field: Field::Mac,
             });
         }
         Ok(Heartbeat {
@@ -377,6 +370,34 @@ impl Heartbeat {
             addresses,
         })
     }
+}
+
+/// `count` addresses, each a family octet (4 or 6) and the address.
+fn parse_addresses(
+    r: &mut Reader<'_>,
+    count: usize,
+) -> Result<ArrayVec<IpAddr, MAX_ADDRESSES>, WireError> {
+    let mut addresses = ArrayVec::new();
+    for _ in 0..count {
+        let fo = r.offset();
+        let addr = match r.u8(Field::AddressFamily)? {
+            FAMILY_V4 => IpAddr::V4(r.addr(Field::Ipv4Address)?),
+            FAMILY_V6 => {
+                let hi = r.u64(Field::Ipv6Address)?;
+                let lo = r.u64(Field::Ipv6Address)?;
+                IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
+            }
+            _ => {
+                return Err(WireError::Invalid {
+                    offset: fo,
+                    field: Field::AddressFamily,
+                });
+            }
+        };
+        // Cannot fail: count <= MAX_ADDRESSES.
+        let _ = addresses.try_push(addr);
+    }
+    Ok(addresses)
 }
 
 #[cfg(test)]
@@ -440,21 +461,21 @@ mod tests {
             Heartbeat::parse(&b, &ClusterKey::new(b"other")),
             Err(WireError::BadMac {
                 offset: 54,
-                field: "mac"
+                field: Field::Mac
             })
         );
         assert_eq!(
             Heartbeat::parse(&b[..10], &k),
             Err(WireError::Truncated {
                 offset: 10,
-                field: "address count"
+                field: Field::AddressCount
             })
         );
         assert_eq!(
             Heartbeat::parse(&b[..b.len() - 1], &k),
             Err(WireError::Truncated {
                 offset: 54,
-                field: "mac"
+                field: Field::Mac
             })
         );
         let mut long = b.to_vec();
@@ -463,7 +484,7 @@ mod tests {
             Heartbeat::parse(&long, &k),
             Err(WireError::TooLong {
                 offset: 70,
-                field: "end after mac"
+                field: Field::Mac
             })
         );
         let mut v = b.to_vec();
@@ -487,7 +508,7 @@ mod tests {
             Heartbeat::parse(&p, &k),
             Err(WireError::Invalid {
                 offset: 9,
-                field: "load percent"
+                field: Field::LoadPercent
             })
         );
         let mut c = b.to_vec();
@@ -496,7 +517,7 @@ mod tests {
             Heartbeat::parse(&c, &k),
             Err(WireError::Invalid {
                 offset: 10,
-                field: "address count"
+                field: Field::AddressCount
             })
         );
         let mut f = b.to_vec();
@@ -505,7 +526,7 @@ mod tests {
             Heartbeat::parse(&f, &k),
             Err(WireError::Invalid {
                 offset: 32,
-                field: "address family"
+                field: Field::AddressFamily
             })
         );
         // Any flipped bit in the signed part fails the MAC (or an earlier check).

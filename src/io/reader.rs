@@ -117,6 +117,50 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Defines a codec's `Field` enum: the fields its reads name in [`Short`] and in its errors, each
+/// with the name it is printed with (`name()` and `Display`), and the conversion of a [`Short`]
+/// read into the codec error's `Truncated` variant (copying `offset`, `field` and the listed extra
+/// fields of [`Short`]).
+macro_rules! wire_fields {
+    (
+        $(#[$m:meta])* $vis:vis enum $name:ident for $err:ident { $($extra:ident),* }
+        { $($v:ident => $s:literal,)* }
+    ) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        $vis enum $name {
+            $(#[doc = concat!("The ", $s, " field.")] $v,)*
+        }
+
+        impl $name {
+            /// The field's name, as the specification spells it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $s,)*
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl From<$crate::io::Short<$name>> for $err {
+            fn from(s: $crate::io::Short<$name>) -> Self {
+                $err::Truncated {
+                    offset: s.offset,
+                    field: s.field,
+                    $($extra: s.$extra,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use wire_fields;
+
 #[cfg(test)]
 mod tests {
     use super::{Reader, Short};
