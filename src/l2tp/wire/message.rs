@@ -12,7 +12,7 @@
 
 use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
-use super::{WireError, hidden};
+use super::{Field, WireError, hidden};
 use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
@@ -761,10 +761,14 @@ impl<'a> ControlMessage<'a> {
             .iter()
             .any(|a| a.value.value_len() > avp::MAX_VALUE_LEN)
         {
-            return Err(WireError::TooLong { field: "avp value" });
+            return Err(WireError::TooLong {
+                field: Field::AvpValue,
+            });
         }
         if self.encoded_len() > usize::from(u16::MAX) {
-            return Err(WireError::TooLong { field: "message" });
+            return Err(WireError::TooLong {
+                field: Field::Message,
+            });
         }
         Ok(())
     }

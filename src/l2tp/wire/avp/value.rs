@@ -2,6 +2,7 @@
 //! raw AVP reader.
 
 use super::*;
+use crate::l2tp::wire::{Field, LengthRule};
 
 impl<'a> AvpValue<'a> {
     /// The Vendor ID and attribute type of the value.
@@ -265,7 +266,7 @@ impl<'a> AvpValue<'a> {
     ) -> Result<AvpValue<'a>, WireError> {
         use AvpValue::*;
         let len = value.len();
-        let bad = |rule: &'static str| WireError::BadAvpLength {
+        let bad = |rule: LengthRule| WireError::BadAvpLength {
             offset,
             avp: attr,
             len,
@@ -274,21 +275,25 @@ impl<'a> AvpValue<'a> {
         if vendor == enterprise {
             if attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE {
                 if len != 0 {
-                    return Err(bad("LoadBalanceCapable has no value"));
+                    return Err(bad(LengthRule::Exactly(0)));
                 }
                 return Ok(LoadBalanceCapable { vendor });
             }
             if attr == AvpType::VENDOR_REDIRECT_TARGET {
                 let addr = match len {
                     4 => {
-                        let o: [u8; 4] = value.try_into().map_err(|_| bad("4 or 16"))?;
+                        let o: [u8; 4] = value
+                            .try_into()
+                            .map_err(|_| bad(LengthRule::FourOrSixteen))?;
                         IpAddr::V4(Ipv4Addr::from(o))
                     }
                     16 => {
-                        let o: [u8; 16] = value.try_into().map_err(|_| bad("4 or 16"))?;
+                        let o: [u8; 16] = value
+                            .try_into()
+                            .map_err(|_| bad(LengthRule::FourOrSixteen))?;
                         IpAddr::V6(Ipv6Addr::from(o))
                     }
-                    _ => return Err(bad("RedirectTarget is 4 (IPv4) or 16 (IPv6) octets")),
+                    _ => return Err(bad(LengthRule::FourOrSixteen)),
                 };
                 return Ok(RedirectTarget { vendor, addr });
             }
@@ -312,20 +317,26 @@ impl<'a> AvpValue<'a> {
     ) -> Result<AvpValue<'a>, WireError> {
         use AvpValue::*;
         let len = value.len();
-        let bad = |rule: &'static str| WireError::BadAvpLength {
+        let bad = |rule: LengthRule| WireError::BadAvpLength {
             offset,
             avp: attr,
             len,
             rule,
         };
-        let exact = |n: usize, rule: &'static str| if len == n { Ok(()) } else { Err(bad(rule)) };
+        let exact = |n: u16| {
+            if len == usize::from(n) {
+                Ok(())
+            } else {
+                Err(bad(LengthRule::Exactly(n)))
+            }
+        };
         // The many values that are exactly one 16- or 32-bit integer (RFC 2661 4.4).
         let fixed16 = |c: &mut Reader<'a>, field| -> Result<u16, WireError> {
-            exact(2, "2 octets")?;
+            exact(2)?;
             Ok(c.u16(field)?)
         };
         let fixed32 = |c: &mut Reader<'a>, field| -> Result<u32, WireError> {
-            exact(4, "4 octets")?;
+            exact(4)?;
             Ok(c.u32(field)?)
         };
         let mut c = Reader::at(value, offset + 6);
@@ -336,15 +347,15 @@ impl<'a> AvpValue<'a> {
         Ok(match attr.0 {
             0 => MessageType(crate::l2tp::wire::MessageType(fixed16(
                 &mut c,
-                "message type",
+                Field::MessageType,
             )?)),
             1 => {
                 if len < 2 || len == 3 {
-                    return Err(bad("2 octets, or 4 and more"));
+                    return Err(bad(LengthRule::TwoOrAtLeastFour));
                 }
-                let result = ResultCodeValue(c.u16("result code")?);
+                let result = ResultCodeValue(c.u16(Field::ResultCode)?);
                 let error = if len >= 4 {
-                    let e = ErrorCode(c.u16("error code")?);
+                    let e = ErrorCode(c.u16(Field::ErrorCode)?);
                     Some((e, Cow::Borrowed(c.rest())))
                 } else {
                     None
@@ -352,42 +363,42 @@ impl<'a> AvpValue<'a> {
                 ResultCode(self::ResultCode { result, error })
             }
             2 => {
-                exact(2, "2 octets")?;
+                exact(2)?;
                 ProtocolVersion {
-                    version: c.u8("version")?,
-                    revision: c.u8("revision")?,
+                    version: c.u8(Field::Version)?,
+                    revision: c.u8(Field::Revision)?,
                 }
             }
-            3 => FramingCapabilities(fixed32(&mut c, "framing capabilities")?),
-            4 => BearerCapabilities(fixed32(&mut c, "bearer capabilities")?),
+            3 => FramingCapabilities(fixed32(&mut c, Field::FramingCapabilities)?),
+            4 => BearerCapabilities(fixed32(&mut c, Field::BearerCapabilities)?),
             5 => {
-                exact(8, "8 octets")?;
-                let hi = c.u32("tie breaker")?;
-                let lo = c.u32("tie breaker")?;
+                exact(8)?;
+                let hi = c.u32(Field::TieBreaker)?;
+                let lo = c.u32(Field::TieBreaker)?;
                 TieBreaker((u64::from(hi) << 32) | u64::from(lo))
             }
-            6 => FirmwareRevision(fixed16(&mut c, "firmware revision")?),
+            6 => FirmwareRevision(fixed16(&mut c, Field::FirmwareRevision)?),
             7 => {
                 if len == 0 {
-                    return Err(bad("at least 1 octet"));
+                    return Err(bad(LengthRule::AtLeast(1)));
                 }
                 HostName(b)
             }
             8 => VendorName(b),
-            9 => AssignedTunnelId(fixed16(&mut c, "assigned tunnel id")?),
-            10 => ReceiveWindowSize(fixed16(&mut c, "receive window size")?),
+            9 => AssignedTunnelId(fixed16(&mut c, Field::AssignedTunnelId)?),
+            10 => ReceiveWindowSize(fixed16(&mut c, Field::ReceiveWindowSize)?),
             11 => {
                 if len == 0 {
-                    return Err(bad("at least 1 octet"));
+                    return Err(bad(LengthRule::AtLeast(1)));
                 }
                 Challenge(b)
             }
             12 => {
                 if len < 3 {
-                    return Err(bad("at least 3 octets"));
+                    return Err(bad(LengthRule::AtLeast(3)));
                 }
-                let cause = c.u16("cause code")?;
-                let message = c.u8("cause message")?;
+                let cause = c.u16(Field::CauseCode)?;
+                let message = c.u8(Field::CauseMessage)?;
                 Q931CauseCode {
                     cause,
                     message,
@@ -395,58 +406,58 @@ impl<'a> AvpValue<'a> {
                 }
             }
             13 => {
-                let r: [u8; 16] = value.try_into().map_err(|_| bad("16 octets"))?;
+                let r: [u8; 16] = value.try_into().map_err(|_| bad(LengthRule::Exactly(16)))?;
                 ChallengeResponse(r)
             }
-            14 => AssignedSessionId(fixed16(&mut c, "assigned session id")?),
-            15 => CallSerialNumber(fixed32(&mut c, "call serial number")?),
-            16 => MinimumBps(fixed32(&mut c, "minimum bps")?),
-            17 => MaximumBps(fixed32(&mut c, "maximum bps")?),
-            18 => BearerType(fixed32(&mut c, "bearer type")?),
-            19 => FramingType(fixed32(&mut c, "framing type")?),
+            14 => AssignedSessionId(fixed16(&mut c, Field::AssignedSessionId)?),
+            15 => CallSerialNumber(fixed32(&mut c, Field::CallSerialNumber)?),
+            16 => MinimumBps(fixed32(&mut c, Field::MinimumBps)?),
+            17 => MaximumBps(fixed32(&mut c, Field::MaximumBps)?),
+            18 => BearerType(fixed32(&mut c, Field::BearerType)?),
+            19 => FramingType(fixed32(&mut c, Field::FramingType)?),
             21 => CalledNumber(b),
             22 => CallingNumber(b),
             23 => SubAddress(b),
-            24 => TxConnectSpeed(fixed32(&mut c, "connect speed")?),
-            25 => PhysicalChannelId(fixed32(&mut c, "physical channel id")?),
+            24 => TxConnectSpeed(fixed32(&mut c, Field::ConnectSpeed)?),
+            25 => PhysicalChannelId(fixed32(&mut c, Field::PhysicalChannelId)?),
             26 => InitialReceivedLcpConfreq(b),
             27 => LastSentLcpConfreq(b),
             28 => LastReceivedLcpConfreq(b),
-            29 => ProxyAuthenType(fixed16(&mut c, "proxy authen type")?),
+            29 => ProxyAuthenType(fixed16(&mut c, Field::ProxyAuthenType)?),
             30 => ProxyAuthenName(b),
             31 => ProxyAuthenChallenge(b),
-            32 => ProxyAuthenId(fixed16(&mut c, "proxy authen id")?),
+            32 => ProxyAuthenId(fixed16(&mut c, Field::ProxyAuthenId)?),
             33 => ProxyAuthenResponse(b),
             34 => {
-                exact(26, "26 octets")?;
-                c.u16("reserved")?;
+                exact(26)?;
+                c.u16(Field::Reserved)?;
                 CallErrors(self::CallErrors {
-                    crc: c.u32("crc errors")?,
-                    framing: c.u32("framing errors")?,
-                    hardware_overruns: c.u32("hardware overruns")?,
-                    buffer_overruns: c.u32("buffer overruns")?,
-                    timeouts: c.u32("time-out errors")?,
-                    alignment: c.u32("alignment errors")?,
+                    crc: c.u32(Field::CrcErrors)?,
+                    framing: c.u32(Field::FramingErrors)?,
+                    hardware_overruns: c.u32(Field::HardwareOverruns)?,
+                    buffer_overruns: c.u32(Field::BufferOverruns)?,
+                    timeouts: c.u32(Field::TimeOutErrors)?,
+                    alignment: c.u32(Field::AlignmentErrors)?,
                 })
             }
             35 => {
-                exact(10, "10 octets")?;
-                c.u16("reserved")?;
+                exact(10)?;
+                c.u16(Field::Reserved)?;
                 Accm {
-                    send: c.u32("send accm")?,
-                    receive: c.u32("receive accm")?,
+                    send: c.u32(Field::SendAccm)?,
+                    receive: c.u32(Field::ReceiveAccm)?,
                 }
             }
             36 => {
                 if len == 0 {
-                    return Err(bad("at least 1 octet"));
+                    return Err(bad(LengthRule::AtLeast(1)));
                 }
                 RandomVector(b)
             }
             37 => PrivateGroupId(b),
-            38 => RxConnectSpeed(fixed32(&mut c, "rx connect speed")?),
+            38 => RxConnectSpeed(fixed32(&mut c, Field::RxConnectSpeed)?),
             39 => {
-                exact(0, "no value")?;
+                exact(0)?;
                 SequencingRequired
             }
             _ => Raw {
@@ -477,12 +488,12 @@ pub(crate) struct RawAvp<'a> {
 
 pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> {
     let offset = c.offset();
-    let first = c.u16("avp flags and length")?;
+    let first = c.u16(Field::AvpFlagsAndLength)?;
     let len = usize::from(first & 0x03ff);
     if len < 6 {
         return Err(WireError::BadLength {
             offset,
-            field: "avp length",
+            field: Field::AvpLength,
             declared: len,
             actual: 6,
         });
@@ -490,14 +501,14 @@ pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> 
     if len - 2 > c.rest().len() {
         return Err(WireError::BadLength {
             offset,
-            field: "avp length",
+            field: Field::AvpLength,
             declared: len,
             actual: c.rest().len() + 2,
         });
     }
-    let vendor = c.u16("vendor id")?;
-    let attr = AvpType(c.u16("attribute type")?);
-    let value = c.bytes(len - 6, "attribute value")?;
+    let vendor = c.u16(Field::VendorId)?;
+    let attr = AvpType(c.u16(Field::AttributeType)?);
+    let value = c.bytes(len - 6, Field::AttributeValue)?;
     Ok(RawAvp {
         mandatory: first & 0x8000 != 0,
         hidden: first & 0x4000 != 0,
