@@ -14,8 +14,8 @@
 //! Heartbeats (health and load) are `health` heartbeats sharing the port.
 
 use super::binding::{BindingState, MAX_SIMULTANEOUS};
-use super::wire::Reader;
 pub use super::wire::WireError;
+use super::wire::{Field, Reader};
 use crate::health::NodeId;
 use crate::io::auth::EnvelopeError;
 use bytes::BufMut;
@@ -58,6 +58,18 @@ pub enum ClusterError {
         /// Its packet number.
         pn: u64,
     },
+}
+
+// The cluster codec still names its fields with strings; a short read reports the message as a
+// whole ([`Field::ClusterMessage`]) until the record codec gets its own field enum.
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        WireError::Truncated {
+            offset: s.offset,
+            field: Field::ClusterMessage,
+            needed: s.needed,
+        }
+    }
 }
 
 impl From<crate::io::Short<&'static str>> for ClusterError {
@@ -393,7 +405,7 @@ impl<'a> ClusterMessage<'a> {
         let signed = key.open(data, HEADER_LEN).map_err(|e| match e {
             EnvelopeError::Truncated { needed } => ClusterError::Wire(WireError::Truncated {
                 offset: data.len(),
-                field: "cluster message",
+                field: Field::ClusterMessage,
                 needed,
             }),
             _ => ClusterError::BadMac,

@@ -74,7 +74,7 @@ pub enum WireError {
         /// Offset of the field.
         offset: usize,
         /// Name of the field.
-        field: &'static str,
+        field: Field,
         /// Bytes missing.
         needed: usize,
     },
@@ -92,7 +92,7 @@ pub enum WireError {
         /// Offset of the length field.
         offset: usize,
         /// Name of the length field.
-        field: &'static str,
+        field: Field,
         /// The length found.
         len: usize,
     },
@@ -100,13 +100,56 @@ pub enum WireError {
 
 pub(crate) use crate::io::Reader;
 
-impl From<crate::io::Short<&'static str>> for WireError {
-    fn from(s: crate::io::Short<&'static str>) -> Self {
-        WireError::Truncated {
-            offset: s.offset,
-            field: s.field,
-            needed: s.needed,
-        }
+crate::io::reader::wire_fields! {
+    /// A field of a registration message or extension (RFC 5944 3.3, 3.4, 3.5; RFC 3543, 4433,
+    /// 4917 extensions), named in its [`WireError`]s.
+    pub enum Field for WireError { needed } {
+        Type => "type",
+        Flags => "flags",
+        Code => "code",
+        Lifetime => "lifetime",
+        Identification => "identification",
+        HomeAddress => "home address",
+        HomeAgent => "home agent",
+        CareOfAddress => "care-of address",
+        FixedPart => "fixed part",
+        ExtensionType => "extension type",
+        ExtensionLength => "extension length",
+        DynamicHaSubtype => "dynamic HA subtype",
+        UdpTunnelRequestSubtype => "UDP tunnel request subtype",
+        UdpTunnelRequestReserved => "UDP tunnel request reserved",
+        UdpTunnelRequestFlags => "UDP tunnel request flags",
+        UdpTunnelRequestEncapsulation => "UDP tunnel request encapsulation",
+        UdpTunnelReplySubtype => "UDP tunnel reply subtype",
+        UdpTunnelReplyCode => "UDP tunnel reply code",
+        CvseVendorType => "CVSE vendor type",
+        RevocationFlags => "revocation flags",
+        NvseReserved => "NVSE reserved",
+        NvseVendorType => "NVSE vendor type",
+        UdpTunnelReplyFlags => "UDP tunnel reply flags",
+        UdpTunnelReplyKeepalive => "UDP tunnel reply keepalive",
+        Spi => "SPI",
+        CvseVendorId => "CVSE vendor id",
+        RevocationTimestamp => "revocation timestamp",
+        NvseVendorId => "NVSE vendor id",
+        DynamicHaAddress => "dynamic HA address",
+        ExtensionData => "extension data",
+        Authenticator => "authenticator",
+        CvseValue => "CVSE value",
+        NvseValue => "NVSE value",
+        GeneralizedAuthLength => "generalized auth length",
+        CvseLength => "CVSE length",
+        AuthenticationExtensionLength => "authentication extension length",
+        RevocationSupportLength => "revocation support length",
+        DynamicHaLength => "dynamic HA length",
+        NvseLength => "NVSE length",
+        UdpTunnelRequestLength => "UDP tunnel request length",
+        UdpTunnelReplyLength => "UDP tunnel reply length",
+        CvseReserved => "CVSE reserved",
+        ExtensionSubtype => "extension subtype",
+        Nai => "NAI",
+        Data => "data",
+        ClusterMessage => "cluster message",
     }
 }
 
@@ -264,22 +307,22 @@ impl Header {
             _ => {}
         }
         let mut r = Reader::new(data);
-        let t = r.u8("type")?;
+        let t = r.u8(Field::Type)?;
         let h = match MessageType(t) {
             MessageType::REGISTRATION_REQUEST => Header::Request(Request {
-                flags: RequestFlags(r.u8("flags")?),
-                lifetime: r.u16("lifetime")?,
-                home_address: r.addr("home address")?,
-                home_agent: r.addr("home agent")?,
-                care_of: r.addr("care-of address")?,
-                identification: r.u64("identification")?,
+                flags: RequestFlags(r.u8(Field::Flags)?),
+                lifetime: r.u16(Field::Lifetime)?,
+                home_address: r.addr(Field::HomeAddress)?,
+                home_agent: r.addr(Field::HomeAgent)?,
+                care_of: r.addr(Field::CareOfAddress)?,
+                identification: r.u64(Field::Identification)?,
             }),
             MessageType::REGISTRATION_REPLY => Header::Reply(Reply {
-                code: ReplyCode(r.u8("code")?),
-                lifetime: r.u16("lifetime")?,
-                home_address: r.addr("home address")?,
-                home_agent: r.addr("home agent")?,
-                identification: r.u64("identification")?,
+                code: ReplyCode(r.u8(Field::Code)?),
+                lifetime: r.u16(Field::Lifetime)?,
+                home_address: r.addr(Field::HomeAddress)?,
+                home_agent: r.addr(Field::HomeAgent)?,
+                identification: r.u64(Field::Identification)?,
             }),
             _ => {
                 return Err(WireError::UnsupportedType {
@@ -478,7 +521,7 @@ impl<'a> Message<'a> {
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
         let (header, start) = Header::parse(data)?;
         let mut r = Reader::new(data);
-        r.bytes(start, "fixed part")?;
+        r.bytes(start, Field::FixedPart)?;
         let mut extensions = Vec::new();
         while !r.is_empty() {
             extensions.push(Extension::parse(&mut r)?);

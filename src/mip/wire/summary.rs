@@ -76,7 +76,7 @@ impl<'a> Summary<'a> {
     pub fn parse(data: &'a [u8]) -> Result<Summary<'a>, WireError> {
         let (header, start) = Header::parse(data)?;
         let mut r = Reader::new(data);
-        r.bytes(start, "fixed part")?;
+        r.bytes(start, Field::FixedPart)?;
         let mut s = Summary {
             header,
             nai: None,
