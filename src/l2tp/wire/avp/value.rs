@@ -57,6 +57,30 @@ impl<'a> AvpValue<'a> {
         (0, t)
     }
 
+    /// The value of the AVPs that carry an opaque or text string (and of hidden and raw values):
+    /// their octets as they go on the wire. `None` for the structured values.
+    fn octets(&self) -> Option<&[u8]> {
+        use AvpValue::*;
+        match self {
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => Some(b),
+            Hidden { data, .. } | Raw { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
     /// Octets of the value on the wire.
     pub fn value_len(&self) -> usize {
         use AvpValue::*;
@@ -85,21 +109,7 @@ impl<'a> AvpValue<'a> {
                 IpAddr::V4(_) => 4,
                 IpAddr::V6(_) => 16,
             },
-            HostName(b)
-            | VendorName(b)
-            | Challenge(b)
-            | CalledNumber(b)
-            | CallingNumber(b)
-            | SubAddress(b)
-            | InitialReceivedLcpConfreq(b)
-            | LastSentLcpConfreq(b)
-            | LastReceivedLcpConfreq(b)
-            | ProxyAuthenName(b)
-            | ProxyAuthenChallenge(b)
-            | ProxyAuthenResponse(b)
-            | RandomVector(b)
-            | PrivateGroupId(b) => b.len(),
-            Hidden { data, .. } | Raw { data, .. } => data.len(),
+            _ => self.octets().map_or(0, <[u8]>::len),
         }
     }
 
@@ -165,21 +175,7 @@ impl<'a> AvpValue<'a> {
                 IpAddr::V4(a) => out.put_slice(&a.octets()),
                 IpAddr::V6(a) => out.put_slice(&a.octets()),
             },
-            HostName(b)
-            | VendorName(b)
-            | Challenge(b)
-            | CalledNumber(b)
-            | CallingNumber(b)
-            | SubAddress(b)
-            | InitialReceivedLcpConfreq(b)
-            | LastSentLcpConfreq(b)
-            | LastReceivedLcpConfreq(b)
-            | ProxyAuthenName(b)
-            | ProxyAuthenChallenge(b)
-            | ProxyAuthenResponse(b)
-            | RandomVector(b)
-            | PrivateGroupId(b) => out.put_slice(b),
-            Hidden { data, .. } | Raw { data, .. } => out.put_slice(data),
+            _ => out.put_slice(self.octets().unwrap_or_default()),
         }
     }
 
