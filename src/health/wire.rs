@@ -487,6 +487,12 @@ mod tests {
                 field: Field::Mac
             })
         );
+    }
+
+    #[test]
+    fn header_refusals_are_typed() {
+        let k = key();
+        let b = sample().to_bytes(&k);
         let mut v = b.to_vec();
         v[3] = 2;
         assert_eq!(
