@@ -257,17 +257,11 @@ impl<'a> AvpValue<'a> {
         vendor: u16,
         attr: AvpType,
         value: &'a [u8],
-        offset: usize,
         enterprise: u16,
+        bad: impl Fn(LengthRule) -> WireError,
     ) -> Result<AvpValue<'a>, WireError> {
         use AvpValue::*;
         let len = value.len();
-        let bad = |rule: LengthRule| WireError::BadAvpLength {
-            offset,
-            avp: attr,
-            len,
-            rule,
-        };
         if vendor == enterprise {
             if attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE {
                 if len != 0 {
@@ -338,7 +332,7 @@ impl<'a> AvpValue<'a> {
         let mut c = Reader::at(value, offset + 6);
         let b = Cow::Borrowed(value);
         if vendor != 0 {
-            return Self::parse_vendor(vendor, attr, value, offset, enterprise);
+            return Self::parse_vendor(vendor, attr, value, enterprise, bad);
         }
         Ok(match attr.0 {
             0 => MessageType(crate::l2tp::wire::MessageType(fixed16(
