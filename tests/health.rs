@@ -107,7 +107,10 @@ fn a_bad_mac_a_replay_and_a_truncation_are_refused_without_changing_state() {
     .to_bytes(&ClusterKey::new(b"not the cluster key"));
     assert!(matches!(
         a.handle_heartbeat(t0, addr(2), &forged),
-        Err(HealthError::Wire(WireError::BadMac { field: "mac", .. }))
+        Err(HealthError::Wire(WireError::BadMac {
+            field: telcp::health::wire::Field::Mac,
+            ..
+        }))
     ));
     // Tampered: one octet of the load changed.
     let mut tampered = hb2.to_vec();

@@ -247,7 +247,7 @@ fn control_header_bits_checked() {
     assert!(matches!(
         Message::parse(&x),
         Err(WireError::BadLength {
-            field: "length",
+            field: telcp::l2tp::wire::Field::Length,
             ..
         })
     ));
@@ -301,7 +301,7 @@ fn avp_length_rules_and_first_avp() {
             offset: 20,
             avp: AvpType::ASSIGNED_TUNNEL_ID,
             len: 3,
-            rule: "2 octets"
+            rule: telcp::l2tp::wire::LengthRule::Exactly(2)
         })
     );
     // First AVP not Message Type.

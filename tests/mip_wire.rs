@@ -410,7 +410,7 @@ fn errors_carry_offset_and_field() {
         Message::parse(&[1, 0, 0]).unwrap_err(),
         WireError::Truncated {
             offset: 2,
-            field: "lifetime",
+            field: telcp::mip::wire::Field::Lifetime,
             needed: 1
         }
     );
@@ -427,7 +427,7 @@ fn errors_carry_offset_and_field() {
         Message::parse(&b).unwrap_err(),
         WireError::BadLength {
             offset: 25,
-            field: "revocation support length",
+            field: telcp::mip::wire::Field::RevocationSupportLength,
             len: 5
         }
     );
@@ -437,7 +437,7 @@ fn errors_carry_offset_and_field() {
         Message::parse(&b).unwrap_err(),
         WireError::Truncated {
             offset: 28,
-            field: "extension data",
+            field: telcp::mip::wire::Field::ExtensionData,
             needed: 28
         }
     );

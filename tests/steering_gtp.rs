@@ -147,14 +147,14 @@ fn refusals_are_typed() {
         gtp::parse(&[0x32, 1, 0, 4, 0, 0, 0]),
         Err(WireError::Truncated {
             offset: 4,
-            field: "TEID"
+            field: gtp::Field::Teid
         })
     );
     assert_eq!(
         gtp::parse(&[0x32, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]),
         Err(WireError::BadLength {
             offset: 2,
-            field: "length",
+            field: gtp::Field::Length,
             length: 5,
             available: 4
         })
@@ -172,7 +172,7 @@ fn refusals_are_typed() {
         gtp::parse(&[0x32, 1, 0, 8, 0, 0, 0, 0, 0, 1, 0, 0, 131, 0, 9, 0]),
         Err(WireError::BadLength {
             offset: 13,
-            field: "IE length",
+            field: gtp::Field::IeLength,
             length: 9,
             available: 1
         })
@@ -182,7 +182,7 @@ fn refusals_are_typed() {
         gtp::parse(&[0x34, 255, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0x40, 0, 0, 0, 0]),
         Err(WireError::Invalid {
             offset: 12,
-            field: "extension header length"
+            field: gtp::Field::ExtensionHeaderLength
         })
     );
     // A GSN address of 5 octets.
@@ -192,7 +192,7 @@ fn refusals_are_typed() {
     assert!(matches!(
         e,
         Err(WireError::Invalid {
-            field: "GSN Address length",
+            field: gtp::Field::GsnAddressLength,
             ..
         })
     ));

@@ -13,101 +13,12 @@ use crate::TimerQueue;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Why a heartbeat was refused as old.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReplayError {
-    /// The sequence is not above the highest accepted in this incarnation.
-    #[error(
-        "stale or replayed sequence {sequence} (highest accepted {highest}) in incarnation {incarnation}"
-    )]
-    StaleSequence {
-        /// The incarnation of the refused heartbeat.
-        incarnation: u32,
-        /// Its sequence.
-        sequence: u64,
-        /// The highest sequence accepted so far in that incarnation.
-        highest: u64,
-    },
-    /// The incarnation is older than the one already seen.
-    #[error("stale incarnation {incarnation} (current {current})")]
-    StaleIncarnation {
-        /// The incarnation of the refused heartbeat.
-        incarnation: u32,
-        /// The current incarnation of the node.
-        current: u32,
-    },
-}
+pub use crate::io::replay::{Freshness, ReplayError};
 
-/// What an accepted heartbeat says about its sender's life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
-    /// A newer heartbeat of the same incarnation.
-    Fresh,
-    /// A heartbeat of a newer incarnation: the node restarted.
-    Restarted {
-        /// The incarnation known before.
-        previous: u32,
-    },
-}
-
-/// Replay state for one node: its incarnation and the highest sequence accepted in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReplayGuard {
-    incarnation: u32,
-    highest: u64,
-}
-
-impl ReplayGuard {
-    /// The state after accepting a first heartbeat `(incarnation, sequence)`.
-    pub fn new(incarnation: u32, sequence: u64) -> ReplayGuard {
-        ReplayGuard {
-            incarnation,
-            highest: sequence,
-        }
-    }
-
-    /// The current incarnation.
-    pub fn incarnation(&self) -> u32 {
-        self.incarnation
-    }
-
-    /// The highest sequence accepted in the current incarnation.
-    pub fn highest(&self) -> u64 {
-        self.highest
-    }
-
-    /// Whether `(incarnation, sequence)` would be accepted, without changing the state.
-    pub fn check(&self, incarnation: u32, sequence: u64) -> Result<Freshness, ReplayError> {
-        if incarnation > self.incarnation {
-            Ok(Freshness::Restarted {
-                previous: self.incarnation,
-            })
-        } else if incarnation < self.incarnation {
-            Err(ReplayError::StaleIncarnation {
-                incarnation,
-                current: self.incarnation,
-            })
-        } else if sequence > self.highest {
-            Ok(Freshness::Fresh)
-        } else {
-            Err(ReplayError::StaleSequence {
-                incarnation,
-                sequence,
-                highest: self.highest,
-            })
-        }
-    }
-
-    /// Checks and, when accepted, records `(incarnation, sequence)`. A refusal leaves the state
-    /// unchanged.
-    pub fn accept(&mut self, incarnation: u32, sequence: u64) -> Result<Freshness, ReplayError> {
-        let f = self.check(incarnation, sequence)?;
-        self.incarnation = incarnation;
-        self.highest = sequence;
-        Ok(f)
-    }
-}
+/// Replay state for one node: its incarnation and the highest sequence accepted in it. The crate's
+/// one replay window ([`crate::io::replay::ReplayWindow`]) with no reordering allowed: a heartbeat
+/// not newer than the last one accepted is stale.
+pub type ReplayGuard = crate::io::replay::ReplayWindow<0>;
 
 /// A node's liveness as seen by the failure detector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

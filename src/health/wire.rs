@@ -54,15 +54,11 @@
 //! assert_eq!(Heartbeat::parse(&bytes, &key), Ok(hb));
 //! ```
 
+use crate::io::Reader;
 use arrayvec::ArrayVec;
 use bytes::{BufMut, Bytes, BytesMut};
-use hmac::{Hmac, Mac};
-use md5::Md5;
-use nom::Parser;
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u8, be_u32, be_u64};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The first three octets of every heartbeat.
 pub const MAGIC: [u8; 3] = [0xFF, 0x48, 0x42];
@@ -71,7 +67,7 @@ pub const VERSION: u8 = 1;
 /// Length of the fixed header before the address list.
 pub const HEADER_LEN: usize = 32;
 /// Length of the HMAC-MD5 trailer.
-pub const MAC_LEN: usize = 16;
+pub const MAC_LEN: usize = crate::io::auth::TAG_LEN;
 /// Most addresses a heartbeat may carry.
 pub const MAX_ADDRESSES: usize = 8;
 /// Longest valid heartbeat: header, [`MAX_ADDRESSES`] IPv6 addresses, MAC.
@@ -79,8 +75,6 @@ pub const MAX_LEN: usize = HEADER_LEN + MAX_ADDRESSES * 17 + MAC_LEN;
 
 const FAMILY_V4: u8 = 4;
 const FAMILY_V6: u8 = 6;
-
-type HmacMd5 = Hmac<Md5>;
 
 /// Whether `data` starts like a heartbeat (magic prefix), so a caller sharing a UDP port between a
 /// protocol and heartbeats can tell them apart before parsing. It does not check anything else.
@@ -154,45 +148,27 @@ impl Load {
     }
 }
 
-/// The shared secret that authenticates heartbeats (HMAC-MD5 key). Its `Debug` output hides it.
-#[derive(Clone)]
-pub struct ClusterKey {
-    mac: Option<HmacMd5>,
-}
+/// The shared secret that authenticates heartbeats: the crate's one HMAC-MD5 key type.
+pub use crate::io::HmacMd5Key as ClusterKey;
 
-impl ClusterKey {
-    /// A key from any octets (HMAC accepts every key length).
-    pub fn new(key: &[u8]) -> ClusterKey {
-        ClusterKey {
-            mac: <HmacMd5 as Mac>::new_from_slice(key).ok(),
-        }
-    }
-
-    fn tag(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        let mut out = [0u8; MAC_LEN];
-        if let Some(m) = &self.mac {
-            let mut m = m.clone();
-            m.update(data);
-            out.copy_from_slice(&m.finalize().into_bytes());
-        }
-        out
-    }
-
-    fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        match &self.mac {
-            Some(m) => {
-                let mut m = m.clone();
-                m.update(data);
-                crate::io::ct_eq(&m.finalize().into_bytes(), tag)
-            }
-            None => false,
-        }
-    }
-}
-
-impl fmt::Debug for ClusterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClusterKey(..)")
+crate::io::reader::wire_fields! {
+    /// A field of a heartbeat, named in its [`WireError`]s.
+    pub enum Field for WireError {} {
+        Magic => "magic",
+        Version => "version",
+        NodeId => "node id",
+        Role => "role",
+        LoadPercent => "load percent",
+        AddressCount => "address count",
+        Reserved => "reserved",
+        Incarnation => "incarnation",
+        Sequence => "sequence",
+        LoadUsed => "load used",
+        LoadCapacity => "load capacity",
+        AddressFamily => "address family",
+        Ipv4Address => "IPv4 address",
+        Ipv6Address => "IPv6 address",
+        Mac => "mac",
     }
 }
 
@@ -206,7 +182,7 @@ pub enum WireError {
         /// Where the missing field starts.
         offset: usize,
         /// The field that is cut short.
-        field: &'static str,
+        field: Field,
     },
     /// The datagram does not start with the heartbeat magic.
     #[error("not a heartbeat: bad magic at offset {offset}")]
@@ -228,23 +204,23 @@ pub enum WireError {
         /// Offset of the field.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
     /// Octets follow the MAC (or the datagram is longer than [`MAX_LEN`]).
-    #[error("heartbeat too long: unexpected octets at offset {offset} ({field})")]
+    #[error("heartbeat too long: unexpected octets at offset {offset} after the {field}")]
     TooLong {
         /// Offset of the first unexpected octet.
         offset: usize,
         /// What was expected to end there.
-        field: &'static str,
+        field: Field,
     },
     /// The HMAC-MD5 does not match under the cluster key.
     #[error("heartbeat {field} at offset {offset} does not authenticate")]
     BadMac {
         /// Offset of the MAC.
         offset: usize,
-        /// The field (`"mac"`).
-        field: &'static str,
+        /// The field ([`Field::Mac`]).
+        field: Field,
     },
 }
 
@@ -264,46 +240,6 @@ pub struct Heartbeat {
     /// Addresses the sender serves (virtual addresses, tunnel endpoints), at most
     /// [`MAX_ADDRESSES`].
     pub addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
-}
-
-/// A position-tracking reader over a datagram that turns nom failures into [`WireError`]s.
-struct Reader<'a> {
-    whole: &'a [u8],
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn offset(&self) -> usize {
-        self.whole.len() - self.rest.len()
-    }
-
-    fn run<O>(
-        &mut self,
-        field: &'static str,
-        mut p: impl Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
-    ) -> Result<O, WireError> {
-        let offset = self.offset();
-        match p.parse(self.rest) {
-            Ok((rest, o)) => {
-                self.rest = rest;
-                Ok(o)
-            }
-            Err(_) => Err(WireError::Truncated { offset, field }),
-        }
-    }
-
-    fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        self.run(field, be_u8)
-    }
-    fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        self.run(field, be_u32)
-    }
-    fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
-        self.run(field, be_u64)
-    }
-    fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        self.run(field, take(n))
-    }
 }
 
 impl Heartbeat {
@@ -364,87 +300,61 @@ impl Heartbeat {
     /// Parses and authenticates one datagram. Structure is checked first (magic, version, fields,
     /// length), then the MAC; nothing is copied out of `data` but fixed-size fields.
     pub fn parse(data: &[u8], key: &ClusterKey) -> Result<Heartbeat, WireError> {
-        let mut r = Reader {
-            whole: data,
-            rest: data,
-        };
-        let magic = r.bytes(MAGIC.len(), "magic")?;
+        let mut r = Reader::new(data);
+        let magic = r.bytes(MAGIC.len(), Field::Magic)?;
         if magic != MAGIC {
             return Err(WireError::BadMagic { offset: 0 });
         }
         let vo = r.offset();
-        let version = r.u8("version")?;
+        let version = r.u8(Field::Version)?;
         if version != VERSION {
             return Err(WireError::BadVersion {
                 offset: vo,
                 version,
             });
         }
-        let node = NodeId(r.u32("node id")?);
-        let role = Role(r.u8("role")?);
+        let node = NodeId(r.u32(Field::NodeId)?);
+        let role = Role(r.u8(Field::Role)?);
         let po = r.offset();
-        let percent = r.u8("load percent")?;
+        let percent = r.u8(Field::LoadPercent)?;
         if percent > 100 {
             return Err(WireError::Invalid {
                 offset: po,
-                field: "load percent",
+                field: Field::LoadPercent,
             });
         }
         let co = r.offset();
-        let count = usize::from(r.u8("address count")?);
+        let count = usize::from(r.u8(Field::AddressCount)?);
         if count > MAX_ADDRESSES {
             return Err(WireError::Invalid {
                 offset: co,
-                field: "address count",
+                field: Field::AddressCount,
             });
         }
         let ro = r.offset();
-        if r.u8("reserved")? != 0 {
+        if r.u8(Field::Reserved)? != 0 {
             return Err(WireError::Invalid {
                 offset: ro,
-                field: "reserved",
+                field: Field::Reserved,
             });
         }
-        let incarnation = r.u32("incarnation")?;
-        let sequence = r.u64("sequence")?;
-        let used = r.u32("load used")?;
-        let capacity = r.u32("load capacity")?;
-        let mut addresses = ArrayVec::new();
-        for _ in 0..count {
-            let fo = r.offset();
-            let addr = match r.u8("address family")? {
-                FAMILY_V4 => {
-                    let o = r.run("IPv4 address", be_u32)?;
-                    IpAddr::V4(Ipv4Addr::from(o))
-                }
-                FAMILY_V6 => {
-                    let hi = r.u64("IPv6 address")?;
-                    let lo = r.u64("IPv6 address")?;
-                    IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
-                }
-                _ => {
-                    return Err(WireError::Invalid {
-                        offset: fo,
-                        field: "address family",
-                    });
-                }
-            };
-            // Cannot fail: count <= MAX_ADDRESSES.
-            let _ = addresses.try_push(addr);
-        }
+        let incarnation = r.u32(Field::Incarnation)?;
+        let sequence = r.u64(Field::Sequence)?;
+        let used = r.u32(Field::LoadUsed)?;
+        let capacity = r.u32(Field::LoadCapacity)?;
+        let addresses = parse_addresses(&mut r, count)?;
         let mo = r.offset();
-        let tag = r.bytes(MAC_LEN, "mac")?;
-        if !r.rest.is_empty() {
+        r.bytes(MAC_LEN, Field::Mac)?;
+        if !r.is_empty() {
             return Err(WireError::TooLong {
                 offset: r.offset(),
-                field: "end after mac",
+                field: Field::Mac,
             });
         }
-        let signed = data.get(..mo).unwrap_or_default();
-        if !key.verify(signed, tag) {
+        if key.open(data, mo).is_err() {
             return Err(WireError::BadMac {
                 offset: mo,
-                field: "mac",
+                field: Field::Mac,
             });
         }
         Ok(Heartbeat {
@@ -462,9 +372,38 @@ impl Heartbeat {
     }
 }
 
+/// `count` addresses, each a family octet (4 or 6) and the address.
+fn parse_addresses(
+    r: &mut Reader<'_>,
+    count: usize,
+) -> Result<ArrayVec<IpAddr, MAX_ADDRESSES>, WireError> {
+    let mut addresses = ArrayVec::new();
+    for _ in 0..count {
+        let fo = r.offset();
+        let addr = match r.u8(Field::AddressFamily)? {
+            FAMILY_V4 => IpAddr::V4(r.addr(Field::Ipv4Address)?),
+            FAMILY_V6 => {
+                let hi = r.u64(Field::Ipv6Address)?;
+                let lo = r.u64(Field::Ipv6Address)?;
+                IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo)))
+            }
+            _ => {
+                return Err(WireError::Invalid {
+                    offset: fo,
+                    field: Field::AddressFamily,
+                });
+            }
+        };
+        // Cannot fail: count <= MAX_ADDRESSES.
+        let _ = addresses.try_push(addr);
+    }
+    Ok(addresses)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn key() -> ClusterKey {
         ClusterKey::new(b"k")
@@ -522,21 +461,21 @@ mod tests {
             Heartbeat::parse(&b, &ClusterKey::new(b"other")),
             Err(WireError::BadMac {
                 offset: 54,
-                field: "mac"
+                field: Field::Mac
             })
         );
         assert_eq!(
             Heartbeat::parse(&b[..10], &k),
             Err(WireError::Truncated {
                 offset: 10,
-                field: "address count"
+                field: Field::AddressCount
             })
         );
         assert_eq!(
             Heartbeat::parse(&b[..b.len() - 1], &k),
             Err(WireError::Truncated {
                 offset: 54,
-                field: "mac"
+                field: Field::Mac
             })
         );
         let mut long = b.to_vec();
@@ -545,9 +484,15 @@ mod tests {
             Heartbeat::parse(&long, &k),
             Err(WireError::TooLong {
                 offset: 70,
-                field: "end after mac"
+                field: Field::Mac
             })
         );
+    }
+
+    #[test]
+    fn header_refusals_are_typed() {
+        let k = key();
+        let b = sample().to_bytes(&k);
         let mut v = b.to_vec();
         v[3] = 2;
         assert_eq!(
@@ -569,7 +514,7 @@ mod tests {
             Heartbeat::parse(&p, &k),
             Err(WireError::Invalid {
                 offset: 9,
-                field: "load percent"
+                field: Field::LoadPercent
             })
         );
         let mut c = b.to_vec();
@@ -578,7 +523,7 @@ mod tests {
             Heartbeat::parse(&c, &k),
             Err(WireError::Invalid {
                 offset: 10,
-                field: "address count"
+                field: Field::AddressCount
             })
         );
         let mut f = b.to_vec();
@@ -587,7 +532,7 @@ mod tests {
             Heartbeat::parse(&f, &k),
             Err(WireError::Invalid {
                 offset: 32,
-                field: "address family"
+                field: Field::AddressFamily
             })
         );
         // Any flipped bit in the signed part fails the MAC (or an earlier check).

@@ -10,19 +10,30 @@
 //!   the crate's only contact with the OS, as in quinn-proto: after `new`, an endpoint is sans-IO.
 //! * [`TimerQueue`]: one deadline structure per endpoint, keyed by the endpoint's own ids, with an
 //!   O(1) earliest deadline and expiry that never scans live timers.
+//! * [`HmacMd5Key`]: the one HMAC-MD5 key type, and the authenticated envelope (signed octets and
+//!   an HMAC-MD5 trailer) of heartbeats and cluster messages.
 //! * [`ct_eq`]: the one constant-time comparison every authenticator check goes through.
+//! * [`Reader`]: the one protocol-free byte reader every codec parses with, its truncation a
+//!   [`Short`] each codec turns into its own `Truncated` error.
+//! * [`ReplayWindow`]: the one anti-replay window, for heartbeats and cluster messages.
 //! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
 //! * [`Node`]: the four calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint.
 //!
 //! Time enters only as a `now: Instant` argument: nothing in the crate reads a clock.
 
+pub mod auth;
 mod ct;
 pub mod limit;
+pub mod reader;
+pub mod replay;
 mod rng;
 mod timer;
 
+pub use auth::HmacMd5Key;
 pub use ct::ct_eq;
 pub use limit::{RateLimit, TokenBucket};
+pub use reader::{Reader, Short};
+pub use replay::ReplayWindow;
 pub use rng::{EntropyError, Rng, seed};
 pub use timer::TimerQueue;
 

@@ -14,13 +14,11 @@
 //! Heartbeats (health and load) are `health` heartbeats sharing the port.
 
 use super::binding::{BindingState, MAX_SIMULTANEOUS};
-use super::wire::Reader;
 pub use super::wire::WireError;
+use super::wire::{Field, Reader};
 use crate::health::NodeId;
-use crate::io::ct_eq;
+use crate::io::auth::EnvelopeError;
 use bytes::BufMut;
-use hmac::{Hmac, Mac};
-use md5::Md5;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// First octets of every cluster message.
@@ -30,7 +28,7 @@ pub const VERSION: u8 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 23;
 /// MAC length.
-pub const MAC_LEN: usize = 16;
+pub const MAC_LEN: usize = crate::io::auth::TAG_LEN;
 /// Most items in one replication batch.
 pub const MAX_ITEMS: usize = 32;
 
@@ -60,6 +58,24 @@ pub enum ClusterError {
         /// Its packet number.
         pn: u64,
     },
+}
+
+// The cluster codec still names its fields with strings; a short read reports the message as a
+// whole ([`Field::ClusterMessage`]) until the record codec gets its own field enum.
+impl From<crate::io::Short<&'static str>> for WireError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        WireError::Truncated {
+            offset: s.offset,
+            field: Field::ClusterMessage,
+            needed: s.needed,
+        }
+    }
+}
+
+impl From<crate::io::Short<&'static str>> for ClusterError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        ClusterError::Wire(s.into())
+    }
 }
 
 /// A replicated binding as the serving HA (or the first HA, for temporary bindings) sees it.
@@ -181,10 +197,6 @@ pub struct ClusterMessage<'a> {
     pub body: Body<'a>,
 }
 
-fn mac(key: &[u8]) -> Option<Hmac<Md5>> {
-    Hmac::<Md5>::new_from_slice(key).ok()
-}
-
 fn put_sock(out: &mut Vec<u8>, a: SocketAddr) {
     let (ip, port) = match a {
         SocketAddr::V4(v) => (*v.ip(), v.port()),
@@ -212,22 +224,8 @@ fn get_nai<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>, WireError> {
     Ok(if b.is_empty() { None } else { Some(b) })
 }
 
-/// The cluster key, prepared once (HMAC-MD5 inner and outer states). Its `Debug` hides it.
-#[derive(Clone)]
-pub struct ClusterMac(Option<Hmac<Md5>>);
-
-impl std::fmt::Debug for ClusterMac {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClusterMac(..)")
-    }
-}
-
-impl ClusterMac {
-    /// Prepares `key`.
-    pub fn new(key: &[u8]) -> Self {
-        ClusterMac(mac(key))
-    }
-}
+/// The cluster key, prepared once: the crate's one HMAC-MD5 key type.
+pub use crate::io::HmacMd5Key as ClusterMac;
 
 impl ClusterMessage<'_> {
     /// Encodes and authenticates the message with `key`.
@@ -277,10 +275,7 @@ impl ClusterMessage<'_> {
             }
             Body::Ack { seq } => out.put_u64(*seq),
         }
-        if let Some(mut m) = key.0.clone() {
-            m.update(&out);
-            out.put_slice(&m.finalize().into_bytes());
-        }
+        key.seal(&mut out);
         out
     }
 }
@@ -407,21 +402,14 @@ impl<'a> ClusterMessage<'a> {
         if !is_cluster_message(data) {
             return Err(ClusterError::Unknown);
         }
-        let split = data
-            .len()
-            .checked_sub(MAC_LEN)
-            .filter(|n| *n >= HEADER_LEN)
-            .ok_or(WireError::Truncated {
+        let signed = key.open(data, HEADER_LEN).map_err(|e| match e {
+            EnvelopeError::Truncated { needed } => ClusterError::Wire(WireError::Truncated {
                 offset: data.len(),
-                field: "cluster message",
-                needed: (HEADER_LEN + MAC_LEN).saturating_sub(data.len()),
-            })?;
-        let (signed, tag) = data.split_at(split);
-        let mut m = key.0.clone().ok_or(ClusterError::BadMac)?;
-        m.update(signed);
-        if !ct_eq(&m.finalize().into_bytes(), tag) {
-            return Err(ClusterError::BadMac);
-        }
+                field: Field::ClusterMessage,
+                needed,
+            }),
+            _ => ClusterError::BadMac,
+        })?;
         let mut r = Reader::new(signed);
         r.bytes(3, "magic")?;
         if r.u8("version")? != VERSION {
@@ -476,58 +464,24 @@ impl<'a> ClusterMessage<'a> {
 }
 
 /// Anti-replay for one sender: the highest packet number seen and a 64-packet window below it;
-/// a higher incarnation resets it, a lower one is refused.
+/// a higher incarnation resets it, a lower one is refused ([`crate::io::ReplayWindow`] of 64).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplayWindow {
-    incarnation: u32,
-    highest: u64,
-    bitmap: u64,
-    seen: bool,
-}
+pub struct ReplayWindow(crate::io::ReplayWindow<64>);
 
 impl ReplayWindow {
     /// Whether `(incarnation, pn)` would be accepted (fresh).
     pub fn check(&self, incarnation: u32, pn: u64) -> bool {
-        if !self.seen || incarnation > self.incarnation {
-            return true;
-        }
-        if incarnation < self.incarnation {
-            return false;
-        }
-        if pn > self.highest {
-            return true;
-        }
-        let age = self.highest - pn;
-        age < 64 && self.bitmap & (1u64 << age) == 0
+        self.0.check(incarnation, pn).is_ok()
     }
 
     /// Records `(incarnation, pn)` as seen (call after [`ReplayWindow::check`] and the MAC).
     pub fn accept(&mut self, incarnation: u32, pn: u64) {
-        if !self.seen || incarnation > self.incarnation {
-            *self = ReplayWindow {
-                incarnation,
-                highest: pn,
-                bitmap: 1,
-                seen: true,
-            };
-            return;
-        }
-        if pn > self.highest {
-            let shift = pn - self.highest;
-            self.bitmap = if shift >= 64 { 0 } else { self.bitmap << shift };
-            self.bitmap |= 1;
-            self.highest = pn;
-        } else {
-            let age = self.highest - pn;
-            if age < 64 {
-                self.bitmap |= 1u64 << age;
-            }
-        }
+        let _ = self.0.accept(incarnation, pn);
     }
 
     /// The sender's incarnation last seen.
     pub fn incarnation(&self) -> u32 {
-        self.incarnation
+        self.0.incarnation()
     }
 }
 
@@ -673,9 +627,7 @@ mod tests {
             b.put_u32(1);
             b.put_u64(1);
             b.put_slice(&body);
-            let mut m = mac(KEY).unwrap();
-            m.update(&b);
-            b.put_slice(&m.finalize().into_bytes());
+            ClusterMac::new(KEY).seal(&mut b);
             if let Ok(parsed) = ClusterMessage::parse(&b, KEY) {
                 prop_assert_eq!(parsed.to_vec(KEY), b);
             }

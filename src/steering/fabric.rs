@@ -36,8 +36,8 @@
 //! when its version is newer than the one it holds, and acknowledges it either way.
 
 use super::gtp::Imsi;
-use super::reader::{Reader, Short};
 use super::vid::VirtualId;
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -57,7 +57,7 @@ pub enum FabricError {
         /// Byte offset of the field.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
     /// A field holds a value the format does not allow.
     #[error("invalid {field} at byte {offset}")]
@@ -65,7 +65,7 @@ pub enum FabricError {
         /// Byte offset of the field.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
     /// Octets left after a message whose body has a fixed end.
     #[error("{extra} trailing octets at byte {offset}")]
@@ -77,12 +77,32 @@ pub enum FabricError {
     },
 }
 
-impl From<Short> for FabricError {
-    fn from(s: Short) -> Self {
-        FabricError::Truncated {
-            offset: s.offset,
-            field: s.field,
-        }
+crate::io::reader::wire_fields! {
+    /// A field of a fabric message, named in its [`FabricError`]s.
+    pub enum Field for FabricError {} {
+        AddressFamily => "address family",
+        Nsapi => "NSAPI",
+        Version => "version",
+        Kind => "kind",
+        EntryState => "entry state",
+        SyncOp => "sync op",
+        Port => "port",
+        CurrentVid => "current vid",
+        EntryCount => "entry count",
+        BackupVid => "backup vid",
+        Teid => "teid",
+        PeerTeidC => "peer TEID C",
+        PeerTeidU => "peer TEID U",
+        Processor => "processor",
+        Incarnation => "incarnation",
+        Ipv4Address => "IPv4 address",
+        Ipv6Address => "IPv6 address",
+        Imsi => "IMSI",
+        UeAddress => "UE address",
+        Magic => "magic",
+        Datagram => "datagram",
+        Vid => "vid",
+        EntryVid => "entry vid",
     }
 }
 
@@ -240,33 +260,33 @@ fn ip_len(ip: IpAddr) -> usize {
 
 fn read_ip(r: &mut Reader<'_>) -> Result<IpAddr, FabricError> {
     let at = r.offset();
-    match r.u8("address family")? {
+    match r.u8(Field::AddressFamily)? {
         4 => {
-            let o = r.take(4, "IPv4 address")?;
+            let o = r.bytes(4, Field::Ipv4Address)?;
             Ok(IpAddr::V4(Ipv4Addr::from(
                 <[u8; 4]>::try_from(o).unwrap_or([0; 4]),
             )))
         }
         6 => {
-            let o = r.take(16, "IPv6 address")?;
+            let o = r.bytes(16, Field::Ipv6Address)?;
             Ok(IpAddr::V6(Ipv6Addr::from(
                 <[u8; 16]>::try_from(o).unwrap_or([0; 16]),
             )))
         }
         _ => Err(FabricError::Invalid {
             offset: at,
-            field: "address family",
+            field: Field::AddressFamily,
         }),
     }
 }
 
 fn read_sock(r: &mut Reader<'_>) -> Result<SocketAddr, FabricError> {
     let ip = read_ip(r)?;
-    let port = r.u16("port")?;
+    let port = r.u16(Field::Port)?;
     Ok(SocketAddr::new(ip, port))
 }
 
-fn read_vid(r: &mut Reader<'_>, field: &'static str) -> Result<VirtualId, FabricError> {
+fn read_vid(r: &mut Reader<'_>, field: Field) -> Result<VirtualId, FabricError> {
     let at = r.offset();
     VirtualId::new(r.u16(field)?).ok_or(FabricError::Invalid { offset: at, field })
 }
@@ -291,15 +311,15 @@ impl SessionRecord {
     }
 
     fn parse(r: &mut Reader<'_>) -> Result<Self, FabricError> {
-        let teid = r.u32("teid")?;
-        let version = r.u32("version")?;
-        let peer_teid_c = r.u32("peer TEID C")?;
-        let peer_teid_u = r.u32("peer TEID U")?;
+        let teid = r.u32(Field::Teid)?;
+        let version = r.u32(Field::Version)?;
+        let peer_teid_c = r.u32(Field::PeerTeidC)?;
+        let peer_teid_u = r.u32(Field::PeerTeidU)?;
         let peer_c = read_ip(r)?;
         let peer_u = read_ip(r)?;
-        let imsi = Imsi(<[u8; 8]>::try_from(r.take(8, "IMSI")?).unwrap_or([0xff; 8]));
-        let nsapi = r.u8("NSAPI")?;
-        let ue = r.take(4, "UE address")?;
+        let imsi = Imsi(<[u8; 8]>::try_from(r.bytes(8, Field::Imsi)?).unwrap_or([0xff; 8]));
+        let nsapi = r.u8(Field::Nsapi)?;
+        let ue = r.bytes(4, Field::UeAddress)?;
         Ok(SessionRecord {
             teid,
             version,
@@ -426,45 +446,45 @@ impl<'a> FabricMessage<'a> {
     /// Parses one fabric message filling the whole datagram.
     pub fn parse(data: &'a [u8]) -> Result<FabricMessage<'a>, FabricError> {
         let mut r = Reader::new(data);
-        let magic = r.take(2, "magic")?;
+        let magic = r.bytes(2, Field::Magic)?;
         if magic != MAGIC {
             return Err(FabricError::Invalid {
                 offset: 0,
-                field: "magic",
+                field: Field::Magic,
             });
         }
-        if r.u8("version")? != VERSION {
+        if r.u8(Field::Version)? != VERSION {
             return Err(FabricError::Invalid {
                 offset: 2,
-                field: "version",
+                field: Field::Version,
             });
         }
-        let kind = r.u8("kind")?;
+        let kind = r.u8(Field::Kind)?;
         let msg = match kind {
             1 => FabricMessage::VidRequest {
-                processor: r.u32("processor")?,
-                incarnation: r.u32("incarnation")?,
-                current: VirtualId::new(r.u16("current vid")?),
+                processor: r.u32(Field::Processor)?,
+                incarnation: r.u32(Field::Incarnation)?,
+                current: VirtualId::new(r.u16(Field::CurrentVid)?),
             },
             2 => FabricMessage::VidAssign {
-                processor: r.u32("processor")?,
-                incarnation: r.u32("incarnation")?,
-                vid: read_vid(&mut r, "vid")?,
+                processor: r.u32(Field::Processor)?,
+                incarnation: r.u32(Field::Incarnation)?,
+                vid: read_vid(&mut r, Field::Vid)?,
             },
             3 => {
-                let version = r.u64("version")?;
-                let n = r.u16("entry count")?;
+                let version = r.u64(Field::Version)?;
+                let n = r.u16(Field::EntryCount)?;
                 let mut entries = Vec::with_capacity(usize::from(n).min(r.remaining() / 8));
                 for _ in 0..n {
-                    let vid = read_vid(&mut r, "entry vid")?;
+                    let vid = read_vid(&mut r, Field::EntryVid)?;
                     let at = r.offset();
-                    let state = match r.u8("entry state")? {
+                    let state = match r.u8(Field::EntryState)? {
                         1 => VidState::Up,
                         2 => VidState::Down,
                         _ => {
                             return Err(FabricError::Invalid {
                                 offset: at,
-                                field: "entry state",
+                                field: Field::EntryState,
                             });
                         }
                     };
@@ -474,13 +494,13 @@ impl<'a> FabricMessage<'a> {
                 FabricMessage::TableUpdate { version, entries }
             }
             4 => FabricMessage::TableAck {
-                version: r.u64("version")?,
+                version: r.u64(Field::Version)?,
             },
             5 | 7 => {
                 let from = read_sock(&mut r)?;
                 let to = read_sock(&mut r)?;
                 let data = Cow::Borrowed(r.rest());
-                r.take(r.remaining(), "datagram")?;
+                r.bytes(r.remaining(), Field::Datagram)?;
                 if kind == 5 {
                     FabricMessage::Packet { from, to, data }
                 } else {
@@ -488,11 +508,11 @@ impl<'a> FabricMessage<'a> {
                 }
             }
             6 => {
-                let backup = VirtualId::new(r.u16("backup vid")?);
+                let backup = VirtualId::new(r.u16(Field::BackupVid)?);
                 let from = read_sock(&mut r)?;
                 let to = read_sock(&mut r)?;
                 let data = Cow::Borrowed(r.rest());
-                r.take(r.remaining(), "datagram")?;
+                r.bytes(r.remaining(), Field::Datagram)?;
                 FabricMessage::Directed {
                     backup,
                     from,
@@ -502,13 +522,13 @@ impl<'a> FabricMessage<'a> {
             }
             8 => {
                 let at = r.offset();
-                let delete = match r.u8("sync op")? {
+                let delete = match r.u8(Field::SyncOp)? {
                     1 => false,
                     2 => true,
                     _ => {
                         return Err(FabricError::Invalid {
                             offset: at,
-                            field: "sync op",
+                            field: Field::SyncOp,
                         });
                     }
                 };
@@ -518,13 +538,13 @@ impl<'a> FabricMessage<'a> {
                 }
             }
             9 => FabricMessage::SyncAck {
-                teid: r.u32("teid")?,
-                version: r.u32("version")?,
+                teid: r.u32(Field::Teid)?,
+                version: r.u32(Field::Version)?,
             },
             _ => {
                 return Err(FabricError::Invalid {
                     offset: 3,
-                    field: "kind",
+                    field: Field::Kind,
                 });
             }
         };

@@ -51,7 +51,6 @@ pub mod gtp;
 pub use crate::io::limit;
 pub mod line;
 pub mod processor;
-mod reader;
 pub mod switch;
 pub mod vid;
 

@@ -2,8 +2,7 @@
 //! otherwise arbitrary (to check `emit(parse(b)) == b` on whatever parses).
 
 use crate::health::{Heartbeat, Load, MAX_ADDRESSES, NodeId, Role};
-use hmac::{Hmac, Mac};
-use md5::Md5;
+use crate::io::HmacMd5Key;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -73,10 +72,7 @@ pub fn signed_bytes(key: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
                 b.push(fam);
                 b.extend_from_slice(&body);
             }
-            if let Ok(mut m) = <Hmac<Md5> as Mac>::new_from_slice(key) {
-                m.update(&b);
-                b.extend_from_slice(&m.finalize().into_bytes());
-            }
+            HmacMd5Key::new(key).seal(&mut b);
             b
         })
 }

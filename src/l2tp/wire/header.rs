@@ -14,7 +14,8 @@
 //! refused with [`WireError::UnsupportedVersion`], as is every other value. Reserved bits are
 //! ignored on receipt and sent as 0.
 
-use super::{Cursor, WireError};
+use super::{Field, HeaderRule, WireError};
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 
@@ -134,27 +135,27 @@ impl ControlHeader {
 
 /// What [`parse_header`] found.
 pub(crate) enum ParsedHeader<'a> {
-    Control(ControlHeader, Cursor<'a>),
-    Data(DataHeader<'a>, Cursor<'a>),
+    Control(ControlHeader, Reader<'a>),
+    Data(DataHeader<'a>, Reader<'a>),
 }
 
 /// Reads the first two octets only: is this a control message, and which version. Cheap enough for
 /// a demultiplexer.
 pub fn peek_flags(data: &[u8]) -> Result<(bool, u16), WireError> {
-    let mut c = Cursor::new(data, 0);
-    let flags = c.u16("flags")?;
+    let mut c = Reader::at(data, 0);
+    let flags = c.u16(Field::Flags)?;
     Ok((flags & FLAG_TYPE != 0, flags & VERSION_MASK))
 }
 
 /// Reads the tunnel id of an L2TPv2 message (control or data) without a full parse.
 pub fn peek_tunnel_id(data: &[u8]) -> Result<u16, WireError> {
-    let mut c = Cursor::new(data, 0);
-    let flags = c.u16("flags")?;
+    let mut c = Reader::at(data, 0);
+    let flags = c.u16(Field::Flags)?;
     check_version(flags)?;
     if flags & FLAG_LENGTH != 0 {
-        c.u16("length")?;
+        c.u16(Field::Length)?;
     }
-    c.u16("tunnel id")
+    Ok(c.u16(Field::TunnelId)?)
 }
 
 fn check_version(flags: u16) -> Result<(), WireError> {
@@ -169,15 +170,15 @@ fn check_version(flags: u16) -> Result<(), WireError> {
 }
 
 pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
-    let mut c = Cursor::new(data, 0);
-    let flags = c.u16("flags")?;
+    let mut c = Reader::at(data, 0);
+    let flags = c.u16(Field::Flags)?;
     check_version(flags)?;
     let bad = |field| WireError::BadHeader { offset: 0, field };
     let check_len = |len: u16| {
         if usize::from(len) != data.len() {
             Err(WireError::BadLength {
                 offset: 2,
-                field: "length",
+                field: Field::Length,
                 declared: usize::from(len),
                 actual: data.len(),
             })
@@ -187,22 +188,22 @@ pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
     };
     if flags & FLAG_TYPE != 0 {
         if flags & FLAG_LENGTH == 0 {
-            return Err(bad("control message without L bit"));
+            return Err(bad(HeaderRule::ControlWithoutLength));
         }
         if flags & FLAG_SEQUENCE == 0 {
-            return Err(bad("control message without S bit"));
+            return Err(bad(HeaderRule::ControlWithoutSequence));
         }
         if flags & FLAG_OFFSET != 0 {
-            return Err(bad("control message with O bit"));
+            return Err(bad(HeaderRule::ControlWithOffset));
         }
         if flags & FLAG_PRIORITY != 0 {
-            return Err(bad("control message with P bit"));
+            return Err(bad(HeaderRule::ControlWithPriority));
         }
-        let len = c.u16("length")?;
-        let tunnel_id = c.u16("tunnel id")?;
-        let session_id = c.u16("session id")?;
-        let ns = c.u16("ns")?;
-        let nr = c.u16("nr")?;
+        let len = c.u16(Field::Length)?;
+        let tunnel_id = c.u16(Field::TunnelId)?;
+        let session_id = c.u16(Field::SessionId)?;
+        let ns = c.u16(Field::Ns)?;
+        let nr = c.u16(Field::Nr)?;
         check_len(len)?;
         Ok(ParsedHeader::Control(
             ControlHeader {
@@ -216,19 +217,19 @@ pub(crate) fn parse_header(data: &[u8]) -> Result<ParsedHeader<'_>, WireError> {
     } else {
         let with_length = flags & FLAG_LENGTH != 0;
         if with_length {
-            let len = c.u16("length")?;
+            let len = c.u16(Field::Length)?;
             check_len(len)?;
         }
-        let tunnel_id = c.u16("tunnel id")?;
-        let session_id = c.u16("session id")?;
+        let tunnel_id = c.u16(Field::TunnelId)?;
+        let session_id = c.u16(Field::SessionId)?;
         let sequence = if flags & FLAG_SEQUENCE != 0 {
-            Some((c.u16("ns")?, c.u16("nr")?))
+            Some((c.u16(Field::Ns)?, c.u16(Field::Nr)?))
         } else {
             None
         };
         let offset_pad = if flags & FLAG_OFFSET != 0 {
-            let size = c.u16("offset size")?;
-            Some(Cow::Borrowed(c.take(usize::from(size), "offset pad")?))
+            let size = c.u16(Field::OffsetSize)?;
+            Some(Cow::Borrowed(c.bytes(usize::from(size), Field::OffsetPad)?))
         } else {
             None
         };

@@ -12,7 +12,8 @@
 
 use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
-use super::{Cursor, WireError, hidden};
+use super::{Field, WireError, hidden};
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
@@ -138,7 +139,7 @@ impl<'a> Message<'a> {
         match header::parse_header(data)? {
             ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
                 header,
-                payload: Cow::Borrowed(c.rest),
+                payload: Cow::Borrowed(c.rest()),
             })),
             ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
                 header, c, opts,
@@ -241,12 +242,12 @@ impl<'a> DataMessage<'a> {
 impl<'a> ControlMessage<'a> {
     fn parse_body(
         header: ControlHeader,
-        mut c: Cursor<'a>,
+        mut c: Reader<'a>,
         opts: &ParseOptions<'_>,
     ) -> Result<Self, WireError> {
-        let first_offset = c.offset;
+        let first_offset = c.offset();
         // Most AVPs are 8 to 10 octets: one allocation for the typical message.
-        let mut avps = Vec::with_capacity((c.rest.len() / 8).min(64));
+        let mut avps = Vec::with_capacity((c.rest().len() / 8).min(64));
         let mut rv: Option<&'a [u8]> = None;
         while !c.is_empty() {
             let raw = avp::read_raw(&mut c)?;
@@ -760,10 +761,14 @@ impl<'a> ControlMessage<'a> {
             .iter()
             .any(|a| a.value.value_len() > avp::MAX_VALUE_LEN)
         {
-            return Err(WireError::TooLong { field: "avp value" });
+            return Err(WireError::TooLong {
+                field: Field::AvpValue,
+            });
         }
         if self.encoded_len() > usize::from(u16::MAX) {
-            return Err(WireError::TooLong { field: "message" });
+            return Err(WireError::TooLong {
+                field: Field::Message,
+            });
         }
         Ok(())
     }

@@ -36,8 +36,6 @@ pub use header::{ControlHeader, DataHeader};
 pub use hidden::challenge_response;
 pub use message::{ControlMessage, DataMessage, Message, MessageType, ParseOptions};
 
-use nom::Parser;
-
 /// Why a datagram could not be parsed (or a message could not be hidden/unhidden).
 ///
 /// Every variant carries the byte offset in the datagram where the problem was found and, where it
@@ -51,7 +49,7 @@ pub enum WireError {
         /// Byte offset of the incomplete field.
         offset: usize,
         /// The field being read.
-        field: &'static str,
+        field: Field,
     },
     /// A version other than 2 (3 is L2TPv3 over UDP, 1 is L2F).
     #[error("unsupported L2TP version {version} at byte {offset} (only L2TPv2 is supported)")]
@@ -68,7 +66,7 @@ pub enum WireError {
         /// Byte offset of the flags.
         offset: usize,
         /// What is wrong.
-        field: &'static str,
+        field: HeaderRule,
     },
     /// A length field disagrees with the data.
     #[error("bad length at byte {offset}: {field} says {declared}, {actual} available")]
@@ -76,7 +74,7 @@ pub enum WireError {
         /// Byte offset of the length field.
         offset: usize,
         /// The length field.
-        field: &'static str,
+        field: Field,
         /// The value of the field.
         declared: usize,
         /// What the data allows.
@@ -92,7 +90,7 @@ pub enum WireError {
         /// The value length found.
         len: usize,
         /// The rule it breaks.
-        rule: &'static str,
+        rule: LengthRule,
     },
     /// A value that is not valid for its field.
     #[error("invalid value at byte {offset}: {field}")]
@@ -100,7 +98,7 @@ pub enum WireError {
         /// Byte offset.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
     /// The first AVP of a control message is not a Message Type AVP.
     #[error("first AVP at byte {offset} is not Message Type")]
@@ -146,62 +144,113 @@ pub enum WireError {
     #[error("{field} too long to encode")]
     TooLong {
         /// The field.
-        field: &'static str,
+        field: Field,
     },
 }
 
-type NomErr<'a> = nom::error::Error<&'a [u8]>;
-
-/// A position-tracking reader over a datagram, built on nom's complete parsers.
-#[derive(Clone, Copy)]
-pub(crate) struct Cursor<'a> {
-    pub(crate) rest: &'a [u8],
-    pub(crate) offset: usize,
+crate::io::reader::wire_fields! {
+    /// A field of an L2TPv2 header or AVP (RFC 2661 sections 3.1, 4.1 and 4.4), named in its
+    /// [`WireError`]s.
+    pub enum Field for WireError {} {
+        Flags => "flags",
+        Length => "length",
+        TunnelId => "tunnel id",
+        SessionId => "session id",
+        Ns => "ns",
+        Nr => "nr",
+        OffsetSize => "offset size",
+        OffsetPad => "offset pad",
+        AvpValue => "avp value",
+        Message => "message",
+        Version => "version",
+        Revision => "revision",
+        CauseMessage => "cause message",
+        ResultCode => "result code",
+        ErrorCode => "error code",
+        CauseCode => "cause code",
+        Reserved => "reserved",
+        AvpFlagsAndLength => "avp flags and length",
+        VendorId => "vendor id",
+        AttributeType => "attribute type",
+        TieBreaker => "tie breaker",
+        CrcErrors => "crc errors",
+        FramingErrors => "framing errors",
+        HardwareOverruns => "hardware overruns",
+        BufferOverruns => "buffer overruns",
+        TimeOutErrors => "time-out errors",
+        AlignmentErrors => "alignment errors",
+        SendAccm => "send accm",
+        ReceiveAccm => "receive accm",
+        AttributeValue => "attribute value",
+        AvpLength => "avp length",
+        FirmwareRevision => "firmware revision",
+        AssignedTunnelId => "assigned tunnel id",
+        ReceiveWindowSize => "receive window size",
+        AssignedSessionId => "assigned session id",
+        ProxyAuthenType => "proxy authen type",
+        ProxyAuthenId => "proxy authen id",
+        FramingCapabilities => "framing capabilities",
+        BearerCapabilities => "bearer capabilities",
+        CallSerialNumber => "call serial number",
+        MinimumBps => "minimum bps",
+        MaximumBps => "maximum bps",
+        BearerType => "bearer type",
+        FramingType => "framing type",
+        ConnectSpeed => "connect speed",
+        PhysicalChannelId => "physical channel id",
+        RxConnectSpeed => "rx connect speed",
+        MessageType => "message type",
+    }
 }
 
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(data: &'a [u8], offset: usize) -> Self {
-        Cursor { rest: data, offset }
+/// A header bit that a control message forbids or requires (RFC 2661 3.1: T=L=S=1, O=P=0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeaderRule {
+    /// L (length present) is 0.
+    ControlWithoutLength,
+    /// S (sequence present) is 0.
+    ControlWithoutSequence,
+    /// O (offset present) is 1.
+    ControlWithOffset,
+    /// P (priority) is 1.
+    ControlWithPriority,
+}
+
+impl std::fmt::Display for HeaderRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeaderRule::ControlWithoutLength => "control message without L bit",
+            HeaderRule::ControlWithoutSequence => "control message without S bit",
+            HeaderRule::ControlWithOffset => "control message with O bit",
+            HeaderRule::ControlWithPriority => "control message with P bit",
+        })
     }
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        let (rest, v) = nom::number::complete::be_u8::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
-        let (rest, v) = nom::number::complete::be_u16::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        let (rest, v) = nom::number::complete::be_u32::<_, NomErr<'a>>
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let (rest, v) = nom::bytes::complete::take::<_, _, NomErr<'a>>(n)
-            .parse(self.rest)
-            .map_err(|_| self.trunc(field))?;
-        self.advance(rest);
-        Ok(v)
-    }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-    fn advance(&mut self, rest: &'a [u8]) {
-        self.offset += self.rest.len() - rest.len();
-        self.rest = rest;
-    }
-    fn trunc(&self, field: &'static str) -> WireError {
-        WireError::Truncated {
-            offset: self.offset,
-            field,
+}
+
+/// The length rule of an AVP value (RFC 2661 4.4; 4.1 for the vendor AVPs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LengthRule {
+    /// Exactly this many octets (0: no value).
+    Exactly(u16),
+    /// At least this many octets.
+    AtLeast(u16),
+    /// 2 octets (a result code alone), or 4 and more (with an error code and message).
+    TwoOrAtLeastFour,
+    /// 4 (IPv4) or 16 (IPv6) octets.
+    FourOrSixteen,
+}
+
+impl std::fmt::Display for LengthRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LengthRule::Exactly(0) => f.write_str("no value"),
+            LengthRule::Exactly(n) => write!(f, "{n} octets"),
+            LengthRule::AtLeast(1) => f.write_str("at least 1 octet"),
+            LengthRule::AtLeast(n) => write!(f, "at least {n} octets"),
+            LengthRule::TwoOrAtLeastFour => f.write_str("2 octets, or 4 and more"),
+            LengthRule::FourOrSixteen => f.write_str("4 (IPv4) or 16 (IPv6) octets"),
         }
     }
 }

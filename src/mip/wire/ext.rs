@@ -1,6 +1,6 @@
 //! Registration extensions (RFC 5944 section 3.5 and the RFCs that add types).
 
-use super::{Reader, WireError};
+use super::{Field, Reader, WireError};
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
@@ -337,13 +337,15 @@ impl<'a> Extension<'a> {
     /// Reports a value too long for its length field (emit would cut it).
     pub fn check(&self) -> Result<(), WireError> {
         let (len, max, field) = match self {
-            Extension::Auth { authenticator, .. } => (authenticator.len(), 251, "authenticator"),
-            Extension::GeneralizedAuth { authenticator, .. } => {
-                (authenticator.len(), 65531, "authenticator")
+            Extension::Auth { authenticator, .. } => {
+                (authenticator.len(), 251, Field::Authenticator)
             }
-            Extension::Nai(n) => (n.len(), 255, "NAI"),
-            Extension::Cvse { value, .. } => (value.len(), 65529, "CVSE value"),
-            Extension::Nvse { value, .. } => (value.len(), 247, "NVSE value"),
+            Extension::GeneralizedAuth { authenticator, .. } => {
+                (authenticator.len(), 65531, Field::Authenticator)
+            }
+            Extension::Nai(n) => (n.len(), 255, Field::Nai),
+            Extension::Cvse { value, .. } => (value.len(), 65529, Field::CvseValue),
+            Extension::Nvse { value, .. } => (value.len(), 247, Field::NvseValue),
             Extension::PmipNonSkippable { data, .. } | Extension::Other { data, .. } => (
                 data.len(),
                 if self.ext_type().is_long_format() {
@@ -351,9 +353,9 @@ impl<'a> Extension<'a> {
                 } else {
                     255
                 },
-                "data",
+                Field::Data,
             ),
-            _ => (0, 0, ""),
+            _ => (0, 0, Field::Data),
         };
         if len > max {
             Err(WireError::BadLength {
@@ -503,16 +505,16 @@ impl<'a> Extension<'a> {
 
     /// Parses one extension at the reader's position.
     pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Extension<'a>, WireError> {
-        let t = ExtensionType(r.u8("extension type")?);
+        let t = ExtensionType(r.u8(Field::ExtensionType)?);
         if t.is_long_format() {
             let second = r.u8(if t == ExtensionType::CVSE {
-                "CVSE reserved"
+                Field::CvseReserved
             } else {
-                "extension subtype"
+                Field::ExtensionSubtype
             })?;
-            let len_at = r.pos();
-            let len = usize::from(r.u16("extension length")?);
-            let mut body = Reader::new(r.bytes(len, "extension data")?);
+            let len_at = r.offset();
+            let len = usize::from(r.u16(Field::ExtensionLength)?);
+            let mut body = Reader::new(r.bytes(len, Field::ExtensionData)?);
             let bad = |field| WireError::BadLength {
                 offset: len_at,
                 field,
@@ -521,37 +523,37 @@ impl<'a> Extension<'a> {
             return Ok(match t {
                 ExtensionType::GENERALIZED_AUTH => {
                     if len < 4 {
-                        return Err(bad("generalized auth length"));
+                        return Err(bad(Field::GeneralizedAuthLength));
                     }
-                    let spi = body.u32("SPI")?;
+                    let spi = body.u32(Field::Spi)?;
                     Extension::GeneralizedAuth {
                         subtype: second,
                         spi,
-                        authenticator: Cow::Borrowed(body.bytes(len - 4, "authenticator")?),
+                        authenticator: Cow::Borrowed(body.bytes(len - 4, Field::Authenticator)?),
                     }
                 }
                 ExtensionType::CVSE => {
                     if len < 6 {
-                        return Err(bad("CVSE length"));
+                        return Err(bad(Field::CvseLength));
                     }
-                    let vendor_id = body.u32("CVSE vendor id")?;
-                    let vendor_type = body.u16("CVSE vendor type")?;
+                    let vendor_id = body.u32(Field::CvseVendorId)?;
+                    let vendor_type = body.u16(Field::CvseVendorType)?;
                     Extension::Cvse {
                         reserved: second,
                         vendor_id,
                         vendor_type,
-                        value: Cow::Borrowed(body.bytes(len - 6, "CVSE value")?),
+                        value: Cow::Borrowed(body.bytes(len - 6, Field::CvseValue)?),
                     }
                 }
                 _ => Extension::PmipNonSkippable {
                     subtype: second,
-                    data: Cow::Borrowed(body.bytes(len, "extension data")?),
+                    data: Cow::Borrowed(body.bytes(len, Field::ExtensionData)?),
                 },
             });
         }
-        let len_at = r.pos();
-        let len = usize::from(r.u8("extension length")?);
-        let data = r.bytes(len, "extension data")?;
+        let len_at = r.offset();
+        let len = usize::from(r.u8(Field::ExtensionLength)?);
+        let data = r.bytes(len, Field::ExtensionData)?;
         let mut body = Reader::new(data);
         let bad = |field| WireError::BadLength {
             offset: len_at,
@@ -561,66 +563,66 @@ impl<'a> Extension<'a> {
         Ok(match t {
             ExtensionType::MN_HA_AUTH | ExtensionType::MN_FA_AUTH | ExtensionType::FA_HA_AUTH => {
                 if len < 4 {
-                    return Err(bad("authentication extension length"));
+                    return Err(bad(Field::AuthenticationExtensionLength));
                 }
-                let spi = body.u32("SPI")?;
+                let spi = body.u32(Field::Spi)?;
                 Extension::Auth {
                     ext_type: t,
                     spi,
-                    authenticator: Cow::Borrowed(body.bytes(len - 4, "authenticator")?),
+                    authenticator: Cow::Borrowed(body.bytes(len - 4, Field::Authenticator)?),
                 }
             }
             ExtensionType::MN_NAI => Extension::Nai(Cow::Borrowed(data)),
             ExtensionType::REVOCATION_SUPPORT => {
                 if len != 6 {
-                    return Err(bad("revocation support length"));
+                    return Err(bad(Field::RevocationSupportLength));
                 }
                 Extension::RevocationSupport {
-                    flags: body.u16("revocation flags")?,
-                    timestamp: body.u32("revocation timestamp")?,
+                    flags: body.u16(Field::RevocationFlags)?,
+                    timestamp: body.u32(Field::RevocationTimestamp)?,
                 }
             }
             ExtensionType::DYNAMIC_HA => {
                 if len != 5 {
-                    return Err(bad("dynamic HA length"));
+                    return Err(bad(Field::DynamicHaLength));
                 }
                 Extension::DynamicHa {
-                    subtype: body.u8("dynamic HA subtype")?,
-                    home_agent: body.addr("dynamic HA address")?,
+                    subtype: body.u8(Field::DynamicHaSubtype)?,
+                    home_agent: body.addr(Field::DynamicHaAddress)?,
                 }
             }
             ExtensionType::NVSE => {
                 if len < 8 {
-                    return Err(bad("NVSE length"));
+                    return Err(bad(Field::NvseLength));
                 }
                 Extension::Nvse {
-                    reserved: body.u16("NVSE reserved")?,
-                    vendor_id: body.u32("NVSE vendor id")?,
-                    vendor_type: body.u16("NVSE vendor type")?,
-                    value: Cow::Borrowed(body.bytes(len - 8, "NVSE value")?),
+                    reserved: body.u16(Field::NvseReserved)?,
+                    vendor_id: body.u32(Field::NvseVendorId)?,
+                    vendor_type: body.u16(Field::NvseVendorType)?,
+                    value: Cow::Borrowed(body.bytes(len - 8, Field::NvseValue)?),
                 }
             }
             ExtensionType::UDP_TUNNEL_REQUEST => {
                 if len != 6 {
-                    return Err(bad("UDP tunnel request length"));
+                    return Err(bad(Field::UdpTunnelRequestLength));
                 }
                 Extension::UdpTunnelRequest {
-                    subtype: body.u8("UDP tunnel request subtype")?,
-                    reserved1: body.u8("UDP tunnel request reserved")?,
-                    flags: body.u8("UDP tunnel request flags")?,
-                    encapsulation: body.u8("UDP tunnel request encapsulation")?,
-                    reserved2: body.u16("UDP tunnel request reserved")?,
+                    subtype: body.u8(Field::UdpTunnelRequestSubtype)?,
+                    reserved1: body.u8(Field::UdpTunnelRequestReserved)?,
+                    flags: body.u8(Field::UdpTunnelRequestFlags)?,
+                    encapsulation: body.u8(Field::UdpTunnelRequestEncapsulation)?,
+                    reserved2: body.u16(Field::UdpTunnelRequestReserved)?,
                 }
             }
             ExtensionType::UDP_TUNNEL_REPLY => {
                 if len != 6 {
-                    return Err(bad("UDP tunnel reply length"));
+                    return Err(bad(Field::UdpTunnelReplyLength));
                 }
                 Extension::UdpTunnelReply {
-                    subtype: body.u8("UDP tunnel reply subtype")?,
-                    code: body.u8("UDP tunnel reply code")?,
-                    flags: body.u16("UDP tunnel reply flags")?,
-                    keepalive: body.u16("UDP tunnel reply keepalive")?,
+                    subtype: body.u8(Field::UdpTunnelReplySubtype)?,
+                    code: body.u8(Field::UdpTunnelReplyCode)?,
+                    flags: body.u16(Field::UdpTunnelReplyFlags)?,
+                    keepalive: body.u16(Field::UdpTunnelReplyKeepalive)?,
                 }
             }
             _ => Extension::Other {

@@ -37,13 +37,17 @@
 //! ```
 
 pub mod auth;
+mod builder;
 mod ext;
 pub mod replay;
+mod summary;
 
+pub use builder::{Builder, append_auth, append_auth_prepared};
 pub use ext::{
     DYNAMIC_HA_REDIRECTED, DYNAMIC_HA_REQUESTED, Extension, ExtensionType, GEN_AUTH_MN_AAA,
     REVOCATION_I_BIT,
 };
+pub use summary::{AuthRef, Summary};
 
 use auth::{AuthAlgorithm, AuthError, PreparedKey, SecurityAssociation};
 use bytes::BufMut;
@@ -70,7 +74,7 @@ pub enum WireError {
         /// Offset of the field.
         offset: usize,
         /// Name of the field.
-        field: &'static str,
+        field: Field,
         /// Bytes missing.
         needed: usize,
     },
@@ -88,82 +92,64 @@ pub enum WireError {
         /// Offset of the length field.
         offset: usize,
         /// Name of the length field.
-        field: &'static str,
+        field: Field,
         /// The length found.
         len: usize,
     },
 }
 
-/// Byte reader over a complete datagram: nom's `complete` parsers, errors mapped to [`WireError`].
-pub(crate) struct Reader<'a> {
-    rest: &'a [u8],
-    pos: usize,
-}
+pub(crate) use crate::io::Reader;
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
-        Reader { rest: data, pos: 0 }
-    }
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-    pub(crate) fn remaining(&self) -> usize {
-        self.rest.len()
-    }
-    fn truncated(&self, field: &'static str, want: usize) -> WireError {
-        WireError::Truncated {
-            offset: self.pos,
-            field,
-            needed: want.saturating_sub(self.rest.len()),
-        }
-    }
-    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let r: nom::IResult<&'a [u8], &'a [u8]> = nom::bytes::complete::take(n).parse(self.rest);
-        match r {
-            Ok((rest, v)) => {
-                self.rest = rest;
-                self.pos += n;
-                Ok(v)
-            }
-            Err(_) => Err(self.truncated(field, n)),
-        }
-    }
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
-        let r: nom::IResult<&'a [u8], u8> = nom::number::complete::be_u8(self.rest);
-        self.step(r, 1, field)
-    }
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
-        let r: nom::IResult<&'a [u8], u16> = nom::number::complete::be_u16(self.rest);
-        self.step(r, 2, field)
-    }
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
-        let r: nom::IResult<&'a [u8], u32> = nom::number::complete::be_u32(self.rest);
-        self.step(r, 4, field)
-    }
-    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
-        let r: nom::IResult<&'a [u8], u64> = nom::number::complete::be_u64(self.rest);
-        self.step(r, 8, field)
-    }
-    pub(crate) fn addr(&mut self, field: &'static str) -> Result<Ipv4Addr, WireError> {
-        self.u32(field).map(Ipv4Addr::from)
-    }
-    fn step<T>(
-        &mut self,
-        r: nom::IResult<&'a [u8], T>,
-        n: usize,
-        field: &'static str,
-    ) -> Result<T, WireError> {
-        match r {
-            Ok((rest, v)) => {
-                self.rest = rest;
-                self.pos += n;
-                Ok(v)
-            }
-            Err(_) => Err(self.truncated(field, n)),
-        }
+crate::io::reader::wire_fields! {
+    /// A field of a registration message or extension (RFC 5944 3.3, 3.4, 3.5; RFC 3543, 4433,
+    /// 4917 extensions), named in its [`WireError`]s.
+    pub enum Field for WireError { needed } {
+        Type => "type",
+        Flags => "flags",
+        Code => "code",
+        Lifetime => "lifetime",
+        Identification => "identification",
+        HomeAddress => "home address",
+        HomeAgent => "home agent",
+        CareOfAddress => "care-of address",
+        FixedPart => "fixed part",
+        ExtensionType => "extension type",
+        ExtensionLength => "extension length",
+        DynamicHaSubtype => "dynamic HA subtype",
+        UdpTunnelRequestSubtype => "UDP tunnel request subtype",
+        UdpTunnelRequestReserved => "UDP tunnel request reserved",
+        UdpTunnelRequestFlags => "UDP tunnel request flags",
+        UdpTunnelRequestEncapsulation => "UDP tunnel request encapsulation",
+        UdpTunnelReplySubtype => "UDP tunnel reply subtype",
+        UdpTunnelReplyCode => "UDP tunnel reply code",
+        CvseVendorType => "CVSE vendor type",
+        RevocationFlags => "revocation flags",
+        NvseReserved => "NVSE reserved",
+        NvseVendorType => "NVSE vendor type",
+        UdpTunnelReplyFlags => "UDP tunnel reply flags",
+        UdpTunnelReplyKeepalive => "UDP tunnel reply keepalive",
+        Spi => "SPI",
+        CvseVendorId => "CVSE vendor id",
+        RevocationTimestamp => "revocation timestamp",
+        NvseVendorId => "NVSE vendor id",
+        DynamicHaAddress => "dynamic HA address",
+        ExtensionData => "extension data",
+        Authenticator => "authenticator",
+        CvseValue => "CVSE value",
+        NvseValue => "NVSE value",
+        GeneralizedAuthLength => "generalized auth length",
+        CvseLength => "CVSE length",
+        AuthenticationExtensionLength => "authentication extension length",
+        RevocationSupportLength => "revocation support length",
+        DynamicHaLength => "dynamic HA length",
+        NvseLength => "NVSE length",
+        UdpTunnelRequestLength => "UDP tunnel request length",
+        UdpTunnelReplyLength => "UDP tunnel reply length",
+        CvseReserved => "CVSE reserved",
+        ExtensionSubtype => "extension subtype",
+        Nai => "NAI",
+        Data => "data",
+        ClusterMessage => "cluster message",
     }
 }
 
@@ -321,22 +307,22 @@ impl Header {
             _ => {}
         }
         let mut r = Reader::new(data);
-        let t = r.u8("type")?;
+        let t = r.u8(Field::Type)?;
         let h = match MessageType(t) {
             MessageType::REGISTRATION_REQUEST => Header::Request(Request {
-                flags: RequestFlags(r.u8("flags")?),
-                lifetime: r.u16("lifetime")?,
-                home_address: r.addr("home address")?,
-                home_agent: r.addr("home agent")?,
-                care_of: r.addr("care-of address")?,
-                identification: r.u64("identification")?,
+                flags: RequestFlags(r.u8(Field::Flags)?),
+                lifetime: r.u16(Field::Lifetime)?,
+                home_address: r.addr(Field::HomeAddress)?,
+                home_agent: r.addr(Field::HomeAgent)?,
+                care_of: r.addr(Field::CareOfAddress)?,
+                identification: r.u64(Field::Identification)?,
             }),
             MessageType::REGISTRATION_REPLY => Header::Reply(Reply {
-                code: ReplyCode(r.u8("code")?),
-                lifetime: r.u16("lifetime")?,
-                home_address: r.addr("home address")?,
-                home_agent: r.addr("home agent")?,
-                identification: r.u64("identification")?,
+                code: ReplyCode(r.u8(Field::Code)?),
+                lifetime: r.u16(Field::Lifetime)?,
+                home_address: r.addr(Field::HomeAddress)?,
+                home_agent: r.addr(Field::HomeAgent)?,
+                identification: r.u64(Field::Identification)?,
             }),
             _ => {
                 return Err(WireError::UnsupportedType {
@@ -345,7 +331,7 @@ impl Header {
                 });
             }
         };
-        Ok((h, r.pos()))
+        Ok((h, r.offset()))
     }
 
     /// Encoded length of the fixed part.
@@ -535,7 +521,7 @@ impl<'a> Message<'a> {
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
         let (header, start) = Header::parse(data)?;
         let mut r = Reader::new(data);
-        r.bytes(start, "fixed part")?;
+        r.bytes(start, Field::FixedPart)?;
         let mut extensions = Vec::new();
         while !r.is_empty() {
             extensions.push(Extension::parse(&mut r)?);
@@ -688,311 +674,4 @@ impl<'a> Message<'a> {
         }
         .verify_prepared(raw, spi, key)
     }
-}
-
-/// An authentication extension found by [`Summary::parse`]: its SPI, its authenticator (borrowed
-/// from the message) and how many leading bytes of the message it protects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AuthRef<'a> {
-    /// Security Parameter Index.
-    pub spi: u32,
-    /// The authenticator.
-    pub authenticator: &'a [u8],
-    /// Leading bytes of the message the authenticator covers.
-    pub covered_len: usize,
-}
-
-impl AuthRef<'_> {
-    /// Verifies the authenticator over `raw` (the message it was found in) with the prepared key
-    /// of the association with SPI `spi`, in constant time; the same answers as
-    /// [`Message::verify_prepared`].
-    pub fn verify_prepared(
-        &self,
-        raw: &[u8],
-        spi: u32,
-        key: &PreparedKey,
-    ) -> Result<(), AuthError> {
-        if self.spi != spi {
-            return Err(AuthError::UnknownSpi { spi: self.spi });
-        }
-        let covered = raw.get(..self.covered_len).ok_or(AuthError::Truncated {
-            needed: self.covered_len,
-            got: raw.len(),
-        })?;
-        if key.verify(covered, self.authenticator) {
-            Ok(())
-        } else {
-            Err(AuthError::Mismatch { spi })
-        }
-    }
-}
-
-/// What a Home Agent reads of a registration message, gathered in one pass over the extensions
-/// without allocating (where [`Message::parse`] collects them into a vector). It accepts and
-/// refuses exactly what [`Message::parse`] does, and its fields are those of the first extension of
-/// each kind, as [`Message::nai`], [`Message::unknown_non_skippable`] and [`Message::position`]
-/// find them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Summary<'a> {
-    /// The fixed part.
-    pub header: Header,
-    /// The Mobile Node NAI (RFC 2794), if present.
-    pub nai: Option<&'a [u8]>,
-    /// The first non-skippable extension this codec does not model (134 for a request).
-    pub unknown_non_skippable: Option<ExtensionType>,
-    /// The first Mobile-Home authentication extension.
-    pub mn_ha: Option<AuthRef<'a>>,
-    /// The first Foreign-Home authentication extension.
-    pub fa_ha: Option<AuthRef<'a>>,
-    /// How many authorization-enabling extensions the message carries (RFC 5944 section 1.9):
-    /// Mobile-Home authentication (32) and MN-AAA generalized authentication (36, subtype 1,
-    /// RFC 3012 section 3), saturating at 255. A home agent accepts exactly one (RFC 5944 section
-    /// 3.8.2.1; 131 otherwise).
-    pub authorizing: u8,
-    /// Offset just past the first NAI extension (0 without one): whether the first MN-HA
-    /// authenticator covers it (see [`Summary::covered_nai`]).
-    pub nai_end: usize,
-    /// How many Foreign-Home authentication extensions (34) the message carries, saturating at
-    /// 255. When the home agent shares a mobility security association with the relaying foreign
-    /// agent it accepts exactly one, valid (RFC 5944 section 3.8.2.1; 132 otherwise).
-    pub fa_ha_count: u8,
-}
-
-impl<'a> Summary<'a> {
-    /// Parses one complete UDP payload. Never panics.
-    pub fn parse(data: &'a [u8]) -> Result<Summary<'a>, WireError> {
-        let (header, start) = Header::parse(data)?;
-        let mut r = Reader::new(data);
-        r.bytes(start, "fixed part")?;
-        let mut s = Summary {
-            header,
-            nai: None,
-            unknown_non_skippable: None,
-            mn_ha: None,
-            fa_ha: None,
-            authorizing: 0,
-            nai_end: 0,
-            fa_ha_count: 0,
-        };
-        while !r.is_empty() {
-            let at = r.pos();
-            match Extension::parse(&mut r)? {
-                Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => {
-                    s.nai = Some(n);
-                    s.nai_end = r.pos();
-                }
-                Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
-                    s.authorizing = s.authorizing.saturating_add(1);
-                }
-                Extension::Other { ext_type, .. }
-                    if !ext_type.is_skippable() && s.unknown_non_skippable.is_none() =>
-                {
-                    s.unknown_non_skippable = Some(ext_type);
-                }
-                Extension::Auth {
-                    ext_type,
-                    spi,
-                    authenticator: Cow::Borrowed(authenticator),
-                } => {
-                    if ext_type == ExtensionType::MN_HA_AUTH {
-                        s.authorizing = s.authorizing.saturating_add(1);
-                    } else if ext_type == ExtensionType::FA_HA_AUTH {
-                        s.fa_ha_count = s.fa_ha_count.saturating_add(1);
-                    }
-                    let slot = match ext_type {
-                        ExtensionType::MN_HA_AUTH => &mut s.mn_ha,
-                        ExtensionType::FA_HA_AUTH => &mut s.fa_ha,
-                        _ => continue,
-                    };
-                    if slot.is_none() {
-                        *slot = Some(AuthRef {
-                            spi,
-                            authenticator,
-                            covered_len: at + 6,
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(s)
-    }
-
-    /// The NAI a home agent may act on: the first NAI extension when the first Mobile-Home
-    /// authenticator covers it, that is when it comes before it (RFC 5944 section 3.5.1: the
-    /// authenticator protects what precedes it; section 3.6.1.3 and RFC 2794 section 2: the
-    /// mobile node places the NAI before its authorization-enabling extension). An NAI after the
-    /// MN-HA extension is not authenticated and is ignored (`None`). Without an MN-HA extension,
-    /// the first NAI (nothing is authenticated then, and the request is refused 131).
-    pub fn covered_nai(&self) -> Option<&'a [u8]> {
-        match self.mn_ha {
-            Some(a) if self.nai_end > a.covered_len.saturating_sub(6) => None,
-            _ => self.nai,
-        }
-    }
-}
-
-/// One item of a [`Builder`]: an extension, or an authentication extension to compute at emit
-/// time.
-#[derive(Clone, Debug)]
-enum Item<'a> {
-    Ext(Extension<'a>),
-    Auth {
-        ext_type: ExtensionType,
-        spi: u32,
-        algorithm: AuthAlgorithm,
-        key: Cow<'a, [u8]>,
-    },
-    Prepared {
-        ext_type: ExtensionType,
-        spi: u32,
-        key: &'a PreparedKey,
-    },
-}
-
-/// Builds a registration message whose authentication extensions are computed when it is
-/// emitted, over exactly the bytes they protect (everything before them, plus their own type,
-/// length and SPI).
-#[derive(Clone, Debug)]
-pub struct Builder<'a> {
-    header: Header,
-    items: Vec<Item<'a>>,
-}
-
-impl<'a> Builder<'a> {
-    /// A Registration Request.
-    pub fn request(request: Request) -> Self {
-        Builder {
-            header: Header::Request(request),
-            items: Vec::new(),
-        }
-    }
-
-    /// A Registration Reply.
-    pub fn reply(reply: Reply) -> Self {
-        Builder {
-            header: Header::Reply(reply),
-            items: Vec::new(),
-        }
-    }
-
-    /// Appends an extension as is.
-    pub fn extension(mut self, e: Extension<'a>) -> Self {
-        self.items.push(Item::Ext(e));
-        self
-    }
-
-    /// Appends a Mobile Node NAI extension (RFC 2794).
-    pub fn nai(self, nai: &'a [u8]) -> Self {
-        self.extension(Extension::Nai(Cow::Borrowed(nai)))
-    }
-
-    /// Appends an authentication extension of type `ext_type` (32, 33 or 34) computed with `sa`.
-    pub fn auth(mut self, ext_type: ExtensionType, sa: &'a SecurityAssociation) -> Self {
-        self.items.push(Item::Auth {
-            ext_type,
-            spi: sa.spi,
-            algorithm: sa.algorithm,
-            key: Cow::Borrowed(&sa.key),
-        });
-        self
-    }
-
-    /// Appends an authentication extension of type `ext_type` for SPI `spi`, computed with a
-    /// prepared key (same bytes as [`Builder::auth`], cheaper when a key is used often).
-    pub fn auth_prepared(
-        mut self,
-        ext_type: ExtensionType,
-        spi: u32,
-        key: &'a PreparedKey,
-    ) -> Self {
-        self.items.push(Item::Prepared { ext_type, spi, key });
-        self
-    }
-
-    /// Appends a Mobile-Home authentication extension (32).
-    pub fn mn_ha_auth(self, sa: &'a SecurityAssociation) -> Self {
-        self.auth(ExtensionType::MN_HA_AUTH, sa)
-    }
-
-    /// Appends a Mobile-Foreign authentication extension (33).
-    pub fn mn_fa_auth(self, sa: &'a SecurityAssociation) -> Self {
-        self.auth(ExtensionType::MN_FA_AUTH, sa)
-    }
-
-    /// Appends a Foreign-Home authentication extension (34).
-    pub fn fa_ha_auth(self, sa: &'a SecurityAssociation) -> Self {
-        self.auth(ExtensionType::FA_HA_AUTH, sa)
-    }
-
-    /// Encoded length in bytes.
-    pub fn encoded_len(&self) -> usize {
-        self.header.encoded_len()
-            + self
-                .items
-                .iter()
-                .map(|i| match i {
-                    Item::Ext(e) => e.encoded_len(),
-                    Item::Auth { .. } | Item::Prepared { .. } => 6 + auth::AUTHENTICATOR_LEN,
-                })
-                .sum::<usize>()
-    }
-
-    /// The encoded message in a new vector, authenticators computed.
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.encoded_len());
-        self.header.emit(&mut v);
-        for item in &self.items {
-            match item {
-                Item::Ext(e) => e.emit(&mut v),
-                Item::Auth {
-                    ext_type,
-                    spi,
-                    algorithm,
-                    key,
-                } => append_auth(&mut v, *ext_type, *spi, *algorithm, key),
-                Item::Prepared { ext_type, spi, key } => {
-                    append_auth_prepared(&mut v, *ext_type, *spi, key)
-                }
-            }
-        }
-        v
-    }
-
-    /// Writes the message, authenticators computed.
-    pub fn emit(&self, out: &mut impl BufMut) {
-        out.put_slice(&self.to_vec());
-    }
-}
-
-/// [`append_auth`] with a prepared key (no key set-up per message).
-pub fn append_auth_prepared(
-    message: &mut Vec<u8>,
-    ext_type: ExtensionType,
-    spi: u32,
-    key: &PreparedKey,
-) {
-    message.push(ext_type.0);
-    message.push((4 + auth::AUTHENTICATOR_LEN) as u8);
-    message.extend_from_slice(&spi.to_be_bytes());
-    let a = key.compute(message);
-    message.extend_from_slice(&a);
-}
-
-/// Appends to `message` (an encoded registration message) an authentication extension of type
-/// `ext_type` (32, 33 or 34) whose authenticator protects every byte already in `message`, as a
-/// foreign agent does when it adds an FA-HA extension to a request it relays.
-pub fn append_auth(
-    message: &mut Vec<u8>,
-    ext_type: ExtensionType,
-    spi: u32,
-    algorithm: AuthAlgorithm,
-    key: &[u8],
-) {
-    message.push(ext_type.0);
-    // Auth extensions written here always carry a 16-byte authenticator.
-    message.push((4 + auth::AUTHENTICATOR_LEN) as u8);
-    message.extend_from_slice(&spi.to_be_bytes());
-    let a = auth::compute(algorithm, key, message);
-    message.extend_from_slice(&a);
 }

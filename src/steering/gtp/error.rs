@@ -13,7 +13,7 @@ pub enum WireError {
         /// Byte offset where `field` starts.
         offset: usize,
         /// The field being read.
-        field: &'static str,
+        field: Field,
     },
     /// The version field is not 1 (a peer may be answered with Version Not Supported).
     #[error("unsupported GTP version {version} at byte 0")]
@@ -30,7 +30,7 @@ pub enum WireError {
         /// Byte offset of the length field.
         offset: usize,
         /// The length field.
-        field: &'static str,
+        field: Field,
         /// The length it announces.
         length: usize,
         /// The bytes actually available.
@@ -51,7 +51,7 @@ pub enum WireError {
         /// Byte offset of the field.
         offset: usize,
         /// The field.
-        field: &'static str,
+        field: Field,
     },
 }
 
@@ -77,17 +77,33 @@ pub enum EmitError {
     #[error("{field} has an unencodable length {length}")]
     BadLength {
         /// The field.
-        field: &'static str,
+        field: Field,
         /// Its length in octets.
         length: usize,
     },
 }
 
-impl From<crate::steering::reader::Short> for WireError {
-    fn from(s: crate::steering::reader::Short) -> Self {
-        WireError::Truncated {
-            offset: s.offset,
-            field: s.field,
-        }
+crate::io::reader::wire_fields! {
+    /// A field of a GTPv1 message (TS 29.060 section 6 and 7.7), named in its errors.
+    pub enum Field for WireError {} {
+        IeType => "IE type",
+        IeLength => "IE length",
+        EndUserAddressPdpTypeOrganisation => "End User Address PDP type organisation",
+        EndUserAddressPdpTypeNumber => "End User Address PDP type number",
+        PrivateExtensionIdentifier => "Private Extension identifier",
+        TvIeValue => "TV IE value",
+        TlvIeValue => "TLV IE value",
+        GsnAddressLength => "GSN Address length",
+        IeValue => "IE value",
+        Flags => "flags",
+        MessageType => "message type",
+        NPduNumber => "N-PDU number",
+        NextExtensionHeaderType => "next extension header type",
+        ExtensionHeaderLength => "extension header length",
+        Length => "length",
+        SequenceNumber => "sequence number",
+        Teid => "TEID",
+        ExtensionHeaderContent => "extension header content",
+        MandatoryHeader => "mandatory header",
     }
 }

@@ -1,7 +1,7 @@
 //! GTPv1 information elements (TS 29.060 section 7.7).
 
-use super::{Cause, EmitError, IeType, WireError};
-use crate::steering::reader::Reader;
+use super::{Cause, EmitError, Field, IeType, WireError};
+use crate::io::Reader;
 use arrayvec::ArrayString;
 use bytes::BufMut;
 use std::borrow::Cow;
@@ -339,13 +339,13 @@ impl<'a> Ie<'a> {
     /// Parses one element at the reader's position.
     pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Ie<'a>, WireError> {
         let start = r.offset();
-        let ie_type = IeType(r.u8("IE type")?);
+        let ie_type = IeType(r.u8(Field::IeType)?);
         if ie_type.is_tv() {
             let len = ie_type.tv_len().ok_or(WireError::UnknownTvIe {
                 offset: start,
                 ie_type: ie_type.0,
             })?;
-            let v = r.take(len, "TV IE value")?;
+            let v = r.bytes(len, Field::TvIeValue)?;
             let first = v.first().copied().unwrap_or(0);
             return Ok(match ie_type {
                 IeType::CAUSE => Ie::Cause(Cause(first)),
@@ -368,9 +368,9 @@ impl<'a> Ie<'a> {
             });
         }
         let (len, len_field) = if ie_type == IeType::EXTENSION_HEADER_TYPE_LIST {
-            (usize::from(r.u8("IE length")?), "IE length")
+            (usize::from(r.u8(Field::IeLength)?), Field::IeLength)
         } else {
-            (usize::from(r.u16("IE length")?), "IE length")
+            (usize::from(r.u16(Field::IeLength)?), Field::IeLength)
         };
         let len_offset = start + 1;
         if len > r.remaining() {
@@ -381,7 +381,7 @@ impl<'a> Ie<'a> {
                 available: r.remaining(),
             });
         }
-        let v = r.take(len, "TLV IE value")?;
+        let v = r.bytes(len, Field::TlvIeValue)?;
         let vstart = len_offset
             + if ie_type == IeType::EXTENSION_HEADER_TYPE_LIST {
                 1
@@ -391,8 +391,8 @@ impl<'a> Ie<'a> {
         Ok(match ie_type {
             IeType::END_USER_ADDRESS => {
                 let mut er = Reader::at(v, vstart);
-                let organization = er.u8("End User Address PDP type organisation")?;
-                let pdp_type = er.u8("End User Address PDP type number")?;
+                let organization = er.u8(Field::EndUserAddressPdpTypeOrganisation)?;
+                let pdp_type = er.u8(Field::EndUserAddressPdpTypeNumber)?;
                 Ie::EndUserAddress(EndUserAddress {
                     organization,
                     pdp_type,
@@ -407,7 +407,7 @@ impl<'a> Ie<'a> {
                 _ => {
                     return Err(WireError::Invalid {
                         offset: len_offset,
-                        field: "GSN Address length",
+                        field: Field::GsnAddressLength,
                     });
                 }
             }),
@@ -416,7 +416,7 @@ impl<'a> Ie<'a> {
             IeType::EXTENSION_HEADER_TYPE_LIST => Ie::ExtensionHeaderTypeList(Cow::Borrowed(v)),
             IeType::PRIVATE_EXTENSION => {
                 let mut pr = Reader::at(v, vstart);
-                let extension_id = pr.u16("Private Extension identifier")?;
+                let extension_id = pr.u16(Field::PrivateExtensionIdentifier)?;
                 Ie::PrivateExtension {
                     extension_id,
                     value: Cow::Borrowed(pr.rest()),
@@ -483,7 +483,7 @@ impl<'a> Ie<'a> {
             Ok(())
         } else {
             Err(EmitError::BadLength {
-                field: "IE value",
+                field: Field::IeValue,
                 length: len,
             })
         }

@@ -1,8 +1,8 @@
 //! The GTPv1 header and message (TS 29.060 section 6, TS 29.281 section 5).
 
 use super::ie::{Apn, EndUserAddress, Ie, Imsi};
-use super::{Cause, EmitError, IeType, MessageType, WireError};
-use crate::steering::reader::Reader;
+use super::{Cause, EmitError, Field, IeType, MessageType, WireError};
+use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -257,7 +257,7 @@ impl<'a> Message<'a> {
     /// Parses one GTPv1 message filling the whole datagram (the length field must match it).
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
         let mut r = Reader::new(data);
-        let flags = r.u8("flags")?;
+        let flags = r.u8(Field::Flags)?;
         let version = flags >> 5;
         if version != 1 {
             return Err(WireError::UnsupportedVersion { version });
@@ -265,13 +265,13 @@ impl<'a> Message<'a> {
         if flags & 0x10 == 0 {
             return Err(WireError::GtpPrime);
         }
-        let message_type = MessageType(r.u8("message type")?);
-        let length = usize::from(r.u16("length")?);
-        let teid = r.u32("TEID")?;
+        let message_type = MessageType(r.u8(Field::MessageType)?);
+        let length = usize::from(r.u16(Field::Length)?);
+        let teid = r.u32(Field::Teid)?;
         if length != r.remaining() {
             return Err(WireError::BadLength {
                 offset: 2,
-                field: "length",
+                field: Field::Length,
                 length,
                 available: r.remaining(),
             });
@@ -285,28 +285,28 @@ impl<'a> Message<'a> {
             extensions: None,
         };
         if e || s || pn {
-            let seq = r.u16("sequence number")?;
-            let npdu = r.u8("N-PDU number")?;
-            let mut next = r.u8("next extension header type")?;
+            let seq = r.u16(Field::SequenceNumber)?;
+            let npdu = r.u8(Field::NPduNumber)?;
+            let mut next = r.u8(Field::NextExtensionHeaderType)?;
             header.sequence = s.then_some(seq);
             header.npdu = pn.then_some(npdu);
             if e {
                 let mut chain = Vec::new();
                 while next != 0 {
                     let len_offset = r.offset();
-                    let units = usize::from(r.u8("extension header length")?);
+                    let units = usize::from(r.u8(Field::ExtensionHeaderLength)?);
                     if units == 0 {
                         return Err(WireError::Invalid {
                             offset: len_offset,
-                            field: "extension header length",
+                            field: Field::ExtensionHeaderLength,
                         });
                     }
-                    let content = r.take(units * 4 - 2, "extension header content")?;
+                    let content = r.bytes(units * 4 - 2, Field::ExtensionHeaderContent)?;
                     chain.push(ExtensionHeader {
                         ext_type: next,
                         content: Cow::Borrowed(content),
                     });
-                    next = r.u8("next extension header type")?;
+                    next = r.u8(Field::NextExtensionHeaderType)?;
                 }
                 header.extensions = Some(chain);
             }
@@ -341,7 +341,7 @@ impl<'a> Message<'a> {
             let l = ext.content.len() + 2;
             if ext.ext_type == 0 || l % 4 != 0 || l / 4 > 255 {
                 return Err(EmitError::BadLength {
-                    field: "extension header content",
+                    field: Field::ExtensionHeaderContent,
                     length: ext.content.len(),
                 });
             }
@@ -352,7 +352,7 @@ impl<'a> Message<'a> {
         let len = self.encoded_len() - MANDATORY_HEADER_LEN;
         if len > usize::from(u16::MAX) {
             return Err(EmitError::BadLength {
-                field: "length",
+                field: Field::Length,
                 length: len,
             });
         }

@@ -33,7 +33,7 @@ mod message;
 mod types;
 mod view;
 
-pub use error::{EmitError, WireError};
+pub use error::{EmitError, Field, WireError};
 pub use ie::{Apn, EndUserAddress, Ie, Imsi};
 pub use message::{
     Body, ExtensionHeader, GTP_C_PORT, GTP_U_PORT, Header, MANDATORY_HEADER_LEN, Message, parse,

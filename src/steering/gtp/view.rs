@@ -1,6 +1,6 @@
 //! A zero-copy view of the mandatory GTPv1 header for the steering fast path.
 
-use super::{MessageType, WireError};
+use super::{Field, MessageType, WireError};
 
 /// A smoltcp-style view of the first eight octets of a GTPv1 datagram: reads the flags, message
 /// type, length and TEID in place, without parsing the rest.
@@ -20,7 +20,7 @@ impl<T: AsRef<[u8]>> GtpView<T> {
         let Some(&flags) = b.first() else {
             return Err(WireError::Truncated {
                 offset: 0,
-                field: "flags",
+                field: Field::Flags,
             });
         };
         if flags >> 5 != 1 {
@@ -34,7 +34,7 @@ impl<T: AsRef<[u8]>> GtpView<T> {
         if b.len() < super::MANDATORY_HEADER_LEN {
             return Err(WireError::Truncated {
                 offset: b.len(),
-                field: "mandatory header",
+                field: Field::MandatoryHeader,
             });
         }
         Ok(GtpView { buffer })

@@ -1,0 +1,129 @@
+//! The one HMAC-MD5 key type (RFC 2104) and the authenticated envelope built on it.
+//!
+//! An envelope is the signed octets (a header and a body, in the codec's own format) followed by a
+//! [`TAG_LEN`]-octet HMAC-MD5 trailer over all of them. Health heartbeats
+//! ([`crate::health::Heartbeat`]) and virtual Home Agent cluster messages
+//! ([`crate::mip::cluster::ClusterMessage`]) are envelopes; Mobile IP authenticators (RFC 5944
+//! 3.5.1) use the same key type. After [`HmacMd5Key::open`] the receiver checks the header's
+//! `(incarnation, sequence)` against its [`crate::io::ReplayWindow`] for the sender.
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use std::fmt;
+
+/// Octets of an HMAC-MD5 tag.
+pub const TAG_LEN: usize = 16;
+
+/// An HMAC-MD5 key, prepared once: the keyed inner and outer states are computed in `new`, so each
+/// tag costs only the message's own MD5 blocks. Its `Debug` output hides the key.
+#[derive(Clone)]
+pub struct HmacMd5Key(Option<Hmac<Md5>>);
+
+impl fmt::Debug for HmacMd5Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HmacMd5Key(..)")
+    }
+}
+
+/// Why an envelope did not open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// Shorter than the smallest header plus the tag.
+    #[error("envelope truncated: {needed} more octets needed")]
+    Truncated {
+        /// Octets missing.
+        needed: usize,
+    },
+    /// The trailer is not the HMAC-MD5 of the signed octets under the key.
+    #[error("envelope tag at byte {offset} does not authenticate")]
+    BadMac {
+        /// Byte offset of the tag.
+        offset: usize,
+    },
+}
+
+impl HmacMd5Key {
+    /// A key from any octets (HMAC accepts every key length, RFC 2104 section 3).
+    pub fn new(key: &[u8]) -> HmacMd5Key {
+        HmacMd5Key(Hmac::<Md5>::new_from_slice(key).ok())
+    }
+
+    /// The HMAC-MD5 of `data`.
+    pub fn tag(&self, data: &[u8]) -> [u8; TAG_LEN] {
+        match &self.0 {
+            Some(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                m.finalize().into_bytes().into()
+            }
+            None => [0; TAG_LEN],
+        }
+    }
+
+    /// Whether `tag` is the HMAC-MD5 of `data`, compared in constant time ([`crate::io::ct_eq`]).
+    pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        self.0.is_some() && crate::io::ct_eq(&self.tag(data), tag)
+    }
+
+    /// Appends the tag of the envelope's signed octets `out` to `out`.
+    pub fn seal(&self, out: &mut Vec<u8>) {
+        let tag = self.tag(out);
+        out.extend_from_slice(&tag);
+    }
+
+    /// Splits an envelope of at least `min_signed` signed octets into them and checks its trailer;
+    /// returns the signed octets.
+    pub fn open<'a>(
+        &self,
+        envelope: &'a [u8],
+        min_signed: usize,
+    ) -> Result<&'a [u8], EnvelopeError> {
+        let split = envelope
+            .len()
+            .checked_sub(TAG_LEN)
+            .filter(|n| *n >= min_signed)
+            .ok_or(EnvelopeError::Truncated {
+                needed: (min_signed + TAG_LEN).saturating_sub(envelope.len()),
+            })?;
+        let (signed, tag) = envelope.split_at(split);
+        if self.verify(signed, tag) {
+            Ok(signed)
+        } else {
+            Err(EnvelopeError::BadMac { offset: split })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EnvelopeError, HmacMd5Key};
+
+    #[test]
+    fn rfc2202_test_case_2() {
+        // RFC 2202 section 2, test case 2: key "Jefe", data "what do ya want for nothing?".
+        let k = HmacMd5Key::new(b"Jefe");
+        let want = [
+            0x75, 0x0c, 0x78, 0x3e, 0x6a, 0xb0, 0xb5, 0x03, 0xea, 0xa8, 0x6e, 0x31, 0x0a, 0x5d,
+            0xb7, 0x38,
+        ];
+        assert_eq!(k.tag(b"what do ya want for nothing?"), want);
+        assert!(k.verify(b"what do ya want for nothing?", &want));
+        assert!(!k.verify(b"what do ya want for nothing!", &want));
+    }
+
+    #[test]
+    fn envelope_opens_only_under_its_key() {
+        let k = HmacMd5Key::new(b"k");
+        let mut e = b"header+body".to_vec();
+        k.seal(&mut e);
+        assert_eq!(k.open(&e, 6), Ok(&b"header+body"[..]));
+        assert_eq!(
+            HmacMd5Key::new(b"other").open(&e, 6),
+            Err(EnvelopeError::BadMac { offset: 11 })
+        );
+        assert_eq!(k.open(&e, 12), Err(EnvelopeError::Truncated { needed: 1 }));
+        let last = e.len() - 1;
+        e[last] ^= 1;
+        assert!(k.open(&e, 6).is_err());
+    }
+}

@@ -1,0 +1,511 @@
+//! The per-type codec of AVP values (RFC 2661 4.4): keys, lengths, emit and parse tables, and the
+//! raw AVP reader.
+
+use super::*;
+use crate::l2tp::wire::{Field, LengthRule};
+
+impl<'a> AvpValue<'a> {
+    /// The Vendor ID and attribute type of the value.
+    pub fn key(&self) -> (u16, AvpType) {
+        use AvpValue::*;
+        let t = match self {
+            MessageType(_) => AvpType::MESSAGE_TYPE,
+            ResultCode(_) => AvpType::RESULT_CODE,
+            ProtocolVersion { .. } => AvpType::PROTOCOL_VERSION,
+            FramingCapabilities(_) => AvpType::FRAMING_CAPABILITIES,
+            BearerCapabilities(_) => AvpType::BEARER_CAPABILITIES,
+            TieBreaker(_) => AvpType::TIE_BREAKER,
+            FirmwareRevision(_) => AvpType::FIRMWARE_REVISION,
+            HostName(_) => AvpType::HOST_NAME,
+            VendorName(_) => AvpType::VENDOR_NAME,
+            AssignedTunnelId(_) => AvpType::ASSIGNED_TUNNEL_ID,
+            ReceiveWindowSize(_) => AvpType::RECEIVE_WINDOW_SIZE,
+            Challenge(_) => AvpType::CHALLENGE,
+            Q931CauseCode { .. } => AvpType::Q931_CAUSE_CODE,
+            ChallengeResponse(_) => AvpType::CHALLENGE_RESPONSE,
+            AssignedSessionId(_) => AvpType::ASSIGNED_SESSION_ID,
+            CallSerialNumber(_) => AvpType::CALL_SERIAL_NUMBER,
+            MinimumBps(_) => AvpType::MINIMUM_BPS,
+            MaximumBps(_) => AvpType::MAXIMUM_BPS,
+            BearerType(_) => AvpType::BEARER_TYPE,
+            FramingType(_) => AvpType::FRAMING_TYPE,
+            CalledNumber(_) => AvpType::CALLED_NUMBER,
+            CallingNumber(_) => AvpType::CALLING_NUMBER,
+            SubAddress(_) => AvpType::SUB_ADDRESS,
+            TxConnectSpeed(_) => AvpType::TX_CONNECT_SPEED,
+            PhysicalChannelId(_) => AvpType::PHYSICAL_CHANNEL_ID,
+            InitialReceivedLcpConfreq(_) => AvpType::INITIAL_RECEIVED_LCP_CONFREQ,
+            LastSentLcpConfreq(_) => AvpType::LAST_SENT_LCP_CONFREQ,
+            LastReceivedLcpConfreq(_) => AvpType::LAST_RECEIVED_LCP_CONFREQ,
+            ProxyAuthenType(_) => AvpType::PROXY_AUTHEN_TYPE,
+            ProxyAuthenName(_) => AvpType::PROXY_AUTHEN_NAME,
+            ProxyAuthenChallenge(_) => AvpType::PROXY_AUTHEN_CHALLENGE,
+            ProxyAuthenId(_) => AvpType::PROXY_AUTHEN_ID,
+            ProxyAuthenResponse(_) => AvpType::PROXY_AUTHEN_RESPONSE,
+            CallErrors(_) => AvpType::CALL_ERRORS,
+            Accm { .. } => AvpType::ACCM,
+            RandomVector(_) => AvpType::RANDOM_VECTOR,
+            PrivateGroupId(_) => AvpType::PRIVATE_GROUP_ID,
+            RxConnectSpeed(_) => AvpType::RX_CONNECT_SPEED,
+            SequencingRequired => AvpType::SEQUENCING_REQUIRED,
+            LoadBalanceCapable { vendor } => {
+                return (*vendor, AvpType::VENDOR_LOAD_BALANCE_CAPABLE);
+            }
+            RedirectTarget { vendor, .. } => return (*vendor, AvpType::VENDOR_REDIRECT_TARGET),
+            Hidden { vendor, attr, .. } | Raw { vendor, attr, .. } => return (*vendor, *attr),
+        };
+        (0, t)
+    }
+
+    /// The value of the AVPs that carry an opaque or text string (and of hidden and raw values):
+    /// their octets as they go on the wire. `None` for the structured values.
+    fn octets(&self) -> Option<&[u8]> {
+        use AvpValue::*;
+        match self {
+            HostName(b)
+            | VendorName(b)
+            | Challenge(b)
+            | CalledNumber(b)
+            | CallingNumber(b)
+            | SubAddress(b)
+            | InitialReceivedLcpConfreq(b)
+            | LastSentLcpConfreq(b)
+            | LastReceivedLcpConfreq(b)
+            | ProxyAuthenName(b)
+            | ProxyAuthenChallenge(b)
+            | ProxyAuthenResponse(b)
+            | RandomVector(b)
+            | PrivateGroupId(b) => Some(b),
+            Hidden { data, .. } | Raw { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
+    /// Octets of the value on the wire.
+    pub fn value_len(&self) -> usize {
+        use AvpValue::*;
+        match self {
+            MessageType(_) | FirmwareRevision(_) | AssignedTunnelId(_) | ReceiveWindowSize(_)
+            | AssignedSessionId(_) | ProxyAuthenType(_) | ProxyAuthenId(_) => 2,
+            ProtocolVersion { .. } => 2,
+            FramingCapabilities(_)
+            | BearerCapabilities(_)
+            | CallSerialNumber(_)
+            | MinimumBps(_)
+            | MaximumBps(_)
+            | BearerType(_)
+            | FramingType(_)
+            | TxConnectSpeed(_)
+            | PhysicalChannelId(_)
+            | RxConnectSpeed(_) => 4,
+            TieBreaker(_) => 8,
+            ResultCode(r) => r.value_len(),
+            Q931CauseCode { advisory, .. } => 3 + advisory.len(),
+            ChallengeResponse(_) => 16,
+            CallErrors(_) => 26,
+            Accm { .. } => 10,
+            SequencingRequired | LoadBalanceCapable { .. } => 0,
+            RedirectTarget { addr, .. } => match addr {
+                IpAddr::V4(_) => 4,
+                IpAddr::V6(_) => 16,
+            },
+            _ => self.octets().map_or(0, <[u8]>::len),
+        }
+    }
+
+    /// Writes the value only (no AVP header).
+    pub fn emit_value(&self, out: &mut impl BufMut) {
+        use AvpValue::*;
+        match self {
+            MessageType(t) => out.put_u16(t.0),
+            ResultCode(r) => {
+                out.put_u16(r.result.0);
+                if let Some((e, m)) = &r.error {
+                    out.put_u16(e.0);
+                    out.put_slice(m);
+                }
+            }
+            ProtocolVersion { version, revision } => {
+                out.put_u8(*version);
+                out.put_u8(*revision);
+            }
+            FirmwareRevision(v) | AssignedTunnelId(v) | ReceiveWindowSize(v)
+            | AssignedSessionId(v) | ProxyAuthenType(v) | ProxyAuthenId(v) => out.put_u16(*v),
+            FramingCapabilities(v)
+            | BearerCapabilities(v)
+            | CallSerialNumber(v)
+            | MinimumBps(v)
+            | MaximumBps(v)
+            | BearerType(v)
+            | FramingType(v)
+            | TxConnectSpeed(v)
+            | PhysicalChannelId(v)
+            | RxConnectSpeed(v) => out.put_u32(*v),
+            TieBreaker(v) => out.put_u64(*v),
+            Q931CauseCode {
+                cause,
+                message,
+                advisory,
+            } => {
+                out.put_u16(*cause);
+                out.put_u8(*message);
+                out.put_slice(advisory);
+            }
+            ChallengeResponse(r) => out.put_slice(r),
+            CallErrors(e) => {
+                out.put_u16(0);
+                for v in [
+                    e.crc,
+                    e.framing,
+                    e.hardware_overruns,
+                    e.buffer_overruns,
+                    e.timeouts,
+                    e.alignment,
+                ] {
+                    out.put_u32(v);
+                }
+            }
+            Accm { send, receive } => {
+                out.put_u16(0);
+                out.put_u32(*send);
+                out.put_u32(*receive);
+            }
+            SequencingRequired | LoadBalanceCapable { .. } => {}
+            RedirectTarget { addr, .. } => match addr {
+                IpAddr::V4(a) => out.put_slice(&a.octets()),
+                IpAddr::V6(a) => out.put_slice(&a.octets()),
+            },
+            _ => out.put_slice(self.octets().unwrap_or_default()),
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> AvpValue<'static> {
+        use AvpValue::*;
+        match self {
+            MessageType(t) => MessageType(t),
+            ResultCode(r) => ResultCode(r.into_owned()),
+            ProtocolVersion { version, revision } => ProtocolVersion { version, revision },
+            FramingCapabilities(v) => FramingCapabilities(v),
+            BearerCapabilities(v) => BearerCapabilities(v),
+            TieBreaker(v) => TieBreaker(v),
+            FirmwareRevision(v) => FirmwareRevision(v),
+            HostName(b) => HostName(cow_owned(b)),
+            VendorName(b) => VendorName(cow_owned(b)),
+            AssignedTunnelId(v) => AssignedTunnelId(v),
+            ReceiveWindowSize(v) => ReceiveWindowSize(v),
+            Challenge(b) => Challenge(cow_owned(b)),
+            Q931CauseCode {
+                cause,
+                message,
+                advisory,
+            } => Q931CauseCode {
+                cause,
+                message,
+                advisory: cow_owned(advisory),
+            },
+            ChallengeResponse(r) => ChallengeResponse(r),
+            AssignedSessionId(v) => AssignedSessionId(v),
+            CallSerialNumber(v) => CallSerialNumber(v),
+            MinimumBps(v) => MinimumBps(v),
+            MaximumBps(v) => MaximumBps(v),
+            BearerType(v) => BearerType(v),
+            FramingType(v) => FramingType(v),
+            CalledNumber(b) => CalledNumber(cow_owned(b)),
+            CallingNumber(b) => CallingNumber(cow_owned(b)),
+            SubAddress(b) => SubAddress(cow_owned(b)),
+            TxConnectSpeed(v) => TxConnectSpeed(v),
+            PhysicalChannelId(v) => PhysicalChannelId(v),
+            InitialReceivedLcpConfreq(b) => InitialReceivedLcpConfreq(cow_owned(b)),
+            LastSentLcpConfreq(b) => LastSentLcpConfreq(cow_owned(b)),
+            LastReceivedLcpConfreq(b) => LastReceivedLcpConfreq(cow_owned(b)),
+            ProxyAuthenType(v) => ProxyAuthenType(v),
+            ProxyAuthenName(b) => ProxyAuthenName(cow_owned(b)),
+            ProxyAuthenChallenge(b) => ProxyAuthenChallenge(cow_owned(b)),
+            ProxyAuthenId(v) => ProxyAuthenId(v),
+            ProxyAuthenResponse(b) => ProxyAuthenResponse(cow_owned(b)),
+            CallErrors(e) => CallErrors(e),
+            Accm { send, receive } => Accm { send, receive },
+            RandomVector(b) => RandomVector(cow_owned(b)),
+            PrivateGroupId(b) => PrivateGroupId(cow_owned(b)),
+            RxConnectSpeed(v) => RxConnectSpeed(v),
+            SequencingRequired => SequencingRequired,
+            LoadBalanceCapable { vendor } => LoadBalanceCapable { vendor },
+            RedirectTarget { vendor, addr } => RedirectTarget { vendor, addr },
+            Hidden { vendor, attr, data } => Hidden {
+                vendor,
+                attr,
+                data: cow_owned(data),
+            },
+            Raw {
+                vendor,
+                attr,
+                reserved,
+                data,
+            } => Raw {
+                vendor,
+                attr,
+                reserved,
+                data: cow_owned(data),
+            },
+        }
+    }
+
+    /// A vendor-specific AVP (RFC 2661 4.1): the load-redirection AVPs under `enterprise`, any
+    /// other kept raw.
+    fn parse_vendor(
+        vendor: u16,
+        attr: AvpType,
+        value: &'a [u8],
+        enterprise: u16,
+        bad: impl Fn(LengthRule) -> WireError,
+    ) -> Result<AvpValue<'a>, WireError> {
+        use AvpValue::*;
+        let len = value.len();
+        if vendor == enterprise {
+            if attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE {
+                if len != 0 {
+                    return Err(bad(LengthRule::Exactly(0)));
+                }
+                return Ok(LoadBalanceCapable { vendor });
+            }
+            if attr == AvpType::VENDOR_REDIRECT_TARGET {
+                let addr = match len {
+                    4 => {
+                        let o: [u8; 4] = value
+                            .try_into()
+                            .map_err(|_| bad(LengthRule::FourOrSixteen))?;
+                        IpAddr::V4(Ipv4Addr::from(o))
+                    }
+                    16 => {
+                        let o: [u8; 16] = value
+                            .try_into()
+                            .map_err(|_| bad(LengthRule::FourOrSixteen))?;
+                        IpAddr::V6(Ipv6Addr::from(o))
+                    }
+                    _ => return Err(bad(LengthRule::FourOrSixteen)),
+                };
+                return Ok(RedirectTarget { vendor, addr });
+            }
+        }
+        Ok(Raw {
+            vendor,
+            attr,
+            reserved: 0,
+            data: Cow::Borrowed(value),
+        })
+    }
+
+    /// Parses the value of an AVP (vendor, attribute type) from `value`. `offset` is the AVP's byte
+    /// offset (for errors); `enterprise` the Vendor ID of the load-redirection AVPs.
+    pub fn parse(
+        vendor: u16,
+        attr: AvpType,
+        value: &'a [u8],
+        offset: usize,
+        enterprise: u16,
+    ) -> Result<AvpValue<'a>, WireError> {
+        use AvpValue::*;
+        let len = value.len();
+        let bad = |rule: LengthRule| WireError::BadAvpLength {
+            offset,
+            avp: attr,
+            len,
+            rule,
+        };
+        let exact = |n: u16| {
+            if len == usize::from(n) {
+                Ok(())
+            } else {
+                Err(bad(LengthRule::Exactly(n)))
+            }
+        };
+        // The many values that are exactly one 16- or 32-bit integer (RFC 2661 4.4).
+        let fixed16 = |c: &mut Reader<'a>, field| -> Result<u16, WireError> {
+            exact(2)?;
+            Ok(c.u16(field)?)
+        };
+        let fixed32 = |c: &mut Reader<'a>, field| -> Result<u32, WireError> {
+            exact(4)?;
+            Ok(c.u32(field)?)
+        };
+        let mut c = Reader::at(value, offset + 6);
+        let b = Cow::Borrowed(value);
+        if vendor != 0 {
+            return Self::parse_vendor(vendor, attr, value, enterprise, bad);
+        }
+        Ok(match attr.0 {
+            0 => MessageType(crate::l2tp::wire::MessageType(fixed16(
+                &mut c,
+                Field::MessageType,
+            )?)),
+            1 => {
+                if len < 2 || len == 3 {
+                    return Err(bad(LengthRule::TwoOrAtLeastFour));
+                }
+                let result = ResultCodeValue(c.u16(Field::ResultCode)?);
+                let error = if len >= 4 {
+                    let e = ErrorCode(c.u16(Field::ErrorCode)?);
+                    Some((e, Cow::Borrowed(c.rest())))
+                } else {
+                    None
+                };
+                ResultCode(self::ResultCode { result, error })
+            }
+            2 => {
+                exact(2)?;
+                ProtocolVersion {
+                    version: c.u8(Field::Version)?,
+                    revision: c.u8(Field::Revision)?,
+                }
+            }
+            3 => FramingCapabilities(fixed32(&mut c, Field::FramingCapabilities)?),
+            4 => BearerCapabilities(fixed32(&mut c, Field::BearerCapabilities)?),
+            5 => {
+                exact(8)?;
+                let hi = c.u32(Field::TieBreaker)?;
+                let lo = c.u32(Field::TieBreaker)?;
+                TieBreaker((u64::from(hi) << 32) | u64::from(lo))
+            }
+            6 => FirmwareRevision(fixed16(&mut c, Field::FirmwareRevision)?),
+            7 => {
+                if len == 0 {
+                    return Err(bad(LengthRule::AtLeast(1)));
+                }
+                HostName(b)
+            }
+            8 => VendorName(b),
+            9 => AssignedTunnelId(fixed16(&mut c, Field::AssignedTunnelId)?),
+            10 => ReceiveWindowSize(fixed16(&mut c, Field::ReceiveWindowSize)?),
+            11 => {
+                if len == 0 {
+                    return Err(bad(LengthRule::AtLeast(1)));
+                }
+                Challenge(b)
+            }
+            12 => {
+                if len < 3 {
+                    return Err(bad(LengthRule::AtLeast(3)));
+                }
+                let cause = c.u16(Field::CauseCode)?;
+                let message = c.u8(Field::CauseMessage)?;
+                Q931CauseCode {
+                    cause,
+                    message,
+                    advisory: Cow::Borrowed(c.rest()),
+                }
+            }
+            13 => {
+                let r: [u8; 16] = value.try_into().map_err(|_| bad(LengthRule::Exactly(16)))?;
+                ChallengeResponse(r)
+            }
+            14 => AssignedSessionId(fixed16(&mut c, Field::AssignedSessionId)?),
+            15 => CallSerialNumber(fixed32(&mut c, Field::CallSerialNumber)?),
+            16 => MinimumBps(fixed32(&mut c, Field::MinimumBps)?),
+            17 => MaximumBps(fixed32(&mut c, Field::MaximumBps)?),
+            18 => BearerType(fixed32(&mut c, Field::BearerType)?),
+            19 => FramingType(fixed32(&mut c, Field::FramingType)?),
+            21 => CalledNumber(b),
+            22 => CallingNumber(b),
+            23 => SubAddress(b),
+            24 => TxConnectSpeed(fixed32(&mut c, Field::ConnectSpeed)?),
+            25 => PhysicalChannelId(fixed32(&mut c, Field::PhysicalChannelId)?),
+            26 => InitialReceivedLcpConfreq(b),
+            27 => LastSentLcpConfreq(b),
+            28 => LastReceivedLcpConfreq(b),
+            29 => ProxyAuthenType(fixed16(&mut c, Field::ProxyAuthenType)?),
+            30 => ProxyAuthenName(b),
+            31 => ProxyAuthenChallenge(b),
+            32 => ProxyAuthenId(fixed16(&mut c, Field::ProxyAuthenId)?),
+            33 => ProxyAuthenResponse(b),
+            34 => {
+                exact(26)?;
+                c.u16(Field::Reserved)?;
+                CallErrors(self::CallErrors {
+                    crc: c.u32(Field::CrcErrors)?,
+                    framing: c.u32(Field::FramingErrors)?,
+                    hardware_overruns: c.u32(Field::HardwareOverruns)?,
+                    buffer_overruns: c.u32(Field::BufferOverruns)?,
+                    timeouts: c.u32(Field::TimeOutErrors)?,
+                    alignment: c.u32(Field::AlignmentErrors)?,
+                })
+            }
+            35 => {
+                exact(10)?;
+                c.u16(Field::Reserved)?;
+                Accm {
+                    send: c.u32(Field::SendAccm)?,
+                    receive: c.u32(Field::ReceiveAccm)?,
+                }
+            }
+            36 => {
+                if len == 0 {
+                    return Err(bad(LengthRule::AtLeast(1)));
+                }
+                RandomVector(b)
+            }
+            37 => PrivateGroupId(b),
+            38 => RxConnectSpeed(fixed32(&mut c, Field::RxConnectSpeed)?),
+            39 => {
+                exact(0)?;
+                SequencingRequired
+            }
+            _ => Raw {
+                vendor,
+                attr,
+                reserved: 0,
+                data: b,
+            },
+        })
+    }
+
+    /// Is this value one this crate interprets (typed, not raw and not still hidden)?
+    pub fn is_recognised(&self) -> bool {
+        !matches!(self, AvpValue::Raw { .. } | AvpValue::Hidden { .. })
+    }
+}
+
+/// One AVP header and value as read, before typing.
+pub(crate) struct RawAvp<'a> {
+    pub(crate) mandatory: bool,
+    pub(crate) hidden: bool,
+    pub(crate) reserved: u8,
+    pub(crate) vendor: u16,
+    pub(crate) attr: AvpType,
+    pub(crate) value: &'a [u8],
+    pub(crate) offset: usize,
+}
+
+pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> {
+    let offset = c.offset();
+    let first = c.u16(Field::AvpFlagsAndLength)?;
+    let len = usize::from(first & 0x03ff);
+    if len < 6 {
+        return Err(WireError::BadLength {
+            offset,
+            field: Field::AvpLength,
+            declared: len,
+            actual: 6,
+        });
+    }
+    if len - 2 > c.rest().len() {
+        return Err(WireError::BadLength {
+            offset,
+            field: Field::AvpLength,
+            declared: len,
+            actual: c.rest().len() + 2,
+        });
+    }
+    let vendor = c.u16(Field::VendorId)?;
+    let attr = AvpType(c.u16(Field::AttributeType)?);
+    let value = c.bytes(len - 6, Field::AttributeValue)?;
+    Ok(RawAvp {
+        mandatory: first & 0x8000 != 0,
+        hidden: first & 0x4000 != 0,
+        reserved: ((first >> 10) & 0x0f) as u8,
+        vendor,
+        attr,
+        value,
+        offset,
+    })
+}

@@ -1,0 +1,146 @@
+//! The one-pass summary of a registration message (RFC 5944 3.3, 3.4, 3.5): the header, the
+//! extensions a Home Agent needs and where each authenticator starts.
+
+use super::*;
+
+/// An authentication extension found by [`Summary::parse`]: its SPI, its authenticator (borrowed
+/// from the message) and how many leading bytes of the message it protects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthRef<'a> {
+    /// Security Parameter Index.
+    pub spi: u32,
+    /// The authenticator.
+    pub authenticator: &'a [u8],
+    /// Leading bytes of the message the authenticator covers.
+    pub covered_len: usize,
+}
+
+impl AuthRef<'_> {
+    /// Verifies the authenticator over `raw` (the message it was found in) with the prepared key
+    /// of the association with SPI `spi`, in constant time; the same answers as
+    /// [`Message::verify_prepared`].
+    pub fn verify_prepared(
+        &self,
+        raw: &[u8],
+        spi: u32,
+        key: &PreparedKey,
+    ) -> Result<(), AuthError> {
+        if self.spi != spi {
+            return Err(AuthError::UnknownSpi { spi: self.spi });
+        }
+        let covered = raw.get(..self.covered_len).ok_or(AuthError::Truncated {
+            needed: self.covered_len,
+            got: raw.len(),
+        })?;
+        if key.verify(covered, self.authenticator) {
+            Ok(())
+        } else {
+            Err(AuthError::Mismatch { spi })
+        }
+    }
+}
+
+/// What a Home Agent reads of a registration message, gathered in one pass over the extensions
+/// without allocating (where [`Message::parse`] collects them into a vector). It accepts and
+/// refuses exactly what [`Message::parse`] does, and its fields are those of the first extension of
+/// each kind, as [`Message::nai`], [`Message::unknown_non_skippable`] and [`Message::position`]
+/// find them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The fixed part.
+    pub header: Header,
+    /// The Mobile Node NAI (RFC 2794), if present.
+    pub nai: Option<&'a [u8]>,
+    /// The first non-skippable extension this codec does not model (134 for a request).
+    pub unknown_non_skippable: Option<ExtensionType>,
+    /// The first Mobile-Home authentication extension.
+    pub mn_ha: Option<AuthRef<'a>>,
+    /// The first Foreign-Home authentication extension.
+    pub fa_ha: Option<AuthRef<'a>>,
+    /// How many authorization-enabling extensions the message carries (RFC 5944 section 1.9):
+    /// Mobile-Home authentication (32) and MN-AAA generalized authentication (36, subtype 1,
+    /// RFC 3012 section 3), saturating at 255. A home agent accepts exactly one (RFC 5944 section
+    /// 3.8.2.1; 131 otherwise).
+    pub authorizing: u8,
+    /// Offset just past the first NAI extension (0 without one): whether the first MN-HA
+    /// authenticator covers it (see [`Summary::covered_nai`]).
+    pub nai_end: usize,
+    /// How many Foreign-Home authentication extensions (34) the message carries, saturating at
+    /// 255. When the home agent shares a mobility security association with the relaying foreign
+    /// agent it accepts exactly one, valid (RFC 5944 section 3.8.2.1; 132 otherwise).
+    pub fa_ha_count: u8,
+}
+
+impl<'a> Summary<'a> {
+    /// Parses one complete UDP payload. Never panics.
+    pub fn parse(data: &'a [u8]) -> Result<Summary<'a>, WireError> {
+        let (header, start) = Header::parse(data)?;
+        let mut r = Reader::new(data);
+        r.bytes(start, Field::FixedPart)?;
+        let mut s = Summary {
+            header,
+            nai: None,
+            unknown_non_skippable: None,
+            mn_ha: None,
+            fa_ha: None,
+            authorizing: 0,
+            nai_end: 0,
+            fa_ha_count: 0,
+        };
+        while !r.is_empty() {
+            let at = r.offset();
+            match Extension::parse(&mut r)? {
+                Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => {
+                    s.nai = Some(n);
+                    s.nai_end = r.offset();
+                }
+                Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
+                    s.authorizing = s.authorizing.saturating_add(1);
+                }
+                Extension::Other { ext_type, .. }
+                    if !ext_type.is_skippable() && s.unknown_non_skippable.is_none() =>
+                {
+                    s.unknown_non_skippable = Some(ext_type);
+                }
+                Extension::Auth {
+                    ext_type,
+                    spi,
+                    authenticator: Cow::Borrowed(authenticator),
+                } => {
+                    if ext_type == ExtensionType::MN_HA_AUTH {
+                        s.authorizing = s.authorizing.saturating_add(1);
+                    } else if ext_type == ExtensionType::FA_HA_AUTH {
+                        s.fa_ha_count = s.fa_ha_count.saturating_add(1);
+                    }
+                    let slot = match ext_type {
+                        ExtensionType::MN_HA_AUTH => &mut s.mn_ha,
+                        ExtensionType::FA_HA_AUTH => &mut s.fa_ha,
+                        _ => continue,
+                    };
+                    if slot.is_none() {
+                        *slot = Some(AuthRef {
+                            spi,
+                            authenticator,
+                            covered_len: at + 6,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    /// The NAI a home agent may act on: the first NAI extension when the first Mobile-Home
+    /// authenticator covers it, that is when it comes before it (RFC 5944 section 3.5.1: the
+    /// authenticator protects what precedes it; section 3.6.1.3 and RFC 2794 section 2: the
+    /// mobile node places the NAI before its authorization-enabling extension). An NAI after the
+    /// MN-HA extension is not authenticated and is ignored (`None`). Without an MN-HA extension,
+    /// the first NAI (nothing is authenticated then, and the request is refused 131).
+    pub fn covered_nai(&self) -> Option<&'a [u8]> {
+        match self.mn_ha {
+            Some(a) if self.nai_end > a.covered_len.saturating_sub(6) => None,
+            _ => self.nai,
+        }
+    }
+}
