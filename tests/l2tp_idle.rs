@@ -54,13 +54,11 @@ fn lac_config(seed: u64) -> LacConfig {
 }
 
 fn lac_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lac>(p.lac);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    std::iter::from_fn(|| p.sim.poll_event_of::<Lac>(p.lac)).collect()
 }
 
 fn lns_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lns>(p.lns);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    std::iter::from_fn(|| p.sim.poll_event_of::<Lns>(p.lns)).collect()
 }
 
 /// Opens a call and runs until it is up; returns it with the LAC's tunnel id.

@@ -82,21 +82,12 @@ fn world(seed: u64, lossy: bool, lac_cfg: LacConfig, contact_cfg: LnsConfig) -> 
     }
 }
 
-fn events<T: 'static + telcp::Node>(
-    sim: &mut Sim,
-    id: NodeId,
-    poll: fn(&mut T) -> Option<Event>,
-) -> Vec<Event> {
-    let n = sim.node_mut::<T>(id);
-    std::iter::from_fn(|| poll(n)).collect()
-}
-
 fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lac>(sim, id, Lac::poll_event)
+    std::iter::from_fn(|| sim.poll_event_of::<Lac>(id)).collect()
 }
 
 fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lns>(sim, id, Lns::poll_event)
+    std::iter::from_fn(|| sim.poll_event_of::<Lns>(id)).collect()
 }
 
 fn session_ups(ev: &[Event]) -> usize {

@@ -64,13 +64,11 @@ fn pair(lac_common: Config, lns_common: Config, lossy: bool) -> Pair {
 }
 
 fn lac_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lac>(p.lac);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    std::iter::from_fn(|| p.sim.poll_event_of::<Lac>(p.lac)).collect()
 }
 
 fn lns_ev(p: &mut Pair) -> Vec<Event> {
-    let n = p.sim.node_mut::<Lns>(p.lns);
-    std::iter::from_fn(|| n.poll_event()).collect()
+    std::iter::from_fn(|| p.sim.poll_event_of::<Lns>(p.lns)).collect()
 }
 
 fn up(p: &mut Pair) -> telcp::l2tp::CallId {
@@ -274,8 +272,7 @@ fn tie_breaker_leaves_one_tunnel() {
     // Both calls wait on the one tunnel (two LACs do not answer each other's ICRQ).
     let _ = (ta, tb);
     let ups = |sim: &mut Sim, n| {
-        let l = sim.node_mut::<Lac>(n);
-        std::iter::from_fn(|| l.poll_event())
+        std::iter::from_fn(|| sim.poll_event_of::<Lac>(n))
             .filter(|e| matches!(e, Event::TunnelUp { .. }))
             .count()
     };

@@ -129,8 +129,8 @@ impl World {
     }
 
     fn events(&mut self, i: u32) -> Vec<Event> {
-        let h = self.ha(i);
-        std::iter::from_fn(|| h.poll_event()).collect()
+        let id = self.ha[i as usize - 1];
+        std::iter::from_fn(|| self.sim.poll_event_of::<HomeAgent>(id)).collect()
     }
 
     fn client_cfg(&self, k: u32, by_nai: bool, local: SocketAddr) -> ClientConfig {
@@ -178,7 +178,7 @@ impl World {
         let mut out = None;
         for _ in 0..164_000 {
             self.sim.run_for(Duration::from_millis(50));
-            if let Some(e) = self.mn(id).poll_event() {
+            if let Some(e) = self.sim.poll_event_of::<MobileNodeClient>(id) {
                 out = Some(e);
                 break;
             }
@@ -465,7 +465,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
             }
             _ => {
                 w.sim.run_for(Duration::from_secs(1));
-                let _ = w.mn(id).poll_event();
+                let _ = w.sim.poll_event_of::<MobileNodeClient>(id);
                 k += 1;
                 assert!(k < 20, "nothing was forwarded");
             }
@@ -473,7 +473,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
     };
     w.sim.run_for(Duration::from_millis(100));
     // Claim 5: the second HA assigned an address from its pool, bounded the lifetime, bound it.
-    let e = w.mn(id).poll_event().unwrap();
+    let e = w.sim.poll_event_of::<MobileNodeClient>(id).unwrap();
     let assigned = registered(&e);
     let pool: ipnetwork::Ipv4Network = format!("10.0.{second}.0/24").parse().unwrap();
     assert!(
@@ -1133,7 +1133,7 @@ fn lossy_end_to_end_in(mut w: World) -> World {
         w.sim.run_for(Duration::from_secs(1));
         for (k, _, id) in &clients {
             if !outcomes.contains_key(k)
-                && let Some(e) = w.mn(*id).poll_event()
+                && let Some(e) = w.sim.poll_event_of::<MobileNodeClient>(*id)
             {
                 outcomes.insert(*k, e);
             }
@@ -1467,7 +1467,7 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
         }
         w.sim.run_for(Duration::from_secs(15));
         for (k, j, id) in clients {
-            let e = w.mn(id).poll_event();
+            let e = w.sim.poll_event_of::<MobileNodeClient>(id);
             if j == 3 {
                 // The HA refuses the forged FA with 132; the FA, holding the wrong key, cannot
                 // verify even that reply, so its mobile node is never registered.

@@ -1229,7 +1229,7 @@ fn processor_events_report_vid_assignment() {
     let mut gw = Gateway::new(10, 0.0, 1);
     let n = gw.procs[&11];
     let mut saw = false;
-    while let Some(e) = gw.sim.node_mut::<Processor>(n).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<Processor>(n) {
         if matches!(e, ProcessorEvent::VidAssigned { .. }) {
             saw = true;
         }
@@ -1237,7 +1237,7 @@ fn processor_events_report_vid_assignment() {
     assert!(saw);
     let sp = gw.sp;
     let mut assigned = 0;
-    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(sp).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<SwitchProcessor>(sp) {
         if matches!(e, SwitchEvent::VidAssigned { reused: false, .. }) {
             assigned += 1;
         }
@@ -1856,7 +1856,7 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     assert!(torn >= 1, "{torn}");
     // Reported as events: the switch processor relayed it, the holders deleted the session.
     let mut relayed = false;
-    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(gw.sp).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<SwitchProcessor>(gw.sp) {
         relayed |= e
             == SwitchEvent::ErrorIndication {
                 teid: victim.own_teid,
@@ -1867,7 +1867,7 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     let mut reported = Vec::new();
     for id in holders.iter().copied() {
         let node = gw.procs[&id];
-        while let Some(e) = gw.sim.node_mut::<Processor>(node).poll_event() {
+        while let Some(e) = gw.sim.poll_event_of::<Processor>(node) {
             if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
                 assert_eq!(teid, victim.gw_teid_u);
                 reported.push((id, as_backup));

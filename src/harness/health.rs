@@ -128,17 +128,17 @@ pub fn monitor(t0: Instant, data: &[u8]) {
                 if sent.len() < 64 {
                     sent.push(bytes.clone());
                 }
-                Some(m.handle_heartbeat(now, addr(node.0), &bytes))
+                Some(m.handle_datagram(now, addr(node.0), addr(1), &bytes))
             }
             3 => {
                 let i = usize::from(input.u8());
                 sent.get(i % sent.len().max(1))
-                    .map(|b| m.handle_heartbeat(now, addr(9), b))
+                    .map(|b| m.handle_datagram(now, addr(9), addr(1), b))
             }
             4 => {
                 let n = usize::from(input.u8());
                 let raw = input.take(n).to_vec();
-                Some(m.handle_heartbeat(now, addr(9), &raw))
+                Some(m.handle_datagram(now, addr(9), addr(1), &raw))
             }
             5 => {
                 m.set_load(Load::new(u32::from(input.u8()), 200));

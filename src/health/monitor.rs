@@ -40,7 +40,7 @@ use super::detector::{
 };
 use super::table::{LoadTable, Policy};
 use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
-use crate::{Node, Rng, Transmit};
+use crate::{Rng, Transmit};
 use arrayvec::ArrayVec;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -216,6 +216,22 @@ pub enum HealthEvent {
     },
 }
 
+/// Counters of a [`Monitor`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MonitorStats {
+    /// Heartbeat rounds sent (one datagram to every peer each).
+    pub rounds: u64,
+    /// Heartbeats accepted (authenticated, fresh, from a known or admitted peer).
+    pub accepted: u64,
+    /// Heartbeats refused (any [`HealthError`]).
+    pub refused: u64,
+    /// Unsent heartbeats of an earlier round dropped when a new round was queued.
+    pub stale_dropped: u64,
+    /// Events dropped because the queue held `max_events` (oldest dropped).
+    pub events_dropped: u64,
+}
+
 /// What the monitor knows about one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerStatus {
@@ -265,7 +281,7 @@ pub struct Monitor {
     table: LoadTable,
     transmits: VecDeque<Transmit>,
     events: VecDeque<HealthEvent>,
-    dropped_events: u64,
+    stats: MonitorStats,
 }
 
 impl Monitor {
@@ -334,7 +350,7 @@ impl Monitor {
             table,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            dropped_events: 0,
+            stats: MonitorStats::default(),
         })
     }
 
@@ -408,9 +424,37 @@ impl Monitor {
         true
     }
 
-    /// Feeds one received datagram that [`super::is_heartbeat`] recognised. On error nothing
-    /// changes.
-    pub fn handle_heartbeat(
+    /// Feeds one received heartbeat datagram (the [`crate::Endpoint`] entry): `from` is its
+    /// source, `to` the local address (unused: a heartbeat names its sender inside the
+    /// authenticated payload). On error nothing changes but [`MonitorStats::refused`].
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HealthError> {
+        let _ = to;
+        self.handle_heartbeat(now, from, data)
+    }
+
+    /// Feeds one datagram that [`super::is_heartbeat`] recognised, for hosts that share a port
+    /// with heartbeats. On error nothing changes but [`MonitorStats::refused`].
+    pub(crate) fn handle_heartbeat(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HealthError> {
+        let r = self.accept_heartbeat(now, from, data);
+        match r {
+            Ok(()) => self.stats.accepted += 1,
+            Err(_) => self.stats.refused += 1,
+        }
+        r
+    }
+
+    fn accept_heartbeat(
         &mut self,
         now: Instant,
         from: SocketAddr,
@@ -497,8 +541,10 @@ impl Monitor {
         let bytes = hb.to_bytes(&self.key);
         // Unsent heartbeats of earlier rounds are stale: keep at most one round queued.
         if self.transmits.len() >= self.peers.len().max(1) {
+            self.stats.stale_dropped += self.transmits.len() as u64;
             self.transmits.clear();
         }
+        self.stats.rounds += 1;
         for p in self.peers.values() {
             self.transmits
                 .push_back(Transmit::to(p.addr, bytes.clone()));
@@ -508,7 +554,7 @@ impl Monitor {
     fn push_event(&mut self, e: HealthEvent) {
         if self.events.len() >= self.max_events {
             self.events.pop_front();
-            self.dropped_events += 1;
+            self.stats.events_dropped += 1;
         }
         self.events.push_back(e);
     }
@@ -527,7 +573,12 @@ impl Monitor {
 
     /// Events dropped because the queue was full.
     pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+        self.stats.events_dropped
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> MonitorStats {
+        self.stats
     }
 
     /// When [`Monitor::handle_timeout`] has work next (O(1)).
@@ -635,24 +686,6 @@ fn clamp(load: Load) -> Load {
     Load {
         percent: load.percent.min(100),
         ..load
-    }
-}
-
-impl Node for Monitor {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
-        let _ = self.handle_heartbeat(now, from, data);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        Monitor::handle_timeout(self, now);
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Monitor::poll_transmit(self)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        Monitor::poll_timeout(self)
     }
 }
 

@@ -711,5 +711,3 @@ impl LineInterface {
         None
     }
 }
-
-crate::io::impl_node!(LineInterface);

@@ -1470,5 +1470,3 @@ impl Processor {
         }
     }
 }
-
-crate::io::impl_node!(Processor);
