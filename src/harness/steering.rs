@@ -76,6 +76,51 @@ fn vid(n: u16) -> VirtualId {
 /// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
 /// `now` is the caller's instant (the harness never reads the clock).
 pub fn steering_line(now: Instant, data: &[u8]) {
+    let Some(mut li) = fuzz_line(now) else {
+        return;
+    };
+    let table: std::sync::Arc<VidTable> = li.table();
+    let verdict = li.steer(data);
+    assert_eq!(verdict, table.steer(data));
+    let mut out = [Verdict::Switch; 2];
+    assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
+    assert_eq!(out, [verdict, verdict]);
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
+    let r = li.handle_datagram(now, peer, gw, data);
+    let sent = li.poll_transmit();
+    let ends = LineEnds { now, peer, gw };
+    match verdict {
+        Verdict::Drop(reason) => {
+            assert!(r.is_err());
+            check_line_drop(&mut li, ends, reason, sent, data);
+        }
+        Verdict::Switch | Verdict::Processor { .. } => {
+            assert!(r.is_ok());
+            check_line_forward(&table, verdict, sent, ends, data);
+        }
+    }
+    check_line_other_version(&mut li, ends, data);
+    check_line_non_existent(&mut li, ends, verdict, data);
+    // The same bytes as a fabric datagram from the switch.
+    let before = li.table().version();
+    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
+    assert!(li.table().version() >= before);
+    while li.poll_transmit().is_some() {}
+    assert!(li.poll_timeout().is_none());
+}
+
+/// The instant and the two ends of the line harness's datagrams.
+#[derive(Clone, Copy)]
+struct LineEnds {
+    now: Instant,
+    peer: SocketAddr,
+    gw: SocketAddr,
+}
+
+/// A line interface with a small queue, one-answer rate limits and a table of three VIDs
+/// (1 Up, 2 Down, 3 Up).
+fn fuzz_line(now: Instant) -> Option<LineInterface> {
     let layout = VidLayout::default();
     let l2tp = VidLayout::id16(4, 4).ok();
     let config = LineConfig {
@@ -88,9 +133,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),
     };
-    let Ok(mut li) = LineInterface::new(config, now) else {
-        return;
-    };
+    let mut li = LineInterface::new(config, now).ok()?;
     let entries = [
         TableEntry {
             vid: vid(1),
@@ -109,66 +152,76 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         },
     ];
     assert!(li.apply_update(5, &entries));
-    let table: std::sync::Arc<VidTable> = li.table();
-    let verdict = li.steer(data);
-    assert_eq!(verdict, table.steer(data));
-    let mut out = [Verdict::Switch; 2];
-    assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
-    assert_eq!(out, [verdict, verdict]);
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
-    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
-    let r = li.handle_datagram(now, peer, gw, data);
-    let sent = li.poll_transmit();
-    match verdict {
-        Verdict::Drop(reason) => {
-            assert!(r.is_err());
-            assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
-            // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
-            // back to its source, carrying its TEID.
-            let g_pdu = data.get(..8).and_then(|h| {
-                let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
-                (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
-            });
-            match (reason, g_pdu) {
-                (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
-                    let Some(t) = sent else {
-                        panic!("an unknown TEID is answered with an Error Indication");
-                    };
-                    assert_eq!(t.dst, SocketAddr::new(peer.ip(), 2152));
-                    assert_eq!(t.src, Some(gw));
-                    let ei = crate::steering::gtp::parse(&t.payload);
-                    let ei = ei.as_ref().ok();
-                    assert_eq!(ei.and_then(|m| m.teid_data_i()), Some(teid));
-                    assert_eq!(ei.and_then(|m| m.gtp_u_peer_address()), Some(gw.ip()));
-                    // The bucket (one answer) is empty now: the repeat is counted, not sent.
-                    let _ = li.handle_datagram(now, peer, gw, data);
-                    assert!(li.poll_transmit().is_none());
-                    assert_eq!(li.stats().error_indications_suppressed, 1);
-                }
-                _ => assert!(sent.is_none()),
-            }
-        }
-        Verdict::Switch | Verdict::Processor { .. } => {
-            assert!(r.is_ok());
+    Some(li)
+}
+
+/// A dropped packet is counted; only a G-PDU with a non-zero TEID naming no VID is answered.
+fn check_line_drop(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    reason: crate::steering::line::DropReason,
+    sent: Option<crate::Transmit>,
+    data: &[u8],
+) {
+    assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
+    // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
+    // back to its source, carrying its TEID.
+    let g_pdu = data.get(..8).and_then(|h| {
+        let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
+        (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
+    });
+    match (reason, g_pdu) {
+        (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
             let Some(t) = sent else {
-                panic!("a steered packet is forwarded");
+                panic!("an unknown TEID is answered with an Error Indication");
             };
-            let want = match verdict {
-                Verdict::Processor { vid, .. } => table.addr(vid),
-                _ => Some(addr(0, 100, 4000)),
-            };
-            assert_eq!(Some(t.dst), want);
-            let parsed = FabricMessage::parse(&t.payload);
-            assert_eq!(
-                parsed,
-                Ok(FabricMessage::Packet {
-                    from: peer,
-                    to: gw,
-                    data: Cow::Borrowed(data),
-                })
-            );
+            assert_eq!(t.dst, SocketAddr::new(peer.ip(), 2152));
+            assert_eq!(t.src, Some(gw));
+            let ei = crate::steering::gtp::parse(&t.payload);
+            let ei = ei.as_ref().ok();
+            assert_eq!(ei.and_then(|m| m.teid_data_i()), Some(teid));
+            assert_eq!(ei.and_then(|m| m.gtp_u_peer_address()), Some(gw.ip()));
+            // The bucket (one answer) is empty now: the repeat is counted, not sent.
+            let _ = li.handle_datagram(now, peer, gw, data);
+            assert!(li.poll_transmit().is_none());
+            assert_eq!(li.stats().error_indications_suppressed, 1);
         }
+        _ => assert!(sent.is_none()),
     }
+}
+
+/// A steered packet is forwarded, wrapped unchanged, to the switch or to its VID's processor.
+fn check_line_forward(
+    table: &VidTable,
+    verdict: Verdict,
+    sent: Option<crate::Transmit>,
+    LineEnds { peer, gw, .. }: LineEnds,
+    data: &[u8],
+) {
+    let Some(t) = sent else {
+        panic!("a steered packet is forwarded");
+    };
+    let want = match verdict {
+        Verdict::Processor { vid, .. } => table.addr(vid),
+        _ => Some(addr(0, 100, 4000)),
+    };
+    assert_eq!(Some(t.dst), want);
+    let parsed = FabricMessage::parse(&t.payload);
+    assert_eq!(
+        parsed,
+        Ok(FabricMessage::Packet {
+            from: peer,
+            to: gw,
+            data: Cow::Borrowed(data),
+        })
+    );
+}
+
+fn check_line_other_version(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    data: &[u8],
+) {
     // To the GTP-C port, any other GTP version goes to the switch processor (which answers
     // Version Not Supported), whatever the steering table says.
     if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
@@ -180,6 +233,14 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         assert_eq!(li.stats().other_version, before + 1);
         assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
     }
+}
+
+fn check_line_non_existent(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    verdict: Verdict,
+    data: &[u8],
+) {
     // To the GTP-C port, an Update / Delete PDP Context Request (with a sequence number) naming
     // no VID is answered with the matching response: Cause Non-existent, TEID 0, the request's
     // sequence number, back to its source from the address it was sent to. Nothing else
@@ -245,12 +306,6 @@ pub fn steering_line(now: Instant, data: &[u8]) {
             None => assert!(sent.is_none()),
         }
     }
-    // The same bytes as a fabric datagram from the switch.
-    let before = li.table().version();
-    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
-    assert!(li.table().version() >= before);
-    while li.poll_transmit().is_some() {}
-    assert!(li.poll_timeout().is_none());
 }
 
 fn switch_config() -> SwitchConfig {
