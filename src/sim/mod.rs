@@ -507,30 +507,10 @@ impl Sim {
     fn send(&mut self, src: NodeId, from: SocketAddr, t: Transmit) {
         self.stats.sent += 1;
         let Some(dst) = self.route(t.dst, t.link_dst) else {
-            self.stats.no_route += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                None,
-                t.link_dst,
-                Fate::NoRoute,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::NoRoute, src, None, from, t);
         };
         if self.partitions.contains(&(src.min(dst), src.max(dst))) {
-            self.stats.partitioned += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                Some(dst),
-                t.link_dst,
-                Fate::Partitioned,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::Partitioned, src, Some(dst), from, t);
         }
         let link = self
             .links
@@ -538,17 +518,7 @@ impl Sim {
             .copied()
             .unwrap_or(self.default_link);
         if self.rng.chance(link.loss) {
-            self.stats.lost += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                Some(dst),
-                t.link_dst,
-                Fate::Lost,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::Lost, src, Some(dst), from, t);
         }
         let copies = if self.rng.chance(link.duplicate) {
             self.stats.duplicated += 1;
@@ -573,6 +543,24 @@ impl Sim {
                 t.payload.clone(),
             );
         }
+    }
+
+    /// Counts and records a datagram a node sent that the network dropped (`fate`).
+    fn drop_sent(
+        &mut self,
+        fate: Fate,
+        src: NodeId,
+        dst: Option<NodeId>,
+        from: SocketAddr,
+        t: Transmit,
+    ) {
+        match fate {
+            Fate::NoRoute => self.stats.no_route += 1,
+            Fate::Partitioned => self.stats.partitioned += 1,
+            Fate::Lost => self.stats.lost += 1,
+            Fate::Delivered | Fate::DestinationDown => {}
+        }
+        self.record(from, t.dst, Some(src), dst, t.link_dst, fate, t.payload);
     }
 
     fn random_upto(&mut self, d: Duration) -> Duration {
