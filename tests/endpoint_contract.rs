@@ -424,3 +424,127 @@ fn processor_keeps_the_contract() {
         drops: None,
     });
 }
+
+// ---- The deviations the contract removed ----
+
+/// RFC 5944 section 3.7: the foreign agent relays a mobile node's Registration Request to the
+/// home agent (3.7.2.3) and the home agent's Registration Reply back (3.7.3.2); an accepted
+/// reply (Code 0 or 1) puts the mobile node on the visitor list with the granted lifetime, which
+/// counts down and then removes the entry (3.7.1, "Remaining Lifetime"). A denial adds nothing.
+#[test]
+fn foreign_agent_reports_relays_and_its_visitor_list() {
+    use telcp::mip::wire::{Builder, Header, Reply, ReplyCode};
+    use telcp::mip::{FaEvent, FaStats};
+    let t0 = Instant::now();
+    let mut fa = foreign_agent(t0);
+    let ha = SocketAddr::from((VIP, 434));
+    let fa_addr = sock(192, 0, 2, 9, 434);
+    let mn = sock(198, 51, 100, 1, 434);
+    let request = rrq(t0);
+    let Ok((Header::Request(q), _)) = Header::parse(&request) else {
+        panic!("a request");
+    };
+    assert_eq!(fa.handle_datagram(t0, mn, fa_addr, &request), Ok(()));
+    assert_eq!(fa.poll_transmit().map(|t| t.dst), Some(ha));
+    assert_eq!(
+        fa.poll_event(),
+        Some(FaEvent::RequestRelayed {
+            mobile_node: mn,
+            home_address: q.home_address,
+            identification: q.identification,
+        })
+    );
+    let reply = |code: ReplyCode| {
+        Builder::reply(Reply {
+            code,
+            lifetime: 300,
+            home_address: q.home_address,
+            home_agent: VIP,
+            identification: q.identification,
+        })
+        .to_vec()
+    };
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(
+        fa.handle_datagram(t1, ha, fa_addr, &reply(ReplyCode(0))),
+        Ok(())
+    );
+    assert_eq!(fa.poll_transmit().map(|t| t.dst), Some(mn));
+    let expires = t1 + Duration::from_secs(300);
+    assert_eq!(
+        std::iter::from_fn(|| fa.poll_event()).collect::<Vec<_>>(),
+        vec![
+            FaEvent::RegistrationAccepted {
+                mobile_node: mn,
+                home_address: q.home_address,
+                lifetime: 300,
+            },
+            FaEvent::VisitorAdded {
+                home_address: q.home_address,
+                mobile_node: mn,
+                expires,
+            },
+        ]
+    );
+    assert_eq!(fa.stats().visitors, 1);
+    // The FA wakes up by then (earlier for the pending request's own timer).
+    assert!(fa.poll_timeout().is_some_and(|d| d <= expires));
+    // A denial of a second request from another mobile node adds no visitor.
+    let other = sock(198, 51, 100, 2, 434);
+    let mut again = request.clone();
+    again[23] ^= 1; // another Identification (its low octet)
+    assert_eq!(fa.handle_datagram(t1, other, fa_addr, &again), Ok(()));
+    while fa.poll_transmit().is_some() {}
+    while fa.poll_event().is_some() {}
+    let mut denied = reply(ReplyCode(131));
+    denied[19] ^= 1; // the same Identification as `again`
+    assert_eq!(fa.handle_datagram(t1, ha, fa_addr, &denied), Ok(()));
+    assert_eq!(
+        fa.poll_event(),
+        Some(FaEvent::RegistrationDenied {
+            mobile_node: other,
+            code: ReplyCode(131),
+        })
+    );
+    assert_eq!(fa.stats().visitors, 1);
+    // Not before the lifetime runs out; then the entry goes.
+    fa.handle_timeout(expires - Duration::from_millis(1));
+    assert!(
+        std::iter::from_fn(|| fa.poll_event())
+            .all(|e| !matches!(e, FaEvent::VisitorExpired { .. }))
+    );
+    assert_eq!(fa.stats().visitors, 1);
+    fa.handle_timeout(expires);
+    assert_eq!(
+        fa.poll_event(),
+        Some(FaEvent::VisitorExpired {
+            home_address: q.home_address,
+        })
+    );
+    let FaStats { visitors, .. } = fa.stats();
+    assert_eq!(visitors, 0);
+}
+
+/// The health monitor's entry is the contract's `handle_datagram`: a heartbeat from a peer,
+/// fed through the trait, makes it Up.
+#[test]
+fn monitor_takes_heartbeats_through_the_contract() {
+    use telcp::health::{HealthEvent, NodeId};
+    let t0 = Instant::now();
+    let mut a = monitor(t0);
+    let peers = vec![(HealthId(1), sock(10, 0, 0, 1, 1701))];
+    let cfg = MonitorConfig::new(HealthId(2), Role::LNS, ClusterKey::new(b"k"), peers);
+    let mut b = Monitor::new(cfg, t0).expect("valid monitor config");
+    Endpoint::handle_timeout(&mut b, t0);
+    let hb = Endpoint::poll_transmit(&mut b).expect("a heartbeat");
+    let (from, to) = (sock(10, 0, 0, 2, 1701), sock(10, 0, 0, 1, 1701));
+    assert_eq!(
+        Endpoint::handle_datagram(&mut a, t0, from, to, &hb.payload),
+        Ok(())
+    );
+    assert_eq!(
+        Endpoint::poll_event(&mut a),
+        Some(HealthEvent::Up { node: NodeId(2) })
+    );
+    assert_eq!(Endpoint::stats(&a).accepted, 1);
+}
