@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// Index of a node in a [`Sim`], in the order nodes were added.
+/// Index of a node in a [`super::Sim`], in the order nodes were added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub usize);
 

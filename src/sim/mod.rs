@@ -1,7 +1,10 @@
 //! A deterministic in-process network for tests, fuzzing and demos (feature `sim`).
 //!
-//! Nodes are sans-IO endpoints behind [`Node`], each owning one or more transport addresses (and
-//! optionally a MAC). The simulator keeps a virtual clock that jumps straight to the next delivery
+//! Nodes are sans-IO endpoints behind [`Node`] (every [`crate::Endpoint`] is one), each owning one
+//! or more transport addresses (and optionally a MAC). After every call it makes on a node the
+//! simulator collects the node's events (bounded per node, drops counted in
+//! [`SimStats::events_dropped`]); read them by node id with [`Sim::poll_event`], [`Sim::events`]
+//! or, typed, [`Sim::poll_event_of`]. [`Sim::node_mut`] is for commands and state. The simulator keeps a virtual clock that jumps straight to the next delivery
 //! or deadline, and applies per-link impairments drawn from one seeded [`Rng`]: loss, duplication,
 //! reordering and delay with jitter. Partitions cut pairs of nodes; a node can crash (it stops
 //! receiving and its timers stop) and restart as a new instance.
