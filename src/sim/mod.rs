@@ -450,16 +450,7 @@ impl Sim {
         let alive = self.nodes.get(f.dst_node.0).is_some_and(|s| s.alive);
         if !alive {
             self.stats.to_down_node += 1;
-            self.record(
-                f.from,
-                f.to,
-                f.src_node,
-                Some(f.dst_node),
-                f.link_dst,
-                Fate::DestinationDown,
-                f.payload,
-            );
-            return;
+            return self.record_arrival(f, Fate::DestinationDown);
         }
         self.stats.delivered += 1;
         // Every node sits on one shared link: a frame carries its sender's MAC.
@@ -470,16 +461,9 @@ impl Sim {
         if let Some(s) = self.nodes.get_mut(f.dst_node.0) {
             s.node.handle_frame(now, link_src, f.from, f.to, &f.payload);
         }
-        self.record(
-            f.from,
-            f.to,
-            f.src_node,
-            Some(f.dst_node),
-            f.link_dst,
-            Fate::Delivered,
-            f.payload,
-        );
-        self.flush_node(f.dst_node);
+        let dst = f.dst_node;
+        self.record_arrival(f, Fate::Delivered);
+        self.flush_node(dst);
     }
 
     fn flush_all(&mut self) {
@@ -546,6 +530,12 @@ impl Sim {
                 t.payload.clone(),
             );
         }
+    }
+
+    /// Records what happened to a datagram that reached its destination node.
+    fn record_arrival(&mut self, f: InFlight, fate: Fate) {
+        let dst = Some(f.dst_node);
+        self.record(f.from, f.to, f.src_node, dst, f.link_dst, fate, f.payload);
     }
 
     /// Counts and records a datagram a node sent that the network dropped (`fate`).
