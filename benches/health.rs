@@ -49,7 +49,8 @@ fn health(c: &mut Criterion) {
             load: Load::new(i % 50, 100),
             ..hb.clone()
         };
-        m.handle_heartbeat(t0, addr(i), &hb.to_bytes(&key)).unwrap();
+        m.handle_datagram(t0, addr(i), addr(1), &hb.to_bytes(&key))
+            .unwrap();
     }
     while m.poll_event().is_some() {}
     g.bench_function("monitor_handle_heartbeat", |b| {
@@ -62,7 +63,7 @@ fn health(c: &mut Criterion) {
                 ..hb.clone()
             };
             let data = hb.to_bytes(&key);
-            m.handle_heartbeat(t0 + Duration::from_millis(1), addr(2), &data)
+            m.handle_datagram(t0 + Duration::from_millis(1), addr(2), addr(1), &data)
         })
     });
     let mut rng = Rng::seed_from_u64(1);

@@ -173,11 +173,7 @@ impl Gateway {
     pub fn report(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         let t = self.net.elapsed().as_secs_f64();
-        while let Some(e) = self
-            .net
-            .node_mut::<SwitchProcessor>(self.switch)
-            .poll_event()
-        {
+        while let Some(e) = self.net.poll_event_of::<SwitchProcessor>(self.switch) {
             match e {
                 SwitchEvent::VidAssigned { processor, vid, .. } => lines.push(format!(
                     "{t:7.3}s switch: processor {processor} has VID {vid}"
@@ -195,7 +191,7 @@ impl Gateway {
         }
         for &p in &self.processors.clone() {
             let name = self.net.name(p).to_owned();
-            while let Some(e) = self.net.node_mut::<Processor>(p).poll_event() {
+            while let Some(e) = self.net.poll_event_of::<Processor>(p) {
                 if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
                     lines.push(format!(
                         "{t:7.3}s {name}: session TEID {teid:#010x} deleted by the peer's Error Indication{}",

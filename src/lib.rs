@@ -38,6 +38,7 @@
 //! use telcp::health::{ClusterKey, Monitor, MonitorConfig, NodeId, Role};
 //!
 //! let socket = UdpSocket::bind("127.0.0.1:7000")?;
+//! let local = socket.local_addr()?;
 //! let peer = "127.0.0.2:7000".parse()?;
 //! let config = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"secret"), vec![(NodeId(2), peer)]);
 //! let mut node = Monitor::new(config, Instant::now())?;
@@ -58,7 +59,7 @@
 //!     match socket.recv_from(&mut buf) {
 //!         Ok((n, from)) => {
 //!             // Bad input is refused inside the protocol; the error is for logging.
-//!             if let Err(e) = node.handle_heartbeat(Instant::now(), from, &buf[..n]) {
+//!             if let Err(e) = node.handle_datagram(Instant::now(), from, local, &buf[..n]) {
 //!                 eprintln!("refused a datagram from {from}: {e}");
 //!             }
 //!         }
@@ -94,6 +95,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod endpoint;
 pub mod health;
 pub mod io;
 pub mod l2tp;
@@ -110,4 +112,5 @@ pub mod strategies;
 #[doc(hidden)]
 pub mod harness;
 
+pub use endpoint::{Endpoint, Event};
 pub use io::{MacAddr, Node, Rng, TimerQueue, Transmit};

@@ -85,14 +85,14 @@ fn a_bad_mac_a_replay_and_a_truncation_are_refused_without_changing_state() {
     let hb1 = next_heartbeat(&mut b, t0);
     let hb2 = next_heartbeat(&mut b, t0 + Duration::from_millis(100));
 
-    a.handle_heartbeat(t0, addr(2), &hb2).unwrap();
+    a.handle_datagram(t0, addr(2), addr(1), &hb2).unwrap();
     assert_eq!(events(&mut a), [HealthEvent::Up { node: NodeId(2) }]);
     let before: Vec<_> = a.peers().collect();
 
     // Replay of the same heartbeat, and an older one delivered late.
     for old in [&hb2, &hb1] {
         assert!(matches!(
-            a.handle_heartbeat(t0, addr(2), old),
+            a.handle_datagram(t0, addr(2), addr(1), old),
             Err(HealthError::Replay {
                 node: NodeId(2),
                 reason: ReplayError::StaleSequence { .. }
@@ -106,7 +106,7 @@ fn a_bad_mac_a_replay_and_a_truncation_are_refused_without_changing_state() {
     }
     .to_bytes(&ClusterKey::new(b"not the cluster key"));
     assert!(matches!(
-        a.handle_heartbeat(t0, addr(2), &forged),
+        a.handle_datagram(t0, addr(2), addr(1), &forged),
         Err(HealthError::Wire(WireError::BadMac {
             field: telcp::health::wire::Field::Mac,
             ..
@@ -116,13 +116,13 @@ fn a_bad_mac_a_replay_and_a_truncation_are_refused_without_changing_state() {
     let mut tampered = hb2.to_vec();
     tampered[27] ^= 1;
     assert!(matches!(
-        a.handle_heartbeat(t0, addr(2), &tampered),
+        a.handle_datagram(t0, addr(2), addr(1), &tampered),
         Err(HealthError::Wire(WireError::BadMac { .. }))
     ));
     // Truncated anywhere.
     for n in 0..hb2.len() {
         assert!(matches!(
-            a.handle_heartbeat(t0, addr(2), &hb2[..n]),
+            a.handle_datagram(t0, addr(2), addr(1), &hb2[..n]),
             Err(HealthError::Wire(
                 WireError::Truncated { .. } | WireError::BadMagic { .. }
             ))
@@ -149,7 +149,7 @@ fn the_failure_detector_walks_up_suspect_down_and_recognises_a_restart() {
         let now = t0 + ms(100 * i);
         let hb = next_heartbeat(&mut b, now);
         a.handle_timeout(now);
-        a.handle_heartbeat(now, addr(2), &hb).unwrap();
+        a.handle_datagram(now, addr(2), addr(1), &hb).unwrap();
     }
     let last = t0 + ms(400);
     assert_eq!(events(&mut a), [HealthEvent::Up { node: NodeId(2) }]);
@@ -179,7 +179,7 @@ fn the_failure_detector_walks_up_suspect_down_and_recognises_a_restart() {
     // The node comes back with a new incarnation: Restarted, then Up.
     let mut b2 = Monitor::new(config(2, &[1], 2), now).unwrap();
     let hb = next_heartbeat(&mut b2, now);
-    a.handle_heartbeat(now, addr(2), &hb).unwrap();
+    a.handle_datagram(now, addr(2), addr(1), &hb).unwrap();
     assert_eq!(
         events(&mut a),
         [
@@ -196,7 +196,8 @@ fn the_failure_detector_walks_up_suspect_down_and_recognises_a_restart() {
     // A fast restart (no silence long enough for Suspect) is still recognised.
     let mut b3 = Monitor::new(config(2, &[1], 3), now).unwrap();
     let hb = next_heartbeat(&mut b3, now + ms(50));
-    a.handle_heartbeat(now + ms(50), addr(2), &hb).unwrap();
+    a.handle_datagram(now + ms(50), addr(2), addr(1), &hb)
+        .unwrap();
     assert_eq!(
         events(&mut a),
         [HealthEvent::Restarted {
@@ -208,7 +209,7 @@ fn the_failure_detector_walks_up_suspect_down_and_recognises_a_restart() {
     // And the older incarnation is refused from now on.
     let stale = next_heartbeat(&mut b2, now + ms(100));
     assert!(matches!(
-        a.handle_heartbeat(now + ms(100), addr(2), &stale),
+        a.handle_datagram(now + ms(100), addr(2), addr(1), &stale),
         Err(HealthError::Replay {
             reason: ReplayError::StaleIncarnation {
                 incarnation: 2,
@@ -233,7 +234,7 @@ fn cluster_with_loads(own: Load, loads: &[(u32, Load)]) -> (Monitor, Instant) {
         cfg.load = load;
         let mut p = Monitor::new(cfg, t0).unwrap();
         let hb = next_heartbeat(&mut p, t0);
-        a.handle_heartbeat(t0, addr(id), &hb).unwrap();
+        a.handle_datagram(t0, addr(id), addr(1), &hb).unwrap();
     }
     (a, t0)
 }
@@ -257,7 +258,7 @@ fn each_policy_picks_what_it_must_and_never_an_excluded_node() {
         let mut p = Monitor::new(cfg, t0).unwrap();
         let _ = next_heartbeat(&mut p, t0);
         let hb = next_heartbeat(&mut p, later);
-        a.handle_heartbeat(later, addr(id), &hb).unwrap();
+        a.handle_datagram(later, addr(id), addr(1), &hb).unwrap();
     }
     a.handle_timeout(later);
     assert_eq!(a.state(NodeId(5)), Some(NodeState::Suspect));
@@ -345,7 +346,7 @@ fn a_full_peer_table_refuses_an_unknown_node() {
     cfg.max_peers = 3;
     let mut a = Monitor::new(cfg, t0).unwrap();
     let mut x = Monitor::new(config(8, &[1], 1), t0).unwrap();
-    a.handle_heartbeat(t0, addr(8), &next_heartbeat(&mut x, t0))
+    a.handle_datagram(t0, addr(8), addr(1), &next_heartbeat(&mut x, t0))
         .unwrap();
     assert_eq!(
         a.addr_of(NodeId(8)),
@@ -354,7 +355,7 @@ fn a_full_peer_table_refuses_an_unknown_node() {
     );
     let mut y = Monitor::new(config(9, &[1], 1), t0).unwrap();
     assert_eq!(
-        a.handle_heartbeat(t0, addr(9), &next_heartbeat(&mut y, t0)),
+        a.handle_datagram(t0, addr(9), addr(1), &next_heartbeat(&mut y, t0)),
         Err(HealthError::TableFull {
             node: NodeId(9),
             max: 3
@@ -427,8 +428,7 @@ mod simulated {
             if !sim.is_alive(id) {
                 continue;
             }
-            let m = sim.node_mut::<Monitor>(id);
-            while let Some(e) = m.poll_event() {
+            while let Some(e) = sim.poll_event_of::<Monitor>(id) {
                 log.push((IDS[k], e, at));
             }
         }

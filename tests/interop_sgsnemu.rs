@@ -120,7 +120,7 @@ fn sgsnemu_sets_up_a_pdp_context_through_the_steering_gateway() {
     while Instant::now() < end {
         g.net.run_for(Duration::from_millis(50));
         for &p in &g.processors {
-            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+            while let Some(e) = g.net.poll_event_of::<Processor>(p) {
                 if let ProcessorEvent::SessionCreated {
                     teid,
                     ue_addr,
@@ -219,7 +219,7 @@ fn sgsnemu_takes_our_error_indication_for_a_g_pdu_naming_no_context() {
     while Instant::now() < end {
         g.net.run_for(Duration::from_millis(50));
         for &p in &g.processors {
-            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+            while let Some(e) = g.net.poll_event_of::<Processor>(p) {
                 if let ProcessorEvent::SessionCreated { teid, .. } = e {
                     vid = g.layout.primary(teid);
                 }
@@ -322,7 +322,7 @@ fn sgsnemu_takes_our_non_existent_answer_to_a_delete_naming_no_context() {
         g.net.run_for(Duration::from_millis(50));
         let mut vid = None;
         for &p in &g.processors {
-            while let Some(e) = g.net.node_mut::<Processor>(p).poll_event() {
+            while let Some(e) = g.net.poll_event_of::<Processor>(p) {
                 if let ProcessorEvent::SessionCreated { teid, .. } = e {
                     vid = g.layout.primary(teid);
                 }

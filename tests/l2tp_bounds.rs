@@ -124,7 +124,7 @@ fn sccrq_flood_from_spoofed_sources() {
     s.sim.run_for(Duration::from_secs(120));
     assert_eq!(s.sim.node_mut::<Lns>(s.lns).tunnel_count(), 1);
     assert!(
-        !std::iter::from_fn(|| s.sim.node_mut::<Lac>(s.lac).poll_event())
+        !std::iter::from_fn(|| s.sim.poll_event_of::<Lac>(s.lac))
             .any(|e| matches!(e, Event::SessionDown { .. } | Event::TunnelDown { .. }))
     );
     data_still_flows(&mut s);
@@ -242,7 +242,7 @@ fn unauthenticated_peer_refused() {
     sim.run_for(Duration::from_secs(60));
     assert!(sim.node_mut::<Lac>(g).session_of(gc).is_some());
     assert!(sim.node_mut::<Lac>(bad).session_of(bc).is_none());
-    let ev: Vec<Event> = std::iter::from_fn(|| sim.node_mut::<Lac>(bad).poll_event()).collect();
+    let ev: Vec<Event> = std::iter::from_fn(|| sim.poll_event_of::<Lac>(bad)).collect();
     assert!(
         ev.iter()
             .any(|e| matches!(e, Event::TunnelDown { result: Some(r), .. } if r.result.0 == 4)),

@@ -124,8 +124,7 @@ fn run_seed(seed: u64) {
         }
         sim.run_for(Duration::from_secs(90));
         dump(&sim);
-        let lev: Vec<Event> =
-            std::iter::from_fn(|| sim.node_mut::<Lac>(lac).poll_event()).collect();
+        let lev: Vec<Event> = std::iter::from_fn(|| sim.poll_event_of::<Lac>(lac)).collect();
         for c in &calls {
             let ups = lev
                 .iter()
@@ -139,8 +138,7 @@ fn run_seed(seed: u64) {
         }
         let mut lns_ups = 0;
         for &n in &lnss {
-            let ev: Vec<Event> =
-                std::iter::from_fn(|| sim.node_mut::<Lns>(n).poll_event()).collect();
+            let ev: Vec<Event> = std::iter::from_fn(|| sim.poll_event_of::<Lns>(n)).collect();
             lns_ups += ev
                 .iter()
                 .filter(|e| matches!(e, Event::SessionUp { .. }))

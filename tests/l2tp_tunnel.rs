@@ -207,8 +207,7 @@ fn tie_breaker_leaves_one_tunnel() {
     // Both calls wait on the one tunnel (two LACs do not answer each other's ICRQ).
     let _ = (ta, tb);
     let ups = |sim: &mut Sim, n| {
-        let l = sim.node_mut::<Lac>(n);
-        std::iter::from_fn(|| l.poll_event())
+        std::iter::from_fn(|| sim.poll_event_of::<Lac>(n))
             .filter(|e| matches!(e, Event::TunnelUp { .. }))
             .count()
     };

@@ -13,7 +13,7 @@ use telcp::health::{NodeId, NodeState};
 use telcp::mip::binding::BindingState;
 use telcp::mip::cluster::{Body, ClusterMessage};
 use telcp::mip::wire::ReplyCode;
-use telcp::mip::{ClientEvent, Event, ForwardMode, HomeAgent};
+use telcp::mip::{ClientEvent, Event, ForwardMode, HomeAgent, MobileNodeClient};
 use telcp::sim::LinkConfig;
 
 // ---------------------------------------------------------------- claim 11
@@ -139,7 +139,7 @@ fn lossy_end_to_end_in(mut w: World) -> World {
         w.sim.run_for(Duration::from_secs(1));
         for (k, _, id) in &clients {
             if !outcomes.contains_key(k)
-                && let Some(e) = w.mn(*id).poll_event()
+                && let Some(e) = w.sim.poll_event_of::<MobileNodeClient>(*id)
             {
                 outcomes.insert(*k, e);
             }

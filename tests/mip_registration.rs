@@ -14,7 +14,9 @@ use telcp::mip::binding::BindingState;
 use telcp::mip::cluster::{Body, ClusterMessage};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{Builder, Extension, ExtensionType, Reply, ReplyCode};
-use telcp::mip::{ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, MnId};
+use telcp::mip::{
+    ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, MnId, MobileNodeClient,
+};
 use telcp::sim::{Fate, LinkConfig, NodeId as SimId};
 
 // ---------------------------------------------------------------- claim 1
@@ -250,7 +252,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
             }
             _ => {
                 w.sim.run_for(Duration::from_secs(1));
-                let _ = w.mn(id).poll_event();
+                let _ = w.sim.poll_event_of::<MobileNodeClient>(id);
                 k += 1;
                 assert!(k < 20, "nothing was forwarded");
             }
@@ -258,7 +260,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
     };
     w.sim.run_for(Duration::from_millis(100));
     // Claim 5: the second HA assigned an address from its pool, bounded the lifetime, bound it.
-    let e = w.mn(id).poll_event().unwrap();
+    let e = w.sim.poll_event_of::<MobileNodeClient>(id).unwrap();
     let assigned = registered(&e);
     let pool: ipnetwork::Ipv4Network = format!("10.0.{second}.0/24").parse().unwrap();
     assert!(
@@ -631,7 +633,7 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
         }
         w.sim.run_for(Duration::from_secs(15));
         for (k, j, id) in clients {
-            let e = w.mn(id).poll_event();
+            let e = w.sim.poll_event_of::<MobileNodeClient>(id);
             if j == 3 {
                 // The HA refuses the forged FA with 132; the FA, holding the wrong key, cannot
                 // verify even that reply, so its mobile node is never registered.

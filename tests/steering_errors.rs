@@ -181,7 +181,7 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     assert!(torn >= 1, "{torn}");
     // Reported as events: the switch processor relayed it, the holders deleted the session.
     let mut relayed = false;
-    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(gw.sp).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<SwitchProcessor>(gw.sp) {
         relayed |= e
             == SwitchEvent::ErrorIndication {
                 teid: victim.own_teid,
@@ -192,7 +192,7 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     let mut reported = Vec::new();
     for id in holders.iter().copied() {
         let node = gw.procs[&id];
-        while let Some(e) = gw.sim.node_mut::<Processor>(node).poll_event() {
+        while let Some(e) = gw.sim.poll_event_of::<Processor>(node) {
             if let ProcessorEvent::SessionErrorIndication { teid, as_backup } = e {
                 assert_eq!(teid, victim.gw_teid_u);
                 reported.push((id, as_backup));

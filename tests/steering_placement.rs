@@ -460,7 +460,7 @@ fn processor_events_report_vid_assignment() {
     let mut gw = Gateway::new(10, 0.0, 1);
     let n = gw.procs[&11];
     let mut saw = false;
-    while let Some(e) = gw.sim.node_mut::<Processor>(n).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<Processor>(n) {
         if matches!(e, ProcessorEvent::VidAssigned { .. }) {
             saw = true;
         }
@@ -468,7 +468,7 @@ fn processor_events_report_vid_assignment() {
     assert!(saw);
     let sp = gw.sp;
     let mut assigned = 0;
-    while let Some(e) = gw.sim.node_mut::<SwitchProcessor>(sp).poll_event() {
+    while let Some(e) = gw.sim.poll_event_of::<SwitchProcessor>(sp) {
         if matches!(e, SwitchEvent::VidAssigned { reused: false, .. }) {
             assigned += 1;
         }

@@ -114,6 +114,16 @@ impl UdpLoop {
         any.downcast_mut::<T>().expect("endpoint type")
     }
 
+    /// The next event of the endpoint, in its typed form (through [`Node::poll_event`], no
+    /// downcast); an event of another kind is dropped.
+    pub fn poll_event_of<T: telcp::Endpoint>(&mut self, idx: usize) -> Option<T::Event>
+    where
+        T::Event: TryFrom<telcp::Event>,
+    {
+        let e = self.entries[idx].node.poll_event()?;
+        T::Event::try_from(e).ok()
+    }
+
     /// Runs for `d` of wall-clock time.
     pub fn run_for(&mut self, d: Duration) {
         let end = Instant::now() + d;
@@ -255,6 +265,16 @@ impl Net {
         match self {
             Net::Udp(l) => l.node_mut(idx),
             Net::Sim(s, ids) => s.node_mut(ids[idx]),
+        }
+    }
+
+    pub fn poll_event_of<T: telcp::Endpoint>(&mut self, idx: usize) -> Option<T::Event>
+    where
+        T::Event: TryFrom<telcp::Event, Error = telcp::Event>,
+    {
+        match self {
+            Net::Udp(l) => l.poll_event_of::<T>(idx),
+            Net::Sim(s, ids) => s.poll_event_of::<T>(ids[idx]),
         }
     }
 

@@ -187,7 +187,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         let mut up = None;
         for _ in 0..100 {
             net.run_for(Duration::from_millis(50));
-            while let Some(ev) = net.node_mut::<Lns>(contact).poll_event() {
+            while let Some(ev) = net.poll_event_of::<Lns>(contact) {
                 if let l2tp::Event::RedirectIssued { to, .. } = ev {
                     tr.step(
                         net,
@@ -198,7 +198,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                     );
                 }
             }
-            while let Some(ev) = net.node_mut::<Lac>(lac).poll_event() {
+            while let Some(ev) = net.poll_event_of::<Lac>(lac) {
                 match ev {
                     l2tp::Event::Redirected { from, to, .. } => {
                         redirects += 1;
@@ -380,7 +380,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let events = |net: &mut Net, tr: &Trace, taken_over: &mut usize, router_owner: &mut usize| {
         for (i, &h) in has.iter().enumerate() {
             let who = format!("ha-{}", i + 1);
-            while let Some(ev) = net.node_mut::<HomeAgent>(h).poll_event() {
+            while let Some(ev) = net.poll_event_of::<HomeAgent>(h) {
                 match ev {
                     mip::Event::AdvertiseRoute { prefix } if i == 0 => {
                         tr.step(
@@ -485,7 +485,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 net.run_for(Duration::from_millis(5));
                 events(net, tr, taken_over, router_owner);
                 let mut done = false;
-                while let Some(ev) = net.node_mut::<MobileNodeClient>(m).poll_event() {
+                while let Some(ev) = net.poll_event_of::<MobileNodeClient>(m) {
                     done = true;
                     match ev {
                         ClientEvent::Registered {
@@ -657,7 +657,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     // VID -> processor, as the switch processor assigns them.
     let mut vids = std::collections::HashMap::new();
     let mut drain = |net: &mut Net, tr: &Trace| {
-        while let Some(ev) = net.node_mut::<SwitchProcessor>(switch).poll_event() {
+        while let Some(ev) = net.poll_event_of::<SwitchProcessor>(switch) {
             match ev {
                 SwitchEvent::VidAssigned { processor, vid, .. } => {
                     vids.insert(vid, format!("proc-{processor}"));
@@ -693,7 +693,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             }
         }
         for (i, &p) in procs.iter().enumerate() {
-            while let Some(ev) = net.node_mut::<Processor>(p).poll_event() {
+            while let Some(ev) = net.poll_event_of::<Processor>(p) {
                 if let ProcessorEvent::SessionCreated { teid, ue_addr, .. } = ev {
                     tr.step(
                         net,

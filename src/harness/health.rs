@@ -79,38 +79,76 @@ fn snapshot(m: &Monitor) -> Vec<PeerStatus> {
 /// overloaded.
 /// `t0` is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn monitor(t0: Instant, data: &[u8]) {
-    let key = ClusterKey::new(KEY);
-    let mut cfg = MonitorConfig::new(
-        NodeId(1),
-        Role::HOME_AGENT,
-        key.clone(),
-        vec![(NodeId(2), addr(2)), (NodeId(3), addr(3))],
-    );
-    cfg.accept_unknown = true;
-    cfg.max_peers = 4;
-    cfg.interval = Duration::from_millis(100);
-    cfg.misses_suspect = 2;
-    cfg.misses_down = 4;
-    cfg.overload_percent = 80;
-    let Ok(mut m) = Monitor::new(cfg, t0) else {
+    let Some(mut run) = MonitorRun::new(t0) else {
         return;
     };
-    let mut now = t0;
     let mut input = Ops(data);
-    let mut rng = Rng::seed_from_u64(0);
-    let mut sent: Vec<bytes::Bytes> = Vec::new();
-    let mut model: BTreeMap<NodeId, NodeState> = BTreeMap::new();
-    let mut incarnations: BTreeMap<NodeId, u32> = BTreeMap::new();
-    let mut last_seq = 0u64;
     let mut ops = 0;
     while !input.0.is_empty() && ops < 512 {
         ops += 1;
-        let before = snapshot(&m);
+        let before = snapshot(&run.m);
         let op = input.u8() % 8;
-        let result: Option<Result<(), HealthError>> = match op {
+        if let Some(Err(_)) = run.apply(op, &mut input) {
+            assert_eq!(
+                before,
+                snapshot(&run.m),
+                "a refused heartbeat changes nothing"
+            );
+        }
+        assert!(run.m.peer_count() <= 4);
+        run.check_transmits();
+        run.check_events();
+        run.check_state(op == 0);
+    }
+}
+
+/// The monitor under test and the model the harness checks it against.
+struct MonitorRun {
+    m: Monitor,
+    key: ClusterKey,
+    now: Instant,
+    rng: Rng,
+    sent: Vec<bytes::Bytes>,
+    model: BTreeMap<NodeId, NodeState>,
+    incarnations: BTreeMap<NodeId, u32>,
+    last_seq: u64,
+}
+
+impl MonitorRun {
+    fn new(t0: Instant) -> Option<MonitorRun> {
+        let key = ClusterKey::new(KEY);
+        let mut cfg = MonitorConfig::new(
+            NodeId(1),
+            Role::HOME_AGENT,
+            key.clone(),
+            vec![(NodeId(2), addr(2)), (NodeId(3), addr(3))],
+        );
+        cfg.accept_unknown = true;
+        cfg.max_peers = 4;
+        cfg.interval = Duration::from_millis(100);
+        cfg.misses_suspect = 2;
+        cfg.misses_down = 4;
+        cfg.overload_percent = 80;
+        let m = Monitor::new(cfg, t0).ok()?;
+        Some(MonitorRun {
+            m,
+            key,
+            now: t0,
+            rng: Rng::seed_from_u64(0),
+            sent: Vec::new(),
+            model: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            last_seq: 0,
+        })
+    }
+
+    /// Applies operation `op`; returns the monitor's answer when it was fed a datagram.
+    fn apply(&mut self, op: u8, input: &mut Ops<'_>) -> Option<Result<(), HealthError>> {
+        let (m, now) = (&mut self.m, self.now);
+        match op {
             0 => {
-                now += Duration::from_millis(u64::from(input.u8()) * 10);
-                m.handle_timeout(now);
+                self.now += Duration::from_millis(u64::from(input.u8()) * 10);
+                m.handle_timeout(self.now);
                 None
             }
             1 | 2 => {
@@ -124,21 +162,22 @@ pub fn monitor(t0: Instant, data: &[u8]) {
                     load: Load::new(used, 200),
                     addresses: Default::default(),
                 };
-                let bytes = hb.to_bytes(&key);
-                if sent.len() < 64 {
-                    sent.push(bytes.clone());
+                let bytes = hb.to_bytes(&self.key);
+                if self.sent.len() < 64 {
+                    self.sent.push(bytes.clone());
                 }
-                Some(m.handle_heartbeat(now, addr(node.0), &bytes))
+                Some(m.handle_datagram(now, addr(node.0), addr(1), &bytes))
             }
             3 => {
                 let i = usize::from(input.u8());
+                let sent = &self.sent;
                 sent.get(i % sent.len().max(1))
-                    .map(|b| m.handle_heartbeat(now, addr(9), b))
+                    .map(|b| m.handle_datagram(now, addr(9), addr(1), b))
             }
             4 => {
                 let n = usize::from(input.u8());
                 let raw = input.take(n).to_vec();
-                Some(m.handle_heartbeat(now, addr(9), &raw))
+                Some(m.handle_datagram(now, addr(9), addr(1), &raw))
             }
             5 => {
                 m.set_load(Load::new(u32::from(input.u8()), 200));
@@ -148,8 +187,8 @@ pub fn monitor(t0: Instant, data: &[u8]) {
                 let node = NodeId(u32::from(input.u8() % 7));
                 if input.u8() % 2 == 0 {
                     if m.remove_peer(node) {
-                        model.remove(&node);
-                        incarnations.remove(&node);
+                        self.model.remove(&node);
+                        self.incarnations.remove(&node);
                     }
                 } else {
                     let _ = m.add_peer(node, addr(node.0));
@@ -157,51 +196,60 @@ pub fn monitor(t0: Instant, data: &[u8]) {
                 None
             }
             _ => {
-                let policy = match input.u8() % 3 {
-                    0 => Policy::LeastLoaded,
-                    1 => Policy::WeightedSpare,
-                    _ => Policy::RoundRobin,
-                };
-                let mask = input.u8();
-                let pick = m.select(policy, &mut rng, |n| (mask >> (n.0 % 8)) & 1 == 0);
-                if let Some(p) = pick {
-                    assert_eq!(m.state(p), Some(NodeState::Up), "selected node is Up");
-                    let load = m.load(p).unwrap_or_default();
-                    assert!(
-                        load.percent < 80 && load.used < load.capacity,
-                        "not overloaded"
-                    );
-                    assert_eq!((mask >> (p.0 % 8)) & 1, 0, "filter respected");
-                }
+                self.select(input);
                 None
             }
-        };
-        if let Some(Err(_)) = result {
-            assert_eq!(before, snapshot(&m), "a refused heartbeat changes nothing");
         }
-        assert!(m.peer_count() <= 4);
-        while let Some(t) = m.poll_transmit() {
-            let hb = Heartbeat::parse(&t.payload, &key);
+    }
+
+    /// A selection picks an Up, not overloaded node that passes the filter.
+    fn select(&mut self, input: &mut Ops<'_>) {
+        let policy = match input.u8() % 3 {
+            0 => Policy::LeastLoaded,
+            1 => Policy::WeightedSpare,
+            _ => Policy::RoundRobin,
+        };
+        let mask = input.u8();
+        let m = &mut self.m;
+        let pick = m.select(policy, &mut self.rng, |n| (mask >> (n.0 % 8)) & 1 == 0);
+        if let Some(p) = pick {
+            assert_eq!(m.state(p), Some(NodeState::Up), "selected node is Up");
+            let load = m.load(p).unwrap_or_default();
+            assert!(
+                load.percent < 80 && load.used < load.capacity,
+                "not overloaded"
+            );
+            assert_eq!((mask >> (p.0 % 8)) & 1, 0, "filter respected");
+        }
+    }
+
+    /// What is sent authenticates, comes from node 1 and has growing sequences.
+    fn check_transmits(&mut self) {
+        while let Some(t) = self.m.poll_transmit() {
+            let hb = Heartbeat::parse(&t.payload, &self.key);
             assert!(hb.is_ok(), "own heartbeats authenticate");
             if let Ok(hb) = hb {
                 assert_eq!(hb.node, NodeId(1));
-                assert!(hb.sequence >= last_seq);
-                last_seq = hb.sequence;
+                assert!(hb.sequence >= self.last_seq);
+                self.last_seq = hb.sequence;
             }
         }
-        while let Some(e) = m.poll_event() {
+    }
+
+    /// Events follow Up -> Suspect -> Down, and a restart's incarnation grows.
+    fn check_events(&mut self) {
+        while let Some(e) = self.m.poll_event() {
             match e {
                 HealthEvent::Up { node } => {
-                    model.insert(node, NodeState::Up);
+                    self.model.insert(node, NodeState::Up);
                 }
                 HealthEvent::Suspect { node } => {
-                    assert_eq!(model.insert(node, NodeState::Suspect), Some(NodeState::Up));
+                    let was = self.model.insert(node, NodeState::Suspect);
+                    assert_eq!(was, Some(NodeState::Up));
                 }
                 HealthEvent::Down { node } => {
-                    assert_eq!(
-                        model.insert(node, NodeState::Down),
-                        Some(NodeState::Suspect)
-                    );
+                    let was = self.model.insert(node, NodeState::Down);
+                    assert_eq!(was, Some(NodeState::Suspect));
                 }
                 HealthEvent::Restarted {
                     node,
@@ -209,27 +257,31 @@ pub fn monitor(t0: Instant, data: &[u8]) {
                     incarnation,
                 } => {
                     assert!(incarnation > previous);
-                    if let Some(&known) = incarnations.get(&node) {
+                    if let Some(&known) = self.incarnations.get(&node) {
                         assert_eq!(known, previous);
                     }
                 }
             }
         }
-        for p in m.peers() {
+    }
+
+    /// Events agree with `state()`; after `handle_timeout` the next deadline is after `now`.
+    fn check_state(&mut self, timed_out: bool) {
+        for p in self.m.peers() {
             assert_eq!(
-                model.get(&p.node).copied().unwrap_or(NodeState::Down),
+                self.model.get(&p.node).copied().unwrap_or(NodeState::Down),
                 p.state,
                 "events agree with state()"
             );
             if let Some(i) = p.incarnation {
-                incarnations.insert(p.node, i);
+                self.incarnations.insert(p.node, i);
             }
         }
-        let next = m.poll_timeout();
+        let next = self.m.poll_timeout();
         assert!(next.is_some(), "a heartbeat round is always pending");
-        if op == 0 {
+        if timed_out {
             assert!(
-                next.is_some_and(|t| t > now),
+                next.is_some_and(|t| t > self.now),
                 "handle_timeout leaves nothing due"
             );
         }

@@ -148,6 +148,48 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
     let Some(mut lns) = lns_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
         return;
     };
+    let command =
+        |lns: &mut crate::l2tp::Lns, _now, ops: &mut Ops<'_>| match ops.byte().unwrap_or(0) % 3 {
+            0 => lns.set_load(ops.byte().unwrap_or(0)),
+            1 => lns.set_accepting(ops.byte().unwrap_or(0) % 2 == 0),
+            _ => {
+                let s = crate::l2tp::SessionRef {
+                    tunnel: u16::from(ops.byte().unwrap_or(0)),
+                    session: u16::from(ops.byte().unwrap_or(0)),
+                };
+                let _ = lns.send_ppp(s, b"x");
+            }
+        };
+    let check = |lns: &mut crate::l2tp::Lns| {
+        assert!(lns.tunnel_count() <= 4);
+        assert!(lns.session_count() <= 6);
+        assert!(lns.pending_redirects() <= 3);
+        while lns.poll_data().is_some() {}
+        if let Some(d) = lns.poll_timeout() {
+            assert!(d >= start);
+        }
+    };
+    drive(
+        &mut lns,
+        start,
+        data,
+        (|_| LAC_ADDR, LNS_ADDR),
+        command,
+        check,
+    );
+}
+
+/// The loop both L2TP harnesses share: each operation is a datagram (from the address `ends.0`
+/// gives for the operation byte, to `ends.1`), a time step of up to 64 s, or a `command`; after
+/// each, `check` runs and the transmits and events are drained.
+fn drive<T: crate::Endpoint>(
+    e: &mut T,
+    start: std::time::Instant,
+    data: &[u8],
+    ends: (fn(u8) -> &'static str, &str),
+    mut command: impl FnMut(&mut T, std::time::Instant, &mut Ops<'_>),
+    mut check: impl FnMut(&mut T),
+) {
     let templates = templates();
     let mut now = start;
     let mut ops = Ops { data };
@@ -155,33 +197,17 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
         match op % 4 {
             0 | 1 => {
                 let d = datagram(&mut ops, &templates);
-                let _ = lns.handle_datagram(now, addr(LAC_ADDR), addr(LNS_ADDR), &d);
+                let _ = e.handle_datagram(now, addr(ends.0(op)), addr(ends.1), &d);
             }
             2 => {
                 now += std::time::Duration::from_millis(u64::from(ops.byte().unwrap_or(0)) * 250);
-                lns.handle_timeout(now);
+                e.handle_timeout(now);
             }
-            _ => match ops.byte().unwrap_or(0) % 3 {
-                0 => lns.set_load(ops.byte().unwrap_or(0)),
-                1 => lns.set_accepting(ops.byte().unwrap_or(0) % 2 == 0),
-                _ => {
-                    let s = crate::l2tp::SessionRef {
-                        tunnel: u16::from(ops.byte().unwrap_or(0)),
-                        session: u16::from(ops.byte().unwrap_or(0)),
-                    };
-                    let _ = lns.send_ppp(s, b"x");
-                }
-            },
+            _ => command(e, now, &mut ops),
         }
-        assert!(lns.tunnel_count() <= 4);
-        assert!(lns.session_count() <= 6);
-        assert!(lns.pending_redirects() <= 3);
-        while lns.poll_transmit().is_some() {}
-        while lns.poll_event().is_some() {}
-        while lns.poll_data().is_some() {}
-        if let Some(d) = lns.poll_timeout() {
-            assert!(d >= start);
-        }
+        check(e);
+        while e.poll_transmit().is_some() {}
+        while e.poll_event().is_some() {}
     }
 }
 
@@ -215,49 +241,37 @@ pub fn lac_endpoint(
 /// checks its bounds after each step. `start` is the base instant the run starts at (the caller's
 /// clock; the harness never reads one).
 pub fn lac(start: std::time::Instant, data: &[u8]) {
-    use crate::l2tp::CallId;
+    use crate::l2tp::{CallId, Lac};
     let Some(mut lac) = lac_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
         return;
     };
-    let templates = templates();
-    let mut now = start;
-    let mut ops = Ops { data };
-    while let Some(op) = ops.byte() {
-        match op % 4 {
-            0 | 1 => {
-                let d = datagram(&mut ops, &templates);
-                let from = if op & 4 == 0 {
-                    LNS_ADDR
-                } else {
-                    "10.0.1.1:1701"
-                };
-                let _ = lac.handle_datagram(now, addr(from), addr(LAC_ADDR), &d);
+    let from = |op: u8| {
+        if op & 4 == 0 {
+            LNS_ADDR
+        } else {
+            "10.0.1.1:1701"
+        }
+    };
+    let command = |lac: &mut Lac, now, ops: &mut Ops<'_>| {
+        let c = CallId(u64::from(ops.byte().unwrap_or(0) % 8));
+        match ops.byte().unwrap_or(0) % 3 {
+            0 => {
+                let _ = lac.open_session(now);
             }
-            2 => {
-                now += std::time::Duration::from_millis(u64::from(ops.byte().unwrap_or(0)) * 250);
-                lac.handle_timeout(now);
+            1 => {
+                let _ = lac.close_session(now, c);
             }
             _ => {
-                let c = CallId(u64::from(ops.byte().unwrap_or(0) % 8));
-                match ops.byte().unwrap_or(0) % 3 {
-                    0 => {
-                        let _ = lac.open_session(now);
-                    }
-                    1 => {
-                        let _ = lac.close_session(now, c);
-                    }
-                    _ => {
-                        let _ = lac.send_ppp(c, b"frame");
-                    }
-                }
+                let _ = lac.send_ppp(c, b"frame");
             }
         }
+    };
+    let check = |lac: &mut Lac| {
         assert!(lac.tunnel_count() <= 4);
         assert!(lac.call_count() <= 5);
-        while lac.poll_transmit().is_some() {}
-        while lac.poll_event().is_some() {}
         while lac.poll_data().is_some() {}
-    }
+    };
+    drive(&mut lac, start, data, (from, LAC_ADDR), command, check);
 }
 
 #[cfg(test)]

@@ -112,44 +112,114 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
 /// fields, cluster messages under the right key, time steps and commands. After each operation
 /// the table bounds must hold. `start` is the base instant the run starts at (the caller's clock;
 /// the harness never reads one).
-pub fn home_agent(start: std::time::Instant, data: &[u8]) {
-    use crate::MacAddr;
-    use crate::health::NodeId;
-    use crate::mip::cluster::{Body, ClusterMessage};
-    use crate::mip::wire::{Builder, Request, RequestFlags};
-    use crate::mip::{ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeKey};
-    use std::net::{Ipv4Addr, SocketAddr};
-    use std::time::Duration;
+pub fn home_agent(start: Instant, data: &[u8]) {
+    let Ok(ha) = HomeAgent::new(ha_config(data), start) else {
+        return;
+    };
+    let mut run = HaRun {
+        ha,
+        start,
+        now: start,
+        pn: 0,
+        from: SocketAddr::from(([198, 51, 100, 1], 434)),
+        to: SocketAddr::from((HA_VIP, 434)),
+        sa: ha_mn_sa(),
+    };
+    let mut i = 1usize;
+    while let Some(&op) = data.get(i) {
+        i += 1;
+        let arg = data.get(i).copied().unwrap_or(0);
+        match op % 6 {
+            0 => {
+                let d = take(data, &mut i, arg);
+                let _ = run.ha.handle_datagram(run.now, run.from, run.to, d);
+            }
+            1 => {
+                i += 1;
+                let b = data.get(i).copied().unwrap_or(0);
+                i += 1;
+                run.request(arg, b);
+            }
+            2 => {
+                run.now += Duration::from_millis(u64::from(arg) * 40);
+                i += 1;
+                run.ha.handle_timeout(run.now);
+            }
+            3 => {
+                i += 1;
+                if arg & 1 == 0 {
+                    run.ha.withdraw();
+                } else {
+                    run.ha.advertise();
+                }
+            }
+            4 => {
+                let d = take(data, &mut i, arg);
+                if !run.cluster_message(arg, d) {
+                    return;
+                }
+            }
+            _ => {
+                i += 1;
+                let _ = run.ha.poll_timeout();
+            }
+        }
+        while run.ha.poll_transmit().is_some() {}
+        while run.ha.poll_event().is_some() {}
+        run.check_bounds();
+    }
+}
 
-    let vip = Ipv4Addr::new(10, 0, 0, 1);
-    let members = vec![
-        Member {
-            node: NodeId(1),
-            addr: SocketAddr::from(([192, 0, 2, 1], 434)),
-            mac: MacAddr::local(1),
-            backups: vec![NodeId(2)],
-        },
-        Member {
-            node: NodeId(2),
-            addr: SocketAddr::from(([192, 0, 2, 2], 434)),
-            mac: MacAddr::local(2),
-            backups: vec![NodeId(1)],
-        },
-    ];
-    let mode = if data.first().is_some_and(|b| b & 1 == 1) {
+use crate::MacAddr;
+use crate::health::NodeId;
+use crate::mip::cluster::{Body, ClusterMessage};
+use crate::mip::wire::{Builder, Reply, ReplyCode, Request, RequestFlags};
+use crate::mip::{
+    FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, HomeAgentConfig, Member,
+    MnId, MobileNodeKey,
+};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+const HA_VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// The NTP seconds of the harness's wall clock at `start`.
+const HA_WALL: u64 = 1_700_000_000u64 + 2_208_988_800u64;
+
+fn ha_mn_sa() -> SecurityAssociation {
+    SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn".to_vec())
+}
+
+/// `data[i + 1..]`, at most `n` bytes of it; moves `i` past them.
+fn take<'a>(data: &'a [u8], i: &mut usize, n: u8) -> &'a [u8] {
+    let end = (*i + 1 + usize::from(n)).min(data.len());
+    let d = data.get(*i + 1..end).unwrap_or(&[]);
+    *i = end;
+    d
+}
+
+/// Member 1 of a two-member cluster with small bounds; the mode and the layer-2 notices from
+/// the first fuzz byte.
+fn ha_config(data: &[u8]) -> HomeAgentConfig {
+    let member = |n: u8, backup: u32| Member {
+        node: NodeId(u32::from(n)),
+        addr: SocketAddr::from(([192, 0, 2, n], 434)),
+        mac: MacAddr::local(u32::from(n)),
+        backups: vec![NodeId(backup)],
+    };
+    let mut cfg = HomeAgentConfig::new(
+        NodeId(1),
+        HA_VIP,
+        Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 16)
+            .unwrap_or_else(|_| Ipv4Network::from(HA_VIP)),
+        vec![member(1, 2), member(2, 1)],
+        b"k",
+    );
+    cfg.seed = crate::io::seed(0);
+    cfg.mode = if data.first().is_some_and(|b| b & 1 == 1) {
         ForwardMode::Layer3
     } else {
         ForwardMode::Layer2
     };
-    let mut cfg = HomeAgentConfig::new(
-        NodeId(1),
-        vip,
-        Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 16).unwrap_or_else(|_| Ipv4Network::from(vip)),
-        members,
-        b"k",
-    );
-    cfg.seed = crate::io::seed(0);
-    cfg.mode = mode;
     cfg.layer2_notices = data.first().is_some_and(|b| b & 2 == 0);
     cfg.max_bindings = 8;
     cfg.max_pending = 4;
@@ -158,7 +228,7 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
     cfg.max_events = 64;
     cfg.max_replication_queue = 16;
     cfg.pool = Ipv4Network::new(Ipv4Addr::new(10, 0, 1, 0), 28).ok();
-    let sa = SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn".to_vec());
+    let sa = ha_mn_sa();
     for k in 0..4u8 {
         cfg.mobile_nodes.push(MobileNodeKey {
             id: MnId::Home(Ipv4Addr::new(10, 0, 5, k)),
@@ -167,148 +237,117 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
     }
     cfg.mobile_nodes.push(MobileNodeKey {
         id: MnId::Nai(b"n@x".as_slice().into()),
-        sa: sa.clone(),
+        sa,
     });
-    let Ok(mut ha) = HomeAgent::new(cfg, start) else {
-        return;
-    };
-    let mut now = start;
-    let mut pn = 0u64;
-    let mut i = 1usize;
-    let from = SocketAddr::from(([198, 51, 100, 1], 434));
-    let to = SocketAddr::from((vip, 434));
-    let wall = 1_700_000_000u64 + (2_208_988_800u64);
-    while let Some(&op) = data.get(i) {
-        i += 1;
-        let arg = data.get(i).copied().unwrap_or(0);
-        match op % 6 {
-            0 => {
-                let n = usize::from(arg);
-                let end = (i + 1 + n).min(data.len());
-                let d = data.get(i + 1..end).unwrap_or(&[]);
-                i = end;
-                let _ = ha.handle_datagram(now, from, to, d);
-            }
-            1 => {
-                i += 1;
-                let elapsed = now.saturating_duration_since(start).as_secs();
-                let b = data.get(i).copied().unwrap_or(0);
-                i += 1;
-                let home = if arg & 0x10 != 0 {
-                    Ipv4Addr::UNSPECIFIED
-                } else {
-                    Ipv4Addr::new(10, 0, 5, arg % 5)
-                };
-                let mut bld = Builder::request(Request {
-                    flags: RequestFlags(b & 0x80),
-                    lifetime: u16::from(b) * 3,
-                    home_address: home,
-                    home_agent: if arg & 0x20 != 0 {
-                        Ipv4Addr::new(1, 2, 3, 4)
-                    } else {
-                        vip
-                    },
-                    care_of: Ipv4Addr::new(203, 0, 113, b % 4),
-                    identification: ((wall + elapsed) << 32) | u64::from(b),
-                });
-                if arg & 0x10 != 0 {
-                    bld = bld.nai(b"n@x");
-                }
-                let bytes = bld.mn_ha_auth(&sa).to_vec();
-                let src = if arg & 0x40 != 0 {
-                    Some(NodeId(2))
-                } else {
-                    None
-                };
-                match src {
-                    Some(_) => {
-                        pn += 1;
-                        let m = ClusterMessage {
-                            sender: NodeId(2),
-                            incarnation: 1,
-                            pn,
-                            body: Body::Forward {
-                                fa: from,
-                                request: &bytes,
-                            },
-                        }
-                        .to_vec(b"k");
-                        let _ = ha.handle_datagram(now, from, to, &m);
-                    }
-                    // A frame forwarded at layer 2 by the other member (its MAC as source).
-                    None if arg & 0x80 != 0 => {
-                        let _ = ha.handle_frame(now, Some(MacAddr::local(2)), from, to, &bytes);
-                    }
-                    None => {
-                        let _ = ha.handle_datagram(now, from, to, &bytes);
-                    }
-                }
-            }
-            2 => {
-                now += Duration::from_millis(u64::from(arg) * 40);
-                i += 1;
-                ha.handle_timeout(now);
-            }
-            3 => {
-                i += 1;
-                if arg & 1 == 0 {
-                    ha.withdraw();
-                } else {
-                    ha.advertise();
-                }
-            }
-            4 => {
-                // A cluster message body from fuzz bytes, correctly authenticated.
-                let n = usize::from(arg);
-                let end = (i + 1 + n).min(data.len());
-                let d = data.get(i + 1..end).unwrap_or(&[]);
-                i = end;
-                pn += 1;
-                let mut m = ClusterMessage {
-                    sender: NodeId(2),
-                    incarnation: 1,
-                    pn,
-                    body: Body::Relay { reply: d },
-                }
-                .to_vec(b"k");
-                // Re-tag the kind from the fuzz data so every body parser runs.
-                if let Some(k) = m.get_mut(4) {
-                    *k = 1 + (arg % 5);
-                }
-                let l = m.len().saturating_sub(16);
-                m.truncate(l);
-                let mut mac = match <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(b"k") {
-                    Ok(x) => x,
-                    Err(_) => return,
-                };
-                hmac::Mac::update(&mut mac, &m);
-                m.extend_from_slice(&hmac::Mac::finalize(mac).into_bytes());
-                let _ = ha.handle_datagram(now, SocketAddr::from(([192, 0, 2, 2], 434)), to, &m);
-            }
-            _ => {
-                i += 1;
-                let _ = ha.poll_timeout();
-            }
+    cfg
+}
+
+/// The Home Agent under test and what the harness feeds it from.
+struct HaRun {
+    ha: HomeAgent,
+    start: Instant,
+    now: Instant,
+    pn: u64,
+    from: SocketAddr,
+    to: SocketAddr,
+    sa: SecurityAssociation,
+}
+
+impl HaRun {
+    /// A well-authenticated Registration Request with fuzzed fields, straight from a foreign
+    /// agent, forwarded by the other member at layer 3 or at layer 2 (its MAC as source).
+    fn request(&mut self, arg: u8, b: u8) {
+        let elapsed = self.now.saturating_duration_since(self.start).as_secs();
+        let home = if arg & 0x10 != 0 {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::new(10, 0, 5, arg % 5)
+        };
+        let mut bld = Builder::request(Request {
+            flags: RequestFlags(b & 0x80),
+            lifetime: u16::from(b) * 3,
+            home_address: home,
+            home_agent: if arg & 0x20 != 0 {
+                Ipv4Addr::new(1, 2, 3, 4)
+            } else {
+                HA_VIP
+            },
+            care_of: Ipv4Addr::new(203, 0, 113, b % 4),
+            identification: ((HA_WALL + elapsed) << 32) | u64::from(b),
+        });
+        if arg & 0x10 != 0 {
+            bld = bld.nai(b"n@x");
         }
-        while ha.poll_transmit().is_some() {}
-        while ha.poll_event().is_some() {}
-        let t = ha.bindings();
+        let bytes = bld.mn_ha_auth(&self.sa).to_vec();
+        let (now, from, to) = (self.now, self.from, self.to);
+        if arg & 0x40 != 0 {
+            self.pn += 1;
+            let m = ClusterMessage {
+                sender: NodeId(2),
+                incarnation: 1,
+                pn: self.pn,
+                body: Body::Forward {
+                    fa: from,
+                    request: &bytes,
+                },
+            }
+            .to_vec(b"k");
+            let _ = self.ha.handle_datagram(now, from, to, &m);
+        } else if arg & 0x80 != 0 {
+            let _ = self
+                .ha
+                .handle_frame(now, Some(MacAddr::local(2)), from, to, &bytes);
+        } else {
+            let _ = self.ha.handle_datagram(now, from, to, &bytes);
+        }
+    }
+
+    /// A cluster message body from fuzz bytes, correctly authenticated, its kind re-tagged from
+    /// the fuzz data so every body parser runs. False when no MAC could be keyed.
+    fn cluster_message(&mut self, arg: u8, d: &[u8]) -> bool {
+        self.pn += 1;
+        let mut m = ClusterMessage {
+            sender: NodeId(2),
+            incarnation: 1,
+            pn: self.pn,
+            body: Body::Relay { reply: d },
+        }
+        .to_vec(b"k");
+        if let Some(k) = m.get_mut(4) {
+            *k = 1 + (arg % 5);
+        }
+        let l = m.len().saturating_sub(16);
+        m.truncate(l);
+        let mut mac = match <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(b"k") {
+            Ok(x) => x,
+            Err(_) => return false,
+        };
+        hmac::Mac::update(&mut mac, &m);
+        m.extend_from_slice(&hmac::Mac::finalize(mac).into_bytes());
+        let member2 = SocketAddr::from(([192, 0, 2, 2], 434));
+        let _ = self.ha.handle_datagram(self.now, member2, self.to, &m);
+        true
+    }
+
+    /// The table bounds: bindings, pending, simultaneous care-of addresses; every lifetime
+    /// within max_lifetime (1800 s), every temporary binding within pending_timeout (3 s),
+    /// whichever path made it (issue 12 fault 16).
+    fn check_bounds(&self) {
+        let t = self.ha.bindings();
         assert!(t.len() <= 8, "binding bound");
         assert!(t.pending_len() <= 4, "pending bound");
         assert!(
             t.iter().all(|(_, b)| b.care_of.len() <= 2),
             "simultaneous bound"
         );
-        // Every lifetime within max_lifetime (1800 s), every temporary binding within
-        // pending_timeout (3 s), whichever path made it (issue 12 fault 16).
-        let lifetime = now + Duration::from_secs(1800);
+        let lifetime = self.now + Duration::from_secs(1800);
         assert!(
             t.iter()
                 .flat_map(|(_, b)| b.care_of.iter())
                 .all(|c| c.expires.is_some_and(|e| e <= lifetime)),
             "lifetime bound"
         );
-        let pending = now + Duration::from_secs(3);
+        let pending = self.now + Duration::from_secs(3);
         assert!(
             t.iter()
                 .filter_map(|(_, b)| b.pending.as_ref())
@@ -323,17 +362,11 @@ pub fn home_agent(start: std::time::Instant, data: &[u8]) {
 /// the home agent, requests with fuzzed identifications from several mobile nodes, replies from
 /// the home agent (authenticated or not) and time steps. Checks after each: a relayed reply goes
 /// to a mobile node, a relayed request to the home agent, the transmit queue stays bounded, the
-/// next deadline is not in the past after a timeout. `start` is the base instant the run starts at
-/// (the caller's clock; the harness never reads one).
-pub fn foreign_agent(start: std::time::Instant, data: &[u8]) {
-    use crate::mip::wire::{Builder, Reply, ReplyCode, Request};
-    use crate::mip::{ForeignAgent, ForeignAgentConfig};
-    use std::net::{Ipv4Addr, SocketAddr};
-    use std::time::Duration;
-
+/// next deadline is not in the past after a timeout, the visitor list stays within its bound and
+/// an accepted registration is reported only for a reply that accepted. `start` is the base
+/// instant the run starts at (the caller's clock; the harness never reads one).
+pub fn foreign_agent(start: Instant, data: &[u8]) {
     let ha = SocketAddr::from(([192, 0, 2, 1], 434));
-    let to = SocketAddr::from(([198, 51, 100, 254], 434));
-    let mn = |n: u8| SocketAddr::from(([198, 51, 100, n % 8], 434));
     let sa = SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha".to_vec());
     let cfg = ForeignAgentConfig {
         home_agent: ha,
@@ -350,61 +383,93 @@ pub fn foreign_agent(start: std::time::Instant, data: &[u8]) {
         let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
         let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
         rest = tail;
-        match op % 5 {
-            0 | 1 => {
-                let n = usize::from(a).min(rest.len());
-                let (raw, tail) = rest.split_at(n);
-                rest = tail;
-                let from = if op % 5 == 0 { mn(b) } else { ha };
-                let _ = fa.handle_datagram(now, from, to, raw);
-            }
-            2 => {
-                let q = Builder::request(Request {
-                    lifetime: 600,
-                    home_address: Ipv4Addr::new(10, 0, 5, b % 8),
-                    home_agent: Ipv4Addr::new(192, 0, 2, 1),
-                    care_of: Ipv4Addr::new(198, 51, 100, 254),
-                    identification: u64::from(a % 16),
-                    ..Request::default()
-                })
-                .to_vec();
-                let _ = fa.handle_datagram(now, mn(b), to, &q);
-            }
-            3 => {
-                let reply = Builder::reply(Reply {
-                    code: ReplyCode(b),
-                    lifetime: 600,
-                    home_address: Ipv4Addr::new(10, 0, 5, b % 8),
-                    home_agent: Ipv4Addr::new(192, 0, 2, 1),
-                    identification: u64::from(a % 16),
-                });
-                let p = if b & 1 == 1 {
-                    reply.fa_ha_auth(&sa).to_vec()
-                } else {
-                    reply.to_vec()
-                };
-                let _ = fa.handle_datagram(now, ha, to, &p);
-            }
-            _ => {
-                now += Duration::from_millis(u64::from(a) * 40);
-                fa.handle_timeout(now);
-                assert!(
-                    fa.poll_timeout().is_none_or(|d| d > now),
-                    "nothing left due"
-                );
-            }
+        if op % 5 < 2 {
+            let n = usize::from(a).min(rest.len());
+            let (raw, tail) = rest.split_at(n);
+            rest = tail;
+            let from = if op % 5 == 0 { fa_mn(b) } else { ha };
+            let _ = fa.handle_datagram(now, from, FA_ADDR, raw);
+        } else if op % 5 == 4 {
+            now += Duration::from_millis(u64::from(a) * 40);
+            fa.handle_timeout(now);
+            assert!(
+                fa.poll_timeout().is_none_or(|d| d > now),
+                "nothing left due"
+            );
+        } else {
+            fa_registration(&mut fa, now, op % 5 == 2, (a, b), &sa);
         }
-        let mut n = 0;
-        while let Some(t) = fa.poll_transmit() {
-            n += 1;
-            let is_request = matches!(Header::parse(&t.payload), Ok((Header::Request(_), _)));
-            if is_request {
-                assert_eq!(t.dst, ha, "requests go to the home agent");
-            } else {
-                assert!(t.dst != ha, "replies go to a mobile node");
-            }
+        check_fa(&mut fa, ha);
+    }
+}
+
+const FA_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(198, 51, 100, 254),
+    434,
+));
+
+fn fa_mn(n: u8) -> SocketAddr {
+    SocketAddr::from(([198, 51, 100, n % 8], 434))
+}
+
+/// A request from mobile node `b` (identification `a`), or the home agent's reply with code `b`
+/// (FA-HA authenticated when `b` is odd).
+fn fa_registration(
+    fa: &mut ForeignAgent,
+    now: Instant,
+    request: bool,
+    (a, b): (u8, u8),
+    sa: &SecurityAssociation,
+) {
+    let home_agent = Ipv4Addr::new(192, 0, 2, 1);
+    if request {
+        let q = Builder::request(Request {
+            lifetime: 600,
+            home_address: Ipv4Addr::new(10, 0, 5, b % 8),
+            home_agent,
+            care_of: Ipv4Addr::new(198, 51, 100, 254),
+            identification: u64::from(a % 16),
+            ..Request::default()
+        })
+        .to_vec();
+        let _ = fa.handle_datagram(now, fa_mn(b), FA_ADDR, &q);
+        return;
+    }
+    let reply = Builder::reply(Reply {
+        code: ReplyCode(b),
+        lifetime: 600,
+        home_address: Ipv4Addr::new(10, 0, 5, b % 8),
+        home_agent,
+        identification: u64::from(a % 16),
+    });
+    let p = if b & 1 == 1 {
+        reply.fa_ha_auth(sa).to_vec()
+    } else {
+        reply.to_vec()
+    };
+    let _ = fa.handle_datagram(now, SocketAddr::from((home_agent, 434)), FA_ADDR, &p);
+}
+
+/// Where relayed messages go, the queue and visitor bounds, and what the events say.
+fn check_fa(fa: &mut ForeignAgent, ha: SocketAddr) {
+    let mut n = 0;
+    while let Some(t) = fa.poll_transmit() {
+        n += 1;
+        let is_request = matches!(Header::parse(&t.payload), Ok((Header::Request(_), _)));
+        if is_request {
+            assert_eq!(t.dst, ha, "requests go to the home agent");
+        } else {
+            assert!(t.dst != ha, "replies go to a mobile node");
         }
-        assert!(n <= 1024, "transmit queue bounded");
+    }
+    assert!(n <= 1024, "transmit queue bounded");
+    assert!(fa.stats().visitors <= 4, "visitor list bounded");
+    while let Some(e) = fa.poll_event() {
+        if let FaEvent::RegistrationAccepted { mobile_node, .. }
+        | FaEvent::RegistrationDenied { mobile_node, .. } = e
+        {
+            assert!(mobile_node != ha, "a reply is reported for a mobile node");
+        }
     }
 }
 

@@ -76,6 +76,51 @@ fn vid(n: u16) -> VirtualId {
 /// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
 /// `now` is the caller's instant (the harness never reads the clock).
 pub fn steering_line(now: Instant, data: &[u8]) {
+    let Some(mut li) = fuzz_line(now) else {
+        return;
+    };
+    let table: std::sync::Arc<VidTable> = li.table();
+    let verdict = li.steer(data);
+    assert_eq!(verdict, table.steer(data));
+    let mut out = [Verdict::Switch; 2];
+    assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
+    assert_eq!(out, [verdict, verdict]);
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
+    let r = li.handle_datagram(now, peer, gw, data);
+    let sent = li.poll_transmit();
+    let ends = LineEnds { now, peer, gw };
+    match verdict {
+        Verdict::Drop(reason) => {
+            assert!(r.is_err());
+            check_line_drop(&mut li, ends, reason, sent, data);
+        }
+        Verdict::Switch | Verdict::Processor { .. } => {
+            assert!(r.is_ok());
+            check_line_forward(&table, verdict, sent, ends, data);
+        }
+    }
+    check_line_other_version(&mut li, ends, data);
+    check_line_non_existent(&mut li, ends, verdict, data);
+    // The same bytes as a fabric datagram from the switch.
+    let before = li.table().version();
+    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
+    assert!(li.table().version() >= before);
+    while li.poll_transmit().is_some() {}
+    assert!(li.poll_timeout().is_none());
+}
+
+/// The instant and the two ends of the line harness's datagrams.
+#[derive(Clone, Copy)]
+struct LineEnds {
+    now: Instant,
+    peer: SocketAddr,
+    gw: SocketAddr,
+}
+
+/// A line interface with a small queue, one-answer rate limits and a table of three VIDs
+/// (1 Up, 2 Down, 3 Up).
+fn fuzz_line(now: Instant) -> Option<LineInterface> {
     let layout = VidLayout::default();
     let l2tp = VidLayout::id16(4, 4).ok();
     let config = LineConfig {
@@ -89,9 +134,7 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         non_existent: crate::steering::limit::RateLimit::new(1, 1),
         extension_headers: crate::steering::limit::RateLimit::new(1, 1),
     };
-    let Ok(mut li) = LineInterface::new(config, now) else {
-        return;
-    };
+    let mut li = LineInterface::new(config, now).ok()?;
     let entries = [
         TableEntry {
             vid: vid(1),
@@ -110,66 +153,76 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         },
     ];
     assert!(li.apply_update(5, &entries));
-    let table: std::sync::Arc<VidTable> = li.table();
-    let verdict = li.steer(data);
-    assert_eq!(verdict, table.steer(data));
-    let mut out = [Verdict::Switch; 2];
-    assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
-    assert_eq!(out, [verdict, verdict]);
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
-    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
-    let r = li.handle_datagram(now, peer, gw, data);
-    let sent = li.poll_transmit();
-    match verdict {
-        Verdict::Drop(reason) => {
-            assert!(r.is_err());
-            assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
-            // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
-            // back to its source, carrying its TEID.
-            let g_pdu = data.get(..8).and_then(|h| {
-                let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
-                (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
-            });
-            match (reason, g_pdu) {
-                (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
-                    let Some(t) = sent else {
-                        panic!("an unknown TEID is answered with an Error Indication");
-                    };
-                    assert_eq!(t.dst, SocketAddr::new(peer.ip(), 2152));
-                    assert_eq!(t.src, Some(gw));
-                    let ei = crate::steering::gtp::parse(&t.payload);
-                    let ei = ei.as_ref().ok();
-                    assert_eq!(ei.and_then(|m| m.teid_data_i()), Some(teid));
-                    assert_eq!(ei.and_then(|m| m.gtp_u_peer_address()), Some(gw.ip()));
-                    // The bucket (one answer) is empty now: the repeat is counted, not sent.
-                    let _ = li.handle_datagram(now, peer, gw, data);
-                    assert!(li.poll_transmit().is_none());
-                    assert_eq!(li.stats().error_indications_suppressed, 1);
-                }
-                _ => assert!(sent.is_none()),
-            }
-        }
-        Verdict::Switch | Verdict::Processor { .. } => {
-            assert!(r.is_ok());
+    Some(li)
+}
+
+/// A dropped packet is counted; only a G-PDU with a non-zero TEID naming no VID is answered.
+fn check_line_drop(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    reason: crate::steering::line::DropReason,
+    sent: Option<crate::Transmit>,
+    data: &[u8],
+) {
+    assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
+    // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
+    // back to its source, carrying its TEID.
+    let g_pdu = data.get(..8).and_then(|h| {
+        let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
+        (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
+    });
+    match (reason, g_pdu) {
+        (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
             let Some(t) = sent else {
-                panic!("a steered packet is forwarded");
+                panic!("an unknown TEID is answered with an Error Indication");
             };
-            let want = match verdict {
-                Verdict::Processor { vid, .. } => table.addr(vid),
-                _ => Some(addr(0, 100, 4000)),
-            };
-            assert_eq!(Some(t.dst), want);
-            let parsed = FabricMessage::parse(&t.payload);
-            assert_eq!(
-                parsed,
-                Ok(FabricMessage::Packet {
-                    from: peer,
-                    to: gw,
-                    data: Cow::Borrowed(data),
-                })
-            );
+            assert_eq!(t.dst, SocketAddr::new(peer.ip(), 2152));
+            assert_eq!(t.src, Some(gw));
+            let ei = crate::steering::gtp::parse(&t.payload);
+            let ei = ei.as_ref().ok();
+            assert_eq!(ei.and_then(|m| m.teid_data_i()), Some(teid));
+            assert_eq!(ei.and_then(|m| m.gtp_u_peer_address()), Some(gw.ip()));
+            // The bucket (one answer) is empty now: the repeat is counted, not sent.
+            let _ = li.handle_datagram(now, peer, gw, data);
+            assert!(li.poll_transmit().is_none());
+            assert_eq!(li.stats().error_indications_suppressed, 1);
         }
+        _ => assert!(sent.is_none()),
     }
+}
+
+/// A steered packet is forwarded, wrapped unchanged, to the switch or to its VID's processor.
+fn check_line_forward(
+    table: &VidTable,
+    verdict: Verdict,
+    sent: Option<crate::Transmit>,
+    LineEnds { peer, gw, .. }: LineEnds,
+    data: &[u8],
+) {
+    let Some(t) = sent else {
+        panic!("a steered packet is forwarded");
+    };
+    let want = match verdict {
+        Verdict::Processor { vid, .. } => table.addr(vid),
+        _ => Some(addr(0, 100, 4000)),
+    };
+    assert_eq!(Some(t.dst), want);
+    let parsed = FabricMessage::parse(&t.payload);
+    assert_eq!(
+        parsed,
+        Ok(FabricMessage::Packet {
+            from: peer,
+            to: gw,
+            data: Cow::Borrowed(data),
+        })
+    );
+}
+
+fn check_line_other_version(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    data: &[u8],
+) {
     // To the GTP-C port, any other GTP version goes to the switch processor (which answers
     // Version Not Supported), whatever the steering table says.
     if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
@@ -181,6 +234,14 @@ pub fn steering_line(now: Instant, data: &[u8]) {
         assert_eq!(li.stats().other_version, before + 1);
         assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
     }
+}
+
+fn check_line_non_existent(
+    li: &mut LineInterface,
+    LineEnds { now, peer, gw }: LineEnds,
+    verdict: Verdict,
+    data: &[u8],
+) {
     // To the GTP-C port, an Update / Delete PDP Context Request (with a sequence number) naming
     // no VID is answered with the matching response: Cause Non-existent, TEID 0, the request's
     // sequence number, back to its source from the address it was sent to. Nothing else
@@ -246,12 +307,6 @@ pub fn steering_line(now: Instant, data: &[u8]) {
             None => assert!(sent.is_none()),
         }
     }
-    // The same bytes as a fabric datagram from the switch.
-    let before = li.table().version();
-    let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
-    assert!(li.table().version() >= before);
-    while li.poll_transmit().is_some() {}
-    assert!(li.poll_timeout().is_none());
 }
 
 fn switch_config() -> SwitchConfig {
@@ -308,7 +363,6 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         addr(1, 13, 4000),
         addr(9, 9, 4000),
     ];
-    let layout = VidLayout::default();
     let mut version = 0;
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
@@ -317,7 +371,6 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         rest = tail;
         let from = senders[usize::from(a) % senders.len()];
         let to = addr(0, 100, 4000);
-        let slot = 11 + u32::from(a % 3);
         let msg: Option<Vec<u8>> = match op % 6 {
             0 => {
                 let n = usize::from(b).min(rest.len());
@@ -327,75 +380,20 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
             }
             1 => Some(
                 FabricMessage::VidRequest {
-                    processor: slot,
+                    processor: 11 + u32::from(a % 3),
                     incarnation: u32::from(b % 3),
                     current: VirtualId::new(u16::from(b >> 4)),
                 }
                 .to_vec(),
             ),
-            2 => {
-                let teid = layout
-                    .compose(
-                        vid(u16::from(a % 5)),
-                        Some(vid(u16::from(b % 5))),
-                        u32::from(b),
-                    )
-                    .unwrap_or(1);
-                Some(
-                    FabricMessage::Sync {
-                        delete: b & 0x80 != 0,
-                        record: SessionRecord {
-                            teid,
-                            version: u32::from(b),
-                            peer_teid_c: 1,
-                            peer_teid_u: 1,
-                            peer_c: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                            peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                            imsi: Imsi([0xff; 8]),
-                            nsapi: 5,
-                            ue_addr: Ipv4Addr::LOCALHOST,
-                        },
-                    }
-                    .to_vec(),
-                )
-            }
+            2 => Some(switch_sync(a, b)),
             3 => Some(
                 FabricMessage::TableAck {
                     version: u64::from(b),
                 }
                 .to_vec(),
             ),
-            4 => {
-                use crate::steering::gtp::{Message, MessageType};
-                // A Create PDP Context Request, an Echo Request, a peer's Error Indication, or
-                // a GTPv2-C Echo Request (answered with Version Not Supported).
-                let gtp = match b % 4 {
-                    0 | 1 => Message::new(
-                        MessageType(if b % 4 == 0 { 16 } else { 1 }),
-                        0,
-                        u16::from(b),
-                        vec![],
-                    )
-                    .to_vec()
-                    .ok(),
-                    2 => Message::error_indication(
-                        u32::from(b),
-                        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-                        None,
-                    )
-                    .to_vec()
-                    .ok(),
-                    _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
-                };
-                gtp.map(|g| {
-                    FabricMessage::Packet {
-                        from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
-                        to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
-                        data: Cow::Owned(g),
-                    }
-                    .to_vec()
-                })
-            }
+            4 => switch_gtp_packet(b),
             _ => {
                 now += Duration::from_millis(u64::from(b) * 10);
                 sp.handle_timeout(now);
@@ -405,53 +403,123 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         if let Some(m) = msg {
             let _ = sp.handle_datagram(now, from, to, &m);
         }
-        let mut n = 0;
-        while sp.poll_transmit().is_some() {
-            n += 1;
-        }
-        assert!(n <= 64 + 8, "queue bounded");
-        while sp.poll_event().is_some() {}
-        assert!(sp.table_version() >= version);
-        version = sp.table_version();
-        assert!(sp.session_count() <= max_sessions);
-        let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
-        let mut dedup = vids.clone();
-        dedup.sort();
-        dedup.dedup();
-        assert_eq!(dedup.len(), vids.len(), "two slots hold the same VID");
-        let table = sp.table();
-        let mut tv: Vec<_> = table.iter().map(|e| e.vid).collect();
-        tv.sort();
-        tv.dedup();
-        assert_eq!(tv.len(), table.len());
-        for v in vids {
-            assert!(
-                table.iter().any(|e| e.vid == v),
-                "an owned VID is in the table"
-            );
-        }
+        check_switch(&mut sp, &mut version, max_sessions);
     }
 }
 
-/// Drives a [`crate::steering::Processor`] (slot 11, small bounds) with operations decoded from
-/// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
-/// directed by the switch processor and packets passed on by a line interface (GTP bytes from
-/// the fuzz data), sessions replicated here (and their deletions) for a few subscribers, so
-/// repeated set-ups supersede each other's copies, and time advancing. Checks after each: the
-/// session and shadow tables stay within their bounds, the output queue stays bounded. `start`
-/// is the base instant the run starts at (the caller's clock; the harness never reads one).
-pub fn steering_processor(start: Instant, data: &[u8]) {
-    use crate::steering::processor::{Processor, ProcessorConfig};
-    let switch = addr(0, 100, 4000);
-    let line = addr(0, 1, 4000);
-    let me = addr(1, 11, 4000);
-    let config = ProcessorConfig {
+/// A session sync for a TEID composed from the fuzz bytes.
+fn switch_sync(a: u8, b: u8) -> Vec<u8> {
+    let teid = VidLayout::default()
+        .compose(
+            vid(u16::from(a % 5)),
+            Some(vid(u16::from(b % 5))),
+            u32::from(b),
+        )
+        .unwrap_or(1);
+    FabricMessage::Sync {
+        delete: b & 0x80 != 0,
+        record: SessionRecord {
+            teid,
+            version: u32::from(b),
+            peer_teid_c: 1,
+            peer_teid_u: 1,
+            peer_c: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            imsi: Imsi([0xff; 8]),
+            nsapi: 5,
+            ue_addr: Ipv4Addr::LOCALHOST,
+        },
+    }
+    .to_vec()
+}
+
+/// A Create PDP Context Request, an Echo Request, a peer's Error Indication, or a GTPv2-C Echo
+/// Request (answered with Version Not Supported), passed on by a line interface.
+fn switch_gtp_packet(b: u8) -> Option<Vec<u8>> {
+    use crate::steering::gtp::{Message, MessageType};
+    let gtp = match b % 4 {
+        0 | 1 => Message::new(
+            MessageType(if b % 4 == 0 { 16 } else { 1 }),
+            0,
+            u16::from(b),
+            vec![],
+        )
+        .to_vec()
+        .ok(),
+        2 => Message::error_indication(u32::from(b), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), None)
+            .to_vec()
+            .ok(),
+        _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
+    };
+    gtp.map(|g| {
+        FabricMessage::Packet {
+            from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
+            to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
+            data: Cow::Owned(g),
+        }
+        .to_vec()
+    })
+}
+
+/// The queue bound, a table version that never goes back, the session bound, distinct VIDs per
+/// slot and in the table, and every owned VID in the table.
+fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize) {
+    let mut n = 0;
+    while sp.poll_transmit().is_some() {
+        n += 1;
+    }
+    assert!(n <= 64 + 8, "queue bounded");
+    while sp.poll_event().is_some() {}
+    assert!(sp.table_version() >= *version);
+    *version = sp.table_version();
+    assert!(sp.session_count() <= max_sessions);
+    let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
+    let mut dedup = vids.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), vids.len(), "two slots hold the same VID");
+    let table = sp.table();
+    let mut tv: Vec<_> = table.iter().map(|e| e.vid).collect();
+    tv.sort();
+    tv.dedup();
+    assert_eq!(tv.len(), table.len());
+    for v in vids {
+        assert!(
+            table.iter().any(|e| e.vid == v),
+            "an owned VID is in the table"
+        );
+    }
+}
+
+const SWITCH: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(172, 16, 0, 100),
+    4000,
+));
+const LINE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(172, 16, 0, 1),
+    4000,
+));
+const PROCESSOR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(172, 16, 1, 11),
+    4000,
+));
+const PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(192, 0, 2, 1),
+    2123,
+));
+const GW: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(10, 0, 0, 1),
+    2123,
+));
+
+fn processor_config() -> crate::steering::processor::ProcessorConfig {
+    crate::steering::processor::ProcessorConfig {
         id: 11,
         incarnation: 1,
-        fabric_addr: me,
-        switch_addr: switch,
+        fabric_addr: PROCESSOR,
+        switch_addr: SWITCH,
         switch_node: 1,
-        line_addr: line,
+        line_addr: LINE,
         layout: VidLayout::default(),
         l2tp_layout: VidLayout::id16(4, 4).ok(),
         max_sessions: 8,
@@ -468,13 +536,22 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
         non_existent: crate::steering::limit::RateLimit::new(10, 4),
         extension_headers: crate::steering::limit::RateLimit::new(10, 4),
-    };
-    let Ok(mut p) = Processor::new(config, start) else {
+    }
+}
+
+/// Drives a [`crate::steering::Processor`] (slot 11, small bounds) with operations decoded from
+/// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
+/// directed by the switch processor and packets passed on by a line interface (GTP bytes from
+/// the fuzz data), sessions replicated here (and their deletions) for a few subscribers, so
+/// repeated set-ups supersede each other's copies, and time advancing. Checks after each: the
+/// session and shadow tables stay within their bounds, the output queue stays bounded. `start`
+/// is the base instant the run starts at (the caller's clock; the harness never reads one).
+pub fn steering_processor(start: Instant, data: &[u8]) {
+    use crate::steering::processor::Processor;
+    let Ok(mut p) = Processor::new(processor_config(), start) else {
         return;
     };
     let mut now = start;
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123);
-    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123);
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {
         let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
@@ -486,88 +563,48 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             raw
         };
         let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 7 {
-            0 => (switch, Some(take(b).to_vec())),
-            1 => (line, Some(take(b).to_vec())),
-            2 => (
-                switch,
-                Some(
-                    FabricMessage::VidAssign {
-                        processor: 11,
-                        incarnation: 1,
-                        vid: vid(u16::from(b % 8)),
-                    }
-                    .to_vec(),
-                ),
-            ),
+            0 => (SWITCH, Some(take(b).to_vec())),
+            1 => (LINE, Some(take(b).to_vec())),
+            2 => {
+                let assign = FabricMessage::VidAssign {
+                    processor: 11,
+                    incarnation: 1,
+                    vid: vid(u16::from(b % 8)),
+                };
+                (SWITCH, Some(assign.to_vec()))
+            }
             3 => {
                 let backup = (b & 0x80 != 0).then(|| vid(u16::from(b % 8)));
-                let raw = take(b & 0x7f);
-                (
-                    switch,
-                    Some(
-                        FabricMessage::Directed {
-                            backup,
-                            from: peer,
-                            to: gw,
-                            data: Cow::Borrowed(raw),
-                        }
-                        .to_vec(),
-                    ),
-                )
+                let data = Cow::Borrowed(take(b & 0x7f));
+                let directed = FabricMessage::Directed {
+                    backup,
+                    from: PEER,
+                    to: GW,
+                    data,
+                };
+                (SWITCH, Some(directed.to_vec()))
             }
             4 => {
-                let raw = take(b);
-                (
-                    line,
-                    Some(
-                        FabricMessage::Packet {
-                            from: peer,
-                            to: gw,
-                            data: Cow::Borrowed(raw),
-                        }
-                        .to_vec(),
-                    ),
-                )
+                let data = Cow::Borrowed(take(b));
+                let packet = FabricMessage::Packet {
+                    from: PEER,
+                    to: GW,
+                    data,
+                };
+                (LINE, Some(packet.to_vec()))
             }
             5 => {
                 now += Duration::from_millis(u64::from(b) * 10);
                 p.handle_timeout(now);
-                (switch, None)
+                (SWITCH, None)
             }
             _ => {
-                // A session replicated here by the switch processor (or its deletion), for one
-                // of three subscribers (or one without an IMSI), naming this processor as the
-                // backup: repeated set-ups of a subscriber supersede each other's copies.
                 let local = take(2).iter().fold(0u32, |a, x| a << 8 | u32::from(*x));
-                let backup = p.vid().unwrap_or(ONE);
-                let primary = vid(1 + u16::from(b >> 5));
-                let teid = VidLayout::default()
-                    .compose(primary, Some(backup), local)
-                    .unwrap_or(0);
-                let imsi = match b % 4 {
-                    3 => Imsi([0xff; 8]),
-                    n => Imsi([n; 8]),
-                };
-                let record = SessionRecord {
-                    teid,
-                    version: 1 + u32::from(b >> 6),
-                    peer_teid_c: 1,
-                    peer_teid_u: 2,
-                    peer_c: peer.ip(),
-                    peer_u: peer.ip(),
-                    imsi,
-                    nsapi: 5,
-                    ue_addr: Ipv4Addr::new(10, 0, 0, b),
-                };
-                let delete = b & 0x10 != 0;
-                (
-                    switch,
-                    Some(FabricMessage::Sync { delete, record }.to_vec()),
-                )
+                (SWITCH, Some(replicated(p.vid().unwrap_or(ONE), b, local)))
             }
         };
         if let Some(m) = msg {
-            let _ = p.handle_datagram(now, from, me, &m);
+            let _ = p.handle_datagram(now, from, PROCESSOR, &m);
         }
         let mut n = 0;
         while p.poll_transmit().is_some() {
@@ -578,6 +615,33 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
         assert!(p.session_count() <= 8, "session bound");
         assert!(p.shadow_count() <= 8, "shadow bound");
     }
+}
+
+/// A session replicated here by the switch processor (or its deletion), for one of three
+/// subscribers (or one without an IMSI), naming this processor (`backup`) as the backup:
+/// repeated set-ups of a subscriber supersede each other's copies.
+fn replicated(backup: VirtualId, b: u8, local: u32) -> Vec<u8> {
+    let primary = vid(1 + u16::from(b >> 5));
+    let teid = VidLayout::default()
+        .compose(primary, Some(backup), local)
+        .unwrap_or(0);
+    let imsi = match b % 4 {
+        3 => Imsi([0xff; 8]),
+        n => Imsi([n; 8]),
+    };
+    let record = SessionRecord {
+        teid,
+        version: 1 + u32::from(b >> 6),
+        peer_teid_c: 1,
+        peer_teid_u: 2,
+        peer_c: PEER.ip(),
+        peer_u: PEER.ip(),
+        imsi,
+        nsapi: 5,
+        ue_addr: Ipv4Addr::new(10, 0, 0, b),
+    };
+    let delete = b & 0x10 != 0;
+    FabricMessage::Sync { delete, record }.to_vec()
 }
 
 #[cfg(test)]

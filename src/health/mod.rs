@@ -11,7 +11,7 @@
 //!   [`HealthEvent`]s. The L2TP pool, the Home Agent cluster and the steering switch embed one.
 //!
 //! Embedding: an endpoint that shares its UDP port with heartbeats tests each datagram with
-//! [`is_heartbeat`] and hands those to [`Monitor::handle_heartbeat`]; it forwards
+//! [`is_heartbeat`] and hands those to [`Monitor::handle_datagram`]; it forwards
 //! [`Monitor::handle_timeout`], drains [`Monitor::poll_transmit`] into its own transmit queue and
 //! [`Monitor::poll_event`] into its own events, and folds [`Monitor::poll_timeout`] into its own.
 //!
@@ -38,7 +38,7 @@
 //! b.handle_timeout(t0); // b's first round of heartbeats is due at once
 //! while let Some(t) = b.poll_transmit() {
 //!     assert!(telcp::health::is_heartbeat(&t.payload));
-//!     a.handle_heartbeat(t0, b_addr, &t.payload).unwrap();
+//!     a.handle_datagram(t0, b_addr, a_addr, &t.payload).unwrap();
 //! }
 //! assert_eq!(a.poll_event(), Some(HealthEvent::Up { node: NodeId(2) }));
 //! a.set_load(Load::new(50, 100));
@@ -58,7 +58,9 @@ pub mod wire;
 pub use detector::{
     DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard, Transition,
 };
-pub use monitor::{ConfigError, HealthError, HealthEvent, Monitor, MonitorConfig, PeerStatus};
+pub use monitor::{
+    ConfigError, HealthError, HealthEvent, Monitor, MonitorConfig, MonitorStats, PeerStatus,
+};
 pub use table::{LoadTable, Policy, TableFull};
 pub use wire::{
     ClusterKey, Heartbeat, Load, MAX_ADDRESSES, MAX_LEN, NodeId, Role, WireError, is_heartbeat,

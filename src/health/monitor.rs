@@ -6,7 +6,7 @@
 //! let mut m = Monitor::new(config, now)?;      // the first heartbeat round is due at `now`
 //! loop {
 //!     // on a datagram for which health::is_heartbeat(data) holds:
-//!     m.handle_heartbeat(now, from, data)?;    // typed refusal, state unchanged on error
+//!     m.handle_datagram(now, from, to, data)?; // typed refusal, state unchanged on error
 //!     // when now >= m.poll_timeout():
 //!     m.handle_timeout(now);                   // sends a round of heartbeats, ages peers
 //!     while let Some(t) = m.poll_transmit() { /* send t.payload to t.dst */ }
@@ -33,14 +33,14 @@
 //! * Transmits: one round of heartbeats per interval, one per peer. If the caller does not drain
 //!   them, a new round discards the unsent heartbeats of older rounds (they are stale anyway).
 //! * Events: at most `max_events` queued; beyond that the oldest is dropped and counted
-//!   ([`Monitor::dropped_events`]).
+//!   ([`MonitorStats::events_dropped`]).
 
 use super::detector::{
     DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard,
 };
 use super::table::{LoadTable, Policy};
 use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
-use crate::{Node, Rng, Transmit};
+use crate::{Rng, Transmit};
 use arrayvec::ArrayVec;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -216,6 +216,22 @@ pub enum HealthEvent {
     },
 }
 
+/// Counters of a [`Monitor`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MonitorStats {
+    /// Heartbeat rounds sent (one datagram to every peer each).
+    pub rounds: u64,
+    /// Heartbeats accepted (authenticated, fresh, from a known or admitted peer).
+    pub accepted: u64,
+    /// Heartbeats refused (any [`HealthError`]).
+    pub refused: u64,
+    /// Unsent heartbeats of an earlier round dropped when a new round was queued.
+    pub stale_dropped: u64,
+    /// Events dropped because the queue held `max_events` (oldest dropped).
+    pub events_dropped: u64,
+}
+
 /// What the monitor knows about one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerStatus {
@@ -265,7 +281,7 @@ pub struct Monitor {
     table: LoadTable,
     transmits: VecDeque<Transmit>,
     events: VecDeque<HealthEvent>,
-    dropped_events: u64,
+    stats: MonitorStats,
 }
 
 impl Monitor {
@@ -334,7 +350,7 @@ impl Monitor {
             table,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            dropped_events: 0,
+            stats: MonitorStats::default(),
         })
     }
 
@@ -408,9 +424,37 @@ impl Monitor {
         true
     }
 
-    /// Feeds one received datagram that [`super::is_heartbeat`] recognised. On error nothing
-    /// changes.
-    pub fn handle_heartbeat(
+    /// Feeds one received heartbeat datagram (the [`crate::Endpoint`] entry): `from` is its
+    /// source, `to` the local address (unused: a heartbeat names its sender inside the
+    /// authenticated payload). On error nothing changes but [`MonitorStats::refused`].
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HealthError> {
+        let _ = to;
+        self.handle_heartbeat(now, from, data)
+    }
+
+    /// Feeds one datagram that [`super::is_heartbeat`] recognised, for hosts that share a port
+    /// with heartbeats. On error nothing changes but [`MonitorStats::refused`].
+    pub(crate) fn handle_heartbeat(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), HealthError> {
+        let r = self.accept_heartbeat(now, from, data);
+        match r {
+            Ok(()) => self.stats.accepted += 1,
+            Err(_) => self.stats.refused += 1,
+        }
+        r
+    }
+
+    fn accept_heartbeat(
         &mut self,
         now: Instant,
         from: SocketAddr,
@@ -497,8 +541,10 @@ impl Monitor {
         let bytes = hb.to_bytes(&self.key);
         // Unsent heartbeats of earlier rounds are stale: keep at most one round queued.
         if self.transmits.len() >= self.peers.len().max(1) {
+            self.stats.stale_dropped += self.transmits.len() as u64;
             self.transmits.clear();
         }
+        self.stats.rounds += 1;
         for p in self.peers.values() {
             self.transmits
                 .push_back(Transmit::to(p.addr, bytes.clone()));
@@ -508,7 +554,7 @@ impl Monitor {
     fn push_event(&mut self, e: HealthEvent) {
         if self.events.len() >= self.max_events {
             self.events.pop_front();
-            self.dropped_events += 1;
+            self.stats.events_dropped += 1;
         }
         self.events.push_back(e);
     }
@@ -527,7 +573,12 @@ impl Monitor {
 
     /// Events dropped because the queue was full.
     pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+        self.stats.events_dropped
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> MonitorStats {
+        self.stats
     }
 
     /// When [`Monitor::handle_timeout`] has work next (O(1)).
@@ -638,201 +689,5 @@ fn clamp(load: Load) -> Load {
     }
 }
 
-impl Node for Monitor {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
-        let _ = self.handle_heartbeat(now, from, data);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        Monitor::handle_timeout(self, now);
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Monitor::poll_transmit(self)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        Monitor::poll_timeout(self)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(n: u32) -> SocketAddr {
-        SocketAddr::from(([10, 0, 0, n as u8], 1701))
-    }
-
-    fn config(me: u32, peers: &[u32]) -> MonitorConfig {
-        MonitorConfig::new(
-            NodeId(me),
-            Role::LNS,
-            ClusterKey::new(b"secret"),
-            peers.iter().map(|&p| (NodeId(p), addr(p))).collect(),
-        )
-    }
-
-    fn drain(m: &mut Monitor) -> Vec<Transmit> {
-        std::iter::from_fn(|| m.poll_transmit()).collect()
-    }
-
-    fn events(m: &mut Monitor) -> Vec<HealthEvent> {
-        std::iter::from_fn(|| m.poll_event()).collect()
-    }
-
-    #[test]
-    fn sends_a_round_every_interval() {
-        let t0 = Instant::now();
-        let mut m = Monitor::new(config(1, &[2, 3]), t0).unwrap();
-        assert_eq!(m.poll_timeout(), Some(t0));
-        m.handle_timeout(t0);
-        let tx = drain(&mut m);
-        assert_eq!(tx.len(), 2);
-        assert_eq!(tx[0].dst, addr(2));
-        let hb = Heartbeat::parse(&tx[0].payload, &ClusterKey::new(b"secret")).unwrap();
-        assert_eq!((hb.node, hb.sequence, hb.incarnation), (NodeId(1), 1, 1));
-        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(1)));
-        // Spurious timeout: no-op.
-        m.handle_timeout(t0 + Duration::from_millis(10));
-        assert!(drain(&mut m).is_empty());
-    }
-
-    #[test]
-    fn up_suspect_down_restart() {
-        let t0 = Instant::now();
-        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
-        let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
-        b.handle_timeout(t0);
-        let hb = drain(&mut b).remove(0).payload;
-        a.handle_heartbeat(t0, addr(2), &hb).unwrap();
-        assert_eq!(events(&mut a), [HealthEvent::Up { node: NodeId(2) }]);
-        assert_eq!(a.state(NodeId(2)), Some(NodeState::Up));
-        // Replay refused, state unchanged.
-        assert!(matches!(
-            a.handle_heartbeat(t0, addr(2), &hb),
-            Err(HealthError::Replay { .. })
-        ));
-        a.handle_timeout(t0 + Duration::from_secs(2));
-        assert_eq!(events(&mut a), [HealthEvent::Suspect { node: NodeId(2) }]);
-        a.handle_timeout(t0 + Duration::from_secs(4));
-        assert_eq!(events(&mut a), [HealthEvent::Down { node: NodeId(2) }]);
-        let mut c = config(2, &[1]);
-        c.incarnation = 2;
-        let mut b2 = Monitor::new(c, t0).unwrap();
-        b2.handle_timeout(t0 + Duration::from_secs(5));
-        let hb2 = drain(&mut b2).remove(0).payload;
-        a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb2)
-            .unwrap();
-        assert_eq!(
-            events(&mut a),
-            [
-                HealthEvent::Restarted {
-                    node: NodeId(2),
-                    previous: 1,
-                    incarnation: 2
-                },
-                HealthEvent::Up { node: NodeId(2) }
-            ]
-        );
-        // The old incarnation is now refused.
-        assert!(matches!(
-            a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb),
-            Err(HealthError::Replay { .. })
-        ));
-    }
-
-    #[test]
-    fn unknown_and_full() {
-        let t0 = Instant::now();
-        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
-        let mut x = Monitor::new(config(9, &[1]), t0).unwrap();
-        x.handle_timeout(t0);
-        let hb = drain(&mut x).remove(0).payload;
-        assert_eq!(
-            a.handle_heartbeat(t0, addr(9), &hb),
-            Err(HealthError::UnknownNode(NodeId(9)))
-        );
-        let mut c = config(1, &[2]);
-        c.accept_unknown = true;
-        c.max_peers = 1;
-        let mut a = Monitor::new(c, t0).unwrap();
-        assert_eq!(
-            a.handle_heartbeat(t0, addr(9), &hb),
-            Err(HealthError::TableFull {
-                node: NodeId(9),
-                max: 1
-            })
-        );
-        assert!(a.remove_peer(NodeId(2)));
-        a.handle_heartbeat(t0, addr(9), &hb).unwrap();
-        assert_eq!(a.addr_of(NodeId(9)), Some(addr(9)));
-        assert_eq!(a.peers().next().map(|p| p.configured), Some(false));
-        // Own id refused.
-        let mut own = Monitor::new(config(1, &[5]), t0).unwrap();
-        own.handle_timeout(t0);
-        let mine = drain(&mut own).remove(0).payload;
-        assert_eq!(
-            a.handle_heartbeat(t0, addr(1), &mine),
-            Err(HealthError::OwnNode(NodeId(1)))
-        );
-    }
-
-    #[test]
-    fn config_errors() {
-        let t0 = Instant::now();
-        let mut c = config(1, &[2]);
-        c.misses_down = 2;
-        assert!(matches!(
-            Monitor::new(c, t0),
-            Err(ConfigError::Timing { .. })
-        ));
-        assert_eq!(
-            Monitor::new(config(1, &[2, 2]), t0).err(),
-            Some(ConfigError::DuplicatePeer(NodeId(2)))
-        );
-        assert_eq!(
-            Monitor::new(config(1, &[1]), t0).err(),
-            Some(ConfigError::PeerIsSelf(NodeId(1)))
-        );
-        let mut c = config(1, &[2, 3]);
-        c.max_peers = 1;
-        assert!(matches!(
-            Monitor::new(c, t0),
-            Err(ConfigError::TooManyPeers { .. })
-        ));
-        let mut c = config(1, &[]);
-        c.overload_percent = 0;
-        assert_eq!(
-            Monitor::new(c, t0).err(),
-            Some(ConfigError::OverloadPercent(0))
-        );
-    }
-
-    #[test]
-    fn selection_includes_self_and_excludes_overloaded() {
-        let t0 = Instant::now();
-        let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
-        let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
-        b.set_load(Load::new(10, 100));
-        b.handle_timeout(t0);
-        a.handle_heartbeat(t0, addr(2), &drain(&mut b).remove(0).payload)
-            .unwrap();
-        a.set_load(Load::new(50, 100));
-        let mut rng = Rng::seed_from_u64(3);
-        assert_eq!(
-            a.select(Policy::LeastLoaded, &mut rng, |_| true),
-            Some(NodeId(2))
-        );
-        assert_eq!(
-            a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
-            Some(NodeId(1))
-        );
-        a.set_load(Load::new(95, 100));
-        assert_eq!(
-            a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
-            None
-        );
-        assert_eq!(a.load(NodeId(2)), Some(Load::new(10, 100)));
-    }
-}
+mod tests;

@@ -17,7 +17,8 @@
 //!   [`Short`] each codec turns into its own `Truncated` error.
 //! * [`ReplayWindow`]: the one anti-replay window, for heartbeats and cluster messages.
 //! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
-//! * [`Node`]: the four calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint.
+//! * [`Node`]: the calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint, the
+//!   object-safe form of [`crate::Endpoint`].
 //!
 //! Time enters only as a `now: Instant` argument: nothing in the crate reads a clock.
 
@@ -121,11 +122,12 @@ impl fmt::Debug for Transmit {
     }
 }
 
-/// The calls a driver makes on a sans-IO endpoint, whatever its protocol.
+/// The calls a driver makes on a sans-IO endpoint, whatever its protocol: the object-safe form of
+/// [`crate::Endpoint`].
 ///
-/// Every endpoint of the crate implements this next to its own richer inherent API (commands,
-/// `poll_event`, typed input errors), so one driver loop, a real socket loop or the deterministic
-/// [`crate::sim`] network, can run any mix of them. The call order is the one of every endpoint:
+/// Every [`crate::Endpoint`] is a `Node` (a blanket impl maps its event into [`crate::Event`] and
+/// drops the typed input error), so one driver loop, a real socket loop or the deterministic
+/// [`crate::sim`] network, can run any mix of them without a downcast to reach events. The call order is the one of every endpoint:
 /// after any `handle_*`, drain [`Node::poll_transmit`], then read [`Node::poll_timeout`] and call
 /// [`Node::handle_timeout`] when it is reached. Time passed in never goes backwards.
 pub trait Node: std::any::Any {
@@ -152,36 +154,11 @@ pub trait Node: std::any::Any {
     fn handle_timeout(&mut self, now: Instant);
     /// The next datagram to send, if any.
     fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The next event, in the crate-wide form. Every [`crate::Endpoint`] maps its own event
+    /// into [`crate::Event`] here; a driver's own test node that reports nothing keeps the default.
+    fn poll_event(&mut self) -> Option<crate::Event> {
+        None
+    }
     /// The earliest instant at which [`Node::handle_timeout`] has work to do.
     fn poll_timeout(&self) -> Option<Instant>;
 }
-
-/// Implements [`Node`] for an endpoint whose inherent `handle_datagram`, `handle_timeout`,
-/// `poll_transmit` and `poll_timeout` follow the sans-IO contract. The typed input error of
-/// `handle_datagram` is dropped: bad input has already been answered inside the protocol, and the
-/// error is for callers of the inherent method that log it.
-macro_rules! impl_node {
-    ($t:ty) => {
-        impl $crate::io::Node for $t {
-            fn handle_datagram(
-                &mut self,
-                now: ::std::time::Instant,
-                from: ::std::net::SocketAddr,
-                to: ::std::net::SocketAddr,
-                data: &[u8],
-            ) {
-                let _ = <$t>::handle_datagram(self, now, from, to, data);
-            }
-            fn handle_timeout(&mut self, now: ::std::time::Instant) {
-                <$t>::handle_timeout(self, now)
-            }
-            fn poll_transmit(&mut self) -> Option<$crate::io::Transmit> {
-                <$t>::poll_transmit(self)
-            }
-            fn poll_timeout(&self) -> Option<::std::time::Instant> {
-                <$t>::poll_timeout(self)
-            }
-        }
-    };
-}
-pub(crate) use impl_node;

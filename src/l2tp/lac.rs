@@ -708,5 +708,3 @@ impl Lac {
         }
     }
 }
-
-crate::io::impl_node!(Lac);

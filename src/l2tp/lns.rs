@@ -771,5 +771,3 @@ impl Lns {
         }
     }
 }
-
-crate::io::impl_node!(Lns);

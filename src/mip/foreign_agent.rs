@@ -1,10 +1,10 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
 use super::wire::auth::SecurityAssociation;
-use super::wire::{ExtensionType, Header, Message, WireError, append_auth};
+use super::wire::{ExtensionType, Header, Message, ReplyCode, WireError, append_auth};
 use crate::Transmit;
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Configuration of a [`ForeignAgent`].
@@ -42,13 +42,116 @@ pub enum FaError {
     Unauthenticated,
 }
 
+/// What the foreign agent reports (RFC 5944 section 3.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaEvent {
+    /// A Registration Request was relayed to the home agent (section 3.7.2.3).
+    RequestRelayed {
+        /// The mobile node's transport address.
+        mobile_node: SocketAddr,
+        /// The request's Home Address.
+        home_address: Ipv4Addr,
+        /// The request's Identification.
+        identification: u64,
+    },
+    /// A Registration Reply accepting the registration (code 0 or 1) was relayed to the mobile
+    /// node (section 3.7.3.2).
+    RegistrationAccepted {
+        /// The mobile node's transport address.
+        mobile_node: SocketAddr,
+        /// The reply's Home Address.
+        home_address: Ipv4Addr,
+        /// The lifetime granted, in seconds (0: deregistered).
+        lifetime: u16,
+    },
+    /// A Registration Reply denying the registration was relayed to the mobile node (section
+    /// 3.7.3.2).
+    RegistrationDenied {
+        /// The mobile node's transport address.
+        mobile_node: SocketAddr,
+        /// The home agent's code.
+        code: ReplyCode,
+    },
+    /// An accepted registration with a lifetime above 0 put the mobile node on the visitor list
+    /// (section 3.7.3.2), or renewed its entry.
+    VisitorAdded {
+        /// The mobile node's Home Address.
+        home_address: Ipv4Addr,
+        /// The mobile node's transport address.
+        mobile_node: SocketAddr,
+        /// When the entry expires.
+        expires: Instant,
+    },
+    /// A visitor list entry's lifetime ran out, or the entry was dropped to make room (section
+    /// 3.7.1: the FA keeps a visitor entry only while its lifetime lasts).
+    VisitorExpired {
+        /// The mobile node's Home Address.
+        home_address: Ipv4Addr,
+    },
+}
+
+/// Counters of a [`ForeignAgent`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FaStats {
+    /// Requests relayed.
+    pub relayed_requests: u64,
+    /// Replies relayed.
+    pub relayed_replies: u64,
+    /// Visitor list entries now held.
+    pub visitors: u64,
+    /// Visitor entries dropped before their lifetime ran out because the list held
+    /// `max_pending` entries.
+    pub visitors_dropped: u64,
+    /// Events dropped because 1024 were queued (oldest dropped).
+    pub events_dropped: u64,
+    /// Transmits dropped because 1024 were queued (newest dropped).
+    pub transmits_dropped: u64,
+}
+
+/// The visitor list (RFC 5944 section 3.7.1): one entry per Home Address, each with its
+/// expiry, bounded by the FA's `max_pending`.
+#[derive(Debug, Default)]
+struct Visitors {
+    entries: HashMap<Ipv4Addr, (SocketAddr, Instant)>,
+    expiry: BTreeSet<(Instant, Ipv4Addr)>,
+}
+
+impl Visitors {
+    fn remove(&mut self, home: Ipv4Addr) -> bool {
+        match self.entries.remove(&home) {
+            Some((_, at)) => self.expiry.remove(&(at, home)),
+            None => false,
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.expiry.first().map(|(at, _)| *at)
+    }
+
+    fn pop_expired(&mut self, now: Instant) -> Option<Ipv4Addr> {
+        let &(at, home) = self.expiry.first()?;
+        if at > now {
+            return None;
+        }
+        self.remove(home);
+        Some(home)
+    }
+}
+
+const MAX_QUEUED: usize = 1024;
+
 /// Relays Registration Requests from mobile nodes (through their MN-HA extension, appending FA-HA
 /// authentication when configured) to the home agent, and Registration Replies (through their
 /// MN-HA extension) back to the mobile node that asked,
 /// matched by the identification's low 32 bits (with an FA-HA association, only replies whose
-/// FA-HA authenticator verifies). Bounded: `max_pending` relayed requests, each
-/// forgotten after `pending_timeout`; at most 1024 queued transmits (newest dropped). Call order as
-/// every endpoint: `handle_*`, then drain [`ForeignAgent::poll_transmit`], then
+/// FA-HA authenticator verifies). Keeps a visitor list (RFC 5944 section 3.7.1) of accepted
+/// registrations until their lifetime runs out and reports [`FaEvent`]s. Bounded: `max_pending`
+/// relayed requests, each forgotten after `pending_timeout`; `max_pending` visitors (the one
+/// expiring first dropped, counted); at most 1024 queued transmits (newest dropped) and 1024
+/// queued events (oldest dropped), both counted in [`FaStats`]. Call order as every endpoint:
+/// `handle_*`, then drain [`ForeignAgent::poll_transmit`] and [`ForeignAgent::poll_event`], then
 /// [`ForeignAgent::poll_timeout`].
 #[derive(Debug)]
 pub struct ForeignAgent {
@@ -56,6 +159,13 @@ pub struct ForeignAgent {
     pending: HashMap<u32, (SocketAddr, Instant)>,
     order: VecDeque<(u32, Instant)>,
     transmits: VecDeque<Transmit>,
+    visitors: Visitors,
+    events: VecDeque<FaEvent>,
+    events_dropped: u64,
+    visitors_dropped: u64,
+    transmits_dropped: u64,
+    /// The latest instant seen (visitor lifetimes count from it).
+    last_now: Option<Instant>,
     /// Requests relayed.
     pub relayed_requests: u64,
     /// Replies relayed.
@@ -64,7 +174,7 @@ pub struct ForeignAgent {
 
 impl ForeignAgent {
     /// A foreign agent. Refused: `max_pending` of 0, a pending timeout of 0 or above one hour.
-    pub fn new(cfg: ForeignAgentConfig, _now: Instant) -> Result<Self, FaError> {
+    pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, FaError> {
         if cfg.max_pending == 0
             || cfg.pending_timeout.is_zero()
             || cfg.pending_timeout > Duration::from_secs(3600)
@@ -76,14 +186,111 @@ impl ForeignAgent {
             pending: HashMap::new(),
             order: VecDeque::new(),
             transmits: VecDeque::new(),
+            visitors: Visitors::default(),
+            events: VecDeque::new(),
+            events_dropped: 0,
+            visitors_dropped: 0,
+            transmits_dropped: 0,
+            last_now: Some(now),
             relayed_requests: 0,
             relayed_replies: 0,
         })
     }
 
     fn push(&mut self, t: Transmit) {
-        if self.transmits.len() < 1024 {
+        self.note_relayed(&t);
+        if self.transmits.len() < MAX_QUEUED {
             self.transmits.push_back(t);
+        } else {
+            self.transmits_dropped += 1;
+        }
+    }
+
+    /// Reports what a relayed message means (RFC 5944 sections 3.7.2.3 and 3.7.3.2) and keeps
+    /// the visitor list. Called with every relayed datagram, which has parsed already.
+    fn note_relayed(&mut self, t: &Transmit) {
+        let Ok((header, _)) = Header::parse(&t.payload) else {
+            return;
+        };
+        match header {
+            Header::Request(q) => {
+                let mobile_node = self
+                    .pending
+                    .get(&(q.identification as u32))
+                    .map_or(t.dst, |(mn, _)| *mn);
+                self.push_event(FaEvent::RequestRelayed {
+                    mobile_node,
+                    home_address: q.home_address,
+                    identification: q.identification,
+                });
+            }
+            Header::Reply(p) if p.code.is_accepted() => {
+                let mobile_node = t.dst;
+                self.push_event(FaEvent::RegistrationAccepted {
+                    mobile_node,
+                    home_address: p.home_address,
+                    lifetime: p.lifetime,
+                });
+                // Deregistration (lifetime 0) or a renewal: the old entry goes either way.
+                self.visitors.remove(p.home_address);
+                if p.lifetime > 0 {
+                    self.add_visitor(p.home_address, mobile_node, p.lifetime);
+                }
+            }
+            Header::Reply(p) => self.push_event(FaEvent::RegistrationDenied {
+                mobile_node: t.dst,
+                code: p.code,
+            }),
+        }
+    }
+
+    fn add_visitor(&mut self, home_address: Ipv4Addr, mobile_node: SocketAddr, lifetime: u16) {
+        let Some(now) = self.last_now else { return };
+        let expires = now + Duration::from_secs(u64::from(lifetime));
+        while self.visitors.entries.len() >= self.cfg.max_pending {
+            let Some(&(_, first)) = self.visitors.expiry.first() else {
+                break;
+            };
+            self.visitors.remove(first);
+            self.visitors_dropped += 1;
+            self.push_event(FaEvent::VisitorExpired {
+                home_address: first,
+            });
+        }
+        self.visitors
+            .entries
+            .insert(home_address, (mobile_node, expires));
+        self.visitors.expiry.insert((expires, home_address));
+        self.push_event(FaEvent::VisitorAdded {
+            home_address,
+            mobile_node,
+            expires,
+        });
+    }
+
+    fn push_event(&mut self, e: FaEvent) {
+        if self.events.len() >= MAX_QUEUED {
+            self.events.pop_front();
+            self.events_dropped += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<FaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> FaStats {
+        FaStats {
+            relayed_requests: self.relayed_requests,
+            relayed_replies: self.relayed_replies,
+            visitors: self.visitors.entries.len() as u64,
+            visitors_dropped: self.visitors_dropped,
+            events_dropped: self.events_dropped,
+            transmits_dropped: self.transmits_dropped,
         }
     }
 
@@ -95,6 +302,7 @@ impl ForeignAgent {
         _to: SocketAddr,
         data: &[u8],
     ) -> Result<(), FaError> {
+        self.saw(now);
         let (header, _) = Header::parse(data)?;
         match header {
             Header::Request(q) => {
@@ -180,6 +388,10 @@ impl ForeignAgent {
 
     /// Forgets relayed requests whose reply is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.saw(now);
+        while let Some(home_address) = self.visitors.pop_expired(now) {
+            self.push_event(FaEvent::VisitorExpired { home_address });
+        }
         while let Some(&(k, d)) = self.order.front() {
             if d > now {
                 break;
@@ -200,7 +412,16 @@ impl ForeignAgent {
     /// The next deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.order.front().map(|(_, d)| *d)
+        let pending = self.order.front().map(|(_, d)| *d);
+        match (pending, self.visitors.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Remembers the latest instant seen (a `now` earlier than one seen before is ignored).
+    fn saw(&mut self, now: Instant) {
+        self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
     }
 }
 
@@ -218,8 +439,6 @@ fn through_mn_ha(data: &[u8]) -> Result<usize, WireError> {
     }
     .map_or(data.len(), |n| n.min(data.len())))
 }
-
-crate::io::impl_node!(ForeignAgent);
 
 #[cfg(test)]
 mod tests {

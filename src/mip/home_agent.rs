@@ -2597,28 +2597,3 @@ impl HomeAgent {
         .min()
     }
 }
-
-impl crate::io::Node for HomeAgent {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let _ = HomeAgent::handle_datagram(self, now, from, to, data);
-    }
-    fn handle_frame(
-        &mut self,
-        now: Instant,
-        link_src: Option<MacAddr>,
-        from: SocketAddr,
-        to: SocketAddr,
-        data: &[u8],
-    ) {
-        let _ = HomeAgent::handle_frame(self, now, link_src, from, to, data);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        HomeAgent::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        HomeAgent::poll_transmit(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        HomeAgent::poll_timeout(self)
-    }
-}

@@ -62,6 +62,18 @@ pub enum ClientError {
     Config(&'static str),
 }
 
+/// Counters of a [`MobileNodeClient`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Registration Requests sent, retransmissions included (RFC 5944 section 3.6.3).
+    pub requests_sent: u64,
+    /// Events dropped because 64 were queued (oldest dropped).
+    pub events_dropped: u64,
+    /// Requests dropped unsent because 16 were queued (oldest dropped).
+    pub transmits_dropped: u64,
+}
+
 /// What happened to the client's registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
@@ -119,6 +131,8 @@ pub struct MobileNodeClient {
     reregister_at: Option<Instant>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ClientEvent>,
+    events_dropped: u64,
+    transmits_dropped: u64,
     /// Requests sent, retransmissions included.
     pub requests_sent: u64,
 }
@@ -144,6 +158,8 @@ impl MobileNodeClient {
             reregister_at: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            events_dropped: 0,
+            transmits_dropped: 0,
             requests_sent: 0,
         })
     }
@@ -230,6 +246,7 @@ impl MobileNodeClient {
         let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
         if self.transmits.len() >= 16 {
             self.transmits.pop_front();
+            self.transmits_dropped += 1;
         }
         let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
         self.transmits.push_back(Transmit::to(dst, bytes));
@@ -239,6 +256,7 @@ impl MobileNodeClient {
     fn push_event(&mut self, e: ClientEvent) {
         if self.events.len() >= 64 {
             self.events.pop_front();
+            self.events_dropped += 1;
         }
         self.events.push_back(e);
     }
@@ -343,6 +361,15 @@ impl MobileNodeClient {
         }
     }
 
+    /// The counters so far.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests_sent: self.requests_sent,
+            events_dropped: self.events_dropped,
+            transmits_dropped: self.transmits_dropped,
+        }
+    }
+
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -370,5 +397,3 @@ impl MobileNodeClient {
         }
     }
 }
-
-crate::io::impl_node!(MobileNodeClient);

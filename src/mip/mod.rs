@@ -83,12 +83,12 @@ mod home_agent;
 mod mobile_node;
 pub mod wire;
 
-pub use foreign_agent::{FaError, ForeignAgent, ForeignAgentConfig};
+pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
     ConfigError, Event, ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError, Member,
     MobileNodeKey,
 };
-pub use mobile_node::{ClientConfig, ClientError, ClientEvent, MobileNodeClient};
+pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};
 
 use std::fmt;
 use std::net::Ipv4Addr;

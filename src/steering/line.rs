@@ -701,8 +701,6 @@ impl LineInterface {
     }
 }
 
-crate::io::impl_node!(LineInterface);
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -615,24 +615,14 @@ impl Pair {
     }
 }
 
-/// The events of node `id`, an endpoint polled with `poll`.
-pub fn events<T: 'static + telcp::Node>(
-    sim: &mut Sim,
-    id: NodeId,
-    poll: fn(&mut T) -> Option<Event>,
-) -> Vec<Event> {
-    let n = sim.node_mut::<T>(id);
-    std::iter::from_fn(|| poll(n)).collect()
-}
-
-/// The LAC's events.
+/// The LAC's events (the simulator collected them).
 pub fn lac_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lac>(sim, id, Lac::poll_event)
+    std::iter::from_fn(|| sim.poll_event_of::<Lac>(id)).collect()
 }
 
-/// The LNS's events.
+/// The LNS's events (the simulator collected them).
 pub fn lns_events(sim: &mut Sim, id: NodeId) -> Vec<Event> {
-    events::<Lns>(sim, id, Lns::poll_event)
+    std::iter::from_fn(|| sim.poll_event_of::<Lns>(id)).collect()
 }
 
 /// The pair's LAC events.

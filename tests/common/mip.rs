@@ -436,8 +436,8 @@ impl World {
     }
 
     pub fn events(&mut self, i: u32) -> Vec<Event> {
-        let h = self.ha(i);
-        std::iter::from_fn(|| h.poll_event()).collect()
+        let id = self.ha[i as usize - 1];
+        std::iter::from_fn(|| self.sim.poll_event_of::<HomeAgent>(id)).collect()
     }
 
     pub fn client_cfg(&self, k: u32, by_nai: bool, local: SocketAddr) -> ClientConfig {
@@ -485,7 +485,7 @@ impl World {
         let mut out = None;
         for _ in 0..164_000 {
             self.sim.run_for(Duration::from_millis(50));
-            if let Some(e) = self.mn(id).poll_event() {
+            if let Some(e) = self.sim.poll_event_of::<MobileNodeClient>(id) {
                 out = Some(e);
                 break;
             }

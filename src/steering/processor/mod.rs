@@ -538,5 +538,3 @@ fn monitor_config(config: &ProcessorConfig) -> MonitorConfig {
     hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
     hc
 }
-
-crate::io::impl_node!(Processor);

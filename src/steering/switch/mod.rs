@@ -434,5 +434,3 @@ fn max_vid(c: &SwitchConfig) -> u16 {
         None => c.layout.max_vid(),
     }
 }
-
-crate::io::impl_node!(SwitchProcessor);

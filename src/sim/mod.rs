@@ -1,7 +1,10 @@
 //! A deterministic in-process network for tests, fuzzing and demos (feature `sim`).
 //!
-//! Nodes are sans-IO endpoints behind [`Node`], each owning one or more transport addresses (and
-//! optionally a MAC). The simulator keeps a virtual clock that jumps straight to the next delivery
+//! Nodes are sans-IO endpoints behind [`Node`] (every [`crate::Endpoint`] is one), each owning one
+//! or more transport addresses (and optionally a MAC). After every call it makes on a node the
+//! simulator collects the node's events (bounded per node, drops counted in
+//! [`SimStats::events_dropped`]); read them by node id with [`Sim::poll_event`], [`Sim::events`]
+//! or, typed, [`Sim::poll_event_of`]. [`Sim::node_mut`] is for commands and state. The simulator keeps a virtual clock that jumps straight to the next delivery
 //! or deadline, and applies per-link impairments drawn from one seeded [`Rng`]: loss, duplication,
 //! reordering and delay with jitter. Partitions cut pairs of nodes; a node can crash (it stops
 //! receiving and its timers stop) and restart as a new instance.
@@ -26,124 +29,18 @@
 //! assert_eq!(sim.elapsed(), Duration::from_secs(1));
 //! ```
 
+mod link;
+
+pub use link::{Fate, LinkConfig, NodeId, SimStats, TraceRecord};
+
+use crate::endpoint::{Endpoint, Event};
 use crate::io::{MacAddr, Node, Rng, Transmit};
 use crate::pcap::{PcapError, PcapWriter};
 use bytes::Bytes;
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use link::InFlight;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-
-/// Index of a node in a [`Sim`], in the order nodes were added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(pub usize);
-
-/// Impairments of a directed link.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinkConfig {
-    /// Probability that a datagram is lost.
-    pub loss: f64,
-    /// Probability that a datagram is delivered twice (the copy gets its own delay).
-    pub duplicate: f64,
-    /// Probability that a datagram is held back by up to `reorder_delay` more, so that later
-    /// datagrams overtake it.
-    pub reorder: f64,
-    /// Base one-way delay.
-    pub delay: Duration,
-    /// Uniform extra delay in `0..=jitter`.
-    pub jitter: Duration,
-    /// Maximum extra hold of a reordered datagram.
-    pub reorder_delay: Duration,
-}
-
-impl Default for LinkConfig {
-    /// A perfect link with 1 ms delay.
-    fn default() -> Self {
-        LinkConfig {
-            loss: 0.0,
-            duplicate: 0.0,
-            reorder: 0.0,
-            delay: Duration::from_millis(1),
-            jitter: Duration::ZERO,
-            reorder_delay: Duration::from_millis(20),
-        }
-    }
-}
-
-impl LinkConfig {
-    /// A lossy, duplicating, reordering link: the usual stress profile of the scenario tests.
-    pub fn lossy(loss: f64, duplicate: f64, reorder: f64) -> LinkConfig {
-        LinkConfig {
-            loss,
-            duplicate,
-            reorder,
-            delay: Duration::from_millis(2),
-            jitter: Duration::from_millis(3),
-            reorder_delay: Duration::from_millis(30),
-        }
-    }
-}
-
-/// What happened to one datagram (or one copy of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    /// Handed to the destination node.
-    Delivered,
-    /// Dropped by the link's loss.
-    Lost,
-    /// Dropped by a partition between the two nodes.
-    Partitioned,
-    /// No node owns the destination (or the MAC).
-    NoRoute,
-    /// The destination node was crashed when the datagram arrived.
-    DestinationDown,
-}
-
-/// One line of the simulator's trace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceRecord {
-    /// Time since the start of the simulation at which the fate was decided (delivery time for
-    /// delivered datagrams, send time for dropped ones).
-    pub at: Duration,
-    /// Source transport address.
-    pub from: SocketAddr,
-    /// Destination transport address.
-    pub to: SocketAddr,
-    /// The sending node (`None` for injected datagrams).
-    pub src_node: Option<NodeId>,
-    /// The receiving node, when one was found.
-    pub dst_node: Option<NodeId>,
-    /// The layer-2 destination, when the sender gave one.
-    pub link_dst: Option<MacAddr>,
-    /// What happened.
-    pub fate: Fate,
-    /// The UDP payload.
-    pub payload: Bytes,
-}
-
-/// Counters of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SimStats {
-    /// Datagrams polled from nodes or injected.
-    pub sent: u64,
-    /// Copies handed to a node.
-    pub delivered: u64,
-    /// Datagrams dropped by loss.
-    pub lost: u64,
-    /// Extra copies created by duplication.
-    pub duplicated: u64,
-    /// Datagrams held back for reordering.
-    pub reordered: u64,
-    /// Datagrams dropped by a partition.
-    pub partitioned: u64,
-    /// Datagrams with no destination node.
-    pub no_route: u64,
-    /// Copies that reached a crashed node.
-    pub to_down_node: u64,
-    /// Times a node asked for a timeout in the past again right after handling one (a node bug the
-    /// simulator steps over instead of spinning).
-    pub stalled_timeouts: u64,
-}
 
 struct Slot {
     name: String,
@@ -153,37 +50,8 @@ struct Slot {
     alive: bool,
     /// The instant of the last `handle_timeout`, to step over a node that keeps asking for the past.
     timed_out_at: Option<Instant>,
-}
-
-struct InFlight {
-    at: Instant,
-    seq: u64,
-    from: SocketAddr,
-    to: SocketAddr,
-    src_node: Option<NodeId>,
-    dst_node: NodeId,
-    link_dst: Option<MacAddr>,
-    payload: Bytes,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .at
-            .cmp(&self.at)
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
+    /// Events collected from the node, oldest first, at most `Sim::event_limit`.
+    events: VecDeque<Event>,
 }
 
 /// The deterministic network. See the [module docs](self).
@@ -200,6 +68,7 @@ pub struct Sim {
     seq: u64,
     trace: Vec<TraceRecord>,
     trace_limit: usize,
+    event_limit: usize,
     stats: SimStats,
 }
 
@@ -231,6 +100,7 @@ impl Sim {
             seq: 0,
             trace: Vec::new(),
             trace_limit: 1_000_000,
+            event_limit: 4096,
             stats: SimStats::default(),
         }
     }
@@ -254,6 +124,7 @@ impl Sim {
             node,
             alive: true,
             timed_out_at: None,
+            events: VecDeque::new(),
         });
         NodeId(self.nodes.len() - 1)
     }
@@ -302,6 +173,8 @@ impl Sim {
             s.node = fresh;
             s.alive = true;
             s.timed_out_at = None;
+            // The events of the old instance went with it, as they would in the node.
+            s.events.clear();
         }
     }
 
@@ -320,6 +193,65 @@ impl Sim {
         self.nodes.get(node.0).map_or(&[], |s| s.addrs.as_slice())
     }
 
+    /// The next event `node` reported, oldest first. The simulator collects every node's events
+    /// after each call it makes on the node (at most [`Sim::set_event_limit`] per node, oldest
+    /// dropped and counted in [`SimStats::events_dropped`]); this also collects what a command
+    /// given through [`Sim::node_mut`] queued.
+    pub fn poll_event(&mut self, node: NodeId) -> Option<Event> {
+        self.collect_events(node);
+        self.nodes.get_mut(node.0)?.events.pop_front()
+    }
+
+    /// Every event `node` reported and nobody took yet, oldest first.
+    pub fn events(&mut self, node: NodeId) -> Vec<Event> {
+        self.collect_events(node);
+        self.nodes
+            .get_mut(node.0)
+            .map(|s| s.events.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// The next event of `node` in the typed form of endpoint `T` (for instance
+    /// `sim.poll_event_of::<Lac>(lac)` gives an [`crate::l2tp::Event`]). An event of another
+    /// kind stays queued and `None` is returned.
+    pub fn poll_event_of<T>(&mut self, node: NodeId) -> Option<T::Event>
+    where
+        T: Endpoint,
+        T::Event: TryFrom<Event, Error = Event>,
+    {
+        let e = self.poll_event(node)?;
+        match T::Event::try_from(e) {
+            Ok(e) => Some(e),
+            Err(other) => {
+                if let Some(s) = self.nodes.get_mut(node.0) {
+                    s.events.push_front(other);
+                }
+                None
+            }
+        }
+    }
+
+    /// Keeps at most `limit` uncollected events per node (default 4096; oldest dropped).
+    pub fn set_event_limit(&mut self, limit: usize) {
+        self.event_limit = limit;
+    }
+
+    fn collect_events(&mut self, id: NodeId) {
+        let Some(slot) = self.nodes.get_mut(id.0) else {
+            return;
+        };
+        while let Some(e) = slot.node.poll_event() {
+            self.stats.events += 1;
+            if slot.events.len() >= self.event_limit {
+                slot.events.pop_front();
+                self.stats.events_dropped += 1;
+            }
+            if self.event_limit > 0 {
+                slot.events.push_back(e);
+            }
+        }
+    }
+
     /// The node as its concrete type, if it is one.
     pub fn try_node_mut<T: Node>(&mut self, node: NodeId) -> Option<&mut T> {
         let slot = self.nodes.get_mut(node.0)?;
@@ -327,7 +259,8 @@ impl Sim {
         any.downcast_mut::<T>()
     }
 
-    /// The node as its concrete type, to give it commands or drain its events.
+    /// The node as its concrete type, to give it commands or read its state (its events come
+    /// through [`Sim::poll_event`]).
     ///
     /// # Panics
     /// When `node` is not a `T` (a test's mistake).
@@ -517,16 +450,7 @@ impl Sim {
         let alive = self.nodes.get(f.dst_node.0).is_some_and(|s| s.alive);
         if !alive {
             self.stats.to_down_node += 1;
-            self.record(
-                f.from,
-                f.to,
-                f.src_node,
-                Some(f.dst_node),
-                f.link_dst,
-                Fate::DestinationDown,
-                f.payload,
-            );
-            return;
+            return self.record_arrival(f, Fate::DestinationDown);
         }
         self.stats.delivered += 1;
         // Every node sits on one shared link: a frame carries its sender's MAC.
@@ -537,16 +461,9 @@ impl Sim {
         if let Some(s) = self.nodes.get_mut(f.dst_node.0) {
             s.node.handle_frame(now, link_src, f.from, f.to, &f.payload);
         }
-        self.record(
-            f.from,
-            f.to,
-            f.src_node,
-            Some(f.dst_node),
-            f.link_dst,
-            Fate::Delivered,
-            f.payload,
-        );
-        self.flush_node(f.dst_node);
+        let dst = f.dst_node;
+        self.record_arrival(f, Fate::Delivered);
+        self.flush_node(dst);
     }
 
     fn flush_all(&mut self) {
@@ -556,6 +473,7 @@ impl Sim {
     }
 
     fn flush_node(&mut self, id: NodeId) {
+        self.collect_events(id);
         loop {
             let Some(slot) = self.nodes.get_mut(id.0) else {
                 return;
@@ -576,30 +494,10 @@ impl Sim {
     fn send(&mut self, src: NodeId, from: SocketAddr, t: Transmit) {
         self.stats.sent += 1;
         let Some(dst) = self.route(t.dst, t.link_dst) else {
-            self.stats.no_route += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                None,
-                t.link_dst,
-                Fate::NoRoute,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::NoRoute, src, None, from, t);
         };
         if self.partitions.contains(&(src.min(dst), src.max(dst))) {
-            self.stats.partitioned += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                Some(dst),
-                t.link_dst,
-                Fate::Partitioned,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::Partitioned, src, Some(dst), from, t);
         }
         let link = self
             .links
@@ -607,17 +505,7 @@ impl Sim {
             .copied()
             .unwrap_or(self.default_link);
         if self.rng.chance(link.loss) {
-            self.stats.lost += 1;
-            self.record(
-                from,
-                t.dst,
-                Some(src),
-                Some(dst),
-                t.link_dst,
-                Fate::Lost,
-                t.payload,
-            );
-            return;
+            return self.drop_sent(Fate::Lost, src, Some(dst), from, t);
         }
         let copies = if self.rng.chance(link.duplicate) {
             self.stats.duplicated += 1;
@@ -642,6 +530,30 @@ impl Sim {
                 t.payload.clone(),
             );
         }
+    }
+
+    /// Records what happened to a datagram that reached its destination node.
+    fn record_arrival(&mut self, f: InFlight, fate: Fate) {
+        let dst = Some(f.dst_node);
+        self.record(f.from, f.to, f.src_node, dst, f.link_dst, fate, f.payload);
+    }
+
+    /// Counts and records a datagram a node sent that the network dropped (`fate`).
+    fn drop_sent(
+        &mut self,
+        fate: Fate,
+        src: NodeId,
+        dst: Option<NodeId>,
+        from: SocketAddr,
+        t: Transmit,
+    ) {
+        match fate {
+            Fate::NoRoute => self.stats.no_route += 1,
+            Fate::Partitioned => self.stats.partitioned += 1,
+            Fate::Lost => self.stats.lost += 1,
+            Fate::Delivered | Fate::DestinationDown => {}
+        }
+        self.record(from, t.dst, Some(src), dst, t.link_dst, fate, t.payload);
     }
 
     fn random_upto(&mut self, d: Duration) -> Duration {
@@ -725,196 +637,4 @@ impl Sim {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::VecDeque;
-
-    /// Sends `count` numbered pings to `peer`, one every 10 ms, and echoes what it receives.
-    struct Pinger {
-        peer: SocketAddr,
-        next: Option<Instant>,
-        sent: u32,
-        count: u32,
-        out: VecDeque<Transmit>,
-        got: Vec<(SocketAddr, Vec<u8>)>,
-    }
-
-    impl Pinger {
-        fn new(peer: SocketAddr, count: u32, now: Instant) -> Pinger {
-            Pinger {
-                peer,
-                next: (count > 0).then_some(now),
-                sent: 0,
-                count,
-                out: VecDeque::new(),
-                got: Vec::new(),
-            }
-        }
-    }
-
-    impl Node for Pinger {
-        fn handle_datagram(
-            &mut self,
-            _now: Instant,
-            from: SocketAddr,
-            _to: SocketAddr,
-            data: &[u8],
-        ) {
-            self.got.push((from, data.to_vec()));
-            if data.first() == Some(&b'p') {
-                let mut reply = data.to_vec();
-                reply[0] = b'r';
-                self.out.push_back(Transmit::to(from, reply));
-            }
-        }
-        fn handle_timeout(&mut self, now: Instant) {
-            if self.next.is_some_and(|n| n <= now) {
-                self.out.push_back(Transmit::to(
-                    self.peer,
-                    format!("p{}", self.sent).into_bytes(),
-                ));
-                self.sent += 1;
-                self.next = (self.sent < self.count).then(|| now + Duration::from_millis(10));
-            }
-        }
-        fn poll_transmit(&mut self) -> Option<Transmit> {
-            self.out.pop_front()
-        }
-        fn poll_timeout(&self) -> Option<Instant> {
-            self.next
-        }
-    }
-
-    fn a(s: &str) -> SocketAddr {
-        s.parse().unwrap()
-    }
-
-    fn run(seed: u64, link: LinkConfig) -> (Sim, NodeId, NodeId) {
-        let t0 = Instant::now();
-        let mut sim = Sim::new(seed, t0);
-        sim.set_default_link(link);
-        let x = sim.add_node(
-            "x",
-            &[a("10.0.0.1:9")],
-            None,
-            Box::new(Pinger::new(a("10.0.0.2:9"), 200, t0)),
-        );
-        let y = sim.add_node(
-            "y",
-            &[a("10.0.0.2:9")],
-            None,
-            Box::new(Pinger::new(a("10.0.0.1:9"), 0, t0)),
-        );
-        sim.run_for(Duration::from_secs(5));
-        (sim, x, y)
-    }
-
-    #[test]
-    fn perfect_link_delivers_everything_in_order() {
-        let (mut sim, x, y) = run(1, LinkConfig::default());
-        let got: Vec<Vec<u8>> = sim
-            .node_mut::<Pinger>(y)
-            .got
-            .iter()
-            .map(|g| g.1.clone())
-            .collect();
-        let want: Vec<Vec<u8>> = (0..200).map(|i| format!("p{i}").into_bytes()).collect();
-        assert_eq!(got, want);
-        assert_eq!(sim.node_mut::<Pinger>(x).got.len(), 200);
-        assert_eq!(sim.stats().delivered, 400);
-        assert_eq!(sim.elapsed(), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn impairments_happen_at_the_configured_rates() {
-        let (mut sim, _x, y) = run(2, LinkConfig::lossy(0.2, 0.1, 0.2));
-        let st = sim.stats();
-        assert!(st.lost > 40 && st.lost < 130, "{st:?}");
-        assert!(st.duplicated > 10, "{st:?}");
-        assert!(st.reordered > 20, "{st:?}");
-        let got: Vec<u32> = sim
-            .node_mut::<Pinger>(y)
-            .got
-            .iter()
-            .map(|g| String::from_utf8_lossy(&g.1[1..]).parse().unwrap())
-            .collect();
-        assert!(
-            got.windows(2).any(|w| w[1] < w[0]),
-            "something was reordered"
-        );
-        let distinct: BTreeSet<u32> = got.iter().copied().collect();
-        assert!(got.len() > distinct.len(), "something was duplicated");
-    }
-
-    #[test]
-    fn same_seed_same_run_byte_for_byte() {
-        let link = LinkConfig::lossy(0.1, 0.05, 0.05);
-        let p1 = run(77, link).0.write_pcap(Vec::new()).unwrap();
-        let p2 = run(77, link).0.write_pcap(Vec::new()).unwrap();
-        let p3 = run(78, link).0.write_pcap(Vec::new()).unwrap();
-        assert_eq!(p1, p2);
-        assert_ne!(p1, p3);
-    }
-
-    #[test]
-    fn partitions_crashes_and_virtual_addresses() {
-        let t0 = Instant::now();
-        let mut sim = Sim::new(5, t0);
-        let vip = a("10.9.9.9:434");
-        let c = sim.add_node(
-            "client",
-            &[a("10.0.0.1:9")],
-            None,
-            Box::new(Pinger::new(vip, 10, t0)),
-        );
-        let s1 = sim.add_node(
-            "s1",
-            &[a("10.0.0.2:434"), vip],
-            Some(MacAddr::local(2)),
-            Box::new(Pinger::new(vip, 0, t0)),
-        );
-        let s2 = sim.add_node(
-            "s2",
-            &[a("10.0.0.3:434"), vip],
-            Some(MacAddr::local(3)),
-            Box::new(Pinger::new(vip, 0, t0)),
-        );
-        sim.run_for(Duration::from_millis(45));
-        assert_eq!(
-            sim.node_mut::<Pinger>(s1).got.len(),
-            5,
-            "first live owner of the VIP"
-        );
-        sim.crash(s1);
-        sim.run_for(Duration::from_millis(30));
-        assert_eq!(
-            sim.node_mut::<Pinger>(s2).got.len(),
-            3,
-            "next owner takes over"
-        );
-        sim.set_route(vip.ip(), s1);
-        sim.restart(s1, Box::new(Pinger::new(vip, 0, t0)));
-        sim.partition(c, s1);
-        sim.run_for(Duration::from_millis(100));
-        assert_eq!(sim.node_mut::<Pinger>(s1).got.len(), 0);
-        assert!(sim.stats().partitioned >= 2);
-        // Layer-2 forwarding: the MAC decides, whatever owns the IP.
-        sim.heal_all();
-        sim.node_mut::<Pinger>(s1).out.push_back(Transmit {
-            dst: vip,
-            src: Some(vip),
-            link_dst: Some(MacAddr::local(3)),
-            payload: Bytes::from_static(b"l2"),
-        });
-        sim.run_for(Duration::from_millis(5));
-        let last = sim.node_mut::<Pinger>(s2).got.last().cloned().unwrap();
-        assert_eq!(last, (vip, b"l2".to_vec()));
-        let rec = sim
-            .trace()
-            .iter()
-            .rev()
-            .find(|r| r.payload.as_ref() == b"l2")
-            .unwrap();
-        assert_eq!((rec.src_node, rec.dst_node), (Some(s1), Some(s2)));
-    }
-}
+mod tests;

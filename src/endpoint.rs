@@ -1,0 +1,276 @@
+//! The one endpoint contract every sans-IO state machine of the crate implements.
+//!
+//! [`Endpoint`] is the typed form (quinn-proto's and str0m's poll API): the caller feeds received
+//! datagrams ([`Endpoint::handle_datagram`], or [`Endpoint::handle_frame`] when it knows the
+//! link-layer source) and the current time ([`Endpoint::handle_timeout`]), then polls out what to
+//! send ([`Endpoint::poll_transmit`]), what happened ([`Endpoint::poll_event`]) and when to call
+//! again ([`Endpoint::poll_timeout`]). Each endpoint names its own `Event`, `Error` and `Stats`.
+//!
+//! [`crate::Node`] is the object-safe form for heterogeneous drivers (a socket loop running several
+//! protocols, or [`crate::sim`]): every [`Endpoint`] is a `Node` through a blanket impl that maps
+//! its event into the crate-wide [`Event`], so a driver reaches events without a downcast.
+//!
+//! The call order, for every endpoint: after any `handle_*` call or command, drain `poll_transmit`,
+//! then `poll_event`, then read `poll_timeout` and call `handle_timeout` once it is reached. A
+//! `handle_timeout` before the deadline is a no-op. Time passed in never goes backwards; when it
+//! does (a caller's bug), nothing panics and no deadline moves backwards.
+
+use crate::health::{HealthError, HealthEvent, Monitor, MonitorStats};
+use crate::io::{MacAddr, Node, Transmit};
+use crate::l2tp::{self, Lac, Lns};
+use crate::mip::{
+    ClientError, ClientEvent, ClientStats, FaError, FaEvent, FaStats, ForeignAgent, HaStats,
+    HomeAgent, MobileNodeClient,
+};
+use crate::steering::line::{LineEvent, LineStats};
+use crate::steering::processor::{ProcessorEvent, ProcessorStats};
+use crate::steering::switch::{SwitchEvent, SwitchStats};
+use crate::steering::{self, LineInterface, Processor, SwitchProcessor};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The sans-IO endpoint contract (see the [module docs](self)).
+///
+/// Implemented by [`Lac`], [`Lns`] (RFC 2661), [`HomeAgent`], [`ForeignAgent`],
+/// [`MobileNodeClient`] (RFC 5944), [`LineInterface`], [`SwitchProcessor`], [`Processor`]
+/// (TS 29.060 / TS 29.281 steering) and [`Monitor`].
+pub trait Endpoint {
+    /// What the endpoint reports to its caller.
+    type Event: Into<Event>;
+    /// Why a datagram was refused (the protocol's own refusal may also have been queued).
+    type Error: std::fmt::Debug;
+    /// The endpoint's counters.
+    type Stats: Copy + std::fmt::Debug;
+
+    /// Feeds one received datagram: `from` is its source, `to` the local address it was sent to.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Self::Error>;
+
+    /// Feeds one received frame whose link-layer source is known. Endpoints that use the source
+    /// MAC (the virtual Home Agent) override this; the default ignores it.
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Self::Error> {
+        let _ = link_src;
+        self.handle_datagram(now, from, to, data)
+    }
+
+    /// Lets the timers due at `now` fire; calling it early is a no-op.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The next datagram to send.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+
+    /// The next event.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+
+    /// The earliest instant at which [`Endpoint::handle_timeout`] has work to do.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// The counters so far.
+    fn stats(&self) -> Self::Stats;
+}
+
+/// An event of any endpoint of the crate, as [`crate::Node::poll_event`] hands it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// From a [`Lac`] or an [`Lns`] (RFC 2661).
+    L2tp(l2tp::Event),
+    /// From a [`HomeAgent`] (RFC 5944).
+    HomeAgent(crate::mip::Event),
+    /// From a [`ForeignAgent`] (RFC 5944 section 3.7).
+    ForeignAgent(FaEvent),
+    /// From a [`MobileNodeClient`] (RFC 5944 section 3.6).
+    MobileNode(ClientEvent),
+    /// From a [`LineInterface`].
+    Line(LineEvent),
+    /// From a [`SwitchProcessor`].
+    Switch(SwitchEvent),
+    /// From a [`Processor`].
+    Processor(ProcessorEvent),
+    /// From a [`Monitor`].
+    Health(HealthEvent),
+}
+
+macro_rules! event_variant {
+    ($variant:ident, $t:ty) => {
+        impl From<$t> for Event {
+            fn from(e: $t) -> Event {
+                Event::$variant(e)
+            }
+        }
+        impl TryFrom<Event> for $t {
+            type Error = Event;
+            fn try_from(e: Event) -> Result<$t, Event> {
+                match e {
+                    Event::$variant(e) => Ok(e),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+event_variant!(L2tp, l2tp::Event);
+event_variant!(HomeAgent, crate::mip::Event);
+event_variant!(ForeignAgent, FaEvent);
+event_variant!(MobileNode, ClientEvent);
+event_variant!(Line, LineEvent);
+event_variant!(Switch, SwitchEvent);
+event_variant!(Processor, ProcessorEvent);
+event_variant!(Health, HealthEvent);
+
+impl<T: Endpoint + 'static> Node for T {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        // Bad input has been answered inside the protocol; the typed error is for callers of
+        // the typed method, who log it.
+        let _ = Endpoint::handle_datagram(self, now, from, to, data);
+    }
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        let _ = Endpoint::handle_frame(self, now, link_src, from, to, data);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Endpoint::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Endpoint::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Endpoint::poll_event(self).map(Into::into)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Endpoint::poll_timeout(self)
+    }
+}
+
+/// Implements [`Endpoint`] by delegating to the type's inherent methods of the same names.
+macro_rules! endpoint {
+    ($t:ty, $event:ty, $error:ty, $stats:ty, |$s:ident| $get_stats:expr) => {
+        impl Endpoint for $t {
+            type Event = $event;
+            type Error = $error;
+            type Stats = $stats;
+            fn handle_datagram(
+                &mut self,
+                now: Instant,
+                from: SocketAddr,
+                to: SocketAddr,
+                data: &[u8],
+            ) -> Result<(), $error> {
+                <$t>::handle_datagram(self, now, from, to, data)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<$event> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn stats(&self) -> $stats {
+                let $s = self;
+                $get_stats
+            }
+        }
+    };
+}
+
+endpoint!(Lac, l2tp::Event, l2tp::InputError, l2tp::Stats, |s| s
+    .stats());
+endpoint!(Lns, l2tp::Event, l2tp::InputError, l2tp::Stats, |s| s
+    .stats());
+endpoint!(ForeignAgent, FaEvent, FaError, FaStats, |s| s.stats());
+endpoint!(
+    MobileNodeClient,
+    ClientEvent,
+    ClientError,
+    ClientStats,
+    |s| s.stats()
+);
+endpoint!(Monitor, HealthEvent, HealthError, MonitorStats, |s| s
+    .stats());
+endpoint!(
+    LineInterface,
+    LineEvent,
+    steering::InputError,
+    LineStats,
+    |s| s.stats()
+);
+endpoint!(
+    SwitchProcessor,
+    SwitchEvent,
+    steering::InputError,
+    SwitchStats,
+    |s| s.stats()
+);
+endpoint!(
+    Processor,
+    ProcessorEvent,
+    steering::InputError,
+    ProcessorStats,
+    |s| s.stats()
+);
+
+/// The Home Agent uses the link-layer source of a frame (RFC 5944 section 4.6 layer-2 delivery
+/// inside the virtual HA), so it overrides [`Endpoint::handle_frame`].
+impl Endpoint for HomeAgent {
+    type Event = crate::mip::Event;
+    type Error = crate::mip::InputError;
+    type Stats = HaStats;
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Self::Error> {
+        HomeAgent::handle_datagram(self, now, from, to, data)
+    }
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Self::Error> {
+        HomeAgent::handle_frame(self, now, link_src, from, to, data)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        HomeAgent::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        HomeAgent::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        HomeAgent::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        HomeAgent::poll_timeout(self)
+    }
+    fn stats(&self) -> HaStats {
+        HomeAgent::stats(self)
+    }
+}

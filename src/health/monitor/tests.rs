@@ -1,0 +1,179 @@
+//! The monitor's unit tests.
+
+use super::*;
+
+fn addr(n: u32) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, n as u8], 1701))
+}
+
+fn config(me: u32, peers: &[u32]) -> MonitorConfig {
+    MonitorConfig::new(
+        NodeId(me),
+        Role::LNS,
+        ClusterKey::new(b"secret"),
+        peers.iter().map(|&p| (NodeId(p), addr(p))).collect(),
+    )
+}
+
+fn drain(m: &mut Monitor) -> Vec<Transmit> {
+    std::iter::from_fn(|| m.poll_transmit()).collect()
+}
+
+fn events(m: &mut Monitor) -> Vec<HealthEvent> {
+    std::iter::from_fn(|| m.poll_event()).collect()
+}
+
+#[test]
+fn sends_a_round_every_interval() {
+    let t0 = Instant::now();
+    let mut m = Monitor::new(config(1, &[2, 3]), t0).unwrap();
+    assert_eq!(m.poll_timeout(), Some(t0));
+    m.handle_timeout(t0);
+    let tx = drain(&mut m);
+    assert_eq!(tx.len(), 2);
+    assert_eq!(tx[0].dst, addr(2));
+    let hb = Heartbeat::parse(&tx[0].payload, &ClusterKey::new(b"secret")).unwrap();
+    assert_eq!((hb.node, hb.sequence, hb.incarnation), (NodeId(1), 1, 1));
+    assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    // Spurious timeout: no-op.
+    m.handle_timeout(t0 + Duration::from_millis(10));
+    assert!(drain(&mut m).is_empty());
+}
+
+#[test]
+fn up_suspect_down_restart() {
+    let t0 = Instant::now();
+    let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+    let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
+    b.handle_timeout(t0);
+    let hb = drain(&mut b).remove(0).payload;
+    a.handle_heartbeat(t0, addr(2), &hb).unwrap();
+    assert_eq!(events(&mut a), [HealthEvent::Up { node: NodeId(2) }]);
+    assert_eq!(a.state(NodeId(2)), Some(NodeState::Up));
+    // Replay refused, state unchanged.
+    assert!(matches!(
+        a.handle_heartbeat(t0, addr(2), &hb),
+        Err(HealthError::Replay { .. })
+    ));
+    a.handle_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(events(&mut a), [HealthEvent::Suspect { node: NodeId(2) }]);
+    a.handle_timeout(t0 + Duration::from_secs(4));
+    assert_eq!(events(&mut a), [HealthEvent::Down { node: NodeId(2) }]);
+    let mut c = config(2, &[1]);
+    c.incarnation = 2;
+    let mut b2 = Monitor::new(c, t0).unwrap();
+    b2.handle_timeout(t0 + Duration::from_secs(5));
+    let hb2 = drain(&mut b2).remove(0).payload;
+    a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb2)
+        .unwrap();
+    assert_eq!(
+        events(&mut a),
+        [
+            HealthEvent::Restarted {
+                node: NodeId(2),
+                previous: 1,
+                incarnation: 2
+            },
+            HealthEvent::Up { node: NodeId(2) }
+        ]
+    );
+    // The old incarnation is now refused.
+    assert!(matches!(
+        a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb),
+        Err(HealthError::Replay { .. })
+    ));
+}
+
+#[test]
+fn unknown_and_full() {
+    let t0 = Instant::now();
+    let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+    let mut x = Monitor::new(config(9, &[1]), t0).unwrap();
+    x.handle_timeout(t0);
+    let hb = drain(&mut x).remove(0).payload;
+    assert_eq!(
+        a.handle_heartbeat(t0, addr(9), &hb),
+        Err(HealthError::UnknownNode(NodeId(9)))
+    );
+    let mut c = config(1, &[2]);
+    c.accept_unknown = true;
+    c.max_peers = 1;
+    let mut a = Monitor::new(c, t0).unwrap();
+    assert_eq!(
+        a.handle_heartbeat(t0, addr(9), &hb),
+        Err(HealthError::TableFull {
+            node: NodeId(9),
+            max: 1
+        })
+    );
+    assert!(a.remove_peer(NodeId(2)));
+    a.handle_heartbeat(t0, addr(9), &hb).unwrap();
+    assert_eq!(a.addr_of(NodeId(9)), Some(addr(9)));
+    assert_eq!(a.peers().next().map(|p| p.configured), Some(false));
+    // Own id refused.
+    let mut own = Monitor::new(config(1, &[5]), t0).unwrap();
+    own.handle_timeout(t0);
+    let mine = drain(&mut own).remove(0).payload;
+    assert_eq!(
+        a.handle_heartbeat(t0, addr(1), &mine),
+        Err(HealthError::OwnNode(NodeId(1)))
+    );
+}
+
+#[test]
+fn config_errors() {
+    let t0 = Instant::now();
+    let mut c = config(1, &[2]);
+    c.misses_down = 2;
+    assert!(matches!(
+        Monitor::new(c, t0),
+        Err(ConfigError::Timing { .. })
+    ));
+    assert_eq!(
+        Monitor::new(config(1, &[2, 2]), t0).err(),
+        Some(ConfigError::DuplicatePeer(NodeId(2)))
+    );
+    assert_eq!(
+        Monitor::new(config(1, &[1]), t0).err(),
+        Some(ConfigError::PeerIsSelf(NodeId(1)))
+    );
+    let mut c = config(1, &[2, 3]);
+    c.max_peers = 1;
+    assert!(matches!(
+        Monitor::new(c, t0),
+        Err(ConfigError::TooManyPeers { .. })
+    ));
+    let mut c = config(1, &[]);
+    c.overload_percent = 0;
+    assert_eq!(
+        Monitor::new(c, t0).err(),
+        Some(ConfigError::OverloadPercent(0))
+    );
+}
+
+#[test]
+fn selection_includes_self_and_excludes_overloaded() {
+    let t0 = Instant::now();
+    let mut a = Monitor::new(config(1, &[2]), t0).unwrap();
+    let mut b = Monitor::new(config(2, &[1]), t0).unwrap();
+    b.set_load(Load::new(10, 100));
+    b.handle_timeout(t0);
+    a.handle_heartbeat(t0, addr(2), &drain(&mut b).remove(0).payload)
+        .unwrap();
+    a.set_load(Load::new(50, 100));
+    let mut rng = Rng::seed_from_u64(3);
+    assert_eq!(
+        a.select(Policy::LeastLoaded, &mut rng, |_| true),
+        Some(NodeId(2))
+    );
+    assert_eq!(
+        a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
+        Some(NodeId(1))
+    );
+    a.set_load(Load::new(95, 100));
+    assert_eq!(
+        a.select(Policy::LeastLoaded, &mut rng, |n| n != NodeId(2)),
+        None
+    );
+    assert_eq!(a.load(NodeId(2)), Some(Load::new(10, 100)));
+}
