@@ -2,7 +2,7 @@
 
 use super::MnId;
 use super::binding::{
-    Binding, BindingState, BindingTable, CareOf, Expiry, Hasher, Pending, TableError,
+    Binding, BindingState, BindingTable, CareOf, Expiry, Hasher, Pending, PendingStage, TableError,
 };
 use super::cluster::{
     self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
@@ -338,6 +338,9 @@ pub struct HaStats {
     pub unmatched_replies: u64,
     /// Replies matching a temporary binding that failed authentication, dropped.
     pub unauthenticated_replies: u64,
+    /// Acceptances applied after a 133 from the same second HA for the same request had been
+    /// relayed (the 133 answered a network copy of the forwarded request).
+    pub superseded_refusals: u64,
     /// Refusals sent, by any code.
     pub refusals: u64,
     /// Refusals of unauthenticated or malformed requests not sent: beyond
@@ -1186,6 +1189,7 @@ impl HomeAgent {
             deadline: now + self.pending_timeout,
             simultaneous: q.flags.simultaneous(),
             first_ha: self.node,
+            stage: PendingStage::Forwarded,
         };
         let pending = Box::new(pending);
         let res = match slot {
@@ -1501,6 +1505,11 @@ impl HomeAgent {
                 b.pending.as_ref().is_some_and(|pe| {
                     pe.first_ha == self.node
                         && replay::reply_matches(pe.identification, p.identification)
+                        && match pe.stage {
+                            PendingStage::Forwarded => true,
+                            // After a relayed 133, only the same HA's answers still match.
+                            PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
+                        }
                 })
             })
         });
@@ -1530,6 +1539,9 @@ impl HomeAgent {
         if !auth_ok {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);
+        }
+        if applies && matches!(pe.stage, PendingStage::MismatchRelayed { .. }) {
+            self.stats.superseded_refusals += 1;
         }
         if applies && p.lifetime > 0 {
             // The second HA's grant, held to this HA's own `max_lifetime` too.
@@ -1597,6 +1609,16 @@ impl HomeAgent {
             } else {
                 self.replicate_slot(slot, now);
             }
+        } else if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
+            // Relayed, but the pending request stays until its timer: this 133 may answer a
+            // network copy of a request the same HA accepts (RFC 5944 sections 3.8.3, 5.7), and
+            // the mobile node's next request goes to the same HA.
+            let by = replier.unwrap_or(pe.second_ha);
+            let _ = self.table.update(slot, |b| {
+                if let Some(x) = b.pending.as_mut() {
+                    x.stage = PendingStage::MismatchRelayed { by };
+                }
+            });
         } else {
             // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
             let _ = self.table.update(slot, |b| b.pending = None);
@@ -2138,6 +2160,7 @@ impl HomeAgent {
                 deadline: now + wait,
                 simultaneous: false,
                 first_ha: r.first_ha,
+                stage: PendingStage::Forwarded,
             };
             let res = match slot {
                 Some(s) => self
