@@ -1,0 +1,776 @@
+//! First- and second-HA registration (RFC 5944 section 3.8), security associations, the
+//! home-address pool and layer-2 notices.
+
+use super::*;
+
+/// A mobile node's SPI and prepared key.
+#[derive(Debug)]
+pub(super) struct MnSa {
+    pub(super) spi: u32,
+    pub(super) key: PreparedKey,
+    /// Which mobile node this is: configured identities (home address, NAI) with the same
+    /// security association are one mobile node.
+    pub(super) principal: u32,
+}
+
+impl HomeAgent {
+    // The refusal needs the whole context of the request it answers.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn refuse(
+        &mut self,
+        to: SocketAddr,
+        q: &Request,
+        code: ReplyCode,
+        sa: Option<&MnSa>,
+        relay_via: Option<NodeId>,
+        nai: Option<&[u8]>,
+        now: Instant,
+    ) -> InputError {
+        // A request nobody proved (no MN-HA association verified it, or its foreign agent failed
+        // FA-HA): its answer is rate-limited.
+        let unproven = sa.is_none() || code == ReplyCode::FA_AUTH_FAILED;
+        if unproven && !self.refusal_bucket.take(now) {
+            self.stats.refusals_suppressed += 1;
+            return InputError::Refused(code);
+        }
+        self.stats.refusals += 1;
+        let identification = if code == ReplyCode::IDENTIFICATION_MISMATCH {
+            replay::mismatch_identification(q.identification, self.ntp_now(now))
+        } else {
+            q.identification
+        };
+        // RFC 5944 section 3.8.2.1: a 136 reply names this HA's unicast (virtual) address, for
+        // the mobile node to ask again there.
+        let home_agent = if code == ReplyCode::UNKNOWN_HA_ADDRESS {
+            self.vip
+        } else {
+            q.home_agent
+        };
+        let p = Reply {
+            code,
+            lifetime: 0,
+            home_address: q.home_address,
+            home_agent,
+            identification,
+        };
+        let bytes = {
+            let mut b = Builder::reply(p);
+            if let Some(n) = nai {
+                b = b.nai(n);
+            }
+            if let Some(sa) = sa {
+                b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+            }
+            if let Some(fa) = self.fa_sas.get(&v4(to)) {
+                b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
+            }
+            b.to_vec()
+        };
+        self.send_reply(to, bytes, relay_via);
+        InputError::Refused(code)
+    }
+
+    pub(super) fn send_reply(&mut self, fa: SocketAddr, bytes: Vec<u8>, relay_via: Option<NodeId>) {
+        match relay_via {
+            Some(first) if first != self.node => match self.mode {
+                ForwardMode::Layer2 => {
+                    let mac = self.members.get(&first).map(|m| m.mac);
+                    self.push_transmit(Transmit {
+                        dst: self.vip_sock(),
+                        src: None,
+                        link_dst: mac,
+                        payload: bytes.into(),
+                    });
+                }
+                ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
+            },
+            _ => {
+                let src = Some(self.reply_src);
+                self.push_transmit(Transmit {
+                    dst: fa,
+                    src,
+                    link_dst: None,
+                    payload: bytes.into(),
+                });
+            }
+        }
+    }
+
+    pub(super) fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
+        if !home.is_unspecified()
+            && let Some(sa) = self.sas.get(&MnId::Home(home))
+        {
+            return Some(sa.clone());
+        }
+        if let Some(n) = nai
+            && let Some(sa) = self.sas.get(&MnId::Nai(n.into()))
+        {
+            return Some(sa.clone());
+        }
+        // A mobile node known by NAI that now uses its assigned home address.
+        self.binding(home, nai)
+            .and_then(|b| b.nai.as_ref())
+            .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+            .cloned()
+    }
+
+    /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
+    /// the home address and the NAI when a key is configured for them, and the binding the
+    /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
+    /// that authenticated, RFC 2794 section 2: the NAI identifies it).
+    pub(super) fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
+        let mine = |id: MnId| {
+            self.sas
+                .get(&id)
+                .is_none_or(|o| o.principal == sa.principal)
+        };
+        if !home.is_unspecified() && !mine(MnId::Home(home)) {
+            return false;
+        }
+        if let Some(n) = nai
+            && !mine(MnId::Nai(n.into()))
+        {
+            return false;
+        }
+        let Some(b) = self.table.find(home, nai).and_then(|s| self.table.get(s)) else {
+            return true;
+        };
+        let owner = if b.home_address.is_unspecified() {
+            None
+        } else {
+            self.sas.get(&MnId::Home(b.home_address))
+        };
+        let owner = owner.or_else(|| {
+            b.nai
+                .as_ref()
+                .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+        });
+        owner.is_none_or(|o| o.principal == sa.principal)
+    }
+
+    /// `forwarded_by`: the first HA, when this HA is the second HA for the request.
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+    ) -> Result<(), InputError> {
+        let relay = forwarded_by;
+        // RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
+        // destination: this HA's own address when the request was sent there, else the virtual
+        // address (also for a request sent to an address that is not this HA's).
+        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        self.reply_src = if own == Some(v4(to)) {
+            SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
+        } else {
+            self.vip_sock()
+        };
+        // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
+        let m = match Summary::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                let (header, _) = Header::parse(data)?;
+                let Header::Request(q) = header else {
+                    return Err(e.into());
+                };
+                if forwarded_by.is_none() {
+                    self.stats.requests += 1;
+                }
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::POORLY_FORMED_REQUEST,
+                    None,
+                    relay,
+                    None,
+                    now,
+                ));
+            }
+        };
+        let Header::Request(q) = m.header else {
+            return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
+        let nai = m.covered_nai();
+        if m.unknown_non_skippable.is_some() {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::POORLY_FORMED_REQUEST,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        }
+        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let to_me = Some(q.home_agent) == own_ip;
+        // A forwarded request may name the first HA's own address.
+        let member_ip =
+            forwarded_by.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+        if q.home_agent != self.vip && !to_me && !member_ip {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::UNKNOWN_HA_ADDRESS,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        }
+        let Some(mn) = MnId::of(q.home_address, nai) else {
+            return Err(self.refuse(
+                from,
+                &q,
+                ReplyCode::POORLY_FORMED_REQUEST,
+                None,
+                relay,
+                nai,
+                now,
+            ));
+        };
+        let Some(sa) = self.lookup_sa(q.home_address, nai) else {
+            return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        };
+        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
+        let ok = m.authorizing == 1
+            && m.mn_ha
+                .is_some_and(|a| a.verify_prepared(data, sa.spi, &sa.key).is_ok());
+        // Every identity the request names, and the binding it would change, must be the
+        // authenticated mobile node's: its key admitted the request, not another node's.
+        if !ok || !self.names_only(&sa, q.home_address, nai) {
+            return Err(self.refuse(from, &q, ReplyCode::MN_AUTH_FAILED, None, relay, nai, now));
+        }
+        // A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
+        // (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
+        if let Some(fa) = self.fa_sas.get(&v4(from)) {
+            let fa_ok = m.fa_ha_count == 1
+                && m.fa_ha
+                    .is_some_and(|a| a.verify_prepared(data, fa.spi, &fa.key).is_ok());
+            if !fa_ok {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::FA_AUTH_FAILED,
+                    Some(&sa),
+                    relay,
+                    nai,
+                    now,
+                ));
+            }
+        }
+        // Layer 2: a request announced by a notice is ours to serve for its first HA.
+        // (A notice is consumed even when the link-layer source already named the first HA.)
+        let mut first = forwarded_by;
+        if !self.notices.is_empty()
+            && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
+        {
+            first = first.or(Some(f));
+        }
+        if let Some(first) = first {
+            return self.serve(now, from, &q, nai, &sa, first);
+        }
+        // Addressed to this HA by its own address: it serves the request itself.
+        if to_me {
+            return self.serve(now, from, &q, nai, &sa, self.node);
+        }
+        // First HA: find the binding, or select the second HA by load.
+        let slot = self.table.find(q.home_address, nai);
+        let existing = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.second_ha)
+            .filter(|n| self.peer_state(*n) == NodeState::Up);
+        let second = match existing {
+            Some(n) => n,
+            None => {
+                let members = &self.members;
+                match self
+                    .monitor
+                    .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                        members.contains_key(&n)
+                    }) {
+                    Some(n) => n,
+                    None => self.node,
+                }
+            }
+        };
+        if second == self.node {
+            return self.serve(now, from, &q, nai, &sa, self.node);
+        }
+        // A temporary binding, then forward unchanged.
+        let pending = Pending {
+            fa: sock4(from),
+            care_of: q.care_of,
+            identification: q.identification,
+            second_ha: second,
+            deadline: now + self.pending_timeout,
+            simultaneous: q.flags.simultaneous(),
+            first_ha: self.node,
+            stage: PendingStage::Forwarded,
+        };
+        let pending = Box::new(pending);
+        let res = match slot {
+            Some(s) => self
+                .table
+                .update(s, |b| b.pending = Some(pending))
+                .map(|_| s),
+            None => self.table.insert(Binding {
+                home_address: q.home_address,
+                nai: nai.map(Box::from),
+                first_ha: self.node,
+                second_ha: second,
+                fa: sock4(from),
+                identification: 0,
+                care_of: Default::default(),
+                pending: Some(pending),
+            }),
+        };
+        let slot = match res {
+            Ok(s) => s,
+            Err(TableError::Full(_)) | Err(TableError::PendingFull(_)) => {
+                return Err(self.refuse(
+                    from,
+                    &q,
+                    ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                    Some(&sa),
+                    None,
+                    nai,
+                    now,
+                ));
+            }
+        };
+        self.push_event(Event::TemporaryBinding {
+            mn: mn.clone(),
+            second_ha: second,
+        });
+        self.replicate_slot(slot, now);
+        self.stats.forwarded += 1;
+        match self.mode {
+            ForwardMode::Layer2 => {
+                if self.notices_on {
+                    self.send_cluster(
+                        second,
+                        Body::Notice {
+                            home_address: q.home_address,
+                            nai,
+                            identification: q.identification,
+                        },
+                    );
+                }
+                let mac = self.members.get(&second).map(|m| m.mac);
+                self.push_transmit(Transmit {
+                    dst: SocketAddr::V4(SocketAddrV4::new(v4(to), PORT)),
+                    src: Some(from),
+                    link_dst: mac,
+                    payload: data.to_vec().into(),
+                });
+            }
+            ForwardMode::Layer3 => {
+                self.send_cluster(
+                    second,
+                    Body::Forward {
+                        fa: from,
+                        request: data,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn allocate(&mut self) -> Option<Ipv4Addr> {
+        let pool = self.pool?;
+        let size = pool.size();
+        for _ in 0..size.min(1 << 20) {
+            let i = self.pool_cursor % size;
+            self.pool_cursor = self.pool_cursor.wrapping_add(1);
+            let a = pool.nth(i)?;
+            if a == pool.network() || a == pool.broadcast() || self.allocated.contains(&a) {
+                continue;
+            }
+            if self.table.find(a, None).is_some() {
+                continue;
+            }
+            self.allocated.insert(a);
+            return Some(a);
+        }
+        None
+    }
+
+    /// Second-HA processing: authenticate replay, grant, bind, reply via the first HA.
+    pub(super) fn serve(
+        &mut self,
+        now: Instant,
+        fa: SocketAddr,
+        q: &Request,
+        nai: Option<&[u8]>,
+        sa: &MnSa,
+        first: NodeId,
+    ) -> Result<(), InputError> {
+        let slot = self.table.find(q.home_address, nai);
+        let last = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.identification)
+            .filter(|i| *i != 0);
+        if replay::check_timestamp(q.identification, self.ntp_now(now), last, self.tolerance)
+            .is_err()
+        {
+            return Err(self.refuse(
+                fa,
+                q,
+                ReplyCode::IDENTIFICATION_MISMATCH,
+                Some(sa),
+                Some(first),
+                nai,
+                now,
+            ));
+        }
+        self.stats.served += 1;
+        let mut code = ReplyCode::ACCEPTED;
+        let mut home = q.home_address;
+        let mut granted = 0u16;
+        if q.lifetime == 0 {
+            // Deregistration: of one care-of address, or of all (care-of = home address).
+            if let Some(s) = slot {
+                let all = q.care_of == q.home_address || q.care_of.is_unspecified();
+                let _ = self.table.update(s, |b| {
+                    if all {
+                        b.care_of.clear();
+                    } else {
+                        b.care_of.retain(|c| c.address != q.care_of);
+                    }
+                    b.identification = q.identification;
+                });
+                if let Some(b) = self.table.get(s) {
+                    home = b.home_address;
+                    if b.care_of.is_empty() {
+                        let b = self.table.remove(s);
+                        if let Some(b) = b {
+                            self.allocated.remove(&b.home_address);
+                            self.replicate_remove(b.home_address, b.nai.clone());
+                        }
+                        self.push_event(Event::Deregistered { home_address: home });
+                    } else {
+                        self.replicate_slot(s, now);
+                    }
+                }
+            }
+        } else {
+            if home.is_unspecified() {
+                home = match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
+                    Some(h) if !h.is_unspecified() => h,
+                    _ => match self.allocate() {
+                        Some(a) => a,
+                        None => {
+                            return Err(self.refuse(
+                                fa,
+                                q,
+                                ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                                Some(sa),
+                                Some(first),
+                                nai,
+                                now,
+                            ));
+                        }
+                    },
+                };
+            }
+            granted = if self.max_lifetime == LIFETIME_INFINITE {
+                q.lifetime
+            } else {
+                q.lifetime.min(self.max_lifetime)
+            };
+            let expires = (granted != LIFETIME_INFINITE)
+                .then(|| now + Duration::from_secs(u64::from(granted)));
+            let coa = CareOf {
+                address: q.care_of,
+                expires,
+            };
+            let simultaneous = q.flags.simultaneous() && self.max_simultaneous > 1;
+            if q.flags.simultaneous() && self.max_simultaneous == 1 {
+                code = ReplyCode::ACCEPTED_NO_SIMULTANEOUS;
+            }
+            let existing = slot.and_then(|s| self.table.get(s));
+            if simultaneous
+                && let Some(b) = existing
+                && !b.care_of.contains(q.care_of)
+                && (b.care_of.len() >= self.max_simultaneous || b.care_of.is_full())
+            {
+                return Err(self.refuse(
+                    fa,
+                    q,
+                    ReplyCode::TOO_MANY_BINDINGS,
+                    Some(sa),
+                    Some(first),
+                    nai,
+                    now,
+                ));
+            }
+            let node = self.node;
+            let fa4 = sock4(fa);
+            let identification = q.identification;
+            // The binding is changed in place: a re-registration allocates nothing.
+            let grant = |b: &mut Binding| {
+                b.home_address = home;
+                if let Some(n) = nai
+                    && b.nai.as_deref() != Some(n)
+                {
+                    b.nai = Some(n.into());
+                }
+                b.first_ha = first;
+                b.second_ha = node;
+                b.fa = fa4;
+                b.identification = identification;
+                if simultaneous {
+                    b.care_of.upsert(coa);
+                } else {
+                    b.care_of.set_single(coa);
+                }
+                if first == node {
+                    b.pending = None;
+                }
+            };
+            let res = match slot {
+                Some(s) => self.table.update(s, grant).map(|_| s),
+                None => {
+                    let mut b = Binding {
+                        home_address: home,
+                        nai: None,
+                        first_ha: first,
+                        second_ha: node,
+                        fa: fa4,
+                        identification,
+                        care_of: Default::default(),
+                        pending: None,
+                    };
+                    grant(&mut b);
+                    self.table.insert(b)
+                }
+            };
+            let s = match res {
+                Ok(s) => s,
+                Err(_) => {
+                    self.allocated.remove(&home);
+                    return Err(self.refuse(
+                        fa,
+                        q,
+                        ReplyCode::HA_INSUFFICIENT_RESOURCES,
+                        Some(sa),
+                        Some(first),
+                        nai,
+                        now,
+                    ));
+                }
+            };
+            self.push_event(Event::Registered {
+                home_address: home,
+                care_of: q.care_of,
+                lifetime: granted,
+            });
+            self.replicate_slot(s, now);
+            self.update_load();
+        }
+        let p = Reply {
+            code,
+            lifetime: granted,
+            home_address: home,
+            home_agent: q.home_agent,
+            identification: q.identification,
+        };
+        // Written straight into one exactly sized buffer.
+        let header = Header::Reply(p);
+        let nai_ext = nai.map(|n| Extension::Nai(Cow::Borrowed(n)));
+        let fa_sa = self.fa_sas.get(&v4(fa));
+        let auth_len = 6 + AUTHENTICATOR_LEN;
+        let mut bytes = Vec::with_capacity(
+            header.encoded_len()
+                + nai_ext.as_ref().map_or(0, Extension::encoded_len)
+                + auth_len * (1 + usize::from(fa_sa.is_some())),
+        );
+        header.emit(&mut bytes);
+        if let Some(e) = &nai_ext {
+            e.emit(&mut bytes);
+        }
+        append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // Replies to a known foreign agent carry FA-HA authentication after MN-HA.
+        if let Some(k) = fa_sa {
+            append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        }
+        self.send_reply(fa, bytes, Some(first));
+        Ok(())
+    }
+
+    /// First-HA processing of the second HA's reply.
+    /// `replier`: the member that sent the reply, when known (layer 3, or a layer-2 frame with its
+    /// link-layer source). It is the HA that served the request: if a request was forwarded twice
+    /// (a duplicate, with the selection changed in between) it may not be the one the pending
+    /// request names.
+    pub(super) fn handle_reply(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        replier: Option<NodeId>,
+    ) -> Result<(), InputError> {
+        let m = Summary::parse(data)?;
+        let Header::Reply(p) = m.header else {
+            return Err(InputError::UnmatchedReply);
+        };
+        // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
+        let nai = m.covered_nai();
+        let slot = self.table.find(p.home_address, nai).filter(|s| {
+            self.table.get(*s).is_some_and(|b| {
+                b.pending.as_ref().is_some_and(|pe| {
+                    pe.first_ha == self.node
+                        && replay::reply_matches(pe.identification, p.identification)
+                        && match pe.stage {
+                            PendingStage::Forwarded => true,
+                            // After a relayed 133, only the same HA's answers still match.
+                            PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
+                        }
+                })
+            })
+        });
+        let Some(slot) = slot else {
+            self.stats.unmatched_replies += 1;
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(b) = self.table.get(slot) else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(pe) = b.pending.as_deref().cloned() else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let b_home = b.home_address;
+        // A late reply to an older request (a network copy of it came after a newer
+        // registration was accepted) ends the pending request but does not roll the binding back.
+        let applies = p.code.is_accepted() && b.identification <= pe.identification;
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.mn_ha, &sa) {
+            (Some(a), Some(sa)) => a.verify_prepared(data, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
+        if applies && matches!(pe.stage, PendingStage::MismatchRelayed { .. }) {
+            self.stats.superseded_refusals += 1;
+        }
+        if applies && p.lifetime > 0 {
+            // The second HA's grant, held to this HA's own `max_lifetime` too.
+            let secs = if p.lifetime == LIFETIME_INFINITE {
+                u32::MAX
+            } else {
+                u32::from(p.lifetime)
+            };
+            let expires = self.bounded_expiry(now, secs);
+            let coa = CareOf {
+                address: pe.care_of,
+                expires,
+            };
+            let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
+            let node = self.node;
+            let server = replier.unwrap_or(pe.second_ha);
+            let max_sim = self.max_simultaneous;
+            let r = self.table.update(slot, |b| {
+                b.home_address = p.home_address;
+                if let Some(n) = nai
+                    && b.nai.as_deref() != Some(n)
+                {
+                    b.nai = Some(n.into());
+                }
+                b.first_ha = node;
+                b.second_ha = server;
+                b.fa = pe.fa;
+                b.identification = pe.identification;
+                if sim {
+                    b.care_of.retain(|c| c.address != coa.address);
+                    while b.care_of.len() >= max_sim || b.care_of.is_full() {
+                        b.care_of.remove(0);
+                    }
+                    b.care_of.push(coa);
+                } else {
+                    b.care_of.set_single(coa);
+                }
+                b.pending = None;
+            });
+            let _ = r;
+            self.push_event(Event::BindingPermanent {
+                home_address: p.home_address,
+                lifetime: p.lifetime,
+                second_ha: server,
+            });
+            self.replicate_slot(slot, now);
+        } else if applies {
+            // Accepted deregistration: the binding goes on this HA too.
+            let all = pe.care_of == b_home || pe.care_of.is_unspecified();
+            let _ = self.table.update(slot, |b| {
+                if all {
+                    b.care_of.clear();
+                } else {
+                    b.care_of.retain(|c| c.address != pe.care_of);
+                }
+                b.pending = None;
+            });
+            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
+                if let Some(b) = self.table.remove(slot) {
+                    self.replicate_remove(b.home_address, b.nai.clone());
+                    self.push_event(Event::Deregistered {
+                        home_address: b.home_address,
+                    });
+                }
+            } else {
+                self.replicate_slot(slot, now);
+            }
+        } else if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
+            // Relayed, but the pending request stays until its timer: this 133 may answer a
+            // network copy of a request the same HA accepts (RFC 5944 sections 3.8.3, 5.7), and
+            // the mobile node's next request goes to the same HA.
+            let by = replier.unwrap_or(pe.second_ha);
+            let _ = self.table.update(slot, |b| {
+                if let Some(x) = b.pending.as_mut() {
+                    x.stage = PendingStage::MismatchRelayed { by };
+                }
+            });
+        } else {
+            // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
+            let _ = self.table.update(slot, |b| b.pending = None);
+            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
+                if let Some(b) = self.table.remove(slot) {
+                    self.replicate_remove(b.home_address, b.nai.clone());
+                }
+            }
+        }
+        self.update_load();
+        self.stats.relayed += 1;
+        let src = Some(self.vip_sock());
+        self.push_transmit(Transmit {
+            dst: pe.fa.into(),
+            src,
+            link_dst: None,
+            payload: data.to_vec().into(),
+        });
+        Ok(())
+    }
+    pub(super) fn expire_notices(&mut self, now: Instant) {
+        while let Some((k, d)) = self.notice_order.front().cloned() {
+            if d > now && self.notice_order.len() <= self.max_notices {
+                break;
+            }
+            self.notice_order.pop_front();
+            if self.notices.get(&k).is_some_and(|(_, dd)| *dd == d) {
+                self.notices.remove(&k);
+            }
+        }
+    }
+}

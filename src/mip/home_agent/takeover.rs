@@ -1,0 +1,275 @@
+//! Takeover of a failed HA's bindings.
+
+use super::*;
+
+/// A mobile node's binding key: home address and NAI.
+pub(super) type MnKey = (Ipv4Addr, Option<Box<[u8]>>);
+
+/// Bindings this HA took over from an HA that turned out alive (same incarnation).
+#[derive(Debug)]
+pub(super) struct Returned {
+    pub(super) incarnation: u32,
+    pub(super) moved: HashMap<MnKey, u64>,
+}
+
+/// A takeover decision this HA applied for one failed HA.
+#[derive(Debug)]
+pub(super) struct Decision {
+    pub(super) coordinator: NodeId,
+    pub(super) owner: NodeId,
+    /// The failed HA's incarnation then, as its cluster messages last said.
+    pub(super) incarnation: Option<u32>,
+    /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI), with
+    /// their identification then.
+    pub(super) moved: HashMap<MnKey, u64>,
+}
+
+impl HomeAgent {
+    /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
+    /// is checked against its next bulk sync (if it kept its state: same incarnation).
+    pub(super) fn forget_takeover(&mut self, node: NodeId) {
+        self.deferred.remove(&node);
+        let Some(d) = self.takeovers.remove(&node) else {
+            return;
+        };
+        let Some(incarnation) = d.incarnation else {
+            return;
+        };
+        if d.owner == self.node {
+            self.returned.insert(
+                node,
+                Returned {
+                    incarnation,
+                    moved: d.moved,
+                },
+            );
+            return;
+        }
+        // Another HA was to take them over. If `node` kept its state (it was only cut off, the
+        // same incarnation), the bindings this HA re-pointed and nobody has registered since name
+        // `node` again: the owner may never have taken them (it may not have seen `node` Down),
+        // and `node` does not replicate bindings that did not change. An owner that did take
+        // them re-announces them, and the two-servers rule settles it.
+        if self.windows.get(&node).map(ReplayWindow::incarnation) != Some(incarnation) {
+            return;
+        }
+        for ((h, n), id) in d.moved {
+            if let Some(s) = self.table.find(h, n.as_deref())
+                && self
+                    .table
+                    .get(s)
+                    .is_some_and(|b| b.second_ha == d.owner && b.identification == id)
+            {
+                let _ = self.table.update(s, |b| b.second_ha = node);
+            }
+        }
+    }
+
+    /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
+    /// module docs for the rule): the lowest (coordinator, owner) wins; a winning decision
+    /// re-points the failed HA's bindings and those a losing decision had moved; a losing one is
+    /// answered (to `sender`) with the winning decision.
+    pub(super) fn take_over(
+        &mut self,
+        now: Instant,
+        failed: NodeId,
+        owner: NodeId,
+        coordinator: NodeId,
+        sender: Option<NodeId>,
+    ) {
+        let node = self.node;
+        // This HA is alive: its own bindings stay its own.
+        if failed == node {
+            return;
+        }
+        // A decision about an HA this HA does not see Down waits until it does (it may be only
+        // cut off from the coordinator); the lowest coordinator's is kept.
+        if sender.is_some() && self.peer_state(failed) != NodeState::Down {
+            let until = now + self.defer_for;
+            let keep = self
+                .deferred
+                .get(&failed)
+                .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
+            if !keep {
+                self.deferred.insert(failed, (coordinator, owner, until));
+            }
+            return;
+        }
+        let prev = self
+            .takeovers
+            .get(&failed)
+            .map(|d| (d.coordinator, d.owner));
+        if let Some((c, o)) = prev
+            && (coordinator, owner) > (c, o)
+        {
+            // A losing decision: keep ours and tell the sender which one wins.
+            if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
+                self.enqueue(
+                    s,
+                    Item::Takeover {
+                        failed,
+                        owner: o,
+                        coordinator: c,
+                    },
+                );
+                self.pump(now);
+            }
+            return;
+        }
+        let old_owner = prev.map(|(_, o)| o).filter(|o| *o != owner);
+        let mut moved = self
+            .takeovers
+            .remove(&failed)
+            .map(|d| d.moved)
+            .unwrap_or_default();
+        // The failed HA's bindings, then those a losing decision moved to another owner.
+        let mut slots: Vec<u32> = Vec::new();
+        let cap = self.table.max_bindings();
+        for (s, b) in self.table.iter() {
+            if b.second_ha == failed {
+                slots.push(s);
+                if moved.len() < cap {
+                    moved.insert((b.home_address, b.nai.clone()), b.identification);
+                }
+            }
+        }
+        if let Some(o) = old_owner {
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref())
+                    && self.table.get(s).is_some_and(|b| b.second_ha == o)
+                {
+                    slots.push(s);
+                }
+            }
+        }
+        for &s in &slots {
+            let _ = self.table.update(s, |b| {
+                b.second_ha = owner;
+                if b.first_ha == failed {
+                    b.first_ha = owner;
+                }
+                if b.pending.as_ref().is_some_and(|p| p.second_ha == failed) {
+                    b.pending = None;
+                }
+            });
+        }
+        // The owner's bulk sync in progress must not sweep what it now owns here.
+        if let Some(sync) = self
+            .channels
+            .get_mut(&owner)
+            .and_then(|c| c.sync_in.as_mut())
+        {
+            sync.seen.extend(slots.iter().copied());
+        }
+        if owner == node {
+            for &s in &slots {
+                self.replicate_slot(s, now);
+            }
+        } else if old_owner == Some(node) {
+            // This HA had taken them over and lost: it hands every one over, so its backups'
+            // replicas (which it may have overwritten meanwhile) name the winner.
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref()) {
+                    self.replicate_record(s, now);
+                }
+            }
+            self.pump(now);
+        }
+        let changed = prev != Some((coordinator, owner));
+        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
+        self.takeovers.insert(
+            failed,
+            Decision {
+                coordinator,
+                owner,
+                incarnation,
+                moved,
+            },
+        );
+        if let Some((c, o)) = prev.filter(|_| changed) {
+            // Superseded: the losing coordinator and owner learn the winner directly.
+            for p in [c, o] {
+                if p != node && p != failed && Some(p) != sender {
+                    self.enqueue(
+                        p,
+                        Item::Takeover {
+                            failed,
+                            owner,
+                            coordinator,
+                        },
+                    );
+                }
+            }
+            self.pump(now);
+        }
+        if changed || !slots.is_empty() {
+            self.push_event(Event::TakenOver {
+                failed,
+                owner,
+                bindings: slots.len(),
+            });
+        }
+    }
+
+    /// The owner a takeover decision gave this mobile node's binding, if one did.
+    pub(super) fn decided_owner(
+        &self,
+        home_address: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> Option<NodeId> {
+        let key = (home_address, nai.map(Box::from));
+        self.takeovers
+            .values()
+            .find(|d| d.moved.contains_key(&key))
+            .map(|d| d.owner)
+    }
+
+    pub(super) fn on_down(&mut self, now: Instant, failed: NodeId) {
+        // A decision received before this HA saw the failure applies now, if recent.
+        if let Some((coordinator, owner, until)) = self.deferred.remove(&failed)
+            && until >= now
+        {
+            self.take_over(now, failed, owner, coordinator, None);
+        }
+        // A decision already taken (by a lower coordinator) stands.
+        if self.takeovers.contains_key(&failed) {
+            return;
+        }
+        let Some(backups) = self.members.get(&failed).map(|m| m.backups.clone()) else {
+            return;
+        };
+        let candidates: Vec<NodeId> = backups
+            .into_iter()
+            .filter(|n| *n != failed && self.peer_state(*n) == NodeState::Up)
+            .collect();
+        // The lowest-numbered live backup coordinates; everyone else waits for its Takeover.
+        if candidates.iter().min() != Some(&self.node) {
+            return;
+        }
+        let owner = self
+            .monitor
+            .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                candidates.contains(&n)
+            })
+            .unwrap_or(self.node);
+        let peers: Vec<NodeId> = self
+            .members
+            .keys()
+            .copied()
+            .filter(|n| *n != self.node && *n != failed)
+            .collect();
+        let coordinator = self.node;
+        for p in peers {
+            self.enqueue(
+                p,
+                Item::Takeover {
+                    failed,
+                    owner,
+                    coordinator,
+                },
+            );
+        }
+        self.take_over(now, failed, owner, coordinator, None);
+        self.pump(now);
+    }
+}
