@@ -1,6 +1,7 @@
 //! The Home Agent's configuration.
 
 use super::*;
+use std::fmt;
 
 /// How the first HA hands a request to the second HA.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -161,20 +162,100 @@ impl HomeAgentConfig {
     }
 }
 
+/// A configuration field out of its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// [`HomeAgentConfig::max_bindings`]: must be > 0.
+    MaxBindings,
+    /// [`HomeAgentConfig::max_pending`]: must be > 0.
+    MaxPending,
+    /// [`HomeAgentConfig::max_simultaneous`]: 1..=4.
+    MaxSimultaneous,
+    /// [`HomeAgentConfig::pending_timeout`]: 0 < t <= 1 h.
+    PendingTimeout,
+    /// [`HomeAgentConfig::replication_rto`]: 0 < t <= 60 s.
+    ReplicationRto,
+    /// [`HomeAgentConfig::replay_tolerance`]: <= 1 h.
+    ReplayTolerance,
+    /// A security association's SPI: 0-255 are reserved (RFC 5944 section 1.6).
+    Spi,
+    /// [`HomeAgentConfig::max_transmits`]: must be > 0.
+    MaxTransmits,
+    /// [`HomeAgentConfig::max_events`]: must be > 0.
+    MaxEvents,
+    /// [`HomeAgentConfig::max_replication_queue`]: must be > 0.
+    MaxReplicationQueue,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// `node` is not among `members`, or a member appears twice.
-    #[error("bad member list: {0}")]
-    Members(&'static str),
+    /// A member appears twice in `members`.
+    #[error("member {0} appears twice")]
+    DuplicateMember(NodeId),
+    /// `node` is not among `members`.
+    #[error("node {0} is not a member")]
+    NotAMember(NodeId),
     /// A bound is zero or out of range.
-    #[error("bad bound: {0}")]
-    Bound(&'static str),
+    #[error("{0} out of range")]
+    OutOfRange(Field),
     /// The health monitor refused its part.
     #[error(transparent)]
     Health(#[from] health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
     #[error(transparent)]
     Entropy(#[from] crate::io::EntropyError),
+}
+
+impl HomeAgentConfig {
+    /// The members by node id, after checking every bound (a member list without this node or
+    /// with a node twice, zero bounds, an SPI reserved by RFC 5944 section 1.6).
+    pub(super) fn validate(&self) -> Result<BTreeMap<NodeId, Member>, ConfigError> {
+        let mut members = BTreeMap::new();
+        for m in &self.members {
+            if members.insert(m.node, m.clone()).is_some() {
+                return Err(ConfigError::DuplicateMember(m.node));
+            }
+        }
+        if !members.contains_key(&self.node) {
+            return Err(ConfigError::NotAMember(self.node));
+        }
+        let hour = Duration::from_secs(3600);
+        let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);
+        let mut spis = spis.chain(self.foreign_agents.iter().map(|(_, sa)| sa.spi));
+        let checks = [
+            (self.max_bindings == 0, Field::MaxBindings),
+            (self.max_pending == 0, Field::MaxPending),
+            (
+                !(1..=crate::mip::binding::MAX_SIMULTANEOUS).contains(&self.max_simultaneous),
+                Field::MaxSimultaneous,
+            ),
+            (
+                self.pending_timeout.is_zero() || self.pending_timeout > hour,
+                Field::PendingTimeout,
+            ),
+            (
+                self.replication_rto.is_zero() || self.replication_rto > Duration::from_secs(60),
+                Field::ReplicationRto,
+            ),
+            (self.replay_tolerance > hour, Field::ReplayTolerance),
+            // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
+            (spis.any(|spi| spi < FIRST_USABLE_SPI), Field::Spi),
+            (self.max_transmits == 0, Field::MaxTransmits),
+            (self.max_events == 0, Field::MaxEvents),
+            (self.max_replication_queue == 0, Field::MaxReplicationQueue),
+        ];
+        match checks.into_iter().find(|(bad, _)| *bad) {
+            Some((_, field)) => Err(ConfigError::OutOfRange(field)),
+            None => Ok(members),
+        }
+    }
 }

@@ -276,99 +276,18 @@ fn v4(a: SocketAddr) -> Ipv4Addr {
 }
 
 impl HomeAgent {
+    /// A Home Agent; it advertises the virtual network at once ([`Event::AdvertiseRoute`]).
     /// Refused: a member list without this node, zero bounds, and security associations with a
     /// reserved SPI (0-255, RFC 5944 section 1.6).
     pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
-        let mut members = BTreeMap::new();
-        for m in &cfg.members {
-            if members.insert(m.node, m.clone()).is_some() {
-                return Err(ConfigError::Members("duplicate member"));
-            }
-        }
-        let Some(me) = members.get(&cfg.node).cloned() else {
-            return Err(ConfigError::Members("node is not a member"));
-        };
-        if cfg.max_bindings == 0 || cfg.max_pending == 0 {
-            return Err(ConfigError::Bound(
-                "max_bindings and max_pending must be > 0",
-            ));
-        }
-        if !(1..=crate::mip::binding::MAX_SIMULTANEOUS).contains(&cfg.max_simultaneous) {
-            return Err(ConfigError::Bound("max_simultaneous must be 1..=4"));
-        }
-        let hour = Duration::from_secs(3600);
-        if cfg.pending_timeout.is_zero()
-            || cfg.pending_timeout > hour
-            || cfg.replication_rto.is_zero()
-            || cfg.replication_rto > Duration::from_secs(60)
-            || cfg.replay_tolerance > hour
-        {
-            return Err(ConfigError::Bound(
-                "pending_timeout 0 < t <= 1 h, replication_rto 0 < t <= 60 s, tolerance <= 1 h",
-            ));
-        }
-        // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
-        let spis = cfg.mobile_nodes.iter().map(|k| k.sa.spi);
-        if spis
-            .chain(cfg.foreign_agents.iter().map(|(_, sa)| sa.spi))
-            .any(|spi| spi < FIRST_USABLE_SPI)
-        {
-            return Err(ConfigError::Bound("SPIs 0-255 are reserved"));
-        }
-        if cfg.max_transmits == 0 || cfg.max_events == 0 || cfg.max_replication_queue == 0 {
-            return Err(ConfigError::Bound("queue bounds must be > 0"));
-        }
-        let peers: Vec<(NodeId, SocketAddr)> = members
-            .values()
-            .filter(|m| m.node != cfg.node)
-            .map(|m| (m.node, m.addr))
-            .collect();
-        let mut mc = MonitorConfig::new(
-            cfg.node,
-            Role::HOME_AGENT,
-            ClusterKey::new(&cfg.cluster_key),
-            peers,
-        );
-        mc.incarnation = cfg.incarnation;
-        mc.interval = cfg.heartbeat_interval;
-        mc.misses_suspect = cfg.misses_suspect;
-        mc.misses_down = cfg.misses_down;
-        mc.max_peers = members.len();
-        mc.overload_percent = cfg.overload_percent;
-        mc.addresses = vec![IpAddr::V4(cfg.virtual_address)];
-        mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
-        mc.max_events = 256;
-        let monitor = Monitor::new(mc, now)?;
+        let members = cfg.validate()?;
+        let monitor = Monitor::new(monitor_config(&cfg, &members), now)?;
         // The tables' hash seed comes from its own stream, so the protocol's random choices do
         // not depend on it.
         let rng = Rng::from_config(cfg.seed)?;
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
-        let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
-        let mut principals: HashMap<(u32, AuthAlgorithm, &[u8]), u32> = HashMap::new();
-        for k in &cfg.mobile_nodes {
-            let n = principals.len() as u32;
-            let principal = *principals
-                .entry((k.sa.spi, k.sa.algorithm, &k.sa.key[..]))
-                .or_insert(n);
-            let sa = MnSa {
-                spi: k.sa.spi,
-                key: k.sa.prepare(),
-                principal,
-            };
-            sas.insert(k.id.clone(), Arc::new(sa));
-        }
-        let mut fa_sas = HashMap::with_hasher(hasher.clone());
-        fa_sas.extend(cfg.foreign_agents.iter().map(|(a, sa)| {
-            (
-                *a,
-                MnSa {
-                    spi: sa.spi,
-                    key: sa.prepare(),
-                    principal: u32::MAX,
-                },
-            )
-        }));
+        let (sas, fa_sas) = register::security_associations(&cfg, &hasher);
         let channels = members
             .keys()
             .filter(|n| **n != cfg.node)
@@ -421,7 +340,6 @@ impl HomeAgent {
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
-        let _ = me;
         ha.push_event(Event::AdvertiseRoute {
             prefix: IpNetwork::V4(ha.network),
         });
@@ -771,6 +689,32 @@ impl HomeAgent {
         .flatten()
         .min()
     }
+}
+
+/// The health monitor's configuration (the one place the Home Agent embeds [`Monitor`]): the
+/// peers are the other members, the load is the bindings this HA serves out of `max_bindings`.
+fn monitor_config(cfg: &HomeAgentConfig, members: &BTreeMap<NodeId, Member>) -> MonitorConfig {
+    let peers: Vec<(NodeId, SocketAddr)> = members
+        .values()
+        .filter(|m| m.node != cfg.node)
+        .map(|m| (m.node, m.addr))
+        .collect();
+    let mut mc = MonitorConfig::new(
+        cfg.node,
+        Role::HOME_AGENT,
+        ClusterKey::new(&cfg.cluster_key),
+        peers,
+    );
+    mc.incarnation = cfg.incarnation;
+    mc.interval = cfg.heartbeat_interval;
+    mc.misses_suspect = cfg.misses_suspect;
+    mc.misses_down = cfg.misses_down;
+    mc.max_peers = members.len();
+    mc.overload_percent = cfg.overload_percent;
+    mc.addresses = vec![IpAddr::V4(cfg.virtual_address)];
+    mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
+    mc.max_events = 256;
+    mc
 }
 
 impl crate::io::Node for HomeAgent {
