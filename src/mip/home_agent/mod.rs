@@ -4,16 +4,17 @@ mod config;
 mod register;
 mod replicate;
 mod routes;
+mod security;
 mod takeover;
 
 pub use config::{ConfigError, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
-use register::MnSa;
 use replicate::{BulkSync, Channel};
+use security::MnSa;
 use takeover::{Decision, Returned};
 
 use super::MnId;
 use super::cluster::{
-    self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, ReplayWindow,
+    self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, RecordState, ReplayWindow,
 };
 use super::wire::auth::{
     AUTHENTICATOR_LEN, AuthAlgorithm, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation,
@@ -29,7 +30,8 @@ use crate::health::{
 };
 use crate::io::{RateLimit, TokenBucket};
 use crate::mip::binding::{
-    Binding, BindingState, BindingTable, CareOf, Expiry, Hasher, Pending, PendingStage, TableError,
+    Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
+    TableError,
 };
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
@@ -287,7 +289,7 @@ impl HomeAgent {
         let rng = Rng::from_config(cfg.seed)?;
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
-        let (sas, fa_sas) = register::security_associations(&cfg, &hasher);
+        let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
         let channels = members
             .keys()
             .filter(|n| **n != cfg.node)

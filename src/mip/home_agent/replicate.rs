@@ -69,42 +69,42 @@ impl HomeAgent {
             .unwrap_or_default()
     }
 
+    /// The binding in `slot` as a replica (remaining times measured from `now`).
     pub(super) fn record(&self, slot: u32, now: Instant) -> Option<Record> {
         let b = self.table.get(slot)?;
         if b.state() == BindingState::Temporary {
             let p = b.pending.as_ref()?;
-            let ms = p.deadline.saturating_duration_since(now).as_millis();
             return Some(Record {
                 home_address: b.home_address,
                 nai: b.nai.clone(),
-                state: BindingState::Temporary,
                 first_ha: p.first_ha,
                 second_ha: p.second_ha,
                 fa: p.fa.into(),
                 identification: p.identification,
-                care_of: vec![(p.care_of, ms.min(u128::from(u32::MAX)) as u32)],
+                state: RecordState::Temporary {
+                    care_of: p.care_of,
+                    pending_left: p.deadline.saturating_duration_since(now),
+                },
             });
         }
+        let care_of = b
+            .care_of
+            .iter()
+            .map(|c| {
+                (
+                    c.address,
+                    c.expires.map(|e| e.saturating_duration_since(now)),
+                )
+            })
+            .collect();
         Some(Record {
             home_address: b.home_address,
             nai: b.nai.clone(),
-            state: BindingState::Permanent,
             first_ha: b.first_ha,
             second_ha: b.second_ha,
             fa: b.fa.into(),
             identification: b.identification,
-            care_of: b
-                .care_of
-                .iter()
-                .map(|c| {
-                    let secs = c.expires.map_or(u32::MAX, |e| {
-                        e.saturating_duration_since(now)
-                            .as_secs()
-                            .min(u64::from(u32::MAX - 1)) as u32
-                    });
-                    (c.address, secs)
-                })
-                .collect(),
+            state: RecordState::Permanent { care_of },
         })
     }
 
@@ -202,7 +202,8 @@ impl HomeAgent {
                             if let Some(r) = self.record(s, now) {
                                 if r.second_ha == self.node || r.first_ha == self.node {
                                     items.push(Item::Upsert(r));
-                                } else if r.second_ha == peer && r.state == BindingState::Permanent
+                                } else if r.second_ha == peer
+                                    && r.binding_state() == BindingState::Permanent
                                 {
                                     items.push(Item::Holds {
                                         home_address: r.home_address,
@@ -272,91 +273,18 @@ impl HomeAgent {
         }
     }
 
+    /// Applies one replicated item from `sender`.
     pub(super) fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
         self.stats.replicas_applied += 1;
         match item {
-            Item::Upsert(mut r) => {
-                let key = (r.home_address, r.nai.clone());
-                // A late replica naming an HA already taken over names the decided owner (which
-                // replicates it as its own).
-                let mut taken = false;
-                let cap = self.table.max_bindings();
-                if r.state == BindingState::Permanent
-                    && r.second_ha != sender
-                    && let Some(d) = self.takeovers.get_mut(&r.second_ha)
-                {
-                    let failed = r.second_ha;
-                    if d.moved.len() < cap {
-                        d.moved.insert(key.clone(), r.identification);
-                    }
-                    r.second_ha = d.owner;
-                    if r.first_ha == failed {
-                        r.first_ha = d.owner;
-                    }
-                    taken = d.owner == self.node;
-                }
-                self.apply_upsert(now, sender, r, taken);
-                if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
-                    self.replicate_slot(s, now);
-                }
-                // Seen in the sender's bulk sync (if one is open): not swept at its end.
-                if let Some(sync) = self
-                    .channels
-                    .get_mut(&sender)
-                    .and_then(|c| c.sync_in.as_mut())
-                    && let Some(s) = self.table.find(key.0, key.1.as_deref())
-                {
-                    sync.seen.insert(s);
-                }
-            }
-            Item::Remove { home_address, nai } => {
-                // Only what the sender is authoritative for goes: a temporary binding it relays,
-                // a permanent one it serves (of one it does not, only the request it relays).
-                let node = self.node;
-                if let Some(s) = self.table.find(home_address, nai.as_deref())
-                    && let Some(b) = self.table.get(s)
-                    && b.second_ha != node
-                {
-                    let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
-                    match b.state() {
-                        BindingState::Temporary if relays => {
-                            self.table.remove(s);
-                        }
-                        BindingState::Permanent if b.second_ha == sender => {
-                            self.table.remove(s);
-                        }
-                        BindingState::Permanent if relays => {
-                            let _ = self.table.update(s, |b| b.pending = None);
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            Item::Upsert(r) => self.apply_replica(now, sender, r),
+            Item::Remove { home_address, nai } => self.apply_remove(sender, home_address, nai),
             Item::Takeover {
                 failed,
                 owner,
                 coordinator,
             } => self.take_over(now, failed, owner, coordinator, Some(sender)),
-            Item::SyncBegin { epoch } => {
-                // The sender is alive, whatever health said.
-                self.forget_takeover(sender);
-                let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
-                if self
-                    .returned
-                    .get(&sender)
-                    .is_some_and(|r| Some(r.incarnation) != incarnation)
-                {
-                    // It restarted: its state is gone, the takeover stands.
-                    self.returned.remove(&sender);
-                }
-                if let Some(ch) = self.channels.get_mut(&sender) {
-                    // A newer sync replaces one left unfinished.
-                    ch.sync_in = Some(SyncIn {
-                        epoch,
-                        seen: HashSet::new(),
-                    });
-                }
-            }
+            Item::SyncBegin { epoch } => self.begin_sync(sender, epoch),
             Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
             Item::Holds { home_address, nai } => {
                 if let Some(sync) = self
@@ -370,6 +298,88 @@ impl HomeAgent {
             }
         }
         self.update_load();
+    }
+
+    /// A replicated binding. A late replica naming an HA already taken over names the decided
+    /// owner (which replicates it as its own).
+    fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
+        let key = (r.home_address, r.nai.clone());
+        let mut taken = false;
+        let cap = self.table.max_bindings();
+        if r.binding_state() == BindingState::Permanent
+            && r.second_ha != sender
+            && let Some(d) = self.takeovers.get_mut(&r.second_ha)
+        {
+            let failed = r.second_ha;
+            if d.moved.len() < cap {
+                d.moved.insert(key.clone(), r.identification);
+            }
+            r.second_ha = d.owner;
+            if r.first_ha == failed {
+                r.first_ha = d.owner;
+            }
+            taken = d.owner == self.node;
+        }
+        self.apply_upsert(now, sender, r, taken);
+        if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
+            self.replicate_slot(s, now);
+        }
+        // Seen in the sender's bulk sync (if one is open): not swept at its end.
+        if let Some(sync) = self
+            .channels
+            .get_mut(&sender)
+            .and_then(|c| c.sync_in.as_mut())
+            && let Some(s) = self.table.find(key.0, key.1.as_deref())
+        {
+            sync.seen.insert(s);
+        }
+    }
+
+    /// A replicated removal: only what the sender is authoritative for goes: a temporary
+    /// binding it relays, a permanent one it serves (of one it does not, only the request it
+    /// relays).
+    fn apply_remove(&mut self, sender: NodeId, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
+        let node = self.node;
+        let Some(s) = self.table.find(home_address, nai.as_deref()) else {
+            return;
+        };
+        let Some(b) = self.table.get(s).filter(|b| b.second_ha != node) else {
+            return;
+        };
+        let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
+        match b.state() {
+            BindingState::Temporary if relays => {
+                self.table.remove(s);
+            }
+            BindingState::Permanent if b.second_ha == sender => {
+                self.table.remove(s);
+            }
+            BindingState::Permanent if relays => {
+                let _ = self.table.update(s, |b| b.pending = None);
+            }
+            _ => {}
+        }
+    }
+
+    /// `sender` begins a bulk sync: it is alive, whatever health said.
+    fn begin_sync(&mut self, sender: NodeId, epoch: u32) {
+        self.forget_takeover(sender);
+        let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
+        if self
+            .returned
+            .get(&sender)
+            .is_some_and(|r| Some(r.incarnation) != incarnation)
+        {
+            // It restarted: its state is gone, the takeover stands.
+            self.returned.remove(&sender);
+        }
+        if let Some(ch) = self.channels.get_mut(&sender) {
+            // A newer sync replaces one left unfinished.
+            ch.sync_in = Some(SyncIn {
+                epoch,
+                seen: HashSet::new(),
+            });
+        }
     }
 
     /// Ends the bulk sync `epoch` from `sender`: removes the replicas `sender` is authoritative
@@ -431,78 +441,27 @@ impl HomeAgent {
         }
     }
 
-    /// When a lifetime of `secs` seconds (`u32::MAX`: infinite) granted elsewhere ends here:
-    /// never later than `max_lifetime` from `now`.
-    pub(super) fn bounded_expiry(&self, now: Instant, secs: u32) -> Option<Instant> {
-        let max = self.max_lifetime;
-        if max == LIFETIME_INFINITE && secs == u32::MAX {
-            return None;
+    /// When a lifetime granted elsewhere, `left` from `now` (`None`: infinite), ends here:
+    /// never later than `max_lifetime` from `now` (RFC 5944 section 3.8.3: no lifetime beyond
+    /// what this home agent grants).
+    pub(super) fn bounded_expiry(&self, now: Instant, left: Option<Duration>) -> Option<Instant> {
+        if self.max_lifetime == LIFETIME_INFINITE {
+            return left.map(|d| now + d);
         }
-        let secs = if max == LIFETIME_INFINITE {
-            secs
-        } else {
-            secs.min(u32::from(max))
-        };
-        Some(now + Duration::from_secs(u64::from(secs)))
+        let max = Duration::from_secs(u64::from(self.max_lifetime));
+        Some(now + left.map_or(max, |d| d.min(max)))
     }
 
     /// `decided`: the record was re-pointed to this HA by a takeover decision.
     pub(super) fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
         let slot = self.table.find(r.home_address, r.nai.as_deref());
-        if r.state == BindingState::Temporary {
-            let Some(&(care_of, ms)) = r.care_of.first() else {
-                return;
-            };
-            // A replica waits no longer than a local request would (`pending_timeout`).
-            let wait = Duration::from_millis(u64::from(ms)).min(self.pending_timeout);
-            let pending = Pending {
-                fa: sock4(r.fa),
+        let care_of = match &r.state {
+            RecordState::Temporary {
                 care_of,
-                identification: r.identification,
-                second_ha: r.second_ha,
-                deadline: now + wait,
-                simultaneous: false,
-                first_ha: r.first_ha,
-                stage: PendingStage::Forwarded,
-            };
-            let res = match slot {
-                Some(s) => self
-                    .table
-                    .update(s, |b| b.pending = Some(Box::new(pending)))
-                    .map(|_| s),
-                None => self.table.insert(Binding {
-                    home_address: r.home_address,
-                    nai: r.nai,
-                    first_ha: r.first_ha,
-                    second_ha: r.second_ha,
-                    fa: sock4(r.fa),
-                    identification: 0,
-                    care_of: Default::default(),
-                    pending: Some(Box::new(pending)),
-                }),
-            };
-            if res.is_err() {
-                self.stats.replicas_refused += 1;
-            }
-            return;
-        }
-        // A replica is held to this HA's own bounds, as a local registration is (RFC 5944
-        // section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
-        // the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
-        // lifetime cut to `max_lifetime`.
-        let mut care_of = crate::mip::binding::CareOfs::default();
-        for &(a, secs) in &r.care_of {
-            if care_of.len() >= self.max_simultaneous {
-                break;
-            }
-            if care_of.contains(a) {
-                continue;
-            }
-            care_of.push(CareOf {
-                address: a,
-                expires: self.bounded_expiry(now, secs),
-            });
-        }
+                pending_left,
+            } => return self.apply_temporary(now, slot, &r, *care_of, *pending_left),
+            RecordState::Permanent { care_of } => self.bounded_care_of(now, care_of),
+        };
         let node = self.node;
         // A record naming this HA as the server of a binding it does not serve (a first HA's
         // relay record, a handover): this HA serves it now and says so, so that any other HA
@@ -515,58 +474,10 @@ impl HomeAgent {
         let mut yielded = false;
         let res = match slot {
             Some(s) => {
-                // Never let a replica overwrite what this HA serves itself, unless the sender
-                // claims to serve it too and wins: the owner a takeover decided, else the newer
-                // registration (identification), else the lower node id. A winner re-asserts
-                // its binding, so the loser and the other replicas converge on it.
-                let conflict = self
-                    .table
-                    .get(s)
-                    .filter(|b| b.second_ha == node && r.second_ha != node)
-                    .map(|b| {
-                        r.second_ha == sender
-                            && match self.decided_owner(r.home_address, r.nai.as_deref()) {
-                                Some(o) => o == sender,
-                                None => {
-                                    (r.identification, Reverse(sender))
-                                        > (b.identification, Reverse(node))
-                                }
-                            }
-                    });
-                match conflict {
-                    Some(false) => {
-                        if r.second_ha == sender {
-                            self.replicate_slot(s, now);
-                        }
-                        return;
-                    }
-                    Some(true) => {
-                        // Yield: an address this HA assigned goes back to its pool, and the
-                        // backups learn who serves the binding now.
-                        if let Some(old) = self.table.get(s).map(|b| b.home_address)
-                            && old != r.home_address
-                        {
-                            self.allocated.remove(&old);
-                        }
-                        yielded = true;
-                    }
-                    None => {
-                        // A replica older than the binding here changes nothing and makes
-                        // nobody server: replication from two senders is not ordered (a first
-                        // HA's relay record queued before a newer registration elsewhere).
-                        if self
-                            .table
-                            .get(s)
-                            .is_some_and(|b| b.identification > r.identification)
-                        {
-                            let _ = self.table.update(s, |b| {
-                                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                                    b.pending = None;
-                                }
-                            });
-                            return;
-                        }
-                    }
+                match self.resolve_claim(now, s, sender, &r) {
+                    Claim::Keep => return,
+                    Claim::Yield => yielded = true,
+                    Claim::Take => {}
                 }
                 self.table
                     .update(s, |b| {
@@ -603,4 +514,119 @@ impl HomeAgent {
             Ok(_) => {}
         }
     }
+
+    /// A replicated temporary binding: the pending request of its first HA. A replica waits no
+    /// longer than a local request would (`pending_timeout`).
+    fn apply_temporary(
+        &mut self,
+        now: Instant,
+        slot: Option<u32>,
+        r: &Record,
+        care_of: Ipv4Addr,
+        left: Duration,
+    ) {
+        let pending = Box::new(Pending {
+            fa: sock4(r.fa),
+            care_of,
+            identification: r.identification,
+            second_ha: r.second_ha,
+            deadline: now + left.min(self.pending_timeout),
+            simultaneous: false,
+            first_ha: r.first_ha,
+            stage: PendingStage::Forwarded,
+        });
+        let res = match slot {
+            Some(s) => self
+                .table
+                .update(s, |b| b.pending = Some(pending))
+                .map(|_| s),
+            None => self.table.insert(Binding {
+                home_address: r.home_address,
+                nai: r.nai.clone(),
+                first_ha: r.first_ha,
+                second_ha: r.second_ha,
+                fa: sock4(r.fa),
+                identification: 0,
+                care_of: Default::default(),
+                pending: Some(pending),
+            }),
+        };
+        if res.is_err() {
+            self.stats.replicas_refused += 1;
+        }
+    }
+
+    /// A replica is held to this HA's own bounds, as a local registration is (RFC 5944
+    /// section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
+    /// the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
+    /// lifetime cut to `max_lifetime`.
+    fn bounded_care_of(&self, now: Instant, care_of: &[(Ipv4Addr, Option<Duration>)]) -> CareOfs {
+        let mut out = CareOfs::default();
+        for &(a, left) in care_of {
+            if out.len() >= self.max_simultaneous {
+                break;
+            }
+            if out.contains(a) {
+                continue;
+            }
+            out.push(CareOf {
+                address: a,
+                expires: self.bounded_expiry(now, left),
+            });
+        }
+        out
+    }
+
+    /// Whether a replica from `sender` may change the binding in `slot`. Never what this HA
+    /// serves itself, unless the sender claims to serve it too and wins: the owner a takeover
+    /// decided, else the newer registration (identification), else the lower node id. A winner
+    /// re-asserts its binding, so the loser and the other replicas converge on it.
+    fn resolve_claim(&mut self, now: Instant, s: u32, sender: NodeId, r: &Record) -> Claim {
+        let node = self.node;
+        let Some(b) = self.table.get(s) else {
+            return Claim::Take;
+        };
+        if b.second_ha == node && r.second_ha != node {
+            let wins = r.second_ha == sender
+                && match self.decided_owner(r.home_address, r.nai.as_deref()) {
+                    Some(o) => o == sender,
+                    None => (r.identification, Reverse(sender)) > (b.identification, Reverse(node)),
+                };
+            if !wins {
+                if r.second_ha == sender {
+                    self.replicate_slot(s, now);
+                }
+                return Claim::Keep;
+            }
+            // Yield: an address this HA assigned goes back to its pool, and the backups learn
+            // who serves the binding now.
+            if b.home_address != r.home_address {
+                let old = b.home_address;
+                self.allocated.remove(&old);
+            }
+            return Claim::Yield;
+        }
+        // A replica older than the binding here changes nothing and makes nobody server:
+        // replication from two senders is not ordered (a first HA's relay record queued before
+        // a newer registration elsewhere).
+        if b.identification > r.identification {
+            let _ = self.table.update(s, |b| {
+                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                    b.pending = None;
+                }
+            });
+            return Claim::Keep;
+        }
+        Claim::Take
+    }
+}
+
+/// What a replica does to a binding this HA holds.
+enum Claim {
+    /// Nothing: this HA's binding stands.
+    Keep,
+    /// It replaces the binding this HA served: this HA yields and re-replicates it.
+    Yield,
+    /// It replaces the binding.
+    Take,
 }

@@ -83,16 +83,9 @@ impl HomeAgent {
             return;
         }
         // A decision about an HA this HA does not see Down waits until it does (it may be only
-        // cut off from the coordinator); the lowest coordinator's is kept.
+        // cut off from the coordinator).
         if sender.is_some() && self.peer_state(failed) != NodeState::Down {
-            let until = now + self.defer_for;
-            let keep = self
-                .deferred
-                .get(&failed)
-                .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
-            if !keep {
-                self.deferred.insert(failed, (coordinator, owner, until));
-            }
+            self.defer(now, failed, coordinator, owner);
             return;
         }
         let prev = self
@@ -104,14 +97,12 @@ impl HomeAgent {
         {
             // A losing decision: keep ours and tell the sender which one wins.
             if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
-                self.enqueue(
-                    s,
-                    Item::Takeover {
-                        failed,
-                        owner: o,
-                        coordinator: c,
-                    },
-                );
+                let winner = Item::Takeover {
+                    failed,
+                    owner: o,
+                    coordinator: c,
+                };
+                self.enqueue(s, winner);
                 self.pump(now);
             }
             return;
@@ -122,7 +113,76 @@ impl HomeAgent {
             .remove(&failed)
             .map(|d| d.moved)
             .unwrap_or_default();
-        // The failed HA's bindings, then those a losing decision moved to another owner.
+        let slots = self.repoint(failed, owner, old_owner, &mut moved);
+        if owner == node {
+            for &s in &slots {
+                self.replicate_slot(s, now);
+            }
+        } else if old_owner == Some(node) {
+            // This HA had taken them over and lost: it hands every one over, so its backups'
+            // replicas (which it may have overwritten meanwhile) name the winner.
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref()) {
+                    self.replicate_record(s, now);
+                }
+            }
+            self.pump(now);
+        }
+        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
+        let decision = Decision {
+            coordinator,
+            owner,
+            incarnation,
+            moved,
+        };
+        self.takeovers.insert(failed, decision);
+        let changed = prev != Some((coordinator, owner));
+        if let Some((c, o)) = prev.filter(|_| changed) {
+            // Superseded: the losing coordinator and owner learn the winner directly.
+            let winner = Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            };
+            for p in [c, o] {
+                if p != node && p != failed && Some(p) != sender {
+                    self.enqueue(p, winner.clone());
+                }
+            }
+            self.pump(now);
+        }
+        if changed || !slots.is_empty() {
+            self.push_event(Event::TakenOver {
+                failed,
+                owner,
+                bindings: slots.len(),
+            });
+        }
+    }
+
+    /// Keeps a decision received for an HA not seen Down, for a few heartbeat intervals; of
+    /// two, the lowest (coordinator, owner).
+    fn defer(&mut self, now: Instant, failed: NodeId, coordinator: NodeId, owner: NodeId) {
+        let until = now + self.defer_for;
+        let keep = self
+            .deferred
+            .get(&failed)
+            .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
+        if !keep {
+            self.deferred.insert(failed, (coordinator, owner, until));
+        }
+    }
+
+    /// Re-points to `owner` the failed HA's bindings (noting them in `moved`, bounded by
+    /// `max_bindings`), then those a losing decision had moved to `old_owner`. Returns their
+    /// slots.
+    fn repoint(
+        &mut self,
+        failed: NodeId,
+        owner: NodeId,
+        old_owner: Option<NodeId>,
+        moved: &mut HashMap<MnKey, u64>,
+    ) -> Vec<u32> {
         let mut slots: Vec<u32> = Vec::new();
         let cap = self.table.max_bindings();
         for (s, b) in self.table.iter() {
@@ -161,54 +221,7 @@ impl HomeAgent {
         {
             sync.seen.extend(slots.iter().copied());
         }
-        if owner == node {
-            for &s in &slots {
-                self.replicate_slot(s, now);
-            }
-        } else if old_owner == Some(node) {
-            // This HA had taken them over and lost: it hands every one over, so its backups'
-            // replicas (which it may have overwritten meanwhile) name the winner.
-            for (h, n) in moved.keys() {
-                if let Some(s) = self.table.find(*h, n.as_deref()) {
-                    self.replicate_record(s, now);
-                }
-            }
-            self.pump(now);
-        }
-        let changed = prev != Some((coordinator, owner));
-        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
-        self.takeovers.insert(
-            failed,
-            Decision {
-                coordinator,
-                owner,
-                incarnation,
-                moved,
-            },
-        );
-        if let Some((c, o)) = prev.filter(|_| changed) {
-            // Superseded: the losing coordinator and owner learn the winner directly.
-            for p in [c, o] {
-                if p != node && p != failed && Some(p) != sender {
-                    self.enqueue(
-                        p,
-                        Item::Takeover {
-                            failed,
-                            owner,
-                            coordinator,
-                        },
-                    );
-                }
-            }
-            self.pump(now);
-        }
-        if changed || !slots.is_empty() {
-            self.push_event(Event::TakenOver {
-                failed,
-                owner,
-                bindings: slots.len(),
-            });
-        }
+        slots
     }
 
     /// The owner a takeover decision gave this mobile node's binding, if one did.
