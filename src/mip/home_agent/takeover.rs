@@ -97,13 +97,7 @@ impl HomeAgent {
         {
             // A losing decision: keep ours and tell the sender which one wins.
             if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
-                let winner = Item::Takeover {
-                    failed,
-                    owner: o,
-                    coordinator: c,
-                };
-                self.enqueue(s, winner);
-                self.pump(now);
+                self.tell(now, &[s], failed, o, c);
             }
             return;
         }
@@ -114,20 +108,7 @@ impl HomeAgent {
             .map(|d| d.moved)
             .unwrap_or_default();
         let slots = self.repoint(failed, owner, old_owner, &mut moved);
-        if owner == node {
-            for &s in &slots {
-                self.replicate_slot(s, now);
-            }
-        } else if old_owner == Some(node) {
-            // This HA had taken them over and lost: it hands every one over, so its backups'
-            // replicas (which it may have overwritten meanwhile) name the winner.
-            for (h, n) in moved.keys() {
-                if let Some(s) = self.table.find(*h, n.as_deref()) {
-                    self.replicate_record(s, now);
-                }
-            }
-            self.pump(now);
-        }
+        self.replicate_moved(now, owner, old_owner, &slots, &moved);
         let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
         let decision = Decision {
             coordinator,
@@ -139,17 +120,11 @@ impl HomeAgent {
         let changed = prev != Some((coordinator, owner));
         if let Some((c, o)) = prev.filter(|_| changed) {
             // Superseded: the losing coordinator and owner learn the winner directly.
-            let winner = Item::Takeover {
-                failed,
-                owner,
-                coordinator,
-            };
-            for p in [c, o] {
-                if p != node && p != failed && Some(p) != sender {
-                    self.enqueue(p, winner.clone());
-                }
-            }
-            self.pump(now);
+            let told: Vec<NodeId> = [c, o]
+                .into_iter()
+                .filter(|p| *p != node && *p != failed && Some(*p) != sender)
+                .collect();
+            self.tell(now, &told, failed, owner, coordinator);
         }
         if changed || !slots.is_empty() {
             self.push_event(Event::TakenOver {
@@ -157,6 +132,51 @@ impl HomeAgent {
                 owner,
                 bindings: slots.len(),
             });
+        }
+    }
+
+    /// Sends `peers` the decision "`coordinator` moved the bindings of `failed` to `owner`".
+    fn tell(
+        &mut self,
+        now: Instant,
+        peers: &[NodeId],
+        failed: NodeId,
+        owner: NodeId,
+        coordinator: NodeId,
+    ) {
+        for &p in peers {
+            let decision = Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            };
+            self.enqueue(p, decision);
+        }
+        self.pump(now);
+    }
+
+    /// After re-pointing: the owner replicates the bindings as its own; a losing owner hands
+    /// every one over, so its backups' replicas (which it may have overwritten meanwhile) name
+    /// the winner.
+    fn replicate_moved(
+        &mut self,
+        now: Instant,
+        owner: NodeId,
+        old_owner: Option<NodeId>,
+        slots: &[u32],
+        moved: &HashMap<MnKey, u64>,
+    ) {
+        if owner == self.node {
+            for &s in slots {
+                self.replicate_slot(s, now);
+            }
+        } else if old_owner == Some(self.node) {
+            for (h, n) in moved.keys() {
+                if let Some(s) = self.table.find(*h, n.as_deref()) {
+                    self.replicate_record(s, now);
+                }
+            }
+            self.pump(now);
         }
     }
 
