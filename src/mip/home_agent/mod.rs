@@ -6,6 +6,8 @@ mod replicate;
 mod routes;
 mod security;
 mod takeover;
+#[cfg(test)]
+mod testkit;
 
 pub use config::{ConfigError, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
 use replicate::{BulkSync, Channel};

@@ -763,3 +763,6 @@ impl HomeAgent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

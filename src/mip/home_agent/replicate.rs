@@ -630,3 +630,89 @@ enum Claim {
     /// It replaces the binding.
     Take,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The replication rules of the virtual HA (module docs of `mip`).
+    use super::super::testkit::*;
+    use super::*;
+
+    fn server(ha: &HomeAgent, k: u32) -> Option<NodeId> {
+        ha.binding(home(k), None).map(|b| b.second_ha)
+    }
+
+    /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
+    /// registration (identification), else the lower node id": the loser yields.
+    #[test]
+    fn of_two_servers_the_newer_registration_then_the_lower_node_id_wins() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        // HA 2 serves mobile nodes 1 and 2 (a relay record naming it makes it the server).
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(2, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        // An older claim by HA 3 loses; a newer one wins.
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 9)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 11)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
+        // Same registration: HA 3 (higher id) loses, HA 1 (lower id) wins.
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(2, 3, 3, 10)));
+        assert_eq!(server(&ha2, 2), Some(NodeId(2)));
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(2, 1, 1, 10)));
+        assert_eq!(server(&ha2, 2), Some(NodeId(1)));
+    }
+
+    /// "A replica older than the binding it would change changes nothing."
+    #[test]
+    fn a_replica_older_than_the_binding_changes_nothing() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 20)));
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 19)));
+        let b = ha1.binding(home(1), None).unwrap();
+        assert_eq!((b.second_ha, b.identification), (NodeId(2), 20));
+    }
+
+    /// "A replicated removal only removes what its sender is authoritative for."
+    #[test]
+    fn a_removal_only_removes_what_its_sender_serves() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
+        let remove = || Item::Remove {
+            home_address: home(1),
+            nai: None,
+        };
+        ha1.apply(t0, NodeId(3), remove());
+        assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+        ha1.apply(t0, NodeId(2), remove());
+        assert_eq!(server(&ha1, 1), None);
+    }
+
+    /// "The bulk sync is authoritative: at the end the backup removes the sender's replicas it
+    /// did not see ... an end for another epoch is ignored; bindings this HA serves itself are
+    /// never swept."
+    #[test]
+    fn a_bulk_sync_end_sweeps_only_the_senders_unseen_replicas_of_its_epoch() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(2, 2, 2, 5)));
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(3, 2, 1, 5)));
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(4, 3, 3, 5)));
+        assert_eq!(server(&ha1, 3), Some(NodeId(1)));
+        ha1.apply(t0, NodeId(2), Item::SyncBegin { epoch: 7 });
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
+        ha1.apply(t0, NodeId(2), Item::SyncEnd { epoch: 8 });
+        assert!(
+            server(&ha1, 2).is_some(),
+            "an end of another epoch sweeps nothing"
+        );
+        ha1.apply(t0, NodeId(2), Item::SyncEnd { epoch: 7 });
+        assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+        assert_eq!(server(&ha1, 2), None);
+        assert_eq!(server(&ha1, 3), Some(NodeId(1)));
+        assert_eq!(server(&ha1, 4), Some(NodeId(3)));
+    }
+}

@@ -46,3 +46,31 @@ impl HomeAgent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+
+    fn events(ha: &mut HomeAgent) -> Vec<Event> {
+        std::iter::from_fn(|| ha.poll_event()).collect()
+    }
+
+    /// "Each HA emits AdvertiseRoute / WithdrawRoute for the virtual network" and is among the
+    /// announcers only while it advertises.
+    #[test]
+    fn withdraw_and_advertise_announce_the_virtual_network() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        let prefix = IpNetwork::V4("10.0.0.0/16".parse().unwrap());
+        assert!(events(&mut ha1).contains(&Event::AdvertiseRoute { prefix }));
+        assert_eq!(ha1.announcers(), vec![NodeId(1)]);
+        ha1.withdraw();
+        assert_eq!(events(&mut ha1), vec![Event::WithdrawRoute { prefix }]);
+        assert!(ha1.announcers().is_empty());
+        ha1.withdraw();
+        assert!(events(&mut ha1).is_empty());
+        ha1.advertise();
+        assert_eq!(events(&mut ha1), vec![Event::AdvertiseRoute { prefix }]);
+    }
+}

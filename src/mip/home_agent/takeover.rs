@@ -306,3 +306,55 @@ impl HomeAgent {
         self.pump(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The takeover rules of the virtual HA (module docs of `mip`).
+    use super::super::testkit::*;
+    use super::*;
+
+    fn server(ha: &HomeAgent, k: u32) -> Option<NodeId> {
+        ha.binding(home(k), None).map(|b| b.second_ha)
+    }
+
+    /// "For one failed HA, the decision of the lowest coordinator id wins ... An HA holding a
+    /// decision ignores a losing one and answers its sender with the winner."
+    #[test]
+    fn the_lowest_coordinators_decision_wins_and_a_loser_is_told() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+        // HA 3 is Down here (never heard).
+        ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), Some(NodeId(2)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+        ha1.take_over(t0, NodeId(3), NodeId(1), NodeId(1), None);
+        assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+        ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), Some(NodeId(2)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+        let winner = Item::Takeover {
+            failed: NodeId(3),
+            owner: NodeId(1),
+            coordinator: NodeId(1),
+        };
+        let ch = &ha1.channels[&NodeId(2)];
+        let told = ch
+            .queue
+            .iter()
+            .chain(ch.inflight.iter().flat_map(|i| &i.items));
+        assert!(told.into_iter().any(|i| *i == winner));
+    }
+
+    /// "A takeover received for an HA this HA still sees alive waits until this HA sees it
+    /// Down."
+    #[test]
+    fn a_decision_about_a_peer_seen_alive_waits() {
+        let t0 = Instant::now();
+        let (mut ha1, mut ha3) = (ha(1, t0), ha(3, t0));
+        hear(&mut ha1, &mut ha3, t0);
+        assert_eq!(ha1.peer_state(NodeId(3)), NodeState::Up);
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+        ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), Some(NodeId(2)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(3)));
+        assert!(ha1.deferred.contains_key(&NodeId(3)));
+    }
+}
