@@ -165,7 +165,7 @@ impl HomeAgentConfig {
 /// A configuration field out of its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Field {
+pub enum ConfigField {
     /// [`HomeAgentConfig::max_bindings`]: must be > 0.
     MaxBindings,
     /// [`HomeAgentConfig::max_pending`]: must be > 0.
@@ -188,7 +188,7 @@ pub enum Field {
     MaxReplicationQueue,
 }
 
-impl fmt::Display for Field {
+impl fmt::Display for ConfigField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
@@ -206,7 +206,7 @@ pub enum ConfigError {
     NotAMember(NodeId),
     /// A bound is zero or out of range.
     #[error("{0} out of range")]
-    OutOfRange(Field),
+    OutOfRange(ConfigField),
     /// The health monitor refused its part.
     #[error(transparent)]
     Health(#[from] health::ConfigError),
@@ -232,26 +232,29 @@ impl HomeAgentConfig {
         let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);
         let mut spis = spis.chain(self.foreign_agents.iter().map(|(_, sa)| sa.spi));
         let checks = [
-            (self.max_bindings == 0, Field::MaxBindings),
-            (self.max_pending == 0, Field::MaxPending),
+            (self.max_bindings == 0, ConfigField::MaxBindings),
+            (self.max_pending == 0, ConfigField::MaxPending),
             (
                 !(1..=crate::mip::binding::MAX_SIMULTANEOUS).contains(&self.max_simultaneous),
-                Field::MaxSimultaneous,
+                ConfigField::MaxSimultaneous,
             ),
             (
                 self.pending_timeout.is_zero() || self.pending_timeout > hour,
-                Field::PendingTimeout,
+                ConfigField::PendingTimeout,
             ),
             (
                 self.replication_rto.is_zero() || self.replication_rto > Duration::from_secs(60),
-                Field::ReplicationRto,
+                ConfigField::ReplicationRto,
             ),
-            (self.replay_tolerance > hour, Field::ReplayTolerance),
+            (self.replay_tolerance > hour, ConfigField::ReplayTolerance),
             // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
-            (spis.any(|spi| spi < FIRST_USABLE_SPI), Field::Spi),
-            (self.max_transmits == 0, Field::MaxTransmits),
-            (self.max_events == 0, Field::MaxEvents),
-            (self.max_replication_queue == 0, Field::MaxReplicationQueue),
+            (spis.any(|spi| spi < FIRST_USABLE_SPI), ConfigField::Spi),
+            (self.max_transmits == 0, ConfigField::MaxTransmits),
+            (self.max_events == 0, ConfigField::MaxEvents),
+            (
+                self.max_replication_queue == 0,
+                ConfigField::MaxReplicationQueue,
+            ),
         ];
         match checks.into_iter().find(|(bad, _)| *bad) {
             Some((_, field)) => Err(ConfigError::OutOfRange(field)),

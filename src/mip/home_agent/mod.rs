@@ -9,7 +9,7 @@ mod takeover;
 #[cfg(test)]
 mod testkit;
 
-pub use config::{ConfigError, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
+pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
 use replicate::{BulkSync, Channel};
 use security::MnSa;
 use takeover::{Decision, Returned};
@@ -153,6 +153,7 @@ pub enum Event {
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HaStats {
     /// Requests received from foreign agents or mobile nodes.
     pub requests: u64,
@@ -425,6 +426,33 @@ impl HomeAgent {
             return;
         }
         self.transmits.push_back(t);
+    }
+
+    /// Holds `pending` in the binding at `slot`, or in a new temporary binding (the first HA's
+    /// or a replica of one) when the mobile node has none.
+    fn hold_pending(
+        &mut self,
+        slot: Option<u32>,
+        home_address: Ipv4Addr,
+        nai: Option<Box<[u8]>>,
+        pending: Box<Pending>,
+    ) -> Result<u32, TableError> {
+        match slot {
+            Some(s) => self
+                .table
+                .update(s, |b| b.pending = Some(pending))
+                .map(|_| s),
+            None => self.table.insert(Binding {
+                home_address,
+                nai,
+                first_ha: pending.first_ha,
+                second_ha: pending.second_ha,
+                fa: pending.fa,
+                identification: 0,
+                care_of: Default::default(),
+                pending: Some(pending),
+            }),
+        }
     }
 
     fn vip_sock(&self) -> SocketAddr {

@@ -281,22 +281,7 @@ impl HomeAgent {
             first_ha: self.node,
             stage: PendingStage::Forwarded,
         });
-        let res = match slot {
-            Some(s) => self
-                .table
-                .update(s, |b| b.pending = Some(pending))
-                .map(|_| s),
-            None => self.table.insert(Binding {
-                home_address: q.home_address,
-                nai: a.nai.map(Box::from),
-                first_ha: self.node,
-                second_ha: second,
-                fa: sock4(from),
-                identification: 0,
-                care_of: Default::default(),
-                pending: Some(pending),
-            }),
-        };
+        let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };

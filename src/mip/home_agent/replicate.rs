@@ -535,22 +535,7 @@ impl HomeAgent {
             first_ha: r.first_ha,
             stage: PendingStage::Forwarded,
         });
-        let res = match slot {
-            Some(s) => self
-                .table
-                .update(s, |b| b.pending = Some(pending))
-                .map(|_| s),
-            None => self.table.insert(Binding {
-                home_address: r.home_address,
-                nai: r.nai.clone(),
-                first_ha: r.first_ha,
-                second_ha: r.second_ha,
-                fa: sock4(r.fa),
-                identification: 0,
-                care_of: Default::default(),
-                pending: Some(pending),
-            }),
-        };
+        let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
         if res.is_err() {
             self.stats.replicas_refused += 1;
         }
@@ -636,10 +621,6 @@ mod tests {
     //! The replication rules of the virtual HA (module docs of `mip`).
     use super::super::testkit::*;
     use super::*;
-
-    fn server(ha: &HomeAgent, k: u32) -> Option<NodeId> {
-        ha.binding(home(k), None).map(|b| b.second_ha)
-    }
 
     /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
     /// registration (identification), else the lower node id": the loser yields.

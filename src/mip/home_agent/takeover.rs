@@ -313,10 +313,6 @@ mod tests {
     use super::super::testkit::*;
     use super::*;
 
-    fn server(ha: &HomeAgent, k: u32) -> Option<NodeId> {
-        ha.binding(home(k), None).map(|b| b.second_ha)
-    }
-
     /// "For one failed HA, the decision of the lowest coordinator id wins ... An HA holding a
     /// decision ignores a losing one and answers its sender with the winner."
     #[test]

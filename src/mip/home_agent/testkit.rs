@@ -118,3 +118,8 @@ pub(super) fn permanent(k: u32, first: u32, second: u32, identification: u64) ->
         },
     }
 }
+
+/// The HA that serves mobile node `k`, as `ha` sees it.
+pub(super) fn server(ha: &HomeAgent, k: u32) -> Option<NodeId> {
+    ha.binding(home(k), None).map(|b| b.second_ha)
+}
