@@ -391,7 +391,7 @@ impl HomeAgent {
         self.monitor.state(node).unwrap_or(NodeState::Down)
     }
 
-    /// The members (this HA included, when it advertises) that announce the virtual network and
+    /// A peer's last reported load (this HA's own for its own id).
     pub fn peer_load(&self, node: NodeId) -> Option<Load> {
         self.monitor.load(node)
     }

@@ -95,8 +95,6 @@ impl HomeAgent {
         }
     }
 
-    /// `forwarded_by`: the first HA, when this HA is the second HA for the request.
-
     /// RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
     /// destination: this HA's own address when the request was sent there, else the virtual
     /// address (also for a request sent to an address that is not this HA's).
@@ -344,8 +342,6 @@ impl HomeAgent {
         }
         None
     }
-
-    /// Second-HA processing: authenticate replay, grant, bind, reply via the first HA.
 
     /// Second-HA processing (RFC 5944 section 3.8.3): replay protection, grant, bind, reply via
     /// the first HA (`a.relay`, this HA itself when it serves alone).

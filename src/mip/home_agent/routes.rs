@@ -3,6 +3,7 @@
 use super::*;
 
 impl HomeAgent {
+    /// The members (this HA included, when it advertises) that announce the virtual network and
     /// are Up.
     pub fn announcers(&self) -> Vec<NodeId> {
         let vip = IpAddr::V4(self.vip);
@@ -19,9 +20,6 @@ impl HomeAgent {
             })
             .collect()
     }
-
-    /// A peer's last reported load (this HA's own for its own id).
-    // ----- commands -----
 
     /// Stops serving the virtual network: [`Event::WithdrawRoute`], and peers learn it from the
     /// heartbeats. Requests still arriving are served.

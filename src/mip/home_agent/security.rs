@@ -13,15 +13,14 @@ pub(super) struct MnSa {
     pub(super) principal: u32,
 }
 
+/// The mobile nodes' security associations by identity.
+pub(super) type MnSas = HashMap<MnId, Arc<MnSa>, Hasher>;
+/// The foreign agents' security associations by address.
+pub(super) type FaSas = HashMap<Ipv4Addr, MnSa, Hasher>;
+
 /// The mobile nodes' security associations by identity, and the foreign agents' by address.
 /// Configured identities with the same association (SPI, algorithm, key) are one mobile node.
-pub(super) fn security_associations(
-    cfg: &HomeAgentConfig,
-    hasher: &Hasher,
-) -> (
-    HashMap<MnId, Arc<MnSa>, Hasher>,
-    HashMap<Ipv4Addr, MnSa, Hasher>,
-) {
+pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (MnSas, FaSas) {
     let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
     let mut principals: HashMap<(u32, AuthAlgorithm, &[u8]), u32> = HashMap::new();
     for k in &cfg.mobile_nodes {
