@@ -327,6 +327,23 @@ fn wide_seed_sweep() {
     );
 }
 
+/// Seed 68792 of the wide sweep (layer 2): the first HA's forwarded frame reached the second HA
+/// twice; the copy was refused with 133 (RFC 5944 section 3.8.3: the Identification is checked
+/// for replay, section 5.7) and that refusal reached the first HA before the acceptance. The
+/// first HA relays the reply it gets for its pending request (RFC 5944 section 3.8.3), but the
+/// acceptance of the same request by the same second HA still decides the binding.
+#[test]
+fn wide_sweep_seed_68792_layer2_duplicate_refused_before_accepted() {
+    lossy_end_to_end(ForwardMode::Layer2, 68792);
+}
+
+/// Seed 69426 of the wide sweep (layer 2): as seed 68792; the dropped acceptance left the mobile
+/// node (by NAI) with two home addresses.
+#[test]
+fn wide_sweep_seed_69426_layer2_duplicate_refused_before_accepted() {
+    lossy_end_to_end(ForwardMode::Layer2, 69426);
+}
+
 #[test]
 #[ignore = "seed sweep, run by hand"]
 fn seed_sweep() {

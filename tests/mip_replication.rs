@@ -149,7 +149,7 @@ fn claim10_a_backup_that_rejoins_gets_a_bulk_sync() {
 /// sweep removes only the sender's replicas (not another HA's, not what the receiver serves).
 #[test]
 fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
-    use telcp::mip::cluster::{Item, Record};
+    use telcp::mip::cluster::{Item, Record, RecordState};
     let start = Instant::now();
     let mut ha = HomeAgent::new(ha_config(2, 3, ForwardMode::Layer2), start).unwrap();
     let mut pn = 0;
@@ -166,15 +166,24 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
             .unwrap();
     };
     let rec = |k: u32, first: u32, second: u32, state: BindingState| {
+        let care_of = Ipv4Addr::new(203, 0, 113, k as u8);
+        let state = match state {
+            BindingState::Temporary => RecordState::Temporary {
+                care_of,
+                pending_left: Duration::from_millis(600),
+            },
+            BindingState::Permanent => RecordState::Permanent {
+                care_of: vec![(care_of, Some(Duration::from_secs(600)))],
+            },
+        };
         Item::Upsert(Record {
             home_address: home(k),
             nai: None,
-            state,
             first_ha: NodeId(first),
             second_ha: NodeId(second),
             fa: mn_addr(k),
             identification: u64::from(k),
-            care_of: vec![(Ipv4Addr::new(203, 0, 113, k as u8), 600)],
+            state,
         })
     };
     let perm = BindingState::Permanent;

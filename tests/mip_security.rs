@@ -513,8 +513,7 @@ fn cfg_pair(seed: u64) -> HomeAgentConfig {
 /// record waiting `u32::MAX` ms waits at most `pending_timeout`.
 #[test]
 fn fault_16_replicated_records_are_held_to_every_local_bound() {
-    use telcp::mip::binding::BindingState;
-    use telcp::mip::cluster::{Body, ClusterMessage, Item, Record};
+    use telcp::mip::cluster::{Body, ClusterMessage, Item, Record, RecordState};
     let t0 = Instant::now();
     let c = cfg_pair(16);
     let (max_lifetime, pending_timeout) = (c.max_lifetime, c.pending_timeout);
@@ -523,23 +522,26 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
     let permanent = Record {
         home_address: home(2),
         nai: None,
-        state: BindingState::Permanent,
         first_ha: NodeId(2),
         second_ha: NodeId(2),
         fa: fa(),
         identification: NTP_WALL,
-        care_of: vec![
-            (coa(1), u32::MAX),
-            (coa(1), u32::MAX),
-            (coa(2), u32::MAX - 1),
-            (coa(3), 5),
-            (coa(4), 5),
-        ],
+        state: RecordState::Permanent {
+            care_of: vec![
+                (coa(1), None),
+                (coa(1), None),
+                (coa(2), Some(Duration::from_secs(u64::from(u32::MAX - 1)))),
+                (coa(3), Some(Duration::from_secs(5))),
+                (coa(4), Some(Duration::from_secs(5))),
+            ],
+        },
     };
     let temporary = Record {
         home_address: home(3),
-        state: BindingState::Temporary,
-        care_of: vec![(coa(5), u32::MAX)],
+        state: RecordState::Temporary {
+            care_of: coa(5),
+            pending_left: Duration::from_millis(u64::from(u32::MAX)),
+        },
         ..permanent.clone()
     };
     let m = ClusterMessage {

@@ -129,6 +129,22 @@ impl FromIterator<CareOf> for CareOfs {
     }
 }
 
+/// What the first HA has relayed so far for a forwarded request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum PendingStage {
+    /// No reply yet.
+    #[default]
+    Forwarded,
+    /// A 133 (identification mismatch) from this HA was relayed. The network may have copied
+    /// the forwarded request: the second HA accepts the first copy and refuses the next as a
+    /// replay (RFC 5944 sections 3.8.3 and 5.7), and the two replies may arrive in either
+    /// order. The same HA's acceptance of the same identification, arriving later, still applies.
+    MismatchRelayed {
+        /// The HA whose 133 was relayed.
+        by: NodeId,
+    },
+}
+
 /// A request forwarded to the second HA and not yet answered.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Pending {
@@ -146,6 +162,8 @@ pub struct Pending {
     pub simultaneous: bool,
     /// The HA that received the request.
     pub first_ha: NodeId,
+    /// What the first HA relayed for it so far.
+    pub stage: PendingStage,
 }
 
 /// What a Home Agent knows about one mobile node.
@@ -677,6 +695,7 @@ mod tests {
             deadline: now + Duration::from_secs(u64::from(secs)),
             simultaneous: false,
             first_ha: NodeId(1),
+            stage: PendingStage::Forwarded,
         }
     }
 

@@ -20,6 +20,7 @@ use crate::health::NodeId;
 use crate::io::auth::EnvelopeError;
 use bytes::BufMut;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 /// First octets of every cluster message.
 pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
@@ -78,6 +79,26 @@ impl From<crate::io::Short<&'static str>> for ClusterError {
     }
 }
 
+/// What a replicated binding holds, by state (RFC 5944 section 3.8: a temporary binding is a
+/// forwarded request awaiting its reply, a permanent one the granted registration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordState {
+    /// A forwarded request: the care-of address it asks for and the time left on its pending
+    /// timer (carried in milliseconds, saturating at `u32::MAX`).
+    Temporary {
+        /// The requested care-of address.
+        care_of: Ipv4Addr,
+        /// Time left before the temporary binding is freed.
+        pending_left: Duration,
+    },
+    /// A granted registration: each care-of address with its remaining lifetime (`None`: infinite,
+    /// RFC 5944 section 3.3 lifetime 0xffff; carried in whole seconds, at most `u32::MAX - 1`).
+    Permanent {
+        /// Granted care-of addresses (at most [`MAX_SIMULTANEOUS`] are carried).
+        care_of: Vec<(Ipv4Addr, Option<Duration>)>,
+    },
+}
+
 /// A replicated binding as the serving HA (or the first HA, for temporary bindings) sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -85,8 +106,6 @@ pub struct Record {
     pub home_address: Ipv4Addr,
     /// NAI.
     pub nai: Option<Box<[u8]>>,
-    /// Temporary or permanent.
-    pub state: BindingState,
     /// First HA.
     pub first_ha: NodeId,
     /// Second (serving) HA.
@@ -95,10 +114,22 @@ pub struct Record {
     pub fa: SocketAddr,
     /// Last accepted identification (or the pending one, for a temporary binding).
     pub identification: u64,
-    /// Granted care-of addresses with remaining lifetime in seconds (`u32::MAX`: infinite); for
-    /// a temporary binding, the requested care-of address and the pending time left in ms.
-    pub care_of: Vec<(Ipv4Addr, u32)>,
+    /// Temporary or permanent, with the data of that state.
+    pub state: RecordState,
 }
+
+impl Record {
+    /// Whether the record is a temporary or a permanent binding.
+    pub fn binding_state(&self) -> BindingState {
+        match self.state {
+            RecordState::Temporary { .. } => BindingState::Temporary,
+            RecordState::Permanent { .. } => BindingState::Permanent,
+        }
+    }
+}
+
+/// Infinite remaining lifetime on the wire.
+const INFINITE_SECS: u32 = u32::MAX;
 
 /// One replicated change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,18 +318,32 @@ fn put_item(out: &mut Vec<u8>, i: &Item) {
             out.put_slice(&r.home_address.octets());
             put_nai(out, r.nai.as_deref());
             out.put_u8(match r.state {
-                BindingState::Temporary => 0,
-                BindingState::Permanent => 1,
+                RecordState::Temporary { .. } => 0,
+                RecordState::Permanent { .. } => 1,
             });
             out.put_u32(r.first_ha.0);
             out.put_u32(r.second_ha.0);
             put_sock(out, r.fa);
             out.put_u64(r.identification);
-            let c = r.care_of.get(..MAX_SIMULTANEOUS).unwrap_or(&r.care_of);
-            out.put_u8(c.len() as u8);
-            for (a, t) in c {
-                out.put_slice(&a.octets());
-                out.put_u32(*t);
+            match &r.state {
+                RecordState::Temporary {
+                    care_of,
+                    pending_left,
+                } => {
+                    out.put_u8(1);
+                    out.put_slice(&care_of.octets());
+                    out.put_u32(pending_left.as_millis().min(u128::from(u32::MAX)) as u32);
+                }
+                RecordState::Permanent { care_of } => {
+                    let c = care_of.get(..MAX_SIMULTANEOUS).unwrap_or(care_of);
+                    out.put_u8(c.len() as u8);
+                    for (a, left) in c {
+                        out.put_slice(&a.octets());
+                        out.put_u32(left.map_or(INFINITE_SECS, |d| {
+                            d.as_secs().min(u64::from(INFINITE_SECS - 1)) as u32
+                        }));
+                    }
+                }
             }
         }
         Item::Remove { home_address, nai } => {
@@ -337,9 +382,9 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
         1 => {
             let home_address = r.addr("home address")?;
             let nai = get_nai(r)?.map(Box::from);
-            let state = match r.u8("state")? {
-                0 => BindingState::Temporary,
-                1 => BindingState::Permanent,
+            let temporary = match r.u8("state")? {
+                0 => true,
+                1 => false,
                 _ => return Err(ClusterError::Unknown),
             };
             let first_ha = NodeId(r.u32("first HA")?);
@@ -347,22 +392,38 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
             let fa = get_sock(r)?;
             let identification = r.u64("identification")?;
             let n = usize::from(r.u8("care-of count")?);
-            if n > MAX_SIMULTANEOUS {
+            // A temporary binding carries exactly its requested care-of address.
+            if n > MAX_SIMULTANEOUS || (temporary && n != 1) {
                 return Err(ClusterError::Unknown);
             }
             let mut care_of = Vec::with_capacity(n);
             for _ in 0..n {
                 care_of.push((r.addr("care-of")?, r.u32("remaining")?));
             }
+            let state = match care_of.first() {
+                Some(&(care_of, ms)) if temporary => RecordState::Temporary {
+                    care_of,
+                    pending_left: Duration::from_millis(u64::from(ms)),
+                },
+                _ => RecordState::Permanent {
+                    care_of: care_of
+                        .into_iter()
+                        .map(|(a, secs)| {
+                            let left = (secs != INFINITE_SECS)
+                                .then(|| Duration::from_secs(u64::from(secs)));
+                            (a, left)
+                        })
+                        .collect(),
+                },
+            };
             Item::Upsert(Record {
                 home_address,
                 nai,
-                state,
                 first_ha,
                 second_ha,
                 fa,
                 identification,
-                care_of,
+                state,
             })
         }
         2 => Item::Remove {
@@ -506,31 +567,47 @@ mod tests {
         proptest::option::of(vec(any::<u8>(), 1..=255).prop_map(Vec::into_boxed_slice))
     }
 
+    fn record_state() -> impl Strategy<Value = RecordState> {
+        prop_oneof![
+            (any::<u32>(), any::<u32>()).prop_map(|(a, ms)| RecordState::Temporary {
+                care_of: Ipv4Addr::from(a),
+                pending_left: Duration::from_millis(u64::from(ms)),
+            }),
+            vec(
+                (any::<u32>(), proptest::option::of(0..u32::MAX)),
+                0..=MAX_SIMULTANEOUS
+            )
+            .prop_map(|c| RecordState::Permanent {
+                care_of: c
+                    .into_iter()
+                    .map(|(a, s)| (
+                        Ipv4Addr::from(a),
+                        s.map(|s| Duration::from_secs(u64::from(s)))
+                    ))
+                    .collect(),
+            }),
+        ]
+    }
+
     fn record() -> impl Strategy<Value = Record> {
         (
             any::<u32>(),
             nai(),
-            any::<bool>(),
+            record_state(),
             node(),
             node(),
             sock(),
             any::<u64>(),
-            vec((any::<u32>(), any::<u32>()), 0..=MAX_SIMULTANEOUS),
         )
             .prop_map(
-                |(h, nai, perm, first_ha, second_ha, fa, identification, c)| Record {
+                |(h, nai, state, first_ha, second_ha, fa, identification)| Record {
                     home_address: Ipv4Addr::from(h),
                     nai,
-                    state: if perm {
-                        BindingState::Permanent
-                    } else {
-                        BindingState::Temporary
-                    },
                     first_ha,
                     second_ha,
                     fa,
                     identification,
-                    care_of: c.into_iter().map(|(a, t)| (Ipv4Addr::from(a), t)).collect(),
+                    state,
                 },
             )
     }

@@ -1,7 +1,9 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
 use super::wire::auth::SecurityAssociation;
-use super::wire::{ExtensionType, Header, Message, ReplyCode, WireError, append_auth};
+use super::wire::{
+    ExtensionType, Header, Message, Reply, ReplyCode, Request, WireError, append_auth,
+};
 use crate::Transmit;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -305,85 +307,95 @@ impl ForeignAgent {
         self.saw(now);
         let (header, _) = Header::parse(data)?;
         match header {
-            Header::Request(q) => {
-                if from == self.cfg.home_agent {
-                    return Err(FaError::WrongSide);
-                }
-                // RFC 5944 section 3.7.2.3: the request is relayed unchanged through the MN-HA
-                // extension; the extensions after it (for this FA) are removed.
-                let keep = through_mn_ha(data)?;
-                self.handle_timeout(now);
-                let key = q.identification as u32;
-                while self.pending.len() >= self.cfg.max_pending {
-                    match self.order.pop_front() {
-                        Some((k, d)) => {
-                            if self.pending.get(&k).is_some_and(|(_, dd)| *dd == d) {
-                                self.pending.remove(&k);
-                            }
-                        }
-                        None => self.pending.clear(),
+            Header::Request(q) => self.relay_request(now, from, &q, data),
+            Header::Reply(p) => self.relay_reply(&p, data),
+        }
+    }
+
+    /// A mobile node's request, relayed to the home agent (RFC 5944 section 3.7.2).
+    fn relay_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        q: &Request,
+        data: &[u8],
+    ) -> Result<(), FaError> {
+        if from == self.cfg.home_agent {
+            return Err(FaError::WrongSide);
+        }
+        // RFC 5944 section 3.7.2.3: the request is relayed unchanged through the MN-HA
+        // extension; the extensions after it (for this FA) are removed.
+        let keep = through_mn_ha(data)?;
+        self.handle_timeout(now);
+        let key = q.identification as u32;
+        while self.pending.len() >= self.cfg.max_pending {
+            match self.order.pop_front() {
+                Some((k, d)) => {
+                    if self.pending.get(&k).is_some_and(|(_, dd)| *dd == d) {
+                        self.pending.remove(&k);
                     }
                 }
-                let deadline = now + self.cfg.pending_timeout;
-                self.pending.insert(key, (from, deadline));
-                if self.order.len() >= self.cfg.max_pending.saturating_mul(2) {
-                    // Requests repeating an identification leave stale entries behind; drop
-                    // them (keeping the newest entry of each live request) so a flood cannot
-                    // grow the queue past the pending table.
-                    let pending = &self.pending;
-                    let mut seen = std::collections::HashSet::new();
-                    let live: Vec<(u32, Instant)> = self
-                        .order
-                        .iter()
-                        .rev()
-                        .filter(|(k, d)| {
-                            pending.get(k).is_some_and(|(_, dd)| dd == d) && seen.insert(*k)
-                        })
-                        .copied()
-                        .collect();
-                    self.order = live.into_iter().rev().collect();
-                }
-                self.order.push_back((key, deadline));
-                let mut out = data[..keep].to_vec();
-                if let Some(sa) = &self.cfg.fa_ha {
-                    append_auth(
-                        &mut out,
-                        ExtensionType::FA_HA_AUTH,
-                        sa.spi,
-                        sa.algorithm,
-                        &sa.key,
-                    );
-                }
-                self.relayed_requests += 1;
-                let ha = self.cfg.home_agent;
-                self.push(Transmit::to(ha, out));
-                Ok(())
-            }
-            Header::Reply(p) => {
-                let key = p.identification as u32;
-                if !self.pending.contains_key(&key) {
-                    return Err(FaError::Unmatched);
-                }
-                // RFC 5944 section 3.7.3.2: the extensions after the MN-HA extension (this FA's
-                // FA-HA) are removed before the reply goes to the mobile node.
-                let keep = through_mn_ha(data)?;
-                if let Some(sa) = &self.cfg.fa_ha {
-                    let m = Message::parse(data)?;
-                    let ok = m
-                        .position(ExtensionType::FA_HA_AUTH)
-                        .is_some_and(|i| m.verify(data, i, sa).is_ok());
-                    if !ok {
-                        return Err(FaError::Unauthenticated);
-                    }
-                }
-                let Some((mn, _)) = self.pending.remove(&key) else {
-                    return Err(FaError::Unmatched);
-                };
-                self.relayed_replies += 1;
-                self.push(Transmit::to(mn, data[..keep].to_vec()));
-                Ok(())
+                None => self.pending.clear(),
             }
         }
+        let deadline = now + self.cfg.pending_timeout;
+        self.pending.insert(key, (from, deadline));
+        if self.order.len() >= self.cfg.max_pending.saturating_mul(2) {
+            // Requests repeating an identification leave stale entries behind; drop
+            // them (keeping the newest entry of each live request) so a flood cannot
+            // grow the queue past the pending table.
+            let pending = &self.pending;
+            let mut seen = std::collections::HashSet::new();
+            let live: Vec<(u32, Instant)> = self
+                .order
+                .iter()
+                .rev()
+                .filter(|(k, d)| pending.get(k).is_some_and(|(_, dd)| dd == d) && seen.insert(*k))
+                .copied()
+                .collect();
+            self.order = live.into_iter().rev().collect();
+        }
+        self.order.push_back((key, deadline));
+        let mut out = data[..keep].to_vec();
+        if let Some(sa) = &self.cfg.fa_ha {
+            append_auth(
+                &mut out,
+                ExtensionType::FA_HA_AUTH,
+                sa.spi,
+                sa.algorithm,
+                &sa.key,
+            );
+        }
+        self.relayed_requests += 1;
+        let ha = self.cfg.home_agent;
+        self.push(Transmit::to(ha, out));
+        Ok(())
+    }
+
+    /// The home agent's reply, relayed to the mobile node (RFC 5944 section 3.7.3).
+    fn relay_reply(&mut self, p: &Reply, data: &[u8]) -> Result<(), FaError> {
+        let key = p.identification as u32;
+        if !self.pending.contains_key(&key) {
+            return Err(FaError::Unmatched);
+        }
+        // RFC 5944 section 3.7.3.2: the extensions after the MN-HA extension (this FA's
+        // FA-HA) are removed before the reply goes to the mobile node.
+        let keep = through_mn_ha(data)?;
+        if let Some(sa) = &self.cfg.fa_ha {
+            let m = Message::parse(data)?;
+            let ok = m
+                .position(ExtensionType::FA_HA_AUTH)
+                .is_some_and(|i| m.verify(data, i, sa).is_ok());
+            if !ok {
+                return Err(FaError::Unauthenticated);
+            }
+        }
+        let Some((mn, _)) = self.pending.remove(&key) else {
+            return Err(FaError::Unmatched);
+        };
+        self.relayed_replies += 1;
+        self.push(Transmit::to(mn, data[..keep].to_vec()));
+        Ok(())
     }
 
     /// Forgets relayed requests whose reply is overdue.

@@ -57,9 +57,13 @@ pub enum ClientError {
     /// Missing or wrong MN-HA authenticator.
     #[error("reply failed authentication")]
     Unauthenticated,
-    /// A configuration that cannot work.
-    #[error("bad client configuration: {0}")]
-    Config(&'static str),
+    /// Home address 0.0.0.0 without an NAI: the request could not name the mobile node (RFC
+    /// 2794 section 2).
+    #[error("home address 0.0.0.0 needs an NAI")]
+    NoIdentity,
+    /// `retransmit` is 0 or above one hour.
+    #[error("retransmit out of range (0, 1 h]")]
+    RetransmitOutOfRange,
 }
 
 /// Counters of a [`MobileNodeClient`].
@@ -142,10 +146,10 @@ impl MobileNodeClient {
     /// of 0.0.0.0 without an NAI, a retransmission timeout of 0 or above one hour.
     pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ClientError> {
         if cfg.home_address.is_unspecified() && cfg.nai.as_ref().is_none_or(|n| n.is_empty()) {
-            return Err(ClientError::Config("home address 0.0.0.0 needs an NAI"));
+            return Err(ClientError::NoIdentity);
         }
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
-            return Err(ClientError::Config("retransmit must be in (0, 1 h]"));
+            return Err(ClientError::RetransmitOutOfRange);
         }
         Ok(MobileNodeClient {
             home_address: cfg.home_address,

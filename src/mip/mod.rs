@@ -85,8 +85,8 @@ pub mod wire;
 
 pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
-    ConfigError, Event, ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError, Member,
-    MobileNodeKey,
+    ConfigError, ConfigField, Event, ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError,
+    Member, MobileNodeKey,
 };
 pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};
 

@@ -1,0 +1,264 @@
+//! The Home Agent's configuration.
+
+use super::*;
+use std::fmt;
+
+/// How the first HA hands a request to the second HA.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ForwardMode {
+    /// The request is re-sent unchanged on the shared link: IP destination still the virtual
+    /// address, `link_dst` the second HA's MAC. The second HA learns which member forwarded it
+    /// from the frame's link-layer source ([`HomeAgent::handle_frame`]) or, for callers that do
+    /// not see link-layer sources, from a [`Body::Notice`] the first HA sends first
+    /// ([`HomeAgentConfig::layer2_notices`]).
+    Layer2,
+    /// The request travels inside an authenticated cluster message to the second HA's own
+    /// address (clusters without a shared link).
+    Layer3,
+}
+
+/// A member of the cluster (every HA gets the same list, itself included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its node id (health).
+    pub node: NodeId,
+    /// Its own address (port 434): cluster messages and heartbeats go there.
+    pub addr: SocketAddr,
+    /// Its MAC on the shared link.
+    pub mac: MacAddr,
+    /// The members that hold replicas of its bindings and take them over when it is Down.
+    pub backups: Vec<NodeId>,
+}
+
+/// A mobile node's key, known to every HA of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MobileNodeKey {
+    /// Home address or NAI.
+    pub id: MnId,
+    /// The MN-HA security association.
+    pub sa: SecurityAssociation,
+}
+
+/// Configuration of a [`HomeAgent`].
+#[derive(Clone, Debug)]
+pub struct HomeAgentConfig {
+    /// This HA's node id (must be in `members`).
+    pub node: NodeId,
+    /// Grows on every restart (health and cluster anti-replay).
+    pub incarnation: u32,
+    /// The virtual HA address shared by the cluster.
+    pub virtual_address: Ipv4Addr,
+    /// The virtual (home) network this cluster serves, advertised as a route.
+    pub virtual_network: Ipv4Network,
+    /// Every member, this HA included.
+    pub members: Vec<Member>,
+    /// Layer-2 or layer-3 forwarding.
+    pub mode: ForwardMode,
+    /// Layer 2: the first HA announces each forwarded request to the second HA in an
+    /// authenticated [`Body::Notice`]. Needed when the callers feed frames through
+    /// [`HomeAgent::handle_datagram`], without their link-layer source. When every member's
+    /// caller passes link-layer sources to [`HomeAgent::handle_frame`], set it to `false`: the
+    /// source MAC names the forwarding member, and each registration saves a cluster message and
+    /// two HMACs. Default `true`.
+    pub layer2_notices: bool,
+    /// Cluster key (cluster messages and heartbeats).
+    pub cluster_key: Vec<u8>,
+    /// Mobile nodes' keys.
+    pub mobile_nodes: Vec<MobileNodeKey>,
+    /// Foreign agents with an FA-HA security association: a request coming from one of these
+    /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 section
+    /// 3.8.2.1; 132 otherwise).
+    pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
+    /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
+    pub pool: Option<Ipv4Network>,
+    /// Longest lifetime granted, seconds.
+    pub max_lifetime: u16,
+    /// Most bindings (130 beyond).
+    pub max_bindings: usize,
+    /// Most pending (temporary) requests (130 beyond).
+    pub max_pending: usize,
+    /// Most simultaneous care-of addresses per mobile node, 1..=4 (135 beyond; with 1, an S bit
+    /// gets code 1).
+    pub max_simultaneous: usize,
+    /// Lifetime of a temporary binding.
+    pub pending_timeout: Duration,
+    /// Timestamp tolerance.
+    pub replay_tolerance: Duration,
+    /// Wall-clock time (since the Unix epoch) at the `now` given to [`HomeAgent::new`].
+    pub wall_clock: Duration,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats before Suspect.
+    pub misses_suspect: u32,
+    /// Missed heartbeats before Down.
+    pub misses_down: u32,
+    /// Load percentage at which an HA is not selected.
+    pub overload_percent: u8,
+    /// First retransmission timeout of replication batches (doubled up to 8x).
+    pub replication_rto: Duration,
+    /// Most replication items queued per peer before falling back to a bulk sync.
+    pub max_replication_queue: usize,
+    /// Most queued transmits (newest dropped and counted beyond).
+    pub max_transmits: usize,
+    /// Most queued events (oldest dropped and counted beyond).
+    pub max_events: usize,
+    /// Bounds the answers to requests nobody proved: refusals of requests that are malformed
+    /// (134), name another home agent (136), fail the mobile node's authentication (131) or the
+    /// foreign agent's (132). Their destination is only the datagram's source address, so a
+    /// flood of forged requests would otherwise become an equal flood of replies towards a
+    /// victim (RFC 5944 section 3.8.2.1 says the home agent SHOULD send them, not must; section
+    /// 5 on denial of service). Beyond the bucket they are suppressed and counted in
+    /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
+    /// Default [`RateLimit::default`] (100 per second, bursts of 20).
+    pub refusals: RateLimit,
+    /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
+    /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
+    /// exactly (tests, simulations: [`crate::io::seed`]).
+    pub seed: Option<[u8; 32]>,
+}
+
+impl HomeAgentConfig {
+    /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
+    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, 1 s heartbeats (Suspect
+    /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
+    /// transmits and events, refusals of unproven requests at 100 per second (bursts of 20).
+    pub fn new(
+        node: NodeId,
+        virtual_address: Ipv4Addr,
+        virtual_network: Ipv4Network,
+        members: Vec<Member>,
+        cluster_key: &[u8],
+    ) -> Self {
+        HomeAgentConfig {
+            node,
+            incarnation: 1,
+            virtual_address,
+            virtual_network,
+            members,
+            mode: ForwardMode::Layer2,
+            layer2_notices: true,
+            cluster_key: cluster_key.to_vec(),
+            mobile_nodes: Vec::new(),
+            foreign_agents: Vec::new(),
+            pool: None,
+            max_lifetime: 1800,
+            max_bindings: 100_000,
+            max_pending: 10_000,
+            max_simultaneous: 1,
+            pending_timeout: Duration::from_secs(3),
+            replay_tolerance: replay::DEFAULT_TOLERANCE,
+            wall_clock: Duration::from_secs(1_700_000_000),
+            heartbeat_interval: Duration::from_secs(1),
+            misses_suspect: 2,
+            misses_down: 4,
+            overload_percent: 90,
+            replication_rto: Duration::from_millis(200),
+            max_replication_queue: 100_000,
+            max_transmits: 4096,
+            max_events: 4096,
+            refusals: RateLimit::default(),
+            seed: None,
+        }
+    }
+}
+
+/// A configuration field out of its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// [`HomeAgentConfig::max_bindings`]: must be > 0.
+    MaxBindings,
+    /// [`HomeAgentConfig::max_pending`]: must be > 0.
+    MaxPending,
+    /// [`HomeAgentConfig::max_simultaneous`]: 1..=4.
+    MaxSimultaneous,
+    /// [`HomeAgentConfig::pending_timeout`]: 0 < t <= 1 h.
+    PendingTimeout,
+    /// [`HomeAgentConfig::replication_rto`]: 0 < t <= 60 s.
+    ReplicationRto,
+    /// [`HomeAgentConfig::replay_tolerance`]: <= 1 h.
+    ReplayTolerance,
+    /// A security association's SPI: 0-255 are reserved (RFC 5944 section 1.6).
+    Spi,
+    /// [`HomeAgentConfig::max_transmits`]: must be > 0.
+    MaxTransmits,
+    /// [`HomeAgentConfig::max_events`]: must be > 0.
+    MaxEvents,
+    /// [`HomeAgentConfig::max_replication_queue`]: must be > 0.
+    MaxReplicationQueue,
+}
+
+impl fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A member appears twice in `members`.
+    #[error("member {0} appears twice")]
+    DuplicateMember(NodeId),
+    /// `node` is not among `members`.
+    #[error("node {0} is not a member")]
+    NotAMember(NodeId),
+    /// A bound is zero or out of range.
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
+    /// The health monitor refused its part.
+    #[error(transparent)]
+    Health(#[from] health::ConfigError),
+    /// `seed: None` and the operating system gave no entropy.
+    #[error(transparent)]
+    Entropy(#[from] crate::io::EntropyError),
+}
+
+impl HomeAgentConfig {
+    /// The members by node id, after checking every bound (a member list without this node or
+    /// with a node twice, zero bounds, an SPI reserved by RFC 5944 section 1.6).
+    pub(super) fn validate(&self) -> Result<BTreeMap<NodeId, Member>, ConfigError> {
+        let mut members = BTreeMap::new();
+        for m in &self.members {
+            if members.insert(m.node, m.clone()).is_some() {
+                return Err(ConfigError::DuplicateMember(m.node));
+            }
+        }
+        if !members.contains_key(&self.node) {
+            return Err(ConfigError::NotAMember(self.node));
+        }
+        let hour = Duration::from_secs(3600);
+        let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);
+        let mut spis = spis.chain(self.foreign_agents.iter().map(|(_, sa)| sa.spi));
+        let checks = [
+            (self.max_bindings == 0, ConfigField::MaxBindings),
+            (self.max_pending == 0, ConfigField::MaxPending),
+            (
+                !(1..=crate::mip::binding::MAX_SIMULTANEOUS).contains(&self.max_simultaneous),
+                ConfigField::MaxSimultaneous,
+            ),
+            (
+                self.pending_timeout.is_zero() || self.pending_timeout > hour,
+                ConfigField::PendingTimeout,
+            ),
+            (
+                self.replication_rto.is_zero() || self.replication_rto > Duration::from_secs(60),
+                ConfigField::ReplicationRto,
+            ),
+            (self.replay_tolerance > hour, ConfigField::ReplayTolerance),
+            // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
+            (spis.any(|spi| spi < FIRST_USABLE_SPI), ConfigField::Spi),
+            (self.max_transmits == 0, ConfigField::MaxTransmits),
+            (self.max_events == 0, ConfigField::MaxEvents),
+            (
+                self.max_replication_queue == 0,
+                ConfigField::MaxReplicationQueue,
+            ),
+        ];
+        match checks.into_iter().find(|(bad, _)| *bad) {
+            Some((_, field)) => Err(ConfigError::OutOfRange(field)),
+            None => Ok(members),
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! One Home Agent of a virtual-HA cluster, sans IO.
+
+mod config;
+mod register;
+mod replicate;
+mod routes;
+mod security;
+mod takeover;
+#[cfg(test)]
+mod testkit;
+
+pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
+use replicate::{BulkSync, Channel};
+use security::MnSa;
+use takeover::{Decision, Returned};
+
+use super::MnId;
+use super::cluster::{
+    self, Body, ClusterError, ClusterMac, ClusterMessage, Item, Record, RecordState, ReplayWindow,
+};
+use super::wire::auth::{
+    AUTHENTICATOR_LEN, AuthAlgorithm, FIRST_USABLE_SPI, PreparedKey, SecurityAssociation,
+};
+use super::wire::replay::{self, NtpTime};
+use super::wire::{
+    Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
+    ReplyCode, Request, Summary, WireError, append_auth_prepared,
+};
+use crate::health::{
+    self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
+    Policy, Role,
+};
+use crate::io::{RateLimit, TokenBucket};
+use crate::mip::binding::{
+    Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
+    TableError,
+};
+use crate::{MacAddr, Rng, Transmit};
+use ipnetwork::{IpNetwork, Ipv4Network};
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
+const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
+
+/// Why a datagram was refused. State is unchanged, except that a refusal (a Registration Reply
+/// with the code) may have been queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Not a well-formed registration message (no reply possible).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A request refused with this code (the reply is queued).
+    #[error("request refused: {0}")]
+    Refused(ReplyCode),
+    /// A reply with no matching temporary binding: dropped and counted, never relayed.
+    #[error("reply matches no temporary binding")]
+    UnmatchedReply,
+    /// A reply matching a temporary binding but without a valid MN-HA authenticator: dropped
+    /// and counted, never relayed; the temporary binding stays.
+    #[error("reply failed authentication")]
+    UnauthenticatedReply,
+    /// A refused cluster message.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A refused heartbeat.
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    /// A cluster message from a node that is not a member.
+    #[error("cluster message from non-member {0}")]
+    NotMember(u32),
+}
+
+/// Facts for the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// This HA can serve the virtual network: announce it to the routing daemon.
+    AdvertiseRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// This HA cannot serve the virtual network any more: withdraw the route.
+    WithdrawRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// A temporary binding was created and the request forwarded to the second HA.
+    TemporaryBinding {
+        /// The mobile node.
+        mn: MnId,
+        /// The second HA.
+        second_ha: NodeId,
+    },
+    /// A temporary binding's pending timer expired: it is freed.
+    TemporaryExpired {
+        /// The mobile node.
+        mn: MnId,
+    },
+    /// The first HA made a binding permanent from the second HA's reply.
+    BindingPermanent {
+        /// The mobile node (by home address).
+        home_address: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+        /// The serving HA.
+        second_ha: NodeId,
+    },
+    /// This HA serves a registration (install the tunnel to the care-of address).
+    Registered {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// Care-of address.
+        care_of: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+    },
+    /// A binding was removed by deregistration.
+    Deregistered {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A binding's lifetime ended.
+    Expired {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A peer is Up (health).
+    PeerUp {
+        /// The peer.
+        node: NodeId,
+    },
+    /// A peer is Down (health).
+    PeerDown {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The bindings served by `failed` are now served by `owner`.
+    TakenOver {
+        /// The failed HA.
+        failed: NodeId,
+        /// The new serving HA.
+        owner: NodeId,
+        /// Bindings moved in this HA's table.
+        bindings: usize,
+    },
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HaStats {
+    /// Requests received from foreign agents or mobile nodes.
+    pub requests: u64,
+    /// Requests forwarded to a second HA.
+    pub forwarded: u64,
+    /// Requests served here (as second HA or alone).
+    pub served: u64,
+    /// Replies relayed to foreign agents.
+    pub relayed: u64,
+    /// Replies with no temporary binding, dropped.
+    pub unmatched_replies: u64,
+    /// Replies matching a temporary binding that failed authentication, dropped.
+    pub unauthenticated_replies: u64,
+    /// Acceptances applied after a 133 from the same second HA for the same request had been
+    /// relayed (the 133 answered a network copy of the forwarded request).
+    pub superseded_refusals: u64,
+    /// Refusals sent, by any code.
+    pub refusals: u64,
+    /// Refusals of unauthenticated or malformed requests not sent: beyond
+    /// [`HomeAgentConfig::refusals`].
+    pub refusals_suppressed: u64,
+    /// Cluster messages refused (MAC, replay, malformed, non-member).
+    pub cluster_refused: u64,
+    /// Replicated items applied.
+    pub replicas_applied: u64,
+    /// Replicated bindings not stored because the table was full.
+    pub replicas_refused: u64,
+    /// Transmits dropped because the queue was full.
+    pub dropped_transmits: u64,
+    /// Events dropped because the queue was full.
+    pub dropped_events: u64,
+}
+
+/// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
+/// roles.
+///
+/// Call order: after [`HomeAgent::handle_datagram`], [`HomeAgent::handle_timeout`] or a command,
+/// drain [`HomeAgent::poll_transmit`], then [`HomeAgent::poll_event`], then read
+/// [`HomeAgent::poll_timeout`]. Time passed in never goes backwards; an early `handle_timeout` is
+/// a no-op. Demultiplexing on port 434: health heartbeats, cluster messages ([`cluster`]) and
+/// registration messages.
+///
+/// Bounds: bindings (`max_bindings`, 130), pending requests (`max_pending`, 130), simultaneous
+/// bindings (`max_simultaneous`, 135), queued transmits and events, replication queues (bulk sync
+/// beyond, which keeps the queued takeover decisions if they fit), layer-2 notices
+/// (`max_pending`), takeover state (per member at most one applied, one deferred and one returned
+/// decision, each remembering at most `max_bindings` mobile nodes) and incoming bulk-sync marks
+/// (per peer at most one per table slot). Requests from unknown mobile nodes or with a bad
+/// authenticator are refused (131) before any state is created, so a flood of spoofed requests
+/// cannot fill a table; the refusals of such requests are rate-limited
+/// ([`HomeAgentConfig::refusals`], the rest counted in [`HaStats::refusals_suppressed`]).
+/// Replicated bindings are held to the same bounds as local ones (`max_simultaneous`,
+/// `max_lifetime`, `pending_timeout`).
+///
+/// Only what the MN-HA authenticator covers decides a binding (RFC 5944 section 3.5.1): an NAI
+/// after it is ignored; exactly one authorization-enabling extension is accepted (131 otherwise,
+/// section 3.8.2.1); and the home address, the NAI and the binding a request would change must
+/// all belong to the mobile node whose key verified it (131 otherwise).
+#[derive(Debug)]
+pub struct HomeAgent {
+    node: NodeId,
+    incarnation: u32,
+    vip: Ipv4Addr,
+    network: Ipv4Network,
+    mode: ForwardMode,
+    notices_on: bool,
+    key: ClusterMac,
+    members: BTreeMap<NodeId, Member>,
+    monitor: Monitor,
+    table: BindingTable,
+    sas: HashMap<MnId, Arc<MnSa>, Hasher>,
+    fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
+    pool: Option<Ipv4Network>,
+    pool_cursor: u32,
+    allocated: HashSet<Ipv4Addr, Hasher>,
+    max_lifetime: u16,
+    max_simultaneous: usize,
+    pending_timeout: Duration,
+    tolerance: Duration,
+    wall_clock: Duration,
+    start: Instant,
+    rng: Rng,
+    pn: u64,
+    windows: HashMap<NodeId, ReplayWindow>,
+    channels: BTreeMap<NodeId, Channel>,
+    takeovers: BTreeMap<NodeId, Decision>,
+    /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
+    /// says which it still has.
+    returned: BTreeMap<NodeId, Returned>,
+    /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
+    deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
+    /// How long a deferred decision stays valid.
+    defer_for: Duration,
+    rto: Duration,
+    max_queue: usize,
+    notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
+    notice_order: VecDeque<((MnId, u64), Instant)>,
+    max_notices: usize,
+    advertising: bool,
+    /// Where replies to the request being processed leave from: the address it was sent to
+    /// (RFC 5944 section 3.8.3.1).
+    reply_src: SocketAddr,
+    transmits: VecDeque<Transmit>,
+    max_transmits: usize,
+    events: VecDeque<Event>,
+    max_events: usize,
+    /// The bucket of [`HomeAgentConfig::refusals`].
+    refusal_bucket: TokenBucket,
+    stats: HaStats,
+}
+
+/// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
+fn sock4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(v) => v,
+        SocketAddr::V6(v) => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, v.port()),
+    }
+}
+
+fn v4(a: SocketAddr) -> Ipv4Addr {
+    match a {
+        SocketAddr::V4(v) => *v.ip(),
+        SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+impl HomeAgent {
+    /// A Home Agent; it advertises the virtual network at once ([`Event::AdvertiseRoute`]).
+    /// Refused: a member list without this node, zero bounds, and security associations with a
+    /// reserved SPI (0-255, RFC 5944 section 1.6).
+    pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
+        let members = cfg.validate()?;
+        let monitor = Monitor::new(monitor_config(&cfg, &members), now)?;
+        // The tables' hash seed comes from its own stream, so the protocol's random choices do
+        // not depend on it.
+        let rng = Rng::from_config(cfg.seed)?;
+        let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
+        let hasher = Hasher::with_seed(hash_seed);
+        let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
+        let channels = members
+            .keys()
+            .filter(|n| **n != cfg.node)
+            .map(|n| (*n, Channel::default()))
+            .collect();
+        let mut ha = HomeAgent {
+            node: cfg.node,
+            incarnation: cfg.incarnation,
+            vip: cfg.virtual_address,
+            network: cfg.virtual_network,
+            mode: cfg.mode,
+            notices_on: cfg.layer2_notices,
+            key: ClusterMac::new(&cfg.cluster_key),
+            members,
+            monitor,
+            table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
+            sas,
+            fa_sas,
+            pool: cfg.pool,
+            pool_cursor: 0,
+            allocated: HashSet::with_hasher(hasher.clone()),
+            max_lifetime: cfg.max_lifetime,
+            max_simultaneous: cfg.max_simultaneous,
+            pending_timeout: cfg.pending_timeout,
+            tolerance: cfg.replay_tolerance,
+            wall_clock: cfg.wall_clock,
+            start: now,
+            rng,
+            pn: 0,
+            windows: HashMap::new(),
+            channels,
+            takeovers: BTreeMap::new(),
+            returned: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            defer_for: cfg
+                .heartbeat_interval
+                .saturating_mul(cfg.misses_down.saturating_add(1))
+                .saturating_mul(2),
+            rto: cfg.replication_rto,
+            max_queue: cfg.max_replication_queue,
+            notices: HashMap::with_hasher(hasher),
+            notice_order: VecDeque::new(),
+            max_notices: cfg.max_pending,
+            advertising: true,
+            reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
+            transmits: VecDeque::new(),
+            max_transmits: cfg.max_transmits,
+            events: VecDeque::new(),
+            max_events: cfg.max_events,
+            refusal_bucket: TokenBucket::new(cfg.refusals, now),
+            stats: HaStats::default(),
+        };
+        ha.push_event(Event::AdvertiseRoute {
+            prefix: IpNetwork::V4(ha.network),
+        });
+        Ok(ha)
+    }
+
+    // ----- queries -----
+
+    /// This HA's node id.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HaStats {
+        self.stats
+    }
+
+    /// The binding table.
+    pub fn bindings(&self) -> &BindingTable {
+        &self.table
+    }
+
+    /// The binding of a mobile node, by home address or NAI.
+    pub fn binding(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<&Binding> {
+        self.table
+            .find(home_address, nai)
+            .and_then(|s| self.table.get(s))
+    }
+
+    /// Bindings this HA serves (it is their second HA), permanent ones only.
+    pub fn served(&self) -> usize {
+        self.table
+            .iter()
+            .filter(|(_, b)| b.second_ha == self.node && b.state() == BindingState::Permanent)
+            .count()
+    }
+
+    /// A peer's health as this HA sees it (this HA itself is always Up).
+    pub fn peer_state(&self, node: NodeId) -> NodeState {
+        if node == self.node {
+            return NodeState::Up;
+        }
+        self.monitor.state(node).unwrap_or(NodeState::Down)
+    }
+
+    /// A peer's last reported load (this HA's own for its own id).
+    pub fn peer_load(&self, node: NodeId) -> Option<Load> {
+        self.monitor.load(node)
+    }
+
+    /// Whether this HA currently advertises the virtual network.
+    pub fn is_advertising(&self) -> bool {
+        self.advertising
+    }
+
+    /// Replication items not yet acknowledged by `peer` (queued or in flight).
+    pub fn replication_backlog(&self, peer: NodeId) -> usize {
+        self.channels.get(&peer).map_or(0, |c| {
+            c.queue.len()
+                + c.inflight.as_ref().map_or(0, |i| i.items.len())
+                + usize::from(c.bulk != BulkSync::Idle)
+        })
+    }
+
+    // ----- queues -----
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= self.max_events {
+            self.events.pop_front();
+            self.stats.dropped_events += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn push_transmit(&mut self, t: Transmit) {
+        if self.transmits.len() >= self.max_transmits {
+            self.stats.dropped_transmits += 1;
+            return;
+        }
+        self.transmits.push_back(t);
+    }
+
+    /// Holds `pending` in the binding at `slot`, or in a new temporary binding (the first HA's
+    /// or a replica of one) when the mobile node has none.
+    fn hold_pending(
+        &mut self,
+        slot: Option<u32>,
+        home_address: Ipv4Addr,
+        nai: Option<Box<[u8]>>,
+        pending: Box<Pending>,
+    ) -> Result<u32, TableError> {
+        match slot {
+            Some(s) => self
+                .table
+                .update(s, |b| b.pending = Some(pending))
+                .map(|_| s),
+            None => self.table.insert(Binding {
+                home_address,
+                nai,
+                first_ha: pending.first_ha,
+                second_ha: pending.second_ha,
+                fa: pending.fa,
+                identification: 0,
+                care_of: Default::default(),
+                pending: Some(pending),
+            }),
+        }
+    }
+
+    fn vip_sock(&self) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(self.vip, PORT))
+    }
+
+    fn ntp_now(&self, now: Instant) -> NtpTime {
+        NtpTime::from_unix(self.wall_clock + now.saturating_duration_since(self.start))
+    }
+
+    fn send_cluster(&mut self, to: NodeId, body: Body<'_>) {
+        let Some(addr) = self.members.get(&to).map(|m| m.addr) else {
+            return;
+        };
+        self.pn += 1;
+        let msg = ClusterMessage {
+            sender: self.node,
+            incarnation: self.incarnation,
+            pn: self.pn,
+            body,
+        };
+        let bytes = msg.to_vec_with(&self.key);
+        self.push_transmit(Transmit::to(addr, bytes));
+    }
+
+    // ----- input -----
+
+    /// Feeds one datagram received on port 434 (`to` is the address it was sent to: the virtual
+    /// address or this HA's own).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        self.handle_frame(now, None, from, to, data)
+    }
+
+    /// Feeds one frame received on port 434 with its link-layer source, when the caller knows it.
+    /// In layer-2 mode a Registration Request whose source MAC is another member's was forwarded
+    /// by that member: this HA serves it as the second HA and relays the reply through it, with
+    /// no [`Body::Notice`] needed; a Registration Reply from a member's MAC names the HA that
+    /// served the request. The source MAC is trusted like the shared link it comes from: it only
+    /// chooses the member a reply goes back through and the second HA the first HA records; the
+    /// request and the reply themselves are still authenticated (MN-HA), the request checked for
+    /// replay.
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        if health::is_heartbeat(data) {
+            let r = self.monitor.handle_heartbeat(now, from, data);
+            self.drain_health(now);
+            return r.map_err(InputError::Health);
+        }
+        if cluster::is_cluster_message(data) {
+            let r = self.handle_cluster(now, data);
+            if r.is_err() {
+                self.stats.cluster_refused += 1;
+            }
+            return r;
+        }
+        // At layer 2, a frame from another member's MAC was sent by that member.
+        let member = match (self.mode, link_src) {
+            (ForwardMode::Layer2, Some(mac)) => self
+                .members
+                .values()
+                .find(|m| m.mac == mac && m.node != self.node)
+                .map(|m| m.node),
+            _ => None,
+        };
+        match data.first() {
+            Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
+            Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
+            // Not a registration message: the header parser says why.
+            _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
+                WireError::UnsupportedType {
+                    offset: 0,
+                    value: data.first().copied().unwrap_or(0),
+                },
+            ))),
+        }
+    }
+
+    fn handle_cluster(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
+        let msg = ClusterMessage::parse_with(data, &self.key)?;
+        let sender = msg.sender;
+        if sender == self.node || !self.members.contains_key(&sender) {
+            return Err(InputError::NotMember(sender.0));
+        }
+        let w = self.windows.entry(sender).or_default();
+        if !w.check(msg.incarnation, msg.pn) {
+            return Err(ClusterError::Replayed {
+                node: sender.0,
+                pn: msg.pn,
+            }
+            .into());
+        }
+        w.accept(msg.incarnation, msg.pn);
+        match msg.body {
+            Body::Forward { fa, request } => {
+                let to = self.vip_sock();
+                self.handle_request(now, fa, to, request, Some(sender))
+            }
+            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender)),
+            Body::Notice {
+                home_address,
+                nai,
+                identification,
+            } => {
+                if let Some(mn) = MnId::of(home_address, nai) {
+                    self.expire_notices(now);
+                    if self.notices.len() >= self.max_notices {
+                        return Err(InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES));
+                    }
+                    let deadline = now + self.pending_timeout;
+                    self.notices
+                        .insert((mn.clone(), identification), (sender, deadline));
+                    self.notice_order
+                        .push_back(((mn, identification), deadline));
+                }
+                Ok(())
+            }
+            Body::Replicate { seq, items } => {
+                let ch = self.channels.entry(sender).or_default();
+                let fresh = ch.last_acked_in.is_none_or(|l| seq > l);
+                if fresh {
+                    ch.last_acked_in = Some(seq);
+                    for item in items {
+                        self.apply(now, sender, item);
+                    }
+                }
+                self.send_cluster(sender, Body::Ack { seq });
+                // What the batch made this HA replicate (a yield, a handover) goes out now.
+                self.pump(now);
+                Ok(())
+            }
+            Body::Ack { seq } => {
+                if let Some(ch) = self.channels.get_mut(&sender)
+                    && ch.inflight.as_ref().is_some_and(|i| i.seq == seq)
+                {
+                    ch.inflight = None;
+                }
+                self.pump(now);
+                Ok(())
+            }
+        }
+    }
+
+    fn update_load(&mut self) {
+        let cap = self.table.max_bindings().min(u32::MAX as usize) as u32;
+        // The load other HAs select by is what this HA serves, not the replicas it keeps for them
+        // (with full-mesh backups every HA holds every binding).
+        let served = self.table.owned_by(self.node);
+        let load = Load::new(served.min(u32::MAX as usize) as u32, cap);
+        // Most registrations refresh a binding and change nothing here.
+        if self.monitor.load(self.node) != Some(load) {
+            self.monitor.set_load(load);
+        }
+    }
+
+    fn drain_health(&mut self, now: Instant) {
+        while let Some(t) = self.monitor.poll_transmit() {
+            self.push_transmit(t);
+        }
+        while let Some(e) = self.monitor.poll_event() {
+            match e {
+                HealthEvent::Up { node } => {
+                    self.push_event(Event::PeerUp { node });
+                    self.forget_takeover(node);
+                    // A backup (re)joins: send it everything in bulk.
+                    if self.backups().contains(&node)
+                        && let Some(ch) = self.channels.get_mut(&node)
+                    {
+                        ch.restart_bulk();
+                    }
+                    self.pump(now);
+                }
+                HealthEvent::Restarted { node, .. } => {
+                    self.windows.remove(&node);
+                    // Its state is gone: a takeover of it stands.
+                    self.deferred.remove(&node);
+                    self.takeovers.remove(&node);
+                    self.returned.remove(&node);
+                    let is_backup = self.backups().contains(&node);
+                    if let Some(ch) = self.channels.get_mut(&node) {
+                        ch.last_acked_in = None;
+                        ch.sync_in = None;
+                        if is_backup {
+                            ch.restart_bulk();
+                        }
+                    }
+                }
+                HealthEvent::Down { node } => {
+                    self.push_event(Event::PeerDown { node });
+                    self.on_down(now, node);
+                }
+                HealthEvent::Suspect { .. } => {}
+            }
+        }
+    }
+
+    /// Lets due timers fire: heartbeats and failure detection, temporary and permanent binding
+    /// expiry, replication retransmissions, layer-2 notices.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.update_load();
+        self.monitor.handle_timeout(now);
+        self.drain_health(now);
+        while let Some(x) = self.table.pop_expired(now) {
+            match x {
+                Expiry::TemporaryFreed(b) => {
+                    if let Some(mn) = MnId::of(b.home_address, b.nai.as_deref()) {
+                        self.push_event(Event::TemporaryExpired { mn });
+                    }
+                }
+                Expiry::LifetimeEnded(b) => {
+                    self.allocated.remove(&b.home_address);
+                    if b.second_ha == self.node {
+                        self.replicate_remove(b.home_address, b.nai.clone());
+                    }
+                    self.push_event(Event::Expired {
+                        home_address: b.home_address,
+                    });
+                }
+                Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
+            }
+        }
+        self.expire_notices(now);
+        self.retransmit(now);
+        self.pump(now);
+        self.update_load();
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let repl = self
+            .channels
+            .values()
+            .filter_map(|c| c.inflight.as_ref().map(|i| i.deadline))
+            .min();
+        [
+            self.monitor.poll_timeout(),
+            self.table.next_deadline(),
+            self.notice_order.front().map(|(_, d)| *d),
+            repl,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+/// The health monitor's configuration (the one place the Home Agent embeds [`Monitor`]): the
+/// peers are the other members, the load is the bindings this HA serves out of `max_bindings`.
+fn monitor_config(cfg: &HomeAgentConfig, members: &BTreeMap<NodeId, Member>) -> MonitorConfig {
+    let peers: Vec<(NodeId, SocketAddr)> = members
+        .values()
+        .filter(|m| m.node != cfg.node)
+        .map(|m| (m.node, m.addr))
+        .collect();
+    let mut mc = MonitorConfig::new(
+        cfg.node,
+        Role::HOME_AGENT,
+        ClusterKey::new(&cfg.cluster_key),
+        peers,
+    );
+    mc.incarnation = cfg.incarnation;
+    mc.interval = cfg.heartbeat_interval;
+    mc.misses_suspect = cfg.misses_suspect;
+    mc.misses_down = cfg.misses_down;
+    mc.max_peers = members.len();
+    mc.overload_percent = cfg.overload_percent;
+    mc.addresses = vec![IpAddr::V4(cfg.virtual_address)];
+    mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
+    mc.max_events = 256;
+    mc
+}

@@ -1,0 +1,749 @@
+//! First- and second-HA registration (RFC 5944 section 3.8), the
+//! home-address pool and layer-2 notices.
+
+use super::*;
+
+/// The request being answered, with what any answer to it needs.
+#[derive(Clone, Copy)]
+pub(super) struct Asked<'a> {
+    pub(super) now: Instant,
+    /// Where the request came from and the answer goes: the foreign agent, or a co-located
+    /// mobile node.
+    pub(super) from: SocketAddr,
+    pub(super) q: &'a Request,
+    /// The first HA the answer goes back through (this HA serves it as second HA), if any.
+    pub(super) relay: Option<NodeId>,
+    /// The NAI the MN-HA authenticator covers (RFC 5944 section 3.5.1).
+    pub(super) nai: Option<&'a [u8]>,
+}
+
+impl HomeAgent {
+    /// Refuses `a` with `code` (RFC 5944 section 3.8.3.2), authenticated with `sa` when a
+    /// mobile node's key verified the request.
+    pub(super) fn refuse(
+        &mut self,
+        a: &Asked<'_>,
+        code: ReplyCode,
+        sa: Option<&MnSa>,
+    ) -> InputError {
+        let (q, now) = (a.q, a.now);
+        // A request nobody proved (no MN-HA association verified it, or its foreign agent failed
+        // FA-HA): its answer is rate-limited.
+        let unproven = sa.is_none() || code == ReplyCode::FA_AUTH_FAILED;
+        if unproven && !self.refusal_bucket.take(now) {
+            self.stats.refusals_suppressed += 1;
+            return InputError::Refused(code);
+        }
+        self.stats.refusals += 1;
+        // RFC 5944 section 5.7: a 133 carries the HA's time in the high-order 32 bits.
+        let identification = if code == ReplyCode::IDENTIFICATION_MISMATCH {
+            replay::mismatch_identification(q.identification, self.ntp_now(now))
+        } else {
+            q.identification
+        };
+        // RFC 5944 section 3.8.2.1: a 136 reply names this HA's unicast (virtual) address, for
+        // the mobile node to ask again there.
+        let home_agent = if code == ReplyCode::UNKNOWN_HA_ADDRESS {
+            self.vip
+        } else {
+            q.home_agent
+        };
+        let p = Reply {
+            code,
+            lifetime: 0,
+            home_address: q.home_address,
+            home_agent,
+            identification,
+        };
+        let mut b = Builder::reply(p);
+        if let Some(n) = a.nai {
+            b = b.nai(n);
+        }
+        if let Some(sa) = sa {
+            b = b.auth_prepared(ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        }
+        if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
+            b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
+        }
+        self.send_reply(a.from, b.to_vec(), a.relay);
+        InputError::Refused(code)
+    }
+
+    pub(super) fn send_reply(&mut self, fa: SocketAddr, bytes: Vec<u8>, relay_via: Option<NodeId>) {
+        match relay_via {
+            Some(first) if first != self.node => match self.mode {
+                ForwardMode::Layer2 => {
+                    let mac = self.members.get(&first).map(|m| m.mac);
+                    self.push_transmit(Transmit {
+                        dst: self.vip_sock(),
+                        src: None,
+                        link_dst: mac,
+                        payload: bytes.into(),
+                    });
+                }
+                ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
+            },
+            _ => {
+                let src = Some(self.reply_src);
+                self.push_transmit(Transmit {
+                    dst: fa,
+                    src,
+                    link_dst: None,
+                    payload: bytes.into(),
+                });
+            }
+        }
+    }
+
+    /// RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
+    /// destination: this HA's own address when the request was sent there, else the virtual
+    /// address (also for a request sent to an address that is not this HA's).
+    fn set_reply_src(&mut self, to: SocketAddr) {
+        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        self.reply_src = if own == Some(v4(to)) {
+            SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
+        } else {
+            self.vip_sock()
+        };
+    }
+
+    /// A request (RFC 5944 section 3.8.2), first or second HA. `forwarded_by`: the first HA,
+    /// when this HA is the second HA for the request.
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+    ) -> Result<(), InputError> {
+        self.set_reply_src(to);
+        // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
+        let m = match Summary::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                // RFC 5944 section 3.8.3.2: a request that cannot be parsed gets 134.
+                let (header, _) = Header::parse(data)?;
+                let Header::Request(q) = header else {
+                    return Err(e.into());
+                };
+                if forwarded_by.is_none() {
+                    self.stats.requests += 1;
+                }
+                let a = Asked {
+                    now,
+                    from,
+                    q: &q,
+                    relay: forwarded_by,
+                    nai: None,
+                };
+                return Err(self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None));
+            }
+        };
+        let Header::Request(q) = m.header else {
+            return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
+        let nai = m.covered_nai();
+        let a = Asked {
+            now,
+            from,
+            q: &q,
+            relay: forwarded_by,
+            nai,
+        };
+        let (mn, sa, to_me) = self.admit(&a, &m, data)?;
+        // Layer 2: a request announced by a notice is ours to serve for its first HA.
+        // (A notice is consumed even when the link-layer source already named the first HA.)
+        let mut first = forwarded_by;
+        if !self.notices.is_empty()
+            && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
+        {
+            first = first.or(Some(f));
+        }
+        if let Some(first) = first {
+            return self.serve(
+                &Asked {
+                    relay: Some(first),
+                    ..a
+                },
+                &sa,
+            );
+        }
+        // Addressed to this HA by its own address: it serves the request itself.
+        if to_me {
+            return self.serve(
+                &Asked {
+                    relay: Some(self.node),
+                    ..a
+                },
+                &sa,
+            );
+        }
+        self.forward(&a, to, data, mn, &sa)
+    }
+
+    /// The checks before any state (RFC 5944 section 3.8.2.1): extensions, the home agent
+    /// address (136), the mobile node's authentication (131) and the foreign agent's (132).
+    /// Returns the mobile node, its security association and whether the request names this
+    /// HA's own address.
+    fn admit(
+        &mut self,
+        a: &Asked<'_>,
+        m: &Summary<'_>,
+        data: &[u8],
+    ) -> Result<(MnId, Arc<MnSa>, bool), InputError> {
+        let q = a.q;
+        if m.unknown_non_skippable.is_some() {
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
+        }
+        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let to_me = Some(q.home_agent) == own_ip;
+        // A forwarded request may name the first HA's own address.
+        let member_ip =
+            a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+        if q.home_agent != self.vip && !to_me && !member_ip {
+            return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
+        }
+        let Some(mn) = MnId::of(q.home_address, a.nai) else {
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
+        };
+        let Some(sa) = self.lookup_sa(q.home_address, a.nai) else {
+            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
+        };
+        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
+        let ok = m.authorizing == 1
+            && m.mn_ha
+                .is_some_and(|x| x.verify_prepared(data, sa.spi, &sa.key).is_ok());
+        // Every identity the request names, and the binding it would change, must be the
+        // authenticated mobile node's: its key admitted the request, not another node's.
+        if !ok || !self.names_only(&sa, q.home_address, a.nai) {
+            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
+        }
+        // A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
+        // (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
+        if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
+            let fa_ok = m.fa_ha_count == 1
+                && m.fa_ha
+                    .is_some_and(|x| x.verify_prepared(data, fa.spi, &fa.key).is_ok());
+            if !fa_ok {
+                return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, Some(&sa)));
+            }
+        }
+        Ok((mn, sa, to_me))
+    }
+
+    /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
+    /// temporary binding, then the request forwarded unchanged.
+    fn forward(
+        &mut self,
+        a: &Asked<'_>,
+        to: SocketAddr,
+        data: &[u8],
+        mn: MnId,
+        sa: &MnSa,
+    ) -> Result<(), InputError> {
+        let (q, now, from) = (a.q, a.now, a.from);
+        let slot = self.table.find(q.home_address, a.nai);
+        let existing = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.second_ha)
+            .filter(|n| self.peer_state(*n) == NodeState::Up);
+        let members = &self.members;
+        let second = existing.unwrap_or_else(|| {
+            self.monitor
+                .select(Policy::LeastLoaded, &mut self.rng, |n| {
+                    members.contains_key(&n)
+                })
+                .unwrap_or(self.node)
+        });
+        if second == self.node {
+            return self.serve(
+                &Asked {
+                    relay: Some(self.node),
+                    ..*a
+                },
+                sa,
+            );
+        }
+        let pending = Box::new(Pending {
+            fa: sock4(from),
+            care_of: q.care_of,
+            identification: q.identification,
+            second_ha: second,
+            deadline: now + self.pending_timeout,
+            simultaneous: q.flags.simultaneous(),
+            first_ha: self.node,
+            stage: PendingStage::Forwarded,
+        });
+        let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
+        let Ok(slot) = res else {
+            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
+        };
+        self.push_event(Event::TemporaryBinding {
+            mn,
+            second_ha: second,
+        });
+        self.replicate_slot(slot, now);
+        self.stats.forwarded += 1;
+        self.send_forward(a, to, data, second);
+        Ok(())
+    }
+
+    /// The forwarded request on its way to `second` (layer 2: a notice first when configured).
+    fn send_forward(&mut self, a: &Asked<'_>, to: SocketAddr, data: &[u8], second: NodeId) {
+        let q = a.q;
+        match self.mode {
+            ForwardMode::Layer2 => {
+                if self.notices_on {
+                    let notice = Body::Notice {
+                        home_address: q.home_address,
+                        nai: a.nai,
+                        identification: q.identification,
+                    };
+                    self.send_cluster(second, notice);
+                }
+                let mac = self.members.get(&second).map(|m| m.mac);
+                self.push_transmit(Transmit {
+                    dst: SocketAddr::V4(SocketAddrV4::new(v4(to), PORT)),
+                    src: Some(a.from),
+                    link_dst: mac,
+                    payload: data.to_vec().into(),
+                });
+            }
+            ForwardMode::Layer3 => {
+                let body = Body::Forward {
+                    fa: a.from,
+                    request: data,
+                };
+                self.send_cluster(second, body);
+            }
+        }
+    }
+
+    pub(super) fn allocate(&mut self) -> Option<Ipv4Addr> {
+        let pool = self.pool?;
+        let size = pool.size();
+        for _ in 0..size.min(1 << 20) {
+            let i = self.pool_cursor % size;
+            self.pool_cursor = self.pool_cursor.wrapping_add(1);
+            let a = pool.nth(i)?;
+            if a == pool.network() || a == pool.broadcast() || self.allocated.contains(&a) {
+                continue;
+            }
+            if self.table.find(a, None).is_some() {
+                continue;
+            }
+            self.allocated.insert(a);
+            return Some(a);
+        }
+        None
+    }
+
+    /// Second-HA processing (RFC 5944 section 3.8.3): replay protection, grant, bind, reply via
+    /// the first HA (`a.relay`, this HA itself when it serves alone).
+    pub(super) fn serve(&mut self, a: &Asked<'_>, sa: &MnSa) -> Result<(), InputError> {
+        let (q, now) = (a.q, a.now);
+        let slot = self.table.find(q.home_address, a.nai);
+        let last = slot
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.identification)
+            .filter(|i| *i != 0);
+        if replay::check_timestamp(q.identification, self.ntp_now(now), last, self.tolerance)
+            .is_err()
+        {
+            return Err(self.refuse(a, ReplyCode::IDENTIFICATION_MISMATCH, Some(sa)));
+        }
+        self.stats.served += 1;
+        let (home, granted, code) = if q.lifetime == 0 {
+            (self.deregister(a, slot), 0, ReplyCode::ACCEPTED)
+        } else {
+            self.grant(a, sa, slot)?
+        };
+        self.send_grant(a, sa, home, granted, code);
+        Ok(())
+    }
+
+    /// Deregistration (lifetime 0, RFC 5944 section 3.8.3): of one care-of address, or of all
+    /// (care-of = home address). Returns the home address to answer with.
+    fn deregister(&mut self, a: &Asked<'_>, slot: Option<u32>) -> Ipv4Addr {
+        let q = a.q;
+        let Some(s) = slot else {
+            return q.home_address;
+        };
+        let all = q.care_of == q.home_address || q.care_of.is_unspecified();
+        let _ = self.table.update(s, |b| {
+            if all {
+                b.care_of.clear();
+            } else {
+                b.care_of.retain(|c| c.address != q.care_of);
+            }
+            b.identification = q.identification;
+        });
+        let Some(b) = self.table.get(s) else {
+            return q.home_address;
+        };
+        let home = b.home_address;
+        if b.care_of.is_empty() {
+            if let Some(b) = self.table.remove(s) {
+                self.allocated.remove(&b.home_address);
+                self.replicate_remove(b.home_address, b.nai.clone());
+            }
+            self.push_event(Event::Deregistered { home_address: home });
+        } else {
+            self.replicate_slot(s, a.now);
+        }
+        home
+    }
+
+    /// The home address to grant: the request's, the binding's, or one from the pool (130 when
+    /// it is exhausted).
+    fn home_for(
+        &mut self,
+        a: &Asked<'_>,
+        sa: &MnSa,
+        slot: Option<u32>,
+    ) -> Result<Ipv4Addr, InputError> {
+        if !a.q.home_address.is_unspecified() {
+            return Ok(a.q.home_address);
+        }
+        match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
+            Some(h) if !h.is_unspecified() => Ok(h),
+            _ => match self.allocate() {
+                Some(h) => Ok(h),
+                None => Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa))),
+            },
+        }
+    }
+
+    /// A registration granted (RFC 5944 section 3.8.3.1): the lifetime bounded by
+    /// `max_lifetime`, simultaneous bindings when asked and supported (code 1 when not; 135
+    /// beyond `max_simultaneous`). Returns the home address, the lifetime and the code.
+    fn grant(
+        &mut self,
+        a: &Asked<'_>,
+        sa: &MnSa,
+        slot: Option<u32>,
+    ) -> Result<(Ipv4Addr, u16, ReplyCode), InputError> {
+        let (q, now) = (a.q, a.now);
+        let home = self.home_for(a, sa, slot)?;
+        let granted = if self.max_lifetime == LIFETIME_INFINITE {
+            q.lifetime
+        } else {
+            q.lifetime.min(self.max_lifetime)
+        };
+        let expires =
+            (granted != LIFETIME_INFINITE).then(|| now + Duration::from_secs(u64::from(granted)));
+        let coa = CareOf {
+            address: q.care_of,
+            expires,
+        };
+        let simultaneous = q.flags.simultaneous() && self.max_simultaneous > 1;
+        let code = if q.flags.simultaneous() && self.max_simultaneous == 1 {
+            ReplyCode::ACCEPTED_NO_SIMULTANEOUS
+        } else {
+            ReplyCode::ACCEPTED
+        };
+        if simultaneous
+            && let Some(b) = slot.and_then(|s| self.table.get(s))
+            && !b.care_of.contains(q.care_of)
+            && (b.care_of.len() >= self.max_simultaneous || b.care_of.is_full())
+        {
+            return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
+        }
+        let Ok(s) = self.bind(a, slot, home, coa, simultaneous) else {
+            self.allocated.remove(&home);
+            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
+        };
+        self.push_event(Event::Registered {
+            home_address: home,
+            care_of: q.care_of,
+            lifetime: granted,
+        });
+        self.replicate_slot(s, now);
+        self.update_load();
+        Ok((home, granted, code))
+    }
+
+    /// Writes a granted registration into the table (in place: a re-registration allocates
+    /// nothing); this HA serves it.
+    fn bind(
+        &mut self,
+        a: &Asked<'_>,
+        slot: Option<u32>,
+        home: Ipv4Addr,
+        coa: CareOf,
+        simultaneous: bool,
+    ) -> Result<u32, TableError> {
+        let node = self.node;
+        let first = a.relay.unwrap_or(node);
+        let fa4 = sock4(a.from);
+        let (identification, nai) = (a.q.identification, a.nai);
+        let grant = |b: &mut Binding| {
+            b.home_address = home;
+            if let Some(n) = nai
+                && b.nai.as_deref() != Some(n)
+            {
+                b.nai = Some(n.into());
+            }
+            b.first_ha = first;
+            b.second_ha = node;
+            b.fa = fa4;
+            b.identification = identification;
+            if simultaneous {
+                b.care_of.upsert(coa);
+            } else {
+                b.care_of.set_single(coa);
+            }
+            if first == node {
+                b.pending = None;
+            }
+        };
+        match slot {
+            Some(s) => self.table.update(s, grant).map(|_| s),
+            None => {
+                let mut b = Binding {
+                    home_address: home,
+                    nai: None,
+                    first_ha: first,
+                    second_ha: node,
+                    fa: fa4,
+                    identification,
+                    care_of: Default::default(),
+                    pending: None,
+                };
+                grant(&mut b);
+                self.table.insert(b)
+            }
+        }
+    }
+
+    /// The accepting reply (RFC 5944 section 3.4), written straight into one exactly sized
+    /// buffer: MN-HA authentication, then FA-HA for a known foreign agent.
+    fn send_grant(
+        &mut self,
+        a: &Asked<'_>,
+        sa: &MnSa,
+        home: Ipv4Addr,
+        granted: u16,
+        code: ReplyCode,
+    ) {
+        let q = a.q;
+        let header = Header::Reply(Reply {
+            code,
+            lifetime: granted,
+            home_address: home,
+            home_agent: q.home_agent,
+            identification: q.identification,
+        });
+        let nai_ext = a.nai.map(|n| Extension::Nai(Cow::Borrowed(n)));
+        let fa_sa = self.fa_sas.get(&v4(a.from));
+        let auth_len = 6 + AUTHENTICATOR_LEN;
+        let mut bytes = Vec::with_capacity(
+            header.encoded_len()
+                + nai_ext.as_ref().map_or(0, Extension::encoded_len)
+                + auth_len * (1 + usize::from(fa_sa.is_some())),
+        );
+        header.emit(&mut bytes);
+        if let Some(e) = &nai_ext {
+            e.emit(&mut bytes);
+        }
+        append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        if let Some(k) = fa_sa {
+            append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+        }
+        self.send_reply(a.from, bytes, Some(a.relay.unwrap_or(self.node)));
+    }
+
+    /// The pending request a reply answers (RFC 5944 section 3.8.3: the Identification's low
+    /// 32 bits): one this HA relays, and after a relayed 133 only the same HA's answers.
+    fn reply_slot(&self, p: &Reply, nai: Option<&[u8]>, replier: Option<NodeId>) -> Option<u32> {
+        self.table.find(p.home_address, nai).filter(|s| {
+            self.table.get(*s).is_some_and(|b| {
+                b.pending.as_ref().is_some_and(|pe| {
+                    pe.first_ha == self.node
+                        && replay::reply_matches(pe.identification, p.identification)
+                        && match pe.stage {
+                            PendingStage::Forwarded => true,
+                            PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
+                        }
+                })
+            })
+        })
+    }
+
+    /// First-HA processing of the second HA's reply.
+    /// `replier`: the member that sent the reply, when known (layer 3, or a layer-2 frame with its
+    /// link-layer source). It is the HA that served the request: if a request was forwarded twice
+    /// (a duplicate, with the selection changed in between) it may not be the one the pending
+    /// request names.
+    pub(super) fn handle_reply(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        replier: Option<NodeId>,
+    ) -> Result<(), InputError> {
+        let m = Summary::parse(data)?;
+        let Header::Reply(p) = m.header else {
+            return Err(InputError::UnmatchedReply);
+        };
+        // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
+        let nai = m.covered_nai();
+        let Some(slot) = self.reply_slot(&p, nai, replier) else {
+            self.stats.unmatched_replies += 1;
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(b) = self.table.get(slot) else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let Some(pe) = b.pending.as_deref().cloned() else {
+            return Err(InputError::UnmatchedReply);
+        };
+        let b_home = b.home_address;
+        // A late reply to an older request (a network copy of it came after a newer
+        // registration was accepted) ends the pending request but does not roll the binding back.
+        let applies = p.code.is_accepted() && b.identification <= pe.identification;
+        // The reply must carry the mobile node's authenticator when it accepts (it changes the
+        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
+        // is relayed, it only ends the pending request.
+        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
+        let auth_ok = match (m.mn_ha, &sa) {
+            (Some(x), Some(sa)) => x.verify_prepared(data, sa.spi, &sa.key).is_ok(),
+            (None, _) => !p.code.is_accepted(),
+            (Some(_), None) => false,
+        };
+        if !auth_ok {
+            self.stats.unauthenticated_replies += 1;
+            return Err(InputError::UnauthenticatedReply);
+        }
+        if applies && matches!(pe.stage, PendingStage::MismatchRelayed { .. }) {
+            self.stats.superseded_refusals += 1;
+        }
+        if applies && p.lifetime > 0 {
+            let server = replier.unwrap_or(pe.second_ha);
+            self.make_permanent(now, slot, &p, nai, &pe, server);
+        } else if applies {
+            self.deregistered_there(now, slot, &pe, b_home);
+        } else if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
+            // Relayed, but the pending request stays until its timer: this 133 may answer a
+            // network copy of a request the same HA accepts (RFC 5944 sections 3.8.3, 5.7), and
+            // the mobile node's next request goes to the same HA.
+            let by = replier.unwrap_or(pe.second_ha);
+            let _ = self.table.update(slot, |b| {
+                if let Some(x) = b.pending.as_mut() {
+                    x.stage = PendingStage::MismatchRelayed { by };
+                }
+            });
+        } else {
+            // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
+            let _ = self.table.update(slot, |b| b.pending = None);
+            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty())
+                && let Some(b) = self.table.remove(slot)
+            {
+                self.replicate_remove(b.home_address, b.nai.clone());
+            }
+        }
+        self.update_load();
+        self.stats.relayed += 1;
+        let src = Some(self.vip_sock());
+        self.push_transmit(Transmit {
+            dst: pe.fa.into(),
+            src,
+            link_dst: None,
+            payload: data.to_vec().into(),
+        });
+        Ok(())
+    }
+
+    /// The second HA accepted a registration: the binding becomes permanent here, served by
+    /// `server`, its lifetime held to this HA's own `max_lifetime` too.
+    fn make_permanent(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        p: &Reply,
+        nai: Option<&[u8]>,
+        pe: &Pending,
+        server: NodeId,
+    ) {
+        let left =
+            (p.lifetime != LIFETIME_INFINITE).then(|| Duration::from_secs(u64::from(p.lifetime)));
+        let coa = CareOf {
+            address: pe.care_of,
+            expires: self.bounded_expiry(now, left),
+        };
+        let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
+        let node = self.node;
+        let max_sim = self.max_simultaneous;
+        let _ = self.table.update(slot, |b| {
+            b.home_address = p.home_address;
+            if let Some(n) = nai
+                && b.nai.as_deref() != Some(n)
+            {
+                b.nai = Some(n.into());
+            }
+            b.first_ha = node;
+            b.second_ha = server;
+            b.fa = pe.fa;
+            b.identification = pe.identification;
+            if sim {
+                b.care_of.retain(|c| c.address != coa.address);
+                while b.care_of.len() >= max_sim || b.care_of.is_full() {
+                    b.care_of.remove(0);
+                }
+                b.care_of.push(coa);
+            } else {
+                b.care_of.set_single(coa);
+            }
+            b.pending = None;
+        });
+        self.push_event(Event::BindingPermanent {
+            home_address: p.home_address,
+            lifetime: p.lifetime,
+            second_ha: server,
+        });
+        self.replicate_slot(slot, now);
+    }
+
+    /// The second HA accepted a deregistration: the binding goes (or loses that care-of
+    /// address) on this HA too.
+    fn deregistered_there(&mut self, now: Instant, slot: u32, pe: &Pending, home: Ipv4Addr) {
+        let all = pe.care_of == home || pe.care_of.is_unspecified();
+        let _ = self.table.update(slot, |b| {
+            if all {
+                b.care_of.clear();
+            } else {
+                b.care_of.retain(|c| c.address != pe.care_of);
+            }
+            b.pending = None;
+        });
+        if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
+            if let Some(b) = self.table.remove(slot) {
+                self.replicate_remove(b.home_address, b.nai.clone());
+                self.push_event(Event::Deregistered {
+                    home_address: b.home_address,
+                });
+            }
+        } else {
+            self.replicate_slot(slot, now);
+        }
+    }
+
+    pub(super) fn expire_notices(&mut self, now: Instant) {
+        while let Some((k, d)) = self.notice_order.front().cloned() {
+            if d > now && self.notice_order.len() <= self.max_notices {
+                break;
+            }
+            self.notice_order.pop_front();
+            if self.notices.get(&k).is_some_and(|(_, dd)| *dd == d) {
+                self.notices.remove(&k);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! The registration rules of the virtual HA (module docs of `mip`), RFC 5944 section 3.8.
+use super::super::testkit::*;
+use super::*;
+
+fn vip() -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(VIP, PORT))
+}
+
+/// "The first HA authenticates the request (MN-HA, so spoofed requests create no state)":
+/// RFC 5944 section 3.8.2.1, 131 when the authenticator is wrong.
+#[test]
+fn a_request_failing_mn_ha_authentication_is_refused_131_and_creates_no_state() {
+    let t0 = Instant::now();
+    let mut ha1 = ha(1, t0);
+    let forged = Builder::request(Request {
+        lifetime: 600,
+        home_address: home(1),
+        home_agent: VIP,
+        care_of: Ipv4Addr::new(203, 0, 113, 1),
+        identification: ntp(t0, t0),
+        ..Request::default()
+    })
+    .mn_ha_auth(&mn_sa(2))
+    .to_vec();
+    let r = ha1.handle_datagram(t0, fa(), vip(), &forged);
+    assert_eq!(r, Err(InputError::Refused(ReplyCode::MN_AUTH_FAILED)));
+    assert_eq!(ha1.bindings().len(), 0);
+    assert_eq!(ha1.bindings().pending_len(), 0);
+}
+
+/// "A reply with no temporary binding is dropped and counted" (never relayed).
+#[test]
+fn a_reply_matching_no_temporary_binding_is_dropped_and_counted() {
+    let t0 = Instant::now();
+    let mut ha1 = ha(1, t0);
+    let _ = drain(&mut ha1);
+    let reply = Builder::reply(Reply {
+        code: ReplyCode::ACCEPTED,
+        lifetime: 600,
+        home_address: home(1),
+        home_agent: VIP,
+        identification: ntp(t0, t0),
+    })
+    .mn_ha_auth(&mn_sa(1))
+    .to_vec();
+    let m = cluster(2, 1, Body::Relay { reply: &reply });
+    let r = ha1.handle_datagram(t0, addr(2), addr(1), &m);
+    assert_eq!(r, Err(InputError::UnmatchedReply));
+    assert_eq!(ha1.stats().unmatched_replies, 1);
+    assert!(drain(&mut ha1).is_empty());
+}
+
+/// A network copy of a forwarded request is refused 133 by the second HA (RFC 5944
+/// sections 3.8.3 and 5.7: not newer than the last accepted identification). When that
+/// refusal reaches the first HA before the acceptance of the original, the acceptance still
+/// makes the binding permanent: the mobile node is registered at the second HA.
+#[test]
+fn a_133_for_a_network_copy_does_not_undo_the_same_has_acceptance() {
+    let t0 = Instant::now();
+    let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
+    hear(&mut ha1, &mut ha2, t0);
+    // HA 1 knows HA 2 serves mobile node 1, so it forwards there.
+    ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 1)));
+    let _ = drain(&mut ha1);
+    let id = ntp(t0, t0);
+    let q = request(1, id);
+    ha1.handle_datagram(t0, fa(), vip(), &q).unwrap();
+    assert_eq!(ha1.stats().forwarded, 1);
+    let fwd: Vec<Transmit> = drain(&mut ha1)
+        .into_iter()
+        .filter(|t| t.dst == addr(2))
+        .collect();
+    for t in &fwd {
+        let _ = ha2.handle_datagram(t0, addr(1), addr(2), &t.payload);
+    }
+    let accepted = drain(&mut ha2);
+    // The copy, as the network duplicated it.
+    let copy = ha2.handle_request(t0, fa(), vip(), &q, Some(NodeId(1)));
+    assert_eq!(
+        copy,
+        Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
+    );
+    let refused = drain(&mut ha2);
+    for t in refused.iter().chain(&accepted).filter(|t| t.dst == addr(1)) {
+        let _ = ha1.handle_datagram(t0, addr(2), addr(1), &t.payload);
+    }
+    let b = ha1.binding(home(1), None).unwrap();
+    assert_eq!(b.state(), BindingState::Permanent);
+    assert_eq!((b.second_ha, b.identification), (NodeId(2), id));
+    assert!(b.pending.is_none());
+    assert_eq!(ha1.stats().superseded_refusals, 1);
+    assert_eq!(ha1.stats().relayed, 2);
+}
