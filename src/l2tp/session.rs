@@ -41,7 +41,7 @@ pub struct Session {
     /// Next data Ns expected.
     pub data_nr: u16,
     /// The LAC's call handle, if any.
-    pub call: Option<u64>,
+    pub call: Option<super::CallId>,
 }
 
 impl Session {
