@@ -204,11 +204,7 @@ impl Lac {
     /// Sends one PPP frame from the user to the call's LNS.
     pub fn send_ppp(&mut self, call: CallId, frame: &[u8]) -> Result<(), CommandError> {
         let s = self.session_of(call).ok_or(CommandError::NoSession)?;
-        if self.core.send_data(s.tunnel, s.session, frame) {
-            Ok(())
-        } else {
-            Err(CommandError::NoSession)
-        }
+        self.core.send_data(s, frame)
     }
 
     /// Sends WAN-Error-Notify on an established call (RFC 2661 6.13).
@@ -256,16 +252,12 @@ impl Lac {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let r = self.core.handle_datagram(now, from, to, data);
-        self.process(now);
-        self.core.finish(now);
-        r
+        self.l2tp_input(now, from, to, data)
     }
 
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-        self.process(now);
+        self.l2tp_timeout(now);
     }
 
     /// Next datagram to send.
@@ -431,7 +423,7 @@ impl Lac {
                     redirect,
                     ..
                 } => self.on_tunnel_closed(now, tunnel, was_setup, result, redirect),
-                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
                     session,
@@ -539,11 +531,8 @@ impl Lac {
         })
     }
 
-    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
-        let sref = SessionRef {
-            tunnel: tid,
-            session: m.header.session_id,
-        };
+    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
+        let tid = sref.tunnel;
         match m.message_type() {
             Some(MessageType::ICRP) => self.on_icrp(now, sref, &m),
             Some(MessageType::CDN) => self.on_cdn(now, sref, &m),

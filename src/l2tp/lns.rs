@@ -239,11 +239,7 @@ impl Lns {
 
     /// Sends a PPP frame on a session.
     pub fn send_ppp(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
-        if self.core.send_data(session.tunnel, session.session, frame) {
-            Ok(())
-        } else {
-            Err(CommandError::NoSession)
-        }
+        self.core.send_data(session, frame)
     }
 
     /// Hangs up a session (CDN).
@@ -380,16 +376,12 @@ impl Lns {
             }
             return Err(InputError::Unexpected(Unexpected::Heartbeat));
         }
-        let r = self.core.handle_datagram(now, from, to, data);
-        self.process(now);
-        self.core.finish(now);
-        r
+        self.l2tp_input(now, from, to, data)
     }
 
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-        self.process(now);
+        self.l2tp_timeout(now);
         if self
             .monitor
             .as_ref()
@@ -439,7 +431,7 @@ impl Lns {
                         }
                     }
                 }
-                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
                     session,
@@ -554,11 +546,8 @@ impl Lns {
         let _ = self.core.accept_tunnel(now, from, to, msg);
     }
 
-    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
-        let sref = SessionRef {
-            tunnel: tid,
-            session: m.header.session_id,
-        };
+    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
+        let tid = sref.tunnel;
         match m.message_type() {
             Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),
             Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {

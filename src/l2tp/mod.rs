@@ -71,6 +71,27 @@ macro_rules! shared_endpoint_api {
         pub fn tunnel_count(&self) -> usize {
             self.core.tunnel_count()
         }
+
+        /// An L2TP datagram through the tunnel engine, then what it hands up to the role, then
+        /// a ZLB acknowledging whatever no answer carried (RFC 2661 5.8).
+        fn l2tp_input(
+            &mut self,
+            now: std::time::Instant,
+            from: std::net::SocketAddr,
+            to: std::net::SocketAddr,
+            data: &[u8],
+        ) -> Result<(), crate::l2tp::InputError> {
+            let r = self.core.handle_datagram(now, from, to, data);
+            self.process(now);
+            self.core.finish(now);
+            r
+        }
+
+        /// The tunnel engine's due timers, then what they hand up to the role.
+        fn l2tp_timeout(&mut self, now: std::time::Instant) {
+            self.core.handle_timeout(now);
+            self.process(now);
+        }
     };
 }
 

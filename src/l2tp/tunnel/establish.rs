@@ -8,7 +8,6 @@ use super::super::wire::{
 };
 use super::super::{InputError, Table, Unexpected};
 use super::{Core, IdMap, Tunnel, TunnelState, Up, advertised_capabilities, refusal};
-use crate::Transmit;
 use crate::io::ct_eq;
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -147,12 +146,7 @@ impl Core {
         m.header.nr = sccrq.header.ns.wrapping_add(1);
         let mut v = Vec::with_capacity(m.encoded_len());
         m.emit(&mut v);
-        self.out.push_back(Transmit {
-            dst: from,
-            src: to,
-            link_dst: None,
-            payload: Bytes::from(v),
-        });
+        self.transmit(from, to, Bytes::from(v));
     }
 
     /// Why an SCCRQ cannot be accepted here, the StopCCN refusing it already queued: a Challenge

@@ -167,7 +167,10 @@ impl Core {
             }
             MessageType::HELLO | MessageType::SCCRQ => {}
             _ if established => self.ups.push_back(Up::SessionMsg {
-                tunnel: tid,
+                session: SessionRef {
+                    tunnel: tid,
+                    session: m.header.session_id,
+                },
                 msg: m,
             }),
             _ => {}

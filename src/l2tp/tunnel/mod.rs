@@ -37,7 +37,7 @@ use super::channel::{Channel, ChannelConfig};
 use super::session::{Session, SessionState};
 use super::wire::avp::AvpValue;
 use super::wire::{Avp, AvpType, ControlMessage, ParseOptions, ResultCode, ResultCodeValue};
-use super::{CallId, Config, ConfigError, Data, Event, SessionRef};
+use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionRef};
 use crate::io::TokenBucket;
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
@@ -179,9 +179,9 @@ pub(crate) enum Up {
         redirect: Option<IpAddr>,
         sessions: Vec<Session>,
     },
-    /// A session-level control message, in order.
+    /// A session-level control message, in order, for the session its header names.
     SessionMsg {
-        tunnel: u16,
+        session: SessionRef,
         msg: ControlMessage<'static>,
     },
     SessionTimer(u16, u16),
@@ -546,33 +546,34 @@ impl Core {
         self.send_ctrl(now, tid, m);
     }
 
-    /// Clears the session a session message belongs to with CDN `result` (RFC 2661 4.1). The CDN
-    /// goes to the peer's Session ID, learnt from this message when it assigns it (ICRP, OCRP). A
-    /// call request (ICRQ, OCRQ) is refused with a CDN to the Assigned Session ID it carries; a
-
-    /// Sends a PPP frame on an established session.
-    pub fn send_data(&mut self, tid: u16, sid: u16, frame: &[u8]) -> bool {
-        let Some(t) = self.tunnels.get_mut(&tid) else {
-            return false;
-        };
-        let peer_tid = t.peer_id;
-        let (peer, local) = (t.peer, t.local);
-        let Some(s) = t.sessions.get_mut(&sid) else {
-            return false;
-        };
-        if s.state != SessionState::Established {
-            return false;
-        }
+    /// Sends a PPP frame on an established session (RFC 2661 5.8 data message);
+    /// [`CommandError::NoSession`] when there is no such established session.
+    pub fn send_data(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
+        let t = self
+            .tunnels
+            .get_mut(&session.tunnel)
+            .ok_or(CommandError::NoSession)?;
+        let (peer_tid, peer, local) = (t.peer_id, t.peer, t.local);
+        let s = t
+            .sessions
+            .get_mut(&session.session)
+            .filter(|s| s.state == SessionState::Established)
+            .ok_or(CommandError::NoSession)?;
         let d = s.data_message(peer_tid, frame);
         let mut v = Vec::with_capacity(d.encoded_len());
         d.emit(&mut v);
+        self.transmit(peer, local, Bytes::from(v));
+        Ok(())
+    }
+
+    /// Queues a datagram for `poll_transmit`.
+    fn transmit(&mut self, dst: SocketAddr, src: Option<SocketAddr>, payload: Bytes) {
         self.out.push_back(Transmit {
-            dst: peer,
-            src: local,
+            dst,
+            src,
             link_dst: None,
-            payload: Bytes::from(v),
+            payload,
         });
-        true
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
