@@ -46,7 +46,7 @@ impl Tunnel {
 /// Does `response` answer `challenge` for message type `mt` with `secret` (RFC 2661 5.1.1:
 /// `MD5(message type, secret, challenge)`, compared in constant time)? No response, or no
 /// secret to check it with, is a failure.
-fn response_ok(
+pub(super) fn response_ok(
     mt: MessageType,
     secret: Option<&[u8]>,
     challenge: &[u8; 16],

@@ -591,3 +591,6 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
