@@ -37,6 +37,7 @@ use super::{
 use crate::Transmit;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// LAC configuration.
@@ -218,7 +219,7 @@ impl Lac {
         let peer = self
             .core
             .session_mut(s.tunnel, s.session)
-            .map_or(0, |s| s.peer_id);
+            .map_or(0, |s| s.peer_header_id());
         self.core
             .send_ctrl(now, s.tunnel, ControlMessage::wen(0, peer, errors));
         Ok(())
@@ -566,7 +567,7 @@ impl Lac {
         if s.state != SessionState::WaitReply {
             return;
         }
-        s.peer_id = m.assigned_session_id().unwrap_or(0);
+        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
         let call = s.call;
         let target = m.redirect_target(self.cfg.common.enterprise);
         if let (Some(to), Some(id), true) = (target, call, self.cfg.advertise_load_balance) {
@@ -578,7 +579,7 @@ impl Lac {
         let seq = self.cfg.common.sequencing_required || m.sequencing_required();
         s.state = SessionState::Established;
         s.sequencing = seq;
-        let peer_id = s.peer_id;
+        let peer_id = s.peer_header_id();
         self.core.timers.cancel(&Timer::Session(tid, sid));
         let framing = self.framing_type(tid, 1);
         let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);

@@ -40,6 +40,7 @@ use crate::Transmit;
 use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// LNS configuration.
@@ -324,7 +325,7 @@ impl Lns {
         let peer = self
             .core
             .session_mut(session.tunnel, session.session)
-            .map(|s| s.peer_id)
+            .map(|s| s.peer_header_id())
             .ok_or(CommandError::NoSession)?;
         self.core.send_ctrl(
             now,
@@ -573,7 +574,7 @@ impl Lns {
             Some(MessageType::OCRP) => {
                 if let Some(s) = self.core.session_mut(tid, sref.session) {
                     if s.state == SessionState::WaitOutgoingReply {
-                        s.peer_id = m.assigned_session_id().unwrap_or(0);
+                        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
                         s.state = SessionState::WaitOutgoingConnect;
                     }
                 }
@@ -619,7 +620,7 @@ impl Lns {
             .core
             .tunnels
             .get(&tid)
-            .is_some_and(|t| t.sessions.values().any(|s| s.peer_id == peer_sid))
+            .is_some_and(|t| t.sessions.values().any(|s| s.peer_header_id() == peer_sid))
         {
             return;
         }

@@ -11,6 +11,7 @@ use super::{Core, Timer, TunnelState, Up, refusal};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::Instant;
 
 impl Core {
@@ -239,13 +240,11 @@ impl Core {
         let sid = m.header.session_id;
         let assigned = m.assigned_session_id().filter(|&id| id != 0);
         if let Some(s) = self.session_mut(tid, sid) {
-            if s.peer_id == 0 {
-                if let Some(p) = assigned {
-                    s.peer_id = p;
-                }
+            if s.peer_id.is_none() {
+                s.peer_id = assigned.and_then(NonZeroU16::new);
             }
             if let Some(session) = self.remove_session(now, tid, sid) {
-                let cdn = ControlMessage::cdn(0, session.peer_id, sid, result.clone());
+                let cdn = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
                 self.send_ctrl(now, tid, cdn);
                 self.ups.push_back(Up::SessionRefused {
                     tunnel: tid,

@@ -542,7 +542,7 @@ impl Core {
         let Some(s) = self.remove_session(now, tid, sid) else {
             return;
         };
-        let m = ControlMessage::cdn(0, s.peer_id, sid, result);
+        let m = ControlMessage::cdn(0, s.peer_header_id(), sid, result);
         self.send_ctrl(now, tid, m);
     }
 
