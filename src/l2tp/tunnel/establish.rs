@@ -12,6 +12,7 @@ use crate::io::ct_eq;
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::Instant;
 
 impl Tunnel {
@@ -25,7 +26,7 @@ impl Tunnel {
     ) -> Self {
         Tunnel {
             local_id,
-            peer_id,
+            peer_id: NonZeroU16::new(peer_id),
             peer,
             local: None,
             state,
@@ -314,8 +315,7 @@ impl Core {
             return;
         }
         let peer_id = m.assigned_tunnel_id().unwrap_or(0);
-        t.peer_id = peer_id;
-        t.channel.set_peer_tunnel_id(peer_id);
+        t.learn_peer_id(peer_id);
         let not_authorized = || ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
         if let Some(ours) = t.our_challenge {
             let r = m.challenge_response();

@@ -121,12 +121,11 @@ impl Core {
             // Held only to acknowledge.
             return;
         }
-        if mt == MessageType::SCCRP && t.state == TunnelState::WaitCtlReply && t.peer_id == 0 {
+        if mt == MessageType::SCCRP && t.state == TunnelState::WaitCtlReply && t.peer_id.is_none() {
             // RFC 2661 4.4.3: from now on every header to the peer carries its Assigned Tunnel ID,
             // a StopCCN refusing this SCCRP included.
             if let Some(id) = m.assigned_tunnel_id().filter(|&id| id != 0) {
-                t.peer_id = id;
-                t.channel.set_peer_tunnel_id(id);
+                t.learn_peer_id(id);
             }
         }
         let established = t.state == TunnelState::Established;
@@ -158,10 +157,9 @@ impl Core {
                 let result = m.result_code().cloned().map(ResultCode::into_owned);
                 let redirect = m.redirect_target(self.cfg.enterprise);
                 if let Some(t) = self.tunnels.get_mut(&tid) {
-                    if t.peer_id == 0 {
+                    if t.peer_id.is_none() {
                         // A refusal of our SCCRQ: learn the id to acknowledge it.
-                        t.peer_id = m.assigned_tunnel_id().unwrap_or(0);
-                        t.channel.set_peer_tunnel_id(t.peer_id);
+                        t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
                     }
                 }
                 self.enter_closing(now, tid, result, redirect);
@@ -196,7 +194,7 @@ impl Core {
         let was_setup = t.state != TunnelState::Established;
         t.state = TunnelState::Closing;
         t.stop_result = result.clone();
-        let (peer, peer_id) = (t.peer, t.peer_id);
+        let (peer, peer_id) = (t.peer, t.peer_header_id());
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
         self.pending_tunnels.remove(&tid);
         self.session_count = self.session_count.saturating_sub(sessions.len());

@@ -44,6 +44,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::Instant;
 
 /// A hasher for the endpoint's own 16-bit ids (tunnel and session ids it chose at random): a
@@ -86,8 +87,9 @@ pub enum TunnelState {
 pub struct Tunnel {
     /// Our Tunnel ID.
     pub local_id: u16,
-    /// The peer's Tunnel ID (0 until known).
-    pub peer_id: u16,
+    /// The peer's Tunnel ID, once its Assigned Tunnel ID AVP arrived (RFC 2661 4.4.3: the id is
+    /// non-zero).
+    pub peer_id: Option<NonZeroU16>,
     /// The peer's address.
     pub peer: SocketAddr,
     /// Our address the peer talks to.
@@ -118,6 +120,20 @@ pub struct Tunnel {
     /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
     /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
+}
+
+impl Tunnel {
+    /// The Tunnel ID for headers to the peer: its assigned id, or 0 while it has none (RFC 2661
+    /// 3.1, 4.4.3).
+    pub fn peer_header_id(&self) -> u16 {
+        self.peer_id.map_or(0, NonZeroU16::get)
+    }
+
+    /// The peer's Tunnel ID is `id` (0: still unknown), for this tunnel and its channel.
+    fn learn_peer_id(&mut self, id: u16) {
+        self.peer_id = NonZeroU16::new(id);
+        self.channel.set_peer_tunnel_id(id);
+    }
 }
 
 /// The Framing Capabilities and Bearer Capabilities an SCCRQ or SCCRP advertises (RFC 2661
@@ -386,7 +402,7 @@ impl Core {
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
         let mut t = self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
-        self.by_peer.remove(&(t.peer, t.peer_id));
+        self.by_peer.remove(&(t.peer, t.peer_header_id()));
         self.timers.cancel(&Timer::Channel(tid));
         self.timers.cancel(&Timer::Hello(tid));
         self.timers.cancel(&Timer::Hold(tid));
@@ -553,7 +569,7 @@ impl Core {
             .tunnels
             .get_mut(&session.tunnel)
             .ok_or(CommandError::NoSession)?;
-        let (peer_tid, peer, local) = (t.peer_id, t.peer, t.local);
+        let (peer_tid, peer, local) = (t.peer_header_id(), t.peer, t.local);
         let s = t
             .sessions
             .get_mut(&session.session)

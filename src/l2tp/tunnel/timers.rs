@@ -34,7 +34,7 @@ impl Core {
         let Some((state, peer_id, last_rx)) = self
             .tunnels
             .get(&tid)
-            .map(|t| (t.state, t.peer_id, t.last_rx))
+            .map(|t| (t.state, t.peer_header_id(), t.last_rx))
         else {
             return;
         };
