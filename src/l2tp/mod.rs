@@ -542,3 +542,6 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
