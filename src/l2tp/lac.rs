@@ -35,7 +35,7 @@ use super::{
     CallId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
 };
 use crate::Transmit;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
@@ -130,7 +130,7 @@ struct Call {
 pub struct Lac {
     core: Core,
     cfg: LacConfig,
-    calls: HashMap<CallId, Call>,
+    calls: BTreeMap<CallId, Call>,
     next_call: u64,
     serial: u32,
 }
@@ -162,7 +162,7 @@ impl Lac {
         Ok(Lac {
             core,
             cfg,
-            calls: HashMap::new(),
+            calls: BTreeMap::new(),
             next_call: 1,
             serial: 0,
         })
