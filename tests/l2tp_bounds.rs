@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use telcp::Rng;
 use telcp::l2tp::wire::avp::AvpValue;
 use telcp::l2tp::wire::{Avp, ControlMessage, Message};
-use telcp::l2tp::{CommandError, Config, Event, Lac, LacConfig, Lns};
+use telcp::l2tp::{CommandError, Config, Event, Lac, LacConfig, Lns, Table};
 use telcp::sim::{NodeId, Sim};
 
 struct Setup {
@@ -263,7 +263,7 @@ fn lac_calls_and_data_queue_bounded() {
     for _ in 0..3 {
         lac.open_session(now).unwrap();
     }
-    assert_eq!(lac.open_session(now), Err(CommandError::Full("calls")));
+    assert_eq!(lac.open_session(now), Err(CommandError::Full(Table::Calls)));
     let mut s = setup(Config {
         max_data_queue: 10,
         ..Default::default()
@@ -274,5 +274,5 @@ fn lac_calls_and_data_queue_bounded() {
     s.sim.run_for(Duration::from_millis(100));
     let lns = s.sim.node_mut::<Lns>(s.lns);
     assert_eq!(std::iter::from_fn(|| lns.poll_data()).count(), 10);
-    assert_eq!(lns.dropped_frames, 90);
+    assert_eq!(lns.stats().dropped_frames, 90);
 }

@@ -364,11 +364,15 @@ mod tests {
         }
     }
 
+    /// Two channels with default parameters, each naming the other's tunnel (1 and 2).
+    fn pair() -> (Instant, Channel, Channel) {
+        let a = Channel::new(ChannelConfig::default(), 1);
+        (Instant::now(), a, Channel::new(ChannelConfig::default(), 2))
+    }
+
     #[test]
     fn in_order_ooo_duplicate_and_zlb() {
-        let t = Instant::now();
-        let mut a = Channel::new(ChannelConfig::default(), 1);
-        let mut b = Channel::new(ChannelConfig::default(), 2);
+        let (t, mut a, mut b) = pair();
         a.set_peer_window(8);
         for i in 0..3 {
             a.send(t, ControlMessage::hello(0)).unwrap();
@@ -404,9 +408,7 @@ mod tests {
     /// restarts from 1.
     #[test]
     fn slow_start_congestion_avoidance_and_timeout() {
-        let t = Instant::now();
-        let mut a = Channel::new(ChannelConfig::default(), 1);
-        let mut b = Channel::new(ChannelConfig::default(), 2);
+        let (t, mut a, mut b) = pair();
         a.set_peer_window(16);
         a.ssthresh = 4;
         let mut windows = Vec::new();

@@ -25,14 +25,19 @@
 //! Call order: after any `handle_*` or command, drain [`Lac::poll_transmit`], [`Lac::poll_event`],
 //! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
 
-use super::session::{Session, SessionState};
+use super::session::SessionState;
 use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
 use super::wire::avp::{AvpValue, CallErrors};
-use super::wire::{Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue};
-use super::{CallId, CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use super::wire::{
+    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
+};
+use super::{
+    CallId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
+};
 use crate::Transmit;
-use std::collections::{HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// LAC configuration.
@@ -80,11 +85,37 @@ impl LacConfig {
     }
 }
 
+/// Where a call stands (RFC 2661 7.4.1, the LAC's incoming-call states), with the ids each state
+/// has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CallState {
-    WaitTunnel,
-    WaitReply,
-    Up,
+    /// No tunnel chosen yet: a new call, or one just redirected.
+    Idle,
+    /// Waiting for this tunnel to the LNS to be established.
+    WaitTunnel(u16),
+    /// ICRQ sent on this session, waiting for ICRP.
+    WaitReply(SessionRef),
+    /// ICCN sent: established.
+    Established(SessionRef),
+}
+
+impl CallState {
+    /// The tunnel the call uses or waits for.
+    fn tunnel(self) -> Option<u16> {
+        match self {
+            CallState::Idle => None,
+            CallState::WaitTunnel(t) => Some(t),
+            CallState::WaitReply(s) | CallState::Established(s) => Some(s.tunnel),
+        }
+    }
+
+    /// The session the call has (set-up or established).
+    fn session(self) -> Option<SessionRef> {
+        match self {
+            CallState::WaitReply(s) | CallState::Established(s) => Some(s),
+            CallState::Idle | CallState::WaitTunnel(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,8 +123,6 @@ struct Call {
     lns: SocketAddr,
     visited: Vec<IpAddr>,
     hops: u8,
-    tunnel: Option<u16>,
-    session: Option<u16>,
     state: CallState,
 }
 
@@ -101,12 +130,9 @@ struct Call {
 pub struct Lac {
     core: Core,
     cfg: LacConfig,
-    calls: HashMap<u64, Call>,
+    calls: BTreeMap<CallId, Call>,
     next_call: u64,
     serial: u32,
-    data: VecDeque<Data>,
-    /// PPP frames dropped because the data queue was full.
-    pub dropped_frames: u64,
 }
 
 impl std::fmt::Debug for Lac {
@@ -123,33 +149,31 @@ impl Lac {
     pub fn new(cfg: LacConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
         if cfg.max_calls == 0 {
-            return Err(ConfigError::Bad("max_calls"));
+            return Err(ConfigError::Invalid(ConfigField::MaxCalls));
         }
         if cfg
             .idle_tunnel_timeout
             .is_some_and(|d| d > Duration::from_secs(86_400))
         {
-            return Err(ConfigError::Bad("idle_tunnel_timeout"));
+            return Err(ConfigError::Invalid(ConfigField::IdleTunnelTimeout));
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
             core,
             cfg,
-            calls: HashMap::new(),
+            calls: BTreeMap::new(),
             next_call: 1,
             serial: 0,
-            data: VecDeque::new(),
-            dropped_frames: 0,
         })
     }
 
     /// Asks the contact LNS for a new session. The call's fate comes as events.
     pub fn open_session(&mut self, now: Instant) -> Result<CallId, CommandError> {
         if self.calls.len() >= self.cfg.max_calls {
-            return Err(CommandError::Full("calls"));
+            return Err(CommandError::Full(Table::Calls));
         }
-        let id = self.next_call;
+        let id = CallId(self.next_call);
         self.next_call += 1;
         self.calls.insert(
             id,
@@ -157,85 +181,61 @@ impl Lac {
                 lns: self.cfg.contact_lns,
                 visited: Vec::new(),
                 hops: 0,
-                tunnel: None,
-                session: None,
-                state: CallState::WaitTunnel,
+                state: CallState::Idle,
             },
         );
         self.start_call(now, id);
         self.process(now);
-        Ok(CallId(id))
+        Ok(id)
     }
 
     /// Hangs up a call (CDN result 3).
     pub fn close_session(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
-        let c = self.calls.remove(&call.0).ok_or(CommandError::NoSession)?;
-        if let (Some(t), Some(s)) = (c.tunnel, c.session) {
-            self.core.disconnect(
-                now,
-                t,
-                s,
-                ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
-            );
+        let c = self.calls.remove(&call).ok_or(CommandError::NoSession)?;
+        let session = c.state.session();
+        if let Some(s) = session {
+            let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
+            self.core.disconnect(now, s.tunnel, s.session, rc);
         }
-        self.core.event(Event::SessionDown {
-            session: c
-                .tunnel
-                .zip(c.session)
-                .map(|(tunnel, session)| SessionRef { tunnel, session }),
-            call: Some(call),
-            result: None,
-        });
+        self.core.session_down(session, Some(call), None);
         self.process(now);
         Ok(())
     }
 
     /// Sends one PPP frame from the user to the call's LNS.
     pub fn send_ppp(&mut self, call: CallId, frame: &[u8]) -> Result<(), CommandError> {
-        let c = self.calls.get(&call.0).ok_or(CommandError::NoSession)?;
-        match (c.state, c.tunnel, c.session) {
-            (CallState::Up, Some(t), Some(s)) if self.core.send_data(t, s, frame) => Ok(()),
-            _ => Err(CommandError::NoSession),
-        }
+        let s = self.session_of(call).ok_or(CommandError::NoSession)?;
+        self.core.send_data(s, frame)
     }
 
-    /// Sends WAN-Error-Notify on an established call.
+    /// Sends WAN-Error-Notify on an established call (RFC 2661 6.13).
     pub fn send_wen(
         &mut self,
         now: Instant,
         call: CallId,
         errors: CallErrors,
     ) -> Result<(), CommandError> {
-        let (t, s) = self.established(call)?;
-        let peer = self.core.session_mut(t, s).map(|s| s.peer_id).unwrap_or(0);
+        let s = self.session_of(call).ok_or(CommandError::NoSession)?;
+        let peer = self
+            .core
+            .session_mut(s.tunnel, s.session)
+            .map_or(0, |s| s.peer_header_id());
         self.core
-            .send_ctrl(now, t, ControlMessage::wen(0, peer, errors));
+            .send_ctrl(now, s.tunnel, ControlMessage::wen(0, peer, errors));
         Ok(())
-    }
-
-    fn established(&self, call: CallId) -> Result<(u16, u16), CommandError> {
-        let c = self.calls.get(&call.0).ok_or(CommandError::NoSession)?;
-        match (c.state, c.tunnel, c.session) {
-            (CallState::Up, Some(t), Some(s)) => Ok((t, s)),
-            _ => Err(CommandError::NoSession),
-        }
     }
 
     /// The session a call currently uses, when established.
     pub fn session_of(&self, call: CallId) -> Option<SessionRef> {
-        self.established(call)
-            .ok()
-            .map(|(tunnel, session)| SessionRef { tunnel, session })
+        match self.calls.get(&call)?.state {
+            CallState::Established(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// The LNS a call is (being) served by.
     pub fn lns_of(&self, call: CallId) -> Option<SocketAddr> {
-        self.calls.get(&call.0).map(|c| c.lns)
-    }
-
-    /// Counters (refusals sent and suppressed).
-    pub fn stats(&self) -> super::Stats {
-        self.core.stats
+        self.calls.get(&call).map(|c| c.lns)
     }
 
     /// Number of calls (any state).
@@ -243,10 +243,7 @@ impl Lac {
         self.calls.len()
     }
 
-    /// Number of tunnels (any state).
-    pub fn tunnel_count(&self) -> usize {
-        self.core.tunnel_count()
-    }
+    shared_endpoint_api!();
 
     /// Feeds one received datagram.
     pub fn handle_datagram(
@@ -256,25 +253,12 @@ impl Lac {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let max = self.cfg.common.max_data_queue;
-        let r = self.core.handle_datagram_queued(
-            now,
-            from,
-            to,
-            data,
-            &mut self.data,
-            max,
-            &mut self.dropped_frames,
-        );
-        self.process(now);
-        self.core.finish(now);
-        r
+        self.l2tp_input(now, from, to, data)
     }
 
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-        self.process(now);
+        self.l2tp_timeout(now);
     }
 
     /// Next datagram to send.
@@ -283,25 +267,19 @@ impl Lac {
         self.core.out.pop_front()
     }
 
-    /// Next event.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.core.events.pop_front()
-    }
-
-    /// Next PPP frame received from an LNS.
-    #[must_use]
-    pub fn poll_data(&mut self) -> Option<Data> {
-        self.data.pop_front()
-    }
-
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
     }
 
-    fn start_call(&mut self, now: Instant, id: u64) {
+    fn set_state(&mut self, id: CallId, state: CallState) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.state = state;
+        }
+    }
+
+    fn start_call(&mut self, now: Instant, id: CallId) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -316,40 +294,33 @@ impl Lac {
             .min_by_key(|(_, s)| *s != TunnelState::Established);
         match existing {
             Some((tid, TunnelState::Established)) => self.send_icrq(now, id, tid),
-            Some((tid, _)) => {
-                if let Some(c) = self.calls.get_mut(&id) {
-                    c.tunnel = Some(tid);
-                    c.state = CallState::WaitTunnel;
-                }
-            }
+            Some((tid, _)) => self.set_state(id, CallState::WaitTunnel(tid)),
             None => {
                 let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
                 match self.core.open_tunnel(now, lns, lbc) {
-                    Some(tid) => {
-                        if let Some(c) = self.calls.get_mut(&id) {
-                            c.tunnel = Some(tid);
-                            c.state = CallState::WaitTunnel;
-                        }
-                    }
+                    Some(tid) => self.set_state(id, CallState::WaitTunnel(tid)),
                     None => self.fail_call(id, None),
                 }
             }
         }
     }
 
-    fn send_icrq(&mut self, now: Instant, id: u64, tid: u16) {
-        let Some(sid) = self.core.alloc_session_id(tid, true) else {
+    fn send_icrq(&mut self, now: Instant, id: CallId, tid: u16) {
+        // The call is on `tid` from now on, even if no session can be had there.
+        self.set_state(id, CallState::WaitTunnel(tid));
+        let serial = self.serial.wrapping_add(1);
+        let sequencing = self.cfg.common.sequencing_required;
+        let Some(s) = self
+            .core
+            .new_session(tid, 0, SessionState::WaitReply, serial)
+        else {
             self.fail_call(id, None);
             return;
         };
-        self.serial = self.serial.wrapping_add(1);
-        let mut s = Session::new(sid, 0, SessionState::WaitReply, self.serial);
+        self.serial = serial;
         s.call = Some(id);
-        s.sequencing = self.cfg.common.sequencing_required;
-        if !self.core.add_session(tid, s, true) {
-            self.fail_call(id, None);
-            return;
-        }
+        s.sequencing = sequencing;
+        let sid = s.local_id;
         let mut m =
             ControlMessage::icrq(0, sid, self.serial).with(Avp::mandatory(AvpValue::BearerType(2)));
         if self.cfg.advertise_load_balance {
@@ -357,30 +328,28 @@ impl Lac {
                 vendor: self.cfg.common.enterprise,
             }));
         }
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.tunnel = Some(tid);
-            c.session = Some(sid);
-            c.state = CallState::WaitReply;
-        }
-        let deadline = now + self.core.setup_wait();
-        self.core.timers.insert(Timer::Session(tid, sid), deadline);
+        let sref = SessionRef {
+            tunnel: tid,
+            session: sid,
+        };
+        self.set_state(id, CallState::WaitReply(sref));
+        self.core.arm_setup(now, tid, sid);
         self.core.send_ctrl(now, tid, m);
     }
 
-    fn fail_call(&mut self, id: u64, result: Option<ResultCode<'static>>) {
+    fn fail_call(&mut self, id: CallId, result: Option<ResultCode<'static>>) {
         if let Some(c) = self.calls.remove(&id) {
-            self.core.event(Event::SessionDown {
-                session: c
-                    .tunnel
-                    .zip(c.session)
-                    .map(|(tunnel, session)| SessionRef { tunnel, session }),
-                call: Some(CallId(id)),
-                result,
-            });
+            self.core.session_down(c.state.session(), Some(id), result);
         }
     }
 
-    fn redirect(&mut self, now: Instant, id: u64, to: IpAddr, result: Option<ResultCode<'static>>) {
+    fn redirect(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        to: IpAddr,
+        result: Option<ResultCode<'static>>,
+    ) {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -394,14 +363,8 @@ impl Lac {
         }
         c.hops += 1;
         c.lns = SocketAddr::new(to, c.lns.port());
-        c.tunnel = None;
-        c.session = None;
-        c.state = CallState::WaitTunnel;
-        self.core.event(Event::Redirected {
-            call: CallId(id),
-            from,
-            to,
-        });
+        c.state = CallState::Idle;
+        self.core.event(Event::Redirected { call: id, from, to });
         self.start_call(now, id);
     }
 
@@ -409,7 +372,7 @@ impl Lac {
     /// or the next unvisited alternate for Error 7.
     fn redirect_target(
         &self,
-        id: u64,
+        id: CallId,
         vendor: Option<IpAddr>,
         result: Option<&ResultCode<'_>>,
     ) -> Option<IpAddr> {
@@ -444,10 +407,10 @@ impl Lac {
                     let _ = self.core.accept_tunnel(now, from, to, msg);
                 }
                 Up::TunnelUp(tid) => {
-                    let waiting: Vec<u64> = self
+                    let waiting: Vec<CallId> = self
                         .calls
                         .iter()
-                        .filter(|(_, c)| c.tunnel == Some(tid) && c.state == CallState::WaitTunnel)
+                        .filter(|(_, c)| c.state == CallState::WaitTunnel(tid))
                         .map(|(id, _)| *id)
                         .collect();
                     for id in waiting {
@@ -460,42 +423,8 @@ impl Lac {
                     result,
                     redirect,
                     ..
-                } => {
-                    let affected: Vec<u64> = self
-                        .calls
-                        .iter()
-                        .filter(|(_, c)| c.tunnel == Some(tunnel))
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in affected {
-                        let up = self
-                            .calls
-                            .get(&id)
-                            .is_some_and(|c| c.state == CallState::Up);
-                        let target = if was_setup && !up {
-                            self.redirect_target(id, redirect, result.as_ref())
-                        } else {
-                            None
-                        };
-                        match target {
-                            Some(to) => self.redirect(now, id, to, result.clone()),
-                            None if result.is_none() && redirect.is_none() && !up => {
-                                // Lost a tie breaker, or the tunnel died before the call was up
-                                // (a failed LNS behind a virtual address): start again.
-                                if let Some(c) = self.calls.get_mut(&id) {
-                                    c.hops = c.hops.saturating_add(1);
-                                    if c.hops > self.cfg.max_redirects {
-                                        self.fail_call(id, None);
-                                        continue;
-                                    }
-                                }
-                                self.start_call(now, id);
-                            }
-                            None => self.fail_call(id, result.clone()),
-                        }
-                    }
-                }
-                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                } => self.on_tunnel_closed(now, tunnel, was_setup, result, redirect),
+                Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
                     session,
@@ -503,39 +432,86 @@ impl Lac {
                 } => match session.call {
                     // The call's session was cleared with our CDN: the call ends.
                     Some(id) => self.fail_call(id, Some(result)),
-                    None => self.core.event(Event::SessionDown {
-                        session: Some(SessionRef {
+                    None => self.core.session_down(
+                        Some(SessionRef {
                             tunnel,
                             session: session.local_id,
                         }),
-                        call: None,
-                        result: Some(result),
-                    }),
+                        None,
+                        Some(result),
+                    ),
                 },
-                Up::SessionTimer(tid, sid) => {
-                    let waiting = self
-                        .core
-                        .session_mut(tid, sid)
-                        .is_some_and(|s| s.state == SessionState::WaitReply);
-                    let silent = self
-                        .core
-                        .tunnels
-                        .get(&tid)
-                        .is_some_and(|t| t.channel.in_flight() > 0);
-                    if waiting && silent {
-                        // The LNS does not acknowledge anything: give the tunnel up; its calls
-                        // start again on a new one (bounded by max_redirects).
-                        self.core.tunnel_dead(tid);
-                    } else if waiting {
-                        let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
-                        let call = self.core.session_mut(tid, sid).and_then(|s| s.call);
-                        self.core.disconnect(now, tid, sid, rc.clone());
-                        if let Some(id) = call {
-                            self.fail_call(id, Some(rc));
+                Up::SessionTimer(tid, sid) => self.on_session_timer(now, tid, sid),
+            }
+        }
+    }
+
+    /// The calls on a closed tunnel: redirected where the StopCCN points (a refusal of a tunnel
+    /// in set-up), started again when the tunnel died or lost a tie before they were up, failed
+    /// otherwise.
+    fn on_tunnel_closed(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        was_setup: bool,
+        result: Option<ResultCode<'static>>,
+        redirect: Option<IpAddr>,
+    ) {
+        let affected: Vec<(CallId, bool)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.state.tunnel() == Some(tunnel))
+            .map(|(id, c)| (*id, matches!(c.state, CallState::Established(_))))
+            .collect();
+        for (id, up) in affected {
+            let target = if was_setup && !up {
+                self.redirect_target(id, redirect, result.as_ref())
+            } else {
+                None
+            };
+            match target {
+                Some(to) => self.redirect(now, id, to, result.clone()),
+                None if result.is_none() && redirect.is_none() && !up => {
+                    // Lost a tie breaker, or the tunnel died before the call was up (a failed
+                    // LNS behind a virtual address): start again.
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.hops = c.hops.saturating_add(1);
+                        if c.hops > self.cfg.max_redirects {
+                            self.fail_call(id, None);
+                            continue;
                         }
                     }
+                    self.start_call(now, id);
                 }
+                None => self.fail_call(id, result.clone()),
             }
+        }
+    }
+
+    /// No ICRP in time (RFC 2661 5.8, 7.4.1): when the LNS acknowledges nothing the tunnel is given
+    /// up (its calls start again on a new one, bounded by `max_redirects`); otherwise the session
+    /// is cleared with CDN Result 10 and the call fails.
+    fn on_session_timer(&mut self, now: Instant, tid: u16, sid: u16) {
+        let Some(call) = self
+            .core
+            .session_mut(tid, sid)
+            .filter(|s| s.state == SessionState::WaitReply)
+            .map(|s| s.call)
+        else {
+            return;
+        };
+        let silent = self
+            .core
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.channel.in_flight() > 0);
+        if silent {
+            self.core.tunnel_dead(tid);
+            return;
+        }
+        let rc = self.core.setup_timed_out(now, tid, sid);
+        if let Some(id) = call {
+            self.fail_call(id, Some(rc));
         }
     }
 
@@ -556,146 +532,15 @@ impl Lac {
         })
     }
 
-    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
-        let sid = m.header.session_id;
-        let Some(mt) = m.message_type() else {
-            return;
-        };
-        let sref = SessionRef {
-            tunnel: tid,
-            session: sid,
-        };
-        match mt {
-            MessageType::ICRP => {
-                let Some(s) = self.core.session_mut(tid, sid) else {
-                    return;
-                };
-                if s.state != SessionState::WaitReply {
-                    return;
-                }
-                s.peer_id = m.assigned_session_id().unwrap_or(0);
-                let call = s.call;
-                let target = m.redirect_target(self.cfg.common.enterprise);
-                match (target, call) {
-                    (Some(to), Some(id)) if self.cfg.advertise_load_balance => {
-                        self.core.disconnect(
-                            now,
-                            tid,
-                            sid,
-                            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
-                        );
-                        self.redirect(now, id, to, None);
-                    }
-                    _ => {
-                        let seq = self.cfg.common.sequencing_required || m.sequencing_required();
-                        let peer_id = {
-                            let Some(s) = self.core.session_mut(tid, sid) else {
-                                return;
-                            };
-                            s.state = SessionState::Established;
-                            s.sequencing = seq;
-                            s.peer_id
-                        };
-                        self.core.timers.cancel(&Timer::Session(tid, sid));
-                        let framing = self.framing_type(tid, 1);
-                        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);
-                        if seq {
-                            iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
-                        }
-                        self.core.send_ctrl(now, tid, iccn);
-                        if let Some(id) = call {
-                            if let Some(c) = self.calls.get_mut(&id) {
-                                c.state = CallState::Up;
-                            }
-                        }
-                        let peer = self.core.tunnels.get(&tid).map(|t| t.peer);
-                        if let Some(peer) = peer {
-                            self.core.event(Event::SessionUp {
-                                session: sref,
-                                call: call.map(CallId),
-                                peer,
-                            });
-                        }
-                    }
-                }
-            }
-            MessageType::CDN => {
-                let Some(s) = self.core.remove_session(now, tid, sid) else {
-                    return;
-                };
-                let result = m.result_code().cloned().map(ResultCode::into_owned);
-                let Some(id) = s.call else {
-                    self.core.event(Event::SessionDown {
-                        session: Some(sref),
-                        call: None,
-                        result,
-                    });
-                    return;
-                };
-                let was_up = s.state == SessionState::Established;
-                let target = if was_up {
-                    None
-                } else {
-                    self.redirect_target(id, None, result.as_ref())
-                };
-                match target {
-                    Some(to) => self.redirect(now, id, to, result),
-                    None => {
-                        self.calls.remove(&id);
-                        self.core.event(Event::SessionDown {
-                            session: Some(sref),
-                            call: Some(CallId(id)),
-                            result,
-                        });
-                    }
-                }
-            }
-            MessageType::OCRQ => {
-                let peer_sid = m.assigned_session_id().unwrap_or(0);
-                let Some(sid) = self.core.alloc_session_id(tid, true) else {
-                    let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
-                    self.core
-                        .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
-                    return;
-                };
-                let mut s = Session::new(
-                    sid,
-                    peer_sid,
-                    SessionState::Established,
-                    m.call_serial_number().unwrap_or(0),
-                );
-                s.sequencing = self.cfg.common.sequencing_required;
-                if !self.core.add_session(tid, s, true) {
-                    return;
-                }
-                // RFC 2661 4.4.4: the OCCN's Framing Type is the call's: the one the OCRQ asked
-                // for, within the LNS's Framing Capabilities.
-                let asked = match m.get(super::wire::AvpType::FRAMING_TYPE) {
-                    Some(AvpValue::FramingType(v)) => *v,
-                    _ => 1,
-                };
-                let framing = self.framing_type(tid, asked);
-                self.core
-                    .send_ctrl(now, tid, ControlMessage::ocrp(0, peer_sid, sid));
-                self.core
-                    .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, framing));
-                let peer = self.core.tunnels.get(&tid).map(|t| t.peer);
-                if let Some(peer) = peer {
-                    self.core.event(Event::SessionUp {
-                        session: SessionRef {
-                            tunnel: tid,
-                            session: sid,
-                        },
-                        call: None,
-                        peer,
-                    });
-                }
-            }
-            // RFC 2661 6.13: WEN goes from the LAC to the LNS; one arriving here names no WAN
-            // errors of ours to report. The channel acknowledged it; it is ignored (the RFC
-            // gives the receiver no other duty).
-            MessageType::SLI => {
-                if let Some(AvpValue::Accm { send, receive }) = m.get(super::wire::AvpType::ACCM) {
+    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
+        let tid = sref.tunnel;
+        match m.message_type() {
+            Some(MessageType::ICRP) => self.on_icrp(now, sref, &m),
+            Some(MessageType::CDN) => self.on_cdn(now, sref, &m),
+            Some(MessageType::OCRQ) => self.on_ocrq(now, tid, &m),
+            // RFC 2661 6.14: SLI goes from the LNS to the LAC, with the ACCM to use.
+            Some(MessageType::SLI) => {
+                if let Some(AvpValue::Accm { send, receive }) = m.get(AvpType::ACCM) {
                     let (send_accm, receive_accm) = (*send, *receive);
                     self.core.event(Event::Sli {
                         session: sref,
@@ -704,7 +549,102 @@ impl Lac {
                     });
                 }
             }
+            // RFC 2661 6.13: WEN goes from the LAC to the LNS; one arriving here names no WAN
+            // errors of ours to report. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
             _ => {}
         }
+    }
+
+    /// ICRP (RFC 2661 7.4.1 wait-reply): with `RedirectTarget` (and redirects advertised) the
+    /// session is cleared (CDN Result 3) and the call goes to the target; otherwise ICCN is sent
+    /// and the call is established.
+    fn on_icrp(&mut self, now: Instant, sref: SessionRef, m: &ControlMessage<'static>) {
+        let (tid, sid) = (sref.tunnel, sref.session);
+        let Some(s) = self.core.session_mut(tid, sid) else {
+            return;
+        };
+        if s.state != SessionState::WaitReply {
+            return;
+        }
+        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
+        let call = s.call;
+        let target = m.redirect_target(self.cfg.common.enterprise);
+        if let (Some(to), Some(id), true) = (target, call, self.cfg.advertise_load_balance) {
+            let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
+            self.core.disconnect(now, tid, sid, rc);
+            self.redirect(now, id, to, None);
+            return;
+        }
+        let seq = self.cfg.common.sequencing_required || m.sequencing_required();
+        s.state = SessionState::Established;
+        s.sequencing = seq;
+        let peer_id = s.peer_header_id();
+        self.core.timers.cancel(&Timer::Session(tid, sid));
+        let framing = self.framing_type(tid, 1);
+        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);
+        if seq {
+            iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
+        }
+        self.core.send_ctrl(now, tid, iccn);
+        if let Some(id) = call {
+            self.set_state(id, CallState::Established(sref));
+        }
+        self.core.session_up(tid, sid, call);
+    }
+
+    /// CDN (RFC 2661 6.12): a call not yet up follows a redirecting result (Error 9, Error 7);
+    /// otherwise the session and its call end.
+    fn on_cdn(&mut self, now: Instant, sref: SessionRef, m: &ControlMessage<'static>) {
+        let Some((s, result)) = self.core.on_cdn(now, sref.tunnel, m) else {
+            return;
+        };
+        let Some(id) = s.call else {
+            self.core.session_down(Some(sref), None, result);
+            return;
+        };
+        let target = if s.state == SessionState::Established {
+            None
+        } else {
+            self.redirect_target(id, None, result.as_ref())
+        };
+        match target {
+            Some(to) => self.redirect(now, id, to, result),
+            None => {
+                self.calls.remove(&id);
+                self.core.session_down(Some(sref), Some(id), result);
+            }
+        }
+    }
+
+    /// OCRQ (RFC 2661 7.4.2, outgoing call at the LAC): OCRP and OCCN at once (the call is
+    /// placed locally), or CDN Result 4 when the session tables are full.
+    fn on_ocrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        let serial = m.call_serial_number().unwrap_or(0);
+        let sequencing = self.cfg.common.sequencing_required;
+        let Some(s) = self
+            .core
+            .new_session(tid, peer_sid, SessionState::Established, serial)
+        else {
+            let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+            self.core
+                .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+            return;
+        };
+        s.sequencing = sequencing;
+        let sid = s.local_id;
+        // RFC 2661 4.4.4: the OCCN's Framing Type is the call's: the one the OCRQ asked for,
+        // within the LNS's Framing Capabilities.
+        let asked = match m.get(AvpType::FRAMING_TYPE) {
+            Some(AvpValue::FramingType(v)) => *v,
+            _ => 1,
+        };
+        let framing = self.framing_type(tid, asked);
+        self.core
+            .send_ctrl(now, tid, ControlMessage::ocrp(0, peer_sid, sid));
+        self.core
+            .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, framing));
+        self.core.session_up(tid, sid, None);
     }
 }

@@ -32,12 +32,15 @@ use super::wire::avp::AvpValue;
 use super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
-use super::{CommandError, Config, ConfigError, Data, Event, InputError, SessionRef};
+use super::{
+    CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
+    Unexpected,
+};
 use crate::Transmit;
 use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// LNS configuration.
@@ -94,9 +97,6 @@ pub struct Lns {
     pending_redirects: usize,
     /// The table of pool LNSs (contact role).
     pub pool: LnsPool,
-    data: VecDeque<Data>,
-    /// PPP frames dropped because the data queue was full.
-    pub dropped_frames: u64,
     /// Liveness of the other virtual-LNS members, by real address (fed like the pool).
     member_up: Vec<(IpAddr, bool)>,
     monitor: Option<Monitor>,
@@ -116,15 +116,15 @@ impl Lns {
     pub fn new(cfg: LnsConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
         let monitor = match &cfg.health {
-            Some(h) => Some(Monitor::new(h.clone(), now).map_err(|_| ConfigError::Bad("health"))?),
+            Some(h) => Some(Monitor::new(h.clone(), now)?),
             None => None,
         };
         if cfg.redirect_hold > Duration::from_secs(86_400) {
-            return Err(ConfigError::Bad("redirect_hold"));
+            return Err(ConfigError::Invalid(ConfigField::RedirectHold));
         }
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
-                return Err(ConfigError::Bad("virtual_lns.me"));
+                return Err(ConfigError::Invalid(ConfigField::VirtualLnsMe));
             }
         }
         Ok(Lns {
@@ -139,8 +139,6 @@ impl Lns {
             load_percent: 0,
             accepting: true,
             pending_redirects: 0,
-            data: VecDeque::new(),
-            dropped_frames: 0,
             monitor,
         })
     }
@@ -233,15 +231,7 @@ impl Lns {
             .saturating_sub(self.pending_redirects)
     }
 
-    /// Tunnels (any state).
-    pub fn tunnel_count(&self) -> usize {
-        self.core.tunnel_count()
-    }
-
-    /// Counters (refusals sent and suppressed).
-    pub fn stats(&self) -> super::Stats {
-        self.core.stats
-    }
+    shared_endpoint_api!();
 
     /// Redirect records held.
     pub fn pending_redirects(&self) -> usize {
@@ -250,11 +240,7 @@ impl Lns {
 
     /// Sends a PPP frame on a session.
     pub fn send_ppp(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
-        if self.core.send_data(session.tunnel, session.session, frame) {
-            Ok(())
-        } else {
-            Err(CommandError::NoSession)
-        }
+        self.core.send_data(session, frame)
     }
 
     /// Hangs up a session (CDN).
@@ -307,16 +293,10 @@ impl Lns {
         };
         let sid = self
             .core
-            .alloc_session_id(tunnel, true)
-            .ok_or(CommandError::Full("sessions"))?;
-        let s = Session::new(sid, 0, SessionState::WaitOutgoingReply, 1);
-        if !self.core.add_session(tunnel, s, true) {
-            return Err(CommandError::Full("sessions"));
-        }
-        let deadline = now + self.core.setup_wait();
-        self.core
-            .timers
-            .insert(Timer::Session(tunnel, sid), deadline);
+            .new_session(tunnel, 0, SessionState::WaitOutgoingReply, 1)
+            .ok_or(CommandError::Full(Table::Sessions))?
+            .local_id;
+        self.core.arm_setup(now, tunnel, sid);
         let m = ControlMessage::ocrq(
             0,
             sid,
@@ -345,7 +325,7 @@ impl Lns {
         let peer = self
             .core
             .session_mut(session.tunnel, session.session)
-            .map(|s| s.peer_id)
+            .map(|s| s.peer_header_id())
             .ok_or(CommandError::NoSession)?;
         self.core.send_ctrl(
             now,
@@ -393,31 +373,16 @@ impl Lns {
             if let Some(m) = &mut self.monitor {
                 let r = m.handle_heartbeat(now, from, data);
                 self.sync_health();
-                return r.map_err(|_| InputError::Unexpected("heartbeat refused"));
+                return r.map_err(InputError::Health);
             }
-            return Err(InputError::Unexpected(
-                "heartbeat without health configured",
-            ));
+            return Err(InputError::Unexpected(Unexpected::Heartbeat));
         }
-        let max = self.cfg.common.max_data_queue;
-        let r = self.core.handle_datagram_queued(
-            now,
-            from,
-            to,
-            data,
-            &mut self.data,
-            max,
-            &mut self.dropped_frames,
-        );
-        self.process(now);
-        self.core.finish(now);
-        r
+        self.l2tp_input(now, from, to, data)
     }
 
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-        self.process(now);
+        self.l2tp_timeout(now);
         if self
             .monitor
             .as_ref()
@@ -441,18 +406,6 @@ impl Lns {
             .or_else(|| self.monitor.as_mut().and_then(Monitor::poll_transmit))
     }
 
-    /// Next event.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.core.events.pop_front()
-    }
-
-    /// Next PPP frame received.
-    #[must_use]
-    pub fn poll_data(&mut self) -> Option<Data> {
-        self.data.pop_front()
-    }
-
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -472,64 +425,62 @@ impl Lns {
                     tunnel, sessions, ..
                 } => {
                     for s in sessions {
-                        if s.state == SessionState::Redirected {
-                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
-                        } else if s.state == SessionState::Established {
-                            self.core.event(Event::SessionDown {
-                                session: Some(SessionRef {
-                                    tunnel,
-                                    session: s.local_id,
-                                }),
-                                call: None,
-                                result: None,
-                            });
+                        if s.state == SessionState::Established {
+                            self.session_gone(tunnel, &s, None);
+                        } else {
+                            self.forget_redirect(&s);
                         }
                     }
                 }
-                Up::SessionMsg { tunnel, msg } => self.session_msg(now, tunnel, msg),
+                Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
                     session,
                     result,
-                } => {
-                    if session.state == SessionState::Redirected {
-                        self.pending_redirects = self.pending_redirects.saturating_sub(1);
-                    } else {
-                        self.core.event(Event::SessionDown {
-                            session: Some(SessionRef {
-                                tunnel,
-                                session: session.local_id,
-                            }),
-                            call: None,
-                            result: Some(result),
-                        });
-                    }
-                }
+                } => self.session_gone(tunnel, &session, Some(result)),
                 Up::SessionTimer(tid, sid) => {
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
                         Some(SessionState::Redirected) => {
-                            self.core.remove_session(now, tid, sid);
-                            self.pending_redirects = self.pending_redirects.saturating_sub(1);
+                            if let Some(s) = self.core.remove_session(now, tid, sid) {
+                                self.forget_redirect(&s);
+                            }
                         }
                         Some(SessionState::Established) | None => {}
                         Some(_) => {
                             // Set-up did not complete in time.
-                            let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
-                            self.core.disconnect(now, tid, sid, rc.clone());
-                            self.core.event(Event::SessionDown {
-                                session: Some(SessionRef {
-                                    tunnel: tid,
-                                    session: sid,
-                                }),
-                                call: None,
-                                result: Some(rc),
+                            let rc = self.core.setup_timed_out(now, tid, sid);
+                            let session = Some(SessionRef {
+                                tunnel: tid,
+                                session: sid,
                             });
+                            self.core.session_down(session, None, Some(rc));
                         }
                     }
                 }
             }
         }
+    }
+
+    /// A redirect record ends (the LAC's CDN, its timer, or its tunnel went).
+    fn forget_redirect(&mut self, s: &Session) {
+        if s.state == SessionState::Redirected {
+            self.pending_redirects = self.pending_redirects.saturating_sub(1);
+        }
+    }
+
+    /// Session `s` of `tunnel` is gone (already removed): a redirect record is forgotten, any
+    /// other session reported down with `result`.
+    fn session_gone(&mut self, tunnel: u16, s: &Session, result: Option<ResultCode<'static>>) {
+        if s.state == SessionState::Redirected {
+            self.forget_redirect(s);
+            return;
+        }
+        let session = Some(SessionRef {
+            tunnel,
+            session: s.local_id,
+        });
+        self.core.session_down(session, None, result);
     }
 
     fn on_sccrq(
@@ -596,126 +547,18 @@ impl Lns {
         let _ = self.core.accept_tunnel(now, from, to, msg);
     }
 
-    fn refuse_session(
-        &mut self,
-        now: Instant,
-        tid: u16,
-        peer_sid: u16,
-        rc: ResultCode<'static>,
-        peer: SocketAddr,
-    ) {
-        self.core
-            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc.clone()));
-        self.core.event(Event::Refused { peer, result: rc });
-    }
-
-    fn session_msg(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
-        let sid = m.header.session_id;
-        let Some(mt) = m.message_type() else {
-            return;
-        };
-        let Some((peer, local, tunnel_lbc)) = self
-            .core
-            .tunnels
-            .get(&tid)
-            .map(|t| (t.peer, t.local, t.peer_load_balance_capable))
-        else {
-            return;
-        };
-        let sref = SessionRef {
-            tunnel: tid,
-            session: sid,
-        };
-        match mt {
-            MessageType::ICRQ => {
-                let peer_sid = m.assigned_session_id().unwrap_or(0);
-                let serial = m.call_serial_number().unwrap_or(0);
-                // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
-                // session is a protocol error we ignore.
-                if self
-                    .core
-                    .tunnels
-                    .get(&tid)
-                    .is_some_and(|t| t.sessions.values().any(|s| s.peer_id == peer_sid))
-                {
-                    return;
-                }
-                let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
-                if self.can_serve(Some(tid)) {
-                    let Some(sid) = self.core.alloc_session_id(tid, true) else {
-                        let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
-                        self.refuse_session(now, tid, peer_sid, rc, peer);
-                        return;
-                    };
-                    let mut s = Session::new(sid, peer_sid, SessionState::WaitConnect, serial);
-                    s.load_balance_capable = lbc;
-                    s.sequencing = self.cfg.common.sequencing_required;
-                    if self.core.add_session(tid, s, true) {
-                        let deadline = now + self.core.setup_wait();
-                        self.core.timers.insert(Timer::Session(tid, sid), deadline);
-                        let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
-                        if self.cfg.common.sequencing_required {
-                            icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
-                        }
-                        self.core.send_ctrl(now, tid, icrp);
-                    }
-                    return;
-                }
-                if lbc {
-                    if self.pending_redirects < self.cfg.max_pending_redirects {
-                        if let Some(target) = self.select(peer, local) {
-                            if let Some(sid) = self.core.alloc_session_id(tid, false) {
-                                let s =
-                                    Session::new(sid, peer_sid, SessionState::Redirected, serial);
-                                if self.core.add_session(tid, s, false) {
-                                    self.pending_redirects += 1;
-                                    self.core.timers.insert(
-                                        Timer::Session(tid, sid),
-                                        now + self.cfg.redirect_hold,
-                                    );
-                                    let icrp = ControlMessage::icrp(0, peer_sid, sid).with(
-                                        Avp::optional(AvpValue::RedirectTarget {
-                                            vendor: self.cfg.common.enterprise,
-                                            addr: target,
-                                        }),
-                                    );
-                                    self.core.send_ctrl(now, tid, icrp);
-                                    self.core.event(Event::RedirectIssued {
-                                        peer,
-                                        to: target,
-                                        vendor_avp: true,
-                                    });
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                } else if self.cfg.standard_redirect {
-                    if let Some(target) = self.select(peer, local) {
-                        let rc = ResultCode::try_another_directed(
-                            ResultCodeValue::CDN_GENERAL_ERROR,
-                            &[target],
-                        );
-                        self.core
-                            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
-                        self.core.event(Event::RedirectIssued {
-                            peer,
-                            to: target,
-                            vendor_avp: false,
-                        });
-                        return;
-                    }
-                }
-                let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
-                self.refuse_session(now, tid, peer_sid, rc, peer);
-            }
-            MessageType::ICCN | MessageType::OCCN => {
+    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
+        let tid = sref.tunnel;
+        match m.message_type() {
+            Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),
+            Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {
+                // RFC 2661 7.4.2 wait-connect, 7.5.1 wait-cs-answer: the call is up.
                 let want = if mt == MessageType::ICCN {
                     SessionState::WaitConnect
                 } else {
                     SessionState::WaitOutgoingConnect
                 };
-                let Some(s) = self.core.session_mut(tid, sid) else {
+                let Some(s) = self.core.session_mut(tid, sref.session) else {
                     return;
                 };
                 if s.state != want {
@@ -725,37 +568,24 @@ impl Lns {
                 if m.sequencing_required() {
                     s.sequencing = true;
                 }
-                self.core.timers.cancel(&Timer::Session(tid, sid));
-                self.core.event(Event::SessionUp {
-                    session: sref,
-                    call: None,
-                    peer,
-                });
+                self.core.timers.cancel(&Timer::Session(tid, sref.session));
+                self.core.session_up(tid, sref.session, None);
             }
-            MessageType::OCRP => {
-                if let Some(s) = self.core.session_mut(tid, sid) {
+            Some(MessageType::OCRP) => {
+                if let Some(s) = self.core.session_mut(tid, sref.session) {
                     if s.state == SessionState::WaitOutgoingReply {
-                        s.peer_id = m.assigned_session_id().unwrap_or(0);
+                        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
                         s.state = SessionState::WaitOutgoingConnect;
                     }
                 }
             }
-            MessageType::CDN => {
-                let Some(s) = self.core.remove_session(now, tid, sid) else {
-                    return;
-                };
-                if s.state == SessionState::Redirected {
-                    self.pending_redirects = self.pending_redirects.saturating_sub(1);
-                    return;
+            Some(MessageType::CDN) => {
+                if let Some((s, result)) = self.core.on_cdn(now, tid, &m) {
+                    self.session_gone(tid, &s, result);
                 }
-                let result = m.result_code().cloned().map(ResultCode::into_owned);
-                self.core.event(Event::SessionDown {
-                    session: Some(sref),
-                    call: None,
-                    result,
-                });
             }
-            MessageType::WEN => {
+            // RFC 2661 6.13: WEN goes from the LAC to the LNS, with the LAC's error counters.
+            Some(MessageType::WEN) => {
                 if let Some(AvpValue::CallErrors(e)) = m.get(AvpType::CALL_ERRORS) {
                     let errors = *e;
                     self.core.event(Event::Wen {
@@ -769,5 +599,135 @@ impl Lns {
             // gives the receiver no other duty).
             _ => {}
         }
+    }
+
+    /// ICRQ (RFC 2661 7.4.2 idle, claim 2): served here when admission allows; else redirected
+    /// (`RedirectTarget` in ICRP to a LAC that said `LoadBalanceCapable`, claim 4; CDN Result 2 /
+    /// Error 9 with `standard_redirect`, claim 7); else CDN Result 4.
+    fn on_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
+        let Some((peer, tunnel_lbc)) = self
+            .core
+            .tunnels
+            .get(&tid)
+            .map(|t| (t.peer, t.peer_load_balance_capable))
+        else {
+            return;
+        };
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
+        // session is a protocol error we ignore.
+        if self
+            .core
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.sessions.values().any(|s| s.peer_header_id() == peer_sid))
+        {
+            return;
+        }
+        let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
+        let served = if self.can_serve(Some(tid)) {
+            self.serve_icrq(now, tid, m, lbc)
+        } else if lbc {
+            self.redirect_icrq(now, tid, m)
+        } else if self.cfg.standard_redirect {
+            self.redirect_icrq_standard(now, tid, peer_sid)
+        } else {
+            false
+        };
+        if !served {
+            let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+            self.core
+                .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc.clone()));
+            self.core.event(Event::Refused { peer, result: rc });
+        }
+    }
+
+    /// Takes an ICRQ: session in wait-connect, ICRP sent. `false` when no session can be had.
+    fn serve_icrq(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+        lbc: bool,
+    ) -> bool {
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        let serial = m.call_serial_number().unwrap_or(0);
+        let sequencing = self.cfg.common.sequencing_required;
+        let Some(s) = self
+            .core
+            .new_session(tid, peer_sid, SessionState::WaitConnect, serial)
+        else {
+            return false;
+        };
+        s.load_balance_capable = lbc;
+        s.sequencing = sequencing;
+        let sid = s.local_id;
+        self.core.arm_setup(now, tid, sid);
+        let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
+        if sequencing {
+            icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
+        }
+        self.core.send_ctrl(now, tid, icrp);
+        true
+    }
+
+    /// Redirects an ICRQ with `RedirectTarget` in ICRP (claim 4), keeping a redirect record until
+    /// the LAC's CDN or [`LnsConfig::redirect_hold`]. `false` when the records are full, no pool
+    /// LNS is available, or no Session ID is free.
+    fn redirect_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) -> bool {
+        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return false;
+        };
+        if self.pending_redirects >= self.cfg.max_pending_redirects {
+            return false;
+        }
+        let Some(target) = self.select(peer, local) else {
+            return false;
+        };
+        let Some(sid) = self.core.alloc_session_id(tid, false) else {
+            return false;
+        };
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        let serial = m.call_serial_number().unwrap_or(0);
+        let s = Session::new(sid, peer_sid, SessionState::Redirected, serial);
+        if !self.core.add_session(tid, s, false) {
+            return false;
+        }
+        self.pending_redirects += 1;
+        self.core
+            .timers
+            .insert(Timer::Session(tid, sid), now + self.cfg.redirect_hold);
+        let icrp =
+            ControlMessage::icrp(0, peer_sid, sid).with(Avp::optional(AvpValue::RedirectTarget {
+                vendor: self.cfg.common.enterprise,
+                addr: target,
+            }));
+        self.core.send_ctrl(now, tid, icrp);
+        self.core.event(Event::RedirectIssued {
+            peer,
+            to: target,
+            vendor_avp: true,
+        });
+        true
+    }
+
+    /// Redirects an ICRQ with CDN Result 2 / Error 9 naming a pool LNS (claim 7; RFC 2661 4.4.2).
+    /// `false` when no pool LNS is available.
+    fn redirect_icrq_standard(&mut self, now: Instant, tid: u16, peer_sid: u16) -> bool {
+        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return false;
+        };
+        let Some(target) = self.select(peer, local) else {
+            return false;
+        };
+        let rc = ResultCode::try_another_directed(ResultCodeValue::CDN_GENERAL_ERROR, &[target]);
+        self.core
+            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+        self.core.event(Event::RedirectIssued {
+            peer,
+            to: target,
+            vendor_avp: false,
+        });
+        true
     }
 }

@@ -46,6 +46,55 @@
 //! assert_eq!(&lns.poll_data().unwrap().frame[..], b"\xff\x03\xc0\x21");
 //! ```
 
+/// The polls and counters the LAC and the LNS share over their tunnel engine (the crate's sans-IO
+/// contract), written once for both inside their `impl` blocks.
+macro_rules! shared_endpoint_api {
+    () => {
+        /// Next event (a bounded queue, [`crate::l2tp::Config::max_events`]).
+        #[must_use]
+        pub fn poll_event(&mut self) -> Option<crate::l2tp::Event> {
+            self.core.events.pop_front()
+        }
+
+        /// Next PPP frame received (a bounded queue, [`crate::l2tp::Config::max_data_queue`]).
+        #[must_use]
+        pub fn poll_data(&mut self) -> Option<crate::l2tp::Data> {
+            self.core.data.pop_front()
+        }
+
+        /// Counters ([`crate::l2tp::Stats`]).
+        pub fn stats(&self) -> crate::l2tp::Stats {
+            self.core.stats
+        }
+
+        /// Number of tunnels (any state).
+        pub fn tunnel_count(&self) -> usize {
+            self.core.tunnel_count()
+        }
+
+        /// An L2TP datagram through the tunnel engine, then what it hands up to the role, then
+        /// a ZLB acknowledging whatever no answer carried (RFC 2661 5.8).
+        fn l2tp_input(
+            &mut self,
+            now: std::time::Instant,
+            from: std::net::SocketAddr,
+            to: std::net::SocketAddr,
+            data: &[u8],
+        ) -> Result<(), crate::l2tp::InputError> {
+            let r = self.core.handle_datagram(now, from, to, data);
+            self.process(now);
+            self.core.finish(now);
+            r
+        }
+
+        /// The tunnel engine's due timers, then what they hand up to the role.
+        fn l2tp_timeout(&mut self, now: std::time::Instant) {
+            self.core.handle_timeout(now);
+            self.process(now);
+        }
+    };
+}
+
 pub mod channel;
 pub mod lac;
 pub mod lns;
@@ -246,13 +295,20 @@ pub struct Config {
     pub seed: Option<[u8; 32]>,
 }
 
-/// Counters of an L2TP endpoint ([`Lns::stats`], [`Lac::stats`]).
+/// Counters of an L2TP endpoint ([`Lns::stats`], [`Lac::stats`]); each saturates at `u64::MAX`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
-    /// Stateless refusals (StopCCN answering an SCCRQ, RFC 2661 5.7 / 6.4) sent.
+    /// Stateless refusals (StopCCN answering an SCCRQ without keeping a tunnel, RFC 2661 4.4.3,
+    /// 5.7, 6.4) sent.
     pub refusals_sent: u64,
     /// Stateless refusals not sent because [`Config::refusals`] was exhausted.
     pub refusals_suppressed: u64,
+    /// Received PPP frames (RFC 2661 5.8 data messages of an established session) dropped
+    /// because [`Config::max_data_queue`] frames were already waiting for `poll_data`.
+    pub dropped_frames: u64,
+    /// Events dropped because [`Config::max_events`] were already waiting for `poll_event`.
+    pub dropped_events: u64,
 }
 
 impl Default for Config {
@@ -286,6 +342,40 @@ impl Default for Config {
     }
 }
 
+/// A field of [`Config`], [`LacConfig`] or [`LnsConfig`], named in a [`ConfigError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// [`Config::hidden_pad_block`] (at most an AVP's largest value, RFC 2661 4.1).
+    HiddenPadBlock,
+    /// [`Config::host_name`] (1 to 512 octets).
+    HostName,
+    /// [`Config::receive_window`] (non-zero, RFC 2661 4.4.3).
+    ReceiveWindow,
+    /// [`Config::max_tunnels`] (1 to 65535: Tunnel IDs are 16 bits, RFC 2661 3.1).
+    MaxTunnels,
+    /// [`Config::max_sessions_per_tunnel`] (1 to 65535: Session IDs are 16 bits).
+    MaxSessionsPerTunnel,
+    /// [`Config::retransmit_initial`] (non-zero, at most `retransmit_cap`).
+    RetransmitInitial,
+    /// [`Config::retransmit_cap`] (at most an hour).
+    RetransmitCap,
+    /// [`Config::hello_interval`] (non-zero, at most a day).
+    HelloInterval,
+    /// [`Config::hold_period`] (at most a day).
+    HoldPeriod,
+    /// [`Config::session_setup_timeout`] (at most a day).
+    SessionSetupTimeout,
+    /// [`LacConfig::max_calls`] (non-zero).
+    MaxCalls,
+    /// [`LacConfig::idle_tunnel_timeout`] (at most a day).
+    IdleTunnelTimeout,
+    /// [`LnsConfig::redirect_hold`] (at most a day).
+    RedirectHold,
+    /// [`pool::VirtualLns::me`] (an index into its `members`).
+    VirtualLnsMe,
+}
+
 /// A configuration the endpoint cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -293,12 +383,45 @@ pub enum ConfigError {
     /// `challenge` or `hide_avps` without a secret.
     #[error("challenge or hidden AVPs need a secret")]
     NoSecret,
-    /// A bound is zero or out of range.
-    #[error("bad value for {0}")]
-    Bad(&'static str),
+    /// A field is zero or out of range.
+    #[error("invalid value for {0:?}")]
+    Invalid(ConfigField),
+    /// The health monitor ([`LnsConfig::health`]) refused its configuration.
+    #[error(transparent)]
+    Health(#[from] crate::health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
     #[error(transparent)]
     Entropy(#[from] crate::io::EntropyError),
+}
+
+/// A bounded table of an endpoint, named when it is full ([`InputError::Full`],
+/// [`CommandError::Full`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Table {
+    /// Tunnels ([`Config::max_tunnels`], [`Config::max_pending_tunnels`]) or free Tunnel IDs.
+    Tunnels,
+    /// Sessions ([`Config::max_sessions`], [`Config::max_sessions_per_tunnel`]).
+    Sessions,
+    /// The LAC's calls ([`LacConfig::max_calls`]).
+    Calls,
+}
+
+/// What was not expected ([`InputError::Unexpected`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unexpected {
+    /// A data message for a session not yet established (RFC 2661 7.4: data flows once
+    /// established).
+    DataBeforeEstablished,
+    /// An SCCRQ with Assigned Tunnel ID 0 (RFC 2661 4.4.3: the id is non-zero).
+    ZeroTunnelId,
+    /// An SCCRQ that lost the Tie Breaker to ours (RFC 2661 4.4.3): our request stands.
+    TieBreakerLost,
+    /// An SCCRQ whose Tie Breaker equals ours (RFC 2661 4.4.3): both requests are dropped.
+    TieBreakerEqual,
+    /// A heartbeat, but no health monitor is configured ([`LnsConfig::health`]).
+    Heartbeat,
 }
 
 /// Why a datagram was not accepted (state unchanged; a refusal may have been queued).
@@ -315,11 +438,14 @@ pub enum InputError {
     #[error("unknown session {0}")]
     UnknownSession(u16),
     /// Not expected in this state (answered as the RFC says, or ignored).
-    #[error("unexpected {0} in this state")]
-    Unexpected(&'static str),
+    #[error("unexpected in this state: {0:?}")]
+    Unexpected(Unexpected),
     /// Refused for lack of resources (answered with StopCCN/CDN where the RFC asks).
-    #[error("refused: {0} full")]
-    Full(&'static str),
+    #[error("refused: {0:?} full")]
+    Full(Table),
+    /// A heartbeat the health monitor refused.
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
     /// Authentication failed (StopCCN result 4 sent).
     #[error("authentication failed")]
     NotAuthorized,
@@ -358,8 +484,8 @@ pub enum InputError {
 #[non_exhaustive]
 pub enum CommandError {
     /// A table is full.
-    #[error("{0} full")]
-    Full(&'static str),
+    #[error("{0:?} full")]
+    Full(Table),
     /// No such session or call, or not established.
     #[error("no such established session")]
     NoSession,
@@ -370,38 +496,52 @@ pub enum CommandError {
 }
 
 impl Config {
+    /// Checks every field against its range (see [`ConfigField`]).
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if (self.challenge || self.hide_avps) && self.secret.is_none() {
             return Err(ConfigError::NoSecret);
         }
-        if self.hidden_pad_block > wire::avp::MAX_VALUE_LEN {
-            return Err(ConfigError::Bad("hidden_pad_block"));
-        }
-        if self.host_name.is_empty() || self.host_name.len() > 512 {
-            return Err(ConfigError::Bad("host_name"));
-        }
-        if self.receive_window == 0 || self.max_tunnels == 0 || self.max_tunnels > 65535 {
-            return Err(ConfigError::Bad("receive_window/max_tunnels"));
-        }
-        if self.max_sessions_per_tunnel == 0 || self.max_sessions_per_tunnel > 65535 {
-            return Err(ConfigError::Bad("max_sessions_per_tunnel"));
-        }
         let day = Duration::from_secs(86_400);
-        if self.retransmit_initial.is_zero()
-            || self.retransmit_initial > self.retransmit_cap
-            || self.retransmit_cap > Duration::from_secs(3600)
-        {
-            return Err(ConfigError::Bad("retransmit_initial/retransmit_cap"));
+        let ids = 1..=usize::from(u16::MAX);
+        let bad = [
+            (
+                self.hidden_pad_block > wire::avp::MAX_VALUE_LEN,
+                ConfigField::HiddenPadBlock,
+            ),
+            (
+                self.host_name.is_empty() || self.host_name.len() > 512,
+                ConfigField::HostName,
+            ),
+            (self.receive_window == 0, ConfigField::ReceiveWindow),
+            (!ids.contains(&self.max_tunnels), ConfigField::MaxTunnels),
+            (
+                !ids.contains(&self.max_sessions_per_tunnel),
+                ConfigField::MaxSessionsPerTunnel,
+            ),
+            (
+                self.retransmit_initial.is_zero() || self.retransmit_initial > self.retransmit_cap,
+                ConfigField::RetransmitInitial,
+            ),
+            (
+                self.retransmit_cap > Duration::from_secs(3600),
+                ConfigField::RetransmitCap,
+            ),
+            (
+                self.hello_interval.is_zero() || self.hello_interval > day,
+                ConfigField::HelloInterval,
+            ),
+            (self.hold_period > day, ConfigField::HoldPeriod),
+            (
+                self.session_setup_timeout > day,
+                ConfigField::SessionSetupTimeout,
+            ),
+        ];
+        match bad.into_iter().find(|(b, _)| *b) {
+            Some((_, field)) => Err(ConfigError::Invalid(field)),
+            None => Ok(()),
         }
-        if self.hello_interval.is_zero()
-            || self.hello_interval > day
-            || self.hold_period > day
-            || self.session_setup_timeout > day
-        {
-            return Err(ConfigError::Bad(
-                "hello_interval/hold_period/session_setup_timeout",
-            ));
-        }
-        Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 
 use super::wire::DataMessage;
 use std::borrow::Cow;
+use std::num::NonZeroU16;
 
 /// Where a session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +27,9 @@ pub enum SessionState {
 pub struct Session {
     /// Our Session ID (the peer puts it in headers).
     pub local_id: u16,
-    /// The peer's Session ID (0 until assigned).
-    pub peer_id: u16,
+    /// The peer's Session ID, once its Assigned Session ID AVP arrived (RFC 2661 4.4.4: the id
+    /// is non-zero).
+    pub peer_id: Option<NonZeroU16>,
     /// State.
     pub state: SessionState,
     /// Call Serial Number.
@@ -41,15 +43,15 @@ pub struct Session {
     /// Next data Ns expected.
     pub data_nr: u16,
     /// The LAC's call handle, if any.
-    pub call: Option<u64>,
+    pub call: Option<super::CallId>,
 }
 
 impl Session {
-    /// A new session.
+    /// A new session; `peer_id` 0 while the peer has not assigned its Session ID.
     pub fn new(local_id: u16, peer_id: u16, state: SessionState, serial: u32) -> Self {
         Session {
             local_id,
-            peer_id,
+            peer_id: NonZeroU16::new(peer_id),
             state,
             serial,
             sequencing: false,
@@ -60,9 +62,15 @@ impl Session {
         }
     }
 
+    /// The Session ID for headers to the peer: its assigned id, or 0 while it has none (RFC 2661
+    /// 3.1: a message for a session whose peer id is not yet known carries Session ID 0).
+    pub fn peer_header_id(&self) -> u16 {
+        self.peer_id.map_or(0, NonZeroU16::get)
+    }
+
     /// Builds the data message for `frame` to the peer (sequenced when required).
     pub fn data_message<'a>(&mut self, peer_tunnel: u16, frame: &'a [u8]) -> DataMessage<'a> {
-        let mut d = DataMessage::new(peer_tunnel, self.peer_id, Cow::Borrowed(frame));
+        let mut d = DataMessage::new(peer_tunnel, self.peer_header_id(), Cow::Borrowed(frame));
         if self.sequencing {
             d.header.sequence = Some((self.data_ns, self.data_nr));
             self.data_ns = self.data_ns.wrapping_add(1);

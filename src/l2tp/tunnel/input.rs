@@ -1,0 +1,263 @@
+//! Received datagrams: data messages to their session, control messages through the tunnel's
+//! channel to the tunnel machine (RFC 2661 7.2) or up to the role; StopCCN and the clearing of a
+//! tunnel or a session that sent what cannot be taken (RFC 2661 4.1, 4.4.1, 5.7).
+
+use super::super::session::{Session, SessionState};
+use super::super::wire::{
+    ControlMessage, DataMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
+};
+use super::super::{Data, Event, InputError, SessionRef, Unexpected};
+use super::{Core, Timer, TunnelState, Up, refusal};
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
+use std::time::Instant;
+
+impl Core {
+    /// Parses and dispatches one datagram. PPP frames go to the data queue (at most
+    /// [`super::super::Config::max_data_queue`]; beyond, dropped and counted in
+    /// [`super::super::Stats::dropped_frames`]).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let c = match Message::parse_with(data, &self.parse_opts())? {
+            Message::Data(d) => return self.on_data(now, from, &d),
+            Message::Control(c) => c.into_owned(),
+        };
+        let tid = c.header.tunnel_id;
+        if tid == 0 {
+            if c.message_type() != Some(MessageType::SCCRQ) {
+                return Err(InputError::UnknownTunnel(0));
+            }
+            return self.on_sccrq(now, from, to, c);
+        }
+        let t = self
+            .tunnels
+            .get(&tid)
+            .ok_or(InputError::UnknownTunnel(tid))?;
+        if t.peer.ip() != from.ip() {
+            return Err(InputError::UnknownTunnel(tid));
+        }
+        self.deliver(now, tid, c);
+        Ok(())
+    }
+
+    /// A data message: its PPP frame is queued when its session is established and its
+    /// sequence number is not stale (RFC 2661 5.8).
+    fn on_data(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        d: &DataMessage<'_>,
+    ) -> Result<(), InputError> {
+        let tid = d.header.tunnel_id;
+        let sid = d.header.session_id;
+        let t = self
+            .tunnels
+            .get_mut(&tid)
+            .ok_or(InputError::UnknownTunnel(tid))?;
+        if t.peer != from {
+            return Err(InputError::UnknownTunnel(tid));
+        }
+        // RFC 2661 6.5: any message received on the tunnel, data included, defers HELLO.
+        t.last_rx = now;
+        let s = t
+            .sessions
+            .get_mut(&sid)
+            .ok_or(InputError::UnknownSession(sid))?;
+        if s.state != SessionState::Established {
+            return Err(InputError::Unexpected(Unexpected::DataBeforeEstablished));
+        }
+        if !s.accept_data(d.header.sequence) {
+            return Ok(());
+        }
+        if self.data.len() < self.cfg.max_data_queue {
+            self.data.push_back(Data {
+                session: SessionRef {
+                    tunnel: tid,
+                    session: sid,
+                },
+                call: s.call,
+                frame: Bytes::copy_from_slice(&d.payload),
+            });
+        } else {
+            self.stats.dropped_frames = self.stats.dropped_frames.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// A control message for tunnel `tid` through its channel (which acknowledges and orders).
+    pub(super) fn deliver(&mut self, now: Instant, tid: u16, c: ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let delivered = t.channel.receive(now, c);
+        if !self.dirty.contains(&tid) {
+            self.dirty.push(tid);
+        }
+        // RFC 2661 6.5: HELLO is due only after `hello_interval` with nothing received on the
+        // tunnel; a ZLB or a duplicate is a message received too.
+        t.last_rx = now;
+        for m in delivered {
+            self.on_message(now, tid, m);
+        }
+        self.flush(now, tid);
+    }
+
+    /// One in-order control message of tunnel `tid`.
+    fn on_message(&mut self, now: Instant, tid: u16, m: ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let Some(mt) = m.message_type() else {
+            return;
+        };
+        if t.state == TunnelState::Closing {
+            // Held only to acknowledge.
+            return;
+        }
+        if mt == MessageType::SCCRP && t.state == TunnelState::WaitCtlReply && t.peer_id.is_none() {
+            // RFC 2661 4.4.3: from now on every header to the peer carries its Assigned Tunnel ID,
+            // a StopCCN refusing this SCCRP included.
+            if let Some(id) = m.assigned_tunnel_id().filter(|&id| id != 0) {
+                t.learn_peer_id(id);
+            }
+        }
+        let established = t.state == TunnelState::Established;
+        if mt.name().is_none() {
+            // RFC 2661 4.4.1: an unknown message type with M=1 in its Message Type AVP clears the
+            // tunnel; with M=0 the message is ignored (the channel acknowledged it).
+            if m.avps.first().is_some_and(|a| a.mandatory) {
+                let rc = ResultCode::with_error(
+                    ResultCodeValue(2),
+                    ErrorCode::UNKNOWN_MANDATORY_AVP,
+                    Cow::Owned(format!("unknown message type {}", mt.0).into_bytes()),
+                );
+                self.close_tunnel(now, tid, rc);
+            }
+            return;
+        }
+        if let Some((rc, _)) = refusal(&m) {
+            if mt.is_tunnel_message() {
+                self.close_tunnel(now, tid, rc);
+            } else {
+                self.refuse_session_message(now, tid, &m, rc);
+            }
+            return;
+        }
+        match mt {
+            MessageType::SCCRP => self.on_sccrp(now, tid, &m),
+            MessageType::SCCCN => self.on_scccn(now, tid, &m),
+            MessageType::STOPCCN => {
+                let result = m.result_code().cloned().map(ResultCode::into_owned);
+                let redirect = m.redirect_target(self.cfg.enterprise);
+                if let Some(t) = self.tunnels.get_mut(&tid) {
+                    if t.peer_id.is_none() {
+                        // A refusal of our SCCRQ: learn the id to acknowledge it.
+                        t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
+                    }
+                }
+                self.enter_closing(now, tid, result, redirect);
+            }
+            MessageType::HELLO | MessageType::SCCRQ => {}
+            _ if established => self.ups.push_back(Up::SessionMsg {
+                session: SessionRef {
+                    tunnel: tid,
+                    session: m.header.session_id,
+                },
+                msg: m,
+            }),
+            _ => {}
+        }
+    }
+
+    /// Tunnel `tid` enters the closing state (RFC 2661 5.7: StopCCN sent or received): its
+    /// sessions go down, HELLO and the idle timer stop, and it is held for the hold period to
+    /// acknowledge the peer's retransmissions. Returns the peer's Tunnel ID (`None` if the tunnel
+    /// is unknown or already closing).
+    fn enter_closing(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        result: Option<ResultCode<'static>>,
+        redirect: Option<IpAddr>,
+    ) -> Option<u16> {
+        let t = self.tunnels.get_mut(&tid)?;
+        if t.state == TunnelState::Closing {
+            return None;
+        }
+        let was_setup = t.state != TunnelState::Established;
+        t.state = TunnelState::Closing;
+        t.stop_result = result.clone();
+        let (peer, peer_id) = (t.peer, t.peer_header_id());
+        let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+        self.pending_tunnels.remove(&tid);
+        self.session_count = self.session_count.saturating_sub(sessions.len());
+        self.timers.cancel(&Timer::Hello(tid));
+        self.timers.cancel(&Timer::Idle(tid));
+        self.timers
+            .insert(Timer::Hold(tid), now + self.cfg.hold_period);
+        self.event(Event::TunnelDown {
+            tunnel: tid,
+            peer,
+            result: result.clone(),
+        });
+        self.ups.push_back(Up::TunnelClosed {
+            tunnel: tid,
+            was_setup,
+            result,
+            redirect,
+            sessions,
+        });
+        Some(peer_id)
+    }
+
+    /// Sends StopCCN on `tid` and holds the tunnel for the hold period. Its sessions go down.
+    pub fn close_tunnel(&mut self, now: Instant, tid: u16, result: ResultCode<'static>) {
+        if let Some(peer_id) = self.enter_closing(now, tid, Some(result.clone()), None) {
+            self.send_ctrl(now, tid, ControlMessage::stopccn(peer_id, tid, result));
+        }
+    }
+
+    /// Clears the session a session message belongs to with CDN `result` (RFC 2661 4.1). The CDN
+    /// goes to the peer's Session ID, learnt from this message when it assigns it (ICRP, OCRP). A
+    /// call request (ICRQ, OCRQ) is refused with a CDN to the Assigned Session ID it carries; a
+    /// message that names no session we can answer clears the tunnel (RFC 2661 7.1).
+    fn refuse_session_message(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+        result: ResultCode<'static>,
+    ) {
+        let sid = m.header.session_id;
+        let assigned = m.assigned_session_id().filter(|&id| id != 0);
+        if let Some(s) = self.session_mut(tid, sid) {
+            if s.peer_id.is_none() {
+                s.peer_id = assigned.and_then(NonZeroU16::new);
+            }
+            if let Some(session) = self.remove_session(now, tid, sid) {
+                let cdn = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
+                self.send_ctrl(now, tid, cdn);
+                self.ups.push_back(Up::SessionRefused {
+                    tunnel: tid,
+                    session,
+                    result,
+                });
+            }
+        } else if sid == 0 {
+            match assigned {
+                Some(peer_sid) => {
+                    self.send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, result));
+                }
+                None => self.close_tunnel(now, tid, result),
+            }
+        }
+        // A message for a session we no longer have: acknowledged, nothing to clear.
+    }
+}

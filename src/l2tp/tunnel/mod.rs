@@ -1,0 +1,612 @@
+//! The tunnel state machine (RFC 2661 section 7.2) and the machinery both endpoints share:
+//! tunnels by id, their control channels, their sessions, one [`TimerQueue`] for every timer.
+//!
+//! Tunnel establishment: SCCRQ / SCCRP / SCCCN, with the Tie Breaker (RFC 2661 4.4.3: when both
+//! sides open a tunnel to each other at once the request with the lower Tie Breaker survives and
+//! the other side silently drops its own; on equal values both drop theirs; a request without a
+//! Tie Breaker loses to one with it),
+//! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
+//! AVPs when configured, HELLO after `hello_interval` without any message (control, ZLB or data)
+//! from the peer on the tunnel (RFC 2661 5.5, 6.5), StopCCN with
+//! a Result Code, and a hold period after StopCCN during which the closed tunnel still
+//! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
+//! tunnel at least until the StopCCN is acknowledged or its retransmissions run out). On a LAC, an
+//! established tunnel left without sessions is closed after the idle timeout (StopCCN Result 1).
+//!
+//! Every control message the channel takes is acknowledged; one the machines cannot take is
+//! answered in protocol terms (`refusal`): an SCCRQ or SCCRP of a Protocol Version other than 1.0
+//! with Result 5, the Error Code naming 1.0 (RFC 2661 4.4.2, 4.4.3); an unrecognised AVP with M=1
+//! (RFC 2661 4.1) with
+//! Result 2 / Error 8, a missing required AVP (RFC 2661 section 6) with Result 2 / Error 6, an
+//! Assigned Tunnel/Session ID of 0 with Result 2 / Error 3; in a tunnel message by clearing the
+//! tunnel (StopCCN; to an SCCRQ statelessly, no tunnel kept), in a session message by clearing the
+//! session (CDN; the tunnel stays). An unknown message type with M=1 in its Message Type AVP clears
+//! the tunnel (StopCCN Result 2 / Error 8, RFC 2661 4.4.1); with M=0 it is ignored. StopCCN and
+//! CDN are honoured whatever they carry (they clear what a refusal would). Headers carry the
+//! peer's Tunnel and Session IDs as soon as they are known, refusals of the assigning message
+//! included (RFC 2661 3.1, 4.4.3, 4.4.4).
+
+mod establish;
+mod input;
+mod refusal;
+mod timers;
+
+pub(crate) use refusal::refusal;
+
+use super::channel::{Channel, ChannelConfig};
+use super::session::{Session, SessionState};
+use super::wire::avp::AvpValue;
+use super::wire::{Avp, AvpType, ControlMessage, ParseOptions, ResultCode, ResultCodeValue};
+use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionRef};
+use crate::io::TokenBucket;
+use crate::{Rng, TimerQueue, Transmit};
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
+use std::time::Instant;
+
+/// A hasher for the endpoint's own 16-bit ids (tunnel and session ids it chose at random): a
+/// multiplicative mix, much cheaper than SipHash. Never used for keys a peer chooses.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by our own ids.
+pub type IdMap<V> = HashMap<u16, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Where a tunnel stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
+    /// SCCRQ sent, waiting for SCCRP.
+    WaitCtlReply,
+    /// SCCRP sent, waiting for SCCCN.
+    WaitCtlConn,
+    /// Established.
+    Established,
+    /// StopCCN sent or received: kept for the hold period, then removed.
+    Closing,
+}
+
+/// One tunnel.
+#[derive(Debug)]
+pub struct Tunnel {
+    /// Our Tunnel ID.
+    pub local_id: u16,
+    /// The peer's Tunnel ID, once its Assigned Tunnel ID AVP arrived (RFC 2661 4.4.3: the id is
+    /// non-zero).
+    pub peer_id: Option<NonZeroU16>,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Our address the peer talks to.
+    pub local: Option<SocketAddr>,
+    /// State.
+    pub state: TunnelState,
+    /// The control channel.
+    pub channel: Channel,
+    /// Sessions by our Session ID.
+    pub sessions: IdMap<Session>,
+    /// Challenge we sent, to check the peer's response.
+    pub our_challenge: Option<[u8; 16]>,
+    /// Our Tie Breaker (initiator).
+    pub tie_breaker: Option<u64>,
+    /// The peer said in SCCRQ it can be redirected.
+    pub peer_load_balance_capable: bool,
+    /// We asked for the tunnel with LoadBalanceCapable (LAC).
+    pub requested_with_lbc: bool,
+    /// The Framing Capabilities the peer advertised in its SCCRQ or SCCRP (RFC 2661 4.4.3: bit
+    /// value 1 synchronous, 2 asynchronous; 0 until known). Framing Types we send are chosen
+    /// among them (`type_within`).
+    pub peer_framing_capabilities: u32,
+    /// The Bearer Capabilities the peer advertised (RFC 2661 4.4.3: bit value 1 digital, 2
+    /// analog, for outgoing calls), `None` when it sent none.
+    pub peer_bearer_capabilities: Option<u32>,
+    /// StopCCN result received or sent.
+    pub stop_result: Option<ResultCode<'static>>,
+    /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
+    /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
+    pub last_rx: Instant,
+}
+
+impl Tunnel {
+    /// The Tunnel ID for headers to the peer: its assigned id, or 0 while it has none (RFC 2661
+    /// 3.1, 4.4.3).
+    pub fn peer_header_id(&self) -> u16 {
+        self.peer_id.map_or(0, NonZeroU16::get)
+    }
+
+    /// The peer's Tunnel ID is `id` (0: still unknown), for this tunnel and its channel.
+    fn learn_peer_id(&mut self, id: u16) {
+        self.peer_id = NonZeroU16::new(id);
+        self.channel.set_peer_tunnel_id(id);
+    }
+}
+
+/// The Framing Capabilities and Bearer Capabilities an SCCRQ or SCCRP advertises (RFC 2661
+/// 4.4.3; Framing Capabilities is required there, 0 if missing).
+fn advertised_capabilities(m: &ControlMessage<'_>) -> (u32, Option<u32>) {
+    let framing = match m.get(AvpType::FRAMING_CAPABILITIES) {
+        Some(AvpValue::FramingCapabilities(v)) => *v,
+        _ => 0,
+    };
+    let bearer = match m.get(AvpType::BEARER_CAPABILITIES) {
+        Some(AvpValue::BearerCapabilities(v)) => Some(*v),
+        _ => None,
+    };
+    (framing, bearer)
+}
+
+/// A Bearer Type or Framing Type for a call that falls within the peer's capabilities `caps`
+/// (RFC 2661 4.4.3 Bearer / Framing Capabilities, 4.4.4 Bearer / Framing Type: bit value 1 is
+/// digital bearer or synchronous framing, 2 analog bearer or asynchronous framing). `preferred`
+/// (what the call asks for) if the peer supports it, else the other type the peer supports;
+/// `None` when the peer supports neither.
+pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
+    [preferred, 1, 2]
+        .into_iter()
+        .find(|&t| (t == 1 || t == 2) && caps & t != 0)
+}
+
+/// Timer keys of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Retransmission of a tunnel's control channel.
+    Channel(u16),
+    /// HELLO keepalive.
+    Hello(u16),
+    /// End of the hold period of a closed tunnel.
+    Hold(u16),
+    /// A tunnel without sessions is closed when this fires (LAC's `idle_tunnel_timeout`).
+    Idle(u16),
+    /// A per-session timer (redirect hold on the contact LNS).
+    Session(u16, u16),
+}
+
+/// What the tunnel layer hands up to the role (LAC or LNS).
+#[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Up {
+    /// A new SCCRQ (not a retransmission) from `from`: the role accepts or refuses it.
+    Sccrq {
+        from: SocketAddr,
+        to: SocketAddr,
+        msg: ControlMessage<'static>,
+    },
+    TunnelUp(u16),
+    /// The tunnel failed or was stopped; its sessions are listed (already removed).
+    TunnelClosed {
+        tunnel: u16,
+        was_setup: bool,
+        result: Option<ResultCode<'static>>,
+        redirect: Option<IpAddr>,
+        sessions: Vec<Session>,
+    },
+    /// A session-level control message, in order, for the session its header names.
+    SessionMsg {
+        session: SessionRef,
+        msg: ControlMessage<'static>,
+    },
+    SessionTimer(u16, u16),
+    /// A session was cleared with CDN `result` because of a message it could not take (already
+    /// removed).
+    SessionRefused {
+        tunnel: u16,
+        session: Session,
+        result: ResultCode<'static>,
+    },
+}
+
+/// The shared tunnel/session engine.
+pub(crate) struct Core {
+    pub cfg: Config,
+    pub rng: Rng,
+    pub timers: TimerQueue<Timer>,
+    pub tunnels: IdMap<Tunnel>,
+    by_peer: HashMap<(SocketAddr, u16), u16>,
+    pub out: VecDeque<Transmit>,
+    pub events: VecDeque<Event>,
+    pub ups: VecDeque<Up>,
+    pub session_count: usize,
+    /// Received PPP frames waiting for `poll_data`, bounded by `max_data_queue`.
+    pub data: VecDeque<Data>,
+    /// Tunnels that received messages since the last [`Core::finish`].
+    dirty: Vec<u16>,
+    /// Tunnels in set-up (SCCRQ or SCCRP sent), bounded by `max_pending_tunnels`.
+    pub pending_tunnels: std::collections::HashSet<u16>,
+    /// Close an established tunnel that has had no session for this long (LAC only).
+    pub idle_timeout: Option<std::time::Duration>,
+    /// The bucket of [`Config::refusals`].
+    refusals: TokenBucket,
+    pub stats: super::Stats,
+}
+
+const HIDE_SET: [u16; 3] = [14, 21, 22];
+
+/// A random non-zero id not in `map` (RFC 2661 3.1: Tunnel and Session IDs are non-zero; chosen
+/// at random so they are hard to guess), or the first free one after 64 draws.
+fn free_id<V>(rng: &mut Rng, map: &IdMap<V>) -> Option<u16> {
+    for _ in 0..64 {
+        let id = rng.nonzero_u16();
+        if !map.contains_key(&id) {
+            return Some(id);
+        }
+    }
+    (1..=u16::MAX).find(|id| !map.contains_key(id))
+}
+
+impl Core {
+    pub fn new(cfg: Config, now: Instant) -> Result<Self, ConfigError> {
+        let rng = Rng::from_config(cfg.seed)?;
+        Ok(Core {
+            refusals: TokenBucket::new(cfg.refusals, now),
+            stats: super::Stats::default(),
+            cfg,
+            rng,
+            timers: TimerQueue::new(),
+            tunnels: IdMap::default(),
+            by_peer: HashMap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            ups: VecDeque::new(),
+            session_count: 0,
+            data: VecDeque::new(),
+            dirty: Vec::new(),
+            pending_tunnels: Default::default(),
+            idle_timeout: None,
+        })
+    }
+
+    pub fn event(&mut self, e: Event) {
+        if self.events.len() < self.cfg.max_events {
+            self.events.push_back(e);
+        } else {
+            self.stats.dropped_events = self.stats.dropped_events.saturating_add(1);
+        }
+    }
+
+    fn channel_config(&self) -> ChannelConfig {
+        ChannelConfig {
+            receive_window: self.cfg.receive_window,
+            retransmit_initial: self.cfg.retransmit_initial,
+            retransmit_cap: self.cfg.retransmit_cap,
+            max_retries: self.cfg.max_retries,
+            max_out_of_order: self.cfg.max_out_of_order,
+            max_send_queue: self.cfg.max_send_queue,
+        }
+    }
+
+    /// How long a session in set-up waits for the peer's answer (LAC: ICRP; LNS: ICCN, OCRP, OCCN):
+    /// `session_setup_timeout`, but never
+    /// less than the time the peer's control channel may still be retransmitting that message
+    /// (RFC 2661 5.8; [`ChannelConfig::give_up_after`]). A shorter wait clears, with CDN Result
+    /// 10, a session the LAC already holds established (RFC 2661 7.4.1: the LAC is established
+    /// once it sent ICCN) while its ICCN is still in retransmission (issue 12 fault 8).
+    pub fn setup_wait(&self) -> std::time::Duration {
+        self.cfg
+            .session_setup_timeout
+            .max(self.channel_config().give_up_after())
+    }
+
+    pub fn parse_opts(&self) -> ParseOptions<'_> {
+        ParseOptions {
+            enterprise: self.cfg.enterprise,
+            secret: self.cfg.secret.as_deref(),
+        }
+    }
+
+    /// A free Session ID on `tunnel`; `bounded`: refuse when the session limits are reached
+    /// (redirect records are bounded separately by the LNS).
+    pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
+        let t = self.tunnels.get(&tunnel)?;
+        if bounded
+            && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+                || self.session_count >= self.cfg.max_sessions)
+        {
+            return None;
+        }
+        free_id(&mut self.rng, &t.sessions)
+    }
+
+    fn alloc_tunnel_id(&mut self) -> Option<u16> {
+        free_id(&mut self.rng, &self.tunnels)
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    /// Hides what the configuration asks, and anything already marked hidden, adding a Random
+    /// Vector and padding (RFC 2661 4.3).
+    fn prepare(&mut self, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
+        let Some(secret) = self.cfg.secret.clone() else {
+            return msg;
+        };
+        let mut any = false;
+        for a in msg.avps.iter_mut().skip(1) {
+            let (v, t) = a.key();
+            if self.cfg.hide_avps && v == 0 && HIDE_SET.contains(&t.0) {
+                a.hidden = true;
+            }
+            any |= a.withheld();
+        }
+        if any {
+            let mut rv = [0u8; 16];
+            self.rng.fill_bytes(&mut rv);
+            msg.avps.insert(
+                1,
+                Avp::mandatory(AvpValue::RandomVector(Cow::Owned(rv.to_vec()))),
+            );
+            // Cannot fail: a Random Vector precedes every hidden AVP. Were it to, the AVPs would
+            // stay withheld by the emitter, never sent in clear.
+            let _ = msg.hide_padded(&secret, self.cfg.hidden_pad_block, &mut self.rng);
+        }
+        msg
+    }
+
+    /// Queues a control message on tunnel `tid` (reliable delivery) and flushes.
+    pub fn send_ctrl(&mut self, now: Instant, tid: u16, msg: ControlMessage<'static>) -> bool {
+        let msg = self.prepare(msg);
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        let ok = t.channel.send(now, msg).is_ok();
+        self.flush(now, tid);
+        ok
+    }
+
+    /// Moves the channel's datagrams out and re-arms its timer.
+    pub fn flush(&mut self, _now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        while let Some(b) = t.channel.poll_transmit() {
+            self.out.push_back(Transmit {
+                dst: t.peer,
+                src: t.local,
+                link_dst: None,
+                payload: b,
+            });
+        }
+        let want = t.channel.deadline();
+        if self.timers.deadline(&Timer::Channel(tid)) != want {
+            match want {
+                Some(d) => {
+                    self.timers.insert(Timer::Channel(tid), d);
+                }
+                None => {
+                    self.timers.cancel(&Timer::Channel(tid));
+                }
+            }
+        }
+    }
+
+    fn arm_hello(&mut self, now: Instant, tid: u16) {
+        self.timers
+            .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
+    }
+
+    fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
+        let mut t = self.tunnels.remove(&tid)?;
+        self.pending_tunnels.remove(&tid);
+        self.by_peer.remove(&(t.peer, t.peer_header_id()));
+        self.timers.cancel(&Timer::Channel(tid));
+        self.timers.cancel(&Timer::Hello(tid));
+        self.timers.cancel(&Timer::Hold(tid));
+        self.timers.cancel(&Timer::Idle(tid));
+        for sid in t.sessions.keys() {
+            self.timers.cancel(&Timer::Session(tid, *sid));
+        }
+        self.session_count = self.session_count.saturating_sub(t.sessions.len());
+        t.sessions.shrink_to_fit();
+        Some(t)
+    }
+
+    /// A tunnel died (retransmissions exhausted, or abandoned by the role).
+    pub fn tunnel_dead(&mut self, tid: u16) {
+        let Some(mut t) = self.remove_tunnel(tid) else {
+            return;
+        };
+        if t.state == TunnelState::Closing {
+            return;
+        }
+        let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+        self.event(Event::TunnelDown {
+            tunnel: tid,
+            peer: t.peer,
+            result: None,
+        });
+        self.ups.push_back(Up::TunnelClosed {
+            tunnel: tid,
+            was_setup: t.state != TunnelState::Established,
+            result: None,
+            redirect: None,
+            sessions,
+        });
+    }
+
+    /// Adds a session to a tunnel.
+    pub fn add_session(&mut self, tid: u16, s: Session, bounded: bool) -> bool {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        if t.sessions.len() >= usize::from(u16::MAX) - 1
+            || (bounded
+                && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+                    || self.session_count >= self.cfg.max_sessions))
+        {
+            return false;
+        }
+        t.sessions.insert(s.local_id, s);
+        self.session_count += 1;
+        self.timers.cancel(&Timer::Idle(tid));
+        true
+    }
+
+    /// Removes a session (the tunnel's idle timer starts when it was the last one).
+    pub fn remove_session(&mut self, now: Instant, tid: u16, sid: u16) -> Option<Session> {
+        let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
+        self.session_count = self.session_count.saturating_sub(1);
+        self.timers.cancel(&Timer::Session(tid, sid));
+        self.arm_idle(now, tid);
+        Some(s)
+    }
+
+    /// Starts the idle timer of an established tunnel without sessions (when configured).
+    fn arm_idle(&mut self, now: Instant, tid: u16) {
+        let Some(d) = self.idle_timeout else {
+            return;
+        };
+        if self
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.state == TunnelState::Established && t.sessions.is_empty())
+        {
+            self.timers.insert(Timer::Idle(tid), now + d);
+        }
+    }
+
+    pub fn session_mut(&mut self, tid: u16, sid: u16) -> Option<&mut Session> {
+        self.tunnels.get_mut(&tid)?.sessions.get_mut(&sid)
+    }
+
+    /// A new session on tunnel `tid` under a fresh Session ID, within the session limits
+    /// ([`Config::max_sessions_per_tunnel`], [`Config::max_sessions`]); `None` when full.
+    pub fn new_session(
+        &mut self,
+        tid: u16,
+        peer_id: u16,
+        state: SessionState,
+        serial: u32,
+    ) -> Option<&mut Session> {
+        let sid = self.alloc_session_id(tid, true)?;
+        if !self.add_session(tid, Session::new(sid, peer_id, state, serial), true) {
+            return None;
+        }
+        self.session_mut(tid, sid)
+    }
+
+    /// Arms the set-up timer of a session waiting for the peer's answer ([`Core::setup_wait`]).
+    pub fn arm_setup(&mut self, now: Instant, tid: u16, sid: u16) {
+        let deadline = now + self.setup_wait();
+        self.timers.insert(Timer::Session(tid, sid), deadline);
+    }
+
+    /// [`Event::SessionUp`] for session `sid` of tunnel `tid`.
+    pub fn session_up(&mut self, tid: u16, sid: u16, call: Option<CallId>) {
+        if let Some(peer) = self.tunnels.get(&tid).map(|t| t.peer) {
+            let session = SessionRef {
+                tunnel: tid,
+                session: sid,
+            };
+            self.event(Event::SessionUp {
+                session,
+                call,
+                peer,
+            });
+        }
+    }
+
+    /// [`Event::SessionDown`].
+    pub fn session_down(
+        &mut self,
+        session: Option<SessionRef>,
+        call: Option<CallId>,
+        result: Option<ResultCode<'static>>,
+    ) {
+        self.event(Event::SessionDown {
+            session,
+            call,
+            result,
+        });
+    }
+
+    /// A session in set-up got no answer in time (RFC 2661 5.8 and 7.4): cleared with CDN
+    /// Result 10; returns that result.
+    pub fn setup_timed_out(&mut self, now: Instant, tid: u16, sid: u16) -> ResultCode<'static> {
+        let rc = ResultCode::new(ResultCodeValue::CDN_TIMEOUT);
+        self.disconnect(now, tid, sid, rc.clone());
+        rc
+    }
+
+    /// A CDN received (RFC 2661 6.12): its session removed, returned with the CDN's Result Code.
+    pub fn on_cdn(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+    ) -> Option<(Session, Option<ResultCode<'static>>)> {
+        let s = self.remove_session(now, tid, m.header.session_id)?;
+        Some((s, m.result_code().cloned().map(ResultCode::into_owned)))
+    }
+
+    /// Sends CDN for a session and removes it.
+    pub fn disconnect(&mut self, now: Instant, tid: u16, sid: u16, result: ResultCode<'static>) {
+        let Some(s) = self.remove_session(now, tid, sid) else {
+            return;
+        };
+        let m = ControlMessage::cdn(0, s.peer_header_id(), sid, result);
+        self.send_ctrl(now, tid, m);
+    }
+
+    /// Sends a PPP frame on an established session (RFC 2661 5.8 data message);
+    /// [`CommandError::NoSession`] when there is no such established session.
+    pub fn send_data(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
+        let t = self
+            .tunnels
+            .get_mut(&session.tunnel)
+            .ok_or(CommandError::NoSession)?;
+        let (peer_tid, peer, local) = (t.peer_header_id(), t.peer, t.local);
+        let s = t
+            .sessions
+            .get_mut(&session.session)
+            .filter(|s| s.state == SessionState::Established)
+            .ok_or(CommandError::NoSession)?;
+        let d = s.data_message(peer_tid, frame);
+        let mut v = Vec::with_capacity(d.encoded_len());
+        d.emit(&mut v);
+        self.transmit(peer, local, Bytes::from(v));
+        Ok(())
+    }
+
+    /// Queues a datagram for `poll_transmit`.
+    fn transmit(&mut self, dst: SocketAddr, src: Option<SocketAddr>, payload: Bytes) {
+        self.out.push_back(Transmit {
+            dst,
+            src,
+            link_dst: None,
+            payload,
+        });
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.
+    pub fn finish(&mut self, now: Instant) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for tid in dirty {
+            if let Some(t) = self.tunnels.get_mut(&tid) {
+                t.channel.flush_ack();
+            }
+            self.flush(now, tid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
