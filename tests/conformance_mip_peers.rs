@@ -243,20 +243,23 @@ fn mip_3_4_mn_denial_lifetime_ignored() {
 #[test]
 fn mip_5_7_1_mn_resync_133() {
     // RFC 5944 5.7.1: on 133 the mobile node uses the HA's time in the reply's high 32 bits to
-    // synchronize, and its next request carries an Identification close to the HA's time.
-    let mut m = Mn::new(client_cfg(HOME, None, None));
-    let (.., id) = fixed(&m.register(secs(0)));
-    let ha_secs = (id >> 32) + 5000;
-    let p = reply(133, 0, HOME, (ha_secs << 32) | (id & 0xffff_ffff), MN_KEY);
-    assert!(m.feed(secs(0), &p));
-    let out = m.sent();
-    assert_eq!(out.len(), 1, "a resynchronized request");
-    let (.., id2) = fixed(&out[0].payload);
-    assert!(
-        (id2 >> 32).abs_diff(ha_secs) <= 1,
-        "on the HA's clock: {} vs {ha_secs}",
-        id2 >> 32
-    );
+    // synchronize, and its next request carries an Identification close to the HA's time: whether
+    // the HA's clock is ahead of the mobile node's or behind it.
+    for skew in [5000i64, -5000] {
+        let mut m = Mn::new(client_cfg(HOME, None, None));
+        let (.., id) = fixed(&m.register(secs(0)));
+        let ha_secs = (id >> 32).saturating_add_signed(skew);
+        let p = reply(133, 0, HOME, (ha_secs << 32) | (id & 0xffff_ffff), MN_KEY);
+        assert!(m.feed(secs(0), &p));
+        let out = m.sent();
+        assert_eq!(out.len(), 1, "a resynchronized request (skew {skew} s)");
+        let (.., id2) = fixed(&out[0].payload);
+        assert!(
+            (id2 >> 32).abs_diff(ha_secs) <= 1,
+            "on the HA's clock (skew {skew} s): {} vs {ha_secs}",
+            id2 >> 32
+        );
+    }
 }
 
 /// mip-5.7.1-mn-timestamps: the mobile node's Identification is its NTP time, and increases from

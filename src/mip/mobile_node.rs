@@ -300,6 +300,10 @@ impl MobileNodeClient {
             let ha = i128::from(p.identification >> 32) << 32;
             let ours = i128::from(self.ntp_now(now) >> 32) << 32;
             self.clock_offset += ha - ours;
+            // Identifications stay increasing on the HA's clock, not on the one just corrected:
+            // when the HA is behind, the floor set by our own earlier requests would keep every
+            // later request ahead of it, and refused with 133 again.
+            self.last_id = p.identification;
             // A resynchronisation is not a retransmission: a 133 that answers a duplicate of an
             // accepted request (the network copied it) must not use up the last try. Bounded, so
             // an HA that keeps answering 133 ends the registration.
