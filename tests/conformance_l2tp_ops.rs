@@ -521,8 +521,22 @@ fn l2tp_5_6_lac_cdn_sent() {
     // RFC 2661 5.6 (either side may tear down a session with CDN) and 6.12.
     let mut q = lac();
     let (call, lac_sid, _) = q.session();
+    q.events();
     let now = q.now;
     q.ep.close_session(now, call).unwrap();
+    // The call's end is reported with the Result Code the CDN carried (RFC 2661 4.4.2: Result
+    // Code 3, "Session disconnected for administrative reasons").
+    let down = q
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::SessionDown {
+                call: c, result, ..
+            } if c == Some(call) => Some(result),
+            _ => None,
+        })
+        .expect("SessionDown for the call");
+    assert_eq!(down.map(|r| r.result.0), Some(3));
     let got = q.recv();
     let cdn = PQ::find(&got, mt::CDN).expect("CDN");
     assert_eq!(cdn.sid, MY_SID);

@@ -193,11 +193,13 @@ impl Lac {
     pub fn close_session(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
         let c = self.calls.remove(&call).ok_or(CommandError::NoSession)?;
         let session = c.state.session();
+        let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
         if let Some(s) = session {
-            let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
-            self.core.disconnect(now, s.tunnel, s.session, rc);
+            self.core.disconnect(now, s.tunnel, s.session, rc.clone());
         }
-        self.core.session_down(session, Some(call), None);
+        // The event carries the Result Code of the CDN sent (none when no session existed yet).
+        self.core
+            .session_down(session, Some(call), session.map(|_| rc));
         self.process(now);
         Ok(())
     }
