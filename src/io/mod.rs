@@ -93,8 +93,8 @@ pub struct Transmit {
     pub dst: SocketAddr,
     /// Source transport address the datagram must carry. `None`: any local address the caller
     /// owns. `Some`: send from exactly this address; it is often the endpoint's own address (an
-    /// answer leaves from the address the request came to), and is a
-    /// different one for a cluster's virtual address or a frame forwarded unchanged at layer 2.
+    /// answer leaves from the address the request came to), and another one for a cluster's
+    /// virtual address or a frame forwarded unchanged at layer 2.
     /// A driver with one socket per local address picks the socket bound to it.
     pub src: Option<SocketAddr>,
     /// Layer-2 next hop, when the protocol needs one.
