@@ -29,7 +29,7 @@
 //!
 //! * Peers: at most `max_peers` (configured plus learned). A heartbeat from an unknown node is
 //!   refused with [`HealthError::UnknownNode`] unless `accept_unknown` is set, and with
-//!   [`HealthError::TableFull`] when the table is full; existing peers are never evicted.
+//!   [`HealthError::Full`] when the table is full; existing peers are never evicted.
 //! * Transmits: one round of heartbeats per interval, one per peer. If the caller does not drain
 //!   them, a new round discards the unsent heartbeats of older rounds (they are stale anyway).
 //! * Events: at most `max_events` queued; beyond that the oldest is dropped and counted
@@ -148,12 +148,28 @@ pub enum ConfigError {
         /// The bound.
         max: usize,
     },
-    /// The overload threshold is not in 1..=100.
-    #[error("overload threshold {0} not in 1..=100")]
-    OverloadPercent(u8),
-    /// `max_events` is zero.
-    #[error("max_events must be at least 1")]
-    ZeroMaxEvents,
+    /// A field is zero or out of its range (the same name in every subsystem).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
+}
+
+/// A single-valued [`MonitorConfig`] field out of its range ([`ConfigError::OutOfRange`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// [`MonitorConfig::overload_percent`]: 1..=100.
+    OverloadPercent,
+    /// [`MonitorConfig::max_events`]: at least 1.
+    MaxEvents,
+}
+
+impl std::fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConfigField::OverloadPercent => "overload_percent",
+            ConfigField::MaxEvents => "max_events",
+        })
+    }
 }
 
 /// Why a heartbeat (or a peer command) was refused. State is unchanged.
@@ -165,7 +181,7 @@ pub enum HealthError {
     Wire(#[from] WireError),
     /// Stale or replayed sequence, or an older incarnation, from `node`.
     #[error("heartbeat from {node} refused: {reason}")]
-    Replay {
+    Replayed {
         /// The sender.
         node: NodeId,
         /// Why.
@@ -179,7 +195,7 @@ pub enum HealthError {
     UnknownNode(NodeId),
     /// The peer table is full.
     #[error("peer table full ({max}): {node} refused")]
-    TableFull {
+    Full {
         /// The refused node.
         node: NodeId,
         /// The bound.
@@ -312,10 +328,10 @@ impl Monitor {
             });
         }
         if !(1..=100).contains(&config.overload_percent) {
-            return Err(ConfigError::OverloadPercent(config.overload_percent));
+            return Err(ConfigError::OutOfRange(ConfigField::OverloadPercent));
         }
         if config.max_events == 0 {
-            return Err(ConfigError::ZeroMaxEvents);
+            return Err(ConfigError::OutOfRange(ConfigField::MaxEvents));
         }
         let mut detector = FailureDetector::new(timing);
         // The local node counts as an entry too.
@@ -403,7 +419,7 @@ impl Monitor {
             return Ok(());
         }
         if self.peers.len() >= self.max_peers {
-            return Err(HealthError::TableFull {
+            return Err(HealthError::Full {
                 node,
                 max: self.max_peers,
             });
@@ -469,12 +485,12 @@ impl Monitor {
             Some(p) => match &p.guard {
                 Some(g) => g
                     .check(hb.incarnation, hb.sequence)
-                    .map_err(|reason| HealthError::Replay { node, reason })?,
+                    .map_err(|reason| HealthError::Replayed { node, reason })?,
                 None => Freshness::Fresh,
             },
             None if !self.accept_unknown => return Err(HealthError::UnknownNode(node)),
             None if self.peers.len() >= self.max_peers => {
-                return Err(HealthError::TableFull {
+                return Err(HealthError::Full {
                     node,
                     max: self.max_peers,
                 });

@@ -383,9 +383,9 @@ pub enum ConfigError {
     /// `challenge` or `hide_avps` without a secret.
     #[error("challenge or hidden AVPs need a secret")]
     NoSecret,
-    /// A field is zero or out of range.
-    #[error("invalid value for {0:?}")]
-    Invalid(ConfigField),
+    /// A field is zero or out of its range (the same name in every subsystem).
+    #[error("{0:?} out of range")]
+    OutOfRange(ConfigField),
     /// The health monitor ([`LnsConfig::health`]) refused its configuration.
     #[error(transparent)]
     Health(#[from] crate::health::ConfigError),
@@ -537,7 +537,7 @@ impl Config {
             ),
         ];
         match bad.into_iter().find(|(b, _)| *b) {
-            Some((_, field)) => Err(ConfigError::Invalid(field)),
+            Some((_, field)) => Err(ConfigError::OutOfRange(field)),
             None => Ok(()),
         }
     }

@@ -1,5 +1,6 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
+use super::ConfigField;
 use super::wire::auth::SecurityAssociation;
 use super::wire::{
     ExtensionType, Header, Message, Reply, ReplyCode, Request, WireError, append_auth,
@@ -23,25 +24,28 @@ pub struct ForeignAgentConfig {
     pub pending_timeout: Duration,
 }
 
-/// Why the foreign agent refused a datagram.
+/// Why the foreign agent refused a datagram or its configuration. The names are the ones the Home
+/// Agent ([`crate::mip::InputError`]) and the mobile node ([`crate::mip::ClientError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaError {
     /// Not a registration message.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// A reply to no request this FA relayed.
-    #[error("reply to no relayed request")]
-    Unmatched,
+    /// A reply to no request this FA relayed (RFC 5944 section 3.7.3.1).
+    #[error("reply matches no relayed request")]
+    UnmatchedReply,
     /// A request from the home agent's side, or a reply from a mobile node's.
     #[error("message from the wrong side")]
     WrongSide,
-    /// A configuration that cannot work.
-    #[error("bad foreign agent configuration")]
-    Config,
-    /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association).
+    /// A configuration field out of range ([`ConfigField::MaxPending`]: 0;
+    /// [`ConfigField::PendingTimeout`]: 0 or above one hour).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
+    /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association, RFC
+    /// 5944 section 3.7.3.1).
     #[error("reply failed FA-HA authentication")]
-    Unauthenticated,
+    UnauthenticatedReply,
 }
 
 /// What the foreign agent reports (RFC 5944 section 3.7).
@@ -177,11 +181,11 @@ pub struct ForeignAgent {
 impl ForeignAgent {
     /// A foreign agent. Refused: `max_pending` of 0, a pending timeout of 0 or above one hour.
     pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, FaError> {
-        if cfg.max_pending == 0
-            || cfg.pending_timeout.is_zero()
-            || cfg.pending_timeout > Duration::from_secs(3600)
-        {
-            return Err(FaError::Config);
+        if cfg.max_pending == 0 {
+            return Err(FaError::OutOfRange(ConfigField::MaxPending));
+        }
+        if cfg.pending_timeout.is_zero() || cfg.pending_timeout > Duration::from_secs(3600) {
+            return Err(FaError::OutOfRange(ConfigField::PendingTimeout));
         }
         Ok(ForeignAgent {
             cfg,
@@ -376,7 +380,7 @@ impl ForeignAgent {
     fn relay_reply(&mut self, p: &Reply, data: &[u8]) -> Result<(), FaError> {
         let key = p.identification as u32;
         if !self.pending.contains_key(&key) {
-            return Err(FaError::Unmatched);
+            return Err(FaError::UnmatchedReply);
         }
         // RFC 5944 section 3.7.3.2: the extensions after the MN-HA extension (this FA's
         // FA-HA) are removed before the reply goes to the mobile node.
@@ -387,11 +391,11 @@ impl ForeignAgent {
                 .position(ExtensionType::FA_HA_AUTH)
                 .is_some_and(|i| m.verify(data, i, sa).is_ok());
             if !ok {
-                return Err(FaError::Unauthenticated);
+                return Err(FaError::UnauthenticatedReply);
             }
         }
         let Some((mn, _)) = self.pending.remove(&key) else {
-            return Err(FaError::Unmatched);
+            return Err(FaError::UnmatchedReply);
         };
         self.relayed_replies += 1;
         self.push(Transmit::to(mn, data[..keep].to_vec()));

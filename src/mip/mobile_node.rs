@@ -1,5 +1,6 @@
 //! A sans-IO Mobile IPv4 mobile node with a co-located care-of address.
 
+use super::ConfigField;
 use super::wire::auth::SecurityAssociation;
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
@@ -44,26 +45,35 @@ pub struct ClientConfig {
     pub auto_reregister: bool,
 }
 
-/// Why the client refused a datagram.
+/// Why the client refused a datagram or its configuration. The names are the ones the Home Agent
+/// ([`crate::mip::InputError`]) and the Foreign Agent ([`crate::mip::FaError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// Not a well-formed registration message.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// Not a reply to the request in flight.
-    #[error("unexpected reply")]
-    Unexpected,
-    /// Missing or wrong MN-HA authenticator.
+    /// A Registration Request: a mobile node takes only replies (RFC 5944 section 3.6).
+    #[error("message from the wrong side")]
+    WrongSide,
+    /// A reply carrying an unrecognized extension of type 0-127: silently discarded (RFC 5944
+    /// section 1.9).
+    #[error("reply with unrecognized extension {0:?}")]
+    UnrecognizedExtension(ExtensionType),
+    /// A reply to no request in flight, or whose Identification does not match it (RFC 5944
+    /// section 3.6.3).
+    #[error("reply matches no request in flight")]
+    UnmatchedReply,
+    /// A reply with a missing or wrong MN-HA authenticator (RFC 5944 section 3.6.2.1).
     #[error("reply failed authentication")]
-    Unauthenticated,
+    UnauthenticatedReply,
     /// Home address 0.0.0.0 without an NAI: the request could not name the mobile node (RFC
     /// 2794 section 2).
     #[error("home address 0.0.0.0 needs an NAI")]
     NoIdentity,
-    /// `retransmit` is 0 or above one hour.
-    #[error("retransmit out of range (0, 1 h]")]
-    RetransmitOutOfRange,
+    /// A configuration field out of range ([`ConfigField::Retransmit`]: 0 or above one hour).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
 }
 
 /// Counters of a [`MobileNodeClient`].
@@ -149,7 +159,7 @@ impl MobileNodeClient {
             return Err(ClientError::NoIdentity);
         }
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
-            return Err(ClientError::RetransmitOutOfRange);
+            return Err(ClientError::OutOfRange(ConfigField::Retransmit));
         }
         Ok(MobileNodeClient {
             home_address: cfg.home_address,
@@ -277,24 +287,24 @@ impl MobileNodeClient {
     ) -> Result<(), ClientError> {
         let m = Message::parse(data)?;
         let Header::Reply(p) = m.header else {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::WrongSide);
         };
         // RFC 5944 section 1.9: a reply with an unrecognized extension of type 0-127 is silently
         // discarded.
-        if m.unknown_non_skippable().is_some() {
-            return Err(ClientError::Unexpected);
+        if let Some(t) = m.unknown_non_skippable() {
+            return Err(ClientError::UnrecognizedExtension(t));
         }
         let Some(o) = self.out.clone() else {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::UnmatchedReply);
         };
         if !replay::reply_matches(o.identification, p.identification) {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::UnmatchedReply);
         }
         let idx = m
             .position(ExtensionType::MN_HA_AUTH)
-            .ok_or(ClientError::Unauthenticated)?;
+            .ok_or(ClientError::UnauthenticatedReply)?;
         m.verify(data, idx, &self.cfg.sa)
-            .map_err(|_| ClientError::Unauthenticated)?;
+            .map_err(|_| ClientError::UnauthenticatedReply)?;
         if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
             // Resynchronise on the HA's clock (high 32 bits) and try again at once.
             let ha = i128::from(p.identification >> 32) << 32;

@@ -32,10 +32,10 @@ pub(crate) fn check_layouts(
     Ok(())
 }
 
-/// `Ok` when `value` is non-zero, else [`ConfigError::Zero`] naming `field`.
+/// `Ok` when `value` is non-zero, else [`ConfigError::OutOfRange`] naming `field`.
 pub(crate) fn non_zero(field: ConfigField, zero: bool) -> Result<(), ConfigError> {
     if zero {
-        Err(ConfigError::Zero(field))
+        Err(ConfigError::OutOfRange(field))
     } else {
         Ok(())
     }

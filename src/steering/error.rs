@@ -69,9 +69,9 @@ pub enum ConfigError {
         /// The width it needs.
         bits: u8,
     },
-    /// A field must be non-zero / non-empty.
-    #[error("{0} must not be zero or empty")]
-    Zero(ConfigField),
+    /// A field is zero or empty, or out of its range (the same name in every subsystem).
+    #[error("{0} out of range (zero or empty)")]
+    OutOfRange(ConfigField),
     /// Two processor slots share an id or an address, or a slot has the switch processor's own
     /// node id.
     #[error("processors: duplicate slot id or address, or the switch processor's own id")]

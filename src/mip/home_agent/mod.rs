@@ -534,7 +534,7 @@ impl HomeAgent {
             Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
-                WireError::UnsupportedType {
+                WireError::UnsupportedMessage {
                     offset: 0,
                     value: data.first().copied().unwrap_or(0),
                 },
