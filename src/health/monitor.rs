@@ -40,9 +40,10 @@ use super::detector::{
 };
 use super::table::{LoadTable, Policy};
 use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
+use crate::io::{Outbox, Overflow};
 use crate::{Rng, Transmit};
 use arrayvec::ArrayVec;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -287,7 +288,6 @@ pub struct Monitor {
     interval: Duration,
     max_peers: usize,
     accept_unknown: bool,
-    max_events: usize,
     addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
     load: Load,
     sequence: u64,
@@ -295,8 +295,9 @@ pub struct Monitor {
     peers: BTreeMap<NodeId, Peer>,
     detector: FailureDetector,
     table: LoadTable,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<HealthEvent>,
+    /// At most two rounds: a partly polled one and the new one ([`Monitor::send_round`]).
+    transmits: Outbox<Transmit>,
+    events: Outbox<HealthEvent>,
     stats: MonitorStats,
 }
 
@@ -356,7 +357,6 @@ impl Monitor {
             interval: config.interval,
             max_peers: config.max_peers,
             accept_unknown: config.accept_unknown,
-            max_events: config.max_events,
             addresses: config.addresses.iter().copied().collect(),
             load: clamp(config.load),
             sequence: 0,
@@ -364,8 +364,11 @@ impl Monitor {
             peers,
             detector,
             table,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Outbox::new(
+                config.max_peers.saturating_mul(2).max(1),
+                Overflow::DropNewest,
+            ),
+            events: Outbox::new(config.max_events, Overflow::DropOldest),
             stats: MonitorStats::default(),
         })
     }
@@ -557,44 +560,42 @@ impl Monitor {
         let bytes = hb.to_bytes(&self.key);
         // Unsent heartbeats of earlier rounds are stale: keep at most one round queued.
         if self.transmits.len() >= self.peers.len().max(1) {
-            self.stats.stale_dropped += self.transmits.len() as u64;
-            self.transmits.clear();
+            self.transmits.discard();
         }
         self.stats.rounds += 1;
         for p in self.peers.values() {
-            self.transmits
-                .push_back(Transmit::to(p.addr, bytes.clone()));
+            self.transmits.push(Transmit::to(p.addr, bytes.clone()));
         }
     }
 
     fn push_event(&mut self, e: HealthEvent) {
-        if self.events.len() >= self.max_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// The next heartbeat to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next health event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<HealthEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped_events(&self) -> u64 {
-        self.stats.events_dropped
+        self.events.dropped()
     }
 
     /// The counters so far.
     pub fn stats(&self) -> MonitorStats {
-        self.stats
+        MonitorStats {
+            stale_dropped: self.transmits.dropped(),
+            events_dropped: self.events.dropped(),
+            ..self.stats
+        }
     }
 
     /// When [`Monitor::handle_timeout`] has work next (O(1)).

@@ -6,6 +6,7 @@ use super::wire::{
     ExtensionType, Header, Message, Reply, ReplyCode, Request, WireError, append_auth,
 };
 use crate::Transmit;
+use crate::io::{Outbox, Overflow};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -164,12 +165,10 @@ pub struct ForeignAgent {
     cfg: ForeignAgentConfig,
     pending: HashMap<u32, (SocketAddr, Instant)>,
     order: VecDeque<(u32, Instant)>,
-    transmits: VecDeque<Transmit>,
+    transmits: Outbox<Transmit>,
     visitors: Visitors,
-    events: VecDeque<FaEvent>,
-    events_dropped: u64,
+    events: Outbox<FaEvent>,
     visitors_dropped: u64,
-    transmits_dropped: u64,
     /// The latest instant seen (visitor lifetimes count from it).
     last_now: Option<Instant>,
     /// Requests relayed.
@@ -191,12 +190,10 @@ impl ForeignAgent {
             cfg,
             pending: HashMap::new(),
             order: VecDeque::new(),
-            transmits: VecDeque::new(),
+            transmits: Outbox::new(MAX_QUEUED, Overflow::DropNewest),
             visitors: Visitors::default(),
-            events: VecDeque::new(),
-            events_dropped: 0,
+            events: Outbox::new(MAX_QUEUED, Overflow::DropOldest),
             visitors_dropped: 0,
-            transmits_dropped: 0,
             last_now: Some(now),
             relayed_requests: 0,
             relayed_replies: 0,
@@ -205,11 +202,7 @@ impl ForeignAgent {
 
     fn push(&mut self, t: Transmit) {
         self.note_relayed(&t);
-        if self.transmits.len() < MAX_QUEUED {
-            self.transmits.push_back(t);
-        } else {
-            self.transmits_dropped += 1;
-        }
+        self.transmits.push(t);
     }
 
     /// Reports what a relayed message means (RFC 5944 sections 3.7.2.3 and 3.7.3.2) and keeps
@@ -275,17 +268,13 @@ impl ForeignAgent {
     }
 
     fn push_event(&mut self, e: FaEvent) {
-        if self.events.len() >= MAX_QUEUED {
-            self.events.pop_front();
-            self.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<FaEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The counters so far.
@@ -295,8 +284,8 @@ impl ForeignAgent {
             relayed_replies: self.relayed_replies,
             visitors: self.visitors.entries.len() as u64,
             visitors_dropped: self.visitors_dropped,
-            events_dropped: self.events_dropped,
-            transmits_dropped: self.transmits_dropped,
+            events_dropped: self.events.dropped(),
+            transmits_dropped: self.transmits.dropped(),
         }
     }
 
@@ -422,7 +411,7 @@ impl ForeignAgent {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next deadline.

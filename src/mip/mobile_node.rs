@@ -8,7 +8,7 @@ use super::wire::{
     WireError,
 };
 use crate::Transmit;
-use std::collections::VecDeque;
+use crate::io::{Outbox, Overflow};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -122,6 +122,11 @@ struct Outstanding {
     timeout: Duration,
 }
 
+/// Requests queued unsent at most (the oldest is dropped: a newer request supersedes it).
+const MAX_QUEUED_REQUESTS: usize = 16;
+/// Events queued at most (the oldest is dropped).
+const MAX_QUEUED_EVENTS: usize = 64;
+
 /// Answers 133 (identification mismatch) a registration may take, each followed by a
 /// resynchronised request, before it is reported denied.
 const MAX_RESYNCS: u32 = 3;
@@ -143,10 +148,8 @@ pub struct MobileNodeClient {
     home_address: Ipv4Addr,
     registered_until: Option<Instant>,
     reregister_at: Option<Instant>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<ClientEvent>,
-    events_dropped: u64,
-    transmits_dropped: u64,
+    transmits: Outbox<Transmit>,
+    events: Outbox<ClientEvent>,
     /// Requests sent, retransmissions included.
     pub requests_sent: u64,
 }
@@ -170,10 +173,8 @@ impl MobileNodeClient {
             out: None,
             registered_until: None,
             reregister_at: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            events_dropped: 0,
-            transmits_dropped: 0,
+            transmits: Outbox::new(MAX_QUEUED_REQUESTS, Overflow::DropOldest),
+            events: Outbox::new(MAX_QUEUED_EVENTS, Overflow::DropOldest),
             requests_sent: 0,
         })
     }
@@ -258,21 +259,13 @@ impl MobileNodeClient {
             b = b.nai(n);
         }
         let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
-        if self.transmits.len() >= 16 {
-            self.transmits.pop_front();
-            self.transmits_dropped += 1;
-        }
         let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
-        self.transmits.push_back(Transmit::to(dst, bytes));
+        self.transmits.push(Transmit::to(dst, bytes));
         self.requests_sent += 1;
     }
 
     fn push_event(&mut self, e: ClientEvent) {
-        if self.events.len() >= 64 {
-            self.events.pop_front();
-            self.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// Feeds a datagram (a Registration Reply). A reply that carries an unrecognized extension
@@ -379,21 +372,21 @@ impl MobileNodeClient {
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests_sent: self.requests_sent,
-            events_dropped: self.events_dropped,
-            transmits_dropped: self.transmits_dropped,
+            events_dropped: self.events.dropped(),
+            transmits_dropped: self.transmits.dropped(),
         }
     }
 
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The next deadline.

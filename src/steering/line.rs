@@ -496,8 +496,8 @@ impl LineInterface {
     /// The counters.
     pub fn stats(&self) -> LineStats {
         LineStats {
-            queue_full: self.out.queue_full,
-            events_dropped: self.out.events_dropped,
+            queue_full: self.out.queue_full(),
+            events_dropped: self.out.events_dropped(),
             ..self.stats
         }
     }
