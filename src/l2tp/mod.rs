@@ -53,18 +53,22 @@ macro_rules! shared_endpoint_api {
         /// Next event (a bounded queue, [`crate::l2tp::Config::max_events`]).
         #[must_use]
         pub fn poll_event(&mut self) -> Option<crate::l2tp::Event> {
-            self.core.events.pop_front()
+            self.core.events.pop()
         }
 
         /// Next PPP frame received (a bounded queue, [`crate::l2tp::Config::max_data_queue`]).
         #[must_use]
         pub fn poll_data(&mut self) -> Option<crate::l2tp::Data> {
-            self.core.data.pop_front()
+            self.core.data.pop()
         }
 
         /// Counters ([`crate::l2tp::Stats`]).
         pub fn stats(&self) -> crate::l2tp::Stats {
-            self.core.stats
+            crate::l2tp::Stats {
+                dropped_frames: self.core.data.dropped(),
+                dropped_events: self.core.events.dropped(),
+                ..self.core.stats
+            }
         }
 
         /// Number of tunnels (any state).
