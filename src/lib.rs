@@ -96,7 +96,7 @@
 //!
 //! Each endpoint returns a typed, `#[non_exhaustive]` error (`Clone + PartialEq + Eq`, `Display`);
 //! no error carries a string. One concept has one variant name across subsystems:
-//! `OutOfRange(ConfigField)` for a configuration field out of range, `Full(..)` for a full table (l2tp, health; the binding table's `TableError::Full`),
+//! `OutOfRange(ConfigField)` for a configuration field out of range, `Full(..)` for a full table,
 //! `UnmatchedReply` / `UnauthenticatedReply` for a reply that matches nothing or fails
 //! authentication, `Health(..)` for a refused heartbeat or health configuration, `Entropy(..)`
 //! when the OS gave no seed, and in every codec `Truncated { offset, field, .. }`,

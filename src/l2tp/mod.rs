@@ -434,7 +434,7 @@ pub enum Unexpected {
 pub enum InputError {
     /// Not a valid L2TPv2 message.
     #[error("malformed: {0}")]
-    Malformed(#[from] WireError),
+    Wire(#[from] WireError),
     /// For a tunnel we do not have (or not from its peer).
     #[error("unknown tunnel {0}")]
     UnknownTunnel(u16),

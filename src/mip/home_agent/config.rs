@@ -208,7 +208,7 @@ pub enum ConfigError {
     DuplicateMember(NodeId),
     /// `node` is not among `members`.
     #[error("node {0} is not a member")]
-    NotAMember(NodeId),
+    NotMember(NodeId),
     /// A bound is zero or out of range.
     #[error("{0} out of range")]
     OutOfRange(ConfigField),
@@ -231,7 +231,7 @@ impl HomeAgentConfig {
             }
         }
         if !members.contains_key(&self.node) {
-            return Err(ConfigError::NotAMember(self.node));
+            return Err(ConfigError::NotMember(self.node));
         }
         let hour = Duration::from_secs(3600);
         let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);
