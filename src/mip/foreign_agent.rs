@@ -450,6 +450,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn configuration_out_of_range_is_named_by_field() {
+        let t0 = Instant::now();
+        let good = ForeignAgentConfig {
+            home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
+            fa_ha: None,
+            max_pending: 4,
+            pending_timeout: Duration::from_secs(60),
+        };
+        assert!(ForeignAgent::new(good.clone(), t0).is_ok());
+        let mut c = good.clone();
+        c.max_pending = 0;
+        assert_eq!(
+            ForeignAgent::new(c, t0).err(),
+            Some(FaError::OutOfRange(ConfigField::MaxPending))
+        );
+        for t in [Duration::ZERO, Duration::from_secs(3601)] {
+            let mut c = good.clone();
+            c.pending_timeout = t;
+            assert_eq!(
+                ForeignAgent::new(c, t0).err(),
+                Some(FaError::OutOfRange(ConfigField::PendingTimeout))
+            );
+        }
+    }
+
+    #[test]
     fn a_flood_repeating_one_identification_stays_bounded() {
         // Found by audit: each request pushed a deadline, and a repeated identification only
         // replaced its pending entry, so the deadline queue grew with every request.

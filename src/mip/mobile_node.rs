@@ -404,3 +404,146 @@ impl MobileNodeClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mip::wire::Extension;
+    use crate::mip::wire::Reply;
+    use crate::mip::wire::auth::AuthAlgorithm;
+    use std::borrow::Cow;
+
+    fn ha() -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], 434))
+    }
+
+    fn me() -> SocketAddr {
+        SocketAddr::from(([198, 51, 100, 9], 434))
+    }
+
+    fn config() -> ClientConfig {
+        ClientConfig {
+            home_address: Ipv4Addr::new(10, 0, 1, 1),
+            nai: None,
+            sa: SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+            home_agent: ha(),
+            local: me(),
+            via: None,
+            lifetime: 600,
+            simultaneous: false,
+            retransmit: Duration::from_secs(1),
+            max_retransmits: 3,
+            wall_clock: Duration::from_secs(1_700_000_000),
+            auto_reregister: false,
+        }
+    }
+
+    /// A client with one Registration Request sent; its identification.
+    fn registered(t0: Instant) -> (MobileNodeClient, u64) {
+        let Ok(mut mn) = MobileNodeClient::new(config(), t0) else {
+            panic!("valid config");
+        };
+        mn.register(t0);
+        let Some(t) = mn.poll_transmit() else {
+            panic!("no request sent");
+        };
+        let Ok(m) = Message::parse(&t.payload) else {
+            panic!("request does not parse");
+        };
+        let Header::Request(q) = m.header else {
+            panic!("not a request");
+        };
+        (mn, q.identification)
+    }
+
+    /// An accepting reply to `identification`, carrying `extra` before the MN-HA authenticator.
+    fn reply(identification: u64, extra: Option<Extension<'static>>) -> Vec<u8> {
+        let sa = config().sa;
+        let mut b = Builder::reply(Reply {
+            home_address: Ipv4Addr::new(10, 0, 1, 1),
+            lifetime: 600,
+            identification,
+            ..Reply::default()
+        });
+        if let Some(e) = extra {
+            b = b.extension(e);
+        }
+        b.mn_ha_auth(&sa).to_vec()
+    }
+
+    #[test]
+    fn configuration_out_of_range_is_named_by_field() {
+        let t0 = Instant::now();
+        for bad in [Duration::ZERO, Duration::from_secs(3601)] {
+            let mut c = config();
+            c.retransmit = bad;
+            assert_eq!(
+                MobileNodeClient::new(c, t0).err(),
+                Some(ClientError::OutOfRange(ConfigField::Retransmit))
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_comes_from_the_wrong_side() {
+        // RFC 5944 3.6: a mobile node sends Registration Requests and takes Replies.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        let q = Builder::request(Request {
+            identification: id,
+            ..Request::default()
+        })
+        .to_vec();
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &q),
+            Err(ClientError::WrongSide)
+        );
+    }
+
+    #[test]
+    fn a_reply_with_an_unrecognized_extension_is_silently_discarded() {
+        // RFC 5944 1.9: an unrecognized extension of type 0-127 in a Registration Reply: the
+        // mobile node silently discards the reply.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        let ext = ExtensionType(99);
+        let r = reply(
+            id,
+            Some(Extension::Other {
+                ext_type: ext,
+                data: Cow::Borrowed(&[0, 0]),
+            }),
+        );
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &r),
+            Err(ClientError::UnrecognizedExtension(ext))
+        );
+        assert_eq!(mn.poll_event(), None);
+        // The same reply without it registers.
+        assert_eq!(mn.handle_datagram(t0, ha(), me(), &reply(id, None)), Ok(()));
+        assert!(matches!(
+            mn.poll_event(),
+            Some(ClientEvent::Registered { .. })
+        ));
+    }
+
+    #[test]
+    fn a_reply_to_no_request_or_unauthenticated_is_refused() {
+        // RFC 5944 3.6.3: the reply's Identification must match the request's (the low-order
+        // 32 bits for timestamps); 3.6.2.1: the MN-HA authenticator must verify.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &reply(id ^ 1, None)),
+            Err(ClientError::UnmatchedReply)
+        );
+        let mut r = reply(id, None);
+        let last = r.len() - 1;
+        r[last] ^= 0xff;
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &r),
+            Err(ClientError::UnauthenticatedReply)
+        );
+        assert_eq!(mn.poll_event(), None);
+    }
+}
