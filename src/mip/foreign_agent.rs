@@ -449,15 +449,19 @@ fn through_mn_ha(data: &[u8]) -> Result<usize, WireError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn configuration_out_of_range_is_named_by_field() {
-        let t0 = Instant::now();
-        let good = ForeignAgentConfig {
+    fn config() -> ForeignAgentConfig {
+        ForeignAgentConfig {
             home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
             fa_ha: None,
             max_pending: 4,
             pending_timeout: Duration::from_secs(60),
-        };
+        }
+    }
+
+    #[test]
+    fn configuration_out_of_range_is_named_by_field() {
+        let t0 = Instant::now();
+        let good = config();
         assert!(ForeignAgent::new(good.clone(), t0).is_ok());
         let mut c = good.clone();
         c.max_pending = 0;
@@ -480,12 +484,7 @@ mod tests {
         // Found by audit: each request pushed a deadline, and a repeated identification only
         // replaced its pending entry, so the deadline queue grew with every request.
         let t0 = Instant::now();
-        let cfg = ForeignAgentConfig {
-            home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
-            fa_ha: None,
-            max_pending: 4,
-            pending_timeout: Duration::from_secs(60),
-        };
+        let cfg = config();
         let Ok(mut fa) = ForeignAgent::new(cfg, t0) else {
             panic!("valid config");
         };
