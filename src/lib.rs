@@ -28,50 +28,80 @@
 //!
 //! ## A complete run loop
 //!
-//! Every endpoint implements [`Node`], so one loop over `std::net::UdpSocket` drives any of them.
-//! Here a [`health::Monitor`] sends authenticated heartbeats to a peer and reports its health:
+//! Every endpoint implements the one contract, [`Endpoint`] (`handle_datagram`, `handle_timeout`,
+//! `poll_transmit`, `poll_event`, `poll_timeout`, `stats`, with its own `Event`, `Error` and
+//! `Stats` types), so one loop over `std::net::UdpSocket` drives any of them. Each endpoint's
+//! events convert into the crate-wide [`Event`]; drivers that hold several kinds of endpoint at
+//! once (the simulator [`sim`]) use the object-safe form, [`Node`], which every `Endpoint` is.
+//! Here the loop runs a [`health::Monitor`] that sends authenticated heartbeats to a peer and
+//! reports its health:
 //!
 //! ```no_run
-//! use std::net::UdpSocket;
+//! use std::net::{SocketAddr, UdpSocket};
 //! use std::time::{Duration, Instant};
-//! use telcp::Node;
+//! use telcp::Endpoint;
 //! use telcp::health::{ClusterKey, Monitor, MonitorConfig, NodeId, Role};
+//!
+//! /// Drives any endpoint over one socket bound to `local`.
+//! fn run<E: Endpoint>(socket: &UdpSocket, local: SocketAddr, node: &mut E) -> std::io::Result<()> {
+//!     let mut buf = [0u8; 2048];
+//!     loop {
+//!         // 1. Send what the endpoint queued.
+//!         while let Some(t) = node.poll_transmit() {
+//!             socket.send_to(&t.payload, t.dst)?;
+//!         }
+//!         // 2. Act on its events (typed: here `health::HealthEvent`, or as a `telcp::Event`).
+//!         while let Some(event) = node.poll_event() {
+//!             let event: telcp::Event = event.into();
+//!             println!("{event:?}");
+//!         }
+//!         // 3. Wait for a datagram, but no longer than the next deadline.
+//!         let now = Instant::now();
+//!         let wait = node.poll_timeout().map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now));
+//!         socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!         match socket.recv_from(&mut buf) {
+//!             Ok((n, from)) => {
+//!                 // Bad input is refused inside the protocol; the typed error is for logging.
+//!                 if let Err(e) = node.handle_datagram(Instant::now(), from, local, &buf[..n]) {
+//!                     eprintln!("refused a datagram from {from}: {e:?} ({:?})", node.stats());
+//!                 }
+//!             }
+//!             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+//!             Err(e) => return Err(e),
+//!         }
+//!         // 4. Fire due timers (a call before the deadline is a no-op).
+//!         node.handle_timeout(Instant::now());
+//!     }
+//! }
 //!
 //! let socket = UdpSocket::bind("127.0.0.1:7000")?;
 //! let local = socket.local_addr()?;
 //! let peer = "127.0.0.2:7000".parse()?;
 //! let config = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"secret"), vec![(NodeId(2), peer)]);
-//! let mut node = Monitor::new(config, Instant::now())?;
-//! let mut buf = [0u8; 2048];
-//! loop {
-//!     // 1. Send what the endpoint queued.
-//!     while let Some(t) = node.poll_transmit() {
-//!         socket.send_to(&t.payload, t.dst)?;
-//!     }
-//!     // 2. Act on its events.
-//!     while let Some(event) = node.poll_event() {
-//!         println!("{event:?}");
-//!     }
-//!     // 3. Wait for a datagram, but no longer than the next deadline.
-//!     let now = Instant::now();
-//!     let wait = node.poll_timeout().map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now));
-//!     socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
-//!     match socket.recv_from(&mut buf) {
-//!         Ok((n, from)) => {
-//!             // Bad input is refused inside the protocol; the error is for logging.
-//!             if let Err(e) = node.handle_datagram(Instant::now(), from, local, &buf[..n]) {
-//!                 eprintln!("refused a datagram from {from}: {e}");
-//!             }
-//!         }
-//!         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-//!         Err(e) => return Err(e.into()),
-//!     }
-//!     // 4. Fire due timers.
-//!     node.handle_timeout(Instant::now());
-//! }
-//! # #[allow(unreachable_code)]
+//! let mut monitor = Monitor::new(config, Instant::now())?;
+//! run(&socket, local, &mut monitor)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Layout
+//!
+//! * [`endpoint`]: the [`Endpoint`] trait and the crate-wide [`Event`].
+//! * [`io`]: what every endpoint shares — [`Transmit`], the seeded [`Rng`], [`TimerQueue`], the
+//!   bounded [`io::Outbox`], the byte [`io::Reader`], the HMAC-MD5 key and envelope, the replay
+//!   window, rate limits, and [`Node`].
+//! * [`health`]: heartbeats, failure detection, the load table, [`health::Monitor`].
+//! * [`l2tp`], [`mip`], [`steering`]: the three subsystems, each with its `wire` codecs.
+//!
+//! ## Errors
+//!
+//! Each endpoint returns a typed, `#[non_exhaustive]` error (`Clone + PartialEq + Eq`, `Display`);
+//! no error carries a string. One concept has one variant name across subsystems:
+//! `OutOfRange(ConfigField)` for a configuration field out of range, `Full(..)` for a full table,
+//! `UnmatchedReply` / `UnauthenticatedReply` for a reply that matches nothing or fails
+//! authentication, `Health(..)` for a refused heartbeat or health configuration, `Entropy(..)`
+//! when the OS gave no seed, and in every codec `Truncated { offset, field, .. }`,
+//! `Invalid { offset, field }`, `BadLength { offset, field, declared, .. }` and
+//! `UnsupportedVersion { .. }`.
 //!
 //! ## Where the vocabulary of the claims lives
 //!

@@ -31,12 +31,17 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PcapError {
-    /// The underlying writer failed.
+    /// The underlying writer failed, with this kind of I/O error (`Other` when the pcap writer
+    /// failed for another reason).
     #[error("pcap write failed: {0}")]
-    Io(String),
-    /// The frame could not be built (payload too large for one UDP datagram).
-    #[error("frame could not be built: {0}")]
-    Build(String),
+    Io(std::io::ErrorKind),
+    /// The frame could not be built: a payload of `len` octets is too large for one UDP datagram
+    /// (RFC 768: the UDP length field is 16 bits).
+    #[error("a {len}-octet payload does not fit one UDP datagram")]
+    TooLarge {
+        /// The payload length.
+        len: usize,
+    },
     /// Source and destination are of different IP families.
     #[error("source {src} and destination {dst} are of different IP families")]
     MixedFamilies {
@@ -71,6 +76,14 @@ fn mac_for(addr: &SocketAddr) -> MacAddr {
     }
 }
 
+/// The kind of I/O error behind a pcap writer's failure.
+fn io_kind(e: pcap_file::PcapError) -> PcapError {
+    PcapError::Io(match e {
+        pcap_file::PcapError::IoError(e) => e.kind(),
+        _ => std::io::ErrorKind::Other,
+    })
+}
+
 impl<W: Write> PcapWriter<W> {
     /// Starts a capture (Ethernet link type) on `w`.
     pub fn new(w: W) -> Result<Self, PcapError> {
@@ -78,8 +91,7 @@ impl<W: Write> PcapWriter<W> {
             datalink: DataLink::ETHERNET,
             ..PcapHeader::default()
         };
-        let inner = pcap_file::pcap::PcapWriter::with_header(w, header)
-            .map_err(|e| PcapError::Io(e.to_string()))?;
+        let inner = pcap_file::pcap::PcapWriter::with_header(w, header).map_err(io_kind)?;
         Ok(PcapWriter {
             inner,
             frame: Vec::with_capacity(2048),
@@ -121,12 +133,11 @@ impl<W: Write> PcapWriter<W> {
         self.frame.clear();
         builder
             .write(&mut self.frame, payload)
-            .map_err(|e| PcapError::Build(e.to_string()))?;
-        let len = u32::try_from(self.frame.len()).map_err(|e| PcapError::Build(e.to_string()))?;
+            .map_err(|_| PcapError::TooLarge { len: payload.len() })?;
+        let len = u32::try_from(self.frame.len())
+            .map_err(|_| PcapError::TooLarge { len: payload.len() })?;
         let packet = PcapPacket::new(ts, len, &self.frame);
-        self.inner
-            .write_packet(&packet)
-            .map_err(|e| PcapError::Io(e.to_string()))?;
+        self.inner.write_packet(&packet).map_err(io_kind)?;
         Ok(())
     }
 

@@ -93,7 +93,7 @@ fn a_bad_mac_a_replay_and_a_truncation_are_refused_without_changing_state() {
     for old in [&hb2, &hb1] {
         assert!(matches!(
             a.handle_datagram(t0, addr(2), addr(1), old),
-            Err(HealthError::Replay {
+            Err(HealthError::Replayed {
                 node: NodeId(2),
                 reason: ReplayError::StaleSequence { .. }
             })
@@ -210,7 +210,7 @@ fn the_failure_detector_walks_up_suspect_down_and_recognises_a_restart() {
     let stale = next_heartbeat(&mut b2, now + ms(100));
     assert!(matches!(
         a.handle_datagram(now + ms(100), addr(2), addr(1), &stale),
-        Err(HealthError::Replay {
+        Err(HealthError::Replayed {
             reason: ReplayError::StaleIncarnation {
                 incarnation: 2,
                 current: 3
@@ -356,7 +356,7 @@ fn a_full_peer_table_refuses_an_unknown_node() {
     let mut y = Monitor::new(config(9, &[1], 1), t0).unwrap();
     assert_eq!(
         a.handle_datagram(t0, addr(9), addr(1), &next_heartbeat(&mut y, t0)),
-        Err(HealthError::TableFull {
+        Err(HealthError::Full {
             node: NodeId(9),
             max: 3
         })

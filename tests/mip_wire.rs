@@ -416,7 +416,7 @@ fn errors_carry_offset_and_field() {
     );
     assert_eq!(
         Message::parse(&[2]).unwrap_err(),
-        WireError::UnsupportedType {
+        WireError::UnsupportedMessage {
             offset: 0,
             value: 2
         }
@@ -428,7 +428,7 @@ fn errors_carry_offset_and_field() {
         WireError::BadLength {
             offset: 25,
             field: telcp::mip::wire::Field::RevocationSupportLength,
-            len: 5
+            declared: 5
         }
     );
     let mut b = Builder::request(Request::default()).to_vec();
@@ -444,7 +444,7 @@ fn errors_carry_offset_and_field() {
     // The fixed part alone still parses, so an HA can answer 134.
     assert!(Header::parse(&b).is_ok());
     assert!(
-        !WireError::UnsupportedType {
+        !WireError::UnsupportedMessage {
             offset: 0,
             value: 2
         }

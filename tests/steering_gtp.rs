@@ -155,8 +155,8 @@ fn refusals_are_typed() {
         Err(WireError::BadLength {
             offset: 2,
             field: gtp::Field::Length,
-            length: 5,
-            available: 4
+            declared: 5,
+            actual: 4
         })
     );
     // An unknown TV IE (type 6, the GTPv0 QoS profile) cannot be delimited.
@@ -173,8 +173,8 @@ fn refusals_are_typed() {
         Err(WireError::BadLength {
             offset: 13,
             field: gtp::Field::IeLength,
-            length: 9,
-            available: 1
+            declared: 9,
+            actual: 1
         })
     );
     // A zero-length extension header.

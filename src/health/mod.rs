@@ -59,7 +59,8 @@ pub use detector::{
     DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard, Transition,
 };
 pub use monitor::{
-    ConfigError, HealthError, HealthEvent, Monitor, MonitorConfig, MonitorStats, PeerStatus,
+    ConfigError, ConfigField, HealthError, HealthEvent, Monitor, MonitorConfig, MonitorStats,
+    PeerStatus,
 };
 pub use table::{LoadTable, Policy, TableFull};
 pub use wire::{

@@ -29,7 +29,7 @@
 //!
 //! * Peers: at most `max_peers` (configured plus learned). A heartbeat from an unknown node is
 //!   refused with [`HealthError::UnknownNode`] unless `accept_unknown` is set, and with
-//!   [`HealthError::TableFull`] when the table is full; existing peers are never evicted.
+//!   [`HealthError::Full`] when the table is full; existing peers are never evicted.
 //! * Transmits: one round of heartbeats per interval, one per peer. If the caller does not drain
 //!   them, a new round discards the unsent heartbeats of older rounds (they are stale anyway).
 //! * Events: at most `max_events` queued; beyond that the oldest is dropped and counted
@@ -40,9 +40,10 @@ use super::detector::{
 };
 use super::table::{LoadTable, Policy};
 use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
+use crate::io::{Outbox, Overflow};
 use crate::{Rng, Transmit};
 use arrayvec::ArrayVec;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -148,12 +149,28 @@ pub enum ConfigError {
         /// The bound.
         max: usize,
     },
-    /// The overload threshold is not in 1..=100.
-    #[error("overload threshold {0} not in 1..=100")]
-    OverloadPercent(u8),
-    /// `max_events` is zero.
-    #[error("max_events must be at least 1")]
-    ZeroMaxEvents,
+    /// A field is zero or out of its range (the same name in every subsystem).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
+}
+
+/// A single-valued [`MonitorConfig`] field out of its range ([`ConfigError::OutOfRange`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// [`MonitorConfig::overload_percent`]: 1..=100.
+    OverloadPercent,
+    /// [`MonitorConfig::max_events`]: at least 1.
+    MaxEvents,
+}
+
+impl std::fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConfigField::OverloadPercent => "overload_percent",
+            ConfigField::MaxEvents => "max_events",
+        })
+    }
 }
 
 /// Why a heartbeat (or a peer command) was refused. State is unchanged.
@@ -165,7 +182,7 @@ pub enum HealthError {
     Wire(#[from] WireError),
     /// Stale or replayed sequence, or an older incarnation, from `node`.
     #[error("heartbeat from {node} refused: {reason}")]
-    Replay {
+    Replayed {
         /// The sender.
         node: NodeId,
         /// Why.
@@ -179,7 +196,7 @@ pub enum HealthError {
     UnknownNode(NodeId),
     /// The peer table is full.
     #[error("peer table full ({max}): {node} refused")]
-    TableFull {
+    Full {
         /// The refused node.
         node: NodeId,
         /// The bound.
@@ -271,7 +288,6 @@ pub struct Monitor {
     interval: Duration,
     max_peers: usize,
     accept_unknown: bool,
-    max_events: usize,
     addresses: ArrayVec<IpAddr, MAX_ADDRESSES>,
     load: Load,
     sequence: u64,
@@ -279,8 +295,9 @@ pub struct Monitor {
     peers: BTreeMap<NodeId, Peer>,
     detector: FailureDetector,
     table: LoadTable,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<HealthEvent>,
+    /// At most two rounds: a partly polled one and the new one ([`Monitor::send_round`]).
+    transmits: Outbox<Transmit>,
+    events: Outbox<HealthEvent>,
     stats: MonitorStats,
 }
 
@@ -312,10 +329,10 @@ impl Monitor {
             });
         }
         if !(1..=100).contains(&config.overload_percent) {
-            return Err(ConfigError::OverloadPercent(config.overload_percent));
+            return Err(ConfigError::OutOfRange(ConfigField::OverloadPercent));
         }
         if config.max_events == 0 {
-            return Err(ConfigError::ZeroMaxEvents);
+            return Err(ConfigError::OutOfRange(ConfigField::MaxEvents));
         }
         let mut detector = FailureDetector::new(timing);
         // The local node counts as an entry too.
@@ -340,7 +357,6 @@ impl Monitor {
             interval: config.interval,
             max_peers: config.max_peers,
             accept_unknown: config.accept_unknown,
-            max_events: config.max_events,
             addresses: config.addresses.iter().copied().collect(),
             load: clamp(config.load),
             sequence: 0,
@@ -348,8 +364,11 @@ impl Monitor {
             peers,
             detector,
             table,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Outbox::new(
+                config.max_peers.saturating_mul(2).max(1),
+                Overflow::DropNewest,
+            ),
+            events: Outbox::new(config.max_events, Overflow::DropOldest),
             stats: MonitorStats::default(),
         })
     }
@@ -403,7 +422,7 @@ impl Monitor {
             return Ok(());
         }
         if self.peers.len() >= self.max_peers {
-            return Err(HealthError::TableFull {
+            return Err(HealthError::Full {
                 node,
                 max: self.max_peers,
             });
@@ -469,12 +488,12 @@ impl Monitor {
             Some(p) => match &p.guard {
                 Some(g) => g
                     .check(hb.incarnation, hb.sequence)
-                    .map_err(|reason| HealthError::Replay { node, reason })?,
+                    .map_err(|reason| HealthError::Replayed { node, reason })?,
                 None => Freshness::Fresh,
             },
             None if !self.accept_unknown => return Err(HealthError::UnknownNode(node)),
             None if self.peers.len() >= self.max_peers => {
-                return Err(HealthError::TableFull {
+                return Err(HealthError::Full {
                     node,
                     max: self.max_peers,
                 });
@@ -541,44 +560,42 @@ impl Monitor {
         let bytes = hb.to_bytes(&self.key);
         // Unsent heartbeats of earlier rounds are stale: keep at most one round queued.
         if self.transmits.len() >= self.peers.len().max(1) {
-            self.stats.stale_dropped += self.transmits.len() as u64;
-            self.transmits.clear();
+            self.transmits.discard();
         }
         self.stats.rounds += 1;
         for p in self.peers.values() {
-            self.transmits
-                .push_back(Transmit::to(p.addr, bytes.clone()));
+            self.transmits.push(Transmit::to(p.addr, bytes.clone()));
         }
     }
 
     fn push_event(&mut self, e: HealthEvent) {
-        if self.events.len() >= self.max_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// The next heartbeat to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next health event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<HealthEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped_events(&self) -> u64 {
-        self.stats.events_dropped
+        self.events.dropped()
     }
 
     /// The counters so far.
     pub fn stats(&self) -> MonitorStats {
-        self.stats
+        MonitorStats {
+            stale_dropped: self.transmits.dropped(),
+            events_dropped: self.events.dropped(),
+            ..self.stats
+        }
     }
 
     /// When [`Monitor::handle_timeout`] has work next (O(1)).

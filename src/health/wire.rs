@@ -192,7 +192,7 @@ pub enum WireError {
     },
     /// A version this implementation does not speak.
     #[error("unsupported heartbeat version {version} at offset {offset}")]
-    BadVersion {
+    UnsupportedVersion {
         /// Offset of the version octet.
         offset: usize,
         /// The version found.
@@ -208,7 +208,7 @@ pub enum WireError {
     },
     /// Octets follow the MAC (or the datagram is longer than [`MAX_LEN`]).
     #[error("heartbeat too long: unexpected octets at offset {offset} after the {field}")]
-    TooLong {
+    Trailing {
         /// Offset of the first unexpected octet.
         offset: usize,
         /// What was expected to end there.
@@ -308,7 +308,7 @@ impl Heartbeat {
         let vo = r.offset();
         let version = r.u8(Field::Version)?;
         if version != VERSION {
-            return Err(WireError::BadVersion {
+            return Err(WireError::UnsupportedVersion {
                 offset: vo,
                 version,
             });
@@ -346,7 +346,7 @@ impl Heartbeat {
         let mo = r.offset();
         r.bytes(MAC_LEN, Field::Mac)?;
         if !r.is_empty() {
-            return Err(WireError::TooLong {
+            return Err(WireError::Trailing {
                 offset: r.offset(),
                 field: Field::Mac,
             });
@@ -482,7 +482,7 @@ mod tests {
         long.push(0);
         assert_eq!(
             Heartbeat::parse(&long, &k),
-            Err(WireError::TooLong {
+            Err(WireError::Trailing {
                 offset: 70,
                 field: Field::Mac
             })
@@ -497,7 +497,7 @@ mod tests {
         v[3] = 2;
         assert_eq!(
             Heartbeat::parse(&v, &k),
-            Err(WireError::BadVersion {
+            Err(WireError::UnsupportedVersion {
                 offset: 3,
                 version: 2
             })

@@ -16,6 +16,8 @@
 //! * [`Reader`]: the one protocol-free byte reader every codec parses with, its truncation a
 //!   [`Short`] each codec turns into its own `Truncated` error.
 //! * [`ReplayWindow`]: the one anti-replay window, for heartbeats and cluster messages.
+//! * [`Outbox`]: the one bounded queue of datagrams and events an endpoint hands its caller, its
+//!   [`Overflow`] policy documented and every drop counted.
 //! * [`RateLimit`] and [`TokenBucket`]: the bound on answers to unauthenticated input.
 //! * [`Node`]: the calls a driver (a socket loop, or [`crate::sim`]) makes on any endpoint, the
 //!   object-safe form of [`crate::Endpoint`].
@@ -25,6 +27,7 @@
 pub mod auth;
 mod ct;
 pub mod limit;
+pub mod outbox;
 pub mod reader;
 pub mod replay;
 mod rng;
@@ -33,6 +36,7 @@ mod timer;
 pub use auth::HmacMd5Key;
 pub use ct::ct_eq;
 pub use limit::{RateLimit, TokenBucket};
+pub use outbox::{Outbox, Overflow};
 pub use reader::{Reader, Short};
 pub use replay::ReplayWindow;
 pub use rng::{EntropyError, Rng, seed};

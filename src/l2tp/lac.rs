@@ -149,13 +149,13 @@ impl Lac {
     pub fn new(cfg: LacConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
         if cfg.max_calls == 0 {
-            return Err(ConfigError::Invalid(ConfigField::MaxCalls));
+            return Err(ConfigError::OutOfRange(ConfigField::MaxCalls));
         }
         if cfg
             .idle_tunnel_timeout
             .is_some_and(|d| d > Duration::from_secs(86_400))
         {
-            return Err(ConfigError::Invalid(ConfigField::IdleTunnelTimeout));
+            return Err(ConfigError::OutOfRange(ConfigField::IdleTunnelTimeout));
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;

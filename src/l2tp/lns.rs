@@ -120,11 +120,11 @@ impl Lns {
             None => None,
         };
         if cfg.redirect_hold > Duration::from_secs(86_400) {
-            return Err(ConfigError::Invalid(ConfigField::RedirectHold));
+            return Err(ConfigError::OutOfRange(ConfigField::RedirectHold));
         }
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
-                return Err(ConfigError::Invalid(ConfigField::VirtualLnsMe));
+                return Err(ConfigError::OutOfRange(ConfigField::VirtualLnsMe));
             }
         }
         Ok(Lns {

@@ -53,18 +53,22 @@ macro_rules! shared_endpoint_api {
         /// Next event (a bounded queue, [`crate::l2tp::Config::max_events`]).
         #[must_use]
         pub fn poll_event(&mut self) -> Option<crate::l2tp::Event> {
-            self.core.events.pop_front()
+            self.core.events.pop()
         }
 
         /// Next PPP frame received (a bounded queue, [`crate::l2tp::Config::max_data_queue`]).
         #[must_use]
         pub fn poll_data(&mut self) -> Option<crate::l2tp::Data> {
-            self.core.data.pop_front()
+            self.core.data.pop()
         }
 
         /// Counters ([`crate::l2tp::Stats`]).
         pub fn stats(&self) -> crate::l2tp::Stats {
-            self.core.stats
+            crate::l2tp::Stats {
+                dropped_frames: self.core.data.dropped(),
+                dropped_events: self.core.events.dropped(),
+                ..self.core.stats
+            }
         }
 
         /// Number of tunnels (any state).
@@ -383,9 +387,9 @@ pub enum ConfigError {
     /// `challenge` or `hide_avps` without a secret.
     #[error("challenge or hidden AVPs need a secret")]
     NoSecret,
-    /// A field is zero or out of range.
-    #[error("invalid value for {0:?}")]
-    Invalid(ConfigField),
+    /// A field is zero or out of its range (the same name in every subsystem).
+    #[error("{0:?} out of range")]
+    OutOfRange(ConfigField),
     /// The health monitor ([`LnsConfig::health`]) refused its configuration.
     #[error(transparent)]
     Health(#[from] crate::health::ConfigError),
@@ -430,7 +434,7 @@ pub enum Unexpected {
 pub enum InputError {
     /// Not a valid L2TPv2 message.
     #[error("malformed: {0}")]
-    Malformed(#[from] WireError),
+    Wire(#[from] WireError),
     /// For a tunnel we do not have (or not from its peer).
     #[error("unknown tunnel {0}")]
     UnknownTunnel(u16),
@@ -537,7 +541,7 @@ impl Config {
             ),
         ];
         match bad.into_iter().find(|(b, _)| *b) {
-            Some((_, field)) => Err(ConfigError::Invalid(field)),
+            Some((_, field)) => Err(ConfigError::OutOfRange(field)),
             None => Ok(()),
         }
     }

@@ -29,7 +29,7 @@ fn config_errors_name_the_field() {
         f(&mut c);
         Lac::new(c, now).err()
     };
-    let field = |f| Some(ConfigError::Invalid(f));
+    let field = |f| Some(ConfigError::OutOfRange(f));
     assert!(bad(&|_| {}).is_none());
     assert_eq!(
         bad(&|c| c.common.receive_window = 0),

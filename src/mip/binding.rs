@@ -203,16 +203,23 @@ impl Binding {
     }
 }
 
+/// A bounded part of the [`BindingTable`], named when it is full ([`TableError::Full`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Table {
+    /// The bindings (`max_bindings`).
+    Bindings,
+    /// The temporary bindings awaiting a second HA's reply (`max_pending`).
+    Pending,
+}
+
 /// Why the table refused a binding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TableError {
-    /// `max_bindings` reached.
-    #[error("binding table full ({0})")]
-    Full(usize),
-    /// `max_pending` reached.
-    #[error("pending table full ({0})")]
-    PendingFull(usize),
+    /// The table's bound is reached (the same name as [`crate::l2tp::InputError::Full`]).
+    #[error("{0:?} table full")]
+    Full(Table),
 }
 
 /// What [`BindingTable::update`] compares before and after a change.
@@ -482,10 +489,10 @@ impl BindingTable {
     /// Adds a binding. Refused beyond the bounds; nothing changes then.
     pub fn insert(&mut self, b: Binding) -> Result<u32, TableError> {
         if self.len >= self.max_bindings {
-            return Err(TableError::Full(self.max_bindings));
+            return Err(TableError::Full(Table::Bindings));
         }
         if b.pending.is_some() && self.pending >= self.max_pending {
-            return Err(TableError::PendingFull(self.max_pending));
+            return Err(TableError::Full(Table::Pending));
         }
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -526,7 +533,7 @@ impl BindingTable {
             && cur.pending.is_some()
         {
             *cur = backup;
-            return Err(TableError::PendingFull(self.max_pending));
+            return Err(TableError::Full(Table::Pending));
         }
         let new = Keys::of(cur);
         if old.home != new.home || old.nai != new.nai {

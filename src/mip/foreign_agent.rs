@@ -1,10 +1,12 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
+use super::ConfigField;
 use super::wire::auth::SecurityAssociation;
 use super::wire::{
     ExtensionType, Header, Message, Reply, ReplyCode, Request, WireError, append_auth,
 };
 use crate::Transmit;
+use crate::io::{Outbox, Overflow};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -23,25 +25,28 @@ pub struct ForeignAgentConfig {
     pub pending_timeout: Duration,
 }
 
-/// Why the foreign agent refused a datagram.
+/// Why the foreign agent refused a datagram or its configuration. The names are the ones the Home
+/// Agent ([`crate::mip::InputError`]) and the mobile node ([`crate::mip::ClientError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaError {
     /// Not a registration message.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// A reply to no request this FA relayed.
-    #[error("reply to no relayed request")]
-    Unmatched,
+    /// A reply to no request this FA relayed (RFC 5944 section 3.7.3.1).
+    #[error("reply matches no relayed request")]
+    UnmatchedReply,
     /// A request from the home agent's side, or a reply from a mobile node's.
     #[error("message from the wrong side")]
     WrongSide,
-    /// A configuration that cannot work.
-    #[error("bad foreign agent configuration")]
-    Config,
-    /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association).
+    /// A configuration field out of range ([`ConfigField::MaxPending`]: 0;
+    /// [`ConfigField::PendingTimeout`]: 0 or above one hour).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
+    /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association, RFC
+    /// 5944 section 3.7.3.1).
     #[error("reply failed FA-HA authentication")]
-    Unauthenticated,
+    UnauthenticatedReply,
 }
 
 /// What the foreign agent reports (RFC 5944 section 3.7).
@@ -160,12 +165,10 @@ pub struct ForeignAgent {
     cfg: ForeignAgentConfig,
     pending: HashMap<u32, (SocketAddr, Instant)>,
     order: VecDeque<(u32, Instant)>,
-    transmits: VecDeque<Transmit>,
+    transmits: Outbox<Transmit>,
     visitors: Visitors,
-    events: VecDeque<FaEvent>,
-    events_dropped: u64,
+    events: Outbox<FaEvent>,
     visitors_dropped: u64,
-    transmits_dropped: u64,
     /// The latest instant seen (visitor lifetimes count from it).
     last_now: Option<Instant>,
     /// Requests relayed.
@@ -177,22 +180,20 @@ pub struct ForeignAgent {
 impl ForeignAgent {
     /// A foreign agent. Refused: `max_pending` of 0, a pending timeout of 0 or above one hour.
     pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, FaError> {
-        if cfg.max_pending == 0
-            || cfg.pending_timeout.is_zero()
-            || cfg.pending_timeout > Duration::from_secs(3600)
-        {
-            return Err(FaError::Config);
+        if cfg.max_pending == 0 {
+            return Err(FaError::OutOfRange(ConfigField::MaxPending));
+        }
+        if cfg.pending_timeout.is_zero() || cfg.pending_timeout > Duration::from_secs(3600) {
+            return Err(FaError::OutOfRange(ConfigField::PendingTimeout));
         }
         Ok(ForeignAgent {
             cfg,
             pending: HashMap::new(),
             order: VecDeque::new(),
-            transmits: VecDeque::new(),
+            transmits: Outbox::new(MAX_QUEUED, Overflow::DropNewest),
             visitors: Visitors::default(),
-            events: VecDeque::new(),
-            events_dropped: 0,
+            events: Outbox::new(MAX_QUEUED, Overflow::DropOldest),
             visitors_dropped: 0,
-            transmits_dropped: 0,
             last_now: Some(now),
             relayed_requests: 0,
             relayed_replies: 0,
@@ -201,11 +202,7 @@ impl ForeignAgent {
 
     fn push(&mut self, t: Transmit) {
         self.note_relayed(&t);
-        if self.transmits.len() < MAX_QUEUED {
-            self.transmits.push_back(t);
-        } else {
-            self.transmits_dropped += 1;
-        }
+        self.transmits.push(t);
     }
 
     /// Reports what a relayed message means (RFC 5944 sections 3.7.2.3 and 3.7.3.2) and keeps
@@ -271,17 +268,13 @@ impl ForeignAgent {
     }
 
     fn push_event(&mut self, e: FaEvent) {
-        if self.events.len() >= MAX_QUEUED {
-            self.events.pop_front();
-            self.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<FaEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The counters so far.
@@ -291,8 +284,8 @@ impl ForeignAgent {
             relayed_replies: self.relayed_replies,
             visitors: self.visitors.entries.len() as u64,
             visitors_dropped: self.visitors_dropped,
-            events_dropped: self.events_dropped,
-            transmits_dropped: self.transmits_dropped,
+            events_dropped: self.events.dropped(),
+            transmits_dropped: self.transmits.dropped(),
         }
     }
 
@@ -376,7 +369,7 @@ impl ForeignAgent {
     fn relay_reply(&mut self, p: &Reply, data: &[u8]) -> Result<(), FaError> {
         let key = p.identification as u32;
         if !self.pending.contains_key(&key) {
-            return Err(FaError::Unmatched);
+            return Err(FaError::UnmatchedReply);
         }
         // RFC 5944 section 3.7.3.2: the extensions after the MN-HA extension (this FA's
         // FA-HA) are removed before the reply goes to the mobile node.
@@ -387,11 +380,11 @@ impl ForeignAgent {
                 .position(ExtensionType::FA_HA_AUTH)
                 .is_some_and(|i| m.verify(data, i, sa).is_ok());
             if !ok {
-                return Err(FaError::Unauthenticated);
+                return Err(FaError::UnauthenticatedReply);
             }
         }
         let Some((mn, _)) = self.pending.remove(&key) else {
-            return Err(FaError::Unmatched);
+            return Err(FaError::UnmatchedReply);
         };
         self.relayed_replies += 1;
         self.push(Transmit::to(mn, data[..keep].to_vec()));
@@ -418,7 +411,7 @@ impl ForeignAgent {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next deadline.
@@ -456,17 +449,42 @@ fn through_mn_ha(data: &[u8]) -> Result<usize, WireError> {
 mod tests {
     use super::*;
 
+    fn config() -> ForeignAgentConfig {
+        ForeignAgentConfig {
+            home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
+            fa_ha: None,
+            max_pending: 4,
+            pending_timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn configuration_out_of_range_is_named_by_field() {
+        let t0 = Instant::now();
+        let good = config();
+        assert!(ForeignAgent::new(good.clone(), t0).is_ok());
+        let mut c = good.clone();
+        c.max_pending = 0;
+        assert_eq!(
+            ForeignAgent::new(c, t0).err(),
+            Some(FaError::OutOfRange(ConfigField::MaxPending))
+        );
+        for t in [Duration::ZERO, Duration::from_secs(3601)] {
+            let mut c = good.clone();
+            c.pending_timeout = t;
+            assert_eq!(
+                ForeignAgent::new(c, t0).err(),
+                Some(FaError::OutOfRange(ConfigField::PendingTimeout))
+            );
+        }
+    }
+
     #[test]
     fn a_flood_repeating_one_identification_stays_bounded() {
         // Found by audit: each request pushed a deadline, and a repeated identification only
         // replaced its pending entry, so the deadline queue grew with every request.
         let t0 = Instant::now();
-        let cfg = ForeignAgentConfig {
-            home_agent: SocketAddr::from(([192, 0, 2, 1], 434)),
-            fa_ha: None,
-            max_pending: 4,
-            pending_timeout: Duration::from_secs(60),
-        };
+        let cfg = config();
         let Ok(mut fa) = ForeignAgent::new(cfg, t0) else {
             panic!("valid config");
         };

@@ -1,5 +1,6 @@
 //! A sans-IO Mobile IPv4 mobile node with a co-located care-of address.
 
+use super::ConfigField;
 use super::wire::auth::SecurityAssociation;
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
@@ -7,7 +8,7 @@ use super::wire::{
     WireError,
 };
 use crate::Transmit;
-use std::collections::VecDeque;
+use crate::io::{Outbox, Overflow};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -44,26 +45,35 @@ pub struct ClientConfig {
     pub auto_reregister: bool,
 }
 
-/// Why the client refused a datagram.
+/// Why the client refused a datagram or its configuration. The names are the ones the Home Agent
+/// ([`crate::mip::InputError`]) and the Foreign Agent ([`crate::mip::FaError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// Not a well-formed registration message.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// Not a reply to the request in flight.
-    #[error("unexpected reply")]
-    Unexpected,
-    /// Missing or wrong MN-HA authenticator.
+    /// A Registration Request: a mobile node takes only replies (RFC 5944 section 3.6).
+    #[error("message from the wrong side")]
+    WrongSide,
+    /// A reply carrying an unrecognized extension of type 0-127: silently discarded (RFC 5944
+    /// section 1.9).
+    #[error("reply with unrecognized extension {0:?}")]
+    UnrecognizedExtension(ExtensionType),
+    /// A reply to no request in flight, or whose Identification does not match it (RFC 5944
+    /// section 3.6.3).
+    #[error("reply matches no request in flight")]
+    UnmatchedReply,
+    /// A reply with a missing or wrong MN-HA authenticator (RFC 5944 section 3.6.2.1).
     #[error("reply failed authentication")]
-    Unauthenticated,
+    UnauthenticatedReply,
     /// Home address 0.0.0.0 without an NAI: the request could not name the mobile node (RFC
     /// 2794 section 2).
     #[error("home address 0.0.0.0 needs an NAI")]
     NoIdentity,
-    /// `retransmit` is 0 or above one hour.
-    #[error("retransmit out of range (0, 1 h]")]
-    RetransmitOutOfRange,
+    /// A configuration field out of range ([`ConfigField::Retransmit`]: 0 or above one hour).
+    #[error("{0} out of range")]
+    OutOfRange(ConfigField),
 }
 
 /// Counters of a [`MobileNodeClient`].
@@ -112,6 +122,11 @@ struct Outstanding {
     timeout: Duration,
 }
 
+/// Requests queued unsent at most (the oldest is dropped: a newer request supersedes it).
+const MAX_QUEUED_REQUESTS: usize = 16;
+/// Events queued at most (the oldest is dropped).
+const MAX_QUEUED_EVENTS: usize = 64;
+
 /// Answers 133 (identification mismatch) a registration may take, each followed by a
 /// resynchronised request, before it is reported denied.
 const MAX_RESYNCS: u32 = 3;
@@ -133,10 +148,8 @@ pub struct MobileNodeClient {
     home_address: Ipv4Addr,
     registered_until: Option<Instant>,
     reregister_at: Option<Instant>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<ClientEvent>,
-    events_dropped: u64,
-    transmits_dropped: u64,
+    transmits: Outbox<Transmit>,
+    events: Outbox<ClientEvent>,
     /// Requests sent, retransmissions included.
     pub requests_sent: u64,
 }
@@ -149,7 +162,7 @@ impl MobileNodeClient {
             return Err(ClientError::NoIdentity);
         }
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
-            return Err(ClientError::RetransmitOutOfRange);
+            return Err(ClientError::OutOfRange(ConfigField::Retransmit));
         }
         Ok(MobileNodeClient {
             home_address: cfg.home_address,
@@ -160,10 +173,8 @@ impl MobileNodeClient {
             out: None,
             registered_until: None,
             reregister_at: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            events_dropped: 0,
-            transmits_dropped: 0,
+            transmits: Outbox::new(MAX_QUEUED_REQUESTS, Overflow::DropOldest),
+            events: Outbox::new(MAX_QUEUED_EVENTS, Overflow::DropOldest),
             requests_sent: 0,
         })
     }
@@ -248,21 +259,13 @@ impl MobileNodeClient {
             b = b.nai(n);
         }
         let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
-        if self.transmits.len() >= 16 {
-            self.transmits.pop_front();
-            self.transmits_dropped += 1;
-        }
         let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
-        self.transmits.push_back(Transmit::to(dst, bytes));
+        self.transmits.push(Transmit::to(dst, bytes));
         self.requests_sent += 1;
     }
 
     fn push_event(&mut self, e: ClientEvent) {
-        if self.events.len() >= 64 {
-            self.events.pop_front();
-            self.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     /// Feeds a datagram (a Registration Reply). A reply that carries an unrecognized extension
@@ -277,24 +280,24 @@ impl MobileNodeClient {
     ) -> Result<(), ClientError> {
         let m = Message::parse(data)?;
         let Header::Reply(p) = m.header else {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::WrongSide);
         };
         // RFC 5944 section 1.9: a reply with an unrecognized extension of type 0-127 is silently
         // discarded.
-        if m.unknown_non_skippable().is_some() {
-            return Err(ClientError::Unexpected);
+        if let Some(t) = m.unknown_non_skippable() {
+            return Err(ClientError::UnrecognizedExtension(t));
         }
         let Some(o) = self.out.clone() else {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::UnmatchedReply);
         };
         if !replay::reply_matches(o.identification, p.identification) {
-            return Err(ClientError::Unexpected);
+            return Err(ClientError::UnmatchedReply);
         }
         let idx = m
             .position(ExtensionType::MN_HA_AUTH)
-            .ok_or(ClientError::Unauthenticated)?;
+            .ok_or(ClientError::UnauthenticatedReply)?;
         m.verify(data, idx, &self.cfg.sa)
-            .map_err(|_| ClientError::Unauthenticated)?;
+            .map_err(|_| ClientError::UnauthenticatedReply)?;
         if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
             // Resynchronise on the HA's clock (high 32 bits) and try again at once.
             let ha = i128::from(p.identification >> 32) << 32;
@@ -373,21 +376,21 @@ impl MobileNodeClient {
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests_sent: self.requests_sent,
-            events_dropped: self.events_dropped,
-            transmits_dropped: self.transmits_dropped,
+            events_dropped: self.events.dropped(),
+            transmits_dropped: self.transmits.dropped(),
         }
     }
 
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The next deadline.
@@ -403,5 +406,148 @@ impl MobileNodeClient {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mip::wire::Extension;
+    use crate::mip::wire::Reply;
+    use crate::mip::wire::auth::AuthAlgorithm;
+    use std::borrow::Cow;
+
+    fn ha() -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], 434))
+    }
+
+    fn me() -> SocketAddr {
+        SocketAddr::from(([198, 51, 100, 9], 434))
+    }
+
+    fn config() -> ClientConfig {
+        ClientConfig {
+            home_address: Ipv4Addr::new(10, 0, 1, 1),
+            nai: None,
+            sa: SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+            home_agent: ha(),
+            local: me(),
+            via: None,
+            lifetime: 600,
+            simultaneous: false,
+            retransmit: Duration::from_secs(1),
+            max_retransmits: 3,
+            wall_clock: Duration::from_secs(1_700_000_000),
+            auto_reregister: false,
+        }
+    }
+
+    /// A client with one Registration Request sent; its identification.
+    fn registered(t0: Instant) -> (MobileNodeClient, u64) {
+        let Ok(mut mn) = MobileNodeClient::new(config(), t0) else {
+            panic!("valid config");
+        };
+        mn.register(t0);
+        let Some(t) = mn.poll_transmit() else {
+            panic!("no request sent");
+        };
+        let Ok(m) = Message::parse(&t.payload) else {
+            panic!("request does not parse");
+        };
+        let Header::Request(q) = m.header else {
+            panic!("not a request");
+        };
+        (mn, q.identification)
+    }
+
+    /// An accepting reply to `identification`, carrying `extra` before the MN-HA authenticator.
+    fn reply(identification: u64, extra: Option<Extension<'static>>) -> Vec<u8> {
+        let sa = config().sa;
+        let mut b = Builder::reply(Reply {
+            home_address: Ipv4Addr::new(10, 0, 1, 1),
+            lifetime: 600,
+            identification,
+            ..Reply::default()
+        });
+        if let Some(e) = extra {
+            b = b.extension(e);
+        }
+        b.mn_ha_auth(&sa).to_vec()
+    }
+
+    #[test]
+    fn configuration_out_of_range_is_named_by_field() {
+        let t0 = Instant::now();
+        for bad in [Duration::ZERO, Duration::from_secs(3601)] {
+            let mut c = config();
+            c.retransmit = bad;
+            assert_eq!(
+                MobileNodeClient::new(c, t0).err(),
+                Some(ClientError::OutOfRange(ConfigField::Retransmit))
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_comes_from_the_wrong_side() {
+        // RFC 5944 3.6: a mobile node sends Registration Requests and takes Replies.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        let q = Builder::request(Request {
+            identification: id,
+            ..Request::default()
+        })
+        .to_vec();
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &q),
+            Err(ClientError::WrongSide)
+        );
+    }
+
+    #[test]
+    fn a_reply_with_an_unrecognized_extension_is_silently_discarded() {
+        // RFC 5944 1.9: an unrecognized extension of type 0-127 in a Registration Reply: the
+        // mobile node silently discards the reply.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        let ext = ExtensionType(99);
+        let r = reply(
+            id,
+            Some(Extension::Other {
+                ext_type: ext,
+                data: Cow::Borrowed(&[0, 0]),
+            }),
+        );
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &r),
+            Err(ClientError::UnrecognizedExtension(ext))
+        );
+        assert_eq!(mn.poll_event(), None);
+        // The same reply without it registers.
+        assert_eq!(mn.handle_datagram(t0, ha(), me(), &reply(id, None)), Ok(()));
+        assert!(matches!(
+            mn.poll_event(),
+            Some(ClientEvent::Registered { .. })
+        ));
+    }
+
+    #[test]
+    fn a_reply_to_no_request_or_unauthenticated_is_refused() {
+        // RFC 5944 3.6.3: the reply's Identification must match the request's (the low-order
+        // 32 bits for timestamps); 3.6.2.1: the MN-HA authenticator must verify.
+        let t0 = Instant::now();
+        let (mut mn, id) = registered(t0);
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &reply(id ^ 1, None)),
+            Err(ClientError::UnmatchedReply)
+        );
+        let mut r = reply(id, None);
+        let last = r.len() - 1;
+        r[last] ^= 0xff;
+        assert_eq!(
+            mn.handle_datagram(t0, ha(), me(), &r),
+            Err(ClientError::UnauthenticatedReply)
+        );
+        assert_eq!(mn.poll_event(), None);
     }
 }

@@ -6,8 +6,7 @@ use super::error::{ConfigError, ConfigField, InputError};
 use super::fabric::FabricMessage;
 use super::gtp::{self, Header, IeType, Message};
 use super::vid::VidLayout;
-use crate::io::{TokenBucket, Transmit};
-use std::collections::VecDeque;
+use crate::io::{self, Overflow, TokenBucket, Transmit};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -32,10 +31,10 @@ pub(crate) fn check_layouts(
     Ok(())
 }
 
-/// `Ok` when `value` is non-zero, else [`ConfigError::Zero`] naming `field`.
+/// `Ok` when `value` is non-zero, else [`ConfigError::OutOfRange`] naming `field`.
 pub(crate) fn non_zero(field: ConfigField, zero: bool) -> Result<(), ConfigError> {
     if zero {
-        Err(ConfigError::Zero(field))
+        Err(ConfigError::OutOfRange(field))
     } else {
         Ok(())
     }
@@ -77,56 +76,49 @@ pub(crate) fn fabric_transmit(
     transmit(src, dst, msg.to_vec())
 }
 
-/// A machine's outbox: datagrams to send and events to report, each bounded. A full datagram
-/// queue refuses the new datagram, a full event queue drops its oldest event; both are counted.
+/// A machine's outbox: datagrams to send and events to report, each an [`io::Outbox`]. A full
+/// datagram queue refuses the new datagram ([`Overflow::DropNewest`]), a full event queue drops
+/// its oldest event ([`Overflow::DropOldest`]); both are counted.
 #[derive(Debug)]
 pub(crate) struct Outbox<E> {
-    queue: VecDeque<Transmit>,
-    events: VecDeque<E>,
-    queue_limit: usize,
-    event_limit: usize,
-    /// Datagrams refused because the queue was full.
-    pub(crate) queue_full: u64,
-    /// Events dropped (the oldest) because the event queue was full.
-    pub(crate) events_dropped: u64,
+    queue: io::Outbox<Transmit>,
+    events: io::Outbox<E>,
 }
 
 impl<E> Outbox<E> {
     pub(crate) fn new(queue_limit: usize, event_limit: usize) -> Outbox<E> {
         Outbox {
-            queue: VecDeque::new(),
-            events: VecDeque::new(),
-            queue_limit,
-            event_limit,
-            queue_full: 0,
-            events_dropped: 0,
+            queue: io::Outbox::new(queue_limit, Overflow::DropNewest),
+            events: io::Outbox::new(event_limit, Overflow::DropOldest),
         }
     }
 
     /// Queues `t`; `false` (counted) when the queue is full.
     pub(crate) fn push(&mut self, t: Transmit) -> bool {
-        if self.queue.len() >= self.queue_limit {
-            self.queue_full += 1;
-            return false;
-        }
-        self.queue.push_back(t);
-        true
+        self.queue.push(t)
     }
 
     /// Queues `e`, dropping (and counting) the oldest event when the queue is full.
     pub(crate) fn event(&mut self, e: E) {
-        if self.events.len() >= self.event_limit && self.events.pop_front().is_some() {
-            self.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.queue.pop_front()
+        self.queue.pop()
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<E> {
-        self.events.pop_front()
+        self.events.pop()
+    }
+
+    /// Datagrams refused because the queue was full.
+    pub(crate) fn queue_full(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// Events dropped (the oldest) because the event queue was full.
+    pub(crate) fn events_dropped(&self) -> u64 {
+        self.events.dropped()
     }
 }
 

@@ -69,9 +69,9 @@ pub enum ConfigError {
         /// The width it needs.
         bits: u8,
     },
-    /// A field must be non-zero / non-empty.
-    #[error("{0} must not be zero or empty")]
-    Zero(ConfigField),
+    /// A field is zero or empty, or out of its range (the same name in every subsystem).
+    #[error("{0} out of range (zero or empty)")]
+    OutOfRange(ConfigField),
     /// Two processor slots share an id or an address, or a slot has the switch processor's own
     /// node id.
     #[error("processors: duplicate slot id or address, or the switch processor's own id")]
@@ -84,7 +84,7 @@ pub enum ConfigError {
     #[error("{0} is too small for VID and local index bits")]
     PoolTooSmall(ConfigField),
     /// The health monitor refused its configuration.
-    #[error("health: {0}")]
+    #[error(transparent)]
     Health(#[from] crate::health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
     #[error(transparent)]
@@ -161,7 +161,7 @@ pub enum InputError {
     #[error("no session for TEID {0:#010x}")]
     UnknownTeid(u32),
     /// A heartbeat was refused by the health monitor.
-    #[error("health: {0}")]
+    #[error(transparent)]
     Health(#[from] crate::health::HealthError),
     /// A GTP message of a type this machine does not handle in this place (e.g. a TEID-0 message
     /// other than Echo, Create PDP Context and Error Indication at the switch processor).

@@ -496,8 +496,8 @@ impl LineInterface {
     /// The counters.
     pub fn stats(&self) -> LineStats {
         LineStats {
-            queue_full: self.out.queue_full,
-            events_dropped: self.out.events_dropped,
+            queue_full: self.out.queue_full(),
+            events_dropped: self.out.events_dropped(),
             ..self.stats
         }
     }
@@ -737,6 +737,9 @@ mod tests {
     #[test]
     fn a_zero_event_limit_is_refused() {
         let r = LineInterface::new(config(0), Instant::now());
-        assert_eq!(r.err(), Some(ConfigError::Zero(ConfigField::EventLimit)));
+        assert_eq!(
+            r.err(),
+            Some(ConfigError::OutOfRange(ConfigField::EventLimit))
+        );
     }
 }

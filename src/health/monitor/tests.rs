@@ -53,7 +53,7 @@ fn up_suspect_down_restart() {
     // Replay refused, state unchanged.
     assert!(matches!(
         a.handle_heartbeat(t0, addr(2), &hb),
-        Err(HealthError::Replay { .. })
+        Err(HealthError::Replayed { .. })
     ));
     a.handle_timeout(t0 + Duration::from_secs(2));
     assert_eq!(events(&mut a), [HealthEvent::Suspect { node: NodeId(2) }]);
@@ -80,7 +80,7 @@ fn up_suspect_down_restart() {
     // The old incarnation is now refused.
     assert!(matches!(
         a.handle_heartbeat(t0 + Duration::from_secs(5), addr(2), &hb),
-        Err(HealthError::Replay { .. })
+        Err(HealthError::Replayed { .. })
     ));
 }
 
@@ -101,7 +101,7 @@ fn unknown_and_full() {
     let mut a = Monitor::new(c, t0).unwrap();
     assert_eq!(
         a.handle_heartbeat(t0, addr(9), &hb),
-        Err(HealthError::TableFull {
+        Err(HealthError::Full {
             node: NodeId(9),
             max: 1
         })
@@ -147,7 +147,7 @@ fn config_errors() {
     c.overload_percent = 0;
     assert_eq!(
         Monitor::new(c, t0).err(),
-        Some(ConfigError::OverloadPercent(0))
+        Some(ConfigError::OutOfRange(ConfigField::OverloadPercent))
     );
 }
 

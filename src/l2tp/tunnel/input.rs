@@ -76,18 +76,14 @@ impl Core {
         if !s.accept_data(d.header.sequence) {
             return Ok(());
         }
-        if self.data.len() < self.cfg.max_data_queue {
-            self.data.push_back(Data {
-                session: SessionRef {
-                    tunnel: tid,
-                    session: sid,
-                },
-                call: s.call,
-                frame: Bytes::copy_from_slice(&d.payload),
-            });
-        } else {
-            self.stats.dropped_frames = self.stats.dropped_frames.saturating_add(1);
-        }
+        self.data.push(Data {
+            session: SessionRef {
+                tunnel: tid,
+                session: sid,
+            },
+            call: s.call,
+            frame: Bytes::copy_from_slice(&d.payload),
+        });
         Ok(())
     }
 

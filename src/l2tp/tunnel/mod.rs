@@ -38,7 +38,7 @@ use super::session::{Session, SessionState};
 use super::wire::avp::AvpValue;
 use super::wire::{Avp, AvpType, ControlMessage, ParseOptions, ResultCode, ResultCodeValue};
 use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionRef};
-use crate::io::TokenBucket;
+use crate::io::{Outbox, Overflow, TokenBucket};
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -218,11 +218,11 @@ pub(crate) struct Core {
     pub tunnels: IdMap<Tunnel>,
     by_peer: HashMap<(SocketAddr, u16), u16>,
     pub out: VecDeque<Transmit>,
-    pub events: VecDeque<Event>,
+    pub events: Outbox<Event>,
     pub ups: VecDeque<Up>,
     pub session_count: usize,
     /// Received PPP frames waiting for `poll_data`, bounded by `max_data_queue`.
-    pub data: VecDeque<Data>,
+    pub data: Outbox<Data>,
     /// Tunnels that received messages since the last [`Core::finish`].
     dirty: Vec<u16>,
     /// Tunnels in set-up (SCCRQ or SCCRP sent), bounded by `max_pending_tunnels`.
@@ -254,16 +254,16 @@ impl Core {
         Ok(Core {
             refusals: TokenBucket::new(cfg.refusals, now),
             stats: super::Stats::default(),
+            events: Outbox::new(cfg.max_events, Overflow::DropNewest),
+            data: Outbox::new(cfg.max_data_queue, Overflow::DropNewest),
             cfg,
             rng,
             timers: TimerQueue::new(),
             tunnels: IdMap::default(),
             by_peer: HashMap::new(),
             out: VecDeque::new(),
-            events: VecDeque::new(),
             ups: VecDeque::new(),
             session_count: 0,
-            data: VecDeque::new(),
             dirty: Vec::new(),
             pending_tunnels: Default::default(),
             idle_timeout: None,
@@ -271,11 +271,7 @@ impl Core {
     }
 
     pub fn event(&mut self, e: Event) {
-        if self.events.len() < self.cfg.max_events {
-            self.events.push_back(e);
-        } else {
-            self.stats.dropped_events = self.stats.dropped_events.saturating_add(1);
-        }
+        self.events.push(e);
     }
 
     fn channel_config(&self) -> ChannelConfig {

@@ -93,8 +93,8 @@ pub enum WireError {
         rule: LengthRule,
     },
     /// A value that is not valid for its field.
-    #[error("invalid value at byte {offset}: {field}")]
-    InvalidValue {
+    #[error("invalid {field} at byte {offset}")]
+    Invalid {
         /// Byte offset.
         offset: usize,
         /// The field.

@@ -162,17 +162,20 @@ impl HomeAgentConfig {
     }
 }
 
-/// A configuration field out of its range.
+/// A configuration field out of its range, named by [`ConfigError::OutOfRange`],
+/// [`crate::mip::FaError::OutOfRange`] and [`crate::mip::ClientError::OutOfRange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConfigField {
     /// [`HomeAgentConfig::max_bindings`]: must be > 0.
     MaxBindings,
-    /// [`HomeAgentConfig::max_pending`]: must be > 0.
+    /// [`HomeAgentConfig::max_pending`] or
+    /// [`crate::mip::ForeignAgentConfig::max_pending`]: must be > 0.
     MaxPending,
     /// [`HomeAgentConfig::max_simultaneous`]: 1..=4.
     MaxSimultaneous,
-    /// [`HomeAgentConfig::pending_timeout`]: 0 < t <= 1 h.
+    /// [`HomeAgentConfig::pending_timeout`] or
+    /// [`crate::mip::ForeignAgentConfig::pending_timeout`]: 0 < t <= 1 h.
     PendingTimeout,
     /// [`HomeAgentConfig::replication_rto`]: 0 < t <= 60 s.
     ReplicationRto,
@@ -186,6 +189,8 @@ pub enum ConfigField {
     MaxEvents,
     /// [`HomeAgentConfig::max_replication_queue`]: must be > 0.
     MaxReplicationQueue,
+    /// [`crate::mip::ClientConfig::retransmit`]: 0 < t <= 1 h.
+    Retransmit,
 }
 
 impl fmt::Display for ConfigField {
@@ -203,7 +208,7 @@ pub enum ConfigError {
     DuplicateMember(NodeId),
     /// `node` is not among `members`.
     #[error("node {0} is not a member")]
-    NotAMember(NodeId),
+    NotMember(NodeId),
     /// A bound is zero or out of range.
     #[error("{0} out of range")]
     OutOfRange(ConfigField),
@@ -226,7 +231,7 @@ impl HomeAgentConfig {
             }
         }
         if !members.contains_key(&self.node) {
-            return Err(ConfigError::NotAMember(self.node));
+            return Err(ConfigError::NotMember(self.node));
         }
         let hour = Duration::from_secs(3600);
         let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);

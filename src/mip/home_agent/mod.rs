@@ -30,7 +30,7 @@ use crate::health::{
     self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
     Policy, Role,
 };
-use crate::io::{RateLimit, TokenBucket};
+use crate::io::{Outbox, Overflow, RateLimit, TokenBucket};
 use crate::mip::binding::{
     Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
     TableError,
@@ -256,10 +256,8 @@ pub struct HomeAgent {
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
-    transmits: VecDeque<Transmit>,
-    max_transmits: usize,
-    events: VecDeque<Event>,
-    max_events: usize,
+    transmits: Outbox<Transmit>,
+    events: Outbox<Event>,
     /// The bucket of [`HomeAgentConfig::refusals`].
     refusal_bucket: TokenBucket,
     stats: HaStats,
@@ -338,10 +336,8 @@ impl HomeAgent {
             max_notices: cfg.max_pending,
             advertising: true,
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
-            transmits: VecDeque::new(),
-            max_transmits: cfg.max_transmits,
-            events: VecDeque::new(),
-            max_events: cfg.max_events,
+            transmits: Outbox::new(cfg.max_transmits, Overflow::DropNewest),
+            events: Outbox::new(cfg.max_events, Overflow::DropOldest),
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
@@ -360,7 +356,11 @@ impl HomeAgent {
 
     /// Counters.
     pub fn stats(&self) -> HaStats {
-        self.stats
+        HaStats {
+            dropped_transmits: self.transmits.dropped(),
+            dropped_events: self.events.dropped(),
+            ..self.stats
+        }
     }
 
     /// The binding table.
@@ -413,19 +413,11 @@ impl HomeAgent {
     // ----- queues -----
 
     fn push_event(&mut self, e: Event) {
-        if self.events.len() >= self.max_events {
-            self.events.pop_front();
-            self.stats.dropped_events += 1;
-        }
-        self.events.push_back(e);
+        self.events.push(e);
     }
 
     fn push_transmit(&mut self, t: Transmit) {
-        if self.transmits.len() >= self.max_transmits {
-            self.stats.dropped_transmits += 1;
-            return;
-        }
-        self.transmits.push_back(t);
+        self.transmits.push(t);
     }
 
     /// Holds `pending` in the binding at `slot`, or in a new temporary binding (the first HA's
@@ -534,7 +526,7 @@ impl HomeAgent {
             Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
-                WireError::UnsupportedType {
+                WireError::UnsupportedMessage {
                     offset: 0,
                     value: data.first().copied().unwrap_or(0),
                 },
@@ -694,13 +686,13 @@ impl HomeAgent {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// The earliest deadline.

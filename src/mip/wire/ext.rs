@@ -361,7 +361,7 @@ impl<'a> Extension<'a> {
             Err(WireError::BadLength {
                 offset: 0,
                 field,
-                len,
+                declared: len,
             })
         } else {
             Ok(())
@@ -518,7 +518,7 @@ impl<'a> Extension<'a> {
             let bad = |field| WireError::BadLength {
                 offset: len_at,
                 field,
-                len,
+                declared: len,
             };
             return Ok(match t {
                 ExtensionType::GENERALIZED_AUTH => {
@@ -558,7 +558,7 @@ impl<'a> Extension<'a> {
         let bad = |field| WireError::BadLength {
             offset: len_at,
             field,
-            len,
+            declared: len,
         };
         Ok(match t {
             ExtensionType::MN_HA_AUTH | ExtensionType::MN_FA_AUTH | ExtensionType::FA_HA_AUTH => {

@@ -80,21 +80,21 @@ pub enum WireError {
     },
     /// The message type is neither a Registration Request (1) nor a Reply (3).
     #[error("unsupported message type {value} at byte {offset}")]
-    UnsupportedType {
+    UnsupportedMessage {
         /// Offset of the type octet (0).
         offset: usize,
         /// The type found.
         value: u8,
     },
     /// A length field does not fit the extension it announces.
-    #[error("bad {field} {len} at byte {offset}")]
+    #[error("bad {field} {declared} at byte {offset}")]
     BadLength {
         /// Offset of the length field.
         offset: usize,
         /// Name of the length field.
         field: Field,
-        /// The length found.
-        len: usize,
+        /// The length the field announces.
+        declared: usize,
     },
 }
 
@@ -325,7 +325,7 @@ impl Header {
                 identification: r.u64(Field::Identification)?,
             }),
             _ => {
-                return Err(WireError::UnsupportedType {
+                return Err(WireError::UnsupportedMessage {
                     offset: 0,
                     value: t,
                 });

@@ -25,16 +25,16 @@ pub enum WireError {
     #[error("protocol type 0 (GTP') is not supported, at byte 0")]
     GtpPrime,
     /// A length field disagrees with the bytes that follow it.
-    #[error("{field} at byte {offset} announces {length} bytes but {available} follow")]
+    #[error("{field} at byte {offset} announces {declared} bytes but {actual} follow")]
     BadLength {
         /// Byte offset of the length field.
         offset: usize,
         /// The length field.
         field: Field,
         /// The length it announces.
-        length: usize,
+        declared: usize,
         /// The bytes actually available.
-        available: usize,
+        actual: usize,
     },
     /// A TV information element (type below 128) whose fixed length this codec does not know,
     /// so the rest of the message cannot be delimited (TS 29.060 section 7.7).

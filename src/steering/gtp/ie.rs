@@ -377,8 +377,8 @@ impl<'a> Ie<'a> {
             return Err(WireError::BadLength {
                 offset: len_offset,
                 field: len_field,
-                length: len,
-                available: r.remaining(),
+                declared: len,
+                actual: r.remaining(),
             });
         }
         let v = r.bytes(len, Field::TlvIeValue)?;

@@ -272,8 +272,8 @@ impl<'a> Message<'a> {
             return Err(WireError::BadLength {
                 offset: 2,
                 field: Field::Length,
-                length,
-                available: r.remaining(),
+                declared: length,
+                actual: r.remaining(),
             });
         }
         let (e, s, pn) = (flags & 0x04 != 0, flags & 0x02 != 0, flags & 0x01 != 0);

@@ -274,8 +274,8 @@ impl Processor {
     /// The counters.
     pub fn stats(&self) -> ProcessorStats {
         ProcessorStats {
-            queue_full: self.out.queue_full,
-            events_dropped: self.out.events_dropped,
+            queue_full: self.out.queue_full(),
+            events_dropped: self.out.events_dropped(),
             ..self.stats
         }
     }

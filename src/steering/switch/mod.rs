@@ -203,8 +203,8 @@ impl SwitchProcessor {
     /// The counters.
     pub fn stats(&self) -> SwitchStats {
         SwitchStats {
-            queue_full: self.out.queue_full,
-            events_dropped: self.out.events_dropped,
+            queue_full: self.out.queue_full(),
+            events_dropped: self.out.events_dropped(),
             ..self.stats
         }
     }
