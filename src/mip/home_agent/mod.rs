@@ -1,6 +1,8 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
+mod apply;
 mod config;
+mod effects;
 mod register;
 mod replicate;
 mod routes;
@@ -10,9 +12,9 @@ mod takeover;
 mod testkit;
 
 pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
-use replicate::{BulkSync, Channel};
+use replicate::Channel;
 use security::MnSa;
-use takeover::{Decision, Returned};
+use takeover::Takeovers;
 
 use super::MnId;
 use super::cluster::{
@@ -239,14 +241,7 @@ pub struct HomeAgent {
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
     channels: BTreeMap<NodeId, Channel>,
-    takeovers: BTreeMap<NodeId, Decision>,
-    /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
-    /// says which it still has.
-    returned: BTreeMap<NodeId, Returned>,
-    /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
-    deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
-    /// How long a deferred decision stays valid.
-    defer_for: Duration,
+    takeover: Takeovers,
     rto: Duration,
     max_queue: usize,
     notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
@@ -324,13 +319,11 @@ impl HomeAgent {
             pn: 0,
             windows: HashMap::new(),
             channels,
-            takeovers: BTreeMap::new(),
-            returned: BTreeMap::new(),
-            deferred: BTreeMap::new(),
-            defer_for: cfg
-                .heartbeat_interval
-                .saturating_mul(cfg.misses_down.saturating_add(1))
-                .saturating_mul(2),
+            takeover: Takeovers::new(
+                cfg.heartbeat_interval
+                    .saturating_mul(cfg.misses_down.saturating_add(1))
+                    .saturating_mul(2),
+            ),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             notices: HashMap::with_hasher(hasher),
@@ -385,10 +378,7 @@ impl HomeAgent {
 
     /// A peer's health as this HA sees it (this HA itself is always Up).
     pub fn peer_state(&self, node: NodeId) -> NodeState {
-        if node == self.node {
-            return NodeState::Up;
-        }
-        self.monitor.state(node).unwrap_or(NodeState::Down)
+        effects::state_of(&self.monitor, self.node, node)
     }
 
     /// A peer's last reported load (this HA's own for its own id).
@@ -403,11 +393,7 @@ impl HomeAgent {
 
     /// Replication items not yet acknowledged by `peer` (queued or in flight).
     pub fn replication_backlog(&self, peer: NodeId) -> usize {
-        self.channels.get(&peer).map_or(0, |c| {
-            c.queue.len()
-                + c.inflight.as_ref().map_or(0, |i| i.items.len())
-                + usize::from(c.bulk != BulkSync::Idle)
-        })
+        self.channels.get(&peer).map_or(0, Channel::backlog)
     }
 
     // ----- queues -----
@@ -582,10 +568,7 @@ impl HomeAgent {
                 Ok(())
             }
             Body::Replicate { seq, items } => {
-                let ch = self.channels.entry(sender).or_default();
-                let fresh = ch.last_acked_in.is_none_or(|l| seq > l);
-                if fresh {
-                    ch.last_acked_in = Some(seq);
+                if self.channels.entry(sender).or_default().receive(seq) {
                     for item in items {
                         self.apply(now, sender, item);
                     }
@@ -596,10 +579,8 @@ impl HomeAgent {
                 Ok(())
             }
             Body::Ack { seq } => {
-                if let Some(ch) = self.channels.get_mut(&sender)
-                    && ch.inflight.as_ref().is_some_and(|i| i.seq == seq)
-                {
-                    ch.inflight = None;
+                if let Some(ch) = self.channels.get_mut(&sender) {
+                    ch.acked(seq);
                 }
                 self.pump(now);
                 Ok(())
@@ -639,9 +620,7 @@ impl HomeAgent {
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
                     // Its state is gone: a takeover of it stands.
-                    self.deferred.remove(&node);
-                    self.takeovers.remove(&node);
-                    self.returned.remove(&node);
+                    self.takeover.restarted(node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;
