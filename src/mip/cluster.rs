@@ -626,6 +626,19 @@ mod tests {
         ]
     }
 
+    /// A cluster header of `kind` from node 1, incarnation 1, packet 1.
+    fn header(kind: u8) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_slice(&MAGIC);
+        b.put_u8(VERSION);
+        b.put_u8(kind);
+        b.put_u16(0);
+        b.put_u32(1);
+        b.put_u32(1);
+        b.put_u64(1);
+        b
+    }
+
     fn message(body: Body<'_>, sender: NodeId, incarnation: u32, pn: u64) -> ClusterMessage<'_> {
         ClusterMessage {
             sender,
@@ -688,14 +701,7 @@ mod tests {
         ) {
             // A correctly authenticated message with an arbitrary body: parse must not panic,
             // and what it accepts re-emits to the same bytes.
-            let mut b = Vec::new();
-            b.put_slice(&MAGIC);
-            b.put_u8(VERSION);
-            b.put_u8(kind);
-            b.put_u16(0);
-            b.put_u32(1);
-            b.put_u32(1);
-            b.put_u64(1);
+            let mut b = header(kind);
             b.put_slice(&body);
             ClusterMac::new(KEY).seal(&mut b);
             if let Ok(parsed) = ClusterMessage::parse(&b, KEY) {
@@ -713,17 +719,6 @@ mod tests {
     /// [`Field`], no string).
     #[test]
     fn a_short_body_names_the_field_it_ran_short_in() {
-        let header = |kind: u8| {
-            let mut b = Vec::new();
-            b.put_slice(&MAGIC);
-            b.put_u8(VERSION);
-            b.put_u8(kind);
-            b.put_u16(0);
-            b.put_u32(1);
-            b.put_u32(1);
-            b.put_u64(1);
-            b
-        };
         let short = |mut b: Vec<u8>| {
             ClusterMac::new(KEY).seal(&mut b);
             match ClusterMessage::parse(&b, KEY) {

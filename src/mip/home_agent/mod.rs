@@ -3,6 +3,7 @@
 mod apply;
 mod config;
 mod effects;
+mod notices;
 mod register;
 mod replicate;
 mod routes;
@@ -12,7 +13,9 @@ mod takeover;
 mod testkit;
 
 pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
+use notices::Notices;
 use replicate::Channel;
+use routes::Route;
 use security::MnSa;
 use takeover::Takeovers;
 
@@ -219,7 +222,6 @@ pub struct HomeAgent {
     node: NodeId,
     incarnation: u32,
     vip: Ipv4Addr,
-    network: Ipv4Network,
     mode: ForwardMode,
     notices_on: bool,
     key: ClusterMac,
@@ -244,10 +246,8 @@ pub struct HomeAgent {
     takeover: Takeovers,
     rto: Duration,
     max_queue: usize,
-    notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
-    notice_order: VecDeque<((MnId, u64), Instant)>,
-    max_notices: usize,
-    advertising: bool,
+    notices: Notices,
+    route: Route,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -297,7 +297,6 @@ impl HomeAgent {
             node: cfg.node,
             incarnation: cfg.incarnation,
             vip: cfg.virtual_address,
-            network: cfg.virtual_network,
             mode: cfg.mode,
             notices_on: cfg.layer2_notices,
             key: ClusterMac::new(&cfg.cluster_key),
@@ -326,10 +325,8 @@ impl HomeAgent {
             ),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
-            notices: HashMap::with_hasher(hasher),
-            notice_order: VecDeque::new(),
-            max_notices: cfg.max_pending,
-            advertising: true,
+            notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
+            route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
             transmits: VecDeque::new(),
             max_transmits: cfg.max_transmits,
@@ -338,9 +335,7 @@ impl HomeAgent {
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
-        ha.push_event(Event::AdvertiseRoute {
-            prefix: IpNetwork::V4(ha.network),
-        });
+        ha.push_event(ha.route.announcement());
         Ok(ha)
     }
 
@@ -388,7 +383,7 @@ impl HomeAgent {
 
     /// Whether this HA currently advertises the virtual network.
     pub fn is_advertising(&self) -> bool {
-        self.advertising
+        self.route.is_advertising()
     }
 
     /// Replication items not yet acknowledged by `peer` (queued or in flight).
@@ -554,18 +549,12 @@ impl HomeAgent {
                 nai,
                 identification,
             } => {
-                if let Some(mn) = MnId::of(home_address, nai) {
-                    self.expire_notices(now);
-                    if self.notices.len() >= self.max_notices {
-                        return Err(InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES));
-                    }
-                    let deadline = now + self.pending_timeout;
-                    self.notices
-                        .insert((mn.clone(), identification), (sender, deadline));
-                    self.notice_order
-                        .push_back(((mn, identification), deadline));
-                }
-                Ok(())
+                let Some(mn) = MnId::of(home_address, nai) else {
+                    return Ok(());
+                };
+                self.notices
+                    .insert(now, mn, identification, sender)
+                    .map_err(|_| InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES))
             }
             Body::Replicate { seq, items } => {
                 if self.channels.entry(sender).or_default().receive(seq) {
@@ -664,7 +653,7 @@ impl HomeAgent {
                 Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
             }
         }
-        self.expire_notices(now);
+        self.notices.expire(now);
         self.retransmit(now);
         self.pump(now);
         self.update_load();
@@ -693,7 +682,7 @@ impl HomeAgent {
         [
             self.monitor.poll_timeout(),
             self.table.next_deadline(),
-            self.notice_order.front().map(|(_, d)| *d),
+            self.notices.next_deadline(),
             repl,
         ]
         .into_iter()

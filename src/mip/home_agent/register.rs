@@ -159,9 +159,7 @@ impl HomeAgent {
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
         // (A notice is consumed even when the link-layer source already named the first HA.)
         let mut first = forwarded_by;
-        if !self.notices.is_empty()
-            && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
-        {
+        if let Some(f) = self.notices.take(&mn, q.identification) {
             first = first.or(Some(f));
         }
         if let Some(first) = first {
@@ -729,18 +727,6 @@ impl HomeAgent {
             }
         } else {
             self.replicate_slot(slot, now);
-        }
-    }
-
-    pub(super) fn expire_notices(&mut self, now: Instant) {
-        while let Some((k, d)) = self.notice_order.front().cloned() {
-            if d > now && self.notice_order.len() <= self.max_notices {
-                break;
-            }
-            self.notice_order.pop_front();
-            if self.notices.get(&k).is_some_and(|(_, dd)| *dd == d) {
-                self.notices.remove(&k);
-            }
         }
     }
 }

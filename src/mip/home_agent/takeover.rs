@@ -369,38 +369,37 @@ impl Takeovers {
         owner: NodeId,
     ) -> Vec<Effect> {
         let coordinator = v.node;
-        let mut effects: Vec<Effect> = v
-            .members
-            .keys()
-            .filter(|n| **n != coordinator && **n != failed)
-            .map(|p| {
-                let decision = Item::Takeover {
-                    failed,
-                    owner,
-                    coordinator,
-                };
-                Effect::Enqueue(*p, decision)
-            })
-            .collect();
+        let peers = v.members.keys().copied();
+        let others = peers.filter(|n| *n != coordinator && *n != failed);
+        let mut effects = announce(others, failed, owner, coordinator);
         effects.extend(self.decide(v, now, failed, owner, coordinator, None));
         effects.push(Effect::Pump);
         effects
     }
 }
 
-/// Sends `peers` the decision "`coordinator` moved the bindings of `failed` to `owner`".
-fn tell(peers: &[NodeId], failed: NodeId, owner: NodeId, coordinator: NodeId) -> Vec<Effect> {
-    let mut effects: Vec<Effect> = peers
-        .iter()
+/// Queues the decision "`coordinator` moved the bindings of `failed` to `owner`" for `peers`.
+fn announce(
+    peers: impl Iterator<Item = NodeId>,
+    failed: NodeId,
+    owner: NodeId,
+    coordinator: NodeId,
+) -> Vec<Effect> {
+    peers
         .map(|p| {
             let decision = Item::Takeover {
                 failed,
                 owner,
                 coordinator,
             };
-            Effect::Enqueue(*p, decision)
+            Effect::Enqueue(p, decision)
         })
-        .collect();
+        .collect()
+}
+
+/// Sends `peers` the decision "`coordinator` moved the bindings of `failed` to `owner`".
+fn tell(peers: &[NodeId], failed: NodeId, owner: NodeId, coordinator: NodeId) -> Vec<Effect> {
+    let mut effects = announce(peers.iter().copied(), failed, owner, coordinator);
     effects.push(Effect::Pump);
     effects
 }
