@@ -328,7 +328,7 @@ impl HomeAgent {
             }
             Claim::Yield { release } => {
                 if let Some(a) = release {
-                    self.allocated.remove(&a);
+                    self.pool.release(&a);
                 }
             }
             Claim::Take => {}

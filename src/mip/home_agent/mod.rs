@@ -4,6 +4,7 @@ mod apply;
 mod config;
 mod effects;
 mod notices;
+mod pool;
 mod register;
 mod replicate;
 mod routes;
@@ -14,6 +15,7 @@ mod testkit;
 
 pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
 use notices::Notices;
+use pool::HomePool;
 use replicate::Channel;
 use routes::Route;
 use security::MnSa;
@@ -230,9 +232,7 @@ pub struct HomeAgent {
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>, Hasher>,
     fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
-    pool: Option<Ipv4Network>,
-    pool_cursor: u32,
-    allocated: HashSet<Ipv4Addr, Hasher>,
+    pool: HomePool,
     max_lifetime: u16,
     max_simultaneous: usize,
     pending_timeout: Duration,
@@ -305,9 +305,7 @@ impl HomeAgent {
             table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
             fa_sas,
-            pool: cfg.pool,
-            pool_cursor: 0,
-            allocated: HashSet::with_hasher(hasher.clone()),
+            pool: HomePool::new(cfg.pool, hasher.clone()),
             max_lifetime: cfg.max_lifetime,
             max_simultaneous: cfg.max_simultaneous,
             pending_timeout: cfg.pending_timeout,
@@ -642,7 +640,7 @@ impl HomeAgent {
                     }
                 }
                 Expiry::LifetimeEnded(b) => {
-                    self.allocated.remove(&b.home_address);
+                    self.pool.release(&b.home_address);
                     if b.second_ha == self.node {
                         self.replicate_remove(b.home_address, b.nai.clone());
                     }

@@ -1,5 +1,5 @@
-//! First- and second-HA registration (RFC 5944 section 3.8), the
-//! home-address pool and layer-2 notices.
+//! First- and second-HA registration (RFC 5944 section 3.8); the home-address pool is
+//! `pool.rs`, the layer-2 notices `notices.rs`.
 
 use super::*;
 
@@ -322,25 +322,6 @@ impl HomeAgent {
         }
     }
 
-    pub(super) fn allocate(&mut self) -> Option<Ipv4Addr> {
-        let pool = self.pool?;
-        let size = pool.size();
-        for _ in 0..size.min(1 << 20) {
-            let i = self.pool_cursor % size;
-            self.pool_cursor = self.pool_cursor.wrapping_add(1);
-            let a = pool.nth(i)?;
-            if a == pool.network() || a == pool.broadcast() || self.allocated.contains(&a) {
-                continue;
-            }
-            if self.table.find(a, None).is_some() {
-                continue;
-            }
-            self.allocated.insert(a);
-            return Some(a);
-        }
-        None
-    }
-
     /// Second-HA processing (RFC 5944 section 3.8.3): replay protection, grant, bind, reply via
     /// the first HA (`a.relay`, this HA itself when it serves alone).
     pub(super) fn serve(&mut self, a: &Asked<'_>, sa: &MnSa) -> Result<(), InputError> {
@@ -387,7 +368,7 @@ impl HomeAgent {
         let home = b.home_address;
         if b.care_of.is_empty() {
             if let Some(b) = self.table.remove(s) {
-                self.allocated.remove(&b.home_address);
+                self.pool.release(&b.home_address);
                 self.replicate_remove(b.home_address, b.nai.clone());
             }
             self.push_event(Event::Deregistered { home_address: home });
@@ -410,7 +391,7 @@ impl HomeAgent {
         }
         match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
             Some(h) if !h.is_unspecified() => Ok(h),
-            _ => match self.allocate() {
+            _ => match self.pool.allocate(|h| self.table.find(h, None).is_some()) {
                 Some(h) => Ok(h),
                 None => Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa))),
             },
@@ -453,7 +434,7 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous) else {
-            self.allocated.remove(&home);
+            self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
         self.push_event(Event::Registered {
