@@ -531,4 +531,22 @@ mod tests {
             }
         );
     }
+
+    /// "Bindings taken over from a peer seen alive again with its state ... are checked against
+    /// that peer's next bulk sync: those it no longer holds at all, and that were not
+    /// re-registered here since, are removed."
+    #[test]
+    fn a_returned_binding_goes_only_if_the_peer_no_longer_holds_it_and_it_is_unchanged() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 5)));
+        let slot = ha1.table.find(home(1), None).unwrap();
+        let moved: HashMap<MnKey, u64> = [((home(1), None), 5)].into_iter().collect();
+        let none = HashSet::new();
+        assert_eq!(gone(&ha1.table, NodeId(1), &moved, &none), vec![slot]);
+        let seen: HashSet<u32> = [slot].into_iter().collect();
+        assert!(gone(&ha1.table, NodeId(1), &moved, &seen).is_empty());
+        let older: HashMap<MnKey, u64> = [((home(1), None), 4)].into_iter().collect();
+        assert!(gone(&ha1.table, NodeId(1), &older, &none).is_empty());
+    }
 }

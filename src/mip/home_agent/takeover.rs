@@ -572,4 +572,55 @@ mod tests {
         assert!(!effects.contains(&Effect::ReplicateOwn(slot)));
         assert_eq!(t.decision(NodeId(3)), Some((NodeId(1), NodeId(1))));
     }
+
+    /// "Bindings taken over from a peer seen alive again with its state (same incarnation)"
+    /// name it again when another HA was to own them and nobody registered them since; "a peer
+    /// that restarted lost its state: the takeover stands."
+    #[test]
+    fn a_peer_seen_alive_with_its_state_gets_back_what_another_owner_was_to_take() {
+        let t0 = Instant::now();
+        let up = |_: NodeId| NodeState::Up;
+        // HA 1 re-pointed HA 3's binding to HA 2, then hears HA 3 under `incarnation`.
+        let forget_after = |incarnation: u32| {
+            let mut ha1 = ha(1, t0);
+            ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+            let slot = ha1.table.find(home(1), None).unwrap();
+            let mut w = ReplayWindow::default();
+            w.accept(1, 1);
+            ha1.windows.insert(NodeId(3), w);
+            ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), None);
+            assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+            w.accept(incarnation, 2);
+            ha1.windows.insert(NodeId(3), w);
+            let mut t = std::mem::replace(&mut ha1.takeover, Takeovers::new(Duration::ZERO));
+            let effects = t.forget(&view_of(&ha1, &up), NodeId(3));
+            assert_eq!(t.decision(NodeId(3)), None, "the decision is forgotten");
+            (effects, slot)
+        };
+        let (effects, slot) = forget_after(1);
+        let restore = Effect::Restore {
+            slots: vec![slot],
+            server: NodeId(3),
+        };
+        assert_eq!(effects, vec![restore]);
+        // Seen again under a new incarnation: it restarted, nothing goes back.
+        assert!(forget_after(2).0.is_empty());
+    }
+
+    /// "A late replica naming an HA already taken over names the decided owner (which
+    /// replicates it as its own)."
+    #[test]
+    fn a_late_replica_naming_a_taken_over_ha_names_the_decided_owner() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.take_over(t0, NodeId(3), NodeId(1), NodeId(1), None);
+        let mut r = permanent(1, 3, 3, 5);
+        assert!(ha1.takeover.redirect(&mut r, NodeId(2), NodeId(1), 10));
+        assert_eq!((r.first_ha, r.second_ha), (NodeId(1), NodeId(1)));
+        assert_eq!(ha1.takeover.decided_owner(home(1), None), Some(NodeId(1)));
+        // From the failed HA itself the replica is first-hand: unchanged.
+        let mut r = permanent(2, 3, 3, 5);
+        assert!(!ha1.takeover.redirect(&mut r, NodeId(3), NodeId(1), 10));
+        assert_eq!(r.second_ha, NodeId(3));
+    }
 }
