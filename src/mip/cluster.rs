@@ -61,20 +61,8 @@ pub enum ClusterError {
     },
 }
 
-// The cluster codec still names its fields with strings; a short read reports the message as a
-// whole ([`Field::ClusterMessage`]) until the record codec gets its own field enum.
-impl From<crate::io::Short<&'static str>> for WireError {
-    fn from(s: crate::io::Short<&'static str>) -> Self {
-        WireError::Truncated {
-            offset: s.offset,
-            field: Field::ClusterMessage,
-            needed: s.needed,
-        }
-    }
-}
-
-impl From<crate::io::Short<&'static str>> for ClusterError {
-    fn from(s: crate::io::Short<&'static str>) -> Self {
+impl From<crate::io::Short<Field>> for ClusterError {
+    fn from(s: crate::io::Short<Field>) -> Self {
         ClusterError::Wire(s.into())
     }
 }
@@ -244,14 +232,14 @@ fn put_nai(out: &mut Vec<u8>, nai: Option<&[u8]>) {
 }
 
 fn get_sock(r: &mut Reader<'_>) -> Result<SocketAddr, WireError> {
-    let ip = r.addr("address")?;
-    let port = r.u16("port")?;
+    let ip = r.addr(Field::SocketAddress)?;
+    let port = r.u16(Field::SocketPort)?;
     Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)))
 }
 
 fn get_nai<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>, WireError> {
-    let n = usize::from(r.u8("NAI length")?);
-    let b = r.bytes(n, "NAI")?;
+    let n = usize::from(r.u8(Field::NaiLength)?);
+    let b = r.bytes(n, Field::Nai)?;
     Ok(if b.is_empty() { None } else { Some(b) })
 }
 
@@ -378,27 +366,30 @@ fn put_item(out: &mut Vec<u8>, i: &Item) {
 }
 
 fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
-    Ok(match r.u8("item kind")? {
+    Ok(match r.u8(Field::ItemKind)? {
         1 => {
-            let home_address = r.addr("home address")?;
+            let home_address = r.addr(Field::HomeAddress)?;
             let nai = get_nai(r)?.map(Box::from);
-            let temporary = match r.u8("state")? {
+            let temporary = match r.u8(Field::RecordState)? {
                 0 => true,
                 1 => false,
                 _ => return Err(ClusterError::Unknown),
             };
-            let first_ha = NodeId(r.u32("first HA")?);
-            let second_ha = NodeId(r.u32("second HA")?);
+            let first_ha = NodeId(r.u32(Field::FirstHa)?);
+            let second_ha = NodeId(r.u32(Field::SecondHa)?);
             let fa = get_sock(r)?;
-            let identification = r.u64("identification")?;
-            let n = usize::from(r.u8("care-of count")?);
+            let identification = r.u64(Field::Identification)?;
+            let n = usize::from(r.u8(Field::CareOfCount)?);
             // A temporary binding carries exactly its requested care-of address.
             if n > MAX_SIMULTANEOUS || (temporary && n != 1) {
                 return Err(ClusterError::Unknown);
             }
             let mut care_of = Vec::with_capacity(n);
             for _ in 0..n {
-                care_of.push((r.addr("care-of")?, r.u32("remaining")?));
+                care_of.push((
+                    r.addr(Field::CareOfAddress)?,
+                    r.u32(Field::CareOfRemaining)?,
+                ));
             }
             let state = match care_of.first() {
                 Some(&(care_of, ms)) if temporary => RecordState::Temporary {
@@ -427,22 +418,22 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
             })
         }
         2 => Item::Remove {
-            home_address: r.addr("home address")?,
+            home_address: r.addr(Field::HomeAddress)?,
             nai: get_nai(r)?.map(Box::from),
         },
         3 => Item::Takeover {
-            failed: NodeId(r.u32("failed")?),
-            owner: NodeId(r.u32("owner")?),
-            coordinator: NodeId(r.u32("coordinator")?),
+            failed: NodeId(r.u32(Field::FailedHa)?),
+            owner: NodeId(r.u32(Field::Owner)?),
+            coordinator: NodeId(r.u32(Field::Coordinator)?),
         },
         4 => Item::SyncBegin {
-            epoch: r.u32("epoch")?,
+            epoch: r.u32(Field::Epoch)?,
         },
         5 => Item::SyncEnd {
-            epoch: r.u32("epoch")?,
+            epoch: r.u32(Field::Epoch)?,
         },
         6 => Item::Holds {
-            home_address: r.addr("home address")?,
+            home_address: r.addr(Field::HomeAddress)?,
             nai: get_nai(r)?.map(Box::from),
         },
         _ => return Err(ClusterError::Unknown),
@@ -472,34 +463,34 @@ impl<'a> ClusterMessage<'a> {
             _ => ClusterError::BadMac,
         })?;
         let mut r = Reader::new(signed);
-        r.bytes(3, "magic")?;
-        if r.u8("version")? != VERSION {
+        r.bytes(3, Field::ClusterMagic)?;
+        if r.u8(Field::ClusterVersion)? != VERSION {
             return Err(ClusterError::Unknown);
         }
-        let kind = r.u8("kind")?;
-        r.u16("reserved")?;
-        let sender = NodeId(r.u32("sender")?);
-        let incarnation = r.u32("incarnation")?;
-        let pn = r.u64("packet number")?;
+        let kind = r.u8(Field::ClusterKind)?;
+        r.u16(Field::ClusterReserved)?;
+        let sender = NodeId(r.u32(Field::Sender)?);
+        let incarnation = r.u32(Field::Incarnation)?;
+        let pn = r.u64(Field::PacketNumber)?;
         let body = match kind {
             1 => {
                 let fa = get_sock(&mut r)?;
                 Body::Forward {
                     fa,
-                    request: r.bytes(r.remaining(), "request")?,
+                    request: r.bytes(r.remaining(), Field::ForwardedRequest)?,
                 }
             }
             2 => Body::Relay {
-                reply: r.bytes(r.remaining(), "reply")?,
+                reply: r.bytes(r.remaining(), Field::RelayedReply)?,
             },
             3 => Body::Notice {
-                home_address: r.addr("home address")?,
+                home_address: r.addr(Field::HomeAddress)?,
                 nai: get_nai(&mut r)?,
-                identification: r.u64("identification")?,
+                identification: r.u64(Field::Identification)?,
             },
             4 => {
-                let seq = r.u64("seq")?;
-                let n = usize::from(r.u8("item count")?);
+                let seq = r.u64(Field::BatchSequence)?;
+                let n = usize::from(r.u8(Field::ItemCount)?);
                 if n > MAX_ITEMS {
                     return Err(ClusterError::Unknown);
                 }
@@ -509,7 +500,9 @@ impl<'a> ClusterMessage<'a> {
                 }
                 Body::Replicate { seq, items }
             }
-            5 => Body::Ack { seq: r.u64("seq")? },
+            5 => Body::Ack {
+                seq: r.u64(Field::BatchSequence)?,
+            },
             _ => return Err(ClusterError::Unknown),
         };
         if !r.is_empty() {
@@ -633,6 +626,19 @@ mod tests {
         ]
     }
 
+    /// A cluster header of `kind` from node 1, incarnation 1, packet 1.
+    fn header(kind: u8) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_slice(&MAGIC);
+        b.put_u8(VERSION);
+        b.put_u8(kind);
+        b.put_u16(0);
+        b.put_u32(1);
+        b.put_u32(1);
+        b.put_u64(1);
+        b
+    }
+
     fn message(body: Body<'_>, sender: NodeId, incarnation: u32, pn: u64) -> ClusterMessage<'_> {
         ClusterMessage {
             sender,
@@ -695,14 +701,7 @@ mod tests {
         ) {
             // A correctly authenticated message with an arbitrary body: parse must not panic,
             // and what it accepts re-emits to the same bytes.
-            let mut b = Vec::new();
-            b.put_slice(&MAGIC);
-            b.put_u8(VERSION);
-            b.put_u8(kind);
-            b.put_u16(0);
-            b.put_u32(1);
-            b.put_u32(1);
-            b.put_u64(1);
+            let mut b = header(kind);
             b.put_slice(&body);
             ClusterMac::new(KEY).seal(&mut b);
             if let Ok(parsed) = ClusterMessage::parse(&b, KEY) {
@@ -714,5 +713,33 @@ mod tests {
         fn arbitrary_bytes_never_panic(data in vec(any::<u8>(), 0..300)) {
             let _ = ClusterMessage::parse(&data, KEY);
         }
+    }
+
+    /// A sealed message whose body ends early names the field it ran short in (a typed
+    /// [`Field`], no string).
+    #[test]
+    fn a_short_body_names_the_field_it_ran_short_in() {
+        let short = |mut b: Vec<u8>| {
+            ClusterMac::new(KEY).seal(&mut b);
+            match ClusterMessage::parse(&b, KEY) {
+                Err(ClusterError::Wire(WireError::Truncated { field, .. })) => field,
+                other => panic!("not truncated: {other:?}"),
+            }
+        };
+        // A Replicate batch announcing one Takeover item that stops after `failed`.
+        let mut b = header(4);
+        b.put_u64(9);
+        b.put_u8(1);
+        b.put_u8(3);
+        b.put_u32(2);
+        assert_eq!(short(b), Field::Owner);
+        // A Notice cut inside its NAI.
+        let mut b = header(3);
+        b.put_slice(&[10, 0, 0, 1]);
+        b.put_u8(4);
+        b.put_slice(b"ab");
+        assert_eq!(short(b), Field::Nai);
+        // An Ack without its sequence number.
+        assert_eq!(short(header(5)), Field::BatchSequence);
     }
 }

@@ -76,6 +76,17 @@
 //! the failed HA is seen Up again. Each HA emits [`Event::AdvertiseRoute`] /
 //! [`Event::WithdrawRoute`] for the virtual network and learns the peers' announcements from their
 //! heartbeats ([`HomeAgent::announcers`]).
+//!
+//! ## How the Home Agent is built
+//!
+//! [`HomeAgent`] is an orchestrator (demultiplexing, the binding table, health, outboxes,
+//! stats) of parts that own their state and never call back into it: the takeover decisions
+//! (functions of a read-only view of the table and health that return effects: queue a
+//! decision, re-point or restore bindings, replicate, emit an event), one replication channel
+//! per peer (sequence numbers, queue, batch in flight, bulk syncs; it returns the batches to
+//! send), the layer-2 notices, the home-address pool and the route. The rules above that decide
+//! what a replica, a removal or a bulk-sync end does are functions of the binding they would
+//! change; each has an inline unit test next to it quoting the rule.
 pub mod binding;
 pub mod cluster;
 mod foreign_agent;

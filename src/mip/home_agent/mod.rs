@@ -1,6 +1,10 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
+mod apply;
 mod config;
+mod effects;
+mod notices;
+mod pool;
 mod register;
 mod replicate;
 mod routes;
@@ -10,9 +14,12 @@ mod takeover;
 mod testkit;
 
 pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
-use replicate::{BulkSync, Channel};
+use notices::Notices;
+use pool::HomePool;
+use replicate::Channel;
+use routes::Route;
 use security::MnSa;
-use takeover::{Decision, Returned};
+use takeover::Takeovers;
 
 use super::MnId;
 use super::cluster::{
@@ -217,7 +224,6 @@ pub struct HomeAgent {
     node: NodeId,
     incarnation: u32,
     vip: Ipv4Addr,
-    network: Ipv4Network,
     mode: ForwardMode,
     notices_on: bool,
     key: ClusterMac,
@@ -226,9 +232,7 @@ pub struct HomeAgent {
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>, Hasher>,
     fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
-    pool: Option<Ipv4Network>,
-    pool_cursor: u32,
-    allocated: HashSet<Ipv4Addr, Hasher>,
+    pool: HomePool,
     max_lifetime: u16,
     max_simultaneous: usize,
     pending_timeout: Duration,
@@ -239,20 +243,11 @@ pub struct HomeAgent {
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
     channels: BTreeMap<NodeId, Channel>,
-    takeovers: BTreeMap<NodeId, Decision>,
-    /// Bindings this HA took over from an HA seen alive again, until that HA's next bulk sync
-    /// says which it still has.
-    returned: BTreeMap<NodeId, Returned>,
-    /// Takeover decisions received for HAs not yet seen Down: coordinator, owner, valid until.
-    deferred: BTreeMap<NodeId, (NodeId, NodeId, Instant)>,
-    /// How long a deferred decision stays valid.
-    defer_for: Duration,
+    takeover: Takeovers,
     rto: Duration,
     max_queue: usize,
-    notices: HashMap<(MnId, u64), (NodeId, Instant), Hasher>,
-    notice_order: VecDeque<((MnId, u64), Instant)>,
-    max_notices: usize,
-    advertising: bool,
+    notices: Notices,
+    route: Route,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -300,7 +295,6 @@ impl HomeAgent {
             node: cfg.node,
             incarnation: cfg.incarnation,
             vip: cfg.virtual_address,
-            network: cfg.virtual_network,
             mode: cfg.mode,
             notices_on: cfg.layer2_notices,
             key: ClusterMac::new(&cfg.cluster_key),
@@ -309,9 +303,7 @@ impl HomeAgent {
             table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
             fa_sas,
-            pool: cfg.pool,
-            pool_cursor: 0,
-            allocated: HashSet::with_hasher(hasher.clone()),
+            pool: HomePool::new(cfg.pool, hasher.clone()),
             max_lifetime: cfg.max_lifetime,
             max_simultaneous: cfg.max_simultaneous,
             pending_timeout: cfg.pending_timeout,
@@ -322,28 +314,22 @@ impl HomeAgent {
             pn: 0,
             windows: HashMap::new(),
             channels,
-            takeovers: BTreeMap::new(),
-            returned: BTreeMap::new(),
-            deferred: BTreeMap::new(),
-            defer_for: cfg
-                .heartbeat_interval
-                .saturating_mul(cfg.misses_down.saturating_add(1))
-                .saturating_mul(2),
+            takeover: Takeovers::new(
+                cfg.heartbeat_interval
+                    .saturating_mul(cfg.misses_down.saturating_add(1))
+                    .saturating_mul(2),
+            ),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
-            notices: HashMap::with_hasher(hasher),
-            notice_order: VecDeque::new(),
-            max_notices: cfg.max_pending,
-            advertising: true,
+            notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
+            route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
             transmits: Outbox::new(cfg.max_transmits, Overflow::DropNewest),
             events: Outbox::new(cfg.max_events, Overflow::DropOldest),
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
         };
-        ha.push_event(Event::AdvertiseRoute {
-            prefix: IpNetwork::V4(ha.network),
-        });
+        ha.push_event(ha.route.announcement());
         Ok(ha)
     }
 
@@ -385,10 +371,7 @@ impl HomeAgent {
 
     /// A peer's health as this HA sees it (this HA itself is always Up).
     pub fn peer_state(&self, node: NodeId) -> NodeState {
-        if node == self.node {
-            return NodeState::Up;
-        }
-        self.monitor.state(node).unwrap_or(NodeState::Down)
+        effects::state_of(&self.monitor, self.node, node)
     }
 
     /// A peer's last reported load (this HA's own for its own id).
@@ -398,16 +381,12 @@ impl HomeAgent {
 
     /// Whether this HA currently advertises the virtual network.
     pub fn is_advertising(&self) -> bool {
-        self.advertising
+        self.route.is_advertising()
     }
 
     /// Replication items not yet acknowledged by `peer` (queued or in flight).
     pub fn replication_backlog(&self, peer: NodeId) -> usize {
-        self.channels.get(&peer).map_or(0, |c| {
-            c.queue.len()
-                + c.inflight.as_ref().map_or(0, |i| i.items.len())
-                + usize::from(c.bulk != BulkSync::Idle)
-        })
+        self.channels.get(&peer).map_or(0, Channel::backlog)
     }
 
     // ----- queues -----
@@ -560,24 +539,15 @@ impl HomeAgent {
                 nai,
                 identification,
             } => {
-                if let Some(mn) = MnId::of(home_address, nai) {
-                    self.expire_notices(now);
-                    if self.notices.len() >= self.max_notices {
-                        return Err(InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES));
-                    }
-                    let deadline = now + self.pending_timeout;
-                    self.notices
-                        .insert((mn.clone(), identification), (sender, deadline));
-                    self.notice_order
-                        .push_back(((mn, identification), deadline));
-                }
-                Ok(())
+                let Some(mn) = MnId::of(home_address, nai) else {
+                    return Ok(());
+                };
+                self.notices
+                    .insert(now, mn, identification, sender)
+                    .map_err(|_| InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES))
             }
             Body::Replicate { seq, items } => {
-                let ch = self.channels.entry(sender).or_default();
-                let fresh = ch.last_acked_in.is_none_or(|l| seq > l);
-                if fresh {
-                    ch.last_acked_in = Some(seq);
+                if self.channels.entry(sender).or_default().receive(seq) {
                     for item in items {
                         self.apply(now, sender, item);
                     }
@@ -588,10 +558,8 @@ impl HomeAgent {
                 Ok(())
             }
             Body::Ack { seq } => {
-                if let Some(ch) = self.channels.get_mut(&sender)
-                    && ch.inflight.as_ref().is_some_and(|i| i.seq == seq)
-                {
-                    ch.inflight = None;
+                if let Some(ch) = self.channels.get_mut(&sender) {
+                    ch.acked(seq);
                 }
                 self.pump(now);
                 Ok(())
@@ -631,9 +599,7 @@ impl HomeAgent {
                 HealthEvent::Restarted { node, .. } => {
                     self.windows.remove(&node);
                     // Its state is gone: a takeover of it stands.
-                    self.deferred.remove(&node);
-                    self.takeovers.remove(&node);
-                    self.returned.remove(&node);
+                    self.takeover.restarted(node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.last_acked_in = None;
@@ -666,7 +632,7 @@ impl HomeAgent {
                     }
                 }
                 Expiry::LifetimeEnded(b) => {
-                    self.allocated.remove(&b.home_address);
+                    self.pool.release(&b.home_address);
                     if b.second_ha == self.node {
                         self.replicate_remove(b.home_address, b.nai.clone());
                     }
@@ -677,7 +643,7 @@ impl HomeAgent {
                 Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
             }
         }
-        self.expire_notices(now);
+        self.notices.expire(now);
         self.retransmit(now);
         self.pump(now);
         self.update_load();
@@ -706,7 +672,7 @@ impl HomeAgent {
         [
             self.monitor.poll_timeout(),
             self.table.next_deadline(),
-            self.notice_order.front().map(|(_, d)| *d),
+            self.notices.next_deadline(),
             repl,
         ]
         .into_iter()

@@ -1,5 +1,5 @@
-//! First- and second-HA registration (RFC 5944 section 3.8), the
-//! home-address pool and layer-2 notices.
+//! First- and second-HA registration (RFC 5944 section 3.8); the home-address pool is
+//! `pool.rs`, the layer-2 notices `notices.rs`.
 
 use super::*;
 
@@ -159,9 +159,7 @@ impl HomeAgent {
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
         // (A notice is consumed even when the link-layer source already named the first HA.)
         let mut first = forwarded_by;
-        if !self.notices.is_empty()
-            && let Some((f, _)) = self.notices.remove(&(mn.clone(), q.identification))
-        {
+        if let Some(f) = self.notices.take(&mn, q.identification) {
             first = first.or(Some(f));
         }
         if let Some(first) = first {
@@ -324,25 +322,6 @@ impl HomeAgent {
         }
     }
 
-    pub(super) fn allocate(&mut self) -> Option<Ipv4Addr> {
-        let pool = self.pool?;
-        let size = pool.size();
-        for _ in 0..size.min(1 << 20) {
-            let i = self.pool_cursor % size;
-            self.pool_cursor = self.pool_cursor.wrapping_add(1);
-            let a = pool.nth(i)?;
-            if a == pool.network() || a == pool.broadcast() || self.allocated.contains(&a) {
-                continue;
-            }
-            if self.table.find(a, None).is_some() {
-                continue;
-            }
-            self.allocated.insert(a);
-            return Some(a);
-        }
-        None
-    }
-
     /// Second-HA processing (RFC 5944 section 3.8.3): replay protection, grant, bind, reply via
     /// the first HA (`a.relay`, this HA itself when it serves alone).
     pub(super) fn serve(&mut self, a: &Asked<'_>, sa: &MnSa) -> Result<(), InputError> {
@@ -389,7 +368,7 @@ impl HomeAgent {
         let home = b.home_address;
         if b.care_of.is_empty() {
             if let Some(b) = self.table.remove(s) {
-                self.allocated.remove(&b.home_address);
+                self.pool.release(&b.home_address);
                 self.replicate_remove(b.home_address, b.nai.clone());
             }
             self.push_event(Event::Deregistered { home_address: home });
@@ -412,7 +391,7 @@ impl HomeAgent {
         }
         match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
             Some(h) if !h.is_unspecified() => Ok(h),
-            _ => match self.allocate() {
+            _ => match self.pool.allocate(|h| self.table.find(h, None).is_some()) {
                 Some(h) => Ok(h),
                 None => Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa))),
             },
@@ -455,7 +434,7 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous) else {
-            self.allocated.remove(&home);
+            self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
         self.push_event(Event::Registered {
@@ -729,18 +708,6 @@ impl HomeAgent {
             }
         } else {
             self.replicate_slot(slot, now);
-        }
-    }
-
-    pub(super) fn expire_notices(&mut self, now: Instant) {
-        while let Some((k, d)) = self.notice_order.front().cloned() {
-            if d > now && self.notice_order.len() <= self.max_notices {
-                break;
-            }
-            self.notice_order.pop_front();
-            if self.notices.get(&k).is_some_and(|(_, dd)| *dd == d) {
-                self.notices.remove(&k);
-            }
         }
     }
 }

@@ -1,5 +1,9 @@
-//! Replication to the backups: per-peer channels, bulk sync, applying replicas.
+//! Replication to the backups (module docs of `mip`): a [`Channel`] per peer owns its sequence
+//! numbers, queue, batch in flight and bulk syncs both ways and returns the batches to send; the
+//! rules a replica is applied by are functions of the binding it would change ([`claim`],
+//! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
+use super::takeover::MnKey;
 use super::*;
 
 #[derive(Debug)]
@@ -31,6 +35,7 @@ pub(super) struct SyncIn {
     pub(super) seen: HashSet<u32>,
 }
 
+/// The reliable, acknowledged replication channel with one peer, both directions.
 #[derive(Debug, Default)]
 pub(super) struct Channel {
     pub(super) next_seq: u64,
@@ -57,563 +62,327 @@ impl Channel {
             }
         }
     }
-}
 
-impl HomeAgent {
-    // ----- replication -----
-
-    pub(super) fn backups(&self) -> Vec<NodeId> {
-        self.members
-            .get(&self.node)
-            .map(|m| m.backups.clone())
-            .unwrap_or_default()
+    /// Queues `item`. A peer too far behind (`max` items queued) is resynchronised in bulk
+    /// instead: the queue is dropped (the sync is authoritative: it also removes what the
+    /// dropped removals would have), except takeover decisions, which are not table state (a
+    /// few per failed member at most).
+    pub(super) fn enqueue(&mut self, item: Item, max: usize) {
+        if self.queue.len() < max {
+            self.queue.push_back(item);
+            return;
+        }
+        self.queue.retain(|i| matches!(i, Item::Takeover { .. }));
+        if self.queue.len() >= max {
+            self.queue.clear();
+        }
+        self.restart_bulk();
+        if matches!(item, Item::Takeover { .. }) {
+            self.queue.push_back(item);
+        }
     }
 
-    /// The binding in `slot` as a replica (remaining times measured from `now`).
-    pub(super) fn record(&self, slot: u32, now: Instant) -> Option<Record> {
-        let b = self.table.get(slot)?;
-        if b.state() == BindingState::Temporary {
-            let p = b.pending.as_ref()?;
-            return Some(Record {
-                home_address: b.home_address,
-                nai: b.nai.clone(),
-                first_ha: p.first_ha,
-                second_ha: p.second_ha,
-                fa: p.fa.into(),
-                identification: p.identification,
-                state: RecordState::Temporary {
-                    care_of: p.care_of,
-                    pending_left: p.deadline.saturating_duration_since(now),
+    /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
+    pub(super) fn backlog(&self) -> usize {
+        self.queue.len()
+            + self.inflight.as_ref().map_or(0, |i| i.items.len())
+            + usize::from(self.bulk != BulkSync::Idle)
+    }
+
+    /// A batch `seq` from the peer: whether it is new (to apply; it is acknowledged either way).
+    pub(super) fn receive(&mut self, seq: u64) -> bool {
+        let fresh = self.last_acked_in.is_none_or(|l| seq > l);
+        if fresh {
+            self.last_acked_in = Some(seq);
+        }
+        fresh
+    }
+
+    /// The peer acknowledged batch `seq`.
+    pub(super) fn acked(&mut self, seq: u64) {
+        if self.inflight.as_ref().is_some_and(|i| i.seq == seq) {
+            self.inflight = None;
+        }
+    }
+
+    /// The peer begins a bulk sync: it replaces one left unfinished.
+    pub(super) fn begin_sync(&mut self, epoch: u32) {
+        let seen = HashSet::new();
+        self.sync_in = Some(SyncIn { epoch, seen });
+    }
+
+    /// The peer's bulk sync `epoch` ends: the slots it named, or `None` for another epoch.
+    pub(super) fn end_sync(&mut self, epoch: u32) -> Option<HashSet<u32>> {
+        if self.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
+            return None;
+        }
+        self.sync_in.take().map(|s| s.seen)
+    }
+
+    /// The peer's bulk sync in progress (if any) has seen these bindings.
+    pub(super) fn mark_seen(&mut self, slots: &[u32]) {
+        if let Some(sync) = self.sync_in.as_mut() {
+            sync.seen.extend(slots.iter().copied());
+        }
+    }
+
+    /// The next batch for `peer` when nothing is in flight: the bulk sync first (SyncBegin, a
+    /// cursor over `table`, SyncEnd), then the queue. It is held in flight until acknowledged.
+    pub(super) fn next_batch(
+        &mut self,
+        table: &BindingTable,
+        node: NodeId,
+        peer: NodeId,
+        now: Instant,
+        rto: Duration,
+    ) -> Option<(u64, Vec<Item>)> {
+        if self.inflight.is_some() {
+            return None;
+        }
+        let mut items = Vec::new();
+        while items.len() < cluster::MAX_ITEMS {
+            match self.bulk {
+                BulkSync::Idle => break,
+                BulkSync::Start => {
+                    self.epoch = self.epoch.wrapping_add(1);
+                    items.push(Item::SyncBegin { epoch: self.epoch });
+                    self.bulk = BulkSync::Walk(0);
+                }
+                BulkSync::Walk(c) => match table.next_slot(c) {
+                    Some(s) => {
+                        items.extend(bulk_item(table, s, node, peer, now));
+                        self.bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
+                    }
+                    None => self.bulk = BulkSync::Finish,
                 },
-            });
-        }
-        let care_of = b
-            .care_of
-            .iter()
-            .map(|c| {
-                (
-                    c.address,
-                    c.expires.map(|e| e.saturating_duration_since(now)),
-                )
-            })
-            .collect();
-        Some(Record {
-            home_address: b.home_address,
-            nai: b.nai.clone(),
-            first_ha: b.first_ha,
-            second_ha: b.second_ha,
-            fa: b.fa.into(),
-            identification: b.identification,
-            state: RecordState::Permanent { care_of },
-        })
-    }
-
-    pub(super) fn enqueue(&mut self, peer: NodeId, item: Item) {
-        let max = self.max_queue;
-        if let Some(ch) = self.channels.get_mut(&peer) {
-            if ch.queue.len() >= max {
-                // Too far behind: drop the queue and resynchronise in bulk (authoritative: the
-                // sync also removes what the dropped removals would have). Takeover decisions are
-                // not table state: they stay queued (a few per failed member at most).
-                ch.queue.retain(|i| matches!(i, Item::Takeover { .. }));
-                if ch.queue.len() >= max {
-                    ch.queue.clear();
-                }
-                ch.restart_bulk();
-                if matches!(item, Item::Takeover { .. }) {
-                    ch.queue.push_back(item);
-                }
-            } else {
-                ch.queue.push_back(item);
-            }
-        }
-    }
-
-    pub(super) fn replicate_slot(&mut self, slot: u32, now: Instant) {
-        if self
-            .members
-            .get(&self.node)
-            .is_none_or(|m| m.backups.is_empty())
-        {
-            return;
-        }
-        let Some(r) = self.record(slot, now) else {
-            return;
-        };
-        // Replicate what this HA is authoritative for: what it serves, or what it relays.
-        if r.second_ha != self.node && r.first_ha != self.node {
-            return;
-        }
-        for peer in self.backups() {
-            self.enqueue(peer, Item::Upsert(r.clone()));
-        }
-        self.pump(now);
-    }
-
-    /// Sends the binding in `slot` to the backups whoever serves it (a handover).
-    pub(super) fn replicate_record(&mut self, slot: u32, now: Instant) {
-        let Some(r) = self.record(slot, now) else {
-            return;
-        };
-        for peer in self.backups() {
-            self.enqueue(peer, Item::Upsert(r.clone()));
-        }
-    }
-
-    pub(super) fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
-        for peer in self.backups() {
-            self.enqueue(
-                peer,
-                Item::Remove {
-                    home_address,
-                    nai: nai.clone(),
-                },
-            );
-        }
-    }
-
-    /// Sends the next batch to every peer with nothing in flight.
-    pub(super) fn pump(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
-        for peer in peers {
-            if self.peer_state(peer) != NodeState::Up {
-                continue;
-            }
-            let Some(ch) = self.channels.get(&peer) else {
-                continue;
-            };
-            if ch.inflight.is_some() {
-                continue;
-            }
-            let mut items = Vec::new();
-            // Bulk sync first (SyncBegin, a cursor over the table, SyncEnd), then the queue.
-            let mut bulk = ch.bulk;
-            let mut epoch = ch.epoch;
-            while items.len() < cluster::MAX_ITEMS {
-                match bulk {
-                    BulkSync::Idle => break,
-                    BulkSync::Start => {
-                        epoch = epoch.wrapping_add(1);
-                        items.push(Item::SyncBegin { epoch });
-                        bulk = BulkSync::Walk(0);
-                    }
-                    BulkSync::Walk(c) => match self.table.next_slot(c) {
-                        Some(s) => {
-                            if let Some(r) = self.record(s, now) {
-                                if r.second_ha == self.node || r.first_ha == self.node {
-                                    items.push(Item::Upsert(r));
-                                } else if r.second_ha == peer
-                                    && r.binding_state() == BindingState::Permanent
-                                {
-                                    items.push(Item::Holds {
-                                        home_address: r.home_address,
-                                        nai: r.nai,
-                                    });
-                                }
-                            }
-                            bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
-                        }
-                        None => bulk = BulkSync::Finish,
-                    },
-                    BulkSync::Finish => {
-                        items.push(Item::SyncEnd { epoch });
-                        bulk = BulkSync::Idle;
-                    }
-                }
-            }
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            ch.bulk = bulk;
-            ch.epoch = epoch;
-            while items.len() < cluster::MAX_ITEMS {
-                match ch.queue.pop_front() {
-                    Some(i) => items.push(i),
-                    None => break,
-                }
-            }
-            if items.is_empty() {
-                continue;
-            }
-            ch.next_seq += 1;
-            let seq = ch.next_seq;
-            ch.inflight = Some(Inflight {
-                seq,
-                items: items.clone(),
-                deadline: now + self.rto,
-                timeout: self.rto,
-            });
-            self.send_cluster(peer, Body::Replicate { seq, items });
-        }
-    }
-
-    pub(super) fn retransmit(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
-        let max_rto = self.rto.saturating_mul(8);
-        for peer in peers {
-            let up = self.peer_state(peer) == NodeState::Up;
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            let Some(inf) = ch.inflight.as_mut() else {
-                continue;
-            };
-            if inf.deadline > now {
-                continue;
-            }
-            if !up {
-                // The peer is not Up: keep the batch for when it is (bulk sync then covers it).
-                inf.deadline = now + max_rto;
-                continue;
-            }
-            inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
-            inf.deadline = now + inf.timeout;
-            let (seq, items) = (inf.seq, inf.items.clone());
-            self.send_cluster(peer, Body::Replicate { seq, items });
-        }
-    }
-
-    /// Applies one replicated item from `sender`.
-    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
-        self.stats.replicas_applied += 1;
-        match item {
-            Item::Upsert(r) => self.apply_replica(now, sender, r),
-            Item::Remove { home_address, nai } => self.apply_remove(sender, home_address, nai),
-            Item::Takeover {
-                failed,
-                owner,
-                coordinator,
-            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
-            Item::SyncBegin { epoch } => self.begin_sync(sender, epoch),
-            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
-            Item::Holds { home_address, nai } => {
-                if let Some(sync) = self
-                    .channels
-                    .get_mut(&sender)
-                    .and_then(|c| c.sync_in.as_mut())
-                    && let Some(s) = self.table.find(home_address, nai.as_deref())
-                {
-                    sync.seen.insert(s);
+                BulkSync::Finish => {
+                    items.push(Item::SyncEnd { epoch: self.epoch });
+                    self.bulk = BulkSync::Idle;
                 }
             }
         }
-        self.update_load();
-    }
-
-    /// A replicated binding. A late replica naming an HA already taken over names the decided
-    /// owner (which replicates it as its own).
-    fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
-        let key = (r.home_address, r.nai.clone());
-        let mut taken = false;
-        let cap = self.table.max_bindings();
-        if r.binding_state() == BindingState::Permanent
-            && r.second_ha != sender
-            && let Some(d) = self.takeovers.get_mut(&r.second_ha)
-        {
-            let failed = r.second_ha;
-            if d.moved.len() < cap {
-                d.moved.insert(key.clone(), r.identification);
-            }
-            r.second_ha = d.owner;
-            if r.first_ha == failed {
-                r.first_ha = d.owner;
-            }
-            taken = d.owner == self.node;
-        }
-        self.apply_upsert(now, sender, r, taken);
-        if taken && let Some(s) = self.table.find(key.0, key.1.as_deref()) {
-            self.replicate_slot(s, now);
-        }
-        // Seen in the sender's bulk sync (if one is open): not swept at its end.
-        if let Some(sync) = self
-            .channels
-            .get_mut(&sender)
-            .and_then(|c| c.sync_in.as_mut())
-            && let Some(s) = self.table.find(key.0, key.1.as_deref())
-        {
-            sync.seen.insert(s);
-        }
-    }
-
-    /// A replicated removal: only what the sender is authoritative for goes: a temporary
-    /// binding it relays, a permanent one it serves (of one it does not, only the request it
-    /// relays).
-    fn apply_remove(&mut self, sender: NodeId, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
-        let node = self.node;
-        let Some(s) = self.table.find(home_address, nai.as_deref()) else {
-            return;
-        };
-        let Some(b) = self.table.get(s).filter(|b| b.second_ha != node) else {
-            return;
-        };
-        let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
-        match b.state() {
-            BindingState::Temporary if relays => {
-                self.table.remove(s);
-            }
-            BindingState::Permanent if b.second_ha == sender => {
-                self.table.remove(s);
-            }
-            BindingState::Permanent if relays => {
-                let _ = self.table.update(s, |b| b.pending = None);
-            }
-            _ => {}
-        }
-    }
-
-    /// `sender` begins a bulk sync: it is alive, whatever health said.
-    fn begin_sync(&mut self, sender: NodeId, epoch: u32) {
-        self.forget_takeover(sender);
-        let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
-        if self
-            .returned
-            .get(&sender)
-            .is_some_and(|r| Some(r.incarnation) != incarnation)
-        {
-            // It restarted: its state is gone, the takeover stands.
-            self.returned.remove(&sender);
-        }
-        if let Some(ch) = self.channels.get_mut(&sender) {
-            // A newer sync replaces one left unfinished.
-            ch.sync_in = Some(SyncIn {
-                epoch,
-                seen: HashSet::new(),
-            });
-        }
-    }
-
-    /// Ends the bulk sync `epoch` from `sender`: removes the replicas `sender` is authoritative
-    /// for (it serves them, or relays their pending request) that it did not name since the sync
-    /// began. Never what this HA serves, nor a binding this HA relays as first HA (it learnt that
-    /// one first-hand, from the second HA's reply, possibly after the sender's snapshot: it ends
-    /// with its own lifetime or the deregistration this HA relays).
-    pub(super) fn end_sync(&mut self, sender: NodeId, epoch: u32) {
-        let Some(ch) = self.channels.get_mut(&sender) else {
-            return;
-        };
-        if ch.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
-            return;
-        }
-        let Some(sync) = ch.sync_in.take() else {
-            return;
-        };
-        let node = self.node;
-        let stale: Vec<u32> = self
-            .table
-            .iter()
-            .filter(|(s, b)| {
-                let mine = b.second_ha == node
-                    || b.first_ha == node
-                    || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
-                let from_sender = match b.state() {
-                    BindingState::Temporary => {
-                        b.pending.as_ref().is_some_and(|p| p.first_ha == sender)
-                    }
-                    BindingState::Permanent => b.second_ha == sender,
-                };
-                !mine && from_sender && !sync.seen.contains(s)
-            })
-            .map(|(s, _)| s)
-            .collect();
-        for s in stale {
-            self.table.remove(s);
-        }
-        // What this HA took over from the sender while it was thought Down, and the sender
-        // (same incarnation) no longer holds at all (deregistered or expired meanwhile), unless
-        // re-registered here since. What it still holds naming this HA came as Holds.
-        let Some(returned) = self.returned.remove(&sender) else {
-            return;
-        };
-        if Some(returned.incarnation) != self.windows.get(&sender).map(ReplayWindow::incarnation) {
-            return;
-        }
-        for ((h, n), id) in returned.moved {
-            if let Some(s) = self.table.find(h, n.as_deref())
-                && !sync.seen.contains(&s)
-                && self
-                    .table
-                    .get(s)
-                    .is_some_and(|b| b.second_ha == node && b.identification == id)
-                && let Some(b) = self.table.remove(s)
-            {
-                self.replicate_remove(b.home_address, b.nai);
+        while items.len() < cluster::MAX_ITEMS {
+            match self.queue.pop_front() {
+                Some(i) => items.push(i),
+                None => break,
             }
         }
-    }
-
-    /// When a lifetime granted elsewhere, `left` from `now` (`None`: infinite), ends here:
-    /// never later than `max_lifetime` from `now` (RFC 5944 section 3.8.3: no lifetime beyond
-    /// what this home agent grants).
-    pub(super) fn bounded_expiry(&self, now: Instant, left: Option<Duration>) -> Option<Instant> {
-        if self.max_lifetime == LIFETIME_INFINITE {
-            return left.map(|d| now + d);
+        if items.is_empty() {
+            return None;
         }
-        let max = Duration::from_secs(u64::from(self.max_lifetime));
-        Some(now + left.map_or(max, |d| d.min(max)))
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.inflight = Some(Inflight {
+            seq,
+            items: items.clone(),
+            deadline: now + rto,
+            timeout: rto,
+        });
+        Some((seq, items))
     }
 
-    /// `decided`: the record was re-pointed to this HA by a takeover decision.
-    pub(super) fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
-        let slot = self.table.find(r.home_address, r.nai.as_deref());
-        let care_of = match &r.state {
-            RecordState::Temporary {
-                care_of,
-                pending_left,
-            } => return self.apply_temporary(now, slot, &r, *care_of, *pending_left),
-            RecordState::Permanent { care_of } => self.bounded_care_of(now, care_of),
-        };
-        let node = self.node;
-        // A record naming this HA as the server of a binding it does not serve (a first HA's
-        // relay record, a handover): this HA serves it now and says so, so that any other HA
-        // that claims it resolves the claim with it (never a binding nobody serves).
-        let becomes_server = r.second_ha == node
-            && !decided
-            && slot
-                .and_then(|s| self.table.get(s))
-                .is_none_or(|b| b.second_ha != node);
-        let mut yielded = false;
-        let res = match slot {
-            Some(s) => {
-                match self.resolve_claim(now, s, sender, &r) {
-                    Claim::Keep => return,
-                    Claim::Yield => yielded = true,
-                    Claim::Take => {}
-                }
-                self.table
-                    .update(s, |b| {
-                        b.home_address = r.home_address;
-                        if r.nai.is_some() {
-                            b.nai = r.nai.clone();
-                        }
-                        b.first_ha = r.first_ha;
-                        b.second_ha = r.second_ha;
-                        b.fa = sock4(r.fa);
-                        b.identification = b.identification.max(r.identification);
-                        b.care_of = care_of;
-                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                            b.pending = None;
-                        }
-                    })
-                    .map(|_| s)
-            }
-            None => self.table.insert(Binding {
-                home_address: r.home_address,
-                nai: r.nai,
-                first_ha: r.first_ha,
-                second_ha: r.second_ha,
-                fa: sock4(r.fa),
-                identification: r.identification,
-                care_of,
-                pending: None,
-            }),
-        };
-        match res {
-            Err(_) => self.stats.replicas_refused += 1,
-            Ok(s) if yielded => self.replicate_record(s, now),
-            Ok(s) if becomes_server => self.replicate_slot(s, now),
-            Ok(_) => {}
-        }
-    }
-
-    /// A replicated temporary binding: the pending request of its first HA. A replica waits no
-    /// longer than a local request would (`pending_timeout`).
-    fn apply_temporary(
+    /// The batch in flight when its deadline passed: to send again (the timeout doubled, up to
+    /// `max_rto`) when the peer is `up`; else kept for when it is (a bulk sync covers it then).
+    pub(super) fn due(
         &mut self,
         now: Instant,
-        slot: Option<u32>,
-        r: &Record,
-        care_of: Ipv4Addr,
-        left: Duration,
-    ) {
-        let pending = Box::new(Pending {
-            fa: sock4(r.fa),
-            care_of,
-            identification: r.identification,
-            second_ha: r.second_ha,
-            deadline: now + left.min(self.pending_timeout),
-            simultaneous: false,
-            first_ha: r.first_ha,
-            stage: PendingStage::Forwarded,
-        });
-        let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
-        if res.is_err() {
-            self.stats.replicas_refused += 1;
+        up: bool,
+        max_rto: Duration,
+    ) -> Option<(u64, Vec<Item>)> {
+        let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
+        if !up {
+            inf.deadline = now + max_rto;
+            return None;
         }
-    }
-
-    /// A replica is held to this HA's own bounds, as a local registration is (RFC 5944
-    /// section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
-    /// the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
-    /// lifetime cut to `max_lifetime`.
-    fn bounded_care_of(&self, now: Instant, care_of: &[(Ipv4Addr, Option<Duration>)]) -> CareOfs {
-        let mut out = CareOfs::default();
-        for &(a, left) in care_of {
-            if out.len() >= self.max_simultaneous {
-                break;
-            }
-            if out.contains(a) {
-                continue;
-            }
-            out.push(CareOf {
-                address: a,
-                expires: self.bounded_expiry(now, left),
-            });
-        }
-        out
-    }
-
-    /// Whether a replica from `sender` may change the binding in `slot`. Never what this HA
-    /// serves itself, unless the sender claims to serve it too and wins: the owner a takeover
-    /// decided, else the newer registration (identification), else the lower node id. A winner
-    /// re-asserts its binding, so the loser and the other replicas converge on it.
-    fn resolve_claim(&mut self, now: Instant, s: u32, sender: NodeId, r: &Record) -> Claim {
-        let node = self.node;
-        let Some(b) = self.table.get(s) else {
-            return Claim::Take;
-        };
-        if b.second_ha == node && r.second_ha != node {
-            let wins = r.second_ha == sender
-                && match self.decided_owner(r.home_address, r.nai.as_deref()) {
-                    Some(o) => o == sender,
-                    None => (r.identification, Reverse(sender)) > (b.identification, Reverse(node)),
-                };
-            if !wins {
-                if r.second_ha == sender {
-                    self.replicate_slot(s, now);
-                }
-                return Claim::Keep;
-            }
-            // Yield: an address this HA assigned goes back to its pool, and the backups learn
-            // who serves the binding now.
-            if b.home_address != r.home_address {
-                let old = b.home_address;
-                self.allocated.remove(&old);
-            }
-            return Claim::Yield;
-        }
-        // A replica older than the binding here changes nothing and makes nobody server:
-        // replication from two senders is not ordered (a first HA's relay record queued before
-        // a newer registration elsewhere).
-        if b.identification > r.identification {
-            let _ = self.table.update(s, |b| {
-                if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                    b.pending = None;
-                }
-            });
-            return Claim::Keep;
-        }
-        Claim::Take
+        inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
+        inf.deadline = now + inf.timeout;
+        Some((inf.seq, inf.items.clone()))
     }
 }
 
-/// What a replica does to a binding this HA holds.
-enum Claim {
-    /// Nothing: this HA's binding stands.
-    Keep,
-    /// It replaces the binding this HA served: this HA yields and re-replicates it.
-    Yield,
+/// What a bulk sync to `peer` says of the binding in `slot`: the binding itself when this HA
+/// serves or relays it, [`Item::Holds`] when `peer` serves it (permanent), else nothing.
+fn bulk_item(
+    table: &BindingTable,
+    slot: u32,
+    node: NodeId,
+    peer: NodeId,
+    now: Instant,
+) -> Option<Item> {
+    let r = record(table, slot, now)?;
+    if r.second_ha == node || r.first_ha == node {
+        Some(Item::Upsert(r))
+    } else if r.second_ha == peer && r.binding_state() == BindingState::Permanent {
+        Some(Item::Holds {
+            home_address: r.home_address,
+            nai: r.nai,
+        })
+    } else {
+        None
+    }
+}
+
+/// The binding in `slot` as a replica (remaining times measured from `now`).
+pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
+    let b = table.get(slot)?;
+    if b.state() == BindingState::Temporary {
+        let p = b.pending.as_ref()?;
+        return Some(Record {
+            home_address: b.home_address,
+            nai: b.nai.clone(),
+            first_ha: p.first_ha,
+            second_ha: p.second_ha,
+            fa: p.fa.into(),
+            identification: p.identification,
+            state: RecordState::Temporary {
+                care_of: p.care_of,
+                pending_left: p.deadline.saturating_duration_since(now),
+            },
+        });
+    }
+    let care_of = b
+        .care_of
+        .iter()
+        .map(|c| {
+            (
+                c.address,
+                c.expires.map(|e| e.saturating_duration_since(now)),
+            )
+        })
+        .collect();
+    Some(Record {
+        home_address: b.home_address,
+        nai: b.nai.clone(),
+        first_ha: b.first_ha,
+        second_ha: b.second_ha,
+        fa: b.fa.into(),
+        identification: b.identification,
+        state: RecordState::Permanent { care_of },
+    })
+}
+
+/// What a replica from `sender` does to the binding `b` this HA (`node`) holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// Nothing: this HA's binding stands. `reassert`: this HA serves it and the sender lost its
+    /// claim, so this HA replicates it again; `end_pending`: the request the sender relays, if
+    /// pending here, ends.
+    Keep { reassert: bool, end_pending: bool },
+    /// It replaces the binding this HA served: this HA yields and re-replicates it; an address
+    /// it assigned (`release`) goes back to its pool.
+    Yield { release: Option<Ipv4Addr> },
     /// It replaces the binding.
     Take,
+}
+
+/// Whether a replica `r` from `sender` may change `b` (module docs of `mip`). Never what this HA
+/// serves itself, unless the sender claims to serve it too and wins: the owner a takeover
+/// decided (`decided`), else the newer registration (identification), else the lower node id.
+/// A replica older than the binding changes nothing and makes nobody server: replication from
+/// two senders is not ordered.
+pub(super) fn claim(
+    b: &Binding,
+    node: NodeId,
+    sender: NodeId,
+    r: &Record,
+    decided: Option<NodeId>,
+) -> Claim {
+    if b.second_ha == node && r.second_ha != node {
+        let wins = r.second_ha == sender
+            && match decided {
+                Some(o) => o == sender,
+                None => (r.identification, Reverse(sender)) > (b.identification, Reverse(node)),
+            };
+        if !wins {
+            let reassert = r.second_ha == sender;
+            return Claim::Keep {
+                reassert,
+                end_pending: false,
+            };
+        }
+        let release = (b.home_address != r.home_address).then_some(b.home_address);
+        return Claim::Yield { release };
+    }
+    if b.identification > r.identification {
+        return Claim::Keep {
+            reassert: false,
+            end_pending: true,
+        };
+    }
+    Claim::Take
+}
+
+/// What a replicated removal from `sender` does to `b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Removal {
+    /// The binding goes.
+    Remove,
+    /// Only the request `sender` relays ends.
+    EndPending,
+    /// Nothing: `sender` is not authoritative for it.
+    Nothing,
+}
+
+/// A replicated removal only removes what its sender is authoritative for: a temporary binding
+/// it relays, a permanent one it serves (of one it does not, only the request it relays); never
+/// a binding this HA (`node`) serves.
+pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
+    if b.second_ha == node {
+        return Removal::Nothing;
+    }
+    let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
+    match b.state() {
+        BindingState::Temporary if relays => Removal::Remove,
+        BindingState::Permanent if b.second_ha == sender => Removal::Remove,
+        BindingState::Permanent if relays => Removal::EndPending,
+        _ => Removal::Nothing,
+    }
+}
+
+/// The end of `sender`'s bulk sync: the replicas it is authoritative for (it serves them, or
+/// relays their pending request) that it did not name (`seen`). Never what this HA (`node`)
+/// serves, nor a binding it relays as first HA (it learnt that one first-hand, from the second
+/// HA's reply, possibly after the sender's snapshot: it ends with its own lifetime or the
+/// deregistration this HA relays).
+pub(super) fn stale(
+    table: &BindingTable,
+    node: NodeId,
+    sender: NodeId,
+    seen: &HashSet<u32>,
+) -> Vec<u32> {
+    table
+        .iter()
+        .filter(|(s, b)| {
+            let mine = b.second_ha == node
+                || b.first_ha == node
+                || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+            let from_sender = match b.state() {
+                BindingState::Temporary => b.pending.as_ref().is_some_and(|p| p.first_ha == sender),
+                BindingState::Permanent => b.second_ha == sender,
+            };
+            !mine && from_sender && !seen.contains(s)
+        })
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
+/// bulk sync no longer names (`seen`: it deregistered or they expired meanwhile) and that were
+/// not re-registered here since (the identification then).
+pub(super) fn gone(
+    table: &BindingTable,
+    node: NodeId,
+    moved: &HashMap<MnKey, u64>,
+    seen: &HashSet<u32>,
+) -> Vec<u32> {
+    moved
+        .iter()
+        .filter_map(|((h, n), id)| {
+            let s = table.find(*h, n.as_deref())?;
+            let b = table.get(s)?;
+            (!seen.contains(&s) && b.second_ha == node && b.identification == *id).then_some(s)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -695,5 +464,89 @@ mod tests {
         assert_eq!(server(&ha1, 2), None);
         assert_eq!(server(&ha1, 3), Some(NodeId(1)));
         assert_eq!(server(&ha1, 4), Some(NodeId(3)));
+    }
+
+    /// "... with a bulk sync when a backup (re)joins or falls too far behind (its queue
+    /// overflows)": the queue is dropped, takeover decisions excepted, and a bulk sync starts.
+    #[test]
+    fn a_replication_queue_overflow_falls_back_to_a_bulk_sync() {
+        let mut ch = Channel::default();
+        let takeover = Item::Takeover {
+            failed: NodeId(3),
+            owner: NodeId(1),
+            coordinator: NodeId(1),
+        };
+        ch.enqueue(Item::Upsert(permanent(1, 1, 1, 5)), 3);
+        ch.enqueue(takeover.clone(), 3);
+        ch.enqueue(Item::Upsert(permanent(2, 1, 1, 5)), 3);
+        assert_eq!(ch.bulk, BulkSync::Idle);
+        ch.enqueue(Item::Upsert(permanent(3, 1, 1, 5)), 3);
+        assert_eq!(ch.bulk, BulkSync::Start);
+        assert_eq!(ch.queue, [takeover]);
+        // The next batch opens the sync under a new epoch.
+        let t0 = Instant::now();
+        let table = ha(1, t0).table;
+        let (_, items) = ch
+            .next_batch(&table, NodeId(1), NodeId(2), t0, Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(items.first(), Some(&Item::SyncBegin { epoch: 1 }));
+    }
+
+    /// "An HA that a replica names as the server of a binding it did not serve takes it and
+    /// says so, so a binding never ends up served by nobody."
+    #[test]
+    fn an_ha_named_as_server_takes_the_binding_and_says_so() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        for peer in [NodeId(1), NodeId(3)] {
+            let says = ha2.channels[&peer]
+                .queue
+                .iter()
+                .any(|i| matches!(i, Item::Upsert(r) if r.home_address == home(1) && r.second_ha == NodeId(2)));
+            assert!(says, "backup {peer:?} not told");
+        }
+    }
+
+    /// "The claim that wins is the owner a takeover decided, else the newer registration":
+    /// a decided owner wins even with an older identification; another HA's claim loses and
+    /// this HA re-asserts its binding.
+    #[test]
+    fn a_decided_owner_wins_a_claim_whatever_the_identification() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 20)));
+        let b = ha1.binding(home(1), None).unwrap();
+        let older = permanent(1, 3, 3, 5);
+        assert!(matches!(
+            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(3))),
+            Claim::Yield { .. }
+        ));
+        assert_eq!(
+            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(2))),
+            Claim::Keep {
+                reassert: true,
+                end_pending: false
+            }
+        );
+    }
+
+    /// "Bindings taken over from a peer seen alive again with its state ... are checked against
+    /// that peer's next bulk sync: those it no longer holds at all, and that were not
+    /// re-registered here since, are removed."
+    #[test]
+    fn a_returned_binding_goes_only_if_the_peer_no_longer_holds_it_and_it_is_unchanged() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 5)));
+        let slot = ha1.table.find(home(1), None).unwrap();
+        let moved: HashMap<MnKey, u64> = [((home(1), None), 5)].into_iter().collect();
+        let none = HashSet::new();
+        assert_eq!(gone(&ha1.table, NodeId(1), &moved, &none), vec![slot]);
+        let seen: HashSet<u32> = [slot].into_iter().collect();
+        assert!(gone(&ha1.table, NodeId(1), &moved, &seen).is_empty());
+        let older: HashMap<MnKey, u64> = [((home(1), None), 4)].into_iter().collect();
+        assert!(gone(&ha1.table, NodeId(1), &older, &none).is_empty());
     }
 }

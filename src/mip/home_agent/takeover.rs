@@ -1,4 +1,7 @@
-//! Takeover of a failed HA's bindings.
+//! Takeover of a failed HA's bindings (module docs of `mip`): [`Takeovers`] owns the decisions,
+//! the deferred ones and the bindings to check on a peer's return; its decisions are functions of
+//! a read-only [`View`] of the binding table and health that return [`Effect`]s, which the Home
+//! Agent applies in one place.
 
 use super::*;
 
@@ -24,224 +27,174 @@ pub(super) struct Decision {
     pub(super) moved: HashMap<MnKey, u64>,
 }
 
-impl HomeAgent {
+/// A decision received for an HA this HA did not see Down yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Deferred {
+    pub(super) coordinator: NodeId,
+    pub(super) owner: NodeId,
+    pub(super) until: Instant,
+}
+
+/// What a takeover step asks of the Home Agent, applied in order.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Effect {
+    /// Queue a replication item (a decision) for a peer.
+    Enqueue(NodeId, Item),
+    /// Re-point these bindings of `failed` to `owner` (the first HA too when it was `failed`;
+    /// a request pending at `failed` is dropped).
+    Repoint {
+        slots: Vec<u32>,
+        failed: NodeId,
+        owner: NodeId,
+    },
+    /// These bindings are served by `server` again (a takeover of a peer that was alive).
+    Restore { slots: Vec<u32>, server: NodeId },
+    /// `peer`'s bulk sync in progress has seen these bindings: not to be swept at its end.
+    MarkSeen { peer: NodeId, slots: Vec<u32> },
+    /// Replicate the binding as this HA's own (it serves it now).
+    ReplicateOwn(u32),
+    /// Replicate the binding whoever serves it (a handover).
+    Handover(u32),
+    /// Send the replication batches now.
+    Pump,
+    /// Tell the caller.
+    Event(Event),
+}
+
+/// What the takeover decisions read: the binding table and health, as this HA sees them.
+pub(super) struct View<'a> {
+    pub(super) node: NodeId,
+    pub(super) table: &'a BindingTable,
+    pub(super) members: &'a BTreeMap<NodeId, Member>,
+    /// The peers' replay windows (their incarnation, as their cluster messages last said).
+    pub(super) windows: &'a HashMap<NodeId, ReplayWindow>,
+    /// A member's health (this HA itself is Up).
+    pub(super) health: &'a dyn Fn(NodeId) -> NodeState,
+}
+
+impl View<'_> {
+    fn incarnation(&self, node: NodeId) -> Option<u32> {
+        self.windows.get(&node).map(ReplayWindow::incarnation)
+    }
+}
+
+/// The coordinator rule on `failed` going Down: the lowest-numbered live backup of `failed` (as
+/// this HA sees them) coordinates. `Some(candidates)` (the live backups, among which it selects
+/// the owner by load) when this HA is that backup; `None` when another one is.
+pub(super) fn coordinates(v: &View<'_>, failed: NodeId) -> Option<Vec<NodeId>> {
+    let backups = &v.members.get(&failed)?.backups;
+    let candidates: Vec<NodeId> = backups
+        .iter()
+        .copied()
+        .filter(|n| *n != failed && (v.health)(*n) == NodeState::Up)
+        .collect();
+    (candidates.iter().min() == Some(&v.node)).then_some(candidates)
+}
+
+/// The takeover state of one Home Agent: per failed member at most one applied decision, one
+/// deferred and one set of returned bindings.
+#[derive(Debug)]
+pub(super) struct Takeovers {
+    decisions: BTreeMap<NodeId, Decision>,
+    returned: BTreeMap<NodeId, Returned>,
+    deferred: BTreeMap<NodeId, Deferred>,
+    /// How long a deferred decision stays valid.
+    defer_for: Duration,
+}
+
+impl Takeovers {
+    pub(super) fn new(defer_for: Duration) -> Takeovers {
+        Takeovers {
+            decisions: BTreeMap::new(),
+            returned: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            defer_for,
+        }
+    }
+
+    /// `node` restarted: its state is gone, so a takeover of it stands and nothing is checked
+    /// against it.
+    pub(super) fn restarted(&mut self, node: NodeId) {
+        self.deferred.remove(&node);
+        self.decisions.remove(&node);
+        self.returned.remove(&node);
+    }
+
+    /// The decision applied for `failed`, as (coordinator, owner).
+    pub(super) fn decision(&self, failed: NodeId) -> Option<(NodeId, NodeId)> {
+        self.decisions
+            .get(&failed)
+            .map(|d| (d.coordinator, d.owner))
+    }
+
+    /// The decision deferred for `failed`, if any.
+    #[cfg(test)]
+    pub(super) fn deferred(&self, failed: NodeId) -> Option<Deferred> {
+        self.deferred.get(&failed).copied()
+    }
+
     /// `node` is alive: a later failure of it is a new takeover; what this HA took over from it
     /// is checked against its next bulk sync (if it kept its state: same incarnation).
-    pub(super) fn forget_takeover(&mut self, node: NodeId) {
+    pub(super) fn forget(&mut self, v: &View<'_>, node: NodeId) -> Vec<Effect> {
         self.deferred.remove(&node);
-        let Some(d) = self.takeovers.remove(&node) else {
-            return;
+        let Some(d) = self.decisions.remove(&node) else {
+            return Vec::new();
         };
         let Some(incarnation) = d.incarnation else {
-            return;
+            return Vec::new();
         };
-        if d.owner == self.node {
-            self.returned.insert(
-                node,
-                Returned {
-                    incarnation,
-                    moved: d.moved,
-                },
-            );
-            return;
+        if d.owner == v.node {
+            let moved = d.moved;
+            self.returned.insert(node, Returned { incarnation, moved });
+            return Vec::new();
         }
         // Another HA was to take them over. If `node` kept its state (it was only cut off, the
         // same incarnation), the bindings this HA re-pointed and nobody has registered since name
         // `node` again: the owner may never have taken them (it may not have seen `node` Down),
         // and `node` does not replicate bindings that did not change. An owner that did take
         // them re-announces them, and the two-servers rule settles it.
-        if self.windows.get(&node).map(ReplayWindow::incarnation) != Some(incarnation) {
-            return;
+        if v.incarnation(node) != Some(incarnation) {
+            return Vec::new();
         }
-        for ((h, n), id) in d.moved {
-            if let Some(s) = self.table.find(h, n.as_deref())
-                && self
-                    .table
-                    .get(s)
-                    .is_some_and(|b| b.second_ha == d.owner && b.identification == id)
-            {
-                let _ = self.table.update(s, |b| b.second_ha = node);
-            }
-        }
+        let slots = d
+            .moved
+            .iter()
+            .filter_map(|((h, n), id)| {
+                let s = v.table.find(*h, n.as_deref())?;
+                let b = v.table.get(s)?;
+                (b.second_ha == d.owner && b.identification == *id).then_some(s)
+            })
+            .collect();
+        vec![Effect::Restore {
+            slots,
+            server: node,
+        }]
     }
 
-    /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
-    /// module docs for the rule): the lowest (coordinator, owner) wins; a winning decision
-    /// re-points the failed HA's bindings and those a losing decision had moved; a losing one is
-    /// answered (to `sender`) with the winning decision.
-    pub(super) fn take_over(
-        &mut self,
-        now: Instant,
-        failed: NodeId,
-        owner: NodeId,
-        coordinator: NodeId,
-        sender: Option<NodeId>,
-    ) {
-        let node = self.node;
-        // This HA is alive: its own bindings stay its own.
-        if failed == node {
-            return;
-        }
-        // A decision about an HA this HA does not see Down waits until it does (it may be only
-        // cut off from the coordinator).
-        if sender.is_some() && self.peer_state(failed) != NodeState::Down {
-            self.defer(now, failed, coordinator, owner);
-            return;
-        }
-        let prev = self
-            .takeovers
-            .get(&failed)
-            .map(|d| (d.coordinator, d.owner));
-        if let Some((c, o)) = prev
-            && (coordinator, owner) > (c, o)
+    /// `sender` begins a bulk sync: it is alive, whatever health said. A peer that restarted
+    /// (another incarnation) lost its state: the takeover stands, nothing is checked.
+    pub(super) fn sync_begun(&mut self, v: &View<'_>, sender: NodeId) -> Vec<Effect> {
+        let effects = self.forget(v, sender);
+        let incarnation = v.incarnation(sender);
+        if self
+            .returned
+            .get(&sender)
+            .is_some_and(|r| Some(r.incarnation) != incarnation)
         {
-            // A losing decision: keep ours and tell the sender which one wins.
-            if let Some(s) = sender.filter(|s| *s != failed && *s != node) {
-                self.tell(now, &[s], failed, o, c);
-            }
-            return;
+            self.returned.remove(&sender);
         }
-        let old_owner = prev.map(|(_, o)| o).filter(|o| *o != owner);
-        let mut moved = self
-            .takeovers
-            .remove(&failed)
-            .map(|d| d.moved)
-            .unwrap_or_default();
-        let slots = self.repoint(failed, owner, old_owner, &mut moved);
-        self.replicate_moved(now, owner, old_owner, &slots, &moved);
-        let incarnation = self.windows.get(&failed).map(ReplayWindow::incarnation);
-        let decision = Decision {
-            coordinator,
-            owner,
-            incarnation,
-            moved,
-        };
-        self.takeovers.insert(failed, decision);
-        let changed = prev != Some((coordinator, owner));
-        if let Some((c, o)) = prev.filter(|_| changed) {
-            // Superseded: the losing coordinator and owner learn the winner directly.
-            let told: Vec<NodeId> = [c, o]
-                .into_iter()
-                .filter(|p| *p != node && *p != failed && Some(*p) != sender)
-                .collect();
-            self.tell(now, &told, failed, owner, coordinator);
-        }
-        if changed || !slots.is_empty() {
-            self.push_event(Event::TakenOver {
-                failed,
-                owner,
-                bindings: slots.len(),
-            });
-        }
+        effects
     }
 
-    /// Sends `peers` the decision "`coordinator` moved the bindings of `failed` to `owner`".
-    fn tell(
+    /// What this HA took over from `sender` and is to check against its bulk sync now ending,
+    /// when `sender` kept its state (same `incarnation`).
+    pub(super) fn take_returned(
         &mut self,
-        now: Instant,
-        peers: &[NodeId],
-        failed: NodeId,
-        owner: NodeId,
-        coordinator: NodeId,
-    ) {
-        for &p in peers {
-            let decision = Item::Takeover {
-                failed,
-                owner,
-                coordinator,
-            };
-            self.enqueue(p, decision);
-        }
-        self.pump(now);
-    }
-
-    /// After re-pointing: the owner replicates the bindings as its own; a losing owner hands
-    /// every one over, so its backups' replicas (which it may have overwritten meanwhile) name
-    /// the winner.
-    fn replicate_moved(
-        &mut self,
-        now: Instant,
-        owner: NodeId,
-        old_owner: Option<NodeId>,
-        slots: &[u32],
-        moved: &HashMap<MnKey, u64>,
-    ) {
-        if owner == self.node {
-            for &s in slots {
-                self.replicate_slot(s, now);
-            }
-        } else if old_owner == Some(self.node) {
-            for (h, n) in moved.keys() {
-                if let Some(s) = self.table.find(*h, n.as_deref()) {
-                    self.replicate_record(s, now);
-                }
-            }
-            self.pump(now);
-        }
-    }
-
-    /// Keeps a decision received for an HA not seen Down, for a few heartbeat intervals; of
-    /// two, the lowest (coordinator, owner).
-    fn defer(&mut self, now: Instant, failed: NodeId, coordinator: NodeId, owner: NodeId) {
-        let until = now + self.defer_for;
-        let keep = self
-            .deferred
-            .get(&failed)
-            .is_some_and(|(c, o, u)| (*c, *o) <= (coordinator, owner) && *u >= now);
-        if !keep {
-            self.deferred.insert(failed, (coordinator, owner, until));
-        }
-    }
-
-    /// Re-points to `owner` the failed HA's bindings (noting them in `moved`, bounded by
-    /// `max_bindings`), then those a losing decision had moved to `old_owner`. Returns their
-    /// slots.
-    fn repoint(
-        &mut self,
-        failed: NodeId,
-        owner: NodeId,
-        old_owner: Option<NodeId>,
-        moved: &mut HashMap<MnKey, u64>,
-    ) -> Vec<u32> {
-        let mut slots: Vec<u32> = Vec::new();
-        let cap = self.table.max_bindings();
-        for (s, b) in self.table.iter() {
-            if b.second_ha == failed {
-                slots.push(s);
-                if moved.len() < cap {
-                    moved.insert((b.home_address, b.nai.clone()), b.identification);
-                }
-            }
-        }
-        if let Some(o) = old_owner {
-            for (h, n) in moved.keys() {
-                if let Some(s) = self.table.find(*h, n.as_deref())
-                    && self.table.get(s).is_some_and(|b| b.second_ha == o)
-                {
-                    slots.push(s);
-                }
-            }
-        }
-        for &s in &slots {
-            let _ = self.table.update(s, |b| {
-                b.second_ha = owner;
-                if b.first_ha == failed {
-                    b.first_ha = owner;
-                }
-                if b.pending.as_ref().is_some_and(|p| p.second_ha == failed) {
-                    b.pending = None;
-                }
-            });
-        }
-        // The owner's bulk sync in progress must not sweep what it now owns here.
-        if let Some(sync) = self
-            .channels
-            .get_mut(&owner)
-            .and_then(|c| c.sync_in.as_mut())
-        {
-            sync.seen.extend(slots.iter().copied());
-        }
-        slots
+        sender: NodeId,
+        incarnation: Option<u32>,
+    ) -> Option<HashMap<MnKey, u64>> {
+        let r = self.returned.remove(&sender)?;
+        (Some(r.incarnation) == incarnation).then_some(r.moved)
     }
 
     /// The owner a takeover decision gave this mobile node's binding, if one did.
@@ -251,60 +204,258 @@ impl HomeAgent {
         nai: Option<&[u8]>,
     ) -> Option<NodeId> {
         let key = (home_address, nai.map(Box::from));
-        self.takeovers
+        self.decisions
             .values()
             .find(|d| d.moved.contains_key(&key))
             .map(|d| d.owner)
     }
 
-    pub(super) fn on_down(&mut self, now: Instant, failed: NodeId) {
-        // A decision received before this HA saw the failure applies now, if recent.
-        if let Some((coordinator, owner, until)) = self.deferred.remove(&failed)
-            && until >= now
+    /// A late replica naming an HA already taken over names the decided owner instead (noted as
+    /// moved, bounded by `cap`). Returns whether this HA is that owner.
+    pub(super) fn redirect(
+        &mut self,
+        r: &mut Record,
+        sender: NodeId,
+        node: NodeId,
+        cap: usize,
+    ) -> bool {
+        if r.binding_state() != BindingState::Permanent || r.second_ha == sender {
+            return false;
+        }
+        let Some(d) = self.decisions.get_mut(&r.second_ha) else {
+            return false;
+        };
+        let failed = r.second_ha;
+        if d.moved.len() < cap {
+            d.moved
+                .insert((r.home_address, r.nai.clone()), r.identification);
+        }
+        r.second_ha = d.owner;
+        if r.first_ha == failed {
+            r.first_ha = d.owner;
+        }
+        d.owner == node
+    }
+
+    /// Applies the decision "`coordinator` moved the bindings of `failed` to `owner`" (see the
+    /// module docs for the rule): the lowest (coordinator, owner) wins; a winning decision
+    /// re-points the failed HA's bindings and those a losing decision had moved; a losing one is
+    /// answered (to `sender`) with the winning decision.
+    pub(super) fn decide(
+        &mut self,
+        v: &View<'_>,
+        now: Instant,
+        failed: NodeId,
+        owner: NodeId,
+        coordinator: NodeId,
+        sender: Option<NodeId>,
+    ) -> Vec<Effect> {
+        let node = v.node;
+        // This HA is alive: its own bindings stay its own.
+        if failed == node {
+            return Vec::new();
+        }
+        // A decision about an HA this HA does not see Down waits until it does (it may be only
+        // cut off from the coordinator).
+        if sender.is_some() && (v.health)(failed) != NodeState::Down {
+            self.defer(now, failed, coordinator, owner);
+            return Vec::new();
+        }
+        let prev = self.decision(failed);
+        if let Some((c, o)) = prev
+            && (coordinator, owner) > (c, o)
         {
-            self.take_over(now, failed, owner, coordinator, None);
+            // A losing decision: keep ours and tell the sender which one wins.
+            let to: Vec<NodeId> = sender
+                .filter(|s| *s != failed && *s != node)
+                .into_iter()
+                .collect();
+            return tell(&to, failed, o, c);
+        }
+        let old_owner = prev.map(|(_, o)| o).filter(|o| *o != owner);
+        let mut moved = self
+            .decisions
+            .remove(&failed)
+            .map(|d| d.moved)
+            .unwrap_or_default();
+        let slots = repointed(v.table, failed, old_owner, &mut moved);
+        let mut effects = vec![
+            Effect::Repoint {
+                slots: slots.clone(),
+                failed,
+                owner,
+            },
+            // The owner's bulk sync in progress must not sweep what it now owns here.
+            Effect::MarkSeen {
+                peer: owner,
+                slots: slots.clone(),
+            },
+        ];
+        effects.extend(replicate_moved(v, owner, old_owner, &slots, &moved));
+        let incarnation = v.incarnation(failed);
+        let decision = Decision {
+            coordinator,
+            owner,
+            incarnation,
+            moved,
+        };
+        self.decisions.insert(failed, decision);
+        let changed = prev != Some((coordinator, owner));
+        if let Some((c, o)) = prev.filter(|_| changed) {
+            // Superseded: the losing coordinator and owner learn the winner directly.
+            let told: Vec<NodeId> = [c, o]
+                .into_iter()
+                .filter(|p| *p != node && *p != failed && Some(*p) != sender)
+                .collect();
+            effects.extend(tell(&told, failed, owner, coordinator));
+        }
+        if changed || !slots.is_empty() {
+            effects.push(Effect::Event(Event::TakenOver {
+                failed,
+                owner,
+                bindings: slots.len(),
+            }));
+        }
+        effects
+    }
+
+    /// Keeps a decision received for an HA not seen Down, for a few heartbeat intervals; of
+    /// two, the lowest (coordinator, owner).
+    fn defer(&mut self, now: Instant, failed: NodeId, coordinator: NodeId, owner: NodeId) {
+        let keep = self
+            .deferred
+            .get(&failed)
+            .is_some_and(|d| (d.coordinator, d.owner) <= (coordinator, owner) && d.until >= now);
+        if !keep {
+            let until = now + self.defer_for;
+            let d = Deferred {
+                coordinator,
+                owner,
+                until,
+            };
+            self.deferred.insert(failed, d);
+        }
+    }
+
+    /// `failed` is Down: a decision received before this HA saw it applies now, if recent. The
+    /// second part is the owner candidates when this HA coordinates ([`coordinates`]) and no
+    /// decision stands yet.
+    pub(super) fn on_down(
+        &mut self,
+        v: &View<'_>,
+        now: Instant,
+        failed: NodeId,
+    ) -> (Vec<Effect>, Option<Vec<NodeId>>) {
+        let mut effects = Vec::new();
+        if let Some(d) = self.deferred.remove(&failed)
+            && d.until >= now
+        {
+            effects = self.decide(v, now, failed, d.owner, d.coordinator, None);
         }
         // A decision already taken (by a lower coordinator) stands.
-        if self.takeovers.contains_key(&failed) {
-            return;
+        if self.decisions.contains_key(&failed) {
+            return (effects, None);
         }
-        let Some(backups) = self.members.get(&failed).map(|m| m.backups.clone()) else {
-            return;
-        };
-        let candidates: Vec<NodeId> = backups
-            .into_iter()
-            .filter(|n| *n != failed && self.peer_state(*n) == NodeState::Up)
-            .collect();
-        // The lowest-numbered live backup coordinates; everyone else waits for its Takeover.
-        if candidates.iter().min() != Some(&self.node) {
-            return;
-        }
-        let owner = self
-            .monitor
-            .select(Policy::LeastLoaded, &mut self.rng, |n| {
-                candidates.contains(&n)
-            })
-            .unwrap_or(self.node);
-        let peers: Vec<NodeId> = self
-            .members
-            .keys()
-            .copied()
-            .filter(|n| *n != self.node && *n != failed)
-            .collect();
-        let coordinator = self.node;
-        for p in peers {
-            self.enqueue(
-                p,
-                Item::Takeover {
-                    failed,
-                    owner,
-                    coordinator,
-                },
-            );
-        }
-        self.take_over(now, failed, owner, coordinator, None);
-        self.pump(now);
+        (effects, coordinates(v, failed))
     }
+
+    /// This HA coordinates the takeover of `failed`: it announces "`owner` serves them" to every
+    /// other member and applies it.
+    pub(super) fn coordinate(
+        &mut self,
+        v: &View<'_>,
+        now: Instant,
+        failed: NodeId,
+        owner: NodeId,
+    ) -> Vec<Effect> {
+        let coordinator = v.node;
+        let peers = v.members.keys().copied();
+        let others = peers.filter(|n| *n != coordinator && *n != failed);
+        let mut effects = announce(others, failed, owner, coordinator);
+        effects.extend(self.decide(v, now, failed, owner, coordinator, None));
+        effects.push(Effect::Pump);
+        effects
+    }
+}
+
+/// Queues the decision "`coordinator` moved the bindings of `failed` to `owner`" for `peers`.
+fn announce(
+    peers: impl Iterator<Item = NodeId>,
+    failed: NodeId,
+    owner: NodeId,
+    coordinator: NodeId,
+) -> Vec<Effect> {
+    peers
+        .map(|p| {
+            let decision = Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            };
+            Effect::Enqueue(p, decision)
+        })
+        .collect()
+}
+
+/// Sends `peers` the decision "`coordinator` moved the bindings of `failed` to `owner`".
+fn tell(peers: &[NodeId], failed: NodeId, owner: NodeId, coordinator: NodeId) -> Vec<Effect> {
+    let mut effects = announce(peers.iter().copied(), failed, owner, coordinator);
+    effects.push(Effect::Pump);
+    effects
+}
+
+/// After re-pointing: the owner replicates the bindings as its own; a losing owner hands every
+/// one over, so its backups' replicas (which it may have overwritten meanwhile) name the winner.
+fn replicate_moved(
+    v: &View<'_>,
+    owner: NodeId,
+    old_owner: Option<NodeId>,
+    slots: &[u32],
+    moved: &HashMap<MnKey, u64>,
+) -> Vec<Effect> {
+    if owner == v.node {
+        return slots.iter().map(|s| Effect::ReplicateOwn(*s)).collect();
+    }
+    if old_owner != Some(v.node) {
+        return Vec::new();
+    }
+    let mut effects: Vec<Effect> = moved
+        .keys()
+        .filter_map(|(h, n)| v.table.find(*h, n.as_deref()))
+        .map(Effect::Handover)
+        .collect();
+    effects.push(Effect::Pump);
+    effects
+}
+
+/// The bindings a decision re-points: the failed HA's (noted in `moved`, bounded by the
+/// table's `max_bindings`), then those a losing decision had moved to `old_owner`.
+fn repointed(
+    table: &BindingTable,
+    failed: NodeId,
+    old_owner: Option<NodeId>,
+    moved: &mut HashMap<MnKey, u64>,
+) -> Vec<u32> {
+    let mut slots: Vec<u32> = Vec::new();
+    let cap = table.max_bindings();
+    for (s, b) in table.iter() {
+        if b.second_ha == failed {
+            slots.push(s);
+            if moved.len() < cap {
+                moved.insert((b.home_address, b.nai.clone()), b.identification);
+            }
+        }
+    }
+    if let Some(o) = old_owner {
+        for (h, n) in moved.keys() {
+            if let Some(s) = table.find(*h, n.as_deref())
+                && table.get(s).is_some_and(|b| b.second_ha == o)
+            {
+                slots.push(s);
+            }
+        }
+    }
+    slots
 }
 
 #[cfg(test)]
@@ -351,6 +502,125 @@ mod tests {
         ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
         ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), Some(NodeId(2)));
         assert_eq!(server(&ha1, 1), Some(NodeId(3)));
-        assert!(ha1.deferred.contains_key(&NodeId(3)));
+        assert!(ha1.takeover.deferred(NodeId(3)).is_some());
+    }
+
+    /// A view of `ha`'s table with the given members Up (`up`), as member `node` sees them.
+    fn view_of<'a>(ha: &'a HomeAgent, health: &'a dyn Fn(NodeId) -> NodeState) -> View<'a> {
+        View {
+            node: ha.node,
+            table: &ha.table,
+            members: &ha.members,
+            windows: &ha.windows,
+            health,
+        }
+    }
+
+    /// "When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new
+    /// owner among the live backups by load": HA 3's backups are 1 and 2.
+    #[test]
+    fn on_down_the_lowest_live_backup_coordinates_among_the_live_backups() {
+        let t0 = Instant::now();
+        let (ha1, ha2) = (ha(1, t0), ha(2, t0));
+        let all_up = |_: NodeId| NodeState::Up;
+        assert_eq!(
+            coordinates(&view_of(&ha1, &all_up), NodeId(3)),
+            Some(vec![NodeId(1), NodeId(2)])
+        );
+        assert_eq!(coordinates(&view_of(&ha2, &all_up), NodeId(3)), None);
+        // HA 2 sees HA 1 Down too: it is the lowest live backup now, and the only candidate.
+        let one_down = |n: NodeId| {
+            if n == NodeId(1) {
+                NodeState::Down
+            } else {
+                NodeState::Up
+            }
+        };
+        assert_eq!(
+            coordinates(&view_of(&ha2, &one_down), NodeId(3)),
+            Some(vec![NodeId(2)])
+        );
+    }
+
+    /// "Adopting a winner re-points the failed HA's bindings and those the losing decision had
+    /// moved; the losing owner hands them over (re-replicates them naming the winner)."
+    #[test]
+    fn the_losing_owner_hands_the_bindings_over_to_the_winner() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+        let slot = ha2.table.find(home(1), None).unwrap();
+        // HA 2 decided it owns HA 3's bindings; HA 1's decision (lower coordinator) wins.
+        ha2.take_over(t0, NodeId(3), NodeId(2), NodeId(2), None);
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        let down = |_: NodeId| NodeState::Down;
+        let mut t = std::mem::replace(&mut ha2.takeover, Takeovers::new(Duration::ZERO));
+        let effects = t.decide(
+            &view_of(&ha2, &down),
+            t0,
+            NodeId(3),
+            NodeId(1),
+            NodeId(1),
+            Some(NodeId(1)),
+        );
+        assert!(effects.contains(&Effect::Repoint {
+            slots: vec![slot],
+            failed: NodeId(3),
+            owner: NodeId(1),
+        }));
+        assert!(effects.contains(&Effect::Handover(slot)));
+        assert!(!effects.contains(&Effect::ReplicateOwn(slot)));
+        assert_eq!(t.decision(NodeId(3)), Some((NodeId(1), NodeId(1))));
+    }
+
+    /// "Bindings taken over from a peer seen alive again with its state (same incarnation)"
+    /// name it again when another HA was to own them and nobody registered them since; "a peer
+    /// that restarted lost its state: the takeover stands."
+    #[test]
+    fn a_peer_seen_alive_with_its_state_gets_back_what_another_owner_was_to_take() {
+        let t0 = Instant::now();
+        let up = |_: NodeId| NodeState::Up;
+        // HA 1 re-pointed HA 3's binding to HA 2, then hears HA 3 under `incarnation`.
+        let forget_after = |incarnation: u32| {
+            let mut ha1 = ha(1, t0);
+            ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+            let slot = ha1.table.find(home(1), None).unwrap();
+            let mut w = ReplayWindow::default();
+            w.accept(1, 1);
+            ha1.windows.insert(NodeId(3), w);
+            ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), None);
+            assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+            w.accept(incarnation, 2);
+            ha1.windows.insert(NodeId(3), w);
+            let mut t = std::mem::replace(&mut ha1.takeover, Takeovers::new(Duration::ZERO));
+            let effects = t.forget(&view_of(&ha1, &up), NodeId(3));
+            assert_eq!(t.decision(NodeId(3)), None, "the decision is forgotten");
+            (effects, slot)
+        };
+        let (effects, slot) = forget_after(1);
+        let restore = Effect::Restore {
+            slots: vec![slot],
+            server: NodeId(3),
+        };
+        assert_eq!(effects, vec![restore]);
+        // Seen again under a new incarnation: it restarted, nothing goes back.
+        assert!(forget_after(2).0.is_empty());
+    }
+
+    /// "A late replica naming an HA already taken over names the decided owner (which
+    /// replicates it as its own)."
+    #[test]
+    fn a_late_replica_naming_a_taken_over_ha_names_the_decided_owner() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.take_over(t0, NodeId(3), NodeId(1), NodeId(1), None);
+        let mut r = permanent(1, 3, 3, 5);
+        assert!(ha1.takeover.redirect(&mut r, NodeId(2), NodeId(1), 10));
+        assert_eq!((r.first_ha, r.second_ha), (NodeId(1), NodeId(1)));
+        assert_eq!(ha1.takeover.decided_owner(home(1), None), Some(NodeId(1)));
+        // From the failed HA itself the replica is first-hand: unchanged.
+        let mut r = permanent(2, 3, 3, 5);
+        assert!(!ha1.takeover.redirect(&mut r, NodeId(3), NodeId(1), 10));
+        assert_eq!(r.second_ha, NodeId(3));
     }
 }

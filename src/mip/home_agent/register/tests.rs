@@ -91,3 +91,43 @@ fn a_133_for_a_network_copy_does_not_undo_the_same_has_acceptance() {
     assert_eq!(ha1.stats().superseded_refusals, 1);
     assert_eq!(ha1.stats().relayed, 2);
 }
+
+/// Layer-2 notices: "the first HA announces each forwarded request in an authenticated
+/// cluster::Body::Notice": the HA that receives the request next serves it as second HA for
+/// that first HA, answering through it; without a notice it would be the first HA itself.
+#[test]
+fn a_request_announced_by_a_notice_is_served_for_the_first_ha() {
+    let t0 = Instant::now();
+    let mut ha2 = ha(2, t0);
+    let _ = drain(&mut ha2);
+    let id = ntp(t0, t0);
+    let notice = cluster(
+        1,
+        1,
+        Body::Notice {
+            home_address: home(1),
+            nai: None,
+            identification: id,
+        },
+    );
+    ha2.handle_datagram(t0, addr(1), addr(2), &notice).unwrap();
+    ha2.handle_datagram(t0, fa(), vip(), &request(1, id))
+        .unwrap();
+    let b = ha2.binding(home(1), None).unwrap();
+    assert_eq!((b.first_ha, b.second_ha), (NodeId(1), NodeId(2)));
+    let out = drain(&mut ha2);
+    // The answer goes back through the first HA (layer 3 here: in a cluster message), not to
+    // the foreign agent directly.
+    assert!(
+        out.iter()
+            .any(|t| t.dst == addr(1) && cluster::is_cluster_message(&t.payload))
+    );
+    assert!(out.iter().all(|t| t.dst != fa()));
+    // A second request (no notice): this HA is its own first HA, answering the FA itself.
+    let id2 = ntp(t0, t0 + Duration::from_secs(1));
+    ha2.handle_datagram(t0, fa(), vip(), &request(2, id2))
+        .unwrap();
+    let b = ha2.binding(home(2), None).unwrap();
+    assert_eq!(b.first_ha, NodeId(2));
+    assert!(drain(&mut ha2).iter().any(|t| t.dst == fa()));
+}

@@ -1,0 +1,338 @@
+//! The orchestrator's replication: it feeds the per-peer [`Channel`]s, sends the batches they
+//! return and applies replicated items to its table by the rules of `replicate.rs`.
+
+use super::replicate::{self, Claim, Removal};
+use super::*;
+
+impl HomeAgent {
+    pub(super) fn backups(&self) -> Vec<NodeId> {
+        self.members
+            .get(&self.node)
+            .map(|m| m.backups.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn enqueue(&mut self, peer: NodeId, item: Item) {
+        if let Some(ch) = self.channels.get_mut(&peer) {
+            ch.enqueue(item, self.max_queue);
+        }
+    }
+
+    /// Replicates the binding in `slot` when this HA is authoritative for it: it serves it, or
+    /// relays it.
+    pub(super) fn replicate_slot(&mut self, slot: u32, now: Instant) {
+        if self
+            .members
+            .get(&self.node)
+            .is_none_or(|m| m.backups.is_empty())
+        {
+            return;
+        }
+        let Some(r) = replicate::record(&self.table, slot, now) else {
+            return;
+        };
+        if r.second_ha != self.node && r.first_ha != self.node {
+            return;
+        }
+        for peer in self.backups() {
+            self.enqueue(peer, Item::Upsert(r.clone()));
+        }
+        self.pump(now);
+    }
+
+    /// Sends the binding in `slot` to the backups whoever serves it (a handover).
+    pub(super) fn replicate_record(&mut self, slot: u32, now: Instant) {
+        let Some(r) = replicate::record(&self.table, slot, now) else {
+            return;
+        };
+        for peer in self.backups() {
+            self.enqueue(peer, Item::Upsert(r.clone()));
+        }
+    }
+
+    pub(super) fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
+        for peer in self.backups() {
+            let nai = nai.clone();
+            self.enqueue(peer, Item::Remove { home_address, nai });
+        }
+    }
+
+    /// Sends the next batch to every Up peer with nothing in flight.
+    pub(super) fn pump(&mut self, now: Instant) {
+        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        for peer in peers {
+            if self.peer_state(peer) != NodeState::Up {
+                continue;
+            }
+            let Some(ch) = self.channels.get_mut(&peer) else {
+                continue;
+            };
+            if let Some((seq, items)) = ch.next_batch(&self.table, self.node, peer, now, self.rto) {
+                self.send_cluster(peer, Body::Replicate { seq, items });
+            }
+        }
+    }
+
+    pub(super) fn retransmit(&mut self, now: Instant) {
+        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        let max_rto = self.rto.saturating_mul(8);
+        for peer in peers {
+            let up = self.peer_state(peer) == NodeState::Up;
+            let Some(ch) = self.channels.get_mut(&peer) else {
+                continue;
+            };
+            if let Some((seq, items)) = ch.due(now, up, max_rto) {
+                self.send_cluster(peer, Body::Replicate { seq, items });
+            }
+        }
+    }
+
+    /// Applies one replicated item from `sender`.
+    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
+        self.stats.replicas_applied += 1;
+        match item {
+            Item::Upsert(r) => self.apply_replica(now, sender, r),
+            Item::Remove { home_address, nai } => self.apply_remove(sender, home_address, nai),
+            Item::Takeover {
+                failed,
+                owner,
+                coordinator,
+            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
+            Item::SyncBegin { epoch } => {
+                self.takeover_sync_begun(now, sender);
+                if let Some(ch) = self.channels.get_mut(&sender) {
+                    ch.begin_sync(epoch);
+                }
+            }
+            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Item::Holds { home_address, nai } => {
+                if let Some(s) = self.table.find(home_address, nai.as_deref())
+                    && let Some(ch) = self.channels.get_mut(&sender)
+                {
+                    ch.mark_seen(&[s]);
+                }
+            }
+        }
+        self.update_load();
+    }
+
+    /// A replicated binding. A late replica naming an HA already taken over names the decided
+    /// owner (which replicates it as its own).
+    fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
+        let key = (r.home_address, r.nai.clone());
+        let cap = self.table.max_bindings();
+        let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
+        self.apply_upsert(now, sender, r, taken);
+        let slot = self.table.find(key.0, key.1.as_deref());
+        if taken && let Some(s) = slot {
+            self.replicate_slot(s, now);
+        }
+        // Seen in the sender's bulk sync (if one is open): not swept at its end.
+        if let Some(s) = slot
+            && let Some(ch) = self.channels.get_mut(&sender)
+        {
+            ch.mark_seen(&[s]);
+        }
+    }
+
+    /// A replicated removal ([`replicate::removal`]).
+    fn apply_remove(&mut self, sender: NodeId, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
+        let Some(s) = self.table.find(home_address, nai.as_deref()) else {
+            return;
+        };
+        let Some(b) = self.table.get(s) else {
+            return;
+        };
+        match replicate::removal(b, self.node, sender) {
+            Removal::Remove => {
+                self.table.remove(s);
+            }
+            Removal::EndPending => {
+                let _ = self.table.update(s, |b| b.pending = None);
+            }
+            Removal::Nothing => {}
+        }
+    }
+
+    /// Ends the bulk sync `epoch` from `sender`: removes its unseen replicas
+    /// ([`replicate::stale`]), then what this HA took over from it that it no longer holds
+    /// ([`replicate::gone`]; what it still holds naming this HA came as [`Item::Holds`]).
+    pub(super) fn end_sync(&mut self, sender: NodeId, epoch: u32) {
+        let Some(seen) = self
+            .channels
+            .get_mut(&sender)
+            .and_then(|c| c.end_sync(epoch))
+        else {
+            return;
+        };
+        for s in replicate::stale(&self.table, self.node, sender, &seen) {
+            self.table.remove(s);
+        }
+        let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
+        let Some(moved) = self.takeover.take_returned(sender, incarnation) else {
+            return;
+        };
+        for s in replicate::gone(&self.table, self.node, &moved, &seen) {
+            if let Some(b) = self.table.remove(s) {
+                self.replicate_remove(b.home_address, b.nai);
+            }
+        }
+    }
+
+    /// When a lifetime granted elsewhere, `left` from `now` (`None`: infinite), ends here:
+    /// never later than `max_lifetime` from `now` (RFC 5944 section 3.8.3: no lifetime beyond
+    /// what this home agent grants).
+    pub(super) fn bounded_expiry(&self, now: Instant, left: Option<Duration>) -> Option<Instant> {
+        if self.max_lifetime == LIFETIME_INFINITE {
+            return left.map(|d| now + d);
+        }
+        let max = Duration::from_secs(u64::from(self.max_lifetime));
+        Some(now + left.map_or(max, |d| d.min(max)))
+    }
+
+    /// `decided`: the record was re-pointed to this HA by a takeover decision.
+    pub(super) fn apply_upsert(&mut self, now: Instant, sender: NodeId, r: Record, decided: bool) {
+        let slot = self.table.find(r.home_address, r.nai.as_deref());
+        let care_of = match &r.state {
+            RecordState::Temporary {
+                care_of,
+                pending_left,
+            } => return self.apply_temporary(now, slot, &r, *care_of, *pending_left),
+            RecordState::Permanent { care_of } => self.bounded_care_of(now, care_of),
+        };
+        let node = self.node;
+        // A record naming this HA as the server of a binding it does not serve (a first HA's
+        // relay record, a handover): this HA serves it now and says so, so that any other HA
+        // that claims it resolves the claim with it (never a binding nobody serves).
+        let becomes_server = r.second_ha == node
+            && !decided
+            && slot
+                .and_then(|s| self.table.get(s))
+                .is_none_or(|b| b.second_ha != node);
+        let mut yielded = false;
+        let res = match slot {
+            Some(s) => {
+                match self.resolve_claim(now, s, sender, &r) {
+                    Claim::Keep { .. } => return,
+                    Claim::Yield { .. } => yielded = true,
+                    Claim::Take => {}
+                }
+                self.table
+                    .update(s, |b| {
+                        b.home_address = r.home_address;
+                        if r.nai.is_some() {
+                            b.nai = r.nai.clone();
+                        }
+                        b.first_ha = r.first_ha;
+                        b.second_ha = r.second_ha;
+                        b.fa = sock4(r.fa);
+                        b.identification = b.identification.max(r.identification);
+                        b.care_of = care_of;
+                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                            b.pending = None;
+                        }
+                    })
+                    .map(|_| s)
+            }
+            None => self.table.insert(Binding {
+                home_address: r.home_address,
+                nai: r.nai,
+                first_ha: r.first_ha,
+                second_ha: r.second_ha,
+                fa: sock4(r.fa),
+                identification: r.identification,
+                care_of,
+                pending: None,
+            }),
+        };
+        match res {
+            Err(_) => self.stats.replicas_refused += 1,
+            Ok(s) if yielded => self.replicate_record(s, now),
+            Ok(s) if becomes_server => self.replicate_slot(s, now),
+            Ok(_) => {}
+        }
+    }
+
+    /// A replicated temporary binding: the pending request of its first HA. A replica waits no
+    /// longer than a local request would (`pending_timeout`).
+    fn apply_temporary(
+        &mut self,
+        now: Instant,
+        slot: Option<u32>,
+        r: &Record,
+        care_of: Ipv4Addr,
+        left: Duration,
+    ) {
+        let pending = Box::new(Pending {
+            fa: sock4(r.fa),
+            care_of,
+            identification: r.identification,
+            second_ha: r.second_ha,
+            deadline: now + left.min(self.pending_timeout),
+            simultaneous: false,
+            first_ha: r.first_ha,
+            stage: PendingStage::Forwarded,
+        });
+        let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
+        if res.is_err() {
+            self.stats.replicas_refused += 1;
+        }
+    }
+
+    /// A replica is held to this HA's own bounds, as a local registration is (RFC 5944
+    /// section 3.8.3: no more simultaneous bindings than supported, no lifetime beyond what
+    /// the home agent grants): the first `max_simultaneous` distinct care-of addresses, each
+    /// lifetime cut to `max_lifetime`.
+    fn bounded_care_of(&self, now: Instant, care_of: &[(Ipv4Addr, Option<Duration>)]) -> CareOfs {
+        let mut out = CareOfs::default();
+        for &(a, left) in care_of {
+            if out.len() >= self.max_simultaneous {
+                break;
+            }
+            if out.contains(a) {
+                continue;
+            }
+            out.push(CareOf {
+                address: a,
+                expires: self.bounded_expiry(now, left),
+            });
+        }
+        out
+    }
+
+    /// Applies [`replicate::claim`] for a replica from `sender` of the binding in `s`: a winner
+    /// re-asserts its binding, so the loser and the other replicas converge on it.
+    fn resolve_claim(&mut self, now: Instant, s: u32, sender: NodeId, r: &Record) -> Claim {
+        let Some(b) = self.table.get(s) else {
+            return Claim::Take;
+        };
+        let decided = self
+            .takeover
+            .decided_owner(r.home_address, r.nai.as_deref());
+        let c = replicate::claim(b, self.node, sender, r, decided);
+        match c {
+            Claim::Keep {
+                reassert,
+                end_pending,
+            } => {
+                if reassert {
+                    self.replicate_slot(s, now);
+                }
+                if end_pending {
+                    let _ = self.table.update(s, |b| {
+                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
+                            b.pending = None;
+                        }
+                    });
+                }
+            }
+            Claim::Yield { release } => {
+                if let Some(a) = release {
+                    self.pool.release(&a);
+                }
+            }
+            Claim::Take => {}
+        }
+        c
+    }
+}
