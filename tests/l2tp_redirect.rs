@@ -488,7 +488,7 @@ fn claim_7_try_another_uses_alternates() {
 fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> MonitorConfig {
     let peers = peers.iter().map(|(n, a)| (HNode(*n), addr(a))).collect();
     let mut h = MonitorConfig::new(HNode(me), role, ClusterKey::new(b"pool key"), peers);
-    h.interval = Duration::from_millis(500);
+    h.health.interval = Duration::from_millis(500);
     h
 }
 

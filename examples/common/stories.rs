@@ -99,9 +99,9 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     };
     let health = |me: u32, role, peers: Vec<(NodeId, SocketAddr)>| {
         let mut h = MonitorConfig::new(NodeId(me), role, key.clone(), peers);
-        h.interval = Duration::from_millis(200);
-        h.misses_suspect = 3;
-        h.misses_down = 5;
+        h.health.interval = Duration::from_millis(200);
+        h.health.misses_suspect = 3;
+        h.health.misses_down = 5;
         h
     };
     let now = net.now();
@@ -328,9 +328,9 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         c.incarnation = incarnation;
         c.seed = telcp::io::seed(u64::from(i));
         c.max_bindings = 16;
-        c.heartbeat_interval = Duration::from_millis(200);
-        c.misses_suspect = 3;
-        c.misses_down = 5;
+        c.health.interval = Duration::from_millis(200);
+        c.health.misses_suspect = 3;
+        c.health.misses_down = 5;
         c.wall_clock = WALL + now.duration_since(start);
         c.mobile_nodes = (1..=MNS)
             .map(|k| MobileNodeKey {
@@ -605,9 +605,9 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     // Fast heartbeats and retransmissions, so the story's failover takes about a second.
     sw_cfg.recovery = 7;
     sw_cfg.retransmit = Duration::from_millis(50);
-    sw_cfg.heartbeat_interval = Duration::from_millis(100);
-    sw_cfg.misses_down = 6;
-    sw_cfg.overload_percent = 95;
+    sw_cfg.health.interval = Duration::from_millis(100);
+    sw_cfg.health.misses_down = 6;
+    sw_cfg.health.overload_percent = 95;
     sw_cfg.seed = telcp::io::seed(5);
     let switch = net.add(
         "switch",
@@ -633,7 +633,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             cfg.recovery = 1;
             cfg.retransmit = Duration::from_millis(50);
             cfg.max_retries = 20;
-            cfg.heartbeat_interval = Duration::from_millis(100);
+            cfg.health.interval = Duration::from_millis(100);
             net.add(
                 &format!("proc-{id}"),
                 &[proc_fabric(id)],

@@ -10,10 +10,9 @@
 //!   and de-duplicates what it receives, runs the detector and keeps the load table, and reports
 //!   [`HealthEvent`]s. The L2TP pool, the Home Agent cluster and the steering switch embed one.
 //!
-//! Embedding: an endpoint that shares its UDP port with heartbeats tests each datagram with
-//! [`is_heartbeat`] and hands those to [`Monitor::handle_datagram`]; it forwards
-//! [`Monitor::handle_timeout`], drains [`Monitor::poll_transmit`] into its own transmit queue and
-//! [`Monitor::poll_event`] into its own events, and folds [`Monitor::poll_timeout`] into its own.
+//! * [`embed`]: [`HealthConfig`], the tuning every host shares, and [`Embedded`], the one adapter
+//!   by which the LNS, the Home Agent, the switch processor and the processor share their UDP
+//!   port with heartbeats (demultiplexing, timeouts, transmits, events, deadlines).
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -51,6 +50,7 @@
 //! ```
 
 pub mod detector;
+pub mod embed;
 pub mod monitor;
 pub mod table;
 pub mod wire;
@@ -58,10 +58,11 @@ pub mod wire;
 pub use detector::{
     DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard, Transition,
 };
+pub use embed::{Embedded, HealthConfig};
 pub use monitor::{
     ConfigError, HealthError, HealthEvent, Monitor, MonitorConfig, MonitorStats, PeerStatus,
 };
-pub use table::{LoadTable, Policy, TableFull};
+pub use table::{LoadTable, Policy, TableFull, most_spare};
 pub use wire::{
     ClusterKey, Heartbeat, Load, MAX_ADDRESSES, MAX_LEN, NodeId, Role, WireError, is_heartbeat,
 };

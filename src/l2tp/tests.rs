@@ -64,7 +64,7 @@ fn config_errors_name_the_field() {
 
 fn health_config(interval: Duration) -> MonitorConfig {
     let mut h = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"k"), Vec::new());
-    h.interval = interval;
+    h.health.interval = interval;
     h
 }
 
