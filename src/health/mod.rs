@@ -5,10 +5,11 @@
 //!   it from L2TP, Mobile IP or GTP on a shared port). Its byte layout is drawn in the module docs.
 //! * [`detector`]: the per-node [`ReplayGuard`] and the [`FailureDetector`] (Up, Suspect, Down).
 //! * [`table`]: the [`LoadTable`] and its [`Policy`]s (least loaded, weighted by spare capacity,
-//!   round robin).
+//!   round robin, most spare).
 //! * [`monitor`]: [`Monitor`], which sends heartbeats to its peers every interval, authenticates
 //!   and de-duplicates what it receives, runs the detector and keeps the load table, and reports
-//!   [`HealthEvent`]s. The L2TP pool, the Home Agent cluster and the steering switch embed one.
+//!   [`HealthEvent`]s. The LNS, the Home Agent, the switch processor and the processor embed one
+//!   through [`Embedded`].
 //!
 //! * [`embed`]: [`HealthConfig`], the tuning every host shares, and [`Embedded`], the one adapter
 //!   by which the LNS, the Home Agent, the switch processor and the processor share their UDP

@@ -347,6 +347,32 @@ mod tests {
         assert!((850..950).contains(&ones), "{ones}");
     }
 
+    /// Module docs: `MostSpare` takes the most spare capacity; ties go to the lower percentage,
+    /// then the lower key; only eligible entries count; a table may be keyed by address.
+    #[test]
+    fn most_spare_ties_by_percent_then_key() {
+        let mut t: LoadTable<std::net::IpAddr> = LoadTable::new(90, 8);
+        let ip = |n: u8| std::net::IpAddr::from([10, 0, 0, n]);
+        for (n, used, percent) in [(3, 10, 20), (2, 10, 20), (1, 10, 40), (4, 0, 95)] {
+            t.set(
+                ip(n),
+                Load {
+                    used,
+                    capacity: 100,
+                    percent,
+                },
+            )
+            .unwrap();
+            t.set_state(ip(n), NodeState::Up);
+        }
+        let mut rng = Rng::seed_from_u64(1);
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(2)));
+        t.set_state(ip(2), NodeState::Suspect);
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(3)));
+        t.note_assigned(ip(3));
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(1)));
+    }
+
     #[test]
     fn bounded() {
         let mut t = LoadTable::new(90, 1);
