@@ -46,9 +46,9 @@ fn ha(i: u32, start: Instant, notices: bool) -> HomeAgent {
     c.mode = ForwardMode::Layer2;
     c.layer2_notices = notices;
     c.wall_clock = WALL;
-    c.heartbeat_interval = Duration::from_secs(3600);
-    c.misses_suspect = 100;
-    c.misses_down = 200;
+    c.health.interval = Duration::from_secs(3600);
+    c.health.misses_suspect = 100;
+    c.health.misses_down = 200;
     for k in 0..MNS {
         c.mobile_nodes.push(MobileNodeKey {
             id: MnId::Home(home(k)),

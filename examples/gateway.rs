@@ -108,10 +108,10 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             retransmit: Duration::from_millis(200),
             withdraw_after: Duration::from_secs(30),
             key: key.clone(),
-            heartbeat_interval: Duration::from_millis(200),
-            misses_suspect: 3,
-            misses_down: 6,
-            overload_percent: 95,
+            health: telcp::health::HealthConfig::default()
+                .with_interval(Duration::from_millis(200))
+                .with_misses(3, 6)
+                .with_overload_percent(95),
             policy: Policy::LeastLoaded,
             seed: telcp::io::seed(1),
             queue_limit: 4096,
@@ -144,7 +144,8 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 retransmit: Duration::from_millis(100),
                 max_retries: 10,
                 key: key.clone(),
-                heartbeat_interval: Duration::from_millis(200),
+                health: telcp::health::HealthConfig::default()
+                    .with_interval(Duration::from_millis(200)),
                 queue_limit: 4096,
                 error_indications: RateLimit::default(),
                 non_existent: RateLimit::default(),

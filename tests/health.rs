@@ -28,9 +28,9 @@ fn config(me: u32, peers: &[u32], incarnation: u32) -> MonitorConfig {
             .collect(),
     );
     c.incarnation = incarnation;
-    c.interval = Duration::from_millis(100);
-    c.misses_suspect = 3;
-    c.misses_down = 6;
+    c.health.interval = Duration::from_millis(100);
+    c.health.misses_suspect = 3;
+    c.health.misses_down = 6;
     c
 }
 
@@ -226,7 +226,7 @@ fn cluster_with_loads(own: Load, loads: &[(u32, Load)]) -> (Monitor, Instant) {
     let t0 = Instant::now();
     let ids: Vec<u32> = (1..=6).collect();
     let mut cfg = config(1, &ids, 1);
-    cfg.overload_percent = 80;
+    cfg.health.overload_percent = 80;
     cfg.load = own;
     let mut a = Monitor::new(cfg, t0).unwrap();
     for &(id, load) in loads {
@@ -377,8 +377,8 @@ mod simulated {
     /// for an instant; eight in a row (p < 1e-6) make no live peer Down.
     fn sim_config(me: u32, incarnation: u32) -> MonitorConfig {
         let mut c = config(me, &IDS, incarnation);
-        c.misses_suspect = 4;
-        c.misses_down = 8;
+        c.health.misses_suspect = 4;
+        c.health.misses_down = 8;
         c
     }
 

@@ -8,10 +8,10 @@ use common::l2tp::*;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use telcp::health::{ClusterKey, MonitorConfig, NodeId as HNode, Role};
+use telcp::health::{ClusterKey, NodeId as HNode, Role};
 use telcp::l2tp::pool::{MemberState, VirtualLns};
 use telcp::l2tp::wire::{ErrorCode, Message, MessageType};
-use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig};
+use telcp::l2tp::{CallId, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 
 pub fn ip(s: &str) -> IpAddr {
@@ -485,11 +485,9 @@ fn claim_7_try_another_uses_alternates() {
     assert_eq!(session_ups(&lns_events(&mut sim, pool2)), 1);
 }
 
-fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> MonitorConfig {
+fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> LnsMembership {
     let peers = peers.iter().map(|(n, a)| (HNode(*n), addr(a))).collect();
-    let mut h = MonitorConfig::new(HNode(me), role, ClusterKey::new(b"pool key"), peers);
-    h.interval = Duration::from_millis(500);
-    h
+    LnsMembership::new(HNode(me), role, ClusterKey::new(b"pool key"), peers)
 }
 
 /// Claim 6 with real heartbeats: pool LNSs report their load to the contact over `health`; the
@@ -507,7 +505,8 @@ fn claim_6_pool_fed_by_heartbeats() {
         Box::new(Lac::new(lac_config(1), now).unwrap()),
     );
     let mut cc = lns_config(2);
-    cc.health = Some(health(
+    cc.health.interval = Duration::from_millis(500);
+    cc.membership = Some(health(
         100,
         Role::CONTACT_LNS,
         &[(0, POOL[0]), (1, POOL[1]), (2, POOL[2])],
@@ -522,7 +521,8 @@ fn claim_6_pool_fed_by_heartbeats() {
     for (i, cap) in [(0usize, 1000usize), (1, 300), (2, 200)] {
         let mut c = lns_config(3 + i as u64);
         c.common.max_sessions = cap;
-        c.health = Some(health(i as u32, Role::LNS, &[(100, "10.0.0.1")]));
+        c.health.interval = Duration::from_millis(500);
+        c.membership = Some(health(i as u32, Role::LNS, &[(100, "10.0.0.1")]));
         pool.push(sim.add_node(
             format!("pool{i}"),
             &[addr(POOL[i])],
@@ -580,7 +580,8 @@ fn claim_8_virtual_lns_failover() {
             .filter(|j| *j != i)
             .map(|j| (j as u32, names[j]))
             .collect();
-        c.health = Some(health(i as u32, Role::LNS, &peers));
+        c.health.interval = Duration::from_millis(500);
+        c.membership = Some(health(i as u32, Role::LNS, &peers));
         let lns = Lns::new(c, now).unwrap();
         ids.push(sim.add_node(
             format!("m{i}"),

@@ -448,7 +448,7 @@ fn claim11_two_coordinators_choosing_different_owners_converge_on_one() {
 fn divergent_takeover(seed: u64) {
     let mut w = World::with(4, seed, LinkConfig::default(), |i| {
         let mut c = ha_config(i, 4, ForwardMode::Layer2);
-        c.misses_suspect = 1;
+        c.health.misses_suspect = 1;
         if i == 4 {
             c.max_bindings = 50;
         }

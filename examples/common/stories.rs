@@ -5,8 +5,8 @@ use super::Net;
 use super::sgsn::Sgsn;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use telcp::health::{ClusterKey, MonitorConfig, NodeId, Role};
-use telcp::l2tp::{self, Lac, LacConfig, Lns, LnsConfig};
+use telcp::health::{ClusterKey, HealthConfig, NodeId, Role};
+use telcp::l2tp::{self, Lac, LacConfig, Lns, LnsConfig, LnsMembership};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{
     self, ClientConfig, ClientEvent, ForwardMode, HomeAgent, HomeAgentConfig, Member, MnId,
@@ -97,13 +97,12 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         seed: telcp::io::seed(seed),
         ..Default::default()
     };
-    let health = |me: u32, role, peers: Vec<(NodeId, SocketAddr)>| {
-        let mut h = MonitorConfig::new(NodeId(me), role, key.clone(), peers);
-        h.interval = Duration::from_millis(200);
-        h.misses_suspect = 3;
-        h.misses_down = 5;
-        h
+    let membership = |me: u32, role, peers: Vec<(NodeId, SocketAddr)>| {
+        Some(LnsMembership::new(NodeId(me), role, key.clone(), peers))
     };
+    let health = HealthConfig::default()
+        .with_interval(Duration::from_millis(200))
+        .with_misses(3, 5);
     let now = net.now();
     let mut lac_cfg = LacConfig::new(contact_addr);
     lac_cfg.common = common(11);
@@ -115,11 +114,12 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let contact_cfg = LnsConfig {
         common: common(12),
         contact: true,
-        health: Some(health(
+        health,
+        membership: membership(
             100,
             Role::CONTACT_LNS,
             vec![(NodeId(1), pool_addrs[0]), (NodeId(2), pool_addrs[1])],
-        )),
+        ),
         ..Default::default()
     };
     let contact = net.add(
@@ -131,11 +131,8 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     for (i, &a) in pool_addrs.iter().enumerate() {
         let cfg = LnsConfig {
             common: common(13 + i as u64),
-            health: Some(health(
-                i as u32 + 1,
-                Role::LNS,
-                vec![(NodeId(100), contact_addr)],
-            )),
+            health,
+            membership: membership(i as u32 + 1, Role::LNS, vec![(NodeId(100), contact_addr)]),
             ..Default::default()
         };
         pool.push(net.add(
@@ -328,9 +325,9 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         c.incarnation = incarnation;
         c.seed = telcp::io::seed(u64::from(i));
         c.max_bindings = 16;
-        c.heartbeat_interval = Duration::from_millis(200);
-        c.misses_suspect = 3;
-        c.misses_down = 5;
+        c.health.interval = Duration::from_millis(200);
+        c.health.misses_suspect = 3;
+        c.health.misses_down = 5;
         c.wall_clock = WALL + now.duration_since(start);
         c.mobile_nodes = (1..=MNS)
             .map(|k| MobileNodeKey {
@@ -605,9 +602,9 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     // Fast heartbeats and retransmissions, so the story's failover takes about a second.
     sw_cfg.recovery = 7;
     sw_cfg.retransmit = Duration::from_millis(50);
-    sw_cfg.heartbeat_interval = Duration::from_millis(100);
-    sw_cfg.misses_down = 6;
-    sw_cfg.overload_percent = 95;
+    sw_cfg.health.interval = Duration::from_millis(100);
+    sw_cfg.health.misses_down = 6;
+    sw_cfg.health.overload_percent = 95;
     sw_cfg.seed = telcp::io::seed(5);
     let switch = net.add(
         "switch",
@@ -633,7 +630,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             cfg.recovery = 1;
             cfg.retransmit = Duration::from_millis(50);
             cfg.max_retries = 20;
-            cfg.heartbeat_interval = Duration::from_millis(100);
+            cfg.health.interval = Duration::from_millis(100);
             net.add(
                 &format!("proc-{id}"),
                 &[proc_fabric(id)],

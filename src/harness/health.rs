@@ -125,10 +125,10 @@ impl MonitorRun {
         );
         cfg.accept_unknown = true;
         cfg.max_peers = 4;
-        cfg.interval = Duration::from_millis(100);
-        cfg.misses_suspect = 2;
-        cfg.misses_down = 4;
-        cfg.overload_percent = 80;
+        cfg.health.interval = Duration::from_millis(100);
+        cfg.health.misses_suspect = 2;
+        cfg.health.misses_down = 4;
+        cfg.health.overload_percent = 80;
         let m = Monitor::new(cfg, t0).ok()?;
         Some(MonitorRun {
             m,

@@ -5,15 +5,15 @@
 //!   it from L2TP, Mobile IP or GTP on a shared port). Its byte layout is drawn in the module docs.
 //! * [`detector`]: the per-node [`ReplayGuard`] and the [`FailureDetector`] (Up, Suspect, Down).
 //! * [`table`]: the [`LoadTable`] and its [`Policy`]s (least loaded, weighted by spare capacity,
-//!   round robin).
+//!   round robin, most spare).
 //! * [`monitor`]: [`Monitor`], which sends heartbeats to its peers every interval, authenticates
 //!   and de-duplicates what it receives, runs the detector and keeps the load table, and reports
-//!   [`HealthEvent`]s. The L2TP pool, the Home Agent cluster and the steering switch embed one.
+//!   [`HealthEvent`]s. The LNS, the Home Agent, the switch processor and the processor embed one
+//!   through [`Embedded`].
 //!
-//! Embedding: an endpoint that shares its UDP port with heartbeats tests each datagram with
-//! [`is_heartbeat`] and hands those to [`Monitor::handle_datagram`]; it forwards
-//! [`Monitor::handle_timeout`], drains [`Monitor::poll_transmit`] into its own transmit queue and
-//! [`Monitor::poll_event`] into its own events, and folds [`Monitor::poll_timeout`] into its own.
+//! * [`embed`]: [`HealthConfig`], the tuning every host shares, and [`Embedded`], the one adapter
+//!   by which the LNS, the Home Agent, the switch processor and the processor share their UDP
+//!   port with heartbeats (demultiplexing, timeouts, transmits, events, deadlines).
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -51,6 +51,7 @@
 //! ```
 
 pub mod detector;
+pub mod embed;
 pub mod monitor;
 pub mod table;
 pub mod wire;
@@ -58,11 +59,12 @@ pub mod wire;
 pub use detector::{
     DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard, Transition,
 };
+pub use embed::{Embedded, HealthConfig};
 pub use monitor::{
     ConfigError, ConfigField, HealthError, HealthEvent, Monitor, MonitorConfig, MonitorStats,
     PeerStatus,
 };
-pub use table::{LoadTable, Policy, TableFull};
+pub use table::{LoadTable, Policy, TableFull, most_spare};
 pub use wire::{
     ClusterKey, Heartbeat, Load, MAX_ADDRESSES, MAX_LEN, NodeId, Role, WireError, is_heartbeat,
 };

@@ -35,9 +35,8 @@
 //! * Events: at most `max_events` queued; beyond that the oldest is dropped and counted
 //!   ([`MonitorStats::events_dropped`]).
 
-use super::detector::{
-    DetectorConfig, FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard,
-};
+use super::detector::{FailureDetector, Freshness, NodeState, ReplayError, ReplayGuard};
+use super::embed::HealthConfig;
 use super::table::{LoadTable, Policy};
 use super::wire::{ClusterKey, Heartbeat, Load, MAX_ADDRESSES, NodeId, Role, WireError};
 use crate::io::{Outbox, Overflow};
@@ -58,12 +57,9 @@ pub struct MonitorConfig {
     pub incarnation: u32,
     /// The cluster key that authenticates heartbeats.
     pub key: ClusterKey,
-    /// Time between two rounds of heartbeats (and the detector's unit).
-    pub interval: Duration,
-    /// Missed intervals before a peer is Suspect (at least 1).
-    pub misses_suspect: u32,
-    /// Missed intervals before a peer is Down (more than `misses_suspect`).
-    pub misses_down: u32,
+    /// The tuning every host shares: interval, misses to Suspect and Down, overload threshold,
+    /// event bound.
+    pub health: HealthConfig,
     /// Peers to send heartbeats to, and where.
     pub peers: Vec<(NodeId, SocketAddr)>,
     /// Most peers (configured plus learned), at least `peers.len()`.
@@ -71,20 +67,15 @@ pub struct MonitorConfig {
     /// Whether a valid heartbeat from a node not in `peers` adds it (heartbeats are then sent to
     /// the address it came from). Otherwise it is refused.
     pub accept_unknown: bool,
-    /// A node whose load percentage is at or above this (1..=100) is overloaded and never selected.
-    pub overload_percent: u8,
     /// Addresses this node serves, sent in its heartbeats (at most [`MAX_ADDRESSES`]).
     pub addresses: Vec<IpAddr>,
     /// This node's initial load.
     pub load: Load,
-    /// Most events queued before the oldest is dropped (at least 1).
-    pub max_events: usize,
 }
 
 impl MonitorConfig {
-    /// A configuration with defaults: incarnation 1, a 1 s interval, Suspect after 2 missed
-    /// intervals and Down after 4, at most 64 peers, unknown nodes refused, overloaded at 90 %,
-    /// no addresses, an idle load of `0 / 1`, up to 1024 queued events.
+    /// A configuration with defaults: incarnation 1, [`HealthConfig::default`], at most 64
+    /// peers, unknown nodes refused, no addresses, an idle load of `0 / 1`.
     pub fn new(
         node: NodeId,
         role: Role,
@@ -96,16 +87,12 @@ impl MonitorConfig {
             role,
             incarnation: 1,
             key,
-            interval: Duration::from_secs(1),
-            misses_suspect: 2,
-            misses_down: 4,
+            health: HealthConfig::default(),
             peers,
             max_peers: 64,
             accept_unknown: false,
-            overload_percent: 90,
             addresses: Vec::new(),
             load: Load::new(0, 1),
-            max_events: 1024,
         }
     }
 }
@@ -158,9 +145,9 @@ pub enum ConfigError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConfigField {
-    /// [`MonitorConfig::overload_percent`]: 1..=100.
+    /// [`super::HealthConfig::overload_percent`]: 1..=100.
     OverloadPercent,
-    /// [`MonitorConfig::max_events`]: at least 1.
+    /// [`super::HealthConfig::max_events`]: at least 1.
     MaxEvents,
 }
 
@@ -304,18 +291,8 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor whose first round of heartbeats is due at `now`.
     pub fn new(config: MonitorConfig, now: Instant) -> Result<Monitor, ConfigError> {
-        let timing = DetectorConfig {
-            interval: config.interval,
-            misses_suspect: config.misses_suspect,
-            misses_down: config.misses_down,
-        };
-        if !timing.is_valid() {
-            return Err(ConfigError::Timing {
-                interval: config.interval,
-                misses_suspect: config.misses_suspect,
-                misses_down: config.misses_down,
-            });
-        }
+        let h = config.health;
+        let timing = h.check()?;
         if config.peers.len() > config.max_peers {
             return Err(ConfigError::TooManyPeers {
                 count: config.peers.len(),
@@ -328,17 +305,11 @@ impl Monitor {
                 max: MAX_ADDRESSES,
             });
         }
-        if !(1..=100).contains(&config.overload_percent) {
-            return Err(ConfigError::OutOfRange(ConfigField::OverloadPercent));
-        }
-        if config.max_events == 0 {
-            return Err(ConfigError::OutOfRange(ConfigField::MaxEvents));
-        }
         let mut detector = FailureDetector::new(timing);
         // The local node counts as an entry too.
-        let mut table = LoadTable::new(config.overload_percent, config.max_peers.saturating_add(1));
+        let mut table = LoadTable::new(h.overload_percent, config.max_peers.saturating_add(1));
         let _ = table.set(config.node, clamp(config.load));
-        table.set_available(config.node, true);
+        table.set_state(config.node, NodeState::Up);
         let mut peers = BTreeMap::new();
         for &(id, addr) in &config.peers {
             if id == config.node {
@@ -354,7 +325,7 @@ impl Monitor {
             role: config.role,
             incarnation: config.incarnation,
             key: config.key,
-            interval: config.interval,
+            interval: h.interval,
             max_peers: config.max_peers,
             accept_unknown: config.accept_unknown,
             addresses: config.addresses.iter().copied().collect(),
@@ -368,7 +339,7 @@ impl Monitor {
                 config.max_peers.saturating_mul(2).max(1),
                 Overflow::DropNewest,
             ),
-            events: Outbox::new(config.max_events, Overflow::DropOldest),
+            events: Outbox::new(h.max_events, Overflow::DropOldest),
             stats: MonitorStats::default(),
         })
     }
@@ -518,7 +489,7 @@ impl Monitor {
             });
         }
         if self.detector.heard(now, node).is_some() {
-            self.table.set_available(node, true);
+            self.table.set_state(node, NodeState::Up);
             self.push_event(HealthEvent::Up { node });
         }
         Ok(())
@@ -537,7 +508,7 @@ impl Monitor {
             }
         }
         while let Some(t) = self.detector.poll_expired(now) {
-            self.table.set_available(t.node, false);
+            self.table.set_state(t.node, t.to);
             let node = t.node;
             match t.to {
                 NodeState::Suspect => self.push_event(HealthEvent::Suspect { node }),
@@ -663,6 +634,20 @@ impl Monitor {
             load: p.guard.and_then(|_| self.table.load(node)),
             configured: p.configured,
         })
+    }
+
+    /// The load table: every peer's (and this node's) liveness and last load, the one source
+    /// the hosts select from (the contact LNS's pool reads it, `l2tp::pool::PoolView`).
+    pub fn table(&self) -> &LoadTable {
+        &self.table
+    }
+
+    /// Counts one more unit of work given to peer `node` until its next heartbeat reports its
+    /// load again ([`LoadTable::note_assigned`]).
+    pub fn note_assigned(&mut self, node: NodeId) {
+        if node != self.node {
+            self.table.note_assigned(node);
+        }
     }
 
     /// Number of peers.

@@ -12,11 +12,17 @@
 //!   (`capacity - used`).
 //! * [`Policy::RoundRobin`]: the eligible node with the smallest id above the previous pick,
 //!   wrapping around (no randomness).
+//! * [`Policy::MostSpare`]: the most spare capacity (`capacity - used`); ties: the lower
+//!   percentage, then the lower key (no randomness). The contact LNS's pool rule
+//!   (`l2tp::pool`), applied by [`most_spare`] to any candidates.
+//!
+//! The key is a [`NodeId`] for the table of a [`super::Monitor`]; a table fed without heartbeats
+//! may be keyed by anything ordered (the contact LNS's pool keys it by address).
 //!
 //! Bound: the table holds at most `max_entries` nodes; [`LoadTable::set`] refuses a new node
 //! beyond that and keeps the existing entries.
 
-use super::{Load, NodeId};
+use super::{Load, NodeId, NodeState};
 use crate::Rng;
 use std::collections::BTreeMap;
 
@@ -29,14 +35,16 @@ pub enum Policy {
     WeightedSpare,
     /// Each eligible node in turn, by ascending id.
     RoundRobin,
+    /// The most spare capacity; ties: the lower percentage, then the lower key.
+    MostSpare,
 }
 
 /// The table is full: `node` was not added.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("load table full ({max} entries): {node} not added")]
-pub struct TableFull {
+pub struct TableFull<K: std::fmt::Display = NodeId> {
     /// The refused node.
-    pub node: NodeId,
+    pub node: K,
     /// The table's bound.
     pub max: usize,
 }
@@ -44,22 +52,35 @@ pub struct TableFull {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     load: Load,
-    available: bool,
+    state: NodeState,
 }
 
-/// Nodes' loads and availability, with selection policies. See the module docs.
+/// Nodes' loads and liveness, with selection policies. See the module docs.
 #[derive(Clone, Debug)]
-pub struct LoadTable {
-    entries: BTreeMap<NodeId, Entry>,
+pub struct LoadTable<K = NodeId> {
+    entries: BTreeMap<K, Entry>,
     overload_percent: u8,
     max_entries: usize,
-    cursor: Option<NodeId>,
+    cursor: Option<K>,
 }
 
-impl LoadTable {
+/// Among `candidates` (key and load), the one with the most spare capacity; ties: the lower
+/// percentage, then the lower key ([`Policy::MostSpare`]).
+pub fn most_spare<K: Ord + Copy>(candidates: impl Iterator<Item = (K, Load)>) -> Option<K> {
+    candidates
+        .max_by(|(ka, a), (kb, b)| {
+            a.spare()
+                .cmp(&b.spare())
+                .then(b.percent.cmp(&a.percent))
+                .then(kb.cmp(ka))
+        })
+        .map(|(k, _)| k)
+}
+
+impl<K: Ord + Copy + std::fmt::Display> LoadTable<K> {
     /// An empty table: a node is overloaded at `overload_percent` or above; at most
     /// `max_entries` nodes.
-    pub fn new(overload_percent: u8, max_entries: usize) -> LoadTable {
+    pub fn new(overload_percent: u8, max_entries: usize) -> LoadTable<K> {
         LoadTable {
             entries: BTreeMap::new(),
             overload_percent,
@@ -73,8 +94,13 @@ impl LoadTable {
         load.percent >= self.overload_percent || load.used >= load.capacity
     }
 
-    /// Records `node`'s load. A new node starts unavailable. Refused when the table is full.
-    pub fn set(&mut self, node: NodeId, load: Load) -> Result<(), TableFull> {
+    /// The overload threshold (percent).
+    pub fn overload_percent(&self) -> u8 {
+        self.overload_percent
+    }
+
+    /// Records `node`'s load. A new node starts Down. Refused when the table is full.
+    pub fn set(&mut self, node: K, load: Load) -> Result<(), TableFull<K>> {
         if let Some(e) = self.entries.get_mut(&node) {
             e.load = load;
             return Ok(());
@@ -89,27 +115,63 @@ impl LoadTable {
             node,
             Entry {
                 load,
-                available: false,
+                state: NodeState::Down,
             },
         );
         Ok(())
     }
 
-    /// Marks `node` available (Up) or not; no effect on an unknown node.
-    pub fn set_available(&mut self, node: NodeId, available: bool) {
+    /// Marks `node` available (Up) or not (Down); no effect on an unknown node.
+    pub fn set_available(&mut self, node: K, available: bool) {
+        let state = if available {
+            NodeState::Up
+        } else {
+            NodeState::Down
+        };
+        self.set_state(node, state);
+    }
+
+    /// Sets `node`'s liveness (only Up is selectable); no effect on an unknown node.
+    pub fn set_state(&mut self, node: K, state: NodeState) {
         if let Some(e) = self.entries.get_mut(&node) {
-            e.available = available;
+            e.state = state;
+        }
+    }
+
+    /// Counts one more unit of work given to `node` (`used + 1`, at most `capacity`), until its
+    /// next report corrects it; no effect on an unknown node.
+    pub fn note_assigned(&mut self, node: K) {
+        if let Some(e) = self.entries.get_mut(&node) {
+            e.load.used = e.load.used.saturating_add(1).min(e.load.capacity);
         }
     }
 
     /// Removes `node`; returns whether it was present.
-    pub fn remove(&mut self, node: NodeId) -> bool {
+    pub fn remove(&mut self, node: K) -> bool {
         self.entries.remove(&node).is_some()
     }
 
     /// The last load recorded for `node`.
-    pub fn load(&self, node: NodeId) -> Option<Load> {
+    pub fn load(&self, node: K) -> Option<Load> {
         self.entries.get(&node).map(|e| e.load)
+    }
+
+    /// The liveness recorded for `node`.
+    pub fn state(&self, node: K) -> Option<NodeState> {
+        self.entries.get(&node).map(|e| e.state)
+    }
+
+    /// Every entry (key, liveness, load), by ascending key.
+    pub fn entries(&self) -> impl Iterator<Item = (K, NodeState, Load)> + '_ {
+        self.entries.iter().map(|(&k, e)| (k, e.state, e.load))
+    }
+
+    /// The eligible entries (Up, not overloaded), by ascending key.
+    pub fn eligible(&self) -> impl Iterator<Item = (K, Load)> + '_ {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.state == NodeState::Up && !self.is_overloaded(&e.load))
+            .map(|(&k, e)| (k, e.load))
     }
 
     /// Number of entries.
@@ -123,10 +185,10 @@ impl LoadTable {
     }
 
     /// Whether `node` is available and not overloaded (before any caller filter).
-    pub fn is_eligible(&self, node: NodeId) -> bool {
+    pub fn is_eligible(&self, node: K) -> bool {
         self.entries
             .get(&node)
-            .is_some_and(|e| e.available && !self.is_overloaded(&e.load))
+            .is_some_and(|e| e.state == NodeState::Up && !self.is_overloaded(&e.load))
     }
 
     /// Chooses an eligible node accepted by `filter` under `policy`, or `None` if there is none.
@@ -135,17 +197,18 @@ impl LoadTable {
         &mut self,
         policy: Policy,
         rng: &mut Rng,
-        mut filter: impl FnMut(NodeId) -> bool,
-    ) -> Option<NodeId> {
+        mut filter: impl FnMut(K) -> bool,
+    ) -> Option<K> {
         let overload = self.overload_percent;
         let eligible = self.entries.iter().filter_map(move |(&id, e)| {
-            (e.available && e.load.percent < overload && e.load.used < e.load.capacity)
+            (e.state == NodeState::Up && e.load.percent < overload && e.load.used < e.load.capacity)
                 .then_some((id, e.load))
         });
         let chosen = match policy {
+            Policy::MostSpare => most_spare(eligible.filter(|(id, _)| filter(*id))),
             Policy::LeastLoaded => {
                 // Single pass, reservoir sampling among the nodes at the lowest percentage.
-                let mut best: Option<(NodeId, u8)> = None;
+                let mut best: Option<(K, u8)> = None;
                 let mut ties = 0u64;
                 for (id, load) in eligible {
                     if !filter(id) {
@@ -282,6 +345,32 @@ mod tests {
             .filter(|_| t.select(Policy::WeightedSpare, &mut rng, |_| true) == Some(NodeId(1)))
             .count();
         assert!((850..950).contains(&ones), "{ones}");
+    }
+
+    /// Module docs: `MostSpare` takes the most spare capacity; ties go to the lower percentage,
+    /// then the lower key; only eligible entries count; a table may be keyed by address.
+    #[test]
+    fn most_spare_ties_by_percent_then_key() {
+        let mut t: LoadTable<std::net::IpAddr> = LoadTable::new(90, 8);
+        let ip = |n: u8| std::net::IpAddr::from([10, 0, 0, n]);
+        for (n, used, percent) in [(3, 10, 20), (2, 10, 20), (1, 10, 40), (4, 0, 95)] {
+            t.set(
+                ip(n),
+                Load {
+                    used,
+                    capacity: 100,
+                    percent,
+                },
+            )
+            .unwrap();
+            t.set_state(ip(n), NodeState::Up);
+        }
+        let mut rng = Rng::seed_from_u64(1);
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(2)));
+        t.set_state(ip(2), NodeState::Suspect);
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(3)));
+        t.note_assigned(ip(3));
+        assert_eq!(t.select(Policy::MostSpare, &mut rng, |_| true), Some(ip(1)));
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //! Call order: after any `handle_*` or command, drain [`Lns::poll_transmit`], [`Lns::poll_event`],
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
 
-use super::pool::{LnsPool, MemberState, VirtualLns};
+use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
 use super::tunnel::{Core, Timer, Up, type_within};
 use super::wire::avp::AvpValue;
@@ -37,7 +37,9 @@ use super::{
     Unexpected,
 };
 use crate::Transmit;
-use crate::health::{self, Load, Monitor, MonitorConfig, NodeState};
+use crate::health::{
+    ClusterKey, Embedded, HealthConfig, Load, Monitor, MonitorConfig, NodeId, NodeState, Role,
+};
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
@@ -59,16 +61,57 @@ pub struct LnsConfig {
     pub redirect_hold: Duration,
     /// Redirected-call records at once (more: refused with CDN result 4).
     pub max_pending_redirects: usize,
-    /// Pool table size.
+    /// Pool table size: the most pool members fed by [`LnsPool::update`], and the most
+    /// heartbeat peers.
     pub max_pool: usize,
-    /// Pool members at or above this load are not selected.
-    pub pool_overload_percent: u8,
     /// Membership of a virtual LNS, if any.
     pub virtual_lns: Option<VirtualLns>,
+    /// Heartbeat tuning (interval, misses before Suspect and Down, event bound); its
+    /// `overload_percent` is the pool's: members at or above it are not selected.
+    pub health: HealthConfig,
     /// Heartbeats with the other LNSs (pool members, virtual-LNS members), sharing the L2TP UDP
-    /// port: the pool table and the virtual-LNS liveness are fed from it. Each peer's address is
-    /// the one LACs are redirected to.
-    pub health: Option<MonitorConfig>,
+    /// port: the pool selection and the virtual-LNS liveness read its load table. Each peer's
+    /// address is the one LACs are redirected to.
+    pub membership: Option<LnsMembership>,
+}
+
+/// Who this LNS is among the LNSs it exchanges heartbeats with (the identity of its health
+/// monitor; the tuning is [`LnsConfig::health`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LnsMembership {
+    /// This LNS's health node id (not among `peers`).
+    pub node: NodeId,
+    /// Its role, sent in its heartbeats ([`Role::CONTACT_LNS`] or [`Role::LNS`]).
+    pub role: Role,
+    /// Grows on every restart so peers recognise it.
+    pub incarnation: u32,
+    /// The key that authenticates heartbeats.
+    pub key: ClusterKey,
+    /// The other LNSs: node id and the address their heartbeats (and redirected LACs) go to.
+    pub peers: Vec<(NodeId, SocketAddr)>,
+    /// Whether a valid heartbeat from an LNS not in `peers` adds it (up to
+    /// [`LnsConfig::max_pool`]).
+    pub accept_unknown: bool,
+}
+
+impl LnsMembership {
+    /// A membership of incarnation 1 that accepts heartbeats from `peers` only.
+    pub fn new(
+        node: NodeId,
+        role: Role,
+        key: ClusterKey,
+        peers: Vec<(NodeId, SocketAddr)>,
+    ) -> LnsMembership {
+        LnsMembership {
+            node,
+            role,
+            incarnation: 1,
+            key,
+            peers,
+            accept_unknown: false,
+        }
+    }
 }
 
 impl Default for LnsConfig {
@@ -81,9 +124,9 @@ impl Default for LnsConfig {
             redirect_hold: Duration::from_secs(10),
             max_pending_redirects: 1024,
             max_pool: 64,
-            pool_overload_percent: 90,
             virtual_lns: None,
-            health: None,
+            health: HealthConfig::default(),
+            membership: None,
         }
     }
 }
@@ -95,11 +138,13 @@ pub struct Lns {
     load_percent: u8,
     accepting: bool,
     pending_redirects: usize,
-    /// The table of pool LNSs (contact role).
+    /// The pool LNSs fed without heartbeats (contact role); [`Lns::pool_view`] reads them with
+    /// the heartbeat peers.
     pub pool: LnsPool,
-    /// Liveness of the other virtual-LNS members, by real address (fed like the pool).
+    /// Liveness of the other virtual-LNS members set by [`Lns::set_member_up`], by real address
+    /// (for members the monitor does not know).
     member_up: Vec<(IpAddr, bool)>,
-    monitor: Option<Monitor>,
+    health: Option<Embedded>,
 }
 
 impl std::fmt::Debug for Lns {
@@ -115,8 +160,9 @@ impl Lns {
     /// A new LNS.
     pub fn new(cfg: LnsConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
-        let monitor = match &cfg.health {
-            Some(h) => Some(Monitor::new(h.clone(), now)?),
+        cfg.health.check()?;
+        let health = match &cfg.membership {
+            Some(m) => Some(Embedded::new(monitor_config(&cfg, m), None, now)?),
             None => None,
         };
         if cfg.redirect_hold > Duration::from_secs(86_400) {
@@ -129,7 +175,7 @@ impl Lns {
         }
         Ok(Lns {
             core: Core::new(cfg.common.clone(), now)?,
-            pool: LnsPool::new(cfg.max_pool, cfg.pool_overload_percent),
+            pool: LnsPool::new(cfg.max_pool, cfg.health.overload_percent),
             member_up: cfg
                 .virtual_lns
                 .as_ref()
@@ -139,7 +185,7 @@ impl Lns {
             load_percent: 0,
             accepting: true,
             pending_redirects: 0,
-            monitor,
+            health,
         })
     }
 
@@ -158,7 +204,7 @@ impl Lns {
         } else {
             100
         };
-        if let Some(m) = &mut self.monitor {
+        if let Some(m) = &mut self.health {
             m.set_load(Load {
                 used,
                 capacity,
@@ -167,32 +213,23 @@ impl Lns {
         }
     }
 
-    /// Copies the health table into the pool table and the virtual-LNS liveness.
-    fn sync_health(&mut self) {
-        let Some(m) = &mut self.monitor else {
-            return;
-        };
-        while m.poll_event().is_some() {}
-        let peers: Vec<health::PeerStatus> = m.peers().collect();
-        for p in peers {
-            let addr = p.addr.ip();
-            let state = match p.state {
-                NodeState::Up => MemberState::Up,
-                NodeState::Suspect => MemberState::Suspect,
-                _ => MemberState::Down,
-            };
-            let load = p.load.unwrap_or_default();
-            self.pool
-                .update(addr, state, load.used, load.capacity, load.percent);
-            if let Some(mu) = self.member_up.iter_mut().find(|x| x.0 == addr) {
-                mu.1 = state == MemberState::Up;
-            }
+    /// Drains the monitor's events: the pool and the virtual-LNS liveness read its table in
+    /// place, so the LNS has nothing to copy (the queue is drained so it never overflows).
+    fn drain_health(&mut self) {
+        if let Some(h) = &mut self.health {
+            while h.poll_event().is_some() {}
         }
     }
 
     /// The health monitor, when configured.
     pub fn monitor(&self) -> Option<&Monitor> {
-        self.monitor.as_ref()
+        self.health.as_ref().map(Embedded::monitor)
+    }
+
+    /// The pool as one table: the heartbeat peers' liveness and load, read from the monitor's
+    /// load table, and the members fed through [`Lns::pool`].
+    pub fn pool_view(&self) -> PoolView<'_> {
+        PoolView::new(&self.pool, self.monitor())
     }
 
     /// Admission policy switch: when false, no new session is served here.
@@ -201,7 +238,8 @@ impl Lns {
         self.publish_load();
     }
 
-    /// Records the liveness of a virtual-LNS member (from health events).
+    /// Records the liveness of a virtual-LNS member, for members the monitor does not know
+    /// (those it knows are as its heartbeats say).
     pub fn set_member_up(&mut self, addr: IpAddr, up: bool) {
         if let Some(m) = self.member_up.iter_mut().find(|m| m.0 == addr) {
             m.1 = up;
@@ -220,7 +258,13 @@ impl Lns {
     pub fn is_contact(&self) -> bool {
         match &self.cfg.virtual_lns {
             None => true,
-            Some(v) => v.is_contact(|a| self.member_up.iter().any(|m| m.0 == a && m.1)),
+            Some(v) => {
+                let view = self.pool_view();
+                v.is_contact(|a| match view.node_at(a) {
+                    Some(_) => view.state(a) == Some(NodeState::Up),
+                    None => self.member_up.iter().any(|m| m.0 == a && m.1),
+                })
+            }
         }
     }
 
@@ -354,10 +398,14 @@ impl Lns {
             None => (None, None),
         };
         let local = local.map(|l| l.ip());
-        let t = self.pool.select_where(|a| {
+        let view = self.pool_view();
+        let t = view.select_where(|a| {
             Some(a) != vip && Some(a) != me && Some(a) != local && a != peer.ip()
         })?;
-        self.pool.note_redirect(t);
+        match (view.node_at(t), &mut self.health) {
+            (Some(node), Some(h)) => h.note_assigned(node),
+            _ => self.pool.note_redirect(t),
+        }
         Some(t)
     }
 
@@ -369,31 +417,32 @@ impl Lns {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if health::is_heartbeat(data) {
-            if let Some(m) = &mut self.monitor {
-                let r = m.handle_heartbeat(now, from, data);
-                self.sync_health();
-                return r.map_err(InputError::Health);
+        match self
+            .health
+            .as_mut()
+            .map(|h| h.handle_datagram(now, from, data))
+        {
+            Some(Some(r)) => {
+                self.drain_health();
+                r.map_err(InputError::Health)
             }
-            return Err(InputError::Unexpected(Unexpected::Heartbeat));
+            None if crate::health::is_heartbeat(data) => {
+                Err(InputError::Unexpected(Unexpected::Heartbeat))
+            }
+            _ => self.l2tp_input(now, from, to, data),
         }
-        self.l2tp_input(now, from, to, data)
     }
 
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.l2tp_timeout(now);
-        if self
-            .monitor
-            .as_ref()
-            .and_then(Monitor::poll_timeout)
-            .is_some_and(|d| d <= now)
-        {
+        if self.health.as_ref().is_some_and(|h| h.is_due(now)) {
+            // The heartbeats about to leave carry the current load.
             self.publish_load();
-            if let Some(m) = &mut self.monitor {
-                m.handle_timeout(now);
+            if let Some(h) = &mut self.health {
+                h.handle_timeout(now);
             }
-            self.sync_health();
+            self.drain_health();
         }
     }
 
@@ -403,16 +452,15 @@ impl Lns {
         self.core
             .out
             .pop_front()
-            .or_else(|| self.monitor.as_mut().and_then(Monitor::poll_transmit))
+            .or_else(|| self.health.as_mut().and_then(Embedded::poll_transmit))
     }
 
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let h = self.monitor.as_ref().and_then(Monitor::poll_timeout);
-        match (self.core.poll_timeout(), h) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        match &self.health {
+            Some(h) => h.earliest(self.core.poll_timeout()),
+            None => self.core.poll_timeout(),
         }
     }
 
@@ -730,4 +778,19 @@ impl Lns {
         });
         true
     }
+}
+
+/// The health monitor's configuration: the membership's identity, the LNS's tuning, at most
+/// `max_pool` peers, this LNS's sessions against `max_sessions` as its load.
+fn monitor_config(cfg: &LnsConfig, m: &LnsMembership) -> MonitorConfig {
+    let mut mc = MonitorConfig::new(m.node, m.role, m.key.clone(), m.peers.clone());
+    mc.incarnation = m.incarnation;
+    mc.health = cfg.health;
+    mc.max_peers = cfg.max_pool;
+    mc.accept_unknown = m.accept_unknown;
+    mc.load = Load::new(
+        0,
+        u32::try_from(cfg.common.max_sessions).unwrap_or(u32::MAX),
+    );
+    mc
 }

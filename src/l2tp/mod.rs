@@ -108,7 +108,7 @@ pub mod tunnel;
 pub mod wire;
 
 pub use lac::{Lac, LacConfig};
-pub use lns::{Lns, LnsConfig};
+pub use lns::{Lns, LnsConfig, LnsMembership};
 
 use crate::io::RateLimit;
 use bytes::Bytes;
@@ -390,7 +390,8 @@ pub enum ConfigError {
     /// A field is zero or out of its range (the same name in every subsystem).
     #[error("{0:?} out of range")]
     OutOfRange(ConfigField),
-    /// The health monitor ([`LnsConfig::health`]) refused its configuration.
+    /// The health tuning ([`LnsConfig::health`]) or the monitor built with
+    /// [`LnsConfig::membership`] was refused.
     #[error(transparent)]
     Health(#[from] crate::health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
@@ -424,7 +425,7 @@ pub enum Unexpected {
     TieBreakerLost,
     /// An SCCRQ whose Tie Breaker equals ours (RFC 2661 4.4.3): both requests are dropped.
     TieBreakerEqual,
-    /// A heartbeat, but no health monitor is configured ([`LnsConfig::health`]).
+    /// A heartbeat, but no health monitor is configured ([`LnsConfig::membership`]).
     Heartbeat,
 }
 

@@ -1,11 +1,18 @@
-//! The contact LNS's table of pool LNSs, and the virtual LNS.
+//! The contact LNS's view of the pool LNSs, and the virtual LNS.
 //!
-//! [`LnsPool`] holds at most `max_entries` pool LNSs with their liveness and load, as reported by
-//! heartbeats (`telcp::health`, or any other source through [`LnsPool::update`]). Selection picks,
-//! among the members that are Up and below the overload threshold and not excluded, the one with
-//! the most spare capacity (`capacity - used`; ties: lower load percentage, then lower address).
-//! When the table is full, [`LnsPool::update`] for a new address is refused (returns `false`);
-//! existing entries are never evicted.
+//! The pool has one source of liveness and load: the health load table
+//! ([`crate::health::LoadTable`]). With heartbeats (`LnsConfig::membership`), it is the embedded
+//! monitor's table, each peer named by the address its heartbeats go to (the address LACs are
+//! redirected to); without them, or for members that send none, it is the [`LnsPool`]'s own table
+//! of the same type, keyed by address and fed through [`LnsPool::update`]. [`PoolView`] reads
+//! both. At most `max_pool` members each (the monitor's peer bound and the [`LnsPool`]'s); when
+//! the [`LnsPool`] is full, [`LnsPool::update`] for a new address is refused (returns `false`,
+//! counted by the caller); existing entries are never evicted.
+//!
+//! Selection (contact LNS, RFC 2661 section 4.4.2 gives the redirect, the policy is local): among
+//! the members that are Up, below the overload threshold (`percent < overload_percent` and
+//! `used < capacity`) and not excluded, the one with the most spare capacity (`capacity - used`);
+//! ties: the lower load percentage, then the lower address ([`health::most_spare`]).
 //!
 //! [`VirtualLns`]: several LNSs share a virtual address. The contact LNS is, deterministically,
 //! the member with the lowest member index among those the local health table says are Up (a node
@@ -13,20 +20,13 @@
 //! contact fails and is declared Down, the next member takes over new calls to the virtual address.
 
 use crate::Rng;
+use crate::health::{self, Load, LoadTable, Monitor, NodeId};
 use std::net::IpAddr;
 
-/// Liveness of a pool member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberState {
-    /// Heartbeats arrive.
-    Up,
-    /// Some heartbeats missed.
-    Suspect,
-    /// Declared failed.
-    Down,
-}
+/// Liveness of a pool member: the health failure detector's states (Up, Suspect, Down).
+pub use crate::health::NodeState as MemberState;
 
-/// One pool LNS.
+/// One pool LNS, as the view reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolEntry {
     /// The address LACs are redirected to.
@@ -41,12 +41,22 @@ pub struct PoolEntry {
     pub percent: u8,
 }
 
-/// The contact LNS's table of pool LNSs.
+impl PoolEntry {
+    fn new(addr: IpAddr, state: MemberState, load: Load) -> PoolEntry {
+        PoolEntry {
+            addr,
+            state,
+            used: load.used,
+            capacity: load.capacity,
+            percent: load.percent,
+        }
+    }
+}
+
+/// The pool members fed without heartbeats: a health load table keyed by address.
 #[derive(Debug, Clone)]
 pub struct LnsPool {
-    entries: Vec<PoolEntry>,
-    max_entries: usize,
-    overload_percent: u8,
+    table: LoadTable<IpAddr>,
 }
 
 impl LnsPool {
@@ -54,9 +64,7 @@ impl LnsPool {
     /// are not selected.
     pub fn new(max_entries: usize, overload_percent: u8) -> Self {
         LnsPool {
-            entries: Vec::new(),
-            max_entries,
-            overload_percent,
+            table: LoadTable::new(overload_percent, max_entries),
         }
     }
 
@@ -69,46 +77,43 @@ impl LnsPool {
         capacity: u32,
         percent: u8,
     ) -> bool {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.addr == addr) {
-            e.state = state;
-            e.used = used;
-            e.capacity = capacity;
-            e.percent = percent;
-            return true;
-        }
-        if self.entries.len() >= self.max_entries {
-            return false;
-        }
-        self.entries.push(PoolEntry {
-            addr,
-            state,
+        let load = Load {
             used,
             capacity,
             percent,
-        });
+        };
+        if self.table.set(addr, load).is_err() {
+            return false;
+        }
+        self.table.set_state(addr, state);
         true
     }
 
     /// Changes only the liveness of `addr`.
     pub fn set_state(&mut self, addr: IpAddr, state: MemberState) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.addr == addr) {
-            e.state = state;
-        }
+        self.table.set_state(addr, state);
     }
 
     /// Removes `addr`.
     pub fn remove(&mut self, addr: IpAddr) {
-        self.entries.retain(|e| e.addr != addr);
+        self.table.remove(addr);
     }
 
-    /// The members.
-    pub fn entries(&self) -> &[PoolEntry] {
-        &self.entries
+    /// The members, by ascending address.
+    pub fn entries(&self) -> impl Iterator<Item = PoolEntry> + '_ {
+        self.table
+            .entries()
+            .map(|(addr, state, load)| PoolEntry::new(addr, state, load))
     }
 
-    /// Can `e` take a session?
+    /// Can `e` take a session (Up, below the overload threshold, not full)?
     pub fn available(&self, e: &PoolEntry) -> bool {
-        e.state == MemberState::Up && e.percent < self.overload_percent && e.used < e.capacity
+        e.state == MemberState::Up
+            && !self.table.is_overloaded(&Load {
+                used: e.used,
+                capacity: e.capacity,
+                percent: e.percent,
+            })
     }
 
     /// The available member with the most spare capacity, not in `exclude`.
@@ -118,36 +123,83 @@ impl LnsPool {
 
     /// The available member with the most spare capacity among those `allowed` accepts.
     pub fn select_where(&self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
-        self.entries
-            .iter()
-            .filter(|e| self.available(e) && allowed(e.addr))
-            .max_by(|a, b| {
-                (a.capacity - a.used)
-                    .cmp(&(b.capacity - b.used))
-                    .then(b.percent.cmp(&a.percent))
-                    .then(b.addr.cmp(&a.addr))
-            })
-            .map(|e| e.addr)
+        PoolView::new(self, None).select_where(allowed)
     }
 
-    /// Records that one more session was sent to `addr` (until its next heartbeat corrects it).
+    /// Records that one more session was sent to `addr` (until its next update corrects it).
     pub fn note_redirect(&mut self, addr: IpAddr) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.addr == addr) {
-            e.used = e.used.saturating_add(1).min(e.capacity);
-        }
+        self.table.note_assigned(addr);
     }
 
     /// Picks at random among available members (used by tests of spreading).
     pub fn select_random(&self, rng: &mut Rng, exclude: &[IpAddr]) -> Option<IpAddr> {
-        let v: Vec<&PoolEntry> = self
-            .entries
-            .iter()
-            .filter(|e| self.available(e) && !exclude.contains(&e.addr))
+        let v: Vec<IpAddr> = self
+            .table
+            .eligible()
+            .map(|(a, _)| a)
+            .filter(|a| !exclude.contains(a))
             .collect();
         if v.is_empty() {
             return None;
         }
-        v.get(rng.below(v.len() as u64) as usize).map(|e| e.addr)
+        v.get(rng.below(v.len() as u64) as usize).copied()
+    }
+}
+
+/// The contact LNS's pool as one table: the embedded monitor's peers (by the address their
+/// heartbeats go to) and the [`LnsPool`]'s members, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolView<'a> {
+    members: &'a LnsPool,
+    health: Option<&'a Monitor>,
+}
+
+impl<'a> PoolView<'a> {
+    /// The view over `members` and, when heartbeats run, `health`'s load table.
+    pub fn new(members: &'a LnsPool, health: Option<&'a Monitor>) -> PoolView<'a> {
+        PoolView { members, health }
+    }
+
+    /// The monitor's peers (not this node) with their address.
+    fn peers(&self) -> impl Iterator<Item = (IpAddr, NodeId, MemberState, Load)> + 'a {
+        self.health.into_iter().flat_map(|m| {
+            m.table().entries().filter_map(move |(node, state, load)| {
+                let addr = m.addr_of(node)?.ip();
+                Some((addr, node, state, load))
+            })
+        })
+    }
+
+    /// The health node id of the peer whose heartbeats go to `addr`, if any.
+    pub fn node_at(&self, addr: IpAddr) -> Option<NodeId> {
+        self.peers().find(|p| p.0 == addr).map(|p| p.1)
+    }
+
+    /// The liveness of the member at `addr` (the monitor's when it knows the address).
+    pub fn state(&self, addr: IpAddr) -> Option<MemberState> {
+        self.peers()
+            .find(|p| p.0 == addr)
+            .map(|p| p.2)
+            .or_else(|| self.members.table.state(addr))
+    }
+
+    /// Every member: the monitor's peers, then the [`LnsPool`]'s.
+    pub fn entries(&self) -> impl Iterator<Item = PoolEntry> + 'a {
+        self.peers()
+            .map(|(addr, _, state, load)| PoolEntry::new(addr, state, load))
+            .chain(self.members.entries())
+    }
+
+    /// The available member with the most spare capacity among those `allowed` accepts (see
+    /// the module docs).
+    pub fn select_where(&self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+        let from_health = self.health.into_iter().flat_map(|m| {
+            m.table()
+                .eligible()
+                .filter_map(move |(node, load)| Some((m.addr_of(node)?.ip(), load)))
+        });
+        let candidates = from_health.chain(self.members.table.eligible());
+        health::most_spare(candidates.filter(|(a, _)| allowed(*a)))
     }
 }
 
@@ -172,5 +224,102 @@ impl VirtualLns {
     /// Are we the contact LNS?
     pub fn is_contact(&self, is_up: impl Fn(IpAddr) -> bool) -> bool {
         self.contact(is_up) == Some(self.me)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{ClusterKey, Monitor, MonitorConfig, Role};
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    fn sock(n: u8) -> SocketAddr {
+        SocketAddr::from(([10, 0, 1, n], 1701))
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        sock(n).ip()
+    }
+
+    fn monitor(me: u8, peers: &[u8], now: Instant) -> Monitor {
+        let peers = peers.iter().map(|&p| (NodeId(p.into()), sock(p))).collect();
+        let c = MonitorConfig::new(NodeId(me.into()), Role::LNS, ClusterKey::new(b"k"), peers);
+        Monitor::new(c, now).unwrap()
+    }
+
+    /// Peer `from` reports `used` of 100 sessions to `to` at `now`.
+    fn heartbeat(from: &mut Monitor, to: &mut Monitor, used: u32, now: Instant) {
+        from.set_load(Load::new(used, 100));
+        from.handle_timeout(now);
+        let src = sock(from.node().0 as u8);
+        while let Some(t) = from.poll_transmit() {
+            if t.dst == sock(to.node().0 as u8) {
+                to.handle_datagram(now, src, t.dst, &t.payload).unwrap();
+            }
+        }
+    }
+
+    /// The view selects from the monitor's load table itself: nothing is copied into the
+    /// [`LnsPool`], and a peer the detector turns Suspect is no longer selected (module docs:
+    /// only Up members), while a redirect counted against a peer shows in the same table.
+    #[test]
+    fn the_view_reads_the_monitor_table_in_place() {
+        let t0 = Instant::now();
+        let mut contact = monitor(1, &[2, 3], t0);
+        let (mut a, mut b) = (monitor(2, &[1], t0), monitor(3, &[1], t0));
+        heartbeat(&mut a, &mut contact, 10, t0);
+        heartbeat(&mut b, &mut contact, 30, t0);
+        let members = LnsPool::new(8, 90);
+        let view = PoolView::new(&members, Some(&contact));
+        assert_eq!(view.select_where(|_| true), Some(ip(2)));
+        assert_eq!(members.entries().count(), 0);
+        assert_eq!(view.entries().count(), 2);
+        assert_eq!(view.node_at(ip(3)), Some(NodeId(3)));
+        // A redirect to 10.0.1.2 counts against it in the monitor's table.
+        contact.note_assigned(NodeId(2));
+        assert_eq!(contact.load(NodeId(2)).map(|l| l.used), Some(11));
+        // Only b keeps sending: after 2 silent intervals a is Suspect and not selected.
+        let t2 = t0 + Duration::from_secs(2);
+        heartbeat(&mut b, &mut contact, 30, t2);
+        contact.handle_timeout(t2);
+        let view = PoolView::new(&members, Some(&contact));
+        assert_eq!(view.state(ip(2)), Some(MemberState::Suspect));
+        assert_eq!(view.select_where(|_| true), Some(ip(3)));
+        assert_eq!(view.select_where(|a| a != ip(3)), None);
+    }
+
+    /// Module docs: the most spare capacity wins; ties go to the lower load percentage, then to
+    /// the lower address. Overloaded, full and non-Up members are never chosen.
+    #[test]
+    fn most_spare_then_lower_percent_then_lower_address() {
+        let mut p = LnsPool::new(8, 90);
+        assert!(p.update(ip(9), MemberState::Up, 10, 100, 20));
+        assert!(p.update(ip(8), MemberState::Up, 10, 100, 20));
+        assert!(p.update(ip(7), MemberState::Up, 10, 100, 30));
+        assert!(p.update(ip(6), MemberState::Down, 0, 1000, 0));
+        assert!(p.update(ip(5), MemberState::Up, 0, 1000, 95));
+        assert!(p.update(ip(4), MemberState::Up, 50, 50, 0));
+        assert_eq!(p.select(&[]), Some(ip(8)));
+        assert_eq!(p.select(&[ip(8)]), Some(ip(9)));
+        assert_eq!(p.select(&[ip(8), ip(9)]), Some(ip(7)));
+        // One redirect to 10.0.1.8 leaves it less spare than 10.0.1.9.
+        p.note_redirect(ip(8));
+        assert_eq!(p.select(&[]), Some(ip(9)));
+    }
+
+    /// Members fed without heartbeats and heartbeat peers are one pool; the table stays bounded.
+    #[test]
+    fn update_fed_members_join_the_heartbeat_peers() {
+        let t0 = Instant::now();
+        let mut contact = monitor(1, &[2], t0);
+        let mut a = monitor(2, &[1], t0);
+        heartbeat(&mut a, &mut contact, 50, t0);
+        let mut members = LnsPool::new(1, 90);
+        assert!(members.update(ip(7), MemberState::Up, 10, 100, 10));
+        assert!(!members.update(ip(8), MemberState::Up, 0, 100, 0));
+        let view = PoolView::new(&members, Some(&contact));
+        assert_eq!(view.select_where(|_| true), Some(ip(7)));
+        assert_eq!(view.select_where(|a| a != ip(7)), Some(ip(2)));
     }
 }

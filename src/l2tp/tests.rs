@@ -3,7 +3,7 @@
 use super::{
     Config, ConfigError, ConfigField, InputError, Lac, LacConfig, Lns, LnsConfig, Unexpected,
 };
-use crate::health::{self, ClusterKey, MonitorConfig, NodeId, Role};
+use crate::health::{self, ClusterKey, NodeId, Role};
 use std::time::{Duration, Instant};
 
 fn common() -> Config {
@@ -62,10 +62,8 @@ fn config_errors_name_the_field() {
     );
 }
 
-fn health_config(interval: Duration) -> MonitorConfig {
-    let mut h = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"k"), Vec::new());
-    h.interval = interval;
-    h
+fn membership() -> super::LnsMembership {
+    super::LnsMembership::new(NodeId(1), Role::LNS, ClusterKey::new(b"k"), Vec::new())
 }
 
 /// A health configuration the monitor refuses comes back as the monitor's own typed error.
@@ -74,7 +72,8 @@ fn a_bad_health_config_is_the_monitors_error() {
     let now = Instant::now();
     let cfg = LnsConfig {
         common: common(),
-        health: Some(health_config(Duration::ZERO)),
+        health: health::HealthConfig::default().with_interval(Duration::ZERO),
+        membership: Some(membership()),
         ..LnsConfig::default()
     };
     assert!(matches!(

@@ -49,14 +49,6 @@ pub(crate) struct Route {
     pub(crate) peer: SocketAddr,
 }
 
-/// The earlier of two deadlines (a machine's own timers and its health monitor's).
-pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// A datagram of `payload` from `src` to `dst`.
 pub(crate) fn transmit(src: SocketAddr, dst: SocketAddr, payload: Vec<u8>) -> Transmit {
     Transmit {

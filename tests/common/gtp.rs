@@ -71,7 +71,7 @@ fn switch_config(seed: u64) -> SwitchConfig {
     );
     c.seed = telcp::io::seed(seed);
     c.recovery = RECOVERY;
-    c.heartbeat_interval = Duration::from_millis(100);
+    c.health.interval = Duration::from_millis(100);
     c.retransmit = Duration::from_millis(50);
     c.policy = Policy::LeastLoaded;
     c
@@ -89,7 +89,7 @@ fn processor_config(id: u32, max_sessions: usize) -> ProcessorConfig {
     );
     c.recovery = RECOVERY;
     c.max_sessions = max_sessions;
-    c.heartbeat_interval = Duration::from_millis(100);
+    c.health.interval = Duration::from_millis(100);
     c.retransmit = Duration::from_millis(50);
     c
 }

@@ -70,7 +70,7 @@ pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         retransmit: Duration::from_millis(50),
         max_retries: 20,
         key: key(),
-        heartbeat_interval: Duration::from_millis(100),
+        health: telcp::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
         queue_limit: 4096,
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
@@ -95,10 +95,10 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         retransmit: Duration::from_millis(50),
         withdraw_after: Duration::from_secs(3),
         key: key(),
-        heartbeat_interval: Duration::from_millis(100),
-        misses_suspect: 3,
-        misses_down: 6,
-        overload_percent: 95,
+        health: telcp::health::HealthConfig::default()
+            .with_interval(Duration::from_millis(100))
+            .with_misses(3, 6)
+            .with_overload_percent(95),
         policy: Policy::LeastLoaded,
         seed: telcp::io::seed(5),
         queue_limit: 4096,

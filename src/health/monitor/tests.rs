@@ -124,7 +124,7 @@ fn unknown_and_full() {
 fn config_errors() {
     let t0 = Instant::now();
     let mut c = config(1, &[2]);
-    c.misses_down = 2;
+    c.health.misses_down = 2;
     assert!(matches!(
         Monitor::new(c, t0),
         Err(ConfigError::Timing { .. })
@@ -144,7 +144,7 @@ fn config_errors() {
         Err(ConfigError::TooManyPeers { .. })
     ));
     let mut c = config(1, &[]);
-    c.overload_percent = 0;
+    c.health.overload_percent = 0;
     assert_eq!(
         Monitor::new(c, t0).err(),
         Some(ConfigError::OutOfRange(ConfigField::OverloadPercent))

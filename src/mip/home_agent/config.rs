@@ -86,14 +86,9 @@ pub struct HomeAgentConfig {
     pub replay_tolerance: Duration,
     /// Wall-clock time (since the Unix epoch) at the `now` given to [`HomeAgent::new`].
     pub wall_clock: Duration,
-    /// Heartbeat interval.
-    pub heartbeat_interval: Duration,
-    /// Missed heartbeats before Suspect.
-    pub misses_suspect: u32,
-    /// Missed heartbeats before Down.
-    pub misses_down: u32,
-    /// Load percentage at which an HA is not selected.
-    pub overload_percent: u8,
+    /// Heartbeats with the other members: interval, misses before Suspect and Down, the load
+    /// percentage at which an HA is not selected, the health event bound.
+    pub health: HealthConfig,
     /// First retransmission timeout of replication batches (doubled up to 8x).
     pub replication_rto: Duration,
     /// Most replication items queued per peer before falling back to a bulk sync.
@@ -148,10 +143,7 @@ impl HomeAgentConfig {
             pending_timeout: Duration::from_secs(3),
             replay_tolerance: replay::DEFAULT_TOLERANCE,
             wall_clock: Duration::from_secs(1_700_000_000),
-            heartbeat_interval: Duration::from_secs(1),
-            misses_suspect: 2,
-            misses_down: 4,
-            overload_percent: 90,
+            health: HealthConfig::default(),
             replication_rto: Duration::from_millis(200),
             max_replication_queue: 100_000,
             max_transmits: 4096,

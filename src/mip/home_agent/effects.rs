@@ -3,6 +3,7 @@
 
 use super::takeover::{Effect, View};
 use super::*;
+use crate::health::Monitor;
 
 impl HomeAgent {
     /// Runs one takeover step against a read-only [`View`], then applies its effects. `step`

@@ -34,8 +34,8 @@ use super::wire::{
     ReplyCode, Request, Summary, WireError, append_auth_prepared,
 };
 use crate::health::{
-    self, ClusterKey, HealthError, HealthEvent, Load, Monitor, MonitorConfig, NodeId, NodeState,
-    Policy, Role,
+    self, ClusterKey, Embedded, HealthConfig, HealthError, HealthEvent, Load, MonitorConfig,
+    NodeId, NodeState, Policy, Role,
 };
 use crate::io::{Outbox, Overflow, RateLimit, TokenBucket};
 use crate::mip::binding::{
@@ -228,7 +228,7 @@ pub struct HomeAgent {
     notices_on: bool,
     key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
-    monitor: Monitor,
+    monitor: Embedded,
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>, Hasher>,
     fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
@@ -279,7 +279,7 @@ impl HomeAgent {
     /// reserved SPI (0-255, RFC 5944 section 1.6).
     pub fn new(cfg: HomeAgentConfig, now: Instant) -> Result<HomeAgent, ConfigError> {
         let members = cfg.validate()?;
-        let monitor = Monitor::new(monitor_config(&cfg, &members), now)?;
+        let monitor = Embedded::new(monitor_config(&cfg, &members), None, now)?;
         // The tables' hash seed comes from its own stream, so the protocol's random choices do
         // not depend on it.
         let rng = Rng::from_config(cfg.seed)?;
@@ -315,8 +315,9 @@ impl HomeAgent {
             windows: HashMap::new(),
             channels,
             takeover: Takeovers::new(
-                cfg.heartbeat_interval
-                    .saturating_mul(cfg.misses_down.saturating_add(1))
+                cfg.health
+                    .interval
+                    .saturating_mul(cfg.health.misses_down.saturating_add(1))
                     .saturating_mul(2),
             ),
             rto: cfg.replication_rto,
@@ -479,8 +480,7 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if health::is_heartbeat(data) {
-            let r = self.monitor.handle_heartbeat(now, from, data);
+        if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.drain_health(now);
             return r.map_err(InputError::Health);
         }
@@ -669,15 +669,15 @@ impl HomeAgent {
             .values()
             .filter_map(|c| c.inflight.as_ref().map(|i| i.deadline))
             .min();
-        [
-            self.monitor.poll_timeout(),
+        let own = [
             self.table.next_deadline(),
             self.notices.next_deadline(),
             repl,
         ]
         .into_iter()
         .flatten()
-        .min()
+        .min();
+        self.monitor.earliest(own)
     }
 }
 
@@ -696,13 +696,9 @@ fn monitor_config(cfg: &HomeAgentConfig, members: &BTreeMap<NodeId, Member>) -> 
         peers,
     );
     mc.incarnation = cfg.incarnation;
-    mc.interval = cfg.heartbeat_interval;
-    mc.misses_suspect = cfg.misses_suspect;
-    mc.misses_down = cfg.misses_down;
+    mc.health = cfg.health;
     mc.max_peers = members.len();
-    mc.overload_percent = cfg.overload_percent;
     mc.addresses = vec![IpAddr::V4(cfg.virtual_address)];
     mc.load = Load::new(0, cfg.max_bindings.min(u32::MAX as usize) as u32);
-    mc.max_events = 256;
     mc
 }

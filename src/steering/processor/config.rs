@@ -1,6 +1,6 @@
 //! The processor's configuration, events and counters.
 
-use crate::health::ClusterKey;
+use crate::health::{ClusterKey, HealthConfig};
 use crate::io::RateLimit;
 use crate::steering::gtp::Imsi;
 use crate::steering::vid::{VidLayout, VirtualId};
@@ -51,8 +51,9 @@ pub struct ProcessorConfig {
     pub max_retries: u32,
     /// Cluster key of the heartbeats.
     pub key: ClusterKey,
-    /// Heartbeat interval.
-    pub heartbeat_interval: Duration,
+    /// Heartbeats with the switch processor (its interval; the switch processor judges this
+    /// processor's liveness and load with its own tuning).
+    pub health: HealthConfig,
     /// Bound of the output and event queues.
     pub queue_limit: usize,
     /// Bound of the Error Indications sent for G-PDUs naming no session it holds.
@@ -97,7 +98,7 @@ impl ProcessorConfig {
             retransmit: Duration::from_millis(200),
             max_retries: 10,
             key,
-            heartbeat_interval: Duration::from_secs(1),
+            health: HealthConfig::default(),
             queue_limit: 4096,
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),

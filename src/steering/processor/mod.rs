@@ -121,7 +121,7 @@ use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
 use super::vid::VirtualId;
-use crate::health::{self, HealthEvent, Load, Monitor, MonitorConfig, NodeId, Role};
+use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, NodeId, Role};
 use crate::io::TokenBucket;
 use crate::io::{TimerQueue, Transmit};
 use std::borrow::Cow;
@@ -204,7 +204,7 @@ pub struct Processor {
     next_l2tp_local: u32,
     pending: HashMap<u32, Pending>,
     timers: TimerQueue<Timer>,
-    monitor: Monitor,
+    monitor: Embedded,
     out: Outbox<ProcessorEvent>,
     stats: ProcessorStats,
     /// Responses to recent Update/Delete requests, by (peer, sequence number), so a repeated
@@ -220,7 +220,7 @@ impl Processor {
     /// Checks the configuration and queues the first VID request.
     pub fn new(config: ProcessorConfig, now: Instant) -> Result<Processor, ConfigError> {
         check_config(&config)?;
-        let monitor = Monitor::new(monitor_config(&config), now)?;
+        let monitor = Embedded::new(monitor_config(&config), Some(config.fabric_addr), now)?;
         let mut p = Processor {
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
@@ -339,8 +339,7 @@ impl Processor {
     }
 
     fn drain_monitor(&mut self, now: Instant) {
-        while let Some(mut t) = self.monitor.poll_transmit() {
-            t.src = Some(self.config.fabric_addr);
+        while let Some(t) = self.monitor.poll_transmit() {
             self.push(t);
         }
         while let Some(e) = self.monitor.poll_event() {
@@ -363,8 +362,7 @@ impl Processor {
         _to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if health::is_heartbeat(data) {
-            let r = self.monitor.handle_heartbeat(now, from, data);
+        if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.drain_monitor(now);
             return Ok(r?);
         }
@@ -496,7 +494,7 @@ impl Processor {
     /// The earliest deadline (retransmissions, heartbeats).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        common::earliest(self.timers.next_deadline(), self.monitor.poll_timeout())
+        self.monitor.earliest(self.timers.next_deadline())
     }
 }
 
@@ -534,7 +532,7 @@ fn monitor_config(config: &ProcessorConfig) -> MonitorConfig {
         vec![(NodeId(config.switch_node), config.switch_addr)],
     );
     hc.incarnation = config.incarnation;
-    hc.interval = config.heartbeat_interval;
+    hc.health = config.health;
     hc.load = Load::new(0, u32::try_from(config.max_sessions).unwrap_or(u32::MAX));
     hc
 }

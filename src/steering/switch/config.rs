@@ -1,6 +1,6 @@
 //! The switch processor's configuration, events and counters.
 
-use crate::health::{ClusterKey, Policy};
+use crate::health::{ClusterKey, HealthConfig, Policy};
 use crate::io::RateLimit;
 use crate::steering::vid::{VidLayout, VirtualId};
 use std::net::{IpAddr, SocketAddr};
@@ -47,14 +47,10 @@ pub struct SwitchConfig {
     pub withdraw_after: Duration,
     /// Cluster key of the heartbeats.
     pub key: ClusterKey,
-    /// Heartbeat interval.
-    pub heartbeat_interval: Duration,
-    /// Missed heartbeats before a processor is Suspect.
-    pub misses_suspect: u32,
-    /// Missed heartbeats before a processor is Down (its sessions go to their backups).
-    pub misses_down: u32,
-    /// Load percentage at which a processor gets no new sessions.
-    pub overload_percent: u8,
+    /// Heartbeats with the processors: interval, misses before a processor is Suspect and
+    /// Down (its sessions then go to their backups), the load percentage at which a processor
+    /// gets no new sessions, the health event bound.
+    pub health: HealthConfig,
     /// Selection policy for primaries and backups.
     pub policy: Policy,
     /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
@@ -110,10 +106,7 @@ impl SwitchConfig {
             retransmit: Duration::from_millis(200),
             withdraw_after: Duration::from_secs(30),
             key,
-            heartbeat_interval: Duration::from_secs(1),
-            misses_suspect: 3,
-            misses_down: 5,
-            overload_percent: 90,
+            health: HealthConfig::default().with_misses(3, 5),
             policy: Policy::LeastLoaded,
             seed: None,
             queue_limit: 4096,

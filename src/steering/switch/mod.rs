@@ -96,7 +96,7 @@ use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, VidState};
 use super::vid::VirtualId;
-use crate::health::{self, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
+use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::TokenBucket;
 use crate::io::{Rng, TimerQueue, Transmit};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -149,7 +149,7 @@ pub struct SwitchProcessor {
     acked: BTreeMap<SocketAddr, u64>,
     recent: VecDeque<(Instant, SocketAddr, u16)>,
     recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
-    monitor: Monitor,
+    monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
     out: Outbox<SwitchEvent>,
@@ -168,7 +168,7 @@ impl SwitchProcessor {
     pub fn new(config: SwitchConfig, now: Instant) -> Result<SwitchProcessor, ConfigError> {
         check_config(&config)?;
         let (slots, by_addr) = slots(&config)?;
-        let monitor = Monitor::new(monitor_config(&config), now)?;
+        let monitor = Embedded::new(monitor_config(&config), Some(config.fabric_addr), now)?;
         let n = usize::from(max_vid(&config)) + 1;
         let push_from = if config.incarnation > 1 {
             now + config.rejoin_grace
@@ -252,8 +252,7 @@ impl SwitchProcessor {
     }
 
     fn handle_health(&mut self, now: Instant) {
-        while let Some(mut t) = self.monitor.poll_transmit() {
-            t.src = Some(self.config.fabric_addr);
+        while let Some(t) = self.monitor.poll_transmit() {
             self.push(t);
         }
         let mut any = false;
@@ -288,8 +287,7 @@ impl SwitchProcessor {
         _to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if health::is_heartbeat(data) {
-            let r = self.monitor.handle_heartbeat(now, from, data);
+        if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.handle_health(now);
             return Ok(r?);
         }
@@ -358,7 +356,7 @@ impl SwitchProcessor {
     /// The earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        common::earliest(self.timers.next_deadline(), self.monitor.poll_timeout())
+        self.monitor.earliest(self.timers.next_deadline())
     }
 }
 
@@ -419,11 +417,8 @@ fn monitor_config(config: &SwitchConfig) -> MonitorConfig {
             .map(|&(id, a)| (NodeId(id), a))
             .collect(),
     );
-    hc.interval = config.heartbeat_interval;
+    hc.health = config.health;
     hc.incarnation = config.incarnation;
-    hc.misses_suspect = config.misses_suspect;
-    hc.misses_down = config.misses_down;
-    hc.overload_percent = config.overload_percent;
     hc.max_peers = config.processors.len().max(1);
     hc
 }
