@@ -227,7 +227,7 @@ fn lossy_end_to_end_in(mut w: World) -> World {
 /// (the request, its layer-2 forwarding to the second HA, the reply and the first HA's relay of
 /// it; a reply answers the request whose low-order 32 bits of Identification it carries, section
 /// 5.7.1) was dropped by the link. An attempt with nothing lost that still left the mobile node
-/// without a reply is an HA that dropped it: named here as a protocol fault.
+/// without a reply had its reply come after the next request, or an HA dropped it: named here.
 fn attempts_account(w: &World, mn: std::net::SocketAddr) -> String {
     let trace = w.sim.trace();
     let id_of = |r: &telcp::sim::TraceRecord| match Message::parse(&r.payload).ok()?.header {
@@ -261,7 +261,7 @@ fn attempts_account(w: &World, mn: std::net::SocketAddr) -> String {
         )
     } else {
         format!(
-            "{} of its {} attempts lost nothing: {unlost:?} (protocol fault)",
+            "{} of its {} attempts lost nothing: {unlost:?} (a late reply or an HA's drop)",
             unlost.len(),
             sent.len()
         )
@@ -405,7 +405,7 @@ fn wide_sweep_seed_69426_layer2_duplicate_refused_before_accepted() {
 /// answered it directly, still lost). No HA dropped a request: the loss tail of the scenario,
 /// which its retransmission budget must cover (RFC 5944 section 3.6.3).
 #[test]
-fn wide_sweep_seed_36349_layer2_every_attempt_lost_a_hop() {
+fn wide_sweep_seed_36349_layer2_fourteen_attempts_each_lost_a_hop() {
     lossy_end_to_end(ForwardMode::Layer2, 36349);
 }
 
