@@ -480,10 +480,10 @@ impl World {
         } else {
             self.mn(id).register(now);
         }
-        // Up to 8200 s: a client's whole backoff (up to 13 retransmissions), so a run of losses
+        // Up to 15,000 s: a client's whole backoff (up to 15 retransmissions), so a run of losses
         // ends in an outcome.
         let mut out = None;
-        for _ in 0..164_000 {
+        for _ in 0..300_000 {
             self.sim.run_for(Duration::from_millis(50));
             if let Some(e) = self.sim.poll_event_of::<MobileNodeClient>(id) {
                 out = Some(e);
