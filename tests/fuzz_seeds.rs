@@ -164,8 +164,17 @@ fn parser_seeds(c: &mut Corpora) {
     for (n, v) in gtp_vectors() {
         add(c, "gtp_message", format!("{n}.bin"), v);
     }
-    for n in ["create_session_request", "create_session_response_piggybacked", "echo_request"] {
-        add(c, "gtpv2_message", format!("{n}.bin"), common::vector("steering/gtpv2", n));
+    for n in [
+        "create_session_request",
+        "create_session_response_piggybacked",
+        "echo_request",
+    ] {
+        add(
+            c,
+            "gtpv2_message",
+            format!("{n}.bin"),
+            common::vector("steering/gtpv2", n),
+        );
     }
     // Heartbeats under the harness's key ("fuzz cluster key", src/harness/health.rs).
     let key = ClusterKey::new(b"fuzz cluster key");
