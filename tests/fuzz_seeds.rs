@@ -1,7 +1,7 @@
 //! Seed corpora for the cargo-fuzz targets (issue 12: "the fuzz targets get these inputs as seed
 //! corpora"; issue 18 item 5), and their replay under `cargo test`.
 //!
-//! `fuzz/seeds/TARGET/` holds one input per file for each of the twelve targets in
+//! `fuzz/seeds/TARGET/` holds one input per file for each of the thirteen targets in
 //! `fuzz/fuzz_targets/`. Two kinds of files live there:
 //!
 //! * the known-answer inputs written by [`write_seed_corpora`] from the vectors the wire tests
@@ -45,6 +45,7 @@ type Harness = fn(Instant, &[u8]);
 fn targets() -> Vec<(&'static str, Harness)> {
     vec![
         ("gtp_message", |_, d| harness::steering::gtp_message(d)),
+        ("gtpv2_message", |_, d| harness::gtpv2::gtpv2_message(d)),
         ("health_monitor", harness::health::monitor),
         ("heartbeat", |_, d| harness::health::heartbeat(d)),
         ("l2tp_lac", harness::l2tp::lac),
@@ -162,6 +163,18 @@ fn parser_seeds(c: &mut Corpora) {
     }
     for (n, v) in gtp_vectors() {
         add(c, "gtp_message", format!("{n}.bin"), v);
+    }
+    for n in [
+        "create_session_request",
+        "create_session_response_piggybacked",
+        "echo_request",
+    ] {
+        add(
+            c,
+            "gtpv2_message",
+            format!("{n}.bin"),
+            common::vector("steering/gtpv2", n),
+        );
     }
     // Heartbeats under the harness's key ("fuzz cluster key", src/harness/health.rs).
     let key = ClusterKey::new(b"fuzz cluster key");
