@@ -48,6 +48,7 @@ mod common;
 mod error;
 pub mod fabric;
 pub mod gtp;
+pub mod pfcp;
 pub use crate::io::limit;
 pub mod line;
 pub mod processor;
