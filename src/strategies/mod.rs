@@ -7,4 +7,5 @@ pub mod l2tp;
 pub mod mip;
 
 pub mod gtp;
+pub mod pfcp;
 pub mod steering;
