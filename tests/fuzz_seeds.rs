@@ -53,6 +53,7 @@ fn targets() -> Vec<(&'static str, Harness)> {
         ("mip_foreign_agent", harness::mip::foreign_agent),
         ("mip_home_agent", harness::mip::home_agent),
         ("mip_message", |_, d| harness::mip::message(d)),
+        ("pfcp_message", |_, d| harness::steering::pfcp_message(d)),
         ("steering_line", harness::steering::steering_line),
         ("steering_processor", harness::steering::steering_processor),
         ("steering_switch", harness::steering::steering_switch),
@@ -101,6 +102,20 @@ fn mip_vectors() -> Vec<(String, Vec<u8>)> {
 
 fn gtp_vectors() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hex"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, hex(&std::fs::read_to_string(&p).unwrap()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pfcp_vectors() -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering/pfcp"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "hex"))
@@ -162,6 +177,9 @@ fn parser_seeds(c: &mut Corpora) {
     }
     for (n, v) in gtp_vectors() {
         add(c, "gtp_message", format!("{n}.bin"), v);
+    }
+    for (n, v) in pfcp_vectors() {
+        add(c, "pfcp_message", format!("scapy_{n}.bin"), v);
     }
     // Heartbeats under the harness's key ("fuzz cluster key", src/harness/health.rs).
     let key = ClusterKey::new(b"fuzz cluster key");
