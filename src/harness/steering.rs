@@ -644,23 +644,6 @@ fn replicated(backup: VirtualId, b: u8, local: u32) -> Vec<u8> {
     FabricMessage::Sync { delete, record }.to_vec()
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::Rng;
-    use std::time::Instant;
-
-    #[test]
-    fn processor_harness_on_random_operations() {
-        let t0 = Instant::now();
-        let mut rng = Rng::seed_from_u64(0x5052_4f43);
-        for _ in 0..300 {
-            let mut d = vec![0u8; rng.below(400) as usize];
-            rng.fill_bytes(&mut d);
-            super::steering_processor(t0, &d);
-        }
-    }
-}
-
 /// The bytes `pfcp::Message::emit` produces for a datagram that parsed: the same, except the
 /// header's spare bits (TS 29.244 section 7.2.2: sent as zero, ignored on receipt) set to zero.
 fn canonical_pfcp(data: &[u8]) -> Vec<u8> {
@@ -692,4 +675,21 @@ pub fn pfcp_message(data: &[u8]) {
     let again = crate::steering::pfcp::parse(&out);
     assert_eq!(again.as_ref(), Ok(&msg), "parse(emit(m)) must be m");
     assert_eq!(msg.clone().into_owned(), msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Rng;
+    use std::time::Instant;
+
+    #[test]
+    fn processor_harness_on_random_operations() {
+        let t0 = Instant::now();
+        let mut rng = Rng::seed_from_u64(0x5052_4f43);
+        for _ in 0..300 {
+            let mut d = vec![0u8; rng.below(400) as usize];
+            rng.fill_bytes(&mut d);
+            super::steering_processor(t0, &d);
+        }
+    }
 }
