@@ -362,6 +362,27 @@ fn a_typed_value_not_in_its_form_is_kept_raw_byte_for_byte() {
     assert_eq!(m.f_seid(), None);
     assert_eq!(m.recovery_time_stamp(), Some(2));
     assert_eq!(m.to_vec().unwrap(), b);
+    // Section 8.2.3: CHID may only be set with CH; section 8.2.38: Node ID types 0 to 2 only.
+    let b = [
+        0x20, 5, 0, 16, 0, 0, 4, 0, 0, 21, 0, 2, 0x09, 7, 0, 60, 0, 2, 3, 0,
+    ];
+    let m = parse(&b).unwrap();
+    assert!(matches!(
+        m.ies[0],
+        Ie::Raw {
+            ie_type: IeType::F_TEID,
+            ..
+        }
+    ));
+    assert!(matches!(
+        m.ies[1],
+        Ie::Raw {
+            ie_type: IeType::NODE_ID,
+            ..
+        }
+    ));
+    assert_eq!(m.node_id(), None);
+    assert_eq!(m.to_vec().unwrap(), b);
 }
 
 /// `n` PDIs nested inside each other, with a PDR ID at the bottom.
@@ -413,7 +434,7 @@ fn nesting_and_ie_count_are_bounded() {
         1,
         vec![Ie::PdrId(1); MAX_IES + 1],
     );
-    assert_eq!(too_many.to_vec(), Err(EmitError::TooDeep));
+    assert_eq!(too_many.to_vec(), Err(EmitError::TooManyIes));
     let mut raw = b.clone();
     raw.extend_from_slice(&[0, 56, 0, 2, 0, 1]);
     let len = (raw.len() - 4) as u16;

@@ -83,10 +83,12 @@ pub enum EmitError {
         /// The field.
         field: Field,
     },
-    /// Grouped IEs nested deeper than [`super::MAX_DEPTH`], or more than [`super::MAX_IES`] IEs:
-    /// the message would not parse back.
-    #[error("grouped IEs nested too deep or too many IEs")]
+    /// Grouped IEs nested deeper than [`super::MAX_DEPTH`]: the message would not parse back.
+    #[error("grouped IEs nested too deep")]
     TooDeep,
+    /// More than [`super::MAX_IES`] IEs, all levels counted: the message would not parse back.
+    #[error("too many IEs")]
+    TooManyIes,
 }
 
 crate::io::reader::wire_fields! {

@@ -314,7 +314,7 @@ impl<'a> Ie<'a> {
     /// Checks that the element can be emitted as a top-level element of a message.
     pub fn check(&self) -> Result<(), EmitError> {
         if self.count() > MAX_IES {
-            return Err(EmitError::TooDeep);
+            return Err(EmitError::TooManyIes);
         }
         self.check_at(0)
     }

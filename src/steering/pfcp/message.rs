@@ -165,7 +165,7 @@ impl<'a> Message<'a> {
             });
         }
         if self.ies.iter().map(Ie::count).sum::<usize>() > MAX_IES {
-            return Err(EmitError::TooDeep);
+            return Err(EmitError::TooManyIes);
         }
         for ie in &self.ies {
             ie.check_at(0)?;

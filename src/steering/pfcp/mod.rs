@@ -20,7 +20,8 @@
 //! * Bounds: grouped IEs nest at most [`MAX_DEPTH`] levels (a message's own IEs are level 1; the
 //!   deepest standard nesting, e.g. Create PDR / PDI / Ethernet Packet Filter / ..., needs 4) and a
 //!   message holds at most [`MAX_IES`] IEs, all levels counted; beyond either the parse fails with
-//!   [`WireError::TooDeep`] / [`WireError::TooManyIes`] and emit with [`EmitError::TooDeep`]. Every
+//!   [`WireError::TooDeep`] / [`WireError::TooManyIes`] and emit with [`EmitError::TooDeep`] /
+//!   [`EmitError::TooManyIes`]. Every
 //!   length is checked before the bytes it announces are read; no input panics.
 //!
 //! Code points are open newtypes ([`MessageType`], [`IeType`], [`Cause`], [`Interface`]) with
