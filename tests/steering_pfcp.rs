@@ -531,3 +531,25 @@ proptest! {
         telcp::harness::steering::pfcp_message(&b[..c]);
     }
 }
+
+#[test]
+fn follow_on_messages_share_a_datagram() {
+    // Section 7.2.2.1: FO = 1, another PFCP message follows in the same UDP datagram.
+    let mut first = Message::heartbeat_request(1, 10);
+    first.header.follow_on = true;
+    let second = Message::heartbeat_request(2, 10);
+    let mut d = first.to_vec().unwrap();
+    d.extend_from_slice(&second.to_vec().unwrap());
+    let (m1, rest) = Message::parse_first(&d).unwrap();
+    assert_eq!(m1, first);
+    let (m2, rest) = Message::parse_first(rest).unwrap();
+    assert_eq!((m2, rest), (second.clone(), &[][..]));
+    // Without FO, trailing octets are refused; `parse` wants exactly one message.
+    assert!(matches!(parse(&d), Err(WireError::BadLength { .. })));
+    let mut d2 = second.to_vec().unwrap();
+    d2.extend_from_slice(&second.to_vec().unwrap());
+    assert!(matches!(
+        Message::parse_first(&d2),
+        Err(WireError::BadLength { .. })
+    ));
+}

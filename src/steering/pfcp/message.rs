@@ -110,6 +110,17 @@ impl<'a> Message<'a> {
 
     /// Parses one PFCP message filling the whole datagram (the length field must match it).
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
+        Message::parse_one(data, false).map(|(m, _)| m)
+    }
+
+    /// Parses the first message of a datagram and returns the octets after it: with flag FO = 1
+    /// another message follows in the same datagram (TS 29.244 section 7.2.2.1); with FO = 0 the
+    /// message must fill the datagram. Offsets in errors count from this message's first octet.
+    pub fn parse_first(data: &'a [u8]) -> Result<(Message<'a>, &'a [u8]), WireError> {
+        Message::parse_one(data, true)
+    }
+
+    fn parse_one(data: &'a [u8], follow: bool) -> Result<(Message<'a>, &'a [u8]), WireError> {
         let mut r = Reader::new(data);
         let flags = r.u8(Field::Flags)?;
         let version = flags >> 5;
@@ -118,7 +129,8 @@ impl<'a> Message<'a> {
         }
         let message_type = MessageType(r.u8(Field::MessageType)?);
         let length = usize::from(r.u16(Field::Length)?);
-        if length != r.remaining() {
+        let more = follow && flags & 0x04 != 0;
+        if length > r.remaining() || (length < r.remaining() && !more) {
             return Err(WireError::BadLength {
                 offset: 2,
                 field: Field::Length,
@@ -126,6 +138,8 @@ impl<'a> Message<'a> {
                 available: r.remaining(),
             });
         }
+        let (own, rest) = r.rest().split_at_checked(length).unwrap_or((r.rest(), &[]));
+        let mut r = Reader::at(own, FIXED_HEADER_LEN);
         let seid = if flags & 0x01 != 0 {
             Some(r.u64(Field::Seid)?)
         } else {
@@ -142,7 +156,7 @@ impl<'a> Message<'a> {
             follow_on: flags & 0x04 != 0,
         };
         let ies = parse_list(&mut r, 0, &mut Budget::new())?;
-        Ok(Message { header, ies })
+        Ok((Message { header, ies }, rest))
     }
 
     /// Octets [`Message::emit`] writes.

@@ -6,7 +6,7 @@
 //!   MP = 1; section 7.2.2), then the information elements ([`Ie`]) in order. Every message type
 //!   has the same layout, so node messages (Heartbeat, Association Setup/Update/Release, ...) and
 //!   session messages (Session Establishment/Modification/Deletion/Report) all parse; unknown
-//!   message types too.
+//!   message types too. [`Message::parse_first`] reads a datagram holding several messages (flag FO).
 //! * IEs (section 8.1.1): 16-bit type, 16-bit length, value; a type with bit 15 set is
 //!   vendor-specific and starts with a 16-bit Enterprise ID ([`Ie::Enterprise`]). Grouped IEs
 //!   (Create PDR, PDI, Create FAR, Forwarding Parameters, Create QER, Create URR, the Update and
