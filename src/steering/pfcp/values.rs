@@ -492,12 +492,24 @@ impl OuterHeaderCreation {
 
     /// Whether the fields present are exactly those the description announces.
     pub(super) fn is_valid(&self) -> bool {
-        self.teid.is_some() == self.wants(Self::TEID_BITS)
-            && self.ipv4.is_some() == self.wants(Self::V4_BITS)
-            && self.ipv6.is_some() == self.wants(Self::V6_BITS)
-            && self.port.is_some() == self.wants(Self::PORT_BITS)
-            && self.c_tag.is_some() == self.wants(Self::C_TAG)
-            && self.s_tag.is_some() == self.wants(Self::S_TAG)
+        let present = [
+            self.teid.is_some(),
+            self.ipv4.is_some(),
+            self.ipv6.is_some(),
+            self.port.is_some(),
+            self.c_tag.is_some(),
+            self.s_tag.is_some(),
+        ];
+        let announced = [
+            Self::TEID_BITS,
+            Self::V4_BITS,
+            Self::V6_BITS,
+            Self::PORT_BITS,
+            Self::C_TAG,
+            Self::S_TAG,
+        ]
+        .map(|bits| self.wants(bits));
+        present == announced
     }
 
     pub(super) fn value_len(&self) -> usize {
