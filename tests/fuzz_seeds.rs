@@ -1,7 +1,7 @@
 //! Seed corpora for the cargo-fuzz targets (issue 12: "the fuzz targets get these inputs as seed
 //! corpora"; issue 18 item 5), and their replay under `cargo test`.
 //!
-//! `fuzz/seeds/TARGET/` holds one input per file for each of the thirteen targets in
+//! `fuzz/seeds/TARGET/` holds one input per file for each of the fourteen targets in
 //! `fuzz/fuzz_targets/`. Two kinds of files live there:
 //!
 //! * the known-answer inputs written by [`write_seed_corpora`] from the vectors the wire tests
@@ -54,6 +54,7 @@ fn targets() -> Vec<(&'static str, Harness)> {
         ("mip_foreign_agent", harness::mip::foreign_agent),
         ("mip_home_agent", harness::mip::home_agent),
         ("mip_message", |_, d| harness::mip::message(d)),
+        ("pfcp_message", |_, d| harness::steering::pfcp_message(d)),
         ("steering_line", harness::steering::steering_line),
         ("steering_processor", harness::steering::steering_processor),
         ("steering_switch", harness::steering::steering_switch),
@@ -102,6 +103,20 @@ fn mip_vectors() -> Vec<(String, Vec<u8>)> {
 
 fn gtp_vectors() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hex"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, hex(&std::fs::read_to_string(&p).unwrap()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pfcp_vectors() -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering/pfcp"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "hex"))
@@ -175,6 +190,9 @@ fn parser_seeds(c: &mut Corpora) {
             format!("{n}.bin"),
             common::vector("steering/gtpv2", n),
         );
+    }
+    for (n, v) in pfcp_vectors() {
+        add(c, "pfcp_message", format!("scapy_{n}.bin"), v);
     }
     // Heartbeats under the harness's key ("fuzz cluster key", src/harness/health.rs).
     let key = ClusterKey::new(b"fuzz cluster key");

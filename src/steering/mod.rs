@@ -49,6 +49,7 @@ mod error;
 pub mod fabric;
 pub mod gtp;
 pub mod gtpv2;
+pub mod pfcp;
 pub use crate::io::limit;
 pub mod line;
 pub mod processor;

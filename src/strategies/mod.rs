@@ -8,4 +8,5 @@ pub mod mip;
 
 pub mod gtp;
 pub mod gtpv2;
+pub mod pfcp;
 pub mod steering;
