@@ -66,7 +66,7 @@ macro_rules! shared_endpoint_api {
         pub fn stats(&self) -> crate::l2tp::Stats {
             crate::l2tp::Stats {
                 dropped_frames: self.core.data.dropped(),
-                dropped_events: self.core.events.dropped(),
+                events_dropped: self.core.events.dropped(),
                 ..self.core.stats
             }
         }
@@ -312,7 +312,7 @@ pub struct Stats {
     /// because [`Config::max_data_queue`] frames were already waiting for `poll_data`.
     pub dropped_frames: u64,
     /// Events dropped because [`Config::max_events`] were already waiting for `poll_event`.
-    pub dropped_events: u64,
+    pub events_dropped: u64,
 }
 
 impl Default for Config {

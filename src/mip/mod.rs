@@ -100,6 +100,7 @@ pub use home_agent::{
     Member, MobileNodeKey,
 };
 pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};
+pub use wire::auth::{AuthAlgorithm, SecurityAssociation};
 
 use std::fmt;
 use std::net::Ipv4Addr;

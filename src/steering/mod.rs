@@ -57,8 +57,8 @@ pub mod switch;
 pub mod vid;
 
 pub use error::{ConfigError, ConfigField, FabricKind, InputError};
-pub use line::{LineInterface, Verdict};
-pub use processor::Processor;
-pub use switch::SwitchProcessor;
+pub use line::{LineConfig, LineEvent, LineInterface, LineStats, Verdict};
+pub use processor::{Processor, ProcessorConfig, ProcessorEvent, ProcessorStats};
+pub use switch::{SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
 
 pub use vid::{VidLayout, VirtualId};

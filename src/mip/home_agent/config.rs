@@ -84,7 +84,11 @@ pub struct HomeAgentConfig {
     pub pending_timeout: Duration,
     /// Timestamp tolerance.
     pub replay_tolerance: Duration,
-    /// Wall-clock time (since the Unix epoch) at the `now` given to [`HomeAgent::new`].
+    /// Wall-clock time (since the Unix epoch) at the `now` given to [`HomeAgent::new`]: the HA's
+    /// time for Identification timestamps (RFC 5944 section 5.7.1). The crate never reads a clock,
+    /// so a caller sets it (e.g. `SystemTime::now().duration_since(UNIX_EPOCH)`); the default of
+    /// [`HomeAgentConfig::new`] is a fixed instant (1,700,000,000 s, November 2023), right only for
+    /// simulations whose mobile nodes use the same value.
     pub wall_clock: Duration,
     /// Heartbeats with the other members: interval, misses before Suspect and Down, the load
     /// percentage at which an HA is not selected, the health event bound.
@@ -114,7 +118,7 @@ pub struct HomeAgentConfig {
 
 impl HomeAgentConfig {
     /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
-    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, 1 s heartbeats (Suspect
+    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, a fixed wall clock (set [`Self::wall_clock`]), 1 s heartbeats (Suspect
     /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
     /// transmits and events, refusals of unproven requests at 100 per second (bursts of 20).
     pub fn new(

@@ -191,7 +191,7 @@ pub struct HaStats {
     /// Transmits dropped because the queue was full.
     pub dropped_transmits: u64,
     /// Events dropped because the queue was full.
-    pub dropped_events: u64,
+    pub events_dropped: u64,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -345,7 +345,7 @@ impl HomeAgent {
     pub fn stats(&self) -> HaStats {
         HaStats {
             dropped_transmits: self.transmits.dropped(),
-            dropped_events: self.events.dropped(),
+            events_dropped: self.events.dropped(),
             ..self.stats
         }
     }
