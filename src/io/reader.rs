@@ -161,6 +161,42 @@ macro_rules! wire_fields {
 }
 pub(crate) use wire_fields;
 
+/// Defines an open code point: a newtype over an integer (`u8` unless given, e.g.
+/// `MessageType(u16)`) with named constants, `name()` (the specification's name of a known value,
+/// `None` for others), and `Debug`/`Display` that print the name and the value. Unknown values
+/// survive parse and emit (DESIGN.md, "open newtypes"). Used by every codec that has code points.
+macro_rules! code_point {
+    ($(#[$doc:meta])* $name:ident { $($body:tt)* }) => {
+        $crate::io::reader::code_point! { $(#[$doc])* $name(u8) { $($body)* } }
+    };
+    ($(#[$doc:meta])* $name:ident($repr:ty) { $($(#[$cdoc:meta])* $c:ident = $v:expr,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub $repr);
+        impl $name {
+            $($(#[$cdoc])* pub const $c: $name = $name($v);)*
+            /// The specification's name of a known code point, `None` for others.
+            pub const fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($v => Some(stringify!($c)),)*
+                    _ => None,
+                }
+            }
+        }
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}({})", self.name().unwrap_or(stringify!($name)), self.0)
+            }
+        }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(self, f)
+            }
+        }
+    };
+}
+pub(crate) use code_point;
+
 #[cfg(test)]
 mod tests {
     use super::{Reader, Short};

@@ -1,39 +1,8 @@
 //! Open newtypes for GTPv1 code points: unknown values survive parse and emit.
 
-use std::fmt;
+use crate::io::reader::code_point;
 
-macro_rules! open_u8 {
-    ($(#[$doc:meta])* $name:ident { $($(#[$cdoc:meta])* $c:ident = $v:expr,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u8);
-        impl $name {
-            $($(#[$cdoc])* pub const $c: $name = $name($v);)*
-            /// The name of a known code point, `None` for others.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $($v => Some(stringify!($c)),)*
-                    _ => None,
-                }
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({})", n, self.0),
-                    None => write!(f, "{}({})", stringify!($name), self.0),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(self, f)
-            }
-        }
-    };
-}
-
-open_u8! {
+code_point! {
     /// A GTPv1 message type (TS 29.060 table 1, TS 29.281 for GTP-U).
     MessageType {
         /// Echo Request.
@@ -79,7 +48,7 @@ impl MessageType {
     }
 }
 
-open_u8! {
+code_point! {
     /// A GTPv1 information element type (TS 29.060 section 7.7). Types below 128 are TV (fixed
     /// length, see [`IeType::tv_len`]); types from 128 are TLV with a two-octet length, except the
     /// Extension Header Type List (141) whose length is one octet.
@@ -199,7 +168,7 @@ impl IeType {
     }
 }
 
-open_u8! {
+code_point! {
     /// A GTPv1 cause value (TS 29.060 section 7.7.1). 128-191 are acceptances, 192-255 rejections.
     Cause {
         /// Request accepted.

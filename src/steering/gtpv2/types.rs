@@ -1,35 +1,6 @@
 //! Open newtypes for GTPv2-C code points (TS 29.274): unknown values survive parse and emit.
 
-use std::fmt;
-
-/// Defines an open `u8` code point: a newtype with named constants, `name()`, `Debug`, `Display`.
-macro_rules! code_point {
-    ($(#[$doc:meta])* $name:ident { $($(#[$cdoc:meta])* $c:ident = $v:expr,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u8);
-        impl $name {
-            $($(#[$cdoc])* pub const $c: $name = $name($v);)*
-            /// The specification's name of a known code point, `None` for others.
-            pub const fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $($v => Some(stringify!($c)),)*
-                    _ => None,
-                }
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", self.name().unwrap_or(stringify!($name)), self.0)
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(self, f)
-            }
-        }
-    };
-}
+use crate::io::reader::code_point;
 
 code_point! {
     /// A GTPv2-C message type (TS 29.274 section 6.1, table 6.1-1).

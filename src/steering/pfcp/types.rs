@@ -1,40 +1,9 @@
 //! Open newtypes for PFCP code points (TS 29.244 sections 7.3, 8.1.2, 8.2.1, 8.2.2): unknown
 //! values survive parse and emit.
 
-use std::fmt;
+use crate::io::reader::code_point;
 
-macro_rules! open_code {
-    ($(#[$doc:meta])* $name:ident($repr:ty) { $($(#[$cdoc:meta])* $c:ident = $v:expr,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub $repr);
-        impl $name {
-            $($(#[$cdoc])* pub const $c: $name = $name($v);)*
-            /// The name of a known code point, `None` for others.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $($v => Some(stringify!($c)),)*
-                    _ => None,
-                }
-            }
-        }
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({})", n, self.0),
-                    None => write!(f, "{}({})", stringify!($name), self.0),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(self, f)
-            }
-        }
-    };
-}
-
-open_code! {
+code_point! {
     /// A PFCP message type (TS 29.244 section 7.3, table 7.3-1).
     MessageType(u8) {
         /// Heartbeat Request (section 7.4.2.1).
@@ -94,7 +63,7 @@ impl MessageType {
     }
 }
 
-open_code! {
+code_point! {
     /// A PFCP information element type (TS 29.244 section 8.1.2, table 8.1.2-1). Types with bit 15
     /// set (32768 and up) are vendor-specific: their value starts with an Enterprise ID (section
     /// 8.1.1).
@@ -261,7 +230,7 @@ impl IeType {
     }
 }
 
-open_code! {
+code_point! {
     /// A PFCP cause value (TS 29.244 section 8.2.1, table 8.2.1-1): 1 accepts, 64 and up reject.
     Cause(u8) {
         /// Request accepted (success).
@@ -308,7 +277,7 @@ impl Cause {
     }
 }
 
-open_code! {
+code_point! {
     /// An interface value of the Source Interface (TS 29.244 section 8.2.2) and Destination
     /// Interface (section 8.2.24) IEs: the low four bits of the octet.
     Interface(u8) {
