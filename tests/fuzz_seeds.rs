@@ -101,22 +101,9 @@ fn mip_vectors() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn gtp_vectors() -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hex"))
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, hex(&std::fs::read_to_string(&p).unwrap()))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn pfcp_vectors() -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors/steering/pfcp"))
+/// The `.hex` vectors directly in `tests/vectors/DIR`, sorted by name.
+fn hex_vectors(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("tests/vectors").join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "hex"))
@@ -130,7 +117,7 @@ fn pfcp_vectors() -> Vec<(String, Vec<u8>)> {
 }
 
 fn gtp(name: &str) -> Vec<u8> {
-    gtp_vectors()
+    hex_vectors("steering")
         .into_iter()
         .find(|(n, _)| n == name)
         .unwrap()
@@ -176,7 +163,7 @@ fn parser_seeds(c: &mut Corpora) {
     for (n, v) in mip_vectors() {
         add(c, "mip_message", format!("{n}.bin"), v);
     }
-    for (n, v) in gtp_vectors() {
+    for (n, v) in hex_vectors("steering") {
         add(c, "gtp_message", format!("{n}.bin"), v);
     }
     for n in [
@@ -191,7 +178,7 @@ fn parser_seeds(c: &mut Corpora) {
             common::vector("steering/gtpv2", n),
         );
     }
-    for (n, v) in pfcp_vectors() {
+    for (n, v) in hex_vectors("steering/pfcp") {
         add(c, "pfcp_message", format!("scapy_{n}.bin"), v);
     }
     // Heartbeats under the harness's key ("fuzz cluster key", src/harness/health.rs).
@@ -667,7 +654,7 @@ fn with_teid(mut m: Vec<u8>, teid: u32) -> Vec<u8> {
 fn line_seeds(c: &mut Corpora) {
     // The harness's table: VID 1 Up, 2 Down, 3 Up.
     let layout = VidLayout::default();
-    for (n, v) in gtp_vectors() {
+    for (n, v) in hex_vectors("steering") {
         add(c, "steering_line", format!("{n}.bin"), v);
     }
     let g = gtp("g_pdu");
