@@ -399,6 +399,19 @@ fn wide_sweep_seed_69426_layer2_duplicate_refused_before_accepted() {
     lossy_end_to_end(ForwardMode::Layer2, 69426);
 }
 
+/// Seed 72023 of the wide sweep (layer 2): mobile node 17's request reached the second HA twice
+/// (the network copied it) on each of its four attempts. Three times the acceptance was lost and
+/// the copy's 133 (RFC 5944 sections 3.8.3, 5.7) came back: the mobile node resynchronised and
+/// asked again (section 3.6.2.3). The fourth time the 133 overtook the acceptance of the same
+/// Identification; with its resynchronisations used up the mobile node ended Denied(133) at once
+/// and discarded the acceptance that followed 1 ms later. Now a final 133 ends the registration
+/// only at the request's retransmission deadline: an acceptance of the same Identification before
+/// then still registers.
+#[test]
+fn wide_sweep_seed_72023_layer2_last_resync_133_overtakes_acceptance() {
+    lossy_end_to_end(ForwardMode::Layer2, 72023);
+}
+
 /// Seed 36349 of the wide sweep (layer 2): mobile node 9 gave up after 14 attempts, each one lost
 /// on one of its four 10%-loss hops (the mobile node to the first HA, the layer-2 forwarding to
 /// HA 3, HA 3's reply, the first HA's relay; two after a takeover made the first HA the owner and

@@ -118,6 +118,10 @@ struct Outstanding {
     tries: u32,
     /// Answers 133 taken so far for this registration (at most [`MAX_RESYNCS`]).
     resyncs: u32,
+    /// A 133 came after the last resynchronisation: the registration ends Denied at `deadline`
+    /// unless an acceptance of the same Identification comes first (the 133 may answer a network
+    /// copy of a request the HA accepted, and overtake that acceptance).
+    refused: bool,
     deadline: Instant,
     timeout: Duration,
 }
@@ -128,7 +132,8 @@ const MAX_QUEUED_REQUESTS: usize = 16;
 const MAX_QUEUED_EVENTS: usize = 64;
 
 /// Answers 133 (identification mismatch) a registration may take, each followed by a
-/// resynchronised request, before it is reported denied.
+/// resynchronised request; the next one denies it at the request's retransmission deadline
+/// unless an acceptance of the same Identification comes first.
 const MAX_RESYNCS: u32 = 3;
 
 /// A mobile node that registers through a (virtual) home agent: builds authenticated requests
@@ -218,6 +223,7 @@ impl MobileNodeClient {
             lifetime,
             tries: 0,
             resyncs: 0,
+            refused: false,
             deadline: now,
             timeout: self.cfg.retransmit,
         });
@@ -310,14 +316,22 @@ impl MobileNodeClient {
             // A resynchronisation is not a retransmission: a 133 that answers a duplicate of an
             // accepted request (the network copied it) must not use up the last try. Bounded, so
             // an HA that keeps answering 133 ends the registration.
-            if o.resyncs < MAX_RESYNCS {
-                if let Some(x) = self.out.as_mut() {
+            // The last 133 is not final at once: RFC 5944 section 5.7 refuses a network copy of
+            // an accepted request with 133 too, and its reply may overtake the acceptance of the
+            // same Identification (section 3.6.2.1 matches both to this request). The request
+            // stays in flight, without retransmission, until its deadline; then it is denied.
+            if o.refused {
+                return Ok(());
+            }
+            if let Some(x) = self.out.as_mut() {
+                if o.resyncs < MAX_RESYNCS {
                     x.resyncs += 1;
+                } else {
+                    x.refused = true;
                 }
+            }
+            if o.resyncs < MAX_RESYNCS {
                 self.send(now);
-            } else {
-                self.out = None;
-                self.push_event(ClientEvent::Denied { code: p.code });
             }
             return Ok(());
         }
@@ -352,7 +366,12 @@ impl MobileNodeClient {
         if let Some(o) = self.out.clone()
             && o.deadline <= now
         {
-            if o.tries >= self.cfg.max_retransmits {
+            if o.refused {
+                self.out = None;
+                self.push_event(ClientEvent::Denied {
+                    code: ReplyCode::IDENTIFICATION_MISMATCH,
+                });
+            } else if o.tries >= self.cfg.max_retransmits {
                 self.out = None;
                 self.push_event(ClientEvent::Failed);
             } else {
