@@ -295,7 +295,8 @@ pub enum Action {
     Steer(Steer),
     /// The primary VID is Down: continue in the target's backup list.
     Failover,
-    /// Stop matching: the packet continues to the host (tc `action pass`).
+    /// Stop matching: the packet continues to the host (tc: a terminal `classid 1:1` without an
+    /// action, which returns `TC_ACT_OK`).
     Pass,
 }
 

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 ///   match u32 0 0 at 0                                            link <ht>:      UE prefixes
 ///   match ip protocol 17 0xff match u16 0 0x3fff at 6
 ///     offset at 0 mask 0x0f00 shift 6                             link <ht+1+2t>: target t
-/// <ht>:      handle <ht>::<n>     match ip dst <prefix>           redirect | pass
+/// <ht>:      handle <ht>::<n>     match ip dst <prefix>           redirect | classid 1:1
 /// <ht+1+2t>: handle <ht+1+2t>::<vid>  match u16 <port> 0xffff at nexthdr+2
 ///              match u8 <octet0> <mask> at nexthdr+8
 ///              match u32 <vid bits> <field mask> at nexthdr+<8+offset>   redirect | link <ht+2+2t>:
@@ -36,6 +36,11 @@ pub struct Tc {
     ht: u32,
     egress: BTreeMap<SocketAddr, String>,
 }
+
+/// A terminal match without an action: the classifier returns `TC_ACT_OK` and the packet
+/// continues to the host. (Not `action pass`: that needs the `act_gact` module, which a kernel
+/// may lack; the class id is ignored by an ingress or clsact qdisc.)
+const PASS: &str = "classid 1:1";
 
 /// A device name as the kernel takes it (IFNAMSIZ - 1 octets) and as one shell word.
 pub(super) fn check_dev(dev: &str) -> Result<&str, RuleError> {
@@ -189,11 +194,11 @@ impl Tc {
         };
         let action = match (rule.action, rule.key) {
             (Action::Steer(s), _) => self.redirect(&s)?,
-            (Action::Pass, _) => "action pass".to_string(),
+            (Action::Pass, _) => PASS.to_string(),
             (Action::Failover, RuleKey::Primary { target, .. }) => {
                 format!("link {:x}:", self.table(2 + 2 * u32::from(target))?)
             }
-            (Action::Failover, _) => "action pass".to_string(),
+            (Action::Failover, _) => PASS.to_string(),
         };
         Ok(format!(
             "{} protocol ip handle {ht:x}::{node:x} u32 ht {ht:x}: {matches} {action}",
@@ -262,7 +267,7 @@ impl Tc {
             let prio = u32::from(first_prio) + u32::from(n) - 1;
             let action = match r.action {
                 Action::Steer(s) => self.redirect(&s)?,
-                _ => "action pass".to_string(),
+                _ => PASS.to_string(),
             };
             lines.push(format!(
                 "tc filter add dev {dev} ingress prio {prio} protocol ip flower dst_ip {}/{} {action}",

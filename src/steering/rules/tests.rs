@@ -268,7 +268,7 @@ fn down_prefixes_pass_so_a_shorter_prefix_does_not_catch_them() {
     let lines = tc().install(&set).unwrap();
     assert!(lines.contains(
         &"tc filter add dev eth0 ingress prio 10 protocol ip handle 100::1 u32 ht 100: match ip \
-          dst 10.45.4.0/24 action pass"
+          dst 10.45.4.0/24 classid 1:1"
             .to_string()
     ));
 }
