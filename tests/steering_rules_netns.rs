@@ -238,7 +238,13 @@ fn traffic(net: &Net, table: &VidTable, prefixes: &[Range]) -> Vec<Datagram> {
         payload: Message::g_pdu(teid, vec![0x45; 3000]).to_vec().unwrap(),
         expect: None,
     });
-    // Downlink: the UE prefix's VID if Up, else its backup if Up, else the host.
+    out.extend(downlink(net, table, prefixes));
+    out
+}
+
+/// Downlink packets: to the UE prefix's VID if Up, else its backup if Up, else the host.
+fn downlink(net: &Net, table: &VidTable, prefixes: &[Range]) -> Vec<Datagram> {
+    let mut out = Vec::new();
     let up = |v: u16| table.state(vid(v)) == Some(VidState::Up);
     for last in [5u8, 70, 130, 250] {
         let expect = prefixes

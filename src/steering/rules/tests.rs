@@ -417,6 +417,26 @@ fn arb_teid(l: VidLayout) -> impl Strategy<Value = u32> {
 }
 
 proptest! {
+    // Cheap cases; enough of them that the failover path (primary Down, backup Up: about 2 % of
+    // the generated packets) is exercised some twenty times per run.
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// No octets make `classify` panic.
+    #[test]
+    fn classify_takes_any_octets(
+        t in arb_table(),
+        packet in proptest::collection::vec(any::<u8>(), 0..80),
+        ihl in 0u8..16,
+    ) {
+        let prefixes = [UePrefix { prefix: "10.0.0.0/8".parse().unwrap(), vid: vid(1), backup: None }];
+        let set = RuleSet::new(&t, &Target::gtpv1(t.layout()), &prefixes).unwrap();
+        let mut packet = packet;
+        if let Some(b) = packet.first_mut() {
+            *b = 0x40 | ihl;
+        }
+        let _ = set.classify(&packet);
+    }
+
     /// The rules' match bits agree with `steer()`: a packet a rule steers goes where `steer()`
     /// sends it, and every unfragmented GTPv1 datagram to 2152 or 2123 that `steer()` sends to
     /// a processor is steered by a rule (so the host sees only what `steer()` keeps).
