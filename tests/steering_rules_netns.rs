@@ -360,6 +360,7 @@ fn emitted_tc_rules_steer_like_steer() {
     let set2 = RuleSet::new(&t2, &targets, &prefixes).unwrap();
     let update = tc.update(&set1, &set2).unwrap();
     assert!(update.len() < tc.install(&set2).unwrap().len());
+    assert!(update.iter().any(|l| l.starts_with("tc filter replace")));
     for line in &update {
         net.tc(line).unwrap_or_else(|e| panic!("{e}"));
     }

@@ -10,9 +10,11 @@
 //! accelerator of [`VidTable::steer`]: a packet a rule steers goes where `steer()` sends it, and
 //! a packet no rule steers continues to the host stack, where the line interface steers it in
 //! software (set-up requests to the switch processor, drops, Error Indications). A missing rule
-//! is therefore never wrong, only slower, and a table update can be applied rule by rule
-//! ([`RuleSet::diff`]: removals first, then additions) without a window where a packet goes to a
-//! processor the new table does not name.
+//! is therefore never wrong, only slower, and a table update is applied rule by rule
+//! ([`RuleSet::diff`]): each uplink packet meets, at any moment, its rule of the older version,
+//! its rule of the newer one, or none (the host). Downlink rules change in place (tc `replace`);
+//! where UE prefixes overlap, a packet of a longer prefix that is being removed or added may
+//! meet the covering prefix's rule in between.
 //!
 //! # The rules
 //!
@@ -87,7 +89,9 @@
 //! ]);
 //! let newer = RuleSet::new(&newer, &[Target::gtp_u(layout)], &prefixes).unwrap();
 //! let update = tc.update(&rules, &newer).unwrap();
-//! assert_eq!(update[0], "tc filter del dev eth0 ingress prio 10 handle 100::1 protocol ip u32");
+//! assert_eq!(update[0], "tc filter del dev eth0 ingress prio 10 handle 102::4 protocol ip u32");
+//! assert!(update.contains(&"tc filter replace dev eth0 ingress prio 10 protocol ip handle 100::1 \
+//!     u32 ht 100: match ip dst 10.45.4.0/24 classid 1:1".to_string()));
 //! ```
 
 mod eval;
@@ -363,21 +367,28 @@ pub struct RuleSet {
     rules: Vec<Rule>,
 }
 
-/// The change from one [`RuleSet`] to a newer one: apply `removed` first, then `added`.
+/// The change from one [`RuleSet`] to a newer one, applied in this order: `removed`, `changed`,
+/// `added`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleDiff {
-    /// Rules of the older set absent from, or different in, the newer one.
+    /// Rules whose key the newer set lacks.
     pub removed: Vec<Rule>,
-    /// Rules of the newer set absent from, or different in, the older one.
+    /// Rules whose key both sets have, with a different match or action: `(older, newer)`.
+    pub changed: Vec<(Rule, Rule)>,
+    /// Rules whose key the older set lacks.
     pub added: Vec<Rule>,
-    /// The targets differ: the lists themselves change, reinstall everything.
+    /// The targets differ: the lists themselves change, reinstall everything (`removed` holds
+    /// every older rule, `added` every newer one).
     pub targets_changed: bool,
 }
 
 impl RuleDiff {
     /// Whether nothing changes.
     pub fn is_empty(&self) -> bool {
-        self.removed.is_empty() && self.added.is_empty() && !self.targets_changed
+        self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.added.is_empty()
+            && !self.targets_changed
     }
 }
 
@@ -450,33 +461,33 @@ impl RuleSet {
         eval::classify(self, ip_packet)
     }
 
-    /// The rules to remove and to add to go from `self` to `newer` (rules with the same key
-    /// and a different match or action are in both).
+    /// The rules to remove, change and add to go from `self` to `newer`.
     pub fn diff(&self, newer: &RuleSet) -> RuleDiff {
         if self.targets != newer.targets {
             return RuleDiff {
                 removed: self.rules.clone(),
+                changed: Vec::new(),
                 added: newer.rules.clone(),
                 targets_changed: true,
             };
         }
         let old: BTreeMap<RuleKey, &Rule> = self.rules.iter().map(|r| (r.key, r)).collect();
         let new: BTreeMap<RuleKey, &Rule> = newer.rules.iter().map(|r| (r.key, r)).collect();
-        RuleDiff {
-            removed: self
-                .rules
-                .iter()
-                .filter(|r| new.get(&r.key) != Some(r))
-                .copied()
-                .collect(),
-            added: newer
-                .rules
-                .iter()
-                .filter(|r| old.get(&r.key) != Some(r))
-                .copied()
-                .collect(),
-            targets_changed: false,
+        let mut diff = RuleDiff::default();
+        for r in &self.rules {
+            match new.get(&r.key) {
+                None => diff.removed.push(*r),
+                Some(n) if *n != r => diff.changed.push((*r, **n)),
+                Some(_) => {}
+            }
         }
+        diff.added = newer
+            .rules
+            .iter()
+            .filter(|r| !old.contains_key(&r.key))
+            .copied()
+            .collect();
+        diff
     }
 }
 

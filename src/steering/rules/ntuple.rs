@@ -30,7 +30,7 @@
 //!   outer IP) or steer in software.
 //!
 //! Locations are allocated by [`Ntuple`], which remembers what it installed, so an update
-//! deletes and adds only the rules that change.
+//! deletes, rewrites and adds only the rules that change.
 
 use super::{RuleError, Steer, Target, UePrefix};
 use crate::steering::fabric::VidState;
@@ -287,18 +287,18 @@ impl Ntuple {
     }
 
     /// The lines taking the NIC from what is installed to `rules`: `ethtool -N <dev> delete
-    /// <loc>` for rules gone or changed, then `ethtool -N <dev> flow-type ... loc <loc>` for
-    /// rules new or changed, at the lowest free locations. Errors (nothing is changed): a
-    /// processor without a queue, a bad device name, more rules than `capacity`
-    /// ([`RuleError::NtupleFull`]).
+    /// <loc>` for rules gone, then `ethtool -N <dev> flow-type ... loc <loc>` for rules whose
+    /// queue changed (written over their location, which replaces them) and for new rules (at
+    /// the lowest free locations). Errors (nothing is changed): a processor without a queue, a
+    /// bad device name, more rules than `capacity` ([`RuleError::NtupleFull`]).
     pub fn sync(&mut self, rules: &[NtupleRule]) -> Result<Vec<String>, RuleError> {
         let dev = super::tc::check_dev(&self.dev)?.to_string();
         let want: BTreeMap<NtupleMatch, Steer> =
             rules.iter().map(|r| (r.matcher, r.steer)).collect();
         let mut next = self.installed.clone();
         let mut lines = Vec::new();
-        next.retain(|m, (loc, steer)| {
-            let keep = want.get(m) == Some(steer);
+        next.retain(|m, (loc, _)| {
+            let keep = want.contains_key(m);
             if !keep {
                 lines.push(format!("ethtool -N {dev} delete {loc}"));
             }
@@ -307,12 +307,13 @@ impl Ntuple {
         let mut used: BTreeSet<u32> = next.values().map(|(l, _)| *l).collect();
         let mut free = (0..self.capacity).map(|i| self.first_loc.saturating_add(i));
         for (m, steer) in &want {
-            if next.contains_key(m) {
-                continue;
-            }
-            let loc = free
-                .find(|l| !used.contains(l))
-                .ok_or(RuleError::NtupleFull(self.capacity))?;
+            let loc = match next.get(m) {
+                Some((_, s)) if s == steer => continue,
+                Some((loc, _)) => *loc,
+                None => free
+                    .find(|l| !used.contains(l))
+                    .ok_or(RuleError::NtupleFull(self.capacity))?,
+            };
             used.insert(loc);
             let queue = self
                 .queues

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 /// from the IPv4 header length (`offset at 0 mask 0x0f00 shift 6`: IHL x 4 octets). A redirect
 /// is `action mirred egress redirect dev <dev>`, `<dev>` being the device the caller maps the
 /// processor's fabric address to ([`Tc::with_egress`]). Node handles come from the rule keys, so
-/// an update deletes and adds exactly the nodes that change ([`Tc::update`]). Hash table ids
+/// an update touches exactly the nodes that change ([`Tc::update`]). Hash table ids
 /// start at `ht` ([`Tc::with_tables`], default `0x100`): they are shared by every `u32` filter
 /// of the qdisc, so each rule set on one qdisc needs its own range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +162,16 @@ impl Tc {
 
     /// The line adding one rule.
     pub fn add(&self, rule: &Rule) -> Result<String, RuleError> {
+        self.filter("add", rule)
+    }
+
+    /// The line replacing the rule of the same key with `rule` (not between a link and an
+    /// action: see [`Tc::update`]).
+    pub fn replace(&self, rule: &Rule) -> Result<String, RuleError> {
+        self.filter("replace", rule)
+    }
+
+    fn filter(&self, verb: &str, rule: &Rule) -> Result<String, RuleError> {
         let (ht, node) = self.place(rule.key)?;
         let matches = match (rule.key, rule.matcher) {
             (
@@ -202,7 +212,7 @@ impl Tc {
         };
         Ok(format!(
             "{} protocol ip handle {ht:x}::{node:x} u32 ht {ht:x}: {matches} {action}",
-            self.head("add")?
+            self.head(verb)?
         ))
     }
 
@@ -224,8 +234,10 @@ impl Tc {
         Ok(lines)
     }
 
-    /// The lines taking the device from `old` (installed) to `new`: deletions, then additions
-    /// ([`RuleSet::diff`]); when the targets changed, [`Tc::teardown`] and [`Tc::install`].
+    /// The lines taking the device from `old` (installed) to `new` ([`RuleSet::diff`]):
+    /// deletions; changes, as `tc filter replace` (atomic), except where a rule becomes or stops
+    /// being a link to the backup list (a replace keeps a `u32` link), deleted and added again;
+    /// additions. When the targets changed, [`Tc::teardown`] and [`Tc::install`].
     pub fn update(&self, old: &RuleSet, new: &RuleSet) -> Result<Vec<String>, RuleError> {
         let diff = old.diff(new);
         if diff.targets_changed {
@@ -233,9 +245,17 @@ impl Tc {
             lines.extend(self.install(new)?);
             return Ok(lines);
         }
-        let mut lines = Vec::with_capacity(diff.removed.len() + diff.added.len());
+        let mut lines = Vec::new();
         for r in &diff.removed {
             lines.push(self.del(r)?);
+        }
+        for (was, now) in &diff.changed {
+            if was.action == Action::Failover || now.action == Action::Failover {
+                lines.push(self.del(was)?);
+                lines.push(self.add(now)?);
+            } else {
+                lines.push(self.replace(now)?);
+            }
         }
         for r in &diff.added {
             lines.push(self.add(r)?);
@@ -264,7 +284,8 @@ impl Tc {
             let (RuleKey::UePrefix(n), Match::Destination(p)) = (r.key, r.matcher) else {
                 continue;
             };
-            let prio = u32::from(first_prio) + u32::from(n) - 1;
+            let prio = u16::try_from(u32::from(first_prio) + u32::from(n) - 1)
+                .map_err(|_| RuleError::TooManyPrefixes(usize::from(n)))?;
             let action = match r.action {
                 Action::Steer(s) => self.redirect(&s)?,
                 _ => PASS.to_string(),

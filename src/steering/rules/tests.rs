@@ -168,14 +168,40 @@ fn an_update_changes_only_the_rules_that_change() {
             vid: vid(n),
         },
     );
-    assert_eq!(keys(&diff.removed), [p(0, 4), p(1, 4), b(0, 4), b(1, 4)]);
-    assert_eq!(keys(&diff.added), [p(0, 4), p(1, 4)]);
-    assert!(diff.added.iter().all(|r| r.action == Action::Failover));
+    assert_eq!(keys(&diff.removed), [b(0, 4), b(1, 4)]);
+    let changed: Vec<Rule> = diff.changed.iter().map(|c| c.1).collect();
+    assert_eq!(keys(&changed), [p(0, 4), p(1, 4)]);
+    assert!(changed.iter().all(|r| r.action == Action::Failover));
+    assert!(diff.added.is_empty());
+    // A redirect becoming a link is deleted and added again (a u32 replace keeps links).
     assert_eq!(
-        tc().update(&old, &new).unwrap()[..2],
+        tc().update(&old, &new).unwrap()[..4],
         [
+            "tc filter del dev eth0 ingress prio 10 handle 102::4 protocol ip u32",
+            "tc filter del dev eth0 ingress prio 10 handle 104::4 protocol ip u32",
             "tc filter del dev eth0 ingress prio 10 handle 101::4 protocol ip u32",
-            "tc filter del dev eth0 ingress prio 10 handle 103::4 protocol ip u32",
+            "tc filter add dev eth0 ingress prio 10 protocol ip handle 101::4 u32 ht 101: match \
+             u16 2152 0xffff at nexthdr+2 match u8 0x30 0xf0 at nexthdr+8 match u32 0x04000000 \
+             0xff000000 at nexthdr+12 link 102:",
+        ]
+    );
+    // A prefix changing processor is replaced in place.
+    let prefixes = [UePrefix {
+        prefix: "10.45.4.0/24".parse().unwrap(),
+        vid: vid(4),
+        backup: Some(vid(9)),
+    }];
+    let t1 = table(1, &[entry(4, true), entry(9, true)]);
+    let t2 = table(2, &[entry(4, false), entry(9, true)]);
+    let (a, z) = (
+        RuleSet::new(&t1, &[], &prefixes).unwrap(),
+        RuleSet::new(&t2, &[], &prefixes).unwrap(),
+    );
+    assert_eq!(
+        tc().update(&a, &z).unwrap(),
+        [
+            "tc filter replace dev eth0 ingress prio 10 protocol ip handle 100::1 u32 ht 100: match \
+          ip dst 10.45.4.0/24 action mirred egress redirect dev proc9"
         ]
     );
     assert!(old.diff(&old).is_empty());
@@ -298,20 +324,38 @@ fn renders_ethtool_lines() {
             "ethtool -N eth1 flow-type ip4 dst-ip 10.45.4.0 m 0.0.3.255 action 4 loc 104",
         ]
     );
-    // VID 9 comes up: its own rules are added, the failover rule changes queue.
+    // VID 9 comes up: its own rules are added, the failover rule is rewritten in place.
     let t2 = table(2, &[entry(4, true), entry(9, true)]);
     let rules2 = ntuple::rules(&t2, &Target::gtp_u(l), &prefixes).unwrap();
-    let lines = nic.sync(&rules2).unwrap();
-    assert_eq!(lines[0], "ethtool -N eth1 delete 103");
-    assert_eq!(lines.len(), 1 + 3);
-    // Freed locations are reused, lowest first.
     assert_eq!(
-        lines[1..],
+        nic.sync(&rules2).unwrap(),
         [
-            "ethtool -N eth1 flow-type udp4 dst-port 2152 user-def 0x40900 action 9 loc 103",
-            "ethtool -N eth1 flow-type udp4 dst-port 2152 user-def 0x40904 action 9 loc 105",
+            "ethtool -N eth1 flow-type udp4 dst-port 2152 user-def 0x40900 action 9 loc 105",
+            "ethtool -N eth1 flow-type udp4 dst-port 2152 user-def 0x40904 action 9 loc 103",
             "ethtool -N eth1 flow-type udp4 dst-port 2152 user-def 0x40909 action 9 loc 106",
         ]
+    );
+    // VID 4 goes: its rules are deleted, their locations reused.
+    let t3 = table(3, &[entry(9, true)]);
+    let rules3 = ntuple::rules(&t3, &Target::gtp_u(l), &[]).unwrap();
+    assert_eq!(
+        nic.sync(&rules3).unwrap(),
+        [
+            "ethtool -N eth1 delete 100",
+            "ethtool -N eth1 delete 101",
+            "ethtool -N eth1 delete 102",
+            "ethtool -N eth1 delete 103",
+            "ethtool -N eth1 delete 104",
+        ]
+    );
+    assert_eq!(nic.installed().len(), 2);
+    let again = nic.sync(&rules2).unwrap();
+    assert_eq!(again.len(), 5);
+    assert!(
+        again
+            .iter()
+            .zip(100..)
+            .all(|(l, loc)| l.ends_with(&format!("loc {loc}")))
     );
     assert!(nic.sync(&rules2).unwrap().is_empty());
     assert_eq!(
@@ -471,8 +515,8 @@ proptest! {
         }
     }
 
-    /// Applying a diff rule by rule (removals, then additions) takes the old rules to the new
-    /// ones, and the state after the removals holds only rules common to both.
+    /// Applying a diff rule by rule (removals, changes in place, additions) takes the old rules
+    /// to the new ones.
     #[test]
     fn diffs_take_one_version_to_the_next(a in arb_table(), b in arb_table()) {
         let targets = Target::gtpv1(VidLayout::default());
@@ -483,13 +527,13 @@ proptest! {
         let diff = old.diff(&new);
         let mut state: Vec<Rule> = old.rules().to_vec();
         state.retain(|r| !diff.removed.contains(r));
-        prop_assert!(state.iter().all(|r| new.rules().contains(r)));
-        let mut keys: Vec<RuleKey> = state.iter().map(|r| r.key).collect();
-        keys.extend(diff.added.iter().map(|r| r.key));
-        keys.sort();
-        let before = keys.len();
-        keys.dedup();
-        prop_assert_eq!(before, keys.len(), "a node added twice");
+        for (was, now) in &diff.changed {
+            prop_assert_eq!(was.key, now.key);
+            let at = state.iter().position(|r| r == was);
+            prop_assert!(at.is_some(), "a change of a rule not installed");
+            state[at.unwrap_or(0)] = *now;
+        }
+        prop_assert!(diff.added.iter().all(|a| state.iter().all(|r| r.key != a.key)), "a node added twice");
         state.extend(diff.added.iter().copied());
         state.sort_by_key(|r| r.key);
         prop_assert_eq!(&state[..], new.rules());
