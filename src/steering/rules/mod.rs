@@ -16,6 +16,11 @@
 //! where UE prefixes overlap, a packet of a longer prefix that is being removed or added may
 //! meet the covering prefix's rule in between.
 //!
+//! To follow the line interface: after [`LineInterface::apply_update`] (or on
+//! [`LineEvent::TableApplied`]), build the new set from [`LineInterface::table`] and run the
+//! lines of [`Tc::update`]`(&old, &new)` (or [`ntuple::Ntuple::sync`]); keep the new set as the
+//! next `old`.
+//!
 //! # The rules
 //!
 //! For each target (uplink, a UDP datagram to the gateway), in [`RuleKey`] order:
@@ -105,6 +110,8 @@ pub use tc::Tc;
 use super::fabric::VidState;
 use super::gtp::{GTP_C_PORT, GTP_U_PORT};
 use super::line::VidTable;
+#[cfg(doc)]
+use super::line::{LineEvent, LineInterface};
 use super::pfcp::PFCP_PORT;
 use super::vid::{VidLayout, VirtualId};
 use ipnetwork::{IpNetwork, Ipv4Network};
