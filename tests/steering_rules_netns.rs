@@ -1,10 +1,11 @@
 //! The tc rules `steering::rules` emits really steer (issue 17 item 6): a network namespace holds
 //! the line's ingress device (`line0`, the peer of a veth whose other end stays in this
 //! namespace) and one veth pair per processor (`p<vid>` -> `p<vid>r`); the rules are installed
-//! on `line0`'s ingress with `tc`; G-PDUs, GTPv1-C requests, datagrams to other ports, a
-//! fragmented G-PDU and downlink packets to UE addresses are sent from this process over the
-//! veth; the packets each processor's veth receives (`rx_packets` of `p<vid>r`) are counted and
-//! compared with [`VidTable::steer`]'s decisions (and, downlink, with the UE prefixes' VIDs).
+//! on `line0`'s ingress with `tc`; G-PDUs, GTPv1-C requests, GTPv2-C and PFCP messages with
+//! and without TEID / SEID, datagrams to other ports, a fragmented G-PDU and downlink packets to
+//! UE addresses are sent from this process over the veth; the packets each processor's veth receives (`rx_packets` of `p<vid>r`) are counted and
+//! compared with [`VidTable::steer`]'s decisions (GTPv2-C and PFCP: its decision for a G-PDU
+//! with the same TEID, as the line interface will steer them; downlink: the UE prefixes' VIDs).
 //! Then a table update (a VID goes Down) is applied with only the diff's lines, and the same
 //! traffic is counted again against the new table.
 //!
@@ -219,6 +220,7 @@ fn traffic(net: &Net, table: &VidTable, prefixes: &[Range]) -> Vec<Datagram> {
                 expect: steered(&c),
                 payload: c,
             });
+            out.extend(v2_and_pfcp(net, teid, steered(&g_pdu_of(teid))));
         }
     }
     // TEID 0: a set-up request for the switch processor, not steered.
@@ -240,6 +242,47 @@ fn traffic(net: &Net, table: &VidTable, prefixes: &[Range]) -> Vec<Datagram> {
     });
     out.extend(downlink(net, table, prefixes));
     out
+}
+
+fn g_pdu_of(teid: u32) -> Vec<u8> {
+    Message::g_pdu(teid, &b"\x45"[..]).to_vec().unwrap()
+}
+
+/// GTPv2-C (TS 29.274 section 5.1) and PFCP (TS 29.244 section 7.2.2) datagrams whose octets 4
+/// to 7 are `teid`: with the T / S flag they carry it as TEID / SEID and go where a G-PDU with
+/// that TEID goes (`expect`); without, those octets are a sequence number and nothing steers
+/// them.
+fn v2_and_pfcp(net: &Net, teid: u32, expect: Option<usize>) -> Vec<Datagram> {
+    let t = teid.to_be_bytes();
+    let gw = |port| SocketAddr::from((net.gw(), port));
+    // Modify Bearer Request (34) with a TEID; Echo Request (1) without (sequence, spare).
+    let v2_teid = [&[0x48, 34, 0, 8][..], &t, &[0, 0, 1, 0]].concat();
+    let v2_echo = [&[0x40, 1, 0, 4][..], &t].concat();
+    // Session Modification Request (52) with the SEID's high word; Heartbeat Request (1).
+    let pfcp_session = [&[0x21, 52, 0, 12][..], &t, &[0, 0, 0, 9, 0, 0, 1, 0]].concat();
+    let pfcp_node = [&[0x20, 1, 0, 4][..], &t].concat();
+    vec![
+        Datagram {
+            to: gw(2123),
+            payload: v2_teid,
+            expect,
+        },
+        Datagram {
+            to: gw(2123),
+            payload: v2_echo,
+            expect: None,
+        },
+        Datagram {
+            to: gw(8805),
+            payload: pfcp_session,
+            expect,
+        },
+        Datagram {
+            to: gw(8805),
+            payload: pfcp_node,
+            expect: None,
+        },
+    ]
 }
 
 /// Downlink packets: to the UE prefix's VID if Up, else its backup if Up, else the host.
@@ -342,7 +385,13 @@ fn emitted_tc_rules_steer_like_steer() {
             backup: backup.map(vid),
         })
         .collect();
-    let targets = Target::gtpv1(VidLayout::default());
+    let layout = VidLayout::default();
+    let targets = [
+        Target::gtp_u(layout),
+        Target::gtpv1_c(layout),
+        Target::gtpv2_c(layout),
+        Target::pfcp(layout),
+    ];
     let tc = VIDS.iter().fold(Tc::new("line0", 10), |t, &v| {
         t.with_egress(proc_addr(v), &format!("p{v}"))
     });

@@ -41,7 +41,16 @@
 //! destination port, the target's first-octet test (GTPv1: version 1 and PT 1; GTPv2-C: version
 //! 2 and the T flag; PFCP: version 1 and the S flag), and the identifier's 32-bit word at its
 //! offset from the UDP header, itself found from the IPv4 header length (IHL x 4), as tc `u32`
-//! does with `offset at 0 mask 0x0f00 shift 6` and `at nexthdr+`.
+//! does with `offset at 0 mask 0x0f00 shift 6` and `at nexthdr+`. Two differences from
+//! `steer()`, both only for datagrams no peer sends: tc ingress sees a short frame's Ethernet
+//! padding, so a UDP payload too short to hold the identifier (which `steer()` drops as
+//! malformed) may match on padding octets and reach a processor, whose parser refuses it; and
+//! the rules test the UDP destination port, which `steer()` does not (a GTPv1 datagram to
+//! another port is left to the host).
+//!
+//! [`VidTable::steer`] serves GTPv1 ([`Target::gtpv1`]); the [`Target::gtpv2_c`] and
+//! [`Target::pfcp`] targets are for a line interface that also steers GTPv2-C by TEID and PFCP
+//! by SEID (issue 17 item 3): their rules steer as `steer()` steers a G-PDU with the same TEID.
 //!
 //! Downlink (an IP packet to a UE): one rule per [`UePrefix`], longest prefix first: destination
 //! in the prefix → the prefix's VID if Up, else its backup VID if given and Up, else
