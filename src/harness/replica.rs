@@ -2,7 +2,7 @@
 //! minimal item (kind 1, a length octet and that many octets).
 
 use crate::io::{HmacMd5Key, Reader};
-use crate::replica::{Envelope, Frame, FrameError, HEADER_LEN, Replicated};
+use crate::replica::{Entry, Envelope, Frame, FrameError, HEADER_LEN, Header, Replicated};
 use bytes::BufMut;
 
 /// A minimal item: kind 1, then a length octet and the octets.
@@ -51,25 +51,58 @@ const ENVELOPE: Envelope = Envelope::new(*b"\xfeFZ", 1);
 const KEY: &[u8] = b"fuzz cluster key";
 
 /// The first octet is an envelope kind, the rest a frame body: what parses re-emits to the same
-/// octets. The whole input, and the same octets sealed under the key, go through
-/// [`Envelope::open`] too, and a body that opens through the frame parser.
+/// octets. The whole input also goes through [`Envelope::open`] under the harness's key, as it
+/// is and sealed (so mutations reach past the MAC), and an opened body through the frame parser.
 pub fn frame(data: &[u8]) {
-    let Some((&kind, body)) = data.split_first() else {
-        return;
-    };
+    if let Some((&kind, body)) = data.split_first() {
+        reemits(kind, body);
+    }
+    let key = HmacMd5Key::new(KEY);
+    let mut signed = data.to_vec();
+    key.seal(&mut signed);
+    for m in [data, &signed] {
+        if let Ok((h, body)) = ENVELOPE.open(&key, m) {
+            reemits(h.kind, body);
+        }
+    }
+}
+
+fn reemits(kind: u8, body: &[u8]) {
     if let Ok(f) = Frame::<Blob>::parse_complete(kind, body, HEADER_LEN) {
         let mut out = Vec::new();
         f.encode(&mut out);
         assert_eq!(out, body, "emit(parse(b)) == b");
         assert_eq!(f.kind(), kind);
     }
-    let key = HmacMd5Key::new(KEY);
-    let _ = ENVELOPE.open(&key, data);
-    let mut signed = data.to_vec();
-    key.seal(&mut signed);
-    if let Ok((h, body)) = ENVELOPE.open(&key, &signed) {
-        let _ = Frame::<Blob>::parse_complete(h.kind, body, HEADER_LEN);
-    }
+}
+
+/// Seeds of [`frame`], each given to `add` with its file name: a batch with items and sync
+/// markers and an acknowledgement (kind octet and body), and the same batch in a sealed envelope.
+pub fn seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
+    let batch = Frame::Replicate {
+        seq: 3,
+        items: vec![
+            Entry::SyncBegin { epoch: 2 },
+            Entry::Item(Blob(b"binding".to_vec())),
+            Entry::SyncEnd { epoch: 2 },
+        ],
+    };
+    let ack = Frame::<Blob>::Ack { seq: 3 };
+    let raw = |f: &Frame<Blob>| {
+        let mut b = vec![f.kind()];
+        f.encode(&mut b);
+        b
+    };
+    let h = Header {
+        kind: batch.kind(),
+        sender: crate::health::NodeId(2),
+        incarnation: 1,
+        pn: 9,
+    };
+    let sealed = ENVELOPE.seal(&HmacMd5Key::new(KEY), &h, |out| batch.encode(out));
+    add("batch.bin", raw(&batch));
+    add("ack.bin", raw(&ack));
+    add("sealed_batch.bin", sealed);
 }
 
 #[cfg(test)]
@@ -85,5 +118,6 @@ mod tests {
         super::frame(&d);
         super::frame(&[]);
         super::frame(b"\xfeFZ\x01\x04");
+        super::seeds(|_, s| super::frame(&s));
     }
 }
