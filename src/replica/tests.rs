@@ -414,23 +414,16 @@ fn frame_errors_are_typed() {
         Err(ToyError::Frame(FrameError::TooManyItems { count: 33 }))
     );
     b[8] = 1;
-    assert_eq!(
-        parse(KIND_REPLICATE, &b),
+    let short = |offset, field, needed| {
         Err(ToyError::Frame(FrameError::Truncated {
-            offset: 32,
-            field: Field::ItemKind,
-            needed: 1
+            offset,
+            field,
+            needed,
         }))
-    );
+    };
+    assert_eq!(parse(KIND_REPLICATE, &b), short(32, Field::ItemKind, 1));
     b.extend([SYNC_END, 0, 0]);
-    assert_eq!(
-        parse(KIND_REPLICATE, &b),
-        Err(ToyError::Frame(FrameError::Truncated {
-            offset: 33,
-            field: Field::Epoch,
-            needed: 2
-        }))
-    );
+    assert_eq!(parse(KIND_REPLICATE, &b), short(33, Field::Epoch, 2));
     b.truncate(9);
     b.extend([1, 0, 0, 0, 1]);
     assert_eq!(parse(KIND_REPLICATE, &b), Err(ToyError::Short("value")));
