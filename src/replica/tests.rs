@@ -446,7 +446,7 @@ fn peers_pump_and_retransmit_per_peer() {
     );
     let up = |p: NodeId| p != NodeId(4);
     let out = peers.pump(t0, RTO, up, |peer, c| {
-        (c == 0).then(|| (0, Some(Toy::Decision(peer.0))))
+        (c == 0).then_some((0, Some(Toy::Decision(peer.0))))
     });
     let want: Vec<Outgoing<Toy>> = vec![
         (
