@@ -3,6 +3,7 @@
 
 use super::replicate::{self, Claim, Removal};
 use super::*;
+use crate::replica::Entry;
 
 impl HomeAgent {
     pub(super) fn backups(&self) -> Vec<NodeId> {
@@ -13,9 +14,7 @@ impl HomeAgent {
     }
 
     pub(super) fn enqueue(&mut self, peer: NodeId, item: Item) {
-        if let Some(ch) = self.channels.get_mut(&peer) {
-            ch.enqueue(item, self.max_queue);
-        }
+        self.channels.enqueue(peer, item, self.max_queue);
     }
 
     /// Replicates the binding in `slot` when this HA is authoritative for it: it serves it, or
@@ -59,53 +58,51 @@ impl HomeAgent {
 
     /// Sends the next batch to every Up peer with nothing in flight.
     pub(super) fn pump(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
-        for peer in peers {
-            if self.peer_state(peer) != NodeState::Up {
-                continue;
-            }
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            if let Some((seq, items)) = ch.next_batch(&self.table, self.node, peer, now, self.rto) {
-                self.send_cluster(peer, Body::Replicate { seq, items });
-            }
+        let up = self.up_peers();
+        let (table, node) = (&self.table, self.node);
+        let walk = |peer, c| replicate::walk(table, node, peer, now)(c);
+        for (peer, seq, items) in self.channels.pump(now, self.rto, |p| up.contains(&p), walk) {
+            self.send_cluster(peer, Body::Replicate { seq, items });
         }
     }
 
     pub(super) fn retransmit(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        let up = self.up_peers();
         let max_rto = self.rto.saturating_mul(8);
-        for peer in peers {
-            let up = self.peer_state(peer) == NodeState::Up;
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            if let Some((seq, items)) = ch.due(now, up, max_rto) {
-                self.send_cluster(peer, Body::Replicate { seq, items });
-            }
+        for (peer, seq, items) in self.channels.due(now, max_rto, |p| up.contains(&p)) {
+            self.send_cluster(peer, Body::Replicate { seq, items });
         }
     }
 
-    /// Applies one replicated item from `sender`.
-    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
+    /// The peers health sees Up.
+    fn up_peers(&self) -> Vec<NodeId> {
+        let peers = self.channels.iter().map(|(p, _)| p);
+        peers
+            .filter(|p| self.peer_state(*p) == NodeState::Up)
+            .collect()
+    }
+
+    /// Applies one replicated item or bulk-sync marker from `sender`.
+    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, entry: impl Into<Entry<Item>>) {
         self.stats.replicas_applied += 1;
-        match item {
-            Item::Upsert(r) => self.apply_replica(now, sender, r),
-            Item::Remove { home_address, nai } => self.apply_remove(sender, home_address, nai),
-            Item::Takeover {
+        match entry.into() {
+            Entry::Item(Item::Upsert(r)) => self.apply_replica(now, sender, r),
+            Entry::Item(Item::Remove { home_address, nai }) => {
+                self.apply_remove(sender, home_address, nai)
+            }
+            Entry::Item(Item::Takeover {
                 failed,
                 owner,
                 coordinator,
-            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
-            Item::SyncBegin { epoch } => {
+            }) => self.take_over(now, failed, owner, coordinator, Some(sender)),
+            Entry::SyncBegin { epoch } => {
                 self.takeover_sync_begun(now, sender);
                 if let Some(ch) = self.channels.get_mut(&sender) {
                     ch.begin_sync(epoch);
                 }
             }
-            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
-            Item::Holds { home_address, nai } => {
+            Entry::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Entry::Item(Item::Holds { home_address, nai }) => {
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
                     && let Some(ch) = self.channels.get_mut(&sender)
                 {
