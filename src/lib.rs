@@ -132,6 +132,9 @@ pub mod l2tp;
 pub mod mip;
 pub mod steering;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod driver;
 #[cfg(feature = "pcap")]
 pub mod pcap;
 #[cfg(feature = "sim")]
