@@ -100,7 +100,11 @@ async fn lns_and_lac_over_loopback_udp_bring_a_session_up_and_carry_ppp() {
         _ => None,
     })
     .await;
-    assert_eq!(lns_up, Some(lac_addr), "the LNS's session is up with the LAC");
+    assert_eq!(
+        lns_up,
+        Some(lac_addr),
+        "the LNS's session is up with the LAC"
+    );
 
     lac.call(move |lac, _| lac.send_ppp(call, &LCP_ECHO))
         .await
@@ -112,7 +116,10 @@ async fn lns_and_lac_over_loopback_udp_bring_a_session_up_and_carry_ppp() {
     assert_eq!(back.ok().flatten().as_deref(), Some(&LCP_ECHO[..]));
 
     let lac_stats = lac.driver_stats().await.expect("running");
-    assert!(lac_stats.sent >= 4, "SCCRQ, SCCCN, ICRQ, ICCN and data: {lac_stats:?}");
+    assert!(
+        lac_stats.sent >= 4,
+        "SCCRQ, SCCCN, ICRQ, ICCN and data: {lac_stats:?}"
+    );
     assert_eq!(lac_stats.refused, 0, "{lac_stats:?}");
 
     let lac_stopped = lac.shutdown().await.expect("the LAC's task ends");

@@ -27,7 +27,9 @@ type Seen = mpsc::UnboundedReceiver<(String, telcp::Event)>;
 
 /// A sample configuration, with `edits` (from, to) applied to its text first.
 fn sample<C: RoleConfig>(name: &str, edits: &[(&str, &str)]) -> C {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/config")
+        .join(name);
     let mut text = std::fs::read_to_string(&path).expect("sample configuration");
     for (from, to) in edits {
         assert!(text.contains(from), "{name} has no `{from}`");
@@ -68,7 +70,11 @@ async fn lac_and_lns_from_their_samples_bring_a_session_up() {
     let (lac, mut lac_seen) = start(sample::<roles::lac::Config>("lac.toml", &[])).await;
     let lns_addr: SocketAddr = "127.0.10.2:1701".parse().expect("address");
     let up = wait_for(&mut lac_seen, Duration::from_secs(5), |_, e| match e {
-        telcp::Event::L2tp(l2tp::Event::SessionUp { peer, call: Some(_), .. }) => Some(*peer),
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
         _ => None,
     })
     .await;
@@ -88,8 +94,10 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
         &[
             moved,
             ("load_percent = 0", "load_percent = 100"),
-            ("# [cluster]\n# node = 100\n# key = \"pool heartbeat key\"\n# heartbeat_ms = 1000\n# peers",
-             "[cluster]\nnode = 100\nkey = \"pool heartbeat key\"\nheartbeat_ms = 200\npeers"),
+            (
+                "# [cluster]\n# node = 100\n# key = \"pool heartbeat key\"\n# heartbeat_ms = 1000\n# peers",
+                "[cluster]\nnode = 100\nkey = \"pool heartbeat key\"\nheartbeat_ms = 200\npeers",
+            ),
         ],
     );
     let pool = sample::<roles::lns::Config>(
@@ -108,11 +116,19 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
             redirected = Some(*to);
             None
         }
-        telcp::Event::L2tp(l2tp::Event::SessionUp { peer, call: Some(_), .. }) => Some(*peer),
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
         _ => None,
     })
     .await;
-    assert_eq!(redirected, Some(pool_addr.ip()), "the LAC followed the redirect");
+    assert_eq!(
+        redirected,
+        Some(pool_addr.ip()),
+        "the LAC followed the redirect"
+    );
     assert_eq!(up, Some(pool_addr), "the call is up at the pool LNS");
     let issued = wait_for(&mut contact_seen, Duration::from_secs(1), |_, e| match e {
         telcp::Event::L2tp(l2tp::Event::RedirectIssued { to, vendor_avp, .. }) => {
@@ -121,7 +137,11 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
         _ => None,
     })
     .await;
-    assert_eq!(issued, Some((pool_addr.ip(), true)), "vendor AVP form (LoadBalanceCapable LAC)");
+    assert_eq!(
+        issued,
+        Some((pool_addr.ip(), true)),
+        "vendor AVP form (LoadBalanceCapable LAC)"
+    );
     lac.stop().await;
     contact.stop().await;
     pool.stop().await;
@@ -130,7 +150,11 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
 #[tokio::test]
 async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_agent() {
     let (ha1, _) = start(sample::<roles::home_agent::Config>("home-agent.toml", &[])).await;
-    let (ha2, _) = start(sample::<roles::home_agent::Config>("home-agent-2.toml", &[])).await;
+    let (ha2, _) = start(sample::<roles::home_agent::Config>(
+        "home-agent-2.toml",
+        &[],
+    ))
+    .await;
     let vha: SocketAddr = "127.0.11.100:434".parse().expect("address");
     let fa_addr: SocketAddr = "127.0.11.50:434".parse().expect("address");
     let fa_cfg = ForeignAgentConfig {
@@ -180,7 +204,10 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
         other => panic!("registration not accepted: {other:?}"),
     }
     let fa = fa.shutdown().await.expect("FA stops");
-    assert_eq!(fa.endpoint.relayed_replies, 1, "the reply came back through the FA");
+    assert_eq!(
+        fa.endpoint.relayed_replies, 1,
+        "the reply came back through the FA"
+    );
     let served = [ha1.parts[0].stats().await, ha2.parts[0].stats().await];
     assert!(
         served.iter().any(|s| s.starts_with("bindings served 1,")),
@@ -244,7 +271,10 @@ async fn the_gateway_answers_a_create_pdp_context_request() {
     let sgsn_ip = Ipv4Addr::new(127, 0, 12, 100);
     let gtp_c: SocketAddr = "127.0.12.1:2123".parse().expect("address");
     let sgsn = SgsnEndpoint(sgsn::Sgsn::new(sgsn_ip, gtp_c));
-    let bind = vec![SocketAddr::from((sgsn_ip, 2123)), SocketAddr::from((sgsn_ip, 2152))];
+    let bind = vec![
+        SocketAddr::from((sgsn_ip, 2123)),
+        SocketAddr::from((sgsn_ip, 2152)),
+    ];
     let (sgsn, _) = driver::spawn(sgsn, DriverConfig::new(bind))
         .await
         .expect("bind the SGSN");
@@ -288,16 +318,30 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
     let lns = "listen = \"127.0.0.2:1701\"\nmode = \"pool\"\n[cluster]\nnode = 1\nkey = \"k\"\n\
                peers = [{ node = 2, addr = \"127.0.0.3:1701\" }, { node = 3, addr = \"x\" }]\n";
     let e = roles::parse::<roles::lns::Config>(lns, Path::new("lns.toml")).expect_err("bad addr");
-    assert!(e.to_string().starts_with("lns.toml: key `cluster.peers[1].addr`:"), "{e}");
-    let e = roles::parse::<roles::lns::Config>("listen = \"127.0.0.2:1701\"\nmode = \"primary\"\n", Path::new("lns.toml"))
-        .expect_err("bad mode");
+    assert!(
+        e.to_string()
+            .starts_with("lns.toml: key `cluster.peers[1].addr`:"),
+        "{e}"
+    );
+    let e = roles::parse::<roles::lns::Config>(
+        "listen = \"127.0.0.2:1701\"\nmode = \"primary\"\n",
+        Path::new("lns.toml"),
+    )
+    .expect_err("bad mode");
     assert!(e.to_string().starts_with("lns.toml: key `mode`:"), "{e}");
-    let ha = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/home-agent.toml"))
-        .expect("sample")
-        .replace("10.30.0.0/24", "10.30.0.0/99");
-    let e = roles::parse::<roles::home_agent::Config>(&ha, Path::new("ha.toml")).expect_err("bad prefix");
-    assert!(e.to_string().starts_with("ha.toml: key `virtual_network`:"), "{e}");
-    let e = roles::parse::<roles::lac::Config>("local = [", Path::new("lac.toml")).expect_err("syntax");
+    let ha = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/home-agent.toml"),
+    )
+    .expect("sample")
+    .replace("10.30.0.0/24", "10.30.0.0/99");
+    let e = roles::parse::<roles::home_agent::Config>(&ha, Path::new("ha.toml"))
+        .expect_err("bad prefix");
+    assert!(
+        e.to_string().starts_with("ha.toml: key `virtual_network`:"),
+        "{e}"
+    );
+    let e =
+        roles::parse::<roles::lac::Config>("local = [", Path::new("lac.toml")).expect_err("syntax");
     assert!(e.to_string().starts_with("lac.toml: "), "{e}");
 }
 
@@ -307,7 +351,11 @@ fn every_sample_configuration_loads() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/config") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let r = match name.split(['.', '-']).next() {
             Some("lac") => roles::load::<roles::lac::Config>(&path).map(drop),
             Some("lns") => roles::load::<roles::lns::Config>(&path).map(drop),
@@ -318,5 +366,119 @@ fn every_sample_configuration_loads() {
         r.unwrap_or_else(|e| panic!("{e}"));
         n += 1;
     }
-    assert_eq!(n, 6, "lac, lns, lns-pool, home-agent, home-agent-2, gateway");
+    assert_eq!(
+        n, 6,
+        "lac, lns, lns-pool, home-agent, home-agent-2, gateway"
+    );
+}
+
+/// The example binary `name`, built beside this test by `cargo test` (which builds the examples).
+fn example_binary(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples").join(name);
+    path.exists().then_some(path)
+}
+
+#[test]
+fn a_role_binary_logs_json_prints_stats_and_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(lns) = example_binary("lns") else {
+        eprintln!("skipped: the lns example is not built (cargo test builds it)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("telcp-roles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/lns.toml");
+    let text = std::fs::read_to_string(sample)
+        .expect("sample")
+        .replace("127.0.10.", "127.0.14.")
+        .replace("stats_interval_secs = 10", "stats_interval_secs = 1");
+    let config = dir.join("lns.toml");
+    std::fs::write(&config, text).expect("write the configuration");
+    let mut child = Command::new(&lns)
+        .arg("--config")
+        .arg(&config)
+        .arg("--json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the lns example");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let next = |lines: &mut Vec<String>, until: &str| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(until);
+                    lines.push(l);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    assert!(
+        next(&mut lines, "\"stats\""),
+        "a stats line within its interval: {lines:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    assert!(next(&mut lines, "final stats"), "{lines:?}");
+    let code = child.wait().expect("the lns exits");
+    assert!(code.success(), "{code:?}: {lines:?}");
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+        lines.push(l);
+    }
+    for l in &lines {
+        assert!(
+            l.starts_with('{') && l.ends_with('}'),
+            "not a JSON line: {l}"
+        );
+    }
+    // The socket is closed with the process.
+    std::net::UdpSocket::bind("127.0.14.2:1701").expect("the LNS's address is free again");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_role_binary_refuses_a_bad_configuration_in_one_line_naming_the_key() {
+    let Some(lac) = example_binary("lac") else {
+        eprintln!("skipped: the lac example is not built (cargo test builds it)");
+        return;
+    };
+    let path = std::env::temp_dir().join(format!("telcp-bad-lac-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "local = \"127.0.0.1:1701\"\ncontact_lns = \"nowhere:1701\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(lac)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run the lac example");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("key `contact_lns`: invalid socket address syntax (line 2)"),
+        "{err}"
+    );
 }

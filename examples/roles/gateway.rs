@@ -158,12 +158,22 @@ impl RoleConfig for Config {
             let cfg = LineConfig::new(f.line, f.switch, layout);
             let li = LineInterface::new(cfg, now).map_err(|e| format!("gateway line: {e}"))?;
             let bind = vec![f.line, line.gtp_c, line.gtp_u];
-            let (p, _) = drive("line", li, bind, |_: &mut LineInterface, _| {}, |_, _| {}, describe_line, &observer).await?;
+            let (p, _) = drive(
+                "line",
+                li,
+                bind,
+                |_: &mut LineInterface, _| {},
+                |_, _| {},
+                describe_line,
+                &observer,
+            )
+            .await?;
             parts.push(p);
         }
         if let Some(sw) = &self.switch {
             let procs = f.processors.iter().map(|p| (p.id, p.addr)).collect();
-            let mut cfg = SwitchConfig::new(sw.node, f.switch, vec![f.line], procs, layout, key.clone());
+            let mut cfg =
+                SwitchConfig::new(sw.node, f.switch, vec![f.line], procs, layout, key.clone());
             cfg.incarnation = incarnation();
             cfg.max_sessions = sw.max_sessions;
             cfg.health = self.health();
@@ -174,26 +184,55 @@ impl RoleConfig for Config {
                     tracing::info!(%primary, backup = ?backup, "set-up directed");
                 }
             };
-            let (p, _) = drive("switch", sp, vec![f.switch], |_: &mut SwitchProcessor, _| {}, react, describe_switch, &observer).await?;
+            let (p, _) = drive(
+                "switch",
+                sp,
+                vec![f.switch],
+                |_: &mut SwitchProcessor, _| {},
+                react,
+                describe_switch,
+                &observer,
+            )
+            .await?;
             parts.push(p);
         }
         if let Some(run) = &self.processors {
             for &id in &run.run {
                 let Some(me) = f.processors.iter().find(|p| p.id == id) else {
-                    return Err(format!("gateway: processor {id} is not in fabric.processors").into());
+                    return Err(
+                        format!("gateway: processor {id} is not in fabric.processors").into(),
+                    );
                 };
-                let mut cfg = ProcessorConfig::new(id, me.addr, f.switch, f.line, layout, run.ue_pool, key.clone());
+                let mut cfg = ProcessorConfig::new(
+                    id,
+                    me.addr,
+                    f.switch,
+                    f.line,
+                    layout,
+                    run.ue_pool,
+                    key.clone(),
+                );
                 cfg.incarnation = incarnation();
                 cfg.max_sessions = run.max_sessions;
                 cfg.health = self.health();
-                let pr = Processor::new(cfg, now).map_err(|e| format!("gateway processor {id}: {e}"))?;
+                let pr =
+                    Processor::new(cfg, now).map_err(|e| format!("gateway processor {id}: {e}"))?;
                 let react = |ev: &ProcessorEvent, _: &_| {
                     if let ProcessorEvent::SessionCreated { teid, ue_addr, .. } = ev {
                         tracing::info!(teid = format_args!("{teid:#010x}"), %ue_addr, "session created");
                     }
                 };
                 let name = format!("processor-{id}");
-                let (p, _) = drive(&name, pr, vec![me.addr], |_: &mut Processor, _| {}, react, describe_processor, &observer).await?;
+                let (p, _) = drive(
+                    &name,
+                    pr,
+                    vec![me.addr],
+                    |_: &mut Processor, _| {},
+                    react,
+                    describe_processor,
+                    &observer,
+                )
+                .await?;
                 parts.push(p);
             }
         }

@@ -124,7 +124,9 @@ fn mac<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MacAddr>, D::Error> {
         .split(':')
         .map(|h| u8::from_str_radix(h, 16))
         .collect::<Result<_, _>>()
-        .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a MAC address (aa:bb:cc:dd:ee:ff)")))?;
+        .map_err(|_| {
+            serde::de::Error::custom(format!("`{s}` is not a MAC address (aa:bb:cc:dd:ee:ff)"))
+        })?;
     let octets: [u8; 6] = octets
         .try_into()
         .map_err(|_| serde::de::Error::custom(format!("`{s}` is not six octets")))?;
@@ -211,7 +213,8 @@ impl RoleConfig for Config {
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let name = format!("ha-{}", self.node);
         let (cfg, bind) = self.build()?;
-        let ha = HomeAgent::new(cfg, telcp::driver::now()).map_err(|e| format!("home-agent: {e}"))?;
+        let ha =
+            HomeAgent::new(cfg, telcp::driver::now()).map_err(|e| format!("home-agent: {e}"))?;
         let (part, _) = drive(
             &name,
             ha,

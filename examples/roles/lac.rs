@@ -86,8 +86,8 @@ impl RoleConfig for Config {
         cfg.common.hide_avps = self.hide_avps;
         cfg.common.seed = super::seed(self.seed);
         cfg.advertise_load_balance = self.load_balance_capable;
-        cfg.idle_tunnel_timeout =
-            (self.idle_tunnel_timeout_secs > 0).then(|| Duration::from_secs(self.idle_tunnel_timeout_secs));
+        cfg.idle_tunnel_timeout = (self.idle_tunnel_timeout_secs > 0)
+            .then(|| Duration::from_secs(self.idle_tunnel_timeout_secs));
         let lac = Lac::new(cfg, telcp::driver::now()).map_err(|e| format!("lac: {e}"))?;
         let echo_replies = Arc::new(AtomicU64::new(0));
         let replies = echo_replies.clone();
@@ -108,11 +108,16 @@ impl RoleConfig for Config {
                 }
             },
             move |ev: &l2tp::Event, commander| {
-                if let l2tp::Event::SessionUp { call: Some(call), .. } = ev {
+                if let l2tp::Event::SessionUp {
+                    call: Some(call), ..
+                } = ev
+                {
                     if lcp_echo {
                         let (c, call) = (commander.clone(), *call);
                         tokio::spawn(async move {
-                            let r = c.call(move |lac, _| lac.send_ppp(call, &LCP_ECHO_REQUEST)).await;
+                            let r = c
+                                .call(move |lac, _| lac.send_ppp(call, &LCP_ECHO_REQUEST))
+                                .await;
                             tracing::info!(?call, result = ?r, "LCP Echo-Request sent");
                         });
                     }

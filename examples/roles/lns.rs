@@ -145,7 +145,11 @@ impl Config {
         cfg.contact = matches!(self.mode, Mode::Contact | Mode::Virtual);
         let mut bind = vec![self.listen];
         if let Some(c) = &self.cluster {
-            let role = if cfg.contact { Role::CONTACT_LNS } else { Role::LNS };
+            let role = if cfg.contact {
+                Role::CONTACT_LNS
+            } else {
+                Role::LNS
+            };
             let peers = c.peers.iter().map(|p| (NodeId(p.node), p.addr)).collect();
             cfg.membership = Some(LnsMembership::new(
                 NodeId(c.node),
@@ -153,7 +157,9 @@ impl Config {
                 ClusterKey::new(c.key.as_bytes()),
                 peers,
             ));
-            cfg.health = cfg.health.with_interval(Duration::from_millis(c.heartbeat_ms));
+            cfg.health = cfg
+                .health
+                .with_interval(Duration::from_millis(c.heartbeat_ms));
         } else if matches!(self.mode, Mode::Pool | Mode::Virtual) {
             return Err(format!("lns: mode {:?} needs a [cluster] section", self.mode).into());
         }

@@ -72,7 +72,12 @@ pub fn parse<C: DeserializeOwned>(text: &str, file: &Path) -> Result<C, ConfigEr
     let err = |key: String, e: &toml::de::Error| {
         let line = e
             .span()
-            .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+            .map(|s| {
+                format!(
+                    " (line {})",
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                )
+            })
             .unwrap_or_default();
         ConfigError {
             file: file.to_owned(),

@@ -73,7 +73,9 @@ impl Sockets {
             .find(|(_, a)| *a == src)
             .or_else(|| {
                 self.sockets.iter().find(|(_, a)| {
-                    a.ip().is_unspecified() && a.port() == src.port() && a.is_ipv4() == src.is_ipv4()
+                    a.ip().is_unspecified()
+                        && a.port() == src.port()
+                        && a.is_ipv4() == src.is_ipv4()
                 })
             })
             .map(|(s, _)| s)

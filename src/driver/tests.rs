@@ -92,15 +92,25 @@ async fn deadlines_fire_at_their_instant_never_before() {
     assert_eq!(events.try_recv(), Ok(HealthEvent::Up { node: NodeId(1) }));
     // Two more periods: two more firings, one event each, in order.
     tokio::time::sleep(Duration::from_secs(20)).await;
-    assert_eq!(events.recv().await, Some(HealthEvent::Up { node: NodeId(2) }));
-    assert_eq!(events.recv().await, Some(HealthEvent::Up { node: NodeId(3) }));
+    assert_eq!(
+        events.recv().await,
+        Some(HealthEvent::Up { node: NodeId(2) })
+    );
+    assert_eq!(
+        events.recv().await,
+        Some(HealthEvent::Up { node: NodeId(3) })
+    );
     let stopped = handle.shutdown().await.expect("clean stop");
     assert_eq!(stopped.reason, StopReason::Shutdown);
     assert_eq!(stopped.stats.timeouts, 3);
     assert_eq!(stopped.stats.events_delivered, 3);
     for &(at, deadline) in &stopped.endpoint.fired {
         assert!(at >= deadline, "handle_timeout before the deadline");
-        assert!(at - deadline < Duration::from_millis(2), "{:?} late", at - deadline);
+        assert!(
+            at - deadline < Duration::from_millis(2),
+            "{:?} late",
+            at - deadline
+        );
     }
 }
 
@@ -122,10 +132,7 @@ async fn no_deadline_no_wakeup_and_a_command_moves_the_deadline() {
     tokio::time::sleep(Duration::from_millis(5_010)).await;
     let stopped = handle.shutdown().await.expect("clean stop");
     assert_eq!(stopped.endpoint.fired.len(), 1);
-    assert_eq!(
-        stopped.endpoint.fired[0].1,
-        set_at + Duration::from_secs(5)
-    );
+    assert_eq!(stopped.endpoint.fired[0].1, set_at + Duration::from_secs(5));
     // The driver-stats read and the call.
     assert_eq!(stopped.stats.commands, 2);
 }
@@ -162,7 +169,9 @@ async fn answers_leave_from_the_socket_named_by_src_and_shutdown_closes_every_so
         .expect("bind");
     let local = handle.local_addrs().to_vec();
     assert_eq!(local.len(), 2);
-    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     for &a in &local {
         peer.send_to(&[7, 7], a).await.expect("send");
         assert_eq!(answer(&peer).await, Some((vec![7, 7], a)));
@@ -200,6 +209,13 @@ async fn dropping_the_handle_stops_the_task() {
 
 #[tokio::test]
 async fn an_empty_bind_list_is_refused() {
-    let r = spawn(Ticker::new(None, Duration::from_secs(1)), DriverConfig::new(vec![])).await;
-    assert_eq!(r.err().map(|e| e.kind()), Some(std::io::ErrorKind::InvalidInput));
+    let r = spawn(
+        Ticker::new(None, Duration::from_secs(1)),
+        DriverConfig::new(vec![]),
+    )
+    .await;
+    assert_eq!(
+        r.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::InvalidInput)
+    );
 }
