@@ -5,7 +5,7 @@
 //! hold the sessions. A process runs the sections present in its file (`[line]`, `[switch]`,
 //! `[processors]`), so the machines can be spread over hosts that share `[fabric]`.
 
-use super::{Observer, RoleConfig, Running, StartError, defaults, drive};
+use super::{Observer, Part, RoleConfig, Running, StartError, defaults, drive};
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -139,6 +139,97 @@ impl Config {
     fn health(&self) -> HealthConfig {
         HealthConfig::default().with_interval(Duration::from_millis(self.fabric.heartbeat_ms))
     }
+
+    /// The line interface on its fabric, GTP-C and GTP-U addresses.
+    async fn start_line(
+        &self,
+        line: &Line,
+        observer: &Observer,
+    ) -> Result<Box<dyn Part>, StartError> {
+        let f = &self.fabric;
+        let cfg = LineConfig::new(f.line, f.switch, VidLayout::default());
+        let li = LineInterface::new(cfg, telcp::driver::now())
+            .map_err(|e| format!("gateway line: {e}"))?;
+        let bind = vec![f.line, line.gtp_c, line.gtp_u];
+        let hook = |_: &mut LineInterface, _| {};
+        let (p, _) = drive("line", li, bind, hook, |_, _| {}, describe_line, observer).await?;
+        Ok(p)
+    }
+
+    /// The switch processor.
+    async fn start_switch(
+        &self,
+        sw: &Switch,
+        observer: &Observer,
+    ) -> Result<Box<dyn Part>, StartError> {
+        let f = &self.fabric;
+        let procs = f.processors.iter().map(|p| (p.id, p.addr)).collect();
+        let key = ClusterKey::new(self.key.as_bytes());
+        let layout = VidLayout::default();
+        let mut cfg = SwitchConfig::new(sw.node, f.switch, vec![f.line], procs, layout, key);
+        cfg.incarnation = incarnation();
+        cfg.max_sessions = sw.max_sessions;
+        cfg.health = self.health();
+        cfg.seed = super::seed(self.seed);
+        let sp = SwitchProcessor::new(cfg, telcp::driver::now())
+            .map_err(|e| format!("gateway switch: {e}"))?;
+        let react = |ev: &SwitchEvent, _: &_| {
+            if let SwitchEvent::SetupDirected { primary, backup } = ev {
+                tracing::info!(%primary, backup = ?backup, "set-up directed");
+            }
+        };
+        let hook = |_: &mut SwitchProcessor, _| {};
+        let (p, _) = drive(
+            "switch",
+            sp,
+            vec![f.switch],
+            hook,
+            react,
+            describe_switch,
+            observer,
+        )
+        .await?;
+        Ok(p)
+    }
+
+    /// Processor `id`.
+    async fn start_processor(
+        &self,
+        id: u32,
+        run: &Processors,
+        observer: &Observer,
+    ) -> Result<Box<dyn Part>, StartError> {
+        let f = &self.fabric;
+        let Some(me) = f.processors.iter().find(|p| p.id == id) else {
+            return Err(format!("gateway: processor {id} is not in fabric.processors").into());
+        };
+        let key = ClusterKey::new(self.key.as_bytes());
+        let layout = VidLayout::default();
+        let mut cfg = ProcessorConfig::new(id, me.addr, f.switch, f.line, layout, run.ue_pool, key);
+        cfg.incarnation = incarnation();
+        cfg.max_sessions = run.max_sessions;
+        cfg.health = self.health();
+        let pr = Processor::new(cfg, telcp::driver::now())
+            .map_err(|e| format!("gateway processor {id}: {e}"))?;
+        let react = |ev: &ProcessorEvent, _: &_| {
+            if let ProcessorEvent::SessionCreated { teid, ue_addr, .. } = ev {
+                tracing::info!(teid = format_args!("{teid:#010x}"), %ue_addr, "session created");
+            }
+        };
+        let name = format!("processor-{id}");
+        let hook = |_: &mut Processor, _| {};
+        let (p, _) = drive(
+            &name,
+            pr,
+            vec![me.addr],
+            hook,
+            react,
+            describe_processor,
+            observer,
+        )
+        .await?;
+        Ok(p)
+    }
 }
 
 impl RoleConfig for Config {
@@ -149,91 +240,16 @@ impl RoleConfig for Config {
     }
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
-        let now = telcp::driver::now();
-        let layout = VidLayout::default();
-        let key = ClusterKey::new(self.key.as_bytes());
-        let f = &self.fabric;
         let mut parts = Vec::new();
         if let Some(line) = &self.line {
-            let cfg = LineConfig::new(f.line, f.switch, layout);
-            let li = LineInterface::new(cfg, now).map_err(|e| format!("gateway line: {e}"))?;
-            let bind = vec![f.line, line.gtp_c, line.gtp_u];
-            let (p, _) = drive(
-                "line",
-                li,
-                bind,
-                |_: &mut LineInterface, _| {},
-                |_, _| {},
-                describe_line,
-                &observer,
-            )
-            .await?;
-            parts.push(p);
+            parts.push(self.start_line(line, &observer).await?);
         }
         if let Some(sw) = &self.switch {
-            let procs = f.processors.iter().map(|p| (p.id, p.addr)).collect();
-            let mut cfg =
-                SwitchConfig::new(sw.node, f.switch, vec![f.line], procs, layout, key.clone());
-            cfg.incarnation = incarnation();
-            cfg.max_sessions = sw.max_sessions;
-            cfg.health = self.health();
-            cfg.seed = super::seed(self.seed);
-            let sp = SwitchProcessor::new(cfg, now).map_err(|e| format!("gateway switch: {e}"))?;
-            let react = |ev: &SwitchEvent, _: &_| {
-                if let SwitchEvent::SetupDirected { primary, backup } = ev {
-                    tracing::info!(%primary, backup = ?backup, "set-up directed");
-                }
-            };
-            let (p, _) = drive(
-                "switch",
-                sp,
-                vec![f.switch],
-                |_: &mut SwitchProcessor, _| {},
-                react,
-                describe_switch,
-                &observer,
-            )
-            .await?;
-            parts.push(p);
+            parts.push(self.start_switch(sw, &observer).await?);
         }
         if let Some(run) = &self.processors {
             for &id in &run.run {
-                let Some(me) = f.processors.iter().find(|p| p.id == id) else {
-                    return Err(
-                        format!("gateway: processor {id} is not in fabric.processors").into(),
-                    );
-                };
-                let mut cfg = ProcessorConfig::new(
-                    id,
-                    me.addr,
-                    f.switch,
-                    f.line,
-                    layout,
-                    run.ue_pool,
-                    key.clone(),
-                );
-                cfg.incarnation = incarnation();
-                cfg.max_sessions = run.max_sessions;
-                cfg.health = self.health();
-                let pr =
-                    Processor::new(cfg, now).map_err(|e| format!("gateway processor {id}: {e}"))?;
-                let react = |ev: &ProcessorEvent, _: &_| {
-                    if let ProcessorEvent::SessionCreated { teid, ue_addr, .. } = ev {
-                        tracing::info!(teid = format_args!("{teid:#010x}"), %ue_addr, "session created");
-                    }
-                };
-                let name = format!("processor-{id}");
-                let (p, _) = drive(
-                    &name,
-                    pr,
-                    vec![me.addr],
-                    |_: &mut Processor, _| {},
-                    react,
-                    describe_processor,
-                    &observer,
-                )
-                .await?;
-                parts.push(p);
+                parts.push(self.start_processor(id, run, &observer).await?);
             }
         }
         if parts.is_empty() {
