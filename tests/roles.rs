@@ -1,7 +1,8 @@
 //! The runnable roles (`examples/{lac,lns,home-agent,gateway}.rs`, module `examples/roles/`),
 //! each started in-process from its sample configuration (`examples/config/`) on loopback, doing
 //! its job with another role or a peer of the crate: an L2TP session up between `lac` and `lns`
-//! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns`; a Mobile IPv4
+//! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
+//! member to the other member; a Mobile IPv4
 //! registration accepted by the `home-agent` cluster through a foreign agent (RFC 5944 3.3); a
 //! Create PDP Context answered by the `gateway` (TS 29.060 7.3.2). Then: bad configurations
 //! refused with the key named, and a role binary stopped by Ctrl-C (SIGINT) with its final stats.
@@ -481,4 +482,56 @@ fn a_role_binary_refuses_a_bad_configuration_in_one_line_naming_the_key() {
         err.contains("key `contact_lns`: invalid socket address syntax (line 2)"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member() {
+    // Two members share 127.0.15.10; the first (rank 0, the contact) receives it and is at
+    // capacity, the second has room: a call to the virtual address is redirected to the second.
+    let member = |me: usize, node: u32, peer: u32, load: u8, bind: bool| {
+        let own = ["127.0.15.2", "127.0.15.3"];
+        format!(
+            "listen = \"{}:1701\"\nmode = \"virtual\"\nload_percent = {load}\n\
+             [cluster]\nnode = {node}\nkey = \"vlns\"\nheartbeat_ms = 200\n\
+             peers = [{{ node = {peer}, addr = \"{}:1701\" }}]\n\
+             [virtual]\naddress = \"127.0.15.10\"\nmembers = [\"127.0.15.2\", \"127.0.15.3\"]\n\
+             me = {me}\nbind = {bind}\n",
+            own[me],
+            own[1 - me]
+        )
+    };
+    let cfg = |text: String| -> roles::lns::Config {
+        roles::parse(&text, Path::new("vlns.toml")).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(cfg(member(0, 1, 2, 100, true))).await;
+    let (second, _) = start(cfg(member(1, 2, 1, 10, false))).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let lac = sample::<roles::lac::Config>(
+        "lac.toml",
+        &[
+            ("127.0.10.1:1701", "127.0.15.1:1701"),
+            ("127.0.10.2:1701", "127.0.15.10:1701"),
+        ],
+    );
+    let (lac, mut lac_seen) = start(lac).await;
+    let mut redirected = None;
+    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::Redirected { from, to, .. }) => {
+            redirected = Some((*from, *to));
+            None
+        }
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
+        _ => None,
+    })
+    .await;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("address");
+    assert_eq!(redirected, Some((ip("127.0.15.10"), ip("127.0.15.3"))));
+    assert_eq!(up, Some("127.0.15.3:1701".parse().expect("address")));
+    lac.stop().await;
+    first.stop().await;
+    second.stop().await;
 }

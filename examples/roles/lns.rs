@@ -151,12 +151,17 @@ impl Config {
                 Role::LNS
             };
             let peers = c.peers.iter().map(|p| (NodeId(p.node), p.addr)).collect();
-            cfg.membership = Some(LnsMembership::new(
+            let mut m = LnsMembership::new(
                 NodeId(c.node),
                 role,
                 ClusterKey::new(c.key.as_bytes()),
                 peers,
-            ));
+            );
+            // Grows on every restart (seconds since the Unix epoch), so peers see the restart.
+            m.incarnation = std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+            cfg.membership = Some(m);
             cfg.health = cfg
                 .health
                 .with_interval(Duration::from_millis(c.heartbeat_ms));
