@@ -2,10 +2,10 @@
 //! each started in-process from its sample configuration (`examples/config/`) on loopback, doing
 //! its job with another role or a peer of the crate: an L2TP session up between `lac` and `lns`
 //! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
-//! member to the other member; a Mobile IPv4
-//! registration accepted by the `home-agent` cluster through a foreign agent (RFC 5944 3.3); a
-//! Create PDP Context answered by the `gateway` (TS 29.060 7.3.2). Then: bad configurations
-//! refused with the key named, and a role binary stopped by Ctrl-C (SIGINT) with its final stats.
+//! member to the other member; a Mobile IPv4 registration accepted by the `home-agent` cluster
+//! through a foreign agent (RFC 5944 3.3); a Create PDP Context answered by the `gateway` (TS
+//! 29.060 7.3.2). Then: bad configurations refused with the key named, and a role binary stopped
+//! by Ctrl-C (SIGINT) with its final stats.
 
 #[path = "../examples/roles/mod.rs"]
 mod roles;
