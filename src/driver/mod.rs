@@ -30,7 +30,7 @@
 //! use telcp::l2tp::{Lac, LacConfig};
 //!
 //! let lac = Lac::new(LacConfig::new("192.0.2.1:1701".parse()?), driver::now())?;
-//! let (handle, mut events) = driver::spawn(lac, DriverConfig::new(vec!["0.0.0.0:1701".parse()?])).await?;
+//! let (handle, mut events) = driver::spawn(lac, DriverConfig::new(vec!["192.0.2.2:1701".parse()?])).await?;
 //! let call = handle.call(|lac, now| lac.open_session(now)).await??;
 //! while let Some(event) = events.recv().await {
 //!     println!("{call:?}: {event:?}");
