@@ -4,7 +4,7 @@
 //! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
 //! member to the other member; a Mobile IPv4 registration accepted by the `home-agent` cluster
 //! through a foreign agent (RFC 5944 3.3); a Create PDP Context answered by the `gateway` (TS
-//! 29.060 7.3.2). Then: bad configurations refused with the key named, and a role binary stopped
+//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed). Then: bad configurations refused with the key named, and a role binary stopped
 //! by Ctrl-C (SIGINT) with its final stats.
 
 #[path = "../examples/roles/mod.rs"]
@@ -534,4 +534,75 @@ async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member(
     lac.stop().await;
     first.stop().await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
+    use std::process::{Command, Stdio};
+    let present = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    // The sample moved to 127.0.16.0/24 (the other gateway test uses the sample's addresses).
+    let cfg = sample::<roles::gateway::Config>("gateway.toml", &[("127.0.12.", "127.0.16.")]);
+    let (gw, mut seen) = start(cfg).await;
+    // Let the processors get their VIDs and the switch processor hear their load.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let dir = std::env::temp_dir().join(format!("telcp-roles-sgsnemu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let log_path = dir.join("sgsnemu.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    // sgsnemu ignores SIGTERM and runs until killed: `timeout -s KILL` ends it after 3 s.
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "3"]);
+    if present("stdbuf") {
+        // Line-buffered output, so nothing is lost when the KILL comes.
+        cmd.args(["stdbuf", "-oL", "-eL"]);
+    }
+    let mut child = cmd
+        .args(["sgsnemu", "-l", "127.0.16.200", "-r", "127.0.16.1"])
+        .arg("--statedir")
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(dir.join("sgsnemu.pid"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn sgsnemu");
+    let ue = wait_for(&mut seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::Processor(telcp::steering::ProcessorEvent::SessionCreated {
+            ue_addr,
+            ..
+        }) => Some(*ue_addr),
+        _ => None,
+    })
+    .await;
+    // Wait for `timeout` to end sgsnemu (not `child.kill()`, which would end `timeout` and leave
+    // sgsnemu running).
+    for _ in 0..50 {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let ue = ue.unwrap_or_else(|| panic!("no PDP context created; sgsnemu:\n{text}"));
+    assert!(
+        text.contains("Received create PDP context response"),
+        "sgsnemu got our Create PDP Context Response:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("IP address: {ue}")),
+        "sgsnemu logged the End User Address we assigned ({ue}):\n{text}"
+    );
+    gw.stop().await;
 }
