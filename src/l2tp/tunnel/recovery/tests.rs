@@ -1,0 +1,1 @@
+//! Unit tests of RFC 4951 recovery.
