@@ -158,8 +158,14 @@ fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> W
     }
 }
 
+/// rfc4951-cc-resume, rfc4951-scs-sccrp, rfc4951-fsq-fsr, rfc4951-fsq-answer: over the seeds, the
+/// LAC answers the recovery with the Suggested Control Sequence and the recovered LNS's first
+/// message on the old tunnel (its FSQ) carries exactly those Ns and Nr; the old tunnel resumes
+/// (both ends report it recovered, the LAC opens no tunnel of its own, PPP frames cross every
+/// surviving session); the LAC's FSR names the sessions it holds with its Session ID and the one
+/// it hung up with 0, and the LNS clears that one (and only it) locally.
 #[test]
-fn lns_recovers_tunnel_and_sessions_under_loss() {
+fn rfc4951_resume() {
     for seed in 0..seeds() {
         run_seed(seed);
     }
@@ -244,6 +250,25 @@ fn run_seed(seed: u64) {
         })
         .collect();
     assert!(lac_sccrqs_after.is_empty(), "{ctx}\n{lac_sccrqs_after:?}");
+    // RFC 4951: the recovered endpoint resumes the old channel with the suggested Ns and Nr.
+    let msgs = control_messages(&w.sim);
+    let suggestion = msgs
+        .iter()
+        .filter(|m| m.1 == addr(LAC) && m.2 == addr(BACKUP))
+        .find_map(|m| m.3.suggested_control_sequence())
+        .expect("SCCRP with Suggested Control Sequence");
+    let fsqs: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.1 == addr(BACKUP) && m.3.message_type() == Some(MessageType::FSQ))
+        .collect();
+    assert!(!fsqs.is_empty(), "{ctx}");
+    for f in &fsqs {
+        assert_eq!(f.3.header.tunnel_id, lac_tid, "{ctx}");
+        assert_eq!(f.3.header.ns, suggestion.ns, "{ctx}");
+        // Nr is the suggested one, or later if the LAC sent more before a retransmission.
+        assert!(f.3.header.nr.wrapping_sub(suggestion.nr) < 100, "{ctx}");
+    }
+    assert!(fsqs.iter().any(|f| f.3.header.nr == suggestion.nr), "{ctx}");
     // FSQ/FSR cleared exactly the hung-up session at the backup.
     let cleared: Vec<u16> = backup_events
         .iter()
@@ -316,10 +341,11 @@ fn ppp_each_way(sim: &mut Sim, lac: NodeId, lns: NodeId, call: CallId, at_lns: S
     false
 }
 
-/// RFC 4951: the non-failed endpoint keeps a tunnel whose peer stopped answering for the peer's
-/// Recovery Time after its control channel gave up, and only then lets it go.
+/// rfc4951-wait-recovery-time: the non-failed endpoint keeps a tunnel whose peer stopped
+/// answering for the peer's Recovery Time after its control channel gave up, and only then lets
+/// it go.
 #[test]
-fn lac_keeps_tunnel_for_the_recovery_time_then_drops_it() {
+fn rfc4951_wait_recovery_time() {
     let recovery = Duration::from_secs(120);
     let mut w = world(7, 1, LinkConfig::default(), recovery);
     w.sim.crash(w.primary);
@@ -359,11 +385,11 @@ fn lac_keeps_tunnel_for_the_recovery_time_then_drops_it() {
     );
 }
 
-/// RFC 4951: a recovery SCCRQ naming a tunnel the LAC does not have is refused with StopCCN
-/// (Result 2 / Error 3) and keeps no state; so is one for a tunnel whose LNS did not advertise the
-/// C bit.
+/// rfc4951-tr-refused: a recovery SCCRQ naming a tunnel the LAC does not have is refused with
+/// StopCCN (Result 2 / Error 3) and keeps no state; so is one for a tunnel whose LNS did not
+/// advertise the C bit. The recovering LNS reports the recovery failed and clears the old tunnel.
 #[test]
-fn recovery_for_unknown_tunnel_or_without_c_bit_is_refused() {
+fn rfc4951_tr_refused() {
     for control in [true, false] {
         let mut w = world(11, 1, LinkConfig::default(), Duration::from_secs(60));
         let (lac_tid, lns_tid, sessions) = ids(&w.sim);
@@ -448,5 +474,99 @@ fn world_without_c_bit() -> World {
         lac,
         primary,
         calls: vec![call],
+    }
+}
+
+/// rfc4951-tr-sccrq: the recovering endpoint opens a recovery tunnel whose SCCRQ carries Tunnel
+/// Recovery (its own and the peer's Tunnel IDs of the old tunnel) and its Failover Capability, and
+/// sends nothing on the old tunnel (no message with the peer's old Tunnel ID) while unanswered.
+#[test]
+fn rfc4951_tr_sccrq() {
+    let now = Instant::now();
+    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability::default(),
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: Some(UnsureSessions::All),
+    }];
+    let mut lns = Lns::new(c, now).unwrap();
+    let mut sent = Vec::new();
+    let mut t = now;
+    for _ in 0..20 {
+        while let Some(x) = lns.poll_transmit() {
+            sent.push(x);
+        }
+        t += Duration::from_secs(1);
+        lns.handle_timeout(t);
+    }
+    assert!(!sent.is_empty());
+    for x in &sent {
+        assert_eq!(x.dst, addr(LAC));
+        let Ok(Message::Control(m)) = Message::parse(&x.payload) else {
+            panic!("not a control message");
+        };
+        assert_eq!(m.message_type(), Some(MessageType::SCCRQ), "{m:?}");
+        assert_eq!(m.header.tunnel_id, 0, "nothing on the old tunnel: {m:?}");
+        let tr = m.tunnel_recovery().unwrap();
+        assert_eq!((tr.tunnel_id, tr.remote_tunnel_id), (0x1111, 0x2222));
+        let fc = m.failover_capability().unwrap();
+        assert!(fc.control && fc.recovery_time_ms == 60_000, "{fc:?}");
+    }
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::TunnelRecoveryStarted { tunnel: 0x1111, .. })),
+        "{ev:?}"
+    );
+}
+
+/// rfc4951-fc-advertised: with failover configured, SCCRQ and SCCRP carry the Failover Capability
+/// (M=0; the C bit, the D bit and the Recovery Time in milliseconds configured); without, neither
+/// does.
+#[test]
+fn rfc4951_fc_advertised() {
+    let now = Instant::now();
+    for on in [true, false] {
+        let mut lc = LacConfig::new(addr(PRIMARY));
+        lc.common = common(3 * 21, false, Duration::from_millis(2500));
+        if !on {
+            lc.common.failover = None;
+        }
+        let mut lac = Lac::new(lc, now).unwrap();
+        let mut lns = Lns::new(
+            lns_cfg(common(3 * 21 + 1, true, Duration::from_secs(3))),
+            now,
+        )
+        .unwrap();
+        lac.open_session(now).unwrap();
+        let sccrq = lac.poll_transmit().unwrap();
+        lns.handle_datagram(now, addr(LAC), addr(PRIMARY), &sccrq.payload)
+            .unwrap();
+        let sccrp = lns.poll_transmit().unwrap();
+        for (bytes, mt, want) in [
+            (&sccrq.payload, MessageType::SCCRQ, (false, 2500)),
+            (&sccrp.payload, MessageType::SCCRP, (true, 3000)),
+        ] {
+            let Ok(Message::Control(m)) = Message::parse(bytes) else {
+                panic!("not a control message");
+            };
+            assert_eq!(m.message_type(), Some(mt));
+            let avp = m
+                .avps
+                .iter()
+                .find(|a| a.key() == (0, telcp::l2tp::wire::AvpType::FAILOVER_CAPABILITY));
+            if mt == MessageType::SCCRQ && !on {
+                assert!(avp.is_none());
+                continue;
+            }
+            assert!(!avp.unwrap().mandatory, "M=0");
+            let fc = m.failover_capability().unwrap();
+            assert_eq!((fc.control, fc.recovery_time_ms), want);
+            assert!(!fc.data);
+        }
     }
 }

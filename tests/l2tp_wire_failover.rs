@@ -148,10 +148,11 @@ fn fsq_fsr_field_by_field() {
     assert!(MessageType::FSQ.is_tunnel_message() && MessageType::FSR.is_tunnel_message());
 }
 
-/// RFC 3145 3.1: PPP Disconnect Cause Code (46) in a CDN: code, Control Protocol Number,
-/// Direction, message.
+/// rfc3145-3.1-disconnect-cause: the PPP Disconnect Cause Code AVP (46) in a CDN reads and
+/// writes as RFC 3145 3.1 lays it out: Disconnect Code, Control Protocol Number, Direction, then
+/// the message.
 #[test]
-fn ppp_disconnect_cause_field_by_field() {
+fn rfc3145_3_1_disconnect_cause() {
     let b = vector("cdn_ppp_cause");
     let c = control(&b);
     let want = PppDisconnectCause {
@@ -201,9 +202,10 @@ fn failover_and_disconnect_cause_length_rules() {
     );
 }
 
-/// FSQ and FSR require a Failover Session State.
+/// rfc4951-msg-fsq-fsr: FSQ (21) and FSR (22) require a Failover Session State; with the length
+/// rules of `failover_and_disconnect_cause_length_rules` and the layouts of `fsq_fsr_field_by_field`.
 #[test]
-fn fsq_fsr_require_failover_session_state() {
+fn rfc4951_msg_fsq_fsr() {
     for mt in [MessageType::FSQ, MessageType::FSR] {
         assert_eq!(
             mt.mandatory_avps(),
