@@ -16,8 +16,8 @@
 //!   tunnel ([`Recovery::Recovering`]). The non-failed endpoint accepts it when it has that
 //!   tunnel with that peer Tunnel ID and the peer advertised the C bit on it, and answers with an
 //!   SCCRP carrying the Suggested Control Sequence: the Ns it expects next and the Ns it sends
-//!   next (its messages sent and not acknowledged are dropped: the failed endpoint's side of the
-//!   channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
+//!   next (its messages sent before and not acknowledged are dropped once the recovery completes:
+//!   the failed endpoint's side of the channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
 //!   Error 8 when failover is off here, as an endpoint without RFC 4951 answers the M=1 Tunnel
 //!   Recovery AVP). The failed endpoint sets the old channel's Ns/Nr to the suggestion and answers
 //!   SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
@@ -141,6 +141,9 @@ pub enum Recovery {
     Answering {
         /// Our Tunnel ID of the recovery tunnel.
         via: u16,
+        /// The Suggested Nr given (our next Ns then): what we sent before it and the peer never
+        /// acknowledged is dropped when the recovery completes.
+        resume_ns: u16,
     },
     /// Non-failed endpoint, old tunnel: the peer stopped answering; kept until `until` (its
     /// Recovery Time) for it to recover.
@@ -385,7 +388,7 @@ impl Core {
         };
         let (ns, nr) = t.channel.seq();
         let earlier = match t.recovery {
-            Some(Recovery::Answering { via }) => Some(via),
+            Some(Recovery::Answering { via, .. }) => Some(via),
             _ => None,
         };
         self.sccrx_extra
@@ -410,9 +413,7 @@ impl Core {
             });
         }
         if let Some(t) = self.tunnels.get_mut(&old) {
-            // What we sent and the peer never acknowledged is dropped: its side restarts at `ns`.
-            t.channel.set_seq(now, ns, nr);
-            t.recovery = Some(Recovery::Answering { via });
+            t.recovery = Some(Recovery::Answering { via, resume_ns: ns });
         }
         self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
         self.event(Event::TunnelRecoveryStarted {
@@ -546,6 +547,11 @@ impl Core {
         let Some(o) = self.tunnels.get_mut(&old) else {
             return;
         };
+        if let Some(Recovery::Answering { resume_ns, .. }) = o.recovery {
+            // What we sent before the suggestion and the peer never acknowledged is dropped: its
+            // side resumes expecting `resume_ns` (only now, the recovery being authenticated).
+            o.channel.discard_before(now, resume_ns);
+        }
         let key = (o.peer, o.peer_header_id());
         o.peer = peer;
         if local.is_some() {
