@@ -89,15 +89,27 @@ impl Core {
     /// channels; those marked start their recovery.
     pub(super) fn restore(&mut self, now: Instant) {
         for r in std::mem::take(&mut self.cfg.restore) {
-            self.restore_tunnel(now, &r);
+            if !self.restore_tunnel(now, &r) {
+                continue;
+            }
             if let Some(unsure) = r.recover.clone() {
                 let _ = self.start_recovery(now, r.local_id, unsure);
             }
         }
     }
 
-    /// Puts a restored tunnel in the table (its ids checked by [`restore_ok`]).
-    pub fn restore_tunnel(&mut self, now: Instant, r: &RestoredTunnel) {
+    /// Puts a restored tunnel in the table (its ids checked by [`restore_ok`]); `false`, and
+    /// nothing changed, when the Tunnel ID is taken or the tunnel or session limits
+    /// ([`crate::l2tp::Config::max_tunnels`], `max_sessions_per_tunnel`, `max_sessions`) would be
+    /// passed.
+    pub fn restore_tunnel(&mut self, now: Instant, r: &RestoredTunnel) -> bool {
+        if self.tunnels.contains_key(&r.local_id)
+            || self.tunnels.len() >= self.cfg.max_tunnels
+            || r.sessions.len() > self.cfg.max_sessions_per_tunnel
+            || self.session_count + r.sessions.len() > self.cfg.max_sessions
+        {
+            return false;
+        }
         let channel = Channel::new(self.channel_config(), r.peer_id);
         let mut t = Tunnel::new(
             (r.local_id, r.peer_id),
@@ -118,6 +130,7 @@ impl Core {
         self.by_peer.insert((r.peer, r.peer_id), r.local_id);
         self.tunnels.insert(r.local_id, t);
         self.arm_hello(now, r.local_id);
+        true
     }
 
     /// RFC 4951, the failed endpoint: recovers tunnel `tid` (already in the table, restored) with
