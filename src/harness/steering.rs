@@ -49,7 +49,9 @@ pub fn gtp_message(data: &[u8]) {
 }
 
 use crate::health::{ClusterKey, Policy};
-use crate::steering::fabric::{FabricMessage, SessionRecord, TableEntry, VidState};
+use crate::steering::fabric::{
+    FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
+};
 use crate::steering::gtp::Imsi;
 use crate::steering::line::{LineConfig, LineInterface, Verdict, VidTable};
 use crate::steering::switch::{SwitchConfig, SwitchProcessor};
@@ -425,6 +427,8 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
             imsi: Imsi([0xff; 8]),
             nsapi: 5,
             ue_addr: Ipv4Addr::LOCALHOST,
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
         },
     }
     .to_vec()
@@ -636,6 +640,8 @@ fn replicated(backup: VirtualId, b: u8, local: u32) -> Vec<u8> {
         imsi,
         nsapi: 5,
         ue_addr: Ipv4Addr::new(10, 0, 0, b),
+        protocol: SessionProtocol::Gtpv1,
+        peer_seid: 0,
     };
     let delete = b & 0x10 != 0;
     FabricMessage::Sync { delete, record }.to_vec()

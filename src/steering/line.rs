@@ -1,22 +1,28 @@
 //! The line interface: the fast path that steers every packet of a session straight to its
 //! processor by the VID its identifier carries.
 //!
-//! [`VidTable::steer`] reads the few header fields it needs in place (a GTPv1 header's first eight
-//! octets, or an L2TPv2 header's tunnel id), never allocates, and takes `&self`: a table is an
-//! immutable snapshot that many cores can read at once. A table update from the switch processor
-//! builds a new snapshot and replaces the old one as a whole ([`LineInterface::table`] hands out
-//! the current one as an `Arc`), so no packet is ever steered by half an update.
+//! [`VidTable::steer`] reads the few header fields it needs in place (a GTPv1 or GTPv2-C
+//! header's first eight octets, a PFCP header's first twelve, or an L2TPv2 header's tunnel id),
+//! never allocates, and takes `&self`: a table is an immutable snapshot that many cores can read
+//! at once. A table update from the switch processor builds a new snapshot and replaces the old
+//! one as a whole ([`LineInterface::table`] hands out the current one as an `Arc`), so no packet
+//! is ever steered by half an update.
 //!
-//! Decisions, in order:
+//! The protocol is told by the UDP port the packet was sent to ([`VidTable::steer_port`]: 2152
+//! GTP-U, 2123 GTP-C, 8805 PFCP, 1701 L2TP) and, on the GTP ports and elsewhere, by the version
+//! bits of the first octet ([`VidTable::steer`]: `0x3_` GTPv1, `0x4_`/`0x5_` GTPv2-C, `0x2_`
+//! PFCP). Decisions, in order:
 //!
 //! | packet | verdict |
 //! | --- | --- |
 //! | GTPv1 (first octet `0x3_`), TEID 0, not a G-PDU (set-up requests, path management) | [`Verdict::Switch`] |
 //! | GTPv1 G-PDU with TEID 0 | drop, [`DropReason::ZeroId`] |
-//! | GTPv1, primary VID of the TEID up | its processor |
-//! | primary VID down, backup VID of the TEID up | the backup processor |
+//! | GTPv2-C with T = 0 (Echo) or TEID 0 (Create Session Request, TS 29.274 section 5.5.2) | [`Verdict::Switch`] |
+//! | PFCP node message (S = 0: Heartbeat, Association Setup/Update/Release) or SEID 0 (Session Establishment Request) | [`Verdict::Switch`] |
+//! | GTPv1 or GTPv2-C by the TEID's VIDs ([`VidLayout::teid32`]), PFCP by the SEID's ([`VidLayout::seid64`]): primary VID up | its processor |
+//! | primary VID down, backup VID of the identifier up | the backup processor |
 //! | primary VID down, no backup up | drop, [`DropReason::ProcessorDown`] |
-//! | primary VID not in the table (spoofed or stale TEID) | drop, [`DropReason::UnknownVid`] |
+//! | primary VID not in the table (spoofed or stale identifier) | drop, [`DropReason::UnknownVid`] |
 //! | L2TPv2 (version 2, reserved bits clear), tunnel id 0, control (SCCRQ) | [`Verdict::Switch`] |
 //! | L2TPv2, tunnel id 0, data | drop, [`DropReason::ZeroId`] |
 //! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
@@ -69,15 +75,17 @@
 //!   carrying an extension header the endpoint must comprehend and does not support (TS 29.060
 //!   section 6.1) is answered instead with a Supported Extension Headers Notification (TS
 //!   29.060 section 7.2.4), bounded by [`LineConfig::extension_headers`].
-//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
-//!   (GTPv0, GTPv2-C) is passed to the switch processor, which answers it with Version Not
-//!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
-//!   GTPv2 header can look like an L2TP one.
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
+//!   1 nor 2 (GTPv0, say) is passed to the switch processor, which answers it with Version Not
+//!   Supported (see [`crate::steering::switch`]). GTPv2-C and PFCP messages naming a VID no
+//!   processor holds are dropped unanswered (the GTPv1 answers above are GTPv1's own).
 
 use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, TableEntry, VidState};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
+use super::pfcp::PFCP_PORT;
+use crate::l2tp::L2TP_PORT;
 use super::vid::{VidLayout, VirtualId};
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
@@ -149,6 +157,7 @@ const DOWN: u8 = 2;
 pub struct VidTable {
     version: u64,
     layout: VidLayout,
+    seid: VidLayout,
     l2tp: Option<VidLayout>,
     states: Box<[u8]>,
     addrs: Box<[Option<SocketAddr>]>,
@@ -161,6 +170,7 @@ impl VidTable {
         VidTable {
             version: 0,
             layout,
+            seid: layout.seid_layout(),
             l2tp,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
             addrs: vec![None; n].into_boxed_slice(),
@@ -221,52 +231,132 @@ impl VidTable {
             .unwrap_or(UNASSIGNED)
     }
 
+    /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`.
     #[inline(always)]
-    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
-        let p = layout.primary_raw(id);
+    fn by_vids(&self, p: u16, b: u16) -> Verdict {
         match self.state_raw(p) {
             UP => match VirtualId::new(p) {
                 Some(vid) => Verdict::Processor { vid, backup: false },
                 None => Verdict::Drop(DropReason::UnknownVid),
             },
-            DOWN => {
-                let b = layout.backup_raw(id);
-                match (self.state_raw(b), VirtualId::new(b)) {
-                    (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
-                    _ => Verdict::Drop(DropReason::ProcessorDown),
-                }
-            }
+            DOWN => match (self.state_raw(b), VirtualId::new(b)) {
+                (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+                _ => Verdict::Drop(DropReason::ProcessorDown),
+            },
             _ => Verdict::Drop(DropReason::UnknownVid),
         }
     }
 
-    /// Steers one packet (a UDP payload). Reads at most the first twelve octets; never
-    /// allocates; never panics.
+    #[inline(always)]
+    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
+        self.by_vids(layout.primary_raw(id), layout.backup_raw(id))
+    }
+
+    /// Steers one packet (a UDP payload) by its version bits alone. Reads at most the first
+    /// twelve octets; never allocates; never panics.
+    ///
+    /// The first octet tells the protocols apart: `0x3_` (version 1, PT = 1) is GTPv1,
+    /// `0x2_` (version 1, spare bit 5 clear) PFCP, `0x4_` and `0x5_` (version 2) GTPv2-C, and
+    /// anything else is tried as L2TPv2. One pair is ambiguous: an L2TPv2 data message with the
+    /// L bit and a GTPv2-C message whose type's low nibble is 2 (Echo Response, Modify Bearer
+    /// Request, ...) can share their first two octets; when the table steers L2TP, such a
+    /// packet is taken as L2TP. [`VidTable::steer_port`], which the [`LineInterface`] uses,
+    /// settles it by the UDP port.
     #[inline]
     pub fn steer(&self, packet: &[u8]) -> Verdict {
         let Some(&b0) = packet.first() else {
             return Verdict::Drop(DropReason::Malformed);
         };
-        if b0 & 0xf0 == 0x30 {
-            // GTPv1, PT = 1.
-            let Some(h) = packet.get(..8) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            let Ok(h) = <&[u8; 8]>::try_from(h) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            let teid = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-            if teid == 0 {
-                return if h[1] == 0xff {
-                    Verdict::Drop(DropReason::ZeroId)
-                } else {
-                    Verdict::Switch
-                };
+        match b0 >> 4 {
+            0x3 => self.steer_gtpv1(packet),
+            0x2 => self.steer_pfcp(packet),
+            0x5 => self.steer_gtpv2(packet),
+            0x4 if self.l2tp.is_none() || packet.get(1).is_none_or(|b1| b1 & 0x0f != 2) => {
+                self.steer_gtpv2(packet)
             }
-            return self.by_id(teid, &self.layout);
+            _ => self.steer_l2tp(packet),
         }
-        // L2TPv2: version 2 in the second octet, reserved bits of the first clear.
-        let Some(&b1) = packet.get(1) else {
+    }
+
+    /// Steers one packet (a UDP payload) sent to the UDP port `port`: 2152 (GTP-U, TS 29.281
+    /// section 4.4.2) and 2123 (GTP-C, TS 29.060 section 4.2 and TS 29.274 section 4.2) carry
+    /// GTPv1 or GTPv2-C by the version bits of the first octet, 8805 PFCP (TS 29.244 section
+    /// 4.2.2), 1701 L2TP (RFC 2661 section 8.1); on any other port the version bits decide
+    /// alone ([`VidTable::steer`]). Reads at most the first twelve octets; never allocates;
+    /// never panics.
+    #[inline]
+    pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
+        match port {
+            GTP_U_PORT | GTP_C_PORT => match packet.first().map(|b| b >> 4) {
+                Some(0x3) => self.steer_gtpv1(packet),
+                Some(0x4 | 0x5) => self.steer_gtpv2(packet),
+                _ => Verdict::Drop(DropReason::Malformed),
+            },
+            PFCP_PORT => self.steer_pfcp(packet),
+            L2TP_PORT => self.steer_l2tp(packet),
+            _ => self.steer(packet),
+        }
+    }
+
+    /// GTPv1 (TS 29.060 section 6, TS 29.281 section 5.1): the TEID in octets 5 to 8. TEID 0
+    /// is a set-up or path management (to the switch processor), except a G-PDU (dropped).
+    #[inline(always)]
+    fn steer_gtpv1(&self, packet: &[u8]) -> Verdict {
+        let Some(&[_, t, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        if teid == 0 {
+            return if t == 0xff {
+                Verdict::Drop(DropReason::ZeroId)
+            } else {
+                Verdict::Switch
+            };
+        }
+        self.by_id(teid, &self.layout)
+    }
+
+    /// GTPv2-C (TS 29.274 section 5.1): with T = 0 (Echo, Version Not Supported Indication:
+    /// path management) or TEID 0 (Create Session Request and the other initial messages,
+    /// section 5.5.2) to the switch processor, else by the TEID in octets 5 to 8 with the
+    /// 32-bit layout.
+    #[inline(always)]
+    fn steer_gtpv2(&self, packet: &[u8]) -> Verdict {
+        let Some(&[flags, _, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        if flags & 0x08 == 0 || teid == 0 {
+            return Verdict::Switch;
+        }
+        self.by_id(teid, &self.layout)
+    }
+
+    /// PFCP (TS 29.244 section 7.2.2): a node message (S = 0: Heartbeat, Association
+    /// Setup/Update/Release, ...) or a session message with SEID 0 (Session Establishment
+    /// Request, section 7.2.2.4.2) to the switch processor, else by the SEID in octets 5 to 12
+    /// with the 64-bit layout ([`VidLayout::seid_layout`] of the TEID layout).
+    #[inline(always)]
+    fn steer_pfcp(&self, packet: &[u8]) -> Verdict {
+        let Some(&[flags, _, _, _, s0, s1, s2, s3, s4, s5, s6, s7]) = packet.get(..12) else {
+            return match packet.first() {
+                Some(f) if f & 0x01 == 0 && packet.len() >= 8 => Verdict::Switch,
+                _ => Verdict::Drop(DropReason::Malformed),
+            };
+        };
+        let seid = u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
+        if flags & 0x01 == 0 || seid == 0 {
+            return Verdict::Switch;
+        }
+        let l = &self.seid;
+        self.by_vids(l.primary_raw64(seid), l.backup_raw64(seid))
+    }
+
+    /// L2TPv2 (RFC 2661 section 3.1): version 2 in the second octet, reserved bits of the first
+    /// clear; by the tunnel id with the 16-bit layout.
+    #[inline(always)]
+    fn steer_l2tp(&self, packet: &[u8]) -> Verdict {
+        let (Some(&b0), Some(&b1)) = (packet.first(), packet.get(1)) else {
             return Verdict::Drop(DropReason::Malformed);
         };
         if b1 & 0x0f != 2 || b0 & 0x34 != 0 {
@@ -528,11 +618,12 @@ impl LineInterface {
         if to == self.config.fabric_addr {
             return self.handle_fabric(from, data);
         }
-        let verdict = if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+        let verdict = if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2)
+        {
             self.stats.other_version += 1;
             None
         } else {
-            Some(self.table.steer(data))
+            Some(self.table.steer_port(to.port(), data))
         };
         let (dst, verdict) = match verdict {
             None => (self.config.switch_addr, Verdict::Switch),

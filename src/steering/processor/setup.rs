@@ -5,7 +5,7 @@ use super::sync::{imsi_record, record_imsi};
 use super::{Processor, ProcessorEvent, Session};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
-use crate::steering::fabric::SessionRecord;
+use crate::steering::fabric::{SessionProtocol, SessionRecord};
 use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
@@ -189,6 +189,8 @@ impl Processor {
         let record = SessionRecord {
             teid,
             ue_addr: self.ue_addr(vid, local),
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
             ..record
         };
         let qos = match req.ie(IeType::QOS_PROFILE) {
@@ -240,6 +242,8 @@ impl Processor {
             imsi: imsi_record(req.imsi()),
             nsapi,
             ue_addr: Ipv4Addr::UNSPECIFIED,
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
         };
         Ok((record, grant))
     }
