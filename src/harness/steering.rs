@@ -73,26 +73,50 @@ fn vid(n: u16) -> VirtualId {
     VirtualId::new(n).unwrap_or(ONE)
 }
 
-/// Steers `data` through a line interface with a fixed table, as an outside packet and as a
-/// fabric datagram. Checks: never panics; `steer` agrees with what `handle_datagram` counts and
-/// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
-/// `now` is the caller's instant (the harness never reads the clock).
+/// Steers `data` through a line interface with a fixed table, as an outside packet to each of
+/// the GTP-U, GTP-C, PFCP and L2TP ports and as a fabric datagram. Checks: never panics; `steer`
+/// and `steer_batch` agree with the table's; `steer_port` agrees with what `handle_datagram`
+/// counts and forwards; a forwarded packet is wrapped unchanged; the table version never goes
+/// back. `now` is the caller's instant (the harness never reads the clock).
 pub fn steering_line(now: Instant, data: &[u8]) {
+    use crate::steering::{gtp, pfcp};
+    for port in [
+        gtp::GTP_U_PORT,
+        gtp::GTP_C_PORT,
+        pfcp::PFCP_PORT,
+        crate::l2tp::L2TP_PORT,
+    ] {
+        line_at_port(now, data, port);
+    }
+}
+
+/// [`steering_line`] for one destination port.
+fn line_at_port(now: Instant, data: &[u8], port: u16) {
     let Some(mut li) = fuzz_line(now) else {
         return;
     };
     let table: std::sync::Arc<VidTable> = li.table();
-    let verdict = li.steer(data);
-    assert_eq!(verdict, table.steer(data));
+    assert_eq!(li.steer(data), table.steer(data));
+    let by_bits = table.steer(data);
     let mut out = [Verdict::Switch; 2];
     assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
-    assert_eq!(out, [verdict, verdict]);
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
-    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
+    assert_eq!(out, [by_bits, by_bits]);
+    // On a port of no protocol, the version bits decide alone.
+    assert_eq!(table.steer_port(9, data), by_bits);
+    let verdict = table.steer_port(port, data);
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port);
+    let other_version = port == crate::steering::gtp::GTP_C_PORT
+        && crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2);
     let r = li.handle_datagram(now, peer, gw, data);
     let sent = li.poll_transmit();
     let ends = LineEnds { now, peer, gw };
     match verdict {
+        _ if other_version => {
+            assert!(r.is_ok());
+            assert_eq!(li.stats().other_version, 1);
+            assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
+        }
         Verdict::Drop(reason) => {
             assert!(r.is_err());
             check_line_drop(&mut li, ends, reason, sent, data);
@@ -102,8 +126,10 @@ pub fn steering_line(now: Instant, data: &[u8]) {
             check_line_forward(&table, verdict, sent, ends, data);
         }
     }
-    check_line_other_version(&mut li, ends, data);
-    check_line_non_existent(&mut li, ends, verdict, data);
+    if port == crate::steering::gtp::GTP_U_PORT {
+        check_line_other_version(&mut li, ends, data);
+        check_line_non_existent(&mut li, ends, verdict, data);
+    }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
     let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
@@ -169,9 +195,11 @@ fn check_line_drop(
     assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
     // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
     // back to its source, carrying its TEID.
+    let gtpv1 =
+        crate::steering::common::wire(gw.port(), data) == crate::steering::common::Wire::Gtpv1;
     let g_pdu = data.get(..8).and_then(|h| {
         let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
-        (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
+        (gtpv1 && h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
     });
     match (reason, g_pdu) {
         (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
@@ -225,9 +253,9 @@ fn check_line_other_version(
     LineEnds { now, peer, gw }: LineEnds,
     data: &[u8],
 ) {
-    // To the GTP-C port, any other GTP version goes to the switch processor (which answers
-    // Version Not Supported), whatever the steering table says.
-    if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
+    // To the GTP-C port, any GTP version but 1 and 2 goes to the switch processor (which
+    // answers Version Not Supported), whatever the steering table says.
+    if crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
         let gc = SocketAddr::new(gw.ip(), 2123);
         let before = li.stats().other_version;
         let r = li.handle_datagram(now, peer, gc, data);

@@ -44,7 +44,7 @@
 //! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec().unwrap();
 //! assert_eq!(table.steer(&g_pdu), Verdict::Processor { vid: p, backup: false });
 //! ```
-mod common;
+pub(crate) mod common;
 mod error;
 pub mod fabric;
 pub mod gtp;

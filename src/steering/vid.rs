@@ -565,8 +565,20 @@ mod tests {
         let l = VidLayout::seid64(8, 8).unwrap();
         let v = |n| VirtualId::new(n).unwrap();
         assert_eq!(l.id_bits(), 64);
-        assert_eq!(l.primary_field(), BitField { shift: 56, width: 8 });
-        assert_eq!(l.backup_field(), Some(BitField { shift: 48, width: 8 }));
+        assert_eq!(
+            l.primary_field(),
+            BitField {
+                shift: 56,
+                width: 8
+            }
+        );
+        assert_eq!(
+            l.backup_field(),
+            Some(BitField {
+                shift: 48,
+                width: 8
+            })
+        );
         assert_eq!(l.local_bits(), 48);
         assert_eq!(l.max_local64(), (1 << 48) - 1);
         assert_eq!(l.max_local(), u32::MAX);
@@ -576,7 +588,9 @@ mod tests {
         assert_eq!(l.backup64(seid), Some(v(9)));
         assert_eq!(l.local64(seid), 0xab_cdef_1234);
         // The same VIDs and local index in the TEID layout: the same processor steers both.
-        let teid = VidLayout::default().compose(v(5), Some(v(9)), 0x1234).unwrap();
+        let teid = VidLayout::default()
+            .compose(v(5), Some(v(9)), 0x1234)
+            .unwrap();
         assert_eq!(teid, 0x0509_1234);
         // The 32-bit reads see no VID in a 64-bit layout, and compose refuses.
         assert_eq!(l.primary(u32::MAX), None);
@@ -600,10 +614,20 @@ mod tests {
         // Without a backup field, all 56 low bits are local.
         let nb = VidLayout::seid64(8, 0).unwrap();
         assert_eq!(nb.local_bits(), 56);
-        assert_eq!(nb.compose64(v(1), Some(v(2)), 0), Err(LayoutError::NoBackupField));
+        assert_eq!(
+            nb.compose64(v(1), Some(v(2)), 0),
+            Err(LayoutError::NoBackupField)
+        );
         assert_eq!(VidLayout::seid64(17, 0), Err(LayoutError::PrimaryWidth(17)));
         assert_eq!(
-            VidLayout::new(64, BitField { shift: 60, width: 8 }, None),
+            VidLayout::new(
+                64,
+                BitField {
+                    shift: 60,
+                    width: 8
+                },
+                None
+            ),
             Err(LayoutError::OutOfRange(VidField::Primary))
         );
         assert_eq!(

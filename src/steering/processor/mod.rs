@@ -109,9 +109,11 @@
 //!   turn (the newer session keeps its primary, and is replicated again at its next change).
 
 mod config;
+mod n4;
 mod packet;
 mod setup;
 mod sync;
+mod v2;
 
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
 use setup::Grant;
@@ -126,7 +128,7 @@ use crate::io::TokenBucket;
 use crate::io::{TimerQueue, Transmit};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Where the processor stands with the switch processor about its VID.
@@ -155,8 +157,15 @@ impl Membership {
     }
 }
 
-/// A subscriber key: the IMSI (absent for a set-up without one) and the NSAPI.
-type Subscriber = (Option<Imsi>, u8);
+/// Who a set-up is for, so a repeated set-up finds the session it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Subscriber {
+    /// GTPv1 and GTPv2-C: the IMSI (absent for a set-up without one) and the NSAPI / EPS Bearer
+    /// ID.
+    Bearer(Option<Imsi>, u8),
+    /// PFCP: the CP function's address and its F-SEID (TS 29.244 section 8.2.37).
+    CpSession(IpAddr, u64),
+}
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -171,6 +180,9 @@ struct Session {
     qos: Vec<u8>,
     /// The PDP type granted and the cause of the Create PDP Context Response.
     grant: (Grant, Cause),
+    /// PFCP: the PDR IDs whose F-TEID this processor chose (CHOOSE), for the Created PDR IEs
+    /// of the Session Establishment Response.
+    chosen: Vec<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +210,7 @@ pub struct Processor {
     shadow: HashMap<u32, Session>,
     /// The replicated copy held for each subscriber (IMSI, NSAPI), sessions set up with an IMSI
     /// only: a newer set-up of the same subscriber supersedes the copy.
-    shadow_by_subscriber: HashMap<(Imsi, u8), u32>,
+    shadow_by_subscriber: HashMap<Subscriber, u32>,
     free_local: VecDeque<u32>,
     next_local: u32,
     next_l2tp_local: u32,
@@ -209,8 +221,8 @@ pub struct Processor {
     stats: ProcessorStats,
     /// Responses to recent Update/Delete requests, by (peer, sequence number), so a repeated
     /// request gets the same response (TS 29.060 section 7.6).
-    answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
-    answered_order: VecDeque<(SocketAddr, u16)>,
+    answered: HashMap<(SocketAddr, u32), (SocketAddr, Vec<u8>)>,
+    answered_order: VecDeque<(SocketAddr, u32)>,
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
@@ -433,15 +445,7 @@ impl Processor {
         peer: SocketAddr,
         msg: &Message<'_>,
     ) -> Option<Vec<u8>> {
-        let data = msg.to_vec().ok()?;
-        Some(
-            FabricMessage::Transmit {
-                from: gateway,
-                to: peer,
-                data: Cow::Owned(data),
-            }
-            .to_vec(),
-        )
+        Some(transmit_bytes(gateway, peer, msg.to_vec().ok()?))
     }
 
     /// Answers `req` with its response type (the request's + 1) carrying only `cause`, header
@@ -496,6 +500,16 @@ impl Processor {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.monitor.earliest(self.timers.next_deadline())
     }
+}
+
+/// The fabric `Transmit` of the datagram `data` from `gateway` to `peer`.
+fn transmit_bytes(gateway: SocketAddr, peer: SocketAddr, data: Vec<u8>) -> Vec<u8> {
+    FabricMessage::Transmit {
+        from: gateway,
+        to: peer,
+        data: Cow::Owned(data),
+    }
+    .to_vec()
 }
 
 /// The layouts, the bounds, and address pools large enough for the layout (TS 29.060 section

@@ -86,6 +86,7 @@
 //!   and counted in [`SwitchStats`].
 
 mod config;
+mod n4;
 mod setup;
 mod sync;
 mod vids;
@@ -147,8 +148,11 @@ pub struct SwitchProcessor {
     version: u64,
     /// Ordered, so pushes go out in the same order in every run.
     acked: BTreeMap<SocketAddr, u64>,
-    recent: VecDeque<(Instant, SocketAddr, u16)>,
-    recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
+    recent: VecDeque<(Instant, SocketAddr, u32)>,
+    recent_map: HashMap<(SocketAddr, u32), (VirtualId, Option<VirtualId>)>,
+    /// The CP functions with a PFCP association (TS 29.244 section 6.2.6), by Node ID (its
+    /// type octet and value), at most `max_recent`.
+    associations: HashSet<(u8, Vec<u8>)>,
     monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
@@ -191,6 +195,7 @@ impl SwitchProcessor {
             sessions: HashSet::new(),
             recent: VecDeque::new(),
             recent_map: HashMap::new(),
+            associations: HashSet::new(),
             monitor,
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),

@@ -82,11 +82,9 @@
 
 use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, TableEntry, VidState};
+use super::fabric::{FabricMessage, TableEntry};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
-use super::pfcp::PFCP_PORT;
-use crate::l2tp::L2TP_PORT;
-use super::vid::{VidLayout, VirtualId};
+use super::vid::VidLayout;
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
 use std::borrow::Cow;
@@ -94,304 +92,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Why a packet was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DropReason {
-    /// Neither GTPv1 nor L2TPv2, or too short to hold the identifier.
-    Malformed,
-    /// A user packet (G-PDU, L2TP data) with identifier 0.
-    ZeroId,
-    /// The identifier's primary VID is not assigned to any processor.
-    UnknownVid,
-    /// The primary processor is down and the identifier names no operational backup.
-    ProcessorDown,
-    /// An L2TP packet, but no 16-bit layout is configured.
-    L2tpDisabled,
-}
+mod table;
 
-impl DropReason {
-    /// Every reason, in counter order.
-    pub const ALL: [DropReason; 5] = [
-        DropReason::Malformed,
-        DropReason::ZeroId,
-        DropReason::UnknownVid,
-        DropReason::ProcessorDown,
-        DropReason::L2tpDisabled,
-    ];
-
-    fn index(self) -> usize {
-        match self {
-            DropReason::Malformed => 0,
-            DropReason::ZeroId => 1,
-            DropReason::UnknownVid => 2,
-            DropReason::ProcessorDown => 3,
-            DropReason::L2tpDisabled => 4,
-        }
-    }
-}
-
-/// Where a packet goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// To the switch processor (a set-up request or path management).
-    Switch,
-    /// To the processor holding `vid`; `backup` is true when it is the session's backup, because
-    /// the primary is down.
-    Processor {
-        /// The VID steered to.
-        vid: VirtualId,
-        /// Whether this is the backup.
-        backup: bool,
-    },
-    /// Dropped.
-    Drop(DropReason),
-}
-
-const UNASSIGNED: u8 = 0;
-const UP: u8 = 1;
-const DOWN: u8 = 2;
-
-/// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
-#[derive(Debug, Clone)]
-pub struct VidTable {
-    version: u64,
-    layout: VidLayout,
-    seid: VidLayout,
-    l2tp: Option<VidLayout>,
-    states: Box<[u8]>,
-    addrs: Box<[Option<SocketAddr>]>,
-}
-
-impl VidTable {
-    /// An empty table (version 0): every packet but set-up requests is dropped as unknown.
-    pub fn new(layout: VidLayout, l2tp: Option<VidLayout>) -> VidTable {
-        let n = usize::from(layout.max_vid().max(l2tp.map_or(0, |l| l.max_vid()))) + 1;
-        VidTable {
-            version: 0,
-            layout,
-            seid: layout.seid_layout(),
-            l2tp,
-            states: vec![UNASSIGNED; n].into_boxed_slice(),
-            addrs: vec![None; n].into_boxed_slice(),
-        }
-    }
-
-    /// A table holding `entries` at `version` (entries whose VID does not fit are ignored).
-    pub fn with_entries(
-        layout: VidLayout,
-        l2tp: Option<VidLayout>,
-        version: u64,
-        entries: &[TableEntry],
-    ) -> VidTable {
-        let mut t = VidTable::new(layout, l2tp);
-        t.version = version;
-        for e in entries {
-            let i = usize::from(e.vid.get());
-            if let (Some(s), Some(a)) = (t.states.get_mut(i), t.addrs.get_mut(i)) {
-                *s = match e.state {
-                    VidState::Up => UP,
-                    VidState::Down => DOWN,
-                };
-                *a = Some(e.addr);
-            }
-        }
-        t
-    }
-
-    /// The version of this snapshot.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// The fabric address of the processor holding `vid`.
-    pub fn addr(&self, vid: VirtualId) -> Option<SocketAddr> {
-        self.addrs.get(usize::from(vid.get())).copied().flatten()
-    }
-
-    /// Whether some VID is held by the processor at `addr` (a fabric sender this line trusts).
-    pub fn holds_addr(&self, addr: SocketAddr) -> bool {
-        self.addrs.contains(&Some(addr))
-    }
-
-    /// The state of `vid`, `None` when unassigned.
-    pub fn state(&self, vid: VirtualId) -> Option<VidState> {
-        match self.states.get(usize::from(vid.get())) {
-            Some(&UP) => Some(VidState::Up),
-            Some(&DOWN) => Some(VidState::Down),
-            _ => None,
-        }
-    }
-
-    #[inline(always)]
-    fn state_raw(&self, vid: u16) -> u8 {
-        self.states
-            .get(usize::from(vid))
-            .copied()
-            .unwrap_or(UNASSIGNED)
-    }
-
-    /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`.
-    #[inline(always)]
-    fn by_vids(&self, p: u16, b: u16) -> Verdict {
-        match self.state_raw(p) {
-            UP => match VirtualId::new(p) {
-                Some(vid) => Verdict::Processor { vid, backup: false },
-                None => Verdict::Drop(DropReason::UnknownVid),
-            },
-            DOWN => match (self.state_raw(b), VirtualId::new(b)) {
-                (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
-                _ => Verdict::Drop(DropReason::ProcessorDown),
-            },
-            _ => Verdict::Drop(DropReason::UnknownVid),
-        }
-    }
-
-    #[inline(always)]
-    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
-        self.by_vids(layout.primary_raw(id), layout.backup_raw(id))
-    }
-
-    /// Steers one packet (a UDP payload) by its version bits alone. Reads at most the first
-    /// twelve octets; never allocates; never panics.
-    ///
-    /// The first octet tells the protocols apart: `0x3_` (version 1, PT = 1) is GTPv1,
-    /// `0x2_` (version 1, spare bit 5 clear) PFCP, `0x4_` and `0x5_` (version 2) GTPv2-C, and
-    /// anything else is tried as L2TPv2. One pair is ambiguous: an L2TPv2 data message with the
-    /// L bit and a GTPv2-C message whose type's low nibble is 2 (Echo Response, Modify Bearer
-    /// Request, ...) can share their first two octets; when the table steers L2TP, such a
-    /// packet is taken as L2TP. [`VidTable::steer_port`], which the [`LineInterface`] uses,
-    /// settles it by the UDP port.
-    #[inline]
-    pub fn steer(&self, packet: &[u8]) -> Verdict {
-        let Some(&b0) = packet.first() else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        match b0 >> 4 {
-            0x3 => self.steer_gtpv1(packet),
-            0x2 => self.steer_pfcp(packet),
-            0x5 => self.steer_gtpv2(packet),
-            0x4 if self.l2tp.is_none() || packet.get(1).is_none_or(|b1| b1 & 0x0f != 2) => {
-                self.steer_gtpv2(packet)
-            }
-            _ => self.steer_l2tp(packet),
-        }
-    }
-
-    /// Steers one packet (a UDP payload) sent to the UDP port `port`: 2152 (GTP-U, TS 29.281
-    /// section 4.4.2) and 2123 (GTP-C, TS 29.060 section 4.2 and TS 29.274 section 4.2) carry
-    /// GTPv1 or GTPv2-C by the version bits of the first octet, 8805 PFCP (TS 29.244 section
-    /// 4.2.2), 1701 L2TP (RFC 2661 section 8.1); on any other port the version bits decide
-    /// alone ([`VidTable::steer`]). Reads at most the first twelve octets; never allocates;
-    /// never panics.
-    #[inline]
-    pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
-        match port {
-            GTP_U_PORT | GTP_C_PORT => match packet.first().map(|b| b >> 4) {
-                Some(0x3) => self.steer_gtpv1(packet),
-                Some(0x4 | 0x5) => self.steer_gtpv2(packet),
-                _ => Verdict::Drop(DropReason::Malformed),
-            },
-            PFCP_PORT => self.steer_pfcp(packet),
-            L2TP_PORT => self.steer_l2tp(packet),
-            _ => self.steer(packet),
-        }
-    }
-
-    /// GTPv1 (TS 29.060 section 6, TS 29.281 section 5.1): the TEID in octets 5 to 8. TEID 0
-    /// is a set-up or path management (to the switch processor), except a G-PDU (dropped).
-    #[inline(always)]
-    fn steer_gtpv1(&self, packet: &[u8]) -> Verdict {
-        let Some(&[_, t, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
-        if teid == 0 {
-            return if t == 0xff {
-                Verdict::Drop(DropReason::ZeroId)
-            } else {
-                Verdict::Switch
-            };
-        }
-        self.by_id(teid, &self.layout)
-    }
-
-    /// GTPv2-C (TS 29.274 section 5.1): with T = 0 (Echo, Version Not Supported Indication:
-    /// path management) or TEID 0 (Create Session Request and the other initial messages,
-    /// section 5.5.2) to the switch processor, else by the TEID in octets 5 to 8 with the
-    /// 32-bit layout.
-    #[inline(always)]
-    fn steer_gtpv2(&self, packet: &[u8]) -> Verdict {
-        let Some(&[flags, _, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
-        if flags & 0x08 == 0 || teid == 0 {
-            return Verdict::Switch;
-        }
-        self.by_id(teid, &self.layout)
-    }
-
-    /// PFCP (TS 29.244 section 7.2.2): a node message (S = 0: Heartbeat, Association
-    /// Setup/Update/Release, ...) or a session message with SEID 0 (Session Establishment
-    /// Request, section 7.2.2.4.2) to the switch processor, else by the SEID in octets 5 to 12
-    /// with the 64-bit layout ([`VidLayout::seid_layout`] of the TEID layout).
-    #[inline(always)]
-    fn steer_pfcp(&self, packet: &[u8]) -> Verdict {
-        let Some(&[flags, _, _, _, s0, s1, s2, s3, s4, s5, s6, s7]) = packet.get(..12) else {
-            return match packet.first() {
-                Some(f) if f & 0x01 == 0 && packet.len() >= 8 => Verdict::Switch,
-                _ => Verdict::Drop(DropReason::Malformed),
-            };
-        };
-        let seid = u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
-        if flags & 0x01 == 0 || seid == 0 {
-            return Verdict::Switch;
-        }
-        let l = &self.seid;
-        self.by_vids(l.primary_raw64(seid), l.backup_raw64(seid))
-    }
-
-    /// L2TPv2 (RFC 2661 section 3.1): version 2 in the second octet, reserved bits of the first
-    /// clear; by the tunnel id with the 16-bit layout.
-    #[inline(always)]
-    fn steer_l2tp(&self, packet: &[u8]) -> Verdict {
-        let (Some(&b0), Some(&b1)) = (packet.first(), packet.get(1)) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        if b1 & 0x0f != 2 || b0 & 0x34 != 0 {
-            return Verdict::Drop(DropReason::Malformed);
-        }
-        let Some(layout) = &self.l2tp else {
-            return Verdict::Drop(DropReason::L2tpDisabled);
-        };
-        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
-        let Some(&[t0, t1]) = packet.get(at..at + 2) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        let tunnel = u16::from_be_bytes([t0, t1]);
-        if tunnel == 0 {
-            return if b0 & 0x80 != 0 {
-                Verdict::Switch
-            } else {
-                Verdict::Drop(DropReason::ZeroId)
-            };
-        }
-        self.by_id(u32::from(tunnel), layout)
-    }
-
-    /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
-    /// `min(packets.len(), out.len())` packets (the count is returned).
-    #[inline]
-    pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
-        let mut n = 0;
-        for (p, o) in packets.iter().zip(out.iter_mut()) {
-            *o = self.steer(p);
-            n += 1;
-        }
-        n
-    }
-}
+pub use table::{DropReason, Verdict, VidTable};
 
 /// Configuration of a [`LineInterface`].
 #[derive(Debug, Clone)]
@@ -568,7 +271,7 @@ impl LineInterface {
     /// Replaces the table with `entries` at `version` if it is newer than the one held; returns
     /// whether it was applied. (The fabric's table updates arrive through here.)
     pub fn apply_update(&mut self, version: u64, entries: &[TableEntry]) -> bool {
-        if version <= self.table.version {
+        if version <= self.table.version() {
             self.stats.updates_stale += 1;
             return false;
         }
@@ -618,13 +321,13 @@ impl LineInterface {
         if to == self.config.fabric_addr {
             return self.handle_fabric(from, data);
         }
-        let verdict = if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2)
-        {
-            self.stats.other_version += 1;
-            None
-        } else {
-            Some(self.table.steer_port(to.port(), data))
-        };
+        let verdict =
+            if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
+                self.stats.other_version += 1;
+                None
+            } else {
+                Some(self.table.steer_port(to.port(), data))
+            };
         let (dst, verdict) = match verdict {
             None => (self.config.switch_addr, Verdict::Switch),
             Some(Verdict::Switch) => {
@@ -646,7 +349,8 @@ impl LineInterface {
                 if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
                     *c += 1;
                 }
-                if reason == DropReason::UnknownVid {
+                let gtpv1 = common::wire(to.port(), data) == common::Wire::Gtpv1;
+                if reason == DropReason::UnknownVid && gtpv1 {
                     if let Some(teid) = g_pdu_teid(data) {
                         self.error_indication(now, from, to, teid);
                     } else if to.port() == GTP_C_PORT {
@@ -746,7 +450,7 @@ impl LineInterface {
             FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
                 self.apply_update(version, &entries);
                 let ack = FabricMessage::TableAck {
-                    version: self.table.version,
+                    version: self.table.version(),
                 };
                 let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
                 self.push(common::fabric_transmit(src, dst, &ack))
