@@ -221,6 +221,41 @@ fn story_4g_without_loss() {
     story(1, 0.0, 12);
 }
 
+/// tshark dissects every GTPv2-C message of the story (the MME's and the gateway's) with no
+/// error item nor malformed packet.
+#[test]
+fn tshark_reads_the_4g_story() {
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = gateway(7, 0.0);
+    let now = gw.sim.now();
+    gw.mme().echo(now);
+    let idx = gw.mme().create(now, "001010000000007", 5);
+    gw.run_until_mme("Create Session", |m| m.sessions[idx].created.is_some());
+    let now = gw.sim.now();
+    gw.mme().modify(now, idx);
+    gw.mme().g_pdu(idx);
+    gw.run_until_mme("Modify Bearer", |m| !m.sessions[idx].modified.is_empty());
+    let now = gw.sim.now();
+    gw.mme().delete(now, idx);
+    gw.run_until_mme("Delete Session", |m| m.sessions[idx].deleted.is_some());
+    let cap = Capture::new(&gw, "4g", "story.pcap");
+    cap.assert_clean("(gtpv2 || gtp)");
+    let out = cap.fields(
+        "gtpv2 && ip.src == 10.0.0.1",
+        &["gtpv2.message_type", "gtpv2.cause"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    // Echo Response (2), then Create Session (33), Modify Bearer (35) and Delete Session (37)
+    // Responses with Request accepted (16; the first also inside the Bearer Context).
+    assert!(lines.contains(&"2|"), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("33|16")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("35|16")), "{out}");
+    assert!(lines.contains(&"37|16"), "{out}");
+}
+
 #[test]
 fn story_4g_with_loss_over_many_seeds() {
     let range = std::env::var("STEERING_SWEEP")

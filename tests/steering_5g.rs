@@ -231,6 +231,44 @@ fn story_5g_without_loss() {
     story(2, 0.0, 12);
 }
 
+/// tshark dissects every PFCP message of the story (the SMF's and the gateway's) with no error
+/// item nor malformed packet.
+#[test]
+fn tshark_reads_the_5g_story() {
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = gateway(8, 0.0);
+    associate(&mut gw);
+    let now = gw.sim.now();
+    let idx = gw.smf().establish(now);
+    gw.run_until_smf("Session Establishment", |s| {
+        s.sessions[idx].established.is_some()
+    });
+    let now = gw.sim.now();
+    gw.smf().modify(now, idx);
+    gw.smf().g_pdu(idx);
+    gw.run_until_smf("Session Modification", |s| {
+        !s.sessions[idx].modified.is_empty()
+    });
+    let now = gw.sim.now();
+    gw.smf().delete(now, idx);
+    gw.run_until_smf("Session Deletion", |s| s.sessions[idx].deleted.is_some());
+    let cap = Capture::new(&gw, "5g", "story.pcap");
+    cap.assert_clean("(pfcp || gtp)");
+    let out = cap.fields(
+        "pfcp && ip.src == 10.0.0.1",
+        &["pfcp.msg_type", "pfcp.cause"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    // Association Setup (6), Heartbeat (2), Session Establishment (51), Modification (53) and
+    // Deletion (55) Responses, each accepted (1) where it carries a cause.
+    for want in ["6|1", "2|", "51|1", "53|1", "55|1"] {
+        assert!(lines.contains(&want), "{want}: {out}");
+    }
+}
+
 #[test]
 fn story_5g_with_loss_over_many_seeds() {
     let range = std::env::var("STEERING_SWEEP")

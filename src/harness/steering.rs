@@ -217,6 +217,16 @@ fn check_line_drop(
             assert!(li.poll_transmit().is_none());
             assert_eq!(li.stats().error_indications_suppressed, 1);
         }
+        // On the GTP-C port an Update / Delete PDP Context Request naming no VID is answered
+        // (Non-existent, or a Supported Extension Headers Notification; their contents are
+        // checked on the GTP-U round by `check_line_non_existent`): back to its source only.
+        (crate::steering::line::DropReason::UnknownVid, None)
+            if gtpv1 && gw.port() == crate::steering::gtp::GTP_C_PORT =>
+        {
+            if let Some(t) = sent {
+                assert_eq!((t.dst, t.src), (peer, Some(gw)));
+            }
+        }
         _ => assert!(sent.is_none()),
     }
 }

@@ -67,11 +67,12 @@ pub(crate) enum Wire {
 /// The [`Wire`] of `data` sent to UDP port `port`.
 pub(crate) fn wire(port: u16, data: &[u8]) -> Wire {
     use super::pfcp::PFCP_PORT;
-    let gtp_port = port == gtp::GTP_C_PORT || port == gtp::GTP_U_PORT;
+    let gtp_port = port == gtp::GTP_C_PORT;
     match data.first().map(|b| b >> 4) {
         _ if port == PFCP_PORT => Wire::Pfcp,
         _ if port == crate::l2tp::L2TP_PORT => Wire::L2tp,
         Some(0x3) => Wire::Gtpv1,
+        _ if port == gtp::GTP_U_PORT => Wire::L2tp,
         Some(0x4 | 0x5) if gtp_port => Wire::Gtpv2,
         Some(0x5) => Wire::Gtpv2,
         Some(0x4) if data.get(1).is_some_and(|b| b & 0x0f != 2) => Wire::Gtpv2,

@@ -192,16 +192,20 @@ impl VidTable {
         }
     }
 
-    /// Steers one packet (a UDP payload) sent to the UDP port `port`: 2152 (GTP-U, TS 29.281
-    /// section 4.4.2) and 2123 (GTP-C, TS 29.060 section 4.2 and TS 29.274 section 4.2) carry
-    /// GTPv1 or GTPv2-C by the version bits of the first octet, 8805 PFCP (TS 29.244 section
+    /// Steers one packet (a UDP payload) sent to the UDP port `port`: 2152 carries GTPv1-U only
+    /// (TS 29.281 sections 4.4.2 and 5.1), 2123 GTPv1-C or GTPv2-C by the version bits of the
+    /// first octet (TS 29.060 section 4.2, TS 29.274 section 4.2), 8805 PFCP (TS 29.244 section
     /// 4.2.2), 1701 L2TP (RFC 2661 section 8.1); on any other port the version bits decide
     /// alone ([`VidTable::steer`]). Reads at most the first twelve octets; never allocates;
     /// never panics.
     #[inline]
     pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
         match port {
-            GTP_U_PORT | GTP_C_PORT => match packet.first().map(|b| b >> 4) {
+            GTP_U_PORT => match packet.first().map(|b| b >> 4) {
+                Some(0x3) => self.steer_gtpv1(packet),
+                _ => Verdict::Drop(DropReason::Malformed),
+            },
+            GTP_C_PORT => match packet.first().map(|b| b >> 4) {
                 Some(0x3) => self.steer_gtpv1(packet),
                 Some(0x4 | 0x5) => self.steer_gtpv2(packet),
                 _ => Verdict::Drop(DropReason::Malformed),
