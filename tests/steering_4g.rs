@@ -105,6 +105,14 @@ fn story(seed: u64, loss: f64, n: usize) {
             s.ue
         );
     }
+    // TS 29.274 section 5.5.2: each Create Session Response carries the MME's S11 TEID.
+    for r in &gw.mme_ref().responses {
+        if r.message_type() == MessageType::CREATE_SESSION_RESPONSE {
+            let gw_teid = r.fteid(0).unwrap().teid;
+            let s = sessions.iter().find(|s| s.gw_teid_c == gw_teid).unwrap();
+            assert_eq!(r.header.teid, Some(s.mme_teid));
+        }
+    }
     gw.settle();
     // The backup holds every session before any failure.
     for s in &sessions {
@@ -216,6 +224,8 @@ fn story(seed: u64, loss: f64, n: usize) {
     );
 }
 
+/// Conformance: gtpv2-7.1.2-echo-recovery, gtpv2-7.2.2-accepted, gtpv2-5.5.2-response-teid,
+/// gtpv2-7.2.8-modify-accepted, gtpv2-7.2.10-delete-accepted.
 #[test]
 fn story_4g_without_loss() {
     story(1, 0.0, 12);
@@ -283,6 +293,8 @@ fn offending(m: &Message<'_>) -> Option<IeType> {
     m.cause().and_then(|c| c.offending).map(|o| o.ie_type)
 }
 
+/// Conformance: gtpv2-8.4-mandatory-missing, gtpv2-7.2.8-context-not-found.
+///
 /// TS 29.274 section 8.4 and table 7.2.1-1: a Create Session Request without the mandatory
 /// Sender F-TEID for Control Plane is refused with Mandatory IE missing (70), naming the F-TEID
 /// (87); Modify Bearer and Delete Session naming a TEID no session holds get Context Not Found
@@ -347,6 +359,8 @@ fn refusals_carry_the_ts_29274_causes() {
     assert_eq!(gw.sp().stats().from_line, 1);
 }
 
+/// Conformance: gtpv2-7.2.2-no-resources.
+///
 /// TS 29.274 section 7.2.2 and 8.4: with every processor full, a Create Session Request is
 /// refused with No resources available (73), header TEID the MME's.
 #[test]

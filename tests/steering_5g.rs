@@ -226,6 +226,8 @@ fn story(seed: u64, loss: f64, n: usize) {
     );
 }
 
+/// Conformance: pfcp-7.4.2.2-heartbeat, pfcp-7.4.4.2-association-accepted, pfcp-7.5.3-created-pdr,
+/// pfcp-7.2.2.4.2-header-seid, pfcp-7.5.5-modification-accepted, pfcp-7.5.7-deletion-accepted.
 #[test]
 fn story_5g_without_loss() {
     story(2, 0.0, 12);
@@ -291,13 +293,15 @@ fn story_5g_with_loss_over_many_seeds() {
     );
 }
 
-fn response<'a>(smf: &'a Smf, t: MessageType) -> &'a Message<'static> {
+fn response(smf: &Smf, t: MessageType) -> &Message<'static> {
     smf.responses
         .iter()
         .find(|r| r.message_type() == t)
         .unwrap_or_else(|| panic!("no {t:?}"))
 }
 
+/// Conformance: pfcp-6.2.6.1-no-association.
+///
 /// TS 29.244 section 6.2.6.1 and table 8.2.1-1: a Session Establishment Request from a CP
 /// function without an association is refused with No established PFCP Association (72).
 #[test]
@@ -326,6 +330,8 @@ fn establishment_without_association_is_refused_with_cause_72() {
     );
 }
 
+/// Conformance: pfcp-8.2.1-mandatory-missing, pfcp-7.5.5-context-not-found.
+///
 /// TS 29.244 table 8.2.1-1 and section 8.2.22: a Session Establishment Request without the
 /// mandatory CP F-SEID gets Mandatory IE missing (66) and the Offending IE naming F-SEID (57);
 /// Session Modification and Deletion Requests naming a SEID no session holds get Session context

@@ -24,7 +24,7 @@
 //!   naming the VID held (the switch processor keeps it when no other processor holds it), then
 //!   every session, own and replicated, is announced again (`Sync`) so the switch processor
 //!   relearns which VIDs are named.
-//! * A directed Create PDP Context Request: the session's TEID (control and user plane, also the
+//! * A directed Create PDP Context Request (GTPv1): the session's TEID (control and user plane, also the
 //!   charging id) is [`VidLayout::compose`](crate::steering::VidLayout::compose)`(own VID, backup VID, local index)`; the End User
 //!   Address is `ue_pool` + (VID << local bits | local index). The session state goes to the
 //!   switch processor (a `Sync`), which relays it to the backup; the Create PDP Context Response
@@ -38,6 +38,23 @@
 //!   (Common Flags), else IPv4 with cause New PDP type due to single address bearer only (130);
 //!   without `ue_pool_v6`, IPv4v6 gets IPv4 with cause New PDP type due to network preference
 //!   (129) and IPv6 is refused with Unknown PDP address or PDP type (220), as is any other type.
+//! * GTPv2-C (TS 29.274): a directed Create Session Request gets one
+//!   TEID `compose(own VID, backup VID, local index)` for the S11/S4 control plane and the S1-U
+//!   user plane and an IPv4 PDN address from the same slice of `ue_pool`; it is refused with
+//!   Mandatory IE missing (70, the Cause naming the IE) without Sender F-TEID for Control Plane,
+//!   RAT Type, APN or a Bearer Context with its EBI, with No resources available (73) when
+//!   full. Modify Bearer and Delete Session Requests are served like Update and Delete PDP
+//!   Context (replicated, by the backup after a failure), Context Not Found (64, header TEID 0)
+//!   for a TEID held nowhere here. Repeats of a set-up are recognised by IMSI and EPS Bearer ID.
+//! * PFCP (TS 29.244): a directed Session Establishment Request gets the TEID above as the
+//!   F-TEID of every PDR asking CHOOSE (Created PDR) and the SEID
+//!   [`seid_layout`](crate::steering::VidLayout::seid_layout)`.compose64(own VID, backup VID,
+//!   local index)` as the UP F-SEID; Mandatory IE missing (66, with the Offending IE) without Node
+//!   ID, CP F-SEID, Create PDR or Create FAR; No resources available (75) when full. Session
+//!   Modification and Deletion Requests (steered by that SEID) are served like Update and Delete,
+//!   Session context not found (65, header SEID 0) otherwise. Repeats of a set-up are recognised
+//!   by the CP F-SEID. Every CHOOSE of a session gets the same F-TEID (CHOOSE ID is not told
+//!   apart); the UE address is the CP function's (UE IP Address) or from the VID's slice.
 //! * A steered message (G-PDU, Update, Delete) whose extension header chain holds a type the
 //!   endpoint must comprehend (two high bits `1x`) and does not support
 //!   ([`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is not delivered nor served: it is answered with a

@@ -201,10 +201,9 @@ impl SwitchProcessor {
         let cause = if !associated {
             self.stats.no_association += 1;
             Cause::NO_ESTABLISHED_PFCP_ASSOCIATION
-        } else if self.direct_repeat(route, seq, data) {
-            return Ok(());
-        } else if self.sessions.len() < self.config.max_sessions
-            && self.direct_new(now, Some(seq), route, data).is_some()
+        } else if self.direct_repeat(route, seq, data)
+            || (self.sessions.len() < self.config.max_sessions
+                && self.direct_new(now, Some(seq), route, data).is_some())
         {
             return Ok(());
         } else {

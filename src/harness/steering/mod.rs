@@ -48,6 +48,10 @@ pub fn gtp_message(data: &[u8]) {
     }
 }
 
+mod wire;
+
+use wire::{gw_port, switch_gtp_packet, well_formed};
+
 use crate::health::{ClusterKey, Policy};
 use crate::steering::fabric::{
     FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
@@ -472,34 +476,6 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
     .to_vec()
 }
 
-/// A Create PDP Context Request, an Echo Request, a peer's Error Indication, or a GTPv2-C Echo
-/// Request (answered with Version Not Supported), passed on by a line interface.
-fn switch_gtp_packet(b: u8) -> Option<Vec<u8>> {
-    use crate::steering::gtp::{Message, MessageType};
-    let gtp = match b % 4 {
-        0 | 1 => Message::new(
-            MessageType(if b % 4 == 0 { 16 } else { 1 }),
-            0,
-            u16::from(b),
-            vec![],
-        )
-        .to_vec()
-        .ok(),
-        2 => Message::error_indication(u32::from(b), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), None)
-            .to_vec()
-            .ok(),
-        _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
-    };
-    gtp.map(|g| {
-        FabricMessage::Packet {
-            from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
-            to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
-            data: Cow::Owned(g),
-        }
-        .to_vec()
-    })
-}
-
 /// The queue bound, a table version that never goes back, the session bound, distinct VIDs per
 /// slot and in the table, and every owned VID in the table.
 fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize) {
@@ -614,22 +590,26 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             }
             3 => {
                 let backup = (b & 0x80 != 0).then(|| vid(u16::from(b % 8)));
-                let data = Cow::Borrowed(take(b & 0x7f));
+                let (from, to, data) = match op / 7 % 4 {
+                    3 => well_formed(&p, true, b),
+                    k => (PEER, gw_port(k), take(b & 0x7f).to_vec()),
+                };
+                let data = Cow::Owned(data);
                 let directed = FabricMessage::Directed {
                     backup,
-                    from: PEER,
-                    to: GW,
+                    from,
+                    to,
                     data,
                 };
                 (SWITCH, Some(directed.to_vec()))
             }
             4 => {
-                let data = Cow::Borrowed(take(b));
-                let packet = FabricMessage::Packet {
-                    from: PEER,
-                    to: GW,
-                    data,
+                let (from, to, data) = match op / 7 % 4 {
+                    3 => well_formed(&p, false, b),
+                    k => (PEER, gw_port(k), take(b).to_vec()),
                 };
+                let data = Cow::Owned(data);
+                let packet = FabricMessage::Packet { from, to, data };
                 (LINE, Some(packet.to_vec()))
             }
             5 => {
