@@ -174,7 +174,7 @@ impl VidTable {
     /// anything else is tried as L2TPv2. One pair is ambiguous: an L2TPv2 data message with the
     /// L bit and a GTPv2-C message whose type's low nibble is 2 (Echo Response, Modify Bearer
     /// Request, ...) can share their first two octets; when the table steers L2TP, such a
-    /// packet is taken as L2TP. [`VidTable::steer_port`], which the [`LineInterface`] uses,
+    /// packet is taken as L2TP. [`VidTable::steer_port`], which the [`LineInterface`](super::LineInterface) uses,
     /// settles it by the UDP port.
     #[inline]
     pub fn steer(&self, packet: &[u8]) -> Verdict {
