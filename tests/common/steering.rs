@@ -279,6 +279,22 @@ impl Gateway {
         }
     }
 
+    /// The outside datagrams the line interfaces passed to the switch processor (every
+    /// `Packet` delivered to its fabric address, as far as the trace goes).
+    pub fn switch_inputs(&self) -> Vec<Vec<u8>> {
+        use telcp::sim::Fate;
+        use telcp::steering::fabric::FabricMessage;
+        self.sim
+            .trace()
+            .iter()
+            .filter(|r| r.to == sp_fabric() && r.fate == Fate::Delivered)
+            .filter_map(|r| match FabricMessage::parse(&r.payload) {
+                Ok(FabricMessage::Packet { data, .. }) => Some(data.into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn settle(&mut self) {
         self.sim.run_for(Duration::from_secs(2));
     }
