@@ -5,6 +5,11 @@
 //! 256-entry table; the baseline looks the TEID up in a `HashMap<u32, processor>` holding the
 //! million sessions (std's default hasher). Both read the TEID from the same packets in the same
 //! run. Besides criterion's figures, a plain timing pass prints ns/packet for both and the ratio.
+//!
+//! The group `steering_protocols` steers the same million sessions as GTP-U G-PDUs (by the
+//! TEID), GTPv2-C Modify Bearer Requests (by the header TEID) and PFCP Session Modification
+//! Requests (by the header SEID of the 64-bit layout carrying the same VIDs), each through
+//! `steer_port` with its UDP port, and prints ns/packet for the three in one run.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::{HashMap, HashSet};
@@ -96,6 +101,44 @@ fn baseline_all(map: &HashMap<u32, u16>, packets: &[u8]) -> u64 {
     acc
 }
 
+/// The session headers of `gtpu` (G-PDUs) rewritten as GTPv2-C Modify Bearer Requests (12
+/// octets, padded) and PFCP Session Modification Requests (16 octets) naming the same VIDs and
+/// local index.
+fn other_protocols(gtpu: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let layout = VidLayout::default();
+    let seids = layout.seid_layout();
+    let mut v2 = Vec::with_capacity(gtpu.len());
+    let mut n4 = Vec::with_capacity(gtpu.len());
+    for p in gtpu.chunks_exact(STRIDE) {
+        let teid = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        v2.extend_from_slice(&[0x48, 34, 0, 8]);
+        v2.extend_from_slice(&teid.to_be_bytes());
+        v2.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 0]);
+        let seid = seids
+            .compose64(
+                layout.primary(teid).unwrap(),
+                layout.backup(teid),
+                u64::from(layout.local(teid)),
+            )
+            .unwrap();
+        n4.extend_from_slice(&[0x21, 52, 0, 12]);
+        n4.extend_from_slice(&seid.to_be_bytes());
+        n4.extend_from_slice(&[0, 0, 1, 0]);
+    }
+    (v2, n4)
+}
+
+#[inline]
+fn steer_port_all(t: &VidTable, port: u16, packets: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    for p in packets.chunks_exact(STRIDE) {
+        if let Verdict::Processor { vid, .. } = t.steer_port(port, p) {
+            acc += u64::from(vid.get());
+        }
+    }
+    acc
+}
+
 fn time_per_packet(f: impl Fn() -> u64, rounds: u32) -> f64 {
     let mut best = Duration::MAX;
     for _ in 0..rounds {
@@ -132,6 +175,32 @@ fn steering(c: &mut Criterion) {
     g.bench_function("hashmap_baseline", |b| {
         b.iter(|| black_box(baseline_all(&s.map, black_box(&s.packets))))
     });
+    g.finish();
+
+    let (v2, n4) = other_protocols(&s.packets);
+    let want = steer_all(&s.table, &s.packets);
+    let kinds: [(&str, u16, &[u8]); 3] = [
+        ("gtp_u", 2152, &s.packets),
+        ("gtpv2_c", 2123, &v2),
+        ("pfcp", 8805, &n4),
+    ];
+    let mut line = format!("steer_port at {SESSIONS} sessions:");
+    for (name, port, packets) in kinds {
+        assert_eq!(steer_port_all(&s.table, port, packets), want, "{name}");
+        let ns = time_per_packet(|| steer_port_all(&s.table, port, packets), 5);
+        line += &format!(" {name} {ns:.2} ns/packet;");
+    }
+    println!("{line}");
+    let mut g = c.benchmark_group("steering_protocols");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(SESSIONS as u64));
+    for (name, port, packets) in kinds {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(steer_port_all(&s.table, port, black_box(packets))))
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("steering_batch");

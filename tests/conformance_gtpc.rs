@@ -114,7 +114,11 @@ fn gtpc_6_teid_zero_path() {
     let mut gw = Gw::new();
     let e = only(&gw.c(&echo_request(5)));
     assert_eq!(e.teid, 0);
-    let v = only(&gw.c(&[0x48, 1, 0, 8, 0, 0, 0, 0, 0, 0, 5, 0]));
+    // A GTPv0 Echo Request (GTPv2-C is served, TS 29.274: tests/steering_4g.rs).
+    let v0_echo = [
+        0x1e, 1, 0, 0, 0, 5, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let v = only(&gw.c(&v0_echo));
     assert_eq!((v.mtype, v.teid), (3, 0));
 }
 
@@ -263,18 +267,19 @@ fn gtpc_7_2_2_private_extension_ignored() {
     assert_eq!((e.mtype, e.seq), (2, Some(6)));
 }
 
-/// gtpc-7.2.3-version-not-supported: a GTP-C message of another version (GTPv0, GTPv2) gets a
-/// Version Not Supported whose header carries version 1, and is discarded.
+/// gtpc-7.2.3-version-not-supported: a GTP-C message of another version (GTPv0, or a version
+/// the gateway does not know; GTPv2-C is served, see tests/steering_4g.rs) gets a Version Not
+/// Supported whose header carries version 1, and is discarded.
 #[test]
 fn gtpc_7_2_3_version_not_supported() {
     // TS 29.060 7.2.3 and 11.1.1: the answer names the latest version supported (1) in its
     // header's version field; the received message is not processed further.
     let mut gw = Gw::new();
-    let v2_echo = [0x40, 1, 0, 9, 0, 0, 7, 0, 3, 0, 1, 2];
+    let v3_echo = [0x60, 1, 0, 4, 0, 0, 7, 0];
     let v0_create = [
         0x1e, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
-    for b in [&v2_echo[..], &v0_create[..]] {
+    for b in [&v3_echo[..], &v0_create[..]] {
         let out = gw.c(b);
         let v = only(&out);
         assert_eq!((v.version(), v.mtype), (1, 3), "{b:02x?}");
@@ -292,7 +297,10 @@ fn gtpc_7_2_3_version_not_supported() {
 fn gtpc_7_2_3_header_only() {
     // TS 29.060 7.2.3: the message contains only the GTP header.
     let mut gw = Gw::new();
-    let v = only(&gw.c(&[0x48, 1, 0, 8, 0, 0, 0, 0, 0, 0, 5, 0]));
+    let v0_echo = [
+        0x1e, 1, 0, 0, 0, 5, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let v = only(&gw.c(&v0_echo));
     assert!(v.ies.is_empty());
     assert!(v.body.is_empty());
 }

@@ -34,7 +34,7 @@ use telcp::harness;
 use telcp::health::{ClusterKey, Heartbeat, Load, NodeId, Role};
 use telcp::l2tp::{Config, Event, Lac, Lns, LnsConfig};
 use telcp::mip::cluster::{Body, ClusterMessage};
-use telcp::steering::fabric::{FabricMessage, SessionRecord};
+use telcp::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord};
 use telcp::steering::gtp::Imsi;
 use telcp::steering::{VidLayout, VirtualId};
 
@@ -801,6 +801,8 @@ fn processor_seeds(c: &mut Corpora) {
             imsi: Imsi([0x21, 0x43, 0x65, 0x87, 0x09, 0x21, 0x43, 0xf5]),
             nsapi: 5,
             ue_addr: Ipv4Addr::new(10, 0, 0, 9),
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
         },
     }
     .to_vec();

@@ -232,17 +232,21 @@ fn a_peers_error_indication_deletes_the_session_it_names() {
     }));
 }
 
+/// A GTP header of version 3 (no such version: TS 29.274 section 5.1 reserves the field's
+/// other values), message type 1.
+fn gtp_version_3_header() -> Vec<u8> {
+    vec![0x60, 0x01, 0x00, 0x04, 0x00, 0x00, 0x01, 0x00]
+}
+
+/// GTPv0 and unknown versions on the GTP-C port get a GTPv1 Version Not Supported (GTPv1 and
+/// GTPv2-C are both served, see tests/steering_4g.rs).
 #[test]
 fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
     let mut gw = Gateway::new(24, 0.05, 1);
     let directed = gw.sp().stats().setups_directed;
     let kinds = [
-        ("GTPv2-C Echo Request", vector("gtpv2_echo_request")),
-        (
-            "GTPv2-C Create Session Request",
-            vector("gtpv2_create_session_request"),
-        ),
         ("GTPv0 Echo Request", gtpv0_echo_request(9)),
+        ("a version 3 header", gtp_version_3_header()),
     ];
     for (what, bytes) in &kinds {
         let before = gw.sim.node::<Sgsn>(gw.sgsn).version_not_supported().len();
@@ -276,7 +280,8 @@ fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
             .all(|id| gw.proc(*id).stats().l2tp_packets == 0)
     );
 
-    // A peer's own Version Not Supported (GTPv2 type 3) is never answered: no ping-pong.
+    // A peer's own Version Not Supported (type 3, here of GTPv0 and GTPv2) is never answered:
+    // no ping-pong.
     let answered = gw.sp().stats().version_not_supported;
     for _ in 0..3 {
         gw.sgsn().send_raw(
@@ -284,13 +289,19 @@ fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
             2123,
             vec![0x40, 0x03, 0x00, 0x04, 0x00, 0x00, 0x07, 0x00],
         );
+        let mut v0 = gtpv0_echo_request(3);
+        v0[1] = 0x03;
+        gw.sgsn().send_raw(2123, 2123, v0);
     }
     gw.sim.run_for(Duration::from_millis(300));
     assert_eq!(gw.sp().stats().version_not_supported, answered);
-    // A GTPv2 datagram to the GTP-U port is no GTP-C: not answered.
+    // A GTPv2 datagram to the GTP-U port is no GTP-C (GTP-U is version 1 only, TS 29.281
+    // section 5.1): dropped there, not answered, never at the switch processor.
+    let from_line = gw.sp().stats().from_line;
     gw.sgsn().send_raw(2152, 2152, vector("gtpv2_echo_request"));
     gw.sim.run_for(Duration::from_millis(300));
     assert_eq!(gw.sp().stats().version_not_supported, answered);
+    assert_eq!(gw.sp().stats().from_line, from_line);
 }
 
 #[test]
@@ -299,7 +310,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
     let line = gw.lines[0];
     let src = sa(SGSN_IP, 2123);
     let gc = sa(GW_IP, 2123);
-    let echo = vector("gtpv2_echo_request");
+    let echo = gtpv0_echo_request(1);
     for _ in 0..2000 {
         gw.sim.deliver_now(line, src, gc, &echo);
     }

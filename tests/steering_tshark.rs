@@ -73,8 +73,11 @@ fn tshark_reads_the_error_indications_version_not_supported_and_non_existent() {
     let (no_vid, no_session) = gw.unknown_teids();
     gw.sgsn().g_pdu_to(2152, no_vid);
     gw.sgsn().g_pdu_to(40001, no_session);
-    gw.sgsn()
-        .send_raw(2123, 2123, vector("gtpv2_create_session_request"));
+    // A GTPv0 Echo Request (GTPv2-C is served now, see tests/steering_4g.rs).
+    let mut v0 = vec![0x1e, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00];
+    v0.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    v0.extend_from_slice(&[0; 8]);
+    gw.sgsn().send_raw(2123, 2123, v0);
     // Update and Delete PDP Context Requests naming no context: answered Non-existent.
     for (t, seq) in [
         (MessageType::UPDATE_PDP_CONTEXT_REQUEST, 0x0301),

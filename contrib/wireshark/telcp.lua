@@ -2,7 +2,8 @@
 --
 --   telcp_hb   health heartbeats (src/health/wire.rs): magic FF 48 42, any UDP port
 --   telcp_mc   Mobile IP virtual Home Agent cluster messages (src/mip/cluster.rs): magic FE 4D 43
---   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs): magic 56 46 ("VF")
+--   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs): magic 56 46 ("VF"),
+--              version 2
 --   telcp_avp  the L2TP load-redirection vendor AVPs (src/l2tp/wire/avp): LoadBalanceCapable (1)
 --              and RedirectTarget (2) under enterprise 32473 (the crate's default; change
 --              TELCP_ENTERPRISE below when a deployment configures its own)
@@ -271,6 +272,9 @@ local vff = {
     imsi = ProtoField.bytes("telcp_vf.imsi", "IMSI (TBCD)"),
     nsapi = ProtoField.uint8("telcp_vf.nsapi", "NSAPI"),
     ue = ProtoField.ipv4("telcp_vf.ue_address", "UE address"),
+    protocol = ProtoField.uint8("telcp_vf.protocol", "Session protocol", base.DEC,
+                                { [1] = "GTPv1-C", [2] = "GTPv2-C", [3] = "PFCP" }),
+    peer_seid = ProtoField.uint64("telcp_vf.peer_seid", "Peer SEID", base.HEX),
 }
 vf.fields = {}
 for _, f in pairs(vff) do table.insert(vf.fields, f) end
@@ -330,6 +334,7 @@ local function dissect_vf(tvb, pinfo, root)
             r.off = r.off + n
         end
         r.add(t, vff.imsi, 8); r.add(t, vff.nsapi, 1); r.add(t, vff.ue, 4)
+        r.add(t, vff.protocol, 1); r.add(t, vff.peer_seid, 8)
     elseif kind == 9 then
         r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
     else
@@ -343,7 +348,8 @@ local function dissect_vf(tvb, pinfo, root)
 end
 
 vf:register_heuristic("udp", function(tvb, pinfo, tree)
-    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564601" then return false end
+    -- Fabric version 2 (the session record names its protocol and the peer's SEID).
+    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564602" then return false end
     local kind = tvb(3, 1):uint()
     if kind < 1 or kind > 9 then return false end
     dissect_vf(tvb, pinfo, tree)

@@ -49,6 +49,38 @@ pub(crate) struct Route {
     pub(crate) peer: SocketAddr,
 }
 
+/// The protocol of a datagram a line interface passed on, by the UDP port it was sent to and
+/// the version bits of its first octet (as [`VidTable::steer_port`](super::line::VidTable::steer_port)
+/// tells them apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// GTPv1-C or GTPv1-U (first octet `0x3_`).
+    Gtpv1,
+    /// GTPv2-C (first octet `0x4_` or `0x5_`, on the GTP ports).
+    Gtpv2,
+    /// PFCP (port 8805, or first octet `0x2_`).
+    Pfcp,
+    /// Anything else: L2TPv2.
+    L2tp,
+}
+
+/// The [`Wire`] of `data` sent to UDP port `port`.
+pub(crate) fn wire(port: u16, data: &[u8]) -> Wire {
+    use super::pfcp::PFCP_PORT;
+    let gtp_port = port == gtp::GTP_C_PORT;
+    match data.first().map(|b| b >> 4) {
+        _ if port == PFCP_PORT => Wire::Pfcp,
+        _ if port == crate::l2tp::L2TP_PORT => Wire::L2tp,
+        Some(0x3) => Wire::Gtpv1,
+        _ if port == gtp::GTP_U_PORT => Wire::L2tp,
+        Some(0x4 | 0x5) if gtp_port => Wire::Gtpv2,
+        Some(0x5) => Wire::Gtpv2,
+        Some(0x4) if data.get(1).is_some_and(|b| b & 0x0f != 2) => Wire::Gtpv2,
+        Some(0x2) => Wire::Pfcp,
+        _ => Wire::L2tp,
+    }
+}
+
 /// A datagram of `payload` from `src` to `dst`.
 pub(crate) fn transmit(src: SocketAddr, dst: SocketAddr, payload: Vec<u8>) -> Transmit {
     Transmit {

@@ -171,6 +171,22 @@ pub enum InputError {
     /// without TEID Data I or GTP-U Peer Address, TS 29.281 section 7.3.1).
     #[error("missing information element {0:?}")]
     MissingIe(IeType),
+    /// A GTPv2-C datagram that does not parse (TS 29.274).
+    #[error("gtpv2: {0}")]
+    Gtpv2(#[from] super::gtpv2::WireError),
+    /// A PFCP datagram that does not parse (TS 29.244).
+    #[error("pfcp: {0}")]
+    Pfcp(#[from] super::pfcp::WireError),
+    /// A GTPv2-C message type the machine does not take where it arrived (e.g. a Modify Bearer
+    /// Request with TEID 0 at the switch processor).
+    #[error("unsupported GTPv2-C message type {0:?}")]
+    UnsupportedGtpv2Message(super::gtpv2::MessageType),
+    /// A PFCP message type the machine does not take where it arrived.
+    #[error("unsupported PFCP message type {0:?}")]
+    UnsupportedPfcpMessage(super::pfcp::MessageType),
+    /// No session holds this SEID (PFCP).
+    #[error("no session for SEID {0:#018x}")]
+    UnknownSeid(u64),
     /// An L2TP header too short to hold its tunnel and session ids (RFC 2661 section 3.1).
     #[error("L2TP header too short")]
     ShortL2tpHeader,

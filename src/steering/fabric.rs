@@ -11,7 +11,7 @@
 //! ```text
 //!  0       1       2       3
 //! +-------+-------+-------+-------+----------------------
-//! | 0x56  | 0x46  |   1   | kind  | body ...
+//! | 0x56  | 0x46  |   2   | kind  | body ...
 //! +-------+-------+-------+-------+----------------------
 //!   'V'     'F'   version
 //!
@@ -28,7 +28,8 @@
 //!  9    SyncAck          backup -> switch -> proc   teid u32, version u32
 //!
 //! session record: teid u32, version u32, peer_teid_c u32, peer_teid_u u32, peer_c ip,
-//!                 peer_u ip, imsi [8], nsapi u8, ue_addr ipv4 [4]
+//!                 peer_u ip, imsi [8], nsapi u8, ue_addr ipv4 [4], protocol u8
+//!                 (1 GTPv1, 2 GTPv2-C, 3 PFCP), peer_seid u64
 //! table entry state: 1 up, 2 down (unassigned VIDs are absent)
 //! ```
 //!
@@ -44,8 +45,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The first two octets of every fabric message.
 pub const MAGIC: [u8; 2] = *b"VF";
-/// The fabric format version.
-pub const VERSION: u8 = 1;
+/// The fabric format version (2: session records name their protocol and the peer's SEID).
+pub const VERSION: u8 = 2;
 
 /// Why a fabric datagram could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +100,8 @@ crate::io::reader::wire_fields! {
         Ipv6Address => "IPv6 address",
         Imsi => "IMSI",
         UeAddress => "UE address",
+        Protocol => "protocol",
+        PeerSeid => "peer SEID",
         Magic => "magic",
         Datagram => "datagram",
         Vid => "vid",
@@ -131,28 +134,68 @@ pub struct TableEntry {
     pub addr: SocketAddr,
 }
 
-/// The state of one session as the primary processor replicates it to the backup.
+/// The protocol a session was set up with, which says how a [`SessionRecord`]'s fields are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SessionProtocol {
+    /// GTPv1-C (TS 29.060): a PDP context set up by Create PDP Context.
+    #[default]
+    Gtpv1,
+    /// GTPv2-C (TS 29.274): a PDN connection set up by Create Session (S11/S5).
+    Gtpv2,
+    /// PFCP (TS 29.244): a PFCP session set up by Session Establishment (N4/Sx).
+    Pfcp,
+}
+
+impl SessionProtocol {
+    fn code(self) -> u8 {
+        match self {
+            SessionProtocol::Gtpv1 => 1,
+            SessionProtocol::Gtpv2 => 2,
+            SessionProtocol::Pfcp => 3,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        Some(match c {
+            1 => SessionProtocol::Gtpv1,
+            2 => SessionProtocol::Gtpv2,
+            3 => SessionProtocol::Pfcp,
+            _ => return None,
+        })
+    }
+}
+
+/// The state of one session as the primary processor replicates it to the backup: one shape
+/// for the three protocols ([`SessionProtocol`]), keyed by the gateway's TEID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionRecord {
-    /// The gateway's TEID for the session (control and user plane), carrying the primary and
-    /// backup VIDs.
+    /// The gateway's TEID for the session, carrying the primary and backup VIDs: GTPv1's for
+    /// control and user plane; GTPv2-C's for the S11/S4 control plane and the S1-U user plane;
+    /// PFCP's F-TEID allocated for CHOOSE, whose VIDs and local index the session's SEID
+    /// carries too ([`VidLayout::seid_layout`](crate::steering::VidLayout::seid_layout)).
     pub teid: u32,
     /// Bumped on every change; a backup keeps the highest it has seen.
     pub version: u32,
-    /// The peer's control-plane TEID.
+    /// The peer's control-plane TEID (GTPv1 TEID Control Plane, GTPv2-C sender F-TEID); 0 for
+    /// PFCP.
     pub peer_teid_c: u32,
-    /// The peer's user-plane TEID.
+    /// The peer's user-plane TEID (GTPv1 TEID Data I, GTPv2-C S1-U eNodeB F-TEID, PFCP Outer
+    /// Header Creation of the downlink FAR); 0 until known.
     pub peer_teid_u: u32,
     /// The peer's control-plane address.
     pub peer_c: IpAddr,
     /// The peer's user-plane address.
     pub peer_u: IpAddr,
-    /// The subscriber.
+    /// The subscriber (every octet `0xff` when the set-up named none, as PFCP's does).
     pub imsi: Imsi,
-    /// The NSAPI.
+    /// The NSAPI (GTPv1) or EPS Bearer ID (GTPv2-C); 0 for PFCP.
     pub nsapi: u8,
-    /// The End User Address assigned.
+    /// The End User Address / PDN address assigned (PFCP: the UE IP Address, or unspecified).
     pub ue_addr: Ipv4Addr,
+    /// The protocol the session was set up with.
+    pub protocol: SessionProtocol,
+    /// The peer's SEID (the CP function's F-SEID, PFCP); 0 for GTP.
+    pub peer_seid: u64,
 }
 
 /// One fabric message. Datagrams are borrowed from the input when parsed.
@@ -291,7 +334,7 @@ fn read_vid(r: &mut Reader<'_>, field: Field) -> Result<VirtualId, FabricError> 
     VirtualId::new(r.u16(field)?).ok_or(FabricError::Invalid { offset: at, field })
 }
 
-const RECORD_FIXED: usize = 4 + 4 + 4 + 4 + 8 + 1 + 4;
+const RECORD_FIXED: usize = 4 + 4 + 4 + 4 + 8 + 1 + 4 + 1 + 8;
 
 impl SessionRecord {
     fn encoded_len(&self) -> usize {
@@ -308,6 +351,8 @@ impl SessionRecord {
         buf.put_slice(&self.imsi.0);
         buf.put_u8(self.nsapi);
         buf.put_slice(&self.ue_addr.octets());
+        buf.put_u8(self.protocol.code());
+        buf.put_u64(self.peer_seid);
     }
 
     fn parse(r: &mut Reader<'_>) -> Result<Self, FabricError> {
@@ -320,6 +365,13 @@ impl SessionRecord {
         let imsi = Imsi(<[u8; 8]>::try_from(r.bytes(8, Field::Imsi)?).unwrap_or([0xff; 8]));
         let nsapi = r.u8(Field::Nsapi)?;
         let ue = r.bytes(4, Field::UeAddress)?;
+        let at = r.offset();
+        let protocol =
+            SessionProtocol::from_code(r.u8(Field::Protocol)?).ok_or(FabricError::Invalid {
+                offset: at,
+                field: Field::Protocol,
+            })?;
+        let peer_seid = r.u64(Field::PeerSeid)?;
         Ok(SessionRecord {
             teid,
             version,
@@ -330,6 +382,8 @@ impl SessionRecord {
             imsi,
             nsapi,
             ue_addr: Ipv4Addr::from(<[u8; 4]>::try_from(ue).unwrap_or([0; 4])),
+            protocol,
+            peer_seid,
         })
     }
 }

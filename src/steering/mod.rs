@@ -6,8 +6,10 @@
 //! session ids ([`VidLayout`] says which bits). The line interface then steers every packet of a
 //! session by those bits alone, with no per-session table and without the switch processor.
 //!
-//! * [`vid`]: [`VirtualId`] and [`VidLayout`] (32-bit TEIDs, 16-bit L2TP ids).
-//! * [`gtp`]: the GTPv1-C/U codec (borrowed parse, emit, the fast path's [`gtp::GtpView`]).
+//! * [`vid`]: [`VirtualId`] and [`VidLayout`] (32-bit TEIDs, 64-bit PFCP SEIDs, 16-bit L2TP ids).
+//! * [`gtp`]: the GTPv1-C/U codec (borrowed parse, emit, the fast path's [`gtp::GtpView`]);
+//!   [`gtpv2`] (TS 29.274) and [`pfcp`] (TS 29.244): the 4G and 5G control-plane codecs. GTPv2-C
+//!   sessions are steered by their TEID and PFCP sessions by their SEID, exactly as GTPv1.
 //! * [`fabric`]: the documented codec of the messages among the machines below.
 //! * [`line`](mod@line): [`LineInterface`], the fast path: [`line::VidTable::steer`] -> [`Verdict`].
 //! * [`switch`]: [`SwitchProcessor`]: VID manager, selection by load ([`crate::health`]) of a
@@ -17,8 +19,9 @@
 //!   (Error Indication, Version Not Supported).
 //! * [`rules`]: the VID table as kernel and NIC steering rules ([`RuleSet`]; tc `u32` lines with
 //!   [`Tc`], ethtool ntuple lines with [`rules::ntuple`]) that follow table updates.
-//! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context with
-//!   TEIDs carrying it, serves its sessions, and its peers' sessions as their backup.
+//! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context, Create
+//!   Session and PFCP Session Establishment with TEIDs (and SEIDs) carrying it, serves its
+//!   sessions, and its peers' sessions as their backup.
 //!
 //! The path of a session:
 //!
@@ -46,7 +49,7 @@
 //! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec().unwrap();
 //! assert_eq!(table.steer(&g_pdu), Verdict::Processor { vid: p, backup: false });
 //! ```
-mod common;
+pub(crate) mod common;
 mod error;
 pub mod fabric;
 pub mod gtp;

@@ -21,14 +21,26 @@
 //! +--------+--------+----------------+
 //! | primary| backup |   local part   |
 //! +--------+--------+----------------+
+//!
+//!  64-bit PFCP SEID, VidLayout::seid64(8, 8)  (TS 29.244 section 8.2.37: the UP function's
+//!  F-SEID, which the CP function puts in the header of every later session message)
+//!  63          56 55          48 47                                                     0
+//! +--------------+--------------+--------------------------------------------------------+
+//! | primary VID  |  backup VID  |          local part (per processor, 48 bits)            |
+//! +--------------+--------------+--------------------------------------------------------+
 //! ```
+//!
+//! A processor gives a PFCP session the SEID `seid64.compose64(VID, backup VID, local)` and the
+//! F-TEID `teid32.compose(VID, backup VID, local)` with the same local index, so the line
+//! interface steers the session's PFCP messages (by the SEID) and its G-PDUs (by the TEID) to the
+//! same processor, and the processor finds the session from either.
 //!
 //! Rules checked by [`VidLayout::new`]: the primary field is 1 to 16 bits wide; the backup field,
 //! when present, has the same width and does not overlap it; at least one bit is left for the
-//! local part; everything fits the identifier width (16 or 32 bits). The local part is every bit
+//! local part; everything fits the identifier width (16, 32 or 64 bits). The local part is every bit
 //! that is neither primary nor backup, filled from its least significant bit upwards. VID 0 is
 //! reserved ("none"): since every identifier a processor allocates carries a non-zero primary VID,
-//! it is never 0, which both GTP (TEID 0) and L2TP (id 0) reserve.
+//! it is never 0, which GTP (TEID 0), PFCP (SEID 0) and L2TP (id 0) reserve.
 //!
 //! ```
 //! use telcp::steering::vid::{VidLayout, VirtualId};
@@ -94,6 +106,14 @@ impl BitField {
         }
         (u32::MAX >> (32 - self.width as u32)) << self.shift
     }
+
+    /// The field's bits as a 64-bit mask (0 if the field does not fit 64 bits).
+    pub const fn mask64(self) -> u64 {
+        if self.width == 0 || self.width as u32 + self.shift as u32 > 64 {
+            return 0;
+        }
+        (u64::MAX >> (64 - self.width as u32)) << self.shift
+    }
 }
 
 /// One of the two VID fields of a [`VidLayout`].
@@ -118,9 +138,13 @@ impl fmt::Display for VidField {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LayoutError {
-    /// The identifier width is neither 16 nor 32 bits.
-    #[error("identifier width {0} is not 16 or 32 bits")]
+    /// The identifier width is not 16, 32 or 64 bits.
+    #[error("identifier width {0} is not 16, 32 or 64 bits")]
     IdWidth(u8),
+    /// A 32-bit operation ([`VidLayout::compose`]) on a 64-bit layout: use
+    /// [`VidLayout::compose64`].
+    #[error("a 64-bit layout composes 64-bit identifiers")]
+    Wide,
     /// The primary field is not 1 to 16 bits wide.
     #[error("the primary VID field must be 1 to 16 bits wide, not {0}")]
     PrimaryWidth(u8),
@@ -151,9 +175,9 @@ pub enum LayoutError {
     #[error("local value {local} exceeds the local part's maximum {max}")]
     LocalTooLarge {
         /// The local value.
-        local: u32,
+        local: u64,
         /// The largest local value.
-        max: u32,
+        max: u64,
     },
 }
 
@@ -165,18 +189,18 @@ pub struct VidLayout {
     id_bits: u8,
     primary: BitField,
     backup: Option<BitField>,
-    local_mask: u32,
+    local_mask: u64,
     local_bits: u8,
 }
 
 impl VidLayout {
-    /// A layout for `id_bits`-bit identifiers (16 or 32) with the given fields.
+    /// A layout for `id_bits`-bit identifiers (16, 32 or 64) with the given fields.
     pub fn new(
         id_bits: u8,
         primary: BitField,
         backup: Option<BitField>,
     ) -> Result<VidLayout, LayoutError> {
-        if id_bits != 16 && id_bits != 32 {
+        if id_bits != 16 && id_bits != 32 && id_bits != 64 {
             return Err(LayoutError::IdWidth(id_bits));
         }
         if primary.width == 0 || primary.width > 16 {
@@ -186,8 +210,8 @@ impl VidLayout {
         if !fits(primary) {
             return Err(LayoutError::OutOfRange(VidField::Primary));
         }
-        let id_mask = if id_bits == 32 { u32::MAX } else { 0xffff };
-        let mut used = primary.mask();
+        let id_mask = u64::MAX >> (64 - u32::from(id_bits));
+        let mut used = primary.mask64();
         if let Some(b) = backup {
             if b.width != primary.width {
                 return Err(LayoutError::BackupWidth);
@@ -195,10 +219,10 @@ impl VidLayout {
             if !fits(b) {
                 return Err(LayoutError::OutOfRange(VidField::Backup));
             }
-            if b.mask() & used != 0 {
+            if b.mask64() & used != 0 {
                 return Err(LayoutError::Overlap);
             }
-            used |= b.mask();
+            used |= b.mask64();
         }
         let local_mask = id_mask & !used;
         if local_mask == 0 {
@@ -217,6 +241,24 @@ impl VidLayout {
     /// true) the backup VID in the next `vid_bits` bits, the local part below.
     pub fn teid32(vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
         Self::top_down(32, vid_bits, backup_bits)
+    }
+
+    /// A 64-bit layout for PFCP SEIDs (TS 29.244 section 8.2.37), laid out like
+    /// [`VidLayout::teid32`]: the primary VID in bits 63 down, the backup VID below it, the local
+    /// part in the remaining low bits (see the [module documentation](self) for the picture).
+    /// Read and build its identifiers with the `*64` methods ([`VidLayout::primary64`],
+    /// [`VidLayout::compose64`], ...).
+    pub fn seid64(vid_bits: u8, backup_bits: u8) -> Result<VidLayout, LayoutError> {
+        Self::top_down(64, vid_bits, backup_bits)
+    }
+
+    /// The SEID layout carrying the same VIDs as this layout: [`VidLayout::seid64`] with this
+    /// layout's primary and backup widths (the steering machines derive their SEID layout from
+    /// their TEID layout this way, so one VID table serves both).
+    pub fn seid_layout(&self) -> VidLayout {
+        let backup = self.backup.map_or(0, |b| b.width);
+        // Widths are 1 to 16 bits, so the 64-bit layout always leaves local bits.
+        Self::seid64(self.primary.width, backup).unwrap_or(*self)
     }
 
     /// A 16-bit layout for L2TP tunnel and session ids, laid out like [`VidLayout::teid32`].
@@ -248,7 +290,7 @@ impl VidLayout {
         )
     }
 
-    /// The identifier width in bits (16 or 32).
+    /// The identifier width in bits (16, 32 or 64).
     pub fn id_bits(&self) -> u8 {
         self.id_bits
     }
@@ -273,20 +315,26 @@ impl VidLayout {
         self.local_bits
     }
 
-    /// The largest local value (`2^local_bits - 1`).
+    /// The largest local value (`2^local_bits - 1`), at most `u32::MAX` (a 64-bit layout's
+    /// full range is [`VidLayout::max_local64`]).
     pub fn max_local(&self) -> u32 {
-        if self.local_bits >= 32 {
-            u32::MAX
+        u32::try_from(self.max_local64()).unwrap_or(u32::MAX)
+    }
+
+    /// The largest local value (`2^local_bits - 1`).
+    pub fn max_local64(&self) -> u64 {
+        if self.local_bits >= 64 {
+            u64::MAX
         } else {
-            (1u32 << self.local_bits) - 1
+            (1u64 << self.local_bits) - 1
         }
     }
 
-    /// The raw primary field of `id` (0 when it carries no VID). This is the fast path's read: a
-    /// shift and a mask.
+    /// The raw primary field of `id` (0 when it carries no VID; always 0 for a 64-bit layout,
+    /// whose fields lie above bit 31). This is the fast path's read: a shift and a mask.
     #[inline(always)]
     pub fn primary_raw(&self, id: u32) -> u16 {
-        ((id >> self.primary.shift) & (self.primary.mask() >> self.primary.shift)) as u16
+        self.primary_raw64(u64::from(id))
     }
 
     /// The primary VID `id` carries.
@@ -298,10 +346,7 @@ impl VidLayout {
     /// The raw backup field of `id` (0 when the layout has none or it carries none).
     #[inline(always)]
     pub fn backup_raw(&self, id: u32) -> u16 {
-        match self.backup {
-            Some(b) => ((id >> b.shift) & (b.mask() >> b.shift)) as u16,
-            None => 0,
-        }
+        self.backup_raw64(u64::from(id))
     }
 
     /// The backup VID `id` carries.
@@ -310,9 +355,43 @@ impl VidLayout {
         VirtualId::new(self.backup_raw(id))
     }
 
+    /// The raw primary field of a 64-bit identifier (a SEID; 0 when it carries no VID): a shift
+    /// and a mask, as [`VidLayout::primary_raw`].
+    #[inline(always)]
+    pub fn primary_raw64(&self, id: u64) -> u16 {
+        ((id >> self.primary.shift) & (self.primary.mask64() >> self.primary.shift)) as u16
+    }
+
+    /// The primary VID a 64-bit identifier carries.
+    #[inline]
+    pub fn primary64(&self, id: u64) -> Option<VirtualId> {
+        VirtualId::new(self.primary_raw64(id))
+    }
+
+    /// The raw backup field of a 64-bit identifier (0 when the layout has none or it carries
+    /// none).
+    #[inline(always)]
+    pub fn backup_raw64(&self, id: u64) -> u16 {
+        match self.backup {
+            Some(b) => ((id >> b.shift) & (b.mask64() >> b.shift)) as u16,
+            None => 0,
+        }
+    }
+
+    /// The backup VID a 64-bit identifier carries.
+    #[inline]
+    pub fn backup64(&self, id: u64) -> Option<VirtualId> {
+        VirtualId::new(self.backup_raw64(id))
+    }
+
     /// The local part of `id`, its bits gathered from least significant upwards.
     pub fn local(&self, id: u32) -> u32 {
-        let mut out = 0u32;
+        u32::try_from(self.local64(u64::from(id))).unwrap_or(u32::MAX)
+    }
+
+    /// The local part of a 64-bit identifier, its bits gathered from least significant upwards.
+    pub fn local64(&self, id: u64) -> u64 {
+        let mut out = 0u64;
         let mut bit = 0u32;
         let mut m = self.local_mask;
         while m != 0 {
@@ -326,29 +405,45 @@ impl VidLayout {
         out
     }
 
-    /// Builds the identifier carrying `primary`, `backup` (when given) and `local`.
+    /// Builds the identifier carrying `primary`, `backup` (when given) and `local`; a 64-bit
+    /// layout refuses with [`LayoutError::Wide`] (see [`VidLayout::compose64`]).
     pub fn compose(
         &self,
         primary: VirtualId,
         backup: Option<VirtualId>,
         local: u32,
     ) -> Result<u32, LayoutError> {
+        if self.id_bits > 32 {
+            return Err(LayoutError::Wide);
+        }
+        let id = self.compose64(primary, backup, u64::from(local))?;
+        u32::try_from(id).map_err(|_| LayoutError::Wide)
+    }
+
+    /// Builds the identifier (of any width) carrying `primary`, `backup` (when given) and
+    /// `local`.
+    pub fn compose64(
+        &self,
+        primary: VirtualId,
+        backup: Option<VirtualId>,
+        local: u64,
+    ) -> Result<u64, LayoutError> {
         let max = self.max_vid();
         for v in std::iter::once(primary).chain(backup) {
             if v.get() > max {
                 return Err(LayoutError::VidTooLarge { vid: v.get(), max });
             }
         }
-        if local > self.max_local() {
+        if local > self.max_local64() {
             return Err(LayoutError::LocalTooLarge {
                 local,
-                max: self.max_local(),
+                max: self.max_local64(),
             });
         }
-        let mut id = u32::from(primary.get()) << self.primary.shift;
+        let mut id = u64::from(primary.get()) << self.primary.shift;
         if let Some(b) = backup {
             let field = self.backup.ok_or(LayoutError::NoBackupField)?;
-            id |= u32::from(b.get()) << field.shift;
+            id |= u64::from(b.get()) << field.shift;
         }
         let mut m = self.local_mask;
         let mut bit = 0u32;
@@ -463,7 +558,102 @@ mod tests {
         );
     }
 
+    /// The SEID layout's bit positions, as the module documentation draws them: primary VID in
+    /// bits 63..56, backup VID in 55..48, the local part in 47..0.
+    #[test]
+    fn seid_64_bit_layout() {
+        let l = VidLayout::seid64(8, 8).unwrap();
+        let v = |n| VirtualId::new(n).unwrap();
+        assert_eq!(l.id_bits(), 64);
+        assert_eq!(
+            l.primary_field(),
+            BitField {
+                shift: 56,
+                width: 8
+            }
+        );
+        assert_eq!(
+            l.backup_field(),
+            Some(BitField {
+                shift: 48,
+                width: 8
+            })
+        );
+        assert_eq!(l.local_bits(), 48);
+        assert_eq!(l.max_local64(), (1 << 48) - 1);
+        assert_eq!(l.max_local(), u32::MAX);
+        let seid = l.compose64(v(5), Some(v(9)), 0xab_cdef_1234).unwrap();
+        assert_eq!(seid, 0x0509_00ab_cdef_1234);
+        assert_eq!(l.primary64(seid), Some(v(5)));
+        assert_eq!(l.backup64(seid), Some(v(9)));
+        assert_eq!(l.local64(seid), 0xab_cdef_1234);
+        // The same VIDs and local index in the TEID layout: the same processor steers both.
+        let teid = VidLayout::default()
+            .compose(v(5), Some(v(9)), 0x1234)
+            .unwrap();
+        assert_eq!(teid, 0x0509_1234);
+        // The 32-bit reads see no VID in a 64-bit layout, and compose refuses.
+        assert_eq!(l.primary(u32::MAX), None);
+        assert_eq!(l.compose(v(5), None, 1), Err(LayoutError::Wide));
+        assert_eq!(
+            l.compose64(v(5), None, 1 << 48),
+            Err(LayoutError::LocalTooLarge {
+                local: 1 << 48,
+                max: (1 << 48) - 1
+            })
+        );
+        assert_eq!(
+            l.compose64(v(256), None, 0),
+            Err(LayoutError::VidTooLarge { vid: 256, max: 255 })
+        );
+        assert_eq!(VidLayout::default().seid_layout(), l);
+        assert_eq!(
+            VidLayout::teid32(6, 0).unwrap().seid_layout(),
+            VidLayout::seid64(6, 0).unwrap()
+        );
+        // Without a backup field, all 56 low bits are local.
+        let nb = VidLayout::seid64(8, 0).unwrap();
+        assert_eq!(nb.local_bits(), 56);
+        assert_eq!(
+            nb.compose64(v(1), Some(v(2)), 0),
+            Err(LayoutError::NoBackupField)
+        );
+        assert_eq!(VidLayout::seid64(17, 0), Err(LayoutError::PrimaryWidth(17)));
+        assert_eq!(
+            VidLayout::new(
+                64,
+                BitField {
+                    shift: 60,
+                    width: 8
+                },
+                None
+            ),
+            Err(LayoutError::OutOfRange(VidField::Primary))
+        );
+        assert_eq!(
+            VidLayout::new(48, BitField { shift: 0, width: 8 }, None),
+            Err(LayoutError::IdWidth(48))
+        );
+    }
+
     proptest! {
+        #[test]
+        fn seid_compose_then_split(
+            vb in 1u8..=16, with_backup in any::<bool>(),
+            p in 1u16.., b in 1u16.., local in any::<u64>(),
+        ) {
+            let l = VidLayout::seid64(vb, if with_backup { vb } else { 0 }).unwrap();
+            let p = VirtualId::new((p % l.max_vid()).max(1)).unwrap();
+            let b = with_backup.then(|| VirtualId::new((b % l.max_vid()).max(1)).unwrap());
+            let local = local & l.max_local64();
+            let seid = l.compose64(p, b, local).unwrap();
+            prop_assert!(seid != 0);
+            prop_assert_eq!(seid >> (64 - u32::from(vb)), u64::from(p.get()));
+            prop_assert_eq!(l.primary64(seid), Some(p));
+            prop_assert_eq!(l.backup64(seid), b);
+            prop_assert_eq!(l.local64(seid), local);
+        }
+
         #[test]
         fn compose_then_split(
             id16 in any::<bool>(),

@@ -1,7 +1,9 @@
 //! proptest strategies for the steering fabric messages ([`crate::steering::fabric`]).
 
 use crate::steering::VirtualId;
-use crate::steering::fabric::{FabricMessage, SessionRecord, TableEntry, VidState};
+use crate::steering::fabric::{
+    FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
+};
 use crate::steering::gtp::Imsi;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -19,9 +21,22 @@ pub fn session_record() -> impl Strategy<Value = SessionRecord> {
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<IpAddr>(), any::<IpAddr>()),
         (any::<[u8; 8]>(), any::<u8>(), any::<Ipv4Addr>()),
+        (
+            prop_oneof![
+                Just(SessionProtocol::Gtpv1),
+                Just(SessionProtocol::Gtpv2),
+                Just(SessionProtocol::Pfcp)
+            ],
+            any::<u64>(),
+        ),
     )
         .prop_map(
-            |((teid, version, peer_teid_c, peer_teid_u), (peer_c, peer_u), (imsi, nsapi, ue))| {
+            |(
+                (teid, version, peer_teid_c, peer_teid_u),
+                (peer_c, peer_u),
+                (imsi, nsapi, ue),
+                (protocol, peer_seid),
+            )| {
                 SessionRecord {
                     teid,
                     version,
@@ -32,6 +47,8 @@ pub fn session_record() -> impl Strategy<Value = SessionRecord> {
                     imsi: Imsi(imsi),
                     nsapi,
                     ue_addr: ue,
+                    protocol,
+                    peer_seid,
                 }
             },
         )

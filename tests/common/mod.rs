@@ -10,6 +10,8 @@
 //! - `steering`: the gateway on the simulator with loss (line interfaces, switch processor, four
 //!   processors) and the SGSN in front of it.
 //! - `sgsn`: the SGSN peer (also used by the examples).
+//! - `mme`, `smf`: the GTPv2-C MME and the PFCP SMF in front of the steering gateway (the 4G and
+//!   5G stories).
 //!
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
@@ -17,7 +19,9 @@
 pub mod gtp;
 pub mod l2tp;
 pub mod mip;
+pub mod mme;
 pub mod sgsn;
+pub mod smf;
 pub mod steering;
 
 use std::path::PathBuf;

@@ -16,11 +16,17 @@ use telcp::steering::{LineInterface, Processor, SwitchProcessor, VidLayout, Virt
 
 // Re-exported for the scenario files; not every test crate uses each.
 #[allow(unused_imports)]
+pub use super::mme::{Mme, MmeSession};
+#[allow(unused_imports)]
 pub use super::sgsn::{N3, Sgsn, SgsnSession, inner_ipv4};
+#[allow(unused_imports)]
+pub use super::smf::{SMF_RECOVERY, Smf, SmfSession, created_fteid};
 #[allow(unused_imports)]
 pub use super::{Capture, have_tshark};
 
 pub const SGSN_IP: [u8; 4] = [192, 0, 2, 10];
+pub const MME_IP: [u8; 4] = [192, 0, 2, 20];
+pub const SMF_IP: [u8; 4] = [192, 0, 2, 30];
 pub const GW_IP: [u8; 4] = [10, 0, 0, 1];
 pub const GW2_IP: [u8; 4] = [10, 0, 0, 2];
 
@@ -135,6 +141,19 @@ impl Gateway {
     /// A gateway with `n_lines` line interfaces (the SGSN talks to the first), on links with
     /// `loss`, duplication and reordering; runs until every processor has its VID.
     pub fn new(seed: u64, loss: f64, n_lines: u8) -> Gateway {
+        let sgsn = Sgsn::new(Ipv4Addr::from(SGSN_IP), sa(GW_IP, 2123));
+        Gateway::with_peer(seed, loss, n_lines, ("sgsn", SGSN_IP), Box::new(sgsn))
+    }
+
+    /// A gateway as [`Gateway::new`] with `peer` (named `name`, at `ip`) in front of it instead
+    /// of the SGSN (an MME or an SMF: the world's `sgsn` node).
+    pub fn with_peer(
+        seed: u64,
+        loss: f64,
+        n_lines: u8,
+        (name, ip): (&str, [u8; 4]),
+        peer: Box<dyn telcp::Node>,
+    ) -> Gateway {
         let start = Instant::now();
         let seed = seed
             + std::env::var("STEERING_SEED")
@@ -144,12 +163,7 @@ impl Gateway {
         let mut sim = Sim::new(seed, start);
         sim.set_default_link(LinkConfig::lossy(loss, loss / 2.0, loss / 2.0));
         sim.set_trace_limit(10_000);
-        let sgsn = sim.add_node(
-            "sgsn",
-            &[sa(SGSN_IP, 0)],
-            None,
-            Box::new(Sgsn::new(Ipv4Addr::from(SGSN_IP), sa(GW_IP, 2123))),
-        );
+        let sgsn = sim.add_node(name, &[sa(ip, 0)], None, peer);
         let line_addrs: Vec<SocketAddr> = (1..=n_lines).map(li_fabric).collect();
         let mut lines = Vec::new();
         for i in 1..=n_lines {
@@ -263,6 +277,22 @@ impl Gateway {
                 self.sim.run_for(gap);
             }
         }
+    }
+
+    /// The outside datagrams the line interfaces passed to the switch processor (every
+    /// `Packet` delivered to its fabric address, as far as the trace goes).
+    pub fn switch_inputs(&self) -> Vec<Vec<u8>> {
+        use telcp::sim::Fate;
+        use telcp::steering::fabric::FabricMessage;
+        self.sim
+            .trace()
+            .iter()
+            .filter(|r| r.to == sp_fabric() && r.fate == Fate::Delivered)
+            .filter_map(|r| match FabricMessage::parse(&r.payload) {
+                Ok(FabricMessage::Packet { data, .. }) => Some(data.into_owned()),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn settle(&mut self) {

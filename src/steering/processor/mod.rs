@@ -24,7 +24,7 @@
 //!   naming the VID held (the switch processor keeps it when no other processor holds it), then
 //!   every session, own and replicated, is announced again (`Sync`) so the switch processor
 //!   relearns which VIDs are named.
-//! * A directed Create PDP Context Request: the session's TEID (control and user plane, also the
+//! * A directed Create PDP Context Request (GTPv1): the session's TEID (control and user plane, also the
 //!   charging id) is [`VidLayout::compose`](crate::steering::VidLayout::compose)`(own VID, backup VID, local index)`; the End User
 //!   Address is `ue_pool` + (VID << local bits | local index). The session state goes to the
 //!   switch processor (a `Sync`), which relays it to the backup; the Create PDP Context Response
@@ -38,6 +38,23 @@
 //!   (Common Flags), else IPv4 with cause New PDP type due to single address bearer only (130);
 //!   without `ue_pool_v6`, IPv4v6 gets IPv4 with cause New PDP type due to network preference
 //!   (129) and IPv6 is refused with Unknown PDP address or PDP type (220), as is any other type.
+//! * GTPv2-C (TS 29.274): a directed Create Session Request gets one
+//!   TEID `compose(own VID, backup VID, local index)` for the S11/S4 control plane and the S1-U
+//!   user plane and an IPv4 PDN address from the same slice of `ue_pool`; it is refused with
+//!   Mandatory IE missing (70, the Cause naming the IE) without Sender F-TEID for Control Plane,
+//!   RAT Type, APN or a Bearer Context with its EBI, with No resources available (73) when
+//!   full. Modify Bearer and Delete Session Requests are served like Update and Delete PDP
+//!   Context (replicated, by the backup after a failure), Context Not Found (64, header TEID 0)
+//!   for a TEID held nowhere here. Repeats of a set-up are recognised by IMSI and EPS Bearer ID.
+//! * PFCP (TS 29.244): a directed Session Establishment Request gets the TEID above as the
+//!   F-TEID of every PDR asking CHOOSE (Created PDR) and the SEID
+//!   [`seid_layout`](crate::steering::VidLayout::seid_layout)`.compose64(own VID, backup VID,
+//!   local index)` as the UP F-SEID; Mandatory IE missing (66, with the Offending IE) without Node
+//!   ID, CP F-SEID, Create PDR or Create FAR; No resources available (75) when full. Session
+//!   Modification and Deletion Requests (steered by that SEID) are served like Update and Delete,
+//!   Session context not found (65, header SEID 0) otherwise. Repeats of a set-up are recognised
+//!   by the CP F-SEID. Every CHOOSE of a session gets the same F-TEID (CHOOSE ID is not told
+//!   apart); the UE address is the CP function's (UE IP Address) or from the VID's slice.
 //! * A steered message (G-PDU, Update, Delete) whose extension header chain holds a type the
 //!   endpoint must comprehend (two high bits `1x`) and does not support
 //!   ([`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is not delivered nor served: it is answered with a
@@ -109,9 +126,11 @@
 //!   turn (the newer session keeps its primary, and is replicated again at its next change).
 
 mod config;
+mod n4;
 mod packet;
 mod setup;
 mod sync;
+mod v2;
 
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
 use setup::Grant;
@@ -126,7 +145,7 @@ use crate::io::TokenBucket;
 use crate::io::{TimerQueue, Transmit};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Where the processor stands with the switch processor about its VID.
@@ -155,8 +174,15 @@ impl Membership {
     }
 }
 
-/// A subscriber key: the IMSI (absent for a set-up without one) and the NSAPI.
-type Subscriber = (Option<Imsi>, u8);
+/// Who a set-up is for, so a repeated set-up finds the session it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Subscriber {
+    /// GTPv1 and GTPv2-C: the IMSI (absent for a set-up without one) and the NSAPI / EPS Bearer
+    /// ID.
+    Bearer(Option<Imsi>, u8),
+    /// PFCP: the CP function's address and its F-SEID (TS 29.244 section 8.2.37).
+    CpSession(IpAddr, u64),
+}
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -171,6 +197,9 @@ struct Session {
     qos: Vec<u8>,
     /// The PDP type granted and the cause of the Create PDP Context Response.
     grant: (Grant, Cause),
+    /// PFCP: the PDR IDs whose F-TEID this processor chose (CHOOSE), for the Created PDR IEs
+    /// of the Session Establishment Response.
+    chosen: Vec<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +227,7 @@ pub struct Processor {
     shadow: HashMap<u32, Session>,
     /// The replicated copy held for each subscriber (IMSI, NSAPI), sessions set up with an IMSI
     /// only: a newer set-up of the same subscriber supersedes the copy.
-    shadow_by_subscriber: HashMap<(Imsi, u8), u32>,
+    shadow_by_subscriber: HashMap<Subscriber, u32>,
     free_local: VecDeque<u32>,
     next_local: u32,
     next_l2tp_local: u32,
@@ -209,8 +238,8 @@ pub struct Processor {
     stats: ProcessorStats,
     /// Responses to recent Update/Delete requests, by (peer, sequence number), so a repeated
     /// request gets the same response (TS 29.060 section 7.6).
-    answered: HashMap<(SocketAddr, u16), (SocketAddr, Vec<u8>)>,
-    answered_order: VecDeque<(SocketAddr, u16)>,
+    answered: HashMap<(SocketAddr, u32), (SocketAddr, Vec<u8>)>,
+    answered_order: VecDeque<(SocketAddr, u32)>,
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
@@ -433,15 +462,7 @@ impl Processor {
         peer: SocketAddr,
         msg: &Message<'_>,
     ) -> Option<Vec<u8>> {
-        let data = msg.to_vec().ok()?;
-        Some(
-            FabricMessage::Transmit {
-                from: gateway,
-                to: peer,
-                data: Cow::Owned(data),
-            }
-            .to_vec(),
-        )
+        Some(transmit_bytes(gateway, peer, msg.to_vec().ok()?))
     }
 
     /// Answers `req` with its response type (the request's + 1) carrying only `cause`, header
@@ -496,6 +517,16 @@ impl Processor {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.monitor.earliest(self.timers.next_deadline())
     }
+}
+
+/// The fabric `Transmit` of the datagram `data` from `gateway` to `peer`.
+fn transmit_bytes(gateway: SocketAddr, peer: SocketAddr, data: Vec<u8>) -> Vec<u8> {
+    FabricMessage::Transmit {
+        from: gateway,
+        to: peer,
+        data: Cow::Owned(data),
+    }
+    .to_vec()
 }
 
 /// The layouts, the bounds, and address pools large enough for the layout (TS 29.060 section

@@ -3,7 +3,7 @@
 
 use super::setup::{mandatory_ie_error, tunnel_ies};
 use super::{Processor, ProcessorEvent, Session};
-use crate::steering::common::{self, Route, UnsupportedExtension};
+use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::SessionRecord;
 use crate::steering::gtp::{self, Cause, Ie, IeType, Message, MessageType};
@@ -21,15 +21,18 @@ impl Processor {
         gateway: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
-            return self.handle_l2tp(data);
-        }
-        let req = gtp::parse(data)?;
         let route = Route {
             line,
             gateway,
             peer,
         };
+        match common::wire(gateway.port(), data) {
+            Wire::Gtpv1 => {}
+            Wire::Gtpv2 => return self.packet_v2(now, route, data),
+            Wire::Pfcp => return self.packet_n4(now, route, data),
+            Wire::L2tp => return self.handle_l2tp(data),
+        }
+        let req = gtp::parse(data)?;
         let seq = req.header.sequence.unwrap_or(0);
         // TS 29.281 section 5.2.1, TS 29.060 section 6.1: not delivered nor served, and the
         // sender told which extension headers are supported.
@@ -97,12 +100,7 @@ impl Processor {
     ) -> Result<(), InputError> {
         let teid = req.header.teid;
         let seq = req.header.sequence.unwrap_or(0);
-        if let Some((l, bytes)) = self.answered.get(&(route.peer, seq)) {
-            // A repeated request: the same response (unless it still awaits replication).
-            if !self.pending.contains_key(&teid) {
-                let (l, bytes) = (*l, bytes.clone());
-                self.push_to(l, bytes);
-            }
+        if self.answer_again(route.peer, u32::from(seq), teid) {
             return Ok(());
         }
         if let (Some(cause), Some(s)) = (
@@ -135,7 +133,15 @@ impl Processor {
             let resp = update(session, req, seq, self.config.recovery);
             let record = session.record;
             self.event(ProcessorEvent::SessionUpdated { teid, as_backup });
-            self.answer_served(now, route, record, (seq, &resp), as_backup, false);
+            let bytes = self.reply_bytes(route.gateway, route.peer, &resp);
+            self.answer_served(
+                now,
+                route,
+                record,
+                (u32::from(seq), bytes),
+                as_backup,
+                false,
+            );
         } else {
             let record = session.record;
             let resp = Message::new(
@@ -145,29 +151,45 @@ impl Processor {
                 vec![Ie::Cause(Cause::REQUEST_ACCEPTED)],
             );
             self.event(ProcessorEvent::SessionDeleted { teid, as_backup });
-            self.answer_served(now, route, record, (seq, &resp), as_backup, true);
+            let bytes = self.reply_bytes(route.gateway, route.peer, &resp);
+            self.answer_served(now, route, record, (u32::from(seq), bytes), as_backup, true);
         }
         Ok(())
     }
 
-    /// Sends the response of a request served (remembered for repeats): at once as the backup
-    /// (and a deletion reported to the switch processor), else held until the change is
-    /// replicated.
-    fn answer_served(
+    /// A request repeated by `peer` (sequence number `seq`) that was answered already: the same
+    /// answer again (unless the session `teid`'s change still awaits replication, which sends
+    /// it). Whether it was a repeat.
+    pub(super) fn answer_again(&mut self, peer: SocketAddr, seq: u32, teid: u32) -> bool {
+        let Some((l, bytes)) = self.answered.get(&(peer, seq)) else {
+            return false;
+        };
+        if !self.pending.contains_key(&teid) {
+            let (l, bytes) = (*l, bytes.clone());
+            self.push_to(l, bytes);
+        }
+        true
+    }
+
+    /// Sends the response of a request served (its fabric `Transmit` bytes, remembered for
+    /// repeats): at once as the backup (and a deletion reported to the switch processor), else
+    /// held until the change is replicated.
+    pub(super) fn answer_served(
         &mut self,
         now: Instant,
         route: Route,
         record: SessionRecord,
-        (seq, resp): (u16, &Message<'_>),
+        (seq, bytes): (u32, Option<Vec<u8>>),
         as_backup: bool,
         delete: bool,
     ) {
-        let bytes = self.reply_bytes(route.gateway, route.peer, resp);
         self.remember(route.peer, seq, route.line, bytes.clone());
-        let held = bytes.map(|b| (route.line, b));
+        let held = bytes.clone().map(|b| (route.line, b));
         if as_backup {
             self.stats.served_backup += 1;
-            self.reply(route, resp);
+            if let Some(b) = bytes {
+                self.push_to(route.line, b);
+            }
         } else {
             self.stats.served_primary += 1;
         }
@@ -241,7 +263,7 @@ impl Processor {
     pub(super) fn remember(
         &mut self,
         peer: SocketAddr,
-        seq: u16,
+        seq: u32,
         line: SocketAddr,
         bytes: Option<Vec<u8>>,
     ) {

@@ -1,11 +1,12 @@
 //! Directed set-ups: Create PDP Context Requests answered with identifiers carrying this
 //! processor's VID (TS 29.060 sections 7.3.1 and 7.3.2).
 
-use super::sync::{imsi_record, record_imsi};
-use super::{Processor, ProcessorEvent, Session};
+use super::sync::{imsi_record, own_key, record_imsi};
+use super::{Processor, ProcessorEvent, Session, transmit_bytes};
 use crate::steering::common::Route;
+use crate::steering::common::Wire;
 use crate::steering::error::InputError;
-use crate::steering::fabric::SessionRecord;
+use crate::steering::fabric::{SessionProtocol, SessionRecord};
 use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
@@ -133,7 +134,8 @@ impl Processor {
     }
 
     /// A set-up directed here by the switch processor: a Create PDP Context Request (TS 29.060
-    /// section 7.3.1), or an L2TP set-up.
+    /// section 7.3.1), a Create Session Request (TS 29.274 section 7.2.1), a PFCP Session
+    /// Establishment Request (TS 29.244 section 7.5.2), or an L2TP set-up.
     pub(super) fn handle_setup(
         &mut self,
         now: Instant,
@@ -144,19 +146,23 @@ impl Processor {
         data: &[u8],
     ) -> Result<(), InputError> {
         let vid = self.vid().ok_or(InputError::NotReady)?;
-        if data.first().is_some_and(|b| b & 0xf0 != 0x30) {
-            // An L2TP set-up (tunnel id 0): an LNS on this processor would take it from here.
-            return self.handle_l2tp(data);
-        }
-        let req = gtp::parse(data)?;
-        if req.message_type() != MessageType::CREATE_PDP_CONTEXT_REQUEST {
-            return Err(InputError::UnsupportedMessage(req.message_type()));
-        }
         let route = Route {
             line,
             gateway,
             peer,
         };
+        let backup = backup.filter(|b| *b != vid && self.config.layout.backup_field().is_some());
+        match crate::steering::common::wire(gateway.port(), data) {
+            Wire::Gtpv1 => {}
+            Wire::Gtpv2 => return self.setup_v2(now, vid, backup, route, data),
+            Wire::Pfcp => return self.setup_n4(now, vid, backup, route, data),
+            // An L2TP set-up (tunnel id 0): an LNS on this processor would take it from here.
+            Wire::L2tp => return self.handle_l2tp(data),
+        }
+        let req = gtp::parse(data)?;
+        if req.message_type() != MessageType::CREATE_PDP_CONTEXT_REQUEST {
+            return Err(InputError::UnsupportedMessage(req.message_type()));
+        }
         let seq = req.header.sequence.unwrap_or(0);
         let (record, grant) = match self.setup_record(&req) {
             Ok(r) => r,
@@ -165,25 +171,16 @@ impl Processor {
                 return Ok(());
             }
         };
-        let subscriber = (record_imsi(&record), record.nsapi);
-        if let Some(&teid) = self.by_subscriber.get(&subscriber) {
-            // A repeated request: answer again once the state is replicated.
-            self.answer_repeat(teid, seq);
+        if self.repeated(&record, u32::from(seq)) {
             return Ok(());
         }
-        let Some(local) = self.allocate_local() else {
+        let Some((local, teid)) = self.allocate_teid(vid, backup) else {
             self.refuse_setup(
                 route,
                 &req,
                 record.peer_teid_c,
                 Cause::NO_RESOURCES_AVAILABLE,
             );
-            return Ok(());
-        };
-        let layout = self.config.layout;
-        let backup = backup.filter(|b| *b != vid && layout.backup_field().is_some());
-        let Ok(teid) = layout.compose(vid, backup, local) else {
-            self.refuse_setup(route, &req, record.peer_teid_c, Cause::SYSTEM_FAILURE);
             return Ok(());
         };
         let record = SessionRecord {
@@ -202,9 +199,52 @@ impl Processor {
             line,
             qos,
             grant,
+            chosen: Vec::new(),
         };
-        self.create(now, session, seq, backup);
+        self.create(now, session, u32::from(seq), backup);
         Ok(())
+    }
+
+    /// Whether the set-up of `record` repeats one this processor already holds a session for
+    /// (answered again from its state, once replicated).
+    pub(super) fn repeated(&mut self, record: &SessionRecord, seq: u32) -> bool {
+        let Some(&teid) = self.by_subscriber.get(&own_key(record)) else {
+            return false;
+        };
+        self.answer_repeat(teid, seq);
+        true
+    }
+
+    /// A local index and the TEID carrying this processor's VID, `backup` and that index;
+    /// `None` when `max_sessions` are held (the index is given back if the TEID cannot be
+    /// composed).
+    pub(super) fn allocate_teid(
+        &mut self,
+        vid: VirtualId,
+        backup: Option<VirtualId>,
+    ) -> Option<(u32, u32)> {
+        let local = self.allocate_local()?;
+        match self.config.layout.compose(vid, backup, local) {
+            Ok(teid) => Some((local, teid)),
+            Err(_) => {
+                self.free_local.push_back(local);
+                None
+            }
+        }
+    }
+
+    /// The answer to the set-up of session `s` with sequence number `seq`, as the fabric
+    /// `Transmit` to its line interface.
+    fn setup_answer(&self, s: &Session, seq: u32) -> Option<Vec<u8>> {
+        let payload = match s.record.protocol {
+            SessionProtocol::Gtpv1 => {
+                let seq = u16::try_from(seq).unwrap_or(0);
+                self.create_response(s, seq).to_vec().ok()?
+            }
+            SessionProtocol::Gtpv2 => self.create_session_response(s, seq)?,
+            SessionProtocol::Pfcp => self.establishment_response(s, seq)?,
+        };
+        Some(transmit_bytes(s.gateway, s.peer, payload))
     }
 
     /// The session record a Create PDP Context Request asks for (TEID, version and End User
@@ -240,44 +280,49 @@ impl Processor {
             imsi: imsi_record(req.imsi()),
             nsapi,
             ue_addr: Ipv4Addr::UNSPECIFIED,
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
         };
         Ok((record, grant))
     }
 
-    /// Answers a repeated Create PDP Context Request of the session `teid` from its state, once
-    /// its replication is acknowledged (until then the first answer is still held).
-    fn answer_repeat(&mut self, teid: u32, seq: u16) {
+    /// Answers a repeated set-up of the session `teid` from its state, once its replication is
+    /// acknowledged (until then the first answer is still held).
+    fn answer_repeat(&mut self, teid: u32, seq: u32) {
         if self.pending.contains_key(&teid) {
             return;
         }
         if let Some(s) = self.sessions.get(&teid) {
-            let m = self.create_response(s, seq);
-            let route = Route {
-                line: s.line,
-                gateway: s.gateway,
-                peer: s.peer,
-            };
-            self.reply(route, &m);
+            if let Some(bytes) = self.setup_answer(s, seq) {
+                let line = s.line;
+                self.push_to(line, bytes);
+            }
         }
     }
 
-    /// Holds a new session, reports it and replicates it; the response leaves once the
-    /// replication is acknowledged.
-    fn create(&mut self, now: Instant, session: Session, seq: u16, backup: Option<VirtualId>) {
+    /// Holds a new session, reports it and replicates it; the answer to its set-up (sequence
+    /// number `seq`) leaves once the replication is acknowledged.
+    pub(super) fn create(
+        &mut self,
+        now: Instant,
+        session: Session,
+        seq: u32,
+        backup: Option<VirtualId>,
+    ) {
         let record = session.record;
         let (teid, line, grant) = (record.teid, session.line, session.grant);
-        let response = self.create_response(&session, seq);
-        let bytes = self.reply_bytes(session.gateway, session.peer, &response);
+        let bytes = self.setup_answer(&session, seq);
         self.sessions.insert(teid, session);
-        self.by_subscriber
-            .insert((record_imsi(&record), record.nsapi), teid);
+        self.by_subscriber.insert(own_key(&record), teid);
         // A copy of an earlier set-up of this subscriber held here as a backup is superseded.
         self.supersede_shadow(now, &record);
         self.stats.created += 1;
         self.update_load();
         let layout = self.config.layout;
-        let ue_addr_v6 = match (grant.0, layout.primary(teid)) {
-            (Grant::V6 | Grant::V4v6, Some(vid)) => self.ue_addr_v6(vid, layout.local(teid)),
+        let ue_addr_v6 = match (record.protocol, grant.0, layout.primary(teid)) {
+            (SessionProtocol::Gtpv1, Grant::V6 | Grant::V4v6, Some(vid)) => {
+                self.ue_addr_v6(vid, layout.local(teid))
+            }
             _ => None,
         };
         self.event(ProcessorEvent::SessionCreated {

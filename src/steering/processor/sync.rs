@@ -1,9 +1,9 @@
 //! Replication: syncs of own sessions (responses held until acknowledged), replicated copies of
 //! other processors' sessions, and their supersession by newer set-ups of a subscriber.
 
-use super::{Grant, Pending, Processor, ProcessorEvent, Session, Timer};
+use super::{Grant, Pending, Processor, ProcessorEvent, Session, Subscriber, Timer};
 use crate::steering::error::{FabricKind, InputError};
-use crate::steering::fabric::{FabricMessage, SessionRecord};
+use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord};
 use crate::steering::gtp::{self, Cause, Imsi};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -23,10 +23,32 @@ pub(super) fn imsi_record(imsi: Option<Imsi>) -> Imsi {
     imsi.unwrap_or(NO_IMSI)
 }
 
-/// The subscriber key (IMSI, NSAPI) of a session set up with an IMSI; `None` without one, so
-/// sessions without an IMSI never supersede each other.
-fn subscriber_key(r: &SessionRecord) -> Option<(Imsi, u8)> {
-    record_imsi(r).map(|imsi| (imsi, r.nsapi))
+/// Who a session was set up for: GTP's IMSI and NSAPI / EPS Bearer ID, PFCP's CP F-SEID.
+pub(super) fn own_key(r: &SessionRecord) -> Subscriber {
+    match r.protocol {
+        SessionProtocol::Pfcp => Subscriber::CpSession(r.peer_c, r.peer_seid),
+        SessionProtocol::Gtpv1 | SessionProtocol::Gtpv2 => {
+            Subscriber::Bearer(record_imsi(r), r.nsapi)
+        }
+    }
+}
+
+/// The subscriber key of a replicated session: as [`own_key`], but `None` for a GTP set-up
+/// without an IMSI, so such sessions never supersede each other.
+fn subscriber_key(r: &SessionRecord) -> Option<Subscriber> {
+    match own_key(r) {
+        Subscriber::Bearer(None, _) => None,
+        k => Some(k),
+    }
+}
+
+/// The control-plane port of a protocol (TS 29.060 and TS 29.274 section 4.2: 2123; TS 29.244
+/// section 4.2.2: 8805).
+fn control_port(p: SessionProtocol) -> u16 {
+    match p {
+        SessionProtocol::Pfcp => crate::steering::pfcp::PFCP_PORT,
+        SessionProtocol::Gtpv1 | SessionProtocol::Gtpv2 => gtp::GTP_C_PORT,
+    }
 }
 
 impl Processor {
@@ -115,11 +137,15 @@ impl Processor {
                         record.teid,
                         Session {
                             record,
-                            peer: port(record.peer_c, gtp::GTP_C_PORT),
-                            gateway: SocketAddr::new(self.config.line_addr.ip(), gtp::GTP_C_PORT),
+                            peer: port(record.peer_c, control_port(record.protocol)),
+                            gateway: port(
+                                self.config.line_addr.ip(),
+                                control_port(record.protocol),
+                            ),
                             line: self.config.line_addr,
                             qos: Vec::new(),
                             grant: (Grant::V4, Cause::REQUEST_ACCEPTED),
+                            chosen: Vec::new(),
                         },
                     );
                     if let Some(key) = subscriber_key(&record) {
@@ -155,8 +181,7 @@ impl Processor {
             self.replicate(now, record, true, None);
         } else {
             self.sessions.remove(&teid);
-            self.by_subscriber
-                .remove(&(record_imsi(&record), record.nsapi));
+            self.by_subscriber.remove(&own_key(&record));
             self.free_local.push_back(self.config.layout.local(teid));
             self.update_load();
             self.replicate(now, record, true, response);

@@ -209,4 +209,10 @@ pub struct SwitchStats {
     pub error_indications_relayed: u64,
     /// Peers' Error Indications dropped because `error_indications` was exhausted.
     pub error_indications_suppressed: u64,
+    /// PFCP associations set up or renewed (TS 29.244 section 6.2.6).
+    pub associations: u64,
+    /// Association Setup Requests refused because `max_recent` associations were held.
+    pub associations_full: u64,
+    /// Session Establishment Requests refused because their CP function had no association.
+    pub no_association: u64,
 }

@@ -34,7 +34,8 @@
 //!   repeated every `retransmit` until each acknowledges it. A VID is *up* while its processor's
 //!   health ([`crate::health::Monitor`], heartbeats on the fabric address) is Up or Suspect, and
 //!   *down* otherwise, so the line interfaces steer its sessions to their backups.
-//! * **Set-up.** A Create PDP Context Request (TEID 0) passed on by a line interface is directed
+//! * **Set-up.** A Create PDP Context Request (TEID 0; a Create Session Request and a PFCP
+//!   Session Establishment Request the same way, see below) passed on by a line interface is directed
 //!   to the processor chosen by load (`policy` over the eligible processors, see
 //!   [`crate::health::Policy`]), with a backup chosen the same way among the others. A repeated
 //!   request (same peer and sequence number within `recent_window`) goes to the same processor
@@ -46,14 +47,31 @@
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
 //!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP
 //!   set-up (tunnel id 0) is directed the same way.
-//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
-//!   (GTPv0, GTPv2-C: the line interfaces pass these here) is answered with a GTPv1 Version Not
-//!   Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
+//!   1 nor 2 (GTPv0, say: the line interfaces pass these here) is answered with a GTPv1 Version
+//!   Not Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
 //!   version this node supports, 1; TEID and sequence number 0), sent to the datagram's source
-//!   address and port, and refused with [`WireError::UnsupportedVersion`](crate::steering::gtp::WireError::UnsupportedVersion). A GTPv2 peer falls
-//!   back to GTPv1 on it (TS 29.274 section 7.10). A Version Not Supported of another version
-//!   (message type 3 in every version) is never answered, so two nodes cannot answer each other
-//!   forever. At most `version_not_supported` (a token bucket); beyond, suppressed and counted.
+//!   address and port, and refused with [`WireError::UnsupportedVersion`](crate::steering::gtp::WireError::UnsupportedVersion). A Version Not
+//!   Supported of another version (message type 3 in every version) is never answered, so two
+//!   nodes cannot answer each other forever. At most `version_not_supported` (a token bucket);
+//!   beyond, suppressed and counted.
+//! * **GTPv2-C** (TS 29.274, S11). An Echo Request is answered with an Echo Response carrying
+//!   `recovery` (section 7.1.2), within `echo_responses`. A Create Session Request (TEID 0) is
+//!   placed like a Create PDP Context Request (repeats by peer and sequence number, a processor
+//!   and a backup by load) or refused with No resources available (73, header TEID the sender
+//!   F-TEID's). Other messages reaching the switch processor are ignored.
+//! * **PFCP** (TS 29.244, N4/Sxb). A Heartbeat Request is answered (section 7.4.2.2, within
+//!   `echo_responses`) with the Recovery Time Stamp, which is `recovery` (a sans-IO machine reads
+//!   no clock; a CP function looks only for a change, TS 23.007 section 19A). An Association
+//!   Setup Request with Node ID and Recovery Time Stamp records the CP function's association (at
+//!   most `max_recent` of them; beyond, No resources available) and is answered with Node ID,
+//!   Cause, Recovery Time Stamp and UP Function Features (FTUP: the processors choose F-TEIDs);
+//!   Association Update and Release are answered with Request accepted for an associated CP
+//!   function (a Release forgets it) and No established PFCP Association (72) otherwise. A
+//!   Session Establishment Request (SEID 0) is placed like a Create PDP Context Request when its
+//!   Node ID has an association, else refused with cause 72; with no processor eligible, with
+//!   No resources available (75). A Release does not delete the CP function's sessions (their
+//!   processors keep them until the CP function deletes them).
 //! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
 //!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
 //!   [`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is discarded and answered with a Supported Extension
@@ -86,6 +104,7 @@
 //!   and counted in [`SwitchStats`].
 
 mod config;
+mod n4;
 mod setup;
 mod sync;
 mod vids;
@@ -147,8 +166,11 @@ pub struct SwitchProcessor {
     version: u64,
     /// Ordered, so pushes go out in the same order in every run.
     acked: BTreeMap<SocketAddr, u64>,
-    recent: VecDeque<(Instant, SocketAddr, u16)>,
-    recent_map: HashMap<(SocketAddr, u16), (VirtualId, Option<VirtualId>)>,
+    recent: VecDeque<(Instant, SocketAddr, u32)>,
+    recent_map: HashMap<(SocketAddr, u32), (VirtualId, Option<VirtualId>)>,
+    /// The CP functions with a PFCP association (TS 29.244 section 6.2.6), by Node ID (its
+    /// type octet and value), at most `max_recent`.
+    associations: HashSet<(u8, Vec<u8>)>,
     monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
@@ -191,6 +213,7 @@ impl SwitchProcessor {
             sessions: HashSet::new(),
             recent: VecDeque::new(),
             recent_map: HashMap::new(),
+            associations: HashSet::new(),
             monitor,
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),

@@ -2,7 +2,7 @@
 //! peers' Error Indications: what a line interface passes to the switch processor.
 
 use super::{SwitchEvent, SwitchProcessor, Timer};
-use crate::steering::common::{self, Route, UnsupportedExtension};
+use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::InputError;
 use crate::steering::fabric::{FabricMessage, VidState};
 use crate::steering::gtp::{self, Cause, Ie, Message, MessageType, WireError};
@@ -44,12 +44,17 @@ impl SwitchProcessor {
     }
 
     pub(super) fn transmit_out(&mut self, route: Route, m: &Message<'_>) {
+        self.transmit_data(route, m.to_vec().ok());
+    }
+
+    /// Sends the datagram `data` (when there is one) along `route`.
+    pub(super) fn transmit_data(&mut self, route: Route, data: Option<Vec<u8>>) {
         let Route {
             line,
             gateway,
             peer,
         } = route;
-        if let Ok(data) = m.to_vec() {
+        if let Some(data) = data {
             let msg = FabricMessage::Transmit {
                 from: gateway,
                 to: peer,
@@ -68,16 +73,21 @@ impl SwitchProcessor {
         data: &[u8],
     ) -> Result<(), InputError> {
         let port = route.gateway.port();
-        if port == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
+        if port == gtp::GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
             return self.version_not_supported(now, route, data);
         }
-        let is_gtp = data.first().is_some_and(|b| b & 0xf0 == 0x30);
-        if !is_gtp {
-            // An L2TP set-up (tunnel id 0): directed the same way, never repeated nor refused.
-            if self.direct_new(now, None, route, data).is_none() {
-                self.stats.setups_refused += 1;
+        match common::wire(port, data) {
+            Wire::Gtpv1 => {}
+            Wire::Gtpv2 => return self.handle_v2(now, route, data),
+            Wire::Pfcp => return self.handle_n4(now, route, data),
+            Wire::L2tp => {
+                // An L2TP set-up (tunnel id 0): directed the same way, never repeated nor
+                // refused.
+                if self.direct_new(now, None, route, data).is_none() {
+                    self.stats.setups_refused += 1;
+                }
+                return Ok(());
             }
-            return Ok(());
         }
         let m = gtp::parse(data)?;
         let seq = m.header.sequence.unwrap_or(0);
@@ -101,13 +111,16 @@ impl SwitchProcessor {
                 return Err(InputError::UnsupportedMessage(t));
             }
         }
-        if self.direct_repeat(route, seq, data) {
+        if self.direct_repeat(route, u32::from(seq), data) {
             return Ok(());
         }
         if self.sessions.len() >= self.config.max_sessions {
             return self.refuse(route, &m);
         }
-        if self.direct_new(now, Some(seq), route, data).is_none() {
+        if self
+            .direct_new(now, Some(u32::from(seq)), route, data)
+            .is_none()
+        {
             return self.refuse(route, &m);
         }
         Ok(())
@@ -158,7 +171,7 @@ impl SwitchProcessor {
     /// processor chosen the first time, while it is operational; otherwise the repeat is a new
     /// set-up (the peer never got the answer, so the first attempt is void). Whether it was
     /// directed.
-    fn direct_repeat(&mut self, route: Route, seq: u16, data: &[u8]) -> bool {
+    pub(super) fn direct_repeat(&mut self, route: Route, seq: u32, data: &[u8]) -> bool {
         let Some(&(p, b)) = self.recent_map.get(&(route.peer, seq)) else {
             return false;
         };
@@ -177,10 +190,10 @@ impl SwitchProcessor {
     /// Directs a new set-up to a processor chosen by load, with a backup chosen the same way
     /// among the others; a GTP set-up (`recent`: its peer and sequence number) is remembered
     /// for repeats. `None` when no processor is eligible.
-    fn direct_new(
+    pub(super) fn direct_new(
         &mut self,
         now: Instant,
-        seq: Option<u16>,
+        seq: Option<u32>,
         route: Route,
         data: &[u8],
     ) -> Option<()> {

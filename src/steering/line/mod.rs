@@ -1,22 +1,28 @@
 //! The line interface: the fast path that steers every packet of a session straight to its
 //! processor by the VID its identifier carries.
 //!
-//! [`VidTable::steer`] reads the few header fields it needs in place (a GTPv1 header's first eight
-//! octets, or an L2TPv2 header's tunnel id), never allocates, and takes `&self`: a table is an
-//! immutable snapshot that many cores can read at once. A table update from the switch processor
-//! builds a new snapshot and replaces the old one as a whole ([`LineInterface::table`] hands out
-//! the current one as an `Arc`), so no packet is ever steered by half an update.
+//! [`VidTable::steer`] reads the few header fields it needs in place (a GTPv1 or GTPv2-C
+//! header's first eight octets, a PFCP header's first twelve, or an L2TPv2 header's tunnel id),
+//! never allocates, and takes `&self`: a table is an immutable snapshot that many cores can read
+//! at once. A table update from the switch processor builds a new snapshot and replaces the old
+//! one as a whole ([`LineInterface::table`] hands out the current one as an `Arc`), so no packet
+//! is ever steered by half an update.
 //!
-//! Decisions, in order:
+//! The protocol is told by the UDP port the packet was sent to ([`VidTable::steer_port`]: 2152
+//! GTP-U, 2123 GTP-C, 8805 PFCP, 1701 L2TP) and, on the GTP ports and elsewhere, by the version
+//! bits of the first octet ([`VidTable::steer`]: `0x3_` GTPv1, `0x4_`/`0x5_` GTPv2-C, `0x2_`
+//! PFCP). Decisions, in order:
 //!
 //! | packet | verdict |
 //! | --- | --- |
 //! | GTPv1 (first octet `0x3_`), TEID 0, not a G-PDU (set-up requests, path management) | [`Verdict::Switch`] |
 //! | GTPv1 G-PDU with TEID 0 | drop, [`DropReason::ZeroId`] |
-//! | GTPv1, primary VID of the TEID up | its processor |
-//! | primary VID down, backup VID of the TEID up | the backup processor |
+//! | GTPv2-C with T = 0 (Echo) or TEID 0 (Create Session Request, TS 29.274 section 5.5.2) | [`Verdict::Switch`] |
+//! | PFCP node message (S = 0: Heartbeat, Association Setup/Update/Release) or SEID 0 (Session Establishment Request) | [`Verdict::Switch`] |
+//! | GTPv1 or GTPv2-C by the TEID's VIDs ([`VidLayout::teid32`]), PFCP by the SEID's ([`VidLayout::seid64`]): primary VID up | its processor |
+//! | primary VID down, backup VID of the identifier up | the backup processor |
 //! | primary VID down, no backup up | drop, [`DropReason::ProcessorDown`] |
-//! | primary VID not in the table (spoofed or stale TEID) | drop, [`DropReason::UnknownVid`] |
+//! | primary VID not in the table (spoofed or stale identifier) | drop, [`DropReason::UnknownVid`] |
 //! | L2TPv2 (version 2, reserved bits clear), tunnel id 0, control (SCCRQ) | [`Verdict::Switch`] |
 //! | L2TPv2, tunnel id 0, data | drop, [`DropReason::ZeroId`] |
 //! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
@@ -69,16 +75,16 @@
 //!   carrying an extension header the endpoint must comprehend and does not support (TS 29.060
 //!   section 6.1) is answered instead with a Supported Extension Headers Notification (TS
 //!   29.060 section 7.2.4), bounded by [`LineConfig::extension_headers`].
-//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is not 1
-//!   (GTPv0, GTPv2-C) is passed to the switch processor, which answers it with Version Not
-//!   Supported (see [`crate::steering::switch`]). This is checked before steering, since a
-//!   GTPv2 header can look like an L2TP one.
+//! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
+//!   1 nor 2 (GTPv0, say) is passed to the switch processor, which answers it with Version Not
+//!   Supported (see [`crate::steering::switch`]). GTPv2-C and PFCP messages naming a VID no
+//!   processor holds are dropped unanswered (the GTPv1 answers above are GTPv1's own).
 
 use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, TableEntry, VidState};
+use super::fabric::{FabricMessage, TableEntry};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
-use super::vid::{VidLayout, VirtualId};
+use super::vid::VidLayout;
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
 use std::borrow::Cow;
@@ -86,240 +92,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Why a packet was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DropReason {
-    /// Neither GTPv1 nor L2TPv2, or too short to hold the identifier.
-    Malformed,
-    /// A user packet (G-PDU, L2TP data) with identifier 0.
-    ZeroId,
-    /// The identifier's primary VID is not assigned to any processor.
-    UnknownVid,
-    /// The primary processor is down and the identifier names no operational backup.
-    ProcessorDown,
-    /// An L2TP packet, but no 16-bit layout is configured.
-    L2tpDisabled,
-}
+mod table;
 
-impl DropReason {
-    /// Every reason, in counter order.
-    pub const ALL: [DropReason; 5] = [
-        DropReason::Malformed,
-        DropReason::ZeroId,
-        DropReason::UnknownVid,
-        DropReason::ProcessorDown,
-        DropReason::L2tpDisabled,
-    ];
-
-    fn index(self) -> usize {
-        match self {
-            DropReason::Malformed => 0,
-            DropReason::ZeroId => 1,
-            DropReason::UnknownVid => 2,
-            DropReason::ProcessorDown => 3,
-            DropReason::L2tpDisabled => 4,
-        }
-    }
-}
-
-/// Where a packet goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// To the switch processor (a set-up request or path management).
-    Switch,
-    /// To the processor holding `vid`; `backup` is true when it is the session's backup, because
-    /// the primary is down.
-    Processor {
-        /// The VID steered to.
-        vid: VirtualId,
-        /// Whether this is the backup.
-        backup: bool,
-    },
-    /// Dropped.
-    Drop(DropReason),
-}
-
-const UNASSIGNED: u8 = 0;
-const UP: u8 = 1;
-const DOWN: u8 = 2;
-
-/// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
-#[derive(Debug, Clone)]
-pub struct VidTable {
-    version: u64,
-    layout: VidLayout,
-    l2tp: Option<VidLayout>,
-    states: Box<[u8]>,
-    addrs: Box<[Option<SocketAddr>]>,
-}
-
-impl VidTable {
-    /// An empty table (version 0): every packet but set-up requests is dropped as unknown.
-    pub fn new(layout: VidLayout, l2tp: Option<VidLayout>) -> VidTable {
-        let n = usize::from(layout.max_vid().max(l2tp.map_or(0, |l| l.max_vid()))) + 1;
-        VidTable {
-            version: 0,
-            layout,
-            l2tp,
-            states: vec![UNASSIGNED; n].into_boxed_slice(),
-            addrs: vec![None; n].into_boxed_slice(),
-        }
-    }
-
-    /// A table holding `entries` at `version` (entries whose VID does not fit are ignored).
-    pub fn with_entries(
-        layout: VidLayout,
-        l2tp: Option<VidLayout>,
-        version: u64,
-        entries: &[TableEntry],
-    ) -> VidTable {
-        let mut t = VidTable::new(layout, l2tp);
-        t.version = version;
-        for e in entries {
-            let i = usize::from(e.vid.get());
-            if let (Some(s), Some(a)) = (t.states.get_mut(i), t.addrs.get_mut(i)) {
-                *s = match e.state {
-                    VidState::Up => UP,
-                    VidState::Down => DOWN,
-                };
-                *a = Some(e.addr);
-            }
-        }
-        t
-    }
-
-    /// The version of this snapshot.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// The fabric address of the processor holding `vid`.
-    pub fn addr(&self, vid: VirtualId) -> Option<SocketAddr> {
-        self.addrs.get(usize::from(vid.get())).copied().flatten()
-    }
-
-    /// The 32-bit TEID layout the table steers by.
-    pub fn layout(&self) -> VidLayout {
-        self.layout
-    }
-
-    /// Every assigned VID with its state and processor address, in VID order (what
-    /// [`VidTable::with_entries`] was given, less the entries that did not fit).
-    pub fn entries(&self) -> impl Iterator<Item = TableEntry> + '_ {
-        self.addrs.iter().enumerate().filter_map(|(i, a)| {
-            let vid = VirtualId::new(u16::try_from(i).ok()?)?;
-            Some(TableEntry {
-                vid,
-                state: self.state(vid)?,
-                addr: (*a)?,
-            })
-        })
-    }
-
-    /// Whether some VID is held by the processor at `addr` (a fabric sender this line trusts).
-    pub fn holds_addr(&self, addr: SocketAddr) -> bool {
-        self.addrs.contains(&Some(addr))
-    }
-
-    /// The state of `vid`, `None` when unassigned.
-    pub fn state(&self, vid: VirtualId) -> Option<VidState> {
-        match self.states.get(usize::from(vid.get())) {
-            Some(&UP) => Some(VidState::Up),
-            Some(&DOWN) => Some(VidState::Down),
-            _ => None,
-        }
-    }
-
-    #[inline(always)]
-    fn state_raw(&self, vid: u16) -> u8 {
-        self.states
-            .get(usize::from(vid))
-            .copied()
-            .unwrap_or(UNASSIGNED)
-    }
-
-    #[inline(always)]
-    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
-        let p = layout.primary_raw(id);
-        match self.state_raw(p) {
-            UP => match VirtualId::new(p) {
-                Some(vid) => Verdict::Processor { vid, backup: false },
-                None => Verdict::Drop(DropReason::UnknownVid),
-            },
-            DOWN => {
-                let b = layout.backup_raw(id);
-                match (self.state_raw(b), VirtualId::new(b)) {
-                    (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
-                    _ => Verdict::Drop(DropReason::ProcessorDown),
-                }
-            }
-            _ => Verdict::Drop(DropReason::UnknownVid),
-        }
-    }
-
-    /// Steers one packet (a UDP payload). Reads at most the first twelve octets; never
-    /// allocates; never panics.
-    #[inline]
-    pub fn steer(&self, packet: &[u8]) -> Verdict {
-        let Some(&b0) = packet.first() else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        if b0 & 0xf0 == 0x30 {
-            // GTPv1, PT = 1.
-            let Some(h) = packet.get(..8) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            let Ok(h) = <&[u8; 8]>::try_from(h) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            let teid = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-            if teid == 0 {
-                return if h[1] == 0xff {
-                    Verdict::Drop(DropReason::ZeroId)
-                } else {
-                    Verdict::Switch
-                };
-            }
-            return self.by_id(teid, &self.layout);
-        }
-        // L2TPv2: version 2 in the second octet, reserved bits of the first clear.
-        let Some(&b1) = packet.get(1) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        if b1 & 0x0f != 2 || b0 & 0x34 != 0 {
-            return Verdict::Drop(DropReason::Malformed);
-        }
-        let Some(layout) = &self.l2tp else {
-            return Verdict::Drop(DropReason::L2tpDisabled);
-        };
-        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
-        let Some(&[t0, t1]) = packet.get(at..at + 2) else {
-            return Verdict::Drop(DropReason::Malformed);
-        };
-        let tunnel = u16::from_be_bytes([t0, t1]);
-        if tunnel == 0 {
-            return if b0 & 0x80 != 0 {
-                Verdict::Switch
-            } else {
-                Verdict::Drop(DropReason::ZeroId)
-            };
-        }
-        self.by_id(u32::from(tunnel), layout)
-    }
-
-    /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
-    /// `min(packets.len(), out.len())` packets (the count is returned).
-    #[inline]
-    pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
-        let mut n = 0;
-        for (p, o) in packets.iter().zip(out.iter_mut()) {
-            *o = self.steer(p);
-            n += 1;
-        }
-        n
-    }
-}
+pub use table::{DropReason, Verdict, VidTable};
 
 /// Configuration of a [`LineInterface`].
 #[derive(Debug, Clone)]
@@ -496,7 +271,7 @@ impl LineInterface {
     /// Replaces the table with `entries` at `version` if it is newer than the one held; returns
     /// whether it was applied. (The fabric's table updates arrive through here.)
     pub fn apply_update(&mut self, version: u64, entries: &[TableEntry]) -> bool {
-        if version <= self.table.version {
+        if version <= self.table.version() {
             self.stats.updates_stale += 1;
             return false;
         }
@@ -546,12 +321,13 @@ impl LineInterface {
         if to == self.config.fabric_addr {
             return self.handle_fabric(from, data);
         }
-        let verdict = if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1) {
-            self.stats.other_version += 1;
-            None
-        } else {
-            Some(self.table.steer(data))
-        };
+        let verdict =
+            if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
+                self.stats.other_version += 1;
+                None
+            } else {
+                Some(self.table.steer_port(to.port(), data))
+            };
         let (dst, verdict) = match verdict {
             None => (self.config.switch_addr, Verdict::Switch),
             Some(Verdict::Switch) => {
@@ -573,7 +349,8 @@ impl LineInterface {
                 if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
                     *c += 1;
                 }
-                if reason == DropReason::UnknownVid {
+                let gtpv1 = common::wire(to.port(), data) == common::Wire::Gtpv1;
+                if reason == DropReason::UnknownVid && gtpv1 {
                     if let Some(teid) = g_pdu_teid(data) {
                         self.error_indication(now, from, to, teid);
                     } else if to.port() == GTP_C_PORT {
@@ -673,7 +450,7 @@ impl LineInterface {
             FabricMessage::TableUpdate { version, entries } if from == self.config.switch_addr => {
                 self.apply_update(version, &entries);
                 let ack = FabricMessage::TableAck {
-                    version: self.table.version,
+                    version: self.table.version(),
                 };
                 let (src, dst) = (self.config.fabric_addr, self.config.switch_addr);
                 self.push(common::fabric_transmit(src, dst, &ack))

@@ -48,8 +48,14 @@ pub fn gtp_message(data: &[u8]) {
     }
 }
 
+mod wire;
+
+use wire::{gw_port, switch_gtp_packet, well_formed};
+
 use crate::health::{ClusterKey, Policy};
-use crate::steering::fabric::{FabricMessage, SessionRecord, TableEntry, VidState};
+use crate::steering::fabric::{
+    FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
+};
 use crate::steering::gtp::Imsi;
 use crate::steering::line::{LineConfig, LineInterface, Verdict, VidTable};
 use crate::steering::switch::{SwitchConfig, SwitchProcessor};
@@ -71,26 +77,50 @@ fn vid(n: u16) -> VirtualId {
     VirtualId::new(n).unwrap_or(ONE)
 }
 
-/// Steers `data` through a line interface with a fixed table, as an outside packet and as a
-/// fabric datagram. Checks: never panics; `steer` agrees with what `handle_datagram` counts and
-/// forwards; a forwarded packet is wrapped unchanged; the table version never goes back.
-/// `now` is the caller's instant (the harness never reads the clock).
+/// Steers `data` through a line interface with a fixed table, as an outside packet to each of
+/// the GTP-U, GTP-C, PFCP and L2TP ports and as a fabric datagram. Checks: never panics; `steer`
+/// and `steer_batch` agree with the table's; `steer_port` agrees with what `handle_datagram`
+/// counts and forwards; a forwarded packet is wrapped unchanged; the table version never goes
+/// back. `now` is the caller's instant (the harness never reads the clock).
 pub fn steering_line(now: Instant, data: &[u8]) {
+    use crate::steering::{gtp, pfcp};
+    for port in [
+        gtp::GTP_U_PORT,
+        gtp::GTP_C_PORT,
+        pfcp::PFCP_PORT,
+        crate::l2tp::L2TP_PORT,
+    ] {
+        line_at_port(now, data, port);
+    }
+}
+
+/// [`steering_line`] for one destination port.
+fn line_at_port(now: Instant, data: &[u8], port: u16) {
     let Some(mut li) = fuzz_line(now) else {
         return;
     };
     let table: std::sync::Arc<VidTable> = li.table();
-    let verdict = li.steer(data);
-    assert_eq!(verdict, table.steer(data));
+    assert_eq!(li.steer(data), table.steer(data));
+    let by_bits = table.steer(data);
     let mut out = [Verdict::Switch; 2];
     assert_eq!(li.steer_batch(&[data, data], &mut out), 2);
-    assert_eq!(out, [verdict, verdict]);
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2152);
-    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2152);
+    assert_eq!(out, [by_bits, by_bits]);
+    // On a port of no protocol, the version bits decide alone.
+    assert_eq!(table.steer_port(9, data), by_bits);
+    let verdict = table.steer_port(port, data);
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port);
+    let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port);
+    let other_version = port == crate::steering::gtp::GTP_C_PORT
+        && crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2);
     let r = li.handle_datagram(now, peer, gw, data);
     let sent = li.poll_transmit();
     let ends = LineEnds { now, peer, gw };
     match verdict {
+        _ if other_version => {
+            assert!(r.is_ok());
+            assert_eq!(li.stats().other_version, 1);
+            assert_eq!(sent.map(|t| t.dst), Some(addr(0, 100, 4000)));
+        }
         Verdict::Drop(reason) => {
             assert!(r.is_err());
             check_line_drop(&mut li, ends, reason, sent, data);
@@ -100,8 +130,10 @@ pub fn steering_line(now: Instant, data: &[u8]) {
             check_line_forward(&table, verdict, sent, ends, data);
         }
     }
-    check_line_other_version(&mut li, ends, data);
-    check_line_non_existent(&mut li, ends, verdict, data);
+    if port == crate::steering::gtp::GTP_U_PORT {
+        check_line_other_version(&mut li, ends, data);
+        check_line_non_existent(&mut li, ends, verdict, data);
+    }
     // The same bytes as a fabric datagram from the switch.
     let before = li.table().version();
     let _ = li.handle_datagram(now, addr(0, 100, 4000), addr(0, 1, 4000), data);
@@ -167,9 +199,11 @@ fn check_line_drop(
     assert_eq!(li.stats().dropped.iter().sum::<u64>(), 1);
     // Only a G-PDU with a non-zero TEID naming no VID is answered: an Error Indication
     // back to its source, carrying its TEID.
+    let gtpv1 =
+        crate::steering::common::wire(gw.port(), data) == crate::steering::common::Wire::Gtpv1;
     let g_pdu = data.get(..8).and_then(|h| {
         let teid = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
-        (h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
+        (gtpv1 && h.first()? & 0xf0 == 0x30 && *h.get(1)? == 0xff && teid != 0).then_some(teid)
     });
     match (reason, g_pdu) {
         (crate::steering::line::DropReason::UnknownVid, Some(teid)) => {
@@ -186,6 +220,16 @@ fn check_line_drop(
             let _ = li.handle_datagram(now, peer, gw, data);
             assert!(li.poll_transmit().is_none());
             assert_eq!(li.stats().error_indications_suppressed, 1);
+        }
+        // On the GTP-C port an Update / Delete PDP Context Request naming no VID is answered
+        // (Non-existent, or a Supported Extension Headers Notification; their contents are
+        // checked on the GTP-U round by `check_line_non_existent`): back to its source only.
+        (crate::steering::line::DropReason::UnknownVid, None)
+            if gtpv1 && gw.port() == crate::steering::gtp::GTP_C_PORT =>
+        {
+            if let Some(t) = sent {
+                assert_eq!((t.dst, t.src), (peer, Some(gw)));
+            }
         }
         _ => assert!(sent.is_none()),
     }
@@ -223,9 +267,9 @@ fn check_line_other_version(
     LineEnds { now, peer, gw }: LineEnds,
     data: &[u8],
 ) {
-    // To the GTP-C port, any other GTP version goes to the switch processor (which answers
-    // Version Not Supported), whatever the steering table says.
-    if crate::steering::gtp::version(data).is_some_and(|v| v != 1) {
+    // To the GTP-C port, any GTP version but 1 and 2 goes to the switch processor (which
+    // answers Version Not Supported), whatever the steering table says.
+    if crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
         let gc = SocketAddr::new(gw.ip(), 2123);
         let before = li.stats().other_version;
         let r = li.handle_datagram(now, peer, gc, data);
@@ -425,37 +469,11 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
             imsi: Imsi([0xff; 8]),
             nsapi: 5,
             ue_addr: Ipv4Addr::LOCALHOST,
+            protocol: SessionProtocol::Gtpv1,
+            peer_seid: 0,
         },
     }
     .to_vec()
-}
-
-/// A Create PDP Context Request, an Echo Request, a peer's Error Indication, or a GTPv2-C Echo
-/// Request (answered with Version Not Supported), passed on by a line interface.
-fn switch_gtp_packet(b: u8) -> Option<Vec<u8>> {
-    use crate::steering::gtp::{Message, MessageType};
-    let gtp = match b % 4 {
-        0 | 1 => Message::new(
-            MessageType(if b % 4 == 0 { 16 } else { 1 }),
-            0,
-            u16::from(b),
-            vec![],
-        )
-        .to_vec()
-        .ok(),
-        2 => Message::error_indication(u32::from(b), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), None)
-            .to_vec()
-            .ok(),
-        _ => Some(vec![0x40, 0x01, 0x00, 0x04, 0x00, 0x00, b, 0x00]),
-    };
-    gtp.map(|g| {
-        FabricMessage::Packet {
-            from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 2123),
-            to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2123),
-            data: Cow::Owned(g),
-        }
-        .to_vec()
-    })
 }
 
 /// The queue bound, a table version that never goes back, the session bound, distinct VIDs per
@@ -572,22 +590,26 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             }
             3 => {
                 let backup = (b & 0x80 != 0).then(|| vid(u16::from(b % 8)));
-                let data = Cow::Borrowed(take(b & 0x7f));
+                let (from, to, data) = match op / 7 % 4 {
+                    3 => well_formed(&p, true, b),
+                    k => (PEER, gw_port(k), take(b & 0x7f).to_vec()),
+                };
+                let data = Cow::Owned(data);
                 let directed = FabricMessage::Directed {
                     backup,
-                    from: PEER,
-                    to: GW,
+                    from,
+                    to,
                     data,
                 };
                 (SWITCH, Some(directed.to_vec()))
             }
             4 => {
-                let data = Cow::Borrowed(take(b));
-                let packet = FabricMessage::Packet {
-                    from: PEER,
-                    to: GW,
-                    data,
+                let (from, to, data) = match op / 7 % 4 {
+                    3 => well_formed(&p, false, b),
+                    k => (PEER, gw_port(k), take(b).to_vec()),
                 };
+                let data = Cow::Owned(data);
+                let packet = FabricMessage::Packet { from, to, data };
                 (LINE, Some(packet.to_vec()))
             }
             5 => {
@@ -636,6 +658,8 @@ fn replicated(backup: VirtualId, b: u8, local: u32) -> Vec<u8> {
         imsi,
         nsapi: 5,
         ue_addr: Ipv4Addr::new(10, 0, 0, b),
+        protocol: SessionProtocol::Gtpv1,
+        peer_seid: 0,
     };
     let delete = b & 0x10 != 0;
     FabricMessage::Sync { delete, record }.to_vec()

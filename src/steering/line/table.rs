@@ -1,0 +1,441 @@
+//! The steering table and its fast path: [`VidTable::steer`] and [`VidTable::steer_port`] (see
+//! the [parent module](super) for the decisions).
+
+use crate::l2tp::L2TP_PORT;
+use crate::steering::fabric::{TableEntry, VidState};
+use crate::steering::gtp::{GTP_C_PORT, GTP_U_PORT};
+use crate::steering::pfcp::PFCP_PORT;
+use crate::steering::vid::{VidLayout, VirtualId};
+use std::net::SocketAddr;
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Neither GTPv1 nor L2TPv2, or too short to hold the identifier.
+    Malformed,
+    /// A user packet (G-PDU, L2TP data) with identifier 0.
+    ZeroId,
+    /// The identifier's primary VID is not assigned to any processor.
+    UnknownVid,
+    /// The primary processor is down and the identifier names no operational backup.
+    ProcessorDown,
+    /// An L2TP packet, but no 16-bit layout is configured.
+    L2tpDisabled,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Malformed,
+        DropReason::ZeroId,
+        DropReason::UnknownVid,
+        DropReason::ProcessorDown,
+        DropReason::L2tpDisabled,
+    ];
+
+    pub(super) fn index(self) -> usize {
+        match self {
+            DropReason::Malformed => 0,
+            DropReason::ZeroId => 1,
+            DropReason::UnknownVid => 2,
+            DropReason::ProcessorDown => 3,
+            DropReason::L2tpDisabled => 4,
+        }
+    }
+}
+
+/// Where a packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// To the switch processor (a set-up request or path management).
+    Switch,
+    /// To the processor holding `vid`; `backup` is true when it is the session's backup, because
+    /// the primary is down.
+    Processor {
+        /// The VID steered to.
+        vid: VirtualId,
+        /// Whether this is the backup.
+        backup: bool,
+    },
+    /// Dropped.
+    Drop(DropReason),
+}
+
+const UNASSIGNED: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+/// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
+#[derive(Debug, Clone)]
+pub struct VidTable {
+    version: u64,
+    layout: VidLayout,
+    seid: VidLayout,
+    l2tp: Option<VidLayout>,
+    states: Box<[u8]>,
+    addrs: Box<[Option<SocketAddr>]>,
+}
+
+impl VidTable {
+    /// An empty table (version 0): every packet but set-up requests is dropped as unknown.
+    pub fn new(layout: VidLayout, l2tp: Option<VidLayout>) -> VidTable {
+        let n = usize::from(layout.max_vid().max(l2tp.map_or(0, |l| l.max_vid()))) + 1;
+        VidTable {
+            version: 0,
+            layout,
+            seid: layout.seid_layout(),
+            l2tp,
+            states: vec![UNASSIGNED; n].into_boxed_slice(),
+            addrs: vec![None; n].into_boxed_slice(),
+        }
+    }
+
+    /// A table holding `entries` at `version` (entries whose VID does not fit are ignored).
+    pub fn with_entries(
+        layout: VidLayout,
+        l2tp: Option<VidLayout>,
+        version: u64,
+        entries: &[TableEntry],
+    ) -> VidTable {
+        let mut t = VidTable::new(layout, l2tp);
+        t.version = version;
+        for e in entries {
+            let i = usize::from(e.vid.get());
+            if let (Some(s), Some(a)) = (t.states.get_mut(i), t.addrs.get_mut(i)) {
+                *s = match e.state {
+                    VidState::Up => UP,
+                    VidState::Down => DOWN,
+                };
+                *a = Some(e.addr);
+            }
+        }
+        t
+    }
+
+    /// The version of this snapshot.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The fabric address of the processor holding `vid`.
+    pub fn addr(&self, vid: VirtualId) -> Option<SocketAddr> {
+        self.addrs.get(usize::from(vid.get())).copied().flatten()
+    }
+
+    /// The 32-bit TEID layout the table steers by.
+    pub fn layout(&self) -> VidLayout {
+        self.layout
+    }
+
+    /// Every assigned VID with its state and processor address, in VID order (what
+    /// [`VidTable::with_entries`] was given, less the entries that did not fit).
+    pub fn entries(&self) -> impl Iterator<Item = TableEntry> + '_ {
+        self.addrs.iter().enumerate().filter_map(|(i, a)| {
+            let vid = VirtualId::new(u16::try_from(i).ok()?)?;
+            Some(TableEntry {
+                vid,
+                state: self.state(vid)?,
+                addr: (*a)?,
+            })
+        })
+    }
+
+    /// Whether some VID is held by the processor at `addr` (a fabric sender this line trusts).
+    pub fn holds_addr(&self, addr: SocketAddr) -> bool {
+        self.addrs.contains(&Some(addr))
+    }
+
+    /// The state of `vid`, `None` when unassigned.
+    pub fn state(&self, vid: VirtualId) -> Option<VidState> {
+        match self.states.get(usize::from(vid.get())) {
+            Some(&UP) => Some(VidState::Up),
+            Some(&DOWN) => Some(VidState::Down),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn state_raw(&self, vid: u16) -> u8 {
+        self.states
+            .get(usize::from(vid))
+            .copied()
+            .unwrap_or(UNASSIGNED)
+    }
+
+    /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`.
+    #[inline(always)]
+    fn by_vids(&self, p: u16, b: u16) -> Verdict {
+        match self.state_raw(p) {
+            UP => match VirtualId::new(p) {
+                Some(vid) => Verdict::Processor { vid, backup: false },
+                None => Verdict::Drop(DropReason::UnknownVid),
+            },
+            DOWN => match (self.state_raw(b), VirtualId::new(b)) {
+                (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+                _ => Verdict::Drop(DropReason::ProcessorDown),
+            },
+            _ => Verdict::Drop(DropReason::UnknownVid),
+        }
+    }
+
+    #[inline(always)]
+    fn by_id(&self, id: u32, layout: &VidLayout) -> Verdict {
+        self.by_vids(layout.primary_raw(id), layout.backup_raw(id))
+    }
+
+    /// Steers one packet (a UDP payload) by its version bits alone. Reads at most the first
+    /// twelve octets; never allocates; never panics.
+    ///
+    /// The first octet tells the protocols apart: `0x3_` (version 1, PT = 1) is GTPv1,
+    /// `0x2_` (version 1, spare bit 5 clear) PFCP, `0x4_` and `0x5_` (version 2) GTPv2-C, and
+    /// anything else is tried as L2TPv2. One pair is ambiguous: an L2TPv2 data message with the
+    /// L bit and a GTPv2-C message whose type's low nibble is 2 (Echo Response, Modify Bearer
+    /// Request, ...) can share their first two octets; when the table steers L2TP, such a
+    /// packet is taken as L2TP. [`VidTable::steer_port`], which the [`LineInterface`](super::LineInterface) uses,
+    /// settles it by the UDP port.
+    #[inline]
+    pub fn steer(&self, packet: &[u8]) -> Verdict {
+        let Some(&b0) = packet.first() else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        match b0 >> 4 {
+            0x3 => self.steer_gtpv1(packet),
+            0x2 => self.steer_pfcp(packet),
+            0x5 => self.steer_gtpv2(packet),
+            0x4 if self.l2tp.is_none() || packet.get(1).is_none_or(|b1| b1 & 0x0f != 2) => {
+                self.steer_gtpv2(packet)
+            }
+            _ => self.steer_l2tp(packet),
+        }
+    }
+
+    /// Steers one packet (a UDP payload) sent to the UDP port `port`: 2152 carries GTPv1-U only
+    /// (TS 29.281 sections 4.4.2 and 5.1), 2123 GTPv1-C or GTPv2-C by the version bits of the
+    /// first octet (TS 29.060 section 4.2, TS 29.274 section 4.2), 8805 PFCP (TS 29.244 section
+    /// 4.2.2), 1701 L2TP (RFC 2661 section 8.1); on any other port the version bits decide
+    /// alone ([`VidTable::steer`]). Reads at most the first twelve octets; never allocates;
+    /// never panics.
+    #[inline]
+    pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
+        match port {
+            GTP_U_PORT => match packet.first().map(|b| b >> 4) {
+                Some(0x3) => self.steer_gtpv1(packet),
+                _ => Verdict::Drop(DropReason::Malformed),
+            },
+            GTP_C_PORT => match packet.first().map(|b| b >> 4) {
+                Some(0x3) => self.steer_gtpv1(packet),
+                Some(0x4 | 0x5) => self.steer_gtpv2(packet),
+                _ => Verdict::Drop(DropReason::Malformed),
+            },
+            PFCP_PORT => self.steer_pfcp(packet),
+            L2TP_PORT => self.steer_l2tp(packet),
+            _ => self.steer(packet),
+        }
+    }
+
+    /// GTPv1 (TS 29.060 section 6, TS 29.281 section 5.1): the TEID in octets 5 to 8. TEID 0
+    /// is a set-up or path management (to the switch processor), except a G-PDU (dropped).
+    #[inline(always)]
+    fn steer_gtpv1(&self, packet: &[u8]) -> Verdict {
+        let Some(&[_, t, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        if teid == 0 {
+            return if t == 0xff {
+                Verdict::Drop(DropReason::ZeroId)
+            } else {
+                Verdict::Switch
+            };
+        }
+        self.by_id(teid, &self.layout)
+    }
+
+    /// GTPv2-C (TS 29.274 section 5.1): with T = 0 (Echo, Version Not Supported Indication:
+    /// path management) or TEID 0 (Create Session Request and the other initial messages,
+    /// section 5.5.2) to the switch processor, else by the TEID in octets 5 to 8 with the
+    /// 32-bit layout.
+    #[inline(always)]
+    fn steer_gtpv2(&self, packet: &[u8]) -> Verdict {
+        let Some(&[flags, _, _, _, t0, t1, t2, t3]) = packet.get(..8) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        if flags & 0x08 == 0 || teid == 0 {
+            return Verdict::Switch;
+        }
+        self.by_id(teid, &self.layout)
+    }
+
+    /// PFCP (TS 29.244 section 7.2.2): a node message (S = 0: Heartbeat, Association
+    /// Setup/Update/Release, ...) or a session message with SEID 0 (Session Establishment
+    /// Request, section 7.2.2.4.2) to the switch processor, else by the SEID in octets 5 to 12
+    /// with the 64-bit layout ([`VidLayout::seid_layout`] of the TEID layout).
+    #[inline(always)]
+    fn steer_pfcp(&self, packet: &[u8]) -> Verdict {
+        let Some(&[flags, _, _, _, s0, s1, s2, s3, s4, s5, s6, s7]) = packet.get(..12) else {
+            return match packet.first() {
+                Some(f) if f & 0x01 == 0 && packet.len() >= 8 => Verdict::Switch,
+                _ => Verdict::Drop(DropReason::Malformed),
+            };
+        };
+        let seid = u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
+        if flags & 0x01 == 0 || seid == 0 {
+            return Verdict::Switch;
+        }
+        let l = &self.seid;
+        self.by_vids(l.primary_raw64(seid), l.backup_raw64(seid))
+    }
+
+    /// L2TPv2 (RFC 2661 section 3.1): version 2 in the second octet, reserved bits of the first
+    /// clear; by the tunnel id with the 16-bit layout.
+    #[inline(always)]
+    fn steer_l2tp(&self, packet: &[u8]) -> Verdict {
+        let (Some(&b0), Some(&b1)) = (packet.first(), packet.get(1)) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        if b1 & 0x0f != 2 || b0 & 0x34 != 0 {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        let Some(layout) = &self.l2tp else {
+            return Verdict::Drop(DropReason::L2tpDisabled);
+        };
+        let at = if b0 & 0x40 != 0 { 4 } else { 2 };
+        let Some(&[t0, t1]) = packet.get(at..at + 2) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let tunnel = u16::from_be_bytes([t0, t1]);
+        if tunnel == 0 {
+            return if b0 & 0x80 != 0 {
+                Verdict::Switch
+            } else {
+                Verdict::Drop(DropReason::ZeroId)
+            };
+        }
+        self.by_id(u32::from(tunnel), layout)
+    }
+
+    /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
+    /// `min(packets.len(), out.len())` packets (the count is returned).
+    #[inline]
+    pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
+        let mut n = 0;
+        for (p, o) in packets.iter().zip(out.iter_mut()) {
+            *o = self.steer(p);
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steering::{gtpv2, pfcp};
+    use proptest::prelude::*;
+
+    fn v(n: u16) -> VirtualId {
+        VirtualId::new(n).unwrap()
+    }
+
+    /// Every VID up but `down`, which is down; with or without the L2TP layout.
+    fn table(down: VirtualId, l2tp: bool) -> VidTable {
+        let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+        let entries: Vec<TableEntry> = (1..=255)
+            .map(|n| TableEntry {
+                vid: v(n),
+                state: if v(n) == down {
+                    VidState::Down
+                } else {
+                    VidState::Up
+                },
+                addr,
+            })
+            .collect();
+        let l2tp = l2tp.then(|| VidLayout::id16(4, 4).unwrap());
+        VidTable::with_entries(VidLayout::default(), l2tp, 1, &entries)
+    }
+
+    proptest! {
+        /// TS 29.274 section 5.5.2 and TS 29.244 section 7.2.2.4.2: a GTPv2-C message is
+        /// steered by the VIDs of its header TEID, a PFCP session message by those of its
+        /// header SEID: to the primary, or to the backup when the primary is down; by the
+        /// version bits alone (without L2TP) and by the port (with L2TP too).
+        #[test]
+        fn gtpv2_and_pfcp_follow_the_vid_of_their_teid_and_seid(
+            p in 1u16..=255, b in 1u16..=255, local in any::<u64>(), seq in 0u32..=0xff_ffff,
+            gtp_type in 4u8..=255, pfcp_type in 50u8..=99, primary_down in any::<bool>(),
+        ) {
+            prop_assume!(p != b);
+            let (p, b) = (v(p), v(b));
+            let teid = VidLayout::default().compose(p, Some(b), (local & 0xffff) as u32).unwrap();
+            let seids = VidLayout::seid64(8, 8).unwrap();
+            let seid = seids.compose64(p, Some(b), local & seids.max_local64()).unwrap();
+            let m2 = gtpv2::Message::new(gtpv2::MessageType(gtp_type), Some(teid), seq, vec![]);
+            let m2 = m2.to_vec().unwrap();
+            let mp = pfcp::Message::new(pfcp::MessageType(pfcp_type), seid, seq, vec![]);
+            let mp = mp.to_vec().unwrap();
+            let want = if primary_down {
+                Verdict::Processor { vid: b, backup: true }
+            } else {
+                Verdict::Processor { vid: p, backup: false }
+            };
+            // With the primary up, some other VID is down (never the primary).
+            let down = if primary_down { p } else { v(if p.get() == 255 { 254 } else { 255 }) };
+            let t = table(down, false);
+            prop_assert_eq!(t.steer(&m2), want);
+            prop_assert_eq!(t.steer(&mp), want);
+            let with_l2tp = table(down, true);
+            for t in [&t, &with_l2tp] {
+                prop_assert_eq!(t.steer_port(GTP_C_PORT, &m2), want);
+                prop_assert_eq!(t.steer_port(PFCP_PORT, &mp), want);
+                let mut out = [Verdict::Switch; 2];
+                prop_assert_eq!(t.steer_batch(&[&mp, &mp], &mut out), 2);
+                prop_assert_eq!(out, [want, want]);
+            }
+        }
+
+        /// Set-ups and node messages go to the switch processor: GTPv2-C with TEID 0 or none
+        /// (T = 0), PFCP node messages (S = 0) and session messages with SEID 0.
+        #[test]
+        fn zero_ids_and_node_messages_go_to_the_switch(
+            seq in 0u32..=0xff_ffff, gtp_type in any::<u8>(), node_type in 1u8..50,
+            session_type in 50u8..=99,
+        ) {
+            let t = table(v(1), true);
+            for teid in [None, Some(0)] {
+                let m = gtpv2::Message::new(gtpv2::MessageType(gtp_type), teid, seq, vec![]);
+                prop_assert_eq!(t.steer_port(GTP_C_PORT, &m.to_vec().unwrap()), Verdict::Switch);
+            }
+            for ty in [node_type, session_type] {
+                let m = pfcp::Message::new(pfcp::MessageType(ty), 0, seq, vec![]);
+                let m = m.to_vec().unwrap();
+                prop_assert_eq!(t.steer_port(PFCP_PORT, &m), Verdict::Switch);
+                prop_assert_eq!(t.steer(&m), Verdict::Switch);
+            }
+        }
+    }
+
+    /// The one ambiguity of the version bits: with L2TP steered, a GTPv2-C Modify Bearer
+    /// Request (`0x48 0x22`) reads as an L2TPv2 data header; the GTP-C port settles it.
+    #[test]
+    fn the_port_settles_gtpv2_against_l2tp() {
+        let teid = VidLayout::default().compose(v(3), Some(v(4)), 9).unwrap();
+        let m = gtpv2::Message::new(
+            gtpv2::MessageType::MODIFY_BEARER_REQUEST,
+            Some(teid),
+            1,
+            vec![],
+        );
+        let m = m.to_vec().unwrap();
+        let t = table(v(200), true);
+        let want = Verdict::Processor {
+            vid: v(3),
+            backup: false,
+        };
+        assert_eq!(t.steer_port(GTP_C_PORT, &m), want);
+        assert_ne!(t.steer(&m), want);
+        assert_eq!(table(v(200), false).steer(&m), want);
+    }
+}

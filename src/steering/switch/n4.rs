@@ -1,0 +1,228 @@
+//! GTPv2-C and PFCP at the switch processor: what a line interface passes on with TEID 0, SEID
+//! 0 or no identifier at all: set-ups to place (Create Session Request, TS 29.274 section
+//! 7.2.1; Session Establishment Request, TS 29.244 section 7.5.2) and node messages answered
+//! here (GTPv2-C Echo, TS 29.274 section 7.1; PFCP Heartbeat and Association Setup / Update /
+//! Release, TS 29.244 sections 7.4.2 and 7.4.4).
+
+use super::{SwitchEvent, SwitchProcessor};
+use crate::steering::common::Route;
+use crate::steering::error::InputError;
+use crate::steering::gtpv2::{self, CauseValue};
+use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId};
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// UP Function Features (TS 29.244 section 8.2.25), octet 5 bit 1: FTUP, the UP function
+/// allocates F-TEIDs (CHOOSE).
+const FTUP: u8 = 0x01;
+
+/// The Node ID as a key of the association table: its type octet and its value.
+fn node_key(n: &NodeId<'_>) -> (u8, Vec<u8>) {
+    match n {
+        NodeId::Ipv4(a) => (0, a.octets().to_vec()),
+        NodeId::Ipv6(a) => (1, a.octets().to_vec()),
+        NodeId::Fqdn(f) => (2, f.0.to_vec()),
+    }
+}
+
+/// The Node ID of the UP function answering from `gw` (section 8.2.38).
+fn own_node_id(gw: IpAddr) -> Ie<'static> {
+    Ie::NodeId(match gw {
+        IpAddr::V4(a) => NodeId::Ipv4(a),
+        IpAddr::V6(a) => NodeId::Ipv6(a),
+    })
+}
+
+impl SwitchProcessor {
+    /// The Recovery Time Stamp this gateway's PFCP node messages carry (TS 29.244 section
+    /// 8.2.65): the switch processor's restart counter (`recovery`), since a sans-IO machine
+    /// reads no clock; a CP function compares it only for a change (TS 23.007 section 19A).
+    fn recovery_time_stamp(&self) -> u32 {
+        u32::from(self.config.recovery)
+    }
+
+    /// A GTPv2-C datagram with no TEID or TEID 0: an Echo Request (answered, section 7.1.2,
+    /// with `recovery`, at most `echo_responses`), a Create Session Request (placed as a Create
+    /// PDP Context Request is; refused with No resources available when no processor is
+    /// eligible or `max_sessions` is reached), anything else ignored.
+    pub(super) fn handle_v2(
+        &mut self,
+        now: Instant,
+        route: Route,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let m = gtpv2::parse(data)?;
+        let seq = m.header.sequence;
+        match m.message_type() {
+            gtpv2::MessageType::ECHO_REQUEST => {
+                if !self.echo_responses.take(now) {
+                    self.stats.echoes_suppressed += 1;
+                    return Ok(());
+                }
+                self.stats.echoes += 1;
+                let r = gtpv2::Message::echo_response(seq, self.config.recovery);
+                self.transmit_data(route, r.to_vec().ok());
+                Ok(())
+            }
+            gtpv2::MessageType::CREATE_SESSION_REQUEST => {
+                if self.direct_repeat(route, seq, data) {
+                    return Ok(());
+                }
+                if self.sessions.len() >= self.config.max_sessions
+                    || self.direct_new(now, Some(seq), route, data).is_none()
+                {
+                    self.stats.setups_refused += 1;
+                    self.event(SwitchEvent::SetupRefused);
+                    let teid = m.fteid(0).map_or(0, |f| f.teid);
+                    let cause = gtpv2::Cause::new(CauseValue::NO_RESOURCES_AVAILABLE);
+                    let r = gtpv2::Message::new(
+                        gtpv2::MessageType::CREATE_SESSION_RESPONSE,
+                        Some(teid),
+                        seq,
+                        vec![gtpv2::Ie::new(gtpv2::IeValue::Cause(cause))],
+                    );
+                    self.transmit_data(route, r.to_vec().ok());
+                }
+                Ok(())
+            }
+            t => {
+                self.stats.ignored += 1;
+                Err(InputError::UnsupportedGtpv2Message(t))
+            }
+        }
+    }
+
+    /// A PFCP node message, or a session message with SEID 0 (see the
+    /// [module documentation](super)).
+    pub(super) fn handle_n4(
+        &mut self,
+        now: Instant,
+        route: Route,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let m = pfcp::parse(data)?;
+        let gw = route.gateway.ip();
+        let node = m.node_id().map(node_key);
+        let t = m.message_type();
+        let (cause, extra) = match t {
+            MessageType::HEARTBEAT_REQUEST => {
+                if !self.echo_responses.take(now) {
+                    self.stats.echoes_suppressed += 1;
+                    return Ok(());
+                }
+                self.stats.echoes += 1;
+                let r = Message::heartbeat_response(m.header.sequence, self.recovery_time_stamp());
+                self.transmit_data(route, r.to_vec().ok());
+                return Ok(());
+            }
+            MessageType::SESSION_ESTABLISHMENT_REQUEST => {
+                return self.establish(now, route, &m, data);
+            }
+            MessageType::ASSOCIATION_SETUP_REQUEST => self.associate(&m),
+            MessageType::ASSOCIATION_UPDATE_REQUEST => match node {
+                Some(k) if self.associations.contains(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
+                Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
+                None => (
+                    Cause::MANDATORY_IE_MISSING,
+                    vec![offending(IeType::NODE_ID)],
+                ),
+            },
+            MessageType::ASSOCIATION_RELEASE_REQUEST => match node {
+                Some(k) if self.associations.remove(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
+                Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
+                None => (
+                    Cause::MANDATORY_IE_MISSING,
+                    vec![offending(IeType::NODE_ID)],
+                ),
+            },
+            t => {
+                self.stats.ignored += 1;
+                return Err(InputError::UnsupportedPfcpMessage(t));
+            }
+        };
+        let mut ies = vec![own_node_id(gw), Ie::Cause(cause)];
+        ies.extend(extra);
+        let r = Message::new(MessageType(t.0 + 1), 0, m.header.sequence, ies);
+        self.transmit_data(route, r.to_vec().ok());
+        Ok(())
+    }
+
+    /// An Association Setup Request (TS 29.244 section 7.4.4.1; Node ID and Recovery Time Stamp
+    /// mandatory): the CP function's association is recorded (a repeated setup replaces it,
+    /// section 6.2.6.2.2), and the response carries the Recovery Time Stamp and the UP Function
+    /// Features (FTUP: this UP function allocates F-TEIDs). Beyond `max_recent` associations:
+    /// No resources available.
+    fn associate(&mut self, m: &Message<'_>) -> (Cause, Vec<Ie<'static>>) {
+        let Some(node) = m.node_id().map(node_key) else {
+            return (
+                Cause::MANDATORY_IE_MISSING,
+                vec![offending(IeType::NODE_ID)],
+            );
+        };
+        if m.recovery_time_stamp().is_none() {
+            return (
+                Cause::MANDATORY_IE_MISSING,
+                vec![offending(IeType::RECOVERY_TIME_STAMP)],
+            );
+        }
+        if !self.associations.contains(&node) && self.associations.len() >= self.config.max_recent {
+            self.stats.associations_full += 1;
+            return (Cause::NO_RESOURCES_AVAILABLE, vec![]);
+        }
+        self.associations.insert(node);
+        self.stats.associations += 1;
+        let features = Ie::Raw {
+            ie_type: IeType::UP_FUNCTION_FEATURES,
+            value: Cow::Owned(vec![FTUP, 0]),
+        };
+        (
+            Cause::REQUEST_ACCEPTED,
+            vec![Ie::RecoveryTimeStamp(self.recovery_time_stamp()), features],
+        )
+    }
+
+    /// A Session Establishment Request (SEID 0): placed as a Create PDP Context Request is,
+    /// when its CP function (Node ID) has an association (else No established PFCP
+    /// Association, TS 29.244 section 6.2.6.1); refused with No resources available when no
+    /// processor is eligible or `max_sessions` is reached.
+    fn establish(
+        &mut self,
+        now: Instant,
+        route: Route,
+        m: &Message<'_>,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let seq = m.header.sequence;
+        let associated = m
+            .node_id()
+            .map(node_key)
+            .is_some_and(|k| self.associations.contains(&k));
+        let cause = if !associated {
+            self.stats.no_association += 1;
+            Cause::NO_ESTABLISHED_PFCP_ASSOCIATION
+        } else if self.direct_repeat(route, seq, data)
+            || (self.sessions.len() < self.config.max_sessions
+                && self.direct_new(now, Some(seq), route, data).is_some())
+        {
+            return Ok(());
+        } else {
+            Cause::NO_RESOURCES_AVAILABLE
+        };
+        self.stats.setups_refused += 1;
+        self.event(SwitchEvent::SetupRefused);
+        let seid = m.f_seid().map_or(0, |f| f.seid);
+        let ies = vec![own_node_id(route.gateway.ip()), Ie::Cause(cause)];
+        let r = Message::new(MessageType::SESSION_ESTABLISHMENT_RESPONSE, seid, seq, ies);
+        self.transmit_data(route, r.to_vec().ok());
+        Ok(())
+    }
+}
+
+/// The Offending IE (TS 29.244 section 8.2.22) naming the IE type `t`.
+fn offending(t: IeType) -> Ie<'static> {
+    Ie::Raw {
+        ie_type: IeType::OFFENDING_IE,
+        value: Cow::Owned(t.0.to_be_bytes().to_vec()),
+    }
+}
