@@ -10,6 +10,7 @@
 //! - `steering`: the gateway on the simulator with loss (line interfaces, switch processor, four
 //!   processors) and the SGSN in front of it.
 //! - `sgsn`: the SGSN peer (also used by the examples).
+//! - `ppp`: a scripted PPP client (LCP, PAP/CHAP, IPCP, an ICMP echo) for a real LNS's session.
 //!
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
@@ -17,6 +18,7 @@
 pub mod gtp;
 pub mod l2tp;
 pub mod mip;
+pub mod ppp;
 pub mod sgsn;
 pub mod steering;
 
