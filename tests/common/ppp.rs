@@ -204,6 +204,11 @@ impl Client {
         (self.phase == Phase::Up).then_some(self.address)
     }
 
+    /// The address IPCP assigned, also after the link went down.
+    pub fn assigned(&self) -> Option<Ipv4Addr> {
+        self.ipcp.0.then_some(self.address)
+    }
+
     fn id(&mut self) -> u8 {
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id
