@@ -12,6 +12,7 @@
 //! - `sgsn`: the SGSN peer (also used by the examples).
 //! - `mme`, `smf`: the GTPv2-C MME and the PFCP SMF in front of the steering gateway (the 4G and
 //!   5G stories).
+//! - `ppp`: a scripted PPP client (LCP, PAP/CHAP, IPCP, an ICMP echo) for a real LNS's session.
 //!
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
@@ -20,6 +21,7 @@ pub mod gtp;
 pub mod l2tp;
 pub mod mip;
 pub mod mme;
+pub mod ppp;
 pub mod sgsn;
 pub mod smf;
 pub mod steering;
