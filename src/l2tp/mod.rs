@@ -103,6 +103,7 @@ pub mod channel;
 pub mod lac;
 pub mod lns;
 pub mod pool;
+pub mod replica;
 pub mod session;
 pub mod tunnel;
 pub mod wire;
