@@ -109,7 +109,7 @@ pub mod tunnel;
 pub mod wire;
 
 pub use lac::{Lac, LacConfig};
-pub use lns::{Lns, LnsConfig, LnsMembership};
+pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};
 
 use crate::io::RateLimit;
 use bytes::Bytes;
@@ -214,6 +214,54 @@ pub enum Event {
         /// Receive ACCM.
         receive_accm: u32,
     },
+    // -- Virtual LNS failover (issue 15) --
+    /// LNS: this member took over, as their backup, the tunnels and sessions a failed member
+    /// served at `addr` (silent failover, [`lns`] module docs). The caller moves `addr` to this
+    /// LNS (the LAC keeps sending there) and installs every session of `sessions` in its data
+    /// plane. One event per failed member's address.
+    TakeOver {
+        /// The failed member (health node id).
+        from: crate::health::NodeId,
+        /// The failed member's address the taken tunnels use: to move here.
+        addr: IpAddr,
+        /// Our Tunnel IDs of the tunnels taken (the failed member's ids, kept).
+        tunnels: Vec<u16>,
+        /// The data-plane handoff of every session taken.
+        sessions: Vec<SessionHandoff>,
+    },
+    /// LNS: a tunnel of ours was taken over by the backup `by` while it saw us Down (a false
+    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `by`); the caller
+    /// removes its sessions from the data plane.
+    Yielded {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The member that took it over.
+        by: crate::health::NodeId,
+        /// Its sessions, by our Session ID.
+        sessions: usize,
+    },
+}
+
+/// What a data plane needs to carry a session taken over ([`Event::TakeOver`]): the addresses,
+/// both ends' Tunnel and Session IDs, and the data sequencing each way (RFC 2661 5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionHandoff {
+    /// The session (our Tunnel and Session IDs).
+    pub session: SessionRef,
+    /// Our address (the failed member's, to move here).
+    pub local: SocketAddr,
+    /// The LAC's address.
+    pub peer: SocketAddr,
+    /// The LAC's Tunnel ID.
+    pub peer_tunnel: u16,
+    /// The LAC's Session ID.
+    pub peer_session: u16,
+    /// Data messages carry Ns/Nr.
+    pub sequencing: bool,
+    /// Next data Ns to send (the replicated one plus [`tunnel::DATA_NS_SKIP`]).
+    pub ns: u16,
+    /// Next data Ns expected from the LAC.
+    pub nr: u16,
 }
 
 /// A PPP frame received on a session (see `poll_data`).
@@ -314,6 +362,26 @@ pub struct Stats {
     pub dropped_frames: u64,
     /// Events dropped because [`Config::max_events`] were already waiting for `poll_event`.
     pub events_dropped: u64,
+    // -- Virtual LNS failover (issue 15) --
+    /// Replication records queued for a backup ([`Lns::poll_replica`]).
+    pub replicas_sent: u64,
+    /// Incremental records not queued because [`ReplicationConfig::max_queue`] were waiting (a
+    /// bulk sync follows).
+    pub replicas_overflowed: u64,
+    /// Bulk syncs started (a new backup, a restarted one, an overflowed queue).
+    pub replica_syncs: u64,
+    /// Records received and not kept: beyond [`ReplicationConfig::max_tunnels`] or
+    /// [`ReplicationConfig::max_sessions`] for their member, or a session of a tunnel not held.
+    pub replicas_refused: u64,
+    /// Tunnels taken over from failed members.
+    pub tunnels_taken_over: u64,
+    /// Sessions taken over from failed members.
+    pub sessions_taken_over: u64,
+    /// Replicated sessions a takeover could not adopt (their tunnel's id in use here, or the
+    /// tunnel or session table full), tunnels lost counting all their sessions.
+    pub sessions_lost_in_takeover: u64,
+    /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
+    pub tunnels_yielded: u64,
 }
 
 impl Default for Config {

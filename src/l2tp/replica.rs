@@ -40,7 +40,7 @@
 
 use crate::io::Reader;
 use bytes::BufMut;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// The replicated state of one established tunnel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,13 +387,14 @@ impl Record {
     }
 }
 
-/// An unspecified IPv4 socket address (for defaults in tests and strategies).
-pub(crate) const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
     use proptest::prelude::*;
+
+    const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
     proptest! {
         /// Module docs: every record survives emit then parse, and the octets are a fixed point.

@@ -102,6 +102,7 @@ impl Lns {
                 }
                 self.core.timers.cancel(&Timer::Session(tid, sref.session));
                 self.core.session_up(tid, sref.session, None);
+                self.replicate_session(tid, sref.session);
             }
             Some(MessageType::OCRP) => {
                 if let Some(s) = self.core.session_mut(tid, sref.session) {

@@ -26,10 +26,14 @@
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
 
 mod admission;
+mod replicate;
+mod takeover;
+
+pub use replicate::ReplicationConfig;
 
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, Up, type_within};
+use super::tunnel::{Core, TunnelState, Up, type_within};
 use super::wire::{ControlMessage, ResultCode};
 use super::{
     CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
@@ -37,7 +41,8 @@ use super::{
 };
 use crate::Transmit;
 use crate::health::{
-    ClusterKey, Embedded, HealthConfig, Load, Monitor, MonitorConfig, NodeId, NodeState, Role,
+    ClusterKey, Embedded, HealthConfig, HealthEvent, Load, Monitor, MonitorConfig, NodeId,
+    NodeState, Role,
 };
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -71,6 +76,10 @@ pub struct LnsConfig {
     /// port: the pool selection and the virtual-LNS liveness read its load table. Each peer's
     /// address is the one LACs are redirected to.
     pub membership: Option<LnsMembership>,
+    /// Replicate our tunnels and sessions to a backup member chosen by load, and take over those
+    /// of the members we back up when health finds them Down (issue 15; needs `membership`; the
+    /// `replicate` and `takeover` module docs).
+    pub replication: Option<ReplicationConfig>,
 }
 
 /// Who this LNS is among the LNSs it exchanges heartbeats with (the identity of its health
@@ -125,6 +134,7 @@ impl Default for LnsConfig {
             virtual_lns: None,
             health: HealthConfig::default(),
             membership: None,
+            replication: None,
         }
     }
 }
@@ -143,6 +153,8 @@ pub struct Lns {
     /// (for members the monitor does not know).
     member_up: Vec<(IpAddr, bool)>,
     health: Option<Embedded>,
+    repl: replicate::Replicator,
+    backups: takeover::Backups,
 }
 
 impl std::fmt::Debug for Lns {
@@ -184,6 +196,8 @@ impl Lns {
             accepting: true,
             pending_redirects: 0,
             health,
+            repl: Default::default(),
+            backups: Default::default(),
         })
     }
 
@@ -212,11 +226,31 @@ impl Lns {
     }
 
     /// Drains the monitor's events: the pool and the virtual-LNS liveness read its table in
-    /// place, so the LNS has nothing to copy (the queue is drained so it never overflows).
-    fn drain_health(&mut self) {
+    /// place, so the LNS has nothing to copy; with replication, a member Down is taken over (when
+    /// we back it up), one restarted has its records dropped, one Up is told what we took, and
+    /// the backup is kept chosen (`replicate`, `takeover` module docs).
+    fn drain_health(&mut self, now: Instant) {
+        let mut events = Vec::new();
         if let Some(h) = &mut self.health {
-            while h.poll_event().is_some() {}
+            while let Some(e) = h.poll_event() {
+                if self.cfg.replication.is_some() {
+                    events.push(e);
+                }
+            }
         }
+        if self.cfg.replication.is_none() {
+            return;
+        }
+        self.ensure_backup();
+        for e in events {
+            match e {
+                HealthEvent::Down { node } => self.take_over(now, node),
+                HealthEvent::Restarted { node, .. } => self.member_restarted(node),
+                HealthEvent::Up { node } => self.member_up(node),
+                HealthEvent::Suspect { .. } => {}
+            }
+        }
+        self.ensure_backup();
     }
 
     /// The health monitor, when configured.
@@ -294,6 +328,7 @@ impl Lns {
     ) {
         self.core
             .disconnect(now, session.tunnel, session.session, result.clone());
+        self.replicate_session_gone(session.tunnel, session.session);
         self.core.event(Event::SessionDown {
             session: Some(session),
             call: None,
@@ -421,7 +456,7 @@ impl Lns {
             .map(|h| h.handle_datagram(now, from, data))
         {
             Some(Some(r)) => {
-                self.drain_health();
+                self.drain_health(now);
                 r.map_err(InputError::Health)
             }
             None if crate::health::is_heartbeat(data) => {
@@ -440,7 +475,7 @@ impl Lns {
             if let Some(h) = &mut self.health {
                 h.handle_timeout(now);
             }
-            self.drain_health();
+            self.drain_health(now);
         }
     }
 
@@ -466,10 +501,11 @@ impl Lns {
         while let Some(up) = self.core.ups.pop_front() {
             match up {
                 Up::Sccrq { from, to, msg } => self.on_sccrq(now, from, to, msg),
-                Up::TunnelUp(_) => {}
+                Up::TunnelUp(tid) => self.replicate_tunnel(tid),
                 Up::TunnelClosed {
                     tunnel, sessions, ..
                 } => {
+                    self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
                         if s.state == SessionState::Established {
                             self.session_gone(tunnel, &s, None);
@@ -521,6 +557,14 @@ impl Lns {
         if s.state == SessionState::Redirected {
             self.forget_redirect(s);
             return;
+        }
+        let tunnel_up = self
+            .core
+            .tunnels
+            .get(&tunnel)
+            .is_some_and(|t| t.state == TunnelState::Established);
+        if s.state == SessionState::Established && tunnel_up {
+            self.replicate_session_gone(tunnel, s.local_id);
         }
         let session = Some(SessionRef {
             tunnel,

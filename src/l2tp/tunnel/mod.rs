@@ -29,7 +29,10 @@
 mod establish;
 mod input;
 mod refusal;
+mod snapshot;
 mod timers;
+
+pub use snapshot::DATA_NS_SKIP;
 
 pub(crate) use refusal::refusal;
 

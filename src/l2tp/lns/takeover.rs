@@ -1,0 +1,267 @@
+//! The backup side of the virtual LNS's replication (issue 15): the records held for each
+//! member, the takeover when health finds a member Down, and the rules that keep one owner per
+//! tunnel.
+//!
+//! * **Held records**: per member, at most [`super::ReplicationConfig::max_tunnels`] tunnels and
+//!   [`super::ReplicationConfig::max_sessions`] sessions; beyond, a new record is refused
+//!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
+//!   member fails. A [`Record::Sync`] replaces everything held for its sender.
+//! * **Takeover** (silent failover): when health declares a member Down, its backup adopts every
+//!   tunnel and session it holds for it (`tunnel::snapshot`: same ids, the member's address, the
+//!   control channel resumed from the LAC), emits one [`Event::TakeOver`] per address of the
+//!   member (the caller moves the address here and installs the sessions' handoffs in its data
+//!   plane), replicates them to its own backup as its own, and tells the failed member
+//!   ([`Record::TakenOver`], sent again each time the member is seen Up). A tunnel whose id is
+//!   already in use here, or that the tables cannot take, is lost with its sessions (counted in
+//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]).
+//! * **One owner per tunnel**: the takeover decision stands; a member back after a false Down (the
+//!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation:
+//!   it drops it without a StopCCN and emits [`Event::Yielded`] (the LAC's packets already go to
+//!   the backup, which holds the address). A member that restarted (a higher incarnation, health's
+//!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
+//!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
+//!   the old incarnation is ignored by the new one.
+//! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
+//!   member and its backup both fail before that, the member's sessions are lost.
+
+use super::super::replica::{Record, RecordError, SessionRecord, TunnelRecord};
+use super::super::{Event, SessionHandoff, SessionRef};
+use super::Lns;
+use crate::health::NodeId;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// The records held for one member.
+#[derive(Debug, Default)]
+struct Held {
+    /// The member's incarnation, as its last [`Record::Sync`] said.
+    incarnation: Option<u32>,
+    tunnels: BTreeMap<u16, (TunnelRecord, BTreeMap<u16, SessionRecord>)>,
+    sessions: usize,
+}
+
+/// The backup side: records held per member, tunnels taken per member.
+#[derive(Debug, Default)]
+pub(super) struct Backups {
+    held: BTreeMap<NodeId, Held>,
+    /// Tunnels taken over from a member, with its incarnation then (for the notices).
+    taken: BTreeMap<NodeId, (Option<u32>, Vec<u16>)>,
+}
+
+impl Lns {
+    /// A replication record from member `from` (delivered in order and authenticated by the
+    /// caller's transport). Malformed records change nothing.
+    pub fn handle_replica(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        record: &[u8],
+    ) -> Result<(), RecordError> {
+        let rec = Record::parse(record)?;
+        let Some(cfg) = self.cfg.replication else {
+            return Ok(());
+        };
+        let refused = match rec {
+            Record::Sync { incarnation } => {
+                let h = Held {
+                    incarnation: Some(incarnation),
+                    ..Held::default()
+                };
+                self.backups.held.insert(from, h);
+                false
+            }
+            Record::Tunnel(t) => {
+                let h = self.backups.held.entry(from).or_default();
+                let room = h.tunnels.len() < cfg.max_tunnels;
+                match h.tunnels.get_mut(&t.tunnel) {
+                    Some(slot) => {
+                        slot.0 = t;
+                        false
+                    }
+                    None if room => {
+                        h.tunnels.insert(t.tunnel, (t, BTreeMap::new()));
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Record::Session(s) => {
+                let h = self.backups.held.entry(from).or_default();
+                let room = h.sessions < cfg.max_sessions;
+                match h.tunnels.get_mut(&s.tunnel) {
+                    Some((_, sessions)) if room || sessions.contains_key(&s.session) => {
+                        if sessions.insert(s.session, s).is_none() {
+                            h.sessions += 1;
+                        }
+                        false
+                    }
+                    _ => true,
+                }
+            }
+            Record::SessionGone { tunnel, session } => {
+                if let Some(h) = self.backups.held.get_mut(&from) {
+                    let gone = h
+                        .tunnels
+                        .get_mut(&tunnel)
+                        .and_then(|(_, s)| s.remove(&session));
+                    h.sessions -= usize::from(gone.is_some());
+                }
+                false
+            }
+            Record::TunnelGone { tunnel } => {
+                if let Some(h) = self.backups.held.get_mut(&from) {
+                    if let Some((_, s)) = h.tunnels.remove(&tunnel) {
+                        h.sessions = h.sessions.saturating_sub(s.len());
+                    }
+                }
+                false
+            }
+            Record::TakenOver {
+                incarnation,
+                tunnel,
+            } => {
+                self.yield_tunnel(from, incarnation, tunnel, now);
+                false
+            }
+        };
+        if refused {
+            self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Tunnels and sessions held for `member` (as its backup).
+    pub fn held_for(&self, member: NodeId) -> (usize, usize) {
+        self.backups
+            .held
+            .get(&member)
+            .map_or((0, 0), |h| (h.tunnels.len(), h.sessions))
+    }
+
+    /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`.
+    fn yield_tunnel(&mut self, by: NodeId, incarnation: u32, tunnel: u16, _now: Instant) {
+        let ours = self.monitor().map(crate::health::Monitor::incarnation);
+        if ours != Some(incarnation) {
+            return;
+        }
+        if let Some(sessions) = self.core.forget_tunnel(tunnel) {
+            self.core.stats.tunnels_yielded = self.core.stats.tunnels_yielded.saturating_add(1);
+            self.replicate_tunnel_gone(tunnel);
+            self.core.event(Event::Yielded {
+                tunnel,
+                by,
+                sessions,
+            });
+        }
+    }
+
+    /// `node` restarted (module docs): what was held for its former incarnation is dropped, and
+    /// nothing it held before is to be yielded any more.
+    pub(super) fn member_restarted(&mut self, node: NodeId) {
+        self.backups.held.remove(&node);
+        self.backups.taken.remove(&node);
+        self.backup_restarted(node);
+    }
+
+    /// `node` is Up: tell it again which of its tunnels we took.
+    pub(super) fn member_up(&mut self, node: NodeId) {
+        let Some((Some(incarnation), tunnels)) = self.backups.taken.get(&node).cloned() else {
+            return;
+        };
+        for tunnel in tunnels {
+            if self.core.tunnels.contains_key(&tunnel) {
+                self.send_record(
+                    node,
+                    &Record::TakenOver {
+                        incarnation,
+                        tunnel,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `failed` is Down: adopt what is held for it (module docs).
+    pub(super) fn take_over(&mut self, now: Instant, failed: NodeId) {
+        let Some(held) = self.backups.held.remove(&failed) else {
+            return;
+        };
+        let current = self
+            .monitor()
+            .and_then(|m| m.incarnation_of(failed))
+            .or(held.incarnation);
+        if held.incarnation.is_some() && held.incarnation != current {
+            return;
+        }
+        let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
+        let mut taken = Vec::new();
+        for (tid, (t, sessions)) in held.tunnels {
+            if self.core.restore_tunnel(now, &t).is_err() {
+                self.count_lost(sessions.len());
+                continue;
+            }
+            self.core.stats.tunnels_taken_over = self.core.stats.tunnels_taken_over.saturating_add(1);
+            let entry = by_addr.entry(t.local.ip()).or_default();
+            entry.0.push(tid);
+            for s in sessions.values() {
+                match self.core.restore_session(s) {
+                    Ok(()) => {
+                        self.core.stats.sessions_taken_over =
+                            self.core.stats.sessions_taken_over.saturating_add(1);
+                        entry.1.push(handoff(&t, s));
+                    }
+                    Err(_) => self.count_lost(1),
+                }
+            }
+            taken.push(tid);
+        }
+        for tid in &taken {
+            let sids: Vec<u16> = self
+                .core
+                .tunnels
+                .get(tid)
+                .map(|t| t.sessions.keys().copied().collect())
+                .unwrap_or_default();
+            self.replicate_tunnel(*tid);
+            for sid in sids {
+                self.replicate_session(*tid, sid);
+            }
+        }
+        self.backups.taken.insert(failed, (held.incarnation, taken));
+        for (addr, (tunnels, sessions)) in by_addr {
+            self.core.event(Event::TakeOver {
+                from: failed,
+                addr,
+                tunnels,
+                sessions,
+            });
+        }
+        self.publish_load();
+    }
+
+    fn count_lost(&mut self, n: usize) {
+        let s = &mut self.core.stats.sessions_lost_in_takeover;
+        *s = s.saturating_add(n as u64);
+    }
+}
+
+/// The data-plane handoff of session `s` of tunnel `t` as restored (data Ns skipped ahead,
+/// `tunnel::DATA_NS_SKIP`).
+fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
+    SessionHandoff {
+        session: SessionRef {
+            tunnel: t.tunnel,
+            session: s.session,
+        },
+        local: t.local,
+        peer: t.peer,
+        peer_tunnel: t.peer_tunnel,
+        peer_session: s.peer_session,
+        sequencing: s.sequencing,
+        ns: s
+            .data_ns
+            .wrapping_add(super::super::tunnel::DATA_NS_SKIP),
+        nr: s.data_nr,
+    }
+}

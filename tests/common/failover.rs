@@ -1,0 +1,331 @@
+//! The virtual LNS with replication on the simulator (issue 15): a LAC holding calls with pool
+//! members that replicate their tunnels and sessions to a backup chosen by load.
+//!
+//! Each member `i` owns a management address 10.0.2.(i+1) (its heartbeats) and a service address
+//! 10.0.1.(i+1) (the one LACs talk to); every member also owns the other members' service
+//! addresses, routed to their own member until a takeover: on [`Event::TakeOver`] the world moves
+//! the address (`Sim::set_route`), as the caller of a real LNS would. Replication records go from
+//! member to member in order and without loss between two live, connected members (a stand-in
+//! for the reliable, authenticated replication channel); records for a crashed or cut-off member
+//! are dropped.
+#![allow(dead_code)]
+
+use super::l2tp::addr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use telcp::health::{ClusterKey, NodeId as HNode, Role};
+use telcp::l2tp::{
+    CallId, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig,
+    SessionRef,
+};
+use telcp::sim::{LinkConfig, NodeId, Sim};
+
+/// Member `i`'s service address (LACs talk to it).
+pub fn service(i: usize) -> SocketAddr {
+    addr(&format!("10.0.1.{}", i + 1))
+}
+
+/// Member `i`'s management address (heartbeats).
+pub fn management(i: usize) -> SocketAddr {
+    addr(&format!("10.0.2.{}", i + 1))
+}
+
+/// The configuration shared by every endpoint of a seed.
+pub fn common(seed: u64) -> Config {
+    Config {
+        seed: telcp::io::seed(seed),
+        max_retries: 10,
+        ..Config::default()
+    }
+}
+
+/// Member `i` of `n`, incarnation `incarnation`.
+pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32) -> LnsConfig {
+    let peers = (0..n)
+        .filter(|j| *j != i)
+        .map(|j| (HNode(j as u32 + 1), management(j)))
+        .collect();
+    let mut m = LnsMembership::new(HNode(i as u32 + 1), Role::LNS, ClusterKey::new(b"pool"), peers);
+    m.incarnation = incarnation;
+    LnsConfig {
+        common: common(seed.wrapping_mul(31).wrapping_add(i as u64 + 1)),
+        contact: false,
+        membership: Some(m),
+        replication: Some(ReplicationConfig::default()),
+        ..LnsConfig::default()
+    }
+}
+
+/// The world: a LAC and `n` members.
+pub struct World {
+    pub sim: Sim,
+    pub seed: u64,
+    pub lac: NodeId,
+    pub members: Vec<NodeId>,
+    /// Pairs of members cut off from each other (the world's own record of partitions).
+    cut: BTreeSet<(usize, usize)>,
+    /// Every event of the LAC, in order.
+    pub lac_events: Vec<Event>,
+    /// Every event of each member, in order.
+    pub events: Vec<Vec<Event>>,
+    /// Frames received by each member and by the LAC, per session / call.
+    pub member_frames: Vec<BTreeMap<(u16, u16), usize>>,
+    pub lac_frames: BTreeMap<CallId, usize>,
+    /// The sessions each member serves (from its events).
+    pub serving: Vec<BTreeSet<SessionRef>>,
+}
+
+impl World {
+    /// `n` members, the LAC's contact LNS member 0, every link `link`.
+    pub fn new(seed: u64, n: usize, link: LinkConfig) -> World {
+        let mut sim = Sim::new(seed, std::time::Instant::now());
+        sim.set_default_link(link);
+        let mut lc = LacConfig::new(service(0));
+        lc.common = common(seed);
+        lc.advertise_load_balance = false;
+        lc.idle_tunnel_timeout = None;
+        lc.max_calls = 4096;
+        let lac = sim.add_node(
+            "lac",
+            &[addr("10.0.9.1")],
+            None,
+            Box::new(Lac::new(lc, sim.now()).unwrap()),
+        );
+        let members = (0..n)
+            .map(|i| {
+                let lns = Lns::new(member_config(seed, i, n, 1), sim.now()).unwrap();
+                let mut addrs = vec![management(i), service(i)];
+                addrs.extend((0..n).filter(|j| *j != i).map(service));
+                sim.add_node(format!("lns{i}"), &addrs, None, Box::new(lns))
+            })
+            .collect::<Vec<_>>();
+        for (i, m) in members.iter().enumerate() {
+            sim.set_route(service(i).ip(), *m);
+        }
+        World {
+            sim,
+            seed,
+            lac,
+            members,
+            cut: BTreeSet::new(),
+            lac_events: Vec::new(),
+            events: vec![Vec::new(); n],
+            member_frames: vec![BTreeMap::new(); n],
+            lac_frames: BTreeMap::new(),
+            serving: vec![BTreeSet::new(); n],
+        }
+    }
+
+    pub fn lac(&mut self) -> &mut Lac {
+        self.sim.node_mut::<Lac>(self.lac)
+    }
+
+    pub fn member(&mut self, i: usize) -> &mut Lns {
+        self.sim.node_mut::<Lns>(self.members[i])
+    }
+
+    fn index_of(&self, h: HNode) -> Option<usize> {
+        (h.0 as usize).checked_sub(1).filter(|i| *i < self.members.len())
+    }
+
+    /// Cuts member `i` off from everyone (LAC and members): a false Down.
+    pub fn isolate(&mut self, i: usize) {
+        let all: Vec<NodeId> = std::iter::once(self.lac)
+            .chain(self.members.iter().copied())
+            .collect();
+        for n in all {
+            if n != self.members[i] {
+                self.sim.partition(self.members[i], n);
+            }
+        }
+        for j in 0..self.members.len() {
+            self.cut.insert((i.min(j), i.max(j)));
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.sim.heal_all();
+        self.cut.clear();
+    }
+
+    /// Restarts member `i` empty with `incarnation`.
+    pub fn restart(&mut self, i: usize, incarnation: u32) {
+        let n = self.members.len();
+        let lns = Lns::new(member_config(self.seed, i, n, incarnation), self.sim.now()).unwrap();
+        self.sim.restart(self.members[i], Box::new(lns));
+    }
+
+    /// Replication records between live, connected members; events and frames collected; a
+    /// takeover moves the address.
+    fn pump(&mut self) {
+        for i in 0..self.members.len() {
+            let node = self.members[i];
+            if !self.sim.is_alive(node) {
+                continue;
+            }
+            let now = self.sim.now();
+            let from = HNode(i as u32 + 1);
+            let recs: Vec<_> = std::iter::from_fn(|| self.member(i).poll_replica()).collect();
+            for (to, bytes) in recs {
+                if std::env::var_os("TELCP_FAILOVER_RECORDS").is_some() {
+                    let r = telcp::l2tp::replica::Record::parse(&bytes);
+                    eprintln!("{:?} {i} -> {to:?} {r:?}", self.sim.elapsed());
+                }
+                let Some(j) = self.index_of(to) else { continue };
+                if !self.sim.is_alive(self.members[j]) || self.cut.contains(&(i.min(j), i.max(j)))
+                {
+                    continue;
+                }
+                self.member(j).handle_replica(now, from, &bytes).unwrap();
+            }
+            while let Some(d) = self.member(i).poll_data() {
+                *self.member_frames[i]
+                    .entry((d.session.tunnel, d.session.session))
+                    .or_default() += 1;
+            }
+        }
+        for i in 0..self.members.len() {
+            while let Some(e) = self.sim.poll_event_of::<Lns>(self.members[i]) {
+                if let Event::TakeOver { addr, .. } = &e {
+                    self.sim.set_route(*addr, self.members[i]);
+                }
+                self.track(i, &e);
+                self.events[i].push(e);
+            }
+        }
+        while let Some(e) = self.sim.poll_event_of::<Lac>(self.lac) {
+            self.lac_events.push(e);
+        }
+        while let Some(d) = self.lac().poll_data() {
+            if let Some(c) = d.call {
+                *self.lac_frames.entry(c).or_default() += 1;
+            }
+        }
+    }
+
+    /// Runs for `d` in steps of 50 ms, pumping between steps.
+    pub fn run(&mut self, d: Duration) {
+        let end = self.sim.now() + d;
+        while self.sim.now() < end {
+            let step = (end - self.sim.now()).min(Duration::from_millis(50));
+            self.sim.run_for(step);
+            self.pump();
+        }
+    }
+
+    /// Runs until `cond` holds or `limit` passed; whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&mut World) -> bool) -> bool {
+        let end = self.sim.now() + limit;
+        while self.sim.now() < end {
+            if cond(self) {
+                return true;
+            }
+            self.run(Duration::from_millis(50));
+        }
+        cond(self)
+    }
+
+    /// Opens `n` calls at the LAC (to member 0) and waits until all are up; returns them.
+    pub fn open_calls(&mut self, n: usize) -> Vec<CallId> {
+        let now = self.sim.now();
+        let calls: Vec<CallId> = (0..n)
+            .map(|_| self.lac().open_session(now).unwrap())
+            .collect();
+        let ok = self.run_until(Duration::from_secs(120), |w| {
+            w.lac_session_ups() >= n && w.serving[0].len() >= n
+        });
+        assert!(
+            ok,
+            "seed {}: {} of {n} calls up at the LAC, {} at the LNS",
+            self.seed,
+            self.lac_session_ups(),
+            self.serving[0].len()
+        );
+        calls
+    }
+
+    /// `SessionUp` events the LAC reported.
+    pub fn lac_session_ups(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::SessionUp { .. }))
+            .count()
+    }
+
+    /// `TunnelUp` events the LAC reported (a tunnel re-established would add one).
+    pub fn lac_tunnel_ups(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::TunnelUp { .. }))
+            .count()
+    }
+
+    /// `SessionDown` and `TunnelDown` events the LAC reported.
+    pub fn lac_downs(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::SessionDown { .. } | Event::TunnelDown { .. }))
+            .count()
+    }
+
+    /// The takeovers member `i` reported.
+    pub fn takeovers(&self, i: usize) -> Vec<&Event> {
+        self.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::TakeOver { .. }))
+            .collect()
+    }
+
+    /// `k` rounds, 100 ms apart, of one frame on every call from the LAC and one on every
+    /// session each live member serves.
+    pub fn send_frames(&mut self, calls: &[CallId], k: usize) {
+        for _ in 0..k {
+            for c in calls {
+                let _ = self.lac().send_ppp(*c, b"\xc0\x21lac");
+            }
+            for i in 0..self.members.len() {
+                if !self.alive(i) {
+                    continue;
+                }
+                let refs: Vec<SessionRef> = self.serving[i].iter().copied().collect();
+                for r in refs {
+                    let _ = self.member(i).send_ppp(r, b"\xc0\x21lns");
+                }
+            }
+            self.run(Duration::from_millis(100));
+        }
+    }
+
+    /// Tracks the sessions member `i` serves from its events.
+    fn track(&mut self, i: usize, e: &Event) {
+        match e {
+            Event::SessionUp { session, .. } => {
+                self.serving[i].insert(*session);
+            }
+            Event::SessionDown {
+                session: Some(s), ..
+            } => {
+                self.serving[i].remove(s);
+            }
+            Event::TunnelDown { tunnel, .. } | Event::Yielded { tunnel, .. } => {
+                self.serving[i].retain(|s| s.tunnel != *tunnel);
+            }
+            Event::TakeOver { sessions, .. } => {
+                self.serving[i].extend(sessions.iter().map(|h| h.session));
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether member `i` is up.
+    pub fn alive(&self, i: usize) -> bool {
+        self.sim.is_alive(self.members[i])
+    }
+
+    /// The IP of member `i`'s service address.
+    pub fn service_ip(i: usize) -> IpAddr {
+        service(i).ip()
+    }
+}
