@@ -6,7 +6,7 @@
 //! away, the start of a bulk sync, or a backup's notice that it took a tunnel over. Only
 //! established tunnels and sessions are replicated: a call still in set-up when its LNS fails is
 //! lost (the LAC's set-up timer clears it). A session record is 16 octets, a tunnel record at
-//! most 62 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
+//! most 66 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
 //! allows.
 //!
 //! ## Wire format (all integers big-endian)
@@ -16,12 +16,12 @@
 //! 1 Sync       incarnation (4)
 //! 2 Tunnel     tunnel (2) peer tunnel (2) peer address local address ns (2) nr (2)
 //!              peer window (2) framing capabilities (4) flags (1) [bearer capabilities (4)]
-//!              hello interval in ms (4)
+//!              hello interval in ms (4) epoch (4)
 //! 3 Session    tunnel (2) session (2) peer session (2) call serial number (4) flags (1)
 //!              data ns (2) data nr (2)
 //! 4 SessionGone tunnel (2) session (2)
 //! 5 TunnelGone tunnel (2)
-//! 6 TakenOver  incarnation (4) tunnel (2)
+//! 6 TakenOver  incarnation (4) tunnel (2) epoch (4)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present
 //! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable
@@ -67,6 +67,9 @@ pub struct TunnelRecord {
     pub peer_load_balance_capable: bool,
     /// HELLO interval of the tunnel, in milliseconds (RFC 2661 6.5).
     pub hello_interval_ms: u32,
+    /// Owner generation: 0 for the LNS that accepted the tunnel, one more at each takeover
+    /// (a [`Record::TakenOver`] yields only an older generation).
+    pub epoch: u32,
 }
 
 /// The replicated state of one established session.
@@ -122,6 +125,8 @@ pub enum Record {
         incarnation: u32,
         /// The tunnel's Tunnel ID.
         tunnel: u16,
+        /// The tunnel's owner generation at the sender (see [`TunnelRecord::epoch`]).
+        epoch: u32,
     },
 }
 
@@ -144,6 +149,7 @@ crate::io::reader::wire_fields! {
         Bearer => "bearer capabilities",
         Flags => "flags",
         Hello => "hello interval",
+        Epoch => "epoch",
         Serial => "call serial number",
     }
 }
@@ -253,6 +259,7 @@ impl TunnelRecord {
             peer_bearer_capabilities,
             peer_load_balance_capable: flags & 0x01 != 0,
             hello_interval_ms: r.u32(Field::Hello)?,
+            epoch: r.u32(Field::Epoch)?,
         })
     }
 
@@ -276,6 +283,7 @@ impl TunnelRecord {
             buf.put_u32(b);
         }
         buf.put_u32(self.hello_interval_ms);
+        buf.put_u32(self.epoch);
     }
 }
 
@@ -330,6 +338,7 @@ impl Record {
             TAKEN_OVER => Record::TakenOver {
                 incarnation: r.u32(Field::Incarnation)?,
                 tunnel: id(&mut r, Field::Tunnel)?,
+                epoch: r.u32(Field::Epoch)?,
             },
             _ => {
                 return Err(RecordError::Invalid {
@@ -371,10 +380,12 @@ impl Record {
             Record::TakenOver {
                 incarnation,
                 tunnel,
+                epoch,
             } => {
                 buf.put_u8(TAKEN_OVER);
                 buf.put_u32(*incarnation);
                 buf.put_u16(*tunnel);
+                buf.put_u32(*epoch);
             }
         }
     }
@@ -408,7 +419,7 @@ mod tests {
     }
 
     /// Module docs: a session record is 16 octets (at most 256 per replicated session, issue
-    /// 15); a tunnel record with IPv6 addresses 62.
+    /// 15); a tunnel record with IPv6 addresses 66.
     #[test]
     fn record_sizes() {
         let s = Record::Session(SessionRecord {
@@ -435,8 +446,9 @@ mod tests {
             peer_bearer_capabilities: Some(3),
             peer_load_balance_capable: true,
             hello_interval_ms: 60_000,
+            epoch: 1,
         });
-        assert_eq!(t.to_vec().len(), 62);
+        assert_eq!(t.to_vec().len(), 66);
     }
 
     /// RFC 2661 3.1: ids are non-zero; unknown kinds and families, short and long input refused.
@@ -474,6 +486,7 @@ mod tests {
             peer_bearer_capabilities: None,
             peer_load_balance_capable: false,
             hello_interval_ms: 1,
+            epoch: 0,
         })
         .to_vec();
         t[5] = 5;

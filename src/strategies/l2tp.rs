@@ -303,9 +303,9 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
     let tunnel = (
         (nz.clone(), nz.clone(), socket_addr(), socket_addr()),
         any::<(u16, u16, u16, u32)>(),
-        (proptest::option::of(any::<u32>()), any::<bool>(), any::<u32>()),
+        (proptest::option::of(any::<u32>()), any::<bool>(), any::<(u32, u32)>()),
     )
-        .prop_map(|((t, pt, peer, local), (ns, nr, w, f), (b, lbc, h))| {
+        .prop_map(|((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)))| {
             Record::Tunnel(TunnelRecord {
                 tunnel: t,
                 peer_tunnel: pt,
@@ -318,6 +318,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                 peer_bearer_capabilities: b,
                 peer_load_balance_capable: lbc,
                 hello_interval_ms: h,
+                epoch,
             })
         });
     let session = (
@@ -343,9 +344,12 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
         (nz.clone(), nz.clone())
             .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
         nz.clone().prop_map(|tunnel| Record::TunnelGone { tunnel }),
-        (any::<u32>(), nz).prop_map(|(incarnation, tunnel)| Record::TakenOver {
-            incarnation,
-            tunnel
+        (any::<(u32, u32)>(), nz).prop_map(|((incarnation, epoch), tunnel)| {
+            Record::TakenOver {
+                incarnation,
+                tunnel,
+                epoch,
+            }
         }),
     ]
 }

@@ -77,7 +77,7 @@ pub struct World {
 }
 
 impl World {
-    /// `n` members, the LAC's contact LNS member 0, every link `link`.
+    /// `n` members, the LAC's contact LNS member 0, the LAC's links `link`.
     pub fn new(seed: u64, n: usize, link: LinkConfig) -> World {
         let mut sim = Sim::new(seed, std::time::Instant::now());
         sim.set_default_link(link);
@@ -102,6 +102,13 @@ impl World {
             .collect::<Vec<_>>();
         for (i, m) in members.iter().enumerate() {
             sim.set_route(service(i).ip(), *m);
+            // The members' own network (heartbeats) is a clean LAN: the impairments are on the
+            // LAC's path; false Downs are tested on purpose (`isolate`).
+            for other in &members {
+                if other != m {
+                    sim.set_link(*m, *other, LinkConfig::default());
+                }
+            }
         }
         World {
             sim,
@@ -227,21 +234,38 @@ impl World {
         cond(self)
     }
 
-    /// Opens `n` calls at the LAC (to member 0) and waits until all are up; returns them.
+    /// Whether every live member's health sees every other live member Up.
+    pub fn formed(&mut self) -> bool {
+        let n = self.members.len();
+        let live: Vec<usize> = (0..n).filter(|i| self.alive(*i)).collect();
+        live.iter().all(|&i| {
+            let m = self.sim.node::<Lns>(self.members[i]).monitor();
+            live.iter().filter(|&&j| j != i).all(|&j| {
+                m.and_then(|m| m.state(HNode(j as u32 + 1)))
+                    == Some(telcp::health::NodeState::Up)
+            })
+        })
+    }
+
+    /// Opens `n` calls at the LAC (to member 0), once the members see each other (a member is
+    /// taken over when health finds it Down, so its backup must have heard it), and waits until
+    /// all are up at both ends; returns them.
     pub fn open_calls(&mut self, n: usize) -> Vec<CallId> {
+        assert!(self.run_until(Duration::from_secs(30), World::formed));
         let now = self.sim.now();
         let calls: Vec<CallId> = (0..n)
             .map(|_| self.lac().open_session(now).unwrap())
             .collect();
         let ok = self.run_until(Duration::from_secs(120), |w| {
-            w.lac_session_ups() >= n && w.serving[0].len() >= n
+            w.lac_session_ups() >= n && w.serving.iter().map(BTreeSet::len).sum::<usize>() >= n
         });
         assert!(
             ok,
-            "seed {}: {} of {n} calls up at the LAC, {} at the LNS",
+            "seed {}: {} of {n} calls up at the LAC, {:?} at the LNSs {:?}",
             self.seed,
             self.lac_session_ups(),
-            self.serving[0].len()
+            self.serving.iter().map(BTreeSet::len).collect::<Vec<_>>(),
+            self.events.iter().map(|v| v.iter().filter(|e| !matches!(e, Event::SessionUp { .. })).map(|e| format!("{e:?}").chars().take(100).collect::<String>()).collect::<Vec<_>>()).collect::<Vec<_>>()
         );
         calls
     }

@@ -5,8 +5,9 @@
 //!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table). It is kept
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync
-//!   ([`Record::Sync`] then every established tunnel and session); a former backup seen Up again
-//!   gets an empty sync, which releases what it held for us.
+//!   ([`Record::Sync`] then every established tunnel and session); the former backup gets an
+//!   empty sync at once and again whenever seen Up, which releases what it held for us (so it
+//!   does not take over a stale copy).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session up ([`Record::Session`] and its tunnel,
 //!   whose Ns/Nr the call set-up moved), session down ([`Record::SessionGone`] and the tunnel),
 //!   tunnel down ([`Record::TunnelGone`]). HELLOs, ZLBs and data are not replicated: the backup
@@ -106,9 +107,16 @@ impl Lns {
 
     /// Tunnel `tid` as it stands (when established).
     pub(super) fn replicate_tunnel(&mut self, tid: u16) {
-        if let Some(t) = self.core.export_tunnel(tid) {
+        if let Some(t) = self.export_tunnel(tid) {
             self.replicate(&Record::Tunnel(t));
         }
+    }
+
+    /// Tunnel `tid`'s record with its owner generation.
+    fn export_tunnel(&self, tid: u16) -> Option<super::super::replica::TunnelRecord> {
+        let mut t = self.core.export_tunnel(tid)?;
+        t.epoch = self.backups.epochs.get(&tid).copied().unwrap_or(0);
+        Some(t)
     }
 
     /// Session `sid` of `tid` came up: it and its tunnel.
@@ -130,6 +138,7 @@ impl Lns {
 
     /// Tunnel `tid` went down.
     pub(super) fn replicate_tunnel_gone(&mut self, tid: u16) {
+        self.backups.epochs.remove(&tid);
         self.replicate(&Record::TunnelGone { tunnel: tid });
     }
 
@@ -162,6 +171,9 @@ impl Lns {
         self.repl.former.retain(|n| !released.contains(n));
         if chosen != self.repl.backup {
             if let Some(old) = self.repl.backup {
+                // Released at once (the transport delivers it when it can) and again when seen
+                // Up.
+                self.send_record(old, &Record::Sync { incarnation });
                 if !self.repl.former.contains(&old) && self.repl.former.len() < self.cfg.max_pool {
                     self.repl.former.push(old);
                 }
@@ -196,7 +208,7 @@ impl Lns {
         let mut tids: Vec<u16> = self.core.tunnels.keys().copied().collect();
         tids.sort_unstable();
         for tid in tids {
-            let Some(t) = self.core.export_tunnel(tid) else {
+            let Some(t) = self.export_tunnel(tid) else {
                 continue;
             };
             self.send_record(b, &Record::Tunnel(t));

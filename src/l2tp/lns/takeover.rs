@@ -11,11 +11,14 @@
 //!   control channel resumed from the LAC), emits one [`Event::TakeOver`] per address of the
 //!   member (the caller moves the address here and installs the sessions' handoffs in its data
 //!   plane), replicates them to its own backup as its own, and tells the failed member
-//!   ([`Record::TakenOver`], sent again each time the member is seen Up). A tunnel whose id is
+//!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
+//!   tunnel's owner generation ([`TunnelRecord::epoch`]) one more than the one it took. A tunnel whose id is
 //!   already in use here, or that the tables cannot take, is lost with its sessions (counted in
 //!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]).
 //! * **One owner per tunnel**: the takeover decision stands; a member back after a false Down (the
-//!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation:
+//!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation
+//!   and of a newer owner generation than its own (a notice resent late, after the tunnel was
+//!   taken back, is stale):
 //!   it drops it without a StopCCN and emits [`Event::Yielded`] (the LAC's packets already go to
 //!   the backup, which holds the address). A member that restarted (a higher incarnation, health's
 //!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
@@ -47,6 +50,8 @@ pub(super) struct Backups {
     held: BTreeMap<NodeId, Held>,
     /// Tunnels taken over from a member, with its incarnation then (for the notices).
     taken: BTreeMap<NodeId, (Option<u32>, Vec<u16>)>,
+    /// The owner generation of our tunnels that were taken over (absent: 0).
+    pub(super) epochs: BTreeMap<u16, u32>,
 }
 
 impl Lns {
@@ -62,6 +67,9 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return Ok(());
         };
+        if self.late_record(now, from, &rec) {
+            return Ok(());
+        }
         let refused = match rec {
             Record::Sync { incarnation } => {
                 let h = Held {
@@ -120,8 +128,9 @@ impl Lns {
             Record::TakenOver {
                 incarnation,
                 tunnel,
+                epoch,
             } => {
-                self.yield_tunnel(from, incarnation, tunnel, now);
+                self.yield_tunnel(from, incarnation, (tunnel, epoch), now);
                 false
             }
         };
@@ -129,6 +138,53 @@ impl Lns {
             self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
         }
         Ok(())
+    }
+
+    /// A record from `from` about a tunnel we took over from it (sent before it learnt so):
+    /// a session it established meanwhile is adopted (one more [`Event::TakeOver`]), one it
+    /// ended is ended here. `true` when the record was such.
+    fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
+        let tid = match rec {
+            Record::Session(s) => s.tunnel,
+            Record::SessionGone { tunnel, .. } => *tunnel,
+            _ => return false,
+        };
+        let ours = self
+            .backups
+            .taken
+            .get(&from)
+            .is_some_and(|(_, t)| t.contains(&tid));
+        let Some(t) = self.core.export_tunnel(tid).filter(|_| ours) else {
+            return false;
+        };
+        match rec {
+            Record::Session(s) if self.core.restore_session(s).is_ok() => {
+                self.core.stats.sessions_taken_over =
+                    self.core.stats.sessions_taken_over.saturating_add(1);
+                self.replicate_session(tid, s.session);
+                self.core.event(Event::TakeOver {
+                    from,
+                    addr: t.local.ip(),
+                    tunnels: Vec::new(),
+                    sessions: vec![handoff(&t, s)],
+                });
+            }
+            Record::SessionGone { session, .. } => {
+                if self.core.remove_session(now, tid, *session).is_some() {
+                    self.replicate_session_gone(tid, *session);
+                    self.core.session_down(
+                        Some(SessionRef {
+                            tunnel: tid,
+                            session: *session,
+                        }),
+                        None,
+                        None,
+                    );
+                }
+            }
+            _ => {}
+        }
+        true
     }
 
     /// Tunnels and sessions held for `member` (as its backup).
@@ -139,13 +195,16 @@ impl Lns {
             .map_or((0, 0), |h| (h.tunnels.len(), h.sessions))
     }
 
-    /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`.
-    fn yield_tunnel(&mut self, by: NodeId, incarnation: u32, tunnel: u16, _now: Instant) {
+    /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`, making
+    /// it owner generation `epoch`; a notice of a generation not newer than ours is stale.
+    fn yield_tunnel(&mut self, by: NodeId, incarnation: u32, (tunnel, epoch): (u16, u32), _: Instant) {
         let ours = self.monitor().map(crate::health::Monitor::incarnation);
-        if ours != Some(incarnation) {
+        let our_epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
+        if ours != Some(incarnation) || epoch <= our_epoch {
             return;
         }
         if let Some(sessions) = self.core.forget_tunnel(tunnel) {
+            self.backups.epochs.remove(&tunnel);
             self.core.stats.tunnels_yielded = self.core.stats.tunnels_yielded.saturating_add(1);
             self.replicate_tunnel_gone(tunnel);
             self.core.event(Event::Yielded {
@@ -171,11 +230,13 @@ impl Lns {
         };
         for tunnel in tunnels {
             if self.core.tunnels.contains_key(&tunnel) {
+                let epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
                 self.send_record(
                     node,
                     &Record::TakenOver {
                         incarnation,
                         tunnel,
+                        epoch,
                     },
                 );
             }
@@ -202,6 +263,7 @@ impl Lns {
                 continue;
             }
             self.core.stats.tunnels_taken_over = self.core.stats.tunnels_taken_over.saturating_add(1);
+            self.backups.epochs.insert(tid, t.epoch.saturating_add(1));
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
             for s in sessions.values() {
@@ -229,6 +291,7 @@ impl Lns {
             }
         }
         self.backups.taken.insert(failed, (held.incarnation, taken));
+        self.member_up(failed);
         for (addr, (tunnels, sessions)) in by_addr {
             self.core.event(Event::TakeOver {
                 from: failed,

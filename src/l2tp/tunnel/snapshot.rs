@@ -56,6 +56,7 @@ impl Core {
             peer_load_balance_capable: t.peer_load_balance_capable,
             hello_interval_ms: u32::try_from(self.cfg.hello_interval.as_millis())
                 .unwrap_or(u32::MAX),
+            epoch: 0,
         })
     }
 
