@@ -252,21 +252,26 @@ impl World {
     /// all are up at both ends; returns them.
     pub fn open_calls(&mut self, n: usize) -> Vec<CallId> {
         assert!(self.run_until(Duration::from_secs(30), World::formed));
-        let now = self.sim.now();
-        let calls: Vec<CallId> = (0..n)
-            .map(|_| self.lac().open_session(now).unwrap())
-            .collect();
-        let ok = self.run_until(Duration::from_secs(120), |w| {
-            w.lac_session_ups() >= n && w.serving.iter().map(BTreeSet::len).sum::<usize>() >= n
-        });
-        assert!(
-            ok,
-            "seed {}: {} of {n} calls up at the LAC, {:?} at the LNSs {:?}",
-            self.seed,
-            self.lac_session_ups(),
-            self.serving.iter().map(BTreeSet::len).collect::<Vec<_>>(),
-            self.events.iter().map(|v| v.iter().filter(|e| !matches!(e, Event::SessionUp { .. })).map(|e| format!("{e:?}").chars().take(100).collect::<String>()).collect::<Vec<_>>()).collect::<Vec<_>>()
-        );
+        // In batches, as calls arrive (a thousand ICRQs at once would outrun the set-up timer
+        // on a window of 8 messages).
+        let mut calls = Vec::with_capacity(n);
+        while calls.len() < n {
+            let now = self.sim.now();
+            let k = (n - calls.len()).min(25);
+            calls.extend((0..k).map(|_| self.lac().open_session(now).unwrap()));
+            let want = calls.len();
+            let ok = self.run_until(Duration::from_secs(120), |w| {
+                w.lac_session_ups() >= want
+                    && w.serving.iter().map(BTreeSet::len).sum::<usize>() >= want
+            });
+            assert!(
+                ok,
+                "seed {}: {} of {want} calls up at the LAC, {:?} at the LNSs",
+                self.seed,
+                self.lac_session_ups(),
+                self.serving.iter().map(BTreeSet::len).collect::<Vec<_>>(),
+            );
+        }
         calls
     }
 
