@@ -8,8 +8,9 @@
 //!   temporary and permanent bindings, replication and failover.
 //! * [`steering`]: virtual-ID packet steering in a multi-processor GTP gateway.
 //!
-//! They share [`io`] (datagrams to send, the seeded RNG, timers) and [`health`] (heartbeats, failure
-//! detection, load-based selection).
+//! They share [`io`] (datagrams to send, the seeded RNG, timers), [`health`] (heartbeats, failure
+//! detection, load-based selection) and [`replica`] (acked, authenticated replication of state to
+//! backups, with bulk sync and epochs).
 //!
 //! ## The sans-IO contract
 //!
@@ -130,6 +131,7 @@ pub mod health;
 pub mod io;
 pub mod l2tp;
 pub mod mip;
+pub mod replica;
 pub mod steering;
 
 #[cfg(feature = "pcap")]

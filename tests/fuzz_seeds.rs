@@ -55,6 +55,7 @@ fn targets() -> Vec<(&'static str, Harness)> {
         ("mip_home_agent", harness::mip::home_agent),
         ("mip_message", |_, d| harness::mip::message(d)),
         ("pfcp_message", |_, d| harness::steering::pfcp_message(d)),
+        ("replica_frame", |_, d| harness::replica::frame(d)),
         ("steering_line", harness::steering::steering_line),
         ("steering_processor", harness::steering::steering_processor),
         ("steering_switch", harness::steering::steering_switch),
@@ -178,6 +179,7 @@ fn parser_seeds(c: &mut Corpora) {
             common::vector("steering/gtpv2", n),
         );
     }
+    harness::replica::seeds(|n, v| add(c, "replica_frame", n, v));
     for (n, v) in hex_vectors("steering/pfcp") {
         add(c, "pfcp_message", format!("scapy_{n}.bin"), v);
     }
@@ -521,7 +523,7 @@ fn cluster_op(script: &mut Vec<u8>, make: impl Fn(Option<Box<[u8]>>) -> ClusterM
 }
 
 fn home_agent_seeds(c: &mut Corpora) {
-    use telcp::mip::cluster::Item;
+    use telcp::mip::cluster::{Entry, Item};
     // Layer 3 (first byte odd): registrations of two home addresses, a renewal, simultaneous
     // bindings (S bit, three care-of addresses against a bound of two), a short lifetime that
     // expires, a deregistration (lifetime 0), an NAI request, a request for another HA,
@@ -554,35 +556,35 @@ fn home_agent_seeds(c: &mut Corpora) {
             identification: 7,
         })
     });
-    type Items = fn(Option<Box<[u8]>>) -> Vec<Item>;
+    type Items = fn(Option<Box<[u8]>>) -> Vec<Entry<Item>>;
     let items: [Items; 3] = [
         |nai| {
             vec![
-                Item::SyncBegin { epoch: 1 },
-                Item::Holds {
+                Entry::SyncBegin { epoch: 1 },
+                Entry::Item(Item::Holds {
                     home_address: Ipv4Addr::new(10, 0, 5, 0),
                     nai,
-                },
-                Item::SyncEnd { epoch: 1 },
+                }),
+                Entry::SyncEnd { epoch: 1 },
             ]
         },
         |nai| {
-            vec![Item::Remove {
+            vec![Entry::Item(Item::Remove {
                 home_address: Ipv4Addr::new(10, 0, 5, 0),
                 nai,
-            }]
+            })]
         },
         |nai| {
             vec![
-                Item::Takeover {
+                Entry::Item(Item::Takeover {
                     failed: NodeId(1),
                     owner: NodeId(2),
                     coordinator: NodeId(2),
-                },
-                Item::Remove {
+                }),
+                Entry::Item(Item::Remove {
                     home_address: Ipv4Addr::new(10, 0, 5, 3),
                     nai,
-                },
+                }),
             ]
         },
     ];

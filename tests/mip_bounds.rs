@@ -131,10 +131,13 @@ fn forged_and_replayed_cluster_messages_are_refused_and_change_nothing() {
             pn: 1_000_000,
             body: Body::Replicate {
                 seq: 1_000_000,
-                items: vec![telcp::mip::cluster::Item::Remove {
-                    home_address: home(k),
-                    nai: None,
-                }],
+                items: vec![
+                    telcp::mip::cluster::Item::Remove {
+                        home_address: home(k),
+                        nai: None,
+                    }
+                    .into(),
+                ],
             },
         }
         .to_vec(b"not the key");

@@ -149,11 +149,11 @@ fn claim10_a_backup_that_rejoins_gets_a_bulk_sync() {
 /// sweep removes only the sender's replicas (not another HA's, not what the receiver serves).
 #[test]
 fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
-    use telcp::mip::cluster::{Item, Record, RecordState};
+    use telcp::mip::cluster::{Entry, Item, Record, RecordState};
     let start = Instant::now();
     let mut ha = HomeAgent::new(ha_config(2, 3, ForwardMode::Layer2), start).unwrap();
     let mut pn = 0;
-    let mut batch = |ha: &mut HomeAgent, sender: u32, seq: u64, items: Vec<Item>| {
+    let mut batch = |ha: &mut HomeAgent, sender: u32, seq: u64, items: Vec<Entry<Item>>| {
         pn += 1;
         let m = ClusterMessage {
             sender: NodeId(sender),
@@ -176,7 +176,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
                 care_of: vec![(care_of, Some(Duration::from_secs(600)))],
             },
         };
-        Item::Upsert(Record {
+        Entry::Item(Item::Upsert(Record {
             home_address: home(k),
             nai: None,
             first_ha: NodeId(first),
@@ -184,7 +184,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
             fa: mn_addr(k),
             identification: u64::from(k),
             state,
-        })
+        }))
     };
     let perm = BindingState::Permanent;
     let has = |ha: &HomeAgent, k: u32| ha.binding(home(k), None).is_some();
@@ -218,22 +218,22 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
         &mut ha,
         1,
         2,
-        vec![Item::SyncBegin { epoch: 1 }, rec(1, 1, 1, perm)],
+        vec![Entry::SyncBegin { epoch: 1 }, rec(1, 1, 1, perm)],
     );
     batch(
         &mut ha,
         1,
         3,
-        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+        vec![Entry::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
     );
     batch(
         &mut ha,
         1,
         3,
-        vec![Item::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
+        vec![Entry::SyncBegin { epoch: 2 }, rec(2, 1, 1, perm)],
     );
     // An end of the abandoned sync changes nothing.
-    batch(&mut ha, 1, 4, vec![Item::SyncEnd { epoch: 1 }]);
+    batch(&mut ha, 1, 4, vec![Entry::SyncEnd { epoch: 1 }]);
     assert!((1..=6).all(|k| has(&ha, k)));
     // The end of sync 2: HA 1 named only MN 2, so its other replicas (1, 3 and the temporary 4)
     // go; HA 3's (5) and the one HA 2 serves (6) stay.
@@ -241,14 +241,14 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
         &mut ha,
         1,
         5,
-        vec![rec(3, 1, 1, perm), Item::SyncEnd { epoch: 2 }],
+        vec![rec(3, 1, 1, perm), Entry::SyncEnd { epoch: 2 }],
     );
     let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
     assert_eq!(left, vec![2, 3, 5, 6]);
     // A retransmitted copy of that last batch (already acknowledged) changes nothing either.
-    batch(&mut ha, 1, 5, vec![Item::SyncEnd { epoch: 2 }]);
-    batch(&mut ha, 1, 4, vec![Item::SyncBegin { epoch: 9 }]);
-    batch(&mut ha, 1, 6, vec![Item::SyncEnd { epoch: 9 }]);
+    batch(&mut ha, 1, 5, vec![Entry::SyncEnd { epoch: 2 }]);
+    batch(&mut ha, 1, 4, vec![Entry::SyncBegin { epoch: 9 }]);
+    batch(&mut ha, 1, 6, vec![Entry::SyncEnd { epoch: 9 }]);
     let left: Vec<u32> = (1..=6).filter(|k| has(&ha, *k)).collect();
     assert_eq!(left, vec![2, 3, 5, 6]);
 }

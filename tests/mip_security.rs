@@ -550,7 +550,10 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
         pn: 1,
         body: Body::Replicate {
             seq: 1,
-            items: vec![Item::Upsert(permanent), Item::Upsert(temporary)],
+            items: vec![
+                Item::Upsert(permanent).into(),
+                Item::Upsert(temporary).into(),
+            ],
         },
     }
     .to_vec(b"k");

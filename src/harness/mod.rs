@@ -7,4 +7,6 @@ pub mod gtpv2;
 pub mod health;
 pub mod l2tp;
 pub mod mip;
+/// Replication frame and envelope harness.
+pub mod replica;
 pub mod steering;

@@ -1,23 +1,25 @@
 //! HA-to-HA messages of a virtual Home Agent cluster, authenticated with the cluster key.
 //!
-//! Every message: magic `FE 4D 43` ("\xfeMC"), version 1, kind, 2 reserved octets, sender node
-//! id (u32), sender incarnation (u32), packet number (u64, never reused by a sender within an
-//! incarnation), the body, then an HMAC-MD5 over everything before it (16 octets). A receiver
-//! refuses a bad MAC ([`ClusterError::BadMac`]) and a replayed or too old packet number
-//! ([`ReplayWindow`], 64 packets wide, reset when the incarnation grows).
+//! Every message is a [`crate::replica::Envelope`] with magic `FE 4D 43` ("\xfeMC") and version
+//! 1: kind, 2 reserved octets, sender node id (u32), sender incarnation (u32), packet number (u64,
+//! never reused by a sender within an incarnation), the body, then an HMAC-MD5 over everything
+//! before it (16 octets). A receiver refuses a bad MAC ([`ClusterError::BadMac`]) and a replayed
+//! or too old packet number ([`ReplayWindow`], 64 packets wide, reset when the incarnation grows).
 //!
 //! Kinds: [`Body::Forward`] (layer-3 forwarding of a request to the second HA),
 //! [`Body::Relay`] (the second HA's reply back to the first HA in layer-3 mode), [`Body::Notice`]
 //! (layer-2 mode: "the next request of this mobile node with this identification is yours"),
-//! [`Body::Replicate`] (reliable, numbered batches of [`Item`]s to the backups: upserts, removals,
-//! takeover decisions, bulk-sync framing) and [`Body::Ack`].
+//! [`Body::Replicate`] (reliable, numbered batches to the backups: [`Item`]s (upserts, removals,
+//! takeover decisions, what a bulk sync holds) and the bulk-sync markers, [`crate::replica`]'s
+//! framing, [`crate::replica::Frame`]) and [`Body::Ack`].
 //! Heartbeats (health and load) are `health` heartbeats sharing the port.
 
 use super::binding::{BindingState, MAX_SIMULTANEOUS};
 pub use super::wire::WireError;
 use super::wire::{Field, Reader};
 use crate::health::NodeId;
-use crate::io::auth::EnvelopeError;
+use crate::replica::{self, Envelope, FrameError, Header, OpenError, Replicated};
+pub use crate::replica::{Entry, ReplayWindow};
 use bytes::BufMut;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -27,15 +29,17 @@ pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
 /// Format version.
 pub const VERSION: u8 = 1;
 /// Header length.
-pub const HEADER_LEN: usize = 23;
+pub const HEADER_LEN: usize = replica::HEADER_LEN;
 /// MAC length.
 pub const MAC_LEN: usize = crate::io::auth::TAG_LEN;
 /// Most items in one replication batch.
-pub const MAX_ITEMS: usize = 32;
+pub const MAX_ITEMS: usize = replica::MAX_ITEMS;
+/// The cluster messages' envelope.
+const ENVELOPE: Envelope = Envelope::new(MAGIC, VERSION);
 
 /// Whether `data` looks like a cluster message (magic), so it can share port 434.
 pub fn is_cluster_message(data: &[u8]) -> bool {
-    data.get(..3) == Some(&MAGIC[..])
+    ENVELOPE.is_mine(data)
 }
 
 /// Why a cluster message was refused.
@@ -59,6 +63,32 @@ pub enum ClusterError {
         /// Its packet number.
         pn: u64,
     },
+}
+
+/// The replication framing's errors as the cluster's (the same fields, an unknown shape).
+impl From<FrameError> for ClusterError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Truncated {
+                offset,
+                field,
+                needed,
+            } => {
+                let field = match field {
+                    replica::Field::BatchSequence => Field::BatchSequence,
+                    replica::Field::ItemCount => Field::ItemCount,
+                    replica::Field::ItemKind => Field::ItemKind,
+                    _ => Field::Epoch,
+                };
+                ClusterError::Wire(WireError::Truncated {
+                    offset,
+                    field,
+                    needed,
+                })
+            }
+            _ => ClusterError::Unknown,
+        }
+    }
 }
 
 impl From<crate::io::Short<Field>> for ClusterError {
@@ -119,7 +149,8 @@ impl Record {
 /// Infinite remaining lifetime on the wire.
 const INFINITE_SECS: u32 = u32::MAX;
 
-/// One replicated change.
+/// One replicated change (the bulk-sync markers around them are [`Entry::SyncBegin`] and
+/// [`Entry::SyncEnd`]; item kinds 1, 2, 3 and 6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
     /// A binding created or changed.
@@ -141,18 +172,6 @@ pub enum Item {
         owner: NodeId,
         /// The HA that chose the owner.
         coordinator: NodeId,
-    },
-    /// A bulk sync from the sender starts: every binding the sender is authoritative for follows
-    /// (as [`Item::Upsert`]s) before the matching [`Item::SyncEnd`].
-    SyncBegin {
-        /// Identifies this sync among the sender's syncs to the receiver (grows by one per sync).
-        epoch: u32,
-    },
-    /// The bulk sync `epoch` is complete: the receiver removes the sender's replicas it did not
-    /// see since the matching [`Item::SyncBegin`].
-    SyncEnd {
-        /// The epoch of the matching [`Item::SyncBegin`].
-        epoch: u32,
     },
     /// In a bulk sync: the sender holds this binding and names the receiver as its server (the
     /// receiver notes it as seen; nothing changes).
@@ -189,12 +208,12 @@ pub enum Body<'a> {
         /// The request's identification.
         identification: u64,
     },
-    /// A numbered batch of replicated changes.
+    /// A numbered batch of replicated changes ([`crate::replica::Frame::Replicate`]).
     Replicate {
         /// Sequence number (per receiver), acknowledged by [`Body::Ack`].
         seq: u64,
-        /// The changes, in order.
-        items: Vec<Item>,
+        /// The changes and bulk-sync markers, in order.
+        items: Vec<Entry<Item>>,
     },
     /// Acknowledges a [`Body::Replicate`].
     Ack {
@@ -216,7 +235,7 @@ pub struct ClusterMessage<'a> {
     pub body: Body<'a>,
 }
 
-fn put_sock(out: &mut Vec<u8>, a: SocketAddr) {
+fn put_sock<B: BufMut>(out: &mut B, a: SocketAddr) {
     let (ip, port) = match a {
         SocketAddr::V4(v) => (*v.ip(), v.port()),
         SocketAddr::V6(v) => (Ipv4Addr::UNSPECIFIED, v.port()),
@@ -225,7 +244,7 @@ fn put_sock(out: &mut Vec<u8>, a: SocketAddr) {
     out.put_u16(port);
 }
 
-fn put_nai(out: &mut Vec<u8>, nai: Option<&[u8]>) {
+fn put_nai<B: BufMut>(out: &mut B, nai: Option<&[u8]>) {
     let n = nai.map(|n| n.get(..255).unwrap_or(n)).unwrap_or(&[]);
     out.put_u8(n.len() as u8);
     out.put_slice(n);
@@ -254,24 +273,22 @@ impl ClusterMessage<'_> {
 
     /// Encodes and authenticates the message with a prepared key.
     pub fn to_vec_with(&self, key: &ClusterMac) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
-        out.put_slice(&MAGIC);
-        out.put_u8(VERSION);
         let kind = match &self.body {
             Body::Forward { .. } => 1,
             Body::Relay { .. } => 2,
             Body::Notice { .. } => 3,
-            Body::Replicate { .. } => 4,
-            Body::Ack { .. } => 5,
+            Body::Replicate { .. } => replica::KIND_REPLICATE,
+            Body::Ack { .. } => replica::KIND_ACK,
         };
-        out.put_u8(kind);
-        out.put_u16(0);
-        out.put_u32(self.sender.0);
-        out.put_u32(self.incarnation);
-        out.put_u64(self.pn);
-        match &self.body {
+        let header = Header {
+            kind,
+            sender: self.sender,
+            incarnation: self.incarnation,
+            pn: self.pn,
+        };
+        ENVELOPE.seal(key, &header, |out| match &self.body {
             Body::Forward { fa, request } => {
-                put_sock(&mut out, *fa);
+                put_sock(out, *fa);
                 out.put_slice(request);
             }
             Body::Relay { reply } => out.put_slice(reply),
@@ -281,25 +298,16 @@ impl ClusterMessage<'_> {
                 identification,
             } => {
                 out.put_slice(&home_address.octets());
-                put_nai(&mut out, *nai);
+                put_nai(out, *nai);
                 out.put_u64(*identification);
             }
-            Body::Replicate { seq, items } => {
-                out.put_u64(*seq);
-                let items = items.get(..MAX_ITEMS).unwrap_or(items);
-                out.put_u8(items.len() as u8);
-                for i in items {
-                    put_item(&mut out, i);
-                }
-            }
+            Body::Replicate { seq, items } => replica::encode_batch(*seq, items, out),
             Body::Ack { seq } => out.put_u64(*seq),
-        }
-        key.seal(&mut out);
-        out
+        })
     }
 }
 
-fn put_item(out: &mut Vec<u8>, i: &Item) {
+fn put_item<B: BufMut>(out: &mut B, i: &Item) {
     match i {
         Item::Upsert(r) => {
             out.put_u8(1);
@@ -349,14 +357,6 @@ fn put_item(out: &mut Vec<u8>, i: &Item) {
             out.put_u32(owner.0);
             out.put_u32(coordinator.0);
         }
-        Item::SyncBegin { epoch } => {
-            out.put_u8(4);
-            out.put_u32(*epoch);
-        }
-        Item::SyncEnd { epoch } => {
-            out.put_u8(5);
-            out.put_u32(*epoch);
-        }
         Item::Holds { home_address, nai } => {
             out.put_u8(6);
             out.put_slice(&home_address.octets());
@@ -365,8 +365,8 @@ fn put_item(out: &mut Vec<u8>, i: &Item) {
     }
 }
 
-fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
-    Ok(match r.u8(Field::ItemKind)? {
+fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
+    Ok(match kind {
         1 => {
             let home_address = r.addr(Field::HomeAddress)?;
             let nai = get_nai(r)?.map(Box::from);
@@ -426,18 +426,31 @@ fn get_item(r: &mut Reader<'_>) -> Result<Item, ClusterError> {
             owner: NodeId(r.u32(Field::Owner)?),
             coordinator: NodeId(r.u32(Field::Coordinator)?),
         },
-        4 => Item::SyncBegin {
-            epoch: r.u32(Field::Epoch)?,
-        },
-        5 => Item::SyncEnd {
-            epoch: r.u32(Field::Epoch)?,
-        },
         6 => Item::Holds {
             home_address: r.addr(Field::HomeAddress)?,
             nai: get_nai(r)?.map(Box::from),
         },
         _ => return Err(ClusterError::Unknown),
     })
+}
+
+/// The Home Agent's items in the replication framing: the binding table slot is what a bulk
+/// sync names; takeover decisions survive a queue overflow (they are not table state).
+impl Replicated for Item {
+    type Key = u32;
+    type Error = ClusterError;
+
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        put_item(out, self);
+    }
+
+    fn parse(kind: u8, r: &mut Reader<'_>) -> Result<Self, ClusterError> {
+        get_item(kind, r)
+    }
+
+    fn survives_overflow(&self) -> bool {
+        matches!(self, Item::Takeover { .. })
+    }
 }
 
 impl<'a> ClusterMessage<'a> {
@@ -451,27 +464,22 @@ impl<'a> ClusterMessage<'a> {
         data: &'a [u8],
         key: &ClusterMac,
     ) -> Result<ClusterMessage<'a>, ClusterError> {
-        if !is_cluster_message(data) {
-            return Err(ClusterError::Unknown);
-        }
-        let signed = key.open(data, HEADER_LEN).map_err(|e| match e {
-            EnvelopeError::Truncated { needed } => ClusterError::Wire(WireError::Truncated {
+        let (header, body) = ENVELOPE.open(key, data).map_err(|e| match e {
+            OpenError::Truncated { needed } => ClusterError::Wire(WireError::Truncated {
                 offset: data.len(),
                 field: Field::ClusterMessage,
                 needed,
             }),
-            _ => ClusterError::BadMac,
+            OpenError::BadMac => ClusterError::BadMac,
+            _ => ClusterError::Unknown,
         })?;
-        let mut r = Reader::new(signed);
-        r.bytes(3, Field::ClusterMagic)?;
-        if r.u8(Field::ClusterVersion)? != VERSION {
-            return Err(ClusterError::Unknown);
-        }
-        let kind = r.u8(Field::ClusterKind)?;
-        r.u16(Field::ClusterReserved)?;
-        let sender = NodeId(r.u32(Field::Sender)?);
-        let incarnation = r.u32(Field::Incarnation)?;
-        let pn = r.u64(Field::PacketNumber)?;
+        let mut r = Reader::at(body, HEADER_LEN);
+        let Header {
+            kind,
+            sender,
+            incarnation,
+            pn,
+        } = header;
         let body = match kind {
             1 => {
                 let fa = get_sock(&mut r)?;
@@ -488,20 +496,12 @@ impl<'a> ClusterMessage<'a> {
                 nai: get_nai(&mut r)?,
                 identification: r.u64(Field::Identification)?,
             },
-            4 => {
-                let seq = r.u64(Field::BatchSequence)?;
-                let n = usize::from(r.u8(Field::ItemCount)?);
-                if n > MAX_ITEMS {
-                    return Err(ClusterError::Unknown);
-                }
-                let mut items = Vec::with_capacity(n);
-                for _ in 0..n {
-                    items.push(get_item(&mut r)?);
-                }
+            replica::KIND_REPLICATE => {
+                let (seq, items) = replica::parse_batch::<Item>(&mut r)?;
                 Body::Replicate { seq, items }
             }
-            5 => Body::Ack {
-                seq: r.u64(Field::BatchSequence)?,
+            replica::KIND_ACK => Body::Ack {
+                seq: replica::parse_ack::<Item>(&mut r)?,
             },
             _ => return Err(ClusterError::Unknown),
         };
@@ -514,28 +514,6 @@ impl<'a> ClusterMessage<'a> {
             pn,
             body,
         })
-    }
-}
-
-/// Anti-replay for one sender: the highest packet number seen and a 64-packet window below it;
-/// a higher incarnation resets it, a lower one is refused ([`crate::io::ReplayWindow`] of 64).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplayWindow(crate::io::ReplayWindow<64>);
-
-impl ReplayWindow {
-    /// Whether `(incarnation, pn)` would be accepted (fresh).
-    pub fn check(&self, incarnation: u32, pn: u64) -> bool {
-        self.0.check(incarnation, pn).is_ok()
-    }
-
-    /// Records `(incarnation, pn)` as seen (call after [`ReplayWindow::check`] and the MAC).
-    pub fn accept(&mut self, incarnation: u32, pn: u64) {
-        let _ = self.0.accept(incarnation, pn);
-    }
-
-    /// The sender's incarnation last seen.
-    pub fn incarnation(&self) -> u32 {
-        self.0.incarnation()
     }
 }
 
@@ -617,8 +595,6 @@ mod tests {
                 owner,
                 coordinator,
             }),
-            any::<u32>().prop_map(|epoch| Item::SyncBegin { epoch }),
-            any::<u32>().prop_map(|epoch| Item::SyncEnd { epoch }),
             (any::<u32>(), nai()).prop_map(|(h, nai)| Item::Holds {
                 home_address: Ipv4Addr::from(h),
                 nai,
@@ -648,12 +624,20 @@ mod tests {
         }
     }
 
+    fn entry() -> impl Strategy<Value = Entry<Item>> {
+        prop_oneof![
+            item().prop_map(Entry::Item),
+            any::<u32>().prop_map(|epoch| Entry::SyncBegin { epoch }),
+            any::<u32>().prop_map(|epoch| Entry::SyncEnd { epoch }),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
         #[test]
         fn replicate_batches_round_trip(
-            items in vec(item(), 0..=MAX_ITEMS),
+            items in vec(entry(), 0..=MAX_ITEMS),
             seq in any::<u64>(),
             sender in node(),
             incarnation in any::<u32>(),

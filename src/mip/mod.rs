@@ -38,9 +38,10 @@
 //! it is, so the first HA's identification stays the serving HA's.
 //!
 //! Every binding (with its last accepted identification) is replicated to the HA's configured
-//! backups over a reliable, acknowledged, authenticated channel, with a bulk sync when a backup
-//! (re)joins or falls too far behind (its queue overflows). The bulk sync is authoritative: it is
-//! framed by [`cluster::Item::SyncBegin`] and [`cluster::Item::SyncEnd`] carrying an epoch; the
+//! backups over a reliable, acknowledged, authenticated channel ([`crate::replica`]), with a bulk
+//! sync when a backup (re)joins or falls too far behind (its queue overflows). The bulk sync is
+//! authoritative: it is framed by [`cluster::Entry::SyncBegin`] and [`cluster::Entry::SyncEnd`]
+//! carrying an epoch; the
 //! backup notes the bindings the sender names in between and, at the end, removes the sender's
 //! replicas it did not see (permanent ones the sender serves, temporary ones it relays), so a
 //! removal lost with a dropped queue or an abandoned batch does not leave a stale replica. A sync
@@ -83,8 +84,8 @@
 //! stats) of parts that own their state and never call back into it: the takeover decisions
 //! (functions of a read-only view of the table and health that return effects: queue a
 //! decision, re-point or restore bindings, replicate, emit an event), one replication channel
-//! per peer (sequence numbers, queue, batch in flight, bulk syncs; it returns the batches to
-//! send), the layer-2 notices, the home-address pool and the route. The rules above that decide
+//! per peer ([`crate::replica::Channel`]: sequence numbers, queue, batch in flight, bulk syncs;
+//! it returns the batches to send), the layer-2 notices, the home-address pool and the route. The rules above that decide
 //! what a replica, a removal or a bulk-sync end does are functions of the binding they would
 //! change; each has an inline unit test next to it quoting the rule.
 pub mod binding;

@@ -3,6 +3,7 @@
 
 use super::replicate::{self, Claim, Removal};
 use super::*;
+use crate::replica::Entry;
 
 impl HomeAgent {
     pub(super) fn backups(&self) -> Vec<NodeId> {
@@ -67,7 +68,8 @@ impl HomeAgent {
             let Some(ch) = self.channels.get_mut(&peer) else {
                 continue;
             };
-            if let Some((seq, items)) = ch.next_batch(&self.table, self.node, peer, now, self.rto) {
+            let walk = replicate::walk(&self.table, self.node, peer, now);
+            if let Some((seq, items)) = ch.next_batch(now, self.rto, walk) {
                 self.send_cluster(peer, Body::Replicate { seq, items });
             }
         }
@@ -87,25 +89,27 @@ impl HomeAgent {
         }
     }
 
-    /// Applies one replicated item from `sender`.
-    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, item: Item) {
+    /// Applies one replicated item or bulk-sync marker from `sender`.
+    pub(super) fn apply(&mut self, now: Instant, sender: NodeId, entry: impl Into<Entry<Item>>) {
         self.stats.replicas_applied += 1;
-        match item {
-            Item::Upsert(r) => self.apply_replica(now, sender, r),
-            Item::Remove { home_address, nai } => self.apply_remove(sender, home_address, nai),
-            Item::Takeover {
+        match entry.into() {
+            Entry::Item(Item::Upsert(r)) => self.apply_replica(now, sender, r),
+            Entry::Item(Item::Remove { home_address, nai }) => {
+                self.apply_remove(sender, home_address, nai)
+            }
+            Entry::Item(Item::Takeover {
                 failed,
                 owner,
                 coordinator,
-            } => self.take_over(now, failed, owner, coordinator, Some(sender)),
-            Item::SyncBegin { epoch } => {
+            }) => self.take_over(now, failed, owner, coordinator, Some(sender)),
+            Entry::SyncBegin { epoch } => {
                 self.takeover_sync_begun(now, sender);
                 if let Some(ch) = self.channels.get_mut(&sender) {
                     ch.begin_sync(epoch);
                 }
             }
-            Item::SyncEnd { epoch } => self.end_sync(sender, epoch),
-            Item::Holds { home_address, nai } => {
+            Entry::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Entry::Item(Item::Holds { home_address, nai }) => {
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
                     && let Some(ch) = self.channels.get_mut(&sender)
                 {

@@ -602,8 +602,7 @@ impl HomeAgent {
                     self.takeover.restarted(node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
-                        ch.last_acked_in = None;
-                        ch.sync_in = None;
+                        ch.reset_incoming();
                         if is_backup {
                             ch.restart_bulk();
                         }
@@ -664,11 +663,7 @@ impl HomeAgent {
     /// The earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let repl = self
-            .channels
-            .values()
-            .filter_map(|c| c.inflight.as_ref().map(|i| i.deadline))
-            .min();
+        let repl = self.channels.values().filter_map(Channel::deadline).min();
         let own = [
             self.table.next_deadline(),
             self.notices.next_deadline(),

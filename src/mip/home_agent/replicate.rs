@@ -1,202 +1,27 @@
-//! Replication to the backups (module docs of `mip`): a [`Channel`] per peer owns its sequence
-//! numbers, queue, batch in flight and bulk syncs both ways and returns the batches to send; the
-//! rules a replica is applied by are functions of the binding it would change ([`claim`],
+//! Replication to the backups (module docs of `mip`): the mechanism is [`crate::replica`] (a
+//! [`Channel`] per peer owns its sequence numbers, queue, batch in flight and bulk syncs both
+//! ways and returns the batches to send); here are the Home Agent's rules: what a bulk sync says
+//! of a binding ([`walk`]), and what a replica does to the binding it would change ([`claim`],
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
 use super::takeover::MnKey;
 use super::*;
 
-#[derive(Debug)]
-pub(super) struct Inflight {
-    pub(super) seq: u64,
-    pub(super) items: Vec<Item>,
-    pub(super) deadline: Instant,
-    pub(super) timeout: Duration,
-}
+/// The replication channel with one peer: [`crate::replica::Channel`] over the HA's [`Item`]s,
+/// keyed by binding table slot.
+pub(super) type Channel = crate::replica::Channel<Item>;
 
-/// Where an outgoing bulk sync stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) enum BulkSync {
-    /// None in progress.
-    #[default]
-    Idle,
-    /// To start: the next batch opens with [`Item::SyncBegin`].
-    Start,
-    /// Walking the table from this slot.
-    Walk(u32),
-    /// Walked: the next batch carries [`Item::SyncEnd`].
-    Finish,
-}
-
-/// An incoming bulk sync: its epoch and the slots its sender named since it began.
-#[derive(Debug)]
-pub(super) struct SyncIn {
-    pub(super) epoch: u32,
-    pub(super) seen: HashSet<u32>,
-}
-
-/// The reliable, acknowledged replication channel with one peer, both directions.
-#[derive(Debug, Default)]
-pub(super) struct Channel {
-    pub(super) next_seq: u64,
-    pub(super) queue: VecDeque<Item>,
-    pub(super) inflight: Option<Inflight>,
-    pub(super) bulk: BulkSync,
-    /// Epoch of the last bulk sync started towards this peer.
-    pub(super) epoch: u32,
-    /// A bulk sync from this peer in progress.
-    pub(super) sync_in: Option<SyncIn>,
-    pub(super) last_acked_in: Option<u64>,
-}
-
-impl Channel {
-    /// (Re)starts a bulk sync under a new epoch. The batch in flight is abandoned (the sync covers
-    /// its upserts and removals); its takeover decisions are queued again, first.
-    pub(super) fn restart_bulk(&mut self) {
-        self.bulk = BulkSync::Start;
-        if let Some(inf) = self.inflight.take() {
-            for i in inf.items.into_iter().rev() {
-                if matches!(i, Item::Takeover { .. }) {
-                    self.queue.push_front(i);
-                }
-            }
-        }
-    }
-
-    /// Queues `item`. A peer too far behind (`max` items queued) is resynchronised in bulk
-    /// instead: the queue is dropped (the sync is authoritative: it also removes what the
-    /// dropped removals would have), except takeover decisions, which are not table state (a
-    /// few per failed member at most).
-    pub(super) fn enqueue(&mut self, item: Item, max: usize) {
-        if self.queue.len() < max {
-            self.queue.push_back(item);
-            return;
-        }
-        self.queue.retain(|i| matches!(i, Item::Takeover { .. }));
-        if self.queue.len() >= max {
-            self.queue.clear();
-        }
-        self.restart_bulk();
-        if matches!(item, Item::Takeover { .. }) {
-            self.queue.push_back(item);
-        }
-    }
-
-    /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
-    pub(super) fn backlog(&self) -> usize {
-        self.queue.len()
-            + self.inflight.as_ref().map_or(0, |i| i.items.len())
-            + usize::from(self.bulk != BulkSync::Idle)
-    }
-
-    /// A batch `seq` from the peer: whether it is new (to apply; it is acknowledged either way).
-    pub(super) fn receive(&mut self, seq: u64) -> bool {
-        let fresh = self.last_acked_in.is_none_or(|l| seq > l);
-        if fresh {
-            self.last_acked_in = Some(seq);
-        }
-        fresh
-    }
-
-    /// The peer acknowledged batch `seq`.
-    pub(super) fn acked(&mut self, seq: u64) {
-        if self.inflight.as_ref().is_some_and(|i| i.seq == seq) {
-            self.inflight = None;
-        }
-    }
-
-    /// The peer begins a bulk sync: it replaces one left unfinished.
-    pub(super) fn begin_sync(&mut self, epoch: u32) {
-        let seen = HashSet::new();
-        self.sync_in = Some(SyncIn { epoch, seen });
-    }
-
-    /// The peer's bulk sync `epoch` ends: the slots it named, or `None` for another epoch.
-    pub(super) fn end_sync(&mut self, epoch: u32) -> Option<HashSet<u32>> {
-        if self.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
-            return None;
-        }
-        self.sync_in.take().map(|s| s.seen)
-    }
-
-    /// The peer's bulk sync in progress (if any) has seen these bindings.
-    pub(super) fn mark_seen(&mut self, slots: &[u32]) {
-        if let Some(sync) = self.sync_in.as_mut() {
-            sync.seen.extend(slots.iter().copied());
-        }
-    }
-
-    /// The next batch for `peer` when nothing is in flight: the bulk sync first (SyncBegin, a
-    /// cursor over `table`, SyncEnd), then the queue. It is held in flight until acknowledged.
-    pub(super) fn next_batch(
-        &mut self,
-        table: &BindingTable,
-        node: NodeId,
-        peer: NodeId,
-        now: Instant,
-        rto: Duration,
-    ) -> Option<(u64, Vec<Item>)> {
-        if self.inflight.is_some() {
-            return None;
-        }
-        let mut items = Vec::new();
-        while items.len() < cluster::MAX_ITEMS {
-            match self.bulk {
-                BulkSync::Idle => break,
-                BulkSync::Start => {
-                    self.epoch = self.epoch.wrapping_add(1);
-                    items.push(Item::SyncBegin { epoch: self.epoch });
-                    self.bulk = BulkSync::Walk(0);
-                }
-                BulkSync::Walk(c) => match table.next_slot(c) {
-                    Some(s) => {
-                        items.extend(bulk_item(table, s, node, peer, now));
-                        self.bulk = s.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
-                    }
-                    None => self.bulk = BulkSync::Finish,
-                },
-                BulkSync::Finish => {
-                    items.push(Item::SyncEnd { epoch: self.epoch });
-                    self.bulk = BulkSync::Idle;
-                }
-            }
-        }
-        while items.len() < cluster::MAX_ITEMS {
-            match self.queue.pop_front() {
-                Some(i) => items.push(i),
-                None => break,
-            }
-        }
-        if items.is_empty() {
-            return None;
-        }
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        self.inflight = Some(Inflight {
-            seq,
-            items: items.clone(),
-            deadline: now + rto,
-            timeout: rto,
-        });
-        Some((seq, items))
-    }
-
-    /// The batch in flight when its deadline passed: to send again (the timeout doubled, up to
-    /// `max_rto`) when the peer is `up`; else kept for when it is (a bulk sync covers it then).
-    pub(super) fn due(
-        &mut self,
-        now: Instant,
-        up: bool,
-        max_rto: Duration,
-    ) -> Option<(u64, Vec<Item>)> {
-        let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
-        if !up {
-            inf.deadline = now + max_rto;
-            return None;
-        }
-        inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
-        inf.deadline = now + inf.timeout;
-        Some((inf.seq, inf.items.clone()))
+/// The binding table as a bulk sync to `peer` walks it: from a cursor, the next slot in use and
+/// what the sync says of its binding ([`bulk_item`]).
+pub(super) fn walk<'a>(
+    table: &'a BindingTable,
+    node: NodeId,
+    peer: NodeId,
+    now: Instant,
+) -> impl FnMut(u64) -> Option<(u64, Option<Item>)> + 'a {
+    move |cursor| {
+        let s = table.next_slot(u32::try_from(cursor).ok()?)?;
+        Some((u64::from(s), bulk_item(table, s, node, peer, now)))
     }
 }
 
@@ -350,20 +175,17 @@ pub(super) fn stale(
     sender: NodeId,
     seen: &HashSet<u32>,
 ) -> Vec<u32> {
-    table
-        .iter()
-        .filter(|(s, b)| {
-            let mine = b.second_ha == node
-                || b.first_ha == node
-                || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
-            let from_sender = match b.state() {
-                BindingState::Temporary => b.pending.as_ref().is_some_and(|p| p.first_ha == sender),
-                BindingState::Permanent => b.second_ha == sender,
-            };
-            !mine && from_sender && !seen.contains(s)
-        })
-        .map(|(s, _)| s)
-        .collect()
+    let held = table.iter().filter_map(|(s, b)| {
+        let mine = b.second_ha == node
+            || b.first_ha == node
+            || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+        let from_sender = match b.state() {
+            BindingState::Temporary => b.pending.as_ref().is_some_and(|p| p.first_ha == sender),
+            BindingState::Permanent => b.second_ha == sender,
+        };
+        (!mine && from_sender).then_some(s)
+    });
+    crate::replica::sweep(held, seen)
 }
 
 /// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
@@ -390,6 +212,7 @@ mod tests {
     //! The replication rules of the virtual HA (module docs of `mip`).
     use super::super::testkit::*;
     use super::*;
+    use crate::replica::{BulkSync, Entry};
 
     /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
     /// registration (identification), else the lower node id": the loser yields.
@@ -452,14 +275,14 @@ mod tests {
         ha1.apply(t0, NodeId(2), Item::Upsert(permanent(3, 2, 1, 5)));
         ha1.apply(t0, NodeId(3), Item::Upsert(permanent(4, 3, 3, 5)));
         assert_eq!(server(&ha1, 3), Some(NodeId(1)));
-        ha1.apply(t0, NodeId(2), Item::SyncBegin { epoch: 7 });
+        ha1.apply(t0, NodeId(2), Entry::SyncBegin { epoch: 7 });
         ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
-        ha1.apply(t0, NodeId(2), Item::SyncEnd { epoch: 8 });
+        ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 8 });
         assert!(
             server(&ha1, 2).is_some(),
             "an end of another epoch sweeps nothing"
         );
-        ha1.apply(t0, NodeId(2), Item::SyncEnd { epoch: 7 });
+        ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 7 });
         assert_eq!(server(&ha1, 1), Some(NodeId(2)));
         assert_eq!(server(&ha1, 2), None);
         assert_eq!(server(&ha1, 3), Some(NodeId(1)));
@@ -479,17 +302,32 @@ mod tests {
         ch.enqueue(Item::Upsert(permanent(1, 1, 1, 5)), 3);
         ch.enqueue(takeover.clone(), 3);
         ch.enqueue(Item::Upsert(permanent(2, 1, 1, 5)), 3);
-        assert_eq!(ch.bulk, BulkSync::Idle);
+        assert_eq!(ch.bulk(), BulkSync::Idle);
         ch.enqueue(Item::Upsert(permanent(3, 1, 1, 5)), 3);
-        assert_eq!(ch.bulk, BulkSync::Start);
-        assert_eq!(ch.queue, [takeover]);
-        // The next batch opens the sync under a new epoch.
+        assert_eq!(ch.bulk(), BulkSync::Start);
+        assert_eq!(ch.queued().collect::<Vec<_>>(), [&takeover]);
+        // The next batch opens the sync under a new epoch, over the table (one binding this HA
+        // serves), and then the decision.
         let t0 = Instant::now();
-        let table = ha(1, t0).table;
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 5)));
         let (_, items) = ch
-            .next_batch(&table, NodeId(1), NodeId(2), t0, Duration::from_secs(1))
+            .next_batch(
+                t0,
+                Duration::from_secs(1),
+                walk(&ha1.table, NodeId(1), NodeId(2), t0),
+            )
             .unwrap();
-        assert_eq!(items.first(), Some(&Item::SyncBegin { epoch: 1 }));
+        let record = record(&ha1.table, ha1.table.find(home(1), None).unwrap(), t0).unwrap();
+        assert_eq!(
+            items,
+            [
+                Entry::SyncBegin { epoch: 1 },
+                Entry::Item(Item::Upsert(record)),
+                Entry::SyncEnd { epoch: 1 },
+                Entry::Item(takeover),
+            ]
+        );
     }
 
     /// "An HA that a replica names as the server of a binding it did not serve takes it and
@@ -502,8 +340,7 @@ mod tests {
         assert_eq!(server(&ha2, 1), Some(NodeId(2)));
         for peer in [NodeId(1), NodeId(3)] {
             let says = ha2.channels[&peer]
-                .queue
-                .iter()
+                .queued()
                 .any(|i| matches!(i, Item::Upsert(r) if r.home_address == home(1) && r.second_ha == NodeId(2)));
             assert!(says, "backup {peer:?} not told");
         }

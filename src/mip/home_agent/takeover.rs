@@ -484,11 +484,9 @@ mod tests {
             coordinator: NodeId(1),
         };
         let ch = &ha1.channels[&NodeId(2)];
-        let told = ch
-            .queue
-            .iter()
-            .chain(ch.inflight.iter().flat_map(|i| &i.items));
-        assert!(told.into_iter().any(|i| *i == winner));
+        let in_flight = ch.in_flight().into_iter().flat_map(|(_, e)| e);
+        let mut told = ch.queued().chain(in_flight.filter_map(|e| e.item()));
+        assert!(told.any(|i| *i == winner));
     }
 
     /// "A takeover received for an HA this HA still sees alive waits until this HA sees it

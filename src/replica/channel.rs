@@ -1,0 +1,371 @@
+//! The reliable, acknowledged replication channel with one peer, both directions.
+
+use super::{Entry, MAX_ITEMS, Replicated};
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// The batch sent and not yet acknowledged.
+#[derive(Debug)]
+struct Inflight<I> {
+    seq: u64,
+    items: Vec<Entry<I>>,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// Where an outgoing bulk sync stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BulkSync {
+    /// None in progress.
+    #[default]
+    Idle,
+    /// To start: the next batch opens with [`Entry::SyncBegin`] under a new epoch.
+    Start,
+    /// Walking the subsystem's table from this cursor.
+    Walk(u64),
+    /// Walked: the next batch carries [`Entry::SyncEnd`].
+    Finish,
+}
+
+/// An incoming bulk sync: its epoch and the keys its sender named since it began.
+#[derive(Debug)]
+struct SyncIn<K> {
+    epoch: u32,
+    seen: HashSet<K>,
+}
+
+/// What a channel counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelStats {
+    /// Batches sent for the first time.
+    pub batches_sent: u64,
+    /// Batches sent again at their deadline.
+    pub retransmits: u64,
+    /// Items refused by a full queue: each time, the queue was dropped for a bulk sync.
+    pub overflows: u64,
+    /// Bulk syncs started (on (re)join or overflow).
+    pub bulk_syncs: u64,
+    /// Batches received again (or older than the last one): acknowledged, not applied.
+    pub duplicates: u64,
+}
+
+/// The reliable, ordered replication channel with one peer (module docs of [`crate::replica`]).
+///
+/// Outgoing: a bounded queue of items, one batch in flight at a time (sequence numbers from 1,
+/// retransmitted at its deadline with the timeout doubled up to a maximum, freed by its
+/// acknowledgement) and the outgoing bulk sync. Incoming: the last batch applied (a batch not
+/// newer is a duplicate: acknowledged, not applied) and the bulk sync in progress with the keys
+/// it named.
+#[derive(Debug)]
+pub struct Channel<I: Replicated> {
+    next_seq: u64,
+    queue: VecDeque<I>,
+    inflight: Option<Inflight<I>>,
+    bulk: BulkSync,
+    epoch: u32,
+    sync_in: Option<SyncIn<I::Key>>,
+    last_in: Option<u64>,
+    stats: ChannelStats,
+}
+
+impl<I: Replicated> Default for Channel<I> {
+    fn default() -> Self {
+        Channel {
+            next_seq: 0,
+            queue: VecDeque::new(),
+            inflight: None,
+            bulk: BulkSync::Idle,
+            epoch: 0,
+            sync_in: None,
+            last_in: None,
+            stats: ChannelStats::default(),
+        }
+    }
+}
+
+impl<I: Replicated> Channel<I> {
+    /// An idle channel: nothing queued, no sync, epoch 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// (Re)starts a bulk sync under a new epoch (call it when the peer (re)joins). The batch in
+    /// flight is abandoned (the sync covers its state); its items that
+    /// [`Replicated::survives_overflow`] are queued again, first, in their order.
+    pub fn restart_bulk(&mut self) {
+        self.bulk = BulkSync::Start;
+        self.stats.bulk_syncs += 1;
+        if let Some(inf) = self.inflight.take() {
+            for e in inf.items.into_iter().rev() {
+                if let Entry::Item(i) = e
+                    && i.survives_overflow()
+                {
+                    self.queue.push_front(i);
+                }
+            }
+        }
+    }
+
+    /// Queues `item`; `max` is the most items queued. A peer that far behind is resynchronised
+    /// in bulk instead: the queue is dropped (the sync is authoritative: it also removes what
+    /// dropped removals would have), except the items that [`Replicated::survives_overflow`]
+    /// (all of them too when they alone fill the queue), and a bulk sync starts
+    /// ([`Channel::restart_bulk`]); `item` itself is kept only if it survives overflows.
+    /// Returns whether the queue overflowed (counted in [`ChannelStats::overflows`]).
+    pub fn enqueue(&mut self, item: I, max: usize) -> bool {
+        if self.queue.len() < max {
+            self.queue.push_back(item);
+            return false;
+        }
+        self.stats.overflows += 1;
+        self.queue.retain(I::survives_overflow);
+        if self.queue.len() >= max {
+            self.queue.clear();
+        }
+        self.restart_bulk();
+        if item.survives_overflow() {
+            self.queue.push_back(item);
+        }
+        true
+    }
+
+    /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
+    pub fn backlog(&self) -> usize {
+        self.queue.len()
+            + self.inflight.as_ref().map_or(0, |i| i.items.len())
+            + usize::from(self.bulk != BulkSync::Idle)
+    }
+
+    /// The next batch when nothing is in flight: up to [`MAX_ITEMS`] entries, the bulk sync
+    /// first ([`Entry::SyncBegin`] with the next epoch, then the table walked from a cursor,
+    /// then [`Entry::SyncEnd`]), then the queue. It is held in flight, deadline `now + rto`,
+    /// until acknowledged ([`Channel::acked`]). Returns its `(seq, entries)`; `None` when a
+    /// batch is in flight or there is nothing to send.
+    ///
+    /// `walk(cursor)` is the subsystem's table: the first position at or after `cursor` that
+    /// holds a record, with what the sync says of it to this peer (`None`: nothing); `None`
+    /// when the table holds nothing from `cursor` on.
+    pub fn next_batch(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
+    ) -> Option<(u64, Vec<Entry<I>>)> {
+        if self.inflight.is_some() {
+            return None;
+        }
+        let mut items = Vec::new();
+        while items.len() < MAX_ITEMS {
+            match self.bulk {
+                BulkSync::Idle => break,
+                BulkSync::Start => {
+                    self.epoch = self.epoch.wrapping_add(1);
+                    items.push(Entry::SyncBegin { epoch: self.epoch });
+                    self.bulk = BulkSync::Walk(0);
+                }
+                BulkSync::Walk(c) => match walk(c) {
+                    Some((at, item)) => {
+                        items.extend(item.map(Entry::Item));
+                        self.bulk = at.checked_add(1).map_or(BulkSync::Finish, BulkSync::Walk);
+                    }
+                    None => self.bulk = BulkSync::Finish,
+                },
+                BulkSync::Finish => {
+                    items.push(Entry::SyncEnd { epoch: self.epoch });
+                    self.bulk = BulkSync::Idle;
+                }
+            }
+        }
+        while items.len() < MAX_ITEMS {
+            match self.queue.pop_front() {
+                Some(i) => items.push(Entry::Item(i)),
+                None => break,
+            }
+        }
+        if items.is_empty() {
+            return None;
+        }
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.stats.batches_sent += 1;
+        self.inflight = Some(Inflight {
+            seq,
+            items: items.clone(),
+            deadline: now + rto,
+            timeout: rto,
+        });
+        Some((seq, items))
+    }
+
+    /// The batch in flight once its deadline passed: to send again, the timeout doubled up to
+    /// `max_rto`, when the peer is `up`; else kept (deadline `now + max_rto`) for when it is (a
+    /// bulk sync covers it then). `None` before the deadline or with nothing in flight.
+    pub fn due(
+        &mut self,
+        now: Instant,
+        up: bool,
+        max_rto: Duration,
+    ) -> Option<(u64, Vec<Entry<I>>)> {
+        let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
+        if !up {
+            inf.deadline = now + max_rto;
+            return None;
+        }
+        inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
+        inf.deadline = now + inf.timeout;
+        self.stats.retransmits += 1;
+        Some((inf.seq, inf.items.clone()))
+    }
+
+    /// The deadline of the batch in flight, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inflight.as_ref().map(|i| i.deadline)
+    }
+
+    /// The peer acknowledged batch `seq`: whether it was the one in flight (now freed).
+    pub fn acked(&mut self, seq: u64) -> bool {
+        let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
+        if hit {
+            self.inflight = None;
+        }
+        hit
+    }
+
+    /// A batch `seq` from the peer: whether it is new, to apply (it is acknowledged either
+    /// way). One not newer than the last applied is a duplicate (a retransmission whose
+    /// acknowledgement was lost, or a reordered copy).
+    pub fn receive(&mut self, seq: u64) -> bool {
+        let fresh = self.last_in.is_none_or(|l| seq > l);
+        if fresh {
+            self.last_in = Some(seq);
+        } else {
+            self.stats.duplicates += 1;
+        }
+        fresh
+    }
+
+    /// The peer restarted with its state lost: its batch numbers start again and a bulk sync it
+    /// had begun will not end.
+    pub fn reset_incoming(&mut self) {
+        self.last_in = None;
+        self.sync_in = None;
+    }
+
+    /// The peer begins bulk sync `epoch` ([`Entry::SyncBegin`]): it replaces one left unfinished.
+    pub fn begin_sync(&mut self, epoch: u32) {
+        self.sync_in = Some(SyncIn {
+            epoch,
+            seen: HashSet::new(),
+        });
+    }
+
+    /// The peer's bulk sync in progress (if any) named these records.
+    pub fn mark_seen(&mut self, keys: &[I::Key]) {
+        if let Some(s) = self.sync_in.as_mut() {
+            s.seen.extend(keys.iter().cloned());
+        }
+    }
+
+    /// The peer's bulk sync `epoch` ends ([`Entry::SyncEnd`]): the keys it named, to sweep the
+    /// others with [`sweep`]; `None` (and the sync in progress kept) for another epoch or with
+    /// none in progress.
+    pub fn end_sync(&mut self, epoch: u32) -> Option<HashSet<I::Key>> {
+        if self.sync_in.as_ref().is_none_or(|s| s.epoch != epoch) {
+            return None;
+        }
+        self.sync_in.take().map(|s| s.seen)
+    }
+
+    /// The epoch of the peer's bulk sync in progress, if any.
+    pub fn sync_in_epoch(&self) -> Option<u32> {
+        self.sync_in.as_ref().map(|s| s.epoch)
+    }
+
+    /// The epoch of the last bulk sync started towards the peer (0 before any).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Where the outgoing bulk sync stands.
+    pub fn bulk(&self) -> BulkSync {
+        self.bulk
+    }
+
+    /// The items queued, in order.
+    pub fn queued(&self) -> impl Iterator<Item = &I> {
+        self.queue.iter()
+    }
+
+    /// The batch in flight: its `seq` and entries.
+    pub fn in_flight(&self) -> Option<(u64, &[Entry<I>])> {
+        self.inflight.as_ref().map(|i| (i.seq, i.items.as_slice()))
+    }
+
+    /// What the channel counted.
+    pub fn stats(&self) -> ChannelStats {
+        self.stats
+    }
+}
+
+/// The end-of-sync sweep: of `held` (the receiver's replicas the sender is authoritative for,
+/// by the subsystem's rule), those the sync did not name (`seen`, from [`Channel::end_sync`]).
+pub fn sweep<K: Eq + std::hash::Hash>(
+    held: impl IntoIterator<Item = K>,
+    seen: &HashSet<K>,
+) -> Vec<K> {
+    held.into_iter().filter(|k| !seen.contains(k)).collect()
+}
+
+/// A bound on the replicas kept for one peer (the subsystem's configured maximum), with what
+/// it refused: the subsystem asks [`Quota::try_hold`] before storing a new replica from that
+/// peer and calls [`Quota::release`] when one goes. When full, the new replica is not stored
+/// (the batch is still acknowledged: the peer's state is not lost, only not backed up here)
+/// and [`Quota::refused`] counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    max: usize,
+    held: usize,
+    refused: u64,
+}
+
+impl Quota {
+    /// At most `max` replicas.
+    pub fn new(max: usize) -> Self {
+        Quota {
+            max,
+            held: 0,
+            refused: 0,
+        }
+    }
+
+    /// Takes one place: `false` (and counted) when all `max` are held.
+    pub fn try_hold(&mut self) -> bool {
+        if self.held >= self.max {
+            self.refused += 1;
+            return false;
+        }
+        self.held += 1;
+        true
+    }
+
+    /// Gives one place back.
+    pub fn release(&mut self) {
+        self.held = self.held.saturating_sub(1);
+    }
+
+    /// Places held.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// The configured maximum.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Replicas refused because the quota was full.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+}

@@ -1,0 +1,433 @@
+//! The replication mechanism's own rules (module docs of [`crate::replica`]), on a toy item.
+
+use super::*;
+use crate::health::NodeId;
+use crate::io::HmacMd5Key;
+use proptest::collection::vec;
+use proptest::prelude::*;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// A toy subsystem item: a record `key = value` (kind 1), or a decision that survives
+/// overflows (kind 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Toy {
+    Set { key: u32, value: u32 },
+    Decision(u32),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ToyError {
+    Frame(FrameError),
+    Kind(u8),
+    Short(&'static str),
+}
+
+impl From<FrameError> for ToyError {
+    fn from(e: FrameError) -> Self {
+        ToyError::Frame(e)
+    }
+}
+
+impl From<crate::io::Short<&'static str>> for ToyError {
+    fn from(s: crate::io::Short<&'static str>) -> Self {
+        ToyError::Short(s.field)
+    }
+}
+
+impl Replicated for Toy {
+    type Key = u32;
+    type Error = ToyError;
+    fn encode<B: bytes::BufMut>(&self, out: &mut B) {
+        match self {
+            Toy::Set { key, value } => {
+                out.put_u8(1);
+                out.put_u32(*key);
+                out.put_u32(*value);
+            }
+            Toy::Decision(d) => {
+                out.put_u8(2);
+                out.put_u32(*d);
+            }
+        }
+    }
+    fn parse(kind: u8, r: &mut Reader<'_>) -> Result<Self, ToyError> {
+        Ok(match kind {
+            1 => Toy::Set {
+                key: r.u32("key")?,
+                value: r.u32("value")?,
+            },
+            2 => Toy::Decision(r.u32("decision")?),
+            k => return Err(ToyError::Kind(k)),
+        })
+    }
+    fn survives_overflow(&self) -> bool {
+        matches!(self, Toy::Decision(_))
+    }
+}
+
+fn set(key: u32) -> Toy {
+    Toy::Set {
+        key,
+        value: key * 10,
+    }
+}
+
+const RTO: Duration = Duration::from_millis(200);
+
+/// A table of records at the given positions, walked as a bulk sync walks it.
+fn walk(table: &[u32]) -> impl FnMut(u64) -> Option<(u64, Option<Toy>)> + '_ {
+    |c| {
+        let &k = table.iter().find(|&&k| u64::from(k) >= c)?;
+        Some((u64::from(k), Some(set(k))))
+    }
+}
+
+fn none(_: u64) -> Option<(u64, Option<Toy>)> {
+    None
+}
+
+/// "Reliable and ordered per peer": one batch in flight, at most MAX_ITEMS entries, the next
+/// only after the acknowledgement, in queue order, numbered from 1.
+#[test]
+fn batches_go_one_at_a_time_in_order() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    for k in 0..40 {
+        assert!(!ch.enqueue(set(k), 100));
+    }
+    assert_eq!(ch.backlog(), 40);
+    let (seq, first) = ch.next_batch(t0, RTO, none).unwrap();
+    assert_eq!(seq, 1);
+    assert_eq!(first.len(), MAX_ITEMS);
+    assert_eq!(ch.next_batch(t0, RTO, none), None, "one batch in flight");
+    assert!(
+        !ch.acked(2),
+        "an acknowledgement of another batch frees nothing"
+    );
+    assert!(ch.acked(1));
+    let (seq, second) = ch.next_batch(t0, RTO, none).unwrap();
+    assert_eq!(seq, 2);
+    let keys: Vec<Toy> = first
+        .into_iter()
+        .chain(second)
+        .filter_map(|e| e.item().cloned())
+        .collect();
+    assert_eq!(keys, (0..40).map(set).collect::<Vec<_>>());
+    assert!(ch.acked(2));
+    assert_eq!((ch.backlog(), ch.next_batch(t0, RTO, none)), (0, None));
+}
+
+/// "Sent again at its deadline with the timeout doubled up to a maximum, only while the peer
+/// is up."
+#[test]
+fn an_unacknowledged_batch_is_retransmitted_with_backoff() {
+    let t0 = Instant::now();
+    let max = RTO * 8;
+    let mut ch = Channel::<Toy>::new();
+    ch.enqueue(set(1), 10);
+    let sent = ch.next_batch(t0, RTO, none).unwrap();
+    assert_eq!(ch.deadline(), Some(t0 + RTO));
+    assert_eq!(ch.due(t0 + RTO - Duration::from_millis(1), true, max), None);
+    let mut at = t0 + RTO;
+    for timeout in [2, 4, 8, 8] {
+        assert_eq!(ch.due(at, true, max).as_ref(), Some(&sent));
+        assert_eq!(ch.deadline(), Some(at + RTO * timeout));
+        at += RTO * timeout;
+    }
+    // The peer is down: kept, not sent, looked at again after the longest timeout.
+    assert_eq!(ch.due(at, false, max), None);
+    assert_eq!(ch.deadline(), Some(at + max));
+    assert_eq!(ch.stats().retransmits, 4);
+    assert!(ch.acked(sent.0));
+    assert_eq!((ch.deadline(), ch.due(at + max, true, max)), (None, None));
+}
+
+/// "A batch not newer than the last applied is a duplicate: acknowledged, not applied."
+#[test]
+fn a_duplicate_or_older_batch_is_not_applied_again() {
+    let mut ch = Channel::<Toy>::new();
+    assert!(ch.receive(1));
+    assert!(!ch.receive(1));
+    assert!(ch.receive(2));
+    assert!(!ch.receive(1));
+    assert_eq!(ch.stats().duplicates, 2);
+    // The peer restarted with its state lost: its numbering starts again.
+    ch.reset_incoming();
+    assert!(ch.receive(1));
+}
+
+/// "Past the bound the queue is dropped, except items that must survive, and a bulk sync
+/// starts"; the batch in flight is abandoned, its survivors queued again first.
+#[test]
+fn a_queue_overflow_falls_back_to_a_bulk_sync() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    ch.enqueue(Toy::Decision(9), 10);
+    ch.enqueue(set(100), 10);
+    ch.next_batch(t0, RTO, none).unwrap();
+    ch.enqueue(set(1), 3);
+    ch.enqueue(Toy::Decision(1), 3);
+    ch.enqueue(set(2), 3);
+    assert_eq!(ch.bulk(), BulkSync::Idle);
+    assert!(ch.enqueue(set(3), 3), "the fourth item overflows");
+    assert_eq!(ch.bulk(), BulkSync::Start);
+    assert_eq!(ch.in_flight(), None, "the batch in flight is abandoned");
+    let queued: Vec<&Toy> = ch.queued().collect();
+    assert_eq!(queued, [&Toy::Decision(9), &Toy::Decision(1)]);
+    // A survivor overflowing a queue full of survivors: all go, it stays.
+    let mut full = Channel::<Toy>::new();
+    full.enqueue(Toy::Decision(1), 1);
+    full.enqueue(Toy::Decision(2), 1);
+    assert_eq!(full.queued().collect::<Vec<_>>(), [&Toy::Decision(2)]);
+    // The next batch is the sync under epoch 1 over the table, then the survivors.
+    let table = [2, 5];
+    let (_, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert_eq!(
+        items,
+        [
+            Entry::SyncBegin { epoch: 1 },
+            Entry::Item(set(2)),
+            Entry::Item(set(5)),
+            Entry::SyncEnd { epoch: 1 },
+            Entry::Item(Toy::Decision(9)),
+            Entry::Item(Toy::Decision(1)),
+        ]
+    );
+    assert_eq!(ch.stats().overflows, 1);
+}
+
+/// A bulk sync walks the whole table from its cursor, a batch of at most MAX_ITEMS at a time,
+/// positions with nothing to say skipped, and only then the queue.
+#[test]
+fn a_bulk_sync_walks_the_table_across_batches() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    ch.restart_bulk();
+    ch.enqueue(set(1000), 10);
+    let table: Vec<u32> = (0..100).map(|k| k * 3).collect();
+    let mut seen = Vec::new();
+    let mut ends = 0;
+    while let Some((seq, items)) = ch.next_batch(t0, RTO, |c| {
+        let (at, item) = walk(&table)(c)?;
+        Some((at, item.filter(|_| at % 2 == 0)))
+    }) {
+        assert!(items.len() <= MAX_ITEMS);
+        for e in items {
+            match e {
+                Entry::Item(Toy::Set { key, .. }) => seen.push(key),
+                Entry::SyncEnd { epoch } => {
+                    assert_eq!(epoch, 1);
+                    ends += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(ch.acked(seq));
+    }
+    let mut want: Vec<u32> = table.iter().copied().filter(|k| k % 2 == 0).collect();
+    want.push(1000);
+    assert_eq!((seen, ends), (want, 1));
+}
+
+/// "At the end of the same epoch it removes the replicas of that sender it did not see; an
+/// end of another epoch sweeps nothing."
+#[test]
+fn the_end_of_a_sync_sweeps_only_what_its_epoch_did_not_name() {
+    let mut ch = Channel::<Toy>::new();
+    assert_eq!(ch.end_sync(1), None, "no sync in progress");
+    ch.mark_seen(&[1]);
+    ch.begin_sync(7);
+    ch.mark_seen(&[1, 3]);
+    assert_eq!(ch.end_sync(8), None);
+    assert_eq!(ch.sync_in_epoch(), Some(7), "kept for its own end");
+    let seen = ch.end_sync(7).unwrap();
+    assert_eq!(seen, HashSet::from([1, 3]));
+    assert_eq!(sweep([1, 2, 3, 4], &seen), [2, 4]);
+    assert_eq!(ch.end_sync(7), None, "ended once");
+}
+
+/// "A bulk sync under a new epoch": each sync (re)started towards a peer has the next epoch,
+/// its begin and end the same; a sync begun by the peer replaces one left unfinished.
+#[test]
+fn every_bulk_sync_has_its_own_epoch() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    for epoch in 1..=3 {
+        ch.restart_bulk();
+        let (seq, items) = ch.next_batch(t0, RTO, none).unwrap();
+        assert_eq!(
+            items,
+            [Entry::SyncBegin { epoch }, Entry::SyncEnd { epoch }]
+        );
+        assert_eq!(ch.epoch(), epoch);
+        ch.acked(seq);
+    }
+    let mut rx = Channel::<Toy>::new();
+    rx.begin_sync(1);
+    rx.mark_seen(&[5]);
+    rx.begin_sync(2);
+    rx.mark_seen(&[6]);
+    assert_eq!(rx.end_sync(1), None);
+    assert_eq!(rx.end_sync(2), Some(HashSet::from([6])));
+}
+
+/// "What happens when full is documented and counted."
+#[test]
+fn a_full_quota_refuses_and_counts() {
+    let mut q = Quota::new(2);
+    assert!(q.try_hold() && q.try_hold());
+    assert!(!q.try_hold());
+    assert_eq!((q.held(), q.refused()), (2, 1));
+    q.release();
+    assert!(q.try_hold());
+    assert_eq!((q.held(), q.max(), q.refused()), (2, 2, 1));
+}
+
+const ENV: Envelope = Envelope::new(*b"\xfeT1", 1);
+
+/// The envelope opens only under its magic, its key and its version; the header comes back.
+#[test]
+fn an_envelope_opens_only_with_its_magic_key_and_version() {
+    let key = HmacMd5Key::new(b"cluster key");
+    let h = Header {
+        kind: KIND_ACK,
+        sender: NodeId(3),
+        incarnation: 9,
+        pn: 0x0102_0304_0506_0708,
+    };
+    let m = ENV.seal(&key, &h, |out| out.extend_from_slice(b"body"));
+    assert_eq!(m.len(), HEADER_LEN + 4 + TAG_LEN);
+    assert_eq!(ENV.open(&key, &m), Ok((h, &b"body"[..])));
+    assert_eq!(
+        ENV.open(&HmacMd5Key::new(b"other"), &m),
+        Err(OpenError::BadMac)
+    );
+    let other = Envelope::new(*b"\xfeU1", 1);
+    assert_eq!(other.open(&key, &m), Err(OpenError::Foreign));
+    let v2 = Envelope::new(ENV.magic, 2);
+    let m2 = v2.seal(&key, &h, |_| {});
+    assert_eq!(ENV.open(&key, &m2), Err(OpenError::Version { version: 2 }));
+    assert_eq!(
+        ENV.open(&key, &m[..HEADER_LEN]),
+        Err(OpenError::Truncated { needed: TAG_LEN })
+    );
+    let mut w = ReplayWindow::default();
+    assert!(w.admit(&h));
+    assert!(!w.admit(&h), "a replay is refused");
+    assert!(
+        w.admit(&Header {
+            incarnation: 10,
+            pn: 1,
+            ..h
+        }),
+        "a restart resets it"
+    );
+    assert_eq!(w.incarnation(), 10);
+}
+
+fn toy() -> impl Strategy<Value = Toy> {
+    prop_oneof![
+        (any::<u32>(), any::<u32>()).prop_map(|(key, value)| Toy::Set { key, value }),
+        any::<u32>().prop_map(Toy::Decision),
+    ]
+}
+
+fn entry() -> impl Strategy<Value = Entry<Toy>> {
+    prop_oneof![
+        toy().prop_map(Entry::Item),
+        any::<u32>().prop_map(|epoch| Entry::SyncBegin { epoch }),
+        any::<u32>().prop_map(|epoch| Entry::SyncEnd { epoch }),
+    ]
+}
+
+fn frame() -> impl Strategy<Value = Frame<Toy>> {
+    prop_oneof![
+        (any::<u64>(), vec(entry(), 0..=MAX_ITEMS))
+            .prop_map(|(seq, items)| Frame::Replicate { seq, items }),
+        any::<u64>().prop_map(|seq| Frame::Ack { seq }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn frames_round_trip(f in frame(), base in 0usize..64) {
+        let mut b = Vec::new();
+        f.encode(&mut b);
+        let parsed = Frame::<Toy>::parse_complete(f.kind(), &b, base).unwrap();
+        prop_assert_eq!(&parsed, &f);
+        let mut again = Vec::new();
+        parsed.encode(&mut again);
+        prop_assert_eq!(again, b.clone());
+        // Any shorter body is refused with a typed error, never a panic.
+        for n in 0..b.len() {
+            prop_assert!(Frame::<Toy>::parse_complete(f.kind(), &b[..n], base).is_err());
+        }
+    }
+
+    #[test]
+    fn sealed_frames_round_trip(f in frame(), sender in any::<u32>(), incarnation in any::<u32>(), pn in any::<u64>()) {
+        let key = HmacMd5Key::new(b"k");
+        let h = Header { kind: f.kind(), sender: NodeId(sender), incarnation, pn };
+        let m = ENV.seal(&key, &h, |out| f.encode(out));
+        let (got, body) = ENV.open(&key, &m).unwrap();
+        prop_assert_eq!(got, h);
+        prop_assert_eq!(Frame::<Toy>::parse_complete(got.kind, body, HEADER_LEN).unwrap(), f);
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_panic_and_reemit_exactly(kind in 3u8..7, data in vec(any::<u8>(), 0..200)) {
+        if let Ok(f) = Frame::<Toy>::parse_complete(kind, &data, 0) {
+            let mut b = Vec::new();
+            f.encode(&mut b);
+            prop_assert_eq!(b, data);
+        }
+    }
+}
+
+/// Errors name what went wrong: the framing's own fields, the item's errors, the bound.
+#[test]
+fn frame_errors_are_typed() {
+    let parse = |kind, b: &[u8]| Frame::<Toy>::parse_complete(kind, b, 23);
+    assert_eq!(
+        parse(KIND_ACK, &[0; 7]),
+        Err(ToyError::Frame(FrameError::Truncated {
+            offset: 23,
+            field: Field::BatchSequence,
+            needed: 1
+        }))
+    );
+    assert_eq!(
+        parse(KIND_ACK, &[0; 9]),
+        Err(ToyError::Frame(FrameError::Trailing { offset: 31 }))
+    );
+    assert_eq!(
+        parse(9, &[]),
+        Err(ToyError::Frame(FrameError::Kind { kind: 9 }))
+    );
+    let mut b = vec![0; 8];
+    b.push(33);
+    assert_eq!(
+        parse(KIND_REPLICATE, &b),
+        Err(ToyError::Frame(FrameError::TooManyItems { count: 33 }))
+    );
+    b[8] = 1;
+    let short = |offset, field, needed| {
+        Err(ToyError::Frame(FrameError::Truncated {
+            offset,
+            field,
+            needed,
+        }))
+    };
+    assert_eq!(parse(KIND_REPLICATE, &b), short(32, Field::ItemKind, 1));
+    b.extend([SYNC_END, 0, 0]);
+    assert_eq!(parse(KIND_REPLICATE, &b), short(33, Field::Epoch, 2));
+    b.truncate(9);
+    b.extend([1, 0, 0, 0, 1]);
+    assert_eq!(parse(KIND_REPLICATE, &b), Err(ToyError::Short("value")));
+    b.truncate(9);
+    b.push(7);
+    assert_eq!(parse(KIND_REPLICATE, &b), Err(ToyError::Kind(7)));
+}
