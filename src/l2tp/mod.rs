@@ -496,6 +496,8 @@ pub enum Unexpected {
     TieBreakerEqual,
     /// A heartbeat, but no health monitor is configured ([`LnsConfig::membership`]).
     Heartbeat,
+    /// A replication message, but no replication is configured ([`LnsConfig::replication`]).
+    Replication,
 }
 
 /// Why a datagram was not accepted (state unchanged; a refusal may have been queued).
@@ -520,9 +522,14 @@ pub enum InputError {
     /// A heartbeat the health monitor refused.
     #[error(transparent)]
     Health(#[from] crate::health::HealthError),
-    /// Authentication failed (StopCCN result 4 sent).
+    /// Authentication failed (StopCCN result 4 sent; a replication message: bad MAC, replayed,
+    /// or from no member).
     #[error("authentication failed")]
     NotAuthorized,
+    /// An authenticated replication message whose framing or records are malformed
+    /// ([`replica::RecordError`]).
+    #[error("replication: {0}")]
+    Replica(replica::RecordError),
     /// An SCCRQ carrying an AVP with M=1 that we do not recognise: refused with StopCCN Result 2 /
     /// Error 8, no tunnel kept (RFC 2661 4.1).
     #[error("unrecognised mandatory AVP {avp} of vendor {vendor}")]

@@ -3,7 +3,9 @@
 //! sessions' data where the member left them (silent failover), and the codec of those records.
 //!
 //! A [`Record`] is one change: a tunnel or a session as it stands now (upserts), one that went
-//! away, the start of a bulk sync, or a backup's notice that it took a tunnel over. Only
+//! away, or a backup's notice that it took a tunnel over. Records travel as items of the generic
+//! acked, authenticated replication ([`crate::replica`]: batches, bulk sync with epochs, the
+//! envelope), whose kind octets 4 and 5 (its sync markers) they do not use. Only
 //! established tunnels and sessions are replicated: a call still in set-up when its LNS fails is
 //! lost (the LAC's set-up timer clears it). A session record is 16 octets, a tunnel record at
 //! most 66 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
@@ -13,15 +15,14 @@
 //!
 //! ```text
 //! kind (1)  body
-//! 1 Sync       incarnation (4)
 //! 2 Tunnel     tunnel (2) peer tunnel (2) peer address local address ns (2) nr (2)
 //!              peer window (2) framing capabilities (4) flags (1) [bearer capabilities (4)]
 //!              hello interval in ms (4) epoch (4)
 //! 3 Session    tunnel (2) session (2) peer session (2) call serial number (4) flags (1)
 //!              data ns (2) data nr (2)
-//! 4 SessionGone tunnel (2) session (2)
-//! 5 TunnelGone tunnel (2)
-//! 6 TakenOver  incarnation (4) tunnel (2) epoch (4)
+//! 6 SessionGone tunnel (2) session (2)
+//! 7 TunnelGone tunnel (2)
+//! 8 TakenOver  incarnation (4) tunnel (2) epoch (4)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present
 //! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable
@@ -93,15 +94,10 @@ pub struct SessionRecord {
     pub data_nr: u16,
 }
 
-/// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back).
+/// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back): an item
+/// of the generic replication channel ([`crate::replica`], which adds the bulk sync markers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// A bulk sync starts: the receiver drops every record it holds from the sender and keeps
-    /// those that follow, of the sender's `incarnation` (an empty sync releases a former backup).
-    Sync {
-        /// The sender's health incarnation.
-        incarnation: u32,
-    },
     /// A tunnel as it stands now.
     Tunnel(TunnelRecord),
     /// A session as it stands now.
@@ -177,14 +173,16 @@ pub enum RecordError {
     /// Octets after the record.
     #[error("{0} octets after the record")]
     Trailing(usize),
+    /// The replication framing around the records ([`crate::replica`]) is malformed.
+    #[error(transparent)]
+    Frame(crate::replica::FrameError),
 }
 
-const SYNC: u8 = 1;
 const TUNNEL: u8 = 2;
 const SESSION: u8 = 3;
-const SESSION_GONE: u8 = 4;
-const TUNNEL_GONE: u8 = 5;
-const TAKEN_OVER: u8 = 6;
+const SESSION_GONE: u8 = 6;
+const TUNNEL_GONE: u8 = 7;
+const TAKEN_OVER: u8 = 8;
 
 /// Reads a non-zero id (RFC 2661 3.1).
 fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
@@ -322,44 +320,44 @@ impl Record {
     /// Parses exactly one record (all of `b`).
     pub fn parse(b: &[u8]) -> Result<Record, RecordError> {
         let mut r = Reader::new(b);
-        let rec = match r.u8(Field::Kind)? {
-            SYNC => Record::Sync {
-                incarnation: r.u32(Field::Incarnation)?,
-            },
-            TUNNEL => Record::Tunnel(TunnelRecord::parse(&mut r)?),
-            SESSION => Record::Session(SessionRecord::parse(&mut r)?),
-            SESSION_GONE => Record::SessionGone {
-                tunnel: id(&mut r, Field::Tunnel)?,
-                session: id(&mut r, Field::Session)?,
-            },
-            TUNNEL_GONE => Record::TunnelGone {
-                tunnel: id(&mut r, Field::Tunnel)?,
-            },
-            TAKEN_OVER => Record::TakenOver {
-                incarnation: r.u32(Field::Incarnation)?,
-                tunnel: id(&mut r, Field::Tunnel)?,
-                epoch: r.u32(Field::Epoch)?,
-            },
-            _ => {
-                return Err(RecordError::Invalid {
-                    offset: 0,
-                    field: Field::Kind,
-                });
-            }
-        };
+        let kind = r.u8(Field::Kind)?;
+        let rec = Record::parse_kind(kind, &mut r)?;
         match r.remaining() {
             0 => Ok(rec),
             n => Err(RecordError::Trailing(n)),
         }
     }
 
+    /// Reads the body of a record of kind `kind` (already read).
+    fn parse_kind(kind: u8, r: &mut Reader<'_>) -> Result<Record, RecordError> {
+        let offset = r.offset().saturating_sub(1);
+        Ok(match kind {
+            TUNNEL => Record::Tunnel(TunnelRecord::parse(r)?),
+            SESSION => Record::Session(SessionRecord::parse(r)?),
+            SESSION_GONE => Record::SessionGone {
+                tunnel: id(r, Field::Tunnel)?,
+                session: id(r, Field::Session)?,
+            },
+            TUNNEL_GONE => Record::TunnelGone {
+                tunnel: id(r, Field::Tunnel)?,
+            },
+            TAKEN_OVER => Record::TakenOver {
+                incarnation: r.u32(Field::Incarnation)?,
+                tunnel: id(r, Field::Tunnel)?,
+                epoch: r.u32(Field::Epoch)?,
+            },
+            _ => {
+                return Err(RecordError::Invalid {
+                    offset,
+                    field: Field::Kind,
+                });
+            }
+        })
+    }
+
     /// Appends the record's octets to `buf`.
     pub fn emit(&self, buf: &mut impl BufMut) {
         match self {
-            Record::Sync { incarnation } => {
-                buf.put_u8(SYNC);
-                buf.put_u32(*incarnation);
-            }
             Record::Tunnel(t) => {
                 buf.put_u8(TUNNEL);
                 t.emit(buf);
@@ -395,6 +393,42 @@ impl Record {
         let mut v = Vec::with_capacity(64);
         self.emit(&mut v);
         v
+    }
+
+    /// What a bulk sync names this record by (tunnel, and session for a session record).
+    pub fn key(&self) -> Option<RecordKey> {
+        match self {
+            Record::Tunnel(t) => Some((t.tunnel, None)),
+            Record::Session(s) => Some((s.tunnel, Some(s.session))),
+            _ => None,
+        }
+    }
+}
+
+/// A replicated tunnel (`None`) or session: our Tunnel ID and Session ID.
+pub type RecordKey = (u16, Option<u16>);
+
+impl From<crate::replica::FrameError> for RecordError {
+    fn from(e: crate::replica::FrameError) -> Self {
+        RecordError::Frame(e)
+    }
+}
+
+impl crate::replica::Replicated for Record {
+    type Key = RecordKey;
+    type Error = RecordError;
+
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        self.emit(out);
+    }
+
+    fn parse(kind: u8, r: &mut Reader<'_>) -> Result<Self, RecordError> {
+        Record::parse_kind(kind, r)
+    }
+
+    /// A takeover notice is a decision no bulk sync carries.
+    fn survives_overflow(&self) -> bool {
+        matches!(self, Record::TakenOver { .. })
     }
 }
 
@@ -455,24 +489,24 @@ mod tests {
     #[test]
     fn bad_records_refused() {
         assert!(matches!(
-            Record::parse(&[5, 0, 0]),
+            Record::parse(&[7, 0, 0]),
             Err(RecordError::Invalid {
                 field: Field::Tunnel,
                 offset: 1
             })
         ));
         assert!(matches!(
-            Record::parse(&[9]),
+            Record::parse(&[4]),
             Err(RecordError::Invalid {
                 field: Field::Kind,
                 ..
             })
         ));
         assert!(matches!(
-            Record::parse(&[5, 0]),
+            Record::parse(&[7, 0]),
             Err(RecordError::Truncated { .. })
         ));
-        assert_eq!(Record::parse(&[5, 0, 1, 0]), Err(RecordError::Trailing(1)));
+        assert_eq!(Record::parse(&[7, 0, 1, 0]), Err(RecordError::Trailing(1)));
         assert!(Record::parse(&[]).is_err());
         let mut t = Record::Tunnel(TunnelRecord {
             tunnel: 1,

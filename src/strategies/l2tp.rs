@@ -338,7 +338,6 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
             })
         });
     prop_oneof![
-        any::<u32>().prop_map(|incarnation| Record::Sync { incarnation }),
         tunnel,
         session,
         (nz.clone(), nz.clone())

@@ -4,10 +4,9 @@
 //! Each member `i` owns a management address 10.0.2.(i+1) (its heartbeats) and a service address
 //! 10.0.1.(i+1) (the one LACs talk to); every member also owns the other members' service
 //! addresses, routed to their own member until a takeover: on [`Event::TakeOver`] the world moves
-//! the address (`Sim::set_route`), as the caller of a real LNS would. Replication records go from
-//! member to member in order and without loss between two live, connected members (a stand-in
-//! for the reliable, authenticated replication channel); records for a crashed or cut-off member
-//! are dropped.
+//! the address (`Sim::set_route`), as the caller of a real LNS would. Replication travels between
+//! the members' management addresses on the simulator (the LNS's own acked, authenticated
+//! channel).
 #![allow(dead_code)]
 
 use super::l2tp::addr;
@@ -63,8 +62,6 @@ pub struct World {
     pub seed: u64,
     pub lac: NodeId,
     pub members: Vec<NodeId>,
-    /// Pairs of members cut off from each other (the world's own record of partitions).
-    cut: BTreeSet<(usize, usize)>,
     /// Every event of the LAC, in order.
     pub lac_events: Vec<Event>,
     /// Every event of each member, in order.
@@ -115,7 +112,6 @@ impl World {
             seed,
             lac,
             members,
-            cut: BTreeSet::new(),
             lac_events: Vec::new(),
             events: vec![Vec::new(); n],
             member_frames: vec![BTreeMap::new(); n],
@@ -146,15 +142,11 @@ impl World {
                 self.sim.partition(self.members[i], n);
             }
         }
-        for j in 0..self.members.len() {
-            self.cut.insert((i.min(j), i.max(j)));
-        }
     }
 
     /// Removes every partition.
     pub fn heal(&mut self) {
         self.sim.heal_all();
-        self.cut.clear();
     }
 
     /// Restarts member `i` empty with `incarnation`.
@@ -164,28 +156,12 @@ impl World {
         self.sim.restart(self.members[i], Box::new(lns));
     }
 
-    /// Replication records between live, connected members; events and frames collected; a
-    /// takeover moves the address.
+    /// Events and frames collected; a takeover moves the address.
     fn pump(&mut self) {
         for i in 0..self.members.len() {
             let node = self.members[i];
             if !self.sim.is_alive(node) {
                 continue;
-            }
-            let now = self.sim.now();
-            let from = HNode(i as u32 + 1);
-            let recs: Vec<_> = std::iter::from_fn(|| self.member(i).poll_replica()).collect();
-            for (to, bytes) in recs {
-                if std::env::var_os("TELCP_FAILOVER_RECORDS").is_some() {
-                    let r = telcp::l2tp::replica::Record::parse(&bytes);
-                    eprintln!("{:?} {i} -> {to:?} {r:?}", self.sim.elapsed());
-                }
-                let Some(j) = self.index_of(to) else { continue };
-                if !self.sim.is_alive(self.members[j]) || self.cut.contains(&(i.min(j), i.max(j)))
-                {
-                    continue;
-                }
-                self.member(j).handle_replica(now, from, &bytes).unwrap();
             }
             while let Some(d) = self.member(i).poll_data() {
                 *self.member_frames[i]

@@ -329,6 +329,7 @@ impl Lns {
         self.core
             .disconnect(now, session.tunnel, session.session, result.clone());
         self.replicate_session_gone(session.tunnel, session.session);
+        self.flush_replication(now);
         self.core.event(Event::SessionDown {
             session: Some(session),
             call: None,
@@ -340,6 +341,7 @@ impl Lns {
     pub fn close_tunnel(&mut self, now: Instant, tunnel: u16, result: ResultCode<'static>) {
         self.core.close_tunnel(now, tunnel, result);
         self.process(now);
+        self.flush_replication(now);
     }
 
     /// Places an outgoing call on an established tunnel (OCRQ); [`Event::SessionUp`] at OCCN.
@@ -462,7 +464,12 @@ impl Lns {
             None if crate::health::is_heartbeat(data) => {
                 Err(InputError::Unexpected(Unexpected::Heartbeat))
             }
-            _ => self.l2tp_input(now, from, to, data),
+            _ if replicate::is_replication(data) => self.replica_input(now, from, data),
+            _ => {
+                let r = self.l2tp_input(now, from, to, data);
+                self.flush_replication(now);
+                r
+            }
         }
     }
 
@@ -477,23 +484,29 @@ impl Lns {
             }
             self.drain_health(now);
         }
+        self.flush_replication(now);
     }
 
-    /// Next datagram to send (L2TP first, then heartbeats).
+    /// Next datagram to send (L2TP first, then heartbeats, then replication).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.core
             .out
             .pop_front()
             .or_else(|| self.health.as_mut().and_then(Embedded::poll_transmit))
+            .or_else(|| self.repl.out.pop_front())
     }
 
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = match (self.core.poll_timeout(), self.replication_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match &self.health {
-            Some(h) => h.earliest(self.core.poll_timeout()),
-            None => self.core.poll_timeout(),
+            Some(h) => h.earliest(own),
+            None => own,
         }
     }
 

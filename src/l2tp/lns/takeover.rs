@@ -5,7 +5,8 @@
 //! * **Held records**: per member, at most [`super::ReplicationConfig::max_tunnels`] tunnels and
 //!   [`super::ReplicationConfig::max_sessions`] sessions; beyond, a new record is refused
 //!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
-//!   member fails. A [`Record::Sync`] replaces everything held for its sender.
+//!   member fails. The end of a bulk sync from a member removes what it held for that member and
+//!   the sync did not name; records of another incarnation of the member replace what was held.
 //! * **Takeover** (silent failover): when health declares a member Down, its backup adopts every
 //!   tunnel and session it holds for it (`tunnel::snapshot`: same ids, the member's address, the
 //!   control channel resumed from the LAC), emits one [`Event::TakeOver`] per address of the
@@ -27,18 +28,18 @@
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
 
-use super::super::replica::{Record, RecordError, SessionRecord, TunnelRecord};
+use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
 use super::super::{Event, SessionHandoff, SessionRef};
 use super::Lns;
 use crate::health::NodeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::time::Instant;
 
 /// The records held for one member.
 #[derive(Debug, Default)]
 struct Held {
-    /// The member's incarnation, as its last [`Record::Sync`] said.
+    /// The member's incarnation, as its replication envelopes say.
     incarnation: Option<u32>,
     tunnels: BTreeMap<u16, (TunnelRecord, BTreeMap<u16, SessionRecord>)>,
     sessions: usize,
@@ -56,29 +57,15 @@ pub(super) struct Backups {
 
 impl Lns {
     /// A replication record from member `from` (delivered in order and authenticated by the
-    /// caller's transport). Malformed records change nothing.
-    pub fn handle_replica(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        record: &[u8],
-    ) -> Result<(), RecordError> {
-        let rec = Record::parse(record)?;
+    /// replication channel).
+    pub(super) fn apply_record(&mut self, now: Instant, from: NodeId, rec: Record) {
         let Some(cfg) = self.cfg.replication else {
-            return Ok(());
+            return;
         };
         if self.late_record(now, from, &rec) {
-            return Ok(());
+            return;
         }
         let refused = match rec {
-            Record::Sync { incarnation } => {
-                let h = Held {
-                    incarnation: Some(incarnation),
-                    ..Held::default()
-                };
-                self.backups.held.insert(from, h);
-                false
-            }
             Record::Tunnel(t) => {
                 let h = self.backups.held.entry(from).or_default();
                 let room = h.tunnels.len() < cfg.max_tunnels;
@@ -137,7 +124,27 @@ impl Lns {
         if refused {
             self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
         }
-        Ok(())
+    }
+
+    /// Records from `from` are of `incarnation`: what was held for another one is dropped.
+    pub(super) fn note_incarnation(&mut self, from: NodeId, incarnation: u32) {
+        let h = self.backups.held.entry(from).or_default();
+        if h.incarnation.is_some_and(|i| i != incarnation) {
+            *h = Held::default();
+        }
+        h.incarnation = Some(incarnation);
+    }
+
+    /// The end of a bulk sync from `from`: what it did not name is no longer held.
+    pub(super) fn sweep_held(&mut self, from: NodeId, seen: &HashSet<RecordKey>) {
+        let Some(h) = self.backups.held.get_mut(&from) else {
+            return;
+        };
+        h.tunnels.retain(|tid, _| seen.contains(&(*tid, None)));
+        for (tid, (_, sessions)) in &mut h.tunnels {
+            sessions.retain(|sid, _| seen.contains(&(*tid, Some(*sid))));
+        }
+        h.sessions = h.tunnels.values().map(|(_, s)| s.len()).sum();
     }
 
     /// A record from `from` about a tunnel we took over from it (sent before it learnt so):
@@ -220,7 +227,7 @@ impl Lns {
     pub(super) fn member_restarted(&mut self, node: NodeId) {
         self.backups.held.remove(&node);
         self.backups.taken.remove(&node);
-        self.backup_restarted(node);
+        self.peer_restarted(node);
     }
 
     /// `node` is Up: tell it again which of its tunnels we took.
@@ -233,7 +240,7 @@ impl Lns {
                 let epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
                 self.send_record(
                     node,
-                    &Record::TakenOver {
+                    Record::TakenOver {
                         incarnation,
                         tunnel,
                         epoch,
