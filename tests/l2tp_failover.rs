@@ -13,7 +13,7 @@ mod common;
 
 use common::failover::*;
 use std::time::Duration;
-use telcp::l2tp::{Event, SessionRef};
+use telcp::l2tp::Event;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -175,5 +175,126 @@ fn silent_failover_loses_no_session() {
     }
 }
 
-#[allow(dead_code)]
-fn unused(_: SessionRef) {}
+/// The member serving the calls after they are set up, and its backup.
+fn primary_and_backup(w: &mut World, n: usize) -> (usize, usize) {
+    let p = server(w, n);
+    let b = w.member(p).backup().expect("a backup").0 as usize - 1;
+    assert_ne!(b, p);
+    // The backup holds the tunnel and every session before anything fails.
+    let ok = w.run_until(Duration::from_secs(10), move |w| {
+        w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)) == (1, n)
+    });
+    assert!(ok, "seed {}: the backup never held the calls", w.seed);
+    (p, b)
+}
+
+/// Issue 15 item 3 (`lns::takeover` docs, one owner per tunnel): a member cut off from everyone
+/// is declared Down and its backup takes over; when it is back (same incarnation) it yields the
+/// tunnel (no StopCCN) and the calls stay at the backup, the LAC seeing nothing.
+#[test]
+fn false_down_then_return_yields_to_the_backup() {
+    let n = 10;
+    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+        let mut w = World::new(seed, 3, lossy());
+        let calls = w.open_calls(n);
+        let (p, b) = primary_and_backup(&mut w, n);
+        let tunnel_ups = w.lac_tunnel_ups();
+        w.isolate(p);
+        let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(b).is_empty());
+        assert!(took, "seed {seed}: no takeover");
+        w.run(Duration::from_secs(1));
+        w.heal();
+        let yielded = w.run_until(Duration::from_secs(20), move |w| {
+            w.member(p).stats().tunnels_yielded == 1
+        });
+        assert!(yielded, "seed {seed}: the returning member did not yield");
+        assert_eq!(w.member(p).tunnel_count(), 0, "seed {seed}");
+        assert!(w.events[p]
+            .iter()
+            .any(|e| matches!(e, Event::Yielded { sessions, .. } if *sessions == n)));
+        let lac_before = w.lac_frames.clone();
+        for f in &mut w.member_frames {
+            f.clear();
+        }
+        w.send_frames(&calls, 8);
+        w.run(Duration::from_secs(2));
+        let at = server(&w, n);
+        if let Err(e) = frames_arrived(&w, at, &calls, &lac_before) {
+            panic!("seed {seed}: {e}");
+        }
+        w.run(Duration::from_secs(150));
+        assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
+        server(&w, n);
+    }
+}
+
+/// `lns::takeover` docs: a member that restarts empty (a higher incarnation) before it is found
+/// Down has its records dropped at the backup, so its later failure resurrects nothing.
+#[test]
+fn restarted_member_is_not_resurrected() {
+    let n = 5;
+    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+        let mut w = World::new(seed, 3, lossy());
+        w.open_calls(n);
+        let (p, b) = primary_and_backup(&mut w, n);
+        w.sim.crash(w.members[p]);
+        w.run(Duration::from_secs(1));
+        w.restart(p, 2);
+        let dropped = w.run_until(Duration::from_secs(10), move |w| {
+            w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)) == (0, 0)
+        });
+        assert!(dropped, "seed {seed}: the stale records are still held");
+        w.run(Duration::from_secs(5));
+        w.sim.crash(w.members[p]);
+        w.run(Duration::from_secs(20));
+        assert!(w.takeovers(b).is_empty(), "seed {seed}: {:?}", w.takeovers(b));
+        assert_eq!(w.member(b).stats().tunnels_taken_over, 0);
+        assert_eq!(w.member(b).tunnel_count(), 0);
+    }
+}
+
+/// Issue 15, double failure: a backup that fails is replaced (bulk sync to the next one by
+/// load), so the member's later failure loses nothing; a member and its backup failing together
+/// lose exactly the member's sessions (counted at the LAC), and nobody else takes them.
+#[test]
+fn double_failure_loses_only_sessions_of_both_failed() {
+    let n = 10;
+    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+        // Sequential: the backup first, then the member.
+        let mut w = World::new(seed, 3, lossy());
+        w.open_calls(n);
+        let (p, b) = primary_and_backup(&mut w, n);
+        let c = 3 - p - b;
+        w.sim.crash(w.members[b]);
+        let resynced = w.run_until(Duration::from_secs(20), move |w| {
+            w.member(c).held_for(telcp::health::NodeId(p as u32 + 1)) == (1, n)
+        });
+        assert!(resynced, "seed {seed}: no bulk sync to the new backup");
+        assert_eq!(w.member(p).backup(), Some(telcp::health::NodeId(c as u32 + 1)));
+        w.sim.crash(w.members[p]);
+        let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(c).is_empty());
+        assert!(took, "seed {seed}: no takeover by the new backup");
+        w.run(Duration::from_secs(30));
+        server(&w, n);
+        assert_eq!(w.lac_downs(), 0, "seed {seed}");
+
+        // Together: the member and its backup.
+        let mut w = World::new(seed, 3, lossy());
+        w.open_calls(n);
+        let (p, b) = primary_and_backup(&mut w, n);
+        let c = 3 - p - b;
+        w.sim.crash(w.members[p]);
+        w.sim.crash(w.members[b]);
+        // The LAC notices at its next HELLO (60 s) and its retransmissions (71 s).
+        w.run(Duration::from_secs(200));
+        assert!(w.takeovers(c).is_empty(), "seed {seed}");
+        let lost = w
+            .lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::SessionDown { call: Some(_), .. }))
+            .count();
+        assert_eq!(lost, n, "seed {seed}: sessions lost");
+        assert_eq!(w.sim.node::<telcp::l2tp::Lac>(w.lac).call_count(), 0);
+    }
+}
