@@ -165,7 +165,7 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) if self.core.restore_session(s).is_ok() => {
+            Record::Session(s) if self.core.adopt_session(s).is_ok() => {
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
@@ -265,7 +265,7 @@ impl Lns {
         let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
         let mut taken = Vec::new();
         for (tid, (t, sessions)) in held.tunnels {
-            if self.core.restore_tunnel(now, &t).is_err() {
+            if self.core.adopt_tunnel(now, &t).is_err() {
                 self.count_lost(sessions.len());
                 continue;
             }
@@ -274,7 +274,7 @@ impl Lns {
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
             for s in sessions.values() {
-                match self.core.restore_session(s) {
+                match self.core.adopt_session(s) {
                     Ok(()) => {
                         self.core.stats.sessions_taken_over =
                             self.core.stats.sessions_taken_over.saturating_add(1);

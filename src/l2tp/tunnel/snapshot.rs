@@ -81,7 +81,7 @@ impl Core {
 
     /// Adopts a replicated tunnel (established, under its own Tunnel ID), its channel resumed
     /// and probing the LAC (module docs). Within [`crate::l2tp::Config::max_tunnels`].
-    pub(crate) fn restore_tunnel(
+    pub(crate) fn adopt_tunnel(
         &mut self,
         now: Instant,
         rec: &TunnelRecord,
@@ -122,7 +122,7 @@ impl Core {
 
     /// Adopts a replicated session into its restored tunnel, established, its data Ns
     /// [`DATA_NS_SKIP`] ahead (module docs). Within the session limits.
-    pub(crate) fn restore_session(&mut self, rec: &SessionRecord) -> Result<(), RestoreError> {
+    pub(crate) fn adopt_session(&mut self, rec: &SessionRecord) -> Result<(), RestoreError> {
         let t = self
             .tunnels
             .get(&rec.tunnel)
