@@ -77,8 +77,8 @@ fn frames_arrived(
 
 /// One seed: `n` calls with member 0, member 0 crashes at a random moment of its life, member 1
 /// backup takes over.
-fn silent_failover(seed: u64, n: usize) {
-    let mut w = World::new(seed, 3, lossy());
+fn failover(seed: u64, n: usize, rfc4951: bool) {
+    let mut w = World::with_failover(seed, 3, lossy(), rfc4951);
     let calls = w.open_calls(n);
     // Some traffic, and HELLO-free time so the copies lag by whatever the channel did since.
     w.send_frames(&calls, 2);
@@ -121,6 +121,29 @@ fn silent_failover(seed: u64, n: usize) {
     let st = w.member(b).stats();
     assert!(st.tunnels_taken_over >= 1 && st.sessions_taken_over >= n as u64);
     assert_eq!(st.sessions_lost_in_takeover, 0);
+    if rfc4951 {
+        // The recovery tunnel, the Suggested Control Sequence and FSQ/FSR (RFC 4951 section 5).
+        let ok = w.run_until(Duration::from_secs(30), move |w| {
+            w.member(b).stats().recoveries_succeeded >= 1
+        });
+        if !ok && std::env::var_os("TELCP_FAILOVER_TRACE").is_some() {
+            for r in w.sim.trace() {
+                if let Ok(telcp::l2tp::wire::Message::Control(c)) =
+                    telcp::l2tp::wire::Message::parse(&r.payload)
+                {
+                    if r.at > Duration::from_secs(5) && r.at < Duration::from_secs(40) {
+                        eprintln!(
+                            "{:?} {} -> {} {:?} {:?} t={} ns={} nr={}",
+                            r.at, r.from, r.to, r.fate,
+                            c.message_type(), c.header.tunnel_id, c.header.ns, c.header.nr
+                        );
+                    }
+                }
+            }
+        }
+        assert!(ok, "seed {seed}: no RFC 4951 recovery: {:?}", w.member(b).stats());
+        assert_eq!(w.member(b).stats().sessions_cleared_by_fsr, 0, "seed {seed}");
+    }
     let lac_before = w.lac_frames.clone();
     for f in &mut w.member_frames {
         f.clear();
@@ -171,7 +194,19 @@ fn silent_failover_loses_no_session() {
     let n = env("TELCP_FAILOVER_SESSIONS", 20) as usize;
     let first = env("TELCP_FAILOVER_FIRST", 0);
     for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
-        silent_failover(seed, n);
+        failover(seed, n, false);
+    }
+}
+
+/// Issue 15, RFC 4951 mode: with a LAC that advertised the Failover Capability (C bit), the
+/// backup recovers each tunnel the RFC 4951 way (recovery tunnel, Suggested Control Sequence,
+/// FSQ/FSR) instead of the silent resynchronisation; the same guarantees hold.
+#[test]
+fn rfc4951_failover_loses_no_session() {
+    let n = env("TELCP_FAILOVER_SESSIONS", 20) as usize;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        failover(seed, n, true);
     }
 }
 

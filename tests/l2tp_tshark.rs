@@ -234,3 +234,98 @@ fn tshark_dissects_a_simulated_redirect_run() {
     }
     cap.assert_no_expert_errors();
 }
+
+/// RFC 4951 and RFC 3145 through tshark: every AVP we emit is the type tshark names (76 Failover
+/// Capability, 77 Tunnel Recovery, 78 Suggested Control Sequence, 79 Failover Session State, 46
+/// PPP Disconnect Cause Code), with the length (12 for the RFC 4951 AVPs) and M bit it reads; FSQ
+/// and FSR dissect as message types 21 and 22; tshark decodes every field of the RFC 3145 AVP to
+/// the values we meant (it does not decode the RFC 4951 values: `tests/l2tp_wire_failover.rs`
+/// checks those against a second encoding).
+#[test]
+fn tshark_dissects_rfc4951_and_rfc3145() {
+    use telcp::l2tp::wire::avp::{
+        DisconnectCode, DisconnectDirection, FailoverCapability, FailoverSessionState,
+        PppDisconnectCause, SuggestedControlSequence, TunnelRecovery,
+    };
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let fss = FailoverSessionState {
+        session_id: 5,
+        remote_session_id: 6,
+    };
+    let msgs = [
+        ControlMessage::sccrq(1, b"lns".as_slice(), 3)
+            .with(Avp::optional(V::FailoverCapability(FailoverCapability {
+                control: true,
+                data: false,
+                recovery_time_ms: 3000,
+            })))
+            .with(Avp::mandatory(V::TunnelRecovery(TunnelRecovery {
+                tunnel_id: 10,
+                remote_tunnel_id: 20,
+            }))),
+        ControlMessage::new(MessageType::SCCRP, 1, 0).with(Avp::mandatory(
+            V::SuggestedControlSequence(SuggestedControlSequence { ns: 4, nr: 9 }),
+        )),
+        ControlMessage::fsq(20, &[fss]),
+        ControlMessage::fsr(10, &[fss, fss]),
+        ControlMessage::cdn(
+            2,
+            6,
+            5,
+            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+        )
+        .with(Avp::optional(V::PppDisconnectCauseCode(
+            PppDisconnectCause {
+                code: DisconnectCode::NORMAL,
+                protocol: 0xc021,
+                direction: DisconnectDirection::AT_LOCAL,
+                message: Cow::Borrowed(b"peer hung up"),
+            },
+        ))),
+    ];
+    let cap = Capture::written("l2tp-4951", "failover.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        let a: SocketAddr = "192.0.2.1:1701".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+        for (i, m) in msgs.iter().enumerate() {
+            let bytes = Message::Control(m.clone()).to_vec();
+            w.write_udp(Duration::from_millis(i as u64), a, b, &bytes)
+                .unwrap();
+        }
+    });
+    let text = cap.fields(
+        "l2tp",
+        &[
+            "l2tp.avp.message_type",
+            "l2tp.avp.type",
+            "l2tp.avp.length",
+            "l2tp.avp.mandatory",
+            "l2tp.avp.disconnect_code",
+            "l2tp.avp.control_protocol_number",
+            "l2tp.avp.cause_code_direction",
+            "l2tp.avp.cause_code_message",
+        ],
+    );
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), msgs.len(), "{text}");
+    // SCCRQ: ... Failover Capability (76, 12 octets, M=0), Tunnel Recovery (77, 12, M=1).
+    assert_eq!(lines[0][0], "1");
+    assert!(lines[0][1].ends_with(",76,77"), "{text}");
+    assert!(lines[0][2].ends_with(",12,12"), "{text}");
+    assert!(lines[0][3].ends_with(",0,1"), "{text}");
+    assert_eq!(lines[1][..4], ["2", "0,78", "8,12", "1,1"], "{text}");
+    assert_eq!(lines[2][..4], ["21", "0,79", "8,12", "1,1"], "{text}");
+    assert_eq!(
+        lines[3][..4],
+        ["22", "0,79,79", "8,12,12", "1,1,1"],
+        "{text}"
+    );
+    assert_eq!(lines[4][0], "14");
+    assert!(lines[4][1].ends_with(",46"), "{text}");
+    assert!(lines[4][2].ends_with(",23"), "{text}");
+    assert_eq!(lines[4][4..], ["3", "49185", "2", "peer hung up"], "{text}");
+    cap.assert_clean("l2tp");
+}

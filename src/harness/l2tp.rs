@@ -67,7 +67,15 @@ fn addr(s: &str) -> std::net::SocketAddr {
 
 /// Valid control messages to start mutations from.
 fn templates() -> Vec<Vec<u8>> {
-    use crate::l2tp::wire::ControlMessage;
+    use crate::l2tp::wire::avp::{
+        AvpValue, FailoverCapability, FailoverSessionState, SuggestedControlSequence,
+        TunnelRecovery,
+    };
+    use crate::l2tp::wire::{Avp, ControlMessage};
+    let fss = FailoverSessionState {
+        session_id: 9,
+        remote_session_id: 1,
+    };
     let ms = [
         ControlMessage::sccrq(7, b"peer".as_slice(), 3),
         ControlMessage::sccrp(1, 7, b"peer".as_slice(), 3),
@@ -77,6 +85,26 @@ fn templates() -> Vec<Vec<u8>> {
         ControlMessage::iccn(1, 1, 64000, 1),
         ControlMessage::hello(1),
         ControlMessage::zlb(1, 0, 1),
+        // RFC 4951: an SCCRP advertising failover, a recovery SCCRQ, the SCCRP answering it, FSQ
+        // and FSR.
+        ControlMessage::sccrp(1, 7, b"peer".as_slice(), 3).with(Avp::optional(
+            AvpValue::FailoverCapability(FailoverCapability {
+                control: true,
+                data: false,
+                recovery_time_ms: 2000,
+            }),
+        )),
+        ControlMessage::sccrq(8, b"peer".as_slice(), 3).with(Avp::mandatory(
+            AvpValue::TunnelRecovery(TunnelRecovery {
+                tunnel_id: 7,
+                remote_tunnel_id: 1,
+            }),
+        )),
+        ControlMessage::sccrp(1, 8, b"peer".as_slice(), 3).with(Avp::mandatory(
+            AvpValue::SuggestedControlSequence(SuggestedControlSequence { ns: 1, nr: 1 }),
+        )),
+        ControlMessage::fsq(1, &[fss]),
+        ControlMessage::fsr(1, &[fss, FailoverSessionState::default()]),
     ];
     ms.into_iter()
         .map(|m| Message::Control(m).to_vec())
@@ -104,8 +132,8 @@ fn datagram(ops: &mut Ops<'_>, templates: &[Vec<u8>]) -> Vec<u8> {
     }
 }
 
-/// The [`crate::l2tp::Lns`] the `l2tp_lns` harness drives (contact role, small bounds, replayable
-/// seed, one Up pool member 10.0.1.1 at 0 % load), built at `start`; the first script byte's low
+/// The [`crate::l2tp::Lns`] the `l2tp_lns` harness drives (contact role, small bounds, RFC 4951
+/// failover on, replayable seed, one Up pool member 10.0.1.1 at 0 % load), built at `start`; the first script byte's low
 /// bit chooses `standard_redirect`. Public so that seed generators can replay a conversation
 /// against the very endpoint the harness builds.
 pub fn lns_endpoint(
@@ -122,6 +150,7 @@ pub fn lns_endpoint(
         max_events: 64,
         max_send_queue: 8,
         seed: crate::io::seed(0),
+        failover: Some(crate::l2tp::FailoverConfig::default()),
         ..Config::default()
     };
     let cfg = LnsConfig {
@@ -212,7 +241,7 @@ fn drive<T: crate::Endpoint>(
 }
 
 /// The [`crate::l2tp::Lac`] the `l2tp_lac` harness drives (contact LNS 10.0.0.1:1701, alternate
-/// 10.0.2.1:1701, small bounds, replayable seed), built at `start`; the first script byte's low bit
+/// 10.0.2.1:1701, small bounds, RFC 4951 failover on, replayable seed), built at `start`; the first script byte's low bit
 /// chooses `tunnel_level_request`. Public so that seed generators can replay a conversation
 /// against the very endpoint the harness builds.
 pub fn lac_endpoint(
@@ -229,6 +258,7 @@ pub fn lac_endpoint(
         max_events: 64,
         max_send_queue: 8,
         seed: crate::io::seed(0),
+        failover: Some(crate::l2tp::FailoverConfig::default()),
         ..Config::default()
     };
     cfg.max_calls = 5;
@@ -254,15 +284,21 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
     };
     let command = |lac: &mut Lac, now, ops: &mut Ops<'_>| {
         let c = CallId(u64::from(ops.byte().unwrap_or(0) % 8));
-        match ops.byte().unwrap_or(0) % 3 {
+        match ops.byte().unwrap_or(0) % 4 {
             0 => {
                 let _ = lac.open_session(now);
             }
             1 => {
                 let _ = lac.close_session(now, c);
             }
-            _ => {
+            2 => {
                 let _ = lac.send_ppp(c, b"frame");
+            }
+            // RFC 4951: recover a tunnel as the failed endpoint (ids tried from the script).
+            _ => {
+                let t =
+                    u16::from(ops.byte().unwrap_or(0)) << 8 | u16::from(ops.byte().unwrap_or(0));
+                let _ = lac.start_recovery(now, t, crate::l2tp::UnsureSessions::All);
             }
         }
     };

@@ -107,6 +107,7 @@ pub struct Channel {
     resync_ns: bool,
     /// Resumed from a replica: the peer's Ns is not known yet.
     resync_nr: bool,
+    held: bool,
 }
 
 impl Channel {
@@ -132,6 +133,7 @@ impl Channel {
             out: VecDeque::new(),
             resync_ns: false,
             resync_nr: false,
+            held: false,
         }
     }
 
@@ -231,7 +233,7 @@ impl Channel {
     }
 
     fn pump(&mut self, now: Instant) {
-        if self.resync_ns {
+        if self.resync_ns || self.held {
             return;
         }
         let window = usize::from(self.cwnd.min(self.peer_window).max(1));
@@ -345,6 +347,35 @@ impl Channel {
     /// Next Ns to send and next Nr expected.
     pub fn seq(&self) -> (u16, u16) {
         (self.ns, self.nr)
+    }
+
+    /// Resumes the channel at the sequence numbers `ns` (of the next message sent) and `nr` (of
+    /// the next message expected), as RFC 4951 recovery does with the Suggested Control Sequence:
+    /// messages sent and not acknowledged and messages received out of order are discarded (the
+    /// peer's side of the channel restarts from these numbers too), the retransmission and
+    /// congestion state starts afresh. Messages queued and not yet sent stay queued; they go out
+    /// (numbered from `ns`) once the channel is not held ([`Channel::set_held`]).
+    pub fn set_seq(&mut self, now: Instant, ns: u16, nr: u16) {
+        self.ns = ns;
+        self.nr = nr;
+        self.unacked.clear();
+        self.ooo.clear();
+        self.retries = 0;
+        self.rto = self.cfg.retransmit_initial;
+        self.deadline = None;
+        self.cwnd = 1;
+        self.ca_acked = 0;
+        self.ack_pending = false;
+        self.pump(now);
+    }
+
+    /// Holds (`true`) or releases (`false`) the channel: while held, messages given to
+    /// [`Channel::send`] are queued but none is sent (RFC 4951: the recovering endpoint sends
+    /// nothing on the old tunnel until it has the Suggested Control Sequence). Releasing sends
+    /// what the window allows.
+    pub fn set_held(&mut self, now: Instant, held: bool) {
+        self.held = held;
+        self.pump(now);
     }
 
     /// The sequence state a backup needs to resume this channel (issue 15,
@@ -523,6 +554,26 @@ mod tests {
         a.handle_timeout(d).unwrap();
         assert_eq!(a.cwnd(), 1);
         assert_eq!(a.ssthresh, (before / 2).max(1));
+    }
+
+    /// RFC 4951 resumption: after `set_seq` the next message carries the suggested Ns and Nr,
+    /// nothing old is retransmitted, and a held channel sends nothing until released.
+    #[test]
+    fn set_seq_and_hold() {
+        let (t, mut a, _) = pair();
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let _ = a.poll_transmit();
+        a.set_held(t, true);
+        a.set_seq(t, 17, 42);
+        assert_eq!(a.seq(), (17, 42));
+        assert_eq!(a.in_flight(), 0);
+        assert!(a.deadline().is_none());
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert!(a.poll_transmit().is_none(), "held");
+        a.set_held(t, false);
+        let m = parse(&a.poll_transmit().unwrap());
+        assert_eq!((m.header.ns, m.header.nr), (17, 42));
+        assert_eq!(a.seq(), (18, 42));
     }
 
     #[test]

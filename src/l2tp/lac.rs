@@ -18,6 +18,12 @@
 //! [`Config::hold_period`]); a call in the meantime reuses the tunnel and cancels the close, a call
 //! after it opens a fresh tunnel.
 //!
+//! RFC 4951 failover ([`Config::failover`]): the LAC advertises the Failover Capability, keeps a
+//! tunnel whose LNS stops answering for the Recovery Time the LNS advertised (a call waiting for
+//! ICRP on it waits too), answers the LNS's recovery SCCRQ with the Suggested Control Sequence and
+//! resumes the tunnel with the recovered LNS, and answers FSQ with FSR; a call whose session the
+//! LNS's FSR says it does not have ends ([`Event::SessionDown`]).
+//!
 //! Redirection is bounded: at most [`LacConfig::max_redirects`] hops per call, never to an LNS that
 //! already redirected (or refused) it. Calls are bounded by [`LacConfig::max_calls`];
 //! [`Lac::open_session`] refuses more with [`CommandError::Full`].
@@ -227,6 +233,20 @@ impl Lac {
         Ok(())
     }
 
+    /// RFC 4951: recovers tunnel `tunnel` (restored with [`Config::restore`]) as the failed
+    /// endpoint; see `tunnel::Core::start_recovery`. The calls of a restored tunnel are not
+    /// restored: its sessions carry data but belong to no [`CallId`].
+    pub fn start_recovery(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        unsure: super::UnsureSessions,
+    ) -> Result<u16, CommandError> {
+        let r = self.core.start_recovery(now, tunnel, unsure);
+        self.process(now);
+        r
+    }
+
     /// The session a call currently uses, when established.
     pub fn session_of(&self, call: CallId) -> Option<SessionRef> {
         match self.calls.get(&call)?.state {
@@ -291,7 +311,9 @@ impl Lac {
             .core
             .tunnels
             .values()
-            .filter(|t| t.peer.ip() == lns.ip() && t.state != TunnelState::Closing)
+            .filter(|t| {
+                t.peer.ip() == lns.ip() && t.state != TunnelState::Closing && t.recovery.is_none()
+            })
             .map(|t| (t.local_id, t.state))
             .min_by_key(|(_, s)| *s != TunnelState::Established);
         match existing {
@@ -508,7 +530,14 @@ impl Lac {
             .get(&tid)
             .is_some_and(|t| t.channel.in_flight() > 0);
         if silent {
-            self.core.tunnel_dead(tid);
+            // The LNS acknowledges nothing: the tunnel is given up, unless RFC 4951 keeps it for
+            // the LNS's recovery; then the call waits for the recovered tunnel's answer.
+            if !self.core.awaiting_recovery(tid) {
+                self.core.channel_dead(now, tid);
+            }
+            if self.core.awaiting_recovery(tid) {
+                self.core.arm_setup(now, tid, sid);
+            }
             return;
         }
         let rc = self.core.setup_timed_out(now, tid, sid);

@@ -110,6 +110,7 @@ pub mod wire;
 
 pub use lac::{Lac, LacConfig};
 pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};
+pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 
 use crate::io::RateLimit;
 use bytes::Bytes;
@@ -204,6 +205,34 @@ pub enum Event {
         session: SessionRef,
         /// The counters.
         errors: CallErrors,
+    },
+    /// RFC 4951: the recovery of tunnel `tunnel` started. On the recovering (failed) endpoint:
+    /// its recovery SCCRQ, with Tunnel Recovery, left. On the non-failed endpoint: it accepted a
+    /// recovery SCCRQ for `tunnel` and answered with the Suggested Control Sequence.
+    TunnelRecoveryStarted {
+        /// Our Tunnel ID of the old tunnel being recovered.
+        tunnel: u16,
+        /// The peer (on the non-failed endpoint: the address the recovery came from).
+        peer: SocketAddr,
+    },
+    /// RFC 4951: tunnel `tunnel` is recovered: its control channel resumed with the Suggested
+    /// Control Sequence (the recovering endpoint next sends FSQ for the sessions it is unsure
+    /// of); its sessions continue.
+    TunnelRecovered {
+        /// Our Tunnel ID of the recovered tunnel.
+        tunnel: u16,
+        /// The peer (from now on the tunnel's peer).
+        peer: SocketAddr,
+    },
+    /// RFC 4951: the recovery of tunnel `tunnel` failed (the recovery tunnel was refused with
+    /// StopCCN, its control channel died, or the answer lacked the Suggested Control Sequence).
+    /// On the recovering endpoint the old tunnel is then cleared ([`Event::TunnelDown`] follows);
+    /// the non-failed endpoint keeps it until the peer's Recovery Time runs out.
+    TunnelRecoveryFailed {
+        /// Our Tunnel ID of the old tunnel.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
     },
     /// A Set-Link-Info arrived (at a LAC: RFC 2661 6.14, the LNS sends it to the LAC).
     Sli {
@@ -341,6 +370,19 @@ pub struct Config {
     /// [`Stats::refusals_suppressed`]. Answers inside a tunnel (to its peer, once the tunnel
     /// exists) are not limited. Default 100 per second, bursts of 20.
     pub refusals: RateLimit,
+    /// RFC 4951 failover: `Some` advertises the Failover Capability AVP (with its C and D bits
+    /// and Recovery Time) in every SCCRQ and SCCRP, answers a recovery SCCRQ (Tunnel Recovery) for
+    /// a tunnel whose peer advertised the C bit, keeps such a tunnel for the peer's Recovery Time
+    /// once the peer stops answering, answers FSQ with FSR; with the C bit, lets this endpoint
+    /// recover its own tunnels (`tunnel::Core::start_recovery`). `None` (the default): no
+    /// Failover Capability is sent, a recovery SCCRQ is refused as carrying an unrecognised
+    /// mandatory AVP (StopCCN Result 2 / Error 8, RFC 2661 4.1) and FSQ as an unknown message.
+    pub failover: Option<FailoverConfig>,
+    /// Tunnels (and their sessions) the endpoint starts with, as if established before: the
+    /// minimal restore hook of an endpoint that lost its control-channel state (RFC 4951's failed
+    /// endpoint). Each may start its RFC 4951 recovery at once ([`RestoredTunnel::recover`]).
+    /// The LNS replica restore (issue 15) replaces this hook. Default empty.
+    pub restore: Vec<RestoredTunnel>,
     /// Seed of the RNG (tunnel/session ids, challenges, tie breakers, Random Vectors): `None`
     /// (the default) reads 32 bytes from the operating system at `new`, as RFC 2661 4.3 and 5.1.1
     /// want challenges and Random Vectors unpredictable; `Some` replays a run exactly (tests,
@@ -362,8 +404,24 @@ pub struct Stats {
     pub dropped_frames: u64,
     /// Events dropped because [`Config::max_events`] were already waiting for `poll_event`.
     pub events_dropped: u64,
+    /// RFC 4951 recoveries started: recovery SCCRQs sent (recovering endpoint) or accepted
+    /// (non-failed endpoint).
+    pub recoveries_started: u64,
+    /// RFC 4951 recoveries completed (the old tunnel's control channel resumed).
+    pub recoveries_succeeded: u64,
+    /// RFC 4951 recoveries that failed ([`Event::TunnelRecoveryFailed`]).
+    pub recoveries_failed: u64,
+    /// Recovery SCCRQs refused (no such tunnel, failover not negotiated for it, or failover off).
+    pub recoveries_refused: u64,
+    /// Tunnels kept for the peer's Recovery Time after their control channel gave up (RFC 4951:
+    /// the non-failed endpoint does not tear the tunnel down while its peer may recover).
+    pub recovery_waits: u64,
+    /// Sessions queried in FSQ (RFC 4951).
+    pub sessions_queried: u64,
+    /// Sessions cleared locally because the peer's FSR said it has no such session.
+    pub sessions_cleared_by_fsr: u64,
     // -- Virtual LNS failover (issue 15) --
-    /// Replication records queued for a backup ([`Lns::poll_replica`]).
+    /// Replication records queued for a backup or a member (takeover notices).
     pub replicas_sent: u64,
     /// Incremental records not queued because [`ReplicationConfig::max_queue`] were waiting (a
     /// bulk sync follows).
@@ -410,6 +468,8 @@ impl Default for Config {
             max_events: 65536,
             sequencing_required: false,
             refusals: RateLimit::default(),
+            failover: None,
+            restore: Vec::new(),
             seed: None,
         }
     }
@@ -447,6 +507,10 @@ pub enum ConfigField {
     RedirectHold,
     /// [`pool::VirtualLns::me`] (an index into its `members`).
     VirtualLnsMe,
+    /// [`FailoverConfig::recovery_time`] (at most a day, whole milliseconds of 32 bits).
+    RecoveryTime,
+    /// [`Config::restore`] (non-zero, distinct ids, within the table limits).
+    Restore,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -496,6 +560,10 @@ pub enum Unexpected {
     TieBreakerEqual,
     /// A heartbeat, but no health monitor is configured ([`LnsConfig::membership`]).
     Heartbeat,
+    /// A recovery SCCRQ (RFC 4951 Tunnel Recovery) for a tunnel this endpoint does not have
+    /// with that peer Tunnel ID, or whose peer did not advertise the C bit: refused with StopCCN
+    /// Result 2 / Error 3, no tunnel kept.
+    RecoveryRefused,
     /// A replication message, but no replication is configured ([`LnsConfig::replication`]).
     Replication,
 }
@@ -574,6 +642,13 @@ pub enum CommandError {
     /// Framing Capabilities, RFC 2661 4.4.3), so no OCRQ can name one (4.4.4).
     #[error("the peer advertised no usable bearer or framing capability")]
     NoCapability,
+    /// No such tunnel, or not in a state the command applies to.
+    #[error("no such tunnel")]
+    NoTunnel,
+    /// RFC 4951 failover was not negotiated for the tunnel: this endpoint does not advertise the
+    /// C bit ([`Config::failover`]) or the peer sent no Failover Capability.
+    #[error("RFC 4951 failover not negotiated for this tunnel")]
+    FailoverNotNegotiated,
 }
 
 impl Config {
@@ -616,6 +691,13 @@ impl Config {
                 self.session_setup_timeout > day,
                 ConfigField::SessionSetupTimeout,
             ),
+            (
+                self.failover
+                    .as_ref()
+                    .is_some_and(|f| f.recovery_time > day),
+                ConfigField::RecoveryTime,
+            ),
+            (!tunnel::recovery::restore_ok(self), ConfigField::Restore),
         ];
         match bad.into_iter().find(|(b, _)| *b) {
             Some((_, field)) => Err(ConfigError::OutOfRange(field)),

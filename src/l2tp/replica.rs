@@ -8,7 +8,7 @@
 //! envelope), whose kind octets 4 and 5 (its sync markers) they do not use. Only
 //! established tunnels and sessions are replicated: a call still in set-up when its LNS fails is
 //! lost (the LAC's set-up timer clears it). A session record is 16 octets, a tunnel record at
-//! most 66 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
+//! most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
 //! allows.
 //!
 //! ## Wire format (all integers big-endian)
@@ -17,14 +17,15 @@
 //! kind (1)  body
 //! 2 Tunnel     tunnel (2) peer tunnel (2) peer address local address ns (2) nr (2)
 //!              peer window (2) framing capabilities (4) flags (1) [bearer capabilities (4)]
-//!              hello interval in ms (4) epoch (4)
+//!              [failover bits (1) recovery time in ms (4)] hello interval in ms (4) epoch (4)
 //! 3 Session    tunnel (2) session (2) peer session (2) call serial number (4) flags (1)
 //!              data ns (2) data nr (2)
 //! 6 SessionGone tunnel (2) session (2)
 //! 7 TunnelGone tunnel (2)
 //! 8 TakenOver  incarnation (4) tunnel (2) epoch (4)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
-//! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present
+//! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
+//!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
 //! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable
 //! ```
 //!
@@ -39,6 +40,7 @@
 //! LNS's real counters (HELLOs and ZLBs are not replicated), never lead them; the backup
 //! resynchronises from the peer (see [`super::channel::Channel::resume_replica`]).
 
+use super::wire::avp::FailoverCapability;
 use crate::io::Reader;
 use bytes::BufMut;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -66,6 +68,9 @@ pub struct TunnelRecord {
     pub peer_bearer_capabilities: Option<u32>,
     /// The LAC said LoadBalanceCapable in its SCCRQ.
     pub peer_load_balance_capable: bool,
+    /// The Failover Capability the LAC advertised (RFC 4951), if any: a backup recovers such a
+    /// tunnel the RFC 4951 way when the C bit is set.
+    pub peer_failover: Option<FailoverCapability>,
     /// HELLO interval of the tunnel, in milliseconds (RFC 2661 6.5).
     pub hello_interval_ms: u32,
     /// Owner generation: 0 for the LNS that accepted the tunnel, one more at each takeover
@@ -144,6 +149,7 @@ crate::io::reader::wire_fields! {
         Framing => "framing capabilities",
         Bearer => "bearer capabilities",
         Flags => "flags",
+        Failover => "failover capability",
         Hello => "hello interval",
         Epoch => "epoch",
         Serial => "call serial number",
@@ -245,6 +251,17 @@ impl TunnelRecord {
             0 => None,
             _ => Some(r.u32(Field::Bearer)?),
         };
+        let peer_failover = match flags & 0x04 {
+            0 => None,
+            _ => {
+                let bits = r.u8(Field::Failover)?;
+                Some(FailoverCapability {
+                    control: bits & 0x02 != 0,
+                    data: bits & 0x01 != 0,
+                    recovery_time_ms: r.u32(Field::Failover)?,
+                })
+            }
+        };
         Ok(TunnelRecord {
             tunnel,
             peer_tunnel,
@@ -256,6 +273,7 @@ impl TunnelRecord {
             peer_framing_capabilities,
             peer_bearer_capabilities,
             peer_load_balance_capable: flags & 0x01 != 0,
+            peer_failover,
             hello_interval_ms: r.u32(Field::Hello)?,
             epoch: r.u32(Field::Epoch)?,
         })
@@ -271,14 +289,15 @@ impl TunnelRecord {
         buf.put_u16(self.peer_window);
         buf.put_u32(self.peer_framing_capabilities);
         let flags = u8::from(self.peer_load_balance_capable)
-            | if self.peer_bearer_capabilities.is_some() {
-                0x02
-            } else {
-                0
-            };
+            | u8::from(self.peer_bearer_capabilities.is_some()) << 1
+            | u8::from(self.peer_failover.is_some()) << 2;
         buf.put_u8(flags);
         if let Some(b) = self.peer_bearer_capabilities {
             buf.put_u32(b);
+        }
+        if let Some(f) = self.peer_failover {
+            buf.put_u8(u8::from(f.control) << 1 | u8::from(f.data));
+            buf.put_u32(f.recovery_time_ms);
         }
         buf.put_u32(self.hello_interval_ms);
         buf.put_u32(self.epoch);
@@ -453,7 +472,7 @@ mod tests {
     }
 
     /// Module docs: a session record is 16 octets (at most 256 per replicated session, issue
-    /// 15); a tunnel record with IPv6 addresses 66.
+    /// 15); a tunnel record with IPv6 addresses and the Failover Capability 71.
     #[test]
     fn record_sizes() {
         let s = Record::Session(SessionRecord {
@@ -479,10 +498,11 @@ mod tests {
             peer_framing_capabilities: 3,
             peer_bearer_capabilities: Some(3),
             peer_load_balance_capable: true,
+            peer_failover: Some(FailoverCapability::default()),
             hello_interval_ms: 60_000,
             epoch: 1,
         });
-        assert_eq!(t.to_vec().len(), 66);
+        assert_eq!(t.to_vec().len(), 71);
     }
 
     /// RFC 2661 3.1: ids are non-zero; unknown kinds and families, short and long input refused.
@@ -519,6 +539,7 @@ mod tests {
             peer_framing_capabilities: 3,
             peer_bearer_capabilities: None,
             peer_load_balance_capable: false,
+            peer_failover: None,
             hello_interval_ms: 1,
             epoch: 0,
         })

@@ -1,13 +1,17 @@
 //! proptest strategies for L2TP wire messages ([`crate::l2tp::wire`]).
 //!
-//! * [`control_message`]: any control message type of RFC 2661 (plus unknown types and ZLBs) with
+//! * [`control_message`]: any control message type of RFC 2661 and RFC 4951 (plus unknown types
+//!   and ZLBs) with
 //!   its mandatory AVPs and random optional, unknown and still-hidden AVPs.
 //! * [`hideable_message`]: a control message with a Random Vector and some typed AVPs marked
 //!   hidden, for `hide` / `parse_with(secret)` round trips.
 //! * [`data_message`], [`message`].
 
 use crate::l2tp::wire::ControlHeader;
-use crate::l2tp::wire::avp::CallErrors;
+use crate::l2tp::wire::avp::{
+    CallErrors, DisconnectCode, DisconnectDirection, FailoverCapability, FailoverSessionState,
+    PppDisconnectCause, SuggestedControlSequence, TunnelRecovery,
+};
 use crate::l2tp::wire::{
     Avp, AvpType, AvpValue, ControlMessage, DEFAULT_ENTERPRISE, DataHeader, DataMessage, ErrorCode,
     Message, MessageType, ResultCode, ResultCodeValue,
@@ -32,7 +36,8 @@ pub fn result_code() -> impl Strategy<Value = ResultCode<'static>> {
         })
 }
 
-/// A typed value of the IETF attribute type `attr` (types 0..=39 except 0 and 20), or of the two
+/// A typed value of the IETF attribute type `attr` (types 0..=39 except 0 and 20, RFC 3145's 46,
+/// RFC 4951's 76..=79), or of the two
 /// vendor AVPs for [`AvpType::VENDOR_LOAD_BALANCE_CAPABLE`] + 1000 and
 /// [`AvpType::VENDOR_REDIRECT_TARGET`] + 1000.
 pub fn value_of(attr: u16) -> BoxedStrategy<AvpValue<'static>> {
@@ -99,6 +104,46 @@ pub fn value_of(attr: u16) -> BoxedStrategy<AvpValue<'static>> {
         37 => bytes(0, 20).prop_map(PrivateGroupId).boxed(),
         38 => u32s.prop_map(RxConnectSpeed).boxed(),
         39 => Just(SequencingRequired).boxed(),
+        46 => (any::<u16>(), any::<u16>(), any::<u8>(), bytes(0, 16))
+            .prop_map(|(code, protocol, direction, message)| {
+                PppDisconnectCauseCode(PppDisconnectCause {
+                    code: DisconnectCode(code),
+                    protocol,
+                    direction: DisconnectDirection(direction),
+                    message,
+                })
+            })
+            .boxed(),
+        76 => (any::<bool>(), any::<bool>(), any::<u32>())
+            .prop_map(|(control, data, recovery_time_ms)| {
+                FailoverCapability(self::FailoverCapability {
+                    control,
+                    data,
+                    recovery_time_ms,
+                })
+            })
+            .boxed(),
+        77 => (any::<u16>(), any::<u16>())
+            .prop_map(|(tunnel_id, remote_tunnel_id)| {
+                TunnelRecovery(self::TunnelRecovery {
+                    tunnel_id,
+                    remote_tunnel_id,
+                })
+            })
+            .boxed(),
+        78 => (any::<u16>(), any::<u16>())
+            .prop_map(|(ns, nr)| {
+                SuggestedControlSequence(self::SuggestedControlSequence { ns, nr })
+            })
+            .boxed(),
+        79 => (any::<u16>(), any::<u16>())
+            .prop_map(|(session_id, remote_session_id)| {
+                FailoverSessionState(self::FailoverSessionState {
+                    session_id,
+                    remote_session_id,
+                })
+            })
+            .boxed(),
         1001 => Just(LoadBalanceCapable {
             vendor: DEFAULT_ENTERPRISE,
         })
@@ -114,14 +159,23 @@ pub fn value_of(attr: u16) -> BoxedStrategy<AvpValue<'static>> {
 
 /// Any typed value other than Message Type.
 pub fn typed_value() -> impl Strategy<Value = AvpValue<'static>> {
-    prop_oneof![(1u16..=19), (21u16..=39), (1001u16..=1002)].prop_flat_map(value_of)
+    prop_oneof![
+        (1u16..=19),
+        (21u16..=39),
+        Just(46u16),
+        (76u16..=79),
+        (1001u16..=1002)
+    ]
+    .prop_flat_map(value_of)
 }
 
 /// A raw AVP value with a key this crate does not interpret (or with reserved bits set).
 pub fn raw_value() -> impl Strategy<Value = AvpValue<'static>> {
     let unknown_key = prop_oneof![
         Just((0u16, 20u16)),
-        (40u16..=u16::MAX).prop_map(|t| (0u16, t)),
+        (40u16..=u16::MAX)
+            .prop_filter("typed", |t| *t != 46 && !(76..=79).contains(t))
+            .prop_map(|t| (0u16, t)),
         (1u16..=u16::MAX)
             .prop_filter("not our enterprise", |v| *v != DEFAULT_ENTERPRISE)
             .prop_flat_map(|v| any::<u16>().prop_map(move |t| (v, t))),
@@ -304,8 +358,9 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
         (nz.clone(), nz.clone(), socket_addr(), socket_addr()),
         any::<(u16, u16, u16, u32)>(),
         (proptest::option::of(any::<u32>()), any::<bool>(), any::<(u32, u32)>()),
+        proptest::option::of(any::<(bool, bool, u32)>()),
     )
-        .prop_map(|((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)))| {
+        .prop_map(|((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)), fo)| {
             Record::Tunnel(TunnelRecord {
                 tunnel: t,
                 peer_tunnel: pt,
@@ -317,6 +372,13 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                 peer_framing_capabilities: f,
                 peer_bearer_capabilities: b,
                 peer_load_balance_capable: lbc,
+                peer_failover: fo.map(|(control, data, recovery_time_ms)| {
+                    crate::l2tp::wire::avp::FailoverCapability {
+                        control,
+                        data,
+                        recovery_time_ms,
+                    }
+                }),
                 hello_interval_ms: h,
                 epoch,
             })

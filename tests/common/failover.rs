@@ -30,17 +30,25 @@ pub fn management(i: usize) -> SocketAddr {
     addr(&format!("10.0.2.{}", i + 1))
 }
 
-/// The configuration shared by every endpoint of a seed.
-pub fn common(seed: u64) -> Config {
+/// The configuration shared by every endpoint of a seed; `rfc4951`: with RFC 4951 failover (C
+/// bit, 10 s Recovery Time).
+pub fn common(seed: u64, rfc4951: bool) -> Config {
     Config {
         seed: telcp::io::seed(seed),
         max_retries: 10,
+        failover: rfc4951.then(telcp::l2tp::FailoverConfig::default),
         ..Config::default()
     }
 }
 
 /// Member `i` of `n`, incarnation `incarnation`.
-pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32) -> LnsConfig {
+pub fn member_config(
+    seed: u64,
+    i: usize,
+    n: usize,
+    incarnation: u32,
+    rfc4951: bool,
+) -> LnsConfig {
     let peers = (0..n)
         .filter(|j| *j != i)
         .map(|j| (HNode(j as u32 + 1), management(j)))
@@ -48,7 +56,7 @@ pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32) -> LnsConf
     let mut m = LnsMembership::new(HNode(i as u32 + 1), Role::LNS, ClusterKey::new(b"pool"), peers);
     m.incarnation = incarnation;
     LnsConfig {
-        common: common(seed.wrapping_mul(31).wrapping_add(i as u64 + 1)),
+        common: common(seed.wrapping_mul(31).wrapping_add(i as u64 + 1), rfc4951),
         contact: false,
         membership: Some(m),
         replication: Some(ReplicationConfig::default()),
@@ -60,6 +68,8 @@ pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32) -> LnsConf
 pub struct World {
     pub sim: Sim,
     pub seed: u64,
+    /// Every endpoint advertises RFC 4951 failover.
+    pub rfc4951: bool,
     pub lac: NodeId,
     pub members: Vec<NodeId>,
     /// Every event of the LAC, in order.
@@ -76,10 +86,15 @@ pub struct World {
 impl World {
     /// `n` members, the LAC's contact LNS member 0, the LAC's links `link`.
     pub fn new(seed: u64, n: usize, link: LinkConfig) -> World {
+        World::with_failover(seed, n, link, false)
+    }
+
+    /// The same; `rfc4951`: every endpoint (the LAC too) advertises RFC 4951 failover.
+    pub fn with_failover(seed: u64, n: usize, link: LinkConfig, rfc4951: bool) -> World {
         let mut sim = Sim::new(seed, std::time::Instant::now());
         sim.set_default_link(link);
         let mut lc = LacConfig::new(service(0));
-        lc.common = common(seed);
+        lc.common = common(seed, rfc4951);
         lc.advertise_load_balance = false;
         lc.idle_tunnel_timeout = None;
         lc.max_calls = 4096;
@@ -91,7 +106,7 @@ impl World {
         );
         let members = (0..n)
             .map(|i| {
-                let lns = Lns::new(member_config(seed, i, n, 1), sim.now()).unwrap();
+                let lns = Lns::new(member_config(seed, i, n, 1, rfc4951), sim.now()).unwrap();
                 let mut addrs = vec![management(i), service(i)];
                 addrs.extend((0..n).filter(|j| *j != i).map(service));
                 sim.add_node(format!("lns{i}"), &addrs, None, Box::new(lns))
@@ -110,6 +125,7 @@ impl World {
         World {
             sim,
             seed,
+            rfc4951,
             lac,
             members,
             lac_events: Vec::new(),
@@ -152,7 +168,8 @@ impl World {
     /// Restarts member `i` empty with `incarnation`.
     pub fn restart(&mut self, i: usize, incarnation: u32) {
         let n = self.members.len();
-        let lns = Lns::new(member_config(self.seed, i, n, incarnation), self.sim.now()).unwrap();
+        let cfg = member_config(self.seed, i, n, incarnation, self.rfc4951);
+        let lns = Lns::new(cfg, self.sim.now()).unwrap();
         self.sim.restart(self.members[i], Box::new(lns));
     }
 

@@ -7,9 +7,12 @@
 //!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
 //!   member fails. The end of a bulk sync from a member removes what it held for that member and
 //!   the sync did not name; records of another incarnation of the member replace what was held.
-//! * **Takeover** (silent failover): when health declares a member Down, its backup adopts every
-//!   tunnel and session it holds for it (`tunnel::snapshot`: same ids, the member's address, the
-//!   control channel resumed from the LAC), emits one [`Event::TakeOver`] per address of the
+//! * **Takeover**: when health declares a member Down, its backup adopts every tunnel and session
+//!   it holds for it (`tunnel::snapshot`: same ids, the member's address), each tunnel's control
+//!   channel resumed silently from the LAC (any LAC, xl2tpd included) or, when the LAC advertised
+//!   the Failover Capability with the C bit and this LNS has [`crate::l2tp::Config::failover`]
+//!   with it, recovered the RFC 4951 way (`tunnel::recovery`: recovery tunnel, Suggested Control
+//!   Sequence, FSQ/FSR for every session; silent when the recovery cannot start), emits one [`Event::TakeOver`] per address of the
 //!   member (the caller moves the address here and installs the sessions' handoffs in its data
 //!   plane), replicates them to its own backup as its own, and tells the failed member
 //!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
@@ -29,7 +32,7 @@
 //!   member and its backup both fail before that, the member's sessions are lost.
 
 use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
-use super::super::{Event, SessionHandoff, SessionRef};
+use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::NodeId;
 use std::collections::{BTreeMap, HashSet};
@@ -264,8 +267,12 @@ impl Lns {
         }
         let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
         let mut taken = Vec::new();
+        let mut recover = Vec::new();
         for (tid, (t, sessions)) in held.tunnels {
-            if self.core.adopt_tunnel(now, &t).is_err() {
+            // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
+            let rfc4951 = t.peer_failover.is_some_and(|f| f.control)
+                && self.cfg.common.failover.as_ref().is_some_and(|f| f.control);
+            if self.core.adopt_tunnel(now, &t, !rfc4951).is_err() {
                 self.count_lost(sessions.len());
                 continue;
             }
@@ -283,7 +290,17 @@ impl Lns {
                     Err(_) => self.count_lost(1),
                 }
             }
+            if rfc4951 {
+                recover.push(t.clone());
+            }
             taken.push(tid);
+        }
+        for t in recover {
+            // The recovery SCCRQ goes from the failed member's address (the tunnel's local one).
+            match self.core.start_recovery(now, t.tunnel, UnsureSessions::All) {
+                Ok(via) => self.core.source_queued(via),
+                Err(_) => self.core.resume_silently(now, &t),
+            }
         }
         for tid in &taken {
             let sids: Vec<u16> = self

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 impl Tunnel {
     /// A tunnel in set-up: `peer_id` 0 while the peer has not assigned its Tunnel ID.
-    fn new(
+    pub(super) fn new(
         (local_id, peer_id): (u16, u16),
         peer: SocketAddr,
         state: TunnelState,
@@ -40,6 +40,8 @@ impl Tunnel {
             peer_bearer_capabilities: None,
             stop_result: None,
             last_rx: now,
+            peer_failover: None,
+            recovery: None,
         }
     }
 }
@@ -77,6 +79,7 @@ impl Core {
         }
         msg.push(Avp::optional(AvpValue::FirmwareRevision(1)));
         msg.push(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
+        self.failover_avps(msg);
         if !self.cfg.challenge {
             return None;
         }
@@ -204,6 +207,7 @@ impl Core {
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
         let lbc = sccrq.load_balance_capable(self.cfg.enterprise);
         let caps = advertised_capabilities(&sccrq);
+        let peer_failover = sccrq.failover_capability();
         let _ = channel.receive(now, sccrq);
         // Drop the ZLB the channel queued: the SCCRP acknowledges.
         while channel.poll_transmit().is_some() {}
@@ -218,6 +222,7 @@ impl Core {
         t.local = Some(to);
         t.our_challenge = challenge;
         t.peer_load_balance_capable = lbc;
+        t.peer_failover = peer_failover;
         (t.peer_framing_capabilities, t.peer_bearer_capabilities) = caps;
         self.tunnels.insert(id, t);
         self.by_peer.insert((from, peer_tid), id);
@@ -325,6 +330,7 @@ impl Core {
             }
         }
         (t.peer_framing_capabilities, t.peer_bearer_capabilities) = advertised_capabilities(m);
+        t.peer_failover = m.failover_capability();
         t.channel
             .set_peer_window(m.receive_window_size().unwrap_or(4));
         let peer = t.peer;

@@ -34,6 +34,10 @@ impl Core {
             if c.message_type() != Some(MessageType::SCCRQ) {
                 return Err(InputError::UnknownTunnel(0));
             }
+            if c.tunnel_recovery().is_some() {
+                // RFC 4951: the SCCRQ of a recovery tunnel.
+                return self.on_recovery_sccrq(now, from, to, c);
+            }
             return self.on_sccrq(now, from, to, c);
         }
         let t = self
@@ -92,6 +96,11 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
+        if t.recovery.as_ref().is_some_and(|r| r.holds_old_tunnel()) {
+            // RFC 4951: the recovering endpoint takes nothing on the old tunnel before it resumed
+            // with the Suggested Control Sequence.
+            return;
+        }
         let delivered = t.channel.receive(now, c);
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
@@ -103,6 +112,7 @@ impl Core {
             self.on_message(now, tid, m);
         }
         self.flush(now, tid);
+        self.recovery_progress(now, tid);
     }
 
     /// One in-order control message of tunnel `tid`.
@@ -117,6 +127,10 @@ impl Core {
             // Held only to acknowledge.
             return;
         }
+        if t.recovery.as_ref().is_some_and(|r| r.is_recovery_tunnel()) {
+            self.on_recovery_tunnel_message(now, tid, m);
+            return;
+        }
         if mt == MessageType::SCCRP && t.state == TunnelState::WaitCtlReply && t.peer_id.is_none() {
             // RFC 2661 4.4.3: from now on every header to the peer carries its Assigned Tunnel ID,
             // a StopCCN refusing this SCCRP included.
@@ -125,7 +139,8 @@ impl Core {
             }
         }
         let established = t.state == TunnelState::Established;
-        if mt.name().is_none() {
+        let failover_message = matches!(mt, MessageType::FSQ | MessageType::FSR);
+        if mt.name().is_none() || (failover_message && self.cfg.failover.is_none()) {
             // RFC 2661 4.4.1: an unknown message type with M=1 in its Message Type AVP clears the
             // tunnel; with M=0 the message is ignored (the channel acknowledged it).
             if m.avps.first().is_some_and(|a| a.mandatory) {
@@ -161,6 +176,8 @@ impl Core {
                 self.enter_closing(now, tid, result, redirect);
             }
             MessageType::HELLO | MessageType::SCCRQ => {}
+            MessageType::FSQ if established => self.on_fsq(now, tid, &m),
+            MessageType::FSR if established => self.on_fsr(now, tid, &m),
             _ if established => self.ups.push_back(Up::SessionMsg {
                 session: SessionRef {
                     tunnel: tid,

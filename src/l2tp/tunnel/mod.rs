@@ -28,6 +28,7 @@
 
 mod establish;
 mod input;
+pub mod recovery;
 mod refusal;
 mod snapshot;
 mod timers;
@@ -123,6 +124,10 @@ pub struct Tunnel {
     /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
     /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
+    /// The Failover Capability the peer advertised in its SCCRQ or SCCRP (RFC 4951), if any.
+    pub peer_failover: Option<super::wire::avp::FailoverCapability>,
+    /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it.
+    pub recovery: Option<recovery::Recovery>,
 }
 
 impl Tunnel {
@@ -177,6 +182,8 @@ pub enum Timer {
     Idle(u16),
     /// A per-session timer (redirect hold on the contact LNS).
     Session(u16, u16),
+    /// End of the peer's Recovery Time (RFC 4951) for a tunnel whose peer stopped answering.
+    Recovery(u16),
 }
 
 /// What the tunnel layer hands up to the role (LAC or LNS).
@@ -235,6 +242,9 @@ pub(crate) struct Core {
     /// The bucket of [`Config::refusals`].
     refusals: TokenBucket,
     pub stats: super::Stats,
+    /// AVPs the next SCCRQ or SCCRP built carries after the common ones (RFC 4951's Tunnel
+    /// Recovery and Suggested Control Sequence).
+    sccrx_extra: Vec<Avp<'static>>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -270,6 +280,11 @@ impl Core {
             dirty: Vec::new(),
             pending_tunnels: Default::default(),
             idle_timeout: None,
+            sccrx_extra: Vec::new(),
+        })
+        .map(|mut core| {
+            core.restore(now);
+            core
         })
     }
 
@@ -414,11 +429,16 @@ impl Core {
         Some(t)
     }
 
-    /// A tunnel died (retransmissions exhausted, or abandoned by the role).
+    /// A tunnel died (retransmissions exhausted, or abandoned by the role). A recovery tunnel
+    /// (RFC 4951) goes silently, its recovery failed.
     pub fn tunnel_dead(&mut self, tid: u16) {
+        if self.recovery_tunnel_dead(tid) {
+            return;
+        }
         let Some(mut t) = self.remove_tunnel(tid) else {
             return;
         };
+        self.timers.cancel(&Timer::Recovery(tid));
         if t.state == TunnelState::Closing {
             return;
         }

@@ -54,6 +54,7 @@ impl Core {
             peer_framing_capabilities: t.peer_framing_capabilities,
             peer_bearer_capabilities: t.peer_bearer_capabilities,
             peer_load_balance_capable: t.peer_load_balance_capable,
+            peer_failover: t.peer_failover,
             hello_interval_ms: u32::try_from(self.cfg.hello_interval.as_millis())
                 .unwrap_or(u32::MAX),
             epoch: 0,
@@ -79,12 +80,15 @@ impl Core {
         })
     }
 
-    /// Adopts a replicated tunnel (established, under its own Tunnel ID), its channel resumed
-    /// and probing the LAC (module docs). Within [`crate::l2tp::Config::max_tunnels`].
+    /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
+    /// resumed and probing the LAC (module docs); else at the replicated Ns/Nr, for the RFC 4951
+    /// recovery ([`Core::start_recovery`]) to resume. Within
+    /// [`crate::l2tp::Config::max_tunnels`].
     pub(crate) fn adopt_tunnel(
         &mut self,
         now: Instant,
         rec: &TunnelRecord,
+        silent: bool,
     ) -> Result<(), RestoreError> {
         if self.tunnels.contains_key(&rec.tunnel)
             || self.by_peer.contains_key(&(rec.peer, rec.peer_tunnel))
@@ -95,7 +99,12 @@ impl Core {
             return Err(RestoreError::Full);
         }
         let mut channel = Channel::new(self.channel_config(), rec.peer_tunnel);
-        channel.resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+        channel.set_peer_window(rec.peer_window);
+        if silent {
+            channel.resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+        } else {
+            channel.set_seq(now, rec.ns, rec.nr);
+        }
         let t = Tunnel {
             local_id: rec.tunnel,
             peer_id: NonZeroU16::new(rec.peer_tunnel),
@@ -112,6 +121,8 @@ impl Core {
             peer_bearer_capabilities: rec.peer_bearer_capabilities,
             stop_result: None,
             last_rx: now,
+            peer_failover: rec.peer_failover,
+            recovery: None,
         };
         self.tunnels.insert(rec.tunnel, t);
         self.by_peer.insert((rec.peer, rec.peer_tunnel), rec.tunnel);
@@ -143,6 +154,28 @@ impl Core {
         match self.add_session(rec.tunnel, s, true) {
             true => Ok(()),
             false => Err(RestoreError::Full),
+        }
+    }
+
+    /// Falls back to silent failover on an adopted tunnel whose RFC 4951 recovery could not
+    /// start.
+    pub(crate) fn resume_silently(&mut self, now: Instant, rec: &TunnelRecord) {
+        if let Some(t) = self.tunnels.get_mut(&rec.tunnel) {
+            t.channel
+                .resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+        }
+        self.flush(now, rec.tunnel);
+    }
+
+    /// Gives the datagrams already queued for tunnel `tid`'s peer without a source address the
+    /// tunnel's own (the recovery SCCRQ of an adopted tunnel is queued before its recovery tunnel
+    /// learns the failed member's address, which the LAC must see it come from).
+    pub(crate) fn source_queued(&mut self, tid: u16) {
+        let Some((peer, Some(local))) = self.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return;
+        };
+        for t in self.out.iter_mut().filter(|t| t.dst == peer && t.src.is_none()) {
+            t.src = Some(local);
         }
     }
 

@@ -16,7 +16,7 @@ impl Core {
                         None => continue,
                     };
                     if dead {
-                        self.tunnel_dead(tid);
+                        self.channel_dead(now, tid);
                     } else {
                         self.flush(now, tid);
                     }
@@ -25,6 +25,7 @@ impl Core {
                 Timer::Hold(tid) => self.on_hold_timer(now, tid),
                 Timer::Idle(tid) => self.on_idle_timer(now, tid),
                 Timer::Session(tid, sid) => self.ups.push_back(Up::SessionTimer(tid, sid)),
+                Timer::Recovery(tid) => self.on_recovery_timer(now, tid),
             }
         }
     }

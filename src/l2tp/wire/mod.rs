@@ -200,6 +200,9 @@ crate::io::reader::wire_fields! {
         PhysicalChannelId => "physical channel id",
         RxConnectSpeed => "rx connect speed",
         MessageType => "message type",
+        DisconnectCode => "disconnect code",
+        ControlProtocolNumber => "control protocol number",
+        Direction => "direction",
     }
 }
 

@@ -7,8 +7,9 @@
 //! |         Attribute Type        |        Attribute Value...
 //! ```
 //!
-//! Every AVP of RFC 2661 section 4.4 (types 0..=39, 20 is unassigned) parses into a typed
-//! [`AvpValue`], its length checked against the AVP's rule (a violation is
+//! Every AVP of RFC 2661 section 4.4 (types 0..=39, 20 is unassigned), the PPP Disconnect Cause
+//! Code of RFC 3145 (46) and the failover AVPs of RFC 4951 (76..=79, see [`FailoverCapability`])
+//! parse into a typed [`AvpValue`], its length checked against the AVP's rule (a violation is
 //! [`WireError::BadAvpLength`]). AVPs this crate does not know, and AVPs with a reserved bit set
 //! (which RFC 2661 4.1 says must be treated as unrecognised), are kept as [`AvpValue::Raw`]
 //! with their vendor, type and value, so they survive parse and emit. A hidden AVP (H=1) parses
@@ -36,7 +37,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod ext;
 mod value;
+pub use ext::{
+    DisconnectCode, DisconnectDirection, FailoverCapability, FailoverSessionState,
+    PppDisconnectCause, SuggestedControlSequence, TunnelRecovery,
+};
 pub(crate) use value::read_raw;
 
 /// The default IANA enterprise number of the load-redirection vendor AVPs: 32473, reserved for
@@ -102,6 +108,11 @@ avp_types! {
     PRIVATE_GROUP_ID = 37, "Private Group ID";
     RX_CONNECT_SPEED = 38, "Rx Connect Speed";
     SEQUENCING_REQUIRED = 39, "Sequencing Required";
+    PPP_DISCONNECT_CAUSE_CODE = 46, "PPP Disconnect Cause Code";
+    FAILOVER_CAPABILITY = 76, "Failover Capability";
+    TUNNEL_RECOVERY = 77, "Tunnel Recovery";
+    SUGGESTED_CONTROL_SEQUENCE = 78, "Suggested Control Sequence";
+    FAILOVER_SESSION_STATE = 79, "Failover Session State";
 }
 
 impl AvpType {
@@ -417,6 +428,16 @@ pub enum AvpValue<'a> {
     RxConnectSpeed(u32),
     /// 39 Sequencing Required (no value).
     SequencingRequired,
+    /// 46 PPP Disconnect Cause Code (RFC 3145 3.1: code 2, protocol 2, direction 1, message).
+    PppDisconnectCauseCode(PppDisconnectCause<'a>),
+    /// 76 Failover Capability (RFC 4951: flags 2 with the C and D bits, Recovery Time 4).
+    FailoverCapability(FailoverCapability),
+    /// 77 Tunnel Recovery (RFC 4951: reserved 2, Recovery Tunnel ID 2, Recovery Remote Tunnel ID 2).
+    TunnelRecovery(TunnelRecovery),
+    /// 78 Suggested Control Sequence (RFC 4951: reserved 2, Suggested Ns 2, Suggested Nr 2).
+    SuggestedControlSequence(SuggestedControlSequence),
+    /// 79 Failover Session State (RFC 4951: reserved 2, Session ID 2, Remote Session ID 2).
+    FailoverSessionState(FailoverSessionState),
     /// Vendor AVP 1 under the configured enterprise: the LAC can be redirected (no value).
     LoadBalanceCapable {
         /// The enterprise number used as Vendor ID.

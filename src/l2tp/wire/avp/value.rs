@@ -48,6 +48,11 @@ impl<'a> AvpValue<'a> {
             PrivateGroupId(_) => AvpType::PRIVATE_GROUP_ID,
             RxConnectSpeed(_) => AvpType::RX_CONNECT_SPEED,
             SequencingRequired => AvpType::SEQUENCING_REQUIRED,
+            PppDisconnectCauseCode(_) => AvpType::PPP_DISCONNECT_CAUSE_CODE,
+            FailoverCapability(_) => AvpType::FAILOVER_CAPABILITY,
+            TunnelRecovery(_) => AvpType::TUNNEL_RECOVERY,
+            SuggestedControlSequence(_) => AvpType::SUGGESTED_CONTROL_SEQUENCE,
+            FailoverSessionState(_) => AvpType::FAILOVER_SESSION_STATE,
             LoadBalanceCapable { vendor } => {
                 return (*vendor, AvpType::VENDOR_LOAD_BALANCE_CAPABLE);
             }
@@ -105,6 +110,11 @@ impl<'a> AvpValue<'a> {
             CallErrors(_) => 26,
             Accm { .. } => 10,
             SequencingRequired | LoadBalanceCapable { .. } => 0,
+            PppDisconnectCauseCode(c) => 5 + c.message.len(),
+            FailoverCapability(_)
+            | TunnelRecovery(_)
+            | SuggestedControlSequence(_)
+            | FailoverSessionState(_) => 6,
             RedirectTarget { addr, .. } => match addr {
                 IpAddr::V4(_) => 4,
                 IpAddr::V6(_) => 16,
@@ -171,6 +181,31 @@ impl<'a> AvpValue<'a> {
                 out.put_u32(*receive);
             }
             SequencingRequired | LoadBalanceCapable { .. } => {}
+            PppDisconnectCauseCode(c) => {
+                out.put_u16(c.code.0);
+                out.put_u16(c.protocol);
+                out.put_u8(c.direction.0);
+                out.put_slice(&c.message);
+            }
+            FailoverCapability(f) => {
+                out.put_u16(f.flags());
+                out.put_u32(f.recovery_time_ms);
+            }
+            TunnelRecovery(r) => {
+                out.put_u16(0);
+                out.put_u16(r.tunnel_id);
+                out.put_u16(r.remote_tunnel_id);
+            }
+            SuggestedControlSequence(q) => {
+                out.put_u16(0);
+                out.put_u16(q.ns);
+                out.put_u16(q.nr);
+            }
+            FailoverSessionState(f) => {
+                out.put_u16(0);
+                out.put_u16(f.session_id);
+                out.put_u16(f.remote_session_id);
+            }
             RedirectTarget { addr, .. } => match addr {
                 IpAddr::V4(a) => out.put_slice(&a.octets()),
                 IpAddr::V6(a) => out.put_slice(&a.octets()),
@@ -230,6 +265,11 @@ impl<'a> AvpValue<'a> {
             PrivateGroupId(b) => PrivateGroupId(cow_owned(b)),
             RxConnectSpeed(v) => RxConnectSpeed(v),
             SequencingRequired => SequencingRequired,
+            PppDisconnectCauseCode(c) => PppDisconnectCauseCode(c.into_owned()),
+            FailoverCapability(f) => FailoverCapability(f),
+            TunnelRecovery(r) => TunnelRecovery(r),
+            SuggestedControlSequence(q) => SuggestedControlSequence(q),
+            FailoverSessionState(f) => FailoverSessionState(f),
             LoadBalanceCapable { vendor } => LoadBalanceCapable { vendor },
             RedirectTarget { vendor, addr } => RedirectTarget { vendor, addr },
             Hidden { vendor, attr, data } => Hidden {
@@ -450,12 +490,54 @@ impl<'a> AvpValue<'a> {
                 exact(0)?;
                 SequencingRequired
             }
+            46 => {
+                if len < 5 {
+                    return Err(bad(LengthRule::AtLeast(5)));
+                }
+                PppDisconnectCauseCode(super::PppDisconnectCause {
+                    code: super::DisconnectCode(c.u16(Field::DisconnectCode)?),
+                    protocol: c.u16(Field::ControlProtocolNumber)?,
+                    direction: super::DisconnectDirection(c.u8(Field::Direction)?),
+                    message: Cow::Borrowed(c.rest()),
+                })
+            }
+            76..=79 => {
+                exact(6)?;
+                Self::parse_failover(attr, &mut c)?
+            }
             _ => Raw {
                 vendor,
                 attr,
                 reserved: 0,
                 data: b,
             },
+        })
+    }
+
+    /// The RFC 4951 AVPs (76 to 79), their 6-octet length already checked.
+    fn parse_failover(attr: AvpType, c: &mut Reader<'a>) -> Result<AvpValue<'a>, WireError> {
+        let first = c.u16(Field::Reserved)?;
+        let a = c.u16(Field::AvpValue)?;
+        let b = c.u16(Field::AvpValue)?;
+        Ok(match attr {
+            AvpType::FAILOVER_CAPABILITY => {
+                AvpValue::FailoverCapability(super::FailoverCapability {
+                    control: first & super::FailoverCapability::C_BIT != 0,
+                    data: first & super::FailoverCapability::D_BIT != 0,
+                    recovery_time_ms: (u32::from(a) << 16) | u32::from(b),
+                })
+            }
+            AvpType::TUNNEL_RECOVERY => AvpValue::TunnelRecovery(super::TunnelRecovery {
+                tunnel_id: a,
+                remote_tunnel_id: b,
+            }),
+            AvpType::SUGGESTED_CONTROL_SEQUENCE => {
+                AvpValue::SuggestedControlSequence(super::SuggestedControlSequence { ns: a, nr: b })
+            }
+            _ => AvpValue::FailoverSessionState(super::FailoverSessionState {
+                session_id: a,
+                remote_session_id: b,
+            }),
         })
     }
 

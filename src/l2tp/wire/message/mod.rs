@@ -1,5 +1,5 @@
-//! L2TP messages: control messages (every RFC 2661 type, and the ZLB acknowledgement) and data
-//! messages.
+//! L2TP messages: control messages (every RFC 2661 type, RFC 4951's FSQ and FSR, and the ZLB
+//! acknowledgement) and data messages.
 //!
 //! [`Message::parse`] checks the header rules, the AVP length rules and that the first AVP of a
 //! control message is Message Type. Whether the AVPs RFC 2661 section 6 requires of the message
@@ -10,14 +10,17 @@
 //! the first unknown one with M=1 so that the tunnel or session machine can refuse as RFC 2661 4.1
 //! asks (StopCCN or CDN). Unknown message types parse too; the machines decide (RFC 2661 4.4.1).
 
-use super::avp::{self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, ResultCode};
+use super::avp::{
+    self, Avp, AvpType, AvpValue, CallErrors, DEFAULT_ENTERPRISE, FailoverSessionState, ResultCode,
+};
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
 use super::{Field, WireError, hidden};
 use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
-use std::net::IpAddr;
+
+mod access;
 
 /// A control message type (open newtype).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -35,7 +38,7 @@ macro_rules! message_types {
             pub fn mandatory_avps(self) -> &'static [AvpType] {
                 match self.0 { $($v => &[AvpType::MESSAGE_TYPE, $(AvpType::$m),*],)* _ => &[] }
             }
-            /// Every message type RFC 2661 defines.
+            /// Every message type this crate knows: RFC 2661's and RFC 4951's FSQ and FSR.
             pub const ALL: &'static [MessageType] = &[$(MessageType::$name),*];
         }
     };
@@ -56,12 +59,16 @@ message_types! {
     CDN = 14, "CDN", "Call-Disconnect-Notify", [RESULT_CODE, ASSIGNED_SESSION_ID];
     WEN = 15, "WEN", "WAN-Error-Notify", [CALL_ERRORS];
     SLI = 16, "SLI", "Set-Link-Info", [ACCM];
+    FSQ = 21, "FSQ", "Failover-Session-Query (RFC 4951)", [FAILOVER_SESSION_STATE];
+    FSR = 22, "FSR", "Failover-Session-Response (RFC 4951)", [FAILOVER_SESSION_STATE];
 }
 
 impl MessageType {
-    /// Is this a tunnel-level message (as opposed to a session-level one)?
+    /// Is this a tunnel-level message (as opposed to a session-level one)? RFC 2661's SCCRQ to
+    /// HELLO (1 to 6) and RFC 4951's FSQ and FSR (21, 22: they name their sessions in Failover
+    /// Session State AVPs, the header's Session ID is 0).
     pub fn is_tunnel_message(self) -> bool {
-        matches!(self.0, 1..=6)
+        matches!(self.0, 1..=6 | 21 | 22)
     }
 }
 
@@ -510,6 +517,27 @@ impl<'a> ControlMessage<'a> {
             .m(AvpValue::AssignedSessionId(assigned_session_id))
     }
 
+    /// FSQ (RFC 4951) asking about `sessions`: one Failover Session State each (our Session ID,
+    /// the peer's Session ID as we know it). At least one is required.
+    pub fn fsq(tunnel_id: u16, sessions: &[FailoverSessionState]) -> Self {
+        Self::failover_sessions(MessageType::FSQ, tunnel_id, sessions)
+    }
+
+    /// FSR (RFC 4951) answering an FSQ: one Failover Session State per queried session (our
+    /// Session ID, 0 when we have no such session; the querier's Session ID).
+    pub fn fsr(tunnel_id: u16, sessions: &[FailoverSessionState]) -> Self {
+        Self::failover_sessions(MessageType::FSR, tunnel_id, sessions)
+    }
+
+    fn failover_sessions(mt: MessageType, tunnel_id: u16, s: &[FailoverSessionState]) -> Self {
+        let mut m = Self::new(mt, tunnel_id, 0);
+        m.avps.extend(
+            s.iter()
+                .map(|f| Avp::mandatory(AvpValue::FailoverSessionState(*f))),
+        );
+        m
+    }
+
     /// WEN with its mandatory Call Errors.
     pub fn wen(tunnel_id: u16, session_id: u16, errors: CallErrors) -> Self {
         Self::new(MessageType::WEN, tunnel_id, session_id).m(AvpValue::CallErrors(errors))
@@ -531,123 +559,6 @@ impl<'a> ControlMessage<'a> {
     /// Is this a ZLB acknowledgement (no AVPs)?
     pub fn is_zlb(&self) -> bool {
         self.avps.is_empty()
-    }
-
-    /// The first typed IETF value of type `attr`.
-    pub fn get(&self, attr: AvpType) -> Option<&AvpValue<'a>> {
-        self.avps
-            .iter()
-            .map(|a| &a.value)
-            .find(|v| v.is_recognised() && v.key() == (0, attr))
-    }
-
-    /// The first AVP with M=1 that this crate does not recognise (vendor, type): RFC 2661 4.1 asks
-    /// to tear down the session (session message) or the tunnel (tunnel message) that carries it.
-    pub fn unknown_mandatory(&self) -> Option<(u16, AvpType)> {
-        self.avps
-            .iter()
-            .find(|a| a.mandatory && matches!(a.value, AvpValue::Raw { .. }))
-            .map(|a| a.key())
-    }
-
-    /// Assigned Tunnel ID.
-    pub fn assigned_tunnel_id(&self) -> Option<u16> {
-        match self.get(AvpType::ASSIGNED_TUNNEL_ID)? {
-            AvpValue::AssignedTunnelId(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Assigned Session ID.
-    pub fn assigned_session_id(&self) -> Option<u16> {
-        match self.get(AvpType::ASSIGNED_SESSION_ID)? {
-            AvpValue::AssignedSessionId(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Call Serial Number.
-    pub fn call_serial_number(&self) -> Option<u32> {
-        match self.get(AvpType::CALL_SERIAL_NUMBER)? {
-            AvpValue::CallSerialNumber(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Receive Window Size.
-    pub fn receive_window_size(&self) -> Option<u16> {
-        match self.get(AvpType::RECEIVE_WINDOW_SIZE)? {
-            AvpValue::ReceiveWindowSize(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Tie Breaker.
-    pub fn tie_breaker(&self) -> Option<u64> {
-        match self.get(AvpType::TIE_BREAKER)? {
-            AvpValue::TieBreaker(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Host Name.
-    pub fn host_name(&self) -> Option<&[u8]> {
-        match self.get(AvpType::HOST_NAME)? {
-            AvpValue::HostName(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Challenge.
-    pub fn challenge(&self) -> Option<&[u8]> {
-        match self.get(AvpType::CHALLENGE)? {
-            AvpValue::Challenge(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Challenge Response.
-    pub fn challenge_response(&self) -> Option<[u8; 16]> {
-        match self.get(AvpType::CHALLENGE_RESPONSE)? {
-            AvpValue::ChallengeResponse(v) => Some(*v),
-            _ => None,
-        }
-    }
-
-    /// Result Code.
-    pub fn result_code(&self) -> Option<&ResultCode<'a>> {
-        match self.get(AvpType::RESULT_CODE)? {
-            AvpValue::ResultCode(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Protocol Version (version, revision).
-    pub fn protocol_version(&self) -> Option<(u8, u8)> {
-        match self.get(AvpType::PROTOCOL_VERSION)? {
-            AvpValue::ProtocolVersion { version, revision } => Some((*version, *revision)),
-            _ => None,
-        }
-    }
-
-    /// Is Sequencing Required present?
-    pub fn sequencing_required(&self) -> bool {
-        self.get(AvpType::SEQUENCING_REQUIRED).is_some()
-    }
-
-    /// Is the `LoadBalanceCapable` vendor AVP of enterprise `enterprise` present?
-    pub fn load_balance_capable(&self, enterprise: u16) -> bool {
-        self.avps.iter().any(
-            |a| matches!(a.value, AvpValue::LoadBalanceCapable { vendor } if vendor == enterprise),
-        )
-    }
-
-    /// The `RedirectTarget` vendor AVP of enterprise `enterprise`, if present.
-    pub fn redirect_target(&self, enterprise: u16) -> Option<IpAddr> {
-        self.avps.iter().find_map(|a| match a.value {
-            AvpValue::RedirectTarget { vendor, addr } if vendor == enterprise => Some(addr),
-            _ => None,
-        })
     }
 
     /// Hides every AVP marked `hidden` whose value is typed, with `secret` and the most recent

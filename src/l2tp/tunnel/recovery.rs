@@ -1,0 +1,770 @@
+//! RFC 4951 failover: an endpoint that lost its control-channel state (the failed endpoint)
+//! recovers a tunnel with a peer that kept it (the non-failed endpoint), and the tunnel's
+//! sessions continue.
+//!
+//! * Capability: with [`FailoverConfig`] ([`crate::l2tp::Config::failover`]) every SCCRQ and
+//!   SCCRP carries the Failover Capability AVP (M=0; C bit: this endpoint can recover its own
+//!   control channel; D bit: its data channel; Recovery Time in ms). Each tunnel records what
+//!   the peer advertised ([`super::Tunnel::peer_failover`]).
+//! * The non-failed endpoint keeps the tunnel: when the control channel of a tunnel whose peer
+//!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
+//!   torn down but kept for the peer's Recovery Time ([`Recovery::Waiting`]); only then, if not
+//!   recovered, it goes down.
+//! * The recovery: the failed endpoint, with the old tunnel back in its table (restored:
+//!   [`RestoredTunnel`], or the LNS replica), opens a recovery tunnel: SCCRQ with Tunnel
+//!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
+//!   tunnel ([`Recovery::Recovering`]). The non-failed endpoint accepts it when it has that
+//!   tunnel with that peer Tunnel ID and the peer advertised the C bit on it, and answers with an
+//!   SCCRP carrying the Suggested Control Sequence: the Ns it expects next and the Ns it sends
+//!   next (its messages sent and not acknowledged are dropped: the failed endpoint's side of the
+//!   channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
+//!   Error 8 when failover is off here, as an endpoint without RFC 4951 answers the M=1 Tunnel
+//!   Recovery AVP). The failed endpoint sets the old channel's Ns/Nr to the suggestion and answers
+//!   SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
+//!   hold period only to acknowledge retransmissions; no StopCCN, no tunnel events) and the old
+//!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
+//!   checked when a challenge is configured): from then on the old tunnel's peer is the address
+//!   the recovery came from.
+//! * Sessions: the failed endpoint sends FSQ for the sessions it is unsure of (all, or a list:
+//!   [`UnsureSessions`]), one Failover Session State each; the peer answers FSR with its Session
+//!   ID of each session, 0 for a session it does not have; such a session is cleared locally
+//!   without CDN (its role hears of it as a refused session: CDN Result 2 / Error 5 in the event,
+//!   nothing sent). Either endpoint answers FSQ.
+//!
+//! Reading of RFC 4951 this module follows where the text leaves a choice: a Recovery Time of 0
+//! keeps the tunnel no longer than its control channel did; a recovery SCCRQ may come from
+//! another address than the old peer's (the backup LNS of a virtual LNS), so with a secret and
+//! challenge configured the recovery tunnel's challenge authenticates the move.
+
+use super::super::channel::Channel;
+use super::super::session::{Session, SessionState};
+use super::super::wire::avp::{
+    AvpValue, FailoverCapability, FailoverSessionState, SuggestedControlSequence, TunnelRecovery,
+};
+use super::super::wire::{
+    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
+    challenge_response,
+};
+use super::super::{CommandError, Config, Event, InputError, Table, Unexpected};
+use super::establish::response_ok;
+use super::{Core, Timer, Tunnel, TunnelState, Up, refusal};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// At most this many Failover Session State AVPs in one FSQ (12 octets each).
+pub const MAX_FSQ_SESSIONS: usize = 256;
+
+/// RFC 4951 failover configuration ([`crate::l2tp::Config::failover`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverConfig {
+    /// C bit: this endpoint can recover its own control channel (it may run
+    /// `tunnel::Core::start_recovery` after a takeover). An endpoint without it still keeps and
+    /// resumes tunnels its peer recovers.
+    pub control: bool,
+    /// D bit: this endpoint's sessions keep their data sequencing state across its failure.
+    pub data: bool,
+    /// Recovery Time advertised: how long the peer should keep a tunnel after this endpoint
+    /// stops answering (milliseconds on the wire; at most a day).
+    pub recovery_time: Duration,
+}
+
+impl Default for FailoverConfig {
+    /// C bit set, D bit clear, 10 s.
+    fn default() -> Self {
+        FailoverConfig {
+            control: true,
+            data: false,
+            recovery_time: Duration::from_secs(10),
+        }
+    }
+}
+
+impl FailoverConfig {
+    /// The Failover Capability AVP value advertised.
+    pub fn capability(&self) -> FailoverCapability {
+        FailoverCapability {
+            control: self.control,
+            data: self.data,
+            recovery_time_ms: u32::try_from(self.recovery_time.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// The sessions a recovering endpoint asks the peer about in FSQ (RFC 4951).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsureSessions {
+    /// Every session of the tunnel.
+    All,
+    /// These sessions (our Session IDs; ids the tunnel does not have are skipped).
+    List(Vec<u16>),
+    /// None: no FSQ.
+    None,
+}
+
+/// A tunnel an endpoint starts with ([`crate::l2tp::Config::restore`]): the identity of an
+/// established tunnel and its sessions, without its control-channel state. The minimal restore
+/// hook of RFC 4951's failed endpoint, until the LNS replica restores tunnels (issue 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredTunnel {
+    /// Our Tunnel ID (non-zero).
+    pub local_id: u16,
+    /// The peer's Tunnel ID (non-zero).
+    pub peer_id: u16,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Our address the peer talks to, when known.
+    pub local: Option<SocketAddr>,
+    /// The Failover Capability the peer advertised when the tunnel was set up.
+    pub peer_failover: FailoverCapability,
+    /// The established sessions: (our Session ID, the peer's Session ID), both non-zero.
+    pub sessions: Vec<(u16, u16)>,
+    /// `Some`: start the RFC 4951 recovery at once, asking about these sessions in FSQ.
+    pub recover: Option<UnsureSessions>,
+}
+
+/// Where a tunnel stands in an RFC 4951 recovery ([`super::Tunnel::recovery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recovery {
+    /// Failed endpoint, old tunnel: recovering through recovery tunnel `via`; nothing is sent or
+    /// taken on it until then; `query` are the sessions to ask about in FSQ.
+    Recovering {
+        /// Our Tunnel ID of the recovery tunnel.
+        via: u16,
+        /// Our Session IDs to query.
+        query: Vec<u16>,
+    },
+    /// Non-failed endpoint, old tunnel: a recovery tunnel `via` was accepted for it, its SCCCN
+    /// is awaited.
+    Answering {
+        /// Our Tunnel ID of the recovery tunnel.
+        via: u16,
+    },
+    /// Non-failed endpoint, old tunnel: the peer stopped answering; kept until `until` (its
+    /// Recovery Time) for it to recover.
+    Waiting {
+        /// When the tunnel goes down unless recovered.
+        until: Instant,
+    },
+    /// This tunnel is the recovery tunnel of the old tunnel `old`.
+    RecoveryTunnel {
+        /// Our Tunnel ID of the old tunnel.
+        old: u16,
+        /// Failed endpoint: the SCCCN is sent (its acknowledgement completes the recovery).
+        scccn_sent: bool,
+    },
+}
+
+impl Recovery {
+    /// Is this tunnel a recovery tunnel?
+    pub fn is_recovery_tunnel(&self) -> bool {
+        matches!(self, Recovery::RecoveryTunnel { .. })
+    }
+
+    /// Is this the failed endpoint's old tunnel, held until resumed?
+    pub fn holds_old_tunnel(&self) -> bool {
+        matches!(self, Recovery::Recovering { .. })
+    }
+}
+
+/// [`Config::restore`] within range: non-zero distinct Tunnel IDs, non-zero peer Tunnel IDs,
+/// non-zero distinct Session IDs per tunnel, within the tunnel and session limits.
+pub(crate) fn restore_ok(cfg: &Config) -> bool {
+    let mut ids = HashSet::new();
+    let mut sessions = 0usize;
+    for r in &cfg.restore {
+        let mut sids = HashSet::new();
+        let sessions_ok = r
+            .sessions
+            .iter()
+            .all(|&(s, p)| s != 0 && p != 0 && sids.insert(s));
+        sessions += r.sessions.len();
+        if r.local_id == 0
+            || r.peer_id == 0
+            || !ids.insert(r.local_id)
+            || !sessions_ok
+            || r.sessions.len() > cfg.max_sessions_per_tunnel
+        {
+            return false;
+        }
+    }
+    cfg.restore.len() <= cfg.max_tunnels && sessions <= cfg.max_sessions
+}
+
+/// StopCCN Result 2 with `error` and a message.
+fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
+    ResultCode::with_error(
+        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+        error,
+        Cow::Owned(text.as_bytes().to_vec()),
+    )
+}
+
+impl Core {
+    /// The Failover Capability (when configured) and the AVPs queued for the SCCRQ or SCCRP
+    /// being built (RFC 4951).
+    pub(super) fn failover_avps(&mut self, msg: &mut ControlMessage<'static>) {
+        if let Some(f) = &self.cfg.failover {
+            msg.push(Avp::optional(AvpValue::FailoverCapability(f.capability())));
+        }
+        msg.avps.append(&mut self.sccrx_extra);
+    }
+
+    /// The tunnels of [`Config::restore`] enter the table, established, with fresh control
+    /// channels; those marked start their recovery.
+    pub(super) fn restore(&mut self, now: Instant) {
+        for r in std::mem::take(&mut self.cfg.restore) {
+            self.restore_tunnel(now, &r);
+            if let Some(unsure) = r.recover.clone() {
+                let _ = self.start_recovery(now, r.local_id, unsure);
+            }
+        }
+    }
+
+    /// Puts a restored tunnel in the table (its ids checked by [`restore_ok`]).
+    pub fn restore_tunnel(&mut self, now: Instant, r: &RestoredTunnel) {
+        let channel = Channel::new(self.channel_config(), r.peer_id);
+        let mut t = Tunnel::new(
+            (r.local_id, r.peer_id),
+            r.peer,
+            TunnelState::Established,
+            channel,
+            now,
+        );
+        t.local = r.local;
+        t.peer_failover = Some(r.peer_failover);
+        for &(sid, peer_sid) in &r.sessions {
+            t.sessions.insert(
+                sid,
+                Session::new(sid, peer_sid, SessionState::Established, 0),
+            );
+        }
+        self.session_count += t.sessions.len();
+        self.by_peer.insert((r.peer, r.peer_id), r.local_id);
+        self.tunnels.insert(r.local_id, t);
+        self.arm_hello(now, r.local_id);
+    }
+
+    /// RFC 4951, the failed endpoint: recovers tunnel `tid` (already in the table, restored) with
+    /// its peer. Opens the recovery tunnel (SCCRQ with Tunnel Recovery, Failover Capability) and
+    /// holds the old tunnel until the peer's Suggested Control Sequence resumes it; then FSQ asks
+    /// about the `unsure` sessions. Returns the recovery tunnel's id; [`Event::TunnelRecoveryStarted`].
+    ///
+    /// Errors: [`CommandError::FailoverNotNegotiated`] without the C bit configured here or a
+    /// Failover Capability from the peer; [`CommandError::NoTunnel`] when `tid` is not an
+    /// established tunnel outside a recovery; [`CommandError::Full`] when no tunnel can be opened.
+    pub fn start_recovery(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        unsure: UnsureSessions,
+    ) -> Result<u16, CommandError> {
+        if !self.cfg.failover.as_ref().is_some_and(|f| f.control) {
+            return Err(CommandError::FailoverNotNegotiated);
+        }
+        let t = self
+            .tunnels
+            .get(&tid)
+            .filter(|t| t.state == TunnelState::Established && t.recovery.is_none())
+            .ok_or(CommandError::NoTunnel)?;
+        if t.peer_failover.is_none() {
+            return Err(CommandError::FailoverNotNegotiated);
+        }
+        let (peer, local, peer_id) = (t.peer, t.local, t.peer_header_id());
+        let mut query: Vec<u16> = match unsure {
+            UnsureSessions::All => t.sessions.keys().copied().collect(),
+            UnsureSessions::List(v) => v
+                .into_iter()
+                .filter(|s| t.sessions.contains_key(s))
+                .collect(),
+            UnsureSessions::None => Vec::new(),
+        };
+        query.sort_unstable();
+        query.dedup();
+        self.sccrx_extra
+            .push(Avp::mandatory(AvpValue::TunnelRecovery(TunnelRecovery {
+                tunnel_id: tid,
+                remote_tunnel_id: peer_id,
+            })));
+        let Some(via) = self.open_tunnel(now, peer, false) else {
+            self.sccrx_extra.clear();
+            return Err(CommandError::Full(Table::Tunnels));
+        };
+        if let Some(r) = self.tunnels.get_mut(&via) {
+            r.local = local;
+            r.recovery = Some(Recovery::RecoveryTunnel {
+                old: tid,
+                scccn_sent: false,
+            });
+        }
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.set_held(now, true);
+            t.recovery = Some(Recovery::Recovering { via, query });
+        }
+        self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
+        self.event(Event::TunnelRecoveryStarted { tunnel: tid, peer });
+        Ok(via)
+    }
+
+    /// The old tunnel a recovery SCCRQ names, if this endpoint can let the peer recover it: the
+    /// tunnel with that peer Tunnel ID, established, the peer having advertised the C bit.
+    fn recoverable(&self, rec: TunnelRecovery) -> Option<u16> {
+        let t = self.tunnels.get(&rec.remote_tunnel_id)?;
+        let ok = t.peer_header_id() == rec.tunnel_id
+            && t.state == TunnelState::Established
+            && t.peer_failover.is_some_and(|f| f.control)
+            && !t
+                .recovery
+                .as_ref()
+                .is_some_and(Recovery::is_recovery_tunnel);
+        ok.then_some(rec.remote_tunnel_id)
+    }
+
+    /// RFC 4951, the non-failed endpoint: an SCCRQ with Tunnel Recovery. A retransmission goes
+    /// to its recovery tunnel; one for a tunnel this endpoint cannot let the peer recover is
+    /// refused statelessly (StopCCN); otherwise the recovery tunnel is accepted and its SCCRP
+    /// carries the Suggested Control Sequence of the old tunnel.
+    pub(super) fn on_recovery_sccrq(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        c: ControlMessage<'static>,
+    ) -> Result<(), InputError> {
+        let peer_tid = c.assigned_tunnel_id().unwrap_or(0);
+        if let Some(&existing) = self.by_peer.get(&(from, peer_tid)) {
+            self.deliver(now, existing, c);
+            return Ok(());
+        }
+        if let Some((rc, err)) = refusal(&c) {
+            self.refuse_sccrq(now, from, Some(to), &c, rc, None);
+            return Err(err);
+        }
+        let rec = c.tunnel_recovery().unwrap_or_default();
+        let refused = if self.cfg.failover.is_none() {
+            Some((
+                general_error(
+                    ErrorCode::UNKNOWN_MANDATORY_AVP,
+                    "Tunnel Recovery not supported",
+                ),
+                InputError::UnknownMandatoryAvp {
+                    vendor: 0,
+                    avp: AvpType::TUNNEL_RECOVERY,
+                },
+            ))
+        } else if self.recoverable(rec).is_none() {
+            Some((
+                general_error(ErrorCode::BAD_VALUE, "no tunnel to recover"),
+                InputError::Unexpected(Unexpected::RecoveryRefused),
+            ))
+        } else {
+            None
+        };
+        if let Some((rc, err)) = refused {
+            self.stats.recoveries_refused = self.stats.recoveries_refused.saturating_add(1);
+            self.refuse_sccrq(now, from, Some(to), &c, rc, None);
+            return Err(err);
+        }
+        let old = rec.remote_tunnel_id;
+        self.answer_recovery(now, from, to, c, old)
+    }
+
+    /// Accepts the recovery tunnel for `old`: its SCCRP suggests the old channel's sequence.
+    fn answer_recovery(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        c: ControlMessage<'static>,
+        old: u16,
+    ) -> Result<(), InputError> {
+        let Some(t) = self.tunnels.get(&old) else {
+            return Err(InputError::UnknownTunnel(old));
+        };
+        let (ns, nr) = t.channel.seq();
+        let earlier = match t.recovery {
+            Some(Recovery::Answering { via }) => Some(via),
+            _ => None,
+        };
+        self.sccrx_extra
+            .push(Avp::mandatory(AvpValue::SuggestedControlSequence(
+                SuggestedControlSequence { ns: nr, nr: ns },
+            )));
+        let via = match self.accept_tunnel(now, from, to, c) {
+            Ok(via) => via,
+            Err(e) => {
+                self.sccrx_extra.clear();
+                return Err(e);
+            }
+        };
+        if let Some(earlier) = earlier {
+            // The peer started over (it failed again): the earlier recovery tunnel goes silently.
+            self.hold_silently(now, earlier);
+        }
+        if let Some(r) = self.tunnels.get_mut(&via) {
+            r.recovery = Some(Recovery::RecoveryTunnel {
+                old,
+                scccn_sent: false,
+            });
+        }
+        if let Some(t) = self.tunnels.get_mut(&old) {
+            // What we sent and the peer never acknowledged is dropped: its side restarts at `ns`.
+            t.channel.set_seq(now, ns, nr);
+            t.recovery = Some(Recovery::Answering { via });
+        }
+        self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
+        self.event(Event::TunnelRecoveryStarted {
+            tunnel: old,
+            peer: from,
+        });
+        Ok(())
+    }
+
+    /// A recovery tunnel leaves quietly: closing (no StopCCN, no tunnel events), kept for the hold
+    /// period to acknowledge retransmissions.
+    fn hold_silently(&mut self, now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        t.state = TunnelState::Closing;
+        t.recovery = None;
+        self.pending_tunnels.remove(&tid);
+        self.timers.cancel(&Timer::Hello(tid));
+        self.timers
+            .insert(Timer::Hold(tid), now + self.cfg.hold_period);
+    }
+
+    /// A control message on recovery tunnel `via` (RFC 4951): SCCRP at the failed endpoint,
+    /// SCCCN at the non-failed one, StopCCN at either; nothing else belongs there.
+    pub(super) fn on_recovery_tunnel_message(
+        &mut self,
+        now: Instant,
+        via: u16,
+        m: ControlMessage<'static>,
+    ) {
+        let Some(Some(Recovery::RecoveryTunnel { old, .. })) =
+            self.tunnels.get(&via).map(|t| t.recovery.clone())
+        else {
+            return;
+        };
+        match m.message_type() {
+            Some(MessageType::SCCRP) => self.on_recovery_sccrp(now, via, old, &m),
+            Some(MessageType::SCCCN) => self.on_recovery_scccn(now, via, old, &m),
+            Some(MessageType::STOPCCN) => {
+                if let Some(t) = self.tunnels.get_mut(&via) {
+                    if t.peer_id.is_none() {
+                        t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
+                    }
+                }
+                self.hold_silently(now, via);
+                self.recovery_failed(old);
+            }
+            _ => {}
+        }
+    }
+
+    /// The recovery tunnel fails with StopCCN `rc` and goes silently.
+    fn abandon_recovery(&mut self, now: Instant, via: u16, old: u16, rc: ResultCode<'static>) {
+        let peer_id = self.tunnels.get(&via).map_or(0, Tunnel::peer_header_id);
+        self.send_ctrl(now, via, ControlMessage::stopccn(peer_id, via, rc));
+        self.hold_silently(now, via);
+        self.recovery_failed(old);
+    }
+
+    /// The failed endpoint: the SCCRP of its recovery tunnel. Its Challenge Response is checked
+    /// (StopCCN Result 4), the Suggested Control Sequence required (StopCCN Result 2 / Error 6);
+    /// the old channel takes the suggested Ns/Nr (still held) and SCCCN goes out.
+    fn on_recovery_sccrp(&mut self, now: Instant, via: u16, old: u16, m: &ControlMessage<'static>) {
+        let secret = self.cfg.secret.clone();
+        let Some(t) = self.tunnels.get_mut(&via) else {
+            return;
+        };
+        if t.state != TunnelState::WaitCtlReply {
+            return;
+        }
+        t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
+        let not_authorized = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
+        if let Some(ours) = t.our_challenge {
+            if !response_ok(
+                MessageType::SCCRP,
+                secret.as_deref(),
+                &ours,
+                m.challenge_response(),
+            ) {
+                return self.abandon_recovery(now, via, old, not_authorized);
+            }
+        }
+        let Some(seq) = m.suggested_control_sequence() else {
+            let rc = general_error(
+                ErrorCode::VENDOR_ERROR,
+                "SCCRP lacks Suggested Control Sequence",
+            );
+            return self.abandon_recovery(now, via, old, rc);
+        };
+        t.channel
+            .set_peer_window(m.receive_window_size().unwrap_or(4));
+        t.peer_failover = m.failover_capability();
+        let mut scccn = ControlMessage::scccn(t.peer_header_id());
+        if let Some(ch) = m.challenge() {
+            let Some(s) = &secret else {
+                return self.abandon_recovery(now, via, old, not_authorized);
+            };
+            scccn.push(Avp::mandatory(AvpValue::ChallengeResponse(
+                challenge_response(MessageType::SCCCN, s, ch),
+            )));
+        }
+        t.recovery = Some(Recovery::RecoveryTunnel {
+            old,
+            scccn_sent: true,
+        });
+        if let Some(o) = self.tunnels.get_mut(&old) {
+            o.channel.set_seq(now, seq.ns, seq.nr);
+        }
+        self.send_ctrl(now, via, scccn);
+    }
+
+    /// The non-failed endpoint: the SCCCN of a recovery tunnel (its Challenge Response checked,
+    /// StopCCN Result 4 when wrong). The old tunnel resumes with the recovery tunnel's peer.
+    fn on_recovery_scccn(&mut self, now: Instant, via: u16, old: u16, m: &ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get(&via) else {
+            return;
+        };
+        if t.state != TunnelState::WaitCtlConn {
+            return;
+        }
+        if let Some(ours) = t.our_challenge {
+            let r = m.challenge_response();
+            if !response_ok(MessageType::SCCCN, self.cfg.secret.as_deref(), &ours, r) {
+                let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
+                return self.abandon_recovery(now, via, old, rc);
+            }
+        }
+        let (peer, local) = (t.peer, t.local);
+        self.hold_silently(now, via);
+        let Some(o) = self.tunnels.get_mut(&old) else {
+            return;
+        };
+        let key = (o.peer, o.peer_header_id());
+        o.peer = peer;
+        if local.is_some() {
+            o.local = local;
+        }
+        let new_key = (peer, o.peer_header_id());
+        self.by_peer.remove(&key);
+        self.by_peer.insert(new_key, old);
+        self.resumed(now, old);
+    }
+
+    /// The old tunnel `old` resumed: its recovery is over, HELLO restarts,
+    /// [`Event::TunnelRecovered`].
+    fn resumed(&mut self, now: Instant, old: u16) {
+        let Some(o) = self.tunnels.get_mut(&old) else {
+            return;
+        };
+        o.recovery = None;
+        o.last_rx = now;
+        o.channel.set_held(now, false);
+        let peer = o.peer;
+        self.timers.cancel(&Timer::Recovery(old));
+        self.arm_hello(now, old);
+        self.stats.recoveries_succeeded = self.stats.recoveries_succeeded.saturating_add(1);
+        self.event(Event::TunnelRecovered { tunnel: old, peer });
+        self.flush(now, old);
+    }
+
+    /// After tunnel `tid` received: the failed endpoint's recovery completes once the SCCCN of its
+    /// recovery tunnel is acknowledged. The old tunnel resumes, FSQ asks about the unsure
+    /// sessions.
+    pub(super) fn recovery_progress(&mut self, now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get(&tid) else {
+            return;
+        };
+        let Some(Recovery::RecoveryTunnel {
+            old,
+            scccn_sent: true,
+        }) = t.recovery
+        else {
+            return;
+        };
+        if !t.channel.is_idle() {
+            return;
+        }
+        self.hold_silently(now, tid);
+        let query = match self.tunnels.get(&old).and_then(|o| o.recovery.clone()) {
+            Some(Recovery::Recovering { query, .. }) => query,
+            _ => return,
+        };
+        self.resumed(now, old);
+        self.send_fsq(now, old, &query);
+    }
+
+    /// FSQ on `tid` about our sessions `query` (RFC 4951), at most [`MAX_FSQ_SESSIONS`] a
+    /// message.
+    pub fn send_fsq(&mut self, now: Instant, tid: u16, query: &[u16]) {
+        let Some(t) = self.tunnels.get(&tid) else {
+            return;
+        };
+        let states: Vec<FailoverSessionState> = query
+            .iter()
+            .filter_map(|sid| t.sessions.get(sid))
+            .map(|s| FailoverSessionState {
+                session_id: s.local_id,
+                remote_session_id: s.peer_header_id(),
+            })
+            .collect();
+        let n = states.len() as u64;
+        for chunk in states.chunks(MAX_FSQ_SESSIONS) {
+            self.send_ctrl(now, tid, ControlMessage::fsq(0, chunk));
+        }
+        self.stats.sessions_queried = self.stats.sessions_queried.saturating_add(n);
+    }
+
+    /// FSQ (RFC 4951): FSR with one Failover Session State per queried session: our Session ID
+    /// when we have the session with that peer Session ID, else 0.
+    pub(super) fn on_fsq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
+        let Some(t) = self.tunnels.get(&tid) else {
+            return;
+        };
+        let states: Vec<FailoverSessionState> = m
+            .failover_session_states()
+            .map(|q| {
+                let ours = q.remote_session_id;
+                let known = t
+                    .sessions
+                    .get(&ours)
+                    .is_some_and(|s| s.peer_header_id() == q.session_id);
+                FailoverSessionState {
+                    session_id: if known { ours } else { 0 },
+                    remote_session_id: q.session_id,
+                }
+            })
+            .collect();
+        self.send_ctrl(now, tid, ControlMessage::fsr(0, &states));
+    }
+
+    /// FSR (RFC 4951): a session the peer does not have (Session ID 0, or another session than
+    /// ours) is cleared locally, without CDN; the role hears of it as a refused session.
+    pub(super) fn on_fsr(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
+        let gone: Vec<u16> = {
+            let Some(t) = self.tunnels.get(&tid) else {
+                return;
+            };
+            m.failover_session_states()
+                .filter(|r| {
+                    t.sessions
+                        .get(&r.remote_session_id)
+                        .is_some_and(|s| r.session_id == 0 || s.peer_header_id() != r.session_id)
+                })
+                .map(|r| r.remote_session_id)
+                .collect()
+        };
+        for sid in gone {
+            let Some(session) = self.remove_session(now, tid, sid) else {
+                continue;
+            };
+            self.stats.sessions_cleared_by_fsr =
+                self.stats.sessions_cleared_by_fsr.saturating_add(1);
+            let result = ResultCode::with_error(
+                ResultCodeValue::CDN_GENERAL_ERROR,
+                ErrorCode::INVALID_SESSION_ID,
+                Cow::Borrowed(&b"cleared: the peer's FSR names no such session"[..]),
+            );
+            self.ups.push_back(Up::SessionRefused {
+                tunnel: tid,
+                session,
+                result,
+            });
+        }
+    }
+
+    /// The control channel of `tid` gave up (RFC 2661 5.8). A tunnel whose peer advertised the C
+    /// bit, with failover configured here, is kept for the peer's Recovery Time (RFC 4951); a
+    /// tunnel in a recovery waits for it; any other goes down.
+    pub(crate) fn channel_dead(&mut self, now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        match &t.recovery {
+            Some(r) if r.is_recovery_tunnel() => self.tunnel_dead(tid),
+            Some(_) => {}
+            None => {
+                let wait = t
+                    .peer_failover
+                    .filter(|f| f.control && self.cfg.failover.is_some())
+                    .filter(|_| t.state == TunnelState::Established)
+                    .map(|f| Duration::from_millis(u64::from(f.recovery_time_ms)));
+                match wait {
+                    Some(d) if !d.is_zero() => {
+                        t.recovery = Some(Recovery::Waiting { until: now + d });
+                        self.timers.insert(Timer::Recovery(tid), now + d);
+                        self.stats.recovery_waits = self.stats.recovery_waits.saturating_add(1);
+                    }
+                    _ => self.tunnel_dead(tid),
+                }
+            }
+        }
+    }
+
+    /// Is tunnel `tid` kept for its peer's recovery (waiting, or being recovered)?
+    pub(crate) fn awaiting_recovery(&self, tid: u16) -> bool {
+        self.tunnels.get(&tid).is_some_and(|t| {
+            matches!(
+                t.recovery,
+                Some(Recovery::Waiting { .. } | Recovery::Answering { .. })
+            )
+        })
+    }
+
+    /// The peer's Recovery Time ran out: a tunnel still waiting goes down; one being recovered
+    /// waits for its recovery tunnel.
+    pub(super) fn on_recovery_timer(&mut self, now: Instant, tid: u16) {
+        match self.tunnels.get_mut(&tid).map(|t| (t.recovery.clone(), t)) {
+            Some((Some(Recovery::Answering { .. }), _)) => {
+                self.timers
+                    .insert(Timer::Recovery(tid), now + self.cfg.retransmit_cap);
+            }
+            Some((Some(Recovery::Waiting { .. }), t)) => {
+                t.recovery = None;
+                self.tunnel_dead(tid);
+            }
+            _ => {}
+        }
+    }
+
+    /// A recovery tunnel's channel died: it goes silently and its recovery failed. `false` when
+    /// `tid` is no recovery tunnel.
+    pub(super) fn recovery_tunnel_dead(&mut self, tid: u16) -> bool {
+        let old = match self.tunnels.get(&tid).and_then(|t| t.recovery.as_ref()) {
+            Some(Recovery::RecoveryTunnel { old, .. }) => *old,
+            _ => return false,
+        };
+        self.remove_tunnel(tid);
+        self.recovery_failed(old);
+        true
+    }
+
+    /// The recovery of `old` failed ([`Event::TunnelRecoveryFailed`]). The failed endpoint
+    /// cannot resume the old tunnel: it is cleared (its sessions go down). The non-failed
+    /// endpoint keeps it until the peer's Recovery Time runs out, if it was waiting.
+    fn recovery_failed(&mut self, old: u16) {
+        let deadline = self.timers.deadline(&Timer::Recovery(old));
+        let Some(t) = self.tunnels.get_mut(&old) else {
+            return;
+        };
+        let was = t.recovery.take();
+        let peer = t.peer;
+        if let Some(until) = deadline {
+            t.recovery = Some(Recovery::Waiting { until });
+        }
+        self.stats.recoveries_failed = self.stats.recoveries_failed.saturating_add(1);
+        self.event(Event::TunnelRecoveryFailed { tunnel: old, peer });
+        if matches!(was, Some(Recovery::Recovering { .. })) {
+            self.tunnel_dead(old);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

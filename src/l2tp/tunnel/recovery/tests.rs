@@ -1,0 +1,211 @@
+//! Unit tests of RFC 4951 recovery on the shared tunnel engine.
+
+use super::super::{Core, Timer, Up};
+use super::{FailoverConfig, Recovery, RestoredTunnel, UnsureSessions, restore_ok};
+use crate::l2tp::wire::avp::{FailoverCapability, FailoverSessionState, TunnelRecovery};
+use crate::l2tp::wire::{
+    Avp, AvpValue, ControlMessage, ErrorCode, Message, MessageType, ResultCodeValue,
+};
+use crate::l2tp::{CommandError, Config};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn peer() -> SocketAddr {
+    "10.0.9.1:1701".parse().unwrap()
+}
+
+fn restored(peer_c_bit: bool) -> RestoredTunnel {
+    RestoredTunnel {
+        local_id: 7,
+        peer_id: 70,
+        peer: peer(),
+        local: None,
+        peer_failover: FailoverCapability {
+            control: peer_c_bit,
+            data: false,
+            recovery_time_ms: 4000,
+        },
+        sessions: vec![(1, 10), (2, 20)],
+        recover: None,
+    }
+}
+
+fn core(failover: Option<FailoverConfig>, restore: Vec<RestoredTunnel>) -> (Instant, Core) {
+    let now = Instant::now();
+    let cfg = Config {
+        seed: crate::io::seed(5),
+        failover,
+        restore,
+        ..Config::default()
+    };
+    (now, Core::new(cfg, now).unwrap())
+}
+
+fn sent(c: &mut Core) -> Vec<ControlMessage<'static>> {
+    std::iter::from_fn(|| c.out.pop_front())
+        .filter_map(|t| match Message::parse(&t.payload).ok()?.into_owned() {
+            Message::Control(m) => Some(m),
+            Message::Data(_) => None,
+        })
+        .collect()
+}
+
+/// The restore hook takes valid identities only: non-zero, distinct ids within the limits.
+#[test]
+fn restore_ids_checked() {
+    let mut cfg = Config {
+        restore: vec![restored(true)],
+        ..Config::default()
+    };
+    assert!(restore_ok(&cfg));
+    cfg.restore.push(restored(true));
+    assert!(!restore_ok(&cfg), "duplicate tunnel id");
+    cfg.restore = vec![RestoredTunnel {
+        sessions: vec![(1, 10), (1, 11)],
+        ..restored(true)
+    }];
+    assert!(!restore_ok(&cfg), "duplicate session id");
+    cfg.restore = vec![RestoredTunnel {
+        peer_id: 0,
+        ..restored(true)
+    }];
+    assert!(!restore_ok(&cfg), "zero peer tunnel id");
+}
+
+/// RFC 4951: a tunnel whose peer advertised the C bit is kept for the peer's Recovery Time when
+/// its channel gives up; without failover here, or without the peer's C bit, it goes at once.
+#[test]
+fn channel_death_waits_only_when_negotiated() {
+    for (ours, theirs, waits) in [
+        (true, true, true),
+        (false, true, false),
+        (true, false, false),
+    ] {
+        let f = ours.then(FailoverConfig::default);
+        let (now, mut c) = core(f, vec![restored(theirs)]);
+        c.channel_dead(now, 7);
+        assert_eq!(c.tunnels.contains_key(&7), waits, "{ours} {theirs}");
+        if waits {
+            let until = now + Duration::from_millis(4000);
+            assert_eq!(c.tunnels[&7].recovery, Some(Recovery::Waiting { until }));
+            assert_eq!(c.timers.deadline(&Timer::Recovery(7)), Some(until));
+            c.handle_timeout(until);
+            assert!(!c.tunnels.contains_key(&7), "gone after the Recovery Time");
+        }
+    }
+}
+
+/// RFC 4951: FSQ is answered per session with our Session ID, or 0 for a session we do not have
+/// (or hold with another peer Session ID).
+#[test]
+fn fsq_answered_per_session() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let q = [
+        FailoverSessionState {
+            session_id: 10,
+            remote_session_id: 1,
+        },
+        FailoverSessionState {
+            session_id: 99,
+            remote_session_id: 2,
+        },
+        FailoverSessionState {
+            session_id: 30,
+            remote_session_id: 3,
+        },
+    ];
+    c.on_fsq(now, 7, &ControlMessage::fsq(7, &q));
+    let fsr = sent(&mut c).pop().unwrap();
+    assert_eq!(fsr.message_type(), Some(MessageType::FSR));
+    assert_eq!(fsr.header.tunnel_id, 70);
+    let got: Vec<_> = fsr
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(1, 10), (0, 99), (0, 30)]);
+}
+
+/// RFC 4951: an FSR that names one of our sessions with 0 clears it locally (no CDN sent); the
+/// role hears of it.
+#[test]
+fn fsr_clears_only_sessions_the_peer_lacks() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let r = [
+        FailoverSessionState {
+            session_id: 10,
+            remote_session_id: 1,
+        },
+        FailoverSessionState {
+            session_id: 0,
+            remote_session_id: 2,
+        },
+    ];
+    c.on_fsr(now, 7, &ControlMessage::fsr(7, &r));
+    assert!(c.tunnels[&7].sessions.contains_key(&1));
+    assert!(!c.tunnels[&7].sessions.contains_key(&2));
+    assert_eq!(c.session_count, 1);
+    assert!(sent(&mut c).is_empty(), "no CDN");
+    assert!(matches!(
+        c.ups.pop_front(),
+        Some(Up::SessionRefused { tunnel: 7, ref session, ref result })
+            if session.local_id == 2 && result.error_code() == Some(ErrorCode::INVALID_SESSION_ID)
+    ));
+    assert_eq!(c.stats.sessions_cleared_by_fsr, 1);
+}
+
+/// The recovering endpoint needs the C bit configured and the peer's Failover Capability.
+#[test]
+fn start_recovery_needs_negotiation() {
+    let no_c = FailoverConfig {
+        control: false,
+        ..FailoverConfig::default()
+    };
+    let (now, mut c) = core(Some(no_c), vec![restored(true)]);
+    assert_eq!(
+        c.start_recovery(now, 7, UnsureSessions::All),
+        Err(CommandError::FailoverNotNegotiated)
+    );
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    assert_eq!(
+        c.start_recovery(now, 8, UnsureSessions::All),
+        Err(CommandError::NoTunnel)
+    );
+    let via = c
+        .start_recovery(now, 7, UnsureSessions::List(vec![2, 5]))
+        .unwrap();
+    assert_eq!(
+        c.tunnels[&7].recovery,
+        Some(Recovery::Recovering {
+            via,
+            query: vec![2]
+        })
+    );
+    // A second recovery of the same tunnel is refused while one runs.
+    assert_eq!(
+        c.start_recovery(now, 7, UnsureSessions::All),
+        Err(CommandError::NoTunnel)
+    );
+}
+
+/// With failover off, a recovery SCCRQ is refused as an endpoint without RFC 4951 refuses an
+/// unrecognised M=1 AVP: StopCCN Result 2 / Error 8, no tunnel kept.
+#[test]
+fn recovery_sccrq_refused_when_failover_off() {
+    let (now, mut c) = core(None, Vec::new());
+    let mut m = ControlMessage::sccrq(9, b"lns".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 70,
+            remote_tunnel_id: 7,
+        }),
+    ));
+    m.header.ns = 0;
+    let bytes = Message::Control(m).to_vec();
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    assert!(c.handle_datagram(now, peer(), local, &bytes).is_err());
+    assert!(c.tunnels.is_empty());
+    let stop = sent(&mut c).pop().unwrap();
+    assert_eq!(stop.message_type(), Some(MessageType::STOPCCN));
+    let rc = stop.result_code().unwrap();
+    assert_eq!(rc.result, ResultCodeValue::STOPCCN_GENERAL_ERROR);
+    assert_eq!(rc.error_code(), Some(ErrorCode::UNKNOWN_MANDATORY_AVP));
+}

@@ -1,0 +1,168 @@
+//! Typed accessors of a control message's AVPs: the first value of each type (RFC 2661 4.4, RFC
+//! 3145, RFC 4951) and the vendor AVPs of the configured enterprise.
+
+use super::super::avp::{
+    AvpType, AvpValue, FailoverCapability, FailoverSessionState, PppDisconnectCause, ResultCode,
+    SuggestedControlSequence, TunnelRecovery,
+};
+use super::ControlMessage;
+use std::net::IpAddr;
+
+impl<'a> ControlMessage<'a> {
+    /// The first typed IETF value of type `attr`.
+    pub fn get(&self, attr: AvpType) -> Option<&AvpValue<'a>> {
+        self.avps
+            .iter()
+            .map(|a| &a.value)
+            .find(|v| v.is_recognised() && v.key() == (0, attr))
+    }
+
+    /// The first AVP with M=1 that this crate does not recognise (vendor, type): RFC 2661 4.1 asks
+    /// to tear down the session (session message) or the tunnel (tunnel message) that carries it.
+    pub fn unknown_mandatory(&self) -> Option<(u16, AvpType)> {
+        self.avps
+            .iter()
+            .find(|a| a.mandatory && matches!(a.value, AvpValue::Raw { .. }))
+            .map(|a| a.key())
+    }
+
+    /// Assigned Tunnel ID.
+    pub fn assigned_tunnel_id(&self) -> Option<u16> {
+        match self.get(AvpType::ASSIGNED_TUNNEL_ID)? {
+            AvpValue::AssignedTunnelId(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Assigned Session ID.
+    pub fn assigned_session_id(&self) -> Option<u16> {
+        match self.get(AvpType::ASSIGNED_SESSION_ID)? {
+            AvpValue::AssignedSessionId(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Call Serial Number.
+    pub fn call_serial_number(&self) -> Option<u32> {
+        match self.get(AvpType::CALL_SERIAL_NUMBER)? {
+            AvpValue::CallSerialNumber(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Receive Window Size.
+    pub fn receive_window_size(&self) -> Option<u16> {
+        match self.get(AvpType::RECEIVE_WINDOW_SIZE)? {
+            AvpValue::ReceiveWindowSize(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Tie Breaker.
+    pub fn tie_breaker(&self) -> Option<u64> {
+        match self.get(AvpType::TIE_BREAKER)? {
+            AvpValue::TieBreaker(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Host Name.
+    pub fn host_name(&self) -> Option<&[u8]> {
+        match self.get(AvpType::HOST_NAME)? {
+            AvpValue::HostName(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Challenge.
+    pub fn challenge(&self) -> Option<&[u8]> {
+        match self.get(AvpType::CHALLENGE)? {
+            AvpValue::Challenge(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Challenge Response.
+    pub fn challenge_response(&self) -> Option<[u8; 16]> {
+        match self.get(AvpType::CHALLENGE_RESPONSE)? {
+            AvpValue::ChallengeResponse(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Result Code.
+    pub fn result_code(&self) -> Option<&ResultCode<'a>> {
+        match self.get(AvpType::RESULT_CODE)? {
+            AvpValue::ResultCode(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Protocol Version (version, revision).
+    pub fn protocol_version(&self) -> Option<(u8, u8)> {
+        match self.get(AvpType::PROTOCOL_VERSION)? {
+            AvpValue::ProtocolVersion { version, revision } => Some((*version, *revision)),
+            _ => None,
+        }
+    }
+
+    /// Is Sequencing Required present?
+    pub fn sequencing_required(&self) -> bool {
+        self.get(AvpType::SEQUENCING_REQUIRED).is_some()
+    }
+
+    /// Is the `LoadBalanceCapable` vendor AVP of enterprise `enterprise` present?
+    pub fn load_balance_capable(&self, enterprise: u16) -> bool {
+        self.avps.iter().any(
+            |a| matches!(a.value, AvpValue::LoadBalanceCapable { vendor } if vendor == enterprise),
+        )
+    }
+
+    /// The `RedirectTarget` vendor AVP of enterprise `enterprise`, if present.
+    pub fn redirect_target(&self, enterprise: u16) -> Option<IpAddr> {
+        self.avps.iter().find_map(|a| match a.value {
+            AvpValue::RedirectTarget { vendor, addr } if vendor == enterprise => Some(addr),
+            _ => None,
+        })
+    }
+
+    /// PPP Disconnect Cause Code (RFC 3145), carried in CDN.
+    pub fn ppp_disconnect_cause(&self) -> Option<&PppDisconnectCause<'a>> {
+        match self.get(AvpType::PPP_DISCONNECT_CAUSE_CODE)? {
+            AvpValue::PppDisconnectCauseCode(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Failover Capability (RFC 4951), carried in SCCRQ and SCCRP.
+    pub fn failover_capability(&self) -> Option<FailoverCapability> {
+        match self.get(AvpType::FAILOVER_CAPABILITY)? {
+            AvpValue::FailoverCapability(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Tunnel Recovery (RFC 4951): present in the SCCRQ of a recovery tunnel.
+    pub fn tunnel_recovery(&self) -> Option<TunnelRecovery> {
+        match self.get(AvpType::TUNNEL_RECOVERY)? {
+            AvpValue::TunnelRecovery(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Suggested Control Sequence (RFC 4951): present in the SCCRP answering a recovery SCCRQ.
+    pub fn suggested_control_sequence(&self) -> Option<SuggestedControlSequence> {
+        match self.get(AvpType::SUGGESTED_CONTROL_SEQUENCE)? {
+            AvpValue::SuggestedControlSequence(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Every Failover Session State (RFC 4951) in order: one per session of an FSQ or FSR.
+    pub fn failover_session_states(&self) -> impl Iterator<Item = FailoverSessionState> + '_ {
+        self.avps.iter().filter_map(|a| match a.value {
+            AvpValue::FailoverSessionState(v) => Some(v),
+            _ => None,
+        })
+    }
+}

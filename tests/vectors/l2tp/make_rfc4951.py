@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Known-answer vectors for the RFC 4951 failover AVPs and messages and the RFC 3145 PPP
+Disconnect Cause Code AVP, laid out octet by octet from the RFC figures with `struct` (an
+encoding independent of telcp's). Writes rfc4951.txt: one `name hex` line per message.
+
+    python3 tests/vectors/l2tp/make_rfc4951.py > tests/vectors/l2tp/rfc4951.txt
+"""
+import struct
+
+
+def avp(attr, value, m=True):
+    # RFC 2661 4.1: M bit, H bit, 4 reserved bits, 10-bit length; Vendor ID 0 (IETF).
+    return struct.pack('!HHH', (0x8000 if m else 0) | (6 + len(value)), 0, attr) + value
+
+
+def control(tid, sid, ns, nr, avps):
+    # RFC 2661 3.1: T=1 L=1 S=1, version 2.
+    body = b''.join(avps)
+    return struct.pack('!HHHHHH', 0xc802, 12 + len(body), tid, sid, ns, nr) + body
+
+
+def mt(n):
+    return avp(0, struct.pack('!H', n))
+
+
+# 76 Failover Capability: 14 reserved bits, C (0x0002), D (0x0001); Recovery Time in ms. M=0.
+def failover_capability(c, d, ms):
+    return avp(76, struct.pack('!HI', (2 if c else 0) | (1 if d else 0), ms), m=False)
+
+
+# 77 Tunnel Recovery: reserved 16, Recovery Tunnel ID, Recovery Remote Tunnel ID.
+def tunnel_recovery(tid, remote):
+    return avp(77, struct.pack('!HHH', 0, tid, remote))
+
+
+# 78 Suggested Control Sequence: reserved 16, Suggested Ns, Suggested Nr.
+def suggested(ns, nr):
+    return avp(78, struct.pack('!HHH', 0, ns, nr))
+
+
+# 79 Failover Session State: reserved 16, Session ID, Remote Session ID.
+def fss(sid, remote):
+    return avp(79, struct.pack('!HHH', 0, sid, remote))
+
+
+# 46 PPP Disconnect Cause Code (RFC 3145): code 16, protocol 16, direction 8, message.
+def ppp_cause(code, proto, direction, msg):
+    return avp(46, struct.pack('!HHB', code, proto, direction) + msg, m=False)
+
+
+VECTORS = [
+    # Recovery SCCRQ from the recovering endpoint: new tunnel 0x0203, recovering its old tunnel
+    # 0x1111 whose id at the peer is 0x2222; C and D set, Recovery Time 5000 ms.
+    ('recovery_sccrq', control(0, 0, 0, 0, [
+        mt(1), avp(2, b'\x01\x00'), avp(7, b'lns-b'), avp(3, struct.pack('!I', 3)),
+        avp(9, struct.pack('!H', 0x0203)), failover_capability(True, True, 5000),
+        tunnel_recovery(0x1111, 0x2222)])),
+    # SCCRP answering it: Suggested Ns 17, Suggested Nr 42; C clear, D set, 0 ms.
+    ('recovery_sccrp', control(0x0203, 0, 0, 1, [
+        mt(2), avp(2, b'\x01\x00'), avp(3, struct.pack('!I', 3)), avp(7, b'lac'),
+        avp(9, struct.pack('!H', 0x0304)), failover_capability(False, True, 0),
+        suggested(17, 42)])),
+    # FSQ on the old tunnel about two sessions.
+    ('fsq', control(0x2222, 0, 17, 42, [mt(21), fss(0x0a0a, 0x0b0b), fss(0x0c0c, 0x0d0d)])),
+    # FSR: the first session known (its id 0x0b0b), the second unknown (0).
+    ('fsr', control(0x1111, 0, 42, 18, [mt(22), fss(0x0b0b, 0x0a0a), fss(0, 0x0c0c)])),
+    # CDN with a PPP Disconnect Cause Code: LCP (0xc021) code 3, at peer, "bye".
+    ('cdn_ppp_cause', control(7, 9, 3, 4, [
+        mt(14), avp(1, struct.pack('!H', 3)), avp(14, struct.pack('!H', 5)),
+        ppp_cause(3, 0xc021, 1, b'bye')])),
+]
+
+if __name__ == '__main__':
+    for name, b in VECTORS:
+        print(name, b.hex())
