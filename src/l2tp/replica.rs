@@ -424,6 +424,9 @@ impl Record {
     }
 }
 
+/// The unspecified IPv4 socket address (a placeholder for an address that does not parse).
+pub const ANY: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// A replicated tunnel (`None`) or session: our Tunnel ID and Session ID.
 pub type RecordKey = (u16, Option<u16>);
 
