@@ -51,7 +51,9 @@ fn targets() -> Vec<(&'static str, Harness)> {
         ("l2tp_lac", harness::l2tp::lac),
         ("l2tp_lns", harness::l2tp::lns),
         ("l2tp_message", |_, d| harness::l2tp::message(d)),
-        ("l2tp_replica_record", |_, d| harness::l2tp::replica_record(d)),
+        ("l2tp_replica_record", |_, d| {
+            harness::l2tp::replica_record(d)
+        }),
         ("mip_foreign_agent", harness::mip::foreign_agent),
         ("mip_home_agent", harness::mip::home_agent),
         ("mip_message", |_, d| harness::mip::message(d)),

@@ -42,7 +42,12 @@ fn server(w: &World, n: usize) -> usize {
                 .collect()
         })
         .collect();
-    assert_eq!(servers.len(), 1, "seed {}: servers {servers:?} {brief:?}", w.seed);
+    assert_eq!(
+        servers.len(),
+        1,
+        "seed {}: servers {servers:?} {brief:?}",
+        w.seed
+    );
     assert_eq!(w.serving[servers[0]].len(), n, "seed {}", w.seed);
     servers[0]
 }
@@ -64,19 +69,26 @@ fn frames_arrived(
     for c in calls {
         let now = w.lac_frames.get(c).copied().unwrap_or(0);
         if now <= lac_before.get(c).copied().unwrap_or(0) {
-            return Err(format!("no frame reached the LAC on {c:?} after the takeover"));
+            return Err(format!(
+                "no frame reached the LAC on {c:?} after the takeover"
+            ));
         }
     }
     for s in &w.serving[i] {
-        if w.member_frames[i].get(&(s.tunnel, s.session)).copied().unwrap_or(0) == 0 {
+        if w.member_frames[i]
+            .get(&(s.tunnel, s.session))
+            .copied()
+            .unwrap_or(0)
+            == 0
+        {
             return Err(format!("no frame reached member {i} on {s:?}"));
         }
     }
     Ok(())
 }
 
-/// One seed: `n` calls with member 0, member 0 crashes at a random moment of its life, member 1
-/// backup takes over.
+/// One seed: `n` calls with member 0 (or the member that took them after a false Down during the
+/// set-up), which crashes at a seed-chosen moment; its backup, chosen by load, takes over.
 fn failover(seed: u64, n: usize, rfc4951: bool) {
     let mut w = World::with_failover(seed, 3, lossy(), rfc4951);
     let calls = w.open_calls(n);
@@ -88,19 +100,15 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     let p = server(&w, n);
     let b = w.member(p).backup().expect("a backup").0 as usize - 1;
     assert_ne!(b, p, "seed {seed}");
-    if std::env::var_os("TELCP_FAILOVER_TRACE").is_some() {
-        eprintln!("seed {seed}: primary {:?}\nbackup {:?} other {:?}", w.member(0).stats(), w.member(b).stats(), w.member(3 - b).held_for(telcp::health::NodeId(1)));
-    }
-    assert_eq!(w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)), (1, n), "seed {seed}");
+    assert_eq!(
+        w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)),
+        (1, n),
+        "seed {seed}"
+    );
     let tunnel_ups = w.lac_tunnel_ups();
-    if std::env::var_os("TELCP_FAILOVER_TRACE").is_some() {
-        eprintln!("m0 {:?} {:?} at {:?}", w.member(p).monitor().map(|m| m.stats()), w.member(p).monitor().map(|m| m.peers().map(|p| (p.node, p.state)).collect::<Vec<_>>()), w.sim.elapsed());
-    }
     w.sim.crash(w.members[p]);
     let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(b).is_empty());
-    let peers = format!("{:?} {:?}", w.member(b).monitor().map(|m| m.peers().collect::<Vec<_>>()), w.member(b).monitor().map(|m| m.stats()));
-    let tr: Vec<_> = w.sim.trace().iter().filter(|r| r.from == management(p) && r.to == management(b)).map(|r| (r.at, r.fate, r.dst_node)).take(8).collect();
-    assert!(took, "seed {seed}: no takeover by {b}: {:?} {peers} {tr:?}", w.takeovers(3 - b - p));
+    assert!(took, "seed {seed}: no takeover by member {b}");
     match w.takeovers(b)[0] {
         Event::TakeOver {
             addr,
@@ -126,23 +134,16 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
         let ok = w.run_until(Duration::from_secs(30), move |w| {
             w.member(b).stats().recoveries_succeeded >= 1
         });
-        if !ok && std::env::var_os("TELCP_FAILOVER_TRACE").is_some() {
-            for r in w.sim.trace() {
-                if let Ok(telcp::l2tp::wire::Message::Control(c)) =
-                    telcp::l2tp::wire::Message::parse(&r.payload)
-                {
-                    if r.at > Duration::from_secs(5) && r.at < Duration::from_secs(40) {
-                        eprintln!(
-                            "{:?} {} -> {} {:?} {:?} t={} ns={} nr={}",
-                            r.at, r.from, r.to, r.fate,
-                            c.message_type(), c.header.tunnel_id, c.header.ns, c.header.nr
-                        );
-                    }
-                }
-            }
-        }
-        assert!(ok, "seed {seed}: no RFC 4951 recovery: {:?}", w.member(b).stats());
-        assert_eq!(w.member(b).stats().sessions_cleared_by_fsr, 0, "seed {seed}");
+        assert!(
+            ok,
+            "seed {seed}: no RFC 4951 recovery: {:?}",
+            w.member(b).stats()
+        );
+        assert_eq!(
+            w.member(b).stats().sessions_cleared_by_fsr,
+            0,
+            "seed {seed}"
+        );
     }
     let lac_before = w.lac_frames.clone();
     for f in &mut w.member_frames {
@@ -168,7 +169,11 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     assert!(closed, "seed {seed}: the backup never saw the CDN");
     // Quiet time: HELLOs both ways (60 s), nothing torn down.
     w.run(Duration::from_secs(150));
-    assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}: tunnel re-established");
+    assert_eq!(
+        w.lac_tunnel_ups(),
+        tunnel_ups,
+        "seed {seed}: tunnel re-established"
+    );
     let downs: Vec<_> = w
         .lac_events
         .iter()
@@ -181,9 +186,6 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     let at = server(&w, n - 1);
     assert_eq!(w.sim.node::<telcp::l2tp::Lac>(w.lac).call_count(), n - 1);
     assert_eq!(w.member(at).tunnel_count(), 1);
-    if std::env::var_os("TELCP_FAILOVER_TRACE").is_some() {
-        eprintln!("seed {seed}: backup {b} {st:?} at {:?}", w.sim.elapsed());
-    }
     // The backup now replicates what it took to its own backup.
     assert!(w.member(b).backup().is_some());
 }
@@ -244,9 +246,11 @@ fn false_down_then_return_yields_to_the_backup() {
         });
         assert!(yielded, "seed {seed}: the returning member did not yield");
         assert_eq!(w.member(p).tunnel_count(), 0, "seed {seed}");
-        assert!(w.events[p]
-            .iter()
-            .any(|e| matches!(e, Event::Yielded { sessions, .. } if *sessions == n)));
+        assert!(
+            w.events[p]
+                .iter()
+                .any(|e| matches!(e, Event::Yielded { sessions, .. } if *sessions == n))
+        );
         let lac_before = w.lac_frames.clone();
         for f in &mut w.member_frames {
             f.clear();
@@ -283,7 +287,11 @@ fn restarted_member_is_not_resurrected() {
         w.run(Duration::from_secs(5));
         w.sim.crash(w.members[p]);
         w.run(Duration::from_secs(20));
-        assert!(w.takeovers(b).is_empty(), "seed {seed}: {:?}", w.takeovers(b));
+        assert!(
+            w.takeovers(b).is_empty(),
+            "seed {seed}: {:?}",
+            w.takeovers(b)
+        );
         assert_eq!(w.member(b).stats().tunnels_taken_over, 0);
         assert_eq!(w.member(b).tunnel_count(), 0);
     }
@@ -306,7 +314,10 @@ fn double_failure_loses_only_sessions_of_both_failed() {
             w.member(c).held_for(telcp::health::NodeId(p as u32 + 1)) == (1, n)
         });
         assert!(resynced, "seed {seed}: no bulk sync to the new backup");
-        assert_eq!(w.member(p).backup(), Some(telcp::health::NodeId(c as u32 + 1)));
+        assert_eq!(
+            w.member(p).backup(),
+            Some(telcp::health::NodeId(c as u32 + 1))
+        );
         w.sim.crash(w.members[p]);
         let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(c).is_empty());
         assert!(took, "seed {seed}: no takeover by the new backup");

@@ -310,69 +310,6 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
     drive(&mut lac, start, data, (from, LAC_ADDR), command, check);
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::Rng;
-
-    #[test]
-    fn message_harness_on_random_and_mutated_inputs() {
-        let mut rng = Rng::seed_from_u64(3);
-        let seeds: Vec<Vec<u8>> =
-            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/l2tp"))
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
-                        .filter_map(|e| std::fs::read(e.path()).ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-        for i in 0..600 {
-            let mut data = if !seeds.is_empty() && i % 2 == 0 {
-                seeds[i % seeds.len()].clone()
-            } else {
-                let mut d = vec![0u8; rng.below(80) as usize];
-                rng.fill_bytes(&mut d);
-                if d.len() > 2 && i % 3 == 0 {
-                    d[0] = 0xc8;
-                    d[1] = 0x02;
-                }
-                d
-            };
-            for _ in 0..rng.below(4) {
-                if data.is_empty() {
-                    break;
-                }
-                let at = rng.below(data.len() as u64) as usize;
-                data[at] = rng.next_u32() as u8;
-            }
-            super::message(&data);
-        }
-    }
-
-    #[test]
-    fn lac_and_lns_harnesses_on_random_scripts() {
-        // TELCP_FUZZ_ITERS=n runs a longer local campaign.
-        let iters = std::env::var("TELCP_FUZZ_ITERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(300u64);
-        let t0 = std::time::Instant::now();
-        let mut rng = Rng::seed_from_u64(11);
-        for _ in 0..iters {
-            let mut d = vec![0u8; rng.below(600) as usize];
-            rng.fill_bytes(&mut d);
-            // Bias towards datagram ops carrying mutated templates.
-            for (i, b) in d.iter_mut().enumerate() {
-                if i % 7 == 0 && rng.chance(0.5) {
-                    *b = 1;
-                }
-            }
-            super::lns(t0, &d);
-            super::lac(t0, &d);
-        }
-    }
-}
-
 /// `l2tp_replica_record`: parses arbitrary bytes as a virtual-LNS replication record
 /// ([`crate::l2tp::replica::Record`]), alone and as the items of a replication batch; a record
 /// that parses re-emits to the same octets, and re-parses to itself.
@@ -437,7 +374,10 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         }
         .to_vec(),
     );
-    add("tunnel_gone.bin", Record::TunnelGone { tunnel: 0x1234 }.to_vec());
+    add(
+        "tunnel_gone.bin",
+        Record::TunnelGone { tunnel: 0x1234 }.to_vec(),
+    );
     add(
         "taken_over.bin",
         Record::TakenOver {
@@ -447,4 +387,67 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         }
         .to_vec(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Rng;
+
+    #[test]
+    fn message_harness_on_random_and_mutated_inputs() {
+        let mut rng = Rng::seed_from_u64(3);
+        let seeds: Vec<Vec<u8>> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/l2tp"))
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+                        .filter_map(|e| std::fs::read(e.path()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+        for i in 0..600 {
+            let mut data = if !seeds.is_empty() && i % 2 == 0 {
+                seeds[i % seeds.len()].clone()
+            } else {
+                let mut d = vec![0u8; rng.below(80) as usize];
+                rng.fill_bytes(&mut d);
+                if d.len() > 2 && i % 3 == 0 {
+                    d[0] = 0xc8;
+                    d[1] = 0x02;
+                }
+                d
+            };
+            for _ in 0..rng.below(4) {
+                if data.is_empty() {
+                    break;
+                }
+                let at = rng.below(data.len() as u64) as usize;
+                data[at] = rng.next_u32() as u8;
+            }
+            super::message(&data);
+        }
+    }
+
+    #[test]
+    fn lac_and_lns_harnesses_on_random_scripts() {
+        // TELCP_FUZZ_ITERS=n runs a longer local campaign.
+        let iters = std::env::var("TELCP_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64);
+        let t0 = std::time::Instant::now();
+        let mut rng = Rng::seed_from_u64(11);
+        for _ in 0..iters {
+            let mut d = vec![0u8; rng.below(600) as usize];
+            rng.fill_bytes(&mut d);
+            // Bias towards datagram ops carrying mutated templates.
+            for (i, b) in d.iter_mut().enumerate() {
+                if i % 7 == 0 && rng.chance(0.5) {
+                    *b = 1;
+                }
+            }
+            super::lns(t0, &d);
+            super::lac(t0, &d);
+        }
+    }
 }

@@ -666,7 +666,7 @@ mod tests {
         let mut c = Channel::new(ChannelConfig::default(), 1);
         c.resume_replica(t, 10, 20, 4);
         let mut probes = 0;
-        let mut now = t;
+        let mut now;
         while c.poll_transmit().is_some() {
             probes += 1;
         }

@@ -204,13 +204,13 @@ fn read_addr(r: &mut Reader<'_>) -> Result<SocketAddr, RecordError> {
     let ip = match r.u8(Field::Family)? {
         4 => IpAddr::V4(r.addr(Field::Address)?),
         6 => {
-            let b: [u8; 16] = r
-                .bytes(16, Field::Address)?
-                .try_into()
-                .map_err(|_| RecordError::Invalid {
-                    offset,
-                    field: Field::Address,
-                })?;
+            let b: [u8; 16] =
+                r.bytes(16, Field::Address)?
+                    .try_into()
+                    .map_err(|_| RecordError::Invalid {
+                        offset,
+                        field: Field::Address,
+                    })?;
             IpAddr::V6(Ipv6Addr::from(b))
         }
         _ => {
@@ -454,12 +454,11 @@ impl crate::replica::Replicated for Record {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
     use proptest::prelude::*;
+    use std::net::Ipv4Addr;
 
     const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 

@@ -357,32 +357,38 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
     let tunnel = (
         (nz.clone(), nz.clone(), socket_addr(), socket_addr()),
         any::<(u16, u16, u16, u32)>(),
-        (proptest::option::of(any::<u32>()), any::<bool>(), any::<(u32, u32)>()),
+        (
+            proptest::option::of(any::<u32>()),
+            any::<bool>(),
+            any::<(u32, u32)>(),
+        ),
         proptest::option::of(any::<(bool, bool, u32)>()),
     )
-        .prop_map(|((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)), fo)| {
-            Record::Tunnel(TunnelRecord {
-                tunnel: t,
-                peer_tunnel: pt,
-                peer,
-                local,
-                ns,
-                nr,
-                peer_window: w,
-                peer_framing_capabilities: f,
-                peer_bearer_capabilities: b,
-                peer_load_balance_capable: lbc,
-                peer_failover: fo.map(|(control, data, recovery_time_ms)| {
-                    crate::l2tp::wire::avp::FailoverCapability {
-                        control,
-                        data,
-                        recovery_time_ms,
-                    }
-                }),
-                hello_interval_ms: h,
-                epoch,
-            })
-        });
+        .prop_map(
+            |((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)), fo)| {
+                Record::Tunnel(TunnelRecord {
+                    tunnel: t,
+                    peer_tunnel: pt,
+                    peer,
+                    local,
+                    ns,
+                    nr,
+                    peer_window: w,
+                    peer_framing_capabilities: f,
+                    peer_bearer_capabilities: b,
+                    peer_load_balance_capable: lbc,
+                    peer_failover: fo.map(|(control, data, recovery_time_ms)| {
+                        crate::l2tp::wire::avp::FailoverCapability {
+                            control,
+                            data,
+                            recovery_time_ms,
+                        }
+                    }),
+                    hello_interval_ms: h,
+                    epoch,
+                })
+            },
+        );
     let session = (
         (nz.clone(), nz.clone(), nz.clone()),
         any::<(u32, bool, bool, u16, u16)>(),

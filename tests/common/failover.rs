@@ -42,18 +42,17 @@ pub fn common(seed: u64, rfc4951: bool) -> Config {
 }
 
 /// Member `i` of `n`, incarnation `incarnation`.
-pub fn member_config(
-    seed: u64,
-    i: usize,
-    n: usize,
-    incarnation: u32,
-    rfc4951: bool,
-) -> LnsConfig {
+pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32, rfc4951: bool) -> LnsConfig {
     let peers = (0..n)
         .filter(|j| *j != i)
         .map(|j| (HNode(j as u32 + 1), management(j)))
         .collect();
-    let mut m = LnsMembership::new(HNode(i as u32 + 1), Role::LNS, ClusterKey::new(b"pool"), peers);
+    let mut m = LnsMembership::new(
+        HNode(i as u32 + 1),
+        Role::LNS,
+        ClusterKey::new(b"pool"),
+        peers,
+    );
     m.incarnation = incarnation;
     LnsConfig {
         common: common(seed.wrapping_mul(31).wrapping_add(i as u64 + 1), rfc4951),
@@ -145,7 +144,9 @@ impl World {
     }
 
     fn index_of(&self, h: HNode) -> Option<usize> {
-        (h.0 as usize).checked_sub(1).filter(|i| *i < self.members.len())
+        (h.0 as usize)
+            .checked_sub(1)
+            .filter(|i| *i < self.members.len())
     }
 
     /// Cuts member `i` off from everyone (LAC and members): a false Down.
@@ -234,8 +235,7 @@ impl World {
         live.iter().all(|&i| {
             let m = self.sim.node::<Lns>(self.members[i]).monitor();
             live.iter().filter(|&&j| j != i).all(|&j| {
-                m.and_then(|m| m.state(HNode(j as u32 + 1)))
-                    == Some(telcp::health::NodeState::Up)
+                m.and_then(|m| m.state(HNode(j as u32 + 1))) == Some(telcp::health::NodeState::Up)
             })
         })
     }

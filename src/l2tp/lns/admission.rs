@@ -79,7 +79,12 @@ impl Lns {
         let _ = self.core.accept_tunnel(now, from, to, msg);
     }
 
-    pub(super) fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
+    pub(super) fn session_msg(
+        &mut self,
+        now: Instant,
+        sref: SessionRef,
+        m: ControlMessage<'static>,
+    ) {
         let tid = sref.tunnel;
         match m.message_type() {
             Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),

@@ -22,6 +22,16 @@
 //! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
 //! it is the contact LNS; other members drop them.
 //!
+//! Failover inside the virtual LNS (issue 15; [`LnsConfig::replication`] with
+//! [`LnsConfig::membership`]): each LNS replicates its established tunnels and sessions
+//! ([`super::replica`] records) to a backup member chosen by load, over the generic acked,
+//! authenticated replication ([`crate::replica`]; `replicate` module docs), and takes over those
+//! of the members it backs up when health finds them Down: [`Event::TakeOver`] tells the caller
+//! to move the failed member's address here and carries every session's data-plane handoff; the
+//! LAC's tunnel continues (silently, or by RFC 4951 recovery when the LAC advertised it), no
+//! session lost. A member back after a false Down yields what was taken ([`Event::Yielded`]); one
+//! that restarted empty is not resurrected (`takeover` module docs).
+//!
 //! Call order: after any `handle_*` or command, drain [`Lns::poll_transmit`], [`Lns::poll_event`],
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
 
@@ -585,7 +595,6 @@ impl Lns {
         });
         self.core.session_down(session, None, result);
     }
-
 }
 
 /// The health monitor's configuration: the membership's identity, the LNS's tuning, at most

@@ -93,11 +93,7 @@ fn position(tid: u16, sid: Option<u16>) -> u64 {
 
 /// The first established record at or after `cursor` (tunnels by id, each followed by its
 /// sessions by id): the walk of a bulk sync.
-fn walk(
-    core: &Core,
-    epochs: &BTreeMap<u16, u32>,
-    cursor: u64,
-) -> Option<(u64, Option<Record>)> {
+fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, Option<Record>)> {
     let first = u16::try_from(cursor >> 17).ok()?;
     let tid = core.tunnels.keys().copied().filter(|t| *t >= first).min()?;
     let sub = if tid == first { cursor & 0x1_ffff } else { 0 };
@@ -285,7 +281,11 @@ impl Lns {
 
     /// The earliest retransmission deadline.
     pub(super) fn replication_deadline(&self) -> Option<Instant> {
-        self.repl.channels.values().filter_map(Channel::deadline).min()
+        self.repl
+            .channels
+            .values()
+            .filter_map(Channel::deadline)
+            .min()
     }
 
     /// A replication datagram (module docs): authenticated, fresh, from a monitor peer.
@@ -312,12 +312,7 @@ impl Lns {
         match frame {
             Frame::Replicate { seq, items } => {
                 self.seal(h.sender, KIND_ACK, &Frame::Ack { seq });
-                let fresh = self
-                    .repl
-                    .channels
-                    .entry(h.sender)
-                    .or_default()
-                    .receive(seq);
+                let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
                 if fresh {
                     for e in items {
                         self.apply_entry(now, &h, e);

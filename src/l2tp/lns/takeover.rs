@@ -179,18 +179,15 @@ impl Lns {
                     sessions: vec![handoff(&t, s)],
                 });
             }
-            Record::SessionGone { session, .. } => {
-                if self.core.remove_session(now, tid, *session).is_some() {
-                    self.replicate_session_gone(tid, *session);
-                    self.core.session_down(
-                        Some(SessionRef {
-                            tunnel: tid,
-                            session: *session,
-                        }),
-                        None,
-                        None,
-                    );
-                }
+            Record::SessionGone { session, .. }
+                if self.core.remove_session(now, tid, *session).is_some() =>
+            {
+                self.replicate_session_gone(tid, *session);
+                let session = Some(SessionRef {
+                    tunnel: tid,
+                    session: *session,
+                });
+                self.core.session_down(session, None, None);
             }
             _ => {}
         }
@@ -207,7 +204,13 @@ impl Lns {
 
     /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`, making
     /// it owner generation `epoch`; a notice of a generation not newer than ours is stale.
-    fn yield_tunnel(&mut self, by: NodeId, incarnation: u32, (tunnel, epoch): (u16, u32), _: Instant) {
+    fn yield_tunnel(
+        &mut self,
+        by: NodeId,
+        incarnation: u32,
+        (tunnel, epoch): (u16, u32),
+        _: Instant,
+    ) {
         let ours = self.monitor().map(crate::health::Monitor::incarnation);
         let our_epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
         if ours != Some(incarnation) || epoch <= our_epoch {
@@ -276,7 +279,8 @@ impl Lns {
                 self.count_lost(sessions.len());
                 continue;
             }
-            self.core.stats.tunnels_taken_over = self.core.stats.tunnels_taken_over.saturating_add(1);
+            self.core.stats.tunnels_taken_over =
+                self.core.stats.tunnels_taken_over.saturating_add(1);
             self.backups.epochs.insert(tid, t.epoch.saturating_add(1));
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
@@ -346,9 +350,7 @@ fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
         peer_tunnel: t.peer_tunnel,
         peer_session: s.peer_session,
         sequencing: s.sequencing,
-        ns: s
-            .data_ns
-            .wrapping_add(super::super::tunnel::DATA_NS_SKIP),
+        ns: s.data_ns.wrapping_add(super::super::tunnel::DATA_NS_SKIP),
         nr: s.data_nr,
     }
 }

@@ -174,7 +174,11 @@ impl Core {
         let Some((peer, Some(local))) = self.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
             return;
         };
-        for t in self.out.iter_mut().filter(|t| t.dst == peer && t.src.is_none()) {
+        for t in self
+            .out
+            .iter_mut()
+            .filter(|t| t.dst == peer && t.src.is_none())
+        {
             t.src = Some(local);
         }
     }
