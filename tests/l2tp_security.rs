@@ -431,12 +431,12 @@ fn secret_opts() -> ParseOptions<'static> {
 }
 
 /// Issue 12 fault 4 (RFC 2661 4.3: a hidden value is only ever sent hidden): a hidden AVP of a
-/// type the codec does not model (vendor 9 type 1; IETF type 46), parsed with the secret and
+/// type the codec does not model (vendor 9 type 1; IETF type 47), parsed with the secret and
 /// re-emitted, went out with H=1 and its plain value. It must keep its ciphertext.
 #[test]
 fn fault_04_unknown_hidden_avp_is_not_reemitted_in_clear() {
     let plain = b"the plain value of an unknown AVP";
-    for (vendor, attr) in [(9u16, 1u16), (0, 46)] {
+    for (vendor, attr) in [(9u16, 1u16), (0, 47)] {
         let wire = with_hidden(vendor, attr, plain, &[]);
         let parsed = Message::parse_with(&wire, &secret_opts()).unwrap();
         let again = parsed.to_vec();

@@ -369,6 +369,17 @@ impl Channel {
         self.pump(now);
     }
 
+    /// Drops the messages sent before Ns `ns` that are still unacknowledged (RFC 4951: the
+    /// recovering peer resumes expecting `ns`, it never takes them) and restarts the
+    /// retransmission state for the rest.
+    pub fn discard_before(&mut self, now: Instant, ns: u16) {
+        self.unacked.retain(|(n, _)| !seq_lt(*n, ns));
+        self.retries = 0;
+        self.rto = self.cfg.retransmit_initial;
+        self.deadline = (!self.unacked.is_empty()).then(|| now + self.rto);
+        self.pump(now);
+    }
+
     /// Holds (`true`) or releases (`false`) the channel: while held, messages given to
     /// [`Channel::send`] are queued but none is sent (RFC 4951: the recovering endpoint sends
     /// nothing on the old tunnel until it has the Suggested Control Sequence). Releasing sends

@@ -16,8 +16,8 @@
 //!   tunnel ([`Recovery::Recovering`]). The non-failed endpoint accepts it when it has that
 //!   tunnel with that peer Tunnel ID and the peer advertised the C bit on it, and answers with an
 //!   SCCRP carrying the Suggested Control Sequence: the Ns it expects next and the Ns it sends
-//!   next (its messages sent and not acknowledged are dropped: the failed endpoint's side of the
-//!   channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
+//!   next (its messages sent before and not acknowledged are dropped once the recovery completes:
+//!   the failed endpoint's side of the channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
 //!   Error 8 when failover is off here, as an endpoint without RFC 4951 answers the M=1 Tunnel
 //!   Recovery AVP). The failed endpoint sets the old channel's Ns/Nr to the suggestion and answers
 //!   SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
@@ -31,6 +31,13 @@
 //!   without CDN (its role hears of it as a refused session: CDN Result 2 / Error 5 in the event,
 //!   nothing sent). Either endpoint answers FSQ.
 //!
+//! Calling it from an endpoint: the LAC exposes `Lac::start_recovery`. The LNS (whose file another
+//! branch reorganises) takes recovery SCCRQs, FSQ and FSR and the Recovery Time wait with no code
+//! of its own (all in this engine); to recover a tunnel it took over, it restores the tunnel
+//! (`Core::restore_tunnel` with the replicated identity, or `Config::restore` at start), then
+//! calls `self.core.start_recovery(now, tunnel, UnsureSessions::All)` and `self.process(now)`, and
+//! reports the returned [`CommandError`] to its caller.
+//!
 //! Reading of RFC 4951 this module follows where the text leaves a choice: a Recovery Time of 0
 //! keeps the tunnel no longer than its control channel did; a recovery SCCRQ may come from
 //! another address than the old peer's (the backup LNS of a virtual LNS), so with a secret and
@@ -39,159 +46,25 @@
 use super::super::channel::Channel;
 use super::super::session::{Session, SessionState};
 use super::super::wire::avp::{
-    AvpValue, FailoverCapability, FailoverSessionState, SuggestedControlSequence, TunnelRecovery,
+    AvpValue, FailoverSessionState, SuggestedControlSequence, TunnelRecovery,
 };
 use super::super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
     challenge_response,
 };
-use super::super::{CommandError, Config, Event, InputError, Table, Unexpected};
+use super::super::{CommandError, Event, InputError, Table, Unexpected};
 use super::establish::response_ok;
 use super::{Core, Timer, Tunnel, TunnelState, Up, refusal};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// At most this many Failover Session State AVPs in one FSQ (12 octets each).
 pub const MAX_FSQ_SESSIONS: usize = 256;
 
-/// RFC 4951 failover configuration ([`crate::l2tp::Config::failover`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailoverConfig {
-    /// C bit: this endpoint can recover its own control channel (it may run
-    /// `tunnel::Core::start_recovery` after a takeover). An endpoint without it still keeps and
-    /// resumes tunnels its peer recovers.
-    pub control: bool,
-    /// D bit: this endpoint's sessions keep their data sequencing state across its failure.
-    pub data: bool,
-    /// Recovery Time advertised: how long the peer should keep a tunnel after this endpoint
-    /// stops answering (milliseconds on the wire; at most a day).
-    pub recovery_time: Duration,
-}
-
-impl Default for FailoverConfig {
-    /// C bit set, D bit clear, 10 s.
-    fn default() -> Self {
-        FailoverConfig {
-            control: true,
-            data: false,
-            recovery_time: Duration::from_secs(10),
-        }
-    }
-}
-
-impl FailoverConfig {
-    /// The Failover Capability AVP value advertised.
-    pub fn capability(&self) -> FailoverCapability {
-        FailoverCapability {
-            control: self.control,
-            data: self.data,
-            recovery_time_ms: u32::try_from(self.recovery_time.as_millis()).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-/// The sessions a recovering endpoint asks the peer about in FSQ (RFC 4951).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnsureSessions {
-    /// Every session of the tunnel.
-    All,
-    /// These sessions (our Session IDs; ids the tunnel does not have are skipped).
-    List(Vec<u16>),
-    /// None: no FSQ.
-    None,
-}
-
-/// A tunnel an endpoint starts with ([`crate::l2tp::Config::restore`]): the identity of an
-/// established tunnel and its sessions, without its control-channel state. The minimal restore
-/// hook of RFC 4951's failed endpoint, until the LNS replica restores tunnels (issue 15).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestoredTunnel {
-    /// Our Tunnel ID (non-zero).
-    pub local_id: u16,
-    /// The peer's Tunnel ID (non-zero).
-    pub peer_id: u16,
-    /// The peer's address.
-    pub peer: SocketAddr,
-    /// Our address the peer talks to, when known.
-    pub local: Option<SocketAddr>,
-    /// The Failover Capability the peer advertised when the tunnel was set up.
-    pub peer_failover: FailoverCapability,
-    /// The established sessions: (our Session ID, the peer's Session ID), both non-zero.
-    pub sessions: Vec<(u16, u16)>,
-    /// `Some`: start the RFC 4951 recovery at once, asking about these sessions in FSQ.
-    pub recover: Option<UnsureSessions>,
-}
-
-/// Where a tunnel stands in an RFC 4951 recovery ([`super::Tunnel::recovery`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Recovery {
-    /// Failed endpoint, old tunnel: recovering through recovery tunnel `via`; nothing is sent or
-    /// taken on it until then; `query` are the sessions to ask about in FSQ.
-    Recovering {
-        /// Our Tunnel ID of the recovery tunnel.
-        via: u16,
-        /// Our Session IDs to query.
-        query: Vec<u16>,
-    },
-    /// Non-failed endpoint, old tunnel: a recovery tunnel `via` was accepted for it, its SCCCN
-    /// is awaited.
-    Answering {
-        /// Our Tunnel ID of the recovery tunnel.
-        via: u16,
-    },
-    /// Non-failed endpoint, old tunnel: the peer stopped answering; kept until `until` (its
-    /// Recovery Time) for it to recover.
-    Waiting {
-        /// When the tunnel goes down unless recovered.
-        until: Instant,
-    },
-    /// This tunnel is the recovery tunnel of the old tunnel `old`.
-    RecoveryTunnel {
-        /// Our Tunnel ID of the old tunnel.
-        old: u16,
-        /// Failed endpoint: the SCCCN is sent (its acknowledgement completes the recovery).
-        scccn_sent: bool,
-    },
-}
-
-impl Recovery {
-    /// Is this tunnel a recovery tunnel?
-    pub fn is_recovery_tunnel(&self) -> bool {
-        matches!(self, Recovery::RecoveryTunnel { .. })
-    }
-
-    /// Is this the failed endpoint's old tunnel, held until resumed?
-    pub fn holds_old_tunnel(&self) -> bool {
-        matches!(self, Recovery::Recovering { .. })
-    }
-}
-
-/// [`Config::restore`] within range: non-zero distinct Tunnel IDs, non-zero peer Tunnel IDs,
-/// non-zero distinct Session IDs per tunnel, within the tunnel and session limits.
-pub(crate) fn restore_ok(cfg: &Config) -> bool {
-    let mut ids = HashSet::new();
-    let mut sessions = 0usize;
-    for r in &cfg.restore {
-        let mut sids = HashSet::new();
-        let sessions_ok = r
-            .sessions
-            .iter()
-            .all(|&(s, p)| s != 0 && p != 0 && sids.insert(s));
-        sessions += r.sessions.len();
-        if r.local_id == 0
-            || r.peer_id == 0
-            || !ids.insert(r.local_id)
-            || !sessions_ok
-            || r.sessions.len() > cfg.max_sessions_per_tunnel
-        {
-            return false;
-        }
-    }
-    cfg.restore.len() <= cfg.max_tunnels && sessions <= cfg.max_sessions
-}
+mod types;
+pub(crate) use types::restore_ok;
+pub use types::{FailoverConfig, Recovery, RestoredTunnel, UnsureSessions};
 
 /// StopCCN Result 2 with `error` and a message.
 fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
@@ -216,15 +89,27 @@ impl Core {
     /// channels; those marked start their recovery.
     pub(super) fn restore(&mut self, now: Instant) {
         for r in std::mem::take(&mut self.cfg.restore) {
-            self.restore_tunnel(now, &r);
+            if !self.restore_tunnel(now, &r) {
+                continue;
+            }
             if let Some(unsure) = r.recover.clone() {
                 let _ = self.start_recovery(now, r.local_id, unsure);
             }
         }
     }
 
-    /// Puts a restored tunnel in the table (its ids checked by [`restore_ok`]).
-    pub fn restore_tunnel(&mut self, now: Instant, r: &RestoredTunnel) {
+    /// Puts a restored tunnel in the table (its ids checked by [`restore_ok`]); `false`, and
+    /// nothing changed, when the Tunnel ID is taken or the tunnel or session limits
+    /// ([`crate::l2tp::Config::max_tunnels`], `max_sessions_per_tunnel`, `max_sessions`) would be
+    /// passed.
+    pub fn restore_tunnel(&mut self, now: Instant, r: &RestoredTunnel) -> bool {
+        if self.tunnels.contains_key(&r.local_id)
+            || self.tunnels.len() >= self.cfg.max_tunnels
+            || r.sessions.len() > self.cfg.max_sessions_per_tunnel
+            || self.session_count + r.sessions.len() > self.cfg.max_sessions
+        {
+            return false;
+        }
         let channel = Channel::new(self.channel_config(), r.peer_id);
         let mut t = Tunnel::new(
             (r.local_id, r.peer_id),
@@ -245,6 +130,7 @@ impl Core {
         self.by_peer.insert((r.peer, r.peer_id), r.local_id);
         self.tunnels.insert(r.local_id, t);
         self.arm_hello(now, r.local_id);
+        true
     }
 
     /// RFC 4951, the failed endpoint: recovers tunnel `tid` (already in the table, restored) with
@@ -385,7 +271,7 @@ impl Core {
         };
         let (ns, nr) = t.channel.seq();
         let earlier = match t.recovery {
-            Some(Recovery::Answering { via }) => Some(via),
+            Some(Recovery::Answering { via, .. }) => Some(via),
             _ => None,
         };
         self.sccrx_extra
@@ -410,9 +296,7 @@ impl Core {
             });
         }
         if let Some(t) = self.tunnels.get_mut(&old) {
-            // What we sent and the peer never acknowledged is dropped: its side restarts at `ns`.
-            t.channel.set_seq(now, ns, nr);
-            t.recovery = Some(Recovery::Answering { via });
+            t.recovery = Some(Recovery::Answering { via, resume_ns: ns });
         }
         self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
         self.event(Event::TunnelRecoveryStarted {
@@ -546,6 +430,11 @@ impl Core {
         let Some(o) = self.tunnels.get_mut(&old) else {
             return;
         };
+        if let Some(Recovery::Answering { resume_ns, .. }) = o.recovery {
+            // What we sent before the suggestion and the peer never acknowledged is dropped: its
+            // side resumes expecting `resume_ns` (only now, the recovery being authenticated).
+            o.channel.discard_before(now, resume_ns);
+        }
         let key = (o.peer, o.peer_header_id());
         o.peer = peer;
         if local.is_some() {

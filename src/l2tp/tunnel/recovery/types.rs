@@ -1,0 +1,148 @@
+//! The public types of RFC 4951 recovery: its configuration, the restore hook's tunnel identity,
+//! the sessions to query, and where a tunnel stands in a recovery.
+
+use crate::l2tp::Config;
+use crate::l2tp::wire::avp::FailoverCapability;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// RFC 4951 failover configuration ([`crate::l2tp::Config::failover`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverConfig {
+    /// C bit: this endpoint can recover its own control channel (it may run
+    /// `tunnel::Core::start_recovery` after a takeover). An endpoint without it still keeps and
+    /// resumes tunnels its peer recovers.
+    pub control: bool,
+    /// D bit: this endpoint's sessions keep their data sequencing state across its failure.
+    pub data: bool,
+    /// Recovery Time advertised: how long the peer should keep a tunnel after this endpoint
+    /// stops answering (milliseconds on the wire; at most a day).
+    pub recovery_time: Duration,
+}
+
+impl Default for FailoverConfig {
+    /// C bit set, D bit clear, 10 s.
+    fn default() -> Self {
+        FailoverConfig {
+            control: true,
+            data: false,
+            recovery_time: Duration::from_secs(10),
+        }
+    }
+}
+
+impl FailoverConfig {
+    /// The Failover Capability AVP value advertised.
+    pub fn capability(&self) -> FailoverCapability {
+        FailoverCapability {
+            control: self.control,
+            data: self.data,
+            recovery_time_ms: u32::try_from(self.recovery_time.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// The sessions a recovering endpoint asks the peer about in FSQ (RFC 4951).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsureSessions {
+    /// Every session of the tunnel.
+    All,
+    /// These sessions (our Session IDs; ids the tunnel does not have are skipped).
+    List(Vec<u16>),
+    /// None: no FSQ.
+    None,
+}
+
+/// A tunnel an endpoint starts with ([`crate::l2tp::Config::restore`]): the identity of an
+/// established tunnel and its sessions, without its control-channel state. The minimal restore
+/// hook of RFC 4951's failed endpoint, until the LNS replica restores tunnels (issue 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredTunnel {
+    /// Our Tunnel ID (non-zero).
+    pub local_id: u16,
+    /// The peer's Tunnel ID (non-zero).
+    pub peer_id: u16,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Our address the peer talks to, when known.
+    pub local: Option<SocketAddr>,
+    /// The Failover Capability the peer advertised when the tunnel was set up.
+    pub peer_failover: FailoverCapability,
+    /// The established sessions: (our Session ID, the peer's Session ID), both non-zero.
+    pub sessions: Vec<(u16, u16)>,
+    /// `Some`: start the RFC 4951 recovery at once, asking about these sessions in FSQ.
+    pub recover: Option<UnsureSessions>,
+}
+
+/// Where a tunnel stands in an RFC 4951 recovery ([`super::Tunnel::recovery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recovery {
+    /// Failed endpoint, old tunnel: recovering through recovery tunnel `via`; nothing is sent or
+    /// taken on it until then; `query` are the sessions to ask about in FSQ.
+    Recovering {
+        /// Our Tunnel ID of the recovery tunnel.
+        via: u16,
+        /// Our Session IDs to query.
+        query: Vec<u16>,
+    },
+    /// Non-failed endpoint, old tunnel: a recovery tunnel `via` was accepted for it, its SCCCN
+    /// is awaited.
+    Answering {
+        /// Our Tunnel ID of the recovery tunnel.
+        via: u16,
+        /// The Suggested Nr given (our next Ns then): what we sent before it and the peer never
+        /// acknowledged is dropped when the recovery completes.
+        resume_ns: u16,
+    },
+    /// Non-failed endpoint, old tunnel: the peer stopped answering; kept until `until` (its
+    /// Recovery Time) for it to recover.
+    Waiting {
+        /// When the tunnel goes down unless recovered.
+        until: Instant,
+    },
+    /// This tunnel is the recovery tunnel of the old tunnel `old`.
+    RecoveryTunnel {
+        /// Our Tunnel ID of the old tunnel.
+        old: u16,
+        /// Failed endpoint: the SCCCN is sent (its acknowledgement completes the recovery).
+        scccn_sent: bool,
+    },
+}
+
+impl Recovery {
+    /// Is this tunnel a recovery tunnel?
+    pub fn is_recovery_tunnel(&self) -> bool {
+        matches!(self, Recovery::RecoveryTunnel { .. })
+    }
+
+    /// Is this the failed endpoint's old tunnel, held until resumed?
+    pub fn holds_old_tunnel(&self) -> bool {
+        matches!(self, Recovery::Recovering { .. })
+    }
+}
+
+/// [`Config::restore`] within range: non-zero distinct Tunnel IDs, non-zero peer Tunnel IDs,
+/// non-zero distinct Session IDs per tunnel, within the tunnel and session limits.
+pub(crate) fn restore_ok(cfg: &Config) -> bool {
+    let mut ids = HashSet::new();
+    let mut sessions = 0usize;
+    for r in &cfg.restore {
+        let mut sids = HashSet::new();
+        let sessions_ok = r
+            .sessions
+            .iter()
+            .all(|&(s, p)| s != 0 && p != 0 && sids.insert(s));
+        sessions += r.sessions.len();
+        if r.local_id == 0
+            || r.peer_id == 0
+            || !ids.insert(r.local_id)
+            || !sessions_ok
+            || r.sessions.len() > cfg.max_sessions_per_tunnel
+        {
+            return false;
+        }
+    }
+    cfg.restore.len() <= cfg.max_tunnels && sessions <= cfg.max_sessions
+}
