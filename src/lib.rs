@@ -20,6 +20,9 @@
 //! time enters only as a `now: Instant` argument, and randomness only from a ChaCha generator seeded
 //! by a configuration field: `seed: None` (the default) reads 32 bytes from the operating system
 //! once, in `new`; `Some(seed)` ([`io::seed`]) makes every run a pure function of its inputs.
+//! The one exception is the optional async driver, `telcp::driver` (feature `tokio`): it is the
+//! only module that binds sockets and reads a clock (tokio's, so its tests run under paused
+//! time), and it drives the endpoints through this same contract.
 //!
 //! After any `handle_*` call or command, drain `poll_transmit`, then `poll_event`, then read
 //! `poll_timeout` and call `handle_timeout` when it is reached. Time passed in never goes
@@ -84,6 +87,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The async driver
+//!
+//! With the feature `tokio`, `telcp::driver::spawn(endpoint, DriverConfig::new(addresses))` runs
+//! any endpoint in a tokio task over one UDP socket per local address (a transmit's `src` picks
+//! the socket) and tokio timers: it drains transmits and events after every input and sleeps
+//! until the next datagram or `poll_timeout`. Events arrive on a bounded channel; commands reach
+//! the endpoint as closures (`handle.call(|lac, now| lac.open_session(now))`); `shutdown()` hands
+//! the endpoint back with the driver's counters. The runnable roles (`examples/lac.rs`, `lns.rs`,
+//! `home-agent.rs`, `gateway.rs`, feature `roles`) are built on it; the std loop above stays the
+//! smallest complete driver.
+//!
 //! ## Layout
 //!
 //! * [`endpoint`]: the [`Endpoint`] trait and the crate-wide [`Event`].
@@ -122,6 +136,8 @@
 //!   delay, partitions, crashes) used by the tests, the fuzz targets and the demo.
 //! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/UDP framing.
 //! * `proptest`: [`strategies`], proptest generators for every wire message.
+//! * `tokio`: `driver`, the async driver over tokio UDP sockets and timers.
+//! * `roles`: `tokio` plus serde, toml and tracing-subscriber, for the runnable role examples.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -134,6 +150,9 @@ pub mod mip;
 pub mod replica;
 pub mod steering;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod driver;
 #[cfg(feature = "pcap")]
 pub mod pcap;
 #[cfg(feature = "sim")]

@@ -1,4 +1,4 @@
-//! A real sgsnemu (osmo-ggsn) against `examples/gateway.rs` over loopback UDP: its Echo Request
+//! A real sgsnemu (osmo-ggsn) against `examples/std_loop/gateway.rs` over loopback UDP: its Echo Request
 //! and Create PDP Context Request are answered, it logs the End User Address the processor
 //! assigned, the TEIDs carry the VIDs, and its G-PDUs (`--pinghost`) are steered straight to the
 //! processor; and a G-PDU naming no context is answered with an Error Indication that sgsnemu
@@ -6,7 +6,7 @@
 //! Non-existent. Skipped when sgsnemu is not installed. sgsnemu ignores SIGTERM, so it always runs
 //! under `timeout -s KILL`.
 
-#[path = "../examples/gateway.rs"]
+#[path = "../examples/std_loop/gateway.rs"]
 #[allow(dead_code)]
 mod gateway;
 
@@ -23,7 +23,7 @@ fn present(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A steering gateway (`examples/gateway.rs`) on `gw_ip`, given time for every processor to get
+/// A steering gateway (`examples/std_loop/gateway.rs`) on `gw_ip`, given time for every processor to get
 /// its VID, and a real sgsnemu on `sgsn_ip` pinging through it `pings` times at `rate` per second,
 /// line-buffered into a log, killed after `kill_after` seconds (it ignores SIGTERM).
 struct Run {

@@ -1,4 +1,4 @@
-//! A real peer: Debian's xl2tpd as LAC against our LNS (`examples/lns.rs`), and as LNS against
+//! A real peer: Debian's xl2tpd as LAC against our LNS (`examples/std_loop/lns.rs`), and as LNS against
 //! our LAC, on loopback.
 //!
 //! 1. With challenge authentication on both sides: SCCRQ/SCCRP/SCCCN and ICRQ/ICRP/ICCN appear in
@@ -13,7 +13,7 @@
 //!
 //! Skips when xl2tpd is absent.
 
-#[path = "../examples/lns.rs"]
+#[path = "../examples/std_loop/lns.rs"]
 mod lns_example;
 
 use std::io::Read;

@@ -45,6 +45,42 @@ pub struct ClientConfig {
     pub auto_reregister: bool,
 }
 
+impl ClientConfig {
+    /// A client registering `home_address` (0.0.0.0 with [`ClientConfig::nai`] set to have the
+    /// home agent assign one) with the home agent at `home_agent` (the virtual HA address, UDP
+    /// port 434) under the MN-HA security association `sa`, from `local` (its co-located care-of
+    /// address and port). `wall_clock` is the time since the Unix epoch at the `now` later given
+    /// to [`MobileNodeClient::new`]: identifications are timestamps (RFC 5944 section 5.7), so a
+    /// wrong clock gets reply 133 until the client resynchronises.
+    ///
+    /// The rest, each a public field to change: no NAI, no foreign agent (`via: None`), lifetime
+    /// 1,800 s, no simultaneous bindings, first retransmission after 1 s, doubled after each of
+    /// at most 4 retransmissions (the back-off of RFC 5944 section 3.6.3), automatic
+    /// re-registration at half the granted lifetime.
+    pub fn new(
+        home_address: Ipv4Addr,
+        sa: SecurityAssociation,
+        home_agent: SocketAddr,
+        local: SocketAddr,
+        wall_clock: Duration,
+    ) -> ClientConfig {
+        ClientConfig {
+            home_address,
+            nai: None,
+            sa,
+            home_agent,
+            local,
+            via: None,
+            lifetime: 1800,
+            simultaneous: false,
+            retransmit: Duration::from_secs(1),
+            max_retransmits: 4,
+            wall_clock,
+            auto_reregister: true,
+        }
+    }
+}
+
 /// Why the client refused a datagram or its configuration. The names are the ones the Home Agent
 /// ([`crate::mip::InputError`]) and the Foreign Agent ([`crate::mip::FaError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -446,19 +482,47 @@ mod tests {
 
     fn config() -> ClientConfig {
         ClientConfig {
-            home_address: Ipv4Addr::new(10, 0, 1, 1),
-            nai: None,
-            sa: SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
-            home_agent: ha(),
-            local: me(),
-            via: None,
             lifetime: 600,
-            simultaneous: false,
-            retransmit: Duration::from_secs(1),
             max_retransmits: 3,
-            wall_clock: Duration::from_secs(1_700_000_000),
             auto_reregister: false,
+            ..ClientConfig::new(
+                Ipv4Addr::new(10, 0, 1, 1),
+                SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+                ha(),
+                me(),
+                Duration::from_secs(1_700_000_000),
+            )
         }
+    }
+
+    #[test]
+    fn the_constructors_defaults_make_a_working_client() {
+        let t0 = Instant::now();
+        let cfg = ClientConfig::new(
+            Ipv4Addr::new(10, 0, 1, 1),
+            SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+            ha(),
+            me(),
+            Duration::from_secs(1_700_000_000),
+        );
+        let Ok(mut mn) = MobileNodeClient::new(cfg, t0) else {
+            panic!("the defaults are a valid config");
+        };
+        mn.register(t0);
+        let Some(t) = mn.poll_transmit() else {
+            panic!("no request sent");
+        };
+        assert_eq!(t.dst, ha());
+        let Ok(m) = crate::mip::wire::Message::parse(&t.payload) else {
+            panic!("not a registration message");
+        };
+        let crate::mip::wire::Header::Request(rq) = m.header else {
+            panic!("not a Registration Request");
+        };
+        assert_eq!(rq.lifetime, 1800);
+        // Co-located care-of address (RFC 5944 3.3): the D bit set, the care-of address our own.
+        assert!(rq.flags.has(crate::mip::wire::RequestFlags::D));
+        assert_eq!(rq.care_of, Ipv4Addr::new(198, 51, 100, 9));
     }
 
     /// A client with one Registration Request sent; its identification.

@@ -34,7 +34,8 @@
 //! do to its table) stay in the subsystem.
 //!
 //! # Plugging in
-//! The subsystem keeps a [`Channel`] per peer and its own table:
+//! The subsystem keeps a [`Channel`] per peer ([`Peers`] holds them and pumps them all) and its
+//! own table:
 //! * on a local change it [`Channel::enqueue`]s an item to each backup, then sends
 //!   [`Channel::next_batch`] (passing a walk of its table for bulk syncs) in an envelope of kind
 //!   [`KIND_REPLICATE`];
@@ -116,6 +117,7 @@
 mod channel;
 mod envelope;
 mod frame;
+mod peers;
 #[cfg(test)]
 mod tests;
 
@@ -125,6 +127,7 @@ pub use frame::{
     Entry, Field, Frame, FrameError, KIND_ACK, KIND_REPLICATE, MAX_ITEMS, SYNC_BEGIN, SYNC_END,
     encode_batch, parse_ack, parse_batch,
 };
+pub use peers::{Outgoing, Peers};
 
 use crate::io::Reader;
 use bytes::BufMut;

@@ -431,3 +431,47 @@ fn frame_errors_are_typed() {
     b.push(7);
     assert_eq!(parse(KIND_REPLICATE, &b), Err(ToyError::Kind(7)));
 }
+
+/// [`Peers`] pumps every peer that is up with nothing in flight, in node id order, walks the
+/// table per peer, retransmits only to peers that are up, and reports the earliest deadline.
+#[test]
+fn peers_pump_and_retransmit_per_peer() {
+    let t0 = Instant::now();
+    let mut peers = Peers::<Toy>::new([NodeId(3), NodeId(2)]);
+    peers.channel(NodeId(2)).restart_bulk();
+    assert!(!peers.enqueue(NodeId(3), set(1), 10));
+    assert!(
+        !peers.enqueue(NodeId(9), set(1), 10),
+        "no channel, nothing queued"
+    );
+    let up = |p: NodeId| p != NodeId(4);
+    let out = peers.pump(t0, RTO, up, |peer, c| {
+        (c == 0).then_some((0, Some(Toy::Decision(peer.0))))
+    });
+    let want: Vec<Outgoing<Toy>> = vec![
+        (
+            NodeId(2),
+            1,
+            vec![
+                Entry::SyncBegin { epoch: 1 },
+                Entry::Item(Toy::Decision(2)),
+                Entry::SyncEnd { epoch: 1 },
+            ],
+        ),
+        (NodeId(3), 1, vec![Entry::Item(set(1))]),
+    ];
+    assert_eq!(out, want);
+    assert!(peers.pump(t0, RTO, up, |_, _| None).is_empty(), "in flight");
+    assert_eq!(peers.deadline(), Some(t0 + RTO));
+    assert!(peers.get_mut(&NodeId(2)).unwrap().acked(1));
+    let again = peers.due(t0 + RTO, RTO * 8, |p| p != NodeId(3));
+    assert!(again.is_empty(), "peer 3 is down: kept");
+    assert_eq!(peers.deadline(), Some(t0 + RTO + RTO * 8));
+    let again = peers.due(t0 + RTO * 9, RTO * 8, up);
+    assert_eq!(again, vec![(NodeId(3), 1, vec![Entry::Item(set(1))])]);
+    assert_eq!(peers[&NodeId(3)].stats().retransmits, 1);
+    assert_eq!(
+        peers.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        [NodeId(2), NodeId(3)]
+    );
+}

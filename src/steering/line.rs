@@ -199,6 +199,24 @@ impl VidTable {
         self.addrs.get(usize::from(vid.get())).copied().flatten()
     }
 
+    /// The 32-bit TEID layout the table steers by.
+    pub fn layout(&self) -> VidLayout {
+        self.layout
+    }
+
+    /// Every assigned VID with its state and processor address, in VID order (what
+    /// [`VidTable::with_entries`] was given, less the entries that did not fit).
+    pub fn entries(&self) -> impl Iterator<Item = TableEntry> + '_ {
+        self.addrs.iter().enumerate().filter_map(|(i, a)| {
+            let vid = VirtualId::new(u16::try_from(i).ok()?)?;
+            Some(TableEntry {
+                vid,
+                state: self.state(vid)?,
+                addr: (*a)?,
+            })
+        })
+    }
+
     /// Whether some VID is held by the processor at `addr` (a fabric sender this line trusts).
     pub fn holds_addr(&self, addr: SocketAddr) -> bool {
         self.addrs.contains(&Some(addr))

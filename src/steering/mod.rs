@@ -15,6 +15,8 @@
 //!   VID reuse only when safe.
 //! * [`limit`]: [`limit::RateLimit`] (re-exported from [`crate::io::limit`]), the token bucket bounding answers to unknown traffic
 //!   (Error Indication, Version Not Supported).
+//! * [`rules`]: the VID table as kernel and NIC steering rules ([`RuleSet`]; tc `u32` lines with
+//!   [`Tc`], ethtool ntuple lines with [`rules::ntuple`]) that follow table updates.
 //! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context with
 //!   TEIDs carrying it, serves its sessions, and its peers' sessions as their backup.
 //!
@@ -53,12 +55,14 @@ pub mod pfcp;
 pub use crate::io::limit;
 pub mod line;
 pub mod processor;
+pub mod rules;
 pub mod switch;
 pub mod vid;
 
 pub use error::{ConfigError, ConfigField, FabricKind, InputError};
 pub use line::{LineConfig, LineEvent, LineInterface, LineStats, Verdict};
 pub use processor::{Processor, ProcessorConfig, ProcessorEvent, ProcessorStats};
+pub use rules::{RuleSet, Tc};
 pub use switch::{SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
 
 pub use vid::{VidLayout, VirtualId};

@@ -14,9 +14,7 @@ impl HomeAgent {
     }
 
     pub(super) fn enqueue(&mut self, peer: NodeId, item: Item) {
-        if let Some(ch) = self.channels.get_mut(&peer) {
-            ch.enqueue(item, self.max_queue);
-        }
+        self.channels.enqueue(peer, item, self.max_queue);
     }
 
     /// Replicates the binding in `slot` when this HA is authoritative for it: it serves it, or
@@ -60,33 +58,28 @@ impl HomeAgent {
 
     /// Sends the next batch to every Up peer with nothing in flight.
     pub(super) fn pump(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
-        for peer in peers {
-            if self.peer_state(peer) != NodeState::Up {
-                continue;
-            }
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            let walk = replicate::walk(&self.table, self.node, peer, now);
-            if let Some((seq, items)) = ch.next_batch(now, self.rto, walk) {
-                self.send_cluster(peer, Body::Replicate { seq, items });
-            }
+        let up = self.up_peers();
+        let (table, node) = (&self.table, self.node);
+        let walk = |peer, c| replicate::walk(table, node, peer, now)(c);
+        for (peer, seq, items) in self.channels.pump(now, self.rto, |p| up.contains(&p), walk) {
+            self.send_cluster(peer, Body::Replicate { seq, items });
         }
     }
 
     pub(super) fn retransmit(&mut self, now: Instant) {
-        let peers: Vec<NodeId> = self.channels.keys().copied().collect();
+        let up = self.up_peers();
         let max_rto = self.rto.saturating_mul(8);
-        for peer in peers {
-            let up = self.peer_state(peer) == NodeState::Up;
-            let Some(ch) = self.channels.get_mut(&peer) else {
-                continue;
-            };
-            if let Some((seq, items)) = ch.due(now, up, max_rto) {
-                self.send_cluster(peer, Body::Replicate { seq, items });
-            }
+        for (peer, seq, items) in self.channels.due(now, max_rto, |p| up.contains(&p)) {
+            self.send_cluster(peer, Body::Replicate { seq, items });
         }
+    }
+
+    /// The peers health sees Up.
+    fn up_peers(&self) -> Vec<NodeId> {
+        let peers = self.channels.iter().map(|(p, _)| p);
+        peers
+            .filter(|p| self.peer_state(*p) == NodeState::Up)
+            .collect()
     }
 
     /// Applies one replicated item or bulk-sync marker from `sender`.

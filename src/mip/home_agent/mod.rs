@@ -13,6 +13,7 @@ mod takeover;
 #[cfg(test)]
 mod testkit;
 
+use crate::replica::Peers;
 pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
 use notices::Notices;
 use pool::HomePool;
@@ -242,7 +243,7 @@ pub struct HomeAgent {
     rng: Rng,
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
-    channels: BTreeMap<NodeId, Channel>,
+    channels: Peers<Item>,
     takeover: Takeovers,
     rto: Duration,
     max_queue: usize,
@@ -286,11 +287,7 @@ impl HomeAgent {
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
         let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
-        let channels = members
-            .keys()
-            .filter(|n| **n != cfg.node)
-            .map(|n| (*n, Channel::default()))
-            .collect();
+        let channels = Peers::new(members.keys().copied().filter(|n| *n != cfg.node));
         let mut ha = HomeAgent {
             node: cfg.node,
             incarnation: cfg.incarnation,
@@ -547,7 +544,7 @@ impl HomeAgent {
                     .map_err(|_| InputError::Refused(ReplyCode::HA_INSUFFICIENT_RESOURCES))
             }
             Body::Replicate { seq, items } => {
-                if self.channels.entry(sender).or_default().receive(seq) {
+                if self.channels.channel(sender).receive(seq) {
                     for item in items {
                         self.apply(now, sender, item);
                     }
@@ -663,7 +660,7 @@ impl HomeAgent {
     /// The earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let repl = self.channels.values().filter_map(Channel::deadline).min();
+        let repl = self.channels.deadline();
         let own = [
             self.table.next_deadline(),
             self.notices.next_deadline(),

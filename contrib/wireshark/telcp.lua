@@ -1,0 +1,399 @@
+-- telcp.lua: Wireshark dissectors for telcp's own protocols.
+--
+--   telcp_hb   health heartbeats (src/health/wire.rs): magic FF 48 42, any UDP port
+--   telcp_mc   Mobile IP virtual Home Agent cluster messages (src/mip/cluster.rs): magic FE 4D 43
+--   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs): magic 56 46 ("VF")
+--   telcp_avp  the L2TP load-redirection vendor AVPs (src/l2tp/wire/avp): LoadBalanceCapable (1)
+--              and RedirectTarget (2) under enterprise 32473 (the crate's default; change
+--              TELCP_ENTERPRISE below when a deployment configures its own)
+--
+-- The three datagram protocols are found by their magic prefix (UDP heuristics), so they are
+-- dissected on whatever port a deployment gives them, next to L2TP, Mobile IP and GTP. Datagrams
+-- they carry (a forwarded Registration Request, a steered G-PDU) are handed to Wireshark's own
+-- dissectors. The HMAC-MD5 trailers are shown, not verified (the cluster key is not known here).
+--
+-- Use:  tshark -X lua_script:contrib/wireshark/telcp.lua -r demo.pcap
+-- or copy this file into Wireshark's personal plugins folder (Help > About > Folders).
+
+local TELCP_ENTERPRISE = 32473
+local MAC_LEN = 16
+
+-- Shared helpers ---------------------------------------------------------------------------
+
+-- Adds an address written as family (4 or 6) then 4 or 16 octets; returns the octets used, or
+-- nil when the family is unknown or the buffer too short.
+local function add_ip(tree, tvb, off, f4, f6, ffam)
+    if tvb:len() < off + 1 then return nil end
+    local fam = tvb(off, 1):uint()
+    local n = (fam == 4 and 4) or (fam == 6 and 16) or nil
+    if not n or tvb:len() < off + 1 + n then return nil end
+    tree:add(ffam, tvb(off, 1))
+    if fam == 4 then tree:add(f4, tvb(off + 1, 4)) else tree:add(f6, tvb(off + 1, 16)) end
+    return 1 + n
+end
+
+-- Hands a carried datagram to Wireshark's dissector for it: GTP by its version bits on the GTP
+-- ports (GTPv1 on 2123 and 2152, GTPv2-C on 2123), PFCP, Mobile IP, L2TP by port.
+local function call_by_port(from, to, tvb, pinfo, tree)
+    local names = { [2152] = "gtp", [2123] = "gtp", [8805] = "pfcp", [434] = "mip", [1701] = "l2tp" }
+    local name = names[to] or names[from]
+    if name == "gtp" and tvb:len() > 0 and bit.rshift(tvb(0, 1):uint(), 5) == 2 then
+        name = "gtpv2"
+    end
+    local d = name and Dissector.get(name)
+    if d then
+        d:call(tvb, pinfo, tree)
+    else
+        Dissector.get("data"):call(tvb, pinfo, tree)
+    end
+end
+
+-- Heartbeats -----------------------------------------------------------------------------
+
+local hb = Proto("telcp_hb", "telcp health heartbeat")
+local roles = { [1] = "LNS", [2] = "contact LNS", [3] = "Home Agent", [4] = "switch processor",
+                [5] = "processor", [6] = "line interface" }
+local hbf = {
+    version = ProtoField.uint8("telcp_hb.version", "Version"),
+    node = ProtoField.uint32("telcp_hb.node", "Node id"),
+    role = ProtoField.uint8("telcp_hb.role", "Role", base.DEC, roles),
+    load = ProtoField.uint8("telcp_hb.load_percent", "Load percent"),
+    count = ProtoField.uint8("telcp_hb.address_count", "Address count"),
+    reserved = ProtoField.uint8("telcp_hb.reserved", "Reserved"),
+    incarnation = ProtoField.uint32("telcp_hb.incarnation", "Incarnation"),
+    sequence = ProtoField.uint64("telcp_hb.sequence", "Sequence"),
+    used = ProtoField.uint32("telcp_hb.load_used", "Load used"),
+    capacity = ProtoField.uint32("telcp_hb.load_capacity", "Load capacity"),
+    family = ProtoField.uint8("telcp_hb.family", "Address family"),
+    v4 = ProtoField.ipv4("telcp_hb.address", "Address"),
+    v6 = ProtoField.ipv6("telcp_hb.address6", "Address"),
+    mac = ProtoField.bytes("telcp_hb.mac", "HMAC-MD5 (not verified)"),
+}
+hb.fields = { hbf.version, hbf.node, hbf.role, hbf.load, hbf.count, hbf.reserved,
+              hbf.incarnation, hbf.sequence, hbf.used, hbf.capacity, hbf.family, hbf.v4,
+              hbf.v6, hbf.mac }
+local hb_bad = ProtoExpert.new("telcp_hb.malformed", "Malformed telcp heartbeat",
+                               expert.group.MALFORMED, expert.severity.ERROR)
+hb.experts = { hb_bad }
+
+local function dissect_hb(tvb, pinfo, root)
+    pinfo.cols.protocol = "telcp-HB"
+    local t = root:add(hb, tvb())
+    t:add(hbf.version, tvb(3, 1))
+    t:add(hbf.node, tvb(4, 4))
+    t:add(hbf.role, tvb(8, 1))
+    t:add(hbf.load, tvb(9, 1))
+    t:add(hbf.count, tvb(10, 1))
+    t:add(hbf.reserved, tvb(11, 1))
+    t:add(hbf.incarnation, tvb(12, 4))
+    t:add(hbf.sequence, tvb(16, 8))
+    t:add(hbf.used, tvb(24, 4))
+    t:add(hbf.capacity, tvb(28, 4))
+    local off = 32
+    for _ = 1, tvb(10, 1):uint() do
+        local n = add_ip(t, tvb, off, hbf.v4, hbf.v6, hbf.family)
+        if not n then t:add_proto_expert_info(hb_bad); return end
+        off = off + n
+    end
+    if tvb:len() ~= off + MAC_LEN then t:add_proto_expert_info(hb_bad); return end
+    t:add(hbf.mac, tvb(off, MAC_LEN))
+    local role = roles[tvb(8, 1):uint()] or "?"
+    pinfo.cols.info = string.format("Heartbeat node %u (%s) load %u%% seq %s",
+        tvb(4, 4):uint(), role, tvb(9, 1):uint(), tostring(tvb(16, 8):uint64()))
+end
+
+hb:register_heuristic("udp", function(tvb, pinfo, tree)
+    if tvb:len() < 32 + MAC_LEN or tvb(0, 3):bytes():tohex() ~= "FF4842" then return false end
+    dissect_hb(tvb, pinfo, tree)
+    return true
+end)
+
+-- Mobile IP cluster messages ---------------------------------------------------------------
+
+local mc = Proto("telcp_mc", "telcp virtual Home Agent cluster")
+local mc_kinds = { [1] = "Forward", [2] = "Relay", [3] = "Notice", [4] = "Replicate", [5] = "Ack" }
+local item_kinds = { [1] = "Upsert", [2] = "Remove", [3] = "Takeover", [4] = "SyncBegin",
+                     [5] = "SyncEnd", [6] = "Holds" }
+local mcf = {
+    version = ProtoField.uint8("telcp_mc.version", "Version"),
+    kind = ProtoField.uint8("telcp_mc.kind", "Kind", base.DEC, mc_kinds),
+    reserved = ProtoField.uint16("telcp_mc.reserved", "Reserved"),
+    sender = ProtoField.uint32("telcp_mc.sender", "Sender node id"),
+    incarnation = ProtoField.uint32("telcp_mc.incarnation", "Sender incarnation"),
+    pn = ProtoField.uint64("telcp_mc.pn", "Packet number"),
+    fa = ProtoField.ipv4("telcp_mc.fa", "Foreign agent"),
+    fa_port = ProtoField.uint16("telcp_mc.fa_port", "Foreign agent port"),
+    home = ProtoField.ipv4("telcp_mc.home_address", "Home address"),
+    nai = ProtoField.string("telcp_mc.nai", "NAI"),
+    ident = ProtoField.uint64("telcp_mc.identification", "Identification", base.HEX),
+    seq = ProtoField.uint64("telcp_mc.seq", "Batch sequence"),
+    count = ProtoField.uint8("telcp_mc.item_count", "Items"),
+    item = ProtoField.uint8("telcp_mc.item", "Item", base.DEC, item_kinds),
+    state = ProtoField.uint8("telcp_mc.state", "Binding state", base.DEC,
+                             { [0] = "temporary", [1] = "permanent" }),
+    first_ha = ProtoField.uint32("telcp_mc.first_ha", "First HA"),
+    second_ha = ProtoField.uint32("telcp_mc.second_ha", "Second HA"),
+    coa_count = ProtoField.uint8("telcp_mc.care_of_count", "Care-of addresses"),
+    coa = ProtoField.ipv4("telcp_mc.care_of", "Care-of address"),
+    remaining = ProtoField.uint32("telcp_mc.remaining", "Remaining (ms if temporary, s if permanent)"),
+    failed = ProtoField.uint32("telcp_mc.failed", "Failed HA"),
+    owner = ProtoField.uint32("telcp_mc.owner", "New owner"),
+    coordinator = ProtoField.uint32("telcp_mc.coordinator", "Coordinator"),
+    epoch = ProtoField.uint32("telcp_mc.epoch", "Sync epoch"),
+    mac = ProtoField.bytes("telcp_mc.mac", "HMAC-MD5 (not verified)"),
+}
+mc.fields = {}
+for _, f in pairs(mcf) do table.insert(mc.fields, f) end
+local mc_bad = ProtoExpert.new("telcp_mc.malformed", "Malformed telcp cluster message",
+                               expert.group.MALFORMED, expert.severity.ERROR)
+mc.experts = { mc_bad }
+
+-- A reader over a tvb range that records a malformation instead of raising.
+local function reader(tvb, off, limit)
+    local r = { off = off, ok = true }
+    function r.take(n)
+        if not r.ok or r.off + n > limit then r.ok = false; return nil end
+        local range = tvb(r.off, n)
+        r.off = r.off + n
+        return range
+    end
+    function r.add(tree, field, n)
+        local range = r.take(n)
+        if range then tree:add(field, range) end
+        return range
+    end
+    return r
+end
+
+local function mc_nai(r, tree)
+    local n = r.take(1)
+    if not n then return end
+    if n:uint() > 0 then r.add(tree, mcf.nai, n:uint()) end
+end
+
+local function mc_item(r, tree)
+    local kind = r.take(1)
+    if not kind then return end
+    local k = kind:uint()
+    local it = tree:add(mcf.item, kind)
+    if k == 1 then
+        r.add(it, mcf.home, 4); mc_nai(r, it)
+        local st = r.add(it, mcf.state, 1)
+        r.add(it, mcf.first_ha, 4); r.add(it, mcf.second_ha, 4)
+        r.add(it, mcf.fa, 4); r.add(it, mcf.fa_port, 2); r.add(it, mcf.ident, 8)
+        local n = r.add(it, mcf.coa_count, 1)
+        for _ = 1, (n and n:uint() or 0) do r.add(it, mcf.coa, 4); r.add(it, mcf.remaining, 4) end
+        if st and st:uint() > 1 then r.ok = false end
+    elseif k == 2 or k == 6 then
+        r.add(it, mcf.home, 4); mc_nai(r, it)
+    elseif k == 3 then
+        r.add(it, mcf.failed, 4); r.add(it, mcf.owner, 4); r.add(it, mcf.coordinator, 4)
+    elseif k == 4 or k == 5 then
+        r.add(it, mcf.epoch, 4)
+    else
+        r.ok = false
+    end
+end
+
+local function dissect_mc(tvb, pinfo, root)
+    pinfo.cols.protocol = "telcp-MC"
+    local t = root:add(mc, tvb())
+    local limit = tvb:len() - MAC_LEN
+    t:add(mcf.version, tvb(3, 1))
+    t:add(mcf.kind, tvb(4, 1))
+    t:add(mcf.reserved, tvb(5, 2))
+    t:add(mcf.sender, tvb(7, 4))
+    t:add(mcf.incarnation, tvb(11, 4))
+    t:add(mcf.pn, tvb(15, 8))
+    local kind = tvb(4, 1):uint()
+    local r = reader(tvb, 23, limit)
+    local info = string.format("%s from node %u", mc_kinds[kind] or "Unknown", tvb(7, 4):uint())
+    if kind == 1 then
+        r.add(t, mcf.fa, 4); r.add(t, mcf.fa_port, 2)
+        if r.ok and limit > r.off then
+            Dissector.get("mip"):call(tvb(r.off, limit - r.off):tvb(), pinfo, root)
+            r.off = limit
+        end
+    elseif kind == 2 then
+        if limit > r.off then
+            Dissector.get("mip"):call(tvb(r.off, limit - r.off):tvb(), pinfo, root)
+            r.off = limit
+        end
+    elseif kind == 3 then
+        r.add(t, mcf.home, 4); mc_nai(r, t); r.add(t, mcf.ident, 8)
+    elseif kind == 4 then
+        local seq = r.add(t, mcf.seq, 8)
+        local n = r.add(t, mcf.count, 1)
+        for _ = 1, (n and n:uint() or 0) do mc_item(r, t) end
+        if seq and n then info = info .. string.format(" seq %s, %u items", tostring(seq:uint64()), n:uint()) end
+    elseif kind == 5 then
+        local seq = r.add(t, mcf.seq, 8)
+        if seq then info = info .. " seq " .. tostring(seq:uint64()) end
+    else
+        r.ok = false
+    end
+    if not r.ok or r.off ~= limit then t:add_proto_expert_info(mc_bad) end
+    t:add(mcf.mac, tvb(limit, MAC_LEN))
+    pinfo.cols.info = info
+end
+
+mc:register_heuristic("udp", function(tvb, pinfo, tree)
+    if tvb:len() < 23 + MAC_LEN or tvb(0, 3):bytes():tohex() ~= "FE4D43" then return false end
+    dissect_mc(tvb, pinfo, tree)
+    return true
+end)
+
+-- Switch-fabric messages -------------------------------------------------------------------
+
+local vf = Proto("telcp_vf", "telcp steering switch fabric")
+local vf_kinds = { [1] = "VidRequest", [2] = "VidAssign", [3] = "TableUpdate", [4] = "TableAck",
+                   [5] = "Packet", [6] = "Directed", [7] = "Transmit", [8] = "Sync",
+                   [9] = "SyncAck" }
+local vff = {
+    version = ProtoField.uint8("telcp_vf.version", "Version"),
+    kind = ProtoField.uint8("telcp_vf.kind", "Kind", base.DEC, vf_kinds),
+    processor = ProtoField.uint32("telcp_vf.processor", "Processor"),
+    incarnation = ProtoField.uint32("telcp_vf.incarnation", "Incarnation"),
+    vid = ProtoField.uint16("telcp_vf.vid", "VID"),
+    backup = ProtoField.uint16("telcp_vf.backup_vid", "Backup VID"),
+    tversion = ProtoField.uint64("telcp_vf.table_version", "Table version"),
+    count = ProtoField.uint16("telcp_vf.count", "Entries"),
+    vstate = ProtoField.uint8("telcp_vf.state", "State", base.DEC, { [1] = "up", [2] = "down" }),
+    family = ProtoField.uint8("telcp_vf.family", "Address family"),
+    v4 = ProtoField.ipv4("telcp_vf.ip", "Address"),
+    v6 = ProtoField.ipv6("telcp_vf.ip6", "Address"),
+    port = ProtoField.uint16("telcp_vf.port", "Port"),
+    op = ProtoField.uint8("telcp_vf.op", "Operation", base.DEC, { [1] = "upsert", [2] = "delete" }),
+    teid = ProtoField.uint32("telcp_vf.teid", "TEID", base.HEX),
+    rversion = ProtoField.uint32("telcp_vf.record_version", "Record version"),
+    peer_teid_c = ProtoField.uint32("telcp_vf.peer_teid_c", "Peer TEID (control)", base.HEX),
+    peer_teid_u = ProtoField.uint32("telcp_vf.peer_teid_u", "Peer TEID (user)", base.HEX),
+    imsi = ProtoField.bytes("telcp_vf.imsi", "IMSI (TBCD)"),
+    nsapi = ProtoField.uint8("telcp_vf.nsapi", "NSAPI"),
+    ue = ProtoField.ipv4("telcp_vf.ue_address", "UE address"),
+}
+vf.fields = {}
+for _, f in pairs(vff) do table.insert(vf.fields, f) end
+local vf_bad = ProtoExpert.new("telcp_vf.malformed", "Malformed telcp fabric message",
+                               expert.group.MALFORMED, expert.severity.ERROR)
+vf.experts = { vf_bad }
+
+-- A socket address: family, address, port. Returns the port, or nil.
+local function vf_sock(r, tvb, tree, label)
+    local s = tree:add(vf, tvb(r.off, 0), label)
+    local n = add_ip(s, tvb, r.off, vff.v4, vff.v6, vff.family)
+    if not n then r.ok = false; return nil end
+    r.off = r.off + n
+    local p = r.add(s, vff.port, 2)
+    return p and p:uint()
+end
+
+local function vf_datagram(r, tvb, pinfo, tree, root)
+    local from = vf_sock(r, tvb, tree, "From")
+    local to = vf_sock(r, tvb, tree, "To")
+    if r.ok and tvb:len() > r.off then
+        call_by_port(from, to, tvb(r.off):tvb(), pinfo, root)
+        r.off = tvb:len()
+    end
+end
+
+local function dissect_vf(tvb, pinfo, root)
+    pinfo.cols.protocol = "telcp-VF"
+    local t = root:add(vf, tvb())
+    t:add(vff.version, tvb(2, 1))
+    t:add(vff.kind, tvb(3, 1))
+    local kind = tvb(3, 1):uint()
+    local r = reader(tvb, 4, tvb:len())
+    pinfo.cols.info = vf_kinds[kind] or "Unknown"
+    if kind == 1 or kind == 2 then
+        r.add(t, vff.processor, 4); r.add(t, vff.incarnation, 4); r.add(t, vff.vid, 2)
+    elseif kind == 3 then
+        r.add(t, vff.tversion, 8)
+        local n = r.add(t, vff.count, 2)
+        for _ = 1, (n and n:uint() or 0) do
+            r.add(t, vff.vid, 2); r.add(t, vff.vstate, 1); vf_sock(r, tvb, t, "Processor")
+        end
+    elseif kind == 4 then
+        r.add(t, vff.tversion, 8)
+    elseif kind == 5 or kind == 7 then
+        vf_datagram(r, tvb, pinfo, t, root)
+    elseif kind == 6 then
+        r.add(t, vff.backup, 2)
+        vf_datagram(r, tvb, pinfo, t, root)
+    elseif kind == 8 then
+        r.add(t, vff.op, 1)
+        r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
+        r.add(t, vff.peer_teid_c, 4); r.add(t, vff.peer_teid_u, 4)
+        for _ = 1, 2 do
+            local n = add_ip(t, tvb, r.off, vff.v4, vff.v6, vff.family)
+            if not n then r.ok = false; break end
+            r.off = r.off + n
+        end
+        r.add(t, vff.imsi, 8); r.add(t, vff.nsapi, 1); r.add(t, vff.ue, 4)
+    elseif kind == 9 then
+        r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
+    else
+        r.ok = false
+    end
+    if not r.ok or r.off ~= tvb:len() then t:add_proto_expert_info(vf_bad) end
+    -- The carried datagram's dissector names the frame's protocol; say it came over the fabric.
+    if kind >= 5 and kind <= 7 then
+        pinfo.cols.protocol = "VF/" .. tostring(pinfo.cols.protocol)
+    end
+end
+
+vf:register_heuristic("udp", function(tvb, pinfo, tree)
+    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564601" then return false end
+    local kind = tvb(3, 1):uint()
+    if kind < 1 or kind > 9 then return false end
+    dissect_vf(tvb, pinfo, tree)
+    return true
+end)
+
+-- L2TP load-redirection vendor AVPs ---------------------------------------------------------
+
+local avp = Proto("telcp_avp", "telcp L2TP load-redirection AVP")
+local avp_types = { [1] = "LoadBalanceCapable", [2] = "RedirectTarget" }
+local avpf = {
+    mandatory = ProtoField.bool("telcp_avp.mandatory", "Mandatory", 16, nil, 0x8000),
+    hidden = ProtoField.bool("telcp_avp.hidden", "Hidden", 16, nil, 0x4000),
+    length = ProtoField.uint16("telcp_avp.length", "Length", base.DEC, nil, 0x03ff),
+    vendor = ProtoField.uint16("telcp_avp.vendor", "Vendor ID"),
+    type = ProtoField.uint16("telcp_avp.type", "Attribute type", base.DEC, avp_types),
+    target4 = ProtoField.ipv4("telcp_avp.redirect_target", "Redirect target LNS"),
+    target6 = ProtoField.ipv6("telcp_avp.redirect_target6", "Redirect target LNS"),
+    hidden_value = ProtoField.bytes("telcp_avp.hidden_value", "Hidden value"),
+    value = ProtoField.bytes("telcp_avp.value", "Value"),
+}
+avp.fields = {}
+for _, f in pairs(avpf) do table.insert(avp.fields, f) end
+local avp_bad = ProtoExpert.new("telcp_avp.malformed", "Malformed telcp vendor AVP",
+                                expert.group.MALFORMED, expert.severity.ERROR)
+avp.experts = { avp_bad }
+
+function avp.dissector(tvb, pinfo, tree)
+    if tvb:len() < 6 then return 0 end
+    local ty = tvb(4, 2):uint()
+    local t = tree:add(avp, tvb(), string.format("%s AVP (telcp, vendor %u)",
+        avp_types[ty] or ("Type " .. ty), tvb(2, 2):uint()))
+    t:add(avpf.mandatory, tvb(0, 2))
+    t:add(avpf.hidden, tvb(0, 2))
+    t:add(avpf.length, tvb(0, 2))
+    t:add(avpf.vendor, tvb(2, 2))
+    t:add(avpf.type, tvb(4, 2))
+    local n = tvb:len() - 6
+    if bit.band(tvb(0, 2):uint(), 0x4000) ~= 0 then
+        if n > 0 then t:add(avpf.hidden_value, tvb(6, n)) end
+    elseif ty == 1 then
+        if n ~= 0 then t:add_proto_expert_info(avp_bad) end
+    elseif ty == 2 then
+        if n == 4 then t:add(avpf.target4, tvb(6, 4))
+        elseif n == 16 then t:add(avpf.target6, tvb(6, 16))
+        else t:add_proto_expert_info(avp_bad) end
+    elseif n > 0 then
+        t:add(avpf.value, tvb(6, n))
+    end
+    return tvb:len()
+end
+
+DissectorTable.get("l2tp.vendor_avp"):add(TELCP_ENTERPRISE, avp)

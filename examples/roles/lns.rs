@@ -1,0 +1,230 @@
+//! The `lns` role: an L2TP LNS (RFC 2661) that serves calls and answers LCP Echo-Requests on
+//! them; as `mode = "contact"` it redirects calls it cannot serve to the least-loaded pool LNS
+//! (heartbeats with the pool), as `"pool"` it reports its load to the contact LNS, and as
+//! `"virtual"` it is a member of a virtual LNS sharing one address.
+
+use super::{Observer, RoleConfig, Running, StartError, defaults, drive};
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use telcp::health::{ClusterKey, NodeId, Role};
+use telcp::l2tp::pool::VirtualLns;
+use telcp::l2tp::{self, Lns, LnsConfig, LnsMembership};
+
+/// What this LNS is.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Serves calls, alone.
+    Standalone,
+    /// The contact LNS of a pool: serves calls below its overload mark, redirects the others.
+    Contact,
+    /// A pool LNS: serves the calls the contact LNS redirects to it.
+    Pool,
+    /// A member of a virtual LNS (`[virtual]`); the contact among the members redirects.
+    Virtual,
+}
+
+/// `[cluster]`: heartbeats with the other LNSs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// This LNS's node id.
+    pub node: u32,
+    /// The key that authenticates heartbeats (the same on every member).
+    pub key: String,
+    /// The other LNSs: `{ node = 2, addr = "127.0.10.3:1701" }`.
+    pub peers: Vec<Peer>,
+    /// Milliseconds between heartbeats.
+    #[serde(default = "heartbeat_ms")]
+    pub heartbeat_ms: u64,
+}
+
+/// Another LNS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its node id.
+    pub node: u32,
+    /// Its address (heartbeats, and where LACs are redirected).
+    pub addr: SocketAddr,
+}
+
+/// `[virtual]`: the virtual LNS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Virtual {
+    /// The shared address.
+    pub address: IpAddr,
+    /// Every member's own address, in rank order (the same list on every member).
+    pub members: Vec<IpAddr>,
+    /// This LNS's index in `members`.
+    pub me: usize,
+    /// Bind the shared address here (the member the network delivers it to).
+    #[serde(default = "defaults::yes")]
+    pub bind: bool,
+}
+
+/// `examples/config/lns.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The LNS's own address (L2TP's port is 1701).
+    pub listen: SocketAddr,
+    /// `standalone`, `contact`, `pool` or `virtual`.
+    pub mode: Mode,
+    /// Our Host Name AVP.
+    #[serde(default = "host_name")]
+    pub host_name: String,
+    /// The tunnel secret; none by default.
+    pub secret: Option<String>,
+    /// Require the LAC's Challenge response (needs `secret`).
+    #[serde(default)]
+    pub challenge: bool,
+    /// The load this LNS reports and admits by, percent.
+    #[serde(default)]
+    pub load_percent: u8,
+    /// At and above this load, calls are not served here (a contact LNS redirects them).
+    #[serde(default = "overload")]
+    pub overload_percent: u8,
+    /// Most sessions.
+    #[serde(default = "max_sessions")]
+    pub max_sessions: usize,
+    /// Redirect LACs that do not say LoadBalanceCapable the standard way (Result 2, Error 9).
+    #[serde(default)]
+    pub standard_redirect: bool,
+    /// Answer LCP Echo-Requests on the sessions (the LNS has no PPP stack beyond that).
+    #[serde(default = "defaults::yes")]
+    pub answer_lcp_echo: bool,
+    /// A fixed RNG seed (tests); absent: from the operating system.
+    pub seed: Option<u64>,
+    /// Seconds between stats lines (0: only at exit).
+    #[serde(default = "defaults::stats_interval_secs")]
+    pub stats_interval_secs: u64,
+    /// Heartbeats (required by `contact` with a pool, `pool` and `virtual`).
+    pub cluster: Option<Cluster>,
+    /// The virtual LNS (required by `virtual`).
+    #[serde(rename = "virtual")]
+    pub virtual_lns: Option<Virtual>,
+}
+
+fn host_name() -> String {
+    "telcp-lns".into()
+}
+fn heartbeat_ms() -> u64 {
+    1000
+}
+fn overload() -> u8 {
+    90
+}
+fn max_sessions() -> usize {
+    10_000
+}
+
+fn describe(lns: &Lns) -> String {
+    format!(
+        "sessions {}, tunnels {}, pending redirects {}, {:?}",
+        lns.session_count(),
+        lns.tunnel_count(),
+        lns.pending_redirects(),
+        lns.stats()
+    )
+}
+
+impl Config {
+    /// The LNS configuration and the addresses to bind.
+    fn build(self) -> Result<(LnsConfig, Vec<SocketAddr>, u8, bool), StartError> {
+        let mut cfg = LnsConfig::default();
+        cfg.common.host_name = self.host_name.into_bytes();
+        cfg.common.secret = self.secret.map(String::into_bytes);
+        cfg.common.challenge = self.challenge;
+        cfg.common.max_sessions = self.max_sessions;
+        cfg.common.seed = super::seed(self.seed);
+        cfg.overload_percent = self.overload_percent;
+        cfg.standard_redirect = self.standard_redirect;
+        cfg.contact = matches!(self.mode, Mode::Contact | Mode::Virtual);
+        let mut bind = vec![self.listen];
+        if let Some(c) = &self.cluster {
+            let role = if cfg.contact {
+                Role::CONTACT_LNS
+            } else {
+                Role::LNS
+            };
+            let peers = c.peers.iter().map(|p| (NodeId(p.node), p.addr)).collect();
+            let mut m = LnsMembership::new(
+                NodeId(c.node),
+                role,
+                ClusterKey::new(c.key.as_bytes()),
+                peers,
+            );
+            // Grows on every restart (seconds since the Unix epoch), so peers see the restart.
+            m.incarnation = std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+            cfg.membership = Some(m);
+            cfg.health = cfg
+                .health
+                .with_interval(Duration::from_millis(c.heartbeat_ms));
+        } else if matches!(self.mode, Mode::Pool | Mode::Virtual) {
+            return Err(format!("lns: mode {:?} needs a [cluster] section", self.mode).into());
+        }
+        match (self.mode, self.virtual_lns) {
+            (Mode::Virtual, Some(v)) => {
+                if v.bind {
+                    bind.push(SocketAddr::new(v.address, self.listen.port()));
+                }
+                cfg.virtual_lns = Some(VirtualLns {
+                    virtual_addr: v.address,
+                    members: v.members,
+                    me: v.me,
+                });
+            }
+            (Mode::Virtual, None) => {
+                return Err("lns: mode virtual needs a [virtual] section".into());
+            }
+            (_, Some(_)) => return Err("lns: [virtual] needs mode = \"virtual\"".into()),
+            (_, None) => {}
+        }
+        Ok((cfg, bind, self.load_percent, self.answer_lcp_echo))
+    }
+}
+
+impl RoleConfig for Config {
+    const ROLE: &'static str = "lns";
+
+    fn stats_interval(&self) -> Duration {
+        Duration::from_secs(self.stats_interval_secs)
+    }
+
+    async fn start(self, observer: Observer) -> Result<Running, StartError> {
+        let (cfg, bind, load, answer) = self.build()?;
+        let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
+        lns.set_load(load);
+        let (part, _) = drive(
+            "lns",
+            lns,
+            bind,
+            move |lns: &mut Lns, _now| {
+                while let Some(d) = lns.poll_data() {
+                    // LCP (0xc021) Echo-Request (code 9): answer with code 10 (RFC 1661 5.8).
+                    if answer && d.frame.get(2..5) == Some(&[0xc0, 0x21, 0x09][..]) {
+                        let mut reply = d.frame.to_vec();
+                        reply[4] = 0x0a;
+                        let r = lns.send_ppp(d.session, &reply);
+                        tracing::info!(session = ?d.session, result = ?r, "LCP Echo-Request answered");
+                    } else {
+                        tracing::debug!(session = ?d.session, len = d.frame.len(), "PPP frame received");
+                    }
+                }
+            },
+            |_: &l2tp::Event, _| {},
+            describe,
+            &observer,
+        )
+        .await?;
+        Ok(Running {
+            role: Self::ROLE,
+            parts: vec![part],
+        })
+    }
+}

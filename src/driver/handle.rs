@@ -1,0 +1,205 @@
+//! The caller's side of a driver: commands in, shutdown, the endpoint back at the end.
+
+use super::DriverStats;
+use crate::Endpoint;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// A closure run inside the driver's task on the endpoint, with the current time.
+pub(super) type Call<E> = Box<dyn FnOnce(&mut E, Instant, &DriverStats) + Send>;
+
+/// Why a call through a [`Handle`] or [`Commander`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// The driver's task has ended (shut down, or stopped on receive errors): the command was not
+    /// run.
+    #[error("the driver has stopped")]
+    Closed,
+    /// The driver's task panicked (an endpoint bug: no input may panic an endpoint).
+    #[error("the driver's task panicked")]
+    Panicked,
+}
+
+/// Why a driver's task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// [`Handle::shutdown`] was called or the [`Handle`] dropped.
+    Shutdown,
+    /// 1000 receive errors in a row on its sockets (the last one's kind).
+    Receive(std::io::ErrorKind),
+}
+
+/// What [`Handle::shutdown`] hands back: the endpoint (its final state and `stats()`), the
+/// driver's counters and why it stopped. The sockets are closed by then.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Stopped<E> {
+    /// The endpoint, as the task left it.
+    pub endpoint: E,
+    /// The driver's counters.
+    pub stats: DriverStats,
+    /// Why the task ended.
+    pub reason: StopReason,
+}
+
+/// Sends commands to a driven endpoint; cheap to clone, and does not keep the task alive (the
+/// [`Handle`] does).
+pub struct Commander<E> {
+    commands: mpsc::Sender<Call<E>>,
+}
+
+impl<E> Clone for Commander<E> {
+    fn clone(&self) -> Self {
+        Commander {
+            commands: self.commands.clone(),
+        }
+    }
+}
+
+impl<E: Endpoint + Send + 'static> Commander<E> {
+    /// Runs `f` on the endpoint inside the task, with the current time, and returns its result;
+    /// the transmits and events it causes are drained right after. Waits while the command queue
+    /// is full.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, DriverError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut E, Instant) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let call: Call<E> = Box::new(move |e, now, _| {
+            let _ = tx.send(f(e, now));
+        });
+        self.commands
+            .send(call)
+            .await
+            .map_err(|_| DriverError::Closed)?;
+        rx.await.map_err(|_| DriverError::Closed)
+    }
+
+    /// The endpoint's counters ([`Endpoint::stats`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn stats(&self) -> Result<E::Stats, DriverError>
+    where
+        E::Stats: Send + 'static,
+    {
+        self.call(|e, _| e.stats()).await
+    }
+
+    /// The driver's counters.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn driver_stats(&self) -> Result<DriverStats, DriverError> {
+        let (tx, rx) = oneshot::channel();
+        let call: Call<E> = Box::new(move |_, _, s| {
+            let _ = tx.send(*s);
+        });
+        self.commands
+            .send(call)
+            .await
+            .map_err(|_| DriverError::Closed)?;
+        rx.await.map_err(|_| DriverError::Closed)
+    }
+}
+
+/// The owner of a driven endpoint: commands ([`Handle::call`], as a [`Commander`]), the bound
+/// addresses, and [`Handle::shutdown`]. Dropping it stops the task too (without handing the
+/// endpoint back).
+pub struct Handle<E> {
+    commander: Commander<E>,
+    local: Vec<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
+    join: JoinHandle<Stopped<E>>,
+}
+
+impl<E> Handle<E> {
+    pub(super) fn new(
+        local: Vec<SocketAddr>,
+        commands: mpsc::Sender<Call<E>>,
+        stop: oneshot::Sender<()>,
+        join: JoinHandle<Stopped<E>>,
+    ) -> Self {
+        Handle {
+            commander: Commander { commands },
+            local,
+            stop: Some(stop),
+            join,
+        }
+    }
+
+    /// The bound local addresses, in [`super::DriverConfig::bind`] order (port 0 resolved).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local
+    }
+
+    /// A [`Commander`] for other tasks.
+    pub fn commander(&self) -> Commander<E> {
+        self.commander.clone()
+    }
+
+    /// Whether the task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+}
+
+impl<E: Endpoint + Send + 'static> Handle<E> {
+    /// [`Commander::call`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, DriverError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut E, Instant) -> R + Send + 'static,
+    {
+        self.commander.call(f).await
+    }
+
+    /// [`Commander::stats`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn stats(&self) -> Result<E::Stats, DriverError>
+    where
+        E::Stats: Send + 'static,
+    {
+        self.commander.stats().await
+    }
+
+    /// [`Commander::driver_stats`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn driver_stats(&self) -> Result<DriverStats, DriverError> {
+        self.commander.driver_stats().await
+    }
+
+    /// Stops the task once the transmits already queued are sent, waits for it to end (its
+    /// sockets are closed by then) and hands back the endpoint. Commands still queued are not run.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Panicked`] if the task panicked.
+    pub async fn shutdown(mut self) -> Result<Stopped<E>, DriverError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.join).await.map_err(|_| DriverError::Panicked)
+    }
+}

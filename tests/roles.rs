@@ -1,0 +1,608 @@
+//! The runnable roles (`examples/{lac,lns,home-agent,gateway}.rs`, module `examples/roles/`),
+//! each started in-process from its sample configuration (`examples/config/`) on loopback, doing
+//! its job with another role or a peer of the crate: an L2TP session up between `lac` and `lns`
+//! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
+//! member to the other member; a Mobile IPv4 registration accepted by the `home-agent` cluster
+//! through a foreign agent (RFC 5944 3.3); a Create PDP Context answered by the `gateway` (TS
+//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed). Then: bad configurations refused with the key named, and a role binary stopped
+//! by Ctrl-C (SIGINT) with its final stats.
+
+#[path = "../examples/roles/mod.rs"]
+mod roles;
+#[path = "common/sgsn.rs"]
+mod sgsn;
+
+use roles::{Observer, RoleConfig, Running};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use telcp::Endpoint;
+use telcp::driver::{self, DriverConfig};
+use telcp::l2tp;
+use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
+use telcp::steering::switch::SwitchEvent;
+use tokio::sync::mpsc;
+
+type Seen = mpsc::UnboundedReceiver<(String, telcp::Event)>;
+
+/// A sample configuration, with `edits` (from, to) applied to its text first.
+fn sample<C: RoleConfig>(name: &str, edits: &[(&str, &str)]) -> C {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/config")
+        .join(name);
+    let mut text = std::fs::read_to_string(&path).expect("sample configuration");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} has no `{from}`");
+        text = text.replace(from, to);
+    }
+    roles::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn start<C: RoleConfig>(cfg: C) -> (Running, Seen) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let observer: Observer = Some(tx);
+    let running = cfg.start(observer).await.unwrap_or_else(|e| panic!("{e}"));
+    (running, rx)
+}
+
+/// Waits up to `limit` for an event that `want` accepts.
+async fn wait_for<T>(
+    seen: &mut Seen,
+    limit: Duration,
+    mut want: impl FnMut(&str, &telcp::Event) -> Option<T>,
+) -> Option<T> {
+    tokio::time::timeout(limit, async {
+        while let Some((part, e)) = seen.recv().await {
+            if let Some(t) = want(&part, &e) {
+                return Some(t);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test]
+async fn lac_and_lns_from_their_samples_bring_a_session_up() {
+    let (lns, _lns_seen) = start(sample::<roles::lns::Config>("lns.toml", &[])).await;
+    let (lac, mut lac_seen) = start(sample::<roles::lac::Config>("lac.toml", &[])).await;
+    let lns_addr: SocketAddr = "127.0.10.2:1701".parse().expect("address");
+    let up = wait_for(&mut lac_seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(lns_addr));
+    let stats = lns.parts[0].stats().await;
+    assert!(stats.starts_with("sessions 1,"), "{stats}");
+    lac.stop().await;
+    lns.stop().await;
+}
+
+#[tokio::test]
+async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
+    // The samples moved to 127.0.13.0/24; the contact is at capacity and knows the pool LNS.
+    let moved = ("127.0.10.", "127.0.13.");
+    let contact = sample::<roles::lns::Config>(
+        "lns.toml",
+        &[
+            moved,
+            ("load_percent = 0", "load_percent = 100"),
+            (
+                "# [cluster]\n# node = 100\n# key = \"pool heartbeat key\"\n# heartbeat_ms = 1000\n# peers",
+                "[cluster]\nnode = 100\nkey = \"pool heartbeat key\"\nheartbeat_ms = 200\npeers",
+            ),
+        ],
+    );
+    let pool = sample::<roles::lns::Config>(
+        "lns-pool.toml",
+        &[moved, ("heartbeat_ms = 1000", "heartbeat_ms = 200")],
+    );
+    let (pool, _) = start(pool).await;
+    let (contact, mut contact_seen) = start(contact).await;
+    // Let the pool LNS's heartbeats reach the contact LNS.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (lac, mut lac_seen) = start(sample::<roles::lac::Config>("lac.toml", &[moved])).await;
+    let pool_addr: SocketAddr = "127.0.13.3:1701".parse().expect("address");
+    let mut redirected = None;
+    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::Redirected { to, .. }) => {
+            redirected = Some(*to);
+            None
+        }
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        redirected,
+        Some(pool_addr.ip()),
+        "the LAC followed the redirect"
+    );
+    assert_eq!(up, Some(pool_addr), "the call is up at the pool LNS");
+    let issued = wait_for(&mut contact_seen, Duration::from_secs(1), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::RedirectIssued { to, vendor_avp, .. }) => {
+            Some((*to, *vendor_avp))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        issued,
+        Some((pool_addr.ip(), true)),
+        "vendor AVP form (LoadBalanceCapable LAC)"
+    );
+    lac.stop().await;
+    contact.stop().await;
+    pool.stop().await;
+}
+
+#[tokio::test]
+async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_agent() {
+    let (ha1, _) = start(sample::<roles::home_agent::Config>("home-agent.toml", &[])).await;
+    let (ha2, _) = start(sample::<roles::home_agent::Config>(
+        "home-agent-2.toml",
+        &[],
+    ))
+    .await;
+    let vha: SocketAddr = "127.0.11.100:434".parse().expect("address");
+    let fa_addr: SocketAddr = "127.0.11.50:434".parse().expect("address");
+    let fa_cfg = ForeignAgentConfig {
+        home_agent: vha,
+        fa_ha: None,
+        max_pending: 64,
+        pending_timeout: Duration::from_secs(10),
+    };
+    let fa = ForeignAgent::new(fa_cfg, driver::now()).expect("FA config");
+    let (fa, _fa_events) = driver::spawn(fa, DriverConfig::new(vec![fa_addr]))
+        .await
+        .expect("bind the FA");
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .expect("after 1970");
+    let mn_cfg = ClientConfig {
+        home_address: Ipv4Addr::new(10, 30, 0, 1),
+        nai: None,
+        sa: SecurityAssociation::new(257, AuthAlgorithm::HmacMd5, b"mn-1 secret".to_vec()),
+        home_agent: vha,
+        local: "127.0.11.60:434".parse().expect("address"),
+        via: Some(fa_addr),
+        lifetime: 600,
+        simultaneous: false,
+        retransmit: Duration::from_millis(300),
+        max_retransmits: 8,
+        wall_clock: wall,
+        auto_reregister: false,
+    };
+    let mn = MobileNodeClient::new(mn_cfg.clone(), driver::now()).expect("client config");
+    let (mn, mut mn_events) = driver::spawn(mn, DriverConfig::new(vec![mn_cfg.local]))
+        .await
+        .expect("bind the mobile node");
+    // Let the members hear each other first.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    mn.call(|mn, now| mn.register(now)).await.expect("running");
+    let answer = tokio::time::timeout(Duration::from_secs(5), mn_events.recv()).await;
+    match answer.ok().flatten() {
+        Some(ClientEvent::Registered {
+            home_address,
+            lifetime,
+            ..
+        }) => {
+            assert_eq!(home_address, Ipv4Addr::new(10, 30, 0, 1));
+            assert!(lifetime > 0 && lifetime <= 600, "{lifetime}");
+        }
+        other => panic!("registration not accepted: {other:?}"),
+    }
+    let fa = fa.shutdown().await.expect("FA stops");
+    assert_eq!(
+        fa.endpoint.relayed_replies, 1,
+        "the reply came back through the FA"
+    );
+    let served = [ha1.parts[0].stats().await, ha2.parts[0].stats().await];
+    assert!(
+        served.iter().any(|s| s.starts_with("bindings served 1,")),
+        "{served:?}"
+    );
+    mn.shutdown().await.expect("MN stops");
+    ha1.stop().await;
+    ha2.stop().await;
+}
+
+/// The SGSN of `tests/common/sgsn.rs` (a `telcp::Node`) as an `Endpoint` for the driver.
+struct SgsnEndpoint(sgsn::Sgsn);
+
+impl Endpoint for SgsnEndpoint {
+    type Event = telcp::Event;
+    type Error = ();
+    type Stats = usize;
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), ()> {
+        telcp::Node::handle_datagram(&mut self.0, now, from, to, data);
+        Ok(())
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        telcp::Node::handle_timeout(&mut self.0, now);
+    }
+    fn poll_transmit(&mut self) -> Option<telcp::Transmit> {
+        telcp::Node::poll_transmit(&mut self.0)
+    }
+    fn poll_event(&mut self) -> Option<telcp::Event> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        telcp::Node::poll_timeout(&self.0)
+    }
+    fn stats(&self) -> usize {
+        self.0.created()
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_answers_a_create_pdp_context_request() {
+    let (gw, mut seen) = start(sample::<roles::gateway::Config>("gateway.toml", &[])).await;
+    // Every processor gets its VID from the switch processor first.
+    let mut vids = 0;
+    let all = wait_for(&mut seen, Duration::from_secs(5), |_, e| {
+        if let telcp::Event::Switch(SwitchEvent::VidAssigned { .. }) = e {
+            vids += 1;
+        }
+        (vids == 2).then_some(())
+    })
+    .await;
+    assert_eq!(all, Some(()), "both processors have a VID");
+    // And the switch processor hears their heartbeats (200 ms apart) and load before it can
+    // choose one for a set-up.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let sgsn_ip = Ipv4Addr::new(127, 0, 12, 100);
+    let gtp_c: SocketAddr = "127.0.12.1:2123".parse().expect("address");
+    let sgsn = SgsnEndpoint(sgsn::Sgsn::new(sgsn_ip, gtp_c));
+    let bind = vec![
+        SocketAddr::from((sgsn_ip, 2123)),
+        SocketAddr::from((sgsn_ip, 2152)),
+    ];
+    let (sgsn, _) = driver::spawn(sgsn, DriverConfig::new(bind))
+        .await
+        .expect("bind the SGSN");
+    sgsn.call(|s, now| s.0.create(now, "001010000000001", 5))
+        .await
+        .expect("running");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while sgsn.stats().await != Ok(1) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sgsn = sgsn.shutdown().await.expect("SGSN stops");
+    let s = &sgsn.endpoint.0.sessions[0];
+    assert_eq!(sgsn.endpoint.0.created(), 1, "Create PDP Context accepted");
+    assert_ne!(s.gw_teid_c, 0, "the gateway's control TEID");
+    assert!(s.ue.is_some(), "an End User Address from the pool");
+    gw.stop().await;
+}
+
+/// What loading `text` as a LAC configuration says.
+fn lac_error(text: &str) -> String {
+    match roles::parse::<roles::lac::Config>(text, Path::new("lac.toml")) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_its_key_named() {
+    let good = "local = \"127.0.0.1:1701\"\ncontact_lns = \"127.0.0.2:1701\"\n";
+    roles::parse::<roles::lac::Config>(good, Path::new("lac.toml")).expect("a good one loads");
+    let e = lac_error("local = \"127.0.0.1:1701\"\ncontact_lns = \"nowhere\"\n");
+    assert!(e.starts_with("lac.toml: key `contact_lns`:"), "{e}");
+    assert!(e.contains("line 2"), "{e}");
+    let e = lac_error(&format!("{good}calls = \"two\"\n"));
+    assert!(e.starts_with("lac.toml: key `calls`:"), "{e}");
+    let e = lac_error(&format!("{good}contact_lnz = 1\n"));
+    assert!(e.contains("unknown field `contact_lnz`"), "{e}");
+    let e = lac_error("local = \"127.0.0.1:1701\"\n");
+    assert!(e.contains("missing field `contact_lns`"), "{e}");
+    // Nested: the path runs through tables and arrays.
+    let lns = "listen = \"127.0.0.2:1701\"\nmode = \"pool\"\n[cluster]\nnode = 1\nkey = \"k\"\n\
+               peers = [{ node = 2, addr = \"127.0.0.3:1701\" }, { node = 3, addr = \"x\" }]\n";
+    let e = roles::parse::<roles::lns::Config>(lns, Path::new("lns.toml")).expect_err("bad addr");
+    assert!(
+        e.to_string()
+            .starts_with("lns.toml: key `cluster.peers[1].addr`:"),
+        "{e}"
+    );
+    let e = roles::parse::<roles::lns::Config>(
+        "listen = \"127.0.0.2:1701\"\nmode = \"primary\"\n",
+        Path::new("lns.toml"),
+    )
+    .expect_err("bad mode");
+    assert!(e.to_string().starts_with("lns.toml: key `mode`:"), "{e}");
+    let ha = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/home-agent.toml"),
+    )
+    .expect("sample")
+    .replace("10.30.0.0/24", "10.30.0.0/99");
+    let e = roles::parse::<roles::home_agent::Config>(&ha, Path::new("ha.toml"))
+        .expect_err("bad prefix");
+    assert!(
+        e.to_string().starts_with("ha.toml: key `virtual_network`:"),
+        "{e}"
+    );
+    let e =
+        roles::parse::<roles::lac::Config>("local = [", Path::new("lac.toml")).expect_err("syntax");
+    assert!(e.to_string().starts_with("lac.toml: "), "{e}");
+}
+
+#[test]
+fn every_sample_configuration_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/config") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let r = match name.split(['.', '-']).next() {
+            Some("lac") => roles::load::<roles::lac::Config>(&path).map(drop),
+            Some("lns") => roles::load::<roles::lns::Config>(&path).map(drop),
+            Some("home") => roles::load::<roles::home_agent::Config>(&path).map(drop),
+            Some("gateway") => roles::load::<roles::gateway::Config>(&path).map(drop),
+            _ => panic!("a sample for no role: {name}"),
+        };
+        r.unwrap_or_else(|e| panic!("{e}"));
+        n += 1;
+    }
+    assert_eq!(
+        n, 6,
+        "lac, lns, lns-pool, home-agent, home-agent-2, gateway"
+    );
+}
+
+/// The example binary `name`, built beside this test by `cargo test` (which builds the examples).
+fn example_binary(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples").join(name);
+    path.exists().then_some(path)
+}
+
+#[test]
+fn a_role_binary_logs_json_prints_stats_and_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(lns) = example_binary("lns") else {
+        eprintln!("skipped: the lns example is not built (cargo test builds it)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("telcp-roles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/lns.toml");
+    let text = std::fs::read_to_string(sample)
+        .expect("sample")
+        .replace("127.0.10.", "127.0.14.")
+        .replace("stats_interval_secs = 10", "stats_interval_secs = 1");
+    let config = dir.join("lns.toml");
+    std::fs::write(&config, text).expect("write the configuration");
+    let mut child = Command::new(&lns)
+        .arg("--config")
+        .arg(&config)
+        .arg("--json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the lns example");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let next = |lines: &mut Vec<String>, until: &str| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(until);
+                    lines.push(l);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    assert!(
+        next(&mut lines, "\"stats\""),
+        "a stats line within its interval: {lines:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    assert!(next(&mut lines, "final stats"), "{lines:?}");
+    let code = child.wait().expect("the lns exits");
+    assert!(code.success(), "{code:?}: {lines:?}");
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+        lines.push(l);
+    }
+    for l in &lines {
+        assert!(
+            l.starts_with('{') && l.ends_with('}'),
+            "not a JSON line: {l}"
+        );
+    }
+    // The socket is closed with the process.
+    std::net::UdpSocket::bind("127.0.14.2:1701").expect("the LNS's address is free again");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_role_binary_refuses_a_bad_configuration_in_one_line_naming_the_key() {
+    let Some(lac) = example_binary("lac") else {
+        eprintln!("skipped: the lac example is not built (cargo test builds it)");
+        return;
+    };
+    let path = std::env::temp_dir().join(format!("telcp-bad-lac-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "local = \"127.0.0.1:1701\"\ncontact_lns = \"nowhere:1701\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(lac)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run the lac example");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("key `contact_lns`: invalid socket address syntax (line 2)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member() {
+    // Two members share 127.0.15.10; the first (rank 0, the contact) receives it and is at
+    // capacity, the second has room: a call to the virtual address is redirected to the second.
+    let member = |me: usize, node: u32, peer: u32, load: u8, bind: bool| {
+        let own = ["127.0.15.2", "127.0.15.3"];
+        format!(
+            "listen = \"{}:1701\"\nmode = \"virtual\"\nload_percent = {load}\n\
+             [cluster]\nnode = {node}\nkey = \"vlns\"\nheartbeat_ms = 200\n\
+             peers = [{{ node = {peer}, addr = \"{}:1701\" }}]\n\
+             [virtual]\naddress = \"127.0.15.10\"\nmembers = [\"127.0.15.2\", \"127.0.15.3\"]\n\
+             me = {me}\nbind = {bind}\n",
+            own[me],
+            own[1 - me]
+        )
+    };
+    let cfg = |text: String| -> roles::lns::Config {
+        roles::parse(&text, Path::new("vlns.toml")).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(cfg(member(0, 1, 2, 100, true))).await;
+    let (second, _) = start(cfg(member(1, 2, 1, 10, false))).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let lac = sample::<roles::lac::Config>(
+        "lac.toml",
+        &[
+            ("127.0.10.1:1701", "127.0.15.1:1701"),
+            ("127.0.10.2:1701", "127.0.15.10:1701"),
+        ],
+    );
+    let (lac, mut lac_seen) = start(lac).await;
+    let mut redirected = None;
+    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::Redirected { from, to, .. }) => {
+            redirected = Some((*from, *to));
+            None
+        }
+        telcp::Event::L2tp(l2tp::Event::SessionUp {
+            peer,
+            call: Some(_),
+            ..
+        }) => Some(*peer),
+        _ => None,
+    })
+    .await;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("address");
+    assert_eq!(redirected, Some((ip("127.0.15.10"), ip("127.0.15.3"))));
+    assert_eq!(up, Some("127.0.15.3:1701".parse().expect("address")));
+    lac.stop().await;
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
+    use std::process::{Command, Stdio};
+    let present = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !present("sgsnemu") || !present("timeout") {
+        println!("skipped: sgsnemu not found");
+        return;
+    }
+    // The sample moved to 127.0.16.0/24 (the other gateway test uses the sample's addresses).
+    let cfg = sample::<roles::gateway::Config>("gateway.toml", &[("127.0.12.", "127.0.16.")]);
+    let (gw, mut seen) = start(cfg).await;
+    // Let the processors get their VIDs and the switch processor hear their load.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let dir = std::env::temp_dir().join(format!("telcp-roles-sgsnemu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let log_path = dir.join("sgsnemu.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    // sgsnemu ignores SIGTERM and runs until killed: `timeout -s KILL` ends it after 3 s.
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "3"]);
+    if present("stdbuf") {
+        // Line-buffered output, so nothing is lost when the KILL comes.
+        cmd.args(["stdbuf", "-oL", "-eL"]);
+    }
+    let mut child = cmd
+        .args(["sgsnemu", "-l", "127.0.16.200", "-r", "127.0.16.1"])
+        .arg("--statedir")
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(dir.join("sgsnemu.pid"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn sgsnemu");
+    let ue = wait_for(&mut seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::Processor(telcp::steering::ProcessorEvent::SessionCreated {
+            ue_addr,
+            ..
+        }) => Some(*ue_addr),
+        _ => None,
+    })
+    .await;
+    // Wait for `timeout` to end sgsnemu (not `child.kill()`, which would end `timeout` and leave
+    // sgsnemu running).
+    for _ in 0..50 {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let ue = ue.unwrap_or_else(|| panic!("no PDP context created; sgsnemu:\n{text}"));
+    assert!(
+        text.contains("Received create PDP context response"),
+        "sgsnemu got our Create PDP Context Response:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("IP address: {ue}")),
+        "sgsnemu logged the End User Address we assigned ({ue}):\n{text}"
+    );
+    gw.stop().await;
+}
