@@ -51,6 +51,9 @@ fn targets() -> Vec<(&'static str, Harness)> {
         ("l2tp_lac", harness::l2tp::lac),
         ("l2tp_lns", harness::l2tp::lns),
         ("l2tp_message", |_, d| harness::l2tp::message(d)),
+        ("l2tp_replica_record", |_, d| {
+            harness::l2tp::replica_record(d)
+        }),
         ("mip_foreign_agent", harness::mip::foreign_agent),
         ("mip_home_agent", harness::mip::home_agent),
         ("mip_message", |_, d| harness::mip::message(d)),
@@ -180,6 +183,7 @@ fn parser_seeds(c: &mut Corpora) {
         );
     }
     harness::replica::seeds(|n, v| add(c, "replica_frame", n, v));
+    harness::l2tp::replica_record_seeds(|n, v| add(c, "l2tp_replica_record", n, v));
     for (n, v) in hex_vectors("steering/pfcp") {
         add(c, "pfcp_message", format!("scapy_{n}.bin"), v);
     }

@@ -102,6 +102,11 @@ pub struct Channel {
     deadline: Option<Instant>,
     ack_pending: bool,
     out: VecDeque<Bytes>,
+    /// Resumed from a replica ([`Channel::resume_replica`]): our Ns is not known yet (sending
+    /// waits; the probe is retransmitted on the channel's timer).
+    resync_ns: bool,
+    /// Resumed from a replica: the peer's Ns is not known yet.
+    resync_nr: bool,
     held: bool,
 }
 
@@ -126,6 +131,8 @@ impl Channel {
             deadline: None,
             ack_pending: false,
             out: VecDeque::new(),
+            resync_ns: false,
+            resync_nr: false,
             held: false,
         }
     }
@@ -153,6 +160,7 @@ impl Channel {
         now: Instant,
         msg: ControlMessage<'static>,
     ) -> Vec<ControlMessage<'static>> {
+        self.resync(&msg);
         self.ack(now, msg.header.nr);
         let mut delivered = Vec::new();
         if msg.is_zlb() {
@@ -225,7 +233,7 @@ impl Channel {
     }
 
     fn pump(&mut self, now: Instant) {
-        if self.held {
+        if self.resync_ns || self.held {
             return;
         }
         let window = usize::from(self.cwnd.min(self.peer_window).max(1));
@@ -286,7 +294,7 @@ impl Channel {
         if now < d {
             return Ok(());
         }
-        if self.unacked.is_empty() {
+        if self.unacked.is_empty() && !self.resync_ns {
             self.deadline = None;
             return Ok(());
         }
@@ -304,6 +312,10 @@ impl Channel {
             .unwrap_or(self.cfg.retransmit_cap)
             .min(self.cfg.retransmit_cap);
         self.deadline = Some(now + self.rto);
+        if self.resync_ns {
+            self.probe();
+            return Ok(());
+        }
         let nr = self.nr;
         if let Some((_, bytes)) = self.unacked.front_mut() {
             // Refresh Nr (offset 10) in the retransmitted copy.
@@ -375,6 +387,75 @@ impl Channel {
     pub fn set_held(&mut self, now: Instant, held: bool) {
         self.held = held;
         self.pump(now);
+    }
+
+    /// The sequence state a backup needs to resume this channel (issue 15,
+    /// [`crate::l2tp::replica`]): the Ns of the oldest message the peer has not acknowledged (the
+    /// next Ns when none is waiting), the next Nr, and the peer's Receive Window Size. The first
+    /// is never ahead of what the peer expects next, whatever is sent later.
+    pub fn replica_state(&self) -> (u16, u16, u16) {
+        let ns = self.unacked.front().map_or(self.ns, |(ns, _)| *ns);
+        (ns, self.nr, self.peer_window)
+    }
+
+    /// Resumes, on a backup taking a tunnel over, a channel from [`Channel::replica_state`] of
+    /// the failed LNS, possibly lagging its real counters (issue 15):
+    ///
+    /// * our next Ns is learnt from the peer: a HELLO whose Ns is just before `ns` (a duplicate
+    ///   for the peer, which RFC 2661 5.8 has it acknowledge without processing it) is sent and
+    ///   retransmitted on the channel's timer (`max_retries` then the channel is dead); the Nr of
+    ///   the first message from the peer (its ZLB acknowledging the probe, or any other) is our
+    ///   next Ns. Nothing else is sent until then.
+    /// * our next Nr: the first non-ZLB message from the peer whose Ns is at or after `nr` sets
+    ///   it (the messages before were taken by the failed LNS: the peer sends a message only after
+    ///   its predecessors, and after a retransmission timeout only its oldest unacknowledged one,
+    ///   Appendix A); a ZLB's Ns is not used (a message still to be retransmitted may precede it).
+    ///
+    /// A message of the failed LNS that the peer never received is lost (the peer then gets the
+    /// backup's next message in its place).
+    pub fn resume_replica(&mut self, now: Instant, ns: u16, nr: u16, peer_window: u16) {
+        self.set_peer_window(peer_window);
+        self.ns = ns;
+        self.nr = nr;
+        self.unacked.clear();
+        self.ooo.clear();
+        self.resync_ns = true;
+        self.resync_nr = true;
+        self.retries = 0;
+        self.rto = self.cfg.retransmit_initial;
+        self.deadline = Some(now + self.rto);
+        self.probe();
+    }
+
+    /// Whether the channel still waits for the peer to tell its sequence numbers.
+    pub fn is_resyncing(&self) -> bool {
+        self.resync_ns || self.resync_nr
+    }
+
+    /// The probe of a resumed channel: a HELLO the peer sees as a duplicate.
+    fn probe(&mut self) {
+        let mut hello = ControlMessage::hello(self.peer_tunnel_id);
+        hello.header.ns = self.ns.wrapping_sub(1);
+        hello.header.nr = self.nr;
+        let mut v = Vec::with_capacity(hello.encoded_len());
+        hello.emit(&mut v);
+        self.out.push_back(Bytes::from(v));
+    }
+
+    /// The sequence numbers of a resumed channel, from the peer's message (see
+    /// [`Channel::resume_replica`]).
+    fn resync(&mut self, msg: &ControlMessage<'static>) {
+        if self.resync_ns {
+            self.resync_ns = false;
+            self.ns = msg.header.nr;
+            self.retries = 0;
+            self.rto = self.cfg.retransmit_initial;
+            self.deadline = None;
+        }
+        if self.resync_nr && !msg.is_zlb() && !seq_lt(msg.header.ns, self.nr) {
+            self.resync_nr = false;
+            self.nr = msg.header.ns;
+        }
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
@@ -529,5 +610,87 @@ mod tests {
         assert_eq!(gaps[0], Duration::from_secs(1));
         assert_eq!(gaps[1], Duration::from_secs(2));
         assert_eq!(*gaps.last().unwrap(), Duration::from_secs(8));
+    }
+
+    /// Delivers everything `from` has to send to `to`; returns the non-ZLB messages `to` took.
+    fn relay(t: Instant, from: &mut Channel, to: &mut Channel) -> Vec<ControlMessage<'static>> {
+        let mut got = Vec::new();
+        while let Some(b) = from.poll_transmit() {
+            got.extend(to.receive(t, parse(&b)));
+        }
+        to.flush_ack();
+        got
+    }
+
+    /// `resume_replica` docs: a backup resumes from a copy that lags the failed LNS's counters on
+    /// both sides (a HELLO each way after the copy) and from one where the failed LNS's last
+    /// message never reached the peer; in each case its next message is taken in order by the
+    /// peer, and the peer's next message by it.
+    #[test]
+    fn resumed_channel_resynchronises_from_the_peer() {
+        for lost_last in [false, true] {
+            let (t, mut lac, mut lns) = pair();
+            for _ in 0..3 {
+                lac.send(t, ControlMessage::hello(0)).unwrap();
+                relay(t, &mut lac, &mut lns);
+                relay(t, &mut lns, &mut lac);
+            }
+            let (ns, nr, w) = lns.replica_state();
+            // After the copy: a HELLO each way, acknowledged.
+            lac.send(t, ControlMessage::hello(0)).unwrap();
+            assert_eq!(relay(t, &mut lac, &mut lns).len(), 1);
+            relay(t, &mut lns, &mut lac);
+            lns.send(t, ControlMessage::hello(0)).unwrap();
+            if lost_last {
+                // The failed LNS's last message is lost with it.
+                while lns.poll_transmit().is_some() {}
+            } else {
+                assert_eq!(relay(t, &mut lns, &mut lac).len(), 1);
+                relay(t, &mut lac, &mut lns);
+            }
+            let mut backup = Channel::new(ChannelConfig::default(), 1);
+            backup.resume_replica(t, ns, nr, w);
+            assert!(backup.is_resyncing());
+            // Nothing but the probe leaves before the peer answered.
+            backup.send(t, ControlMessage::hello(0)).unwrap();
+            let probe = parse(&backup.poll_transmit().unwrap());
+            assert!(backup.poll_transmit().is_none());
+            // The peer takes the probe as a duplicate: acknowledged, not delivered.
+            assert!(lac.receive(t, probe).is_empty());
+            lac.flush_ack();
+            // The backup's HELLO now leaves with the Ns the peer expects, and is delivered.
+            assert_eq!(relay(t, &mut lac, &mut backup).len(), 0);
+            assert_eq!(relay(t, &mut backup, &mut lac).len(), 1);
+            // The peer's next message is delivered at the backup.
+            lac.send(t, ControlMessage::hello(0)).unwrap();
+            relay(t, &mut backup, &mut lac);
+            assert_eq!(relay(t, &mut lac, &mut backup).len(), 1);
+            assert!(!backup.is_resyncing());
+        }
+    }
+
+    /// `resume_replica` docs: a peer that never answers the probe kills the channel after
+    /// `max_retries` retransmissions of it.
+    #[test]
+    fn unanswered_probe_kills_the_resumed_channel() {
+        let t = Instant::now();
+        let mut c = Channel::new(ChannelConfig::default(), 1);
+        c.resume_replica(t, 10, 20, 4);
+        let mut probes = 0;
+        let mut now;
+        while c.poll_transmit().is_some() {
+            probes += 1;
+        }
+        loop {
+            now = c.deadline().unwrap();
+            if c.handle_timeout(now).is_err() {
+                break;
+            }
+            while c.poll_transmit().is_some() {
+                probes += 1;
+            }
+        }
+        assert_eq!(probes, 1 + ChannelConfig::default().max_retries);
+        assert_eq!(now - t, ChannelConfig::default().give_up_after());
     }
 }

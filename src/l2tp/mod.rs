@@ -103,12 +103,13 @@ pub mod channel;
 pub mod lac;
 pub mod lns;
 pub mod pool;
+pub mod replica;
 pub mod session;
 pub mod tunnel;
 pub mod wire;
 
 pub use lac::{Lac, LacConfig};
-pub use lns::{Lns, LnsConfig, LnsMembership};
+pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 
 use crate::io::RateLimit;
@@ -242,6 +243,54 @@ pub enum Event {
         /// Receive ACCM.
         receive_accm: u32,
     },
+    // -- Virtual LNS failover (issue 15) --
+    /// LNS: this member took over, as their backup, the tunnels and sessions a failed member
+    /// served at `addr` (silent failover, [`lns`] module docs). The caller moves `addr` to this
+    /// LNS (the LAC keeps sending there) and installs every session of `sessions` in its data
+    /// plane. One event per failed member's address.
+    TakeOver {
+        /// The failed member (health node id).
+        from: crate::health::NodeId,
+        /// The failed member's address the taken tunnels use: to move here.
+        addr: IpAddr,
+        /// Our Tunnel IDs of the tunnels taken (the failed member's ids, kept).
+        tunnels: Vec<u16>,
+        /// The data-plane handoff of every session taken.
+        sessions: Vec<SessionHandoff>,
+    },
+    /// LNS: a tunnel of ours was taken over by the backup `by` while it saw us Down (a false
+    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `by`); the caller
+    /// removes its sessions from the data plane.
+    Yielded {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The member that took it over.
+        by: crate::health::NodeId,
+        /// Its sessions, by our Session ID.
+        sessions: usize,
+    },
+}
+
+/// What a data plane needs to carry a session taken over ([`Event::TakeOver`]): the addresses,
+/// both ends' Tunnel and Session IDs, and the data sequencing each way (RFC 2661 5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionHandoff {
+    /// The session (our Tunnel and Session IDs).
+    pub session: SessionRef,
+    /// Our address (the failed member's, to move here).
+    pub local: SocketAddr,
+    /// The LAC's address.
+    pub peer: SocketAddr,
+    /// The LAC's Tunnel ID.
+    pub peer_tunnel: u16,
+    /// The LAC's Session ID.
+    pub peer_session: u16,
+    /// Data messages carry Ns/Nr.
+    pub sequencing: bool,
+    /// Next data Ns to send (the replicated one plus [`tunnel::DATA_NS_SKIP`]).
+    pub ns: u16,
+    /// Next data Ns expected from the LAC.
+    pub nr: u16,
 }
 
 /// A PPP frame received on a session (see `poll_data`).
@@ -371,6 +420,26 @@ pub struct Stats {
     pub sessions_queried: u64,
     /// Sessions cleared locally because the peer's FSR said it has no such session.
     pub sessions_cleared_by_fsr: u64,
+    // -- Virtual LNS failover (issue 15) --
+    /// Replication records queued for a backup or a member (takeover notices).
+    pub replicas_sent: u64,
+    /// Incremental records not queued because [`ReplicationConfig::max_queue`] were waiting (a
+    /// bulk sync follows).
+    pub replicas_overflowed: u64,
+    /// Bulk syncs started (a new backup, a restarted one, an overflowed queue).
+    pub replica_syncs: u64,
+    /// Records received and not kept: beyond [`ReplicationConfig::max_tunnels`] or
+    /// [`ReplicationConfig::max_sessions`] for their member, or a session of a tunnel not held.
+    pub replicas_refused: u64,
+    /// Tunnels taken over from failed members.
+    pub tunnels_taken_over: u64,
+    /// Sessions taken over from failed members.
+    pub sessions_taken_over: u64,
+    /// Replicated sessions a takeover could not adopt (their tunnel's id in use here, or the
+    /// tunnel or session table full), tunnels lost counting all their sessions.
+    pub sessions_lost_in_takeover: u64,
+    /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
+    pub tunnels_yielded: u64,
 }
 
 impl Default for Config {
@@ -495,6 +564,8 @@ pub enum Unexpected {
     /// with that peer Tunnel ID, or whose peer did not advertise the C bit: refused with StopCCN
     /// Result 2 / Error 3, no tunnel kept.
     RecoveryRefused,
+    /// A replication message, but no replication is configured ([`LnsConfig::replication`]).
+    Replication,
 }
 
 /// Why a datagram was not accepted (state unchanged; a refusal may have been queued).
@@ -519,9 +590,14 @@ pub enum InputError {
     /// A heartbeat the health monitor refused.
     #[error(transparent)]
     Health(#[from] crate::health::HealthError),
-    /// Authentication failed (StopCCN result 4 sent).
+    /// Authentication failed (StopCCN result 4 sent; a replication message: bad MAC, replayed,
+    /// or from no member).
     #[error("authentication failed")]
     NotAuthorized,
+    /// An authenticated replication message whose framing or records are malformed
+    /// ([`replica::RecordError`]).
+    #[error("replication: {0}")]
+    Replica(replica::RecordError),
     /// An SCCRQ carrying an AVP with M=1 that we do not recognise: refused with StopCCN Result 2 /
     /// Error 8, no tunnel kept (RFC 2661 4.1).
     #[error("unrecognised mandatory AVP {avp} of vendor {vendor}")]

@@ -344,3 +344,79 @@ pub fn message() -> impl Strategy<Value = Message<'static>> {
         1 => data_message().prop_map(Message::Data),
     ]
 }
+
+/// A socket address, IPv4 or IPv6, for [`replica_record`].
+fn socket_addr() -> impl Strategy<Value = std::net::SocketAddr> {
+    (any::<IpAddr>(), any::<u16>()).prop_map(|(ip, port)| std::net::SocketAddr::new(ip, port))
+}
+
+/// Any replication record of the virtual LNS ([`crate::l2tp::replica::Record`]), ids non-zero.
+pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
+    use crate::l2tp::replica::{Record, SessionRecord, TunnelRecord};
+    let nz = 1..=u16::MAX;
+    let tunnel = (
+        (nz.clone(), nz.clone(), socket_addr(), socket_addr()),
+        any::<(u16, u16, u16, u32)>(),
+        (
+            proptest::option::of(any::<u32>()),
+            any::<bool>(),
+            any::<(u32, u32)>(),
+        ),
+        proptest::option::of(any::<(bool, bool, u32)>()),
+    )
+        .prop_map(
+            |((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)), fo)| {
+                Record::Tunnel(TunnelRecord {
+                    tunnel: t,
+                    peer_tunnel: pt,
+                    peer,
+                    local,
+                    ns,
+                    nr,
+                    peer_window: w,
+                    peer_framing_capabilities: f,
+                    peer_bearer_capabilities: b,
+                    peer_load_balance_capable: lbc,
+                    peer_failover: fo.map(|(control, data, recovery_time_ms)| {
+                        crate::l2tp::wire::avp::FailoverCapability {
+                            control,
+                            data,
+                            recovery_time_ms,
+                        }
+                    }),
+                    hello_interval_ms: h,
+                    epoch,
+                })
+            },
+        );
+    let session = (
+        (nz.clone(), nz.clone(), nz.clone()),
+        any::<(u32, bool, bool, u16, u16)>(),
+    )
+        .prop_map(|((t, s, ps), (serial, sq, lbc, dns, dnr))| {
+            Record::Session(SessionRecord {
+                tunnel: t,
+                session: s,
+                peer_session: ps,
+                serial,
+                sequencing: sq,
+                load_balance_capable: lbc,
+                data_ns: dns,
+                data_nr: dnr,
+            })
+        });
+    prop_oneof![
+        tunnel,
+        session,
+        (nz.clone(), nz.clone())
+            .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
+        nz.clone().prop_map(|tunnel| Record::TunnelGone { tunnel }),
+        (any::<(u32, u32)>(), nz).prop_map(|((incarnation, epoch), tunnel)| {
+            Record::TakenOver {
+                incarnation,
+                tunnel,
+                epoch,
+            }
+        }),
+    ]
+}

@@ -1,6 +1,7 @@
 //! The shared test worlds, one per subsystem, each peer written once. A test crate includes them
 //! with `mod common;` and imports the world it drives (`use common::l2tp::*;`).
 //!
+//! - `failover`: the virtual LNS with replication on the simulator (issue 15).
 //! - `l2tp`: the hand-written RFC 2661 peer (its own byte builder and parser) and the LAC/LNS
 //!   builders.
 //! - `mip`: the hand-written RFC 5944 peer and a Home Agent configured alone; the virtual HA
@@ -17,6 +18,7 @@
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod failover;
 pub mod gtp;
 pub mod l2tp;
 pub mod mip;

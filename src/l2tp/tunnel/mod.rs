@@ -30,7 +30,10 @@ mod establish;
 mod input;
 pub mod recovery;
 mod refusal;
+mod snapshot;
 mod timers;
+
+pub use snapshot::DATA_NS_SKIP;
 
 pub(crate) use refusal::refusal;
 

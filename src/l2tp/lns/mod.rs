@@ -22,27 +22,40 @@
 //! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
 //! it is the contact LNS; other members drop them.
 //!
+//! Failover inside the virtual LNS (issue 15; [`LnsConfig::replication`] with
+//! [`LnsConfig::membership`]): each LNS replicates its established tunnels and sessions
+//! ([`super::replica`] records) to a backup member chosen by load, over the generic acked,
+//! authenticated replication ([`crate::replica`]; `replicate` module docs), and takes over those
+//! of the members it backs up when health finds them Down: [`Event::TakeOver`] tells the caller
+//! to move the failed member's address here and carries every session's data-plane handoff; the
+//! LAC's tunnel continues (silently, or by RFC 4951 recovery when the LAC advertised it), no
+//! session lost. A member back after a false Down yields what was taken ([`Event::Yielded`]); one
+//! that restarted empty is not resurrected (`takeover` module docs).
+//!
 //! Call order: after any `handle_*` or command, drain [`Lns::poll_transmit`], [`Lns::poll_event`],
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
 
+mod admission;
+mod replicate;
+mod takeover;
+
+pub use replicate::ReplicationConfig;
+
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, Timer, Up, type_within};
-use super::wire::avp::AvpValue;
-use super::wire::{
-    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
-};
+use super::tunnel::{Core, TunnelState, Up, type_within};
+use super::wire::{ControlMessage, ResultCode};
 use super::{
     CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
     Unexpected,
 };
 use crate::Transmit;
 use crate::health::{
-    ClusterKey, Embedded, HealthConfig, Load, Monitor, MonitorConfig, NodeId, NodeState, Role,
+    ClusterKey, Embedded, HealthConfig, HealthEvent, Load, Monitor, MonitorConfig, NodeId,
+    NodeState, Role,
 };
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// LNS configuration.
@@ -73,6 +86,10 @@ pub struct LnsConfig {
     /// port: the pool selection and the virtual-LNS liveness read its load table. Each peer's
     /// address is the one LACs are redirected to.
     pub membership: Option<LnsMembership>,
+    /// Replicate our tunnels and sessions to a backup member chosen by load, and take over those
+    /// of the members we back up when health finds them Down (issue 15; needs `membership`; the
+    /// `replicate` and `takeover` module docs).
+    pub replication: Option<ReplicationConfig>,
 }
 
 /// Who this LNS is among the LNSs it exchanges heartbeats with (the identity of its health
@@ -127,6 +144,7 @@ impl Default for LnsConfig {
             virtual_lns: None,
             health: HealthConfig::default(),
             membership: None,
+            replication: None,
         }
     }
 }
@@ -145,6 +163,8 @@ pub struct Lns {
     /// (for members the monitor does not know).
     member_up: Vec<(IpAddr, bool)>,
     health: Option<Embedded>,
+    repl: replicate::Replicator,
+    backups: takeover::Backups,
 }
 
 impl std::fmt::Debug for Lns {
@@ -186,6 +206,8 @@ impl Lns {
             accepting: true,
             pending_redirects: 0,
             health,
+            repl: Default::default(),
+            backups: Default::default(),
         })
     }
 
@@ -214,11 +236,31 @@ impl Lns {
     }
 
     /// Drains the monitor's events: the pool and the virtual-LNS liveness read its table in
-    /// place, so the LNS has nothing to copy (the queue is drained so it never overflows).
-    fn drain_health(&mut self) {
+    /// place, so the LNS has nothing to copy; with replication, a member Down is taken over (when
+    /// we back it up), one restarted has its records dropped, one Up is told what we took, and
+    /// the backup is kept chosen (`replicate`, `takeover` module docs).
+    fn drain_health(&mut self, now: Instant) {
+        let mut events = Vec::new();
         if let Some(h) = &mut self.health {
-            while h.poll_event().is_some() {}
+            while let Some(e) = h.poll_event() {
+                if self.cfg.replication.is_some() {
+                    events.push(e);
+                }
+            }
         }
+        if self.cfg.replication.is_none() {
+            return;
+        }
+        self.ensure_backup();
+        for e in events {
+            match e {
+                HealthEvent::Down { node } => self.take_over(now, node),
+                HealthEvent::Restarted { node, .. } => self.member_restarted(node),
+                HealthEvent::Up { node } => self.member_up(node),
+                HealthEvent::Suspect { .. } => {}
+            }
+        }
+        self.ensure_backup();
     }
 
     /// The health monitor, when configured.
@@ -296,6 +338,8 @@ impl Lns {
     ) {
         self.core
             .disconnect(now, session.tunnel, session.session, result.clone());
+        self.replicate_session_gone(session.tunnel, session.session);
+        self.flush_replication(now);
         self.core.event(Event::SessionDown {
             session: Some(session),
             call: None,
@@ -307,6 +351,7 @@ impl Lns {
     pub fn close_tunnel(&mut self, now: Instant, tunnel: u16, result: ResultCode<'static>) {
         self.core.close_tunnel(now, tunnel, result);
         self.process(now);
+        self.flush_replication(now);
     }
 
     /// Places an outgoing call on an established tunnel (OCRQ); [`Event::SessionUp`] at OCCN.
@@ -423,13 +468,18 @@ impl Lns {
             .map(|h| h.handle_datagram(now, from, data))
         {
             Some(Some(r)) => {
-                self.drain_health();
+                self.drain_health(now);
                 r.map_err(InputError::Health)
             }
             None if crate::health::is_heartbeat(data) => {
                 Err(InputError::Unexpected(Unexpected::Heartbeat))
             }
-            _ => self.l2tp_input(now, from, to, data),
+            _ if replicate::is_replication(data) => self.replica_input(now, from, data),
+            _ => {
+                let r = self.l2tp_input(now, from, to, data);
+                self.flush_replication(now);
+                r
+            }
         }
     }
 
@@ -442,25 +492,31 @@ impl Lns {
             if let Some(h) = &mut self.health {
                 h.handle_timeout(now);
             }
-            self.drain_health();
+            self.drain_health(now);
         }
+        self.flush_replication(now);
     }
 
-    /// Next datagram to send (L2TP first, then heartbeats).
+    /// Next datagram to send (L2TP first, then heartbeats, then replication).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.core
             .out
             .pop_front()
             .or_else(|| self.health.as_mut().and_then(Embedded::poll_transmit))
+            .or_else(|| self.repl.out.pop_front())
     }
 
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = match (self.core.poll_timeout(), self.replication_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match &self.health {
-            Some(h) => h.earliest(self.core.poll_timeout()),
-            None => self.core.poll_timeout(),
+            Some(h) => h.earliest(own),
+            None => own,
         }
     }
 
@@ -468,10 +524,11 @@ impl Lns {
         while let Some(up) = self.core.ups.pop_front() {
             match up {
                 Up::Sccrq { from, to, msg } => self.on_sccrq(now, from, to, msg),
-                Up::TunnelUp(_) => {}
+                Up::TunnelUp(tid) => self.replicate_tunnel(tid),
                 Up::TunnelClosed {
                     tunnel, sessions, ..
                 } => {
+                    self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
                         if s.state == SessionState::Established {
                             self.session_gone(tunnel, &s, None);
@@ -524,259 +581,19 @@ impl Lns {
             self.forget_redirect(s);
             return;
         }
+        let tunnel_up = self
+            .core
+            .tunnels
+            .get(&tunnel)
+            .is_some_and(|t| t.state == TunnelState::Established);
+        if s.state == SessionState::Established && tunnel_up {
+            self.replicate_session_gone(tunnel, s.local_id);
+        }
         let session = Some(SessionRef {
             tunnel,
             session: s.local_id,
         });
         self.core.session_down(session, None, result);
-    }
-
-    fn on_sccrq(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        to: SocketAddr,
-        msg: ControlMessage<'static>,
-    ) {
-        if let Some(v) = &self.cfg.virtual_lns {
-            if to.ip() == v.virtual_addr && !self.is_contact() {
-                return;
-            }
-        }
-        let lbc = msg.load_balance_capable(self.cfg.common.enterprise);
-        let full = self.core.tunnel_count() >= self.cfg.common.max_tunnels;
-        if full || !self.can_serve(None) {
-            if lbc {
-                if let Some(target) = self.select(from, Some(to)) {
-                    let rc = ResultCode::with_error(
-                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
-                        ErrorCode::TRY_ANOTHER,
-                        Cow::Borrowed(&b""[..]),
-                    );
-                    self.core
-                        .refuse_sccrq(now, from, Some(to), &msg, rc, Some(target));
-                    self.core.event(Event::RedirectIssued {
-                        peer: from,
-                        to: target,
-                        vendor_avp: true,
-                    });
-                    return;
-                }
-            } else if self.cfg.standard_redirect && full {
-                if let Some(target) = self.select(from, Some(to)) {
-                    let rc = ResultCode::try_another_directed(
-                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
-                        &[target],
-                    );
-                    self.core.refuse_sccrq(now, from, Some(to), &msg, rc, None);
-                    self.core.event(Event::RedirectIssued {
-                        peer: from,
-                        to: target,
-                        vendor_avp: false,
-                    });
-                    return;
-                }
-            }
-            if full || lbc {
-                let rc = ResultCode::with_error(
-                    ResultCodeValue::STOPCCN_GENERAL_ERROR,
-                    ErrorCode::INSUFFICIENT_RESOURCES,
-                    Cow::Borrowed(&b""[..]),
-                );
-                self.core
-                    .refuse_sccrq(now, from, Some(to), &msg, rc.clone(), None);
-                self.core.event(Event::Refused {
-                    peer: from,
-                    result: rc,
-                });
-                return;
-            }
-        }
-        let _ = self.core.accept_tunnel(now, from, to, msg);
-    }
-
-    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
-        let tid = sref.tunnel;
-        match m.message_type() {
-            Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),
-            Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {
-                // RFC 2661 7.4.2 wait-connect, 7.5.1 wait-cs-answer: the call is up.
-                let want = if mt == MessageType::ICCN {
-                    SessionState::WaitConnect
-                } else {
-                    SessionState::WaitOutgoingConnect
-                };
-                let Some(s) = self.core.session_mut(tid, sref.session) else {
-                    return;
-                };
-                if s.state != want {
-                    return;
-                }
-                s.state = SessionState::Established;
-                if m.sequencing_required() {
-                    s.sequencing = true;
-                }
-                self.core.timers.cancel(&Timer::Session(tid, sref.session));
-                self.core.session_up(tid, sref.session, None);
-            }
-            Some(MessageType::OCRP) => {
-                if let Some(s) = self.core.session_mut(tid, sref.session) {
-                    if s.state == SessionState::WaitOutgoingReply {
-                        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
-                        s.state = SessionState::WaitOutgoingConnect;
-                    }
-                }
-            }
-            Some(MessageType::CDN) => {
-                if let Some((s, result)) = self.core.on_cdn(now, tid, &m) {
-                    self.session_gone(tid, &s, result);
-                }
-            }
-            // RFC 2661 6.13: WEN goes from the LAC to the LNS, with the LAC's error counters.
-            Some(MessageType::WEN) => {
-                if let Some(AvpValue::CallErrors(e)) = m.get(AvpType::CALL_ERRORS) {
-                    let errors = *e;
-                    self.core.event(Event::Wen {
-                        session: sref,
-                        errors,
-                    });
-                }
-            }
-            // RFC 2661 6.14 (and 4.4.6, ACCM): SLI goes from the LNS to the LAC; an LNS has no
-            // ACCM to take from the LAC. The channel acknowledged it; it is ignored (the RFC
-            // gives the receiver no other duty).
-            _ => {}
-        }
-    }
-
-    /// ICRQ (RFC 2661 7.4.2 idle, claim 2): served here when admission allows; else redirected
-    /// (`RedirectTarget` in ICRP to a LAC that said `LoadBalanceCapable`, claim 4; CDN Result 2 /
-    /// Error 9 with `standard_redirect`, claim 7); else CDN Result 4.
-    fn on_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
-        let Some((peer, tunnel_lbc)) = self
-            .core
-            .tunnels
-            .get(&tid)
-            .map(|t| (t.peer, t.peer_load_balance_capable))
-        else {
-            return;
-        };
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
-        // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
-        // session is a protocol error we ignore.
-        if self
-            .core
-            .tunnels
-            .get(&tid)
-            .is_some_and(|t| t.sessions.values().any(|s| s.peer_header_id() == peer_sid))
-        {
-            return;
-        }
-        let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
-        let served = if self.can_serve(Some(tid)) {
-            self.serve_icrq(now, tid, m, lbc)
-        } else if lbc {
-            self.redirect_icrq(now, tid, m)
-        } else if self.cfg.standard_redirect {
-            self.redirect_icrq_standard(now, tid, peer_sid)
-        } else {
-            false
-        };
-        if !served {
-            let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
-            self.core
-                .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc.clone()));
-            self.core.event(Event::Refused { peer, result: rc });
-        }
-    }
-
-    /// Takes an ICRQ: session in wait-connect, ICRP sent. `false` when no session can be had.
-    fn serve_icrq(
-        &mut self,
-        now: Instant,
-        tid: u16,
-        m: &ControlMessage<'static>,
-        lbc: bool,
-    ) -> bool {
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
-        let serial = m.call_serial_number().unwrap_or(0);
-        let sequencing = self.cfg.common.sequencing_required;
-        let Some(s) = self
-            .core
-            .new_session(tid, peer_sid, SessionState::WaitConnect, serial)
-        else {
-            return false;
-        };
-        s.load_balance_capable = lbc;
-        s.sequencing = sequencing;
-        let sid = s.local_id;
-        self.core.arm_setup(now, tid, sid);
-        let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
-        if sequencing {
-            icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
-        }
-        self.core.send_ctrl(now, tid, icrp);
-        true
-    }
-
-    /// Redirects an ICRQ with `RedirectTarget` in ICRP (claim 4), keeping a redirect record until
-    /// the LAC's CDN or [`LnsConfig::redirect_hold`]. `false` when the records are full, no pool
-    /// LNS is available, or no Session ID is free.
-    fn redirect_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) -> bool {
-        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
-            return false;
-        };
-        if self.pending_redirects >= self.cfg.max_pending_redirects {
-            return false;
-        }
-        let Some(target) = self.select(peer, local) else {
-            return false;
-        };
-        let Some(sid) = self.core.alloc_session_id(tid, false) else {
-            return false;
-        };
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
-        let serial = m.call_serial_number().unwrap_or(0);
-        let s = Session::new(sid, peer_sid, SessionState::Redirected, serial);
-        if !self.core.add_session(tid, s, false) {
-            return false;
-        }
-        self.pending_redirects += 1;
-        self.core
-            .timers
-            .insert(Timer::Session(tid, sid), now + self.cfg.redirect_hold);
-        let icrp =
-            ControlMessage::icrp(0, peer_sid, sid).with(Avp::optional(AvpValue::RedirectTarget {
-                vendor: self.cfg.common.enterprise,
-                addr: target,
-            }));
-        self.core.send_ctrl(now, tid, icrp);
-        self.core.event(Event::RedirectIssued {
-            peer,
-            to: target,
-            vendor_avp: true,
-        });
-        true
-    }
-
-    /// Redirects an ICRQ with CDN Result 2 / Error 9 naming a pool LNS (claim 7; RFC 2661 4.4.2).
-    /// `false` when no pool LNS is available.
-    fn redirect_icrq_standard(&mut self, now: Instant, tid: u16, peer_sid: u16) -> bool {
-        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
-            return false;
-        };
-        let Some(target) = self.select(peer, local) else {
-            return false;
-        };
-        let rc = ResultCode::try_another_directed(ResultCodeValue::CDN_GENERAL_ERROR, &[target]);
-        self.core
-            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
-        self.core.event(Event::RedirectIssued {
-            peer,
-            to: target,
-            vendor_avp: false,
-        });
-        true
     }
 }
 

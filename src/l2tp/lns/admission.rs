@@ -1,0 +1,271 @@
+//! Call admission (claim 2): SCCRQ and ICRQ served here, redirected to the pool, or refused;
+//! the session messages of an established tunnel (module docs of `lns`).
+
+use super::super::session::{Session, SessionState};
+use super::super::tunnel::Timer;
+use super::super::wire::avp::AvpValue;
+use super::super::wire::{
+    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
+};
+use super::super::{Event, SessionRef};
+use super::Lns;
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::time::Instant;
+
+impl Lns {
+    pub(super) fn on_sccrq(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        msg: ControlMessage<'static>,
+    ) {
+        if let Some(v) = &self.cfg.virtual_lns {
+            if to.ip() == v.virtual_addr && !self.is_contact() {
+                return;
+            }
+        }
+        let lbc = msg.load_balance_capable(self.cfg.common.enterprise);
+        let full = self.core.tunnel_count() >= self.cfg.common.max_tunnels;
+        if full || !self.can_serve(None) {
+            if lbc {
+                if let Some(target) = self.select(from, Some(to)) {
+                    let rc = ResultCode::with_error(
+                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                        ErrorCode::TRY_ANOTHER,
+                        Cow::Borrowed(&b""[..]),
+                    );
+                    self.core
+                        .refuse_sccrq(now, from, Some(to), &msg, rc, Some(target));
+                    self.core.event(Event::RedirectIssued {
+                        peer: from,
+                        to: target,
+                        vendor_avp: true,
+                    });
+                    return;
+                }
+            } else if self.cfg.standard_redirect && full {
+                if let Some(target) = self.select(from, Some(to)) {
+                    let rc = ResultCode::try_another_directed(
+                        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                        &[target],
+                    );
+                    self.core.refuse_sccrq(now, from, Some(to), &msg, rc, None);
+                    self.core.event(Event::RedirectIssued {
+                        peer: from,
+                        to: target,
+                        vendor_avp: false,
+                    });
+                    return;
+                }
+            }
+            if full || lbc {
+                let rc = ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_GENERAL_ERROR,
+                    ErrorCode::INSUFFICIENT_RESOURCES,
+                    Cow::Borrowed(&b""[..]),
+                );
+                self.core
+                    .refuse_sccrq(now, from, Some(to), &msg, rc.clone(), None);
+                self.core.event(Event::Refused {
+                    peer: from,
+                    result: rc,
+                });
+                return;
+            }
+        }
+        let _ = self.core.accept_tunnel(now, from, to, msg);
+    }
+
+    pub(super) fn session_msg(
+        &mut self,
+        now: Instant,
+        sref: SessionRef,
+        m: ControlMessage<'static>,
+    ) {
+        let tid = sref.tunnel;
+        match m.message_type() {
+            Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),
+            Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {
+                // RFC 2661 7.4.2 wait-connect, 7.5.1 wait-cs-answer: the call is up.
+                let want = if mt == MessageType::ICCN {
+                    SessionState::WaitConnect
+                } else {
+                    SessionState::WaitOutgoingConnect
+                };
+                let Some(s) = self.core.session_mut(tid, sref.session) else {
+                    return;
+                };
+                if s.state != want {
+                    return;
+                }
+                s.state = SessionState::Established;
+                if m.sequencing_required() {
+                    s.sequencing = true;
+                }
+                self.core.timers.cancel(&Timer::Session(tid, sref.session));
+                self.core.session_up(tid, sref.session, None);
+                self.replicate_session(tid, sref.session);
+            }
+            Some(MessageType::OCRP) => {
+                if let Some(s) = self.core.session_mut(tid, sref.session) {
+                    if s.state == SessionState::WaitOutgoingReply {
+                        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
+                        s.state = SessionState::WaitOutgoingConnect;
+                    }
+                }
+            }
+            Some(MessageType::CDN) => {
+                if let Some((s, result)) = self.core.on_cdn(now, tid, &m) {
+                    self.session_gone(tid, &s, result);
+                }
+            }
+            // RFC 2661 6.13: WEN goes from the LAC to the LNS, with the LAC's error counters.
+            Some(MessageType::WEN) => {
+                if let Some(AvpValue::CallErrors(e)) = m.get(AvpType::CALL_ERRORS) {
+                    let errors = *e;
+                    self.core.event(Event::Wen {
+                        session: sref,
+                        errors,
+                    });
+                }
+            }
+            // RFC 2661 6.14 (and 4.4.6, ACCM): SLI goes from the LNS to the LAC; an LNS has no
+            // ACCM to take from the LAC. The channel acknowledged it; it is ignored (the RFC
+            // gives the receiver no other duty).
+            _ => {}
+        }
+    }
+
+    /// ICRQ (RFC 2661 7.4.2 idle, claim 2): served here when admission allows; else redirected
+    /// (`RedirectTarget` in ICRP to a LAC that said `LoadBalanceCapable`, claim 4; CDN Result 2 /
+    /// Error 9 with `standard_redirect`, claim 7); else CDN Result 4.
+    fn on_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
+        let Some((peer, tunnel_lbc)) = self
+            .core
+            .tunnels
+            .get(&tid)
+            .map(|t| (t.peer, t.peer_load_balance_capable))
+        else {
+            return;
+        };
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
+        // session is a protocol error we ignore.
+        if self
+            .core
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.sessions.values().any(|s| s.peer_header_id() == peer_sid))
+        {
+            return;
+        }
+        let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
+        let served = if self.can_serve(Some(tid)) {
+            self.serve_icrq(now, tid, m, lbc)
+        } else if lbc {
+            self.redirect_icrq(now, tid, m)
+        } else if self.cfg.standard_redirect {
+            self.redirect_icrq_standard(now, tid, peer_sid)
+        } else {
+            false
+        };
+        if !served {
+            let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
+            self.core
+                .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc.clone()));
+            self.core.event(Event::Refused { peer, result: rc });
+        }
+    }
+
+    /// Takes an ICRQ: session in wait-connect, ICRP sent. `false` when no session can be had.
+    fn serve_icrq(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+        lbc: bool,
+    ) -> bool {
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        let serial = m.call_serial_number().unwrap_or(0);
+        let sequencing = self.cfg.common.sequencing_required;
+        let Some(s) = self
+            .core
+            .new_session(tid, peer_sid, SessionState::WaitConnect, serial)
+        else {
+            return false;
+        };
+        s.load_balance_capable = lbc;
+        s.sequencing = sequencing;
+        let sid = s.local_id;
+        self.core.arm_setup(now, tid, sid);
+        let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
+        if sequencing {
+            icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
+        }
+        self.core.send_ctrl(now, tid, icrp);
+        true
+    }
+
+    /// Redirects an ICRQ with `RedirectTarget` in ICRP (claim 4), keeping a redirect record until
+    /// the LAC's CDN or [`LnsConfig::redirect_hold`]. `false` when the records are full, no pool
+    /// LNS is available, or no Session ID is free.
+    fn redirect_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) -> bool {
+        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return false;
+        };
+        if self.pending_redirects >= self.cfg.max_pending_redirects {
+            return false;
+        }
+        let Some(target) = self.select(peer, local) else {
+            return false;
+        };
+        let Some(sid) = self.core.alloc_session_id(tid, false) else {
+            return false;
+        };
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        let serial = m.call_serial_number().unwrap_or(0);
+        let s = Session::new(sid, peer_sid, SessionState::Redirected, serial);
+        if !self.core.add_session(tid, s, false) {
+            return false;
+        }
+        self.pending_redirects += 1;
+        self.core
+            .timers
+            .insert(Timer::Session(tid, sid), now + self.cfg.redirect_hold);
+        let icrp =
+            ControlMessage::icrp(0, peer_sid, sid).with(Avp::optional(AvpValue::RedirectTarget {
+                vendor: self.cfg.common.enterprise,
+                addr: target,
+            }));
+        self.core.send_ctrl(now, tid, icrp);
+        self.core.event(Event::RedirectIssued {
+            peer,
+            to: target,
+            vendor_avp: true,
+        });
+        true
+    }
+
+    /// Redirects an ICRQ with CDN Result 2 / Error 9 naming a pool LNS (claim 7; RFC 2661 4.4.2).
+    /// `false` when no pool LNS is available.
+    fn redirect_icrq_standard(&mut self, now: Instant, tid: u16, peer_sid: u16) -> bool {
+        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return false;
+        };
+        let Some(target) = self.select(peer, local) else {
+            return false;
+        };
+        let rc = ResultCode::try_another_directed(ResultCodeValue::CDN_GENERAL_ERROR, &[target]);
+        self.core
+            .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
+        self.core.event(Event::RedirectIssued {
+            peer,
+            to: target,
+            vendor_avp: false,
+        });
+        true
+    }
+}

@@ -1,0 +1,360 @@
+//! The primary side of the virtual LNS's replication (issue 15): the backup chosen by load, the
+//! records of every change that matters, and their transport over the generic acked,
+//! authenticated replication ([`crate::replica`]).
+//!
+//! * **Backup**: among the health peers that are Up (the LNS's own monitor), the one with the
+//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table). It is kept
+//!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
+//!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
+//!   a new epoch), and so does the former one, empty: its end sweeps what it held for us (so it
+//!   does not take over a stale copy).
+//! * **Records**: tunnel up ([`Record::Tunnel`]), session up ([`Record::Session`] and its tunnel,
+//!   whose Ns/Nr the call set-up moved), session down ([`Record::SessionGone`] and the tunnel),
+//!   tunnel down ([`Record::TunnelGone`]). HELLOs, ZLBs and data are not replicated: the backup
+//!   resynchronises (`tunnel::snapshot` module docs).
+//! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
+//!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
+//!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an HMAC-MD5 envelope under
+//!   the membership's cluster key with a replay window per sender, on the L2TP port to the
+//!   peer's heartbeat address. A datagram that fails the MAC or replays is refused
+//!   ([`super::super::InputError::NotAuthorized`]) and changes nothing.
+//! * **Bounds**: at most [`ReplicationConfig::max_queue`] records wait per peer; beyond, the
+//!   queue is dropped, counted in [`crate::l2tp::Stats::replicas_overflowed`], and a bulk sync
+//!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
+//!   `max_pool`).
+
+use super::super::replica::Record;
+use super::super::tunnel::Core;
+use super::super::{InputError, Unexpected};
+use super::Lns;
+use crate::Transmit;
+use crate::health::{NodeId, NodeState};
+use crate::io::Reader;
+use crate::replica::{
+    Channel, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE, ReplayWindow,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The virtual LNS's replication envelope (distinct from heartbeats and L2TP on the same port).
+const ENVELOPE: Envelope = Envelope::new(*b"\xfeL2", 1);
+
+/// Whether `data` is a replication message of the virtual LNS (its envelope's magic).
+pub(super) fn is_replication(data: &[u8]) -> bool {
+    ENVELOPE.is_mine(data)
+}
+
+/// Replication of a virtual LNS member's tunnels and sessions to a backup (issue 15; needs
+/// [`super::LnsConfig::membership`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplicationConfig {
+    /// Most tunnels held for one member (more: refused, counted in
+    /// [`crate::l2tp::Stats::replicas_refused`], lost if that member fails).
+    pub max_tunnels: usize,
+    /// Most sessions held for one member (same).
+    pub max_sessions: usize,
+    /// Most records waiting per peer (module docs).
+    pub max_queue: usize,
+    /// First retransmission timeout of a batch.
+    pub retransmit: Duration,
+    /// Retransmission timeout cap.
+    pub retransmit_cap: Duration,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            max_tunnels: 1024,
+            max_sessions: 65_536,
+            max_queue: 65_536,
+            retransmit: Duration::from_millis(200),
+            retransmit_cap: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The replication state: the chosen backup, a channel and a replay window per peer.
+#[derive(Debug, Default)]
+pub(super) struct Replicator {
+    pub(super) backup: Option<NodeId>,
+    channels: BTreeMap<NodeId, Channel<Record>>,
+    windows: BTreeMap<NodeId, ReplayWindow>,
+    /// Our packet number (never reused within an incarnation).
+    pn: u64,
+    pub(super) out: VecDeque<Transmit>,
+}
+
+/// The bulk-sync position of a tunnel (`None`) or session record.
+fn position(tid: u16, sid: Option<u16>) -> u64 {
+    (u64::from(tid) << 17) | sid.map_or(0, |s| u64::from(s) + 1)
+}
+
+/// The first established record at or after `cursor` (tunnels by id, each followed by its
+/// sessions by id): the walk of a bulk sync.
+fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, Option<Record>)> {
+    let first = u16::try_from(cursor >> 17).ok()?;
+    let tid = core.tunnels.keys().copied().filter(|t| *t >= first).min()?;
+    let sub = if tid == first { cursor & 0x1_ffff } else { 0 };
+    if sub == 0 {
+        let rec = core.export_tunnel(tid).map(|mut t| {
+            t.epoch = epochs.get(&tid).copied().unwrap_or(0);
+            Record::Tunnel(t)
+        });
+        return Some((position(tid, None), rec));
+    }
+    let sid = core.tunnels.get(&tid).and_then(|t| {
+        t.sessions
+            .keys()
+            .copied()
+            .filter(|s| u64::from(*s) + 1 >= sub)
+            .min()
+    });
+    match sid {
+        Some(sid) => Some((
+            position(tid, Some(sid)),
+            core.export_session(tid, sid).map(Record::Session),
+        )),
+        None => walk(core, epochs, position(tid.checked_add(1)?, None)),
+    }
+}
+
+impl Lns {
+    /// The backup currently chosen (module docs of `lns::replicate`).
+    pub fn backup(&self) -> Option<NodeId> {
+        self.repl.backup
+    }
+
+    /// Queues `rec` for `to` (module docs: bounded, else a bulk sync).
+    pub(super) fn send_record(&mut self, to: NodeId, rec: Record) {
+        let Some(cfg) = self.cfg.replication else {
+            return;
+        };
+        if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
+            return;
+        }
+        let ch = self.repl.channels.entry(to).or_default();
+        if ch.enqueue(rec, cfg.max_queue) {
+            self.core.stats.replicas_overflowed =
+                self.core.stats.replicas_overflowed.saturating_add(1);
+        }
+        self.core.stats.replicas_sent = self.core.stats.replicas_sent.saturating_add(1);
+    }
+
+    /// Queues a record for the backup.
+    fn replicate(&mut self, rec: Record) {
+        if let Some(b) = self.repl.backup {
+            self.send_record(b, rec);
+        }
+    }
+
+    /// Tunnel `tid` as it stands (when established).
+    pub(super) fn replicate_tunnel(&mut self, tid: u16) {
+        if let Some(mut t) = self.core.export_tunnel(tid) {
+            t.epoch = self.backups.epochs.get(&tid).copied().unwrap_or(0);
+            self.replicate(Record::Tunnel(t));
+        }
+    }
+
+    /// Session `sid` of `tid` came up: it and its tunnel.
+    pub(super) fn replicate_session(&mut self, tid: u16, sid: u16) {
+        self.replicate_tunnel(tid);
+        if let Some(s) = self.core.export_session(tid, sid) {
+            self.replicate(Record::Session(s));
+        }
+    }
+
+    /// Session `sid` of `tid` went down.
+    pub(super) fn replicate_session_gone(&mut self, tid: u16, sid: u16) {
+        self.replicate(Record::SessionGone {
+            tunnel: tid,
+            session: sid,
+        });
+        self.replicate_tunnel(tid);
+    }
+
+    /// Tunnel `tid` went down.
+    pub(super) fn replicate_tunnel_gone(&mut self, tid: u16) {
+        self.backups.epochs.remove(&tid);
+        self.replicate(Record::TunnelGone { tunnel: tid });
+    }
+
+    /// A bulk sync to `node`: our table if it is the backup, else empty (a release).
+    fn restart_bulk(&mut self, node: NodeId) {
+        if self.monitor().and_then(|m| m.addr_of(node)).is_none() {
+            return;
+        }
+        self.repl.channels.entry(node).or_default().restart_bulk();
+        self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
+    }
+
+    /// Keeps a live backup chosen by load and in sync (module docs).
+    pub(super) fn ensure_backup(&mut self) {
+        if self.cfg.replication.is_none() {
+            return;
+        }
+        let Some(m) = self.monitor() else {
+            return;
+        };
+        let up = |n: NodeId| m.state(n) == Some(NodeState::Up);
+        let alive = |n: NodeId| matches!(m.state(n), Some(NodeState::Up | NodeState::Suspect));
+        let keep = self.repl.backup.filter(|b| alive(*b));
+        let chosen = keep.or_else(|| {
+            let view = self.pool_view();
+            view.select_where(|a| view.node_at(a).is_some_and(up))
+                .and_then(|a| view.node_at(a))
+        });
+        if chosen == self.repl.backup {
+            return;
+        }
+        let old = std::mem::replace(&mut self.repl.backup, chosen);
+        for n in [old, chosen].into_iter().flatten() {
+            self.restart_bulk(n);
+        }
+    }
+
+    /// `node` restarted: its batch numbers start again; if it is our backup, what it held is
+    /// gone.
+    pub(super) fn peer_restarted(&mut self, node: NodeId) {
+        if let Some(ch) = self.repl.channels.get_mut(&node) {
+            ch.reset_incoming();
+        }
+        if self.repl.backup == Some(node) {
+            self.restart_bulk(node);
+        }
+    }
+
+    fn seal(&mut self, to: NodeId, kind: u8, frame: &Frame<Record>) {
+        let (Some(m), Some(key)) = (
+            self.health.as_ref().map(crate::health::Embedded::monitor),
+            self.cfg.membership.as_ref().map(|m| &m.key),
+        ) else {
+            return;
+        };
+        let Some(dst) = m.addr_of(to) else {
+            return;
+        };
+        self.repl.pn += 1;
+        let h = Header {
+            kind,
+            sender: m.node(),
+            incarnation: m.incarnation(),
+            pn: self.repl.pn,
+        };
+        let payload = ENVELOPE.seal(key, &h, |out| frame.encode(out));
+        self.repl.out.push_back(Transmit {
+            dst,
+            src: None,
+            link_dst: None,
+            payload: payload.into(),
+        });
+    }
+
+    /// Sends every batch ready (new ones, and those due again at `now`).
+    pub(super) fn flush_replication(&mut self, now: Instant) {
+        let Some(cfg) = self.cfg.replication else {
+            return;
+        };
+        let peers: Vec<NodeId> = self.repl.channels.keys().copied().collect();
+        for peer in peers {
+            let up = self
+                .monitor()
+                .is_some_and(|m| m.state(peer) == Some(NodeState::Up));
+            let is_backup = self.repl.backup == Some(peer);
+            let (core, epochs) = (&self.core, &self.backups.epochs);
+            let Some(ch) = self.repl.channels.get_mut(&peer) else {
+                continue;
+            };
+            let again = ch.due(now, up, cfg.retransmit_cap);
+            let batch = again.or_else(|| {
+                ch.next_batch(now, cfg.retransmit, |c| match is_backup {
+                    true => walk(core, epochs, c),
+                    false => None,
+                })
+            });
+            if let Some((seq, items)) = batch {
+                self.seal(peer, KIND_REPLICATE, &Frame::Replicate { seq, items });
+            }
+        }
+    }
+
+    /// The earliest retransmission deadline.
+    pub(super) fn replication_deadline(&self) -> Option<Instant> {
+        self.repl
+            .channels
+            .values()
+            .filter_map(Channel::deadline)
+            .min()
+    }
+
+    /// A replication datagram (module docs): authenticated, fresh, from a monitor peer.
+    pub(super) fn replica_input(
+        &mut self,
+        now: Instant,
+        _from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let key = match (&self.cfg.membership, self.cfg.replication) {
+            (Some(m), Some(_)) => m.key.clone(),
+            _ => return Err(InputError::Unexpected(Unexpected::Replication)),
+        };
+        let (h, body) = ENVELOPE
+            .open(&key, data)
+            .map_err(|_| InputError::NotAuthorized)?;
+        if self.monitor().and_then(|m| m.addr_of(h.sender)).is_none()
+            || !self.repl.windows.entry(h.sender).or_default().admit(&h)
+        {
+            return Err(InputError::NotAuthorized);
+        }
+        let frame = Frame::<Record>::parse(h.kind, &mut Reader::at(body, HEADER_LEN))
+            .map_err(InputError::Replica)?;
+        match frame {
+            Frame::Replicate { seq, items } => {
+                self.seal(h.sender, KIND_ACK, &Frame::Ack { seq });
+                let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
+                if fresh {
+                    for e in items {
+                        self.apply_entry(now, &h, e);
+                    }
+                }
+            }
+            Frame::Ack { seq } => {
+                if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
+                    ch.acked(seq);
+                }
+            }
+        }
+        self.flush_replication(now);
+        Ok(())
+    }
+
+    /// One entry of a fresh batch from `h.sender`.
+    fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>) {
+        self.note_incarnation(h.sender, h.incarnation);
+        let from = h.sender;
+        match e {
+            Entry::SyncBegin { epoch } => {
+                if let Some(ch) = self.repl.channels.get_mut(&from) {
+                    ch.begin_sync(epoch);
+                }
+            }
+            Entry::SyncEnd { epoch } => {
+                let seen = self
+                    .repl
+                    .channels
+                    .get_mut(&from)
+                    .and_then(|ch| ch.end_sync(epoch));
+                if let Some(seen) = seen {
+                    self.sweep_held(from, &seen);
+                }
+            }
+            Entry::Item(rec) => {
+                if let (Some(k), Some(ch)) = (rec.key(), self.repl.channels.get_mut(&from)) {
+                    ch.mark_seen(&[k]);
+                }
+                self.apply_record(now, from, rec);
+            }
+        }
+    }
+}

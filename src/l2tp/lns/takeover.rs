@@ -1,0 +1,356 @@
+//! The backup side of the virtual LNS's replication (issue 15): the records held for each
+//! member, the takeover when health finds a member Down, and the rules that keep one owner per
+//! tunnel.
+//!
+//! * **Held records**: per member, at most [`super::ReplicationConfig::max_tunnels`] tunnels and
+//!   [`super::ReplicationConfig::max_sessions`] sessions; beyond, a new record is refused
+//!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
+//!   member fails. The end of a bulk sync from a member removes what it held for that member and
+//!   the sync did not name; records of another incarnation of the member replace what was held.
+//! * **Takeover**: when health declares a member Down, its backup adopts every tunnel and session
+//!   it holds for it (`tunnel::snapshot`: same ids, the member's address), each tunnel's control
+//!   channel resumed silently from the LAC (any LAC, xl2tpd included) or, when the LAC advertised
+//!   the Failover Capability with the C bit and this LNS has [`crate::l2tp::Config::failover`]
+//!   with it, recovered the RFC 4951 way (`tunnel::recovery`: recovery tunnel, Suggested Control
+//!   Sequence, FSQ/FSR for every session; silent when the recovery cannot start), emits one [`Event::TakeOver`] per address of the
+//!   member (the caller moves the address here and installs the sessions' handoffs in its data
+//!   plane), replicates them to its own backup as its own, and tells the failed member
+//!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
+//!   tunnel's owner generation ([`TunnelRecord::epoch`]) one more than the one it took. A tunnel whose id is
+//!   already in use here, or that the tables cannot take, is lost with its sessions (counted in
+//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]).
+//! * **One owner per tunnel**: the takeover decision stands; a member back after a false Down (the
+//!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation
+//!   and of a newer owner generation than its own (a notice resent late, after the tunnel was
+//!   taken back, is stale):
+//!   it drops it without a StopCCN and emits [`Event::Yielded`] (the LAC's packets already go to
+//!   the backup, which holds the address). A member that restarted (a higher incarnation, health's
+//!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
+//!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
+//!   the old incarnation is ignored by the new one.
+//! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
+//!   member and its backup both fail before that, the member's sessions are lost.
+
+use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
+use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
+use super::Lns;
+use crate::health::NodeId;
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// The records held for one member.
+#[derive(Debug, Default)]
+struct Held {
+    /// The member's incarnation, as its replication envelopes say.
+    incarnation: Option<u32>,
+    tunnels: BTreeMap<u16, (TunnelRecord, BTreeMap<u16, SessionRecord>)>,
+    sessions: usize,
+}
+
+/// The backup side: records held per member, tunnels taken per member.
+#[derive(Debug, Default)]
+pub(super) struct Backups {
+    held: BTreeMap<NodeId, Held>,
+    /// Tunnels taken over from a member, with its incarnation then (for the notices).
+    taken: BTreeMap<NodeId, (Option<u32>, Vec<u16>)>,
+    /// The owner generation of our tunnels that were taken over (absent: 0).
+    pub(super) epochs: BTreeMap<u16, u32>,
+}
+
+impl Lns {
+    /// A replication record from member `from` (delivered in order and authenticated by the
+    /// replication channel).
+    pub(super) fn apply_record(&mut self, now: Instant, from: NodeId, rec: Record) {
+        let Some(cfg) = self.cfg.replication else {
+            return;
+        };
+        if self.late_record(now, from, &rec) {
+            return;
+        }
+        let refused = match rec {
+            Record::Tunnel(t) => {
+                let h = self.backups.held.entry(from).or_default();
+                let room = h.tunnels.len() < cfg.max_tunnels;
+                match h.tunnels.get_mut(&t.tunnel) {
+                    Some(slot) => {
+                        slot.0 = t;
+                        false
+                    }
+                    None if room => {
+                        h.tunnels.insert(t.tunnel, (t, BTreeMap::new()));
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Record::Session(s) => {
+                let h = self.backups.held.entry(from).or_default();
+                let room = h.sessions < cfg.max_sessions;
+                match h.tunnels.get_mut(&s.tunnel) {
+                    Some((_, sessions)) if room || sessions.contains_key(&s.session) => {
+                        if sessions.insert(s.session, s).is_none() {
+                            h.sessions += 1;
+                        }
+                        false
+                    }
+                    _ => true,
+                }
+            }
+            Record::SessionGone { tunnel, session } => {
+                if let Some(h) = self.backups.held.get_mut(&from) {
+                    let gone = h
+                        .tunnels
+                        .get_mut(&tunnel)
+                        .and_then(|(_, s)| s.remove(&session));
+                    h.sessions -= usize::from(gone.is_some());
+                }
+                false
+            }
+            Record::TunnelGone { tunnel } => {
+                if let Some(h) = self.backups.held.get_mut(&from) {
+                    if let Some((_, s)) = h.tunnels.remove(&tunnel) {
+                        h.sessions = h.sessions.saturating_sub(s.len());
+                    }
+                }
+                false
+            }
+            Record::TakenOver {
+                incarnation,
+                tunnel,
+                epoch,
+            } => {
+                self.yield_tunnel(from, incarnation, (tunnel, epoch), now);
+                false
+            }
+        };
+        if refused {
+            self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
+        }
+    }
+
+    /// Records from `from` are of `incarnation`: what was held for another one is dropped.
+    pub(super) fn note_incarnation(&mut self, from: NodeId, incarnation: u32) {
+        let h = self.backups.held.entry(from).or_default();
+        if h.incarnation.is_some_and(|i| i != incarnation) {
+            *h = Held::default();
+        }
+        h.incarnation = Some(incarnation);
+    }
+
+    /// The end of a bulk sync from `from`: what it did not name is no longer held.
+    pub(super) fn sweep_held(&mut self, from: NodeId, seen: &HashSet<RecordKey>) {
+        let Some(h) = self.backups.held.get_mut(&from) else {
+            return;
+        };
+        h.tunnels.retain(|tid, _| seen.contains(&(*tid, None)));
+        for (tid, (_, sessions)) in &mut h.tunnels {
+            sessions.retain(|sid, _| seen.contains(&(*tid, Some(*sid))));
+        }
+        h.sessions = h.tunnels.values().map(|(_, s)| s.len()).sum();
+    }
+
+    /// A record from `from` about a tunnel we took over from it (sent before it learnt so):
+    /// a session it established meanwhile is adopted (one more [`Event::TakeOver`]), one it
+    /// ended is ended here. `true` when the record was such.
+    fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
+        let tid = match rec {
+            Record::Session(s) => s.tunnel,
+            Record::SessionGone { tunnel, .. } => *tunnel,
+            _ => return false,
+        };
+        let ours = self
+            .backups
+            .taken
+            .get(&from)
+            .is_some_and(|(_, t)| t.contains(&tid));
+        let Some(t) = self.core.export_tunnel(tid).filter(|_| ours) else {
+            return false;
+        };
+        match rec {
+            Record::Session(s) if self.core.adopt_session(s).is_ok() => {
+                self.core.stats.sessions_taken_over =
+                    self.core.stats.sessions_taken_over.saturating_add(1);
+                self.replicate_session(tid, s.session);
+                self.core.event(Event::TakeOver {
+                    from,
+                    addr: t.local.ip(),
+                    tunnels: Vec::new(),
+                    sessions: vec![handoff(&t, s)],
+                });
+            }
+            Record::SessionGone { session, .. }
+                if self.core.remove_session(now, tid, *session).is_some() =>
+            {
+                self.replicate_session_gone(tid, *session);
+                let session = Some(SessionRef {
+                    tunnel: tid,
+                    session: *session,
+                });
+                self.core.session_down(session, None, None);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Tunnels and sessions held for `member` (as its backup).
+    pub fn held_for(&self, member: NodeId) -> (usize, usize) {
+        self.backups
+            .held
+            .get(&member)
+            .map_or((0, 0), |h| (h.tunnels.len(), h.sessions))
+    }
+
+    /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`, making
+    /// it owner generation `epoch`; a notice of a generation not newer than ours is stale.
+    fn yield_tunnel(
+        &mut self,
+        by: NodeId,
+        incarnation: u32,
+        (tunnel, epoch): (u16, u32),
+        _: Instant,
+    ) {
+        let ours = self.monitor().map(crate::health::Monitor::incarnation);
+        let our_epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
+        if ours != Some(incarnation) || epoch <= our_epoch {
+            return;
+        }
+        if let Some(sessions) = self.core.forget_tunnel(tunnel) {
+            self.backups.epochs.remove(&tunnel);
+            self.core.stats.tunnels_yielded = self.core.stats.tunnels_yielded.saturating_add(1);
+            self.replicate_tunnel_gone(tunnel);
+            self.core.event(Event::Yielded {
+                tunnel,
+                by,
+                sessions,
+            });
+        }
+    }
+
+    /// `node` restarted (module docs): what was held for its former incarnation is dropped, and
+    /// nothing it held before is to be yielded any more.
+    pub(super) fn member_restarted(&mut self, node: NodeId) {
+        self.backups.held.remove(&node);
+        self.backups.taken.remove(&node);
+        self.peer_restarted(node);
+    }
+
+    /// `node` is Up: tell it again which of its tunnels we took.
+    pub(super) fn member_up(&mut self, node: NodeId) {
+        let Some((Some(incarnation), tunnels)) = self.backups.taken.get(&node).cloned() else {
+            return;
+        };
+        for tunnel in tunnels {
+            if self.core.tunnels.contains_key(&tunnel) {
+                let epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
+                self.send_record(
+                    node,
+                    Record::TakenOver {
+                        incarnation,
+                        tunnel,
+                        epoch,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `failed` is Down: adopt what is held for it (module docs).
+    pub(super) fn take_over(&mut self, now: Instant, failed: NodeId) {
+        let Some(held) = self.backups.held.remove(&failed) else {
+            return;
+        };
+        let current = self
+            .monitor()
+            .and_then(|m| m.incarnation_of(failed))
+            .or(held.incarnation);
+        if held.incarnation.is_some() && held.incarnation != current {
+            return;
+        }
+        let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
+        let mut taken = Vec::new();
+        let mut recover = Vec::new();
+        for (tid, (t, sessions)) in held.tunnels {
+            // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
+            let rfc4951 = t.peer_failover.is_some_and(|f| f.control)
+                && self.cfg.common.failover.as_ref().is_some_and(|f| f.control);
+            if self.core.adopt_tunnel(now, &t, !rfc4951).is_err() {
+                self.count_lost(sessions.len());
+                continue;
+            }
+            self.core.stats.tunnels_taken_over =
+                self.core.stats.tunnels_taken_over.saturating_add(1);
+            self.backups.epochs.insert(tid, t.epoch.saturating_add(1));
+            let entry = by_addr.entry(t.local.ip()).or_default();
+            entry.0.push(tid);
+            for s in sessions.values() {
+                match self.core.adopt_session(s) {
+                    Ok(()) => {
+                        self.core.stats.sessions_taken_over =
+                            self.core.stats.sessions_taken_over.saturating_add(1);
+                        entry.1.push(handoff(&t, s));
+                    }
+                    Err(_) => self.count_lost(1),
+                }
+            }
+            if rfc4951 {
+                recover.push(t.clone());
+            }
+            taken.push(tid);
+        }
+        for t in recover {
+            // The recovery SCCRQ goes from the failed member's address (the tunnel's local one).
+            match self.core.start_recovery(now, t.tunnel, UnsureSessions::All) {
+                Ok(via) => self.core.source_queued(via),
+                Err(_) => self.core.resume_silently(now, &t),
+            }
+        }
+        for tid in &taken {
+            let sids: Vec<u16> = self
+                .core
+                .tunnels
+                .get(tid)
+                .map(|t| t.sessions.keys().copied().collect())
+                .unwrap_or_default();
+            self.replicate_tunnel(*tid);
+            for sid in sids {
+                self.replicate_session(*tid, sid);
+            }
+        }
+        self.backups.taken.insert(failed, (held.incarnation, taken));
+        self.member_up(failed);
+        for (addr, (tunnels, sessions)) in by_addr {
+            self.core.event(Event::TakeOver {
+                from: failed,
+                addr,
+                tunnels,
+                sessions,
+            });
+        }
+        self.publish_load();
+    }
+
+    fn count_lost(&mut self, n: usize) {
+        let s = &mut self.core.stats.sessions_lost_in_takeover;
+        *s = s.saturating_add(n as u64);
+    }
+}
+
+/// The data-plane handoff of session `s` of tunnel `t` as restored (data Ns skipped ahead,
+/// `tunnel::DATA_NS_SKIP`).
+fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
+    SessionHandoff {
+        session: SessionRef {
+            tunnel: t.tunnel,
+            session: s.session,
+        },
+        local: t.local,
+        peer: t.peer,
+        peer_tunnel: t.peer_tunnel,
+        peer_session: s.peer_session,
+        sequencing: s.sequencing,
+        ns: s.data_ns.wrapping_add(super::super::tunnel::DATA_NS_SKIP),
+        nr: s.data_nr,
+    }
+}

@@ -1,0 +1,193 @@
+//! Export and restore of established tunnels and sessions (issue 15, silent failover): what an
+//! LNS replicates to its backup ([`crate::l2tp::replica`]) and how the backup adopts them.
+//!
+//! A restored tunnel keeps the failed LNS's Tunnel ID, the LAC's address and ours (the address
+//! the backup takes), and resumes its control channel from the replicated sequence numbers
+//! ([`Channel::resume_replica`]: our next Ns and Nr are learnt from the LAC). A restored session
+//! keeps its ids; its data Ns jumps ahead by [`DATA_NS_SKIP`] because RFC 2661 5.8 gives data
+//! messages no acknowledgement (a data message's Nr is ignored), so the backup cannot learn how
+//! many frames the failed LNS sent since the copy; the LAC takes any data Ns that is not behind
+//! the one it expects (within half the sequence space), so frames from the backup are accepted
+//! as long as the failed LNS sent fewer than [`DATA_NS_SKIP`] frames on the session after its last
+//! copy.
+
+use super::super::channel::Channel;
+use super::super::replica::{SessionRecord, TunnelRecord};
+use super::super::session::{Session, SessionState};
+use super::{Core, IdMap, Timer, Tunnel, TunnelState};
+use std::num::NonZeroU16;
+use std::time::Instant;
+
+/// How far a restored session's data Ns jumps ahead of its copy (a quarter of the 16-bit space).
+pub const DATA_NS_SKIP: u16 = 0x4000;
+
+/// Why a replicated tunnel or session could not be restored (the takeover counts it as lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreError {
+    /// Our own tunnel (or one already restored) has that Tunnel ID, or the LAC's tunnel is
+    /// already known.
+    Collision,
+    /// A table is full ([`crate::l2tp::Config::max_tunnels`], `max_sessions`,
+    /// `max_sessions_per_tunnel`).
+    Full,
+    /// The session's tunnel is not here.
+    NoTunnel,
+}
+
+impl Core {
+    /// The replicated state of tunnel `tid`: `None` unless it is established with a known peer
+    /// Tunnel ID and local address.
+    pub fn export_tunnel(&self, tid: u16) -> Option<TunnelRecord> {
+        let t = self.tunnels.get(&tid)?;
+        if t.state != TunnelState::Established {
+            return None;
+        }
+        let (ns, nr, peer_window) = t.channel.replica_state();
+        Some(TunnelRecord {
+            tunnel: tid,
+            peer_tunnel: t.peer_id?.get(),
+            peer: t.peer,
+            local: t.local?,
+            ns,
+            nr,
+            peer_window,
+            peer_framing_capabilities: t.peer_framing_capabilities,
+            peer_bearer_capabilities: t.peer_bearer_capabilities,
+            peer_load_balance_capable: t.peer_load_balance_capable,
+            peer_failover: t.peer_failover,
+            hello_interval_ms: u32::try_from(self.cfg.hello_interval.as_millis())
+                .unwrap_or(u32::MAX),
+            epoch: 0,
+        })
+    }
+
+    /// The replicated state of session `sid` of tunnel `tid`: `None` unless established with a
+    /// known peer Session ID.
+    pub fn export_session(&self, tid: u16, sid: u16) -> Option<SessionRecord> {
+        let s = self.tunnels.get(&tid)?.sessions.get(&sid)?;
+        if s.state != SessionState::Established {
+            return None;
+        }
+        Some(SessionRecord {
+            tunnel: tid,
+            session: sid,
+            peer_session: s.peer_id?.get(),
+            serial: s.serial,
+            sequencing: s.sequencing,
+            load_balance_capable: s.load_balance_capable,
+            data_ns: s.data_ns,
+            data_nr: s.data_nr,
+        })
+    }
+
+    /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
+    /// resumed and probing the LAC (module docs); else at the replicated Ns/Nr, for the RFC 4951
+    /// recovery ([`Core::start_recovery`]) to resume. Within
+    /// [`crate::l2tp::Config::max_tunnels`].
+    pub(crate) fn adopt_tunnel(
+        &mut self,
+        now: Instant,
+        rec: &TunnelRecord,
+        silent: bool,
+    ) -> Result<(), RestoreError> {
+        if self.tunnels.contains_key(&rec.tunnel)
+            || self.by_peer.contains_key(&(rec.peer, rec.peer_tunnel))
+        {
+            return Err(RestoreError::Collision);
+        }
+        if self.tunnels.len() >= self.cfg.max_tunnels {
+            return Err(RestoreError::Full);
+        }
+        let mut channel = Channel::new(self.channel_config(), rec.peer_tunnel);
+        channel.set_peer_window(rec.peer_window);
+        if silent {
+            channel.resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+        } else {
+            channel.set_seq(now, rec.ns, rec.nr);
+        }
+        let t = Tunnel {
+            local_id: rec.tunnel,
+            peer_id: NonZeroU16::new(rec.peer_tunnel),
+            peer: rec.peer,
+            local: Some(rec.local),
+            state: TunnelState::Established,
+            channel,
+            sessions: IdMap::default(),
+            our_challenge: None,
+            tie_breaker: None,
+            peer_load_balance_capable: rec.peer_load_balance_capable,
+            requested_with_lbc: false,
+            peer_framing_capabilities: rec.peer_framing_capabilities,
+            peer_bearer_capabilities: rec.peer_bearer_capabilities,
+            stop_result: None,
+            last_rx: now,
+            peer_failover: rec.peer_failover,
+            recovery: None,
+        };
+        self.tunnels.insert(rec.tunnel, t);
+        self.by_peer.insert((rec.peer, rec.peer_tunnel), rec.tunnel);
+        self.arm_hello(now, rec.tunnel);
+        self.flush(now, rec.tunnel);
+        Ok(())
+    }
+
+    /// Adopts a replicated session into its restored tunnel, established, its data Ns
+    /// [`DATA_NS_SKIP`] ahead (module docs). Within the session limits.
+    pub(crate) fn adopt_session(&mut self, rec: &SessionRecord) -> Result<(), RestoreError> {
+        let t = self
+            .tunnels
+            .get(&rec.tunnel)
+            .ok_or(RestoreError::NoTunnel)?;
+        if t.sessions.contains_key(&rec.session) {
+            return Err(RestoreError::Collision);
+        }
+        let mut s = Session::new(
+            rec.session,
+            rec.peer_session,
+            SessionState::Established,
+            rec.serial,
+        );
+        s.sequencing = rec.sequencing;
+        s.load_balance_capable = rec.load_balance_capable;
+        s.data_ns = rec.data_ns.wrapping_add(DATA_NS_SKIP);
+        s.data_nr = rec.data_nr;
+        match self.add_session(rec.tunnel, s, true) {
+            true => Ok(()),
+            false => Err(RestoreError::Full),
+        }
+    }
+
+    /// Falls back to silent failover on an adopted tunnel whose RFC 4951 recovery could not
+    /// start.
+    pub(crate) fn resume_silently(&mut self, now: Instant, rec: &TunnelRecord) {
+        if let Some(t) = self.tunnels.get_mut(&rec.tunnel) {
+            t.channel
+                .resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+        }
+        self.flush(now, rec.tunnel);
+    }
+
+    /// Gives the datagrams already queued for tunnel `tid`'s peer without a source address the
+    /// tunnel's own (the recovery SCCRQ of an adopted tunnel is queued before its recovery tunnel
+    /// learns the failed member's address, which the LAC must see it come from).
+    pub(crate) fn source_queued(&mut self, tid: u16) {
+        let Some((peer, Some(local))) = self.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
+            return;
+        };
+        for t in self
+            .out
+            .iter_mut()
+            .filter(|t| t.dst == peer && t.src.is_none())
+        {
+            t.src = Some(local);
+        }
+    }
+
+    /// Drops tunnel `tid` and its sessions without a word to the peer (no StopCCN, no event):
+    /// another LNS took it over and continues it. Returns how many sessions it had.
+    pub(crate) fn forget_tunnel(&mut self, tid: u16) -> Option<usize> {
+        let t = self.remove_tunnel(tid)?;
+        self.timers.cancel(&Timer::Hold(tid));
+        Some(t.sessions.len())
+    }
+}

@@ -1,0 +1,353 @@
+//! The virtual LNS with replication on the simulator (issue 15): a LAC holding calls with pool
+//! members that replicate their tunnels and sessions to a backup chosen by load.
+//!
+//! Each member `i` owns a management address 10.0.2.(i+1) (its heartbeats) and a service address
+//! 10.0.1.(i+1) (the one LACs talk to); every member also owns the other members' service
+//! addresses, routed to their own member until a takeover: on [`Event::TakeOver`] the world moves
+//! the address (`Sim::set_route`), as the caller of a real LNS would. Replication travels between
+//! the members' management addresses on the simulator (the LNS's own acked, authenticated
+//! channel).
+#![allow(dead_code)]
+
+use super::l2tp::addr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use telcp::health::{ClusterKey, NodeId as HNode, Role};
+use telcp::l2tp::{
+    CallId, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig,
+    SessionRef,
+};
+use telcp::sim::{LinkConfig, NodeId, Sim};
+
+/// Member `i`'s service address (LACs talk to it).
+pub fn service(i: usize) -> SocketAddr {
+    addr(&format!("10.0.1.{}", i + 1))
+}
+
+/// Member `i`'s management address (heartbeats).
+pub fn management(i: usize) -> SocketAddr {
+    addr(&format!("10.0.2.{}", i + 1))
+}
+
+/// The configuration shared by every endpoint of a seed; `rfc4951`: with RFC 4951 failover (C
+/// bit, 10 s Recovery Time).
+pub fn common(seed: u64, rfc4951: bool) -> Config {
+    Config {
+        seed: telcp::io::seed(seed),
+        max_retries: 10,
+        failover: rfc4951.then(telcp::l2tp::FailoverConfig::default),
+        ..Config::default()
+    }
+}
+
+/// Member `i` of `n`, incarnation `incarnation`.
+pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32, rfc4951: bool) -> LnsConfig {
+    let peers = (0..n)
+        .filter(|j| *j != i)
+        .map(|j| (HNode(j as u32 + 1), management(j)))
+        .collect();
+    let mut m = LnsMembership::new(
+        HNode(i as u32 + 1),
+        Role::LNS,
+        ClusterKey::new(b"pool"),
+        peers,
+    );
+    m.incarnation = incarnation;
+    LnsConfig {
+        common: common(seed.wrapping_mul(31).wrapping_add(i as u64 + 1), rfc4951),
+        contact: false,
+        membership: Some(m),
+        replication: Some(ReplicationConfig::default()),
+        ..LnsConfig::default()
+    }
+}
+
+/// The world: a LAC and `n` members.
+pub struct World {
+    pub sim: Sim,
+    pub seed: u64,
+    /// Every endpoint advertises RFC 4951 failover.
+    pub rfc4951: bool,
+    pub lac: NodeId,
+    pub members: Vec<NodeId>,
+    /// Every event of the LAC, in order.
+    pub lac_events: Vec<Event>,
+    /// Every event of each member, in order.
+    pub events: Vec<Vec<Event>>,
+    /// Frames received by each member and by the LAC, per session / call.
+    pub member_frames: Vec<BTreeMap<(u16, u16), usize>>,
+    pub lac_frames: BTreeMap<CallId, usize>,
+    /// The sessions each member serves (from its events).
+    pub serving: Vec<BTreeSet<SessionRef>>,
+}
+
+impl World {
+    /// `n` members, the LAC's contact LNS member 0, the LAC's links `link`.
+    pub fn new(seed: u64, n: usize, link: LinkConfig) -> World {
+        World::with_failover(seed, n, link, false)
+    }
+
+    /// The same; `rfc4951`: every endpoint (the LAC too) advertises RFC 4951 failover.
+    pub fn with_failover(seed: u64, n: usize, link: LinkConfig, rfc4951: bool) -> World {
+        let mut sim = Sim::new(seed, std::time::Instant::now());
+        sim.set_default_link(link);
+        let mut lc = LacConfig::new(service(0));
+        lc.common = common(seed, rfc4951);
+        lc.advertise_load_balance = false;
+        lc.idle_tunnel_timeout = None;
+        lc.max_calls = 4096;
+        let lac = sim.add_node(
+            "lac",
+            &[addr("10.0.9.1")],
+            None,
+            Box::new(Lac::new(lc, sim.now()).unwrap()),
+        );
+        let members = (0..n)
+            .map(|i| {
+                let lns = Lns::new(member_config(seed, i, n, 1, rfc4951), sim.now()).unwrap();
+                let mut addrs = vec![management(i), service(i)];
+                addrs.extend((0..n).filter(|j| *j != i).map(service));
+                sim.add_node(format!("lns{i}"), &addrs, None, Box::new(lns))
+            })
+            .collect::<Vec<_>>();
+        for (i, m) in members.iter().enumerate() {
+            sim.set_route(service(i).ip(), *m);
+            // The members' own network (heartbeats) is a clean LAN: the impairments are on the
+            // LAC's path; false Downs are tested on purpose (`isolate`).
+            for other in &members {
+                if other != m {
+                    sim.set_link(*m, *other, LinkConfig::default());
+                }
+            }
+        }
+        World {
+            sim,
+            seed,
+            rfc4951,
+            lac,
+            members,
+            lac_events: Vec::new(),
+            events: vec![Vec::new(); n],
+            member_frames: vec![BTreeMap::new(); n],
+            lac_frames: BTreeMap::new(),
+            serving: vec![BTreeSet::new(); n],
+        }
+    }
+
+    pub fn lac(&mut self) -> &mut Lac {
+        self.sim.node_mut::<Lac>(self.lac)
+    }
+
+    pub fn member(&mut self, i: usize) -> &mut Lns {
+        self.sim.node_mut::<Lns>(self.members[i])
+    }
+
+    fn index_of(&self, h: HNode) -> Option<usize> {
+        (h.0 as usize)
+            .checked_sub(1)
+            .filter(|i| *i < self.members.len())
+    }
+
+    /// Cuts member `i` off from everyone (LAC and members): a false Down.
+    pub fn isolate(&mut self, i: usize) {
+        let all: Vec<NodeId> = std::iter::once(self.lac)
+            .chain(self.members.iter().copied())
+            .collect();
+        for n in all {
+            if n != self.members[i] {
+                self.sim.partition(self.members[i], n);
+            }
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.sim.heal_all();
+    }
+
+    /// Restarts member `i` empty with `incarnation`.
+    pub fn restart(&mut self, i: usize, incarnation: u32) {
+        let n = self.members.len();
+        let cfg = member_config(self.seed, i, n, incarnation, self.rfc4951);
+        let lns = Lns::new(cfg, self.sim.now()).unwrap();
+        self.sim.restart(self.members[i], Box::new(lns));
+    }
+
+    /// Events and frames collected; a takeover moves the address.
+    fn pump(&mut self) {
+        for i in 0..self.members.len() {
+            let node = self.members[i];
+            if !self.sim.is_alive(node) {
+                continue;
+            }
+            while let Some(d) = self.member(i).poll_data() {
+                *self.member_frames[i]
+                    .entry((d.session.tunnel, d.session.session))
+                    .or_default() += 1;
+            }
+        }
+        for i in 0..self.members.len() {
+            while let Some(e) = self.sim.poll_event_of::<Lns>(self.members[i]) {
+                if let Event::TakeOver { addr, .. } = &e {
+                    self.sim.set_route(*addr, self.members[i]);
+                }
+                self.track(i, &e);
+                self.events[i].push(e);
+            }
+        }
+        while let Some(e) = self.sim.poll_event_of::<Lac>(self.lac) {
+            self.lac_events.push(e);
+        }
+        while let Some(d) = self.lac().poll_data() {
+            if let Some(c) = d.call {
+                *self.lac_frames.entry(c).or_default() += 1;
+            }
+        }
+    }
+
+    /// Runs for `d` in steps of 50 ms, pumping between steps.
+    pub fn run(&mut self, d: Duration) {
+        let end = self.sim.now() + d;
+        while self.sim.now() < end {
+            let step = (end - self.sim.now()).min(Duration::from_millis(50));
+            self.sim.run_for(step);
+            self.pump();
+        }
+    }
+
+    /// Runs until `cond` holds or `limit` passed; whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&mut World) -> bool) -> bool {
+        let end = self.sim.now() + limit;
+        while self.sim.now() < end {
+            if cond(self) {
+                return true;
+            }
+            self.run(Duration::from_millis(50));
+        }
+        cond(self)
+    }
+
+    /// Whether every live member's health sees every other live member Up.
+    pub fn formed(&mut self) -> bool {
+        let n = self.members.len();
+        let live: Vec<usize> = (0..n).filter(|i| self.alive(*i)).collect();
+        live.iter().all(|&i| {
+            let m = self.sim.node::<Lns>(self.members[i]).monitor();
+            live.iter().filter(|&&j| j != i).all(|&j| {
+                m.and_then(|m| m.state(HNode(j as u32 + 1))) == Some(telcp::health::NodeState::Up)
+            })
+        })
+    }
+
+    /// Opens `n` calls at the LAC (to member 0), once the members see each other (a member is
+    /// taken over when health finds it Down, so its backup must have heard it), and waits until
+    /// all are up at both ends; returns them.
+    pub fn open_calls(&mut self, n: usize) -> Vec<CallId> {
+        assert!(self.run_until(Duration::from_secs(30), World::formed));
+        // In batches, as calls arrive (a thousand ICRQs at once would outrun the set-up timer
+        // on a window of 8 messages).
+        let mut calls = Vec::with_capacity(n);
+        while calls.len() < n {
+            let now = self.sim.now();
+            let k = (n - calls.len()).min(25);
+            calls.extend((0..k).map(|_| self.lac().open_session(now).unwrap()));
+            let want = calls.len();
+            let ok = self.run_until(Duration::from_secs(120), |w| {
+                w.lac_session_ups() >= want
+                    && w.serving.iter().map(BTreeSet::len).sum::<usize>() >= want
+            });
+            assert!(
+                ok,
+                "seed {}: {} of {want} calls up at the LAC, {:?} at the LNSs",
+                self.seed,
+                self.lac_session_ups(),
+                self.serving.iter().map(BTreeSet::len).collect::<Vec<_>>(),
+            );
+        }
+        calls
+    }
+
+    /// `SessionUp` events the LAC reported.
+    pub fn lac_session_ups(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::SessionUp { .. }))
+            .count()
+    }
+
+    /// `TunnelUp` events the LAC reported (a tunnel re-established would add one).
+    pub fn lac_tunnel_ups(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::TunnelUp { .. }))
+            .count()
+    }
+
+    /// `SessionDown` and `TunnelDown` events the LAC reported.
+    pub fn lac_downs(&self) -> usize {
+        self.lac_events
+            .iter()
+            .filter(|e| matches!(e, Event::SessionDown { .. } | Event::TunnelDown { .. }))
+            .count()
+    }
+
+    /// The takeovers member `i` reported.
+    pub fn takeovers(&self, i: usize) -> Vec<&Event> {
+        self.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::TakeOver { .. }))
+            .collect()
+    }
+
+    /// `k` rounds, 100 ms apart, of one frame on every call from the LAC and one on every
+    /// session each live member serves.
+    pub fn send_frames(&mut self, calls: &[CallId], k: usize) {
+        for _ in 0..k {
+            for c in calls {
+                let _ = self.lac().send_ppp(*c, b"\xc0\x21lac");
+            }
+            for i in 0..self.members.len() {
+                if !self.alive(i) {
+                    continue;
+                }
+                let refs: Vec<SessionRef> = self.serving[i].iter().copied().collect();
+                for r in refs {
+                    let _ = self.member(i).send_ppp(r, b"\xc0\x21lns");
+                }
+            }
+            self.run(Duration::from_millis(100));
+        }
+    }
+
+    /// Tracks the sessions member `i` serves from its events.
+    fn track(&mut self, i: usize, e: &Event) {
+        match e {
+            Event::SessionUp { session, .. } => {
+                self.serving[i].insert(*session);
+            }
+            Event::SessionDown {
+                session: Some(s), ..
+            } => {
+                self.serving[i].remove(s);
+            }
+            Event::TunnelDown { tunnel, .. } | Event::Yielded { tunnel, .. } => {
+                self.serving[i].retain(|s| s.tunnel != *tunnel);
+            }
+            Event::TakeOver { sessions, .. } => {
+                self.serving[i].extend(sessions.iter().map(|h| h.session));
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether member `i` is up.
+    pub fn alive(&self, i: usize) -> bool {
+        self.sim.is_alive(self.members[i])
+    }
+
+    /// The IP of member `i`'s service address.
+    pub fn service_ip(i: usize) -> IpAddr {
+        service(i).ip()
+    }
+}
