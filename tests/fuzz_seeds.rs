@@ -1,8 +1,8 @@
 //! Seed corpora for the cargo-fuzz targets (issue 12: "the fuzz targets get these inputs as seed
 //! corpora"; issue 18 item 5), and their replay under `cargo test`.
 //!
-//! `fuzz/seeds/TARGET/` holds one input per file for each of the fourteen targets in
-//! `fuzz/fuzz_targets/`. Two kinds of files live there:
+//! `fuzz/seeds/TARGET/` holds one input per file for each target in `fuzz/fuzz_targets/`, of two
+//! kinds:
 //!
 //! * the known-answer inputs written by [`write_seed_corpora`] from the vectors the wire tests
 //!   check (xl2tpd captures in `tests/vectors/l2tp`, scapy-built Mobile IPv4 and GTP vectors in
@@ -10,11 +10,8 @@
 //!   targets and wrapped in each harness's operation script for the state-machine targets;
 //! * inputs other engineers commit by hand: crash inputs found by fuzzing (regression seeds).
 //!
-//! Rebuild the generated files (never deletes a file, overwrites only its own names):
-//!
-//! ```text
-//! cargo test --all-features --test fuzz_seeds -- --ignored
-//! ```
+//! Rebuild the generated files (never deletes a file, overwrites only its own names) with
+//! `cargo test --all-features --test fuzz_seeds -- --ignored`.
 //!
 //! [`every_committed_seed_runs_through_its_harness`] (not ignored) runs every committed file
 //! through its `telcp::harness` function, so `cargo test` replays the whole corpus and a crash
@@ -25,7 +22,6 @@
 mod common;
 
 use common::hex;
-
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -144,8 +140,7 @@ fn add(c: &mut Corpora, target: &'static str, name: impl Into<String>, bytes: Ve
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Parser targets: the file is the raw message.
+// Parser targets: the file is the raw message. ------------------------------------------------
 
 fn parser_seeds(c: &mut Corpora) {
     for (n, v) in l2tp_vectors() {
