@@ -301,9 +301,12 @@ impl Lns {
         }
         for t in recover {
             // The recovery SCCRQ goes from the failed member's address (the tunnel's local one).
-            match self.core.start_recovery(now, t.tunnel, UnsureSessions::All) {
-                Ok(via) => self.core.source_queued(via),
-                Err(_) => self.core.resume_silently(now, &t),
+            if self
+                .core
+                .start_recovery(now, t.tunnel, UnsureSessions::All)
+                .is_err()
+            {
+                self.core.resume_silently(now, &t);
             }
         }
         for tid in &taken {

@@ -97,6 +97,19 @@ impl Core {
 
     /// Opens a tunnel to `peer` (SCCRQ). `lbc`: carry LoadBalanceCapable.
     pub fn open_tunnel(&mut self, now: Instant, peer: SocketAddr, lbc: bool) -> Option<u16> {
+        self.open_tunnel_from(now, peer, None, lbc)
+    }
+
+    /// [`Core::open_tunnel`] from our address `local` (`None`: the caller's default), set before
+    /// the SCCRQ is queued so that every datagram of the tunnel leaves from it (an RFC 4951
+    /// recovery tunnel must come from the failed member's address).
+    pub fn open_tunnel_from(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+        lbc: bool,
+    ) -> Option<u16> {
         if !self.tunnel_room() {
             return None;
         }
@@ -114,6 +127,7 @@ impl Core {
         t.our_challenge = challenge;
         t.tie_breaker = Some(tb);
         t.requested_with_lbc = lbc;
+        t.local = local;
         self.tunnels.insert(id, t);
         self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);

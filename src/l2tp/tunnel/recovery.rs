@@ -174,12 +174,11 @@ impl Core {
                 tunnel_id: tid,
                 remote_tunnel_id: peer_id,
             })));
-        let Some(via) = self.open_tunnel(now, peer, false) else {
+        let Some(via) = self.open_tunnel_from(now, peer, local, false) else {
             self.sccrx_extra.clear();
             return Err(CommandError::Full(Table::Tunnels));
         };
         if let Some(r) = self.tunnels.get_mut(&via) {
-            r.local = local;
             r.recovery = Some(Recovery::RecoveryTunnel {
                 old: tid,
                 scccn_sent: false,

@@ -167,22 +167,6 @@ impl Core {
         self.flush(now, rec.tunnel);
     }
 
-    /// Gives the datagrams already queued for tunnel `tid`'s peer without a source address the
-    /// tunnel's own (the recovery SCCRQ of an adopted tunnel is queued before its recovery tunnel
-    /// learns the failed member's address, which the LAC must see it come from).
-    pub(crate) fn source_queued(&mut self, tid: u16) {
-        let Some((peer, Some(local))) = self.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
-            return;
-        };
-        for t in self
-            .out
-            .iter_mut()
-            .filter(|t| t.dst == peer && t.src.is_none())
-        {
-            t.src = Some(local);
-        }
-    }
-
     /// Drops tunnel `tid` and its sessions without a word to the peer (no StopCCN, no event):
     /// another LNS took it over and continues it. Returns how many sessions it had.
     pub(crate) fn forget_tunnel(&mut self, tid: u16) -> Option<usize> {
