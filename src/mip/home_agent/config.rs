@@ -17,6 +17,26 @@ pub enum ForwardMode {
     Layer3,
 }
 
+/// What the cluster does with a request for dynamic home agent assignment (RFC 4433 section 3:
+/// the Home Agent field 0.0.0.0 or 255.255.255.255, the ALL-ZERO-ONE-ADDR).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum DynamicHaPolicy {
+    /// Not offered: such a request is refused with 136 (unknown home agent address, RFC 5944
+    /// section 3.8.2.1), the reply naming the virtual address.
+    #[default]
+    Off,
+    /// The virtual HA is the assigned HA: the first HA selects the serving HA by load (as for
+    /// any new mobile node), and the accepting reply names the virtual address in its Home Agent
+    /// field (RFC 4433 section 3.2), where the mobile node re-registers.
+    Serve,
+    /// The first HA selects a member by load; if it is another member, the request is denied
+    /// with 143 (register with the redirected HA) and a Redirected HA extension naming that
+    /// member's own address (RFC 4433 sections 3.3, 4.2), protected by the MN-HA authenticator.
+    /// The mobile node asks again there; that member (or this one, when it is the least loaded)
+    /// serves the request and names its own address in the reply.
+    Redirect,
+}
+
 /// A member of the cluster (every HA gets the same list, itself included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -110,6 +130,9 @@ pub struct HomeAgentConfig {
     /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
     /// Default [`RateLimit::default`] (100 per second, bursts of 20).
     pub refusals: RateLimit,
+    /// Dynamic home agent assignment (RFC 4433): refused (the default), served by the virtual HA
+    /// or redirected to the least loaded member.
+    pub dynamic_ha: DynamicHaPolicy,
     /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
@@ -153,6 +176,7 @@ impl HomeAgentConfig {
             max_transmits: 4096,
             max_events: 4096,
             refusals: RateLimit::default(),
+            dynamic_ha: DynamicHaPolicy::Off,
             seed: None,
         }
     }

@@ -2,6 +2,7 @@
 
 mod apply;
 mod config;
+mod dynamic;
 mod effects;
 mod notices;
 mod pool;
@@ -14,7 +15,9 @@ mod takeover;
 mod testkit;
 
 use crate::replica::Peers;
-pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
+pub use config::{
+    ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
+};
 use notices::Notices;
 use pool::HomePool;
 use replicate::Channel;
@@ -157,6 +160,18 @@ pub enum Event {
         /// Bindings moved in this HA's table.
         bindings: usize,
     },
+    /// RFC 4433: a request for dynamic home agent assignment (Home Agent field 0.0.0.0 or
+    /// 255.255.255.255) was given a home agent chosen by load.
+    HomeAgentAssigned {
+        /// The mobile node.
+        mn: MnId,
+        /// The assigned HA's address (a member's own; the virtual address under
+        /// [`DynamicHaPolicy::Serve`] is reported by the usual registration events instead).
+        home_agent: Ipv4Addr,
+        /// Whether the request was denied with 143 and a Redirected HA extension (the mobile
+        /// node asks again there) rather than served here.
+        redirected: bool,
+    },
 }
 
 /// Counters.
@@ -193,6 +208,10 @@ pub struct HaStats {
     pub dropped_transmits: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
+    /// RFC 4433 requests for dynamic home agent assignment taken by this HA as first HA.
+    pub dynamic_ha_requests: u64,
+    /// Of those, the ones redirected to another member (143 with a Redirected HA extension).
+    pub dynamic_ha_redirects: u64,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -227,6 +246,7 @@ pub struct HomeAgent {
     vip: Ipv4Addr,
     mode: ForwardMode,
     notices_on: bool,
+    dynamic_ha: DynamicHaPolicy,
     key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
     monitor: Embedded,
@@ -294,6 +314,7 @@ impl HomeAgent {
             vip: cfg.virtual_address,
             mode: cfg.mode,
             notices_on: cfg.layer2_notices,
+            dynamic_ha: cfg.dynamic_ha,
             key: ClusterMac::new(&cfg.cluster_key),
             members,
             monitor,
