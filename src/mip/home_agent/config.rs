@@ -130,6 +130,20 @@ pub struct HomeAgentConfig {
     /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
     /// Default [`RateLimit::default`] (100 per second, bursts of 20).
     pub refusals: RateLimit,
+    /// Registration revocation (RFC 3543): when on, a request relayed by a foreign agent with an
+    /// FA-HA association and the Revocation Support extension is answered with the extension
+    /// (revocation negotiated), and [`HomeAgent::revoke`] sends that agent a Registration
+    /// Revocation. Off by default: the extension is skipped and never answered.
+    pub revocation: bool,
+    /// Most Registration Revocations awaiting acknowledgement (beyond, a revoked binding is
+    /// removed without one: [`HaStats::revocations_saturated`]). Default 1024.
+    pub max_revocations: usize,
+    /// First retransmission timeout of a Registration Revocation (doubled after each). Default
+    /// 1 s.
+    pub revocation_rto: Duration,
+    /// Retransmissions of a Registration Revocation before it is given up
+    /// ([`Event::RevocationUnacknowledged`]). Default 4.
+    pub revocation_retransmits: u32,
     /// Dynamic home agent assignment (RFC 4433): refused (the default), served by the virtual HA
     /// or redirected to the least loaded member.
     pub dynamic_ha: DynamicHaPolicy,
@@ -176,6 +190,10 @@ impl HomeAgentConfig {
             max_transmits: 4096,
             max_events: 4096,
             refusals: RateLimit::default(),
+            revocation: false,
+            max_revocations: 1024,
+            revocation_rto: Duration::from_secs(1),
+            revocation_retransmits: 4,
             dynamic_ha: DynamicHaPolicy::Off,
             seed: None,
         }
@@ -211,6 +229,10 @@ pub enum ConfigField {
     MaxReplicationQueue,
     /// [`crate::mip::ClientConfig::retransmit`]: 0 < t <= 1 h.
     Retransmit,
+    /// [`HomeAgentConfig::max_revocations`]: must be > 0.
+    MaxRevocations,
+    /// [`HomeAgentConfig::revocation_rto`]: 0 < t <= 1 h.
+    RevocationRto,
 }
 
 impl fmt::Display for ConfigField {
@@ -276,6 +298,11 @@ impl HomeAgentConfig {
             (spis.any(|spi| spi < FIRST_USABLE_SPI), ConfigField::Spi),
             (self.max_transmits == 0, ConfigField::MaxTransmits),
             (self.max_events == 0, ConfigField::MaxEvents),
+            (self.max_revocations == 0, ConfigField::MaxRevocations),
+            (
+                self.revocation_rto.is_zero() || self.revocation_rto > hour,
+                ConfigField::RevocationRto,
+            ),
             (
                 self.max_replication_queue == 0,
                 ConfigField::MaxReplicationQueue,

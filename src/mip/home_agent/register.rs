@@ -18,6 +18,9 @@ pub(super) struct Asked<'a> {
     /// RFC 4433: the home agent address an accepting reply to a dynamic-HA request names
     /// (`None`: the address the request was sent to).
     pub(super) assigned: Option<Ipv4Addr>,
+    /// RFC 3543: the foreign agent's Revocation Support extension (with its I bit), when
+    /// revocation is on and its FA-HA authenticator covers it.
+    pub(super) revocation: Option<bool>,
 }
 
 impl HomeAgent {
@@ -140,6 +143,7 @@ impl HomeAgent {
                     relay: forwarded_by,
                     nai: None,
                     assigned: None,
+                    revocation: None,
                 };
                 return Err(self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None));
             }
@@ -159,8 +163,13 @@ impl HomeAgent {
             relay: forwarded_by,
             nai,
             assigned: None,
+            revocation: None,
         };
         let (mn, sa, to_me) = self.admit(&a, &m, data)?;
+        let a = Asked {
+            revocation: self.revocation_offer(from, data),
+            ..a
+        };
         // RFC 4433: a request for dynamic HA assignment sent to this HA's own address (the
         // mobile node follows a redirect) is served here.
         let dynamic = dynamic::is_all_zero_one(q.home_agent);
@@ -535,6 +544,9 @@ impl HomeAgent {
             identification: q.identification,
         });
         let nai_ext = a.nai.map(|n| Extension::Nai(Cow::Borrowed(n)));
+        let revocation = (granted > 0)
+            .then(|| self.revocation_accept(a, home))
+            .flatten();
         let fa_sa = self.fa_sas.get(&v4(a.from));
         let auth_len = 6 + AUTHENTICATOR_LEN;
         let mut bytes = Vec::with_capacity(
@@ -547,6 +559,10 @@ impl HomeAgent {
             e.emit(&mut bytes);
         }
         append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // RFC 3543 section 3.2: after MN-HA (the FA strips what follows it), covered by FA-HA.
+        if let Some(e) = &revocation {
+            e.emit(&mut bytes);
+        }
         if let Some(k) = fa_sa {
             append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }
