@@ -84,7 +84,8 @@ fn register_all(w: &mut World) -> (Vec<u32>, Vec<Ipv4Addr>) {
     (served, assigned)
 }
 
-/// RFC 4433 section 3 with the virtual HA as the assigned HA: every request is accepted, the
+/// mip-rfc4433.3-all-zero-one, mip-rfc4433.3.2-assigned-ha-in-reply: RFC 4433 section 3 with
+/// the virtual HA as the assigned HA: every request is accepted, the
 /// reply names the virtual address (RFC 4433 section 3.2), and the serving HAs were chosen by
 /// load: the bindings are spread over the three HAs (at most one apart but for a stale load).
 #[test]
@@ -104,7 +105,7 @@ fn rfc4433_serve_policy_assigns_the_virtual_ha_and_spreads_by_load() {
     }
 }
 
-/// RFC 4433 sections 3.3, 3.4, 4.2: the first HA redirects to the least loaded member with 143
+/// mip-rfc4433.3.4-mn-follows-redirect: RFC 4433 sections 3.3, 3.4, 4.2: the first HA redirects to the least loaded member with 143
 /// and a Redirected HA extension (authenticated MN-HA); the client asks again there and is
 /// served by that member, whose own address the accepting reply names.
 #[test]
@@ -142,7 +143,7 @@ fn rfc4433_redirect_policy_redirects_to_the_least_loaded_member() {
     }
 }
 
-/// Without a policy, the request is refused 136 as RFC 5944 section 3.8.2.1 says, naming the
+/// mip-rfc4433.3-without-assignment-136: without a policy, the request is refused 136 as RFC 5944 section 3.8.2.1 says, naming the
 /// virtual address (unauthenticated, so the client keeps retrying and fails).
 #[test]
 fn rfc4433_off_refuses_136() {
@@ -157,4 +158,46 @@ fn rfc4433_off_refuses_136() {
         assert_eq!(p.code, ReplyCode::UNKNOWN_HA_ADDRESS);
         assert_eq!(p.home_agent, VIP);
     }
+}
+
+/// mip-rfc4433.3.3-redirect-143, mip-rfc4433.4.2-redirected-ha-authenticated,
+/// mip-rfc4433.4.2-extension-format: every 143 on the wire carries a Dynamic HA extension
+/// (type 139, subtype 2 Redirected HA) naming a member's own address, before the MN-HA
+/// authentication extension that covers it.
+#[test]
+fn rfc4433_redirect_reply_carries_the_redirected_ha_under_the_mn_ha_authenticator() {
+    use telcp::mip::wire::{DYNAMIC_HA_REDIRECTED, Extension, ExtensionType, Header, Message};
+    let mut w = world(950, DynamicHaPolicy::Redirect);
+    let _ = register_all(&mut w);
+    let mut seen = 0;
+    for r in w.sim.trace() {
+        let Ok(m) = Message::parse(&r.payload) else {
+            continue;
+        };
+        let Header::Reply(p) = m.header else { continue };
+        if p.code != ReplyCode::REDIRECTED_HA {
+            continue;
+        }
+        seen += 1;
+        let d = m
+            .position(ExtensionType::DYNAMIC_HA)
+            .expect("Redirected HA extension");
+        let a = m.position(ExtensionType::MN_HA_AUTH).expect("MN-HA");
+        assert!(
+            d < a,
+            "the authenticator covers the Redirected HA extension"
+        );
+        assert_eq!(r.payload[m.offset_of(d).unwrap() + 1], 5, "length 5");
+        let Extension::DynamicHa {
+            subtype,
+            home_agent,
+        } = &m.extensions[d]
+        else {
+            panic!("not a Dynamic HA extension");
+        };
+        assert_eq!(*subtype, DYNAMIC_HA_REDIRECTED);
+        assert!((2..=N).any(|i| ha_ip(i) == *home_agent), "{home_agent}");
+        assert_eq!(p.lifetime, 0);
+    }
+    assert!(seen >= 1);
 }

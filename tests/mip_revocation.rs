@@ -89,7 +89,8 @@ fn fa_events(s: &mut Setup) -> Vec<FaEvent> {
     std::iter::from_fn(|| s.w.sim.poll_event_of::<ForeignAgent>(s.fa)).collect()
 }
 
-/// rfc3543-4.1-revoke-ack: the serving HA removes the binding everywhere and sends a
+/// mip-rfc3543.3.1-fa-advertises-support, mip-rfc3543.3.2-ha-answers-support,
+/// mip-rfc3543.4.3-fa-acknowledges-and-drops-the-visitor: the serving HA removes the binding everywhere and sends a
 /// Registration Revocation (A bit, I bit as negotiated) to the FA, retransmitted under loss until
 /// the FA's acknowledgement; the FA drops its visitor entry and informs the mobile node.
 #[test]
@@ -167,7 +168,7 @@ fn rfc3543_revocation_reaches_the_fa_and_is_acknowledged_with_loss() {
     assert!(retransmits > 0, "loss never made a revocation retransmit");
 }
 
-/// rfc3543-3.2-i-bit: an FA that does not offer to inform the MN (I bit clear) gets revocations
+/// mip-rfc3543.3.2-i-bit: an FA that does not offer to inform the MN (I bit clear) gets revocations
 /// without the I bit, and acknowledges without it; the MN is not told.
 #[test]
 fn rfc3543_without_the_i_bit_the_mn_is_not_informed() {
@@ -198,7 +199,7 @@ fn rfc3543_without_the_i_bit_the_mn_is_not_informed() {
     assert!(!s.w.replies_to(mn_addr(1)).iter().any(|p| p.code.0 == 129));
 }
 
-/// Bounds: with the FA gone, a revocation is retransmitted `revocation_retransmits` times and
+/// mip-rfc3543.4.1-retransmit-until-acknowledged. Bounds: with the FA gone, a revocation is retransmitted `revocation_retransmits` times and
 /// given up (counted, evented); beyond `max_revocations` outstanding, the binding is removed
 /// without a revocation (counted).
 #[test]
@@ -253,7 +254,7 @@ fn rfc3543_retransmissions_and_outstanding_revocations_are_bounded() {
     assert_eq!(saturated, max_on_one.saturating_sub(2) as u64);
 }
 
-/// rfc3543-4.2-fa-revocation: a Registration Revocation from the FA (A bit clear, FA-HA
+/// mip-rfc3543.4.2-ha-takes-fa-revocation, mip-rfc3543.3.3-fa-ha-authentication: a Registration Revocation from the FA (A bit clear, FA-HA
 /// authenticated) removes the binding at the serving HA, which acknowledges with FA-HA; a copy
 /// with a bad authenticator or the A bit set is refused and changes nothing.
 #[test]
@@ -315,6 +316,110 @@ fn rfc3543_revocation_from_the_fa_removes_the_binding_and_is_acknowledged() {
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0].revocation_id, 10);
     assert_eq!(s.w.ha(i).stats().revocations_from_fa, 1);
+}
+
+fn vectors() -> Vec<(String, Vec<u8>)> {
+    include_str!("vectors/mip/revocation_vectors.txt")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, h)| (n.to_string(), common::hex(h)))
+        .collect()
+}
+
+/// mip-rfc3543.3.3-revocation-format, mip-rfc3543.3.4-ack-format: the hand-built bytes of
+/// tests/vectors/mip/revocation_vectors.txt (RFC 3543 figures, Python's hmac) parse into the
+/// fields they were built from, verify FA-HA, emit back byte for byte, and what the codec emits
+/// tshark dissects as Registration Revocation (7) and Acknowledgement (15) without error.
+#[test]
+fn rfc3543_3_3_and_3_4_known_answers() {
+    use telcp::mip::wire::auth::PreparedKey;
+    let key = PreparedKey::new(AuthAlgorithm::HmacMd5, b"fa-ha key 0123456789");
+    let v = vectors();
+    assert_eq!(v.len(), 3);
+    let r = Revocation::parse(&v[0].1).unwrap();
+    assert_eq!(v[0].0, "revocation_ha_a_i_faha");
+    assert!(r.flags.a() && r.flags.i());
+    assert_eq!(r.home_address, Ipv4Addr::new(10, 1, 2, 3));
+    assert_eq!(r.home_domain, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(r.foreign_domain, Ipv4Addr::new(198, 51, 100, 7));
+    assert_eq!(r.revocation_id, 0x5F5E_1001);
+    assert!(r.verify_fa_ha(&v[0].1, 0x2002, &key).is_ok());
+    assert_eq!(r.to_vec(), v[0].1);
+    let r2 = Revocation::parse(&v[1].1).unwrap();
+    assert!(!r2.flags.a() && !r2.flags.i());
+    assert_eq!(r2.revocation_id, 42);
+    assert!(r2.verify_fa_ha(&v[1].1, 0x2002, &key).is_ok());
+    let mut bad = v[1].1.clone();
+    bad[4] ^= 1;
+    assert!(
+        Revocation::parse(&bad)
+            .unwrap()
+            .verify_fa_ha(&bad, 0x2002, &key)
+            .is_err()
+    );
+    let a = RevocationAck::parse(&v[2].1).unwrap();
+    assert_eq!(a.flags.0, RevocationFlags::ACK_I);
+    assert_eq!(a.revocation_id, 0x5F5E_1001);
+    assert!(a.verify_fa_ha(&v[2].1, 0x2002, &key).is_ok());
+    assert_eq!(a.to_vec(), v[2].1);
+    // Each parser refuses the other's type.
+    assert!(Revocation::parse(&v[2].1).is_err());
+    assert!(RevocationAck::parse(&v[0].1).is_err());
+
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let cap = common::Capture::written("mip-revocation-tshark", "rev.pcap", |f| {
+        let mut w = telcp::pcap::PcapWriter::new(f).unwrap();
+        let fa = sock(Ipv4Addr::new(198, 51, 100, 7), 434);
+        let ha = sock(Ipv4Addr::new(192, 0, 2, 1), 434);
+        for (i, (_, b)) in v.iter().enumerate() {
+            let (s, d) = if b[0] == 7 && i == 0 {
+                (ha, fa)
+            } else {
+                (fa, ha)
+            };
+            w.write_udp(Duration::from_millis(i as u64), s, d, b)
+                .unwrap();
+        }
+        drop(w.into_inner());
+    });
+    let text = cap.run(&["-n", "-q", "-z", "expert"]);
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
+        "tshark reports errors:\n{text}"
+    );
+    assert!(!text.contains("Malformed"), "{text}");
+    let text = cap.run(&[
+        "-n",
+        "-T",
+        "fields",
+        "-E",
+        "separator=;",
+        "-e",
+        "mip.type",
+        "-e",
+        "mip.rev.a",
+        "-e",
+        "mip.rev.i",
+        "-e",
+        "mip.revid",
+        "-e",
+        "mip.rev.hda",
+        "-e",
+        "mip.rev.fda",
+        "-e",
+        "mip.ack.i",
+    ]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("7;"), "{text}");
+    assert!(lines[0].contains(";1600000001;"), "{text}");
+    assert!(lines[0].contains("192.0.2.1;198.51.100.7"), "{text}");
+    assert!(lines[1].starts_with("7;"), "{text}");
+    assert!(lines[1].contains(";42;"), "{text}");
+    assert!(lines[2].starts_with("15;"), "{text}");
 }
 
 proptest! {

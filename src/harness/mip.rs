@@ -1,7 +1,7 @@
 //! Fuzz harnesses for the Mobile IPv4 subsystem.
 
-use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
 use crate::mip::wire::auth::PreparedKey;
+use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
 use crate::mip::wire::{
     AuthRef, Extension, ExtensionType, GEN_AUTH_MN_AAA, Header, Message, REVOCATION_I_BIT,
     Revocation, RevocationAck, RevocationFlags, Summary, append_auth,
@@ -383,7 +383,11 @@ impl HaRun {
         let mut bytes = if arg % 4 == 2 {
             Revocation {
                 reserved: 0,
-                flags: RevocationFlags(if arg & 0x80 != 0 { RevocationFlags::A } else { 0 }),
+                flags: RevocationFlags(if arg & 0x80 != 0 {
+                    RevocationFlags::A
+                } else {
+                    0
+                }),
                 home_address,
                 home_domain: HA_VIP,
                 foreign_domain: Ipv4Addr::new(198, 51, 100, 1),
@@ -409,7 +413,9 @@ impl HaRun {
             AuthAlgorithm::HmacMd5,
             key,
         );
-        let _ = self.ha.handle_datagram(self.now, self.from, self.to, &bytes);
+        let _ = self
+            .ha
+            .handle_datagram(self.now, self.from, self.to, &bytes);
     }
 
     /// A cluster message body from fuzz bytes, correctly authenticated, its kind re-tagged from
@@ -594,7 +600,10 @@ fn check_fa(fa: &mut ForeignAgent, ha: SocketAddr) {
         let is_request = matches!(Header::parse(&t.payload), Ok((Header::Request(_), _)));
         let is_ack = RevocationAck::parse(&t.payload).is_ok();
         if is_request || is_ack {
-            assert_eq!(t.dst, ha, "requests and revocation acks go to the home agent");
+            assert_eq!(
+                t.dst, ha,
+                "requests and revocation acks go to the home agent"
+            );
         } else {
             assert!(t.dst != ha, "replies go to a mobile node");
         }

@@ -320,9 +320,10 @@ impl HomeAgent {
 
     /// A Registration Revocation from a foreign agent (RFC 3543 section 4.2, A bit clear): with
     /// a valid FA-HA authenticator and an identifier above the last one from that agent, the
-    /// binding through that agent is removed (when this HA serves it); a repeated identifier
-    /// (the acknowledgement was lost) is acknowledged again and changes nothing. Acknowledged
-    /// with FA-HA.
+    /// binding through that agent is removed; a repeated identifier (the acknowledgement was
+    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA. A member that
+    /// holds the binding as a replica of another member's refuses it unacknowledged
+    /// ([`InputError::UnmatchedRevocation`]); one that holds no binding acknowledges.
     pub(super) fn handle_revocation(
         &mut self,
         now: Instant,
@@ -342,6 +343,18 @@ impl HomeAgent {
         let (spi, key) = (sa.spi, sa.key.clone());
         let last = self.revocations.from_fa.get(&fa).copied();
         if last.is_some_and(|l| rev.revocation_id < l) {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnmatchedRevocation);
+        }
+        // Only the serving HA removes a binding: a member holding a replica served elsewhere
+        // neither removes it nor acknowledges (the foreign agent's retransmission may reach
+        // the serving member).
+        let served_elsewhere = self
+            .table
+            .find(rev.home_address, None)
+            .and_then(|s| self.table.get(s))
+            .is_some_and(|b| b.second_ha != self.node);
+        if served_elsewhere {
             self.stats.revocation_refused += 1;
             return Err(InputError::UnmatchedRevocation);
         }
