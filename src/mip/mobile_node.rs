@@ -412,6 +412,13 @@ impl MobileNodeClient {
             return self.follow_redirect(now, &o, target);
         }
         self.out = None;
+        self.answered(now, &o, &p);
+        Ok(())
+    }
+
+    /// A final answer to the request in flight: accepted (RFC 4433 section 3.2: the reply names
+    /// the assigned HA, which later requests use) or denied.
+    fn answered(&mut self, now: Instant, o: &Outstanding, p: &super::wire::Reply) {
         if p.code.is_accepted() {
             // RFC 4433 section 3.2: the reply names the assigned HA; later requests use it.
             if is_all_zero_one(self.ha_field) && !is_all_zero_one(p.home_agent) {
@@ -439,7 +446,6 @@ impl MobileNodeClient {
         } else {
             self.push_event(ClientEvent::Denied { code: p.code });
         }
-        Ok(())
     }
 
     /// RFC 4433 section 3.4: a 143 sends the request again, to the redirected HA, the Home
