@@ -168,8 +168,10 @@ fn rfc3543_revocation_reaches_the_fa_and_is_acknowledged_with_loss() {
     assert!(retransmits > 0, "loss never made a revocation retransmit");
 }
 
-/// mip-rfc3543.3.2-i-bit: an FA that does not offer to inform the MN (I bit clear) gets revocations
-/// without the I bit, and acknowledges without it; the MN is not told.
+/// mip-rfc3543.3.2-i-bit, mip-rfc3543.3.1-fa-advertises-support,
+/// mip-rfc3543.3.2-ha-answers-support: an FA that does not offer to inform the MN (I bit clear)
+/// gets revocations without the I bit, and acknowledges without it; the MN is not told. The
+/// extension sits where RFC 3543 section 3.2 puts it in the request and in the reply.
 #[test]
 fn rfc3543_without_the_i_bit_the_mn_is_not_informed() {
     let mut s = setup(400, LinkConfig::default(), false, 1, 64);
@@ -197,6 +199,33 @@ fn rfc3543_without_the_i_bit_the_mn_is_not_informed() {
         }
     )));
     assert!(!s.w.replies_to(mn_addr(1)).iter().any(|p| p.code.0 == 129));
+    // On the wire: the FA's request carries Revocation Support (I clear) before FA-HA, the HA's
+    // accepting reply carries it after MN-HA and before FA-HA.
+    use telcp::mip::wire::{Extension, Header, Message};
+    let (mut asked, mut answered) = (false, false);
+    for r in s.w.sim.trace() {
+        let Ok(m) = Message::parse(&r.payload) else {
+            continue;
+        };
+        let Some(x) = m.position(ExtensionType::REVOCATION_SUPPORT) else {
+            continue;
+        };
+        let Extension::RevocationSupport { flags, .. } = m.extensions[x] else {
+            panic!("not Revocation Support");
+        };
+        assert_eq!(flags & 0x8000, 0, "I bit clear");
+        let fa_ha = m.position(ExtensionType::FA_HA_AUTH).expect("FA-HA");
+        assert!(x < fa_ha, "covered by FA-HA");
+        match m.header {
+            Header::Request(_) => asked = true,
+            Header::Reply(p) => {
+                assert!(p.code.is_accepted());
+                assert!(m.position(ExtensionType::MN_HA_AUTH).unwrap() < x);
+                answered = true;
+            }
+        }
+    }
+    assert!(asked && answered);
 }
 
 /// mip-rfc3543.4.1-retransmit-until-acknowledged. Bounds: with the FA gone, a revocation is retransmitted `revocation_retransmits` times and
