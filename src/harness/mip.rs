@@ -1,8 +1,10 @@
 //! Fuzz harnesses for the Mobile IPv4 subsystem.
 
+use crate::mip::wire::auth::PreparedKey;
 use crate::mip::wire::auth::{AuthAlgorithm, SaTable, SecurityAssociation};
 use crate::mip::wire::{
-    AuthRef, Extension, ExtensionType, GEN_AUTH_MN_AAA, Header, Message, Summary,
+    AuthRef, Extension, ExtensionType, GEN_AUTH_MN_AAA, Header, Message, REVOCATION_I_BIT,
+    Revocation, RevocationAck, RevocationFlags, Summary, append_auth,
 };
 use ipnetwork::Ipv4Network;
 
@@ -10,6 +12,7 @@ use ipnetwork::Ipv4Network;
 /// `parse(emit(m)) == m`, `encoded_len`, and runs authenticator verification (which must not
 /// panic whatever the message says).
 pub fn message(data: &[u8]) {
+    revocation_messages(data);
     let header = Header::parse(data);
     let summary = Summary::parse(data);
     assert_eq!(
@@ -52,6 +55,28 @@ pub fn message(data: &[u8]) {
         Err(e) => {
             let _ = e.to_string();
         }
+    }
+}
+
+/// The RFC 3543 Registration Revocation and Acknowledgement parsers: round trips both ways on
+/// whatever parses, FA-HA verification never panics.
+fn revocation_messages(data: &[u8]) {
+    let key = PreparedKey::new(AuthAlgorithm::HmacMd5, b"fuzz");
+    if let Ok(m) = Revocation::parse(data) {
+        assert_eq!(m.to_vec(), data, "emit(parse(b)) != b (revocation)");
+        assert_eq!(m.encoded_len(), data.len());
+        assert_eq!(Revocation::parse(data).ok().as_ref(), Some(&m));
+        let _ = m.verify_fa_ha(data, 256, &key);
+        for i in 0..m.extensions.len() {
+            assert!(m.authenticated_len(i).is_none_or(|n| n <= data.len()));
+        }
+        let _ = m.into_owned();
+    }
+    if let Ok(m) = RevocationAck::parse(data) {
+        assert_eq!(m.to_vec(), data, "emit(parse(b)) != b (revocation ack)");
+        assert_eq!(m.encoded_len(), data.len());
+        let _ = m.verify_fa_ha(data, 256, &key);
+        let _ = m.into_owned();
     }
 }
 
@@ -118,6 +143,7 @@ pub fn home_agent(start: Instant, data: &[u8]) {
     };
     let mut run = HaRun {
         ha,
+        fa_known: data.first().is_some_and(|b| b & 4 != 0),
         start,
         now: start,
         pn: 0,
@@ -161,7 +187,13 @@ pub fn home_agent(start: Instant, data: &[u8]) {
             }
             _ => {
                 i += 1;
-                let _ = run.ha.poll_timeout();
+                match arg % 4 {
+                    0 => {
+                        let _ = run.ha.poll_timeout();
+                    }
+                    1 => run.revoke(arg),
+                    _ => run.revocation_message(arg),
+                }
             }
         }
         while run.ha.poll_transmit().is_some() {}
@@ -187,6 +219,10 @@ const HA_WALL: u64 = 1_700_000_000u64 + 2_208_988_800u64;
 
 fn ha_mn_sa() -> SecurityAssociation {
     SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn".to_vec())
+}
+
+fn ha_fa_sa() -> SecurityAssociation {
+    SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha".to_vec())
 }
 
 /// `data[i + 1..]`, at most `n` bytes of it; moves `i` past them.
@@ -228,6 +264,18 @@ fn ha_config(data: &[u8]) -> HomeAgentConfig {
     cfg.max_events = 64;
     cfg.max_replication_queue = 16;
     cfg.pool = Ipv4Network::new(Ipv4Addr::new(10, 0, 1, 0), 28).ok();
+    // RFC 3543 and RFC 4433 from the first byte: a foreign agent with an FA-HA association
+    // (revocation negotiated with it), the dynamic-HA policy.
+    if data.first().is_some_and(|b| b & 4 != 0) {
+        cfg.revocation = true;
+        cfg.max_revocations = 2;
+        cfg.foreign_agents = vec![(Ipv4Addr::new(198, 51, 100, 1), ha_fa_sa())];
+    }
+    cfg.dynamic_ha = match data.first().map(|b| (b >> 3) & 3) {
+        Some(1) => crate::mip::DynamicHaPolicy::Serve,
+        Some(2) => crate::mip::DynamicHaPolicy::Redirect,
+        _ => crate::mip::DynamicHaPolicy::Off,
+    };
     let sa = ha_mn_sa();
     for k in 0..4u8 {
         cfg.mobile_nodes.push(MobileNodeKey {
@@ -245,6 +293,9 @@ fn ha_config(data: &[u8]) -> HomeAgentConfig {
 /// The Home Agent under test and what the harness feeds it from.
 struct HaRun {
     ha: HomeAgent,
+    /// The foreign agent (`from`) has an FA-HA association: requests carry the Revocation
+    /// Support extension and FA-HA authentication.
+    fa_known: bool,
     start: Instant,
     now: Instant,
     pn: u64,
@@ -267,10 +318,12 @@ impl HaRun {
             flags: RequestFlags(b & 0x80),
             lifetime: u16::from(b) * 3,
             home_address: home,
-            home_agent: if arg & 0x20 != 0 {
-                Ipv4Addr::new(1, 2, 3, 4)
-            } else {
-                HA_VIP
+            home_agent: match (arg & 0x20 != 0, b & 0x40 != 0) {
+                (true, false) => Ipv4Addr::new(1, 2, 3, 4),
+                // RFC 4433: dynamic HA assignment.
+                (true, true) => Ipv4Addr::BROADCAST,
+                (false, true) => Ipv4Addr::UNSPECIFIED,
+                (false, false) => HA_VIP,
             },
             care_of: Ipv4Addr::new(203, 0, 113, b % 4),
             identification: ((HA_WALL + elapsed) << 32) | u64::from(b),
@@ -278,7 +331,17 @@ impl HaRun {
         if arg & 0x10 != 0 {
             bld = bld.nai(b"n@x");
         }
-        let bytes = bld.mn_ha_auth(&self.sa).to_vec();
+        bld = bld.mn_ha_auth(&self.sa);
+        let fa_sa = ha_fa_sa();
+        if self.fa_known {
+            bld = bld
+                .extension(Extension::RevocationSupport {
+                    flags: if b & 1 == 1 { REVOCATION_I_BIT } else { 0 },
+                    timestamp: u32::from(b),
+                })
+                .fa_ha_auth(&fa_sa);
+        }
+        let bytes = bld.to_vec();
         let (now, from, to) = (self.now, self.from, self.to);
         if arg & 0x40 != 0 {
             self.pn += 1;
@@ -300,6 +363,59 @@ impl HaRun {
         } else {
             let _ = self.ha.handle_datagram(now, from, to, &bytes);
         }
+    }
+
+    /// The revoke command for a mobile node the harness registers (RFC 3543 section 4.1).
+    fn revoke(&mut self, arg: u8) {
+        let mn = if arg & 0x10 != 0 {
+            MnId::Nai(b"n@x".as_slice().into())
+        } else {
+            MnId::Home(Ipv4Addr::new(10, 0, 5, (arg >> 2) % 5))
+        };
+        let _ = self.ha.revoke(self.now, &mn, arg & 0x20 != 0);
+    }
+
+    /// A Registration Revocation from the foreign agent, or an Acknowledgement of one of this
+    /// HA's, with fuzzed identifier and home address, FA-HA authenticated unless `arg` says not.
+    fn revocation_message(&mut self, arg: u8) {
+        let home_address = Ipv4Addr::new(10, 0, 5, (arg >> 2) % 5);
+        let id = u32::from(arg >> 4) + ((HA_WALL as u32) & 0xffff_0000);
+        let mut bytes = if arg % 4 == 2 {
+            Revocation {
+                reserved: 0,
+                flags: RevocationFlags(if arg & 0x80 != 0 {
+                    RevocationFlags::A
+                } else {
+                    0
+                }),
+                home_address,
+                home_domain: HA_VIP,
+                foreign_domain: Ipv4Addr::new(198, 51, 100, 1),
+                revocation_id: id,
+                extensions: Vec::new(),
+            }
+            .to_vec()
+        } else {
+            RevocationAck {
+                reserved: 0,
+                flags: RevocationFlags(0),
+                home_address,
+                revocation_id: id,
+                extensions: Vec::new(),
+            }
+            .to_vec()
+        };
+        let key: &[u8] = if arg & 0x40 != 0 { b"wrong" } else { b"fa-ha" };
+        append_auth(
+            &mut bytes,
+            ExtensionType::FA_HA_AUTH,
+            0x200,
+            AuthAlgorithm::HmacMd5,
+            key,
+        );
+        let _ = self
+            .ha
+            .handle_datagram(self.now, self.from, self.to, &bytes);
     }
 
     /// A cluster message body from fuzz bytes, correctly authenticated, its kind re-tagged from
@@ -377,6 +493,9 @@ pub fn foreign_agent(start: Instant, data: &[u8]) {
     let Ok(mut fa) = ForeignAgent::new(cfg, start) else {
         return;
     };
+    if data.first().is_some_and(|b| b & 2 != 0) {
+        fa.support_revocation(data.first().is_some_and(|b| b & 4 != 0));
+    }
     let mut now = start;
     let mut rest = data.get(1..).unwrap_or_default();
     while let Some((&op, tail)) = rest.split_first() {
@@ -422,6 +541,29 @@ fn fa_registration(
     sa: &SecurityAssociation,
 ) {
     let home_agent = Ipv4Addr::new(192, 0, 2, 1);
+    if !request && a & 0x80 != 0 {
+        // RFC 3543: the home agent revokes (A bit; I bit, identifier, key from the fuzz bytes).
+        let mut rev = Revocation {
+            reserved: 0,
+            flags: RevocationFlags(RevocationFlags::A | u16::from(b & 1) << 14),
+            home_address: Ipv4Addr::new(10, 0, 5, b % 8),
+            home_domain: home_agent,
+            foreign_domain: Ipv4Addr::new(198, 51, 100, 254),
+            revocation_id: u32::from(a & 0x0f),
+            extensions: Vec::new(),
+        }
+        .to_vec();
+        let key: &[u8] = if b & 2 == 0 { &sa.key } else { b"wrong" };
+        append_auth(
+            &mut rev,
+            ExtensionType::FA_HA_AUTH,
+            sa.spi,
+            AuthAlgorithm::HmacMd5,
+            key,
+        );
+        let _ = fa.handle_datagram(now, SocketAddr::from((home_agent, 434)), FA_ADDR, &rev);
+        return;
+    }
     if request {
         let q = Builder::request(Request {
             lifetime: 600,
@@ -456,8 +598,12 @@ fn check_fa(fa: &mut ForeignAgent, ha: SocketAddr) {
     while let Some(t) = fa.poll_transmit() {
         n += 1;
         let is_request = matches!(Header::parse(&t.payload), Ok((Header::Request(_), _)));
-        if is_request {
-            assert_eq!(t.dst, ha, "requests go to the home agent");
+        let is_ack = RevocationAck::parse(&t.payload).is_ok();
+        if is_request || is_ack {
+            assert_eq!(
+                t.dst, ha,
+                "requests and revocation acks go to the home agent"
+            );
         } else {
             assert!(t.dst != ha, "replies go to a mobile node");
         }

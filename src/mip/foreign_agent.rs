@@ -1,9 +1,11 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
 use super::ConfigField;
+use super::wire::auth::PreparedKey;
 use super::wire::auth::SecurityAssociation;
 use super::wire::{
-    ExtensionType, Header, Message, Reply, ReplyCode, Request, WireError, append_auth,
+    Builder, Extension, ExtensionType, Header, Message, MessageType, REVOCATION_I_BIT, Reply,
+    ReplyCode, Request, Revocation, RevocationAck, RevocationFlags, WireError, append_auth,
 };
 use crate::Transmit;
 use crate::io::{Outbox, Overflow};
@@ -47,6 +49,15 @@ pub enum FaError {
     /// 5944 section 3.7.3.1).
     #[error("reply failed FA-HA authentication")]
     UnauthenticatedReply,
+    /// RFC 3543: a Registration Revocation without the A bit, without a valid FA-HA
+    /// authenticator, or to an FA that does not offer revocation (no FA-HA association or
+    /// [`ForeignAgent::support_revocation`] not called): dropped and counted.
+    #[error("revocation refused")]
+    RevocationRefused,
+    /// RFC 3543: a Registration Revocation whose identifier is below the last one taken
+    /// (a replay): dropped and counted.
+    #[error("stale revocation identifier")]
+    StaleRevocation,
 }
 
 /// What the foreign agent reports (RFC 5944 section 3.7).
@@ -96,6 +107,16 @@ pub enum FaEvent {
         /// The mobile node's Home Address.
         home_address: Ipv4Addr,
     },
+    /// RFC 3543 section 4.3: the home agent revoked the registration; the visitor entry is gone
+    /// and the revocation acknowledged.
+    RegistrationRevoked {
+        /// The mobile node's Home Address.
+        home_address: Ipv4Addr,
+        /// The Revocation Identifier.
+        revocation_id: u32,
+        /// The mobile node was informed (the I bit was set and the visitor known).
+        mn_informed: bool,
+    },
 }
 
 /// Counters of a [`ForeignAgent`].
@@ -115,6 +136,10 @@ pub struct FaStats {
     pub events_dropped: u64,
     /// Transmits dropped because 1024 were queued (newest dropped).
     pub transmits_dropped: u64,
+    /// RFC 3543 Registration Revocations taken and acknowledged (retransmissions included).
+    pub revocations_acked: u64,
+    /// Revocations refused (authentication, A bit, replay, revocation not offered).
+    pub revocations_refused: u64,
 }
 
 /// The visitor list (RFC 5944 section 3.7.1): one entry per Home Address, each with its
@@ -171,6 +196,17 @@ pub struct ForeignAgent {
     visitors_dropped: u64,
     /// The latest instant seen (visitor lifetimes count from it).
     last_now: Option<Instant>,
+    /// RFC 3543: revocation offered (`Some`), with the I bit (this FA informs mobile nodes).
+    revocation: Option<bool>,
+    /// The FA-HA key, prepared (revocation messages).
+    fa_ha_key: Option<PreparedKey>,
+    /// Per home address, the last Revocation Identifier taken (the members of a virtual HA each
+    /// count their own), oldest first; at most `max_pending`.
+    last_revocation: VecDeque<(Ipv4Addr, u32, bool)>,
+    /// When this FA started: its revocation timestamp counts seconds from it.
+    start: Instant,
+    revocations_acked: u64,
+    revocations_refused: u64,
     /// Requests relayed.
     pub relayed_requests: u64,
     /// Replies relayed.
@@ -195,6 +231,12 @@ impl ForeignAgent {
             events: Outbox::new(MAX_QUEUED, Overflow::DropOldest),
             visitors_dropped: 0,
             last_now: Some(now),
+            revocation: None,
+            fa_ha_key: None,
+            last_revocation: VecDeque::new(),
+            start: now,
+            revocations_acked: 0,
+            revocations_refused: 0,
             relayed_requests: 0,
             relayed_replies: 0,
         })
@@ -286,7 +328,119 @@ impl ForeignAgent {
             visitors_dropped: self.visitors_dropped,
             events_dropped: self.events.dropped(),
             transmits_dropped: self.transmits.dropped(),
+            revocations_acked: self.revocations_acked,
+            revocations_refused: self.revocations_refused,
         }
+    }
+
+    /// Offers registration revocation (RFC 3543 section 3.1) to the home agent: every request
+    /// relayed with an FA-HA authentication extension gets a Revocation Support extension before
+    /// it, with the I bit when `inform_mn` (this FA tells a mobile node whose registration the
+    /// home agent revokes, when the home agent sets the I bit). Without an FA-HA association
+    /// nothing is offered (RFC 3543 requires one).
+    pub fn support_revocation(&mut self, inform_mn: bool) {
+        self.revocation = Some(inform_mn);
+        self.fa_ha_key = self
+            .cfg
+            .fa_ha
+            .as_ref()
+            .map(|sa| PreparedKey::new(sa.algorithm, &sa.key));
+    }
+
+    /// A Registration Revocation from the home agent (RFC 3543 section 4.3): with the A bit and
+    /// a valid FA-HA authenticator, and an identifier not below the last one taken for that home
+    /// address (the last `max_pending` home addresses are remembered), the visitor
+    /// entry goes ([`FaEvent::RegistrationRevoked`]); with the I bit the mobile node gets an
+    /// unsolicited Registration Reply (code 129, lifetime 0, no MN-HA authenticator: the FA
+    /// has no MN-HA key). Acknowledged (I bit when informed) with FA-HA; a repeated identifier
+    /// (a lost acknowledgement) is acknowledged again.
+    fn take_revocation(&mut self, from: SocketAddr, data: &[u8]) -> Result<(), FaError> {
+        let rev = Revocation::parse(data)?;
+        let (Some(_), Some(sa), Some(key)) = (
+            self.revocation,
+            self.cfg.fa_ha.clone(),
+            self.fa_ha_key.as_ref(),
+        ) else {
+            self.revocations_refused += 1;
+            return Err(FaError::RevocationRefused);
+        };
+        let valid = rev.verify_fa_ha(data, sa.spi, key).is_ok();
+        if !rev.flags.a() || !valid {
+            self.revocations_refused += 1;
+            return Err(FaError::RevocationRefused);
+        }
+        let home = rev.home_address;
+        let last = self.last_revocation.iter().position(|(h, _, _)| *h == home);
+        let last_id = last.map(|i| self.last_revocation[i].1);
+        let was_informed = last.is_some_and(|i| self.last_revocation[i].2);
+        if last_id.is_some_and(|l| rev.revocation_id < l) {
+            self.revocations_refused += 1;
+            return Err(FaError::StaleRevocation);
+        }
+        let repeated = last_id == Some(rev.revocation_id);
+        if let Some(i) = last {
+            self.last_revocation.remove(i);
+        }
+        if self.last_revocation.len() >= self.cfg.max_pending {
+            self.last_revocation.pop_front();
+        }
+        let mn = self
+            .visitors
+            .entries
+            .get(&rev.home_address)
+            .map(|(mn, _)| *mn);
+        // A repeat is answered as the first copy was.
+        let informed = if repeated {
+            was_informed
+        } else {
+            rev.flags.i() && self.revocation == Some(true) && mn.is_some()
+        };
+        self.last_revocation
+            .push_back((home, rev.revocation_id, informed));
+        if !repeated {
+            self.visitors.remove(rev.home_address);
+            if let (true, Some(mn)) = (informed, mn) {
+                self.inform(mn, &rev);
+            }
+            self.push_event(FaEvent::RegistrationRevoked {
+                home_address: rev.home_address,
+                revocation_id: rev.revocation_id,
+                mn_informed: informed,
+            });
+        }
+        let flags = if informed { RevocationFlags::ACK_I } else { 0 };
+        let mut bytes = RevocationAck {
+            reserved: 0,
+            flags: RevocationFlags(flags),
+            home_address: rev.home_address,
+            revocation_id: rev.revocation_id,
+            extensions: Vec::new(),
+        }
+        .to_vec();
+        append_auth(
+            &mut bytes,
+            ExtensionType::FA_HA_AUTH,
+            sa.spi,
+            sa.algorithm,
+            &sa.key,
+        );
+        self.revocations_acked += 1;
+        self.transmits.push(Transmit::to(from, bytes));
+        Ok(())
+    }
+
+    /// RFC 3543 section 4.3: the mobile node learns of the revocation from a Registration Reply
+    /// denying it (129, administratively prohibited by the home agent), lifetime 0.
+    fn inform(&mut self, mn: SocketAddr, rev: &Revocation<'_>) {
+        let bytes = Builder::reply(Reply {
+            code: ReplyCode::HA_ADMIN_PROHIBITED,
+            lifetime: 0,
+            home_address: rev.home_address,
+            home_agent: rev.home_domain,
+            identification: 0,
+        })
+        .to_vec();
+        self.transmits.push(Transmit::to(mn, bytes));
     }
 
     /// Feeds a datagram: a request from a mobile node, or a reply from the home agent.
@@ -298,6 +452,9 @@ impl ForeignAgent {
         data: &[u8],
     ) -> Result<(), FaError> {
         self.saw(now);
+        if data.first() == Some(&MessageType::REGISTRATION_REVOCATION.0) {
+            return self.take_revocation(from, data);
+        }
         let (header, _) = Header::parse(data)?;
         match header {
             Header::Request(q) => self.relay_request(now, from, &q, data),
@@ -350,6 +507,16 @@ impl ForeignAgent {
         }
         self.order.push_back((key, deadline));
         let mut out = data[..keep].to_vec();
+        if let (Some(inform), Some(_)) = (self.revocation, &self.cfg.fa_ha) {
+            // RFC 3543 section 3.2: before the FA-HA extension, which covers it; the timestamp
+            // is this FA's (seconds since it started, from 1).
+            let secs = now.saturating_duration_since(self.start).as_secs();
+            Extension::RevocationSupport {
+                flags: if inform { REVOCATION_I_BIT } else { 0 },
+                timestamp: u32::try_from(secs).unwrap_or(u32::MAX).saturating_add(1),
+            }
+            .emit(&mut out);
+        }
         if let Some(sa) = &self.cfg.fa_ha {
             append_auth(
                 &mut out,

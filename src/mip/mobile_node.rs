@@ -4,8 +4,8 @@ use super::ConfigField;
 use super::wire::auth::SecurityAssociation;
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
-    Builder, ExtensionType, Header, LIFETIME_DEREGISTER, Message, ReplyCode, Request, RequestFlags,
-    WireError,
+    Builder, DYNAMIC_HA_REDIRECTED, Extension, ExtensionType, Header, LIFETIME_DEREGISTER, Message,
+    PORT, ReplyCode, Request, RequestFlags, WireError,
 };
 use crate::Transmit;
 use crate::io::{Outbox, Overflow};
@@ -122,6 +122,8 @@ pub struct ClientStats {
     pub events_dropped: u64,
     /// Requests dropped unsent because 16 were queued (oldest dropped).
     pub transmits_dropped: u64,
+    /// Redirects followed (RFC 4433: 143 with an authenticated Redirected HA extension).
+    pub redirects_followed: u64,
 }
 
 /// What happened to the client's registration.
@@ -158,6 +160,8 @@ struct Outstanding {
     /// unless an acceptance of the same Identification comes first (the 133 may answer a network
     /// copy of a request the HA accepted, and overtake that acceptance).
     refused: bool,
+    /// Redirects followed for this registration (at most [`MAX_REDIRECTS`]).
+    redirects: u32,
     deadline: Instant,
     timeout: Duration,
 }
@@ -171,6 +175,9 @@ const MAX_QUEUED_EVENTS: usize = 64;
 /// resynchronised request; the next one denies it at the request's retransmission deadline
 /// unless an acceptance of the same Identification comes first.
 const MAX_RESYNCS: u32 = 3;
+
+/// Redirects (RFC 4433, reply 143) a registration follows at most; the next one denies it.
+const MAX_REDIRECTS: u32 = 2;
 
 /// A mobile node that registers through a (virtual) home agent: builds authenticated requests
 /// with NTP-timestamp identifications, retransmits with backoff, resynchronises its clock on 133
@@ -191,6 +198,11 @@ pub struct MobileNodeClient {
     reregister_at: Option<Instant>,
     transmits: Outbox<Transmit>,
     events: Outbox<ClientEvent>,
+    /// The Home Agent field of the next request (RFC 4433: 0.0.0.0 or 255.255.255.255 until an
+    /// HA is assigned) and where requests go (the Requested HA).
+    ha_field: Ipv4Addr,
+    ha_dst: SocketAddr,
+    redirects_followed: u64,
     /// Requests sent, retransmissions included.
     pub requests_sent: u64,
 }
@@ -205,7 +217,12 @@ impl MobileNodeClient {
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
             return Err(ClientError::OutOfRange(ConfigField::Retransmit));
         }
+        let ha_field = match cfg.home_agent {
+            SocketAddr::V4(a) => *a.ip(),
+            SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
         Ok(MobileNodeClient {
+            ha_dst: cfg.home_agent,
             home_address: cfg.home_address,
             cfg,
             start: now,
@@ -216,6 +233,8 @@ impl MobileNodeClient {
             reregister_at: None,
             transmits: Outbox::new(MAX_QUEUED_REQUESTS, Overflow::DropOldest),
             events: Outbox::new(MAX_QUEUED_EVENTS, Overflow::DropOldest),
+            ha_field,
+            redirects_followed: 0,
             requests_sent: 0,
         })
     }
@@ -223,6 +242,24 @@ impl MobileNodeClient {
     /// The home address (the assigned one after registration).
     pub fn home_address(&self) -> Ipv4Addr {
         self.home_address
+    }
+
+    /// The Home Agent field the next request carries: the configured HA, 0.0.0.0 or
+    /// 255.255.255.255 while asking for dynamic assignment, then the assigned HA.
+    pub fn home_agent(&self) -> Ipv4Addr {
+        self.ha_field
+    }
+
+    /// Asks for dynamic home agent assignment (RFC 4433 section 3): the next requests carry
+    /// `all_zero_one` (0.0.0.0 or 255.255.255.255; any other address is taken as a fixed HA) in
+    /// the Home Agent field and go to the configured home agent address (the Requested HA). A
+    /// reply 143 with an authenticated Redirected HA extension sends the request again to the
+    /// redirected HA (at most twice per registration); an acceptance names the assigned HA, which
+    /// the following requests use as their Home Agent field and destination. Co-located care-of
+    /// address only (`via: None`).
+    pub fn request_dynamic_ha(&mut self, all_zero_one: Ipv4Addr) {
+        self.ha_field = all_zero_one;
+        self.ha_dst = self.cfg.home_agent;
     }
 
     /// Whether a registration is in force at `now`.
@@ -260,6 +297,7 @@ impl MobileNodeClient {
             tries: 0,
             resyncs: 0,
             refused: false,
+            redirects: 0,
             deadline: now,
             timeout: self.cfg.retransmit,
         });
@@ -284,10 +322,7 @@ impl MobileNodeClient {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
-        let home_agent = match self.cfg.home_agent {
-            SocketAddr::V4(a) => *a.ip(),
-            SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-        };
+        let home_agent = self.ha_field;
         let q = Request {
             flags: RequestFlags(flags),
             lifetime: o.lifetime,
@@ -301,7 +336,7 @@ impl MobileNodeClient {
             b = b.nai(n);
         }
         let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
-        let dst = self.cfg.via.unwrap_or(self.cfg.home_agent);
+        let dst = self.cfg.via.unwrap_or(self.ha_dst);
         self.transmits.push(Transmit::to(dst, bytes));
         self.requests_sent += 1;
     }
@@ -371,8 +406,25 @@ impl MobileNodeClient {
             }
             return Ok(());
         }
+        if p.code == ReplyCode::REDIRECTED_HA
+            && let Some(target) = redirected_ha(&m, idx)
+        {
+            return self.follow_redirect(now, &o, target);
+        }
         self.out = None;
+        self.answered(now, &o, &p);
+        Ok(())
+    }
+
+    /// A final answer to the request in flight: accepted (RFC 4433 section 3.2: the reply names
+    /// the assigned HA, which later requests use) or denied.
+    fn answered(&mut self, now: Instant, o: &Outstanding, p: &super::wire::Reply) {
         if p.code.is_accepted() {
+            // RFC 4433 section 3.2: the reply names the assigned HA; later requests use it.
+            if is_all_zero_one(self.ha_field) && !is_all_zero_one(p.home_agent) {
+                self.ha_field = p.home_agent;
+                self.ha_dst = SocketAddr::from((p.home_agent, PORT));
+            }
             if o.lifetime == LIFETIME_DEREGISTER {
                 self.registered_until = None;
                 self.reregister_at = None;
@@ -394,6 +446,32 @@ impl MobileNodeClient {
         } else {
             self.push_event(ClientEvent::Denied { code: p.code });
         }
+    }
+
+    /// RFC 4433 section 3.4: a 143 sends the request again, to the redirected HA, the Home
+    /// Agent field still the ALL-ZERO-ONE-ADDR; beyond [`MAX_REDIRECTS`] the registration is
+    /// denied with 143.
+    fn follow_redirect(
+        &mut self,
+        now: Instant,
+        o: &Outstanding,
+        target: Ipv4Addr,
+    ) -> Result<(), ClientError> {
+        if o.redirects >= MAX_REDIRECTS || !is_all_zero_one(self.ha_field) {
+            self.out = None;
+            self.push_event(ClientEvent::Denied {
+                code: ReplyCode::REDIRECTED_HA,
+            });
+            return Ok(());
+        }
+        self.ha_dst = SocketAddr::from((target, PORT));
+        self.redirects_followed += 1;
+        if let Some(x) = self.out.as_mut() {
+            x.redirects += 1;
+            x.tries = 0;
+            x.timeout = self.cfg.retransmit;
+        }
+        self.send(now);
         Ok(())
     }
 
@@ -433,6 +511,7 @@ impl MobileNodeClient {
             requests_sent: self.requests_sent,
             events_dropped: self.events.dropped(),
             transmits_dropped: self.transmits.dropped(),
+            redirects_followed: self.redirects_followed,
         }
     }
 
@@ -462,6 +541,22 @@ impl MobileNodeClient {
             (x, y) => x.or(y),
         }
     }
+}
+
+fn is_all_zero_one(a: Ipv4Addr) -> bool {
+    a.is_unspecified() || a.is_broadcast()
+}
+
+/// The Redirected HA extension (RFC 4433 section 4.2) of a reply, if the MN-HA authenticator at
+/// `auth_index` covers it (it comes before).
+fn redirected_ha(m: &Message<'_>, auth_index: usize) -> Option<Ipv4Addr> {
+    m.extensions[..auth_index].iter().find_map(|e| match e {
+        Extension::DynamicHa {
+            subtype: DYNAMIC_HA_REDIRECTED,
+            home_agent,
+        } if !is_all_zero_one(*home_agent) => Some(*home_agent),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

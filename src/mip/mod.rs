@@ -97,8 +97,8 @@ pub mod wire;
 
 pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
-    ConfigError, ConfigField, Event, ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError,
-    Member, MobileNodeKey,
+    ConfigError, ConfigField, DynamicHaPolicy, Event, ForwardMode, HaStats, HomeAgent,
+    HomeAgentConfig, InputError, Member, MobileNodeKey, Revoked,
 };
 pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};
 pub use wire::auth::{AuthAlgorithm, SecurityAssociation};

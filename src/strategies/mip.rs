@@ -1,7 +1,9 @@
-//! proptest strategies for Mobile IPv4 registration messages ([`crate::mip::wire`]).
+//! proptest strategies for Mobile IPv4 registration and revocation messages
+//! ([`crate::mip::wire`]).
 
 use crate::mip::wire::{
-    Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request, RequestFlags,
+    Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request, RequestFlags, Revocation,
+    RevocationAck, RevocationFlags,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -154,4 +156,49 @@ pub fn message() -> impl Strategy<Value = Message<'static>> {
 /// The encoding of any registration message: well-formed bytes.
 pub fn message_bytes() -> impl Strategy<Value = Vec<u8>> {
     message().prop_map(|m| m.to_vec())
+}
+
+/// Any Registration Revocation (RFC 3543 section 3.3) with up to 4 extensions, reserved bits
+/// included.
+pub fn revocation() -> impl Strategy<Value = Revocation<'static>> {
+    (
+        any::<u8>(),
+        any::<u16>(),
+        (addr(), addr(), addr()),
+        any::<u32>(),
+        vec(extension(), 0..=4),
+    )
+        .prop_map(
+            |(reserved, f, (home_address, home_domain, foreign_domain), revocation_id, ext)| {
+                Revocation {
+                    reserved,
+                    flags: RevocationFlags(f),
+                    home_address,
+                    home_domain,
+                    foreign_domain,
+                    revocation_id,
+                    extensions: ext,
+                }
+            },
+        )
+}
+
+/// Any Registration Revocation Acknowledgement (RFC 3543 section 3.4) with up to 4 extensions.
+pub fn revocation_ack() -> impl Strategy<Value = RevocationAck<'static>> {
+    (
+        any::<u8>(),
+        any::<u16>(),
+        addr(),
+        any::<u32>(),
+        vec(extension(), 0..=4),
+    )
+        .prop_map(
+            |(reserved, f, home_address, revocation_id, extensions)| RevocationAck {
+                reserved,
+                flags: RevocationFlags(f),
+                home_address,
+                revocation_id,
+                extensions,
+            },
+        )
 }

@@ -17,6 +17,26 @@ pub enum ForwardMode {
     Layer3,
 }
 
+/// What the cluster does with a request for dynamic home agent assignment (RFC 4433 section 3:
+/// the Home Agent field 0.0.0.0 or 255.255.255.255, the ALL-ZERO-ONE-ADDR).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum DynamicHaPolicy {
+    /// Not offered: such a request is refused with 136 (unknown home agent address, RFC 5944
+    /// section 3.8.2.1), the reply naming the virtual address.
+    #[default]
+    Off,
+    /// The virtual HA is the assigned HA: the first HA selects the serving HA by load (as for
+    /// any new mobile node), and the accepting reply names the virtual address in its Home Agent
+    /// field (RFC 4433 section 3.2), where the mobile node re-registers.
+    Serve,
+    /// The first HA selects a member by load; if it is another member, the request is denied
+    /// with 143 (register with the redirected HA) and a Redirected HA extension naming that
+    /// member's own address (RFC 4433 sections 3.3, 4.2), protected by the MN-HA authenticator.
+    /// The mobile node asks again there; that member (or this one, when it is the least loaded)
+    /// serves the request and names its own address in the reply.
+    Redirect,
+}
+
 /// A member of the cluster (every HA gets the same list, itself included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -110,6 +130,23 @@ pub struct HomeAgentConfig {
     /// [`HaStats::refusals_suppressed`]. Answers to authenticated requests are never limited.
     /// Default [`RateLimit::default`] (100 per second, bursts of 20).
     pub refusals: RateLimit,
+    /// Registration revocation (RFC 3543): when on, a request relayed by a foreign agent with an
+    /// FA-HA association and the Revocation Support extension is answered with the extension
+    /// (revocation negotiated), and [`HomeAgent::revoke`] sends that agent a Registration
+    /// Revocation. Off by default: the extension is skipped and never answered.
+    pub revocation: bool,
+    /// Most Registration Revocations awaiting acknowledgement (beyond, a revoked binding is
+    /// removed without one: [`HaStats::revocations_saturated`]). Default 1024.
+    pub max_revocations: usize,
+    /// First retransmission timeout of a Registration Revocation (doubled after each). Default
+    /// 1 s.
+    pub revocation_rto: Duration,
+    /// Retransmissions of a Registration Revocation before it is given up
+    /// ([`Event::RevocationUnacknowledged`]). Default 4.
+    pub revocation_retransmits: u32,
+    /// Dynamic home agent assignment (RFC 4433): refused (the default), served by the virtual HA
+    /// or redirected to the least loaded member.
+    pub dynamic_ha: DynamicHaPolicy,
     /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
@@ -153,6 +190,11 @@ impl HomeAgentConfig {
             max_transmits: 4096,
             max_events: 4096,
             refusals: RateLimit::default(),
+            revocation: false,
+            max_revocations: 1024,
+            revocation_rto: Duration::from_secs(1),
+            revocation_retransmits: 4,
+            dynamic_ha: DynamicHaPolicy::Off,
             seed: None,
         }
     }
@@ -187,6 +229,10 @@ pub enum ConfigField {
     MaxReplicationQueue,
     /// [`crate::mip::ClientConfig::retransmit`]: 0 < t <= 1 h.
     Retransmit,
+    /// [`HomeAgentConfig::max_revocations`]: must be > 0.
+    MaxRevocations,
+    /// [`HomeAgentConfig::revocation_rto`]: 0 < t <= 1 h.
+    RevocationRto,
 }
 
 impl fmt::Display for ConfigField {
@@ -252,6 +298,11 @@ impl HomeAgentConfig {
             (spis.any(|spi| spi < FIRST_USABLE_SPI), ConfigField::Spi),
             (self.max_transmits == 0, ConfigField::MaxTransmits),
             (self.max_events == 0, ConfigField::MaxEvents),
+            (self.max_revocations == 0, ConfigField::MaxRevocations),
+            (
+                self.revocation_rto.is_zero() || self.revocation_rto > hour,
+                ConfigField::RevocationRto,
+            ),
             (
                 self.max_replication_queue == 0,
                 ConfigField::MaxReplicationQueue,

@@ -2,11 +2,13 @@
 
 mod apply;
 mod config;
+mod dynamic;
 mod effects;
 mod notices;
 mod pool;
 mod register;
 mod replicate;
+mod revoke;
 mod routes;
 mod security;
 mod takeover;
@@ -14,10 +16,14 @@ mod takeover;
 mod testkit;
 
 use crate::replica::Peers;
-pub use config::{ConfigError, ConfigField, ForwardMode, HomeAgentConfig, Member, MobileNodeKey};
+pub use config::{
+    ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
+};
 use notices::Notices;
 use pool::HomePool;
 use replicate::Channel;
+use revoke::Revocations;
+pub use revoke::Revoked;
 use routes::Route;
 use security::MnSa;
 use takeover::Takeovers;
@@ -31,8 +37,8 @@ use super::wire::auth::{
 };
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
-    Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, MessageType, PORT, Reply,
-    ReplyCode, Request, Summary, WireError, append_auth_prepared,
+    Builder, Extension, ExtensionType, Header, LIFETIME_INFINITE, Message, MessageType, PORT,
+    Reply, ReplyCode, Request, Summary, WireError, append_auth_prepared,
 };
 use crate::health::{
     self, ClusterKey, Embedded, HealthConfig, HealthError, HealthEvent, Load, MonitorConfig,
@@ -54,6 +60,8 @@ use std::time::{Duration, Instant};
 
 const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
 const REPLY_TYPE: u8 = MessageType::REGISTRATION_REPLY.0;
+const REVOCATION_TYPE: u8 = MessageType::REGISTRATION_REVOCATION.0;
+const REVOCATION_ACK_TYPE: u8 = MessageType::REGISTRATION_REVOCATION_ACK.0;
 
 /// Why a datagram was refused. State is unchanged, except that a refusal (a Registration Reply
 /// with the code) may have been queued.
@@ -82,6 +90,15 @@ pub enum InputError {
     /// A cluster message from a node that is not a member.
     #[error("cluster message from non-member {0}")]
     NotMember(u32),
+    /// RFC 3543: a Registration Revocation or Acknowledgement without a valid FA-HA
+    /// authenticator from a foreign agent this HA has an association with (or with the A bit
+    /// from a foreign agent): dropped and counted.
+    #[error("revocation message failed FA-HA authentication")]
+    UnauthenticatedRevocation,
+    /// RFC 3543: an Acknowledgement for no outstanding revocation, or a Revocation older than
+    /// the last one from its foreign agent: dropped and counted.
+    #[error("revocation message matches nothing outstanding")]
+    UnmatchedRevocation,
 }
 
 /// Facts for the caller.
@@ -157,6 +174,44 @@ pub enum Event {
         /// Bindings moved in this HA's table.
         bindings: usize,
     },
+    /// RFC 4433: a request for dynamic home agent assignment (Home Agent field 0.0.0.0 or
+    /// 255.255.255.255) was given a home agent chosen by load.
+    HomeAgentAssigned {
+        /// The mobile node.
+        mn: MnId,
+        /// The assigned HA's address (a member's own; the virtual address under
+        /// [`DynamicHaPolicy::Serve`] is reported by the usual registration events instead).
+        home_agent: Ipv4Addr,
+        /// Whether the request was denied with 143 and a Redirected HA extension (the mobile
+        /// node asks again there) rather than served here.
+        redirected: bool,
+    },
+    /// RFC 3543: a binding was revoked (by [`HomeAgent::revoke`], or by its foreign agent's
+    /// Registration Revocation): remove the tunnel.
+    RegistrationRevoked {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent told (a Registration Revocation sent, or received from it).
+        foreign_agent: Option<Ipv4Addr>,
+        /// The foreign agent revoked it (A bit clear), not this HA.
+        by_foreign_agent: bool,
+    },
+    /// RFC 3543 section 3.4: the foreign agent acknowledged a Registration Revocation.
+    RevocationAcknowledged {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent.
+        foreign_agent: Ipv4Addr,
+        /// The acknowledgement's I bit: the foreign agent informed the mobile node.
+        mn_informed: bool,
+    },
+    /// A Registration Revocation got no acknowledgement after every retransmission.
+    RevocationUnacknowledged {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent.
+        foreign_agent: Ipv4Addr,
+    },
 }
 
 /// Counters.
@@ -193,6 +248,25 @@ pub struct HaStats {
     pub dropped_transmits: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
+    /// RFC 4433 requests for dynamic home agent assignment taken by this HA as first HA.
+    pub dynamic_ha_requests: u64,
+    /// Of those, the ones redirected to another member (143 with a Redirected HA extension).
+    pub dynamic_ha_redirects: u64,
+    /// RFC 3543 Registration Revocations sent (first transmissions).
+    pub revocations_sent: u64,
+    /// Their retransmissions.
+    pub revocation_retransmits: u64,
+    /// Revocations acknowledged.
+    pub revocations_acked: u64,
+    /// Revocations given up after every retransmission.
+    pub revocations_abandoned: u64,
+    /// Revocations not negotiated or not sent because a bound was reached
+    /// ([`HomeAgentConfig::max_revocations`], or `max_bindings` negotiated bindings).
+    pub revocations_saturated: u64,
+    /// Registration Revocations taken from foreign agents.
+    pub revocations_from_fa: u64,
+    /// Revocation messages refused (authentication, replay, nothing outstanding).
+    pub revocation_refused: u64,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -227,6 +301,7 @@ pub struct HomeAgent {
     vip: Ipv4Addr,
     mode: ForwardMode,
     notices_on: bool,
+    dynamic_ha: DynamicHaPolicy,
     key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
     monitor: Embedded,
@@ -249,6 +324,7 @@ pub struct HomeAgent {
     max_queue: usize,
     notices: Notices,
     route: Route,
+    revocations: Revocations,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -294,6 +370,7 @@ impl HomeAgent {
             vip: cfg.virtual_address,
             mode: cfg.mode,
             notices_on: cfg.layer2_notices,
+            dynamic_ha: cfg.dynamic_ha,
             key: ClusterMac::new(&cfg.cluster_key),
             members,
             monitor,
@@ -319,6 +396,7 @@ impl HomeAgent {
             ),
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
+            revocations: Revocations::new(&cfg, &hasher),
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
@@ -500,6 +578,8 @@ impl HomeAgent {
         match data.first() {
             Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
             Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
+            Some(&REVOCATION_TYPE) => self.handle_revocation(now, from, data),
+            Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
                 WireError::UnsupportedMessage {
@@ -640,6 +720,7 @@ impl HomeAgent {
             }
         }
         self.notices.expire(now);
+        self.revocation_timeouts(now);
         self.retransmit(now);
         self.pump(now);
         self.update_load();
@@ -664,6 +745,7 @@ impl HomeAgent {
         let own = [
             self.table.next_deadline(),
             self.notices.next_deadline(),
+            self.revocations.next_deadline(),
             repl,
         ]
         .into_iter()

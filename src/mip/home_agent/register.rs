@@ -15,6 +15,12 @@ pub(super) struct Asked<'a> {
     pub(super) relay: Option<NodeId>,
     /// The NAI the MN-HA authenticator covers (RFC 5944 section 3.5.1).
     pub(super) nai: Option<&'a [u8]>,
+    /// RFC 4433: the home agent address an accepting reply to a dynamic-HA request names
+    /// (`None`: the address the request was sent to).
+    pub(super) assigned: Option<Ipv4Addr>,
+    /// RFC 3543: the foreign agent's Revocation Support extension (with its I bit), when
+    /// revocation is on and its FA-HA authenticator covers it.
+    pub(super) revocation: Option<bool>,
 }
 
 impl HomeAgent {
@@ -98,7 +104,7 @@ impl HomeAgent {
     /// RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
     /// destination: this HA's own address when the request was sent there, else the virtual
     /// address (also for a request sent to an address that is not this HA's).
-    fn set_reply_src(&mut self, to: SocketAddr) {
+    pub(super) fn set_reply_src(&mut self, to: SocketAddr) {
         let own = self.members.get(&self.node).map(|m| v4(m.addr));
         self.reply_src = if own == Some(v4(to)) {
             SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
@@ -136,6 +142,8 @@ impl HomeAgent {
                     q: &q,
                     relay: forwarded_by,
                     nai: None,
+                    assigned: None,
+                    revocation: None,
                 };
                 return Err(self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None));
             }
@@ -154,8 +162,18 @@ impl HomeAgent {
             q: &q,
             relay: forwarded_by,
             nai,
+            assigned: None,
+            revocation: None,
         };
         let (mn, sa, to_me) = self.admit(&a, &m, data)?;
+        let a = Asked {
+            revocation: self.revocation_offer(from, data),
+            ..a
+        };
+        // RFC 4433: a request for dynamic HA assignment sent to this HA's own address (the
+        // mobile node follows a redirect) is served here.
+        let dynamic = dynamic::is_all_zero_one(q.home_agent);
+        let to_me = to_me || (dynamic && self.is_own(to));
         // Layer 2: a request announced by a notice is ours to serve for its first HA.
         // (A notice is consumed even when the link-layer source already named the first HA.)
         let mut first = forwarded_by;
@@ -181,6 +199,9 @@ impl HomeAgent {
                 &sa,
             );
         }
+        if dynamic {
+            return self.assign(&a, to, data, mn, &sa);
+        }
         self.forward(&a, to, data, mn, &sa)
     }
 
@@ -203,7 +224,11 @@ impl HomeAgent {
         // A forwarded request may name the first HA's own address.
         let member_ip =
             a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
-        if q.home_agent != self.vip && !to_me && !member_ip {
+        // RFC 4433 section 3: 0.0.0.0 or 255.255.255.255 asks for an HA to be assigned (a
+        // forwarded one was admitted by its first HA under the cluster's policy).
+        let dynamic = dynamic::is_all_zero_one(q.home_agent)
+            && (self.dynamic_ha != DynamicHaPolicy::Off || a.relay.is_some());
+        if q.home_agent != self.vip && !to_me && !member_ip && !dynamic {
             return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
         }
         let Some(mn) = MnId::of(q.home_address, a.nai) else {
@@ -236,7 +261,7 @@ impl HomeAgent {
 
     /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
     /// temporary binding, then the request forwarded unchanged.
-    fn forward(
+    pub(super) fn forward(
         &mut self,
         a: &Asked<'_>,
         to: SocketAddr,
@@ -515,10 +540,13 @@ impl HomeAgent {
             code,
             lifetime: granted,
             home_address: home,
-            home_agent: q.home_agent,
+            home_agent: self.assigned_ha(a),
             identification: q.identification,
         });
         let nai_ext = a.nai.map(|n| Extension::Nai(Cow::Borrowed(n)));
+        let revocation = (granted > 0)
+            .then(|| self.revocation_accept(a, home))
+            .flatten();
         let fa_sa = self.fa_sas.get(&v4(a.from));
         let auth_len = 6 + AUTHENTICATOR_LEN;
         let mut bytes = Vec::with_capacity(
@@ -531,6 +559,10 @@ impl HomeAgent {
             e.emit(&mut bytes);
         }
         append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // RFC 3543 section 3.2: after MN-HA (the FA strips what follows it), covered by FA-HA.
+        if let Some(e) = &revocation {
+            e.emit(&mut bytes);
+        }
         if let Some(k) = fa_sa {
             append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }

@@ -40,12 +40,16 @@ pub mod auth;
 mod builder;
 mod ext;
 pub mod replay;
+mod revocation;
 mod summary;
 
 pub use builder::{Builder, append_auth, append_auth_prepared};
 pub use ext::{
     DYNAMIC_HA_REDIRECTED, DYNAMIC_HA_REQUESTED, Extension, ExtensionType, GEN_AUTH_MN_AAA,
     REVOCATION_I_BIT,
+};
+pub use revocation::{
+    REVOCATION_ACK_FIXED_LEN, REVOCATION_FIXED_LEN, Revocation, RevocationAck, RevocationFlags,
 };
 pub use summary::{AuthRef, Summary};
 
@@ -174,6 +178,10 @@ crate::io::reader::wire_fields! {
         SocketAddress => "socket address",
         SocketPort => "socket port",
         NaiLength => "NAI length",
+        RevocationReserved => "revocation reserved",
+        HomeDomainAddress => "home domain address",
+        ForeignDomainAddress => "foreign domain address",
+        RevocationIdentifier => "revocation identifier",
     }
 }
 
@@ -186,6 +194,10 @@ impl MessageType {
     pub const REGISTRATION_REQUEST: MessageType = MessageType(1);
     /// Registration Reply.
     pub const REGISTRATION_REPLY: MessageType = MessageType(3);
+    /// Registration Revocation (RFC 3543 section 3.3; IANA Mobile IPv4 message type 7).
+    pub const REGISTRATION_REVOCATION: MessageType = MessageType(7);
+    /// Registration Revocation Acknowledgement (RFC 3543 section 3.4; message type 15).
+    pub const REGISTRATION_REVOCATION_ACK: MessageType = MessageType(15);
 }
 
 /// The flag octet of a Registration Request (`S B D M G r T x`).

@@ -1,0 +1,407 @@
+//! Registration revocation (RFC 3543), home agent side: the Revocation Support extension
+//! negotiated at registration, the Registration Revocation this HA sends (command
+//! [`HomeAgent::revoke`]) and retransmits until acknowledged, and the Revocation a foreign agent
+//! sends.
+//!
+//! Negotiation (RFC 3543 sections 3.1, 3.2): a foreign agent that has an FA-HA security
+//! association with this HA puts the Revocation Support extension in the request it relays
+//! (before its FA-HA authentication extension, which covers it); when
+//! [`HomeAgentConfig::revocation`] is on, the HA that serves the request records the binding as
+//! revocable and answers with the extension too (after the MN-HA authentication extension,
+//! before FA-HA), the I bit set when the foreign agent set it (both agree the mobile node is to
+//! be informed). Its timestamp is this HA's revocation timestamp: every later Revocation
+//! Identifier is greater.
+
+use super::register::Asked;
+use super::*;
+use crate::io::TimerQueue;
+use crate::mip::wire::{REVOCATION_I_BIT, Revocation, RevocationAck, RevocationFlags};
+
+/// What [`HomeAgent::revoke`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revoked {
+    /// The binding was removed and a Registration Revocation sent to its foreign agent; it is
+    /// retransmitted until acknowledged ([`Event::RevocationAcknowledged`]) or given up
+    /// ([`Event::RevocationUnacknowledged`]).
+    Sent {
+        /// Its Revocation Identifier.
+        revocation_id: u32,
+    },
+    /// The binding was removed; revocation was not negotiated for it (no foreign agent, or one
+    /// without revocation support or an FA-HA association), so nothing is sent.
+    Removed,
+    /// The binding was removed, but [`HomeAgentConfig::max_revocations`] revocations await
+    /// acknowledgement: none is sent ([`HaStats::revocations_saturated`]).
+    Saturated,
+    /// Another HA serves the binding: only the serving HA removes it (replication's authority
+    /// rule); call `revoke` there.
+    NotServed {
+        /// The serving HA.
+        server: NodeId,
+    },
+    /// No binding for that mobile node.
+    Unknown,
+}
+
+/// Revocation negotiated for a binding: its foreign agent, whether the mobile node is to be
+/// informed (the I bit both sides set).
+#[derive(Clone, Copy, Debug)]
+struct Negotiated {
+    fa: SocketAddrV4,
+    inform: bool,
+}
+
+/// A Registration Revocation awaiting its acknowledgement.
+#[derive(Clone, Debug)]
+struct Outstanding {
+    home_address: Ipv4Addr,
+    src: SocketAddr,
+    dst: SocketAddr,
+    bytes: Vec<u8>,
+    retransmits: u32,
+    rto: Duration,
+}
+
+/// The revocation state of one HA: bounded by [`HomeAgentConfig::max_bindings`] (negotiated
+/// bindings) and [`HomeAgentConfig::max_revocations`] (outstanding revocations).
+#[derive(Debug)]
+pub(super) struct Revocations {
+    on: bool,
+    negotiated: HashMap<Ipv4Addr, Negotiated, Hasher>,
+    max_negotiated: usize,
+    outstanding: HashMap<(Ipv4Addr, u32), Outstanding, Hasher>,
+    timers: TimerQueue<(Ipv4Addr, u32)>,
+    max_outstanding: usize,
+    rto: Duration,
+    max_retransmits: u32,
+    /// The last Revocation Identifier used (strictly increasing).
+    last_id: u32,
+    /// Per foreign agent, the last Revocation Identifier taken from it (replay protection).
+    from_fa: HashMap<Ipv4Addr, u32, Hasher>,
+}
+
+impl Revocations {
+    pub(super) fn new(cfg: &HomeAgentConfig, hasher: &Hasher) -> Revocations {
+        Revocations {
+            on: cfg.revocation,
+            negotiated: HashMap::with_hasher(hasher.clone()),
+            max_negotiated: cfg.max_bindings,
+            outstanding: HashMap::with_hasher(hasher.clone()),
+            timers: TimerQueue::new(),
+            max_outstanding: cfg.max_revocations,
+            rto: cfg.revocation_rto,
+            max_retransmits: cfg.revocation_retransmits,
+            last_id: 0,
+            from_fa: HashMap::with_hasher(hasher.clone()),
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+}
+
+impl HomeAgent {
+    /// This HA's own address (port 434).
+    fn own_sock(&self) -> SocketAddr {
+        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        SocketAddr::V4(SocketAddrV4::new(own.unwrap_or(self.vip), PORT))
+    }
+
+    /// This HA's revocation timestamp at `now` (NTP seconds), never below the last identifier
+    /// used: the value of the Revocation Support extension and of the next identifier.
+    fn revocation_timestamp(&self, now: Instant) -> u32 {
+        let t = (self.ntp_now(now).0 >> 32) as u32;
+        t.max(self.revocations.last_id)
+    }
+
+    /// RFC 3543 section 3.2: the foreign agent's Revocation Support extension, when revocation is
+    /// on and the request's FA-HA authenticator (already checked) covers it. `Some(i)`: offered,
+    /// with the I bit `i`.
+    pub(super) fn revocation_offer(&self, from: SocketAddr, data: &[u8]) -> Option<bool> {
+        if !self.revocations.on || !self.fa_sas.contains_key(&v4(from)) {
+            return None;
+        }
+        let m = Message::parse(data).ok()?;
+        let fa_ha = m.position(ExtensionType::FA_HA_AUTH)?;
+        m.extensions[..fa_ha].iter().find_map(|e| match e {
+            Extension::RevocationSupport { flags, .. } => Some(flags & REVOCATION_I_BIT != 0),
+            _ => None,
+        })
+    }
+
+    /// The Revocation Support extension of an accepting reply (RFC 3543 section 3.2), recording
+    /// the binding as revocable; `None` when not negotiated, or when `max_bindings` bindings
+    /// are already recorded (then counted in [`HaStats::revocations_saturated`]).
+    pub(super) fn revocation_accept(
+        &mut self,
+        a: &Asked<'_>,
+        home: Ipv4Addr,
+    ) -> Option<Extension<'static>> {
+        let inform = a.revocation?;
+        let r = &mut self.revocations;
+        if r.negotiated.len() >= r.max_negotiated && !r.negotiated.contains_key(&home) {
+            // Entries of bindings gone are dropped before refusing.
+            let table = &self.table;
+            r.negotiated.retain(|h, _| table.find(*h, None).is_some());
+            if r.negotiated.len() >= r.max_negotiated {
+                self.stats.revocations_saturated += 1;
+                return None;
+            }
+        }
+        let fa = sock4(a.from);
+        r.negotiated.insert(home, Negotiated { fa, inform });
+        let flags = if inform { REVOCATION_I_BIT } else { 0 };
+        Some(Extension::RevocationSupport {
+            flags,
+            timestamp: self.revocation_timestamp(a.now),
+        })
+    }
+
+    /// Revokes a mobile node's binding (RFC 3543 section 4.1), administratively or on AAA's
+    /// request: the serving HA removes it ([`Event::RegistrationRevoked`], replicated removal)
+    /// and, when revocation was negotiated at registration, sends a Registration Revocation
+    /// (A bit; I bit when both agents agreed to inform the mobile node and `inform` asks it;
+    /// home domain address the virtual address) to the foreign agent, from this HA's own
+    /// address (where the acknowledgement must come back), authenticated FA-HA, retransmitted every
+    /// [`HomeAgentConfig::revocation_rto`] (doubling) up to
+    /// [`HomeAgentConfig::revocation_retransmits`] times until acknowledged.
+    pub fn revoke(&mut self, now: Instant, mn: &MnId, inform: bool) -> Revoked {
+        let slot = match mn {
+            MnId::Home(h) => self.table.find(*h, None),
+            MnId::Nai(n) => self.table.find(Ipv4Addr::UNSPECIFIED, Some(n)),
+        };
+        let Some(b) = slot.and_then(|s| self.table.get(s)) else {
+            return Revoked::Unknown;
+        };
+        if b.second_ha != self.node {
+            return Revoked::NotServed {
+                server: b.second_ha,
+            };
+        }
+        let Some(b) = slot.and_then(|s| self.table.remove(s)) else {
+            return Revoked::Unknown;
+        };
+        self.pool.release(&b.home_address);
+        self.replicate_remove(b.home_address, b.nai.clone());
+        self.update_load();
+        let out = self.send_revocation(now, b.home_address, inform);
+        let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
+        self.push_event(Event::RegistrationRevoked {
+            home_address: b.home_address,
+            foreign_agent: fa,
+            by_foreign_agent: false,
+        });
+        self.pump(now);
+        out
+    }
+
+    /// The Registration Revocation for `home`, if negotiated (RFC 3543 section 3.3).
+    fn send_revocation(&mut self, now: Instant, home: Ipv4Addr, inform: bool) -> Revoked {
+        let Some(n) = self.revocations.negotiated.remove(&home) else {
+            return Revoked::Removed;
+        };
+        let fa_ip = *n.fa.ip();
+        let Some(sa) = self.fa_sas.get(&fa_ip) else {
+            return Revoked::Removed;
+        };
+        if self.revocations.outstanding.len() >= self.revocations.max_outstanding {
+            self.stats.revocations_saturated += 1;
+            return Revoked::Saturated;
+        }
+        let id = self.revocation_timestamp(now).wrapping_add(1).max(1);
+        self.revocations.last_id = id;
+        let mut flags = RevocationFlags::A;
+        if n.inform && inform {
+            flags |= RevocationFlags::I;
+        }
+        let mut bytes = Revocation {
+            reserved: 0,
+            flags: RevocationFlags(flags),
+            home_address: home,
+            home_domain: self.vip,
+            foreign_domain: fa_ip,
+            revocation_id: id,
+            extensions: Vec::new(),
+        }
+        .to_vec();
+        append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, sa.spi, &sa.key);
+        let dst = SocketAddr::V4(SocketAddrV4::new(fa_ip, PORT));
+        // From this HA's own address: the acknowledgement must come back here, where the
+        // revocation is outstanding, not to whichever member the virtual address reaches.
+        let src = self.own_sock();
+        let rto = self.revocations.rto;
+        self.revocations.timers.insert((fa_ip, id), now + rto);
+        self.revocations.outstanding.insert(
+            (fa_ip, id),
+            Outstanding {
+                home_address: home,
+                src,
+                dst,
+                bytes: bytes.clone(),
+                retransmits: 0,
+                rto,
+            },
+        );
+        self.stats.revocations_sent += 1;
+        self.push_transmit(Transmit {
+            dst,
+            src: Some(src),
+            link_dst: None,
+            payload: bytes.into(),
+        });
+        Revoked::Sent { revocation_id: id }
+    }
+
+    /// Retransmits the revocations whose acknowledgement is overdue; gives up after
+    /// [`HomeAgentConfig::revocation_retransmits`] ([`Event::RevocationUnacknowledged`]).
+    pub(super) fn revocation_timeouts(&mut self, now: Instant) {
+        while let Some((key, _)) = self.revocations.timers.pop_expired(now) {
+            let Some(o) = self.revocations.outstanding.get_mut(&key) else {
+                continue;
+            };
+            if o.retransmits >= self.revocations.max_retransmits {
+                let home_address = o.home_address;
+                self.revocations.outstanding.remove(&key);
+                self.stats.revocations_abandoned += 1;
+                self.push_event(Event::RevocationUnacknowledged {
+                    home_address,
+                    foreign_agent: key.0,
+                });
+                continue;
+            }
+            o.retransmits += 1;
+            o.rto = o.rto.saturating_mul(2);
+            let t = Transmit {
+                dst: o.dst,
+                src: Some(o.src),
+                link_dst: None,
+                payload: o.bytes.clone().into(),
+            };
+            self.revocations.timers.insert(key, now + o.rto);
+            self.stats.revocation_retransmits += 1;
+            self.push_transmit(t);
+        }
+    }
+
+    /// A Registration Revocation Acknowledgement (RFC 3543 section 3.4) from a foreign agent:
+    /// it must answer an outstanding revocation to that agent and carry a valid FA-HA
+    /// authenticator; then the revocation is done.
+    pub(super) fn handle_revocation_ack(
+        &mut self,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let ack = RevocationAck::parse(data)?;
+        let key = (v4(from), ack.revocation_id);
+        let Some(o) = self.revocations.outstanding.get(&key) else {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnmatchedRevocation);
+        };
+        let ok = self.fa_sas.get(&key.0).is_some_and(|sa| {
+            o.home_address == ack.home_address && ack.verify_fa_ha(data, sa.spi, &sa.key).is_ok()
+        });
+        if !ok {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnauthenticatedRevocation);
+        }
+        let home_address = o.home_address;
+        self.revocations.outstanding.remove(&key);
+        self.revocations.timers.cancel(&key);
+        self.stats.revocations_acked += 1;
+        self.push_event(Event::RevocationAcknowledged {
+            home_address,
+            foreign_agent: key.0,
+            mn_informed: ack.flags.0 & RevocationFlags::ACK_I != 0,
+        });
+        Ok(())
+    }
+
+    /// A Registration Revocation from a foreign agent (RFC 3543 section 4.2, A bit clear): with
+    /// a valid FA-HA authenticator and an identifier above the last one from that agent, the
+    /// binding through that agent is removed; a repeated identifier (the acknowledgement was
+    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA. A member that
+    /// holds the binding as a replica of another member's refuses it unacknowledged
+    /// ([`InputError::UnmatchedRevocation`]); one that holds no binding acknowledges.
+    pub(super) fn handle_revocation(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let rev = Revocation::parse(data)?;
+        let fa = v4(from);
+        let Some(sa) = self.fa_sas.get(&fa) else {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnauthenticatedRevocation);
+        };
+        if rev.flags.a() || rev.verify_fa_ha(data, sa.spi, &sa.key).is_err() {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnauthenticatedRevocation);
+        }
+        let (spi, key) = (sa.spi, sa.key.clone());
+        let last = self.revocations.from_fa.get(&fa).copied();
+        if last.is_some_and(|l| rev.revocation_id < l) {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnmatchedRevocation);
+        }
+        // Only the serving HA removes a binding: a member holding a replica served elsewhere
+        // neither removes it nor acknowledges (the foreign agent's retransmission may reach
+        // the serving member).
+        let served_elsewhere = self
+            .table
+            .find(rev.home_address, None)
+            .and_then(|s| self.table.get(s))
+            .is_some_and(|b| b.second_ha != self.node);
+        if served_elsewhere {
+            self.stats.revocation_refused += 1;
+            return Err(InputError::UnmatchedRevocation);
+        }
+        if last != Some(rev.revocation_id) {
+            self.revocations.from_fa.insert(fa, rev.revocation_id);
+            self.revoked_by_fa(now, fa, rev.home_address);
+        }
+        let mut bytes = RevocationAck {
+            reserved: 0,
+            flags: RevocationFlags(0),
+            home_address: rev.home_address,
+            revocation_id: rev.revocation_id,
+            extensions: Vec::new(),
+        }
+        .to_vec();
+        append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, spi, &key);
+        self.push_transmit(Transmit {
+            dst: from,
+            src: Some(self.vip_sock()),
+            link_dst: None,
+            payload: bytes.into(),
+        });
+        Ok(())
+    }
+
+    /// The foreign agent `fa` revoked `home`: its binding goes if this HA serves it through that
+    /// agent.
+    fn revoked_by_fa(&mut self, now: Instant, fa: Ipv4Addr, home: Ipv4Addr) {
+        self.stats.revocations_from_fa += 1;
+        let slot = self.table.find(home, None);
+        let ours = slot
+            .and_then(|s| self.table.get(s))
+            .is_some_and(|b| b.second_ha == self.node && *b.fa.ip() == fa);
+        if !ours {
+            return;
+        }
+        if let Some(b) = slot.and_then(|s| self.table.remove(s)) {
+            self.revocations.negotiated.remove(&b.home_address);
+            self.pool.release(&b.home_address);
+            self.replicate_remove(b.home_address, b.nai.clone());
+            self.update_load();
+            self.push_event(Event::RegistrationRevoked {
+                home_address: b.home_address,
+                foreign_agent: Some(fa),
+                by_foreign_agent: true,
+            });
+            self.pump(now);
+        }
+    }
+}
