@@ -127,26 +127,7 @@ impl HomeAgent {
         // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
         let m = match Summary::parse(data) {
             Ok(m) => m,
-            Err(e) => {
-                // RFC 5944 section 3.8.3.2: a request that cannot be parsed gets 134.
-                let (header, _) = Header::parse(data)?;
-                let Header::Request(q) = header else {
-                    return Err(e.into());
-                };
-                if forwarded_by.is_none() {
-                    self.stats.requests += 1;
-                }
-                let a = Asked {
-                    now,
-                    from,
-                    q: &q,
-                    relay: forwarded_by,
-                    nai: None,
-                    assigned: None,
-                    revocation: None,
-                };
-                return Err(self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None));
-            }
+            Err(e) => return Err(self.refuse_unparsable(now, from, data, forwarded_by, e)),
         };
         let Header::Request(q) = m.header else {
             return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
@@ -203,6 +184,36 @@ impl HomeAgent {
             return self.assign(&a, to, data, mn, &sa);
         }
         self.forward(&a, to, data, mn, &sa)
+    }
+
+    /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
+    /// section 3.8.3.2); anything else is the parse error itself.
+    fn refuse_unparsable(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+        e: WireError,
+    ) -> InputError {
+        let q = match Header::parse(data) {
+            Ok((Header::Request(q), _)) => q,
+            Ok(_) => return e.into(),
+            Err(h) => return h.into(),
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        let a = Asked {
+            now,
+            from,
+            q: &q,
+            relay: forwarded_by,
+            nai: None,
+            assigned: None,
+            revocation: None,
+        };
+        self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None)
     }
 
     /// The checks before any state (RFC 5944 section 3.8.2.1): extensions, the home agent
