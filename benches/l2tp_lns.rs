@@ -2,16 +2,24 @@
 //! * redirect decisions per second (ICRQ with LoadBalanceCapable in, ICRP with RedirectTarget out,
 //!   then the LAC's CDN that frees the record) with 10k tunnels open;
 //! * full session set-ups per second LAC <-> LNS in process (ICRQ/ICRP/ICCN and the CDN);
-//! * heap bytes per tunnel and per session, measured with a counting allocator and printed.
+//! * heap bytes per tunnel and per session, measured with a counting allocator and printed;
+//! * replication (issue 15): session set-up (ICRQ/ICRP/ICCN from a real LAC) on a pool member with
+//!   a backup member Up and replication on (the batches delivered to the backup and its acks back,
+//!   inside the measurement) against the same two-member pool without replication; the ratio,
+//!   the replication bytes per session set up and the heap the backup holds per replicated
+//!   session, printed.
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
 use telcp::l2tp::pool::MemberState;
 use telcp::l2tp::wire::avp::AvpValue;
 use telcp::l2tp::wire::{Avp, ControlMessage, DEFAULT_ENTERPRISE, Message};
-use telcp::l2tp::{Config, Event, Lac, LacConfig, Lns, LnsConfig};
+use telcp::l2tp::{
+    Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig,
+};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -258,5 +266,219 @@ fn redirect_decisions(c: &mut Criterion) {
     };
 }
 
-criterion_group!(benches, redirect_decisions);
+/// Pool member `i`'s service address (the LAC talks to member 0's).
+fn service(i: u8) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::new(10, 0, 1, i + 1).into(), 1701)
+}
+
+/// Pool member `i`'s management address (heartbeats and replication).
+fn management(i: u8) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::new(10, 0, 2, i + 1).into(), 1701)
+}
+
+const LAC_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 9, 1)), 1701);
+
+/// Member `i` of a two-member virtual LNS, replicating or not.
+fn member(i: u8, replication: bool, now: Instant) -> Lns {
+    let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
+    let m = LnsMembership::new(
+        HNode(u32::from(i) + 1),
+        Role::LNS,
+        ClusterKey::new(b"pool"),
+        peers,
+    );
+    let cfg = LnsConfig {
+        common: Config {
+            max_sessions: 1 << 20,
+            max_sessions_per_tunnel: 60_000,
+            hello_interval: Duration::from_secs(3600),
+            seed: telcp::io::seed(10 + u64::from(i)),
+            ..Default::default()
+        },
+        contact: false,
+        membership: Some(m),
+        replication: replication.then(ReplicationConfig::default),
+        ..Default::default()
+    };
+    Lns::new(cfg, now).unwrap()
+}
+
+/// A LAC, member 0 (its LNS) and member 1 (its backup when replicating), every datagram delivered
+/// in process; the replication bytes member 0 sends and the acks it gets back are counted.
+struct Pool {
+    now: Instant,
+    lac: Lac,
+    a: Lns,
+    b: Lns,
+    replicated: u64,
+    acked: u64,
+}
+
+impl Pool {
+    /// Heartbeats (virtual time) until both members see each other Up and, when replicating,
+    /// member 0 has chosen member 1 as its backup; then one call sets up the LAC's tunnel.
+    fn new(replication: bool) -> Pool {
+        let now = Instant::now();
+        let mut lc = LacConfig::new(service(0));
+        lc.common.max_sessions = 1 << 20;
+        lc.common.max_sessions_per_tunnel = 60_000;
+        lc.common.hello_interval = Duration::from_secs(3600);
+        lc.common.seed = telcp::io::seed(9);
+        lc.max_calls = 1 << 20;
+        let mut p = Pool {
+            now,
+            lac: Lac::new(lc, now).unwrap(),
+            a: member(0, replication, now),
+            b: member(1, replication, now),
+            replicated: 0,
+            acked: 0,
+        };
+        let sees =
+            |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
+        for _ in 0..100_000 {
+            if sees(&p.a, 2) && sees(&p.b, 1) && (!replication || p.a.backup() == Some(HNode(2))) {
+                break;
+            }
+            let next = [p.a.poll_timeout(), p.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(p.now + Duration::from_millis(10));
+            p.now = next.max(p.now);
+            p.a.handle_timeout(p.now);
+            p.b.handle_timeout(p.now);
+            p.pump();
+        }
+        assert!(sees(&p.a, 2) && sees(&p.b, 1), "the pool did not form");
+        assert_eq!(p.a.backup().is_some(), replication);
+        let call = p.lac.open_session(p.now).unwrap();
+        p.pump();
+        assert!(p.lac.session_of(call).is_some());
+        p.lac.close_session(p.now, call).unwrap();
+        p.pump();
+        p
+    }
+
+    /// Delivers every datagram until none moves (time stands still).
+    fn pump(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.lac.poll_transmit() {
+                let _ = self
+                    .a
+                    .handle_datagram(now, LAC_ADDR, service(0), &t.payload);
+                moved = true;
+            }
+            while let Some(t) = self.a.poll_transmit() {
+                if t.dst == management(1) {
+                    if !telcp::health::is_heartbeat(&t.payload) {
+                        self.replicated += t.payload.len() as u64;
+                    }
+                    let _ = self
+                        .b
+                        .handle_datagram(now, management(0), management(1), &t.payload);
+                } else {
+                    let _ = self
+                        .lac
+                        .handle_datagram(now, service(0), LAC_ADDR, &t.payload);
+                }
+                moved = true;
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                if t.dst == management(0) {
+                    if !telcp::health::is_heartbeat(&t.payload) {
+                        self.acked += t.payload.len() as u64;
+                    }
+                    let _ = self
+                        .a
+                        .handle_datagram(now, management(1), management(0), &t.payload);
+                }
+                moved = true;
+            }
+            while self.a.poll_event().is_some() {}
+            while self.b.poll_event().is_some() {}
+            while self.lac.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// One call set up (timed: ICRQ, ICRP, ICCN and the replication round trips), then torn
+    /// down (not timed).
+    fn setup(&mut self) -> Duration {
+        let t0 = Instant::now();
+        let call = self.lac.open_session(self.now).unwrap();
+        self.pump();
+        let took = t0.elapsed();
+        assert!(self.lac.session_of(call).is_some());
+        let (r, a) = (self.replicated, self.acked);
+        self.lac.close_session(self.now, call).unwrap();
+        self.pump();
+        (self.replicated, self.acked) = (r, a);
+        took
+    }
+}
+
+/// Heap bytes member 1 holds (dropped and counted) after member 0 set up `n` calls.
+fn backup_heap(n: usize) -> isize {
+    let mut p = Pool::new(true);
+    for _ in 0..n {
+        p.lac.open_session(p.now).unwrap();
+        p.pump();
+    }
+    assert_eq!(p.a.session_count(), n);
+    let before = LIVE.load(Ordering::Relaxed);
+    drop(p.b);
+    before - LIVE.load(Ordering::Relaxed)
+}
+
+fn replication(c: &mut Criterion) {
+    let mut plain = Pool::new(false);
+    let mut repl = Pool::new(true);
+    let mut g = c.benchmark_group("l2tp_lns");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for (name, p) in [
+        ("session_setup_no_backup", &mut plain),
+        ("session_setup_replicated", &mut repl),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| p.setup()).sum())
+        });
+    }
+    g.finish();
+
+    // The printed ratio: rounds of 1000 set-ups, alternating, the median round of each.
+    let (mut t_plain, mut t_repl) = (Vec::new(), Vec::new());
+    repl.replicated = 0;
+    repl.acked = 0;
+    let rounds = 25;
+    for _ in 0..rounds {
+        t_plain.push((0..1000).map(|_| plain.setup()).sum::<Duration>());
+        t_repl.push((0..1000).map(|_| repl.setup()).sum::<Duration>());
+    }
+    t_plain.sort();
+    t_repl.sort();
+    let ns = |v: &[Duration]| v[v.len() / 2].as_nanos() as f64 / 1000.0;
+    let (np, nr) = (ns(&t_plain), ns(&t_repl));
+    let n = f64::from(rounds * 1000);
+    assert_eq!(plain.replicated, 0);
+    println!(
+        "l2tp_lns replication: {np:.0} ns per set-up without backup, {nr:.0} with, ratio {:.2}",
+        nr / np
+    );
+    let k = 10_000;
+    let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
+    println!(
+        "bytes per replicated session: {:.0} (replication datagrams per set-up, {:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k})",
+        repl.replicated as f64 / n,
+        repl.acked as f64 / n,
+    );
+}
+
+criterion_group!(benches, redirect_decisions, replication);
 criterion_main!(benches);
