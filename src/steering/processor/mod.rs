@@ -137,7 +137,7 @@ use setup::Grant;
 
 use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
-use super::fabric::{FabricMessage, SessionRecord};
+use super::fabric::{FabricMessage, SessionProtocol, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, NodeId, Role};
@@ -463,6 +463,41 @@ impl Processor {
         msg: &Message<'_>,
     ) -> Option<Vec<u8>> {
         Some(transmit_bytes(gateway, peer, msg.to_vec().ok()?))
+    }
+
+    /// The session `teid` names, served here or held as a backup (`true`), if it is a
+    /// `protocol` session; replies to it then go back the way `route` came. `None`: no such
+    /// session, counted in `unknown_teid`.
+    fn session_routed(
+        &mut self,
+        teid: u32,
+        protocol: SessionProtocol,
+        route: Route,
+    ) -> Option<(&mut Session, bool)> {
+        let as_backup = !self.sessions.contains_key(&teid);
+        let found = self
+            .sessions
+            .get_mut(&teid)
+            .or_else(|| self.shadow.get_mut(&teid))
+            .filter(|s| s.record.protocol == protocol);
+        let Some(session) = found else {
+            self.stats.unknown_teid += 1;
+            return None;
+        };
+        session.peer = route.peer;
+        session.gateway = route.gateway;
+        session.line = route.line;
+        Some((session, as_backup))
+    }
+
+    /// Whether an answer to a request naming no session may leave now (the rate limit of such
+    /// answers); a suppressed one is counted.
+    fn may_answer_unknown(&mut self, now: Instant) -> bool {
+        let ok = self.non_existent.take(now);
+        if !ok {
+            self.stats.non_existent_suppressed += 1;
+        }
+        ok
     }
 
     /// Answers `req` with its response type (the request's + 1) carrying only `cause`, header

@@ -298,24 +298,13 @@ impl Processor {
         if self.answer_again(route.peer, seq, teid) {
             return Ok(());
         }
-        let as_backup = !self.sessions.contains_key(&teid);
-        let Some(session) = self
-            .sessions
-            .get_mut(&teid)
-            .or_else(|| self.shadow.get_mut(&teid))
-            .filter(|s| s.record.protocol == SessionProtocol::Pfcp)
+        let Some((session, as_backup)) = self.session_routed(teid, SessionProtocol::Pfcp, route)
         else {
-            self.stats.unknown_teid += 1;
-            if self.non_existent.take(now) {
+            if self.may_answer_unknown(now) {
                 self.refuse_n4(route, &req, 0, Cause::SESSION_CONTEXT_NOT_FOUND, None);
-            } else {
-                self.stats.non_existent_suppressed += 1;
             }
             return Err(InputError::UnknownSeid(seid));
         };
-        session.peer = route.peer;
-        session.gateway = route.gateway;
-        session.line = route.line;
         let delete = t == MessageType::SESSION_DELETION_REQUEST;
         if !delete {
             modify(&mut session.record, &req);

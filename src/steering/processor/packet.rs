@@ -5,7 +5,7 @@ use super::setup::{mandatory_ie_error, tunnel_ies};
 use super::{Processor, ProcessorEvent, Session};
 use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::{FabricKind, InputError};
-use crate::steering::fabric::SessionRecord;
+use crate::steering::fabric::{SessionProtocol, SessionRecord};
 use crate::steering::gtp::{self, Cause, Ie, IeType, Message, MessageType};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -111,26 +111,18 @@ impl Processor {
             self.refuse(route, req, peer_teid_c, cause);
             return Ok(());
         }
-        let as_backup = !self.sessions.contains_key(&teid);
-        let Some(session) = self
-            .sessions
-            .get_mut(&teid)
-            .or_else(|| self.shadow.get_mut(&teid))
+        // A GTPv1 request names only a PDP context (not a GTPv2-C or PFCP session's TEID); replies
+        // go where it came from.
+        let recovery = self.config.recovery;
+        let Some((session, as_backup)) = self.session_routed(teid, SessionProtocol::Gtpv1, route)
         else {
-            self.stats.unknown_teid += 1;
-            if self.non_existent.take(now) {
+            if self.may_answer_unknown(now) {
                 self.refuse(route, req, 0, Cause::NON_EXISTENT);
-            } else {
-                self.stats.non_existent_suppressed += 1;
             }
             return Err(InputError::UnknownTeid(teid));
         };
-        // Replies go where this request came from.
-        session.peer = route.peer;
-        session.gateway = route.gateway;
-        session.line = route.line;
         if req.message_type() == MessageType::UPDATE_PDP_CONTEXT_REQUEST {
-            let resp = update(session, req, seq, self.config.recovery);
+            let resp = update(session, req, seq, recovery);
             let record = session.record;
             self.event(ProcessorEvent::SessionUpdated { teid, as_backup });
             let bytes = self.reply_bytes(route.gateway, route.peer, &resp);

@@ -252,24 +252,14 @@ impl Processor {
         if self.answer_again(route.peer, seq, teid) {
             return Ok(());
         }
-        let as_backup = !self.sessions.contains_key(&teid);
-        let Some(session) = self
-            .sessions
-            .get_mut(&teid)
-            .or_else(|| self.shadow.get_mut(&teid))
-            .filter(|s| s.record.protocol == SessionProtocol::Gtpv2)
+        let recovery = self.config.recovery;
+        let Some((session, as_backup)) = self.session_routed(teid, SessionProtocol::Gtpv2, route)
         else {
-            self.stats.unknown_teid += 1;
-            if self.non_existent.take(now) {
+            if self.may_answer_unknown(now) {
                 self.refuse_v2(route, &req, 0, CauseValue::CONTEXT_NOT_FOUND, None);
-            } else {
-                self.stats.non_existent_suppressed += 1;
             }
             return Err(InputError::UnknownTeid(teid));
         };
-        session.peer = route.peer;
-        session.gateway = route.gateway;
-        session.line = route.line;
         let delete = t == MessageType::DELETE_SESSION_REQUEST;
         let ies = if delete {
             vec![cause(CauseValue::REQUEST_ACCEPTED, None)]
@@ -278,7 +268,7 @@ impl Processor {
             vec![
                 cause(CauseValue::REQUEST_ACCEPTED, None),
                 bearer_context(&session.record, route.gateway.ip()),
-                Ie::new(IeValue::Recovery(self.config.recovery)),
+                Ie::new(IeValue::Recovery(recovery)),
             ]
         };
         let record = session.record;
