@@ -237,6 +237,17 @@ fn put_addr(a: &SocketAddr, buf: &mut impl BufMut) {
     buf.put_u16(a.port());
 }
 
+/// A flags octet whose bits outside `known` are zero: a record has one encoding, so one with
+/// undefined bits set is refused ([`RecordError::Invalid`]), not re-emitted differently.
+fn known_bits(r: &mut Reader<'_>, field: Field, known: u8) -> Result<u8, RecordError> {
+    let offset = r.offset();
+    let bits = r.u8(field)?;
+    if bits & !known != 0 {
+        return Err(RecordError::Invalid { offset, field });
+    }
+    Ok(bits)
+}
+
 impl TunnelRecord {
     fn parse(r: &mut Reader<'_>) -> Result<TunnelRecord, RecordError> {
         let tunnel = id(r, Field::Tunnel)?;
@@ -246,7 +257,7 @@ impl TunnelRecord {
         let (ns, nr) = (r.u16(Field::Ns)?, r.u16(Field::Nr)?);
         let peer_window = r.u16(Field::PeerWindow)?;
         let peer_framing_capabilities = r.u32(Field::Framing)?;
-        let flags = r.u8(Field::Flags)?;
+        let flags = known_bits(r, Field::Flags, 0x07)?;
         let peer_bearer_capabilities = match flags & 0x02 {
             0 => None,
             _ => Some(r.u32(Field::Bearer)?),
@@ -254,7 +265,7 @@ impl TunnelRecord {
         let peer_failover = match flags & 0x04 {
             0 => None,
             _ => {
-                let bits = r.u8(Field::Failover)?;
+                let bits = known_bits(r, Field::Failover, 0x03)?;
                 Some(FailoverCapability {
                     control: bits & 0x02 != 0,
                     data: bits & 0x01 != 0,
@@ -310,7 +321,7 @@ impl SessionRecord {
         let session = id(r, Field::Session)?;
         let peer_session = id(r, Field::PeerSession)?;
         let serial = r.u32(Field::Serial)?;
-        let flags = r.u8(Field::Flags)?;
+        let flags = known_bits(r, Field::Flags, 0x03)?;
         let (data_ns, data_nr) = (r.u16(Field::Ns)?, r.u16(Field::Nr)?);
         Ok(SessionRecord {
             tunnel,
