@@ -1,0 +1,209 @@
+//! The L2TP story.
+
+use super::*;
+
+/// L2TP: a LAC asks a contact LNS at capacity; the contact redirects the call to the least-loaded
+/// pool LNS (pool LNSs report their load with heartbeats); PPP frames flow; then that pool LNS
+/// stops and the next call goes to the other one.
+pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
+    tr.section("L2TP: contact LNS redirects calls to the least-loaded pool LNS");
+    let key = ClusterKey::new(b"demo pool key");
+    let contact_addr = addr("127.0.20.10:1701");
+    let pool_addrs = [addr("127.0.20.11:1701"), addr("127.0.20.12:1701")];
+    let names = ["lac", "contact", "pool-a", "pool-b"];
+    let name_of = |a: std::net::IpAddr| match a {
+        a if a == contact_addr.ip() => "contact",
+        a if a == pool_addrs[0].ip() => "pool-a",
+        a if a == pool_addrs[1].ip() => "pool-b",
+        _ => "lac",
+    };
+    let common = |seed: u64| l2tp::Config {
+        seed: telcp::io::seed(seed),
+        ..Default::default()
+    };
+    let membership = |me: u32, role, peers: Vec<(NodeId, SocketAddr)>| {
+        Some(LnsMembership::new(NodeId(me), role, key.clone(), peers))
+    };
+    let health = HealthConfig::default()
+        .with_interval(Duration::from_millis(200))
+        .with_misses(3, 5);
+    let now = net.now();
+    let mut lac_cfg = LacConfig::new(contact_addr);
+    lac_cfg.common = common(11);
+    let lac = net.add(
+        names[0],
+        &[addr("127.0.20.1:1701")],
+        Box::new(Lac::new(lac_cfg, now).expect("LAC config")),
+    );
+    let contact_cfg = LnsConfig {
+        common: common(12),
+        contact: true,
+        health,
+        membership: membership(
+            100,
+            Role::CONTACT_LNS,
+            vec![(NodeId(1), pool_addrs[0]), (NodeId(2), pool_addrs[1])],
+        ),
+        ..Default::default()
+    };
+    let contact = net.add(
+        names[1],
+        &[contact_addr],
+        Box::new(Lns::new(contact_cfg, now).expect("LNS config")),
+    );
+    let mut pool = Vec::new();
+    for (i, &a) in pool_addrs.iter().enumerate() {
+        let cfg = LnsConfig {
+            common: common(13 + i as u64),
+            health,
+            membership: membership(i as u32 + 1, Role::LNS, vec![(NodeId(100), contact_addr)]),
+            ..Default::default()
+        };
+        pool.push(net.add(
+            names[2 + i],
+            &[a],
+            Box::new(Lns::new(cfg, now).expect("LNS config")),
+        ));
+    }
+    // The contact is at capacity; pool-b is the least loaded.
+    net.node_mut::<Lns>(contact).set_load(100);
+    net.node_mut::<Lns>(pool[0]).set_load(40);
+    net.node_mut::<Lns>(pool[1]).set_load(20);
+    tr.step(
+        net,
+        "contact",
+        "-",
+        "load 100%",
+        "at capacity: will redirect",
+    );
+    tr.step(net, "pool-a", "contact", "heartbeats, load 40%", "health");
+    tr.step(net, "pool-b", "contact", "heartbeats, load 20%", "health");
+    net.run_for(Duration::from_millis(800));
+
+    let mut redirects = 0;
+    let mut frames_in = 0;
+    let mut frames_back = 0;
+    let mut call_to = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            net.stop(pool[1]);
+            tr.step(net, "pool-b", "-", "stops", "crash");
+            net.run_for(Duration::from_millis(1500));
+        }
+        let now = net.now();
+        let call = match net.node_mut::<Lac>(lac).open_session(now) {
+            Ok(c) => c,
+            Err(e) => {
+                tr.step(net, "lac", "-", "cannot open a call", &e.to_string());
+                continue;
+            }
+        };
+        tr.step(
+            net,
+            "lac",
+            "contact",
+            "ICRQ + LoadBalanceCapable",
+            "new call",
+        );
+        let mut up = None;
+        for _ in 0..100 {
+            net.run_for(Duration::from_millis(50));
+            while let Some(ev) = net.poll_event_of::<Lns>(contact) {
+                if let l2tp::Event::RedirectIssued { to, .. } = ev {
+                    tr.step(
+                        net,
+                        "contact",
+                        "lac",
+                        "ICRP + RedirectTarget",
+                        &format!("to {} (least loaded, Up)", name_of(to)),
+                    );
+                }
+            }
+            while let Some(ev) = net.poll_event_of::<Lac>(lac) {
+                match ev {
+                    l2tp::Event::Redirected { from, to, .. } => {
+                        redirects += 1;
+                        tr.step(
+                            net,
+                            "lac",
+                            name_of(to),
+                            "SCCRQ/ICRQ to the pool LNS",
+                            &format!("redirected by {}", name_of(from)),
+                        );
+                    }
+                    l2tp::Event::SessionUp {
+                        call: Some(c),
+                        peer,
+                        ..
+                    } if c == call => {
+                        tr.step(net, "lac", name_of(peer.ip()), "session up (ICRP/ICCN)", "");
+                        up = Some(peer);
+                    }
+                    _ => {}
+                }
+            }
+            if up.is_some() {
+                break;
+            }
+        }
+        let Some(lns_addr) = up else {
+            tr.step(net, "lac", "-", "call not established", "");
+            continue;
+        };
+        call_to.push(name_of(lns_addr.ip()));
+        let lns_idx = if lns_addr == pool_addrs[0] {
+            pool[0]
+        } else if lns_addr == pool_addrs[1] {
+            pool[1]
+        } else {
+            contact
+        };
+        for i in 0..5u8 {
+            // An LCP Echo-Request (code 9, id, length 8, magic number).
+            let frame = [
+                0xff, 0x03, 0xc0, 0x21, 0x09, i, 0x00, 0x08, 0x12, 0x34, 0x56, 0x78,
+            ];
+            let _ = net.node_mut::<Lac>(lac).send_ppp(call, &frame);
+        }
+        net.run_for(Duration::from_millis(100));
+        while let Some(d) = net.node_mut::<Lns>(lns_idx).poll_data() {
+            frames_in += 1;
+            let _ = net.node_mut::<Lns>(lns_idx).send_ppp(d.session, &d.frame);
+        }
+        net.run_for(Duration::from_millis(100));
+        while net.node_mut::<Lac>(lac).poll_data().is_some() {
+            frames_back += 1;
+        }
+        tr.step(
+            net,
+            "lac",
+            name_of(lns_addr.ip()),
+            "PPP frames over L2TP data",
+            &format!("{frames_in} in, {frames_back} echoed back so far"),
+        );
+    }
+    sum.add("lac", "L2TP calls established at", call_to.join(", "));
+    sum.fact("l2tp.calls_established", call_to.len());
+    sum.fact("l2tp.calls_at_distinct_pool_lns", {
+        let mut v = call_to.clone();
+        v.sort();
+        v.dedup();
+        v.iter().filter(|n| n.starts_with("pool")).count()
+    });
+    sum.fact("l2tp.redirects", redirects);
+    sum.fact("l2tp.frames_in", frames_in);
+    sum.fact("l2tp.frames_echoed", frames_back);
+    sum.add("lac", "L2TP redirects followed", redirects);
+    sum.add(
+        "lac",
+        "L2TP PPP frames sent / echoed",
+        format!("10 / {frames_back}"),
+    );
+    for (i, n) in pool.iter().enumerate() {
+        let sessions = net.node_mut::<Lns>(*n).session_count();
+        sum.add(names[2 + i], "L2TP sessions", sessions);
+    }
+    let c = net.node_mut::<Lns>(contact).session_count();
+    sum.add("contact", "L2TP sessions (redirects keep none)", c);
+    sum.fact("l2tp.contact_sessions", c);
+}

@@ -1,0 +1,189 @@
+//! What the LAC and the LNS report: [`Event`], the handles it names ([`SessionRef`], [`CallId`])
+//! and what a data plane needs ([`SessionHandoff`], [`Data`]).
+
+use super::wire::ResultCode;
+use super::wire::avp::CallErrors;
+use bytes::Bytes;
+use std::net::{IpAddr, SocketAddr};
+
+/// A session as the endpoint knows it: our tunnel id and our session id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionRef {
+    /// Our Tunnel ID.
+    pub tunnel: u16,
+    /// Our Session ID.
+    pub session: u16,
+}
+
+/// The LAC's handle of one user call; it stays the same across redirections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// What an endpoint reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A tunnel is established with `peer`.
+    TunnelUp {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A tunnel is gone (StopCCN sent or received, or the peer stopped answering).
+    TunnelDown {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
+        /// The Result Code of the StopCCN, if one was exchanged.
+        result: Option<ResultCode<'static>>,
+    },
+    /// A session is established.
+    SessionUp {
+        /// The session.
+        session: SessionRef,
+        /// The LAC's call (None on an LNS).
+        call: Option<CallId>,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A session ended (CDN sent or received, or its tunnel went down), or a LAC call failed
+    /// before being established.
+    SessionDown {
+        /// The session (None for a LAC call that never got one).
+        session: Option<SessionRef>,
+        /// The LAC's call (None on an LNS).
+        call: Option<CallId>,
+        /// The Result Code of the CDN, if one was exchanged.
+        result: Option<ResultCode<'static>>,
+    },
+    /// LAC: the call was redirected from one LNS to another.
+    Redirected {
+        /// The call.
+        call: CallId,
+        /// The LNS that redirected it.
+        from: IpAddr,
+        /// The LNS it goes to now.
+        to: IpAddr,
+    },
+    /// Contact LNS: a call (or a tunnel-level request) was redirected to a pool LNS.
+    RedirectIssued {
+        /// The LAC.
+        peer: SocketAddr,
+        /// The pool LNS chosen.
+        to: IpAddr,
+        /// With the vendor AVP (true) or the standard Result 2 / Error 9 (false).
+        vendor_avp: bool,
+    },
+    /// LNS: a call was refused (CDN or StopCCN with this result).
+    Refused {
+        /// The LAC.
+        peer: SocketAddr,
+        /// The Result Code sent.
+        result: ResultCode<'static>,
+    },
+    /// A WAN-Error-Notify arrived (at an LNS: RFC 2661 6.13, the LAC sends it to the LNS).
+    Wen {
+        /// The session.
+        session: SessionRef,
+        /// The counters.
+        errors: CallErrors,
+    },
+    /// RFC 4951: the recovery of tunnel `tunnel` started. On the recovering (failed) endpoint:
+    /// its recovery SCCRQ, with Tunnel Recovery, left. On the non-failed endpoint: it accepted a
+    /// recovery SCCRQ for `tunnel` and answered with the Suggested Control Sequence.
+    TunnelRecoveryStarted {
+        /// Our Tunnel ID of the old tunnel being recovered.
+        tunnel: u16,
+        /// The peer (on the non-failed endpoint: the address the recovery came from).
+        peer: SocketAddr,
+    },
+    /// RFC 4951: tunnel `tunnel` is recovered: its control channel resumed with the Suggested
+    /// Control Sequence (the recovering endpoint next sends FSQ for the sessions it is unsure
+    /// of); its sessions continue.
+    TunnelRecovered {
+        /// Our Tunnel ID of the recovered tunnel.
+        tunnel: u16,
+        /// The peer (from now on the tunnel's peer).
+        peer: SocketAddr,
+    },
+    /// RFC 4951: the recovery of tunnel `tunnel` failed (the recovery tunnel was refused with
+    /// StopCCN, its control channel died, or the answer lacked the Suggested Control Sequence).
+    /// On the recovering endpoint the old tunnel is then cleared ([`Event::TunnelDown`] follows);
+    /// the non-failed endpoint keeps it until the peer's Recovery Time runs out.
+    TunnelRecoveryFailed {
+        /// Our Tunnel ID of the old tunnel.
+        tunnel: u16,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A Set-Link-Info arrived (at a LAC: RFC 2661 6.14, the LNS sends it to the LAC).
+    Sli {
+        /// The session.
+        session: SessionRef,
+        /// Send ACCM.
+        send_accm: u32,
+        /// Receive ACCM.
+        receive_accm: u32,
+    },
+    // -- Virtual LNS failover (issue 15) --
+    /// LNS: this member took over, as their backup, the tunnels and sessions a failed member
+    /// served at `addr` (silent failover, [`lns`](super::lns) module docs). The caller moves `addr` to this
+    /// LNS (the LAC keeps sending there) and installs every session of `sessions` in its data
+    /// plane. One event per failed member's address.
+    TakeOver {
+        /// The failed member (health node id).
+        from: crate::health::NodeId,
+        /// The failed member's address the taken tunnels use: to move here.
+        addr: IpAddr,
+        /// Our Tunnel IDs of the tunnels taken (the failed member's ids, kept).
+        tunnels: Vec<u16>,
+        /// The data-plane handoff of every session taken.
+        sessions: Vec<SessionHandoff>,
+    },
+    /// LNS: a tunnel of ours was taken over by the backup `by` while it saw us Down (a false
+    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `by`); the caller
+    /// removes its sessions from the data plane.
+    Yielded {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// The member that took it over.
+        by: crate::health::NodeId,
+        /// Its sessions, by our Session ID.
+        sessions: usize,
+    },
+}
+
+/// What a data plane needs to carry a session taken over ([`Event::TakeOver`]): the addresses,
+/// both ends' Tunnel and Session IDs, and the data sequencing each way (RFC 2661 5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionHandoff {
+    /// The session (our Tunnel and Session IDs).
+    pub session: SessionRef,
+    /// Our address (the failed member's, to move here).
+    pub local: SocketAddr,
+    /// The LAC's address.
+    pub peer: SocketAddr,
+    /// The LAC's Tunnel ID.
+    pub peer_tunnel: u16,
+    /// The LAC's Session ID.
+    pub peer_session: u16,
+    /// Data messages carry Ns/Nr.
+    pub sequencing: bool,
+    /// Next data Ns to send (the replicated one plus [`DATA_NS_SKIP`](super::tunnel::DATA_NS_SKIP)).
+    pub ns: u16,
+    /// Next data Ns expected from the LAC.
+    pub nr: u16,
+}
+
+/// A PPP frame received on a session (see `poll_data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Data {
+    /// The session.
+    pub session: SessionRef,
+    /// The LAC's call.
+    pub call: Option<CallId>,
+    /// The PPP frame.
+    pub frame: Bytes,
+}
