@@ -1,0 +1,119 @@
+//! What a Home Agent reports to its caller: [`Event`].
+
+use crate::health::NodeId;
+use crate::mip::MnId;
+use ipnetwork::IpNetwork;
+use std::net::Ipv4Addr;
+
+/// Facts for the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// This HA can serve the virtual network: announce it to the routing daemon.
+    AdvertiseRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// This HA cannot serve the virtual network any more: withdraw the route.
+    WithdrawRoute {
+        /// The virtual network.
+        prefix: IpNetwork,
+    },
+    /// A temporary binding was created and the request forwarded to the second HA.
+    TemporaryBinding {
+        /// The mobile node.
+        mn: MnId,
+        /// The second HA.
+        second_ha: NodeId,
+    },
+    /// A temporary binding's pending timer expired: it is freed.
+    TemporaryExpired {
+        /// The mobile node.
+        mn: MnId,
+    },
+    /// The first HA made a binding permanent from the second HA's reply.
+    BindingPermanent {
+        /// The mobile node (by home address).
+        home_address: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+        /// The serving HA.
+        second_ha: NodeId,
+    },
+    /// This HA serves a registration (install the tunnel to the care-of address).
+    Registered {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// Care-of address.
+        care_of: Ipv4Addr,
+        /// Granted lifetime.
+        lifetime: u16,
+    },
+    /// A binding was removed by deregistration.
+    Deregistered {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A binding's lifetime ended.
+    Expired {
+        /// Home address.
+        home_address: Ipv4Addr,
+    },
+    /// A peer is Up (health).
+    PeerUp {
+        /// The peer.
+        node: NodeId,
+    },
+    /// A peer is Down (health).
+    PeerDown {
+        /// The peer.
+        node: NodeId,
+    },
+    /// The bindings served by `failed` are now served by `owner`.
+    TakenOver {
+        /// The failed HA.
+        failed: NodeId,
+        /// The new serving HA.
+        owner: NodeId,
+        /// Bindings moved in this HA's table.
+        bindings: usize,
+    },
+    /// RFC 4433: a request for dynamic home agent assignment (Home Agent field 0.0.0.0 or
+    /// 255.255.255.255) was given a home agent chosen by load.
+    HomeAgentAssigned {
+        /// The mobile node.
+        mn: MnId,
+        /// The assigned HA's address (a member's own; the virtual address under
+        /// [`DynamicHaPolicy::Serve`](super::DynamicHaPolicy::Serve) is reported by the usual registration events instead).
+        home_agent: Ipv4Addr,
+        /// Whether the request was denied with 143 and a Redirected HA extension (the mobile
+        /// node asks again there) rather than served here.
+        redirected: bool,
+    },
+    /// RFC 3543: a binding was revoked (by [`HomeAgent::revoke`](super::HomeAgent::revoke), or by its foreign agent's
+    /// Registration Revocation): remove the tunnel.
+    RegistrationRevoked {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent told (a Registration Revocation sent, or received from it).
+        foreign_agent: Option<Ipv4Addr>,
+        /// The foreign agent revoked it (A bit clear), not this HA.
+        by_foreign_agent: bool,
+    },
+    /// RFC 3543 section 3.4: the foreign agent acknowledged a Registration Revocation.
+    RevocationAcknowledged {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent.
+        foreign_agent: Ipv4Addr,
+        /// The acknowledgement's I bit: the foreign agent informed the mobile node.
+        mn_informed: bool,
+    },
+    /// A Registration Revocation got no acknowledgement after every retransmission.
+    RevocationUnacknowledged {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// The foreign agent.
+        foreign_agent: Ipv4Addr,
+    },
+}
