@@ -1,6 +1,7 @@
 //! What the LAC and the LNS report: [`Event`], the handles it names ([`SessionRef`], [`CallId`])
 //! and what a data plane needs ([`SessionHandoff`], [`Data`]).
 
+use super::CallDetails;
 use super::wire::ResultCode;
 use super::wire::avp::CallErrors;
 use bytes::Bytes;
@@ -18,6 +19,12 @@ pub struct SessionRef {
 /// The LAC's handle of one user call; it stays the same across redirections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
+
+/// The handle of one pending admission decision at an LNS ([`Event::IncomingCall`]): never
+/// reused, so an answer to a call already decided, timed out or gone is told apart
+/// ([`CommandError::NoAdmission`](super::CommandError::NoAdmission)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AdmissionId(pub u64);
 
 /// What an endpoint reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +54,35 @@ pub enum Event {
         call: Option<CallId>,
         /// The peer.
         peer: SocketAddr,
+    },
+    /// LNS with [`LnsConfig::admission`](super::LnsConfig::admission): a call this LNS would
+    /// serve (not one the contact LNS redirects) asks to be admitted: its ICRQ arrived, no ICRP
+    /// has been sent. Answer with [`Lns::accept`](super::Lns::accept) (ICRP) or
+    /// [`Lns::refuse`](super::Lns::refuse) (CDN) within
+    /// [`AdmissionConfig::timeout`](super::lns::AdmissionConfig::timeout); unanswered, the call
+    /// is refused and [`Event::SessionDown`] names `session`.
+    IncomingCall {
+        /// The decision's handle.
+        id: AdmissionId,
+        /// The session reserved for the call (our Tunnel ID and the Session ID the ICRP will
+        /// assign).
+        session: SessionRef,
+        /// The LAC.
+        peer: SocketAddr,
+        /// What the ICRQ says about the call (RFC 2661 6.6: Bearer Type, Physical Channel ID,
+        /// Calling and Called Number, Sub-Address).
+        details: Box<CallDetails>,
+    },
+    /// LNS with admission: an admitted call connected (its ICCN arrived, RFC 2661 6.8): the
+    /// ICRQ's details with the ICCN's merged in (Connect Speeds, Framing Type, proxy LCP and
+    /// proxy authentication, Private Group ID), e.g. for a RADIUS request. [`Event::SessionUp`]
+    /// follows; a caller that rejects the call now closes it with
+    /// [`Lns::close_session`](super::Lns::close_session).
+    CallConnected {
+        /// The session.
+        session: SessionRef,
+        /// The merged details.
+        details: Box<CallDetails>,
     },
     /// A session ended (CDN sent or received, or its tunnel went down), or a LAC call failed
     /// before being established.

@@ -111,9 +111,9 @@ pub mod tunnel;
 pub mod wire;
 
 pub use call::CallDetails;
-pub use event::{CallId, Data, Event, SessionHandoff, SessionRef};
+pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
 pub use lac::{Lac, LacConfig};
-pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};
+pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 
 use crate::io::RateLimit;
@@ -259,6 +259,19 @@ pub struct Stats {
     pub sessions_lost_in_takeover: u64,
     /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
     pub tunnels_yielded: u64,
+    // -- Call admission (issue 14) --
+    /// Calls reported for admission ([`Event::IncomingCall`]).
+    pub admissions_asked: u64,
+    /// Calls the caller accepted ([`Lns::accept`]).
+    pub admissions_accepted: u64,
+    /// Calls the caller refused ([`Lns::refuse`]).
+    pub admissions_refused: u64,
+    /// Calls refused because [`AdmissionConfig::max_pending`] decisions were already pending
+    /// (CDN Result 2, Error 4).
+    pub admissions_overflowed: u64,
+    /// Calls refused because the caller did not answer within [`AdmissionConfig::timeout`] (CDN
+    /// Result 4).
+    pub admissions_timed_out: u64,
 }
 
 impl Default for Config {
@@ -330,6 +343,9 @@ pub enum ConfigField {
     RecoveryTime,
     /// [`Config::restore`] (non-zero, distinct ids, within the table limits).
     Restore,
+    /// [`LnsConfig::admission`] (`max_pending` at least 1, `timeout` non-zero and at most a
+    /// minute).
+    Admission,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -468,6 +484,10 @@ pub enum CommandError {
     /// C bit ([`Config::failover`]) or the peer sent no Failover Capability.
     #[error("RFC 4951 failover not negotiated for this tunnel")]
     FailoverNotNegotiated,
+    /// No pending admission decision has this id: it was already answered, it timed out, its
+    /// tunnel went down, or it never existed ([`Lns::accept`], [`Lns::refuse`]).
+    #[error("no such pending admission")]
+    NoAdmission,
 }
 
 impl Config {

@@ -44,6 +44,13 @@ pub struct Session {
     pub data_nr: u16,
     /// The LAC's call handle, if any.
     pub call: Option<super::CallId>,
+    /// LNS with [`LnsConfig::admission`](super::LnsConfig::admission): the pending admission
+    /// decision of this call while the caller has neither accepted nor refused it (no ICRP sent
+    /// yet; see [`Event::IncomingCall`](super::Event::IncomingCall)).
+    pub admission: Option<super::AdmissionId>,
+    /// LNS with admission: the ICRQ's call details, kept from ICRQ until the ICCN's are merged
+    /// into them ([`Event::CallConnected`](super::Event::CallConnected)).
+    pub details: Option<Box<super::CallDetails>>,
 }
 
 impl Session {
@@ -59,6 +66,8 @@ impl Session {
             data_ns: 0,
             data_nr: 0,
             call: None,
+            admission: None,
+            details: None,
         }
     }
 

@@ -95,12 +95,14 @@ impl Lns {
                 } else {
                     SessionState::WaitOutgoingConnect
                 };
+                if self.core.session_mut(tid, sref.session).map(|s| s.state) != Some(want)
+                    || !self.admission_connect(sref, &m)
+                {
+                    return;
+                }
                 let Some(s) = self.core.session_mut(tid, sref.session) else {
                     return;
                 };
-                if s.state != want {
-                    return;
-                }
                 s.state = SessionState::Established;
                 if m.sequencing_required() {
                     s.sequencing = true;
@@ -164,7 +166,11 @@ impl Lns {
         }
         let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
         let served = if self.can_serve(Some(tid)) {
-            self.serve_icrq(now, tid, m, lbc)
+            if self.cfg.admission.is_some() {
+                self.admit_icrq(now, tid, m, lbc)
+            } else {
+                self.serve_icrq(now, tid, m, lbc)
+            }
         } else if lbc {
             self.redirect_icrq(now, tid, m)
         } else if self.cfg.standard_redirect {

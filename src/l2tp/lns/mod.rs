@@ -36,9 +36,11 @@
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
 
 mod admission;
+mod incoming;
 mod replicate;
 mod takeover;
 
+pub use incoming::{AcceptParams, AdmissionConfig};
 pub use replicate::ReplicationConfig;
 
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
@@ -46,8 +48,8 @@ use super::session::{Session, SessionState};
 use super::tunnel::{Core, TunnelState, Up, type_within};
 use super::wire::{ControlMessage, ResultCode};
 use super::{
-    CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
-    Unexpected,
+    AdmissionId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef,
+    Table, Unexpected,
 };
 use crate::Transmit;
 use crate::health::{
@@ -55,6 +57,7 @@ use crate::health::{
     NodeState, Role,
 };
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -90,6 +93,10 @@ pub struct LnsConfig {
     /// of the members we back up when health finds them Down (issue 15; needs `membership`; the
     /// `replicate` and `takeover` module docs).
     pub replication: Option<ReplicationConfig>,
+    /// Call admission by the caller (issue 14; `lns::incoming` module docs): each call this LNS
+    /// would serve waits for [`Lns::accept`] or [`Lns::refuse`] after [`Event::IncomingCall`].
+    /// `None` (the default): calls are accepted automatically.
+    pub admission: Option<AdmissionConfig>,
 }
 
 /// Who this LNS is among the LNSs it exchanges heartbeats with (the identity of its health
@@ -145,6 +152,7 @@ impl Default for LnsConfig {
             health: HealthConfig::default(),
             membership: None,
             replication: None,
+            admission: None,
         }
     }
 }
@@ -165,6 +173,9 @@ pub struct Lns {
     health: Option<Embedded>,
     repl: replicate::Replicator,
     backups: takeover::Backups,
+    /// Pending admission decisions (at most [`AdmissionConfig::max_pending`]).
+    admissions: BTreeMap<AdmissionId, SessionRef>,
+    next_admission: u64,
 }
 
 impl std::fmt::Debug for Lns {
@@ -188,6 +199,9 @@ impl Lns {
         if cfg.redirect_hold > Duration::from_secs(86_400) {
             return Err(ConfigError::OutOfRange(ConfigField::RedirectHold));
         }
+        if !incoming::check(&cfg) {
+            return Err(ConfigError::OutOfRange(ConfigField::Admission));
+        }
         if let Some(v) = &cfg.virtual_lns {
             if v.me >= v.members.len() {
                 return Err(ConfigError::OutOfRange(ConfigField::VirtualLnsMe));
@@ -208,6 +222,8 @@ impl Lns {
             health,
             repl: Default::default(),
             backups: Default::default(),
+            admissions: BTreeMap::new(),
+            next_admission: 1,
         })
     }
 
@@ -530,12 +546,13 @@ impl Lns {
                 } => {
                     self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
-                        if s.state == SessionState::Established {
+                        if s.state == SessionState::Established || s.admission.is_some() {
                             self.session_gone(tunnel, &s, None);
                         } else {
                             self.forget_redirect(&s);
                         }
                     }
+                    self.forget_admissions();
                 }
                 Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
@@ -544,6 +561,13 @@ impl Lns {
                     result,
                 } => self.session_gone(tunnel, &session, Some(result)),
                 Up::SessionTimer(tid, sid) => {
+                    let sref = SessionRef {
+                        tunnel: tid,
+                        session: sid,
+                    };
+                    if self.admission_timed_out(now, sref) {
+                        continue;
+                    }
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
                         Some(SessionState::Redirected) => {
