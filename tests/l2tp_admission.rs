@@ -152,7 +152,7 @@ fn pending_beyond_the_bound_refused_and_counted() {
                 .open_session(now)
                 .unwrap();
         }
-        p.sim.run_for(Duration::from_secs(25));
+        p.sim.run_for(Duration::from_secs(50));
         let ev = lns_ev(&mut p);
         assert_eq!(incoming(&ev).len(), BOUND, "seed {seed}: {ev:?}");
         let lns = p.sim.node_mut::<Lns>(p.lns);
@@ -165,15 +165,16 @@ fn pending_beyond_the_bound_refused_and_counted() {
             "seed {seed}"
         );
         assert_eq!(s.admissions_asked, BOUND as u64);
-        let refused = lac_ev(&mut p)
-            .into_iter()
+        let lev = lac_ev(&mut p);
+        let refused = lev
+            .iter()
             .filter(|e| {
                 matches!(e, Event::SessionDown { result: Some(r), .. }
                     if r.result == ResultCodeValue::CDN_GENERAL_ERROR
                         && r.error_code() == Some(ErrorCode::INSUFFICIENT_RESOURCES))
             })
             .count();
-        assert_eq!(refused, CALLS - BOUND, "seed {seed}");
+        assert_eq!(refused, CALLS - BOUND, "seed {seed}: {lev:?}");
     }
 }
 
