@@ -263,6 +263,8 @@ fn redirect_decisions(c: &mut Criterion) {
     let _ = Event::TunnelUp {
         tunnel: 0,
         peer: LNS,
+        peer_tunnel: 0,
+        local: None,
     };
 }
 

@@ -3,7 +3,7 @@
 
 use super::CallDetails;
 use super::wire::ResultCode;
-use super::wire::avp::CallErrors;
+use super::wire::avp::{CallErrors, PppDisconnectCause};
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 
@@ -30,23 +30,35 @@ pub struct AdmissionId(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A tunnel is established with `peer`.
+    /// A tunnel is established with `peer`: a data plane creates its tunnel now (Linux:
+    /// `L2TP_CMD_TUNNEL_CREATE` with `L2TP_ATTR_CONN_ID` = `tunnel`, `L2TP_ATTR_PEER_CONN_ID` =
+    /// `peer_tunnel`, `L2TP_ATTR_PROTO_VERSION` 2, `L2TP_ATTR_ENCAP_TYPE` UDP, the addresses and
+    /// UDP ports of `local` and `peer`).
     TunnelUp {
-        /// Our Tunnel ID.
+        /// Our Tunnel ID (the peer puts it in the headers it sends; `L2TP_ATTR_CONN_ID`).
         tunnel: u16,
-        /// The peer.
+        /// The peer's address (`L2TP_ATTR_IP_DADDR` / `IP6_DADDR`, `L2TP_ATTR_UDP_DPORT`).
         peer: SocketAddr,
+        /// The peer's Tunnel ID (its Assigned Tunnel ID, RFC 2661 4.4.3; what our headers carry;
+        /// `L2TP_ATTR_PEER_CONN_ID`).
+        peer_tunnel: u16,
+        /// Our address the peer talks to (`L2TP_ATTR_IP_SADDR` / `IP6_SADDR`,
+        /// `L2TP_ATTR_UDP_SPORT`), when known (the `to` of the datagrams received).
+        local: Option<SocketAddr>,
     },
-    /// A tunnel is gone (StopCCN sent or received, or the peer stopped answering).
+    /// A tunnel is gone (StopCCN sent or received, or the peer stopped answering), and with it
+    /// every session of it: a data plane removes the tunnel our Tunnel ID names (Linux:
+    /// `L2TP_CMD_TUNNEL_DELETE` with `L2TP_ATTR_CONN_ID` = `tunnel`, which deletes its sessions).
     TunnelDown {
-        /// Our Tunnel ID.
+        /// Our Tunnel ID (`L2TP_ATTR_CONN_ID`).
         tunnel: u16,
         /// The peer.
         peer: SocketAddr,
         /// The Result Code of the StopCCN, if one was exchanged.
         result: Option<ResultCode<'static>>,
     },
-    /// A session is established.
+    /// A session is established: `handoff` is what a data plane needs to carry it (Linux:
+    /// `L2TP_CMD_SESSION_CREATE`, see [`SessionHandoff`]).
     SessionUp {
         /// The session.
         session: SessionRef,
@@ -54,6 +66,8 @@ pub enum Event {
         call: Option<CallId>,
         /// The peer.
         peer: SocketAddr,
+        /// Both ends' ids, the addresses, the data message policy.
+        handoff: SessionHandoff,
     },
     /// LNS with [`LnsConfig::admission`](super::LnsConfig::admission): a call this LNS would
     /// serve (not one the contact LNS redirects) asks to be admitted: its ICRQ arrived, no ICRP
@@ -85,7 +99,9 @@ pub enum Event {
         details: Box<CallDetails>,
     },
     /// A session ended (CDN sent or received, or its tunnel went down), or a LAC call failed
-    /// before being established.
+    /// before being established. A data plane removes the session `session` names (Linux:
+    /// `L2TP_CMD_SESSION_DELETE` with `L2TP_ATTR_CONN_ID` = its tunnel, `L2TP_ATTR_SESSION_ID` =
+    /// its session).
     SessionDown {
         /// The session (None for a LAC call that never got one).
         session: Option<SessionRef>,
@@ -93,6 +109,9 @@ pub enum Event {
         call: Option<CallId>,
         /// The Result Code of the CDN, if one was exchanged.
         result: Option<ResultCode<'static>>,
+        /// The PPP Disconnect Cause Code (RFC 3145) of the CDN, if it carried one (received) or
+        /// we sent one ([`Lns::close_session_with_cause`](super::Lns::close_session_with_cause)).
+        cause: Option<PppDisconnectCause<'static>>,
     },
     /// LAC: the call was redirected from one LNS to another.
     Redirected {
@@ -191,22 +210,51 @@ pub enum Event {
     },
 }
 
-/// What a data plane needs to carry a session taken over ([`Event::TakeOver`]): the addresses,
-/// both ends' Tunnel and Session IDs, and the data sequencing each way (RFC 2661 5.8).
+/// What a data plane needs to carry a session ([`Event::SessionUp`] at the LAC and the LNS, and
+/// [`Event::TakeOver`]): the addresses, both ends' Tunnel and Session IDs, the data sequencing
+/// each way (RFC 2661 5.4, 5.8), the role, the header policy.
+///
+/// The Linux `l2tp` generic-netlink family (`L2TP_CMD_TUNNEL_CREATE`, then
+/// `L2TP_CMD_SESSION_CREATE` with `L2TP_ATTR_PW_TYPE` PPP, then a PPPoL2TP socket):
+///
+/// | Field | Netlink attribute |
+/// | --- | --- |
+/// | `session.tunnel` | `L2TP_ATTR_CONN_ID` |
+/// | `peer_tunnel` | `L2TP_ATTR_PEER_CONN_ID` |
+/// | `session.session` | `L2TP_ATTR_SESSION_ID` |
+/// | `peer_session` | `L2TP_ATTR_PEER_SESSION_ID` |
+/// | `send_seq` | `L2TP_ATTR_SEND_SEQ` |
+/// | `recv_seq` | `L2TP_ATTR_RECV_SEQ` |
+/// | `lns_mode` | `L2TP_ATTR_LNS_MODE` |
+/// | (always UDP, RFC 2661 8.1) | `L2TP_ATTR_ENCAP_TYPE` = `L2TP_ENCAPTYPE_UDP` |
+/// | `local` | `L2TP_ATTR_IP_SADDR` or `L2TP_ATTR_IP6_SADDR`, `L2TP_ATTR_UDP_SPORT` |
+/// | `peer` | `L2TP_ATTR_IP_DADDR` or `L2TP_ATTR_IP6_DADDR`, `L2TP_ATTR_UDP_DPORT` |
+/// | `length_bit`, `offset` | none: the kernel sends no Length and no Offset field (both optional, RFC 2661 3.1) and accepts both |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionHandoff {
-    /// The session (our Tunnel and Session IDs).
+    /// The session (our Tunnel and Session IDs: what the peer puts in its headers).
     pub session: SessionRef,
-    /// Our address (the failed member's, to move here).
+    /// Our address (at a takeover: the failed member's, to move here).
     pub local: SocketAddr,
-    /// The LAC's address.
+    /// The peer's address.
     pub peer: SocketAddr,
-    /// The LAC's Tunnel ID.
+    /// The peer's Tunnel ID (what our headers carry).
     pub peer_tunnel: u16,
-    /// The LAC's Session ID.
+    /// The peer's Session ID (what our headers carry).
     pub peer_session: u16,
-    /// Data messages carry Ns/Nr.
+    /// Data messages carry Ns/Nr (both ways: `send_seq` and `recv_seq`).
     pub sequencing: bool,
+    /// Our data messages carry Ns/Nr (Sequencing Required was exchanged or is configured, RFC
+    /// 2661 5.4).
+    pub send_seq: bool,
+    /// Data messages from the peer are checked in sequence (late and duplicate ones dropped).
+    pub recv_seq: bool,
+    /// We are the LNS of this session (RFC 2661 5.4: the LNS decides data sequencing).
+    pub lns_mode: bool,
+    /// Our data messages carry the Length field (L bit, RFC 2661 3.1).
+    pub length_bit: bool,
+    /// Our data messages carry an Offset field (O bit): never, this crate sends none.
+    pub offset: bool,
     /// Next data Ns to send (the replicated one plus [`DATA_NS_SKIP`](super::tunnel::DATA_NS_SKIP)).
     pub ns: u16,
     /// Next data Ns expected from the LAC.

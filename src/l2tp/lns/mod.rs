@@ -46,6 +46,7 @@ pub use replicate::ReplicationConfig;
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
 use super::tunnel::{Core, TunnelState, Up, type_within};
+use super::wire::avp::PppDisconnectCause;
 use super::wire::{ControlMessage, ResultCode};
 use super::{
     AdmissionId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef,
@@ -207,8 +208,10 @@ impl Lns {
                 return Err(ConfigError::OutOfRange(ConfigField::VirtualLnsMe));
             }
         }
+        let mut core = Core::new(cfg.common.clone(), now)?;
+        core.lns = true;
         Ok(Lns {
-            core: Core::new(cfg.common.clone(), now)?,
+            core,
             pool: LnsPool::new(cfg.max_pool, cfg.health.overload_percent),
             member_up: cfg
                 .virtual_lns
@@ -345,22 +348,47 @@ impl Lns {
         self.core.send_data(session, frame)
     }
 
-    /// Hangs up a session (CDN).
+    /// Hangs up a session (CDN with `result`; RFC 2661 6.12); [`Event::SessionDown`].
     pub fn close_session(
         &mut self,
         now: Instant,
         session: SessionRef,
         result: ResultCode<'static>,
     ) {
-        self.core
-            .disconnect(now, session.tunnel, session.session, result.clone());
+        let _ = self.close_session_with_cause(now, session, result, None);
+    }
+
+    /// Hangs up a session with CDN `result` and, when given, the PPP Disconnect Cause Code
+    /// `cause` (RFC 3145 3.1: AVP 46, M=0), both reported in [`Event::SessionDown`].
+    ///
+    /// # Errors
+    /// [`CommandError::NoSession`] when there is no such session (nothing sent, no event).
+    pub fn close_session_with_cause(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        result: ResultCode<'static>,
+        cause: Option<PppDisconnectCause<'static>>,
+    ) -> Result<(), CommandError> {
+        if !self.core.disconnect_with_cause(
+            now,
+            session.tunnel,
+            session.session,
+            result.clone(),
+            cause.clone(),
+        ) {
+            return Err(CommandError::NoSession);
+        }
+        self.admissions.retain(|_, s| *s != session);
         self.replicate_session_gone(session.tunnel, session.session);
         self.flush_replication(now);
         self.core.event(Event::SessionDown {
             session: Some(session),
             call: None,
             result: Some(result),
+            cause,
         });
+        Ok(())
     }
 
     /// Closes a tunnel (StopCCN).

@@ -353,6 +353,11 @@ fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
         peer_tunnel: t.peer_tunnel,
         peer_session: s.peer_session,
         sequencing: s.sequencing,
+        send_seq: s.sequencing,
+        recv_seq: s.sequencing,
+        lns_mode: true,
+        length_bit: true,
+        offset: false,
         ns: s.data_ns.wrapping_add(super::super::tunnel::DATA_NS_SKIP),
         nr: s.data_nr,
     }

@@ -390,10 +390,15 @@ impl Core {
             return;
         };
         t.state = TunnelState::Established;
-        let peer = t.peer;
+        let (peer, peer_tunnel, local) = (t.peer, t.peer_header_id(), t.local);
         self.pending_tunnels.remove(&tid);
         self.arm_idle(now, tid);
-        self.event(super::super::Event::TunnelUp { tunnel: tid, peer });
+        self.event(super::super::Event::TunnelUp {
+            tunnel: tid,
+            peer,
+            peer_tunnel,
+            local,
+        });
         self.ups.push_back(Up::TunnelUp(tid));
     }
 }

@@ -39,9 +39,9 @@ pub(crate) use refusal::refusal;
 
 use super::channel::{Channel, ChannelConfig};
 use super::session::{Session, SessionState};
-use super::wire::avp::AvpValue;
+use super::wire::avp::{AvpValue, PppDisconnectCause};
 use super::wire::{Avp, AvpType, ControlMessage, ParseOptions, ResultCode, ResultCodeValue};
-use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionRef};
+use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionHandoff, SessionRef};
 use crate::io::{Outbox, Overflow, TokenBucket};
 use crate::{Rng, TimerQueue, Transmit};
 use bytes::Bytes;
@@ -245,6 +245,11 @@ pub(crate) struct Core {
     /// AVPs the next SCCRQ or SCCRP built carries after the common ones (RFC 4951's Tunnel
     /// Recovery and Suggested Control Sequence).
     sccrx_extra: Vec<Avp<'static>>,
+    /// The role is an LNS (the data-plane handoff's `lns_mode`).
+    pub lns: bool,
+    /// The PPP Disconnect Cause Code (RFC 3145) of the CDN being processed, for the
+    /// [`Event::SessionDown`] it leads to (cleared by [`Core::finish`]).
+    pub cdn_cause: Option<PppDisconnectCause<'static>>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -281,6 +286,8 @@ impl Core {
             pending_tunnels: Default::default(),
             idle_timeout: None,
             sccrx_extra: Vec::new(),
+            lns: false,
+            cdn_cause: None,
         })
         .map(|mut core| {
             core.restore(now);
@@ -524,17 +531,47 @@ impl Core {
         self.timers.insert(Timer::Session(tid, sid), deadline);
     }
 
-    /// [`Event::SessionUp`] for session `sid` of tunnel `tid`.
-    pub fn session_up(&mut self, tid: u16, sid: u16, call: Option<CallId>) {
-        if let Some(peer) = self.tunnels.get(&tid).map(|t| t.peer) {
-            let session = SessionRef {
+    /// The data-plane handoff of session `sid` of tunnel `tid` as it stands
+    /// ([`SessionHandoff`]); `local` is the unspecified address while not known.
+    pub fn handoff(&self, tid: u16, sid: u16) -> Option<SessionHandoff> {
+        let t = self.tunnels.get(&tid)?;
+        let s = t.sessions.get(&sid)?;
+        let unspecified = SocketAddr::new(
+            match t.peer.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            },
+            0,
+        );
+        Some(SessionHandoff {
+            session: SessionRef {
                 tunnel: tid,
                 session: sid,
-            };
+            },
+            local: t.local.unwrap_or(unspecified),
+            peer: t.peer,
+            peer_tunnel: t.peer_header_id(),
+            peer_session: s.peer_header_id(),
+            sequencing: s.sequencing,
+            send_seq: s.sequencing,
+            recv_seq: s.sequencing,
+            lns_mode: self.lns,
+            length_bit: true,
+            offset: false,
+            ns: s.data_ns,
+            nr: s.data_nr,
+        })
+    }
+
+    /// [`Event::SessionUp`] for session `sid` of tunnel `tid`, with its handoff.
+    pub fn session_up(&mut self, tid: u16, sid: u16, call: Option<CallId>) {
+        if let Some(handoff) = self.handoff(tid, sid) {
+            let session = handoff.session;
             self.event(Event::SessionUp {
                 session,
                 call,
-                peer,
+                peer: handoff.peer,
+                handoff,
             });
         }
     }
@@ -546,10 +583,12 @@ impl Core {
         call: Option<CallId>,
         result: Option<ResultCode<'static>>,
     ) {
+        let cause = self.cdn_cause.take();
         self.event(Event::SessionDown {
             session,
             call,
             result,
+            cause,
         });
     }
 
@@ -569,16 +608,37 @@ impl Core {
         m: &ControlMessage<'static>,
     ) -> Option<(Session, Option<ResultCode<'static>>)> {
         let s = self.remove_session(now, tid, m.header.session_id)?;
+        self.cdn_cause = m
+            .ppp_disconnect_cause()
+            .cloned()
+            .map(PppDisconnectCause::into_owned);
         Some((s, m.result_code().cloned().map(ResultCode::into_owned)))
     }
 
     /// Sends CDN for a session and removes it.
     pub fn disconnect(&mut self, now: Instant, tid: u16, sid: u16, result: ResultCode<'static>) {
+        self.disconnect_with_cause(now, tid, sid, result, None);
+    }
+
+    /// Sends CDN for a session, with the PPP Disconnect Cause Code `cause` (RFC 3145 3.1, M=0)
+    /// when given, and removes it; `false` when there is no such session.
+    pub fn disconnect_with_cause(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        sid: u16,
+        result: ResultCode<'static>,
+        cause: Option<PppDisconnectCause<'static>>,
+    ) -> bool {
         let Some(s) = self.remove_session(now, tid, sid) else {
-            return;
+            return false;
         };
-        let m = ControlMessage::cdn(0, s.peer_header_id(), sid, result);
+        let mut m = ControlMessage::cdn(0, s.peer_header_id(), sid, result);
+        if let Some(c) = cause {
+            m.push(Avp::optional(AvpValue::PppDisconnectCauseCode(c)));
+        }
         self.send_ctrl(now, tid, m);
+        true
     }
 
     /// Sends a PPP frame on an established session (RFC 2661 5.8 data message);
@@ -617,6 +677,7 @@ impl Core {
 
     /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.
     pub fn finish(&mut self, now: Instant) {
+        self.cdn_cause = None;
         let dirty = std::mem::take(&mut self.dirty);
         for tid in dirty {
             if let Some(t) = self.tunnels.get_mut(&tid) {
