@@ -213,3 +213,85 @@ fn no_cause_without_avp_46() {
     assert!(lac_ev(&mut p).iter().any(|e| matches!(e,
         Event::SessionDown { call: Some(c), cause: None, result: Some(_), .. } if *c == call)));
 }
+
+/// CMD-1: the session and tunnel records, read at any time, name both ends' ids, the addresses,
+/// the state and the frame counters; the LAC closes a tunnel now with its result (StopCCN,
+/// RFC 2661 6.4) and the LNS reports that result.
+#[test]
+fn records_read_at_any_time_and_lac_closes_a_tunnel_now() {
+    for seed in 0..seeds().min(50) {
+        let mut p = pair(seed, true);
+        let now = p.sim.now();
+        let call = p.sim.node_mut::<Lac>(p.lac).open_session(now).unwrap();
+        p.sim.run_for(Duration::from_secs(40));
+        let (lev, nev) = (lac_ev(&mut p), lns_ev(&mut p));
+        let (l, n) = (handoff(&lev), handoff(&nev));
+        let li = p
+            .sim
+            .node_mut::<Lac>(p.lac)
+            .session_info(l.session)
+            .unwrap();
+        assert_eq!((li.handoff, li.call), (l, Some(call)), "seed {seed}");
+        let lns = p.sim.node_mut::<Lns>(p.lns);
+        let ni = lns.session_info(n.session).unwrap();
+        assert_eq!(ni.handoff.peer_session, l.session.session);
+        assert_eq!(ni.state, telcp::l2tp::session::SessionState::Established);
+        assert!(!ni.admission_pending);
+        let ti = lns.tunnel_info(n.session.tunnel).unwrap();
+        assert_eq!(
+            (ti.tunnel, ti.peer_tunnel),
+            (n.session.tunnel, l.session.tunnel)
+        );
+        assert_eq!((ti.peer, ti.sessions), (addr("10.0.9.1"), 1));
+        assert_eq!(ti.state, telcp::l2tp::tunnel::TunnelState::Established);
+        // Frames sent and received are counted at both ends.
+        let mut received = 0;
+        for _ in 0..20 {
+            p.sim
+                .node_mut::<Lac>(p.lac)
+                .send_ppp(call, b"\xff\x03\xc0\x21")
+                .unwrap();
+            p.sim.run_for(Duration::from_millis(50));
+            while p.sim.node_mut::<Lns>(p.lns).poll_data().is_some() {
+                received += 1;
+            }
+        }
+        let li = p
+            .sim
+            .node_mut::<Lac>(p.lac)
+            .session_info(l.session)
+            .unwrap();
+        let ni = p
+            .sim
+            .node_mut::<Lns>(p.lns)
+            .session_info(n.session)
+            .unwrap();
+        assert_eq!(li.frames_sent, 20);
+        assert_eq!(ni.frames_received, received, "seed {seed}");
+        assert!(received > 0 && received <= 20);
+        // The LAC closes its tunnel now.
+        let rc = ResultCode::new(ResultCodeValue::STOPCCN_SHUTTING_DOWN);
+        let now = p.sim.now();
+        let lac = p.sim.node_mut::<Lac>(p.lac);
+        assert_eq!(
+            lac.close_tunnel(now, l.session.tunnel ^ 0xffff, rc.clone()),
+            Err(telcp::l2tp::CommandError::NoTunnel)
+        );
+        lac.close_tunnel(now, l.session.tunnel, rc.clone()).unwrap();
+        p.sim.run_for(Duration::from_secs(30));
+        let nev = lns_ev(&mut p);
+        assert!(
+            nev.iter().any(
+                |e| matches!(e, Event::TunnelDown { tunnel, result: Some(r), .. }
+                if *tunnel == n.session.tunnel && *r == rc)
+            ),
+            "seed {seed}: {nev:?}"
+        );
+        assert!(
+            p.sim
+                .node_mut::<Lns>(p.lns)
+                .session_info(n.session)
+                .is_none()
+        );
+    }
+}

@@ -195,6 +195,25 @@ impl Lac {
         Ok(id)
     }
 
+    /// Closes tunnel `tunnel` (our Tunnel ID) now: StopCCN with `result` (RFC 2661 6.4), its
+    /// sessions cleared as for any tunnel that goes down ([`Event::TunnelDown`]).
+    ///
+    /// # Errors
+    /// [`CommandError::NoTunnel`] when no such tunnel is held; nothing sent.
+    pub fn close_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        result: ResultCode<'static>,
+    ) -> Result<(), CommandError> {
+        if self.core.tunnel_info(tunnel).is_none() {
+            return Err(CommandError::NoTunnel);
+        }
+        self.core.close_tunnel(now, tunnel, result);
+        self.process(now);
+        Ok(())
+    }
+
     /// Hangs up a call (CDN result 3).
     pub fn close_session(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
         let c = self.calls.remove(&call).ok_or(CommandError::NoSession)?;

@@ -76,6 +76,21 @@ macro_rules! shared_endpoint_api {
             self.core.tunnel_count()
         }
 
+        /// The full record of tunnel `tunnel` (our Tunnel ID): both ids, addresses, state,
+        /// session count; `None` when not held.
+        pub fn tunnel_info(&self, tunnel: u16) -> Option<crate::l2tp::TunnelInfo> {
+            self.core.tunnel_info(tunnel)
+        }
+
+        /// The full record of a session: both ends' ids, addresses, state, data policy,
+        /// sequence numbers, frame counters; `None` when not held.
+        pub fn session_info(
+            &self,
+            session: crate::l2tp::SessionRef,
+        ) -> Option<crate::l2tp::SessionInfo> {
+            self.core.session_info(session)
+        }
+
         /// An L2TP datagram through the tunnel engine, then what it hands up to the role, then
         /// a ZLB acknowledging whatever no answer carried (RFC 2661 5.8).
         fn l2tp_input(
@@ -115,6 +130,7 @@ pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
 pub use lac::{Lac, LacConfig};
 pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
+pub use tunnel::{SessionInfo, TunnelInfo};
 
 use crate::io::RateLimit;
 use std::time::Duration;

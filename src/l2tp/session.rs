@@ -51,6 +51,10 @@ pub struct Session {
     /// LNS with admission: the ICRQ's call details, kept from ICRQ until the ICCN's are merged
     /// into them ([`Event::CallConnected`](super::Event::CallConnected)).
     pub details: Option<Box<super::CallDetails>>,
+    /// PPP frames sent (data messages built).
+    pub frames_sent: u64,
+    /// PPP frames received (data messages accepted).
+    pub frames_received: u64,
 }
 
 impl Session {
@@ -68,6 +72,8 @@ impl Session {
             call: None,
             admission: None,
             details: None,
+            frames_sent: 0,
+            frames_received: 0,
         }
     }
 
@@ -79,6 +85,7 @@ impl Session {
 
     /// Builds the data message for `frame` to the peer (sequenced when required).
     pub fn data_message<'a>(&mut self, peer_tunnel: u16, frame: &'a [u8]) -> DataMessage<'a> {
+        self.frames_sent = self.frames_sent.saturating_add(1);
         let mut d = DataMessage::new(peer_tunnel, self.peer_header_id(), Cow::Borrowed(frame));
         if self.sequencing {
             d.header.sequence = Some((self.data_ns, self.data_nr));
@@ -90,6 +97,14 @@ impl Session {
     /// Accepts a received data message's sequence number: `false` for a duplicate or late one
     /// (dropped, RFC 2661 5.8 allows it for data).
     pub fn accept_data(&mut self, seq: Option<(u16, u16)>) -> bool {
+        let accepted = self.in_sequence(seq);
+        if accepted {
+            self.frames_received = self.frames_received.saturating_add(1);
+        }
+        accepted
+    }
+
+    fn in_sequence(&mut self, seq: Option<(u16, u16)>) -> bool {
         match seq {
             Some((ns, _)) if self.sequencing => {
                 if super::channel::seq_lt(ns, self.data_nr) {

@@ -27,12 +27,14 @@
 //! included (RFC 2661 3.1, 4.4.3, 4.4.4).
 
 mod establish;
+mod info;
 mod input;
 pub mod recovery;
 mod refusal;
 mod snapshot;
 mod timers;
 
+pub use info::{SessionInfo, TunnelInfo};
 pub use snapshot::DATA_NS_SKIP;
 
 pub(crate) use refusal::refusal;
