@@ -82,10 +82,11 @@ fn incoming(ev: &[Event]) -> Vec<(telcp::l2tp::AdmissionId, SessionRef)> {
         .collect()
 }
 
-/// ADM-1 (RFC 2661 7.4.2 "ICRQ received, unacceptable": CDN, clean up): the caller's refusal is
-/// the CDN's result, no ICRP leaves, nothing is kept.
+/// l2tp-7.4.2-icrq-unacceptable (RFC 2661 7.4.2, LNS idle state: an unacceptable ICRQ is
+/// answered by CDN and cleaned up): the caller's refusal is the CDN's result, no ICRP leaves,
+/// nothing is kept.
 #[test]
-fn refused_call_gets_cdn_with_that_result_and_no_state() {
+fn l2tp_7_4_2_icrq_unacceptable() {
     for seed in 0..seeds() {
         let mut p = pair(seed, AdmissionConfig::default());
         let now = p.sim.now();
@@ -131,10 +132,11 @@ fn refused_call_gets_cdn_with_that_result_and_no_state() {
     }
 }
 
-/// ADM-2 (RFC 2661 4.4.2, Result 2 / Error 4 "insufficient resources"): beyond `max_pending`
-/// undecided calls, the others are refused at once and counted.
+/// l2tp-4.4.2-admission-overflow (RFC 2661 4.4.2, CDN Result 2 with Error 4 "insufficient
+/// resources to handle this operation now"): beyond `max_pending` undecided calls, the others are
+/// refused at once and counted.
 #[test]
-fn pending_beyond_the_bound_refused_and_counted() {
+fn l2tp_4_4_2_admission_overflow() {
     const CALLS: usize = 5;
     const BOUND: usize = 2;
     for seed in 0..seeds() {

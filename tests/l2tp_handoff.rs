@@ -150,11 +150,11 @@ fn handoff_fields_equal_the_wire() {
     }
 }
 
-/// RFC3145-1: the cause given to `close_session_with_cause` leaves in the CDN (AVP 46) and the
-/// LAC's `SessionDown` reports it, with the CDN's result; the LNS's own `SessionDown` names the
-/// session and the cause.
+/// rfc3145-3.1-cause-in-cdn: the cause given to `close_session_with_cause` leaves in the CDN
+/// (AVP 46) and the LAC's `SessionDown` reports it, with the CDN's result; the LNS's own
+/// `SessionDown` names the session and the cause.
 #[test]
-fn disconnect_cause_sent_in_cdn_and_reported() {
+fn rfc3145_3_1_cause_in_cdn() {
     for seed in 0..seeds() {
         let mut p = pair(seed, false);
         let now = p.sim.now();

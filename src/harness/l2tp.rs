@@ -140,6 +140,15 @@ pub fn lns_endpoint(
     start: std::time::Instant,
     standard_redirect: bool,
 ) -> Option<crate::l2tp::Lns> {
+    lns_endpoint_with(start, standard_redirect, None)
+}
+
+/// [`lns_endpoint`] with call admission by the caller (`admission`, issue 14) when given.
+pub fn lns_endpoint_with(
+    start: std::time::Instant,
+    standard_redirect: bool,
+    admission: Option<crate::l2tp::AdmissionConfig>,
+) -> Option<crate::l2tp::Lns> {
     use crate::l2tp::{Config, Lns, LnsConfig, pool::MemberState};
     let common = Config {
         max_tunnels: 4,
@@ -157,6 +166,7 @@ pub fn lns_endpoint(
         common,
         max_pending_redirects: 3,
         standard_redirect,
+        admission,
         ..LnsConfig::default()
     };
     let mut lns = Lns::new(cfg, start).ok()?;
@@ -172,27 +182,73 @@ pub fn lns_endpoint(
 
 /// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
 /// time steps and commands; checks its bounds after each step. `start` is the base instant the run
-/// starts at (the caller's clock; the harness never reads one).
+/// starts at (the caller's clock; the harness never reads one). The first script byte's bit 1
+/// turns call admission on (at most 2 pending, 2 s); the commands then include admission answers
+/// (accept, refuse) to ids taken from the script (ids count from 1, so small bytes hit live ones),
+/// and time steps let pending calls time out.
 pub fn lns(start: std::time::Instant, data: &[u8]) {
-    let Some(mut lns) = lns_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
+    let first = data.first().copied().unwrap_or(0);
+    let admission = (first & 2 == 2).then_some(crate::l2tp::AdmissionConfig {
+        max_pending: 2,
+        timeout: std::time::Duration::from_secs(2),
+    });
+    let Some(mut lns) = lns_endpoint_with(start, first & 1 == 1, admission) else {
         return;
     };
-    let command =
-        |lns: &mut crate::l2tp::Lns, _now, ops: &mut Ops<'_>| match ops.byte().unwrap_or(0) % 3 {
+    let command = |lns: &mut crate::l2tp::Lns, now, ops: &mut Ops<'_>| {
+        let s = |ops: &mut Ops<'_>| crate::l2tp::SessionRef {
+            tunnel: u16::from(ops.byte().unwrap_or(0)),
+            session: u16::from(ops.byte().unwrap_or(0)),
+        };
+        match ops.byte().unwrap_or(0) % 7 {
             0 => lns.set_load(ops.byte().unwrap_or(0)),
             1 => lns.set_accepting(ops.byte().unwrap_or(0) % 2 == 0),
-            _ => {
-                let s = crate::l2tp::SessionRef {
-                    tunnel: u16::from(ops.byte().unwrap_or(0)),
-                    session: u16::from(ops.byte().unwrap_or(0)),
-                };
-                let _ = lns.send_ppp(s, b"x");
+            2 => {
+                let _ = lns.send_ppp(s(ops), b"x");
             }
-        };
+            3 => {
+                let id = crate::l2tp::AdmissionId(u64::from(ops.byte().unwrap_or(0) % 8));
+                let params = crate::l2tp::AcceptParams {
+                    sequencing_required: Some(ops.byte().unwrap_or(0) % 2 == 0),
+                };
+                if let Ok(sref) = lns.accept(now, id, params) {
+                    let info = lns.session_info(sref).expect("an accepted call is held");
+                    assert!(!info.admission_pending);
+                }
+            }
+            4 => {
+                let id = crate::l2tp::AdmissionId(u64::from(ops.byte().unwrap_or(0) % 8));
+                let result = crate::l2tp::wire::ResultCodeValue(u16::from(ops.byte().unwrap_or(0)));
+                let _ = lns.refuse(now, id, crate::l2tp::wire::ResultCode::new(result));
+            }
+            5 => {
+                let cause = crate::l2tp::wire::avp::PppDisconnectCause {
+                    code: crate::l2tp::wire::avp::DisconnectCode(u16::from(
+                        ops.byte().unwrap_or(0),
+                    )),
+                    protocol: 0xc021,
+                    direction: crate::l2tp::wire::avp::DisconnectDirection::AT_LOCAL,
+                    message: std::borrow::Cow::Borrowed(&b"fuzz"[..]),
+                };
+                let rc = crate::l2tp::wire::ResultCode::new(
+                    crate::l2tp::wire::ResultCodeValue::CDN_ADMINISTRATIVE,
+                );
+                let _ = lns.close_session_with_cause(now, s(ops), rc, Some(cause));
+            }
+            _ => {
+                let sref = s(ops);
+                if let Some(i) = lns.session_info(sref) {
+                    assert_eq!(i.handoff.session, sref);
+                }
+                let _ = lns.tunnel_info(sref.tunnel);
+            }
+        }
+    };
     let check = |lns: &mut crate::l2tp::Lns| {
         assert!(lns.tunnel_count() <= 4);
         assert!(lns.session_count() <= 6);
         assert!(lns.pending_redirects() <= 3);
+        assert!(lns.pending_admissions() <= 2);
         while lns.poll_data().is_some() {}
         if let Some(d) = lns.poll_timeout() {
             assert!(d >= start);
