@@ -583,7 +583,8 @@ fn redirect_cost_curve(_c: &mut Criterion) {
         for _ in 0..3 {
             let t0 = Instant::now();
             for _ in 0..M {
-                let t = &mut ts[k % ts.len()];
+                let len = ts.len();
+                let t = &mut ts[k % len];
                 k += 1;
                 assert!(redirect_once(&mut lns, now, t, &mut icrq, &mut cdn));
             }

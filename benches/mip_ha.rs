@@ -36,10 +36,6 @@ fn home(k: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a05_0000 + k)
 }
 
-fn ha(i: u32, start: Instant, notices: bool) -> HomeAgent {
-    ha_n(i, start, notices, MNS)
-}
-
 /// A Home Agent knowing the keys of `mns` mobile nodes (room for as many bindings).
 fn ha_n(i: u32, start: Instant, notices: bool, mns: u32) -> HomeAgent {
     let members = (1..=2)
