@@ -1,5 +1,9 @@
 //! Virtual Home Agent: registrations per second through first HA -> second HA -> first HA -> FA
 //! (layer 2, HMAC-MD5 on both sides), and binding-table memory per binding at 1M bindings.
+//!
+//! `cost_curve` prints the registration's CPU time with 10k, 100k and 1M mobile nodes registered
+//! (`MIP_HA_MAX_BINDINGS` caps the largest), each also as a `table|` line for
+//! `scripts/bench-table`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -32,7 +36,8 @@ fn home(k: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a05_0000 + k)
 }
 
-fn ha(i: u32, start: Instant, notices: bool) -> HomeAgent {
+/// A Home Agent knowing the keys of `mns` mobile nodes (room for as many bindings).
+fn ha_n(i: u32, start: Instant, notices: bool, mns: u32) -> HomeAgent {
     let members = (1..=2)
         .map(|j| Member {
             node: NodeId(j),
@@ -49,7 +54,8 @@ fn ha(i: u32, start: Instant, notices: bool) -> HomeAgent {
     c.health.interval = Duration::from_secs(3600);
     c.health.misses_suspect = 100;
     c.health.misses_down = 200;
-    for k in 0..MNS {
+    c.max_bindings = c.max_bindings.max(mns as usize);
+    for k in 0..mns {
         c.mobile_nodes.push(MobileNodeKey {
             id: MnId::Home(home(k)),
             sa: sa(k),
@@ -94,14 +100,19 @@ struct Rig {
     now: Instant,
     sas: Vec<SecurityAssociation>,
     k: u32,
+    mns: u32,
 }
 
 const FA: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 434));
 
 impl Rig {
     fn new(notices: bool) -> Rig {
+        Rig::with_nodes(notices, MNS)
+    }
+
+    fn with_nodes(notices: bool, mns: u32) -> Rig {
         let start = Instant::now();
-        let mut h = [ha(1, start, notices), ha(2, start, notices)];
+        let mut h = [ha_n(1, start, notices, mns), ha_n(2, start, notices, mns)];
         // Heartbeats: both Up.
         let mut now = start;
         for _ in 0..2 {
@@ -115,8 +126,9 @@ impl Rig {
             h,
             start,
             now,
-            sas: (0..MNS).map(sa).collect(),
+            sas: (0..mns).map(sa).collect(),
             k: 0,
+            mns,
         }
     }
 
@@ -124,7 +136,7 @@ impl Rig {
     /// the cluster's work, so outside the measurement. Each is stamped 2 us after the last.
     fn next_request(&mut self) -> (Instant, Vec<u8>) {
         self.now += Duration::from_micros(2);
-        self.k = (self.k + 1) % MNS;
+        self.k = (self.k + 1) % self.mns;
         let id = NtpTime::from_unix(WALL + self.now.duration_since(self.start)).0;
         let rrq = Builder::request(Request {
             lifetime: 1800,
@@ -258,5 +270,57 @@ fn memory_per_binding() {
     }
 }
 
-criterion_group!(benches, bench);
+/// Registration cost with 10k, 100k and 1M mobile nodes registered: every node registers once,
+/// then 100k more registrations (re-registrations of bound nodes) are timed in CPU time.
+fn cost_curve(_c: &mut Criterion) {
+    let max: u32 = std::env::var("MIP_HA_MAX_BINDINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let mut cells = Vec::new();
+    for n in [10_000u32, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&n| n <= max)
+    {
+        let mut rig = Rig::with_nodes(false, n);
+        for _ in 0..n {
+            let (now, rrq) = rig.next_request();
+            register(&mut rig.h, now, &rrq);
+        }
+        let bound = rig.h[1].bindings().len();
+        const M: u32 = 100_000;
+        let requests: Vec<_> = (0..M).map(|_| rig.next_request()).collect();
+        let (Some(t0), mut relayed) = (cpu_ticks(), 0) else {
+            return;
+        };
+        for (now, rrq) in &requests {
+            relayed += u32::from(register(&mut rig.h, *now, rrq) > 0);
+        }
+        let Some(t1) = cpu_ticks() else { return };
+        assert_eq!(relayed, M);
+        let us = (t1 - t0) as f64 * 10_000.0 / f64::from(M);
+        println!(
+            "mip_ha registration at {n} bindings: {us:.2} us CPU per registration \
+             ({:.0}/s/core; {bound} bindings on HA 2)",
+            1e6 / us
+        );
+        cells.push(format!("{} {us:.2} µs", count(n)));
+    }
+    println!(
+        "table| `mip_ha` | registration FA -> HA1 -> HA2 -> HA1 -> FA (4 HMACs), CPU time at \
+         10k / 100k / 1M bindings | {} | at most 2x from 10k to 1M |",
+        cells.join(", ")
+    );
+}
+
+/// 10000 as "10k", 1000000 as "1M".
+fn count(n: u32) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+criterion_group!(benches, bench, cost_curve);
 criterion_main!(benches);

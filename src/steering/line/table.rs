@@ -74,6 +74,11 @@ pub struct VidTable {
     seid: VidLayout,
     l2tp: Option<VidLayout>,
     states: Box<[u8]>,
+    /// `by_primary[v]`: the verdict for an identifier whose primary VID is `v`, when `v`'s state
+    /// decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned (and for 0),
+    /// [`DropReason::ProcessorDown`] when Down (then the backup field decides). One load per
+    /// packet from a table of at most 64 KiB entries (1 KiB for 8-bit VIDs: it stays in L1).
+    by_primary: Box<[Verdict]>,
     addrs: Box<[Option<SocketAddr>]>,
 }
 
@@ -87,6 +92,7 @@ impl VidTable {
             seid: layout.seid_layout(),
             l2tp,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
+            by_primary: vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice(),
             addrs: vec![None; n].into_boxed_slice(),
         }
     }
@@ -102,10 +108,20 @@ impl VidTable {
         t.version = version;
         for e in entries {
             let i = usize::from(e.vid.get());
-            if let (Some(s), Some(a)) = (t.states.get_mut(i), t.addrs.get_mut(i)) {
-                *s = match e.state {
-                    VidState::Up => UP,
-                    VidState::Down => DOWN,
+            if let (Some(s), Some(v), Some(a)) = (
+                t.states.get_mut(i),
+                t.by_primary.get_mut(i),
+                t.addrs.get_mut(i),
+            ) {
+                (*s, *v) = match e.state {
+                    VidState::Up => (
+                        UP,
+                        Verdict::Processor {
+                            vid: e.vid,
+                            backup: false,
+                        },
+                    ),
+                    VidState::Down => (DOWN, Verdict::Drop(DropReason::ProcessorDown)),
                 };
                 *a = Some(e.addr);
             }
@@ -163,9 +179,28 @@ impl VidTable {
             .unwrap_or(UNASSIGNED)
     }
 
-    /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`.
+    /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`: the
+    /// primary's precomputed verdict, and only when the primary is down the backup's state.
     #[inline(always)]
     fn by_vids(&self, p: u16, b: u16) -> Verdict {
+        let v = self
+            .by_primary
+            .get(usize::from(p))
+            .copied()
+            .unwrap_or(Verdict::Drop(DropReason::UnknownVid));
+        if v != Verdict::Drop(DropReason::ProcessorDown) {
+            return v;
+        }
+        match (self.state_raw(b), VirtualId::new(b)) {
+            (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+            _ => Verdict::Drop(DropReason::ProcessorDown),
+        }
+    }
+
+    /// [`VidTable::by_vids`] from the states alone, as it was before the precomputed verdicts:
+    /// the reference the tests hold it to.
+    #[cfg(test)]
+    fn by_vids_reference(&self, p: u16, b: u16) -> Verdict {
         match self.state_raw(p) {
             UP => match VirtualId::new(p) {
                 Some(vid) => Verdict::Processor { vid, backup: false },
@@ -415,6 +450,105 @@ mod tests {
                 prop_assert_eq!(t.steer(&m), Verdict::Switch);
             }
         }
+    }
+
+    /// A table with each VID 1..=255 in the state `states[v - 1]` (0 unassigned, 1 up, 2 down).
+    fn random_table(states: &[u8], l2tp: bool) -> VidTable {
+        let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+        let entries: Vec<TableEntry> = (1..=255u16)
+            .zip(states)
+            .filter_map(|(n, &s)| {
+                let state = match s {
+                    1 => VidState::Up,
+                    2 => VidState::Down,
+                    _ => return None,
+                };
+                Some(TableEntry {
+                    vid: v(n),
+                    state,
+                    addr,
+                })
+            })
+            .collect();
+        let l2tp = l2tp.then(|| VidLayout::id16(4, 4).unwrap());
+        VidTable::with_entries(VidLayout::default(), l2tp, 1, &entries)
+    }
+
+    /// A packet: a GTPv1 header (G-PDU or not) with a TEID of random VIDs, a GTPv2-C or PFCP
+    /// header, an L2TP header, or random octets.
+    fn packet() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (any::<bool>(), any::<u32>(), 0usize..12).prop_map(|(gpdu, teid, cut)| {
+                let mut p = vec![0x30, if gpdu { 0xff } else { 1 }, 0, 8];
+                p.extend_from_slice(&teid.to_be_bytes());
+                p.extend_from_slice(&[0x45, 0, 0, 0]);
+                p.truncate(12 - cut % 6);
+                p
+            }),
+            (
+                prop_oneof![Just(0x48u8), Just(0x40), Just(0x21), Just(0x20)],
+                any::<[u8; 11]>()
+            )
+                .prop_map(|(b0, rest)| {
+                    let mut p = vec![b0];
+                    p.extend_from_slice(&rest);
+                    p
+                }),
+            (any::<u16>(), any::<bool>()).prop_map(|(tunnel, control)| {
+                let mut p = vec![if control { 0xc8 } else { 0x00 }, 0x02];
+                if control {
+                    p.extend_from_slice(&[0, 12]);
+                }
+                p.extend_from_slice(&tunnel.to_be_bytes());
+                p.extend_from_slice(&[0, 1]);
+                p
+            }),
+            proptest::collection::vec(any::<u8>(), 0..16),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The precomputed per-primary verdicts decide exactly as the states did, for every
+        /// primary and backup field value (in range or not).
+        #[test]
+        fn precomputed_verdicts_equal_the_states(
+            states in proptest::collection::vec(0u8..3, 255),
+        ) {
+            let t = random_table(&states, false);
+            for p in 0..=300u16 {
+                for b in 0..=300u16 {
+                    prop_assert_eq!(t.by_vids(p, b), t.by_vids_reference(p, b));
+                }
+            }
+        }
+
+        /// `steer_batch` gives each packet the verdict `steer` gives it alone.
+        #[test]
+        fn steer_batch_equals_steer(
+            states in proptest::collection::vec(0u8..3, 255),
+            packets in proptest::collection::vec(packet(), 0..80),
+            l2tp in any::<bool>(),
+            out_len in 0usize..80,
+        ) {
+            let t = random_table(&states, l2tp);
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let mut out = vec![Verdict::Switch; out_len];
+            let n = t.steer_batch(&refs, &mut out);
+            prop_assert_eq!(n, refs.len().min(out_len));
+            for (p, v) in refs.iter().zip(&out[..n]) {
+                prop_assert_eq!(*v, t.steer(p));
+            }
+        }
+    }
+
+    /// The table is shared between cores as an `Arc` snapshot.
+    #[test]
+    fn the_table_is_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<VidTable>();
+        shareable::<std::sync::Arc<VidTable>>();
     }
 
     /// The one ambiguity of the version bits: with L2TP steered, a GTPv2-C Modify Bearer
