@@ -98,6 +98,7 @@ pub mod wire;
 pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
     ConfigError, ConfigField, DynamicHaPolicy, Event, ForwardMode, HaStats, HomeAgent,
+    ReverseTunnelling, TunnelConfig,
     HomeAgentConfig, InputError, Member, MobileNodeKey, Revoked,
 };
 pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};

@@ -240,6 +240,7 @@ impl HomeAgent {
                 identification: r.identification,
                 care_of,
                 pending: None,
+                tunnel: None,
             }),
         };
         match res {
@@ -269,6 +270,7 @@ impl HomeAgent {
             simultaneous: false,
             first_ha: r.first_ha,
             stage: PendingStage::Forwarded,
+            tunnel: None,
         });
         let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
         if res.is_err() {
