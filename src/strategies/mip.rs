@@ -203,3 +203,34 @@ pub fn revocation_ack() -> impl Strategy<Value = RevocationAck<'static>> {
             },
         )
 }
+
+/// Any tunnel parameters a binding may keep (every encapsulation, keys present or not).
+pub fn tunnel_params() -> impl Strategy<Value = crate::mip::binding::TunnelParams> {
+    use crate::mip::binding::{Encapsulation, TunnelParams, UdpInner};
+    let inner = prop_oneof![
+        Just(UdpInner::IpInIp),
+        Just(UdpInner::Gre),
+        Just(UdpInner::Minimal)
+    ];
+    let encapsulation = prop_oneof![
+        Just(Encapsulation::IpInIp),
+        Just(Encapsulation::Minimal),
+        (any::<Option<u32>>(), any::<Option<u32>>())
+            .prop_map(|(okey, ikey)| Encapsulation::Gre { okey, ikey }),
+        (inner, addr(), any::<u16>(), any::<u16>(), any::<bool>()).prop_map(
+            |(inner, ip, port, keepalive, forced)| Encapsulation::Udp {
+                inner,
+                peer: std::net::SocketAddrV4::new(ip, port),
+                keepalive,
+                forced,
+            }
+        ),
+    ];
+    (addr(), encapsulation, any::<bool>()).prop_map(|(local, encapsulation, reverse)| {
+        TunnelParams {
+            local,
+            encapsulation,
+            reverse,
+        }
+    })
+}

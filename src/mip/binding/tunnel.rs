@@ -142,3 +142,112 @@ impl TunnelParams {
         }
     }
 }
+
+/// [`TunnelParams::to_record`] flag bits.
+const REVERSE: u8 = 0x01;
+const OKEY: u8 = 0x02;
+const IKEY: u8 = 0x04;
+const FORCED: u8 = 0x08;
+
+impl TunnelParams {
+    /// The parameters as a replicated binding carries them (the cluster's record,
+    /// [`crate::mip::cluster::Record::tunnel`]): kind (1 IP-in-IP, 2 minimal, 3 GRE, 4 UDP),
+    /// flags (reverse, keys present, forced), the local address, then per kind the present GRE
+    /// keys, or the inner protocol, peer address and port and keepalive. One encoding per value.
+    pub fn to_record(&self) -> Vec<u8> {
+        let mut flags = if self.reverse { REVERSE } else { 0 };
+        let mut tail = Vec::with_capacity(9);
+        let kind = match self.encapsulation {
+            Encapsulation::IpInIp => 1,
+            Encapsulation::Minimal => 2,
+            Encapsulation::Gre { okey, ikey } => {
+                for (k, bit) in [(okey, OKEY), (ikey, IKEY)] {
+                    if let Some(k) = k {
+                        flags |= bit;
+                        tail.extend_from_slice(&k.to_be_bytes());
+                    }
+                }
+                3
+            }
+            Encapsulation::Udp {
+                inner,
+                peer,
+                keepalive,
+                forced,
+            } => {
+                if forced {
+                    flags |= FORCED;
+                }
+                tail.push(inner.protocol());
+                tail.extend_from_slice(&peer.ip().octets());
+                tail.extend_from_slice(&peer.port().to_be_bytes());
+                tail.extend_from_slice(&keepalive.to_be_bytes());
+                4
+            }
+        };
+        let mut v = vec![kind, flags];
+        v.extend_from_slice(&self.local.octets());
+        v.extend_from_slice(&tail);
+        v
+    }
+
+    /// Parses [`TunnelParams::to_record`]'s bytes; `None` for anything else (an unknown kind, a
+    /// flag the kind does not define, a wrong length).
+    pub fn from_record(b: &[u8]) -> Option<TunnelParams> {
+        let (&[kind, flags], rest) = b.split_first_chunk::<2>().map(|(h, r)| (h, r))?;
+        let (local, rest) = rest.split_first_chunk::<4>()?;
+        let u32_at = |b: &[u8], i: usize| {
+            b.get(i..i + 4)
+                .and_then(|s| s.try_into().ok())
+                .map(u32::from_be_bytes)
+        };
+        let allowed = REVERSE
+            | match kind {
+                3 => OKEY | IKEY,
+                4 => FORCED,
+                _ => 0,
+            };
+        if flags & !allowed != 0 {
+            return None;
+        }
+        let (encapsulation, len) = match kind {
+            1 => (Encapsulation::IpInIp, 0),
+            2 => (Encapsulation::Minimal, 0),
+            3 => {
+                let mut at = 0;
+                let mut key = |bit| {
+                    if flags & bit == 0 {
+                        return Some(None);
+                    }
+                    let k = u32_at(rest, at)?;
+                    at += 4;
+                    Some(Some(k))
+                };
+                let okey = key(OKEY)?;
+                let ikey = key(IKEY)?;
+                (Encapsulation::Gre { okey, ikey }, at)
+            }
+            4 => {
+                let t: &[u8; 9] = rest.first_chunk()?;
+                let inner = UdpInner::from_protocol(t[0])?;
+                let ip = Ipv4Addr::new(t[1], t[2], t[3], t[4]);
+                let peer = SocketAddrV4::new(ip, u16::from_be_bytes([t[5], t[6]]));
+                let keepalive = u16::from_be_bytes([t[7], t[8]]);
+                let forced = flags & FORCED != 0;
+                let udp = Encapsulation::Udp {
+                    inner,
+                    peer,
+                    keepalive,
+                    forced,
+                };
+                (udp, 9)
+            }
+            _ => return None,
+        };
+        (rest.len() == len).then_some(TunnelParams {
+            local: Ipv4Addr::from(*local),
+            encapsulation,
+            reverse: flags & REVERSE != 0,
+        })
+    }
+}

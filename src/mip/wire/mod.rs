@@ -175,6 +175,8 @@ crate::io::reader::wire_fields! {
         SecondHa => "second HA",
         CareOfCount => "care-of count",
         CareOfRemaining => "care-of remaining lifetime",
+        TunnelLength => "tunnel length",
+        Tunnel => "tunnel",
         FailedHa => "failed HA",
         Owner => "owner",
         Coordinator => "coordinator",
