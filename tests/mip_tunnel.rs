@@ -67,7 +67,6 @@ fn rrq(w: &World, k: u32, flags: u8, coa: Ipv4Addr, exts: &[Extension<'static>])
         home_agent: VIP,
         care_of: coa,
         identification: ntp_at(w),
-        ..Request::default()
     });
     for e in exts {
         b = b.extension(e.clone());
@@ -86,7 +85,10 @@ fn reply_to(w: &World, from: SocketAddr, id: u64) -> Option<(Reply, Vec<Extensio
             match m.header {
                 Header::Reply(p) if p.identification as u32 == id as u32 => Some((
                     p,
-                    m.extensions.into_iter().map(Extension::into_owned).collect(),
+                    m.extensions
+                        .into_iter()
+                        .map(Extension::into_owned)
+                        .collect(),
                 )),
                 _ => None,
             }
@@ -470,9 +472,27 @@ fn lone_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
     let nat = sock(Ipv4Addr::new(100, 64, 0, 1), 40_001);
     let cases: [(&str, u8, u8, &[u8], SocketAddr); 4] = [
         ("udp_tunnel_reply_nat", 0, 144, &[0, 0, 0, 4, 0, 0], nat),
-        ("udp_tunnel_reply_declined", 0, 144, &[0, 0, 0, 4, 0, 0], mn_sock()),
-        ("udp_tunnel_reply_forced", 0, 144, &[0, 0, 0x80, 4, 0, 0], mn_sock()),
-        ("gre_key_reply", G | T, 48, &[0, 0, 0x5e, 0xed, 0, 1], mn_sock()),
+        (
+            "udp_tunnel_reply_declined",
+            0,
+            144,
+            &[0, 0, 0, 4, 0, 0],
+            mn_sock(),
+        ),
+        (
+            "udp_tunnel_reply_forced",
+            0,
+            144,
+            &[0, 0, 0x80, 4, 0, 0],
+            mn_sock(),
+        ),
+        (
+            "gre_key_reply",
+            G | T,
+            48,
+            &[0, 0, 0x5e, 0xed, 0, 1],
+            mn_sock(),
+        ),
     ];
     cases
         .into_iter()
@@ -538,7 +558,8 @@ fn tshark_dissects_the_tunnel_replies() {
         for (i, (_, q, p)) in ex.iter().enumerate() {
             let at = Duration::from_millis(2 * i as u64);
             w.write_udp(at, mn, ha, q).unwrap();
-            w.write_udp(at + Duration::from_micros(1), ha, mn, p).unwrap();
+            w.write_udp(at + Duration::from_micros(1), ha, mn, p)
+                .unwrap();
         }
         drop(w.into_inner());
     });
@@ -561,5 +582,9 @@ fn tshark_dissects_the_tunnel_replies() {
         "-e",
         "mip.ext.utrp.keepalive",
     ]);
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["0;60", "64;0", "0;60", ";"], "{text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["0;60", "64;0", "0;60", ";"],
+        "{text}"
+    );
 }

@@ -131,7 +131,8 @@ pub fn extension() -> impl Strategy<Value = Extension<'static>> {
         ),
         (any::<u8>(), bytes(40))
             .prop_map(|(subtype, data)| Extension::PmipNonSkippable { subtype, data }),
-        (any::<u16>(), any::<u32>()).prop_map(|(reserved, key)| Extension::GreKey { reserved, key }),
+        (any::<u16>(), any::<u32>())
+            .prop_map(|(reserved, key)| Extension::GreKey { reserved, key }),
         (
             any::<u8>().prop_filter("not a modelled type", |t| !ExtensionType(*t).is_modelled()),
             bytes(40)

@@ -194,7 +194,7 @@ impl TunnelParams {
     /// Parses [`TunnelParams::to_record`]'s bytes; `None` for anything else (an unknown kind, a
     /// flag the kind does not define, a wrong length).
     pub fn from_record(b: &[u8]) -> Option<TunnelParams> {
-        let (&[kind, flags], rest) = b.split_first_chunk::<2>().map(|(h, r)| (h, r))?;
+        let (&[kind, flags], rest) = b.split_first_chunk::<2>()?;
         let (local, rest) = rest.split_first_chunk::<4>()?;
         let u32_at = |b: &[u8], i: usize| {
             b.get(i..i + 4)

@@ -13,16 +13,15 @@ mod revoke;
 mod routes;
 mod security;
 mod takeover;
-mod tunnel;
 #[cfg(test)]
 mod testkit;
+mod tunnel;
 
 use crate::replica::Peers;
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
 pub use event::Event;
-pub use tunnel::{ReverseTunnelling, TunnelConfig};
 use notices::Notices;
 use pool::HomePool;
 use replicate::Channel;
@@ -31,6 +30,7 @@ pub use revoke::Revoked;
 use routes::Route;
 use security::MnSa;
 use takeover::Takeovers;
+pub use tunnel::{ReverseTunnelling, TunnelConfig};
 
 use super::MnId;
 use super::cluster::{

@@ -590,7 +590,10 @@ impl HomeAgent {
         let auth_len = 6 + AUTHENTICATOR_LEN;
         let tunnel_exts = plan.map(|p| (p.reply_extensions(home), p.from_fa));
         let tunnel_len = tunnel_exts.as_ref().map_or(0, |(e, _)| {
-            e.iter().flatten().map(Extension::encoded_len).sum::<usize>()
+            e.iter()
+                .flatten()
+                .map(Extension::encoded_len)
+                .sum::<usize>()
         });
         let mut bytes = Vec::with_capacity(
             header.encoded_len()

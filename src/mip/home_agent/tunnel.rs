@@ -103,8 +103,8 @@ impl TunnelConfig {
         };
         let mut udp_reply = None;
         let encapsulation = if let Some(u) = udp {
-            let inner =
-                UdpInner::from_protocol(u.encapsulation).ok_or(ReplyCode::HA_ENCAPSULATION_UNAVAILABLE)?;
+            let inner = UdpInner::from_protocol(u.encapsulation)
+                .ok_or(ReplyCode::HA_ENCAPSULATION_UNAVAILABLE)?;
             self.offers(inner)?;
             let forced = u.flags & UDP_TUNNEL_F != 0;
             // RFC 3519 section 3.1: a NAT is detected when the request's source address is not
@@ -127,7 +127,7 @@ impl TunnelConfig {
         };
         let encapsulation = match encapsulation {
             Some(e) => e,
-            None => self.from_flags(flags, ask.gre_key)?,
+            None => self.by_flags(flags, ask.gre_key)?,
         };
         let gre_key = matches!(encapsulation, Encapsulation::Gre { okey: Some(_), .. });
         let from_fa = ask.from_fa;
@@ -145,7 +145,7 @@ impl TunnelConfig {
 
     /// The encapsulation the flag octet (and a GRE Key extension) asks for: G or a GRE key ->
     /// GRE, else M -> minimal, else IP-in-IP (RFC 5944 section 3.8.3).
-    fn from_flags(&self, flags: RequestFlags, key: Option<u32>) -> Result<Encapsulation, ReplyCode> {
+    fn by_flags(&self, flags: RequestFlags, key: Option<u32>) -> Result<Encapsulation, ReplyCode> {
         if flags.has(RequestFlags::G) || key.is_some() {
             self.offers(UdpInner::Gre)?;
             return Ok(Encapsulation::Gre {
@@ -252,7 +252,10 @@ impl HomeAgent {
 
     /// The tunnel of the binding of `home_address` at `care_of`, if this HA holds it.
     pub fn tunnel(&self, home_address: Ipv4Addr, care_of: Ipv4Addr) -> Option<Tunnel> {
-        let b = self.table.find(home_address, None).and_then(|s| self.table.get(s))?;
+        let b = self
+            .table
+            .find(home_address, None)
+            .and_then(|s| self.table.get(s))?;
         b.care_of
             .contains(care_of)
             .then(|| b.tunnel(self.vip, care_of))
