@@ -126,6 +126,11 @@ impl HomeAgent {
         let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
         let node = self.node;
         let max_sim = self.max_simultaneous;
+        let vip = self.vip;
+        let tunnel = pe.tunnel.as_ref().map_or(TunnelParams::plain(vip), |t| {
+            relayed_params(t, p.home_address)
+        });
+        let boxed = (tunnel != TunnelParams::plain(vip)).then(|| Box::new(tunnel));
         let _ = self.table.update(slot, |b| {
             b.home_address = p.home_address;
             if let Some(n) = nai
@@ -147,15 +152,6 @@ impl HomeAgent {
                 b.care_of.set_single(coa);
             }
             b.pending = None;
-        });
-        let vip = self.vip;
-        let tunnel = pe
-            .tunnel
-            .as_ref()
-            .map(|t| relayed_params(t, p.home_address))
-            .unwrap_or(TunnelParams::plain(vip));
-        let boxed = (tunnel != TunnelParams::plain(vip)).then(|| Box::new(tunnel));
-        let _ = self.table.update(slot, |b| {
             if b.tunnel != boxed {
                 b.tunnel = boxed;
             }
