@@ -255,6 +255,7 @@ fn memory_per_binding() {
             identification: u64::from(i),
             care_of,
             pending: None,
+            tunnel: None,
         })
         .unwrap();
     }

@@ -535,6 +535,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
                 (coa(4), Some(Duration::from_secs(5))),
             ],
         },
+        tunnel: None,
     };
     let temporary = Record {
         home_address: home(3),

@@ -276,6 +276,18 @@ fn ha_config(data: &[u8]) -> HomeAgentConfig {
         Some(2) => crate::mip::DynamicHaPolicy::Redirect,
         _ => crate::mip::DynamicHaPolicy::Off,
     };
+    // Tunnels (RFC 3024, 3519, 6245) from the first byte's high bits.
+    let t = data.first().map_or(0, |b| b >> 5);
+    cfg.tunnels = crate::mip::TunnelConfig {
+        udp: t & 1 != 0,
+        minimal: t & 2 != 0,
+        reverse: match t {
+            4 | 5 => crate::mip::ReverseTunnelling::Mandatory,
+            6 => crate::mip::ReverseTunnelling::Off,
+            _ => crate::mip::ReverseTunnelling::Allowed,
+        },
+        ..Default::default()
+    };
     let sa = ha_mn_sa();
     for k in 0..4u8 {
         cfg.mobile_nodes.push(MobileNodeKey {
@@ -315,7 +327,8 @@ impl HaRun {
             Ipv4Addr::new(10, 0, 5, arg % 5)
         };
         let mut bld = Builder::request(Request {
-            flags: RequestFlags(b & 0x80),
+            // S, and the tunnel flags M, G and T.
+            flags: RequestFlags(b & 0x9a),
             lifetime: u16::from(b) * 3,
             home_address: home,
             home_agent: match (arg & 0x20 != 0, b & 0x40 != 0) {
@@ -330,6 +343,22 @@ impl HaRun {
         });
         if arg & 0x10 != 0 {
             bld = bld.nai(b"n@x");
+        }
+        // RFC 3519 UDP Tunnel Request and RFC 6245 GRE Key, covered by MN-HA.
+        if b & 0x04 != 0 {
+            bld = bld.extension(Extension::UdpTunnelRequest {
+                subtype: 0,
+                reserved1: 0,
+                flags: b & 0x80,
+                encapsulation: [4, 47, 55, 9][usize::from(arg & 3)],
+                reserved2: 0,
+            });
+        }
+        if b & 0x01 != 0 {
+            bld = bld.extension(Extension::GreKey {
+                reserved: 0,
+                key: u32::from(arg),
+            });
         }
         bld = bld.mn_ha_auth(&self.sa);
         let fa_sa = ha_fa_sa();

@@ -18,6 +18,10 @@
 //! [`BindingTable::insert`] refuses beyond them ([`TableError`]) and never evicts a live binding.
 //! The Home Agent answers a refusal with reply code 130 (insufficient resources).
 
+mod tunnel;
+
+pub use tunnel::{Encapsulation, Tunnel, TunnelParams, UdpInner};
+
 use crate::health::NodeId;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -164,6 +168,9 @@ pub struct Pending {
     pub first_ha: NodeId,
     /// What the first HA relayed for it so far.
     pub stage: PendingStage,
+    /// The tunnel the request asks for, as the first HA decided it under the cluster's
+    /// configuration (`None`: plain IP-in-IP from the virtual address).
+    pub tunnel: Option<TunnelParams>,
 }
 
 /// What a Home Agent knows about one mobile node.
@@ -185,6 +192,9 @@ pub struct Binding {
     pub care_of: CareOfs,
     /// A request in flight, if any (boxed: most bindings have none).
     pub pending: Option<Box<Pending>>,
+    /// The tunnel's parameters (`None`: plain IP-in-IP without reverse tunnelling from the
+    /// virtual address; boxed, as most bindings keep nothing).
+    pub tunnel: Option<Box<TunnelParams>>,
 }
 
 impl Binding {
@@ -200,6 +210,17 @@ impl Binding {
     /// The earliest care-of expiry.
     pub fn expires(&self) -> Option<Instant> {
         self.care_of.iter().filter_map(|c| c.expires).min()
+    }
+
+    /// The tunnel to `care_of` (one of the binding's care-of addresses), `virtual_address` the
+    /// cluster's virtual home agent address (the local end when the binding keeps no
+    /// parameters).
+    pub fn tunnel(&self, virtual_address: Ipv4Addr, care_of: Ipv4Addr) -> Tunnel {
+        self.tunnel
+            .as_deref()
+            .copied()
+            .unwrap_or(TunnelParams::plain(virtual_address))
+            .tunnel(self.home_address, care_of)
     }
 }
 

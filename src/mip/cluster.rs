@@ -14,7 +14,7 @@
 //! framing, [`crate::replica::Frame`]) and [`Body::Ack`].
 //! Heartbeats (health and load) are `health` heartbeats sharing the port.
 
-use super::binding::{BindingState, MAX_SIMULTANEOUS};
+use super::binding::{BindingState, MAX_SIMULTANEOUS, TunnelParams};
 pub use super::wire::WireError;
 use super::wire::{Field, Reader};
 use crate::health::NodeId;
@@ -134,6 +134,9 @@ pub struct Record {
     pub identification: u64,
     /// Temporary or permanent, with the data of that state.
     pub state: RecordState,
+    /// The binding's tunnel (`None`: plain IP-in-IP from the virtual address), so a takeover
+    /// serves it as granted; carried as [`TunnelParams::to_record`] after a length octet.
+    pub tunnel: Option<TunnelParams>,
 }
 
 impl Record {
@@ -341,6 +344,10 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
                     }
                 }
             }
+            let t = r.tunnel.as_ref().map(TunnelParams::to_record);
+            let t = t.as_deref().unwrap_or_default();
+            out.put_u8(t.len() as u8);
+            out.put_slice(t);
         }
         Item::Remove { home_address, nai } => {
             out.put_u8(2);
@@ -407,6 +414,11 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                         .collect(),
                 },
             };
+            let n = usize::from(r.u8(Field::TunnelLength)?);
+            let tunnel = match r.bytes(n, Field::Tunnel)? {
+                [] => None,
+                b => Some(TunnelParams::from_record(b).ok_or(ClusterError::Unknown)?),
+            };
             Item::Upsert(Record {
                 home_address,
                 nai,
@@ -415,6 +427,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 fa,
                 identification,
                 state,
+                tunnel,
             })
         }
         2 => Item::Remove {
@@ -569,9 +582,10 @@ mod tests {
             node(),
             sock(),
             any::<u64>(),
+            proptest::option::of(crate::strategies::mip::tunnel_params()),
         )
             .prop_map(
-                |(h, nai, state, first_ha, second_ha, fa, identification)| Record {
+                |(h, nai, state, first_ha, second_ha, fa, identification, tunnel)| Record {
                     home_address: Ipv4Addr::from(h),
                     nai,
                     first_ha,
@@ -579,6 +593,7 @@ mod tests {
                     fa,
                     identification,
                     state,
+                    tunnel,
                 },
             )
     }

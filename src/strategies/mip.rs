@@ -131,6 +131,8 @@ pub fn extension() -> impl Strategy<Value = Extension<'static>> {
         ),
         (any::<u8>(), bytes(40))
             .prop_map(|(subtype, data)| Extension::PmipNonSkippable { subtype, data }),
+        (any::<u16>(), any::<u32>())
+            .prop_map(|(reserved, key)| Extension::GreKey { reserved, key }),
         (
             any::<u8>().prop_filter("not a modelled type", |t| !ExtensionType(*t).is_modelled()),
             bytes(40)
@@ -201,4 +203,35 @@ pub fn revocation_ack() -> impl Strategy<Value = RevocationAck<'static>> {
                 extensions,
             },
         )
+}
+
+/// Any tunnel parameters a binding may keep (every encapsulation, keys present or not).
+pub fn tunnel_params() -> impl Strategy<Value = crate::mip::binding::TunnelParams> {
+    use crate::mip::binding::{Encapsulation, TunnelParams, UdpInner};
+    let inner = prop_oneof![
+        Just(UdpInner::IpInIp),
+        Just(UdpInner::Gre),
+        Just(UdpInner::Minimal)
+    ];
+    let encapsulation = prop_oneof![
+        Just(Encapsulation::IpInIp),
+        Just(Encapsulation::Minimal),
+        (any::<Option<u32>>(), any::<Option<u32>>())
+            .prop_map(|(okey, ikey)| Encapsulation::Gre { okey, ikey }),
+        (inner, addr(), any::<u16>(), any::<u16>(), any::<bool>()).prop_map(
+            |(inner, ip, port, keepalive, forced)| Encapsulation::Udp {
+                inner,
+                peer: std::net::SocketAddrV4::new(ip, port),
+                keepalive,
+                forced,
+            }
+        ),
+    ];
+    (addr(), encapsulation, any::<bool>()).prop_map(|(local, encapsulation, reverse)| {
+        TunnelParams {
+            local,
+            encapsulation,
+            reverse,
+        }
+    })
 }

@@ -38,6 +38,7 @@ fn binding(k: u8, now: Instant, life: u16, pending: Option<u16>) -> Binding {
         })
         .collect(),
         pending: pending.map(|p| Box::new(pending_at(now, p))),
+        tunnel: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn pending_at(now: Instant, secs: u16) -> Pending {
         simultaneous: false,
         first_ha: NodeId(1),
         stage: PendingStage::Forwarded,
+        tunnel: None,
     }
 }
 

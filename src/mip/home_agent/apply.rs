@@ -225,6 +225,9 @@ impl HomeAgent {
                         b.fa = sock4(r.fa);
                         b.identification = b.identification.max(r.identification);
                         b.care_of = care_of;
+                        if b.tunnel.as_deref() != r.tunnel.as_ref() {
+                            b.tunnel = r.tunnel.map(Box::new);
+                        }
                         if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
                             b.pending = None;
                         }
@@ -240,6 +243,7 @@ impl HomeAgent {
                 identification: r.identification,
                 care_of,
                 pending: None,
+                tunnel: r.tunnel.map(Box::new),
             }),
         };
         match res {
@@ -269,6 +273,7 @@ impl HomeAgent {
             simultaneous: false,
             first_ha: r.first_ha,
             stage: PendingStage::Forwarded,
+            tunnel: r.tunnel,
         });
         let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
         if res.is_err() {

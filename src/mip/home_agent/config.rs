@@ -147,6 +147,12 @@ pub struct HomeAgentConfig {
     /// Dynamic home agent assignment (RFC 4433): refused (the default), served by the virtual HA
     /// or redirected to the least loaded member.
     pub dynamic_ha: DynamicHaPolicy,
+    /// The tunnels offered (RFC 5944 section 3.8.3 M and G bits, RFC 3024 reverse tunnels,
+    /// RFC 3519 UDP tunnelling, RFC 6245 GRE keys): what the binding events'
+    /// [`Tunnel`](crate::mip::binding::Tunnel) may say, and the codes refusing the rest.
+    /// Default [`TunnelConfig::default`]: IP-in-IP and GRE, reverse tunnels allowed, no minimal
+    /// encapsulation, no UDP tunnelling. Every member gets the same.
+    pub tunnels: TunnelConfig,
     /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
@@ -195,6 +201,7 @@ impl HomeAgentConfig {
             revocation_rto: Duration::from_secs(1),
             revocation_retransmits: 4,
             dynamic_ha: DynamicHaPolicy::Off,
+            tunnels: TunnelConfig::default(),
             seed: None,
         }
     }

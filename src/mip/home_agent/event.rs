@@ -2,6 +2,7 @@
 
 use crate::health::NodeId;
 use crate::mip::MnId;
+use crate::mip::binding::Tunnel;
 use ipnetwork::IpNetwork;
 use std::net::Ipv4Addr;
 
@@ -39,6 +40,9 @@ pub enum Event {
         lifetime: u16,
         /// The serving HA.
         second_ha: NodeId,
+        /// The tunnel the serving HA installs (as this HA decided it from the request under the
+        /// cluster's configuration, with the keys of the reply).
+        tunnel: Tunnel,
     },
     /// This HA serves a registration (install the tunnel to the care-of address).
     Registered {
@@ -48,6 +52,9 @@ pub enum Event {
         care_of: Ipv4Addr,
         /// Granted lifetime.
         lifetime: u16,
+        /// The tunnel to install: encapsulation, keys, reverse tunnelling, local address
+        /// (see [`Tunnel`] for the Linux settings).
+        tunnel: Tunnel,
     },
     /// A binding was removed by deregistration.
     Deregistered {

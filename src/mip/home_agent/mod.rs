@@ -15,6 +15,7 @@ mod security;
 mod takeover;
 #[cfg(test)]
 mod testkit;
+mod tunnel;
 
 use crate::replica::Peers;
 pub use config::{
@@ -29,6 +30,7 @@ pub use revoke::Revoked;
 use routes::Route;
 use security::MnSa;
 use takeover::Takeovers;
+pub use tunnel::{ReverseTunnelling, TunnelConfig};
 
 use super::MnId;
 use super::cluster::{
@@ -214,6 +216,7 @@ pub struct HomeAgent {
     notices: Notices,
     route: Route,
     revocations: Revocations,
+    tunnels: TunnelConfig,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -286,6 +289,7 @@ impl HomeAgent {
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             revocations: Revocations::new(&cfg, &hasher),
+            tunnels: cfg.tunnels,
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
@@ -387,6 +391,7 @@ impl HomeAgent {
                 identification: 0,
                 care_of: Default::default(),
                 pending: Some(pending),
+                tunnel: None,
             }),
         }
     }

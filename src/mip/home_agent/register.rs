@@ -1,7 +1,10 @@
 //! First- and second-HA registration (RFC 5944 section 3.8); the home-address pool is
 //! `pool.rs`, the layer-2 notices `notices.rs`.
 
+use super::tunnel::Plan;
 use super::*;
+use crate::mip::binding::TunnelParams;
+use crate::mip::wire::TunnelAsk;
 
 /// The request being answered, with what any answer to it needs.
 #[derive(Clone, Copy)]
@@ -21,6 +24,8 @@ pub(super) struct Asked<'a> {
     /// RFC 3543: the foreign agent's Revocation Support extension (with its I bit), when
     /// revocation is on and its FA-HA authenticator covers it.
     pub(super) revocation: Option<bool>,
+    /// RFC 3519, RFC 6245: the authenticated tunnel extensions.
+    pub(super) tunnel: TunnelAsk,
 }
 
 impl HomeAgent {
@@ -145,10 +150,13 @@ impl HomeAgent {
             nai,
             assigned: None,
             revocation: None,
+            tunnel: TunnelAsk::default(),
         };
         let (mn, sa, to_me) = self.admit(&a, &m, data)?;
         let a = Asked {
             revocation: self.revocation_offer(from, data),
+            // `admit` verified the FA-HA authenticator of a foreign agent with an association.
+            tunnel: m.tunnel_ask(self.fa_sas.contains_key(&v4(from))),
             ..a
         };
         // RFC 4433: a request for dynamic HA assignment sent to this HA's own address (the
@@ -212,6 +220,7 @@ impl HomeAgent {
             nai: None,
             assigned: None,
             revocation: None,
+            tunnel: TunnelAsk::default(),
         };
         self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None)
     }
@@ -303,6 +312,12 @@ impl HomeAgent {
                 sa,
             );
         }
+        // The tunnel the second HA will grant, decided under the same configuration: its
+        // refusal is answered here, the same as the second HA's.
+        let tunnel = match self.plan_tunnel(a) {
+            Ok(p) => p.map(|p| p.params(q.home_address)),
+            Err(code) => return Err(self.refuse(a, code, Some(sa))),
+        };
         let pending = Box::new(Pending {
             fa: sock4(from),
             care_of: q.care_of,
@@ -312,6 +327,7 @@ impl HomeAgent {
             simultaneous: q.flags.simultaneous(),
             first_ha: self.node,
             stage: PendingStage::Forwarded,
+            tunnel,
         });
         let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {
@@ -372,13 +388,16 @@ impl HomeAgent {
         {
             return Err(self.refuse(a, ReplyCode::IDENTIFICATION_MISMATCH, Some(sa)));
         }
-        self.stats.served += 1;
-        let (home, granted, code) = if q.lifetime == 0 {
-            (self.deregister(a, slot), 0, ReplyCode::ACCEPTED)
-        } else {
-            self.grant(a, sa, slot)?
+        let plan = match self.plan_tunnel(a) {
+            Ok(p) => p,
+            Err(code) => return Err(self.refuse(a, code, Some(sa))),
         };
-        self.send_grant(a, sa, home, granted, code);
+        self.stats.served += 1;
+        let (home, granted, code) = match plan {
+            None => (self.deregister(a, slot), 0, ReplyCode::ACCEPTED),
+            Some(p) => self.grant(a, sa, slot, &p)?,
+        };
+        self.send_grant(a, sa, home, granted, code, plan.as_ref());
         Ok(())
     }
 
@@ -442,6 +461,7 @@ impl HomeAgent {
         a: &Asked<'_>,
         sa: &MnSa,
         slot: Option<u32>,
+        plan: &Plan,
     ) -> Result<(Ipv4Addr, u16, ReplyCode), InputError> {
         let (q, now) = (a.q, a.now);
         let home = self.home_for(a, sa, slot)?;
@@ -469,7 +489,8 @@ impl HomeAgent {
         {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
-        let Ok(s) = self.bind(a, slot, home, coa, simultaneous) else {
+        let tunnel = plan.boxed(home, self.vip);
+        let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
@@ -477,6 +498,7 @@ impl HomeAgent {
             home_address: home,
             care_of: q.care_of,
             lifetime: granted,
+            tunnel: plan.params(home).tunnel(home, q.care_of),
         });
         self.replicate_slot(s, now);
         self.update_load();
@@ -492,6 +514,7 @@ impl HomeAgent {
         home: Ipv4Addr,
         coa: CareOf,
         simultaneous: bool,
+        tunnel: Option<Box<TunnelParams>>,
     ) -> Result<u32, TableError> {
         let node = self.node;
         let first = a.relay.unwrap_or(node);
@@ -516,6 +539,9 @@ impl HomeAgent {
             if first == node {
                 b.pending = None;
             }
+            if b.tunnel != tunnel {
+                b.tunnel = tunnel.clone();
+            }
         };
         match slot {
             Some(s) => self.table.update(s, grant).map(|_| s),
@@ -529,6 +555,7 @@ impl HomeAgent {
                     identification,
                     care_of: Default::default(),
                     pending: None,
+                    tunnel: None,
                 };
                 grant(&mut b);
                 self.table.insert(b)
@@ -545,6 +572,7 @@ impl HomeAgent {
         home: Ipv4Addr,
         granted: u16,
         code: ReplyCode,
+        plan: Option<&Plan>,
     ) {
         let q = a.q;
         let header = Header::Reply(Reply {
@@ -560,16 +588,36 @@ impl HomeAgent {
             .flatten();
         let fa_sa = self.fa_sas.get(&v4(a.from));
         let auth_len = 6 + AUTHENTICATOR_LEN;
+        let tunnel_exts = plan.map(|p| (p.reply_extensions(home), p.from_fa));
+        let tunnel_len = tunnel_exts.as_ref().map_or(0, |(e, _)| {
+            e.iter()
+                .flatten()
+                .map(Extension::encoded_len)
+                .sum::<usize>()
+        });
         let mut bytes = Vec::with_capacity(
             header.encoded_len()
                 + nai_ext.as_ref().map_or(0, Extension::encoded_len)
+                + tunnel_len
                 + auth_len * (1 + usize::from(fa_sa.is_some())),
         );
         header.emit(&mut bytes);
         if let Some(e) = &nai_ext {
             e.emit(&mut bytes);
         }
+        // RFC 3519 section 3.2, RFC 6245 section 3: the tunnel extensions where their request
+        // counterparts were: before MN-HA (the mobile node's), or after it (the foreign agent's,
+        // covered by FA-HA).
+        let emit_tunnel = |bytes: &mut Vec<u8>, fa: bool| {
+            if let Some((exts, from_fa)) = &tunnel_exts
+                && *from_fa == fa
+            {
+                exts.iter().flatten().for_each(|e| e.emit(bytes));
+            }
+        };
+        emit_tunnel(&mut bytes, false);
         append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        emit_tunnel(&mut bytes, true);
         // RFC 3543 section 3.2: after MN-HA (the FA strips what follows it), covered by FA-HA.
         if let Some(e) = &revocation {
             e.emit(&mut bytes);
@@ -579,181 +627,8 @@ impl HomeAgent {
         }
         self.send_reply(a.from, bytes, Some(a.relay.unwrap_or(self.node)));
     }
-
-    /// The pending request a reply answers (RFC 5944 section 3.8.3: the Identification's low
-    /// 32 bits): one this HA relays, and after a relayed 133 only the same HA's answers.
-    fn reply_slot(&self, p: &Reply, nai: Option<&[u8]>, replier: Option<NodeId>) -> Option<u32> {
-        self.table.find(p.home_address, nai).filter(|s| {
-            self.table.get(*s).is_some_and(|b| {
-                b.pending.as_ref().is_some_and(|pe| {
-                    pe.first_ha == self.node
-                        && replay::reply_matches(pe.identification, p.identification)
-                        && match pe.stage {
-                            PendingStage::Forwarded => true,
-                            PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
-                        }
-                })
-            })
-        })
-    }
-
-    /// First-HA processing of the second HA's reply.
-    /// `replier`: the member that sent the reply, when known (layer 3, or a layer-2 frame with its
-    /// link-layer source). It is the HA that served the request: if a request was forwarded twice
-    /// (a duplicate, with the selection changed in between) it may not be the one the pending
-    /// request names.
-    pub(super) fn handle_reply(
-        &mut self,
-        now: Instant,
-        data: &[u8],
-        replier: Option<NodeId>,
-    ) -> Result<(), InputError> {
-        let m = Summary::parse(data)?;
-        let Header::Reply(p) = m.header else {
-            return Err(InputError::UnmatchedReply);
-        };
-        // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
-        let nai = m.covered_nai();
-        let Some(slot) = self.reply_slot(&p, nai, replier) else {
-            self.stats.unmatched_replies += 1;
-            return Err(InputError::UnmatchedReply);
-        };
-        let Some(b) = self.table.get(slot) else {
-            return Err(InputError::UnmatchedReply);
-        };
-        let Some(pe) = b.pending.as_deref().cloned() else {
-            return Err(InputError::UnmatchedReply);
-        };
-        let b_home = b.home_address;
-        // A late reply to an older request (a network copy of it came after a newer
-        // registration was accepted) ends the pending request but does not roll the binding back.
-        let applies = p.code.is_accepted() && b.identification <= pe.identification;
-        // The reply must carry the mobile node's authenticator when it accepts (it changes the
-        // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
-        // is relayed, it only ends the pending request.
-        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
-        let auth_ok = match (m.mn_ha, &sa) {
-            (Some(x), Some(sa)) => x.verify_prepared(data, sa.spi, &sa.key).is_ok(),
-            (None, _) => !p.code.is_accepted(),
-            (Some(_), None) => false,
-        };
-        if !auth_ok {
-            self.stats.unauthenticated_replies += 1;
-            return Err(InputError::UnauthenticatedReply);
-        }
-        if applies && matches!(pe.stage, PendingStage::MismatchRelayed { .. }) {
-            self.stats.superseded_refusals += 1;
-        }
-        if applies && p.lifetime > 0 {
-            let server = replier.unwrap_or(pe.second_ha);
-            self.make_permanent(now, slot, &p, nai, &pe, server);
-        } else if applies {
-            self.deregistered_there(now, slot, &pe, b_home);
-        } else if p.code == ReplyCode::IDENTIFICATION_MISMATCH {
-            // Relayed, but the pending request stays until its timer: this 133 may answer a
-            // network copy of a request the same HA accepts (RFC 5944 sections 3.8.3, 5.7), and
-            // the mobile node's next request goes to the same HA.
-            let by = replier.unwrap_or(pe.second_ha);
-            let _ = self.table.update(slot, |b| {
-                if let Some(x) = b.pending.as_mut() {
-                    x.stage = PendingStage::MismatchRelayed { by };
-                }
-            });
-        } else {
-            // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
-            let _ = self.table.update(slot, |b| b.pending = None);
-            if self.table.get(slot).is_some_and(|b| b.care_of.is_empty())
-                && let Some(b) = self.table.remove(slot)
-            {
-                self.replicate_remove(b.home_address, b.nai.clone());
-            }
-        }
-        self.update_load();
-        self.stats.relayed += 1;
-        let src = Some(self.vip_sock());
-        self.push_transmit(Transmit {
-            dst: pe.fa.into(),
-            src,
-            link_dst: None,
-            payload: data.to_vec().into(),
-        });
-        Ok(())
-    }
-
-    /// The second HA accepted a registration: the binding becomes permanent here, served by
-    /// `server`, its lifetime held to this HA's own `max_lifetime` too.
-    fn make_permanent(
-        &mut self,
-        now: Instant,
-        slot: u32,
-        p: &Reply,
-        nai: Option<&[u8]>,
-        pe: &Pending,
-        server: NodeId,
-    ) {
-        let left =
-            (p.lifetime != LIFETIME_INFINITE).then(|| Duration::from_secs(u64::from(p.lifetime)));
-        let coa = CareOf {
-            address: pe.care_of,
-            expires: self.bounded_expiry(now, left),
-        };
-        let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
-        let node = self.node;
-        let max_sim = self.max_simultaneous;
-        let _ = self.table.update(slot, |b| {
-            b.home_address = p.home_address;
-            if let Some(n) = nai
-                && b.nai.as_deref() != Some(n)
-            {
-                b.nai = Some(n.into());
-            }
-            b.first_ha = node;
-            b.second_ha = server;
-            b.fa = pe.fa;
-            b.identification = pe.identification;
-            if sim {
-                b.care_of.retain(|c| c.address != coa.address);
-                while b.care_of.len() >= max_sim || b.care_of.is_full() {
-                    b.care_of.remove(0);
-                }
-                b.care_of.push(coa);
-            } else {
-                b.care_of.set_single(coa);
-            }
-            b.pending = None;
-        });
-        self.push_event(Event::BindingPermanent {
-            home_address: p.home_address,
-            lifetime: p.lifetime,
-            second_ha: server,
-        });
-        self.replicate_slot(slot, now);
-    }
-
-    /// The second HA accepted a deregistration: the binding goes (or loses that care-of
-    /// address) on this HA too.
-    fn deregistered_there(&mut self, now: Instant, slot: u32, pe: &Pending, home: Ipv4Addr) {
-        let all = pe.care_of == home || pe.care_of.is_unspecified();
-        let _ = self.table.update(slot, |b| {
-            if all {
-                b.care_of.clear();
-            } else {
-                b.care_of.retain(|c| c.address != pe.care_of);
-            }
-            b.pending = None;
-        });
-        if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
-            if let Some(b) = self.table.remove(slot) {
-                self.replicate_remove(b.home_address, b.nai.clone());
-                self.push_event(Event::Deregistered {
-                    home_address: b.home_address,
-                });
-            }
-        } else {
-            self.replicate_slot(slot, now);
-        }
-    }
 }
 
+mod relay;
 #[cfg(test)]
 mod tests;

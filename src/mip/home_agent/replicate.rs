@@ -63,6 +63,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
                 care_of: p.care_of,
                 pending_left: p.deadline.saturating_duration_since(now),
             },
+            tunnel: p.tunnel,
         });
     }
     let care_of = b
@@ -83,6 +84,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
         fa: b.fa.into(),
         identification: b.identification,
         state: RecordState::Permanent { care_of },
+        tunnel: b.tunnel.as_deref().copied(),
     })
 }
 

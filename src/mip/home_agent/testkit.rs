@@ -116,6 +116,7 @@ pub(super) fn permanent(k: u32, first: u32, second: u32, identification: u64) ->
                 Some(Duration::from_secs(600)),
             )],
         },
+        tunnel: None,
     }
 }
 

@@ -27,6 +27,8 @@ impl ExtensionType {
     pub const UDP_TUNNEL_REPLY: ExtensionType = ExtensionType(44);
     /// Proxy Mobile IPv4 Non-skippable Extension (RFC 5563): 2-byte length after a subtype.
     pub const PMIPV4_NON_SKIPPABLE: ExtensionType = ExtensionType(47);
+    /// GRE Key (RFC 6245, the Mobile IPv4 twin of RFC 5845's Proxy Mobile IPv6 option).
+    pub const GRE_KEY: ExtensionType = ExtensionType(48);
     /// Mobile Node NAI (RFC 2794).
     pub const MN_NAI: ExtensionType = ExtensionType(131);
     /// Normal Vendor/Organization Specific Extension (RFC 3115).
@@ -52,7 +54,7 @@ impl ExtensionType {
     pub const fn is_modelled(self) -> bool {
         matches!(
             self.0,
-            32 | 33 | 34 | 36 | 38 | 44 | 47 | 131 | 134 | 137 | 139 | 144
+            32 | 33 | 34 | 36 | 38 | 44 | 47 | 48 | 131 | 134 | 137 | 139 | 144
         )
     }
 
@@ -66,6 +68,7 @@ impl ExtensionType {
             38 => "CVSE",
             44 => "UDP_TUNNEL_REPLY",
             47 => "PMIPV4_NON_SKIPPABLE",
+            48 => "GRE_KEY",
             131 => "MN_NAI",
             134 => "NVSE",
             137 => "REVOCATION_SUPPORT",
@@ -93,6 +96,16 @@ pub const DYNAMIC_HA_REQUESTED: u8 = 1;
 pub const DYNAMIC_HA_REDIRECTED: u8 = 2;
 /// Revocation Support flag: the I bit (RFC 3543).
 pub const REVOCATION_I_BIT: u16 = 0x8000;
+/// UDP Tunnel Request flag F (RFC 3519 section 3.1): UDP tunnelling forced, NAT or not.
+pub const UDP_TUNNEL_F: u8 = 0x80;
+/// UDP Tunnel Request flag R (RFC 3519 section 3.1): registration through the FA required.
+pub const UDP_TUNNEL_R: u8 = 0x40;
+/// UDP Tunnel Reply flag F (RFC 3519 section 3.2): the HA uses UDP tunnelling because forced.
+pub const UDP_TUNNEL_REPLY_F: u16 = 0x8000;
+/// UDP Tunnel Reply code 0 (RFC 3519 section 3.2): the HA will tunnel over UDP.
+pub const UDP_TUNNEL_WILL_TUNNEL: u8 = 0;
+/// UDP Tunnel Reply code 64 (RFC 3519 section 3.2): UDP tunnelling declined, reason unspecified.
+pub const UDP_TUNNEL_DECLINED: u8 = 64;
 
 /// One registration extension. Opaque values are [`Cow`]: borrowed from the datagram after a
 /// parse, owned after [`Extension::into_owned`].
@@ -180,6 +193,15 @@ pub enum Extension<'a> {
         /// Keepalive interval in seconds.
         keepalive: u16,
     },
+    /// GRE Key (48, RFC 6245): type, length 6, two octets before the key (sent as zero, kept for
+    /// exact round trips), the 32-bit GRE key the sender wants in the GRE Key field (RFC 2890) of
+    /// the packets tunnelled to it.
+    GreKey {
+        /// The two octets between the length and the key.
+        reserved: u16,
+        /// The GRE key identifier.
+        key: u32,
+    },
     /// Proxy Mobile IPv4 Non-skippable Extension (47): type, subtype, 2-byte length, data.
     PmipNonSkippable {
         /// Subtype.
@@ -219,6 +241,7 @@ impl<'a> Extension<'a> {
             Extension::UdpTunnelRequest { .. } => ExtensionType::UDP_TUNNEL_REQUEST,
             Extension::UdpTunnelReply { .. } => ExtensionType::UDP_TUNNEL_REPLY,
             Extension::PmipNonSkippable { .. } => ExtensionType::PMIPV4_NON_SKIPPABLE,
+            Extension::GreKey { .. } => ExtensionType::GRE_KEY,
         }
     }
 
@@ -304,6 +327,7 @@ impl<'a> Extension<'a> {
                 subtype,
                 data: own(data),
             },
+            Extension::GreKey { reserved, key } => Extension::GreKey { reserved, key },
             Extension::Other { ext_type, data } => Extension::Other {
                 ext_type,
                 data: own(data),
@@ -378,7 +402,9 @@ impl<'a> Extension<'a> {
             Extension::DynamicHa { .. } => 7,
             Extension::Cvse { value, .. } => 10 + value.len().min(65529),
             Extension::Nvse { value, .. } => 10 + value.len().min(247),
-            Extension::UdpTunnelRequest { .. } | Extension::UdpTunnelReply { .. } => 8,
+            Extension::UdpTunnelRequest { .. }
+            | Extension::UdpTunnelReply { .. }
+            | Extension::GreKey { .. } => 8,
             Extension::PmipNonSkippable { data, .. } => 4 + data.len().min(65535),
             Extension::Other { data, .. } => 2 + data.len().min(255),
         }
@@ -486,6 +512,12 @@ impl<'a> Extension<'a> {
                 out.put_u8(*code);
                 out.put_u16(*flags);
                 out.put_u16(*keepalive);
+            }
+            Extension::GreKey { reserved, key } => {
+                out.put_u8(ExtensionType::GRE_KEY.0);
+                out.put_u8(6);
+                out.put_u16(*reserved);
+                out.put_u32(*key);
             }
             Extension::PmipNonSkippable { subtype, data } => {
                 let d = cut(data, 65535);
@@ -623,6 +655,15 @@ impl<'a> Extension<'a> {
                     code: body.u8(Field::UdpTunnelReplyCode)?,
                     flags: body.u16(Field::UdpTunnelReplyFlags)?,
                     keepalive: body.u16(Field::UdpTunnelReplyKeepalive)?,
+                }
+            }
+            ExtensionType::GRE_KEY => {
+                if len != 6 {
+                    return Err(bad(Field::GreKeyLength));
+                }
+                Extension::GreKey {
+                    reserved: body.u16(Field::GreKeyReserved)?,
+                    key: body.u32(Field::GreKey)?,
                 }
             }
             _ => Extension::Other {

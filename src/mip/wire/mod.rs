@@ -46,12 +46,13 @@ mod summary;
 pub use builder::{Builder, append_auth, append_auth_prepared};
 pub use ext::{
     DYNAMIC_HA_REDIRECTED, DYNAMIC_HA_REQUESTED, Extension, ExtensionType, GEN_AUTH_MN_AAA,
-    REVOCATION_I_BIT,
+    REVOCATION_I_BIT, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_R, UDP_TUNNEL_REPLY_F,
+    UDP_TUNNEL_WILL_TUNNEL,
 };
 pub use revocation::{
     REVOCATION_ACK_FIXED_LEN, REVOCATION_FIXED_LEN, Revocation, RevocationAck, RevocationFlags,
 };
-pub use summary::{AuthRef, Summary};
+pub use summary::{AuthRef, Summary, TunnelAsk, UdpTunnelAsk};
 
 use auth::{AuthAlgorithm, AuthError, PreparedKey, SecurityAssociation};
 use bytes::BufMut;
@@ -149,6 +150,9 @@ crate::io::reader::wire_fields! {
         NvseLength => "NVSE length",
         UdpTunnelRequestLength => "UDP tunnel request length",
         UdpTunnelReplyLength => "UDP tunnel reply length",
+        GreKeyLength => "GRE key length",
+        GreKeyReserved => "GRE key reserved",
+        GreKey => "GRE key",
         CvseReserved => "CVSE reserved",
         ExtensionSubtype => "extension subtype",
         Nai => "NAI",
@@ -171,6 +175,8 @@ crate::io::reader::wire_fields! {
         SecondHa => "second HA",
         CareOfCount => "care-of count",
         CareOfRemaining => "care-of remaining lifetime",
+        TunnelLength => "tunnel length",
+        Tunnel => "tunnel",
         FailedHa => "failed HA",
         Owner => "owner",
         Coordinator => "coordinator",

@@ -40,6 +40,29 @@ impl AuthRef<'_> {
     }
 }
 
+/// A UDP Tunnel Request (RFC 3519 section 3.1) as a Home Agent acts on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpTunnelAsk {
+    /// Its flags ([`super::UDP_TUNNEL_F`]: forced).
+    pub flags: u8,
+    /// The encapsulation inside UDP: 4 IP-in-IP, 47 GRE, 55 minimal (RFC 3519 section 3.1).
+    pub encapsulation: u8,
+}
+
+/// What a request asks of its tunnel beyond the flag octet: the first UDP Tunnel Request
+/// (RFC 3519) and the first GRE Key (RFC 6245) extension, each only when an authenticator the
+/// Home Agent verified covers it ([`Summary::tunnel_ask`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TunnelAsk {
+    /// The UDP Tunnel Request.
+    pub udp: Option<UdpTunnelAsk>,
+    /// The GRE key the sender wants in the packets tunnelled to it.
+    pub gre_key: Option<u32>,
+    /// One of them follows the MN-HA extension: the foreign agent added it (and the reply's
+    /// tunnel extensions go after the MN-HA extension too).
+    pub from_fa: bool,
+}
+
 /// What a Home Agent reads of a registration message, gathered in one pass over the extensions
 /// without allocating (where [`Message::parse`] collects them into a vector). It accepts and
 /// refuses exactly what [`Message::parse`] does, and its fields are those of the first extension of
@@ -69,6 +92,10 @@ pub struct Summary<'a> {
     /// 255. When the home agent shares a mobility security association with the relaying foreign
     /// agent it accepts exactly one, valid (RFC 5944 section 3.8.2.1; 132 otherwise).
     pub fa_ha_count: u8,
+    /// The first UDP Tunnel Request (RFC 3519) and its offset.
+    pub udp_tunnel: Option<(UdpTunnelAsk, usize)>,
+    /// The first GRE Key extension's key (RFC 6245) and its offset.
+    pub gre_key: Option<(u32, usize)>,
 }
 
 impl<'a> Summary<'a> {
@@ -86,6 +113,8 @@ impl<'a> Summary<'a> {
             authorizing: 0,
             nai_end: 0,
             fa_ha_count: 0,
+            udp_tunnel: None,
+            gre_key: None,
         };
         while !r.is_empty() {
             let at = r.offset();
@@ -93,6 +122,20 @@ impl<'a> Summary<'a> {
                 Extension::Nai(Cow::Borrowed(n)) if s.nai.is_none() => {
                     s.nai = Some(n);
                     s.nai_end = r.offset();
+                }
+                Extension::UdpTunnelRequest {
+                    flags,
+                    encapsulation,
+                    ..
+                } if s.udp_tunnel.is_none() => {
+                    let ask = UdpTunnelAsk {
+                        flags,
+                        encapsulation,
+                    };
+                    s.udp_tunnel = Some((ask, at));
+                }
+                Extension::GreKey { key, .. } if s.gre_key.is_none() => {
+                    s.gre_key = Some((key, at));
                 }
                 Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
                     s.authorizing = s.authorizing.saturating_add(1);
@@ -129,6 +172,28 @@ impl<'a> Summary<'a> {
             }
         }
         Ok(s)
+    }
+
+    /// The tunnel extensions a home agent may act on: those before the first MN-HA extension (the
+    /// mobile node's, RFC 5944 section 3.5.1), and, when `fa_ha_verified` (the home agent shares
+    /// an association with the relaying foreign agent and checked its FA-HA authenticator),
+    /// those before the first FA-HA extension (a foreign agent adds the UDP Tunnel Request or
+    /// GRE Key extension after the mobile node's: RFC 3519 section 3.1, RFC 6245 section 3).
+    /// An extension nothing verified covers is ignored.
+    pub fn tunnel_ask(&self, fa_ha_verified: bool) -> TunnelAsk {
+        let start = |a: Option<AuthRef<'_>>| a.map_or(0, |a| a.covered_len.saturating_sub(6));
+        let mut limit = start(self.mn_ha);
+        if fa_ha_verified {
+            limit = limit.max(start(self.fa_ha));
+        }
+        let mn = start(self.mn_ha);
+        let udp = self.udp_tunnel.filter(|(_, at)| *at < limit);
+        let gre = self.gre_key.filter(|(_, at)| *at < limit);
+        TunnelAsk {
+            udp: udp.map(|(u, _)| u),
+            gre_key: gre.map(|(k, _)| k),
+            from_fa: udp.is_some_and(|(_, at)| at > mn) || gre.is_some_and(|(_, at)| at > mn),
+        }
     }
 
     /// The NAI a home agent may act on: the first NAI extension when the first Mobile-Home

@@ -1,0 +1,263 @@
+//! The tunnel a registration asks for (RFC 5944 section 3.8.3 M and G bits, RFC 3024 T bit,
+//! RFC 3519 UDP Tunnel Request, RFC 6245 GRE Key) decided against this cluster's
+//! [`TunnelConfig`]: the binding's [`Tunnel`], the reply's extensions, or the refusal code.
+
+use super::register::Asked;
+use super::*;
+use crate::mip::binding::{Encapsulation, Tunnel, TunnelParams, UdpInner};
+use crate::mip::wire::{
+    RequestFlags, TunnelAsk, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_REPLY_F,
+    UDP_TUNNEL_WILL_TUNNEL,
+};
+
+/// Whether this home agent offers reverse tunnels (RFC 3024).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum ReverseTunnelling {
+    /// Not offered: a request with the T bit is denied 137 (requested reverse tunnel
+    /// unavailable, RFC 3024 section 4.3).
+    Off,
+    /// Offered to the requests that set the T bit (the default).
+    #[default]
+    Allowed,
+    /// Required: a request without the T bit is denied 138 (reverse tunnel is mandatory and 'T'
+    /// bit not set, RFC 3024 section 4.3).
+    Mandatory,
+}
+
+/// The tunnels a home agent offers. Every member of a cluster must be given the same (the first
+/// HA decides a forwarded request's tunnel for its own event as the second HA does).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TunnelConfig {
+    /// GRE (RFC 2784), asked for with the G bit or a GRE Key extension (RFC 6245). Default on.
+    pub gre: bool,
+    /// Minimal encapsulation (RFC 2004), asked for with the M bit. Default off (no Linux tunnel
+    /// device implements it). A request for an encapsulation that is off is denied 139
+    /// (requested encapsulation unavailable, RFC 3024 section 4.3 / RFC 5944 section 3.4).
+    pub minimal: bool,
+    /// Reverse tunnelling (RFC 3024). Default [`ReverseTunnelling::Allowed`].
+    pub reverse: ReverseTunnelling,
+    /// UDP tunnelling (RFC 3519). Off (the default): the UDP Tunnel Request extension is
+    /// skipped as a home agent without RFC 3519 does, except one with the F flag, denied 142 (UDP
+    /// encapsulation unavailable). On: a request with the extension from behind a NAT (the
+    /// datagram's source address is not the care-of address) or with the F flag is answered
+    /// with a UDP Tunnel Reply (code 0, [`TunnelConfig::udp_keepalive`]) and its binding tunnels
+    /// over UDP to the NAT's address and port; without NAT and F, the reply declines (code 64).
+    pub udp: bool,
+    /// Keepalive interval announced in the UDP Tunnel Reply, seconds (RFC 3519 section 3.2;
+    /// default 110, the RFC's default).
+    pub udp_keepalive: u16,
+}
+
+impl Default for TunnelConfig {
+    fn default() -> Self {
+        TunnelConfig {
+            gre: true,
+            minimal: false,
+            reverse: ReverseTunnelling::Allowed,
+            udp: false,
+            udp_keepalive: 110,
+        }
+    }
+}
+
+/// The tunnel a request is granted, before the home address is known (a pool may assign it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Plan {
+    params: TunnelParams,
+    /// The UDP Tunnel Reply to send, if the request carried a UDP Tunnel Request acted on.
+    udp_reply: Option<(u8, u16, u16)>,
+    /// The request's GRE Key extension was acted on: the reply names this HA's key.
+    gre_key: bool,
+    /// The tunnel extensions came from the foreign agent (after the MN-HA extension).
+    pub(super) from_fa: bool,
+}
+
+impl TunnelConfig {
+    /// Decides the tunnel of a registration with `flags` and the authenticated extensions `ask`,
+    /// received from `from` for `care_of`, the home agent's side at `local`; or the refusal code
+    /// (RFC 3024 section 4.3: 137, 138, 139; RFC 3519 section 3.2: 142).
+    pub(super) fn plan(
+        &self,
+        flags: RequestFlags,
+        ask: TunnelAsk,
+        from: SocketAddrV4,
+        care_of: Ipv4Addr,
+        local: Ipv4Addr,
+    ) -> Result<Plan, ReplyCode> {
+        let reverse = flags.has(RequestFlags::T);
+        match (reverse, self.reverse) {
+            (true, ReverseTunnelling::Off) => {
+                return Err(ReplyCode::HA_REVERSE_TUNNEL_UNAVAILABLE);
+            }
+            (false, ReverseTunnelling::Mandatory) => {
+                return Err(ReplyCode::HA_REVERSE_TUNNEL_MANDATORY);
+            }
+            _ => {}
+        }
+        let udp = match ask.udp {
+            Some(u) if !self.udp && u.flags & UDP_TUNNEL_F != 0 => {
+                return Err(ReplyCode::HA_UDP_ENCAPSULATION_UNAVAILABLE);
+            }
+            Some(u) if self.udp => Some(u),
+            _ => None,
+        };
+        let mut udp_reply = None;
+        let encapsulation = if let Some(u) = udp {
+            let inner = UdpInner::from_protocol(u.encapsulation)
+                .ok_or(ReplyCode::HA_ENCAPSULATION_UNAVAILABLE)?;
+            self.offers(inner)?;
+            let forced = u.flags & UDP_TUNNEL_F != 0;
+            // RFC 3519 section 3.1: a NAT is detected when the request's source address is not
+            // the care-of address; without one (and without F) no UDP tunnelling.
+            if forced || *from.ip() != care_of {
+                let f = if forced { UDP_TUNNEL_REPLY_F } else { 0 };
+                udp_reply = Some((UDP_TUNNEL_WILL_TUNNEL, f, self.udp_keepalive));
+                Some(Encapsulation::Udp {
+                    inner,
+                    peer: from,
+                    keepalive: self.udp_keepalive,
+                    forced,
+                })
+            } else {
+                udp_reply = Some((UDP_TUNNEL_DECLINED, 0, 0));
+                None
+            }
+        } else {
+            None
+        };
+        let encapsulation = match encapsulation {
+            Some(e) => e,
+            None => self.by_flags(flags, ask.gre_key)?,
+        };
+        let gre_key = matches!(encapsulation, Encapsulation::Gre { okey: Some(_), .. });
+        let from_fa = ask.from_fa;
+        Ok(Plan {
+            params: TunnelParams {
+                local,
+                encapsulation,
+                reverse,
+            },
+            udp_reply,
+            gre_key,
+            from_fa,
+        })
+    }
+
+    /// The encapsulation the flag octet (and a GRE Key extension) asks for: G or a GRE key ->
+    /// GRE, else M -> minimal, else IP-in-IP (RFC 5944 section 3.8.3).
+    fn by_flags(&self, flags: RequestFlags, key: Option<u32>) -> Result<Encapsulation, ReplyCode> {
+        if flags.has(RequestFlags::G) || key.is_some() {
+            self.offers(UdpInner::Gre)?;
+            return Ok(Encapsulation::Gre {
+                okey: key,
+                ikey: None,
+            });
+        }
+        if flags.has(RequestFlags::M) {
+            self.offers(UdpInner::Minimal)?;
+            return Ok(Encapsulation::Minimal);
+        }
+        Ok(Encapsulation::IpInIp)
+    }
+
+    fn offers(&self, e: UdpInner) -> Result<(), ReplyCode> {
+        let ok = match e {
+            UdpInner::Gre => self.gre,
+            UdpInner::Minimal => self.minimal,
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ReplyCode::HA_ENCAPSULATION_UNAVAILABLE)
+        }
+    }
+}
+
+/// The key a home agent asks to be written in the GRE packets tunnelled to it for the binding of
+/// `home` (RFC 6245 section 3): the home address as a number, unique per binding in the home
+/// network and the same on every member.
+pub(super) fn own_gre_key(home: Ipv4Addr) -> u32 {
+    u32::from(home)
+}
+
+impl Plan {
+    /// The binding's parameters once the home address is known (this HA's GRE key set).
+    pub(super) fn params(&self, home: Ipv4Addr) -> TunnelParams {
+        relayed_params(&self.params, home)
+    }
+
+    /// The parameters as a binding keeps them: `None` for plain IP-in-IP from `vip`.
+    pub(super) fn boxed(&self, home: Ipv4Addr, vip: Ipv4Addr) -> Option<Box<TunnelParams>> {
+        let p = self.params(home);
+        (p != TunnelParams::plain(vip)).then(|| Box::new(p))
+    }
+
+    /// The reply's tunnel extensions: the UDP Tunnel Reply (RFC 3519 section 3.2) and the GRE Key
+    /// with this HA's key (RFC 6245 section 3).
+    pub(super) fn reply_extensions(&self, home: Ipv4Addr) -> [Option<Extension<'static>>; 2] {
+        let udp = self
+            .udp_reply
+            .map(|(code, flags, keepalive)| Extension::UdpTunnelReply {
+                subtype: 0,
+                code,
+                flags,
+                keepalive,
+            });
+        let gre = self.gre_key.then(|| Extension::GreKey {
+            reserved: 0,
+            key: own_gre_key(home),
+        });
+        [udp, gre]
+    }
+}
+
+/// The parameters a first HA records for a relayed registration once the reply names the home
+/// address (this HA's GRE key is derived from it, as the second HA's reply derived it).
+pub(super) fn relayed_params(t: &TunnelParams, home: Ipv4Addr) -> TunnelParams {
+    let mut p = *t;
+    if let Encapsulation::Gre { okey: Some(k), .. } = p.encapsulation {
+        p.encapsulation = Encapsulation::Gre {
+            okey: Some(k),
+            ikey: Some(own_gre_key(home)),
+        };
+    }
+    p
+}
+
+impl HomeAgent {
+    /// The tunnel of a registration (`None` for a deregistration, which asks for none), or the
+    /// code refusing it.
+    pub(super) fn plan_tunnel(&self, a: &Asked<'_>) -> Result<Option<Plan>, ReplyCode> {
+        if a.q.lifetime == 0 {
+            return Ok(None);
+        }
+        let local = v4(self.reply_src);
+        self.tunnels
+            .plan(a.q.flags, a.tunnel, sock4(a.from), a.q.care_of, local)
+            .map(Some)
+    }
+
+    /// The tunnels of the bindings this HA serves, one per granted care-of address: after a
+    /// [`Event::TakenOver`] naming this HA as owner, the caller installs them (the takeover moves
+    /// bindings by the thousand; they are read here rather than queued as events).
+    pub fn served_tunnels(&self) -> impl Iterator<Item = Tunnel> + '_ {
+        let (node, vip) = (self.node, self.vip);
+        self.table
+            .iter()
+            .map(|(_, b)| b)
+            .filter(move |b| b.second_ha == node)
+            .flat_map(move |b| b.care_of.iter().map(move |c| b.tunnel(vip, c.address)))
+    }
+
+    /// The tunnel of the binding of `home_address` at `care_of`, if this HA holds it.
+    pub fn tunnel(&self, home_address: Ipv4Addr, care_of: Ipv4Addr) -> Option<Tunnel> {
+        let b = self
+            .table
+            .find(home_address, None)
+            .and_then(|s| self.table.get(s))?;
+        b.care_of
+            .contains(care_of)
+            .then(|| b.tunnel(self.vip, care_of))
+    }
+}
