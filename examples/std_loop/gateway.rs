@@ -116,6 +116,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             error_indications: RateLimit::default(),
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            path: telcp::steering::path::PathConfig::default(),
         },
         now,
     )

@@ -57,6 +57,7 @@ pub mod gtpv2;
 pub mod pfcp;
 pub use crate::io::limit;
 pub mod line;
+pub mod path;
 pub mod processor;
 pub mod rules;
 pub mod switch;

@@ -382,6 +382,14 @@ fn switch_config() -> SwitchConfig {
         error_indications: crate::steering::limit::RateLimit::new(10, 2),
         echo_responses: crate::steering::limit::RateLimit::new(10, 2),
         extension_headers: crate::steering::limit::RateLimit::new(10, 2),
+        path: crate::steering::path::PathConfig {
+            echo_interval: Duration::from_millis(200),
+            t3: Duration::from_millis(50),
+            n3: 2,
+            max_peers: 4,
+            on_failure: crate::steering::path::PathFailureAction::Purge,
+            purge_batch: 2,
+        },
     }
 }
 

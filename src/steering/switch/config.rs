@@ -2,6 +2,7 @@
 
 use crate::health::{ClusterKey, HealthConfig, Policy};
 use crate::io::RateLimit;
+use crate::steering::path::{PathConfig, PeerId};
 use crate::steering::vid::{VidLayout, VirtualId};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -72,6 +73,9 @@ pub struct SwitchConfig {
     /// the message is still discarded, unanswered, and counted
     /// ([`SwitchStats::extension_headers_suppressed`]).
     pub extension_headers: RateLimit,
+    /// Path management with the peers: Echo / Heartbeat Requests, restart detection and the
+    /// purge of a restarted peer's sessions (see [`crate::steering::path`]).
+    pub path: PathConfig,
 }
 
 impl SwitchConfig {
@@ -81,7 +85,7 @@ impl SwitchConfig {
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
     /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
     /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
-    /// second (bursts of 20, each).
+    /// second (bursts of 20, each), and [`PathConfig::default`] path management.
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -114,6 +118,7 @@ impl SwitchConfig {
             error_indications: RateLimit::default(),
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            path: PathConfig::default(),
         }
     }
 }
@@ -163,6 +168,30 @@ pub enum SwitchEvent {
         teid: u32,
         /// Its GTP-U Peer Address: the peer's user-plane address.
         peer: IpAddr,
+    },
+    /// A peer restarted (TS 23.007 sections 18 and 19A: a newer Recovery or Recovery Time
+    /// Stamp): the sessions the gateway held with it are being purged on every processor.
+    PeerRestarted {
+        /// The peer.
+        peer: PeerId,
+        /// Its new restart value.
+        recovery: u32,
+        /// How many sessions are purged.
+        sessions: usize,
+    },
+    /// A peer answered none of N3 Echo (Heartbeat) Requests (TS 23.007 section 20).
+    PathFailure {
+        /// The peer.
+        peer: PeerId,
+        /// The sessions the gateway holds with it.
+        sessions: usize,
+        /// Whether they are purged ([`PathFailureAction`](crate::steering::path::PathFailureAction)).
+        purged: bool,
+    },
+    /// A peer whose path had failed answered an Echo (Heartbeat) Request.
+    PathRestored {
+        /// The peer.
+        peer: PeerId,
     },
 }
 
@@ -215,4 +244,18 @@ pub struct SwitchStats {
     pub associations_full: u64,
     /// Session Establishment Requests refused because their CP function had no association.
     pub no_association: u64,
+    /// Echo (Heartbeat) Requests sent to peers, repeats included.
+    pub path_echoes: u64,
+    /// Peer restarts detected.
+    pub peer_restarts: u64,
+    /// Restart values older than the one stored (a late message of an old incarnation), ignored.
+    pub stale_recovery: u64,
+    /// Path failures.
+    pub path_failures: u64,
+    /// Sessions purged (restarted peers, failed paths if so configured).
+    pub sessions_purged: u64,
+    /// Peers not tracked because `path.max_peers` were.
+    pub peers_full: u64,
+    /// Purge batches some operational processor never acknowledged.
+    pub purges_unacked: u64,
 }

@@ -105,6 +105,7 @@
 
 mod config;
 mod n4;
+mod path;
 mod setup;
 mod sync;
 mod vids;
@@ -114,6 +115,7 @@ pub use config::{SwitchConfig, SwitchEvent, SwitchStats};
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, VidState};
+use super::path::PeerId;
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::TokenBucket;
@@ -153,6 +155,12 @@ enum Timer {
     Push,
     Recent,
     Collect,
+    /// A peer's next Echo (Heartbeat) Request or its repeat.
+    Echo(PeerId),
+    /// The next purge batch.
+    PurgeStep,
+    /// A purge batch's repeat.
+    PurgeRetry(u32),
 }
 
 /// A switch processor endpoint (see the [module documentation](self)).
@@ -171,6 +179,8 @@ pub struct SwitchProcessor {
     /// The CP functions with a PFCP association (TS 29.244 section 6.2.6), by Node ID (its
     /// type octet and value), at most `max_recent`.
     associations: HashSet<(u8, Vec<u8>)>,
+    /// The peers' paths (see [`crate::steering::path`]).
+    paths: path::Paths,
     monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
@@ -214,6 +224,7 @@ impl SwitchProcessor {
             recent: VecDeque::new(),
             recent_map: HashMap::new(),
             associations: HashSet::new(),
+            paths: path::Paths::default(),
             monitor,
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),
@@ -346,12 +357,13 @@ impl SwitchProcessor {
             }
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => self.relay_sync_ack(from, teid, version),
+            FabricMessage::PurgeAck { id } => self.handle_purge_ack(now, from, id),
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
         }
     }
 
     /// Runs heartbeats and failure detection, repeats unacknowledged table pushes, forgets old
-    /// set-ups.
+    /// set-ups, sends the peers' Echo (Heartbeat) Requests and the next purge batch.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.monitor.handle_timeout(now);
         self.handle_health(now);
@@ -360,6 +372,9 @@ impl SwitchProcessor {
                 Timer::Push => self.push_table(now),
                 Timer::Recent => self.expire_recent(now),
                 Timer::Collect => self.collect(now),
+                Timer::Echo(peer) => self.echo_due(now, peer),
+                Timer::PurgeStep => self.purge_step(now),
+                Timer::PurgeRetry(id) => self.purge_retry(now, id),
             }
         }
     }
