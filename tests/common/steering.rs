@@ -106,6 +106,7 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
             .with_misses(3, 6)
             .with_overload_percent(95),
         policy: Policy::LeastLoaded,
+        placement: telcp::steering::switch::Placement::Load,
         seed: telcp::io::seed(5),
         queue_limit: 4096,
         version_not_supported: RateLimit::default(),

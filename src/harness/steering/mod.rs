@@ -376,6 +376,7 @@ fn switch_config() -> SwitchConfig {
         key: ClusterKey::new(b"fuzz"),
         health: crate::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
         policy: Policy::LeastLoaded,
+        placement: crate::steering::switch::Placement::Load,
         seed: crate::io::seed(1),
         queue_limit: 64,
         version_not_supported: crate::steering::limit::RateLimit::new(10, 2),

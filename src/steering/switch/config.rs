@@ -52,8 +52,11 @@ pub struct SwitchConfig {
     /// Down (its sessions then go to their backups), the load percentage at which a processor
     /// gets no new sessions, the health event bound.
     pub health: HealthConfig,
-    /// Selection policy for primaries and backups.
+    /// Selection policy for primaries and backups when `placement` is [`Placement::Load`].
     pub policy: Policy,
+    /// How new sessions are placed: by `policy` over the reported loads (the default),
+    /// weighted least-connections, or least load trend.
+    pub placement: Placement,
     /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
     /// operating system at [`SwitchProcessor::new`](super::SwitchProcessor::new); `Some` replays a run exactly (tests,
     /// simulations: [`crate::io::seed`]).
@@ -112,6 +115,7 @@ impl SwitchConfig {
             key,
             health: HealthConfig::default().with_misses(3, 5),
             policy: Policy::LeastLoaded,
+            placement: Placement::Load,
             seed: None,
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
@@ -121,6 +125,37 @@ impl SwitchConfig {
             path: PathConfig::default(),
         }
     }
+}
+
+/// How the switch processor chooses the processor of a new session; the backup is chosen the
+/// same way among the others. Only eligible processors are chosen in every case: holding a VID,
+/// Up, and below the overload percentage ([`HealthConfig`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Placement {
+    /// `policy` ([`Policy`], least-loaded by default) over the loads the processors report in
+    /// their heartbeats. The default.
+    #[default]
+    Load,
+    /// Weighted least-connections: the processor with the fewest sessions per unit of weight.
+    /// Its sessions are the count it last reported (its own sessions) plus the set-ups directed
+    /// to it since. `weights` are (slot id, weight); a slot not listed weighs 1, a weight of 0
+    /// gets no new sessions. Ties go to the lower slot id. Over many set-ups, each processor's
+    /// share tends to its weight over the total weight.
+    WeightedLeastConnections {
+        /// (slot id, weight).
+        weights: Vec<(u32, u32)>,
+    },
+    /// Least load trend: the processor whose reported load percentage rose least over the
+    /// last `window` (the slope between the oldest and the newest heartbeat report in the
+    /// window, in percent per second), so a processor whose load is climbing (from work the
+    /// switch processor does not see) is avoided before it is loaded. Ties go to the lower
+    /// load, then to the lower slot id. A processor with fewer than two reports in the window
+    /// has a slope of 0.
+    LeastLoadTrend {
+        /// The window the slope is taken over.
+        window: Duration,
+    },
 }
 
 /// What the switch processor reports.

@@ -106,11 +106,12 @@
 mod config;
 mod n4;
 mod path;
+mod placement;
 mod setup;
 mod sync;
 mod vids;
 
-pub use config::{SwitchConfig, SwitchEvent, SwitchStats};
+pub use config::{Placement, SwitchConfig, SwitchEvent, SwitchStats};
 
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
@@ -181,6 +182,8 @@ pub struct SwitchProcessor {
     associations: HashSet<(u8, Vec<u8>)>,
     /// The peers' paths (see [`crate::steering::path`]).
     paths: path::Paths,
+    /// The processors' load reports, for the trend placement.
+    trends: placement::Trends,
     monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
@@ -225,6 +228,7 @@ impl SwitchProcessor {
             recent_map: HashMap::new(),
             associations: HashSet::new(),
             paths: path::Paths::default(),
+            trends: placement::Trends::default(),
             monitor,
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),
@@ -322,6 +326,9 @@ impl SwitchProcessor {
         data: &[u8],
     ) -> Result<(), InputError> {
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
+            if r.is_ok() {
+                self.record_load(now, from);
+            }
             self.handle_health(now);
             return Ok(r?);
         }

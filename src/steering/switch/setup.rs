@@ -14,18 +14,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 impl SwitchProcessor {
-    pub(super) fn select(&mut self, exclude: Option<u32>) -> Option<u32> {
-        let slots = &self.slots;
-        let me = self.config.node;
-        self.monitor
-            .select(self.config.policy, &mut self.rng, |n| {
-                n.0 != me
-                    && Some(n.0) != exclude
-                    && slots.get(&n.0).is_some_and(|s| s.vid.is_some())
-            })
-            .map(|n| n.0)
-    }
-
     pub(super) fn expire_recent(&mut self, now: Instant) {
         while let Some(&(at, peer, seq)) = self.recent.front() {
             if at + self.config.recent_window > now && self.recent.len() <= self.config.max_recent {
