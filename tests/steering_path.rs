@@ -212,9 +212,9 @@ fn smf_teids(gw: &Gateway) -> Vec<u32> {
         .collect()
 }
 
-/// `ts23007-18-restart` and `ts29244-6.2.2-restart`: an SMF that restarted (a newer Recovery
-/// Time Stamp, seen in its answer to the gateway's Heartbeat Request on even seeds, in its new
-/// Association Setup Request on odd ones) has every session purged on every processor, in
+/// ts23007-18-restart-purge, ts23007-19a-recovery-time-stamp: an SMF that restarted (a newer
+/// Recovery Time Stamp, seen in its answer to the gateway's Heartbeat Request on even seeds, in its
+/// new Association Setup Request on odd ones) has every session purged on every processor, in
 /// batches, reported once with the count; its sessions set up afterwards stay.
 #[test]
 fn restarted_smf_has_its_sessions_purged_on_every_processor() {
@@ -293,7 +293,7 @@ fn restarted_smf_has_its_sessions_purged_on_every_processor() {
     }
 }
 
-/// `ts23007-20-path-failure`: an SMF that stops answering gets N3 Heartbeat Requests, T3
+/// ts23007-20-path-failure: an SMF that stops answering gets N3 Heartbeat Requests, T3
 /// apart, then a path failure with its session count; its sessions are kept (the default);
 /// when it answers again, the path is restored, still with every session.
 #[test]
@@ -341,8 +341,8 @@ fn silent_peer_raises_path_failure_and_keeps_sessions() {
     }
 }
 
-/// `ts23007-20-path-failure` with [`PathFailureAction::Purge`]: the silent peer's sessions are
-/// purged on every processor.
+/// Path failure (TS 23.007 section 20) with [`PathFailureAction::Purge`]: the silent peer's
+/// sessions are purged on every processor.
 #[test]
 fn silent_peer_sessions_purged_when_configured() {
     for seed in seeds() {
@@ -365,9 +365,9 @@ fn silent_peer_sessions_purged_when_configured() {
     }
 }
 
-/// `ts29244-7.4.2-heartbeat`: over twenty echo intervals an SMF answering with the same Recovery
-/// Time Stamp keeps every session: no failure, no restart, no purge; a late message of an
-/// older incarnation (an older time stamp) is ignored.
+/// ts23007-20-echo, ts23007-18-late-counter: over twenty echo intervals an SMF answering with the
+/// same Recovery Time Stamp keeps every session: no failure, no restart, no purge; a late message
+/// of an older incarnation (an older time stamp) is ignored.
 #[test]
 fn echo_answers_keep_state() {
     for seed in seeds() {
@@ -400,8 +400,9 @@ fn echo_answers_keep_state() {
 
 type Sgw = Answering<Mme>;
 
-/// `ts23007-18-restart` on S11: an MME (GTPv2-C) whose Create Session Request carries a newer
-/// Recovery restarted: its earlier sessions are purged everywhere, the new one is set up.
+/// ts23007-18-restart-counter (and ts23007-18-restart-purge on S11): an MME (GTPv2-C) whose Create
+/// Session Request carries a newer Recovery restarted: its earlier sessions are purged everywhere,
+/// the new one is set up.
 #[test]
 fn restarted_mme_detected_from_create_session_recovery() {
     for seed in seeds() {

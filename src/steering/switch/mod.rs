@@ -83,6 +83,22 @@
 //!   processor holding a VID, which deletes the sessions it names (see
 //!   [`crate::steering::processor`]); [`SwitchEvent::ErrorIndication`] reports it. At most
 //!   `error_indications` relayed (a token bucket); beyond, dropped and counted.
+//! * **Placement.** `placement` ([`Placement`]) chooses the processor of a new session: by
+//!   `policy` over the loads the processors report (the default), weighted least-connections
+//!   (sessions per unit of configured weight) or least load trend (the processor whose reported
+//!   load rose least over a window). The backup is chosen the same way among the others.
+//! * **Path management** (TS 23.007, see [`crate::steering::path`]). The peers the gateway has
+//!   sessions (learnt from the syncs, by their control-plane address) or a PFCP association
+//!   with are sent Echo (GTPv1-C, GTPv2-C) or Heartbeat (PFCP) Requests every
+//!   `path.echo_interval`, repeated every `path.t3` up to `path.n3` in all; unanswered, the path
+//!   has failed ([`SwitchEvent::PathFailure`]; the sessions kept or, per `path.on_failure`,
+//!   purged), and the next answer restores it ([`SwitchEvent::PathRestored`]). A newer
+//!   Recovery or Recovery Time Stamp, in an answer to our request (matching sequence number) or
+//!   in a set-up, Echo, Heartbeat or Association Setup Request, is a restart
+//!   ([`SwitchEvent::PeerRestarted`] with the count): the peer's sessions are forgotten here and
+//!   purged on every processor in `Purge` batches of `path.purge_batch` TEIDs, one batch per
+//!   `handle_timeout`, each repeated until every operational processor acknowledges it.
+//!   Echo and Heartbeat Requests from hosts that are not tracked peers create no peer.
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
 //!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
 //!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
@@ -96,6 +112,10 @@
 //!   after that may be directed elsewhere).
 //! * Processors: the configured slots; VIDs: the layout's `max_vid`. A VID request when every VID
 //!   is taken gets no answer (the processor keeps asking) and is counted.
+//! * Peers: `path.max_peers` (beyond, untracked and counted in `peers_full`); purge batches in
+//!   flight: [`MAX_PURGES_IN_FLIGHT`](crate::steering::path::MAX_PURGES_IN_FLIGHT) (beyond, the
+//!   next batch waits); a batch is repeated at most 10 times (then counted in
+//!   `purges_unacked`).
 //! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
 //!   event is dropped.
 //! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
