@@ -365,9 +365,9 @@ fn silent_peer_sessions_purged_when_configured() {
     }
 }
 
-/// ts23007-20-echo, ts23007-18-late-counter: over twenty echo intervals an SMF answering with the
-/// same Recovery Time Stamp keeps every session: no failure, no restart, no purge; a late message
-/// of an older incarnation (an older time stamp) is ignored.
+/// ts23007-20-echo, ts23007-18-late-counter, pfcp-7.4.2.1-heartbeat-request: over twenty echo
+/// intervals an SMF answering with the same Recovery Time Stamp keeps every session: no failure, no
+/// restart, no purge; a late message of an older incarnation (an older time stamp) is ignored.
 #[test]
 fn echo_answers_keep_state() {
     for seed in seeds() {
