@@ -478,3 +478,106 @@ fn restarted_mme_detected_from_create_session_recovery() {
         }));
     }
 }
+
+/// The switch processor alone, fed what a line interface passes on (`Packet`s from 192.0.2.x).
+fn bare_switch(max_peers: usize) -> (telcp::steering::SwitchProcessor, Instant) {
+    let now = Instant::now();
+    let mut c = switch_config(&[li_fabric(1)]);
+    c.path = PathConfig {
+        max_peers,
+        ..path_config(PathFailureAction::Keep)
+    };
+    (telcp::steering::SwitchProcessor::new(c, now).unwrap(), now)
+}
+
+fn feed(
+    sp: &mut telcp::steering::SwitchProcessor,
+    now: Instant,
+    host: u8,
+    port: u16,
+    data: Vec<u8>,
+) {
+    use telcp::steering::fabric::FabricMessage;
+    let pkt = FabricMessage::Packet {
+        from: sa([192, 0, 2, host], port),
+        to: sa(GW_IP, port),
+        data: data.into(),
+    };
+    let _ = sp.handle_datagram(now, li_fabric(1), sp_fabric(), &pkt.to_vec());
+    while sp.poll_transmit().is_some() {}
+}
+
+fn association_setup(host: u8, rts: u32) -> Vec<u8> {
+    let ies = vec![
+        Ie::NodeId(pfcp::NodeId::Ipv4(Ipv4Addr::new(192, 0, 2, host))),
+        Ie::RecoveryTimeStamp(rts),
+    ];
+    pfcp::Message::new(MessageType::ASSOCIATION_SETUP_REQUEST, 0, 1, ies)
+        .to_vec()
+        .unwrap()
+}
+
+/// Echo and Heartbeat Requests from hosts the gateway has nothing with create no peer (anyone
+/// may send them); an answer that matches no request of ours is ignored, restart value and
+/// all (an off-path sender must guess the sequence number); the peer table holds `max_peers`,
+/// the peers beyond are counted.
+#[test]
+fn untracked_hosts_and_unmatched_answers_change_nothing() {
+    let (mut sp, now) = bare_switch(2);
+    feed(
+        &mut sp,
+        now,
+        99,
+        8805,
+        pfcp::Message::heartbeat_request(1, 5).to_vec().unwrap(),
+    );
+    feed(
+        &mut sp,
+        now,
+        98,
+        2123,
+        gtpv2::Message::echo_request(1, 5).to_vec().unwrap(),
+    );
+    let ignored = sp.stats().ignored;
+    feed(
+        &mut sp,
+        now,
+        97,
+        8805,
+        pfcp::Message::heartbeat_response(0, 5).to_vec().unwrap(),
+    );
+    assert!(sp.peers().is_empty(), "{:?}", sp.peers());
+    assert_eq!(sp.stats().ignored, ignored + 1);
+
+    for host in 1..=3 {
+        feed(&mut sp, now, host, 8805, association_setup(host, 1000));
+    }
+    assert_eq!(sp.peers().len(), 2);
+    assert_eq!(sp.stats().peers_full, 1);
+    let peer = PeerId {
+        protocol: PathProtocol::Pfcp,
+        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+    };
+    assert_eq!(sp.peer_recovery(peer), Some(1000));
+    // No Heartbeat Request of ours is outstanding: a "response" with a newer time stamp is
+    // ignored.
+    feed(
+        &mut sp,
+        now,
+        1,
+        8805,
+        pfcp::Message::heartbeat_response(0, 2000).to_vec().unwrap(),
+    );
+    assert_eq!(sp.peer_recovery(peer), Some(1000));
+    assert_eq!(sp.stats().peer_restarts, 0);
+    // A Heartbeat Request of the associated peer carrying a newer one is a restart.
+    feed(
+        &mut sp,
+        now,
+        1,
+        8805,
+        pfcp::Message::heartbeat_request(2, 2000).to_vec().unwrap(),
+    );
+    assert_eq!(sp.peer_recovery(peer), Some(2000));
+    assert_eq!(sp.stats().peer_restarts, 1);
+}

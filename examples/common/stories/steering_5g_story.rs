@@ -1,7 +1,7 @@
 //! The steering gateway's 5G story: an SMF over PFCP (TS 29.244).
 
-use super::*;
 use super::super::smf::{SMF_RECOVERY, Smf};
+use super::*;
 use telcp::steering::pfcp::{self, Ie, MessageType};
 
 /// Steering for 5G: a UPF of one line interface, a switch processor and three processors; an

@@ -137,8 +137,8 @@ impl SwitchProcessor {
             MessageType::ASSOCIATION_SETUP_REQUEST => {
                 let r = self.associate(&m);
                 if r.0 == Cause::REQUEST_ACCEPTED {
-                    self.path_associated(now, route, true);
                     self.path_seen(now, PathProtocol::Pfcp, route, m.recovery_time_stamp());
+                    self.path_associated(route, true);
                 }
                 r
             }
@@ -152,7 +152,7 @@ impl SwitchProcessor {
             },
             MessageType::ASSOCIATION_RELEASE_REQUEST => match node {
                 Some(k) if self.associations.remove(&k) => {
-                    self.path_associated(now, route, false);
+                    self.path_associated(route, false);
                     (Cause::REQUEST_ACCEPTED, vec![])
                 }
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),

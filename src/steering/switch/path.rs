@@ -121,15 +121,12 @@ impl SwitchProcessor {
         }
     }
 
-    /// Records a PFCP association (or its release) of the peer `route` names.
-    pub(super) fn path_associated(&mut self, now: Instant, route: Route, associated: bool) {
+    /// Records a PFCP association (or its release) of the peer `route` names, if tracked.
+    pub(super) fn path_associated(&mut self, route: Route, associated: bool) {
         let id = PeerId {
             protocol: PathProtocol::Pfcp,
             addr: route.peer.ip(),
         };
-        if associated {
-            self.path_seen(now, PathProtocol::Pfcp, route, None);
-        }
         if let Some(p) = self.paths.peers.get_mut(&id) {
             p.associated = associated;
         }
