@@ -42,9 +42,35 @@ fn check(s: &Summary, lossy: bool, label: &str) {
         s.facts
     );
     assert_eq!(f("gtp.updates_answered"), f("gtp.contexts"), "{label}");
+    // Steering for 5G: the SMF associated and every session was established with CHOOSE; the
+    // switch processor saw none of the later packets (uplink G-PDUs, modifications); the stopped
+    // processor's sessions were modified at their backups; the SMF's restart (a new Recovery
+    // Time Stamp) purged every session it had, on every processor, once.
+    assert_eq!(f("pfcp.associated"), 1, "{label}");
+    assert_eq!(f("pfcp.established"), f("pfcp.sessions"), "{label}");
+    assert_eq!(f("pfcp.switch_saw_after_setups"), 0, "{label}");
+    assert_eq!(f("pfcp.victim_packets_after"), 0, "{label}");
+    assert!(
+        f("pfcp.victim_sessions") > 0 && f("pfcp.to_backup") > 0,
+        "{label}: {:?}",
+        s.facts
+    );
+    assert_eq!(
+        f("pfcp.modified_after_failover"),
+        f("pfcp.sessions"),
+        "{label}"
+    );
+    assert_eq!(f("pfcp.peer_restarts"), 1, "{label}");
+    assert_eq!(f("pfcp.purged"), f("pfcp.sessions"), "{label}");
+    assert!(
+        f("pfcp.purged_at_processors") >= f("pfcp.sessions"),
+        "{label}"
+    );
+    assert_eq!(f("pfcp.left_after_restart"), 0, "{label}");
     if !lossy {
         assert_eq!(f("l2tp.frames_echoed"), 10, "{label}");
         assert_eq!(f("gtp.packets_after"), 80, "{label}");
+        assert_eq!(f("pfcp.packets_after"), 30, "{label}");
     }
 }
 
@@ -116,7 +142,7 @@ fn demo_story_over_loopback_sockets() {
         .output()
         .unwrap();
     let protos = String::from_utf8_lossy(&protos.stdout);
-    for p in ["l2tp", "mip", "gtp"] {
+    for p in ["l2tp", "mip", "gtp", "pfcp"] {
         assert!(
             protos.lines().any(|l| l.split(':').any(|x| x == p)),
             "no {p} in the capture"

@@ -475,3 +475,233 @@ fn processor_events_report_vid_assignment() {
     }
     assert_eq!(assigned, 4);
 }
+
+// ---------------------------------------------------------------- placement policies (issue 17 item 7)
+
+/// A switch processor alone with three fake processors (health monitors reporting the load the
+/// test sets, VID requests, every `Directed` set-up counted and, unless `external` says
+/// otherwise, added to the processor's reported sessions), driven in 10 ms steps.
+struct Bench {
+    sp: SwitchProcessor,
+    now: std::time::Instant,
+    procs: Vec<(u32, std::net::SocketAddr, telcp::health::Monitor)>,
+    /// Sessions each processor was given, and its reported load (used, capacity).
+    placed: HashMap<u32, u32>,
+    used: HashMap<u32, u32>,
+    capacity: u32,
+    seq: u16,
+}
+
+const BENCH_SLOTS: [u32; 3] = [11, 12, 13];
+
+impl Bench {
+    fn new(placement: telcp::steering::switch::Placement, capacity: u32) -> Bench {
+        use telcp::health::{HealthConfig, Monitor, MonitorConfig, NodeId, Role};
+        let now = std::time::Instant::now();
+        let procs: Vec<(u32, std::net::SocketAddr)> =
+            BENCH_SLOTS.iter().map(|&id| (id, p_fabric(id))).collect();
+        let health = HealthConfig::default()
+            .with_interval(Duration::from_millis(100))
+            .with_overload_percent(95);
+        let mut c = telcp::steering::SwitchConfig::new(
+            1,
+            sp_fabric(),
+            vec![li_fabric(1)],
+            procs.clone(),
+            layout(),
+            key(),
+        );
+        c.health = health;
+        c.seed = telcp::io::seed(3);
+        c.placement = placement;
+        let sp = SwitchProcessor::new(c, now).unwrap();
+        let procs = procs
+            .into_iter()
+            .map(|(id, a)| {
+                let mut mc = MonitorConfig::new(
+                    NodeId(id),
+                    Role::PROCESSOR,
+                    key(),
+                    vec![(NodeId(1), sp_fabric())],
+                );
+                mc.health = health;
+                mc.load = telcp::health::Load::new(0, capacity);
+                (id, a, Monitor::new(mc, now).unwrap())
+            })
+            .collect();
+        let mut b = Bench {
+            sp,
+            now,
+            procs,
+            placed: HashMap::new(),
+            used: HashMap::new(),
+            capacity,
+            seq: 0,
+        };
+        for id in BENCH_SLOTS {
+            let req = FabricMessage::VidRequest {
+                processor: id,
+                incarnation: 1,
+                current: None,
+            };
+            b.sp.handle_datagram(now, p_fabric(id), sp_fabric(), &req.to_vec())
+                .unwrap();
+        }
+        b.run(Duration::from_millis(500));
+        assert!(BENCH_SLOTS.iter().all(|id| b.sp.vid_of(*id).is_some()));
+        b
+    }
+
+    /// Sets the load processor `id` reports (sessions used of the capacity).
+    fn set_used(&mut self, id: u32, used: u32) {
+        self.used.insert(id, used);
+        let cap = self.capacity;
+        if let Some((_, _, m)) = self.procs.iter_mut().find(|p| p.0 == id) {
+            m.set_load(telcp::health::Load::new(used, cap));
+        }
+    }
+
+    /// Moves time on by `d` in 10 ms steps, exchanging heartbeats and counting placements.
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(10);
+            let now = self.now;
+            for (_, a, m) in &mut self.procs {
+                m.handle_timeout(now);
+                while let Some(t) = m.poll_transmit() {
+                    let _ = self.sp.handle_datagram(now, *a, sp_fabric(), &t.payload);
+                }
+            }
+            self.sp.handle_timeout(now);
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        let now = self.now;
+        while let Some(t) = self.sp.poll_transmit() {
+            let Some(i) = self.procs.iter().position(|p| p.1 == t.dst) else {
+                continue;
+            };
+            let id = self.procs[i].0;
+            if let Ok(FabricMessage::Directed { .. }) = FabricMessage::parse(&t.payload) {
+                *self.placed.entry(id).or_default() += 1;
+                let used = self.used.get(&id).copied().unwrap_or(0) + 1;
+                self.set_used(id, used);
+            } else {
+                let a = self.procs[i].1;
+                let _ = self.procs[i]
+                    .2
+                    .handle_datagram(now, sp_fabric(), a, &t.payload);
+            }
+        }
+    }
+
+    /// One Create PDP Context Request passed on by the line interface.
+    fn setup(&mut self) {
+        self.seq += 1;
+        let req = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, self.seq, vec![]);
+        let pkt = FabricMessage::Packet {
+            from: sa(SGSN_IP, 2123),
+            to: sa(GW_IP, 2123),
+            data: req.to_vec().unwrap().into(),
+        };
+        let now = self.now;
+        self.sp
+            .handle_datagram(now, li_fabric(1), sp_fabric(), &pkt.to_vec())
+            .unwrap();
+        self.drain();
+    }
+
+    fn placed(&self, id: u32) -> u32 {
+        self.placed.get(&id).copied().unwrap_or(0)
+    }
+}
+
+/// Weighted least-connections with weights 1:2:3: over 600 set-ups (one every 10 ms, so many
+/// between two load reports) the processors get 100, 200 and 300 sessions. The policy is
+/// deterministic (each set-up goes to the lowest sessions-per-weight, counting the set-ups
+/// directed since the last report), so after any number of set-ups each count is within one
+/// set-up per processor of its share: the tolerance is 2.
+#[test]
+fn weighted_least_connections_spreads_by_weight() {
+    use telcp::steering::switch::Placement;
+    let weights = vec![(11, 1), (12, 2), (13, 3)];
+    let mut b = Bench::new(Placement::WeightedLeastConnections { weights }, 10_000);
+    for _ in 0..600 {
+        b.setup();
+        b.run(Duration::from_millis(10));
+    }
+    for (id, want) in [(11, 100i64), (12, 200), (13, 300)] {
+        let got = i64::from(b.placed(id));
+        assert!(
+            (got - want).abs() <= 2,
+            "processor {id}: {got}, want {want}"
+        );
+    }
+    // A processor with weight 0 gets nothing; the others share by weight.
+    let weights = vec![(11, 0), (12, 1), (13, 1)];
+    let mut b = Bench::new(Placement::WeightedLeastConnections { weights }, 10_000);
+    for _ in 0..100 {
+        b.setup();
+        b.run(Duration::from_millis(10));
+    }
+    assert_eq!(b.placed(11), 0);
+    assert!((i64::from(b.placed(12)) - 50).abs() <= 1);
+    // Sessions a processor already holds count: 12 starts with 60, so the next 60 go to the
+    // others before it gets any.
+    let weights = vec![];
+    let mut b = Bench::new(Placement::WeightedLeastConnections { weights }, 10_000);
+    b.set_used(12, 60);
+    b.run(Duration::from_millis(300));
+    for _ in 0..100 {
+        b.setup();
+        b.run(Duration::from_millis(10));
+    }
+    let (p11, p12, p13) = (b.placed(11), b.placed(12), b.placed(13));
+    assert!(p12 <= 15 && p11.abs_diff(p13) <= 1, "{p11} {p12} {p13}");
+}
+
+/// Least load trend: processor 12 reports the lowest load (5 % rising to 45 %, against 60 %) but
+/// it climbs (1 % more at every heartbeat, from work the switch processor does not place); 11
+/// and 13 are steady. Least-loaded placement keeps choosing 12; the trend placement avoids it
+/// from its first rising report on (at most the first set-up, before that report, goes to it).
+#[test]
+fn least_load_trend_avoids_a_processor_whose_load_rises() {
+    use telcp::steering::switch::Placement;
+    let run = |placement| {
+        let mut b = Bench::new(placement, 1000);
+        b.set_used(11, 600);
+        b.set_used(13, 600);
+        b.set_used(12, 50);
+        // Longer than the window: the jump from the initial 0 % is out of it.
+        b.run(Duration::from_millis(1500));
+        let mut late = 0;
+        for step in 0..40u32 {
+            // 12's own load grows by 1 % every 100 ms.
+            let u = b.used[&12] + 10;
+            b.set_used(12, u);
+            b.setup();
+            if step >= 10 && b.sp.load_trend(12) > 0 {
+                late += 1;
+            }
+            b.run(Duration::from_millis(100));
+        }
+        (b.placed(11), b.placed(12), b.placed(13), late, b)
+    };
+    let (_, p12, _, _, _) = run(Placement::Load);
+    assert_eq!(p12, 40, "least-loaded keeps choosing the least loaded");
+    let (p11, p12, p13, late, b) = run(Placement::LeastLoadTrend {
+        window: Duration::from_secs(1),
+    });
+    assert_eq!(late, 30, "12's trend is seen rising");
+    assert!(b.sp.load_trend(12) > b.sp.load_trend(11));
+    assert!(
+        p12 <= 1,
+        "the rising processor is avoided: {p11} {p12} {p13}"
+    );
+    assert_eq!(p11 + p12 + p13, 40);
+    // The steady ones share (each rises 1 % per 10 set-ups, and is then avoided in turn).
+    assert!(p11 >= 10 && p13 >= 10, "the steady ones share: {p11} {p13}");
+}

@@ -7,6 +7,9 @@
 /// The SGSN peer, written once for the tests and the examples.
 #[path = "../../tests/common/sgsn.rs"]
 pub mod sgsn;
+/// The SMF peer (PFCP), written once for the tests and the examples.
+#[path = "../../tests/common/smf.rs"]
+pub mod smf;
 pub mod stories;
 
 use std::collections::HashMap;

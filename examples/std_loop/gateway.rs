@@ -110,12 +110,14 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 .with_misses(3, 6)
                 .with_overload_percent(95),
             policy: Policy::LeastLoaded,
+            placement: telcp::steering::switch::Placement::Load,
             seed: telcp::io::seed(1),
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            path: telcp::steering::path::PathConfig::default(),
         },
         now,
     )

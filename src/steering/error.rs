@@ -114,6 +114,10 @@ pub enum FabricKind {
     Sync,
     /// `SyncAck`.
     SyncAck,
+    /// `Purge`.
+    Purge,
+    /// `PurgeAck`.
+    PurgeAck,
 }
 
 impl FabricKind {
@@ -129,6 +133,8 @@ impl FabricKind {
             FabricMessage::Transmit { .. } => FabricKind::Transmit,
             FabricMessage::Sync { .. } => FabricKind::Sync,
             FabricMessage::SyncAck { .. } => FabricKind::SyncAck,
+            FabricMessage::Purge { .. } => FabricKind::Purge,
+            FabricMessage::PurgeAck { .. } => FabricKind::PurgeAck,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! ```text
 //!  0       1       2       3
 //! +-------+-------+-------+-------+----------------------
-//! | 0x56  | 0x46  |   2   | kind  | body ...
+//! | 0x56  | 0x46  |   3   | kind  | body ...
 //! +-------+-------+-------+-------+----------------------
 //!   'V'     'F'   version
 //!
@@ -26,6 +26,8 @@
 //!  7    Transmit         proc/switch -> line  from sockaddr, to sockaddr, datagram (rest)
 //!  8    Sync             proc -> switch -> backup   op u8 (1 upsert, 2 delete), session record
 //!  9    SyncAck          backup -> switch -> proc   teid u32, version u32
+//! 10    Purge            switch -> processor  id u32, count u16, count x teid u32
+//! 11    PurgeAck         processor -> switch  id u32
 //!
 //! session record: teid u32, version u32, peer_teid_c u32, peer_teid_u u32, peer_c ip,
 //!                 peer_u ip, imsi [8], nsapi u8, ue_addr ipv4 [4], protocol u8
@@ -45,8 +47,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The first two octets of every fabric message.
 pub const MAGIC: [u8; 2] = *b"VF";
-/// The fabric format version (2: session records name their protocol and the peer's SEID).
-pub const VERSION: u8 = 2;
+/// The fabric format version (2: session records name their protocol and the peer's SEID; 3:
+/// `Purge` and `PurgeAck`, the sessions of a restarted peer, TS 23.007).
+pub const VERSION: u8 = 3;
 
 /// Why a fabric datagram could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +105,8 @@ crate::io::reader::wire_fields! {
         UeAddress => "UE address",
         Protocol => "protocol",
         PeerSeid => "peer SEID",
+        PurgeId => "purge id",
+        PurgeCount => "purge count",
         Magic => "magic",
         Datagram => "datagram",
         Vid => "vid",
@@ -277,6 +282,21 @@ pub enum FabricMessage<'a> {
         /// The version held.
         version: u32,
     },
+    /// The switch processor asks every processor to delete, without replicating the deletion,
+    /// the sessions (own or replicated) with these TEIDs: their peer restarted (TS 23.007
+    /// sections 18 and 19A) or its path failed. Repeated until acknowledged; deleting is
+    /// idempotent, so a repeat deletes nothing more.
+    Purge {
+        /// Names this batch in its acknowledgement.
+        id: u32,
+        /// The sessions' TEIDs (at most 65 535; more are not written).
+        teids: Vec<u32>,
+    },
+    /// A processor has deleted the sessions of the `Purge` batch `id` it held.
+    PurgeAck {
+        /// The batch.
+        id: u32,
+    },
 }
 
 fn put_ip(buf: &mut impl BufMut, ip: IpAddr) {
@@ -400,6 +420,8 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::Transmit { .. } => 7,
             FabricMessage::Sync { .. } => 8,
             FabricMessage::SyncAck { .. } => 9,
+            FabricMessage::Purge { .. } => 10,
+            FabricMessage::PurgeAck { .. } => 11,
         }
     }
 
@@ -420,6 +442,8 @@ impl<'a> FabricMessage<'a> {
             }
             FabricMessage::Sync { record, .. } => 1 + record.encoded_len(),
             FabricMessage::SyncAck { .. } => 8,
+            FabricMessage::Purge { teids, .. } => 6 + 4 * teids.len().min(usize::from(u16::MAX)),
+            FabricMessage::PurgeAck { .. } => 4,
         }
     }
 
@@ -487,6 +511,15 @@ impl<'a> FabricMessage<'a> {
                 buf.put_u32(*teid);
                 buf.put_u32(*version);
             }
+            FabricMessage::Purge { id, teids } => {
+                buf.put_u32(*id);
+                let n = teids.len().min(usize::from(u16::MAX));
+                buf.put_u16(u16::try_from(n).unwrap_or(u16::MAX));
+                for t in teids.iter().take(n) {
+                    buf.put_u32(*t);
+                }
+            }
+            FabricMessage::PurgeAck { id } => buf.put_u32(*id),
         }
     }
 
@@ -595,6 +628,18 @@ impl<'a> FabricMessage<'a> {
                 teid: r.u32(Field::Teid)?,
                 version: r.u32(Field::Version)?,
             },
+            10 => {
+                let id = r.u32(Field::PurgeId)?;
+                let n = r.u16(Field::PurgeCount)?;
+                let mut teids = Vec::with_capacity(usize::from(n).min(r.remaining() / 4));
+                for _ in 0..n {
+                    teids.push(r.u32(Field::Teid)?);
+                }
+                FabricMessage::Purge { id, teids }
+            }
+            11 => FabricMessage::PurgeAck {
+                id: r.u32(Field::PurgeId)?,
+            },
             _ => {
                 return Err(FabricError::Invalid {
                     offset: 3,
@@ -660,6 +705,8 @@ impl<'a> FabricMessage<'a> {
             },
             FabricMessage::Sync { delete, record } => FabricMessage::Sync { delete, record },
             FabricMessage::SyncAck { teid, version } => FabricMessage::SyncAck { teid, version },
+            FabricMessage::Purge { id, teids } => FabricMessage::Purge { id, teids },
+            FabricMessage::PurgeAck { id } => FabricMessage::PurgeAck { id },
         }
     }
 }

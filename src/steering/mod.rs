@@ -15,6 +15,9 @@
 //! * [`switch`]: [`SwitchProcessor`]: VID manager, selection by load ([`crate::health`]) of a
 //!   processor and a different backup, versioned table pushes, session-state relay to backups,
 //!   VID reuse only when safe.
+//! * [`path`]: path management at the switch processor (TS 23.007): Echo / Heartbeat Requests
+//!   to the peers, restart detection by Recovery and Recovery Time Stamp, path failure, and the
+//!   purge of a restarted peer's sessions on every processor.
 //! * [`limit`]: [`limit::RateLimit`] (re-exported from [`crate::io::limit`]), the token bucket bounding answers to unknown traffic
 //!   (Error Indication, Version Not Supported).
 //! * [`rules`]: the VID table as kernel and NIC steering rules ([`RuleSet`]; tc `u32` lines with
@@ -57,6 +60,7 @@ pub mod gtpv2;
 pub mod pfcp;
 pub use crate::io::limit;
 pub mod line;
+pub mod path;
 pub mod processor;
 pub mod rules;
 pub mod switch;

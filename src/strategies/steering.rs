@@ -110,5 +110,8 @@ pub fn fabric_message() -> impl Strategy<Value = FabricMessage<'static>> {
             .prop_map(|(delete, record)| FabricMessage::Sync { delete, record }),
         (any::<u32>(), any::<u32>())
             .prop_map(|(teid, version)| FabricMessage::SyncAck { teid, version }),
+        (any::<u32>(), vec(any::<u32>(), 0..16))
+            .prop_map(|(id, teids)| FabricMessage::Purge { id, teids }),
+        any::<u32>().prop_map(|id| FabricMessage::PurgeAck { id }),
     ]
 }

@@ -106,12 +106,14 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
             .with_misses(3, 6)
             .with_overload_percent(95),
         policy: Policy::LeastLoaded,
+        placement: telcp::steering::switch::Placement::Load,
         seed: telcp::io::seed(5),
         queue_limit: 4096,
         version_not_supported: RateLimit::default(),
         error_indications: RateLimit::default(),
         echo_responses: RateLimit::default(),
         extension_headers: RateLimit::default(),
+        path: telcp::steering::path::PathConfig::default(),
     }
 }
 
@@ -151,8 +153,22 @@ impl Gateway {
         seed: u64,
         loss: f64,
         n_lines: u8,
+        peer: (&str, [u8; 4]),
+        node: Box<dyn telcp::Node>,
+    ) -> Gateway {
+        let path = telcp::steering::path::PathConfig::default();
+        Gateway::with_peer_path(seed, loss, n_lines, peer, node, path)
+    }
+
+    /// A gateway as [`Gateway::with_peer`] whose switch processor manages its paths with
+    /// `path`.
+    pub fn with_peer_path(
+        seed: u64,
+        loss: f64,
+        n_lines: u8,
         (name, ip): (&str, [u8; 4]),
         peer: Box<dyn telcp::Node>,
+        path: telcp::steering::path::PathConfig,
     ) -> Gateway {
         let start = Instant::now();
         let seed = seed
@@ -176,7 +192,9 @@ impl Gateway {
                 Box::new(li),
             ));
         }
-        let sp = SwitchProcessor::new(switch_config(&line_addrs), start).unwrap();
+        let mut sc = switch_config(&line_addrs);
+        sc.path = path;
+        let sp = SwitchProcessor::new(sc, start).unwrap();
         let sp = sim.add_node("switch", &[sp_fabric()], None, Box::new(sp));
         let mut procs = HashMap::new();
         for id in PROCS {

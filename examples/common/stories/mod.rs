@@ -1,4 +1,4 @@
-//! The demo's three stories, shared by `examples/demo.rs` and the integration test that checks
+//! The demo's stories (L2TP, Mobile IP, steering for GTPv1 and for 5G over PFCP), shared by `examples/demo.rs` and the integration test that checks
 //! what they show.
 
 use super::Net;
@@ -19,21 +19,24 @@ use telcp::steering::{LineInterface, Processor, SwitchProcessor, VidLayout};
 
 mod l2tp_story;
 mod mip_story;
+mod steering_5g_story;
 mod steering_story;
 pub use l2tp_story::l2tp_story;
 pub use mip_story::mip_story;
+pub use steering_5g_story::steering_5g_story;
 pub use steering_story::steering_story;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("a literal address")
 }
 
-/// Runs the three stories on `net`.
+/// Runs the stories on `net`.
 pub fn run_all(net: &mut Net, tr: &Trace) -> Summary {
     let mut sum = Summary::default();
     l2tp_story(net, tr, &mut sum);
     mip_story(net, tr, &mut sum);
     steering_story(net, tr, &mut sum);
+    steering_5g_story(net, tr, &mut sum);
     sum
 }
 

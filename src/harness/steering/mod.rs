@@ -50,7 +50,7 @@ pub fn gtp_message(data: &[u8]) {
 
 mod wire;
 
-use wire::{gw_port, switch_gtp_packet, well_formed};
+use wire::{gw_port, switch_gtp_packet, switch_path_packet, well_formed};
 
 use crate::health::{ClusterKey, Policy};
 use crate::steering::fabric::{
@@ -376,19 +376,31 @@ fn switch_config() -> SwitchConfig {
         key: ClusterKey::new(b"fuzz"),
         health: crate::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
         policy: Policy::LeastLoaded,
+        placement: crate::steering::switch::Placement::Load,
         seed: crate::io::seed(1),
         queue_limit: 64,
         version_not_supported: crate::steering::limit::RateLimit::new(10, 2),
         error_indications: crate::steering::limit::RateLimit::new(10, 2),
         echo_responses: crate::steering::limit::RateLimit::new(10, 2),
         extension_headers: crate::steering::limit::RateLimit::new(10, 2),
+        path: crate::steering::path::PathConfig {
+            echo_interval: Duration::from_millis(200),
+            t3: Duration::from_millis(50),
+            n3: 2,
+            max_peers: 4,
+            on_failure: crate::steering::path::PathFailureAction::Purge,
+            purge_batch: 2,
+        },
     }
 }
 
 /// Drives a switch processor with operations decoded from `data` (raw fabric datagrams from any
-/// sender, well-formed VID requests, syncs and table acks, set-up requests, time advancing) and
-/// checks after each: no two slots hold the same VID, the table has distinct VIDs, the table
-/// version never goes back, the live sessions stay within `max_sessions`, the queues stay bounded.
+/// sender, well-formed VID requests, syncs and table acks, set-up requests, path management
+/// answers with restart values, purge acknowledgements, time advancing: echoes, path failures
+/// and purges run) and checks after each: no two slots hold the same VID, the table has
+/// distinct VIDs, the table version never goes back, the live sessions stay within
+/// `max_sessions`, the queues stay bounded, the peer table stays within `max_peers` and indexes
+/// only live sessions.
 /// `start` is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn steering_switch(start: Instant, data: &[u8]) {
     let config = switch_config();
@@ -412,7 +424,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         rest = tail;
         let from = senders[usize::from(a) % senders.len()];
         let to = addr(0, 100, 4000);
-        let msg: Option<Vec<u8>> = match op % 6 {
+        let msg: Option<Vec<u8>> = match op % 8 {
             0 => {
                 let n = usize::from(b).min(rest.len());
                 let (raw, tail) = rest.split_at(n);
@@ -435,6 +447,13 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 .to_vec(),
             ),
             4 => switch_gtp_packet(b),
+            6 => switch_path_packet(a, b),
+            7 => Some(
+                FabricMessage::PurgeAck {
+                    id: u32::from(b % 8),
+                }
+                .to_vec(),
+            ),
             _ => {
                 now += Duration::from_millis(u64::from(b) * 10);
                 sp.handle_timeout(now);
@@ -464,12 +483,20 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
             version: u32::from(b),
             peer_teid_c: 1,
             peer_teid_u: 1,
-            peer_c: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            // The peer of the path packets (192.0.2.1) or another.
+            peer_c: IpAddr::V4(if a & 0x40 != 0 {
+                Ipv4Addr::new(192, 0, 2, 1)
+            } else {
+                Ipv4Addr::LOCALHOST
+            }),
             peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
             imsi: Imsi([0xff; 8]),
             nsapi: 5,
             ue_addr: Ipv4Addr::LOCALHOST,
-            protocol: SessionProtocol::Gtpv1,
+            protocol: match a >> 7 {
+                0 => SessionProtocol::Gtpv1,
+                _ => SessionProtocol::Pfcp,
+            },
             peer_seid: 0,
         },
     }
@@ -488,6 +515,12 @@ fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize
     assert!(sp.table_version() >= *version);
     *version = sp.table_version();
     assert!(sp.session_count() <= max_sessions);
+    assert!(sp.peers().len() <= 4, "the peer table is bounded");
+    let indexed: usize = sp.peers().iter().filter_map(|p| sp.peer_sessions(*p)).sum();
+    assert!(
+        indexed <= sp.session_count(),
+        "a peer indexes only live sessions"
+    );
     let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
     let mut dedup = vids.clone();
     dedup.sort();
@@ -558,8 +591,9 @@ fn processor_config() -> crate::steering::processor::ProcessorConfig {
 /// `data`: raw datagrams from the switch processor or a line interface, VID assignments, set-ups
 /// directed by the switch processor and packets passed on by a line interface (GTP bytes from
 /// the fuzz data), sessions replicated here (and their deletions) for a few subscribers, so
-/// repeated set-ups supersede each other's copies, and time advancing. Checks after each: the
-/// session and shadow tables stay within their bounds, the output queue stays bounded. `start`
+/// repeated set-ups supersede each other's copies, purges from the switch processor naming some
+/// of its sessions, and time advancing. Checks after each: the session and shadow tables stay
+/// within their bounds, a purged session is gone, the output queue stays bounded. `start`
 /// is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn steering_processor(start: Instant, data: &[u8]) {
     use crate::steering::processor::Processor;
@@ -577,7 +611,8 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             rest = tail;
             raw
         };
-        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 7 {
+        let mut purged = Vec::new();
+        let (from, msg): (SocketAddr, Option<Vec<u8>>) = match op % 8 {
             0 => (SWITCH, Some(take(b).to_vec())),
             1 => (LINE, Some(take(b).to_vec())),
             2 => {
@@ -617,13 +652,33 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
                 p.handle_timeout(now);
                 (SWITCH, None)
             }
-            _ => {
+            6 => {
                 let local = take(2).iter().fold(0u32, |a, x| a << 8 | u32::from(*x));
                 (SWITCH, Some(replicated(p.vid().unwrap_or(ONE), b, local)))
+            }
+            _ => {
+                // A purge naming some of its own sessions and one replicated TEID.
+                let mut teids: Vec<u32> = p.session_teids().collect();
+                teids.sort_unstable();
+                teids.truncate(usize::from(b % 4));
+                teids.extend(
+                    VidLayout::default()
+                        .compose(vid(2), p.vid(), u32::from(b))
+                        .ok(),
+                );
+                purged.clone_from(&teids);
+                let purge = FabricMessage::Purge {
+                    id: u32::from(b),
+                    teids,
+                };
+                (SWITCH, Some(purge.to_vec()))
             }
         };
         if let Some(m) = msg {
             let _ = p.handle_datagram(now, from, PROCESSOR, &m);
+        }
+        for t in &purged {
+            assert!(!p.has_session(*t), "a purged session is gone");
         }
         let mut n = 0;
         while p.poll_transmit().is_some() {

@@ -48,6 +48,60 @@ pub(super) fn switch_gtp_packet(b: u8) -> Option<Vec<u8>> {
     })
 }
 
+/// A path management answer or request from peer 192.0.2.1 as a line interface passes it on:
+/// an Echo Response (GTPv1-C, GTPv2-C) or Heartbeat Response (PFCP) with a sequence number among
+/// the first four the switch processor uses and a restart value from `b`, or a Create PDP
+/// Context Request carrying a Recovery.
+pub(super) fn switch_path_packet(a: u8, b: u8) -> Option<Vec<u8>> {
+    use crate::steering::gtp::{Ie, Message, MessageType};
+    use crate::steering::{gtpv2, pfcp};
+    let (seq, value) = (b % 4, b >> 2);
+    let (port, data) = match a % 4 {
+        0 => (
+            2123,
+            Message::new(
+                MessageType::ECHO_RESPONSE,
+                0,
+                u16::from(seq),
+                vec![Ie::Recovery(value)],
+            )
+            .to_vec()
+            .ok(),
+        ),
+        1 => (
+            2123,
+            gtpv2::Message::echo_response(u32::from(seq), value)
+                .to_vec()
+                .ok(),
+        ),
+        2 => (
+            8805,
+            pfcp::Message::heartbeat_response(u32::from(seq), u32::from(value))
+                .to_vec()
+                .ok(),
+        ),
+        _ => (
+            2123,
+            Message::new(
+                MessageType::CREATE_PDP_CONTEXT_REQUEST,
+                0,
+                u16::from(b),
+                vec![Ie::Recovery(value)],
+            )
+            .to_vec()
+            .ok(),
+        ),
+    };
+    data.map(|g| {
+        FabricMessage::Packet {
+            from: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port),
+            to: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port),
+            data: Cow::Owned(g),
+        }
+        .to_vec()
+    })
+}
+
 /// A Create Session Request (TEID 0) of subscriber `b % 4` with the IEs TS 29.274 table
 /// 7.2.1-1 makes mandatory.
 fn create_session_request(b: u8) -> Vec<u8> {

@@ -158,6 +158,14 @@ pub enum ProcessorEvent {
         /// Whether this processor held it as the backup.
         as_backup: bool,
     },
+    /// The switch processor asked for the sessions of a restarted (or, per its configuration,
+    /// unreachable) peer to be deleted (TS 23.007 sections 18 and 19A): `count` sessions held
+    /// here, own or replicated, were deleted, without replication (every processor gets the
+    /// same request).
+    SessionsPurged {
+        /// How many were held here and deleted.
+        count: usize,
+    },
     /// An L2TP packet steered here.
     L2tpPacket {
         /// Its tunnel id.
@@ -209,6 +217,9 @@ pub struct ProcessorStats {
     pub error_indications_received: u64,
     /// Sessions deleted because a peer's Error Indication named them.
     pub sessions_torn_down: u64,
+    /// Sessions (own or replicated) deleted at the switch processor's request because their
+    /// peer restarted or its path failed (`Purge`).
+    pub sessions_purged: u64,
     /// Supported Extension Headers Notifications sent.
     pub extension_headers_notifications: u64,
     /// Messages with an unsupported comprehension-required extension header discarded without a

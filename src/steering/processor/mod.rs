@@ -82,6 +82,14 @@
 //!   deletes the PDP context), replicated the same way, and reported with
 //!   [`ProcessorEvent::SessionErrorIndication`]. Finding them scans the sessions held (there is
 //!   no index by peer TEID); the switch processor's rate limit bounds how often.
+//! * A `Purge` from the switch processor (the sessions of a peer that restarted, TS 23.007
+//!   sections 18 and 19A, or whose path failed, see [`crate::steering::path`]): every session
+//!   it names that is held here, own or replicated, is deleted without replicating the deletion
+//!   (every processor gets the same `Purge`), any sync of it still pending is dropped with the
+//!   response it held, and the batch is acknowledged (`PurgeAck`), also when it named nothing
+//!   held here (a repeat). Reported with [`ProcessorEvent::SessionsPurged`] and counted in
+//!   [`ProcessorStats::sessions_purged`]. The work is bounded by the batch (the switch
+//!   processor's `purge_batch`).
 //!
 //! # Bounds
 //!
@@ -424,6 +432,11 @@ impl Processor {
             FabricMessage::Sync { delete, record } => self.handle_sync(now, delete, record),
             FabricMessage::SyncAck { teid, version } => {
                 self.handle_sync_ack(teid, version);
+                Ok(())
+            }
+            FabricMessage::Purge { id, teids } => {
+                self.purge(&teids);
+                self.send_switch(&FabricMessage::PurgeAck { id });
                 Ok(())
             }
             m => Err(InputError::Unexpected(FabricKind::of(&m))),

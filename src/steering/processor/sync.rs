@@ -243,4 +243,31 @@ impl Processor {
         self.timers
             .insert(Timer::Sync(teid), now + self.config.retransmit);
     }
+
+    /// Deletes the sessions of a `Purge` held here, own or replicated, without replication (see
+    /// the module documentation); pending syncs of them are dropped with their held responses.
+    pub(super) fn purge(&mut self, teids: &[u32]) {
+        let mut count = 0usize;
+        for &teid in teids {
+            if let Some(s) = self.sessions.remove(&teid) {
+                let key = own_key(&s.record);
+                if self.by_subscriber.get(&key) == Some(&teid) {
+                    self.by_subscriber.remove(&key);
+                }
+                self.free_local.push_back(self.config.layout.local(teid));
+            } else if self.shadow.contains_key(&teid) {
+                self.drop_shadow(teid);
+            } else {
+                continue;
+            }
+            count += 1;
+            self.timers.cancel(&Timer::Sync(teid));
+            self.pending.remove(&teid);
+        }
+        if count > 0 {
+            self.update_load();
+            self.stats.sessions_purged += count as u64;
+            self.event(ProcessorEvent::SessionsPurged { count });
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::health::{ClusterKey, HealthConfig, Policy};
 use crate::io::RateLimit;
+use crate::steering::path::{PathConfig, PeerId};
 use crate::steering::vid::{VidLayout, VirtualId};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -51,8 +52,11 @@ pub struct SwitchConfig {
     /// Down (its sessions then go to their backups), the load percentage at which a processor
     /// gets no new sessions, the health event bound.
     pub health: HealthConfig,
-    /// Selection policy for primaries and backups.
+    /// Selection policy for primaries and backups when `placement` is [`Placement::Load`].
     pub policy: Policy,
+    /// How new sessions are placed: by `policy` over the reported loads (the default),
+    /// weighted least-connections, or least load trend.
+    pub placement: Placement,
     /// Seed of the selection's random tie-breaks: `None` (the default) reads 32 bytes from the
     /// operating system at [`SwitchProcessor::new`](super::SwitchProcessor::new); `Some` replays a run exactly (tests,
     /// simulations: [`crate::io::seed`]).
@@ -72,6 +76,9 @@ pub struct SwitchConfig {
     /// the message is still discarded, unanswered, and counted
     /// ([`SwitchStats::extension_headers_suppressed`]).
     pub extension_headers: RateLimit,
+    /// Path management with the peers: Echo / Heartbeat Requests, restart detection and the
+    /// purge of a restarted peer's sessions (see [`crate::steering::path`]).
+    pub path: PathConfig,
 }
 
 impl SwitchConfig {
@@ -81,7 +88,7 @@ impl SwitchConfig {
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
     /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
     /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
-    /// second (bursts of 20, each).
+    /// second (bursts of 20, each), and [`PathConfig::default`] path management.
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -108,14 +115,47 @@ impl SwitchConfig {
             key,
             health: HealthConfig::default().with_misses(3, 5),
             policy: Policy::LeastLoaded,
+            placement: Placement::Load,
             seed: None,
             queue_limit: 4096,
             version_not_supported: RateLimit::default(),
             error_indications: RateLimit::default(),
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            path: PathConfig::default(),
         }
     }
+}
+
+/// How the switch processor chooses the processor of a new session; the backup is chosen the
+/// same way among the others. Only eligible processors are chosen in every case: holding a VID,
+/// Up, and below the overload percentage ([`HealthConfig`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Placement {
+    /// `policy` ([`Policy`], least-loaded by default) over the loads the processors report in
+    /// their heartbeats. The default.
+    #[default]
+    Load,
+    /// Weighted least-connections: the processor with the fewest sessions per unit of weight.
+    /// Its sessions are the count it last reported (its own sessions) plus the set-ups directed
+    /// to it since. `weights` are (slot id, weight); a slot not listed weighs 1, a weight of 0
+    /// gets no new sessions. Ties go to the lower slot id. Over many set-ups, each processor's
+    /// share tends to its weight over the total weight.
+    WeightedLeastConnections {
+        /// (slot id, weight).
+        weights: Vec<(u32, u32)>,
+    },
+    /// Least load trend: the processor whose reported load percentage rose least over the
+    /// last `window` (the slope between the oldest and the newest heartbeat report in the
+    /// window, in percent per second), so a processor whose load is climbing (from work the
+    /// switch processor does not see) is avoided before it is loaded. Ties go to the lower
+    /// load, then to the lower slot id. A processor with fewer than two reports in the window
+    /// has a slope of 0.
+    LeastLoadTrend {
+        /// The window the slope is taken over.
+        window: Duration,
+    },
 }
 
 /// What the switch processor reports.
@@ -163,6 +203,30 @@ pub enum SwitchEvent {
         teid: u32,
         /// Its GTP-U Peer Address: the peer's user-plane address.
         peer: IpAddr,
+    },
+    /// A peer restarted (TS 23.007 sections 18 and 19A: a newer Recovery or Recovery Time
+    /// Stamp): the sessions the gateway held with it are being purged on every processor.
+    PeerRestarted {
+        /// The peer.
+        peer: PeerId,
+        /// Its new restart value.
+        recovery: u32,
+        /// How many sessions are purged.
+        sessions: usize,
+    },
+    /// A peer answered none of N3 Echo (Heartbeat) Requests (TS 23.007 section 20).
+    PathFailure {
+        /// The peer.
+        peer: PeerId,
+        /// The sessions the gateway holds with it.
+        sessions: usize,
+        /// Whether they are purged ([`PathFailureAction`](crate::steering::path::PathFailureAction)).
+        purged: bool,
+    },
+    /// A peer whose path had failed answered an Echo (Heartbeat) Request.
+    PathRestored {
+        /// The peer.
+        peer: PeerId,
     },
 }
 
@@ -215,4 +279,18 @@ pub struct SwitchStats {
     pub associations_full: u64,
     /// Session Establishment Requests refused because their CP function had no association.
     pub no_association: u64,
+    /// Echo (Heartbeat) Requests sent to peers, repeats included.
+    pub path_echoes: u64,
+    /// Peer restarts detected.
+    pub peer_restarts: u64,
+    /// Restart values older than the one stored (a late message of an old incarnation), ignored.
+    pub stale_recovery: u64,
+    /// Path failures.
+    pub path_failures: u64,
+    /// Sessions purged (restarted peers, failed paths if so configured).
+    pub sessions_purged: u64,
+    /// Peers not tracked because `path.max_peers` were.
+    pub peers_full: u64,
+    /// Purge batches some operational processor never acknowledged.
+    pub purges_unacked: u64,
 }

@@ -83,6 +83,22 @@
 //!   processor holding a VID, which deletes the sessions it names (see
 //!   [`crate::steering::processor`]); [`SwitchEvent::ErrorIndication`] reports it. At most
 //!   `error_indications` relayed (a token bucket); beyond, dropped and counted.
+//! * **Placement.** `placement` ([`Placement`]) chooses the processor of a new session: by
+//!   `policy` over the loads the processors report (the default), weighted least-connections
+//!   (sessions per unit of configured weight) or least load trend (the processor whose reported
+//!   load rose least over a window). The backup is chosen the same way among the others.
+//! * **Path management** (TS 23.007, see [`crate::steering::path`]). The peers the gateway has
+//!   sessions (learnt from the syncs, by their control-plane address) or a PFCP association
+//!   with are sent Echo (GTPv1-C, GTPv2-C) or Heartbeat (PFCP) Requests every
+//!   `path.echo_interval`, repeated every `path.t3` up to `path.n3` in all; unanswered, the path
+//!   has failed ([`SwitchEvent::PathFailure`]; the sessions kept or, per `path.on_failure`,
+//!   purged), and the next answer restores it ([`SwitchEvent::PathRestored`]). A newer
+//!   Recovery or Recovery Time Stamp, in an answer to our request (matching sequence number) or
+//!   in a set-up, Echo, Heartbeat or Association Setup Request, is a restart
+//!   ([`SwitchEvent::PeerRestarted`] with the count): the peer's sessions are forgotten here and
+//!   purged on every processor in `Purge` batches of `path.purge_batch` TEIDs, one batch per
+//!   `handle_timeout`, each repeated until every operational processor acknowledges it.
+//!   Echo and Heartbeat Requests from hosts that are not tracked peers create no peer.
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
 //!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
 //!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
@@ -96,6 +112,10 @@
 //!   after that may be directed elsewhere).
 //! * Processors: the configured slots; VIDs: the layout's `max_vid`. A VID request when every VID
 //!   is taken gets no answer (the processor keeps asking) and is counted.
+//! * Peers: `path.max_peers` (beyond, untracked and counted in `peers_full`); purge batches in
+//!   flight: [`MAX_PURGES_IN_FLIGHT`](crate::steering::path::MAX_PURGES_IN_FLIGHT) (beyond, the
+//!   next batch waits); a batch is repeated at most 10 times (then counted in
+//!   `purges_unacked`).
 //! * Output and event queues: `queue_limit`; beyond, datagrams are dropped and counted, the oldest
 //!   event is dropped.
 //! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
@@ -105,15 +125,18 @@
 
 mod config;
 mod n4;
+mod path;
+mod placement;
 mod setup;
 mod sync;
 mod vids;
 
-pub use config::{SwitchConfig, SwitchEvent, SwitchStats};
+pub use config::{Placement, SwitchConfig, SwitchEvent, SwitchStats};
 
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, VidState};
+use super::path::PeerId;
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
 use crate::io::TokenBucket;
@@ -153,6 +176,12 @@ enum Timer {
     Push,
     Recent,
     Collect,
+    /// A peer's next Echo (Heartbeat) Request or its repeat.
+    Echo(PeerId),
+    /// The next purge batch.
+    PurgeStep,
+    /// A purge batch's repeat.
+    PurgeRetry(u32),
 }
 
 /// A switch processor endpoint (see the [module documentation](self)).
@@ -171,6 +200,10 @@ pub struct SwitchProcessor {
     /// The CP functions with a PFCP association (TS 29.244 section 6.2.6), by Node ID (its
     /// type octet and value), at most `max_recent`.
     associations: HashSet<(u8, Vec<u8>)>,
+    /// The peers' paths (see [`crate::steering::path`]).
+    paths: path::Paths,
+    /// The processors' load reports, for the trend placement.
+    trends: placement::Trends,
     monitor: Embedded,
     rng: Rng,
     timers: TimerQueue<Timer>,
@@ -214,6 +247,8 @@ impl SwitchProcessor {
             recent: VecDeque::new(),
             recent_map: HashMap::new(),
             associations: HashSet::new(),
+            paths: path::Paths::default(),
+            trends: placement::Trends::default(),
             monitor,
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),
@@ -311,6 +346,9 @@ impl SwitchProcessor {
         data: &[u8],
     ) -> Result<(), InputError> {
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
+            if r.is_ok() {
+                self.record_load(now, from);
+            }
             self.handle_health(now);
             return Ok(r?);
         }
@@ -346,12 +384,13 @@ impl SwitchProcessor {
             }
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => self.relay_sync_ack(from, teid, version),
+            FabricMessage::PurgeAck { id } => self.handle_purge_ack(now, from, id),
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
         }
     }
 
     /// Runs heartbeats and failure detection, repeats unacknowledged table pushes, forgets old
-    /// set-ups.
+    /// set-ups, sends the peers' Echo (Heartbeat) Requests and the next purge batch.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.monitor.handle_timeout(now);
         self.handle_health(now);
@@ -360,6 +399,9 @@ impl SwitchProcessor {
                 Timer::Push => self.push_table(now),
                 Timer::Recent => self.expire_recent(now),
                 Timer::Collect => self.collect(now),
+                Timer::Echo(peer) => self.echo_due(now, peer),
+                Timer::PurgeStep => self.purge_step(now),
+                Timer::PurgeRetry(id) => self.purge_retry(now, id),
             }
         }
     }

@@ -8,6 +8,7 @@ use super::{SwitchEvent, SwitchProcessor};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::gtpv2::{self, CauseValue};
+use crate::steering::path::PathProtocol;
 use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -54,8 +55,14 @@ impl SwitchProcessor {
     ) -> Result<(), InputError> {
         let m = gtpv2::parse(data)?;
         let seq = m.header.sequence;
+        let recovery = m.recovery().map(u32::from);
         match m.message_type() {
+            gtpv2::MessageType::ECHO_RESPONSE => {
+                self.path_response(now, PathProtocol::Gtpv2, route, seq, recovery);
+                Ok(())
+            }
             gtpv2::MessageType::ECHO_REQUEST => {
+                self.path_known(now, PathProtocol::Gtpv2, route, recovery);
                 if !self.echo_responses.take(now) {
                     self.stats.echoes_suppressed += 1;
                     return Ok(());
@@ -66,6 +73,7 @@ impl SwitchProcessor {
                 Ok(())
             }
             gtpv2::MessageType::CREATE_SESSION_REQUEST => {
+                self.path_seen(now, PathProtocol::Gtpv2, route, recovery);
                 if self.direct_repeat(route, seq, data) {
                     return Ok(());
                 }
@@ -106,7 +114,14 @@ impl SwitchProcessor {
         let node = m.node_id().map(node_key);
         let t = m.message_type();
         let (cause, extra) = match t {
+            MessageType::HEARTBEAT_RESPONSE => {
+                let rts = m.recovery_time_stamp();
+                self.path_response(now, PathProtocol::Pfcp, route, m.header.sequence, rts);
+                return Ok(());
+            }
             MessageType::HEARTBEAT_REQUEST => {
+                let rts = m.recovery_time_stamp();
+                self.path_known(now, PathProtocol::Pfcp, route, rts);
                 if !self.echo_responses.take(now) {
                     self.stats.echoes_suppressed += 1;
                     return Ok(());
@@ -119,7 +134,14 @@ impl SwitchProcessor {
             MessageType::SESSION_ESTABLISHMENT_REQUEST => {
                 return self.establish(now, route, &m, data);
             }
-            MessageType::ASSOCIATION_SETUP_REQUEST => self.associate(&m),
+            MessageType::ASSOCIATION_SETUP_REQUEST => {
+                let r = self.associate(&m);
+                if r.0 == Cause::REQUEST_ACCEPTED {
+                    self.path_seen(now, PathProtocol::Pfcp, route, m.recovery_time_stamp());
+                    self.path_associated(route, true);
+                }
+                r
+            }
             MessageType::ASSOCIATION_UPDATE_REQUEST => match node {
                 Some(k) if self.associations.contains(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
@@ -129,7 +151,10 @@ impl SwitchProcessor {
                 ),
             },
             MessageType::ASSOCIATION_RELEASE_REQUEST => match node {
-                Some(k) if self.associations.remove(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
+                Some(k) if self.associations.remove(&k) => {
+                    self.path_associated(route, false);
+                    (Cause::REQUEST_ACCEPTED, vec![])
+                }
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
                 None => (
                     Cause::MANDATORY_IE_MISSING,

@@ -1,4 +1,5 @@
-//! Set-up direction, path management (Echo), Version Not Supported, extension headers and
+//! Set-up direction, path management (Echo, answered and, for GTP-C, the peers' paths),
+//! Version Not Supported, extension headers and
 //! peers' Error Indications: what a line interface passes to the switch processor.
 
 use super::{SwitchEvent, SwitchProcessor, Timer};
@@ -6,24 +7,13 @@ use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::InputError;
 use crate::steering::fabric::{FabricMessage, VidState};
 use crate::steering::gtp::{self, Cause, Ie, Message, MessageType, WireError};
+use crate::steering::path::PathProtocol;
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 impl SwitchProcessor {
-    pub(super) fn select(&mut self, exclude: Option<u32>) -> Option<u32> {
-        let slots = &self.slots;
-        let me = self.config.node;
-        self.monitor
-            .select(self.config.policy, &mut self.rng, |n| {
-                n.0 != me
-                    && Some(n.0) != exclude
-                    && slots.get(&n.0).is_some_and(|s| s.vid.is_some())
-            })
-            .map(|n| n.0)
-    }
-
     pub(super) fn expire_recent(&mut self, now: Instant) {
         while let Some(&(at, peer, seq)) = self.recent.front() {
             if at + self.config.recent_window > now && self.recent.len() <= self.config.max_recent {
@@ -97,12 +87,23 @@ impl SwitchProcessor {
             self.stats.ignored += 1;
             return Err(self.refuse_extension(route, ext));
         }
+        let control = port == gtp::GTP_C_PORT;
         match m.message_type() {
             MessageType::ECHO_REQUEST => {
+                if control {
+                    self.path_known(now, PathProtocol::Gtpv1, route, m.recovery().map(u32::from));
+                }
                 self.echo(now, route, seq);
                 return Ok(());
             }
-            MessageType::CREATE_PDP_CONTEXT_REQUEST => {}
+            MessageType::ECHO_RESPONSE if control => {
+                let recovery = m.recovery().map(u32::from);
+                self.path_response(now, PathProtocol::Gtpv1, route, u32::from(seq), recovery);
+                return Ok(());
+            }
+            MessageType::CREATE_PDP_CONTEXT_REQUEST => {
+                self.path_seen(now, PathProtocol::Gtpv1, route, m.recovery().map(u32::from));
+            }
             MessageType::ERROR_INDICATION => {
                 return self.relay_error_indication(now, route, &m, data);
             }

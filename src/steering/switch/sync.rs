@@ -40,6 +40,7 @@ impl SwitchProcessor {
             if self.sessions.remove(&record.teid) {
                 self.add_ref(primary, false);
                 self.add_ref(backup, false);
+                self.path_remove_session(record.teid);
             }
         } else if !self.sessions.contains(&record.teid) {
             if self.sessions.len() >= self.config.max_sessions {
@@ -47,6 +48,7 @@ impl SwitchProcessor {
                 return Ok(());
             }
             self.sessions.insert(record.teid);
+            self.path_add_session(&record);
             self.learn(now, from, [primary, backup]);
         }
         let relay_to = if sender == primary {

@@ -1,0 +1,583 @@
+//! Path management over the steering gateway (issue 17 item 5; TS 23.007 sections 18 to 20, TS
+//! 29.274 section 7.1, TS 29.244 sections 6.2.2 and 7.4.2), on the deterministic simulator with
+//! loss, duplication and reordering: the switch processor sends Echo / Heartbeat Requests to the
+//! peers it has sessions or associations with; a peer that restarted (a newer Recovery or
+//! Recovery Time Stamp, in an answer to our echo or in a request it sends) has every session it
+//! held purged on every processor, counted and reported once; a silent peer raises a path
+//! failure (its sessions kept, or purged if so configured) and a path restored when it answers
+//! again; echo answers with the same value keep every session. Seeds: 70..74, or the range
+//! `STEERING_SWEEP=a..b` (plus `STEERING_SEED`).
+
+mod common;
+
+use common::steering::*;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::sim::{NodeId, Sim};
+use telcp::steering::gtpv2::{self, IeValue};
+use telcp::steering::path::{PathConfig, PathFailureAction, PathProtocol, PeerId};
+use telcp::steering::pfcp::{self, Ie, MessageType};
+use telcp::steering::switch::SwitchEvent;
+use telcp::{Node, Transmit};
+
+const PEER_NODE: NodeId = NodeId(0);
+
+/// A peer model (`Smf`, `Mme`) that also answers the gateway's Echo (GTPv2-C) and Heartbeat
+/// (PFCP) Requests with its restart value, and can fall silent.
+struct Answering<T> {
+    inner: T,
+    /// The Recovery (GTPv2-C, low 8 bits) or Recovery Time Stamp (PFCP) it answers with.
+    recovery: u32,
+    /// Drops everything it receives and sends nothing.
+    silent: bool,
+    echoes_answered: u64,
+    out: Vec<Transmit>,
+}
+
+impl<T: Node> Answering<T> {
+    fn new(inner: T, recovery: u32) -> Self {
+        Answering {
+            inner,
+            recovery,
+            silent: false,
+            echoes_answered: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// The answer to an Echo or Heartbeat Request in `data`, if it is one.
+    fn answer(&self, data: &[u8]) -> Option<Vec<u8>> {
+        match data.first()? >> 4 {
+            0x4 => {
+                let m = gtpv2::parse(data).ok()?;
+                (m.message_type() == gtpv2::MessageType::ECHO_REQUEST).then(|| {
+                    gtpv2::Message::echo_response(m.header.sequence, self.recovery as u8)
+                        .to_vec()
+                        .unwrap()
+                })
+            }
+            0x2 => {
+                let m = pfcp::parse(data).ok()?;
+                (m.message_type() == MessageType::HEARTBEAT_REQUEST).then(|| {
+                    pfcp::Message::heartbeat_response(m.header.sequence, self.recovery)
+                        .to_vec()
+                        .unwrap()
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<T: Node> Node for Answering<T> {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        if self.silent {
+            return;
+        }
+        match self.answer(data) {
+            Some(r) => {
+                self.echoes_answered += 1;
+                self.out.push(Transmit {
+                    dst: from,
+                    src: Some(to),
+                    link_dst: None,
+                    payload: r.into(),
+                });
+            }
+            None => self.inner.handle_datagram(now, from, to, data),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        if !self.silent {
+            self.inner.handle_timeout(now);
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.silent {
+            while self.inner.poll_transmit().is_some() {}
+            self.out.clear();
+            return None;
+        }
+        if !self.out.is_empty() {
+            return Some(self.out.remove(0));
+        }
+        self.inner.poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
+fn seeds() -> Vec<u64> {
+    match std::env::var("STEERING_SWEEP").ok() {
+        Some(r) => {
+            let (a, b) = r.split_once("..").expect("STEERING_SWEEP=a..b");
+            (a.parse().unwrap()..b.parse().unwrap()).collect()
+        }
+        None => (70..75).collect(),
+    }
+}
+
+fn path_config(on_failure: PathFailureAction) -> PathConfig {
+    PathConfig {
+        echo_interval: Duration::from_secs(1),
+        t3: Duration::from_millis(300),
+        n3: 3,
+        max_peers: 16,
+        on_failure,
+        purge_batch: 3,
+    }
+}
+
+fn smf_peer() -> PeerId {
+    PeerId {
+        protocol: PathProtocol::Pfcp,
+        addr: IpAddr::V4(Ipv4Addr::from(SMF_IP)),
+    }
+}
+
+fn mme_peer() -> PeerId {
+    PeerId {
+        protocol: PathProtocol::Gtpv2,
+        addr: IpAddr::V4(Ipv4Addr::from(MME_IP)),
+    }
+}
+
+type Cp = Answering<Smf>;
+
+/// A gateway with an SMF in front, associated, with `n` sessions established.
+fn smf_world(seed: u64, loss: f64, n: usize, on_failure: PathFailureAction) -> Gateway {
+    let mut smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+    smf.n1 = 24;
+    let cp = Answering::new(smf, SMF_RECOVERY);
+    let path = path_config(on_failure);
+    let mut gw = Gateway::with_peer_path(seed, loss, 1, ("smf", SMF_IP), Box::new(cp), path);
+    let now = gw.sim.now();
+    gw.sim.node_mut::<Cp>(PEER_NODE).inner.associate(now);
+    run_until(&mut gw, "association", |s| {
+        s.node::<Cp>(PEER_NODE).inner.association.is_some()
+    });
+    for _ in 0..n {
+        let now = gw.sim.now();
+        gw.sim.node_mut::<Cp>(PEER_NODE).inner.establish(now);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    run_until(&mut gw, "establishment", |s| {
+        s.node::<Cp>(PEER_NODE).inner.established() == n
+    });
+    gw.sim.run_for(Duration::from_millis(500));
+    gw
+}
+
+fn run_until(gw: &mut Gateway, what: &str, done: impl Fn(&mut Sim) -> bool) {
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(30), done);
+    assert!(ok, "{what} did not happen");
+}
+
+/// The switch processor's events so far.
+fn switch_events(gw: &mut Gateway) -> Vec<SwitchEvent> {
+    let sp = gw.sp;
+    gw.sim
+        .events(sp)
+        .into_iter()
+        .filter_map(|e| match e {
+            telcp::Event::Switch(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sessions (own and replicated copies) the processors hold among `teids`.
+fn held(gw: &Gateway, teids: &[u32]) -> usize {
+    PROCS
+        .iter()
+        .map(|id| {
+            teids
+                .iter()
+                .filter(|t| gw.proc(*id).has_session(**t))
+                .count()
+        })
+        .sum()
+}
+
+fn smf_teids(gw: &Gateway) -> Vec<u32> {
+    gw.sim
+        .node::<Cp>(PEER_NODE)
+        .inner
+        .sessions
+        .iter()
+        .map(|s| s.up_teid)
+        .collect()
+}
+
+/// ts23007-18-restart-purge, ts23007-19a-recovery-time-stamp: an SMF that restarted (a newer
+/// Recovery Time Stamp, seen in its answer to the gateway's Heartbeat Request on even seeds, in its
+/// new Association Setup Request on odd ones) has every session purged on every processor, in
+/// batches, reported once with the count; its sessions set up afterwards stay.
+#[test]
+fn restarted_smf_has_its_sessions_purged_on_every_processor() {
+    for seed in seeds() {
+        let n = 10;
+        let mut gw = smf_world(seed, 0.05, n, PathFailureAction::Keep);
+        let old = smf_teids(&gw);
+        assert_eq!(gw.sp().peer_sessions(smf_peer()), Some(n), "seed {seed}");
+        assert_eq!(gw.sp().peer_recovery(smf_peer()), Some(SMF_RECOVERY));
+        let own: usize = PROCS.iter().map(|id| gw.proc(*id).session_count()).sum();
+        assert_eq!(own, n, "seed {seed}: one primary per session");
+        assert!(held(&gw, &old) > n, "seed {seed}: backups hold copies");
+        let _ = switch_events(&mut gw);
+
+        let restarted = SMF_RECOVERY + 60;
+        let now = gw.sim.now();
+        let cp = gw.sim.node_mut::<Cp>(PEER_NODE);
+        cp.recovery = restarted;
+        cp.inner.sessions.clear();
+        if seed % 2 == 1 {
+            let ies = vec![
+                Ie::NodeId(pfcp::NodeId::Ipv4(SMF_IP.into())),
+                Ie::RecoveryTimeStamp(restarted),
+            ];
+            let m = pfcp::Message::new(MessageType::ASSOCIATION_SETUP_REQUEST, 0, 0, ies);
+            cp.inner.request(now, m, usize::MAX);
+        }
+        run_until(&mut gw, "the purge", |s| {
+            let sp = s.node::<telcp::steering::SwitchProcessor>(NodeId(2));
+            sp.peer_recovery(smf_peer()) == Some(restarted) && sp.session_count() == 0
+        });
+        gw.sim.run_for(Duration::from_secs(2));
+        assert_eq!(held(&gw, &old), 0, "seed {seed}: an old session survived");
+        let events = switch_events(&mut gw);
+        let restarts: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SwitchEvent::PeerRestarted {
+                    peer,
+                    recovery,
+                    sessions,
+                } => Some((*peer, *recovery, *sessions)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(restarts, vec![(smf_peer(), restarted, n)], "seed {seed}");
+        let st = gw.sp().stats();
+        assert_eq!(st.peer_restarts, 1);
+        assert_eq!(st.sessions_purged, n as u64, "seed {seed}");
+        let purged: u64 = PROCS
+            .iter()
+            .map(|id| gw.proc(*id).stats().sessions_purged)
+            .sum();
+        assert!(purged >= n as u64, "seed {seed}: {purged}");
+
+        // The restarted SMF's new sessions are kept, echoes going on.
+        for _ in 0..4 {
+            let now = gw.sim.now();
+            gw.sim.node_mut::<Cp>(PEER_NODE).inner.establish(now);
+        }
+        run_until(&mut gw, "new establishment", |s| {
+            s.node::<Cp>(PEER_NODE).inner.established() == 4
+        });
+        gw.sim.run_for(Duration::from_secs(5));
+        let new = smf_teids(&gw);
+        let own = new
+            .iter()
+            .filter(|t| {
+                PROCS
+                    .iter()
+                    .any(|id| gw.proc(*id).session_teids().any(|x| x == **t))
+            })
+            .count();
+        assert_eq!(own, 4, "seed {seed}: new sessions kept");
+        assert_eq!(gw.sp().stats().peer_restarts, 1, "seed {seed}");
+    }
+}
+
+/// ts23007-20-path-failure: an SMF that stops answering gets N3 Heartbeat Requests, T3
+/// apart, then a path failure with its session count; its sessions are kept (the default);
+/// when it answers again, the path is restored, still with every session.
+#[test]
+fn silent_peer_raises_path_failure_and_keeps_sessions() {
+    for seed in seeds() {
+        let n = 6;
+        let mut gw = smf_world(seed, 0.02, n, PathFailureAction::Keep);
+        let old = smf_teids(&gw);
+        let before = held(&gw, &old);
+        let _ = switch_events(&mut gw);
+        gw.sim.node_mut::<Cp>(PEER_NODE).silent = true;
+        gw.sim.run_for(Duration::from_secs(4));
+        let events = switch_events(&mut gw);
+        let failures: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, SwitchEvent::PathFailure { .. }))
+            .cloned()
+            .collect();
+        assert_eq!(
+            failures,
+            vec![SwitchEvent::PathFailure {
+                peer: smf_peer(),
+                sessions: n,
+                purged: false
+            }],
+            "seed {seed}"
+        );
+        assert!(gw.sp().path_failed(smf_peer()));
+        assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
+        assert_eq!(gw.sp().session_count(), n);
+
+        gw.sim.node_mut::<Cp>(PEER_NODE).silent = false;
+        run_until(&mut gw, "path restored", |s| {
+            !s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
+                .path_failed(smf_peer())
+        });
+        let events = switch_events(&mut gw);
+        assert!(
+            events.contains(&SwitchEvent::PathRestored { peer: smf_peer() }),
+            "seed {seed}"
+        );
+        assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
+        assert_eq!(gw.sp().stats().path_failures, 1);
+        assert_eq!(gw.sp().stats().peer_restarts, 0);
+    }
+}
+
+/// Path failure (TS 23.007 section 20) with [`PathFailureAction::Purge`]: the silent peer's
+/// sessions are purged on every processor.
+#[test]
+fn silent_peer_sessions_purged_when_configured() {
+    for seed in seeds() {
+        let n = 5;
+        let mut gw = smf_world(seed, 0.02, n, PathFailureAction::Purge);
+        let old = smf_teids(&gw);
+        gw.sim.node_mut::<Cp>(PEER_NODE).silent = true;
+        gw.sim.run_for(Duration::from_secs(5));
+        let events = switch_events(&mut gw);
+        assert!(
+            events.contains(&SwitchEvent::PathFailure {
+                peer: smf_peer(),
+                sessions: n,
+                purged: true
+            }),
+            "seed {seed}: {events:?}"
+        );
+        assert_eq!(held(&gw, &old), 0, "seed {seed}");
+        assert_eq!(gw.sp().stats().sessions_purged, n as u64);
+    }
+}
+
+/// ts23007-20-echo, ts23007-18-late-counter, pfcp-7.4.2.1-heartbeat-request: over twenty echo
+/// intervals an SMF answering with the same Recovery Time Stamp keeps every session: no failure, no
+/// restart, no purge; a late message of an older incarnation (an older time stamp) is ignored.
+#[test]
+fn echo_answers_keep_state() {
+    for seed in seeds() {
+        let n = 4;
+        let mut gw = smf_world(seed, 0.01, n, PathFailureAction::Purge);
+        let old = smf_teids(&gw);
+        let before = held(&gw, &old);
+        gw.sim.run_for(Duration::from_secs(20));
+        let st = gw.sp().stats();
+        assert!(st.path_echoes >= 15, "seed {seed}: {}", st.path_echoes);
+        assert!(gw.sim.node::<Cp>(PEER_NODE).echoes_answered >= 15);
+        assert_eq!(st.path_failures, 0, "seed {seed}");
+        assert_eq!(st.peer_restarts, 0);
+        assert_eq!(held(&gw, &old), before);
+
+        let now = gw.sim.now();
+        let late = pfcp::Message::heartbeat_request(0, SMF_RECOVERY - 100);
+        gw.sim
+            .node_mut::<Cp>(PEER_NODE)
+            .inner
+            .request(now, late, usize::MAX);
+        gw.sim.run_for(Duration::from_secs(2));
+        let st = gw.sp().stats();
+        assert_eq!(st.peer_restarts, 0, "seed {seed}");
+        assert!(st.stale_recovery >= 1, "seed {seed}");
+        assert_eq!(gw.sp().peer_recovery(smf_peer()), Some(SMF_RECOVERY));
+        assert_eq!(held(&gw, &old), before);
+    }
+}
+
+type Sgw = Answering<Mme>;
+
+/// ts23007-18-restart-counter (and ts23007-18-restart-purge on S11): an MME (GTPv2-C) whose Create
+/// Session Request carries a newer Recovery restarted: its earlier sessions are purged everywhere,
+/// the new one is set up.
+#[test]
+fn restarted_mme_detected_from_create_session_recovery() {
+    for seed in seeds() {
+        let mut mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
+        mme.n3 = 24;
+        let path = path_config(PathFailureAction::Keep);
+        let peer = Box::new(Answering::new(mme, 1));
+        let mut gw = Gateway::with_peer_path(seed, 0.05, 1, ("mme", MME_IP), peer, path);
+        let n = 6;
+        for i in 0..n {
+            let now = gw.sim.now();
+            let imsi = format!("00101{:010}", i);
+            gw.sim
+                .node_mut::<Sgw>(PEER_NODE)
+                .inner
+                .create(now, &imsi, 5);
+            gw.sim.run_for(Duration::from_millis(10));
+        }
+        run_until(&mut gw, "create session", |s| {
+            s.node::<Sgw>(PEER_NODE).inner.created() == n
+        });
+        gw.sim.run_for(Duration::from_millis(500));
+        let old: Vec<u32> = gw
+            .sim
+            .node::<Sgw>(PEER_NODE)
+            .inner
+            .sessions
+            .iter()
+            .map(|s| s.gw_teid_c)
+            .collect();
+        assert_eq!(gw.sp().peer_sessions(mme_peer()), Some(n), "seed {seed}");
+        assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(1));
+
+        // The MME restarts: Recovery 2, a new Create Session Request.
+        let now = gw.sim.now();
+        let sgw = gw.sim.node_mut::<Sgw>(PEER_NODE);
+        sgw.recovery = 2;
+        let mut ies = sgw
+            .inner
+            .create_ies("001019999999999", 5, 0x6666_0001, 0x7777_0001);
+        for ie in &mut ies {
+            if let IeValue::Recovery(r) = &mut ie.value {
+                *r = 2;
+            }
+        }
+        let idx = sgw.inner.sessions.len();
+        sgw.inner.sessions.push(MmeSession::default());
+        let m = gtpv2::Message::new(gtpv2::MessageType::CREATE_SESSION_REQUEST, Some(0), 0, ies);
+        sgw.inner.request(now, m, idx);
+        run_until(&mut gw, "the purge and the new session", |s| {
+            let sgw = s.node::<Sgw>(PEER_NODE);
+            sgw.inner.sessions[idx].created.is_some()
+                && s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
+                    .stats()
+                    .sessions_purged
+                    == n as u64
+        });
+        gw.sim.run_for(Duration::from_secs(2));
+        assert_eq!(held(&gw, &old), 0, "seed {seed}");
+        let new = gw.sim.node::<Sgw>(PEER_NODE).inner.sessions[idx].gw_teid_c;
+        assert!(
+            PROCS
+                .iter()
+                .any(|id| gw.proc(*id).session_teids().any(|t| t == new)),
+            "seed {seed}: the new session is kept"
+        );
+        assert_eq!(gw.sp().peer_sessions(mme_peer()), Some(1));
+        let events = switch_events(&mut gw);
+        assert!(events.contains(&SwitchEvent::PeerRestarted {
+            peer: mme_peer(),
+            recovery: 2,
+            sessions: n
+        }));
+    }
+}
+
+/// The switch processor alone, fed what a line interface passes on (`Packet`s from 192.0.2.x).
+fn bare_switch(max_peers: usize) -> (telcp::steering::SwitchProcessor, Instant) {
+    let now = Instant::now();
+    let mut c = switch_config(&[li_fabric(1)]);
+    c.path = PathConfig {
+        max_peers,
+        ..path_config(PathFailureAction::Keep)
+    };
+    (telcp::steering::SwitchProcessor::new(c, now).unwrap(), now)
+}
+
+fn feed(
+    sp: &mut telcp::steering::SwitchProcessor,
+    now: Instant,
+    host: u8,
+    port: u16,
+    data: Vec<u8>,
+) {
+    use telcp::steering::fabric::FabricMessage;
+    let pkt = FabricMessage::Packet {
+        from: sa([192, 0, 2, host], port),
+        to: sa(GW_IP, port),
+        data: data.into(),
+    };
+    let _ = sp.handle_datagram(now, li_fabric(1), sp_fabric(), &pkt.to_vec());
+    while sp.poll_transmit().is_some() {}
+}
+
+fn association_setup(host: u8, rts: u32) -> Vec<u8> {
+    let ies = vec![
+        Ie::NodeId(pfcp::NodeId::Ipv4(Ipv4Addr::new(192, 0, 2, host))),
+        Ie::RecoveryTimeStamp(rts),
+    ];
+    pfcp::Message::new(MessageType::ASSOCIATION_SETUP_REQUEST, 0, 1, ies)
+        .to_vec()
+        .unwrap()
+}
+
+/// Echo and Heartbeat Requests from hosts the gateway has nothing with create no peer (anyone
+/// may send them); an answer that matches no request of ours is ignored, restart value and
+/// all (an off-path sender must guess the sequence number); the peer table holds `max_peers`,
+/// the peers beyond are counted.
+#[test]
+fn untracked_hosts_and_unmatched_answers_change_nothing() {
+    let (mut sp, now) = bare_switch(2);
+    feed(
+        &mut sp,
+        now,
+        99,
+        8805,
+        pfcp::Message::heartbeat_request(1, 5).to_vec().unwrap(),
+    );
+    feed(
+        &mut sp,
+        now,
+        98,
+        2123,
+        gtpv2::Message::echo_request(1, 5).to_vec().unwrap(),
+    );
+    let ignored = sp.stats().ignored;
+    feed(
+        &mut sp,
+        now,
+        97,
+        8805,
+        pfcp::Message::heartbeat_response(0, 5).to_vec().unwrap(),
+    );
+    assert!(sp.peers().is_empty(), "{:?}", sp.peers());
+    assert_eq!(sp.stats().ignored, ignored + 1);
+
+    for host in 1..=3 {
+        feed(&mut sp, now, host, 8805, association_setup(host, 1000));
+    }
+    assert_eq!(sp.peers().len(), 2);
+    assert_eq!(sp.stats().peers_full, 1);
+    let peer = PeerId {
+        protocol: PathProtocol::Pfcp,
+        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+    };
+    assert_eq!(sp.peer_recovery(peer), Some(1000));
+    // No Heartbeat Request of ours is outstanding: a "response" with a newer time stamp is
+    // ignored.
+    feed(
+        &mut sp,
+        now,
+        1,
+        8805,
+        pfcp::Message::heartbeat_response(0, 2000).to_vec().unwrap(),
+    );
+    assert_eq!(sp.peer_recovery(peer), Some(1000));
+    assert_eq!(sp.stats().peer_restarts, 0);
+    // A Heartbeat Request of the associated peer carrying a newer one is a restart.
+    feed(
+        &mut sp,
+        now,
+        1,
+        8805,
+        pfcp::Message::heartbeat_request(2, 2000).to_vec().unwrap(),
+    );
+    assert_eq!(sp.peer_recovery(peer), Some(2000));
+    assert_eq!(sp.stats().peer_restarts, 1);
+}
