@@ -81,13 +81,12 @@ fn cost_curve(_c: &mut Criterion) {
             10_000
         }));
         rows[2].1.push(per_op(n, t0, |q, n| {
-            // The 1000 earliest timers out of n.
+            // The (about) 1000 earliest timers out of n (the scrambled deadlines may repeat).
             let now = t0 + Duration::from_micros(10_000_000 * 1000 / u64::from(n));
             let mut c = 0;
             while c < 1000 && black_box(q.pop_expired(now)).is_some() {
                 c += 1;
             }
-            assert_eq!(c, 1000);
             c
         }));
     }
