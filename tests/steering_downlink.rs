@@ -372,12 +372,12 @@ fn create_pdp(i: u32) -> Vec<u8> {
     .unwrap()
 }
 
-/// gtpc-7.7.1-eua-exhausted (TS 29.060 section 7.7.1, cause 211 "All dynamic PDP addresses are
-/// occupied"): a Create PDP Context Request the processor cannot give a dynamic address of its
-/// slice is refused with 211; another slice (another backup VID) still has addresses; a freed
-/// address is given again. Also gtpv2-8.4-addresses-occupied (TS 29.274 section 8.4, cause 84)
-/// and pfcp-8.2.1-addresses-occupied (TS 29.244 section 8.2.1, cause 79 when the CP function
-/// asked the UP function to choose the UE IP address, 75 otherwise).
+/// gtpc-7.3.2-addresses-occupied (TS 29.060 sections 7.3.2 and 7.7.1, cause 211 "All dynamic
+/// PDP addresses are occupied"): a Create PDP Context Request the processor cannot give a
+/// dynamic address of its slice is refused with 211; another slice (another backup VID) still
+/// has addresses. Also gtpv2-7.2.2-addresses-occupied (TS 29.274 sections 7.2.2 and 8.4, cause
+/// 84) and pfcp-7.5.3-addresses-occupied (TS 29.244 sections 7.5.3 and 8.2.1, cause 79 when the
+/// CP function asked the UP function to choose the UE IP address, 75 otherwise).
 #[test]
 fn a_full_slice_refuses_with_the_protocols_cause() {
     let now = Instant::now();

@@ -353,6 +353,48 @@ impl UePool {
     }
 }
 
+impl UePool {
+    /// The IPv4 prefix of the slices of primary VID `vid` (all backup VIDs): the pool's prefix
+    /// with the primary field.
+    pub fn vid_prefix_v4(&self, vid: VirtualId) -> Option<Ipv4Network> {
+        let key = self.compose(&self.g4, vid, None, 1)? & !1;
+        let len = self.v4.prefix() + self.vid_bits;
+        Ipv4Network::new(Ipv4Addr::from(u32::try_from(key).ok()?), len).ok()
+    }
+
+    /// The downlink rules' prefixes ([`crate::steering::rules::RuleSet::new`]) that steer the
+    /// IPv4 pool as [`VidTable::steer_downlink`](super::line::VidTable::steer_downlink) does with
+    /// `table`: for each assigned VID `p`, the prefix of its slices ([`UePool::vid_prefix_v4`],
+    /// to `p`, leaving packets to the host while `p` is Down) and, when addresses carry a backup
+    /// field, for each other assigned VID `b`, the longer prefix of slice (`p`, `b`)
+    /// ([`UePool::slice_v4`], to `p`, to `b` while `p` is Down). `n` assigned VIDs give `n²`
+    /// prefixes (at most [`crate::steering::rules::MAX_PREFIXES`] in a rule set: 63 VIDs). A
+    /// packet these rules steer goes where `steer_downlink` sends it, and every packet to the
+    /// pool that `steer_downlink` sends to a processor is steered by one of them.
+    pub fn rule_prefixes(&self, table: &super::line::VidTable) -> Vec<super::rules::UePrefix> {
+        let vids: Vec<VirtualId> = table.entries().map(|e| e.vid).collect();
+        let mut out = Vec::new();
+        for &p in &vids {
+            out.extend(self.vid_prefix_v4(p).map(|n| super::rules::UePrefix {
+                prefix: n.into(),
+                vid: p,
+                backup: None,
+            }));
+            if !self.backup {
+                continue;
+            }
+            for &b in vids.iter().filter(|b| **b != p) {
+                out.extend(self.slice_v4(p, Some(b)).map(|n| super::rules::UePrefix {
+                    prefix: n.into(),
+                    vid: p,
+                    backup: Some(b),
+                }));
+            }
+        }
+        out
+    }
+}
+
 /// A processor's allocation of local indexes, one counter and free list per backup VID (its
 /// own VID is fixed), each bounded by [`UePool::max_local`].
 #[derive(Debug, Clone, Default)]
