@@ -501,7 +501,7 @@ fn slice_rules_steer_downlink_like_steer_downlink() {
         let mut out = Vec::new();
         for p in 0..=3u8 {
             for b in 0..=3u8 {
-                let ue = net.ue(p << 6 | b << 4 | (p * 4 + b) % 15 + 1);
+                let ue = net.ue(p << 6 | b << 4 | ((p * 4 + b) % 15 + 1));
                 let expect = match t.steer_downlink(&ipv4_header_to(ue)) {
                     Verdict::Processor { vid, .. } => index(vid),
                     _ => None,
