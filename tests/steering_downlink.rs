@@ -374,14 +374,11 @@ fn create_pdp(i: u32) -> Vec<u8> {
 
 /// gtpc-7.3.2-addresses-occupied (TS 29.060 sections 7.3.2 and 7.7.1, cause 211 "All dynamic
 /// PDP addresses are occupied"): a Create PDP Context Request the processor cannot give a
-/// dynamic address of its slice is refused with 211; another slice (another backup VID) still
-/// has addresses. Also gtpv2-7.2.2-addresses-occupied (TS 29.274 sections 7.2.2 and 8.4, cause
-/// 84) and pfcp-7.5.3-addresses-occupied (TS 29.244 sections 7.5.3 and 8.2.1, cause 79 when the
-/// CP function asked the UP function to choose the UE IP address, 75 otherwise).
+/// dynamic address of its slice is refused with 211, counted; another slice (another backup
+/// VID) still has addresses.
 #[test]
-fn a_full_slice_refuses_with_the_protocols_cause() {
+fn gtpc_7_3_2_addresses_occupied() {
     let now = Instant::now();
-    // GTPv1.
     let mut p = small_processor(now);
     for i in 0..3 {
         let out = direct(
@@ -421,15 +418,21 @@ fn a_full_slice_refuses_with_the_protocols_cause() {
     );
     assert!(out.is_empty());
     assert_eq!(p.session_count(), 4);
-    let mut ues: Vec<u32> = p.session_teids().collect();
-    ues.sort();
+    let mut teids: Vec<u32> = p.session_teids().collect();
+    teids.sort();
     // The TEIDs carry (5, 9, 1..=3) and (5, 8, 1).
     assert_eq!(
-        ues,
+        teids,
         vec![0x0508_0001, 0x0509_0001, 0x0509_0002, 0x0509_0003]
     );
+}
 
-    // GTPv2-C: cause 84.
+/// gtpv2-7.2.2-addresses-occupied (TS 29.274 sections 7.2.2 and 8.4): a Create Session Request
+/// the processor cannot give a PDN address of its slice is refused with All dynamic addresses
+/// are occupied (84).
+#[test]
+fn gtpv2_7_2_2_addresses_occupied() {
+    let now = Instant::now();
     let mut p = small_processor(now);
     let mme = Mme::new(Ipv4Addr::new(192, 0, 2, 20), s("10.0.0.1:2123"));
     let csr = |i: u32| {
@@ -453,8 +456,15 @@ fn a_full_slice_refuses_with_the_protocols_cause() {
         Some(gtpv2::CauseValue::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED)
     );
     assert_eq!(p.stats().addresses_exhausted, 1);
+}
 
-    // PFCP: 79 with CHV4, 75 without.
+/// pfcp-7.5.3-addresses-occupied (TS 29.244 sections 7.5.3 and 8.2.1): a Session Establishment
+/// Request asking the UP function to choose the UE IP address (CHV4) that the processor's full
+/// slice cannot serve is refused with All dynamic addresses are occupied (79); without CHV4,
+/// No resources available (75).
+#[test]
+fn pfcp_7_5_3_addresses_occupied() {
+    let now = Instant::now();
     let mut p = small_processor(now);
     let smf = Smf::new(Ipv4Addr::new(192, 0, 2, 30), s("10.0.0.1:8805"));
     let ser = |i: u32, chv4: bool| {
@@ -472,17 +482,15 @@ fn a_full_slice_refuses_with_the_protocols_cause() {
         .unwrap()
     };
     for i in 0..3 {
-        assert!(
-            direct(
-                &mut p,
-                now,
-                9,
-                "192.0.2.30:8805",
-                "10.0.0.1:8805",
-                ser(i, true)
-            )
-            .is_empty()
+        let out = direct(
+            &mut p,
+            now,
+            9,
+            "192.0.2.30:8805",
+            "10.0.0.1:8805",
+            ser(i, true),
         );
+        assert!(out.is_empty());
     }
     let out = direct(
         &mut p,
