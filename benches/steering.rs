@@ -18,6 +18,9 @@
 //! TEID), GTPv2-C Modify Bearer Requests (by the header TEID) and PFCP Session Modification
 //! Requests (by the header SEID of the 64-bit layout carrying the same VIDs), each through
 //! `steer_port` with its UDP port, and prints ns/packet for the three in one run.
+//!
+//! The group `steering_downlink` steers one IPv4 packet per session to its UE address (the
+//! session's slice of the UE pool) with `steer_downlink`, printed next to GTP-U in one run.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::{HashMap, HashSet};
@@ -399,6 +402,55 @@ fn steering(c: &mut Criterion) {
     g.throughput(Throughput::Elements(64));
     g.bench_function("steer_batch_64", |b| {
         b.iter(|| black_box(s.table.steer_batch(black_box(&batch), &mut out)))
+    });
+    g.finish();
+
+    downlink(c, &s);
+}
+
+/// Downlink (issue 17 item 4): the million sessions' UE addresses in the pool 10.0.0.0/8 sliced
+/// by (VID, backup VID) (`ue_pool::UePool`), one IPv4 header (20 octets, padded to 32) per
+/// session to its address, steered by `steer_downlink`; printed next to GTP-U's `steer_port`
+/// timed in the same run, and as the criterion group `steering_downlink`.
+fn downlink(c: &mut Criterion, s: &Setup) {
+    use telcp::steering::ue_pool::UePool;
+    const DL_STRIDE: usize = 32;
+    let layout = VidLayout::default();
+    let pool = UePool::new(&layout, "10.0.0.0/8".parse().unwrap(), None).unwrap();
+    let table = s.table.clone().with_ue_pool(Some(pool));
+    let mut ip = Vec::with_capacity(SESSIONS * DL_STRIDE);
+    for p in s.packets.chunks_exact(STRIDE) {
+        let teid = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        let (vid, backup) = (layout.primary(teid).unwrap(), layout.backup(teid));
+        let local = (layout.local(teid) % pool.max_local()) + 1;
+        let ue = pool.address(vid, backup, local).unwrap();
+        ip.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7]);
+        ip.extend_from_slice(&ue.octets());
+        ip.extend_from_slice(&[0; DL_STRIDE - 20]);
+    }
+    let downlink_all = |packets: &[u8]| {
+        let mut acc = 0u64;
+        for p in packets.chunks_exact(DL_STRIDE) {
+            if let Verdict::Processor { vid, .. } = table.steer_downlink(p) {
+                acc += u64::from(vid.get());
+            }
+        }
+        acc
+    };
+    assert_eq!(downlink_all(&ip), steer_all(&table, &s.packets));
+    let gtpu_ns = time_per_packet(|| steer_port_all(&table, 2152, &s.packets), 5);
+    let dl_ns = time_per_packet(|| downlink_all(&ip), 5);
+    println!(
+        "at {SESSIONS} sessions: gtp_u steer_port {gtpu_ns:.2} ns/packet; \
+         downlink steer_downlink {dl_ns:.2} ns/packet"
+    );
+    let mut g = c.benchmark_group("steering_downlink");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(SESSIONS as u64));
+    g.bench_function("steer_downlink", |b| {
+        b.iter(|| black_box(downlink_all(black_box(&ip))))
     });
     g.finish();
 }

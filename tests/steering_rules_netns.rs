@@ -19,6 +19,7 @@ use telcp::steering::fabric::{TableEntry, VidState};
 use telcp::steering::gtp::{Message, MessageType};
 use telcp::steering::line::VidTable;
 use telcp::steering::rules::{RuleSet, Target, Tc, UePrefix};
+use telcp::steering::ue_pool::UePool;
 use telcp::steering::{Verdict, VidLayout, VirtualId};
 
 const VIDS: [u16; 3] = [1, 2, 3];
@@ -455,4 +456,92 @@ fn flower(net: &Net, tc: &Tc, set: &RuleSet, table: &VidTable, ranges: &[Range])
         .filter(|d| d.to.port() == 5000)
         .collect();
     send_and_count(net, &downlink, "flower downlink", false).unwrap();
+}
+
+/// The downlink rules built from the UE pool's (VID, backup VID) slices
+/// ([`UePool::rule_prefixes`], issue 17 item 4) really steer: with a 2-bit VID layout the test's
+/// /24 is the pool (VID fields in bits 7-4, the local part in bits 3-0); a packet to every
+/// primary and backup field from 0 to 3 reaches the processor [`VidTable::steer_downlink`]
+/// names, before and after VIDs go down (applied with only the diff's lines).
+#[test]
+fn slice_rules_steer_downlink_like_steer_downlink() {
+    if let Err(why) = usable() {
+        eprintln!("skipped: tc rules are not exercised here ({why})");
+        return;
+    }
+    let pid = std::process::id();
+    let net = Net {
+        ns: format!("telcp-slices-{pid}"),
+        host_if: format!("tsl{}", pid % 1_000_000),
+        k: u8::try_from(20 + (pid + 100) % 200).unwrap(),
+    };
+    if let Err(why) = net.up() {
+        eprintln!("skipped: cannot build the namespace ({why})");
+        return;
+    }
+    let layout = VidLayout::teid32(2, 2).unwrap();
+    let pool = UePool::new(&layout, format!("{}/24", net.ue(0)).parse().unwrap(), None).unwrap();
+    assert_eq!(pool.local_bits(), 4);
+    let table = |version, down: &[u16]| {
+        let entries: Vec<TableEntry> = VIDS
+            .iter()
+            .map(|&v| TableEntry {
+                vid: vid(v),
+                state: if down.contains(&v) {
+                    VidState::Down
+                } else {
+                    VidState::Up
+                },
+                addr: proc_addr(v),
+            })
+            .collect();
+        VidTable::with_entries(layout, None, version, &entries).with_ue_pool(Some(pool))
+    };
+    let traffic = |t: &VidTable| -> Vec<Datagram> {
+        let mut out = Vec::new();
+        for p in 0..=3u8 {
+            for b in 0..=3u8 {
+                let ue = net.ue(p << 6 | b << 4 | ((p * 4 + b) % 15 + 1));
+                let expect = match t.steer_downlink(&ipv4_header_to(ue)) {
+                    Verdict::Processor { vid, .. } => index(vid),
+                    _ => None,
+                };
+                out.push(Datagram {
+                    to: SocketAddr::from((ue, 5000)),
+                    payload: b"downlink".to_vec(),
+                    expect,
+                });
+            }
+        }
+        out
+    };
+    let tc = VIDS.iter().fold(Tc::new("line0", 10), |t, &v| {
+        t.with_egress(proc_addr(v), &format!("p{v}"))
+    });
+    let t1 = table(1, &[]);
+    let set1 = RuleSet::new(&t1, &[], &pool.rule_prefixes(&t1)).unwrap();
+    net.tc(&tc.qdisc().unwrap()).unwrap();
+    for line in tc.install(&set1).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t1), "slices, all up", true).unwrap();
+    let t2 = table(2, &[3]);
+    let set2 = RuleSet::new(&t2, &[], &pool.rule_prefixes(&t2)).unwrap();
+    for line in tc.update(&set1, &set2).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t2), "slices, VID 3 down", false).unwrap();
+    let t3 = table(3, &[2, 3]);
+    let set3 = RuleSet::new(&t3, &[], &pool.rule_prefixes(&t3)).unwrap();
+    for line in tc.update(&set2, &set3).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t3), "slices, VIDs 2 and 3 down", false).unwrap();
+}
+
+/// The first 20 octets of an IPv4 header to `dst` (all `steer_downlink` reads).
+fn ipv4_header_to(dst: Ipv4Addr) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1];
+    h.extend_from_slice(&dst.octets());
+    h
 }

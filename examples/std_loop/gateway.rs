@@ -65,6 +65,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             switch_addr: fabric(1),
             layout,
             l2tp_layout: None,
+            ue_pool: None,
             queue_limit: 4096,
             event_limit: 4096,
             error_indications: RateLimit::default(),

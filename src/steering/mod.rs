@@ -22,6 +22,9 @@
 //!   (Error Indication, Version Not Supported).
 //! * [`rules`]: the VID table as kernel and NIC steering rules ([`RuleSet`]; tc `u32` lines with
 //!   [`Tc`], ethtool ntuple lines with [`rules::ntuple`]) that follow table updates.
+//! * [`ue_pool`]: [`ue_pool::UePool`], the UE address pool sliced by (VID, backup VID), so the
+//!   line interface steers downlink IP packets by destination address
+//!   ([`LineInterface::steer_downlink`]) with the same table and failover as TEIDs.
 //! * [`processor`]: [`Processor`]: asks for its VID at start, answers Create PDP Context, Create
 //!   Session and PFCP Session Establishment with TEIDs (and SEIDs) carrying it, serves its
 //!   sessions, and its peers' sessions as their backup.
@@ -64,6 +67,7 @@ pub mod path;
 pub mod processor;
 pub mod rules;
 pub mod switch;
+pub mod ue_pool;
 pub mod vid;
 
 pub use error::{ConfigError, ConfigField, FabricKind, InputError};

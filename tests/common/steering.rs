@@ -123,6 +123,13 @@ pub fn line_config(i: u8) -> LineConfig {
         switch_addr: sp_fabric(),
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
+        // The processors' pool (`processor_config`), sliced by (VID, backup VID).
+        ue_pool: telcp::steering::ue_pool::UePool::new(
+            &layout(),
+            "10.0.0.0/8".parse().unwrap(),
+            None,
+        )
+        .ok(),
         queue_limit: 4096,
         event_limit: 4096,
         error_indications: RateLimit::default(),

@@ -92,6 +92,57 @@ pub fn steering_line(now: Instant, data: &[u8]) {
     ] {
         line_at_port(now, data, port);
     }
+    line_downlink(now, data);
+}
+
+/// [`steering_line`]'s downlink part: `data` as an IP packet from the SGi / N6 side.
+/// `steer_downlink` agrees with the batch form and with what `handle_downlink` counts and
+/// forwards (the packet unchanged, to the verdict's processor, addresses with port 0); a packet
+/// to an address of a slice is steered as a TEID with the slice's VIDs.
+fn line_downlink(now: Instant, data: &[u8]) {
+    let Some(mut li) = fuzz_line(now) else {
+        return;
+    };
+    let table = li.table();
+    let verdict = li.steer_downlink(data);
+    let mut out = [Verdict::Switch; 2];
+    assert_eq!(li.steer_downlink_batch(&[data, data], &mut out), 2);
+    assert_eq!(out, [verdict, verdict]);
+    if let (Some(pool), Some((_, IpAddr::V4(dst)))) =
+        (table.ue_pool(), crate::steering::line::ip_addresses(data))
+    {
+        if let Some((p, b, local)) = pool.slot_v4(dst) {
+            let layout = table.layout();
+            if let Ok(teid) = layout.compose(p, b, local) {
+                let g_pdu = Message::g_pdu(teid, &b""[..]).to_vec().unwrap_or_default();
+                assert_eq!(table.steer(&g_pdu), verdict, "downlink as uplink");
+            }
+        }
+    }
+    let r = li.handle_downlink(now, data);
+    let sent = li.poll_transmit();
+    match verdict {
+        Verdict::Processor { vid, .. } => {
+            assert!(r.is_ok());
+            let Some(t) = sent else {
+                panic!("a steered downlink packet is forwarded");
+            };
+            assert_eq!(Some(t.dst), table.addr(vid));
+            match FabricMessage::parse(&t.payload) {
+                Ok(FabricMessage::Packet { from, to, data: d }) => {
+                    assert_eq!(&*d, data);
+                    assert_eq!((from.port(), to.port()), (0, 0));
+                }
+                other => panic!("not a Packet: {other:?}"),
+            }
+        }
+        Verdict::Drop(reason) => {
+            assert_eq!(r, Err(crate::steering::InputError::Dropped(reason)));
+            assert!(sent.is_none());
+            assert_eq!(li.stats().drops(reason), 1);
+        }
+        Verdict::Switch => panic!("a downlink packet never goes to the switch processor"),
+    }
 }
 
 /// [`steering_line`] for one destination port.
@@ -160,6 +211,12 @@ fn fuzz_line(now: Instant) -> Option<LineInterface> {
         switch_addr: addr(0, 100, 4000),
         layout,
         l2tp_layout: l2tp,
+        ue_pool: crate::steering::ue_pool::UePool::new(
+            &layout,
+            ipnetwork::Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 8).ok()?,
+            "2001:db8::/32".parse().ok(),
+        )
+        .ok(),
         queue_limit: 4,
         event_limit: 4,
         error_indications: crate::steering::limit::RateLimit::new(1, 1),

@@ -28,6 +28,13 @@
 //! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
 //! | anything else, or too short | drop, [`DropReason::Malformed`] |
 //!
+//! Downlink (an IP packet to a UE from the SGi / N6 side, [`VidTable::steer_downlink`]): by
+//! the VID fields of its destination address in the UE pool's slices ([`LineConfig::ue_pool`],
+//! [`crate::steering::ue_pool`]), with the same table and the same failover as a TEID with
+//! those VIDs: primary Up → its processor; primary Down and backup Up → the backup; an
+//! address outside the pool → drop, [`DropReason::NotInPool`]. Both directions of a session
+//! therefore reach one processor, and the same one after a failover.
+//!
 //! The [`LineInterface`] endpoint wraps a table: outside datagrams are steered and passed on over
 //! the fabric ([`FabricMessage::Packet`]); datagrams processors and the switch processor send back
 //! ([`FabricMessage::Transmit`], accepted only from the switch processor and from processors in
@@ -84,11 +91,12 @@ use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, TableEntry};
 use super::gtp::{self, Cause, GTP_C_PORT, GTP_U_PORT, Ie, Message, MessageType};
+use super::ue_pool::UePool;
 use super::vid::VidLayout;
 use crate::io::Transmit;
 use crate::io::{RateLimit, TokenBucket};
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -107,6 +115,10 @@ pub struct LineConfig {
     pub layout: VidLayout,
     /// The 16-bit layout of L2TP tunnel and session ids, if L2TP is steered.
     pub l2tp_layout: Option<VidLayout>,
+    /// The UE address pools, sliced by (VID, backup VID), that downlink packets are steered by
+    /// ([`LineInterface::steer_downlink`]); the same as the processors' (built from their
+    /// `ue_pool`, `ue_pool_v6` and `layout`). `None`: downlink packets are not steered.
+    pub ue_pool: Option<UePool>,
     /// Bound of the queue of datagrams to send; beyond it datagrams are dropped and counted
     /// ([`LineStats::queue_full`]).
     pub queue_limit: usize,
@@ -128,7 +140,7 @@ pub struct LineConfig {
 }
 
 impl LineConfig {
-    /// A configuration with no L2TP layout, queues of 4096 datagrams and 4096 events and the
+    /// A configuration with no L2TP layout, no UE pool, queues of 4096 datagrams and 4096 events and the
     /// default
     /// [`RateLimit`] (100 per second, bursts of 20) for Error Indications, for Non-existent
     /// responses and for Supported Extension Headers Notifications, each.
@@ -138,6 +150,7 @@ impl LineConfig {
             switch_addr,
             layout,
             l2tp_layout: None,
+            ue_pool: None,
             queue_limit: 4096,
             event_limit: 4096,
             error_indications: RateLimit::default(),
@@ -158,7 +171,11 @@ pub struct LineStats {
     /// Outside datagrams steered to a backup processor.
     pub to_backup: u64,
     /// Outside datagrams dropped, by [`DropReason`] (in [`DropReason::ALL`] order).
-    pub dropped: [u64; 5],
+    pub dropped: [u64; 6],
+    /// Downlink packets steered to the primary processor (also counted in `to_primary`).
+    pub downlink_primary: u64,
+    /// Downlink packets steered to a backup processor (also counted in `to_backup`).
+    pub downlink_backup: u64,
     /// Datagrams sent outside on behalf of processors and the switch processor.
     pub transmitted: u64,
     /// Table updates applied.
@@ -224,6 +241,24 @@ pub struct LineInterface {
     extension_headers: TokenBucket,
 }
 
+/// The source and destination addresses of an IPv4 or IPv6 packet's header (RFC 791 section
+/// 3.1, RFC 8200 section 3).
+pub(crate) fn ip_addresses(packet: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    match packet.first()? >> 4 {
+        4 => {
+            let s: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
+            let d: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
+            Some((Ipv4Addr::from(s).into(), Ipv4Addr::from(d).into()))
+        }
+        6 => {
+            let s: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
+            let d: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
+            Some((Ipv6Addr::from(s).into(), Ipv6Addr::from(d).into()))
+        }
+        _ => None,
+    }
+}
+
 /// The TEID of a GTPv1 G-PDU with a non-zero TEID, `None` for anything else.
 fn g_pdu_teid(data: &[u8]) -> Option<u32> {
     match data.get(..8)? {
@@ -240,12 +275,17 @@ impl LineInterface {
         common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
         common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
         common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
+        if let Some(pool) = &config.ue_pool {
+            pool.check_layout(&config.layout)?;
+        }
         Ok(LineInterface {
             out: Outbox::new(config.queue_limit, config.event_limit),
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
-            table: Arc::new(VidTable::new(config.layout, config.l2tp_layout)),
+            table: Arc::new(
+                VidTable::new(config.layout, config.l2tp_layout).with_ue_pool(config.ue_pool),
+            ),
             config,
             stats: LineStats::default(),
         })
@@ -263,6 +303,58 @@ impl LineInterface {
         self.table.steer_batch(packets, out)
     }
 
+    /// Steers one downlink IP packet with the current table (see [`VidTable::steer_downlink`]).
+    #[inline]
+    pub fn steer_downlink(&self, packet: &[u8]) -> Verdict {
+        self.table.steer_downlink(packet)
+    }
+
+    /// Steers a batch of downlink IP packets (see [`VidTable::steer_downlink_batch`]).
+    #[inline]
+    pub fn steer_downlink_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
+        self.table.steer_downlink_batch(packets, out)
+    }
+
+    /// Feeds one downlink IP packet (to a UE, from the SGi / N6 side): steered by its
+    /// destination address ([`VidTable::steer_downlink`]) and passed on to the processor over
+    /// the fabric as a [`FabricMessage::Packet`] whose `from` and `to` are the packet's source
+    /// and destination addresses with port 0 (no UDP datagram is ever sent to port 0, so a
+    /// processor tells a downlink packet by it), `data` the whole IP packet. Errors:
+    /// [`InputError::Dropped`] with the verdict's reason (counted in [`LineStats::dropped`]),
+    /// [`InputError::QueueFull`].
+    pub fn handle_downlink(&mut self, _now: Instant, packet: &[u8]) -> Result<(), InputError> {
+        let verdict = self.table.steer_downlink(packet);
+        let (vid, backup) = match verdict {
+            Verdict::Processor { vid, backup } => (vid, backup),
+            Verdict::Drop(reason) => {
+                if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
+                    *c += 1;
+                }
+                return Err(InputError::Dropped(reason));
+            }
+            Verdict::Switch => return Err(InputError::Dropped(DropReason::Malformed)),
+        };
+        let Some(dst) = self.table.addr(vid) else {
+            return Err(InputError::Dropped(DropReason::UnknownVid));
+        };
+        let Some((src_ip, dst_ip)) = ip_addresses(packet) else {
+            return Err(InputError::Dropped(DropReason::Malformed));
+        };
+        if backup {
+            self.stats.to_backup += 1;
+            self.stats.downlink_backup += 1;
+        } else {
+            self.stats.to_primary += 1;
+            self.stats.downlink_primary += 1;
+        }
+        let msg = FabricMessage::Packet {
+            from: SocketAddr::new(src_ip, 0),
+            to: SocketAddr::new(dst_ip, 0),
+            data: Cow::Borrowed(packet),
+        };
+        self.push(common::fabric_transmit(self.config.fabric_addr, dst, &msg))
+    }
+
     /// The current table snapshot, to share with other cores.
     pub fn table(&self) -> Arc<VidTable> {
         Arc::clone(&self.table)
@@ -275,12 +367,15 @@ impl LineInterface {
             self.stats.updates_stale += 1;
             return false;
         }
-        self.table = Arc::new(VidTable::with_entries(
-            self.config.layout,
-            self.config.l2tp_layout,
-            version,
-            entries,
-        ));
+        self.table = Arc::new(
+            VidTable::with_entries(
+                self.config.layout,
+                self.config.l2tp_layout,
+                version,
+                entries,
+            )
+            .with_ue_pool(self.config.ue_pool),
+        );
         self.stats.updates_applied += 1;
         self.out.event(LineEvent::TableApplied { version });
         true
@@ -310,7 +405,9 @@ impl LineInterface {
 
     /// Feeds one datagram: an outside packet (any `to` but the fabric address) is steered and
     /// passed on; a fabric datagram (to the fabric address) is a table update or a datagram to
-    /// send outside.
+    /// send outside. An input whose `to` has port 0 is not a UDP datagram (no datagram is sent
+    /// to port 0) but an IP packet read on the SGi / N6 side (from a tun device, say): it is
+    /// steered as a downlink packet ([`LineInterface::handle_downlink`]).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -320,6 +417,9 @@ impl LineInterface {
     ) -> Result<(), InputError> {
         if to == self.config.fabric_addr {
             return self.handle_fabric(from, data);
+        }
+        if to.port() == 0 {
+            return self.handle_downlink(now, data);
         }
         let verdict =
             if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {

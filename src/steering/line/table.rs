@@ -5,6 +5,7 @@ use crate::l2tp::L2TP_PORT;
 use crate::steering::fabric::{TableEntry, VidState};
 use crate::steering::gtp::{GTP_C_PORT, GTP_U_PORT};
 use crate::steering::pfcp::PFCP_PORT;
+use crate::steering::ue_pool::UePool;
 use crate::steering::vid::{VidLayout, VirtualId};
 use std::net::SocketAddr;
 
@@ -22,16 +23,20 @@ pub enum DropReason {
     ProcessorDown,
     /// An L2TP packet, but no 16-bit layout is configured.
     L2tpDisabled,
+    /// A downlink IP packet whose destination is in no UE pool the table steers (or no pool is
+    /// configured).
+    NotInPool,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Malformed,
         DropReason::ZeroId,
         DropReason::UnknownVid,
         DropReason::ProcessorDown,
         DropReason::L2tpDisabled,
+        DropReason::NotInPool,
     ];
 
     pub(super) fn index(self) -> usize {
@@ -41,6 +46,7 @@ impl DropReason {
             DropReason::UnknownVid => 2,
             DropReason::ProcessorDown => 3,
             DropReason::L2tpDisabled => 4,
+            DropReason::NotInPool => 5,
         }
     }
 }
@@ -73,6 +79,7 @@ pub struct VidTable {
     layout: VidLayout,
     seid: VidLayout,
     l2tp: Option<VidLayout>,
+    ue: Option<UePool>,
     states: Box<[u8]>,
     /// `by_primary[v]`: the verdict for an identifier whose primary VID is `v`, when `v`'s state
     /// decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned (and for 0),
@@ -91,6 +98,7 @@ impl VidTable {
             layout,
             seid: layout.seid_layout(),
             l2tp,
+            ue: None,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
             by_primary: vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice(),
             addrs: vec![None; n].into_boxed_slice(),
@@ -127,6 +135,19 @@ impl VidTable {
             }
         }
         t
+    }
+
+    /// The table steering downlink packets by the slices of `pool` too
+    /// ([`VidTable::steer_downlink`]); `None` steers none (every downlink packet is dropped,
+    /// [`DropReason::NotInPool`]).
+    pub fn with_ue_pool(mut self, pool: Option<UePool>) -> VidTable {
+        self.ue = pool;
+        self
+    }
+
+    /// The UE pool downlink packets are steered by.
+    pub fn ue_pool(&self) -> Option<&UePool> {
+        self.ue.as_ref()
     }
 
     /// The version of this snapshot.
@@ -349,6 +370,52 @@ impl VidTable {
             };
         }
         self.by_id(u32::from(tunnel), layout)
+    }
+
+    /// Steers one downlink packet: an IP packet (IPv4 or IPv6 header first, as it arrives on
+    /// the SGi / N6 side, not GTP) to a UE, by the VID fields of its destination address in
+    /// the [`UePool`] ([`VidTable::with_ue_pool`]): to the processor of the primary VID when Up,
+    /// to the backup VID's when the primary is Down, exactly as [`VidTable::steer`] does for a
+    /// TEID with the same VIDs. IPv4: the destination in octets 16 to 19 (RFC 791 section
+    /// 3.1); IPv6: the top 64 bits of the destination, octets 24 to 31 (RFC 8200 section 3).
+    /// Drops: no pool, or a destination outside it ([`DropReason::NotInPool`]); another
+    /// version or too short ([`DropReason::Malformed`]); a slice of no assigned VID
+    /// ([`DropReason::UnknownVid`]); primary and backup down ([`DropReason::ProcessorDown`]).
+    /// Reads at most 32 octets; never allocates; never panics.
+    #[inline]
+    pub fn steer_downlink(&self, packet: &[u8]) -> Verdict {
+        let Some(pool) = &self.ue else {
+            return Verdict::Drop(DropReason::NotInPool);
+        };
+        let vids = match packet.first().map(|b| b >> 4) {
+            Some(4) => match packet.get(16..20) {
+                Some(&[a, b, c, d]) => pool.vids_v4(u32::from_be_bytes([a, b, c, d])),
+                _ => return Verdict::Drop(DropReason::Malformed),
+            },
+            Some(6) => match packet.get(24..32) {
+                Some(&[a, b, c, d, e, f, g, h]) => {
+                    pool.vids_v6(u64::from_be_bytes([a, b, c, d, e, f, g, h]))
+                }
+                _ => return Verdict::Drop(DropReason::Malformed),
+            },
+            _ => return Verdict::Drop(DropReason::Malformed),
+        };
+        match vids {
+            Some((p, b)) => self.by_vids(p, b),
+            None => Verdict::Drop(DropReason::NotInPool),
+        }
+    }
+
+    /// Steers a batch of downlink packets ([`VidTable::steer_downlink`]) as
+    /// [`VidTable::steer_batch`] does uplink ones.
+    #[inline]
+    pub fn steer_downlink_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
+        let mut n = 0;
+        for (p, o) in packets.iter().zip(out.iter_mut()) {
+            *o = self.steer_downlink(p);
+            n += 1;
+        }
+        n
     }
 
     /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first

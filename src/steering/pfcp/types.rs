@@ -267,6 +267,9 @@ code_point! {
         SYSTEM_FAILURE = 77,
         /// Redirection Requested.
         REDIRECTION_REQUESTED = 78,
+        /// All dynamic addresses are occupied (Rel-16: the UP function was asked to allocate
+        /// the UE IP address and has none left).
+        ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED = 79,
     }
 }
 

@@ -220,6 +220,16 @@ pub struct ProcessorStats {
     /// Sessions (own or replicated) deleted at the switch processor's request because their
     /// peer restarted or its path failed (`Purge`).
     pub sessions_purged: u64,
+    /// Set-ups refused because the UE address slice of (own VID, backup VID) was full (GTPv1
+    /// cause 211, GTPv2-C 84, PFCP 79 or 75; also counted in `refused`).
+    pub addresses_exhausted: u64,
+    /// Downlink IP packets encapsulated for its own sessions.
+    pub downlink_packets: u64,
+    /// Downlink IP packets encapsulated for replicated sessions (as the backup).
+    pub downlink_packets_backup: u64,
+    /// Downlink IP packets to no session held here (or one whose peer TEID is not yet known),
+    /// dropped.
+    pub downlink_unknown: u64,
     /// Supported Extension Headers Notifications sent.
     pub extension_headers_notifications: u64,
     /// Messages with an unsupported comprehension-required extension header discarded without a

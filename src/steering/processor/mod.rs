@@ -134,6 +134,7 @@
 //!   turn (the newer session keeps its primary, and is replicated again at its next change).
 
 mod config;
+mod downlink;
 mod n4;
 mod packet;
 mod setup;
@@ -147,6 +148,7 @@ use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, SessionProtocol, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
+use super::ue_pool::{Slices, UePool};
 use super::vid::VirtualId;
 use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, NodeId, Role};
 use crate::io::TokenBucket;
@@ -236,8 +238,10 @@ pub struct Processor {
     /// The replicated copy held for each subscriber (IMSI, NSAPI), sessions set up with an IMSI
     /// only: a newer set-up of the same subscriber supersedes the copy.
     shadow_by_subscriber: HashMap<Subscriber, u32>,
-    free_local: VecDeque<u32>,
-    next_local: u32,
+    /// The UE pool sliced by (VID, backup VID), and this processor's allocation of local
+    /// indexes (TEID, SEID and UE address share them) in its slices.
+    pool: UePool,
+    slices: Slices,
     next_l2tp_local: u32,
     pending: HashMap<u32, Pending>,
     timers: TimerQueue<Timer>,
@@ -257,6 +261,7 @@ impl Processor {
     /// Checks the configuration and queues the first VID request.
     pub fn new(config: ProcessorConfig, now: Instant) -> Result<Processor, ConfigError> {
         check_config(&config)?;
+        let pool = UePool::new(&config.layout, config.ue_pool, config.ue_pool_v6)?;
         let monitor = Embedded::new(monitor_config(&config), Some(config.fabric_addr), now)?;
         let mut p = Processor {
             error_indications: TokenBucket::new(config.error_indications, now),
@@ -269,8 +274,8 @@ impl Processor {
             by_subscriber: HashMap::new(),
             shadow: HashMap::new(),
             shadow_by_subscriber: HashMap::new(),
-            free_local: VecDeque::new(),
-            next_local: 1,
+            pool,
+            slices: Slices::default(),
             next_l2tp_local: 1,
             pending: HashMap::new(),
             timers: TimerQueue::new(),
@@ -577,8 +582,8 @@ fn transmit_bytes(gateway: SocketAddr, peer: SocketAddr, data: Vec<u8>) -> Vec<u
     .to_vec()
 }
 
-/// The layouts, the bounds, and address pools large enough for the layout (TS 29.060 section
-/// 7.7.27: one End User Address, or one /64, per session).
+/// The layouts and the bounds (the address pools are checked by [`UePool::new`]: TS 29.060
+/// section 7.7.27, one End User Address, or one /64, per session).
 fn check_config(config: &ProcessorConfig) -> Result<(), ConfigError> {
     common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
     common::non_zero(ConfigField::MaxSessions, config.max_sessions == 0)?;
@@ -587,17 +592,7 @@ fn check_config(config: &ProcessorConfig) -> Result<(), ConfigError> {
     }
     common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
     common::non_zero(ConfigField::Retransmit, config.retransmit.is_zero())?;
-    let host_bits = 32 - u32::from(config.ue_pool.prefix());
-    let need =
-        u32::from(config.layout.primary_field().width) + u32::from(config.layout.local_bits());
-    if host_bits < need {
-        return Err(ConfigError::PoolTooSmall(ConfigField::UePool));
-    }
-    if let Some(v6) = config.ue_pool_v6 {
-        if v6.prefix() > 64 || 64 - u32::from(v6.prefix()) < need {
-            return Err(ConfigError::PoolTooSmall(ConfigField::UePoolV6));
-        }
-    }
+    // The pools must hold the VID fields and a local part (UePool::new, called next).
     Ok(())
 }
 

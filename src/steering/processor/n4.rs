@@ -11,11 +11,16 @@
 //! Limits: every PDR asking for CHOOSE gets the session's one F-TEID (whatever its CHOOSE ID);
 //! an F-TEID the CP function assigned itself (CH = 0) is accepted as it is, and G-PDUs to it
 //! are steered by its own bits; the UE IPv4 address is the one the CP function gave in a PDI's
-//! UE IP Address, else one from this VID's slice of the UE pool (not returned to the CP
-//! function: CHV4 is not answered).
+//! UE IP Address, else the one of the session's slice of the UE pool ([`crate::steering::ue_pool`],
+//! the same VIDs and local index as its TEID), returned in each Created PDR's UE IP Address
+//! (CHV4, section 7.5.3.2); a full slice refuses the set-up with All dynamic addresses are
+//! occupied (79) when the CP function asked for CHV4 or CHV6, No resources available (75)
+//! otherwise. Downlink packets to a CP-given address are steered by that address's bits: only
+//! an address of the session's own slice reaches the session's processor.
 //!
 //! [`VidLayout::seid_layout`]: crate::steering::VidLayout::seid_layout
 
+use super::setup::Exhausted;
 use super::sync::imsi_record;
 use super::{Grant, Processor, ProcessorEvent, Session, transmit_bytes};
 use crate::steering::common::Route;
@@ -55,6 +60,16 @@ fn ue_ipv4(req: &Message<'_>) -> Option<Ipv4Addr> {
         Ie::UeIpAddress(u) => u.ipv4,
         _ => None,
     })
+}
+
+/// Whether a message's PDIs ask the UP function to choose the UE IP address (UE IP Address
+/// with CHV4 or CHV6, section 8.2.62).
+fn choose_ue_ip(req: &Message<'_>) -> bool {
+    find_in(&req.ies, &|ie| match ie {
+        Ie::UeIpAddress(u) if u.choose_ipv4 || u.choose_ipv6 => Some(()),
+        _ => None,
+    })
+    .is_some()
 }
 
 /// The PDR IDs of the Create PDRs whose PDI asks the UP function to CHOOSE the F-TEID
@@ -187,13 +202,22 @@ impl Processor {
         if self.repeated(&record, seq) {
             return Ok(());
         }
-        let Some((local, teid)) = self.allocate_teid(vid, backup) else {
-            self.refuse_n4(route, &req, peer_seid, Cause::NO_RESOURCES_AVAILABLE, None);
-            return Ok(());
+        let (local, teid) = match self.allocate_teid(vid, backup) {
+            Ok(a) => a,
+            Err(e) => {
+                let cause = match e {
+                    Exhausted::Addresses if choose_ue_ip(&req) => {
+                        Cause::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED
+                    }
+                    _ => Cause::NO_RESOURCES_AVAILABLE,
+                };
+                self.refuse_n4(route, &req, peer_seid, cause, None);
+                return Ok(());
+            }
         };
         let record = SessionRecord {
             teid,
-            ue_addr: ue_ipv4(&req).unwrap_or_else(|| self.ue_addr(vid, local)),
+            ue_addr: ue_ipv4(&req).unwrap_or_else(|| self.ue_addr(vid, backup, local)),
             ..record
         };
         let session = Session {
@@ -225,16 +249,37 @@ impl Processor {
                 ipv6,
             }),
         ];
-        ies.extend(s.chosen.iter().map(|&id| Ie::Grouped {
-            ie_type: IeType::CREATED_PDR,
-            ies: vec![
+        // The UE address this UP function chose (its slice's, as the TEID): returned in the
+        // Created PDR (section 7.5.3.2, UE IP Address, Rel-16).
+        let l = self.config.layout;
+        let chosen_ue = l
+            .primary(r.teid)
+            .and_then(|p| self.pool.address(p, l.backup(r.teid), l.local(r.teid)))
+            .filter(|a| *a == r.ue_addr);
+        ies.extend(s.chosen.iter().map(|&id| {
+            let mut created = vec![
                 Ie::PdrId(id),
                 Ie::FTeid(FTeid::Assigned {
                     teid: r.teid,
                     ipv4,
                     ipv6,
                 }),
-            ],
+            ];
+            created.extend(chosen_ue.map(|a| {
+                Ie::UeIpAddress(pfcp::UeIpAddress {
+                    destination: false,
+                    ipv4: Some(a),
+                    ipv6: None,
+                    choose_ipv4: false,
+                    choose_ipv6: false,
+                    ipv6_prefix_delegation_bits: None,
+                    ipv6_prefix_length: None,
+                })
+            }));
+            Ie::Grouped {
+                ie_type: IeType::CREATED_PDR,
+                ies: created,
+            }
         }));
         let m = Message::new(
             MessageType::SESSION_ESTABLISHMENT_RESPONSE,

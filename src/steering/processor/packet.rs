@@ -26,6 +26,10 @@ impl Processor {
             gateway,
             peer,
         };
+        // A downlink IP packet (the line interface's `handle_downlink`: port 0).
+        if gateway.port() == 0 {
+            return self.downlink(route, data);
+        }
         match common::wire(gateway.port(), data) {
             Wire::Gtpv1 => {}
             Wire::Gtpv2 => return self.packet_v2(now, route, data),

@@ -13,6 +13,13 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
+/// Why a set-up got no identifiers: `max_sessions` held, or its UE address slice full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Exhausted {
+    Sessions,
+    Addresses,
+}
+
 /// The PDP type a set-up is granted (TS 29.060 sections 7.3.2 and 7.7.27).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Grant {
@@ -50,32 +57,30 @@ pub(super) fn mandatory_ie_error(req: &Message<'_>) -> Option<Cause> {
 }
 
 impl Processor {
-    pub(super) fn allocate_local(&mut self) -> Option<u32> {
-        if self.sessions.len() >= self.config.max_sessions {
-            return None;
-        }
-        if self.next_local <= self.config.layout.max_local() {
-            let l = self.next_local;
-            self.next_local += 1;
-            return Some(l);
-        }
-        self.free_local.pop_front()
+    /// Gives the local index of the session `teid` back to its slice.
+    pub(super) fn release_local(&mut self, teid: u32) {
+        let l = self.config.layout;
+        self.slices.release(l.backup_raw(teid), l.local(teid));
     }
 
-    pub(super) fn ue_addr(&self, vid: VirtualId, local: u32) -> Ipv4Addr {
-        let base = u32::from(self.config.ue_pool.network());
-        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
-        Ipv4Addr::from(base.wrapping_add(off))
+    /// The IPv4 address of slice (`vid`, `backup`) at `local` (see [`crate::steering::ue_pool`]).
+    pub(super) fn ue_addr(
+        &self,
+        vid: VirtualId,
+        backup: Option<VirtualId>,
+        local: u32,
+    ) -> Ipv4Addr {
+        self.pool
+            .address(vid, backup, local)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
-    /// The /64 of `ue_pool_v6` at index (VID, local index), interface identifier 1.
-    pub(super) fn ue_addr_v6(&self, vid: VirtualId, local: u32) -> Option<Ipv6Addr> {
-        let pool = self.config.ue_pool_v6?;
-        let base = u128::from(pool.network());
-        let off = (u32::from(vid.get()) << self.config.layout.local_bits()) | local;
-        Some(Ipv6Addr::from(
-            base.wrapping_add(u128::from(off) << 64).wrapping_add(1),
-        ))
+    /// The /64 of `ue_pool_v6` of the session `teid` (its VIDs and local index), interface
+    /// identifier 1.
+    pub(super) fn ue_addr_v6(&self, teid: u32) -> Option<Ipv6Addr> {
+        let l = self.config.layout;
+        self.pool
+            .address_v6(l.primary(teid)?, l.backup(teid), l.local(teid))
     }
 
     /// The PDP type granted to a set-up and the response's cause, or the refusal's cause (TS
@@ -109,8 +114,7 @@ impl Processor {
     /// The Create PDP Context Response of session `s` (TS 29.060 section 7.3.2).
     pub(super) fn create_response(&self, s: &Session, seq: u16) -> Message<'static> {
         let v4 = s.record.ue_addr;
-        let vid = self.config.layout.primary(s.record.teid);
-        let v6 = vid.and_then(|v| self.ue_addr_v6(v, self.config.layout.local(s.record.teid)));
+        let v6 = self.ue_addr_v6(s.record.teid);
         let eua = match s.grant.0 {
             Grant::V4 => EndUserAddress::ipv4(Some(v4)),
             Grant::V6 => EndUserAddress::ipv6(v6),
@@ -174,18 +178,20 @@ impl Processor {
         if self.repeated(&record, u32::from(seq)) {
             return Ok(());
         }
-        let Some((local, teid)) = self.allocate_teid(vid, backup) else {
-            self.refuse_setup(
-                route,
-                &req,
-                record.peer_teid_c,
-                Cause::NO_RESOURCES_AVAILABLE,
-            );
-            return Ok(());
+        let (local, teid) = match self.allocate_teid(vid, backup) {
+            Ok(a) => a,
+            Err(e) => {
+                let cause = match e {
+                    Exhausted::Sessions => Cause::NO_RESOURCES_AVAILABLE,
+                    Exhausted::Addresses => Cause::ALL_DYNAMIC_ADDRESSES_OCCUPIED,
+                };
+                self.refuse_setup(route, &req, record.peer_teid_c, cause);
+                return Ok(());
+            }
         };
         let record = SessionRecord {
             teid,
-            ue_addr: self.ue_addr(vid, local),
+            ue_addr: self.ue_addr(vid, backup, local),
             ..record
         };
         let qos = match req.ie(IeType::QOS_PROFILE) {
@@ -215,20 +221,29 @@ impl Processor {
         true
     }
 
-    /// A local index and the TEID carrying this processor's VID, `backup` and that index;
-    /// `None` when `max_sessions` are held (the index is given back if the TEID cannot be
-    /// composed).
+    /// A local index of the slice (`vid`, `backup`) of the UE pool and the TEID carrying the
+    /// same VIDs and index ([`crate::steering::ue_pool`]): the session's UE address, IPv6
+    /// prefix, TEID and SEID all derive from it. Refused when `max_sessions` are held
+    /// ([`Exhausted::Sessions`]) or the slice is full ([`Exhausted::Addresses`], counted in
+    /// [`ProcessorStats::addresses_exhausted`](super::ProcessorStats::addresses_exhausted)).
     pub(super) fn allocate_teid(
         &mut self,
         vid: VirtualId,
         backup: Option<VirtualId>,
-    ) -> Option<(u32, u32)> {
-        let local = self.allocate_local()?;
+    ) -> Result<(u32, u32), Exhausted> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(Exhausted::Sessions);
+        }
+        let b = backup.map_or(0, VirtualId::get);
+        let Some(local) = self.slices.allocate(b, self.pool.max_local()) else {
+            self.stats.addresses_exhausted += 1;
+            return Err(Exhausted::Addresses);
+        };
         match self.config.layout.compose(vid, backup, local) {
-            Ok(teid) => Some((local, teid)),
+            Ok(teid) => Ok((local, teid)),
             Err(_) => {
-                self.free_local.push_back(local);
-                None
+                self.slices.release(b, local);
+                Err(Exhausted::Sessions)
             }
         }
     }
@@ -318,11 +333,8 @@ impl Processor {
         self.supersede_shadow(now, &record);
         self.stats.created += 1;
         self.update_load();
-        let layout = self.config.layout;
-        let ue_addr_v6 = match (record.protocol, grant.0, layout.primary(teid)) {
-            (SessionProtocol::Gtpv1, Grant::V6 | Grant::V4v6, Some(vid)) => {
-                self.ue_addr_v6(vid, layout.local(teid))
-            }
+        let ue_addr_v6 = match (record.protocol, grant.0) {
+            (SessionProtocol::Gtpv1, Grant::V6 | Grant::V4v6) => self.ue_addr_v6(teid),
             _ => None,
         };
         self.event(ProcessorEvent::SessionCreated {

@@ -182,7 +182,7 @@ impl Processor {
         } else {
             self.sessions.remove(&teid);
             self.by_subscriber.remove(&own_key(&record));
-            self.free_local.push_back(self.config.layout.local(teid));
+            self.release_local(teid);
             self.update_load();
             self.replicate(now, record, true, response);
         }

@@ -3,6 +3,7 @@
 //! and Delete Session Requests arrive steered by that TEID and are served from the session or,
 //! as the backup, from its replicated copy, exactly as GTPv1's Update and Delete.
 
+use super::setup::Exhausted;
 use super::sync::imsi_record;
 use super::{Grant, Processor, Session, transmit_bytes};
 use crate::steering::common::Route;
@@ -97,8 +98,9 @@ fn own_fteid(interface: InterfaceType, teid: u32, gw: IpAddr) -> Fteid {
 
 impl Processor {
     /// A Create Session Request directed here (TS 29.274 section 7.2.1): refused with Mandatory
-    /// IE missing (naming the IE) or No resources available, answered again when repeated (same
-    /// IMSI and EPS Bearer ID), else a session with TEID `compose(vid, backup, local)` for both
+    /// IE missing (naming the IE), No resources available (73) or, when the UE address slice
+    /// of (`vid`, `backup`) is full, All dynamic addresses are occupied (84), answered again
+    /// when repeated (same IMSI and EPS Bearer ID), else a session with TEID `compose(vid, backup, local)` for both
     /// the S11/S4 control plane and the S1-U user plane and an IPv4 PDN address from this VID's
     /// slice of the UE pool, replicated before the Create Session Response leaves.
     pub(super) fn setup_v2(
@@ -151,19 +153,20 @@ impl Processor {
         if self.repeated(&record, seq) {
             return Ok(());
         }
-        let Some((local, teid)) = self.allocate_teid(vid, backup) else {
-            self.refuse_v2(
-                route,
-                &req,
-                peer_teid_c,
-                CauseValue::NO_RESOURCES_AVAILABLE,
-                None,
-            );
-            return Ok(());
+        let (local, teid) = match self.allocate_teid(vid, backup) {
+            Ok(a) => a,
+            Err(e) => {
+                let value = match e {
+                    Exhausted::Sessions => CauseValue::NO_RESOURCES_AVAILABLE,
+                    Exhausted::Addresses => CauseValue::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED,
+                };
+                self.refuse_v2(route, &req, peer_teid_c, value, None);
+                return Ok(());
+            }
         };
         let record = SessionRecord {
             teid,
-            ue_addr: self.ue_addr(vid, local),
+            ue_addr: self.ue_addr(vid, backup, local),
             ..record
         };
         let session = Session {

@@ -2,6 +2,7 @@ use super::ntuple::{self, Inexpressible, Ntuple, NtupleMatch};
 use super::*;
 use crate::steering::fabric::TableEntry;
 use crate::steering::line::Verdict;
+use crate::steering::ue_pool::UePool;
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
 
@@ -596,6 +597,42 @@ proptest! {
             prop_assert_eq!(got, None);
         } else {
             prop_assert!(allowed.contains(&got), "{:?} not in {:?}", got, allowed);
+        }
+    }
+
+    /// Issue 17 item 4: the downlink rules built from the UE pool's slices
+    /// ([`UePool::rule_prefixes`]) agree with `steer_downlink()`: a packet a rule steers goes
+    /// where `steer_downlink()` sends it, and every packet to the pool that `steer_downlink()`
+    /// sends to a processor is steered by a rule.
+    #[test]
+    fn downlink_slice_rules_agree_with_steer_downlink(
+        t in arb_table(),
+        p in 0u16..14, b in 0u16..14, low in any::<u32>(),
+        outside in any::<bool>(),
+    ) {
+        let l = t.layout();
+        let pool = UePool::new(&l, "10.0.0.0/8".parse().unwrap(), None).unwrap();
+        let t = t.with_ue_pool(Some(pool));
+        let set = RuleSet::new(&t, &[], &pool.rule_prefixes(&t)).unwrap();
+        let w = u32::from(l.primary_field().width);
+        let fields = if l.backup_field().is_some() { 2 * w } else { w };
+        let host = 24 - fields;
+        let mut a = 10u32 << 24 | u32::from(p.min(l.max_vid())) << (24 - w) | (low & ((1 << host) - 1));
+        if l.backup_field().is_some() {
+            a |= u32::from(b.min(l.max_vid())) << (24 - 2 * w);
+        }
+        if outside {
+            a ^= 0x8000_0000;
+        }
+        let packet = ipv4_udp(5, 0, Ipv4Addr::from(a), 7, b"ue");
+        let verdict = t.steer_downlink(&packet);
+        let got = set.classify(&packet);
+        if let Some(s) = got {
+            prop_assert_eq!(verdict, Verdict::Processor { vid: s.vid, backup: s.backup });
+            prop_assert_eq!(t.addr(s.vid), Some(s.addr));
+        }
+        if let Verdict::Processor { vid, backup } = verdict {
+            prop_assert_eq!(got.map(|s| (s.vid, s.backup)), Some((vid, backup)));
         }
     }
 }
