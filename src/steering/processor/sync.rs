@@ -254,7 +254,7 @@ impl Processor {
                 if self.by_subscriber.get(&key) == Some(&teid) {
                     self.by_subscriber.remove(&key);
                 }
-                self.free_local.push_back(self.config.layout.local(teid));
+                self.release_local(teid);
             } else if self.shadow.contains_key(&teid) {
                 self.drop_shadow(teid);
             } else {
