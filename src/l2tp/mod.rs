@@ -110,7 +110,7 @@ pub mod tunnel;
 pub mod wire;
 
 pub use event::{CallId, Data, Event, SessionHandoff, SessionRef};
-pub use lac::{Lac, LacConfig};
+pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
 pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 
@@ -257,6 +257,11 @@ pub struct Stats {
     pub sessions_lost_in_takeover: u64,
     /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
     pub tunnels_yielded: u64,
+    // -- LAC tunnel plans (issue 14) --
+    /// LNSs put on the LAC's deny-list ([`LacConfig::deny_time`]) after failing a plan call.
+    pub lns_denied: u64,
+    /// Deny-list entries evicted before their time because [`LacConfig::max_denied`] were held.
+    pub deny_list_evictions: u64,
 }
 
 impl Default for Config {
@@ -328,6 +333,8 @@ pub enum ConfigField {
     RecoveryTime,
     /// [`Config::restore`] (non-zero, distinct ids, within the table limits).
     Restore,
+    /// [`LacConfig::deny_time`] (at most a day).
+    DenyTime,
 }
 
 /// A configuration the endpoint cannot run with.

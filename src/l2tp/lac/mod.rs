@@ -28,8 +28,18 @@
 //! already redirected (or refused) it. Calls are bounded by [`LacConfig::max_calls`];
 //! [`Lac::open_session`] refuses more with [`CommandError::Full`].
 //!
+//! Tunnel plans ([`Lac::open_call`] with a [`CallRequest`] holding a [`TunnelPlan`]): the call
+//! goes to the endpoints of its plan, level by level, instead of the contact LNS; redirects are
+//! steps inside the plan and failed LNSs go on a timed deny-list ([`plan`] module docs).
+//!
 //! Call order: after any `handle_*` or command, drain [`Lac::poll_transmit`], [`Lac::poll_event`],
 //! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
+
+pub mod plan;
+
+pub use plan::{
+    PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan,
+};
 
 use super::session::SessionState;
 use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
@@ -45,6 +55,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
+
+/// CDN Result Codes that put a plan call's LNS on the deny-list (RFC 2661 4.4.2): 4 temporary
+/// and 5 permanent lack of resources, 8 busy, 10 our time-out waiting for the LNS.
+const BUSY: [u16; 4] = [4, 5, 8, 10];
 
 /// LAC configuration.
 #[derive(Debug, Clone)]
@@ -73,6 +87,15 @@ pub struct LacConfig {
     /// until the peer closes them or stops answering (bounded by [`Config::max_tunnels`]).
     /// Default 10 s.
     pub idle_tunnel_timeout: Option<Duration>,
+    /// How a call's plan chooses within a level ([`PlanPolicy`]). Default weighted.
+    pub plan_policy: PlanPolicy,
+    /// How long an LNS that failed a plan call (timed out, sent StopCCN, or a CDN with a busy
+    /// result: RFC 2661 4.4.2 CDN Result 4, 5, 8 or 10) stays on the deny-list: plan calls skip
+    /// it until then. At most a day; default 60 s.
+    pub deny_time: Duration,
+    /// Entries of the deny-list; when full, the entry expiring first makes room (counted in
+    /// [`super::Stats::deny_list_evictions`]); 0 keeps no deny-list. Default 256.
+    pub max_denied: usize,
 }
 
 impl LacConfig {
@@ -87,6 +110,9 @@ impl LacConfig {
             alternates: Vec::new(),
             max_calls: 4096,
             idle_tunnel_timeout: Some(Duration::from_secs(10)),
+            plan_policy: PlanPolicy::Weighted,
+            deny_time: Duration::from_secs(60),
+            max_denied: 256,
         }
     }
 }
@@ -124,12 +150,34 @@ impl CallState {
     }
 }
 
+/// What a call asks for ([`Lac::open_call`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallRequest {
+    /// The call's tunnel plan; empty (the default): the contact LNS
+    /// ([`LacConfig::contact_lns`]), its redirects and [`LacConfig::alternates`].
+    pub plan: TunnelPlan,
+}
+
+impl CallRequest {
+    /// A request following `plan`.
+    pub fn with_plan(plan: TunnelPlan) -> Self {
+        CallRequest { plan }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Call {
     lns: SocketAddr,
     visited: Vec<IpAddr>,
     hops: u8,
     state: CallState,
+    /// The plan, when the call has one.
+    plan: Option<Box<plan::PlanCursor>>,
+    /// Tunnel-Assignment-Id of the tunnel the call uses (plan calls).
+    assignment: Option<Vec<u8>>,
+    /// Our address for a new tunnel (Tunnel-Client-Endpoint).
+    local: Option<IpAddr>,
 }
 
 /// The LAC endpoint.
@@ -139,6 +187,10 @@ pub struct Lac {
     calls: BTreeMap<CallId, Call>,
     next_call: u64,
     serial: u32,
+    /// LNSs plan calls skip until a time.
+    deny: plan::DenyList,
+    /// Tunnel-Assignment-Id of the tunnels we opened with one (removed when they close).
+    assignments: BTreeMap<u16, Vec<u8>>,
 }
 
 impl std::fmt::Debug for Lac {
@@ -163,6 +215,9 @@ impl Lac {
         {
             return Err(ConfigError::OutOfRange(ConfigField::IdleTunnelTimeout));
         }
+        if cfg.deny_time > Duration::from_secs(86_400) {
+            return Err(ConfigError::OutOfRange(ConfigField::DenyTime));
+        }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
@@ -171,16 +226,36 @@ impl Lac {
             calls: BTreeMap::new(),
             next_call: 1,
             serial: 0,
+            deny: plan::DenyList::default(),
+            assignments: BTreeMap::new(),
         })
     }
 
-    /// Asks the contact LNS for a new session. The call's fate comes as events.
+    /// Asks the contact LNS for a new session: [`Lac::open_call`] with the default
+    /// [`CallRequest`]. The call's fate comes as events.
     pub fn open_session(&mut self, now: Instant) -> Result<CallId, CommandError> {
+        self.open_call(now, CallRequest::default())
+    }
+
+    /// Opens a call as `req` asks: to the endpoints of its plan ([`plan`] module docs), or, with
+    /// an empty plan, to the contact LNS. The call's fate comes as events
+    /// ([`Event::SessionUp`], or [`Event::SessionDown`] once no endpoint is left).
+    ///
+    /// # Errors
+    /// [`CommandError::Full`] with [`Table::Calls`] when [`LacConfig::max_calls`] calls exist.
+    pub fn open_call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, CommandError> {
         if self.calls.len() >= self.cfg.max_calls {
             return Err(CommandError::Full(Table::Calls));
         }
         let id = CallId(self.next_call);
         self.next_call += 1;
+        let plan = (!req.plan.is_empty()).then(|| {
+            Box::new(plan::PlanCursor {
+                plan: req.plan,
+                tried: 0,
+            })
+        });
+        let has_plan = plan.is_some();
         self.calls.insert(
             id,
             Call {
@@ -188,11 +263,23 @@ impl Lac {
                 visited: Vec::new(),
                 hops: 0,
                 state: CallState::Idle,
+                plan,
+                assignment: None,
+                local: None,
             },
         );
-        self.start_call(now, id);
+        if has_plan {
+            self.plan_step(now, id, None);
+        } else {
+            self.start_call(now, id);
+        }
         self.process(now);
         Ok(id)
+    }
+
+    /// The LNSs on the deny-list at `now`, with the time each leaves it.
+    pub fn denied(&self, now: Instant) -> impl Iterator<Item = (IpAddr, Instant)> + '_ {
+        self.deny.entries(now)
     }
 
     /// Hangs up a call (CDN result 3).
@@ -305,14 +392,18 @@ impl Lac {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
-        let lns = call.lns;
-        // Reuse a tunnel to that LNS.
+        let (lns, local) = (call.lns, call.local);
+        let assignment = call.assignment.clone();
+        // Reuse a tunnel to that LNS with the call's Tunnel-Assignment-Id.
         let existing = self
             .core
             .tunnels
             .values()
             .filter(|t| {
-                t.peer.ip() == lns.ip() && t.state != TunnelState::Closing && t.recovery.is_none()
+                t.peer.ip() == lns.ip()
+                    && t.state != TunnelState::Closing
+                    && t.recovery.is_none()
+                    && self.assignments.get(&t.local_id) == assignment.as_ref()
             })
             .map(|t| (t.local_id, t.state))
             .min_by_key(|(_, s)| *s != TunnelState::Established);
@@ -321,9 +412,21 @@ impl Lac {
             Some((tid, _)) => self.set_state(id, CallState::WaitTunnel(tid)),
             None => {
                 let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
-                match self.core.open_tunnel(now, lns, lbc) {
-                    Some(tid) => self.set_state(id, CallState::WaitTunnel(tid)),
-                    None => self.fail_call(id, None),
+                let opened = match local {
+                    Some(ip) => {
+                        let from = SocketAddr::new(ip, super::L2TP_PORT);
+                        self.core.open_tunnel_from(now, lns, Some(from), lbc)
+                    }
+                    None => self.core.open_tunnel(now, lns, lbc),
+                };
+                match opened {
+                    Some(tid) => {
+                        if let Some(a) = assignment {
+                            self.assignments.insert(tid, a);
+                        }
+                        self.set_state(id, CallState::WaitTunnel(tid));
+                    }
+                    None => self.call_failed(now, id, None, false),
                 }
             }
         }
@@ -338,7 +441,7 @@ impl Lac {
             .core
             .new_session(tid, 0, SessionState::WaitReply, serial)
         else {
-            self.fail_call(id, None);
+            self.call_failed(now, id, None, false);
             return;
         };
         self.serial = serial;
@@ -367,6 +470,77 @@ impl Lac {
         }
     }
 
+    /// A call not yet established lost its endpoint: a call without a plan fails with `result`;
+    /// a plan call puts the endpoint on the deny-list (`deny`) and goes to the plan's next one.
+    fn call_failed(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        result: Option<ResultCode<'static>>,
+        deny: bool,
+    ) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        if c.plan.is_none() {
+            self.fail_call(id, result);
+            return;
+        }
+        if deny {
+            let until = now + self.cfg.deny_time;
+            let stats = &mut self.core.stats;
+            stats.lns_denied = stats.lns_denied.saturating_add(1);
+            if self.deny.deny(c.lns.ip(), until, now, self.cfg.max_denied) {
+                stats.deny_list_evictions = stats.deny_list_evictions.saturating_add(1);
+            }
+        }
+        self.plan_step(now, id, result);
+    }
+
+    /// Starts plan call `id` at its plan's next endpoint ([`plan::choose`]), or fails it with
+    /// `result` when none is left.
+    fn plan_step(&mut self, now: Instant, id: CallId, result: Option<ResultCode<'static>>) {
+        let mut held: BTreeMap<(IpAddr, Option<&[u8]>), u32> = BTreeMap::new();
+        for (cid, c) in &self.calls {
+            if *cid != id && c.state != CallState::Idle {
+                *held.entry((c.lns.ip(), c.assignment.as_deref())).or_default() += 1;
+            }
+        }
+        let Some(cursor) = self.calls.get(&id).and_then(|c| c.plan.as_ref()) else {
+            return;
+        };
+        let deny = &self.deny;
+        let pick = plan::choose(
+            cursor,
+            self.cfg.plan_policy,
+            &mut self.core.rng,
+            |ip| deny.is_denied(ip, now),
+            |e| {
+                held.get(&(e.server.ip(), e.assignment_id.as_deref()))
+                    .copied()
+                    .unwrap_or(0)
+            },
+        );
+        let Some(i) = pick else {
+            self.fail_call(id, result);
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(cursor) = c.plan.as_mut() else {
+            return;
+        };
+        cursor.tried |= 1 << i;
+        let e = &cursor.plan.endpoints()[i];
+        c.lns = e.server;
+        c.local = e.client;
+        c.assignment.clone_from(&e.assignment_id);
+        c.hops = 0;
+        c.state = CallState::Idle;
+        self.start_call(now, id);
+    }
+
     fn redirect(
         &mut self,
         now: Instant,
@@ -382,7 +556,7 @@ impl Lac {
             c.visited.push(from);
         }
         if c.hops >= self.cfg.max_redirects || c.visited.contains(&to) {
-            self.fail_call(id, result);
+            self.call_failed(now, id, result, false);
             return;
         }
         c.hops += 1;
@@ -413,7 +587,8 @@ impl Lac {
             ErrorCode::TRY_ANOTHER_DIRECTED => {
                 r.directed_addresses()?.into_iter().find(|a| !seen(a))
             }
-            ErrorCode::TRY_ANOTHER => self
+            // A plan call's alternates are its plan's next entries.
+            ErrorCode::TRY_ANOTHER if c.plan.is_none() => self
                 .cfg
                 .alternates
                 .iter()
@@ -447,7 +622,10 @@ impl Lac {
                     result,
                     redirect,
                     ..
-                } => self.on_tunnel_closed(now, tunnel, was_setup, result, redirect),
+                } => {
+                    self.assignments.remove(&tunnel);
+                    self.on_tunnel_closed(now, tunnel, was_setup, result, redirect);
+                }
                 Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
@@ -493,8 +671,11 @@ impl Lac {
             } else {
                 None
             };
+            let has_plan = self.calls.get(&id).is_some_and(|c| c.plan.is_some());
             match target {
                 Some(to) => self.redirect(now, id, to, result.clone()),
+                // A plan call not yet up: the LNS timed out or sent StopCCN.
+                None if has_plan && !up => self.call_failed(now, id, result.clone(), true),
                 None if result.is_none() && redirect.is_none() && !up => {
                     // Lost a tie breaker, or the tunnel died before the call was up (a failed
                     // LNS behind a virtual address): start again.
@@ -542,7 +723,7 @@ impl Lac {
         }
         let rc = self.core.setup_timed_out(now, tid, sid);
         if let Some(id) = call {
-            self.fail_call(id, Some(rc));
+            self.call_failed(now, id, Some(rc), true);
         }
     }
 
@@ -639,8 +820,13 @@ impl Lac {
         } else {
             self.redirect_target(id, None, result.as_ref())
         };
+        let has_plan = self.calls.get(&id).is_some_and(|c| c.plan.is_some());
         match target {
             Some(to) => self.redirect(now, id, to, result),
+            None if has_plan && s.state != SessionState::Established => {
+                let busy = result.as_ref().is_some_and(|r| BUSY.contains(&r.result.0));
+                self.call_failed(now, id, result, busy);
+            }
             None => {
                 self.calls.remove(&id);
                 self.core.session_down(Some(sref), Some(id), result);
