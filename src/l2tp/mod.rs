@@ -99,6 +99,7 @@ macro_rules! shared_endpoint_api {
     };
 }
 
+pub mod call;
 pub mod channel;
 mod event;
 pub mod lac;
@@ -109,6 +110,7 @@ pub mod session;
 pub mod tunnel;
 pub mod wire;
 
+pub use call::CallDetails;
 pub use event::{CallId, Data, Event, SessionHandoff, SessionRef};
 pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
 pub use lns::{Lns, LnsConfig, LnsMembership, ReplicationConfig};

@@ -1,0 +1,472 @@
+//! The details of an incoming call, typed: what the LAC says about the call in its ICRQ (RFC 2661
+//! 4.4.5, 6.6) and ICCN (4.4.5, 4.4.6, 6.8), proxy LCP and proxy authentication included.
+//!
+//! An LNS reads them with [`CallDetails::from_message`] (and [`CallDetails::merge`]s the ICCN's
+//! into the ICRQ's); a LAC writes them into its ICRQ and ICCN with [`CallDetails::emit`] (or takes
+//! the AVPs with [`CallDetails::to_avps`]).
+//!
+//! | Field | AVP | Message | M bit |
+//! | --- | --- | --- | --- |
+//! | [`bearer_type`](CallDetails::bearer_type) | 18 Bearer Type | ICRQ | 1 |
+//! | [`physical_channel_id`](CallDetails::physical_channel_id) | 25 Physical Channel ID | ICRQ | 0 |
+//! | [`calling_number`](CallDetails::calling_number) | 22 Calling Number | ICRQ | 1 |
+//! | [`called_number`](CallDetails::called_number) | 21 Called Number | ICRQ | 1 |
+//! | [`sub_address`](CallDetails::sub_address) | 23 Sub-Address | ICRQ | 1 |
+//! | [`tx_connect_speed`](CallDetails::tx_connect_speed) | 24 (Tx) Connect Speed | ICCN | 1 |
+//! | [`framing_type`](CallDetails::framing_type) | 19 Framing Type | ICCN | 1 |
+//! | [`proxy_lcp`](CallDetails::proxy_lcp) | 26, 27, 28 Initial Received / Last Sent / Last Received LCP CONFREQ | ICCN | 0 |
+//! | [`proxy_auth`](CallDetails::proxy_auth) | 29 to 33 Proxy Authen Type, Name, Challenge, ID, Response | ICCN | 0 |
+//! | [`private_group_id`](CallDetails::private_group_id) | 37 Private Group ID | ICCN | 0 |
+//! | [`rx_connect_speed`](CallDetails::rx_connect_speed) | 38 Rx Connect Speed | ICCN | 0 |
+//! | [`sequencing_required`](CallDetails::sequencing_required) | 39 Sequencing Required | ICCN | 1 |
+
+use super::wire::avp::{Avp, AvpType, AvpValue, MAX_VALUE_LEN};
+use super::wire::message::{ControlMessage, MessageType};
+use std::borrow::Cow;
+
+/// Bearer Type (AVP 18, RFC 2661 4.4.5; 4 octets): the kind of line the call came in on. Open:
+/// other bits survive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct BearerType(pub u32);
+
+impl BearerType {
+    /// Bit 0x1 (D): a digital line.
+    pub const DIGITAL: u32 = 0x1;
+    /// Bit 0x2 (A): an analog line.
+    pub const ANALOG: u32 = 0x2;
+
+    /// The call came in on a digital line.
+    pub fn digital(self) -> bool {
+        self.0 & Self::DIGITAL != 0
+    }
+
+    /// The call came in on an analog line.
+    pub fn analog(self) -> bool {
+        self.0 & Self::ANALOG != 0
+    }
+}
+
+/// Framing Type (AVP 19, RFC 2661 4.4.5; 4 octets): the PPP framing of the call. Open: other bits
+/// survive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct FramingType(pub u32);
+
+impl FramingType {
+    /// Bit 0x1 (S): synchronous framing.
+    pub const SYNCHRONOUS: u32 = 0x1;
+    /// Bit 0x2 (A): asynchronous framing.
+    pub const ASYNCHRONOUS: u32 = 0x2;
+
+    /// Synchronous framing.
+    pub fn synchronous(self) -> bool {
+        self.0 & Self::SYNCHRONOUS != 0
+    }
+
+    /// Asynchronous framing.
+    pub fn asynchronous(self) -> bool {
+        self.0 & Self::ASYNCHRONOUS != 0
+    }
+}
+
+crate::io::reader::code_point! {
+    /// Proxy Authen Type (AVP 29, RFC 2661 4.4.5; 2 octets): the authentication the LAC ran with
+    /// the PPP peer on the LNS's behalf (an open code point).
+    ProxyAuthenType(u16) {
+        /// 0: reserved.
+        RESERVED = 0,
+        /// 1: textual username/password exchange.
+        TEXTUAL = 1,
+        /// 2: PPP CHAP.
+        CHAP = 2,
+        /// 3: PPP PAP.
+        PAP = 3,
+        /// 4: no authentication.
+        NONE = 4,
+        /// 5: Microsoft CHAP version 1 (MSCHAPv1).
+        MSCHAP_V1 = 5,
+    }
+}
+
+/// The proxy LCP AVPs (26, 27, 28; RFC 2661 4.4.5, ICCN, M=0): the LCP Configure-Requests the LAC
+/// exchanged with the PPP peer, each value the CONFREQ's options (from the first option, without
+/// the LCP header), so that the LNS may skip LCP negotiation.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ProxyLcp {
+    /// 26 Initial Received LCP CONFREQ: the first CONFREQ the LAC received from the PPP peer.
+    pub initial_received: Option<Vec<u8>>,
+    /// 27 Last Sent LCP CONFREQ: the last CONFREQ the LAC sent to the PPP peer.
+    pub last_sent: Option<Vec<u8>>,
+    /// 28 Last Received LCP CONFREQ: the last CONFREQ the LAC received from the PPP peer.
+    pub last_received: Option<Vec<u8>>,
+}
+
+impl ProxyLcp {
+    /// No proxy LCP AVP at all.
+    pub fn is_empty(&self) -> bool {
+        self.initial_received.is_none() && self.last_sent.is_none() && self.last_received.is_none()
+    }
+}
+
+/// The proxy authentication AVPs (29 to 33; RFC 2661 4.4.5, ICCN, M=0): what the PPP peer said
+/// when the LAC authenticated it, so that the LNS (or its RADIUS server) can check it.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ProxyAuth {
+    /// 29 Proxy Authen Type.
+    pub kind: ProxyAuthenType,
+    /// 30 Proxy Authen Name: the name the peer gave.
+    pub name: Option<Vec<u8>>,
+    /// 31 Proxy Authen Challenge: the CHAP challenge the LAC sent.
+    pub challenge: Option<Vec<u8>>,
+    /// 32 Proxy Authen ID: the CHAP/PAP identifier (the low octet of the 2-octet value).
+    pub id: Option<u8>,
+    /// 33 Proxy Authen Response: the CHAP response, or the PAP password.
+    pub response: Option<Vec<u8>>,
+}
+
+impl Default for ProxyAuthenType {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+/// The details of a call as the LAC gives them in ICRQ and ICCN (RFC 2661 4.4.5, 4.4.6). Every
+/// field is optional on the wire; absent is `None` (or `false`, empty). Octet strings are kept as
+/// sent (not NUL-terminated, no character set assumed).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct CallDetails {
+    /// 22 Calling Number (ICRQ): the number the call came from (e.g. the subscriber's line id).
+    pub calling_number: Option<Vec<u8>>,
+    /// 21 Called Number (ICRQ): the number that was called.
+    pub called_number: Option<Vec<u8>>,
+    /// 23 Sub-Address (ICRQ).
+    pub sub_address: Option<Vec<u8>>,
+    /// 18 Bearer Type (ICRQ).
+    pub bearer_type: Option<BearerType>,
+    /// 25 Physical Channel ID (ICRQ): the LAC's own channel number, opaque to the LNS.
+    pub physical_channel_id: Option<u32>,
+    /// 19 Framing Type (ICCN).
+    pub framing_type: Option<FramingType>,
+    /// 24 (Tx) Connect Speed (ICCN), bits per second: from the LAC towards the PPP peer (or both
+    /// ways when no Rx Connect Speed is given).
+    pub tx_connect_speed: Option<u32>,
+    /// 38 Rx Connect Speed (ICCN), bits per second: from the PPP peer towards the LAC.
+    pub rx_connect_speed: Option<u32>,
+    /// 37 Private Group ID (ICCN): a group the LNS may use to treat the call (e.g. a VPN).
+    pub private_group_id: Option<Vec<u8>>,
+    /// 39 Sequencing Required (ICCN): the LAC wants sequence numbers on the session's data
+    /// messages both ways (RFC 2661 5.4).
+    pub sequencing_required: bool,
+    /// 26 to 28: proxy LCP (ICCN).
+    pub proxy_lcp: ProxyLcp,
+    /// 29 to 33: proxy authentication (ICCN); `None` without a Proxy Authen Type AVP.
+    pub proxy_auth: Option<ProxyAuth>,
+}
+
+/// A call detail too long to be sent in one AVP (more than [`MAX_VALUE_LEN`] octets).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[error("{attr} value longer than {MAX_VALUE_LEN} octets")]
+pub struct CallDetailsTooLong {
+    /// The attribute type that does not fit.
+    pub attr: AvpType,
+}
+
+fn owned(b: &[u8]) -> Option<Vec<u8>> {
+    Some(b.to_vec())
+}
+
+impl CallDetails {
+    /// The details carried by `msg` (any message; in practice an ICRQ or ICCN). The first AVP of
+    /// each type counts; hidden AVPs left unrevealed and unknown ones are ignored.
+    pub fn from_message(msg: &ControlMessage<'_>) -> CallDetails {
+        let mut d = CallDetails::default();
+        let mut auth: Option<ProxyAuth> = None;
+        let mut pending = ProxyAuth::default();
+        for avp in &msg.avps {
+            if !avp.value.is_recognised() || avp.value.key().0 != 0 {
+                continue;
+            }
+            match &avp.value {
+                AvpValue::CallingNumber(b) if d.calling_number.is_none() => {
+                    d.calling_number = owned(b)
+                }
+                AvpValue::CalledNumber(b) if d.called_number.is_none() => {
+                    d.called_number = owned(b)
+                }
+                AvpValue::SubAddress(b) if d.sub_address.is_none() => d.sub_address = owned(b),
+                AvpValue::BearerType(v) if d.bearer_type.is_none() => {
+                    d.bearer_type = Some(BearerType(*v))
+                }
+                AvpValue::PhysicalChannelId(v) if d.physical_channel_id.is_none() => {
+                    d.physical_channel_id = Some(*v)
+                }
+                AvpValue::FramingType(v) if d.framing_type.is_none() => {
+                    d.framing_type = Some(FramingType(*v))
+                }
+                AvpValue::TxConnectSpeed(v) if d.tx_connect_speed.is_none() => {
+                    d.tx_connect_speed = Some(*v)
+                }
+                AvpValue::RxConnectSpeed(v) if d.rx_connect_speed.is_none() => {
+                    d.rx_connect_speed = Some(*v)
+                }
+                AvpValue::PrivateGroupId(b) if d.private_group_id.is_none() => {
+                    d.private_group_id = owned(b)
+                }
+                AvpValue::SequencingRequired => d.sequencing_required = true,
+                AvpValue::InitialReceivedLcpConfreq(b)
+                    if d.proxy_lcp.initial_received.is_none() =>
+                {
+                    d.proxy_lcp.initial_received = owned(b)
+                }
+                AvpValue::LastSentLcpConfreq(b) if d.proxy_lcp.last_sent.is_none() => {
+                    d.proxy_lcp.last_sent = owned(b)
+                }
+                AvpValue::LastReceivedLcpConfreq(b) if d.proxy_lcp.last_received.is_none() => {
+                    d.proxy_lcp.last_received = owned(b)
+                }
+                AvpValue::ProxyAuthenType(v) if auth.is_none() => {
+                    auth = Some(ProxyAuth {
+                        kind: ProxyAuthenType(*v),
+                        ..ProxyAuth::default()
+                    })
+                }
+                AvpValue::ProxyAuthenName(b) if pending.name.is_none() => pending.name = owned(b),
+                AvpValue::ProxyAuthenChallenge(b) if pending.challenge.is_none() => {
+                    pending.challenge = owned(b)
+                }
+                AvpValue::ProxyAuthenId(v) if pending.id.is_none() => pending.id = Some(*v as u8),
+                AvpValue::ProxyAuthenResponse(b) if pending.response.is_none() => {
+                    pending.response = owned(b)
+                }
+                _ => {}
+            }
+        }
+        d.proxy_auth = auth.map(|a| ProxyAuth {
+            kind: a.kind,
+            ..pending
+        });
+        d
+    }
+
+    /// Merges the details of a later message (the ICCN's into the ICRQ's): every field `later`
+    /// has replaces ours; `sequencing_required` is set if either says so.
+    pub fn merge(&mut self, later: CallDetails) {
+        fn take<T>(ours: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *ours = theirs;
+            }
+        }
+        take(&mut self.calling_number, later.calling_number);
+        take(&mut self.called_number, later.called_number);
+        take(&mut self.sub_address, later.sub_address);
+        take(&mut self.bearer_type, later.bearer_type);
+        take(&mut self.physical_channel_id, later.physical_channel_id);
+        take(&mut self.framing_type, later.framing_type);
+        take(&mut self.tx_connect_speed, later.tx_connect_speed);
+        take(&mut self.rx_connect_speed, later.rx_connect_speed);
+        take(&mut self.private_group_id, later.private_group_id);
+        self.sequencing_required |= later.sequencing_required;
+        take(
+            &mut self.proxy_lcp.initial_received,
+            later.proxy_lcp.initial_received,
+        );
+        take(&mut self.proxy_lcp.last_sent, later.proxy_lcp.last_sent);
+        take(
+            &mut self.proxy_lcp.last_received,
+            later.proxy_lcp.last_received,
+        );
+        take(&mut self.proxy_auth, later.proxy_auth);
+    }
+
+    /// The AVPs of these details that belong in a message of type `mt` (RFC 2661 6.6 ICRQ: Bearer
+    /// Type, Physical Channel ID, Calling Number, Called Number, Sub-Address; 6.8 ICCN: (Tx)
+    /// Connect Speed, Framing Type, the proxy LCP and authentication AVPs, Private Group ID, Rx
+    /// Connect Speed, Sequencing Required), in that order, with the M bit of the table above.
+    /// Other message types get none.
+    ///
+    /// # Errors
+    /// [`CallDetailsTooLong`] when an octet string is longer than [`MAX_VALUE_LEN`].
+    pub fn to_avps(&self, mt: MessageType) -> Result<Vec<Avp<'static>>, CallDetailsTooLong> {
+        use AvpValue as V;
+        let b = |v: &Option<Vec<u8>>, f: fn(Cow<'static, [u8]>) -> AvpValue<'static>| {
+            v.clone().map(|o| f(Cow::Owned(o)))
+        };
+        let (mandatory, optional): (
+            Vec<Option<AvpValue<'static>>>,
+            Vec<Option<AvpValue<'static>>>,
+        );
+        if mt == MessageType::ICRQ {
+            mandatory = vec![
+                self.bearer_type.map(|t| V::BearerType(t.0)),
+                b(&self.calling_number, V::CallingNumber),
+                b(&self.called_number, V::CalledNumber),
+                b(&self.sub_address, V::SubAddress),
+            ];
+            optional = vec![self.physical_channel_id.map(V::PhysicalChannelId)];
+        } else if mt == MessageType::ICCN {
+            mandatory = vec![
+                self.tx_connect_speed.map(V::TxConnectSpeed),
+                self.framing_type.map(|t| V::FramingType(t.0)),
+                self.sequencing_required.then_some(V::SequencingRequired),
+            ];
+            let a = self.proxy_auth.as_ref();
+            optional = vec![
+                b(
+                    &self.proxy_lcp.initial_received,
+                    V::InitialReceivedLcpConfreq,
+                ),
+                b(&self.proxy_lcp.last_sent, V::LastSentLcpConfreq),
+                b(&self.proxy_lcp.last_received, V::LastReceivedLcpConfreq),
+                a.map(|a| V::ProxyAuthenType(a.kind.0)),
+                a.and_then(|a| b(&a.name, V::ProxyAuthenName)),
+                a.and_then(|a| b(&a.challenge, V::ProxyAuthenChallenge)),
+                a.and_then(|a| a.id.map(|i| V::ProxyAuthenId(u16::from(i)))),
+                a.and_then(|a| b(&a.response, V::ProxyAuthenResponse)),
+                b(&self.private_group_id, V::PrivateGroupId),
+                self.rx_connect_speed.map(V::RxConnectSpeed),
+            ];
+        } else {
+            return Ok(Vec::new());
+        }
+        let avps: Vec<Avp<'static>> = (mandatory.into_iter().flatten().map(Avp::mandatory))
+            .chain(optional.into_iter().flatten().map(Avp::optional))
+            .collect();
+        match avps.iter().find(|a| a.value.value_len() > MAX_VALUE_LEN) {
+            Some(a) => Err(CallDetailsTooLong { attr: a.key().1 }),
+            None => Ok(avps),
+        }
+    }
+
+    /// Appends to `msg` (an ICRQ or ICCN) the AVPs of [`to_avps`](Self::to_avps) for its type
+    /// that it does not already carry (so that `ControlMessage::iccn`'s own Connect Speed and
+    /// Framing Type are not doubled).
+    ///
+    /// # Errors
+    /// [`CallDetailsTooLong`], `msg` unchanged.
+    pub fn emit(&self, msg: &mut ControlMessage<'_>) -> Result<(), CallDetailsTooLong> {
+        let Some(mt) = msg.message_type() else {
+            return Ok(());
+        };
+        let avps = self.to_avps(mt)?;
+        for a in avps {
+            if !msg.avps.iter().any(|have| have.key() == a.key()) {
+                msg.push(a);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> CallDetails {
+        CallDetails {
+            calling_number: Some(b"0123456789".to_vec()),
+            called_number: Some(b"5551212".to_vec()),
+            sub_address: Some(b"7".to_vec()),
+            bearer_type: Some(BearerType(BearerType::ANALOG)),
+            physical_channel_id: Some(42),
+            framing_type: Some(FramingType(FramingType::SYNCHRONOUS)),
+            tx_connect_speed: Some(10_000_000),
+            rx_connect_speed: Some(2_000_000),
+            private_group_id: Some(b"vpn-a".to_vec()),
+            sequencing_required: true,
+            proxy_lcp: ProxyLcp {
+                initial_received: Some(vec![1, 4, 5, 0xdc]),
+                last_sent: Some(vec![3, 5, 0xc2, 0x23, 5]),
+                last_received: Some(vec![1, 4, 5, 0xd4]),
+            },
+            proxy_auth: Some(ProxyAuth {
+                kind: ProxyAuthenType::CHAP,
+                name: Some(b"alice@isp".to_vec()),
+                challenge: Some(vec![9; 16]),
+                id: Some(0x2a),
+                response: Some(vec![7; 16]),
+            }),
+        }
+    }
+
+    /// Emit into an ICRQ and an ICCN, encode, parse, read back, merge: every field survives.
+    #[test]
+    fn details_round_trip_through_icrq_and_iccn() {
+        let d = full();
+        let mut icrq = ControlMessage::icrq(1, 2, 3);
+        d.emit(&mut icrq).unwrap();
+        let mut iccn = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
+        d.emit(&mut iccn).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        super::super::wire::Message::Control(icrq).emit(&mut a);
+        super::super::wire::Message::Control(iccn).emit(&mut b);
+        let (super::super::wire::Message::Control(q), super::super::wire::Message::Control(n)) = (
+            super::super::wire::Message::parse(&a).unwrap(),
+            super::super::wire::Message::parse(&b).unwrap(),
+        ) else {
+            panic!("control messages expected")
+        };
+        let mut got = CallDetails::from_message(&q);
+        assert_eq!(got.calling_number.as_deref(), Some(&b"0123456789"[..]));
+        assert!(got.framing_type.is_none() && got.proxy_auth.is_none());
+        got.merge(CallDetails::from_message(&n));
+        assert_eq!(got, d);
+        // Connect Speed and Framing Type not doubled by emit.
+        let count = n
+            .avps
+            .iter()
+            .filter(|a| a.key() == (0, AvpType::FRAMING_TYPE))
+            .count();
+        assert_eq!(count, 1);
+    }
+
+    /// RFC 2661 4.4.5: M=1 on Bearer Type, Calling/Called Number, Sub-Address, Connect Speed,
+    /// Framing Type, Sequencing Required; M=0 on Physical Channel ID, the proxy AVPs, Private
+    /// Group ID, Rx Connect Speed.
+    #[test]
+    fn mandatory_bits_follow_rfc_2661() {
+        let d = full();
+        let all = [MessageType::ICRQ, MessageType::ICCN]
+            .into_iter()
+            .flat_map(|mt| d.to_avps(mt).unwrap());
+        for a in all {
+            let t = a.key().1;
+            let want = matches!(
+                t,
+                AvpType::BEARER_TYPE
+                    | AvpType::CALLING_NUMBER
+                    | AvpType::CALLED_NUMBER
+                    | AvpType::SUB_ADDRESS
+                    | AvpType::TX_CONNECT_SPEED
+                    | AvpType::FRAMING_TYPE
+                    | AvpType::SEQUENCING_REQUIRED
+            );
+            assert_eq!(a.mandatory, want, "{t}");
+        }
+        assert!(d.to_avps(MessageType::CDN).unwrap().is_empty());
+    }
+
+    #[test]
+    fn too_long_a_value_is_a_typed_error() {
+        let d = CallDetails {
+            calling_number: Some(vec![b'1'; MAX_VALUE_LEN + 1]),
+            ..CallDetails::default()
+        };
+        let mut icrq = ControlMessage::icrq(1, 2, 3);
+        let before = icrq.clone();
+        assert_eq!(
+            d.emit(&mut icrq),
+            Err(CallDetailsTooLong {
+                attr: AvpType::CALLING_NUMBER
+            })
+        );
+        assert_eq!(icrq, before);
+    }
+
+    /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.
+    #[test]
+    fn proxy_auth_needs_its_type() {
+        let m = ControlMessage::iccn(1, 2, 1, 1).with(Avp::optional(AvpValue::ProxyAuthenName(
+            Cow::Borrowed(b"bob"),
+        )));
+        assert_eq!(CallDetails::from_message(&m).proxy_auth, None);
+    }
+}
