@@ -12,9 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 use telcp::l2tp::lac::PlanEndpoint;
 use telcp::l2tp::pool::MemberState;
-use telcp::l2tp::{
-    CallId, CallRequest, Event, Lac, LacConfig, Lns, LnsConfig, TunnelPlan, lac::PlanPolicy,
-};
+use telcp::l2tp::{CallId, CallRequest, Event, Lac, LacConfig, Lns, TunnelPlan, lac::PlanPolicy};
 use telcp::sim::{NodeId, Sim};
 
 fn seeds() -> u64 {
@@ -187,7 +185,8 @@ fn denied_level_moves_to_next_and_deny_expires() {
         // B has room for one session: once it holds one, every ICRQ gets CDN Result 4.
         let mut full = lns_config_of(common_cfg(seed + 500));
         full.common.max_sessions = 1;
-        w.sim.restart(b, Box::new(Lns::new(full, w.sim.now()).unwrap()));
+        w.sim
+            .restart(b, Box::new(Lns::new(full, w.sim.now()).unwrap()));
         let first = open(&mut w, plan(vec![ep(B, 1)]));
         w.sim.run_for(Duration::from_secs(20));
         assert!(ups(&lac_events(&mut w.sim, w.lac)).contains(&(first, ip(B))));
@@ -291,7 +290,8 @@ fn redirect_is_a_step_inside_the_plan() {
     for seed in 0..seeds() {
         let contact = "10.0.0.1";
         let pool = "10.0.5.1";
-        let mut w = world(seed, |_| {}, &[contact, pool, C]);
+        let hour = Duration::from_secs(3600);
+        let mut w = world(seed, |c| c.deny_time = hour, &[contact, pool, C]);
         let lns = w.sim.node_mut::<Lns>(w.lns[0]);
         lns.pool.update(ip(pool), MemberState::Up, 10, 100, 10);
         lns.set_load(95);
@@ -330,7 +330,8 @@ fn redirect_is_a_step_inside_the_plan() {
 #[test]
 fn exhausted_plan_fails_the_call() {
     for seed in 0..seeds() {
-        let mut w = world(seed, |_| {}, &[A]);
+        let hour = Duration::from_secs(3600);
+        let mut w = world(seed, |c| c.deny_time = hour, &[A]);
         w.sim.crash(w.lns[0]);
         let call = open(&mut w, plan(vec![ep(A, 0)]));
         w.sim.run_for(Duration::from_secs(300));
@@ -340,10 +341,10 @@ fn exhausted_plan_fails_the_call() {
                 .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == call)),
             "seed {seed}: {ev:?}"
         );
+        let now = w.sim.now();
         let lac = w.sim.node_mut::<Lac>(w.lac);
         assert_eq!(lac.call_count(), 0);
         // A is denied: a new call has nowhere to go and fails at once.
-        let now = w.sim.now();
         let again = lac.open_call(now, plan(vec![ep(A, 0)])).unwrap();
         assert_eq!(lac.call_count(), 0);
         let ev: Vec<Event> = std::iter::from_fn(|| lac.poll_event()).collect();
@@ -352,5 +353,67 @@ fn exhausted_plan_fails_the_call() {
             call: Some(again),
             result: None
         }));
+    }
+}
+
+/// The call's details reach every LNS its plan tries (RFC 2661 6.6 ICRQ, 6.8 ICCN): the Calling
+/// and Called Number in ICRQ, the Tx Connect Speed and proxy authentication in ICCN, at the
+/// first endpoint (it refuses: busy) and at the one that serves the call.
+#[test]
+fn call_details_sent_at_each_step() {
+    use telcp::l2tp::call::ProxyAuth;
+    use telcp::l2tp::wire::{AvpType, AvpValue, Message, MessageType};
+    for seed in 0..seeds() {
+        let mut w = world(seed, |_| {}, &[A, B]);
+        let mut busy = lns_config_of(common_cfg(seed + 500));
+        busy.common.max_sessions = 0;
+        let now = w.sim.now();
+        w.sim
+            .restart(w.lns[0], Box::new(Lns::new(busy, now).unwrap()));
+        let details = telcp::l2tp::CallDetails {
+            calling_number: Some(b"0123456789".to_vec()),
+            called_number: Some(b"4711".to_vec()),
+            tx_connect_speed: Some(1_000_000),
+            proxy_auth: Some(ProxyAuth {
+                name: Some(b"user@realm".to_vec()),
+                ..ProxyAuth::default()
+            }),
+            ..Default::default()
+        };
+        let call = open(&mut w, plan(vec![ep(A, 1), ep(B, 2)]).details(details));
+        w.sim.run_for(Duration::from_secs(60));
+        assert!(ups(&lac_events(&mut w.sim, w.lac)).contains(&(call, ip(B))));
+        let to = |a: &str, mt: MessageType| -> Vec<Message<'static>> {
+            w.sim
+                .trace()
+                .iter()
+                .filter(|r| r.to.ip() == ip(a))
+                .filter_map(|r| Message::parse(&r.payload).ok().map(Message::into_owned))
+                .filter(|m| m.message_type() == Some(mt))
+                .collect()
+        };
+        for a in [A, B] {
+            let icrqs = to(a, MessageType::ICRQ);
+            assert!(!icrqs.is_empty(), "seed {seed}: no ICRQ to {a}");
+            for m in icrqs {
+                let Message::Control(c) = m else { panic!() };
+                assert!(matches!(c.get(AvpType::CALLING_NUMBER),
+                    Some(AvpValue::CallingNumber(n)) if &n[..] == b"0123456789"));
+                assert!(matches!(c.get(AvpType::CALLED_NUMBER),
+                    Some(AvpValue::CalledNumber(n)) if &n[..] == b"4711"));
+            }
+        }
+        let iccns = to(B, MessageType::ICCN);
+        assert!(!iccns.is_empty(), "seed {seed}");
+        for m in iccns {
+            let Message::Control(c) = m else { panic!() };
+            assert!(matches!(
+                c.get(AvpType::TX_CONNECT_SPEED),
+                Some(AvpValue::TxConnectSpeed(1_000_000))
+            ));
+            assert!(matches!(c.get(AvpType::PROXY_AUTHEN_NAME),
+                Some(AvpValue::ProxyAuthenName(n)) if &n[..] == b"user@realm"));
+        }
+        assert!(to(A, MessageType::ICCN).is_empty());
     }
 }

@@ -475,6 +475,9 @@ pub enum CommandError {
     /// C bit ([`Config::failover`]) or the peer sent no Failover Capability.
     #[error("RFC 4951 failover not negotiated for this tunnel")]
     FailoverNotNegotiated,
+    /// A call detail does not fit in one AVP ([`Lac::open_call`]).
+    #[error(transparent)]
+    CallDetails(#[from] call::CallDetailsTooLong),
 }
 
 impl Config {

@@ -37,10 +37,9 @@
 
 pub mod plan;
 
-pub use plan::{
-    PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan,
-};
+pub use plan::{PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan};
 
+use super::call::CallDetails;
 use super::session::SessionState;
 use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
 use super::wire::avp::{AvpValue, CallErrors};
@@ -157,12 +156,28 @@ pub struct CallRequest {
     /// The call's tunnel plan; empty (the default): the contact LNS
     /// ([`LacConfig::contact_lns`]), its redirects and [`LacConfig::alternates`].
     pub plan: TunnelPlan,
+    /// The call's details, sent to the LNS (RFC 2661 6.6 ICRQ: Bearer Type, Physical Channel
+    /// ID, Calling and Called Number, Sub-Address; 6.8 ICCN: Connect Speeds, Framing Type,
+    /// proxy LCP and authentication, Private Group ID, Sequencing Required), at every LNS the
+    /// call tries. Absent ones: ICRQ carries Bearer Type 2 (analog), ICCN a Tx Connect Speed of
+    /// 64000 and the synchronous Framing Type when the LNS offers it.
+    pub details: CallDetails,
 }
 
 impl CallRequest {
-    /// A request following `plan`.
+    /// A request following `plan`, without details.
     pub fn with_plan(plan: TunnelPlan) -> Self {
-        CallRequest { plan }
+        CallRequest {
+            plan,
+            details: CallDetails::default(),
+        }
+    }
+
+    /// This request with `details`.
+    #[must_use]
+    pub fn details(mut self, details: CallDetails) -> Self {
+        self.details = details;
+        self
     }
 }
 
@@ -178,6 +193,8 @@ struct Call {
     assignment: Option<Vec<u8>>,
     /// Our address for a new tunnel (Tunnel-Client-Endpoint).
     local: Option<IpAddr>,
+    /// What ICRQ and ICCN carry (`None`: the defaults).
+    details: Option<Box<CallDetails>>,
 }
 
 /// The LAC endpoint.
@@ -242,11 +259,15 @@ impl Lac {
     /// ([`Event::SessionUp`], or [`Event::SessionDown`] once no endpoint is left).
     ///
     /// # Errors
-    /// [`CommandError::Full`] with [`Table::Calls`] when [`LacConfig::max_calls`] calls exist.
+    /// [`CommandError::Full`] with [`Table::Calls`] when [`LacConfig::max_calls`] calls exist;
+    /// [`CommandError::CallDetails`] when a detail does not fit in an AVP. No call is made.
     pub fn open_call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, CommandError> {
         if self.calls.len() >= self.cfg.max_calls {
             return Err(CommandError::Full(Table::Calls));
         }
+        req.details.to_avps(MessageType::ICRQ)?;
+        req.details.to_avps(MessageType::ICCN)?;
+        let details = (req.details != CallDetails::default()).then(|| Box::new(req.details));
         let id = CallId(self.next_call);
         self.next_call += 1;
         let plan = (!req.plan.is_empty()).then(|| {
@@ -266,6 +287,7 @@ impl Lac {
                 plan,
                 assignment: None,
                 local: None,
+                details,
             },
         );
         if has_plan {
@@ -448,8 +470,14 @@ impl Lac {
         s.call = Some(id);
         s.sequencing = sequencing;
         let sid = s.local_id;
-        let mut m =
-            ControlMessage::icrq(0, sid, self.serial).with(Avp::mandatory(AvpValue::BearerType(2)));
+        let mut m = ControlMessage::icrq(0, sid, self.serial);
+        if let Some(d) = self.calls.get(&id).and_then(|c| c.details.as_deref()) {
+            // Checked by `open_call`: every detail fits.
+            let _ = d.emit(&mut m);
+        }
+        if m.get(AvpType::BEARER_TYPE).is_none() {
+            m.push(Avp::mandatory(AvpValue::BearerType(2)));
+        }
         if self.cfg.advertise_load_balance {
             m.push(Avp::optional(AvpValue::LoadBalanceCapable {
                 vendor: self.cfg.common.enterprise,
@@ -503,7 +531,9 @@ impl Lac {
         let mut held: BTreeMap<(IpAddr, Option<&[u8]>), u32> = BTreeMap::new();
         for (cid, c) in &self.calls {
             if *cid != id && c.state != CallState::Idle {
-                *held.entry((c.lns.ip(), c.assignment.as_deref())).or_default() += 1;
+                *held
+                    .entry((c.lns.ip(), c.assignment.as_deref()))
+                    .or_default() += 1;
             }
         }
         let Some(cursor) = self.calls.get(&id).and_then(|c| c.plan.as_ref()) else {
@@ -788,15 +818,30 @@ impl Lac {
             self.redirect(now, id, to, None);
             return;
         }
-        let seq = self.cfg.common.sequencing_required || m.sequencing_required();
+        let details = call
+            .and_then(|id| self.calls.get(&id))
+            .and_then(|c| c.details.clone());
+        let d = details.as_deref();
+        let seq = self.cfg.common.sequencing_required
+            || m.sequencing_required()
+            || d.is_some_and(|d| d.sequencing_required);
+        let Some(s) = self.core.session_mut(tid, sid) else {
+            return;
+        };
         s.state = SessionState::Established;
         s.sequencing = seq;
         let peer_id = s.peer_header_id();
         self.core.timers.cancel(&Timer::Session(tid, sid));
-        let framing = self.framing_type(tid, 1);
-        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);
+        let preferred = d.and_then(|d| d.framing_type).map_or(1, |f| f.0);
+        let framing = self.framing_type(tid, preferred);
+        let speed = d.and_then(|d| d.tx_connect_speed).unwrap_or(64000);
+        let mut iccn = ControlMessage::iccn(0, peer_id, speed, framing);
         if seq {
             iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
+        }
+        if let Some(d) = d {
+            // Checked by `open_call`: every detail fits.
+            let _ = d.emit(&mut iccn);
         }
         self.core.send_ctrl(now, tid, iccn);
         if let Some(id) = call {

@@ -198,8 +198,7 @@ impl TunnelPlan {
 
     /// The levels, most preferred first.
     pub fn levels(&self) -> impl Iterator<Item = &[PlanEndpoint]> {
-        self.endpoints
-            .chunk_by(|a, b| a.preference == b.preference)
+        self.endpoints.chunk_by(|a, b| a.preference == b.preference)
     }
 
     /// A plan from RFC 2868 tagged tunnel attributes (module docs), one endpoint per tag in the
@@ -447,8 +446,12 @@ mod tests {
 
     #[test]
     fn levels_sorted_and_bounded() {
-        let p = TunnelPlan::new(vec![ep("10.0.0.3", 5), ep("10.0.0.1", 1), ep("10.0.0.2", 1)])
-            .unwrap();
+        let p = TunnelPlan::new(vec![
+            ep("10.0.0.3", 5),
+            ep("10.0.0.1", 1),
+            ep("10.0.0.2", 1),
+        ])
+        .unwrap();
         let levels: Vec<usize> = p.levels().map(<[_]>::len).collect();
         assert_eq!(levels, [2, 1]);
         assert_eq!(p.endpoints()[2].server.ip().to_string(), "10.0.0.3");
@@ -479,7 +482,10 @@ mod tests {
         assert_eq!(p.endpoints().len(), 2);
         assert_eq!(p.endpoints()[0].server, "192.0.2.7:1701".parse().unwrap());
         assert_eq!(p.endpoints()[0].password.as_deref(), Some(&b"pw"[..]));
-        assert_eq!(p.endpoints()[1].server, "[2001:db8::1]:1701".parse().unwrap());
+        assert_eq!(
+            p.endpoints()[1].server,
+            "[2001:db8::1]:1701".parse().unwrap()
+        );
         assert_eq!(p.endpoints()[1].assignment_id.as_deref(), Some(&b"a"[..]));
         let bad = [
             t(4, T::MediumType(TUNNEL_MEDIUM_IPV4)),
@@ -487,7 +493,10 @@ mod tests {
         ];
         assert_eq!(TunnelPlan::from_tagged(&bad), Err(PlanError::Medium(4)));
         let fqdn = [t(5, T::ServerEndpoint(b"lns.example".to_vec()))];
-        assert_eq!(TunnelPlan::from_tagged(&fqdn), Err(PlanError::BadAddress(5)));
+        assert_eq!(
+            TunnelPlan::from_tagged(&fqdn),
+            Err(PlanError::BadAddress(5))
+        );
         assert_eq!(
             TunnelPlan::from_tagged(&[t(6, T::Preference(1))]),
             Err(PlanError::NoServer(6))
