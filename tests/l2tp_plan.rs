@@ -142,10 +142,12 @@ fn level_one_filled_by_weight() {
     }
 }
 
-/// Level 1 full (session cap 4 on A and B): the ninth call and later go to level 2 (C); when a
-/// call on A ends, level 1 has room again and the next call goes back to it.
+/// l2tp-rfc2868.3.8-preference: the lowest Tunnel-Preference is tried first, the next only when
+/// none of it can take the call. Level 1 full (session cap 4 on A and B): the ninth call and
+/// later go to level 2 (C); when a call on A ends, level 1 has room again and the next call goes
+/// back to it.
 #[test]
-fn full_level_moves_to_next() {
+fn l2tp_rfc2868_3_8_preference() {
     for seed in 0..seeds() {
         let mut w = world(seed, |_| {}, &[A, B, C, D]);
         let calls: Vec<CallId> = (0..12)
@@ -251,10 +253,10 @@ fn least_filled_policy() {
     }
 }
 
-/// RFC 2868 3.7 Tunnel-Assignment-Id: calls to the same LNS with the same id share a tunnel,
-/// different ids (and no id) get different tunnels.
+/// l2tp-rfc2868.3.7-assignment-id: RFC 2868 3.7 Tunnel-Assignment-Id: calls to the same LNS
+/// with the same id share a tunnel, different ids (and no id) get different tunnels.
 #[test]
-fn assignment_ids_share_and_split_tunnels() {
+fn l2tp_rfc2868_3_7_assignment_id() {
     for seed in 0..seeds() {
         let mut w = world(seed, |_| {}, &[A]);
         let with = |id: Option<&str>| {
