@@ -201,7 +201,7 @@ fn denied_level_moves_to_next_and_deny_expires() {
         let denied: Vec<IpAddr> = lac.denied(now).map(|(a, _)| a).collect();
         assert_eq!(denied, [ip(A), ip(B)], "seed {seed}");
         assert_eq!(lac.stats().lns_denied, 2, "seed {seed}");
-        // Within the deny time: straight to C, nothing sent to A.
+        // Within the deny time: C is chosen at once (A and B skipped, nothing sent to them).
         let second = open(&mut w, three_levels(None));
         assert_eq!(lns_of(&mut w, second), Some(ip(C)), "seed {seed}");
         // After it, with A back: A or B is tried again (B, if chosen, is still full and sends
