@@ -220,8 +220,10 @@ impl TunnelPlan {
             return Err(PlanError::TooManyEndpoints);
         }
         let mut endpoints = Vec::new();
-        for tag in order {
-            if let Some(e) = endpoint_of(tag, attrs.iter().filter(|a| a.tag == tag))? {
+        for group in order {
+            // The RFC 2868 group of `group` (a grouping tag, not an authenticator).
+            let same = |a: &&TaggedAttribute| u8::cmp(&a.tag, &group).is_eq();
+            if let Some(e) = endpoint_of(group, attrs.iter().filter(same))? {
                 endpoints.push(e);
             }
         }
