@@ -304,6 +304,17 @@ pub fn lac_endpoint(
     start: std::time::Instant,
     tunnel_level_request: bool,
 ) -> Option<crate::l2tp::Lac> {
+    lac_endpoint_with(start, tunnel_level_request, false)
+}
+
+/// [`lac_endpoint`] with the plan policy least-filled (`least_filled`) or weighted; its
+/// deny-list holds 2 LNSs for 30 s.
+fn lac_endpoint_with(
+    start: std::time::Instant,
+    tunnel_level_request: bool,
+    least_filled: bool,
+) -> Option<crate::l2tp::Lac> {
+    use crate::l2tp::lac::PlanPolicy;
     use crate::l2tp::{Config, Lac, LacConfig};
     let mut cfg = LacConfig::new(addr(LNS_ADDR));
     cfg.common = Config {
@@ -320,7 +331,48 @@ pub fn lac_endpoint(
     cfg.max_calls = 5;
     cfg.tunnel_level_request = tunnel_level_request;
     cfg.alternates = vec![addr("10.0.2.1:1701")];
+    cfg.plan_policy = if least_filled {
+        PlanPolicy::LeastFilled
+    } else {
+        PlanPolicy::Weighted
+    };
+    cfg.deny_time = std::time::Duration::from_secs(30);
+    cfg.max_denied = 2;
     Lac::new(cfg, start).ok()
+}
+
+/// A call request from the script: up to 4 plan endpoints (the contact LNS, the LNS the
+/// datagrams also come from, the alternate, an IPv6 one), each with a preference, weight, session
+/// cap and assignment id from the script, and some call details.
+fn call_request(ops: &mut Ops<'_>) -> crate::l2tp::CallRequest {
+    use crate::l2tp::lac::{PlanEndpoint, TunnelPlan};
+    const SERVERS: [&str; 4] = [
+        LNS_ADDR,
+        "10.0.1.1:1701",
+        "10.0.2.1:1701",
+        "[2001:db8::1]:1701",
+    ];
+    let n = ops.byte().unwrap_or(0) % 5;
+    let endpoints = (0..n)
+        .map(|_| {
+            let b = ops.byte().unwrap_or(0);
+            let mut e = PlanEndpoint::new(addr(SERVERS[usize::from(b % 4)]))
+                .preference(u32::from(b >> 2 & 3))
+                .weight(u32::from(b >> 4 & 3));
+            e.max_sessions = (b & 0x40 != 0).then_some(u32::from(b >> 7) + 1);
+            let id = ops.byte().unwrap_or(0);
+            e.assignment_id = (id % 3 != 0).then(|| vec![id % 3]);
+            e
+        })
+        .collect();
+    let plan = TunnelPlan::new(endpoints).unwrap_or_default();
+    let len = usize::from(ops.byte().unwrap_or(0) % 8);
+    let details = crate::l2tp::CallDetails {
+        calling_number: (len > 0).then(|| ops.bytes(len).to_vec()),
+        sequencing_required: len % 2 == 1,
+        ..Default::default()
+    };
+    crate::l2tp::CallRequest::with_plan(plan).details(details)
 }
 
 /// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
@@ -328,7 +380,8 @@ pub fn lac_endpoint(
 /// clock; the harness never reads one).
 pub fn lac(start: std::time::Instant, data: &[u8]) {
     use crate::l2tp::{CallId, Lac};
-    let Some(mut lac) = lac_endpoint(start, data.first().is_some_and(|b| b & 1 == 1)) else {
+    let first = data.first().copied().unwrap_or(0);
+    let Some(mut lac) = lac_endpoint_with(start, first & 1 == 1, first & 2 == 2) else {
         return;
     };
     let from = |op: u8| {
@@ -340,9 +393,12 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
     };
     let command = |lac: &mut Lac, now, ops: &mut Ops<'_>| {
         let c = CallId(u64::from(ops.byte().unwrap_or(0) % 8));
-        match ops.byte().unwrap_or(0) % 4 {
+        match ops.byte().unwrap_or(0) % 5 {
             0 => {
                 let _ = lac.open_session(now);
+            }
+            4 => {
+                let _ = lac.open_call(now, call_request(ops));
             }
             1 => {
                 let _ = lac.close_session(now, c);
@@ -361,6 +417,7 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
     let check = |lac: &mut Lac| {
         assert!(lac.tunnel_count() <= 4);
         assert!(lac.call_count() <= 5);
+        assert!(lac.denied(start).count() <= 2);
         while lac.poll_data().is_some() {}
     };
     drive(&mut lac, start, data, (from, LAC_ADDR), command, check);

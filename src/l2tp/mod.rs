@@ -127,7 +127,7 @@ pub mod wire;
 
 pub use call::CallDetails;
 pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
-pub use lac::{Lac, LacConfig};
+pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
 pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 pub use tunnel::{SessionInfo, TunnelInfo};
@@ -288,6 +288,11 @@ pub struct Stats {
     /// Calls refused because the caller did not answer within [`AdmissionConfig::timeout`] (CDN
     /// Result 4).
     pub admissions_timed_out: u64,
+    // -- LAC tunnel plans (issue 14) --
+    /// LNSs put on the LAC's deny-list ([`LacConfig::deny_time`]) after failing a plan call.
+    pub lns_denied: u64,
+    /// Deny-list entries evicted before their time because [`LacConfig::max_denied`] were held.
+    pub deny_list_evictions: u64,
 }
 
 impl Default for Config {
@@ -362,6 +367,8 @@ pub enum ConfigField {
     /// [`LnsConfig::admission`] (`max_pending` at least 1, `timeout` non-zero and at most a
     /// minute).
     Admission,
+    /// [`LacConfig::deny_time`] (at most a day).
+    DenyTime,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -504,6 +511,9 @@ pub enum CommandError {
     /// tunnel went down, or it never existed ([`Lns::accept`], [`Lns::refuse`]).
     #[error("no such pending admission")]
     NoAdmission,
+    /// A call detail does not fit in one AVP ([`Lac::open_call`]).
+    #[error(transparent)]
+    CallDetails(#[from] call::CallDetailsTooLong),
 }
 
 impl Config {

@@ -28,11 +28,21 @@
 //! already redirected (or refused) it. Calls are bounded by [`LacConfig::max_calls`];
 //! [`Lac::open_session`] refuses more with [`CommandError::Full`].
 //!
+//! Tunnel plans ([`Lac::open_call`] with a [`CallRequest`] holding a [`TunnelPlan`]): the call
+//! goes to the endpoints of its plan, level by level, instead of the contact LNS; redirects are
+//! steps inside the plan and failed LNSs go on a timed deny-list ([`plan`] module docs).
+//!
 //! Call order: after any `handle_*` or command, drain [`Lac::poll_transmit`], [`Lac::poll_event`],
 //! [`Lac::poll_data`], then read [`Lac::poll_timeout`].
 
+mod answers;
+pub mod plan;
+
+pub use plan::{PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan};
+
+use super::call::CallDetails;
 use super::session::SessionState;
-use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
+use super::tunnel::{Core, TunnelState, Up};
 use super::wire::avp::{AvpValue, CallErrors};
 use super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
@@ -43,8 +53,11 @@ use super::{
 use crate::Transmit;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
+
+/// CDN Result Codes that put a plan call's LNS on the deny-list (RFC 2661 4.4.2): 4 temporary
+/// and 5 permanent lack of resources, 8 busy, 10 our time-out waiting for the LNS.
+const BUSY: [u16; 4] = [4, 5, 8, 10];
 
 /// LAC configuration.
 #[derive(Debug, Clone)]
@@ -73,6 +86,15 @@ pub struct LacConfig {
     /// until the peer closes them or stops answering (bounded by [`Config::max_tunnels`]).
     /// Default 10 s.
     pub idle_tunnel_timeout: Option<Duration>,
+    /// How a call's plan chooses within a level ([`PlanPolicy`]). Default weighted.
+    pub plan_policy: PlanPolicy,
+    /// How long an LNS that failed a plan call (timed out, sent StopCCN, or a CDN with a busy
+    /// result: RFC 2661 4.4.2 CDN Result 4, 5, 8 or 10) stays on the deny-list: plan calls skip
+    /// it until then. At most a day; default 60 s.
+    pub deny_time: Duration,
+    /// Entries of the deny-list; when full, the entry expiring first makes room (counted in
+    /// [`super::Stats::deny_list_evictions`]); 0 keeps no deny-list. Default 256.
+    pub max_denied: usize,
 }
 
 impl LacConfig {
@@ -87,6 +109,9 @@ impl LacConfig {
             alternates: Vec::new(),
             max_calls: 4096,
             idle_tunnel_timeout: Some(Duration::from_secs(10)),
+            plan_policy: PlanPolicy::Weighted,
+            deny_time: Duration::from_secs(60),
+            max_denied: 256,
         }
     }
 }
@@ -124,12 +149,52 @@ impl CallState {
     }
 }
 
+/// What a call asks for ([`Lac::open_call`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallRequest {
+    /// The call's tunnel plan; empty (the default): the contact LNS
+    /// ([`LacConfig::contact_lns`]), its redirects and [`LacConfig::alternates`].
+    pub plan: TunnelPlan,
+    /// The call's details, sent to the LNS (RFC 2661 6.6 ICRQ: Bearer Type, Physical Channel
+    /// ID, Calling and Called Number, Sub-Address; 6.8 ICCN: Connect Speeds, Framing Type,
+    /// proxy LCP and authentication, Private Group ID, Sequencing Required), at every LNS the
+    /// call tries. Absent ones: ICRQ carries Bearer Type 2 (analog), ICCN a Tx Connect Speed of
+    /// 64000 and the synchronous Framing Type when the LNS offers it.
+    pub details: CallDetails,
+}
+
+impl CallRequest {
+    /// A request following `plan`, without details.
+    pub fn with_plan(plan: TunnelPlan) -> Self {
+        CallRequest {
+            plan,
+            details: CallDetails::default(),
+        }
+    }
+
+    /// This request with `details`.
+    #[must_use]
+    pub fn details(mut self, details: CallDetails) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Call {
     lns: SocketAddr,
     visited: Vec<IpAddr>,
     hops: u8,
     state: CallState,
+    /// The plan, when the call has one.
+    plan: Option<Box<plan::PlanCursor>>,
+    /// Tunnel-Assignment-Id of the tunnel the call uses (plan calls).
+    assignment: Option<Vec<u8>>,
+    /// Our address for a new tunnel (Tunnel-Client-Endpoint).
+    local: Option<IpAddr>,
+    /// What ICRQ and ICCN carry (`None`: the defaults).
+    details: Option<Box<CallDetails>>,
 }
 
 /// The LAC endpoint.
@@ -139,6 +204,10 @@ pub struct Lac {
     calls: BTreeMap<CallId, Call>,
     next_call: u64,
     serial: u32,
+    /// LNSs plan calls skip until a time.
+    deny: plan::DenyList,
+    /// Tunnel-Assignment-Id of the tunnels we opened with one (removed when they close).
+    assignments: BTreeMap<u16, Vec<u8>>,
 }
 
 impl std::fmt::Debug for Lac {
@@ -163,6 +232,9 @@ impl Lac {
         {
             return Err(ConfigError::OutOfRange(ConfigField::IdleTunnelTimeout));
         }
+        if cfg.deny_time > Duration::from_secs(86_400) {
+            return Err(ConfigError::OutOfRange(ConfigField::DenyTime));
+        }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
         Ok(Lac {
@@ -171,16 +243,40 @@ impl Lac {
             calls: BTreeMap::new(),
             next_call: 1,
             serial: 0,
+            deny: plan::DenyList::default(),
+            assignments: BTreeMap::new(),
         })
     }
 
-    /// Asks the contact LNS for a new session. The call's fate comes as events.
+    /// Asks the contact LNS for a new session: [`Lac::open_call`] with the default
+    /// [`CallRequest`]. The call's fate comes as events.
     pub fn open_session(&mut self, now: Instant) -> Result<CallId, CommandError> {
+        self.open_call(now, CallRequest::default())
+    }
+
+    /// Opens a call as `req` asks: to the endpoints of its plan ([`plan`] module docs), or, with
+    /// an empty plan, to the contact LNS. The call's fate comes as events
+    /// ([`Event::SessionUp`], or [`Event::SessionDown`] once no endpoint is left).
+    ///
+    /// # Errors
+    /// [`CommandError::Full`] with [`Table::Calls`] when [`LacConfig::max_calls`] calls exist;
+    /// [`CommandError::CallDetails`] when a detail does not fit in an AVP. No call is made.
+    pub fn open_call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, CommandError> {
         if self.calls.len() >= self.cfg.max_calls {
             return Err(CommandError::Full(Table::Calls));
         }
+        req.details.to_avps(MessageType::ICRQ)?;
+        req.details.to_avps(MessageType::ICCN)?;
+        let details = (req.details != CallDetails::default()).then(|| Box::new(req.details));
         let id = CallId(self.next_call);
         self.next_call += 1;
+        let plan = (!req.plan.is_empty()).then(|| {
+            Box::new(plan::PlanCursor {
+                plan: req.plan,
+                tried: 0,
+            })
+        });
+        let has_plan = plan.is_some();
         self.calls.insert(
             id,
             Call {
@@ -188,9 +284,17 @@ impl Lac {
                 visited: Vec::new(),
                 hops: 0,
                 state: CallState::Idle,
+                plan,
+                assignment: None,
+                local: None,
+                details,
             },
         );
-        self.start_call(now, id);
+        if has_plan {
+            self.plan_step(now, id, None);
+        } else {
+            self.start_call(now, id);
+        }
         self.process(now);
         Ok(id)
     }
@@ -212,6 +316,11 @@ impl Lac {
         self.core.close_tunnel(now, tunnel, result);
         self.process(now);
         Ok(())
+    }
+
+    /// The LNSs on the deny-list at `now`, with the time each leaves it.
+    pub fn denied(&self, now: Instant) -> impl Iterator<Item = (IpAddr, Instant)> + '_ {
+        self.deny.entries(now)
     }
 
     /// Hangs up a call (CDN result 3).
@@ -324,14 +433,18 @@ impl Lac {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
-        let lns = call.lns;
-        // Reuse a tunnel to that LNS.
+        let (lns, local) = (call.lns, call.local);
+        let assignment = call.assignment.clone();
+        // Reuse a tunnel to that LNS with the call's Tunnel-Assignment-Id.
         let existing = self
             .core
             .tunnels
             .values()
             .filter(|t| {
-                t.peer.ip() == lns.ip() && t.state != TunnelState::Closing && t.recovery.is_none()
+                t.peer.ip() == lns.ip()
+                    && t.state != TunnelState::Closing
+                    && t.recovery.is_none()
+                    && self.assignments.get(&t.local_id) == assignment.as_ref()
             })
             .map(|t| (t.local_id, t.state))
             .min_by_key(|(_, s)| *s != TunnelState::Established);
@@ -340,9 +453,21 @@ impl Lac {
             Some((tid, _)) => self.set_state(id, CallState::WaitTunnel(tid)),
             None => {
                 let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
-                match self.core.open_tunnel(now, lns, lbc) {
-                    Some(tid) => self.set_state(id, CallState::WaitTunnel(tid)),
-                    None => self.fail_call(id, None),
+                let opened = match local {
+                    Some(ip) => {
+                        let from = SocketAddr::new(ip, super::L2TP_PORT);
+                        self.core.open_tunnel_from(now, lns, Some(from), lbc)
+                    }
+                    None => self.core.open_tunnel(now, lns, lbc),
+                };
+                match opened {
+                    Some(tid) => {
+                        if let Some(a) = assignment {
+                            self.assignments.insert(tid, a);
+                        }
+                        self.set_state(id, CallState::WaitTunnel(tid));
+                    }
+                    None => self.call_failed(now, id, None, false),
                 }
             }
         }
@@ -357,15 +482,21 @@ impl Lac {
             .core
             .new_session(tid, 0, SessionState::WaitReply, serial)
         else {
-            self.fail_call(id, None);
+            self.call_failed(now, id, None, false);
             return;
         };
         self.serial = serial;
         s.call = Some(id);
         s.sequencing = sequencing;
         let sid = s.local_id;
-        let mut m =
-            ControlMessage::icrq(0, sid, self.serial).with(Avp::mandatory(AvpValue::BearerType(2)));
+        let mut m = ControlMessage::icrq(0, sid, self.serial);
+        if let Some(d) = self.calls.get(&id).and_then(|c| c.details.as_deref()) {
+            // Checked by `open_call`: every detail fits.
+            let _ = d.emit(&mut m);
+        }
+        if m.get(AvpType::BEARER_TYPE).is_none() {
+            m.push(Avp::mandatory(AvpValue::BearerType(2)));
+        }
         if self.cfg.advertise_load_balance {
             m.push(Avp::optional(AvpValue::LoadBalanceCapable {
                 vendor: self.cfg.common.enterprise,
@@ -386,6 +517,79 @@ impl Lac {
         }
     }
 
+    /// A call not yet established lost its endpoint: a call without a plan fails with `result`;
+    /// a plan call puts the endpoint on the deny-list (`deny`) and goes to the plan's next one.
+    fn call_failed(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        result: Option<ResultCode<'static>>,
+        deny: bool,
+    ) {
+        let Some(c) = self.calls.get(&id) else {
+            return;
+        };
+        if c.plan.is_none() {
+            self.fail_call(id, result);
+            return;
+        }
+        if deny {
+            let until = now + self.cfg.deny_time;
+            let stats = &mut self.core.stats;
+            stats.lns_denied = stats.lns_denied.saturating_add(1);
+            if self.deny.deny(c.lns.ip(), until, now, self.cfg.max_denied) {
+                stats.deny_list_evictions = stats.deny_list_evictions.saturating_add(1);
+            }
+        }
+        self.plan_step(now, id, result);
+    }
+
+    /// Starts plan call `id` at its plan's next endpoint ([`plan::choose`]), or fails it with
+    /// `result` when none is left.
+    fn plan_step(&mut self, now: Instant, id: CallId, result: Option<ResultCode<'static>>) {
+        let mut held: BTreeMap<(IpAddr, Option<&[u8]>), u32> = BTreeMap::new();
+        for (cid, c) in &self.calls {
+            if *cid != id && c.state != CallState::Idle {
+                *held
+                    .entry((c.lns.ip(), c.assignment.as_deref()))
+                    .or_default() += 1;
+            }
+        }
+        let Some(cursor) = self.calls.get(&id).and_then(|c| c.plan.as_ref()) else {
+            return;
+        };
+        let deny = &self.deny;
+        let pick = plan::choose(
+            cursor,
+            self.cfg.plan_policy,
+            &mut self.core.rng,
+            |ip| deny.is_denied(ip, now),
+            |e| {
+                held.get(&(e.server.ip(), e.assignment_id.as_deref()))
+                    .copied()
+                    .unwrap_or(0)
+            },
+        );
+        let Some(i) = pick else {
+            self.fail_call(id, result);
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(cursor) = c.plan.as_mut() else {
+            return;
+        };
+        cursor.tried |= 1 << i;
+        let e = &cursor.plan.endpoints()[i];
+        c.lns = e.server;
+        c.local = e.client;
+        c.assignment.clone_from(&e.assignment_id);
+        c.hops = 0;
+        c.state = CallState::Idle;
+        self.start_call(now, id);
+    }
+
     fn redirect(
         &mut self,
         now: Instant,
@@ -401,7 +605,7 @@ impl Lac {
             c.visited.push(from);
         }
         if c.hops >= self.cfg.max_redirects || c.visited.contains(&to) {
-            self.fail_call(id, result);
+            self.call_failed(now, id, result, false);
             return;
         }
         c.hops += 1;
@@ -432,7 +636,8 @@ impl Lac {
             ErrorCode::TRY_ANOTHER_DIRECTED => {
                 r.directed_addresses()?.into_iter().find(|a| !seen(a))
             }
-            ErrorCode::TRY_ANOTHER => self
+            // A plan call's alternates are its plan's next entries.
+            ErrorCode::TRY_ANOTHER if c.plan.is_none() => self
                 .cfg
                 .alternates
                 .iter()
@@ -466,7 +671,10 @@ impl Lac {
                     result,
                     redirect,
                     ..
-                } => self.on_tunnel_closed(now, tunnel, was_setup, result, redirect),
+                } => {
+                    self.assignments.remove(&tunnel);
+                    self.on_tunnel_closed(now, tunnel, was_setup, result, redirect);
+                }
                 Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
                 Up::SessionRefused {
                     tunnel,
@@ -512,8 +720,11 @@ impl Lac {
             } else {
                 None
             };
+            let has_plan = self.calls.get(&id).is_some_and(|c| c.plan.is_some());
             match target {
                 Some(to) => self.redirect(now, id, to, result.clone()),
+                // A plan call not yet up: the LNS timed out or sent StopCCN.
+                None if has_plan && !up => self.call_failed(now, id, result.clone(), true),
                 None if result.is_none() && redirect.is_none() && !up => {
                     // Lost a tie breaker, or the tunnel died before the call was up (a failed
                     // LNS behind a virtual address): start again.
@@ -561,140 +772,7 @@ impl Lac {
         }
         let rc = self.core.setup_timed_out(now, tid, sid);
         if let Some(id) = call {
-            self.fail_call(id, Some(rc));
+            self.call_failed(now, id, Some(rc), true);
         }
-    }
-
-    /// The Framing Type of a call on tunnel `tid` (ICCN, OCCN): `preferred` if the LNS's Framing
-    /// Capabilities include it, else the other type they include (RFC 2661 4.4.3 Framing
-    /// Capabilities, 4.4.4 Framing Type). An LNS that advertised neither is sent `preferred`
-    /// (synchronous if `preferred` names no single type): there is no type within nothing.
-    fn framing_type(&self, tid: u16, preferred: u32) -> u32 {
-        let caps = self
-            .core
-            .tunnels
-            .get(&tid)
-            .map_or(0, |t| t.peer_framing_capabilities);
-        type_within(caps, preferred).unwrap_or(if preferred == 1 || preferred == 2 {
-            preferred
-        } else {
-            1
-        })
-    }
-
-    fn session_msg(&mut self, now: Instant, sref: SessionRef, m: ControlMessage<'static>) {
-        let tid = sref.tunnel;
-        match m.message_type() {
-            Some(MessageType::ICRP) => self.on_icrp(now, sref, &m),
-            Some(MessageType::CDN) => self.on_cdn(now, sref, &m),
-            Some(MessageType::OCRQ) => self.on_ocrq(now, tid, &m),
-            // RFC 2661 6.14: SLI goes from the LNS to the LAC, with the ACCM to use.
-            Some(MessageType::SLI) => {
-                if let Some(AvpValue::Accm { send, receive }) = m.get(AvpType::ACCM) {
-                    let (send_accm, receive_accm) = (*send, *receive);
-                    self.core.event(Event::Sli {
-                        session: sref,
-                        send_accm,
-                        receive_accm,
-                    });
-                }
-            }
-            // RFC 2661 6.13: WEN goes from the LAC to the LNS; one arriving here names no WAN
-            // errors of ours to report. The channel acknowledged it; it is ignored (the RFC
-            // gives the receiver no other duty).
-            _ => {}
-        }
-    }
-
-    /// ICRP (RFC 2661 7.4.1 wait-reply): with `RedirectTarget` (and redirects advertised) the
-    /// session is cleared (CDN Result 3) and the call goes to the target; otherwise ICCN is sent
-    /// and the call is established.
-    fn on_icrp(&mut self, now: Instant, sref: SessionRef, m: &ControlMessage<'static>) {
-        let (tid, sid) = (sref.tunnel, sref.session);
-        let Some(s) = self.core.session_mut(tid, sid) else {
-            return;
-        };
-        if s.state != SessionState::WaitReply {
-            return;
-        }
-        s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
-        let call = s.call;
-        let target = m.redirect_target(self.cfg.common.enterprise);
-        if let (Some(to), Some(id), true) = (target, call, self.cfg.advertise_load_balance) {
-            let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
-            self.core.disconnect(now, tid, sid, rc);
-            self.redirect(now, id, to, None);
-            return;
-        }
-        let seq = self.cfg.common.sequencing_required || m.sequencing_required();
-        s.state = SessionState::Established;
-        s.sequencing = seq;
-        let peer_id = s.peer_header_id();
-        self.core.timers.cancel(&Timer::Session(tid, sid));
-        let framing = self.framing_type(tid, 1);
-        let mut iccn = ControlMessage::iccn(0, peer_id, 64000, framing);
-        if seq {
-            iccn.push(Avp::mandatory(AvpValue::SequencingRequired));
-        }
-        self.core.send_ctrl(now, tid, iccn);
-        if let Some(id) = call {
-            self.set_state(id, CallState::Established(sref));
-        }
-        self.core.session_up(tid, sid, call);
-    }
-
-    /// CDN (RFC 2661 6.12): a call not yet up follows a redirecting result (Error 9, Error 7);
-    /// otherwise the session and its call end.
-    fn on_cdn(&mut self, now: Instant, sref: SessionRef, m: &ControlMessage<'static>) {
-        let Some((s, result)) = self.core.on_cdn(now, sref.tunnel, m) else {
-            return;
-        };
-        let Some(id) = s.call else {
-            self.core.session_down(Some(sref), None, result);
-            return;
-        };
-        let target = if s.state == SessionState::Established {
-            None
-        } else {
-            self.redirect_target(id, None, result.as_ref())
-        };
-        match target {
-            Some(to) => self.redirect(now, id, to, result),
-            None => {
-                self.calls.remove(&id);
-                self.core.session_down(Some(sref), Some(id), result);
-            }
-        }
-    }
-
-    /// OCRQ (RFC 2661 7.4.2, outgoing call at the LAC): OCRP and OCCN at once (the call is
-    /// placed locally), or CDN Result 4 when the session tables are full.
-    fn on_ocrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
-        let serial = m.call_serial_number().unwrap_or(0);
-        let sequencing = self.cfg.common.sequencing_required;
-        let Some(s) = self
-            .core
-            .new_session(tid, peer_sid, SessionState::Established, serial)
-        else {
-            let rc = ResultCode::new(ResultCodeValue::CDN_TEMPORARY_RESOURCES);
-            self.core
-                .send_ctrl(now, tid, ControlMessage::cdn(0, peer_sid, 0, rc));
-            return;
-        };
-        s.sequencing = sequencing;
-        let sid = s.local_id;
-        // RFC 2661 4.4.4: the OCCN's Framing Type is the call's: the one the OCRQ asked for,
-        // within the LNS's Framing Capabilities.
-        let asked = match m.get(AvpType::FRAMING_TYPE) {
-            Some(AvpValue::FramingType(v)) => *v,
-            _ => 1,
-        };
-        let framing = self.framing_type(tid, asked);
-        self.core
-            .send_ctrl(now, tid, ControlMessage::ocrp(0, peer_sid, sid));
-        self.core
-            .send_ctrl(now, tid, ControlMessage::occn(0, peer_sid, 64000, framing));
-        self.core.session_up(tid, sid, None);
     }
 }
