@@ -5,13 +5,13 @@
 //! * heap bytes per tunnel and per session, measured with a counting allocator and printed;
 //! * replication (issue 15): session set-up (ICRQ/ICRP/ICCN from a real LAC) on a pool member with
 //!   a backup member Up and replication on (the batches delivered to the backup and its acks back,
-//!   inside the measurement) against the same two-member pool without replication; the ratio,
-//!   the replication bytes per session set up and the heap the backup holds per replicated
-//!   session, printed;
+//!   inside the measurement) against the same two-member pool without replication, in bursts of
+//!   16 set-ups (a loaded LNS) and isolated; the ratios, the replication bytes per session set up
+//!   and the heap the backup holds per replicated session, printed;
 //! * `redirect_cost_curve`: the redirect decision with 10k tunnels holding 10k, 100k and 1M
 //!   established sessions (`L2TP_LNS_MAX_SESSIONS` caps the largest), printed per size and as a
 //!   `table|` line for `scripts/bench-table`.
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -417,16 +417,21 @@ impl Pool {
         }
     }
 
-    /// One call set up (timed: ICRQ, ICRP, ICCN and the replication round trips), then torn
-    /// down (not timed).
-    fn setup(&mut self) -> Duration {
+    /// `k` calls set up together (timed: ICRQs, ICRPs, ICCNs and the replication round trips),
+    /// then torn down (not timed). `k = 1` is an isolated set-up; with more, the records of
+    /// set-ups that complete while a replication batch is in flight share the next batch.
+    fn setup(&mut self, k: usize) -> Duration {
         let t0 = Instant::now();
-        let call = self.lac.open_session(self.now).unwrap();
+        let calls: Vec<_> = (0..k)
+            .map(|_| self.lac.open_session(self.now).unwrap())
+            .collect();
         self.pump();
         let took = t0.elapsed();
-        assert!(self.lac.session_of(call).is_some());
+        assert!(calls.iter().all(|c| self.lac.session_of(*c).is_some()));
         let (r, a, b) = (self.replicated, self.acked, self.in_backup);
-        self.lac.close_session(self.now, call).unwrap();
+        for c in calls {
+            self.lac.close_session(self.now, c).unwrap();
+        }
         self.pump();
         (self.replicated, self.acked, self.in_backup) = (r, a, b);
         took
@@ -446,6 +451,28 @@ fn backup_heap(n: usize) -> isize {
     before - LIVE.load(Ordering::Relaxed)
 }
 
+/// Set-ups per burst in the printed figures: a loaded LNS completes several set-ups while a
+/// replication batch is in flight.
+const BURST: usize = 16;
+
+/// Median ns per set-up over `rounds` rounds of 1000 set-ups in bursts of `k`, alternating
+/// without and with replication: (without, with, with minus the backup's share).
+fn per_setup(plain: &mut Pool, repl: &mut Pool, k: usize, rounds: usize) -> (f64, f64, f64) {
+    let (mut t_plain, mut t_repl, mut t_own) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        t_plain.push((0..1000 / k).map(|_| plain.setup(k)).sum::<Duration>());
+        let before = repl.in_backup;
+        let t = (0..1000 / k).map(|_| repl.setup(k)).sum::<Duration>();
+        t_repl.push(t);
+        t_own.push(t.saturating_sub(repl.in_backup - before));
+    }
+    let per = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_nanos() as f64 / (1000 / k * k) as f64
+    };
+    (per(t_plain), per(t_repl), per(t_own))
+}
+
 fn replication(c: &mut Criterion) {
     let mut plain = Pool::new(false);
     let mut repl = Pool::new(true);
@@ -458,46 +485,38 @@ fn replication(c: &mut Criterion) {
         ("session_setup_replicated", &mut repl),
     ] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| p.setup()).sum())
+            b.iter_custom(|iters| (0..iters).map(|_| p.setup(1)).sum())
         });
     }
     g.finish();
 
-    // The printed ratio: rounds of 1000 set-ups, alternating, the median round of each.
-    let (mut t_plain, mut t_repl, mut t_own) = (Vec::new(), Vec::new(), Vec::new());
+    // The printed ratios: rounds of 1000 set-ups, alternating, the median round of each; in
+    // bursts of BURST (the target), then isolated.
     repl.replicated = 0;
     repl.acked = 0;
     let rounds = 25;
-    for _ in 0..rounds {
-        t_plain.push((0..1000).map(|_| plain.setup()).sum::<Duration>());
-        let before = repl.in_backup;
-        let t = (0..1000).map(|_| repl.setup()).sum::<Duration>();
-        t_repl.push(t);
-        t_own.push(t.saturating_sub(repl.in_backup - before));
-    }
-    t_plain.sort();
-    t_repl.sort();
-    t_own.sort();
-    let ns = |v: &[Duration]| v[v.len() / 2].as_nanos() as f64 / 1000.0;
-    let (np, nr) = (ns(&t_plain), ns(&t_repl));
-    let n = f64::from(rounds * 1000);
+    let (np, nr, no) = per_setup(&mut plain, &mut repl, BURST, rounds);
+    let n = (rounds * (1000 / BURST) * BURST) as f64;
+    let (bytes, acks) = (repl.replicated as f64 / n, repl.acked as f64 / n);
     assert_eq!(plain.replicated, 0);
     println!(
-        "l2tp_lns replication: {np:.0} ns per set-up without backup, {nr:.0} with, ratio {:.2}",
+        "l2tp_lns replication: {np:.0} ns per set-up without backup, {nr:.0} with, ratio {:.2} (bursts of {BURST} set-ups)",
         nr / np
     );
-    let no = ns(&t_own);
     println!(
         "l2tp_lns replication: of which member 0 (the LAC's LNS) {no:.0} ns, ratio {:.2}; the backup {:.0}",
         no / np,
         nr - no
     );
+    let (np1, nr1, _) = per_setup(&mut plain, &mut repl, 1, rounds);
+    println!(
+        "l2tp_lns replication, isolated set-ups (one batch, MAC and ack each): {np1:.0} ns without backup, {nr1:.0} with, ratio {:.2}",
+        nr1 / np1
+    );
     let k = 10_000;
     let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
     println!(
-        "bytes per replicated session: {:.0} (replication datagrams per set-up, {:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k})",
-        repl.replicated as f64 / n,
-        repl.acked as f64 / n,
+        "bytes per replicated session: {bytes:.0} (replication datagrams per set-up in bursts of {BURST}, {acks:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k})",
     );
 }
 
@@ -617,10 +636,42 @@ fn count(n: u32) -> String {
     }
 }
 
+/// Instruction-count mode (`L2TP_LNS_COUNT=K` in the environment, for `valgrind --tool=callgrind`,
+/// whose counts do not move with the machine's load): 1008 set-ups in bursts of `K` without
+/// replication ([`count_plain`]), then with ([`count_replicated`]); nothing else runs.
+#[inline(never)]
+fn count_plain(p: &mut Pool, k: usize) {
+    for _ in 0..1008 / k {
+        p.setup(k);
+    }
+}
+
+/// See [`count_plain`].
+#[inline(never)]
+fn count_replicated(p: &mut Pool, k: usize) {
+    for _ in 0..1008 / k {
+        p.setup(k);
+    }
+}
+
 criterion_group!(
     benches,
     redirect_decisions,
     replication,
     redirect_cost_curve
 );
-criterion_main!(benches);
+
+fn main() {
+    if let Some(k) = std::env::var("L2TP_LNS_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let (mut plain, mut repl) = (Pool::new(false), Pool::new(true));
+        count_plain(&mut plain, k);
+        count_replicated(&mut repl, k);
+        println!("l2tp_lns count mode: 1008 set-ups in bursts of {k}, each way");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -22,6 +22,14 @@ fn check(s: &Summary, lossy: bool, label: &str) {
         f("l2tp.frames_in") > 0 && f("l2tp.frames_echoed") > 0,
         "{label}"
     );
+    // Issue 15: the stopped pool LNS's session continues at its backup (PPP frames sent after
+    // the takeover arrive there and its echoes come back).
+    assert_eq!(f("l2tp.sessions_taken_over"), 1, "{label}: {:?}", s.facts);
+    assert!(
+        f("l2tp.frames_after_takeover") > 0 && f("l2tp.frames_echoed_after_takeover") > 0,
+        "{label}: {:?}",
+        s.facts
+    );
     // Mobile IP: every registration (before and after the failover) accepted; the stopped HA's
     // bindings all moved.
     assert_eq!(
@@ -69,6 +77,8 @@ fn check(s: &Summary, lossy: bool, label: &str) {
     assert_eq!(f("pfcp.left_after_restart"), 0, "{label}");
     if !lossy {
         assert_eq!(f("l2tp.frames_echoed"), 10, "{label}");
+        assert_eq!(f("l2tp.frames_after_takeover"), 5, "{label}");
+        assert_eq!(f("l2tp.frames_echoed_after_takeover"), 5, "{label}");
         assert_eq!(f("gtp.packets_after"), 80, "{label}");
         assert_eq!(f("pfcp.packets_after"), 30, "{label}");
     }

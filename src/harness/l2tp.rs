@@ -492,6 +492,15 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         Record::TunnelGone { tunnel: 0x1234 }.to_vec(),
     );
     add(
+        "tunnel_sequence.bin",
+        Record::TunnelSequence {
+            tunnel: 0x1234,
+            ns: 7,
+            nr: 9,
+        }
+        .to_vec(),
+    );
+    add(
         "taken_over.bin",
         Record::TakenOver {
             incarnation: 1,

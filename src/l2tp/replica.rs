@@ -9,7 +9,9 @@
 //! established tunnels and sessions are replicated: a call still in set-up when its LNS fails is
 //! lost (the LAC's set-up timer clears it). A session record is 16 octets, a tunnel record at
 //! most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
-//! allows.
+//! allows. A call set up or cleared moves its tunnel's control channel sequence numbers; they
+//! travel in a 7-octet [`Record::TunnelSequence`] (one per tunnel per batch when the sender
+//! coalesces them), not in the whole tunnel record.
 //!
 //! ## Wire format (all integers big-endian)
 //!
@@ -23,6 +25,7 @@
 //! 6 SessionGone tunnel (2) session (2)
 //! 7 TunnelGone tunnel (2)
 //! 8 TakenOver  incarnation (4) tunnel (2) epoch (4)
+//! 9 TunnelSequence tunnel (2) ns (2) nr (2)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
@@ -114,6 +117,18 @@ pub enum Record {
         /// Our Session ID.
         session: u16,
     },
+    /// A held tunnel's control channel sequence numbers moved (a call set up or cleared): the
+    /// 7-octet update sent with a session record instead of the whole [`TunnelRecord`] (module
+    /// docs, control channel sequence numbers). A backup that does not hold the tunnel ignores
+    /// it.
+    TunnelSequence {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// As [`TunnelRecord::ns`].
+        ns: u16,
+        /// As [`TunnelRecord::nr`].
+        nr: u16,
+    },
     /// A tunnel is gone, with its sessions.
     TunnelGone {
         /// Our Tunnel ID.
@@ -189,6 +204,7 @@ const SESSION: u8 = 3;
 const SESSION_GONE: u8 = 6;
 const TUNNEL_GONE: u8 = 7;
 const TAKEN_OVER: u8 = 8;
+const TUNNEL_SEQUENCE: u8 = 9;
 
 /// Reads a non-zero id (RFC 2661 3.1).
 fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
@@ -371,6 +387,11 @@ impl Record {
             TUNNEL_GONE => Record::TunnelGone {
                 tunnel: id(r, Field::Tunnel)?,
             },
+            TUNNEL_SEQUENCE => Record::TunnelSequence {
+                tunnel: id(r, Field::Tunnel)?,
+                ns: r.u16(Field::Ns)?,
+                nr: r.u16(Field::Nr)?,
+            },
             TAKEN_OVER => Record::TakenOver {
                 incarnation: r.u32(Field::Incarnation)?,
                 tunnel: id(r, Field::Tunnel)?,
@@ -404,6 +425,12 @@ impl Record {
             Record::TunnelGone { tunnel } => {
                 buf.put_u8(TUNNEL_GONE);
                 buf.put_u16(*tunnel);
+            }
+            Record::TunnelSequence { tunnel, ns, nr } => {
+                buf.put_u8(TUNNEL_SEQUENCE);
+                buf.put_u16(*tunnel);
+                buf.put_u16(*ns);
+                buf.put_u16(*nr);
             }
             Record::TakenOver {
                 incarnation,
@@ -516,6 +543,12 @@ mod tests {
             epoch: 1,
         });
         assert_eq!(t.to_vec().len(), 71);
+        let q = Record::TunnelSequence {
+            tunnel: 1,
+            ns: 2,
+            nr: 3,
+        };
+        assert_eq!(q.to_vec(), [9, 0, 1, 0, 2, 0, 3]);
     }
 
     /// RFC 2661 3.1: ids are non-zero; unknown kinds and families, short and long input refused.

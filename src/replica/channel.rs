@@ -130,6 +130,12 @@ impl<I: Replicated> Channel<I> {
         true
     }
 
+    /// The item queued last (not yet in a batch), to update in place: a subsystem coalesces a
+    /// change into it instead of queueing another item (same wire format, fewer items).
+    pub fn last_queued_mut(&mut self) -> Option<&mut I> {
+        self.queue.back_mut()
+    }
+
     /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
     pub fn backlog(&self) -> usize {
         self.queue.len()

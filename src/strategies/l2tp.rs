@@ -411,6 +411,11 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
         (nz.clone(), nz.clone())
             .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
         nz.clone().prop_map(|tunnel| Record::TunnelGone { tunnel }),
+        (nz.clone(), any::<(u16, u16)>()).prop_map(|(tunnel, (ns, nr))| Record::TunnelSequence {
+            tunnel,
+            ns,
+            nr
+        }),
         (any::<(u32, u32)>(), nz).prop_map(|((incarnation, epoch), tunnel)| {
             Record::TakenOver {
                 incarnation,

@@ -4,12 +4,17 @@ use super::*;
 
 /// L2TP: a LAC asks a contact LNS at capacity; the contact redirects the call to the least-loaded
 /// pool LNS (pool LNSs report their load with heartbeats); PPP frames flow; then that pool LNS
-/// stops and the next call goes to the other one.
+/// stops: its backup (the other pool LNS, which held a replica of its tunnel and session) takes
+/// them over with its address, the call's PPP frames keep flowing there, and the next call goes
+/// to the other pool LNS too (issue 15).
 pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     tr.section("L2TP: contact LNS redirects calls to the least-loaded pool LNS");
     let key = ClusterKey::new(b"demo pool key");
     let contact_addr = addr("127.0.20.10:1701");
     let pool_addrs = [addr("127.0.20.11:1701"), addr("127.0.20.12:1701")];
+    // The pool LNSs' own addresses for heartbeats and replication between them (the service
+    // address moves at a takeover; these do not).
+    let pool_mgmt = [addr("127.0.20.21:1701"), addr("127.0.20.22:1701")];
     let names = ["lac", "contact", "pool-a", "pool-b"];
     let name_of = |a: std::net::IpAddr| match a {
         a if a == contact_addr.ip() => "contact",
@@ -53,17 +58,33 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     );
     let mut pool = Vec::new();
     for (i, &a) in pool_addrs.iter().enumerate() {
+        let other = 1 - i;
+        let peers = vec![
+            (NodeId(100), contact_addr),
+            (NodeId(other as u32 + 1), pool_mgmt[other]),
+        ];
         let cfg = LnsConfig {
             common: common(13 + i as u64),
             health,
-            membership: membership(i as u32 + 1, Role::LNS, vec![(NodeId(100), contact_addr)]),
+            membership: membership(i as u32 + 1, Role::LNS, peers),
+            replication: Some(l2tp::ReplicationConfig::default()),
             ..Default::default()
         };
+        // In the simulator a node receives only on addresses it has: each pool LNS also has
+        // the other's service address, routed to its owner until a takeover moves it (over
+        // real sockets the address's socket is handed over instead).
+        let mut addrs = vec![a, pool_mgmt[i]];
+        if matches!(net, Net::Sim(..)) {
+            addrs.push(pool_addrs[other]);
+        }
         pool.push(net.add(
             names[2 + i],
-            &[a],
+            &addrs,
             Box::new(Lns::new(cfg, now).expect("LNS config")),
         ));
+    }
+    for (a, n) in pool_addrs.iter().zip(&pool) {
+        net.set_owner(*a, *n);
     }
     // The contact is at capacity; pool-b is the least loaded.
     net.node_mut::<Lns>(contact).set_load(100);
@@ -84,11 +105,14 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let mut frames_in = 0;
     let mut frames_back = 0;
     let mut call_to = Vec::new();
+    let mut first_call = None;
+    let (mut taken, mut after_in, mut after_back) = (0, 0, 0);
     for round in 0..2 {
         if round == 1 {
             net.stop(pool[1]);
             tr.step(net, "pool-b", "-", "stops", "crash");
-            net.run_for(Duration::from_millis(1500));
+            taken = takeover(net, tr, pool[0], pool_addrs[1]);
+            (after_in, after_back) = frames_after_takeover(net, tr, lac, pool[0], first_call);
         }
         let now = net.now();
         let call = match net.node_mut::<Lac>(lac).open_session(now) {
@@ -151,6 +175,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             continue;
         };
         call_to.push(name_of(lns_addr.ip()));
+        first_call.get_or_insert(call);
         let lns_idx = if lns_addr == pool_addrs[0] {
             pool[0]
         } else if lns_addr == pool_addrs[1] {
@@ -191,6 +216,14 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         v.iter().filter(|n| n.starts_with("pool")).count()
     });
     sum.fact("l2tp.redirects", redirects);
+    sum.fact("l2tp.sessions_taken_over", taken);
+    sum.fact("l2tp.frames_after_takeover", after_in);
+    sum.fact("l2tp.frames_echoed_after_takeover", after_back);
+    sum.add(
+        "pool-a",
+        "L2TP sessions taken over from pool-b / PPP frames after",
+        format!("{taken} / {after_in} in, {after_back} echoed"),
+    );
     sum.fact("l2tp.frames_in", frames_in);
     sum.fact("l2tp.frames_echoed", frames_back);
     sum.add("lac", "L2TP redirects followed", redirects);
@@ -206,4 +239,93 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let c = net.node_mut::<Lns>(contact).session_count();
     sum.add("contact", "L2TP sessions (redirects keep none)", c);
     sum.fact("l2tp.contact_sessions", c);
+    // The story is over: its endpoints stop (their heartbeats do not run through the others).
+    for n in [lac, contact, pool[0]] {
+        net.stop(n);
+    }
+}
+
+/// Waits (at most 3 s) for `backup` to take over the stopped pool LNS's tunnels and sessions;
+/// moves the address `moved` to it, as the caller of `Event::TakeOver` does. Returns the
+/// sessions taken.
+fn takeover(net: &mut Net, tr: &Trace, backup: usize, moved: SocketAddr) -> usize {
+    for _ in 0..60 {
+        net.run_for(Duration::from_millis(50));
+        while let Some(ev) = net.poll_event_of::<Lns>(backup) {
+            if let l2tp::Event::TakeOver {
+                addr,
+                tunnels,
+                sessions,
+                ..
+            } = ev
+            {
+                net.set_owner(SocketAddr::new(addr, moved.port()), backup);
+                tr.step(
+                    net,
+                    "pool-a",
+                    "-",
+                    &format!(
+                        "takes over pool-b's {} tunnel(s), {} session(s)",
+                        tunnels.len(),
+                        sessions.len()
+                    ),
+                    "backup: replica held, address moved",
+                );
+                return sessions.len();
+            }
+        }
+    }
+    tr.step(net, "pool-a", "-", "no takeover", "");
+    0
+}
+
+/// Five PPP frames on the first call after the takeover: how many reach the backup, and how
+/// many of its echoes come back.
+fn frames_after_takeover(
+    net: &mut Net,
+    tr: &Trace,
+    lac: usize,
+    backup: usize,
+    call: Option<l2tp::CallId>,
+) -> (usize, usize) {
+    let Some(call) = call else {
+        return (0, 0);
+    };
+    for i in 0..5u8 {
+        // An LCP Echo-Request (code 9, id, length 8, magic number).
+        let frame = [
+            0xff,
+            0x03,
+            0xc0,
+            0x21,
+            0x09,
+            0x80 | i,
+            0x00,
+            0x08,
+            0x12,
+            0x34,
+            0x56,
+            0x78,
+        ];
+        let _ = net.node_mut::<Lac>(lac).send_ppp(call, &frame);
+    }
+    net.run_for(Duration::from_millis(100));
+    let mut n_in = 0;
+    while let Some(d) = net.node_mut::<Lns>(backup).poll_data() {
+        n_in += 1;
+        let _ = net.node_mut::<Lns>(backup).send_ppp(d.session, &d.frame);
+    }
+    net.run_for(Duration::from_millis(100));
+    let mut n_back = 0;
+    while net.node_mut::<Lac>(lac).poll_data().is_some() {
+        n_back += 1;
+    }
+    tr.step(
+        net,
+        "lac",
+        "pool-a",
+        "PPP frames of the first call, at pool-b's address",
+        &format!("{n_in} in, {n_back} echoed back by the backup"),
+    );
+    (n_in, n_back)
 }

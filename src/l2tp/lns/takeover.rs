@@ -107,6 +107,13 @@ impl Lns {
                 }
                 false
             }
+            Record::TunnelSequence { tunnel, ns, nr } => {
+                let held = self.backups.held.get_mut(&from);
+                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&tunnel)) {
+                    (t.ns, t.nr) = (ns, nr);
+                }
+                false
+            }
             Record::TunnelGone { tunnel } => {
                 if let Some(h) = self.backups.held.get_mut(&from) {
                     if let Some((_, s)) = h.tunnels.remove(&tunnel) {
