@@ -184,6 +184,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
             fa: mn_addr(k),
             identification: u64::from(k),
             state,
+            key: None,
         }))
     };
     let perm = BindingState::Permanent;

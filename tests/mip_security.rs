@@ -535,6 +535,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
                 (coa(4), Some(Duration::from_secs(5))),
             ],
         },
+        key: None,
     };
     let temporary = Record {
         home_address: home(3),
@@ -543,6 +544,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
             pending_left: Duration::from_millis(u64::from(u32::MAX)),
         },
         ..permanent.clone()
+        key: None,
     };
     let m = ClusterMessage {
         sender: NodeId(2),

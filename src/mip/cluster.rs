@@ -134,6 +134,31 @@ pub struct Record {
     pub identification: u64,
     /// Temporary or permanent, with the data of that state.
     pub state: RecordState,
+    /// The MN-HA key the mobile node got from AAA, if any (`HomeAgent::provide_key`), so that a
+    /// takeover needs no new key request. It travels inside the HMAC'd cluster envelope.
+    pub key: Option<RecordKey>,
+}
+
+/// Key bytes whose `Debug` hides them (never in clear in events or `Debug` output).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Box<[u8]>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0.len())
+    }
+}
+
+/// An MN-HA key from AAA carried by a replicated binding (HMAC-MD5; on the wire: SPI, remaining
+/// lifetime in whole seconds, key length (1-255) and key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The security parameter index (RFC 5944 section 3.5.1).
+    pub spi: u32,
+    /// The key, 1 to 255 bytes (its `Debug` hides it).
+    pub key: Secret,
+    /// Time left on the key's lifetime (carried in whole seconds, saturating at `u32::MAX`).
+    pub left: Duration,
 }
 
 impl Record {
@@ -307,6 +332,36 @@ impl ClusterMessage<'_> {
     }
 }
 
+/// A record's key: a flag octet (0 none, 1 a key), then SPI, seconds left, length and key.
+fn put_key<B: BufMut>(out: &mut B, key: Option<&RecordKey>) {
+    let Some(k) = key.filter(|k| (1..=255).contains(&k.key.0.len())) else {
+        out.put_u8(0);
+        return;
+    };
+    out.put_u8(1);
+    out.put_u32(k.spi);
+    out.put_u32(k.left.as_secs().min(u64::from(u32::MAX)) as u32);
+    out.put_u8(k.key.0.len() as u8);
+    out.put_slice(&k.key.0);
+}
+
+fn get_key(r: &mut Reader<'_>) -> Result<Option<RecordKey>, ClusterError> {
+    match r.u8(Field::RecordState)? {
+        0 => Ok(None),
+        1 => {
+            let spi = r.u32(Field::Spi)?;
+            let left = Duration::from_secs(u64::from(r.u32(Field::Lifetime)?));
+            let n = usize::from(r.u8(Field::ExtensionLength)?);
+            if n == 0 {
+                return Err(ClusterError::Unknown);
+            }
+            let key = Secret(r.bytes(n, Field::ExtensionData)?.into());
+            Ok(Some(RecordKey { spi, key, left }))
+        }
+        _ => Err(ClusterError::Unknown),
+    }
+}
+
 fn put_item<B: BufMut>(out: &mut B, i: &Item) {
     match i {
         Item::Upsert(r) => {
@@ -341,6 +396,7 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
                     }
                 }
             }
+            put_key(out, r.key.as_ref());
         }
         Item::Remove { home_address, nai } => {
             out.put_u8(2);
@@ -407,6 +463,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                         .collect(),
                 },
             };
+            let key = get_key(r)?;
             Item::Upsert(Record {
                 home_address,
                 nai,
@@ -415,6 +472,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 fa,
                 identification,
                 state,
+                key,
             })
         }
         2 => Item::Remove {
@@ -569,9 +627,10 @@ mod tests {
             node(),
             sock(),
             any::<u64>(),
+            record_key(),
         )
             .prop_map(
-                |(h, nai, state, first_ha, second_ha, fa, identification)| Record {
+                |(h, nai, state, first_ha, second_ha, fa, identification, key)| Record {
                     home_address: Ipv4Addr::from(h),
                     nai,
                     first_ha,
@@ -579,8 +638,41 @@ mod tests {
                     fa,
                     identification,
                     state,
+                    key,
                 },
             )
+    }
+
+    fn record_key() -> impl Strategy<Value = Option<RecordKey>> {
+        proptest::option::of((any::<u32>(), vec(any::<u8>(), 1..=255), any::<u32>()).prop_map(
+            |(spi, key, secs)| RecordKey {
+                spi,
+                key: Secret(key.into()),
+                left: Duration::from_secs(u64::from(secs)),
+            },
+        ))
+    }
+
+    #[test]
+    fn a_record_key_is_redacted_in_debug() {
+        let r = Record {
+            home_address: Ipv4Addr::new(10, 0, 0, 5),
+            nai: None,
+            first_ha: NodeId(1),
+            second_ha: NodeId(2),
+            fa: SocketAddr::from(([192, 0, 2, 9], 434)),
+            identification: 1,
+            state: RecordState::Permanent { care_of: vec![] },
+            key: Some(RecordKey {
+                spi: 0x1234,
+                key: Secret(b"topsecretkey0123".to_vec().into()),
+                left: Duration::from_secs(60),
+            }),
+        };
+        let dbg = format!("{:?}", Item::Upsert(r));
+        assert!(!dbg.contains("topsecret"), "{dbg}");
+        assert!(!dbg.contains("116, 111, 112"), "{dbg}");
+        assert!(dbg.contains("redacted"), "{dbg}");
     }
 
     fn item() -> impl Strategy<Value = Item> {

@@ -97,6 +97,7 @@ pub mod wire;
 
 pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
+    AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId,
     ConfigError, ConfigField, DynamicHaPolicy, Event, ForwardMode, HaStats, HomeAgent,
     HomeAgentConfig, InputError, Member, MobileNodeKey, Revoked,
 };

@@ -1,5 +1,6 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
+mod aaa;
 mod apply;
 mod config;
 mod dynamic;
@@ -20,6 +21,8 @@ use crate::replica::Peers;
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
+pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
+use aaa::Aaa;
 pub use event::Event;
 use notices::Notices;
 use pool::HomePool;
@@ -156,6 +159,17 @@ pub struct HaStats {
     pub revocations_from_fa: u64,
     /// Revocation messages refused (authentication, replay, nothing outstanding).
     pub revocation_refused: u64,
+    /// Keys asked of the caller ([`Event::KeyRequest`]; a copy of a parked request asks nothing).
+    pub key_requests: u64,
+    /// Requests for an unknown key refused with 130: beyond [`AaaConfig::max_pending`], or the
+    /// provided key not held (beyond [`AaaConfig::max_keys`]).
+    pub key_requests_refused: u64,
+    /// Parked requests refused with 130 after [`AaaConfig::timeout`].
+    pub key_requests_expired: u64,
+    /// Keys provided ([`HomeAgent::provide_key`]).
+    pub keys_provided: u64,
+    /// Keys denied ([`HomeAgent::deny`]).
+    pub keys_denied: u64,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -214,6 +228,10 @@ pub struct HomeAgent {
     notices: Notices,
     route: Route,
     revocations: Revocations,
+    /// Keys from AAA ([`HomeAgentConfig::aaa`]).
+    aaa: Option<Aaa>,
+    /// A parked request is handled again (it was counted when it came).
+    replaying: bool,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -286,6 +304,8 @@ impl HomeAgent {
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             revocations: Revocations::new(&cfg, &hasher),
+            aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
+            replaying: false,
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
@@ -466,7 +486,7 @@ impl HomeAgent {
         };
         match data.first() {
             Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
-            Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
+            Some(&REPLY_TYPE) => self.handle_reply(now, data, member, false),
             Some(&REVOCATION_TYPE) => self.handle_revocation(now, from, data),
             Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.
@@ -499,7 +519,7 @@ impl HomeAgent {
                 let to = self.vip_sock();
                 self.handle_request(now, fa, to, request, Some(sender))
             }
-            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender)),
+            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender), true),
             Body::Notice {
                 home_address,
                 nai,
@@ -584,7 +604,7 @@ impl HomeAgent {
     }
 
     /// Lets due timers fire: heartbeats and failure detection, temporary and permanent binding
-    /// expiry, replication retransmissions, layer-2 notices.
+    /// expiry, replication retransmissions, layer-2 notices, key requests.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.update_load();
         self.monitor.handle_timeout(now);
@@ -610,6 +630,7 @@ impl HomeAgent {
         }
         self.notices.expire(now);
         self.revocation_timeouts(now);
+        self.key_request_timeouts(now);
         self.retransmit(now);
         self.pump(now);
         self.update_load();
@@ -635,6 +656,7 @@ impl HomeAgent {
             self.table.next_deadline(),
             self.notices.next_deadline(),
             self.revocations.next_deadline(),
+            self.aaa.as_ref().and_then(Aaa::next_deadline),
             repl,
         ]
         .into_iter()

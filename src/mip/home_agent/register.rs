@@ -71,14 +71,23 @@ impl HomeAgent {
         if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
             b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
         }
-        self.send_reply(a.from, b.to_vec(), a.relay);
+        let vouch = sa.is_some_and(|s| s.from_aaa);
+        self.send_reply(a.from, b.to_vec(), a.relay, vouch);
         InputError::Refused(code)
     }
 
-    pub(super) fn send_reply(&mut self, fa: SocketAddr, bytes: Vec<u8>, relay_via: Option<NodeId>) {
+    /// `vouch`: authenticated with a key from AAA, which the first HA may not hold: relayed in
+    /// an authenticated cluster message in layer-2 mode too (`aaa.rs`).
+    pub(super) fn send_reply(
+        &mut self,
+        fa: SocketAddr,
+        bytes: Vec<u8>,
+        relay_via: Option<NodeId>,
+        vouch: bool,
+    ) {
         match relay_via {
             Some(first) if first != self.node => match self.mode {
-                ForwardMode::Layer2 => {
+                ForwardMode::Layer2 if !vouch => {
                     let mac = self.members.get(&first).map(|m| m.mac);
                     self.push_transmit(Transmit {
                         dst: self.vip_sock(),
@@ -87,7 +96,9 @@ impl HomeAgent {
                         payload: bytes.into(),
                     });
                 }
-                ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
+                ForwardMode::Layer2 | ForwardMode::Layer3 => {
+                    self.send_cluster(first, Body::Relay { reply: &bytes })
+                }
             },
             _ => {
                 let src = Some(self.reply_src);
@@ -132,7 +143,7 @@ impl HomeAgent {
         let Header::Request(q) = m.header else {
             return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
         };
-        if forwarded_by.is_none() {
+        if forwarded_by.is_none() && !self.replaying {
             self.stats.requests += 1;
         }
         // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
@@ -146,7 +157,7 @@ impl HomeAgent {
             assigned: None,
             revocation: None,
         };
-        let (mn, sa, to_me) = self.admit(&a, &m, data)?;
+        let (mn, sa, to_me, spi) = self.admit(&a, &m, data)?;
         let a = Asked {
             revocation: self.revocation_offer(from, data),
             ..a
@@ -161,6 +172,14 @@ impl HomeAgent {
         if let Some(f) = self.notices.take(&mn, q.identification) {
             first = first.or(Some(f));
         }
+        // No key (keys from AAA, `aaa.rs`): parked where it is authenticated, else forwarded.
+        let Some(sa) = sa else {
+            let by = first.or(to_me.then_some(self.node));
+            if by.is_some() || dynamic {
+                return self.park(&a, to, data, mn, spi, by);
+            }
+            return self.forward(&a, to, data, mn, None, spi);
+        };
         if let Some(first) = first {
             return self.serve(
                 &Asked {
@@ -183,7 +202,7 @@ impl HomeAgent {
         if dynamic {
             return self.assign(&a, to, data, mn, &sa);
         }
-        self.forward(&a, to, data, mn, &sa)
+        self.forward(&a, to, data, mn, Some(&sa), spi)
     }
 
     /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
@@ -218,14 +237,15 @@ impl HomeAgent {
 
     /// The checks before any state (RFC 5944 section 3.8.2.1): extensions, the home agent
     /// address (136), the mobile node's authentication (131) and the foreign agent's (132).
-    /// Returns the mobile node, its security association and whether the request names this
-    /// HA's own address.
+    /// Returns the mobile node, its security association (`None`: keys come from AAA and this
+    /// HA holds none for the mobile node and SPI, `aaa.rs`), whether the request names this HA's
+    /// own address, and the MN-HA extension's SPI.
     fn admit(
         &mut self,
         a: &Asked<'_>,
         m: &Summary<'_>,
         data: &[u8],
-    ) -> Result<(MnId, Arc<MnSa>, bool), InputError> {
+    ) -> Result<(MnId, Option<Arc<MnSa>>, bool, u32), InputError> {
         let q = a.q;
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
@@ -245,7 +265,15 @@ impl HomeAgent {
         let Some(mn) = MnId::of(q.home_address, a.nai) else {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
         };
-        let Some(sa) = self.lookup_sa(q.home_address, a.nai) else {
+        let spi = m.mn_ha.map_or(0, |x| x.spi);
+        let sa = self
+            .lookup_sa(q.home_address, a.nai)
+            .or_else(|| self.fresh_aaa_sa(a.now, q.home_address, a.nai, spi));
+        let Some(sa) = sa else {
+            if self.aaa.is_some() && m.authorizing == 1 && spi >= FIRST_USABLE_SPI {
+                self.check_fa(a, m, data, None)?;
+                return Ok((mn, None, to_me, spi));
+            }
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         };
         // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
@@ -257,17 +285,28 @@ impl HomeAgent {
         if !ok || !self.names_only(&sa, q.home_address, a.nai) {
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         }
-        // A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
-        // (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
+        self.check_fa(a, m, data, Some(&sa))?;
+        Ok((mn, Some(sa), to_me, spi))
+    }
+
+    /// A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
+    /// (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
+    fn check_fa(
+        &mut self,
+        a: &Asked<'_>,
+        m: &Summary<'_>,
+        data: &[u8],
+        sa: Option<&MnSa>,
+    ) -> Result<(), InputError> {
         if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
             let fa_ok = m.fa_ha_count == 1
                 && m.fa_ha
                     .is_some_and(|x| x.verify_prepared(data, fa.spi, &fa.key).is_ok());
             if !fa_ok {
-                return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, Some(&sa)));
+                return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, sa));
             }
         }
-        Ok((mn, sa, to_me))
+        Ok(())
     }
 
     /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
@@ -278,7 +317,8 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
         mn: MnId,
-        sa: &MnSa,
+        sa: Option<&MnSa>,
+        spi: u32,
     ) -> Result<(), InputError> {
         let (q, now, from) = (a.q, a.now, a.from);
         let slot = self.table.find(q.home_address, a.nai);
@@ -295,6 +335,9 @@ impl HomeAgent {
                 .unwrap_or(self.node)
         });
         if second == self.node {
+            let Some(sa) = sa else {
+                return self.park(a, to, data, mn, spi, Some(self.node));
+            };
             return self.serve(
                 &Asked {
                     relay: Some(self.node),
@@ -315,7 +358,7 @@ impl HomeAgent {
         });
         let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {
-            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
+            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, sa));
         };
         self.push_event(Event::TemporaryBinding {
             mn,
@@ -427,6 +470,8 @@ impl HomeAgent {
         }
         match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
             Some(h) if !h.is_unspecified() => Ok(h),
+            // The home address AAA assigned (`aaa.rs`).
+            _ if let Some(h) = self.aaa_home(a.nai) => Ok(h),
             _ => match self.pool.allocate(|h| self.table.find(h, None).is_some()) {
                 Some(h) => Ok(h),
                 None => Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa))),
@@ -577,7 +622,12 @@ impl HomeAgent {
         if let Some(k) = fa_sa {
             append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }
-        self.send_reply(a.from, bytes, Some(a.relay.unwrap_or(self.node)));
+        self.send_reply(
+            a.from,
+            bytes,
+            Some(a.relay.unwrap_or(self.node)),
+            sa.from_aaa,
+        );
     }
 
     /// The pending request a reply answers (RFC 5944 section 3.8.3: the Identification's low
@@ -602,11 +652,13 @@ impl HomeAgent {
     /// link-layer source). It is the HA that served the request: if a request was forwarded twice
     /// (a duplicate, with the selection changed in between) it may not be the one the pending
     /// request names.
+    /// `vouched`: it came in an authenticated cluster message ([`Body::Relay`]).
     pub(super) fn handle_reply(
         &mut self,
         now: Instant,
         data: &[u8],
         replier: Option<NodeId>,
+        vouched: bool,
     ) -> Result<(), InputError> {
         let m = Summary::parse(data)?;
         let Header::Reply(p) = m.header else {
@@ -631,12 +683,22 @@ impl HomeAgent {
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
-        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
-        let auth_ok = match (m.mn_ha, &sa) {
+        let nai_b = b.nai.as_deref().or(nai);
+        let sa = self
+            .lookup_sa(b.home_address, nai_b)
+            .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| h.sa.clone()));
+        let verified = match (m.mn_ha, &sa) {
             (Some(x), Some(sa)) => x.verify_prepared(data, sa.spi, &sa.key).is_ok(),
             (None, _) => !p.code.is_accepted(),
             (Some(_), None) => false,
         };
+        // Keys from AAA: without the mobile node's current key, the serving member's word, in
+        // an authenticated cluster message, stands for it (`aaa.rs`).
+        let auth_ok = verified
+            || (vouched
+                && self.aaa.is_some()
+                && m.mn_ha.is_some()
+                && sa.as_ref().is_none_or(|s| s.from_aaa));
         if !auth_ok {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);
