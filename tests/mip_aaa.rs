@@ -201,15 +201,18 @@ fn aaa_keys_register_at_the_first_and_at_a_second_ha_with_loss() {
             for a in &asked {
                 assert_eq!(a.ha_address, VIP, "seed {seed} MN {k}");
             }
-            // The key was asked where the request was authenticated: its server.
+            // The key was asked where the request was authenticated: its server; or, when a
+            // lost reply made the first HA pick another server for the retransmission, that
+            // server used the key replicated from the member that asked (one request only).
+            let here = asked.iter().any(|a| a.ha == server);
             assert!(
-                asked.iter().any(|a| a.ha == server),
+                here || asked.len() == 1,
                 "seed {seed} MN {k}: asked at {asked:?}, served by {server}"
             );
-            if server == 1 {
-                at_first += 1;
-            } else {
-                at_second += 1;
+            match (here, server) {
+                (true, 1) => at_first += 1,
+                (true, _) => at_second += 1,
+                _ => {}
             }
         }
         assert!(aaa.asked.iter().all(|a| a.k.is_some()), "seed {seed}");
@@ -235,7 +238,7 @@ fn aaa_a_denied_mobile_node_gets_its_code() {
         });
         for k in 1..=6 {
             let mut cfg = client(&w, k);
-            cfg.max_retransmits = 4;
+            cfg.max_retransmits = 8;
             let id = w.add_mn(cfg);
             let e = register(&mut w, &mut aaa, n, id);
             let codes: Vec<ReplyCode> = w.replies_to(mn_addr(k)).iter().map(|p| p.code).collect();
