@@ -174,7 +174,7 @@ fn client(w: &World, k: u32) -> telcp::mip::ClientConfig {
     cfg
 }
 
-/// aaa-key-request-at-serving-ha, aaa-provide-key-continues: every mobile node registers with
+/// Every mobile node registers with
 /// a key only AAA knows, by home address and by NAI; the key is asked by the HA that serves it
 /// (the first HA itself for some, a second HA for others), naming the virtual HA address.
 #[test]
@@ -222,12 +222,12 @@ fn aaa_keys_register_at_the_first_and_at_a_second_ha_with_loss() {
     assert!(at_first > 0 && at_second > 0, "{at_first} {at_second}");
 }
 
-/// aaa-deny-codes: AAA's refusal is the request's answer: 131 for failed authentication, 129
+/// mip-3.4-aaa-denial-codes: AAA's refusal is the request's answer: 131 for failed authentication, 129
 /// for administratively prohibited (RFC 5944 section 3.4). Without a key the denial carries no
 /// MN-HA authenticator, so the mobile node's client discards it (RFC 5944 section 3.6.2.1) and
 /// its registration fails; the denial is on the wire to it, and nothing is bound.
 #[test]
-fn aaa_a_denied_mobile_node_gets_its_code() {
+fn mip_3_4_aaa_denial_codes() {
     for seed in 0..seeds() {
         let n = 3;
         let mut w = world(n, seed, AaaConfig::default());
@@ -262,7 +262,7 @@ fn aaa_a_denied_mobile_node_gets_its_code() {
     }
 }
 
-/// aaa-failover-keeps-keys: the serving HA fails; its bindings move to a backup with their keys
+/// The serving HA fails; its bindings move to a backup with their keys
 /// (replicated, authenticated), and the mobile nodes re-register there without a new key
 /// request.
 #[test]
@@ -315,7 +315,7 @@ fn aaa_failover_keeps_the_keys_no_new_key_request() {
     }
 }
 
-/// aaa-key-never-in-clear: no event and no `Debug` of a Home Agent (which holds the keys)
+/// No event and no `Debug` of a Home Agent (which holds the keys)
 /// shows a key, as text or as bytes.
 #[test]
 fn aaa_the_key_never_shows_in_events_or_debug() {
@@ -394,10 +394,10 @@ fn ntp_id(t0: Instant, now: Instant) -> u64 {
     telcp::mip::wire::replay::NtpTime::from_unix(WALL + now.duration_since(t0)).0
 }
 
-/// aaa-pending-bound: beyond `max_pending` parked requests, a request for an unknown key is
+/// mip-3.4-aaa-pending-bound-130: beyond `max_pending` parked requests, a request for an unknown key is
 /// refused with 130 and counted; a copy of a parked request asks nothing more.
 #[test]
-fn aaa_pending_key_requests_beyond_the_bound_are_refused_and_counted() {
+fn mip_3_4_aaa_pending_bound_130() {
     let (mut ha, t0) = lone(AaaConfig {
         max_pending: 3,
         ..AaaConfig::default()
@@ -445,10 +445,10 @@ fn aaa_pending_key_requests_beyond_the_bound_are_refused_and_counted() {
     );
 }
 
-/// aaa-timeout: a key request with no answer within the timeout: the request is refused with
+/// mip-3.4-aaa-timeout-130: a key request with no answer within the timeout: the request is refused with
 /// 130, the expiry reported and counted; a late answer is for an unknown request.
 #[test]
-fn aaa_an_unanswered_key_request_times_out_with_130() {
+fn mip_3_4_aaa_timeout_130() {
     let timeout = Duration::from_secs(2);
     let (mut ha, t0) = lone(AaaConfig {
         timeout,
@@ -481,10 +481,11 @@ fn aaa_an_unanswered_key_request_times_out_with_130() {
     assert!(ha.binding(home(4), None).is_none());
 }
 
-/// aaa-key-lifetime: a registration after the key's lifetime asks AAA again; one within it
+/// mip-3.8.2.1-aaa-key-authenticates: the key from AAA is the MN-HA key the request is checked
+/// with (RFC 5944 section 3.8.2.1), for its lifetime: a registration after the key's lifetime asks AAA again; one within it
 /// does not. A wrong key from AAA: the request fails authentication (131).
 #[test]
-fn aaa_a_registration_after_the_key_lifetime_asks_again() {
+fn mip_3_8_2_1_aaa_key_authenticates() {
     let (mut ha, t0) = lone(AaaConfig::default());
     drain(&mut ha);
     let key = |k| AaaKey {
@@ -520,7 +521,7 @@ fn aaa_a_registration_after_the_key_lifetime_asks_again() {
     assert_eq!(drain(&mut ha).1[0].0, 131);
 }
 
-/// aaa-static-keys-unchanged: a configured key is used as always, never asked for; an unknown
+/// A configured key is used as always, never asked for; an unknown
 /// mobile node without AAA configured is refused with 131 at once.
 #[test]
 fn aaa_configured_keys_are_never_asked_for() {

@@ -544,7 +544,6 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
             pending_left: Duration::from_millis(u64::from(u32::MAX)),
         },
         ..permanent.clone()
-        key: None,
     };
     let m = ClusterMessage {
         sender: NodeId(2),

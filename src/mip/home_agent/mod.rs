@@ -1,6 +1,7 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
 mod aaa;
+mod admit;
 mod apply;
 mod config;
 mod dynamic;

@@ -116,8 +116,8 @@ pub(super) fn permanent(k: u32, first: u32, second: u32, identification: u64) ->
                 Some(Duration::from_secs(600)),
             )],
         },
+        key: None,
     }
-    key: None,
 }
 
 /// The HA that serves mobile node `k`, as `ha` sees it.
