@@ -120,10 +120,9 @@ impl Aaa {
                                 },
                             )
                             .map_err(|e| format!("{e:?}")),
-                        Some((_, Some(reason))) => w
-                            .ha(i)
-                            .deny(now, *id, reason)
-                            .map_err(|e| format!("{e:?}")),
+                        Some((_, Some(reason))) => {
+                            w.ha(i).deny(now, *id, reason).map_err(|e| format!("{e:?}"))
+                        }
                         None => w
                             .ha(i)
                             .deny(now, *id, DenyReason::AuthenticationFailed)
@@ -250,7 +249,10 @@ fn mip_3_4_aaa_denial_codes() {
             match (want, e) {
                 (Some(code), ClientEvent::Failed) => {
                     assert!(!codes.is_empty(), "seed {seed} MN {k}: no reply at all");
-                    assert!(codes.iter().all(|c| *c == code), "seed {seed} MN {k}: {codes:?}");
+                    assert!(
+                        codes.iter().all(|c| *c == code),
+                        "seed {seed} MN {k}: {codes:?}"
+                    );
                     assert!(w.ha(1).binding(home(k), Some(&nai(k))).is_none());
                 }
                 (None, ClientEvent::Registered { .. }) => {}
@@ -283,9 +285,7 @@ fn aaa_failover_keeps_the_keys_no_new_key_request() {
         }
         w.sim.run_for(Duration::from_secs(3));
         aaa.answer(&mut w, n);
-        let victim = (2..=n)
-            .max_by_key(|i| w.ha(*i).served())
-            .expect("a member");
+        let victim = (2..=n).max_by_key(|i| w.ha(*i).served()).expect("a member");
         let served: Vec<u32> = (1..=16)
             .filter(|k| {
                 w.ha(1)

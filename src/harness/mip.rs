@@ -347,7 +347,9 @@ impl HaRun {
             2 => self.ha.provide_key(now, id, key(b"wrong")),
             3 => self.ha.provide_key(now, id, key(b"")),
             4 => self.ha.deny(now, id, DenyReason::AuthenticationFailed),
-            5 => self.ha.deny(now, id, DenyReason::AdministrativelyProhibited),
+            5 => self
+                .ha
+                .deny(now, id, DenyReason::AdministrativelyProhibited),
             _ => {
                 let ghost = KeyRequestId(u64::MAX - u64::from(how));
                 let r = self.ha.deny(now, ghost, DenyReason::AuthenticationFailed);

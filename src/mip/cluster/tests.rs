@@ -67,13 +67,15 @@ fn record() -> impl Strategy<Value = Record> {
 }
 
 fn record_key() -> impl Strategy<Value = Option<RecordKey>> {
-    proptest::option::of((any::<u32>(), vec(any::<u8>(), 1..=255), any::<u32>()).prop_map(
-        |(spi, key, secs)| RecordKey {
-            spi,
-            key: Secret(key.into()),
-            left: Duration::from_secs(u64::from(secs)),
-        },
-    ))
+    proptest::option::of(
+        (any::<u32>(), vec(any::<u8>(), 1..=255), any::<u32>()).prop_map(|(spi, key, secs)| {
+            RecordKey {
+                spi,
+                key: Secret(key.into()),
+                left: Duration::from_secs(u64::from(secs)),
+            }
+        }),
+    )
 }
 
 #[test]

@@ -11,8 +11,8 @@
 //! The key travels with the replicated binding ([`Record::key`], inside the HMAC'd cluster
 //! envelope), so a takeover or a first HA holding the replica verifies without a new request.
 
-use super::*;
 use super::register::Asked;
+use super::*;
 use crate::mip::cluster::{RecordKey, Secret};
 use std::fmt;
 
@@ -383,9 +383,10 @@ impl HomeAgent {
         }
         let expires = now + key.lifetime;
         let spi = p.index.1;
-        let fits = self.aaa.as_mut().is_some_and(|aaa| {
-            aaa.install(now, &ids, spi, &key.key, expires, key.home_address)
-        });
+        let fits = self
+            .aaa
+            .as_mut()
+            .is_some_and(|aaa| aaa.install(now, &ids, spi, &key.key, expires, key.home_address));
         if !fits {
             self.stats.key_requests_refused += 1;
             self.refuse_parked(now, &p, ReplyCode::HA_INSUFFICIENT_RESOURCES);
@@ -406,7 +407,12 @@ impl HomeAgent {
     ///
     /// # Errors
     /// [`KeyError::UnknownRequest`]: no such parked request (nothing changes).
-    pub fn deny(&mut self, now: Instant, id: KeyRequestId, reason: DenyReason) -> Result<(), KeyError> {
+    pub fn deny(
+        &mut self,
+        now: Instant,
+        id: KeyRequestId,
+        reason: DenyReason,
+    ) -> Result<(), KeyError> {
         let p = self.unpark(id)?;
         self.stats.keys_denied += 1;
         self.refuse_parked(now, &p, reason.code());

@@ -19,11 +19,11 @@ mod takeover;
 mod testkit;
 
 use crate::replica::Peers;
+use aaa::Aaa;
+pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
-pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
-use aaa::Aaa;
 pub use event::Event;
 use notices::Notices;
 use pool::HomePool;

@@ -4,8 +4,8 @@
 //! of a binding ([`walk`]), and what a replica does to the binding it would change ([`claim`],
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
-use super::takeover::MnKey;
 use super::aaa::Aaa;
+use super::takeover::MnKey;
 use super::*;
 
 /// The replication channel with one peer: [`crate::replica::Channel`] over the HA's [`Item`]s,

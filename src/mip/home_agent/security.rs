@@ -75,10 +75,7 @@ impl HomeAgent {
     /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
     /// that authenticated, RFC 2794 section 2: the NAI identifies it).
     pub(super) fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
-        let mine = |id: MnId| {
-            self.principal_of(&id)
-                .is_none_or(|o| o == sa.principal)
-        };
+        let mine = |id: MnId| self.principal_of(&id).is_none_or(|o| o == sa.principal);
         if !home.is_unspecified() && !mine(MnId::Home(home)) {
             return false;
         }
