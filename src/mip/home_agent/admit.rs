@@ -5,6 +5,11 @@
 use super::register::Asked;
 use super::*;
 
+/// An admitted request: the mobile node, its security association (`None`: keys come from AAA
+/// and this HA holds none for the mobile node and SPI), whether the request names this HA's own
+/// address, and the MN-HA extension's SPI.
+pub(super) type Admitted = (MnId, Option<Arc<MnSa>>, bool, u32);
+
 impl HomeAgent {
     /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
     /// section 3.8.3.2); anything else is the parse error itself.
@@ -46,7 +51,7 @@ impl HomeAgent {
         a: &Asked<'_>,
         m: &Summary<'_>,
         data: &[u8],
-    ) -> Result<(MnId, Option<Arc<MnSa>>, bool, u32), InputError> {
+    ) -> Result<Admitted, InputError> {
         let q = a.q;
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
