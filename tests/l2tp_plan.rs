@@ -353,7 +353,8 @@ fn exhausted_plan_fails_the_call() {
         assert!(ev.contains(&Event::SessionDown {
             session: None,
             call: Some(again),
-            result: None
+            result: None,
+            cause: None,
         }));
     }
 }

@@ -185,6 +185,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
             identification: u64::from(k),
             state,
             tunnel: None,
+            key: None,
         }))
     };
     let perm = BindingState::Permanent;

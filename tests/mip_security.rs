@@ -536,6 +536,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
             ],
         },
         tunnel: None,
+        key: None,
     };
     let temporary = Record {
         home_address: home(3),

@@ -134,8 +134,10 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
 
 /// Drives a [`crate::mip::HomeAgent`] (one of a two-member cluster, small bounds) with
 /// operations decoded from `data`: arbitrary datagrams, well-authenticated requests with fuzzed
-/// fields, cluster messages under the right key, time steps and commands. After each operation
-/// the table bounds must hold. `start` is the base instant the run starts at (the caller's clock;
+/// fields, cluster messages under the right key, time steps and commands; with keys from AAA
+/// (first byte bit 5: only two mobile nodes keep a configured key) the key requests are
+/// answered from the fuzz bytes (the right key, a wrong or empty one, a denial, or nothing until
+/// the timeout). After each operation the table bounds must hold. `start` is the base instant the run starts at (the caller's clock;
 /// the harness never reads one).
 pub fn home_agent(start: Instant, data: &[u8]) {
     let Ok(ha) = HomeAgent::new(ha_config(data), start) else {
@@ -150,6 +152,7 @@ pub fn home_agent(start: Instant, data: &[u8]) {
         from: SocketAddr::from(([198, 51, 100, 1], 434)),
         to: SocketAddr::from((HA_VIP, 434)),
         sa: ha_mn_sa(),
+        key_requests: Vec::new(),
     };
     let mut i = 1usize;
     while let Some(&op) = data.get(i) {
@@ -190,6 +193,7 @@ pub fn home_agent(start: Instant, data: &[u8]) {
                 match arg % 4 {
                     0 => {
                         let _ = run.ha.poll_timeout();
+                        run.answer_key(arg >> 2);
                     }
                     1 => run.revoke(arg),
                     _ => run.revocation_message(arg),
@@ -197,7 +201,13 @@ pub fn home_agent(start: Instant, data: &[u8]) {
             }
         }
         while run.ha.poll_transmit().is_some() {}
-        while run.ha.poll_event().is_some() {}
+        while let Some(e) = run.ha.poll_event() {
+            if let crate::mip::Event::KeyRequest { id, .. } = e
+                && run.key_requests.len() < 64
+            {
+                run.key_requests.push(id);
+            }
+        }
         run.check_bounds();
     }
 }
@@ -289,16 +299,27 @@ fn ha_config(data: &[u8]) -> HomeAgentConfig {
         ..Default::default()
     };
     let sa = ha_mn_sa();
-    for k in 0..4u8 {
+    // Keys from AAA: only mobile nodes 0 and 1 keep a configured key.
+    let aaa = data.first().is_some_and(|b| b & 0x20 != 0);
+    let configured = if aaa { 2 } else { 4 };
+    for k in 0..configured {
         cfg.mobile_nodes.push(MobileNodeKey {
             id: MnId::Home(Ipv4Addr::new(10, 0, 5, k)),
             sa: sa.clone(),
         });
     }
-    cfg.mobile_nodes.push(MobileNodeKey {
-        id: MnId::Nai(b"n@x".as_slice().into()),
-        sa,
-    });
+    if aaa {
+        cfg.aaa = Some(crate::mip::AaaConfig {
+            max_pending: 2,
+            timeout: Duration::from_secs(1),
+            max_keys: 3,
+        });
+    } else {
+        cfg.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Nai(b"n@x".as_slice().into()),
+            sa,
+        });
+    }
     cfg
 }
 
@@ -314,9 +335,45 @@ struct HaRun {
     from: SocketAddr,
     to: SocketAddr,
     sa: SecurityAssociation,
+    /// Key requests not answered yet (at most 64 remembered).
+    key_requests: Vec<crate::mip::KeyRequestId>,
 }
 
 impl HaRun {
+    /// Answers the oldest key request as `how` says: the right key (with a lifetime and maybe a
+    /// home address from AAA), a wrong one, an empty one, a denial of either kind, or an id never
+    /// given; any answer leaves the bounds intact.
+    fn answer_key(&mut self, how: u8) {
+        use crate::mip::{AaaKey, DenyReason, KeyError, KeyRequestId};
+        let Some(&id) = self.key_requests.first() else {
+            return;
+        };
+        let key = |k: &[u8]| AaaKey {
+            key: k.to_vec(),
+            lifetime: Duration::from_millis(u64::from(how) * 100),
+            home_address: (how & 8 != 0).then_some(Ipv4Addr::new(10, 0, 1, how % 16)),
+        };
+        let now = self.now;
+        let r = match how % 7 {
+            0 | 1 => self.ha.provide_key(now, id, key(b"mn")),
+            2 => self.ha.provide_key(now, id, key(b"wrong")),
+            3 => self.ha.provide_key(now, id, key(b"")),
+            4 => self.ha.deny(now, id, DenyReason::AuthenticationFailed),
+            5 => self
+                .ha
+                .deny(now, id, DenyReason::AdministrativelyProhibited),
+            _ => {
+                let ghost = KeyRequestId(u64::MAX - u64::from(how));
+                let r = self.ha.deny(now, ghost, DenyReason::AuthenticationFailed);
+                assert_eq!(r, Err(KeyError::UnknownRequest(ghost)));
+                return;
+            }
+        };
+        if r != Err(KeyError::BadKey) {
+            self.key_requests.remove(0);
+        }
+    }
+
     /// A well-authenticated Registration Request with fuzzed fields, straight from a foreign
     /// agent, forwarded by the other member at layer 3 or at layer 2 (its MAC as source).
     fn request(&mut self, arg: u8, b: u8) {

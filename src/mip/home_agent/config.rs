@@ -153,6 +153,11 @@ pub struct HomeAgentConfig {
     /// Default [`TunnelConfig::default`]: IP-in-IP and GRE, reverse tunnels allowed, no minimal
     /// encapsulation, no UDP tunnelling. Every member gets the same.
     pub tunnels: TunnelConfig,
+    /// MN-HA keys from AAA ([`HomeAgent::provide_key`]): `Some`, a request naming a mobile node
+    /// and SPI this HA has no key for is parked and the key asked of the caller
+    /// ([`Event::KeyRequest`]); `None` (the default), it is refused with 131 as before. Configured
+    /// keys ([`Self::mobile_nodes`]) are used as always and never asked for.
+    pub aaa: Option<AaaConfig>,
     /// Seed of the RNG (selection among equal HAs, the tables' hash seed): `None` (the default)
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
@@ -202,6 +207,7 @@ impl HomeAgentConfig {
             revocation_retransmits: 4,
             dynamic_ha: DynamicHaPolicy::Off,
             tunnels: TunnelConfig::default(),
+            aaa: None,
             seed: None,
         }
     }
@@ -240,6 +246,12 @@ pub enum ConfigField {
     MaxRevocations,
     /// [`HomeAgentConfig::revocation_rto`]: 0 < t <= 1 h.
     RevocationRto,
+    /// [`AaaConfig::max_pending`]: must be > 0.
+    AaaMaxPending,
+    /// [`AaaConfig::timeout`]: 0 < t <= 1 h.
+    AaaTimeout,
+    /// [`AaaConfig::max_keys`]: must be > 0.
+    AaaMaxKeys,
 }
 
 impl fmt::Display for ConfigField {
@@ -313,6 +325,19 @@ impl HomeAgentConfig {
             (
                 self.max_replication_queue == 0,
                 ConfigField::MaxReplicationQueue,
+            ),
+            (
+                self.aaa.is_some_and(|a| a.max_pending == 0),
+                ConfigField::AaaMaxPending,
+            ),
+            (
+                self.aaa
+                    .is_some_and(|a| a.timeout.is_zero() || a.timeout > hour),
+                ConfigField::AaaTimeout,
+            ),
+            (
+                self.aaa.is_some_and(|a| a.max_keys == 0),
+                ConfigField::AaaMaxKeys,
             ),
         ];
         match checks.into_iter().find(|(bad, _)| *bad) {

@@ -45,7 +45,7 @@ impl HomeAgent {
     ) -> Result<(), InputError> {
         self.stats.dynamic_ha_requests += 1;
         if self.dynamic_ha != DynamicHaPolicy::Redirect {
-            return self.forward(a, to, data, mn, sa);
+            return self.forward(a, to, data, mn, Some(sa), 0);
         }
         let chosen = self.choose_ha(a);
         if chosen == self.node {
@@ -121,6 +121,6 @@ impl HomeAgent {
         if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
             b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
         }
-        self.send_reply(a.from, b.to_vec(), None);
+        self.send_reply(a.from, b.to_vec(), None, false);
     }
 }

@@ -1,5 +1,6 @@
 //! What a Home Agent reports to its caller: [`Event`].
 
+use super::KeyRequestId;
 use crate::health::NodeId;
 use crate::mip::MnId;
 use crate::mip::binding::Tunnel;
@@ -122,5 +123,30 @@ pub enum Event {
         home_address: Ipv4Addr,
         /// The foreign agent.
         foreign_agent: Ipv4Addr,
+    },
+    // ----- keys from AAA (`aaa.rs`) -----
+    /// A request names a mobile node and SPI this HA holds no key for: it is parked; ask AAA
+    /// for the MN-HA key and answer with [`HomeAgent::provide_key`](super::HomeAgent::provide_key)
+    /// or [`HomeAgent::deny`](super::HomeAgent::deny) within
+    /// [`AaaConfig::timeout`](super::AaaConfig::timeout). One per parked request (copies of it ask
+    /// nothing more).
+    KeyRequest {
+        /// Names the parked request in the answer.
+        id: KeyRequestId,
+        /// The NAI the request's MN-HA authenticator covers (RFC 2794), if any.
+        nai: Option<Box<[u8]>>,
+        /// The request's home address (0.0.0.0: the mobile node asks for one).
+        home_address: Ipv4Addr,
+        /// The SPI of the request's MN-HA authentication extension (RFC 5944 section 3.5.1).
+        spi: u32,
+        /// The home agent address the mobile node registered with (the request's Home Agent
+        /// field: the virtual address, or a member's own): WiMAX derives MN-HA keys from it.
+        ha_address: Ipv4Addr,
+    },
+    /// A parked request got no answer within its timeout: it was refused with 130 (forget the
+    /// AAA query; a later answer gets [`KeyError::UnknownRequest`](super::KeyError::UnknownRequest)).
+    KeyRequestExpired {
+        /// The request's id.
+        id: KeyRequestId,
     },
 }

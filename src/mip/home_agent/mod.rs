@@ -1,5 +1,7 @@
 //! One Home Agent of a virtual-HA cluster, sans IO.
 
+mod aaa;
+mod admit;
 mod apply;
 mod config;
 mod dynamic;
@@ -18,6 +20,8 @@ mod testkit;
 mod tunnel;
 
 use crate::replica::Peers;
+use aaa::Aaa;
+pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
@@ -158,6 +162,17 @@ pub struct HaStats {
     pub revocations_from_fa: u64,
     /// Revocation messages refused (authentication, replay, nothing outstanding).
     pub revocation_refused: u64,
+    /// Keys asked of the caller ([`Event::KeyRequest`]; a copy of a parked request asks nothing).
+    pub key_requests: u64,
+    /// Requests for an unknown key refused with 130: beyond [`AaaConfig::max_pending`], or the
+    /// provided key not held (beyond [`AaaConfig::max_keys`]).
+    pub key_requests_refused: u64,
+    /// Parked requests refused with 130 after [`AaaConfig::timeout`].
+    pub key_requests_expired: u64,
+    /// Keys provided ([`HomeAgent::provide_key`]).
+    pub keys_provided: u64,
+    /// Keys denied ([`HomeAgent::deny`]).
+    pub keys_denied: u64,
 }
 
 /// One Home Agent of a cluster sharing a virtual HA address. See the [module docs](super) for the
@@ -217,6 +232,10 @@ pub struct HomeAgent {
     route: Route,
     revocations: Revocations,
     tunnels: TunnelConfig,
+    /// Keys from AAA ([`HomeAgentConfig::aaa`]).
+    aaa: Option<Aaa>,
+    /// A parked request is handled again (it was counted when it came).
+    replaying: bool,
     /// Where replies to the request being processed leave from: the address it was sent to
     /// (RFC 5944 section 3.8.3.1).
     reply_src: SocketAddr,
@@ -290,6 +309,8 @@ impl HomeAgent {
             max_queue: cfg.max_replication_queue,
             revocations: Revocations::new(&cfg, &hasher),
             tunnels: cfg.tunnels,
+            aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
+            replaying: false,
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
             reply_src: SocketAddr::V4(SocketAddrV4::new(cfg.virtual_address, PORT)),
@@ -471,7 +492,7 @@ impl HomeAgent {
         };
         match data.first() {
             Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
-            Some(&REPLY_TYPE) => self.handle_reply(now, data, member),
+            Some(&REPLY_TYPE) => self.handle_reply(now, data, member, false),
             Some(&REVOCATION_TYPE) => self.handle_revocation(now, from, data),
             Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.
@@ -504,7 +525,7 @@ impl HomeAgent {
                 let to = self.vip_sock();
                 self.handle_request(now, fa, to, request, Some(sender))
             }
-            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender)),
+            Body::Relay { reply } => self.handle_reply(now, reply, Some(sender), true),
             Body::Notice {
                 home_address,
                 nai,
@@ -589,7 +610,7 @@ impl HomeAgent {
     }
 
     /// Lets due timers fire: heartbeats and failure detection, temporary and permanent binding
-    /// expiry, replication retransmissions, layer-2 notices.
+    /// expiry, replication retransmissions, layer-2 notices, key requests.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.update_load();
         self.monitor.handle_timeout(now);
@@ -615,6 +636,7 @@ impl HomeAgent {
         }
         self.notices.expire(now);
         self.revocation_timeouts(now);
+        self.key_request_timeouts(now);
         self.retransmit(now);
         self.pump(now);
         self.update_load();
@@ -640,6 +662,7 @@ impl HomeAgent {
             self.table.next_deadline(),
             self.notices.next_deadline(),
             self.revocations.next_deadline(),
+            self.aaa.as_ref().and_then(Aaa::next_deadline),
             repl,
         ]
         .into_iter()

@@ -76,14 +76,23 @@ impl HomeAgent {
         if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
             b = b.auth_prepared(ExtensionType::FA_HA_AUTH, fa.spi, &fa.key);
         }
-        self.send_reply(a.from, b.to_vec(), a.relay);
+        let vouch = sa.is_some_and(|s| s.from_aaa);
+        self.send_reply(a.from, b.to_vec(), a.relay, vouch);
         InputError::Refused(code)
     }
 
-    pub(super) fn send_reply(&mut self, fa: SocketAddr, bytes: Vec<u8>, relay_via: Option<NodeId>) {
+    /// `vouch`: authenticated with a key from AAA, which the first HA may not hold: relayed in
+    /// an authenticated cluster message in layer-2 mode too (`aaa.rs`).
+    pub(super) fn send_reply(
+        &mut self,
+        fa: SocketAddr,
+        bytes: Vec<u8>,
+        relay_via: Option<NodeId>,
+        vouch: bool,
+    ) {
         match relay_via {
             Some(first) if first != self.node => match self.mode {
-                ForwardMode::Layer2 => {
+                ForwardMode::Layer2 if !vouch => {
                     let mac = self.members.get(&first).map(|m| m.mac);
                     self.push_transmit(Transmit {
                         dst: self.vip_sock(),
@@ -92,7 +101,9 @@ impl HomeAgent {
                         payload: bytes.into(),
                     });
                 }
-                ForwardMode::Layer3 => self.send_cluster(first, Body::Relay { reply: &bytes }),
+                ForwardMode::Layer2 | ForwardMode::Layer3 => {
+                    self.send_cluster(first, Body::Relay { reply: &bytes })
+                }
             },
             _ => {
                 let src = Some(self.reply_src);
@@ -137,7 +148,7 @@ impl HomeAgent {
         let Header::Request(q) = m.header else {
             return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
         };
-        if forwarded_by.is_none() {
+        if forwarded_by.is_none() && !self.replaying {
             self.stats.requests += 1;
         }
         // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
@@ -152,7 +163,7 @@ impl HomeAgent {
             revocation: None,
             tunnel: TunnelAsk::default(),
         };
-        let (mn, sa, to_me) = self.admit(&a, &m, data)?;
+        let (mn, sa, to_me, spi) = self.admit(&a, &m, data)?;
         let a = Asked {
             revocation: self.revocation_offer(from, data),
             // `admit` verified the FA-HA authenticator of a foreign agent with an association.
@@ -169,6 +180,14 @@ impl HomeAgent {
         if let Some(f) = self.notices.take(&mn, q.identification) {
             first = first.or(Some(f));
         }
+        // No key (keys from AAA, `aaa.rs`): parked where it is authenticated, else forwarded.
+        let Some(sa) = sa else {
+            let by = first.or(to_me.then_some(self.node));
+            if by.is_some() || dynamic {
+                return self.park(&a, to, data, mn, spi, by);
+            }
+            return self.forward(&a, to, data, mn, None, spi);
+        };
         if let Some(first) = first {
             return self.serve(
                 &Asked {
@@ -191,92 +210,7 @@ impl HomeAgent {
         if dynamic {
             return self.assign(&a, to, data, mn, &sa);
         }
-        self.forward(&a, to, data, mn, &sa)
-    }
-
-    /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
-    /// section 3.8.3.2); anything else is the parse error itself.
-    fn refuse_unparsable(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        data: &[u8],
-        forwarded_by: Option<NodeId>,
-        e: WireError,
-    ) -> InputError {
-        let q = match Header::parse(data) {
-            Ok((Header::Request(q), _)) => q,
-            Ok(_) => return e.into(),
-            Err(h) => return h.into(),
-        };
-        if forwarded_by.is_none() {
-            self.stats.requests += 1;
-        }
-        let a = Asked {
-            now,
-            from,
-            q: &q,
-            relay: forwarded_by,
-            nai: None,
-            assigned: None,
-            revocation: None,
-            tunnel: TunnelAsk::default(),
-        };
-        self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None)
-    }
-
-    /// The checks before any state (RFC 5944 section 3.8.2.1): extensions, the home agent
-    /// address (136), the mobile node's authentication (131) and the foreign agent's (132).
-    /// Returns the mobile node, its security association and whether the request names this
-    /// HA's own address.
-    fn admit(
-        &mut self,
-        a: &Asked<'_>,
-        m: &Summary<'_>,
-        data: &[u8],
-    ) -> Result<(MnId, Arc<MnSa>, bool), InputError> {
-        let q = a.q;
-        if m.unknown_non_skippable.is_some() {
-            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
-        }
-        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
-        let to_me = Some(q.home_agent) == own_ip;
-        // A forwarded request may name the first HA's own address.
-        let member_ip =
-            a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
-        // RFC 4433 section 3: 0.0.0.0 or 255.255.255.255 asks for an HA to be assigned (a
-        // forwarded one was admitted by its first HA under the cluster's policy).
-        let dynamic = dynamic::is_all_zero_one(q.home_agent)
-            && (self.dynamic_ha != DynamicHaPolicy::Off || a.relay.is_some());
-        if q.home_agent != self.vip && !to_me && !member_ip && !dynamic {
-            return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
-        }
-        let Some(mn) = MnId::of(q.home_address, a.nai) else {
-            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
-        };
-        let Some(sa) = self.lookup_sa(q.home_address, a.nai) else {
-            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
-        };
-        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
-        let ok = m.authorizing == 1
-            && m.mn_ha
-                .is_some_and(|x| x.verify_prepared(data, sa.spi, &sa.key).is_ok());
-        // Every identity the request names, and the binding it would change, must be the
-        // authenticated mobile node's: its key admitted the request, not another node's.
-        if !ok || !self.names_only(&sa, q.home_address, a.nai) {
-            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
-        }
-        // A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
-        // (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
-        if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
-            let fa_ok = m.fa_ha_count == 1
-                && m.fa_ha
-                    .is_some_and(|x| x.verify_prepared(data, fa.spi, &fa.key).is_ok());
-            if !fa_ok {
-                return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, Some(&sa)));
-            }
-        }
-        Ok((mn, sa, to_me))
+        self.forward(&a, to, data, mn, Some(&sa), spi)
     }
 
     /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
@@ -287,7 +221,8 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
         mn: MnId,
-        sa: &MnSa,
+        sa: Option<&MnSa>,
+        spi: u32,
     ) -> Result<(), InputError> {
         let (q, now, from) = (a.q, a.now, a.from);
         let slot = self.table.find(q.home_address, a.nai);
@@ -304,6 +239,9 @@ impl HomeAgent {
                 .unwrap_or(self.node)
         });
         if second == self.node {
+            let Some(sa) = sa else {
+                return self.park(a, to, data, mn, spi, Some(self.node));
+            };
             return self.serve(
                 &Asked {
                     relay: Some(self.node),
@@ -316,7 +254,7 @@ impl HomeAgent {
         // refusal is answered here, the same as the second HA's.
         let tunnel = match self.plan_tunnel(a) {
             Ok(p) => p.map(|p| p.params(q.home_address)),
-            Err(code) => return Err(self.refuse(a, code, Some(sa))),
+            Err(code) => return Err(self.refuse(a, code, sa)),
         };
         let pending = Box::new(Pending {
             fa: sock4(from),
@@ -331,7 +269,7 @@ impl HomeAgent {
         });
         let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {
-            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
+            return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, sa));
         };
         self.push_event(Event::TemporaryBinding {
             mn,
@@ -446,6 +384,8 @@ impl HomeAgent {
         }
         match slot.and_then(|s| self.table.get(s)).map(|b| b.home_address) {
             Some(h) if !h.is_unspecified() => Ok(h),
+            // The home address AAA assigned (`aaa.rs`).
+            _ if let Some(h) = self.aaa_home(a.nai) => Ok(h),
             _ => match self.pool.allocate(|h| self.table.find(h, None).is_some()) {
                 Some(h) => Ok(h),
                 None => Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa))),
@@ -625,7 +565,12 @@ impl HomeAgent {
         if let Some(k) = fa_sa {
             append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }
-        self.send_reply(a.from, bytes, Some(a.relay.unwrap_or(self.node)));
+        self.send_reply(
+            a.from,
+            bytes,
+            Some(a.relay.unwrap_or(self.node)),
+            sa.from_aaa,
+        );
     }
 }
 

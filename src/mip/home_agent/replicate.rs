@@ -4,6 +4,7 @@
 //! of a binding ([`walk`]), and what a replica does to the binding it would change ([`claim`],
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
+use super::aaa::Aaa;
 use super::takeover::MnKey;
 use super::*;
 
@@ -15,13 +16,14 @@ pub(super) type Channel = crate::replica::Channel<Item>;
 /// what the sync says of its binding ([`bulk_item`]).
 pub(super) fn walk<'a>(
     table: &'a BindingTable,
+    aaa: Option<&'a Aaa>,
     node: NodeId,
     peer: NodeId,
     now: Instant,
 ) -> impl FnMut(u64) -> Option<(u64, Option<Item>)> + 'a {
     move |cursor| {
         let s = table.next_slot(u32::try_from(cursor).ok()?)?;
-        Some((u64::from(s), bulk_item(table, s, node, peer, now)))
+        Some((u64::from(s), bulk_item(table, aaa, s, node, peer, now)))
     }
 }
 
@@ -29,13 +31,15 @@ pub(super) fn walk<'a>(
 /// serves or relays it, [`Item::Holds`] when `peer` serves it (permanent), else nothing.
 fn bulk_item(
     table: &BindingTable,
+    aaa: Option<&Aaa>,
     slot: u32,
     node: NodeId,
     peer: NodeId,
     now: Instant,
 ) -> Option<Item> {
-    let r = record(table, slot, now)?;
+    let mut r = record(table, slot, now)?;
     if r.second_ha == node || r.first_ha == node {
+        r.key = super::aaa::record_key(aaa, now, r.home_address, r.nai.as_deref());
         Some(Item::Upsert(r))
     } else if r.second_ha == peer && r.binding_state() == BindingState::Permanent {
         Some(Item::Holds {
@@ -47,7 +51,8 @@ fn bulk_item(
     }
 }
 
-/// The binding in `slot` as a replica (remaining times measured from `now`).
+/// The binding in `slot` as a replica (remaining times measured from `now`), without its key
+/// (added by the caller, `aaa::record_key`).
 pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
     let b = table.get(slot)?;
     if b.state() == BindingState::Temporary {
@@ -64,6 +69,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
                 pending_left: p.deadline.saturating_duration_since(now),
             },
             tunnel: p.tunnel,
+            key: None,
         });
     }
     let care_of = b
@@ -85,6 +91,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
         identification: b.identification,
         state: RecordState::Permanent { care_of },
         tunnel: b.tunnel.as_deref().copied(),
+        key: None,
     })
 }
 
@@ -317,7 +324,7 @@ mod tests {
             .next_batch(
                 t0,
                 Duration::from_secs(1),
-                walk(&ha1.table, NodeId(1), NodeId(2), t0),
+                walk(&ha1.table, None, NodeId(1), NodeId(2), t0),
             )
             .unwrap();
         let record = record(&ha1.table, ha1.table.find(home(1), None).unwrap(), t0).unwrap();

@@ -11,6 +11,8 @@ pub(super) struct MnSa {
     /// Which mobile node this is: configured identities (home address, NAI) with the same
     /// security association are one mobile node.
     pub(super) principal: u32,
+    /// A key from AAA (`aaa.rs`), not configured.
+    pub(super) from_aaa: bool,
 }
 
 /// The mobile nodes' security associations by identity.
@@ -32,6 +34,7 @@ pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (
             spi: k.sa.spi,
             key: k.sa.prepare(),
             principal,
+            from_aaa: false,
         };
         sas.insert(k.id.clone(), Arc::new(sa));
     }
@@ -41,6 +44,7 @@ pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (
             spi: sa.spi,
             key: sa.prepare(),
             principal: u32::MAX,
+            from_aaa: false,
         };
         (*a, sa)
     }));
@@ -71,11 +75,7 @@ impl HomeAgent {
     /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
     /// that authenticated, RFC 2794 section 2: the NAI identifies it).
     pub(super) fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
-        let mine = |id: MnId| {
-            self.sas
-                .get(&id)
-                .is_none_or(|o| o.principal == sa.principal)
-        };
+        let mine = |id: MnId| self.principal_of(&id).is_none_or(|o| o == sa.principal);
         if !home.is_unspecified() && !mine(MnId::Home(home)) {
             return false;
         }
@@ -90,13 +90,26 @@ impl HomeAgent {
         let owner = if b.home_address.is_unspecified() {
             None
         } else {
-            self.sas.get(&MnId::Home(b.home_address))
+            self.principal_of(&MnId::Home(b.home_address))
         };
         let owner = owner.or_else(|| {
             b.nai
                 .as_ref()
-                .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+                .and_then(|n| self.principal_of(&MnId::Nai(n.clone())))
         });
-        owner.is_none_or(|o| o.principal == sa.principal)
+        owner.is_none_or(|o| o == sa.principal)
+    }
+
+    /// The mobile node (principal) an identity's key belongs to: a configured key, else one
+    /// from AAA.
+    fn principal_of(&self, id: &MnId) -> Option<u32> {
+        match self.sas.get(id) {
+            Some(o) => Some(o.principal),
+            None => self
+                .aaa
+                .as_ref()
+                .and_then(|a| a.keys.get(id))
+                .map(|h| h.sa.principal),
+        }
     }
 }

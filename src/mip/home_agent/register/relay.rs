@@ -28,11 +28,13 @@ impl HomeAgent {
     /// link-layer source). It is the HA that served the request: if a request was forwarded twice
     /// (a duplicate, with the selection changed in between) it may not be the one the pending
     /// request names.
+    /// `vouched`: it came in an authenticated cluster message (`Body::Relay`).
     pub(in crate::mip::home_agent) fn handle_reply(
         &mut self,
         now: Instant,
         data: &[u8],
         replier: Option<NodeId>,
+        vouched: bool,
     ) -> Result<(), InputError> {
         let m = Summary::parse(data)?;
         let Header::Reply(p) = m.header else {
@@ -57,12 +59,22 @@ impl HomeAgent {
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
-        let sa = self.lookup_sa(b.home_address, b.nai.as_deref().or(nai));
-        let auth_ok = match (m.mn_ha, &sa) {
+        let nai_b = b.nai.as_deref().or(nai);
+        let sa = self
+            .lookup_sa(b.home_address, nai_b)
+            .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| h.sa.clone()));
+        let verified = match (m.mn_ha, &sa) {
             (Some(x), Some(sa)) => x.verify_prepared(data, sa.spi, &sa.key).is_ok(),
             (None, _) => !p.code.is_accepted(),
             (Some(_), None) => false,
         };
+        // Keys from AAA: without the mobile node's current key, the serving member's word, in
+        // an authenticated cluster message, stands for it (`aaa.rs`).
+        let auth_ok = verified
+            || (vouched
+                && self.aaa.is_some()
+                && m.mn_ha.is_some()
+                && sa.as_ref().is_none_or(|s| s.from_aaa));
         if !auth_ok {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);

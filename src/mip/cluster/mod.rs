@@ -137,6 +137,31 @@ pub struct Record {
     /// The binding's tunnel (`None`: plain IP-in-IP from the virtual address), so a takeover
     /// serves it as granted; carried as [`TunnelParams::to_record`] after a length octet.
     pub tunnel: Option<TunnelParams>,
+    /// The MN-HA key the mobile node got from AAA, if any (`HomeAgent::provide_key`), so that a
+    /// takeover needs no new key request. It travels inside the HMAC'd cluster envelope.
+    pub key: Option<RecordKey>,
+}
+
+/// Key bytes whose `Debug` hides them (never in clear in events or `Debug` output).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Box<[u8]>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0.len())
+    }
+}
+
+/// An MN-HA key from AAA carried by a replicated binding (HMAC-MD5; on the wire: SPI, remaining
+/// lifetime in whole seconds, key length (1-255) and key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The security parameter index (RFC 5944 section 3.5.1).
+    pub spi: u32,
+    /// The key, 1 to 255 bytes (its `Debug` hides it).
+    pub key: Secret,
+    /// Time left on the key's lifetime (carried in whole seconds, saturating at `u32::MAX`).
+    pub left: Duration,
 }
 
 impl Record {
@@ -310,6 +335,36 @@ impl ClusterMessage<'_> {
     }
 }
 
+/// A record's key: a flag octet (0 none, 1 a key), then SPI, seconds left, length and key.
+fn put_key<B: BufMut>(out: &mut B, key: Option<&RecordKey>) {
+    let Some(k) = key.filter(|k| (1..=255).contains(&k.key.0.len())) else {
+        out.put_u8(0);
+        return;
+    };
+    out.put_u8(1);
+    out.put_u32(k.spi);
+    out.put_u32(k.left.as_secs().min(u64::from(u32::MAX)) as u32);
+    out.put_u8(k.key.0.len() as u8);
+    out.put_slice(&k.key.0);
+}
+
+fn get_key(r: &mut Reader<'_>) -> Result<Option<RecordKey>, ClusterError> {
+    match r.u8(Field::RecordState)? {
+        0 => Ok(None),
+        1 => {
+            let spi = r.u32(Field::Spi)?;
+            let left = Duration::from_secs(u64::from(r.u32(Field::Lifetime)?));
+            let n = usize::from(r.u8(Field::ExtensionLength)?);
+            if n == 0 {
+                return Err(ClusterError::Unknown);
+            }
+            let key = Secret(r.bytes(n, Field::ExtensionData)?.into());
+            Ok(Some(RecordKey { spi, key, left }))
+        }
+        _ => Err(ClusterError::Unknown),
+    }
+}
+
 fn put_item<B: BufMut>(out: &mut B, i: &Item) {
     match i {
         Item::Upsert(r) => {
@@ -348,6 +403,7 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
             let t = t.as_deref().unwrap_or_default();
             out.put_u8(t.len() as u8);
             out.put_slice(t);
+            put_key(out, r.key.as_ref());
         }
         Item::Remove { home_address, nai } => {
             out.put_u8(2);
@@ -419,6 +475,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 [] => None,
                 b => Some(TunnelParams::from_record(b).ok_or(ClusterError::Unknown)?),
             };
+            let key = get_key(r)?;
             Item::Upsert(Record {
                 home_address,
                 nai,
@@ -428,6 +485,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 identification,
                 state,
                 tunnel,
+                key,
             })
         }
         2 => Item::Remove {
@@ -531,214 +589,4 @@ impl<'a> ClusterMessage<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::collection::vec;
-    use proptest::prelude::*;
-
-    const KEY: &[u8] = b"cluster key";
-
-    fn node() -> impl Strategy<Value = NodeId> {
-        any::<u32>().prop_map(NodeId)
-    }
-
-    fn sock() -> impl Strategy<Value = SocketAddr> {
-        (any::<u32>(), any::<u16>())
-            .prop_map(|(a, p)| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(a), p)))
-    }
-
-    fn nai() -> impl Strategy<Value = Option<Box<[u8]>>> {
-        proptest::option::of(vec(any::<u8>(), 1..=255).prop_map(Vec::into_boxed_slice))
-    }
-
-    fn record_state() -> impl Strategy<Value = RecordState> {
-        prop_oneof![
-            (any::<u32>(), any::<u32>()).prop_map(|(a, ms)| RecordState::Temporary {
-                care_of: Ipv4Addr::from(a),
-                pending_left: Duration::from_millis(u64::from(ms)),
-            }),
-            vec(
-                (any::<u32>(), proptest::option::of(0..u32::MAX)),
-                0..=MAX_SIMULTANEOUS
-            )
-            .prop_map(|c| RecordState::Permanent {
-                care_of: c
-                    .into_iter()
-                    .map(|(a, s)| (
-                        Ipv4Addr::from(a),
-                        s.map(|s| Duration::from_secs(u64::from(s)))
-                    ))
-                    .collect(),
-            }),
-        ]
-    }
-
-    fn record() -> impl Strategy<Value = Record> {
-        (
-            any::<u32>(),
-            nai(),
-            record_state(),
-            node(),
-            node(),
-            sock(),
-            any::<u64>(),
-            proptest::option::of(crate::strategies::mip::tunnel_params()),
-        )
-            .prop_map(
-                |(h, nai, state, first_ha, second_ha, fa, identification, tunnel)| Record {
-                    home_address: Ipv4Addr::from(h),
-                    nai,
-                    first_ha,
-                    second_ha,
-                    fa,
-                    identification,
-                    state,
-                    tunnel,
-                },
-            )
-    }
-
-    fn item() -> impl Strategy<Value = Item> {
-        prop_oneof![
-            record().prop_map(Item::Upsert),
-            (any::<u32>(), nai()).prop_map(|(h, nai)| Item::Remove {
-                home_address: Ipv4Addr::from(h),
-                nai,
-            }),
-            (node(), node(), node()).prop_map(|(failed, owner, coordinator)| Item::Takeover {
-                failed,
-                owner,
-                coordinator,
-            }),
-            (any::<u32>(), nai()).prop_map(|(h, nai)| Item::Holds {
-                home_address: Ipv4Addr::from(h),
-                nai,
-            }),
-        ]
-    }
-
-    /// A cluster header of `kind` from node 1, incarnation 1, packet 1.
-    fn header(kind: u8) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.put_slice(&MAGIC);
-        b.put_u8(VERSION);
-        b.put_u8(kind);
-        b.put_u16(0);
-        b.put_u32(1);
-        b.put_u32(1);
-        b.put_u64(1);
-        b
-    }
-
-    fn message(body: Body<'_>, sender: NodeId, incarnation: u32, pn: u64) -> ClusterMessage<'_> {
-        ClusterMessage {
-            sender,
-            incarnation,
-            pn,
-            body,
-        }
-    }
-
-    fn entry() -> impl Strategy<Value = Entry<Item>> {
-        prop_oneof![
-            item().prop_map(Entry::Item),
-            any::<u32>().prop_map(|epoch| Entry::SyncBegin { epoch }),
-            any::<u32>().prop_map(|epoch| Entry::SyncEnd { epoch }),
-        ]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
-
-        #[test]
-        fn replicate_batches_round_trip(
-            items in vec(entry(), 0..=MAX_ITEMS),
-            seq in any::<u64>(),
-            sender in node(),
-            incarnation in any::<u32>(),
-            pn in any::<u64>(),
-        ) {
-            let m = message(Body::Replicate { seq, items }, sender, incarnation, pn);
-            let bytes = m.to_vec(KEY);
-            let parsed = ClusterMessage::parse(&bytes, KEY).unwrap();
-            prop_assert_eq!(&parsed, &m);
-            prop_assert_eq!(parsed.to_vec(KEY), bytes.clone());
-            // Any other key refuses it.
-            prop_assert_eq!(ClusterMessage::parse(&bytes, b"other"), Err(ClusterError::BadMac));
-        }
-
-        #[test]
-        fn other_bodies_round_trip(
-            kind in 0u8..4,
-            fa in sock(),
-            payload in vec(any::<u8>(), 0..64),
-            home in any::<u32>(),
-            n in nai(),
-            x in any::<u64>(),
-        ) {
-            let body = match kind {
-                0 => Body::Forward { fa, request: &payload },
-                1 => Body::Relay { reply: &payload },
-                2 => Body::Notice {
-                    home_address: Ipv4Addr::from(home),
-                    nai: n.as_deref(),
-                    identification: x,
-                },
-                _ => Body::Ack { seq: x },
-            };
-            let m = message(body, NodeId(7), 3, x);
-            let bytes = m.to_vec(KEY);
-            let parsed = ClusterMessage::parse(&bytes, KEY).unwrap();
-            prop_assert_eq!(&parsed, &m);
-            prop_assert_eq!(parsed.to_vec(KEY), bytes);
-        }
-
-        #[test]
-        fn signed_arbitrary_bodies_never_panic_and_reemit_exactly(
-            kind in 0u8..8,
-            body in vec(any::<u8>(), 0..200),
-        ) {
-            // A correctly authenticated message with an arbitrary body: parse must not panic,
-            // and what it accepts re-emits to the same bytes.
-            let mut b = header(kind);
-            b.put_slice(&body);
-            ClusterMac::new(KEY).seal(&mut b);
-            if let Ok(parsed) = ClusterMessage::parse(&b, KEY) {
-                prop_assert_eq!(parsed.to_vec(KEY), b);
-            }
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(data in vec(any::<u8>(), 0..300)) {
-            let _ = ClusterMessage::parse(&data, KEY);
-        }
-    }
-
-    /// A sealed message whose body ends early names the field it ran short in (a typed
-    /// [`Field`], no string).
-    #[test]
-    fn a_short_body_names_the_field_it_ran_short_in() {
-        let short = |mut b: Vec<u8>| {
-            ClusterMac::new(KEY).seal(&mut b);
-            match ClusterMessage::parse(&b, KEY) {
-                Err(ClusterError::Wire(WireError::Truncated { field, .. })) => field,
-                other => panic!("not truncated: {other:?}"),
-            }
-        };
-        // A Replicate batch announcing one Takeover item that stops after `failed`.
-        let mut b = header(4);
-        b.put_u64(9);
-        b.put_u8(1);
-        b.put_u8(3);
-        b.put_u32(2);
-        assert_eq!(short(b), Field::Owner);
-        // A Notice cut inside its NAI.
-        let mut b = header(3);
-        b.put_slice(&[10, 0, 0, 1]);
-        b.put_u8(4);
-        b.put_slice(b"ab");
-        assert_eq!(short(b), Field::Nai);
-        // An Ack without its sequence number.
-        assert_eq!(short(header(5)), Field::BatchSequence);
-    }
-}
+mod tests;

@@ -1,0 +1,118 @@
+//! The checks before any state (RFC 5944 section 3.8.2.1): a request's extensions, its home
+//! agent address, the mobile node's authentication (with a configured key or one from AAA,
+//! `aaa.rs`) and the foreign agent's.
+
+use super::register::Asked;
+use super::*;
+
+/// An admitted request: the mobile node, its security association (`None`: keys come from AAA
+/// and this HA holds none for the mobile node and SPI), whether the request names this HA's own
+/// address, and the MN-HA extension's SPI.
+pub(super) type Admitted = (MnId, Option<Arc<MnSa>>, bool, u32);
+
+impl HomeAgent {
+    /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
+    /// section 3.8.3.2); anything else is the parse error itself.
+    pub(super) fn refuse_unparsable(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+        e: WireError,
+    ) -> InputError {
+        let q = match Header::parse(data) {
+            Ok((Header::Request(q), _)) => q,
+            Ok(_) => return e.into(),
+            Err(h) => return h.into(),
+        };
+        if forwarded_by.is_none() {
+            self.stats.requests += 1;
+        }
+        let a = Asked {
+            now,
+            from,
+            q: &q,
+            relay: forwarded_by,
+            nai: None,
+            assigned: None,
+            revocation: None,
+            tunnel: crate::mip::wire::TunnelAsk::default(),
+        };
+        self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None)
+    }
+
+    /// The checks before any state (RFC 5944 section 3.8.2.1): extensions, the home agent
+    /// address (136), the mobile node's authentication (131) and the foreign agent's (132).
+    /// Returns the mobile node, its security association (`None`: keys come from AAA and this
+    /// HA holds none for the mobile node and SPI, `aaa.rs`), whether the request names this HA's
+    /// own address, and the MN-HA extension's SPI.
+    pub(super) fn admit(
+        &mut self,
+        a: &Asked<'_>,
+        m: &Summary<'_>,
+        data: &[u8],
+    ) -> Result<Admitted, InputError> {
+        let q = a.q;
+        if m.unknown_non_skippable.is_some() {
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
+        }
+        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let to_me = Some(q.home_agent) == own_ip;
+        // A forwarded request may name the first HA's own address.
+        let member_ip =
+            a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+        // RFC 4433 section 3: 0.0.0.0 or 255.255.255.255 asks for an HA to be assigned (a
+        // forwarded one was admitted by its first HA under the cluster's policy).
+        let dynamic = dynamic::is_all_zero_one(q.home_agent)
+            && (self.dynamic_ha != DynamicHaPolicy::Off || a.relay.is_some());
+        if q.home_agent != self.vip && !to_me && !member_ip && !dynamic {
+            return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
+        }
+        let Some(mn) = MnId::of(q.home_address, a.nai) else {
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
+        };
+        let spi = m.mn_ha.map_or(0, |x| x.spi);
+        let sa = self
+            .lookup_sa(q.home_address, a.nai)
+            .or_else(|| self.fresh_aaa_sa(a.now, q.home_address, a.nai, spi));
+        let Some(sa) = sa else {
+            if self.aaa.is_some() && m.authorizing == 1 && spi >= FIRST_USABLE_SPI {
+                self.check_fa(a, m, data, None)?;
+                return Ok((mn, None, to_me, spi));
+            }
+            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
+        };
+        // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
+        let ok = m.authorizing == 1
+            && m.mn_ha
+                .is_some_and(|x| x.verify_prepared(data, sa.spi, &sa.key).is_ok());
+        // Every identity the request names, and the binding it would change, must be the
+        // authenticated mobile node's: its key admitted the request, not another node's.
+        if !ok || !self.names_only(&sa, q.home_address, a.nai) {
+            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
+        }
+        self.check_fa(a, m, data, Some(&sa))?;
+        Ok((mn, Some(sa), to_me, spi))
+    }
+
+    /// A known foreign agent must authenticate itself with exactly one FA-HA extension, valid
+    /// (RFC 5944 section 3.8.2.1 (c); 132): a second one would be an unchecked extension.
+    fn check_fa(
+        &mut self,
+        a: &Asked<'_>,
+        m: &Summary<'_>,
+        data: &[u8],
+        sa: Option<&MnSa>,
+    ) -> Result<(), InputError> {
+        if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
+            let fa_ok = m.fa_ha_count == 1
+                && m.fa_ha
+                    .is_some_and(|x| x.verify_prepared(data, fa.spi, &fa.key).is_ok());
+            if !fa_ok {
+                return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, sa));
+            }
+        }
+        Ok(())
+    }
+}
