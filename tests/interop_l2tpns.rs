@@ -712,7 +712,7 @@ fn assert_redirected(w: &World, c: &Call, form: Form, log: &str) {
     ]);
     c.assert_order(&steps, log);
     let redirected = format!("from: {}, to: {} }}", w.host, w.lns);
-    let up = format!("peer: {lns} }}");
+    let up = format!("peer: {lns}, ");
     c.assert_order(
         &[
             ("event Redirected", redirected.as_str()),
