@@ -2,8 +2,10 @@
 --
 --   telcp_hb   health heartbeats (src/health/wire.rs): magic FF 48 42, any UDP port
 --   telcp_mc   Mobile IP virtual Home Agent cluster messages (src/mip/cluster.rs): magic FE 4D 43
+--   telcp_lr   virtual LNS replication (src/l2tp/lns/replicate.rs): magic FE 4C 32; the envelope,
+--              batch sequence and item count dissected, the records shown as bytes
 --   telcp_vf   steering switch-fabric messages (src/steering/fabric.rs): magic 56 46 ("VF"),
---              version 2
+--              version 3
 --   telcp_avp  the L2TP load-redirection vendor AVPs (src/l2tp/wire/avp): LoadBalanceCapable (1)
 --              and RedirectTarget (2) under enterprise 32473 (the crate's default; change
 --              TELCP_ENTERPRISE below when a deployment configures its own)
@@ -141,6 +143,12 @@ local mcf = {
     owner = ProtoField.uint32("telcp_mc.owner", "New owner"),
     coordinator = ProtoField.uint32("telcp_mc.coordinator", "Coordinator"),
     epoch = ProtoField.uint32("telcp_mc.epoch", "Sync epoch"),
+    tunnel_len = ProtoField.uint8("telcp_mc.tunnel_length", "Tunnel length"),
+    tunnel = ProtoField.bytes("telcp_mc.tunnel", "Tunnel (encapsulation, flags, GRE key, UDP peer)"),
+    key_flag = ProtoField.uint8("telcp_mc.key_flag", "AAA key present"),
+    spi = ProtoField.uint32("telcp_mc.spi", "SPI", base.HEX),
+    key_left = ProtoField.uint32("telcp_mc.key_seconds_left", "Key lifetime left (s)"),
+    key_len = ProtoField.uint8("telcp_mc.key_length", "Key length (key not shown)"),
     mac = ProtoField.bytes("telcp_mc.mac", "HMAC-MD5 (not verified)"),
 }
 mc.fields = {}
@@ -185,6 +193,18 @@ local function mc_item(r, tree)
         local n = r.add(it, mcf.coa_count, 1)
         for _ = 1, (n and n:uint() or 0) do r.add(it, mcf.coa, 4); r.add(it, mcf.remaining, 4) end
         if st and st:uint() > 1 then r.ok = false end
+        -- The binding's tunnel (length, then src/mip/binding TunnelParams' record form).
+        local tl = r.add(it, mcf.tunnel_len, 1)
+        if tl and tl:uint() > 0 then r.add(it, mcf.tunnel, tl:uint()) end
+        -- An MN-HA key from AAA: flag 0 (none) or 1 with SPI, seconds left, length, key.
+        local kf = r.add(it, mcf.key_flag, 1)
+        if kf and kf:uint() == 1 then
+            r.add(it, mcf.spi, 4); r.add(it, mcf.key_left, 4)
+            local kl = r.add(it, mcf.key_len, 1)
+            if kl and kl:uint() > 0 then r.take(kl:uint()) else r.ok = false end
+        elseif kf and kf:uint() ~= 0 then
+            r.ok = false
+        end
     elseif k == 2 or k == 6 then
         r.add(it, mcf.home, 4); mc_nai(r, it)
     elseif k == 3 then
@@ -244,12 +264,72 @@ mc:register_heuristic("udp", function(tvb, pinfo, tree)
     return true
 end)
 
+-- Virtual LNS replication (src/l2tp/lns/replicate.rs over src/replica): magic FE 4C 32 ------
+
+local lr = Proto("telcp_lr", "telcp virtual LNS replication")
+local lr_kinds = { [4] = "Replicate", [5] = "Ack" }
+local lrf = {
+    version = ProtoField.uint8("telcp_lr.version", "Version"),
+    kind = ProtoField.uint8("telcp_lr.kind", "Kind", base.DEC, lr_kinds),
+    reserved = ProtoField.uint16("telcp_lr.reserved", "Reserved", base.HEX),
+    sender = ProtoField.uint32("telcp_lr.sender", "Sender node"),
+    incarnation = ProtoField.uint32("telcp_lr.incarnation", "Sender incarnation"),
+    pn = ProtoField.uint64("telcp_lr.packet_number", "Packet number"),
+    seq = ProtoField.uint64("telcp_lr.sequence", "Batch sequence"),
+    count = ProtoField.uint8("telcp_lr.item_count", "Items"),
+    items = ProtoField.bytes("telcp_lr.items", "Items (tunnel and session records, src/l2tp/replica.rs)"),
+    mac = ProtoField.bytes("telcp_lr.mac", "HMAC-MD5"),
+}
+lr.fields = {}
+for _, f in pairs(lrf) do table.insert(lr.fields, f) end
+local lr_bad = ProtoExpert.new("telcp_lr.malformed", "Malformed telcp LNS replication message",
+                               expert.group.MALFORMED, expert.severity.ERROR)
+lr.experts = { lr_bad }
+
+local function dissect_lr(tvb, pinfo, root)
+    pinfo.cols.protocol = "telcp-LR"
+    local t = root:add(lr, tvb())
+    local limit = tvb:len() - MAC_LEN
+    t:add(lrf.version, tvb(3, 1))
+    t:add(lrf.kind, tvb(4, 1))
+    t:add(lrf.reserved, tvb(5, 2))
+    t:add(lrf.sender, tvb(7, 4))
+    t:add(lrf.incarnation, tvb(11, 4))
+    t:add(lrf.pn, tvb(15, 8))
+    local kind = tvb(4, 1):uint()
+    local r = reader(tvb, 23, limit)
+    local info = string.format("%s from node %u", lr_kinds[kind] or "Unknown", tvb(7, 4):uint())
+    if kind == 4 then
+        local seq = r.add(t, lrf.seq, 8)
+        local n = r.add(t, lrf.count, 1)
+        if r.ok and limit > r.off then
+            t:add(lrf.items, tvb(r.off, limit - r.off))
+            r.off = limit
+        end
+        if seq and n then info = info .. string.format(" seq %s, %u items", tostring(seq:uint64()), n:uint()) end
+    elseif kind == 5 then
+        local seq = r.add(t, lrf.seq, 8)
+        if seq then info = info .. " seq " .. tostring(seq:uint64()) end
+    else
+        r.ok = false
+    end
+    if not r.ok or r.off ~= limit then t:add_proto_expert_info(lr_bad) end
+    t:add(lrf.mac, tvb(limit, MAC_LEN))
+    pinfo.cols.info = info
+end
+
+lr:register_heuristic("udp", function(tvb, pinfo, tree)
+    if tvb:len() < 23 + MAC_LEN or tvb(0, 3):bytes():tohex() ~= "FE4C32" then return false end
+    dissect_lr(tvb, pinfo, tree)
+    return true
+end)
+
 -- Switch-fabric messages -------------------------------------------------------------------
 
 local vf = Proto("telcp_vf", "telcp steering switch fabric")
 local vf_kinds = { [1] = "VidRequest", [2] = "VidAssign", [3] = "TableUpdate", [4] = "TableAck",
                    [5] = "Packet", [6] = "Directed", [7] = "Transmit", [8] = "Sync",
-                   [9] = "SyncAck" }
+                   [9] = "SyncAck", [10] = "Purge", [11] = "PurgeAck" }
 local vff = {
     version = ProtoField.uint8("telcp_vf.version", "Version"),
     kind = ProtoField.uint8("telcp_vf.kind", "Kind", base.DEC, vf_kinds),
@@ -275,6 +355,7 @@ local vff = {
     protocol = ProtoField.uint8("telcp_vf.protocol", "Session protocol", base.DEC,
                                 { [1] = "GTPv1-C", [2] = "GTPv2-C", [3] = "PFCP" }),
     peer_seid = ProtoField.uint64("telcp_vf.peer_seid", "Peer SEID", base.HEX),
+    purge_id = ProtoField.uint32("telcp_vf.purge_id", "Purge id"),
 }
 vf.fields = {}
 for _, f in pairs(vff) do table.insert(vf.fields, f) end
@@ -337,6 +418,12 @@ local function dissect_vf(tvb, pinfo, root)
         r.add(t, vff.protocol, 1); r.add(t, vff.peer_seid, 8)
     elseif kind == 9 then
         r.add(t, vff.teid, 4); r.add(t, vff.rversion, 4)
+    elseif kind == 10 then
+        r.add(t, vff.purge_id, 4)
+        local n = r.add(t, vff.count, 2)
+        for _ = 1, (n and n:uint() or 0) do r.add(t, vff.teid, 4) end
+    elseif kind == 11 then
+        r.add(t, vff.purge_id, 4)
     else
         r.ok = false
     end
@@ -348,10 +435,10 @@ local function dissect_vf(tvb, pinfo, root)
 end
 
 vf:register_heuristic("udp", function(tvb, pinfo, tree)
-    -- Fabric version 2 (the session record names its protocol and the peer's SEID).
-    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564602" then return false end
+    -- Fabric version 3 (version 2 plus Purge and PurgeAck, the sessions of a restarted peer).
+    if tvb:len() < 4 or tvb(0, 3):bytes():tohex() ~= "564603" then return false end
     local kind = tvb(3, 1):uint()
-    if kind < 1 or kind > 9 then return false end
+    if kind < 1 or kind > 11 then return false end
     dissect_vf(tvb, pinfo, tree)
     return true
 end)
