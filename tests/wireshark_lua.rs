@@ -71,7 +71,9 @@ fn the_demo_capture_has_no_undissected_frame_and_no_expert_item() {
         .filter(|l| l.ends_with(":data") && !l.contains(":gtp:ip:"))
         .collect();
     assert!(plain.is_empty(), "{} frames as plain data", plain.len());
-    for proto in ["telcp_hb", "telcp_mc", "telcp_lr", "telcp_vf", "l2tp", "mip", "gtp", "pfcp"] {
+    for proto in [
+        "telcp_hb", "telcp_mc", "telcp_lr", "telcp_vf", "l2tp", "mip", "gtp", "pfcp",
+    ] {
         assert!(
             frames.iter().any(|l| l.split(':').any(|x| x == proto)),
             "no {proto} frame"

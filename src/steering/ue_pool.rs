@@ -61,7 +61,7 @@
 use super::error::{ConfigError, ConfigField};
 use super::vid::{VidLayout, VirtualId};
 use ipnetwork::{Ipv4Network, Ipv6Network};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// One family's geometry: the pool's prefix in a `width`-bit key (the IPv4 address, or the top
@@ -395,39 +395,38 @@ impl UePool {
     }
 }
 
-/// A processor's allocation of local indexes, one counter and free list per backup VID (its
-/// own VID is fixed), each bounded by [`UePool::max_local`].
+/// A processor's allocation of local indexes, one counter and free set per backup VID (its
+/// own VID is fixed), each bounded by [`UePool::max_local`]. Fresh indexes are handed out first
+/// and a released one only when the slice has no fresh index left, so a TEID, SEID or UE address
+/// is not reused while late packets of its old session may still arrive.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slices {
     next: HashMap<u16, u32>,
-    free: HashMap<u16, Vec<u32>>,
+    free: HashMap<u16, BTreeSet<u32>>,
 }
 
 impl Slices {
     /// A free local index of the slice of `backup` (raw, 0 for none), `None` when all
     /// `max_local` are taken.
     pub(crate) fn allocate(&mut self, backup: u16, max_local: u32) -> Option<u32> {
-        if let Some(l) = self.free.get_mut(&backup).and_then(Vec::pop) {
+        let next = self.next.entry(backup).or_insert(1);
+        if *next <= max_local && *next != 0 {
+            let l = *next;
+            *next += 1;
             return Some(l);
         }
-        let next = self.next.entry(backup).or_insert(1);
-        if *next > max_local || *next == 0 {
-            return None;
-        }
-        let l = *next;
-        *next += 1;
-        Some(l)
+        self.free.get_mut(&backup).and_then(BTreeSet::pop_first)
     }
 
-    /// Gives `local` of the slice of `backup` back.
+    /// Gives `local` of the slice of `backup` back (an index never issued, or already free, is
+    /// ignored).
     pub(crate) fn release(&mut self, backup: u16, local: u32) {
         let issued = self
             .next
             .get(&backup)
             .is_some_and(|n| local != 0 && local < *n);
-        let list = self.free.entry(backup).or_default();
-        if issued && !list.contains(&local) {
-            list.push(local);
+        if issued {
+            self.free.entry(backup).or_default().insert(local);
         }
     }
 }
