@@ -174,6 +174,24 @@ local function reader(tvb, off, limit)
     return r
 end
 
+-- The authenticated envelope every cluster protocol shares (src/replica/envelope.rs): magic (3),
+-- version, kind, reserved (2), sender node, sender incarnation, packet number (8), body, then the
+-- HMAC-MD5. Adds the header to `root` under `proto`; returns the tree, where the MAC starts, the
+-- kind, a reader of the body and the info column's start.
+local function envelope(tvb, root, proto, f, kinds)
+    local t = root:add(proto, tvb())
+    local limit = tvb:len() - MAC_LEN
+    t:add(f.version, tvb(3, 1))
+    t:add(f.kind, tvb(4, 1))
+    t:add(f.reserved, tvb(5, 2))
+    t:add(f.sender, tvb(7, 4))
+    t:add(f.incarnation, tvb(11, 4))
+    t:add(f.pn, tvb(15, 8))
+    local kind = tvb(4, 1):uint()
+    local info = string.format("%s from node %u", kinds[kind] or "Unknown", tvb(7, 4):uint())
+    return t, limit, kind, reader(tvb, 23, limit), info
+end
+
 local function mc_nai(r, tree)
     local n = r.take(1)
     if not n then return end
@@ -218,17 +236,7 @@ end
 
 local function dissect_mc(tvb, pinfo, root)
     pinfo.cols.protocol = "telcp-MC"
-    local t = root:add(mc, tvb())
-    local limit = tvb:len() - MAC_LEN
-    t:add(mcf.version, tvb(3, 1))
-    t:add(mcf.kind, tvb(4, 1))
-    t:add(mcf.reserved, tvb(5, 2))
-    t:add(mcf.sender, tvb(7, 4))
-    t:add(mcf.incarnation, tvb(11, 4))
-    t:add(mcf.pn, tvb(15, 8))
-    local kind = tvb(4, 1):uint()
-    local r = reader(tvb, 23, limit)
-    local info = string.format("%s from node %u", mc_kinds[kind] or "Unknown", tvb(7, 4):uint())
+    local t, limit, kind, r, info = envelope(tvb, root, mc, mcf, mc_kinds)
     if kind == 1 then
         r.add(t, mcf.fa, 4); r.add(t, mcf.fa_port, 2)
         if r.ok and limit > r.off then
@@ -288,17 +296,7 @@ lr.experts = { lr_bad }
 
 local function dissect_lr(tvb, pinfo, root)
     pinfo.cols.protocol = "telcp-LR"
-    local t = root:add(lr, tvb())
-    local limit = tvb:len() - MAC_LEN
-    t:add(lrf.version, tvb(3, 1))
-    t:add(lrf.kind, tvb(4, 1))
-    t:add(lrf.reserved, tvb(5, 2))
-    t:add(lrf.sender, tvb(7, 4))
-    t:add(lrf.incarnation, tvb(11, 4))
-    t:add(lrf.pn, tvb(15, 8))
-    local kind = tvb(4, 1):uint()
-    local r = reader(tvb, 23, limit)
-    local info = string.format("%s from node %u", lr_kinds[kind] or "Unknown", tvb(7, 4):uint())
+    local t, limit, kind, r, info = envelope(tvb, root, lr, lrf, lr_kinds)
     if kind == 4 then
         local seq = r.add(t, lrf.seq, 8)
         local n = r.add(t, lrf.count, 1)
