@@ -467,6 +467,50 @@ fn our_lac_sets_up_tunnel_and_session_with_xl2tpd_lns_then_tears_down() {
     assert!(!log.contains("No handler for mandatory"), "{log}");
 }
 
+/// Starts xl2tpd in `dir` as a LAC on 127.0.0.1:`lac_port` whose `[lac x]` dials `lns` (no
+/// challenge, no PPP authentication), and waits for its control pipe. Returns the child and the
+/// pipe (`c x` dials).
+fn spawn_xl2tpd_lac(
+    dir: &std::path::Path,
+    lac_port: u16,
+    lns: std::net::SocketAddr,
+) -> (std::process::Child, PathBuf) {
+    std::fs::write(dir.join("ppp.opts"), "noauth\n").unwrap();
+    let conf = dir.join("xl2tpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global]\nlisten-addr = 127.0.0.1\nport = {lac_port}\naccess control = no\n\n\
+             [lac x]\nlns = {}:{}\nautodial = no\nredial = no\nchallenge = no\n\
+             hostname = xl2tpd-lac\npppoptfile = {}\n",
+            lns.ip(),
+            lns.port(),
+            dir.join("ppp.opts").display()
+        ),
+    )
+    .unwrap();
+    let ctl = dir.join("ctl");
+    let child = Command::new(xl2tpd().unwrap())
+        .args(["-D", "-c"])
+        .arg(&conf)
+        .arg("-s")
+        .arg(dir.join("secrets"))
+        .arg("-p")
+        .arg(dir.join("pid"))
+        .arg("-C")
+        .arg(&ctl)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    (child, ctl)
+}
+
 // -- Call admission by the caller (issue 14, branch l2tp-admit) --
 
 /// Our LNS with call admission on (driven over a UDP socket here) against xl2tpd as LAC, which
@@ -487,36 +531,7 @@ fn run_admission_against_xl2tpd_lac(refuse: bool) -> (Vec<telcp::l2tp::Event>, S
         .unwrap();
     let me = sock.local_addr().unwrap();
     let lac_port = free_port();
-    let conf = dir.join("xl2tpd.conf");
-    std::fs::write(dir.join("ppp.opts"), "noauth\n").unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "[global]\nlisten-addr = 127.0.0.1\nport = {lac_port}\naccess control = no\n\n[lac x]\nlns = 127.0.0.1:{}\nautodial = no\nredial = no\nchallenge = no\nhostname = xl2tpd-lac\npppoptfile = {}\n",
-            me.port(),
-            dir.join("ppp.opts").display()
-        ),
-    )
-    .unwrap();
-    let ctl = dir.join("ctl");
-    let mut child = Command::new(xl2tpd().unwrap())
-        .args(["-D", "-c"])
-        .arg(&conf)
-        .arg("-s")
-        .arg(dir.join("secrets"))
-        .arg("-p")
-        .arg(dir.join("pid"))
-        .arg("-C")
-        .arg(&ctl)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    let (mut child, ctl) = spawn_xl2tpd_lac(&dir, lac_port, me);
     let start = Instant::now();
     let mut cfg = LnsConfig::default();
     cfg.common.seed = telcp::io::seed(u64::from(std::process::id()));
@@ -791,37 +806,8 @@ fn xl2tpd_lac_keeps_its_tunnel_across_a_pool_lns_failover() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let lac_port = free_port();
-    std::fs::write(dir.join("ppp.opts"), "noauth\n").unwrap();
-    let conf = dir.join("xl2tpd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[global]\nlisten-addr = 127.0.0.1\nport = {lac_port}\naccess control = no\n\n\
-             [lac x]\nlns = {}:{}\nautodial = no\nredial = no\nchallenge = no\n\
-             hostname = xl2tpd-lac\npppoptfile = {}\n",
-            service.ip(),
-            service.port(),
-            dir.join("ppp.opts").display()
-        ),
-    )
-    .unwrap();
-    let ctl = dir.join("ctl");
-    let mut child = Command::new(xl2tpd().unwrap())
-        .args(["-D", "-c"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.join("pid"))
-        .arg("-C")
-        .arg(&ctl)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, ctl) = spawn_xl2tpd_lac(&dir, lac_port, service);
     let t0 = Instant::now();
-    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&ctl, "c x\n").unwrap();
 
     // Phase 1: the tunnel comes up at member 1 and is replicated to member 2.
