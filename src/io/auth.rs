@@ -14,9 +14,14 @@ use std::fmt;
 pub const TAG_LEN: usize = 16;
 
 /// An HMAC-MD5 key, prepared once: the keyed inner and outer states are computed in `new`, so each
-/// tag costs only the message's own MD5 blocks. Its `Debug` output hides the key.
+/// tag costs only the message's own MD5 blocks (one at a time through the `hmac` crate, or several
+/// keys' tags at once through [`crate::io::md5x`]). Its `Debug` output hides the key.
 #[derive(Clone)]
-pub struct HmacMd5Key(Option<Hmac<Md5>>);
+pub struct HmacMd5Key {
+    mac: Option<Hmac<Md5>>,
+    /// MD5 states after the `ipad` and the `opad` block (RFC 2104 section 2), for the lanes.
+    pads: ([u32; 4], [u32; 4]),
+}
 
 impl fmt::Debug for HmacMd5Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,12 +50,33 @@ pub enum EnvelopeError {
 impl HmacMd5Key {
     /// A key from any octets (HMAC accepts every key length, RFC 2104 section 3).
     pub fn new(key: &[u8]) -> HmacMd5Key {
-        HmacMd5Key(Hmac::<Md5>::new_from_slice(key).ok())
+        // RFC 2104 section 2: a key longer than the 64-octet block is replaced by its MD5.
+        let mut block = [0u8; 64];
+        if key.len() > block.len() {
+            block[..16].copy_from_slice(&<Md5 as md5::Digest>::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let pad = |x: u8| super::md5x::state_after(&block.map(|b| b ^ x));
+        HmacMd5Key {
+            mac: Hmac::<Md5>::new_from_slice(key).ok(),
+            pads: (pad(0x36), pad(0x5c)),
+        }
+    }
+
+    /// The MD5 states after the keyed `ipad` and `opad` blocks (the lanes' starting points).
+    pub(crate) fn pad_states(&self) -> ([u32; 4], [u32; 4]) {
+        self.pads
+    }
+
+    /// Whether the key can verify anything (see [`HmacMd5Key::verify`]).
+    pub(crate) fn is_usable(&self) -> bool {
+        self.mac.is_some()
     }
 
     /// The HMAC-MD5 of `data`.
     pub fn tag(&self, data: &[u8]) -> [u8; TAG_LEN] {
-        match &self.0 {
+        match &self.mac {
             Some(m) => {
                 let mut m = m.clone();
                 m.update(data);
@@ -62,7 +88,7 @@ impl HmacMd5Key {
 
     /// Whether `tag` is the HMAC-MD5 of `data`, compared in constant time ([`crate::io::ct_eq`]).
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        self.0.is_some() && crate::io::ct_eq(&self.tag(data), tag)
+        self.mac.is_some() && crate::io::ct_eq(&self.tag(data), tag)
     }
 
     /// Appends the tag of the envelope's signed octets `out` to `out`.

@@ -27,6 +27,7 @@
 pub mod auth;
 mod ct;
 pub mod limit;
+pub mod md5x;
 pub mod outbox;
 pub mod reader;
 pub mod replay;

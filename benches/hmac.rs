@@ -1,0 +1,95 @@
+//! HMAC-MD5 one tag at a time (the `hmac`/`md-5` crates, [`HmacMd5Key::tag`]) against the
+//! multi-lane [`telcp::io::md5x::hmac_md5_lanes`], on the message sizes telcp authenticates: a
+//! Mobile IP Registration Request up to its MN-HA authenticator (48 octets, one block) and a
+//! cluster envelope (200 octets, four blocks).
+//!
+//! Besides criterion's figures, an interleaved timing pass prints ns per tag for both and the
+//! ratio from the same run, as a `table|` line for `scripts/bench-table`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use telcp::io::HmacMd5Key;
+use telcp::io::md5x::{LANES, hmac_md5_lanes};
+
+/// Tags per timed pass.
+const TAGS: usize = 40_000;
+
+fn keys() -> [HmacMd5Key; LANES] {
+    std::array::from_fn(|i| HmacMd5Key::new(&[i as u8 + 1; 16]))
+}
+
+fn scalar(keys: &[HmacMd5Key; LANES], msgs: &[Vec<u8>; LANES]) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..TAGS / LANES {
+        for (k, m) in keys.iter().zip(msgs) {
+            acc += u64::from(black_box(k).tag(black_box(m))[i & 15]);
+        }
+    }
+    acc
+}
+
+fn lanes(keys: &[HmacMd5Key; LANES], msgs: &[Vec<u8>; LANES]) -> u64 {
+    let k: [&HmacMd5Key; LANES] = std::array::from_fn(|l| &keys[l]);
+    let m: [&[u8]; LANES] = std::array::from_fn(|l| &msgs[l][..]);
+    let mut acc = 0u64;
+    for i in 0..TAGS / LANES {
+        for t in hmac_md5_lanes(black_box(k), black_box(m)) {
+            acc += u64::from(t[i & 15]);
+        }
+    }
+    acc
+}
+
+/// Best nanoseconds per tag of `a` and `b` over interleaved rounds (a, b, a, b, ...).
+fn interleaved(a: &dyn Fn() -> u64, b: &dyn Fn() -> u64) -> (f64, f64) {
+    let mut best = [Duration::MAX; 2];
+    for _ in 0..15 {
+        for (f, best) in [a, b].iter().zip(best.iter_mut()) {
+            let t = Instant::now();
+            black_box(f());
+            *best = (*best).min(t.elapsed());
+        }
+    }
+    best.map(|d| d.as_nanos() as f64 / TAGS as f64).into()
+}
+
+fn hmac(c: &mut Criterion) {
+    let keys = keys();
+    let mut rows = Vec::new();
+    for len in [48usize, 200] {
+        let msgs: [Vec<u8>; LANES] = std::array::from_fn(|l| vec![l as u8; len]);
+        let (one, many) = interleaved(&|| scalar(&keys, &msgs), &|| lanes(&keys, &msgs));
+        println!(
+            "hmac-md5 {len} octets: one at a time {one:.1} ns/tag, {LANES} lanes {many:.1} ns/tag, \
+             ratio {:.2}x",
+            one / many
+        );
+        rows.push(format!(
+            "{len} B: {one:.0} -> {many:.0} ns/tag ({:.2}x)",
+            one / many
+        ));
+        let mut g = c.benchmark_group(format!("hmac_md5_{len}"));
+        g.bench_function("one_at_a_time_x4", |b| {
+            b.iter(|| {
+                for (k, m) in keys.iter().zip(&msgs) {
+                    black_box(k.tag(black_box(m)));
+                }
+            })
+        });
+        g.bench_function("lanes_x4", |b| {
+            let k: [&HmacMd5Key; LANES] = std::array::from_fn(|l| &keys[l]);
+            let m: [&[u8]; LANES] = std::array::from_fn(|l| &msgs[l][..]);
+            b.iter(|| black_box(hmac_md5_lanes(black_box(k), black_box(m))))
+        });
+        g.finish();
+    }
+    println!(
+        "table| `hmac` | HMAC-MD5, {LANES} lanes vs one at a time (same run) | {} | faster than one \
+         at a time |",
+        rows.join("; ")
+    );
+}
+
+criterion_group!(benches, hmac);
+criterion_main!(benches);
