@@ -37,6 +37,12 @@
 //! `Stats` types), so one loop over `std::net::UdpSocket` drives any of them. Each endpoint's
 //! events convert into the crate-wide [`Event`]; drivers that hold several kinds of endpoint at
 //! once (the simulator [`sim`]) use the object-safe form, [`Node`], which every `Endpoint` is.
+//! Such a loop sends every [`Transmit`]'s payload to its `dst` from the one socket. Two fields ask
+//! for more than a UDP socket can do: `src` other than the socket's own address, and `link_dst`
+//! (a link-layer destination). Only a Home Agent in [`mip::ForwardMode::Layer2`] (its default,
+//! the shared-link design) emits them; over plain UDP set its mode to
+//! [`mip::ForwardMode::Layer3`].
+//!
 //! Here the loop runs a [`health::Monitor`] that sends authenticated heartbeats to a peer and
 //! reports its health:
 //!

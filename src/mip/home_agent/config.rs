@@ -166,9 +166,15 @@ pub struct HomeAgentConfig {
 
 impl HomeAgentConfig {
     /// A configuration with defaults: layer 2, lifetime up to 1800 s, 100 000 bindings, 10 000
-    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, a fixed wall clock (set [`Self::wall_clock`]), 1 s heartbeats (Suspect
-    /// after 2, Down after 4), overloaded at 90 %, 200 ms replication timeout, 4096 queued
-    /// transmits and events, refusals of unproven requests at 100 per second (bursts of 20).
+    /// pending, 1 simultaneous binding, 3 s pending timer, 7 s tolerance, a fixed wall clock
+    /// (set [`Self::wall_clock`] to the real time: replay protection by timestamps compares with
+    /// it, RFC 5944 section 5.7), 1 s heartbeats (Suspect after 2, Down after 4), overloaded at
+    /// 90 %, 200 ms replication timeout, 4096 queued transmits and events, refusals of unproven
+    /// requests at 100 per second (bursts of 20).
+    ///
+    /// Layer 2 ([`ForwardMode::Layer2`]) forwards requests as frames with a foreign source
+    /// address and a link-layer destination, which need a raw or packet socket; a caller with
+    /// only UDP sockets sets [`Self::mode`] to [`ForwardMode::Layer3`].
     pub fn new(
         node: NodeId,
         virtual_address: Ipv4Addr,
