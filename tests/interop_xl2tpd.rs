@@ -330,7 +330,7 @@ fn run_lac_against_xl2tpd_lns() -> Run {
         if let (Some(c), Some(at)) = (call, hung_up_at) {
             if now >= at && lac.call_count() > 0 {
                 trace.push("command close_session".to_owned());
-                let _ = lac.close_session(now, c);
+                let _ = lac.close_session(now, c, telcp::l2tp::Close::default());
             }
         }
         while let Some(t) = lac.poll_transmit() {

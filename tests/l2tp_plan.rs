@@ -164,7 +164,7 @@ fn l2tp_rfc2868_3_8_preference() {
         let now = w.sim.now();
         w.sim
             .node_mut::<Lac>(w.lac)
-            .close_session(now, on_a)
+            .close_session(now, on_a, telcp::l2tp::Close::default())
             .unwrap();
         let next = open(&mut w, three_levels(Some(4)));
         assert_eq!(lns_of(&mut w, next), Some(ip(A)), "seed {seed}");
@@ -244,7 +244,10 @@ fn least_filled_policy() {
         assert_eq!(ups(&lac_events(&mut w.sim, w.lac)).len(), 9, "seed {seed}");
         let now = w.sim.now();
         for (c, _) in calls.iter().zip(&at).filter(|(_, a)| **a == ip(B)).take(2) {
-            w.sim.node_mut::<Lac>(w.lac).close_session(now, *c).unwrap();
+            w.sim
+                .node_mut::<Lac>(w.lac)
+                .close_session(now, *c, telcp::l2tp::Close::default())
+                .unwrap();
         }
         for _ in 0..2 {
             let c = open(&mut w, req());

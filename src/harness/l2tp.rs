@@ -222,18 +222,8 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
                 let _ = lns.refuse(now, id, crate::l2tp::wire::ResultCode::new(result));
             }
             5 => {
-                let cause = crate::l2tp::wire::avp::PppDisconnectCause {
-                    code: crate::l2tp::wire::avp::DisconnectCode(u16::from(
-                        ops.byte().unwrap_or(0),
-                    )),
-                    protocol: 0xc021,
-                    direction: crate::l2tp::wire::avp::DisconnectDirection::AT_LOCAL,
-                    message: std::borrow::Cow::Borrowed(&b"fuzz"[..]),
-                };
-                let rc = crate::l2tp::wire::ResultCode::new(
-                    crate::l2tp::wire::ResultCodeValue::CDN_ADMINISTRATIVE,
-                );
-                let _ = lns.close_session_with_cause(now, s(ops), rc, Some(cause));
+                let close = close(ops);
+                let _ = lns.close_session(now, s(ops), close);
             }
             _ => {
                 let sref = s(ops);
@@ -341,6 +331,29 @@ fn lac_endpoint_with(
     Lac::new(cfg, start).ok()
 }
 
+/// A close command from the script (both endpoints, RFC 3145): a CDN Result Code, and half the
+/// time a PPP Disconnect Cause Code whose code, direction and message length (now and then too
+/// long for its AVP) come from the script.
+fn close(ops: &mut Ops<'_>) -> crate::l2tp::Close {
+    use crate::l2tp::wire::avp::{DisconnectCode, DisconnectDirection, PppDisconnectCause};
+    use crate::l2tp::wire::{ResultCode, ResultCodeValue};
+    let b = ops.byte().unwrap_or(0);
+    let close = crate::l2tp::Close::new(ResultCode::new(ResultCodeValue(u16::from(b % 12))));
+    if b & 0x80 == 0 {
+        return close;
+    }
+    let len = match ops.byte().unwrap_or(0) {
+        0xff => 1020,
+        n => usize::from(n % 16),
+    };
+    close.cause(PppDisconnectCause {
+        code: DisconnectCode(u16::from(ops.byte().unwrap_or(0))),
+        protocol: 0xc021,
+        direction: DisconnectDirection(ops.byte().unwrap_or(0) % 4),
+        message: std::borrow::Cow::Owned(vec![b'x'; len]),
+    })
+}
+
 /// A call request from the script: up to 4 plan endpoints (the contact LNS, the LNS the
 /// datagrams also come from, the alternate, an IPv6 one), each with a preference, weight, session
 /// cap and assignment id from the script, and some call details.
@@ -401,7 +414,7 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
                 let _ = lac.open_call(now, call_request(ops));
             }
             1 => {
-                let _ = lac.close_session(now, c);
+                let _ = lac.close_session(now, c, close(ops));
             }
             2 => {
                 let _ = lac.send_ppp(c, b"frame");

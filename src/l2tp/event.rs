@@ -110,7 +110,9 @@ pub enum Event {
         /// The Result Code of the CDN, if one was exchanged.
         result: Option<ResultCode<'static>>,
         /// The PPP Disconnect Cause Code (RFC 3145) of the CDN, if it carried one (received) or
-        /// we sent one ([`Lns::close_session_with_cause`](super::Lns::close_session_with_cause)).
+        /// we sent one ([`Close::cause`](super::Close::cause), given to
+        /// [`Lns::close_session`](super::Lns::close_session) or
+        /// [`Lac::close_session`](super::Lac::close_session)).
         cause: Option<PppDisconnectCause<'static>>,
     },
     /// LAC: the call was redirected from one LNS to another.

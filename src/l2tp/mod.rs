@@ -116,6 +116,7 @@ macro_rules! shared_endpoint_api {
 
 pub mod call;
 pub mod channel;
+mod close;
 mod event;
 pub mod lac;
 pub mod lns;
@@ -126,6 +127,7 @@ pub mod tunnel;
 pub mod wire;
 
 pub use call::CallDetails;
+pub use close::Close;
 pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
 pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
 pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
