@@ -103,7 +103,10 @@ fn rfc3145_3_1_lac_cause_in_cdn() {
         let wire = lac_cdn_causes(&p);
         assert!(!wire.is_empty(), "seed {seed}: no CDN with AVP 46 sent");
         for (mandatory, v) in &wire {
-            assert!(!mandatory, "seed {seed}: RFC 3145 3.1 AVP 46 is sent with M=0");
+            assert!(
+                !mandatory,
+                "seed {seed}: RFC 3145 3.1 AVP 46 is sent with M=0"
+            );
             assert_eq!(*v, cause, "seed {seed}");
         }
         let nev = lns_ev(&mut p);

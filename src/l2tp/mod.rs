@@ -141,8 +141,8 @@ use wire::{AvpType, MessageType, WireError};
 /// The UDP port of L2TP.
 pub const L2TP_PORT: u16 = 1701;
 
-/// Configuration shared by LAC and LNS.
-#[derive(Debug, Clone)]
+/// Configuration shared by LAC and LNS. `Debug` shows the secret's length only.
+#[derive(Clone)]
 pub struct Config {
     /// Our Host Name AVP.
     pub host_name: Vec<u8>,

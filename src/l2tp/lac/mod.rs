@@ -39,11 +39,13 @@ mod answers;
 pub mod plan;
 mod route;
 
-pub use plan::{PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan};
+pub use plan::{
+    DenyReason, PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan,
+};
 
 use super::call::CallDetails;
 use super::session::SessionState;
-use super::tunnel::{Core, TunnelState, Up};
+use super::tunnel::{Core, TunnelSecret, TunnelState, Up};
 use super::wire::avp::{AvpValue, CallErrors};
 use super::wire::{Avp, AvpType, ControlMessage, MessageType, ResultCode};
 use super::{
@@ -193,6 +195,8 @@ struct Call {
     assignment: Option<Vec<u8>>,
     /// Our address for a new tunnel (Tunnel-Client-Endpoint).
     local: Option<IpAddr>,
+    /// The tunnel secret with this LNS (Tunnel-Password; `None`: [`Config::secret`]).
+    secret: Option<TunnelSecret>,
     /// What ICRQ and ICCN carry (`None`: the defaults).
     details: Option<Box<CallDetails>>,
 }
@@ -287,6 +291,7 @@ impl Lac {
                 plan,
                 assignment: None,
                 local: None,
+                secret: None,
                 details,
             },
         );
@@ -461,6 +466,7 @@ impl Lac {
         };
         let (lns, local) = (call.lns, call.local);
         let assignment = call.assignment.clone();
+        let secret = call.secret.clone();
         // Reuse a tunnel to that LNS with the call's Tunnel-Assignment-Id.
         let existing = self
             .core
@@ -471,6 +477,7 @@ impl Lac {
                     && t.state != TunnelState::Closing
                     && t.recovery.is_none()
                     && self.assignments.get(&t.local_id) == assignment.as_ref()
+                    && t.secret == secret
             })
             .map(|t| (t.local_id, t.state))
             .min_by_key(|(_, s)| *s != TunnelState::Established);
@@ -479,13 +486,8 @@ impl Lac {
             Some((tid, _)) => self.set_state(id, CallState::WaitTunnel(tid)),
             None => {
                 let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
-                let opened = match local {
-                    Some(ip) => {
-                        let from = SocketAddr::new(ip, super::L2TP_PORT);
-                        self.core.open_tunnel_from(now, lns, Some(from), lbc)
-                    }
-                    None => self.core.open_tunnel(now, lns, lbc),
-                };
+                let from = local.map(|ip| SocketAddr::new(ip, super::L2TP_PORT));
+                let opened = self.core.open_tunnel_with(now, lns, from, lbc, secret);
                 match opened {
                     Some(tid) => {
                         if let Some(a) = assignment {
@@ -493,7 +495,7 @@ impl Lac {
                         }
                         self.set_state(id, CallState::WaitTunnel(tid));
                     }
-                    None => self.call_failed(now, id, None, false),
+                    None => self.call_failed(now, id, None, None),
                 }
             }
         }
@@ -508,7 +510,7 @@ impl Lac {
             .core
             .new_session(tid, 0, SessionState::WaitReply, serial)
         else {
-            self.call_failed(now, id, None, false);
+            self.call_failed(now, id, None, None);
             return;
         };
         self.serial = serial;
@@ -617,7 +619,7 @@ impl Lac {
         }
         let rc = self.core.setup_timed_out(now, tid, sid);
         if let Some(id) = call {
-            self.call_failed(now, id, Some(rc), true);
+            self.call_failed(now, id, Some(rc), Some(DenyReason::Timeout));
         }
     }
 }

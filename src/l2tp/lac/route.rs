@@ -2,8 +2,9 @@
 //! Error 7), the next endpoint of its plan (with the failed LNS on the deny-list), or the end of
 //! the call.
 
-use super::{CallId, CallState, Lac, plan};
+use super::{CallId, CallState, DenyReason, Lac, plan};
 use crate::l2tp::Event;
+use crate::l2tp::tunnel::TunnelSecret;
 use crate::l2tp::wire::{ErrorCode, ResultCode, ResultCodeValue};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,13 +18,14 @@ impl Lac {
     }
 
     /// A call not yet established lost its endpoint: a call without a plan fails with `result`;
-    /// a plan call puts the endpoint on the deny-list (`deny`) and goes to the plan's next one.
+    /// a plan call puts the endpoint on the deny-list when `deny` gives a reason
+    /// ([`Event::LnsDenied`]) and goes to the plan's next one.
     pub(super) fn call_failed(
         &mut self,
         now: Instant,
         id: CallId,
         result: Option<ResultCode<'static>>,
-        deny: bool,
+        deny: Option<DenyReason>,
     ) {
         let Some(c) = self.calls.get(&id) else {
             return;
@@ -32,12 +34,15 @@ impl Lac {
             self.fail_call(id, result);
             return;
         }
-        if deny {
-            let until = now + self.cfg.deny_time;
+        if let Some(reason) = deny {
+            let (lns, until) = (c.lns.ip(), now + self.cfg.deny_time);
             let stats = &mut self.core.stats;
             stats.lns_denied = stats.lns_denied.saturating_add(1);
-            if self.deny.deny(c.lns.ip(), until, now, self.cfg.max_denied) {
+            if self.deny.deny(lns, until, now, self.cfg.max_denied) {
                 stats.deny_list_evictions = stats.deny_list_evictions.saturating_add(1);
+            }
+            if self.cfg.max_denied > 0 {
+                self.core.event(Event::LnsDenied { lns, until, reason });
             }
         }
         self.plan_step(now, id, result);
@@ -89,6 +94,7 @@ impl Lac {
         c.lns = e.server;
         c.local = e.client;
         c.assignment.clone_from(&e.assignment_id);
+        c.secret = e.password.clone().map(TunnelSecret::new);
         c.hops = 0;
         c.state = CallState::Idle;
         self.start_call(now, id);
@@ -109,7 +115,7 @@ impl Lac {
             c.visited.push(from);
         }
         if c.hops >= self.cfg.max_redirects || c.visited.contains(&to) {
-            self.call_failed(now, id, result, false);
+            self.call_failed(now, id, result, None);
             return;
         }
         c.hops += 1;
@@ -178,7 +184,10 @@ impl Lac {
             match target {
                 Some(to) => self.redirect(now, id, to, result.clone()),
                 // A plan call not yet up: the LNS timed out or sent StopCCN.
-                None if has_plan && !up => self.call_failed(now, id, result.clone(), true),
+                None if has_plan && !up => {
+                    let reason = DenyReason::of_stopccn(result.as_ref());
+                    self.call_failed(now, id, result.clone(), Some(reason));
+                }
                 None if result.is_none() && redirect.is_none() && !up => {
                     // Lost a tie breaker, or the tunnel died before the call was up (a failed
                     // LNS behind a virtual address): start again.
