@@ -97,6 +97,8 @@ impl Lac {
         c.secret = e.password.clone().map(TunnelSecret::new);
         c.hops = 0;
         c.state = CallState::Idle;
+        // The call goes on: a cause the refusing CDN carried is no later SessionDown's.
+        self.core.cdn_cause = None;
         self.start_call(now, id);
     }
 
@@ -120,6 +122,7 @@ impl Lac {
         }
         c.hops += 1;
         c.lns = SocketAddr::new(to, c.lns.port());
+        self.core.cdn_cause = None;
         c.state = CallState::Idle;
         self.core.event(Event::Redirected { call: id, from, to });
         self.start_call(now, id);
