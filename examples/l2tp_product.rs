@@ -68,11 +68,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = sim.now();
     let addr = |a: &str| -> std::net::SocketAddr { format!("{a}:1701").parse().unwrap() };
     // README: admission config {
-    let mut lns_config = LnsConfig::default();
-    lns_config.admission = Some(AdmissionConfig {
-        max_pending: 256,
-        timeout: Duration::from_secs(3),
-    });
+    let lns_config = LnsConfig {
+        admission: Some(AdmissionConfig {
+            max_pending: 256,
+            timeout: Duration::from_secs(3),
+        }),
+        ..LnsConfig::default()
+    };
     // README: }
     let lnss: Vec<_> = ["10.0.1.1", "10.0.1.2", "10.0.2.1"]
         .into_iter()
