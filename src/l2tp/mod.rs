@@ -146,7 +146,8 @@ pub const L2TP_PORT: u16 = 1701;
 pub struct Config {
     /// Our Host Name AVP.
     pub host_name: Vec<u8>,
-    /// Tunnel secret (challenge/response and hidden AVPs).
+    /// Tunnel secret (challenge/response and hidden AVPs); a LAC plan endpoint's
+    /// [`lac::PlanEndpoint::password`] replaces it for the tunnel to that endpoint.
     pub secret: Option<Vec<u8>>,
     /// Send a Challenge in SCCRQ/SCCRP and require the peer's response (needs `secret`).
     pub challenge: bool,

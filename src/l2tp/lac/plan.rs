@@ -24,10 +24,16 @@
 //! least filled with a random tie-break; randomness from the LAC's seeded RNG). When an endpoint
 //! fails the call before it is established, the call goes to the next choice; a redirect (the
 //! vendor `RedirectTarget`, Result 2 / Error 9) is followed first, within the same step. An LNS
-//! that timed out, sent StopCCN, or answered CDN with a busy result (RFC 2661 4.4.2 CDN Result
-//! 4, 5 or 8, or our Result 10 time-out) goes on the deny-list for
-//! [`super::LacConfig::deny_time`]. When no endpoint is left, the call fails
+//! that timed out, sent StopCCN, answered CDN with a busy result (RFC 2661 4.4.2 CDN Result
+//! 4, 5 or 8, or our Result 10 time-out), or failed tunnel authentication goes on the deny-list
+//! for [`super::LacConfig::deny_time`], reported as [`crate::l2tp::Event::LnsDenied`] with its
+//! [`DenyReason`]. When no endpoint is left, the call fails
 //! ([`crate::l2tp::Event::SessionDown`]).
+//!
+//! Tunnel-Password: the tunnel to an endpoint with a password authenticates with it (RFC 2661
+//! 5.1.1 challenge/response, both ways: the LAC always sends a Challenge on such a tunnel) and
+//! hides AVPs with it (4.3), instead of [`crate::l2tp::Config::secret`]. An RFC 4951 recovery of
+//! such a tunnel ([`super::Lac::start_recovery`]) uses [`crate::l2tp::Config::secret`].
 
 use crate::io::Rng;
 use crate::l2tp::tunnel::Redacted;

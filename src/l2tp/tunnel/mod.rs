@@ -6,7 +6,8 @@
 //! the other side silently drops its own; on equal values both drop theirs; a request without a
 //! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
-//! AVPs when configured, HELLO after `hello_interval` without any message (control, ZLB or data)
+//! AVPs when configured (both with the tunnel's own secret when it has one, a LAC plan
+//! endpoint's Tunnel-Password, else `Config::secret`: `secret` module), HELLO after `hello_interval` without any message (control, ZLB or data)
 //! from the peer on the tunnel (RFC 2661 5.5, 6.5), StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
