@@ -228,7 +228,8 @@ fn redirect_decisions(c: &mut Criterion) {
             let call = lac.open_session(now).unwrap();
             pump(&mut lac, &mut lns2);
             let up = lac.session_of(call).is_some();
-            lac.close_session(now, call).unwrap();
+            lac.close_session(now, call, telcp::l2tp::Close::default())
+                .unwrap();
             pump(&mut lac, &mut lns2);
             while lac.poll_event().is_some() {}
             up
@@ -364,7 +365,9 @@ impl Pool {
         let call = p.lac.open_session(p.now).unwrap();
         p.pump();
         assert!(p.lac.session_of(call).is_some());
-        p.lac.close_session(p.now, call).unwrap();
+        p.lac
+            .close_session(p.now, call, telcp::l2tp::Close::default())
+            .unwrap();
         p.pump();
         p
     }
@@ -430,7 +433,9 @@ impl Pool {
         assert!(calls.iter().all(|c| self.lac.session_of(*c).is_some()));
         let (r, a, b) = (self.replicated, self.acked, self.in_backup);
         for c in calls {
-            self.lac.close_session(self.now, c).unwrap();
+            self.lac
+                .close_session(self.now, c, telcp::l2tp::Close::default())
+                .unwrap();
         }
         self.pump();
         (self.replicated, self.acked, self.in_backup) = (r, a, b);

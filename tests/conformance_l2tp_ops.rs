@@ -11,7 +11,7 @@ use common::l2tp::*;
 use std::time::Duration;
 
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
-use telcp::l2tp::{Config, Event, Lac, Lns, SessionRef};
+use telcp::l2tp::{Close, Config, Event, Lac, Lns, SessionRef};
 
 type PL = Peer<Lns>;
 type PQ = Peer<Lac>;
@@ -115,7 +115,8 @@ fn l2tp_4_4_2_result_code_length() {
         tunnel: p.their_tid,
         session: sid,
     };
-    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)));
+    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)))
+        .unwrap();
     all.extend(p.recv());
     let rcs: Vec<&A> = all.iter().filter_map(|c| c.avp(at::RESULT_CODE)).collect();
     assert!(rcs.len() >= 2, "{all:?}");
@@ -443,7 +444,8 @@ fn l2tp_3_2_message_types() {
     };
     p.ep.send_sli(now, r, 0, 0).unwrap();
     p.ep.place_call(now, p.their_tid, b"1").unwrap();
-    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)));
+    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)))
+        .unwrap();
     p.recv();
     p.advance(Duration::from_secs(70));
     let mut q = lac();
@@ -523,7 +525,7 @@ fn l2tp_5_6_lac_cdn_sent() {
     let (call, lac_sid, _) = q.session();
     q.events();
     let now = q.now;
-    q.ep.close_session(now, call).unwrap();
+    q.ep.close_session(now, call, Close::default()).unwrap();
     // The call's end is reported with the Result Code the CDN carried (RFC 2661 4.4.2: Result
     // Code 3, "Session disconnected for administrative reasons").
     let down = q

@@ -8,7 +8,7 @@ use common::l2tp::*;
 
 use telcp::l2tp::wire::avp::CallErrors;
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
-use telcp::l2tp::{Config, ConfigError, Event, Lac, LacConfig, Lns, SessionRef};
+use telcp::l2tp::{Close, Config, ConfigError, Event, Lac, LacConfig, Lns, SessionRef};
 
 fn md5(parts: &[&[u8]]) -> [u8; 16] {
     use md5::{Digest, Md5};
@@ -84,7 +84,8 @@ fn everything_sent() -> Vec<Ctl> {
     p.recv();
     p.ep.place_call(now, p.their_tid, b"5551234").unwrap();
     p.recv();
-    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)));
+    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)))
+        .unwrap();
     p.recv();
     p.zlb();
     let tid = p.their_tid;
@@ -97,7 +98,7 @@ fn everything_sent() -> Vec<Ctl> {
     q.recv();
     q.send(mt::OCRQ, 0, ocrq_avps(0x4444, b"123"));
     q.recv();
-    q.ep.close_session(now, call).unwrap();
+    q.ep.close_session(now, call, Close::default()).unwrap();
     q.recv();
     p.log.into_iter().chain(q.log).collect()
 }
@@ -624,7 +625,8 @@ fn l2tp_5_6_cdn_sent() {
     let (mut p, sid) = lns_session();
     let now = p.now;
     let r = sref(&p, sid);
-    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)));
+    p.ep.close_session(now, r, ResultCode::new(ResultCodeValue(3)))
+        .unwrap();
     let got = p.recv();
     let cdn = Peer::<Lns>::find(&got, mt::CDN).expect("CDN");
     assert_eq!(cdn.sid, MY_SID);

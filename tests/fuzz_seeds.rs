@@ -407,7 +407,10 @@ fn lns_seeds(c: &mut Corpora) {
                 .unwrap()
         });
         w.steps(2, 1);
-        w.peer(0, |l, now| l.close_session(now, call).unwrap());
+        w.peer(0, |l, now| {
+            l.close_session(now, call, telcp::l2tp::Close::default())
+                .unwrap()
+        });
         w.steps(30, 4);
         assert_eq!(count(&w.events, session_up), 1, "{:?}", w.events);
         let name = if standard {
@@ -477,7 +480,7 @@ fn lac_seeds(c: &mut Corpora) {
         });
         w.steps(2, 1);
         w.command(&[3, c8, 1], |l, now| {
-            let _ = l.close_session(now, call);
+            let _ = l.close_session(now, call, telcp::l2tp::Close::default());
         });
         w.steps(30, 4);
         assert_eq!(count(&w.events, session_up), 1, "{:?}", w.events);

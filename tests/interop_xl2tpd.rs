@@ -10,6 +10,9 @@
 //! 3. The other way round: our LAC (driven over a UDP socket in the test) against xl2tpd as LNS:
 //!    tunnel and session set up, xl2tpd's pppd fails (no /dev/ppp) and it hangs up with CDN, our
 //!    LAC closes the idle tunnel with StopCCN Result 1, which xl2tpd acknowledges.
+//! 4. Call admission (tests/interop_xl2tpd/admission.rs): xl2tpd's call details (Call Serial
+//!    Number, Bearer Type, Framing Type, Connect Speeds; it sends no Calling Number) reach our
+//!    admission event as on the wire, and our refusal reaches xl2tpd as a CDN it logs.
 //!
 //! Skips when xl2tpd is absent.
 
@@ -330,7 +333,7 @@ fn run_lac_against_xl2tpd_lns() -> Run {
         if let (Some(c), Some(at)) = (call, hung_up_at) {
             if now >= at && lac.call_count() > 0 {
                 trace.push("command close_session".to_owned());
-                let _ = lac.close_session(now, c);
+                let _ = lac.close_session(now, c, telcp::l2tp::Close::default());
             }
         }
         while let Some(t) = lac.poll_transmit() {
@@ -475,6 +478,16 @@ fn spawn_xl2tpd_lac(
     lac_port: u16,
     lns: std::net::SocketAddr,
 ) -> (std::process::Child, PathBuf) {
+    spawn_xl2tpd_lac_with(dir, lac_port, lns, "")
+}
+
+/// [`spawn_xl2tpd_lac`] with `extra` lines in its `[lac x]` section.
+fn spawn_xl2tpd_lac_with(
+    dir: &std::path::Path,
+    lac_port: u16,
+    lns: std::net::SocketAddr,
+    extra: &str,
+) -> (std::process::Child, PathBuf) {
     std::fs::write(dir.join("ppp.opts"), "noauth\n").unwrap();
     let conf = dir.join("xl2tpd.conf");
     std::fs::write(
@@ -482,7 +495,7 @@ fn spawn_xl2tpd_lac(
         format!(
             "[global]\nlisten-addr = 127.0.0.1\nport = {lac_port}\naccess control = no\n\n\
              [lac x]\nlns = {}:{}\nautodial = no\nredial = no\nchallenge = no\n\
-             hostname = xl2tpd-lac\npppoptfile = {}\n",
+             hostname = xl2tpd-lac\npppoptfile = {}\n{extra}",
             lns.ip(),
             lns.port(),
             dir.join("ppp.opts").display()
@@ -511,150 +524,9 @@ fn spawn_xl2tpd_lac(
     (child, ctl)
 }
 
-// -- Call admission by the caller (issue 14, branch l2tp-admit) --
-
-/// Our LNS with call admission on (driven over a UDP socket here) against xl2tpd as LAC, which
-/// dials `c x 5551234`: every `Event::IncomingCall` is refused with CDN Result 5 (message
-/// "refused by admission") when `refuse`,
-/// accepted otherwise. Returns our events (as Debug lines) and xl2tpd's log.
-fn run_admission_against_xl2tpd_lac(refuse: bool) -> (Vec<telcp::l2tp::Event>, String) {
-    use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
-    use telcp::l2tp::{AcceptParams, AdmissionConfig, Event, Lns, LnsConfig};
-    let dir = std::env::temp_dir().join(format!(
-        "telcp-xl2tpd-admit-{}-{refuse}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let me = sock.local_addr().unwrap();
-    let lac_port = free_port();
-    let (mut child, ctl) = spawn_xl2tpd_lac(&dir, lac_port, me);
-    let start = Instant::now();
-    let mut cfg = LnsConfig::default();
-    cfg.common.seed = telcp::io::seed(u64::from(std::process::id()));
-    cfg.admission = Some(AdmissionConfig::default());
-    let mut lns = Lns::new(cfg, start).unwrap();
-    let mut events = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    let mut dialed: Option<(Instant, u32)> = None;
-    let mut answered_at = None;
-    let deadline = start + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let now = Instant::now();
-        if events.is_empty()
-            && dialed.is_none_or(|(at, n)| at.elapsed() > Duration::from_secs(3) && n < 4)
-        {
-            let _ = std::fs::write(&ctl, "c x 5551234\n");
-            dialed = Some((now, dialed.map_or(1, |d| d.1 + 1)));
-        }
-        if let Ok((n, from)) = sock.recv_from(&mut buf) {
-            let _ = lns.handle_datagram(Instant::now(), from, me, &buf[..n]);
-        }
-        let now = Instant::now();
-        if lns.poll_timeout().is_some_and(|t| t <= now) {
-            lns.handle_timeout(now);
-        }
-        while let Some(e) = lns.poll_event() {
-            if let Event::IncomingCall { id, .. } = &e {
-                let id = *id;
-                if refuse {
-                    let rc = ResultCode::with_error(
-                        ResultCodeValue::CDN_PERMANENT_RESOURCES,
-                        telcp::l2tp::wire::ErrorCode::NO_ERROR,
-                        &b"refused by admission"[..],
-                    );
-                    lns.refuse(now, id, rc).unwrap();
-                } else {
-                    lns.accept(now, id, AcceptParams::default()).unwrap();
-                }
-                answered_at = Some(now);
-            }
-            let end = matches!(e, Event::SessionDown { .. } | Event::CallConnected { .. });
-            events.push(e);
-            if end {
-                answered_at = Some(now);
-            }
-        }
-        while let Some(t) = lns.poll_transmit() {
-            let _ = sock.send_to(&t.payload, t.dst);
-        }
-        // Give xl2tpd two seconds after our answer to act on it and log.
-        if answered_at.is_some_and(|a| a.elapsed() > Duration::from_secs(2)) {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut log = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut log);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut log);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    (events, log)
-}
-
-/// xl2tpd's ICRQ details reach our admission event (its Bearer Type; xl2tpd 1.3.18 sends no
-/// Calling or Called Number), and, once accepted, its ICCN's Framing Type and Connect Speed reach
-/// `CallConnected` merged with the ICRQ's.
-#[test]
-fn xl2tpd_call_details_reach_our_admission_event() {
-    if xl2tpd().is_none() {
-        println!("skipped: xl2tpd not found");
-        return;
-    }
-    let (ev, log) = run_admission_against_xl2tpd_lac(false);
-    let details = ev.iter().find_map(|e| match e {
-        telcp::l2tp::Event::IncomingCall { details, .. } => Some(details.clone()),
-        _ => None,
-    });
-    let details = details.unwrap_or_else(|| panic!("no IncomingCall: {ev:?}\n--- xl2tpd:\n{log}"));
-    println!("ICRQ details from xl2tpd: {details:?}");
-    assert!(details.bearer_type.is_some(), "{details:?}");
-    let connected = ev.iter().find_map(|e| match e {
-        telcp::l2tp::Event::CallConnected { details, .. } => Some(details.clone()),
-        _ => None,
-    });
-    let connected =
-        connected.unwrap_or_else(|| panic!("no CallConnected: {ev:?}\n--- xl2tpd:\n{log}"));
-    println!("merged details after ICCN: {connected:?}");
-    // xl2tpd 1.3.18's ICCN says synchronous framing (Framing Type 1); its ICRQ carries no
-    // Calling Number (so none reaches the event).
-    assert!(
-        connected.framing_type.is_some_and(|f| f.synchronous()),
-        "{connected:?}"
-    );
-    assert_eq!(connected.calling_number, details.calling_number);
-    assert!(connected.tx_connect_speed.is_some(), "{connected:?}");
-    assert_eq!(connected.bearer_type, details.bearer_type);
-}
-
-/// A refusal by the caller reaches xl2tpd as a CDN (Result 5, with our error message) that it
-/// logs ("control_finish: Connection closed to ..., serial 1 (refused by admission)").
-#[test]
-fn xl2tpd_logs_the_cdn_of_our_refusal() {
-    if xl2tpd().is_none() {
-        println!("skipped: xl2tpd not found");
-        return;
-    }
-    let (ev, log) = run_admission_against_xl2tpd_lac(true);
-    assert!(
-        ev.iter()
-            .any(|e| matches!(e, telcp::l2tp::Event::IncomingCall { .. })),
-        "{ev:?}\n--- xl2tpd:\n{log}"
-    );
-    println!("{log}");
-    assert!(
-        log.lines()
-            .any(|l| l.contains("Connection closed") && l.contains("(refused by admission)")),
-        "xl2tpd did not log the CDN:\n{log}"
-    );
-}
+// -- Call admission by the caller (issue 14): tests/interop_xl2tpd/admission.rs --
+#[path = "interop_xl2tpd/admission.rs"]
+mod admission;
 
 // ---- Silent failover with xl2tpd as LAC (issue 15, branch l2tp-cont) ----
 

@@ -162,7 +162,9 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     let victim = calls[0];
     let lac_ref = w.sim.node::<telcp::l2tp::Lac>(w.lac).session_of(victim);
     assert!(lac_ref.is_some());
-    w.lac().close_session(now, victim).unwrap();
+    w.lac()
+        .close_session(now, victim, telcp::l2tp::Close::default())
+        .unwrap();
     let closed = w.run_until(Duration::from_secs(60), move |w| {
         (0..3).any(|i| w.alive(i) && w.serving[i].len() == n - 1)
     });

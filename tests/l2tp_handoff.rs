@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 use telcp::l2tp::wire::avp::{DisconnectCode, DisconnectDirection, PppDisconnectCause};
 use telcp::l2tp::wire::{Message, MessageType, ResultCode, ResultCodeValue};
-use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig, SessionHandoff};
+use telcp::l2tp::{Close, Event, Lac, LacConfig, Lns, LnsConfig, SessionHandoff};
 use telcp::sim::Sim;
 
 fn seeds() -> u64 {
@@ -150,7 +150,7 @@ fn handoff_fields_equal_the_wire() {
     }
 }
 
-/// rfc3145-3.1-cause-in-cdn: the cause given to `close_session_with_cause` leaves in the CDN
+/// rfc3145-3.1-cause-in-cdn: the cause given to the LNS's `close_session` leaves in the CDN
 /// (AVP 46) and the LAC's `SessionDown` reports it, with the CDN's result; the LNS's own
 /// `SessionDown` names the session and the cause.
 #[test]
@@ -172,7 +172,7 @@ fn rfc3145_3_1_cause_in_cdn() {
         let now = p.sim.now();
         p.sim
             .node_mut::<Lns>(p.lns)
-            .close_session_with_cause(now, sref, rc.clone(), Some(cause.clone()))
+            .close_session(now, sref, Close::new(rc.clone()).cause(cause.clone()))
             .unwrap();
         assert!(lns_ev(&mut p).iter().any(|e| matches!(e,
             Event::SessionDown { session: Some(s), cause: Some(c), .. } if *s == sref && *c == cause)));
@@ -189,7 +189,7 @@ fn rfc3145_3_1_cause_in_cdn() {
         assert_eq!(
             p.sim
                 .node_mut::<Lns>(p.lns)
-                .close_session_with_cause(now, sref, rc.clone(), None),
+                .close_session(now, sref, rc.clone()),
             Err(telcp::l2tp::CommandError::NoSession)
         );
     }
@@ -204,11 +204,14 @@ fn no_cause_without_avp_46() {
     p.sim.run_for(Duration::from_secs(40));
     let sref = handoff(&lns_ev(&mut p)).session;
     let now = p.sim.now();
-    p.sim.node_mut::<Lns>(p.lns).close_session(
-        now,
-        sref,
-        ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
-    );
+    p.sim
+        .node_mut::<Lns>(p.lns)
+        .close_session(
+            now,
+            sref,
+            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+        )
+        .unwrap();
     p.sim.run_for(Duration::from_secs(30));
     assert!(lac_ev(&mut p).iter().any(|e| matches!(e,
         Event::SessionDown { call: Some(c), cause: None, result: Some(_), .. } if *c == call)));

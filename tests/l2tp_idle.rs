@@ -53,7 +53,7 @@ fn hang_up(p: &mut Pair, call: CallId) {
     let now = p.sim.now();
     p.sim
         .node_mut::<Lac>(p.lac)
-        .close_session(now, call)
+        .close_session(now, call, telcp::l2tp::Close::default())
         .unwrap();
 }
 

@@ -1,7 +1,9 @@
 //! Per-call tunnel plans at the LAC (issue 14 item 2), as scenarios on the simulator with loss,
 //! duplication and reordering: levels filled by weight, the next level when one is denied or
 //! full, the timed deny-list, least-filled choice, Tunnel-Assignment-Id sharing, and redirects
-//! as steps inside the plan. `TELCP_SEEDS` sets the number of seeds (default 8).
+//! as steps inside the plan, the `LnsDenied` event with its typed reason, and per-endpoint
+//! Tunnel-Passwords (RFC 2868 3.5) authenticating each tunnel with its own secret (RFC 2661
+//! 5.1.1). `TELCP_SEEDS` sets the number of seeds (default 8).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -10,7 +12,7 @@ use common::l2tp::*;
 
 use std::net::IpAddr;
 use std::time::Duration;
-use telcp::l2tp::lac::PlanEndpoint;
+use telcp::l2tp::lac::{DenyReason, PlanEndpoint};
 use telcp::l2tp::pool::MemberState;
 use telcp::l2tp::{CallId, CallRequest, Event, Lac, LacConfig, Lns, TunnelPlan, lac::PlanPolicy};
 use telcp::sim::{NodeId, Sim};
@@ -92,6 +94,16 @@ fn lns_of(w: &mut World, call: CallId) -> Option<IpAddr> {
     w.sim.node_mut::<Lac>(w.lac).lns_of(call).map(|a| a.ip())
 }
 
+/// The LAC's `LnsDenied` events: (LNS, until, reason).
+fn denials(ev: &[Event]) -> Vec<(IpAddr, std::time::Instant, DenyReason)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::LnsDenied { lns, until, reason } => Some((*lns, *until, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The calls of the LAC's `SessionUp` events, with the LNS each is up at.
 fn ups(ev: &[Event]) -> Vec<(CallId, IpAddr)> {
     ev.iter()
@@ -164,7 +176,7 @@ fn l2tp_rfc2868_3_8_preference() {
         let now = w.sim.now();
         w.sim
             .node_mut::<Lac>(w.lac)
-            .close_session(now, on_a)
+            .close_session(now, on_a, telcp::l2tp::Close::default())
             .unwrap();
         let next = open(&mut w, three_levels(Some(4)));
         assert_eq!(lns_of(&mut w, next), Some(ip(A)), "seed {seed}");
@@ -198,8 +210,26 @@ fn denied_level_moves_to_next_and_deny_expires() {
         assert!(ups(&ev).contains(&(call, ip(C))), "seed {seed}: {ev:?}");
         let now = w.sim.now();
         let lac = w.sim.node_mut::<Lac>(w.lac);
-        let denied: Vec<IpAddr> = lac.denied(now).map(|(a, _)| a).collect();
-        assert_eq!(denied, [ip(A), ip(B)], "seed {seed}");
+        let denied: Vec<(IpAddr, std::time::Instant)> = lac.denied(now).collect();
+        assert_eq!(
+            denied.iter().map(|d| d.0).collect::<Vec<_>>(),
+            [ip(A), ip(B)],
+            "seed {seed}"
+        );
+        // Each denial came as an event with its reason and the time it ends (the deny-list's):
+        // A timed out (crashed: nothing answers), B sent CDN Result 4 (RFC 2661 4.4.2: no
+        // resources), one of the codes that mean busy.
+        let mut got = denials(&ev);
+        got.sort_by_key(|d| d.0);
+        let want = [
+            (ip(A), denied[0].1, DenyReason::Timeout),
+            (
+                ip(B),
+                denied[1].1,
+                DenyReason::Busy(telcp::l2tp::wire::ResultCodeValue(4)),
+            ),
+        ];
+        assert_eq!(got, want, "seed {seed}: {ev:?}");
         assert_eq!(lac.stats().lns_denied, 2, "seed {seed}");
         // Within the deny time: C is chosen at once (A and B skipped, nothing sent to them).
         let second = open(&mut w, three_levels(None));
@@ -244,7 +274,10 @@ fn least_filled_policy() {
         assert_eq!(ups(&lac_events(&mut w.sim, w.lac)).len(), 9, "seed {seed}");
         let now = w.sim.now();
         for (c, _) in calls.iter().zip(&at).filter(|(_, a)| **a == ip(B)).take(2) {
-            w.sim.node_mut::<Lac>(w.lac).close_session(now, *c).unwrap();
+            w.sim
+                .node_mut::<Lac>(w.lac)
+                .close_session(now, *c, telcp::l2tp::Close::default())
+                .unwrap();
         }
         for _ in 0..2 {
             let c = open(&mut w, req());
@@ -324,6 +357,12 @@ fn redirect_is_a_step_inside_the_plan() {
             .map(|(a, _)| a)
             .collect();
         assert!(denied.contains(&ip(pool)), "seed {seed}: {denied:?}");
+        assert!(
+            denials(&ev)
+                .iter()
+                .any(|d| d.0 == ip(pool) && d.2 == DenyReason::Timeout),
+            "seed {seed}: {ev:?}"
+        );
     }
 }
 
@@ -418,5 +457,103 @@ fn call_details_sent_at_each_step() {
                 Some(AvpValue::ProxyAuthenName(n)) if &n[..] == b"user@realm"));
         }
         assert!(to(A, MessageType::ICCN).is_empty());
+    }
+}
+
+/// An LNS with challenge/response and hidden AVPs on, authenticating with `secret` (RFC 2661
+/// 5.1.1, 4.3).
+fn lns_with_secret(seed: u64, secret: &str) -> telcp::l2tp::LnsConfig {
+    let mut c = common_cfg(seed);
+    c.secret = Some(secret.as_bytes().to_vec());
+    c.challenge = true;
+    c.hide_avps = true;
+    lns_config_of(c)
+}
+
+/// l2tp-rfc2868.3.5-tunnel-password: each plan endpoint's Tunnel-Password is that tunnel's
+/// secret (RFC 2661 5.1.1 challenge/response both ways, 4.3 hidden AVPs both ways). Two LNSs with
+/// different secrets: both tunnels come up from one plan, with the LAC's own secret a third one.
+/// An endpoint given a wrong password fails authentication: the LNS's Challenge Response does
+/// not match, the LAC clears the tunnel with StopCCN Result 4 (not authorized), no ICRQ reaches
+/// that LNS and it holds no session; it goes on the deny-list (`LnsDenied`, reason
+/// authentication) and the next endpoint serves the call. No password shows in `Debug`.
+#[test]
+fn l2tp_rfc2868_3_5_tunnel_password() {
+    use telcp::l2tp::wire::{Message, MessageType, ResultCodeValue};
+    for seed in 0..seeds() {
+        let mut w = world(
+            seed,
+            |c| {
+                c.plan_policy = PlanPolicy::LeastFilled;
+                c.common.secret = Some(b"lac-default".to_vec());
+                c.common.hide_avps = true;
+            },
+            &[],
+        );
+        let secrets = [(A, "alpha"), (B, "bravo"), (C, "charlie")];
+        for (i, (a, s)) in secrets.iter().enumerate() {
+            let cfg = lns_with_secret(seed * 31 + i as u64 + 1, s);
+            let n = add_lns(&mut w.sim, a, a, cfg);
+            w.lns.push(n);
+        }
+        let good = || {
+            plan(vec![
+                ep(A, 1).password("alpha"),
+                ep(B, 1).password(b"bravo".to_vec()),
+            ])
+        };
+        let calls = [open(&mut w, good()), open(&mut w, good())];
+        w.sim.run_for(Duration::from_secs(60));
+        let ev = lac_events(&mut w.sim, w.lac);
+        let mut at: Vec<IpAddr> = ups(&ev).iter().map(|u| u.1).collect();
+        at.sort();
+        assert_eq!(at, [ip(A), ip(B)], "seed {seed}: {ev:?}");
+        for n in &w.lns[..2] {
+            assert_eq!(w.sim.node_mut::<Lns>(*n).session_count(), 1, "seed {seed}");
+        }
+        // A wrong password for C (level 1), B (level 2) next.
+        let wrong = plan(vec![
+            ep(C, 1).password("not-charlie"),
+            ep(B, 2).password("bravo"),
+        ]);
+        let mut cfg = LacConfig::new(addr(A));
+        cfg.common.secret = Some(b"lac-default".to_vec());
+        let shown = format!("{wrong:?} {cfg:?} {:?}", w.sim.node_mut::<Lac>(w.lac));
+        for s in ["alpha", "bravo", "charlie", "lac-default"] {
+            assert!(!shown.contains(s), "seed {seed}: {shown}");
+        }
+        let call = open(&mut w, wrong);
+        w.sim.run_for(Duration::from_secs(60));
+        let ev = lac_events(&mut w.sim, w.lac);
+        assert!(ups(&ev).contains(&(call, ip(B))), "seed {seed}: {ev:?}");
+        let d = denials(&ev);
+        assert_eq!(d.len(), 1, "seed {seed}: {ev:?}");
+        assert_eq!((d[0].0, d[0].2), (ip(C), DenyReason::Authentication));
+        assert_eq!(w.sim.node_mut::<Lns>(w.lns[2]).session_count(), 0);
+        let to_c: Vec<_> = w
+            .sim
+            .trace()
+            .iter()
+            .filter(|r| r.to.ip() == ip(C))
+            .filter_map(|r| match Message::parse(&r.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            to_c.iter()
+                .all(|m| m.message_type() != Some(MessageType::ICRQ))
+        );
+        assert!(
+            to_c.iter()
+                .any(|m| m.message_type() == Some(MessageType::STOPCCN)
+                    && m.result_code().map(|r| r.result)
+                        == Some(ResultCodeValue::STOPCCN_NOT_AUTHORIZED)),
+            "seed {seed}: no StopCCN Result 4 to C"
+        );
+        let lac = w.sim.node_mut::<Lac>(w.lac);
+        assert!(calls.iter().all(|c| lac.session_of(*c).is_some()));
+        // The tunnels to A and B stay; the one to C is gone.
+        assert_eq!(lac.tunnel_count(), 2, "seed {seed}");
     }
 }

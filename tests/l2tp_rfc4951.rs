@@ -194,7 +194,7 @@ fn run_seed(seed: u64) {
     let t = w.sim.now();
     w.sim
         .node_mut::<Lac>(w.lac)
-        .close_session(t, hung_up)
+        .close_session(t, hung_up, telcp::l2tp::Close::default())
         .unwrap();
     w.sim.run_for(Duration::from_secs(5));
     let _ = lac_events(&mut w.sim, w.lac);

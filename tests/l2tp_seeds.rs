@@ -162,7 +162,9 @@ fn run_seed(seed: u64) {
         // Hang up: nothing is left anywhere.
         for c in &calls {
             let now = sim.now();
-            sim.node_mut::<Lac>(lac).close_session(now, *c).unwrap();
+            sim.node_mut::<Lac>(lac)
+                .close_session(now, *c, telcp::l2tp::Close::default())
+                .unwrap();
         }
         sim.run_for(Duration::from_secs(90));
         assert_eq!(sim.node_mut::<Lac>(lac).call_count(), 0);

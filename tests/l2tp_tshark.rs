@@ -211,7 +211,9 @@ fn tshark_dissects_a_simulated_redirect_run() {
     }
     sim.run_for(Duration::from_secs(130));
     let t = sim.now();
-    sim.node_mut::<Lac>(lac).close_session(t, call).unwrap();
+    sim.node_mut::<Lac>(lac)
+        .close_session(t, call, telcp::l2tp::Close::default())
+        .unwrap();
     sim.run_for(Duration::from_secs(10));
     let cap = Capture::new(&sim, "l2tp-sim", "redirect.pcap");
     let text = cap.run(&[

@@ -57,7 +57,7 @@ fn retransmission_backs_off_then_tunnel_torn_down() {
     let now = p.sim.now();
     p.sim
         .node_mut::<Lac>(p.lac)
-        .close_session(now, call)
+        .close_session(now, call, telcp::l2tp::Close::default())
         .unwrap();
     p.sim.run_for(Duration::from_secs(120));
     let cdn: Vec<Duration> = msgs(&p.sim, "10.0.0.1", MessageType::CDN)

@@ -149,8 +149,22 @@ pub fn lns_endpoint_with(
     standard_redirect: bool,
     admission: Option<crate::l2tp::AdmissionConfig>,
 ) -> Option<crate::l2tp::Lns> {
+    lns_endpoint_secret(start, standard_redirect, admission, false)
+}
+
+/// [`lns_endpoint_with`], with the secret `fuzz`, challenge/response and hidden AVPs when
+/// `secret` (RFC 2661 5.1.1, 4.3).
+fn lns_endpoint_secret(
+    start: std::time::Instant,
+    standard_redirect: bool,
+    admission: Option<crate::l2tp::AdmissionConfig>,
+    secret: bool,
+) -> Option<crate::l2tp::Lns> {
     use crate::l2tp::{Config, Lns, LnsConfig, pool::MemberState};
     let common = Config {
+        secret: secret.then(|| b"fuzz".to_vec()),
+        challenge: secret,
+        hide_avps: secret,
         max_tunnels: 4,
         max_pending_tunnels: 2,
         max_sessions: 6,
@@ -183,7 +197,8 @@ pub fn lns_endpoint_with(
 /// `l2tp_lns`: drives an [`crate::l2tp::Lns`] (contact role, small bounds) with arbitrary datagrams,
 /// time steps and commands; checks its bounds after each step. `start` is the base instant the run
 /// starts at (the caller's clock; the harness never reads one). The first script byte's bit 1
-/// turns call admission on (at most 2 pending, 2 s); the commands then include admission answers
+/// turns call admission on (at most 2 pending, 2 s), bit 2 a tunnel secret with challenge and
+/// hidden AVPs; the commands then include closes with an RFC 3145 cause, admission answers
 /// (accept, refuse) to ids taken from the script (ids count from 1, so small bytes hit live ones),
 /// and time steps let pending calls time out.
 pub fn lns(start: std::time::Instant, data: &[u8]) {
@@ -192,7 +207,8 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
         max_pending: 2,
         timeout: std::time::Duration::from_secs(2),
     });
-    let Some(mut lns) = lns_endpoint_with(start, first & 1 == 1, admission) else {
+    let Some(mut lns) = lns_endpoint_secret(start, first & 1 == 1, admission, first & 4 == 4)
+    else {
         return;
     };
     let command = |lns: &mut crate::l2tp::Lns, now, ops: &mut Ops<'_>| {
@@ -222,18 +238,8 @@ pub fn lns(start: std::time::Instant, data: &[u8]) {
                 let _ = lns.refuse(now, id, crate::l2tp::wire::ResultCode::new(result));
             }
             5 => {
-                let cause = crate::l2tp::wire::avp::PppDisconnectCause {
-                    code: crate::l2tp::wire::avp::DisconnectCode(u16::from(
-                        ops.byte().unwrap_or(0),
-                    )),
-                    protocol: 0xc021,
-                    direction: crate::l2tp::wire::avp::DisconnectDirection::AT_LOCAL,
-                    message: std::borrow::Cow::Borrowed(&b"fuzz"[..]),
-                };
-                let rc = crate::l2tp::wire::ResultCode::new(
-                    crate::l2tp::wire::ResultCodeValue::CDN_ADMINISTRATIVE,
-                );
-                let _ = lns.close_session_with_cause(now, s(ops), rc, Some(cause));
+                let close = close(ops);
+                let _ = lns.close_session(now, s(ops), close);
             }
             _ => {
                 let sref = s(ops);
@@ -304,15 +310,17 @@ pub fn lac_endpoint(
     start: std::time::Instant,
     tunnel_level_request: bool,
 ) -> Option<crate::l2tp::Lac> {
-    lac_endpoint_with(start, tunnel_level_request, false)
+    lac_endpoint_with(start, tunnel_level_request, false, false)
 }
 
 /// [`lac_endpoint`] with the plan policy least-filled (`least_filled`) or weighted; its
-/// deny-list holds 2 LNSs for 30 s.
+/// deny-list holds 2 LNSs for 30 s. `secret`: the default tunnel secret `lac` with hidden AVPs
+/// (plan endpoints' passwords override it per tunnel).
 fn lac_endpoint_with(
     start: std::time::Instant,
     tunnel_level_request: bool,
     least_filled: bool,
+    secret: bool,
 ) -> Option<crate::l2tp::Lac> {
     use crate::l2tp::lac::PlanPolicy;
     use crate::l2tp::{Config, Lac, LacConfig};
@@ -326,6 +334,8 @@ fn lac_endpoint_with(
         max_send_queue: 8,
         seed: crate::io::seed(0),
         failover: Some(crate::l2tp::FailoverConfig::default()),
+        secret: secret.then(|| b"lac".to_vec()),
+        hide_avps: secret,
         ..Config::default()
     };
     cfg.max_calls = 5;
@@ -341,9 +351,32 @@ fn lac_endpoint_with(
     Lac::new(cfg, start).ok()
 }
 
+/// A close command from the script (both endpoints, RFC 3145): a CDN Result Code, and half the
+/// time a PPP Disconnect Cause Code whose code, direction and message length (now and then too
+/// long for its AVP) come from the script.
+fn close(ops: &mut Ops<'_>) -> crate::l2tp::Close {
+    use crate::l2tp::wire::avp::{DisconnectCode, DisconnectDirection, PppDisconnectCause};
+    use crate::l2tp::wire::{ResultCode, ResultCodeValue};
+    let b = ops.byte().unwrap_or(0);
+    let close = crate::l2tp::Close::new(ResultCode::new(ResultCodeValue(u16::from(b % 12))));
+    if b & 0x80 == 0 {
+        return close;
+    }
+    let len = match ops.byte().unwrap_or(0) {
+        0xff => 1020,
+        n => usize::from(n % 16),
+    };
+    close.cause(PppDisconnectCause {
+        code: DisconnectCode(u16::from(ops.byte().unwrap_or(0))),
+        protocol: 0xc021,
+        direction: DisconnectDirection(ops.byte().unwrap_or(0) % 4),
+        message: std::borrow::Cow::Owned(vec![b'x'; len]),
+    })
+}
+
 /// A call request from the script: up to 4 plan endpoints (the contact LNS, the LNS the
 /// datagrams also come from, the alternate, an IPv6 one), each with a preference, weight, session
-/// cap and assignment id from the script, and some call details.
+/// cap, assignment id and Tunnel-Password from the script, and some call details.
 fn call_request(ops: &mut Ops<'_>) -> crate::l2tp::CallRequest {
     use crate::l2tp::lac::{PlanEndpoint, TunnelPlan};
     const SERVERS: [&str; 4] = [
@@ -362,6 +395,12 @@ fn call_request(ops: &mut Ops<'_>) -> crate::l2tp::CallRequest {
             e.max_sessions = (b & 0x40 != 0).then_some(u32::from(b >> 7) + 1);
             let id = ops.byte().unwrap_or(0);
             e.assignment_id = (id % 3 != 0).then(|| vec![id % 3]);
+            // Tunnel-Password: none, the LNS's secret, or another one.
+            e.password = match id >> 6 {
+                1 => Some(b"fuzz".to_vec()),
+                2 => Some(b"other".to_vec()),
+                _ => None,
+            };
             e
         })
         .collect();
@@ -377,11 +416,14 @@ fn call_request(ops: &mut Ops<'_>) -> crate::l2tp::CallRequest {
 
 /// `l2tp_lac`: drives an [`crate::l2tp::Lac`] with arbitrary datagrams, time steps and commands;
 /// checks its bounds after each step. `start` is the base instant the run starts at (the caller's
-/// clock; the harness never reads one).
+/// clock; the harness never reads one). The first script byte: bit 0 tunnel-level requests,
+/// bit 1 the least-filled plan policy, bit 2 a default tunnel secret with hidden AVPs; commands
+/// include plan calls with per-endpoint passwords and closes with an RFC 3145 cause.
 pub fn lac(start: std::time::Instant, data: &[u8]) {
     use crate::l2tp::{CallId, Lac};
     let first = data.first().copied().unwrap_or(0);
-    let Some(mut lac) = lac_endpoint_with(start, first & 1 == 1, first & 2 == 2) else {
+    let Some(mut lac) = lac_endpoint_with(start, first & 1 == 1, first & 2 == 2, first & 4 == 4)
+    else {
         return;
     };
     let from = |op: u8| {
@@ -401,7 +443,7 @@ pub fn lac(start: std::time::Instant, data: &[u8]) {
                 let _ = lac.open_call(now, call_request(ops));
             }
             1 => {
-                let _ = lac.close_session(now, c);
+                let _ = lac.close_session(now, c, close(ops));
             }
             2 => {
                 let _ = lac.send_ppp(c, b"frame");

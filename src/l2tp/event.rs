@@ -6,6 +6,7 @@ use super::wire::ResultCode;
 use super::wire::avp::{CallErrors, PppDisconnectCause};
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// A session as the endpoint knows it: our tunnel id and our session id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -110,8 +111,25 @@ pub enum Event {
         /// The Result Code of the CDN, if one was exchanged.
         result: Option<ResultCode<'static>>,
         /// The PPP Disconnect Cause Code (RFC 3145) of the CDN, if it carried one (received) or
-        /// we sent one ([`Lns::close_session_with_cause`](super::Lns::close_session_with_cause)).
+        /// we sent one ([`Close::cause`](super::Close::cause), given to
+        /// [`Lns::close_session`](super::Lns::close_session) or
+        /// [`Lac::close_session`](super::Lac::close_session)).
         cause: Option<PppDisconnectCause<'static>>,
+    },
+    /// LAC: an LNS went on the deny-list after it failed a plan call ([`Lac::open_call`]
+    /// with a [`TunnelPlan`](super::TunnelPlan)); plan calls skip it until `until`
+    /// ([`LacConfig::deny_time`](super::LacConfig::deny_time)). Counted in
+    /// [`Stats::lns_denied`](super::Stats::lns_denied) too. Not sent when
+    /// [`LacConfig::max_denied`](super::LacConfig::max_denied) is 0 (no deny-list).
+    ///
+    /// [`Lac::open_call`]: super::Lac::open_call
+    LnsDenied {
+        /// The LNS's address.
+        lns: IpAddr,
+        /// When it leaves the deny-list.
+        until: Instant,
+        /// Why it was denied.
+        reason: super::lac::DenyReason,
     },
     /// LAC: the call was redirected from one LNS to another.
     Redirected {

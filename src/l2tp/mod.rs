@@ -116,6 +116,7 @@ macro_rules! shared_endpoint_api {
 
 pub mod call;
 pub mod channel;
+mod close;
 mod event;
 pub mod lac;
 pub mod lns;
@@ -126,6 +127,7 @@ pub mod tunnel;
 pub mod wire;
 
 pub use call::CallDetails;
+pub use close::Close;
 pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
 pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
 pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
@@ -139,12 +141,13 @@ use wire::{AvpType, MessageType, WireError};
 /// The UDP port of L2TP.
 pub const L2TP_PORT: u16 = 1701;
 
-/// Configuration shared by LAC and LNS.
-#[derive(Debug, Clone)]
+/// Configuration shared by LAC and LNS. `Debug` shows the secret's length only.
+#[derive(Clone)]
 pub struct Config {
     /// Our Host Name AVP.
     pub host_name: Vec<u8>,
-    /// Tunnel secret (challenge/response and hidden AVPs).
+    /// Tunnel secret (challenge/response and hidden AVPs); a LAC plan endpoint's
+    /// [`lac::PlanEndpoint::password`] replaces it for the tunnel to that endpoint.
     pub secret: Option<Vec<u8>>,
     /// Send a Challenge in SCCRQ/SCCRP and require the peer's response (needs `secret`).
     pub challenge: bool,

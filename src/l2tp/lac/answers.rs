@@ -1,7 +1,7 @@
 //! The LAC's answers to the LNS's session messages (RFC 2661 7.4.1 incoming calls, 7.4.2
 //! outgoing calls): ICRP, CDN, OCRQ, SLI.
 
-use super::{CallState, Lac};
+use super::{CallState, DenyReason, Lac};
 use crate::l2tp::session::SessionState;
 use crate::l2tp::tunnel::{Timer, type_within};
 use crate::l2tp::wire::avp::AvpValue;
@@ -130,7 +130,9 @@ impl Lac {
             None if has_plan && s.state != SessionState::Established => {
                 let busy = result
                     .as_ref()
-                    .is_some_and(|r| super::BUSY.contains(&r.result.0));
+                    .map(|r| r.result)
+                    .filter(|r| super::BUSY.contains(&r.0))
+                    .map(DenyReason::Busy);
                 self.call_failed(now, id, result, busy);
             }
             None => {

@@ -37,18 +37,20 @@
 
 mod answers;
 pub mod plan;
+mod route;
 
-pub use plan::{PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan};
+pub use plan::{
+    DenyReason, PlanEndpoint, PlanError, PlanPolicy, TaggedAttribute, TunnelAttribute, TunnelPlan,
+};
 
 use super::call::CallDetails;
 use super::session::SessionState;
-use super::tunnel::{Core, TunnelState, Up};
+use super::tunnel::{Core, TunnelSecret, TunnelState, Up};
 use super::wire::avp::{AvpValue, CallErrors};
-use super::wire::{
-    Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
-};
+use super::wire::{Avp, AvpType, ControlMessage, MessageType, ResultCode};
 use super::{
-    CallId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef, Table,
+    CallId, Close, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef,
+    Table,
 };
 use crate::Transmit;
 use std::collections::BTreeMap;
@@ -193,6 +195,8 @@ struct Call {
     assignment: Option<Vec<u8>>,
     /// Our address for a new tunnel (Tunnel-Client-Endpoint).
     local: Option<IpAddr>,
+    /// The tunnel secret with this LNS (Tunnel-Password; `None`: [`Config::secret`]).
+    secret: Option<TunnelSecret>,
     /// What ICRQ and ICCN carry (`None`: the defaults).
     details: Option<Box<CallDetails>>,
 }
@@ -287,6 +291,7 @@ impl Lac {
                 plan,
                 assignment: None,
                 local: None,
+                secret: None,
                 details,
             },
         );
@@ -323,17 +328,43 @@ impl Lac {
         self.deny.entries(now)
     }
 
-    /// Hangs up a call (CDN result 3).
-    pub fn close_session(&mut self, now: Instant, call: CallId) -> Result<(), CommandError> {
+    /// Hangs up a call: CDN (RFC 2661 6.12) with `close`'s Result Code and, when it has one,
+    /// its PPP Disconnect Cause Code (RFC 3145 3.1: AVP 46, M=0), as [`Lns::close_session`]
+    /// does; [`Close::default()`] is Result 3 without a cause. [`Event::SessionDown`] reports
+    /// the CDN's result and cause (none when the call had no session yet: nothing is sent).
+    ///
+    /// # Errors
+    /// [`CommandError::NoSession`] when there is no such call; [`CommandError::CallDetails`]
+    /// when a message does not fit in its AVP. Nothing sent, no event.
+    ///
+    /// [`Lns::close_session`]: super::Lns::close_session
+    pub fn close_session(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        close: impl Into<Close>,
+    ) -> Result<(), CommandError> {
+        let close = close.into();
+        close.check()?;
         let c = self.calls.remove(&call).ok_or(CommandError::NoSession)?;
         let session = c.state.session();
-        let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
+        let Close { result, cause } = close;
         if let Some(s) = session {
-            self.core.disconnect(now, s.tunnel, s.session, rc.clone());
+            self.core.disconnect_with_cause(
+                now,
+                s.tunnel,
+                s.session,
+                result.clone(),
+                cause.clone(),
+            );
         }
-        // The event carries the Result Code of the CDN sent (none when no session existed yet).
-        self.core
-            .session_down(session, Some(call), session.map(|_| rc));
+        // The event carries what the CDN carried (nothing when no session existed yet).
+        self.core.event(Event::SessionDown {
+            session,
+            call: Some(call),
+            result: session.map(|_| result),
+            cause: session.and(cause),
+        });
         self.process(now);
         Ok(())
     }
@@ -435,6 +466,7 @@ impl Lac {
         };
         let (lns, local) = (call.lns, call.local);
         let assignment = call.assignment.clone();
+        let secret = call.secret.clone();
         // Reuse a tunnel to that LNS with the call's Tunnel-Assignment-Id.
         let existing = self
             .core
@@ -445,6 +477,7 @@ impl Lac {
                     && t.state != TunnelState::Closing
                     && t.recovery.is_none()
                     && self.assignments.get(&t.local_id) == assignment.as_ref()
+                    && t.secret == secret
             })
             .map(|t| (t.local_id, t.state))
             .min_by_key(|(_, s)| *s != TunnelState::Established);
@@ -453,13 +486,8 @@ impl Lac {
             Some((tid, _)) => self.set_state(id, CallState::WaitTunnel(tid)),
             None => {
                 let lbc = self.cfg.tunnel_level_request && self.cfg.advertise_load_balance;
-                let opened = match local {
-                    Some(ip) => {
-                        let from = SocketAddr::new(ip, super::L2TP_PORT);
-                        self.core.open_tunnel_from(now, lns, Some(from), lbc)
-                    }
-                    None => self.core.open_tunnel(now, lns, lbc),
-                };
+                let from = local.map(|ip| SocketAddr::new(ip, super::L2TP_PORT));
+                let opened = self.core.open_tunnel_with(now, lns, from, lbc, secret);
                 match opened {
                     Some(tid) => {
                         if let Some(a) = assignment {
@@ -467,7 +495,7 @@ impl Lac {
                         }
                         self.set_state(id, CallState::WaitTunnel(tid));
                     }
-                    None => self.call_failed(now, id, None, false),
+                    None => self.call_failed(now, id, None, None),
                 }
             }
         }
@@ -482,7 +510,7 @@ impl Lac {
             .core
             .new_session(tid, 0, SessionState::WaitReply, serial)
         else {
-            self.call_failed(now, id, None, false);
+            self.call_failed(now, id, None, None);
             return;
         };
         self.serial = serial;
@@ -509,142 +537,6 @@ impl Lac {
         self.set_state(id, CallState::WaitReply(sref));
         self.core.arm_setup(now, tid, sid);
         self.core.send_ctrl(now, tid, m);
-    }
-
-    fn fail_call(&mut self, id: CallId, result: Option<ResultCode<'static>>) {
-        if let Some(c) = self.calls.remove(&id) {
-            self.core.session_down(c.state.session(), Some(id), result);
-        }
-    }
-
-    /// A call not yet established lost its endpoint: a call without a plan fails with `result`;
-    /// a plan call puts the endpoint on the deny-list (`deny`) and goes to the plan's next one.
-    fn call_failed(
-        &mut self,
-        now: Instant,
-        id: CallId,
-        result: Option<ResultCode<'static>>,
-        deny: bool,
-    ) {
-        let Some(c) = self.calls.get(&id) else {
-            return;
-        };
-        if c.plan.is_none() {
-            self.fail_call(id, result);
-            return;
-        }
-        if deny {
-            let until = now + self.cfg.deny_time;
-            let stats = &mut self.core.stats;
-            stats.lns_denied = stats.lns_denied.saturating_add(1);
-            if self.deny.deny(c.lns.ip(), until, now, self.cfg.max_denied) {
-                stats.deny_list_evictions = stats.deny_list_evictions.saturating_add(1);
-            }
-        }
-        self.plan_step(now, id, result);
-    }
-
-    /// Starts plan call `id` at its plan's next endpoint ([`plan::choose`]), or fails it with
-    /// `result` when none is left.
-    fn plan_step(&mut self, now: Instant, id: CallId, result: Option<ResultCode<'static>>) {
-        let mut held: BTreeMap<(IpAddr, Option<&[u8]>), u32> = BTreeMap::new();
-        for (cid, c) in &self.calls {
-            if *cid != id && c.state != CallState::Idle {
-                *held
-                    .entry((c.lns.ip(), c.assignment.as_deref()))
-                    .or_default() += 1;
-            }
-        }
-        let Some(cursor) = self.calls.get(&id).and_then(|c| c.plan.as_ref()) else {
-            return;
-        };
-        let deny = &self.deny;
-        let pick = plan::choose(
-            cursor,
-            self.cfg.plan_policy,
-            &mut self.core.rng,
-            |ip| deny.is_denied(ip, now),
-            |e| {
-                held.get(&(e.server.ip(), e.assignment_id.as_deref()))
-                    .copied()
-                    .unwrap_or(0)
-            },
-        );
-        let Some(i) = pick else {
-            self.fail_call(id, result);
-            return;
-        };
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(cursor) = c.plan.as_mut() else {
-            return;
-        };
-        cursor.tried |= 1 << i;
-        let e = &cursor.plan.endpoints()[i];
-        c.lns = e.server;
-        c.local = e.client;
-        c.assignment.clone_from(&e.assignment_id);
-        c.hops = 0;
-        c.state = CallState::Idle;
-        self.start_call(now, id);
-    }
-
-    fn redirect(
-        &mut self,
-        now: Instant,
-        id: CallId,
-        to: IpAddr,
-        result: Option<ResultCode<'static>>,
-    ) {
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let from = c.lns.ip();
-        if !c.visited.contains(&from) {
-            c.visited.push(from);
-        }
-        if c.hops >= self.cfg.max_redirects || c.visited.contains(&to) {
-            self.call_failed(now, id, result, false);
-            return;
-        }
-        c.hops += 1;
-        c.lns = SocketAddr::new(to, c.lns.port());
-        c.state = CallState::Idle;
-        self.core.event(Event::Redirected { call: id, from, to });
-        self.start_call(now, id);
-    }
-
-    /// Where a refusal points: the vendor target, the first unvisited address of an Error 9 list,
-    /// or the next unvisited alternate for Error 7.
-    fn redirect_target(
-        &self,
-        id: CallId,
-        vendor: Option<IpAddr>,
-        result: Option<&ResultCode<'_>>,
-    ) -> Option<IpAddr> {
-        let c = self.calls.get(&id)?;
-        let seen = |a: &IpAddr| c.visited.contains(a) || *a == c.lns.ip();
-        if let Some(v) = vendor {
-            return Some(v);
-        }
-        let r = result?;
-        if r.result != ResultCodeValue(2) {
-            return None;
-        }
-        match r.error_code()? {
-            ErrorCode::TRY_ANOTHER_DIRECTED => {
-                r.directed_addresses()?.into_iter().find(|a| !seen(a))
-            }
-            // A plan call's alternates are its plan's next entries.
-            ErrorCode::TRY_ANOTHER if c.plan.is_none() => self
-                .cfg
-                .alternates
-                .iter()
-                .map(|a| a.ip())
-                .find(|a| !seen(a)),
-            _ => None,
-        }
     }
 
     fn process(&mut self, now: Instant) {
@@ -697,51 +589,6 @@ impl Lac {
         }
     }
 
-    /// The calls on a closed tunnel: redirected where the StopCCN points (a refusal of a tunnel
-    /// in set-up), started again when the tunnel died or lost a tie before they were up, failed
-    /// otherwise.
-    fn on_tunnel_closed(
-        &mut self,
-        now: Instant,
-        tunnel: u16,
-        was_setup: bool,
-        result: Option<ResultCode<'static>>,
-        redirect: Option<IpAddr>,
-    ) {
-        let affected: Vec<(CallId, bool)> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.state.tunnel() == Some(tunnel))
-            .map(|(id, c)| (*id, matches!(c.state, CallState::Established(_))))
-            .collect();
-        for (id, up) in affected {
-            let target = if was_setup && !up {
-                self.redirect_target(id, redirect, result.as_ref())
-            } else {
-                None
-            };
-            let has_plan = self.calls.get(&id).is_some_and(|c| c.plan.is_some());
-            match target {
-                Some(to) => self.redirect(now, id, to, result.clone()),
-                // A plan call not yet up: the LNS timed out or sent StopCCN.
-                None if has_plan && !up => self.call_failed(now, id, result.clone(), true),
-                None if result.is_none() && redirect.is_none() && !up => {
-                    // Lost a tie breaker, or the tunnel died before the call was up (a failed
-                    // LNS behind a virtual address): start again.
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.hops = c.hops.saturating_add(1);
-                        if c.hops > self.cfg.max_redirects {
-                            self.fail_call(id, None);
-                            continue;
-                        }
-                    }
-                    self.start_call(now, id);
-                }
-                None => self.fail_call(id, result.clone()),
-            }
-        }
-    }
-
     /// No ICRP in time (RFC 2661 5.8, 7.4.1): when the LNS acknowledges nothing the tunnel is given
     /// up (its calls start again on a new one, bounded by `max_redirects`); otherwise the session
     /// is cleared with CDN Result 10 and the call fails.
@@ -772,7 +619,7 @@ impl Lac {
         }
         let rc = self.core.setup_timed_out(now, tid, sid);
         if let Some(id) = call {
-            self.call_failed(now, id, Some(rc), true);
+            self.call_failed(now, id, Some(rc), Some(DenyReason::Timeout));
         }
     }
 }

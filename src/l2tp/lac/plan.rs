@@ -24,13 +24,22 @@
 //! least filled with a random tie-break; randomness from the LAC's seeded RNG). When an endpoint
 //! fails the call before it is established, the call goes to the next choice; a redirect (the
 //! vendor `RedirectTarget`, Result 2 / Error 9) is followed first, within the same step. An LNS
-//! that timed out, sent StopCCN, or answered CDN with a busy result (RFC 2661 4.4.2 CDN Result
-//! 4, 5 or 8, or our Result 10 time-out) goes on the deny-list for
-//! [`super::LacConfig::deny_time`]. When no endpoint is left, the call fails
+//! that timed out, sent StopCCN, answered CDN with a busy result (RFC 2661 4.4.2 CDN Result
+//! 4, 5 or 8, or our Result 10 time-out), or failed tunnel authentication goes on the deny-list
+//! for [`super::LacConfig::deny_time`], reported as [`crate::l2tp::Event::LnsDenied`] with its
+//! [`DenyReason`]. When no endpoint is left, the call fails
 //! ([`crate::l2tp::Event::SessionDown`]).
+//!
+//! Tunnel-Password: the tunnel to an endpoint with a password authenticates with it (RFC 2661
+//! 5.1.1 challenge/response, both ways: the LAC always sends a Challenge on such a tunnel) and
+//! hides AVPs with it (4.3), instead of [`crate::l2tp::Config::secret`]. An RFC 4951 recovery of
+//! such a tunnel ([`super::Lac::start_recovery`]) uses [`crate::l2tp::Config::secret`].
 
 use crate::io::Rng;
+use crate::l2tp::tunnel::Redacted;
+use crate::l2tp::wire::{ResultCode, ResultCodeValue};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -49,8 +58,9 @@ pub const TUNNEL_MEDIUM_IPV4: u32 = 1;
 /// RFC 2868 3.2 Tunnel-Medium-Type value of IPv6.
 pub const TUNNEL_MEDIUM_IPV6: u32 = 2;
 
-/// One LNS of a plan: one RFC 2868 tag's attributes (module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One LNS of a plan: one RFC 2868 tag's attributes (module docs). `Debug` shows the
+/// password's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PlanEndpoint {
     /// The LNS (Tunnel-Server-Endpoint; port 1701 from RADIUS).
     pub server: SocketAddr,
@@ -65,7 +75,10 @@ pub struct PlanEndpoint {
     /// assignment id), set-up ones included; `None`: no cap beyond the tunnel's
     /// [`crate::l2tp::Config::max_sessions_per_tunnel`].
     pub max_sessions: Option<u32>,
-    /// Tunnel-Password: the tunnel secret with this LNS (recorded; see [`TunnelPlan`]).
+    /// Tunnel-Password: the tunnel secret with this LNS (RFC 2661 5.1.1 challenge/response and
+    /// 4.3 hidden AVPs on the tunnel to it); `None`: [`crate::l2tp::Config::secret`]. A tunnel
+    /// opened with a password sends a Challenge and requires the LNS's response; calls share a
+    /// tunnel only when their passwords are equal.
     pub password: Option<Vec<u8>>,
     /// Tunnel-Assignment-Id: calls to the same server with the same id share a tunnel; `None` is
     /// an id of its own (the tunnel calls without a plan use).
@@ -107,6 +120,13 @@ impl PlanEndpoint {
         self
     }
 
+    /// This endpoint with Tunnel-Password `secret`.
+    #[must_use]
+    pub fn password(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.password = Some(secret.into());
+        self
+    }
+
     /// This endpoint with Tunnel-Assignment-Id `id`.
     #[must_use]
     pub fn assignment_id(mut self, id: impl Into<Vec<u8>>) -> Self {
@@ -142,6 +162,38 @@ pub enum PlanError {
     Medium(u8),
 }
 
+/// Why the LAC put an LNS on its deny-list ([`crate::l2tp::Event::LnsDenied`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The LNS stopped answering: our control channel's retransmissions ran out while the tunnel
+    /// was being set up (RFC 2661 5.8), or no ICRP came in time (we cleared the session with
+    /// CDN Result 10, RFC 2661 4.4.2).
+    Timeout,
+    /// The LNS closed the tunnel in set-up with StopCCN carrying this Result Code (RFC 2661
+    /// 4.4.2, StopCCN values), other than 4.
+    StopCcn(ResultCodeValue),
+    /// The LNS cleared the call with CDN carrying this busy Result Code (RFC 2661 4.4.2, CDN
+    /// values 4 and 5, lack of facilities; 8, busy; 10, time-out).
+    Busy(ResultCodeValue),
+    /// Tunnel authentication failed (RFC 2661 5.1.1): the LNS's Challenge Response did not match
+    /// the tunnel's secret (we sent StopCCN Result 4), or the LNS refused ours (StopCCN Result 4,
+    /// "not authorized").
+    Authentication,
+}
+
+impl DenyReason {
+    /// The reason for a tunnel in set-up that closed with StopCCN `result` (sent or received),
+    /// or died without one (`None`: [`DenyReason::Timeout`]).
+    pub(super) fn of_stopccn(result: Option<&ResultCode<'_>>) -> DenyReason {
+        match result.map(|r| r.result) {
+            None => DenyReason::Timeout,
+            Some(ResultCodeValue::STOPCCN_NOT_AUTHORIZED) => DenyReason::Authentication,
+            Some(r) => DenyReason::StopCcn(r),
+        }
+    }
+}
+
 /// Which endpoint of a level takes a call ([`super::LacConfig::plan_policy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PlanPolicy {
@@ -153,9 +205,8 @@ pub enum PlanPolicy {
     LeastFilled,
 }
 
-/// A call's tunnel plan: endpoints by preference (module docs). The tunnel password of an
-/// endpoint is recorded but the tunnel engine authenticates every tunnel with
-/// [`crate::l2tp::Config::secret`] (a per-tunnel secret is not implemented yet).
+/// A call's tunnel plan: endpoints by preference (module docs). Each endpoint's tunnel is
+/// authenticated with its own password ([`PlanEndpoint::password`]) when it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TunnelPlan {
     /// Sorted by preference (stable: equal preferences keep their order).
@@ -288,8 +339,9 @@ pub struct TaggedAttribute {
     pub value: TunnelAttribute,
 }
 
-/// An RFC 2868 tunnel attribute, decoded (string values as received; Tunnel-Password decrypted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An RFC 2868 tunnel attribute, decoded (string values as received; Tunnel-Password decrypted;
+/// `Debug` shows the password's length only).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TunnelAttribute {
     /// Tunnel-Type (64, RFC 2868 3.1): [`TUNNEL_TYPE_L2TP`] for ours.
@@ -325,6 +377,39 @@ impl TunnelAttribute {
             TunnelAttribute::Preference(_) => 83,
             TunnelAttribute::Weight(_) | TunnelAttribute::MaxSessions(_) => return None,
         })
+    }
+}
+
+impl fmt::Debug for PlanEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanEndpoint")
+            .field("server", &self.server)
+            .field("client", &self.client)
+            .field("preference", &self.preference)
+            .field("weight", &self.weight)
+            .field("max_sessions", &self.max_sessions)
+            .field("password", &Redacted(self.password.as_deref()))
+            .field("assignment_id", &self.assignment_id)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TunnelAttribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, value): (&str, &dyn fmt::Debug) = match self {
+            TunnelAttribute::Type(v) => ("Type", v),
+            TunnelAttribute::MediumType(v) => ("MediumType", v),
+            TunnelAttribute::ClientEndpoint(v) => ("ClientEndpoint", v),
+            TunnelAttribute::ServerEndpoint(v) => ("ServerEndpoint", v),
+            TunnelAttribute::Password(v) => {
+                return write!(f, "Password(<{} bytes redacted>)", v.len());
+            }
+            TunnelAttribute::AssignmentId(v) => ("AssignmentId", v),
+            TunnelAttribute::Preference(v) => ("Preference", v),
+            TunnelAttribute::Weight(v) => ("Weight", v),
+            TunnelAttribute::MaxSessions(v) => ("MaxSessions", v),
+        };
+        f.debug_tuple(name).field(value).finish()
     }
 }
 
@@ -484,6 +569,12 @@ mod tests {
         assert_eq!(p.endpoints().len(), 2);
         assert_eq!(p.endpoints()[0].server, "192.0.2.7:1701".parse().unwrap());
         assert_eq!(p.endpoints()[0].password.as_deref(), Some(&b"pw"[..]));
+        let shown = format!("{p:?} {attrs:?}");
+        assert!(
+            !shown.contains("[112, 119]") && !shown.contains("\"pw\""),
+            "{shown}"
+        );
+        assert!(shown.contains("<2 bytes redacted>"), "{shown}");
         assert_eq!(
             p.endpoints()[1].server,
             "[2001:db8::1]:1701".parse().unwrap()

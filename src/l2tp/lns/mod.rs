@@ -46,11 +46,10 @@ pub use replicate::ReplicationConfig;
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
 use super::tunnel::{Core, TunnelState, Up, type_within};
-use super::wire::avp::PppDisconnectCause;
 use super::wire::{ControlMessage, ResultCode};
 use super::{
-    AdmissionId, CommandError, Config, ConfigError, ConfigField, Event, InputError, SessionRef,
-    Table, Unexpected,
+    AdmissionId, Close, CommandError, Config, ConfigError, ConfigField, Event, InputError,
+    SessionRef, Table, Unexpected,
 };
 use crate::Transmit;
 use crate::health::{
@@ -348,28 +347,22 @@ impl Lns {
         self.core.send_data(session, frame)
     }
 
-    /// Hangs up a session (CDN with `result`; RFC 2661 6.12); [`Event::SessionDown`].
+    /// Hangs up a session: CDN (RFC 2661 6.12) with `close`'s Result Code and, when it has one,
+    /// its PPP Disconnect Cause Code (RFC 3145 3.1: AVP 46, M=0); both reported in
+    /// [`Event::SessionDown`]. A [`ResultCode`] converts into a [`Close`] without a cause.
+    ///
+    /// # Errors
+    /// [`CommandError::NoSession`] when there is no such session; [`CommandError::CallDetails`]
+    /// when a message does not fit in its AVP. Nothing sent, no event.
     pub fn close_session(
         &mut self,
         now: Instant,
         session: SessionRef,
-        result: ResultCode<'static>,
-    ) {
-        let _ = self.close_session_with_cause(now, session, result, None);
-    }
-
-    /// Hangs up a session with CDN `result` and, when given, the PPP Disconnect Cause Code
-    /// `cause` (RFC 3145 3.1: AVP 46, M=0), both reported in [`Event::SessionDown`].
-    ///
-    /// # Errors
-    /// [`CommandError::NoSession`] when there is no such session (nothing sent, no event).
-    pub fn close_session_with_cause(
-        &mut self,
-        now: Instant,
-        session: SessionRef,
-        result: ResultCode<'static>,
-        cause: Option<PppDisconnectCause<'static>>,
+        close: impl Into<Close>,
     ) -> Result<(), CommandError> {
+        let close = close.into();
+        close.check()?;
+        let Close { result, cause } = close;
         if !self.core.disconnect_with_cause(
             now,
             session.tunnel,

@@ -42,6 +42,7 @@ impl Tunnel {
             last_rx: now,
             peer_failover: None,
             recovery: None,
+            secret: None,
         }
     }
 }
@@ -69,6 +70,7 @@ impl Core {
         &mut self,
         msg: &mut ControlMessage<'static>,
         tie_breaker: Option<u64>,
+        challenge: bool,
     ) -> Option<[u8; 16]> {
         msg.push(Avp::mandatory(AvpValue::BearerCapabilities(3)));
         msg.push(Avp::mandatory(AvpValue::ReceiveWindowSize(
@@ -80,7 +82,7 @@ impl Core {
         msg.push(Avp::optional(AvpValue::FirmwareRevision(1)));
         msg.push(Avp::optional(AvpValue::VendorName(Cow::Borrowed(b"telcp"))));
         self.failover_avps(msg);
-        if !self.cfg.challenge {
+        if !challenge {
             return None;
         }
         let mut c = [0u8; 16];
@@ -95,14 +97,10 @@ impl Core {
             && self.pending_tunnels.len() < self.cfg.max_pending_tunnels
     }
 
-    /// Opens a tunnel to `peer` (SCCRQ). `lbc`: carry LoadBalanceCapable.
-    pub fn open_tunnel(&mut self, now: Instant, peer: SocketAddr, lbc: bool) -> Option<u16> {
-        self.open_tunnel_from(now, peer, None, lbc)
-    }
-
-    /// [`Core::open_tunnel`] from our address `local` (`None`: the caller's default), set before
-    /// the SCCRQ is queued so that every datagram of the tunnel leaves from it (an RFC 4951
-    /// recovery tunnel must come from the failed member's address).
+    /// Opens a tunnel to `peer` (SCCRQ; `lbc`: carry LoadBalanceCapable) from our address
+    /// `local` (`None`: the caller's default), set before the SCCRQ is queued so that every
+    /// datagram of the tunnel leaves from it (an RFC 4951 recovery tunnel must come from the
+    /// failed member's address).
     pub fn open_tunnel_from(
         &mut self,
         now: Instant,
@@ -110,13 +108,29 @@ impl Core {
         local: Option<SocketAddr>,
         lbc: bool,
     ) -> Option<u16> {
+        self.open_tunnel_with(now, peer, local, lbc, None)
+    }
+
+    /// [`Core::open_tunnel_from`] with the tunnel's own `secret` (`None`: the configuration's).
+    /// A tunnel with its own secret always sends a Challenge and requires the LNS's response
+    /// (RFC 2661 5.1.1), whatever [`super::super::Config::challenge`] says: the secret is there
+    /// to authenticate that tunnel.
+    pub fn open_tunnel_with(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+        lbc: bool,
+        secret: Option<super::TunnelSecret>,
+    ) -> Option<u16> {
         if !self.tunnel_room() {
             return None;
         }
         let id = self.alloc_tunnel_id()?;
         let tb = self.rng.next_u64();
         let mut msg = ControlMessage::sccrq(id, Cow::Owned(self.cfg.host_name.clone()), 3);
-        let challenge = self.add_sccrx_avps(&mut msg, Some(tb));
+        let ask = self.cfg.challenge || secret.is_some();
+        let challenge = self.add_sccrx_avps(&mut msg, Some(tb), ask);
         if lbc {
             msg.push(Avp::optional(AvpValue::LoadBalanceCapable {
                 vendor: self.cfg.enterprise,
@@ -128,6 +142,7 @@ impl Core {
         t.tie_breaker = Some(tb);
         t.requested_with_lbc = lbc;
         t.local = local;
+        t.secret = secret;
         self.tunnels.insert(id, t);
         self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
@@ -227,7 +242,7 @@ impl Core {
         while channel.poll_transmit().is_some() {}
         let mut msg =
             ControlMessage::sccrp(peer_tid, id, Cow::Owned(self.cfg.host_name.clone()), 3);
-        let challenge = self.add_sccrx_avps(&mut msg, None);
+        let challenge = self.add_sccrx_avps(&mut msg, None, self.cfg.challenge);
         if let Some(r) = response {
             // After the Challenge, as before: the order of AVPs is free (RFC 2661 4.1).
             msg.push(Avp::mandatory(AvpValue::ChallengeResponse(r)));
@@ -326,7 +341,7 @@ impl Core {
     /// Challenge, if any). A bad response, or a Challenge we have no secret to answer, clears the
     /// tunnel with StopCCN Result 4.
     pub(super) fn on_sccrp(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
-        let secret = self.cfg.secret.clone();
+        let secret = self.secret_of(tid).map(<[u8]>::to_vec);
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
@@ -374,7 +389,7 @@ impl Core {
         }
         if let Some(ours) = t.our_challenge {
             let r = m.challenge_response();
-            if !response_ok(MessageType::SCCCN, self.cfg.secret.as_deref(), &ours, r) {
+            if !response_ok(MessageType::SCCCN, self.secret_of(tid), &ours, r) {
                 let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
                 self.close_tunnel(now, tid, rc);
                 return;

@@ -25,7 +25,9 @@ impl Core {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let c = match Message::parse_with(data, &self.parse_opts())? {
+        // Hidden AVPs are unhidden with the secret of the tunnel the header names (RFC 2661 4.3).
+        let tid = super::super::wire::header::peek_tunnel_id(data).unwrap_or(0);
+        let c = match Message::parse_with(data, &self.parse_opts(tid))? {
             Message::Data(d) => return self.on_data(now, from, &d),
             Message::Control(c) => c.into_owned(),
         };

@@ -6,7 +6,8 @@
 //! the other side silently drops its own; on equal values both drop theirs; a request without a
 //! Tie Breaker loses to one with it),
 //! optional challenge/response (RFC 2661 5.1.1: `MD5(message type, secret, challenge)`), hidden
-//! AVPs when configured, HELLO after `hello_interval` without any message (control, ZLB or data)
+//! AVPs when configured (both with the tunnel's own secret when it has one, a LAC plan
+//! endpoint's Tunnel-Password, else `Config::secret`: `secret` module), HELLO after `hello_interval` without any message (control, ZLB or data)
 //! from the peer on the tunnel (RFC 2661 5.5, 6.5), StopCCN with
 //! a Result Code, and a hold period after StopCCN during which the closed tunnel still
 //! acknowledges the peer's retransmissions (RFC 2661 5.7; the sender of the StopCCN keeps the
@@ -31,6 +32,7 @@ mod info;
 mod input;
 pub mod recovery;
 mod refusal;
+mod secret;
 mod snapshot;
 mod timers;
 
@@ -38,6 +40,7 @@ pub use info::{SessionInfo, TunnelInfo};
 pub use snapshot::DATA_NS_SKIP;
 
 pub(crate) use refusal::refusal;
+pub(crate) use secret::{Redacted, TunnelSecret};
 
 use super::channel::{Channel, ChannelConfig};
 use super::session::{Session, SessionState};
@@ -130,6 +133,9 @@ pub struct Tunnel {
     pub peer_failover: Option<super::wire::avp::FailoverCapability>,
     /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it.
     pub recovery: Option<recovery::Recovery>,
+    /// The tunnel's own secret (a LAC plan endpoint's Tunnel-Password); `None`: the
+    /// configuration's ([`Core::secret_of`]).
+    pub(crate) secret: Option<TunnelSecret>,
 }
 
 impl Tunnel {
@@ -324,10 +330,12 @@ impl Core {
             .max(self.channel_config().give_up_after())
     }
 
-    pub fn parse_opts(&self) -> ParseOptions<'_> {
+    /// How a datagram for tunnel `tid` (0: none yet) is parsed: hidden AVPs with that tunnel's
+    /// secret ([`Core::secret_of`]).
+    pub fn parse_opts(&self, tid: u16) -> ParseOptions<'_> {
         ParseOptions {
             enterprise: self.cfg.enterprise,
-            secret: self.cfg.secret.as_deref(),
+            secret: self.secret_of(tid),
         }
     }
 
@@ -353,9 +361,9 @@ impl Core {
     }
 
     /// Hides what the configuration asks, and anything already marked hidden, adding a Random
-    /// Vector and padding (RFC 2661 4.3).
-    fn prepare(&mut self, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
-        let Some(secret) = self.cfg.secret.clone() else {
+    /// Vector and padding (RFC 2661 4.3), with tunnel `tid`'s secret ([`Core::secret_of`]).
+    fn prepare(&mut self, tid: u16, mut msg: ControlMessage<'static>) -> ControlMessage<'static> {
+        let Some(secret) = self.secret_of(tid).map(<[u8]>::to_vec) else {
             return msg;
         };
         let mut any = false;
@@ -382,7 +390,7 @@ impl Core {
 
     /// Queues a control message on tunnel `tid` (reliable delivery) and flushes.
     pub fn send_ctrl(&mut self, now: Instant, tid: u16, msg: ControlMessage<'static>) -> bool {
-        let msg = self.prepare(msg);
+        let msg = self.prepare(tid, msg);
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return false;
         };

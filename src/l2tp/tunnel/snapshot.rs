@@ -114,6 +114,7 @@ impl Core {
             channel,
             sessions: IdMap::default(),
             our_challenge: None,
+            secret: None,
             tie_breaker: None,
             peer_load_balance_capable: rec.peer_load_balance_capable,
             requested_with_lbc: false,
