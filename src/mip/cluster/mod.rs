@@ -24,6 +24,10 @@ use bytes::BufMut;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+mod seal;
+pub use seal::{KEY_WRAP_INFO, KeyWrap, NONCE_LEN, SealedKey, TAG_LEN};
+use seal::{get_key, put_key};
+
 /// First octets of every cluster message.
 pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
 /// Format version.
@@ -55,6 +59,10 @@ pub enum ClusterError {
     /// The MAC does not verify with the cluster key.
     #[error("bad cluster MAC")]
     BadMac,
+    /// A replicated record's sealed MN-HA key does not open ([`KeyWrap::open`]): the whole
+    /// message is refused and nothing it carries is applied.
+    #[error("a replicated MN-HA key does not open with the cluster's key-wrapping key")]
+    KeyRefused,
     /// Replayed, too old, or from an older incarnation.
     #[error("replayed cluster message from node {node} (packet {pn})")]
     Replayed {
@@ -138,8 +146,9 @@ pub struct Record {
     /// serves it as granted; carried as [`TunnelParams::to_record`] after a length octet.
     pub tunnel: Option<TunnelParams>,
     /// The MN-HA key the mobile node got from AAA, if any (`HomeAgent::provide_key`), so that a
-    /// takeover needs no new key request. It travels inside the HMAC'd cluster envelope.
-    pub key: Option<RecordKey>,
+    /// takeover needs no new key request: sealed under the cluster's key-wrapping key
+    /// ([`KeyWrap`], XChaCha20-Poly1305), never in clear on the link.
+    pub key: Option<SealedKey>,
 }
 
 /// Key bytes whose `Debug` hides them (never in clear in events or `Debug` output).
@@ -152,8 +161,8 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// An MN-HA key from AAA carried by a replicated binding (HMAC-MD5; on the wire: SPI, remaining
-/// lifetime in whole seconds, key length (1-255) and key).
+/// An MN-HA key from AAA held for a replicated binding (HMAC-MD5), in clear: what
+/// [`KeyWrap::seal`] seals into a record's [`SealedKey`] and [`KeyWrap::open`] gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordKey {
     /// The security parameter index (RFC 5944 section 3.5.1).
@@ -332,36 +341,6 @@ impl ClusterMessage<'_> {
             Body::Replicate { seq, items } => replica::encode_batch(*seq, items, out),
             Body::Ack { seq } => out.put_u64(*seq),
         })
-    }
-}
-
-/// A record's key: a flag octet (0 none, 1 a key), then SPI, seconds left, length and key.
-fn put_key<B: BufMut>(out: &mut B, key: Option<&RecordKey>) {
-    let Some(k) = key.filter(|k| (1..=255).contains(&k.key.0.len())) else {
-        out.put_u8(0);
-        return;
-    };
-    out.put_u8(1);
-    out.put_u32(k.spi);
-    out.put_u32(k.left.as_secs().min(u64::from(u32::MAX)) as u32);
-    out.put_u8(k.key.0.len() as u8);
-    out.put_slice(&k.key.0);
-}
-
-fn get_key(r: &mut Reader<'_>) -> Result<Option<RecordKey>, ClusterError> {
-    match r.u8(Field::RecordState)? {
-        0 => Ok(None),
-        1 => {
-            let spi = r.u32(Field::Spi)?;
-            let left = Duration::from_secs(u64::from(r.u32(Field::Lifetime)?));
-            let n = usize::from(r.u8(Field::ExtensionLength)?);
-            if n == 0 {
-                return Err(ClusterError::Unknown);
-            }
-            let key = Secret(r.bytes(n, Field::ExtensionData)?.into());
-            Ok(Some(RecordKey { spi, key, left }))
-        }
-        _ => Err(ClusterError::Unknown),
     }
 }
 

@@ -1,7 +1,6 @@
 //! The orchestrator's replication: it feeds the per-peer [`Channel`]s, sends the batches they
 //! return and applies replicated items to its table by the rules of `replicate.rs`.
 
-use super::aaa;
 use super::replicate::{self, Claim, Removal};
 use super::*;
 use crate::replica::Entry;
@@ -34,7 +33,7 @@ impl HomeAgent {
         if r.second_ha != self.node && r.first_ha != self.node {
             return;
         }
-        r.key = aaa::record_key(self.aaa.as_ref(), now, r.home_address, r.nai.as_deref());
+        r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -46,7 +45,7 @@ impl HomeAgent {
         let Some(mut r) = replicate::record(&self.table, slot, now) else {
             return;
         };
-        r.key = aaa::record_key(self.aaa.as_ref(), now, r.home_address, r.nai.as_deref());
+        r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -64,7 +63,8 @@ impl HomeAgent {
         let up = self.up_peers();
         let (table, node) = (&self.table, self.node);
         let aaa = self.aaa.as_ref();
-        let walk = |peer, c| replicate::walk(table, aaa, node, peer, now)(c);
+        let sealer = &mut self.sealer;
+        let walk = |peer, c| replicate::walk(table, aaa, sealer, node, peer, now)(c);
         for (peer, seq, items) in self.channels.pump(now, self.rto, |p| up.contains(&p), walk) {
             self.send_cluster(peer, Body::Replicate { seq, items });
         }
@@ -120,7 +120,6 @@ impl HomeAgent {
     /// A replicated binding. A late replica naming an HA already taken over names the decided
     /// owner (which replicates it as its own).
     fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
-        self.hold_replicated_key(now, &r);
         let key = (r.home_address, r.nai.clone());
         let cap = self.table.max_bindings();
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);

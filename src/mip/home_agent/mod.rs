@@ -20,7 +20,7 @@ mod testkit;
 mod tunnel;
 
 use crate::replica::Peers;
-use aaa::Aaa;
+use aaa::{Aaa, Sealer};
 pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
@@ -57,6 +57,7 @@ use crate::mip::binding::{
     Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
     TableError,
 };
+use crate::replica::Entry;
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
@@ -133,8 +134,12 @@ pub struct HaStats {
     /// Refusals of unauthenticated or malformed requests not sent: beyond
     /// [`HomeAgentConfig::refusals`].
     pub refusals_suppressed: u64,
-    /// Cluster messages refused (MAC, replay, malformed, non-member).
+    /// Cluster messages refused (MAC, replay, malformed, non-member, a sealed key that does not
+    /// open).
     pub cluster_refused: u64,
+    /// Replication batches refused whole because a record's sealed MN-HA key did not open
+    /// ([`ClusterError::KeyRefused`]; also counted in `cluster_refused`).
+    pub cluster_keys_refused: u64,
     /// Replicated items applied.
     pub replicas_applied: u64,
     /// Replicated bindings not stored because the table was full.
@@ -234,6 +239,8 @@ pub struct HomeAgent {
     tunnels: TunnelConfig,
     /// Keys from AAA ([`HomeAgentConfig::aaa`]).
     aaa: Option<Aaa>,
+    /// Seals and opens the AAA keys replicated records carry.
+    sealer: Sealer,
     /// A parked request is handled again (it was counted when it came).
     replaying: bool,
     /// Where replies to the request being processed leave from: the address it was sent to
@@ -273,6 +280,7 @@ impl HomeAgent {
         let rng = Rng::from_config(cfg.seed)?;
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
+        let sealer = Sealer::new(&cfg.cluster_key, cfg.node, cfg.incarnation, &rng);
         let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
         let channels = Peers::new(members.keys().copied().filter(|n| *n != cfg.node));
         let mut ha = HomeAgent {
@@ -310,6 +318,7 @@ impl HomeAgent {
             revocations: Revocations::new(&cfg, &hasher),
             tunnels: cfg.tunnels,
             aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
+            sealer,
             replaying: false,
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
@@ -519,7 +528,15 @@ impl HomeAgent {
             }
             .into());
         }
-        w.accept(msg.incarnation, msg.pn);
+        // Every sealed key of a batch opens before anything is accepted or applied.
+        let keys = match &msg.body {
+            Body::Replicate { items, .. } => self.open_keys(items)?,
+            _ => Vec::new(),
+        };
+        self.windows
+            .entry(sender)
+            .or_default()
+            .accept(msg.incarnation, msg.pn);
         match msg.body {
             Body::Forward { fa, request } => {
                 let to = self.vip_sock();
@@ -540,7 +557,10 @@ impl HomeAgent {
             }
             Body::Replicate { seq, items } => {
                 if self.channels.channel(sender).receive(seq) {
-                    for item in items {
+                    for (item, key) in items.into_iter().zip(keys) {
+                        if let (Entry::Item(Item::Upsert(r)), Some(k)) = (&item, &key) {
+                            self.hold_replicated_key(now, r, k);
+                        }
                         self.apply(now, sender, item);
                     }
                 }

@@ -4,7 +4,7 @@
 //! of a binding ([`walk`]), and what a replica does to the binding it would change ([`claim`],
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
-use super::aaa::Aaa;
+use super::aaa::{Aaa, Sealer};
 use super::takeover::MnKey;
 use super::*;
 
@@ -17,13 +17,15 @@ pub(super) type Channel = crate::replica::Channel<Item>;
 pub(super) fn walk<'a>(
     table: &'a BindingTable,
     aaa: Option<&'a Aaa>,
+    sealer: &'a mut Sealer,
     node: NodeId,
     peer: NodeId,
     now: Instant,
 ) -> impl FnMut(u64) -> Option<(u64, Option<Item>)> + 'a {
     move |cursor| {
         let s = table.next_slot(u32::try_from(cursor).ok()?)?;
-        Some((u64::from(s), bulk_item(table, aaa, s, node, peer, now)))
+        let item = bulk_item(table, aaa, sealer, s, node, peer, now);
+        Some((u64::from(s), item))
     }
 }
 
@@ -32,6 +34,7 @@ pub(super) fn walk<'a>(
 fn bulk_item(
     table: &BindingTable,
     aaa: Option<&Aaa>,
+    sealer: &mut Sealer,
     slot: u32,
     node: NodeId,
     peer: NodeId,
@@ -39,7 +42,7 @@ fn bulk_item(
 ) -> Option<Item> {
     let mut r = record(table, slot, now)?;
     if r.second_ha == node || r.first_ha == node {
-        r.key = super::aaa::record_key(aaa, now, r.home_address, r.nai.as_deref());
+        r.key = sealer.seal(aaa, now, &r);
         Some(Item::Upsert(r))
     } else if r.second_ha == peer && r.binding_state() == BindingState::Permanent {
         Some(Item::Holds {
@@ -52,7 +55,7 @@ fn bulk_item(
 }
 
 /// The binding in `slot` as a replica (remaining times measured from `now`), without its key
-/// (added by the caller, `aaa::record_key`).
+/// (sealed by the caller, [`Sealer::seal`]).
 pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
     let b = table.get(slot)?;
     if b.state() == BindingState::Temporary {
@@ -324,7 +327,7 @@ mod tests {
             .next_batch(
                 t0,
                 Duration::from_secs(1),
-                walk(&ha1.table, None, NodeId(1), NodeId(2), t0),
+                walk(&ha1.table, None, &mut ha1.sealer, NodeId(1), NodeId(2), t0),
             )
             .unwrap();
         let record = record(&ha1.table, ha1.table.find(home(1), None).unwrap(), t0).unwrap();
