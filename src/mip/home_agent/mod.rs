@@ -647,11 +647,29 @@ impl HomeAgent {
                     if b.second_ha == self.node {
                         self.replicate_remove(b.home_address, b.nai.clone());
                     }
-                    self.push_event(Event::Expired {
-                        home_address: b.home_address,
-                    });
+                    for c in b.care_of.iter() {
+                        self.push_event(Event::Expired {
+                            home_address: b.home_address,
+                            tunnel: b.tunnel(self.vip, c.address),
+                        });
+                    }
                 }
-                Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
+                Expiry::CareOfExpired { slot, expired } => {
+                    let Some(b) = self.table.get(slot) else {
+                        continue;
+                    };
+                    let gone: Vec<Event> = expired
+                        .iter()
+                        .map(|a| Event::Expired {
+                            home_address: b.home_address,
+                            tunnel: b.tunnel(self.vip, *a),
+                        })
+                        .collect();
+                    for e in gone {
+                        self.push_event(e);
+                    }
+                }
+                Expiry::PendingCleared(_) => {}
             }
         }
         self.notices.expire(now);
