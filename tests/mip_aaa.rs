@@ -571,6 +571,7 @@ fn replica_of(k: u32, key: Option<SealedKey>) -> Record {
         },
         tunnel: None,
         key,
+        revocation: None,
     }
 }
 

@@ -15,9 +15,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use telcp::health::NodeId;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
-use telcp::mip::wire::{ExtensionType, Revocation, RevocationAck, RevocationFlags, append_auth};
+use telcp::mip::wire::{
+    Builder, Extension, ExtensionType, REVOCATION_I_BIT, Request, RequestFlags, Revocation,
+    RevocationAck, RevocationFlags, append_auth,
+};
 use telcp::mip::{
-    Event, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgentConfig, MnId, Revoked,
+    Event, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, HomeAgentConfig,
+    MnId, Revoked, TunnelConfig,
 };
 use telcp::sim::{LinkConfig, NodeId as SimId};
 
@@ -478,4 +482,178 @@ proptest! {
         let _ = Revocation::parse(&b);
         let _ = RevocationAck::parse(&b);
     }
+}
+
+// ------------------------------------------------------------- revocation on takeover (item 3)
+
+/// HA `i` of three offering revocation, with GRE offered or not.
+fn takeover_cfg(i: u32, mode: ForwardMode, gre: bool) -> HomeAgentConfig {
+    HomeAgentConfig {
+        revocation: true,
+        foreign_agents: vec![(FA_IP, fa_sa())],
+        tunnels: TunnelConfig {
+            gre,
+            ..TunnelConfig::default()
+        },
+        ..ha_config(i, N, mode)
+    }
+}
+
+/// The FA of [`setup`], supporting revocation with the I bit.
+fn add_fa(w: &mut World) -> SimId {
+    let mut fa = ForeignAgent::new(
+        ForeignAgentConfig {
+            home_agent: vip(),
+            fa_ha: Some(fa_sa()),
+            max_pending: 64,
+            pending_timeout: Duration::from_secs(10),
+        },
+        w.sim.now(),
+    )
+    .unwrap();
+    fa.support_revocation(true);
+    w.sim.add_node("fa", &[fa_addr()], None, Box::new(fa))
+}
+
+/// Mobile node `k`'s request for a GRE tunnel (G bit) as the FA relays it: the FA's care-of
+/// address, the MN-HA authenticator, then the FA's Revocation Support extension (I bit) and its
+/// FA-HA authenticator; sent from the FA until HA 1 holds the binding.
+fn register_gre_via_fa(w: &mut World, k: u32) {
+    for _ in 0..40 {
+        let sa = mn_sa(k);
+        let fa = fa_sa();
+        let bytes = Builder::request(Request {
+            flags: RequestFlags(RequestFlags::G),
+            lifetime: 600,
+            home_address: home(k),
+            home_agent: VIP,
+            care_of: FA_IP,
+            identification: ntp_at(w),
+        })
+        .mn_ha_auth(&sa)
+        .extension(Extension::RevocationSupport {
+            flags: REVOCATION_I_BIT,
+            timestamp: 0,
+        })
+        .fa_ha_auth(&fa)
+        .to_vec();
+        w.sim.inject(fa_addr(), vip(), bytes);
+        w.sim.run_for(Duration::from_millis(700));
+        if w.ha(1)
+            .binding(home(k), None)
+            .is_some_and(|b| !b.care_of.is_empty() && b.pending.is_none())
+        {
+            return;
+        }
+    }
+    panic!("MN {k}: not registered");
+}
+
+/// mip-rfc3543.4.1-takeover-revokes: a member that takes over bindings whose tunnel it does not
+/// offer (GRE, here: it came back configured without it) revokes each of them rather than serving
+/// them or dropping them silently: the binding goes at every member, a Registration Revocation
+/// (A bit, I bit as both agents negotiated, from the member's own address) reaches the foreign
+/// agent through loss and is acknowledged; counted. The other member's bindings stay.
+#[test]
+fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
+    let mut revoked_total = 0;
+    for seed in 0..seeds() {
+        let mode = if seed % 2 == 0 {
+            ForwardMode::Layer2
+        } else {
+            ForwardMode::Layer3
+        };
+        let link = LinkConfig::lossy(0.1, 0.05, 0.05);
+        let mut w = World::with(N, 700 + seed, link, |i| takeover_cfg(i, mode, true));
+        add_fa(&mut w);
+        // HA 3 is down while the mobile nodes register (GRE, through the FA), then comes back
+        // without GRE and receives every binding in its bulk sync.
+        let ha3 = w.ha[2];
+        w.sim.crash(ha3);
+        w.sim.run_for(Duration::from_secs(10));
+        for k in 1..=6 {
+            register_gre_via_fa(&mut w, k);
+        }
+        let mut c = takeover_cfg(3, mode, false);
+        c.incarnation += 1;
+        let fresh = HomeAgent::new(c, w.sim.now()).unwrap();
+        w.sim.restart(ha3, Box::new(fresh));
+        w.sim.run_for(Duration::from_secs(15));
+        let by = |w: &mut World, i| -> Vec<u32> {
+            (1..=6)
+                .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(i))
+                .collect()
+        };
+        let (on1, on2) = (by(&mut w, 1), by(&mut w, 2));
+        for k in 1..=6 {
+            let b = w.ha(3).binding(home(k), None);
+            assert!(b.is_some(), "seed {seed}: HA 3 holds no replica of MN {k}");
+        }
+        let _ = (1..=N).map(|i| w.events(i)).count();
+        // HA 2 fails; HA 3, least loaded, takes its bindings over (HA 1 coordinates).
+        w.sim.crash(w.ha[1]);
+        w.sim.run_for(Duration::from_secs(40));
+        let owner = (1..=N)
+            .filter(|i| *i != 2)
+            .find(|i| {
+                w.events(*i).iter().any(|e| {
+                    matches!(e, Event::TakenOver { failed, owner, .. }
+                        if *failed == NodeId(2) && *owner == NodeId(*i))
+                })
+            })
+            .expect("a takeover");
+        if owner != 3 || on2.is_empty() {
+            // HA 1 took them over (a tie of loads): it serves GRE, nothing to revoke.
+            assert_eq!(w.ha(owner).stats().takeover_revoked, 0, "seed {seed}");
+            continue;
+        }
+        let st = w.ha(3).stats();
+        let left: Vec<_> = on2
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    w.ha(3).binding(home(*k), None).cloned(),
+                    w.ha(1).binding(home(*k), None).cloned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            st.takeover_revoked,
+            on2.len() as u64,
+            "seed {seed}: {on1:?} {on2:?} {left:?}"
+        );
+        assert_eq!(st.revocations_abandoned, 0, "seed {seed}");
+        assert_eq!(st.revocations_acked, on2.len() as u64, "seed {seed}");
+        revoked_total += on2.len();
+        for &k in &on2 {
+            for i in [1, 3] {
+                assert!(
+                    w.ha(i).binding(home(k), None).is_none(),
+                    "seed {seed}: HA {i} still holds MN {k}"
+                );
+            }
+            // On the wire: from HA 3's own address, A and I bits, the virtual home domain.
+            let revs: Vec<_> = w
+                .sim
+                .trace()
+                .iter()
+                .filter(|r| r.from == ha_addr(3) && r.to == fa_addr())
+                .filter_map(|r| Revocation::parse(&r.payload).ok().map(|x| x.into_owned()))
+                .filter(|r| r.home_address == home(k))
+                .collect();
+            assert!(!revs.is_empty(), "seed {seed} MN {k}");
+            for r in revs {
+                assert!(r.flags.a() && r.flags.i(), "seed {seed}: {r:?}");
+                assert_eq!((r.home_domain, r.foreign_domain), (VIP, FA_IP));
+            }
+        }
+        for &k in &on1 {
+            assert!(
+                w.ha(1).binding(home(k), None).is_some(),
+                "seed {seed} MN {k}"
+            );
+        }
+    }
+    assert!(revoked_total > 0, "no seed had HA 3 take over GRE bindings");
 }

@@ -203,6 +203,7 @@ fn the_ha_cluster_record_shows_a_sealed_key_by_its_length_only() {
         state: RecordState::Permanent { care_of: vec![] },
         tunnel: None,
         key,
+        revocation: Some(true),
     };
     let batch = |r| {
         ClusterMessage {
@@ -219,12 +220,13 @@ fn the_ha_cluster_record_shows_a_sealed_key_by_its_length_only() {
     let good = batch(record(Some(sealed)));
     // The clear form: the keyless record's flag 0 replaced by flag 1, SPI, seconds, length, key.
     let mut old = batch(record(None));
-    old.truncate(old.len() - 17);
+    old.truncate(old.len() - 18);
     old.push(1);
     old.extend_from_slice(&0x1001u32.to_be_bytes());
     old.extend_from_slice(&600u32.to_be_bytes());
     old.push(key.len() as u8);
     old.extend_from_slice(key);
+    old.push(0);
     old.extend_from_slice(&[0; 16]);
 
     let d = dir("sealed-key");
@@ -245,6 +247,7 @@ fn the_ha_cluster_record_shows_a_sealed_key_by_its_length_only() {
         "telcp_mc.spi",
         "telcp_mc.key_seconds_left",
         "telcp_mc.key_length",
+        "telcp_mc.revocation",
         "_ws.expert.message",
     ];
     let mut args = vec!["-r", p, "-T", "fields", "-E", "separator=|"];
@@ -257,7 +260,7 @@ fn the_ha_cluster_record_shows_a_sealed_key_by_its_length_only() {
     };
     let rows: Vec<&str> = out.lines().collect();
     assert_eq!(rows.len(), 2, "{out}");
-    assert_eq!(rows[0], "2|0x00001001|600|16|", "{out}");
+    assert_eq!(rows[0], "2|0x00001001|600|16|2|", "{out}");
     assert!(rows[1].starts_with("1|"), "{out}");
     assert!(
         rows[1].ends_with("|Malformed telcp cluster message"),

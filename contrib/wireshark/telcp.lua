@@ -151,6 +151,8 @@ local mcf = {
     key_nonce = ProtoField.bytes("telcp_mc.key_nonce", "Key nonce (node, incarnation, random)"),
     key_len = ProtoField.uint8("telcp_mc.key_length",
                                "Sealed key length (ciphertext and tag not shown)"),
+    revocation = ProtoField.uint8("telcp_mc.revocation", "RFC 3543 revocation negotiated",
+                                  base.DEC, { [0] = "No", [1] = "Yes", [2] = "Yes, I bit" }),
     mac = ProtoField.bytes("telcp_mc.mac", "HMAC-MD5 (not verified)"),
 }
 mc.fields = {}
@@ -227,6 +229,9 @@ local function mc_item(r, tree)
         elseif kf and kf:uint() ~= 0 then
             r.ok = false
         end
+        -- RFC 3543 revocation negotiated with the foreign agent: 0 no, 1 yes, 2 yes with I.
+        local rv = r.add(it, mcf.revocation, 1)
+        if rv and rv:uint() > 2 then r.ok = false end
     elseif k == 2 or k == 6 then
         r.add(it, mcf.home, 4); mc_nai(r, it)
     elseif k == 3 then

@@ -149,6 +149,11 @@ pub struct Record {
     /// takeover needs no new key request: sealed under the cluster's key-wrapping key
     /// ([`KeyWrap`], XChaCha20-Poly1305), never in clear on the link.
     pub key: Option<SealedKey>,
+    /// RFC 3543 registration revocation negotiated with the binding's foreign agent (`fa`):
+    /// `Some(i)`, with `i` the I bit both agents set; `None` when not negotiated. A member that
+    /// takes the binding over revokes it with what was negotiated. On the wire one octet after
+    /// the key: 0 none, 1 negotiated, 2 negotiated with the I bit.
+    pub revocation: Option<bool>,
 }
 
 /// Key bytes whose `Debug` hides them (never in clear in events or `Debug` output).
@@ -383,6 +388,11 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
             out.put_u8(t.len() as u8);
             out.put_slice(t);
             put_key(out, r.key.as_ref());
+            out.put_u8(match r.revocation {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            });
         }
         Item::Remove { home_address, nai } => {
             out.put_u8(2);
@@ -455,6 +465,12 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 b => Some(TunnelParams::from_record(b).ok_or(ClusterError::Unknown)?),
             };
             let key = get_key(r)?;
+            let revocation = match r.u8(Field::RevocationFlags)? {
+                0 => None,
+                1 => Some(false),
+                2 => Some(true),
+                _ => return Err(ClusterError::Unknown),
+            };
             Item::Upsert(Record {
                 home_address,
                 nai,
@@ -465,6 +481,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 state,
                 tunnel,
                 key,
+                revocation,
             })
         }
         2 => Item::Remove {

@@ -68,6 +68,7 @@ fn record_with(key: Option<SealedKey>, home: Ipv4Addr, nai: Option<&[u8]>) -> Re
         state: RecordState::Permanent { care_of: vec![] },
         tunnel: None,
         key,
+        revocation: None,
     }
 }
 
@@ -101,12 +102,13 @@ fn a_replicated_key_is_never_in_clear_and_a_clear_one_is_refused() {
     );
     // The same record with flag 1 and the key in clear after it.
     let mut clear_form = batch(record_with(None, home, None));
-    clear_form.truncate(clear_form.len() - MAC_LEN - 1);
+    clear_form.truncate(clear_form.len() - MAC_LEN - 2);
     clear_form.put_u8(1);
     clear_form.put_u32(0x1234);
     clear_form.put_u32(600);
     clear_form.put_u8(key.len() as u8);
     clear_form.put_slice(&key);
+    clear_form.put_u8(0);
     ClusterMac::new(KEY).seal(&mut clear_form);
     assert_eq!(
         ClusterMessage::parse(&clear_form, KEY),

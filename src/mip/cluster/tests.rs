@@ -52,18 +52,22 @@ fn record() -> impl Strategy<Value = Record> {
         any::<u64>(),
         record_key(),
         proptest::option::of(crate::strategies::mip::tunnel_params()),
+        proptest::option::of(any::<bool>()),
     )
         .prop_map(
-            |(h, nai, state, first_ha, second_ha, fa, identification, key, tunnel)| Record {
-                home_address: Ipv4Addr::from(h),
-                nai,
-                first_ha,
-                second_ha,
-                fa,
-                identification,
-                state,
-                key,
-                tunnel,
+            |(h, nai, state, first_ha, second_ha, fa, identification, key, tunnel, revocation)| {
+                Record {
+                    home_address: Ipv4Addr::from(h),
+                    nai,
+                    first_ha,
+                    second_ha,
+                    fa,
+                    identification,
+                    state,
+                    key,
+                    tunnel,
+                    revocation,
+                }
             },
         )
 }

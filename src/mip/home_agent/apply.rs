@@ -34,6 +34,7 @@ impl HomeAgent {
             return;
         }
         r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
+        r.revocation = self.revocations.negotiated_for(r.home_address);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -46,6 +47,7 @@ impl HomeAgent {
             return;
         };
         r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
+        r.revocation = self.revocations.negotiated_for(r.home_address);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -63,8 +65,8 @@ impl HomeAgent {
         let up = self.up_peers();
         let (table, node) = (&self.table, self.node);
         let aaa = self.aaa.as_ref();
-        let sealer = &mut self.sealer;
-        let walk = |peer, c| replicate::walk(table, aaa, sealer, node, peer, now)(c);
+        let (sealer, revocations) = (&mut self.sealer, &self.revocations);
+        let walk = |peer, c| replicate::walk(table, aaa, sealer, revocations, node, peer, now)(c);
         for (peer, seq, items) in self.channels.pump(now, self.rto, |p| up.contains(&p), walk) {
             self.send_cluster(peer, Body::Replicate { seq, items });
         }
@@ -123,10 +125,21 @@ impl HomeAgent {
         let key = (r.home_address, r.nai.clone());
         let cap = self.table.max_bindings();
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
+        // The serving member negotiated revocation: its word on it stands (a first HA's relay
+        // record does not know).
+        if r.second_ha == sender {
+            self.revocations
+                .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
+        }
         self.apply_upsert(now, sender, r, taken);
-        let slot = self.table.find(key.0, key.1.as_deref());
+        let mut slot = self.table.find(key.0, key.1.as_deref());
         if taken && let Some(s) = slot {
-            self.replicate_slot(s, now);
+            // Taken over here: revoked if this HA cannot serve it (`revoke.rs`).
+            if self.revoke_unservable(now, &[s]) > 0 {
+                slot = None;
+            } else {
+                self.replicate_slot(s, now);
+            }
         }
         // Seen in the sender's bulk sync (if one is open): not swept at its end.
         if let Some(s) = slot

@@ -163,6 +163,10 @@ pub struct HaStats {
     /// Revocations not negotiated or not sent because a bound was reached
     /// ([`HomeAgentConfig::max_revocations`], or `max_bindings` negotiated bindings).
     pub revocations_saturated: u64,
+    /// Bindings this HA took over (RFC 3543 section 4.1) but could not serve (their tunnel's
+    /// encapsulation or reverse tunnelling is not offered here, [`TunnelConfig`]): revoked rather
+    /// than served or dropped silently.
+    pub takeover_revoked: u64,
     /// Registration Revocations taken from foreign agents.
     pub revocations_from_fa: u64,
     /// Revocation messages refused (authentication, replay, nothing outstanding).

@@ -5,6 +5,7 @@
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
 use super::aaa::{Aaa, Sealer};
+use super::revoke::Revocations;
 use super::takeover::MnKey;
 use super::*;
 
@@ -18,13 +19,15 @@ pub(super) fn walk<'a>(
     table: &'a BindingTable,
     aaa: Option<&'a Aaa>,
     sealer: &'a mut Sealer,
+    revocations: &'a Revocations,
     node: NodeId,
     peer: NodeId,
     now: Instant,
 ) -> impl FnMut(u64) -> Option<(u64, Option<Item>)> + 'a {
     move |cursor| {
         let s = table.next_slot(u32::try_from(cursor).ok()?)?;
-        let item = bulk_item(table, aaa, sealer, s, node, peer, now);
+        let item = bulk_item(table, aaa, sealer, s, node, peer, now)
+            .map(|i| with_revocation(i, revocations));
         Some((u64::from(s), item))
     }
 }
@@ -54,6 +57,17 @@ fn bulk_item(
     }
 }
 
+/// An upsert with the revocation negotiated for its binding ([`Record::revocation`]).
+fn with_revocation(i: Item, revocations: &Revocations) -> Item {
+    match i {
+        Item::Upsert(mut r) => {
+            r.revocation = revocations.negotiated_for(r.home_address);
+            Item::Upsert(r)
+        }
+        i => i,
+    }
+}
+
 /// The binding in `slot` as a replica (remaining times measured from `now`), without its key
 /// (sealed by the caller, [`Sealer::seal`]).
 pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
@@ -73,6 +87,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
             },
             tunnel: p.tunnel,
             key: None,
+            revocation: None,
         });
     }
     let care_of = b
@@ -95,6 +110,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
         state: RecordState::Permanent { care_of },
         tunnel: b.tunnel.as_deref().copied(),
         key: None,
+        revocation: None,
     })
 }
 
@@ -327,7 +343,15 @@ mod tests {
             .next_batch(
                 t0,
                 Duration::from_secs(1),
-                walk(&ha1.table, None, &mut ha1.sealer, NodeId(1), NodeId(2), t0),
+                walk(
+                    &ha1.table,
+                    None,
+                    &mut ha1.sealer,
+                    &ha1.revocations,
+                    NodeId(1),
+                    NodeId(2),
+                    t0,
+                ),
             )
             .unwrap();
         let record = record(&ha1.table, ha1.table.find(home(1), None).unwrap(), t0).unwrap();
