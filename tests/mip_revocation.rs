@@ -23,7 +23,7 @@ use telcp::mip::{
     Event, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, HomeAgentConfig,
     MnId, Revoked, TunnelConfig,
 };
-use telcp::sim::{LinkConfig, NodeId as SimId};
+use telcp::sim::{Fate, LinkConfig, NodeId as SimId};
 
 const N: u32 = 3;
 const FA_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 200, 1);
@@ -656,4 +656,119 @@ fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
         }
     }
     assert!(revoked_total > 0, "no seed had HA 3 take over GRE bindings");
+}
+
+// ------------------------------------------- a foreign agent's revocation at any member (item 4)
+
+/// The foreign agent's Registration Revocation of `home(k)` (A bit clear), FA-HA authenticated.
+fn fa_revocation(k: u32, id: u32) -> Vec<u8> {
+    let mut b = Revocation {
+        reserved: 0,
+        flags: RevocationFlags(0),
+        home_address: home(k),
+        home_domain: VIP,
+        foreign_domain: FA_IP,
+        revocation_id: id,
+        extensions: Vec::new(),
+    }
+    .to_vec();
+    append_auth(
+        &mut b,
+        ExtensionType::FA_HA_AUTH,
+        0x2001,
+        AuthAlgorithm::HmacMd5,
+        b"fa-key-1",
+    );
+    b
+}
+
+/// mip-rfc3543.4.2-fa-revocation-at-any-member: the foreign agent sends its Revocation to the
+/// virtual address, which reaches member 1 whoever serves the binding; member 1 forwards it to
+/// the serving member over the cluster link, which alone removes the binding (at its backups
+/// too) and acknowledges, from the virtual address. Under loss the foreign agent (played here)
+/// retransmits until acknowledged; every acknowledgement comes from the serving member, at most
+/// one per copy sent, and the binding goes once.
+#[test]
+fn rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss() {
+    let mut forwarded = 0;
+    for seed in 0..seeds() {
+        let mut s = setup(800 + seed, LinkConfig::lossy(0.1, 0.05, 0.05), true, 6, 64);
+        let servers: Vec<u32> = (1..=6).map(|k| server(&mut s.w, k)).collect();
+        for i in 1..=N {
+            let _ = s.w.events(i);
+        }
+        let mark = s.w.sim.trace().len();
+        for k in 1..=6u32 {
+            let id = 1000 + k;
+            let mut copies = 0;
+            let acked = |w: &World| {
+                w.sim.trace()[mark..].iter().any(|r| {
+                    r.to == fa_addr()
+                        && RevocationAck::parse(&r.payload).is_ok_and(|a| a.revocation_id == id)
+                })
+            };
+            while !acked(&s.w) {
+                assert!(copies < 30, "seed {seed} MN {k}: never acknowledged");
+                s.w.sim.inject(fa_addr(), vip(), fa_revocation(k, id));
+                copies += 1;
+                s.w.sim.run_for(Duration::from_secs(1));
+            }
+            s.w.sim.run_for(Duration::from_secs(2));
+            let acks: Vec<_> = s.w.sim.trace()[mark..]
+                .iter()
+                .filter(|r| r.to == fa_addr())
+                .filter(|r| RevocationAck::parse(&r.payload).is_ok_and(|a| a.revocation_id == id))
+                .collect();
+            // One acknowledgement per copy that reached a member (the network may duplicate a
+            // copy, and an acknowledgement, once each).
+            let delivered = s.w.sim.trace()[mark..]
+                .iter()
+                .filter(|r| r.from == fa_addr() && matches!(r.fate, Fate::Delivered))
+                .filter(|r| Revocation::parse(&r.payload).is_ok_and(|x| x.revocation_id == id))
+                .count();
+            assert!(delivered <= 2 * copies, "seed {seed} MN {k}");
+            assert!(
+                acks.len() <= 2 * delivered,
+                "seed {seed} MN {k}: {} acks for {delivered} copies",
+                acks.len()
+            );
+            for a in &acks {
+                assert_eq!(a.from, vip(), "seed {seed} MN {k}");
+                assert_eq!(
+                    a.src_node,
+                    Some(s.w.ha[servers[k as usize - 1] as usize - 1]),
+                    "seed {seed} MN {k}: acknowledged by a member that does not serve it"
+                );
+            }
+            let mut revoked = 0;
+            for i in 1..=N {
+                assert!(
+                    s.w.ha(i).binding(home(k), None).is_none(),
+                    "seed {seed}: HA {i} still holds MN {k}"
+                );
+                revoked += s
+                    .w
+                    .events(i)
+                    .iter()
+                    .filter(|e| {
+                        matches!(e, Event::RegistrationRevoked { home_address, by_foreign_agent: true, .. }
+                            if *home_address == home(k))
+                    })
+                    .count();
+            }
+            assert_eq!(
+                revoked, 1,
+                "seed {seed} MN {k}: removed once, by its server"
+            );
+        }
+        forwarded += s.w.ha(1).stats().revocations_forwarded;
+        assert!(
+            servers.iter().all(|i| *i == 1) || s.w.ha(1).stats().revocations_forwarded > 0,
+            "seed {seed}: {servers:?}"
+        );
+    }
+    assert!(
+        forwarded > 0,
+        "no revocation reached a member not serving it"
+    );
 }

@@ -169,6 +169,10 @@ pub struct HaStats {
     pub takeover_revoked: u64,
     /// Registration Revocations taken from foreign agents.
     pub revocations_from_fa: u64,
+    /// Registration Revocations from a foreign agent that reached a member not serving the
+    /// binding, forwarded by it over the cluster link to the serving member (RFC 3543 section
+    /// 4.2 through the virtual address).
+    pub revocations_forwarded: u64,
     /// Revocation messages refused (authentication, replay, nothing outstanding).
     pub revocation_refused: u64,
     /// Keys asked of the caller ([`Event::KeyRequest`]; a copy of a parked request asks nothing).
@@ -506,7 +510,7 @@ impl HomeAgent {
         match data.first() {
             Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
             Some(&REPLY_TYPE) => self.handle_reply(now, data, member, false),
-            Some(&REVOCATION_TYPE) => self.handle_revocation(now, from, data),
+            Some(&REVOCATION_TYPE) => self.handle_revocation_at(now, from, data, false),
             Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
@@ -542,6 +546,11 @@ impl HomeAgent {
             .or_default()
             .accept(msg.incarnation, msg.pn);
         match msg.body {
+            // A foreign agent's Registration Revocation that reached another member
+            // (`revoke.rs`): the serving member acts on it.
+            Body::Forward { fa, request } if request.first() == Some(&REVOCATION_TYPE) => {
+                self.handle_revocation_at(now, fa, request, true)
+            }
             Body::Forward { fa, request } => {
                 let to = self.vip_sock();
                 self.handle_request(now, fa, to, request, Some(sender))

@@ -395,14 +395,21 @@ impl HomeAgent {
     /// A Registration Revocation from a foreign agent (RFC 3543 section 4.2, A bit clear): with
     /// a valid FA-HA authenticator and an identifier above the last one from that agent, the
     /// binding through that agent is removed; a repeated identifier (the acknowledgement was
-    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA. A member that
-    /// holds the binding as a replica of another member's refuses it unacknowledged
-    /// ([`InputError::UnmatchedRevocation`]); one that holds no binding acknowledges.
-    pub(super) fn handle_revocation(
+    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA, from the virtual
+    /// address. Sent to the virtual address, it may reach any member: one that holds the binding
+    /// as a replica of another member's forwards it unchanged over the cluster link to the
+    /// serving member ([`Body::Forward`], [`HaStats::revocations_forwarded`]) and does not
+    /// acknowledge it, so the serving member alone removes the binding (replicated to the
+    /// backups) and acknowledges; the foreign agent's retransmission covers a lost forward. A
+    /// forwarded copy (`forwarded`) is not forwarded again: refused unacknowledged
+    /// ([`InputError::UnmatchedRevocation`]) when the receiver does not serve it either. A member
+    /// that holds no binding acknowledges.
+    pub(super) fn handle_revocation_at(
         &mut self,
         now: Instant,
         from: SocketAddr,
         data: &[u8],
+        forwarded: bool,
     ) -> Result<(), InputError> {
         let rev = Revocation::parse(data)?;
         let fa = v4(from);
@@ -421,16 +428,27 @@ impl HomeAgent {
             return Err(InputError::UnmatchedRevocation);
         }
         // Only the serving HA removes a binding: a member holding a replica served elsewhere
-        // neither removes it nor acknowledges (the foreign agent's retransmission may reach
-        // the serving member).
-        let served_elsewhere = self
+        // forwards the revocation there and does not acknowledge it.
+        let server = self
             .table
             .find(rev.home_address, None)
             .and_then(|s| self.table.get(s))
-            .is_some_and(|b| b.second_ha != self.node);
-        if served_elsewhere {
-            self.stats.revocation_refused += 1;
-            return Err(InputError::UnmatchedRevocation);
+            .map(|b| b.second_ha)
+            .filter(|s| *s != self.node);
+        if let Some(server) = server {
+            if forwarded || !self.members.contains_key(&server) {
+                self.stats.revocation_refused += 1;
+                return Err(InputError::UnmatchedRevocation);
+            }
+            self.stats.revocations_forwarded += 1;
+            self.send_cluster(
+                server,
+                Body::Forward {
+                    fa: from,
+                    request: data,
+                },
+            );
+            return Ok(());
         }
         if last != Some(rev.revocation_id) {
             self.revocations.from_fa.insert(fa, rev.revocation_id);
