@@ -713,7 +713,8 @@ fn rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_lo
                 copies += 1;
                 s.w.sim.run_for(Duration::from_secs(1));
             }
-            s.w.sim.run_for(Duration::from_secs(2));
+            // The replicated removal reaches the backups (retransmitted under loss).
+            s.w.sim.run_for(Duration::from_secs(6));
             let acks: Vec<_> = s.w.sim.trace()[mark..]
                 .iter()
                 .filter(|r| r.to == fa_addr())
