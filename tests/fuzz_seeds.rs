@@ -556,7 +556,7 @@ fn home_agent_seeds(c: &mut Corpora) {
         })
     });
     type Items = fn(Option<Box<[u8]>>) -> Vec<Entry<Item>>;
-    let items: [Items; 3] = [
+    let items: [Items; 4] = [
         |nai| {
             vec![
                 Entry::SyncBegin { epoch: 1 },
@@ -585,6 +585,32 @@ fn home_agent_seeds(c: &mut Corpora) {
                     nai,
                 }),
             ]
+        },
+        // A binding served by member 2 with an AAA key sealed under the cluster key (the
+        // harness's `k`) and revocation negotiated.
+        |nai| {
+            use telcp::mip::cluster::{KeyWrap, Record, RecordKey, RecordState, Secret};
+            let home = Ipv4Addr::new(10, 0, 5, 4);
+            let key = RecordKey {
+                spi: 0x1004,
+                key: Secret(b"mn-key-aaa-4".to_vec().into()),
+                left: Duration::from_secs(600),
+            };
+            let sealed = KeyWrap::new(b"k").seal([4; 24], home, nai.as_deref(), &key);
+            vec![Entry::Item(Item::Upsert(Record {
+                home_address: home,
+                nai,
+                first_ha: NodeId(2),
+                second_ha: NodeId(2),
+                fa: "192.0.2.9:434".parse().unwrap(),
+                identification: 9,
+                state: RecordState::Permanent {
+                    care_of: vec![(Ipv4Addr::new(203, 0, 113, 4), Some(Duration::from_secs(60)))],
+                },
+                tunnel: None,
+                key: sealed,
+                revocation: Some(true),
+            }))]
         },
     ];
     for (seq, make) in items.into_iter().enumerate() {
