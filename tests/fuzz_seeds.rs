@@ -511,7 +511,6 @@ fn cluster_body(m: &ClusterMessage<'_>) -> Option<Vec<u8>> {
     let kind = bytes[4];
     (1 + body.len() % 5 == usize::from(kind)).then_some(body)
 }
-
 /// A Notice / Replicate body of the right length: the NAI length is tuned until it fits.
 fn cluster_op(script: &mut Vec<u8>, make: impl Fn(Option<Box<[u8]>>) -> ClusterMessage<'static>) {
     let body = (0..5)
@@ -538,7 +537,7 @@ fn home_agent_seeds(c: &mut Corpora) {
     s[0] = 0;
     add(c, "mip_home_agent", "layer2_bindings.bin", s);
 
-    // Cluster traffic from member 2 under the cluster key: notices and replicated changes.
+    // Cluster traffic from member 2 under the cluster key: notices, replicated changes (one key).
     let mut s = vec![0u8, 1, 0, 100];
     let member = |body| ClusterMessage {
         sender: NodeId(2),
@@ -586,32 +585,7 @@ fn home_agent_seeds(c: &mut Corpora) {
                 }),
             ]
         },
-        // A binding served by member 2 with an AAA key sealed under the cluster key (the
-        // harness's `k`) and revocation negotiated.
-        |nai| {
-            use telcp::mip::cluster::{KeyWrap, Record, RecordKey, RecordState, Secret};
-            let home = Ipv4Addr::new(10, 0, 5, 4);
-            let key = RecordKey {
-                spi: 0x1004,
-                key: Secret(b"mn-key-aaa-4".to_vec().into()),
-                left: Duration::from_secs(600),
-            };
-            let sealed = KeyWrap::new(b"k").seal([4; 24], home, nai.as_deref(), &key);
-            vec![Entry::Item(Item::Upsert(Record {
-                home_address: home,
-                nai,
-                first_ha: NodeId(2),
-                second_ha: NodeId(2),
-                fa: "192.0.2.9:434".parse().unwrap(),
-                identification: 9,
-                state: RecordState::Permanent {
-                    care_of: vec![(Ipv4Addr::new(203, 0, 113, 4), Some(Duration::from_secs(60)))],
-                },
-                tunnel: None,
-                key: sealed,
-                revocation: Some(true),
-            }))]
-        },
+        common::mip::sealed_replica,
     ];
     for (seq, make) in items.into_iter().enumerate() {
         cluster_op(&mut s, |n| {
