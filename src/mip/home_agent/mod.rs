@@ -538,13 +538,19 @@ impl HomeAgent {
         }
         // Every sealed key of a batch opens before anything is accepted or applied.
         let keys = match &msg.body {
-            Body::Replicate { items, .. } => self.open_keys(items)?,
-            _ => Vec::new(),
+            Body::Replicate { items, .. } => {
+                let keys = self.open_keys(items)?;
+                self.windows
+                    .entry(sender)
+                    .or_default()
+                    .accept(msg.incarnation, msg.pn);
+                keys
+            }
+            _ => {
+                w.accept(msg.incarnation, msg.pn);
+                Vec::new()
+            }
         };
-        self.windows
-            .entry(sender)
-            .or_default()
-            .accept(msg.incarnation, msg.pn);
         match msg.body {
             // A foreign agent's Registration Revocation that reached another member
             // (`revoke.rs`): the serving member acts on it.
