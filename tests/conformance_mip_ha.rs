@@ -10,6 +10,7 @@ use common::mip::*;
 
 use std::time::Duration;
 
+use telcp::mip::binding::{Encapsulation, Tunnel};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
 
@@ -428,7 +429,25 @@ fn mip_3_8_2_2_dereg_all() {
     );
     assert_eq!((r.code, r.lifetime), (0, 0));
     assert!(h.ha.binding(HOME, None).is_none());
-    assert!(events(&mut h).contains(&Event::Deregistered { home_address: HOME }));
+    // One event per care-of address, each with the tunnel to remove.
+    let plain = |care_of| Tunnel {
+        home_address: HOME,
+        care_of,
+        local: VIP,
+        encapsulation: Encapsulation::IpInIp,
+        reverse: false,
+    };
+    let dereg: Vec<Event> = events(&mut h)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Deregistered { .. }))
+        .collect();
+    assert_eq!(
+        dereg,
+        [COA, COA2].map(|c| Event::Deregistered {
+            home_address: HOME,
+            tunnel: plain(c)
+        })
+    );
 }
 
 /// mip-3.8.2.2-reply-to-source: the reply goes to the source of the request (address and port),
@@ -673,7 +692,16 @@ fn mip_3_8_1_lifetime_expiry() {
     events(&mut h);
     h.tick(secs(31));
     assert!(h.ha.binding(HOME, None).is_none());
-    assert!(events(&mut h).contains(&Event::Expired { home_address: HOME }));
+    assert!(events(&mut h).contains(&Event::Expired {
+        home_address: HOME,
+        tunnel: Tunnel {
+            home_address: HOME,
+            care_of: COA,
+            local: VIP,
+            encapsulation: Encapsulation::IpInIp,
+            reverse: false,
+        }
+    }));
 }
 
 /// mip-1.6-spi-reserved: SPIs 0-255 are reserved and are not used by any mobility security

@@ -514,7 +514,6 @@ fn cluster_body(m: &ClusterMessage<'_>) -> Option<Vec<u8>> {
     let kind = bytes[4];
     (1 + body.len() % 5 == usize::from(kind)).then_some(body)
 }
-
 /// A Notice / Replicate body of the right length: the NAI length is tuned until it fits.
 fn cluster_op(script: &mut Vec<u8>, make: impl Fn(Option<Box<[u8]>>) -> ClusterMessage<'static>) {
     let body = (0..5)
@@ -541,7 +540,7 @@ fn home_agent_seeds(c: &mut Corpora) {
     s[0] = 0;
     add(c, "mip_home_agent", "layer2_bindings.bin", s);
 
-    // Cluster traffic from member 2 under the cluster key: notices and replicated changes.
+    // Cluster traffic from member 2 under the cluster key: notices, replicated changes (one key).
     let mut s = vec![0u8, 1, 0, 100];
     let member = |body| ClusterMessage {
         sender: NodeId(2),
@@ -559,7 +558,7 @@ fn home_agent_seeds(c: &mut Corpora) {
         })
     });
     type Items = fn(Option<Box<[u8]>>) -> Vec<Entry<Item>>;
-    let items: [Items; 3] = [
+    let items: [Items; 4] = [
         |nai| {
             vec![
                 Entry::SyncBegin { epoch: 1 },
@@ -589,6 +588,7 @@ fn home_agent_seeds(c: &mut Corpora) {
                 }),
             ]
         },
+        common::mip::sealed_replica,
     ];
     for (seq, make) in items.into_iter().enumerate() {
         cluster_op(&mut s, |n| {

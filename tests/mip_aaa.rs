@@ -14,10 +14,14 @@ use common::mip::*;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 use telcp::health::NodeId;
+use telcp::mip::cluster::{
+    Body, ClusterError, ClusterMessage, Entry, Item, KeyWrap, Record, RecordKey, RecordState,
+    SealedKey, Secret,
+};
 use telcp::mip::wire::{Header, Message, ReplyCode};
 use telcp::mip::{
     AaaConfig, AaaKey, ClientEvent, DenyReason, Event, ForwardMode, HomeAgent, HomeAgentConfig,
-    KeyError, KeyRequestId,
+    InputError, KeyError, KeyRequestId,
 };
 use telcp::sim::{LinkConfig, NodeId as SimId};
 
@@ -545,4 +549,170 @@ fn aaa_configured_keys_are_never_asked_for() {
     let (events, replies) = drain(&mut ha);
     assert!(key_requests(&events).is_empty());
     assert_eq!(replies[0].0, 131);
+}
+
+// ---------------------------------------------------------------- the key on the cluster link
+
+/// A replicated binding of mobile node `k` from member 2, naming member 1 its server, with
+/// `key`.
+fn replica_of(k: u32, key: Option<SealedKey>) -> Record {
+    Record {
+        home_address: home(k),
+        nai: Some(nai(k).into()),
+        first_ha: NodeId(2),
+        second_ha: NodeId(1),
+        fa: mn_addr(k),
+        identification: 1,
+        state: RecordState::Permanent {
+            care_of: vec![(
+                Ipv4Addr::new(203, 0, 113, k as u8),
+                Some(Duration::from_secs(600)),
+            )],
+        },
+        tunnel: None,
+        key,
+        revocation: None,
+    }
+}
+
+fn sealed_key_of(k: u32) -> SealedKey {
+    let clear = RecordKey {
+        spi: 0x1000 + k,
+        key: Secret(key_of(k).into()),
+        left: Duration::from_secs(600),
+    };
+    let nonce = [0x5a; telcp::mip::cluster::NONCE_LEN];
+    KeyWrap::new(KEY)
+        .seal(nonce, home(k), Some(&nai(k)), &clear)
+        .expect("a key of 1-255 octets")
+}
+
+fn batch_from_2(pn: u64, items: Vec<Record>) -> Vec<u8> {
+    ClusterMessage {
+        sender: NodeId(2),
+        incarnation: 1,
+        pn,
+        body: Body::Replicate {
+            seq: pn,
+            items: items
+                .into_iter()
+                .map(|r| Entry::Item(Item::Upsert(r)))
+                .collect(),
+        },
+    }
+    .to_vec(KEY)
+}
+
+/// A replication batch whose sealed key does not open (one flipped bit of the ciphertext, of the
+/// tag, or the key of another record), though its MAC verifies: refused whole with a typed error,
+/// counted, not acknowledged, nothing of it applied (not even its other record). The intact batch
+/// then applies, and its key authenticates the mobile node's next request with no key request.
+#[test]
+fn aaa_a_replicated_key_that_does_not_open_refuses_the_whole_batch() {
+    let t0 = Instant::now();
+    let mut c = aaa_config(1, 2, ForwardMode::Layer3, AaaConfig::default());
+    c.seed = telcp::io::seed(3);
+    let mut ha = HomeAgent::new(c, t0).unwrap();
+    drain(&mut ha);
+    let mut flipped_ct = sealed_key_of(5);
+    flipped_ct.ciphertext[2] ^= 0x10;
+    let mut flipped_tag = sealed_key_of(5);
+    flipped_tag.tag[15] ^= 0x01;
+    let mut other_record = sealed_key_of(6);
+    other_record.spi = 0x1005;
+    for (pn, bad) in [(1, flipped_ct), (2, flipped_tag), (3, other_record)] {
+        let bytes = batch_from_2(pn, vec![replica_of(7, None), replica_of(5, Some(bad))]);
+        assert_eq!(
+            ha.handle_datagram(t0, ha_addr(2), ha_addr(1), &bytes),
+            Err(InputError::Cluster(ClusterError::KeyRefused)),
+            "pn {pn}"
+        );
+        let (_, replies) = drain(&mut ha);
+        assert!(replies.is_empty());
+        assert!(ha.poll_transmit().is_none(), "no Ack");
+        assert!(ha.binding(home(7), Some(&nai(7))).is_none(), "pn {pn}");
+        assert!(ha.binding(home(5), Some(&nai(5))).is_none(), "pn {pn}");
+        assert_eq!(ha.stats().cluster_keys_refused, pn);
+        assert_eq!(ha.stats().cluster_refused, pn);
+    }
+    assert_eq!(ha.stats().replicas_applied, 0);
+    // The intact batch: applied and acknowledged; the key it carries verifies MN 5.
+    let good = batch_from_2(
+        4,
+        vec![replica_of(7, None), replica_of(5, Some(sealed_key_of(5)))],
+    );
+    assert_eq!(
+        ha.handle_datagram(t0, ha_addr(2), ha_addr(1), &good),
+        Ok(())
+    );
+    assert!(ha.binding(home(7), Some(&nai(7))).is_some());
+    assert!(ha.binding(home(5), Some(&nai(5))).is_some());
+    drain(&mut ha);
+    let t1 = t0 + Duration::from_secs(1);
+    let rrq = request(5, VIP, ntp_id(t0, t1), None);
+    let _ = ha.handle_datagram(t1, mn_addr(5), vip(), &rrq);
+    let (events, replies) = drain(&mut ha);
+    assert!(key_requests(&events).is_empty(), "{events:?}");
+    assert_eq!(replies.first().map(|r| r.0), Some(0));
+}
+
+/// No datagram of a failover scenario (every one the simulator carried or dropped, cluster
+/// messages above all) holds a mobile node's key, while the cluster does replicate the keys
+/// (sealed): a record with a key opens with the cluster's wrapping key to the key AAA gave.
+#[test]
+fn aaa_no_datagram_carries_a_key_in_clear() {
+    for seed in 0..seeds().min(4) {
+        let n = 3;
+        let mut w = World::with(n, seed, LinkConfig::lossy(0.05, 0.05, 0.05), |i| {
+            aaa_config(i, n, mode_of(seed), AaaConfig::default())
+        });
+        let mut aaa = Aaa::new(|_| None);
+        let mut clients = Vec::new();
+        for k in 1..=8 {
+            let cfg = client(&w, k);
+            let id = w.add_mn(cfg);
+            registered(&register(&mut w, &mut aaa, n, id));
+            clients.push(id);
+        }
+        w.sim.run_for(Duration::from_secs(3));
+        let victim = (1..=n).max_by_key(|i| w.ha(*i).served()).expect("a member");
+        w.sim.crash(w.ha[victim as usize - 1]);
+        w.sim.run_for(Duration::from_secs(10));
+        aaa.answer(&mut w, n);
+        for id in clients {
+            let _ = register(&mut w, &mut aaa, n, id);
+        }
+        let wrap = KeyWrap::new(KEY);
+        let mut sealed = 0;
+        for t in w.sim.trace() {
+            for k in 1..=8 {
+                let key = key_of(k);
+                assert!(
+                    !t.payload.windows(key.len()).any(|x| x == key),
+                    "seed {seed}: key {k} in clear from {} to {}",
+                    t.from,
+                    t.to
+                );
+            }
+            let Ok(m) = ClusterMessage::parse(&t.payload, KEY) else {
+                continue;
+            };
+            let Body::Replicate { items, .. } = m.body else {
+                continue;
+            };
+            for e in items {
+                if let Entry::Item(Item::Upsert(r)) = e
+                    && let Some(s) = &r.key
+                {
+                    let k = (1..=8).find(|k| {
+                        r.home_address == home(*k) || r.nai.as_deref() == Some(&nai(*k)[..])
+                    });
+                    let opened = wrap.open(r.home_address, r.nai.as_deref(), s).unwrap();
+                    assert_eq!(Some(&opened.key.0[..]), k.map(key_of).as_deref());
+                    sealed += 1;
+                }
+            }
+        }
+        assert!(sealed > 8, "seed {seed}: {sealed} sealed keys replicated");
+    }
 }

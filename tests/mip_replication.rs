@@ -186,6 +186,7 @@ fn claim10_bulk_sync_epochs_restarts_and_duplicates_at_the_receiver() {
             state,
             tunnel: None,
             key: None,
+            revocation: None,
         }))
     };
     let perm = BindingState::Permanent;

@@ -15,11 +15,15 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use telcp::health::NodeId;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
-use telcp::mip::wire::{ExtensionType, Revocation, RevocationAck, RevocationFlags, append_auth};
-use telcp::mip::{
-    Event, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgentConfig, MnId, Revoked,
+use telcp::mip::wire::{
+    Builder, Extension, ExtensionType, REVOCATION_I_BIT, Request, RequestFlags, Revocation,
+    RevocationAck, RevocationFlags, append_auth,
 };
-use telcp::sim::{LinkConfig, NodeId as SimId};
+use telcp::mip::{
+    Event, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, HomeAgentConfig,
+    MnId, Revoked, TunnelConfig,
+};
+use telcp::sim::{Fate, LinkConfig, NodeId as SimId};
 
 const N: u32 = 3;
 const FA_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 200, 1);
@@ -72,6 +76,7 @@ fn setup(seed: u64, link: LinkConfig, inform: bool, mns: u32, max_revocations: u
     let fa = w.sim.add_node("fa", &[fa_addr()], None, Box::new(fa));
     for k in 1..=mns {
         let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        cfg.max_retransmits = 15;
         cfg.via = Some(fa_addr());
         let id = w.add_mn(cfg);
         assert_eq!(registered(&w.register(id)), home(k), "seed {seed} MN {k}");
@@ -478,4 +483,313 @@ proptest! {
         let _ = Revocation::parse(&b);
         let _ = RevocationAck::parse(&b);
     }
+}
+
+// ------------------------------------------------------------- revocation on takeover (item 3)
+
+/// HA `i` of three offering revocation, with GRE offered or not.
+fn takeover_cfg(i: u32, mode: ForwardMode, gre: bool) -> HomeAgentConfig {
+    HomeAgentConfig {
+        revocation: true,
+        foreign_agents: vec![(FA_IP, fa_sa())],
+        tunnels: TunnelConfig {
+            gre,
+            ..TunnelConfig::default()
+        },
+        ..ha_config(i, N, mode)
+    }
+}
+
+/// The FA of [`setup`], supporting revocation with the I bit.
+fn add_fa(w: &mut World) -> SimId {
+    let mut fa = ForeignAgent::new(
+        ForeignAgentConfig {
+            home_agent: vip(),
+            fa_ha: Some(fa_sa()),
+            max_pending: 64,
+            pending_timeout: Duration::from_secs(10),
+        },
+        w.sim.now(),
+    )
+    .unwrap();
+    fa.support_revocation(true);
+    w.sim.add_node("fa", &[fa_addr()], None, Box::new(fa))
+}
+
+/// Mobile node `k`'s request for a GRE tunnel (G bit) as the FA relays it: the FA's care-of
+/// address, the MN-HA authenticator, then the FA's Revocation Support extension (I bit) and its
+/// FA-HA authenticator; sent from the FA until HA 1 holds the binding.
+fn register_gre_via_fa(w: &mut World, k: u32) {
+    for _ in 0..40 {
+        let sa = mn_sa(k);
+        let fa = fa_sa();
+        let bytes = Builder::request(Request {
+            flags: RequestFlags(RequestFlags::G),
+            lifetime: 600,
+            home_address: home(k),
+            home_agent: VIP,
+            care_of: FA_IP,
+            identification: ntp_at(w),
+        })
+        .mn_ha_auth(&sa)
+        .extension(Extension::RevocationSupport {
+            flags: REVOCATION_I_BIT,
+            timestamp: 0,
+        })
+        .fa_ha_auth(&fa)
+        .to_vec();
+        w.sim.inject(fa_addr(), vip(), bytes);
+        w.sim.run_for(Duration::from_millis(700));
+        if w.ha(1)
+            .binding(home(k), None)
+            .is_some_and(|b| !b.care_of.is_empty() && b.pending.is_none())
+        {
+            return;
+        }
+    }
+    panic!("MN {k}: not registered");
+}
+
+/// mip-rfc3543.4.1-takeover-revokes: a member that takes over bindings whose tunnel it does not
+/// offer (GRE, here: it came back configured without it) revokes each of them rather than serving
+/// them or dropping them silently: the binding goes at every member, a Registration Revocation
+/// (A bit, I bit as both agents negotiated, from the member's own address) reaches the foreign
+/// agent through loss and is acknowledged; counted. The other member's bindings stay.
+#[test]
+fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
+    let mut revoked_total = 0;
+    for seed in 0..seeds() {
+        let mode = if seed % 2 == 0 {
+            ForwardMode::Layer2
+        } else {
+            ForwardMode::Layer3
+        };
+        let link = LinkConfig::lossy(0.1, 0.05, 0.05);
+        let mut w = World::with(N, 700 + seed, link, |i| takeover_cfg(i, mode, true));
+        add_fa(&mut w);
+        // HA 3 is down while the mobile nodes register (GRE, through the FA), then comes back
+        // without GRE and receives every binding in its bulk sync.
+        let ha3 = w.ha[2];
+        w.sim.crash(ha3);
+        w.sim.run_for(Duration::from_secs(10));
+        for k in 1..=6 {
+            register_gre_via_fa(&mut w, k);
+        }
+        let mut c = takeover_cfg(3, mode, false);
+        c.incarnation += 1;
+        let fresh = HomeAgent::new(c, w.sim.now()).unwrap();
+        w.sim.restart(ha3, Box::new(fresh));
+        w.sim.run_for(Duration::from_secs(15));
+        let by = |w: &mut World, i| -> Vec<u32> {
+            (1..=6)
+                .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(i))
+                .collect()
+        };
+        let (on1, on2) = (by(&mut w, 1), by(&mut w, 2));
+        for k in 1..=6 {
+            let b = w.ha(3).binding(home(k), None);
+            assert!(b.is_some(), "seed {seed}: HA 3 holds no replica of MN {k}");
+        }
+        let _ = (1..=N).map(|i| w.events(i)).count();
+        // HA 2 fails; HA 3, least loaded, takes its bindings over (HA 1 coordinates).
+        w.sim.crash(w.ha[1]);
+        w.sim.run_for(Duration::from_secs(40));
+        let events: Vec<(u32, Event)> = [1, 3]
+            .into_iter()
+            .flat_map(|i| w.events(i).into_iter().map(move |e| (i, e)))
+            .collect();
+        let taken = |failed: u32| {
+            events.iter().find_map(|(i, e)| match e {
+                Event::TakenOver {
+                    failed: f, owner, ..
+                } if *f == NodeId(failed) && *owner == NodeId(*i) => Some(*i),
+                _ => None,
+            })
+        };
+        let owner = taken(2).expect("a takeover");
+        if taken(1).is_some() {
+            // Under this loss HA 3 may find HA 1 Down too for a while and take its bindings
+            // over: it revokes those as well (the hazard of a false failure detection, see the
+            // report of issue 16); not this test's case.
+            println!("seed {seed}: HA 1 was taken over too");
+            continue;
+        }
+        if owner != 3 || on2.is_empty() {
+            // HA 1 took them over (a tie of loads): it serves GRE, nothing to revoke.
+            assert_eq!(w.ha(owner).stats().takeover_revoked, 0, "seed {seed}");
+            continue;
+        }
+        let st = w.ha(3).stats();
+        let left: Vec<_> = on2
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    w.ha(3).binding(home(*k), None).cloned(),
+                    w.ha(1).binding(home(*k), None).cloned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            st.takeover_revoked,
+            on2.len() as u64,
+            "seed {seed}: {on1:?} {on2:?} {left:?}"
+        );
+        assert_eq!(st.revocations_abandoned, 0, "seed {seed}");
+        assert_eq!(st.revocations_acked, on2.len() as u64, "seed {seed}");
+        revoked_total += on2.len();
+        for &k in &on2 {
+            for i in [1, 3] {
+                assert!(
+                    w.ha(i).binding(home(k), None).is_none(),
+                    "seed {seed}: HA {i} still holds MN {k}"
+                );
+            }
+            // On the wire: from HA 3's own address, A and I bits, the virtual home domain.
+            let revs: Vec<_> = w
+                .sim
+                .trace()
+                .iter()
+                .filter(|r| r.from == ha_addr(3) && r.to == fa_addr())
+                .filter_map(|r| Revocation::parse(&r.payload).ok().map(|x| x.into_owned()))
+                .filter(|r| r.home_address == home(k))
+                .collect();
+            assert!(!revs.is_empty(), "seed {seed} MN {k}");
+            for r in revs {
+                assert!(r.flags.a() && r.flags.i(), "seed {seed}: {r:?}");
+                assert_eq!((r.home_domain, r.foreign_domain), (VIP, FA_IP));
+            }
+        }
+        for &k in &on1 {
+            assert!(
+                w.ha(1).binding(home(k), None).is_some(),
+                "seed {seed} MN {k}"
+            );
+        }
+    }
+    assert!(revoked_total > 0, "no seed had HA 3 take over GRE bindings");
+}
+
+// ------------------------------------------- a foreign agent's revocation at any member (item 4)
+
+/// The foreign agent's Registration Revocation of `home(k)` (A bit clear), FA-HA authenticated.
+fn fa_revocation(k: u32, id: u32) -> Vec<u8> {
+    let mut b = Revocation {
+        reserved: 0,
+        flags: RevocationFlags(0),
+        home_address: home(k),
+        home_domain: VIP,
+        foreign_domain: FA_IP,
+        revocation_id: id,
+        extensions: Vec::new(),
+    }
+    .to_vec();
+    append_auth(
+        &mut b,
+        ExtensionType::FA_HA_AUTH,
+        0x2001,
+        AuthAlgorithm::HmacMd5,
+        b"fa-key-1",
+    );
+    b
+}
+
+/// mip-rfc3543.4.2-fa-revocation-at-any-member: the foreign agent sends its Revocation to the
+/// virtual address, which reaches member 1 whoever serves the binding; member 1 forwards it to
+/// the serving member over the cluster link, which alone removes the binding (at its backups
+/// too) and acknowledges, from the virtual address. Under loss the foreign agent (played here)
+/// retransmits until acknowledged; every acknowledgement comes from the serving member, at most
+/// one per copy sent, and the binding goes once.
+#[test]
+fn rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss() {
+    let mut forwarded = 0;
+    for seed in 0..seeds() {
+        let mut s = setup(800 + seed, LinkConfig::lossy(0.1, 0.05, 0.05), true, 6, 64);
+        let servers: Vec<u32> = (1..=6).map(|k| server(&mut s.w, k)).collect();
+        for i in 1..=N {
+            let _ = s.w.events(i);
+        }
+        let mark = s.w.sim.trace().len();
+        for k in 1..=6u32 {
+            let id = 1000 + k;
+            let mut copies = 0;
+            let acked = |w: &World| {
+                w.sim.trace()[mark..].iter().any(|r| {
+                    r.to == fa_addr()
+                        && RevocationAck::parse(&r.payload).is_ok_and(|a| a.revocation_id == id)
+                })
+            };
+            while !acked(&s.w) {
+                assert!(copies < 30, "seed {seed} MN {k}: never acknowledged");
+                s.w.sim.inject(fa_addr(), vip(), fa_revocation(k, id));
+                copies += 1;
+                s.w.sim.run_for(Duration::from_secs(1));
+            }
+            // The replicated removal reaches the backups (retransmitted under loss).
+            s.w.sim.run_for(Duration::from_secs(6));
+            let acks: Vec<_> = s.w.sim.trace()[mark..]
+                .iter()
+                .filter(|r| r.to == fa_addr())
+                .filter(|r| RevocationAck::parse(&r.payload).is_ok_and(|a| a.revocation_id == id))
+                .collect();
+            // One acknowledgement per copy that reached a member (the network may duplicate a
+            // copy, and an acknowledgement, once each).
+            let delivered = s.w.sim.trace()[mark..]
+                .iter()
+                .filter(|r| r.from == fa_addr() && matches!(r.fate, Fate::Delivered))
+                .filter(|r| Revocation::parse(&r.payload).is_ok_and(|x| x.revocation_id == id))
+                .count();
+            assert!(delivered <= 2 * copies, "seed {seed} MN {k}");
+            assert!(
+                acks.len() <= 2 * delivered,
+                "seed {seed} MN {k}: {} acks for {delivered} copies",
+                acks.len()
+            );
+            // Every acknowledgement from one member: the one that removed the binding.
+            let acker = acks[0].src_node;
+            for a in &acks {
+                assert_eq!(a.from, vip(), "seed {seed} MN {k}");
+                assert_eq!(
+                    a.src_node, acker,
+                    "seed {seed} MN {k}: two members acknowledged"
+                );
+            }
+            let mut revokers = Vec::new();
+            for i in 1..=N {
+                assert!(
+                    s.w.ha(i).binding(home(k), None).is_none(),
+                    "seed {seed}: HA {i} still holds MN {k}"
+                );
+                let n = s
+                    .w
+                    .events(i)
+                    .iter()
+                    .filter(|e| {
+                        matches!(e, Event::RegistrationRevoked { home_address, by_foreign_agent: true, .. }
+                            if *home_address == home(k))
+                    })
+                    .count();
+                revokers.extend(std::iter::repeat_n(i, n));
+            }
+            assert_eq!(
+                revokers.len(),
+                1,
+                "seed {seed} MN {k}: removed once, by its server"
+            );
+            assert_eq!(
+                acker,
+                Some(s.w.ha[revokers[0] as usize - 1]),
+                "seed {seed} MN {k}: acknowledged by a member that did not remove it"
+            );
+        }
+        forwarded += s.w.ha(1).stats().revocations_forwarded;
+        assert!(
+            servers.iter().all(|i| *i == 1) || s.w.ha(1).stats().revocations_forwarded > 0,
+            "seed {seed}: {servers:?}"
+        );
+    }
+    assert!(
+        forwarded > 0,
+        "no revocation reached a member not serving it"
+    );
 }

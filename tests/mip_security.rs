@@ -537,6 +537,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
         },
         tunnel: None,
         key: None,
+        revocation: None,
     };
     let temporary = Record {
         home_address: home(3),

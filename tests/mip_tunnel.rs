@@ -57,12 +57,20 @@ fn udp_on() -> TunnelConfig {
 }
 
 /// Mobile node `k`'s request with `flags`, `exts` before its MN-HA extension (a co-located
-/// mobile node authenticates them), care-of address `coa`.
-fn rrq(w: &World, k: u32, flags: u8, coa: Ipv4Addr, exts: &[Extension<'static>]) -> Vec<u8> {
+/// mobile node authenticates them), care-of address `coa`, asking for `lifetime` seconds (0:
+/// deregistration).
+fn rrq_for(
+    w: &World,
+    k: u32,
+    flags: u8,
+    coa: Ipv4Addr,
+    exts: &[Extension<'static>],
+    lifetime: u16,
+) -> Vec<u8> {
     let sa = mn_sa(k);
     let mut b = Builder::request(Request {
         flags: RequestFlags(flags),
-        lifetime: 600,
+        lifetime,
         home_address: home(k),
         home_agent: VIP,
         care_of: coa,
@@ -105,8 +113,21 @@ fn exchange(
     from: SocketAddr,
     exts: &[Extension<'static>],
 ) -> (Reply, Vec<Extension<'static>>) {
+    exchange_for(w, k, flags, coa, from, exts, 600)
+}
+
+/// [`exchange`] asking for `lifetime` seconds (0: deregistration).
+fn exchange_for(
+    w: &mut World,
+    k: u32,
+    flags: u8,
+    coa: Ipv4Addr,
+    from: SocketAddr,
+    exts: &[Extension<'static>],
+    lifetime: u16,
+) -> (Reply, Vec<Extension<'static>>) {
     for _ in 0..60 {
-        let bytes = rrq(w, k, flags, coa, exts);
+        let bytes = rrq_for(w, k, flags, coa, exts, lifetime);
         let id = Message::parse(&bytes).map(|m| match m.header {
             Header::Request(q) => q.identification,
             Header::Reply(_) => unreachable!(),
@@ -251,6 +272,87 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
                 ikey: None
             }
         );
+    }
+}
+
+/// The tunnels `Deregistered` / `Expired` events of `home` carry, with the HAs that emitted them.
+fn removed_tunnels(events: &[(u32, Event)], home: Ipv4Addr, expired: bool) -> Vec<(u32, Tunnel)> {
+    events
+        .iter()
+        .filter_map(|(i, e)| match e {
+            Event::Deregistered {
+                home_address,
+                tunnel,
+            } if !expired && *home_address == home => Some((*i, *tunnel)),
+            Event::Expired {
+                home_address,
+                tunnel,
+            } if expired && *home_address == home => Some((*i, *tunnel)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A deregistration and an expiry name the tunnel to remove, as the registration gave it: the T
+/// bit's reverse tunnel, the mobile node's GRE key from its request and the home agent's from
+/// its reply, the local address; at the serving HA and, for a forwarded registration, at the
+/// first HA too.
+#[test]
+fn deregistered_and_expired_carry_the_tunnel_to_remove() {
+    for seed in 0..seeds() {
+        let mut w = world(seed, TunnelConfig::default());
+        for k in 1..=4 {
+            let okey = 0x0dec_0000 + k;
+            let gre = [Extension::GreKey {
+                reserved: 0,
+                key: okey,
+            }];
+            let lifetime = if k % 2 == 0 { 20 } else { 600 };
+            let (p, exts) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, lifetime);
+            assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+            let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
+            let (server, t) = served(&mut w, k);
+            let want = Tunnel {
+                home_address: home(k),
+                care_of: coa(k),
+                local: VIP,
+                encapsulation: Encapsulation::Gre {
+                    okey: Some(okey),
+                    ikey: Some(ikey),
+                },
+                reverse: true,
+            };
+            assert_eq!(t, want, "seed {seed} MN {k}");
+            if k % 2 == 1 {
+                // Deregistration of that care-of address (off the whole second, so that its
+                // identification's low-order 32 bits, which the reply echoes, are new).
+                w.sim.run_for(Duration::from_millis(137));
+                let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
+                assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
+                let removed = removed_tunnels(&all_events(&mut w), home(k), false);
+                assert!(
+                    removed.contains(&(server, want)),
+                    "seed {seed} MN {k}: {removed:?}"
+                );
+                assert!(
+                    removed.iter().all(|(_, t)| *t == want),
+                    "seed {seed}: {removed:?}"
+                );
+            } else {
+                let _ = all_events(&mut w);
+                w.sim.run_for(Duration::from_secs(25));
+                let removed = removed_tunnels(&all_events(&mut w), home(k), true);
+                assert!(
+                    removed.contains(&(server, want)),
+                    "seed {seed} MN {k}: {removed:?}"
+                );
+                assert!(
+                    removed.iter().all(|(_, t)| *t == want),
+                    "seed {seed}: {removed:?}"
+                );
+                assert!(w.ha(server).binding(home(k), None).is_none());
+            }
+        }
     }
 }
 

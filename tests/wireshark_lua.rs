@@ -173,3 +173,100 @@ fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() 
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// The HA cluster record's AAA key is shown sealed: flag 2, SPI, seconds left, the nonce and the
+/// key's length, never its octets; a record with the clear form of earlier versions (flag 1) is
+/// malformed.
+#[test]
+fn the_ha_cluster_record_shows_a_sealed_key_by_its_length_only() {
+    use std::net::Ipv4Addr;
+    use telcp::mip::cluster::{
+        Body, ClusterMessage, Entry, Item, KeyWrap, Record, RecordKey, RecordState, Secret,
+    };
+    let key = b"mn-key-secret-16";
+    let home = Ipv4Addr::new(10, 0, 5, 1);
+    let clear = RecordKey {
+        spi: 0x1001,
+        key: Secret(key.to_vec().into()),
+        left: Duration::from_secs(600),
+    };
+    let sealed = KeyWrap::new(b"k")
+        .seal([9; 24], home, None, &clear)
+        .unwrap();
+    let record = |key| Record {
+        home_address: home,
+        nai: None,
+        first_ha: NodeId(1),
+        second_ha: NodeId(2),
+        fa: "192.0.2.9:434".parse().unwrap(),
+        identification: 5,
+        state: RecordState::Permanent { care_of: vec![] },
+        tunnel: None,
+        key,
+        revocation: Some(true),
+    };
+    let batch = |r| {
+        ClusterMessage {
+            sender: NodeId(2),
+            incarnation: 1,
+            pn: 1,
+            body: Body::Replicate {
+                seq: 1,
+                items: vec![Entry::Item(Item::Upsert(r))],
+            },
+        }
+        .to_vec(b"k")
+    };
+    let good = batch(record(Some(sealed)));
+    // The clear form: the keyless record's flag 0 replaced by flag 1, SPI, seconds, length, key.
+    let mut old = batch(record(None));
+    old.truncate(old.len() - 18);
+    old.push(1);
+    old.extend_from_slice(&0x1001u32.to_be_bytes());
+    old.extend_from_slice(&600u32.to_be_bytes());
+    old.push(key.len() as u8);
+    old.extend_from_slice(key);
+    old.push(0);
+    old.extend_from_slice(&[0; 16]);
+
+    let d = dir("sealed-key");
+    let pcap = d.join("sealed.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
+    let (a, b): (SocketAddr, SocketAddr) = (
+        "192.0.2.2:4434".parse().unwrap(),
+        "192.0.2.1:4434".parse().unwrap(),
+    );
+    for (i, payload) in [&good, &old].into_iter().enumerate() {
+        w.write_udp(Duration::from_millis(i as u64), a, b, payload)
+            .unwrap();
+    }
+    drop(w);
+    let p = pcap.to_str().unwrap();
+    let fields = [
+        "telcp_mc.key_flag",
+        "telcp_mc.spi",
+        "telcp_mc.key_seconds_left",
+        "telcp_mc.key_length",
+        "telcp_mc.revocation",
+        "_ws.expert.message",
+    ];
+    let mut args = vec!["-r", p, "-T", "fields", "-E", "separator=|"];
+    for f in &fields {
+        args.extend(["-e", f]);
+    }
+    let Some(out) = tshark(&args) else {
+        println!("skipped: tshark not found");
+        return;
+    };
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows[0], "2|0x00001001|600|16|2|", "{out}");
+    assert!(rows[1].starts_with("1|"), "{out}");
+    assert!(
+        rows[1].ends_with("|Malformed telcp cluster message"),
+        "{out}"
+    );
+    let verbose = tshark(&["-r", p, "-V"]).unwrap();
+    assert!(!verbose.contains("mn-key-secret"), "{verbose}");
+    std::fs::remove_dir_all(&d).ok();
+}

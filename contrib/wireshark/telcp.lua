@@ -145,10 +145,14 @@ local mcf = {
     epoch = ProtoField.uint32("telcp_mc.epoch", "Sync epoch"),
     tunnel_len = ProtoField.uint8("telcp_mc.tunnel_length", "Tunnel length"),
     tunnel = ProtoField.bytes("telcp_mc.tunnel", "Tunnel (encapsulation, flags, GRE key, UDP peer)"),
-    key_flag = ProtoField.uint8("telcp_mc.key_flag", "AAA key present"),
+    key_flag = ProtoField.uint8("telcp_mc.key_flag", "AAA key (0 none, 2 sealed)"),
     spi = ProtoField.uint32("telcp_mc.spi", "SPI", base.HEX),
     key_left = ProtoField.uint32("telcp_mc.key_seconds_left", "Key lifetime left (s)"),
-    key_len = ProtoField.uint8("telcp_mc.key_length", "Key length (key not shown)"),
+    key_nonce = ProtoField.bytes("telcp_mc.key_nonce", "Key nonce (node, incarnation, random)"),
+    key_len = ProtoField.uint8("telcp_mc.key_length",
+                               "Sealed key length (ciphertext and tag not shown)"),
+    revocation = ProtoField.uint8("telcp_mc.revocation", "RFC 3543 revocation negotiated",
+                                  base.DEC, { [0] = "No", [1] = "Yes", [2] = "Yes, I bit" }),
     mac = ProtoField.bytes("telcp_mc.mac", "HMAC-MD5 (not verified)"),
 }
 mc.fields = {}
@@ -214,15 +218,20 @@ local function mc_item(r, tree)
         -- The binding's tunnel (length, then src/mip/binding TunnelParams' record form).
         local tl = r.add(it, mcf.tunnel_len, 1)
         if tl and tl:uint() > 0 then r.add(it, mcf.tunnel, tl:uint()) end
-        -- An MN-HA key from AAA: flag 0 (none) or 1 with SPI, seconds left, length, key.
+        -- An MN-HA key from AAA (src/mip/cluster/seal.rs): flag 0 (none) or 2, sealed: SPI,
+        -- seconds left, nonce (24), length, ciphertext (length), tag (16). Flag 1 (the clear key
+        -- of earlier versions) is malformed.
         local kf = r.add(it, mcf.key_flag, 1)
-        if kf and kf:uint() == 1 then
-            r.add(it, mcf.spi, 4); r.add(it, mcf.key_left, 4)
+        if kf and kf:uint() == 2 then
+            r.add(it, mcf.spi, 4); r.add(it, mcf.key_left, 4); r.add(it, mcf.key_nonce, 24)
             local kl = r.add(it, mcf.key_len, 1)
-            if kl and kl:uint() > 0 then r.take(kl:uint()) else r.ok = false end
+            if kl and kl:uint() > 0 then r.take(kl:uint() + 16) else r.ok = false end
         elseif kf and kf:uint() ~= 0 then
             r.ok = false
         end
+        -- RFC 3543 revocation negotiated with the foreign agent: 0 no, 1 yes, 2 yes with I.
+        local rv = r.add(it, mcf.revocation, 1)
+        if rv and rv:uint() > 2 then r.ok = false end
     elseif k == 2 or k == 6 then
         r.add(it, mcf.home, 4); mc_nai(r, it)
     elseif k == 3 then

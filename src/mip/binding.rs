@@ -370,8 +370,14 @@ pub enum Expiry {
     PendingCleared(u32),
     /// Every care-of address of a binding expired: it was removed (returned).
     LifetimeEnded(Binding),
-    /// Some care-of addresses expired; the binding stays with the others.
-    CareOfExpired(u32),
+    /// Some care-of addresses of the binding in `slot` expired (`expired`, removed from it); the
+    /// binding stays with the others.
+    CareOfExpired {
+        /// The binding's slot.
+        slot: u32,
+        /// The care-of addresses that expired.
+        expired: Vec<Ipv4Addr>,
+    },
 }
 
 /// Bindings found by home address or NAI, with their timers. See the module docs.
@@ -631,10 +637,16 @@ impl BindingTable {
                     if remaining == 0 && b.pending.is_none() {
                         return self.remove(slot).map(Expiry::LifetimeEnded);
                     }
+                    let expired = b
+                        .care_of
+                        .iter()
+                        .filter(|c| c.expires.is_some_and(|e| e <= now))
+                        .map(|c| c.address)
+                        .collect();
                     let _ = self.update(slot, |b| {
                         b.care_of.retain(|c| c.expires.is_none_or(|e| e > now))
                     });
-                    return Some(Expiry::CareOfExpired(slot));
+                    return Some(Expiry::CareOfExpired { slot, expired });
                 }
             }
         }

@@ -544,3 +544,31 @@ impl super::Traced for World {
         &self.sim
     }
 }
+
+/// A replicated binding of `home(4)` served by member 2 (fuzz seed of the `mip_home_agent`
+/// harness, cluster key `k`): an AAA key sealed under that key, revocation negotiated.
+pub fn sealed_replica(
+    nai: Option<Box<[u8]>>,
+) -> Vec<telcp::mip::cluster::Entry<telcp::mip::cluster::Item>> {
+    use telcp::mip::cluster::{Entry, Item, KeyWrap, Record, RecordKey, RecordState, Secret};
+    let key = RecordKey {
+        spi: 0x1004,
+        key: Secret(b"mn-key-aaa-4".to_vec().into()),
+        left: Duration::from_secs(600),
+    };
+    let sealed = KeyWrap::new(b"k").seal([4; 24], home(4), nai.as_deref(), &key);
+    vec![Entry::Item(Item::Upsert(Record {
+        home_address: home(4),
+        nai,
+        first_ha: NodeId(2),
+        second_ha: NodeId(2),
+        fa: sock(Ipv4Addr::new(192, 0, 2, 9), 434),
+        identification: 9,
+        state: RecordState::Permanent {
+            care_of: vec![(Ipv4Addr::new(203, 0, 113, 4), Some(Duration::from_secs(60)))],
+        },
+        tunnel: None,
+        key: sealed,
+        revocation: Some(true),
+    }))]
+}

@@ -24,6 +24,10 @@ use bytes::BufMut;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+mod seal;
+pub use seal::{KEY_WRAP_INFO, KeyWrap, NONCE_LEN, SealedKey, TAG_LEN};
+use seal::{get_key, put_key};
+
 /// First octets of every cluster message.
 pub const MAGIC: [u8; 3] = [0xFE, b'M', b'C'];
 /// Format version.
@@ -55,6 +59,10 @@ pub enum ClusterError {
     /// The MAC does not verify with the cluster key.
     #[error("bad cluster MAC")]
     BadMac,
+    /// A replicated record's sealed MN-HA key does not open ([`KeyWrap::open`]): the whole
+    /// message is refused and nothing it carries is applied.
+    #[error("a replicated MN-HA key does not open with the cluster's key-wrapping key")]
+    KeyRefused,
     /// Replayed, too old, or from an older incarnation.
     #[error("replayed cluster message from node {node} (packet {pn})")]
     Replayed {
@@ -138,8 +146,14 @@ pub struct Record {
     /// serves it as granted; carried as [`TunnelParams::to_record`] after a length octet.
     pub tunnel: Option<TunnelParams>,
     /// The MN-HA key the mobile node got from AAA, if any (`HomeAgent::provide_key`), so that a
-    /// takeover needs no new key request. It travels inside the HMAC'd cluster envelope.
-    pub key: Option<RecordKey>,
+    /// takeover needs no new key request: sealed under the cluster's key-wrapping key
+    /// ([`KeyWrap`], XChaCha20-Poly1305), never in clear on the link.
+    pub key: Option<SealedKey>,
+    /// RFC 3543 registration revocation negotiated with the binding's foreign agent (`fa`):
+    /// `Some(i)`, with `i` the I bit both agents set; `None` when not negotiated. A member that
+    /// takes the binding over revokes it with what was negotiated. On the wire one octet after
+    /// the key: 0 none, 1 negotiated, 2 negotiated with the I bit.
+    pub revocation: Option<bool>,
 }
 
 /// Key bytes whose `Debug` hides them (never in clear in events or `Debug` output).
@@ -152,8 +166,8 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// An MN-HA key from AAA carried by a replicated binding (HMAC-MD5; on the wire: SPI, remaining
-/// lifetime in whole seconds, key length (1-255) and key).
+/// An MN-HA key from AAA held for a replicated binding (HMAC-MD5), in clear: what
+/// [`KeyWrap::seal`] seals into a record's [`SealedKey`] and [`KeyWrap::open`] gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordKey {
     /// The security parameter index (RFC 5944 section 3.5.1).
@@ -335,36 +349,6 @@ impl ClusterMessage<'_> {
     }
 }
 
-/// A record's key: a flag octet (0 none, 1 a key), then SPI, seconds left, length and key.
-fn put_key<B: BufMut>(out: &mut B, key: Option<&RecordKey>) {
-    let Some(k) = key.filter(|k| (1..=255).contains(&k.key.0.len())) else {
-        out.put_u8(0);
-        return;
-    };
-    out.put_u8(1);
-    out.put_u32(k.spi);
-    out.put_u32(k.left.as_secs().min(u64::from(u32::MAX)) as u32);
-    out.put_u8(k.key.0.len() as u8);
-    out.put_slice(&k.key.0);
-}
-
-fn get_key(r: &mut Reader<'_>) -> Result<Option<RecordKey>, ClusterError> {
-    match r.u8(Field::RecordState)? {
-        0 => Ok(None),
-        1 => {
-            let spi = r.u32(Field::Spi)?;
-            let left = Duration::from_secs(u64::from(r.u32(Field::Lifetime)?));
-            let n = usize::from(r.u8(Field::ExtensionLength)?);
-            if n == 0 {
-                return Err(ClusterError::Unknown);
-            }
-            let key = Secret(r.bytes(n, Field::ExtensionData)?.into());
-            Ok(Some(RecordKey { spi, key, left }))
-        }
-        _ => Err(ClusterError::Unknown),
-    }
-}
-
 fn put_item<B: BufMut>(out: &mut B, i: &Item) {
     match i {
         Item::Upsert(r) => {
@@ -404,6 +388,11 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
             out.put_u8(t.len() as u8);
             out.put_slice(t);
             put_key(out, r.key.as_ref());
+            out.put_u8(match r.revocation {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            });
         }
         Item::Remove { home_address, nai } => {
             out.put_u8(2);
@@ -476,6 +465,12 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 b => Some(TunnelParams::from_record(b).ok_or(ClusterError::Unknown)?),
             };
             let key = get_key(r)?;
+            let revocation = match r.u8(Field::RevocationFlags)? {
+                0 => None,
+                1 => Some(false),
+                2 => Some(true),
+                _ => return Err(ClusterError::Unknown),
+            };
             Item::Upsert(Record {
                 home_address,
                 nai,
@@ -486,6 +481,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
                 state,
                 tunnel,
                 key,
+                revocation,
             })
         }
         2 => Item::Remove {

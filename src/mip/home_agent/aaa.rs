@@ -8,12 +8,14 @@
 //! bounded by `max_pending` and ends with its pending timer), and accepts the second HA's reply
 //! when it comes inside an authenticated cluster message ([`Body::Relay`]: the serving member
 //! vouches for it; a serving HA using an AAA key relays its replies that way in layer-2 mode too).
-//! The key travels with the replicated binding ([`Record::key`], inside the HMAC'd cluster
-//! envelope), so a takeover or a first HA holding the replica verifies without a new request.
+//! The key travels with the replicated binding ([`Record::key`], sealed with the cluster's
+//! key-wrapping key, [`crate::mip::cluster::KeyWrap`]), so a takeover or a first HA holding the
+//! replica verifies without a new request. A batch with a key that does not open is refused
+//! whole ([`ClusterError::KeyRefused`], [`HaStats::cluster_keys_refused`]).
 
 use super::register::Asked;
 use super::*;
-use crate::mip::cluster::{RecordKey, Secret};
+use crate::mip::cluster::{KeyWrap, RecordKey, SealedKey, Secret};
 use std::fmt;
 
 /// Bounds of the keys-from-AAA machinery ([`HomeAgentConfig::aaa`]).
@@ -443,11 +445,9 @@ impl HomeAgent {
         }
     }
 
-    /// A key carried by a replicated binding: held here too (unless one that lasts longer is).
-    pub(super) fn hold_replicated_key(&mut self, now: Instant, r: &Record) {
-        let Some(k) = &r.key else {
-            return;
-        };
+    /// A key carried by a replicated binding (opened, [`Sealer::open`]): held here too (unless
+    /// one that lasts longer is).
+    pub(super) fn hold_replicated_key(&mut self, now: Instant, r: &Record, k: &RecordKey) {
         let expires = now + k.left;
         let ids = identities(r.home_address, r.nai.as_deref());
         let Some(aaa) = self.aaa.as_mut() else {
@@ -463,10 +463,78 @@ impl HomeAgent {
             aaa.install(now, &ids, k.spi, &k.key.0, expires, home);
         }
     }
+
+    /// Opens every sealed key of a replication batch, before any of it is applied: all open, or
+    /// the batch is refused ([`ClusterError::KeyRefused`], counted).
+    pub(super) fn open_keys(
+        &mut self,
+        items: &[Entry<Item>],
+    ) -> Result<Vec<Option<RecordKey>>, ClusterError> {
+        let opened = items
+            .iter()
+            .map(|e| match e {
+                Entry::Item(Item::Upsert(r)) => r
+                    .key
+                    .as_ref()
+                    .map(|k| self.sealer.open(r.home_address, r.nai.as_deref(), k))
+                    .transpose(),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>();
+        if opened.is_err() {
+            self.stats.cluster_keys_refused += 1;
+        }
+        opened
+    }
+}
+
+/// Seals the AAA keys this HA replicates and opens those it receives ([`KeyWrap`]): the
+/// wrapping key, and the nonces' source (this node's id and incarnation, and a stream of the
+/// HA's generator of its own).
+#[derive(Debug)]
+pub(super) struct Sealer {
+    wrap: KeyWrap,
+    node: u32,
+    incarnation: u32,
+    rng: Rng,
+}
+
+impl Sealer {
+    pub(super) fn new(cluster_key: &[u8], node: NodeId, incarnation: u32, rng: &Rng) -> Sealer {
+        Sealer {
+            wrap: KeyWrap::new(cluster_key),
+            node: node.0,
+            incarnation,
+            rng: rng.other_stream(0x6b65_795f_7772_6170),
+        }
+    }
+
+    /// The sealed form of the AAA key the mobile node of `r` holds here, if any.
+    pub(super) fn seal(
+        &mut self,
+        aaa: Option<&Aaa>,
+        now: Instant,
+        r: &Record,
+    ) -> Option<SealedKey> {
+        let (home, nai) = (r.home_address, r.nai.as_deref());
+        let k = record_key(aaa, now, home, nai)?;
+        let nonce = KeyWrap::nonce(self.node, self.incarnation, &mut self.rng);
+        self.wrap.seal(nonce, home, nai, &k)
+    }
+
+    /// [`KeyWrap::open`].
+    pub(super) fn open(
+        &self,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+        k: &SealedKey,
+    ) -> Result<RecordKey, ClusterError> {
+        self.wrap.open(home, nai, k)
+    }
 }
 
 /// The key a replica of a binding carries: the AAA key its mobile node holds here, if any.
-pub(super) fn record_key(
+fn record_key(
     aaa: Option<&Aaa>,
     now: Instant,
     home: Ipv4Addr,

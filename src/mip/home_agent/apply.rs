@@ -1,7 +1,6 @@
 //! The orchestrator's replication: it feeds the per-peer [`Channel`]s, sends the batches they
 //! return and applies replicated items to its table by the rules of `replicate.rs`.
 
-use super::aaa;
 use super::replicate::{self, Claim, Removal};
 use super::*;
 use crate::replica::Entry;
@@ -34,7 +33,8 @@ impl HomeAgent {
         if r.second_ha != self.node && r.first_ha != self.node {
             return;
         }
-        r.key = aaa::record_key(self.aaa.as_ref(), now, r.home_address, r.nai.as_deref());
+        r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
+        r.revocation = self.revocations.negotiated_for(r.home_address);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -46,7 +46,8 @@ impl HomeAgent {
         let Some(mut r) = replicate::record(&self.table, slot, now) else {
             return;
         };
-        r.key = aaa::record_key(self.aaa.as_ref(), now, r.home_address, r.nai.as_deref());
+        r.key = self.sealer.seal(self.aaa.as_ref(), now, &r);
+        r.revocation = self.revocations.negotiated_for(r.home_address);
         for peer in self.backups() {
             self.enqueue(peer, Item::Upsert(r.clone()));
         }
@@ -64,7 +65,8 @@ impl HomeAgent {
         let up = self.up_peers();
         let (table, node) = (&self.table, self.node);
         let aaa = self.aaa.as_ref();
-        let walk = |peer, c| replicate::walk(table, aaa, node, peer, now)(c);
+        let (sealer, revocations) = (&mut self.sealer, &self.revocations);
+        let walk = |peer, c| replicate::walk(table, aaa, sealer, revocations, node, peer, now)(c);
         for (peer, seq, items) in self.channels.pump(now, self.rto, |p| up.contains(&p), walk) {
             self.send_cluster(peer, Body::Replicate { seq, items });
         }
@@ -120,14 +122,24 @@ impl HomeAgent {
     /// A replicated binding. A late replica naming an HA already taken over names the decided
     /// owner (which replicates it as its own).
     fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
-        self.hold_replicated_key(now, &r);
         let key = (r.home_address, r.nai.clone());
         let cap = self.table.max_bindings();
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
+        // The serving member negotiated revocation: its word on it stands (a first HA's relay
+        // record does not know).
+        if r.second_ha == sender {
+            self.revocations
+                .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
+        }
         self.apply_upsert(now, sender, r, taken);
-        let slot = self.table.find(key.0, key.1.as_deref());
+        let mut slot = self.table.find(key.0, key.1.as_deref());
         if taken && let Some(s) = slot {
-            self.replicate_slot(s, now);
+            // Taken over here: revoked if this HA cannot serve it (`revoke.rs`).
+            if self.revoke_unservable(now, &[s]) > 0 {
+                slot = None;
+            } else {
+                self.replicate_slot(s, now);
+            }
         }
         // Seen in the sender's bulk sync (if one is open): not swept at its end.
         if let Some(s) = slot

@@ -37,7 +37,7 @@ impl HomeAgent {
                     failed,
                     owner,
                 } => {
-                    for s in slots {
+                    for &s in &slots {
                         let _ = self.table.update(s, |b| {
                             b.second_ha = owner;
                             if b.first_ha == failed {
@@ -47,6 +47,10 @@ impl HomeAgent {
                                 b.pending = None;
                             }
                         });
+                    }
+                    // What this HA takes over but cannot serve is revoked (RFC 3543).
+                    if owner == self.node {
+                        self.revoke_unservable(now, &slots);
                     }
                 }
                 Effect::Restore { slots, server } => {

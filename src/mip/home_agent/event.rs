@@ -57,15 +57,24 @@ pub enum Event {
         /// (see [`Tunnel`] for the Linux settings).
         tunnel: Tunnel,
     },
-    /// A binding was removed by deregistration.
+    /// A care-of address of a binding was deregistered (RFC 5944 section 3.8.3: lifetime 0, for
+    /// that care-of address or, with the home address as care-of address, for all of them): one
+    /// event per care-of address removed, with the tunnel to remove (as
+    /// [`Event::Registered`] gave it: `ip tunnel del` / `ip link del` of that device and its
+    /// route to the home address).
     Deregistered {
         /// Home address.
         home_address: Ipv4Addr,
+        /// The tunnel to the deregistered care-of address.
+        tunnel: Tunnel,
     },
-    /// A binding's lifetime ended.
+    /// A care-of address's lifetime ended (RFC 5944 section 3.8.3.1): one event per care-of
+    /// address expired, with the tunnel to remove; the binding goes with its last one.
     Expired {
         /// Home address.
         home_address: Ipv4Addr,
+        /// The tunnel to the expired care-of address.
+        tunnel: Tunnel,
     },
     /// A peer is Up (health).
     PeerUp {

@@ -20,7 +20,7 @@ mod testkit;
 mod tunnel;
 
 use crate::replica::Peers;
-use aaa::Aaa;
+use aaa::{Aaa, Sealer};
 pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
@@ -57,6 +57,7 @@ use crate::mip::binding::{
     Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
     TableError,
 };
+use crate::replica::Entry;
 use crate::{MacAddr, Rng, Transmit};
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
@@ -133,8 +134,12 @@ pub struct HaStats {
     /// Refusals of unauthenticated or malformed requests not sent: beyond
     /// [`HomeAgentConfig::refusals`].
     pub refusals_suppressed: u64,
-    /// Cluster messages refused (MAC, replay, malformed, non-member).
+    /// Cluster messages refused (MAC, replay, malformed, non-member, a sealed key that does not
+    /// open).
     pub cluster_refused: u64,
+    /// Replication batches refused whole because a record's sealed MN-HA key did not open
+    /// ([`ClusterError::KeyRefused`]; also counted in `cluster_refused`).
+    pub cluster_keys_refused: u64,
     /// Replicated items applied.
     pub replicas_applied: u64,
     /// Replicated bindings not stored because the table was full.
@@ -158,8 +163,16 @@ pub struct HaStats {
     /// Revocations not negotiated or not sent because a bound was reached
     /// ([`HomeAgentConfig::max_revocations`], or `max_bindings` negotiated bindings).
     pub revocations_saturated: u64,
+    /// Bindings this HA took over (RFC 3543 section 4.1) but could not serve (their tunnel's
+    /// encapsulation or reverse tunnelling is not offered here, [`TunnelConfig`]): revoked rather
+    /// than served or dropped silently.
+    pub takeover_revoked: u64,
     /// Registration Revocations taken from foreign agents.
     pub revocations_from_fa: u64,
+    /// Registration Revocations from a foreign agent that reached a member not serving the
+    /// binding, forwarded by it over the cluster link to the serving member (RFC 3543 section
+    /// 4.2 through the virtual address).
+    pub revocations_forwarded: u64,
     /// Revocation messages refused (authentication, replay, nothing outstanding).
     pub revocation_refused: u64,
     /// Keys asked of the caller ([`Event::KeyRequest`]; a copy of a parked request asks nothing).
@@ -234,6 +247,8 @@ pub struct HomeAgent {
     tunnels: TunnelConfig,
     /// Keys from AAA ([`HomeAgentConfig::aaa`]).
     aaa: Option<Aaa>,
+    /// Seals and opens the AAA keys replicated records carry.
+    sealer: Sealer,
     /// A parked request is handled again (it was counted when it came).
     replaying: bool,
     /// Where replies to the request being processed leave from: the address it was sent to
@@ -273,6 +288,7 @@ impl HomeAgent {
         let rng = Rng::from_config(cfg.seed)?;
         let hash_seed = rng.other_stream(0x6d69_705f_6861_7368).next_u64();
         let hasher = Hasher::with_seed(hash_seed);
+        let sealer = Sealer::new(&cfg.cluster_key, cfg.node, cfg.incarnation, &rng);
         let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
         let channels = Peers::new(members.keys().copied().filter(|n| *n != cfg.node));
         let mut ha = HomeAgent {
@@ -310,6 +326,7 @@ impl HomeAgent {
             revocations: Revocations::new(&cfg, &hasher),
             tunnels: cfg.tunnels,
             aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
+            sealer,
             replaying: false,
             notices: Notices::new(hasher, cfg.max_pending, cfg.pending_timeout),
             route: Route::new(cfg.virtual_network),
@@ -493,7 +510,7 @@ impl HomeAgent {
         match data.first() {
             Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
             Some(&REPLY_TYPE) => self.handle_reply(now, data, member, false),
-            Some(&REVOCATION_TYPE) => self.handle_revocation(now, from, data),
+            Some(&REVOCATION_TYPE) => self.handle_revocation_at(now, from, data, false),
             Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.
             _ => Err(InputError::Wire(Header::parse(data).err().unwrap_or(
@@ -519,8 +536,27 @@ impl HomeAgent {
             }
             .into());
         }
-        w.accept(msg.incarnation, msg.pn);
+        // Every sealed key of a batch opens before anything is accepted or applied.
+        let keys = match &msg.body {
+            Body::Replicate { items, .. } => {
+                let keys = self.open_keys(items)?;
+                self.windows
+                    .entry(sender)
+                    .or_default()
+                    .accept(msg.incarnation, msg.pn);
+                keys
+            }
+            _ => {
+                w.accept(msg.incarnation, msg.pn);
+                Vec::new()
+            }
+        };
         match msg.body {
+            // A foreign agent's Registration Revocation that reached another member
+            // (`revoke.rs`): the serving member acts on it.
+            Body::Forward { fa, request } if request.first() == Some(&REVOCATION_TYPE) => {
+                self.handle_revocation_at(now, fa, request, true)
+            }
             Body::Forward { fa, request } => {
                 let to = self.vip_sock();
                 self.handle_request(now, fa, to, request, Some(sender))
@@ -540,7 +576,10 @@ impl HomeAgent {
             }
             Body::Replicate { seq, items } => {
                 if self.channels.channel(sender).receive(seq) {
-                    for item in items {
+                    for (item, key) in items.into_iter().zip(keys) {
+                        if let (Entry::Item(Item::Upsert(r)), Some(k)) = (&item, &key) {
+                            self.hold_replicated_key(now, r, k);
+                        }
                         self.apply(now, sender, item);
                     }
                 }
@@ -627,11 +666,29 @@ impl HomeAgent {
                     if b.second_ha == self.node {
                         self.replicate_remove(b.home_address, b.nai.clone());
                     }
-                    self.push_event(Event::Expired {
-                        home_address: b.home_address,
-                    });
+                    for c in b.care_of.iter() {
+                        self.push_event(Event::Expired {
+                            home_address: b.home_address,
+                            tunnel: b.tunnel(self.vip, c.address),
+                        });
+                    }
                 }
-                Expiry::PendingCleared(_) | Expiry::CareOfExpired(_) => {}
+                Expiry::CareOfExpired { slot, expired } => {
+                    let Some(b) = self.table.get(slot) else {
+                        continue;
+                    };
+                    let gone: Vec<Event> = expired
+                        .iter()
+                        .map(|a| Event::Expired {
+                            home_address: b.home_address,
+                            tunnel: b.tunnel(self.vip, *a),
+                        })
+                        .collect();
+                    for e in gone {
+                        self.push_event(e);
+                    }
+                }
+                Expiry::PendingCleared(_) => {}
             }
         }
         self.notices.expire(now);

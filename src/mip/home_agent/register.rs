@@ -347,6 +347,7 @@ impl HomeAgent {
             return q.home_address;
         };
         let all = q.care_of == q.home_address || q.care_of.is_unspecified();
+        let gone = self.deregistered_tunnels(s, (!all).then_some(q.care_of));
         let _ = self.table.update(s, |b| {
             if all {
                 b.care_of.clear();
@@ -355,6 +356,9 @@ impl HomeAgent {
             }
             b.identification = q.identification;
         });
+        for e in gone {
+            self.push_event(e);
+        }
         let Some(b) = self.table.get(s) else {
             return q.home_address;
         };
@@ -364,11 +368,26 @@ impl HomeAgent {
                 self.pool.release(&b.home_address);
                 self.replicate_remove(b.home_address, b.nai.clone());
             }
-            self.push_event(Event::Deregistered { home_address: home });
         } else {
             self.replicate_slot(s, a.now);
         }
         home
+    }
+
+    /// [`Event::Deregistered`] for the care-of addresses of the binding in `slot` a
+    /// deregistration removes: `Some(a)` only `a`, `None` all of them.
+    pub(super) fn deregistered_tunnels(&self, slot: u32, only: Option<Ipv4Addr>) -> Vec<Event> {
+        let Some(b) = self.table.get(slot) else {
+            return Vec::new();
+        };
+        b.care_of
+            .iter()
+            .filter(|c| only.is_none_or(|a| a == c.address))
+            .map(|c| Event::Deregistered {
+                home_address: b.home_address,
+                tunnel: b.tunnel(self.vip, c.address),
+            })
+            .collect()
     }
 
     /// The home address to grant: the request's, the binding's, or one from the pool (130 when

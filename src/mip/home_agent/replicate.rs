@@ -4,7 +4,8 @@
 //! of a binding ([`walk`]), and what a replica does to the binding it would change ([`claim`],
 //! [`removal`], [`stale`], [`gone`]). The Home Agent applies what they decide (`apply.rs`).
 
-use super::aaa::Aaa;
+use super::aaa::{Aaa, Sealer};
+use super::revoke::Revocations;
 use super::takeover::MnKey;
 use super::*;
 
@@ -17,13 +18,17 @@ pub(super) type Channel = crate::replica::Channel<Item>;
 pub(super) fn walk<'a>(
     table: &'a BindingTable,
     aaa: Option<&'a Aaa>,
+    sealer: &'a mut Sealer,
+    revocations: &'a Revocations,
     node: NodeId,
     peer: NodeId,
     now: Instant,
 ) -> impl FnMut(u64) -> Option<(u64, Option<Item>)> + 'a {
     move |cursor| {
         let s = table.next_slot(u32::try_from(cursor).ok()?)?;
-        Some((u64::from(s), bulk_item(table, aaa, s, node, peer, now)))
+        let item = bulk_item(table, aaa, sealer, s, node, peer, now)
+            .map(|i| with_revocation(i, revocations));
+        Some((u64::from(s), item))
     }
 }
 
@@ -32,6 +37,7 @@ pub(super) fn walk<'a>(
 fn bulk_item(
     table: &BindingTable,
     aaa: Option<&Aaa>,
+    sealer: &mut Sealer,
     slot: u32,
     node: NodeId,
     peer: NodeId,
@@ -39,7 +45,7 @@ fn bulk_item(
 ) -> Option<Item> {
     let mut r = record(table, slot, now)?;
     if r.second_ha == node || r.first_ha == node {
-        r.key = super::aaa::record_key(aaa, now, r.home_address, r.nai.as_deref());
+        r.key = sealer.seal(aaa, now, &r);
         Some(Item::Upsert(r))
     } else if r.second_ha == peer && r.binding_state() == BindingState::Permanent {
         Some(Item::Holds {
@@ -51,8 +57,19 @@ fn bulk_item(
     }
 }
 
+/// An upsert with the revocation negotiated for its binding ([`Record::revocation`]).
+fn with_revocation(i: Item, revocations: &Revocations) -> Item {
+    match i {
+        Item::Upsert(mut r) => {
+            r.revocation = revocations.negotiated_for(r.home_address);
+            Item::Upsert(r)
+        }
+        i => i,
+    }
+}
+
 /// The binding in `slot` as a replica (remaining times measured from `now`), without its key
-/// (added by the caller, `aaa::record_key`).
+/// (sealed by the caller, [`Sealer::seal`]).
 pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
     let b = table.get(slot)?;
     if b.state() == BindingState::Temporary {
@@ -70,6 +87,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
             },
             tunnel: p.tunnel,
             key: None,
+            revocation: None,
         });
     }
     let care_of = b
@@ -92,6 +110,7 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
         state: RecordState::Permanent { care_of },
         tunnel: b.tunnel.as_deref().copied(),
         key: None,
+        revocation: None,
     })
 }
 
@@ -324,7 +343,15 @@ mod tests {
             .next_batch(
                 t0,
                 Duration::from_secs(1),
-                walk(&ha1.table, None, NodeId(1), NodeId(2), t0),
+                walk(
+                    &ha1.table,
+                    None,
+                    &mut ha1.sealer,
+                    &ha1.revocations,
+                    NodeId(1),
+                    NodeId(2),
+                    t0,
+                ),
             )
             .unwrap();
         let record = record(&ha1.table, ha1.table.find(home(1), None).unwrap(), t0).unwrap();

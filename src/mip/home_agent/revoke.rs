@@ -15,6 +15,7 @@
 use super::register::Asked;
 use super::*;
 use crate::io::TimerQueue;
+use crate::mip::binding::TunnelParams;
 use crate::mip::wire::{REVOCATION_I_BIT, Revocation, RevocationAck, RevocationFlags};
 
 /// What [`HomeAgent::revoke`] did.
@@ -100,6 +101,29 @@ impl Revocations {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline()
     }
+
+    /// What a replica of the binding of `home` says of its revocation ([`Record::revocation`]).
+    pub(super) fn negotiated_for(&self, home: Ipv4Addr) -> Option<bool> {
+        self.negotiated.get(&home).map(|n| n.inform)
+    }
+
+    /// Holds what a replica says of revocation for a binding another member serves, so that a
+    /// takeover revokes it as negotiated; bounded like the HA's own entries (when full, not held:
+    /// a takeover then removes the binding without a revocation message).
+    pub(super) fn hold_replicated(&mut self, home: Ipv4Addr, fa: SocketAddrV4, r: Option<bool>) {
+        match r {
+            None => {
+                self.negotiated.remove(&home);
+            }
+            Some(inform) => {
+                if self.negotiated.len() < self.max_negotiated
+                    || self.negotiated.contains_key(&home)
+                {
+                    self.negotiated.insert(home, Negotiated { fa, inform });
+                }
+            }
+        }
+    }
 }
 
 impl HomeAgent {
@@ -151,7 +175,14 @@ impl HomeAgent {
             }
         }
         let fa = sock4(a.from);
-        r.negotiated.insert(home, Negotiated { fa, inform });
+        let before = r.negotiated.insert(home, Negotiated { fa, inform });
+        // The binding was replicated before its reply was built: its backups learn of the
+        // negotiation now (a takeover revokes as negotiated, `revoke_unservable`).
+        if before.is_none_or(|b| b.fa != fa || b.inform != inform)
+            && let Some(s) = self.table.find(home, None)
+        {
+            self.replicate_slot(s, a.now);
+        }
         let flags = if inform { REVOCATION_I_BIT } else { 0 };
         Some(Extension::RevocationSupport {
             flags,
@@ -195,6 +226,49 @@ impl HomeAgent {
         });
         self.pump(now);
         out
+    }
+
+    /// RFC 3543 section 4.1 on takeover: of the bindings in `slots`, now this HA's to serve,
+    /// those whose tunnel it does not offer ([`TunnelConfig::serves`]) are revoked as
+    /// [`HomeAgent::revoke`] does (removed everywhere, a Registration Revocation to the foreign
+    /// agent when it was negotiated, with the I bit when both agents agreed on it, retransmitted
+    /// until acknowledged; [`Event::RegistrationRevoked`]) instead of being served, or dropped
+    /// silently. Counted in [`HaStats::takeover_revoked`]. Returns how many were revoked.
+    pub(super) fn revoke_unservable(&mut self, now: Instant, slots: &[u32]) -> usize {
+        let mut n = 0;
+        for &s in slots {
+            let Some(b) = self.table.get(s) else {
+                continue;
+            };
+            if b.second_ha != self.node {
+                continue;
+            }
+            let params = b.tunnel.as_deref().copied();
+            if self
+                .tunnels
+                .serves(&params.unwrap_or(TunnelParams::plain(self.vip)))
+            {
+                continue;
+            }
+            let Some(b) = self.table.remove(s) else {
+                continue;
+            };
+            n += 1;
+            self.stats.takeover_revoked += 1;
+            self.replicate_remove(b.home_address, b.nai.clone());
+            let out = self.send_revocation(now, b.home_address, true);
+            let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
+            self.push_event(Event::RegistrationRevoked {
+                home_address: b.home_address,
+                foreign_agent: fa,
+                by_foreign_agent: false,
+            });
+        }
+        if n > 0 {
+            self.update_load();
+            self.pump(now);
+        }
+        n
     }
 
     /// The Registration Revocation for `home`, if negotiated (RFC 3543 section 3.3).
@@ -321,14 +395,21 @@ impl HomeAgent {
     /// A Registration Revocation from a foreign agent (RFC 3543 section 4.2, A bit clear): with
     /// a valid FA-HA authenticator and an identifier above the last one from that agent, the
     /// binding through that agent is removed; a repeated identifier (the acknowledgement was
-    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA. A member that
-    /// holds the binding as a replica of another member's refuses it unacknowledged
-    /// ([`InputError::UnmatchedRevocation`]); one that holds no binding acknowledges.
-    pub(super) fn handle_revocation(
+    /// lost) is acknowledged again and changes nothing. Acknowledged with FA-HA, from the virtual
+    /// address. Sent to the virtual address, it may reach any member: one that holds the binding
+    /// as a replica of another member's forwards it unchanged over the cluster link to the
+    /// serving member ([`Body::Forward`], [`HaStats::revocations_forwarded`]) and does not
+    /// acknowledge it, so the serving member alone removes the binding (replicated to the
+    /// backups) and acknowledges; the foreign agent's retransmission covers a lost forward. A
+    /// forwarded copy (`forwarded`) is not forwarded again: refused unacknowledged
+    /// ([`InputError::UnmatchedRevocation`]) when the receiver does not serve it either. A member
+    /// that holds no binding acknowledges.
+    pub(super) fn handle_revocation_at(
         &mut self,
         now: Instant,
         from: SocketAddr,
         data: &[u8],
+        forwarded: bool,
     ) -> Result<(), InputError> {
         let rev = Revocation::parse(data)?;
         let fa = v4(from);
@@ -347,16 +428,27 @@ impl HomeAgent {
             return Err(InputError::UnmatchedRevocation);
         }
         // Only the serving HA removes a binding: a member holding a replica served elsewhere
-        // neither removes it nor acknowledges (the foreign agent's retransmission may reach
-        // the serving member).
-        let served_elsewhere = self
+        // forwards the revocation there and does not acknowledge it.
+        let server = self
             .table
             .find(rev.home_address, None)
             .and_then(|s| self.table.get(s))
-            .is_some_and(|b| b.second_ha != self.node);
-        if served_elsewhere {
-            self.stats.revocation_refused += 1;
-            return Err(InputError::UnmatchedRevocation);
+            .map(|b| b.second_ha)
+            .filter(|s| *s != self.node);
+        if let Some(server) = server {
+            if forwarded || !self.members.contains_key(&server) {
+                self.stats.revocation_refused += 1;
+                return Err(InputError::UnmatchedRevocation);
+            }
+            self.stats.revocations_forwarded += 1;
+            self.send_cluster(
+                server,
+                Body::Forward {
+                    fa: from,
+                    request: data,
+                },
+            );
+            return Ok(());
         }
         if last != Some(rev.revocation_id) {
             self.revocations.from_fa.insert(fa, rev.revocation_id);

@@ -118,6 +118,7 @@ pub(super) fn permanent(k: u32, first: u32, second: u32, identification: u64) ->
         },
         tunnel: None,
         key: None,
+        revocation: None,
     }
 }
 

@@ -160,6 +160,24 @@ impl TunnelConfig {
         Ok(Encapsulation::IpInIp)
     }
 
+    /// Whether this home agent can serve a binding granted with `p` (by another member, before a
+    /// takeover): its encapsulation is offered here, and its reverse tunnelling agrees with
+    /// [`TunnelConfig::reverse`] (none under `Off`, one under `Mandatory`).
+    pub(super) fn serves(&self, p: &TunnelParams) -> bool {
+        let encapsulation = match p.encapsulation {
+            Encapsulation::IpInIp => true,
+            Encapsulation::Minimal => self.minimal,
+            Encapsulation::Gre { .. } => self.gre,
+            Encapsulation::Udp { inner, .. } => self.udp && self.offers(inner).is_ok(),
+        };
+        let reverse = match self.reverse {
+            ReverseTunnelling::Off => !p.reverse,
+            ReverseTunnelling::Allowed => true,
+            ReverseTunnelling::Mandatory => p.reverse,
+        };
+        encapsulation && reverse
+    }
+
     fn offers(&self, e: UdpInner) -> Result<(), ReplyCode> {
         let ok = match e {
             UdpInner::Gre => self.gre,

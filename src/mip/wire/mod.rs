@@ -188,6 +188,11 @@ crate::io::reader::wire_fields! {
         HomeDomainAddress => "home domain address",
         ForeignDomainAddress => "foreign domain address",
         RevocationIdentifier => "revocation identifier",
+        RecordKeyFlag => "record key flag",
+        KeyNonce => "key nonce",
+        KeyLength => "key length",
+        KeyCiphertext => "key ciphertext",
+        KeyTag => "key tag",
     }
 }
 

@@ -181,6 +181,9 @@ impl HomeAgent {
     /// address) on this HA too.
     fn deregistered_there(&mut self, now: Instant, slot: u32, pe: &Pending, home: Ipv4Addr) {
         let all = pe.care_of == home || pe.care_of.is_unspecified();
+        for e in self.deregistered_tunnels(slot, (!all).then_some(pe.care_of)) {
+            self.push_event(e);
+        }
         let _ = self.table.update(slot, |b| {
             if all {
                 b.care_of.clear();
@@ -192,9 +195,6 @@ impl HomeAgent {
         if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
             if let Some(b) = self.table.remove(slot) {
                 self.replicate_remove(b.home_address, b.nai.clone());
-                self.push_event(Event::Deregistered {
-                    home_address: b.home_address,
-                });
             }
         } else {
             self.replicate_slot(slot, now);
