@@ -92,6 +92,15 @@ fn frames_arrived(
 fn failover(seed: u64, n: usize, rfc4951: bool) {
     let mut w = World::with_failover(seed, 3, lossy(), rfc4951);
     let calls = w.open_calls(n);
+    // Output commit (`lns::replicate` docs): a call the LAC has up is held by the backup already,
+    // whatever the member links lost, so a crash right now loses nothing.
+    let p0 = server(&w, n);
+    let b0 = w.member(p0).backup().expect("a backup").0 as usize - 1;
+    assert_eq!(
+        w.member(b0).held_for(telcp::health::NodeId(p0 as u32 + 1)),
+        (1, n),
+        "seed {seed}: set-ups not yet replicated when the LAC had them up"
+    );
     // Some traffic, and HELLO-free time so the copies lag by whatever the channel did since.
     w.send_frames(&calls, 2);
     w.run(Duration::from_millis(seed % 3000));

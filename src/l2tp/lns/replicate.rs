@@ -28,7 +28,9 @@
 //!   `max_pool`).
 
 use super::super::replica::{Record, SessionRecord};
+use super::super::session::SessionState;
 use super::super::tunnel::Core;
+use super::super::wire::ControlMessage;
 use super::super::{InputError, Unexpected};
 use super::Lns;
 use crate::Transmit;
@@ -88,6 +90,19 @@ pub(super) struct Replicator {
     /// Our packet number (never reused within an incarnation).
     pn: u64,
     pub(super) out: VecDeque<Transmit>,
+    /// ICRPs held until the backup applied their session's record (module docs, output
+    /// commit), in the order they were made; at most one per session.
+    held: VecDeque<HeldReply>,
+}
+
+/// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
+#[derive(Debug)]
+struct HeldReply {
+    peer: NodeId,
+    mark: u64,
+    tunnel: u16,
+    session: u16,
+    icrp: ControlMessage<'static>,
 }
 
 /// The bulk-sync position of a tunnel (`None`) or session record.
@@ -208,6 +223,65 @@ impl Lns {
         self.replicate_sequence(tid);
     }
 
+    /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): the
+    /// session is replicated now, in wait-connect, and the ICRP is held until the backup applied
+    /// the record (module docs, output commit); sent at once without a backup.
+    pub(super) fn reply_committed(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        sid: u16,
+        icrp: ControlMessage<'static>,
+    ) {
+        self.replicate_session(tid, sid);
+        let pending = self.repl.backup.and_then(|b| {
+            let ch = self.repl.channels.get(&b)?;
+            (ch.committed() < ch.mark()).then(|| (b, ch.mark()))
+        });
+        match pending {
+            Some((peer, mark)) => self.repl.held.push_back(HeldReply {
+                peer,
+                mark,
+                tunnel: tid,
+                session: sid,
+                icrp,
+            }),
+            None => {
+                self.core.send_ctrl(now, tid, icrp);
+            }
+        }
+    }
+
+    /// Sends the held ICRPs whose records the backup applied, and those held for a member that
+    /// is no longer the backup (counted in [`crate::l2tp::Stats::setups_not_replicated`]); an
+    /// ICRP whose session went meanwhile is dropped.
+    fn release_replies(&mut self, now: Instant) {
+        if self.repl.held.is_empty() {
+            return;
+        }
+        let backup = self.repl.backup;
+        let held = std::mem::take(&mut self.repl.held);
+        for h in held {
+            if Some(h.peer) == backup {
+                let committed = self.repl.channels.get(&h.peer).map(Channel::committed);
+                if committed.is_some_and(|c| c < h.mark) {
+                    self.repl.held.push_back(h);
+                    continue;
+                }
+            } else {
+                let n = &mut self.core.stats.setups_not_replicated;
+                *n = n.saturating_add(1);
+            }
+            let waiting = self
+                .core
+                .session_mut(h.tunnel, h.session)
+                .is_some_and(|s| s.state == SessionState::WaitConnect);
+            if waiting {
+                self.core.send_ctrl(now, h.tunnel, h.icrp);
+            }
+        }
+    }
+
     /// Session `sid` of `tid` went down.
     pub(super) fn replicate_session_gone(&mut self, tid: u16, sid: u16) {
         self.replicate(Record::SessionGone {
@@ -320,6 +394,7 @@ impl Lns {
                 self.seal(peer, KIND_REPLICATE, &Frame::Replicate { seq, items });
             }
         }
+        self.release_replies(now);
     }
 
     /// The earliest retransmission deadline.
