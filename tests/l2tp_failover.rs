@@ -16,7 +16,7 @@ mod common;
 
 use common::failover::*;
 use std::time::Duration;
-use telcp::l2tp::Event;
+use telcp::l2tp::{CallId, Event, Lac};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -399,5 +399,102 @@ fn double_failure_loses_only_sessions_of_both_failed() {
             .count();
         assert_eq!(lost, n, "seed {seed}: sessions lost");
         assert_eq!(w.sim.node::<telcp::l2tp::Lac>(w.lac).call_count(), 0);
+    }
+}
+
+/// Output commit (`lns::replicate` docs): the primary crashes in the middle of a burst of
+/// set-ups (a seed-chosen number up at the LAC, the others in set-up, records and
+/// acknowledgements lost on the member links). Every call the LAC had up at the crash continues
+/// at the backup (frames arrive both ways, the tunnel is not re-established); a call still in
+/// set-up comes up or fails at the LAC (its `SessionDown`), never half up: a call the LAC holds
+/// is served by exactly one member at the end.
+#[test]
+fn crash_during_setup_loses_no_established_call() {
+    let n = 30;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        let mut w = World::new(seed, 3, lossy());
+        assert!(w.run_until(Duration::from_secs(30), World::formed));
+        let now = w.sim.now();
+        let calls: Vec<CallId> = (0..n).map(|_| w.lac().open_session(now).unwrap()).collect();
+        let k = 1 + seed as usize % (n - 1);
+        let ok = w.run_until(Duration::from_secs(120), move |w| w.lac_session_ups() >= k);
+        assert!(ok, "seed {seed}: {} calls up", w.lac_session_ups());
+        let up: Vec<CallId> = calls
+            .iter()
+            .copied()
+            .filter(|c| w.sim.node::<Lac>(w.lac).session_of(*c).is_some())
+            .collect();
+        let tunnel_ups = w.lac_tunnel_ups();
+        // The member serving the tunnel (member 0, or the one a false Down moved it to).
+        let p = (0..3)
+            .find(|i| w.member(*i).tunnel_count() > 0 && !w.serving[*i].is_empty())
+            .unwrap_or(0);
+        w.sim.crash(w.members[p]);
+        // Takeover; the LAC's set-up timers (30 s from when its ICRQ left, queued behind the
+        // window) run out.
+        w.run(Duration::from_secs(120));
+        let lac_before = w.lac_frames.clone();
+        for f in &mut w.member_frames {
+            f.clear();
+        }
+        w.send_frames(&up, 8);
+        w.run(Duration::from_secs(2));
+        for c in &up {
+            let after = w.lac_frames.get(c).copied().unwrap_or(0);
+            if after <= lac_before.get(c).copied().unwrap_or(0) {
+                dump(&w);
+                panic!("seed {seed}: call {c:?}, up at the crash, got no frame after it");
+            }
+            assert!(
+                w.sim.node::<Lac>(w.lac).session_of(*c).is_some(),
+                "seed {seed}: call {c:?} lost"
+            );
+        }
+        assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert!(
+            !w.lac_events
+                .iter()
+                .any(|e| matches!(e, Event::TunnelDown { .. })),
+            "seed {seed}"
+        );
+        // Every call the LAC still holds is up (frames from the LNS arrive on it); the others
+        // failed at the LAC. The LNS side holds no more than the LAC's calls plus those that
+        // failed (a call whose ICRP never reached the LAC is cleared by the LAC's CDN, RFC 2661
+        // 6.12; one can stay if a false Down moves the tunnel while that CDN is in flight).
+        let lac = w.sim.node::<Lac>(w.lac);
+        let held: Vec<CallId> = calls
+            .iter()
+            .copied()
+            .filter(|c| lac.session_of(*c).is_some())
+            .collect();
+        assert_eq!(lac.call_count(), held.len(), "seed {seed}: a call half up");
+        let failed = n - held.len();
+        let lac_before = w.lac_frames.clone();
+        // 8 rounds: at 10 % loss, 4 would all be lost on some call of some seed.
+        w.send_frames(&held, 8);
+        w.run(Duration::from_secs(2));
+        for c in &held {
+            let after = w.lac_frames.get(c).copied().unwrap_or(0);
+            if after <= lac_before.get(c).copied().unwrap_or(0) {
+                dump(&w);
+            }
+            assert!(
+                after > lac_before.get(c).copied().unwrap_or(0),
+                "seed {seed}: call {c:?} held by the LAC is served by no member"
+            );
+        }
+        let served: usize = (0..3)
+            .filter(|i| w.alive(*i))
+            .map(|i| w.serving[i].len())
+            .sum();
+        if served < held.len() || served > n {
+            dump(&w);
+        }
+        assert!(
+            served >= held.len() && served - held.len() <= failed,
+            "seed {seed}: {served} served, {} held, {failed} failed",
+            held.len()
+        );
     }
 }

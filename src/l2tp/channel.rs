@@ -339,6 +339,13 @@ impl Channel {
         self.unacked.len()
     }
 
+    /// Whether the oldest message in flight went a whole retransmission timeout without an
+    /// acknowledgement (it was sent again; RFC 2661 5.8): the peer is not answering right now,
+    /// as opposed to a message just sent.
+    pub fn retransmitting(&self) -> bool {
+        !self.unacked.is_empty() && self.retries > 0
+    }
+
     /// The congestion window.
     pub fn cwnd(&self) -> u16 {
         self.cwnd
