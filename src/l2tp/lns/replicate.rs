@@ -8,14 +8,30 @@
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
 //!   a new epoch), and so does the former one, empty: its end sweeps what it held for us (so it
 //!   does not take over a stale copy).
-//! * **Records**: tunnel up ([`Record::Tunnel`]), session up ([`Record::Session`] and its
-//!   tunnel's Ns/Nr, which the call set-up moved: [`Record::TunnelSequence`]), session down
+//! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
+//!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
+//!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
+//!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
 //!   Set-ups batch: while a batch is in flight the records of further set-ups queue, and a
 //!   tunnel's Ns/Nr update still queued is rewritten in place rather than queued again, so a
 //!   batch carries one per tunnel (the sessions of a burst of set-ups on a tunnel cost 17 octets
 //!   each, one envelope, one MAC and one acknowledgement per batch). HELLOs, ZLBs and data are not replicated: the backup
 //!   resynchronises (`tunnel::snapshot` module docs).
+//! * **Output commit** (set-up under loss on the members' links): the ICRP of an incoming call
+//!   is held until the backup acknowledged the batch carrying the call's record
+//!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
+//!   answer, the LAC's ICRQ is acknowledged at once). So a call the LAC has up (it sends ICCN
+//!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
+//!   loses no established call; the backup adopts an answered call as established (its ICCN,
+//!   if it comes, finds it so). What remains: a call whose ICRP was held (or sent and lost)
+//!   when this LNS failed is not known to the LAC as up; it fails at the LAC's set-up timer
+//!   (CDN Result 10, RFC 2661 7.4.1), and that CDN (Session ID 0, the LAC's Assigned Session
+//!   ID) clears the backup's copy. ICRPs held when the backup changes are sent at once, counted
+//!   in [`crate::l2tp::Stats::setups_not_replicated`] (until the new backup's bulk sync lands a
+//!   crash would lose those calls). Without a backup nothing is held. Holding costs no CPU: the
+//!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
+//!   members.
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an HMAC-MD5 envelope under
