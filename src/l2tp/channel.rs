@@ -574,6 +574,27 @@ mod tests {
         assert_eq!(a.ssthresh, (before / 2).max(1));
     }
 
+    /// `retransmitting`: a message just sent is in flight but not yet a silent peer; after a
+    /// retransmission timeout without acknowledgement it is; an acknowledgement ends it.
+    #[test]
+    fn retransmitting_only_after_a_timeout() {
+        let (t, mut a, mut b) = pair();
+        assert!(!a.retransmitting());
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let first = a.poll_transmit().unwrap();
+        assert_eq!(a.in_flight(), 1);
+        assert!(!a.retransmitting(), "just sent");
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        assert!(a.retransmitting());
+        let _ = b.receive(d, parse(&first));
+        b.flush_ack();
+        while let Some(z) = b.poll_transmit() {
+            let _ = a.receive(d, parse(&z));
+        }
+        assert!(!a.retransmitting(), "acknowledged");
+    }
+
     /// RFC 4951 resumption: after `set_seq` the next message carries the suggested Ns and Nr,
     /// nothing old is retransmitted, and a held channel sends nothing until released.
     #[test]

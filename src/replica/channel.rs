@@ -298,6 +298,16 @@ impl<I: Replicated> Channel<I> {
         Some((inf.seq, inf.items.clone()))
     }
 
+    /// Whether [`Channel::next_batch`] or [`Channel::due`] has something at `now`: nothing in
+    /// flight and items queued or a bulk sync to do, or the batch in flight due. A subsystem
+    /// skips idle channels with it (no walk, no lookup).
+    pub fn ready(&self, now: Instant) -> bool {
+        match &self.inflight {
+            Some(i) => i.deadline <= now,
+            None => !self.queue.is_empty() || self.bulk != BulkSync::Idle,
+        }
+    }
+
     /// The deadline of the batch in flight, if any.
     pub fn deadline(&self) -> Option<Instant> {
         self.inflight.as_ref().map(|i| i.deadline)

@@ -216,9 +216,16 @@ fn commit_marks_follow_acknowledgements_and_syncs() {
     let m3 = ch.mark();
     assert_eq!(ch.committed(), 0, "sent, not acknowledged");
     assert!(!ch.acked(seq + 1));
-    assert_eq!(ch.committed(), 0, "another batch's acknowledgement commits nothing");
+    assert_eq!(
+        ch.committed(),
+        0,
+        "another batch's acknowledgement commits nothing"
+    );
     assert!(ch.acked(seq));
-    assert!(ch.committed() >= m2 && ch.committed() < m3, "the queued item is not committed");
+    assert!(
+        ch.committed() >= m2 && ch.committed() < m3,
+        "the queued item is not committed"
+    );
     let (seq, _) = ch.next_batch(t0, RTO, none).unwrap();
     assert!(ch.acked(seq));
     assert_eq!(ch.committed(), m3);
@@ -231,12 +238,18 @@ fn commit_marks_follow_acknowledgements_and_syncs() {
     let before = ch.committed();
     let table: Vec<u32> = (0..40).collect();
     let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
-    assert!(!items.contains(&Entry::SyncEnd { epoch: 1 }), "a sync of two batches");
+    assert!(
+        !items.contains(&Entry::SyncEnd { epoch: 1 }),
+        "a sync of two batches"
+    );
     assert!(ch.acked(seq));
     assert_eq!(ch.committed(), before, "the sync is not over");
     let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
     assert!(items.contains(&Entry::SyncEnd { epoch: 1 }));
-    assert!(items.contains(&Entry::Item(Toy::Decision(7))), "the survivor follows");
+    assert!(
+        items.contains(&Entry::Item(Toy::Decision(7))),
+        "the survivor follows"
+    );
     assert!(ch.acked(seq));
     assert_eq!(ch.committed(), m5);
 }

@@ -389,7 +389,17 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
-        let peers: Vec<NodeId> = self.repl.channels.keys().copied().collect();
+        if !self.repl.channels.values().any(|ch| ch.ready(now)) {
+            self.release_replies(now);
+            return;
+        }
+        let peers: Vec<NodeId> = self
+            .repl
+            .channels
+            .iter()
+            .filter(|(_, ch)| ch.ready(now))
+            .map(|(p, _)| *p)
+            .collect();
         for peer in peers {
             let up = self
                 .monitor()
