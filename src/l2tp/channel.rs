@@ -339,6 +339,13 @@ impl Channel {
         self.unacked.len()
     }
 
+    /// Whether the oldest message in flight went a whole retransmission timeout without an
+    /// acknowledgement (it was sent again; RFC 2661 5.8): the peer is not answering right now,
+    /// as opposed to a message just sent.
+    pub fn retransmitting(&self) -> bool {
+        !self.unacked.is_empty() && self.retries > 0
+    }
+
     /// The congestion window.
     pub fn cwnd(&self) -> u16 {
         self.cwnd
@@ -565,6 +572,27 @@ mod tests {
         a.handle_timeout(d).unwrap();
         assert_eq!(a.cwnd(), 1);
         assert_eq!(a.ssthresh, (before / 2).max(1));
+    }
+
+    /// `retransmitting`: a message just sent is in flight but not yet a silent peer; after a
+    /// retransmission timeout without acknowledgement it is; an acknowledgement ends it.
+    #[test]
+    fn retransmitting_only_after_a_timeout() {
+        let (t, mut a, mut b) = pair();
+        assert!(!a.retransmitting());
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let first = a.poll_transmit().unwrap();
+        assert_eq!(a.in_flight(), 1);
+        assert!(!a.retransmitting(), "just sent");
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        assert!(a.retransmitting());
+        let _ = b.receive(d, parse(&first));
+        b.flush_ack();
+        while let Some(z) = b.poll_transmit() {
+            let _ = a.receive(d, parse(&z));
+        }
+        assert!(!a.retransmitting(), "acknowledged");
     }
 
     /// RFC 4951 resumption: after `set_seq` the next message carries the suggested Ns and Nr,

@@ -5,9 +5,11 @@
 //! A [`Record`] is one change: a tunnel or a session as it stands now (upserts), one that went
 //! away, or a backup's notice that it took a tunnel over. Records travel as items of the generic
 //! acked, authenticated replication ([`crate::replica`]: batches, bulk sync with epochs, the
-//! envelope), whose kind octets 4 and 5 (its sync markers) they do not use. Only
-//! established tunnels and sessions are replicated: a call still in set-up when its LNS fails is
-//! lost (the LAC's set-up timer clears it). A session record is 16 octets, a tunnel record at
+//! envelope), whose kind octets 4 and 5 (its sync markers) they do not use. Established
+//! tunnels are replicated, and sessions from the moment our answer can make them up at the LAC
+//! (an incoming call from its ICRP, which waits for the backup's acknowledgement: output commit,
+//! `lns::replicate` docs; an outgoing call from its OCCN); a call the LAC never saw answered
+//! when its LNS fails is cleared by the LAC's set-up timer. A session record is 16 octets, a tunnel record at
 //! most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
 //! allows. A call set up or cleared moves its tunnel's control channel sequence numbers; they
 //! travel in a 7-octet [`Record::TunnelSequence`] (one per tunnel per batch when the sender
@@ -81,7 +83,7 @@ pub struct TunnelRecord {
     pub epoch: u32,
 }
 
-/// The replicated state of one established session.
+/// The replicated state of one session, established or answered (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Our Tunnel ID.

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 struct Inflight<I> {
     seq: u64,
     items: Vec<Entry<I>>,
+    /// The commit marks of the queued items in `items`, in order.
+    marks: Vec<u64>,
+    /// What its acknowledgement commits ([`Channel::committed`]).
+    upto: u64,
     deadline: Instant,
     timeout: Duration,
 }
@@ -60,7 +64,14 @@ pub struct ChannelStats {
 #[derive(Debug)]
 pub struct Channel<I: Replicated> {
     next_seq: u64,
-    queue: VecDeque<I>,
+    /// Queued items with their commit marks (increasing).
+    queue: VecDeque<(u64, I)>,
+    /// The mark of the last item queued.
+    marked: u64,
+    /// Every item marked up to this is applied by the peer ([`Channel::committed`]).
+    committed: u64,
+    /// The highest mark dropped (overflow, abandoned batch): committed by a completed sync.
+    dropped: u64,
     inflight: Option<Inflight<I>>,
     bulk: BulkSync,
     epoch: u32,
@@ -74,6 +85,9 @@ impl<I: Replicated> Default for Channel<I> {
         Channel {
             next_seq: 0,
             queue: VecDeque::new(),
+            marked: 0,
+            committed: 0,
+            dropped: 0,
             inflight: None,
             bulk: BulkSync::Idle,
             epoch: 0,
@@ -97,11 +111,26 @@ impl<I: Replicated> Channel<I> {
         self.bulk = BulkSync::Start;
         self.stats.bulk_syncs += 1;
         if let Some(inf) = self.inflight.take() {
-            for e in inf.items.into_iter().rev() {
-                if let Entry::Item(i) = e
-                    && i.survives_overflow()
-                {
-                    self.queue.push_front(i);
+            let items: Vec<I> = inf
+                .items
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Item(i) => Some(i),
+                    _ => None,
+                })
+                .collect();
+            // The walked records come first in a batch and carry no mark.
+            let walked = items.len().saturating_sub(inf.marks.len());
+            for (mark, i) in inf
+                .marks
+                .into_iter()
+                .zip(items.into_iter().skip(walked))
+                .rev()
+            {
+                if i.survives_overflow() {
+                    self.queue.push_front((mark, i));
+                } else {
+                    self.dropped = self.dropped.max(mark);
                 }
             }
         }
@@ -114,26 +143,54 @@ impl<I: Replicated> Channel<I> {
     /// ([`Channel::restart_bulk`]); `item` itself is kept only if it survives overflows.
     /// Returns whether the queue overflowed (counted in [`ChannelStats::overflows`]).
     pub fn enqueue(&mut self, item: I, max: usize) -> bool {
+        self.marked += 1;
+        let mark = self.marked;
         if self.queue.len() < max {
-            self.queue.push_back(item);
+            self.queue.push_back((mark, item));
             return false;
         }
         self.stats.overflows += 1;
-        self.queue.retain(I::survives_overflow);
+        let mut dropped = self.dropped;
+        self.queue.retain(|(m, i)| {
+            let keep = i.survives_overflow();
+            if !keep {
+                dropped = dropped.max(*m);
+            }
+            keep
+        });
         if self.queue.len() >= max {
+            dropped = dropped.max(self.queue.back().map_or(0, |(m, _)| *m));
             self.queue.clear();
         }
+        self.dropped = dropped;
         self.restart_bulk();
         if item.survives_overflow() {
-            self.queue.push_back(item);
+            self.queue.push_back((mark, item));
+        } else {
+            self.dropped = mark;
         }
         true
+    }
+
+    /// The commit mark of the last item queued (0 before any): once [`Channel::committed`]
+    /// reaches it, the peer has applied that item and every one queued before it (or a bulk
+    /// sync that covers them). A subsystem holds output that must not be seen before the
+    /// peer holds the state behind it (output commit) until then.
+    pub fn mark(&self) -> u64 {
+        self.marked
+    }
+
+    /// Every item whose mark ([`Channel::mark`]) is at most this is applied by the peer: its
+    /// batch was acknowledged, or it was dropped (overflow) and the bulk sync that replaced it
+    /// was acknowledged to its end.
+    pub fn committed(&self) -> u64 {
+        self.committed
     }
 
     /// The item queued last (not yet in a batch), to update in place: a subsystem coalesces a
     /// change into it instead of queueing another item (same wire format, fewer items).
     pub fn last_queued_mut(&mut self) -> Option<&mut I> {
-        self.queue.back_mut()
+        self.queue.back_mut().map(|(_, i)| i)
     }
 
     /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
@@ -183,21 +240,38 @@ impl<I: Replicated> Channel<I> {
                 }
             }
         }
+        let mut marks = Vec::new();
         while items.len() < MAX_ITEMS {
             match self.queue.pop_front() {
-                Some(i) => items.push(Entry::Item(i)),
+                Some((m, i)) => {
+                    marks.push(m);
+                    items.push(Entry::Item(i));
+                }
                 None => break,
             }
         }
         if items.is_empty() {
             return None;
         }
+        // Marks are queued in increasing order: all before the last one taken were in batches
+        // acknowledged, dropped (a sync covers them once it ends), or are in this one.
+        let upto = match self.bulk {
+            BulkSync::Idle => marks
+                .last()
+                .copied()
+                .unwrap_or(0)
+                .max(self.dropped)
+                .max(self.committed),
+            _ => self.committed,
+        };
         self.next_seq += 1;
         let seq = self.next_seq;
         self.stats.batches_sent += 1;
         self.inflight = Some(Inflight {
             seq,
             items: items.clone(),
+            marks,
+            upto,
             deadline: now + rto,
             timeout: rto,
         });
@@ -224,6 +298,16 @@ impl<I: Replicated> Channel<I> {
         Some((inf.seq, inf.items.clone()))
     }
 
+    /// Whether [`Channel::next_batch`] or [`Channel::due`] has something at `now`: nothing in
+    /// flight and items queued or a bulk sync to do, or the batch in flight due. A subsystem
+    /// skips idle channels with it (no walk, no lookup).
+    pub fn ready(&self, now: Instant) -> bool {
+        match &self.inflight {
+            Some(i) => i.deadline <= now,
+            None => !self.queue.is_empty() || self.bulk != BulkSync::Idle,
+        }
+    }
+
     /// The deadline of the batch in flight, if any.
     pub fn deadline(&self) -> Option<Instant> {
         self.inflight.as_ref().map(|i| i.deadline)
@@ -232,8 +316,8 @@ impl<I: Replicated> Channel<I> {
     /// The peer acknowledged batch `seq`: whether it was the one in flight (now freed).
     pub fn acked(&mut self, seq: u64) -> bool {
         let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
-        if hit {
-            self.inflight = None;
+        if hit && let Some(inf) = self.inflight.take() {
+            self.committed = self.committed.max(inf.upto);
         }
         hit
     }
@@ -300,7 +384,7 @@ impl<I: Replicated> Channel<I> {
 
     /// The items queued, in order.
     pub fn queued(&self) -> impl Iterator<Item = &I> {
-        self.queue.iter()
+        self.queue.iter().map(|(_, i)| i)
     }
 
     /// The batch in flight: its `seq` and entries.

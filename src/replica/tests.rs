@@ -197,6 +197,63 @@ fn a_queue_overflow_falls_back_to_a_bulk_sync() {
     assert_eq!(ch.stats().overflows, 1);
 }
 
+/// Commit marks (`Channel::mark`, `Channel::committed`, output commit): an item is committed
+/// once the batch carrying it is acknowledged, not when it is sent or merely queued behind; an
+/// item dropped by an overflow only once the bulk sync that replaces it is acknowledged to its
+/// end (its last batch), and a survivor requeued keeps its place in that order.
+#[test]
+fn commit_marks_follow_acknowledgements_and_syncs() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    assert_eq!((ch.mark(), ch.committed()), (0, 0));
+    ch.enqueue(set(1), 100);
+    let m1 = ch.mark();
+    ch.enqueue(set(2), 100);
+    let m2 = ch.mark();
+    assert!(m2 > m1);
+    let (seq, _) = ch.next_batch(t0, RTO, none).unwrap();
+    ch.enqueue(set(3), 100);
+    let m3 = ch.mark();
+    assert_eq!(ch.committed(), 0, "sent, not acknowledged");
+    assert!(!ch.acked(seq + 1));
+    assert_eq!(
+        ch.committed(),
+        0,
+        "another batch's acknowledgement commits nothing"
+    );
+    assert!(ch.acked(seq));
+    assert!(
+        ch.committed() >= m2 && ch.committed() < m3,
+        "the queued item is not committed"
+    );
+    let (seq, _) = ch.next_batch(t0, RTO, none).unwrap();
+    assert!(ch.acked(seq));
+    assert_eq!(ch.committed(), m3);
+
+    // Overflow: the dropped items are committed by the end of the sync only.
+    ch.enqueue(set(4), 2);
+    ch.enqueue(Toy::Decision(7), 2);
+    assert!(ch.enqueue(set(5), 2), "overflow");
+    let m5 = ch.mark();
+    let before = ch.committed();
+    let table: Vec<u32> = (0..40).collect();
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert!(
+        !items.contains(&Entry::SyncEnd { epoch: 1 }),
+        "a sync of two batches"
+    );
+    assert!(ch.acked(seq));
+    assert_eq!(ch.committed(), before, "the sync is not over");
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert!(items.contains(&Entry::SyncEnd { epoch: 1 }));
+    assert!(
+        items.contains(&Entry::Item(Toy::Decision(7))),
+        "the survivor follows"
+    );
+    assert!(ch.acked(seq));
+    assert_eq!(ch.committed(), m5);
+}
+
 /// A bulk sync walks the whole table from its cursor, a batch of at most MAX_ITEMS at a time,
 /// positions with nothing to say skipped, and only then the queue.
 #[test]

@@ -113,11 +113,11 @@ impl World {
             .collect::<Vec<_>>();
         for (i, m) in members.iter().enumerate() {
             sim.set_route(service(i).ip(), *m);
-            // The members' own network (heartbeats) is a clean LAN: the impairments are on the
-            // LAC's path; false Downs are tested on purpose (`isolate`).
+            // The members' own network (heartbeats and replication) has the same impairments
+            // as the LAC's path, in every phase (set-up, steady state, takeover).
             for other in &members {
                 if other != m {
-                    sim.set_link(*m, *other, LinkConfig::default());
+                    sim.set_link(*m, *other, link);
                 }
             }
         }

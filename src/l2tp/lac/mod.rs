@@ -605,7 +605,7 @@ impl Lac {
             .core
             .tunnels
             .get(&tid)
-            .is_some_and(|t| t.channel.in_flight() > 0);
+            .is_some_and(|t| t.channel.retransmitting());
         if silent {
             // The LNS acknowledges nothing: the tunnel is given up, unless RFC 4951 keeps it for
             // the LNS's recovery; then the call waits for the recovered tunnel's answer.

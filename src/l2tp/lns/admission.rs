@@ -104,12 +104,17 @@ impl Lns {
                     return;
                 };
                 s.state = SessionState::Established;
+                // Replicated at its ICRQ (`replicate` docs, output commit); again only if the
+                // ICCN changed what the record carries (an outgoing call: first at its OCCN).
+                let changed = m.sequencing_required() && !s.sequencing;
                 if m.sequencing_required() {
                     s.sequencing = true;
                 }
                 self.core.timers.cancel(&Timer::Session(tid, sref.session));
                 self.core.session_up(tid, sref.session, None);
-                self.replicate_session(tid, sref.session);
+                if changed || mt == MessageType::OCCN {
+                    self.replicate_session(tid, sref.session);
+                }
             }
             Some(MessageType::OCRP) => {
                 if let Some(s) = self.core.session_mut(tid, sref.session) {
@@ -211,7 +216,7 @@ impl Lns {
         if sequencing {
             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
         }
-        self.core.send_ctrl(now, tid, icrp);
+        self.reply_committed(now, tid, sid, icrp);
         true
     }
 

@@ -112,7 +112,7 @@ impl Lns {
         if sequencing {
             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
         }
-        self.core.send_ctrl(now, sref.tunnel, icrp);
+        self.reply_committed(now, sref.tunnel, sref.session, icrp);
         self.core.stats.admissions_accepted += 1;
         Ok(sref)
     }

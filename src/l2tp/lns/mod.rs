@@ -598,7 +598,11 @@ impl Lns {
                         }
                         Some(SessionState::Established) | None => {}
                         Some(_) => {
-                            // Set-up did not complete in time.
+                            // Set-up did not complete in time (an answered ICRQ was
+                            // replicated: `replicate` docs).
+                            if state == Some(SessionState::WaitConnect) {
+                                self.replicate_session_gone(tid, sid);
+                            }
                             let rc = self.core.setup_timed_out(now, tid, sid);
                             let session = Some(SessionRef {
                                 tunnel: tid,
@@ -631,7 +635,8 @@ impl Lns {
             .tunnels
             .get(&tunnel)
             .is_some_and(|t| t.state == TunnelState::Established);
-        if s.state == SessionState::Established && tunnel_up {
+        let answered = s.state == SessionState::WaitConnect && s.admission.is_none();
+        if (s.state == SessionState::Established || answered) && tunnel_up {
             self.replicate_session_gone(tunnel, s.local_id);
         }
         let session = Some(SessionRef {

@@ -8,14 +8,30 @@
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
 //!   a new epoch), and so does the former one, empty: its end sweeps what it held for us (so it
 //!   does not take over a stale copy).
-//! * **Records**: tunnel up ([`Record::Tunnel`]), session up ([`Record::Session`] and its
-//!   tunnel's Ns/Nr, which the call set-up moved: [`Record::TunnelSequence`]), session down
+//! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
+//!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
+//!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
+//!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
 //!   Set-ups batch: while a batch is in flight the records of further set-ups queue, and a
 //!   tunnel's Ns/Nr update still queued is rewritten in place rather than queued again, so a
 //!   batch carries one per tunnel (the sessions of a burst of set-ups on a tunnel cost 17 octets
 //!   each, one envelope, one MAC and one acknowledgement per batch). HELLOs, ZLBs and data are not replicated: the backup
 //!   resynchronises (`tunnel::snapshot` module docs).
+//! * **Output commit** (set-up under loss on the members' links): the ICRP of an incoming call
+//!   is held until the backup acknowledged the batch carrying the call's record
+//!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
+//!   answer, the LAC's ICRQ is acknowledged at once). So a call the LAC has up (it sends ICCN
+//!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
+//!   loses no established call; the backup adopts an answered call as established (its ICCN,
+//!   if it comes, finds it so). What remains: a call whose ICRP was held (or sent and lost)
+//!   when this LNS failed is not known to the LAC as up; it fails at the LAC's set-up timer
+//!   (CDN Result 10, RFC 2661 7.4.1), and that CDN (Session ID 0, the LAC's Assigned Session
+//!   ID) clears the backup's copy. ICRPs held when the backup changes are sent at once, counted
+//!   in [`crate::l2tp::Stats::setups_not_replicated`] (until the new backup's bulk sync lands a
+//!   crash would lose those calls). Without a backup nothing is held. Holding costs no CPU: the
+//!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
+//!   members.
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an HMAC-MD5 envelope under
@@ -28,7 +44,9 @@
 //!   `max_pool`).
 
 use super::super::replica::{Record, SessionRecord};
+use super::super::session::SessionState;
 use super::super::tunnel::Core;
+use super::super::wire::ControlMessage;
 use super::super::{InputError, Unexpected};
 use super::Lns;
 use crate::Transmit;
@@ -88,6 +106,19 @@ pub(super) struct Replicator {
     /// Our packet number (never reused within an incarnation).
     pn: u64,
     pub(super) out: VecDeque<Transmit>,
+    /// ICRPs held until the backup applied their session's record (module docs, output
+    /// commit), in the order they were made; at most one per session.
+    held: VecDeque<HeldReply>,
+}
+
+/// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
+#[derive(Debug)]
+struct HeldReply {
+    peer: NodeId,
+    mark: u64,
+    tunnel: u16,
+    session: u16,
+    icrp: ControlMessage<'static>,
 }
 
 /// The bulk-sync position of a tunnel (`None`) or session record.
@@ -208,6 +239,65 @@ impl Lns {
         self.replicate_sequence(tid);
     }
 
+    /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): the
+    /// session is replicated now, in wait-connect, and the ICRP is held until the backup applied
+    /// the record (module docs, output commit); sent at once without a backup.
+    pub(super) fn reply_committed(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        sid: u16,
+        icrp: ControlMessage<'static>,
+    ) {
+        self.replicate_session(tid, sid);
+        let pending = self.repl.backup.and_then(|b| {
+            let ch = self.repl.channels.get(&b)?;
+            (ch.committed() < ch.mark()).then(|| (b, ch.mark()))
+        });
+        match pending {
+            Some((peer, mark)) => self.repl.held.push_back(HeldReply {
+                peer,
+                mark,
+                tunnel: tid,
+                session: sid,
+                icrp,
+            }),
+            None => {
+                self.core.send_ctrl(now, tid, icrp);
+            }
+        }
+    }
+
+    /// Sends the held ICRPs whose records the backup applied, and those held for a member that
+    /// is no longer the backup (counted in [`crate::l2tp::Stats::setups_not_replicated`]); an
+    /// ICRP whose session went meanwhile is dropped.
+    fn release_replies(&mut self, now: Instant) {
+        if self.repl.held.is_empty() {
+            return;
+        }
+        let backup = self.repl.backup;
+        let held = std::mem::take(&mut self.repl.held);
+        for h in held {
+            if Some(h.peer) == backup {
+                let committed = self.repl.channels.get(&h.peer).map(Channel::committed);
+                if committed.is_some_and(|c| c < h.mark) {
+                    self.repl.held.push_back(h);
+                    continue;
+                }
+            } else {
+                let n = &mut self.core.stats.setups_not_replicated;
+                *n = n.saturating_add(1);
+            }
+            let waiting = self
+                .core
+                .session_mut(h.tunnel, h.session)
+                .is_some_and(|s| s.state == SessionState::WaitConnect);
+            if waiting {
+                self.core.send_ctrl(now, h.tunnel, h.icrp);
+            }
+        }
+    }
+
     /// Session `sid` of `tid` went down.
     pub(super) fn replicate_session_gone(&mut self, tid: u16, sid: u16) {
         self.replicate(Record::SessionGone {
@@ -299,7 +389,17 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
-        let peers: Vec<NodeId> = self.repl.channels.keys().copied().collect();
+        if !self.repl.channels.values().any(|ch| ch.ready(now)) {
+            self.release_replies(now);
+            return;
+        }
+        let peers: Vec<NodeId> = self
+            .repl
+            .channels
+            .iter()
+            .filter(|(_, ch)| ch.ready(now))
+            .map(|(p, _)| *p)
+            .collect();
         for peer in peers {
             let up = self
                 .monitor()
@@ -320,6 +420,7 @@ impl Lns {
                 self.seal(peer, KIND_REPLICATE, &Frame::Replicate { seq, items });
             }
         }
+        self.release_replies(now);
     }
 
     /// The earliest retransmission deadline.

@@ -611,13 +611,28 @@ impl Core {
     }
 
     /// A CDN received (RFC 2661 6.12): its session removed, returned with the CDN's Result Code.
+    /// A CDN whose sender never learnt our Session ID (our ICRP or ICRQ answer lost, or never
+    /// sent by an LNS that failed: `lns::replicate` docs) has 0 in its header (RFC 2661 3.1); its
+    /// Assigned Session ID (the sender's) names the session then.
     pub fn on_cdn(
         &mut self,
         now: Instant,
         tid: u16,
         m: &ControlMessage<'static>,
     ) -> Option<(Session, Option<ResultCode<'static>>)> {
-        let s = self.remove_session(now, tid, m.header.session_id)?;
+        let sid = match m.header.session_id {
+            0 => {
+                let peer = m.assigned_session_id().filter(|p| *p != 0)?;
+                self.tunnels
+                    .get(&tid)?
+                    .sessions
+                    .values()
+                    .find(|s| s.peer_header_id() == peer)?
+                    .local_id
+            }
+            sid => sid,
+        };
+        let s = self.remove_session(now, tid, sid)?;
         self.cdn_cause = m
             .ppp_disconnect_cause()
             .cloned()

@@ -61,11 +61,15 @@ impl Core {
         })
     }
 
-    /// The replicated state of session `sid` of tunnel `tid`: `None` unless established with a
-    /// known peer Session ID.
+    /// The replicated state of session `sid` of tunnel `tid`: `None` unless established, or an
+    /// incoming call answered with ICRP (wait-connect, no admission pending), with a known peer
+    /// Session ID.
     pub fn export_session(&self, tid: u16, sid: u16) -> Option<SessionRecord> {
         let s = self.tunnels.get(&tid)?.sessions.get(&sid)?;
-        if s.state != SessionState::Established {
+        // An incoming call is replicated from its ICRP on (`lns::replicate` docs, output
+        // commit), not while its admission is pending (no ICRP yet).
+        let answered = s.state == SessionState::WaitConnect && s.admission.is_none();
+        if s.state != SessionState::Established && !answered {
             return None;
         }
         Some(SessionRecord {
