@@ -236,11 +236,12 @@ impl UpIpResourceInformation<'_> {
 
     /// The flags octet (V4, V6, TEIDRI, ASSONI, ASSOSI).
     pub fn flags(&self) -> u8 {
-        u8::from(self.ipv4.is_some()) * Self::V4
-            | u8::from(self.ipv6.is_some()) * Self::V6
-            | (self.teidri & 0x07) << 2
-            | u8::from(self.network_instance.is_some()) * Self::ASSONI
-            | u8::from(self.source_interface.is_some()) * Self::ASSOSI
+        let bit = |on: bool, b: u8| if on { b } else { 0 };
+        bit(self.ipv4.is_some(), Self::V4)
+            | bit(self.ipv6.is_some(), Self::V6)
+            | ((self.teidri & 0x07) << 2)
+            | bit(self.network_instance.is_some(), Self::ASSONI)
+            | bit(self.source_interface.is_some(), Self::ASSOSI)
     }
 
     /// The length of the value in octets.
