@@ -17,10 +17,10 @@
 //! The group `steering_protocols` steers the same million sessions as GTP-U G-PDUs (by the
 //! TEID), GTPv2-C Modify Bearer Requests (by the header TEID) and PFCP Session Modification
 //! Requests (by the header SEID of the 64-bit layout carrying the same VIDs), each through
-//! `steer_port` with its UDP port, and prints ns/packet for the three in one run.
-//!
-//! The group `steering_downlink` steers one IPv4 packet per session to its UE address (the
-//! session's slice of the UE pool) with `steer_downlink`, printed next to GTP-U in one run.
+//! `steer_port` with its UDP port; the group `steering_downlink` steers one IPv4 packet per
+//! session to its UE address (the session's slice of the UE pool) with `steer_downlink`. One
+//! line prints ns/packet for the four, timed in the same run through the same table (the
+//! million sessions, UE pool attached), in interleaved rounds on the thread's CPU time.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::{HashMap, HashSet};
@@ -367,20 +367,36 @@ fn steering(c: &mut Criterion) {
     });
     g.finish();
 
+    // GTP-U, GTPv2-C, PFCP and downlink through one table (the same million sessions, the UE
+    // pool attached), timed in interleaved rounds of one run on this thread's CPU time.
     let (v2, n4) = other_protocols(&s.packets);
-    let want = steer_all(&s.table, &s.packets);
+    let (table, ip) = downlink_packets(&s);
+    let want = steer_all(&table, &s.packets);
     let kinds: [(&str, u16, &[u8]); 3] = [
         ("gtp_u", 2152, &s.packets),
         ("gtpv2_c", 2123, &v2),
         ("pfcp", 8805, &n4),
     ];
-    let mut line = format!("steer_port at {SESSIONS} sessions:");
     for (name, port, packets) in kinds {
-        assert_eq!(steer_port_all(&s.table, port, packets), want, "{name}");
-        let ns = time_per_packet(|| steer_port_all(&s.table, port, packets), 5);
-        line += &format!(" {name} {ns:.2} ns/packet;");
+        assert_eq!(steer_port_all(&table, port, packets), want, "{name}");
     }
-    println!("{line}");
+    assert_eq!(downlink_all(&table, &ip), want, "downlink");
+    let ns = interleaved(
+        [
+            &|| steer_port_all(&table, 2152, &s.packets),
+            &|| steer_port_all(&table, 2123, &v2),
+            &|| steer_port_all(&table, 8805, &n4),
+            &|| downlink_all(&table, &ip),
+        ],
+        SESSIONS,
+        5,
+    );
+    println!(
+        "one run, one table of {SESSIONS} sessions (CPU time, best of 5 interleaved rounds): \
+         gtp_u {:.2} ns/packet; gtpv2_c {:.2} ns/packet; pfcp {:.2} ns/packet; \
+         downlink {:.2} ns/packet",
+        ns[0], ns[1], ns[2], ns[3]
+    );
     let mut g = c.benchmark_group("steering_protocols");
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(300));
@@ -408,13 +424,13 @@ fn steering(c: &mut Criterion) {
     downlink(c, &s);
 }
 
-/// Downlink (issue 17 item 4): the million sessions' UE addresses in the pool 10.0.0.0/8 sliced
-/// by (VID, backup VID) (`ue_pool::UePool`), one IPv4 header (20 octets, padded to 32) per
-/// session to its address, steered by `steer_downlink`; printed next to GTP-U's `steer_port`
-/// timed in the same run, and as the criterion group `steering_downlink`.
-fn downlink(c: &mut Criterion, s: &Setup) {
+const DL_STRIDE: usize = 32;
+
+/// Downlink (issue 17 item 4): the setup's table with the UE pool 10.0.0.0/8 sliced by (VID,
+/// backup VID) (`ue_pool::UePool`) attached, and one IPv4 header (20 octets, padded to 32) per
+/// session to its UE address (the session's slice), in the G-PDUs' order.
+fn downlink_packets(s: &Setup) -> (VidTable, Vec<u8>) {
     use telcp::steering::ue_pool::UePool;
-    const DL_STRIDE: usize = 32;
     let layout = VidLayout::default();
     let pool = UePool::new(&layout, "10.0.0.0/8".parse().unwrap(), None).unwrap();
     let table = s.table.clone().with_ue_pool(Some(pool));
@@ -428,29 +444,30 @@ fn downlink(c: &mut Criterion, s: &Setup) {
         ip.extend_from_slice(&ue.octets());
         ip.extend_from_slice(&[0; DL_STRIDE - 20]);
     }
-    let downlink_all = |packets: &[u8]| {
-        let mut acc = 0u64;
-        for p in packets.chunks_exact(DL_STRIDE) {
-            if let Verdict::Processor { vid, .. } = table.steer_downlink(p) {
-                acc += u64::from(vid.get());
-            }
+    (table, ip)
+}
+
+/// `steer_downlink` over every packet (the sum of the chosen VIDs, as [`steer_all`]).
+fn downlink_all(table: &VidTable, packets: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    for p in packets.chunks_exact(DL_STRIDE) {
+        if let Verdict::Processor { vid, .. } = table.steer_downlink(p) {
+            acc += u64::from(vid.get());
         }
-        acc
-    };
-    assert_eq!(downlink_all(&ip), steer_all(&table, &s.packets));
-    let gtpu_ns = time_per_packet(|| steer_port_all(&table, 2152, &s.packets), 5);
-    let dl_ns = time_per_packet(|| downlink_all(&ip), 5);
-    println!(
-        "at {SESSIONS} sessions: gtp_u steer_port {gtpu_ns:.2} ns/packet; \
-         downlink steer_downlink {dl_ns:.2} ns/packet"
-    );
+    }
+    acc
+}
+
+/// The criterion group `steering_downlink`.
+fn downlink(c: &mut Criterion, s: &Setup) {
+    let (table, ip) = downlink_packets(s);
     let mut g = c.benchmark_group("steering_downlink");
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(300));
     g.measurement_time(Duration::from_secs(2));
     g.throughput(Throughput::Elements(SESSIONS as u64));
     g.bench_function("steer_downlink", |b| {
-        b.iter(|| black_box(downlink_all(black_box(&ip))))
+        b.iter(|| black_box(downlink_all(&table, black_box(&ip))))
     });
     g.finish();
 }

@@ -23,7 +23,7 @@ fn vector(name: &str) -> Vec<u8> {
         .collect()
 }
 
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 17] = [
     "heartbeat_request",
     "heartbeat_response",
     "association_setup_request",
@@ -40,6 +40,7 @@ const NAMES: [&str; 16] = [
     "session_deletion_response",
     "session_report_request",
     "session_report_response",
+    "association_setup_response_teidri",
 ];
 
 const UPF: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -54,7 +55,7 @@ fn grouped<'m>(ie: &'m Ie<'m>, t: IeType) -> &'m Ie<'m> {
 #[test]
 fn every_scapy_vector_parses_to_its_type_and_emits_back_byte_for_byte() {
     // TS 29.244 table 7.3-1: the message types, in the order NAMES lists them.
-    let types = [1u8, 2, 5, 6, 7, 8, 9, 10, 50, 51, 52, 53, 54, 55, 56, 57];
+    let types = [1u8, 2, 5, 6, 7, 8, 9, 10, 50, 51, 52, 53, 54, 55, 56, 57, 6];
     for (name, t) in NAMES.iter().zip(types) {
         let b = vector(name);
         let m = parse(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -68,7 +69,9 @@ fn every_scapy_vector_parses_to_its_type_and_emits_back_byte_for_byte() {
         fn no_raw_typed(ies: &[Ie<'_>], name: &str) {
             for ie in ies {
                 if let Ie::Raw { ie_type, .. } = ie {
-                    let typed = [19, 20, 21, 29, 42, 44, 56, 57, 60, 81, 84, 93, 96, 108, 109];
+                    let typed = [
+                        19, 20, 21, 29, 42, 44, 56, 57, 60, 81, 84, 93, 96, 108, 109, 116,
+                    ];
                     assert!(!typed.contains(&ie_type.0), "{name}: {ie_type} left raw");
                 }
                 no_raw_typed(ie.ies(), name);
@@ -135,6 +138,37 @@ fn node_messages_carry_the_values_scapy_set() {
     }
     let b = vector("association_release_request");
     assert_eq!(parse(&b).unwrap().node_id(), Some(&NodeId::Ipv4(SMF)));
+}
+
+/// Conformance: pfcp-8.2.82-upiri. scapy's User Plane IP Resource Information: TEIDRI and TEID
+/// Range (right-aligned), the addresses, the Network Instance and the Source Interface.
+#[test]
+fn user_plane_ip_resource_information_carries_the_values_scapy_set() {
+    let b = vector("association_setup_response_teidri");
+    let m = parse(&b).unwrap();
+    let infos: Vec<_> = m
+        .ies
+        .iter()
+        .filter_map(|ie| match ie {
+            Ie::UpIpResourceInformation(u) => Some(u.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(infos.len(), 2);
+    let a = &infos[0];
+    assert_eq!((a.teidri, a.teid_range), (6, 0b101_010));
+    assert_eq!((a.ipv4, a.ipv6), (Some(UPF), None));
+    assert_eq!((&a.network_instance, a.source_interface), (&None, None));
+    // The TEIDs whose top six bits are 101010: VID 5, backup VID 2 of a 3+3-bit layout.
+    assert!(a.contains(0xa800_0001) && a.contains(0xabff_ffff));
+    assert!(!a.contains(0xac00_0000) && !a.contains(0xa7ff_ffff));
+    let v = &infos[1];
+    assert_eq!((v.teidri, v.teid_range), (3, 5));
+    assert_eq!(v.ipv6, Some("2001:db8::10".parse().unwrap()));
+    assert_eq!(v.ipv4, None);
+    // Section 8.2.4: the Network Instance is an APN-like label string.
+    assert_eq!(v.network_instance.as_deref(), Some(&b"\x08internet"[..]));
+    assert_eq!(v.source_interface, Some(Interface::CORE));
 }
 
 #[test]
@@ -522,7 +556,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_vectors_never_panic(i in 0usize..16, pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+    fn mutated_vectors_never_panic(i in 0usize..NAMES.len(), pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
         let mut b = vector(NAMES[i]);
         let p = pos.index(b.len());
         b[p] = byte;

@@ -119,6 +119,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
             path: telcp::steering::path::PathConfig::default(),
+            teid_ranges: false,
         },
         now,
     )

@@ -83,6 +83,10 @@ pub enum ConfigError {
     /// per session).
     #[error("{0} is too small for VID and local index bits")]
     PoolTooSmall(ConfigField),
+    /// TEID ranges are asked for (`SwitchConfig::teid_ranges`) with a layout the TEID Range
+    /// Indication cannot describe (TS 29.244 section 8.2.82).
+    #[error("teid_ranges: {0}")]
+    Teidri(#[from] crate::steering::pfcp::teidri::TeidriError),
     /// The health monitor refused its configuration.
     #[error(transparent)]
     Health(#[from] crate::health::ConfigError),

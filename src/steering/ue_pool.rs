@@ -398,11 +398,14 @@ impl UePool {
 /// A processor's allocation of local indexes, one counter and free set per backup VID (its
 /// own VID is fixed), each bounded by [`UePool::max_local`]. Fresh indexes are handed out first
 /// and a released one only when the slice has no fresh index left, so a TEID, SEID or UE address
-/// is not reused while late packets of its old session may still arrive.
+/// is not reused while late packets of its old session may still arrive. An index a peer chose
+/// (a CP-allocated F-TEID, [`Slices::claim`]) beyond the counter is remembered apart and skipped
+/// when the counter reaches it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slices {
     next: HashMap<u16, u32>,
     free: HashMap<u16, BTreeSet<u32>>,
+    claimed: HashMap<u16, BTreeSet<u32>>,
 }
 
 impl Slices {
@@ -410,6 +413,11 @@ impl Slices {
     /// `max_local` are taken.
     pub(crate) fn allocate(&mut self, backup: u16, max_local: u32) -> Option<u32> {
         let next = self.next.entry(backup).or_insert(1);
+        let claimed = self.claimed.entry(backup).or_default();
+        // Indexes claimed ahead of the counter are issued already: step over them.
+        while *next != 0 && claimed.remove(next) {
+            *next = next.wrapping_add(1);
+        }
         if *next <= max_local && *next != 0 {
             let l = *next;
             *next += 1;
@@ -418,9 +426,30 @@ impl Slices {
         self.free.get_mut(&backup).and_then(BTreeSet::pop_first)
     }
 
+    /// Takes the index `local` (1 to `max_local`) of the slice of `backup` a peer chose; `false`
+    /// when it is out of range or taken.
+    pub(crate) fn claim(&mut self, backup: u16, local: u32, max_local: u32) -> bool {
+        if local == 0 || local > max_local {
+            return false;
+        }
+        let next = *self.next.entry(backup).or_insert(1);
+        if local < next {
+            self.free.get_mut(&backup).is_some_and(|f| f.remove(&local))
+        } else {
+            self.claimed.entry(backup).or_default().insert(local)
+        }
+    }
+
     /// Gives `local` of the slice of `backup` back (an index never issued, or already free, is
     /// ignored).
     pub(crate) fn release(&mut self, backup: u16, local: u32) {
+        if self
+            .claimed
+            .get_mut(&backup)
+            .is_some_and(|c| c.remove(&local))
+        {
+            return;
+        }
         let issued = self
             .next
             .get(&backup)
@@ -496,6 +525,28 @@ mod tests {
         s.release(3, 7);
         assert_eq!(s.allocate(3, 2), Some(2));
         assert_eq!(s.allocate(3, 2), None);
+    }
+
+    #[test]
+    fn claimed_indexes_are_never_handed_out_twice() {
+        let mut s = Slices::default();
+        assert!(!s.claim(1, 0, 9) && !s.claim(1, 10, 9));
+        // Ahead of the counter: skipped by allocate, claimable once.
+        assert!(s.claim(1, 2, 9));
+        assert!(!s.claim(1, 2, 9));
+        assert_eq!(s.allocate(1, 9), Some(1));
+        assert_eq!(s.allocate(1, 9), Some(3));
+        // Behind the counter: only a released index.
+        assert!(!s.claim(1, 1, 9));
+        s.release(1, 1);
+        assert!(s.claim(1, 1, 9));
+        // A claimed index released before the counter reached it is fresh again.
+        assert!(s.claim(1, 7, 9));
+        s.release(1, 7);
+        assert!(s.claim(1, 7, 9));
+        // Released after the counter passed it: free, and handed out again.
+        s.release(1, 2);
+        assert!(s.claim(1, 2, 9));
     }
 
     proptest! {

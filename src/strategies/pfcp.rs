@@ -1,6 +1,7 @@
 //! proptest strategies for PFCP messages ([`crate::steering::pfcp`]).
 
 use crate::steering::gtp::Apn;
+use crate::steering::pfcp::teidri::UpIpResourceInformation;
 use crate::steering::pfcp::{
     ApplyAction, Cause, FSeid, FTeid, Header, Ie, IeType, Interface, Message, MessageType, NodeId,
     OuterHeaderCreation, UeIpAddress,
@@ -16,7 +17,9 @@ fn bytes(max: usize) -> impl Strategy<Value = Cow<'static, [u8]>> {
 }
 
 /// IE types with a typed [`Ie`] variant (never generated as [`Ie::Raw`]).
-const TYPED: [u16; 15] = [19, 20, 21, 29, 42, 44, 56, 57, 60, 81, 84, 93, 96, 108, 109];
+const TYPED: [u16; 16] = [
+    19, 20, 21, 29, 42, 44, 56, 57, 60, 81, 84, 93, 96, 108, 109, 116,
+];
 
 /// The grouped IE types the codec parses recursively.
 fn grouped_type() -> impl Strategy<Value = IeType> {
@@ -96,6 +99,30 @@ pub fn ue_ip_address() -> impl Strategy<Value = UeIpAddress> {
         )
 }
 
+/// A User Plane IP Resource Information value (TS 29.244 section 8.2.82) that parses back
+/// equal: any TEIDRI with a TEID Range that fits it, optional addresses, Network Instance and
+/// Source Interface.
+pub fn up_ip_resource_information() -> impl Strategy<Value = UpIpResourceInformation<'static>> {
+    (
+        0u8..=7,
+        any::<u8>(),
+        of(any::<Ipv4Addr>()),
+        of(any::<Ipv6Addr>()),
+        of(bytes(12)),
+        of(0u8..16),
+    )
+        .prop_map(
+            |(teidri, r, ipv4, ipv6, network_instance, si)| UpIpResourceInformation {
+                teidri,
+                teid_range: if teidri == 0 { 0 } else { r >> (8 - teidri) },
+                ipv4,
+                ipv6,
+                network_instance,
+                source_interface: si.map(Interface),
+            },
+        )
+}
+
 /// A non-grouped element: typed, vendor-specific or raw.
 pub fn leaf_ie() -> impl Strategy<Value = Ie<'static>> {
     prop_oneof![
@@ -122,6 +149,7 @@ pub fn leaf_ie() -> impl Strategy<Value = Ie<'static>> {
         any::<u32>().prop_map(Ie::RecoveryTimeStamp),
         any::<u32>().prop_map(Ie::FarId),
         any::<u32>().prop_map(Ie::QerId),
+        up_ip_resource_information().prop_map(Ie::UpIpResourceInformation),
         (0x8000u16..=0xffff, any::<u16>(), bytes(20)).prop_map(|(t, enterprise_id, value)| {
             Ie::Enterprise {
                 ie_type: IeType(t),

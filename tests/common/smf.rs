@@ -152,6 +152,22 @@ impl Smf {
     /// F-SEID, an uplink PDR whose PDI asks the UPF to CHOOSE the F-TEID, its FAR (forward to
     /// the core), a downlink PDR and its FAR with the gNB's tunnel (Outer Header Creation).
     pub fn establishment_ies(&self, cp_seid: u64, gnb_teid: u32) -> Vec<Ie<'static>> {
+        let choose = FTeid::Choose {
+            ipv4: true,
+            ipv6: false,
+            choose_id: None,
+        };
+        self.establishment_ies_with(cp_seid, gnb_teid, choose)
+    }
+
+    /// [`Smf::establishment_ies`] with `fteid` in the uplink PDR's PDI (CHOOSE, or a TEID the
+    /// SMF allocated itself).
+    pub fn establishment_ies_with(
+        &self,
+        cp_seid: u64,
+        gnb_teid: u32,
+        fteid: FTeid,
+    ) -> Vec<Ie<'static>> {
         let me = self.me();
         let pdr = |id: u16, far: u32, pdi: Vec<Ie<'static>>| Ie::Grouped {
             ie_type: IeType::CREATE_PDR,
@@ -190,14 +206,7 @@ impl Smf {
             pdr(
                 1,
                 1,
-                vec![
-                    Ie::SourceInterface(Interface::ACCESS),
-                    Ie::FTeid(FTeid::Choose {
-                        ipv4: true,
-                        ipv6: false,
-                        choose_id: None,
-                    }),
-                ],
+                vec![Ie::SourceInterface(Interface::ACCESS), Ie::FTeid(fteid)],
             ),
             pdr(2, 2, vec![Ie::SourceInterface(Interface::CORE)]),
             far(1, Interface::CORE, None),
@@ -211,19 +220,45 @@ impl Smf {
 
     /// Sends a Session Establishment Request (header SEID 0) for a new session slot.
     pub fn establish(&mut self, now: Instant) -> usize {
-        let idx = self.sessions.len();
-        let (cp_seid, gnb_teid) = (
-            0x5e1d_0000_0000 + idx as u64 + 1,
-            0x8800_0000 + idx as u32 + 1,
-        );
-        self.sessions.push(SmfSession {
-            cp_seid,
-            gnb_teid,
-            ..Default::default()
-        });
+        let idx = self.establish_slot();
+        let (cp_seid, gnb_teid) = (self.sessions[idx].cp_seid, self.sessions[idx].gnb_teid);
         let ies = self.establishment_ies(cp_seid, gnb_teid);
         let m = Message::new(MessageType::SESSION_ESTABLISHMENT_REQUEST, 0, 0, ies);
         self.request(now, m, idx);
+        idx
+    }
+
+    /// Sends a Session Establishment Request (header SEID 0) for a new session slot whose
+    /// uplink F-TEID the SMF allocated itself: `teid` at the UPF's address (TS 29.244 section
+    /// 5.5.1, from a TEID range the UPF advertised).
+    pub fn establish_with_teid(&mut self, now: Instant, teid: u32) -> usize {
+        let idx = self.establish_slot();
+        let s = &mut self.sessions[idx];
+        s.up_teid = teid;
+        let (cp_seid, gnb_teid) = (s.cp_seid, s.gnb_teid);
+        let upf = match self.upf.ip() {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => unreachable!(),
+        };
+        let fteid = FTeid::Assigned {
+            teid,
+            ipv4: Some(upf),
+            ipv6: None,
+        };
+        let ies = self.establishment_ies_with(cp_seid, gnb_teid, fteid);
+        let m = Message::new(MessageType::SESSION_ESTABLISHMENT_REQUEST, 0, 0, ies);
+        self.request(now, m, idx);
+        idx
+    }
+
+    /// A new session slot with its SEID and gNB TEID.
+    fn establish_slot(&mut self) -> usize {
+        let idx = self.sessions.len();
+        self.sessions.push(SmfSession {
+            cp_seid: 0x5e1d_0000_0000 + idx as u64 + 1,
+            gnb_teid: 0x8800_0000 + idx as u32 + 1,
+            ..Default::default()
+        });
         idx
     }
 
@@ -315,7 +350,10 @@ impl Node for Smf {
                 let s = &mut self.sessions[idx];
                 s.established = m.cause();
                 s.up_seid = m.f_seid().map_or(0, |f| f.seid);
-                s.up_teid = created_fteid(&m).unwrap_or(0);
+                // A TEID the SMF allocated itself is kept (no Created PDR names it).
+                if let Some(t) = created_fteid(&m) {
+                    s.up_teid = t;
+                }
             }
             MessageType::SESSION_MODIFICATION_RESPONSE => {
                 let c = m.cause().unwrap_or(Cause(0));

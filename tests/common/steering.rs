@@ -114,18 +114,24 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         echo_responses: RateLimit::default(),
         extension_headers: RateLimit::default(),
         path: telcp::steering::path::PathConfig::default(),
+        teid_ranges: false,
     }
 }
 
 pub fn line_config(i: u8) -> LineConfig {
+    line_config_for(i, layout())
+}
+
+/// [`line_config`] with the TEID layout `layout`.
+pub fn line_config_for(i: u8, layout: VidLayout) -> LineConfig {
     LineConfig {
         fabric_addr: li_fabric(i),
         switch_addr: sp_fabric(),
-        layout: layout(),
+        layout,
         l2tp_layout: Some(l2tp_layout()),
         // The processors' pool (`processor_config`), sliced by (VID, backup VID).
         ue_pool: telcp::steering::ue_pool::UePool::new(
-            &layout(),
+            &layout,
             "10.0.0.0/8".parse().unwrap(),
             None,
         )
@@ -135,6 +141,25 @@ pub fn line_config(i: u8) -> LineConfig {
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),
+    }
+}
+
+/// What a [`Gateway`] may be built with besides its peer: the TEID layout, whether the switch
+/// processor advertises TEID ranges ([`SwitchConfig::teid_ranges`]), its path management.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub layout: VidLayout,
+    pub teid_ranges: bool,
+    pub path: telcp::steering::path::PathConfig,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            layout: layout(),
+            teid_ranges: false,
+            path: telcp::steering::path::PathConfig::default(),
+        }
     }
 }
 
@@ -173,9 +198,25 @@ impl Gateway {
         seed: u64,
         loss: f64,
         n_lines: u8,
+        peer: (&str, [u8; 4]),
+        node: Box<dyn telcp::Node>,
+        path: telcp::steering::path::PathConfig,
+    ) -> Gateway {
+        let shape = Shape {
+            path,
+            ..Shape::default()
+        };
+        Gateway::with_shape(seed, loss, n_lines, peer, node, shape)
+    }
+
+    /// A gateway as [`Gateway::with_peer`] of the given [`Shape`].
+    pub fn with_shape(
+        seed: u64,
+        loss: f64,
+        n_lines: u8,
         (name, ip): (&str, [u8; 4]),
         peer: Box<dyn telcp::Node>,
-        path: telcp::steering::path::PathConfig,
+        shape: Shape,
     ) -> Gateway {
         let start = Instant::now();
         let seed = seed
@@ -191,7 +232,7 @@ impl Gateway {
         let mut lines = Vec::new();
         for i in 1..=n_lines {
             let gw = if i == 1 { GW_IP } else { GW2_IP };
-            let li = LineInterface::new(line_config(i), start).unwrap();
+            let li = LineInterface::new(line_config_for(i, shape.layout), start).unwrap();
             lines.push(sim.add_node(
                 format!("line{i}"),
                 &[li_fabric(i), sa(gw, 0)],
@@ -200,12 +241,16 @@ impl Gateway {
             ));
         }
         let mut sc = switch_config(&line_addrs);
-        sc.path = path;
+        sc.path = shape.path;
+        sc.layout = shape.layout;
+        sc.teid_ranges = shape.teid_ranges;
         let sp = SwitchProcessor::new(sc, start).unwrap();
         let sp = sim.add_node("switch", &[sp_fabric()], None, Box::new(sp));
         let mut procs = HashMap::new();
         for id in PROCS {
-            let p = Processor::new(processor_config(id, 1), start).unwrap();
+            let mut pc = processor_config(id, 1);
+            pc.layout = shape.layout;
+            let p = Processor::new(pc, start).unwrap();
             procs.insert(
                 id,
                 sim.add_node(format!("proc{id}"), &[p_fabric(id)], None, Box::new(p)),

@@ -448,6 +448,7 @@ fn switch_config() -> SwitchConfig {
             on_failure: crate::steering::path::PathFailureAction::Purge,
             purge_batch: 2,
         },
+        teid_ranges: false,
     }
 }
 

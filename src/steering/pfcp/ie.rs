@@ -2,6 +2,7 @@
 //! after the length field) and the value; vendor-specific types (bit 15 set) start their value
 //! with a 16-bit Enterprise ID; grouped IEs hold IEs.
 
+use super::teidri::UpIpResourceInformation;
 use super::values::{ApplyAction, FSeid, FTeid, NodeId, OuterHeaderCreation, UeIpAddress};
 use super::{Cause, EmitError, Field, IeType, Interface, MAX_DEPTH, MAX_IES, WireError, values};
 use crate::io::Reader;
@@ -49,6 +50,9 @@ pub enum Ie<'a> {
     FarId(u32),
     /// QER ID (109, section 8.2.75).
     QerId(u32),
+    /// User Plane IP Resource Information (116, section 8.2.82): a TEID range the CP function
+    /// may allocate F-TEIDs from ([`super::teidri`]).
+    UpIpResourceInformation(UpIpResourceInformation<'a>),
     /// A grouped IE (one of [`IeType::is_grouped`]), its elements in order.
     Grouped {
         /// The type.
@@ -110,6 +114,9 @@ fn typed(t: IeType, v: &[u8]) -> Option<Ie<'_>> {
         IeType::RECOVERY_TIME_STAMP => Ie::RecoveryTimeStamp(u32v(v)?),
         IeType::FAR_ID => Ie::FarId(u32v(v)?),
         IeType::QER_ID => Ie::QerId(u32v(v)?),
+        IeType::USER_PLANE_IP_RESOURCE_INFORMATION => {
+            Ie::UpIpResourceInformation(UpIpResourceInformation::decode(v)?)
+        }
         _ => return None,
     })
 }
@@ -188,6 +195,7 @@ impl<'a> Ie<'a> {
             Ie::RecoveryTimeStamp(_) => IeType::RECOVERY_TIME_STAMP,
             Ie::FarId(_) => IeType::FAR_ID,
             Ie::QerId(_) => IeType::QER_ID,
+            Ie::UpIpResourceInformation(_) => IeType::USER_PLANE_IP_RESOURCE_INFORMATION,
             Ie::Grouped { ie_type, .. }
             | Ie::Enterprise { ie_type, .. }
             | Ie::Raw { ie_type, .. } => *ie_type,
@@ -225,6 +233,7 @@ impl<'a> Ie<'a> {
             Ie::RecoveryTimeStamp(v) => Ie::RecoveryTimeStamp(v),
             Ie::FarId(v) => Ie::FarId(v),
             Ie::QerId(v) => Ie::QerId(v),
+            Ie::UpIpResourceInformation(v) => Ie::UpIpResourceInformation(v.into_owned()),
             Ie::Grouped { ie_type, ies } => Ie::Grouped {
                 ie_type,
                 ies: ies.into_iter().map(Ie::into_owned).collect(),
@@ -261,6 +270,7 @@ impl<'a> Ie<'a> {
             Ie::NodeId(n) => n.value_len(),
             Ie::OuterHeaderCreation(o) => o.value_len(),
             Ie::UeIpAddress(u) => u.value_len(),
+            Ie::UpIpResourceInformation(u) => u.value_len(),
             Ie::Grouped { ies, .. } => ies.iter().map(Ie::encoded_len).sum(),
             Ie::Enterprise { value, .. } => 2 + value.len(),
             Ie::Raw { value, .. } => value.len(),
@@ -285,6 +295,7 @@ impl<'a> Ie<'a> {
             Ie::ApplyAction(a) => a.is_valid(),
             Ie::NodeId(n) => n.is_valid(),
             Ie::OuterHeaderCreation(o) => o.is_valid(),
+            Ie::UpIpResourceInformation(u) => u.is_valid(),
             Ie::Grouped { ie_type, ies } => {
                 if depth + 1 >= MAX_DEPTH {
                     return Err(EmitError::TooDeep);
@@ -338,6 +349,7 @@ impl<'a> Ie<'a> {
             Ie::NodeId(n) => n.encode(buf),
             Ie::OuterHeaderCreation(o) => o.encode(buf),
             Ie::UeIpAddress(u) => u.encode(buf),
+            Ie::UpIpResourceInformation(u) => u.encode(buf),
             Ie::Grouped { ies, .. } => ies.iter().for_each(|ie| ie.emit_unchecked(buf)),
             Ie::Enterprise {
                 enterprise_id,

@@ -14,7 +14,8 @@
 //!   [`Ie::Grouped`]. Typed values: Node ID ([`NodeId`]), F-SEID ([`FSeid`]), F-TEID with CHOOSE and
 //!   CHOOSE ID ([`FTeid`]), Cause, Recovery Time Stamp, PDR/FAR/QER/URR ID, Precedence,
 //!   Source/Destination Interface, Apply Action ([`ApplyAction`]), UE IP Address
-//!   ([`UeIpAddress`]), Outer Header Creation ([`OuterHeaderCreation`]). Every other IE, and a
+//!   ([`UeIpAddress`]), Outer Header Creation ([`OuterHeaderCreation`]), User Plane IP Resource
+//!   Information ([`teidri::UpIpResourceInformation`]). Every other IE, and a
 //!   typed one whose value is not in its variant's form, is kept as [`Ie::Raw`] and re-emitted
 //!   byte for byte.
 //! * Bounds: grouped IEs nest at most [`MAX_DEPTH`] levels (a message's own IEs are level 1; the
@@ -51,6 +52,7 @@
 mod error;
 mod ie;
 mod message;
+pub mod teidri;
 mod types;
 mod values;
 

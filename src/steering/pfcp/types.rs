@@ -178,6 +178,8 @@ code_point! {
         FAR_ID = 108,
         /// QER ID (section 8.2.75).
         QER_ID = 109,
+        /// User Plane IP Resource Information (section 8.2.82; [`super::teidri`]).
+        USER_PLANE_IP_RESOURCE_INFORMATION = 116,
         /// Aggregated URRs (grouped, table 7.5.2.4-2).
         AGGREGATED_URRS = 118,
         /// Create Traffic Endpoint (grouped, table 7.5.2.7-1).

@@ -142,6 +142,7 @@ mod sync;
 mod v2;
 
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
+pub(crate) use n4::cp_fteid;
 use setup::Grant;
 
 use super::common::{self, Outbox, Route};

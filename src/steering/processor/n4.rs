@@ -9,8 +9,11 @@
 //! local index, so the session is kept (and replicated) under its TEID and found from either.
 //!
 //! Limits: every PDR asking for CHOOSE gets the session's one F-TEID (whatever its CHOOSE ID);
-//! an F-TEID the CP function assigned itself (CH = 0) is accepted as it is, and G-PDUs to it
-//! are steered by its own bits; the UE IPv4 address is the one the CP function gave in a PDI's
+//! an F-TEID the CP function assigned itself (CH = 0) inside this processor's TEID range (its
+//! VID and the backup VID the switch processor directed it with: the ranges of
+//! [`pfcp::teidri`], advertised when [`SwitchConfig::teid_ranges`] is set) becomes the session's
+//! TEID, so its G-PDUs reach the session here and, after a failure, at the backup; any other
+//! CP-assigned F-TEID is accepted as it is and G-PDUs to it are steered by its own bits; the UE IPv4 address is the one the CP function gave in a PDI's
 //! UE IP Address, else the one of the session's slice of the UE pool ([`crate::steering::ue_pool`],
 //! the same VIDs and local index as its TEID), returned in each Created PDR's UE IP Address
 //! (CHV4, section 7.5.3.2); a full slice refuses the set-up with All dynamic addresses are
@@ -19,6 +22,7 @@
 //! an address of the session's own slice reaches the session's processor.
 //!
 //! [`VidLayout::seid_layout`]: crate::steering::VidLayout::seid_layout
+//! [`SwitchConfig::teid_ranges`]: crate::steering::switch::SwitchConfig::teid_ranges
 
 use super::setup::Exhausted;
 use super::sync::imsi_record;
@@ -88,6 +92,17 @@ fn choose_pdrs(req: &Message<'_>) -> Vec<u16> {
                 .then_some(id)
         })
         .collect()
+}
+
+/// The first F-TEID the CP function allocated itself (CH = 0) in a Create PDR's PDI (TS 29.244
+/// section 7.5.2.2), searched in order.
+pub(crate) fn cp_fteid(req: &Message<'_>) -> Option<u32> {
+    req.ies_of(IeType::CREATE_PDR).find_map(|pdr| {
+        pdr.ie(IeType::PDI)?.ies().iter().find_map(|ie| match ie {
+            Ie::FTeid(FTeid::Assigned { teid, .. }) => Some(*teid),
+            _ => None,
+        })
+    })
 }
 
 /// The first mandatory IE a Session Establishment Request lacks (TS 29.244 table 7.5.2.1-1:
@@ -202,15 +217,9 @@ impl Processor {
         if self.repeated(&record, seq) {
             return Ok(());
         }
-        let (local, teid) = match self.allocate_teid(vid, backup) {
+        let (local, teid) = match self.session_teid(&req, vid, backup) {
             Ok(a) => a,
-            Err(e) => {
-                let cause = match e {
-                    Exhausted::Addresses if choose_ue_ip(&req) => {
-                        Cause::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED
-                    }
-                    _ => Cause::NO_RESOURCES_AVAILABLE,
-                };
+            Err(cause) => {
                 self.refuse_n4(route, &req, peer_seid, cause, None);
                 return Ok(());
             }
@@ -231,6 +240,34 @@ impl Processor {
         };
         self.create(now, session, seq, backup);
         Ok(())
+    }
+
+    /// The local index and TEID of a new session (TS 29.244 section 5.5.1): the CP function's
+    /// F-TEID when it allocated one inside this processor's TEID range (CH = 0, carrying `vid`
+    /// and `backup`, [`super::super::pfcp::teidri`]), else one of this processor's slice.
+    /// Refusals: Rule creation/modification Failure (73) for a CP-allocated TEID already in use
+    /// or beyond the layout's local part; All dynamic addresses are occupied (79) for a full
+    /// slice when the CP function asked for the UE address (CHV4 / CHV6); else No resources
+    /// available (75).
+    fn session_teid(
+        &mut self,
+        req: &Message<'_>,
+        vid: VirtualId,
+        backup: Option<VirtualId>,
+    ) -> Result<(u32, u32), Cause> {
+        let l = self.config.layout;
+        let ours = |t: &u32| l.primary(*t) == Some(vid) && l.backup(*t) == backup;
+        if let Some(teid) = cp_fteid(req).filter(ours) {
+            return match self.claim_teid(teid) {
+                Ok(local) => Ok((local, teid)),
+                Err(Exhausted::Sessions) => Err(Cause::NO_RESOURCES_AVAILABLE),
+                Err(Exhausted::Addresses) => Err(Cause::RULE_CREATION_MODIFICATION_FAILURE),
+            };
+        }
+        self.allocate_teid(vid, backup).map_err(|e| match e {
+            Exhausted::Addresses if choose_ue_ip(req) => Cause::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED,
+            _ => Cause::NO_RESOURCES_AVAILABLE,
+        })
     }
 
     /// The Session Establishment Response of session `s` (TS 29.244 section 7.5.3): Node ID,

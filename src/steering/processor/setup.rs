@@ -248,6 +248,24 @@ impl Processor {
         }
     }
 
+    /// Takes the local index of `teid`, a TEID the CP function allocated in this processor's
+    /// range (its VIDs already checked): refused when `max_sessions` are held
+    /// ([`Exhausted::Sessions`]) or the index is taken or beyond the layout's local part
+    /// ([`Exhausted::Addresses`], not counted as an exhausted slice).
+    pub(super) fn claim_teid(&mut self, teid: u32) -> Result<u32, Exhausted> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(Exhausted::Sessions);
+        }
+        let l = self.config.layout;
+        let local = l.local(teid);
+        if self.sessions.contains_key(&teid)
+            || !self.slices.claim(l.backup_raw(teid), local, l.max_local())
+        {
+            return Err(Exhausted::Addresses);
+        }
+        Ok(local)
+    }
+
     /// The answer to the set-up of session `s` with sequence number `seq`, as the fabric
     /// `Transmit` to its line interface.
     fn setup_answer(&self, s: &Session, seq: u32) -> Option<Vec<u8>> {

@@ -79,6 +79,16 @@ pub struct SwitchConfig {
     /// Path management with the peers: Echo / Heartbeat Requests, restart detection and the
     /// purge of a restarted peer's sessions (see [`crate::steering::path`]).
     pub path: PathConfig,
+    /// Whether the CP functions may allocate F-TEIDs themselves (TS 29.244 Rel-15, section
+    /// 5.5.1): the Association Setup Response then carries one User Plane IP Resource
+    /// Information (section 8.2.82) per TEID range, one per (VID, backup VID) pair of the
+    /// processors holding a VID (per VID when `layout` has no backup field), and a Session
+    /// Establishment Request whose Create PDR carries such an F-TEID is directed to the
+    /// processor of its VID with its backup VID. `layout` must then be one TEIDRI describes
+    /// ([`crate::steering::pfcp::teidri::ranges`]: VID fields in the TEID's top 7 bits at
+    /// most), else [`SwitchProcessor::new`](super::SwitchProcessor::new) refuses it with
+    /// [`ConfigError::Teidri`](crate::steering::ConfigError::Teidri).
+    pub teid_ranges: bool,
 }
 
 impl SwitchConfig {
@@ -88,7 +98,7 @@ impl SwitchConfig {
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
     /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
     /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
-    /// second (bursts of 20, each), and [`PathConfig::default`] path management.
+    /// second (bursts of 20, each), [`PathConfig::default`] path management, no TEID ranges.
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -123,6 +133,7 @@ impl SwitchConfig {
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
             path: PathConfig::default(),
+            teid_ranges: false,
         }
     }
 }

@@ -428,6 +428,9 @@ impl SwitchProcessor {
 /// The layouts, and the bounds that must not be zero.
 fn check_config(config: &SwitchConfig) -> Result<(), ConfigError> {
     common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
+    if config.teid_ranges {
+        crate::steering::pfcp::teidri::ranges(&config.layout)?;
+    }
     for (field, zero) in [
         (ConfigField::Processors, config.processors.is_empty()),
         (

@@ -9,7 +9,9 @@ use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::gtpv2::{self, CauseValue};
 use crate::steering::path::PathProtocol;
-use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId};
+use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId, teidri};
+use crate::steering::processor::cp_fteid;
+use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -135,7 +137,7 @@ impl SwitchProcessor {
                 return self.establish(now, route, &m, data);
             }
             MessageType::ASSOCIATION_SETUP_REQUEST => {
-                let r = self.associate(&m);
+                let r = self.associate(&m, gw);
                 if r.0 == Cause::REQUEST_ACCEPTED {
                     self.path_seen(now, PathProtocol::Pfcp, route, m.recovery_time_stamp());
                     self.path_associated(route, true);
@@ -176,9 +178,13 @@ impl SwitchProcessor {
     /// An Association Setup Request (TS 29.244 section 7.4.4.1; Node ID and Recovery Time Stamp
     /// mandatory): the CP function's association is recorded (a repeated setup replaces it,
     /// section 6.2.6.2.2), and the response carries the Recovery Time Stamp and the UP Function
-    /// Features (FTUP: this UP function allocates F-TEIDs). Beyond `max_recent` associations:
-    /// No resources available.
-    fn associate(&mut self, m: &Message<'_>) -> (Cause, Vec<Ie<'static>>) {
+    /// Features (FTUP: this UP function allocates F-TEIDs) and, with
+    /// [`SwitchConfig::teid_ranges`], the TEID ranges a CP function may allocate F-TEIDs from
+    /// (section 8.2.82, [`Self::teid_ranges`]). Beyond `max_recent` associations: No resources
+    /// available.
+    ///
+    /// [`SwitchConfig::teid_ranges`]: super::SwitchConfig::teid_ranges
+    fn associate(&mut self, m: &Message<'_>, gw: IpAddr) -> (Cause, Vec<Ie<'static>>) {
         let Some(node) = m.node_id().map(node_key) else {
             return (
                 Cause::MANDATORY_IE_MISSING,
@@ -201,16 +207,56 @@ impl SwitchProcessor {
             ie_type: IeType::UP_FUNCTION_FEATURES,
             value: Cow::Owned(vec![FTUP, 0]),
         };
-        (
-            Cause::REQUEST_ACCEPTED,
-            vec![Ie::RecoveryTimeStamp(self.recovery_time_stamp()), features],
-        )
+        let mut ies = vec![Ie::RecoveryTimeStamp(self.recovery_time_stamp()), features];
+        ies.extend(self.teid_ranges(gw));
+        (Cause::REQUEST_ACCEPTED, ies)
+    }
+
+    /// One User Plane IP Resource Information (TS 29.244 section 8.2.82) per TEID range of the
+    /// processors holding a VID, at the gateway address `gw`: per (VID, backup VID) pair of
+    /// two such processors, by ascending VIDs (per VID when the layout has no backup field).
+    /// Empty without [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
+    fn teid_ranges(&self, gw: IpAddr) -> Vec<Ie<'static>> {
+        let Some(r) = self
+            .config
+            .teid_ranges
+            .then(|| teidri::ranges(&self.config.layout).ok())
+            .flatten()
+        else {
+            return Vec::new();
+        };
+        let mut vids: Vec<VirtualId> = self.slots.values().filter_map(|s| s.vid).collect();
+        vids.sort_unstable();
+        let (ipv4, ipv6) = match gw {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => (None, Some(a)),
+        };
+        let pairs: Vec<(VirtualId, Option<VirtualId>)> = if r.has_backup() {
+            vids.iter()
+                .flat_map(|&p| {
+                    vids.iter()
+                        .filter(move |&&b| b != p)
+                        .map(move |&b| (p, Some(b)))
+                })
+                .collect()
+        } else {
+            vids.iter().map(|&p| (p, None)).collect()
+        };
+        pairs
+            .into_iter()
+            .filter_map(|(p, b)| r.info(p, b, ipv4, ipv6))
+            .map(Ie::UpIpResourceInformation)
+            .collect()
     }
 
     /// A Session Establishment Request (SEID 0): placed as a Create PDP Context Request is,
     /// when its CP function (Node ID) has an association (else No established PFCP
     /// Association, TS 29.244 section 6.2.6.1); refused with No resources available when no
-    /// processor is eligible or `max_sessions` is reached.
+    /// processor is eligible or `max_sessions` is reached. With
+    /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges), a request whose Create
+    /// PDR carries an F-TEID the CP function allocated goes to the processor of that TEID's VID
+    /// (with its backup VID), and is refused with No resources available when that processor is
+    /// not eligible.
     fn establish(
         &mut self,
         now: Instant,
@@ -228,7 +274,11 @@ impl SwitchProcessor {
             Cause::NO_ESTABLISHED_PFCP_ASSOCIATION
         } else if self.direct_repeat(route, seq, data)
             || (self.sessions.len() < self.config.max_sessions
-                && self.direct_new(now, Some(seq), route, data).is_some())
+                && match cp_fteid(m).filter(|_| self.config.teid_ranges) {
+                    Some(teid) => self.direct_by_teid(now, seq, route, data, teid),
+                    None => self.direct_new(now, Some(seq), route, data),
+                }
+                .is_some())
         {
             return Ok(());
         } else {

@@ -63,7 +63,7 @@ impl SwitchProcessor {
 
     /// The eligible processors other than `exclude`, by ascending slot id: holding a VID, Up,
     /// not overloaded and below capacity.
-    fn eligible(&self, exclude: Option<u32>) -> Vec<u32> {
+    pub(super) fn eligible(&self, exclude: Option<u32>) -> Vec<u32> {
         let mut v: Vec<u32> = self
             .slots
             .iter()

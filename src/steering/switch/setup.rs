@@ -209,6 +209,51 @@ impl SwitchProcessor {
         let bvid = backup_slot
             .and_then(|b| self.slots.get(&b))
             .and_then(|s| s.vid);
+        self.direct_to(now, seq, route, data, (paddr, pvid, bvid));
+        Some(())
+    }
+
+    /// Directs a Session Establishment Request whose CP function allocated the F-TEID `teid`
+    /// in one of the advertised TEID ranges ([`SwitchConfig::teid_ranges`]) to the processor
+    /// holding its primary VID, with its backup VID; `None` (nothing sent) when that processor
+    /// is not eligible (down, overloaded, full) or the backup VID is no other processor's.
+    ///
+    /// [`SwitchConfig::teid_ranges`]: super::SwitchConfig::teid_ranges
+    pub(super) fn direct_by_teid(
+        &mut self,
+        now: Instant,
+        seq: u32,
+        route: Route,
+        data: &[u8],
+        teid: u32,
+    ) -> Option<()> {
+        let l = self.config.layout;
+        let pvid = l.primary(teid)?;
+        let bvid = l.backup(teid);
+        let holder = |v: VirtualId| self.slots.iter().find(|(_, s)| s.vid == Some(v));
+        let (&primary, slot) = holder(pvid)?;
+        let paddr = slot.addr;
+        if l.backup_field().is_some() && bvid.and_then(holder).is_none_or(|(id, _)| *id == primary)
+        {
+            return None;
+        }
+        if !self.eligible(None).contains(&primary) {
+            return None;
+        }
+        self.direct_to(now, Some(seq), route, data, (paddr, pvid, bvid));
+        Some(())
+    }
+
+    /// Remembers the set-up `seq` of `route` (for retransmissions), counts it and directs it to
+    /// the processor at `to.0` holding VID `to.1`, with backup VID `to.2`.
+    fn direct_to(
+        &mut self,
+        now: Instant,
+        seq: Option<u32>,
+        route: Route,
+        data: &[u8],
+        (paddr, pvid, bvid): (SocketAddr, VirtualId, Option<VirtualId>),
+    ) {
         if let Some(seq) = seq {
             self.recent.push_back((now, route.peer, seq));
             self.recent_map.insert((route.peer, seq), (pvid, bvid));
@@ -220,7 +265,6 @@ impl SwitchProcessor {
             backup: bvid,
         });
         self.direct(paddr, bvid, route, data);
-        Some(())
     }
 
     /// Answers a GTP-C datagram of another version with a GTPv1 Version Not Supported.

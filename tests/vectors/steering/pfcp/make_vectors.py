@@ -61,6 +61,18 @@ VECTORS = {
         IE_RecoveryTimeStamp(timestamp=RTS + 1),
         IE_EnterpriseSpecific(ietype=0x8001, enterprise_id=18681, data=b"\x01\x02"),
     ]),
+    # TEID ranges for CP-allocated F-TEIDs (TS 29.244 section 8.2.82): TEIDRI 6 / range 0b101010
+    # (VID 5, backup VID 2 of a 3+3-bit layout) at an IPv4 address; TEIDRI 3 / range 5 at an IPv6
+    # address for Network Instance "internet" and Source Interface Core.
+    "association_setup_response_teidri": node(2, PFCPAssociationSetupResponse, [
+        IE_NodeId(id_type=0, ipv4=UPF),
+        IE_Cause(cause=1),
+        IE_RecoveryTimeStamp(timestamp=RTS + 1),
+        IE_UserPlaneIPResourceInformation(V4=1, TEIDRI=6, teid_range=0b101010, ipv4=UPF),
+        IE_UserPlaneIPResourceInformation(V6=1, TEIDRI=3, teid_range=5, ipv6="2001:db8::10",
+                                          ASSONI=1, network_instance="internet",
+                                          ASSOSI=1, interface=1),
+    ]),
     "association_update_request": node(3, PFCPAssociationUpdateRequest, [
         IE_NodeId(id_type=1, ipv6="2001:db8::20"),
     ], mp=5),
