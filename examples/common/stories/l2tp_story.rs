@@ -130,7 +130,8 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             "new call",
         );
         let mut up = None;
-        for _ in 0..100 {
+        // Up to 15 s: under the simulator's loss a set-up may need several retransmissions.
+        for _ in 0..300 {
             net.run_for(Duration::from_millis(50));
             while let Some(ev) = net.poll_event_of::<Lns>(contact) {
                 if let l2tp::Event::RedirectIssued { to, .. } = ev {

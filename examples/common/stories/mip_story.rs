@@ -196,7 +196,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 "Registration Request",
                 round,
             );
-            for _ in 0..400 {
+            for _ in 0..2000 {
                 net.run_for(Duration::from_millis(5));
                 events(net, tr, taken_over, router_owner);
                 let mut done = false;

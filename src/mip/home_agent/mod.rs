@@ -11,6 +11,7 @@ mod notices;
 mod pool;
 mod register;
 mod replicate;
+mod retired;
 mod revoke;
 mod routes;
 mod security;
@@ -29,6 +30,7 @@ pub use event::Event;
 use notices::Notices;
 use pool::HomePool;
 use replicate::Channel;
+use retired::Retired;
 use revoke::Revocations;
 pub use revoke::Revoked;
 use routes::Route;
@@ -120,6 +122,10 @@ pub struct HaStats {
     pub forwarded: u64,
     /// Requests served here (as second HA or alone).
     pub served: u64,
+    /// Deregistered mobile nodes' last identifications dropped before they went stale, to make
+    /// room (the table holds at most `max_bindings`; RFC 5944 section 5.7, `retired.rs`): a
+    /// replay of such a node's last request within the tolerance is no longer recognised.
+    pub retired_evicted: u64,
     /// Replies relayed to foreign agents.
     pub relayed: u64,
     /// Replies with no temporary binding, dropped.
@@ -244,6 +250,8 @@ pub struct HomeAgent {
     notices: Notices,
     route: Route,
     revocations: Revocations,
+    /// Last identifications of deregistered mobile nodes (`retired.rs`).
+    retired: Retired,
     tunnels: TunnelConfig,
     /// Keys from AAA ([`HomeAgentConfig::aaa`]).
     aaa: Option<Aaa>,
@@ -324,6 +332,7 @@ impl HomeAgent {
             rto: cfg.replication_rto,
             max_queue: cfg.max_replication_queue,
             revocations: Revocations::new(&cfg, &hasher),
+            retired: Retired::new(cfg.max_bindings, &hasher),
             tunnels: cfg.tunnels,
             aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
             sealer,
@@ -440,6 +449,12 @@ impl HomeAgent {
 
     fn ntp_now(&self, now: Instant) -> NtpTime {
         NtpTime::from_unix(self.wall_clock + now.saturating_duration_since(self.start))
+    }
+
+    /// Identifications at or below this are outside the timestamp tolerance at `now`.
+    fn stale_identification(&self, now: Instant) -> u64 {
+        let t = u64::try_from(replay::ntp_units(self.tolerance)).unwrap_or(u64::MAX);
+        self.ntp_now(now).0.saturating_sub(t)
     }
 
     fn send_cluster(&mut self, to: NodeId, body: Body<'_>) {

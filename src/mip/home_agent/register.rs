@@ -317,10 +317,15 @@ impl HomeAgent {
     pub(super) fn serve(&mut self, a: &Asked<'_>, sa: &MnSa) -> Result<(), InputError> {
         let (q, now) = (a.q, a.now);
         let slot = self.table.find(q.home_address, a.nai);
+        // The binding's last identification, or a deregistered one's (`retired.rs`).
         let last = slot
             .and_then(|s| self.table.get(s))
             .map(|b| b.identification)
-            .filter(|i| *i != 0);
+            .filter(|i| *i != 0)
+            .or_else(|| {
+                let stale = self.stale_identification(now);
+                self.retired.get(q.home_address, a.nai, stale)
+            });
         if replay::check_timestamp(q.identification, self.ntp_now(now), last, self.tolerance)
             .is_err()
         {
@@ -366,6 +371,12 @@ impl HomeAgent {
         if b.care_of.is_empty() {
             if let Some(b) = self.table.remove(s) {
                 self.pool.release(&b.home_address);
+                let stale = self.stale_identification(a.now);
+                let nai = b.nai.as_deref();
+                let evicted = self
+                    .retired
+                    .insert(b.home_address, nai, b.identification, stale);
+                self.stats.retired_evicted += evicted;
                 self.replicate_remove(b.home_address, b.nai.clone());
             }
         } else {

@@ -61,7 +61,7 @@ impl NtpTime {
 }
 
 /// A duration in NTP fixed-point units (2^-32 s), saturating.
-fn ntp_units(d: Duration) -> u128 {
+pub(crate) fn ntp_units(d: Duration) -> u128 {
     (u128::from(d.as_secs()) << 32) + ((u128::from(d.subsec_nanos()) << 32) / 1_000_000_000)
 }
 

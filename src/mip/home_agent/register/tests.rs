@@ -131,3 +131,39 @@ fn a_request_announced_by_a_notice_is_served_for_the_first_ha() {
     assert_eq!(b.first_ha, NodeId(2));
     assert!(drain(&mut ha2).iter().any(|t| t.dst == fa()));
 }
+
+/// RFC 5944 section 5.7: a request whose Identification is not newer than the last one accepted
+/// from the mobile node is refused 133, also after a deregistration removed its binding: a copy
+/// of the registration replayed within the timestamp tolerance binds nothing.
+#[test]
+fn a_registration_replayed_after_deregistration_is_refused_133() {
+    let t0 = Instant::now();
+    let mut ha1 = ha(1, t0);
+    let reg = request(1, ntp(t0, t0));
+    ha1.handle_request(t0, fa(), vip(), &reg, None).unwrap();
+    assert_eq!(ha1.bindings().len(), 1);
+    let t1 = t0 + Duration::from_secs(1);
+    let dereg = Builder::request(Request {
+        lifetime: 0,
+        home_address: home(1),
+        home_agent: VIP,
+        care_of: home(1),
+        identification: ntp(t0, t1),
+        ..Request::default()
+    })
+    .mn_ha_auth(&mn_sa(1))
+    .to_vec();
+    ha1.handle_request(t1, fa(), vip(), &dereg, None).unwrap();
+    assert_eq!(ha1.bindings().len(), 0);
+    let t2 = t0 + Duration::from_secs(2);
+    let replay = ha1.handle_request(t2, fa(), vip(), &reg, None);
+    assert_eq!(
+        replay,
+        Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
+    );
+    assert_eq!(ha1.bindings().len(), 0, "the replay bound nothing");
+    // A fresh request (newer identification) registers again.
+    let fresh = request(1, ntp(t0, t2));
+    ha1.handle_request(t2, fa(), vip(), &fresh, None).unwrap();
+    assert_eq!(ha1.bindings().len(), 1);
+}
