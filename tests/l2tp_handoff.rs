@@ -124,6 +124,9 @@ fn handoff_fields_equal_the_wire() {
         );
         assert_eq!((l.peer, n.peer), (addr("10.0.0.1"), addr("10.0.9.1")));
         assert_eq!(n.local, addr("10.0.0.1"), "seed {seed}");
+        // The LAC opened its tunnel without naming its address: it learns it from where the
+        // LNS's SCCRP reached it.
+        assert_eq!(l.local, addr("10.0.9.1"), "seed {seed}: LAC handoff local");
         assert_eq!((l.lns_mode, n.lns_mode), (false, true));
         for h in [l, n] {
             assert_eq!(h.send_seq, sequencing, "seed {seed}");
@@ -144,8 +147,7 @@ fn handoff_fields_equal_the_wire() {
                 })
                 .unwrap()
         };
-        assert_eq!(tunnel_up(&lev).0, lac_tid);
-        assert_eq!(tunnel_up(&lev).1, lns_tid);
+        assert_eq!(tunnel_up(&lev), (lac_tid, lns_tid, Some(addr("10.0.9.1"))));
         assert_eq!(tunnel_up(&nev), (lns_tid, lac_tid, Some(addr("10.0.0.1"))));
     }
 }

@@ -44,10 +44,15 @@ impl Core {
         }
         let t = self
             .tunnels
-            .get(&tid)
+            .get_mut(&tid)
             .ok_or(InputError::UnknownTunnel(tid))?;
         if t.peer.ip() != from.ip() {
             return Err(InputError::UnknownTunnel(tid));
+        }
+        // A tunnel we opened without naming our address (a LAC's default) learns it from where
+        // the peer's messages reach us: the handoff's `local` and our replies' source.
+        if t.local.is_none() && !to.ip().is_unspecified() {
+            t.local = Some(to);
         }
         self.deliver(now, tid, c);
         Ok(())
