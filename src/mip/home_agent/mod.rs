@@ -451,10 +451,11 @@ impl HomeAgent {
         NtpTime::from_unix(self.wall_clock + now.saturating_duration_since(self.start))
     }
 
-    /// Identifications at or below this are outside the timestamp tolerance at `now`.
+    /// Identifications at or below this are outside the timestamp tolerance at `now` (the
+    /// check refuses a difference greater than the tolerance, so the boundary itself is inside).
     fn stale_identification(&self, now: Instant) -> u64 {
         let t = u64::try_from(replay::ntp_units(self.tolerance)).unwrap_or(u64::MAX);
-        self.ntp_now(now).0.saturating_sub(t)
+        self.ntp_now(now).0.saturating_sub(t.saturating_add(1))
     }
 
     fn send_cluster(&mut self, to: NodeId, body: Body<'_>) {
