@@ -8,7 +8,8 @@
 //!
 //! [`crate::Node`] is the object-safe form for heterogeneous drivers (a socket loop running several
 //! protocols, or [`crate::sim`]): every [`Endpoint`] is a `Node` through a blanket impl that maps
-//! its event into the crate-wide [`Event`], so a driver reaches events without a downcast.
+//! its event into the crate-wide [`Event`] and its input error into the crate-wide [`Error`], so a
+//! driver reaches events and refusals without a downcast.
 //!
 //! The call order, for every endpoint: after any `handle_*` call or command, drain `poll_transmit`,
 //! then `poll_event`, then read `poll_timeout` and call `handle_timeout` once it is reached. A
@@ -37,8 +38,10 @@ use std::time::Instant;
 pub trait Endpoint {
     /// What the endpoint reports to its caller.
     type Event: Into<Event>;
-    /// Why a datagram was refused (the protocol's own refusal may also have been queued).
-    type Error: std::fmt::Debug;
+    /// Why a datagram was refused (the protocol's own refusal may also have been queued); it
+    /// converts into the crate-wide [`Error`] a [`crate::Node`] returns. An endpoint that never
+    /// refuses input uses [`std::convert::Infallible`].
+    type Error: std::fmt::Debug + Into<Error>;
     /// The endpoint's counters.
     type Stats: Copy + std::fmt::Debug;
 
@@ -103,6 +106,58 @@ pub enum Event {
     Health(HealthEvent),
 }
 
+/// Why an endpoint refused a datagram, in the crate-wide form [`crate::Node::handle_datagram`]
+/// returns: the endpoint's own typed input error, by subsystem. The protocol's own refusal (a
+/// StopCCN, a Registration Reply code, a GTP cause) has already been queued for transmission when
+/// the datagram deserved one; this value is for the caller's logs and counters.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From a [`Lac`] or an [`Lns`] (RFC 2661).
+    #[error("L2TP: {0}")]
+    L2tp(l2tp::InputError),
+    /// From a [`HomeAgent`] (RFC 5944).
+    #[error("Home Agent: {0}")]
+    HomeAgent(crate::mip::InputError),
+    /// From a [`ForeignAgent`] (RFC 5944 section 3.7).
+    #[error("Foreign Agent: {0}")]
+    ForeignAgent(FaError),
+    /// From a [`MobileNodeClient`] (RFC 5944 section 3.6).
+    #[error("mobile node: {0}")]
+    MobileNode(ClientError),
+    /// From a [`LineInterface`], a [`SwitchProcessor`] or a [`Processor`] (they share one input
+    /// error type).
+    #[error("steering: {0}")]
+    Steering(steering::InputError),
+    /// From a [`Monitor`].
+    #[error("health: {0}")]
+    Health(HealthError),
+}
+
+macro_rules! error_variant {
+    ($variant:ident, $t:ty) => {
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::$variant(e)
+            }
+        }
+    };
+}
+
+error_variant!(L2tp, l2tp::InputError);
+error_variant!(HomeAgent, crate::mip::InputError);
+error_variant!(ForeignAgent, FaError);
+error_variant!(MobileNode, ClientError);
+error_variant!(Steering, steering::InputError);
+error_variant!(Health, HealthError);
+
+/// An endpoint that never refuses input ([`Endpoint::Error`] `= Infallible`).
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Error {
+        match never {}
+    }
+}
+
 macro_rules! event_variant {
     ($variant:ident, $t:ty) => {
         impl From<$t> for Event {
@@ -132,10 +187,14 @@ event_variant!(Processor, ProcessorEvent);
 event_variant!(Health, HealthEvent);
 
 impl<T: Endpoint + 'static> Node for T {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        // Bad input has been answered inside the protocol; the typed error is for callers of
-        // the typed method, who log it.
-        let _ = Endpoint::handle_datagram(self, now, from, to, data);
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        Endpoint::handle_datagram(self, now, from, to, data).map_err(Into::into)
     }
     fn handle_frame(
         &mut self,
@@ -144,8 +203,8 @@ impl<T: Endpoint + 'static> Node for T {
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
-    ) {
-        let _ = Endpoint::handle_frame(self, now, link_src, from, to, data);
+    ) -> Result<(), Error> {
+        Endpoint::handle_frame(self, now, link_src, from, to, data).map_err(Into::into)
     }
     fn handle_timeout(&mut self, now: Instant) {
         Endpoint::handle_timeout(self, now);

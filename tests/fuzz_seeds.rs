@@ -292,7 +292,7 @@ impl<T: Driven, P: telcp::Node> World<T, P> {
                 LNS_ADDR
             };
             w.script.extend_from_slice(&[1, 0, 0]);
-            w.ep.handle_datagram(start, sa(from), w.me, &[]);
+            let _ = w.ep.handle_datagram(start, sa(from), w.me, &[]);
             w.after();
         } else {
             w.step(0);
@@ -311,7 +311,7 @@ impl<T: Driven, P: telcp::Node> World<T, P> {
         self.script
             .extend_from_slice(&[(self.op_for)(from), 0, len8(payload)]);
         self.script.extend_from_slice(payload);
-        self.ep.handle_datagram(self.now, from, self.me, payload);
+        let _ = self.ep.handle_datagram(self.now, from, self.me, payload);
         self.after();
     }
 
@@ -322,7 +322,8 @@ impl<T: Driven, P: telcp::Node> World<T, P> {
             for t in std::mem::take(&mut self.outbox) {
                 if let Some((_, p)) = self.peers.iter_mut().find(|(a, _)| *a == t.dst) {
                     moved = true;
-                    p.handle_datagram(self.now, t.src.unwrap_or(self.me), t.dst, &t.payload);
+                    let _ =
+                        p.handle_datagram(self.now, t.src.unwrap_or(self.me), t.dst, &t.payload);
                 }
             }
             let mut inbound = Vec::new();

@@ -406,14 +406,22 @@ struct TryAnotherLns {
 }
 
 impl telcp::Node for TryAnotherLns {
-    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+    fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), telcp::Error> {
         use telcp::l2tp::wire::{ControlMessage as C, ResultCode, ResultCodeValue};
         let Ok(Message::Control(m)) = Message::parse(data) else {
-            return;
+            return Ok(());
         };
-        let Some(mt) = m.message_type() else { return };
+        let Some(mt) = m.message_type() else {
+            return Ok(());
+        };
         if m.header.ns != self.nr {
-            return;
+            return Ok(());
         }
         self.nr = self.nr.wrapping_add(1);
         let mut reply = match mt {
@@ -440,6 +448,7 @@ impl telcp::Node for TryAnotherLns {
         reply.header.nr = self.nr;
         self.out
             .push(telcp::Transmit::to(from, Message::Control(reply).to_vec()));
+        Ok(())
     }
     fn handle_timeout(&mut self, _now: Instant) {}
     fn poll_transmit(&mut self) -> Option<telcp::Transmit> {

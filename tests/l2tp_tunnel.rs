@@ -473,7 +473,8 @@ fn unknown_mandatory_avp_in_icrq_is_refused_with_cdn_error_8() {
         .unwrap();
     m.header.ns = sent.wrapping_add(1);
     let bytes = Message::Control(m).to_vec();
-    p.sim
+    let _ = p
+        .sim
         .deliver_now(p.lns, addr("10.0.9.1"), addr("10.0.0.1"), &bytes);
     p.sim.run_for(Duration::from_secs(1));
     let cdn = p

@@ -77,7 +77,7 @@ fn bounds_a_million_spoofed_requests_leave_tables_bounded_and_a_real_mn_register
             b[4..8].copy_from_slice(&rng.next_u32().to_be_bytes());
         }
         let from = sock(Ipv4Addr::from(rng.next_u32()), 434);
-        w.sim.deliver_now(w.ha[0], from, vip(), &b);
+        let _ = w.sim.deliver_now(w.ha[0], from, vip(), &b);
         if n == 500_000 {
             // A legitimate MN registers in the middle of the flood.
             let cfg = w.client_cfg(2, false, mn_addr(2));

@@ -224,7 +224,7 @@ struct SgsnEndpoint(sgsn::Sgsn);
 
 impl Endpoint for SgsnEndpoint {
     type Event = telcp::Event;
-    type Error = ();
+    type Error = telcp::Error;
     type Stats = usize;
     fn handle_datagram(
         &mut self,
@@ -232,9 +232,8 @@ impl Endpoint for SgsnEndpoint {
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
-    ) -> Result<(), ()> {
-        telcp::Node::handle_datagram(&mut self.0, now, from, to, data);
-        Ok(())
+    ) -> Result<(), telcp::Error> {
+        telcp::Node::handle_datagram(&mut self.0, now, from, to, data)
     }
     fn handle_timeout(&mut self, now: Instant) {
         telcp::Node::handle_timeout(&mut self.0, now);

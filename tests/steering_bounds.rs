@@ -171,7 +171,7 @@ fn a_flood_of_spoofed_packets_is_dropped_and_counted() {
         if !assigned.contains(&p) {
             unknown += 1;
             let pkt = Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
-            gw.sim.deliver_now(line, attacker, gu, &pkt);
+            let _ = gw.sim.deliver_now(line, attacker, gu, &pkt);
         }
     }
     let s = gw.line(0).stats();

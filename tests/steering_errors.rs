@@ -104,7 +104,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
     };
     // 10 000 at one instant: only the burst (20) is answered.
     for i in 0..10_000 {
-        gw.sim.deliver_now(line, src, gu, &spoof(i));
+        let _ = gw.sim.deliver_now(line, src, gu, &spoof(i));
     }
     let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
@@ -115,7 +115,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
     for ms in 0..1000u32 {
         gw.sim.run_for(Duration::from_millis(1));
         for i in 0..10 {
-            gw.sim.deliver_now(line, src, gu, &spoof(ms * 10 + i));
+            let _ = gw.sim.deliver_now(line, src, gu, &spoof(ms * 10 + i));
         }
     }
     let s = gw.line(0).stats();
@@ -134,7 +134,7 @@ fn a_flood_of_unknown_teids_gets_a_bounded_number_of_error_indications() {
     for i in 0..2000u32 {
         let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
         let pkt = Message::g_pdu(teid, vec![0u8; 8]).to_vec().unwrap();
-        gw.sim.deliver_now(line, src, gu, &pkt);
+        let _ = gw.sim.deliver_now(line, src, gu, &pkt);
     }
     gw.sim.run_for(Duration::from_millis(100));
     let p = gw.proc(12).stats();
@@ -312,7 +312,7 @@ fn a_flood_of_other_versions_gets_a_bounded_number_of_version_not_supported() {
     let gc = sa(GW_IP, 2123);
     let echo = gtpv0_echo_request(1);
     for _ in 0..2000 {
-        gw.sim.deliver_now(line, src, gc, &echo);
+        let _ = gw.sim.deliver_now(line, src, gc, &echo);
     }
     gw.sim.run_for(Duration::from_millis(100));
     let sp = gw.sp().stats();
@@ -437,7 +437,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     };
     // 10 000 at one instant: only the burst (20) is answered.
     for i in 0..10_000 {
-        gw.sim.deliver_now(line, src, gc, &forged(i));
+        let _ = gw.sim.deliver_now(line, src, gc, &forged(i));
     }
     let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 10_000);
@@ -449,7 +449,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     for ms in 0..1000u32 {
         gw.sim.run_for(Duration::from_millis(1));
         for i in 0..10 {
-            gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
+            let _ = gw.sim.deliver_now(line, src, gc, &forged(ms * 10 + i));
         }
     }
     let s = gw.line(0).stats();
@@ -484,10 +484,11 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     no_seq.header.sequence = None;
     let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, teid, 2, vec![]);
     for m in [resp, no_seq, create] {
-        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+        let _ = gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
     }
     // An Update to the GTP-U port is no GTP-C request there.
-    gw.sim
+    let _ = gw
+        .sim
         .deliver_now(line, sa(SGSN_IP, 2152), sa(GW_IP, 2152), &forged(0));
     let s = gw.line(0).stats();
     assert_eq!(s.drops(DropReason::UnknownVid), 20_004);
@@ -506,7 +507,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
             i as u16,
             vec![],
         );
-        gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
+        let _ = gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
     }
     gw.sim.run_for(Duration::from_millis(100));
     let p = gw.proc(12).stats();

@@ -70,9 +70,15 @@ impl<T: Node> Answering<T> {
 }
 
 impl<T: Node> Node for Answering<T> {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), telcp::Error> {
         if self.silent {
-            return;
+            return Ok(());
         }
         match self.answer(data) {
             Some(r) => {
@@ -84,8 +90,9 @@ impl<T: Node> Node for Answering<T> {
                     payload: r.into(),
                 });
             }
-            None => self.inner.handle_datagram(now, from, to, data),
+            None => return self.inner.handle_datagram(now, from, to, data),
         }
+        Ok(())
     }
     fn handle_timeout(&mut self, now: Instant) {
         if !self.silent {

@@ -39,6 +39,10 @@ pub struct UdpLoop {
     pub sent: u64,
     /// Datagrams received.
     pub received: u64,
+    /// Datagrams an endpoint refused (its typed error, `telcp::Error`); the last one is kept.
+    pub refused: u64,
+    /// The last refusal, for the summary.
+    pub last_refusal: Option<telcp::Error>,
 }
 
 impl UdpLoop {
@@ -59,6 +63,8 @@ impl UdpLoop {
             buf: vec![0; 65_536],
             sent: 0,
             received: 0,
+            refused: 0,
+            last_refusal: None,
         })
     }
 
@@ -165,7 +171,10 @@ impl UdpLoop {
                 self.received += 1;
                 let e = &mut self.entries[owner];
                 if e.alive {
-                    e.node.handle_datagram(now, from, local, &self.buf[..n]);
+                    if let Err(error) = e.node.handle_datagram(now, from, local, &self.buf[..n]) {
+                        self.refused += 1;
+                        self.last_refusal = Some(error);
+                    }
                 }
             }
         }

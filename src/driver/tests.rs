@@ -32,7 +32,7 @@ impl Ticker {
 
 impl Endpoint for Ticker {
     type Event = HealthEvent;
-    type Error = ();
+    type Error = crate::health::HealthError;
     type Stats = usize;
     fn handle_datagram(
         &mut self,
@@ -40,13 +40,13 @@ impl Endpoint for Ticker {
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
-    ) -> Result<(), ()> {
+    ) -> Result<(), crate::health::HealthError> {
         let mut t = Transmit::to(from, data.to_vec());
         t.src = Some(to);
         match data.first() {
             Some(1) => t.src = Some("127.0.0.1:9".parse().expect("address")),
             Some(2) => t.link_dst = Some(crate::MacAddr::local(1)),
-            Some(0xff) => return Err(()),
+            Some(0xff) => return Err(crate::health::HealthError::OwnNode(NodeId(0))),
             _ => {}
         }
         self.out.push_back(t);

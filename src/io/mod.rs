@@ -135,19 +135,31 @@ impl fmt::Debug for Transmit {
 /// [`crate::Endpoint`].
 ///
 /// Every [`crate::Endpoint`] is a `Node` (a blanket impl maps its event into [`crate::Event`] and
-/// drops the typed input error), so one driver loop, a real socket loop or the deterministic
+/// its typed input error into [`crate::Error`]), so one driver loop, a real socket loop or the deterministic
 /// [`crate::sim`] network, can run any mix of them without a downcast to reach events. The call order is the one of every endpoint:
 /// after any `handle_*`, drain [`Node::poll_transmit`], then read [`Node::poll_timeout`] and call
 /// [`Node::handle_timeout`] when it is reached. Time passed in never goes backwards.
 pub trait Node: std::any::Any {
     /// Feeds one received datagram. `from` is its source, `to` the local address it was sent to.
-    /// Bad input is answered inside the protocol (a refusal queued for transmission) or dropped; the
-    /// typed error of the endpoint's inherent method is not surfaced here.
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]);
+    ///
+    /// # Errors
+    /// Bad input is answered inside the protocol (a refusal queued for transmission) or dropped,
+    /// and the endpoint's typed input error is returned in the crate-wide form
+    /// [`crate::Error`], for the driver's logs and counters; no state is lost either way.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), crate::Error>;
     /// Feeds one received frame whose link-layer source is known (`link_src`, when the driver
     /// reads frames, not only datagrams). Endpoints that use the source MAC (the virtual Home
     /// Agent learns which member forwarded a request from it) override this; the default ignores
     /// it and calls [`Node::handle_datagram`].
+    ///
+    /// # Errors
+    /// As [`Node::handle_datagram`].
     fn handle_frame(
         &mut self,
         now: Instant,
@@ -155,9 +167,9 @@ pub trait Node: std::any::Any {
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
-    ) {
+    ) -> Result<(), crate::Error> {
         let _ = link_src;
-        self.handle_datagram(now, from, to, data);
+        self.handle_datagram(now, from, to, data)
     }
     /// Lets timers that are due at `now` fire. Calling it early is a no-op.
     fn handle_timeout(&mut self, now: Instant);

@@ -90,6 +90,9 @@ pub struct TraceRecord {
     pub link_dst: Option<MacAddr>,
     /// What happened.
     pub fate: Fate,
+    /// For a delivered datagram the node refused: its typed input error ([`crate::Node`]'s
+    /// error; the node may also have queued the protocol's own refusal).
+    pub refusal: Option<crate::Error>,
     /// The UDP payload.
     pub payload: Bytes,
 }
@@ -113,6 +116,9 @@ pub struct SimStats {
     pub no_route: u64,
     /// Copies that reached a crashed node.
     pub to_down_node: u64,
+    /// Delivered copies the destination node refused with an input error (each trace record
+    /// says why in [`TraceRecord::refusal`]).
+    pub refused: u64,
     /// Times a node asked for a timeout in the past again right after handling one (a node bug the
     /// simulator steps over instead of spinning).
     pub stalled_timeouts: u64,

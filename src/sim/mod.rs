@@ -330,20 +330,35 @@ impl Sim {
                 let at = self.now + self.default_link.delay;
                 self.schedule(at, from, to, None, dst, None, payload);
             }
-            None => self.record(from, to, None, None, None, Fate::NoRoute, payload),
+            None => self.record(from, to, None, None, None, Fate::NoRoute, None, payload),
         }
     }
 
     /// Hands a datagram to `node` at once, synchronously, with no trace: for floods of millions of
     /// datagrams that would not fit in flight.
-    pub fn deliver_now(&mut self, node: NodeId, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+    ///
+    /// # Errors
+    /// The node's refusal ([`crate::Node::handle_datagram`]), also counted in
+    /// [`SimStats::refused`]; a crashed or unknown node takes nothing and returns `Ok`.
+    pub fn deliver_now(
+        &mut self,
+        node: NodeId,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), crate::Error> {
         let now = self.now;
+        let mut result = Ok(());
         if let Some(s) = self.nodes.get_mut(node.0) {
             if s.alive {
-                s.node.handle_datagram(now, from, to, data);
+                result = s.node.handle_datagram(now, from, to, data);
             }
         }
+        if result.is_err() {
+            self.stats.refused += 1;
+        }
         self.flush_node(node);
+        result
     }
 
     /// Advances the clock to `deadline`, processing every delivery and timeout due until then.
@@ -458,11 +473,28 @@ impl Sim {
             .src_node
             .and_then(|n| self.nodes.get(n.0))
             .and_then(|s| s.mac);
-        if let Some(s) = self.nodes.get_mut(f.dst_node.0) {
-            s.node.handle_frame(now, link_src, f.from, f.to, &f.payload);
+        let refusal = match self.nodes.get_mut(f.dst_node.0) {
+            Some(s) => s
+                .node
+                .handle_frame(now, link_src, f.from, f.to, &f.payload)
+                .err(),
+            None => None,
+        };
+        if refusal.is_some() {
+            self.stats.refused += 1;
         }
         let dst = f.dst_node;
-        self.record_arrival(f, Fate::Delivered);
+        let (from, to, src_node, link_dst) = (f.from, f.to, f.src_node, f.link_dst);
+        self.record(
+            from,
+            to,
+            src_node,
+            Some(dst),
+            link_dst,
+            Fate::Delivered,
+            refusal,
+            f.payload,
+        );
         self.flush_node(dst);
     }
 
@@ -535,7 +567,9 @@ impl Sim {
     /// Records what happened to a datagram that reached its destination node.
     fn record_arrival(&mut self, f: InFlight, fate: Fate) {
         let dst = Some(f.dst_node);
-        self.record(f.from, f.to, f.src_node, dst, f.link_dst, fate, f.payload);
+        self.record(
+            f.from, f.to, f.src_node, dst, f.link_dst, fate, None, f.payload,
+        );
     }
 
     /// Counts and records a datagram a node sent that the network dropped (`fate`).
@@ -553,7 +587,16 @@ impl Sim {
             Fate::Lost => self.stats.lost += 1,
             Fate::Delivered | Fate::DestinationDown => {}
         }
-        self.record(from, t.dst, Some(src), dst, t.link_dst, fate, t.payload);
+        self.record(
+            from,
+            t.dst,
+            Some(src),
+            dst,
+            t.link_dst,
+            fate,
+            None,
+            t.payload,
+        );
     }
 
     fn random_upto(&mut self, d: Duration) -> Duration {
@@ -594,6 +637,7 @@ impl Sim {
         dst_node: Option<NodeId>,
         link_dst: Option<MacAddr>,
         fate: Fate,
+        refusal: Option<crate::Error>,
         payload: Bytes,
     ) {
         if self.trace.len() < self.trace_limit {
@@ -605,6 +649,7 @@ impl Sim {
                 dst_node,
                 link_dst,
                 fate,
+                refusal,
                 payload,
             });
         }

@@ -264,3 +264,39 @@ fn collected_events_are_bounded_and_drops_counted() {
     );
     assert_eq!(sim.stats().events_dropped, 2);
 }
+
+#[test]
+fn refusals_are_counted_and_traced_with_the_typed_error() {
+    use crate::health::HealthError;
+    let mut sim = Sim::new(9, Instant::now());
+    sim.add_node("x", &[a("10.0.0.1:1701")], None, monitor(1, 2));
+    // A datagram that is no heartbeat, from outside: the monitor refuses it with its wire error.
+    sim.inject(
+        a("10.0.0.9:1701"),
+        a("10.0.0.1:1701"),
+        &b"not a heartbeat"[..],
+    );
+    sim.run_for(Duration::from_millis(100));
+    assert_eq!(sim.stats().refused, 1);
+    let rec = sim
+        .trace()
+        .iter()
+        .find(|r| r.payload.as_ref() == b"not a heartbeat")
+        .expect("traced");
+    assert_eq!(rec.fate, Fate::Delivered);
+    assert!(
+        matches!(
+            rec.refusal,
+            Some(crate::Error::Health(HealthError::Wire(_)))
+        ),
+        "{:?}",
+        rec.refusal
+    );
+    // Heartbeats between two monitors are not refusals; the synchronous path reports its error.
+    let y = sim.add_node("y", &[a("10.0.0.2:1701")], None, monitor(2, 1));
+    sim.run_for(Duration::from_millis(100));
+    assert_eq!(sim.stats().refused, 1);
+    let own = sim.deliver_now(y, a("10.0.0.9:1701"), a("10.0.0.2:1701"), b"\x00");
+    assert!(matches!(own, Err(crate::Error::Health(_))), "{own:?}");
+    assert_eq!(sim.stats().refused, 2);
+}

@@ -281,10 +281,18 @@ fn fteid_in(ies: &[Ie<'_>], i: u8) -> Option<Fteid> {
 }
 
 impl Node for Mme {
-    fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _to: SocketAddr, data: &[u8]) {
-        let Ok(m) = gtpv2::parse(data) else { return };
+    fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        _from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), telcp::Error> {
+        let Ok(m) = gtpv2::parse(data) else {
+            return Ok(());
+        };
         let Some(o) = self.outstanding.remove(&m.header.sequence) else {
-            return; // a duplicate answer
+            return Ok(()); // a duplicate answer
         };
         let idx = o.session;
         match m.message_type() {
@@ -308,6 +316,7 @@ impl Node for Mme {
             _ => {}
         }
         self.responses.push(m.into_owned());
+        Ok(())
     }
 
     fn handle_timeout(&mut self, now: Instant) {

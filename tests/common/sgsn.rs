@@ -267,19 +267,29 @@ impl Sgsn {
 }
 
 impl Node for Sgsn {
-    fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let Ok(m) = gtp::parse(data) else { return };
+    fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), telcp::Error> {
+        let Ok(m) = gtp::parse(data) else {
+            return Ok(());
+        };
         if matches!(
             m.message_type(),
             MessageType::ERROR_INDICATION | MessageType::VERSION_NOT_SUPPORTED
         ) {
             self.unsolicited.push((from, to, m.into_owned()));
-            return;
+            return Ok(());
         }
         self.response_sources.push(from);
-        let Some(seq) = m.header.sequence else { return };
+        let Some(seq) = m.header.sequence else {
+            return Ok(());
+        };
         let Some(o) = self.outstanding.remove(&seq) else {
-            return; // a duplicate answer
+            return Ok(()); // a duplicate answer
         };
         let idx = o.session;
         match m.message_type() {
@@ -304,6 +314,7 @@ impl Node for Sgsn {
             _ => {}
         }
         self.responses.push(m.into_owned());
+        Ok(())
     }
 
     fn handle_timeout(&mut self, now: Instant) {

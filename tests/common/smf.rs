@@ -332,10 +332,18 @@ pub fn created_fteid(m: &Message<'_>) -> Option<u32> {
 }
 
 impl Node for Smf {
-    fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _to: SocketAddr, data: &[u8]) {
-        let Ok(m) = pfcp::parse(data) else { return };
+    fn handle_datagram(
+        &mut self,
+        _now: Instant,
+        _from: SocketAddr,
+        _to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), telcp::Error> {
+        let Ok(m) = pfcp::parse(data) else {
+            return Ok(());
+        };
         let Some(o) = self.outstanding.remove(&m.header.sequence) else {
-            return; // a duplicate answer
+            return Ok(()); // a duplicate answer
         };
         let idx = o.session;
         if let Some(s) = self.sessions.get_mut(idx) {
@@ -363,6 +371,7 @@ impl Node for Smf {
             _ => {}
         }
         self.responses.push(m.into_owned());
+        Ok(())
     }
 
     fn handle_timeout(&mut self, now: Instant) {
