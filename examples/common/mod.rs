@@ -39,10 +39,8 @@ pub struct UdpLoop {
     pub sent: u64,
     /// Datagrams received.
     pub received: u64,
-    /// Datagrams an endpoint refused (its typed error, `telcp::Error`); the last one is kept.
+    /// Datagrams an endpoint refused (with a typed error, `telcp::Error`).
     pub refused: u64,
-    /// The last refusal, for the summary.
-    pub last_refusal: Option<telcp::Error>,
 }
 
 impl UdpLoop {
@@ -64,7 +62,6 @@ impl UdpLoop {
             sent: 0,
             received: 0,
             refused: 0,
-            last_refusal: None,
         })
     }
 
@@ -170,11 +167,12 @@ impl UdpLoop {
                 };
                 self.received += 1;
                 let e = &mut self.entries[owner];
-                if e.alive {
-                    if let Err(error) = e.node.handle_datagram(now, from, local, &self.buf[..n]) {
-                        self.refused += 1;
-                        self.last_refusal = Some(error);
-                    }
+                if e.alive
+                    && e.node
+                        .handle_datagram(now, from, local, &self.buf[..n])
+                        .is_err()
+                {
+                    self.refused += 1;
                 }
             }
         }
