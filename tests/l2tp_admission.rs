@@ -23,26 +23,12 @@ use telcp::l2tp::{
 use telcp::sim::Sim;
 
 fn seeds() -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+    common::seeds(100)
 }
 
 /// A LAC and an LNS with admission on, on a lossy simulator seeded `seed`.
 fn pair(seed: u64, admission: AdmissionConfig) -> Pair {
-    let mut sim = Sim::new(seed, std::time::Instant::now());
-    sim.set_default_link(lossy_link());
-    let mut lac = LacConfig::new(addr("10.0.0.1"));
-    lac.common = seeded(telcp::l2tp::Config::default(), seed);
-    lac.common.max_retries = 10;
-    let mut lns = LnsConfig {
-        common: seeded(telcp::l2tp::Config::default(), seed + 1),
-        admission: Some(admission),
-        ..Default::default()
-    };
-    lns.common.max_retries = 10;
-    Pair::new(sim, lac, lns)
+    Pair::lossy(seed, |lns| lns.admission = Some(admission))
 }
 
 /// The control messages the LNS sent during the run, as (message type, result code).

@@ -14,28 +14,14 @@ use telcp::l2tp::wire::avp::{
     AvpValue, DisconnectCode, DisconnectDirection, MAX_VALUE_LEN, PppDisconnectCause,
 };
 use telcp::l2tp::wire::{AvpType, Message, MessageType, ResultCode, ResultCodeValue};
-use telcp::l2tp::{Close, CommandError, Event, Lac, LacConfig, Lns, LnsConfig};
-use telcp::sim::Sim;
+use telcp::l2tp::{Close, CommandError, Event, Lac, Lns};
 
 fn seeds() -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+    common::seeds(100)
 }
 
 fn pair(seed: u64) -> Pair {
-    let mut sim = Sim::new(seed, std::time::Instant::now());
-    sim.set_default_link(lossy_link());
-    let mut lac = LacConfig::new(addr("10.0.0.1"));
-    lac.common = seeded(telcp::l2tp::Config::default(), seed);
-    lac.common.max_retries = 10;
-    let mut lns = LnsConfig {
-        common: seeded(telcp::l2tp::Config::default(), seed + 1),
-        ..Default::default()
-    };
-    lns.common.max_retries = 10;
-    Pair::new(sim, lac, lns)
+    Pair::lossy(seed, |_| {})
 }
 
 /// The AVP 46 of every CDN the LAC put on the wire (delivered or not): (M bit, value).

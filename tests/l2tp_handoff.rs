@@ -17,29 +17,14 @@ use std::borrow::Cow;
 use std::time::Duration;
 use telcp::l2tp::wire::avp::{DisconnectCode, DisconnectDirection, PppDisconnectCause};
 use telcp::l2tp::wire::{Message, MessageType, ResultCode, ResultCodeValue};
-use telcp::l2tp::{Close, Event, Lac, LacConfig, Lns, LnsConfig, SessionHandoff};
-use telcp::sim::Sim;
+use telcp::l2tp::{Close, Event, Lac, Lns, SessionHandoff};
 
 fn seeds() -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+    common::seeds(100)
 }
 
 fn pair(seed: u64, sequencing: bool) -> Pair {
-    let mut sim = Sim::new(seed, std::time::Instant::now());
-    sim.set_default_link(lossy_link());
-    let mut lac = LacConfig::new(addr("10.0.0.1"));
-    lac.common = seeded(telcp::l2tp::Config::default(), seed);
-    lac.common.max_retries = 10;
-    let mut lns = LnsConfig {
-        common: seeded(telcp::l2tp::Config::default(), seed + 1),
-        ..Default::default()
-    };
-    lns.common.max_retries = 10;
-    lns.common.sequencing_required = sequencing;
-    Pair::new(sim, lac, lns)
+    Pair::lossy(seed, |lns| lns.common.sequencing_required = sequencing)
 }
 
 /// What the simulator carried, delivered or not: (sender, message type, Assigned Tunnel ID,

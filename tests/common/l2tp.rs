@@ -607,6 +607,21 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// A LAC and an LNS on a simulator seeded `seed` whose links are [`lossy_link`]; both
+    /// endpoints are seeded from `seed` and retransmit up to 10 times; `lns` adjusts the LNS's
+    /// configuration before it starts.
+    pub fn lossy(seed: u64, lns: impl FnOnce(&mut LnsConfig)) -> Pair {
+        let mut sim = Sim::new(seed, Instant::now());
+        sim.set_default_link(lossy_link());
+        let mut lac = LacConfig::new(addr("10.0.0.1"));
+        lac.common = seeded(Config::default(), seed);
+        lac.common.max_retries = 10;
+        let mut lns_cfg = lns_config_of(seeded(Config::default(), seed + 1));
+        lns_cfg.common.max_retries = 10;
+        lns(&mut lns_cfg);
+        Pair::new(sim, lac, lns_cfg)
+    }
+
     /// The LAC (`lac`) and the LNS (`lns`) added to `sim`.
     pub fn new(mut sim: Sim, lac: LacConfig, lns: LnsConfig) -> Pair {
         let lac = add_lac(&mut sim, "lac", "10.0.9.1", lac);

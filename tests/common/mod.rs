@@ -18,6 +18,14 @@
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
+/// How many seeds a scenario test runs: `TELCP_SEEDS` when set, else `default`.
+pub fn seeds(default: u64) -> u64 {
+    std::env::var("TELCP_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub mod failover;
 pub mod gtp;
 pub mod l2tp;
