@@ -213,8 +213,20 @@ impl<I: Replicated> Channel<I> {
         &mut self,
         now: Instant,
         rto: Duration,
-        mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
+        walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
     ) -> Option<(u64, Vec<Entry<I>>)> {
+        let seq = self.send_next(now, rto, walk)?;
+        self.in_flight().map(|(_, items)| (seq, items.to_vec()))
+    }
+
+    /// As [`Channel::next_batch`], the batch left in place: its `seq`, its entries read with
+    /// [`Channel::in_flight`] (no copy of them).
+    pub fn send_next(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
+    ) -> Option<u64> {
         if self.inflight.is_some() {
             return None;
         }
@@ -269,13 +281,13 @@ impl<I: Replicated> Channel<I> {
         self.stats.batches_sent += 1;
         self.inflight = Some(Inflight {
             seq,
-            items: items.clone(),
+            items,
             marks,
             upto,
             deadline: now + rto,
             timeout: rto,
         });
-        Some((seq, items))
+        Some(seq)
     }
 
     /// The batch in flight once its deadline passed: to send again, the timeout doubled up to
@@ -287,6 +299,13 @@ impl<I: Replicated> Channel<I> {
         up: bool,
         max_rto: Duration,
     ) -> Option<(u64, Vec<Entry<I>>)> {
+        let seq = self.resend_due(now, up, max_rto)?;
+        self.in_flight().map(|(_, items)| (seq, items.to_vec()))
+    }
+
+    /// As [`Channel::due`], the batch left in place: its `seq`, its entries read with
+    /// [`Channel::in_flight`].
+    pub fn resend_due(&mut self, now: Instant, up: bool, max_rto: Duration) -> Option<u64> {
         let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
         if !up {
             inf.deadline = now + max_rto;
@@ -295,7 +314,7 @@ impl<I: Replicated> Channel<I> {
         inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
         inf.deadline = now + inf.timeout;
         self.stats.retransmits += 1;
-        Some((inf.seq, inf.items.clone()))
+        Some(inf.seq)
     }
 
     /// Whether [`Channel::next_batch`] or [`Channel::due`] has something at `now`: nothing in
