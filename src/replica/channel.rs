@@ -73,6 +73,8 @@ pub struct Channel<I: Replicated> {
     /// The highest mark dropped (overflow, abandoned batch): committed by a completed sync.
     dropped: u64,
     inflight: Option<Inflight<I>>,
+    /// The buffers of the last batch acknowledged, for the next one (no allocation per batch).
+    spare: (Vec<Entry<I>>, Vec<u64>),
     bulk: BulkSync,
     epoch: u32,
     sync_in: Option<SyncIn<I::Key>>,
@@ -89,6 +91,7 @@ impl<I: Replicated> Default for Channel<I> {
             committed: 0,
             dropped: 0,
             inflight: None,
+            spare: (Vec::new(), Vec::new()),
             bulk: BulkSync::Idle,
             epoch: 0,
             sync_in: None,
@@ -230,7 +233,7 @@ impl<I: Replicated> Channel<I> {
         if self.inflight.is_some() {
             return None;
         }
-        let mut items = Vec::new();
+        let (mut items, mut marks) = std::mem::take(&mut self.spare);
         while items.len() < MAX_ITEMS {
             match self.bulk {
                 BulkSync::Idle => break,
@@ -252,7 +255,6 @@ impl<I: Replicated> Channel<I> {
                 }
             }
         }
-        let mut marks = Vec::new();
         while items.len() < MAX_ITEMS {
             match self.queue.pop_front() {
                 Some((m, i)) => {
@@ -263,6 +265,7 @@ impl<I: Replicated> Channel<I> {
             }
         }
         if items.is_empty() {
+            self.spare = (items, marks);
             return None;
         }
         // Marks are queued in increasing order: all before the last one taken were in batches
@@ -335,8 +338,11 @@ impl<I: Replicated> Channel<I> {
     /// The peer acknowledged batch `seq`: whether it was the one in flight (now freed).
     pub fn acked(&mut self, seq: u64) -> bool {
         let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
-        if hit && let Some(inf) = self.inflight.take() {
+        if hit && let Some(mut inf) = self.inflight.take() {
             self.committed = self.committed.max(inf.upto);
+            inf.items.clear();
+            inf.marks.clear();
+            self.spare = (inf.items, inf.marks);
         }
         hit
     }

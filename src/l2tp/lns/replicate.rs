@@ -58,7 +58,7 @@ use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
     Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
-    ReplayWindow,
+    ReplayWindow, parse_batch_into,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -119,6 +119,8 @@ pub(super) struct Replicator {
     held: VecDeque<HeldReply>,
     /// Some of `held` may be for a former backup (the backup changed since the last release).
     held_mixed: bool,
+    /// The entries of the batch being applied (kept: no allocation per batch).
+    inbox: Vec<Entry<Record>>,
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -357,14 +359,19 @@ impl Lns {
             Some(h) if !self.repl.held_mixed && waiting(h) => return,
             Some(_) => {}
         }
-        self.repl.held_mixed = false;
-        let held = std::mem::take(&mut self.repl.held);
-        for h in held {
+        let mixed = std::mem::replace(&mut self.repl.held_mixed, false);
+        // The releasable ones from the front (all that can go when the backup stayed); with a
+        // former backup's among them, every one is looked at.
+        let mut kept = VecDeque::new();
+        while let Some(h) = self.repl.held.pop_front() {
             if Some(h.peer) == backup {
                 let committed = self.repl.channels.get(&h.peer).map(Channel::committed);
                 if committed.is_some_and(|c| c < h.mark) {
-                    self.repl.held.push_back(h);
-                    continue;
+                    kept.push_back(h);
+                    if mixed {
+                        continue;
+                    }
+                    break;
                 }
             } else {
                 let n = &mut self.core.stats.setups_not_replicated;
@@ -377,6 +384,10 @@ impl Lns {
             if waiting {
                 self.core.send_ctrl(now, h.tunnel, h.icrp);
             }
+        }
+        if !kept.is_empty() {
+            kept.append(&mut self.repl.held);
+            self.repl.held = kept;
         }
     }
 
@@ -505,22 +516,34 @@ impl Lns {
         {
             return Err(InputError::NotAuthorized);
         }
-        let frame = Frame::<Record>::parse(h.kind, &mut Reader::at(body, HEADER_LEN))
-            .map_err(InputError::Replica)?;
-        match frame {
-            Frame::Replicate { seq, items } => {
+        let mut r = Reader::at(body, HEADER_LEN);
+        match h.kind {
+            KIND_REPLICATE => {
+                // Parsed whole before anything is applied (a malformed batch changes nothing),
+                // into the buffer kept for it.
+                let mut items = std::mem::take(&mut self.repl.inbox);
+                let seq = parse_batch_into(&mut r, &mut items).map_err(InputError::Replica)?;
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
                     let ack = |out: &mut Vec<u8>| out.extend_from_slice(&seq.to_be_bytes());
                     seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
                 }
                 let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
                 if fresh {
-                    for e in items {
+                    for e in items.drain(..) {
                         self.apply_entry(now, &h, e);
                     }
                 }
+                items.clear();
+                self.repl.inbox = items;
             }
-            Frame::Ack { seq } => {
+            kind => {
+                let Frame::Ack { seq } =
+                    Frame::<Record>::parse(kind, &mut r).map_err(InputError::Replica)?
+                else {
+                    return Err(InputError::Replica(
+                        crate::replica::FrameError::Kind { kind }.into(),
+                    ));
+                };
                 if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
                     ch.acked(seq);
                 }
