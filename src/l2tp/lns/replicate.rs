@@ -13,6 +13,12 @@
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
 //!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
+//!   Records that hold no answer back (a call cleared, its tunnel's sequence numbers) linger
+//!   up to [`ReplicationConfig::linger`] for more, and leave with the next set-up's record at
+//!   the latest (whose ICRP is held, so it goes at once): a set-up and a tear-down in the same
+//!   stretch share one batch and one acknowledgement. A crash inside the linger loses only the
+//!   news that a call or tunnel went, which the LAC knows already (the backup takes over a
+//!   call the LAC cleared; the LAC's CDN or StopCCN to it, or its silence, clears it there).
 //!   Set-ups batch: while a batch is in flight the records of further set-ups queue, and a
 //!   tunnel's Ns/Nr update still queued is rewritten in place rather than queued again, so a
 //!   batch carries one per tunnel (the sessions of a burst of set-ups on a tunnel cost 17 octets
@@ -57,12 +63,11 @@ use crate::Transmit;
 use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
-    Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
+    BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
     ReplayWindow, parse_batch_into,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 /// The virtual LNS's replication envelope (distinct from heartbeats and L2TP on the same port);
@@ -93,6 +98,10 @@ pub struct ReplicationConfig {
     pub retransmit: Duration,
     /// Retransmission timeout cap.
     pub retransmit_cap: Duration,
+    /// How long records that hold no answer back (a call cleared, a tunnel's sequence numbers)
+    /// wait for more before their batch leaves (module docs, records); a set-up's record, whose
+    /// ICRP is held, sends them at once. `Duration::ZERO`: no wait.
+    pub linger: Duration,
 }
 
 impl Default for ReplicationConfig {
@@ -103,6 +112,7 @@ impl Default for ReplicationConfig {
             max_queue: 65_536,
             retransmit: Duration::from_millis(200),
             retransmit_cap: Duration::from_secs(2),
+            linger: Duration::from_millis(20),
         }
     }
 }
@@ -121,6 +131,9 @@ pub(super) struct Replicator {
     held_mixed: bool,
     /// The entries of the batch being applied (kept: no allocation per batch).
     inbox: Vec<Entry<Record>>,
+    /// When the records waiting for the backup, none holding an answer back, leave at the
+    /// latest ([`ReplicationConfig::linger`]).
+    linger_until: Option<Instant>,
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -457,33 +470,47 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
-        let ready = |r: &Replicator, after: Option<NodeId>| {
-            let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-            r.channels
-                .range((from, Bound::Unbounded))
-                .find(|(_, ch)| ch.ready(now))
-                .map(|(p, _)| *p)
-        };
-        let mut next = ready(&self.repl, None);
-        while let Some(peer) = next {
-            let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
-            let up = monitor.is_some_and(|m| m.state(peer) == Some(NodeState::Up));
-            let is_backup = self.repl.backup == Some(peer);
-            let (core, epochs) = (&self.core, &self.backups.epochs);
-            let r = &mut self.repl;
-            if let Some(ch) = r.channels.get_mut(&peer) {
-                let seq = ch.resend_due(now, up, cfg.retransmit_cap).or_else(|| {
-                    ch.send_next(now, cfg.retransmit, |c| match is_backup {
-                        true => walk(core, epochs, c),
-                        false => None,
-                    })
-                });
-                if let (Some(seq), Some((_, items)), Some(m)) = (seq, ch.in_flight(), monitor) {
-                    let body = |out: &mut Vec<u8>| crate::replica::encode_batch(seq, items, out);
-                    seal(&mut r.wire, m, peer, KIND_REPLICATE, body);
+        let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+        let (core, epochs) = (&self.core, &self.backups.epochs);
+        let Replicator {
+            channels,
+            wire,
+            backup,
+            held,
+            linger_until,
+            ..
+        } = &mut self.repl;
+        // Records to the backup that hold no ICRP back linger (module docs, records).
+        let urgent = held.back().is_some_and(|h| Some(h.peer) == *backup);
+        for (&peer, ch) in channels.iter_mut().filter(|(_, ch)| ch.ready(now)) {
+            let Some(m) = monitor else {
+                break;
+            };
+            let lingers = *backup == Some(peer)
+                && !urgent
+                && ch.in_flight().is_none()
+                && ch.bulk() == BulkSync::Idle;
+            if lingers {
+                let until = *linger_until.get_or_insert(now + cfg.linger);
+                if now < until {
+                    continue;
                 }
             }
-            next = ready(&self.repl, Some(peer));
+            if *backup == Some(peer) {
+                *linger_until = None;
+            }
+            let up = m.state(peer) == Some(NodeState::Up);
+            let is_backup = *backup == Some(peer);
+            let seq = ch.resend_due(now, up, cfg.retransmit_cap).or_else(|| {
+                ch.send_next(now, cfg.retransmit, |c| match is_backup {
+                    true => walk(core, epochs, c),
+                    false => None,
+                })
+            });
+            if let (Some(seq), Some((_, items))) = (seq, ch.in_flight()) {
+                let body = |out: &mut Vec<u8>| crate::replica::encode_batch(seq, items, out);
+                seal(wire, m, peer, KIND_REPLICATE, body);
+            }
         }
         self.release_replies(now);
     }
@@ -494,6 +521,7 @@ impl Lns {
             .channels
             .values()
             .filter_map(Channel::deadline)
+            .chain(self.repl.linger_until)
             .min()
     }
 
