@@ -42,9 +42,9 @@
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an envelope (version 2)
 //!   sealed with AES-128-CMAC (RFC 4493) under a key derived from the membership's cluster key
-//!   ([`crate::replica::CmacKey::derive`], label [`MAC_INFO`]), with a replay window per sender,
-//!   on the L2TP port to the peer's heartbeat address. A datagram that fails the MAC or
-//!   replays is refused ([`super::super::InputError::NotAuthorized`]) and changes nothing. The
+//!   ([`crate::replica::CmacKey::derive`], label `telcp l2tp replication v2: AES-128-CMAC`), with
+//!   a replay window per sender, on the L2TP port to the peer's heartbeat address. A datagram
+//!   that fails the MAC or replays is refused ([`super::super::InputError::NotAuthorized`]) and changes nothing. The
 //!   CMAC replaced the HMAC-MD5 of version 1 for its cost: four MACs per replicated set-up
 //!   (batch and acknowledgement, each sealed and opened) were a third of what replication added
 //!   to a set-up.
@@ -63,8 +63,8 @@ use crate::Transmit;
 use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
-    BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
-    ReplayWindow, parse_batch_into,
+    BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK,
+    KIND_REPLICATE, ReplayWindow, parse_batch_into,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -75,7 +75,7 @@ use std::time::{Duration, Instant};
 const ENVELOPE: Envelope = Envelope::new(*b"\xfeL2", 2);
 
 /// The HKDF label of the replication MAC key (module docs, transport).
-pub const MAC_INFO: &[u8] = b"telcp l2tp replication v2: AES-128-CMAC";
+pub(super) const MAC_INFO: &[u8] = b"telcp l2tp replication v2: AES-128-CMAC";
 
 /// Whether `data` is a replication message of the virtual LNS (its envelope's magic).
 pub(super) fn is_replication(data: &[u8]) -> bool {
