@@ -79,6 +79,24 @@ fn the_demo_capture_has_no_undissected_frame_and_no_expert_item() {
             "no {proto} frame"
         );
     }
+    // The virtual LNS's replication is envelope version 2, sealed with AES-128-CMAC
+    // (`l2tp::lns::replicate` docs, transport); none left in version 1's HMAC-MD5.
+    let macs = |field: &str| {
+        tshark(&[
+            "-r",
+            p,
+            "-Y",
+            field,
+            "-T",
+            "fields",
+            "-e",
+            "telcp_lr.version",
+        ])
+        .unwrap()
+    };
+    let v2 = macs("telcp_lr.mac");
+    assert!(!v2.is_empty() && v2.lines().all(|l| l == "2"), "{v2}");
+    assert!(macs("telcp_lr.mac_v1").is_empty());
     // The vendor AVPs: ours, not the L2TP dissector's "Undecoded" warning.
     let avps = tshark(&[
         "-r",

@@ -13,7 +13,8 @@
 -- The three datagram protocols are found by their magic prefix (UDP heuristics), so they are
 -- dissected on whatever port a deployment gives them, next to L2TP, Mobile IP and GTP. Datagrams
 -- they carry (a forwarded Registration Request, a steered G-PDU) are handed to Wireshark's own
--- dissectors. The HMAC-MD5 trailers are shown, not verified (the cluster key is not known here).
+-- dissectors. The MAC trailers (HMAC-MD5; AES-128-CMAC for telcp_lr version 2) are shown, not
+-- verified (the cluster key is not known here).
 --
 -- Use:  tshark -X lua_script:contrib/wireshark/telcp.lua -r demo.pcap
 -- or copy this file into Wireshark's personal plugins folder (Help > About > Folders).
@@ -281,7 +282,8 @@ mc:register_heuristic("udp", function(tvb, pinfo, tree)
     return true
 end)
 
--- Virtual LNS replication (src/l2tp/lns/replicate.rs over src/replica): magic FE 4C 32 ------
+-- Virtual LNS replication (src/l2tp/lns/replicate.rs over src/replica): magic FE 4C 32, MAC
+-- AES-128-CMAC from version 2 ------
 
 local lr = Proto("telcp_lr", "telcp virtual LNS replication")
 local lr_kinds = { [4] = "Replicate", [5] = "Ack" }
@@ -295,7 +297,8 @@ local lrf = {
     seq = ProtoField.uint64("telcp_lr.sequence", "Batch sequence"),
     count = ProtoField.uint8("telcp_lr.item_count", "Items"),
     items = ProtoField.bytes("telcp_lr.items", "Items (tunnel and session records, src/l2tp/replica.rs)"),
-    mac = ProtoField.bytes("telcp_lr.mac", "HMAC-MD5"),
+    mac = ProtoField.bytes("telcp_lr.mac", "AES-128-CMAC (not verified)"),
+    mac_v1 = ProtoField.bytes("telcp_lr.mac_v1", "HMAC-MD5 (version 1, not verified)"),
 }
 lr.fields = {}
 for _, f in pairs(lrf) do table.insert(lr.fields, f) end
@@ -321,7 +324,13 @@ local function dissect_lr(tvb, pinfo, root)
         r.ok = false
     end
     if not r.ok or r.off ~= limit then t:add_proto_expert_info(lr_bad) end
-    t:add(lrf.mac, tvb(limit, MAC_LEN))
+    -- Version 2 is sealed with AES-128-CMAC under a key derived from the cluster key
+    -- (src/l2tp/lns/replicate.rs), version 1 was HMAC-MD5; both 16 octets.
+    if tvb(3, 1):uint() == 1 then
+        t:add(lrf.mac_v1, tvb(limit, MAC_LEN))
+    else
+        t:add(lrf.mac, tvb(limit, MAC_LEN))
+    end
     pinfo.cols.info = info
 end
 

@@ -73,6 +73,8 @@ pub struct Channel<I: Replicated> {
     /// The highest mark dropped (overflow, abandoned batch): committed by a completed sync.
     dropped: u64,
     inflight: Option<Inflight<I>>,
+    /// The buffers of the last batch acknowledged, for the next one (no allocation per batch).
+    spare: (Vec<Entry<I>>, Vec<u64>),
     bulk: BulkSync,
     epoch: u32,
     sync_in: Option<SyncIn<I::Key>>,
@@ -89,6 +91,7 @@ impl<I: Replicated> Default for Channel<I> {
             committed: 0,
             dropped: 0,
             inflight: None,
+            spare: (Vec::new(), Vec::new()),
             bulk: BulkSync::Idle,
             epoch: 0,
             sync_in: None,
@@ -213,12 +216,24 @@ impl<I: Replicated> Channel<I> {
         &mut self,
         now: Instant,
         rto: Duration,
-        mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
+        walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
     ) -> Option<(u64, Vec<Entry<I>>)> {
+        let seq = self.send_next(now, rto, walk)?;
+        self.in_flight().map(|(_, items)| (seq, items.to_vec()))
+    }
+
+    /// As [`Channel::next_batch`], the batch left in place: its `seq`, its entries read with
+    /// [`Channel::in_flight`] (no copy of them).
+    pub fn send_next(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
+    ) -> Option<u64> {
         if self.inflight.is_some() {
             return None;
         }
-        let mut items = Vec::new();
+        let (mut items, mut marks) = std::mem::take(&mut self.spare);
         while items.len() < MAX_ITEMS {
             match self.bulk {
                 BulkSync::Idle => break,
@@ -240,7 +255,6 @@ impl<I: Replicated> Channel<I> {
                 }
             }
         }
-        let mut marks = Vec::new();
         while items.len() < MAX_ITEMS {
             match self.queue.pop_front() {
                 Some((m, i)) => {
@@ -251,6 +265,7 @@ impl<I: Replicated> Channel<I> {
             }
         }
         if items.is_empty() {
+            self.spare = (items, marks);
             return None;
         }
         // Marks are queued in increasing order: all before the last one taken were in batches
@@ -269,13 +284,13 @@ impl<I: Replicated> Channel<I> {
         self.stats.batches_sent += 1;
         self.inflight = Some(Inflight {
             seq,
-            items: items.clone(),
+            items,
             marks,
             upto,
             deadline: now + rto,
             timeout: rto,
         });
-        Some((seq, items))
+        Some(seq)
     }
 
     /// The batch in flight once its deadline passed: to send again, the timeout doubled up to
@@ -287,6 +302,13 @@ impl<I: Replicated> Channel<I> {
         up: bool,
         max_rto: Duration,
     ) -> Option<(u64, Vec<Entry<I>>)> {
+        let seq = self.resend_due(now, up, max_rto)?;
+        self.in_flight().map(|(_, items)| (seq, items.to_vec()))
+    }
+
+    /// As [`Channel::due`], the batch left in place: its `seq`, its entries read with
+    /// [`Channel::in_flight`].
+    pub fn resend_due(&mut self, now: Instant, up: bool, max_rto: Duration) -> Option<u64> {
         let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
         if !up {
             inf.deadline = now + max_rto;
@@ -295,7 +317,7 @@ impl<I: Replicated> Channel<I> {
         inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
         inf.deadline = now + inf.timeout;
         self.stats.retransmits += 1;
-        Some((inf.seq, inf.items.clone()))
+        Some(inf.seq)
     }
 
     /// Whether [`Channel::next_batch`] or [`Channel::due`] has something at `now`: nothing in
@@ -316,8 +338,11 @@ impl<I: Replicated> Channel<I> {
     /// The peer acknowledged batch `seq`: whether it was the one in flight (now freed).
     pub fn acked(&mut self, seq: u64) -> bool {
         let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
-        if hit && let Some(inf) = self.inflight.take() {
+        if hit && let Some(mut inf) = self.inflight.take() {
             self.committed = self.committed.max(inf.upto);
+            inf.items.clear();
+            inf.marks.clear();
+            self.spare = (inf.items, inf.marks);
         }
         hit
     }

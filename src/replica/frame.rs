@@ -169,16 +169,30 @@ pub fn encode_batch<I: Replicated, B: BufMut>(seq: u64, items: &[Entry<I>], out:
 /// # Errors
 /// [`FrameError::Truncated`], [`FrameError::TooManyItems`] (converted), or an item's error.
 pub fn parse_batch<I: Replicated>(r: &mut Reader<'_>) -> Result<(u64, Vec<Entry<I>>), I::Error> {
+    let mut items = Vec::new();
+    parse_batch_into(r, &mut items).map(|seq| (seq, items))
+}
+
+/// As [`parse_batch`], the entries into `items` (cleared first; a buffer kept between batches
+/// costs no allocation); returns the `seq`. On an error `items` holds the entries before it.
+///
+/// # Errors
+/// As [`parse_batch`].
+pub fn parse_batch_into<I: Replicated>(
+    r: &mut Reader<'_>,
+    items: &mut Vec<Entry<I>>,
+) -> Result<u64, I::Error> {
+    items.clear();
     let seq = r.u64(Field::BatchSequence).map_err(FrameError::from)?;
     let count = usize::from(r.u8(Field::ItemCount).map_err(FrameError::from)?);
     if count > MAX_ITEMS {
         return Err(FrameError::TooManyItems { count }.into());
     }
-    let mut items = Vec::with_capacity(count);
+    items.reserve(count);
     for _ in 0..count {
         items.push(Entry::<I>::parse(r)?);
     }
-    Ok((seq, items))
+    Ok(seq)
 }
 
 /// Reads an acknowledgement's `seq`.

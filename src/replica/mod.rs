@@ -22,8 +22,10 @@
 //! * **Removals only from the authority**: the sweep and every replicated removal are applied by
 //!   the subsystem's merge rule, which removes only what the sender is authoritative for.
 //! * **Authenticated**: messages travel in an [`Envelope`] (the subsystem's magic, sender node
-//!   id, incarnation, packet number) sealed with HMAC-MD5 under the cluster key; the receiver
-//!   verifies the MAC in constant time and refuses replays per sender ([`ReplayWindow`]).
+//!   id, incarnation, packet number) sealed with a standard MAC keyed from the cluster key
+//!   (HMAC-MD5 under it for the Home Agent cluster; AES-128-CMAC under a key derived from it,
+//!   [`CmacKey`], for the virtual LNS); the receiver verifies the MAC in constant time and
+//!   refuses replays per sender ([`ReplayWindow`]).
 //!
 //! # Generic parameters
 //! A subsystem supplies its item type, implementing [`Replicated`]: how an item is encoded (its
@@ -122,10 +124,12 @@ mod peers;
 mod tests;
 
 pub use channel::{BulkSync, Channel, ChannelStats, Quota, sweep};
-pub use envelope::{Envelope, HEADER_LEN, Header, OpenError, ReplayWindow, TAG_LEN};
+pub use envelope::{
+    CmacKey, Envelope, EnvelopeMac, HEADER_LEN, Header, OpenError, ReplayWindow, TAG_LEN,
+};
 pub use frame::{
     Entry, Field, Frame, FrameError, KIND_ACK, KIND_REPLICATE, MAX_ITEMS, SYNC_BEGIN, SYNC_END,
-    encode_batch, parse_ack, parse_batch,
+    encode_batch, parse_ack, parse_batch, parse_batch_into,
 };
 pub use peers::{Outgoing, Peers};
 

@@ -209,6 +209,7 @@ impl Lns {
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.lns = true;
+        let repl = replicate::Replicator::new(cfg.membership.as_ref().map(|m| &m.key));
         Ok(Lns {
             core,
             pool: LnsPool::new(cfg.max_pool, cfg.health.overload_percent),
@@ -222,7 +223,7 @@ impl Lns {
             accepting: true,
             pending_redirects: 0,
             health,
-            repl: Default::default(),
+            repl,
             backups: Default::default(),
             admissions: BTreeMap::new(),
             next_admission: 1,
@@ -541,7 +542,7 @@ impl Lns {
             .out
             .pop_front()
             .or_else(|| self.health.as_mut().and_then(Embedded::poll_transmit))
-            .or_else(|| self.repl.out.pop_front())
+            .or_else(|| self.repl.poll_transmit())
     }
 
     /// Earliest deadline.

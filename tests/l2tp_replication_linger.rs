@@ -1,0 +1,193 @@
+//! `lns::replicate` docs (records, output commit): a set-up's record leaves for the backup at
+//! once (its ICRP waits for the backup's acknowledgement, RFC 2661 7.4.2 setting no time limit on
+//! the answer), while the records of a call cleared linger up to `ReplicationConfig::linger` and
+//! leave with the next set-up's batch at the latest. Two members and a LAC in process, every
+//! datagram delivered, time moved by hand.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
+use telcp::l2tp::ReplicationConfig;
+use telcp::l2tp::{Close, Config, Lac, LacConfig, Lns, LnsConfig, LnsMembership};
+
+fn addr(a: [u8; 4]) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::from(a).into(), 1701)
+}
+
+const LAC: [u8; 4] = [10, 0, 9, 1];
+
+fn service(i: u8) -> SocketAddr {
+    addr([10, 0, 1, i + 1])
+}
+
+fn management(i: u8) -> SocketAddr {
+    addr([10, 0, 2, i + 1])
+}
+
+fn member(i: u8, linger: Duration, now: Instant) -> Lns {
+    let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
+    let m = LnsMembership::new(
+        HNode(u32::from(i) + 1),
+        Role::LNS,
+        ClusterKey::new(b"k"),
+        peers,
+    );
+    let mut repl = ReplicationConfig::default();
+    repl.linger = linger;
+    let cfg = LnsConfig {
+        common: Config {
+            hello_interval: Duration::from_secs(3600),
+            seed: telcp::io::seed(20 + u64::from(i)),
+            ..Default::default()
+        },
+        contact: false,
+        membership: Some(m),
+        replication: Some(repl),
+        ..Default::default()
+    };
+    Lns::new(cfg, now).unwrap()
+}
+
+struct Pool {
+    now: Instant,
+    lac: Lac,
+    a: Lns,
+    b: Lns,
+    /// Replication datagrams member 0 sent to member 1.
+    batches: usize,
+}
+
+impl Pool {
+    fn new(linger: Duration) -> Pool {
+        let now = Instant::now();
+        let mut lc = LacConfig::new(service(0));
+        lc.common.hello_interval = Duration::from_secs(3600);
+        lc.common.seed = telcp::io::seed(9);
+        let mut p = Pool {
+            now,
+            lac: Lac::new(lc, now).unwrap(),
+            a: member(0, linger, now),
+            b: member(1, linger, now),
+            batches: 0,
+        };
+        let sees =
+            |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
+        for _ in 0..10_000 {
+            if sees(&p.a, 2) && sees(&p.b, 1) && p.a.backup() == Some(HNode(2)) {
+                break;
+            }
+            let next = [p.a.poll_timeout(), p.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(p.now + Duration::from_millis(10));
+            p.advance(next.max(p.now));
+        }
+        assert_eq!(p.a.backup(), Some(HNode(2)));
+        p
+    }
+
+    fn advance(&mut self, to: Instant) {
+        self.now = to;
+        self.a.handle_timeout(to);
+        self.b.handle_timeout(to);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        let now = self.now;
+        let lac = addr(LAC);
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.lac.poll_transmit() {
+                let _ = self.a.handle_datagram(now, lac, service(0), &t.payload);
+                moved = true;
+            }
+            while let Some(t) = self.a.poll_transmit() {
+                if t.dst == management(1) {
+                    // The replication envelope's magic (`lns::replicate`).
+                    self.batches +=
+                        usize::from(t.payload.starts_with(b"\xfeL2") && t.payload[4] == 4);
+                    let _ = self
+                        .b
+                        .handle_datagram(now, management(0), management(1), &t.payload);
+                } else {
+                    let _ = self.lac.handle_datagram(now, service(0), lac, &t.payload);
+                }
+                moved = true;
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                if t.dst == management(0) {
+                    let _ = self
+                        .a
+                        .handle_datagram(now, management(1), management(0), &t.payload);
+                }
+                moved = true;
+            }
+            while self.a.poll_event().is_some() {}
+            while self.b.poll_event().is_some() {}
+            while self.lac.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn cleared_calls_linger_and_ride_with_the_next_setup() {
+    let linger = Duration::from_millis(20);
+    let mut p = Pool::new(linger);
+    let first = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert!(p.lac.session_of(first).is_some(), "the first call is up");
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    // The call is cleared: its records wait (time stands still), the backup still holds it.
+    let before = p.batches;
+    p.lac.close_session(p.now, first, Close::default()).unwrap();
+    p.pump();
+    assert_eq!(p.a.session_count(), 0);
+    assert_eq!(p.batches, before, "a cleared call's records left at once");
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    // A set-up now: its ICRP is held for the backup, so its record leaves at once, with the
+    // cleared call's in the same batch.
+    let second = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert!(p.lac.session_of(second).is_some(), "the second call is up");
+    assert_eq!(
+        p.batches,
+        before + 1,
+        "one batch for the clear and the set-up"
+    );
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    // Cleared again, nothing after it: the records leave when the linger is over, not before.
+    p.lac
+        .close_session(p.now, second, Close::default())
+        .unwrap();
+    p.pump();
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    assert!(p.a.poll_timeout().is_some_and(|t| t <= p.now + linger));
+    p.advance(p.now + linger - Duration::from_millis(1));
+    assert_eq!(
+        p.b.held_for(HNode(1)),
+        (1, 1),
+        "left before the linger was over"
+    );
+    p.advance(p.now + Duration::from_millis(1));
+    assert_eq!(
+        p.b.held_for(HNode(1)),
+        (1, 0),
+        "the backup never heard of the clear"
+    );
+}
+
+#[test]
+fn without_linger_a_clear_leaves_at_once() {
+    let mut p = Pool::new(Duration::ZERO);
+    let call = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    p.lac.close_session(p.now, call, Close::default()).unwrap();
+    p.pump();
+    assert_eq!(p.b.held_for(HNode(1)), (1, 0));
+}
