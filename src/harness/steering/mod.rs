@@ -547,7 +547,12 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
             } else {
                 Ipv4Addr::LOCALHOST
             }),
-            peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            // Its user plane there too (a GTP-U path), unknown yet, or elsewhere.
+            peer_u: IpAddr::V4(match a & 0x30 {
+                0x10 => Ipv4Addr::new(192, 0, 2, 1),
+                0x20 => Ipv4Addr::UNSPECIFIED,
+                _ => Ipv4Addr::LOCALHOST,
+            }),
             imsi: Imsi([0xff; 8]),
             nsapi: 5,
             ue_addr: Ipv4Addr::LOCALHOST,

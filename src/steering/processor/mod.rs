@@ -91,6 +91,13 @@
 //!   [`ProcessorStats::sessions_purged`]. The work is bounded by the batch (the switch
 //!   processor's `purge_batch`).
 //!
+//! * A Recovery in a steered Modify Bearer Request or Update PDP Context Request (the peer
+//!   contacts the gateway for the first time, after a restart say: TS 29.274 section 7.2.7, TS
+//!   29.060 section 7.3.3) is forwarded to the switch processor (`PeerRecovery`, under the
+//!   session's control-plane peer address), which keeps the peers' restart values and purges a
+//!   restarted peer's sessions (TS 23.007 section 18, [`crate::steering::path`]); repeated every
+//!   `retransmit` until acknowledged, at most `max_retries` times.
+//!
 //! # Bounds
 //!
 //! * Own sessions: at most `max_sessions` (no more than the layout's local part holds); a set-up
@@ -107,6 +114,8 @@
 //!   is this processor (always so when at most two processors remain eligible). Repeated
 //!   set-ups of one subscriber thus hold at most one copy on each processor.
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
+//! * Restart values awaiting the switch processor's acknowledgement: `queue_limit` peers;
+//!   beyond, not forwarded and counted in [`ProcessorStats::recoveries_full`].
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
 //! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
@@ -137,6 +146,7 @@ mod config;
 mod downlink;
 mod n4;
 mod packet;
+mod recovery;
 mod setup;
 mod sync;
 mod v2;
@@ -226,6 +236,8 @@ struct Pending {
 enum Timer {
     VidRequest,
     Sync(u32),
+    /// A `PeerRecovery`'s repeat.
+    Recovery(SessionProtocol, IpAddr),
 }
 
 /// A processor endpoint (see the [module documentation](self)).
@@ -245,6 +257,9 @@ pub struct Processor {
     slices: Slices,
     next_l2tp_local: u32,
     pending: HashMap<u32, Pending>,
+    /// Restart values forwarded to the switch processor, awaiting its acknowledgement, by
+    /// (protocol, peer), at most `queue_limit`.
+    recoveries: HashMap<(SessionProtocol, IpAddr), recovery::Forward>,
     timers: TimerQueue<Timer>,
     monitor: Embedded,
     out: Outbox<ProcessorEvent>,
@@ -279,6 +294,7 @@ impl Processor {
             slices: Slices::default(),
             next_l2tp_local: 1,
             pending: HashMap::new(),
+            recoveries: HashMap::new(),
             timers: TimerQueue::new(),
             monitor,
             stats: ProcessorStats::default(),
@@ -445,6 +461,14 @@ impl Processor {
                 self.send_switch(&FabricMessage::PurgeAck { id });
                 Ok(())
             }
+            FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer,
+                recovery,
+            } => {
+                self.handle_recovery_ack(protocol, peer, recovery);
+                Ok(())
+            }
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
         }
     }
@@ -550,6 +574,7 @@ impl Processor {
                     }
                 }
                 Timer::Sync(teid) => self.retry_sync(now, teid),
+                Timer::Recovery(protocol, peer) => self.retry_recovery(now, protocol, peer),
             }
         }
     }

@@ -51,6 +51,9 @@ impl SwitchProcessor {
             self.path_add_session(&record);
             self.learn(now, from, [primary, backup]);
         }
+        if !delete && self.sessions.contains(&record.teid) {
+            self.path_user_plane(now, &record);
+        }
         let relay_to = if sender == primary {
             backup
                 .and_then(|b| self.info(b))
