@@ -242,4 +242,6 @@ pub struct ProcessorStats {
     pub recoveries_full: u64,
     /// Forwarded restart values never acknowledged after `max_retries`.
     pub recoveries_unacked: u64,
+    /// Replications of a session purged here lately, acknowledged but not stored.
+    pub syncs_purged: u64,
 }

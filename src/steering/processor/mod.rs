@@ -87,7 +87,9 @@
 //!   it names that is held here, own or replicated, is deleted without replicating the deletion
 //!   (every processor gets the same `Purge`), any sync of it still pending is dropped with the
 //!   response it held, and the batch is acknowledged (`PurgeAck`), also when it named nothing
-//!   held here (a repeat). Reported with [`ProcessorEvent::SessionsPurged`] and counted in
+//!   held here (a repeat). Its TEIDs are remembered for `retransmit` x `max_retries` (at most
+//!   `max_shadow` of them): a replication of one of them still in flight is acknowledged but
+//!   not stored, so a purged session does not come back. Reported with [`ProcessorEvent::SessionsPurged`] and counted in
 //!   [`ProcessorStats::sessions_purged`]. The work is bounded by the batch (the switch
 //!   processor's `purge_batch`).
 //!
@@ -260,6 +262,8 @@ pub struct Processor {
     /// Restart values forwarded to the switch processor, awaiting its acknowledgement, by
     /// (protocol, peer), at most `queue_limit`.
     recoveries: HashMap<(SessionProtocol, IpAddr), recovery::Forward>,
+    /// TEIDs purged lately: a replication of one still in flight is not stored.
+    purged: common::Tombstones,
     timers: TimerQueue<Timer>,
     monitor: Embedded,
     out: Outbox<ProcessorEvent>,
@@ -295,6 +299,7 @@ impl Processor {
             next_l2tp_local: 1,
             pending: HashMap::new(),
             recoveries: HashMap::new(),
+            purged: common::Tombstones::default(),
             timers: TimerQueue::new(),
             monitor,
             stats: ProcessorStats::default(),
@@ -457,7 +462,7 @@ impl Processor {
                 Ok(())
             }
             FabricMessage::Purge { id, teids } => {
-                self.purge(&teids);
+                self.purge(now, &teids);
                 self.send_switch(&FabricMessage::PurgeAck { id });
                 Ok(())
             }

@@ -307,6 +307,8 @@ pub struct SwitchStats {
     /// Restart values of tracked peers the processors forwarded from messages steered to them
     /// (`PeerRecovery`), compared as the switch processor's own.
     pub peer_recoveries: u64,
+    /// Syncs of sessions purged lately, acknowledged but not relayed.
+    pub syncs_purged: u64,
     /// PFCP Association Update Requests sent with new TEID ranges (repeats not counted).
     pub association_updates: u64,
     /// Association Update Responses with Request accepted.

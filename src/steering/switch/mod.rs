@@ -102,7 +102,9 @@
 //!   in a set-up, Echo, Heartbeat or Association Setup Request, is a restart
 //!   ([`SwitchEvent::PeerRestarted`] with the count): the peer's sessions are forgotten here and
 //!   purged on every processor in `Purge` batches of `path.purge_batch` TEIDs, one batch per
-//!   `handle_timeout`, each repeated until every operational processor acknowledges it.
+//!   `handle_timeout`, each repeated until every operational processor acknowledges it. A
+//!   purged TEID is remembered for `withdraw_after`: a sync of it still in flight is
+//!   acknowledged, not relayed, so the session does not come back.
 //!   Echo and Heartbeat Requests from hosts that are not tracked peers create no peer. The
 //!   sessions' user-plane peers get GTP-U Echo Requests the same way (a failed path is reported;
 //!   their Recovery is ignored, TS 29.281 section 7.2.2), and a Recovery a processor saw in a
@@ -213,6 +215,9 @@ pub struct SwitchProcessor {
     associations: HashSet<(u8, Vec<u8>)>,
     /// The peers' paths (see [`crate::steering::path`]).
     paths: path::Paths,
+    /// TEIDs purged lately (`withdraw_after`, at most `max_sessions`): a sync of one still in
+    /// flight does not bring it back.
+    purged: common::Tombstones,
     /// The VIDs whose TEID ranges the CP functions were last told of (`teid_ranges`).
     teidri_advertised: Vec<VirtualId>,
     /// Association Update Requests awaiting their response, by CP function (at most one per
@@ -264,6 +269,7 @@ impl SwitchProcessor {
             recent_map: HashMap::new(),
             associations: HashSet::new(),
             paths: path::Paths::default(),
+            purged: common::Tombstones::default(),
             teidri_advertised: Vec::new(),
             updates: HashMap::new(),
             trends: placement::Trends::default(),

@@ -341,6 +341,12 @@ impl SwitchProcessor {
         let mut v: Vec<u32> = teids.into_iter().collect();
         v.sort_unstable();
         for t in &v {
+            self.purged.insert(
+                now,
+                *t,
+                self.config.max_sessions,
+                self.config.withdraw_after,
+            );
             // Out of both indexes, and out of the other peer's set (the session's user-plane
             // peer when its control-plane peer restarted, and the reverse).
             for id in [
