@@ -464,11 +464,19 @@ proptest! {
         packet in proptest::collection::vec(any::<u8>(), 0..80),
         ihl in 0u8..16,
     ) {
-        let prefixes = [UePrefix { prefix: "10.0.0.0/8".parse().unwrap(), vid: vid(1), backup: None }];
+        let prefixes = [
+            UePrefix { prefix: "10.0.0.0/8".parse().unwrap(), vid: vid(1), backup: None },
+            UePrefix { prefix: "2001:db8::/33".parse().unwrap(), vid: vid(2), backup: Some(vid(1)) },
+        ];
         let set = RuleSet::new(&t, &Target::gtpv1(t.layout()), &prefixes).unwrap();
         let mut packet = packet;
         if let Some(b) = packet.first_mut() {
             *b = 0x40 | ihl;
+        }
+        let _ = set.classify(&packet);
+        // The same octets as an IPv6 packet (the IPv6 prefix list).
+        if let Some(b) = packet.first_mut() {
+            *b = 0x60 | ihl;
         }
         let _ = set.classify(&packet);
     }
