@@ -398,10 +398,9 @@ impl UePool {
         use ipnetwork::IpNetwork;
         let vids: Vec<VirtualId> = table.entries().map(|e| e.vid).collect();
         let mut out = Vec::new();
-        let families: [(
-            &dyn Fn(VirtualId) -> Option<IpNetwork>,
-            &dyn Fn(VirtualId, VirtualId) -> Option<IpNetwork>,
-        ); 2] = [
+        type Whole<'a> = &'a dyn Fn(VirtualId) -> Option<IpNetwork>;
+        type Slice<'a> = &'a dyn Fn(VirtualId, VirtualId) -> Option<IpNetwork>;
+        let families: [(Whole<'_>, Slice<'_>); 2] = [
             (&|p| self.vid_prefix_v4(p).map(IpNetwork::from), &|p, b| {
                 self.slice_v4(p, Some(b)).map(IpNetwork::from)
             }),
