@@ -522,7 +522,8 @@ fn smf_peer_u() -> PeerId {
     }
 }
 
-/// TS 29.281 sections 7.2.1 and 7.2.2, TS 23.007 section 20: the gateway sends GTP-U Echo
+/// gtpu-7.2.1-echo-path-in-use. TS 29.281 sections 7.2.1 and 7.2.2, TS 23.007 section 20: the
+/// gateway sends GTP-U Echo
 /// Requests (no Recovery IE: the Echo Request carries only an optional Private Extension) to the
 /// user-plane peer its sessions' F-TEIDs name (here the gNB address in the SMF's Outer Header
 /// Creation), every echo interval, repeated T3 apart up to N3 in all; a Recovery in the answers,
@@ -606,7 +607,8 @@ fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
     }
 }
 
-/// TS 23.007 section 18, TS 29.274 section 7.2.7 (Recovery in a Modify Bearer Request when the
+/// ts23007-18-restart-in-steered-message. TS 23.007 section 18, TS 29.274 section 7.2.7
+/// (Recovery in a Modify Bearer Request when the
 /// MME contacts the SGW for the first time): an MME restarts and its first message after the
 /// restart is a Modify Bearer Request, steered by its TEID straight to a processor, which never
 /// passes the switch processor's path table; its newer Recovery reaches the peer table through
