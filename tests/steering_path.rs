@@ -23,7 +23,8 @@ use telcp::{Node, Transmit};
 const PEER_NODE: NodeId = NodeId(0);
 
 /// A peer model (`Smf`, `Mme`) that also answers the gateway's Echo (GTPv2-C) and Heartbeat
-/// (PFCP) Requests with its restart value, and can fall silent.
+/// (PFCP) Requests with its restart value, and its GTP-U Echo Requests (its user plane, the
+/// gNB / eNodeB, shares its address), and can fall silent on all or on GTP-U only.
 struct Answering<T> {
     inner: T,
     /// The Recovery (GTPv2-C, low 8 bits) or Recovery Time Stamp (PFCP) it answers with.
@@ -31,6 +32,13 @@ struct Answering<T> {
     /// Drops everything it receives and sends nothing.
     silent: bool,
     echoes_answered: u64,
+    /// The Recovery its GTP-U Echo Responses carry (TS 29.281 section 7.2.2 says 0; a
+    /// non-conforming peer's value must change nothing).
+    gtpu_recovery: u8,
+    /// Drops the GTP-U Echo Requests.
+    silent_u: bool,
+    /// The GTP-U Echo Requests received.
+    gtpu_echoes: Vec<Vec<u8>>,
     out: Vec<Transmit>,
 }
 
@@ -41,12 +49,34 @@ impl<T: Node> Answering<T> {
             recovery,
             silent: false,
             echoes_answered: 0,
+            gtpu_recovery: 0,
+            silent_u: false,
+            gtpu_echoes: Vec::new(),
             out: Vec::new(),
         }
     }
 
-    /// The answer to an Echo or Heartbeat Request in `data`, if it is one.
-    fn answer(&self, data: &[u8]) -> Option<Vec<u8>> {
+    /// The answer to an Echo or Heartbeat Request in `data` (to `port`), if it is one.
+    fn answer(&mut self, port: u16, data: &[u8]) -> Option<Vec<u8>> {
+        if port == 2152 {
+            let m = telcp::steering::gtp::parse(data).ok()?;
+            if m.message_type() != telcp::steering::gtp::MessageType::ECHO_REQUEST {
+                return None;
+            }
+            self.gtpu_echoes.push(data.to_vec());
+            if self.silent_u {
+                return Some(Vec::new());
+            }
+            let r = telcp::steering::gtp::Message::new(
+                telcp::steering::gtp::MessageType::ECHO_RESPONSE,
+                0,
+                m.header.sequence.unwrap_or(0),
+                vec![telcp::steering::gtp::Ie::Recovery(self.gtpu_recovery)],
+            );
+            // The next answer carries another value: none of them may count.
+            self.gtpu_recovery = self.gtpu_recovery.wrapping_add(77);
+            return Some(r.to_vec().unwrap());
+        }
         match data.first()? >> 4 {
             0x4 => {
                 let m = gtpv2::parse(data).ok()?;
@@ -80,7 +110,8 @@ impl<T: Node> Node for Answering<T> {
         if self.silent {
             return Ok(());
         }
-        match self.answer(data) {
+        match self.answer(to.port(), data) {
+            Some(r) if r.is_empty() => {}
             Some(r) => {
                 self.echoes_answered += 1;
                 self.out.push(Transmit {
@@ -314,21 +345,26 @@ fn silent_peer_raises_path_failure_and_keeps_sessions() {
         gw.sim.node_mut::<Cp>(PEER_NODE).silent = true;
         gw.sim.run_for(Duration::from_secs(4));
         let events = switch_events(&mut gw);
-        let failures: Vec<_> = events
+        // Both of its paths fail: PFCP and GTP-U (the gNB shares its address).
+        let mut failures: Vec<_> = events
             .iter()
-            .filter(|e| matches!(e, SwitchEvent::PathFailure { .. }))
-            .cloned()
+            .filter_map(|e| match e {
+                SwitchEvent::PathFailure {
+                    peer,
+                    sessions,
+                    purged,
+                } => Some((*peer, *sessions, *purged)),
+                _ => None,
+            })
             .collect();
+        failures.sort();
         assert_eq!(
             failures,
-            vec![SwitchEvent::PathFailure {
-                peer: smf_peer(),
-                sessions: n,
-                purged: false
-            }],
+            vec![(smf_peer(), n, false), (smf_peer_u(), n, false)],
             "seed {seed}"
         );
         assert!(gw.sp().path_failed(smf_peer()));
+        assert!(gw.sp().path_failed(smf_peer_u()));
         assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
         assert_eq!(gw.sp().session_count(), n);
 
@@ -343,7 +379,7 @@ fn silent_peer_raises_path_failure_and_keeps_sessions() {
             "seed {seed}"
         );
         assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
-        assert_eq!(gw.sp().stats().path_failures, 1);
+        assert_eq!(gw.sp().stats().path_failures, 2);
         assert_eq!(gw.sp().stats().peer_restarts, 0);
     }
 }
@@ -483,6 +519,204 @@ fn restarted_mme_detected_from_create_session_recovery() {
             recovery: 2,
             sessions: n
         }));
+    }
+}
+
+fn smf_peer_u() -> PeerId {
+    PeerId {
+        protocol: PathProtocol::Gtpu,
+        addr: IpAddr::V4(Ipv4Addr::from(SMF_IP)),
+    }
+}
+
+/// gtpu-7.2.1-echo-path-in-use. TS 29.281 sections 7.2.1 and 7.2.2, TS 23.007 section 20: the
+/// gateway sends GTP-U Echo
+/// Requests (no Recovery IE: the Echo Request carries only an optional Private Extension) to the
+/// user-plane peer its sessions' F-TEIDs name (here the gNB address in the SMF's Outer Header
+/// Creation), every echo interval, repeated T3 apart up to N3 in all; a Recovery in the answers,
+/// whatever its value, is ignored (no restart, no purge); a peer silent on GTP-U raises one path
+/// failure for that path only (the PFCP path stays up), its sessions kept; its next answer
+/// restores the path.
+#[test]
+fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
+    for seed in seeds() {
+        let n = 5;
+        let mut gw = smf_world(seed, 0.05, n, PathFailureAction::Keep);
+        let old = smf_teids(&gw);
+        let before = held(&gw, &old);
+        assert_eq!(gw.sp().peer_sessions(smf_peer_u()), Some(n), "seed {seed}");
+        let _ = switch_events(&mut gw);
+        gw.sim.run_for(Duration::from_secs(6));
+        let cp = gw.sim.node::<Cp>(PEER_NODE);
+        assert!(
+            cp.gtpu_echoes.len() >= 4,
+            "seed {seed}: {}",
+            cp.gtpu_echoes.len()
+        );
+        for e in &cp.gtpu_echoes {
+            let m = telcp::steering::gtp::parse(e).unwrap();
+            assert_eq!(m.header.teid, 0, "TS 29.281 section 5.1: Echo TEID 0");
+            assert!(m.header.sequence.is_some(), "S flag set");
+            assert_eq!(m.recovery(), None, "TS 29.281 7.2.1: no Recovery IE");
+        }
+        let st = gw.sp().stats();
+        assert_eq!(st.peer_restarts, 0, "seed {seed}: a GTP-U Recovery counted");
+        assert_eq!(st.path_failures, 0, "seed {seed}");
+        assert_eq!(gw.sp().peer_recovery(smf_peer_u()), None);
+        assert_eq!(held(&gw, &old), before);
+
+        gw.sim.node_mut::<Cp>(PEER_NODE).silent_u = true;
+        gw.sim.run_for(Duration::from_secs(4));
+        let failures: Vec<_> = switch_events(&mut gw)
+            .into_iter()
+            .filter(|e| matches!(e, SwitchEvent::PathFailure { .. }))
+            .collect();
+        assert_eq!(
+            failures,
+            vec![SwitchEvent::PathFailure {
+                peer: smf_peer_u(),
+                sessions: n,
+                purged: false
+            }],
+            "seed {seed}"
+        );
+        assert!(gw.sp().path_failed(smf_peer_u()));
+        assert!(!gw.sp().path_failed(smf_peer()), "the PFCP path is up");
+        assert_eq!(gw.sp().stats().path_failures, 1);
+        assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
+
+        gw.sim.node_mut::<Cp>(PEER_NODE).silent_u = false;
+        run_until(&mut gw, "GTP-U path restored", |s| {
+            !s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
+                .path_failed(smf_peer_u())
+        });
+        assert!(
+            switch_events(&mut gw).contains(&SwitchEvent::PathRestored { peer: smf_peer_u() }),
+            "seed {seed}"
+        );
+        assert_eq!(gw.sp().stats().peer_restarts, 0);
+        assert_eq!(held(&gw, &old), before);
+
+        // The sessions deleted: the GTP-U peer has none left and is forgotten at its next echo.
+        for i in 0..n {
+            let now = gw.sim.now();
+            gw.sim.node_mut::<Cp>(PEER_NODE).inner.delete(now, i);
+        }
+        run_until(&mut gw, "deletion", |s| {
+            s.node::<Cp>(PEER_NODE)
+                .inner
+                .sessions
+                .iter()
+                .all(|x| x.deleted.is_some())
+        });
+        gw.sim.run_for(Duration::from_secs(3));
+        assert_eq!(gw.sp().peer_sessions(smf_peer_u()), None, "seed {seed}");
+    }
+}
+
+/// ts23007-18-restart-in-steered-message. TS 23.007 section 18, TS 29.274 section 7.2.7
+/// (Recovery in a Modify Bearer Request when the
+/// MME contacts the SGW for the first time): an MME restarts and its first message after the
+/// restart is a Modify Bearer Request, steered by its TEID straight to a processor, which never
+/// passes the switch processor's path table; its newer Recovery reaches the peer table through
+/// the processor (`PeerRecovery`), and every session the gateway held with the MME is purged on
+/// every processor, reported once with the count.
+#[test]
+fn restart_seen_in_a_steered_message_purges_the_peer() {
+    for seed in seeds() {
+        let mut mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
+        mme.n3 = 24;
+        let path = PathConfig {
+            // No echo reaches the MME meanwhile: only the steered message can tell.
+            echo_interval: Duration::from_secs(3600),
+            ..path_config(PathFailureAction::Keep)
+        };
+        let peer = Box::new(Answering::new(mme, 1));
+        let mut gw = Gateway::with_peer_path(seed, 0.05, 1, ("mme", MME_IP), peer, path);
+        let n = 6;
+        for i in 0..n {
+            let now = gw.sim.now();
+            let imsi = format!("00101{:010}", i);
+            gw.sim
+                .node_mut::<Sgw>(PEER_NODE)
+                .inner
+                .create(now, &imsi, 5);
+            gw.sim.run_for(Duration::from_millis(10));
+        }
+        run_until(&mut gw, "create session", |s| {
+            s.node::<Sgw>(PEER_NODE).inner.created() == n
+        });
+        gw.sim.run_for(Duration::from_millis(500));
+        let old: Vec<u32> = gw
+            .sim
+            .node::<Sgw>(PEER_NODE)
+            .inner
+            .sessions
+            .iter()
+            .map(|s| s.gw_teid_c)
+            .collect();
+        assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(1));
+        let _ = switch_events(&mut gw);
+        let inputs = gw.switch_inputs().len();
+
+        // Restarted (Recovery 2): a Modify Bearer Request for session 3 with Recovery 2.
+        let now = gw.sim.now();
+        let sgw = gw.sim.node_mut::<Sgw>(PEER_NODE);
+        sgw.recovery = 2;
+        let s = sgw.inner.sessions[3].clone();
+        let ies = vec![
+            gtpv2::Ie::new(IeValue::Grouped {
+                ie_type: gtpv2::IeType::BEARER_CONTEXT,
+                ies: vec![gtpv2::Ie::new(IeValue::Ebi(s.ebi))],
+            }),
+            gtpv2::Ie::new(IeValue::Recovery(2)),
+        ];
+        let m = gtpv2::Message::new(
+            gtpv2::MessageType::MODIFY_BEARER_REQUEST,
+            Some(s.gw_teid_c),
+            0,
+            ies,
+        );
+        sgw.inner.request(now, m, 3);
+        run_until(&mut gw, "the purge", |s| {
+            s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
+                .stats()
+                .sessions_purged
+                == n as u64
+        });
+        gw.sim.run_for(Duration::from_secs(2));
+        assert_eq!(held(&gw, &old), 0, "seed {seed}: an old session survived");
+        assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(2));
+        assert_eq!(gw.sp().session_count(), 0);
+        let restarts: Vec<_> = switch_events(&mut gw)
+            .into_iter()
+            .filter(|e| matches!(e, SwitchEvent::PeerRestarted { .. }))
+            .collect();
+        assert_eq!(
+            restarts,
+            vec![SwitchEvent::PeerRestarted {
+                peer: mme_peer(),
+                recovery: 2,
+                sessions: n
+            }],
+            "seed {seed}"
+        );
+        assert_eq!(gw.sp().stats().peer_restarts, 1);
+        assert!(gw.sp().stats().peer_recoveries >= 1);
+        let forwarded: u64 = PROCS
+            .iter()
+            .map(|id| gw.proc(*id).stats().recoveries_forwarded)
+            .sum();
+        assert!(forwarded >= 1, "seed {seed}");
+        // The Modify Bearer Request itself never reached the switch processor.
+        for d in &gw.switch_inputs()[inputs..] {
+            let t = gtpv2::parse(d).map(|m| m.message_type());
+            assert_ne!(
+                t,
+                Ok(gtpv2::MessageType::MODIFY_BEARER_REQUEST),
+                "seed {seed}"
+            );
+        }
     }
 }
 

@@ -587,3 +587,32 @@ fn follow_on_messages_share_a_datagram() {
         Err(WireError::BadLength { .. })
     ));
 }
+
+/// TS 29.244 sections 6.2.7.2 and 7.4.4.3: the Association Update Request the switch processor
+/// sends when its TEID ranges change (Node ID, then one User Plane IP Resource Information per
+/// range, section 8.2.82) is byte for byte the scapy-built one with the same fields.
+#[test]
+fn up_association_update_with_teid_ranges_is_the_scapy_vector() {
+    use telcp::steering::pfcp::teidri::UpIpResourceInformation;
+    let b = vector("association_update_request_teidri");
+    let range = |teid_range| {
+        Ie::UpIpResourceInformation(UpIpResourceInformation {
+            teidri: 6,
+            teid_range,
+            ipv4: Some(UPF),
+            ipv6: None,
+            network_instance: None,
+            source_interface: None,
+        })
+    };
+    let ies = vec![
+        Ie::NodeId(NodeId::Ipv4(UPF)),
+        range(0b001010),
+        range(0b010001),
+    ];
+    let m = Message::new(MessageType::ASSOCIATION_UPDATE_REQUEST, 0, 9, ies);
+    assert_eq!(m.to_vec().unwrap(), b);
+    let p = parse(&b).unwrap();
+    assert_eq!(p.message_type(), MessageType::ASSOCIATION_UPDATE_REQUEST);
+    assert_eq!(p, m);
+}

@@ -9,10 +9,14 @@
 //! Then a table update (a VID goes Down) is applied with only the diff's lines, and the same
 //! traffic is counted again against the new table.
 //!
+//! IPv6 downlink: the rules of the IPv6 pool's slices (`match ip6 dst` at the next priority, and
+//! flower `protocol ipv6`) steer IPv6 packets to UE addresses as [`VidTable::steer_downlink`]
+//! does, counted the same way.
+//!
 //! Skipped, with a message, where `ip netns` or `tc` is missing or the process is not root.
 //! A kernel without `cls_flower` skips only the flower part.
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 use telcp::steering::fabric::{TableEntry, VidState};
@@ -49,6 +53,8 @@ struct Net {
     ns: String,
     host_if: String,
     k: u8,
+    /// Whether the host side speaks IPv6 (the namespace never does: its devices stay silent).
+    v6: bool,
 }
 
 impl Drop for Net {
@@ -80,6 +86,19 @@ impl Net {
 
     fn ue(&self, last: u8) -> Ipv4Addr {
         Ipv4Addr::new(10, 201, self.k, last)
+    }
+
+    fn host6(&self) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x198, 0x18, u16::from(self.k), 0, 0, 0, 1)
+    }
+
+    fn gw6(&self) -> Ipv6Addr {
+        Ipv6Addr::new(0xfd00, 0x198, 0x18, u16::from(self.k), 0, 0, 0, 2)
+    }
+
+    /// The IPv6 UE pool, a /48.
+    fn pool6(&self) -> String {
+        format!("fd00:201:{:x}::/48", self.k)
     }
 
     fn up(&self) -> Result<(), String> {
@@ -127,6 +146,32 @@ impl Net {
         )?;
         let pool = format!("10.201.{}.0/24", self.k);
         run("ip", &["route", "add", &pool, "via", &gw, "dev", h])?;
+        if self.v6 {
+            std::fs::write(format!("/proc/sys/net/ipv6/conf/{h}/disable_ipv6"), "0")
+                .map_err(|e| format!("enable IPv6 on {h}: {e}"))?;
+            let host6 = format!("{}/64", self.host6());
+            run("ip", &["-6", "addr", "add", &host6, "dev", h, "nodad"])?;
+            let gw6 = self.gw6().to_string();
+            run(
+                "ip",
+                &[
+                    "-6",
+                    "neigh",
+                    "replace",
+                    &gw6,
+                    "lladdr",
+                    &lmac,
+                    "dev",
+                    h,
+                    "nud",
+                    "permanent",
+                ],
+            )?;
+            run(
+                "ip",
+                &["-6", "route", "add", &self.pool6(), "via", &gw6, "dev", h],
+            )?;
+        }
         self.ip(&["link", "set", "lo", "up"])?;
         self.ip(&["link", "set", "line0", "up"])?;
         for v in VIDS {
@@ -324,9 +369,18 @@ fn send_and_count(
     all_busy: bool,
 ) -> Result<(), String> {
     let sock = UdpSocket::bind((Ipv4Addr::new(198, 18, net.k, 1), 0)).map_err(|e| e.to_string())?;
+    let sock6 = if net.v6 {
+        Some(UdpSocket::bind((net.host6(), 0)).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     let before = net.arrivals()?;
     for d in traffic {
-        sock.send_to(&d.payload, d.to)
+        let s = match (d.to, &sock6) {
+            (SocketAddr::V6(_), Some(s6)) => s6,
+            _ => &sock,
+        };
+        s.send_to(&d.payload, d.to)
             .map_err(|e| format!("send to {}: {e}", d.to))?;
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -370,6 +424,7 @@ fn emitted_tc_rules_steer_like_steer() {
         ns: format!("telcp-rules-{pid}"),
         host_if: format!("trl{}", pid % 1_000_000),
         k: u8::try_from(20 + pid % 200).unwrap(),
+        v6: false,
     };
     if let Err(why) = net.up() {
         eprintln!("skipped: cannot build the namespace ({why})");
@@ -474,6 +529,7 @@ fn slice_rules_steer_downlink_like_steer_downlink() {
         ns: format!("telcp-slices-{pid}"),
         host_if: format!("tsl{}", pid % 1_000_000),
         k: u8::try_from(20 + (pid + 100) % 200).unwrap(),
+        v6: false,
     };
     if let Err(why) = net.up() {
         eprintln!("skipped: cannot build the namespace ({why})");
@@ -544,4 +600,149 @@ fn ipv4_header_to(dst: Ipv4Addr) -> Vec<u8> {
     let mut h = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1];
     h.extend_from_slice(&dst.octets());
     h
+}
+
+/// The first 40 octets of an IPv6 header to `dst` (all `steer_downlink` reads).
+fn ipv6_header_to(dst: Ipv6Addr) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+    h.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+    h.extend_from_slice(&dst.octets());
+    h
+}
+
+/// IPv6 downlink (RFC 8200 section 3: the destination address at octets 24 to 39): the rules of
+/// the IPv6 pool's (VID, backup VID) slices ([`UePool::rule_prefixes`]), as tc `u32` `match ip6
+/// dst` filters at the next priority and then as flower `protocol ipv6` filters, steer a packet
+/// to every primary and backup field from 0 to 3 (and one outside the pool) to the processor
+/// [`VidTable::steer_downlink`] names, before and after VIDs go down (applied with only the
+/// diff's lines); IPv4 packets to the IPv4 pool are sent alongside and counted too.
+#[test]
+fn ipv6_slice_rules_steer_downlink_like_steer_downlink() {
+    if let Err(why) = usable() {
+        eprintln!("skipped: tc rules are not exercised here ({why})");
+        return;
+    }
+    let pid = std::process::id();
+    let net = Net {
+        ns: format!("telcp-six-{pid}"),
+        host_if: format!("tsx{}", pid % 1_000_000),
+        k: u8::try_from(20 + (pid + 50) % 200).unwrap(),
+        v6: true,
+    };
+    if let Err(why) = net.up() {
+        eprintln!("skipped: cannot build the namespace ({why})");
+        return;
+    }
+    let layout = VidLayout::teid32(2, 2).unwrap();
+    let pool = UePool::new(
+        &layout,
+        format!("{}/24", net.ue(0)).parse().unwrap(),
+        Some(net.pool6().parse().unwrap()),
+    )
+    .unwrap();
+    let table = |version, down: &[u16]| {
+        let entries: Vec<TableEntry> = VIDS
+            .iter()
+            .map(|&v| TableEntry {
+                vid: vid(v),
+                state: if down.contains(&v) {
+                    VidState::Down
+                } else {
+                    VidState::Up
+                },
+                addr: proc_addr(v),
+            })
+            .collect();
+        VidTable::with_entries(layout, None, version, &entries).with_ue_pool(Some(pool))
+    };
+    // The /48's top 64 bits: VID fields in bits 15-12 (primary 15-14, backup 13-12), the local
+    // part in bits 3-0 (TS 29.061 / 23.401: one /64 per session, here interface identifier 9).
+    let top = (u128::from(pool.v6().unwrap().network()) >> 64) as u64;
+    let traffic = |t: &VidTable| -> Vec<Datagram> {
+        let mut out = Vec::new();
+        for p in 0..=3u64 {
+            for b in 0..=3u64 {
+                let key = top | p << 14 | b << 12 | ((p * 4 + b) % 15 + 1);
+                let ue = Ipv6Addr::from(u128::from(key) << 64 | 9);
+                let expect = match t.steer_downlink(&ipv6_header_to(ue)) {
+                    Verdict::Processor { vid, .. } => index(vid),
+                    _ => None,
+                };
+                out.push(Datagram {
+                    to: SocketAddr::from((ue, 5000)),
+                    payload: b"downlink6".to_vec(),
+                    expect,
+                });
+                let ue4 = net.ue((p as u8) << 6 | (b as u8) << 4 | 1);
+                let expect = match t.steer_downlink(&ipv4_header_to(ue4)) {
+                    Verdict::Processor { vid, .. } => index(vid),
+                    _ => None,
+                };
+                out.push(Datagram {
+                    to: SocketAddr::from((ue4, 5000)),
+                    payload: b"downlink".to_vec(),
+                    expect,
+                });
+            }
+        }
+        // In the routed /48 but outside the pool's VID slices: the host.
+        let stray = Ipv6Addr::from(u128::from(top | 0x0800) << 64 | 9);
+        assert!(!matches!(
+            t.steer_downlink(&ipv6_header_to(stray)),
+            Verdict::Processor { .. }
+        ));
+        out.push(Datagram {
+            to: SocketAddr::from((stray, 5000)),
+            payload: b"stray".to_vec(),
+            expect: None,
+        });
+        out
+    };
+    let tc = VIDS.iter().fold(Tc::new("line0", 10), |t, &v| {
+        t.with_egress(proc_addr(v), &format!("p{v}"))
+    });
+    let t1 = table(1, &[]);
+    let set1 = RuleSet::new(&t1, &[], &pool.rule_prefixes(&t1)).unwrap();
+    assert!(set1.has_downlink_v6());
+    net.tc(&tc.qdisc().unwrap()).unwrap();
+    for line in tc.install(&set1).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let n6 = traffic(&t1)
+        .iter()
+        .filter(|d| d.to.is_ipv6() && d.expect.is_some())
+        .count();
+    assert!(n6 >= 9, "IPv6 packets steered to processors: {n6}");
+    send_and_count(&net, &traffic(&t1), "IPv6 slices, all up", true).unwrap();
+    let t2 = table(2, &[3]);
+    let set2 = RuleSet::new(&t2, &[], &pool.rule_prefixes(&t2)).unwrap();
+    let update = tc.update(&set1, &set2).unwrap();
+    assert!(
+        update.iter().any(|l| l.contains("protocol ipv6")),
+        "{update:#?}"
+    );
+    for line in &update {
+        net.tc(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t2), "IPv6 slices, VID 3 down", false).unwrap();
+    let t3 = table(3, &[2, 3]);
+    let set3 = RuleSet::new(&t3, &[], &pool.rule_prefixes(&t3)).unwrap();
+    for line in tc.update(&set2, &set3).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t3), "IPv6 slices, VIDs 2 and 3 down", false).unwrap();
+
+    // The same rules as flower filters, where the kernel has cls_flower.
+    for line in tc.teardown_set(&set3).unwrap() {
+        net.tc(&line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let lines = tc.flower_downlink(&set1, 20).unwrap();
+    if let Err(why) = net.tc(&lines[0]) {
+        eprintln!("skipped: flower rules not exercised ({why})");
+        return;
+    }
+    for line in &lines[1..] {
+        net.tc(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+    send_and_count(&net, &traffic(&t1), "IPv6 slices, flower", true).unwrap();
 }

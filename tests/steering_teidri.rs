@@ -362,3 +362,205 @@ fn tshark_reads_the_teid_ranges() {
     let out = cap.fields("gtp.teid", &["gtp.teid"]);
     assert!(out.contains(&format!("0x{teid:08x}")), "{out}");
 }
+
+/// An SMF that also answers the UP function's Association Update Requests (TS 29.244 section
+/// 6.2.7.2: Node ID and Cause Request accepted) and records the TEID ranges each carried.
+struct Updating {
+    inner: Smf,
+    /// The User Plane IP Resource Information of every Association Update Request received,
+    /// in arrival order (repeats included).
+    updates: Vec<Vec<UpIpResourceInformation<'static>>>,
+    out: Vec<telcp::Transmit>,
+}
+
+impl telcp::Node for Updating {
+    fn handle_datagram(
+        &mut self,
+        now: std::time::Instant,
+        from: std::net::SocketAddr,
+        to: std::net::SocketAddr,
+        data: &[u8],
+    ) {
+        let update = telcp::steering::pfcp::parse(data)
+            .ok()
+            .filter(|m| m.message_type() == MessageType::ASSOCIATION_UPDATE_REQUEST);
+        let Some(m) = update else {
+            return self.inner.handle_datagram(now, from, to, data);
+        };
+        self.updates.push(
+            m.ies
+                .iter()
+                .filter_map(|ie| match ie {
+                    Ie::UpIpResourceInformation(u) => Some(u.clone().into_owned()),
+                    _ => None,
+                })
+                .collect(),
+        );
+        let ies = vec![
+            Ie::NodeId(telcp::steering::pfcp::NodeId::Ipv4(SMF_IP.into())),
+            Ie::Cause(Cause::REQUEST_ACCEPTED),
+        ];
+        let r = telcp::steering::pfcp::Message::new(
+            MessageType::ASSOCIATION_UPDATE_RESPONSE,
+            0,
+            m.header.sequence,
+            ies,
+        );
+        self.out.push(telcp::Transmit {
+            dst: from,
+            src: Some(to),
+            link_dst: None,
+            payload: r.to_vec().unwrap().into(),
+        });
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.inner.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self) -> Option<telcp::Transmit> {
+        if self.out.is_empty() {
+            self.inner.poll_transmit()
+        } else {
+            Some(self.out.remove(0))
+        }
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
+/// The (VID, backup VID) pairs a list of ranges names.
+fn range_pairs(ranges: &[UpIpResourceInformation<'_>]) -> BTreeSet<(VirtualId, VirtualId)> {
+    ranges
+        .iter()
+        .map(|r| {
+            assert_eq!((r.teidri, r.ipv4), (6, Some(GW_IP.into())), "{r:?}");
+            vids(u32::from(r.teid_range) << 26)
+        })
+        .collect()
+}
+
+/// Every ordered pair of distinct VIDs of `vids`.
+fn all_pairs(vids: &BTreeSet<VirtualId>) -> BTreeSet<(VirtualId, VirtualId)> {
+    vids.iter()
+        .flat_map(|&p| vids.iter().filter(move |&&b| b != p).map(move |&b| (p, b)))
+        .collect()
+}
+
+/// Conformance: pfcp-6.2.7-association-update-teidri (TS 29.244 sections 6.2.7.2 and
+/// 7.4.4.3). When the processor set changes after the association (a processor fails, then
+/// comes back as a new incarnation), the UP function sends the associated SMF an Association
+/// Update Request whose User Plane IP Resource Information are the ranges of the processors
+/// now up (every ordered (VID, backup VID) pair of them), repeated under loss until answered;
+/// tshark reads every one without an error item.
+#[test]
+fn association_update_follows_the_processor_set() {
+    for seed in [70u64, 71, 72, 73] {
+        let mut smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+        smf.n1 = 24;
+        let node = Updating {
+            inner: smf,
+            updates: Vec::new(),
+            out: Vec::new(),
+        };
+        let shape = Shape {
+            layout: teid_layout(),
+            teid_ranges: true,
+            path: telcp::steering::path::PathConfig {
+                t3: Duration::from_millis(300),
+                n3: 10,
+                ..telcp::steering::path::PathConfig::default()
+            },
+        };
+        let mut gw = Gateway::with_shape(seed, 0.05, 1, ("smf", SMF_IP), Box::new(node), shape);
+        gw.sim.set_trace_limit(1_000_000);
+        let now = gw.sim.now();
+        gw.sim.node_mut::<Updating>(SMF_NODE).inner.associate(now);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(30), |s| {
+                s.node::<Updating>(SMF_NODE).inner.association.is_some()
+            });
+        assert!(ok, "seed {seed}: no association");
+        let held = |gw: &Gateway| -> BTreeSet<VirtualId> {
+            PROCS
+                .iter()
+                .filter(|id| gw.sim.is_alive(gw.procs[id]))
+                .filter_map(|id| gw.proc(*id).vid())
+                .collect()
+        };
+        let all = held(&gw);
+        assert!(
+            gw.sim.node::<Updating>(SMF_NODE).updates.is_empty(),
+            "seed {seed}: nothing changed yet"
+        );
+
+        // A processor fails: its VID's ranges are withdrawn.
+        let victim = PROCS[1];
+        let victim_vid = gw.proc(victim).vid().unwrap();
+        gw.sim.crash(gw.procs[&victim]);
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                s.node::<Updating>(SMF_NODE)
+                    .updates
+                    .last()
+                    .is_some_and(|u| u.len() == 6)
+            });
+        assert!(ok, "seed {seed}: no update after the failure");
+        let mut alive = all.clone();
+        alive.remove(&victim_vid);
+        let last = gw
+            .sim
+            .node::<Updating>(SMF_NODE)
+            .updates
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(range_pairs(&last), all_pairs(&alive), "seed {seed}");
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                s.node::<SwitchProcessor>(NodeId(2))
+                    .stats()
+                    .association_updates_accepted
+                    >= 1
+            });
+        assert!(ok, "seed {seed}: the update was never answered");
+
+        // It comes back (a new incarnation, a VID again): every pair of the four again.
+        let mut pc = processor_config(victim, 2);
+        pc.layout = teid_layout();
+        let now = gw.sim.now();
+        let fresh = telcp::steering::Processor::new(pc, now).unwrap();
+        gw.sim.restart(gw.procs[&victim], Box::new(fresh));
+        let ok = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                s.node::<Updating>(SMF_NODE)
+                    .updates
+                    .last()
+                    .is_some_and(|u| u.len() == 12)
+            });
+        assert!(ok, "seed {seed}: no update after the restart");
+        gw.sim.run_for(Duration::from_secs(3));
+        let last = gw
+            .sim
+            .node::<Updating>(SMF_NODE)
+            .updates
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(range_pairs(&last), all_pairs(&held(&gw)), "seed {seed}");
+        let st = gw.sp().stats();
+        assert!(st.association_updates >= 2, "seed {seed}: {st:?}");
+        assert!(st.association_updates_accepted >= 2, "seed {seed}: {st:?}");
+        assert_eq!(st.association_updates_unanswered, 0, "seed {seed}");
+
+        if seed == 70 && have_tshark() {
+            let cap = Capture::new(&gw, "assoc_update", "assoc_update.pcap");
+            cap.assert_clean("pfcp");
+            let out = cap.fields("pfcp.msg_type == 7", &["pfcp.upiri.teidri"]);
+            assert!(out.lines().count() >= 2, "{out}");
+        }
+    }
+}

@@ -196,3 +196,59 @@ pub(crate) fn unsupported_extension(
         UnsupportedExtension::Suppressed { ext }
     })
 }
+
+/// TEIDs purged recently (the sessions of a restarted peer, or of a failed path): a replication
+/// of one of them still in flight when the purge came must not bring it back. At most `cap`
+/// (the oldest forgotten first), each kept `ttl`.
+#[derive(Debug, Default)]
+pub(crate) struct Tombstones {
+    set: std::collections::HashSet<u32>,
+    order: std::collections::VecDeque<(std::time::Instant, u32)>,
+}
+
+impl Tombstones {
+    /// Remembers `teid` from `now`.
+    pub(crate) fn insert(
+        &mut self,
+        now: std::time::Instant,
+        teid: u32,
+        cap: usize,
+        ttl: std::time::Duration,
+    ) {
+        self.expire(now, ttl);
+        if cap == 0 || self.set.contains(&teid) {
+            return;
+        }
+        while self.order.len() >= cap {
+            match self.order.pop_front() {
+                Some((_, t)) => {
+                    self.set.remove(&t);
+                }
+                None => break,
+            }
+        }
+        self.set.insert(teid);
+        self.order.push_back((now, teid));
+    }
+
+    /// Whether `teid` was purged less than `ttl` ago.
+    pub(crate) fn contains(
+        &mut self,
+        now: std::time::Instant,
+        teid: u32,
+        ttl: std::time::Duration,
+    ) -> bool {
+        self.expire(now, ttl);
+        self.set.contains(&teid)
+    }
+
+    fn expire(&mut self, now: std::time::Instant, ttl: std::time::Duration) {
+        while let Some(&(at, t)) = self.order.front() {
+            if at + ttl > now {
+                break;
+            }
+            self.order.pop_front();
+            self.set.remove(&t);
+        }
+    }
+}

@@ -122,6 +122,10 @@ pub enum FabricKind {
     Purge,
     /// `PurgeAck`.
     PurgeAck,
+    /// `PeerRecovery`.
+    PeerRecovery,
+    /// `PeerRecoveryAck`.
+    PeerRecoveryAck,
 }
 
 impl FabricKind {
@@ -139,6 +143,8 @@ impl FabricKind {
             FabricMessage::SyncAck { .. } => FabricKind::SyncAck,
             FabricMessage::Purge { .. } => FabricKind::Purge,
             FabricMessage::PurgeAck { .. } => FabricKind::PurgeAck,
+            FabricMessage::PeerRecovery { .. } => FabricKind::PeerRecovery,
+            FabricMessage::PeerRecoveryAck { .. } => FabricKind::PeerRecoveryAck,
         }
     }
 }

@@ -107,6 +107,7 @@ crate::io::reader::wire_fields! {
         PeerSeid => "peer SEID",
         PurgeId => "purge id",
         PurgeCount => "purge count",
+        Recovery => "recovery",
         Magic => "magic",
         Datagram => "datagram",
         Vid => "vid",
@@ -297,6 +298,27 @@ pub enum FabricMessage<'a> {
         /// The batch.
         id: u32,
     },
+    /// A processor saw a restart value (Recovery) in a message steered to it, which never
+    /// passes the switch processor's path table (a Modify Bearer Request, an Update PDP Context
+    /// Request): the switch processor compares it with the value it stores for the peer as if
+    /// it had received the message (TS 23.007 section 18). Repeated until acknowledged.
+    PeerRecovery {
+        /// The protocol of the message.
+        protocol: SessionProtocol,
+        /// The peer's control-plane address (the session's, else the message's source).
+        peer: IpAddr,
+        /// The restart value.
+        recovery: u32,
+    },
+    /// The switch processor has taken the `PeerRecovery` with these fields.
+    PeerRecoveryAck {
+        /// The protocol.
+        protocol: SessionProtocol,
+        /// The peer.
+        peer: IpAddr,
+        /// The restart value.
+        recovery: u32,
+    },
 }
 
 fn put_ip(buf: &mut impl BufMut, ip: IpAddr) {
@@ -422,6 +444,8 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::SyncAck { .. } => 9,
             FabricMessage::Purge { .. } => 10,
             FabricMessage::PurgeAck { .. } => 11,
+            FabricMessage::PeerRecovery { .. } => 12,
+            FabricMessage::PeerRecoveryAck { .. } => 13,
         }
     }
 
@@ -444,6 +468,8 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::SyncAck { .. } => 8,
             FabricMessage::Purge { teids, .. } => 6 + 4 * teids.len().min(usize::from(u16::MAX)),
             FabricMessage::PurgeAck { .. } => 4,
+            FabricMessage::PeerRecovery { peer, .. }
+            | FabricMessage::PeerRecoveryAck { peer, .. } => 1 + ip_len(*peer) + 4,
         }
     }
 
@@ -520,6 +546,20 @@ impl<'a> FabricMessage<'a> {
                 }
             }
             FabricMessage::PurgeAck { id } => buf.put_u32(*id),
+            FabricMessage::PeerRecovery {
+                protocol,
+                peer,
+                recovery,
+            }
+            | FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer,
+                recovery,
+            } => {
+                buf.put_u8(protocol.code());
+                put_ip(buf, *peer);
+                buf.put_u32(*recovery);
+            }
         }
     }
 
@@ -640,6 +680,30 @@ impl<'a> FabricMessage<'a> {
             11 => FabricMessage::PurgeAck {
                 id: r.u32(Field::PurgeId)?,
             },
+            12 | 13 => {
+                let at = r.offset();
+                let protocol = SessionProtocol::from_code(r.u8(Field::Protocol)?).ok_or(
+                    FabricError::Invalid {
+                        offset: at,
+                        field: Field::Protocol,
+                    },
+                )?;
+                let peer = read_ip(&mut r)?;
+                let recovery = r.u32(Field::Recovery)?;
+                if kind == 12 {
+                    FabricMessage::PeerRecovery {
+                        protocol,
+                        peer,
+                        recovery,
+                    }
+                } else {
+                    FabricMessage::PeerRecoveryAck {
+                        protocol,
+                        peer,
+                        recovery,
+                    }
+                }
+            }
             _ => {
                 return Err(FabricError::Invalid {
                     offset: 3,
@@ -707,6 +771,24 @@ impl<'a> FabricMessage<'a> {
             FabricMessage::SyncAck { teid, version } => FabricMessage::SyncAck { teid, version },
             FabricMessage::Purge { id, teids } => FabricMessage::Purge { id, teids },
             FabricMessage::PurgeAck { id } => FabricMessage::PurgeAck { id },
+            FabricMessage::PeerRecovery {
+                protocol,
+                peer,
+                recovery,
+            } => FabricMessage::PeerRecovery {
+                protocol,
+                peer,
+                recovery,
+            },
+            FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer,
+                recovery,
+            } => FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer,
+                recovery,
+            },
         }
     }
 }

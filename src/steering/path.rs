@@ -30,6 +30,23 @@
 //!   Context and Create Session Requests, Heartbeat and Association Setup Requests (TS 29.244
 //!   section 6.2.6.2.2: a new Recovery Time Stamp in an Association Setup Request of an
 //!   associated CP function).
+//! * **GTP-U paths** (TS 29.281 sections 7.2.1 and 7.2.2, TS 23.007 section 20): each session's
+//!   user-plane peer (the address its peer F-TEID names: an eNodeB, gNB, SGSN or SGW-U, the
+//!   record's `peer_u`, learnt from every sync) is a [`PathProtocol::Gtpu`] peer while a
+//!   session uses it. It gets GTP-U Echo Requests (port 2152, no Recovery IE) on the same
+//!   `echo_interval`, `t3` and `n3`, from the gateway address its control-plane peer talked to,
+//!   and its path fails and is restored as above, with the same [`PathFailureAction`]. The
+//!   Recovery of a GTP-U Echo Response is set to 0 by the sender and ignored by the receiver
+//!   (section 7.2.2): it never makes a restart. A peer's GTP-U Echo Request is answered with
+//!   Recovery 0.
+//! * **Restart values in steered messages**: a Modify Bearer Request (TS 29.274 section 7.2.7)
+//!   or an Update PDP Context Request (TS 29.060 section 7.3.3) carries a Recovery when the peer
+//!   contacts the gateway for the first time, after its restart say, but it is steered by its
+//!   TEID straight to a processor. The processor forwards the value to the switch processor
+//!   (`PeerRecovery`, repeated until acknowledged), which compares it as its own: the same
+//!   restart, purge and event. PFCP session messages carry no Recovery Time Stamp (TS 29.244
+//!   section 7.5): a CP function's restart is seen in its Heartbeat and Association Setup
+//!   Requests only.
 //! * **Purge**: the sessions go in batches of `purge_batch` TEIDs, one batch per
 //!   `handle_timeout` call (the switch processor's `poll_timeout` says when: at once), each a
 //!   fabric `Purge` to every processor holding a VID, repeated every `retransmit` until each
@@ -39,13 +56,14 @@
 //!
 //! # Bounds
 //!
-//! * Peers: `max_peers`; a peer beyond is not tracked (no echo, no restart detection), counted
-//!   in [`SwitchStats::peers_full`](super::SwitchStats::peers_full).
+//! * Peers: `max_peers`, control-plane and user-plane together; a peer beyond is not tracked
+//!   (no echo, no restart detection), counted in
+//!   [`SwitchStats::peers_full`](super::switch::SwitchStats::peers_full).
 //! * Purge batches in flight: [`MAX_PURGES_IN_FLIGHT`]; beyond, the next batch waits for an
 //!   acknowledgement.
 
 use super::fabric::SessionProtocol;
-use super::gtp::GTP_C_PORT;
+use super::gtp::{GTP_C_PORT, GTP_U_PORT};
 use super::pfcp::PFCP_PORT;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -108,29 +126,35 @@ pub enum PathProtocol {
     Gtpv2,
     /// PFCP (TS 29.244): Heartbeat Request / Response, Recovery Time Stamp (32-bit).
     Pfcp,
+    /// GTP-U (TS 29.281): Echo Request / Response to a user-plane peer (an eNodeB, gNB, SGSN
+    /// or SGW-U address learnt from the sessions' F-TEIDs). Its Recovery is sent as 0 and
+    /// ignored on receipt (section 7.2.2), so a GTP-U path detects failures, never restarts.
+    Gtpu,
 }
 
 impl PathProtocol {
-    /// The peer's port for echoes: 2123 (GTP-C), 8805 (PFCP).
+    /// The peer's port for echoes: 2123 (GTP-C), 8805 (PFCP), 2152 (GTP-U).
     pub fn port(self) -> u16 {
         match self {
             PathProtocol::Gtpv1 | PathProtocol::Gtpv2 => GTP_C_PORT,
             PathProtocol::Pfcp => PFCP_PORT,
+            PathProtocol::Gtpu => GTP_U_PORT,
         }
     }
 
-    /// Bits of the restart value: 8 (Recovery), 32 (Recovery Time Stamp).
+    /// Bits of the restart value: 8 (Recovery), 32 (Recovery Time Stamp). GTP-U's 8-bit
+    /// Recovery is never compared (TS 29.281 section 7.2.2).
     pub fn recovery_bits(self) -> u32 {
         match self {
-            PathProtocol::Gtpv1 | PathProtocol::Gtpv2 => 8,
+            PathProtocol::Gtpv1 | PathProtocol::Gtpv2 | PathProtocol::Gtpu => 8,
             PathProtocol::Pfcp => 32,
         }
     }
 
-    /// Bits of the sequence number: 16 (GTPv1), 24 (GTPv2-C, PFCP).
+    /// Bits of the sequence number: 16 (GTPv1-C, GTP-U), 24 (GTPv2-C, PFCP).
     pub fn sequence_bits(self) -> u32 {
         match self {
-            PathProtocol::Gtpv1 => 16,
+            PathProtocol::Gtpv1 | PathProtocol::Gtpu => 16,
             PathProtocol::Gtpv2 | PathProtocol::Pfcp => 24,
         }
     }

@@ -354,6 +354,26 @@ impl UePool {
 }
 
 impl UePool {
+    /// The IPv6 prefix of slice (`vid`, `backup`): the IPv6 pool's prefix with the VID fields
+    /// (the backup field 0 for `None`); `None` without an IPv6 pool or when a VID does not fit.
+    pub fn slice_v6(&self, vid: VirtualId, backup: Option<VirtualId>) -> Option<Ipv6Network> {
+        let v6 = self.v6?;
+        let top = self.compose(self.g6.as_ref()?, vid, backup, 1)? & !1;
+        let fields = self.vid_bits * if self.backup { 2 } else { 1 };
+        Ipv6Network::new(Ipv6Addr::from(u128::from(top) << 64), v6.prefix() + fields).ok()
+    }
+
+    /// The IPv6 prefix of the slices of primary VID `vid` (all backup VIDs).
+    pub fn vid_prefix_v6(&self, vid: VirtualId) -> Option<Ipv6Network> {
+        let v6 = self.v6?;
+        let top = self.compose(self.g6.as_ref()?, vid, None, 1)? & !1;
+        Ipv6Network::new(
+            Ipv6Addr::from(u128::from(top) << 64),
+            v6.prefix() + self.vid_bits,
+        )
+        .ok()
+    }
+
     /// The IPv4 prefix of the slices of primary VID `vid` (all backup VIDs): the pool's prefix
     /// with the primary field.
     pub fn vid_prefix_v4(&self, vid: VirtualId) -> Option<Ipv4Network> {
@@ -367,28 +387,44 @@ impl UePool {
     /// `table`: for each assigned VID `p`, the prefix of its slices ([`UePool::vid_prefix_v4`],
     /// to `p`, leaving packets to the host while `p` is Down) and, when addresses carry a backup
     /// field, for each other assigned VID `b`, the longer prefix of slice (`p`, `b`)
-    /// ([`UePool::slice_v4`], to `p`, to `b` while `p` is Down). `n` assigned VIDs give `n²`
-    /// prefixes (at most [`crate::steering::rules::MAX_PREFIXES`] in a rule set: 63 VIDs). A
-    /// packet these rules steer goes where `steer_downlink` sends it, and every packet to the
-    /// pool that `steer_downlink` sends to a processor is steered by one of them.
+    /// ([`UePool::slice_v4`], to `p`, to `b` while `p` is Down); with an IPv6 pool, the same
+    /// for its /64 prefixes ([`UePool::vid_prefix_v6`], [`UePool::slice_v6`]). `n` assigned
+    /// VIDs give `n²` prefixes per family (at most [`crate::steering::rules::MAX_PREFIXES`] in
+    /// a rule set: 63 VIDs for one family, 44 for two). A packet these rules steer goes where
+    /// `steer_downlink` sends it, and every packet to the pools that `steer_downlink` sends to a
+    /// processor is steered by one of them.
     pub fn rule_prefixes(&self, table: &super::line::VidTable) -> Vec<super::rules::UePrefix> {
+        use super::rules::UePrefix;
+        use ipnetwork::IpNetwork;
         let vids: Vec<VirtualId> = table.entries().map(|e| e.vid).collect();
         let mut out = Vec::new();
-        for &p in &vids {
-            out.extend(self.vid_prefix_v4(p).map(|n| super::rules::UePrefix {
-                prefix: n.into(),
-                vid: p,
-                backup: None,
-            }));
-            if !self.backup {
-                continue;
-            }
-            for &b in vids.iter().filter(|b| **b != p) {
-                out.extend(self.slice_v4(p, Some(b)).map(|n| super::rules::UePrefix {
-                    prefix: n.into(),
+        type Whole<'a> = &'a dyn Fn(VirtualId) -> Option<IpNetwork>;
+        type Slice<'a> = &'a dyn Fn(VirtualId, VirtualId) -> Option<IpNetwork>;
+        let families: [(Whole<'_>, Slice<'_>); 2] = [
+            (&|p| self.vid_prefix_v4(p).map(IpNetwork::from), &|p, b| {
+                self.slice_v4(p, Some(b)).map(IpNetwork::from)
+            }),
+            (&|p| self.vid_prefix_v6(p).map(IpNetwork::from), &|p, b| {
+                self.slice_v6(p, Some(b)).map(IpNetwork::from)
+            }),
+        ];
+        for (whole, slice) in families {
+            for &p in &vids {
+                out.extend(whole(p).map(|prefix| UePrefix {
+                    prefix,
                     vid: p,
-                    backup: Some(b),
+                    backup: None,
                 }));
+                if !self.backup {
+                    continue;
+                }
+                for &b in vids.iter().filter(|b| **b != p) {
+                    out.extend(slice(p, b).map(|prefix| UePrefix {
+                        prefix,
+                        vid: p,
+                        backup: Some(b),
+                    }));
+                }
             }
         }
         out

@@ -21,14 +21,7 @@ pub fn session_record() -> impl Strategy<Value = SessionRecord> {
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
         (any::<IpAddr>(), any::<IpAddr>()),
         (any::<[u8; 8]>(), any::<u8>(), any::<Ipv4Addr>()),
-        (
-            prop_oneof![
-                Just(SessionProtocol::Gtpv1),
-                Just(SessionProtocol::Gtpv2),
-                Just(SessionProtocol::Pfcp)
-            ],
-            any::<u64>(),
-        ),
+        (session_protocol(), any::<u64>()),
     )
         .prop_map(
             |(
@@ -52,6 +45,15 @@ pub fn session_record() -> impl Strategy<Value = SessionRecord> {
                 }
             },
         )
+}
+
+/// A session protocol.
+pub fn session_protocol() -> impl Strategy<Value = SessionProtocol> {
+    prop_oneof![
+        Just(SessionProtocol::Gtpv1),
+        Just(SessionProtocol::Gtpv2),
+        Just(SessionProtocol::Pfcp)
+    ]
 }
 
 /// A transport address as the fabric carries it (IP and port; no IPv6 flow label or scope).
@@ -113,5 +115,23 @@ pub fn fabric_message() -> impl Strategy<Value = FabricMessage<'static>> {
         (any::<u32>(), vec(any::<u32>(), 0..16))
             .prop_map(|(id, teids)| FabricMessage::Purge { id, teids }),
         any::<u32>().prop_map(|id| FabricMessage::PurgeAck { id }),
+        (session_protocol(), any::<IpAddr>(), any::<u32>()).prop_map(
+            |(protocol, peer, recovery)| {
+                FabricMessage::PeerRecovery {
+                    protocol,
+                    peer,
+                    recovery,
+                }
+            }
+        ),
+        (session_protocol(), any::<IpAddr>(), any::<u32>()).prop_map(
+            |(protocol, peer, recovery)| {
+                FabricMessage::PeerRecoveryAck {
+                    protocol,
+                    peer,
+                    recovery,
+                }
+            }
+        ),
     ]
 }

@@ -547,7 +547,12 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
             } else {
                 Ipv4Addr::LOCALHOST
             }),
-            peer_u: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            // Its user plane there too (a GTP-U path), unknown yet, or elsewhere.
+            peer_u: IpAddr::V4(match a & 0x30 {
+                0x10 => Ipv4Addr::new(192, 0, 2, 1),
+                0x20 => Ipv4Addr::UNSPECIFIED,
+                _ => Ipv4Addr::LOCALHOST,
+            }),
             imsi: Imsi([0xff; 8]),
             nsapi: 5,
             ue_addr: Ipv4Addr::LOCALHOST,
@@ -574,11 +579,19 @@ fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize
     *version = sp.table_version();
     assert!(sp.session_count() <= max_sessions);
     assert!(sp.peers().len() <= 4, "the peer table is bounded");
-    let indexed: usize = sp.peers().iter().filter_map(|p| sp.peer_sessions(*p)).sum();
-    assert!(
-        indexed <= sp.session_count(),
-        "a peer indexes only live sessions"
-    );
+    // Each session is indexed under one control-plane peer and at most one GTP-U peer.
+    for user_plane in [false, true] {
+        let indexed: usize = sp
+            .peers()
+            .iter()
+            .filter(|p| (p.protocol == crate::steering::path::PathProtocol::Gtpu) == user_plane)
+            .filter_map(|p| sp.peer_sessions(*p))
+            .sum();
+        assert!(
+            indexed <= sp.session_count(),
+            "a peer indexes only live sessions"
+        );
+    }
     let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
     let mut dedup = vids.clone();
     dedup.sort();

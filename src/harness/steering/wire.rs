@@ -50,13 +50,41 @@ pub(super) fn switch_gtp_packet(b: u8) -> Option<Vec<u8>> {
 
 /// A path management answer or request from peer 192.0.2.1 as a line interface passes it on:
 /// an Echo Response (GTPv1-C, GTPv2-C) or Heartbeat Response (PFCP) with a sequence number among
-/// the first four the switch processor uses and a restart value from `b`, or a Create PDP
-/// Context Request carrying a Recovery.
+/// the first four the switch processor uses and a restart value from `b`, a GTP-U Echo Response,
+/// or a Create PDP Context Request carrying a Recovery; or a processor's `PeerRecovery` for it.
 pub(super) fn switch_path_packet(a: u8, b: u8) -> Option<Vec<u8>> {
     use crate::steering::gtp::{Ie, Message, MessageType};
     use crate::steering::{gtpv2, pfcp};
     let (seq, value) = (b % 4, b >> 2);
-    let (port, data) = match a % 4 {
+    if a % 6 == 5 {
+        // A restart value a processor saw in a steered message.
+        use crate::steering::fabric::SessionProtocol;
+        let protocol = match b % 3 {
+            0 => SessionProtocol::Gtpv1,
+            1 => SessionProtocol::Gtpv2,
+            _ => SessionProtocol::Pfcp,
+        };
+        return Some(
+            FabricMessage::PeerRecovery {
+                protocol,
+                peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                recovery: u32::from(value),
+            }
+            .to_vec(),
+        );
+    }
+    let (port, data) = match a % 6 {
+        4 => (
+            2152,
+            Message::new(
+                MessageType::ECHO_RESPONSE,
+                0,
+                u16::from(seq),
+                vec![Ie::Recovery(value)],
+            )
+            .to_vec()
+            .ok(),
+        ),
         0 => (
             2123,
             Message::new(
@@ -241,7 +269,13 @@ pub(super) fn well_formed(
             } else {
                 gtpv2::MessageType::DELETE_SESSION_REQUEST
             };
-            let m = gtpv2::Message::new(t, Some(teid), seq, vec![]);
+            // Some carry a Recovery (TS 29.274 section 7.2.7), forwarded to the switch processor.
+            let ies = if b & 0x40 != 0 {
+                vec![gtpv2::Ie::new(gtpv2::IeValue::Recovery(b >> 4))]
+            } else {
+                vec![]
+            };
+            let m = gtpv2::Message::new(t, Some(teid), seq, ies);
             (PEER, GW, m.to_vec().unwrap_or_default())
         }
         n => {

@@ -235,4 +235,13 @@ pub struct ProcessorStats {
     /// Messages with an unsupported comprehension-required extension header discarded without a
     /// notification because `extension_headers` was exhausted.
     pub extension_headers_suppressed: u64,
+    /// Restart values (Recovery) of steered messages forwarded to the switch processor
+    /// (`PeerRecovery`, TS 23.007 section 18).
+    pub recoveries_forwarded: u64,
+    /// Restart values not forwarded because `queue_limit` peers awaited an acknowledgement.
+    pub recoveries_full: u64,
+    /// Forwarded restart values never acknowledged after `max_retries`.
+    pub recoveries_unacked: u64,
+    /// Replications of a session purged here lately, acknowledged but not stored.
+    pub syncs_purged: u64,
 }

@@ -87,9 +87,18 @@
 //!   it names that is held here, own or replicated, is deleted without replicating the deletion
 //!   (every processor gets the same `Purge`), any sync of it still pending is dropped with the
 //!   response it held, and the batch is acknowledged (`PurgeAck`), also when it named nothing
-//!   held here (a repeat). Reported with [`ProcessorEvent::SessionsPurged`] and counted in
+//!   held here (a repeat). Its TEIDs are remembered for `retransmit` x `max_retries` (at most
+//!   `max_shadow` of them): a replication of one of them still in flight is acknowledged but
+//!   not stored, so a purged session does not come back. Reported with [`ProcessorEvent::SessionsPurged`] and counted in
 //!   [`ProcessorStats::sessions_purged`]. The work is bounded by the batch (the switch
 //!   processor's `purge_batch`).
+//!
+//! * A Recovery in a steered Modify Bearer Request or Update PDP Context Request (the peer
+//!   contacts the gateway for the first time, after a restart say: TS 29.274 section 7.2.7, TS
+//!   29.060 section 7.3.3) is forwarded to the switch processor (`PeerRecovery`, under the
+//!   session's control-plane peer address), which keeps the peers' restart values and purges a
+//!   restarted peer's sessions (TS 23.007 section 18, [`crate::steering::path`]); repeated every
+//!   `retransmit` until acknowledged, at most `max_retries` times.
 //!
 //! # Bounds
 //!
@@ -107,6 +116,8 @@
 //!   is this processor (always so when at most two processors remain eligible). Repeated
 //!   set-ups of one subscriber thus hold at most one copy on each processor.
 //! * Output queue: `queue_limit` datagrams; beyond, datagrams are dropped and counted.
+//! * Restart values awaiting the switch processor's acknowledgement: `queue_limit` peers;
+//!   beyond, not forwarded and counted in [`ProcessorStats::recoveries_full`].
 //! * Events: at most `queue_limit` queued; beyond, the oldest is dropped.
 //! * Responses remembered for repeated Update/Delete requests: `queue_limit`, oldest forgotten.
 //! * Error Indications sent: `error_indications` (a token bucket: `burst` at once, `per_second`
@@ -137,6 +148,7 @@ mod config;
 mod downlink;
 mod n4;
 mod packet;
+mod recovery;
 mod setup;
 mod sync;
 mod v2;
@@ -226,6 +238,8 @@ struct Pending {
 enum Timer {
     VidRequest,
     Sync(u32),
+    /// A `PeerRecovery`'s repeat.
+    Recovery(SessionProtocol, IpAddr),
 }
 
 /// A processor endpoint (see the [module documentation](self)).
@@ -245,6 +259,11 @@ pub struct Processor {
     slices: Slices,
     next_l2tp_local: u32,
     pending: HashMap<u32, Pending>,
+    /// Restart values forwarded to the switch processor, awaiting its acknowledgement, by
+    /// (protocol, peer), at most `queue_limit`.
+    recoveries: HashMap<(SessionProtocol, IpAddr), recovery::Forward>,
+    /// TEIDs purged lately: a replication of one still in flight is not stored.
+    purged: common::Tombstones,
     timers: TimerQueue<Timer>,
     monitor: Embedded,
     out: Outbox<ProcessorEvent>,
@@ -279,6 +298,8 @@ impl Processor {
             slices: Slices::default(),
             next_l2tp_local: 1,
             pending: HashMap::new(),
+            recoveries: HashMap::new(),
+            purged: common::Tombstones::default(),
             timers: TimerQueue::new(),
             monitor,
             stats: ProcessorStats::default(),
@@ -441,8 +462,16 @@ impl Processor {
                 Ok(())
             }
             FabricMessage::Purge { id, teids } => {
-                self.purge(&teids);
+                self.purge(now, &teids);
                 self.send_switch(&FabricMessage::PurgeAck { id });
+                Ok(())
+            }
+            FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer,
+                recovery,
+            } => {
+                self.handle_recovery_ack(protocol, peer, recovery);
                 Ok(())
             }
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
@@ -550,6 +579,7 @@ impl Processor {
                     }
                 }
                 Timer::Sync(teid) => self.retry_sync(now, teid),
+                Timer::Recovery(protocol, peer) => self.retry_recovery(now, protocol, peer),
             }
         }
     }

@@ -71,6 +71,12 @@ impl Processor {
                 self.handle_error_indication(now, &req)
             }
             MessageType::UPDATE_PDP_CONTEXT_REQUEST | MessageType::DELETE_PDP_CONTEXT_REQUEST => {
+                // TS 29.060 section 7.3.3: an SGSN includes Recovery when it contacts the GGSN
+                // for the first time (after its restart, say): for the switch processor's
+                // path table (TS 23.007 section 18).
+                if let (true, Some(r)) = (gateway.port() == gtp::GTP_C_PORT, req.recovery()) {
+                    self.note_recovery(now, SessionProtocol::Gtpv1, req.header.teid, route, r);
+                }
                 self.serve_request(now, route, &req)
             }
             t => Err(InputError::UnsupportedMessage(t)),

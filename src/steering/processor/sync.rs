@@ -118,11 +118,17 @@ impl Processor {
         if delete {
             self.drop_shadow(record.teid);
         } else {
+            let ttl = self.purge_memory();
+            let purged = self.purged.contains(now, record.teid, ttl);
             match self.shadow.get_mut(&record.teid) {
                 Some(s) => {
                     if s.record.version < record.version {
                         s.record = record;
                     }
+                }
+                None if purged => {
+                    // Purged here meanwhile (its peer restarted): not brought back.
+                    self.stats.syncs_purged += 1;
                 }
                 None => {
                     // A newer set-up of a subscriber whose older copy is held here: that copy
@@ -246,9 +252,11 @@ impl Processor {
 
     /// Deletes the sessions of a `Purge` held here, own or replicated, without replication (see
     /// the module documentation); pending syncs of them are dropped with their held responses.
-    pub(super) fn purge(&mut self, teids: &[u32]) {
+    pub(super) fn purge(&mut self, now: Instant, teids: &[u32]) {
         let mut count = 0usize;
+        let ttl = self.purge_memory();
         for &teid in teids {
+            self.purged.insert(now, teid, self.config.max_shadow, ttl);
             if let Some(s) = self.sessions.remove(&teid) {
                 let key = own_key(&s.record);
                 if self.by_subscriber.get(&key) == Some(&teid) {
@@ -269,5 +277,14 @@ impl Processor {
             self.stats.sessions_purged += count as u64;
             self.event(ProcessorEvent::SessionsPurged { count });
         }
+    }
+}
+
+impl Processor {
+    /// How long purged TEIDs are remembered: the span of a sync's retransmissions.
+    fn purge_memory(&self) -> std::time::Duration {
+        self.config
+            .retransmit
+            .saturating_mul(self.config.max_retries.max(1))
     }
 }

@@ -252,6 +252,12 @@ impl Processor {
         }
         let teid = req.header.teid.unwrap_or(0);
         let seq = req.header.sequence;
+        // TS 29.274 section 7.2.7: Recovery is included when the MME contacts this SGW for the
+        // first time (after its restart, say): for the switch processor's path table (TS
+        // 23.007 section 18).
+        if let Some(r) = req.recovery() {
+            self.note_recovery(now, SessionProtocol::Gtpv2, teid, route, r);
+        }
         if self.answer_again(route.peer, seq, teid) {
             return Ok(());
         }

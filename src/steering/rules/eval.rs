@@ -1,6 +1,6 @@
 //! [`RuleSet::classify`]: the rules evaluated over packet octets the way the kernel's `u32`
 //! classifier evaluates the filters [`super::Tc`] renders (net/sched/cls_u32.c): 32-bit keys
-//! `(word ^ value) & mask == 0` read big-endian at an offset from the IPv4 header, `nexthdr+`
+//! `(word ^ value) & mask == 0` read big-endian at an offset from the IPv4 (IPv6) header, `nexthdr+`
 //! keys offset further by the IHL x 4 the linking filter computed; a mismatch moves to the next
 //! filter of the list; a key past the end of the packet ends the classification with no match.
 
@@ -46,7 +46,7 @@ pub(super) const UDP_NOT_FRAGMENT: [Key; 2] = [
 ];
 
 /// The keys of a rule (besides those of the filter linking to its list).
-pub(super) fn keys(rule: &Rule) -> ([Key; 3], usize) {
+pub(super) fn keys(rule: &Rule) -> ([Key; 4], usize) {
     let none = Key {
         value: 0,
         mask: 0,
@@ -63,7 +63,7 @@ pub(super) fn keys(rule: &Rule) -> ([Key; 3], usize) {
             },
         ) => {
             let [port, octet0] = target_keys(&target);
-            ([port, octet0, id_key(&target, value, mask)], 3)
+            ([port, octet0, id_key(&target, value, mask), none], 3)
         }
         (
             _,
@@ -72,7 +72,7 @@ pub(super) fn keys(rule: &Rule) -> ([Key; 3], usize) {
                 value,
                 mask,
             },
-        ) => ([id_key(&target, value, mask), none, none], 1),
+        ) => ([id_key(&target, value, mask), none, none, none], 1),
         (_, Match::Destination(n)) => (
             [
                 Key {
@@ -83,9 +83,35 @@ pub(super) fn keys(rule: &Rule) -> ([Key; 3], usize) {
                 },
                 none,
                 none,
+                none,
             ],
             1,
         ),
+        // tc's `match ip6 dst <prefix>`: one key per 32-bit word of the destination address
+        // (octets 24 to 39 of the IPv6 header) the prefix covers.
+        (_, Match::Destination6(n)) => {
+            let addr = u128::from(n.network());
+            let mask = u128::from(n.mask());
+            let mut out = [none; 4];
+            let mut k = 0;
+            for i in 0..4u32 {
+                let shift = 96 - 32 * i;
+                let m = (mask >> shift) as u32;
+                if m == 0 {
+                    break;
+                }
+                if let Some(slot) = out.get_mut(k) {
+                    *slot = Key {
+                        value: (addr >> shift) as u32 & m,
+                        mask: m,
+                        off: 24 + 4 * i as usize,
+                        nexthdr: false,
+                    };
+                }
+                k += 1;
+            }
+            (out, k)
+        }
     }
 }
 
@@ -163,6 +189,17 @@ pub(super) fn classify(set: &RuleSet, packet: &[u8]) -> Option<Steer> {
 }
 
 fn classify_inner(set: &RuleSet, packet: &[u8]) -> Result<Option<Steer>, Abort> {
+    // tc `protocol ipv6`: only the IPv6 UE prefix list (at the next priority).
+    if packet.first().is_some_and(|b| b >> 4 == 6) {
+        let down = set
+            .rules
+            .iter()
+            .filter(|r| matches!(r.key, RuleKey::UePrefix6(_)));
+        return match run(down, &Vec::new, packet, 0)? {
+            Outcome::Steer(s) => Ok(Some(s)),
+            Outcome::Pass | Outcome::NoMatch => Ok(None),
+        };
+    }
     // tc `protocol ip`: the caller's packet is IPv4.
     if packet.first().is_none_or(|b| b >> 4 != 4) {
         return Ok(None);

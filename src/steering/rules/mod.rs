@@ -52,14 +52,17 @@
 //! [`Target::pfcp`] targets are for a line interface that also steers GTPv2-C by TEID and PFCP
 //! by SEID (issue 17 item 3): their rules steer as `steer()` steers a G-PDU with the same TEID.
 //!
-//! Downlink (an IP packet to a UE): one rule per [`UePrefix`], longest prefix first: destination
-//! in the prefix → the prefix's VID if Up, else its backup VID if given and Up, else
-//! [`Action::Pass`] (the host decides; a shorter prefix must not catch it). IPv4 prefixes only in
-//! this version ([`RuleError::Ipv6Prefix`]).
+//! Downlink (an IP packet to a UE): one rule per [`UePrefix`], longest prefix first, in one list
+//! per address family: destination in the prefix → the prefix's VID if Up, else its backup VID if
+//! given and Up, else [`Action::Pass`] (the host decides; a shorter prefix must not catch it).
+//! IPv6 prefixes ([`Match::Destination6`], keys [`RuleKey::UePrefix6`]) match the IPv6 destination
+//! address (octets 24 to 39 of the IPv6 header) as IPv4 prefixes match the IPv4 one (octets 16 to
+//! 19); the uplink targets are IPv4 only.
 //!
 //! # Rendering
 //!
-//! * [`Tc`]: `tc filter` lines for a device's ingress: one priority, a `u32` hash table per list,
+//! * [`Tc`]: `tc filter` lines for a device's ingress: one priority (and the next one, `protocol
+//!   ipv6`, for IPv6 UE prefixes), a `u32` hash table per list,
 //!   a node handle per rule derived from its key (so a rule of a later version replaces the same
 //!   node), `action mirred egress redirect dev <dev>` to the device the caller maps each
 //!   processor to. `u32` is in every kernel. [`Tc::flower_downlink`] renders the UE prefix rules
@@ -69,7 +72,8 @@
 //!   `u32` only.
 //! * [`ntuple`]: `ethtool -N <dev> flow-type udp4 dst-port 2152 user-def ...` rules for NICs
 //!   with a flexible 2-octet payload match (the Intel `i40e`/`ice` convention), where the layout
-//!   allows it; see the module for what a NIC cannot express.
+//!   allows it, and `flow-type ip4` / `ip6` rules for UE prefixes; see the module for what a NIC
+//!   cannot express.
 //!
 //! # Example
 //!
@@ -123,11 +127,12 @@ use super::line::VidTable;
 use super::line::{LineEvent, LineInterface};
 use super::pfcp::PFCP_PORT;
 use super::vid::{VidLayout, VirtualId};
-use ipnetwork::{IpNetwork, Ipv4Network};
+use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-/// The most UE prefixes a [`RuleSet`] holds (a tc `u32` node id is 12 bits).
+/// The most UE prefixes a [`RuleSet`] holds, both families together (a tc `u32` node id is 12
+/// bits).
 pub const MAX_PREFIXES: usize = 0xfff;
 
 /// The most targets a [`RuleSet`] holds.
@@ -240,7 +245,7 @@ impl Target {
 /// A downlink UE prefix and the VID whose processor serves its addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UePrefix {
-    /// The prefix (IPv4 in this version).
+    /// The prefix (IPv4 or IPv6).
     pub prefix: IpNetwork,
     /// The VID of the processor the prefix belongs to.
     pub vid: VirtualId,
@@ -264,8 +269,10 @@ pub struct Steer {
 /// within a list; [`RuleKey::node`] is the position (the tc `u32` node id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleKey {
-    /// The `n`-th UE prefix (1-based), longest prefixes first.
+    /// The `n`-th IPv4 UE prefix (1-based), longest prefixes first.
     UePrefix(u16),
+    /// The `n`-th IPv6 UE prefix (1-based), longest prefixes first.
+    UePrefix6(u16),
     /// In target `target`'s primary list, the rule on primary VID `vid`.
     Primary {
         /// The index of the target in [`RuleSet::targets`].
@@ -286,7 +293,7 @@ impl RuleKey {
     /// The rule's position in its list (1-based; the VID for VID rules).
     pub fn node(&self) -> u16 {
         match self {
-            RuleKey::UePrefix(n) => *n,
+            RuleKey::UePrefix(n) | RuleKey::UePrefix6(n) => *n,
             RuleKey::Primary { vid, .. } | RuleKey::Backup { vid, .. } => vid.get(),
         }
     }
@@ -304,8 +311,10 @@ pub enum Match {
         /// The VID field's mask.
         mask: u32,
     },
-    /// The destination address is in the prefix.
+    /// The IPv4 destination address is in the prefix.
     Destination(Ipv4Network),
+    /// The IPv6 destination address is in the prefix.
+    Destination6(Ipv6Network),
 }
 
 /// What a matching rule does.
@@ -352,9 +361,6 @@ pub enum RuleError {
     /// More UE prefixes than [`MAX_PREFIXES`].
     #[error("{0} UE prefixes, at most {MAX_PREFIXES}")]
     TooManyPrefixes(usize),
-    /// An IPv6 UE prefix (not rendered in this version).
-    #[error("IPv6 UE prefix {0}: only IPv4 prefixes are steered by rules")]
-    Ipv6Prefix(IpNetwork),
     /// A VID beyond a tc `u32` node id (12 bits).
     #[error("VID {0} exceeds the 12-bit node id of a tc u32 rule")]
     NodeSpace(VirtualId),
@@ -393,8 +399,9 @@ pub struct RuleDiff {
     pub changed: Vec<(Rule, Rule)>,
     /// Rules whose key the older set lacks.
     pub added: Vec<Rule>,
-    /// The targets differ: the lists themselves change, reinstall everything (`removed` holds
-    /// every older rule, `added` every newer one).
+    /// The targets differ, or one set has IPv6 UE prefixes and the other none: the lists
+    /// themselves change, reinstall everything (`removed` holds every older rule, `added` every
+    /// newer one).
     pub targets_changed: bool,
 }
 
@@ -412,7 +419,7 @@ impl RuleSet {
     /// The rules for `table` on `targets` and the downlink `prefixes`.
     ///
     /// Errors: a target that is not a 32-bit layout at an aligned offset, more than
-    /// [`MAX_TARGETS`] targets or [`MAX_PREFIXES`] prefixes, an IPv6 prefix. VIDs of the table
+    /// [`MAX_TARGETS`] targets or [`MAX_PREFIXES`] prefixes. VIDs of the table
     /// beyond a target's layout are ignored for that target (no identifier can carry them).
     pub fn new(
         table: &VidTable,
@@ -462,24 +469,32 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Whether any rule is a downlink one.
+    /// Whether any rule is an IPv4 downlink one.
     pub fn has_downlink(&self) -> bool {
         self.rules
             .iter()
             .any(|r| matches!(r.key, RuleKey::UePrefix(_)))
     }
 
-    /// What the rules do with one IPv4 packet (the octets from the IPv4 header on), evaluated
-    /// as the kernel's `u32` classifier evaluates the filters [`Tc`] renders: the processor it
-    /// is steered to, or `None` when it continues to the host (no rule, [`Action::Pass`], a
-    /// fragment, not IPv4, or too short for a key, which ends `u32` matching). Never panics.
+    /// Whether any rule is an IPv6 downlink one.
+    pub fn has_downlink_v6(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.key, RuleKey::UePrefix6(_)))
+    }
+
+    /// What the rules do with one IP packet (the octets from the IPv4 or IPv6 header on),
+    /// evaluated as the kernel's `u32` classifier evaluates the filters [`Tc`] renders: the
+    /// processor it is steered to, or `None` when it continues to the host (no rule,
+    /// [`Action::Pass`], a fragment, neither IPv4 nor IPv6, or too short for a key, which ends
+    /// `u32` matching). An IPv6 packet meets only the IPv6 UE prefix rules. Never panics.
     pub fn classify(&self, ip_packet: &[u8]) -> Option<Steer> {
         eval::classify(self, ip_packet)
     }
 
     /// The rules to remove, change and add to go from `self` to `newer`.
     pub fn diff(&self, newer: &RuleSet) -> RuleDiff {
-        if self.targets != newer.targets {
+        if self.targets != newer.targets || self.has_downlink_v6() != newer.has_downlink_v6() {
             return RuleDiff {
                 removed: self.rules.clone(),
                 changed: Vec::new(),
@@ -507,40 +522,50 @@ impl RuleSet {
     }
 }
 
-/// The downlink rules: prefixes sorted longest first (then by address, then as given), numbered
-/// from 1.
+/// The downlink rules: per family, prefixes sorted longest first (then by address, then as
+/// given), numbered from 1.
 fn downlink(
     prefixes: &[UePrefix],
     up: &dyn Fn(VirtualId) -> Option<SocketAddr>,
 ) -> Result<Vec<Rule>, RuleError> {
-    let mut v4 = Vec::with_capacity(prefixes.len());
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
     for p in prefixes {
         match p.prefix {
             IpNetwork::V4(n) => v4.push((n, p)),
-            IpNetwork::V6(_) => return Err(RuleError::Ipv6Prefix(p.prefix)),
+            IpNetwork::V6(n) => v6.push((n, p)),
         }
     }
     v4.sort_by_key(|(n, _)| (std::cmp::Reverse(n.prefix()), n.network()));
-    let mut rules = Vec::with_capacity(v4.len());
+    v6.sort_by_key(|(n, _)| (std::cmp::Reverse(n.prefix()), n.network()));
+    let steer = |p: &UePrefix| match (up(p.vid), p.backup) {
+        (Some(addr), _) => Some(Steer {
+            vid: p.vid,
+            addr,
+            backup: false,
+        }),
+        (None, Some(b)) => up(b).map(|addr| Steer {
+            vid: b,
+            addr,
+            backup: true,
+        }),
+        (None, None) => None,
+    };
+    let node =
+        |i: usize| u16::try_from(i + 1).map_err(|_| RuleError::TooManyPrefixes(prefixes.len()));
+    let mut rules = Vec::with_capacity(prefixes.len());
     for (i, (n, p)) in v4.into_iter().enumerate() {
-        let node = u16::try_from(i + 1).map_err(|_| RuleError::TooManyPrefixes(prefixes.len()))?;
-        let steer = match (up(p.vid), p.backup) {
-            (Some(addr), _) => Some(Steer {
-                vid: p.vid,
-                addr,
-                backup: false,
-            }),
-            (None, Some(b)) => up(b).map(|addr| Steer {
-                vid: b,
-                addr,
-                backup: true,
-            }),
-            (None, None) => None,
-        };
         rules.push(Rule {
-            key: RuleKey::UePrefix(node),
+            key: RuleKey::UePrefix(node(i)?),
             matcher: Match::Destination(Ipv4Network::new(n.network(), n.prefix()).unwrap_or(n)),
-            action: steer.map_or(Action::Pass, Action::Steer),
+            action: steer(p).map_or(Action::Pass, Action::Steer),
+        });
+    }
+    for (i, (n, p)) in v6.into_iter().enumerate() {
+        rules.push(Rule {
+            key: RuleKey::UePrefix6(node(i)?),
+            matcher: Match::Destination6(Ipv6Network::new(n.network(), n.prefix()).unwrap_or(n)),
+            action: steer(p).map_or(Action::Pass, Action::Steer),
         });
     }
     Ok(rules)

@@ -22,7 +22,8 @@
 //!   [`Ntuple::new`]'s `capacity` accordingly. A TEID whose backup field names a VID outside the
 //!   table (forged) matches no rule and is steered in software.
 //! * **Downlink**: `flow-type ip4 dst-ip <address> m <ignored bits>` (ethtool's `m` names the bits
-//!   *not* compared), for prefixes that do not overlap: a NIC applies the lowest location first
+//!   *not* compared), `flow-type ip6 dst-ip <address> m <ignored bits>` for IPv6 prefixes, for
+//!   prefixes (of one family) that do not overlap: a NIC applies the lowest location first
 //!   and locations cannot follow longest-prefix order as rules come and go
 //!   ([`Inexpressible::Overlap`]). A prefix whose VIDs are all down gets no rule.
 //! * Fragments: a NIC may match the first fragment of a datagram on its UDP fields and not the
@@ -38,10 +39,10 @@ use crate::steering::line::VidTable;
 #[cfg(doc)]
 use crate::steering::vid::VidLayout;
 use crate::steering::vid::VirtualId;
-use ipnetwork::{IpNetwork, Ipv4Network};
+use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Why a NIC cannot express the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub enum Inexpressible {
     Layout,
     /// Two UE prefixes overlap.
     Overlap(Ipv4Network, Ipv4Network),
+    /// Two IPv6 UE prefixes overlap.
+    Overlap6(Ipv6Network, Ipv6Network),
 }
 
 impl fmt::Display for Inexpressible {
@@ -63,6 +66,7 @@ impl fmt::Display for Inexpressible {
                 f.write_str("the VID fields do not fill one aligned 16-bit half of the TEID")
             }
             Inexpressible::Overlap(a, b) => write!(f, "UE prefixes {a} and {b} overlap"),
+            Inexpressible::Overlap6(a, b) => write!(f, "UE prefixes {a} and {b} overlap"),
         }
     }
 }
@@ -81,6 +85,8 @@ pub enum NtupleMatch {
     },
     /// IPv4 to an address in the prefix.
     Destination(Ipv4Network),
+    /// IPv6 to an address in the prefix.
+    Destination6(Ipv6Network),
 }
 
 /// One ntuple rule: a match and the processor whose queue receives the packets.
@@ -96,6 +102,12 @@ impl NtupleRule {
     /// Whether an IPv4 datagram to `dst`, UDP destination port `port` (`None`: not UDP) with
     /// `udp_payload`, matches.
     pub fn matches(&self, dst: Ipv4Addr, port: Option<u16>, udp_payload: &[u8]) -> bool {
+        self.matches_ip(IpAddr::V4(dst), port, udp_payload)
+    }
+
+    /// Whether an IP datagram (IPv4 or IPv6) to `dst`, UDP destination port `port` (`None`: not
+    /// UDP) with `udp_payload`, matches. The flexible-payload rules are UDP over IPv4 only.
+    pub fn matches_ip(&self, dst: IpAddr, port: Option<u16>, udp_payload: &[u8]) -> bool {
         match self.matcher {
             NtupleMatch::Flex {
                 port: p,
@@ -103,10 +115,12 @@ impl NtupleRule {
                 value,
             } => {
                 let at = usize::from(offset);
-                port == Some(p)
+                dst.is_ipv4()
+                    && port == Some(p)
                     && udp_payload.get(at..at + 2) == Some(value.to_be_bytes().as_slice())
             }
-            NtupleMatch::Destination(n) => n.contains(dst),
+            NtupleMatch::Destination(n) => matches!(dst, IpAddr::V4(a) if n.contains(a)),
+            NtupleMatch::Destination6(n) => matches!(dst, IpAddr::V6(a) if n.contains(a)),
         }
     }
 }
@@ -119,9 +133,19 @@ pub fn classify(
     port: Option<u16>,
     udp_payload: &[u8],
 ) -> Option<Steer> {
+    classify_ip(rules, IpAddr::V4(dst), port, udp_payload)
+}
+
+/// [`classify`] for an IPv4 or IPv6 destination.
+pub fn classify_ip(
+    rules: &[NtupleRule],
+    dst: IpAddr,
+    port: Option<u16>,
+    udp_payload: &[u8],
+) -> Option<Steer> {
     rules
         .iter()
-        .find(|r| r.matches(dst, port, udp_payload))
+        .find(|r| r.matches_ip(dst, port, udp_payload))
         .map(|r| r.steer)
 }
 
@@ -210,19 +234,32 @@ fn downlink(
         Some(&(VidState::Up, a)) => Some(a),
         _ => None,
     };
-    let mut nets: Vec<Ipv4Network> = Vec::with_capacity(prefixes.len());
+    let mut nets: Vec<Ipv4Network> = Vec::new();
+    let mut nets6: Vec<Ipv6Network> = Vec::new();
     let mut out = Vec::new();
     for p in prefixes {
-        let IpNetwork::V4(n) = p.prefix else {
-            return Err(RuleError::Ipv6Prefix(p.prefix));
+        let matcher = match p.prefix {
+            IpNetwork::V4(n) => {
+                if let Some(o) = nets
+                    .iter()
+                    .find(|o| o.contains(n.network()) || n.contains(o.network()))
+                {
+                    return Err(RuleError::NotExpressible(Inexpressible::Overlap(*o, n)));
+                }
+                nets.push(n);
+                NtupleMatch::Destination(Ipv4Network::new(n.network(), n.prefix()).unwrap_or(n))
+            }
+            IpNetwork::V6(n) => {
+                if let Some(o) = nets6
+                    .iter()
+                    .find(|o| o.contains(n.network()) || n.contains(o.network()))
+                {
+                    return Err(RuleError::NotExpressible(Inexpressible::Overlap6(*o, n)));
+                }
+                nets6.push(n);
+                NtupleMatch::Destination6(Ipv6Network::new(n.network(), n.prefix()).unwrap_or(n))
+            }
         };
-        if let Some(o) = nets
-            .iter()
-            .find(|o| o.contains(n.network()) || n.contains(o.network()))
-        {
-            return Err(RuleError::NotExpressible(Inexpressible::Overlap(*o, n)));
-        }
-        nets.push(n);
         let steer = match (up(p.vid), p.backup) {
             (Some(addr), _) => Some((p.vid, addr, false)),
             (None, Some(b)) => up(b).map(|a| (b, a, true)),
@@ -230,9 +267,7 @@ fn downlink(
         };
         if let Some((vid, addr, backup)) = steer {
             out.push(NtupleRule {
-                matcher: NtupleMatch::Destination(
-                    Ipv4Network::new(n.network(), n.prefix()).unwrap_or(n),
-                ),
+                matcher,
                 steer: Steer { vid, addr, backup },
             });
         }
@@ -345,6 +380,11 @@ fn flow(m: &NtupleMatch) -> String {
             "flow-type ip4 dst-ip {} m {}",
             n.network(),
             Ipv4Addr::from(!u32::from(n.mask()))
+        ),
+        NtupleMatch::Destination6(n) => format!(
+            "flow-type ip6 dst-ip {} m {}",
+            n.network(),
+            Ipv6Addr::from(!u128::from(n.mask()))
         ),
     }
 }

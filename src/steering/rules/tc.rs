@@ -22,6 +22,18 @@ use std::net::SocketAddr;
 ///                                                                  redirect
 /// ```
 ///
+/// IPv6 UE prefixes ([`RuleKey::UePrefix6`]) live at the next priority (`prio + 1`: a priority
+/// holds filters of one protocol), `protocol ipv6`, in hash table `<ht+33>` (after the tables of
+/// [`MAX_TARGETS`](super::MAX_TARGETS) targets), linked from that priority's root list:
+///
+/// ```text
+/// prio+1 root list:  match u32 0 0 at 0                           link <ht+33>:
+/// <ht+33>:   handle <ht+33>::<n>  match ip6 dst <prefix>          redirect | classid 1:1
+/// ```
+///
+/// They are installed only for a rule set that has some ([`RuleSet::has_downlink_v6`]); a set
+/// with them is torn down with [`Tc::teardown_set`].
+///
 /// `u32`'s `nexthdr+` offsets count from the UDP header, whose place the linking filter computes
 /// from the IPv4 header length (`offset at 0 mask 0x0f00 shift 6`: IHL x 4 octets). A redirect
 /// is `action mirred egress redirect dev <dev>`, `<dev>` being the device the caller maps the
@@ -41,6 +53,10 @@ pub struct Tc {
 /// continues to the host. (Not `action pass`: that needs the `act_gact` module, which a kernel
 /// may lack; the class id is ignored by an ingress or clsact qdisc.)
 const PASS: &str = "classid 1:1";
+
+/// The hash table of the IPv6 UE prefixes, after those of [`MAX_TARGETS`](super::MAX_TARGETS)
+/// targets.
+const V6_TABLE: u32 = 1 + 2 * super::MAX_TARGETS as u32;
 
 /// A device name as the kernel takes it (IFNAMSIZ - 1 octets) and as one shell word.
 pub(super) fn check_dev(dev: &str) -> Result<&str, RuleError> {
@@ -88,6 +104,23 @@ impl Tc {
         ))
     }
 
+    /// The head of the IPv6 downlink filters: the next priority.
+    fn head6(&self, verb: &str) -> Result<String, RuleError> {
+        Ok(format!(
+            "tc filter {verb} dev {} ingress prio {}",
+            check_dev(&self.dev)?,
+            u32::from(self.prio) + 1
+        ))
+    }
+
+    /// The head and the protocol of a rule's filter.
+    fn head_of(&self, verb: &str, key: RuleKey) -> Result<(String, &'static str), RuleError> {
+        match key {
+            RuleKey::UePrefix6(_) => Ok((self.head6(verb)?, "ipv6")),
+            _ => Ok((self.head(verb)?, "ip")),
+        }
+    }
+
     fn table(&self, n: u32) -> Result<u32, RuleError> {
         let id = self.ht + n;
         if id == 0 || id > 0x7ff {
@@ -100,6 +133,7 @@ impl Tc {
     fn place(&self, key: RuleKey) -> Result<(u32, u16), RuleError> {
         let (ht, node) = match key {
             RuleKey::UePrefix(n) => (self.table(0)?, n),
+            RuleKey::UePrefix6(n) => (self.table(V6_TABLE)?, n),
             RuleKey::Primary { target, vid } => (self.table(1 + 2 * u32::from(target))?, vid.get()),
             RuleKey::Backup { target, vid } => (self.table(2 + 2 * u32::from(target))?, vid.get()),
         };
@@ -108,7 +142,9 @@ impl Tc {
                 RuleKey::Primary { vid, .. } | RuleKey::Backup { vid, .. } => {
                     Err(RuleError::NodeSpace(vid))
                 }
-                RuleKey::UePrefix(_) => Err(RuleError::TooManyPrefixes(usize::from(node))),
+                RuleKey::UePrefix(_) | RuleKey::UePrefix6(_) => {
+                    Err(RuleError::TooManyPrefixes(usize::from(node)))
+                }
             };
         }
         Ok((ht, node))
@@ -157,6 +193,16 @@ impl Tc {
                 self.table(1 + 2 * t)?
             ));
         }
+        if set.has_downlink_v6() {
+            let head6 = self.head6("add")?;
+            let ht6 = self.table(V6_TABLE)?;
+            lines.push(format!(
+                "{head6} protocol ipv6 handle {ht6:x}: u32 divisor 1"
+            ));
+            lines.push(format!(
+                "{head6} protocol ipv6 u32 match u32 0 0 at 0 link {ht6:x}:"
+            ));
+        }
         Ok(lines)
     }
 
@@ -201,6 +247,9 @@ impl Tc {
                 8 + u32::from(target.id_offset)
             ),
             (_, Match::Destination(n)) => format!("match ip dst {}/{}", n.network(), n.prefix()),
+            (_, Match::Destination6(n)) => {
+                format!("match ip6 dst {}/{}", n.network(), n.prefix())
+            }
         };
         let action = match (rule.action, rule.key) {
             (Action::Steer(s), _) => self.redirect(&s)?,
@@ -210,18 +259,18 @@ impl Tc {
             }
             (Action::Failover, _) => PASS.to_string(),
         };
+        let (head, protocol) = self.head_of(verb, rule.key)?;
         Ok(format!(
-            "{} protocol ip handle {ht:x}::{node:x} u32 ht {ht:x}: {matches} {action}",
-            self.head(verb)?
+            "{head} protocol {protocol} handle {ht:x}::{node:x} u32 ht {ht:x}: {matches} {action}"
         ))
     }
 
     /// The line deleting one rule.
     pub fn del(&self, rule: &Rule) -> Result<String, RuleError> {
         let (ht, node) = self.place(rule.key)?;
+        let (head, protocol) = self.head_of("del", rule.key)?;
         Ok(format!(
-            "{} handle {ht:x}::{node:x} protocol ip u32",
-            self.head("del")?
+            "{head} handle {ht:x}::{node:x} protocol {protocol} u32"
         ))
     }
 
@@ -241,7 +290,7 @@ impl Tc {
     pub fn update(&self, old: &RuleSet, new: &RuleSet) -> Result<Vec<String>, RuleError> {
         let diff = old.diff(new);
         if diff.targets_changed {
-            let mut lines = self.teardown()?;
+            let mut lines = self.teardown_set(old)?;
             lines.extend(self.install(new)?);
             return Ok(lines);
         }
@@ -268,9 +317,20 @@ impl Tc {
         Ok(vec![self.head("del")?])
     }
 
+    /// [`Tc::teardown`] for the installed `set`, and `tc filter del dev <dev> ingress prio
+    /// <prio + 1>` when it has IPv6 UE prefixes.
+    pub fn teardown_set(&self, set: &RuleSet) -> Result<Vec<String>, RuleError> {
+        let mut lines = self.teardown()?;
+        if set.has_downlink_v6() {
+            lines.push(self.head6("del")?);
+        }
+        Ok(lines)
+    }
+
     /// The UE prefix rules of `set` as flower filters, for kernels with `cls_flower`: one
-    /// priority per rule from `first_prio` on, in rule order, so the longest prefix is tried
-    /// first (flower gives no order among the masks of one priority). Delete one with
+    /// priority per rule from `first_prio` on, in rule order (the IPv4 prefixes, then the IPv6
+    /// ones, `protocol ipv6`), so the longest prefix is tried first (flower gives no order
+    /// among the masks of one priority). Delete one with
     /// `tc filter del dev <dev> ingress prio <p>`. The uplink rules have no flower form (see the
     /// [module documentation](super)).
     pub fn flower_downlink(
@@ -280,20 +340,21 @@ impl Tc {
     ) -> Result<Vec<String>, RuleError> {
         let dev = check_dev(&self.dev)?;
         let mut lines = Vec::new();
+        let mut prio = u32::from(first_prio);
         for r in set.rules() {
-            let (RuleKey::UePrefix(n), Match::Destination(p)) = (r.key, r.matcher) else {
-                continue;
+            let (protocol, dst) = match r.matcher {
+                Match::Destination(p) => ("ip", format!("{}/{}", p.network(), p.prefix())),
+                Match::Destination6(p) => ("ipv6", format!("{}/{}", p.network(), p.prefix())),
+                Match::Id { .. } => continue,
             };
-            let prio = u16::try_from(u32::from(first_prio) + u32::from(n) - 1)
-                .map_err(|_| RuleError::TooManyPrefixes(usize::from(n)))?;
+            let p = u16::try_from(prio).map_err(|_| RuleError::TooManyPrefixes(lines.len() + 1))?;
+            prio += 1;
             let action = match r.action {
                 Action::Steer(s) => self.redirect(&s)?,
                 _ => PASS.to_string(),
             };
             lines.push(format!(
-                "tc filter add dev {dev} ingress prio {prio} protocol ip flower dst_ip {}/{} {action}",
-                p.network(),
-                p.prefix()
+                "tc filter add dev {dev} ingress prio {p} protocol {protocol} flower dst_ip {dst} {action}"
             ));
         }
         Ok(lines)

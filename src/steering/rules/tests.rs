@@ -4,7 +4,7 @@ use crate::steering::fabric::TableEntry;
 use crate::steering::line::Verdict;
 use crate::steering::ue_pool::UePool;
 use proptest::prelude::*;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn vid(n: u16) -> VirtualId {
     VirtualId::new(n).unwrap()
@@ -217,15 +217,6 @@ fn an_update_changes_only_the_rules_that_change() {
 fn refusals_are_typed() {
     let l = VidLayout::default();
     let t = table(1, &[entry(4, true)]);
-    let v6 = UePrefix {
-        prefix: "2001:db8::/64".parse().unwrap(),
-        vid: vid(4),
-        backup: None,
-    };
-    assert_eq!(
-        RuleSet::new(&t, &[], &[v6]),
-        Err(RuleError::Ipv6Prefix(v6.prefix))
-    );
     let l16 = VidLayout::id16(4, 4).unwrap();
     assert_eq!(
         RuleSet::new(&t, &[Target::gtp_u(l16)], &[]),
@@ -473,11 +464,19 @@ proptest! {
         packet in proptest::collection::vec(any::<u8>(), 0..80),
         ihl in 0u8..16,
     ) {
-        let prefixes = [UePrefix { prefix: "10.0.0.0/8".parse().unwrap(), vid: vid(1), backup: None }];
+        let prefixes = [
+            UePrefix { prefix: "10.0.0.0/8".parse().unwrap(), vid: vid(1), backup: None },
+            UePrefix { prefix: "2001:db8::/33".parse().unwrap(), vid: vid(2), backup: Some(vid(1)) },
+        ];
         let set = RuleSet::new(&t, &Target::gtpv1(t.layout()), &prefixes).unwrap();
         let mut packet = packet;
         if let Some(b) = packet.first_mut() {
             *b = 0x40 | ihl;
+        }
+        let _ = set.classify(&packet);
+        // The same octets as an IPv6 packet (the IPv6 prefix list).
+        if let Some(b) = packet.first_mut() {
+            *b = 0x60 | ihl;
         }
         let _ = set.classify(&packet);
     }
@@ -633,6 +632,194 @@ proptest! {
         }
         if let Verdict::Processor { vid, backup } = verdict {
             prop_assert_eq!(got.map(|s| (s.vid, s.backup)), Some((vid, backup)));
+        }
+    }
+}
+
+/// An IPv6 packet (UDP to port 7) to `dst`: the 40-octet header and 8 octets of UDP.
+fn ipv6_to(dst: Ipv6Addr) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+    p.extend_from_slice(&Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1).octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&[0x9c, 0x40, 0, 7, 0, 8, 0, 0]);
+    p
+}
+
+/// IPv6 UE prefixes (RFC 8200 section 3: the destination address at octets 24 to 39): tc u32
+/// `match ip6 dst` at the next priority, `protocol ipv6`, in their own hash table linked from
+/// that priority's root; flower `protocol ipv6 ... dst_ip`; ethtool `flow-type ip6 dst-ip ... m
+/// <ignored bits>`; an IPv6 packet meets only these rules, an IPv4 one never.
+#[test]
+fn renders_ipv6_prefix_rules() {
+    let t = table(1, &[entry(4, true), entry(5, false), entry(6, true)]);
+    let p = |s: &str, v, backup| UePrefix {
+        prefix: s.parse().unwrap(),
+        vid: vid(v),
+        backup,
+    };
+    let prefixes = [
+        p("2001:db8:4::/48", 4, None),
+        p("2001:db8:5::/48", 5, Some(vid(6))),
+        p("2001:db8:4:8000::/49", 6, None),
+        p("10.45.4.0/24", 4, None),
+    ];
+    let set = RuleSet::new(&t, &[], &prefixes).unwrap();
+    assert!(set.has_downlink() && set.has_downlink_v6());
+    let to = |a: Ipv6Addr| set.classify(&ipv6_to(a)).map(|s| (s.vid, s.backup));
+    assert_eq!(to("2001:db8:4::1".parse().unwrap()), Some((vid(4), false)));
+    assert_eq!(
+        to("2001:db8:4:8000::1".parse().unwrap()),
+        Some((vid(6), false)),
+        "the longer prefix first"
+    );
+    assert_eq!(to("2001:db8:5:1::1".parse().unwrap()), Some((vid(6), true)));
+    assert_eq!(to("2001:db8:6::1".parse().unwrap()), None);
+    // The IPv4 rules do not see it, the IPv6 ones not an IPv4 packet.
+    assert_eq!(
+        set.classify(&ipv4_udp(5, 0, Ipv4Addr::new(10, 45, 4, 1), 7, b"x"))
+            .map(|s| s.vid),
+        Some(vid(4))
+    );
+    let mut short = ipv6_to("2001:db8:4::1".parse().unwrap());
+    short.truncate(30);
+    assert_eq!(
+        set.classify(&short),
+        None,
+        "a key past the end ends matching"
+    );
+
+    let lines = tc().install(&set).unwrap();
+    for want in [
+        "tc filter add dev eth0 ingress prio 11 protocol ipv6 handle 121: u32 divisor 1",
+        "tc filter add dev eth0 ingress prio 11 protocol ipv6 u32 match u32 0 0 at 0 link 121:",
+        "tc filter add dev eth0 ingress prio 11 protocol ipv6 handle 121::1 u32 ht 121: \
+         match ip6 dst 2001:db8:4:8000::/49 action mirred egress redirect dev proc6",
+        "tc filter add dev eth0 ingress prio 11 protocol ipv6 handle 121::2 u32 ht 121: \
+         match ip6 dst 2001:db8:4::/48 action mirred egress redirect dev proc4",
+        "tc filter add dev eth0 ingress prio 11 protocol ipv6 handle 121::3 u32 ht 121: \
+         match ip6 dst 2001:db8:5::/48 action mirred egress redirect dev proc6",
+        "tc filter add dev eth0 ingress prio 10 protocol ip handle 100::1 u32 ht 100: \
+         match ip dst 10.45.4.0/24 action mirred egress redirect dev proc4",
+    ] {
+        assert!(lines.contains(&want.to_string()), "{want}\n{lines:#?}");
+    }
+    assert_eq!(
+        tc().teardown_set(&set).unwrap(),
+        vec![
+            "tc filter del dev eth0 ingress prio 10".to_string(),
+            "tc filter del dev eth0 ingress prio 11".to_string()
+        ]
+    );
+    // VID 6 goes down: the IPv6 rules change in place at prio 11.
+    let t2 = table(2, &[entry(4, true), entry(5, false), entry(6, false)]);
+    let set2 = RuleSet::new(&t2, &[], &prefixes).unwrap();
+    let update = tc().update(&set, &set2).unwrap();
+    assert!(
+        update.contains(
+            &"tc filter replace dev eth0 ingress prio 11 protocol ipv6 handle 121::1 u32 ht 121: \
+          match ip6 dst 2001:db8:4:8000::/49 classid 1:1"
+                .to_string()
+        )
+    );
+    // Without IPv6 prefixes the lists differ: torn down (both priorities) and reinstalled.
+    let v4only = RuleSet::new(&t2, &[], &prefixes[3..]).unwrap();
+    let update = tc().update(&set, &v4only).unwrap();
+    assert_eq!(&update[..2], &tc().teardown_set(&set).unwrap()[..]);
+
+    let flower = tc().flower_downlink(&set, 20).unwrap();
+    assert_eq!(
+        flower,
+        vec![
+            "tc filter add dev eth0 ingress prio 20 protocol ip flower dst_ip 10.45.4.0/24 \
+             action mirred egress redirect dev proc4",
+            "tc filter add dev eth0 ingress prio 21 protocol ipv6 flower dst_ip \
+             2001:db8:4:8000::/49 action mirred egress redirect dev proc6",
+            "tc filter add dev eth0 ingress prio 22 protocol ipv6 flower dst_ip 2001:db8:4::/48 \
+             action mirred egress redirect dev proc4",
+            "tc filter add dev eth0 ingress prio 23 protocol ipv6 flower dst_ip 2001:db8:5::/48 \
+             action mirred egress redirect dev proc6",
+        ]
+    );
+
+    // ethtool: IPv6 prefixes must not overlap either.
+    let nt = [prefixes[0], prefixes[1]];
+    let rules = ntuple::rules(&t, &Target::gtp_u(VidLayout::default()), &nt).unwrap();
+    let mut n = Ntuple::new("eth0", 0, 16)
+        .with_queue(addr(4), 4)
+        .with_queue(addr(6), 6);
+    let lines = n.sync(&rules).unwrap();
+    let ip6: Vec<&String> = lines.iter().filter(|l| l.contains("ip6")).collect();
+    assert_eq!(
+        ip6,
+        vec![
+            "ethtool -N eth0 flow-type ip6 dst-ip 2001:db8:4:: m ::ffff:ffff:ffff:ffff:ffff \
+             action 4 loc 10",
+            "ethtool -N eth0 flow-type ip6 dst-ip 2001:db8:5:: m ::ffff:ffff:ffff:ffff:ffff \
+             action 6 loc 11",
+        ]
+    );
+    let dst: Ipv6Addr = "2001:db8:5::9".parse().unwrap();
+    assert_eq!(
+        ntuple::classify_ip(&rules, dst.into(), None, &[]).map(|s| (s.vid, s.backup)),
+        Some((vid(6), true))
+    );
+    assert!(matches!(
+        ntuple::rules(&t, &Target::gtp_u(VidLayout::default()), &prefixes[..3]),
+        Err(RuleError::NotExpressible(Inexpressible::Overlap6(..)))
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// IPv6 downlink (issue 17): the rules built from the IPv6 pool's slices
+    /// ([`UePool::rule_prefixes`]) agree with `steer_downlink()` for random IPv6 destinations,
+    /// in the pool and outside it: a packet a rule steers goes where `steer_downlink()` sends it,
+    /// and every packet `steer_downlink()` sends to a processor is steered by a rule; the same
+    /// holds for the ethtool ntuple rules of the (non-overlapping) slices.
+    #[test]
+    fn ipv6_downlink_rules_agree_with_steer_downlink(
+        t in arb_table(),
+        p in 0u16..14, b in 0u16..14, low in any::<u64>(), iid in any::<u64>(),
+        outside in prop_oneof![4 => Just(0u32), 1 => any::<u32>()],
+    ) {
+        let l = t.layout();
+        let v6: ipnetwork::Ipv6Network = "2001:db8:100::/40".parse().unwrap();
+        let pool = UePool::new(&l, "10.0.0.0/8".parse().unwrap(), Some(v6)).unwrap();
+        let t = t.with_ue_pool(Some(pool));
+        let prefixes = pool.rule_prefixes(&t);
+        let set = RuleSet::new(&t, &[], &prefixes).unwrap();
+        let w = u32::from(l.primary_field().width);
+        let mut top = 0x2001_0db8_0100_0000u64;
+        top |= u64::from(p.min(l.max_vid())) << (24 - w);
+        if l.backup_field().is_some() {
+            top |= u64::from(b.min(l.max_vid())) << (24 - 2 * w);
+        }
+        let fields = if l.backup_field().is_some() { 2 * w } else { w };
+        top |= low & ((1u64 << (24 - fields)) - 1);
+        top ^= u64::from(outside) << 32;
+        let dst = Ipv6Addr::from(u128::from(top) << 64 | u128::from(iid));
+        let packet = ipv6_to(dst);
+        let verdict = t.steer_downlink(&packet);
+        let got = set.classify(&packet);
+        if let Some(s) = got {
+            prop_assert_eq!(verdict, Verdict::Processor { vid: s.vid, backup: s.backup });
+            prop_assert_eq!(t.addr(s.vid), Some(s.addr));
+        }
+        if let Verdict::Processor { vid, backup } = verdict {
+            prop_assert_eq!(got.map(|s| (s.vid, s.backup)), Some((vid, backup)));
+        }
+        // The slices alone (no overlap) for a NIC: sound, and complete for Up primaries and
+        // for backups of Down ones.
+        let slices: Vec<UePrefix> = prefixes.iter().copied()
+            .filter(|x| x.prefix.is_ipv6() && (x.backup.is_some() || l.backup_field().is_none()))
+            .collect();
+        let rules = ntuple::rules(&t, &Target::gtp_u(l), &slices);
+        if let Ok(rules) = rules {
+            let nic = ntuple::classify_ip(&rules, dst.into(), Some(7), &[]);
+            if let Some(s) = nic {
+                prop_assert_eq!(verdict, Verdict::Processor { vid: s.vid, backup: s.backup });
+            }
         }
     }
 }

@@ -304,4 +304,17 @@ pub struct SwitchStats {
     pub peers_full: u64,
     /// Purge batches some operational processor never acknowledged.
     pub purges_unacked: u64,
+    /// Restart values of tracked peers the processors forwarded from messages steered to them
+    /// (`PeerRecovery`), compared as the switch processor's own.
+    pub peer_recoveries: u64,
+    /// Syncs of sessions purged lately, acknowledged but not relayed.
+    pub syncs_purged: u64,
+    /// PFCP Association Update Requests sent with new TEID ranges (repeats not counted).
+    pub association_updates: u64,
+    /// Association Update Responses with Request accepted.
+    pub association_updates_accepted: u64,
+    /// Association Update Responses with another cause.
+    pub association_updates_refused: u64,
+    /// Association Update Requests unanswered after `path.n3` tries.
+    pub association_updates_unanswered: u64,
 }

@@ -71,7 +71,12 @@
 //!   Session Establishment Request (SEID 0) is placed like a Create PDP Context Request when its
 //!   Node ID has an association, else refused with cause 72; with no processor eligible, with
 //!   No resources available (75). A Release does not delete the CP function's sessions (their
-//!   processors keep them until the CP function deletes them).
+//!   processors keep them until the CP function deletes them). With `teid_ranges`, when the
+//!   processors that are up change (one fails, comes back, or gets another VID), every
+//!   associated CP function is sent an Association Update Request (TS 29.244 sections 6.2.7.2
+//!   and 7.4.4.3: Node ID and one User Plane IP Resource Information per TEID range of the
+//!   processors now up, the complete list), repeated every `path.t3` up to `path.n3` times until
+//!   its Association Update Response; a newer change supersedes a request not yet answered.
 //! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
 //!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
 //!   [`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is discarded and answered with a Supported Extension
@@ -97,8 +102,13 @@
 //!   in a set-up, Echo, Heartbeat or Association Setup Request, is a restart
 //!   ([`SwitchEvent::PeerRestarted`] with the count): the peer's sessions are forgotten here and
 //!   purged on every processor in `Purge` batches of `path.purge_batch` TEIDs, one batch per
-//!   `handle_timeout`, each repeated until every operational processor acknowledges it.
-//!   Echo and Heartbeat Requests from hosts that are not tracked peers create no peer.
+//!   `handle_timeout`, each repeated until every operational processor acknowledges it. A
+//!   purged TEID is remembered for `withdraw_after`: a sync of it still in flight is
+//!   acknowledged, not relayed, so the session does not come back.
+//!   Echo and Heartbeat Requests from hosts that are not tracked peers create no peer. The
+//!   sessions' user-plane peers get GTP-U Echo Requests the same way (a failed path is reported;
+//!   their Recovery is ignored, TS 29.281 section 7.2.2), and a Recovery a processor saw in a
+//!   steered request (`PeerRecovery`) is compared as if the switch processor had received it.
 //! * **State sync.** A processor's `Sync` of a session is relayed to the backup the session's
 //!   TEID names, whose `SyncAck` is relayed back; if that backup is not operational the switch
 //!   processor acknowledges itself. It keeps the set of live TEIDs (not their state) to know which
@@ -112,6 +122,7 @@
 //!   after that may be directed elsewhere).
 //! * Processors: the configured slots; VIDs: the layout's `max_vid`. A VID request when every VID
 //!   is taken gets no answer (the processor keeps asking) and is counted.
+//! * Association Update Requests awaiting a response: one per associated CP function.
 //! * Peers: `path.max_peers` (beyond, untracked and counted in `peers_full`); purge batches in
 //!   flight: [`MAX_PURGES_IN_FLIGHT`](crate::steering::path::MAX_PURGES_IN_FLIGHT) (beyond, the
 //!   next batch waits); a batch is repeated at most 10 times (then counted in
@@ -182,6 +193,8 @@ enum Timer {
     PurgeStep,
     /// A purge batch's repeat.
     PurgeRetry(u32),
+    /// A PFCP Association Update Request's repeat.
+    AssociationUpdate(PeerId),
 }
 
 /// A switch processor endpoint (see the [module documentation](self)).
@@ -202,6 +215,14 @@ pub struct SwitchProcessor {
     associations: HashSet<(u8, Vec<u8>)>,
     /// The peers' paths (see [`crate::steering::path`]).
     paths: path::Paths,
+    /// TEIDs purged lately (`withdraw_after`, at most `max_sessions`): a sync of one still in
+    /// flight does not bring it back.
+    purged: common::Tombstones,
+    /// The VIDs whose TEID ranges the CP functions were last told of (`teid_ranges`).
+    teidri_advertised: Vec<VirtualId>,
+    /// Association Update Requests awaiting their response, by CP function (at most one per
+    /// associated peer, so at most `path.max_peers`).
+    updates: HashMap<PeerId, n4::PendingUpdate>,
     /// The processors' load reports, for the trend placement.
     trends: placement::Trends,
     monitor: Embedded,
@@ -248,6 +269,9 @@ impl SwitchProcessor {
             recent_map: HashMap::new(),
             associations: HashSet::new(),
             paths: path::Paths::default(),
+            purged: common::Tombstones::default(),
+            teidri_advertised: Vec::new(),
+            updates: HashMap::new(),
             trends: placement::Trends::default(),
             monitor,
             timers: TimerQueue::new(),
@@ -385,6 +409,11 @@ impl SwitchProcessor {
             FabricMessage::Sync { delete, record } => self.handle_sync(now, from, delete, record),
             FabricMessage::SyncAck { teid, version } => self.relay_sync_ack(from, teid, version),
             FabricMessage::PurgeAck { id } => self.handle_purge_ack(now, from, id),
+            FabricMessage::PeerRecovery {
+                protocol,
+                peer,
+                recovery,
+            } => self.handle_peer_recovery(now, from, protocol, peer, recovery),
             m => Err(InputError::Unexpected(FabricKind::of(&m))),
         }
     }
@@ -402,6 +431,7 @@ impl SwitchProcessor {
                 Timer::Echo(peer) => self.echo_due(now, peer),
                 Timer::PurgeStep => self.purge_step(now),
                 Timer::PurgeRetry(id) => self.purge_retry(now, id),
+                Timer::AssociationUpdate(peer) => self.association_update_due(now, peer),
             }
         }
     }

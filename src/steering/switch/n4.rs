@@ -4,11 +4,11 @@
 //! here (GTPv2-C Echo, TS 29.274 section 7.1; PFCP Heartbeat and Association Setup / Update /
 //! Release, TS 29.244 sections 7.4.2 and 7.4.4).
 
-use super::{SwitchEvent, SwitchProcessor};
+use super::{SwitchEvent, SwitchProcessor, Timer};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::gtpv2::{self, CauseValue};
-use crate::steering::path::PathProtocol;
+use crate::steering::path::{PathProtocol, PeerId};
 use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId, teidri};
 use crate::steering::processor::cp_fteid;
 use crate::steering::vid::VirtualId;
@@ -144,6 +144,10 @@ impl SwitchProcessor {
                 }
                 r
             }
+            MessageType::ASSOCIATION_UPDATE_RESPONSE => {
+                self.association_update_response(route, &m);
+                return Ok(());
+            }
             MessageType::ASSOCIATION_UPDATE_REQUEST => match node {
                 Some(k) if self.associations.contains(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
@@ -213,8 +217,9 @@ impl SwitchProcessor {
     }
 
     /// One User Plane IP Resource Information (TS 29.244 section 8.2.82) per TEID range of the
-    /// processors holding a VID, at the gateway address `gw`: per (VID, backup VID) pair of
-    /// two such processors, by ascending VIDs (per VID when the layout has no backup field).
+    /// processors holding a VID and up ([`Self::teidri_vids`]), at the gateway address `gw`:
+    /// per (VID, backup VID) pair of two such processors, by ascending VIDs (per VID when the
+    /// layout has no backup field).
     /// Empty without [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
     fn teid_ranges(&self, gw: IpAddr) -> Vec<Ie<'static>> {
         let Some(r) = self
@@ -225,8 +230,7 @@ impl SwitchProcessor {
         else {
             return Vec::new();
         };
-        let mut vids: Vec<VirtualId> = self.slots.values().filter_map(|s| s.vid).collect();
-        vids.sort_unstable();
+        let vids = self.teidri_vids();
         let (ipv4, ipv6) = match gw {
             IpAddr::V4(a) => (Some(a), None),
             IpAddr::V6(a) => (None, Some(a)),
@@ -299,5 +303,113 @@ fn offending(t: IeType) -> Ie<'static> {
     Ie::Raw {
         ie_type: IeType::OFFENDING_IE,
         value: Cow::Owned(t.0.to_be_bytes().to_vec()),
+    }
+}
+
+/// A PFCP Association Update Request this UP function sent, awaiting its response.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PendingUpdate {
+    seq: u32,
+    tries: u32,
+}
+
+impl SwitchProcessor {
+    /// The VIDs whose TEID ranges are advertised (TS 29.244 section 8.2.82): those of the
+    /// processors holding a VID and up (Up or Suspect), ascending.
+    pub(super) fn teidri_vids(&self) -> Vec<VirtualId> {
+        let mut vids: Vec<VirtualId> = self
+            .slots
+            .values()
+            .filter_map(|s| s.vid)
+            .filter(|&v| {
+                self.info(v).and_then(|i| self.vid_state(i))
+                    == Some(crate::steering::fabric::VidState::Up)
+            })
+            .collect();
+        vids.sort_unstable();
+        vids
+    }
+
+    /// After a table change: with [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges),
+    /// when the advertised VIDs changed (a processor came up, went down, restarted with another
+    /// VID), every associated CP function is sent a PFCP Association Update Request (TS 29.244
+    /// sections 6.2.7.2 and 7.4.4.3) with the new TEID ranges, replacing the ones sent before.
+    pub(super) fn teidri_changed(&mut self, now: Instant) {
+        if !self.config.teid_ranges {
+            return;
+        }
+        let vids = self.teidri_vids();
+        if vids == self.teidri_advertised {
+            return;
+        }
+        self.teidri_advertised = vids;
+        if self.teidri_advertised.is_empty() {
+            // No range to advertise: an update without any would read as "unchanged".
+            return;
+        }
+        for peer in self.path_associated_peers() {
+            self.updates.remove(&peer);
+            self.send_association_update(now, peer);
+        }
+    }
+
+    /// Sends (or repeats) the Association Update Request to `peer`: Node ID and one User Plane IP
+    /// Resource Information per TEID range; repeated every `path.t3` up to `path.n3` times in
+    /// all (TS 29.244 section 6.4: T1 and N1), then given up and counted.
+    fn send_association_update(&mut self, now: Instant, peer: PeerId) {
+        let Some(route) = self.path_route(peer) else {
+            self.updates.remove(&peer);
+            return;
+        };
+        let cfg = self.config.path;
+        let (seq, tries) = match self.updates.get(&peer) {
+            Some(u) if u.tries >= cfg.n3.max(1) => {
+                self.updates.remove(&peer);
+                self.stats.association_updates_unanswered += 1;
+                return;
+            }
+            Some(u) => (u.seq, u.tries + 1),
+            None => (self.path_next_seq(PathProtocol::Pfcp), 1),
+        };
+        self.updates.insert(peer, PendingUpdate { seq, tries });
+        let gw = route.gateway.ip();
+        let mut ies = vec![own_node_id(gw)];
+        ies.extend(self.teid_ranges(gw));
+        let m = Message::new(MessageType::ASSOCIATION_UPDATE_REQUEST, 0, seq, ies);
+        if tries == 1 {
+            self.stats.association_updates += 1;
+        }
+        self.transmit_data(route, m.to_vec().ok());
+        self.timers
+            .insert(Timer::AssociationUpdate(peer), now + cfg.t3);
+    }
+
+    /// The repeat timer of an Association Update Request.
+    pub(super) fn association_update_due(&mut self, now: Instant, peer: PeerId) {
+        if !self.path_associated_peers().contains(&peer) {
+            self.updates.remove(&peer);
+        } else if self.updates.contains_key(&peer) {
+            self.send_association_update(now, peer);
+        }
+    }
+
+    /// An Association Update Response: if it answers our pending request (same peer and
+    /// sequence number), the request is done; a cause other than Request accepted is counted.
+    fn association_update_response(&mut self, route: Route, m: &Message<'_>) {
+        let peer = PeerId {
+            protocol: PathProtocol::Pfcp,
+            addr: route.peer.ip(),
+        };
+        if self.updates.get(&peer).map(|u| u.seq) != Some(m.header.sequence) {
+            self.stats.ignored += 1;
+            return;
+        }
+        self.updates.remove(&peer);
+        self.timers.cancel(&Timer::AssociationUpdate(peer));
+        if m.cause() == Some(Cause::REQUEST_ACCEPTED) {
+            self.stats.association_updates_accepted += 1;
+        } else {
+            self.stats.association_updates_refused += 1;
+        }
     }
 }

@@ -5,13 +5,14 @@ use super::{SwitchEvent, SwitchProcessor, Timer};
 use crate::health::{NodeId, NodeState};
 use crate::steering::common::Route;
 use crate::steering::error::{FabricKind, InputError};
-use crate::steering::fabric::{FabricMessage, SessionRecord};
+use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord};
+use crate::steering::gtp::GTP_U_PORT;
 use crate::steering::path::{
     MAX_PURGES_IN_FLIGHT, PathFailureAction, PathProtocol, PeerId, is_newer,
 };
 use crate::steering::{gtp, gtpv2, pfcp};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Tries of a purge batch (the first and its repeats) before the processors still silent are
@@ -53,7 +54,10 @@ struct Batch {
 #[derive(Debug, Default)]
 pub(super) struct Paths {
     peers: HashMap<PeerId, Peer>,
+    /// Each session's control-plane peer.
     session_peer: HashMap<u32, PeerId>,
+    /// Each session's user-plane (GTP-U) peer, once its address is known.
+    session_peer_u: HashMap<u32, PeerId>,
     next_seq: u32,
     jobs: VecDeque<PurgeJob>,
     batches: BTreeMap<u32, Batch>,
@@ -95,7 +99,7 @@ impl SwitchProcessor {
         self.paths.peers.get_mut(&id)
     }
 
-    /// A session learnt from a processor's sync: indexed under its peer.
+    /// A session learnt from a processor's sync: indexed under its control-plane peer.
     pub(super) fn path_add_session(&mut self, record: &SessionRecord) {
         let id = PeerId {
             protocol: record.protocol.into(),
@@ -107,16 +111,74 @@ impl SwitchProcessor {
         }
     }
 
+    /// A session's user-plane peer (TS 29.281 section 7.2.1: a path is in use while a session
+    /// uses it), from every sync of it: the address its F-TEID names (`peer_u`), once known,
+    /// indexed as a GTP-U peer. Its echoes leave from the gateway address the control-plane peer
+    /// talked to, port 2152, through the same line interface, which is where the processors
+    /// send the session's G-PDUs from.
+    pub(super) fn path_user_plane(&mut self, now: Instant, record: &SessionRecord) {
+        let addr = record.peer_u;
+        let id = (!addr.is_unspecified()).then_some(PeerId {
+            protocol: PathProtocol::Gtpu,
+            addr,
+        });
+        let old = self.paths.session_peer_u.get(&record.teid).copied();
+        if old == id {
+            return;
+        }
+        if let Some(old) = old {
+            self.paths.session_peer_u.remove(&record.teid);
+            if let Some(p) = self.paths.peers.get_mut(&old) {
+                p.sessions.remove(&record.teid);
+            }
+        }
+        let Some(id) = id else {
+            return;
+        };
+        let control = PeerId {
+            protocol: record.protocol.into(),
+            addr: record.peer_c,
+        };
+        let route = self
+            .paths
+            .peers
+            .get(&control)
+            .and_then(|p| p.route)
+            .map(|r| Route {
+                line: r.line,
+                gateway: SocketAddr::new(r.gateway.ip(), GTP_U_PORT),
+                peer: SocketAddr::new(addr, GTP_U_PORT),
+            });
+        let interval = self.config.path.echo_interval;
+        let Some(p) = self.peer_entry(id) else {
+            return;
+        };
+        p.sessions.insert(record.teid);
+        let first = p.route.is_none() && route.is_some();
+        if first {
+            p.route = route;
+        }
+        self.paths.session_peer_u.insert(record.teid, id);
+        if first && !interval.is_zero() {
+            self.timers.insert(Timer::Echo(id), now + interval);
+        }
+    }
+
     /// A session gone: no longer indexed; a peer left with nothing is forgotten when it has no
     /// echo timer (no route).
     pub(super) fn path_remove_session(&mut self, teid: u32) {
-        let Some(id) = self.paths.session_peer.remove(&teid) else {
-            return;
-        };
-        if let Some(p) = self.paths.peers.get_mut(&id) {
-            p.sessions.remove(&teid);
-            if p.sessions.is_empty() && !p.associated && p.route.is_none() {
-                self.paths.peers.remove(&id);
+        for id in [
+            self.paths.session_peer.remove(&teid),
+            self.paths.session_peer_u.remove(&teid),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(p) = self.paths.peers.get_mut(&id) {
+                p.sessions.remove(&teid);
+                if p.sessions.is_empty() && !p.associated && p.route.is_none() {
+                    self.paths.peers.remove(&id);
+                }
             }
         }
     }
@@ -130,6 +192,38 @@ impl SwitchProcessor {
         if let Some(p) = self.paths.peers.get_mut(&id) {
             p.associated = associated;
         }
+    }
+
+    /// The PFCP peers holding an association, in order.
+    pub(super) fn path_associated_peers(&self) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = self
+            .paths
+            .peers
+            .iter()
+            .filter(|(id, p)| id.protocol == PathProtocol::Pfcp && p.associated)
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The route to `peer`'s port for its protocol, if known.
+    pub(super) fn path_route(&self, peer: PeerId) -> Option<Route> {
+        let r = self.paths.peers.get(&peer)?.route?;
+        let port = peer.protocol.port();
+        Some(Route {
+            line: r.line,
+            gateway: SocketAddr::new(r.gateway.ip(), port),
+            peer: SocketAddr::new(peer.addr, port),
+        })
+    }
+
+    /// A fresh sequence number for a request to a `protocol` peer.
+    pub(super) fn path_next_seq(&mut self, protocol: PathProtocol) -> u32 {
+        let mask = (1u32 << protocol.sequence_bits()) - 1;
+        let seq = self.paths.next_seq & mask;
+        self.paths.next_seq = self.paths.next_seq.wrapping_add(1);
+        seq
     }
 
     /// A message from a peer (a set-up, an Echo or Heartbeat Request, an Association Setup):
@@ -177,9 +271,47 @@ impl SwitchProcessor {
         }
     }
 
+    /// A restart value a processor saw in a message steered to it (`PeerRecovery`, TS 23.007
+    /// section 18): compared as if the switch processor had received the message, for a peer
+    /// already tracked (the peer's sessions name it), and acknowledged either way so the
+    /// processor stops repeating it.
+    pub(super) fn handle_peer_recovery(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        protocol: SessionProtocol,
+        addr: IpAddr,
+        recovery: u32,
+    ) -> Result<(), InputError> {
+        if !self.by_addr.contains_key(&from) {
+            return Err(InputError::Untrusted(FabricKind::PeerRecovery));
+        }
+        let id = PeerId {
+            protocol: protocol.into(),
+            addr,
+        };
+        if self.paths.peers.contains_key(&id) {
+            self.stats.peer_recoveries += 1;
+            self.path_recovery(now, id, recovery);
+        }
+        self.send(
+            from,
+            &FabricMessage::PeerRecoveryAck {
+                protocol,
+                peer: addr,
+                recovery,
+            },
+        );
+        Ok(())
+    }
+
     /// Compares a restart value received from `id` with the one stored (TS 23.007 sections 18
     /// and 19A): newer is a restart, and the peer's sessions are purged.
     fn path_recovery(&mut self, now: Instant, id: PeerId, value: u32) {
+        if id.protocol == PathProtocol::Gtpu {
+            // TS 29.281 section 7.2.2: the GTP-U restart counter is ignored by the receiver.
+            return;
+        }
         let Some(p) = self.paths.peers.get_mut(&id) else {
             return;
         };
@@ -209,7 +341,25 @@ impl SwitchProcessor {
         let mut v: Vec<u32> = teids.into_iter().collect();
         v.sort_unstable();
         for t in &v {
-            self.paths.session_peer.remove(t);
+            self.purged.insert(
+                now,
+                *t,
+                self.config.max_sessions,
+                self.config.withdraw_after,
+            );
+            // Out of both indexes, and out of the other peer's set (the session's user-plane
+            // peer when its control-plane peer restarted, and the reverse).
+            for id in [
+                self.paths.session_peer.remove(t),
+                self.paths.session_peer_u.remove(t),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Some(p) = self.paths.peers.get_mut(&id) {
+                    p.sessions.remove(t);
+                }
+            }
         }
         self.paths.jobs.push_back(PurgeJob { teids: v.into() });
         self.timers.insert(Timer::PurgeStep, now);
@@ -400,8 +550,9 @@ impl SwitchProcessor {
             peer: SocketAddr::new(id.addr, port),
         };
         let data = match id.protocol {
-            // TS 29.060 section 7.2.1: the Echo Request carries no Recovery.
-            PathProtocol::Gtpv1 => gtp::Message::new(
+            // TS 29.060 section 7.2.1, TS 29.281 section 7.2.1: the Echo Request carries no
+            // Recovery.
+            PathProtocol::Gtpv1 | PathProtocol::Gtpu => gtp::Message::new(
                 gtp::MessageType::ECHO_REQUEST,
                 0,
                 u16::try_from(seq & 0xffff).unwrap_or(0),

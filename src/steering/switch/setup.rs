@@ -92,6 +92,8 @@ impl SwitchProcessor {
             MessageType::ECHO_REQUEST => {
                 if control {
                     self.path_known(now, PathProtocol::Gtpv1, route, m.recovery().map(u32::from));
+                } else if port == gtp::GTP_U_PORT {
+                    self.path_known(now, PathProtocol::Gtpu, route, None);
                 }
                 self.echo(now, route, seq);
                 return Ok(());
@@ -99,6 +101,11 @@ impl SwitchProcessor {
             MessageType::ECHO_RESPONSE if control => {
                 let recovery = m.recovery().map(u32::from);
                 self.path_response(now, PathProtocol::Gtpv1, route, u32::from(seq), recovery);
+                return Ok(());
+            }
+            MessageType::ECHO_RESPONSE if port == gtp::GTP_U_PORT => {
+                // TS 29.281 section 7.2.2: its Recovery is ignored by the receiver.
+                self.path_response(now, PathProtocol::Gtpu, route, u32::from(seq), None);
                 return Ok(());
             }
             MessageType::CREATE_PDP_CONTEXT_REQUEST => {

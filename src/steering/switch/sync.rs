@@ -43,6 +43,22 @@ impl SwitchProcessor {
                 self.path_remove_session(record.teid);
             }
         } else if !self.sessions.contains(&record.teid) {
+            if self
+                .purged
+                .contains(now, record.teid, self.config.withdraw_after)
+            {
+                // Purged meanwhile (its peer restarted): acknowledged, neither relayed nor
+                // counted live, so it does not come back.
+                self.stats.syncs_purged += 1;
+                self.send(
+                    from,
+                    &FabricMessage::SyncAck {
+                        teid: record.teid,
+                        version: record.version,
+                    },
+                );
+                return Ok(());
+            }
             if self.sessions.len() >= self.config.max_sessions {
                 self.stats.syncs_refused += 1;
                 return Ok(());
@@ -50,6 +66,9 @@ impl SwitchProcessor {
             self.sessions.insert(record.teid);
             self.path_add_session(&record);
             self.learn(now, from, [primary, backup]);
+        }
+        if !delete && self.sessions.contains(&record.teid) {
+            self.path_user_plane(now, &record);
         }
         let relay_to = if sender == primary {
             backup

@@ -75,6 +75,7 @@ impl SwitchProcessor {
             version: self.version,
         });
         self.push_table(now);
+        self.teidri_changed(now);
     }
 
     pub(super) fn push_table(&mut self, now: Instant) {

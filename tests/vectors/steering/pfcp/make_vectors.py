@@ -76,6 +76,14 @@ VECTORS = {
     "association_update_request": node(3, PFCPAssociationUpdateRequest, [
         IE_NodeId(id_type=1, ipv6="2001:db8::20"),
     ], mp=5),
+    # The UP function's update of its TEID ranges after the processor set changed (TS 29.244
+    # sections 6.2.7.2 and 7.4.4.3): Node ID and the complete list of ranges, here (VID 1,
+    # backup VID 2) and (VID 2, backup VID 1) of a 3+3-bit layout.
+    "association_update_request_teidri": node(9, PFCPAssociationUpdateRequest, [
+        IE_NodeId(id_type=0, ipv4=UPF),
+        IE_UserPlaneIPResourceInformation(V4=1, TEIDRI=6, teid_range=0b001010, ipv4=UPF),
+        IE_UserPlaneIPResourceInformation(V4=1, TEIDRI=6, teid_range=0b010001, ipv4=UPF),
+    ]),
     "association_update_response": node(3, PFCPAssociationUpdateResponse, [
         IE_NodeId(id_type=0, ipv4=UPF),
         IE_Cause(cause=1),
