@@ -380,7 +380,7 @@ impl telcp::Node for Updating {
         from: std::net::SocketAddr,
         to: std::net::SocketAddr,
         data: &[u8],
-    ) {
+    ) -> Result<(), telcp::Error> {
         let update = telcp::steering::pfcp::parse(data)
             .ok()
             .filter(|m| m.message_type() == MessageType::ASSOCIATION_UPDATE_REQUEST);
@@ -412,6 +412,7 @@ impl telcp::Node for Updating {
             link_dst: None,
             payload: r.to_vec().unwrap().into(),
         });
+        Ok(())
     }
     fn handle_timeout(&mut self, now: std::time::Instant) {
         self.inner.handle_timeout(now);
