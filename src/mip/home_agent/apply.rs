@@ -124,6 +124,7 @@ impl HomeAgent {
     fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
         let key = (r.home_address, r.nai.clone());
         let cap = self.table.max_bindings();
+        let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
         // The serving member negotiated revocation: its word on it stands (a first HA's relay
         // record does not know).
@@ -134,10 +135,11 @@ impl HomeAgent {
         self.apply_upsert(now, sender, r, taken);
         let mut slot = self.table.find(key.0, key.1.as_deref());
         if taken && let Some(s) = slot {
-            // Taken over here: revoked if this HA cannot serve it (`revoke.rs`).
-            if self.revoke_unservable(now, &[s]) > 0 {
-                slot = None;
-            } else {
+            // Taken over here from `named`: revoked after the grace if this HA cannot serve it
+            // (`revoke.rs`), replicated as this HA's own meanwhile.
+            self.revoke_unservable_after_grace(now, &[s], named);
+            slot = self.table.find(key.0, key.1.as_deref());
+            if let Some(s) = slot {
                 self.replicate_slot(s, now);
             }
         }
