@@ -132,6 +132,8 @@ impl HomeAgent {
             self.revocations
                 .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
         }
+        let before = self.table.find(key.0, key.1.as_deref());
+        let server_before = before.and_then(|s| self.table.get(s)).map(|b| b.second_ha);
         self.apply_upsert(now, sender, r, taken);
         let mut slot = self.table.find(key.0, key.1.as_deref());
         if taken && let Some(s) = slot {
@@ -142,6 +144,15 @@ impl HomeAgent {
             if let Some(s) = slot {
                 self.replicate_slot(s, now);
             }
+        } else if let Some(s) = slot
+            && server_before != Some(self.node)
+            && self.table.get(s).is_some_and(|b| b.second_ha == self.node)
+        {
+            // A replica made this HA the server (a takeover decided elsewhere, a handover): what
+            // it cannot serve is revoked after the grace too, as if taken over from the server
+            // it had before.
+            self.revoke_unservable_after_grace(now, &[s], server_before.unwrap_or(sender));
+            slot = self.table.find(key.0, key.1.as_deref());
         }
         // Seen in the sender's bulk sync (if one is open): not swept at its end.
         if let Some(s) = slot
