@@ -52,6 +52,7 @@ fn targets() -> Vec<(&'static str, Harness)> {
         }),
         ("mip_foreign_agent", harness::mip::foreign_agent),
         ("mip_home_agent", harness::mip::home_agent),
+        ("mip_mobile_node", harness::mip::mobile_node),
         ("mip_message", |_, d| harness::mip::message(d)),
         ("pfcp_message", |_, d| harness::steering::pfcp_message(d)),
         ("replica_frame", |_, d| harness::replica::frame(d)),

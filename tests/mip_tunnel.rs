@@ -13,6 +13,7 @@ use common::mip::*;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 use telcp::mip::binding::{Encapsulation, Tunnel, UdpInner};
+use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{
     Builder, Extension, Header, Message, Reply, Request, RequestFlags, UDP_TUNNEL_DECLINED,
     UDP_TUNNEL_F, UDP_TUNNEL_WILL_TUNNEL,
@@ -273,6 +274,161 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
             }
         );
     }
+}
+
+// ------------------------------------------------- the 3GPP2 GRE Key CVSE through a PDSN
+
+/// A PDSN (the 3GPP2 foreign agent) sharing an FA-HA security association with every member.
+const PDSN: Ipv4Addr = Ipv4Addr::new(198, 51, 200, 9);
+
+fn pdsn_sa() -> SecurityAssociation {
+    SecurityAssociation::new(0x2009, AuthAlgorithm::HmacMd5, b"pdsn-ha key".to_vec())
+}
+
+/// Mobile node `k`'s request as the PDSN relays it (X.S0011-003): the care-of address is the
+/// PDSN's, the mobile node's MN-HA authenticator, then the PDSN's 3GPP2 GRE Key CVSE with `key`
+/// and its FA-HA authenticator (which covers the CVSE); sent until a reply reaches the PDSN.
+fn exchange_via_pdsn(
+    w: &mut World,
+    k: u32,
+    flags: u8,
+    key: u32,
+) -> (Reply, Vec<Extension<'static>>) {
+    let from = sock(PDSN, 434);
+    for _ in 0..60 {
+        let id = ntp_at(w);
+        let bytes = Builder::request(Request {
+            flags: RequestFlags(flags),
+            lifetime: 600,
+            home_address: home(k),
+            home_agent: VIP,
+            care_of: PDSN,
+            identification: id,
+        })
+        .mn_ha_auth(&mn_sa(k))
+        .extension(Extension::GreKeyCvse { reserved: 0, key })
+        .fa_ha_auth(&pdsn_sa())
+        .to_vec();
+        w.sim.inject(from, vip(), bytes);
+        w.sim.run_for(Duration::from_millis(400));
+        // One PDSN relays every mobile node: its reply is the one naming `home(k)` too.
+        let r = w.sim.trace().iter().find_map(|r| {
+            let m = Message::parse(&r.payload).ok()?;
+            match m.header {
+                Header::Reply(p)
+                    if r.to == from
+                        && matches!(r.fate, Fate::NoRoute | Fate::Delivered)
+                        && p.identification == id
+                        && p.home_address == home(k) =>
+                {
+                    Some((
+                        p,
+                        m.extensions
+                            .into_iter()
+                            .map(Extension::into_owned)
+                            .collect(),
+                    ))
+                }
+                _ => None,
+            }
+        });
+        if let Some(r) = r {
+            w.sim.run_for(Duration::from_millis(600));
+            return r;
+        }
+    }
+    panic!("MN {k}: no reply");
+}
+
+/// mip-rfc3115.3.1-3gpp2-gre-key-cvse: a PDSN's 3GPP2 GRE Key CVSE (RFC 3115 CVSE, vendor
+/// 3GPP2, X.S0011-003 GRE key) gives a GRE tunnel keyed with it both ways; the reply echoes the
+/// CVSE with that key after the MN-HA extension (covered by the FA-HA authenticator); the
+/// binding events at the serving and at the first HA carry that tunnel. Three HAs over a lossy
+/// network, several mobile nodes so that some are forwarded through the virtual address.
+#[test]
+fn the_3gpp2_gre_key_cvse_keys_the_tunnel_and_is_echoed() {
+    for seed in 0..seeds() {
+        let mode = if seed % 2 == 0 {
+            ForwardMode::Layer2
+        } else {
+            ForwardMode::Layer3
+        };
+        let mut w = World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
+            HomeAgentConfig {
+                max_bindings: 12,
+                foreign_agents: vec![(PDSN, pdsn_sa())],
+                ..ha_config(i, N, mode)
+            }
+        });
+        let mut forwarded = 0;
+        for k in 1..=6 {
+            let key = 0x3390_0000 + k;
+            let (p, exts) = exchange_via_pdsn(&mut w, k, T, key);
+            assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+            // Echoed, after MN-HA and before FA-HA, and no RFC 6245 extension beside it.
+            let at = |t: u8| exts.iter().position(|e| e.ext_type().0 == t);
+            let cvse = at(38).expect("the GRE Key CVSE in the reply");
+            assert_eq!(
+                exts[cvse],
+                Extension::GreKeyCvse { reserved: 0, key },
+                "seed {seed} MN {k}"
+            );
+            assert!(at(32) < Some(cvse) && Some(cvse) < at(34), "{exts:?}");
+            assert_eq!(ext_gre_key(&exts), None);
+            let (server, t) = served(&mut w, k);
+            forwarded += u32::from(server != 1);
+            assert_eq!(
+                t,
+                Tunnel {
+                    home_address: home(k),
+                    care_of: PDSN,
+                    local: VIP,
+                    encapsulation: Encapsulation::Gre {
+                        okey: Some(key),
+                        ikey: Some(key),
+                    },
+                    reverse: true,
+                },
+                "seed {seed} MN {k}"
+            );
+        }
+        assert!(forwarded > 0, "seed {seed}: nothing forwarded");
+    }
+}
+
+/// mip-rfc3115.3.1-3gpp2-gre-key-cvse: the 3GPP2 GRE Key CVSE (type 38, reserved, length 10,
+/// Vendor/Org ID 5535, CVSE type 0x0401, the key) is read into its own variant and written
+/// byte for byte; the same vendor and type with another length stays a plain CVSE.
+#[test]
+fn the_3gpp2_gre_key_cvse_format() {
+    let mut m = rrq_bytes();
+    let cvse = [
+        38, 7, 0, 10, 0, 0, 0x15, 0x9f, 0x04, 0x01, 0xca, 0xfe, 0xf0, 0x0d,
+    ];
+    m.extend_from_slice(&cvse);
+    let msg = Message::parse(&m).unwrap();
+    assert_eq!(
+        msg.extensions,
+        vec![Extension::GreKeyCvse {
+            reserved: 7,
+            key: 0xcafe_f00d
+        }]
+    );
+    let mut again = Vec::new();
+    msg.emit(&mut again);
+    assert_eq!(again, m);
+    // Five octets of value: a CVSE this codec keeps opaque.
+    let mut m = rrq_bytes();
+    m.extend_from_slice(&[38, 0, 0, 11, 0, 0, 0x15, 0x9f, 0x04, 0x01, 1, 2, 3, 4, 5]);
+    let msg = Message::parse(&m).unwrap();
+    assert!(matches!(
+        msg.extensions[0],
+        Extension::Cvse {
+            vendor_id: 5535,
+            vendor_type: 0x0401,
+            ..
+        }
+    ));
 }
 
 /// The tunnels `Deregistered` / `Expired` events of `home` carry, with the HAs that emitted them.
@@ -572,38 +728,45 @@ fn lone_ha() -> Ha {
 fn lone_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
     let at = Duration::from_secs(1);
     let nat = sock(Ipv4Addr::new(100, 64, 0, 1), 40_001);
-    let cases: [(&str, u8, u8, &[u8], SocketAddr); 4] = [
-        ("udp_tunnel_reply_nat", 0, 144, &[0, 0, 0, 4, 0, 0], nat),
+    let short = |t: u8, d: &[u8]| [&[t, d.len() as u8][..], d].concat();
+    // The 3GPP2 GRE Key CVSE (X.S0011-003): type 38, reserved, length 10, Vendor-ID 5535,
+    // CVSE type 0x0401, the key.
+    let cvse = [38, 0, 0, 10, 0, 0, 0x15, 0x9f, 0x04, 0x01, 0x5e, 0xed, 0, 2].to_vec();
+    let cases: [(&str, u8, Vec<u8>, SocketAddr); 5] = [
+        (
+            "udp_tunnel_reply_nat",
+            0,
+            short(144, &[0, 0, 0, 4, 0, 0]),
+            nat,
+        ),
         (
             "udp_tunnel_reply_declined",
             0,
-            144,
-            &[0, 0, 0, 4, 0, 0],
+            short(144, &[0, 0, 0, 4, 0, 0]),
             mn_sock(),
         ),
         (
             "udp_tunnel_reply_forced",
             0,
-            144,
-            &[0, 0, 0x80, 4, 0, 0],
+            short(144, &[0, 0, 0x80, 4, 0, 0]),
             mn_sock(),
         ),
         (
             "gre_key_reply",
             G | T,
-            48,
-            &[0, 0, 0x5e, 0xed, 0, 1],
+            short(48, &[0, 0, 0x5e, 0xed, 0, 1]),
             mn_sock(),
         ),
+        ("gre_key_cvse_reply", G | T, cvse, mn_sock()),
     ];
     cases
         .into_iter()
-        .map(|(name, flags, ext, data, from)| {
+        .map(|(name, flags, ext, from)| {
             // A fresh home agent each: the known answers share one identification.
             let mut h = lone_ha();
             let id = h.id_at(at);
             let mut q = common::mip::rrq(flags | D, 600, HOME, VIP, COA, id);
-            push_ext(&mut q, ext, data);
+            q.extend_from_slice(&ext);
             push_auth(&mut q, 32, MN_SPI, MN_KEY);
             let (t, _) = h.ask(at, from, &q);
             (name, q, t.payload.to_vec())
@@ -686,7 +849,29 @@ fn tshark_dissects_the_tunnel_replies() {
     ]);
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
-        ["0;60", "64;0", "0;60", ";"],
+        ["0;60", "64;0", "0;60", ";", ";"],
+        "{text}"
+    );
+    // The 3GPP2 GRE Key CVSE, in the request and echoed in the reply (X.S0011-003): vendor
+    // 3GPP2, CVSE type 0x0401, the key.
+    let text = cap.run(&[
+        "-n",
+        "-Y",
+        "mip.ext.cvse.vendor_id == 5535",
+        "-T",
+        "fields",
+        "-E",
+        "separator=;",
+        "-e",
+        "mip.type",
+        "-e",
+        "mip.ext.cvse.3gpp2_type",
+        "-e",
+        "mip.ext.cvse.3gpp2_grekey",
+    ]);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["1;1025;1592590338", "3;1025;1592590338"],
         "{text}"
     );
 }

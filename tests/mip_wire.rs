@@ -307,13 +307,12 @@ fn scapy_request_with_dynamic_ha_udp_tunnel_cvse_nvse() {
             reserved2: 0
         }
     );
+    // The 3GPP2 GRE Key CVSE (vendor 5535, CVSE type 0x0401, X.S0011-003), key 42.
     assert_eq!(
         m.extensions[2],
-        Extension::Cvse {
+        Extension::GreKeyCvse {
             reserved: 0,
-            vendor_id: 5535,
-            vendor_type: 0x0401,
-            value: Cow::Borrowed(&[0, 0, 0, 0x2a][..])
+            key: 0x2a
         }
     );
     assert_eq!(

@@ -67,6 +67,7 @@ fn revocation_messages(data: &[u8]) {
         assert_eq!(m.encoded_len(), data.len());
         assert_eq!(Revocation::parse(data).ok().as_ref(), Some(&m));
         let _ = m.verify_fa_ha(data, 256, &key);
+        let _ = m.verify_mn_ha(data, 256, &key);
         for i in 0..m.extensions.len() {
             assert!(m.authenticated_len(i).is_none_or(|n| n <= data.len()));
         }
@@ -76,6 +77,7 @@ fn revocation_messages(data: &[u8]) {
         assert_eq!(m.to_vec(), data, "emit(parse(b)) != b (revocation ack)");
         assert_eq!(m.encoded_len(), data.len());
         let _ = m.verify_fa_ha(data, 256, &key);
+        let _ = m.verify_mn_ha(data, 256, &key);
         let _ = m.into_owned();
     }
 }
@@ -217,8 +219,8 @@ use crate::health::NodeId;
 use crate::mip::cluster::{Body, ClusterMessage};
 use crate::mip::wire::{Builder, Reply, ReplyCode, Request, RequestFlags};
 use crate::mip::{
-    FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, HomeAgentConfig, Member,
-    MnId, MobileNodeKey,
+    ClientConfig, FaEvent, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent,
+    HomeAgentConfig, Member, MnId, MobileNodeClient, MobileNodeKey,
 };
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -383,9 +385,11 @@ impl HaRun {
         } else {
             Ipv4Addr::new(10, 0, 5, arg % 5)
         };
+        // A co-located mobile node (D bit, RFC 3543 negotiated in its own request).
+        let colocated = !self.fa_known && arg & 0x40 != 0;
         let mut bld = Builder::request(Request {
-            // S, and the tunnel flags M, G and T.
-            flags: RequestFlags(b & 0x9a),
+            // S, and the tunnel flags M, G and T; D when co-located.
+            flags: RequestFlags(b & 0x9a | if colocated { RequestFlags::D } else { 0 }),
             lifetime: u16::from(b) * 3,
             home_address: home,
             home_agent: match (arg & 0x20 != 0, b & 0x40 != 0) {
@@ -411,10 +415,22 @@ impl HaRun {
                 reserved2: 0,
             });
         }
-        if b & 0x01 != 0 {
+        // The GRE key as RFC 6245's extension or 3GPP2's CVSE (X.S0011-003).
+        if b & 0x01 != 0 && arg & 0x40 != 0 {
+            bld = bld.extension(Extension::GreKeyCvse {
+                reserved: 0,
+                key: u32::from(arg),
+            });
+        } else if b & 0x01 != 0 {
             bld = bld.extension(Extension::GreKey {
                 reserved: 0,
                 key: u32::from(arg),
+            });
+        }
+        if colocated {
+            bld = bld.extension(Extension::RevocationSupport {
+                flags: 0,
+                timestamp: 0,
             });
         }
         bld = bld.mn_ha_auth(&self.sa);
@@ -605,6 +621,88 @@ pub fn foreign_agent(start: Instant, data: &[u8]) {
             fa_registration(&mut fa, now, op % 5 == 2, (a, b), &sa);
         }
         check_fa(&mut fa, ha);
+    }
+}
+
+/// The mobile node of [`mobile_node`]: a co-located care-of address, home 10.0.5.7.
+const MN_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(198, 51, 100, 7),
+    434,
+));
+
+/// A mobile node with a co-located care-of address (RFC 3543 revocation supported when the first
+/// byte is odd) fed a script of operations (op, a, b): a raw datagram of `a` bytes from a home
+/// agent address, a Registration Revocation of identifier `a` (the A bit, the home address and
+/// the MN-HA key right or wrong by the bits of `b`), time passing, a registration or a
+/// deregistration. After each: acknowledgements go back to the revocation's sender and requests
+/// to the home agent, an accepted revocation leaves no registration in force, nothing is due in
+/// the past.
+pub fn mobile_node(start: Instant, data: &[u8]) {
+    let sa = ha_mn_sa();
+    let ha = SocketAddr::from((HA_VIP, 434));
+    let home = Ipv4Addr::new(10, 0, 5, 7);
+    let wall = Duration::from_secs(HA_WALL - 2_208_988_800);
+    let cfg = ClientConfig::new(home, sa.clone(), ha, MN_ADDR, wall);
+    let Ok(mut mn) = MobileNodeClient::new(cfg, start) else {
+        return;
+    };
+    mn.support_revocation(data.first().is_some_and(|b| b & 1 == 1));
+    let mut now = start;
+    let mut rest = data.get(1..).unwrap_or_default();
+    while let Some((&op, tail)) = rest.split_first() {
+        let (&a, tail) = tail.split_first().unwrap_or((&0, &[]));
+        let (&b, tail) = tail.split_first().unwrap_or((&0, &[]));
+        rest = tail;
+        let from = SocketAddr::from(([192, 0, 2, 1 + b % 3], 434));
+        match op % 4 {
+            0 => {
+                let n = usize::from(a).min(rest.len());
+                let (raw, tail) = rest.split_at(n);
+                rest = tail;
+                let _ = mn.handle_datagram(now, from, MN_ADDR, raw);
+            }
+            1 => {
+                let mut flags = if b & 0x20 == 0 { RevocationFlags::A } else { 0 };
+                flags |= u16::from(b & 1) << 14;
+                let mut rev = Revocation {
+                    reserved: 0,
+                    flags: RevocationFlags(flags),
+                    home_address: if b & 0x10 == 0 { home } else { HA_VIP },
+                    home_domain: HA_VIP,
+                    foreign_domain: Ipv4Addr::new(198, 51, 100, 7),
+                    revocation_id: u32::from(a),
+                    extensions: Vec::new(),
+                }
+                .to_vec();
+                let key: &[u8] = if b & 0x40 == 0 { &sa.key } else { b"wrong" };
+                let (t, alg) = (ExtensionType::MN_HA_AUTH, AuthAlgorithm::HmacMd5);
+                append_auth(&mut rev, t, sa.spi, alg, key);
+                if mn.handle_datagram(now, from, MN_ADDR, &rev).is_ok() {
+                    assert!(!mn.is_registered(now), "a revoked registration is over");
+                }
+            }
+            2 => {
+                now += Duration::from_millis(u64::from(a) * 40);
+                mn.handle_timeout(now);
+                assert!(
+                    mn.poll_timeout().is_none_or(|d| d > now),
+                    "nothing left due"
+                );
+            }
+            _ if a & 1 == 0 => mn.register(now),
+            _ => mn.deregister(now),
+        }
+        while let Some(t) = mn.poll_transmit() {
+            if RevocationAck::parse(&t.payload).is_ok() {
+                assert_eq!(
+                    t.dst, from,
+                    "an acknowledgement goes to the revocation's sender"
+                );
+            } else {
+                assert_eq!(t.dst, ha, "requests go to the home agent");
+            }
+        }
+        while mn.poll_event().is_some() {}
     }
 }
 

@@ -1,11 +1,13 @@
 //! A sans-IO Mobile IPv4 mobile node with a co-located care-of address.
 
 use super::ConfigField;
+use super::wire::auth::PreparedKey;
 use super::wire::auth::SecurityAssociation;
 use super::wire::replay::{self, NtpTime};
 use super::wire::{
     Builder, DYNAMIC_HA_REDIRECTED, Extension, ExtensionType, Header, LIFETIME_DEREGISTER, Message,
-    PORT, ReplyCode, Request, RequestFlags, WireError,
+    MessageType, PORT, ReplyCode, Request, RequestFlags, Revocation, RevocationAck,
+    RevocationFlags, WireError, append_auth_prepared,
 };
 use crate::Transmit;
 use crate::io::{Outbox, Overflow};
@@ -110,6 +112,15 @@ pub enum ClientError {
     /// A configuration field out of range ([`ConfigField::Retransmit`]: 0 or above one hour).
     #[error("{0} out of range")]
     OutOfRange(ConfigField),
+    /// A Registration Revocation (RFC 3543) without the A bit, for another home address, with a
+    /// missing or wrong MN-HA authenticator, or while revocation is not supported
+    /// ([`MobileNodeClient::support_revocation`]): discarded, unacknowledged.
+    #[error("revocation failed authentication")]
+    UnauthenticatedRevocation,
+    /// A Registration Revocation whose Revocation Identifier is below the last one taken
+    /// (RFC 3543 section 3.3: identifiers only grow): discarded, unacknowledged.
+    #[error("revocation identifier not fresh")]
+    UnmatchedRevocation,
 }
 
 /// Counters of a [`MobileNodeClient`].
@@ -124,6 +135,8 @@ pub struct ClientStats {
     pub transmits_dropped: u64,
     /// Redirects followed (RFC 4433: 143 with an authenticated Redirected HA extension).
     pub redirects_followed: u64,
+    /// Registration Revocations acknowledged, retransmissions included (RFC 3543).
+    pub revocation_acks: u64,
 }
 
 /// What happened to the client's registration.
@@ -147,6 +160,13 @@ pub enum ClientEvent {
     },
     /// No acceptable answer after every retransmission.
     Failed,
+    /// The home agent revoked the registration (RFC 3543: a Registration Revocation sent to this
+    /// co-located care-of address, MN-HA authenticated): it is no longer in force, and no
+    /// re-registration is made automatically. Acknowledged.
+    Revoked {
+        /// The Revocation Identifier.
+        revocation_id: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -203,6 +223,12 @@ pub struct MobileNodeClient {
     ha_field: Ipv4Addr,
     ha_dst: SocketAddr,
     redirects_followed: u64,
+    /// Registration revocation supported ([`MobileNodeClient::support_revocation`]): the MN-HA
+    /// key prepared for revocations and their acknowledgements.
+    revocation: Option<PreparedKey>,
+    /// The last Revocation Identifier taken.
+    last_revocation: Option<u32>,
+    revocation_acks: u64,
     /// Requests sent, retransmissions included.
     pub requests_sent: u64,
 }
@@ -235,8 +261,22 @@ impl MobileNodeClient {
             events: Outbox::new(MAX_QUEUED_EVENTS, Overflow::DropOldest),
             ha_field,
             redirects_followed: 0,
+            revocation: None,
+            last_revocation: None,
+            revocation_acks: 0,
             requests_sent: 0,
         })
+    }
+
+    /// Supports registration revocation (RFC 3543) with a co-located care-of address (`via:
+    /// None`; through a foreign agent, revocation is the agents' business): the requests carry
+    /// the Revocation Support extension before the MN-HA authenticator (which covers it), and a
+    /// Registration Revocation from the home agent (A bit, this home address, MN-HA
+    /// authenticated, an identifier not below the last one) ends the registration
+    /// ([`ClientEvent::Revoked`]) and is acknowledged (MN-HA authenticated; a retransmission is
+    /// acknowledged again and changes nothing).
+    pub fn support_revocation(&mut self, on: bool) {
+        self.revocation = on.then(|| self.cfg.sa.prepare());
     }
 
     /// The home address (the assigned one after registration).
@@ -335,6 +375,13 @@ impl MobileNodeClient {
         if let Some(n) = &self.cfg.nai {
             b = b.nai(n);
         }
+        if self.revocation.is_some() && self.cfg.via.is_none() {
+            // RFC 3543 section 3.2: covered by the MN-HA authenticator.
+            b = b.extension(Extension::RevocationSupport {
+                flags: 0,
+                timestamp: 0,
+            });
+        }
         let bytes = b.mn_ha_auth(&self.cfg.sa).to_vec();
         let dst = self.cfg.via.unwrap_or(self.ha_dst);
         self.transmits.push(Transmit::to(dst, bytes));
@@ -351,10 +398,13 @@ impl MobileNodeClient {
     pub fn handle_datagram(
         &mut self,
         now: Instant,
-        _from: SocketAddr,
-        _to: SocketAddr,
+        from: SocketAddr,
+        to: SocketAddr,
         data: &[u8],
     ) -> Result<(), ClientError> {
+        if data.first() == Some(&MessageType::REGISTRATION_REVOCATION.0) {
+            return self.handle_revocation(from, to, data);
+        }
         let m = Message::parse(data)?;
         let Header::Reply(p) = m.header else {
             return Err(ClientError::WrongSide);
@@ -413,6 +463,55 @@ impl MobileNodeClient {
         }
         self.out = None;
         self.answered(now, &o, &p);
+        Ok(())
+    }
+
+    /// A Registration Revocation from the home agent ([`MobileNodeClient::support_revocation`]).
+    fn handle_revocation(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), ClientError> {
+        let rev = Revocation::parse(data)?;
+        let Some(key) = &self.revocation else {
+            return Err(ClientError::UnauthenticatedRevocation);
+        };
+        let spi = self.cfg.sa.spi;
+        if !rev.flags.a()
+            || rev.home_address != self.home_address
+            || rev.verify_mn_ha(data, spi, key).is_err()
+        {
+            return Err(ClientError::UnauthenticatedRevocation);
+        }
+        let id = rev.revocation_id;
+        if self.last_revocation.is_some_and(|l| id < l) {
+            return Err(ClientError::UnmatchedRevocation);
+        }
+        if self.last_revocation != Some(id) {
+            self.last_revocation = Some(id);
+            self.registered_until = None;
+            self.reregister_at = None;
+            self.out = None;
+            self.events.push(ClientEvent::Revoked { revocation_id: id });
+        }
+        // RFC 3543 section 3.4: the acknowledgement, I bit clear (no agent informs anyone).
+        let mut bytes = RevocationAck {
+            reserved: 0,
+            flags: RevocationFlags(0),
+            home_address: rev.home_address,
+            revocation_id: id,
+            extensions: Vec::new(),
+        }
+        .to_vec();
+        append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, spi, key);
+        self.transmits.push(Transmit {
+            dst: from,
+            src: Some(to),
+            link_dst: None,
+            payload: bytes.into(),
+        });
+        self.revocation_acks += 1;
         Ok(())
     }
 
@@ -512,6 +611,7 @@ impl MobileNodeClient {
             events_dropped: self.events.dropped(),
             transmits_dropped: self.transmits.dropped(),
             redirects_followed: self.redirects_followed,
+            revocation_acks: self.revocation_acks,
         }
     }
 

@@ -2,8 +2,8 @@
 //! ([`crate::mip::wire`]).
 
 use crate::mip::wire::{
-    Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request, RequestFlags, Revocation,
-    RevocationAck, RevocationFlags,
+    CVSE_3GPP2_GRE_KEY, Extension, ExtensionType, Header, Message, Reply, ReplyCode, Request,
+    RequestFlags, Revocation, RevocationAck, RevocationFlags, VENDOR_3GPP2,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -89,14 +89,21 @@ pub fn extension() -> impl Strategy<Value = Extension<'static>> {
             subtype,
             home_agent
         }),
-        (any::<u8>(), any::<u32>(), any::<u16>(), bytes(40)).prop_map(
-            |(reserved, vendor_id, vendor_type, value)| Extension::Cvse {
-                reserved,
-                vendor_id,
-                vendor_type,
-                value,
-            }
-        ),
+        (any::<u8>(), any::<u32>(), any::<u16>(), bytes(40))
+            .prop_filter(
+                "the 3GPP2 GRE Key CVSE has its own variant",
+                |(_, v, t, b)| { (*v, *t, b.len()) != (VENDOR_3GPP2, CVSE_3GPP2_GRE_KEY, 4) }
+            )
+            .prop_map(
+                |(reserved, vendor_id, vendor_type, value)| Extension::Cvse {
+                    reserved,
+                    vendor_id,
+                    vendor_type,
+                    value,
+                }
+            ),
+        (any::<u8>(), any::<u32>())
+            .prop_map(|(reserved, key)| Extension::GreKeyCvse { reserved, key }),
         (any::<u16>(), any::<u32>(), any::<u16>(), bytes(40)).prop_map(
             |(reserved, vendor_id, vendor_type, value)| Extension::Nvse {
                 reserved,

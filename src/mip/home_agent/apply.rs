@@ -124,6 +124,7 @@ impl HomeAgent {
     fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
         let key = (r.home_address, r.nai.clone());
         let cap = self.table.max_bindings();
+        let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
         // The serving member negotiated revocation: its word on it stands (a first HA's relay
         // record does not know).
@@ -131,15 +132,27 @@ impl HomeAgent {
             self.revocations
                 .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
         }
+        let before = self.table.find(key.0, key.1.as_deref());
+        let server_before = before.and_then(|s| self.table.get(s)).map(|b| b.second_ha);
         self.apply_upsert(now, sender, r, taken);
         let mut slot = self.table.find(key.0, key.1.as_deref());
         if taken && let Some(s) = slot {
-            // Taken over here: revoked if this HA cannot serve it (`revoke.rs`).
-            if self.revoke_unservable(now, &[s]) > 0 {
-                slot = None;
-            } else {
+            // Taken over here from `named`: revoked after the grace if this HA cannot serve it
+            // (`revoke.rs`), replicated as this HA's own meanwhile.
+            self.revoke_unservable_after_grace(now, &[s], named);
+            slot = self.table.find(key.0, key.1.as_deref());
+            if let Some(s) = slot {
                 self.replicate_slot(s, now);
             }
+        } else if let Some(s) = slot
+            && server_before != Some(self.node)
+            && self.table.get(s).is_some_and(|b| b.second_ha == self.node)
+        {
+            // A replica made this HA the server (a takeover decided elsewhere, a handover): what
+            // it cannot serve is revoked after the grace too, as if taken over from the server
+            // it had before.
+            self.revoke_unservable_after_grace(now, &[s], server_before.unwrap_or(sender));
+            slot = self.table.find(key.0, key.1.as_deref());
         }
         // Seen in the sender's bulk sync (if one is open): not swept at its end.
         if let Some(s) = slot

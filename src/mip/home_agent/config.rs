@@ -144,6 +144,13 @@ pub struct HomeAgentConfig {
     /// Retransmissions of a Registration Revocation before it is given up
     /// ([`Event::RevocationUnacknowledged`]). Default 4.
     pub revocation_retransmits: u32,
+    /// How long a member that took over bindings it cannot serve waits before revoking them
+    /// (RFC 3543 section 4.1 on takeover): the failed member seen Up again within it (it was
+    /// only cut off: a false Down under loss) cancels them, and the bindings go back to it by the
+    /// takeover rules; seen restarted (its state gone), they are revoked at once. At most
+    /// `max_bindings` wait (beyond, revoked at once: [`HaStats::takeover_grace_full`]). Zero
+    /// revokes at once. Default 10 s (several heartbeat intervals past the Down); at most 1 h.
+    pub takeover_revocation_grace: Duration,
     /// Dynamic home agent assignment (RFC 4433): refused (the default), served by the virtual HA
     /// or redirected to the least loaded member.
     pub dynamic_ha: DynamicHaPolicy,
@@ -211,6 +218,7 @@ impl HomeAgentConfig {
             max_revocations: 1024,
             revocation_rto: Duration::from_secs(1),
             revocation_retransmits: 4,
+            takeover_revocation_grace: Duration::from_secs(10),
             dynamic_ha: DynamicHaPolicy::Off,
             tunnels: TunnelConfig::default(),
             aaa: None,
@@ -252,6 +260,8 @@ pub enum ConfigField {
     MaxRevocations,
     /// [`HomeAgentConfig::revocation_rto`]: 0 < t <= 1 h.
     RevocationRto,
+    /// [`HomeAgentConfig::takeover_revocation_grace`]: at most 1 h.
+    TakeoverRevocationGrace,
     /// [`AaaConfig::max_pending`]: must be > 0.
     AaaMaxPending,
     /// [`AaaConfig::timeout`]: 0 < t <= 1 h.
@@ -327,6 +337,10 @@ impl HomeAgentConfig {
             (
                 self.revocation_rto.is_zero() || self.revocation_rto > hour,
                 ConfigField::RevocationRto,
+            ),
+            (
+                self.takeover_revocation_grace > hour,
+                ConfigField::TakeoverRevocationGrace,
             ),
             (
                 self.max_replication_queue == 0,

@@ -48,9 +48,10 @@ impl HomeAgent {
                             }
                         });
                     }
-                    // What this HA takes over but cannot serve is revoked (RFC 3543).
+                    // What this HA takes over but cannot serve is revoked (RFC 3543), after
+                    // the grace a false Down needs to be seen for what it is.
                     if owner == self.node {
-                        self.revoke_unservable(now, &slots);
+                        self.revoke_unservable_after_grace(now, &slots, failed);
                     }
                 }
                 Effect::Restore { slots, server } => {

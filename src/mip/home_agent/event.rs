@@ -107,11 +107,16 @@ pub enum Event {
         /// node asks again there) rather than served here.
         redirected: bool,
     },
-    /// RFC 3543: a binding was revoked (by [`HomeAgent::revoke`](super::HomeAgent::revoke), or by its foreign agent's
-    /// Registration Revocation): remove the tunnel.
+    /// RFC 3543: a binding was revoked (by [`HomeAgent::revoke`](super::HomeAgent::revoke), by a
+    /// takeover that cannot serve it, or by its foreign agent's Registration Revocation): remove
+    /// the tunnel. One event per care-of address of the binding, each with its tunnel (as
+    /// [`Event::Registered`] gave it, like [`Event::Deregistered`] and [`Event::Expired`]); one
+    /// with `tunnel: None` for a binding that had no care-of address granted (nothing installed).
     RegistrationRevoked {
         /// Home address.
         home_address: Ipv4Addr,
+        /// The tunnel to the care-of address to remove.
+        tunnel: Option<Tunnel>,
         /// The foreign agent told (a Registration Revocation sent, or received from it).
         foreign_agent: Option<Ipv4Addr>,
         /// The foreign agent revoked it (A bit clear), not this HA.

@@ -173,6 +173,14 @@ pub struct HaStats {
     /// encapsulation or reverse tunnelling is not offered here, [`TunnelConfig`]): revoked rather
     /// than served or dropped silently.
     pub takeover_revoked: u64,
+    /// Takeover revocations that waited out [`HomeAgentConfig::takeover_revocation_grace`]
+    /// (each then revoked, or cancelled).
+    pub takeover_graced: u64,
+    /// Of those, cancelled: the member they were taken over from was seen Up again within the
+    /// grace (a false Down), or the binding was served again (re-registered, handed back).
+    pub takeover_grace_cancelled: u64,
+    /// Takeover revocations done at once because `max_bindings` already waited.
+    pub takeover_grace_full: u64,
     /// Registration Revocations taken from foreign agents.
     pub revocations_from_fa: u64,
     /// Registration Revocations from a foreign agent that reached a member not serving the
@@ -634,6 +642,7 @@ impl HomeAgent {
             match e {
                 HealthEvent::Up { node } => {
                     self.push_event(Event::PeerUp { node });
+                    self.cancel_graced(node);
                     self.forget_takeover(node);
                     // A backup (re)joins: send it everything in bulk.
                     if self.backups().contains(&node)
@@ -647,6 +656,7 @@ impl HomeAgent {
                     self.windows.remove(&node);
                     // Its state is gone: a takeover of it stands.
                     self.takeover.restarted(node);
+                    self.revoke_graced_now(now, node);
                     let is_backup = self.backups().contains(&node);
                     if let Some(ch) = self.channels.get_mut(&node) {
                         ch.reset_incoming();
@@ -709,6 +719,7 @@ impl HomeAgent {
         }
         self.notices.expire(now);
         self.revocation_timeouts(now);
+        self.grace_timeouts(now);
         self.key_request_timeouts(now);
         self.retransmit(now);
         self.pump(now);

@@ -586,10 +586,19 @@ impl HomeAgent {
             }
         };
         emit_tunnel(&mut bytes, false);
+        // RFC 3543 section 3.2: to a co-located mobile node (no foreign agent association),
+        // before MN-HA, which covers it; else after it (the FA strips what follows), covered by
+        // FA-HA.
+        let (rev_mn, rev_fa) = match revocation {
+            Some(e) if fa_sa.is_none() => (Some(e), None),
+            e => (None, e),
+        };
+        if let Some(e) = &rev_mn {
+            e.emit(&mut bytes);
+        }
         append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
         emit_tunnel(&mut bytes, true);
-        // RFC 3543 section 3.2: after MN-HA (the FA strips what follows it), covered by FA-HA.
-        if let Some(e) = &revocation {
+        if let Some(e) = &rev_fa {
             e.emit(&mut bytes);
         }
         if let Some(k) = fa_sa {

@@ -13,10 +13,13 @@
 //! Identifier is greater.
 
 use super::register::Asked;
+use super::takeover::MnKey;
 use super::*;
 use crate::io::TimerQueue;
-use crate::mip::binding::TunnelParams;
-use crate::mip::wire::{REVOCATION_I_BIT, Revocation, RevocationAck, RevocationFlags};
+use crate::mip::binding::{Tunnel, TunnelParams};
+use crate::mip::wire::{
+    REVOCATION_I_BIT, RequestFlags, Revocation, RevocationAck, RevocationFlags,
+};
 
 /// What [`HomeAgent::revoke`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +60,9 @@ struct Negotiated {
 #[derive(Clone, Debug)]
 struct Outstanding {
     home_address: Ipv4Addr,
+    /// Sent to a mobile node with a co-located care-of address: the MN-HA association
+    /// (SPI, key) that authenticates it and its acknowledgement. `None`: to a foreign agent.
+    mn_ha: Option<(u32, PreparedKey)>,
     src: SocketAddr,
     dst: SocketAddr,
     bytes: Vec<u8>,
@@ -80,6 +86,12 @@ pub(super) struct Revocations {
     last_id: u32,
     /// Per foreign agent, the last Revocation Identifier taken from it (replay protection).
     from_fa: HashMap<Ipv4Addr, u32, Hasher>,
+    /// [`HomeAgentConfig::takeover_revocation_grace`].
+    grace: Duration,
+    /// Takeover revocations waiting out the grace: the binding and the member it was taken over
+    /// from. At most `max_negotiated` (`max_bindings`).
+    graced: HashMap<MnKey, NodeId, Hasher>,
+    grace_timers: TimerQueue<MnKey>,
 }
 
 impl Revocations {
@@ -95,11 +107,18 @@ impl Revocations {
             max_retransmits: cfg.revocation_retransmits,
             last_id: 0,
             from_fa: HashMap::with_hasher(hasher.clone()),
+            grace: cfg.takeover_revocation_grace,
+            graced: HashMap::with_hasher(hasher.clone()),
+            grace_timers: TimerQueue::new(),
         }
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let (a, b) = (
+            self.timers.next_deadline(),
+            self.grace_timers.next_deadline(),
+        );
+        a.into_iter().chain(b).min()
     }
 
     /// What a replica of the binding of `home` says of its revocation ([`Record::revocation`]).
@@ -142,15 +161,30 @@ impl HomeAgent {
 
     /// RFC 3543 section 3.2: the foreign agent's Revocation Support extension, when revocation is
     /// on and the request's FA-HA authenticator (already checked) covers it. `Some(i)`: offered,
-    /// with the I bit `i`.
+    /// with the I bit `i`. A mobile node with a co-located care-of address (D bit, no foreign
+    /// agent with an association in between) offers it in its own request, covered by its MN-HA
+    /// authenticator (already checked): `Some(false)` (the I bit asks a foreign agent to inform
+    /// the mobile node; a co-located one is told directly).
     pub(super) fn revocation_offer(&self, from: SocketAddr, data: &[u8]) -> Option<bool> {
-        if !self.revocations.on || !self.fa_sas.contains_key(&v4(from)) {
+        if !self.revocations.on {
             return None;
         }
         let m = Message::parse(data).ok()?;
-        let fa_ha = m.position(ExtensionType::FA_HA_AUTH)?;
-        m.extensions[..fa_ha].iter().find_map(|e| match e {
-            Extension::RevocationSupport { flags, .. } => Some(flags & REVOCATION_I_BIT != 0),
+        let (covered, colocated) = if self.fa_sas.contains_key(&v4(from)) {
+            (m.position(ExtensionType::FA_HA_AUTH)?, false)
+        } else {
+            let Header::Request(q) = m.header else {
+                return None;
+            };
+            if !q.flags.has(RequestFlags::D) {
+                return None;
+            }
+            (m.position(ExtensionType::MN_HA_AUTH)?, true)
+        };
+        m.extensions[..covered].iter().find_map(|e| match e {
+            Extension::RevocationSupport { flags, .. } => {
+                Some(!colocated && flags & REVOCATION_I_BIT != 0)
+            }
             _ => None,
         })
     }
@@ -217,15 +251,120 @@ impl HomeAgent {
         self.pool.release(&b.home_address);
         self.replicate_remove(b.home_address, b.nai.clone());
         self.update_load();
-        let out = self.send_revocation(now, b.home_address, inform);
+        let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), inform);
         let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
-        self.push_event(Event::RegistrationRevoked {
-            home_address: b.home_address,
-            foreign_agent: fa,
-            by_foreign_agent: false,
-        });
+        self.push_revoked(&b, fa, false);
         self.pump(now);
         out
+    }
+
+    /// Whether the binding in `s` is this HA's to serve but its tunnel is not offered here
+    /// ([`TunnelConfig::serves`]).
+    fn unservable(&self, s: u32) -> bool {
+        self.table.get(s).is_some_and(|b| {
+            let params = b.tunnel.as_deref().copied();
+            b.second_ha == self.node
+                && !self
+                    .tunnels
+                    .serves(&params.unwrap_or(TunnelParams::plain(self.vip)))
+        })
+    }
+
+    /// A takeover from `failed` made this HA serve the bindings in `slots`: those it cannot
+    /// serve are revoked ([`HomeAgent::revoke_unservable`]) once
+    /// [`HomeAgentConfig::takeover_revocation_grace`] has passed with `failed` still not seen
+    /// Up, so that a false Down (a live member cut off for a few heartbeats under loss) does not
+    /// revoke that member's bindings (the split-brain rules of the module docs hand them back
+    /// when it is seen again). Without a grace, or with `max_bindings` already waiting, at once.
+    pub(super) fn revoke_unservable_after_grace(
+        &mut self,
+        now: Instant,
+        slots: &[u32],
+        failed: NodeId,
+    ) {
+        let mut now_slots = Vec::new();
+        for &s in slots {
+            if !self.unservable(s) {
+                continue;
+            }
+            let Some(b) = self.table.get(s) else {
+                continue;
+            };
+            let key = (b.home_address, b.nai.clone());
+            let r = &mut self.revocations;
+            if r.grace.is_zero() {
+                now_slots.push(s);
+            } else if r.graced.len() >= r.max_negotiated && !r.graced.contains_key(&key) {
+                self.stats.takeover_grace_full += 1;
+                now_slots.push(s);
+            } else {
+                if r.graced.insert(key.clone(), failed).is_none() {
+                    self.stats.takeover_graced += 1;
+                }
+                r.grace_timers.insert(key, now + r.grace);
+            }
+        }
+        if !now_slots.is_empty() {
+            self.revoke_unservable(now, &now_slots);
+        }
+    }
+
+    /// Takeover revocations whose grace ended: revoked when the member they were taken over
+    /// from is still not Up and this HA still serves them and cannot; otherwise cancelled.
+    pub(super) fn grace_timeouts(&mut self, now: Instant) {
+        while let Some((key, _)) = self.revocations.grace_timers.pop_expired(now) {
+            let Some(failed) = self.revocations.graced.remove(&key) else {
+                continue;
+            };
+            let down = effects::state_of(&self.monitor, self.node, failed) == NodeState::Down;
+            let slot = self.table.find(key.0, key.1.as_deref());
+            match slot {
+                Some(s) if down && self.unservable(s) => {
+                    self.revoke_unservable(now, &[s]);
+                }
+                _ => self.stats.takeover_grace_cancelled += 1,
+            }
+        }
+    }
+
+    /// `node` is seen Up again with its state (health): the takeover revocations of what was
+    /// taken over from it are cancelled (it was not down: its bindings go back to it).
+    pub(super) fn cancel_graced(&mut self, node: NodeId) {
+        let r = &mut self.revocations;
+        let before = r.graced.len();
+        let timers = &mut r.grace_timers;
+        r.graced.retain(|k, f| {
+            let keep = *f != node;
+            if !keep {
+                timers.cancel(k);
+            }
+            keep
+        });
+        self.stats.takeover_grace_cancelled += (before - r.graced.len()) as u64;
+    }
+
+    /// `node` restarted: its state is gone and the takeover stands, so what waits to be revoked
+    /// of what was taken over from it is revoked now.
+    pub(super) fn revoke_graced_now(&mut self, now: Instant, node: NodeId) {
+        let r = &mut self.revocations;
+        let keys: Vec<MnKey> = r
+            .graced
+            .iter()
+            .filter(|(_, f)| **f == node)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut slots = Vec::new();
+        for k in keys {
+            self.revocations.graced.remove(&k);
+            self.revocations.grace_timers.cancel(&k);
+            match self.table.find(k.0, k.1.as_deref()) {
+                Some(s) if self.unservable(s) => slots.push(s),
+                _ => self.stats.takeover_grace_cancelled += 1,
+            }
+        }
+        if !slots.is_empty() {
+            self.revoke_unservable(now, &slots);
+        }
     }
 
     /// RFC 3543 section 4.1 on takeover: of the bindings in `slots`, now this HA's to serve,
@@ -237,17 +376,7 @@ impl HomeAgent {
     pub(super) fn revoke_unservable(&mut self, now: Instant, slots: &[u32]) -> usize {
         let mut n = 0;
         for &s in slots {
-            let Some(b) = self.table.get(s) else {
-                continue;
-            };
-            if b.second_ha != self.node {
-                continue;
-            }
-            let params = b.tunnel.as_deref().copied();
-            if self
-                .tunnels
-                .serves(&params.unwrap_or(TunnelParams::plain(self.vip)))
-            {
+            if !self.unservable(s) {
                 continue;
             }
             let Some(b) = self.table.remove(s) else {
@@ -256,13 +385,9 @@ impl HomeAgent {
             n += 1;
             self.stats.takeover_revoked += 1;
             self.replicate_remove(b.home_address, b.nai.clone());
-            let out = self.send_revocation(now, b.home_address, true);
+            let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), true);
             let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
-            self.push_event(Event::RegistrationRevoked {
-                home_address: b.home_address,
-                foreign_agent: fa,
-                by_foreign_agent: false,
-            });
+            self.push_revoked(&b, fa, false);
         }
         if n > 0 {
             self.update_load();
@@ -271,13 +396,57 @@ impl HomeAgent {
         n
     }
 
-    /// The Registration Revocation for `home`, if negotiated (RFC 3543 section 3.3).
-    fn send_revocation(&mut self, now: Instant, home: Ipv4Addr, inform: bool) -> Revoked {
+    /// [`Event::RegistrationRevoked`] for the revoked binding `b`: one per care-of address, with
+    /// the tunnel to remove (one without a tunnel when none was granted).
+    fn push_revoked(&mut self, b: &Binding, foreign_agent: Option<Ipv4Addr>, by_fa: bool) {
+        let tunnels: Vec<Option<Tunnel>> = if b.care_of.is_empty() {
+            vec![None]
+        } else {
+            b.care_of
+                .iter()
+                .map(|c| Some(b.tunnel(self.vip, c.address)))
+                .collect()
+        };
+        for tunnel in tunnels {
+            self.push_event(Event::RegistrationRevoked {
+                home_address: b.home_address,
+                tunnel,
+                foreign_agent,
+                by_foreign_agent: by_fa,
+            });
+        }
+    }
+
+    /// The Registration Revocation for `home`, if negotiated (RFC 3543 section 3.3): to the
+    /// foreign agent, FA-HA authenticated; to a mobile node with a co-located care-of address
+    /// (negotiated in its own request: no foreign agent with an association), at the address
+    /// and port it registered from, MN-HA authenticated under its association, the foreign
+    /// domain address its care-of address and the I bit clear.
+    fn send_revocation(
+        &mut self,
+        now: Instant,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+        inform: bool,
+    ) -> Revoked {
         let Some(n) = self.revocations.negotiated.remove(&home) else {
             return Revoked::Removed;
         };
         let fa_ip = *n.fa.ip();
-        let Some(sa) = self.fa_sas.get(&fa_ip) else {
+        let (kind, spi, key, dst, mn_ha) = if let Some(sa) = self.fa_sas.get(&fa_ip) {
+            let dst = SocketAddr::V4(SocketAddrV4::new(fa_ip, PORT));
+            (ExtensionType::FA_HA_AUTH, sa.spi, sa.key.clone(), dst, None)
+        } else if let Some(sa) = self.lookup_sa(home, nai) {
+            let (spi, key) = (sa.spi, sa.key.clone());
+            let mn = Some((spi, key.clone()));
+            (
+                ExtensionType::MN_HA_AUTH,
+                spi,
+                key,
+                SocketAddr::V4(n.fa),
+                mn,
+            )
+        } else {
             return Revoked::Removed;
         };
         if self.revocations.outstanding.len() >= self.revocations.max_outstanding {
@@ -287,7 +456,7 @@ impl HomeAgent {
         let id = self.revocation_timestamp(now).wrapping_add(1).max(1);
         self.revocations.last_id = id;
         let mut flags = RevocationFlags::A;
-        if n.inform && inform {
+        if n.inform && inform && mn_ha.is_none() {
             flags |= RevocationFlags::I;
         }
         let mut bytes = Revocation {
@@ -300,8 +469,7 @@ impl HomeAgent {
             extensions: Vec::new(),
         }
         .to_vec();
-        append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, sa.spi, &sa.key);
-        let dst = SocketAddr::V4(SocketAddrV4::new(fa_ip, PORT));
+        append_auth_prepared(&mut bytes, kind, spi, &key);
         // From this HA's own address: the acknowledgement must come back here, where the
         // revocation is outstanding, not to whichever member the virtual address reaches.
         let src = self.own_sock();
@@ -311,6 +479,7 @@ impl HomeAgent {
             (fa_ip, id),
             Outstanding {
                 home_address: home,
+                mn_ha,
                 src,
                 dst,
                 bytes: bytes.clone(),
@@ -359,9 +528,10 @@ impl HomeAgent {
         }
     }
 
-    /// A Registration Revocation Acknowledgement (RFC 3543 section 3.4) from a foreign agent:
-    /// it must answer an outstanding revocation to that agent and carry a valid FA-HA
-    /// authenticator; then the revocation is done.
+    /// A Registration Revocation Acknowledgement (RFC 3543 section 3.4) from a foreign agent (or
+    /// a mobile node with a co-located care-of address): it must answer an outstanding
+    /// revocation to that address and carry a valid FA-HA (MN-HA) authenticator; then the
+    /// revocation is done.
     pub(super) fn handle_revocation_ack(
         &mut self,
         from: SocketAddr,
@@ -373,9 +543,14 @@ impl HomeAgent {
             self.stats.revocation_refused += 1;
             return Err(InputError::UnmatchedRevocation);
         };
-        let ok = self.fa_sas.get(&key.0).is_some_and(|sa| {
-            o.home_address == ack.home_address && ack.verify_fa_ha(data, sa.spi, &sa.key).is_ok()
-        });
+        let verified = match &o.mn_ha {
+            Some((spi, k)) => ack.verify_mn_ha(data, *spi, k).is_ok(),
+            None => self
+                .fa_sas
+                .get(&key.0)
+                .is_some_and(|sa| ack.verify_fa_ha(data, sa.spi, &sa.key).is_ok()),
+        };
+        let ok = verified && o.home_address == ack.home_address;
         if !ok {
             self.stats.revocation_refused += 1;
             return Err(InputError::UnauthenticatedRevocation);
@@ -488,11 +663,7 @@ impl HomeAgent {
             self.pool.release(&b.home_address);
             self.replicate_remove(b.home_address, b.nai.clone());
             self.update_load();
-            self.push_event(Event::RegistrationRevoked {
-                home_address: b.home_address,
-                foreign_agent: Some(fa),
-                by_foreign_agent: true,
-            });
+            self.push_revoked(&b, Some(fa), true);
             self.pump(now);
         }
     }

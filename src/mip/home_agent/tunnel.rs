@@ -68,6 +68,8 @@ pub(super) struct Plan {
     udp_reply: Option<(u8, u16, u16)>,
     /// The request's GRE Key extension was acted on: the reply names this HA's key.
     gre_key: bool,
+    /// The request's GRE key came in the 3GPP2 GRE Key CVSE: the reply echoes it there.
+    gre_key_cvse: bool,
     /// The tunnel extensions came from the foreign agent (after the MN-HA extension).
     pub(super) from_fa: bool,
 }
@@ -127,9 +129,10 @@ impl TunnelConfig {
         };
         let encapsulation = match encapsulation {
             Some(e) => e,
-            None => self.by_flags(flags, ask.gre_key)?,
+            None => self.by_flags(flags, ask.gre_key, ask.gre_key_cvse)?,
         };
         let gre_key = matches!(encapsulation, Encapsulation::Gre { okey: Some(_), .. });
+        let gre_key_cvse = gre_key && ask.gre_key_cvse;
         let from_fa = ask.from_fa;
         Ok(Plan {
             params: TunnelParams {
@@ -139,18 +142,26 @@ impl TunnelConfig {
             },
             udp_reply,
             gre_key,
+            gre_key_cvse,
             from_fa,
         })
     }
 
-    /// The encapsulation the flag octet (and a GRE Key extension) asks for: G or a GRE key ->
-    /// GRE, else M -> minimal, else IP-in-IP (RFC 5944 section 3.8.3).
-    fn by_flags(&self, flags: RequestFlags, key: Option<u32>) -> Result<Encapsulation, ReplyCode> {
+    /// The encapsulation the flag octet (and a GRE key) asks for: G or a GRE key -> GRE, else
+    /// M -> minimal, else IP-in-IP (RFC 5944 section 3.8.3). A key from the 3GPP2 GRE Key CVSE
+    /// (`cvse`) names the tunnel both ways (X.S0011-003: the home agent echoes it and keys the
+    /// packets it tunnels with it): it is also the input key.
+    fn by_flags(
+        &self,
+        flags: RequestFlags,
+        key: Option<u32>,
+        cvse: bool,
+    ) -> Result<Encapsulation, ReplyCode> {
         if flags.has(RequestFlags::G) || key.is_some() {
             self.offers(UdpInner::Gre)?;
             return Ok(Encapsulation::Gre {
                 okey: key,
-                ikey: None,
+                ikey: key.filter(|_| cvse),
             });
         }
         if flags.has(RequestFlags::M) {
@@ -212,7 +223,8 @@ impl Plan {
     }
 
     /// The reply's tunnel extensions: the UDP Tunnel Reply (RFC 3519 section 3.2) and the GRE Key
-    /// with this HA's key (RFC 6245 section 3).
+    /// with this HA's key (RFC 6245 section 3), or the request's 3GPP2 GRE Key CVSE echoed
+    /// (X.S0011-003).
     pub(super) fn reply_extensions(&self, home: Ipv4Addr) -> [Option<Extension<'static>>; 2] {
         let udp = self
             .udp_reply
@@ -222,19 +234,32 @@ impl Plan {
                 flags,
                 keepalive,
             });
-        let gre = self.gre_key.then(|| Extension::GreKey {
-            reserved: 0,
-            key: own_gre_key(home),
-        });
+        let gre = match self.params.encapsulation {
+            Encapsulation::Gre { okey: Some(k), .. } if self.gre_key_cvse => {
+                Some(Extension::GreKeyCvse {
+                    reserved: 0,
+                    key: k,
+                })
+            }
+            _ => self.gre_key.then(|| Extension::GreKey {
+                reserved: 0,
+                key: own_gre_key(home),
+            }),
+        };
         [udp, gre]
     }
 }
 
 /// The parameters a first HA records for a relayed registration once the reply names the home
-/// address (this HA's GRE key is derived from it, as the second HA's reply derived it).
+/// address (this HA's GRE key is derived from it, as the second HA's reply derived it; a 3GPP2
+/// CVSE key, already the input key, stays).
 pub(super) fn relayed_params(t: &TunnelParams, home: Ipv4Addr) -> TunnelParams {
     let mut p = *t;
-    if let Encapsulation::Gre { okey: Some(k), .. } = p.encapsulation {
+    if let Encapsulation::Gre {
+        okey: Some(k),
+        ikey: None,
+    } = p.encapsulation
+    {
         p.encapsulation = Encapsulation::Gre {
             okey: Some(k),
             ikey: Some(own_gre_key(home)),
@@ -258,13 +283,19 @@ impl HomeAgent {
 
     /// The tunnels of the bindings this HA serves, one per granted care-of address: after a
     /// [`Event::TakenOver`] naming this HA as owner, the caller installs them (the takeover moves
-    /// bindings by the thousand; they are read here rather than queued as events).
+    /// bindings by the thousand; they are read here rather than queued as events). Bindings taken
+    /// over with a tunnel this HA does not offer are left out (they await revocation,
+    /// [`HomeAgentConfig::takeover_revocation_grace`]).
     pub fn served_tunnels(&self) -> impl Iterator<Item = Tunnel> + '_ {
-        let (node, vip) = (self.node, self.vip);
+        let (node, vip, tunnels) = (self.node, self.vip, self.tunnels);
         self.table
             .iter()
             .map(|(_, b)| b)
             .filter(move |b| b.second_ha == node)
+            .filter(move |b| {
+                let p = b.tunnel.as_deref().copied();
+                tunnels.serves(&p.unwrap_or(TunnelParams::plain(vip)))
+            })
             .flat_map(move |b| b.care_of.iter().map(move |c| b.tunnel(vip, c.address)))
     }
 

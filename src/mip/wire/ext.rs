@@ -88,6 +88,13 @@ impl fmt::Debug for ExtensionType {
     }
 }
 
+/// The 3GPP2 Vendor/Organization ID (SMI enterprise number 5535) of the CVSEs 3GPP2 defines
+/// (RFC 3115 section 3; 3GPP2 X.S0011-003).
+pub const VENDOR_3GPP2: u32 = 5535;
+/// The 3GPP2 CVSE type of the GRE Key CVSE (X.S0011-003): 0x0401. Its value is the 32-bit GRE
+/// key (RFC 2890) that names the mobile node's GRE tunnel between the PDSN (the foreign agent)
+/// and the home agent.
+pub const CVSE_3GPP2_GRE_KEY: u16 = 0x0401;
 /// Subtype of the Generalized Authentication extension: MN-AAA (RFC 3012).
 pub const GEN_AUTH_MN_AAA: u8 = 1;
 /// Subtype of the Dynamic HA extension: Requested HA (RFC 4433).
@@ -202,6 +209,16 @@ pub enum Extension<'a> {
         /// The GRE key identifier.
         key: u32,
     },
+    /// The 3GPP2 GRE Key CVSE (X.S0011-003): a Critical Vendor/Organization Specific Extension
+    /// (38, RFC 3115) with Vendor/Org ID [`VENDOR_3GPP2`], CVSE type [`CVSE_3GPP2_GRE_KEY`] and
+    /// a 4-octet value, the GRE key: type, reserved, length 10, vendor, CVSE type, key. A CVSE
+    /// with that vendor and type but another length stays [`Extension::Cvse`].
+    GreKeyCvse {
+        /// The CVSE's reserved octet (kept for exact round trips).
+        reserved: u8,
+        /// The GRE key identifier.
+        key: u32,
+    },
     /// Proxy Mobile IPv4 Non-skippable Extension (47): type, subtype, 2-byte length, data.
     PmipNonSkippable {
         /// Subtype.
@@ -236,7 +253,7 @@ impl<'a> Extension<'a> {
             Extension::Nai(_) => ExtensionType::MN_NAI,
             Extension::RevocationSupport { .. } => ExtensionType::REVOCATION_SUPPORT,
             Extension::DynamicHa { .. } => ExtensionType::DYNAMIC_HA,
-            Extension::Cvse { .. } => ExtensionType::CVSE,
+            Extension::Cvse { .. } | Extension::GreKeyCvse { .. } => ExtensionType::CVSE,
             Extension::Nvse { .. } => ExtensionType::NVSE,
             Extension::UdpTunnelRequest { .. } => ExtensionType::UDP_TUNNEL_REQUEST,
             Extension::UdpTunnelReply { .. } => ExtensionType::UDP_TUNNEL_REPLY,
@@ -328,6 +345,7 @@ impl<'a> Extension<'a> {
                 data: own(data),
             },
             Extension::GreKey { reserved, key } => Extension::GreKey { reserved, key },
+            Extension::GreKeyCvse { reserved, key } => Extension::GreKeyCvse { reserved, key },
             Extension::Other { ext_type, data } => Extension::Other {
                 ext_type,
                 data: own(data),
@@ -401,6 +419,7 @@ impl<'a> Extension<'a> {
             Extension::RevocationSupport { .. } => 8,
             Extension::DynamicHa { .. } => 7,
             Extension::Cvse { value, .. } => 10 + value.len().min(65529),
+            Extension::GreKeyCvse { .. } => 14,
             Extension::Nvse { value, .. } => 10 + value.len().min(247),
             Extension::UdpTunnelRequest { .. }
             | Extension::UdpTunnelReply { .. }
@@ -519,6 +538,14 @@ impl<'a> Extension<'a> {
                 out.put_u16(*reserved);
                 out.put_u32(*key);
             }
+            Extension::GreKeyCvse { reserved, key } => {
+                out.put_u8(ExtensionType::CVSE.0);
+                out.put_u8(*reserved);
+                out.put_u16(10);
+                out.put_u32(VENDOR_3GPP2);
+                out.put_u16(CVSE_3GPP2_GRE_KEY);
+                out.put_u32(*key);
+            }
             Extension::PmipNonSkippable { subtype, data } => {
                 let d = cut(data, 65535);
                 out.put_u8(ExtensionType::PMIPV4_NON_SKIPPABLE.0);
@@ -570,6 +597,12 @@ impl<'a> Extension<'a> {
                     }
                     let vendor_id = body.u32(Field::CvseVendorId)?;
                     let vendor_type = body.u16(Field::CvseVendorType)?;
+                    if (vendor_id, vendor_type, len) == (VENDOR_3GPP2, CVSE_3GPP2_GRE_KEY, 10) {
+                        return Ok(Extension::GreKeyCvse {
+                            reserved: second,
+                            key: body.u32(Field::GreKey)?,
+                        });
+                    }
                     Extension::Cvse {
                         reserved: second,
                         vendor_id,

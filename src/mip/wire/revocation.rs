@@ -197,7 +197,17 @@ impl<'a> Revocation<'a> {
     /// the prepared key of SPI `spi`, over `raw`, the bytes this message was parsed from.
     /// Constant-time comparison.
     pub fn verify_fa_ha(&self, raw: &[u8], spi: u32, key: &PreparedKey) -> Result<(), AuthError> {
-        verify_fa_ha(&self.extensions, REVOCATION_FIXED_LEN, raw, spi, key)
+        let fa_ha = ExtensionType::FA_HA_AUTH;
+        verify_last(&self.extensions, REVOCATION_FIXED_LEN, raw, spi, key, fa_ha)
+    }
+
+    /// Verifies the one MN-HA authentication extension (the last): a home agent revoking the
+    /// binding of a mobile node with a co-located care-of address sends it the Registration
+    /// Revocation directly, under their mobility security association (RFC 3543 section 3.3).
+    /// Otherwise as [`Revocation::verify_fa_ha`].
+    pub fn verify_mn_ha(&self, raw: &[u8], spi: u32, key: &PreparedKey) -> Result<(), AuthError> {
+        let mn_ha = ExtensionType::MN_HA_AUTH;
+        verify_last(&self.extensions, REVOCATION_FIXED_LEN, raw, spi, key, mn_ha)
     }
 
     /// How many leading bytes the authenticator of extension `index` protects, `None` when it
@@ -274,23 +284,47 @@ impl<'a> RevocationAck<'a> {
     /// Verifies the one FA-HA authentication extension (the last, RFC 3543 section 3.4), as
     /// [`Revocation::verify_fa_ha`].
     pub fn verify_fa_ha(&self, raw: &[u8], spi: u32, key: &PreparedKey) -> Result<(), AuthError> {
-        verify_fa_ha(&self.extensions, REVOCATION_ACK_FIXED_LEN, raw, spi, key)
+        let fa_ha = ExtensionType::FA_HA_AUTH;
+        verify_last(
+            &self.extensions,
+            REVOCATION_ACK_FIXED_LEN,
+            raw,
+            spi,
+            key,
+            fa_ha,
+        )
+    }
+
+    /// Verifies the one MN-HA authentication extension (the last): the acknowledgement of a
+    /// mobile node with a co-located care-of address, as [`Revocation::verify_mn_ha`].
+    pub fn verify_mn_ha(&self, raw: &[u8], spi: u32, key: &PreparedKey) -> Result<(), AuthError> {
+        let mn_ha = ExtensionType::MN_HA_AUTH;
+        verify_last(
+            &self.extensions,
+            REVOCATION_ACK_FIXED_LEN,
+            raw,
+            spi,
+            key,
+            mn_ha,
+        )
     }
 }
 
-/// Exactly one FA-HA extension, the last one, with SPI `spi` and a valid authenticator.
-fn verify_fa_ha(
+/// Exactly one authentication extension of type `kind` (FA-HA or MN-HA), the last one, with SPI
+/// `spi` and a valid authenticator.
+fn verify_last(
     exts: &[Extension<'_>],
     fixed: usize,
     raw: &[u8],
     spi: u32,
     key: &PreparedKey,
+    kind: ExtensionType,
 ) -> Result<(), AuthError> {
     let index = exts
         .len()
         .checked_sub(1)
         .ok_or(AuthError::Missing { index: 0 })?;
-    let fa_ha = |e: &Extension<'_>| e.ext_type() == ExtensionType::FA_HA_AUTH;
+    let fa_ha = |e: &Extension<'_>| e.ext_type() == kind;
     if !exts.last().is_some_and(fa_ha) || exts.iter().filter(|e| fa_ha(e)).count() != 1 {
         return Err(AuthError::Missing { index });
     }

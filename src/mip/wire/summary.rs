@@ -50,14 +50,18 @@ pub struct UdpTunnelAsk {
 }
 
 /// What a request asks of its tunnel beyond the flag octet: the first UDP Tunnel Request
-/// (RFC 3519) and the first GRE Key (RFC 6245) extension, each only when an authenticator the
-/// Home Agent verified covers it ([`Summary::tunnel_ask`]).
+/// (RFC 3519) and the first GRE key, from a GRE Key extension (RFC 6245) or a 3GPP2 GRE Key CVSE
+/// (X.S0011-003), each only when an authenticator the Home Agent verified covers it
+/// ([`Summary::tunnel_ask`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TunnelAsk {
     /// The UDP Tunnel Request.
     pub udp: Option<UdpTunnelAsk>,
     /// The GRE key the sender wants in the packets tunnelled to it.
     pub gre_key: Option<u32>,
+    /// The GRE key came in the 3GPP2 GRE Key CVSE ([`Extension::GreKeyCvse`]), not the RFC 6245
+    /// extension: the reply echoes it in the same CVSE.
+    pub gre_key_cvse: bool,
     /// One of them follows the MN-HA extension: the foreign agent added it (and the reply's
     /// tunnel extensions go after the MN-HA extension too).
     pub from_fa: bool,
@@ -94,8 +98,10 @@ pub struct Summary<'a> {
     pub fa_ha_count: u8,
     /// The first UDP Tunnel Request (RFC 3519) and its offset.
     pub udp_tunnel: Option<(UdpTunnelAsk, usize)>,
-    /// The first GRE Key extension's key (RFC 6245) and its offset.
+    /// The first GRE key (RFC 6245 GRE Key extension or 3GPP2 GRE Key CVSE) and its offset.
     pub gre_key: Option<(u32, usize)>,
+    /// That key came in the 3GPP2 GRE Key CVSE.
+    pub gre_key_cvse: bool,
 }
 
 impl<'a> Summary<'a> {
@@ -115,6 +121,7 @@ impl<'a> Summary<'a> {
             fa_ha_count: 0,
             udp_tunnel: None,
             gre_key: None,
+            gre_key_cvse: false,
         };
         while !r.is_empty() {
             let at = r.offset();
@@ -136,6 +143,10 @@ impl<'a> Summary<'a> {
                 }
                 Extension::GreKey { key, .. } if s.gre_key.is_none() => {
                     s.gre_key = Some((key, at));
+                }
+                Extension::GreKeyCvse { key, .. } if s.gre_key.is_none() => {
+                    s.gre_key = Some((key, at));
+                    s.gre_key_cvse = true;
                 }
                 Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
                     s.authorizing = s.authorizing.saturating_add(1);
@@ -192,6 +203,7 @@ impl<'a> Summary<'a> {
         TunnelAsk {
             udp: udp.map(|(u, _)| u),
             gre_key: gre.map(|(k, _)| k),
+            gre_key_cvse: gre.is_some() && self.gre_key_cvse,
             from_fa: udp.is_some_and(|(_, at)| at > mn) || gre.is_some_and(|(_, at)| at > mn),
         }
     }

@@ -4,8 +4,9 @@
 The fixed part of each reply is built by scapy.layers.mobileip (MobileIP / MobileIPRRP); the
 extensions are packed from the RFCs' figures with struct (scapy has no layer for them): the UDP
 Tunnel Reply (RFC 3519 section 3.2: type 44, length 6, sub-type, reply code, F flag and reserved
-bits, keepalive interval) and the GRE Key extension (RFC 6245: type 48, length 6, two zero octets,
-the key). The MN-HA authenticator is Python's HMAC-MD5 over the reply up to and including the
+bits, keepalive interval), the GRE Key extension (RFC 6245: type 48, length 6, two zero octets,
+the key) and the 3GPP2 GRE Key CVSE (RFC 3115 CVSE type 38 with the 3GPP2 Vendor/Org ID 5535 and
+CVSE type 0x0401 of X.S0011-003, the key). The MN-HA authenticator is Python's HMAC-MD5 over the reply up to and including the
 authentication extension's type, length and SPI (RFC 5944 section 3.5.1).
 
 The replies answer the requests tests/mip_tunnel.rs sends the single home agent of
@@ -49,6 +50,12 @@ def gre_key(key):
     return struct.pack("!BBHI", 48, 6, 0, key)
 
 
+def gre_key_cvse(key):
+    # 3GPP2 X.S0011-003 GRE Key CVSE: RFC 3115 CVSE (type 38, reserved, 2-octet length), 3GPP2
+    # Vendor/Org ID 5535, CVSE type 0x0401, the 4-octet key.
+    return struct.pack("!BBHIHI", 38, 0, 10, 5535, 0x0401, key)
+
+
 out = [
     # From behind a NAT: will tunnel (code 0), keepalive 60 s.
     ("udp_tunnel_reply_nat", accepted(udp_tunnel_reply(0, False, 60))),
@@ -58,6 +65,8 @@ out = [
     ("udp_tunnel_reply_forced", accepted(udp_tunnel_reply(0, True, 60))),
     # GRE Key extension in the request: the home agent's key, the home address 10.0.5.7.
     ("gre_key_reply", accepted(gre_key(0x0A000507))),
+    # 3GPP2 GRE Key CVSE in the request: echoed with the request's key.
+    ("gre_key_cvse_reply", accepted(gre_key_cvse(0x5EED0002))),
 ]
 for name, b in out:
     print(name, b.hex())
