@@ -27,7 +27,7 @@
 
 use super::*;
 use crate::io::HmacMd5Key;
-use crate::io::md5x::{LANES, hmac_md5_lanes};
+use crate::io::md5x::{LANES, hmac_md5_pads};
 use crate::mip::wire::AuthRef;
 use crate::mip::wire::auth::AUTHENTICATOR_LEN as TAG;
 use arrayvec::ArrayVec;
@@ -82,16 +82,19 @@ const DEFERRED: usize = 2 * LANES;
 struct Memo {
     at: usize,
     len: usize,
-    pads: ([u32; 4], [u32; 4]),
+    pads: Pads,
     tag: [u8; TAG],
 }
 
+/// The MD5 states of an HMAC-MD5 key after its `ipad` and `opad` blocks: all the lanes need.
+type Pads = ([u32; 4], [u32; 4]);
+
 /// An authenticator left zeroed in a reply: at offset `at` (it covers the octets before it),
-/// under `key`.
-#[derive(Debug, Clone)]
+/// under the key with these pad states.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Unsigned {
     at: usize,
-    key: HmacMd5Key,
+    pads: Pads,
 }
 
 /// A reply queued with zeroed authenticators: the transmit at `index` in the queue, its octets.
@@ -146,24 +149,27 @@ impl Signer {
                 bytes.extend_from_slice(&spi.to_be_bytes());
                 let at = bytes.len();
                 bytes.extend_from_slice(&[0; TAG]);
-                batch.unsigned.push(Unsigned { at, key: h.clone() });
+                batch.unsigned.push(Unsigned {
+                    at,
+                    pads: h.pad_states(),
+                });
             }
             _ => append_auth_prepared(bytes, ext, spi, key),
         }
     }
 }
 
-/// Computes the authenticators of `lanes` (key, covered octets), four at a time.
-fn tags_of<'k>(lanes: &[(&'k HmacMd5Key, &[u8])], mut out: impl FnMut(usize, [u8; TAG])) {
+/// Computes the authenticators of `lanes` (key's pad states, covered octets), four at a time.
+fn tags_of(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG])) {
     for (g, group) in lanes.chunks(LANES).enumerate() {
         let Some(&first) = group.first() else {
             continue;
         };
         // A short group repeats its first lane.
         let lane = |l: usize| group.get(l).copied().unwrap_or(first);
-        let keys = std::array::from_fn(|l| lane(l).0);
+        let pads = std::array::from_fn(|l| lane(l).0);
         let data = std::array::from_fn(|l| lane(l).1);
-        let tags = hmac_md5_lanes(keys, data);
+        let tags = hmac_md5_pads(pads, data);
         for (l, t) in tags.into_iter().enumerate().take(group.len()) {
             out(g * LANES + l, t);
         }
@@ -233,20 +239,20 @@ impl HomeAgent {
                 let _ = fa.try_push((h, c));
             }
         }
-        let mut lanes: ArrayVec<(&HmacMd5Key, &[u8]), MEMO> = ArrayVec::new();
+        let mut lanes: ArrayVec<(Pads, &[u8]), MEMO> = ArrayVec::new();
         for (sa, c) in &sas {
             if let Some(h) = sa.key.hmac_md5() {
-                lanes.push((h, c));
+                lanes.push((h.pad_states(), c));
             }
         }
-        lanes.extend(fa);
+        lanes.extend(fa.into_iter().map(|(h, c)| (h.pad_states(), c)));
         let mut memo: ArrayVec<Memo, MEMO> = ArrayVec::new();
         tags_of(&lanes, |i, tag| {
             if let Some((k, c)) = lanes.get(i) {
                 memo.push(Memo {
                     at: c.as_ptr() as usize,
                     len: c.len(),
-                    pads: k.pad_states(),
+                    pads: *k,
                     tag,
                 });
             }
@@ -290,7 +296,7 @@ impl HomeAgent {
     pub(super) fn sign_now(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
         for u in std::mem::take(&mut self.batch.unsigned) {
             if let Some(covered) = bytes.get(..u.at) {
-                let tag = u.key.tag(covered);
+                let tag = hmac_md5_pads([u.pads; LANES], [covered; LANES])[0];
                 if let Some(t) = bytes.get_mut(u.at..u.at + TAG) {
                     t.copy_from_slice(&tag);
                 }
@@ -327,15 +333,18 @@ impl HomeAgent {
     /// together: the first of each reply (MN-HA), then the second (FA-HA, which covers the
     /// first).
     fn flush_signatures(&mut self) {
-        let mut deferred = std::mem::take(&mut self.batch.deferred);
+        if self.batch.deferred.is_empty() {
+            return;
+        }
+        let deferred = &mut self.batch.deferred;
         for round in 0..2 {
             let mut tags: ArrayVec<[u8; TAG], DEFERRED> = ArrayVec::new();
             {
-                let lanes: ArrayVec<(&HmacMd5Key, &[u8]), DEFERRED> = deferred
+                let lanes: ArrayVec<(Pads, &[u8]), DEFERRED> = deferred
                     .iter()
                     .filter_map(|d| {
                         let u = d.sigs.get(round)?;
-                        Some((&u.key, d.bytes.get(..u.at)?))
+                        Some((u.pads, d.bytes.get(..u.at)?))
                     })
                     .collect();
                 tags_of(&lanes, |_, t| tags.push(t));
@@ -359,7 +368,6 @@ impl HomeAgent {
                 t.payload = Bytes::from(d.bytes);
             }
         }
-        self.batch.deferred = deferred;
     }
 }
 
