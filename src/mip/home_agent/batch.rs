@@ -178,10 +178,14 @@ fn tags_of(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG])) {
 
 impl HomeAgent {
     /// Feeds a batch of datagrams received on port 434, as [`HomeAgent::handle_frame`] would
-    /// one by one in order (each one's result in [`Datagram::result`]), with the HMAC-MD5
-    /// authenticators of up to four registration messages at a time computed together
-    /// (the [module docs](self)): the same state, events, datagrams and counters, for less
-    /// CPU. Allocates nothing beyond what the datagrams themselves need.
+    /// one by one in order (each one's result in [`Datagram::result`]): the same state, events,
+    /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to four
+    /// registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
+    /// and FA-HA authenticators of a group's requests and replies before it is handled (under
+    /// the keys they will most likely be checked with; a wrong guess only costs the lane), and
+    /// the authenticators of the accepting replies it sends straight out after it, written into
+    /// the queued datagrams before this returns (a reply relayed inside a cluster message is
+    /// signed at once). Allocates nothing beyond what the datagrams themselves need.
     pub fn handle_batch(&mut self, now: Instant, batch: &mut [Datagram<'_>]) {
         for group in batch.chunks_mut(LANES) {
             self.batch.active = true;

@@ -646,6 +646,55 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// `steer_batch`'s GTPv1 fast path reads the primary field of any 32-bit layout as
+        /// `steer` does (TS 29.281 section 5.1: the TEID in octets 5 to 8): every G-PDU or
+        /// signalling header, whole or cut short, gets `steer`'s verdict.
+        #[test]
+        fn steer_batch_equals_steer_under_any_layout(
+            pshift in 0u8..32, width in 1u8..=10, bshift in 0u8..32, backup in any::<bool>(),
+            states in proptest::collection::vec(0u8..3, 255),
+            teids in proptest::collection::vec((any::<u32>(), any::<bool>(), 0usize..10), 1..64),
+        ) {
+            let field = |shift| crate::steering::vid::BitField { shift, width };
+            let Ok(layout) = VidLayout::new(32, field(pshift), backup.then(|| field(bshift))) else {
+                return Ok(());
+            };
+            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+            let top = layout.max_vid().min(255);
+            let entries: Vec<TableEntry> = (1..=top)
+                .zip(&states)
+                .filter_map(|(n, &s)| {
+                    let state = match s {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => return None,
+                    };
+                    Some(TableEntry { vid: v(n), state, addr })
+                })
+                .collect();
+            let t = VidTable::with_entries(layout, None, 1, &entries);
+            let packets: Vec<Vec<u8>> = teids
+                .iter()
+                .map(|&(teid, gpdu, cut)| {
+                    let mut p = vec![0x30, if gpdu { 0xff } else { 1 }, 0, 4];
+                    p.extend_from_slice(&teid.to_be_bytes());
+                    p.extend_from_slice(&[0x45, 0, 0, 0]);
+                    p.truncate(12 - cut.min(6));
+                    p
+                })
+                .collect();
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let mut out = vec![Verdict::Switch; refs.len()];
+            prop_assert_eq!(t.steer_batch(&refs, &mut out), refs.len());
+            for (p, v) in refs.iter().zip(&out) {
+                prop_assert_eq!(*v, t.steer(p));
+            }
+        }
+    }
+
     /// The table is shared between cores as an `Arc` snapshot.
     #[test]
     fn the_table_is_send_and_sync() {
