@@ -471,7 +471,7 @@ mod tests {
     #[derive(Debug, Default, PartialEq)]
     struct Seen {
         results: Vec<Result<(), InputError>>,
-        sent: Vec<(SocketAddr, Option<SocketAddr>, Option<MacAddr>, Vec<u8>)>,
+        sent: Vec<Sent>,
         events: Vec<(usize, Event)>,
         stats: Vec<HaStats>,
     }
@@ -562,7 +562,10 @@ mod tests {
         seen
     }
 
+    /// A datagram between members as delivered: source, destination, link-layer source, octets.
     type Frame = (SocketAddr, SocketAddr, Option<MacAddr>, Vec<u8>);
+    /// A datagram as sent: destination, source, link-layer destination, octets.
+    type Sent = (SocketAddr, Option<SocketAddr>, Option<MacAddr>, Vec<u8>);
 
     /// Delivers `first` (datagrams for member `.0`), then every datagram the members send each
     /// other until none is left; records what leaves the cluster.
@@ -593,9 +596,9 @@ mod tests {
                     }
                 }
             }
-            for i in 0..2 {
+            for (i, x) in h.iter_mut().enumerate() {
                 let mut to: [Vec<Frame>; 2] = [vec![], vec![]];
-                while let Some(t) = h[i].poll_transmit() {
+                while let Some(t) = x.poll_transmit() {
                     let j = match t.link_dst {
                         Some(m) => usize::from(m == MacAddr::local(2)),
                         None if t.dst == member_addr(1) => 0,
