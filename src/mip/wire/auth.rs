@@ -143,7 +143,7 @@ impl PreparedKey {
     /// The HMAC-MD5 key, when that is the algorithm (for multi-lane computation,
     /// [`crate::io::md5x`]).
     pub(crate) fn hmac_md5(&self) -> Option<&HmacMd5Key> {
-        (self.algorithm == AuthAlgorithm::HmacMd5).then_some(&self.hmac)
+        matches!(self.algorithm, AuthAlgorithm::HmacMd5).then_some(&self.hmac)
     }
 
     /// The authenticator of `covered`; equal to [`compute`] with the same algorithm and key.
