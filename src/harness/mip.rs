@@ -139,8 +139,9 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
 /// fields, cluster messages under the right key, time steps and commands; with keys from AAA
 /// (first byte bit 5: only two mobile nodes keep a configured key) the key requests are
 /// answered from the fuzz bytes (the right key, a wrong or empty one, a denial, or nothing until
-/// the timeout). After each operation the table bounds must hold. `start` is the base instant the run starts at (the caller's clock;
-/// the harness never reads one).
+/// the timeout). Datagrams and requests of ops with the high bit set are fed in batches
+/// ([`HomeAgent::handle_batch`]). After each operation the table bounds must hold. `start` is the
+/// base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn home_agent(start: Instant, data: &[u8]) {
     let Ok(ha) = HomeAgent::new(ha_config(data), start) else {
         return;
@@ -155,15 +156,21 @@ pub fn home_agent(start: Instant, data: &[u8]) {
         to: SocketAddr::from((HA_VIP, 434)),
         sa: ha_mn_sa(),
         key_requests: Vec::new(),
+        batch: None,
     };
     let mut i = 1usize;
     while let Some(&op) = data.get(i) {
         i += 1;
         let arg = data.get(i).copied().unwrap_or(0);
+        // Datagrams and requests of an op with the high bit set wait for a batch
+        // (`HomeAgent::handle_batch`), fed when another op comes or six are waiting.
+        if op & 0x80 != 0 && op % 6 < 2 {
+            run.batch.get_or_insert_with(Vec::new);
+        }
         match op % 6 {
             0 => {
                 let d = take(data, &mut i, arg);
-                let _ = run.ha.handle_datagram(run.now, run.from, run.to, d);
+                run.deliver(None, d.to_vec());
             }
             1 => {
                 i += 1;
@@ -202,6 +209,9 @@ pub fn home_agent(start: Instant, data: &[u8]) {
                 }
             }
         }
+        if op & 0x80 == 0 || op % 6 >= 2 || run.batch.as_ref().is_some_and(|b| b.len() >= 6) {
+            run.flush_batch();
+        }
         while run.ha.poll_transmit().is_some() {}
         while let Some(e) = run.ha.poll_event() {
             if let crate::mip::Event::KeyRequest { id, .. } = e
@@ -212,6 +222,8 @@ pub fn home_agent(start: Instant, data: &[u8]) {
         }
         run.check_bounds();
     }
+    run.flush_batch();
+    run.check_bounds();
 }
 
 use crate::MacAddr;
@@ -339,9 +351,38 @@ struct HaRun {
     sa: SecurityAssociation,
     /// Key requests not answered yet (at most 64 remembered).
     key_requests: Vec<crate::mip::KeyRequestId>,
+    /// Datagrams waiting for a batch (link-layer source, payload), when batching.
+    batch: Option<Vec<(Option<MacAddr>, Vec<u8>)>>,
 }
 
 impl HaRun {
+    /// Feeds a datagram from the foreign agent's address, or queues it for the batch.
+    fn deliver(&mut self, link_src: Option<MacAddr>, payload: Vec<u8>) {
+        match &mut self.batch {
+            Some(b) => b.push((link_src, payload)),
+            None => {
+                let _ = self
+                    .ha
+                    .handle_frame(self.now, link_src, self.from, self.to, &payload);
+            }
+        }
+    }
+
+    /// Feeds the datagrams waiting for a batch in one [`HomeAgent::handle_batch`].
+    fn flush_batch(&mut self) {
+        let Some(waiting) = self.batch.take() else {
+            return;
+        };
+        let mut b: Vec<crate::mip::Datagram<'_>> = waiting
+            .iter()
+            .map(|(mac, d)| crate::mip::Datagram {
+                link_src: *mac,
+                ..crate::mip::Datagram::new(self.from, self.to, d)
+            })
+            .collect();
+        self.ha.handle_batch(self.now, &mut b);
+    }
+
     /// Answers the oldest key request as `how` says: the right key (with a lifetime and maybe a
     /// home address from AAA), a wrong one, an empty one, a denial of either kind, or an id never
     /// given; any answer leaves the bounds intact.
@@ -444,7 +485,7 @@ impl HaRun {
                 .fa_ha_auth(&fa_sa);
         }
         let bytes = bld.to_vec();
-        let (now, from, to) = (self.now, self.from, self.to);
+        let from = self.from;
         if arg & 0x40 != 0 {
             self.pn += 1;
             let m = ClusterMessage {
@@ -457,13 +498,11 @@ impl HaRun {
                 },
             }
             .to_vec(b"k");
-            let _ = self.ha.handle_datagram(now, from, to, &m);
+            self.deliver(None, m);
         } else if arg & 0x80 != 0 {
-            let _ = self
-                .ha
-                .handle_frame(now, Some(MacAddr::local(2)), from, to, &bytes);
+            self.deliver(Some(MacAddr::local(2)), bytes);
         } else {
-            let _ = self.ha.handle_datagram(now, from, to, &bytes);
+            self.deliver(None, bytes);
         }
     }
 

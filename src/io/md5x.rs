@@ -140,7 +140,15 @@ pub(crate) fn state_after(block: &[u8; 64]) -> [u32; 4] {
 /// `keys[l].tag(data[l])` (RFC 2104 section 2). Cost: the longest message's blocks plus one outer
 /// block, for all four lanes together.
 pub fn hmac_md5_lanes(keys: [&HmacMd5Key; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
-    let pads = keys.map(HmacMd5Key::pad_states);
+    hmac_md5_pads(keys.map(HmacMd5Key::pad_states), data)
+}
+
+/// [`hmac_md5_lanes`] from the keys' MD5 states after their `ipad` and `opad` blocks
+/// (`HmacMd5Key::pad_states`), for a caller that keeps only those.
+pub(crate) fn hmac_md5_pads(
+    pads: [([u32; 4], [u32; 4]); LANES],
+    data: [&[u8]; LANES],
+) -> [[u8; TAG_LEN]; LANES] {
     let mut st: State = from_fn(|w| u32x4::new(pads.map(|p| p.0[w])));
     let n = data.map(|d| blocks(d.len()));
     let most = n.iter().copied().max().unwrap_or(0);

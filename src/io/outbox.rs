@@ -59,6 +59,12 @@ impl<T> Outbox<T> {
         }
     }
 
+    /// The item `i` places from the oldest (0), in place: an item queued before its contents are
+    /// final (a datagram whose authenticator is computed with others' after a batch).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.items.get_mut(i)
+    }
+
     /// The oldest item, removed.
     pub fn pop(&mut self) -> Option<T> {
         self.items.pop_front()

@@ -97,9 +97,9 @@ pub mod wire;
 
 pub use foreign_agent::{FaError, FaEvent, FaStats, ForeignAgent, ForeignAgentConfig};
 pub use home_agent::{
-    AaaConfig, AaaKey, ConfigError, ConfigField, DenyReason, DynamicHaPolicy, Event, ForwardMode,
-    HaStats, HomeAgent, HomeAgentConfig, InputError, KeyError, KeyRequestId, Member, MobileNodeKey,
-    ReverseTunnelling, Revoked, TunnelConfig,
+    AaaConfig, AaaKey, ConfigError, ConfigField, Datagram, DenyReason, DynamicHaPolicy, Event,
+    ForwardMode, HaStats, HomeAgent, HomeAgentConfig, InputError, KeyError, KeyRequestId, Member,
+    MobileNodeKey, ReverseTunnelling, Revoked, TunnelConfig,
 };
 pub use mobile_node::{ClientConfig, ClientError, ClientEvent, ClientStats, MobileNodeClient};
 pub use wire::auth::{AuthAlgorithm, SecurityAssociation};

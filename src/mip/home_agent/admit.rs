@@ -86,7 +86,7 @@ impl HomeAgent {
         // RFC 5944 section 3.8.2.1: exactly one authorization-enabling extension, valid.
         let ok = m.authorizing == 1
             && m.mn_ha
-                .is_some_and(|x| x.verify_prepared(data, sa.spi, &sa.key).is_ok());
+                .is_some_and(|x| self.verify_auth(&x, data, sa.spi, &sa.key));
         // Every identity the request names, and the binding it would change, must be the
         // authenticated mobile node's: its key admitted the request, not another node's.
         if !ok || !self.names_only(&sa, q.home_address, a.nai) {
@@ -108,7 +108,7 @@ impl HomeAgent {
         if let Some(fa) = self.fa_sas.get(&v4(a.from)) {
             let fa_ok = m.fa_ha_count == 1
                 && m.fa_ha
-                    .is_some_and(|x| x.verify_prepared(data, fa.spi, &fa.key).is_ok());
+                    .is_some_and(|x| self.verify_auth(&x, data, fa.spi, &fa.key));
             if !fa_ok {
                 return Err(self.refuse(a, ReplyCode::FA_AUTH_FAILED, sa));
             }

@@ -3,6 +3,7 @@
 mod aaa;
 mod admit;
 mod apply;
+mod batch;
 mod config;
 mod dynamic;
 mod effects;
@@ -23,6 +24,7 @@ mod tunnel;
 use crate::replica::Peers;
 use aaa::{Aaa, Sealer};
 pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
+pub use batch::Datagram;
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
@@ -275,6 +277,8 @@ pub struct HomeAgent {
     /// The bucket of [`HomeAgentConfig::refusals`].
     refusal_bucket: TokenBucket,
     stats: HaStats,
+    /// [`HomeAgent::handle_batch`]'s state (`batch.rs`).
+    batch: batch::Batch,
 }
 
 /// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
@@ -352,6 +356,7 @@ impl HomeAgent {
             events: Outbox::new(cfg.max_events, Overflow::DropOldest),
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
+            batch: batch::Batch::default(),
         };
         ha.push_event(ha.route.announcement());
         Ok(ha)

@@ -94,25 +94,21 @@ impl HomeAgent {
             Some(first) if first != self.node => match self.mode {
                 ForwardMode::Layer2 if !vouch => {
                     let mac = self.members.get(&first).map(|m| m.mac);
-                    self.push_transmit(Transmit {
-                        dst: self.vip_sock(),
-                        src: None,
-                        link_dst: mac,
-                        payload: bytes.into(),
-                    });
+                    let t = Transmit::to(self.vip_sock(), ::bytes::Bytes::new());
+                    self.push_reply(Transmit { link_dst: mac, ..t }, bytes);
                 }
                 ForwardMode::Layer2 | ForwardMode::Layer3 => {
+                    let bytes = self.sign_now(bytes);
                     self.send_cluster(first, Body::Relay { reply: &bytes })
                 }
             },
             _ => {
                 let src = Some(self.reply_src);
-                self.push_transmit(Transmit {
-                    dst: fa,
+                let t = Transmit {
                     src,
-                    link_dst: None,
-                    payload: bytes.into(),
-                });
+                    ..Transmit::to(fa, ::bytes::Bytes::new())
+                };
+                self.push_reply(t, bytes);
             }
         }
     }
@@ -596,13 +592,16 @@ impl HomeAgent {
         if let Some(e) = &rev_mn {
             e.emit(&mut bytes);
         }
-        append_auth_prepared(&mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
+        // In a batch the authenticators may be written after it (`batch.rs`).
+        let sign = self.signer(&sa.key, fa_sa.map(|k| &k.key));
+        let b = &mut self.batch;
+        sign.append(b, &mut bytes, ExtensionType::MN_HA_AUTH, sa.spi, &sa.key);
         emit_tunnel(&mut bytes, true);
         if let Some(e) = &rev_fa {
             e.emit(&mut bytes);
         }
         if let Some(k) = fa_sa {
-            append_auth_prepared(&mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
+            sign.append(b, &mut bytes, ExtensionType::FA_HA_AUTH, k.spi, &k.key);
         }
         self.send_reply(
             a.from,

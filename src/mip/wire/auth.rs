@@ -140,6 +140,12 @@ impl PreparedKey {
         self.algorithm
     }
 
+    /// The HMAC-MD5 key, when that is the algorithm (for multi-lane computation,
+    /// [`crate::io::md5x`]).
+    pub(crate) fn hmac_md5(&self) -> Option<&HmacMd5Key> {
+        matches!(self.algorithm, AuthAlgorithm::HmacMd5).then_some(&self.hmac)
+    }
+
     /// The authenticator of `covered`; equal to [`compute`] with the same algorithm and key.
     pub fn compute(&self, covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
         match self.algorithm {

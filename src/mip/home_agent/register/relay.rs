@@ -64,7 +64,7 @@ impl HomeAgent {
             .lookup_sa(b.home_address, nai_b)
             .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| h.sa.clone()));
         let verified = match (m.mn_ha, &sa) {
-            (Some(x), Some(sa)) => x.verify_prepared(data, sa.spi, &sa.key).is_ok(),
+            (Some(x), Some(sa)) => self.verify_auth(&x, data, sa.spi, &sa.key),
             (None, _) => !p.code.is_accepted(),
             (Some(_), None) => false,
         };
