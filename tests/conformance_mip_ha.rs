@@ -927,3 +927,57 @@ fn mip_rfc3519_3_1_ha_without_udp_tunnelling() {
     assert_eq!(r.code, 0);
     assert!(!r.types().contains(&44));
 }
+
+/// Appends a Critical Vendor/Organization Specific Extension (RFC 3115 section 3.1: type 38,
+/// reserved, 16-bit length, Vendor/Org-ID, Vendor-CVSE-Type, value) with a 2-octet value.
+fn push_cvse(m: &mut Vec<u8>, vendor: u32, cvse_type: u16) {
+    let value = [0xde, 0xad];
+    m.extend_from_slice(&[38, 0]);
+    m.extend_from_slice(&(6 + value.len() as u16).to_be_bytes());
+    m.extend_from_slice(&vendor.to_be_bytes());
+    m.extend_from_slice(&cvse_type.to_be_bytes());
+    m.extend_from_slice(&value);
+}
+
+/// mip-rfc3115.5-unknown-cvse: a CVSE the home agent cannot interpret is refused with 140 when
+/// the mobile node sent it and 141 when the foreign agent did; no binding is made. The request
+/// is authenticated first (131 wins), and a CVSE that no verified authenticator covers decides
+/// nothing.
+#[test]
+fn mip_rfc3115_5_unknown_cvse_140_141() {
+    // RFC 3115 section 5: a home agent receiving a CVSE whose Vendor/Org-ID or Vendor-CVSE-Type
+    // it does not support MUST reject the request, with code 140 ("sent by the mobile node to
+    // the home agent") or 141 ("sent by the foreign agent to the home agent").
+    let mut h = ha();
+    let mut m = rrq(D, 600, HOME, VIP, COA, h.id_at(secs(0)));
+    push_cvse(&mut m, 9, 1);
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    let (_, r) = h.ask(secs(0), mn_sock(), &m);
+    assert_eq!(
+        r.code, 140,
+        "the mobile node's CVSE, before its MN-HA extension"
+    );
+    assert!(h.ha.binding(HOME, None).is_none());
+    // The foreign agent's: after MN-HA, covered by its FA-HA extension. A known vendor (3GPP2)
+    // with a CVSE type this HA does not interpret is as unknown.
+    let mut m = rrq(0, 600, HOME, VIP, FA, h.id_at(secs(1)));
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    push_cvse(&mut m, 5535, 0x7fff);
+    via_fa(&mut m, Some(FA_KEY));
+    let (_, r) = h.ask(secs(1), sock(FA, 434), &m);
+    assert_eq!(r.code, 141, "the foreign agent's CVSE, covered by FA-HA");
+    assert!(h.ha.binding(HOME, None).is_none());
+    // Authentication comes first: a wrong MN-HA authenticator is 131 whatever the CVSE.
+    let mut m = rrq(D, 600, HOME, VIP, COA, h.id_at(secs(2)));
+    push_cvse(&mut m, 9, 1);
+    push_auth(&mut m, 32, MN_SPI, b"not the mobile node's key");
+    let (_, r) = h.ask(secs(2), mn_sock(), &m);
+    assert_eq!(r.code, 131);
+    // After every authenticator nothing vouches for it: it decides nothing.
+    let mut m = rrq(D, 600, HOME, VIP, COA, h.id_at(secs(3)));
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    push_cvse(&mut m, 9, 1);
+    let (_, r) = h.ask(secs(3), mn_sock(), &m);
+    assert_eq!(r.code, 0, "an unauthenticated trailing CVSE is ignored");
+    assert!(h.ha.binding(HOME, None).is_some());
+}

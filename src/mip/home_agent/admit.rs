@@ -93,7 +93,26 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         }
         self.check_fa(a, m, data, Some(&sa))?;
+        if let Some(code) = self.unknown_cvse(a, m) {
+            return Err(self.refuse(a, code, Some(&sa)));
+        }
         Ok((mn, Some(sa), to_me, spi))
+    }
+
+    /// RFC 3115 section 5: a CVSE the home agent cannot interpret makes it refuse the request,
+    /// 140 when the mobile node sent it (before its MN-HA extension), 141 when the foreign agent
+    /// did (after it, covered by an FA-HA authenticator this HA verified). A CVSE no verified
+    /// authenticator covers decides nothing and is ignored, as the tunnel extensions are.
+    fn unknown_cvse(&self, a: &Asked<'_>, m: &Summary<'_>) -> Option<ReplyCode> {
+        let at = m.unknown_cvse?;
+        let start =
+            |x: Option<crate::mip::wire::AuthRef<'_>>| x.map(|x| x.covered_len.saturating_sub(6));
+        if start(m.mn_ha).is_some_and(|mn| at < mn) {
+            return Some(ReplyCode::HA_CVSE_FROM_MN);
+        }
+        let fa_verified = self.fa_sas.contains_key(&v4(a.from));
+        (fa_verified && start(m.fa_ha).is_some_and(|fa| at < fa))
+            .then_some(ReplyCode::HA_CVSE_FROM_FA)
     }
 
     /// A known foreign agent must authenticate itself with exactly one FA-HA extension, valid

@@ -102,6 +102,10 @@ pub struct Summary<'a> {
     pub gre_key: Option<(u32, usize)>,
     /// That key came in the 3GPP2 GRE Key CVSE.
     pub gre_key_cvse: bool,
+    /// The offset of the first Critical Vendor/Organization Specific Extension (RFC 3115, type
+    /// 38) this codec does not interpret (any but the 3GPP2 GRE Key CVSE): a home agent refuses
+    /// the request 140 or 141 when an authenticator it verified covers it (RFC 3115 section 5).
+    pub unknown_cvse: Option<usize>,
 }
 
 impl<'a> Summary<'a> {
@@ -122,6 +126,7 @@ impl<'a> Summary<'a> {
             udp_tunnel: None,
             gre_key: None,
             gre_key_cvse: false,
+            unknown_cvse: None,
         };
         while !r.is_empty() {
             let at = r.offset();
@@ -147,6 +152,9 @@ impl<'a> Summary<'a> {
                 Extension::GreKeyCvse { key, .. } if s.gre_key.is_none() => {
                     s.gre_key = Some((key, at));
                     s.gre_key_cvse = true;
+                }
+                Extension::Cvse { .. } if s.unknown_cvse.is_none() => {
+                    s.unknown_cvse = Some(at);
                 }
                 Extension::GeneralizedAuth { subtype, .. } if subtype == GEN_AUTH_MN_AAA => {
                     s.authorizing = s.authorizing.saturating_add(1);
