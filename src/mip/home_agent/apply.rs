@@ -131,6 +131,14 @@ impl HomeAgent {
         if r.second_ha == sender {
             self.revocations
                 .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
+        } else if r.revocation.is_some()
+            && self.revocations.negotiated_for(r.home_address).is_none()
+        {
+            // A relaying first HA passes on what the serving member replicated to it: taken when
+            // this HA has heard nothing from the server itself (a member that rejoined gets its
+            // bulk sync from whoever holds the binding). Its silence removes nothing.
+            self.revocations
+                .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
         }
         let before = self.table.find(key.0, key.1.as_deref());
         let server_before = before.and_then(|s| self.table.get(s)).map(|b| b.second_ha);
