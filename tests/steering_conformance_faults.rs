@@ -353,7 +353,11 @@ fn fault_12_an_ipv6_pool_too_small_for_the_layout_is_refused() {
     c.ue_pool_v6 = Some("2001:db8::/48".parse().unwrap());
     assert!(matches!(
         Processor::new(c.clone(), Instant::now()),
-        Err(ConfigError::PoolTooSmall(ConfigField::UePoolV6))
+        Err(ConfigError::PoolTooSmall {
+            field: ConfigField::UePoolV6,
+            prefix: 48,
+            longest: 47
+        })
     ));
     c.ue_pool_v6 = Some("2001:db8::/40".parse().unwrap());
     assert!(Processor::new(c, Instant::now()).is_ok());

@@ -80,9 +80,20 @@ pub enum ConfigError {
     #[error("{0} is more than the layout's local part holds")]
     ExceedsLayout(ConfigField),
     /// An address pool is too small for the VID and local index bits (one address, or one /64,
-    /// per session).
-    #[error("{0} is too small for VID and local index bits")]
-    PoolTooSmall(ConfigField),
+    /// per session): its prefix length is `prefix`, and the VID fields plus one local bit need
+    /// a prefix of `longest` bits or shorter (for an IPv6 pool of /64 prefixes, counted within
+    /// the first 64 bits).
+    #[error(
+        "{field} /{prefix} is too small for the VID fields and a local index: /{longest} or shorter needed"
+    )]
+    PoolTooSmall {
+        /// The configuration field ([`ConfigField::UePool`] or [`ConfigField::UePoolV6`]).
+        field: ConfigField,
+        /// The pool's prefix length as configured.
+        prefix: u8,
+        /// The longest prefix length that leaves room for the VID fields and one local bit.
+        longest: u8,
+    },
     /// TEID ranges are asked for (`SwitchConfig::teid_ranges`) with a layout the TEID Range
     /// Indication cannot describe (TS 29.244 section 8.2.82).
     #[error("teid_ranges: {0}")]

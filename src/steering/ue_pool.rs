@@ -142,23 +142,26 @@ impl UePool {
         let vid_bits = layout.primary_field().width;
         let backup = layout.backup_field().is_some();
         let fields = vid_bits * if backup { 2 } else { 1 };
-        let too_small = |f| ConfigError::PoolTooSmall(f);
-        let room4 =
-            Geometry::room(32, v4.prefix(), fields).ok_or(too_small(ConfigField::UePool))?;
+        let v6_prefix = v6.map_or(0, |n| n.prefix());
+        let too_small = |field, width: u8, prefix: u8| ConfigError::PoolTooSmall {
+            field,
+            prefix,
+            longest: width.saturating_sub(fields).saturating_sub(1),
+        };
+        let too_small4 = || too_small(ConfigField::UePool, 32, v4.prefix());
+        let too_small6 = || too_small(ConfigField::UePoolV6, 64, v6_prefix);
+        let room4 = Geometry::room(32, v4.prefix(), fields).ok_or_else(too_small4)?;
         let room6 = match v6 {
-            Some(n) => Some(
-                Geometry::room(64, n.prefix(), fields).ok_or(too_small(ConfigField::UePoolV6))?,
-            ),
+            Some(n) => Some(Geometry::room(64, n.prefix(), fields).ok_or_else(too_small6)?),
             None => None,
         };
         let local = layout.local_bits().min(room4).min(room6.unwrap_or(u8::MAX));
         if local == 0 {
-            let field = if room4 == 0 {
-                ConfigField::UePool
+            return Err(if room4 == 0 {
+                too_small4()
             } else {
-                ConfigField::UePoolV6
-            };
-            return Err(too_small(field));
+                too_small6()
+            });
         }
         let g4 = Geometry::new(
             32,
@@ -168,7 +171,7 @@ impl UePool {
             fields,
             local,
         )
-        .ok_or(too_small(ConfigField::UePool))?;
+        .ok_or_else(too_small4)?;
         let g6 = match v6 {
             Some(n) => Some(
                 Geometry::new(
@@ -179,7 +182,7 @@ impl UePool {
                     fields,
                     local,
                 )
-                .ok_or(too_small(ConfigField::UePoolV6))?,
+                .ok_or_else(too_small6)?,
             ),
             None => None,
         };
@@ -529,7 +532,11 @@ mod tests {
         let l = VidLayout::default();
         assert_eq!(
             UePool::new(&l, "10.0.0.0/16".parse().unwrap(), None),
-            Err(ConfigError::PoolTooSmall(ConfigField::UePool))
+            Err(ConfigError::PoolTooSmall {
+                field: ConfigField::UePool,
+                prefix: 16,
+                longest: 15
+            })
         );
         assert_eq!(
             UePool::new(
@@ -537,7 +544,11 @@ mod tests {
                 "10.0.0.0/8".parse().unwrap(),
                 Some("2001:db8::/48".parse().unwrap())
             ),
-            Err(ConfigError::PoolTooSmall(ConfigField::UePoolV6))
+            Err(ConfigError::PoolTooSmall {
+                field: ConfigField::UePoolV6,
+                prefix: 48,
+                longest: 47
+            })
         );
         assert_eq!(
             UePool::new(
@@ -545,7 +556,11 @@ mod tests {
                 "10.0.0.0/8".parse().unwrap(),
                 Some("2001:db8::/96".parse().unwrap())
             ),
-            Err(ConfigError::PoolTooSmall(ConfigField::UePoolV6))
+            Err(ConfigError::PoolTooSmall {
+                field: ConfigField::UePoolV6,
+                prefix: 96,
+                longest: 47
+            })
         );
     }
 
