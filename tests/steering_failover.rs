@@ -11,6 +11,7 @@ use std::time::Duration;
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::gtp::Cause;
+use telcp::steering::switch::SwitchEvent;
 use telcp::steering::{LineInterface, Processor, SwitchProcessor, VirtualId};
 
 // ---------------------------------------------------------------- claim 6
@@ -250,6 +251,75 @@ fn successive_processor_failures_lose_only_doubly_failed_sessions() {
     for seed in 40..46 {
         successive_failures(seed);
     }
+}
+
+/// The switch processor reports what its health monitor finds of the processors (TS 23.007
+/// leaves the node-internal failure handling to the implementation; the caller's operations
+/// layer needs it): a crashed processor is reported `ProcessorDown` once, its restart (a higher
+/// incarnation) `ProcessorRestarted` with that incarnation and `ProcessorUp`; the live ones
+/// are not reported down.
+#[test]
+fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
+    let mut gw = Gateway::new(3, 0.0, 1);
+    gw.create_sessions(10);
+    gw.settle();
+    let sp = gw.sp;
+    let switch_events = |gw: &mut Gateway| -> Vec<SwitchEvent> {
+        gw.sim
+            .events(sp)
+            .into_iter()
+            .filter_map(|e| match e {
+                telcp::Event::Switch(e) => Some(e),
+                _ => None,
+            })
+            .filter(|e| {
+                matches!(
+                    e,
+                    SwitchEvent::ProcessorUp { .. }
+                        | SwitchEvent::ProcessorDown { .. }
+                        | SwitchEvent::ProcessorRestarted { .. }
+                )
+            })
+            .collect()
+    };
+    let started = switch_events(&mut gw);
+    for id in PROCS {
+        assert!(
+            started.contains(&SwitchEvent::ProcessorUp { processor: id }),
+            "{started:?}"
+        );
+    }
+    let node = gw.procs[&12];
+    gw.sim.crash(node);
+    gw.sim.run_for(Duration::from_secs(5));
+    assert_eq!(
+        switch_events(&mut gw),
+        vec![SwitchEvent::ProcessorDown { processor: 12 }]
+    );
+    let now = gw.sim.now();
+    gw.sim.restart(
+        node,
+        Box::new(Processor::new(processor_config(12, 2), now).unwrap()),
+    );
+    gw.sim.run_for(Duration::from_secs(5));
+    let back = switch_events(&mut gw);
+    assert!(
+        back.contains(&SwitchEvent::ProcessorRestarted {
+            processor: 12,
+            incarnation: 2
+        }),
+        "{back:?}"
+    );
+    assert!(
+        back.contains(&SwitchEvent::ProcessorUp { processor: 12 }),
+        "{back:?}"
+    );
+    assert!(
+        !back
+            .iter()
+            .any(|e| matches!(e, SwitchEvent::ProcessorDown { .. })),
+        "{back:?}"
+    );
 }
 
 // ---------------------------------------------------------------- switch processor restart

@@ -39,6 +39,8 @@ struct Answering<T> {
     silent_u: bool,
     /// The GTP-U Echo Requests received.
     gtpu_echoes: Vec<Vec<u8>>,
+    /// When each of `gtpu_echoes` arrived.
+    gtpu_echo_times: Vec<Instant>,
     out: Vec<Transmit>,
 }
 
@@ -52,6 +54,7 @@ impl<T: Node> Answering<T> {
             gtpu_recovery: 0,
             silent_u: false,
             gtpu_echoes: Vec::new(),
+            gtpu_echo_times: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -110,7 +113,12 @@ impl<T: Node> Node for Answering<T> {
         if self.silent {
             return Ok(());
         }
-        match self.answer(to.port(), data) {
+        let echoes = self.gtpu_echoes.len();
+        let answer = self.answer(to.port(), data);
+        if self.gtpu_echoes.len() > echoes {
+            self.gtpu_echo_times.push(now);
+        }
+        match answer {
             Some(r) if r.is_empty() => {}
             Some(r) => {
                 self.echoes_answered += 1;
@@ -159,6 +167,8 @@ fn seeds() -> Vec<u64> {
 fn path_config(on_failure: PathFailureAction) -> PathConfig {
     PathConfig {
         echo_interval: Duration::from_secs(1),
+        // Simulated time: below the 60 s of TS 29.281 section 7.2.1 on purpose.
+        min_echo_interval: Duration::ZERO,
         t3: Duration::from_millis(300),
         n3: 3,
         max_peers: 16,
@@ -185,10 +195,14 @@ type Cp = Answering<Smf>;
 
 /// A gateway with an SMF in front, associated, with `n` sessions established.
 fn smf_world(seed: u64, loss: f64, n: usize, on_failure: PathFailureAction) -> Gateway {
+    smf_world_with(seed, loss, n, path_config(on_failure))
+}
+
+/// [`smf_world`] with the switch's path management configured by `path`.
+fn smf_world_with(seed: u64, loss: f64, n: usize, path: PathConfig) -> Gateway {
     let mut smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
     smf.n1 = 24;
     let cp = Answering::new(smf, SMF_RECOVERY);
-    let path = path_config(on_failure);
     let mut gw = Gateway::with_peer_path(seed, loss, 1, ("smf", SMF_IP), Box::new(cp), path);
     let now = gw.sim.now();
     gw.sim.node_mut::<Cp>(PEER_NODE).inner.associate(now);
@@ -611,6 +625,56 @@ fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
         });
         gw.sim.run_for(Duration::from_secs(3));
         assert_eq!(gw.sp().peer_sessions(smf_peer_u()), None, "seed {seed}");
+    }
+}
+
+/// gtpu-7.2.1-echo-interval. TS 29.281 section 7.2.1 (as TS 29.060 section 7.2.1): an Echo
+/// Request shall not be sent more often than every 60 s on a path. Configured to echo every
+/// second with the default `min_echo_interval`, the gateway's new GTP-U Echo Requests (new
+/// sequence numbers; a repeat after T3 keeps its number) reach the user-plane peer at least
+/// 60 s apart, while PFCP heartbeats (TS 29.244 section 6.2.2, no such floor) go every second.
+#[test]
+fn gtpu_echo_requests_are_at_least_60_s_apart_on_a_path() {
+    for seed in seeds() {
+        let path = PathConfig {
+            echo_interval: Duration::from_secs(1),
+            min_echo_interval: telcp::steering::path::MIN_ECHO_INTERVAL,
+            ..path_config(PathFailureAction::Keep)
+        };
+        let mut gw = smf_world_with(seed, 0.05, 3, path);
+        let cp = gw.sim.node::<Cp>(PEER_NODE);
+        let answered = cp.echoes_answered - cp.gtpu_echoes.len() as u64;
+        gw.sim.run_for(Duration::from_secs(200));
+        let cp = gw.sim.node::<Cp>(PEER_NODE);
+        let mut firsts: Vec<(u16, Instant)> = Vec::new();
+        for (e, at) in cp.gtpu_echoes.iter().zip(&cp.gtpu_echo_times) {
+            let seq = telcp::steering::gtp::parse(e)
+                .unwrap()
+                .header
+                .sequence
+                .unwrap();
+            if firsts.last().map(|(s, _)| *s) != Some(seq) {
+                firsts.push((seq, *at));
+            }
+        }
+        assert!(
+            firsts.len() >= 3,
+            "seed {seed}: {} GTP-U Echo Requests in 200 s",
+            firsts.len()
+        );
+        for w in firsts.windows(2) {
+            let gap = w[1].1 - w[0].1;
+            // Each request's first copy may be lost and a repeat (T3 later) be the first seen.
+            let slack = path.t3 * (path.n3 - 1);
+            assert!(
+                gap + slack >= Duration::from_secs(60),
+                "seed {seed}: GTP-U Echo Requests {gap:?} apart"
+            );
+        }
+        let pfcp = cp.echoes_answered - answered - cp.gtpu_echoes.len() as u64;
+        assert!(pfcp >= 150, "seed {seed}: {pfcp} PFCP heartbeats in 200 s");
+        assert_eq!(path.interval(PathProtocol::Gtpu), Duration::from_secs(60));
+        assert_eq!(path.interval(PathProtocol::Pfcp), Duration::from_secs(1));
     }
 }
 

@@ -85,10 +85,18 @@ pub enum PathFailureAction {
 /// Configuration of path management at the switch processor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathConfig {
-    /// Interval between Echo (Heartbeat) Requests to a peer. TS 29.060 section 7.2.1 and TS
-    /// 29.274 section 7.1.1: not more often than every 60 s on a path. `Duration::ZERO`
-    /// disables echoes (restarts are still detected from the requests received).
+    /// Interval between Echo (Heartbeat) Requests to a peer. On a GTP path (GTPv1-C, GTPv2-C,
+    /// GTP-U) the interval used is at least [`min_echo_interval`](Self::min_echo_interval)
+    /// (see [`PathConfig::interval`]); PFCP heartbeats (TS 29.244 section 6.2.2) go every
+    /// `echo_interval`. `Duration::ZERO` disables echoes (restarts are still detected from the
+    /// requests received).
     pub echo_interval: Duration,
+    /// The shortest interval between two Echo Requests on one GTP path: TS 29.060 section 7.2.1,
+    /// TS 29.274 section 7.2.1 and TS 29.281 section 7.2.1 say an Echo Request shall not be sent
+    /// more often than every 60 s on a path (the default). Repeats of one request after T3
+    /// (same sequence number) are not new requests. Lowering it departs from those sections:
+    /// for simulations and labs only.
+    pub min_echo_interval: Duration,
     /// T3-RESPONSE: how long an Echo Request waits for its response before it is repeated.
     pub t3: Duration,
     /// N3-REQUESTS: Echo Requests sent in all (the first and its repeats) before the path is
@@ -103,16 +111,34 @@ pub struct PathConfig {
 }
 
 impl Default for PathConfig {
-    /// Echo every 60 s, T3 3 s, N3 3, 1024 peers, sessions kept on path failure, purge batches
-    /// of 256.
+    /// Echo every 60 s (and never more often on a GTP path), T3 3 s, N3 3, 1024 peers, sessions
+    /// kept on path failure, purge batches of 256.
     fn default() -> Self {
         PathConfig {
             echo_interval: Duration::from_secs(60),
+            min_echo_interval: MIN_ECHO_INTERVAL,
             t3: Duration::from_secs(3),
             n3: 3,
             max_peers: 1024,
             on_failure: PathFailureAction::Keep,
             purge_batch: 256,
+        }
+    }
+}
+
+/// The shortest interval between two Echo Requests on a GTP path, 60 s (TS 29.060 section
+/// 7.2.1, TS 29.274 section 7.2.1, TS 29.281 section 7.2.1).
+pub const MIN_ECHO_INTERVAL: Duration = Duration::from_secs(60);
+
+impl PathConfig {
+    /// The interval between Echo (Heartbeat) Requests on a path of `protocol`:
+    /// `echo_interval` for PFCP; for GTPv1-C, GTPv2-C and GTP-U `echo_interval` raised to
+    /// `min_echo_interval`. `Duration::ZERO` (echoes disabled) stays zero.
+    pub fn interval(&self, protocol: PathProtocol) -> Duration {
+        if self.echo_interval.is_zero() || protocol == PathProtocol::Pfcp {
+            self.echo_interval
+        } else {
+            self.echo_interval.max(self.min_echo_interval)
         }
     }
 }

@@ -442,6 +442,8 @@ fn switch_config() -> SwitchConfig {
         extension_headers: crate::steering::limit::RateLimit::new(10, 2),
         path: crate::steering::path::PathConfig {
             echo_interval: Duration::from_millis(200),
+            // Simulated time: below the 60 s of TS 29.281 section 7.2.1 on purpose.
+            min_echo_interval: Duration::ZERO,
             t3: Duration::from_millis(50),
             n3: 2,
             max_peers: 4,

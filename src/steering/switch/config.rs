@@ -239,6 +239,26 @@ pub enum SwitchEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// A processor's heartbeats are heard (for the first time, or again after
+    /// [`ProcessorDown`](Self::ProcessorDown)): it may be given new sessions.
+    ProcessorUp {
+        /// The processor's slot id.
+        processor: u32,
+    },
+    /// A processor missed its heartbeats (`health.misses_down` intervals): its sessions are
+    /// steered to their backups and it is given no new ones.
+    ProcessorDown {
+        /// The processor's slot id.
+        processor: u32,
+    },
+    /// A processor came back with a higher incarnation: the state its old incarnation held is
+    /// gone (its VID is withdrawn unless the new incarnation already holds it).
+    ProcessorRestarted {
+        /// The processor's slot id.
+        processor: u32,
+        /// The new incarnation.
+        incarnation: u32,
+    },
 }
 
 /// Counters of a switch processor.

@@ -95,7 +95,8 @@
 //! * **Path management** (TS 23.007, see [`crate::steering::path`]). The peers the gateway has
 //!   sessions (learnt from the syncs, by their control-plane address) or a PFCP association
 //!   with are sent Echo (GTPv1-C, GTPv2-C) or Heartbeat (PFCP) Requests every
-//!   `path.echo_interval`, repeated every `path.t3` up to `path.n3` in all; unanswered, the path
+//!   `path.echo_interval` (on a GTP path never more often than `path.min_echo_interval`, 60 s:
+//!   TS 29.281 section 7.2.1), repeated every `path.t3` up to `path.n3` in all; unanswered, the path
 //!   has failed ([`SwitchEvent::PathFailure`]; the sessions kept or, per `path.on_failure`,
 //!   purged), and the next answer restores it ([`SwitchEvent::PathRestored`]). A newer
 //!   Recovery or Recovery Time Stamp, in an answer to our request (matching sequence number) or
@@ -340,6 +341,25 @@ impl SwitchProcessor {
         let mut any = false;
         while let Some(e) = self.monitor.poll_event() {
             any = true;
+            let processor = |n: NodeId| self.slots.contains_key(&n.0).then_some(n.0);
+            let report = match e {
+                HealthEvent::Up { node } => {
+                    processor(node).map(|processor| SwitchEvent::ProcessorUp { processor })
+                }
+                HealthEvent::Down { node } => {
+                    processor(node).map(|processor| SwitchEvent::ProcessorDown { processor })
+                }
+                HealthEvent::Restarted {
+                    node, incarnation, ..
+                } => processor(node).map(|processor| SwitchEvent::ProcessorRestarted {
+                    processor,
+                    incarnation,
+                }),
+                HealthEvent::Suspect { .. } => None,
+            };
+            if let Some(r) = report {
+                self.event(r);
+            }
             if let HealthEvent::Restarted {
                 node, incarnation, ..
             } = e

@@ -149,7 +149,7 @@ impl SwitchProcessor {
                 gateway: SocketAddr::new(r.gateway.ip(), GTP_U_PORT),
                 peer: SocketAddr::new(addr, GTP_U_PORT),
             });
-        let interval = self.config.path.echo_interval;
+        let interval = self.config.path.interval(PathProtocol::Gtpu);
         let Some(p) = self.peer_entry(id) else {
             return;
         };
@@ -239,7 +239,7 @@ impl SwitchProcessor {
             protocol,
             addr: route.peer.ip(),
         };
-        let interval = self.config.path.echo_interval;
+        let interval = self.config.path.interval(protocol);
         let Some(p) = self.peer_entry(id) else {
             return;
         };
@@ -498,7 +498,8 @@ impl SwitchProcessor {
         }
         if p.probe.is_some_and(|(_, sent)| sent >= cfg.n3.max(1)) {
             p.probe = None;
-            self.timers.insert(Timer::Echo(id), now + cfg.echo_interval);
+            self.timers
+                .insert(Timer::Echo(id), now + cfg.interval(id.protocol));
             if p.failed {
                 return;
             }
@@ -588,7 +589,7 @@ impl SwitchProcessor {
             protocol,
             addr: route.peer.ip(),
         };
-        let interval = self.config.path.echo_interval;
+        let interval = self.config.path.interval(protocol);
         let Some(p) = self.paths.peers.get_mut(&id) else {
             self.stats.ignored += 1;
             return;
