@@ -172,6 +172,11 @@ impl Sgsn {
 
     /// Sends an Update PDP Context Request to the gateway's control TEID of session `idx`.
     pub fn update(&mut self, now: Instant, idx: usize) {
+        self.update_with(now, idx, Vec::new());
+    }
+
+    /// [`Self::update`] with `extra` IEs (e.g. a Recovery) after the mandatory ones.
+    pub fn update_with(&mut self, now: Instant, idx: usize, extra: Vec<Ie<'static>>) {
         let s = &self.sessions[idx];
         let (teid, own, nsapi) = (s.gw_teid_c, s.own_teid, s.nsapi);
         let seq = self.next_seq();
@@ -187,7 +192,10 @@ impl Sgsn {
                 Ie::GsnAddress(me),
                 Ie::GsnAddress(me),
                 Ie::QosProfile(Cow::Borrowed(QOS)),
-            ],
+            ]
+            .into_iter()
+            .chain(extra)
+            .collect(),
         );
         self.request(now, m, idx);
     }
