@@ -191,6 +191,37 @@ fn mme_peer() -> PeerId {
     }
 }
 
+/// A gateway with an MME (GTPv2-C, Recovery 1) in front and `n` sessions created; with the
+/// gateway's control TEIDs of those sessions.
+fn mme_world(seed: u64, path: PathConfig, n: usize) -> (Gateway, Vec<u32>) {
+    let mut mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
+    mme.n3 = 24;
+    let peer = Box::new(Answering::new(mme, 1));
+    let mut gw = Gateway::with_peer_path(seed, 0.05, 1, ("mme", MME_IP), peer, path);
+    for i in 0..n {
+        let now = gw.sim.now();
+        let imsi = format!("00101{:010}", i);
+        gw.sim
+            .node_mut::<Sgw>(PEER_NODE)
+            .inner
+            .create(now, &imsi, 5);
+        gw.sim.run_for(Duration::from_millis(10));
+    }
+    run_until(&mut gw, "create session", |s| {
+        s.node::<Sgw>(PEER_NODE).inner.created() == n
+    });
+    gw.sim.run_for(Duration::from_millis(500));
+    let old: Vec<u32> = gw
+        .sim
+        .node::<Sgw>(PEER_NODE)
+        .inner
+        .sessions
+        .iter()
+        .map(|s| s.gw_teid_c)
+        .collect();
+    (gw, old)
+}
+
 type Cp = Answering<Smf>;
 
 /// A gateway with an SMF in front, associated, with `n` sessions established.
@@ -463,33 +494,8 @@ type Sgw = Answering<Mme>;
 #[test]
 fn restarted_mme_detected_from_create_session_recovery() {
     for seed in seeds() {
-        let mut mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
-        mme.n3 = 24;
-        let path = path_config(PathFailureAction::Keep);
-        let peer = Box::new(Answering::new(mme, 1));
-        let mut gw = Gateway::with_peer_path(seed, 0.05, 1, ("mme", MME_IP), peer, path);
         let n = 6;
-        for i in 0..n {
-            let now = gw.sim.now();
-            let imsi = format!("00101{:010}", i);
-            gw.sim
-                .node_mut::<Sgw>(PEER_NODE)
-                .inner
-                .create(now, &imsi, 5);
-            gw.sim.run_for(Duration::from_millis(10));
-        }
-        run_until(&mut gw, "create session", |s| {
-            s.node::<Sgw>(PEER_NODE).inner.created() == n
-        });
-        gw.sim.run_for(Duration::from_millis(500));
-        let old: Vec<u32> = gw
-            .sim
-            .node::<Sgw>(PEER_NODE)
-            .inner
-            .sessions
-            .iter()
-            .map(|s| s.gw_teid_c)
-            .collect();
+        let (mut gw, old) = mme_world(seed, path_config(PathFailureAction::Keep), n);
         assert_eq!(gw.sp().peer_sessions(mme_peer()), Some(n), "seed {seed}");
         assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(1));
 
@@ -763,37 +769,13 @@ fn gtpu_echo_requests_are_at_least_60_s_apart_on_a_path() {
 #[test]
 fn restart_seen_in_a_steered_message_purges_the_peer() {
     for seed in seeds() {
-        let mut mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
-        mme.n3 = 24;
         let path = PathConfig {
             // No echo reaches the MME meanwhile: only the steered message can tell.
             echo_interval: Duration::from_secs(3600),
             ..path_config(PathFailureAction::Keep)
         };
-        let peer = Box::new(Answering::new(mme, 1));
-        let mut gw = Gateway::with_peer_path(seed, 0.05, 1, ("mme", MME_IP), peer, path);
         let n = 6;
-        for i in 0..n {
-            let now = gw.sim.now();
-            let imsi = format!("00101{:010}", i);
-            gw.sim
-                .node_mut::<Sgw>(PEER_NODE)
-                .inner
-                .create(now, &imsi, 5);
-            gw.sim.run_for(Duration::from_millis(10));
-        }
-        run_until(&mut gw, "create session", |s| {
-            s.node::<Sgw>(PEER_NODE).inner.created() == n
-        });
-        gw.sim.run_for(Duration::from_millis(500));
-        let old: Vec<u32> = gw
-            .sim
-            .node::<Sgw>(PEER_NODE)
-            .inner
-            .sessions
-            .iter()
-            .map(|s| s.gw_teid_c)
-            .collect();
+        let (mut gw, old) = mme_world(seed, path, n);
         assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(1));
         let _ = switch_events(&mut gw);
         let inputs = gw.switch_inputs().len();
