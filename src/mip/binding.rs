@@ -24,10 +24,10 @@ pub use tunnel::{Encapsulation, Tunnel, TunnelParams, UdpInner};
 
 use crate::health::NodeId;
 use arrayvec::ArrayVec;
-use std::cmp::Reverse;
-use std::hash::BuildHasher;
 use hashbrown::HashTable;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -410,8 +410,11 @@ impl SlotTimers {
             self.live += 1;
         }
         *a = fingerprint(t);
-        self.heap
-            .push(Reverse(((t >> 32) as u32, t as u32, slot << 1 | kind as u32)));
+        self.heap.push(Reverse((
+            (t >> 32) as u32,
+            t as u32,
+            slot << 1 | kind as u32,
+        )));
         if self.heap.len() > 2 * self.live + 64 {
             self.rebuild();
         }
@@ -434,7 +437,10 @@ impl SlotTimers {
     fn next_deadline(&self) -> Option<Instant> {
         let base = self.base?;
         let Reverse((hi, lo, _)) = self.heap.peek()?;
-        Some(Self::instant_of(base, u64::from(*hi) << 32 | u64::from(*lo)))
+        Some(Self::instant_of(
+            base,
+            u64::from(*hi) << 32 | u64::from(*lo),
+        ))
     }
 
     /// The next armed timer due at `now`, disarmed.
