@@ -502,7 +502,7 @@ pub enum Expiry {
 ///
 /// Memory: a binding is held in its slot (a [`Binding`], with one care-of address inline); the
 /// indexes hold only slot numbers (4 octets per entry, the keys read from the slots), and the
-/// timers 20 octets per binding ([`SlotTimers`]).
+/// timers 20 octets per binding (a 12-octet heap entry and two 4-octet marks).
 #[derive(Debug)]
 pub struct BindingTable {
     slots: Vec<Option<Binding>>,
