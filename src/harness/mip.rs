@@ -163,7 +163,8 @@ pub fn home_agent(start: Instant, data: &[u8]) {
         i += 1;
         let arg = data.get(i).copied().unwrap_or(0);
         // Datagrams and requests of an op with the high bit set wait for a batch
-        // (`HomeAgent::handle_batch`), fed when another op comes or six are waiting.
+        // (`HomeAgent::handle_batch`), fed when another op comes or ten are waiting
+        // (more than one group of `md5x::LANES`: four- and eight-lane passes).
         if op & 0x80 != 0 && op % 6 < 2 {
             run.batch.get_or_insert_with(Vec::new);
         }
@@ -209,7 +210,7 @@ pub fn home_agent(start: Instant, data: &[u8]) {
                 }
             }
         }
-        if op & 0x80 == 0 || op % 6 >= 2 || run.batch.as_ref().is_some_and(|b| b.len() >= 6) {
+        if op & 0x80 == 0 || op % 6 >= 2 || run.batch.as_ref().is_some_and(|b| b.len() >= 10) {
             run.flush_batch();
         }
         while run.ha.poll_transmit().is_some() {}

@@ -1,11 +1,13 @@
-//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): four independent tags computed at once, one 32-bit
-//! word per lane, in safe Rust.
+//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): eight (or four) independent tags computed at once,
+//! one 32-bit word per lane, in safe Rust.
 //!
 //! MD5 is a chain of 64 dependent steps per 64-octet block, so one message cannot go faster than
-//! that chain's latency; four messages side by side fill the processor's vector lanes instead. Each
-//! word of the state is a `wide::u32x4` and every step is the same operation on all four lanes: SSE2
-//! on every x86-64, NEON on aarch64, plain words elsewhere, with no `unsafe` in telcp. Lanes may carry messages of different lengths and different
-//! keys: a lane whose message has no block left at a step keeps its state unchanged.
+//! that chain's latency; messages side by side fill the processor's vector lanes instead. Each
+//! word of the state is a `wide::u32x8` (or `u32x4`) and every step is the same operation on all
+//! lanes: SSE2 (two independent registers, whose chains overlap) or AVX2 on x86-64, NEON on
+//! aarch64, plain words elsewhere, with no `unsafe` in telcp. Lanes may carry messages of
+//! different lengths and different keys: a lane whose message has no block left at a step keeps
+//! its state unchanged.
 //!
 //! The result is bit-for-bit the [`HmacMd5Key::tag`] of each lane (a property test checks it
 //! against the `hmac`/`md-5` crates on random keys and messages). Verification stays in constant
@@ -17,17 +19,21 @@
 //!
 //! let (k1, k2) = (HmacMd5Key::new(b"Jefe"), HmacMd5Key::new(b"other"));
 //! let data: [&[u8]; 4] = [b"what do ya want for nothing?", b"", b"abc", &[7; 200]];
-//! let tags = hmac_md5_lanes([&k1, &k2, &k1, &k2], data);
-//! for (i, k) in [&k1, &k2, &k1, &k2].iter().enumerate() {
-//!     assert_eq!(tags[i], k.tag(data[i]));
+//! let keys = [&k1, &k2, &k1, &k2];
+//! let tags = hmac_md5_lanes(std::array::from_fn(|l| keys[l % 4]), std::array::from_fn(|l| data[l % 4]));
+//! for l in 0..8 {
+//!     assert_eq!(tags[l], keys[l % 4].tag(data[l % 4]));
 //! }
 //! ```
 use super::auth::{HmacMd5Key, TAG_LEN};
 use std::array::from_fn;
-use wide::u32x4;
+use std::ops::{Add, BitAnd, BitOr, BitXor, Not, Shl, Shr};
+use wide::{u32x4, u32x8};
 
-/// The lane count: four 32-bit words fill one 128-bit vector register.
-pub const LANES: usize = 4;
+/// The lane count of [`hmac_md5_lanes`]: eight 32-bit words, two 128-bit vector registers (or
+/// one 256-bit register where the build enables AVX2). Two independent four-lane chains side by
+/// side keep the processor's vector units busy where one chain waits on its own latency.
+pub const LANES: usize = 8;
 
 /// MD5's initial state (RFC 1321 section 3.3).
 const IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -52,13 +58,57 @@ const S: [[u32; 4]; 4] = [
     [6, 10, 15, 21],
 ];
 
-/// The state of four MD5 computations: word `w` of lane `l` is lane `l` of `state[w]`.
-type State = [u32x4; 4];
+/// A vector of `N` 32-bit lanes (`wide::u32x4`, `wide::u32x8`): every MD5 step is the same
+/// operation on all of them.
+pub(crate) trait Lanes<const N: usize>:
+    Copy
+    + Add<Output = Self>
+    + BitAnd<Output = Self>
+    + BitOr<Output = Self>
+    + BitXor<Output = Self>
+    + Not<Output = Self>
+    + Shl<u32, Output = Self>
+    + Shr<u32, Output = Self>
+{
+    /// Every lane `x`.
+    fn splat(x: u32) -> Self;
+    /// Lane `l` is `a[l]`.
+    fn from_array(a: [u32; N]) -> Self;
+    /// The lanes.
+    fn to_array(self) -> [u32; N];
+    /// Lane by lane: `t` where `self` is all ones, `f` where it is zero.
+    fn blend(self, t: Self, f: Self) -> Self;
+}
+
+macro_rules! lanes {
+    ($t:ty, $n:expr) => {
+        impl Lanes<$n> for $t {
+            #[inline(always)]
+            fn splat(x: u32) -> Self {
+                <$t>::splat(x)
+            }
+            #[inline(always)]
+            fn from_array(a: [u32; $n]) -> Self {
+                <$t>::new(a)
+            }
+            #[inline(always)]
+            fn to_array(self) -> [u32; $n] {
+                <$t>::to_array(self)
+            }
+            #[inline(always)]
+            fn blend(self, t: Self, f: Self) -> Self {
+                <$t>::blend(self, t, f)
+            }
+        }
+    };
+}
+lanes!(u32x4, 4);
+lanes!(u32x8, 8);
 
 /// One round (16 steps) of RFC 1321 section 3.4 on all lanes; `R` picks the round's function and
 /// message-word order.
 #[inline(always)]
-fn round<const R: usize>(v: &mut State, x: &[u32x4; 16]) {
+fn round<V: Lanes<N>, const N: usize, const R: usize>(v: &mut [V; 4], x: &[V; 16]) {
     for i in 0..16 {
         let g = match R {
             0 => i,
@@ -74,7 +124,7 @@ fn round<const R: usize>(v: &mut State, x: &[u32x4; 16]) {
             2 => b ^ c ^ d,
             _ => c ^ (b | !d),
         };
-        let sum = a + f + u32x4::splat(T[R * 16 + i]) + x[g];
+        let sum = a + f + V::splat(T[R * 16 + i]) + x[g];
         *v = [d, b + ((sum << s) | (sum >> (32 - s))), b, c];
     }
 }
@@ -82,14 +132,14 @@ fn round<const R: usize>(v: &mut State, x: &[u32x4; 16]) {
 /// MD5's compression function on one 64-octet block per lane (`x[j]`: little-endian word `j` of
 /// each lane's block).
 #[inline(always)]
-fn compress(state: &mut State, x: &[u32x4; 16]) {
+fn compress<V: Lanes<N>, const N: usize>(state: &mut [V; 4], x: &[V; 16]) {
     let mut v = *state;
-    round::<0>(&mut v, x);
-    round::<1>(&mut v, x);
-    round::<2>(&mut v, x);
-    round::<3>(&mut v, x);
+    round::<V, N, 0>(&mut v, x);
+    round::<V, N, 1>(&mut v, x);
+    round::<V, N, 2>(&mut v, x);
+    round::<V, N, 3>(&mut v, x);
     for (s, v) in state.iter_mut().zip(v) {
-        *s += v;
+        *s = *s + v;
     }
 }
 
@@ -121,57 +171,91 @@ fn blocks(len: usize) -> usize {
 }
 
 /// Lane-major words of one block per lane.
-fn words(blocks: [&[u8; 64]; LANES]) -> [u32x4; 16] {
+fn words<V: Lanes<N>, const N: usize>(blocks: [&[u8; 64]; N]) -> [V; 16] {
     from_fn(|j| {
         let w =
             |b: &[u8; 64]| u32::from_le_bytes([b[4 * j], b[4 * j + 1], b[4 * j + 2], b[4 * j + 3]]);
-        u32x4::new(blocks.map(w))
+        V::from_array(blocks.map(w))
     })
 }
 
 /// The MD5 state after compressing one 64-octet block from the IV (HMAC's keyed pads).
 pub(crate) fn state_after(block: &[u8; 64]) -> [u32; 4] {
-    let mut st: State = IV.map(u32x4::splat);
-    compress(&mut st, &words([block; LANES]));
+    let mut st: [u32x4; 4] = IV.map(u32x4::splat);
+    compress(&mut st, &words([block; 4]));
     st.map(|w| w.to_array()[0])
 }
 
 /// The HMAC-MD5 tags of `data[l]` under `keys[l]` for every lane `l`; equal to
 /// `keys[l].tag(data[l])` (RFC 2104 section 2). Cost: the longest message's blocks plus one outer
-/// block, for all four lanes together.
+/// block, for all lanes together.
 pub fn hmac_md5_lanes(keys: [&HmacMd5Key; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
     hmac_md5_pads(keys.map(HmacMd5Key::pad_states), data)
 }
 
+/// [`hmac_md5_lanes`] four lanes wide (one 128-bit vector): for four messages or fewer.
+pub fn hmac_md5_lanes4(keys: [&HmacMd5Key; 4], data: [&[u8]; 4]) -> [[u8; TAG_LEN]; 4] {
+    pads_n::<u32x4, 4>(keys.map(HmacMd5Key::pad_states), data)
+}
+
+/// The MD5 states of an HMAC-MD5 key after its `ipad` and `opad` blocks.
+pub(crate) type Pads = ([u32; 4], [u32; 4]);
+
 /// [`hmac_md5_lanes`] from the keys' MD5 states after their `ipad` and `opad` blocks
 /// (`HmacMd5Key::pad_states`), for a caller that keeps only those.
-pub(crate) fn hmac_md5_pads(
-    pads: [([u32; 4], [u32; 4]); LANES],
-    data: [&[u8]; LANES],
-) -> [[u8; TAG_LEN]; LANES] {
-    let mut st: State = from_fn(|w| u32x4::new(pads.map(|p| p.0[w])));
+pub(crate) fn hmac_md5_pads(pads: [Pads; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
+    pads_n::<u32x8, LANES>(pads, data)
+}
+
+/// The tags of up to [`LANES`] messages (`lanes[i]`: the key's pad states and the message), as
+/// wide as they need: four lanes for four or fewer, else eight (a short group repeats its first
+/// lane). `out(i, tag)` gets each.
+pub(crate) fn hmac_md5_each(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG_LEN])) {
+    for (g, group) in lanes.chunks(LANES).enumerate() {
+        let Some(&first) = group.first() else {
+            continue;
+        };
+        let lane = |l: usize| group.get(l).copied().unwrap_or(first);
+        let mut emit = |tags: &[[u8; TAG_LEN]]| {
+            for (l, t) in tags.iter().enumerate().take(group.len()) {
+                out(g * LANES + l, *t);
+            }
+        };
+        if group.len() <= 4 {
+            let tags = pads_n::<u32x4, 4>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
+            emit(&tags);
+        } else {
+            let tags = pads_n::<u32x8, 8>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
+            emit(&tags);
+        }
+    }
+}
+
+/// The HMAC-MD5 tags of `N` lanes from their keys' pad states.
+fn pads_n<V: Lanes<N>, const N: usize>(pads: [Pads; N], data: [&[u8]; N]) -> [[u8; TAG_LEN]; N] {
+    let mut st: [V; 4] = from_fn(|w| V::from_array(pads.map(|p| p.0[w])));
     let n = data.map(|d| blocks(d.len()));
     let most = n.iter().copied().max().unwrap_or(0);
     for i in 0..most {
-        let b: [[u8; 64]; LANES] = from_fn(|l| padded_block(data[l], i, 64));
+        let b: [[u8; 64]; N] = from_fn(|l| padded_block(data[l], i, 64));
         let before = st;
         compress(&mut st, &words(from_fn(|l| &b[l])));
         // A lane whose message has ended keeps its state.
-        let live = u32x4::new(n.map(|n| if i < n { u32::MAX } else { 0 }));
+        let live = V::from_array(n.map(|n| if i < n { u32::MAX } else { 0 }));
         for (s, old) in st.iter_mut().zip(before) {
             *s = live.blend(*s, old);
         }
     }
     // The outer block: the inner digest's four words (already little-endian words), 0x80, zeros,
     // and the length of the opad block plus the digest, 80 octets, in bits.
-    let zero = u32x4::splat(0);
+    let zero = V::splat(0);
     let mut x = [zero; 16];
     x[..4].copy_from_slice(&st);
-    x[4] = u32x4::splat(0x80);
-    x[14] = u32x4::splat((64 + TAG_LEN as u32) * 8);
-    let mut out: State = from_fn(|w| u32x4::new(pads.map(|p| p.1[w])));
+    x[4] = V::splat(0x80);
+    x[14] = V::splat((64 + TAG_LEN as u32) * 8);
+    let mut out: [V; 4] = from_fn(|w| V::from_array(pads.map(|p| p.1[w])));
     compress(&mut out, &x);
-    let out = out.map(|w| w.to_array());
+    let out = out.map(V::to_array);
     from_fn(|l| {
         let mut tag = [0; TAG_LEN];
         for (w, word) in out.iter().enumerate() {
@@ -203,10 +287,10 @@ mod tests {
     fn rfc1321_test_suite_through_one_lane() {
         // RFC 1321 appendix A.5: MD5("abc") and MD5 of the 80-digit string (two blocks).
         let md5 = |m: &[u8]| {
-            let mut st: State = IV.map(u32x4::splat);
+            let mut st: [u32x4; 4] = IV.map(u32x4::splat);
             for i in 0..blocks(m.len()) {
                 let b = padded_block(m, i, 0);
-                compress(&mut st, &words([&b; LANES]));
+                compress(&mut st, &words([&b; 4]));
             }
             let mut o = [0u8; 16];
             for (w, v) in st.iter().enumerate() {
@@ -222,56 +306,77 @@ mod tests {
     }
 
     #[test]
-    fn rfc2202_cases_in_four_lanes() {
+    fn rfc2202_cases_in_eight_lanes() {
         // RFC 2202 section 2, test cases 1, 2, 6 (80-octet key, hashed first) and 7.
         let k1 = HmacMd5Key::new(&[0x0b; 16]);
         let k2 = HmacMd5Key::new(b"Jefe");
         let k6 = HmacMd5Key::new(&[0xaa; 80]);
         let d7: &[u8] =
             b"Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data";
-        let t = hmac_md5_lanes(
-            [&k1, &k2, &k6, &k6],
-            [
-                b"Hi There",
-                b"what do ya want for nothing?",
-                b"Test Using Larger Than Block-Size Key - Hash Key First",
-                d7,
-            ],
-        );
-        assert_eq!(t[0][..4], [0x92, 0x94, 0x72, 0x7a]);
-        assert_eq!(t[1][..4], [0x75, 0x0c, 0x78, 0x3e]);
-        assert_eq!(t[2][..4], [0x6b, 0x1a, 0xb7, 0xfe]);
-        assert_eq!(t[3][..4], [0x6f, 0x63, 0x0f, 0xad]);
+        let data: [&[u8]; 4] = [
+            b"Hi There",
+            b"what do ya want for nothing?",
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+            d7,
+        ];
+        let keys = [&k1, &k2, &k6, &k6];
+        // The same cases in the low and the high four of eight lanes, and in four lanes.
+        let t = hmac_md5_lanes(from_fn(|l| keys[l % 4]), from_fn(|l| data[l % 4]));
+        let t4 = hmac_md5_lanes4(keys, data);
+        for h in [0, 4] {
+            assert_eq!(t[h][..4], [0x92, 0x94, 0x72, 0x7a]);
+            assert_eq!(t[h + 1][..4], [0x75, 0x0c, 0x78, 0x3e]);
+            assert_eq!(t[h + 2][..4], [0x6b, 0x1a, 0xb7, 0xfe]);
+            assert_eq!(t[h + 3][..4], [0x6f, 0x63, 0x0f, 0xad]);
+            assert_eq!(t[h..h + 4], t4[..]);
+        }
     }
 
     #[test]
     fn a_wrong_tag_fails_only_its_lane() {
         let k = HmacMd5Key::new(b"k");
-        let data: [&[u8]; 4] = [b"a", b"b", b"c", b"d"];
-        let good = hmac_md5_lanes([&k; 4], data);
-        let mut bad = good[2];
+        let data: [&[u8]; LANES] = [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"];
+        let good = hmac_md5_lanes([&k; LANES], data);
+        let mut bad = good[6];
         bad[15] ^= 1;
-        let ok = verify_lanes([&k; 4], data, [&good[0], &good[1], &bad, &good[3]]);
-        assert_eq!(ok, [true, true, false, true]);
+        let tags: [&[u8]; LANES] = from_fn(|l| if l == 6 { &bad[..] } else { &good[l][..] });
+        let ok = verify_lanes([&k; LANES], data, tags);
+        assert_eq!(ok, from_fn(|l| l != 6));
     }
 
     proptest! {
+        /// Every width ([`hmac_md5_lanes`] eight lanes, [`hmac_md5_lanes4`] four,
+        /// `hmac_md5_each` for any count up to two groups) gives the `hmac`/`md-5` crates' tag.
         #[test]
         fn lanes_equal_the_hmac_crate(
-            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 4),
-            data in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 4),
+            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), LANES),
+            data in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), LANES),
+            count in 0usize..=2 * LANES,
         ) {
             let k: Vec<HmacMd5Key> = keys.iter().map(|k| HmacMd5Key::new(k)).collect();
-            let four = hmac_md5_lanes(
-                [&k[0], &k[1], &k[2], &k[3]],
-                [&data[0][..], &data[1][..], &data[2][..], &data[3][..]],
-            );
-            for l in 0..4 {
-                let mut mac = <hmac::Hmac<Md5> as hmac::Mac>::new_from_slice(&keys[l]).unwrap();
-                hmac::Mac::update(&mut mac, &data[l]);
-                let want: [u8; 16] = hmac::Mac::finalize(mac).into_bytes().into();
-                prop_assert_eq!(four[l], want);
-                prop_assert_eq!(four[l], k[l].tag(&data[l]));
+            let want: Vec<[u8; 16]> = (0..LANES)
+                .map(|l| {
+                    let mut mac = <hmac::Hmac<Md5> as hmac::Mac>::new_from_slice(&keys[l]).unwrap();
+                    hmac::Mac::update(&mut mac, &data[l]);
+                    hmac::Mac::finalize(mac).into_bytes().into()
+                })
+                .collect();
+            let eight = hmac_md5_lanes(from_fn(|l| &k[l]), from_fn(|l| &data[l][..]));
+            let four = hmac_md5_lanes4(from_fn(|l| &k[l]), from_fn(|l| &data[l][..]));
+            for l in 0..LANES {
+                prop_assert_eq!(eight[l], want[l]);
+                prop_assert_eq!(eight[l], k[l].tag(&data[l]));
+                if l < 4 {
+                    prop_assert_eq!(four[l], want[l]);
+                }
+            }
+            let lanes: Vec<(Pads, &[u8])> = (0..count)
+                .map(|i| (k[i % LANES].pad_states(), &data[i % LANES][..]))
+                .collect();
+            let mut got = vec![None; count];
+            hmac_md5_each(&lanes, |i, t| got[i] = Some(t));
+            for (i, t) in got.into_iter().enumerate() {
+                prop_assert_eq!(t, Some(want[i % LANES]));
             }
         }
     }

@@ -23,10 +23,13 @@ mod tunnel;
 pub use tunnel::{Encapsulation, Tunnel, TunnelParams, UdpInner};
 
 use crate::health::NodeId;
+use arrayvec::ArrayVec;
+use hashbrown::HashTable;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most simultaneous care-of addresses per mobile node (the configured limit is at most this).
 pub const MAX_SIMULTANEOUS: usize = 4;
@@ -49,38 +52,85 @@ pub struct CareOf {
     pub expires: Option<Instant>,
 }
 
-/// The granted care-of addresses of a binding: at most [`MAX_SIMULTANEOUS`], stored in an
-/// exactly sized heap slice (a binding with one care-of address costs one small allocation, not
-/// room for four).
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct CareOfs(Box<[CareOf]>);
+/// The granted care-of addresses of a binding: at most [`MAX_SIMULTANEOUS`]. One care-of
+/// address (the common case) is held inline, in the binding itself; only simultaneous bindings
+/// (RFC 5944 section 3.6.1.3, the S bit) hold theirs in one small heap block.
+#[derive(Clone, Default)]
+pub struct CareOfs(Held);
+
+/// How [`CareOfs`] holds its entries: never `Many` with fewer than two.
+#[derive(Clone, Default)]
+enum Held {
+    #[default]
+    Empty,
+    One(CareOf),
+    Many(Box<ArrayVec<CareOf, MAX_SIMULTANEOUS>>),
+}
+
+impl PartialEq for CareOfs {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for CareOfs {}
+
+impl std::fmt::Debug for CareOfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CareOfs").field(&self.as_slice()).finish()
+    }
+}
 
 impl CareOfs {
-    fn edit(&mut self, f: impl FnOnce(&mut Vec<CareOf>)) {
-        let mut v = std::mem::take(&mut self.0).into_vec();
+    /// The entries, as a slice.
+    pub fn as_slice(&self) -> &[CareOf] {
+        match &self.0 {
+            Held::Empty => &[],
+            Held::One(c) => std::slice::from_ref(c),
+            Held::Many(v) => v.as_slice(),
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [CareOf] {
+        match &mut self.0 {
+            Held::Empty => &mut [],
+            Held::One(c) => std::slice::from_mut(c),
+            Held::Many(v) => v.as_mut_slice(),
+        }
+    }
+
+    /// Holds exactly `v` (reusing the heap block of a simultaneous binding that stays one).
+    fn set(&mut self, v: ArrayVec<CareOf, MAX_SIMULTANEOUS>) {
+        match (v.as_slice(), &mut self.0) {
+            ([], _) => self.0 = Held::Empty,
+            ([c], _) => self.0 = Held::One(*c),
+            (_, Held::Many(b)) => **b = v,
+            _ => self.0 = Held::Many(Box::new(v)),
+        }
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut ArrayVec<CareOf, MAX_SIMULTANEOUS>)) {
+        let mut v: ArrayVec<CareOf, MAX_SIMULTANEOUS> = self.iter().copied().collect();
         f(&mut v);
-        v.truncate(MAX_SIMULTANEOUS);
-        self.0 = v.into_boxed_slice();
+        self.set(v);
     }
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.0 = Box::default();
+        self.0 = Held::Empty;
     }
     /// Keeps the entries for which `f` holds.
-    pub fn retain(&mut self, f: impl FnMut(&CareOf) -> bool) {
-        self.edit(|v| v.retain(f));
+    pub fn retain(&mut self, mut f: impl FnMut(&CareOf) -> bool) {
+        self.edit(|v| v.retain(|c| f(c)));
     }
     /// Appends an entry (ignored when full).
     pub fn push(&mut self, c: CareOf) {
-        self.edit(|v| v.push(c));
+        self.edit(|v| {
+            let _ = v.try_push(c);
+        });
     }
-    /// Makes `c` the only entry (in place when there is exactly one: a re-registration allocates
-    /// nothing).
+    /// Makes `c` the only entry (in place: a re-registration allocates nothing).
     pub fn set_single(&mut self, c: CareOf) {
-        match &mut *self.0 {
-            [only] => *only = c,
-            _ => self.0 = Box::new([c]),
-        }
+        self.0 = Held::One(c);
     }
     /// Replaces the entry for `c.address` in place, or appends `c` (ignored when full).
     pub fn upsert(&mut self, c: CareOf) {
@@ -103,33 +153,35 @@ impl CareOfs {
     }
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        matches!(self.0, Held::Empty)
     }
     /// Whether [`MAX_SIMULTANEOUS`] entries are held.
     pub fn is_full(&self) -> bool {
-        self.0.len() >= MAX_SIMULTANEOUS
+        self.len() >= MAX_SIMULTANEOUS
     }
     /// The entries.
     pub fn iter(&self) -> std::slice::Iter<'_, CareOf> {
-        self.0.iter()
+        self.as_slice().iter()
     }
     /// The entries, mutably.
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, CareOf> {
-        self.0.iter_mut()
+        self.as_mut_slice().iter_mut()
     }
     /// The first entry.
     pub fn first(&self) -> Option<&CareOf> {
-        self.0.first()
+        self.as_slice().first()
     }
 }
 
 impl FromIterator<CareOf> for CareOfs {
     fn from_iter<I: IntoIterator<Item = CareOf>>(it: I) -> Self {
-        CareOfs(it.into_iter().take(MAX_SIMULTANEOUS).collect())
+        let mut c = CareOfs::default();
+        c.set(it.into_iter().take(MAX_SIMULTANEOUS).collect());
+        c
     }
 }
 
@@ -243,21 +295,26 @@ pub enum TableError {
     Full(Table),
 }
 
-/// What [`BindingTable::update`] compares before and after a change.
+/// What [`BindingTable::update`] compares before and after a change (nothing allocated: the NAI
+/// by its hash and address).
+#[derive(PartialEq, Eq)]
 struct Keys {
     home: Ipv4Addr,
     second_ha: NodeId,
-    nai: Option<Box<[u8]>>,
+    nai: Option<(u64, usize, usize)>,
     pending: Option<Instant>,
     expires: Option<Instant>,
 }
 
 impl Keys {
-    fn of(b: &Binding) -> Keys {
+    fn of(b: &Binding, h: &Hasher) -> Keys {
         Keys {
             home: b.home_address,
             second_ha: b.second_ha,
-            nai: b.nai.clone(),
+            nai: b
+                .nai
+                .as_deref()
+                .map(|n| (h.hash_one(n), n.as_ptr() as usize, n.len())),
             pending: b.pending.as_ref().map(|p| p.deadline),
             expires: b.expires(),
         }
@@ -271,71 +328,132 @@ enum Kind {
     Lifetime = 1,
 }
 
-/// Deadlines of the slots' two timers, re-armed lazily (see the module docs).
+impl Kind {
+    fn of(bit: u32) -> Kind {
+        if bit & 1 == 0 {
+            Kind::Pending
+        } else {
+            Kind::Lifetime
+        }
+    }
+}
+
+/// A deadline as a tick: nanoseconds from the table's first deadline (`base`), signed, mapped to
+/// `u64` in the same order (beyond about 292 years from it, saturated).
+type Tick = u64;
+
+/// A heap entry, 12 octets: a tick's high and low words, then the slot and the timer's kind
+/// (`slot << 1 | kind`), ordered by tick, then slot.
+type TimerEntry = (u32, u32, u32);
+
+/// Deadlines of the slots' two timers, re-armed lazily (see the module docs), in 20 octets per
+/// binding: a 12-octet heap entry and two 4-octet marks.
 ///
-/// `armed[slot][kind]` is the deadline of the one heap entry that stands for that timer (or
-/// `None`); other heap entries for it are stale and skipped when they surface. The heap is rebuilt
-/// from `armed` when stale entries outnumber live ones, so it stays within twice the number of
-/// armed timers.
+/// `armed[slot][kind]` marks the one heap entry that stands for that timer (a fingerprint of its
+/// tick, never 0; 0: none); other heap entries for it are stale and skipped when they surface.
+/// The standing entry is never later than the binding's real deadline, so no expiry is missed;
+/// a stale entry whose fingerprint happens to match is handled as the standing one, which only
+/// checks the binding's real deadline early (and re-arms it). The heap is rebuilt from `armed`
+/// when stale entries outnumber live ones, so it stays within about twice the armed timers.
 #[derive(Debug, Default)]
 struct SlotTimers {
-    heap: BinaryHeap<Reverse<(Instant, u32, Kind)>>,
-    armed: Vec<[Option<Instant>; 2]>,
+    base: Option<Instant>,
+    heap: BinaryHeap<Reverse<TimerEntry>>,
+    armed: Vec<[u32; 2]>,
     live: usize,
 }
 
+/// The mark of a standing entry at tick `t` (never 0).
+fn fingerprint(t: Tick) -> u32 {
+    ((t as u32) ^ ((t >> 32) as u32)) | 1
+}
+
 impl SlotTimers {
-    /// The timer should fire no later than `deadline`: pushes an entry only when it is earlier
-    /// than the one armed.
-    fn want(&mut self, slot: u32, kind: Kind, deadline: Option<Instant>) {
+    fn tick_of(base: Instant, i: Instant) -> Tick {
+        let off = if i >= base {
+            i64::try_from(i.duration_since(base).as_nanos()).unwrap_or(i64::MAX)
+        } else {
+            i64::try_from(base.duration_since(i).as_nanos()).map_or(i64::MIN, |n| -n)
+        };
+        (off as u64) ^ (1 << 63)
+    }
+
+    fn instant_of(base: Instant, t: Tick) -> Instant {
+        let off = (t ^ (1 << 63)) as i64;
+        let d = Duration::from_nanos(off.unsigned_abs());
+        let i = if off >= 0 {
+            base.checked_add(d)
+        } else {
+            base.checked_sub(d)
+        };
+        i.unwrap_or(base)
+    }
+
+    /// The timer's real deadline became `deadline` (it was `was`): an entry is pushed only when
+    /// none stands at or before it.
+    fn want(&mut self, slot: u32, kind: Kind, deadline: Option<Instant>, was: Option<Instant>) {
         let Some(d) = deadline else { return };
         let i = slot as usize;
         if self.armed.len() <= i {
-            self.armed.resize(i + 1, [None; 2]);
+            self.armed.resize(i + 1, [0; 2]);
         }
         let Some(a) = self.armed.get_mut(i).map(|a| &mut a[kind as usize]) else {
             return;
         };
-        match *a {
-            Some(cur) if cur <= d => {}
-            cur => {
-                if cur.is_none() {
-                    self.live += 1;
-                }
-                *a = Some(d);
-                self.heap.push(Reverse((d, slot, kind)));
-                if self.heap.len() > 2 * self.live + 64 {
-                    self.rebuild();
-                }
-            }
+        // The standing entry is no later than the old deadline, which is no later than this one.
+        if *a != 0 && was.is_some_and(|w| w <= d) {
+            return;
+        }
+        let base = *self.base.get_or_insert(d);
+        let t = Self::tick_of(base, d);
+        if *a == 0 {
+            self.live += 1;
+        }
+        *a = fingerprint(t);
+        self.heap.push(Reverse((
+            (t >> 32) as u32,
+            t as u32,
+            slot << 1 | kind as u32,
+        )));
+        if self.heap.len() > 2 * self.live + 64 {
+            self.rebuild();
         }
     }
 
-    /// Drops the stale entries: O(heap), which is at most twice the armed timers (not O(slots):
-    /// a table of mostly infinite lifetimes has far more slots than timers).
+    /// Drops the stale entries: O(heap), which is at most about twice the armed timers (not
+    /// O(slots): a table of mostly infinite lifetimes has far more slots than timers).
     fn rebuild(&mut self) {
         let mut v = std::mem::take(&mut self.heap).into_vec();
         let armed = &self.armed;
-        v.retain(|Reverse((d, slot, kind))| {
+        v.retain(|Reverse((hi, lo, sk))| {
+            let t = u64::from(*hi) << 32 | u64::from(*lo);
             armed
-                .get(*slot as usize)
-                .is_some_and(|a| a[*kind as usize] == Some(*d))
+                .get((sk >> 1) as usize)
+                .is_some_and(|a| a[(sk & 1) as usize] == fingerprint(t))
         });
         self.heap = BinaryHeap::from(v);
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((d, _, _))| *d)
+        let base = self.base?;
+        let Reverse((hi, lo, _)) = self.heap.peek()?;
+        Some(Self::instant_of(
+            base,
+            u64::from(*hi) << 32 | u64::from(*lo),
+        ))
     }
 
     /// The next armed timer due at `now`, disarmed.
     fn pop(&mut self, now: Instant) -> Option<(u32, Kind)> {
+        let n = Self::tick_of(self.base?, now);
         loop {
-            let &Reverse((d, slot, kind)) = self.heap.peek()?;
-            if d > now {
+            let &Reverse((hi, lo, sk)) = self.heap.peek()?;
+            let t = u64::from(hi) << 32 | u64::from(lo);
+            if t > n {
                 return None;
             }
             self.heap.pop();
+            let (slot, kind) = (sk >> 1, Kind::of(sk));
             let Some(a) = self
                 .armed
                 .get_mut(slot as usize)
@@ -343,8 +461,8 @@ impl SlotTimers {
             else {
                 continue;
             };
-            if *a == Some(d) {
-                *a = None;
+            if *a == fingerprint(t) {
+                *a = 0;
                 self.live -= 1;
                 return Some((slot, kind));
             }
@@ -381,12 +499,19 @@ pub enum Expiry {
 }
 
 /// Bindings found by home address or NAI, with their timers. See the module docs.
+///
+/// Memory: a binding is held in its slot (a [`Binding`], with one care-of address inline); the
+/// indexes hold only slot numbers (4 octets per entry, the keys read from the slots), and the
+/// timers 20 octets per binding (a 12-octet heap entry and two 4-octet marks).
 #[derive(Debug)]
 pub struct BindingTable {
     slots: Vec<Option<Binding>>,
     free: Vec<u32>,
-    by_home: HashMap<Ipv4Addr, u32, Hasher>,
-    by_nai: HashMap<Box<[u8]>, u32, Hasher>,
+    /// Slots by their binding's home address (hashed with `hasher`).
+    by_home: HashTable<u32>,
+    /// Slots by their binding's NAI.
+    by_nai: HashTable<u32>,
+    hasher: Hasher,
     timers: SlotTimers,
     max_bindings: usize,
     max_pending: usize,
@@ -395,6 +520,25 @@ pub struct BindingTable {
     /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
     /// (the bindings it serves, not the replicas it holds) is read in O(1).
     owners: HashMap<NodeId, usize, Hasher>,
+}
+
+/// The most slots a table holds (a slot number and a timer's kind share a 32-bit word).
+const MAX_SLOTS: usize = 1 << 31;
+
+/// The home address of the binding in `slot` of `slots`.
+fn home_of(slots: &[Option<Binding>], slot: u32) -> Option<Ipv4Addr> {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map(|b| b.home_address)
+}
+
+/// The NAI of the binding in `slot` of `slots`.
+fn nai_of(slots: &[Option<Binding>], slot: u32) -> Option<&[u8]> {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .and_then(|b| b.nai.as_deref())
 }
 
 impl BindingTable {
@@ -409,8 +553,9 @@ impl BindingTable {
         BindingTable {
             slots: Vec::new(),
             free: Vec::new(),
-            by_home: HashMap::with_hasher(h.clone()),
-            by_nai: HashMap::with_hasher(h.clone()),
+            by_home: HashTable::new(),
+            by_nai: HashTable::new(),
+            hasher: h.clone(),
             timers: SlotTimers::default(),
             max_bindings,
             max_pending,
@@ -477,12 +622,18 @@ impl BindingTable {
 
     /// The slot of the binding for this home address (if specified) or NAI.
     pub fn find(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<u32> {
+        let slots = &self.slots;
         if !home_address.is_unspecified()
-            && let Some(s) = self.by_home.get(&home_address)
+            && let Some(s) = self.by_home.find(self.hasher.hash_one(home_address), |&s| {
+                home_of(slots, s) == Some(home_address)
+            })
         {
             return Some(*s);
         }
-        nai.and_then(|n| self.by_nai.get(n).copied())
+        let n = nai?;
+        self.by_nai
+            .find(self.hasher.hash_one(n), |&s| nai_of(slots, s) == Some(n))
+            .copied()
     }
 
     /// The binding in `slot`.
@@ -523,14 +674,14 @@ impl BindingTable {
         }
         let slot = match self.free.pop() {
             Some(s) => s,
-            None => {
+            None if self.slots.len() < MAX_SLOTS => {
                 self.slots.push(None);
                 (self.slots.len() - 1) as u32
             }
+            None => return Err(TableError::Full(Table::Bindings)),
         };
         self.len += 1;
         self.own(b.second_ha);
-        self.index(slot, &b);
         if b.pending.is_some() {
             self.pending += 1;
         }
@@ -538,6 +689,7 @@ impl BindingTable {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some(b);
         }
+        self.index(slot);
         Ok(slot)
     }
 
@@ -552,7 +704,7 @@ impl BindingTable {
         let Some(cur) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return Ok(None);
         };
-        let old = Keys::of(cur);
+        let old = Keys::of(cur, &self.hasher);
         // Only a change that adds a pending request can be refused: keep a copy to undo it then.
         let backup = (pending_full && cur.pending.is_none()).then(|| cur.clone());
         let r = f(cur);
@@ -562,12 +714,13 @@ impl BindingTable {
             *cur = backup;
             return Err(TableError::Full(Table::Pending));
         }
-        let new = Keys::of(cur);
+        let new = Keys::of(cur, &self.hasher);
+        if old == new {
+            return Ok(Some(r));
+        }
         if old.home != new.home || old.nai != new.nai {
-            if let Some(b) = self.get(slot).cloned() {
-                self.unindex_keys(slot, old.home, old.nai.as_deref());
-                self.index(slot, &b);
-            }
+            self.unindex_keys(slot, old.home, old.nai.map(|(h, _, _)| h));
+            self.index(slot);
         }
         if old.second_ha != new.second_ha {
             self.disown(old.second_ha);
@@ -579,10 +732,12 @@ impl BindingTable {
             _ => {}
         }
         if old.pending != new.pending {
-            self.timers.want(slot, Kind::Pending, new.pending);
+            self.timers
+                .want(slot, Kind::Pending, new.pending, old.pending);
         }
         if old.expires != new.expires {
-            self.timers.want(slot, Kind::Lifetime, new.expires);
+            self.timers
+                .want(slot, Kind::Lifetime, new.expires, old.expires);
         }
         Ok(Some(r))
     }
@@ -615,7 +770,8 @@ impl BindingTable {
             match real {
                 None => continue,
                 Some(d) if d > now => {
-                    self.timers.want(slot, kind, Some(d));
+                    // Disarmed: armed again at the real deadline.
+                    self.timers.want(slot, kind, Some(d), None);
                     continue;
                 }
                 Some(_) => {}
@@ -652,34 +808,68 @@ impl BindingTable {
         }
     }
 
-    fn index(&mut self, slot: u32, b: &Binding) {
-        if !b.home_address.is_unspecified() {
-            self.by_home.insert(b.home_address, slot);
+    /// Indexes the binding stored in `slot` by its home address and NAI (an entry for the same
+    /// key now names this slot).
+    fn index(&mut self, slot: u32) {
+        let slots = &self.slots;
+        let h = &self.hasher;
+        let Some(b) = slots.get(slot as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let home = b.home_address;
+        if !home.is_unspecified() {
+            let entry = self.by_home.entry(
+                h.hash_one(home),
+                |&s| home_of(slots, s) == Some(home),
+                |&s| home_of(slots, s).map_or(0, |a| h.hash_one(a)),
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = slot,
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(slot);
+                }
+            }
         }
-        if let Some(n) = &b.nai {
-            self.by_nai.insert(n.clone(), slot);
+        if let Some(n) = b.nai.as_deref() {
+            let entry = self.by_nai.entry(
+                h.hash_one(n),
+                |&s| nai_of(slots, s) == Some(n),
+                |&s| nai_of(slots, s).map_or(0, |n| h.hash_one(n)),
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = slot,
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(slot);
+                }
+            }
         }
     }
 
     fn unindex(&mut self, slot: u32, b: &Binding) {
-        self.unindex_keys(slot, b.home_address, b.nai.as_deref());
+        let nai = b.nai.as_deref().map(|n| self.hasher.hash_one(n));
+        self.unindex_keys(slot, b.home_address, nai);
     }
 
-    fn unindex_keys(&mut self, slot: u32, home: Ipv4Addr, nai: Option<&[u8]>) {
-        if !home.is_unspecified() && self.by_home.get(&home) == Some(&slot) {
-            self.by_home.remove(&home);
-        }
-        if let Some(n) = nai
-            && self.by_nai.get(n) == Some(&slot)
+    /// Drops the index entries naming `slot` under home address `home` and the NAI hashed `nai`.
+    fn unindex_keys(&mut self, slot: u32, home: Ipv4Addr, nai: Option<u64>) {
+        if !home.is_unspecified()
+            && let Ok(e) = self
+                .by_home
+                .find_entry(self.hasher.hash_one(home), |&s| s == slot)
         {
-            self.by_nai.remove(n);
+            e.remove();
+        }
+        if let Some(h) = nai
+            && let Ok(e) = self.by_nai.find_entry(h, |&s| s == slot)
+        {
+            e.remove();
         }
     }
 
     fn arm(&mut self, slot: u32, b: &Binding) {
-        self.timers
-            .want(slot, Kind::Pending, b.pending.as_ref().map(|p| p.deadline));
-        self.timers.want(slot, Kind::Lifetime, b.expires());
+        let pending = b.pending.as_ref().map(|p| p.deadline);
+        self.timers.want(slot, Kind::Pending, pending, None);
+        self.timers.want(slot, Kind::Lifetime, b.expires(), None);
     }
 }
 

@@ -151,3 +151,160 @@ fn refreshing_a_lifetime_costs_no_heap_entry() {
         Some(Expiry::LifetimeEnded(_))
     ));
 }
+
+#[derive(Clone, Debug)]
+enum CoaOp {
+    Push(u8, Option<u16>),
+    Upsert(u8, Option<u16>),
+    SetSingle(u8),
+    Retain(u8),
+    Remove(usize),
+    Clear,
+}
+
+fn coa_op() -> impl Strategy<Value = CoaOp> {
+    let exp = proptest::option::of(0u16..100);
+    prop_oneof![
+        (0u8..6, exp.clone()).prop_map(|(a, e)| CoaOp::Push(a, e)),
+        (0u8..6, exp).prop_map(|(a, e)| CoaOp::Upsert(a, e)),
+        (0u8..6).prop_map(CoaOp::SetSingle),
+        (0u8..6).prop_map(CoaOp::Retain),
+        (0usize..6).prop_map(CoaOp::Remove),
+        Just(CoaOp::Clear),
+    ]
+}
+
+proptest! {
+    /// The care-of addresses held inline (one) or in a block (simultaneous bindings, RFC 5944
+    /// section 3.6.1.3: at most `MAX_SIMULTANEOUS`) behave as a bounded list: the same entries
+    /// in the same order as a plain vector after any edits, and equal exactly when the entries are.
+    #[test]
+    fn care_ofs_are_a_bounded_list(ops in proptest::collection::vec(coa_op(), 0..40)) {
+        let now = Instant::now();
+        let c = |a: u8, e: Option<u16>| CareOf {
+            address: Ipv4Addr::new(198, 51, 100, a),
+            expires: e.map(|e| now + Duration::from_secs(u64::from(e))),
+        };
+        let mut x = CareOfs::default();
+        let mut model: Vec<CareOf> = Vec::new();
+        for op in ops {
+            match op {
+                CoaOp::Push(a, e) => {
+                    x.push(c(a, e));
+                    if model.len() < MAX_SIMULTANEOUS {
+                        model.push(c(a, e));
+                    }
+                }
+                CoaOp::Upsert(a, e) => {
+                    x.upsert(c(a, e));
+                    let full = model.len() >= MAX_SIMULTANEOUS;
+                    match model.iter_mut().find(|m| m.address == c(a, e).address) {
+                        Some(m) => *m = c(a, e),
+                        None if !full => model.push(c(a, e)),
+                        None => {}
+                    }
+                }
+                CoaOp::SetSingle(a) => {
+                    x.set_single(c(a, None));
+                    model = vec![c(a, None)];
+                }
+                CoaOp::Retain(a) => {
+                    let keep = |m: &CareOf| m.address.octets()[3] != a;
+                    x.retain(keep);
+                    model.retain(keep);
+                }
+                CoaOp::Remove(i) => {
+                    x.remove(i);
+                    if i < model.len() {
+                        model.remove(i);
+                    }
+                }
+                CoaOp::Clear => {
+                    x.clear();
+                    model.clear();
+                }
+            }
+            prop_assert_eq!(x.as_slice(), &model[..]);
+            prop_assert_eq!(x.len(), model.len());
+            prop_assert_eq!(x.is_empty(), model.is_empty());
+            prop_assert_eq!(x.first(), model.first());
+            let rebuilt: CareOfs = model.iter().copied().collect();
+            prop_assert_eq!(&x, &rebuilt);
+        }
+    }
+
+    /// The indexes (slot numbers, keys read from the slots) find every binding by its current
+    /// home address and NAI, and nothing by a key it no longer has, through inserts, removals and
+    /// updates that change either key.
+    #[test]
+    fn indexes_follow_home_address_and_nai(
+        ops in proptest::collection::vec((0u8..3, 0u8..16, 0u8..16, any::<bool>()), 1..120),
+    ) {
+        let now = Instant::now();
+        let mut t = BindingTable::with_seed(64, 64, 3);
+        let nai = |n: u8| format!("mn{n}@example.net").into_bytes().into_boxed_slice();
+        for (op, k, v, with_nai) in ops {
+            let home = Ipv4Addr::new(10, 1, 0, k);
+            match op {
+                0 if t.find(home, None).is_none() => {
+                    let mut b = binding(k, now, 100, None);
+                    b.home_address = home;
+                    b.nai = with_nai.then(|| nai(k));
+                    if t.find(Ipv4Addr::UNSPECIFIED, b.nai.as_deref()).is_none() {
+                        let _ = t.insert(b);
+                    }
+                }
+                1 => {
+                    if let Some(s) = t.find(home, None) {
+                        t.remove(s);
+                    }
+                }
+                _ => {
+                    // Another home address and NAI, when no other binding holds them.
+                    let new_home = Ipv4Addr::new(10, 1, 0, v);
+                    let new_nai = with_nai.then(|| nai(v + 100));
+                    if let Some(s) = t.find(home, None)
+                        && t.find(new_home, None).is_none_or(|o| o == s)
+                        && t.find(Ipv4Addr::UNSPECIFIED, new_nai.as_deref()).is_none_or(|o| o == s)
+                    {
+                        t.update(s, |b| {
+                            b.home_address = new_home;
+                            b.nai = new_nai;
+                        })
+                        .unwrap();
+                    }
+                }
+            }
+            for (s, b) in t.iter() {
+                prop_assert_eq!(t.find(b.home_address, None), Some(s));
+                if let Some(n) = b.nai.as_deref() {
+                    prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(n)), Some(s));
+                }
+            }
+            for i in 0..16u8 {
+                let h = Ipv4Addr::new(10, 1, 0, i);
+                let held = t.iter().any(|(_, b)| b.home_address == h);
+                prop_assert_eq!(t.find(h, None).is_some(), held);
+                for n in [nai(i), nai(i + 100)] {
+                    let held = t.iter().any(|(_, b)| b.nai.as_deref() == Some(&n[..]));
+                    prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(&n)).is_some(), held);
+                }
+            }
+        }
+    }
+}
+
+/// A binding with one care-of address keeps it in the record itself (no heap block), and the
+/// record stays within the budget that puts a binding table at 1M bindings under 128 octets per
+/// binding (record 88, index 8 to 16, timers 20).
+#[test]
+fn a_binding_record_is_compact() {
+    assert!(std::mem::size_of::<CareOfs>() <= 24);
+    assert!(std::mem::size_of::<Option<Binding>>() <= 88);
+    let one: CareOfs = std::iter::once(CareOf {
+        address: Ipv4Addr::new(198, 51, 100, 1),
+        expires: None,
+    })
+    .collect();
+    assert!(matches!(one.0, Held::One(_)));
+}

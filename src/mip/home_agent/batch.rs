@@ -1,5 +1,5 @@
-//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to four
-//! registration messages computed at once, four lanes wide ([`crate::io::md5x`]).
+//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to eight
+//! registration messages computed at once, eight (or four) lanes wide ([`crate::io::md5x`]).
 //!
 //! A batch is handled exactly as its datagrams fed one by one through
 //! [`HomeAgent::handle_frame`]: the same checks in the same order, the same state, events,
@@ -27,7 +27,7 @@
 
 use super::*;
 use crate::io::HmacMd5Key;
-use crate::io::md5x::{LANES, hmac_md5_pads};
+use crate::io::md5x::{LANES, Pads, hmac_md5_each};
 use crate::mip::wire::AuthRef;
 use crate::mip::wire::auth::AUTHENTICATOR_LEN as TAG;
 use arrayvec::ArrayVec;
@@ -85,9 +85,6 @@ struct Memo {
     pads: Pads,
     tag: [u8; TAG],
 }
-
-/// The MD5 states of an HMAC-MD5 key after its `ipad` and `opad` blocks: all the lanes need.
-type Pads = ([u32; 4], [u32; 4]);
 
 /// An authenticator left zeroed in a reply: at offset `at` (it covers the octets before it),
 /// under the key with these pad states.
@@ -159,28 +156,27 @@ impl Signer {
     }
 }
 
-/// Computes the authenticators of `lanes` (key's pad states, covered octets), four at a time.
-fn tags_of(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG])) {
-    for (g, group) in lanes.chunks(LANES).enumerate() {
-        let Some(&first) = group.first() else {
-            continue;
-        };
-        // A short group repeats its first lane.
-        let lane = |l: usize| group.get(l).copied().unwrap_or(first);
-        let pads = std::array::from_fn(|l| lane(l).0);
-        let data = std::array::from_fn(|l| lane(l).1);
-        let tags = hmac_md5_pads(pads, data);
-        for (l, t) in tags.into_iter().enumerate().take(group.len()) {
-            out(g * LANES + l, t);
-        }
+/// The summary of a registration request or reply (not a cluster message), if it parses.
+fn registration(data: &[u8]) -> Option<Summary<'_>> {
+    if !matches!(data.first(), Some(&REQUEST_TYPE | &REPLY_TYPE))
+        || cluster::is_cluster_message(data)
+    {
+        return None;
     }
+    Summary::parse(data).ok()
+}
+
+/// Computes the authenticators of `lanes` (key's pad states, covered octets), up to [`LANES`]
+/// at a time.
+fn tags_of(lanes: &[(Pads, &[u8])], out: impl FnMut(usize, [u8; TAG])) {
+    hmac_md5_each(lanes, out);
 }
 
 impl HomeAgent {
     /// Feeds a batch of datagrams received on port 434, as [`HomeAgent::handle_frame`] would
     /// one by one in order (each one's result in [`Datagram::result`]): the same state, events,
-    /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to four
-    /// registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
+    /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to [`LANES`]
+    /// (eight) registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
     /// and FA-HA authenticators of a group's requests and replies before it is handled (under
     /// the keys they will most likely be checked with; a wrong guess only costs the lane), and
     /// the authenticators of the accepting replies it sends straight out after it, written into
@@ -189,9 +185,12 @@ impl HomeAgent {
     pub fn handle_batch(&mut self, now: Instant, batch: &mut [Datagram<'_>]) {
         for group in batch.chunks_mut(LANES) {
             self.batch.active = true;
-            self.precompute(group);
-            for d in group.iter_mut() {
-                d.result = self.handle_frame(now, d.link_src, d.from, d.to, d.data);
+            // Each registration message parsed once: the read-ahead and the handling share it.
+            let parsed: [Option<Summary<'_>>; LANES] =
+                std::array::from_fn(|i| group.get(i).and_then(|d| registration(d.data)));
+            self.precompute(group, &parsed);
+            for (d, m) in group.iter_mut().zip(parsed) {
+                d.result = self.handle_frame_parsed(now, d.link_src, d.from, d.to, d.data, m);
             }
             self.flush_signatures();
             self.batch.memo.clear();
@@ -201,19 +200,14 @@ impl HomeAgent {
 
     /// The expected MN-HA and FA-HA authenticators of a group's registration messages, under
     /// the keys they will most likely be checked with, into the memo.
-    fn precompute(&mut self, group: &[Datagram<'_>]) {
+    fn precompute(&mut self, group: &[Datagram<'_>], parsed: &[Option<Summary<'_>>]) {
         // The mobile nodes' associations (held here: the lanes borrow them), the octets each
         // covers, and the foreign agents' lanes.
         let mut sas: ArrayVec<(Arc<MnSa>, &[u8]), LANES> = ArrayVec::new();
         let mut fa: ArrayVec<(&HmacMd5Key, &[u8]), LANES> = ArrayVec::new();
-        for d in group {
+        for (d, m) in group.iter().zip(parsed) {
             let data = d.data;
-            if !matches!(data.first(), Some(&REQUEST_TYPE | &REPLY_TYPE))
-                || cluster::is_cluster_message(data)
-            {
-                continue;
-            }
-            let Ok(m) = Summary::parse(data) else {
+            let Some(m) = m else {
                 continue;
             };
             let nai = m.covered_nai();
@@ -300,7 +294,8 @@ impl HomeAgent {
     pub(super) fn sign_now(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
         for u in std::mem::take(&mut self.batch.unsigned) {
             if let Some(covered) = bytes.get(..u.at) {
-                let tag = hmac_md5_pads([u.pads; LANES], [covered; LANES])[0];
+                let mut tag = [0; TAG];
+                tags_of(&[(u.pads, covered)], |_, t| tag = t);
                 if let Some(t) = bytes.get_mut(u.at..u.at + TAG) {
                     t.copy_from_slice(&tag);
                 }
@@ -461,7 +456,8 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            4 => proptest::collection::vec(ask(), 1..10).prop_map(Step::Round),
+            // Up to two groups of `LANES`: four-lane and eight-lane passes.
+            4 => proptest::collection::vec(ask(), 1..2 * LANES + 2).prop_map(Step::Round),
             1 => (0u16..3000).prop_map(Step::Wait),
         ]
     }
@@ -678,7 +674,8 @@ mod tests {
             .map(|r| Datagram::new(FA, member_addr(2), r))
             .collect();
         h.batch.active = true;
-        h.precompute(&group);
+        let parsed: Vec<_> = group.iter().map(|d| registration(d.data)).collect();
+        h.precompute(&group, &parsed);
         assert_eq!(h.batch.memo.len(), 4);
         for (k, r) in reqs.iter().enumerate() {
             let m = Summary::parse(r).unwrap();

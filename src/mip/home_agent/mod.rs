@@ -4,6 +4,8 @@ mod aaa;
 mod admit;
 mod apply;
 mod batch;
+#[cfg(test)]
+mod compact_tests;
 mod config;
 mod dynamic;
 mod effects;
@@ -516,6 +518,20 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        self.handle_frame_parsed(now, link_src, from, to, data, None)
+    }
+
+    /// [`HomeAgent::handle_frame`], with `parsed` the [`Summary`] of `data` when the caller
+    /// already parsed it (`batch.rs`): a registration message is then not parsed again.
+    fn handle_frame_parsed(
+        &mut self,
+        now: Instant,
+        link_src: Option<MacAddr>,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        parsed: Option<Summary<'_>>,
+    ) -> Result<(), InputError> {
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.drain_health(now);
             return r.map_err(InputError::Health);
@@ -537,8 +553,8 @@ impl HomeAgent {
             _ => None,
         };
         match data.first() {
-            Some(&REQUEST_TYPE) => self.handle_request(now, from, to, data, member),
-            Some(&REPLY_TYPE) => self.handle_reply(now, data, member, false),
+            Some(&REQUEST_TYPE) => self.request_parsed(now, from, to, data, member, parsed),
+            Some(&REPLY_TYPE) => self.reply_parsed(now, data, member, false, parsed),
             Some(&REVOCATION_TYPE) => self.handle_revocation_at(now, from, data, false),
             Some(&REVOCATION_ACK_TYPE) => self.handle_revocation_ack(from, data),
             // Not a registration message: the header parser says why.

@@ -135,9 +135,23 @@ impl HomeAgent {
         data: &[u8],
         forwarded_by: Option<NodeId>,
     ) -> Result<(), InputError> {
+        self.request_parsed(now, from, to, data, forwarded_by, None)
+    }
+
+    /// [`HomeAgent::handle_request`], with `parsed` the [`Summary`] of `data` when the caller
+    /// already parsed it (`batch.rs`).
+    pub(super) fn request_parsed(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+        forwarded_by: Option<NodeId>,
+        parsed: Option<Summary<'_>>,
+    ) -> Result<(), InputError> {
         self.set_reply_src(to);
         // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
-        let m = match Summary::parse(data) {
+        let m = match parsed.map_or_else(|| Summary::parse(data), Ok) {
             Ok(m) => m,
             Err(e) => return Err(self.refuse_unparsable(now, from, data, forwarded_by, e)),
         };

@@ -36,7 +36,23 @@ impl HomeAgent {
         replier: Option<NodeId>,
         vouched: bool,
     ) -> Result<(), InputError> {
-        let m = Summary::parse(data)?;
+        self.reply_parsed(now, data, replier, vouched, None)
+    }
+
+    /// [`HomeAgent::handle_reply`], with `parsed` the [`Summary`] of `data` when the caller
+    /// already parsed it (`batch.rs`).
+    pub(in crate::mip::home_agent) fn reply_parsed(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        replier: Option<NodeId>,
+        vouched: bool,
+        parsed: Option<Summary<'_>>,
+    ) -> Result<(), InputError> {
+        let m = match parsed {
+            Some(m) => m,
+            None => Summary::parse(data)?,
+        };
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
         };
