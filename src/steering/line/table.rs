@@ -72,10 +72,12 @@ const UNASSIGNED: u8 = 0;
 const UP: u8 = 1;
 const DOWN: u8 = 2;
 
-/// The mark of a Down primary in [`VidTable`]'s per-primary verdicts: [`Verdict::Switch`], which
-/// a non-zero identifier's primary never decides alone, so the batch fast path tells "decided"
-/// from "ask the backup" by the verdict's discriminant alone.
-const DOWN_MARK: Verdict = Verdict::Switch;
+/// The mark, in [`VidTable`]'s per-primary verdicts, of a primary field that does not decide
+/// alone: a Down VID (its backup field decides) and 0 (no VID: an identifier of 0 is a set-up or
+/// a drop, a non-zero one with a primary field of 0 is unknown). It is [`Verdict::Switch`], which
+/// a non-zero identifier's primary field never decides alone, so the batch fast path tells
+/// "decided" from "not decided here" by the verdict's discriminant alone.
+const UNDECIDED: Verdict = Verdict::Switch;
 
 /// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
 #[derive(Debug, Clone)]
@@ -87,8 +89,8 @@ pub struct VidTable {
     ue: Option<UePool>,
     states: Box<[u8]>,
     /// `by_primary[v]`: the verdict for a non-zero identifier whose primary VID is `v`, when
-    /// `v`'s state decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned (and
-    /// for 0); when `v` is Down the backup field decides, which [`DOWN_MARK`] marks. One load per
+    /// `v`'s state decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned;
+    /// [`UNDECIDED`] when `v` is Down (the backup field decides) and for 0. One load per
     /// packet from a table of at most 64 Ki entries (1 KiB for 8-bit VIDs: it stays in L1).
     by_primary: Box<[Verdict]>,
     addrs: Box<[Option<SocketAddr>]>,
@@ -107,6 +109,10 @@ impl VidTable {
         let primary_shift = (0..32)
             .find(|b| layout.primary_raw(1 << b) != 0)
             .unwrap_or(0);
+        let mut by_primary = vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice();
+        if let Some(zero) = by_primary.first_mut() {
+            *zero = UNDECIDED;
+        }
         VidTable {
             primary_shift,
             primary_mask,
@@ -116,7 +122,7 @@ impl VidTable {
             l2tp,
             ue: None,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
-            by_primary: vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice(),
+            by_primary,
             addrs: vec![None; n].into_boxed_slice(),
         }
     }
@@ -145,7 +151,7 @@ impl VidTable {
                             backup: false,
                         },
                     ),
-                    VidState::Down => (DOWN, DOWN_MARK),
+                    VidState::Down => (DOWN, UNDECIDED),
                 };
                 *a = Some(e.addr);
             }
@@ -217,7 +223,7 @@ impl VidTable {
     }
 
     /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`: the
-    /// primary's precomputed verdict, and only when the primary is down the backup's state.
+    /// primary's precomputed verdict, and only when it does not decide alone the states.
     #[inline(always)]
     fn by_vids(&self, p: u16, b: u16) -> Verdict {
         let v = self
@@ -225,12 +231,13 @@ impl VidTable {
             .get(usize::from(p))
             .copied()
             .unwrap_or(Verdict::Drop(DropReason::UnknownVid));
-        if !matches!(v, DOWN_MARK) {
+        if !matches!(v, UNDECIDED) {
             return v;
         }
-        match (self.state_raw(b), VirtualId::new(b)) {
-            (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
-            _ => Verdict::Drop(DropReason::ProcessorDown),
+        match (self.state_raw(p), self.state_raw(b), VirtualId::new(b)) {
+            (DOWN, UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+            (DOWN, _, _) => Verdict::Drop(DropReason::ProcessorDown),
+            _ => Verdict::Drop(DropReason::UnknownVid),
         }
     }
 
@@ -441,23 +448,24 @@ impl VidTable {
     /// The batch is steered 64 packets at a time in two passes. The first pass, without a
     /// branch on the packet's contents, takes every packet as the common one, a GTPv1 header
     /// (TS 29.281 section 5.1: version 1 and PT = 1 in the first octet, the TEID in octets 5 to
-    /// 8) with a non-zero TEID: the first eight octets read as one big-endian word, the TEID's
-    /// primary field by one shift and one mask, one load from the per-primary verdicts (a table
-    /// of at most 64 Ki entries, 1 KiB for 8-bit VIDs: it stays in L1), and notes in a 64-bit
-    /// mask each packet that is not such a header (another protocol, a TEID of 0, fewer than
-    /// eight octets) or whose primary is Down (the backup decides). The second pass gives the
-    /// noted packets, and only those, [`VidTable::steer`]'s verdict.
+    /// 8) whose TEID's primary field names a VID that decides alone (Up or unassigned): the
+    /// first eight octets read as one big-endian word, the primary field by one shift and one
+    /// mask, one load from the per-primary verdicts (a table of at most 64 Ki entries, 1 KiB for
+    /// 8-bit VIDs: it stays in L1), and notes each packet that is not such a header (another
+    /// protocol, fewer than eight octets, a primary field of 0 as in a TEID of 0) or whose
+    /// primary is Down (the backup decides). The second pass, only when some packet of the 64
+    /// was noted, gives the noted packets [`VidTable::steer`]'s verdict.
     #[inline]
     pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
         let n = packets.len().min(out.len());
         let (packets, out) = (&packets[..n], &mut out[..n]);
+        let mut undecided = [false; 64];
         for (ps, os) in packets.chunks(64).zip(out.chunks_mut(64)) {
-            let mut slow = self.batch_gtpv1(ps, os);
-            while slow != 0 {
-                let i = slow.trailing_zeros() as usize;
-                slow &= slow - 1;
-                if let (Some(p), Some(o)) = (ps.get(i), os.get_mut(i)) {
-                    *o = self.steer(p);
+            if self.batch_gtpv1(ps, os, &mut undecided) {
+                for ((p, o), u) in ps.iter().zip(os.iter_mut()).zip(&undecided) {
+                    if *u {
+                        *o = self.steer(p);
+                    }
                 }
             }
         }
@@ -465,27 +473,39 @@ impl VidTable {
     }
 
     /// [`VidTable::steer_batch`]'s first pass over at most 64 packets: `out[i]` the GTPv1 fast
-    /// path's verdict for `packets[i]`, and bit `i` of the mask returned set when that verdict
-    /// does not stand (the packet is not a GTPv1 header with a non-zero TEID, or its primary is
-    /// Down).
+    /// path's verdict for `packets[i]` and `undecided[i]` whether it does not stand (the packet
+    /// is not a GTPv1 header, or its primary field does not decide alone: 0, as in a TEID of 0,
+    /// or a Down VID); whether any does not.
     #[inline(always)]
-    fn batch_gtpv1(&self, packets: &[&[u8]], out: &mut [Verdict]) -> u64 {
+    fn batch_gtpv1(
+        &self,
+        packets: &[&[u8]],
+        out: &mut [Verdict],
+        undecided: &mut [bool; 64],
+    ) -> bool {
+        let n = packets.len().min(out.len()).min(64);
+        let (packets, out) = (&packets[..n], &mut out[..n]);
         let (shift, mask) = (self.primary_shift, self.primary_mask);
-        let table = &*self.by_primary;
-        let mut slow = 0u64;
-        for (i, (p, o)) in packets.iter().zip(out.iter_mut()).take(64).enumerate() {
+        // Exactly the entries a primary field can name (the table has one per VID of the
+        // layout, so this is never short), which lets the index below go unchecked.
+        let Some(table) = self.by_primary.get(..=mask as usize) else {
+            undecided.fill(true);
+            return true;
+        };
+        let mut any = false;
+        for i in 0..n {
             // Too short: the word 0, which is not GTPv1.
-            let word = p.first_chunk::<8>().map_or(0, |h| u64::from_be_bytes(*h));
-            let teid = word as u32;
-            let v = table
-                .get(((teid >> shift) & mask) as usize)
-                .copied()
-                .unwrap_or(DOWN_MARK);
-            *o = v;
-            let undecided = (word >> 60 != 0x3) | (teid == 0) | matches!(v, DOWN_MARK);
-            slow |= u64::from(undecided) << i;
+            let word = packets[i]
+                .first_chunk::<8>()
+                .map_or(0, |h| u64::from_be_bytes(*h));
+            let v = &table[((word as u32 >> shift) & mask) as usize];
+            // Copied whole (one 32-bit move), not field by field.
+            std::slice::from_mut(&mut out[i]).copy_from_slice(std::slice::from_ref(v));
+            let u = (word >> 60 != 0x3) | matches!(*v, UNDECIDED);
+            undecided[i] = u;
+            any |= u;
         }
-        slow
+        any
     }
 }
 
