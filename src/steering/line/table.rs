@@ -493,17 +493,14 @@ impl VidTable {
             return true;
         };
         let mut any = false;
-        for i in 0..n {
+        for ((p, o), u) in packets.iter().zip(out.iter_mut()).zip(undecided.iter_mut()) {
             // Too short: the word 0, which is not GTPv1.
-            let word = packets[i]
-                .first_chunk::<8>()
-                .map_or(0, |h| u64::from_be_bytes(*h));
+            let word = p.first_chunk::<8>().map_or(0, |h| u64::from_be_bytes(*h));
             let v = &table[((word as u32 >> shift) & mask) as usize];
             // Copied whole (one 32-bit move), not field by field.
-            std::slice::from_mut(&mut out[i]).copy_from_slice(std::slice::from_ref(v));
-            let u = (word >> 60 != 0x3) | matches!(*v, UNDECIDED);
-            undecided[i] = u;
-            any |= u;
+            std::slice::from_mut(o).copy_from_slice(std::slice::from_ref(v));
+            *u = (word >> 60 != 0x3) | matches!(*v, UNDECIDED);
+            any |= *u;
         }
         any
     }
