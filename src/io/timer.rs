@@ -1,6 +1,7 @@
 //! One deadline structure per endpoint.
 
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
 use std::time::Instant;
@@ -19,67 +20,53 @@ const SLOTS: usize = 1 << LEVEL_BITS;
 /// Levels: 8 x 6 bits of ticks above the 20 bits of a tick cover every non-negative `i64` offset.
 const LEVELS: usize = 8;
 /// Stale items (of cancelled or re-armed timers) tolerated beyond the live count before the
-/// wheel and the heap are swept.
+/// wheel and the heap are rebuilt from the armed timers.
 const STALE_SLACK: usize = 4096;
 
-/// An armed timer in the slab.
-#[derive(Clone, Debug)]
-struct Entry<K> {
-    key: K,
+/// An armed timer, as the key index holds it: its deadline and its arming's sequence number.
+#[derive(Clone, Copy, Debug)]
+struct Armed {
     deadline: Instant,
-    order: Order,
+    seq: u64,
 }
 
-/// Timers keyed by the endpoint's own ids (a tunnel id, a binding key, a session's VID, ...).
-///
-/// * [`TimerQueue::insert`] arms or re-arms the key's single timer; [`TimerQueue::cancel`] disarms it.
-/// * [`TimerQueue::next_deadline`] is O(1): the earliest live deadline is kept beside the queue.
-/// * [`TimerQueue::pop_expired`] returns due timers one at a time, earliest first (insertion order
-///   among equal deadlines), touching only those: expiring k timers never scans the live ones.
-///
-/// The armed timers live in a slab indexed by a hash map from their keys, and are ordered by a
-/// hierarchical timing wheel (8 levels of 64 slots, ticks of 2^20 ns, about 1 ms): a timer's
-/// `(order, slab index)` item sits, in no particular order, in the slot of the level where its
-/// tick first differs from the wheel's position. The items whose tick the wheel has reached are
-/// in a binary heap, in exact deadline order (then arming order). When the heap empties the wheel
-/// moves to its earliest occupied slot and spreads that slot's items over the lower levels or into
-/// the heap, reading the slot's list in sequence, so each item moves at most once per level. An
-/// expiry is a pop from a heap of about one tick's timers, whatever the number armed;
-/// [`TimerQueue::next_deadline`] is the heap's top.
-///
-/// Cancelling or re-arming a timer takes it out of the slab and the index at once and leaves its
-/// item behind as stale (recognised by its order key no longer being its slab entry's), dropped
-/// when it reaches the heap's top; when stale items outnumber the live ones (plus 4096) the wheel
-/// and the heap are swept, so memory stays proportional to the number of armed timers.
-///
-/// Deadlines more than about 292 years apart from the first one armed compare as equal (then in
-/// arming order).
-pub struct TimerQueue<K> {
-    index: HashMap<K, u32>,
-    slab: Vec<Option<Entry<K>>>,
-    free: Vec<u32>,
+/// One arming of a key's timer in the wheel or the heap, ordered by its order key alone (unique).
+#[derive(Clone, Debug)]
+struct Item<K> {
+    order: Order,
+    key: K,
+}
+
+impl<K> PartialEq for Item<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order
+    }
+}
+
+impl<K> Eq for Item<K> {}
+
+impl<K> PartialOrd for Item<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K> Ord for Item<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.order.cmp(&other.order)
+    }
+}
+
+/// The hierarchical timing wheel and the heap of the items it has reached.
+struct Wheel<K> {
     /// `LEVELS x SLOTS` lists of items.
-    wheel: Vec<Vec<(Order, u32)>>,
+    slots: Vec<Vec<Item<K>>>,
     /// Per level, a bit per non-empty slot.
     occupied: [u64; LEVELS],
     /// The wheel's position in ticks: every item in the wheel has a later tick.
     pos: u64,
     /// The items whose tick is at or before `pos`, earliest on top.
-    ready: BinaryHeap<Reverse<(Order, u32)>>,
-    /// Items in the wheel and the heap whose timer was cancelled or re-armed.
-    stale: usize,
-    /// The deadline the order keys' offsets count from: the first deadline armed since the queue
-    /// was created or cleared.
-    origin: Option<Instant>,
-    /// The earliest armed deadline (the heap's top), for [`TimerQueue::next_deadline`].
-    first: Option<Instant>,
-    next_seq: u64,
-}
-
-impl<K: Clone + Eq + Hash> Default for TimerQueue<K> {
-    fn default() -> Self {
-        Self::new()
-    }
+    ready: BinaryHeap<Reverse<Item<K>>>,
 }
 
 /// The wheel tick of an order key (a negative offset is tick 0).
@@ -87,148 +74,43 @@ fn tick_of((off, _): Order) -> u64 {
     u64::try_from(off).unwrap_or(0) >> TICK_SHIFT
 }
 
-impl<K: Clone + Eq + Hash> TimerQueue<K> {
-    /// An empty queue.
-    pub fn new() -> Self {
-        Self::with_capacity(0)
-    }
+/// The order key of a timer armed at `deadline` with `seq`: a signed, saturating nanosecond
+/// offset from `origin`.
+fn order_of(origin: Instant, deadline: Instant, seq: u64) -> Order {
+    let sat = |n: u128| i64::try_from(n).unwrap_or(i64::MAX);
+    let off = match deadline.checked_duration_since(origin) {
+        Some(after) => sat(after.as_nanos()),
+        None => -sat(origin.duration_since(deadline).as_nanos()),
+    };
+    (off, seq)
+}
 
-    /// An empty queue with room for `n` timers in its key index.
-    pub fn with_capacity(n: usize) -> Self {
-        TimerQueue {
-            index: HashMap::with_capacity(n),
-            slab: Vec::with_capacity(n),
-            free: Vec::new(),
-            wheel: vec![Vec::new(); LEVELS * SLOTS],
+impl<K> Wheel<K> {
+    fn new() -> Self {
+        Wheel {
+            slots: std::iter::repeat_with(Vec::new)
+                .take(LEVELS * SLOTS)
+                .collect(),
             occupied: [0; LEVELS],
             pos: 0,
             ready: BinaryHeap::new(),
-            stale: 0,
-            origin: None,
-            first: None,
-            next_seq: 0,
         }
-    }
-
-    /// The order key of a timer armed at `deadline` with `seq`: a signed nanosecond offset from
-    /// the origin (which the first deadline armed sets).
-    fn order_of(&mut self, deadline: Instant, seq: u64) -> Order {
-        let origin = *self.origin.get_or_insert(deadline);
-        let sat = |n: u128| i64::try_from(n).unwrap_or(i64::MAX);
-        let off = match deadline.checked_duration_since(origin) {
-            Some(after) => sat(after.as_nanos()),
-            None => -sat(origin.duration_since(deadline).as_nanos()),
-        };
-        (off, seq)
-    }
-
-    /// Arms `key` to fire at `deadline`, replacing its previous deadline if it had one (returned).
-    pub fn insert(&mut self, key: K, deadline: Instant) -> Option<Instant> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let order = self.order_of(deadline, seq);
-        let entry = Entry {
-            key: key.clone(),
-            deadline,
-            order,
-        };
-        let (i, old) = match self.index.get(&key).copied() {
-            // Re-armed in place: the old item goes stale.
-            Some(i) => {
-                let old = self.slab.get_mut(i as usize).and_then(|s| s.replace(entry));
-                self.stale += 1;
-                (i, old.map(|e| e.deadline))
-            }
-            None => {
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        if let Some(s) = self.slab.get_mut(i as usize) {
-                            *s = Some(entry);
-                        }
-                        i
-                    }
-                    None => {
-                        self.slab.push(Some(entry));
-                        u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
-                    }
-                };
-                self.index.insert(key, i);
-                (i, None)
-            }
-        };
-        self.place((order, i));
-        self.settle();
-        old
     }
 
     /// Puts an item where it belongs: the heap when the wheel has reached its tick, else the
     /// slot of the level where its tick first differs from the wheel's position.
-    fn place(&mut self, item: (Order, u32)) {
-        let tick = tick_of(item.0);
+    fn place(&mut self, item: Item<K>) {
+        let tick = tick_of(item.order);
         if tick <= self.pos {
             self.ready.push(Reverse(item));
             return;
         }
         let level = ((63 - (tick ^ self.pos).leading_zeros()) / LEVEL_BITS) as usize;
         let index = ((tick >> (LEVEL_BITS * level as u32)) as usize) & (SLOTS - 1);
-        if let Some(list) = self.wheel.get_mut(level * SLOTS + index) {
+        if let Some(list) = self.slots.get_mut(level * SLOTS + index) {
             list.push(item);
             self.occupied[level] |= 1 << index;
         }
-    }
-
-    /// Whether an item is its timer's current arming.
-    fn is_live(&self, (order, i): (Order, u32)) -> bool {
-        matches!(self.slab.get(i as usize), Some(Some(e)) if e.order == order)
-    }
-
-    /// Restores the invariants after a change: the heap's top is live, the heap holds an item
-    /// whenever a timer is armed (the wheel advanced to its earliest slot), stale items are
-    /// bounded, and `first` is the top's deadline.
-    fn settle(&mut self) {
-        loop {
-            while let Some(&Reverse(item)) = self.ready.peek() {
-                if self.is_live(item) {
-                    break;
-                }
-                self.ready.pop();
-                self.stale = self.stale.saturating_sub(1);
-            }
-            if !self.ready.is_empty() || self.index.is_empty() || !self.advance() {
-                break;
-            }
-        }
-        // Nothing armed: whatever is left is stale.
-        if self.stale > 0 && (self.index.is_empty() || self.stale > self.index.len() + STALE_SLACK)
-        {
-            self.sweep();
-        }
-        self.first = match self.ready.peek() {
-            Some(&Reverse((_, i))) => self
-                .slab
-                .get(i as usize)
-                .and_then(|e| e.as_ref().map(|e| e.deadline)),
-            None => None,
-        };
-    }
-
-    /// Drops every stale item from the wheel and the heap.
-    fn sweep(&mut self) {
-        let mut wheel = std::mem::take(&mut self.wheel);
-        for (slot, list) in wheel.iter_mut().enumerate() {
-            if list.is_empty() {
-                continue;
-            }
-            list.retain(|&item| self.is_live(item));
-            if list.is_empty() {
-                self.occupied[slot / SLOTS] &= !(1 << (slot % SLOTS));
-            }
-        }
-        self.wheel = wheel;
-        let mut ready = std::mem::take(&mut self.ready).into_vec();
-        ready.retain(|&Reverse(item)| self.is_live(item));
-        self.ready = BinaryHeap::from(ready);
-        self.stale = 0;
     }
 
     /// Moves the wheel to its earliest occupied slot and spreads that slot's items below it;
@@ -250,16 +132,15 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             let slot = level * SLOTS + index as usize;
             self.occupied[level] &= !(1 << index);
             let mut list = self
-                .wheel
+                .slots
                 .get_mut(slot)
                 .map(std::mem::take)
                 .unwrap_or_default();
-            for &item in &list {
+            for item in list.drain(..) {
                 self.place(item);
             }
             // The slot keeps its list's capacity.
-            list.clear();
-            if let Some(l) = self.wheel.get_mut(slot) {
+            if let Some(l) = self.slots.get_mut(slot) {
                 *l = list;
             }
             return true;
@@ -267,20 +148,187 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         false
     }
 
+    /// Empties the wheel and the heap, keeping their capacity and the position.
+    fn clear(&mut self) {
+        for l in &mut self.slots {
+            l.clear();
+        }
+        self.occupied = [0; LEVELS];
+        self.ready.clear();
+    }
+
+    /// Items held, live or stale.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.iter().map(Vec::len).sum::<usize>() + self.ready.len()
+    }
+}
+
+/// Timers keyed by the endpoint's own ids (a tunnel id, a binding key, a session's VID, ...).
+///
+/// * [`TimerQueue::insert`] arms or re-arms the key's single timer; [`TimerQueue::cancel`] disarms it.
+/// * [`TimerQueue::next_deadline`] is O(1): the earliest live deadline is kept beside the queue.
+/// * [`TimerQueue::pop_expired`] returns due timers one at a time, earliest first (insertion order
+///   among equal deadlines), touching only those: expiring k timers never scans the live ones.
+///
+/// The armed timers are a hash map from their keys to their deadline and arming sequence number,
+/// and are ordered by a hierarchical timing wheel (8 levels of 64 slots, ticks of 2^20 ns, about
+/// 1 ms): an item (the arming's order key and the key) sits, in no particular order, in the slot
+/// of the level where its tick first differs from the wheel's position. The items whose tick the
+/// wheel has reached are in a binary heap, in exact deadline order (then arming order). When the
+/// heap empties the wheel moves to its earliest occupied slot and spreads that slot's items over
+/// the lower levels or into the heap, reading the slot's list in sequence, so each item moves at
+/// most once per level. An expiry is a pop from a heap of about one tick's timers, whatever the
+/// number armed; [`TimerQueue::next_deadline`] is the heap's top.
+///
+/// Every operation on a key touches its one entry in the map (one hash, one bucket: a timer's
+/// state is that entry, there is no second table to reach). Cancelling or re-arming a timer
+/// updates its entry at once and leaves its old item behind as stale (recognised by its sequence
+/// number no longer being its entry's), dropped when it reaches the heap's top; when stale items
+/// outnumber the live ones (plus 4096) the wheel and the heap are rebuilt from the map in one
+/// sequential pass, so memory stays proportional to the number of armed timers.
+///
+/// Deadlines more than about 292 years apart from the first one armed compare as equal (then in
+/// arming order).
+pub struct TimerQueue<K> {
+    index: HashMap<K, Armed>,
+    wheel: Wheel<K>,
+    /// Items in the wheel and the heap whose timer was cancelled or re-armed.
+    stale: usize,
+    /// The deadline the order keys' offsets count from: the first deadline armed since the queue
+    /// was created or cleared.
+    origin: Option<Instant>,
+    /// The heap's top once found live: its sequence number and deadline (the earliest armed
+    /// deadline, for [`TimerQueue::next_deadline`]).
+    first: Option<(u64, Instant)>,
+    next_seq: u64,
+}
+
+impl<K: Clone + Eq + Hash> Default for TimerQueue<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Clone + Eq + Hash> TimerQueue<K> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty queue with room for `n` timers in its key index.
+    pub fn with_capacity(n: usize) -> Self {
+        TimerQueue {
+            index: HashMap::with_capacity(n),
+            wheel: Wheel::new(),
+            stale: 0,
+            origin: None,
+            first: None,
+            next_seq: 0,
+        }
+    }
+
+    /// Arms `key` to fire at `deadline`, replacing its previous deadline if it had one (returned).
+    pub fn insert(&mut self, key: K, deadline: Instant) -> Option<Instant> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let origin = *self.origin.get_or_insert(deadline);
+        let order = order_of(origin, deadline, seq);
+        let armed = Armed { deadline, seq };
+        let old = match self.index.entry(key.clone()) {
+            // Re-armed: the old item goes stale.
+            Entry::Occupied(mut e) => {
+                let old = std::mem::replace(e.get_mut(), armed);
+                self.stale += 1;
+                Some(old)
+            }
+            Entry::Vacant(e) => {
+                e.insert(armed);
+                None
+            }
+        };
+        let top_moved = self.top_moved(old.map(|o| o.seq));
+        let first = self.first.map(|(_, d)| d);
+        self.wheel.place(Item { order, key });
+        // Nothing else changed when the new item is later than a known live top.
+        if top_moved || first.is_none_or(|f| deadline < f) || self.over_stale() {
+            self.settle();
+        }
+        old.map(|o| o.deadline)
+    }
+
+    /// Whether the arming `seq` that just went stale or away was the known live top.
+    fn top_moved(&mut self, seq: Option<u64>) -> bool {
+        match (seq, self.first) {
+            (Some(s), Some((top, _))) if s == top => {
+                self.first = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the stale items call for a rebuild.
+    fn over_stale(&self) -> bool {
+        self.stale > 0 && (self.index.is_empty() || self.stale > self.index.len() + STALE_SLACK)
+    }
+
+    /// Restores the invariants after a change: the heap's top is live, the heap holds an item
+    /// whenever a timer is armed (the wheel advanced to its earliest slot), stale items are
+    /// bounded, and `first` is the top's sequence number and deadline.
+    fn settle(&mut self) {
+        if self.over_stale() {
+            self.rebuild();
+        }
+        self.first = loop {
+            if self.index.is_empty() {
+                break None;
+            }
+            if let Some(Reverse(top)) = self.wheel.ready.peek() {
+                match self.index.get(&top.key) {
+                    Some(a) if a.seq == top.order.1 => break Some((a.seq, a.deadline)),
+                    _ => {
+                        self.wheel.ready.pop();
+                        self.stale = self.stale.saturating_sub(1);
+                        continue;
+                    }
+                }
+            }
+            if !self.wheel.advance() {
+                break None;
+            }
+        };
+    }
+
+    /// Drops every stale item: the wheel and the heap rebuilt from the armed timers, read from
+    /// the map in sequence.
+    fn rebuild(&mut self) {
+        self.wheel.clear();
+        if let Some(origin) = self.origin {
+            for (key, a) in &self.index {
+                let order = order_of(origin, a.deadline, a.seq);
+                self.wheel.place(Item {
+                    order,
+                    key: key.clone(),
+                });
+            }
+        }
+        self.stale = 0;
+    }
+
     /// Disarms `key`, returning the deadline it had.
     pub fn cancel(&mut self, key: &K) -> Option<Instant> {
-        let i = self.index.remove(key)?;
-        let e = self.slab.get_mut(i as usize)?.take()?;
-        self.free.push(i);
+        let a = self.index.remove(key)?;
         self.stale += 1;
-        self.settle();
-        Some(e.deadline)
+        if self.top_moved(Some(a.seq)) || self.over_stale() {
+            self.settle();
+        }
+        Some(a.deadline)
     }
 
     /// The deadline armed for `key`.
     pub fn deadline(&self, key: &K) -> Option<Instant> {
-        let i = *self.index.get(key)?;
-        self.slab.get(i as usize)?.as_ref().map(|e| e.deadline)
+        self.index.get(key).map(|a| a.deadline)
     }
 
     /// Whether `key` has a timer armed.
@@ -290,20 +338,18 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// The earliest armed deadline, in O(1).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.first
+        self.first.map(|(_, d)| d)
     }
 
     /// Removes and returns the earliest timer if it is due at `now` (deadline `<= now`).
     pub fn pop_expired(&mut self, now: Instant) -> Option<(K, Instant)> {
-        if self.first? > now {
-            return None;
-        }
-        let Reverse((_, i)) = self.ready.pop()?;
-        let e = self.slab.get_mut(i as usize)?.take()?;
-        self.free.push(i);
-        self.index.remove(&e.key);
+        let (_, deadline) = self.first.filter(|&(_, d)| d <= now)?;
+        // `first` is the heap's top, live.
+        let popped = self.wheel.ready.pop().map(|Reverse(item)| item.key);
+        let popped = popped.filter(|key| self.index.remove(key).is_some());
+        self.first = None;
         self.settle();
-        Some((e.key, e.deadline))
+        popped.map(|key| (key, deadline))
     }
 
     /// Number of armed timers.
@@ -319,14 +365,8 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// Disarms everything.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.slab.clear();
-        self.free.clear();
-        for l in &mut self.wheel {
-            l.clear();
-        }
-        self.occupied = [0; LEVELS];
-        self.pos = 0;
-        self.ready.clear();
+        self.wheel.clear();
+        self.wheel.pos = 0;
         self.stale = 0;
         self.origin = None;
         self.first = None;
@@ -335,7 +375,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// Items held in the wheel and the heap, live or stale (for the tests' memory bound).
     #[cfg(test)]
     fn items(&self) -> usize {
-        self.wheel.iter().map(Vec::len).sum::<usize>() + self.ready.len()
+        self.wheel.len()
     }
 }
 
@@ -343,7 +383,7 @@ impl<K> std::fmt::Debug for TimerQueue<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimerQueue")
             .field("live", &self.index.len())
-            .field("next", &self.first)
+            .field("next", &self.first.map(|(_, d)| d))
             .finish()
     }
 }
@@ -420,7 +460,6 @@ mod tests {
                 prop_assert_eq!(q.len(), model.len());
                 prop_assert_eq!(q.next_deadline(), model.values().map(|x| x.0).min());
                 prop_assert!(q.items() <= 2 * q.len() + STALE_SLACK + 1);
-                prop_assert_eq!(q.slab.iter().flatten().count(), q.len());
             }
         }
     }

@@ -72,6 +72,13 @@ const UNASSIGNED: u8 = 0;
 const UP: u8 = 1;
 const DOWN: u8 = 2;
 
+/// The mark, in [`VidTable`]'s per-primary verdicts, of a primary field that does not decide
+/// alone: a Down VID (its backup field decides) and 0 (no VID: an identifier of 0 is a set-up or
+/// a drop, a non-zero one with a primary field of 0 is unknown). It is [`Verdict::Switch`], which
+/// a non-zero identifier's primary field never decides alone, so the batch fast path tells
+/// "decided" from "not decided here" by the verdict's discriminant alone.
+const UNDECIDED: Verdict = Verdict::Switch;
+
 /// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
 #[derive(Debug, Clone)]
 pub struct VidTable {
@@ -81,10 +88,10 @@ pub struct VidTable {
     l2tp: Option<VidLayout>,
     ue: Option<UePool>,
     states: Box<[u8]>,
-    /// `by_primary[v]`: the verdict for an identifier whose primary VID is `v`, when `v`'s state
-    /// decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned (and for 0),
-    /// [`DropReason::ProcessorDown`] when Down (then the backup field decides). One load per
-    /// packet from a table of at most 64 KiB entries (1 KiB for 8-bit VIDs: it stays in L1).
+    /// `by_primary[v]`: the verdict for a non-zero identifier whose primary VID is `v`, when
+    /// `v`'s state decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned;
+    /// [`UNDECIDED`] when `v` is Down (the backup field decides) and for 0. One load per
+    /// packet from a table of at most 64 Ki entries (1 KiB for 8-bit VIDs: it stays in L1).
     by_primary: Box<[Verdict]>,
     addrs: Box<[Option<SocketAddr>]>,
     /// The primary field of the 32-bit layout as a shift and a mask (for `steer_batch`'s
@@ -102,6 +109,10 @@ impl VidTable {
         let primary_shift = (0..32)
             .find(|b| layout.primary_raw(1 << b) != 0)
             .unwrap_or(0);
+        let mut by_primary = vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice();
+        if let Some(zero) = by_primary.first_mut() {
+            *zero = UNDECIDED;
+        }
         VidTable {
             primary_shift,
             primary_mask,
@@ -111,7 +122,7 @@ impl VidTable {
             l2tp,
             ue: None,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
-            by_primary: vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice(),
+            by_primary,
             addrs: vec![None; n].into_boxed_slice(),
         }
     }
@@ -140,7 +151,7 @@ impl VidTable {
                             backup: false,
                         },
                     ),
-                    VidState::Down => (DOWN, Verdict::Drop(DropReason::ProcessorDown)),
+                    VidState::Down => (DOWN, UNDECIDED),
                 };
                 *a = Some(e.addr);
             }
@@ -212,7 +223,7 @@ impl VidTable {
     }
 
     /// The verdict for an identifier whose raw primary and backup fields are `p` and `b`: the
-    /// primary's precomputed verdict, and only when the primary is down the backup's state.
+    /// primary's precomputed verdict, and only when it does not decide alone the states.
     #[inline(always)]
     fn by_vids(&self, p: u16, b: u16) -> Verdict {
         let v = self
@@ -220,12 +231,13 @@ impl VidTable {
             .get(usize::from(p))
             .copied()
             .unwrap_or(Verdict::Drop(DropReason::UnknownVid));
-        if v != Verdict::Drop(DropReason::ProcessorDown) {
+        if !matches!(v, UNDECIDED) {
             return v;
         }
-        match (self.state_raw(b), VirtualId::new(b)) {
-            (UP, Some(vid)) => Verdict::Processor { vid, backup: true },
-            _ => Verdict::Drop(DropReason::ProcessorDown),
+        match (self.state_raw(p), self.state_raw(b), VirtualId::new(b)) {
+            (DOWN, UP, Some(vid)) => Verdict::Processor { vid, backup: true },
+            (DOWN, _, _) => Verdict::Drop(DropReason::ProcessorDown),
+            _ => Verdict::Drop(DropReason::UnknownVid),
         }
     }
 
@@ -433,37 +445,64 @@ impl VidTable {
     /// `min(packets.len(), out.len())` packets (the count is returned); each the verdict
     /// [`VidTable::steer`] gives it.
     ///
-    /// The common packet, a GTPv1 header with a non-zero TEID whose primary VID decides alone
-    /// (Up, or unassigned), takes a short path: the first eight octets read as one word, the
-    /// TEID's primary field by one shift and one mask, one load from the per-primary verdicts
-    /// (a table of at most 64 Ki entries, 1 KiB for 8-bit VIDs: it stays in L1). Everything
-    /// else (another protocol, a TEID of 0, a primary that is down, a short packet) goes through
-    /// [`VidTable::steer`].
+    /// The batch is steered 64 packets at a time in two passes. The first pass, without a
+    /// branch on the packet's contents, takes every packet as the common one, a GTPv1 header
+    /// (TS 29.281 section 5.1: version 1 and PT = 1 in the first octet, the TEID in octets 5 to
+    /// 8) whose TEID's primary field names a VID that decides alone (Up or unassigned): the
+    /// first eight octets read as one big-endian word, the primary field by one shift and one
+    /// mask, one load from the per-primary verdicts (a table of at most 64 Ki entries, 1 KiB for
+    /// 8-bit VIDs: it stays in L1), and notes each packet that is not such a header (another
+    /// protocol, fewer than eight octets, a primary field of 0 as in a TEID of 0) or whose
+    /// primary is Down (the backup decides). The second pass, only when some packet of the 64
+    /// was noted, gives the noted packets [`VidTable::steer`]'s verdict.
     #[inline]
     pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
         let n = packets.len().min(out.len());
         let (packets, out) = (&packets[..n], &mut out[..n]);
-        let (shift, mask) = (self.primary_shift, self.primary_mask);
-        let table = &*self.by_primary;
-        for (p, o) in packets.iter().zip(out.iter_mut()) {
-            let fast = match p.first_chunk::<8>() {
-                Some(&[b0, _, _, _, t0, t1, t2, t3]) if b0 >> 4 == 0x3 => {
-                    let teid = u32::from_be_bytes([t0, t1, t2, t3]);
-                    match table.get(((teid >> shift) & mask) as usize) {
-                        Some(&v) if teid != 0 && v != Verdict::Drop(DropReason::ProcessorDown) => {
-                            Some(v)
-                        }
-                        _ => None,
+        let mut undecided = [false; 64];
+        for (ps, os) in packets.chunks(64).zip(out.chunks_mut(64)) {
+            if self.batch_gtpv1(ps, os, &mut undecided) {
+                for ((p, o), u) in ps.iter().zip(os.iter_mut()).zip(&undecided) {
+                    if *u {
+                        *o = self.steer(p);
                     }
                 }
-                _ => None,
-            };
-            *o = match fast {
-                Some(v) => v,
-                None => self.steer(p),
-            };
+            }
         }
         n
+    }
+
+    /// [`VidTable::steer_batch`]'s first pass over at most 64 packets: `out[i]` the GTPv1 fast
+    /// path's verdict for `packets[i]` and `undecided[i]` whether it does not stand (the packet
+    /// is not a GTPv1 header, or its primary field does not decide alone: 0, as in a TEID of 0,
+    /// or a Down VID); whether any does not.
+    #[inline(always)]
+    fn batch_gtpv1(
+        &self,
+        packets: &[&[u8]],
+        out: &mut [Verdict],
+        undecided: &mut [bool; 64],
+    ) -> bool {
+        let n = packets.len().min(out.len()).min(64);
+        let (packets, out) = (&packets[..n], &mut out[..n]);
+        let (shift, mask) = (self.primary_shift, self.primary_mask);
+        // Exactly the entries a primary field can name (the table has one per VID of the
+        // layout, so this is never short), which lets the index below go unchecked.
+        let Some(table) = self.by_primary.get(..=mask as usize) else {
+            undecided.fill(true);
+            return true;
+        };
+        let mut any = false;
+        for ((p, o), u) in packets.iter().zip(out.iter_mut()).zip(undecided.iter_mut()) {
+            // Too short: the word 0, which is not GTPv1.
+            let word = p.first_chunk::<8>().map_or(0, |h| u64::from_be_bytes(*h));
+            let v = &table[((word as u32 >> shift) & mask) as usize];
+            // Copied whole (one 32-bit move), not field by field.
+            std::slice::from_mut(o).copy_from_slice(std::slice::from_ref(v));
+            *u = (word >> 60 != 0x3) | matches!(*v, UNDECIDED);
+            any |= *u;
+        }
+        any
     }
 }
 
@@ -631,9 +670,9 @@ mod tests {
         #[test]
         fn steer_batch_equals_steer(
             states in proptest::collection::vec(0u8..3, 255),
-            packets in proptest::collection::vec(packet(), 0..80),
+            packets in proptest::collection::vec(packet(), 0..200),
             l2tp in any::<bool>(),
-            out_len in 0usize..80,
+            out_len in 0usize..200,
         ) {
             let t = random_table(&states, l2tp);
             let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
@@ -692,6 +731,62 @@ mod tests {
             for (p, v) in refs.iter().zip(&out) {
                 prop_assert_eq!(*v, t.steer(p));
             }
+        }
+    }
+
+    /// `steer_batch` steers 64 packets at a time in two passes: in a batch of 200, every packet
+    /// the GTPv1 fast path cannot decide (TS 29.281 section 5.1: a G-PDU of TEID 0 is dropped,
+    /// a signalling message of TEID 0 goes to the switch processor; a Down primary hands the
+    /// packet to its backup; a short header is malformed; PFCP and L2TP are read elsewhere),
+    /// wherever it falls in its group of 64 (first, last, alone in a group), gets the verdict
+    /// `steer` gives it, and every fast-path packet around it keeps its own.
+    #[test]
+    fn steer_batch_decides_the_undecided_in_every_group_of_64() {
+        let (up, down, backup) = (v(3), v(7), v(9));
+        let t = table(down, true);
+        let layout = VidLayout::default();
+        let g_pdu = |teid: u32| {
+            let mut p = vec![0x30, 0xff, 0, 4];
+            p.extend_from_slice(&teid.to_be_bytes());
+            p.extend_from_slice(&[0x45, 0, 0, 0]);
+            p
+        };
+        let fast = g_pdu(layout.compose(up, Some(backup), 5).unwrap());
+        let to_backup = g_pdu(layout.compose(down, Some(backup), 6).unwrap());
+        let mut echo = g_pdu(0);
+        echo[1] = 1;
+        let odd: [(Vec<u8>, Verdict); 6] = [
+            (
+                to_backup,
+                Verdict::Processor {
+                    vid: backup,
+                    backup: true,
+                },
+            ),
+            (g_pdu(0), Verdict::Drop(DropReason::ZeroId)),
+            (echo, Verdict::Switch),
+            (fast[..7].to_vec(), Verdict::Drop(DropReason::Malformed)),
+            (vec![0xc8, 0x02, 0, 12, 0, 0, 0, 0], Verdict::Switch),
+            (vec![], Verdict::Drop(DropReason::Malformed)),
+        ];
+        let fast_verdict = Verdict::Processor {
+            vid: up,
+            backup: false,
+        };
+        let at = [0usize, 1, 62, 63, 64, 65, 127, 128, 150, 191, 192, 199];
+        let mut packets = vec![fast.clone(); 200];
+        let mut want = vec![fast_verdict; 200];
+        for (k, &i) in at.iter().enumerate() {
+            let (p, w) = &odd[k % odd.len()];
+            packets[i] = p.clone();
+            want[i] = *w;
+        }
+        let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+        let mut out = vec![Verdict::Drop(DropReason::NotInPool); 200];
+        assert_eq!(t.steer_batch(&refs, &mut out), 200);
+        assert_eq!(out, want);
+        for (p, w) in refs.iter().zip(&want) {
+            assert_eq!(t.steer(p), *w);
         }
     }
 
