@@ -195,8 +195,9 @@ pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
 /// The end of `sender`'s bulk sync: the replicas it is authoritative for (it serves them, or
 /// relays their pending request) that it did not name (`seen`). Never what this HA (`node`)
 /// serves, nor a binding it relays as first HA (it learnt that one first-hand, from the second
-/// HA's reply, possibly after the sender's snapshot: it ends with its own lifetime or the
-/// deregistration this HA relays).
+/// HA's reply, possibly after the sender's snapshot: it ends with its own lifetime, the
+/// deregistration this HA relays, or the server's removal, which survives a batch abandoned
+/// for a bulk sync: `HomeAgent::restart_bulk`).
 pub(super) fn stale(
     table: &BindingTable,
     node: NodeId,
@@ -214,6 +215,23 @@ pub(super) fn stale(
         (!mine && from_sender).then_some(s)
     });
     crate::replica::sweep(held, seen)
+}
+
+/// Whether a replica `r` from `sender` of a binding this HA does not hold (`held` false) is
+/// older than a removal by the binding's server that this HA made or applied (`removed`, by the
+/// replica's identification; `removed.rs`): it comes from another member than the server it
+/// names (a first HA's record of a binding it relays, sent before it applied the removal; a
+/// handover) and is not newer. It changes nothing: taken, the removed binding would be served
+/// again (by its server, "named as the server of a binding it did not serve") and replicated
+/// everywhere. The server's own replicas follow its removal in order on its channel, and a
+/// registration since has a newer identification.
+pub(super) fn stale_replica(
+    held: bool,
+    sender: NodeId,
+    r: &Record,
+    removed: impl Fn(u64) -> bool,
+) -> bool {
+    !held && r.second_ha != sender && removed(r.identification)
 }
 
 /// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
