@@ -423,6 +423,67 @@ mod tests {
         );
     }
 
+    /// "A copy sent by another member before it applied the removal ... not newer than the
+    /// removal, changes nothing and the serving HA answers its sender with the removal."
+    #[test]
+    fn a_late_copy_of_a_removed_binding_changes_nothing_and_is_answered_with_the_removal() {
+        let t0 = Instant::now();
+        let mut ha3 = ha(3, t0);
+        // HA 1's record names HA 3 the server of mobile node 1; HA 3 then revokes it.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 10)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        let slot = ha3.table.find(home(1), None).unwrap();
+        let b = ha3.table.remove(slot).unwrap();
+        ha3.remove_served(t0, &b, super::super::removed::lifetime_end(&b));
+        let removals = |ha: &HomeAgent| {
+            ha.channels[&NodeId(1)]
+                .queued()
+                .filter(
+                    |i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)),
+                )
+                .count()
+        };
+        assert_eq!(removals(&ha3), 1);
+        // HA 1's record again, sent before it applied the removal: nothing changes.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 10)));
+        assert_eq!(server(&ha3, 1), None);
+        assert_eq!(ha3.stats.replicas_stale, 1);
+        assert_eq!(removals(&ha3), 2, "HA 1 is answered with the removal");
+        // A registration since (a newer identification) is taken.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+    }
+
+    /// "A batch abandoned when a backup is seen Up again loses no removal (those of bindings
+    /// still gone are queued again after the bulk sync that replaces it)."
+    #[test]
+    fn a_removal_in_a_batch_abandoned_for_a_bulk_sync_is_queued_again() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        for k in [1, 2] {
+            let (home_address, nai) = (home(k), None);
+            ha1.enqueue(NodeId(2), Item::Remove { home_address, nai });
+        }
+        let ch = ha1.channels.get_mut(&NodeId(2)).unwrap();
+        assert!(
+            ch.next_batch(t0, Duration::from_secs(1), |_| None)
+                .is_some()
+        );
+        // Mobile node 2 registered again meanwhile (HA 3 serves it).
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(2, 3, 3, 5)));
+        ha1.restart_bulk(NodeId(2));
+        let ch = &ha1.channels[&NodeId(2)];
+        assert_eq!(ch.bulk(), BulkSync::Start);
+        let again: Vec<&Item> = ch.queued().collect();
+        assert_eq!(
+            again,
+            [&Item::Remove {
+                home_address: home(1),
+                nai: None
+            }]
+        );
+    }
+
     /// "Bindings taken over from a peer seen alive again with its state ... are checked against
     /// that peer's next bulk sync: those it no longer holds at all, and that were not
     /// re-registered here since, are removed."
