@@ -248,7 +248,7 @@ fn redirecting_ha(peer_up: bool) -> Ha {
 /// The RFC 4433 exchanges of the known answers: the home-address mobile node asks for a home
 /// agent (Home Agent field 255.255.255.255) at 2 s; redirected with 143 to member 2, or served by
 /// HA 1, whose reply names its own address. (name, request, our reply)
-fn dynamic_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+fn dynamic_exchanges() -> Vec<KnownExchange> {
     [("redirect_143_reply", true), ("assigned_ha_reply", false)]
         .into_iter()
         .map(|(name, peer_up)| {
@@ -269,31 +269,11 @@ fn dynamic_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// naming HA 1's own address in its Home Agent field.
 #[test]
 fn rfc4433_replies_match_the_scapy_known_answers() {
-    let vectors = include_str!("vectors/mip/dynamic_ha_vectors.txt");
-    let known: Vec<(&str, Vec<u8>)> = vectors
-        .lines()
-        .map(|l| {
-            let (name, hex) = l.split_once(' ').unwrap();
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
-            (name, bytes)
-        })
-        .collect();
-    let ours = dynamic_exchanges();
-    assert_eq!(known.len(), ours.len());
-    for ((name, bytes), (our_name, _, reply)) in known.iter().zip(&ours) {
-        assert_eq!(name, our_name);
-        assert_eq!(&reply, &bytes, "{name}");
-    }
-    let out = std::process::Command::new("python3")
-        .arg("tests/vectors/mip/make_dynamic_ha_vectors.py")
-        .output();
-    match out {
-        Ok(o) if o.status.success() => assert_eq!(String::from_utf8_lossy(&o.stdout), vectors),
-        _ => println!("skipped re-running the script: python3 with scapy not found"),
-    }
+    assert_known_answers(
+        include_str!("vectors/mip/dynamic_ha_vectors.txt"),
+        "tests/vectors/mip/make_dynamic_ha_vectors.py",
+        &dynamic_exchanges(),
+    );
 }
 
 /// tshark dissects the RFC 4433 requests and replies with no error item and reads the code, the
@@ -301,29 +281,10 @@ fn rfc4433_replies_match_the_scapy_known_answers() {
 #[cfg(feature = "pcap")]
 #[test]
 fn tshark_dissects_the_rfc4433_replies() {
-    use telcp::pcap::PcapWriter;
-    if !common::have_tshark() {
-        println!("skipped: tshark not found");
-        return;
-    }
     let ex = dynamic_exchanges();
-    let cap = common::Capture::written("mip-dynamic-ha-tshark", "mip-dynha.pcap", |f| {
-        let mut w = PcapWriter::new(f).unwrap();
-        let (mn, ha) = (mn_sock(), sock(VIP, 434));
-        for (i, (_, q, p)) in ex.iter().enumerate() {
-            let at = Duration::from_millis(2 * i as u64);
-            w.write_udp(at, mn, ha, q).unwrap();
-            w.write_udp(at + Duration::from_micros(1), ha, mn, p)
-                .unwrap();
-        }
-        drop(w.into_inner());
-    });
-    let text = cap.run(&["-n", "-q", "-z", "expert"]);
-    assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
-        "tshark reports errors:\n{text}"
-    );
-    assert!(!text.contains("Malformed"), "{text}");
+    let Some(cap) = tshark_dissects("mip-dynamic-ha-tshark", "mip-dynha.pcap", &ex) else {
+        return;
+    };
     let text = cap.run(&[
         "-n",
         "-Y",

@@ -725,7 +725,7 @@ fn lone_ha() -> Ha {
 }
 
 /// The requests the known answers answer, each with the reply our home agent emits.
-fn lone_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+fn lone_exchanges() -> Vec<KnownExchange> {
     let at = Duration::from_secs(1);
     let nat = sock(Ipv4Addr::new(100, 64, 0, 1), 40_001);
     let short = |t: u8, d: &[u8]| [&[t, d.len() as u8][..], d].concat();
@@ -778,32 +778,11 @@ fn lone_exchanges() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// Python's HMAC-MD5): the replies the home agent emits are those bytes exactly.
 #[test]
 fn tunnel_replies_match_the_scapy_known_answers() {
-    let vectors = include_str!("vectors/mip/tunnel_vectors.txt");
-    let known: Vec<(&str, Vec<u8>)> = vectors
-        .lines()
-        .map(|l| {
-            let (name, hex) = l.split_once(' ').unwrap();
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
-            (name, bytes)
-        })
-        .collect();
-    let ours = lone_exchanges();
-    assert_eq!(known.len(), ours.len());
-    for ((name, bytes), (our_name, _, reply)) in known.iter().zip(&ours) {
-        assert_eq!(name, our_name);
-        assert_eq!(&reply, &bytes, "{name}");
-    }
-    // The script still prints the committed file, when it can run.
-    let out = std::process::Command::new("python3")
-        .arg("tests/vectors/mip/make_tunnel_vectors.py")
-        .output();
-    match out {
-        Ok(o) if o.status.success() => assert_eq!(String::from_utf8_lossy(&o.stdout), vectors),
-        _ => println!("skipped re-running the script: python3 with scapy not found"),
-    }
+    assert_known_answers(
+        include_str!("vectors/mip/tunnel_vectors.txt"),
+        "tests/vectors/mip/make_tunnel_vectors.py",
+        &lone_exchanges(),
+    );
 }
 
 /// tshark dissects the requests and our replies with no error item, and reads the UDP Tunnel
@@ -811,29 +790,10 @@ fn tunnel_replies_match_the_scapy_known_answers() {
 #[cfg(feature = "pcap")]
 #[test]
 fn tshark_dissects_the_tunnel_replies() {
-    use telcp::pcap::PcapWriter;
-    if !common::have_tshark() {
-        println!("skipped: tshark not found");
-        return;
-    }
     let ex = lone_exchanges();
-    let cap = common::Capture::written("mip-tunnel-tshark", "mip-tunnel.pcap", |f| {
-        let mut w = PcapWriter::new(f).unwrap();
-        let (mn, ha) = (mn_sock(), sock(VIP, 434));
-        for (i, (_, q, p)) in ex.iter().enumerate() {
-            let at = Duration::from_millis(2 * i as u64);
-            w.write_udp(at, mn, ha, q).unwrap();
-            w.write_udp(at + Duration::from_micros(1), ha, mn, p)
-                .unwrap();
-        }
-        drop(w.into_inner());
-    });
-    let text = cap.run(&["-n", "-q", "-z", "expert"]);
-    assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
-        "tshark reports errors:\n{text}"
-    );
-    assert!(!text.contains("Malformed"), "{text}");
+    let Some(cap) = tshark_dissects("mip-tunnel-tshark", "mip-tunnel.pcap", &ex) else {
+        return;
+    };
     let text = cap.run(&[
         "-n",
         "-Y",

@@ -78,6 +78,44 @@
 //! [`Event::WithdrawRoute`] for the virtual network and learns the peers' announcements from their
 //! heartbeats ([`HomeAgent::announcers`]).
 //!
+//! A removal reaches every holder of a copy. Only the serving HA removes a binding (a
+//! deregistration, a revocation, the end of its lifetime), and replicates the removal; a batch
+//! abandoned when a backup is seen Up again loses no removal (those of bindings still gone are
+//! queued again after the bulk sync that replaces it, which does not sweep the copy a first HA
+//! keeps of a binding it relays). A copy sent by another member before it applied the removal
+//! (a first HA's record of a binding it relays, retransmitted under loss or named in its bulk
+//! sync) can arrive after it: the serving HA and every member that applied the removal remember
+//! the removed binding's identification until its lifetime would have ended (at most
+//! `max_bindings`, [`HaStats::removed_evicted`] beyond), so such a copy, not newer than the
+//! removal, changes nothing ([`HaStats::replicas_stale`]) and the serving HA answers its sender
+//! with the removal. (Without it the serving HA would take the copy as naming it the server of
+//! a binding it did not serve, and the removed binding would be served again everywhere.)
+//!
+//! ## Registration revocation (RFC 3543)
+//!
+//! With [`HomeAgentConfig::revocation`] on, the serving HA negotiates revocation with a foreign
+//! agent that offers it (its Revocation Support extension covered by FA-HA, answered in the
+//! reply with the I bit both agents set) or with a mobile node with a co-located care-of address
+//! (covered by MN-HA); the negotiation travels with the replicated binding
+//! ([`cluster::Record::revocation`]). [`HomeAgent::revoke`] (administratively, or on AAA's
+//! request) removes a binding at the HA serving it, everywhere, and sends the Registration
+//! Revocation from that HA's own address, retransmitted from
+//! [`HomeAgentConfig::revocation_rto`], doubling, up to [`HomeAgentConfig::revocation_retransmits`]
+//! times until acknowledged; at most [`HomeAgentConfig::max_revocations`] await
+//! acknowledgement. A foreign agent's Revocation, sent to the virtual address, reaches any
+//! member: one not serving the binding forwards it over the cluster link to the serving HA,
+//! which alone removes the binding and acknowledges.
+//!
+//! A takeover that makes an HA serve bindings whose tunnel it does not offer revokes them rather
+//! than serving them or dropping them silently, but not at once: a live member cut off for a
+//! few heartbeats under loss (a false Down) would lose its bindings. The revocations wait
+//! [`HomeAgentConfig::takeover_revocation_grace`] (default 10 s, at most 1 h; zero revokes at
+//! once) and are cancelled when the member they were taken from is seen Up again (the takeover
+//! rules above hand its bindings back; [`HaStats::takeover_grace_cancelled`]) or when the binding
+//! is served again; a member seen restarted lost its state, so what was taken from it is revoked
+//! at once. At most `max_bindings` wait; beyond, revoked at once
+//! ([`HaStats::takeover_grace_full`]).
+//!
 //! ## How the Home Agent is built
 //!
 //! [`HomeAgent`] is an orchestrator (demultiplexing, the binding table, health, outboxes,

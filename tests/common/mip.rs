@@ -572,3 +572,63 @@ pub fn sealed_replica(
         revocation: Some(true),
     }))]
 }
+
+// ------------------------------------------------- scapy-built known answers, dissected by tshark
+
+/// One exchange of a known-answer test: its name in the vectors file, the request the mobile
+/// node sends, the home agent's reply.
+pub type KnownExchange = (&'static str, Vec<u8>, Vec<u8>);
+
+/// The replies of `ours` are, in order and by name, the bytes of the vectors file `vectors`
+/// (one `name hex` a line, written by the scapy script `script`); when python3 with scapy runs,
+/// the script still prints that file exactly.
+pub fn assert_known_answers(vectors: &str, script: &str, ours: &[KnownExchange]) {
+    let known: Vec<(&str, Vec<u8>)> = vectors
+        .lines()
+        .map(|l| {
+            let (name, hex) = l.split_once(' ').unwrap();
+            (name, super::hex(hex))
+        })
+        .collect();
+    assert_eq!(known.len(), ours.len());
+    for ((name, bytes), (our_name, _, reply)) in known.iter().zip(ours) {
+        assert_eq!(name, our_name);
+        assert_eq!(reply, bytes, "{name}");
+    }
+    let out = std::process::Command::new("python3").arg(script).output();
+    match out {
+        Ok(o) if o.status.success() => assert_eq!(String::from_utf8_lossy(&o.stdout), vectors),
+        _ => println!("skipped re-running the script: python3 with scapy not found"),
+    }
+}
+
+/// The exchanges `ex` as a capture `file` (each request from the mobile node to the virtual
+/// address, its reply 1 µs later, 2 ms between exchanges) that tshark dissects with no error
+/// item and no malformed packet; the caller reads fields from it. `None`, said, when tshark is
+/// not installed.
+#[cfg(feature = "pcap")]
+pub fn tshark_dissects(tag: &str, file: &str, ex: &[KnownExchange]) -> Option<super::Capture> {
+    use telcp::pcap::PcapWriter;
+    if !super::have_tshark() {
+        println!("skipped: tshark not found");
+        return None;
+    }
+    let cap = super::Capture::written(tag, file, |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        let (mn, ha) = (mn_sock(), sock(VIP, 434));
+        for (i, (_, q, p)) in ex.iter().enumerate() {
+            let at = Duration::from_millis(2 * i as u64);
+            w.write_udp(at, mn, ha, q).unwrap();
+            w.write_udp(at + Duration::from_micros(1), ha, mn, p)
+                .unwrap();
+        }
+        drop(w.into_inner());
+    });
+    let text = cap.run(&["-n", "-q", "-z", "expert"]);
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
+        "tshark reports errors:\n{text}"
+    );
+    assert!(!text.contains("Malformed"), "{text}");
+    Some(cap)
+}

@@ -2,6 +2,7 @@
 //! return and applies replicated items to its table by the rules of `replicate.rs`.
 
 use super::replicate::{self, Claim, Removal};
+use super::takeover::MnKey;
 use super::*;
 use crate::replica::Entry;
 
@@ -53,6 +54,40 @@ impl HomeAgent {
         }
     }
 
+    /// This HA, the server of `b`, removed it (revoked, deregistered) at `now`, its lifetime to
+    /// end at `until`: the removal goes to the backups, and is remembered against late replicas
+    /// of it (`removed.rs`).
+    pub(super) fn remove_served(&mut self, now: Instant, b: &Binding, until: Option<Instant>) {
+        self.stats.removed_evicted += self.removed.insert(now, b, until);
+        self.replicate_remove(b.home_address, b.nai.clone());
+    }
+
+    /// Restarts the bulk sync to `peer` (it is seen Up again). The batch in flight is abandoned
+    /// for it ([`crate::replica::Channel::restart_bulk`]), and with it the removals it carried:
+    /// the sync's end sweeps the replicas it does not name, but not a copy the peer relays as
+    /// first HA (`replicate::stale`), which would then outlive the binding. So each removal of
+    /// a binding this HA still does not hold is queued again, after the sync.
+    pub(super) fn restart_bulk(&mut self, peer: NodeId) {
+        let Some(ch) = self.channels.get_mut(&peer) else {
+            return;
+        };
+        let removals: Vec<(Ipv4Addr, Option<Box<[u8]>>)> = ch
+            .in_flight()
+            .into_iter()
+            .flat_map(|(_, items)| items)
+            .filter_map(|e| match e.item() {
+                Some(Item::Remove { home_address, nai }) => Some((*home_address, nai.clone())),
+                _ => None,
+            })
+            .collect();
+        ch.restart_bulk();
+        for (home_address, nai) in removals {
+            if self.table.find(home_address, nai.as_deref()).is_none() {
+                self.enqueue(peer, Item::Remove { home_address, nai });
+            }
+        }
+    }
+
     pub(super) fn replicate_remove(&mut self, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
         for peer in self.backups() {
             let nai = nai.clone();
@@ -94,7 +129,7 @@ impl HomeAgent {
         match entry.into() {
             Entry::Item(Item::Upsert(r)) => self.apply_replica(now, sender, r),
             Entry::Item(Item::Remove { home_address, nai }) => {
-                self.apply_remove(sender, home_address, nai)
+                self.apply_remove(now, sender, home_address, nai)
             }
             Entry::Item(Item::Takeover {
                 failed,
@@ -123,6 +158,9 @@ impl HomeAgent {
     /// owner (which replicates it as its own).
     fn apply_replica(&mut self, now: Instant, sender: NodeId, mut r: Record) {
         let key = (r.home_address, r.nai.clone());
+        if self.stale_replica(now, sender, &r, &key) {
+            return;
+        }
         let cap = self.table.max_bindings();
         let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
@@ -170,8 +208,32 @@ impl HomeAgent {
         }
     }
 
-    /// A replicated removal ([`replicate::removal`]).
-    fn apply_remove(&mut self, sender: NodeId, home_address: Ipv4Addr, nai: Option<Box<[u8]>>) {
+    /// A replica, from `sender`, of a binding this HA does not hold and that its server removed
+    /// ([`replicate::stale_replica`], `removed.rs`): it changes nothing (counted). This HA being
+    /// that server, it answers `sender` with the removal, so that a copy `sender` still holds
+    /// goes too.
+    fn stale_replica(&mut self, now: Instant, sender: NodeId, r: &Record, key: &MnKey) -> bool {
+        let held = self.table.find(key.0, key.1.as_deref()).is_some();
+        if !replicate::stale_replica(held, sender, r, |id| self.removed.covers(key, id, now)) {
+            return false;
+        }
+        self.stats.replicas_stale += 1;
+        if r.second_ha == self.node {
+            let (home_address, nai) = key.clone();
+            self.enqueue(sender, Item::Remove { home_address, nai });
+        }
+        true
+    }
+
+    /// A replicated removal ([`replicate::removal`]), remembered when it removes the binding
+    /// (`removed.rs`).
+    fn apply_remove(
+        &mut self,
+        now: Instant,
+        sender: NodeId,
+        home_address: Ipv4Addr,
+        nai: Option<Box<[u8]>>,
+    ) {
         let Some(s) = self.table.find(home_address, nai.as_deref()) else {
             return;
         };
@@ -180,7 +242,12 @@ impl HomeAgent {
         };
         match replicate::removal(b, self.node, sender) {
             Removal::Remove => {
-                self.table.remove(s);
+                if let Some(b) = self.table.remove(s)
+                    && b.state() == BindingState::Permanent
+                {
+                    let until = removed::lifetime_end(&b);
+                    self.stats.removed_evicted += self.removed.insert(now, &b, until);
+                }
             }
             Removal::EndPending => {
                 let _ = self.table.update(s, |b| b.pending = None);

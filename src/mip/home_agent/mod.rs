@@ -13,6 +13,7 @@ mod event;
 mod notices;
 mod pool;
 mod register;
+mod removed;
 mod replicate;
 mod retired;
 mod revoke;
@@ -33,6 +34,7 @@ pub use config::{
 pub use event::Event;
 use notices::Notices;
 use pool::HomePool;
+use removed::Removed;
 use replicate::Channel;
 use retired::Retired;
 use revoke::Revocations;
@@ -154,6 +156,14 @@ pub struct HaStats {
     pub replicas_applied: u64,
     /// Replicated bindings not stored because the table was full.
     pub replicas_refused: u64,
+    /// Replicas of a binding removed by its serving member that came from another member (a
+    /// first HA's record sent before it applied the removal): not newer than the removal, they
+    /// changed nothing (the serving member answers the sender with the removal). `removed.rs`.
+    pub replicas_stale: u64,
+    /// Removed bindings' last identifications dropped before their lifetime ended, to make room
+    /// (at most `max_bindings` are remembered): a late replica of such a binding is no longer
+    /// recognised as stale.
+    pub removed_evicted: u64,
     /// Transmits dropped because the queue was full.
     pub dropped_transmits: u64,
     /// Events dropped because the queue was full.
@@ -264,6 +274,8 @@ pub struct HomeAgent {
     revocations: Revocations,
     /// Last identifications of deregistered mobile nodes (`retired.rs`).
     retired: Retired,
+    /// Bindings removed by their server, against late replicas (`removed.rs`).
+    removed: Removed,
     tunnels: TunnelConfig,
     /// Keys from AAA ([`HomeAgentConfig::aaa`]).
     aaa: Option<Aaa>,
@@ -347,6 +359,7 @@ impl HomeAgent {
             max_queue: cfg.max_replication_queue,
             revocations: Revocations::new(&cfg, &hasher),
             retired: Retired::new(cfg.max_bindings, &hasher),
+            removed: Removed::new(cfg.max_bindings, &hasher),
             tunnels: cfg.tunnels,
             aaa: cfg.aaa.map(|c| Aaa::new(c, &hasher)),
             sealer,
@@ -666,10 +679,8 @@ impl HomeAgent {
                     self.cancel_graced(node);
                     self.forget_takeover(node);
                     // A backup (re)joins: send it everything in bulk.
-                    if self.backups().contains(&node)
-                        && let Some(ch) = self.channels.get_mut(&node)
-                    {
-                        ch.restart_bulk();
+                    if self.backups().contains(&node) {
+                        self.restart_bulk(node);
                     }
                     self.pump(now);
                 }

@@ -363,6 +363,8 @@ impl HomeAgent {
         };
         let all = q.care_of == q.home_address || q.care_of.is_unspecified();
         let gone = self.deregistered_tunnels(s, (!all).then_some(q.care_of));
+        // When the binding's lifetime would have ended (`removed.rs`).
+        let until = self.table.get(s).and_then(removed::lifetime_end);
         let _ = self.table.update(s, |b| {
             if all {
                 b.care_of.clear();
@@ -387,7 +389,7 @@ impl HomeAgent {
                     .retired
                     .insert(b.home_address, nai, b.identification, stale);
                 self.stats.retired_evicted += evicted;
-                self.replicate_remove(b.home_address, b.nai.clone());
+                self.remove_served(a.now, &b, until);
             }
         } else {
             self.replicate_slot(s, a.now);

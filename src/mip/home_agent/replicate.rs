@@ -195,8 +195,9 @@ pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
 /// The end of `sender`'s bulk sync: the replicas it is authoritative for (it serves them, or
 /// relays their pending request) that it did not name (`seen`). Never what this HA (`node`)
 /// serves, nor a binding it relays as first HA (it learnt that one first-hand, from the second
-/// HA's reply, possibly after the sender's snapshot: it ends with its own lifetime or the
-/// deregistration this HA relays).
+/// HA's reply, possibly after the sender's snapshot: it ends with its own lifetime, the
+/// deregistration this HA relays, or the server's removal, which survives a batch abandoned
+/// for a bulk sync: `HomeAgent::restart_bulk`).
 pub(super) fn stale(
     table: &BindingTable,
     node: NodeId,
@@ -214,6 +215,23 @@ pub(super) fn stale(
         (!mine && from_sender).then_some(s)
     });
     crate::replica::sweep(held, seen)
+}
+
+/// Whether a replica `r` from `sender` of a binding this HA does not hold (`held` false) is
+/// older than a removal by the binding's server that this HA made or applied (`removed`, by the
+/// replica's identification; `removed.rs`): it comes from another member than the server it
+/// names (a first HA's record of a binding it relays, sent before it applied the removal; a
+/// handover) and is not newer. It changes nothing: taken, the removed binding would be served
+/// again (by its server, "named as the server of a binding it did not serve") and replicated
+/// everywhere. The server's own replicas follow its removal in order on its channel, and a
+/// registration since has a newer identification.
+pub(super) fn stale_replica(
+    held: bool,
+    sender: NodeId,
+    r: &Record,
+    removed: impl Fn(u64) -> bool,
+) -> bool {
+    !held && r.second_ha != sender && removed(r.identification)
 }
 
 /// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
@@ -402,6 +420,67 @@ mod tests {
                 reassert: true,
                 end_pending: false
             }
+        );
+    }
+
+    /// "A copy sent by another member before it applied the removal ... not newer than the
+    /// removal, changes nothing and the serving HA answers its sender with the removal."
+    #[test]
+    fn a_late_copy_of_a_removed_binding_changes_nothing_and_is_answered_with_the_removal() {
+        let t0 = Instant::now();
+        let mut ha3 = ha(3, t0);
+        // HA 1's record names HA 3 the server of mobile node 1; HA 3 then revokes it.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 10)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        let slot = ha3.table.find(home(1), None).unwrap();
+        let b = ha3.table.remove(slot).unwrap();
+        ha3.remove_served(t0, &b, super::super::removed::lifetime_end(&b));
+        let removals = |ha: &HomeAgent| {
+            ha.channels[&NodeId(1)]
+                .queued()
+                .filter(
+                    |i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)),
+                )
+                .count()
+        };
+        assert_eq!(removals(&ha3), 1);
+        // HA 1's record again, sent before it applied the removal: nothing changes.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 10)));
+        assert_eq!(server(&ha3, 1), None);
+        assert_eq!(ha3.stats.replicas_stale, 1);
+        assert_eq!(removals(&ha3), 2, "HA 1 is answered with the removal");
+        // A registration since (a newer identification) is taken.
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+    }
+
+    /// "A batch abandoned when a backup is seen Up again loses no removal (those of bindings
+    /// still gone are queued again after the bulk sync that replaces it)."
+    #[test]
+    fn a_removal_in_a_batch_abandoned_for_a_bulk_sync_is_queued_again() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        for k in [1, 2] {
+            let (home_address, nai) = (home(k), None);
+            ha1.enqueue(NodeId(2), Item::Remove { home_address, nai });
+        }
+        let ch = ha1.channels.get_mut(&NodeId(2)).unwrap();
+        assert!(
+            ch.next_batch(t0, Duration::from_secs(1), |_| None)
+                .is_some()
+        );
+        // Mobile node 2 registered again meanwhile (HA 3 serves it).
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(2, 3, 3, 5)));
+        ha1.restart_bulk(NodeId(2));
+        let ch = &ha1.channels[&NodeId(2)];
+        assert_eq!(ch.bulk(), BulkSync::Start);
+        let again: Vec<&Item> = ch.queued().collect();
+        assert_eq!(
+            again,
+            [&Item::Remove {
+                home_address: home(1),
+                nai: None
+            }]
         );
     }
 

@@ -249,7 +249,7 @@ impl HomeAgent {
             return Revoked::Unknown;
         };
         self.pool.release(&b.home_address);
-        self.replicate_remove(b.home_address, b.nai.clone());
+        self.remove_served(now, &b, removed::lifetime_end(&b));
         self.update_load();
         let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), inform);
         let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
@@ -384,7 +384,7 @@ impl HomeAgent {
             };
             n += 1;
             self.stats.takeover_revoked += 1;
-            self.replicate_remove(b.home_address, b.nai.clone());
+            self.remove_served(now, &b, removed::lifetime_end(&b));
             let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), true);
             let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
             self.push_revoked(&b, fa, false);
@@ -661,7 +661,7 @@ impl HomeAgent {
         if let Some(b) = slot.and_then(|s| self.table.remove(s)) {
             self.revocations.negotiated.remove(&b.home_address);
             self.pool.release(&b.home_address);
-            self.replicate_remove(b.home_address, b.nai.clone());
+            self.remove_served(now, &b, removed::lifetime_end(&b));
             self.update_load();
             self.push_revoked(&b, Some(fa), true);
             self.pump(now);
