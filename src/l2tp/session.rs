@@ -125,7 +125,7 @@ const FEW: usize = 8;
 /// A tunnel's sessions by our Session ID (issue 19 item 3: memory per established session).
 /// A tunnel with few sessions (most LAC tunnels carry one or a handful) keeps them in a vector
 /// grown one at a time: one session costs its own size, where a hash table's smallest
-/// allocation holds four. From [`FEW`] sessions on, a hash table keyed by our ids. Iteration
+/// allocation holds four. Past eight sessions, a hash table keyed by our ids. Iteration
 /// order is unspecified, as a hash table's.
 #[derive(Debug, Default)]
 pub struct Sessions(Repr);
