@@ -237,7 +237,12 @@ fn redirect_decisions(c: &mut Criterion) {
     });
     g.finish();
 
-    // Memory: tunnels, then sessions.
+    memory(now);
+}
+
+/// Heap bytes per established tunnel and per established session (one per tunnel), 10k each,
+/// printed.
+fn memory(now: Instant) {
     let before = LIVE.load(Ordering::Relaxed);
     let (mut lns3, ts) = lns_with_tunnels(10_000, now);
     let after_tunnels = LIVE.load(Ordering::Relaxed);
@@ -325,6 +330,9 @@ struct Pool {
     /// Whether the clock is read (not in the instruction-count mode: reading it is the
     /// measurement's cost, not the set-up's).
     timed: bool,
+    /// Virtual time between one set-up's teardown and the next set-up (zero: back to back);
+    /// beyond [`ReplicationConfig::linger`] the teardown's records leave alone, at the timer.
+    spacing: Duration,
 }
 
 impl Pool {
@@ -347,6 +355,7 @@ impl Pool {
             acked: 0,
             in_backup: Duration::ZERO,
             timed: true,
+            spacing: Duration::ZERO,
         };
         let sees =
             |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
@@ -429,13 +438,17 @@ impl Pool {
     /// `k` calls set up together (timed: ICRQs, ICRPs, ICCNs and the replication round trips),
     /// then torn down (not timed). `k = 1` is an isolated set-up; with more, the records of
     /// set-ups that complete while a replication batch is in flight share the next batch.
+    ///
+    /// With a [`Pool::spacing`], virtual time then moves on by it and every timer due fires
+    /// (timed too: with replication, the teardown's records leave there when the spacing is
+    /// beyond the linger).
     fn setup(&mut self, k: usize) -> Duration {
         let t0 = self.timed.then(Instant::now);
         let calls: Vec<_> = (0..k)
             .map(|_| self.lac.open_session(self.now).unwrap())
             .collect();
         self.pump();
-        let took = t0.map_or(Duration::ZERO, |t0| t0.elapsed());
+        let mut took = t0.map_or(Duration::ZERO, |t0| t0.elapsed());
         assert!(calls.iter().all(|c| self.lac.session_of(*c).is_some()));
         let (r, a, b) = (self.replicated, self.acked, self.in_backup);
         for c in calls {
@@ -445,6 +458,15 @@ impl Pool {
         }
         self.pump();
         (self.replicated, self.acked, self.in_backup) = (r, a, b);
+        if !self.spacing.is_zero() {
+            let t0 = self.timed.then(Instant::now);
+            self.now += self.spacing;
+            self.lac.handle_timeout(self.now);
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+            self.pump();
+            took += t0.map_or(Duration::ZERO, |t0| t0.elapsed());
+        }
         took
     }
 }
@@ -461,6 +483,10 @@ fn backup_heap(n: usize) -> isize {
     drop(p.b);
     before - LIVE.load(Ordering::Relaxed)
 }
+
+/// Virtual time between isolated set-ups in the spaced figures: beyond the default
+/// [`ReplicationConfig::linger`], so a teardown's records leave alone.
+const SPACING: Duration = Duration::from_millis(25);
 
 /// Set-ups per burst in the printed figures: a loaded LNS completes several set-ups while a
 /// replication batch is in flight.
@@ -521,8 +547,16 @@ fn replication(c: &mut Criterion) {
     );
     let (np1, nr1, _) = per_setup(&mut plain, &mut repl, 1, rounds);
     println!(
-        "l2tp_lns replication, isolated set-ups (one batch, MAC and ack each): {np1:.0} ns without backup, {nr1:.0} with, ratio {:.2}",
+        "l2tp_lns replication, isolated set-ups back to back (within the linger): {np1:.0} ns without backup, {nr1:.0} with, ratio {:.2}",
         nr1 / np1
+    );
+    (plain.spacing, repl.spacing) = (SPACING, SPACING);
+    let (np2, nr2, _) = per_setup(&mut plain, &mut repl, 1, rounds);
+    (plain.spacing, repl.spacing) = (Duration::ZERO, Duration::ZERO);
+    println!(
+        "l2tp_lns replication, isolated set-ups spaced beyond the linger ({} ms apart): {np2:.0} ns without backup, {nr2:.0} with, ratio {:.2}",
+        SPACING.as_millis(),
+        nr2 / np2
     );
     let k = 10_000;
     let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
@@ -649,7 +683,9 @@ fn count(n: u32) -> String {
 
 /// Instruction-count mode (`L2TP_LNS_COUNT=K` in the environment, for `valgrind --tool=callgrind`,
 /// whose counts do not move with the machine's load): 1008 set-ups in bursts of `K` without
-/// replication ([`count_plain`]), then with ([`count_replicated`]); nothing else runs.
+/// replication ([`count_plain`]), then with ([`count_replicated`]); nothing else runs. With
+/// `L2TP_LNS_SPACED=1` too, [`SPACING`] of virtual time passes after each teardown (timers
+/// fired, counted).
 #[inline(never)]
 fn count_plain(p: &mut Pool, k: usize) {
     for _ in 0..1008 / k {
@@ -673,15 +709,27 @@ criterion_group!(
 );
 
 fn main() {
+    if std::env::var_os("L2TP_LNS_MEMORY").is_some() {
+        // Memory only (`L2TP_LNS_MEMORY=1`): the per-tunnel and per-session figures.
+        memory(Instant::now());
+        return;
+    }
     if let Some(k) = std::env::var("L2TP_LNS_COUNT")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
         let (mut plain, mut repl) = (Pool::new(false), Pool::new(true));
         (plain.timed, repl.timed) = (false, false);
+        let spaced = std::env::var_os("L2TP_LNS_SPACED").is_some();
+        if spaced {
+            (plain.spacing, repl.spacing) = (SPACING, SPACING);
+        }
         count_plain(&mut plain, k);
         count_replicated(&mut repl, k);
-        println!("l2tp_lns count mode: 1008 set-ups in bursts of {k}, each way");
+        println!(
+            "l2tp_lns count mode: 1008 set-ups in bursts of {k}, each way{}",
+            if spaced { ", spaced" } else { "" }
+        );
         return;
     }
     benches();

@@ -9,7 +9,11 @@
 //!   but inside our receive window are queued (at most `max_out_of_order`, then dropped: the peer
 //!   retransmits them). Duplicates are dropped and re-acknowledged.
 //! * Acknowledgement: every message we send carries Nr; when a message must be acknowledged and
-//!   nothing sent after processing it carried the Nr, [`Channel::flush_ack`] sends a ZLB.
+//!   nothing sent after processing it carried the Nr, [`Channel::flush_ack`] sends a ZLB. When
+//!   the answer is known to follow shortly (an LNS's ICRP held for its backup), the ZLB is
+//!   deferred ([`Channel::defer_ack`]) so the answer carries the acknowledgement (RFC 2661 5.8:
+//!   the ZLB is for when there is no message to piggyback it on), for at most a quarter of the
+//!   first retransmission timeout, well before the peer retransmits.
 //! * Retransmission: the oldest unacknowledged message after `retransmit_initial`, doubling up
 //!   to `retransmit_cap`; after `max_retries` retransmissions without progress the channel is dead
 //!   and the tunnel must be torn down.
@@ -19,6 +23,7 @@
 use super::wire::ControlMessage;
 use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `a` comes before `b` modulo 2^16.
@@ -27,7 +32,7 @@ pub fn seq_lt(a: u16, b: u16) -> bool {
 }
 
 /// Parameters of a control channel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelConfig {
     /// Our Receive Window Size (how many out-of-order messages we accept ahead).
     pub receive_window: u16,
@@ -85,7 +90,8 @@ pub struct ChannelDead;
 /// The reliable control channel of one tunnel.
 #[derive(Debug)]
 pub struct Channel {
-    cfg: ChannelConfig,
+    /// Shared by an endpoint's channels (issue 19 item 3: memory per tunnel).
+    cfg: Arc<ChannelConfig>,
     /// Tunnel id to put in headers (the peer's id for the tunnel).
     pub peer_tunnel_id: u16,
     ns: u16,
@@ -101,6 +107,8 @@ pub struct Channel {
     rto: Duration,
     deadline: Option<Instant>,
     ack_pending: bool,
+    /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
+    ack_by: Option<Instant>,
     out: VecDeque<Bytes>,
     /// Resumed from a replica ([`Channel::resume_replica`]): our Ns is not known yet (sending
     /// waits; the probe is retransmitted on the channel's timer).
@@ -113,6 +121,11 @@ pub struct Channel {
 impl Channel {
     /// A new channel; `peer_tunnel_id` may be 0 until the peer assigns one (SCCRQ).
     pub fn new(cfg: ChannelConfig, peer_tunnel_id: u16) -> Self {
+        Channel::with_config(Arc::new(cfg), peer_tunnel_id)
+    }
+
+    /// As [`Channel::new`], with parameters shared by several channels.
+    pub fn with_config(cfg: Arc<ChannelConfig>, peer_tunnel_id: u16) -> Self {
         let rto = cfg.retransmit_initial;
         Channel {
             cfg,
@@ -130,6 +143,7 @@ impl Channel {
             rto,
             deadline: None,
             ack_pending: false,
+            ack_by: None,
             out: VecDeque::new(),
             resync_ns: false,
             resync_nr: false,
@@ -247,6 +261,7 @@ impl Channel {
             self.out.push_back(bytes.clone());
             self.unacked.push_back((ns, bytes));
             self.ack_pending = false;
+            self.ack_by = None;
             if self.deadline.is_none() {
                 self.deadline = Some(now + self.rto);
             }
@@ -256,13 +271,29 @@ impl Channel {
     /// Sends a ZLB if a received message is still unacknowledged (nothing carried the Nr). Call it
     /// once the received messages have been processed, so that answers piggyback the ack.
     pub fn flush_ack(&mut self) {
-        if self.ack_pending {
+        if self.ack_pending && self.ack_by.is_none() {
             self.ack_pending = false;
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
             let mut v = Vec::with_capacity(12);
             zlb.emit(&mut v);
             self.out.push_back(Bytes::from(v));
         }
+    }
+
+    /// Defers the ZLB owed for the messages received (module docs): [`Channel::flush_ack`]
+    /// sends none until the next message sent carries the acknowledgement, or until
+    /// [`Channel::handle_timeout`] at a quarter of the first retransmission timeout from `now`,
+    /// or [`Channel::end_defer`]. Nothing when no acknowledgement is owed.
+    pub fn defer_ack(&mut self, now: Instant) {
+        if self.ack_pending && self.ack_by.is_none() {
+            self.ack_by = Some(now + self.cfg.retransmit_initial / 4);
+        }
+    }
+
+    /// Ends a deferral ([`Channel::defer_ack`]): [`Channel::flush_ack`] sends the ZLB if one is
+    /// still owed.
+    pub fn end_defer(&mut self) {
+        self.ack_by = None;
     }
 
     /// The next datagram to send.
@@ -283,11 +314,19 @@ impl Channel {
 
     /// When [`Channel::handle_timeout`] must be called.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match (self.deadline, self.ack_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Retransmits the oldest unacknowledged message if its timer expired.
+    /// Sends the ZLB deferred ([`Channel::defer_ack`]) once its time came; retransmits the
+    /// oldest unacknowledged message if its timer expired.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ChannelDead> {
+        if self.ack_by.is_some_and(|t| t <= now) {
+            self.ack_by = None;
+            self.flush_ack();
+        }
         let Some(d) = self.deadline else {
             return Ok(());
         };
@@ -373,6 +412,7 @@ impl Channel {
         self.cwnd = 1;
         self.ca_acked = 0;
         self.ack_pending = false;
+        self.ack_by = None;
         self.pump(now);
     }
 
@@ -428,6 +468,7 @@ impl Channel {
         self.ooo.clear();
         self.resync_ns = true;
         self.resync_nr = true;
+        self.ack_by = None;
         self.retries = 0;
         self.rto = self.cfg.retransmit_initial;
         self.deadline = Some(now + self.rto);
@@ -613,6 +654,57 @@ mod tests {
         let m = parse(&a.poll_transmit().unwrap());
         assert_eq!((m.header.ns, m.header.nr), (17, 42));
         assert_eq!(a.seq(), (18, 42));
+    }
+
+    /// RFC 2661 5.8 (module docs): a deferred acknowledgement is not sent as a ZLB while the
+    /// answer is awaited; the answer carries it (Nr); without an answer the ZLB goes at a quarter
+    /// of the first retransmission timeout, before the peer retransmits.
+    #[test]
+    fn deferred_ack_rides_on_the_answer_or_goes_in_time() {
+        let (t, mut a, mut b) = pair();
+        // Answered: the ZLB is never sent, the answer acknowledges.
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(b.receive(t, parse(&a.poll_transmit().unwrap())).len(), 1);
+        b.defer_ack(t);
+        b.flush_ack();
+        assert!(
+            b.poll_transmit().is_none(),
+            "no ZLB while the answer is awaited"
+        );
+        b.send(t, ControlMessage::hello(0)).unwrap();
+        let answer = parse(&b.poll_transmit().unwrap());
+        assert!(!answer.is_zlb());
+        assert_eq!(answer.header.nr, 1, "the answer acknowledges");
+        assert!(b.poll_transmit().is_none());
+        // Not answered: the ZLB goes at the deferral's end, within the peer's timeout.
+        a.receive(t, answer);
+        a.flush_ack();
+        let _ = a.poll_transmit();
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(b.receive(t, parse(&a.poll_transmit().unwrap())).len(), 1);
+        b.defer_ack(t);
+        b.flush_ack();
+        assert!(b.poll_transmit().is_none());
+        let due = b.deadline().unwrap();
+        assert_eq!(due, t + ChannelConfig::default().retransmit_initial / 4);
+        assert!(due < a.deadline().unwrap(), "before the peer retransmits");
+        b.handle_timeout(due).unwrap();
+        let zlb = parse(&b.poll_transmit().unwrap());
+        assert!(zlb.is_zlb());
+        assert_eq!(zlb.header.nr, 2);
+        // Ended early: the ZLB goes at once.
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let _ = a.receive(t, zlb);
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        while let Some(m) = a.poll_transmit() {
+            let _ = b.receive(t, parse(&m));
+        }
+        b.defer_ack(t);
+        b.flush_ack();
+        assert!(b.poll_transmit().is_none());
+        b.end_defer();
+        b.flush_ack();
+        assert!(parse(&b.poll_transmit().unwrap()).is_zlb());
     }
 
     #[test]

@@ -117,3 +117,222 @@ impl Session {
         }
     }
 }
+
+/// Up to this many sessions a tunnel keeps them in a vector searched in place; beyond, in a
+/// hash table ([`Sessions`]).
+const FEW: usize = 8;
+
+/// A tunnel's sessions by our Session ID (issue 19 item 3: memory per established session).
+/// A tunnel with few sessions (most LAC tunnels carry one or a handful) keeps them in a vector
+/// grown one at a time: one session costs its own size, where a hash table's smallest
+/// allocation holds four. Past eight sessions, a hash table keyed by our ids. Iteration
+/// order is unspecified, as a hash table's.
+#[derive(Debug, Default)]
+pub struct Sessions(Repr);
+
+#[derive(Debug)]
+enum Repr {
+    Few(Vec<Session>),
+    Many(super::tunnel::IdMap<Session>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Few(Vec::new())
+    }
+}
+
+/// The sessions of a [`Sessions`], in unspecified order.
+#[derive(Debug)]
+pub enum Iter<'a> {
+    /// From a vector.
+    Few(std::slice::Iter<'a, Session>),
+    /// From a hash table.
+    Many(std::collections::hash_map::Values<'a, u16, Session>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Session;
+    fn next(&mut self) -> Option<&'a Session> {
+        match self {
+            Iter::Few(i) => i.next(),
+            Iter::Many(i) => i.next(),
+        }
+    }
+}
+
+impl Sessions {
+    /// How many.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Few(v) => v.len(),
+            Repr::Many(m) => m.len(),
+        }
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Session `id`.
+    pub fn get(&self, id: &u16) -> Option<&Session> {
+        match &self.0 {
+            Repr::Few(v) => v.iter().find(|s| s.local_id == *id),
+            Repr::Many(m) => m.get(id),
+        }
+    }
+
+    /// Session `id`, to change.
+    pub fn get_mut(&mut self, id: &u16) -> Option<&mut Session> {
+        match &mut self.0 {
+            Repr::Few(v) => v.iter_mut().find(|s| s.local_id == *id),
+            Repr::Many(m) => m.get_mut(id),
+        }
+    }
+
+    /// Whether session `id` is here.
+    pub fn contains_key(&self, id: &u16) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Puts `s` under `id` (its [`Session::local_id`]); returns the session it replaced.
+    pub fn insert(&mut self, id: u16, s: Session) -> Option<Session> {
+        debug_assert_eq!(id, s.local_id);
+        if let Some(old) = self.get_mut(&id) {
+            return Some(std::mem::replace(old, s));
+        }
+        match &mut self.0 {
+            Repr::Few(v) if v.len() < FEW => {
+                // Grown one at a time: a vector's first growth would hold four.
+                v.reserve_exact(1);
+                v.push(s);
+            }
+            Repr::Few(v) => {
+                let mut m: super::tunnel::IdMap<Session> =
+                    v.drain(..).map(|s| (s.local_id, s)).collect();
+                m.insert(id, s);
+                self.0 = Repr::Many(m);
+            }
+            Repr::Many(m) => {
+                m.insert(id, s);
+            }
+        }
+        None
+    }
+
+    /// Removes session `id`.
+    pub fn remove(&mut self, id: &u16) -> Option<Session> {
+        match &mut self.0 {
+            Repr::Few(v) => {
+                let i = v.iter().position(|s| s.local_id == *id)?;
+                Some(v.swap_remove(i))
+            }
+            Repr::Many(m) => m.remove(id),
+        }
+    }
+
+    /// The sessions, in unspecified order.
+    pub fn values(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Few(v) => Iter::Few(v.iter()),
+            Repr::Many(m) => Iter::Many(m.values()),
+        }
+    }
+
+    /// Our Session IDs, in unspecified order.
+    pub fn keys(&self) -> impl Iterator<Item = &u16> {
+        self.values().map(|s| &s.local_id)
+    }
+
+    /// Takes every session out, with its id.
+    pub fn drain(&mut self) -> std::vec::IntoIter<(u16, Session)> {
+        let v: Vec<(u16, Session)> = match std::mem::take(&mut self.0) {
+            Repr::Few(v) => v.into_iter().map(|s| (s.local_id, s)).collect(),
+            Repr::Many(m) => m.into_iter().collect(),
+        };
+        v.into_iter()
+    }
+
+    /// Frees the memory not in use.
+    pub fn shrink_to_fit(&mut self) {
+        match &mut self.0 {
+            Repr::Few(v) => v.shrink_to_fit(),
+            Repr::Many(m) => m.shrink_to_fit(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FEW, Session, SessionState, Sessions};
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        /// [`Sessions`] (a vector up to `FEW`, then a hash table) answers as a hash table of
+        /// the same sessions would, through growth past `FEW` and removals.
+        #[test]
+        fn sessions_table_equals_a_hash_map(
+            ops in proptest::collection::vec((0u8..3, 1u16..24, any::<u32>()), 0..200),
+        ) {
+            let mut ours = Sessions::default();
+            let mut model: HashMap<u16, u32> = HashMap::new();
+            for (op, id, serial) in ops {
+                match op {
+                    0 => {
+                        let s = Session::new(id, 1, SessionState::Established, serial);
+                        let old = ours.insert(id, s).map(|s| s.serial);
+                        prop_assert_eq!(old, model.insert(id, serial));
+                    }
+                    1 => {
+                        let gone = ours.remove(&id).map(|s| s.serial);
+                        prop_assert_eq!(gone, model.remove(&id));
+                    }
+                    _ => {
+                        if let Some(s) = ours.get_mut(&id) {
+                            s.serial = serial;
+                        }
+                        if let Some(v) = model.get_mut(&id) {
+                            *v = serial;
+                        }
+                    }
+                }
+                prop_assert_eq!(ours.len(), model.len());
+                prop_assert_eq!(ours.is_empty(), model.is_empty());
+                for id in 1u16..24 {
+                    prop_assert_eq!(ours.get(&id).map(|s| s.serial), model.get(&id).copied());
+                    prop_assert_eq!(ours.contains_key(&id), model.contains_key(&id));
+                }
+                let mut keys: Vec<u16> = ours.keys().copied().collect();
+                keys.sort_unstable();
+                let mut want: Vec<u16> = model.keys().copied().collect();
+                want.sort_unstable();
+                prop_assert_eq!(keys, want);
+            }
+            let mut drained: Vec<(u16, u32)> =
+                ours.drain().map(|(id, s)| (id, s.serial)).collect();
+            drained.sort_unstable();
+            let mut want: Vec<(u16, u32)> = model.into_iter().collect();
+            want.sort_unstable();
+            prop_assert_eq!(drained, want);
+            prop_assert!(ours.is_empty());
+        }
+    }
+
+    /// One session costs its own size (issue 19 item 3), not a hash table's four slots.
+    #[test]
+    fn one_session_holds_one_slot() {
+        let mut t = Sessions::default();
+        t.insert(5, Session::new(5, 1, SessionState::Established, 0));
+        match &t.0 {
+            super::Repr::Few(v) => assert_eq!(v.capacity(), 1),
+            super::Repr::Many(_) => panic!("one session in a hash table"),
+        }
+        for id in 6..6 + FEW as u16 {
+            t.insert(id, Session::new(id, 1, SessionState::Established, 0));
+        }
+        assert!(matches!(t.0, super::Repr::Many(_)));
+        assert_eq!(t.len(), FEW + 1);
+    }
+}

@@ -16,7 +16,6 @@ use crate::health::NodeId;
 use crate::io::HmacMd5Key;
 use crate::io::auth::EnvelopeError;
 use bytes::BufMut;
-use cmac::Mac;
 
 pub use crate::io::auth::TAG_LEN;
 
@@ -87,8 +86,19 @@ impl EnvelopeMac for &HmacMd5Key {
 /// a quarter of an HMAC-MD5 on a short message (a CMAC of 61 octets is 4 AES blocks, AES-NI where
 /// the CPU has it; the HMAC-MD5 of the same is 3 MD5 compressions). Its `Debug` output hides the
 /// key.
+///
+/// RFC 4493's algorithm over the `aes` crate's block cipher, with the subkeys K1 and K2 (section
+/// 2.3) computed once per key and the blocks chained as 128-bit words: a tag costs the AES
+/// blocks and little else (the generic `cmac` crate's byte-wise buffering was half the cost of
+/// a short message's tag). Checked against RFC 4493's examples.
 #[derive(Clone)]
-pub struct CmacKey(cmac::Cmac<aes::Aes128Enc>);
+pub struct CmacKey {
+    cipher: aes::Aes128Enc,
+    /// Subkey K1 (RFC 4493 2.3), for a complete last block.
+    k1: u128,
+    /// Subkey K2, for a padded last block.
+    k2: u128,
+}
 
 impl std::fmt::Debug for CmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,12 +106,35 @@ impl std::fmt::Debug for CmacKey {
     }
 }
 
+/// RFC 4493 2.3: doubling in GF(2^128) (the left shift, with the constant Rb = 0x87 when the
+/// most significant bit was set).
+fn dbl(x: u128) -> u128 {
+    (x << 1) ^ if x >> 127 == 1 { 0x87 } else { 0 }
+}
+
 impl CmacKey {
     /// A key from 16 octets.
     pub fn new(key: &[u8; 16]) -> CmacKey {
-        CmacKey(<cmac::Cmac<aes::Aes128Enc> as cmac::digest::KeyInit>::new(
-            key.into(),
-        ))
+        use aes::cipher::KeyInit;
+        let cipher = aes::Aes128Enc::new(key.into());
+        let mut cmac = CmacKey {
+            cipher,
+            k1: 0,
+            k2: 0,
+        };
+        // RFC 4493 2.3: L = AES-128(K, 0^128); K1 = dbl(L); K2 = dbl(K1).
+        let l = cmac.encrypt(0);
+        cmac.k1 = dbl(l);
+        cmac.k2 = dbl(cmac.k1);
+        cmac
+    }
+
+    /// AES-128 of one block.
+    fn encrypt(&self, x: u128) -> u128 {
+        use aes::cipher::BlockEncrypt;
+        let mut block = x.to_be_bytes().into();
+        self.cipher.encrypt_block(&mut block);
+        u128::from_be_bytes(block.into())
     }
 
     /// The key a subsystem derives from the cluster key for its envelopes: HKDF-Expand (RFC 5869
@@ -116,12 +149,38 @@ impl CmacKey {
         t.push(1);
         CmacKey::new(&cluster.tag(&t))
     }
+
+    /// RFC 4493 2.4, Generate_MAC: the tag of `data`.
+    fn mac(&self, data: &[u8]) -> [u8; TAG_LEN] {
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 16];
+            w[..b.len()].copy_from_slice(b);
+            u128::from_be_bytes(w)
+        };
+        // Steps 2-4: the last block is complete (XOR K1) or padded with 10* (XOR K2); an empty
+        // message is one padded block.
+        let last_len = match data.len() % 16 {
+            0 if !data.is_empty() => 16,
+            n => n,
+        };
+        let (head, last) = data.split_at(data.len() - last_len);
+        let m_last = if last_len == 16 {
+            word(last) ^ self.k1
+        } else {
+            word(last) ^ (1u128 << (127 - 8 * last_len)) ^ self.k2
+        };
+        // Steps 5-7: CBC-MAC over the blocks before the last, then the last.
+        let mut x = 0u128;
+        for block in head.chunks_exact(16) {
+            x = self.encrypt(x ^ word(block));
+        }
+        self.encrypt(x ^ m_last).to_be_bytes()
+    }
 }
 
 impl EnvelopeMac for CmacKey {
     fn tag(&mut self, data: &[u8]) -> [u8; TAG_LEN] {
-        self.0.update(data);
-        self.0.finalize_reset().into_bytes().into()
+        self.mac(data)
     }
 }
 
@@ -294,6 +353,24 @@ mod tests {
             }
         }
         assert_eq!(format!("{k:?}"), "CmacKey(..)");
+    }
+
+    proptest::proptest! {
+        /// RFC 4493 2.4: the tag equals the `cmac` crate's AES-128-CMAC of the same octets
+        /// (every length from empty to past four blocks, so complete and padded last blocks).
+        #[test]
+        fn cmac_equals_the_cmac_crate(
+            key in proptest::array::uniform16(proptest::prelude::any::<u8>()),
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        ) {
+            use cmac::Mac;
+            let mut ours = CmacKey::new(&key);
+            let mut theirs =
+                <cmac::Cmac<aes::Aes128> as cmac::digest::KeyInit>::new((&key).into());
+            theirs.update(&data);
+            let want: [u8; 16] = theirs.finalize().into_bytes().into();
+            proptest::prop_assert_eq!(ours.tag(&data), want);
+        }
     }
 
     /// An envelope sealed with a CMAC key opens with the same key only, and not once altered.

@@ -27,7 +27,7 @@
 //! * **Output commit** (set-up under loss on the members' links): the ICRP of an incoming call
 //!   is held until the backup acknowledged the batch carrying the call's record
 //!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
-//!   answer, the LAC's ICRQ is acknowledged at once). So a call the LAC has up (it sends ICCN
+//!   answer). So a call the LAC has up (it sends ICCN
 //!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
 //!   loses no established call; the backup adopts an answered call as established (its ICCN,
 //!   if it comes, finds it so). What remains: a call whose ICRP was held (or sent and lost)
@@ -37,7 +37,11 @@
 //!   in [`crate::l2tp::Stats::setups_not_replicated`] (until the new backup's bulk sync lands a
 //!   crash would lose those calls). Without a backup nothing is held. Holding costs no CPU: the
 //!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
-//!   members.
+//!   members. The ICRQ's acknowledgement waits with it and rides on it (RFC 2661 5.8: a ZLB
+//!   only when no message carries the acknowledgement; [`super::super::channel::Channel::defer_ack`]),
+//!   at most a quarter of the control channel's first retransmission timeout, so the LAC gets
+//!   one datagram per set-up, not a ZLB and then the ICRP. Not when an ICRP of the same tunnel
+//!   is held already (a burst of set-ups): the ZLB goes at once and opens the LAC's window.
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an envelope (version 2)
@@ -340,13 +344,22 @@ impl Lns {
             (ch.committed() < ch.mark()).then(|| (b, ch.mark()))
         });
         match pending {
-            Some((peer, mark)) => self.repl.held.push_back(HeldReply {
-                peer,
-                mark,
-                tunnel: tid,
-                session: sid,
-                icrp,
-            }),
+            Some((peer, mark)) => {
+                // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);
+                // not in a burst on the tunnel, whose window the LAC needs open.
+                if self.repl.held.back().is_some_and(|h| h.tunnel == tid) {
+                    self.core.ack_now(now, tid);
+                } else {
+                    self.core.defer_ack(now, tid);
+                }
+                self.repl.held.push_back(HeldReply {
+                    peer,
+                    mark,
+                    tunnel: tid,
+                    session: sid,
+                    icrp,
+                });
+            }
             None => {
                 self.core.send_ctrl(now, tid, icrp);
             }
@@ -397,6 +410,8 @@ impl Lns {
             if waiting {
                 self.core.send_ctrl(now, h.tunnel, h.icrp);
             }
+            // The acknowledgement deferred for the ICRP: carried by it, else sent now.
+            self.core.ack_now(now, h.tunnel);
         }
         if !kept.is_empty() {
             kept.append(&mut self.repl.held);

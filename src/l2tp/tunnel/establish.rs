@@ -7,7 +7,7 @@ use super::super::wire::{
     Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue, challenge_response,
 };
 use super::super::{InputError, Table, Unexpected};
-use super::{Core, IdMap, Tunnel, TunnelState, Up, advertised_capabilities, refusal};
+use super::{Core, Tunnel, TunnelState, Up, advertised_capabilities, refusal};
 use crate::io::ct_eq;
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -31,7 +31,7 @@ impl Tunnel {
             local: None,
             state,
             channel,
-            sessions: IdMap::default(),
+            sessions: Default::default(),
             our_challenge: None,
             tie_breaker: None,
             peer_load_balance_capable: false,
@@ -136,14 +136,14 @@ impl Core {
                 vendor: self.cfg.enterprise,
             }));
         }
-        let channel = Channel::new(self.channel_config(), 0);
+        let channel = Channel::with_config(self.shared_channel_config(), 0);
         let mut t = Tunnel::new((id, 0), peer, TunnelState::WaitCtlReply, channel, now);
-        t.our_challenge = challenge;
+        t.our_challenge = challenge.map(Box::new);
         t.tie_breaker = Some(tb);
         t.requested_with_lbc = lbc;
         t.local = local;
         t.secret = secret;
-        self.tunnels.insert(id, t);
+        self.tunnels.insert(id, Box::new(t));
         self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
         self.arm_hello(now, id);
@@ -232,7 +232,7 @@ impl Core {
         let id = self
             .alloc_tunnel_id()
             .ok_or(InputError::Full(Table::Tunnels))?;
-        let mut channel = Channel::new(self.channel_config(), peer_tid);
+        let mut channel = Channel::with_config(self.shared_channel_config(), peer_tid);
         channel.set_peer_window(sccrq.receive_window_size().unwrap_or(4));
         let lbc = sccrq.load_balance_capable(self.cfg.enterprise);
         let caps = advertised_capabilities(&sccrq);
@@ -249,11 +249,11 @@ impl Core {
         }
         let mut t = Tunnel::new((id, peer_tid), from, TunnelState::WaitCtlConn, channel, now);
         t.local = Some(to);
-        t.our_challenge = challenge;
+        t.our_challenge = challenge.map(Box::new);
         t.peer_load_balance_capable = lbc;
         t.peer_failover = peer_failover;
         (t.peer_framing_capabilities, t.peer_bearer_capabilities) = caps;
-        self.tunnels.insert(id, t);
+        self.tunnels.insert(id, Box::new(t));
         self.by_peer.insert((from, peer_tid), id);
         self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
@@ -351,7 +351,7 @@ impl Core {
         let peer_id = m.assigned_tunnel_id().unwrap_or(0);
         t.learn_peer_id(peer_id);
         let not_authorized = || ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
-        if let Some(ours) = t.our_challenge {
+        if let Some(ours) = t.our_challenge.as_deref().copied() {
             let r = m.challenge_response();
             if !response_ok(MessageType::SCCRP, secret.as_deref(), &ours, r) {
                 self.close_tunnel(now, tid, not_authorized());
@@ -387,7 +387,7 @@ impl Core {
         if t.state != TunnelState::WaitCtlConn {
             return;
         }
-        if let Some(ours) = t.our_challenge {
+        if let Some(ours) = t.our_challenge.as_deref().copied() {
             let r = m.challenge_response();
             if !response_ok(MessageType::SCCCN, self.secret_of(tid), &ours, r) {
                 let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);

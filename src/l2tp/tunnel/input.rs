@@ -213,7 +213,7 @@ impl Core {
         }
         let was_setup = t.state != TunnelState::Established;
         t.state = TunnelState::Closing;
-        t.stop_result = result.clone();
+        t.stop_result = result.clone().map(Box::new);
         let (peer, peer_id) = (t.peer, t.peer_header_id());
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
         self.pending_tunnels.remove(&tid);

@@ -43,7 +43,7 @@ pub(crate) use refusal::refusal;
 pub(crate) use secret::{Redacted, TunnelSecret};
 
 use super::channel::{Channel, ChannelConfig};
-use super::session::{Session, SessionState};
+use super::session::{Session, SessionState, Sessions};
 use super::wire::avp::{AvpValue, PppDisconnectCause};
 use super::wire::{Avp, AvpType, ControlMessage, ParseOptions, ResultCode, ResultCodeValue};
 use super::{CallId, CommandError, Config, ConfigError, Data, Event, SessionHandoff, SessionRef};
@@ -108,9 +108,9 @@ pub struct Tunnel {
     /// The control channel.
     pub channel: Channel,
     /// Sessions by our Session ID.
-    pub sessions: IdMap<Session>,
-    /// Challenge we sent, to check the peer's response.
-    pub our_challenge: Option<[u8; 16]>,
+    pub sessions: Sessions,
+    /// Challenge we sent, to check the peer's response (boxed: set-up only, and rare).
+    pub our_challenge: Option<Box<[u8; 16]>>,
     /// Our Tie Breaker (initiator).
     pub tie_breaker: Option<u64>,
     /// The peer said in SCCRQ it can be redirected.
@@ -124,8 +124,8 @@ pub struct Tunnel {
     /// The Bearer Capabilities the peer advertised (RFC 2661 4.4.3: bit value 1 digital, 2
     /// analog, for outgoing calls), `None` when it sent none.
     pub peer_bearer_capabilities: Option<u32>,
-    /// StopCCN result received or sent.
-    pub stop_result: Option<ResultCode<'static>>,
+    /// StopCCN result received or sent (boxed: closing tunnels only).
+    pub stop_result: Option<Box<ResultCode<'static>>>,
     /// When the last message (control, ZLB or data) came from the peer on this tunnel: HELLO is
     /// due `hello_interval` after it (RFC 2661 5.5, 6.5).
     pub last_rx: Instant,
@@ -233,7 +233,8 @@ pub(crate) struct Core {
     pub cfg: Config,
     pub rng: Rng,
     pub timers: TimerQueue<Timer>,
-    pub tunnels: IdMap<Tunnel>,
+    /// Boxed: the table's empty slots cost a pointer each, not a tunnel (issue 19 item 3).
+    pub tunnels: IdMap<Box<Tunnel>>,
     by_peer: HashMap<(SocketAddr, u16), u16>,
     pub out: VecDeque<Transmit>,
     pub events: Outbox<Event>,
@@ -258,13 +259,32 @@ pub(crate) struct Core {
     /// The PPP Disconnect Cause Code (RFC 3145) of the CDN being processed, for the
     /// [`Event::SessionDown`] it leads to (cleared by [`Core::finish`]).
     pub cdn_cause: Option<PppDisconnectCause<'static>>,
+    /// The channel parameters the tunnels share ([`Core::shared_channel_config`]).
+    channel_cfg: std::sync::Arc<ChannelConfig>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
+/// A table of our ids (tunnels, a tunnel's sessions).
+trait Ids {
+    fn contains_key(&self, id: &u16) -> bool;
+}
+
+impl<V> Ids for IdMap<V> {
+    fn contains_key(&self, id: &u16) -> bool {
+        HashMap::contains_key(self, id)
+    }
+}
+
+impl Ids for Sessions {
+    fn contains_key(&self, id: &u16) -> bool {
+        Sessions::contains_key(self, id)
+    }
+}
+
 /// A random non-zero id not in `map` (RFC 2661 3.1: Tunnel and Session IDs are non-zero; chosen
 /// at random so they are hard to guess), or the first free one after 64 draws.
-fn free_id<V>(rng: &mut Rng, map: &IdMap<V>) -> Option<u16> {
+fn free_id(rng: &mut Rng, map: &impl Ids) -> Option<u16> {
     for _ in 0..64 {
         let id = rng.nonzero_u16();
         if !map.contains_key(&id) {
@@ -296,6 +316,7 @@ impl Core {
             sccrx_extra: Vec::new(),
             lns: false,
             cdn_cause: None,
+            channel_cfg: Default::default(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -305,6 +326,16 @@ impl Core {
 
     pub fn event(&mut self, e: Event) {
         self.events.push(e);
+    }
+
+    /// The channel parameters as one value all tunnels share (rebuilt if the configuration
+    /// changed since).
+    fn shared_channel_config(&mut self) -> std::sync::Arc<ChannelConfig> {
+        let now = self.channel_config();
+        if *self.channel_cfg != now {
+            self.channel_cfg = std::sync::Arc::new(now);
+        }
+        self.channel_cfg.clone()
     }
 
     fn channel_config(&self) -> ChannelConfig {
@@ -399,6 +430,24 @@ impl Core {
         ok
     }
 
+    /// Defers the ZLB owed on tunnel `tid` for an answer about to follow
+    /// ([`Channel::defer_ack`]).
+    pub fn defer_ack(&mut self, now: Instant, tid: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.defer_ack(now);
+        }
+    }
+
+    /// Ends the deferral of tunnel `tid`'s acknowledgement: the ZLB goes now if nothing sent
+    /// carried it ([`Channel::end_defer`]).
+    pub fn ack_now(&mut self, now: Instant, tid: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.end_defer();
+            t.channel.flush_ack();
+            self.flush(now, tid);
+        }
+    }
+
     /// Moves the channel's datagrams out and re-arms its timer.
     pub fn flush(&mut self, _now: Instant, tid: u16) {
         let Some(t) = self.tunnels.get_mut(&tid) else {
@@ -431,7 +480,7 @@ impl Core {
     }
 
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
-        let mut t = self.tunnels.remove(&tid)?;
+        let mut t = *self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
         self.by_peer.remove(&(t.peer, t.peer_header_id()));
         self.timers.cancel(&Timer::Channel(tid));

@@ -110,7 +110,7 @@ impl Core {
         {
             return false;
         }
-        let channel = Channel::new(self.channel_config(), r.peer_id);
+        let channel = Channel::with_config(self.shared_channel_config(), r.peer_id);
         let mut t = Tunnel::new(
             (r.local_id, r.peer_id),
             r.peer,
@@ -128,7 +128,7 @@ impl Core {
         }
         self.session_count += t.sessions.len();
         self.by_peer.insert((r.peer, r.peer_id), r.local_id);
-        self.tunnels.insert(r.local_id, t);
+        self.tunnels.insert(r.local_id, Box::new(t));
         self.arm_hello(now, r.local_id);
         true
     }
@@ -350,7 +350,7 @@ impl Core {
 
     /// The recovery tunnel fails with StopCCN `rc` and goes silently.
     fn abandon_recovery(&mut self, now: Instant, via: u16, old: u16, rc: ResultCode<'static>) {
-        let peer_id = self.tunnels.get(&via).map_or(0, Tunnel::peer_header_id);
+        let peer_id = self.tunnels.get(&via).map_or(0, |t| t.peer_header_id());
         self.send_ctrl(now, via, ControlMessage::stopccn(peer_id, via, rc));
         self.hold_silently(now, via);
         self.recovery_failed(old);
@@ -369,7 +369,7 @@ impl Core {
         }
         t.learn_peer_id(m.assigned_tunnel_id().unwrap_or(0));
         let not_authorized = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
-        if let Some(ours) = t.our_challenge {
+        if let Some(ours) = t.our_challenge.as_deref().copied() {
             if !response_ok(
                 MessageType::SCCRP,
                 secret.as_deref(),
@@ -417,7 +417,7 @@ impl Core {
         if t.state != TunnelState::WaitCtlConn {
             return;
         }
-        if let Some(ours) = t.our_challenge {
+        if let Some(ours) = t.our_challenge.as_deref().copied() {
             let r = m.challenge_response();
             if !response_ok(MessageType::SCCCN, self.cfg.secret.as_deref(), &ours, r) {
                 let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);

@@ -14,7 +14,7 @@
 use super::super::channel::Channel;
 use super::super::replica::{SessionRecord, TunnelRecord};
 use super::super::session::{Session, SessionState};
-use super::{Core, IdMap, Timer, Tunnel, TunnelState};
+use super::{Core, Timer, Tunnel, TunnelState};
 use std::num::NonZeroU16;
 use std::time::Instant;
 
@@ -102,7 +102,7 @@ impl Core {
         if self.tunnels.len() >= self.cfg.max_tunnels {
             return Err(RestoreError::Full);
         }
-        let mut channel = Channel::new(self.channel_config(), rec.peer_tunnel);
+        let mut channel = Channel::with_config(self.shared_channel_config(), rec.peer_tunnel);
         channel.set_peer_window(rec.peer_window);
         if silent {
             channel.resume_replica(now, rec.ns, rec.nr, rec.peer_window);
@@ -116,7 +116,7 @@ impl Core {
             local: Some(rec.local),
             state: TunnelState::Established,
             channel,
-            sessions: IdMap::default(),
+            sessions: Default::default(),
             our_challenge: None,
             secret: None,
             tie_breaker: None,
@@ -129,7 +129,7 @@ impl Core {
             peer_failover: rec.peer_failover,
             recovery: None,
         };
-        self.tunnels.insert(rec.tunnel, t);
+        self.tunnels.insert(rec.tunnel, Box::new(t));
         self.by_peer.insert((rec.peer, rec.peer_tunnel), rec.tunnel);
         self.arm_hello(now, rec.tunnel);
         self.flush(now, rec.tunnel);
