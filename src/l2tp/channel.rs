@@ -443,7 +443,7 @@ impl Channel {
     ///   Appendix A); a ZLB's Ns is not used (a message still to be retransmitted may precede it).
     ///
     ///   The peer's messages reach us reordered, so the first one to arrive may not be the first
-    ///   the failed LNS did not take: one from `nr` up to that first one (at most [`LATE_MAX`])
+    ///   the failed LNS did not take: one from `nr` up to that first one (at most 64)
     ///   that arrives after it is delivered once, for [`ChannelConfig::give_up_after`] (the time
     ///   a peer with our parameters may still be retransmitting it). One the failed LNS took
     ///   after the copy may be delivered again: what it changed was not in the copy (a message
