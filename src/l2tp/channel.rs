@@ -116,7 +116,27 @@ pub struct Channel {
     /// Resumed from a replica: the peer's Ns is not known yet.
     resync_nr: bool,
     held: bool,
+    /// Resumed from a replica: the peer's messages before the first one taken that may still
+    /// come late ([`Channel::resume_replica`]).
+    late: Option<Box<Late>>,
 }
+
+/// The peer's messages from a replica's Nr up to (not including) the first one a resumed channel
+/// took, which the failed LNS may not have taken (`Channel::resume_replica` docs).
+#[derive(Debug)]
+struct Late {
+    /// The replica's Nr: the first Ns of the range.
+    from: u16,
+    /// Which of the range (at most [`LATE_MAX`] Ns) were delivered, bit `ns - from`.
+    taken: u64,
+    /// The Ns the resumed channel took first (the end of the range).
+    to: u16,
+    /// The range is closed then (the peer has given up retransmitting them).
+    until: Instant,
+}
+
+/// The most late messages a resumed channel takes (the range ending at the first message taken).
+const LATE_MAX: u16 = 64;
 
 impl Channel {
     /// A new channel; `peer_tunnel_id` may be 0 until the peer assigns one (SCCRQ).
@@ -148,6 +168,7 @@ impl Channel {
             resync_ns: false,
             resync_nr: false,
             held: false,
+            late: None,
         }
     }
 
@@ -174,7 +195,7 @@ impl Channel {
         now: Instant,
         msg: ControlMessage<'static>,
     ) -> Vec<ControlMessage<'static>> {
-        self.resync(&msg);
+        self.resync(now, &msg);
         self.ack(now, msg.header.nr);
         let mut delivered = Vec::new();
         if msg.is_zlb() {
@@ -191,7 +212,10 @@ impl Channel {
             }
             self.ack_pending = true;
         } else if seq_lt(ns, self.nr) {
-            // Duplicate: re-acknowledge.
+            // Duplicate: re-acknowledge; a late one of a resumed channel is taken once.
+            if self.take_late(now, ns) {
+                delivered.push(msg);
+            }
             self.ack_pending = true;
         } else if ns.wrapping_sub(self.nr) < self.cfg.receive_window
             && (self.ooo.len() < self.cfg.max_out_of_order || self.ooo.contains_key(&ns))
@@ -458,6 +482,16 @@ impl Channel {
     ///   its predecessors, and after a retransmission timeout only its oldest unacknowledged one,
     ///   Appendix A); a ZLB's Ns is not used (a message still to be retransmitted may precede it).
     ///
+    ///   The peer's messages reach us reordered, so the first one to arrive may not be the first
+    ///   the failed LNS did not take: one from `nr` up to that first one (at most 64)
+    ///   that arrives after it is delivered once, for [`ChannelConfig::give_up_after`] (the time
+    ///   a peer with our parameters may still be retransmitting it). One the failed LNS took
+    ///   after the copy may be delivered again: what it changed was not in the copy (a message
+    ///   whose effect the LNS replicated carries the Nr past it: `lns::replicate` docs). One
+    ///   lost on the way is not retransmitted by the peer, which our Nr, past it, acknowledged;
+    ///   holding the Nr back instead would make a peer that sees its messages unacknowledged
+    ///   give the tunnel up.
+    ///
     /// A message of the failed LNS that the peer never received is lost (the peer then gets the
     /// backup's next message in its place).
     pub fn resume_replica(&mut self, now: Instant, ns: u16, nr: u16, peer_window: u16) {
@@ -466,6 +500,7 @@ impl Channel {
         self.nr = nr;
         self.unacked.clear();
         self.ooo.clear();
+        self.late = None;
         self.resync_ns = true;
         self.resync_nr = true;
         self.ack_by = None;
@@ -492,7 +527,7 @@ impl Channel {
 
     /// The sequence numbers of a resumed channel, from the peer's message (see
     /// [`Channel::resume_replica`]).
-    fn resync(&mut self, msg: &ControlMessage<'static>) {
+    fn resync(&mut self, now: Instant, msg: &ControlMessage<'static>) {
         if self.resync_ns {
             self.resync_ns = false;
             self.ns = msg.header.nr;
@@ -502,8 +537,40 @@ impl Channel {
         }
         if self.resync_nr && !msg.is_zlb() && !seq_lt(msg.header.ns, self.nr) {
             self.resync_nr = false;
-            self.nr = msg.header.ns;
+            let to = msg.header.ns;
+            if to != self.nr {
+                let from = match to.wrapping_sub(self.nr) > LATE_MAX {
+                    true => to.wrapping_sub(LATE_MAX),
+                    false => self.nr,
+                };
+                self.late = Some(Box::new(Late {
+                    from,
+                    taken: 0,
+                    to,
+                    until: now + self.cfg.give_up_after(),
+                }));
+            }
+            self.nr = to;
         }
+    }
+
+    /// Whether `ns`, behind our Nr, is a late message of a resumed channel not yet delivered
+    /// ([`Channel::resume_replica`]); it is marked delivered.
+    fn take_late(&mut self, now: Instant, ns: u16) -> bool {
+        let Some(l) = self.late.as_deref_mut() else {
+            return false;
+        };
+        if now >= l.until {
+            self.late = None;
+            return false;
+        }
+        if seq_lt(ns, l.from) || !seq_lt(ns, l.to) {
+            return false;
+        }
+        let bit = 1u64 << ns.wrapping_sub(l.from);
+        let fresh = l.taken & bit == 0;
+        l.taken |= bit;
+        fresh
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
@@ -787,6 +854,50 @@ mod tests {
             assert_eq!(relay(t, &mut lac, &mut backup).len(), 1);
             assert!(!backup.is_resyncing());
         }
+    }
+
+    /// `resume_replica` docs: the peer's first messages after the copy reach the backup
+    /// reordered (RFC 2661 gives the transport no ordering; issue 15: a CDN overtaken by a later
+    /// one was dropped as a duplicate, leaving the session it cleared at the backup). Each is
+    /// delivered exactly once whatever the order; a copy of one arriving again, and one from
+    /// before the replica's Nr (taken by the failed LNS), are not.
+    #[test]
+    fn resumed_channel_takes_reordered_messages_once() {
+        let (t, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lac, &mut lns).len(), 1);
+        relay(t, &mut lns, &mut lac);
+        let (ns, nr, w) = lns.replica_state();
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(t, ns, nr, w);
+        let probe = parse(&backup.poll_transmit().unwrap());
+        assert!(lac.receive(t, probe).is_empty());
+        lac.flush_ack();
+        relay(t, &mut lac, &mut backup);
+        // Two messages from the peer (its window after one acknowledged), the second first.
+        let mut sent = Vec::new();
+        for _ in 0..2 {
+            lac.send(t, ControlMessage::hello(0)).unwrap();
+        }
+        while let Some(b) = lac.poll_transmit() {
+            sent.push(parse(&b));
+        }
+        assert_eq!(sent.len(), 2);
+        let old = sent[0].clone();
+        let mut got = 0;
+        for m in sent.iter().rev() {
+            got += backup.receive(t, m.clone()).len();
+        }
+        assert_eq!(got, 2, "every message after the copy delivered");
+        assert!(backup.receive(t, old).is_empty(), "a duplicate is not");
+        let mut before = sent[0].clone();
+        before.header.ns = nr.wrapping_sub(1);
+        assert!(
+            backup.receive(t, before).is_empty(),
+            "one the failed LNS took is not"
+        );
     }
 
     /// `resume_replica` docs: a peer that never answers the probe kills the channel after

@@ -209,6 +209,22 @@ impl Lns {
             .map_or((0, 0), |h| (h.tunnels.len(), h.sessions))
     }
 
+    /// The sessions held for `member` (as its backup), by tunnel and session id.
+    pub fn held_sessions_for(&self, member: NodeId) -> Vec<SessionRef> {
+        let Some(h) = self.backups.held.get(&member) else {
+            return Vec::new();
+        };
+        h.tunnels
+            .iter()
+            .flat_map(|(tid, (_, s))| {
+                s.keys().map(|sid| SessionRef {
+                    tunnel: *tid,
+                    session: *sid,
+                })
+            })
+            .collect()
+    }
+
     /// Module docs, one owner per tunnel: `by` took over our `tunnel` of `incarnation`, making
     /// it owner generation `epoch`; a notice of a generation not newer than ours is stale.
     fn yield_tunnel(
