@@ -155,7 +155,14 @@ pub fn steering_5g_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         "Association Setup Request",
         "node message: to the switch",
     );
-    net.run_for(Duration::from_millis(300));
+    // Until answered or given up (N1 8 tries, T1 300 ms: a request or its answer lost on a lossy
+    // link is repeated).
+    for _ in 0..600 {
+        net.run_for(Duration::from_millis(5));
+        if net.node_mut::<Smf>(smf).association.is_some() {
+            break;
+        }
+    }
     let now = net.now();
     net.node_mut::<Smf>(smf).heartbeat(now);
     net.run_for(Duration::from_millis(300));

@@ -220,8 +220,15 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         let now = net.now();
         net.node_mut::<Sgsn>(sgsn).update(now, k);
     }
-    net.run_for(Duration::from_millis(800));
-    drain(net, tr);
+    // Until every request is answered or given up (N3 8 tries, T3 300 ms: an update lost to the
+    // stopped processor before the line interface learnt it, or on a lossy link, is repeated).
+    for _ in 0..600 {
+        net.run_for(Duration::from_millis(5));
+        drain(net, tr);
+        if net.node_mut::<Sgsn>(sgsn).idle() {
+            break;
+        }
+    }
     let updated = net
         .node_mut::<Sgsn>(sgsn)
         .sessions
