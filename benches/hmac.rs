@@ -6,6 +6,10 @@
 //! Besides criterion's figures, an interleaved timing pass prints ns per tag for both and the
 //! ratio from the same run, as a `table|` line for `scripts/bench-table`.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::cpu_now;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -54,15 +58,6 @@ fn lanes4(keys: &[HmacMd5Key; LANES], msgs: &[Vec<u8>; LANES]) -> u64 {
         }
     }
     acc
-}
-
-/// This thread's CPU time (Linux `/proc/thread-self/schedstat`, nanoseconds on CPU), which a
-/// shared machine's other processes do not inflate; `None` elsewhere.
-fn cpu_now() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(
-        s.split_whitespace().next()?.parse().ok()?,
-    ))
 }
 
 /// Best CPU nanoseconds (wall time where CPU time is not available) per tag of `a` and `b` over

@@ -5,6 +5,10 @@
 //! (`MIP_HA_MAX_BINDINGS` caps the largest), each also as a `table|` line for
 //! `scripts/bench-table`.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::cpu_time;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -310,26 +314,6 @@ fn both_ways(rig: &mut Rig, n: u32) -> [f64; 2] {
         }
     }
     best
-}
-
-/// This thread's CPU time (Linux `/proc/thread-self/schedstat`, nanoseconds on CPU), which a
-/// shared machine's other processes do not inflate; `None` elsewhere.
-fn cpu_now() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(
-        s.split_whitespace().next()?.parse().ok()?,
-    ))
-}
-
-/// The CPU time `f` takes on this thread (wall time where CPU time is not available).
-fn cpu_time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
-    let (c, w) = (cpu_now(), Instant::now());
-    let r = f();
-    let took = match (c, cpu_now()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => w.elapsed(),
-    };
-    (took, r)
 }
 
 fn rss_kib() -> Option<u64> {

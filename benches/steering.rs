@@ -23,6 +23,10 @@
 //! line prints ns/packet for the four, timed in the same run through the same table (the
 //! million sessions, UE pool attached), in interleaved rounds on the thread's CPU time.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::cpu_time;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
@@ -165,36 +169,6 @@ fn time_per_packet(f: impl Fn() -> u64, rounds: u32) -> f64 {
         best = best.min(t.elapsed());
     }
     best.as_nanos() as f64 / SESSIONS as f64
-}
-
-/// This thread's CPU time (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), which a shared machine's
-/// other processes do not inflate; `None` where there is none. Not `/proc/thread-self/schedstat`:
-/// the kernel updates a running thread's figure there only at scheduler ticks (every 4 ms on this
-/// machine), so a 20 ms measurement read from it is off by up to 20% and comes out in multiples
-/// of 4 ms; the clock brings the running thread's figure up to date when it is read.
-fn cpu_now() -> Option<Duration> {
-    #[cfg(unix)]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        let secs = u64::try_from(t.tv_sec).ok()?;
-        let nanos = u32::try_from(t.tv_nsec).ok()?;
-        Some(Duration::new(secs, nanos))
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-/// The CPU time `f` takes on this thread (wall time where CPU time is not available).
-fn cpu_time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
-    let (c, w) = (cpu_now(), Instant::now());
-    let r = f();
-    let took = match (c, cpu_now()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => w.elapsed(),
-    };
-    (took, r)
 }
 
 /// The session counts of the cost curve, up to `STEERING_MAX_SESSIONS` (default 10M).

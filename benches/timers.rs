@@ -5,6 +5,10 @@
 //! 1M, also as `table|` lines for `scripts/bench-table`, beside the same figures for the B-tree
 //! queue the timing wheel replaced (a copy kept in this bench) from the same run.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
+use cpu::cpu_now;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -251,23 +255,6 @@ fn filled_as<Q: Timers>(n: u32, t0: Instant) -> Q {
 }
 
 const SIZES: [u32; 3] = [10_000, 100_000, 1_000_000];
-
-/// This thread's CPU time (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, brought up to date when
-/// read, unlike `/proc/thread-self/schedstat`, which moves in scheduler ticks); `None` where
-/// there is none.
-fn cpu_now() -> Option<Duration> {
-    #[cfg(unix)]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        let secs = u64::try_from(t.tv_sec).ok()?;
-        let nanos = u32::try_from(t.tv_nsec).ok()?;
-        Some(Duration::new(secs, nanos))
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
 
 /// Best time of 9 rounds of `f` on a fresh queue of `n` timers ([`filled_as`]), per operation
 /// (`f` returns how many operations it did), in the thread's CPU time (wall time where there is
