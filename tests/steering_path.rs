@@ -634,6 +634,42 @@ fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
     }
 }
 
+/// After a restart (Recovery 2) of `peer` seen in a steered message: every one of its `n`
+/// sessions (`old`, the gateway's control TEIDs) purged on every processor, reported once with
+/// the count, the Recovery forwarded by a processor.
+fn assert_restart_purged(gw: &mut Gateway, old: &[u32], peer: PeerId, n: usize, seed: u64) {
+    run_until(gw, "the purge", |s| {
+        s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
+            .stats()
+            .sessions_purged
+            == n as u64
+    });
+    gw.sim.run_for(Duration::from_secs(2));
+    assert_eq!(held(gw, old), 0, "seed {seed}: an old session survived");
+    assert_eq!(gw.sp().peer_recovery(peer), Some(2));
+    assert_eq!(gw.sp().session_count(), 0);
+    let restarts: Vec<_> = switch_events(gw)
+        .into_iter()
+        .filter(|e| matches!(e, SwitchEvent::PeerRestarted { .. }))
+        .collect();
+    assert_eq!(
+        restarts,
+        vec![SwitchEvent::PeerRestarted {
+            peer,
+            recovery: 2,
+            sessions: n
+        }],
+        "seed {seed}"
+    );
+    assert_eq!(gw.sp().stats().peer_restarts, 1, "seed {seed}");
+    assert!(gw.sp().stats().peer_recoveries >= 1, "seed {seed}");
+    let forwarded: u64 = PROCS
+        .iter()
+        .map(|id| gw.proc(*id).stats().recoveries_forwarded)
+        .sum();
+    assert!(forwarded >= 1, "seed {seed}");
+}
+
 fn sgsn_peer() -> PeerId {
     PeerId {
         protocol: PathProtocol::Gtpv1,
@@ -668,34 +704,7 @@ fn restart_seen_in_a_steered_update_pdp_context_purges_the_sgsn() {
         let now = gw.sim.now();
         gw.sgsn()
             .update_with(now, 3, vec![telcp::steering::gtp::Ie::Recovery(2)]);
-        run_until(&mut gw, "the purge", |s| {
-            s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
-                .stats()
-                .sessions_purged
-                == n as u64
-        });
-        gw.sim.run_for(Duration::from_secs(2));
-        assert_eq!(held(&gw, &old), 0, "seed {seed}: an old session survived");
-        assert_eq!(gw.sp().peer_recovery(sgsn_peer()), Some(2));
-        assert_eq!(gw.sp().session_count(), 0);
-        let restarts: Vec<_> = switch_events(&mut gw)
-            .into_iter()
-            .filter(|e| matches!(e, SwitchEvent::PeerRestarted { .. }))
-            .collect();
-        assert_eq!(
-            restarts,
-            vec![SwitchEvent::PeerRestarted {
-                peer: sgsn_peer(),
-                recovery: 2,
-                sessions: n
-            }],
-            "seed {seed}"
-        );
-        let forwarded: u64 = PROCS
-            .iter()
-            .map(|id| gw.proc(*id).stats().recoveries_forwarded)
-            .sum();
-        assert!(forwarded >= 1, "seed {seed}");
+        assert_restart_purged(&mut gw, &old, sgsn_peer(), n, seed);
         for d in &gw.switch_inputs()[inputs..] {
             let t = telcp::steering::gtp::parse(d).map(|m| m.message_type());
             assert_ne!(
@@ -799,36 +808,7 @@ fn restart_seen_in_a_steered_message_purges_the_peer() {
             ies,
         );
         sgw.inner.request(now, m, 3);
-        run_until(&mut gw, "the purge", |s| {
-            s.node::<telcp::steering::SwitchProcessor>(NodeId(2))
-                .stats()
-                .sessions_purged
-                == n as u64
-        });
-        gw.sim.run_for(Duration::from_secs(2));
-        assert_eq!(held(&gw, &old), 0, "seed {seed}: an old session survived");
-        assert_eq!(gw.sp().peer_recovery(mme_peer()), Some(2));
-        assert_eq!(gw.sp().session_count(), 0);
-        let restarts: Vec<_> = switch_events(&mut gw)
-            .into_iter()
-            .filter(|e| matches!(e, SwitchEvent::PeerRestarted { .. }))
-            .collect();
-        assert_eq!(
-            restarts,
-            vec![SwitchEvent::PeerRestarted {
-                peer: mme_peer(),
-                recovery: 2,
-                sessions: n
-            }],
-            "seed {seed}"
-        );
-        assert_eq!(gw.sp().stats().peer_restarts, 1);
-        assert!(gw.sp().stats().peer_recoveries >= 1);
-        let forwarded: u64 = PROCS
-            .iter()
-            .map(|id| gw.proc(*id).stats().recoveries_forwarded)
-            .sum();
-        assert!(forwarded >= 1, "seed {seed}");
+        assert_restart_purged(&mut gw, &old, mme_peer(), n, seed);
         // The Modify Bearer Request itself never reached the switch processor.
         for d in &gw.switch_inputs()[inputs..] {
             let t = gtpv2::parse(d).map(|m| m.message_type());
