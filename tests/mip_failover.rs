@@ -488,7 +488,18 @@ fn authoritative_bulk_sync(seed: u64) {
     // HA 3 still holds the stale replicas (nothing reached it).
     assert!(w.ha(3).binding(home(1), None).is_some());
     w.sim.heal(w.ha[0], w.ha[2]);
+    // The bulk sync runs once HA 1 hears HA 3 again. The check waits for HA 1 to see HA 3 Up with
+    // nothing left to send (bounded: 8 s, then up to 12 s more): at 5% loss two heartbeats lost in
+    // a row make HA 3 Suspect for an interval at any moment (seed 101 was Suspect at exactly 8 s).
     w.sim.run_for(Duration::from_secs(8));
+    for _ in 0..120 {
+        if w.ha(1).peer_state(NodeId(3)) == NodeState::Up
+            && w.ha(1).replication_backlog(NodeId(3)) == 0
+        {
+            break;
+        }
+        w.sim.run_for(Duration::from_millis(100));
+    }
     assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Up);
     assert_eq!(w.ha(1).replication_backlog(NodeId(3)), 0);
     for i in [3, 2] {
