@@ -486,12 +486,7 @@ fn rfc3543_3_3_and_3_4_known_answers() {
         }
         drop(w.into_inner());
     });
-    let text = cap.run(&["-n", "-q", "-z", "expert"]);
-    assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
-        "tshark reports errors:\n{text}"
-    );
-    assert!(!text.contains("Malformed"), "{text}");
+    cap.assert_no_expert_errors();
     let text = cap.run(&[
         "-n",
         "-T",

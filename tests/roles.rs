@@ -349,6 +349,7 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
 fn every_sample_configuration_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config");
     let mut n = 0;
+    let mut secrets = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/config") {
         let path = entry.expect("entry").path();
         let name = path
@@ -357,19 +358,43 @@ fn every_sample_configuration_loads() {
             .unwrap_or_default()
             .to_owned();
         let r = match name.split(['.', '-']).next() {
-            Some("lac") => roles::load::<roles::lac::Config>(&path).map(drop),
-            Some("lns") => roles::load::<roles::lns::Config>(&path).map(drop),
-            Some("home") => roles::load::<roles::home_agent::Config>(&path).map(drop),
-            Some("gateway") => roles::load::<roles::gateway::Config>(&path).map(drop),
+            Some("lac") => roles::load::<roles::lac::Config>(&path).map(|c| format!("{c:?}")),
+            Some("lns") => roles::load::<roles::lns::Config>(&path).map(|c| format!("{c:?}")),
+            Some("home") => {
+                roles::load::<roles::home_agent::Config>(&path).map(|c| format!("{c:?}"))
+            }
+            Some("gateway") => {
+                roles::load::<roles::gateway::Config>(&path).map(|c| format!("{c:?}"))
+            }
             _ => panic!("a sample for no role: {name}"),
         };
-        r.unwrap_or_else(|e| panic!("{e}"));
+        let shown = r.unwrap_or_else(|e| panic!("{e}"));
+        // No secret of the file (cluster keys, tunnel secrets, MN-HA and FA-HA keys) in the
+        // loaded configuration's `Debug` output: a role that logs its configuration leaks none.
+        let text = std::fs::read_to_string(&path).expect("sample");
+        for line in text.lines().map(str::trim_start) {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if ["key", "secret", "cluster_key"].contains(&k.trim()) {
+                let value = v
+                    .split('#')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_matches('"');
+                assert!(!value.is_empty(), "{name}: {line}");
+                assert!(!shown.contains(value), "{name} shows `{value}`: {shown}");
+                secrets += 1;
+            }
+        }
         n += 1;
     }
     assert_eq!(
         n, 6,
         "lac, lns, lns-pool, home-agent, home-agent-2, gateway"
     );
+    assert!(secrets >= 7, "{secrets} secrets in the samples");
 }
 
 /// The example binary `name`, built beside this test by `cargo test` (which builds the examples).

@@ -5,7 +5,7 @@
 //! hold the sessions. A process runs the sections present in its file (`[line]`, `[switch]`,
 //! `[processors]`), so the machines can be spread over hosts that share `[fabric]`.
 
-use super::{Observer, Part, RoleConfig, Running, StartError, defaults, drive};
+use super::{Observer, Part, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -82,7 +82,7 @@ pub struct Processors {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The key of the fabric messages (the same on every machine).
-    pub key: String,
+    pub key: Secret,
     /// A fixed RNG seed (tests); absent: from the operating system.
     pub seed: Option<u64>,
     /// Seconds between stats lines (0: only at exit).

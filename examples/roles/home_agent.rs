@@ -4,7 +4,7 @@
 //! chosen by load (inside an authenticated cluster message: layer-3 mode, since a UDP socket has
 //! no link layer), and relays the reply. Route events are logged for a routing daemon to act on.
 
-use super::{Observer, RoleConfig, Running, StartError, defaults, drive};
+use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::{Deserialize, Deserializer};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -41,7 +41,7 @@ pub struct MobileNodeConfig {
     /// The SPI (256 and up).
     pub spi: u32,
     /// The shared key.
-    pub key: String,
+    pub key: Secret,
 }
 
 /// `[[foreign_agents]]`: a foreign agent's FA-HA security association.
@@ -53,7 +53,7 @@ pub struct ForeignAgentConfig {
     /// The SPI (256 and up).
     pub spi: u32,
     /// The shared key.
-    pub key: String,
+    pub key: Secret,
 }
 
 /// `examples/config/home-agent.toml`.
@@ -74,7 +74,7 @@ pub struct Config {
     #[serde(default = "defaults::yes")]
     pub serve_virtual_address: bool,
     /// The key of the cluster messages (the same on every member).
-    pub cluster_key: String,
+    pub cluster_key: Secret,
     /// Milliseconds between heartbeats.
     #[serde(default = "heartbeat_ms")]
     pub heartbeat_ms: u64,

@@ -1,7 +1,7 @@
 //! The `lac` role: an L2TP LAC (RFC 2661) that opens calls to a contact LNS, follows its
 //! redirects, and, once a call is up, sends an LCP Echo-Request over it and logs the replies.
 
-use super::{Observer, RoleConfig, Running, StartError, defaults, drive};
+use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub struct Config {
     #[serde(default = "host_name")]
     pub host_name: String,
     /// The tunnel secret (challenge/response, hidden AVPs); none by default.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Send a Challenge and require the LNS's response (needs `secret`).
     #[serde(default)]
     pub challenge: bool,
@@ -81,7 +81,7 @@ impl RoleConfig for Config {
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let mut cfg = LacConfig::new(self.contact_lns);
         cfg.common.host_name = self.host_name.into_bytes();
-        cfg.common.secret = self.secret.map(String::into_bytes);
+        cfg.common.secret = self.secret.map(Secret::into_bytes);
         cfg.common.challenge = self.challenge;
         cfg.common.hide_avps = self.hide_avps;
         cfg.common.seed = super::seed(self.seed);

@@ -3,7 +3,7 @@
 //! (heartbeats with the pool), as `"pool"` it reports its load to the contact LNS, and as
 //! `"virtual"` it is a member of a virtual LNS sharing one address.
 
-use super::{Observer, RoleConfig, Running, StartError, defaults, drive};
+use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub struct Cluster {
     /// This LNS's node id.
     pub node: u32,
     /// The key that authenticates heartbeats (the same on every member).
-    pub key: String,
+    pub key: Secret,
     /// The other LNSs: `{ node = 2, addr = "127.0.10.3:1701" }`.
     pub peers: Vec<Peer>,
     /// Milliseconds between heartbeats.
@@ -77,7 +77,7 @@ pub struct Config {
     #[serde(default = "host_name")]
     pub host_name: String,
     /// The tunnel secret; none by default.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Require the LAC's Challenge response (needs `secret`).
     #[serde(default)]
     pub challenge: bool,
@@ -136,7 +136,7 @@ impl Config {
     fn build(self) -> Result<(LnsConfig, Vec<SocketAddr>, u8, bool), StartError> {
         let mut cfg = LnsConfig::default();
         cfg.common.host_name = self.host_name.into_bytes();
-        cfg.common.secret = self.secret.map(String::into_bytes);
+        cfg.common.secret = self.secret.map(Secret::into_bytes);
         cfg.common.challenge = self.challenge;
         cfg.common.max_sessions = self.max_sessions;
         cfg.common.seed = super::seed(self.seed);

@@ -37,6 +37,31 @@ pub trait RoleConfig: DeserializeOwned {
     fn start(self, observer: Observer) -> impl Future<Output = Result<Running, StartError>>;
 }
 
+/// A secret from a configuration file (a cluster key, a tunnel secret, a mobile node's or a
+/// foreign agent's key): `Debug` shows its length only, so a logged configuration never carries
+/// it in clear.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes (UTF-8 as written in the file).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The secret's bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0.len())
+    }
+}
+
 /// A configuration file that did not load: the file, the key (a dotted path such as
 /// `cluster.peers[0].addr`; empty for a syntax error), and what is wrong.
 #[derive(Debug)]

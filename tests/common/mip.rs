@@ -624,11 +624,6 @@ pub fn tshark_dissects(tag: &str, file: &str, ex: &[KnownExchange]) -> Option<su
         }
         drop(w.into_inner());
     });
-    let text = cap.run(&["-n", "-q", "-z", "expert"]);
-    assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("Errors")),
-        "tshark reports errors:\n{text}"
-    );
-    assert!(!text.contains("Malformed"), "{text}");
+    cap.assert_no_expert_errors();
     Some(cap)
 }

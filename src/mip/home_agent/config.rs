@@ -59,8 +59,9 @@ pub struct MobileNodeKey {
     pub sa: SecurityAssociation,
 }
 
-/// Configuration of a [`HomeAgent`].
-#[derive(Clone, Debug)]
+/// Configuration of a [`HomeAgent`]. `Debug` shows the cluster key's length only and whether a
+/// seed is set (the seed decides the tables' hash seed and the sealing nonces).
+#[derive(Clone)]
 pub struct HomeAgentConfig {
     /// This HA's node id (must be in `members`).
     pub node: NodeId,
@@ -169,6 +170,85 @@ pub struct HomeAgentConfig {
     /// reads 32 bytes from the operating system at [`HomeAgent::new`]; `Some` replays a run
     /// exactly (tests, simulations: [`crate::io::seed`]).
     pub seed: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for HomeAgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let HomeAgentConfig {
+            node,
+            incarnation,
+            virtual_address,
+            virtual_network,
+            members,
+            mode,
+            layer2_notices,
+            cluster_key,
+            mobile_nodes,
+            foreign_agents,
+            pool,
+            max_lifetime,
+            max_bindings,
+            max_pending,
+            max_simultaneous,
+            pending_timeout,
+            replay_tolerance,
+            wall_clock,
+            health,
+            replication_rto,
+            max_replication_queue,
+            max_transmits,
+            max_events,
+            refusals,
+            revocation,
+            max_revocations,
+            revocation_rto,
+            revocation_retransmits,
+            takeover_revocation_grace,
+            dynamic_ha,
+            tunnels,
+            aaa,
+            seed,
+        } = self;
+        f.debug_struct("HomeAgentConfig")
+            .field("node", node)
+            .field("incarnation", incarnation)
+            .field("virtual_address", virtual_address)
+            .field("virtual_network", virtual_network)
+            .field("members", members)
+            .field("mode", mode)
+            .field("layer2_notices", layer2_notices)
+            .field(
+                "cluster_key",
+                &format_args!("<{} bytes redacted>", cluster_key.len()),
+            )
+            .field("mobile_nodes", mobile_nodes)
+            .field("foreign_agents", foreign_agents)
+            .field("pool", pool)
+            .field("max_lifetime", max_lifetime)
+            .field("max_bindings", max_bindings)
+            .field("max_pending", max_pending)
+            .field("max_simultaneous", max_simultaneous)
+            .field("pending_timeout", pending_timeout)
+            .field("replay_tolerance", replay_tolerance)
+            .field("wall_clock", wall_clock)
+            .field("health", health)
+            .field("replication_rto", replication_rto)
+            .field("max_replication_queue", max_replication_queue)
+            .field("max_transmits", max_transmits)
+            .field("max_events", max_events)
+            .field("refusals", refusals)
+            .field("revocation", revocation)
+            .field("max_revocations", max_revocations)
+            .field("revocation_rto", revocation_rto)
+            .field("revocation_retransmits", revocation_retransmits)
+            .field("takeover_revocation_grace", takeover_revocation_grace)
+            .field("dynamic_ha", dynamic_ha)
+            .field("tunnels", tunnels)
+            .field("aaa", aaa)
+            .field("seed", &seed.map(|_| "<seeded>"))
+            .finish()
+    }
 }
 
 impl HomeAgentConfig {
@@ -364,5 +444,50 @@ impl HomeAgentConfig {
             Some((_, field)) => Err(ConfigError::OutOfRange(field)),
             None => Ok(members),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cluster key seals AAA keys and authenticates every cluster message and heartbeat; a
+    /// mobile node's key authenticates its registrations (RFC 5944 section 3.5): neither may leave
+    /// in a configuration's `Debug` output, nor may the seed of the tables' hash and nonces.
+    #[test]
+    fn debug_output_hides_the_cluster_key_the_mobile_node_keys_and_the_seed() {
+        let key = b"cluster-secret-xyz";
+        let mn_key = b"mobile node secret";
+        let members = vec![Member {
+            node: NodeId(1),
+            addr: "10.0.2.1:434".parse().unwrap(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            backups: Vec::new(),
+        }];
+        let mut c = HomeAgentConfig::new(
+            NodeId(1),
+            Ipv4Addr::new(10, 0, 0, 1),
+            "10.0.0.0/16".parse().unwrap(),
+            members,
+            key,
+        );
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(Ipv4Addr::new(10, 0, 1, 1)),
+            sa: SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, mn_key.to_vec()),
+        });
+        c.seed = Some([0xa5; 32]);
+        let shown = format!("{c:?}");
+        for secret in [&key[..], &mn_key[..], &[0xa5; 32][..]] {
+            assert!(!shown.contains(&format!("{secret:?}")), "{shown}");
+            let bytes: Vec<String> = secret.iter().map(|b| b.to_string()).collect();
+            assert!(!shown.contains(&bytes.join(", ")), "{shown}");
+        }
+        assert!(!shown.contains("cluster-secret"), "{shown}");
+        assert!(
+            shown.contains("cluster_key: <18 bytes redacted>"),
+            "{shown}"
+        );
+        assert!(shown.contains("seed: Some(\"<seeded>\")"), "{shown}");
+        assert!(shown.contains("max_bindings: 100000"), "{shown}");
     }
 }
