@@ -304,7 +304,8 @@ fn cost_curve(_c: &mut Criterion) {
             n,
             5,
         );
-        drop((dl_refs, ip, dl_table));
+        drop(dl_refs);
+        drop((ip, dl_table));
         let ratio = map_ns / steer_ns;
         println!(
             "steering at {n} sessions: steer() {steer_ns:.2} ns/packet, \
