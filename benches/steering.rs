@@ -3,7 +3,9 @@
 //! `cost_curve` first builds 10k, 100k, 1M and 10M sessions (`STEERING_MAX_SESSIONS` caps the
 //! largest) and prints, at each size, `steer` against a `HashMap<u32, processor>` holding the same
 //! sessions (interleaved rounds in one run, best of each, in the thread's CPU time so that a
-//! shared machine's other work does not count), `steer_batch` in batches of 64, and the packets/s
+//! shared machine's other work does not count), `steer_batch` in batches of 64 beside a pass that
+//! only reads the same packets (its memory floor: at 10M the packets do not fit any cache),
+//! `steer_downlink_batch` in batches of 64 over one IPv4 packet per session, and the packets/s
 //! of two threads sharing one `Arc<VidTable>` snapshot against one (interleaved rounds). CPU time
 //! is read from `CLOCK_THREAD_CPUTIME_ID`, exact to the microsecond (see [`cpu_now`]).
 //! Each figure is also printed as a `table|` line (a row of the README's benchmark table, which
@@ -216,6 +218,31 @@ fn batch_all(t: &VidTable, refs: &[&[u8]]) -> u64 {
     acc
 }
 
+/// What `batch_all` reads without steering: each packet's reference and its fifth octet (the
+/// one `steer_batch` reads the default layout's primary VID from), summed. At 10M sessions the
+/// packets fill 320 MB (16 octets each and a 16-octet reference), read once per pass, so this
+/// floor is memory bandwidth, not steering.
+fn read_all(refs: &[&[u8]]) -> u64 {
+    refs.iter()
+        .map(|p| u64::from(p.get(4).copied().unwrap_or(0)))
+        .sum()
+}
+
+/// `steer_downlink_batch` over every packet, 64 at a time.
+fn downlink_batch_all(t: &VidTable, refs: &[&[u8]]) -> u64 {
+    let mut out = [Verdict::Switch; 64];
+    let mut acc = 0u64;
+    for chunk in refs.chunks(64) {
+        let n = t.steer_downlink_batch(chunk, &mut out);
+        for v in &out[..n] {
+            if let Verdict::Processor { vid, .. } = v {
+                acc += u64::from(vid.get());
+            }
+        }
+    }
+    acc
+}
+
 /// Packets per second steered by one thread and by two threads sharing one table snapshot (each
 /// of the two steering its own half of the packets), `passes` times over the packets so that a
 /// round lasts tens of milliseconds at every size: best of `rounds` rounds, the one-thread and
@@ -263,24 +290,34 @@ fn cost_curve(_c: &mut Criterion) {
         let want = baseline_all(&s.map, &s.packets);
         assert_eq!(steer_all(&s.table, &s.packets), want);
         assert_eq!(batch_all(&s.table, &refs), want);
-        let [steer_ns, map_ns, batch_ns] = interleaved(
+        let (dl_table, ip) = downlink_packets(&s);
+        let dl_refs: Vec<&[u8]> = ip.chunks_exact(DL_STRIDE).collect();
+        assert_eq!(downlink_batch_all(&dl_table, &dl_refs), want);
+        let [steer_ns, map_ns, batch_ns, read_ns, dl_batch_ns] = interleaved(
             [
                 &|| steer_all(&s.table, black_box(&s.packets)),
                 &|| baseline_all(&s.map, black_box(&s.packets)),
                 &|| batch_all(&s.table, black_box(&refs)),
+                &|| read_all(black_box(&refs)),
+                &|| downlink_batch_all(&dl_table, black_box(&dl_refs)),
             ],
             n,
             5,
         );
+        drop(dl_refs);
+        drop((ip, dl_table));
         let ratio = map_ns / steer_ns;
         println!(
             "steering at {n} sessions: steer() {steer_ns:.2} ns/packet, \
              HashMap<u32, processor> {map_ns:.2} ns/packet, ratio {ratio:.1}x; \
-             steer_batch {batch_ns:.2} ns/packet"
+             steer_batch {batch_ns:.2} ns/packet (reading the packets alone {read_ns:.2}); \
+             steer_downlink_batch {dl_batch_ns:.2} ns/packet"
         );
         println!(
             "table| `steering` | `steer` vs `HashMap<u32, processor>`, {} sessions, same run | \
-             {steer_ns:.2} ns vs {map_ns:.1} ns ({ratio:.1}x); `steer_batch` {batch_ns:.2} ns | \
+             {steer_ns:.2} ns vs {map_ns:.1} ns ({ratio:.1}x); `steer_batch` {batch_ns:.2} ns \
+             (reading the packets alone {read_ns:.2} ns), `steer_downlink_batch` \
+             {dl_batch_ns:.2} ns | \
              >= 30x at 10M; batch <= 1.5 ns |",
             count(n)
         );
@@ -417,7 +454,7 @@ fn downlink_packets(s: &Setup) -> (VidTable, Vec<u8>) {
     let layout = VidLayout::default();
     let pool = UePool::new(&layout, "10.0.0.0/8".parse().unwrap(), None).unwrap();
     let table = s.table.clone().with_ue_pool(Some(pool));
-    let mut ip = Vec::with_capacity(SESSIONS * DL_STRIDE);
+    let mut ip = Vec::with_capacity(s.packets.len() / STRIDE * DL_STRIDE);
     for p in s.packets.chunks_exact(STRIDE) {
         let teid = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
         let (vid, backup) = (layout.primary(teid).unwrap(), layout.backup(teid));

@@ -269,6 +269,19 @@ impl UePool {
         self.vids(&self.g4, u64::from(addr))
     }
 
+    /// The IPv4 pool's prefix (host order), its mask, the primary field's shift and the field's
+    /// mask: an address `a` is in the pool when `a & mask == prefix`, and its primary field is
+    /// then `(a >> shift) & field` (what [`UePool::vids_v4`] reads, for a batch fast path).
+    pub(crate) fn v4_primary(&self) -> (u32, u32, u32, u32) {
+        let g = &self.g4;
+        (
+            g.prefix as u32,
+            g.prefix_mask as u32,
+            u32::from(g.pshift),
+            self.field_mask() as u32,
+        )
+    }
+
     /// The raw (primary, backup) VID fields of the IPv6 address whose top 64 bits are `top`,
     /// `None` without an IPv6 pool or outside it.
     #[inline(always)]

@@ -79,6 +79,49 @@ const DOWN: u8 = 2;
 /// "decided" from "not decided here" by the verdict's discriminant alone.
 const UNDECIDED: Verdict = Verdict::Switch;
 
+/// One entry of [`VidTable`]'s per-primary verdicts: the verdict and whether it is
+/// [`UNDECIDED`] (1) or not (0), as a word that the batch fast path ORs together (one
+/// instruction per packet) to learn whether a group of packets needs its second pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Primary {
+    verdict: Verdict,
+    undecided: u32,
+}
+
+impl Primary {
+    const fn new(verdict: Verdict) -> Primary {
+        Primary {
+            verdict,
+            undecided: matches!(verdict, UNDECIDED) as u32,
+        }
+    }
+}
+
+/// The GTPv1 classification of a first octet for the batch fast path: all ones when it is
+/// `0x3_` (version 1, PT = 1: TS 29.060 section 6, TS 29.281 section 5.1), 0 otherwise. ANDed
+/// into the primary field, it sends every other packet to the entry of field 0, which is
+/// [`UNDECIDED`].
+const GTPV1: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut b = 0x30;
+    while b < 0x40 {
+        t[b] = u32::MAX;
+        b += 1;
+    }
+    t
+};
+
+/// [`GTPV1`] for IPv4 (RFC 791 section 3.1): all ones for a first octet `0x4_` (version 4).
+const IPV4: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut b = 0x40;
+    while b < 0x50 {
+        t[b] = u32::MAX;
+        b += 1;
+    }
+    t
+};
+
 /// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
 #[derive(Debug, Clone)]
 pub struct VidTable {
@@ -92,7 +135,7 @@ pub struct VidTable {
     /// `v`'s state decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned;
     /// [`UNDECIDED`] when `v` is Down (the backup field decides) and for 0. One load per
     /// packet from a table of at most 64 Ki entries (1 KiB for 8-bit VIDs: it stays in L1).
-    by_primary: Box<[Verdict]>,
+    by_primary: Box<[Primary]>,
     addrs: Box<[Option<SocketAddr>]>,
     /// The primary field of the 32-bit layout as a shift and a mask (for `steer_batch`'s
     /// GTPv1 fast path: one shift, one mask, one load).
@@ -109,9 +152,10 @@ impl VidTable {
         let primary_shift = (0..32)
             .find(|b| layout.primary_raw(1 << b) != 0)
             .unwrap_or(0);
-        let mut by_primary = vec![Verdict::Drop(DropReason::UnknownVid); n].into_boxed_slice();
+        let mut by_primary =
+            vec![Primary::new(Verdict::Drop(DropReason::UnknownVid)); n].into_boxed_slice();
         if let Some(zero) = by_primary.first_mut() {
-            *zero = UNDECIDED;
+            *zero = Primary::new(UNDECIDED);
         }
         VidTable {
             primary_shift,
@@ -143,7 +187,7 @@ impl VidTable {
                 t.by_primary.get_mut(i),
                 t.addrs.get_mut(i),
             ) {
-                (*s, *v) = match e.state {
+                let (state, verdict) = match e.state {
                     VidState::Up => (
                         UP,
                         Verdict::Processor {
@@ -153,6 +197,7 @@ impl VidTable {
                     ),
                     VidState::Down => (DOWN, UNDECIDED),
                 };
+                (*s, *v) = (state, Primary::new(verdict));
                 *a = Some(e.addr);
             }
         }
@@ -229,8 +274,7 @@ impl VidTable {
         let v = self
             .by_primary
             .get(usize::from(p))
-            .copied()
-            .unwrap_or(Verdict::Drop(DropReason::UnknownVid));
+            .map_or(Verdict::Drop(DropReason::UnknownVid), |e| e.verdict);
         if !matches!(v, UNDECIDED) {
             return v;
         }
@@ -429,16 +473,67 @@ impl VidTable {
         }
     }
 
-    /// Steers a batch of downlink packets ([`VidTable::steer_downlink`]) as
-    /// [`VidTable::steer_batch`] does uplink ones.
+    /// Steers a batch of downlink packets: `out[i]` is the verdict for `packets[i]`, for the
+    /// first `min(packets.len(), out.len())` packets (the count is returned); each the verdict
+    /// [`VidTable::steer_downlink`] gives it.
+    ///
+    /// As [`VidTable::steer_batch`], 64 packets at a time in two passes. The first, without a
+    /// branch on the packet's contents, takes every packet as the common one, an IPv4 packet
+    /// (RFC 791 section 3.1: version 4 in the first octet) to an address in the pool whose
+    /// primary field names a VID that decides alone: the destination address (octets 17 to
+    /// 20) tested against the pool's prefix, its primary field by one shift and one mask, one
+    /// load from the per-primary verdicts. The others (IPv6, outside the pool, fewer than 20
+    /// octets, a primary field of 0, a Down primary) are marked [`Verdict::Switch`]; the
+    /// second pass gives them [`VidTable::steer_downlink`]'s verdict.
     #[inline]
     pub fn steer_downlink_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
-        let mut n = 0;
-        for (p, o) in packets.iter().zip(out.iter_mut()) {
-            *o = self.steer_downlink(p);
-            n += 1;
+        let n = packets.len().min(out.len());
+        let (packets, out) = (&packets[..n], &mut out[..n]);
+        let Some(pool) = &self.ue else {
+            out.fill(Verdict::Drop(DropReason::NotInPool));
+            return n;
+        };
+        let (prefix, prefix_mask, shift, mask) = pool.v4_primary();
+        let Some(table) = self.by_primary.get(..=mask as usize) else {
+            out.fill(UNDECIDED);
+            self.settle_downlink(packets, out);
+            return n;
+        };
+        let step = |p: &[u8], o: &mut Verdict| {
+            // Too short: first octet 0, which is not IPv4.
+            let (b0, dst) = match p.first_chunk::<20>() {
+                Some(h) => (h[0], u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
+                None => (0, 0),
+            };
+            let field = (dst >> (shift & 31)) & mask & IPV4[usize::from(b0)];
+            // Outside the pool (or not IPv4): the entry of field 0, which is UNDECIDED.
+            let i = if dst & prefix_mask == prefix {
+                field
+            } else {
+                0
+            };
+            let e = &table[i as usize];
+            std::slice::from_mut(o).copy_from_slice(std::slice::from_ref(&e.verdict));
+            e.undecided
+        };
+        for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
+            if first_pass(p, o, step) {
+                self.settle_downlink(p, o);
+            }
         }
         n
+    }
+
+    /// [`VidTable::steer_downlink_batch`]'s second pass: each packet whose verdict the first
+    /// pass left [`UNDECIDED`] gets [`VidTable::steer_downlink`]'s.
+    #[cold]
+    #[inline(never)]
+    fn settle_downlink(&self, packets: &[&[u8]], out: &mut [Verdict]) {
+        for (p, o) in packets.iter().zip(out.iter_mut()) {
+            if matches!(*o, UNDECIDED) {
+                *o = self.steer_downlink(p);
+            }
+        }
     }
 
     /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
@@ -450,60 +545,111 @@ impl VidTable {
     /// (TS 29.281 section 5.1: version 1 and PT = 1 in the first octet, the TEID in octets 5 to
     /// 8) whose TEID's primary field names a VID that decides alone (Up or unassigned): the
     /// first eight octets read as one big-endian word, the primary field by one shift and one
-    /// mask, one load from the per-primary verdicts (a table of at most 64 Ki entries, 1 KiB for
-    /// 8-bit VIDs: it stays in L1), and notes each packet that is not such a header (another
-    /// protocol, fewer than eight octets, a primary field of 0 as in a TEID of 0) or whose
-    /// primary is Down (the backup decides). The second pass, only when some packet of the 64
-    /// was noted, gives the noted packets [`VidTable::steer`]'s verdict.
+    /// mask (0 when the first octet is not `0x3_`), one load from the per-primary verdicts (a
+    /// table of at most 64 Ki entries, 1 KiB for 8-bit VIDs: it stays in L1). A packet it
+    /// cannot decide (another protocol, fewer than eight octets, a primary field of 0 as in a
+    /// TEID of 0, a Down primary whose backup decides) comes out of it marked
+    /// [`Verdict::Switch`], a verdict the per-primary table gives no decided packet. The second
+    /// pass, only when some packet of the 64 was so marked, gives the marked packets
+    /// [`VidTable::steer`]'s verdict.
     #[inline]
     pub fn steer_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
         let n = packets.len().min(out.len());
-        let (packets, out) = (&packets[..n], &mut out[..n]);
-        let mut undecided = [false; 64];
-        for (ps, os) in packets.chunks(64).zip(out.chunks_mut(64)) {
-            if self.batch_gtpv1(ps, os, &mut undecided) {
-                for ((p, o), u) in ps.iter().zip(os.iter_mut()).zip(&undecided) {
-                    if *u {
-                        *o = self.steer(p);
-                    }
-                }
-            }
-        }
-        n
-    }
-
-    /// [`VidTable::steer_batch`]'s first pass over at most 64 packets: `out[i]` the GTPv1 fast
-    /// path's verdict for `packets[i]` and `undecided[i]` whether it does not stand (the packet
-    /// is not a GTPv1 header, or its primary field does not decide alone: 0, as in a TEID of 0,
-    /// or a Down VID); whether any does not.
-    #[inline(always)]
-    fn batch_gtpv1(
-        &self,
-        packets: &[&[u8]],
-        out: &mut [Verdict],
-        undecided: &mut [bool; 64],
-    ) -> bool {
-        let n = packets.len().min(out.len()).min(64);
         let (packets, out) = (&packets[..n], &mut out[..n]);
         let (shift, mask) = (self.primary_shift, self.primary_mask);
         // Exactly the entries a primary field can name (the table has one per VID of the
         // layout, so this is never short), which lets the index below go unchecked.
         let Some(table) = self.by_primary.get(..=mask as usize) else {
-            undecided.fill(true);
-            return true;
+            out.fill(UNDECIDED);
+            self.settle(packets, out);
+            return n;
         };
-        let mut any = false;
-        for ((p, o), u) in packets.iter().zip(out.iter_mut()).zip(undecided.iter_mut()) {
-            // Too short: the word 0, which is not GTPv1.
-            let word = p.first_chunk::<8>().map_or(0, |h| u64::from_be_bytes(*h));
-            let v = &table[((word as u32 >> shift) & mask) as usize];
-            // Copied whole (one 32-bit move), not field by field.
-            std::slice::from_mut(o).copy_from_slice(std::slice::from_ref(v));
-            *u = (word >> 60 != 0x3) | matches!(*v, UNDECIDED);
-            any |= *u;
+        // The 8-bit primary field at the top of the TEID ([`VidLayout::teid32`]`(8, _)`, the
+        // default layout): the field is the fifth octet, read alone.
+        let top8: Option<&[Primary; 256]> = (shift == 24 && mask == 0xff)
+            .then(|| table.try_into().ok())
+            .flatten();
+        for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
+            let any = match top8 {
+                Some(top8) => first_pass(p, o, |p, o| gtpv1_top8(top8, p, o)),
+                None => first_pass(p, o, |p, o| gtpv1_step(table, shift, mask, p, o)),
+            };
+            if any {
+                self.settle(p, o);
+            }
         }
-        any
+        n
     }
+
+    /// [`VidTable::steer_batch`]'s second pass: each packet whose verdict the first pass left
+    /// [`UNDECIDED`] gets [`VidTable::steer`]'s.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self, packets: &[&[u8]], out: &mut [Verdict]) {
+        for (p, o) in packets.iter().zip(out.iter_mut()) {
+            if matches!(*o, UNDECIDED) {
+                *o = self.steer(p);
+            }
+        }
+    }
+}
+
+/// The first pass of [`VidTable::steer_batch`] and [`VidTable::steer_downlink_batch`] over
+/// `packets` (at most 64), `step` deciding one packet ([`gtpv1_step`], [`gtpv1_top8`] or the
+/// IPv4 one): each packet's verdict, [`UNDECIDED`] when it is
+/// not decided here; whether any is not. Four packets a step (no loop counter per packet).
+#[inline(always)]
+fn first_pass(
+    packets: &[&[u8]],
+    out: &mut [Verdict],
+    step: impl Fn(&[u8], &mut Verdict) -> u32,
+) -> bool {
+    let mut any = 0;
+    let mut p4 = packets.chunks_exact(4);
+    let mut o4 = out.chunks_exact_mut(4);
+    for (p, o) in (&mut p4).zip(&mut o4) {
+        for (p, o) in p.iter().zip(o.iter_mut()) {
+            any |= step(p, o);
+        }
+    }
+    for (p, o) in p4.remainder().iter().zip(o4.into_remainder()) {
+        any |= step(p, o);
+    }
+    any != 0
+}
+
+/// [`gtpv1_step`] for the 8-bit primary field at the top of the TEID: the TEID's first octet
+/// (the packet's fifth) is the field, read alone; `table` its 256 entries.
+#[inline(always)]
+fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
+    // Too short: first octet 0, which is not GTPv1.
+    let (b0, field) = match packet.first_chunk::<8>() {
+        Some(&[b0, _, _, _, t0, _, _, _]) => (b0, t0),
+        None => (0, 0),
+    };
+    // Not GTPv1: the entry of primary field 0, which is UNDECIDED.
+    let e = &table[(u32::from(field) & GTPV1[usize::from(b0)]) as usize];
+    std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
+    e.undecided
+}
+
+/// One packet of [`VidTable::steer_batch`]'s first pass ([`first_pass`]): its verdict in `out`; 1 when it is [`UNDECIDED`], else 0.
+#[inline(always)]
+fn gtpv1_step(table: &[Primary], shift: u32, mask: u32, packet: &[u8], out: &mut Verdict) -> u32 {
+    // Too short: first octet 0, which is not GTPv1.
+    let (b0, teid) = match packet.first_chunk::<8>() {
+        Some(&[b0, _, _, _, t0, t1, t2, t3]) => (b0, u32::from_be_bytes([t0, t1, t2, t3])),
+        None => (0, 0),
+    };
+    // Not GTPv1: the entry of primary field 0, which is UNDECIDED.
+    let i = (teid >> shift) & GTPV1[usize::from(b0)] & mask;
+    let Some(e) = table.get(i as usize) else {
+        *out = UNDECIDED;
+        return 1;
+    };
+    // Copied whole (one 32-bit move), not field by field.
+    std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
+    e.undecided
 }
 
 #[cfg(test)]
@@ -681,6 +827,61 @@ mod tests {
             prop_assert_eq!(n, refs.len().min(out_len));
             for (p, v) in refs.iter().zip(&out[..n]) {
                 prop_assert_eq!(*v, t.steer(p));
+            }
+        }
+    }
+
+    /// A downlink packet: IPv4 to an address in 10.0.0.0/8 or anywhere, IPv6, cut short, or
+    /// random octets.
+    fn downlink_packet() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (any::<u32>(), any::<bool>(), any::<u8>(), 0usize..24).prop_map(
+                |(dst, in_pool, b0, cut)| {
+                    let dst = if in_pool {
+                        0x0a00_0000 | (dst >> 8)
+                    } else {
+                        dst
+                    };
+                    let b0 = if cut % 3 == 0 { b0 } else { 0x45 };
+                    let mut p = vec![b0, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7];
+                    p.extend_from_slice(&dst.to_be_bytes());
+                    p.extend_from_slice(&[0; 8]);
+                    p.truncate(28 - cut.min(12));
+                    p
+                }
+            ),
+            any::<[u8; 40]>().prop_map(|mut p| {
+                p[0] = 0x60;
+                p.to_vec()
+            }),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// `steer_downlink_batch` gives each packet the verdict `steer_downlink` gives it alone
+        /// (RFC 791 section 3.1: the IPv4 destination in octets 17 to 20), with or without a
+        /// UE pool, in batches longer than a group of 64.
+        #[test]
+        fn steer_downlink_batch_equals_steer_downlink(
+            states in proptest::collection::vec(0u8..3, 255),
+            packets in proptest::collection::vec(downlink_packet(), 0..200),
+            with_pool in any::<bool>(),
+            out_len in 0usize..200,
+        ) {
+            let layout = VidLayout::default();
+            let pool = with_pool.then(|| {
+                UePool::new(&layout, "10.0.0.0/8".parse().unwrap(), None).unwrap()
+            });
+            let t = random_table(&states, false).with_ue_pool(pool);
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let mut out = vec![Verdict::Switch; out_len];
+            let n = t.steer_downlink_batch(&refs, &mut out);
+            prop_assert_eq!(n, refs.len().min(out_len));
+            for (p, v) in refs.iter().zip(&out[..n]) {
+                prop_assert_eq!(*v, t.steer_downlink(p));
             }
         }
     }
