@@ -109,34 +109,22 @@ pub struct Channel {
     ack_pending: bool,
     /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
     ack_by: Option<Instant>,
+    /// Since when the peer has acknowledged nothing while a message waited for it
+    /// ([`Channel::unacknowledged_for`]).
+    unacked_since: Option<Instant>,
     out: VecDeque<Bytes>,
     /// Resumed from a replica ([`Channel::resume_replica`]): our Ns is not known yet (sending
     /// waits; the probe is retransmitted on the channel's timer).
     resync_ns: bool,
-    /// Resumed from a replica: the peer's Ns is not known yet.
+    /// Resumed from a replica: no message of the peer taken in order yet (our Nr is the
+    /// replica's; [`Channel::resume_replica`]).
     resync_nr: bool,
     held: bool,
-    /// Resumed from a replica: the peer's messages before the first one taken that may still
-    /// come late ([`Channel::resume_replica`]).
-    late: Option<Box<Late>>,
+    /// Resumed from a replica, while `resync_nr`: when each message kept out of order first
+    /// arrived (a second arrival a retransmission timeout later is the peer's retransmission;
+    /// [`Channel::resume_replica`]). At most [`ChannelConfig::max_out_of_order`].
+    first_seen: BTreeMap<u16, Instant>,
 }
-
-/// The peer's messages from a replica's Nr up to (not including) the first one a resumed channel
-/// took, which the failed LNS may not have taken (`Channel::resume_replica` docs).
-#[derive(Debug)]
-struct Late {
-    /// The replica's Nr: the first Ns of the range.
-    from: u16,
-    /// Which of the range (at most [`LATE_MAX`] Ns) were delivered, bit `ns - from`.
-    taken: u64,
-    /// The Ns the resumed channel took first (the end of the range).
-    to: u16,
-    /// The range is closed then (the peer has given up retransmitting them).
-    until: Instant,
-}
-
-/// The most late messages a resumed channel takes (the range ending at the first message taken).
-const LATE_MAX: u16 = 64;
 
 impl Channel {
     /// A new channel; `peer_tunnel_id` may be 0 until the peer assigns one (SCCRQ).
@@ -164,11 +152,12 @@ impl Channel {
             deadline: None,
             ack_pending: false,
             ack_by: None,
+            unacked_since: None,
             out: VecDeque::new(),
             resync_ns: false,
             resync_nr: false,
             held: false,
-            late: None,
+            first_seen: BTreeMap::new(),
         }
     }
 
@@ -203,6 +192,9 @@ impl Channel {
             return delivered;
         }
         let ns = msg.header.ns;
+        if self.resync_nr {
+            self.resync_nr_from(now, ns);
+        }
         if ns == self.nr {
             self.nr = self.nr.wrapping_add(1);
             delivered.push(msg);
@@ -212,14 +204,16 @@ impl Channel {
             }
             self.ack_pending = true;
         } else if seq_lt(ns, self.nr) {
-            // Duplicate: re-acknowledge; a late one of a resumed channel is taken once.
-            if self.take_late(now, ns) {
-                delivered.push(msg);
-            }
+            // Duplicate: re-acknowledge.
             self.ack_pending = true;
-        } else if ns.wrapping_sub(self.nr) < self.cfg.receive_window
+        } else if (ns.wrapping_sub(self.nr) < self.cfg.receive_window || self.resync_nr)
             && (self.ooo.len() < self.cfg.max_out_of_order || self.ooo.contains_key(&ns))
         {
+            // A resumed channel's replica Nr may lag the peer's by more than our window (the
+            // messages the failed LNS took after its last copy; `resume_replica` docs).
+            if self.resync_nr {
+                self.first_seen.entry(ns).or_insert(now);
+            }
             self.ooo.insert(ns, msg);
             self.ack_pending = true;
         }
@@ -258,6 +252,7 @@ impl Channel {
             } else {
                 Some(now + self.rto)
             };
+            self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         }
     }
 
@@ -282,6 +277,9 @@ impl Channel {
             let ns = self.ns;
             self.ns = self.ns.wrapping_add(1);
             let bytes = Bytes::from(self.encode(ns, msg));
+            if self.unacked.is_empty() {
+                self.unacked_since = Some(now);
+            }
             self.out.push_back(bytes.clone());
             self.unacked.push_back((ns, bytes));
             self.ack_pending = false;
@@ -409,6 +407,15 @@ impl Channel {
         !self.unacked.is_empty() && self.retries > 0
     }
 
+    /// How long the peer has acknowledged nothing while a message of ours waited for it (zero
+    /// when none waits): since the oldest message in flight was sent, or since the last
+    /// acknowledgement that moved the window, whichever is later. A message retransmitted once
+    /// after a loss is not a silent peer; one unacknowledged for this long may be.
+    pub fn unacknowledged_for(&self, now: Instant) -> Duration {
+        self.unacked_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
     /// The congestion window.
     pub fn cwnd(&self) -> u16 {
         self.cwnd
@@ -429,6 +436,7 @@ impl Channel {
         self.ns = ns;
         self.nr = nr;
         self.unacked.clear();
+        self.unacked_since = None;
         self.ooo.clear();
         self.retries = 0;
         self.rto = self.cfg.retransmit_initial;
@@ -445,6 +453,7 @@ impl Channel {
     /// retransmission state for the rest.
     pub fn discard_before(&mut self, now: Instant, ns: u16) {
         self.unacked.retain(|(n, _)| !seq_lt(*n, ns));
+        self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         self.retries = 0;
         self.rto = self.cfg.retransmit_initial;
         self.deadline = (!self.unacked.is_empty()).then(|| now + self.rto);
@@ -477,20 +486,22 @@ impl Channel {
     ///   retransmitted on the channel's timer (`max_retries` then the channel is dead); the Nr of
     ///   the first message from the peer (its ZLB acknowledging the probe, or any other) is our
     ///   next Ns. Nothing else is sent until then.
-    /// * our next Nr: the first non-ZLB message from the peer whose Ns is at or after `nr` sets
-    ///   it (the messages before were taken by the failed LNS: the peer sends a message only after
-    ///   its predecessors, and after a retransmission timeout only its oldest unacknowledged one,
-    ///   Appendix A); a ZLB's Ns is not used (a message still to be retransmitted may precede it).
-    ///
-    ///   The peer's messages reach us reordered, so the first one to arrive may not be the first
-    ///   the failed LNS did not take: one from `nr` up to that first one (at most 64)
-    ///   that arrives after it is delivered once, for [`ChannelConfig::give_up_after`] (the time
-    ///   a peer with our parameters may still be retransmitting it). One the failed LNS took
-    ///   after the copy may be delivered again: what it changed was not in the copy (a message
-    ///   whose effect the LNS replicated carries the Nr past it: `lns::replicate` docs). One
-    ///   lost on the way is not retransmitted by the peer, which our Nr, past it, acknowledged;
-    ///   holding the Nr back instead would make a peer that sees its messages unacknowledged
-    ///   give the tunnel up.
+    /// * our next Nr stays the replica's `nr` until the peer shows it is past it: our Nr never
+    ///   acknowledges a message of the peer we did not take, so the peer retransmits every one
+    ///   it still has unacknowledged (RFC 2661 5.8) and each is delivered here, in order. The
+    ///   messages from `nr` on that the failed LNS took after its copy (a HELLO, or another
+    ///   whose effect was not replicated: a message whose effect the LNS replicated carries the
+    ///   Nr past it, `lns::replicate` docs) and acknowledged, the peer never sends again; it
+    ///   retransmits its oldest unacknowledged message instead, after a retransmission timeout
+    ///   (RFC 2661 Appendix A: after a timeout the sender's window is one message). So a message
+    ///   ahead of our Nr that arrives again at least half of [`ChannelConfig::retransmit_initial`]
+    ///   after its first copy (a retransmission, not a copy the network duplicated) is the
+    ///   peer's oldest unacknowledged one: our Nr moves to it (what was before it is dropped,
+    ///   the failed LNS took it) and it is delivered with those after it. Taking the first
+    ///   message to arrive instead would acknowledge a message lost or overtaken on the way
+    ///   (issue 15: a CDN overtaken by the next one was acknowledged and never retransmitted,
+    ///   leaving at the backup a session the LAC had cleared); holding the Nr with no end would
+    ///   make a peer that sees its messages unacknowledged give the tunnel up.
     ///
     /// A message of the failed LNS that the peer never received is lost (the peer then gets the
     /// backup's next message in its place).
@@ -499,8 +510,9 @@ impl Channel {
         self.ns = ns;
         self.nr = nr;
         self.unacked.clear();
+        self.unacked_since = None;
         self.ooo.clear();
-        self.late = None;
+        self.first_seen.clear();
         self.resync_ns = true;
         self.resync_nr = true;
         self.ack_by = None;
@@ -525,9 +537,9 @@ impl Channel {
         self.out.push_back(Bytes::from(v));
     }
 
-    /// The sequence numbers of a resumed channel, from the peer's message (see
+    /// Our next Ns on a resumed channel, from the peer's first message (see
     /// [`Channel::resume_replica`]).
-    fn resync(&mut self, now: Instant, msg: &ControlMessage<'static>) {
+    fn resync(&mut self, _now: Instant, msg: &ControlMessage<'static>) {
         if self.resync_ns {
             self.resync_ns = false;
             self.ns = msg.header.nr;
@@ -535,42 +547,30 @@ impl Channel {
             self.rto = self.cfg.retransmit_initial;
             self.deadline = None;
         }
-        if self.resync_nr && !msg.is_zlb() && !seq_lt(msg.header.ns, self.nr) {
-            self.resync_nr = false;
-            let to = msg.header.ns;
-            if to != self.nr {
-                let from = match to.wrapping_sub(self.nr) > LATE_MAX {
-                    true => to.wrapping_sub(LATE_MAX),
-                    false => self.nr,
-                };
-                self.late = Some(Box::new(Late {
-                    from,
-                    taken: 0,
-                    to,
-                    until: now + self.cfg.give_up_after(),
-                }));
-            }
-            self.nr = to;
-        }
     }
 
-    /// Whether `ns`, behind our Nr, is a late message of a resumed channel not yet delivered
-    /// ([`Channel::resume_replica`]); it is marked delivered.
-    fn take_late(&mut self, now: Instant, ns: u16) -> bool {
-        let Some(l) = self.late.as_deref_mut() else {
-            return false;
-        };
-        if now >= l.until {
-            self.late = None;
-            return false;
+    /// Our next Nr on a resumed channel (see [`Channel::resume_replica`]), at the peer's message
+    /// `ns` (not a ZLB): taken in order, the Nr is confirmed; a retransmission of a message kept
+    /// out of order moves the Nr to it.
+    fn resync_nr_from(&mut self, now: Instant, ns: u16) {
+        if ns == self.nr {
+            self.resync_nr = false;
+            self.first_seen.clear();
+            return;
         }
-        if seq_lt(ns, l.from) || !seq_lt(ns, l.to) {
-            return false;
+        let again = self
+            .first_seen
+            .get(&ns)
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.cfg.retransmit_initial / 2);
+        if !again || seq_lt(ns, self.nr) {
+            return;
         }
-        let bit = 1u64 << ns.wrapping_sub(l.from);
-        let fresh = l.taken & bit == 0;
-        l.taken |= bit;
-        fresh
+        // The peer's oldest unacknowledged message: what was before it, the failed LNS took.
+        self.ooo.retain(|n, _| !seq_lt(*n, ns));
+        self.ooo.remove(&ns);
+        self.nr = ns;
+        self.resync_nr = false;
+        self.first_seen.clear();
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
@@ -848,19 +848,71 @@ mod tests {
             // The backup's HELLO now leaves with the Ns the peer expects, and is delivered.
             assert_eq!(relay(t, &mut lac, &mut backup).len(), 0);
             assert_eq!(relay(t, &mut backup, &mut lac).len(), 1);
-            // The peer's next message is delivered at the backup.
+            // The peer's next message: its predecessor (taken by the failed LNS after the
+            // copy) was acknowledged, so the backup's Nr (the copy's) does not take it at once;
+            // the peer retransmits it after its timeout (the backup's acknowledgement is
+            // behind what the peer knows acknowledged), and that second copy is delivered.
             lac.send(t, ControlMessage::hello(0)).unwrap();
             relay(t, &mut backup, &mut lac);
-            assert_eq!(relay(t, &mut lac, &mut backup).len(), 1);
+            assert_eq!(relay(t, &mut lac, &mut backup).len(), 0);
+            relay(t, &mut backup, &mut lac);
+            let t2 = lac.deadline().unwrap();
+            lac.handle_timeout(t2).unwrap();
+            assert_eq!(relay(t2, &mut lac, &mut backup).len(), 1);
             assert!(!backup.is_resyncing());
+            // Acknowledged: the peer's channel is idle again.
+            relay(t2, &mut backup, &mut lac);
+            assert!(lac.is_idle());
         }
+    }
+
+    /// `resume_replica` docs (RFC 2661 5.8: a message is retransmitted until acknowledged):
+    /// the peer's first message after the copy is lost on the way to the backup and its next
+    /// one arrives first (issue 15, seeds 309 and 357 of `l2tp_failover`: a CDN lost this way
+    /// was acknowledged by the next CDN's Nr and never retransmitted). The backup's Nr does not
+    /// pass the lost message: the peer retransmits it, and both are delivered, in order.
+    #[test]
+    fn resumed_channel_never_acknowledges_a_message_it_did_not_take() {
+        let (t, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lac, &mut lns).len(), 1);
+        relay(t, &mut lns, &mut lac);
+        let (ns, nr, w) = lns.replica_state();
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(t, ns, nr, w);
+        let probe = parse(&backup.poll_transmit().unwrap());
+        assert!(lac.receive(t, probe).is_empty());
+        lac.flush_ack();
+        relay(t, &mut lac, &mut backup);
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        let first = lac.poll_transmit().unwrap();
+        let second = lac.poll_transmit().unwrap();
+        assert_eq!(parse(&first).header.ns, nr);
+        drop(first); // lost
+        assert!(backup.receive(t, parse(&second)).is_empty());
+        backup.flush_ack();
+        // The backup's acknowledgement leaves the lost message unacknowledged at the peer.
+        relay(t, &mut backup, &mut lac);
+        assert_eq!(lac.in_flight(), 2);
+        let t2 = lac.deadline().unwrap();
+        lac.handle_timeout(t2).unwrap();
+        let resent = parse(&lac.poll_transmit().unwrap());
+        assert_eq!(resent.header.ns, nr, "the peer retransmits its oldest");
+        assert_eq!(backup.receive(t2, resent).len(), 2, "both, in order");
+        backup.flush_ack();
+        relay(t2, &mut backup, &mut lac);
+        assert!(lac.is_idle());
+        assert!(!backup.is_resyncing());
     }
 
     /// `resume_replica` docs: the peer's first messages after the copy reach the backup
     /// reordered (RFC 2661 gives the transport no ordering; issue 15: a CDN overtaken by a later
     /// one was dropped as a duplicate, leaving the session it cleared at the backup). Each is
-    /// delivered exactly once whatever the order; a copy of one arriving again, and one from
-    /// before the replica's Nr (taken by the failed LNS), are not.
+    /// delivered exactly once whatever the order; a copy of one arriving again (the network
+    /// duplicated it), and one from before the replica's Nr (taken by the failed LNS), are not.
     #[test]
     fn resumed_channel_takes_reordered_messages_once() {
         let (t, mut lac, mut lns) = pair();

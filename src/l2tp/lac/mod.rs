@@ -589,9 +589,14 @@ impl Lac {
         }
     }
 
-    /// No ICRP in time (RFC 2661 5.8, 7.4.1): when the LNS acknowledges nothing the tunnel is given
-    /// up (its calls start again on a new one, bounded by `max_redirects`); otherwise the session
-    /// is cleared with CDN Result 10 and the call fails.
+    /// No ICRP in time (RFC 2661 5.8, 7.4.1): when the LNS acknowledges nothing (a message of ours
+    /// retransmitted and nothing acknowledged for half of
+    /// [`crate::l2tp::Config::session_setup_timeout`]) the
+    /// tunnel is given up (its calls start again on a new one, bounded by `max_redirects`);
+    /// otherwise the session is cleared with CDN Result 10 and the call fails. A message just
+    /// retransmitted after a loss does not make a silent LNS (issue 15: a HELLO lost twice as
+    /// the set-up timer of a call whose ICRP was lost with a failed LNS ran out gave up the
+    /// tunnel the backup had taken over, with its established calls).
     fn on_session_timer(&mut self, now: Instant, tid: u16, sid: u16) {
         let Some(call) = self
             .core
@@ -601,11 +606,10 @@ impl Lac {
         else {
             return;
         };
-        let silent = self
-            .core
-            .tunnels
-            .get(&tid)
-            .is_some_and(|t| t.channel.retransmitting());
+        let quiet = self.core.cfg.session_setup_timeout / 2;
+        let silent = self.core.tunnels.get(&tid).is_some_and(|t| {
+            t.channel.retransmitting() && t.channel.unacknowledged_for(now) >= quiet
+        });
         if silent {
             // The LNS acknowledges nothing: the tunnel is given up, unless RFC 4951 keeps it for
             // the LNS's recovery; then the call waits for the recovered tunnel's answer.

@@ -65,6 +65,9 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
+        if let Record::Tunnel(t) = &rec {
+            self.taken_back(from, t);
+        }
         if self.late_record(now, from, &rec) {
             return;
         }
@@ -199,6 +202,19 @@ impl Lns {
             _ => {}
         }
         true
+    }
+
+    /// `from` replicates tunnel `t` of a newer owner generation than ours (module docs): it took
+    /// the tunnel back from us (a false Down of ours), so its records about the tunnel are its
+    /// own, held for its failure, not late records of the one we took from it (`late_record`).
+    fn taken_back(&mut self, from: NodeId, t: &TunnelRecord) {
+        let ours = self.backups.epochs.get(&t.tunnel).copied().unwrap_or(0);
+        if t.epoch <= ours {
+            return;
+        }
+        if let Some((_, tunnels)) = self.backups.taken.get_mut(&from) {
+            tunnels.retain(|tid| *tid != t.tunnel);
+        }
     }
 
     /// Tunnels and sessions held for `member` (as its backup).
