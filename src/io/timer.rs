@@ -1,10 +1,9 @@
 //! One deadline structure per endpoint.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::Hash;
-use std::time::Instant;
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasher, Hash};
+use std::time::{Duration, Instant};
 
 /// A deadline as signed nanoseconds from the queue's origin (its first deadline), saturating at
 /// about ±292 years, then the arming sequence number: the order in which timers fire. The
@@ -22,12 +21,167 @@ const LEVELS: usize = 8;
 /// Stale items (of cancelled or re-armed timers) tolerated beyond the live count before the
 /// wheel and the heap are rebuilt from the armed timers.
 const STALE_SLACK: usize = 4096;
+/// The fewest buckets the key index allocates.
+const MIN_BUCKETS: usize = 8;
+/// Items whose key-table buckets are read together, ahead of their lookups, when the wheel
+/// reaches them.
+const PREFETCH: usize = 32;
 
-/// An armed timer, as the key index holds it: its deadline and its arming's sequence number.
-#[derive(Clone, Copy, Debug)]
-struct Armed {
+/// An armed timer, as the key index holds it: its key, its deadline and its arming's sequence
+/// number, side by side in one bucket.
+#[derive(Clone, Debug)]
+struct Armed<K> {
+    key: K,
     deadline: Instant,
     seq: u64,
+}
+
+/// The armed timers by key: an open-addressed table with linear probing whose buckets hold the
+/// timers themselves, so finding a key reads the bucket its hash names and, rarely, the next
+/// ones in the same or the following cache line: one random memory access per operation (a
+/// table of control bytes beside the data, or of slot numbers into a second array, would make
+/// it two dependent ones). At most three quarters of the buckets are used; removal shifts the
+/// following entries of the probe run back (no tombstones), so a lookup stops at the first empty
+/// bucket.
+struct Index<K> {
+    /// A power-of-two number of buckets (or none before the first insertion).
+    buckets: Vec<Option<Armed<K>>>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<K: Eq + Hash> Index<K> {
+    fn with_capacity(n: usize) -> Self {
+        let mut index = Index {
+            buckets: Vec::new(),
+            len: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        if n > 0 {
+            index.buckets = Self::empty(Self::buckets_for(n));
+        }
+        index
+    }
+
+    /// The bucket count that holds `n` entries at most three quarters full.
+    fn buckets_for(n: usize) -> usize {
+        n.saturating_add(n / 3)
+            .saturating_add(1)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX / 2 + 1)
+            .max(MIN_BUCKETS)
+    }
+
+    fn empty(n: usize) -> Vec<Option<Armed<K>>> {
+        std::iter::repeat_with(|| None).take(n).collect()
+    }
+
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+
+    /// The bucket where `key`'s probe run starts.
+    fn home(&self, key: &K) -> usize {
+        // Truncation keeps the low bits, which the mask selects.
+        (self.hasher.hash_one(key) as usize) & self.mask()
+    }
+
+    /// The bucket holding `key`.
+    fn find(&self, key: &K) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let mut i = self.home(key);
+        loop {
+            match self.buckets.get(i)? {
+                None => return None,
+                Some(a) if a.key == *key => return Some(i),
+                Some(_) => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Reads `key`'s home bucket (whether it is used), to bring it into cache ahead of a lookup.
+    fn touch(&self, key: &K) -> bool {
+        self.buckets
+            .get(self.home(key))
+            .is_some_and(Option::is_some)
+    }
+
+    fn get(&self, key: &K) -> Option<&Armed<K>> {
+        self.buckets.get(self.find(key)?)?.as_ref()
+    }
+
+    /// Stores `armed` under its key, returning the entry it replaced.
+    fn insert(&mut self, armed: Armed<K>) -> Option<Armed<K>> {
+        if (self.len + 1).saturating_mul(4) > self.buckets.len().saturating_mul(3) {
+            self.grow();
+        }
+        let mask = self.mask();
+        let mut i = self.home(&armed.key);
+        loop {
+            let bucket = self.buckets.get_mut(i)?;
+            match bucket {
+                Some(a) if a.key == armed.key => return Some(std::mem::replace(a, armed)),
+                Some(_) => i = (i + 1) & mask,
+                None => {
+                    *bucket = Some(armed);
+                    self.len += 1;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Takes the entry out of bucket `i`, shifting back the entries after it in its probe run
+    /// that may move (those whose home bucket is not between the hole and themselves).
+    fn remove_at(&mut self, i: usize) -> Option<Armed<K>> {
+        let out = self.buckets.get_mut(i)?.take()?;
+        self.len -= 1;
+        let mask = self.mask();
+        let (mut hole, mut j) = (i, i);
+        loop {
+            j = (j + 1) & mask;
+            let home = match self.buckets.get(j) {
+                Some(Some(a)) => self.home(&a.key),
+                _ => break,
+            };
+            // Cyclic distances: the entry may fill the hole when its home is at or before it.
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                let moved = self.buckets.get_mut(j).and_then(Option::take);
+                if let Some(slot) = self.buckets.get_mut(hole) {
+                    *slot = moved;
+                }
+                hole = j;
+            }
+        }
+        Some(out)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<Armed<K>> {
+        let i = self.find(key)?;
+        self.remove_at(i)
+    }
+
+    /// Doubles the buckets (or allocates the first ones) and re-inserts every entry.
+    fn grow(&mut self) {
+        let n = (self.buckets.len() * 2).max(MIN_BUCKETS);
+        let old = std::mem::replace(&mut self.buckets, Self::empty(n));
+        self.len = 0;
+        for a in old.into_iter().flatten() {
+            self.insert(a);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buckets.iter_mut().for_each(|b| *b = None);
+        self.len = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Armed<K>> {
+        self.buckets.iter().flatten()
+    }
 }
 
 /// One arming of a key's timer in the wheel or the heap, ordered by its order key alone (unique).
@@ -63,7 +217,8 @@ struct Wheel<K> {
     slots: Vec<Vec<Item<K>>>,
     /// Per level, a bit per non-empty slot.
     occupied: [u64; LEVELS],
-    /// The wheel's position in ticks: every item in the wheel has a later tick.
+    /// The wheel's position in ticks: every item in the wheel has a later tick, every item in
+    /// the heap this one or an earlier one.
     pos: u64,
     /// The items whose tick is at or before `pos`, earliest on top.
     ready: BinaryHeap<Reverse<Item<K>>>,
@@ -83,6 +238,19 @@ fn order_of(origin: Instant, deadline: Instant, seq: u64) -> Order {
         None => -sat(origin.duration_since(deadline).as_nanos()),
     };
     (off, seq)
+}
+
+/// The deadline an order key's offset stands for: exact unless the offset saturated.
+fn deadline_of(origin: Instant, (off, _): Order) -> Option<Instant> {
+    if off == i64::MAX || off == -i64::MAX {
+        return None;
+    }
+    let d = Duration::from_nanos(off.unsigned_abs());
+    if off >= 0 {
+        origin.checked_add(d)
+    } else {
+        origin.checked_sub(d)
+    }
 }
 
 impl<K> Wheel<K> {
@@ -113,9 +281,10 @@ impl<K> Wheel<K> {
         }
     }
 
-    /// Moves the wheel to its earliest occupied slot and spreads that slot's items below it;
-    /// `false` when the wheel is empty.
-    fn advance(&mut self) -> bool {
+    /// Moves the wheel to its earliest occupied slot and takes that slot's items out (the slot
+    /// number and its list, to spread below it and give back with [`Wheel::restore`]); `None`
+    /// when the wheel is empty.
+    fn take_next(&mut self) -> Option<(usize, Vec<Item<K>>)> {
         for level in 0..LEVELS {
             let shift = LEVEL_BITS * level as u32;
             // Every item at this level is in a slot after the position's own.
@@ -131,21 +300,23 @@ impl<K> Wheel<K> {
             self.pos = self.pos.max(high | (index << shift));
             let slot = level * SLOTS + index as usize;
             self.occupied[level] &= !(1 << index);
-            let mut list = self
+            let list = self
                 .slots
                 .get_mut(slot)
                 .map(std::mem::take)
                 .unwrap_or_default();
-            for item in list.drain(..) {
-                self.place(item);
-            }
-            // The slot keeps its list's capacity.
-            if let Some(l) = self.slots.get_mut(slot) {
+            return Some((slot, list));
+        }
+        None
+    }
+
+    /// Gives a slot its emptied list back, so it keeps its capacity.
+    fn restore(&mut self, slot: usize, list: Vec<Item<K>>) {
+        if let Some(l) = self.slots.get_mut(slot) {
+            if l.is_empty() {
                 *l = list;
             }
-            return true;
         }
-        false
     }
 
     /// Empties the wheel and the heap, keeping their capacity and the position.
@@ -171,30 +342,40 @@ impl<K> Wheel<K> {
 /// * [`TimerQueue::pop_expired`] returns due timers one at a time, earliest first (insertion order
 ///   among equal deadlines), touching only those: expiring k timers never scans the live ones.
 ///
-/// The armed timers are a hash map from their keys to their deadline and arming sequence number,
-/// and are ordered by a hierarchical timing wheel (8 levels of 64 slots, ticks of 2^20 ns, about
-/// 1 ms): an item (the arming's order key and the key) sits, in no particular order, in the slot
-/// of the level where its tick first differs from the wheel's position. The items whose tick the
-/// wheel has reached are in a binary heap, in exact deadline order (then arming order). When the
-/// heap empties the wheel moves to its earliest occupied slot and spreads that slot's items over
-/// the lower levels or into the heap, reading the slot's list in sequence, so each item moves at
-/// most once per level. An expiry is a pop from a heap of about one tick's timers, whatever the
-/// number armed; [`TimerQueue::next_deadline`] is the heap's top.
+/// The armed timers are an open-addressed table of their keys, deadlines and arming sequence
+/// numbers (linear probing, the timer inline in its bucket: finding a key is one random memory
+/// access, the bucket itself), and are ordered by a hierarchical timing wheel (8 levels of 64
+/// slots, ticks of 2^20 ns, about 1 ms): an item (the arming's order key and the key) sits, in no
+/// particular order, in the slot of the level where its tick first differs from the wheel's
+/// position. The items whose tick the wheel has reached are in a binary heap, in exact deadline
+/// order (then arming order). When the heap empties the wheel moves to its earliest occupied slot
+/// and spreads that slot's items over the lower levels or into the heap, reading the slot's list
+/// in sequence, so each item moves at most once per level. An expiry is a pop from a heap of about
+/// one tick's timers, whatever the number armed; [`TimerQueue::next_deadline`] is the heap's top.
 ///
-/// Every operation on a key touches its one entry in the map (one hash, one bucket: a timer's
-/// state is that entry, there is no second table to reach). Cancelling or re-arming a timer
-/// updates its entry at once and leaves its old item behind as stale (recognised by its sequence
-/// number no longer being its entry's), dropped when it reaches the heap's top; when stale items
-/// outnumber the live ones (plus 4096) the wheel and the heap are rebuilt from the map in one
-/// sequential pass, so memory stays proportional to the number of armed timers.
+/// Cancelling or re-arming a timer updates its bucket at once and leaves its old item behind as
+/// stale (recognised by its sequence number no longer being its key's), so no operation unlinks
+/// a neighbour. Items entering the heap from the wheel are checked against the table together,
+/// in one pass (their lookups independent, their cache misses overlapped), and stale ones are
+/// dropped there; a count of the heap's items made stale since spares the check of the heap's
+/// top when it is zero, so an expiry reads only its own bucket, which that pass has just brought
+/// into cache. When stale items outnumber the live ones (plus 4096) the wheel and the heap are
+/// rebuilt from the table in one sequential pass, so memory stays proportional to the number of
+/// armed timers.
 ///
 /// Deadlines more than about 292 years apart from the first one armed compare as equal (then in
 /// arming order).
 pub struct TimerQueue<K> {
-    index: HashMap<K, Armed>,
+    index: Index<K>,
     wheel: Wheel<K>,
     /// Items in the wheel and the heap whose timer was cancelled or re-armed.
     stale: usize,
+    /// Of those, the items in the heap made stale after they entered it (an upper bound: zero
+    /// means every item in the heap is live).
+    ready_stale: usize,
+    /// How many of the buckets read ahead of lookups were used (kept only so that those reads
+    /// happen).
+    touched: usize,
     /// The deadline the order keys' offsets count from: the first deadline armed since the queue
     /// was created or cleared.
     origin: Option<Instant>,
@@ -219,9 +400,11 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// An empty queue with room for `n` timers in its key index.
     pub fn with_capacity(n: usize) -> Self {
         TimerQueue {
-            index: HashMap::with_capacity(n),
+            index: Index::with_capacity(n),
             wheel: Wheel::new(),
             stale: 0,
+            ready_stale: 0,
+            touched: 0,
             origin: None,
             first: None,
             next_seq: 0,
@@ -234,20 +417,16 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.next_seq += 1;
         let origin = *self.origin.get_or_insert(deadline);
         let order = order_of(origin, deadline, seq);
-        let armed = Armed { deadline, seq };
-        let old = match self.index.entry(key.clone()) {
-            // Re-armed: the old item goes stale.
-            Entry::Occupied(mut e) => {
-                let old = std::mem::replace(e.get_mut(), armed);
-                self.stale += 1;
-                Some(old)
-            }
-            Entry::Vacant(e) => {
-                e.insert(armed);
-                None
-            }
+        let old = self.index.insert(Armed {
+            key: key.clone(),
+            deadline,
+            seq,
+        });
+        // Re-armed: the old item goes stale.
+        let top_moved = match &old {
+            Some(o) => self.went_stale(o.deadline, o.seq),
+            None => false,
         };
-        let top_moved = self.top_moved(old.map(|o| o.seq));
         let first = self.first.map(|(_, d)| d);
         self.wheel.place(Item { order, key });
         // Nothing else changed when the new item is later than a known live top.
@@ -257,10 +436,17 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         old.map(|o| o.deadline)
     }
 
-    /// Whether the arming `seq` that just went stale or away was the known live top.
-    fn top_moved(&mut self, seq: Option<u64>) -> bool {
-        match (seq, self.first) {
-            (Some(s), Some((top, _))) if s == top => {
+    /// Counts the item of the arming `seq` at `deadline` (cancelled, re-armed) as stale, and
+    /// whether it was the known live top.
+    fn went_stale(&mut self, deadline: Instant, seq: u64) -> bool {
+        self.stale += 1;
+        if let Some(origin) = self.origin {
+            if tick_of(order_of(origin, deadline, seq)) <= self.wheel.pos {
+                self.ready_stale += 1;
+            }
+        }
+        match self.first {
+            Some((top, _)) if top == seq => {
                 self.first = None;
                 true
             }
@@ -270,7 +456,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Whether the stale items call for a rebuild.
     fn over_stale(&self) -> bool {
-        self.stale > 0 && (self.index.is_empty() || self.stale > self.index.len() + STALE_SLACK)
+        self.stale > 0 && (self.index.len == 0 || self.stale > self.index.len + STALE_SLACK)
     }
 
     /// Restores the invariants after a change: the heap's top is live, the heap holds an item
@@ -281,46 +467,93 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             self.rebuild();
         }
         self.first = loop {
-            if self.index.is_empty() {
+            if self.index.len == 0 {
                 break None;
             }
             if let Some(Reverse(top)) = self.wheel.ready.peek() {
+                let seq = top.order.1;
+                let exact = self.origin.and_then(|o| deadline_of(o, top.order));
+                if self.ready_stale == 0 {
+                    if let Some(d) = exact {
+                        break Some((seq, d));
+                    }
+                }
                 match self.index.get(&top.key) {
-                    Some(a) if a.seq == top.order.1 => break Some((a.seq, a.deadline)),
+                    Some(a) if a.seq == seq => break Some((seq, a.deadline)),
                     _ => {
                         self.wheel.ready.pop();
                         self.stale = self.stale.saturating_sub(1);
+                        self.ready_stale = self.ready_stale.saturating_sub(1);
                         continue;
                     }
                 }
             }
-            if !self.wheel.advance() {
+            if !self.advance() {
                 break None;
             }
         };
     }
 
+    /// Moves the wheel to its earliest occupied slot and spreads that slot's items below it;
+    /// `false` when the wheel is empty. The items it reaches go into the heap if still armed
+    /// (stale ones are dropped): checked against the key table in chunks, each chunk's buckets
+    /// first read in a pass of independent loads (the processor overlaps their cache misses,
+    /// where one lookup after another would wait for each), then looked up from cache.
+    fn advance(&mut self) -> bool {
+        let Some((slot, mut list)) = self.wheel.take_next() else {
+            return false;
+        };
+        let pos = self.wheel.pos;
+        let mut items = list.drain(..);
+        while !items.as_slice().is_empty() {
+            let mut seen = 0usize;
+            for item in items.as_slice().iter().take(PREFETCH) {
+                if tick_of(item.order) <= pos {
+                    seen += usize::from(self.index.touch(&item.key));
+                }
+            }
+            // Kept, so that the loads above are not optimised away.
+            self.touched = self.touched.wrapping_add(seen);
+            for item in items.by_ref().take(PREFETCH) {
+                if tick_of(item.order) > pos {
+                    self.wheel.place(item);
+                } else if self
+                    .index
+                    .get(&item.key)
+                    .is_some_and(|a| a.seq == item.order.1)
+                {
+                    self.wheel.ready.push(Reverse(item));
+                } else {
+                    self.stale = self.stale.saturating_sub(1);
+                }
+            }
+        }
+        drop(items);
+        self.wheel.restore(slot, list);
+        true
+    }
+
     /// Drops every stale item: the wheel and the heap rebuilt from the armed timers, read from
-    /// the map in sequence.
+    /// the table in sequence.
     fn rebuild(&mut self) {
         self.wheel.clear();
         if let Some(origin) = self.origin {
-            for (key, a) in &self.index {
+            for a in self.index.iter() {
                 let order = order_of(origin, a.deadline, a.seq);
                 self.wheel.place(Item {
                     order,
-                    key: key.clone(),
+                    key: a.key.clone(),
                 });
             }
         }
         self.stale = 0;
+        self.ready_stale = 0;
     }
 
     /// Disarms `key`, returning the deadline it had.
     pub fn cancel(&mut self, key: &K) -> Option<Instant> {
         let a = self.index.remove(key)?;
-        self.stale += 1;
-        if self.top_moved(Some(a.seq)) || self.over_stale() {
+        if self.went_stale(a.deadline, a.seq) || self.over_stale() {
             self.settle();
         }
         Some(a.deadline)
@@ -333,7 +566,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Whether `key` has a timer armed.
     pub fn contains(&self, key: &K) -> bool {
-        self.index.contains_key(key)
+        self.index.find(key).is_some()
     }
 
     /// The earliest armed deadline, in O(1).
@@ -354,12 +587,12 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Number of armed timers.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.index.len
     }
 
     /// Whether no timer is armed.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len == 0
     }
 
     /// Disarms everything.
@@ -368,6 +601,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.wheel.clear();
         self.wheel.pos = 0;
         self.stale = 0;
+        self.ready_stale = 0;
         self.origin = None;
         self.first = None;
     }
@@ -382,7 +616,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 impl<K> std::fmt::Debug for TimerQueue<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimerQueue")
-            .field("live", &self.index.len())
+            .field("live", &self.index.len)
             .field("next", &self.first.map(|(_, d)| d))
             .finish()
     }
@@ -397,70 +631,103 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Insert(u8, u16),
-        Cancel(u8),
+        Insert(u16, u16),
+        Cancel(u16),
         Advance(u16),
+        Clear,
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    /// Operations on `keys` keys (few: every key re-armed and cancelled often; many: the key
+    /// table grows, and its probe runs collide and shift back on removal).
+    fn op(keys: u16) -> impl Strategy<Value = Op> {
         prop_oneof![
-            (any::<u8>(), any::<u16>()).prop_map(|(k, d)| Op::Insert(k % 32, d % 500)),
+            20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Insert(k % keys, d % 500)),
             // Far deadlines (up to 65 s, in the wheel's higher levels).
-            (any::<u8>(), any::<u16>()).prop_map(|(k, d)| Op::Insert(k % 32, d)),
-            any::<u8>().prop_map(|k| Op::Cancel(k % 32)),
-            any::<u16>().prop_map(|d| Op::Advance(d % 300)),
-            any::<u16>().prop_map(Op::Advance),
+            20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Insert(k % keys, d)),
+            20 => any::<u16>().prop_map(move |k| Op::Cancel(k % keys)),
+            20 => any::<u16>().prop_map(|d| Op::Advance(d % 300)),
+            20 => any::<u16>().prop_map(Op::Advance),
+            1 => Just(Op::Clear),
         ]
     }
 
-    proptest! {
-        /// The queue behaves like a reference model (a `BTreeMap` of the armed timers scanned for
-        /// its minimum): the same deadlines returned by `insert` and `cancel`, the same timers
-        /// expired in deadline order (arming order among equal deadlines), the same earliest
-        /// deadline; and it holds at most twice the live items plus the sweep's slack.
-        #[test]
-        fn matches_naive_model(ops in proptest::collection::vec(op(), 0..400)) {
-            let t0 = Instant::now();
-            let mut now = t0;
-            let mut q = TimerQueue::new();
-            // key -> (deadline, insertion seq)
-            let mut model: BTreeMap<u8, (Instant, u64)> = BTreeMap::new();
-            let mut seq = 0u64;
-            for op in ops {
-                match op {
-                    Op::Insert(k, d) => {
-                        let dl = now + Duration::from_millis(u64::from(d));
-                        let old = q.insert(k, dl);
-                        prop_assert_eq!(old, model.insert(k, (dl, seq)).map(|x| x.0));
-                        seq += 1;
-                    }
-                    Op::Cancel(k) => {
-                        prop_assert_eq!(q.cancel(&k), model.remove(&k).map(|x| x.0));
-                    }
-                    Op::Advance(d) => {
-                        now += Duration::from_millis(u64::from(d));
-                        let mut fired = Vec::new();
-                        while let Some((k, dl)) = q.pop_expired(now) {
-                            fired.push((dl, k));
-                        }
-                        let mut expect: Vec<(Instant, u64, u8)> = model
-                            .iter()
-                            .filter(|(_, (dl, _))| *dl <= now)
-                            .map(|(k, (dl, s))| (*dl, *s, *k))
-                            .collect();
-                        expect.sort();
-                        for (_, _, k) in &expect {
-                            model.remove(k);
-                        }
-                        let expect: Vec<(Instant, u8)> =
-                            expect.into_iter().map(|(d, _, k)| (d, k)).collect();
-                        prop_assert_eq!(fired, expect);
-                    }
+    /// Runs `ops` on a queue and on a reference model (a `BTreeMap` of the armed timers scanned
+    /// for its minimum), asserting the same results at every step.
+    fn check_against_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut q = TimerQueue::new();
+        // key -> (deadline, insertion seq)
+        let mut model: BTreeMap<u16, (Instant, u64)> = BTreeMap::new();
+        let mut seq = 0u64;
+        for op in ops {
+            let mut touched = None;
+            match op {
+                Op::Insert(k, d) => {
+                    let dl = now + Duration::from_millis(u64::from(d));
+                    let old = q.insert(k, dl);
+                    prop_assert_eq!(old, model.insert(k, (dl, seq)).map(|x| x.0));
+                    seq += 1;
+                    touched = Some(k);
                 }
-                prop_assert_eq!(q.len(), model.len());
-                prop_assert_eq!(q.next_deadline(), model.values().map(|x| x.0).min());
-                prop_assert!(q.items() <= 2 * q.len() + STALE_SLACK + 1);
+                Op::Cancel(k) => {
+                    prop_assert_eq!(q.cancel(&k), model.remove(&k).map(|x| x.0));
+                    touched = Some(k);
+                }
+                Op::Advance(d) => {
+                    now += Duration::from_millis(u64::from(d));
+                    let mut fired = Vec::new();
+                    while let Some((k, dl)) = q.pop_expired(now) {
+                        fired.push((dl, k));
+                    }
+                    let mut expect: Vec<(Instant, u64, u16)> = model
+                        .iter()
+                        .filter(|(_, (dl, _))| *dl <= now)
+                        .map(|(k, (dl, s))| (*dl, *s, *k))
+                        .collect();
+                    expect.sort();
+                    for (_, _, k) in &expect {
+                        model.remove(k);
+                    }
+                    let expect: Vec<(Instant, u16)> =
+                        expect.into_iter().map(|(d, _, k)| (d, k)).collect();
+                    prop_assert_eq!(fired, expect);
+                }
+                Op::Clear => {
+                    q.clear();
+                    model.clear();
+                }
             }
+            if let Some(k) = touched {
+                prop_assert_eq!(q.deadline(&k), model.get(&k).map(|x| x.0));
+                prop_assert_eq!(q.contains(&k), model.contains_key(&k));
+            }
+            prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(q.next_deadline(), model.values().map(|x| x.0).min());
+            prop_assert!(q.items() <= 2 * q.len() + STALE_SLACK + 1);
+        }
+        // Every armed timer is still found by its key.
+        for (k, (dl, _)) in &model {
+            prop_assert_eq!(q.deadline(k), Some(*dl));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// The queue behaves like a reference model: the same deadlines returned by `insert`,
+        /// `cancel` and `deadline`, the same timers expired in deadline order (arming order among
+        /// equal deadlines), the same earliest deadline; and it holds at most twice the live
+        /// items plus the sweep's slack. 32 keys: each re-armed, cancelled and expired often.
+        #[test]
+        fn matches_naive_model(ops in proptest::collection::vec(op(32), 0..400)) {
+            check_against_model(ops)?;
+        }
+
+        /// The same with 2000 keys: the key table grows through several sizes and removals
+        /// shift probe runs back.
+        #[test]
+        fn matches_naive_model_many_keys(ops in proptest::collection::vec(op(2000), 0..3000)) {
+            check_against_model(ops)?;
         }
     }
 
