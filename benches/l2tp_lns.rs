@@ -619,36 +619,14 @@ fn redirect_cost_curve(_c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let now = Instant::now();
-    let lbc = AvpValue::LoadBalanceCapable {
-        vendor: DEFAULT_ENTERPRISE,
-    };
-    let mut icrq =
-        Message::Control(ControlMessage::icrq(0, 7, 1).with(Avp::optional(lbc))).to_vec();
-    let result = telcp::l2tp::wire::ResultCode::new(telcp::l2tp::wire::ResultCodeValue(3));
-    let mut cdn = Message::Control(ControlMessage::cdn(0, 0, 7, result)).to_vec();
+    let (mut icrq, mut cdn) = redirect_messages();
     let mut cells = Vec::new();
     for n in [10_000u32, 100_000, 1_000_000]
         .into_iter()
         .filter(|&n| n <= max)
     {
         let (mut lns, mut ts) = lns_with_tunnels(10_000, now);
-        let per_tunnel = n / 10_000;
-        for t in ts.iter_mut() {
-            for j in 0..per_tunnel {
-                let mut m = ControlMessage::icrq(t.lns_id, (1000 + j) as u16, j);
-                (m.header.ns, m.header.nr) = (t.ns, t.nr);
-                let out = send(&mut lns, now, t.from, m);
-                let sid = out.iter().find_map(|m| match m {
-                    Message::Control(c) => c.assigned_session_id(),
-                    _ => None,
-                });
-                let mut m = ControlMessage::iccn(t.lns_id, sid.unwrap_or(0), 64000, 1);
-                (m.header.ns, m.header.nr) = (t.ns.wrapping_add(1), t.nr.wrapping_add(1));
-                send(&mut lns, now, t.from, m);
-                t.ns = t.ns.wrapping_add(2);
-                t.nr = t.nr.wrapping_add(1);
-            }
-        }
+        establish_sessions(&mut lns, &mut ts, n / 10_000, now);
         assert_eq!(lns.session_count(), n as usize);
         for member in ["10.0.1.1", "10.0.1.2"] {
             let member = member.parse().unwrap();
@@ -713,6 +691,77 @@ fn count_replicated(p: &mut Pool, k: usize) {
     }
 }
 
+/// Redirect instruction-count mode (`L2TP_LNS_REDIRECT_COUNT=N`, for `valgrind --tool=callgrind
+/// --toggle-collect=*count_redirects*`): 10k tunnels holding `L2TP_LNS_PER_TUNNEL` established
+/// sessions each (default 1), then `N` redirect decisions in [`count_redirects`]; nothing else
+/// runs.
+fn redirect_count_mode(n: usize) {
+    let per_tunnel: u32 = std::env::var("L2TP_LNS_PER_TUNNEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let now = Instant::now();
+    let (mut lns, mut ts) = lns_with_tunnels(10_000, now);
+    establish_sessions(&mut lns, &mut ts, per_tunnel, now);
+    for member in ["10.0.1.1", "10.0.1.2"] {
+        let member = member.parse().unwrap();
+        lns.pool.update(member, MemberState::Up, 0, 1 << 30, 0);
+    }
+    lns.set_load(100);
+    count_redirects(&mut lns, now, &mut ts, n);
+    println!(
+        "l2tp_lns redirect count mode: {n} decisions, 10k tunnels, {} sessions",
+        lns.session_count()
+    );
+}
+
+/// The pre-encoded ICRQ (with LoadBalanceCapable) and CDN [`redirect_once`] patches.
+fn redirect_messages() -> (Vec<u8>, Vec<u8>) {
+    let lbc = AvpValue::LoadBalanceCapable {
+        vendor: DEFAULT_ENTERPRISE,
+    };
+    let icrq = Message::Control(ControlMessage::icrq(0, 7, 1).with(Avp::optional(lbc))).to_vec();
+    let result = telcp::l2tp::wire::ResultCode::new(telcp::l2tp::wire::ResultCodeValue(3));
+    let cdn = Message::Control(ControlMessage::cdn(0, 0, 7, result)).to_vec();
+    (icrq, cdn)
+}
+
+/// See [`redirect_count_mode`].
+#[inline(never)]
+fn count_redirects(lns: &mut Lns, now: Instant, ts: &mut [T], n: usize) {
+    let (mut icrq, mut cdn) = redirect_messages();
+    let len = ts.len();
+    for k in 0..n {
+        assert!(redirect_once(
+            lns,
+            now,
+            &mut ts[k % len],
+            &mut icrq,
+            &mut cdn
+        ));
+    }
+}
+
+/// `per_tunnel` established sessions (ICRQ, ICRP, ICCN) on each of `ts`.
+fn establish_sessions(lns: &mut Lns, ts: &mut [T], per_tunnel: u32, now: Instant) {
+    for t in ts.iter_mut() {
+        for j in 0..per_tunnel {
+            let mut m = ControlMessage::icrq(t.lns_id, (1000 + j) as u16, j);
+            (m.header.ns, m.header.nr) = (t.ns, t.nr);
+            let out = send(lns, now, t.from, m);
+            let sid = out.iter().find_map(|m| match m {
+                Message::Control(c) => c.assigned_session_id(),
+                _ => None,
+            });
+            let mut m = ControlMessage::iccn(t.lns_id, sid.unwrap_or(0), 64000, 1);
+            (m.header.ns, m.header.nr) = (t.ns.wrapping_add(1), t.nr.wrapping_add(1));
+            send(lns, now, t.from, m);
+            t.ns = t.ns.wrapping_add(2);
+            t.nr = t.nr.wrapping_add(1);
+        }
+    }
+}
+
 criterion_group!(
     benches,
     redirect_decisions,
@@ -722,8 +771,23 @@ criterion_group!(
 
 fn main() {
     if std::env::var_os("L2TP_LNS_MEMORY").is_some() {
-        // Memory only (`L2TP_LNS_MEMORY=1`): the per-tunnel and per-session figures.
+        // Memory only (`L2TP_LNS_MEMORY=1`): the per-tunnel and per-session figures, and the
+        // sizes of the records behind them.
+        println!(
+            "l2tp_lns sizes: Tunnel {} B (its Channel {} B, Sessions {} B), Session {} B",
+            std::mem::size_of::<telcp::l2tp::tunnel::Tunnel>(),
+            std::mem::size_of::<telcp::l2tp::channel::Channel>(),
+            std::mem::size_of::<telcp::l2tp::session::Sessions>(),
+            std::mem::size_of::<telcp::l2tp::session::Session>(),
+        );
         memory(Instant::now());
+        return;
+    }
+    if let Some(n) = std::env::var("L2TP_LNS_REDIRECT_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        redirect_count_mode(n);
         return;
     }
     if let Some(k) = std::env::var("L2TP_LNS_COUNT")

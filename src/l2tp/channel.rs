@@ -101,11 +101,14 @@ pub struct Channel {
     ssthresh: u16,
     ca_acked: u16,
     unacked: VecDeque<(u16, Bytes)>,
-    queue: VecDeque<ControlMessage<'static>>,
-    ooo: BTreeMap<u16, ControlMessage<'static>>,
+    /// Messages waiting for the window and messages received ahead of order: boxed, present
+    /// only while either holds one (memory per tunnel).
+    backlog: Option<Box<Backlog>>,
     retries: u32,
-    rto: Duration,
     deadline: Option<Instant>,
+    /// [`Channel::deadline`] changed since the owner last armed it in its timer queue, or the
+    /// queue fired it ([`Channel::sync_timer`]): an unchanged deadline costs no queue lookup.
+    timer_changed: bool,
     ack_pending: bool,
     /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
     ack_by: Option<Instant>,
@@ -126,6 +129,15 @@ pub struct Channel {
     first_seen: BTreeMap<u16, Instant>,
 }
 
+/// What waits in a channel ([`Channel`]'s `backlog`).
+#[derive(Debug, Default)]
+struct Backlog {
+    /// Messages waiting for the send window, at most `max_send_queue`.
+    queue: VecDeque<ControlMessage<'static>>,
+    /// Messages received ahead of the next expected one, at most `max_out_of_order`.
+    ooo: BTreeMap<u16, ControlMessage<'static>>,
+}
+
 impl Channel {
     /// A new channel; `peer_tunnel_id` may be 0 until the peer assigns one (SCCRQ).
     pub fn new(cfg: ChannelConfig, peer_tunnel_id: u16) -> Self {
@@ -134,7 +146,6 @@ impl Channel {
 
     /// As [`Channel::new`], with parameters shared by several channels.
     pub fn with_config(cfg: Arc<ChannelConfig>, peer_tunnel_id: u16) -> Self {
-        let rto = cfg.retransmit_initial;
         Channel {
             cfg,
             peer_tunnel_id,
@@ -145,11 +156,10 @@ impl Channel {
             ssthresh: 4,
             ca_acked: 0,
             unacked: VecDeque::new(),
-            queue: VecDeque::new(),
-            ooo: BTreeMap::new(),
+            backlog: None,
             retries: 0,
-            rto,
             deadline: None,
+            timer_changed: false,
             ack_pending: false,
             ack_by: None,
             unacked_since: None,
@@ -169,10 +179,19 @@ impl Channel {
 
     /// Queues a message for reliable delivery.
     pub fn send(&mut self, now: Instant, msg: ControlMessage<'static>) -> Result<(), ChannelFull> {
-        if self.queue.len() >= self.cfg.max_send_queue {
+        let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
+        if queued >= self.cfg.max_send_queue {
             return Err(ChannelFull);
         }
-        self.queue.push_back(msg);
+        if queued == 0 && self.may_send() {
+            // What `pump` would do with it at once, without the queue.
+            self.transmit_new(now, msg);
+            return Ok(());
+        }
+        self.backlog
+            .get_or_insert_with(Default::default)
+            .queue
+            .push_back(msg);
         self.pump(now);
         Ok(())
     }
@@ -184,12 +203,24 @@ impl Channel {
         now: Instant,
         msg: ControlMessage<'static>,
     ) -> Vec<ControlMessage<'static>> {
+        let mut delivered = Vec::new();
+        self.receive_into(now, msg, &mut delivered);
+        delivered
+    }
+
+    /// As [`Channel::receive`], appending the messages now deliverable to `delivered` (a buffer
+    /// the caller reuses).
+    pub fn receive_into(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        delivered: &mut Vec<ControlMessage<'static>>,
+    ) {
         self.resync(now, &msg);
         self.ack(now, msg.header.nr);
-        let mut delivered = Vec::new();
         if msg.is_zlb() {
             self.pump(now);
-            return delivered;
+            return;
         }
         let ns = msg.header.ns;
         if self.resync_nr {
@@ -198,7 +229,7 @@ impl Channel {
         if ns == self.nr {
             self.nr = self.nr.wrapping_add(1);
             delivered.push(msg);
-            while let Some(next) = self.ooo.remove(&self.nr) {
+            while let Some(next) = self.backlog.as_mut().and_then(|b| b.ooo.remove(&self.nr)) {
                 self.nr = self.nr.wrapping_add(1);
                 delivered.push(next);
             }
@@ -207,18 +238,24 @@ impl Channel {
             // Duplicate: re-acknowledge.
             self.ack_pending = true;
         } else if (ns.wrapping_sub(self.nr) < self.cfg.receive_window || self.resync_nr)
-            && (self.ooo.len() < self.cfg.max_out_of_order || self.ooo.contains_key(&ns))
+            && self
+                .backlog
+                .as_ref()
+                .is_none_or(|b| b.ooo.len() < self.cfg.max_out_of_order || b.ooo.contains_key(&ns))
         {
             // A resumed channel's replica Nr may lag the peer's by more than our window (the
             // messages the failed LNS took after its last copy; `resume_replica` docs).
             if self.resync_nr {
                 self.first_seen.entry(ns).or_insert(now);
             }
-            self.ooo.insert(ns, msg);
+            self.backlog
+                .get_or_insert_with(Default::default)
+                .ooo
+                .insert(ns, msg);
             self.ack_pending = true;
         }
+        self.trim_backlog();
         self.pump(now);
-        delivered
     }
 
     fn ack(&mut self, now: Instant, nr: u16) {
@@ -246,13 +283,13 @@ impl Channel {
                 self.unacked.shrink_to_fit();
             }
             self.retries = 0;
-            self.rto = self.cfg.retransmit_initial;
-            self.deadline = if self.unacked.is_empty() {
+            let d = if self.unacked.is_empty() {
                 None
             } else {
-                Some(now + self.rto)
+                Some(now + self.rto())
             };
             self.unacked_since = (!self.unacked.is_empty()).then_some(now);
+            self.set_deadline(d);
         }
     }
 
@@ -265,28 +302,48 @@ impl Channel {
         v
     }
 
-    fn pump(&mut self, now: Instant) {
-        if self.resync_ns || self.held {
-            return;
-        }
+    /// Whether a new message may go now: not held, our Ns known, and fewer in flight than the
+    /// window (the congestion window within the peer's Receive Window Size, at least 1).
+    fn may_send(&self) -> bool {
         let window = usize::from(self.cwnd.min(self.peer_window).max(1));
-        while self.unacked.len() < window {
-            let Some(msg) = self.queue.pop_front() else {
+        !self.resync_ns && !self.held && self.unacked.len() < window
+    }
+
+    /// Numbers, encodes and sends `msg` (it carries our Nr: no ZLB is owed any more).
+    fn transmit_new(&mut self, now: Instant, msg: ControlMessage<'static>) {
+        let ns = self.ns;
+        self.ns = self.ns.wrapping_add(1);
+        let bytes = Bytes::from(self.encode(ns, msg));
+        if self.unacked.is_empty() {
+            self.unacked_since = Some(now);
+        }
+        self.out.push_back(bytes.clone());
+        self.unacked.push_back((ns, bytes));
+        self.ack_pending = false;
+        self.set_ack_by(None);
+        if self.deadline.is_none() {
+            self.set_deadline(Some(now + self.rto()));
+        }
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while self.may_send() {
+            let Some(msg) = self.backlog.as_mut().and_then(|b| b.queue.pop_front()) else {
                 break;
             };
-            let ns = self.ns;
-            self.ns = self.ns.wrapping_add(1);
-            let bytes = Bytes::from(self.encode(ns, msg));
-            if self.unacked.is_empty() {
-                self.unacked_since = Some(now);
-            }
-            self.out.push_back(bytes.clone());
-            self.unacked.push_back((ns, bytes));
-            self.ack_pending = false;
-            self.ack_by = None;
-            if self.deadline.is_none() {
-                self.deadline = Some(now + self.rto);
-            }
+            self.transmit_new(now, msg);
+        }
+        self.trim_backlog();
+    }
+
+    /// Frees the backlog once nothing waits in it.
+    fn trim_backlog(&mut self) {
+        if self
+            .backlog
+            .as_ref()
+            .is_some_and(|b| b.queue.is_empty() && b.ooo.is_empty())
+        {
+            self.backlog = None;
         }
     }
 
@@ -308,14 +365,14 @@ impl Channel {
     /// or [`Channel::end_defer`]. Nothing when no acknowledgement is owed.
     pub fn defer_ack(&mut self, now: Instant) {
         if self.ack_pending && self.ack_by.is_none() {
-            self.ack_by = Some(now + self.cfg.retransmit_initial / 4);
+            self.set_ack_by(Some(now + self.cfg.retransmit_initial / 4));
         }
     }
 
     /// Ends a deferral ([`Channel::defer_ack`]): [`Channel::flush_ack`] sends the ZLB if one is
     /// still owed.
     pub fn end_defer(&mut self) {
-        self.ack_by = None;
+        self.set_ack_by(None);
     }
 
     /// The next datagram to send.
@@ -324,9 +381,7 @@ impl Channel {
         if b.is_none() && self.out.capacity() > 0 {
             // An idle tunnel keeps no buffers.
             self.out = VecDeque::new();
-            if self.queue.is_empty() {
-                self.queue = VecDeque::new();
-            }
+            self.trim_backlog();
             if self.unacked.is_empty() {
                 self.unacked = VecDeque::new();
             }
@@ -346,7 +401,7 @@ impl Channel {
     /// oldest unacknowledged message if its timer expired.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ChannelDead> {
         if self.ack_by.is_some_and(|t| t <= now) {
-            self.ack_by = None;
+            self.set_ack_by(None);
             self.flush_ack();
         }
         let Some(d) = self.deadline else {
@@ -356,23 +411,18 @@ impl Channel {
             return Ok(());
         }
         if self.unacked.is_empty() && !self.resync_ns {
-            self.deadline = None;
+            self.set_deadline(None);
             return Ok(());
         }
         if self.retries >= self.cfg.max_retries {
-            self.deadline = None;
+            self.set_deadline(None);
             return Err(ChannelDead);
         }
         self.retries += 1;
         self.ssthresh = (self.cwnd / 2).max(1);
         self.cwnd = 1;
         self.ca_acked = 0;
-        self.rto = self
-            .rto
-            .checked_mul(2)
-            .unwrap_or(self.cfg.retransmit_cap)
-            .min(self.cfg.retransmit_cap);
-        self.deadline = Some(now + self.rto);
+        self.set_deadline(Some(now + self.rto()));
         if self.resync_ns {
             self.probe();
             return Ok(());
@@ -390,9 +440,57 @@ impl Channel {
         Ok(())
     }
 
+    /// The retransmission timeout after `retries` timeouts without progress (RFC 2661 5.8,
+    /// Appendix A): `retransmit_initial`, doubled on each timeout up to `retransmit_cap`; reset
+    /// by progress. Derived from the retry count rather than stored (memory per tunnel).
+    fn rto(&self) -> Duration {
+        let (mut rto, cap) = (self.cfg.retransmit_initial, self.cfg.retransmit_cap);
+        for _ in 0..self.retries {
+            if rto == cap {
+                break;
+            }
+            rto = rto.checked_mul(2).unwrap_or(cap).min(cap);
+        }
+        rto
+    }
+
+    /// The deadline to arm for this channel in its owner's timer queue when it may differ from
+    /// the one armed last (`Some(None)`: cancel it); `None` when the queue is already right.
+    /// The owner must then arm what it returned, and call [`Channel::timer_fired`] when the
+    /// queue fires (removes) it.
+    pub fn sync_timer(&mut self) -> Option<Option<Instant>> {
+        if !self.timer_changed {
+            return None;
+        }
+        self.timer_changed = false;
+        Some(self.deadline())
+    }
+
+    /// The owner's timer queue fired (removed) this channel's deadline ([`Channel::sync_timer`]).
+    pub fn timer_fired(&mut self) {
+        self.timer_changed = true;
+    }
+
+    /// Sets the retransmission deadline (noting a change for [`Channel::sync_timer`]).
+    fn set_deadline(&mut self, d: Option<Instant>) {
+        if self.deadline != d {
+            self.deadline = d;
+            self.timer_changed = true;
+        }
+    }
+
+    /// Sets the deferred acknowledgement's deadline (noting a change for
+    /// [`Channel::sync_timer`]).
+    fn set_ack_by(&mut self, d: Option<Instant>) {
+        if self.ack_by != d {
+            self.ack_by = d;
+            self.timer_changed = true;
+        }
+    }
+
     /// Are all sent messages acknowledged and none waiting?
     pub fn is_idle(&self) -> bool {
-        self.unacked.is_empty() && self.queue.is_empty()
+        self.unacked.is_empty() && self.backlog.as_ref().is_none_or(|b| b.queue.is_empty())
     }
 
     /// Messages sent and not yet acknowledged.
@@ -437,14 +535,16 @@ impl Channel {
         self.nr = nr;
         self.unacked.clear();
         self.unacked_since = None;
-        self.ooo.clear();
+        if let Some(b) = self.backlog.as_mut() {
+            b.ooo.clear();
+        }
+        self.trim_backlog();
         self.retries = 0;
-        self.rto = self.cfg.retransmit_initial;
-        self.deadline = None;
+        self.set_deadline(None);
         self.cwnd = 1;
         self.ca_acked = 0;
         self.ack_pending = false;
-        self.ack_by = None;
+        self.set_ack_by(None);
         self.pump(now);
     }
 
@@ -455,8 +555,7 @@ impl Channel {
         self.unacked.retain(|(n, _)| !seq_lt(*n, ns));
         self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         self.retries = 0;
-        self.rto = self.cfg.retransmit_initial;
-        self.deadline = (!self.unacked.is_empty()).then(|| now + self.rto);
+        self.set_deadline((!self.unacked.is_empty()).then(|| now + self.rto()));
         self.pump(now);
     }
 
@@ -511,14 +610,16 @@ impl Channel {
         self.nr = nr;
         self.unacked.clear();
         self.unacked_since = None;
-        self.ooo.clear();
+        if let Some(b) = self.backlog.as_mut() {
+            b.ooo.clear();
+        }
+        self.trim_backlog();
         self.first_seen.clear();
         self.resync_ns = true;
         self.resync_nr = true;
-        self.ack_by = None;
+        self.set_ack_by(None);
         self.retries = 0;
-        self.rto = self.cfg.retransmit_initial;
-        self.deadline = Some(now + self.rto);
+        self.set_deadline(Some(now + self.rto()));
         self.probe();
     }
 
@@ -544,8 +645,7 @@ impl Channel {
             self.resync_ns = false;
             self.ns = msg.header.nr;
             self.retries = 0;
-            self.rto = self.cfg.retransmit_initial;
-            self.deadline = None;
+            self.set_deadline(None);
         }
     }
 
@@ -566,8 +666,11 @@ impl Channel {
             return;
         }
         // The peer's oldest unacknowledged message: what was before it, the failed LNS took.
-        self.ooo.retain(|n, _| !seq_lt(*n, ns));
-        self.ooo.remove(&ns);
+        if let Some(b) = self.backlog.as_mut() {
+            b.ooo.retain(|n, _| !seq_lt(*n, ns));
+            b.ooo.remove(&ns);
+        }
+        self.trim_backlog();
         self.nr = ns;
         self.resync_nr = false;
         self.first_seen.clear();
@@ -797,6 +900,95 @@ mod tests {
         assert_eq!(gaps[0], Duration::from_secs(1));
         assert_eq!(gaps[1], Duration::from_secs(2));
         assert_eq!(*gaps.last().unwrap(), Duration::from_secs(8));
+    }
+
+    proptest::proptest! {
+        /// The retransmission timeout, now derived from the retry count, is the one RFC 2661 5.8
+        /// and Appendix A describe (and the stored, doubled value gave): `retransmit_initial`,
+        /// doubled on each timeout without progress up to `retransmit_cap`, back to
+        /// `retransmit_initial` on progress; for any parameters and any sequence of sends,
+        /// timeouts and acknowledgements.
+        #[test]
+        fn retransmission_timeout_doubles_to_the_cap_and_resets(
+            initial_ms in 1u64..5_000,
+            cap_ms in 1u64..20_000,
+            ops in proptest::collection::vec(0u8..3, 1..60),
+        ) {
+            let cfg = ChannelConfig {
+                retransmit_initial: Duration::from_millis(initial_ms),
+                retransmit_cap: Duration::from_millis(cap_ms),
+                max_retries: 1_000,
+                ..ChannelConfig::default()
+            };
+            let (initial, cap) = (cfg.retransmit_initial, cfg.retransmit_cap);
+            let mut a = Channel::new(cfg, 1);
+            a.set_peer_window(64);
+            let mut now = Instant::now();
+            // The model: the timeout as RFC 2661 Appendix A keeps it.
+            let mut rto = initial;
+            for op in ops {
+                match op {
+                    0 => {
+                        let idle = a.in_flight() == 0;
+                        a.send(now, ControlMessage::hello(0)).unwrap();
+                        if idle {
+                            proptest::prop_assert_eq!(a.deadline(), Some(now + rto));
+                        }
+                    }
+                    1 => {
+                        if let Some(d) = a.deadline() {
+                            now = d;
+                            a.handle_timeout(now).unwrap();
+                            rto = rto.checked_mul(2).unwrap_or(cap).min(cap);
+                            proptest::prop_assert_eq!(a.deadline(), Some(now + rto));
+                        }
+                    }
+                    _ => {
+                        // The peer acknowledges everything sent; what waited for the window
+                        // goes, timed from `retransmit_initial` again.
+                        let zlb = ControlMessage::zlb(0, 0, a.seq().0);
+                        a.receive(now, zlb);
+                        rto = initial;
+                        let want = (a.in_flight() > 0).then(|| now + rto);
+                        proptest::prop_assert_eq!(a.deadline(), want);
+                    }
+                }
+                while a.poll_transmit().is_some() {}
+            }
+        }
+    }
+
+    /// The backlog (messages waiting for the window, messages received ahead of order) is held
+    /// only while a message waits in it (memory per tunnel), and what waited goes out, in order.
+    #[test]
+    fn backlog_held_only_while_messages_wait() {
+        let (t, mut a, mut b) = pair();
+        assert!(a.backlog.is_none());
+        // Slow start: the second and third wait for the window.
+        for _ in 0..3 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+        }
+        assert_eq!(a.backlog.as_ref().map(|b| b.queue.len()), Some(2));
+        let m0 = a.poll_transmit().unwrap();
+        assert_eq!(b.receive(t, parse(&m0)).len(), 1);
+        b.flush_ack();
+        let zlb = b.poll_transmit().unwrap();
+        a.receive(t, parse(&zlb));
+        let (m1, m2) = (a.poll_transmit().unwrap(), a.poll_transmit().unwrap());
+        assert!(a.poll_transmit().is_none());
+        assert!(a.backlog.is_none(), "the queue emptied");
+        // Received ahead of order: held, then delivered in order and released.
+        assert!(b.receive(t, parse(&m2)).is_empty());
+        assert_eq!(b.backlog.as_ref().map(|b| b.ooo.len()), Some(1));
+        let got = b.receive(t, parse(&m1));
+        assert_eq!(
+            got.iter().map(|m| m.header.ns).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(
+            b.backlog.is_none(),
+            "the out-of-order messages were delivered"
+        );
     }
 
     /// Delivers everything `from` has to send to `to`; returns the non-ZLB messages `to` took.

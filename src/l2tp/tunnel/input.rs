@@ -108,16 +108,19 @@ impl Core {
             // with the Suggested Control Sequence.
             return;
         }
-        let delivered = t.channel.receive(now, c);
+        // A buffer kept across datagrams (taken: a message may lead to another delivery).
+        let mut delivered = std::mem::take(&mut self.delivered);
+        t.channel.receive_into(now, c, &mut delivered);
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
         // RFC 2661 6.5: HELLO is due only after `hello_interval` with nothing received on the
         // tunnel; a ZLB or a duplicate is a message received too.
         t.last_rx = now;
-        for m in delivered {
+        for m in delivered.drain(..) {
             self.on_message(now, tid, m);
         }
+        self.delivered = delivered;
         self.flush(now, tid);
         self.recovery_progress(now, tid);
     }

@@ -261,6 +261,8 @@ pub(crate) struct Core {
     pub cdn_cause: Option<PppDisconnectCause<'static>>,
     /// The channel parameters the tunnels share ([`Core::shared_channel_config`]).
     channel_cfg: std::sync::Arc<ChannelConfig>,
+    /// The messages a channel delivers, a buffer reused across datagrams (`deliver`).
+    delivered: Vec<ControlMessage<'static>>,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -317,6 +319,7 @@ impl Core {
             lns: false,
             cdn_cause: None,
             channel_cfg: Default::default(),
+            delivered: Vec::new(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -461,17 +464,21 @@ impl Core {
                 payload: b,
             });
         }
-        let want = t.channel.deadline();
-        if self.timers.deadline(&Timer::Channel(tid)) != want {
-            match want {
-                Some(d) => {
-                    self.timers.insert(Timer::Channel(tid), d);
-                }
-                None => {
-                    self.timers.cancel(&Timer::Channel(tid));
-                }
+        // The channel remembers what was armed: an unchanged deadline costs no lookup.
+        match t.channel.sync_timer() {
+            Some(Some(d)) => {
+                self.timers.insert(Timer::Channel(tid), d);
             }
+            Some(None) => {
+                self.timers.cancel(&Timer::Channel(tid));
+            }
+            None => {}
         }
+        // What the lookup this replaces kept true (every test and fuzz run checks it).
+        debug_assert_eq!(
+            self.timers.deadline(&Timer::Channel(tid)),
+            t.channel.deadline()
+        );
     }
 
     fn arm_hello(&mut self, now: Instant, tid: u16) {
@@ -537,7 +544,10 @@ impl Core {
         }
         t.sessions.insert(s.local_id, s);
         self.session_count += 1;
-        self.timers.cancel(&Timer::Idle(tid));
+        if self.idle_timeout.is_some() {
+            // Armed only with an idle timeout (`arm_idle`).
+            self.timers.cancel(&Timer::Idle(tid));
+        }
         true
     }
 
@@ -752,13 +762,15 @@ impl Core {
     /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.
     pub fn finish(&mut self, now: Instant) {
         self.cdn_cause = None;
-        let dirty = std::mem::take(&mut self.dirty);
-        for tid in dirty {
+        // Taken and put back: its buffer is reused from datagram to datagram.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for tid in dirty.drain(..) {
             if let Some(t) = self.tunnels.get_mut(&tid) {
                 t.channel.flush_ack();
             }
             self.flush(now, tid);
         }
+        self.dirty = dirty;
     }
 }
 

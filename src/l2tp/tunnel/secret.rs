@@ -8,14 +8,14 @@ use crate::io::ct_eq;
 use std::fmt;
 
 /// A tunnel's own shared secret. `Debug` shows its length, never its octets; equality is
-/// compared in constant time.
+/// compared in constant time. A boxed slice: no spare capacity kept per tunnel.
 #[derive(Clone)]
-pub(crate) struct TunnelSecret(Vec<u8>);
+pub(crate) struct TunnelSecret(Box<[u8]>);
 
 impl TunnelSecret {
     /// The secret `bytes`.
     pub(crate) fn new(bytes: Vec<u8>) -> Self {
-        TunnelSecret(bytes)
+        TunnelSecret(bytes.into_boxed_slice())
     }
 
     /// The octets.

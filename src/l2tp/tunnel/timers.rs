@@ -12,7 +12,10 @@ impl Core {
             match key {
                 Timer::Channel(tid) => {
                     let dead = match self.tunnels.get_mut(&tid) {
-                        Some(t) => t.channel.handle_timeout(now).is_err(),
+                        Some(t) => {
+                            t.channel.timer_fired();
+                            t.channel.handle_timeout(now).is_err()
+                        }
                         None => continue,
                     };
                     if dead {

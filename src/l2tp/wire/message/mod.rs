@@ -358,7 +358,12 @@ impl<'a> ControlMessage<'a> {
                 ns: 0,
                 nr: 0,
             },
-            avps: vec![Avp::mandatory(AvpValue::MessageType(message_type))],
+            avps: {
+                // Room for the AVPs most messages carry: one allocation, no regrowth.
+                let mut avps = Vec::with_capacity(4);
+                avps.push(Avp::mandatory(AvpValue::MessageType(message_type)));
+                avps
+            },
         }
     }
 
