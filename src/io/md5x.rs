@@ -105,28 +105,51 @@ macro_rules! lanes {
 lanes!(u32x4, 4);
 lanes!(u32x8, 8);
 
-/// One round (16 steps) of RFC 1321 section 3.4 on all lanes; `R` picks the round's function and
-/// message-word order.
+/// Step `I` (0..16) of round `R` of RFC 1321 section 3.4 on all lanes: the round's function,
+/// message word, rotation and sine-table entry are constants of the step, so that every step
+/// compiles to straight-line vector code with immediate shift counts (a loop over the steps
+/// would fetch them from tables and keep the state in memory).
+#[inline(always)]
+fn step<V: Lanes<N>, const N: usize, const R: usize, const I: usize>(v: &mut [V; 4], x: &[V; 16]) {
+    let g = match R {
+        0 => I,
+        1 => (5 * I + 1) % 16,
+        2 => (3 * I + 5) % 16,
+        _ => (7 * I) % 16,
+    };
+    let s = S[R][I % 4];
+    let [a, b, c, d] = *v;
+    // The round functions F, G, H, I in forms with one operation fewer: `d ^ (b & (c ^ d))` is
+    // `(b & c) | (!b & d)`, `c ^ (d & (b ^ c))` is `(b & d) | (c & !d)`.
+    let f = match R {
+        0 => d ^ (b & (c ^ d)),
+        1 => c ^ (d & (b ^ c)),
+        2 => b ^ c ^ d,
+        _ => c ^ (b | !d),
+    };
+    let sum = a + f + (V::splat(T[R * 16 + I]) + x[g]);
+    *v = [d, b + ((sum << s) | (sum >> (32 - s))), b, c];
+}
+
+/// One round (16 steps) of RFC 1321 section 3.4 on all lanes, unrolled.
 #[inline(always)]
 fn round<V: Lanes<N>, const N: usize, const R: usize>(v: &mut [V; 4], x: &[V; 16]) {
-    for i in 0..16 {
-        let g = match R {
-            0 => i,
-            1 => (5 * i + 1) % 16,
-            2 => (3 * i + 5) % 16,
-            _ => (7 * i) % 16,
-        };
-        let s = S[R][i % 4];
-        let [a, b, c, d] = *v;
-        let f = match R {
-            0 => (b & c) | (!b & d),
-            1 => (b & d) | (c & !d),
-            2 => b ^ c ^ d,
-            _ => c ^ (b | !d),
-        };
-        let sum = a + f + V::splat(T[R * 16 + i]) + x[g];
-        *v = [d, b + ((sum << s) | (sum >> (32 - s))), b, c];
-    }
+    step::<V, N, R, 0>(v, x);
+    step::<V, N, R, 1>(v, x);
+    step::<V, N, R, 2>(v, x);
+    step::<V, N, R, 3>(v, x);
+    step::<V, N, R, 4>(v, x);
+    step::<V, N, R, 5>(v, x);
+    step::<V, N, R, 6>(v, x);
+    step::<V, N, R, 7>(v, x);
+    step::<V, N, R, 8>(v, x);
+    step::<V, N, R, 9>(v, x);
+    step::<V, N, R, 10>(v, x);
+    step::<V, N, R, 11>(v, x);
+    step::<V, N, R, 12>(v, x);
+    step::<V, N, R, 13>(v, x);
+    step::<V, N, R, 14>(v, x);
+    step::<V, N, R, 15>(v, x);
 }
 
 /// MD5's compression function on one 64-octet block per lane (`x[j]`: little-endian word `j` of

@@ -146,7 +146,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 /// How a mobile node is identified: its home address, or its NAI when it has none yet (RFC 2794).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MnId {
     /// A home address.
     Home(Ipv4Addr),
@@ -162,6 +162,21 @@ impl MnId {
             Some(MnId::Home(home_address))
         } else {
             nai.filter(|n| !n.is_empty()).map(|n| MnId::Nai(n.into()))
+        }
+    }
+}
+
+/// One word for a home address (the key of every Home Agent lookup by mobile node), where the
+/// derived hash writes the variant, then the address as a length-prefixed octet slice. Equal
+/// identifiers hash equally, as `Eq` requires.
+impl std::hash::Hash for MnId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            MnId::Home(a) => state.write_u64(u64::from(a.to_bits())),
+            MnId::Nai(n) => {
+                state.write_u64(u64::MAX);
+                n.hash(state);
+            }
         }
     }
 }

@@ -189,7 +189,9 @@ impl HomeAgent {
             let parsed: [Option<Summary<'_>>; LANES] =
                 std::array::from_fn(|i| group.get(i).and_then(|d| registration(d.data)));
             self.precompute(group, &parsed);
-            for (d, m) in group.iter_mut().zip(parsed) {
+            // By reference: a summary is some 200 octets, the group's some 1.5 kB.
+            for (d, m) in group.iter_mut().zip(&parsed) {
+                let m = m.as_ref();
                 d.result = self.handle_frame_parsed(now, d.link_src, d.from, d.to, d.data, m);
             }
             self.flush_signatures();
@@ -244,10 +246,12 @@ impl HomeAgent {
             }
         }
         lanes.extend(fa.into_iter().map(|(h, c)| (h.pad_states(), c)));
-        let mut memo: ArrayVec<Memo, MEMO> = ArrayVec::new();
+        // Written in place (the memo is a kilobyte: no copy of it).
+        let memo = &mut self.batch.memo;
+        memo.clear();
         tags_of(&lanes, |i, tag| {
             if let Some((k, c)) = lanes.get(i) {
-                memo.push(Memo {
+                let _ = memo.try_push(Memo {
                     at: c.as_ptr() as usize,
                     len: c.len(),
                     pads: *k,
@@ -255,7 +259,6 @@ impl HomeAgent {
                 });
             }
         });
-        self.batch.memo = memo;
     }
 
     /// Whether the authenticator `x` of `data` verifies under the association `spi`, `key`:

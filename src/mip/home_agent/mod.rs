@@ -543,7 +543,7 @@ impl HomeAgent {
         from: SocketAddr,
         to: SocketAddr,
         data: &[u8],
-        parsed: Option<Summary<'_>>,
+        parsed: Option<&Summary<'_>>,
     ) -> Result<(), InputError> {
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.drain_health(now);

@@ -147,13 +147,20 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
         forwarded_by: Option<NodeId>,
-        parsed: Option<Summary<'_>>,
+        parsed: Option<&Summary<'_>>,
     ) -> Result<(), InputError> {
         self.set_reply_src(to);
         // One pass over the message, no allocation (the NAI and authenticators borrow `data`).
-        let m = match parsed.map_or_else(|| Summary::parse(data), Ok) {
-            Ok(m) => m,
-            Err(e) => return Err(self.refuse_unparsable(now, from, data, forwarded_by, e)),
+        let here;
+        let m = match parsed {
+            Some(m) => m,
+            None => match Summary::parse(data) {
+                Ok(m) => {
+                    here = m;
+                    &here
+                }
+                Err(e) => return Err(self.refuse_unparsable(now, from, data, forwarded_by, e)),
+            },
         };
         let Header::Request(q) = m.header else {
             return Err(InputError::Refused(ReplyCode::POORLY_FORMED_REQUEST));
@@ -173,7 +180,7 @@ impl HomeAgent {
             revocation: None,
             tunnel: TunnelAsk::default(),
         };
-        let (mn, sa, to_me, spi) = self.admit(&a, &m, data)?;
+        let (mn, sa, to_me, spi) = self.admit(&a, m, data)?;
         let a = Asked {
             revocation: self.revocation_offer(from, data),
             // `admit` verified the FA-HA authenticator of a foreign agent with an association.

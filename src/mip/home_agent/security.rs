@@ -76,7 +76,14 @@ impl HomeAgent {
     /// that authenticated, RFC 2794 section 2: the NAI identifies it).
     pub(super) fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
         let mine = |id: MnId| self.principal_of(&id).is_none_or(|o| o == sa.principal);
-        if !home.is_unspecified() && !mine(MnId::Home(home)) {
+        // The home address's owner, looked up once (the binding's home address is most often
+        // the same).
+        let home_owner = if home.is_unspecified() {
+            None
+        } else {
+            self.principal_of(&MnId::Home(home))
+        };
+        if home_owner.is_some_and(|o| o != sa.principal) {
             return false;
         }
         if let Some(n) = nai
@@ -89,6 +96,8 @@ impl HomeAgent {
         };
         let owner = if b.home_address.is_unspecified() {
             None
+        } else if b.home_address == home {
+            home_owner
         } else {
             self.principal_of(&MnId::Home(b.home_address))
         };

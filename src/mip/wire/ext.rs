@@ -564,6 +564,27 @@ impl<'a> Extension<'a> {
 
     /// Parses one extension at the reader's position.
     pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Extension<'a>, WireError> {
+        // The common case, a whole authentication extension (RFC 5944 section 3.5.2: type,
+        // length, SPI, authenticator), read straight from the octets: what the general path
+        // below returns for it. Anything else (or a short one) takes that path.
+        if let [t, len, rest @ ..] = r.rest()
+            && matches!(
+                ExtensionType(*t),
+                ExtensionType::MN_HA_AUTH | ExtensionType::MN_FA_AUTH | ExtensionType::FA_HA_AUTH
+            )
+            && let Some((spi, authenticator)) = rest
+                .get(..usize::from(*len))
+                .and_then(|body| body.split_first_chunk::<4>())
+        {
+            let ext_type = ExtensionType(*t);
+            let spi = u32::from_be_bytes(*spi);
+            r.bytes(2 + usize::from(*len), Field::ExtensionData)?;
+            return Ok(Extension::Auth {
+                ext_type,
+                spi,
+                authenticator: Cow::Borrowed(authenticator),
+            });
+        }
         let t = ExtensionType(r.u8(Field::ExtensionType)?);
         if t.is_long_format() {
             let second = r.u8(if t == ExtensionType::CVSE {

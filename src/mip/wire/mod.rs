@@ -56,7 +56,6 @@ pub use summary::{AuthRef, Summary, TunnelAsk, UdpTunnelAsk};
 
 use auth::{AuthAlgorithm, AuthError, PreparedKey, SecurityAssociation};
 use bytes::BufMut;
-use nom::Parser;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -318,35 +317,41 @@ impl Header {
     /// Parses only the fixed part; returns it and the offset where the extensions start. Useful to
     /// answer a request whose extensions are malformed.
     pub fn parse(data: &[u8]) -> Result<(Header, usize), WireError> {
-        use nom::number::complete::{be_u8, be_u16, be_u32, be_u64};
-        // The common case in one nom tuple; a short or unknown header goes the field-by-field way
-        // below, which names the field that is missing.
-        type Fixed<'a, T> = nom::IResult<&'a [u8], T>;
+        // The common case read straight from the octets (fixed offsets, RFC 5944 sections 3.3,
+        // 3.4); a short or unknown header goes the field-by-field way below, which names the
+        // field that is missing.
+        // Big-endian words at constant offsets inside the fixed part.
+        fn u16_at<const L: usize>(b: &[u8; L], i: usize) -> u16 {
+            u16::from_be_bytes([b[i], b[i + 1]])
+        }
+        fn u32_at<const L: usize>(b: &[u8; L], i: usize) -> u32 {
+            u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+        }
+        fn u64_at<const L: usize>(b: &[u8; L], i: usize) -> u64 {
+            (u64::from(u32_at(b, i)) << 32) | u64::from(u32_at(b, i + 4))
+        }
         match MessageType(data.first().copied().unwrap_or(0)) {
             MessageType::REGISTRATION_REQUEST => {
-                let r: Fixed<'_, _> =
-                    (be_u8, be_u8, be_u16, be_u32, be_u32, be_u32, be_u64).parse(data);
-                if let Ok((_, (_, flags, lifetime, home, ha, coa, identification))) = r {
+                if let Some(b) = data.first_chunk::<REQUEST_FIXED_LEN>() {
                     let q = Request {
-                        flags: RequestFlags(flags),
-                        lifetime,
-                        home_address: Ipv4Addr::from(home),
-                        home_agent: Ipv4Addr::from(ha),
-                        care_of: Ipv4Addr::from(coa),
-                        identification,
+                        flags: RequestFlags(b[1]),
+                        lifetime: u16_at(b, 2),
+                        home_address: Ipv4Addr::from(u32_at(b, 4)),
+                        home_agent: Ipv4Addr::from(u32_at(b, 8)),
+                        care_of: Ipv4Addr::from(u32_at(b, 12)),
+                        identification: u64_at(b, 16),
                     };
                     return Ok((Header::Request(q), REQUEST_FIXED_LEN));
                 }
             }
             MessageType::REGISTRATION_REPLY => {
-                let r: Fixed<'_, _> = (be_u8, be_u8, be_u16, be_u32, be_u32, be_u64).parse(data);
-                if let Ok((_, (_, code, lifetime, home, ha, identification))) = r {
+                if let Some(b) = data.first_chunk::<REPLY_FIXED_LEN>() {
                     let p = Reply {
-                        code: ReplyCode(code),
-                        lifetime,
-                        home_address: Ipv4Addr::from(home),
-                        home_agent: Ipv4Addr::from(ha),
-                        identification,
+                        code: ReplyCode(b[1]),
+                        lifetime: u16_at(b, 2),
+                        home_address: Ipv4Addr::from(u32_at(b, 4)),
+                        home_agent: Ipv4Addr::from(u32_at(b, 8)),
+                        identification: u64_at(b, 12),
                     };
                     return Ok((Header::Reply(p), REPLY_FIXED_LEN));
                 }

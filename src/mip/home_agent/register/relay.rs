@@ -47,11 +47,15 @@ impl HomeAgent {
         data: &[u8],
         replier: Option<NodeId>,
         vouched: bool,
-        parsed: Option<Summary<'_>>,
+        parsed: Option<&Summary<'_>>,
     ) -> Result<(), InputError> {
+        let here;
         let m = match parsed {
             Some(m) => m,
-            None => Summary::parse(data)?,
+            None => {
+                here = Summary::parse(data)?;
+                &here
+            }
         };
         let Header::Reply(p) = m.header else {
             return Err(InputError::UnmatchedReply);
