@@ -1058,13 +1058,10 @@ mod tests {
         }
     }
 
-    /// `resume_replica` docs (RFC 2661 5.8: a message is retransmitted until acknowledged):
-    /// the peer's first message after the copy is lost on the way to the backup and its next
-    /// one arrives first (issue 15, seeds 309 and 357 of `l2tp_failover`: a CDN lost this way
-    /// was acknowledged by the next CDN's Nr and never retransmitted). The backup's Nr does not
-    /// pass the lost message: the peer retransmits it, and both are delivered, in order.
-    #[test]
-    fn resumed_channel_never_acknowledges_a_message_it_did_not_take() {
+    /// A LAC channel and a backup resuming the LNS's channel from its copy taken after one
+    /// HELLO from the LAC (windows of 8), the backup's probe answered: the LAC, the backup, and
+    /// the replica's Nr (the Ns of the LAC's next message).
+    fn resumed_after_one_hello() -> (Instant, Channel, Channel, u16) {
         let (t, mut lac, mut lns) = pair();
         lac.set_peer_window(8);
         lns.set_peer_window(8);
@@ -1078,6 +1075,17 @@ mod tests {
         assert!(lac.receive(t, probe).is_empty());
         lac.flush_ack();
         relay(t, &mut lac, &mut backup);
+        (t, lac, backup, nr)
+    }
+
+    /// `resume_replica` docs (RFC 2661 5.8: a message is retransmitted until acknowledged):
+    /// the peer's first message after the copy is lost on the way to the backup and its next
+    /// one arrives first (issue 15, seeds 309 and 357 of `l2tp_failover`: a CDN lost this way
+    /// was acknowledged by the next CDN's Nr and never retransmitted). The backup's Nr does not
+    /// pass the lost message: the peer retransmits it, and both are delivered, in order.
+    #[test]
+    fn resumed_channel_never_acknowledges_a_message_it_did_not_take() {
+        let (t, mut lac, mut backup, nr) = resumed_after_one_hello();
         lac.send(t, ControlMessage::hello(0)).unwrap();
         lac.send(t, ControlMessage::hello(0)).unwrap();
         let first = lac.poll_transmit().unwrap();
@@ -1107,19 +1115,7 @@ mod tests {
     /// duplicated it), and one from before the replica's Nr (taken by the failed LNS), are not.
     #[test]
     fn resumed_channel_takes_reordered_messages_once() {
-        let (t, mut lac, mut lns) = pair();
-        lac.set_peer_window(8);
-        lns.set_peer_window(8);
-        lac.send(t, ControlMessage::hello(0)).unwrap();
-        assert_eq!(relay(t, &mut lac, &mut lns).len(), 1);
-        relay(t, &mut lns, &mut lac);
-        let (ns, nr, w) = lns.replica_state();
-        let mut backup = Channel::new(ChannelConfig::default(), 1);
-        backup.resume_replica(t, ns, nr, w);
-        let probe = parse(&backup.poll_transmit().unwrap());
-        assert!(lac.receive(t, probe).is_empty());
-        lac.flush_ack();
-        relay(t, &mut lac, &mut backup);
+        let (t, mut lac, mut backup, nr) = resumed_after_one_hello();
         // Two messages from the peer (its window after one acknowledged), the second first.
         let mut sent = Vec::new();
         for _ in 0..2 {
