@@ -496,7 +496,7 @@ impl VidTable {
         let (prefix, prefix_mask, shift, mask) = pool.v4_primary();
         let Some(table) = self.by_primary.get(..=mask as usize) else {
             out.fill(UNDECIDED);
-            self.settle_downlink(packets, out);
+            self.settle(packets, out, Self::steer_downlink);
             return n;
         };
         let step = |p: &[u8], o: &mut Verdict| {
@@ -518,22 +518,10 @@ impl VidTable {
         };
         for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
             if first_pass(p, o, step) {
-                self.settle_downlink(p, o);
+                self.settle(p, o, Self::steer_downlink);
             }
         }
         n
-    }
-
-    /// [`VidTable::steer_downlink_batch`]'s second pass: each packet whose verdict the first
-    /// pass left [`UNDECIDED`] gets [`VidTable::steer_downlink`]'s.
-    #[cold]
-    #[inline(never)]
-    fn settle_downlink(&self, packets: &[&[u8]], out: &mut [Verdict]) {
-        for (p, o) in packets.iter().zip(out.iter_mut()) {
-            if matches!(*o, UNDECIDED) {
-                *o = self.steer_downlink(p);
-            }
-        }
     }
 
     /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
@@ -561,7 +549,7 @@ impl VidTable {
         // layout, so this is never short), which lets the index below go unchecked.
         let Some(table) = self.by_primary.get(..=mask as usize) else {
             out.fill(UNDECIDED);
-            self.settle(packets, out);
+            self.settle(packets, out, Self::steer);
             return n;
         };
         // The 8-bit primary field at the top of the TEID ([`VidLayout::teid32`]`(8, _)`, the
@@ -575,20 +563,26 @@ impl VidTable {
                 None => first_pass(p, o, |p, o| gtpv1_step(table, shift, mask, p, o)),
             };
             if any {
-                self.settle(p, o);
+                self.settle(p, o, Self::steer);
             }
         }
         n
     }
 
-    /// [`VidTable::steer_batch`]'s second pass: each packet whose verdict the first pass left
-    /// [`UNDECIDED`] gets [`VidTable::steer`]'s.
+    /// The second pass of [`VidTable::steer_batch`] (`steer` is [`VidTable::steer`]) and of
+    /// [`VidTable::steer_downlink_batch`] (`steer` is [`VidTable::steer_downlink`]): each packet
+    /// whose verdict the first pass left [`UNDECIDED`] gets `steer`'s.
     #[cold]
     #[inline(never)]
-    fn settle(&self, packets: &[&[u8]], out: &mut [Verdict]) {
+    fn settle(
+        &self,
+        packets: &[&[u8]],
+        out: &mut [Verdict],
+        steer: impl Fn(&Self, &[u8]) -> Verdict,
+    ) {
         for (p, o) in packets.iter().zip(out.iter_mut()) {
             if matches!(*o, UNDECIDED) {
-                *o = self.steer(p);
+                *o = steer(self, p);
             }
         }
     }
