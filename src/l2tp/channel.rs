@@ -106,9 +106,10 @@ pub struct Channel {
     backlog: Option<Box<Backlog>>,
     retries: u32,
     deadline: Option<Instant>,
-    /// [`Channel::deadline`] changed since the owner last armed it in its timer queue, or the
-    /// queue fired it ([`Channel::sync_timer`]): an unchanged deadline costs no queue lookup.
-    timer_changed: bool,
+    /// What the owner's timer queue holds for this channel ([`Channel::sync_timer`]): armed
+    /// lazily, never later than [`Channel::deadline`] when that is set, and left in place when
+    /// the deadline moves later or goes (it then fires early, harmlessly, and is re-armed).
+    armed: Option<Instant>,
     ack_pending: bool,
     /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
     ack_by: Option<Instant>,
@@ -126,7 +127,8 @@ pub struct Channel {
     /// Resumed from a replica, while `resync_nr`: when each message kept out of order first
     /// arrived (a second arrival a retransmission timeout later is the peer's retransmission;
     /// [`Channel::resume_replica`]). At most [`ChannelConfig::max_out_of_order`].
-    first_seen: BTreeMap<u16, Instant>,
+    /// Boxed: present only on a resumed channel (memory per tunnel).
+    first_seen: Option<Box<BTreeMap<u16, Instant>>>,
 }
 
 /// What waits in a channel ([`Channel`]'s `backlog`).
@@ -159,7 +161,7 @@ impl Channel {
             backlog: None,
             retries: 0,
             deadline: None,
-            timer_changed: false,
+            armed: None,
             ack_pending: false,
             ack_by: None,
             unacked_since: None,
@@ -167,7 +169,7 @@ impl Channel {
             resync_ns: false,
             resync_nr: false,
             held: false,
-            first_seen: BTreeMap::new(),
+            first_seen: None,
         }
     }
 
@@ -246,7 +248,10 @@ impl Channel {
             // A resumed channel's replica Nr may lag the peer's by more than our window (the
             // messages the failed LNS took after its last copy; `resume_replica` docs).
             if self.resync_nr {
-                self.first_seen.entry(ns).or_insert(now);
+                self.first_seen
+                    .get_or_insert_with(Default::default)
+                    .entry(ns)
+                    .or_insert(now);
             }
             self.backlog
                 .get_or_insert_with(Default::default)
@@ -454,38 +459,41 @@ impl Channel {
         rto
     }
 
-    /// The deadline to arm for this channel in its owner's timer queue when it may differ from
-    /// the one armed last (`Some(None)`: cancel it); `None` when the queue is already right.
-    /// The owner must then arm what it returned, and call [`Channel::timer_fired`] when the
-    /// queue fires (removes) it.
-    pub fn sync_timer(&mut self) -> Option<Option<Instant>> {
-        if !self.timer_changed {
+    /// The deadline to arm for this channel in its owner's timer queue, when the queue must
+    /// change; `None` when what it holds already serves. The queue is touched only when the
+    /// channel's deadline comes before what is armed (or nothing is): a deadline that moves later
+    /// or goes (an acknowledgement) leaves the earlier one armed, and its firing is a no-op
+    /// ([`Channel::handle_timeout`] does nothing before a deadline) after which the owner re-arms
+    /// (issue 19: no queue operation per message acknowledged). The owner must arm what this
+    /// returns, and call [`Channel::timer_fired`] when the queue fires (removes) it.
+    pub fn sync_timer(&mut self) -> Option<Instant> {
+        let want = self.deadline()?;
+        if self.armed.is_some_and(|a| a <= want) {
             return None;
         }
-        self.timer_changed = false;
-        Some(self.deadline())
+        self.armed = Some(want);
+        Some(want)
     }
 
-    /// The owner's timer queue fired (removed) this channel's deadline ([`Channel::sync_timer`]).
+    /// The owner's timer queue fired (removed) this channel's timer ([`Channel::sync_timer`]).
     pub fn timer_fired(&mut self) {
-        self.timer_changed = true;
+        self.armed = None;
     }
 
-    /// Sets the retransmission deadline (noting a change for [`Channel::sync_timer`]).
+    /// What the owner's timer queue holds for this channel ([`Channel::sync_timer`]): never
+    /// after [`Channel::deadline`] when that is set.
+    pub fn armed(&self) -> Option<Instant> {
+        self.armed
+    }
+
+    /// Sets the retransmission deadline ([`Channel::sync_timer`] arms it).
     fn set_deadline(&mut self, d: Option<Instant>) {
-        if self.deadline != d {
-            self.deadline = d;
-            self.timer_changed = true;
-        }
+        self.deadline = d;
     }
 
-    /// Sets the deferred acknowledgement's deadline (noting a change for
-    /// [`Channel::sync_timer`]).
+    /// Sets the deferred acknowledgement's deadline ([`Channel::sync_timer`] arms it).
     fn set_ack_by(&mut self, d: Option<Instant>) {
-        if self.ack_by != d {
-            self.ack_by = d;
-            self.timer_changed = true;
-        }
+        self.ack_by = d;
     }
 
     /// Are all sent messages acknowledged and none waiting?
@@ -614,7 +622,7 @@ impl Channel {
             b.ooo.clear();
         }
         self.trim_backlog();
-        self.first_seen.clear();
+        self.first_seen = None;
         self.resync_ns = true;
         self.resync_nr = true;
         self.set_ack_by(None);
@@ -655,12 +663,13 @@ impl Channel {
     fn resync_nr_from(&mut self, now: Instant, ns: u16) {
         if ns == self.nr {
             self.resync_nr = false;
-            self.first_seen.clear();
+            self.first_seen = None;
             return;
         }
         let again = self
             .first_seen
-            .get(&ns)
+            .as_ref()
+            .and_then(|m| m.get(&ns))
             .is_some_and(|t| now.saturating_duration_since(*t) >= self.cfg.retransmit_initial / 2);
         if !again || seq_lt(ns, self.nr) {
             return;
@@ -673,7 +682,7 @@ impl Channel {
         self.trim_backlog();
         self.nr = ns;
         self.resync_nr = false;
-        self.first_seen.clear();
+        self.first_seen = None;
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.

@@ -29,6 +29,7 @@
 
 mod establish;
 mod info;
+mod peers;
 mod input;
 pub mod recovery;
 mod refusal;
@@ -131,8 +132,8 @@ pub struct Tunnel {
     pub last_rx: Instant,
     /// The Failover Capability the peer advertised in its SCCRQ or SCCRP (RFC 4951), if any.
     pub peer_failover: Option<super::wire::avp::FailoverCapability>,
-    /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it.
-    pub recovery: Option<recovery::Recovery>,
+    /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it (boxed: rare).
+    pub recovery: Option<Box<recovery::Recovery>>,
     /// The tunnel's own secret (a LAC plan endpoint's Tunnel-Password); `None`: the
     /// configuration's ([`Core::secret_of`]).
     pub(crate) secret: Option<TunnelSecret>,
@@ -235,7 +236,8 @@ pub(crate) struct Core {
     pub timers: TimerQueue<Timer>,
     /// Boxed: the table's empty slots cost a pointer each, not a tunnel (issue 19 item 3).
     pub tunnels: IdMap<Box<Tunnel>>,
-    by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Tunnels by the peer's address and Tunnel ID (our ids only: `peers` module).
+    by_peer: peers::PeerIndex,
     pub out: VecDeque<Transmit>,
     pub events: Outbox<Event>,
     pub ups: VecDeque<Up>,
@@ -308,7 +310,7 @@ impl Core {
             rng,
             timers: TimerQueue::new(),
             tunnels: IdMap::default(),
-            by_peer: HashMap::new(),
+            by_peer: Default::default(),
             out: VecDeque::new(),
             ups: VecDeque::new(),
             session_count: 0,
@@ -464,20 +466,21 @@ impl Core {
                 payload: b,
             });
         }
-        // The channel remembers what was armed: an unchanged deadline costs no lookup.
-        match t.channel.sync_timer() {
-            Some(Some(d)) => {
-                self.timers.insert(Timer::Channel(tid), d);
-            }
-            Some(None) => {
-                self.timers.cancel(&Timer::Channel(tid));
-            }
-            None => {}
+        // The channel remembers what was armed: only a deadline before it costs a queue
+        // operation (an acknowledgement costs none; the early timer's firing is a no-op).
+        if let Some(d) = t.channel.sync_timer() {
+            self.timers.insert(Timer::Channel(tid), d);
         }
-        // What the lookup this replaces kept true (every test and fuzz run checks it).
+        // The queue holds what the channel says, never after its deadline (every test and fuzz
+        // run checks it).
         debug_assert_eq!(
             self.timers.deadline(&Timer::Channel(tid)),
-            t.channel.deadline()
+            t.channel.armed()
+        );
+        debug_assert!(
+            t.channel
+                .deadline()
+                .is_none_or(|d| t.channel.armed().is_some_and(|a| a <= d))
         );
     }
 
@@ -489,7 +492,7 @@ impl Core {
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
         let mut t = *self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
-        self.by_peer.remove(&(t.peer, t.peer_header_id()));
+        self.by_peer.remove((t.peer, t.peer_header_id()), tid);
         self.timers.cancel(&Timer::Channel(tid));
         self.timers.cancel(&Timer::Hello(tid));
         self.timers.cancel(&Timer::Hold(tid));
