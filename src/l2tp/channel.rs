@@ -475,6 +475,17 @@ impl Channel {
         Some(want)
     }
 
+    /// The owner's timer (which may serve other deadlines too) is to fire at `at` or before:
+    /// `true` when the owner must arm it at `at` (it was armed later, or not at all), noted as
+    /// armed ([`Channel::sync_timer`]).
+    pub fn arm_at(&mut self, at: Instant) -> bool {
+        if self.armed.is_some_and(|a| a <= at) {
+            return false;
+        }
+        self.armed = Some(at);
+        true
+    }
+
     /// The owner's timer queue fired (removed) this channel's timer ([`Channel::sync_timer`]).
     pub fn timer_fired(&mut self) {
         self.armed = None;

@@ -181,10 +181,11 @@ pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
 /// Timer keys of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
-    /// Retransmission of a tunnel's control channel.
-    Channel(u16),
-    /// HELLO keepalive.
-    Hello(u16),
+    /// A tunnel's own timer, one per tunnel (issue 19): its control channel's retransmission and
+    /// deferred acknowledgement (RFC 2661 5.8) and HELLO (5.5, 6.5), whichever is due first. Armed
+    /// lazily ([`Channel::sync_timer`]): it may fire before either is due, then does nothing but
+    /// re-arm.
+    Tunnel(u16),
     /// End of the hold period of a closed tunnel.
     Hold(u16),
     /// A tunnel without sessions is closed when this fires (LAC's `idle_tunnel_timeout`).
@@ -466,15 +467,15 @@ impl Core {
                 payload: b,
             });
         }
-        // The channel remembers what was armed: only a deadline before it costs a queue
-        // operation (an acknowledgement costs none; the early timer's firing is a no-op).
+        // The channel remembers what the tunnel's timer is armed at: only a deadline before it
+        // costs a queue operation (an acknowledgement costs none; an early firing re-arms).
         if let Some(d) = t.channel.sync_timer() {
-            self.timers.insert(Timer::Channel(tid), d);
+            self.timers.insert(Timer::Tunnel(tid), d);
         }
         // The queue holds what the channel says, never after its deadline (every test and fuzz
         // run checks it).
         debug_assert_eq!(
-            self.timers.deadline(&Timer::Channel(tid)),
+            self.timers.deadline(&Timer::Tunnel(tid)),
             t.channel.armed()
         );
         debug_assert!(
@@ -484,17 +485,27 @@ impl Core {
         );
     }
 
+    /// HELLO is due at `now` + `hello_interval` (RFC 2661 5.5, 6.5) unless the peer is heard from
+    /// before.
     fn arm_hello(&mut self, now: Instant, tid: u16) {
-        self.timers
-            .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
+        self.arm_tunnel_timer(tid, now + self.cfg.hello_interval);
+    }
+
+    /// Tunnel `tid`'s timer ([`Timer::Tunnel`]) fires at `at` or before: the queue is touched only
+    /// when it is armed later than `at`, or not at all.
+    pub(super) fn arm_tunnel_timer(&mut self, tid: u16, at: Instant) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            if t.channel.arm_at(at) {
+                self.timers.insert(Timer::Tunnel(tid), at);
+            }
+        }
     }
 
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
         let mut t = *self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
         self.by_peer.remove((t.peer, t.peer_header_id()), tid);
-        self.timers.cancel(&Timer::Channel(tid));
-        self.timers.cancel(&Timer::Hello(tid));
+        self.timers.cancel(&Timer::Tunnel(tid));
         self.timers.cancel(&Timer::Hold(tid));
         self.timers.cancel(&Timer::Idle(tid));
         for sid in t.sessions.keys() {

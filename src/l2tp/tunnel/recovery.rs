@@ -314,7 +314,7 @@ impl Core {
         t.state = TunnelState::Closing;
         t.recovery = None;
         self.pending_tunnels.remove(&tid);
-        self.timers.cancel(&Timer::Hello(tid));
+        // HELLO stops (closing; the tunnel's timer stays for its channel).
         self.timers
             .insert(Timer::Hold(tid), now + self.cfg.hold_period);
     }
