@@ -116,7 +116,8 @@ pub struct Channel {
     /// Since when the peer has acknowledged nothing while a message waited for it
     /// ([`Channel::unacknowledged_for`]).
     unacked_since: Option<Instant>,
-    out: VecDeque<Bytes>,
+    /// Datagrams to send, oldest first (a vector: a few at a time, memory per tunnel).
+    out: Vec<Bytes>,
     /// Resumed from a replica ([`Channel::resume_replica`]): our Ns is not known yet (sending
     /// waits; the probe is retransmitted on the channel's timer).
     resync_ns: bool,
@@ -165,7 +166,7 @@ impl Channel {
             ack_pending: false,
             ack_by: None,
             unacked_since: None,
-            out: VecDeque::new(),
+            out: Vec::new(),
             resync_ns: false,
             resync_nr: false,
             held: false,
@@ -322,7 +323,7 @@ impl Channel {
         if self.unacked.is_empty() {
             self.unacked_since = Some(now);
         }
-        self.out.push_back(bytes.clone());
+        self.out.push(bytes.clone());
         self.unacked.push_back((ns, bytes));
         self.ack_pending = false;
         self.set_ack_by(None);
@@ -360,7 +361,7 @@ impl Channel {
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
             let mut v = Vec::with_capacity(12);
             zlb.emit(&mut v);
-            self.out.push_back(Bytes::from(v));
+            self.out.push(Bytes::from(v));
         }
     }
 
@@ -382,10 +383,10 @@ impl Channel {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let b = self.out.pop_front();
+        let b = (!self.out.is_empty()).then(|| self.out.remove(0));
         if b.is_none() && self.out.capacity() > 0 {
             // An idle tunnel keeps no buffers.
-            self.out = VecDeque::new();
+            self.out = Vec::new();
             self.trim_backlog();
             if self.unacked.is_empty() {
                 self.unacked = VecDeque::new();
@@ -440,7 +441,7 @@ impl Channel {
                 slot.copy_from_slice(&nr.to_be_bytes());
             }
             *bytes = Bytes::from(copy);
-            self.out.push_back(bytes.clone());
+            self.out.push(bytes.clone());
         }
         Ok(())
     }
@@ -654,7 +655,7 @@ impl Channel {
         hello.header.nr = self.nr;
         let mut v = Vec::with_capacity(hello.encoded_len());
         hello.emit(&mut v);
-        self.out.push_back(Bytes::from(v));
+        self.out.push(Bytes::from(v));
     }
 
     /// Our next Ns on a resumed channel, from the peer's first message (see

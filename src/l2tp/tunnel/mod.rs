@@ -29,8 +29,8 @@
 
 mod establish;
 mod info;
-mod peers;
 mod input;
+mod peers;
 pub mod recovery;
 mod refusal;
 mod secret;
@@ -474,10 +474,7 @@ impl Core {
         }
         // The queue holds what the channel says, never after its deadline (every test and fuzz
         // run checks it).
-        debug_assert_eq!(
-            self.timers.deadline(&Timer::Tunnel(tid)),
-            t.channel.armed()
-        );
+        debug_assert_eq!(self.timers.deadline(&Timer::Tunnel(tid)), t.channel.armed());
         debug_assert!(
             t.channel
                 .deadline()

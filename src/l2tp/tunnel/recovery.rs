@@ -327,8 +327,10 @@ impl Core {
         via: u16,
         m: ControlMessage<'static>,
     ) {
-        let Some(Some(Recovery::RecoveryTunnel { old, .. })) =
-            self.tunnels.get(&via).map(|t| t.recovery.as_deref().cloned())
+        let Some(Some(Recovery::RecoveryTunnel { old, .. })) = self
+            .tunnels
+            .get(&via)
+            .map(|t| t.recovery.as_deref().cloned())
         else {
             return;
         };
@@ -479,7 +481,11 @@ impl Core {
             return;
         }
         self.hold_silently(now, tid);
-        let query = match self.tunnels.get(&old).and_then(|o| o.recovery.as_deref().cloned()) {
+        let query = match self
+            .tunnels
+            .get(&old)
+            .and_then(|o| o.recovery.as_deref().cloned())
+        {
             Some(Recovery::Recovering { query, .. }) => query,
             _ => return,
         };
@@ -607,7 +613,11 @@ impl Core {
     /// The peer's Recovery Time ran out: a tunnel still waiting goes down; one being recovered
     /// waits for its recovery tunnel.
     pub(super) fn on_recovery_timer(&mut self, now: Instant, tid: u16) {
-        match self.tunnels.get_mut(&tid).map(|t| (t.recovery.as_deref().cloned(), t)) {
+        match self
+            .tunnels
+            .get_mut(&tid)
+            .map(|t| (t.recovery.as_deref().cloned(), t))
+        {
             Some((Some(Recovery::Answering { .. }), _)) => {
                 self.timers
                     .insert(Timer::Recovery(tid), now + self.cfg.retransmit_cap);
