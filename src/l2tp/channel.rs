@@ -106,16 +106,18 @@ pub struct Channel {
     backlog: Option<Box<Backlog>>,
     retries: u32,
     deadline: Option<Instant>,
-    /// [`Channel::deadline`] changed since the owner last armed it in its timer queue, or the
-    /// queue fired it ([`Channel::sync_timer`]): an unchanged deadline costs no queue lookup.
-    timer_changed: bool,
+    /// What the owner's timer queue holds for this channel ([`Channel::sync_timer`]): armed
+    /// lazily, never later than [`Channel::deadline`] when that is set, and left in place when
+    /// the deadline moves later or goes (it then fires early, harmlessly, and is re-armed).
+    armed: Option<Instant>,
     ack_pending: bool,
     /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
     ack_by: Option<Instant>,
     /// Since when the peer has acknowledged nothing while a message waited for it
     /// ([`Channel::unacknowledged_for`]).
     unacked_since: Option<Instant>,
-    out: VecDeque<Bytes>,
+    /// Datagrams to send, oldest first (a vector: a few at a time, memory per tunnel).
+    out: Vec<Bytes>,
     /// Resumed from a replica ([`Channel::resume_replica`]): our Ns is not known yet (sending
     /// waits; the probe is retransmitted on the channel's timer).
     resync_ns: bool,
@@ -126,7 +128,10 @@ pub struct Channel {
     /// Resumed from a replica, while `resync_nr`: when each message kept out of order first
     /// arrived (a second arrival a retransmission timeout later is the peer's retransmission;
     /// [`Channel::resume_replica`]). At most [`ChannelConfig::max_out_of_order`].
-    first_seen: BTreeMap<u16, Instant>,
+    /// Boxed: present only on a resumed channel; the channel holds one pointer for it, not a
+    /// map's 24 bytes (memory per tunnel).
+    #[allow(clippy::box_collection)]
+    first_seen: Option<Box<BTreeMap<u16, Instant>>>,
 }
 
 /// What waits in a channel ([`Channel`]'s `backlog`).
@@ -159,15 +164,15 @@ impl Channel {
             backlog: None,
             retries: 0,
             deadline: None,
-            timer_changed: false,
+            armed: None,
             ack_pending: false,
             ack_by: None,
             unacked_since: None,
-            out: VecDeque::new(),
+            out: Vec::new(),
             resync_ns: false,
             resync_nr: false,
             held: false,
-            first_seen: BTreeMap::new(),
+            first_seen: None,
         }
     }
 
@@ -246,7 +251,10 @@ impl Channel {
             // A resumed channel's replica Nr may lag the peer's by more than our window (the
             // messages the failed LNS took after its last copy; `resume_replica` docs).
             if self.resync_nr {
-                self.first_seen.entry(ns).or_insert(now);
+                self.first_seen
+                    .get_or_insert_with(Default::default)
+                    .entry(ns)
+                    .or_insert(now);
             }
             self.backlog
                 .get_or_insert_with(Default::default)
@@ -317,7 +325,7 @@ impl Channel {
         if self.unacked.is_empty() {
             self.unacked_since = Some(now);
         }
-        self.out.push_back(bytes.clone());
+        self.out.push(bytes.clone());
         self.unacked.push_back((ns, bytes));
         self.ack_pending = false;
         self.set_ack_by(None);
@@ -355,7 +363,7 @@ impl Channel {
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
             let mut v = Vec::with_capacity(12);
             zlb.emit(&mut v);
-            self.out.push_back(Bytes::from(v));
+            self.out.push(Bytes::from(v));
         }
     }
 
@@ -377,10 +385,10 @@ impl Channel {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let b = self.out.pop_front();
+        let b = (!self.out.is_empty()).then(|| self.out.remove(0));
         if b.is_none() && self.out.capacity() > 0 {
             // An idle tunnel keeps no buffers.
-            self.out = VecDeque::new();
+            self.out = Vec::new();
             self.trim_backlog();
             if self.unacked.is_empty() {
                 self.unacked = VecDeque::new();
@@ -435,7 +443,7 @@ impl Channel {
                 slot.copy_from_slice(&nr.to_be_bytes());
             }
             *bytes = Bytes::from(copy);
-            self.out.push_back(bytes.clone());
+            self.out.push(bytes.clone());
         }
         Ok(())
     }
@@ -454,38 +462,52 @@ impl Channel {
         rto
     }
 
-    /// The deadline to arm for this channel in its owner's timer queue when it may differ from
-    /// the one armed last (`Some(None)`: cancel it); `None` when the queue is already right.
-    /// The owner must then arm what it returned, and call [`Channel::timer_fired`] when the
-    /// queue fires (removes) it.
-    pub fn sync_timer(&mut self) -> Option<Option<Instant>> {
-        if !self.timer_changed {
+    /// The deadline to arm for this channel in its owner's timer queue, when the queue must
+    /// change; `None` when what it holds already serves. The queue is touched only when the
+    /// channel's deadline comes before what is armed (or nothing is): a deadline that moves later
+    /// or goes (an acknowledgement) leaves the earlier one armed, and its firing is a no-op
+    /// ([`Channel::handle_timeout`] does nothing before a deadline) after which the owner re-arms
+    /// (issue 19: no queue operation per message acknowledged). The owner must arm what this
+    /// returns, and call [`Channel::timer_fired`] when the queue fires (removes) it.
+    pub fn sync_timer(&mut self) -> Option<Instant> {
+        let want = self.deadline()?;
+        if self.armed.is_some_and(|a| a <= want) {
             return None;
         }
-        self.timer_changed = false;
-        Some(self.deadline())
+        self.armed = Some(want);
+        Some(want)
     }
 
-    /// The owner's timer queue fired (removed) this channel's deadline ([`Channel::sync_timer`]).
+    /// The owner's timer (which may serve other deadlines too) is to fire at `at` or before:
+    /// `true` when the owner must arm it at `at` (it was armed later, or not at all), noted as
+    /// armed ([`Channel::sync_timer`]).
+    pub fn arm_at(&mut self, at: Instant) -> bool {
+        if self.armed.is_some_and(|a| a <= at) {
+            return false;
+        }
+        self.armed = Some(at);
+        true
+    }
+
+    /// The owner's timer queue fired (removed) this channel's timer ([`Channel::sync_timer`]).
     pub fn timer_fired(&mut self) {
-        self.timer_changed = true;
+        self.armed = None;
     }
 
-    /// Sets the retransmission deadline (noting a change for [`Channel::sync_timer`]).
+    /// What the owner's timer queue holds for this channel ([`Channel::sync_timer`]): never
+    /// after [`Channel::deadline`] when that is set.
+    pub fn armed(&self) -> Option<Instant> {
+        self.armed
+    }
+
+    /// Sets the retransmission deadline ([`Channel::sync_timer`] arms it).
     fn set_deadline(&mut self, d: Option<Instant>) {
-        if self.deadline != d {
-            self.deadline = d;
-            self.timer_changed = true;
-        }
+        self.deadline = d;
     }
 
-    /// Sets the deferred acknowledgement's deadline (noting a change for
-    /// [`Channel::sync_timer`]).
+    /// Sets the deferred acknowledgement's deadline ([`Channel::sync_timer`] arms it).
     fn set_ack_by(&mut self, d: Option<Instant>) {
-        if self.ack_by != d {
-            self.ack_by = d;
-            self.timer_changed = true;
-        }
+        self.ack_by = d;
     }
 
     /// Are all sent messages acknowledged and none waiting?
@@ -614,7 +636,7 @@ impl Channel {
             b.ooo.clear();
         }
         self.trim_backlog();
-        self.first_seen.clear();
+        self.first_seen = None;
         self.resync_ns = true;
         self.resync_nr = true;
         self.set_ack_by(None);
@@ -635,7 +657,7 @@ impl Channel {
         hello.header.nr = self.nr;
         let mut v = Vec::with_capacity(hello.encoded_len());
         hello.emit(&mut v);
-        self.out.push_back(Bytes::from(v));
+        self.out.push(Bytes::from(v));
     }
 
     /// Our next Ns on a resumed channel, from the peer's first message (see
@@ -655,12 +677,13 @@ impl Channel {
     fn resync_nr_from(&mut self, now: Instant, ns: u16) {
         if ns == self.nr {
             self.resync_nr = false;
-            self.first_seen.clear();
+            self.first_seen = None;
             return;
         }
         let again = self
             .first_seen
-            .get(&ns)
+            .as_ref()
+            .and_then(|m| m.get(&ns))
             .is_some_and(|t| now.saturating_duration_since(*t) >= self.cfg.retransmit_initial / 2);
         if !again || seq_lt(ns, self.nr) {
             return;
@@ -673,7 +696,7 @@ impl Channel {
         self.trim_backlog();
         self.nr = ns;
         self.resync_nr = false;
-        self.first_seen.clear();
+        self.first_seen = None;
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.

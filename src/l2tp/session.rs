@@ -133,7 +133,8 @@ pub struct Sessions(Repr);
 #[derive(Debug)]
 enum Repr {
     Few(Vec<Session>),
-    Many(super::tunnel::IdMap<Session>),
+    /// Boxed: the tunnel's record holds a vector's size, not a table's (memory per tunnel).
+    Many(Box<super::tunnel::IdMap<Session>>),
 }
 
 impl Default for Repr {
@@ -212,7 +213,7 @@ impl Sessions {
                 let mut m: super::tunnel::IdMap<Session> =
                     v.drain(..).map(|s| (s.local_id, s)).collect();
                 m.insert(id, s);
-                self.0 = Repr::Many(m);
+                self.0 = Repr::Many(Box::new(m));
             }
             Repr::Many(m) => {
                 m.insert(id, s);
@@ -249,7 +250,7 @@ impl Sessions {
     pub fn drain(&mut self) -> std::vec::IntoIter<(u16, Session)> {
         let v: Vec<(u16, Session)> = match std::mem::take(&mut self.0) {
             Repr::Few(v) => v.into_iter().map(|s| (s.local_id, s)).collect(),
-            Repr::Many(m) => m.into_iter().collect(),
+            Repr::Many(m) => (*m).into_iter().collect(),
         };
         v.into_iter()
     }

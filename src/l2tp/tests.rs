@@ -158,3 +158,61 @@ fn the_same_seed_sends_the_same_datagrams() {
         assert_eq!(eight_calls_transcript(13), first);
     }
 }
+
+/// One timer per tunnel, armed lazily (issue 19), keeps the protocol's times: after the SCCCN
+/// acknowledges the SCCRP (whose retransmission timer stays armed and fires early, sending
+/// nothing), HELLO goes `hello_interval` after the last message from the peer (RFC 2661 5.5,
+/// 6.5), and, unacknowledged, is retransmitted after the first timeout and again after twice it
+/// (5.8, Appendix A).
+#[test]
+fn the_tunnel_timer_keeps_the_hello_and_retransmission_times() {
+    use super::wire::{ControlMessage, Message, MessageType};
+    let t0 = Instant::now();
+    let cfg = LnsConfig {
+        common: Config {
+            hello_interval: Duration::from_secs(10),
+            retransmit_initial: Duration::from_secs(1),
+            retransmit_cap: Duration::from_secs(8),
+            ..common()
+        },
+        ..LnsConfig::default()
+    };
+    let mut lns = Lns::new(cfg, t0).unwrap();
+    let (lac, me) = (
+        "10.0.9.1:1701".parse().unwrap(),
+        "10.0.0.1:1701".parse().unwrap(),
+    );
+    let sccrq = Message::Control(ControlMessage::sccrq(5, b"lac".as_slice(), 3)).to_vec();
+    lns.handle_datagram(t0, lac, me, &sccrq).unwrap();
+    let lns_id = std::iter::from_fn(|| lns.poll_transmit())
+        .find_map(|t| match Message::parse(&t.payload) {
+            Ok(Message::Control(c)) => c.assigned_tunnel_id(),
+            _ => None,
+        })
+        .expect("SCCRP");
+    let t1 = t0 + Duration::from_millis(500);
+    let mut scccn = ControlMessage::scccn(lns_id);
+    (scccn.header.ns, scccn.header.nr) = (1, 1);
+    lns.handle_datagram(t1, lac, me, &Message::Control(scccn).to_vec())
+        .unwrap();
+    while lns.poll_transmit().is_some() {}
+    let (mut now, end) = (t1, t1 + Duration::from_secs(14));
+    let mut sent = Vec::new();
+    for _ in 0..64 {
+        let Some(at) = lns.poll_timeout().filter(|&at| at <= end) else {
+            break;
+        };
+        now = now.max(at);
+        lns.handle_timeout(now);
+        while let Some(t) = lns.poll_transmit() {
+            let ty = match Message::parse(&t.payload) {
+                Ok(Message::Control(c)) => c.message_type(),
+                _ => None,
+            };
+            sent.push((now - t1, ty));
+        }
+    }
+    let hello = Some(MessageType::HELLO);
+    let s = Duration::from_secs;
+    assert_eq!(sent, vec![(s(10), hello), (s(11), hello), (s(13), hello)]);
+}

@@ -254,7 +254,7 @@ impl Core {
         t.peer_failover = peer_failover;
         (t.peer_framing_capabilities, t.peer_bearer_capabilities) = caps;
         self.tunnels.insert(id, Box::new(t));
-        self.by_peer.insert((from, peer_tid), id);
+        self.by_peer.insert(&self.tunnels, id);
         self.pending_tunnels.insert(id);
         self.send_ctrl(now, id, msg);
         self.arm_hello(now, id);
@@ -272,7 +272,7 @@ impl Core {
         c: ControlMessage<'static>,
     ) -> Result<(), InputError> {
         let peer_tid = c.assigned_tunnel_id().unwrap_or(0);
-        if let Some(&existing) = self.by_peer.get(&(from, peer_tid)) {
+        if let Some(existing) = self.by_peer.get(&self.tunnels, (from, peer_tid)) {
             // Retransmitted SCCRQ: the channel re-acknowledges.
             self.deliver(now, existing, c);
             return Ok(());
@@ -362,8 +362,7 @@ impl Core {
         t.peer_failover = m.failover_capability();
         t.channel
             .set_peer_window(m.receive_window_size().unwrap_or(4));
-        let peer = t.peer;
-        self.by_peer.insert((peer, peer_id), tid);
+        self.by_peer.insert(&self.tunnels, tid);
         let mut scccn = ControlMessage::scccn(peer_id);
         if let Some(ch) = m.challenge() {
             let Some(s) = &secret else {

@@ -221,7 +221,7 @@ impl Core {
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
         self.pending_tunnels.remove(&tid);
         self.session_count = self.session_count.saturating_sub(sessions.len());
-        self.timers.cancel(&Timer::Hello(tid));
+        // HELLO stops (the tunnel's timer stays for its channel: `on_tunnel_timer`).
         self.timers.cancel(&Timer::Idle(tid));
         self.timers
             .insert(Timer::Hold(tid), now + self.cfg.hold_period);

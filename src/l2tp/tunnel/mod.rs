@@ -30,6 +30,7 @@
 mod establish;
 mod info;
 mod input;
+mod peers;
 pub mod recovery;
 mod refusal;
 mod secret;
@@ -131,8 +132,8 @@ pub struct Tunnel {
     pub last_rx: Instant,
     /// The Failover Capability the peer advertised in its SCCRQ or SCCRP (RFC 4951), if any.
     pub peer_failover: Option<super::wire::avp::FailoverCapability>,
-    /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it.
-    pub recovery: Option<recovery::Recovery>,
+    /// Where the tunnel stands in an RFC 4951 recovery, if one concerns it (boxed: rare).
+    pub recovery: Option<Box<recovery::Recovery>>,
     /// The tunnel's own secret (a LAC plan endpoint's Tunnel-Password); `None`: the
     /// configuration's ([`Core::secret_of`]).
     pub(crate) secret: Option<TunnelSecret>,
@@ -180,10 +181,11 @@ pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
 /// Timer keys of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
-    /// Retransmission of a tunnel's control channel.
-    Channel(u16),
-    /// HELLO keepalive.
-    Hello(u16),
+    /// A tunnel's own timer, one per tunnel (issue 19): its control channel's retransmission and
+    /// deferred acknowledgement (RFC 2661 5.8) and HELLO (5.5, 6.5), whichever is due first. Armed
+    /// lazily ([`Channel::sync_timer`]): it may fire before either is due, then does nothing but
+    /// re-arm.
+    Tunnel(u16),
     /// End of the hold period of a closed tunnel.
     Hold(u16),
     /// A tunnel without sessions is closed when this fires (LAC's `idle_tunnel_timeout`).
@@ -235,7 +237,8 @@ pub(crate) struct Core {
     pub timers: TimerQueue<Timer>,
     /// Boxed: the table's empty slots cost a pointer each, not a tunnel (issue 19 item 3).
     pub tunnels: IdMap<Box<Tunnel>>,
-    by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Tunnels by the peer's address and Tunnel ID (our ids only: `peers` module).
+    by_peer: peers::PeerIndex,
     pub out: VecDeque<Transmit>,
     pub events: Outbox<Event>,
     pub ups: VecDeque<Up>,
@@ -308,7 +311,7 @@ impl Core {
             rng,
             timers: TimerQueue::new(),
             tunnels: IdMap::default(),
-            by_peer: HashMap::new(),
+            by_peer: Default::default(),
             out: VecDeque::new(),
             ups: VecDeque::new(),
             session_count: 0,
@@ -464,34 +467,42 @@ impl Core {
                 payload: b,
             });
         }
-        // The channel remembers what was armed: an unchanged deadline costs no lookup.
-        match t.channel.sync_timer() {
-            Some(Some(d)) => {
-                self.timers.insert(Timer::Channel(tid), d);
-            }
-            Some(None) => {
-                self.timers.cancel(&Timer::Channel(tid));
-            }
-            None => {}
+        // The channel remembers what the tunnel's timer is armed at: only a deadline before it
+        // costs a queue operation (an acknowledgement costs none; an early firing re-arms).
+        if let Some(d) = t.channel.sync_timer() {
+            self.timers.insert(Timer::Tunnel(tid), d);
         }
-        // What the lookup this replaces kept true (every test and fuzz run checks it).
-        debug_assert_eq!(
-            self.timers.deadline(&Timer::Channel(tid)),
-            t.channel.deadline()
+        // The queue holds what the channel says, never after its deadline (every test and fuzz
+        // run checks it).
+        debug_assert_eq!(self.timers.deadline(&Timer::Tunnel(tid)), t.channel.armed());
+        debug_assert!(
+            t.channel
+                .deadline()
+                .is_none_or(|d| t.channel.armed().is_some_and(|a| a <= d))
         );
     }
 
+    /// HELLO is due at `now` + `hello_interval` (RFC 2661 5.5, 6.5) unless the peer is heard from
+    /// before.
     fn arm_hello(&mut self, now: Instant, tid: u16) {
-        self.timers
-            .insert(Timer::Hello(tid), now + self.cfg.hello_interval);
+        self.arm_tunnel_timer(tid, now + self.cfg.hello_interval);
+    }
+
+    /// Tunnel `tid`'s timer ([`Timer::Tunnel`]) fires at `at` or before: the queue is touched only
+    /// when it is armed later than `at`, or not at all.
+    pub(super) fn arm_tunnel_timer(&mut self, tid: u16, at: Instant) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            if t.channel.arm_at(at) {
+                self.timers.insert(Timer::Tunnel(tid), at);
+            }
+        }
     }
 
     fn remove_tunnel(&mut self, tid: u16) -> Option<Tunnel> {
         let mut t = *self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
-        self.by_peer.remove(&(t.peer, t.peer_header_id()));
-        self.timers.cancel(&Timer::Channel(tid));
-        self.timers.cancel(&Timer::Hello(tid));
+        self.by_peer.remove((t.peer, t.peer_header_id()), tid);
+        self.timers.cancel(&Timer::Tunnel(tid));
         self.timers.cancel(&Timer::Hold(tid));
         self.timers.cancel(&Timer::Idle(tid));
         for sid in t.sessions.keys() {

@@ -127,8 +127,8 @@ impl Core {
             );
         }
         self.session_count += t.sessions.len();
-        self.by_peer.insert((r.peer, r.peer_id), r.local_id);
         self.tunnels.insert(r.local_id, Box::new(t));
+        self.by_peer.insert(&self.tunnels, r.local_id);
         self.arm_hello(now, r.local_id);
         true
     }
@@ -179,14 +179,14 @@ impl Core {
             return Err(CommandError::Full(Table::Tunnels));
         };
         if let Some(r) = self.tunnels.get_mut(&via) {
-            r.recovery = Some(Recovery::RecoveryTunnel {
+            r.recovery = Some(Box::new(Recovery::RecoveryTunnel {
                 old: tid,
                 scccn_sent: false,
-            });
+            }));
         }
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.set_held(now, true);
-            t.recovery = Some(Recovery::Recovering { via, query });
+            t.recovery = Some(Box::new(Recovery::Recovering { via, query }));
         }
         self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
         self.event(Event::TunnelRecoveryStarted { tunnel: tid, peer });
@@ -202,7 +202,7 @@ impl Core {
             && t.peer_failover.is_some_and(|f| f.control)
             && !t
                 .recovery
-                .as_ref()
+                .as_deref()
                 .is_some_and(Recovery::is_recovery_tunnel);
         ok.then_some(rec.remote_tunnel_id)
     }
@@ -219,7 +219,7 @@ impl Core {
         c: ControlMessage<'static>,
     ) -> Result<(), InputError> {
         let peer_tid = c.assigned_tunnel_id().unwrap_or(0);
-        if let Some(&existing) = self.by_peer.get(&(from, peer_tid)) {
+        if let Some(existing) = self.by_peer.get(&self.tunnels, (from, peer_tid)) {
             self.deliver(now, existing, c);
             return Ok(());
         }
@@ -269,8 +269,8 @@ impl Core {
             return Err(InputError::UnknownTunnel(old));
         };
         let (ns, nr) = t.channel.seq();
-        let earlier = match t.recovery {
-            Some(Recovery::Answering { via, .. }) => Some(via),
+        let earlier = match t.recovery.as_deref() {
+            Some(&Recovery::Answering { via, .. }) => Some(via),
             _ => None,
         };
         self.sccrx_extra
@@ -289,13 +289,13 @@ impl Core {
             self.hold_silently(now, earlier);
         }
         if let Some(r) = self.tunnels.get_mut(&via) {
-            r.recovery = Some(Recovery::RecoveryTunnel {
+            r.recovery = Some(Box::new(Recovery::RecoveryTunnel {
                 old,
                 scccn_sent: false,
-            });
+            }));
         }
         if let Some(t) = self.tunnels.get_mut(&old) {
-            t.recovery = Some(Recovery::Answering { via, resume_ns: ns });
+            t.recovery = Some(Box::new(Recovery::Answering { via, resume_ns: ns }));
         }
         self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
         self.event(Event::TunnelRecoveryStarted {
@@ -314,7 +314,7 @@ impl Core {
         t.state = TunnelState::Closing;
         t.recovery = None;
         self.pending_tunnels.remove(&tid);
-        self.timers.cancel(&Timer::Hello(tid));
+        // HELLO stops (closing; the tunnel's timer stays for its channel).
         self.timers
             .insert(Timer::Hold(tid), now + self.cfg.hold_period);
     }
@@ -327,8 +327,10 @@ impl Core {
         via: u16,
         m: ControlMessage<'static>,
     ) {
-        let Some(Some(Recovery::RecoveryTunnel { old, .. })) =
-            self.tunnels.get(&via).map(|t| t.recovery.clone())
+        let Some(Some(Recovery::RecoveryTunnel { old, .. })) = self
+            .tunnels
+            .get(&via)
+            .map(|t| t.recovery.as_deref().cloned())
         else {
             return;
         };
@@ -398,10 +400,10 @@ impl Core {
                 challenge_response(MessageType::SCCCN, s, ch),
             )));
         }
-        t.recovery = Some(Recovery::RecoveryTunnel {
+        t.recovery = Some(Box::new(Recovery::RecoveryTunnel {
             old,
             scccn_sent: true,
-        });
+        }));
         if let Some(o) = self.tunnels.get_mut(&old) {
             o.channel.set_seq(now, seq.ns, seq.nr);
         }
@@ -429,7 +431,7 @@ impl Core {
         let Some(o) = self.tunnels.get_mut(&old) else {
             return;
         };
-        if let Some(Recovery::Answering { resume_ns, .. }) = o.recovery {
+        if let Some(&Recovery::Answering { resume_ns, .. }) = o.recovery.as_deref() {
             // What we sent before the suggestion and the peer never acknowledged is dropped: its
             // side resumes expecting `resume_ns` (only now, the recovery being authenticated).
             o.channel.discard_before(now, resume_ns);
@@ -439,9 +441,8 @@ impl Core {
         if local.is_some() {
             o.local = local;
         }
-        let new_key = (peer, o.peer_header_id());
-        self.by_peer.remove(&key);
-        self.by_peer.insert(new_key, old);
+        self.by_peer.remove(key, old);
+        self.by_peer.insert(&self.tunnels, old);
         self.resumed(now, old);
     }
 
@@ -469,10 +470,10 @@ impl Core {
         let Some(t) = self.tunnels.get(&tid) else {
             return;
         };
-        let Some(Recovery::RecoveryTunnel {
+        let Some(&Recovery::RecoveryTunnel {
             old,
             scccn_sent: true,
-        }) = t.recovery
+        }) = t.recovery.as_deref()
         else {
             return;
         };
@@ -480,7 +481,11 @@ impl Core {
             return;
         }
         self.hold_silently(now, tid);
-        let query = match self.tunnels.get(&old).and_then(|o| o.recovery.clone()) {
+        let query = match self
+            .tunnels
+            .get(&old)
+            .and_then(|o| o.recovery.as_deref().cloned())
+        {
             Some(Recovery::Recovering { query, .. }) => query,
             _ => return,
         };
@@ -585,7 +590,7 @@ impl Core {
                     .map(|f| Duration::from_millis(u64::from(f.recovery_time_ms)));
                 match wait {
                     Some(d) if !d.is_zero() => {
-                        t.recovery = Some(Recovery::Waiting { until: now + d });
+                        t.recovery = Some(Box::new(Recovery::Waiting { until: now + d }));
                         self.timers.insert(Timer::Recovery(tid), now + d);
                         self.stats.recovery_waits = self.stats.recovery_waits.saturating_add(1);
                     }
@@ -599,7 +604,7 @@ impl Core {
     pub(crate) fn awaiting_recovery(&self, tid: u16) -> bool {
         self.tunnels.get(&tid).is_some_and(|t| {
             matches!(
-                t.recovery,
+                t.recovery.as_deref(),
                 Some(Recovery::Waiting { .. } | Recovery::Answering { .. })
             )
         })
@@ -608,7 +613,11 @@ impl Core {
     /// The peer's Recovery Time ran out: a tunnel still waiting goes down; one being recovered
     /// waits for its recovery tunnel.
     pub(super) fn on_recovery_timer(&mut self, now: Instant, tid: u16) {
-        match self.tunnels.get_mut(&tid).map(|t| (t.recovery.clone(), t)) {
+        match self
+            .tunnels
+            .get_mut(&tid)
+            .map(|t| (t.recovery.as_deref().cloned(), t))
+        {
             Some((Some(Recovery::Answering { .. }), _)) => {
                 self.timers
                     .insert(Timer::Recovery(tid), now + self.cfg.retransmit_cap);
@@ -624,7 +633,7 @@ impl Core {
     /// A recovery tunnel's channel died: it goes silently and its recovery failed. `false` when
     /// `tid` is no recovery tunnel.
     pub(super) fn recovery_tunnel_dead(&mut self, tid: u16) -> bool {
-        let old = match self.tunnels.get(&tid).and_then(|t| t.recovery.as_ref()) {
+        let old = match self.tunnels.get(&tid).and_then(|t| t.recovery.as_deref()) {
             Some(Recovery::RecoveryTunnel { old, .. }) => *old,
             _ => return false,
         };
@@ -644,11 +653,11 @@ impl Core {
         let was = t.recovery.take();
         let peer = t.peer;
         if let Some(until) = deadline {
-            t.recovery = Some(Recovery::Waiting { until });
+            t.recovery = Some(Box::new(Recovery::Waiting { until }));
         }
         self.stats.recoveries_failed = self.stats.recoveries_failed.saturating_add(1);
         self.event(Event::TunnelRecoveryFailed { tunnel: old, peer });
-        if matches!(was, Some(Recovery::Recovering { .. })) {
+        if matches!(was.as_deref(), Some(Recovery::Recovering { .. })) {
             self.tunnel_dead(old);
         }
     }

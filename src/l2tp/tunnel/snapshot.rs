@@ -95,7 +95,10 @@ impl Core {
         silent: bool,
     ) -> Result<(), RestoreError> {
         if self.tunnels.contains_key(&rec.tunnel)
-            || self.by_peer.contains_key(&(rec.peer, rec.peer_tunnel))
+            || self
+                .by_peer
+                .get(&self.tunnels, (rec.peer, rec.peer_tunnel))
+                .is_some()
         {
             return Err(RestoreError::Collision);
         }
@@ -130,7 +133,7 @@ impl Core {
             recovery: None,
         };
         self.tunnels.insert(rec.tunnel, Box::new(t));
-        self.by_peer.insert((rec.peer, rec.peer_tunnel), rec.tunnel);
+        self.by_peer.insert(&self.tunnels, rec.tunnel);
         self.arm_hello(now, rec.tunnel);
         self.flush(now, rec.tunnel);
         Ok(())

@@ -10,21 +10,7 @@ impl Core {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((key, _)) = self.timers.pop_expired(now) {
             match key {
-                Timer::Channel(tid) => {
-                    let dead = match self.tunnels.get_mut(&tid) {
-                        Some(t) => {
-                            t.channel.timer_fired();
-                            t.channel.handle_timeout(now).is_err()
-                        }
-                        None => continue,
-                    };
-                    if dead {
-                        self.channel_dead(now, tid);
-                    } else {
-                        self.flush(now, tid);
-                    }
-                }
-                Timer::Hello(tid) => self.on_hello_timer(now, tid),
+                Timer::Tunnel(tid) => self.on_tunnel_timer(now, tid),
                 Timer::Hold(tid) => self.on_hold_timer(now, tid),
                 Timer::Idle(tid) => self.on_idle_timer(now, tid),
                 Timer::Session(tid, sid) => self.ups.push_back(Up::SessionTimer(tid, sid)),
@@ -33,7 +19,28 @@ impl Core {
         }
     }
 
-    /// RFC 2661 5.5, 6.5: HELLO once `hello_interval` passed without any message from the peer.
+    /// The tunnel's timer ([`Timer::Tunnel`]): its channel's retransmission or deferred
+    /// acknowledgement if due (RFC 2661 5.8), then HELLO if due; the timer is re-armed at the
+    /// earlier of what remains.
+    fn on_tunnel_timer(&mut self, now: Instant, tid: u16) {
+        let dead = match self.tunnels.get_mut(&tid) {
+            Some(t) => {
+                t.channel.timer_fired();
+                t.channel.handle_timeout(now).is_err()
+            }
+            None => return,
+        };
+        if dead {
+            self.channel_dead(now, tid);
+        } else {
+            // Sends what the channel retransmits and re-arms at its deadline, if any.
+            self.flush(now, tid);
+        }
+        self.on_hello_timer(now, tid);
+    }
+
+    /// RFC 2661 5.5, 6.5: HELLO once `hello_interval` passed without any message from the peer
+    /// (none while closing).
     fn on_hello_timer(&mut self, now: Instant, tid: u16) {
         let Some((state, peer_id, last_rx)) = self
             .tunnels
@@ -47,8 +54,8 @@ impl Core {
         }
         let due = last_rx + self.cfg.hello_interval;
         if due > now {
-            // Heard from the peer since the timer was armed.
-            self.timers.insert(Timer::Hello(tid), due);
+            // Heard from the peer since HELLO was last armed.
+            self.arm_tunnel_timer(tid, due);
             return;
         }
         if state == TunnelState::Established {

@@ -87,7 +87,10 @@ fn channel_death_waits_only_when_negotiated() {
         assert_eq!(c.tunnels.contains_key(&7), waits, "{ours} {theirs}");
         if waits {
             let until = now + Duration::from_millis(4000);
-            assert_eq!(c.tunnels[&7].recovery, Some(Recovery::Waiting { until }));
+            assert_eq!(
+                c.tunnels[&7].recovery.as_deref(),
+                Some(&Recovery::Waiting { until })
+            );
             assert_eq!(c.timers.deadline(&Timer::Recovery(7)), Some(until));
             c.handle_timeout(until);
             assert!(!c.tunnels.contains_key(&7), "gone after the Recovery Time");
@@ -174,8 +177,8 @@ fn start_recovery_needs_negotiation() {
         .start_recovery(now, 7, UnsureSessions::List(vec![2, 5]))
         .unwrap();
     assert_eq!(
-        c.tunnels[&7].recovery,
-        Some(Recovery::Recovering {
+        c.tunnels[&7].recovery.as_deref(),
+        Some(&Recovery::Recovering {
             via,
             query: vec![2]
         })
