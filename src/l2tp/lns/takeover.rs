@@ -178,7 +178,7 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) if self.core.adopt_session(s).is_ok() => {
+            Record::Session(s) if self.core.adopt_session(now, s).is_ok() => {
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
@@ -324,7 +324,7 @@ impl Lns {
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
             for s in sessions.values() {
-                match self.core.adopt_session(s) {
+                match self.core.adopt_session(now, s) {
                     Ok(()) => {
                         self.core.stats.sessions_taken_over =
                             self.core.stats.sessions_taken_over.saturating_add(1);
