@@ -509,7 +509,9 @@ impl Channel {
 
     /// Whether resolved pins wait for [`Channel::take_resolved`].
     pub fn has_resolved(&self) -> bool {
-        self.backlog.as_ref().is_some_and(|b| !b.resolved.is_empty())
+        self.backlog
+            .as_ref()
+            .is_some_and(|b| !b.resolved.is_empty())
     }
 
     /// Our next Ns is now known to be the peer's next expected one (`self.ns`): the pins before
@@ -1388,5 +1390,89 @@ mod tests {
         }
         assert_eq!(probes, 1 + ChannelConfig::default().max_retries);
         assert_eq!(now - t, ChannelConfig::default().give_up_after());
+    }
+
+    /// `reserve` docs (output commit, issue 15): a reserved message has its Ns at once, nothing
+    /// leaves until it is released; a message sent meanwhile takes the next Ns and leaves (the
+    /// peer keeps it out of order, RFC 2661 5.8); once released both are delivered in order.
+    #[test]
+    fn reserved_message_keeps_its_ns_and_leaves_when_released() {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(8);
+        b.set_peer_window(8);
+        // Past slow start, so that a message sent later may leave before the reserved one.
+        for _ in 0..3 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            relay(t, &mut a, &mut b);
+            relay(t, &mut b, &mut a);
+        }
+        assert!(a.cwnd() > 1);
+        let ns = a.reserve(ControlMessage::hello(0)).unwrap();
+        assert_eq!(ns, 3);
+        assert!(a.poll_transmit().is_none(), "held");
+        assert_eq!(
+            a.replica_state().0,
+            3,
+            "a replica resumes at the reserved Ns"
+        );
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert!(relay(t, &mut a, &mut b).is_empty(), "Ns 4 waits for Ns 3");
+        // A timeout retransmits what was sent, never the reserved one.
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        let again = parse(&a.poll_transmit().unwrap());
+        assert_eq!(again.header.ns, 4);
+        a.release(d, ns);
+        let got = relay(d, &mut a, &mut b);
+        assert_eq!(
+            got.iter().map(|m| m.header.ns).collect::<Vec<_>>(),
+            [3, 4],
+            "both, in order"
+        );
+        relay(d, &mut b, &mut a);
+        assert!(a.is_idle());
+    }
+
+    /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's
+    /// acknowledgement is held, no Nr we send passes it, so the peer retransmits it (RFC 2661
+    /// 5.8) and a backup resuming from a copy taken before it (the LNS failed before its backup
+    /// held the message's effect) receives and delivers it; once released, the peer's channel is
+    /// acknowledged.
+    #[test]
+    fn held_acknowledgement_keeps_the_message_retransmitted() {
+        let (t, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        let (ns0, nr0, w) = lns.replica_state();
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        let got = lns.receive(t, parse(&lac.poll_transmit().unwrap()));
+        assert_eq!(got.len(), 1);
+        let ns = got[0].header.ns;
+        lns.hold_ack(ns);
+        // The ZLB owed leaves the message unacknowledged.
+        lns.flush_ack();
+        relay(t, &mut lns, &mut lac);
+        assert_eq!(lac.in_flight(), 1);
+        // A message we send meanwhile does not acknowledge it either.
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lns, &mut lac).len(), 1);
+        relay(t, &mut lac, &mut lns);
+        assert_eq!(lac.in_flight(), 1);
+        // The LNS fails now: the LAC retransmits to the backup, which delivers it.
+        let d = lac.deadline().unwrap();
+        lac.handle_timeout(d).unwrap();
+        let resent = lac.poll_transmit().unwrap();
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(d, ns0, nr0, w);
+        assert_eq!(backup.receive(d, parse(&resent)).len(), 1, "delivered");
+        // Or it does not fail: released, the acknowledgement goes.
+        assert!(lns.receive(d, parse(&resent)).is_empty(), "a duplicate");
+        lns.flush_ack();
+        relay(d, &mut lns, &mut lac);
+        assert_eq!(lac.in_flight(), 1);
+        lns.release_ack(ns);
+        lns.flush_ack();
+        relay(d, &mut lns, &mut lac);
+        assert!(lac.is_idle());
     }
 }

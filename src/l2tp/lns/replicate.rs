@@ -379,9 +379,11 @@ impl Lns {
             Err(icrp) => Reply::Message(icrp),
         };
         self.replicate_session(tid, sid);
-        let pending = self.repl.channels.get(&b).and_then(|ch| {
-            (ch.committed() < ch.mark()).then(|| (b, ch.mark()))
-        });
+        let pending = self
+            .repl
+            .channels
+            .get(&b)
+            .and_then(|ch| (ch.committed() < ch.mark()).then(|| (b, ch.mark())));
         match pending {
             Some((peer, mark)) => {
                 // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);

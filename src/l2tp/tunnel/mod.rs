@@ -440,7 +440,11 @@ impl Core {
         tid: u16,
         msg: ControlMessage<'static>,
     ) -> Result<u16, ControlMessage<'static>> {
-        if !self.tunnels.get(&tid).is_some_and(|t| t.channel.can_reserve()) {
+        if !self
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.channel.can_reserve())
+        {
             return Err(msg);
         }
         let msg = self.prepare(tid, msg);

@@ -29,11 +29,11 @@
 //! RFC 2661 7.4.1 answers by clearing the call.
 
 use super::super::channel::Channel;
-use super::super::wire::ControlMessage;
-use super::super::wire::avp::AvpValue;
-use super::super::wire::Avp;
 use super::super::replica::{SessionRecord, TunnelRecord};
 use super::super::session::{Session, SessionState};
+use super::super::wire::Avp;
+use super::super::wire::ControlMessage;
+use super::super::wire::avp::AvpValue;
 use super::{Core, Timer, Tunnel, TunnelState};
 use std::num::NonZeroU16;
 use std::time::Instant;
