@@ -13,12 +13,14 @@
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
 //!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
-//!   Records that hold no answer back (a call cleared, its tunnel's sequence numbers) linger
+//!   Records that hold no answer back (a call we cleared, a tunnel's sequence numbers) linger
 //!   up to [`ReplicationConfig::linger`] for more, and leave with the next set-up's record at
 //!   the latest (whose ICRP is held, so it goes at once): a set-up and a tear-down in the same
-//!   stretch share one batch and one acknowledgement. A crash inside the linger loses only the
-//!   news that a call or tunnel went, which the LAC knows already (the backup takes over a
-//!   call the LAC cleared; the LAC's CDN or StopCCN to it, or its silence, clears it there).
+//!   stretch share one batch and one acknowledgement. A call the LAC cleared holds its CDN's
+//!   acknowledgement back (output commit, below), so its record goes at once: a crash before
+//!   the backup holds it leaves the CDN unacknowledged at the LAC, which retransmits it to the
+//!   backup (RFC 2661 5.8). A crash inside the linger loses only the news that a call or
+//!   tunnel we ended went, which the LAC knows already.
 //!   Set-ups batch: while a batch is in flight the records of further set-ups queue, and a
 //!   tunnel's Ns/Nr update still queued is rewritten in place rather than queued again, so a
 //!   batch carries one per tunnel (the sessions of a burst of set-ups on a tunnel cost 17 octets
@@ -43,6 +45,8 @@
 //!   at most a quarter of the control channel's first retransmission timeout, so the LAC gets
 //!   one datagram per set-up, not a ZLB and then the ICRP. Not when an ICRP of the same tunnel
 //!   is held already (a burst of set-ups): the ZLB goes at once and opens the LAC's window.
+//!   A CDN from the LAC is acknowledged only once the backup applied the session's end
+//!   ([`super::super::channel::Channel::hold_ack`]: our Nr stays before it meanwhile).
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an envelope (version 2)
