@@ -346,6 +346,23 @@ fn rfc4951_failover_loses_no_session() {
     }
 }
 
+/// Seed 602 (issue 15), silent failover: during the set-up a false Down moves the tunnel to
+/// the backup while 11 answered calls' ICRPs are still held for the backup's acknowledgement
+/// (output commit); the member yields and never sends them. The taker sends each again at the
+/// Ns the failed member gave it (`tunnel::snapshot` docs; RFC 2661 5.8, 7.4.2), so every call
+/// comes up. Failed with the taker adopting those calls as established without an ICRP: the
+/// LAC cleared them at its set-up timer (CDN Result 10).
+#[test]
+fn silent_failover_seed_602_answered_calls_come_up() {
+    failover(602, 20, false);
+}
+
+/// Seed 602 in RFC 4951 mode: the same, the ICRPs sent after the Suggested Control Sequence.
+#[test]
+fn rfc4951_failover_seed_602_answered_calls_come_up() {
+    failover(602, 20, true);
+}
+
 /// The member serving the calls after they are set up, and its backup.
 fn primary_and_backup(w: &mut World, n: usize) -> (usize, usize) {
     let p = server(w, n);

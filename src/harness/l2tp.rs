@@ -518,9 +518,20 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         load_balance_capable: false,
         data_ns: 100,
         data_nr: 200,
+        answered: false,
+        icrp_ns: None,
     };
     add("tunnel.bin", Record::Tunnel(t).to_vec());
     add("session.bin", Record::Session(s).to_vec());
+    add(
+        "session_answered.bin",
+        Record::Session(SessionRecord {
+            answered: true,
+            icrp_ns: Some(9),
+            ..s
+        })
+        .to_vec(),
+    );
     add(
         "session_gone.bin",
         Record::SessionGone {

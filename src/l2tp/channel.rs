@@ -141,6 +141,28 @@ struct Backlog {
     queue: VecDeque<ControlMessage<'static>>,
     /// Messages received ahead of the next expected one, at most `max_out_of_order`.
     ooo: BTreeMap<u16, ControlMessage<'static>>,
+    /// Messages numbered and kept in `unacked` but not transmitted yet ([`Channel::reserve`]):
+    /// `false` while held, `true` once released and waiting for the window.
+    reserved: BTreeMap<u16, bool>,
+    /// A resumed channel's messages to send again at the Ns the failed endpoint gave them
+    /// ([`Channel::pin`]), until the peer's next expected Ns is learnt.
+    pins: BTreeMap<u16, ControlMessage<'static>>,
+    /// The pins resolved when the peer's next expected Ns was learnt, each with whether the
+    /// peer had already taken it ([`Channel::take_resolved`]).
+    resolved: Vec<(u16, bool)>,
+    /// The Ns of received messages whose acknowledgement is held ([`Channel::hold_ack`]).
+    ack_held: Vec<u16>,
+}
+
+impl Backlog {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+            && self.ooo.is_empty()
+            && self.reserved.is_empty()
+            && self.pins.is_empty()
+            && self.resolved.is_empty()
+            && self.ack_held.is_empty()
+    }
 }
 
 impl Channel {
@@ -270,7 +292,11 @@ impl Channel {
         let mut progressed = false;
         while let Some((ns, _)) = self.unacked.front() {
             if seq_lt(*ns, nr) {
+                let ns = *ns;
                 self.unacked.pop_front();
+                if let Some(b) = self.backlog.as_mut() {
+                    b.reserved.remove(&ns);
+                }
                 progressed = true;
                 if self.cwnd < self.ssthresh {
                     self.cwnd += 1;
@@ -304,7 +330,7 @@ impl Channel {
     fn encode(&self, ns: u16, mut msg: ControlMessage<'static>) -> Vec<u8> {
         msg.header.tunnel_id = self.peer_tunnel_id;
         msg.header.ns = ns;
-        msg.header.nr = self.nr;
+        msg.header.nr = self.ack_nr();
         let mut v = Vec::with_capacity(msg.encoded_len());
         msg.emit(&mut v);
         v
@@ -335,6 +361,7 @@ impl Channel {
     }
 
     fn pump(&mut self, now: Instant) {
+        self.pump_reserved(now);
         while self.may_send() {
             let Some(msg) = self.backlog.as_mut().and_then(|b| b.queue.pop_front()) else {
                 break;
@@ -344,13 +371,198 @@ impl Channel {
         self.trim_backlog();
     }
 
+    /// Transmits the released reserved messages ([`Channel::reserve`]) that are within the
+    /// window (counted from the oldest unacknowledged message, as for any message).
+    fn pump_reserved(&mut self, now: Instant) {
+        if self.backlog.as_ref().is_none_or(|b| b.reserved.is_empty()) || self.held {
+            return;
+        }
+        let window = usize::from(self.cwnd.min(self.peer_window).max(1));
+        let nr = self.ack_nr();
+        let mut sent = false;
+        for (i, (ns, bytes)) in self.unacked.iter_mut().enumerate() {
+            if i >= window {
+                break;
+            }
+            let Some(b) = self.backlog.as_mut() else {
+                break;
+            };
+            if b.reserved.get(ns) != Some(&true) {
+                continue;
+            }
+            b.reserved.remove(ns);
+            let mut copy = bytes.to_vec();
+            if let Some(slot) = copy.get_mut(10..12) {
+                slot.copy_from_slice(&nr.to_be_bytes());
+            }
+            *bytes = Bytes::from(copy);
+            self.out.push_back(bytes.clone());
+            sent = true;
+        }
+        if sent {
+            if self.unacked_since.is_none() {
+                self.unacked_since = Some(now);
+            }
+            self.ack_pending = false;
+            self.set_ack_by(None);
+            if self.deadline.is_none() {
+                self.set_deadline(Some(now + self.rto()));
+            }
+        }
+    }
+
+    /// Numbers `msg` now (our next Ns, returned) and keeps it unsent until
+    /// [`Channel::release`] (output commit: the answer's Ns is known before the answer may
+    /// leave, `lns::replicate` docs). Later messages take later Ns and may leave before it (the
+    /// peer keeps them out of order until it arrives, RFC 2661 5.8). `None` (nothing changes)
+    /// while the channel cannot number (resuming from a replica, or held for an RFC 4951
+    /// recovery) or when the send queue is full.
+    pub fn reserve(&mut self, msg: ControlMessage<'static>) -> Option<u16> {
+        if !self.can_reserve() {
+            return None;
+        }
+        let ns = self.ns;
+        self.ns = self.ns.wrapping_add(1);
+        let bytes = Bytes::from(self.encode(ns, msg));
+        self.unacked.push_back((ns, bytes));
+        self.backlog
+            .get_or_insert_with(Default::default)
+            .reserved
+            .insert(ns, false);
+        Some(ns)
+    }
+
+    /// The Nr we send: our next expected Ns, or the Ns of the oldest received message whose
+    /// acknowledgement is held ([`Channel::hold_ack`]).
+    fn ack_nr(&self) -> u16 {
+        let held = self.backlog.as_ref().map(|b| b.ack_held.as_slice());
+        let nr = self.nr;
+        held.unwrap_or_default()
+            .iter()
+            .copied()
+            .max_by_key(|ns| nr.wrapping_sub(*ns))
+            .unwrap_or(nr)
+    }
+
+    /// Holds the acknowledgement of the received message `ns` (already delivered): until
+    /// [`Channel::release_ack`], every Nr we send stays at or before it, so the peer keeps it
+    /// unacknowledged and retransmits it (RFC 2661 5.8) to whoever holds the tunnel then (output
+    /// commit of a message whose effect must reach a backup first, `lns::replicate` docs).
+    /// Nothing for a message not delivered, or beyond `max_out_of_order` holds at once.
+    pub fn hold_ack(&mut self, ns: u16) {
+        if !seq_lt(ns, self.nr) {
+            return;
+        }
+        let b = self.backlog.get_or_insert_with(Default::default);
+        if b.ack_held.len() < self.cfg.max_out_of_order && !b.ack_held.contains(&ns) {
+            b.ack_held.push(ns);
+        }
+    }
+
+    /// Ends the hold of [`Channel::hold_ack`] on `ns`: the acknowledgement now owed goes with the
+    /// next message sent, or a ZLB at [`Channel::flush_ack`].
+    pub fn release_ack(&mut self, ns: u16) {
+        let before = self.ack_nr();
+        if let Some(b) = self.backlog.as_mut() {
+            b.ack_held.retain(|n| *n != ns);
+        }
+        self.trim_backlog();
+        if self.ack_nr() != before {
+            self.ack_pending = true;
+        }
+    }
+
+    /// Whether [`Channel::reserve`] would number a message now.
+    pub fn can_reserve(&self) -> bool {
+        let queued = self.backlog.as_ref().map_or(0, |b| b.reserved.len());
+        !self.resync_ns && !self.held && queued < self.cfg.max_send_queue
+    }
+
+    /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
+    pub fn release(&mut self, now: Instant, ns: u16) {
+        if let Some(r) = self.backlog.as_mut().and_then(|b| b.reserved.get_mut(&ns)) {
+            *r = true;
+        }
+        self.pump(now);
+    }
+
+    /// On a channel resumed from a replica ([`Channel::resume_replica`]) or about to be
+    /// resynchronised by an RFC 4951 recovery ([`Channel::set_seq`]): `msg` is what the failed
+    /// endpoint numbered `ns` (an ICRP it answered before its failure, issue 15). Once the
+    /// peer's next expected Ns is learnt: if `ns` is before it, the peer took that message
+    /// (RFC 2661 5.8: in order); otherwise `msg` is sent again at `ns`, every Ns between the
+    /// peer's next expected one and it that no pin names filled by a HELLO. Either way
+    /// [`Channel::take_resolved`] reports it. At most `max_send_queue` pins.
+    pub fn pin(&mut self, ns: u16, msg: ControlMessage<'static>) -> bool {
+        let b = self.backlog.get_or_insert_with(Default::default);
+        if b.pins.len() >= self.cfg.max_send_queue {
+            self.trim_backlog();
+            return false;
+        }
+        b.pins.insert(ns, msg);
+        true
+    }
+
+    /// The pins ([`Channel::pin`]) resolved since the last call, each with whether the peer
+    /// had already taken it (`false`: sent again).
+    pub fn take_resolved(&mut self) -> Vec<(u16, bool)> {
+        let resolved = self
+            .backlog
+            .as_mut()
+            .map(|b| std::mem::take(&mut b.resolved))
+            .unwrap_or_default();
+        self.trim_backlog();
+        resolved
+    }
+
+    /// Whether resolved pins wait for [`Channel::take_resolved`].
+    pub fn has_resolved(&self) -> bool {
+        self.backlog
+            .as_ref()
+            .is_some_and(|b| !b.resolved.is_empty())
+    }
+
+    /// Our next Ns is now known to be the peer's next expected one (`self.ns`): the pins before
+    /// it were taken, those from it on go first, at their own Ns, the gaps between filled by
+    /// HELLOs ([`Channel::pin`]). A pin more than `max_send_queue` ahead is dropped (it cannot
+    /// be the failed endpoint's: it had no more in flight).
+    fn place_pins(&mut self) {
+        let Some(b) = self.backlog.as_mut() else {
+            return;
+        };
+        if b.pins.is_empty() {
+            return;
+        }
+        let next = self.ns;
+        let pins = std::mem::take(&mut b.pins);
+        let limit = u16::try_from(self.cfg.max_send_queue).unwrap_or(u16::MAX);
+        let mut ahead = BTreeMap::new();
+        for (ns, msg) in pins {
+            if seq_lt(ns, next) {
+                b.resolved.push((ns, true));
+            } else if ns.wrapping_sub(next) < limit {
+                b.resolved.push((ns, false));
+                ahead.insert(ns.wrapping_sub(next), msg);
+            }
+        }
+        let Some(&last) = ahead.keys().next_back() else {
+            return;
+        };
+        let mut first: VecDeque<ControlMessage<'static>> = VecDeque::new();
+        for off in 0..=last {
+            first.push_back(
+                ahead
+                    .remove(&off)
+                    .unwrap_or_else(|| ControlMessage::hello(self.peer_tunnel_id)),
+            );
+        }
+        first.append(&mut b.queue);
+        b.queue = first;
+    }
+
     /// Frees the backlog once nothing waits in it.
     fn trim_backlog(&mut self) {
-        if self
-            .backlog
-            .as_ref()
-            .is_some_and(|b| b.queue.is_empty() && b.ooo.is_empty())
-        {
+        if self.backlog.as_ref().is_some_and(|b| b.is_empty()) {
             self.backlog = None;
         }
     }
@@ -360,7 +572,7 @@ impl Channel {
     pub fn flush_ack(&mut self) {
         if self.ack_pending && self.ack_by.is_none() {
             self.ack_pending = false;
-            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.nr);
+            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.ack_nr());
             let mut v = Vec::with_capacity(12);
             zlb.emit(&mut v);
             self.out.push(Bytes::from(v));
@@ -418,7 +630,13 @@ impl Channel {
         if now < d {
             return Ok(());
         }
-        if self.unacked.is_empty() && !self.resync_ns {
+        let reserved = |ns: &u16| {
+            self.backlog
+                .as_ref()
+                .is_some_and(|b| b.reserved.contains_key(ns))
+        };
+        let first_sent = self.unacked.iter().position(|(ns, _)| !reserved(ns));
+        if first_sent.is_none() && !self.resync_ns {
             self.set_deadline(None);
             return Ok(());
         }
@@ -435,8 +653,8 @@ impl Channel {
             self.probe();
             return Ok(());
         }
-        let nr = self.nr;
-        if let Some((_, bytes)) = self.unacked.front_mut() {
+        let nr = self.ack_nr();
+        if let Some((_, bytes)) = first_sent.and_then(|i| self.unacked.get_mut(i)) {
             // Refresh Nr (offset 10) in the retransmitted copy.
             let mut copy = bytes.to_vec();
             if let Some(slot) = copy.get_mut(10..12) {
@@ -559,7 +777,10 @@ impl Channel {
         self.unacked_since = None;
         if let Some(b) = self.backlog.as_mut() {
             b.ooo.clear();
+            b.reserved.clear();
+            b.ack_held.clear();
         }
+        self.place_pins();
         self.trim_backlog();
         self.retries = 0;
         self.set_deadline(None);
@@ -575,6 +796,9 @@ impl Channel {
     /// retransmission state for the rest.
     pub fn discard_before(&mut self, now: Instant, ns: u16) {
         self.unacked.retain(|(n, _)| !seq_lt(*n, ns));
+        if let Some(b) = self.backlog.as_mut() {
+            b.reserved.retain(|n, _| !seq_lt(*n, ns));
+        }
         self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         self.retries = 0;
         self.set_deadline((!self.unacked.is_empty()).then(|| now + self.rto()));
@@ -634,6 +858,8 @@ impl Channel {
         self.unacked_since = None;
         if let Some(b) = self.backlog.as_mut() {
             b.ooo.clear();
+            b.reserved.clear();
+            b.ack_held.clear();
         }
         self.trim_backlog();
         self.first_seen = None;
@@ -668,6 +894,7 @@ impl Channel {
             self.ns = msg.header.nr;
             self.retries = 0;
             self.set_deadline(None);
+            self.place_pins();
         }
     }
 
@@ -1186,5 +1413,89 @@ mod tests {
         }
         assert_eq!(probes, 1 + ChannelConfig::default().max_retries);
         assert_eq!(now - t, ChannelConfig::default().give_up_after());
+    }
+
+    /// `reserve` docs (output commit, issue 15): a reserved message has its Ns at once, nothing
+    /// leaves until it is released; a message sent meanwhile takes the next Ns and leaves (the
+    /// peer keeps it out of order, RFC 2661 5.8); once released both are delivered in order.
+    #[test]
+    fn reserved_message_keeps_its_ns_and_leaves_when_released() {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(8);
+        b.set_peer_window(8);
+        // Past slow start, so that a message sent later may leave before the reserved one.
+        for _ in 0..3 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            relay(t, &mut a, &mut b);
+            relay(t, &mut b, &mut a);
+        }
+        assert!(a.cwnd() > 1);
+        let ns = a.reserve(ControlMessage::hello(0)).unwrap();
+        assert_eq!(ns, 3);
+        assert!(a.poll_transmit().is_none(), "held");
+        assert_eq!(
+            a.replica_state().0,
+            3,
+            "a replica resumes at the reserved Ns"
+        );
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert!(relay(t, &mut a, &mut b).is_empty(), "Ns 4 waits for Ns 3");
+        // A timeout retransmits what was sent, never the reserved one.
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        let again = parse(&a.poll_transmit().unwrap());
+        assert_eq!(again.header.ns, 4);
+        a.release(d, ns);
+        let got = relay(d, &mut a, &mut b);
+        assert_eq!(
+            got.iter().map(|m| m.header.ns).collect::<Vec<_>>(),
+            [3, 4],
+            "both, in order"
+        );
+        relay(d, &mut b, &mut a);
+        assert!(a.is_idle());
+    }
+
+    /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's
+    /// acknowledgement is held, no Nr we send passes it, so the peer retransmits it (RFC 2661
+    /// 5.8) and a backup resuming from a copy taken before it (the LNS failed before its backup
+    /// held the message's effect) receives and delivers it; once released, the peer's channel is
+    /// acknowledged.
+    #[test]
+    fn held_acknowledgement_keeps_the_message_retransmitted() {
+        let (t, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        let (ns0, nr0, w) = lns.replica_state();
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        let got = lns.receive(t, parse(&lac.poll_transmit().unwrap()));
+        assert_eq!(got.len(), 1);
+        let ns = got[0].header.ns;
+        lns.hold_ack(ns);
+        // The ZLB owed leaves the message unacknowledged.
+        lns.flush_ack();
+        relay(t, &mut lns, &mut lac);
+        assert_eq!(lac.in_flight(), 1);
+        // A message we send meanwhile does not acknowledge it either.
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lns, &mut lac).len(), 1);
+        relay(t, &mut lac, &mut lns);
+        assert_eq!(lac.in_flight(), 1);
+        // The LNS fails now: the LAC retransmits to the backup, which delivers it.
+        let d = lac.deadline().unwrap();
+        lac.handle_timeout(d).unwrap();
+        let resent = lac.poll_transmit().unwrap();
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(d, ns0, nr0, w);
+        assert_eq!(backup.receive(d, parse(&resent)).len(), 1, "delivered");
+        // Or it does not fail: released, the acknowledgement goes.
+        assert!(lns.receive(d, parse(&resent)).is_empty(), "a duplicate");
+        lns.flush_ack();
+        relay(d, &mut lns, &mut lac);
+        assert_eq!(lac.in_flight(), 1);
+        lns.release_ack(ns);
+        lns.flush_ack();
+        relay(d, &mut lns, &mut lac);
+        assert!(lac.is_idle());
     }
 }

@@ -9,8 +9,9 @@
 //! tunnels are replicated, and sessions from the moment our answer can make them up at the LAC
 //! (an incoming call from its ICRP, which waits for the backup's acknowledgement: output commit,
 //! `lns::replicate` docs; an outgoing call from its OCCN); a call the LAC never saw answered
-//! when its LNS fails is cleared by the LAC's set-up timer. A session record is 16 octets, a tunnel record at
-//! most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
+//! when its LNS fails is cleared by the LAC's set-up timer, unless the backup sends it again
+//! (an answered call's record carries its ICRP's Ns: `tunnel::snapshot` docs). A session record
+//! is 16 octets (18 for an answered call), a tunnel record at most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
 //! allows. A call set up or cleared moves its tunnel's control channel sequence numbers; they
 //! travel in a 7-octet [`Record::TunnelSequence`] (one per tunnel per batch when the sender
 //! coalesces them), not in the whole tunnel record.
@@ -23,7 +24,7 @@
 //!              peer window (2) framing capabilities (4) flags (1) [bearer capabilities (4)]
 //!              [failover bits (1) recovery time in ms (4)] hello interval in ms (4) epoch (4)
 //! 3 Session    tunnel (2) session (2) peer session (2) call serial number (4) flags (1)
-//!              data ns (2) data nr (2)
+//!              data ns (2) data nr (2) [ICRP ns (2)]
 //! 6 SessionGone tunnel (2) session (2)
 //! 7 TunnelGone tunnel (2)
 //! 8 TakenOver  incarnation (4) tunnel (2) epoch (4)
@@ -31,7 +32,8 @@
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
-//! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable
+//! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable, 0x04 answered
+//!               (ICRP decided, ICCN not yet taken), 0x08 ICRP ns present (only with 0x04)
 //! ```
 //!
 //! Tunnel and Session IDs are non-zero (RFC 2661 3.1); a record naming id 0 is refused.
@@ -102,6 +104,11 @@ pub struct SessionRecord {
     pub data_ns: u16,
     /// Next data Ns expected.
     pub data_nr: u16,
+    /// The call is answered (ICRP decided, RFC 2661 7.4.2 wait-connect), not yet connected.
+    pub answered: bool,
+    /// An answered call's ICRP's Ns in the tunnel's control channel, when it was numbered
+    /// (`tunnel::snapshot` docs); `None` for an established call.
+    pub icrp_ns: Option<u16>,
 }
 
 /// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back): an item
@@ -339,8 +346,20 @@ impl SessionRecord {
         let session = id(r, Field::Session)?;
         let peer_session = id(r, Field::PeerSession)?;
         let serial = r.u32(Field::Serial)?;
-        let flags = known_bits(r, Field::Flags, 0x03)?;
+        let offset = r.offset();
+        let flags = known_bits(r, Field::Flags, 0x0f)?;
+        if flags & 0x0c == 0x08 {
+            // An ICRP Ns without the call answered: not an encoding `emit` makes.
+            return Err(RecordError::Invalid {
+                offset,
+                field: Field::Flags,
+            });
+        }
         let (data_ns, data_nr) = (r.u16(Field::Ns)?, r.u16(Field::Nr)?);
+        let icrp_ns = match flags & 0x08 {
+            0 => None,
+            _ => Some(r.u16(Field::Ns)?),
+        };
         Ok(SessionRecord {
             tunnel,
             session,
@@ -350,17 +369,29 @@ impl SessionRecord {
             load_balance_capable: flags & 0x02 != 0,
             data_ns,
             data_nr,
+            answered: flags & 0x04 != 0,
+            icrp_ns,
         })
     }
 
     fn emit(&self, buf: &mut impl BufMut) {
+        // An ICRP Ns is meaningful for an answered call only (the field docs).
+        let icrp_ns = self.icrp_ns.filter(|_| self.answered);
         buf.put_u16(self.tunnel);
         buf.put_u16(self.session);
         buf.put_u16(self.peer_session);
         buf.put_u32(self.serial);
-        buf.put_u8(u8::from(self.sequencing) | u8::from(self.load_balance_capable) << 1);
+        buf.put_u8(
+            u8::from(self.sequencing)
+                | u8::from(self.load_balance_capable) << 1
+                | u8::from(self.answered) << 2
+                | u8::from(icrp_ns.is_some()) << 3,
+        );
         buf.put_u16(self.data_ns);
         buf.put_u16(self.data_nr);
+        if let Some(ns) = icrp_ns {
+            buf.put_u16(ns);
+        }
     }
 }
 
@@ -513,11 +544,12 @@ mod tests {
         }
     }
 
-    /// Module docs: a session record is 16 octets (at most 256 per replicated session, issue
-    /// 15); a tunnel record with IPv6 addresses and the Failover Capability 71.
+    /// Module docs: a session record is 16 octets, 18 for an answered call with its ICRP's Ns
+    /// (at most 256 per replicated session, issue 15); a tunnel record with IPv6 addresses and
+    /// the Failover Capability 71.
     #[test]
     fn record_sizes() {
-        let s = Record::Session(SessionRecord {
+        let mut rec = SessionRecord {
             tunnel: 1,
             session: 2,
             peer_session: 3,
@@ -526,8 +558,25 @@ mod tests {
             load_balance_capable: false,
             data_ns: 5,
             data_nr: 6,
-        });
-        assert_eq!(s.to_vec().len(), 16);
+            answered: false,
+            icrp_ns: None,
+        };
+        assert_eq!(Record::Session(rec).to_vec().len(), 16);
+        rec.answered = true;
+        rec.icrp_ns = Some(0x1234);
+        let b = Record::Session(rec).to_vec();
+        assert_eq!(b.len(), 18);
+        assert_eq!((b[11], &b[16..]), (0x0d, &[0x12, 0x34][..]));
+        // Module docs: an ICRP Ns without the answered flag is refused.
+        let mut bad = b.clone();
+        bad[11] = 0x09;
+        assert!(matches!(
+            Record::parse(&bad),
+            Err(RecordError::Invalid {
+                field: Field::Flags,
+                offset: 11
+            })
+        ));
         let v6: SocketAddr = "[2001:db8::1]:1701".parse().unwrap();
         let t = Record::Tunnel(TunnelRecord {
             tunnel: 1,

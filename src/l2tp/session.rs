@@ -51,6 +51,10 @@ pub struct Session {
     /// LNS with admission: the ICRQ's call details, kept from ICRQ until the ICCN's are merged
     /// into them ([`Event::CallConnected`](super::Event::CallConnected)).
     pub details: Option<Box<super::CallDetails>>,
+    /// LNS: the Ns of this incoming call's ICRP in the tunnel's control channel, from when it
+    /// was numbered (issue 15: replicated with the answered call, so a backup taking the tunnel
+    /// over knows whether the LAC took it; `tunnel::snapshot` docs).
+    pub icrp_ns: Option<u16>,
     /// PPP frames sent (data messages built).
     pub frames_sent: u64,
     /// PPP frames received (data messages accepted).
@@ -72,6 +76,7 @@ impl Session {
             call: None,
             admission: None,
             details: None,
+            icrp_ns: None,
             frames_sent: 0,
             frames_received: 0,
         }

@@ -392,19 +392,25 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
     let session = (
         (nz.clone(), nz.clone(), nz.clone()),
         any::<(u32, bool, bool, u16, u16)>(),
+        (any::<bool>(), proptest::option::of(any::<u16>())),
     )
-        .prop_map(|((t, s, ps), (serial, sq, lbc, dns, dnr))| {
-            Record::Session(SessionRecord {
-                tunnel: t,
-                session: s,
-                peer_session: ps,
-                serial,
-                sequencing: sq,
-                load_balance_capable: lbc,
-                data_ns: dns,
-                data_nr: dnr,
-            })
-        });
+        .prop_map(
+            |((t, s, ps), (serial, sq, lbc, dns, dnr), (answered, icrp_ns))| {
+                Record::Session(SessionRecord {
+                    tunnel: t,
+                    session: s,
+                    peer_session: ps,
+                    serial,
+                    sequencing: sq,
+                    load_balance_capable: lbc,
+                    data_ns: dns,
+                    data_nr: dnr,
+                    answered,
+                    // An ICRP Ns only with the call answered (one encoding per record).
+                    icrp_ns: icrp_ns.filter(|_| answered),
+                })
+            },
+        );
     prop_oneof![
         tunnel,
         session,

@@ -104,6 +104,8 @@ impl Lns {
                     return;
                 };
                 s.state = SessionState::Established;
+                // Its ICRP was taken (`tunnel::snapshot` docs).
+                s.icrp_ns = None;
                 // Replicated at its ICRQ (`replicate` docs, output commit); again only if the
                 // ICCN changed what the record carries (an outgoing call: first at its OCCN).
                 let changed = m.sequencing_required() && !s.sequencing;
@@ -127,6 +129,9 @@ impl Lns {
             Some(MessageType::CDN) => {
                 if let Some((s, result)) = self.core.on_cdn(now, tid, &m) {
                     self.session_gone(tid, &s, result);
+                    // Output commit (`replicate` docs): the LAC keeps the CDN unacknowledged,
+                    // for the backup to take if we fail before it holds the session's end.
+                    self.ack_committed(tid, m.header.ns);
                 }
             }
             // RFC 2661 6.13: WEN goes from the LAC to the LNS, with the LAC's error counters.

@@ -13,27 +13,30 @@
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
 //!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
-//!   Records that hold no answer back (a call cleared, its tunnel's sequence numbers) linger
+//!   Records that hold no answer back (a call we cleared, a tunnel's sequence numbers) linger
 //!   up to [`ReplicationConfig::linger`] for more, and leave with the next set-up's record at
 //!   the latest (whose ICRP is held, so it goes at once): a set-up and a tear-down in the same
-//!   stretch share one batch and one acknowledgement. A crash inside the linger loses only the
-//!   news that a call or tunnel went, which the LAC knows already (the backup takes over a
-//!   call the LAC cleared; the LAC's CDN or StopCCN to it, or its silence, clears it there).
+//!   stretch share one batch and one acknowledgement. A call the LAC cleared holds its CDN's
+//!   acknowledgement back (output commit, below), so its record goes at once: a crash before
+//!   the backup holds it leaves the CDN unacknowledged at the LAC, which retransmits it to the
+//!   backup (RFC 2661 5.8). A crash inside the linger loses only the news that a call or
+//!   tunnel we ended went, which the LAC knows already.
 //!   Set-ups batch: while a batch is in flight the records of further set-ups queue, and a
 //!   tunnel's Ns/Nr update still queued is rewritten in place rather than queued again, so a
 //!   batch carries one per tunnel (the sessions of a burst of set-ups on a tunnel cost 17 octets
 //!   each, one envelope, one MAC and one acknowledgement per batch). HELLOs, ZLBs and data are not replicated: the backup
 //!   resynchronises (`tunnel::snapshot` module docs).
 //! * **Output commit** (set-up under loss on the members' links): the ICRP of an incoming call
-//!   is held until the backup acknowledged the batch carrying the call's record
+//!   is numbered in the control channel (its Ns goes in the call's record:
+//!   `tunnel::snapshot` docs) and held until the backup acknowledged the batch carrying the
+//!   call's record
 //!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
 //!   answer). So a call the LAC has up (it sends ICCN
 //!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
-//!   loses no established call; the backup adopts an answered call as established (its ICCN,
-//!   if it comes, finds it so). What remains: a call whose ICRP was held (or sent and lost)
-//!   when this LNS failed is not known to the LAC as up; it fails at the LAC's set-up timer
-//!   (CDN Result 10, RFC 2661 7.4.1), and that CDN (Session ID 0, the LAC's Assigned Session
-//!   ID) clears the backup's copy. ICRPs held when the backup changes are sent at once, counted
+//!   loses no established call; the backup adopts an answered call waiting for its ICCN, and
+//!   sends its ICRP again at the same Ns when the LAC had not taken it (issue 15 seed 602:
+//!   ICRPs held when this LNS yielded its tunnel were never sent, and the LAC cleared the calls
+//!   at its set-up timer), or holds it established when it had (`tunnel::snapshot` docs). ICRPs held when the backup changes are sent at once, counted
 //!   in [`crate::l2tp::Stats::setups_not_replicated`] (until the new backup's bulk sync lands a
 //!   crash would lose those calls). Without a backup nothing is held. Holding costs no CPU: the
 //!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
@@ -42,6 +45,8 @@
 //!   at most a quarter of the control channel's first retransmission timeout, so the LAC gets
 //!   one datagram per set-up, not a ZLB and then the ICRP. Not when an ICRP of the same tunnel
 //!   is held already (a burst of set-ups): the ZLB goes at once and opens the LAC's window.
+//!   A CDN from the LAC is acknowledged only once the backup applied the session's end
+//!   ([`super::super::channel::Channel::hold_ack`]: our Nr stays before it meanwhile).
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
 //!   records, one in flight, retransmitted from [`ReplicationConfig::retransmit`] doubling up to
 //!   [`ReplicationConfig::retransmit_cap`] while the peer is Up), in an envelope (version 2)
@@ -133,6 +138,9 @@ pub(super) struct Replicator {
     held: VecDeque<HeldReply>,
     /// Some of `held` may be for a former backup (the backup changed since the last release).
     held_mixed: bool,
+    /// Acknowledgements held until the backup applied the record of what the message did
+    /// (module docs, output commit), in the order made.
+    held_acks: VecDeque<HeldAck>,
     /// The entries of the batch being applied (kept: no allocation per batch).
     inbox: Vec<Entry<Record>>,
     /// When the records waiting for the backup, none holding an answer back, leave at the
@@ -147,7 +155,25 @@ struct HeldReply {
     mark: u64,
     tunnel: u16,
     session: u16,
-    icrp: ControlMessage<'static>,
+    reply: Reply,
+}
+
+/// The acknowledgement of the message `ns` of `tunnel`, held until `peer` committed `mark`.
+#[derive(Debug)]
+struct HeldAck {
+    peer: NodeId,
+    mark: u64,
+    tunnel: u16,
+    ns: u16,
+}
+
+/// A held ICRP: numbered in its tunnel's control channel ([`Core::reserve_ctrl`]), or not.
+#[derive(Debug)]
+enum Reply {
+    /// Numbered, this Ns: released when committed.
+    Reserved(u16),
+    /// Not numbered (the channel could not): sent when committed.
+    Message(ControlMessage<'static>),
 }
 
 /// What seals and queues the replication datagrams.
@@ -328,9 +354,11 @@ impl Lns {
         self.replicate_sequence(tid);
     }
 
-    /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): the
-    /// session is replicated now, in wait-connect, and the ICRP is held until the backup applied
-    /// the record (module docs, output commit); sent at once without a backup.
+    /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
+    /// backup, the ICRP is numbered in the control channel first (its Ns travels with the
+    /// session's record, `tunnel::snapshot` docs), the session replicated in wait-connect, and
+    /// the ICRP held until the backup applied the record (module docs, output commit); sent at
+    /// once without a backup.
     pub(super) fn reply_committed(
         &mut self,
         now: Instant,
@@ -338,11 +366,28 @@ impl Lns {
         sid: u16,
         icrp: ControlMessage<'static>,
     ) {
+        let Some(b) = self.repl.backup else {
+            self.replicate_session(tid, sid);
+            self.core.send_ctrl(now, tid, icrp);
+            return;
+        };
+        // Numbered now when the channel can (else held unnumbered: the record then carries no
+        // Ns, and a backup adopts the call as the LAC may hold it, established).
+        let reply = match self.core.reserve_ctrl(tid, icrp) {
+            Ok(ns) => {
+                if let Some(s) = self.core.session_mut(tid, sid) {
+                    s.icrp_ns = Some(ns);
+                }
+                Reply::Reserved(ns)
+            }
+            Err(icrp) => Reply::Message(icrp),
+        };
         self.replicate_session(tid, sid);
-        let pending = self.repl.backup.and_then(|b| {
-            let ch = self.repl.channels.get(&b)?;
-            (ch.committed() < ch.mark()).then(|| (b, ch.mark()))
-        });
+        let pending = self
+            .repl
+            .channels
+            .get(&b)
+            .and_then(|ch| (ch.committed() < ch.mark()).then(|| (b, ch.mark())));
         match pending {
             Some((peer, mark)) => {
                 // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);
@@ -357,10 +402,63 @@ impl Lns {
                     mark,
                     tunnel: tid,
                     session: sid,
-                    icrp,
+                    reply,
                 });
             }
-            None => {
+            None => self.send_reply(now, tid, reply),
+        }
+    }
+
+    /// The message `ns` of tunnel `tid` (a CDN) decided what the records just queued for the
+    /// backup say: its acknowledgement waits until the backup applied them (module docs, output
+    /// commit); nothing without a backup or with everything committed.
+    pub(super) fn ack_committed(&mut self, tid: u16, ns: u16) {
+        let Some(peer) = self.repl.backup else {
+            return;
+        };
+        let Some(mark) = self
+            .repl
+            .channels
+            .get(&peer)
+            .and_then(|ch| (ch.committed() < ch.mark()).then(|| ch.mark()))
+        else {
+            return;
+        };
+        self.core.hold_ack(tid, ns);
+        self.repl.held_acks.push_back(HeldAck {
+            peer,
+            mark,
+            tunnel: tid,
+            ns,
+        });
+    }
+
+    /// Releases the held acknowledgements whose records the backup applied, and those held for
+    /// a member that is no longer the backup.
+    fn release_acks(&mut self, now: Instant) {
+        let backup = self.repl.backup;
+        while let Some(h) = self.repl.held_acks.front() {
+            let waiting = Some(h.peer) == backup
+                && self
+                    .repl
+                    .channels
+                    .get(&h.peer)
+                    .is_some_and(|c| c.committed() < h.mark);
+            if waiting {
+                break;
+            }
+            let Some(h) = self.repl.held_acks.pop_front() else {
+                break;
+            };
+            self.core.release_ack(now, h.tunnel, h.ns);
+        }
+    }
+
+    /// Sends a held ICRP: releases its Ns, or sends the message.
+    fn send_reply(&mut self, now: Instant, tid: u16, reply: Reply) {
+        match reply {
+            Reply::Reserved(ns) => self.core.release_ctrl(now, tid, ns),
+            Reply::Message(icrp) => {
                 self.core.send_ctrl(now, tid, icrp);
             }
         }
@@ -370,6 +468,7 @@ impl Lns {
     /// is no longer the backup (counted in [`crate::l2tp::Stats::setups_not_replicated`]); an
     /// ICRP whose session went meanwhile is dropped.
     fn release_replies(&mut self, now: Instant) {
+        self.release_acks(now);
         let backup = self.repl.backup;
         // Held in the order made, for the backup while it stays: none goes before the first.
         let waiting = |h: &HeldReply| {
@@ -407,8 +506,11 @@ impl Lns {
                 .core
                 .session_mut(h.tunnel, h.session)
                 .is_some_and(|s| s.state == SessionState::WaitConnect);
-            if waiting {
-                self.core.send_ctrl(now, h.tunnel, h.icrp);
+            // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
+            // so its Ns must be filled (an ICRP for a call it cleared changes nothing there,
+            // RFC 2661 7.4.1 idle).
+            if waiting || matches!(h.reply, Reply::Reserved(_)) {
+                self.send_reply(now, h.tunnel, h.reply);
             }
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
             self.core.ack_now(now, h.tunnel);
@@ -492,11 +594,13 @@ impl Lns {
             wire,
             backup,
             held,
+            held_acks,
             linger_until,
             ..
         } = &mut self.repl;
         // Records to the backup that hold no ICRP back linger (module docs, records).
-        let urgent = held.back().is_some_and(|h| Some(h.peer) == *backup);
+        let urgent = held.back().is_some_and(|h| Some(h.peer) == *backup)
+            || held_acks.back().is_some_and(|h| Some(h.peer) == *backup);
         for (&peer, ch) in channels.iter_mut().filter(|(_, ch)| ch.ready(now)) {
             let Some(m) = monitor else {
                 break;
@@ -640,6 +744,8 @@ mod tests {
             load_balance_capable: false,
             data_ns: 0,
             data_nr: 0,
+            answered: false,
+            icrp_ns: None,
         })
     }
 

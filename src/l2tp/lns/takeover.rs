@@ -178,7 +178,7 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) if self.core.adopt_session(s).is_ok() => {
+            Record::Session(s) if self.core.adopt_session(now, s).is_ok() => {
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
@@ -324,7 +324,7 @@ impl Lns {
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
             for s in sessions.values() {
-                match self.core.adopt_session(s) {
+                match self.core.adopt_session(now, s) {
                     Ok(()) => {
                         self.core.stats.sessions_taken_over =
                             self.core.stats.sessions_taken_over.saturating_add(1);
@@ -399,5 +399,221 @@ fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
         offset: false,
         ns: s.data_ns.wrapping_add(super::super::tunnel::DATA_NS_SKIP),
         nr: s.data_nr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::session::SessionState;
+    use super::super::super::wire::{ControlMessage, Message, MessageType, ResultCodeValue};
+    use super::super::{LnsConfig, LnsMembership, ReplicationConfig};
+    use super::*;
+    use crate::health::{ClusterKey, Role};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    const TUNNEL: u16 = 0x1111;
+    const PEER_TUNNEL: u16 = 0x2222;
+    const SESSION: u16 = 0x0303;
+    const PEER_SESSION: u16 = 0x0404;
+    /// The replica's Ns (oldest unacknowledged) and Nr; the answered call's ICRP had Ns 13.
+    const NS: u16 = 10;
+    const NR: u16 = 20;
+    const ICRP_NS: u16 = 13;
+
+    fn lac() -> SocketAddr {
+        "10.0.9.1:1701".parse().unwrap()
+    }
+
+    fn local() -> SocketAddr {
+        "10.0.1.1:1701".parse().unwrap()
+    }
+
+    /// A member (node 1) that backs up node 2, holding node 2's tunnel with one answered call
+    /// whose ICRP had Ns [`ICRP_NS`], takes it over: the member and the probe it sent.
+    fn taken_over(now: Instant) -> (Lns, ControlMessage<'static>) {
+        let m = LnsMembership::new(
+            NodeId(1),
+            Role::LNS,
+            ClusterKey::new(b"pool"),
+            vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())],
+        );
+        let cfg = LnsConfig {
+            contact: false,
+            membership: Some(m),
+            replication: Some(ReplicationConfig::default()),
+            ..LnsConfig::default()
+        };
+        let mut lns = Lns::new(cfg, now).unwrap();
+        let t = TunnelRecord {
+            tunnel: TUNNEL,
+            peer_tunnel: PEER_TUNNEL,
+            peer: lac(),
+            local: local(),
+            ns: NS,
+            nr: NR,
+            peer_window: 8,
+            peer_framing_capabilities: 3,
+            peer_bearer_capabilities: None,
+            peer_load_balance_capable: false,
+            peer_failover: None,
+            hello_interval_ms: 60_000,
+            epoch: 0,
+        };
+        let s = SessionRecord {
+            tunnel: TUNNEL,
+            session: SESSION,
+            peer_session: PEER_SESSION,
+            serial: 1,
+            sequencing: false,
+            load_balance_capable: false,
+            data_ns: 0,
+            data_nr: 0,
+            answered: true,
+            icrp_ns: Some(ICRP_NS),
+        };
+        lns.apply_record(now, NodeId(2), Record::Tunnel(t));
+        lns.apply_record(now, NodeId(2), Record::Session(s));
+        lns.take_over(now, NodeId(2));
+        let sent = to_lac(&mut lns);
+        assert_eq!(sent.len(), 1, "the probe only");
+        (lns, sent.into_iter().next().unwrap())
+    }
+
+    /// The control messages `lns` sends the LAC.
+    fn to_lac(lns: &mut Lns) -> Vec<ControlMessage<'static>> {
+        let mut got = Vec::new();
+        while let Some(t) = lns.poll_transmit() {
+            if t.dst != lac() {
+                continue;
+            }
+            if let Ok(Message::Control(c)) = Message::parse(&t.payload) {
+                got.push(c.into_owned());
+            }
+        }
+        got
+    }
+
+    /// The LAC's ZLB acknowledging up to `nr` (its next expected Ns).
+    fn lac_ack(lns: &mut Lns, now: Instant, nr: u16) {
+        let mut b = Vec::new();
+        Message::Control(ControlMessage::zlb(TUNNEL, NR, nr)).emit(&mut b);
+        lns.handle_datagram(now, lac(), local(), &b).unwrap();
+    }
+
+    fn state(lns: &Lns) -> Option<SessionState> {
+        lns.session_info(SessionRef {
+            tunnel: TUNNEL,
+            session: SESSION,
+        })
+        .map(|i| i.state)
+    }
+
+    /// `tunnel::snapshot` docs (issue 15, seed 602), RFC 2661 5.8 and 7.4.2: the LAC's next
+    /// expected Ns (11) is before the answered call's ICRP (13): the ICRP goes again at 13, the
+    /// Ns between (11, 12) filled by HELLOs, and the call waits for the ICCN; the ICCN
+    /// connects it.
+    #[test]
+    fn icrp_the_lac_never_took_goes_again_at_its_ns_and_the_iccn_connects() {
+        let now = Instant::now();
+        let (mut lns, probe) = taken_over(now);
+        assert_eq!(
+            probe.header.ns,
+            NS - 1,
+            "the probe is a duplicate for the LAC"
+        );
+        lac_ack(&mut lns, now, 11);
+        // Slow start (RFC 2661 Appendix A): one message, then more as the LAC acknowledges.
+        let mut sent = to_lac(&mut lns);
+        while let Some(last) = sent.last().filter(|m| m.header.ns < ICRP_NS) {
+            let next = last.header.ns + 1;
+            lac_ack(&mut lns, now, next);
+            sent.extend(to_lac(&mut lns));
+        }
+        let got: Vec<(u16, Option<MessageType>)> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (11, Some(MessageType::HELLO)),
+                (12, Some(MessageType::HELLO)),
+                (13, Some(MessageType::ICRP)),
+            ]
+        );
+        let icrp = &sent[2];
+        assert_eq!(icrp.header.session_id, PEER_SESSION);
+        assert_eq!(icrp.assigned_session_id(), Some(SESSION));
+        assert_eq!(state(&lns), Some(SessionState::WaitConnect));
+        // The LAC's ICCN (RFC 2661 7.4.1: sent on the ICRP) connects the call.
+        let mut iccn = ControlMessage::iccn(TUNNEL, SESSION, 64_000, 1);
+        iccn.header.ns = NR;
+        iccn.header.nr = 14;
+        let mut b = Vec::new();
+        Message::Control(iccn).emit(&mut b);
+        lns.handle_datagram(now, lac(), local(), &b).unwrap();
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        let up = std::iter::from_fn(|| lns.poll_event())
+            .any(|e| matches!(e, Event::SessionUp { session, .. } if session.session == SESSION));
+        assert!(up);
+    }
+
+    /// RFC 2661 7.4.2 wait-connect: an ICRP sent again and never answered by an ICCN clears the
+    /// call at the set-up timeout (CDN Result 10, RFC 2661 4.4.2).
+    #[test]
+    fn icrp_sent_again_without_iccn_clears_the_call_at_the_setup_timeout() {
+        let now = Instant::now();
+        let (mut lns, _) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS);
+        let sent = to_lac(&mut lns);
+        assert_eq!(sent.len(), 1, "no gap to fill: {sent:?}");
+        assert_eq!(sent[0].header.ns, ICRP_NS);
+        assert_eq!(sent[0].message_type(), Some(MessageType::ICRP));
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        let _ = to_lac(&mut lns);
+        let mut t = now;
+        let end = now + lns.core.setup_wait() + Duration::from_millis(1);
+        let mut cdn = None;
+        while t < end && cdn.is_none() {
+            t = lns.poll_timeout().unwrap_or(end).min(end);
+            lns.handle_timeout(t);
+            cdn = to_lac(&mut lns)
+                .into_iter()
+                .find(|m| m.message_type() == Some(MessageType::CDN));
+        }
+        let cdn = cdn.expect("a CDN at the set-up timeout");
+        assert!(t >= now + lns.core.setup_wait(), "not before the timeout");
+        assert_eq!(
+            cdn.result_code().map(|r| r.result),
+            Some(ResultCodeValue::CDN_TIMEOUT)
+        );
+        assert_eq!(state(&lns), None);
+    }
+
+    /// `tunnel::snapshot` docs: the LAC's next expected Ns is past the ICRP's: it took the ICRP
+    /// (RFC 2661 5.8, in order) and holds the call established after its ICCN (7.4.1), so the
+    /// ICRP is not sent again (a second ICRP would clear an established call at the LAC) and the
+    /// call stays established, data flowing from the takeover on.
+    #[test]
+    fn icrp_the_lac_took_is_not_sent_again() {
+        let now = Instant::now();
+        let (mut lns, _) = taken_over(now);
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        lac_ack(&mut lns, now, ICRP_NS + 2);
+        assert!(to_lac(&mut lns).is_empty());
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        lns.send_ppp(
+            SessionRef {
+                tunnel: TUNNEL,
+                session: SESSION,
+            },
+            b"\xc0\x21x",
+        )
+        .unwrap();
+        // Nothing later clears it: no set-up timer.
+        let t = now + lns.core.setup_wait() * 2;
+        lns.handle_timeout(t);
+        assert_eq!(state(&lns), Some(SessionState::Established));
     }
 }

@@ -436,6 +436,54 @@ impl Core {
         ok
     }
 
+    /// Numbers `msg` on tunnel `tid` without sending it until [`Core::release_ctrl`]
+    /// ([`Channel::reserve`]): its Ns, or `msg` back when the channel cannot number it now.
+    pub fn reserve_ctrl(
+        &mut self,
+        tid: u16,
+        msg: ControlMessage<'static>,
+    ) -> Result<u16, ControlMessage<'static>> {
+        if !self
+            .tunnels
+            .get(&tid)
+            .is_some_and(|t| t.channel.can_reserve())
+        {
+            return Err(msg);
+        }
+        let msg = self.prepare(tid, msg);
+        self.tunnels
+            .get_mut(&tid)
+            .and_then(|t| t.channel.reserve(msg))
+            // Not reached: `can_reserve` was checked.
+            .ok_or_else(|| ControlMessage::hello(0))
+    }
+
+    /// Lets the message reserved at `ns` on tunnel `tid` leave ([`Channel::release`]).
+    pub fn release_ctrl(&mut self, now: Instant, tid: u16, ns: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.release(now, ns);
+            self.flush(now, tid);
+        }
+    }
+
+    /// Holds the acknowledgement of the message `ns` received on tunnel `tid`
+    /// ([`Channel::hold_ack`]).
+    pub fn hold_ack(&mut self, tid: u16, ns: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.hold_ack(ns);
+        }
+    }
+
+    /// Ends the hold of [`Core::hold_ack`]: the acknowledgement goes (a ZLB if nothing carries
+    /// it).
+    pub fn release_ack(&mut self, now: Instant, tid: u16, ns: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.release_ack(ns);
+            t.channel.flush_ack();
+            self.flush(now, tid);
+        }
+    }
+
     /// Defers the ZLB owed on tunnel `tid` for an answer about to follow
     /// ([`Channel::defer_ack`]).
     pub fn defer_ack(&mut self, now: Instant, tid: u16) {
@@ -456,6 +504,12 @@ impl Core {
 
     /// Moves the channel's datagrams out and re-arms its timer.
     pub fn flush(&mut self, _now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        if t.channel.has_resolved() {
+            self.answers_resolved(_now, tid);
+        }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };

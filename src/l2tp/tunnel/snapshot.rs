@@ -10,10 +10,30 @@
 //! the one it expects (within half the sequence space), so frames from the backup are accepted
 //! as long as the failed LNS sent fewer than [`DATA_NS_SKIP`] frames on the session after its last
 //! copy.
+//!
+//! An answered call (ICRP decided, no ICCN yet) is replicated with the Ns its ICRP has in the
+//! control channel (numbered before it may leave: output commit, `lns::replicate` docs) and
+//! restored waiting for the ICCN under the set-up timer (RFC 2661 7.4.2 wait-connect). Once the
+//! resumed channel learns the LAC's next expected Ns (its Nr; RFC 2661 5.8: the LAC took every
+//! message before it, in order, and none from it on): an ICRP before it was taken by the LAC,
+//! which then sent its ICCN and holds the call established (RFC 2661 7.4.1), so the call is
+//! established here too (the ICCN, if it still comes, finds it so); an ICRP from it on never
+//! reached the LAC in order, so it is sent again at its own Ns ([`Channel::pin`]): a LAC that has
+//! the failed LNS's copy out of order sees the same message twice and keeps one, and one that
+//! has not takes ours. Every Ns between the LAC's next expected one and such an ICRP that no
+//! answered call names (a HELLO, or another message of the failed LNS the replica does not know)
+//! is filled by a HELLO: the LAC delivers in order only (5.8), so a gap would stall every later
+//! message; a HELLO changes no state at the LAC (6.5), and if the LAC holds the failed LNS's own
+//! message at that Ns, ours is the duplicate and is dropped. Sending the ICRP at a fresh Ns
+//! instead would give a LAC that already took it a second ICRP for an established call, which
+//! RFC 2661 7.4.1 answers by clearing the call.
 
 use super::super::channel::Channel;
 use super::super::replica::{SessionRecord, TunnelRecord};
 use super::super::session::{Session, SessionState};
+use super::super::wire::Avp;
+use super::super::wire::ControlMessage;
+use super::super::wire::avp::AvpValue;
 use super::{Core, Timer, Tunnel, TunnelState};
 use std::num::NonZeroU16;
 use std::time::Instant;
@@ -68,10 +88,14 @@ impl Core {
         let s = self.tunnels.get(&tid)?.sessions.get(&sid)?;
         // An incoming call is replicated from its ICRP on (`lns::replicate` docs, output
         // commit), not while its admission is pending (no ICRP yet).
-        let answered = s.state == SessionState::WaitConnect && s.admission.is_none();
+        // Answered: waiting for the ICCN, or restored and not yet known taken by the LAC
+        // (module docs; `icrp_ns` is cleared when a call connects).
+        let answered = (s.state == SessionState::WaitConnect && s.admission.is_none())
+            || (s.state == SessionState::Established && s.icrp_ns.is_some());
         if s.state != SessionState::Established && !answered {
             return None;
         }
+        let icrp_ns = if answered { s.icrp_ns } else { None };
         Some(SessionRecord {
             tunnel: tid,
             session: sid,
@@ -81,6 +105,8 @@ impl Core {
             load_balance_capable: s.load_balance_capable,
             data_ns: s.data_ns,
             data_nr: s.data_nr,
+            answered,
+            icrp_ns,
         })
     }
 
@@ -139,9 +165,15 @@ impl Core {
         Ok(())
     }
 
-    /// Adopts a replicated session into its restored tunnel, established, its data Ns
-    /// [`DATA_NS_SKIP`] ahead (module docs). Within the session limits.
-    pub(crate) fn adopt_session(&mut self, rec: &SessionRecord) -> Result<(), RestoreError> {
+    /// Adopts a replicated session into its restored tunnel, its data Ns [`DATA_NS_SKIP`] ahead
+    /// (module docs): established, or, answered with its ICRP's Ns known, waiting for the ICCN
+    /// under the set-up timer, its ICRP pinned to that Ns (module docs). Within the session
+    /// limits.
+    pub(crate) fn adopt_session(
+        &mut self,
+        now: Instant,
+        rec: &SessionRecord,
+    ) -> Result<(), RestoreError> {
         let t = self
             .tunnels
             .get(&rec.tunnel)
@@ -149,6 +181,11 @@ impl Core {
         if t.sessions.contains_key(&rec.session) {
             return Err(RestoreError::Collision);
         }
+        // Established until the channel learns whether the LAC took the ICRP (module docs):
+        // the LAC holds the call so when it did, and data must not wait for that. Answered
+        // without a known ICRP Ns (it could not be numbered when answered): established (the
+        // LAC may hold it so).
+        let pinned = rec.answered.then_some(rec.icrp_ns).flatten();
         let mut s = Session::new(
             rec.session,
             rec.peer_session,
@@ -159,9 +196,52 @@ impl Core {
         s.load_balance_capable = rec.load_balance_capable;
         s.data_ns = rec.data_ns.wrapping_add(DATA_NS_SKIP);
         s.data_nr = rec.data_nr;
-        match self.add_session(rec.tunnel, s, true) {
-            true => Ok(()),
-            false => Err(RestoreError::Full),
+        s.icrp_ns = pinned;
+        if !self.add_session(rec.tunnel, s, true) {
+            return Err(RestoreError::Full);
+        }
+        if let Some(ns) = pinned {
+            let mut icrp = ControlMessage::icrp(0, rec.peer_session, rec.session);
+            if rec.sequencing {
+                icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
+            }
+            let icrp = self.prepare(rec.tunnel, icrp);
+            let ok = self
+                .tunnels
+                .get_mut(&rec.tunnel)
+                .is_some_and(|t| t.channel.pin(ns, icrp));
+            if !ok {
+                self.remove_session(now, rec.tunnel, rec.session);
+                return Err(RestoreError::Full);
+            }
+        }
+        Ok(())
+    }
+
+    /// The resumed channel of tunnel `tid` learnt which ICRPs of restored answered calls the
+    /// LAC took (module docs): those calls stay established; the others, whose ICRP was sent
+    /// again, wait for the ICCN under the set-up timer (RFC 2661 7.4.2 wait-connect).
+    pub(super) fn answers_resolved(&mut self, now: Instant, tid: u16) {
+        let wait = self.setup_wait();
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        for (ns, taken) in t.channel.take_resolved() {
+            let sid = t
+                .sessions
+                .values()
+                .find(|s| s.icrp_ns == Some(ns) && s.state == SessionState::Established)
+                .map(|s| s.local_id);
+            let Some(s) = sid.and_then(|sid| t.sessions.get_mut(&sid)) else {
+                continue;
+            };
+            if taken {
+                s.icrp_ns = None;
+            } else {
+                s.state = SessionState::WaitConnect;
+                let sid = s.local_id;
+                self.timers.insert(Timer::Session(tid, sid), now + wait);
+            }
         }
     }
 
