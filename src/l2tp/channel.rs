@@ -396,7 +396,7 @@ impl Channel {
                 slot.copy_from_slice(&nr.to_be_bytes());
             }
             *bytes = Bytes::from(copy);
-            self.out.push_back(bytes.clone());
+            self.out.push(bytes.clone());
             sent = true;
         }
         if sent {
