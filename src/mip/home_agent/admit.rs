@@ -57,7 +57,7 @@ impl HomeAgent {
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
         }
-        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let own_ip = self.own_ip;
         let to_me = Some(q.home_agent) == own_ip;
         // A forwarded request may name the first HA's own address.
         let member_ip =
