@@ -256,6 +256,9 @@ pub struct HomeAgent {
     own_ip: Option<Ipv4Addr>,
     /// The other members' MACs and ids, in `members`' order: whose frame a layer-2 frame is.
     peer_macs: Vec<(MacAddr, NodeId)>,
+    /// This member has backups (its entry in `members` names some): bindings it serves or
+    /// relays are replicated.
+    has_backups: bool,
     monitor: Embedded,
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>, Hasher>,
@@ -331,6 +334,9 @@ impl HomeAgent {
         let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
         let channels = Peers::new(members.keys().copied().filter(|n| *n != cfg.node));
         let own_ip = members.get(&cfg.node).map(|m| v4(m.addr));
+        let has_backups = members
+            .get(&cfg.node)
+            .is_some_and(|m| !m.backups.is_empty());
         let peer_macs = members
             .values()
             .filter(|m| m.node != cfg.node)
@@ -347,6 +353,7 @@ impl HomeAgent {
             members,
             own_ip,
             peer_macs,
+            has_backups,
             monitor,
             table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
