@@ -188,6 +188,27 @@ fn padded_block(data: &[u8], i: usize, prefix: usize) -> [u8; 64] {
     b
 }
 
+/// The sixteen little-endian words of block `i` of `data` as MD5 pads it (see
+/// [`padded_block`]), each passed to `out(j, word)`; a block of data alone is read in place.
+#[inline(always)]
+fn block_words(data: &[u8], i: usize, prefix: usize, mut out: impl FnMut(usize, u32)) {
+    let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    let start = i * 64;
+    match data.get(start..start + 64) {
+        Some(full) => {
+            for (j, c) in full.chunks_exact(4).enumerate() {
+                out(j, word(c));
+            }
+        }
+        None => {
+            let b = padded_block(data, i, prefix);
+            for (j, c) in b.chunks_exact(4).enumerate() {
+                out(j, word(c));
+            }
+        }
+    }
+}
+
 /// Blocks MD5 compresses for `len` octets of data (data, `0x80`, the 8-octet length).
 fn blocks(len: usize) -> usize {
     (len + 9).div_ceil(64)
@@ -259,14 +280,23 @@ fn pads_n<V: Lanes<N>, const N: usize>(pads: [Pads; N], data: [&[u8]; N]) -> [[u
     let mut st: [V; 4] = from_fn(|w| V::from_array(pads.map(|p| p.0[w])));
     let n = data.map(|d| blocks(d.len()));
     let most = n.iter().copied().max().unwrap_or(0);
+    // Blocks every lane has: no lane to hold back before this.
+    let all = n.iter().copied().min().unwrap_or(0);
     for i in 0..most {
-        let b: [[u8; 64]; N] = from_fn(|l| padded_block(data[l], i, 64));
+        // Word `j` of every lane's block `i`, written straight into the lane-major layout (no
+        // per-lane padded block copied and gathered again).
+        let mut x = [[0u32; N]; 16];
+        for (l, d) in data.iter().enumerate() {
+            block_words(d, i, 64, |j, w| x[j][l] = w);
+        }
         let before = st;
-        compress(&mut st, &words(from_fn(|l| &b[l])));
-        // A lane whose message has ended keeps its state.
-        let live = V::from_array(n.map(|n| if i < n { u32::MAX } else { 0 }));
-        for (s, old) in st.iter_mut().zip(before) {
-            *s = live.blend(*s, old);
+        compress(&mut st, &x.map(V::from_array));
+        if i >= all {
+            // A lane whose message has ended keeps its state.
+            let live = V::from_array(n.map(|n| if i < n { u32::MAX } else { 0 }));
+            for (s, old) in st.iter_mut().zip(before) {
+                *s = live.blend(*s, old);
+            }
         }
     }
     // The outer block: the inner digest's four words (already little-endian words), 0x80, zeros,

@@ -57,16 +57,17 @@ impl HomeAgent {
         if m.unknown_non_skippable.is_some() {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
         }
-        let own_ip = self.members.get(&self.node).map(|m| v4(m.addr));
+        let own_ip = self.own_ip;
         let to_me = Some(q.home_agent) == own_ip;
         // A forwarded request may name the first HA's own address.
+        // (Looked up only for an address that is neither the virtual one nor this HA's own.)
         let member_ip =
-            a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
+            || a.relay.is_some() && self.members.values().any(|m| v4(m.addr) == q.home_agent);
         // RFC 4433 section 3: 0.0.0.0 or 255.255.255.255 asks for an HA to be assigned (a
         // forwarded one was admitted by its first HA under the cluster's policy).
         let dynamic = dynamic::is_all_zero_one(q.home_agent)
             && (self.dynamic_ha != DynamicHaPolicy::Off || a.relay.is_some());
-        if q.home_agent != self.vip && !to_me && !member_ip && !dynamic {
+        if q.home_agent != self.vip && !to_me && !dynamic && !member_ip() {
             return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
         }
         let Some(mn) = MnId::of(q.home_address, a.nai) else {

@@ -21,11 +21,7 @@ impl HomeAgent {
     /// Replicates the binding in `slot` when this HA is authoritative for it: it serves it, or
     /// relays it.
     pub(super) fn replicate_slot(&mut self, slot: u32, now: Instant) {
-        if self
-            .members
-            .get(&self.node)
-            .is_none_or(|m| m.backups.is_empty())
-        {
+        if !self.has_backups {
             return;
         }
         let Some(mut r) = replicate::record(&self.table, slot, now) else {

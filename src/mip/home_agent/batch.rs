@@ -186,8 +186,12 @@ impl HomeAgent {
         for group in batch.chunks_mut(LANES) {
             self.batch.active = true;
             // Each registration message parsed once: the read-ahead and the handling share it.
-            let parsed: [Option<Summary<'_>>; LANES] =
-                std::array::from_fn(|i| group.get(i).and_then(|d| registration(d.data)));
+            // Written in place: built element by element (`array::from_fn`), each summary was
+            // copied some four times on its way into the array.
+            let mut parsed: [Option<Summary<'_>>; LANES] = [None; LANES];
+            for (p, d) in parsed.iter_mut().zip(group.iter()) {
+                *p = registration(d.data);
+            }
             self.precompute(group, &parsed);
             // By reference: a summary is some 200 octets, the group's some 1.5 kB.
             for (d, m) in group.iter_mut().zip(&parsed) {

@@ -49,7 +49,7 @@ impl HomeAgent {
         }
         let chosen = self.choose_ha(a);
         if chosen == self.node {
-            let own = self.members.get(&self.node).map(|m| v4(m.addr));
+            let own = self.own_ip;
             self.push_event(Event::HomeAgentAssigned {
                 mn,
                 home_agent: own.unwrap_or(self.vip),

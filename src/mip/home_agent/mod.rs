@@ -251,6 +251,14 @@ pub struct HomeAgent {
     dynamic_ha: DynamicHaPolicy,
     key: ClusterMac,
     members: BTreeMap<NodeId, Member>,
+    /// This member's own address, from `members` (which never changes): looked up once, not
+    /// per request.
+    own_ip: Option<Ipv4Addr>,
+    /// The other members' MACs and ids, in `members`' order: whose frame a layer-2 frame is.
+    peer_macs: Vec<(MacAddr, NodeId)>,
+    /// This member has backups (its entry in `members` names some): bindings it serves or
+    /// relays are replicated.
+    has_backups: bool,
     monitor: Embedded,
     table: BindingTable,
     sas: HashMap<MnId, Arc<MnSa>, Hasher>,
@@ -325,6 +333,15 @@ impl HomeAgent {
         let sealer = Sealer::new(&cfg.cluster_key, cfg.node, cfg.incarnation, &rng);
         let (sas, fa_sas) = security::security_associations(&cfg, &hasher);
         let channels = Peers::new(members.keys().copied().filter(|n| *n != cfg.node));
+        let own_ip = members.get(&cfg.node).map(|m| v4(m.addr));
+        let has_backups = members
+            .get(&cfg.node)
+            .is_some_and(|m| !m.backups.is_empty());
+        let peer_macs = members
+            .values()
+            .filter(|m| m.node != cfg.node)
+            .map(|m| (m.mac, m.node))
+            .collect();
         let mut ha = HomeAgent {
             node: cfg.node,
             incarnation: cfg.incarnation,
@@ -334,6 +351,9 @@ impl HomeAgent {
             dynamic_ha: cfg.dynamic_ha,
             key: ClusterMac::new(&cfg.cluster_key),
             members,
+            own_ip,
+            peer_macs,
+            has_backups,
             monitor,
             table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
@@ -559,10 +579,10 @@ impl HomeAgent {
         // At layer 2, a frame from another member's MAC was sent by that member.
         let member = match (self.mode, link_src) {
             (ForwardMode::Layer2, Some(mac)) => self
-                .members
-                .values()
-                .find(|m| m.mac == mac && m.node != self.node)
-                .map(|m| m.node),
+                .peer_macs
+                .iter()
+                .find(|(m, _)| *m == mac)
+                .map(|(_, n)| *n),
             _ => None,
         };
         match data.first() {

@@ -117,7 +117,7 @@ impl HomeAgent {
     /// destination: this HA's own address when the request was sent there, else the virtual
     /// address (also for a request sent to an address that is not this HA's).
     pub(super) fn set_reply_src(&mut self, to: SocketAddr) {
-        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        let own = self.own_ip;
         self.reply_src = if own == Some(v4(to)) {
             SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
         } else {

@@ -148,7 +148,7 @@ impl Revocations {
 impl HomeAgent {
     /// This HA's own address (port 434).
     fn own_sock(&self) -> SocketAddr {
-        let own = self.members.get(&self.node).map(|m| v4(m.addr));
+        let own = self.own_ip;
         SocketAddr::V4(SocketAddrV4::new(own.unwrap_or(self.vip), PORT))
     }
 
