@@ -1,14 +1,18 @@
 //! `lns::replicate` docs (records, output commit): a set-up's record leaves for the backup at
 //! once (its ICRP waits for the backup's acknowledgement, RFC 2661 7.4.2 setting no time limit on
-//! the answer), while the records of a call cleared linger up to `ReplicationConfig::linger` and
-//! leave with the next set-up's batch at the latest. Two members and a LAC in process, every
-//! datagram delivered, time moved by hand.
+//! the answer), while the records of a call this LNS cleared linger up to
+//! `ReplicationConfig::linger` and leave with the next set-up's batch at the latest. A call the
+//! LAC cleared is different: its CDN's acknowledgement waits for the backup (output commit), so
+//! its record leaves at once. Two members and a LAC in process, every datagram delivered, time
+//! moved by hand.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
 use telcp::l2tp::ReplicationConfig;
-use telcp::l2tp::{Close, Config, Lac, LacConfig, Lns, LnsConfig, LnsMembership};
+use telcp::l2tp::{
+    Close, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, SessionRef,
+};
 
 fn addr(a: [u8; 4]) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::from(a).into(), 1701)
@@ -55,6 +59,10 @@ struct Pool {
     b: Lns,
     /// Replication datagrams member 0 sent to member 1.
     batches: usize,
+    /// The sessions member 0 reported up, latest last.
+    up: Vec<SessionRef>,
+    /// Control datagrams the LAC sent.
+    lac_sent: usize,
 }
 
 impl Pool {
@@ -69,6 +77,8 @@ impl Pool {
             a: member(0, linger, now),
             b: member(1, linger, now),
             batches: 0,
+            up: Vec::new(),
+            lac_sent: 0,
         };
         let sees =
             |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
@@ -100,6 +110,7 @@ impl Pool {
         loop {
             let mut moved = false;
             while let Some(t) = self.lac.poll_transmit() {
+                self.lac_sent += 1;
                 let _ = self.a.handle_datagram(now, lac, service(0), &t.payload);
                 moved = true;
             }
@@ -124,7 +135,11 @@ impl Pool {
                 }
                 moved = true;
             }
-            while self.a.poll_event().is_some() {}
+            while let Some(e) = self.a.poll_event() {
+                if let Event::SessionUp { session, .. } = e {
+                    self.up.push(session);
+                }
+            }
             while self.b.poll_event().is_some() {}
             while self.lac.poll_event().is_some() {}
             if !moved {
@@ -134,19 +149,26 @@ impl Pool {
     }
 }
 
+/// The session member 0 reported up last.
+fn last_up(p: &Pool) -> SessionRef {
+    *p.up.last().expect("member 0 reported a session up")
+}
+
 #[test]
-fn cleared_calls_linger_and_ride_with_the_next_setup() {
+fn calls_we_clear_linger_and_ride_with_the_next_setup() {
     let linger = Duration::from_millis(20);
     let mut p = Pool::new(linger);
     let first = p.lac.open_session(p.now).unwrap();
     p.pump();
     assert!(p.lac.session_of(first).is_some(), "the first call is up");
     assert_eq!(p.b.held_for(HNode(1)), (1, 1));
-    // The call is cleared: its records wait (time stands still), the backup still holds it.
+    // This LNS clears the call: its records wait (time stands still), the backup still holds it.
     let before = p.batches;
-    p.lac.close_session(p.now, first, Close::default()).unwrap();
+    let s = last_up(&p);
+    p.a.close_session(p.now, s, Close::default()).unwrap();
     p.pump();
     assert_eq!(p.a.session_count(), 0);
+    assert!(p.lac.session_of(first).is_none(), "the LAC took the CDN");
     assert_eq!(p.batches, before, "a cleared call's records left at once");
     assert_eq!(p.b.held_for(HNode(1)), (1, 1));
     // A set-up now: its ICRP is held for the backup, so its record leaves at once, with the
@@ -161,9 +183,8 @@ fn cleared_calls_linger_and_ride_with_the_next_setup() {
     );
     assert_eq!(p.b.held_for(HNode(1)), (1, 1));
     // Cleared again, nothing after it: the records leave when the linger is over, not before.
-    p.lac
-        .close_session(p.now, second, Close::default())
-        .unwrap();
+    let s = last_up(&p);
+    p.a.close_session(p.now, s, Close::default()).unwrap();
     p.pump();
     assert_eq!(p.b.held_for(HNode(1)), (1, 1));
     assert!(p.a.poll_timeout().is_some_and(|t| t <= p.now + linger));
@@ -178,6 +199,37 @@ fn cleared_calls_linger_and_ride_with_the_next_setup() {
         p.b.held_for(HNode(1)),
         (1, 0),
         "the backup never heard of the clear"
+    );
+}
+
+/// RFC 2661 5.8: the LAC retransmits its CDN until acknowledged. Our acknowledgement waits for
+/// the backup to hold the call's end, so a crash before then leaves the CDN to be retransmitted
+/// to the backup; so the record cannot linger, and the acknowledgement follows the batch's.
+#[test]
+fn a_call_the_lac_clears_leaves_at_once_and_is_acknowledged_after_the_backup() {
+    let mut p = Pool::new(Duration::from_millis(20));
+    let call = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1));
+    let before = p.batches;
+    p.lac.close_session(p.now, call, Close::default()).unwrap();
+    p.pump();
+    assert_eq!(
+        p.batches,
+        before + 1,
+        "the clear's record waited for the linger"
+    );
+    assert_eq!(p.b.held_for(HNode(1)), (1, 0));
+    // Acknowledged: no retransmission at the LAC's first timeout (1 s, RFC 2661 5.8) nor later.
+    let sent = p.lac_sent;
+    for _ in 0..4 {
+        let to = p.now + Duration::from_millis(500);
+        p.lac.handle_timeout(to);
+        p.advance(to);
+    }
+    assert_eq!(
+        p.lac_sent, sent,
+        "the LAC sent its CDN again: never acknowledged"
     );
 }
 
