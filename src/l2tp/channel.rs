@@ -764,13 +764,10 @@ impl Channel {
         (self.ns, self.nr)
     }
 
-    /// Resumes the channel at the sequence numbers `ns` (of the next message sent) and `nr` (of
-    /// the next message expected), as RFC 4951 recovery does with the Suggested Control Sequence:
-    /// messages sent and not acknowledged and messages received out of order are discarded (the
-    /// peer's side of the channel restarts from these numbers too), the retransmission and
-    /// congestion state starts afresh. Messages queued and not yet sent stay queued; they go out
-    /// (numbered from `ns`) once the channel is not held ([`Channel::set_held`]).
-    pub fn set_seq(&mut self, now: Instant, ns: u16, nr: u16) {
+    /// Our next Ns is `ns` and the peer's next expected `nr`: what was in flight, received out
+    /// of order, reserved or held for acknowledgement under the old numbering is dropped
+    /// ([`Channel::set_seq`], [`Channel::resume_replica`]).
+    fn restart_sequence(&mut self, ns: u16, nr: u16) {
         self.ns = ns;
         self.nr = nr;
         self.unacked.clear();
@@ -780,6 +777,16 @@ impl Channel {
             b.reserved.clear();
             b.ack_held.clear();
         }
+    }
+
+    /// Resumes the channel at the sequence numbers `ns` (of the next message sent) and `nr` (of
+    /// the next message expected), as RFC 4951 recovery does with the Suggested Control Sequence:
+    /// messages sent and not acknowledged and messages received out of order are discarded (the
+    /// peer's side of the channel restarts from these numbers too), the retransmission and
+    /// congestion state starts afresh. Messages queued and not yet sent stay queued; they go out
+    /// (numbered from `ns`) once the channel is not held ([`Channel::set_held`]).
+    pub fn set_seq(&mut self, now: Instant, ns: u16, nr: u16) {
+        self.restart_sequence(ns, nr);
         self.place_pins();
         self.trim_backlog();
         self.retries = 0;
@@ -852,15 +859,7 @@ impl Channel {
     /// backup's next message in its place).
     pub fn resume_replica(&mut self, now: Instant, ns: u16, nr: u16, peer_window: u16) {
         self.set_peer_window(peer_window);
-        self.ns = ns;
-        self.nr = nr;
-        self.unacked.clear();
-        self.unacked_since = None;
-        if let Some(b) = self.backlog.as_mut() {
-            b.ooo.clear();
-            b.reserved.clear();
-            b.ack_held.clear();
-        }
+        self.restart_sequence(ns, nr);
         self.trim_backlog();
         self.first_seen = None;
         self.resync_ns = true;
