@@ -30,12 +30,21 @@ fn lossy() -> telcp::sim::LinkConfig {
     common::l2tp::lossy_link()
 }
 
-/// The one live member serving `n` sessions; no other live member serves any (one owner per
-/// tunnel).
-fn server(w: &World, n: usize) -> usize {
-    let servers: Vec<usize> = (0..w.members.len())
+/// The live members serving a session.
+fn servers(w: &World) -> Vec<usize> {
+    (0..w.members.len())
         .filter(|i| w.alive(*i) && !w.serving[*i].is_empty())
-        .collect();
+        .collect()
+}
+
+/// The one live member serving `n` sessions; no other live member serves any (one owner per
+/// tunnel). A member declared Down while alive (a false Down) serves until the taker's
+/// [`telcp::l2tp::replica::Record::TakenOver`] reaches it, though the LAC's packets already go
+/// to the taker, which holds the address (`lns::takeover` docs): that notice is given up to 10 s
+/// (a few retransmissions over the lossy member links) to land.
+fn server(w: &mut World, n: usize) -> usize {
+    w.run_until(Duration::from_secs(10), |w| servers(w).len() == 1);
+    let servers = servers(w);
     let brief: Vec<Vec<String>> = w
         .events
         .iter()
@@ -46,6 +55,9 @@ fn server(w: &World, n: usize) -> usize {
                 .collect()
         })
         .collect();
+    if servers.len() != 1 {
+        dump(w);
+    }
     assert_eq!(
         servers.len(),
         1,
@@ -210,26 +222,35 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     let calls = w.open_calls(n);
     // Output commit (`lns::replicate` docs): a call the LAC has up is held by the backup already,
     // whatever the member links lost, so a crash right now loses nothing.
-    let p0 = server(&w, n);
+    let p0 = server(&mut w, n);
     let b0 = w.member(p0).backup().expect("a backup").0 as usize - 1;
-    assert_eq!(
-        w.member(b0).held_for(telcp::health::NodeId(p0 as u32 + 1)),
-        (1, n),
-        "seed {seed}: set-ups not yet replicated when the LAC had them up"
-    );
+    let held = |w: &mut World| w.member(b0).held_for(telcp::health::NodeId(p0 as u32 + 1));
+    if (0..3).all(|i| w.takeovers(i).is_empty()) {
+        assert_eq!(
+            held(&mut w),
+            (1, n),
+            "seed {seed}: set-ups not yet replicated when the LAC had them up"
+        );
+    } else {
+        // A false Down moved the calls: the taker's bulk sync to its own backup is under way.
+        let synced = w.run_until(Duration::from_secs(20), move |w| held(w) == (1, n));
+        assert!(synced, "seed {seed}: no bulk sync to the taker's backup");
+    }
     // Some traffic, and HELLO-free time so the copies lag by whatever the channel did since.
     w.send_frames(&calls, 2);
     w.run(Duration::from_millis(seed % 3000));
     // The LNS serving the calls: member 0, or (a false Down under heartbeat loss during the
     // set-up) the member that took its tunnel. Its backup is a live member chosen by load.
-    let p = server(&w, n);
-    let b = w.member(p).backup().expect("a backup").0 as usize - 1;
+    // (A false Down of its backup moves the backup: the new one's bulk sync may be under way.)
+    let p = server(&mut w, n);
+    let backup_of_p = move |w: &mut World| w.member(p).backup().expect("a backup").0 as usize - 1;
+    let synced = w.run_until(Duration::from_secs(20), move |w| {
+        let b = backup_of_p(w);
+        w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)) == (1, n)
+    });
+    assert!(synced, "seed {seed}: the backup holds not every call");
+    let b = backup_of_p(&mut w);
     assert_ne!(b, p, "seed {seed}");
-    assert_eq!(
-        w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)),
-        (1, n),
-        "seed {seed}"
-    );
     let tunnel_ups = w.lac_tunnel_ups();
     w.sim.crash(w.members[p]);
     let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(b).is_empty());
@@ -277,7 +298,7 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     w.run(Duration::from_secs(2));
     // The server is the backup, or (a false Down under heartbeat loss) the member that took the
     // tunnel from it in turn.
-    let at = server(&w, n);
+    let at = server(&mut w, n);
     if let Err(e) = frames_arrived(&w, at, &calls, &lac_before) {
         dump(&w);
         panic!("seed {seed}: {e}");
@@ -306,11 +327,12 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
         .iter()
         .filter(|e| {
             matches!(e, Event::TunnelDown { .. })
-                || matches!(e, Event::SessionDown { call: Some(c), .. } if *c != victim)
+                || matches!(e, Event::SessionDown { call: Some(c), .. }
+                    if *c != victim && calls.contains(c))
         })
         .collect();
     assert!(downs.is_empty(), "seed {seed}: LAC lost {downs:?}");
-    let at = server(&w, n - 1);
+    let at = server(&mut w, n - 1);
     assert_eq!(
         w.sim.node::<telcp::l2tp::Lac>(w.lac).call_count(),
         n - 1,
@@ -319,8 +341,12 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     // One established tunnel (a recovery tunnel of a later false-Down takeover may still be in
     // its hold period, RFC 2661 5.7).
     assert_eq!(established_tunnels(&mut w, at), 1, "seed {seed}");
-    // The backup now replicates what it took to its own backup.
-    assert!(w.member(b).backup().is_some());
+    // The server now replicates what it took to a backup of its own (a false Down of that one
+    // under heartbeat loss leaves it none until health sees it Up again).
+    let backed = w.run_until(Duration::from_secs(20), move |w| {
+        w.member(at).backup().is_some()
+    });
+    assert!(backed, "seed {seed}: the server has no backup");
     settle(&mut w, &calls);
 }
 
@@ -363,6 +389,31 @@ fn rfc4951_failover_seed_602_answered_calls_come_up() {
     failover(602, 20, true);
 }
 
+/// Seed 1817 (issue 15 item 3, `lns::takeover` docs, one owner per tunnel): the serving member
+/// moves its backup from one member to the other and is falsely declared Down before the first
+/// has heard its release; both take it over. The claims they exchange (`Record::Claimed`) leave
+/// one owner: the taker holding the newer bulk sync. Failed with both members serving the calls.
+#[test]
+fn silent_failover_seed_1817_one_taker() {
+    failover(1817, 20, false);
+}
+
+/// Seed 1817 in RFC 4951 mode: the same race, the same one owner.
+#[test]
+fn rfc4951_failover_seed_1817_one_taker() {
+    failover(1817, 20, true);
+}
+
+/// Seed 3608 in RFC 4951 mode: a false Down during the set-up; the taker's FSQ names a call
+/// whose ICRP the LAC has not had yet (it comes again after the recovery). The LAC has the
+/// session (waiting for the reply), so its FSR keeps it (RFC 4951 answers 0 only for a session
+/// the receiver does not have). Failed with the LAC answering 0, the LNS clearing the call and
+/// the LAC then bringing it up on the ICRP: up at the LAC, at no LNS.
+#[test]
+fn rfc4951_failover_seed_3608_call_in_setup_kept() {
+    failover(3608, 20, true);
+}
+
 /// The member serving the calls after they are set up, and its backup.
 fn primary_and_backup(w: &mut World, n: usize) -> (usize, usize) {
     let p = server(w, n);
@@ -376,13 +427,31 @@ fn primary_and_backup(w: &mut World, n: usize) -> (usize, usize) {
     (p, b)
 }
 
+/// The one live member serving `n` calls and its backup, when the backup is live and holds them
+/// all.
+fn backed_up(w: &mut World, n: usize) -> Option<(usize, usize)> {
+    let servers: Vec<usize> = (0..w.members.len())
+        .filter(|i| w.alive(*i) && !w.serving[*i].is_empty())
+        .collect();
+    let [p] = servers[..] else {
+        return None;
+    };
+    let c = w.member(p).backup()?.0 as usize - 1;
+    if !w.alive(c) {
+        return None;
+    }
+    let held = w.member(c).held_for(telcp::health::NodeId(p as u32 + 1));
+    (held == (1, n)).then_some((p, c))
+}
+
 /// Issue 15 item 3 (`lns::takeover` docs, one owner per tunnel): a member cut off from everyone
 /// is declared Down and its backup takes over; when it is back (same incarnation) it yields the
 /// tunnel (no StopCCN) and the calls stay at the backup, the LAC seeing nothing.
 #[test]
 fn false_down_then_return_yields_to_the_backup() {
     let n = 10;
-    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
         let mut w = World::new(seed, 3, lossy());
         let calls = w.open_calls(n);
         let (p, b) = primary_and_backup(&mut w, n);
@@ -408,14 +477,14 @@ fn false_down_then_return_yields_to_the_backup() {
         }
         w.send_frames(&calls, 8);
         w.run(Duration::from_secs(2));
-        let at = server(&w, n);
+        let at = server(&mut w, n);
         if let Err(e) = frames_arrived(&w, at, &calls, &lac_before) {
             panic!("seed {seed}: {e}");
         }
         w.run(Duration::from_secs(150));
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
         assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
-        server(&w, n);
+        server(&mut w, n);
         settle(&mut w, &calls);
     }
 }
@@ -425,7 +494,8 @@ fn false_down_then_return_yields_to_the_backup() {
 #[test]
 fn restarted_member_is_not_resurrected() {
     let n = 5;
-    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
         let mut w = World::new(seed, 3, lossy());
         let calls = w.open_calls(n);
         let (p, b) = primary_and_backup(&mut w, n);
@@ -437,23 +507,41 @@ fn restarted_member_is_not_resurrected() {
         });
         assert!(dropped, "seed {seed}: the stale records are still held");
         // Under heartbeat loss the backup may have found the crashed member Down (and taken its
-        // tunnel, rightly) before the restart; the restart's failure takes nothing more.
-        let (took, taken, tunnels) = {
-            let t = w.takeovers(b).len();
-            let m = w.member(b);
-            (t, m.stats().tunnels_taken_over, m.tunnel_count())
+        // tunnel, rightly) before the restart; the restart's failure takes nothing more. (A
+        // false Down of the backup may move what it took to the third member: the tunnels the
+        // others hold, counted together, stay the same.)
+        let failed = telcp::health::NodeId(p as u32 + 1);
+        let others: Vec<usize> = (0..3).filter(|i| *i != p).collect();
+        let from_p = move |w: &mut World| -> usize {
+            (0..3)
+                .map(|i| {
+                    w.takeovers(i)
+                        .iter()
+                        .filter(|e| matches!(e, Event::TakeOver { from, tunnels, .. } if *from == failed && !tunnels.is_empty()))
+                        .count()
+                })
+                .sum()
         };
+        let held_by_others = {
+            let others = others.clone();
+            move |w: &mut World| -> usize {
+                let live: Vec<usize> = others.iter().copied().filter(|i| w.alive(*i)).collect();
+                live.into_iter().map(|i| w.member(i).tunnel_count()).sum()
+            }
+        };
+        let (took, tunnels) = (from_p(&mut w), held_by_others(&mut w));
         w.run(Duration::from_secs(5));
         w.sim.crash(w.members[p]);
         w.run(Duration::from_secs(20));
         assert_eq!(
-            w.takeovers(b).len(),
+            from_p(&mut w),
             took,
-            "seed {seed}: {:?}",
-            w.takeovers(b)
+            "seed {seed}: a takeover of the restarted member"
         );
-        assert_eq!(w.member(b).stats().tunnels_taken_over, taken, "seed {seed}");
-        assert_eq!(w.member(b).tunnel_count(), tunnels, "seed {seed}");
+        let same = w.run_until(Duration::from_secs(10), move |w| {
+            held_by_others(w) == tunnels
+        });
+        assert!(same, "seed {seed}: tunnels held by the others changed");
         // The LAC finds out at its next HELLO (60 s) and its retransmissions (71 s) when the
         // calls were not taken before the restart; nobody serves a copy of them then.
         w.run(Duration::from_secs(200));
@@ -467,26 +555,25 @@ fn restarted_member_is_not_resurrected() {
 #[test]
 fn double_failure_loses_only_sessions_of_both_failed() {
     let n = 10;
-    for seed in 0..env("TELCP_FAILOVER_SEEDS", 8) {
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
         // Sequential: the backup first, then the member.
         let mut w = World::new(seed, 3, lossy());
         let calls = w.open_calls(n);
-        let (p, b) = primary_and_backup(&mut w, n);
-        let c = 3 - p - b;
+        let (_, b) = primary_and_backup(&mut w, n);
         w.sim.crash(w.members[b]);
-        let resynced = w.run_until(Duration::from_secs(20), move |w| {
-            w.member(c).held_for(telcp::health::NodeId(p as u32 + 1)) == (1, n)
-        });
+        // The serving member (the primary, or the last one left if a false Down under heartbeat
+        // loss moved the tunnel to it) has the other live member as its backup, which holds
+        // every call.
+        let resynced = w.run_until(Duration::from_secs(20), move |w| backed_up(w, n).is_some());
         assert!(resynced, "seed {seed}: no bulk sync to the new backup");
-        assert_eq!(
-            w.member(p).backup(),
-            Some(telcp::health::NodeId(c as u32 + 1))
-        );
+        let (p, c) = backed_up(&mut w, n).unwrap();
+        assert_ne!(c, b);
         w.sim.crash(w.members[p]);
         let took = w.run_until(Duration::from_secs(20), move |w| !w.takeovers(c).is_empty());
         assert!(took, "seed {seed}: no takeover by the new backup");
         w.run(Duration::from_secs(30));
-        server(&w, n);
+        server(&mut w, n);
         assert_eq!(w.lac_downs(), 0, "seed {seed}");
         settle(&mut w, &calls);
 

@@ -29,6 +29,7 @@
 //! 7 TunnelGone tunnel (2)
 //! 8 TakenOver  incarnation (4) tunnel (2) epoch (4)
 //! 9 TunnelSequence tunnel (2) ns (2) nr (2)
+//! 10 Claimed   member (4) incarnation (4) generation (4)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
@@ -111,7 +112,8 @@ pub struct SessionRecord {
     pub icrp_ns: Option<u16>,
 }
 
-/// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back): an item
+/// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back; or,
+/// [`Record::Claimed`], from a member that took over to every member): an item
 /// of the generic replication channel ([`crate::replica`], which adds the bulk sync markers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -153,6 +155,20 @@ pub enum Record {
         /// The tunnel's owner generation at the sender (see [`TunnelRecord::epoch`]).
         epoch: u32,
     },
+    /// The sender took over `member` (of `incarnation`) from the copy that member's bulk sync
+    /// `generation` began (`lns::takeover` docs, one owner per tunnel): sent to every member, so
+    /// that of two members holding a copy of one member, only the one with the newer copy
+    /// (a higher generation; a tie to the lower node id) keeps what it took.
+    Claimed {
+        /// The node id ([`crate::health::NodeId`]) of the member taken over.
+        member: u32,
+        /// That member's incarnation.
+        incarnation: u32,
+        /// The epoch of the member's bulk sync the sender's copy came from: the member numbers
+        /// its bulk syncs to all peers in one increasing sequence, so a later backup's copy has
+        /// a higher one.
+        generation: u32,
+    },
 }
 
 crate::io::reader::wire_fields! {
@@ -176,6 +192,8 @@ crate::io::reader::wire_fields! {
         Failover => "failover capability",
         Hello => "hello interval",
         Epoch => "epoch",
+        Member => "member",
+        Generation => "generation",
         Serial => "call serial number",
     }
 }
@@ -214,6 +232,7 @@ const SESSION_GONE: u8 = 6;
 const TUNNEL_GONE: u8 = 7;
 const TAKEN_OVER: u8 = 8;
 const TUNNEL_SEQUENCE: u8 = 9;
+const CLAIMED: u8 = 10;
 
 /// Reads a non-zero id (RFC 2661 3.1).
 fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
@@ -430,6 +449,11 @@ impl Record {
                 tunnel: id(r, Field::Tunnel)?,
                 epoch: r.u32(Field::Epoch)?,
             },
+            CLAIMED => Record::Claimed {
+                member: r.u32(Field::Member)?,
+                incarnation: r.u32(Field::Incarnation)?,
+                generation: r.u32(Field::Generation)?,
+            },
             _ => {
                 return Err(RecordError::Invalid {
                     offset,
@@ -475,6 +499,16 @@ impl Record {
                 buf.put_u16(*tunnel);
                 buf.put_u32(*epoch);
             }
+            Record::Claimed {
+                member,
+                incarnation,
+                generation,
+            } => {
+                buf.put_u8(CLAIMED);
+                buf.put_u32(*member);
+                buf.put_u32(*incarnation);
+                buf.put_u32(*generation);
+            }
         }
     }
 
@@ -519,9 +553,9 @@ impl crate::replica::Replicated for Record {
         Record::parse_kind(kind, r)
     }
 
-    /// A takeover notice is a decision no bulk sync carries.
+    /// A takeover notice or claim is a decision no bulk sync carries.
     fn survives_overflow(&self) -> bool {
-        matches!(self, Record::TakenOver { .. })
+        matches!(self, Record::TakenOver { .. } | Record::Claimed { .. })
     }
 }
 
@@ -600,6 +634,22 @@ mod tests {
             nr: 3,
         };
         assert_eq!(q.to_vec(), [9, 0, 1, 0, 2, 0, 3]);
+        // Module docs, wire format: kind 10, member, incarnation, generation.
+        let c = Record::Claimed {
+            member: 2,
+            incarnation: 0x0102_0304,
+            generation: 7,
+        };
+        let b = c.to_vec();
+        assert_eq!(b, [10, 0, 0, 0, 2, 1, 2, 3, 4, 0, 0, 0, 7]);
+        assert_eq!(Record::parse(&b), Ok(c));
+        assert!(matches!(
+            Record::parse(&b[..12]),
+            Err(RecordError::Truncated {
+                field: Field::Generation,
+                offset: 9
+            })
+        ));
     }
 
     /// RFC 2661 3.1: ids are non-zero; unknown kinds and families, short and long input refused.

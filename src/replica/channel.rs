@@ -107,6 +107,15 @@ impl<I: Replicated> Channel<I> {
         Self::default()
     }
 
+    /// As [`Channel::restart_bulk`], the sync's [`Entry::SyncBegin`] carrying `epoch` rather than
+    /// the channel's next one: a sender that numbers its bulk syncs to all its peers in one
+    /// sequence (so a receiver can tell whose copy is newer; `l2tp::lns::takeover` docs). It must
+    /// differ from the epoch of the sync it replaces.
+    pub fn restart_bulk_at(&mut self, epoch: u32) {
+        self.epoch = epoch.wrapping_sub(1);
+        self.restart_bulk();
+    }
+
     /// (Re)starts a bulk sync under a new epoch (call it when the peer (re)joins). The batch in
     /// flight is abandoned (the sync covers its state); its items that
     /// [`Replicated::survives_overflow`] are queued again, first, in their order.

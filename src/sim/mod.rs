@@ -375,6 +375,13 @@ impl Sim {
         }
     }
 
+    /// The time of the next delivery or timeout due (not before [`Sim::now`]); `None` when
+    /// nothing is pending. A driver that acts on the nodes' events in the order they happen runs
+    /// [`Sim::run_until`] to each such time in turn.
+    pub fn next_event_at(&self) -> Option<Instant> {
+        self.next_event()
+    }
+
     /// Advances the clock by `d`.
     pub fn run_for(&mut self, d: Duration) {
         let deadline = self.now + d;

@@ -429,5 +429,12 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                 epoch,
             }
         }),
+        any::<(u32, u32, u32)>().prop_map(|(member, incarnation, generation)| {
+            Record::Claimed {
+                member,
+                incarnation,
+                generation,
+            }
+        }),
     ]
 }

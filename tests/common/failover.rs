@@ -206,14 +206,17 @@ impl World {
         }
     }
 
-    /// Runs for `d` in steps of 50 ms, pumping between steps.
+    /// Runs for `d`, pumping after every instant at which something happened: events are acted
+    /// on in the order they happen, as a caller would (of two takeovers of one address, the later
+    /// moves it last).
     pub fn run(&mut self, d: Duration) {
         let end = self.sim.now() + d;
-        while self.sim.now() < end {
-            let step = (end - self.sim.now()).min(Duration::from_millis(50));
-            self.sim.run_for(step);
+        while let Some(t) = self.sim.next_event_at().filter(|t| *t <= end) {
+            self.sim.run_until(t);
             self.pump();
         }
+        self.sim.run_until(end);
+        self.pump();
     }
 
     /// Runs until `cond` holds or `limit` passed; whether it held.
@@ -242,12 +245,16 @@ impl World {
 
     /// Opens `n` calls at the LAC (to member 0), once the members see each other (a member is
     /// taken over when health finds it Down, so its backup must have heard it), and waits until
-    /// all are up at both ends; returns them.
+    /// all are up at both ends; returns them. A call still in set-up when a false Down moved the
+    /// tunnel may fail at the LAC's set-up timer (CDN Result 10, RFC 2661 7.4.1; `lns::replicate`
+    /// docs: an ICRQ acknowledged but not yet answered is not replicated): it is cleared at the
+    /// LAC (never half up) and opened again, as a subscriber redials.
     pub fn open_calls(&mut self, n: usize) -> Vec<CallId> {
         assert!(self.run_until(Duration::from_secs(30), World::formed));
         // In batches, as calls arrive (a thousand ICRQs at once would outrun the set-up timer
         // on a window of 8 messages).
         let mut calls = Vec::with_capacity(n);
+        let mut redials = 0;
         while calls.len() < n {
             let now = self.sim.now();
             let k = (n - calls.len()).min(25);
@@ -257,8 +264,29 @@ impl World {
                 w.lac_session_ups() >= want
                     && w.serving.iter().map(BTreeSet::len).sum::<usize>() >= want
             });
-            assert!(
-                ok,
+            if ok {
+                continue;
+            }
+            let (up, cleared) = self.lac_calls();
+            let moved = self
+                .events
+                .iter()
+                .flatten()
+                .any(|e| matches!(e, Event::TakeOver { .. }));
+            let failed: Vec<CallId> = calls
+                .iter()
+                .copied()
+                .filter(|c| !up.contains(c) && cleared.contains(c))
+                .collect();
+            let stuck = calls
+                .iter()
+                .any(|c| !up.contains(c) && !cleared.contains(c));
+            if moved && !stuck && !failed.is_empty() && redials < n {
+                redials += failed.len();
+                calls.retain(|c| !failed.contains(c));
+                continue;
+            }
+            panic!(
                 "seed {}: {} of {want} calls up at the LAC, {:?} at the LNSs",
                 self.seed,
                 self.lac_session_ups(),
@@ -266,6 +294,24 @@ impl World {
             );
         }
         calls
+    }
+
+    /// The calls the LAC reported up, and those it reported down.
+    fn lac_calls(&self) -> (BTreeSet<CallId>, BTreeSet<CallId>) {
+        let mut up = BTreeSet::new();
+        let mut down = BTreeSet::new();
+        for e in &self.lac_events {
+            match e {
+                Event::SessionUp { call: Some(c), .. } => {
+                    up.insert(*c);
+                }
+                Event::SessionDown { call: Some(c), .. } => {
+                    down.insert(*c);
+                }
+                _ => {}
+            }
+        }
+        (up, down)
     }
 
     /// `SessionUp` events the LAC reported.

@@ -7,7 +7,9 @@
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
 //!   a new epoch), and so does the former one, empty: its end sweeps what it held for us (so it
-//!   does not take over a stale copy).
+//!   does not take over a stale copy). Bulk-sync epochs form one increasing sequence over all
+//!   peers, so a later backup holds a higher epoch than any former one (`takeover` docs, two
+//!   takers).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
@@ -146,6 +148,10 @@ pub(super) struct Replicator {
     /// When the records waiting for the backup, none holding an answer back, leave at the
     /// latest ([`ReplicationConfig::linger`]).
     linger_until: Option<Instant>,
+    /// The epoch of our last bulk sync to any peer: one increasing sequence over all peers, so
+    /// a backup chosen later holds a copy of a higher epoch than a former one (module docs,
+    /// backup; `takeover` docs, one owner per tunnel).
+    generation: u32,
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -541,7 +547,17 @@ impl Lns {
         if self.monitor().and_then(|m| m.addr_of(node)).is_none() {
             return;
         }
-        self.repl.channels.entry(node).or_default().restart_bulk();
+        let latest = self.repl.channels.values().map(Channel::epoch).max();
+        let g = latest
+            .unwrap_or(0)
+            .max(self.repl.generation)
+            .wrapping_add(1);
+        self.repl.generation = g;
+        self.repl
+            .channels
+            .entry(node)
+            .or_default()
+            .restart_bulk_at(g);
         self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
     }
 
@@ -718,6 +734,7 @@ impl Lns {
                     .and_then(|ch| ch.end_sync(epoch));
                 if let Some(seen) = seen {
                     self.sweep_held(from, &seen);
+                    self.note_generation(from, epoch);
                 }
             }
             Entry::Item(rec) => {

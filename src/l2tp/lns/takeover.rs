@@ -28,6 +28,15 @@
 //!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
 //!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
 //!   the old incarnation is ignored by the new one.
+//! * **Two takers**: a member that changed backup and was declared Down before the former backup
+//!   heard of the change can be taken over by both. Each taker tells every other member
+//!   ([`Record::Claimed`]) which copy it took over from: the epoch of the member's last bulk sync
+//!   to it. A member's bulk syncs are numbered in one increasing sequence over all its peers, so
+//!   the newer backup holds the higher epoch. The claim from the higher epoch wins (equal epochs:
+//!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
+//!   winner emits [`Event::TakeOver`] again for each address, with no tunnels or sessions, so the
+//!   caller moves the address back from the loser. A member that hears a winning claim before it
+//!   sees the member Down does not take it over at all.
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
 
@@ -44,16 +53,49 @@ use std::time::Instant;
 struct Held {
     /// The member's incarnation, as its replication envelopes say.
     incarnation: Option<u32>,
+    /// The epoch of the member's last bulk sync to us ([`Record::Claimed`]).
+    generation: u32,
     tunnels: BTreeMap<u16, (TunnelRecord, BTreeMap<u16, SessionRecord>)>,
     sessions: usize,
+}
+
+/// What we took over from one member.
+#[derive(Debug, Clone)]
+struct Taken {
+    /// The member's incarnation then (for the notices).
+    incarnation: Option<u32>,
+    /// The epoch of the bulk sync our copy came from (our claim, [`Record::Claimed`]).
+    generation: u32,
+    tunnels: Vec<u16>,
+    /// The member's addresses those tunnels use (the takeover moved them here).
+    addrs: Vec<IpAddr>,
+}
+
+/// The best claim another member made on a member (module docs, one owner per tunnel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Claim {
+    incarnation: u32,
+    generation: u32,
+    by: NodeId,
+}
+
+impl Claim {
+    /// Whether this claim beats `other`'s on the same incarnation: the newer copy, a tie to
+    /// the lower node id.
+    fn beats(&self, other: &Claim) -> bool {
+        (self.generation, std::cmp::Reverse(self.by))
+            > (other.generation, std::cmp::Reverse(other.by))
+    }
 }
 
 /// The backup side: records held per member, tunnels taken per member.
 #[derive(Debug, Default)]
 pub(super) struct Backups {
     held: BTreeMap<NodeId, Held>,
-    /// Tunnels taken over from a member, with its incarnation then (for the notices).
-    taken: BTreeMap<NodeId, (Option<u32>, Vec<u16>)>,
+    /// Tunnels taken over from a member.
+    taken: BTreeMap<NodeId, Taken>,
+    /// Per member, the best claim another member made on it (at most one per monitor peer).
+    claims: BTreeMap<NodeId, Claim>,
     /// The owner generation of our tunnels that were taken over (absent: 0).
     pub(super) epochs: BTreeMap<u16, u32>,
 }
@@ -133,6 +175,14 @@ impl Lns {
                 self.yield_tunnel(from, incarnation, (tunnel, epoch), now);
                 false
             }
+            Record::Claimed {
+                member,
+                incarnation,
+                generation,
+            } => {
+                self.claimed(from, NodeId(member), incarnation, generation);
+                false
+            }
         };
         if refused {
             self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
@@ -173,7 +223,7 @@ impl Lns {
             .backups
             .taken
             .get(&from)
-            .is_some_and(|(_, t)| t.contains(&tid));
+            .is_some_and(|t| t.tunnels.contains(&tid));
         let Some(t) = self.core.export_tunnel(tid).filter(|_| ours) else {
             return false;
         };
@@ -212,8 +262,8 @@ impl Lns {
         if t.epoch <= ours {
             return;
         }
-        if let Some((_, tunnels)) = self.backups.taken.get_mut(&from) {
-            tunnels.retain(|tid| *tid != t.tunnel);
+        if let Some(taken) = self.backups.taken.get_mut(&from) {
+            taken.tunnels.retain(|tid| *tid != t.tunnel);
         }
     }
 
@@ -255,6 +305,11 @@ impl Lns {
         if ours != Some(incarnation) || epoch <= our_epoch {
             return;
         }
+        self.give_up(tunnel, by);
+    }
+
+    /// Drops our `tunnel` without a StopCCN: `by` owns it (module docs, one owner per tunnel).
+    fn give_up(&mut self, tunnel: u16, by: NodeId) {
         if let Some(sessions) = self.core.forget_tunnel(tunnel) {
             self.backups.epochs.remove(&tunnel);
             self.core.stats.tunnels_yielded = self.core.stats.tunnels_yielded.saturating_add(1);
@@ -267,17 +322,116 @@ impl Lns {
         }
     }
 
+    /// `from` completed its bulk sync `epoch` to us (module docs, one owner per tunnel).
+    pub(super) fn note_generation(&mut self, from: NodeId, epoch: u32) {
+        if let Some(h) = self.backups.held.get_mut(&from) {
+            h.generation = epoch;
+        }
+    }
+
+    /// Our claim on `member` from the copy `held`, when it names an incarnation and holds a
+    /// tunnel.
+    fn own_claim(&self, held: &Held) -> Option<Claim> {
+        if held.tunnels.is_empty() {
+            return None;
+        }
+        Some(Claim {
+            incarnation: held.incarnation?,
+            generation: held.generation,
+            by: self.monitor()?.node(),
+        })
+    }
+
+    /// Tells every other member that we took `member` over ([`Record::Claimed`]).
+    fn claim(&mut self, member: NodeId, c: Claim) {
+        let peers: Vec<NodeId> = self
+            .monitor()
+            .map(|m| m.peers().map(|p| p.node).collect())
+            .unwrap_or_default();
+        for peer in peers.into_iter().filter(|p| *p != member) {
+            self.send_record(
+                peer,
+                Record::Claimed {
+                    member: member.0,
+                    incarnation: c.incarnation,
+                    generation: c.generation,
+                },
+            );
+        }
+    }
+
+    /// `by` took `member` of `incarnation` over from its copy of bulk sync `generation` (module
+    /// docs, one owner per tunnel): the best claim on `member` is kept for our own takeover; if
+    /// we took it over too, the loser yields what it took and the winner takes the addresses
+    /// again.
+    fn claimed(&mut self, by: NodeId, member: NodeId, incarnation: u32, generation: u32) {
+        let Some(m) = self.monitor() else {
+            return;
+        };
+        let me = m.node();
+        if member == me || by == me || m.addr_of(member).is_none() {
+            return;
+        }
+        let theirs = Claim {
+            incarnation,
+            generation,
+            by,
+        };
+        let best = match self.backups.claims.get(&member) {
+            Some(c) if c.incarnation > incarnation => *c,
+            Some(c) if c.incarnation == incarnation && !theirs.beats(c) => *c,
+            _ => theirs,
+        };
+        self.backups.claims.insert(member, best);
+        let Some(taken) = self
+            .backups
+            .taken
+            .get(&member)
+            .filter(|t| t.incarnation == Some(incarnation))
+            .cloned()
+        else {
+            return;
+        };
+        let ours = Claim {
+            incarnation,
+            generation: taken.generation,
+            by: me,
+        };
+        if theirs.beats(&ours) {
+            self.backups.taken.remove(&member);
+            for tunnel in taken.tunnels {
+                self.give_up(tunnel, by);
+            }
+            self.publish_load();
+            return;
+        }
+        for addr in taken.addrs {
+            self.core.event(Event::TakeOver {
+                from: member,
+                addr,
+                tunnels: Vec::new(),
+                sessions: Vec::new(),
+            });
+        }
+    }
+
     /// `node` restarted (module docs): what was held for its former incarnation is dropped, and
     /// nothing it held before is to be yielded any more.
     pub(super) fn member_restarted(&mut self, node: NodeId) {
         self.backups.held.remove(&node);
         self.backups.taken.remove(&node);
+        self.backups.claims.remove(&node);
         self.peer_restarted(node);
     }
 
     /// `node` is Up: tell it again which of its tunnels we took.
     pub(super) fn member_up(&mut self, node: NodeId) {
-        let Some((Some(incarnation), tunnels)) = self.backups.taken.get(&node).cloned() else {
+        let Some(Taken {
+            incarnation: Some(incarnation),
+            tunnels,
+            ..
+        }) = self.backups.taken.get(&node).cloned()
+        else {
             return;
         };
         for tunnel in tunnels {
@@ -306,6 +460,14 @@ impl Lns {
             .or(held.incarnation);
         if held.incarnation.is_some() && held.incarnation != current {
             return;
+        }
+        // Another member took `failed` over from a newer copy (or as new, a lower id): ours is
+        // not to be used (module docs, one owner per tunnel).
+        let ours = self.own_claim(&held);
+        if let (Some(ours), Some(theirs)) = (ours, self.backups.claims.get(&failed)) {
+            if theirs.incarnation == ours.incarnation && theirs.beats(&ours) {
+                return;
+            }
         }
         let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
         let mut taken = Vec::new();
@@ -360,7 +522,18 @@ impl Lns {
                 self.replicate_session(*tid, sid);
             }
         }
-        self.backups.taken.insert(failed, (held.incarnation, taken));
+        self.backups.taken.insert(
+            failed,
+            Taken {
+                incarnation: held.incarnation,
+                generation: held.generation,
+                tunnels: taken,
+                addrs: by_addr.keys().copied().collect(),
+            },
+        );
+        if let Some(c) = ours {
+            self.claim(failed, c);
+        }
         self.member_up(failed);
         for (addr, (tunnels, sessions)) in by_addr {
             self.core.event(Event::TakeOver {
@@ -432,11 +605,24 @@ mod tests {
     /// A member (node 1) that backs up node 2, holding node 2's tunnel with one answered call
     /// whose ICRP had Ns [`ICRP_NS`], takes it over: the member and the probe it sent.
     fn taken_over(now: Instant) -> (Lns, ControlMessage<'static>) {
+        let mut lns = holder(now, 1);
+        lns.take_over(now, NodeId(2));
+        let sent = to_lac(&mut lns);
+        assert_eq!(sent.len(), 1, "the probe only");
+        (lns, sent.into_iter().next().unwrap())
+    }
+
+    /// Node 1 of a pool with nodes 2 and 3, holding node 2's (incarnation 1) tunnel and its
+    /// answered call from node 2's bulk sync `generation`.
+    fn holder(now: Instant, generation: u32) -> Lns {
         let m = LnsMembership::new(
             NodeId(1),
             Role::LNS,
             ClusterKey::new(b"pool"),
-            vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())],
+            vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ],
         );
         let cfg = LnsConfig {
             contact: false,
@@ -472,12 +658,94 @@ mod tests {
             answered: true,
             icrp_ns: Some(ICRP_NS),
         };
+        lns.note_incarnation(NodeId(2), 1);
         lns.apply_record(now, NodeId(2), Record::Tunnel(t));
         lns.apply_record(now, NodeId(2), Record::Session(s));
+        lns.note_generation(NodeId(2), generation);
+        lns
+    }
+
+    /// What `lns` told its caller of takeovers and yields.
+    fn ownership(lns: &mut Lns) -> Vec<Event> {
+        std::iter::from_fn(|| lns.poll_event())
+            .filter(|e| matches!(e, Event::TakeOver { .. } | Event::Yielded { .. }))
+            .collect()
+    }
+
+    /// Node 3 took node 2 over from the copy of node 2's bulk sync `generation`.
+    fn claim_of_node_3(lns: &mut Lns, now: Instant, generation: u32) {
+        let c = Record::Claimed {
+            member: 2,
+            incarnation: 1,
+            generation,
+        };
+        lns.apply_record(now, NodeId(3), c);
+    }
+
+    /// Module docs, one owner per tunnel (issue 15, seed 1817): node 2 changed backup from us
+    /// (bulk sync 1) to node 3 (bulk sync 3) and failed before its release reached us; both of
+    /// us took it over. Node 3's copy is newer: we yield the tunnel (no StopCCN to the LAC).
+    #[test]
+    fn the_taker_with_the_older_copy_yields() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
         lns.take_over(now, NodeId(2));
-        let sent = to_lac(&mut lns);
-        assert_eq!(sent.len(), 1, "the probe only");
-        (lns, sent.into_iter().next().unwrap())
+        assert!(matches!(ownership(&mut lns)[..], [Event::TakeOver { .. }]));
+        let _ = to_lac(&mut lns);
+        claim_of_node_3(&mut lns, now, 3);
+        assert_eq!(
+            ownership(&mut lns),
+            [Event::Yielded {
+                tunnel: TUNNEL,
+                by: NodeId(3),
+                sessions: 1
+            }]
+        );
+        assert_eq!(lns.tunnel_count(), 0);
+        assert!(to_lac(&mut lns).is_empty(), "no StopCCN");
+    }
+
+    /// The same, our copy the newer one (or as new, and ours the lower node id): we keep the
+    /// tunnel and take the member's address again (the other taker moved it).
+    #[test]
+    fn the_taker_with_the_newer_copy_keeps_and_takes_the_address_again() {
+        for (ours, theirs) in [(3, 1), (2, 2)] {
+            let now = Instant::now();
+            let mut lns = holder(now, ours);
+            lns.take_over(now, NodeId(2));
+            let _ = ownership(&mut lns);
+            claim_of_node_3(&mut lns, now, theirs);
+            assert_eq!(
+                ownership(&mut lns),
+                [Event::TakeOver {
+                    from: NodeId(2),
+                    addr: local().ip(),
+                    tunnels: Vec::new(),
+                    sessions: Vec::new(),
+                }],
+                "generations {ours} / {theirs}"
+            );
+            assert_eq!(lns.tunnel_count(), 1);
+        }
+    }
+
+    /// A claim from a newer copy heard before we see the member Down: we do not take it over
+    /// at all; one from an older copy does not stop us.
+    #[test]
+    fn a_claim_heard_first_from_a_newer_copy_stops_our_takeover() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        claim_of_node_3(&mut lns, now, 3);
+        lns.take_over(now, NodeId(2));
+        assert!(ownership(&mut lns).is_empty());
+        assert_eq!(lns.tunnel_count(), 0);
+        assert!(to_lac(&mut lns).is_empty());
+
+        let mut lns = holder(now, 3);
+        claim_of_node_3(&mut lns, now, 1);
+        lns.take_over(now, NodeId(2));
+        assert!(matches!(ownership(&mut lns)[..], [Event::TakeOver { .. }]));
+        assert_eq!(lns.tunnel_count(), 1);
     }
 
     /// The control messages `lns` sends the LAC.

@@ -515,7 +515,10 @@ impl Core {
     }
 
     /// FSQ (RFC 4951): FSR with one Failover Session State per queried session: our Session ID
-    /// when we have the session with that peer Session ID, else 0.
+    /// when we have the session with that peer Session ID, or have it still waiting for the
+    /// reply that assigns the peer's id (a LAC's call whose ICRP the recovering LNS sends again
+    /// after the recovery, `lns::takeover` docs: RFC 4951's FSR answers 0 for a session the
+    /// receiver does not have, and this one it has), else 0.
     pub(super) fn on_fsq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
         let Some(t) = self.tunnels.get(&tid) else {
             return;
@@ -524,10 +527,14 @@ impl Core {
             .failover_session_states()
             .map(|q| {
                 let ours = q.remote_session_id;
-                let known = t
-                    .sessions
-                    .get(&ours)
-                    .is_some_and(|s| s.peer_header_id() == q.session_id);
+                let known = t.sessions.get(&ours).is_some_and(|s| {
+                    s.peer_header_id() == q.session_id
+                        || (s.peer_header_id() == 0
+                            && matches!(
+                                s.state,
+                                SessionState::WaitReply | SessionState::WaitOutgoingReply
+                            ))
+                });
                 FailoverSessionState {
                     session_id: if known { ours } else { 0 },
                     remote_session_id: q.session_id,
