@@ -28,7 +28,7 @@
 //! instead would give a LAC that already took it a second ICRP for an established call, which
 //! RFC 2661 7.4.1 answers by clearing the call.
 
-use super::super::channel::Channel;
+use super::super::channel::{Channel, seq_lt};
 use super::super::replica::{SessionRecord, TunnelRecord};
 use super::super::session::{Session, SessionState};
 use super::super::wire::Avp;
@@ -185,7 +185,16 @@ impl Core {
         // the LAC holds the call so when it did, and data must not wait for that. Answered
         // without a known ICRP Ns (it could not be numbered when answered): established (the
         // LAC may hold it so).
-        let pinned = rec.answered.then_some(rec.icrp_ns).flatten();
+        // An ICRP before the channel's first unacknowledged Ns (the copy's, or ours once
+        // resumed) was acknowledged by the LAC, which took it: the call is established there and
+        // needs no pin (module docs). Only the others are pinned: at most what the failed LNS
+        // had unacknowledged, within the send queue.
+        let acked_before = t.channel.replica_state().0;
+        let pinned = rec
+            .answered
+            .then_some(rec.icrp_ns)
+            .flatten()
+            .filter(|ns| !seq_lt(*ns, acked_before));
         let mut s = Session::new(
             rec.session,
             rec.peer_session,
