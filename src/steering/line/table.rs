@@ -499,6 +499,25 @@ impl VidTable {
             self.settle(packets, out, Self::steer_downlink);
             return n;
         };
+        // An 8-bit primary field on an octet boundary of the address (the default layout's
+        // VIDs in a pool of /8 to /16): the field is one octet of the header, read alone, and
+        // the pool test is made on the destination as it lies in the header (the prefix and
+        // its mask in network order), so that no byte swap and no shift is needed.
+        let octet: Option<(&[Primary; 256], usize)> =
+            (mask == 0xff && shift % 8 == 0 && shift <= 24)
+                .then(|| Some((table.try_into().ok()?, 16 + 3 - (shift / 8) as usize)))
+                .flatten();
+        if let Some((table, at)) = octet {
+            let (prefix, prefix_mask) = (prefix.to_be(), prefix_mask.to_be());
+            for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
+                if first_pass(p, o, |p, o| {
+                    ipv4_octet(table, at, prefix, prefix_mask, p, o)
+                }) {
+                    self.settle(p, o, Self::steer_downlink);
+                }
+            }
+            return n;
+        }
         let step = |p: &[u8], o: &mut Verdict| {
             // Too short: first octet 0, which is not IPv4.
             let (b0, dst) = match p.first_chunk::<20>() {
@@ -623,6 +642,37 @@ fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
     };
     // Not GTPv1: the entry of primary field 0, which is UNDECIDED.
     let e = &table[(u32::from(field) & GTPV1[usize::from(b0)]) as usize];
+    std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
+    e.undecided
+}
+
+/// One packet of [`VidTable::steer_downlink_batch`]'s first pass ([`first_pass`]) when the
+/// pool's primary field is the octet `at` of the IPv4 header (RFC 791 section 3.1: the
+/// destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1 when
+/// it is [`UNDECIDED`], else 0. `prefix` and `prefix_mask` are the pool's in network order
+/// (`u32::to_be`), tested against the destination's four octets read in native order, which is
+/// the same test as on the host-order address.
+#[inline(always)]
+fn ipv4_octet(
+    table: &[Primary; 256],
+    at: usize,
+    prefix: u32,
+    prefix_mask: u32,
+    packet: &[u8],
+    out: &mut Verdict,
+) -> u32 {
+    // Too short: first octet 0, which is not IPv4.
+    let (b0, dst, field) = match packet.first_chunk::<20>() {
+        Some(h) => (
+            h[0],
+            u32::from_ne_bytes([h[16], h[17], h[18], h[19]]),
+            h.get(at).copied().unwrap_or(0),
+        ),
+        None => (0, 0, 0),
+    };
+    // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
+    let in_pool = u32::from(dst & prefix_mask == prefix).wrapping_neg();
+    let e = &table[(u32::from(field) & IPV4[usize::from(b0)] & in_pool) as usize];
     std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
     e.undecided
 }
