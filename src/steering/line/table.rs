@@ -931,6 +931,66 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// `steer_downlink_batch` reads the primary field of any IPv4 pool's slices as
+        /// `steer_downlink` does (RFC 791 section 3.1: the destination in octets 17 to 20):
+        /// pools of /0 to /23 with 8-bit VID fields (the field on an octet boundary of the
+        /// address at /0, /8 and /16, read as one octet; elsewhere shifted) and with 6-bit ones,
+        /// with or without a backup field, on random tables with processors down; every packet
+        /// to an address in the pool or anywhere, of any version, cut short or not, gets
+        /// `steer_downlink`'s verdict.
+        #[test]
+        fn steer_downlink_batch_equals_steer_downlink_under_any_pool(
+            prefix_len in 0u8..=23, network in any::<u32>(), wide in any::<bool>(),
+            backup in any::<bool>(),
+            states in proptest::collection::vec(0u8..3, 255),
+            dsts in proptest::collection::vec(
+                (any::<u32>(), any::<bool>(), prop_oneof![Just(0x45u8), any::<u8>()], 0usize..8),
+                1..150,
+            ),
+        ) {
+            let bits = if wide { 8 } else { 6 };
+            let layout = VidLayout::teid32(bits, if backup { bits } else { 0 }).unwrap();
+            let net = ipnetwork::Ipv4Network::new(network.into(), prefix_len).unwrap();
+            let Ok(pool) = UePool::new(&layout, net, None) else {
+                return Ok(());
+            };
+            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+            let entries: Vec<TableEntry> = (1..=layout.max_vid().min(255))
+                .zip(&states)
+                .filter_map(|(n, &s)| {
+                    let state = match s {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => return None,
+                    };
+                    Some(TableEntry { vid: v(n), state, addr })
+                })
+                .collect();
+            let t = VidTable::with_entries(layout, None, 1, &entries).with_ue_pool(Some(pool));
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0);
+            let packets: Vec<Vec<u8>> = dsts
+                .iter()
+                .map(|&(dst, in_pool, b0, cut)| {
+                    let dst = if in_pool { (network & mask) | (dst & !mask) } else { dst };
+                    let mut p = vec![b0, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7];
+                    p.extend_from_slice(&dst.to_be_bytes());
+                    p.extend_from_slice(&[0; 8]);
+                    p.truncate(28 - if cut < 4 { cut * 3 } else { 0 });
+                    p
+                })
+                .collect();
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let mut out = vec![Verdict::Switch; refs.len()];
+            prop_assert_eq!(t.steer_downlink_batch(&refs, &mut out), refs.len());
+            for (p, v) in refs.iter().zip(&out) {
+                prop_assert_eq!(*v, t.steer_downlink(p));
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// `steer_batch`'s GTPv1 fast path reads the primary field of any 32-bit layout as
