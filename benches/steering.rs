@@ -338,7 +338,7 @@ impl<'a> Ring<'a> {
     /// Over `RING_PACKETS` packets, ring after ring: the CPU time of `f` on each freshly filled
     /// ring (clock reads included), of the refills, and of as many empty clock intervals (the
     /// clock's own share of the first figure), with the sum of `f`'s results.
-    fn run(&mut self, f: &dyn Fn(&[&[u8]]) -> u64) -> (Duration, Duration, Duration, u64) {
+    fn run(&mut self, f: BatchFn<'_>) -> (Duration, Duration, Duration, u64) {
         let (mut steer, mut fill, mut clock, mut acc) =
             (Duration::ZERO, Duration::ZERO, Duration::ZERO, 0u64);
         for _ in 0..RING_PACKETS / RING {
@@ -354,11 +354,14 @@ impl<'a> Ring<'a> {
     }
 }
 
+/// A batch steering function over one ring's packets (the sum of the VIDs it steered to).
+type BatchFn<'a> = &'a dyn Fn(&[&[u8]]) -> u64;
+
 /// The ring model (see [`Ring`]): best CPU nanoseconds per packet of each `(f, store, stride)`
 /// over `rounds` interleaved rounds, as (steering with the clock reads' share subtracted,
 /// refilling, the clock reads' share).
 fn ring_interleaved<const N: usize>(
-    fs: [(&dyn Fn(&[&[u8]]) -> u64, &[u8], usize); N],
+    fs: [(BatchFn<'_>, &[u8], usize); N],
     rounds: u32,
 ) -> [(f64, f64, f64); N] {
     let mut rings = fs.map(|(_, store, stride)| Ring::new(store, stride, 7));
