@@ -319,6 +319,37 @@ impl VidTable {
     /// settles it by the UDP port.
     #[inline]
     pub fn steer(&self, packet: &[u8]) -> Verdict {
+        if let Some(v) = self.gtpv1_decided(packet) {
+            return v;
+        }
+        self.steer_full(packet)
+    }
+
+    /// The common packet of [`VidTable::steer`] and [`VidTable::steer_port`], small enough to
+    /// be inlined into the caller's loop: a GTPv1 header (TS 29.281 section 5.1: `0x3_` in the
+    /// first octet, the TEID in octets 5 to 8) whose TEID's primary field names a VID that
+    /// decides alone (Up or unassigned), read by one shift and one mask and decided by one load
+    /// from the per-primary verdicts, as [`VidTable::steer_batch`]'s first pass does; `None` for
+    /// any other packet (another protocol, fewer than eight octets, a TEID of 0 or a primary
+    /// field of 0, a Down primary), which [`VidTable::steer_gtpv1`] then decides.
+    #[inline(always)]
+    fn gtpv1_decided(&self, packet: &[u8]) -> Option<Verdict> {
+        let &[b0, _, _, _, t0, t1, t2, t3] = packet.first_chunk::<8>()?;
+        if b0 >> 4 != 0x3 {
+            return None;
+        }
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        let i = (teid >> (self.primary_shift & 31)) & self.primary_mask;
+        // The field of a TEID of 0 is 0, whose entry is UNDECIDED.
+        let e = self.by_primary.get(i as usize)?;
+        (e.undecided == 0).then_some(e.verdict)
+    }
+
+    /// [`VidTable::steer`] without its inlined GTPv1 fast path ([`VidTable::gtpv1_decided`]):
+    /// every packet decoded by its version bits (the reference the fast path is tested
+    /// against).
+    #[inline(never)]
+    fn steer_full(&self, packet: &[u8]) -> Verdict {
         let Some(&b0) = packet.first() else {
             return Verdict::Drop(DropReason::Malformed);
         };
@@ -342,9 +373,9 @@ impl VidTable {
     #[inline]
     pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
         match port {
-            GTP_U_PORT => match packet.first().map(|b| b >> 4) {
-                Some(0x3) => self.steer_gtpv1(packet),
-                _ => Verdict::Drop(DropReason::Malformed),
+            GTP_U_PORT => match self.gtpv1_decided(packet) {
+                Some(v) => v,
+                None => self.steer_gtp_u(packet),
             },
             GTP_C_PORT => match packet.first().map(|b| b >> 4) {
                 Some(0x3) => self.steer_gtpv1(packet),
@@ -354,6 +385,17 @@ impl VidTable {
             PFCP_PORT => self.steer_pfcp(packet),
             L2TP_PORT => self.steer_l2tp(packet),
             _ => self.steer(packet),
+        }
+    }
+
+    /// A packet on the GTP-U port (TS 29.281 section 4.4.2): GTPv1 by the version bits, else
+    /// malformed ([`VidTable::steer_port`]'s decoding without its inlined fast path
+    /// [`VidTable::gtpv1_decided`]).
+    #[inline(never)]
+    fn steer_gtp_u(&self, packet: &[u8]) -> Verdict {
+        match packet.first().map(|b| b >> 4) {
+            Some(0x3) => self.steer_gtpv1(packet),
+            _ => Verdict::Drop(DropReason::Malformed),
         }
     }
 
@@ -1035,6 +1077,69 @@ mod tests {
             prop_assert_eq!(t.steer_batch(&refs, &mut out), refs.len());
             for (p, v) in refs.iter().zip(&out) {
                 prop_assert_eq!(*v, t.steer(p));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// `steer` and `steer_port`'s inlined GTPv1 fast path decides as the full decoding does
+        /// under any 32-bit layout, on random tables with processors down: a GTPv1 header
+        /// (TS 29.281 section 5.1: `0x3_` in the first octet, whatever its flags) of any TEID
+        /// (0, a primary field of 0, an unassigned, Up or Down primary), whole or cut short,
+        /// goes where the VIDs of its TEID send it (the states read directly); every other
+        /// packet (GTPv2-C, PFCP, L2TP, random octets) gets the full decoding's verdict (on the
+        /// GTP-U port: malformed unless GTPv1).
+        #[test]
+        fn steer_fast_path_equals_the_full_decoding_under_any_layout(
+            pshift in 0u8..32, width in 1u8..=10, bshift in 0u8..32, backup in any::<bool>(),
+            states in proptest::collection::vec(0u8..3, 255),
+            teids in proptest::collection::vec(
+                (any::<u32>(), 0u8..16, any::<bool>(), 0usize..10), 1..64,
+            ),
+            others in proptest::collection::vec(packet(), 0..32),
+            l2tp in any::<bool>(),
+        ) {
+            let field = |shift| crate::steering::vid::BitField { shift, width };
+            let Ok(layout) = VidLayout::new(32, field(pshift), backup.then(|| field(bshift))) else {
+                return Ok(());
+            };
+            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+            let top = layout.max_vid().min(255);
+            let entries: Vec<TableEntry> = (1..=top)
+                .zip(&states)
+                .filter_map(|(n, &s)| {
+                    let state = match s {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => return None,
+                    };
+                    Some(TableEntry { vid: v(n), state, addr })
+                })
+                .collect();
+            let l2tp = l2tp.then(|| VidLayout::id16(4, 4).unwrap());
+            let t = VidTable::with_entries(layout, l2tp, 1, &entries);
+            for &(teid, flags, gpdu, cut) in &teids {
+                // Some TEIDs with a primary field of 0.
+                let teid = if cut == 9 { teid & !(u32::from(t.primary_mask) << pshift) } else { teid };
+                let mut p = vec![0x30 | flags, if gpdu { 0xff } else { 1 }, 0, 4];
+                p.extend_from_slice(&teid.to_be_bytes());
+                p.extend_from_slice(&[0x45, 0, 0, 0]);
+                p.truncate(12 - cut.min(6));
+                let got = t.steer(&p);
+                prop_assert_eq!(got, t.steer_full(&p));
+                prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), t.steer_gtp_u(&p));
+                if p.len() >= 8 && teid != 0 {
+                    let want = t.by_vids_reference(layout.primary_raw(teid), layout.backup_raw(teid));
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), want);
+                }
+            }
+            for p in &others {
+                prop_assert_eq!(t.steer(p), t.steer_full(p));
+                prop_assert_eq!(t.steer_port(GTP_U_PORT, p), t.steer_gtp_u(p));
+                prop_assert_eq!(t.steer_port(9, p), t.steer_full(p));
             }
         }
     }
