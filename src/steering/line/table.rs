@@ -319,30 +319,31 @@ impl VidTable {
     /// settles it by the UDP port.
     #[inline]
     pub fn steer(&self, packet: &[u8]) -> Verdict {
-        if let Some(v) = self.gtpv1_decided(packet) {
-            return v;
+        match self.gtpv1_decided(packet) {
+            UNDECIDED => self.steer_full(packet),
+            v => v,
         }
-        self.steer_full(packet)
     }
 
     /// The common packet of [`VidTable::steer`] and [`VidTable::steer_port`], small enough to
     /// be inlined into the caller's loop: a GTPv1 header (TS 29.281 section 5.1: `0x3_` in the
     /// first octet, the TEID in octets 5 to 8) whose TEID's primary field names a VID that
     /// decides alone (Up or unassigned), read by one shift and one mask and decided by one load
-    /// from the per-primary verdicts, as [`VidTable::steer_batch`]'s first pass does; `None` for
-    /// any other packet (another protocol, fewer than eight octets, a TEID of 0 or a primary
-    /// field of 0, a Down primary), which [`VidTable::steer_gtpv1`] then decides.
+    /// from the per-primary verdicts, as [`VidTable::steer_batch`]'s first pass does, with no
+    /// branch on the packet's first octet; [`UNDECIDED`] for any other packet (another
+    /// protocol, fewer than eight octets, a TEID of 0 or a primary field of 0, a Down primary),
+    /// which the full decoding then decides.
     #[inline(always)]
-    fn gtpv1_decided(&self, packet: &[u8]) -> Option<Verdict> {
-        let &[b0, _, _, _, t0, t1, t2, t3] = packet.first_chunk::<8>()?;
-        if b0 >> 4 != 0x3 {
-            return None;
-        }
+    fn gtpv1_decided(&self, packet: &[u8]) -> Verdict {
+        let Some(&[b0, _, _, _, t0, t1, t2, t3]) = packet.first_chunk::<8>() else {
+            return UNDECIDED;
+        };
         let teid = u32::from_be_bytes([t0, t1, t2, t3]);
-        let i = (teid >> (self.primary_shift & 31)) & self.primary_mask;
-        // The field of a TEID of 0 is 0, whose entry is UNDECIDED.
-        let e = self.by_primary.get(i as usize)?;
-        (e.undecided == 0).then_some(e.verdict)
+        // Not GTPv1, a TEID of 0: the entry of field 0, which is UNDECIDED.
+        let i = (teid >> (self.primary_shift & 31)) & self.primary_mask & GTPV1[usize::from(b0)];
+        self.by_primary
+            .get(i as usize)
+            .map_or(UNDECIDED, |e| e.verdict)
     }
 
     /// [`VidTable::steer`] without its inlined GTPv1 fast path ([`VidTable::gtpv1_decided`]):
@@ -374,8 +375,8 @@ impl VidTable {
     pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
         match port {
             GTP_U_PORT => match self.gtpv1_decided(packet) {
-                Some(v) => v,
-                None => self.steer_gtp_u(packet),
+                UNDECIDED => self.steer_gtp_u(packet),
+                v => v,
             },
             GTP_C_PORT => match packet.first().map(|b| b >> 4) {
                 Some(0x3) => self.steer_gtpv1(packet),
