@@ -551,13 +551,15 @@ impl VidTable {
                 .then(|| Some((table.try_into().ok()?, 16 + 3 - (shift / 8) as usize)))
                 .flatten();
         if let Some((table, at)) = octet {
-            let (prefix, prefix_mask) = (prefix.to_be(), prefix_mask.to_be());
-            for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
-                if first_pass(p, o, |p, o| {
-                    ipv4_octet(table, at, prefix, prefix_mask, p, o)
-                }) {
-                    self.settle(p, o, Self::steer_downlink);
-                }
+            // The prefix and its mask as the destination's four octets read little-endian.
+            let le = |a: u32| u32::from_le_bytes(a.to_be_bytes());
+            let pool = (table, le(prefix), le(prefix_mask));
+            // One loop per octet, the octet's offset a constant of the loads (no register).
+            match at {
+                16 => self.downlink_octet::<16>(pool, packets, out),
+                17 => self.downlink_octet::<17>(pool, packets, out),
+                18 => self.downlink_octet::<18>(pool, packets, out),
+                _ => self.downlink_octet::<19>(pool, packets, out),
             }
             return n;
         }
@@ -584,6 +586,25 @@ impl VidTable {
             }
         }
         n
+    }
+
+    /// [`VidTable::steer_downlink_batch`] when the pool's primary field is the octet `AT` (16
+    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts, the pool's prefix and
+    /// its mask as [`ipv4_octet`] takes them.
+    #[inline]
+    fn downlink_octet<const AT: usize>(
+        &self,
+        (table, prefix, prefix_mask): (&[Primary; 256], u32, u32),
+        packets: &[&[u8]],
+        out: &mut [Verdict],
+    ) {
+        for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
+            if first_pass(p, o, |p, o| {
+                ipv4_octet::<AT>(table, prefix, prefix_mask, p, o)
+            }) {
+                self.settle(p, o, Self::steer_downlink);
+            }
+        }
     }
 
     /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
@@ -690,32 +711,29 @@ fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
 }
 
 /// One packet of [`VidTable::steer_downlink_batch`]'s first pass ([`first_pass`]) when the
-/// pool's primary field is the octet `at` of the IPv4 header (RFC 791 section 3.1: the
+/// pool's primary field is the octet `AT` (16 to 19) of the IPv4 header (RFC 791 section 3.1: the
 /// destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1 when
-/// it is [`UNDECIDED`], else 0. `prefix` and `prefix_mask` are the pool's in network order
-/// (`u32::to_be`), tested against the destination's four octets read in native order, which is
-/// the same test as on the host-order address.
+/// it is [`UNDECIDED`], else 0. The destination's four octets are read as one little-endian
+/// word (one load on a little-endian host), `prefix` and `prefix_mask` the pool's octets read
+/// the same way, which is the same test as on the address; the octet `AT` is that word shifted
+/// right by `8 * (AT - 16)`.
 #[inline(always)]
-fn ipv4_octet(
+fn ipv4_octet<const AT: usize>(
     table: &[Primary; 256],
-    at: usize,
     prefix: u32,
     prefix_mask: u32,
     packet: &[u8],
     out: &mut Verdict,
 ) -> u32 {
     // Too short: first octet 0, which is not IPv4.
-    let (b0, dst, field) = match packet.first_chunk::<20>() {
-        Some(h) => (
-            h[0],
-            u32::from_ne_bytes([h[16], h[17], h[18], h[19]]),
-            h.get(at).copied().unwrap_or(0),
-        ),
-        None => (0, 0, 0),
+    let (b0, dst) = match packet.first_chunk::<20>() {
+        Some(h) => (h[0], u32::from_le_bytes([h[16], h[17], h[18], h[19]])),
+        None => (0, 0),
     };
+    let field = (dst >> (8 * (AT as u32 - 16))) & 0xff;
     // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
     let in_pool = u32::from(dst & prefix_mask == prefix).wrapping_neg();
-    let e = &table[(u32::from(field) & IPV4[usize::from(b0)] & in_pool) as usize];
+    let e = &table[(field & IPV4[usize::from(b0)] & in_pool) as usize];
     std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
     e.undecided
 }
