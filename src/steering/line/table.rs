@@ -1141,7 +1141,7 @@ mod tests {
             let t = VidTable::with_entries(layout, l2tp, 1, &entries);
             for &(teid, flags, gpdu, cut) in &teids {
                 // Some TEIDs with a primary field of 0.
-                let teid = if cut == 9 { teid & !(u32::from(t.primary_mask) << pshift) } else { teid };
+                let teid = if cut == 9 { teid & !(t.primary_mask << pshift) } else { teid };
                 let mut p = vec![0x30 | flags, if gpdu { 0xff } else { 1 }, 0, 4];
                 p.extend_from_slice(&teid.to_be_bytes());
                 p.extend_from_slice(&[0x45, 0, 0, 0]);
