@@ -319,6 +319,38 @@ impl VidTable {
     /// settles it by the UDP port.
     #[inline]
     pub fn steer(&self, packet: &[u8]) -> Verdict {
+        match self.gtpv1_decided(packet) {
+            UNDECIDED => self.steer_full(packet),
+            v => v,
+        }
+    }
+
+    /// The common packet of [`VidTable::steer`] and [`VidTable::steer_port`], small enough to
+    /// be inlined into the caller's loop: a GTPv1 header (TS 29.281 section 5.1: `0x3_` in the
+    /// first octet, the TEID in octets 5 to 8) whose TEID's primary field names a VID that
+    /// decides alone (Up or unassigned), read by one shift and one mask and decided by one load
+    /// from the per-primary verdicts, as [`VidTable::steer_batch`]'s first pass does, with no
+    /// branch on the packet's first octet; [`UNDECIDED`] for any other packet (another
+    /// protocol, fewer than eight octets, a TEID of 0 or a primary field of 0, a Down primary),
+    /// which the full decoding then decides.
+    #[inline(always)]
+    fn gtpv1_decided(&self, packet: &[u8]) -> Verdict {
+        let Some(&[b0, _, _, _, t0, t1, t2, t3]) = packet.first_chunk::<8>() else {
+            return UNDECIDED;
+        };
+        let teid = u32::from_be_bytes([t0, t1, t2, t3]);
+        // Not GTPv1, a TEID of 0: the entry of field 0, which is UNDECIDED.
+        let i = (teid >> (self.primary_shift & 31)) & self.primary_mask & GTPV1[usize::from(b0)];
+        self.by_primary
+            .get(i as usize)
+            .map_or(UNDECIDED, |e| e.verdict)
+    }
+
+    /// [`VidTable::steer`] without its inlined GTPv1 fast path ([`VidTable::gtpv1_decided`]):
+    /// every packet decoded by its version bits (the reference the fast path is tested
+    /// against).
+    #[inline(never)]
+    fn steer_full(&self, packet: &[u8]) -> Verdict {
         let Some(&b0) = packet.first() else {
             return Verdict::Drop(DropReason::Malformed);
         };
@@ -342,9 +374,9 @@ impl VidTable {
     #[inline]
     pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
         match port {
-            GTP_U_PORT => match packet.first().map(|b| b >> 4) {
-                Some(0x3) => self.steer_gtpv1(packet),
-                _ => Verdict::Drop(DropReason::Malformed),
+            GTP_U_PORT => match self.gtpv1_decided(packet) {
+                UNDECIDED => self.steer_gtp_u(packet),
+                v => v,
             },
             GTP_C_PORT => match packet.first().map(|b| b >> 4) {
                 Some(0x3) => self.steer_gtpv1(packet),
@@ -354,6 +386,17 @@ impl VidTable {
             PFCP_PORT => self.steer_pfcp(packet),
             L2TP_PORT => self.steer_l2tp(packet),
             _ => self.steer(packet),
+        }
+    }
+
+    /// A packet on the GTP-U port (TS 29.281 section 4.4.2): GTPv1 by the version bits, else
+    /// malformed ([`VidTable::steer_port`]'s decoding without its inlined fast path
+    /// [`VidTable::gtpv1_decided`]).
+    #[inline(never)]
+    fn steer_gtp_u(&self, packet: &[u8]) -> Verdict {
+        match packet.first().map(|b| b >> 4) {
+            Some(0x3) => self.steer_gtpv1(packet),
+            _ => Verdict::Drop(DropReason::Malformed),
         }
     }
 
@@ -499,6 +542,27 @@ impl VidTable {
             self.settle(packets, out, Self::steer_downlink);
             return n;
         };
+        // An 8-bit primary field on an octet boundary of the address (the default layout's
+        // VIDs in a pool of /8 to /16): the field is one octet of the header, read alone, and
+        // the pool test is made on the destination as it lies in the header (the prefix and
+        // its mask in network order), so that no byte swap and no shift is needed.
+        let octet: Option<(&[Primary; 256], usize)> =
+            (mask == 0xff && shift % 8 == 0 && shift <= 24)
+                .then(|| Some((table.try_into().ok()?, 16 + 3 - (shift / 8) as usize)))
+                .flatten();
+        if let Some((table, at)) = octet {
+            // The prefix and its mask as the destination's four octets read little-endian.
+            let le = |a: u32| u32::from_le_bytes(a.to_be_bytes());
+            let pool = (table, le(prefix), le(prefix_mask));
+            // One loop per octet, the octet's offset a constant of the loads (no register).
+            match at {
+                16 => self.downlink_octet::<16>(pool, packets, out),
+                17 => self.downlink_octet::<17>(pool, packets, out),
+                18 => self.downlink_octet::<18>(pool, packets, out),
+                _ => self.downlink_octet::<19>(pool, packets, out),
+            }
+            return n;
+        }
         let step = |p: &[u8], o: &mut Verdict| {
             // Too short: first octet 0, which is not IPv4.
             let (b0, dst) = match p.first_chunk::<20>() {
@@ -522,6 +586,25 @@ impl VidTable {
             }
         }
         n
+    }
+
+    /// [`VidTable::steer_downlink_batch`] when the pool's primary field is the octet `AT` (16
+    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts, the pool's prefix and
+    /// its mask as [`ipv4_octet`] takes them.
+    #[inline]
+    fn downlink_octet<const AT: usize>(
+        &self,
+        (table, prefix, prefix_mask): (&[Primary; 256], u32, u32),
+        packets: &[&[u8]],
+        out: &mut [Verdict],
+    ) {
+        for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
+            if first_pass(p, o, |p, o| {
+                ipv4_octet::<AT>(table, prefix, prefix_mask, p, o)
+            }) {
+                self.settle(p, o, Self::steer_downlink);
+            }
+        }
     }
 
     /// Steers a batch: `out[i]` is the verdict for `packets[i]`, for the first
@@ -623,6 +706,34 @@ fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
     };
     // Not GTPv1: the entry of primary field 0, which is UNDECIDED.
     let e = &table[(u32::from(field) & GTPV1[usize::from(b0)]) as usize];
+    std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
+    e.undecided
+}
+
+/// One packet of [`VidTable::steer_downlink_batch`]'s first pass ([`first_pass`]) when the
+/// pool's primary field is the octet `AT` (16 to 19) of the IPv4 header (RFC 791 section 3.1: the
+/// destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1 when
+/// it is [`UNDECIDED`], else 0. The destination's four octets are read as one little-endian
+/// word (one load on a little-endian host), `prefix` and `prefix_mask` the pool's octets read
+/// the same way, which is the same test as on the address; the octet `AT` is that word shifted
+/// right by `8 * (AT - 16)`.
+#[inline(always)]
+fn ipv4_octet<const AT: usize>(
+    table: &[Primary; 256],
+    prefix: u32,
+    prefix_mask: u32,
+    packet: &[u8],
+    out: &mut Verdict,
+) -> u32 {
+    // Too short: first octet 0, which is not IPv4.
+    let (b0, dst) = match packet.first_chunk::<20>() {
+        Some(h) => (h[0], u32::from_le_bytes([h[16], h[17], h[18], h[19]])),
+        None => (0, 0),
+    };
+    let field = (dst >> (8 * (AT as u32 - 16))) & 0xff;
+    // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
+    let in_pool = u32::from(dst & prefix_mask == prefix).wrapping_neg();
+    let e = &table[(field & IPV4[usize::from(b0)] & in_pool) as usize];
     std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
     e.undecided
 }
@@ -881,6 +992,66 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// `steer_downlink_batch` reads the primary field of any IPv4 pool's slices as
+        /// `steer_downlink` does (RFC 791 section 3.1: the destination in octets 17 to 20):
+        /// pools of /0 to /23 with 8-bit VID fields (the field on an octet boundary of the
+        /// address at /0, /8 and /16, read as one octet; elsewhere shifted) and with 6-bit ones,
+        /// with or without a backup field, on random tables with processors down; every packet
+        /// to an address in the pool or anywhere, of any version, cut short or not, gets
+        /// `steer_downlink`'s verdict.
+        #[test]
+        fn steer_downlink_batch_equals_steer_downlink_under_any_pool(
+            prefix_len in 0u8..=23, network in any::<u32>(), wide in any::<bool>(),
+            backup in any::<bool>(),
+            states in proptest::collection::vec(0u8..3, 255),
+            dsts in proptest::collection::vec(
+                (any::<u32>(), any::<bool>(), prop_oneof![Just(0x45u8), any::<u8>()], 0usize..8),
+                1..150,
+            ),
+        ) {
+            let bits = if wide { 8 } else { 6 };
+            let layout = VidLayout::teid32(bits, if backup { bits } else { 0 }).unwrap();
+            let net = ipnetwork::Ipv4Network::new(network.into(), prefix_len).unwrap();
+            let Ok(pool) = UePool::new(&layout, net, None) else {
+                return Ok(());
+            };
+            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+            let entries: Vec<TableEntry> = (1..=layout.max_vid().min(255))
+                .zip(&states)
+                .filter_map(|(n, &s)| {
+                    let state = match s {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => return None,
+                    };
+                    Some(TableEntry { vid: v(n), state, addr })
+                })
+                .collect();
+            let t = VidTable::with_entries(layout, None, 1, &entries).with_ue_pool(Some(pool));
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0);
+            let packets: Vec<Vec<u8>> = dsts
+                .iter()
+                .map(|&(dst, in_pool, b0, cut)| {
+                    let dst = if in_pool { (network & mask) | (dst & !mask) } else { dst };
+                    let mut p = vec![b0, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7];
+                    p.extend_from_slice(&dst.to_be_bytes());
+                    p.extend_from_slice(&[0; 8]);
+                    p.truncate(28 - if cut < 4 { cut * 3 } else { 0 });
+                    p
+                })
+                .collect();
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let mut out = vec![Verdict::Switch; refs.len()];
+            prop_assert_eq!(t.steer_downlink_batch(&refs, &mut out), refs.len());
+            for (p, v) in refs.iter().zip(&out) {
+                prop_assert_eq!(*v, t.steer_downlink(p));
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// `steer_batch`'s GTPv1 fast path reads the primary field of any 32-bit layout as
@@ -925,6 +1096,69 @@ mod tests {
             prop_assert_eq!(t.steer_batch(&refs, &mut out), refs.len());
             for (p, v) in refs.iter().zip(&out) {
                 prop_assert_eq!(*v, t.steer(p));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// `steer` and `steer_port`'s inlined GTPv1 fast path decides as the full decoding does
+        /// under any 32-bit layout, on random tables with processors down: a GTPv1 header
+        /// (TS 29.281 section 5.1: `0x3_` in the first octet, whatever its flags) of any TEID
+        /// (0, a primary field of 0, an unassigned, Up or Down primary), whole or cut short,
+        /// goes where the VIDs of its TEID send it (the states read directly); every other
+        /// packet (GTPv2-C, PFCP, L2TP, random octets) gets the full decoding's verdict (on the
+        /// GTP-U port: malformed unless GTPv1).
+        #[test]
+        fn steer_fast_path_equals_the_full_decoding_under_any_layout(
+            pshift in 0u8..32, width in 1u8..=10, bshift in 0u8..32, backup in any::<bool>(),
+            states in proptest::collection::vec(0u8..3, 255),
+            teids in proptest::collection::vec(
+                (any::<u32>(), 0u8..16, any::<bool>(), 0usize..10), 1..64,
+            ),
+            others in proptest::collection::vec(packet(), 0..32),
+            l2tp in any::<bool>(),
+        ) {
+            let field = |shift| crate::steering::vid::BitField { shift, width };
+            let Ok(layout) = VidLayout::new(32, field(pshift), backup.then(|| field(bshift))) else {
+                return Ok(());
+            };
+            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+            let top = layout.max_vid().min(255);
+            let entries: Vec<TableEntry> = (1..=top)
+                .zip(&states)
+                .filter_map(|(n, &s)| {
+                    let state = match s {
+                        1 => VidState::Up,
+                        2 => VidState::Down,
+                        _ => return None,
+                    };
+                    Some(TableEntry { vid: v(n), state, addr })
+                })
+                .collect();
+            let l2tp = l2tp.then(|| VidLayout::id16(4, 4).unwrap());
+            let t = VidTable::with_entries(layout, l2tp, 1, &entries);
+            for &(teid, flags, gpdu, cut) in &teids {
+                // Some TEIDs with a primary field of 0.
+                let teid = if cut == 9 { teid & !(t.primary_mask << pshift) } else { teid };
+                let mut p = vec![0x30 | flags, if gpdu { 0xff } else { 1 }, 0, 4];
+                p.extend_from_slice(&teid.to_be_bytes());
+                p.extend_from_slice(&[0x45, 0, 0, 0]);
+                p.truncate(12 - cut.min(6));
+                let got = t.steer(&p);
+                prop_assert_eq!(got, t.steer_full(&p));
+                prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), t.steer_gtp_u(&p));
+                if p.len() >= 8 && teid != 0 {
+                    let want = t.by_vids_reference(layout.primary_raw(teid), layout.backup_raw(teid));
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), want);
+                }
+            }
+            for p in &others {
+                prop_assert_eq!(t.steer(p), t.steer_full(p));
+                prop_assert_eq!(t.steer_port(GTP_U_PORT, p), t.steer_gtp_u(p));
+                prop_assert_eq!(t.steer_port(9, p), t.steer_full(p));
             }
         }
     }
