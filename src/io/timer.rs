@@ -21,7 +21,7 @@ const SLOTS: usize = 1 << LEVEL_BITS;
 /// Levels: 8 x 6 bits of ticks above the 20 bits of a tick cover every non-negative `i64` offset.
 const LEVELS: usize = 8;
 /// Stale items (of cancelled or re-armed timers) tolerated beyond the live count before the
-/// wheel and the ready items are rebuilt from the armed timers.
+/// wheel and the heap are rebuilt from the armed timers.
 const STALE_SLACK: usize = 4096;
 /// The fewest buckets the key index allocates.
 const MIN_BUCKETS: usize = 8;
@@ -216,7 +216,7 @@ impl<K: Eq + Hash> Index<K> {
     }
 }
 
-/// One arming of a key's timer in the wheel or ready, ordered by its order key alone (unique):
+/// One arming of a key's timer in the wheel or the heap, ordered by its order key alone (unique):
 /// its two parts side by side with the key, so that an item takes 16 bytes for a 32-bit key.
 #[derive(Clone, Debug)]
 struct Item<K> {
@@ -251,85 +251,17 @@ impl<K> Ord for Item<K> {
     }
 }
 
-/// The hierarchical timing wheel and the items it has reached.
+/// The hierarchical timing wheel and the heap of the items it has reached.
 struct Wheel<K> {
     /// `LEVELS x SLOTS` lists of items.
     slots: Vec<Vec<Item<K>>>,
     /// Per level, a bit per non-empty slot.
     occupied: [u64; LEVELS],
     /// The wheel's position in ticks: every item in the wheel has a later tick, every item in
-    /// `ready` this one or an earlier one.
+    /// the heap this one or an earlier one.
     pos: u64,
-    /// The items whose tick is at or before `pos`.
-    ready: Ready<K>,
-}
-
-/// The items the wheel has reached, in firing order: those of the slot the wheel last moved to
-/// (all of one tick), sorted once when they arrive, and a heap of those placed at or before the
-/// wheel's position afterwards (deadlines already reached when armed: few). The next item is the
-/// earlier of the run's first and the heap's top, so an expiry takes the run's first item in O(1)
-/// where a heap of the tick's items would cost a sift of its log2 levels (about 7 at a million
-/// timers over 10 s, a hundred per tick).
-struct Ready<K> {
-    /// Sorted latest first: the next item is the last.
-    run: Vec<Item<K>>,
-    /// Earliest on top.
-    late: BinaryHeap<Reverse<Item<K>>>,
-}
-
-impl<K> Ready<K> {
-    fn new() -> Self {
-        Ready {
-            run: Vec::new(),
-            late: BinaryHeap::new(),
-        }
-    }
-
-    /// Whether the next item is the run's (else the heap's).
-    fn next_in_run(&self) -> bool {
-        match (self.run.last(), self.late.peek()) {
-            (Some(r), Some(Reverse(l))) => r < l,
-            (r, _) => r.is_some(),
-        }
-    }
-
-    /// The next item.
-    fn peek(&self) -> Option<&Item<K>> {
-        if self.next_in_run() {
-            self.run.last()
-        } else {
-            self.late.peek().map(|Reverse(item)| item)
-        }
-    }
-
-    /// Takes the next item out.
-    fn pop(&mut self) -> Option<Item<K>> {
-        if self.next_in_run() {
-            self.run.pop()
-        } else {
-            self.late.pop().map(|Reverse(item)| item)
-        }
-    }
-
-    /// Adds an item reached outside a move of the wheel.
-    fn push(&mut self, item: Item<K>) {
-        self.late.push(Reverse(item));
-    }
-
-    /// Sorts the run after items were added to it (latest first).
-    fn sort_run(&mut self) {
-        self.run.sort_unstable_by(|a, b| b.cmp(a));
-    }
-
-    fn clear(&mut self) {
-        self.run.clear();
-        self.late.clear();
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.run.len() + self.late.len()
-    }
+    /// The items whose tick is at or before `pos`, earliest on top.
+    ready: BinaryHeap<Reverse<Item<K>>>,
 }
 
 /// The wheel tick of an order key (a negative offset is tick 0).
@@ -372,16 +304,16 @@ impl<K> Wheel<K> {
                 .collect(),
             occupied: [0; LEVELS],
             pos: 0,
-            ready: Ready::new(),
+            ready: BinaryHeap::new(),
         }
     }
 
-    /// Puts an item where it belongs: ready when the wheel has reached its tick, else the
+    /// Puts an item where it belongs: the heap when the wheel has reached its tick, else the
     /// slot of the level where its tick first differs from the wheel's position.
     fn place(&mut self, item: Item<K>) {
         let tick = tick_of(item.order());
         if tick <= self.pos {
-            self.ready.push(item);
+            self.ready.push(Reverse(item));
             return;
         }
         let level = ((63 - (tick ^ self.pos).leading_zeros()) / LEVEL_BITS) as usize;
@@ -430,7 +362,7 @@ impl<K> Wheel<K> {
         }
     }
 
-    /// Empties the wheel and the ready items, keeping their capacity and the position.
+    /// Empties the wheel and the heap, keeping their capacity and the position.
     fn clear(&mut self) {
         for l in &mut self.slots {
             l.clear();
@@ -460,25 +392,22 @@ impl<K> Wheel<K> {
 /// enough to stay in a large last-level cache at a million timers. They are ordered by a hierarchical timing wheel (8 levels of 64
 /// slots, ticks of 2^20 ns, about 1 ms): an item (the arming's order key and the key) sits, in no
 /// particular order, in the slot of the level where its tick first differs from the wheel's
-/// position. The items whose tick the wheel has reached are ready, in exact deadline order (then
-/// arming order): the items of the slot the wheel last moved to, sorted once as they arrive, and
-/// a small heap of the items armed at or before the wheel's position since. When no item is ready
-/// the wheel moves to its earliest occupied slot and spreads that slot's items over the lower
-/// levels or into the ready ones, reading the slot's list in sequence, so each item moves at most
-/// once per level. An expiry takes the next ready item, in O(1) whatever the number armed;
-/// [`TimerQueue::next_deadline`] is that item's deadline.
+/// position. The items whose tick the wheel has reached are in a binary heap, in exact deadline
+/// order (then arming order). When the heap empties the wheel moves to its earliest occupied slot
+/// and spreads that slot's items over the lower levels or into the heap, reading the slot's list
+/// in sequence, so each item moves at most once per level. An expiry is a pop from a heap of about
+/// one tick's timers, whatever the number armed; [`TimerQueue::next_deadline`] is the heap's top.
 ///
 /// Cancelling or re-arming a timer updates its bucket at once and leaves its old item behind as
 /// stale (recognised by its sequence number no longer being its key's), so no operation unlinks
-/// a neighbour. Items becoming ready as the wheel moves are checked against the table together,
+/// a neighbour. Items entering the heap from the wheel are checked against the table together,
 /// in one pass (their lookups independent, their cache misses overlapped), and stale ones are
-/// dropped there; a count of the ready items made stale since spares the check of the next one
-/// when it is zero, so an expiry reads only its own bucket, which that pass has just brought
+/// dropped there; a count of the heap's items made stale since spares the check of the heap's
+/// top when it is zero, so an expiry reads only its own bucket, which that pass has just brought
 /// into cache. [`TimerQueue::insert_many`] and [`TimerQueue::cancel_many`] read the buckets of a
 /// group of keys ahead in the same way. When stale items outnumber the live ones (plus 4096) the
-/// wheel and the ready items are rebuilt from the table in one sequential pass, so memory stays
-/// proportional to the number of
-/// armed timers.
+/// wheel and the heap are rebuilt from the table in one sequential pass, so memory stays
+/// proportional to the number of armed timers.
 ///
 /// Sequence numbers are 32 bits: once in about four billion armings the armed timers are
 /// renumbered in their firing order (and the stale items dropped), in one pass.
@@ -491,10 +420,10 @@ pub struct TimerQueue<K> {
     /// The exact deadlines of the armed timers whose offset saturated (more than about 292 years
     /// from the origin): at most one entry per armed timer.
     far: HashMap<K, Instant, foldhash::fast::RandomState>,
-    /// Items in the wheel and ready whose timer was cancelled or re-armed.
+    /// Items in the wheel and the heap whose timer was cancelled or re-armed.
     stale: usize,
-    /// Of those, the ready items made stale after they became ready (an upper bound: zero
-    /// means every ready item is live).
+    /// Of those, the items in the heap made stale after they entered it (an upper bound: zero
+    /// means every item in the heap is live).
     ready_stale: usize,
     /// How many of the buckets read ahead of lookups were used (kept only so that those reads
     /// happen).
@@ -502,7 +431,7 @@ pub struct TimerQueue<K> {
     /// The deadline the order keys' offsets count from: the first deadline armed since the queue
     /// was created or cleared.
     origin: Option<Instant>,
-    /// The next ready item once found live: its sequence number and deadline (the earliest armed
+    /// The heap's top once found live: its sequence number and deadline (the earliest armed
     /// deadline, for [`TimerQueue::next_deadline`]).
     first: Option<(u32, Instant)>,
     /// The next arming's sequence number (from 1).
@@ -607,9 +536,9 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.stale > 0 && (self.index.len == 0 || self.stale > self.index.len + STALE_SLACK)
     }
 
-    /// Restores the invariants after a change: the next ready item is live, an item is ready
+    /// Restores the invariants after a change: the heap's top is live, the heap holds an item
     /// whenever a timer is armed (the wheel advanced to its earliest slot), stale items are
-    /// bounded, and `first` is the next ready item's sequence number and deadline.
+    /// bounded, and `first` is the top's sequence number and deadline.
     fn settle(&mut self) {
         if self.over_stale() {
             self.rebuild();
@@ -618,7 +547,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             if self.index.len == 0 {
                 break None;
             }
-            if let Some(top) = self.wheel.ready.peek() {
+            if let Some(Reverse(top)) = self.wheel.ready.peek() {
                 let (off, seq) = top.order();
                 if self.ready_stale == 0 {
                     if let Some(d) = self.origin.and_then(|o| deadline_of(o, off)) {
@@ -645,7 +574,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     }
 
     /// Moves the wheel to its earliest occupied slot and spreads that slot's items below it;
-    /// `false` when the wheel is empty. The items it reaches become ready if still armed
+    /// `false` when the wheel is empty. The items it reaches go into the heap if still armed
     /// (stale ones are dropped): checked against the key table in chunks, each chunk's buckets
     /// first read in a pass of independent loads (the processor overlaps their cache misses,
     /// where one lookup after another would wait for each), then looked up from cache.
@@ -672,19 +601,18 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
                     .get(&item.key)
                     .is_some_and(|a| a.seq.get() == item.seq)
                 {
-                    self.wheel.ready.run.push(item);
+                    self.wheel.ready.push(Reverse(item));
                 } else {
                     self.stale = self.stale.saturating_sub(1);
                 }
             }
         }
         drop(items);
-        self.wheel.ready.sort_run();
         self.wheel.restore(slot, list);
         true
     }
 
-    /// Drops every stale item: the wheel and the ready items rebuilt from the armed timers, read from
+    /// Drops every stale item: the wheel and the heap rebuilt from the armed timers, read from
     /// the table in sequence.
     fn rebuild(&mut self) {
         self.wheel.clear();
@@ -701,7 +629,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Gives the armed timers the sequence numbers 1, 2, ... in their firing order (deadline,
     /// then arming order), so that the order among them is kept, and rebuilds the wheel and the
-    /// ready items from them (dropping every stale item, whose sequence numbers could otherwise be
+    /// heap from them (dropping every stale item, whose sequence numbers could otherwise be
     /// given again). Done when the sequence numbers reach [`SEQ_LIMIT`], that is once in about
     /// four billion armings: sequence numbers stay below 2^32 whatever the queue's lifetime.
     fn renumber(&mut self) {
@@ -796,8 +724,8 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// Removes and returns the earliest timer if it is due at `now` (deadline `<= now`).
     pub fn pop_expired(&mut self, now: Instant) -> Option<(K, Instant)> {
         let (_, deadline) = self.first.filter(|&(_, d)| d <= now)?;
-        // `first` is the next ready item, live.
-        let popped = self.wheel.ready.pop().map(|item| item.key);
+        // `first` is the heap's top, live.
+        let popped = self.wheel.ready.pop().map(|Reverse(item)| item.key);
         let popped = popped.filter(|key| match self.index.remove(key) {
             Some(a) => {
                 if saturated(a.off) {
@@ -834,7 +762,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.first = None;
     }
 
-    /// Items held in the wheel and ready, live or stale (for the tests' memory bound).
+    /// Items held in the wheel and the heap, live or stale (for the tests' memory bound).
     #[cfg(test)]
     fn items(&self) -> usize {
         self.wheel.len()
