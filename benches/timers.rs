@@ -1,4 +1,6 @@
-//! Timer queue cost: insert, cancel and expire at 10k, 100k and 1M live timers.
+//! Timer queue cost: insert, cancel and expire at 10k, 100k and 1M live timers, the keys spread
+//! over the whole key table (at 1M their buckets are not in cache: nothing else touches them),
+//! and the same insertions and cancellations given 32 keys at a time to the batch entry points.
 //!
 //! Besides criterion's figures, `cost_curve` times each operation in plain loops (best of 9
 //! rounds, the thread's CPU time) at each size and prints the per-operation cost and its growth from 10k to
@@ -197,6 +199,18 @@ trait Timers {
     fn make(n: usize) -> Self;
     fn arm(&mut self, k: u32, at: Instant);
     fn disarm(&mut self, k: u32);
+    /// Arms each of `timers` in turn: one by one unless the queue has a batch entry point.
+    fn arm_many(&mut self, timers: &[(u32, Instant)]) {
+        for &(k, at) in timers {
+            self.arm(k, at);
+        }
+    }
+    /// Disarms each of `keys` in turn: one by one unless the queue has a batch entry point.
+    fn disarm_many(&mut self, keys: &[u32]) {
+        for &k in keys {
+            self.disarm(k);
+        }
+    }
     fn expire(&mut self, now: Instant) -> bool;
     fn count(&self) -> usize;
 }
@@ -210,6 +224,12 @@ impl Timers for TimerQueue<u32> {
     }
     fn disarm(&mut self, k: u32) {
         self.cancel(&k);
+    }
+    fn arm_many(&mut self, timers: &[(u32, Instant)]) {
+        self.insert_many(timers);
+    }
+    fn disarm_many(&mut self, keys: &[u32]) {
+        self.cancel_many(keys);
     }
     fn expire(&mut self, now: Instant) -> bool {
         black_box(self.pop_expired(now)).is_some()
@@ -256,6 +276,9 @@ fn filled_as<Q: Timers>(n: u32, t0: Instant) -> Q {
 
 const SIZES: [u32; 3] = [10_000, 100_000, 1_000_000];
 
+/// Keys per call of the batch entry points in the batched rows.
+const BATCH: usize = 32;
+
 /// Best time of 9 rounds of `f` on a fresh queue of `n` timers ([`filled_as`]), per operation
 /// (`f` returns how many operations it did), in the thread's CPU time (wall time where there is
 /// none), which other processes on a shared machine do not inflate.
@@ -281,6 +304,11 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
         ("insert + cancel", vec![]),
         ("reschedule", vec![]),
         ("expire, per timer", vec![]),
+        (
+            "insert + cancel, batches of 32 keys (insert_many, cancel_many)",
+            vec![],
+        ),
+        ("reschedule, batches of 32 keys (insert_many)", vec![]),
     ];
     for &n in &SIZES {
         rows[0].1.push(per_op::<Q>(n, t0, |q, n| {
@@ -305,6 +333,35 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
                 c += 1;
             }
             c
+        }));
+        // The same keys and deadlines as the two first rows, given 32 at a time to the batch
+        // entry points (the B-tree takes them one by one).
+        rows[3].1.push(per_op::<Q>(n, t0, |q, n| {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut keys = Vec::with_capacity(BATCH);
+            for first in (n..n + 10_000).step_by(BATCH) {
+                batch.clear();
+                keys.clear();
+                for k in first..(first + BATCH as u32).min(n + 10_000) {
+                    batch.push((k, t0 + Duration::from_millis(u64::from(k % 10_000))));
+                    keys.push(k);
+                }
+                q.arm_many(&batch);
+                q.disarm_many(&keys);
+            }
+            10_000
+        }));
+        rows[4].1.push(per_op::<Q>(n, t0, |q, n| {
+            let mut batch = Vec::with_capacity(BATCH);
+            for first in (0..10_000u32).step_by(BATCH) {
+                batch.clear();
+                for i in first..(first + BATCH as u32).min(10_000) {
+                    let k = i.wrapping_mul(2_654_435_761) % n;
+                    batch.push((k, t0 + Duration::from_secs(20 + u64::from(k % 7))));
+                }
+                q.arm_many(&batch);
+            }
+            10_000
         }));
     }
     rows

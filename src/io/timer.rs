@@ -132,9 +132,10 @@ impl<K: Eq + Hash> Index<K> {
 
     /// Reads `key`'s home bucket (whether it is used), to bring it into cache ahead of a lookup.
     fn touch(&self, key: &K) -> bool {
-        self.buckets
-            .get(self.home(key))
-            .is_some_and(Option::is_some)
+        let h = self.home(key);
+        let a = self.buckets.get(h).is_some_and(Option::is_some);
+        let b = self.buckets.get(h + 3).is_some_and(Option::is_some);
+        a | b
     }
 
     fn get(&self, key: &K) -> Option<&Armed<K>> {
@@ -403,9 +404,10 @@ impl<K> Wheel<K> {
 /// in one pass (their lookups independent, their cache misses overlapped), and stale ones are
 /// dropped there; a count of the heap's items made stale since spares the check of the heap's
 /// top when it is zero, so an expiry reads only its own bucket, which that pass has just brought
-/// into cache. When stale items outnumber the live ones (plus 4096) the wheel and the heap are
-/// rebuilt from the table in one sequential pass, so memory stays proportional to the number of
-/// armed timers.
+/// into cache. [`TimerQueue::insert_many`] and [`TimerQueue::cancel_many`] read the buckets of a
+/// group of keys ahead in the same way. When stale items outnumber the live ones (plus 4096) the
+/// wheel and the heap are rebuilt from the table in one sequential pass, so memory stays
+/// proportional to the number of armed timers.
 ///
 /// Sequence numbers are 32 bits: once in about four billion armings the armed timers are
 /// renumbered in their firing order (and the stale items dropped), in one pass.
@@ -658,6 +660,50 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         deadline
     }
 
+    /// Reads ahead the buckets of up to [`PREFETCH`] keys, in a pass of independent loads (the
+    /// processor overlaps their cache misses), before they are looked up one after another.
+    fn touch_all<'a>(&mut self, keys: impl Iterator<Item = &'a K>)
+    where
+        K: 'a,
+    {
+        let mut seen = 0usize;
+        for key in keys {
+            seen += usize::from(self.index.touch(key));
+        }
+        // Kept, so that the loads above are not optimised away.
+        self.touched = self.touched.wrapping_add(seen);
+    }
+
+    /// Arms or re-arms each key's timer, in turn: the same as [`TimerQueue::insert`] of each
+    /// `(key, deadline)` in order (a key given twice ends with its last deadline, armed last), but
+    /// the buckets of each group of keys are read ahead together, so that at a million timers
+    /// their cache misses overlap instead of each insertion waiting for its own. Returns how many
+    /// insertions replaced an armed timer.
+    pub fn insert_many(&mut self, timers: &[(K, Instant)]) -> usize {
+        let mut rearmed = 0;
+        for group in timers.chunks(PREFETCH) {
+            self.touch_all(group.iter().map(|(key, _)| key));
+            for (key, deadline) in group {
+                rearmed += usize::from(self.insert(key.clone(), *deadline).is_some());
+            }
+        }
+        rearmed
+    }
+
+    /// Disarms each key's timer, in turn: the same as [`TimerQueue::cancel`] of each key in
+    /// order, with the buckets of each group of keys read ahead together (see
+    /// [`TimerQueue::insert_many`]). Returns how many timers were armed and are now disarmed.
+    pub fn cancel_many(&mut self, keys: &[K]) -> usize {
+        let mut cancelled = 0;
+        for group in keys.chunks(PREFETCH) {
+            self.touch_all(group.iter());
+            for key in group {
+                cancelled += usize::from(self.cancel(key).is_some());
+            }
+        }
+        cancelled
+    }
+
     /// The deadline armed for `key`.
     pub fn deadline(&self, key: &K) -> Option<Instant> {
         self.index
@@ -743,6 +789,10 @@ mod tests {
     enum Op {
         Insert(u16, u16),
         Cancel(u16),
+        /// Armings by [`TimerQueue::insert_many`] (keys may repeat within the batch).
+        InsertMany(Vec<(u16, u16)>),
+        /// Cancellations by [`TimerQueue::cancel_many`].
+        CancelMany(Vec<u16>),
         Advance(u16),
         Clear,
     }
@@ -755,6 +805,12 @@ mod tests {
             // Far deadlines (up to 65 s, in the wheel's higher levels).
             20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Insert(k % keys, d)),
             20 => any::<u16>().prop_map(move |k| Op::Cancel(k % keys)),
+            // Batches longer than a read-ahead group (32), so that groups follow one another.
+            5 => proptest::collection::vec((any::<u16>(), any::<u16>()), 0..80).prop_map(
+                move |v| Op::InsertMany(v.into_iter().map(|(k, d)| (k % keys, d)).collect())
+            ),
+            5 => proptest::collection::vec(any::<u16>(), 0..80)
+                .prop_map(move |v| Op::CancelMany(v.into_iter().map(|k| k % keys).collect())),
             20 => any::<u16>().prop_map(|d| Op::Advance(d % 300)),
             20 => any::<u16>().prop_map(Op::Advance),
             1 => Just(Op::Clear),
@@ -772,18 +828,36 @@ mod tests {
         let mut model: BTreeMap<u16, (Instant, u64)> = BTreeMap::new();
         let mut seq = 0u64;
         for op in ops {
-            let mut touched = None;
+            let mut touched = Vec::new();
             match op {
                 Op::Insert(k, d) => {
                     let dl = now + Duration::from_millis(u64::from(d));
                     let old = q.insert(k, dl);
                     prop_assert_eq!(old, model.insert(k, (dl, seq)).map(|x| x.0));
                     seq += 1;
-                    touched = Some(k);
+                    touched.push(k);
                 }
                 Op::Cancel(k) => {
                     prop_assert_eq!(q.cancel(&k), model.remove(&k).map(|x| x.0));
-                    touched = Some(k);
+                    touched.push(k);
+                }
+                Op::InsertMany(batch) => {
+                    let timers: Vec<(u16, Instant)> = batch
+                        .iter()
+                        .map(|&(k, d)| (k, now + Duration::from_millis(u64::from(d))))
+                        .collect();
+                    let mut rearmed = 0;
+                    for &(k, dl) in &timers {
+                        rearmed += usize::from(model.insert(k, (dl, seq)).is_some());
+                        seq += 1;
+                        touched.push(k);
+                    }
+                    prop_assert_eq!(q.insert_many(&timers), rearmed);
+                }
+                Op::CancelMany(keys) => {
+                    let cancelled = keys.iter().filter(|k| model.remove(k).is_some()).count();
+                    prop_assert_eq!(q.cancel_many(&keys), cancelled);
+                    touched.extend(keys);
                 }
                 Op::Advance(d) => {
                     now += Duration::from_millis(u64::from(d));
@@ -809,7 +883,7 @@ mod tests {
                     model.clear();
                 }
             }
-            if let Some(k) = touched {
+            for k in touched {
                 prop_assert_eq!(q.deadline(&k), model.get(&k).map(|x| x.0));
                 prop_assert_eq!(q.contains(&k), model.contains_key(&k));
             }
