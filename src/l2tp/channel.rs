@@ -31,6 +31,24 @@ pub fn seq_lt(a: u16, b: u16) -> bool {
     (b.wrapping_sub(a) as i16) > 0
 }
 
+/// Writes Nr `nr` (octets 10..12 of a control message) into `bytes`: in place when this is
+/// the only copy (a message kept for retransmission whose last transmission has left), else
+/// into a new copy; nothing when it carries `nr` already.
+fn set_nr(bytes: &mut Bytes, nr: u16) {
+    let nr = nr.to_be_bytes();
+    if bytes.get(10..12).is_none_or(|b| b == nr) {
+        return;
+    }
+    let mut m = match std::mem::take(bytes).try_into_mut() {
+        Ok(m) => m,
+        Err(shared) => bytes::BytesMut::from(&shared[..]),
+    };
+    if let Some(slot) = m.get_mut(10..12) {
+        slot.copy_from_slice(&nr);
+    }
+    *bytes = m.freeze();
+}
+
 /// Parameters of a control channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelConfig {
@@ -111,6 +129,12 @@ pub struct Channel {
     /// the deadline moves later or goes (it then fires early, harmlessly, and is re-armed).
     armed: Option<Instant>,
     ack_pending: bool,
+    /// A duplicate or a message ahead of order arrived since we last sent our Nr: the ZLB owed
+    /// re-acknowledges (RFC 2661 5.8) even when the Nr is the one the peer has.
+    reack: bool,
+    /// The Nr carried by the last datagram we sent ([`Channel::flush_ack`]: a ZLB that would
+    /// repeat it while an acknowledgement is held tells the peer nothing).
+    nr_sent: u16,
     /// The ZLB owed is deferred until then ([`Channel::defer_ack`]).
     ack_by: Option<Instant>,
     /// Since when the peer has acknowledged nothing while a message waited for it
@@ -188,6 +212,8 @@ impl Channel {
             deadline: None,
             armed: None,
             ack_pending: false,
+            reack: false,
+            nr_sent: 0,
             ack_by: None,
             unacked_since: None,
             out: Vec::new(),
@@ -264,6 +290,7 @@ impl Channel {
         } else if seq_lt(ns, self.nr) {
             // Duplicate: re-acknowledge.
             self.ack_pending = true;
+            self.reack = true;
         } else if (ns.wrapping_sub(self.nr) < self.cfg.receive_window || self.resync_nr)
             && self
                 .backlog
@@ -283,6 +310,7 @@ impl Channel {
                 .ooo
                 .insert(ns, msg);
             self.ack_pending = true;
+            self.reack = true;
         }
         self.trim_backlog();
         self.pump(now);
@@ -353,7 +381,7 @@ impl Channel {
         }
         self.out.push(bytes.clone());
         self.unacked.push_back((ns, bytes));
-        self.ack_pending = false;
+        self.acked_by_sending(self.ack_nr());
         self.set_ack_by(None);
         if self.deadline.is_none() {
             self.set_deadline(Some(now + self.rto()));
@@ -391,11 +419,7 @@ impl Channel {
                 continue;
             }
             b.reserved.remove(ns);
-            let mut copy = bytes.to_vec();
-            if let Some(slot) = copy.get_mut(10..12) {
-                slot.copy_from_slice(&nr.to_be_bytes());
-            }
-            *bytes = Bytes::from(copy);
+            set_nr(bytes, nr);
             self.out.push(bytes.clone());
             sent = true;
         }
@@ -403,7 +427,7 @@ impl Channel {
             if self.unacked_since.is_none() {
                 self.unacked_since = Some(now);
             }
-            self.ack_pending = false;
+            self.acked_by_sending(nr);
             self.set_ack_by(None);
             if self.deadline.is_none() {
                 self.set_deadline(Some(now + self.rto()));
@@ -569,14 +593,36 @@ impl Channel {
 
     /// Sends a ZLB if a received message is still unacknowledged (nothing carried the Nr). Call it
     /// once the received messages have been processed, so that answers piggyback the ack.
+    ///
+    /// No ZLB goes when it would only repeat the Nr last sent while an acknowledgement is held
+    /// ([`Channel::hold_ack`]): the message just taken is the held one, and the peer has the
+    /// acknowledgement of everything before it (a duplicate or a message ahead of order is
+    /// re-acknowledged all the same, RFC 2661 5.8).
     pub fn flush_ack(&mut self) {
         if self.ack_pending && self.ack_by.is_none() {
             self.ack_pending = false;
-            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, self.ack_nr());
+            let nr = self.ack_nr();
+            let held = self
+                .backlog
+                .as_ref()
+                .is_some_and(|b| !b.ack_held.is_empty());
+            if held && !self.reack && nr == self.nr_sent {
+                return;
+            }
+            self.reack = false;
+            self.nr_sent = nr;
+            let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, nr);
             let mut v = Vec::with_capacity(12);
             zlb.emit(&mut v);
             self.out.push(Bytes::from(v));
         }
+    }
+
+    /// A message carrying Nr `nr` is sent: no ZLB is owed any more.
+    fn acked_by_sending(&mut self, nr: u16) {
+        self.ack_pending = false;
+        self.reack = false;
+        self.nr_sent = nr;
     }
 
     /// Defers the ZLB owed for the messages received (module docs): [`Channel::flush_ack`]
@@ -655,13 +701,9 @@ impl Channel {
         }
         let nr = self.ack_nr();
         if let Some((_, bytes)) = first_sent.and_then(|i| self.unacked.get_mut(i)) {
-            // Refresh Nr (offset 10) in the retransmitted copy.
-            let mut copy = bytes.to_vec();
-            if let Some(slot) = copy.get_mut(10..12) {
-                slot.copy_from_slice(&nr.to_be_bytes());
-            }
-            *bytes = Bytes::from(copy);
+            set_nr(bytes, nr);
             self.out.push(bytes.clone());
+            self.nr_sent = nr;
         }
         Ok(())
     }
@@ -772,6 +814,8 @@ impl Channel {
         self.nr = nr;
         self.unacked.clear();
         self.unacked_since = None;
+        // What the peer last had from us is not known under the new numbering.
+        self.reack = true;
         if let Some(b) = self.backlog.as_mut() {
             b.ooo.clear();
             b.reserved.clear();
@@ -883,6 +927,7 @@ impl Channel {
         let mut v = Vec::with_capacity(hello.encoded_len());
         hello.emit(&mut v);
         self.out.push(Bytes::from(v));
+        self.nr_sent = self.nr;
     }
 
     /// Our next Ns on a resumed channel, from the peer's first message (see
