@@ -118,7 +118,12 @@ pub struct Channel {
     cwnd: u16,
     ssthresh: u16,
     ca_acked: u16,
-    unacked: VecDeque<(u16, Bytes)>,
+    /// Messages numbered and not acknowledged, oldest first: sent, or reserved
+    /// ([`Channel::reserve`]; kept here, not in a map of their own: no allocation and no
+    /// look-up per reserved answer).
+    unacked: VecDeque<(u16, Bytes, Flight)>,
+    /// How many of `unacked` are reserved, not transmitted yet.
+    reserved: u16,
     /// Messages waiting for the window and messages received ahead of order: boxed, present
     /// only while either holds one (memory per tunnel).
     backlog: Option<Box<Backlog>>,
@@ -158,6 +163,17 @@ pub struct Channel {
     first_seen: Option<Box<BTreeMap<u16, Instant>>>,
 }
 
+/// Where a numbered message stands ([`Channel`]'s `unacked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flight {
+    /// Transmitted (retransmitted on the channel's timer).
+    Sent,
+    /// Reserved ([`Channel::reserve`]): not transmitted, held.
+    Held,
+    /// Reserved and released ([`Channel::release`]): not transmitted, waiting for the window.
+    Released,
+}
+
 /// What waits in a channel ([`Channel`]'s `backlog`).
 #[derive(Debug, Default)]
 struct Backlog {
@@ -165,9 +181,6 @@ struct Backlog {
     queue: VecDeque<ControlMessage<'static>>,
     /// Messages received ahead of the next expected one, at most `max_out_of_order`.
     ooo: BTreeMap<u16, ControlMessage<'static>>,
-    /// Messages numbered and kept in `unacked` but not transmitted yet ([`Channel::reserve`]):
-    /// `false` while held, `true` once released and waiting for the window.
-    reserved: BTreeMap<u16, bool>,
     /// A resumed channel's messages to send again at the Ns the failed endpoint gave them
     /// ([`Channel::pin`]), until the peer's next expected Ns is learnt.
     pins: BTreeMap<u16, ControlMessage<'static>>,
@@ -182,7 +195,6 @@ impl Backlog {
     fn is_empty(&self) -> bool {
         self.queue.is_empty()
             && self.ooo.is_empty()
-            && self.reserved.is_empty()
             && self.pins.is_empty()
             && self.resolved.is_empty()
             && self.ack_held.is_empty()
@@ -207,6 +219,7 @@ impl Channel {
             ssthresh: 4,
             ca_acked: 0,
             unacked: VecDeque::new(),
+            reserved: 0,
             backlog: None,
             retries: 0,
             deadline: None,
@@ -318,13 +331,12 @@ impl Channel {
 
     fn ack(&mut self, now: Instant, nr: u16) {
         let mut progressed = false;
-        while let Some((ns, _)) = self.unacked.front() {
+        while let Some((ns, _, flight)) = self.unacked.front() {
             if seq_lt(*ns, nr) {
-                let ns = *ns;
-                self.unacked.pop_front();
-                if let Some(b) = self.backlog.as_mut() {
-                    b.reserved.remove(&ns);
+                if *flight != Flight::Sent {
+                    self.reserved = self.reserved.saturating_sub(1);
                 }
+                self.unacked.pop_front();
                 progressed = true;
                 if self.cwnd < self.ssthresh {
                     self.cwnd += 1;
@@ -380,7 +392,7 @@ impl Channel {
             self.unacked_since = Some(now);
         }
         self.out.push(bytes.clone());
-        self.unacked.push_back((ns, bytes));
+        self.unacked.push_back((ns, bytes, Flight::Sent));
         self.acked_by_sending(self.ack_nr());
         self.set_ack_by(None);
         if self.deadline.is_none() {
@@ -402,23 +414,18 @@ impl Channel {
     /// Transmits the released reserved messages ([`Channel::reserve`]) that are within the
     /// window (counted from the oldest unacknowledged message, as for any message).
     fn pump_reserved(&mut self, now: Instant) {
-        if self.backlog.as_ref().is_none_or(|b| b.reserved.is_empty()) || self.held {
+        if self.reserved == 0 || self.held {
             return;
         }
         let window = usize::from(self.cwnd.min(self.peer_window).max(1));
         let nr = self.ack_nr();
         let mut sent = false;
-        for (i, (ns, bytes)) in self.unacked.iter_mut().enumerate() {
-            if i >= window {
-                break;
-            }
-            let Some(b) = self.backlog.as_mut() else {
-                break;
-            };
-            if b.reserved.get(ns) != Some(&true) {
+        for (_, bytes, flight) in self.unacked.iter_mut().take(window) {
+            if *flight != Flight::Released {
                 continue;
             }
-            b.reserved.remove(ns);
+            *flight = Flight::Sent;
+            self.reserved = self.reserved.saturating_sub(1);
             set_nr(bytes, nr);
             self.out.push(bytes.clone());
             sent = true;
@@ -448,11 +455,8 @@ impl Channel {
         let ns = self.ns;
         self.ns = self.ns.wrapping_add(1);
         let bytes = Bytes::from(self.encode(ns, msg));
-        self.unacked.push_back((ns, bytes));
-        self.backlog
-            .get_or_insert_with(Default::default)
-            .reserved
-            .insert(ns, false);
+        self.unacked.push_back((ns, bytes, Flight::Held));
+        self.reserved = self.reserved.saturating_add(1);
         Some(ns)
     }
 
@@ -498,14 +502,17 @@ impl Channel {
 
     /// Whether [`Channel::reserve`] would number a message now.
     pub fn can_reserve(&self) -> bool {
-        let queued = self.backlog.as_ref().map_or(0, |b| b.reserved.len());
-        !self.resync_ns && !self.held && queued < self.cfg.max_send_queue
+        !self.resync_ns && !self.held && usize::from(self.reserved) < self.cfg.max_send_queue
     }
 
     /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
     pub fn release(&mut self, now: Instant, ns: u16) {
-        if let Some(r) = self.backlog.as_mut().and_then(|b| b.reserved.get_mut(&ns)) {
-            *r = true;
+        let held = self
+            .unacked
+            .iter_mut()
+            .find(|m| m.0 == ns && m.2 == Flight::Held);
+        if let Some(m) = held {
+            m.2 = Flight::Released;
         }
         self.pump(now);
     }
@@ -676,12 +683,7 @@ impl Channel {
         if now < d {
             return Ok(());
         }
-        let reserved = |ns: &u16| {
-            self.backlog
-                .as_ref()
-                .is_some_and(|b| b.reserved.contains_key(ns))
-        };
-        let first_sent = self.unacked.iter().position(|(ns, _)| !reserved(ns));
+        let first_sent = self.unacked.iter().position(|m| m.2 == Flight::Sent);
         if first_sent.is_none() && !self.resync_ns {
             self.set_deadline(None);
             return Ok(());
@@ -700,7 +702,7 @@ impl Channel {
             return Ok(());
         }
         let nr = self.ack_nr();
-        if let Some((_, bytes)) = first_sent.and_then(|i| self.unacked.get_mut(i)) {
+        if let Some((_, bytes, _)) = first_sent.and_then(|i| self.unacked.get_mut(i)) {
             set_nr(bytes, nr);
             self.out.push(bytes.clone());
             self.nr_sent = nr;
@@ -813,12 +815,12 @@ impl Channel {
         self.ns = ns;
         self.nr = nr;
         self.unacked.clear();
+        self.reserved = 0;
         self.unacked_since = None;
         // What the peer last had from us is not known under the new numbering.
         self.reack = true;
         if let Some(b) = self.backlog.as_mut() {
             b.ooo.clear();
-            b.reserved.clear();
             b.ack_held.clear();
         }
     }
@@ -846,10 +848,9 @@ impl Channel {
     /// recovering peer resumes expecting `ns`, it never takes them) and restarts the
     /// retransmission state for the rest.
     pub fn discard_before(&mut self, now: Instant, ns: u16) {
-        self.unacked.retain(|(n, _)| !seq_lt(*n, ns));
-        if let Some(b) = self.backlog.as_mut() {
-            b.reserved.retain(|n, _| !seq_lt(*n, ns));
-        }
+        self.unacked.retain(|(n, _, _)| !seq_lt(*n, ns));
+        let reserved = self.unacked.iter().filter(|m| m.2 != Flight::Sent).count();
+        self.reserved = u16::try_from(reserved).unwrap_or(u16::MAX);
         self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         self.retries = 0;
         self.set_deadline((!self.unacked.is_empty()).then(|| now + self.rto()));
@@ -870,7 +871,7 @@ impl Channel {
     /// next Ns when none is waiting), the next Nr, and the peer's Receive Window Size. The first
     /// is never ahead of what the peer expects next, whatever is sent later.
     pub fn replica_state(&self) -> (u16, u16, u16) {
-        let ns = self.unacked.front().map_or(self.ns, |(ns, _)| *ns);
+        let ns = self.unacked.front().map_or(self.ns, |(ns, _, _)| *ns);
         (ns, self.nr, self.peer_window)
     }
 
@@ -973,7 +974,7 @@ impl Channel {
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
     pub fn set_peer_tunnel_id(&mut self, id: u16) {
         self.peer_tunnel_id = id;
-        for (_, b) in self.unacked.iter_mut() {
+        for (_, b, _) in self.unacked.iter_mut() {
             let mut copy = b.to_vec();
             if let Some(slot) = copy.get_mut(4..6) {
                 slot.copy_from_slice(&id.to_be_bytes());

@@ -509,11 +509,16 @@ impl Lns {
             // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
             // so its Ns must be filled (an ICRP for a call it cleared changes nothing there,
             // RFC 2661 7.4.1 idle).
-            if waiting || matches!(h.reply, Reply::Reserved(_)) {
-                self.send_reply(now, h.tunnel, h.reply);
-            }
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
-            self.core.ack_now(now, h.tunnel);
+            match h.reply {
+                Reply::Reserved(ns) => self.core.release_ctrl_acked(now, h.tunnel, ns),
+                reply => {
+                    if waiting {
+                        self.send_reply(now, h.tunnel, reply);
+                    }
+                    self.core.ack_now(now, h.tunnel);
+                }
+            }
         }
         if !kept.is_empty() {
             kept.append(&mut self.repl.held);
