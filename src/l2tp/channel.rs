@@ -124,6 +124,9 @@ pub struct Channel {
     unacked: VecDeque<(u16, Bytes, Flight)>,
     /// How many of `unacked` are reserved, not transmitted yet.
     reserved: u16,
+    /// The Ns of a received message whose acknowledgement is held ([`Channel::hold_ack`]);
+    /// more are in the backlog (one, the usual case, costs no backlog).
+    ack_held: Option<u16>,
     /// Messages waiting for the window and messages received ahead of order: boxed, present
     /// only while either holds one (memory per tunnel).
     backlog: Option<Box<Backlog>>,
@@ -220,6 +223,7 @@ impl Channel {
             ca_acked: 0,
             unacked: VecDeque::new(),
             reserved: 0,
+            ack_held: None,
             backlog: None,
             retries: 0,
             deadline: None,
@@ -468,6 +472,7 @@ impl Channel {
         held.unwrap_or_default()
             .iter()
             .copied()
+            .chain(self.ack_held)
             .max_by_key(|ns| nr.wrapping_sub(*ns))
             .unwrap_or(nr)
     }
@@ -478,23 +483,47 @@ impl Channel {
     /// commit of a message whose effect must reach a backup first, `lns::replicate` docs).
     /// Nothing for a message not delivered, or beyond `max_out_of_order` holds at once.
     pub fn hold_ack(&mut self, ns: u16) {
-        if !seq_lt(ns, self.nr) {
+        if !seq_lt(ns, self.nr) || self.is_ack_held(ns) {
+            return;
+        }
+        if self.ack_held.is_none() {
+            self.ack_held = Some(ns);
             return;
         }
         let b = self.backlog.get_or_insert_with(Default::default);
-        if b.ack_held.len() < self.cfg.max_out_of_order && !b.ack_held.contains(&ns) {
+        if b.ack_held.len() + 1 < self.cfg.max_out_of_order {
             b.ack_held.push(ns);
         }
+    }
+
+    /// Whether the acknowledgement of `ns` is held ([`Channel::hold_ack`]).
+    fn is_ack_held(&self, ns: u16) -> bool {
+        self.ack_held == Some(ns)
+            || self
+                .backlog
+                .as_ref()
+                .is_some_and(|b| b.ack_held.contains(&ns))
+    }
+
+    /// Whether any acknowledgement is held ([`Channel::hold_ack`]).
+    fn any_ack_held(&self) -> bool {
+        self.ack_held.is_some()
+            || self
+                .backlog
+                .as_ref()
+                .is_some_and(|b| !b.ack_held.is_empty())
     }
 
     /// Ends the hold of [`Channel::hold_ack`] on `ns`: the acknowledgement now owed goes with the
     /// next message sent, or a ZLB at [`Channel::flush_ack`].
     pub fn release_ack(&mut self, ns: u16) {
         let before = self.ack_nr();
-        if let Some(b) = self.backlog.as_mut() {
+        if self.ack_held == Some(ns) {
+            self.ack_held = None;
+        } else if let Some(b) = self.backlog.as_mut() {
             b.ack_held.retain(|n| *n != ns);
+            self.trim_backlog();
         }
-        self.trim_backlog();
         if self.ack_nr() != before {
             self.ack_pending = true;
         }
@@ -609,11 +638,7 @@ impl Channel {
         if self.ack_pending && self.ack_by.is_none() {
             self.ack_pending = false;
             let nr = self.ack_nr();
-            let held = self
-                .backlog
-                .as_ref()
-                .is_some_and(|b| !b.ack_held.is_empty());
-            if held && !self.reack && nr == self.nr_sent {
+            if self.any_ack_held() && !self.reack && nr == self.nr_sent {
                 return;
             }
             self.reack = false;
@@ -816,6 +841,7 @@ impl Channel {
         self.nr = nr;
         self.unacked.clear();
         self.reserved = 0;
+        self.ack_held = None;
         self.unacked_since = None;
         // What the peer last had from us is not known under the new numbering.
         self.reack = true;

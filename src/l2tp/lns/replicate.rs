@@ -592,6 +592,13 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
+        // Nothing held and no batch to send: nothing to do (most inputs).
+        if self.repl.held.is_empty()
+            && self.repl.held_acks.is_empty()
+            && !self.repl.channels.values().any(|ch| ch.ready(now))
+        {
+            return;
+        }
         let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
         let (core, epochs) = (&self.core, &self.backups.epochs);
         let Replicator {
