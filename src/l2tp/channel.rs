@@ -1569,4 +1569,100 @@ mod tests {
         relay(d, &mut lns, &mut lac);
         assert!(lac.is_idle());
     }
+
+    /// RFC 2661 5.8: a ZLB is the acknowledgement when no message carries it. With the
+    /// acknowledgement of the message just taken held (`hold_ack` docs) and everything before
+    /// it acknowledged already, a ZLB would repeat the Nr the peer has: none goes (issue 15: the
+    /// LAC's CDN under output commit cost one). A message before it still unacknowledged gets
+    /// its ZLB, and a duplicate of the held one is re-acknowledged (the peer's copy of our
+    /// acknowledgement may be lost).
+    #[test]
+    fn held_acknowledgement_sends_no_zlb_that_acknowledges_nothing() {
+        let (t, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        // A first message, acknowledged by a ZLB.
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lac, &mut lns).len(), 1);
+        relay(t, &mut lns, &mut lac);
+        assert!(lac.is_idle());
+        // The next one's acknowledgement is held: nothing leaves.
+        lac.send(t, ControlMessage::hello(0)).unwrap();
+        let second = lac.poll_transmit().unwrap();
+        let got = lns.receive(t, parse(&second));
+        lns.hold_ack(got[0].header.ns);
+        lns.flush_ack();
+        assert!(lns.poll_transmit().is_none(), "a ZLB repeating the Nr");
+        // Its duplicate is re-acknowledged, at the held Nr.
+        assert!(lns.receive(t, parse(&second)).is_empty());
+        lns.flush_ack();
+        let zlb = parse(&lns.poll_transmit().expect("the duplicate's ZLB"));
+        assert!(zlb.is_zlb());
+        assert_eq!(zlb.header.nr, got[0].header.ns);
+        // Two messages taken at once, the second held: the first is acknowledged.
+        let (t2, mut lac, mut lns) = pair();
+        lac.set_peer_window(8);
+        lns.set_peer_window(8);
+        for _ in 0..3 {
+            lac.send(t2, ControlMessage::hello(0)).unwrap();
+            relay(t2, &mut lac, &mut lns);
+            relay(t2, &mut lns, &mut lac);
+        }
+        lac.send(t2, ControlMessage::hello(0)).unwrap();
+        lac.send(t2, ControlMessage::hello(0)).unwrap();
+        let mut got = Vec::new();
+        while let Some(b) = lac.poll_transmit() {
+            got.extend(lns.receive(t2, parse(&b)));
+        }
+        assert_eq!(got.len(), 2);
+        lns.hold_ack(got[1].header.ns);
+        lns.flush_ack();
+        relay(t2, &mut lns, &mut lac);
+        assert_eq!(
+            lac.in_flight(),
+            1,
+            "the first acknowledged, the held one not"
+        );
+    }
+
+    /// `hold_ack` docs: several held at once (the first kept in the channel, the others in its
+    /// backlog), released in any order: our Nr stays at the oldest still held, and reaches the
+    /// peer's next once none is (RFC 2661 5.8: Nr acknowledges every message before it).
+    #[test]
+    fn several_held_acknowledgements_release_in_any_order() {
+        for order in [[0usize, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let (t, mut lac, mut lns) = pair();
+            lac.set_peer_window(8);
+            lns.set_peer_window(8);
+            for _ in 0..3 {
+                lac.send(t, ControlMessage::hello(0)).unwrap();
+                relay(t, &mut lac, &mut lns);
+                relay(t, &mut lns, &mut lac);
+            }
+            let mut ns = Vec::new();
+            for _ in 0..3 {
+                lac.send(t, ControlMessage::hello(0)).unwrap();
+                let b = lac.poll_transmit().unwrap();
+                let got = lns.receive(t, parse(&b));
+                lns.hold_ack(got[0].header.ns);
+                ns.push(got[0].header.ns);
+            }
+            let next = ns[2].wrapping_add(1);
+            for (k, i) in order.iter().enumerate() {
+                lns.release_ack(ns[*i]);
+                let oldest = order[k + 1..].iter().map(|j| ns[*j]).min();
+                lns.send(t, ControlMessage::hello(0)).unwrap();
+                let m = parse(&lns.poll_transmit().unwrap());
+                assert_eq!(
+                    m.header.nr,
+                    oldest.unwrap_or(next),
+                    "order {order:?}, step {k}"
+                );
+                assert_eq!(lac.receive(t, m).len(), 1);
+                lac.flush_ack();
+                relay(t, &mut lac, &mut lns);
+            }
+            assert!(lac.is_idle() && lns.is_idle());
+        }
+    }
 }
