@@ -687,7 +687,9 @@ impl Lns {
                     seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
                 }
                 let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
-                if fresh {
+                if fresh && !items.is_empty() {
+                    // Every entry is of the header's incarnation: noted once for the batch.
+                    self.note_incarnation(h.sender, h.incarnation);
                     for e in items.drain(..) {
                         self.apply_entry(now, &h, e);
                     }
@@ -712,9 +714,8 @@ impl Lns {
         Ok(())
     }
 
-    /// One entry of a fresh batch from `h.sender`.
+    /// One entry of a fresh batch from `h.sender` (whose incarnation is noted already).
     fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>) {
-        self.note_incarnation(h.sender, h.incarnation);
         let from = h.sender;
         match e {
             Entry::SyncBegin { epoch } => {

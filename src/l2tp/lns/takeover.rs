@@ -174,7 +174,10 @@ impl Lns {
             .taken
             .get(&from)
             .is_some_and(|(_, t)| t.contains(&tid));
-        let Some(t) = self.core.export_tunnel(tid).filter(|_| ours) else {
+        if !ours {
+            return false;
+        }
+        let Some(t) = self.core.export_tunnel(tid) else {
             return false;
         };
         match rec {
