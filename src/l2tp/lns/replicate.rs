@@ -232,7 +232,7 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
     if sub == 0 {
         let rec = core.export_tunnel(tid).map(|mut t| {
             t.epoch = epochs.get(&tid).copied().unwrap_or(0);
-            Record::Tunnel(t)
+            Record::Tunnel(Box::new(t))
         });
         return Some((position(tid, None), rec));
     }
@@ -331,7 +331,7 @@ impl Lns {
     pub(super) fn replicate_tunnel(&mut self, tid: u16) {
         if let Some(mut t) = self.core.export_tunnel(tid) {
             t.epoch = self.backups.epochs.get(&tid).copied().unwrap_or(0);
-            self.replicate(Record::Tunnel(t));
+            self.replicate(Record::Tunnel(Box::new(t)));
         }
     }
 

@@ -77,11 +77,11 @@ impl Lns {
                 let room = h.tunnels.len() < cfg.max_tunnels;
                 match h.tunnels.get_mut(&t.tunnel) {
                     Some(slot) => {
-                        slot.0 = t;
+                        slot.0 = *t;
                         false
                     }
                     None if room => {
-                        h.tunnels.insert(t.tunnel, (t, BTreeMap::new()));
+                        h.tunnels.insert(t.tunnel, (*t, BTreeMap::new()));
                         false
                     }
                     None => true,
@@ -475,7 +475,7 @@ mod tests {
             answered: true,
             icrp_ns: Some(ICRP_NS),
         };
-        lns.apply_record(now, NodeId(2), Record::Tunnel(t));
+        lns.apply_record(now, NodeId(2), Record::Tunnel(Box::new(t)));
         lns.apply_record(now, NodeId(2), Record::Session(s));
         lns.take_over(now, NodeId(2));
         let sent = to_lac(&mut lns);
