@@ -521,7 +521,7 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         answered: false,
         icrp_ns: None,
     };
-    add("tunnel.bin", Record::Tunnel(t).to_vec());
+    add("tunnel.bin", Record::Tunnel(Box::new(t)).to_vec());
     add("session.bin", Record::Session(s).to_vec());
     add(
         "session_answered.bin",

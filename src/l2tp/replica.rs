@@ -117,8 +117,9 @@ pub struct SessionRecord {
 /// of the generic replication channel ([`crate::replica`], which adds the bulk sync markers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// A tunnel as it stands now.
-    Tunnel(TunnelRecord),
+    /// A tunnel as it stands now (boxed: the records a set-up sends, moved from the table to
+    /// the wire and from the wire to the backup's table, stay small).
+    Tunnel(Box<TunnelRecord>),
     /// A session as it stands now.
     Session(SessionRecord),
     /// A session is gone.
@@ -426,11 +427,75 @@ impl Record {
         }
     }
 
-    /// Reads the body of a record of kind `kind` (already read).
+    /// Reads the body of a record of kind `kind` (already read): the records a set-up or a
+    /// tear-down sends (session, session gone, sequence numbers) decoded from the octets at
+    /// once when they are complete and valid ([`Record::parse_short`]), else, and for the other
+    /// kinds, field by field with the errors that name where and why
+    /// ([`Record::parse_fields`]): the same records and errors either way.
     fn parse_kind(kind: u8, r: &mut Reader<'_>) -> Result<Record, RecordError> {
+        if let Some((rec, len)) = Record::parse_short(kind, r.rest()) {
+            r.bytes(len, Field::Kind)?;
+            return Ok(rec);
+        }
+        Record::parse_fields(kind, r)
+    }
+
+    /// The body at the start of `b` of a session, session gone or sequence numbers record
+    /// (`kind`), and its length; `None` when it is incomplete or not valid (the field-by-field
+    /// parse then names the error), or for another kind.
+    fn parse_short(kind: u8, b: &[u8]) -> Option<(Record, usize)> {
+        let u16_at = |i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+        let id_at = |i: usize| u16_at(i).filter(|v| *v != 0);
+        match kind {
+            SESSION => {
+                let flags = *b.get(10)?;
+                // As `SessionRecord::parse`: known bits only, no ICRP Ns without the answer.
+                if flags & !0x0f != 0 || flags & 0x0c == 0x08 {
+                    return None;
+                }
+                let (icrp_ns, len) = match flags & 0x08 {
+                    0 => (None, 15),
+                    _ => (Some(u16_at(15)?), 17),
+                };
+                let serial = u32::from_be_bytes(b.get(6..10)?.try_into().ok()?);
+                let rec = SessionRecord {
+                    tunnel: id_at(0)?,
+                    session: id_at(2)?,
+                    peer_session: id_at(4)?,
+                    serial,
+                    sequencing: flags & 0x01 != 0,
+                    load_balance_capable: flags & 0x02 != 0,
+                    data_ns: u16_at(11)?,
+                    data_nr: u16_at(13)?,
+                    answered: flags & 0x04 != 0,
+                    icrp_ns,
+                };
+                Some((Record::Session(rec), len))
+            }
+            SESSION_GONE => Some((
+                Record::SessionGone {
+                    tunnel: id_at(0)?,
+                    session: id_at(2)?,
+                },
+                4,
+            )),
+            TUNNEL_SEQUENCE => Some((
+                Record::TunnelSequence {
+                    tunnel: id_at(0)?,
+                    ns: u16_at(2)?,
+                    nr: u16_at(4)?,
+                },
+                6,
+            )),
+            _ => None,
+        }
+    }
+
+    /// As [`Record::parse_kind`], field by field.
+    fn parse_fields(kind: u8, r: &mut Reader<'_>) -> Result<Record, RecordError> {
         let offset = r.offset().saturating_sub(1);
         Ok(match kind {
-            TUNNEL => Record::Tunnel(TunnelRecord::parse(r)?),
+            TUNNEL => Record::Tunnel(Box::new(TunnelRecord::parse(r)?)),
             SESSION => Record::Session(SessionRecord::parse(r)?),
             SESSION_GONE => Record::SessionGone {
                 tunnel: id(r, Field::Tunnel)?,
@@ -567,7 +632,48 @@ mod tests {
 
     const UNSPECIFIED: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
+    /// Both record parses of `kind` over `b`: what each returns and how far each read.
+    fn both_parses(kind: u8, b: &[u8]) -> [(Result<Record, RecordError>, usize); 2] {
+        let (mut fast, mut fields) = (Reader::at(b, 1), Reader::at(b, 1));
+        let a = Record::parse_kind(kind, &mut fast);
+        let f = Record::parse_fields(kind, &mut fields);
+        [(a, fast.offset()), (f, fields.offset())]
+    }
+
     proptest! {
+        /// `Record::parse_kind` (the whole-record decode of the set-up's records) returns what the
+        /// field-by-field parse does, records and errors, and reads as far, for any octets.
+        #[test]
+        fn short_records_parse_as_field_by_field(
+            kind in prop::sample::select(vec![SESSION, SESSION_GONE, TUNNEL_SEQUENCE, TUNNEL]),
+            mut b in prop::collection::vec(any::<u8>(), 0..24),
+            flags in prop::sample::select(vec![0u8, 1, 2, 4, 7, 0x0c, 0x0f, 0x08, 0x10, 0x80]),
+        ) {
+            // A session record's flags octet: the valid ones often, some refused.
+            if let Some(f) = b.get_mut(10) {
+                *f = flags;
+            }
+            let [fast, fields] = both_parses(kind, &b);
+            prop_assert_eq!(fast, fields);
+        }
+
+        /// The same for every record emitted, cut at each length and with octets after it.
+        #[test]
+        fn emitted_records_parse_as_field_by_field(
+            rec in crate::strategies::l2tp::replica_record(),
+            extra in prop::collection::vec(any::<u8>(), 0..3),
+        ) {
+            let mut b = rec.to_vec();
+            b.extend_from_slice(&extra);
+            for end in 1..=b.len() {
+                let [fast, fields] = both_parses(b[0], &b[1..end]);
+                prop_assert_eq!(&fast, &fields);
+                if end == b.len() - extra.len() {
+                    prop_assert_eq!(fast.0.as_ref().ok(), Some(&rec));
+                }
+            }
+        }
+
         /// Module docs: every record survives emit then parse, and the octets are a fixed point.
         #[test]
         fn emit_parse_round_trip(rec in crate::strategies::l2tp::replica_record()) {
@@ -576,6 +682,15 @@ mod tests {
             prop_assert_eq!(&back, &rec);
             prop_assert_eq!(back.to_vec(), b);
         }
+    }
+
+    /// A `Record` stays small in memory (`Record::Tunnel` boxed): the records of a set-up are
+    /// moved several times on both members.
+    #[test]
+    fn record_is_small() {
+        let (rec, tunnel) = (size_of::<Record>(), size_of::<TunnelRecord>());
+        println!("Record {rec} octets, TunnelRecord {tunnel}");
+        assert!(rec <= 24 && rec < tunnel, "Record {rec} octets");
     }
 
     /// Module docs: a session record is 16 octets, 18 for an answered call with its ICRP's Ns
@@ -612,7 +727,7 @@ mod tests {
             })
         ));
         let v6: SocketAddr = "[2001:db8::1]:1701".parse().unwrap();
-        let t = Record::Tunnel(TunnelRecord {
+        let t = Record::Tunnel(Box::new(TunnelRecord {
             tunnel: 1,
             peer_tunnel: 2,
             peer: v6,
@@ -626,7 +741,7 @@ mod tests {
             peer_failover: Some(FailoverCapability::default()),
             hello_interval_ms: 60_000,
             epoch: 1,
-        });
+        }));
         assert_eq!(t.to_vec().len(), 71);
         let q = Record::TunnelSequence {
             tunnel: 1,
@@ -675,7 +790,7 @@ mod tests {
         ));
         assert_eq!(Record::parse(&[7, 0, 1, 0]), Err(RecordError::Trailing(1)));
         assert!(Record::parse(&[]).is_err());
-        let mut t = Record::Tunnel(TunnelRecord {
+        let mut t = Record::Tunnel(Box::new(TunnelRecord {
             tunnel: 1,
             peer_tunnel: 2,
             peer: UNSPECIFIED,
@@ -689,7 +804,7 @@ mod tests {
             peer_failover: None,
             hello_interval_ms: 1,
             epoch: 0,
-        })
+        }))
         .to_vec();
         t[5] = 5;
         assert!(matches!(

@@ -366,7 +366,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
     )
         .prop_map(
             |((t, pt, peer, local), (ns, nr, w, f), (b, lbc, (h, epoch)), fo)| {
-                Record::Tunnel(TunnelRecord {
+                Record::Tunnel(Box::new(TunnelRecord {
                     tunnel: t,
                     peer_tunnel: pt,
                     peer,
@@ -386,7 +386,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                     }),
                     hello_interval_ms: h,
                     epoch,
-                })
+                }))
             },
         );
     let session = (

@@ -238,7 +238,7 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
     if sub == 0 {
         let rec = core.export_tunnel(tid).map(|mut t| {
             t.epoch = epochs.get(&tid).copied().unwrap_or(0);
-            Record::Tunnel(t)
+            Record::Tunnel(Box::new(t))
         });
         return Some((position(tid, None), rec));
     }
@@ -337,7 +337,7 @@ impl Lns {
     pub(super) fn replicate_tunnel(&mut self, tid: u16) {
         if let Some(mut t) = self.core.export_tunnel(tid) {
             t.epoch = self.backups.epochs.get(&tid).copied().unwrap_or(0);
-            self.replicate(Record::Tunnel(t));
+            self.replicate(Record::Tunnel(Box::new(t)));
         }
     }
 
@@ -515,11 +515,16 @@ impl Lns {
             // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
             // so its Ns must be filled (an ICRP for a call it cleared changes nothing there,
             // RFC 2661 7.4.1 idle).
-            if waiting || matches!(h.reply, Reply::Reserved(_)) {
-                self.send_reply(now, h.tunnel, h.reply);
-            }
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
-            self.core.ack_now(now, h.tunnel);
+            match h.reply {
+                Reply::Reserved(ns) => self.core.release_ctrl_acked(now, h.tunnel, ns),
+                reply => {
+                    if waiting {
+                        self.send_reply(now, h.tunnel, reply);
+                    }
+                    self.core.ack_now(now, h.tunnel);
+                }
+            }
         }
         if !kept.is_empty() {
             kept.append(&mut self.repl.held);
@@ -603,6 +608,13 @@ impl Lns {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
+        // Nothing held and no batch to send: nothing to do (most inputs).
+        if self.repl.held.is_empty()
+            && self.repl.held_acks.is_empty()
+            && !self.repl.channels.values().any(|ch| ch.ready(now))
+        {
+            return;
+        }
         let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
         let (core, epochs) = (&self.core, &self.backups.epochs);
         let Replicator {
@@ -691,7 +703,9 @@ impl Lns {
                     seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
                 }
                 let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
-                if fresh {
+                if fresh && !items.is_empty() {
+                    // Every entry is of the header's incarnation: noted once for the batch.
+                    self.note_incarnation(h.sender, h.incarnation);
                     for e in items.drain(..) {
                         self.apply_entry(now, &h, e);
                     }
@@ -716,9 +730,8 @@ impl Lns {
         Ok(())
     }
 
-    /// One entry of a fresh batch from `h.sender`.
+    /// One entry of a fresh batch from `h.sender` (whose incarnation is noted already).
     fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>) {
-        self.note_incarnation(h.sender, h.incarnation);
         let from = h.sender;
         match e {
             Entry::SyncBegin { epoch } => {

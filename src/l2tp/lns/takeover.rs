@@ -119,11 +119,11 @@ impl Lns {
                 let room = h.tunnels.len() < cfg.max_tunnels;
                 match h.tunnels.get_mut(&t.tunnel) {
                     Some(slot) => {
-                        slot.0 = t;
+                        slot.0 = *t;
                         false
                     }
                     None if room => {
-                        h.tunnels.insert(t.tunnel, (t, BTreeMap::new()));
+                        h.tunnels.insert(t.tunnel, (*t, BTreeMap::new()));
                         false
                     }
                     None => true,
@@ -224,7 +224,10 @@ impl Lns {
             .taken
             .get(&from)
             .is_some_and(|t| t.tunnels.contains(&tid));
-        let Some(t) = self.core.export_tunnel(tid).filter(|_| ours) else {
+        if !ours {
+            return false;
+        }
+        let Some(t) = self.core.export_tunnel(tid) else {
             return false;
         };
         match rec {
@@ -659,7 +662,7 @@ mod tests {
             icrp_ns: Some(ICRP_NS),
         };
         lns.note_incarnation(NodeId(2), 1);
-        lns.apply_record(now, NodeId(2), Record::Tunnel(t));
+        lns.apply_record(now, NodeId(2), Record::Tunnel(Box::new(t)));
         lns.apply_record(now, NodeId(2), Record::Session(s));
         lns.note_generation(NodeId(2), generation);
         lns

@@ -466,6 +466,17 @@ impl Core {
         }
     }
 
+    /// [`Core::release_ctrl`], then [`Core::ack_now`] (the message released carries the
+    /// acknowledgement deferred for it, else a ZLB goes), with one look-up and one flush.
+    pub fn release_ctrl_acked(&mut self, now: Instant, tid: u16, ns: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.release(now, ns);
+            t.channel.end_defer();
+            t.channel.flush_ack();
+            self.flush(now, tid);
+        }
+    }
+
     /// Holds the acknowledgement of the message `ns` received on tunnel `tid`
     /// ([`Channel::hold_ack`]).
     pub fn hold_ack(&mut self, tid: u16, ns: u16) {
