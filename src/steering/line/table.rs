@@ -767,6 +767,27 @@ mod tests {
         VirtualId::new(n).unwrap()
     }
 
+    /// Table entries for VIDs 1 to `layout`'s largest (at most 255) from `states` (per VID:
+    /// 0 unassigned, 1 Up, 2 Down), all at one address (the batch proptests' random tables).
+    fn random_entries(layout: &VidLayout, states: &[u8]) -> Vec<TableEntry> {
+        let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+        (1..=layout.max_vid().min(255))
+            .zip(states)
+            .filter_map(|(n, &s)| {
+                let state = match s {
+                    1 => VidState::Up,
+                    2 => VidState::Down,
+                    _ => return None,
+                };
+                Some(TableEntry {
+                    vid: v(n),
+                    state,
+                    addr,
+                })
+            })
+            .collect()
+    }
+
     /// Every VID up but `down`, which is down; with or without the L2TP layout.
     fn table(down: VirtualId, l2tp: bool) -> VidTable {
         let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
@@ -1067,19 +1088,7 @@ mod tests {
             let Ok(layout) = VidLayout::new(32, field(pshift), backup.then(|| field(bshift))) else {
                 return Ok(());
             };
-            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
-            let top = layout.max_vid().min(255);
-            let entries: Vec<TableEntry> = (1..=top)
-                .zip(&states)
-                .filter_map(|(n, &s)| {
-                    let state = match s {
-                        1 => VidState::Up,
-                        2 => VidState::Down,
-                        _ => return None,
-                    };
-                    Some(TableEntry { vid: v(n), state, addr })
-                })
-                .collect();
+            let entries = random_entries(&layout, &states);
             let t = VidTable::with_entries(layout, None, 1, &entries);
             let packets: Vec<Vec<u8>> = teids
                 .iter()
@@ -1124,19 +1133,7 @@ mod tests {
             let Ok(layout) = VidLayout::new(32, field(pshift), backup.then(|| field(bshift))) else {
                 return Ok(());
             };
-            let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
-            let top = layout.max_vid().min(255);
-            let entries: Vec<TableEntry> = (1..=top)
-                .zip(&states)
-                .filter_map(|(n, &s)| {
-                    let state = match s {
-                        1 => VidState::Up,
-                        2 => VidState::Down,
-                        _ => return None,
-                    };
-                    Some(TableEntry { vid: v(n), state, addr })
-                })
-                .collect();
+            let entries = random_entries(&layout, &states);
             let l2tp = l2tp.then(|| VidLayout::id16(4, 4).unwrap());
             let t = VidTable::with_entries(layout, l2tp, 1, &entries);
             for &(teid, flags, gpdu, cut) in &teids {
