@@ -278,9 +278,10 @@ pub struct Stats {
     pub sessions_lost_in_takeover: u64,
     /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
     pub tunnels_yielded: u64,
-    /// ICRPs sent before the backup applied their session's record because the backup changed
-    /// (or went) while they were held (`lns::replicate` docs, output commit): the calls a crash
-    /// of this LNS could then lose until the new backup's bulk sync lands.
+    /// ICRPs sent before a backup applied their session's record because no backup was left
+    /// while they were held (`lns::replicate` docs, output commit; a change of backup makes
+    /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
+    /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
     // -- Call admission (issue 14) --
     /// Calls reported for admission ([`Event::IncomingCall`]).

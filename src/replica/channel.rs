@@ -13,6 +13,8 @@ struct Inflight<I> {
     marks: Vec<u64>,
     /// What its acknowledgement commits ([`Channel::committed`]).
     upto: u64,
+    /// The epoch of the bulk sync it ends, if it carries an [`Entry::SyncEnd`].
+    ends: Option<u32>,
     deadline: Instant,
     timeout: Duration,
 }
@@ -77,6 +79,8 @@ pub struct Channel<I: Replicated> {
     spare: (Vec<Entry<I>>, Vec<u64>),
     bulk: BulkSync,
     epoch: u32,
+    /// The epoch of the last bulk sync whose end the peer acknowledged ([`Channel::synced`]).
+    synced: u32,
     sync_in: Option<SyncIn<I::Key>>,
     last_in: Option<u64>,
     stats: ChannelStats,
@@ -94,6 +98,7 @@ impl<I: Replicated> Default for Channel<I> {
             spare: (Vec::new(), Vec::new()),
             bulk: BulkSync::Idle,
             epoch: 0,
+            synced: 0,
             sync_in: None,
             last_in: None,
             stats: ChannelStats::default(),
@@ -243,6 +248,7 @@ impl<I: Replicated> Channel<I> {
             return None;
         }
         let (mut items, mut marks) = std::mem::take(&mut self.spare);
+        let mut ends = None;
         while items.len() < MAX_ITEMS {
             match self.bulk {
                 BulkSync::Idle => break,
@@ -260,6 +266,7 @@ impl<I: Replicated> Channel<I> {
                 },
                 BulkSync::Finish => {
                     items.push(Entry::SyncEnd { epoch: self.epoch });
+                    ends = Some(self.epoch);
                     self.bulk = BulkSync::Idle;
                 }
             }
@@ -296,6 +303,7 @@ impl<I: Replicated> Channel<I> {
             items,
             marks,
             upto,
+            ends,
             deadline: now + rto,
             timeout: rto,
         });
@@ -349,6 +357,9 @@ impl<I: Replicated> Channel<I> {
         let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
         if hit && let Some(mut inf) = self.inflight.take() {
             self.committed = self.committed.max(inf.upto);
+            if let Some(e) = inf.ends {
+                self.synced = e;
+            }
             inf.items.clear();
             inf.marks.clear();
             self.spare = (inf.items, inf.marks);
@@ -409,6 +420,13 @@ impl<I: Replicated> Channel<I> {
     /// The epoch of the last bulk sync started towards the peer (0 before any).
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    /// Whether the peer acknowledged the end of the last bulk sync started towards it (so it
+    /// applied the whole sync): `false` from [`Channel::restart_bulk`] until the batch carrying
+    /// its [`Entry::SyncEnd`] is acknowledged; `true` on a channel that never synced.
+    pub fn synced(&self) -> bool {
+        self.bulk == BulkSync::Idle && self.synced == self.epoch
     }
 
     /// Where the outgoing bulk sync stands.

@@ -287,6 +287,42 @@ fn a_bulk_sync_walks_the_table_across_batches() {
     assert_eq!((seen, ends), (want, 1));
 }
 
+/// `Channel::synced`: false from the start of a bulk sync until the peer acknowledged the batch
+/// carrying its end (a sync over several batches, one lost on the way); a sync restarted before
+/// that is not synced by the acknowledgement of an end of the former epoch.
+#[test]
+fn synced_only_once_the_end_of_the_sync_is_acknowledged() {
+    let t0 = Instant::now();
+    let mut ch = Channel::<Toy>::new();
+    assert!(ch.synced(), "nothing to sync");
+    ch.restart_bulk();
+    assert!(!ch.synced());
+    let table: Vec<u32> = (0..40).collect();
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert!(!items.iter().any(|e| matches!(e, Entry::SyncEnd { .. })));
+    assert!(ch.acked(seq));
+    assert!(!ch.synced(), "half the table acknowledged");
+    let (seq, items) = ch.next_batch(t0, RTO, walk(&table)).unwrap();
+    assert!(items.contains(&Entry::SyncEnd { epoch: 1 }));
+    assert!(!ch.synced(), "the end is in flight");
+    assert!(!ch.acked(seq + 1), "another batch's acknowledgement");
+    assert!(!ch.synced());
+    // Restarted while the end of epoch 1 is in flight: its batch is abandoned.
+    ch.restart_bulk();
+    assert!(!ch.acked(seq), "the abandoned batch");
+    assert!(!ch.synced());
+    let (seq, items) = ch.next_batch(t0, RTO, none).unwrap();
+    assert_eq!(
+        items,
+        [Entry::SyncBegin { epoch: 2 }, Entry::SyncEnd { epoch: 2 }]
+    );
+    assert!(ch.acked(seq));
+    assert!(ch.synced());
+    // Items queued later do not unsync it.
+    ch.enqueue(set(1), 10);
+    assert!(ch.synced());
+}
+
 /// "At the end of the same epoch it removes the replicas of that sender it did not see; an
 /// end of another epoch sweeps nothing."
 #[test]

@@ -6,10 +6,15 @@
 //!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table). It is kept
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
-//!   a new epoch), and so does the former one, empty: its end sweeps what it held for us (so it
-//!   does not take over a stale copy). Bulk-sync epochs form one increasing sequence over all
-//!   peers, so a later backup holds a higher epoch than any former one (`takeover` docs, two
-//!   takers).
+//!   a new epoch). The former one keeps its copy until the new one acknowledged the end of its
+//!   sync ([`Channel::synced`]), then gets an empty sync of epoch 0, a release: its end sweeps
+//!   what it held for us, so it does not take over a stale copy (a false Down of the backup
+//!   moves it while it is alive). Until then a crash of this LNS leaves every call it had up at
+//!   one member at least: the former backup holds those set up before the change, and nothing
+//!   set up after it is answered before the new backup holds the whole table (output commit,
+//!   below). Bulk-sync epochs form one increasing sequence over all peers, so a later backup's
+//!   complete copy holds a higher epoch than any former one, and a copy still being synced
+//!   after a release holds 0: the claims pick the copy to keep (`takeover` docs, two takers).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
@@ -38,9 +43,11 @@
 //!   loses no established call; the backup adopts an answered call waiting for its ICCN, and
 //!   sends its ICRP again at the same Ns when the LAC had not taken it (issue 15 seed 602:
 //!   ICRPs held when this LNS yielded its tunnel were never sent, and the LAC cleared the calls
-//!   at its set-up timer), or holds it established when it had (`tunnel::snapshot` docs). ICRPs held when the backup changes are sent at once, counted
-//!   in [`crate::l2tp::Stats::setups_not_replicated`] (until the new backup's bulk sync lands a
-//!   crash would lose those calls). Without a backup nothing is held. Holding costs no CPU: the
+//!   at its set-up timer), or holds it established when it had (`tunnel::snapshot` docs). ICRPs
+//!   (and acknowledgements) held when the backup changes wait for the new backup's whole bulk
+//!   sync, which carries their records; those held when no backup is left are sent at once,
+//!   counted in [`crate::l2tp::Stats::setups_not_replicated`] (a crash would lose those calls).
+//!   Without a backup nothing is held. Holding costs no CPU: the
 //!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
 //!   members. The ICRQ's acknowledgement waits with it and rides on it (RFC 2661 5.8: a ZLB
 //!   only when no message carries the acknowledgement; [`super::super::channel::Channel::defer_ack`]),
@@ -150,8 +157,12 @@ pub(super) struct Replicator {
     linger_until: Option<Instant>,
     /// The epoch of our last bulk sync to any peer: one increasing sequence over all peers, so
     /// a backup chosen later holds a copy of a higher epoch than a former one (module docs,
-    /// backup; `takeover` docs, one owner per tunnel).
+    /// backup; `takeover` docs, one owner per tunnel). A release (an empty sync to a former
+    /// backup) is of epoch 0 and not in the sequence.
     generation: u32,
+    /// Former backups whose copy is kept until the backup's bulk sync is acknowledged to its
+    /// end, then released (module docs, backup); each at most once.
+    releasing: Vec<NodeId>,
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -222,6 +233,12 @@ fn seal(
         link_dst: None,
         payload,
     });
+}
+
+/// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
+/// commit): not committed, or the peer's bulk sync not acknowledged to its end.
+fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
+    ch.committed() < mark || !ch.synced()
 }
 
 /// The bulk-sync position of a tunnel (`None`) or session record.
@@ -320,6 +337,10 @@ impl Lns {
             return;
         };
         if ch.enqueue(rec, cfg.max_queue) {
+            // The sync that replaces the queue is of the channel's next epoch: the sequence
+            // of epochs (`generation`) stays above every one used.
+            let next = ch.epoch().wrapping_add(1);
+            self.repl.generation = self.repl.generation.max(next);
             self.core.stats.replicas_overflowed =
                 self.core.stats.replicas_overflowed.saturating_add(1);
         }
@@ -393,7 +414,7 @@ impl Lns {
             .repl
             .channels
             .get(&b)
-            .and_then(|ch| (ch.committed() < ch.mark()).then(|| (b, ch.mark())));
+            .and_then(|ch| uncommitted(ch, ch.mark()).then(|| (b, ch.mark())));
         match pending {
             Some((peer, mark)) => {
                 // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);
@@ -426,7 +447,7 @@ impl Lns {
             .repl
             .channels
             .get(&peer)
-            .and_then(|ch| (ch.committed() < ch.mark()).then(|| ch.mark()))
+            .and_then(|ch| uncommitted(ch, ch.mark()).then(|| ch.mark()))
         else {
             return;
         };
@@ -449,7 +470,7 @@ impl Lns {
                     .repl
                     .channels
                     .get(&h.peer)
-                    .is_some_and(|c| c.committed() < h.mark);
+                    .is_some_and(|c| uncommitted(c, h.mark));
             if waiting {
                 break;
             }
@@ -483,7 +504,7 @@ impl Lns {
                     .repl
                     .channels
                     .get(&h.peer)
-                    .is_some_and(|c| c.committed() < h.mark)
+                    .is_some_and(|c| uncommitted(c, h.mark))
         };
         match self.repl.held.front() {
             None => return,
@@ -496,8 +517,8 @@ impl Lns {
         let mut kept = VecDeque::new();
         while let Some(h) = self.repl.held.pop_front() {
             if Some(h.peer) == backup {
-                let committed = self.repl.channels.get(&h.peer).map(Channel::committed);
-                if committed.is_some_and(|c| c < h.mark) {
+                let channel = self.repl.channels.get(&h.peer);
+                if channel.is_some_and(|c| uncommitted(c, h.mark)) {
                     kept.push_back(h);
                     if mixed {
                         continue;
@@ -547,23 +568,42 @@ impl Lns {
         self.replicate(Record::TunnelGone { tunnel: tid });
     }
 
-    /// A bulk sync to `node`: our table if it is the backup, else empty (a release).
+    /// A bulk sync to `node`: our table under the next epoch if it is the backup, else empty
+    /// under epoch 0 (a release: what `node` held for us is swept, and its copy claims nothing,
+    /// `takeover` docs).
     fn restart_bulk(&mut self, node: NodeId) {
         if self.monitor().and_then(|m| m.addr_of(node)).is_none() {
             return;
         }
-        let latest = self.repl.channels.values().map(Channel::epoch).max();
-        let g = latest
-            .unwrap_or(0)
-            .max(self.repl.generation)
-            .wrapping_add(1);
-        self.repl.generation = g;
+        let g = if self.repl.backup == Some(node) {
+            self.repl.generation = self.repl.generation.wrapping_add(1);
+            self.repl.generation
+        } else {
+            0
+        };
         self.repl
             .channels
             .entry(node)
             .or_default()
             .restart_bulk_at(g);
         self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
+    }
+
+    /// Releases the former backups once the backup's bulk sync is acknowledged to its end
+    /// (module docs, backup): until then a crash leaves the calls at a former backup, whose
+    /// older copy wins no claim against a complete newer one.
+    fn release_former_backups(&mut self) {
+        let synced = self
+            .repl
+            .backup
+            .and_then(|b| self.repl.channels.get(&b))
+            .is_some_and(Channel::synced);
+        if !synced || self.repl.releasing.is_empty() {
+            return;
+        }
+        for node in std::mem::take(&mut self.repl.releasing) {
+            self.restart_bulk(node);
+        }
     }
 
     /// Keeps a live backup chosen by load and in sync (module docs).
@@ -587,8 +627,27 @@ impl Lns {
         }
         let old = std::mem::replace(&mut self.repl.backup, chosen);
         self.repl.held_mixed = true;
-        for n in [old, chosen].into_iter().flatten() {
-            self.restart_bulk(n);
+        if let Some(c) = chosen {
+            self.repl.releasing.retain(|n| *n != c);
+            self.restart_bulk(c);
+            // What waited for the former backup waits for this one's whole sync (output
+            // commit): the sync carries it.
+            if let Some(mark) = self.repl.channels.get(&c).map(Channel::mark) {
+                let held = self
+                    .repl
+                    .held
+                    .iter_mut()
+                    .map(|h| (&mut h.peer, &mut h.mark));
+                let acks = self.repl.held_acks.iter_mut();
+                for (peer, m) in held.chain(acks.map(|h| (&mut h.peer, &mut h.mark))) {
+                    if *peer != c {
+                        (*peer, *m) = (c, mark);
+                    }
+                }
+            }
+        }
+        if let Some(o) = old.filter(|o| !self.repl.releasing.contains(o)) {
+            self.repl.releasing.push(o);
         }
     }
 
@@ -723,6 +782,9 @@ impl Lns {
                 };
                 if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
                     ch.acked(seq);
+                }
+                if self.repl.backup == Some(h.sender) {
+                    self.release_former_backups();
                 }
             }
         }
