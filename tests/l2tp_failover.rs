@@ -744,6 +744,17 @@ fn crash_during_setup_seeds_309_357() {
     crash_during_setup(357);
 }
 
+/// Seed 27073 (`Channel::resume_replica` docs): the LAC's ICCN, lost on its way to the member
+/// before the crash and retransmitted through the takeover, is taken by the backup on its second
+/// copy (its replica Nr lagged: the member took an ICCN after its last copy); each of the
+/// backup's ZLBs acknowledging it is lost, and the LAC's retransmissions run out: it clears the
+/// tunnel and its 30 calls. The backup now acknowledges with a HELLO it retransmits itself.
+/// Failed with "call 1, up at the crash, got no frame after it" (the LAC's TunnelDown).
+#[test]
+fn crash_during_setup_seed_27073_ack_survives_lost_zlbs() {
+    crash_during_setup(27073);
+}
+
 /// One seed of [`crash_during_setup_loses_no_established_call`].
 fn crash_during_setup(seed: u64) {
     let n = 30;
