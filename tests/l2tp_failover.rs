@@ -117,16 +117,31 @@ fn frames_arrived(
     Ok(())
 }
 
-/// With `TELCP_DEBUG` set, every event but the members' `SessionUp` to stderr (a failing seed's
-/// story; the LAC's name each call's Session IDs).
+/// With `TELCP_DEBUG` set, every event to stderr (a failing seed's story; a takeover's sessions
+/// as (our, the LAC's) Session IDs).
 fn dump(w: &World) {
     if std::env::var("TELCP_DEBUG").is_err() {
         return;
     }
     let short = |e: &Event| format!("{e:?}").chars().take(300).collect::<String>();
     for (i, ev) in w.events.iter().enumerate() {
-        for e in ev.iter().filter(|e| !matches!(e, Event::SessionUp { .. })) {
-            eprintln!("member {i}: {}", short(e));
+        for e in ev {
+            match e {
+                Event::SessionUp { session, .. } => eprintln!("member {i}: up {session:?}"),
+                Event::TakeOver {
+                    from,
+                    addr,
+                    tunnels,
+                    sessions,
+                } => {
+                    let s: Vec<(u16, u16)> = sessions
+                        .iter()
+                        .map(|h| (h.session.session, h.peer_session))
+                        .collect();
+                    eprintln!("member {i}: TakeOver from {from:?} {addr} {tunnels:?} {s:?}");
+                }
+                e => eprintln!("member {i}: {}", short(e)),
+            }
         }
     }
     for e in &w.lac_events {
@@ -344,6 +359,10 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
     let closed = w.run_until(Duration::from_secs(60), move |w| {
         (0..3).any(|i| w.alive(i) && w.serving[i].len() == n - 1)
     });
+    if !closed {
+        dump(&w);
+        w.dump_trace(crash_at);
+    }
     assert!(closed, "seed {seed}: the backup never saw the CDN");
     // Quiet time: HELLOs both ways (60 s), nothing torn down.
     w.run(Duration::from_secs(150));
@@ -452,6 +471,16 @@ fn rfc4951_failover_seed_3608_call_in_setup_kept() {
 #[test]
 fn rfc4951_failover_seed_21494_scccn_acknowledged_late() {
     failover(21494, 20, true);
+}
+
+/// Seed 75739 in RFC 4951 mode (`Core::hold_wait` docs): the LAC's acknowledgements of the
+/// recovery tunnel's SCCCN are lost; the LAC, recovered on the SCCCN, dropped the recovery
+/// tunnel after the configured 31 s hold while the LNS (10 retries: 71 s) still retransmitted
+/// the SCCCN, unanswered from then on; the LNS's recovery failed and it cleared the tunnel and
+/// its 20 sessions, which the LAC still held. Failed with "no RFC 4951 recovery".
+#[test]
+fn rfc4951_failover_seed_75739_lac_holds_the_recovery_tunnel() {
+    failover(75739, 20, true);
 }
 
 /// Issue 15 at its largest N (1,000 sessions on one tunnel), seed 0: a false Down during the

@@ -1389,11 +1389,19 @@ mod tests {
             lac.send(t, ControlMessage::hello(0)).unwrap();
             relay(t, &mut backup, &mut lac);
             assert_eq!(relay(t, &mut lac, &mut backup).len(), 0);
+            assert!(
+                !backup.take_nr_moved(),
+                "the first copy does not move the Nr"
+            );
             relay(t, &mut backup, &mut lac);
             let t2 = lac.deadline().unwrap();
             lac.handle_timeout(t2).unwrap();
             assert_eq!(relay(t2, &mut lac, &mut backup).len(), 1);
             assert!(!backup.is_resyncing());
+            // The Nr moved to the retransmission: the caller is told once (it acknowledges
+            // with a message of its own).
+            assert!(backup.take_nr_moved());
+            assert!(!backup.take_nr_moved());
             // Acknowledged: the peer's channel is idle again.
             relay(t2, &mut backup, &mut lac);
             assert!(lac.is_idle());
@@ -1473,6 +1481,10 @@ mod tests {
             got += backup.receive(t, m.clone()).len();
         }
         assert_eq!(got, 2, "every message after the copy delivered");
+        assert!(
+            !backup.take_nr_moved(),
+            "taken in order at the replica's Nr: our ZLB suffices"
+        );
         assert!(backup.receive(t, old).is_empty(), "a duplicate is not");
         let mut before = sent[0].clone();
         before.header.ns = nr.wrapping_sub(1);

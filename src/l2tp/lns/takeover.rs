@@ -809,6 +809,33 @@ mod tests {
         assert_eq!(lns.tunnel_count(), 1);
     }
 
+    /// Module docs, records from a member seen Down (issue 15, double failure seed 11427):
+    /// node 2's records land while our health sees it Down (never heard from, here) and it stays
+    /// Down: a Down interval after its last batch we take it over, not before; the deadline is
+    /// in `poll_timeout`.
+    #[test]
+    fn records_from_a_member_seen_down_are_taken_over_a_down_interval_later() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        let _ = ownership(&mut lns);
+        lns.records_while_down(now, NodeId(2));
+        let due = now + lns.cfg.health.down_after();
+        assert!(lns.poll_timeout().is_some_and(|t| t <= due));
+        lns.handle_timeout(due - Duration::from_millis(1));
+        assert!(
+            ownership(&mut lns).is_empty(),
+            "not before the Down interval"
+        );
+        assert_eq!(lns.tunnel_count(), 0);
+        lns.handle_timeout(due);
+        let got = ownership(&mut lns);
+        assert!(
+            matches!(&got[..], [Event::TakeOver { from: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
+            "{got:?}"
+        );
+        assert_eq!(lns.tunnel_count(), 1);
+    }
+
     /// The control messages `lns` sends the LAC.
     fn to_lac(lns: &mut Lns) -> Vec<ControlMessage<'static>> {
         let mut got = Vec::new();
