@@ -308,7 +308,10 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
         }
         _ => unreachable!(),
     }
-    assert!(all_served_at(&w, b, n));
+    assert!(
+        all_served_at(&w, b, n),
+        "seed {seed}: not every call served at the backup"
+    );
     let st = w.member(b).stats();
     assert!(st.tunnels_taken_over >= 1 && st.sessions_taken_over >= n as u64);
     assert_eq!(st.sessions_lost_in_takeover, 0);
