@@ -308,6 +308,10 @@ fn failover(seed: u64, n: usize, rfc4951: bool) {
         }
         _ => unreachable!(),
     }
+    if !all_served_at(&w, b, n) {
+        dump(&w);
+        w.dump_trace(crash_at.saturating_sub(Duration::from_secs(5)));
+    }
     assert!(
         all_served_at(&w, b, n),
         "seed {seed}: not every call served at the backup"
