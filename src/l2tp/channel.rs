@@ -156,6 +156,9 @@ pub struct Channel {
     /// Resumed from a replica: no message of the peer taken in order yet (our Nr is the
     /// replica's; [`Channel::resume_replica`]).
     resync_nr: bool,
+    /// Resumed from a replica: the Nr moved to a retransmission of the peer
+    /// ([`Channel::resume_replica`]); taken by [`Channel::take_nr_moved`].
+    nr_moved: bool,
     held: bool,
     /// Resumed from a replica, while `resync_nr`: when each message kept out of order first
     /// arrived (a second arrival a retransmission timeout later is the peer's retransmission;
@@ -236,6 +239,7 @@ impl Channel {
             out: Vec::new(),
             resync_ns: false,
             resync_nr: false,
+            nr_moved: false,
             held: false,
             first_seen: None,
         }
@@ -926,6 +930,16 @@ impl Channel {
     ///   leaving at the backup a session the LAC had cleared); holding the Nr with no end would
     ///   make a peer that sees its messages unacknowledged give the tunnel up.
     ///
+    /// * when the Nr moves so, the peer's message has gone through part of its retransmissions
+    ///   already (the failed LNS's silence until the takeover, and the copy this rule waits
+    ///   for), so its acknowledgement should not rest on one ZLB per remaining retransmission:
+    ///   [`Channel::take_nr_moved`] tells the caller, which sends a message of its own (the
+    ///   tunnel's HELLO when nothing is in flight), retransmitted on our own timer, carrying the
+    ///   Nr (RFC 2661 5.8: an acknowledgement rides on any message). Issue 15, crash-during-setup
+    ///   seed 27073: a LAC's ICCN retransmitted through the takeover was taken on its second
+    ///   copy and every ZLB for it was lost; the LAC's retransmissions ran out and it cleared
+    ///   the tunnel with its 30 calls.
+    ///
     /// A message of the failed LNS that the peer never received is lost (the peer then gets the
     /// backup's next message in its place).
     pub fn resume_replica(&mut self, now: Instant, ns: u16, nr: u16, peer_window: u16) {
@@ -994,7 +1008,14 @@ impl Channel {
         self.trim_backlog();
         self.nr = ns;
         self.resync_nr = false;
+        self.nr_moved = true;
         self.first_seen = None;
+    }
+
+    /// Whether the Nr of this resumed channel moved to a retransmission of the peer since last
+    /// asked ([`Channel::resume_replica`]): the caller acknowledges with a message of its own.
+    pub fn take_nr_moved(&mut self) -> bool {
+        std::mem::take(&mut self.nr_moved)
     }
 
     /// Sets the tunnel id to use once the peer assigned one; rewrites queued copies too.
@@ -1368,11 +1389,19 @@ mod tests {
             lac.send(t, ControlMessage::hello(0)).unwrap();
             relay(t, &mut backup, &mut lac);
             assert_eq!(relay(t, &mut lac, &mut backup).len(), 0);
+            assert!(
+                !backup.take_nr_moved(),
+                "the first copy does not move the Nr"
+            );
             relay(t, &mut backup, &mut lac);
             let t2 = lac.deadline().unwrap();
             lac.handle_timeout(t2).unwrap();
             assert_eq!(relay(t2, &mut lac, &mut backup).len(), 1);
             assert!(!backup.is_resyncing());
+            // The Nr moved to the retransmission: the caller is told once (it acknowledges
+            // with a message of its own).
+            assert!(backup.take_nr_moved());
+            assert!(!backup.take_nr_moved());
             // Acknowledged: the peer's channel is idle again.
             relay(t2, &mut backup, &mut lac);
             assert!(lac.is_idle());
@@ -1452,6 +1481,10 @@ mod tests {
             got += backup.receive(t, m.clone()).len();
         }
         assert_eq!(got, 2, "every message after the copy delivered");
+        assert!(
+            !backup.take_nr_moved(),
+            "taken in order at the replica's Nr: our ZLB suffices"
+        );
         assert!(backup.receive(t, old).is_empty(), "a duplicate is not");
         let mut before = sent[0].clone();
         before.header.ns = nr.wrapping_sub(1);

@@ -171,8 +171,10 @@ pub struct Config {
     /// HELLO after this long without a message from the peer.
     pub hello_interval: Duration,
     /// How long a closed tunnel is kept to acknowledge the peer's retransmissions (RFC 2661 5.7's
-    /// full retransmission cycle, 31 s by default); the sender of a StopCCN keeps it longer while
-    /// its StopCCN is unacknowledged.
+    /// full retransmission cycle, 31 s by default; an RFC 4951 recovery tunnel never less than
+    /// the control channel's retransmission span, `retransmit_initial` doubling up to
+    /// `retransmit_cap` over `max_retries`); the sender of a StopCCN keeps it longer while its
+    /// StopCCN is unacknowledged.
     pub hold_period: Duration,
     /// Maximum tunnels (set-up ones included). When full, an SCCRQ gets StopCCN Result 2 / Error 4
     /// (or, on a contact LNS, a redirect) and [`Lac::open_session`] fails the call.

@@ -41,6 +41,21 @@ pub fn common(seed: u64, rfc4951: bool) -> Config {
     }
 }
 
+/// How long a control message of a seed's endpoints may go unacknowledged before its channel
+/// gives up (RFC 2661 5.8: the first timeout doubling up to the cap over `max_retries`
+/// retransmissions, per [`common`]): a handshake that needs one message acknowledged may take
+/// this long over lossy links and still succeed.
+pub fn give_up_after() -> Duration {
+    let c = common(0, false);
+    telcp::l2tp::channel::ChannelConfig {
+        retransmit_initial: c.retransmit_initial,
+        retransmit_cap: c.retransmit_cap,
+        max_retries: c.max_retries,
+        ..Default::default()
+    }
+    .give_up_after()
+}
+
 /// Member `i` of `n`, incarnation `incarnation`.
 pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32, rfc4951: bool) -> LnsConfig {
     let peers = (0..n)
@@ -395,5 +410,40 @@ impl World {
     /// The IP of member `i`'s service address.
     pub fn service_ip(i: usize) -> IpAddr {
         service(i).ip()
+    }
+}
+
+impl World {
+    /// With `TELCP_DEBUG` set: the simulator's trace of control messages between the LAC and the
+    /// members from `since` on (time, addresses, fate, tunnel/session, Ns/Nr, message type), and
+    /// the member links' datagrams (length only), to stderr: a failing seed's wire story.
+    pub fn dump_trace(&self, since: Duration) {
+        if std::env::var("TELCP_DEBUG").is_err() {
+            return;
+        }
+        use telcp::l2tp::wire::Message;
+        for r in self.sim.trace().iter().filter(|r| r.at >= since) {
+            let what = match Message::parse(&r.payload) {
+                Ok(Message::Control(c)) => format!(
+                    "t{} s{} ns{} nr{} {:?}",
+                    c.header.tunnel_id,
+                    c.header.session_id,
+                    c.header.ns,
+                    c.header.nr,
+                    c.message_type()
+                ),
+                Ok(Message::Data(d)) => {
+                    format!("data t{} s{}", d.header.tunnel_id, d.header.session_id)
+                }
+                Err(_) => format!("{} B", r.payload.len()),
+            };
+            eprintln!(
+                "{:>10.3} {} -> {} {:?} {what}",
+                r.at.as_secs_f64(),
+                r.from,
+                r.to,
+                r.fate
+            );
+        }
     }
 }

@@ -532,6 +532,7 @@ impl Lns {
             }
             self.drain_health(now);
         }
+        self.late_down_timeouts(now);
         self.flush_replication(now);
     }
 
@@ -548,10 +549,14 @@ impl Lns {
     /// Earliest deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let own = match (self.core.poll_timeout(), self.replication_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let own = [
+            self.core.poll_timeout(),
+            self.replication_deadline(),
+            self.late_down_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         match &self.health {
             Some(h) => h.earliest(own),
             None => own,

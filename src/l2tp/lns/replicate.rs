@@ -768,6 +768,7 @@ impl Lns {
                     for e in items.drain(..) {
                         self.apply_entry(now, &h, e);
                     }
+                    self.records_while_down(now, h.sender);
                 }
                 items.clear();
                 self.repl.inbox = items;

@@ -37,13 +37,21 @@
 //!   winner emits [`Event::TakeOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
 //!   sees the member Down does not take it over at all.
+//! * **Records from a member seen Down**: health may declare a member Down (its heartbeats
+//!   lost) before its first records reach us (a bulk sync to us, its new backup): nothing was
+//!   held, so nothing was taken over, and no second Down comes while it stays Down. Its
+//!   authenticated records prove it alive when they arrive, so they count as a heartbeat for
+//!   the takeover: if health still sees it Down a full Down interval
+//!   ([`crate::health::HealthConfig::down_after`]) after its last batch, we take it over then
+//!   (issue 15, double failure seed 11427: the new backup's bulk sync landed just after it found
+//!   the member Down, and the member then crashed).
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
 
 use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
 use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
-use crate::health::NodeId;
+use crate::health::{NodeId, NodeState};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::time::Instant;
@@ -98,6 +106,9 @@ pub(super) struct Backups {
     claims: BTreeMap<NodeId, Claim>,
     /// The owner generation of our tunnels that were taken over (absent: 0).
     pub(super) epochs: BTreeMap<u16, u32>,
+    /// Members whose records came while health saw them Down, and when they are taken over if
+    /// still Down (module docs, records from a member seen Down; at most one per monitor peer).
+    late_downs: BTreeMap<NodeId, Instant>,
 }
 
 impl Lns {
@@ -187,6 +198,50 @@ impl Lns {
         if refused {
             self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
         }
+    }
+
+    /// A fresh batch from `from` was applied: if health sees it Down and we hold tunnels of
+    /// it, its takeover is due a Down interval from now (module docs, records from a member
+    /// seen Down).
+    pub(super) fn records_while_down(&mut self, now: Instant, from: NodeId) {
+        let down = self.monitor().and_then(|m| m.state(from)) == Some(NodeState::Down);
+        let holds = self
+            .backups
+            .held
+            .get(&from)
+            .is_some_and(|h| !h.tunnels.is_empty());
+        if down && holds {
+            let due = now + self.cfg.health.down_after();
+            self.backups.late_downs.insert(from, due);
+        }
+    }
+
+    /// When the next takeover of a member whose records came while it was Down is due.
+    pub(super) fn late_down_deadline(&self) -> Option<Instant> {
+        self.backups.late_downs.values().copied().min()
+    }
+
+    /// Takes over the members whose records came while health saw them Down and that stayed
+    /// Down (no heartbeat, no records) for a Down interval since (module docs).
+    pub(super) fn late_down_timeouts(&mut self, now: Instant) {
+        if self.late_downs_due(now).is_none() {
+            return;
+        }
+        while let Some(node) = self.late_downs_due(now) {
+            self.backups.late_downs.remove(&node);
+            if self.monitor().and_then(|m| m.state(node)) == Some(NodeState::Down) {
+                self.take_over(now, node);
+            }
+        }
+        self.ensure_backup();
+    }
+
+    fn late_downs_due(&self, now: Instant) -> Option<NodeId> {
+        self.backups
+            .late_downs
+            .iter()
+            .find(|(_, due)| **due <= now)
+            .map(|(n, _)| *n)
     }
 
     /// Records from `from` are of `incarnation`: what was held for another one is dropped.
@@ -421,6 +476,7 @@ impl Lns {
     /// `node` restarted (module docs): what was held for its former incarnation is dropped, and
     /// nothing it held before is to be yielded any more.
     pub(super) fn member_restarted(&mut self, node: NodeId) {
+        self.backups.late_downs.remove(&node);
         self.backups.held.remove(&node);
         self.backups.taken.remove(&node);
         self.backups.claims.remove(&node);
@@ -429,6 +485,7 @@ impl Lns {
 
     /// `node` is Up: tell it again which of its tunnels we took.
     pub(super) fn member_up(&mut self, node: NodeId) {
+        self.backups.late_downs.remove(&node);
         let Some(Taken {
             incarnation: Some(incarnation),
             tunnels,
@@ -454,6 +511,7 @@ impl Lns {
 
     /// `failed` is Down: adopt what is held for it (module docs).
     pub(super) fn take_over(&mut self, now: Instant, failed: NodeId) {
+        self.backups.late_downs.remove(&failed);
         let Some(held) = self.backups.held.remove(&failed) else {
             return;
         };
@@ -748,6 +806,33 @@ mod tests {
         claim_of_node_3(&mut lns, now, 1);
         lns.take_over(now, NodeId(2));
         assert!(matches!(ownership(&mut lns)[..], [Event::TakeOver { .. }]));
+        assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// Module docs, records from a member seen Down (issue 15, double failure seed 11427):
+    /// node 2's records land while our health sees it Down (never heard from, here) and it stays
+    /// Down: a Down interval after its last batch we take it over, not before; the deadline is
+    /// in `poll_timeout`.
+    #[test]
+    fn records_from_a_member_seen_down_are_taken_over_a_down_interval_later() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        let _ = ownership(&mut lns);
+        lns.records_while_down(now, NodeId(2));
+        let due = now + lns.cfg.health.down_after();
+        assert!(lns.poll_timeout().is_some_and(|t| t <= due));
+        lns.handle_timeout(due - Duration::from_millis(1));
+        assert!(
+            ownership(&mut lns).is_empty(),
+            "not before the Down interval"
+        );
+        assert_eq!(lns.tunnel_count(), 0);
+        lns.handle_timeout(due);
+        let got = ownership(&mut lns);
+        assert!(
+            matches!(&got[..], [Event::TakeOver { from: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
+            "{got:?}"
+        );
         assert_eq!(lns.tunnel_count(), 1);
     }
 

@@ -111,6 +111,7 @@ impl Core {
         // A buffer kept across datagrams (taken: a message may lead to another delivery).
         let mut delivered = std::mem::take(&mut self.delivered);
         t.channel.receive_into(now, c, &mut delivered);
+        let nr_moved = t.channel.take_nr_moved();
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);
         }
@@ -121,8 +122,26 @@ impl Core {
             self.on_message(now, tid, m);
         }
         self.delivered = delivered;
+        if nr_moved {
+            self.ack_by_hello(now, tid);
+        }
         self.flush(now, tid);
         self.recovery_progress(now, tid);
+    }
+
+    /// The Nr of tunnel `tid`'s resumed channel moved to a retransmission of the peer
+    /// ([`super::super::channel::Channel::resume_replica`]): unless a message of ours in flight
+    /// carries the acknowledgement already, a HELLO carries it, retransmitted until the peer
+    /// acknowledges it (RFC 2661 5.8, 6.5).
+    fn ack_by_hello(&mut self, now: Instant, tid: u16) {
+        let Some(t) = self.tunnels.get(&tid) else {
+            return;
+        };
+        if t.state != TunnelState::Established || t.channel.in_flight() > 0 {
+            return;
+        }
+        let peer = t.peer_header_id();
+        self.send_ctrl(now, tid, ControlMessage::hello(peer));
     }
 
     /// One in-order control message of tunnel `tid`.

@@ -367,6 +367,19 @@ impl Core {
             .max(self.channel_config().give_up_after())
     }
 
+    /// How long an RFC 4951 recovery tunnel is kept after the recovery to acknowledge the
+    /// recovering peer's SCCCN retransmissions (RFC 2661 5.7): `hold_period`, but never less than
+    /// the time the peer's control channel may still be retransmitting
+    /// ([`ChannelConfig::give_up_after`]; the default 31 s is that of the default channel). A
+    /// shorter hold leaves the recovering LNS's SCCCN unanswered: issue 15, RFC 4951 failover
+    /// seed 75739, `max_retries` 10: the LAC stopped acknowledging at 31 s and the LNS gave the
+    /// recovered tunnel up.
+    pub fn hold_wait(&self) -> std::time::Duration {
+        self.cfg
+            .hold_period
+            .max(self.channel_config().give_up_after())
+    }
+
     /// How a datagram for tunnel `tid` (0: none yet) is parsed: hidden AVPs with that tunnel's
     /// secret ([`Core::secret_of`]).
     pub fn parse_opts(&self, tid: u16) -> ParseOptions<'_> {

@@ -315,8 +315,7 @@ impl Core {
         t.recovery = None;
         self.pending_tunnels.remove(&tid);
         // HELLO stops (closing; the tunnel's timer stays for its channel).
-        self.timers
-            .insert(Timer::Hold(tid), now + self.cfg.hold_period);
+        self.timers.insert(Timer::Hold(tid), now + self.hold_wait());
     }
 
     /// A control message on recovery tunnel `via` (RFC 4951): SCCRP at the failed endpoint,
