@@ -2,7 +2,7 @@
 //! (layer 2, HMAC-MD5 on both sides), and binding-table memory per binding at 1M bindings.
 //!
 //! `cost_curve` prints the registration's CPU time with 10k, 100k and 1M mobile nodes registered
-//! (`MIP_HA_MAX_BINDINGS` caps the largest), each also as a `table|` line for
+//! (`MIP_HA_MAX_BINDINGS` caps the largest, `MIP_HA_MIN_BINDINGS` the smallest), each also as a `table|` line for
 //! `scripts/bench-table`.
 
 #[path = "common/cpu.rs"]
@@ -386,10 +386,15 @@ fn cost_curve(_c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // MIP_HA_MIN_BINDINGS: leave out the smaller sizes (for profiling one size).
+    let min: u32 = std::env::var("MIP_HA_MIN_BINDINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let (mut cells, mut batched_cells) = (Vec::new(), Vec::new());
     for n in [10_000u32, 100_000, 1_000_000]
         .into_iter()
-        .filter(|&n| n <= max)
+        .filter(|&n| n <= max && n >= min)
     {
         let mut rig = Rig::with_nodes(false, n);
         for _ in 0..n {

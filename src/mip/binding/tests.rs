@@ -308,3 +308,25 @@ fn a_binding_record_is_compact() {
     .collect();
     assert!(matches!(one.0, Held::One(_)));
 }
+
+/// The read-ahead of a batch (`HomeAgent::handle_batch`) reads the binding `find` finds, and
+/// its timer marks, which live in its slot (set by arming its timers, cleared by none of the
+/// reads); for an unknown mobile node it reads nothing.
+#[test]
+fn read_ahead_reads_the_slot_find_finds() {
+    let now = Instant::now();
+    let mut t = BindingTable::new(4, 4);
+    let mut b = binding(3, now, 60, Some(5));
+    b.identification = 0x0123_4567_89ab_cdef;
+    let s = t.insert(b).unwrap();
+    let marks = t.slots[s as usize].armed;
+    assert!(
+        marks.iter().all(|m| *m != 0),
+        "both timers armed in the slot: {marks:?}"
+    );
+    let coa = u32::from(Ipv4Addr::new(198, 51, 100, 3));
+    let want = 0x0123_4567_89ab_cdef ^ u64::from(marks[0]) ^ u64::from(marks[1]) ^ u64::from(coa);
+    assert_eq!(t.read_ahead(Ipv4Addr::new(10, 0, 0, 4), None), want);
+    assert_eq!(t.read_ahead(Ipv4Addr::new(10, 0, 0, 9), None), 0);
+    assert_eq!(t.slots[s as usize].armed, marks);
+}
