@@ -130,8 +130,14 @@ const FEW: usize = 8;
 /// A tunnel's sessions by our Session ID (issue 19 item 3: memory per established session).
 /// A tunnel with few sessions (most LAC tunnels carry one or a handful) keeps them in a vector
 /// grown one at a time: one session costs its own size, where a hash table's smallest
-/// allocation holds four. Past eight sessions, a hash table keyed by our ids. Iteration
-/// order is unspecified, as a hash table's.
+/// allocation holds four. Past eight sessions, a hash table keyed by our ids, beside an index of
+/// our ids by the peer's Session ID ([`Sessions::find_by_peer`]: an ICRQ's duplicate check and
+/// a CDN with Session ID 0 read one bucket, not every session of the tunnel). Iteration order
+/// is unspecified, as a hash table's.
+///
+/// The index follows [`Session::peer_id`] as the peer assigns it once (RFC 2661 4.4.4: the
+/// Assigned Session ID of ICRQ, ICRP, OCRQ or OCRP): a session put in without a peer id may
+/// learn it later, in place; a peer id, once set, is not changed to another.
 #[derive(Debug, Default)]
 pub struct Sessions(Repr);
 
@@ -139,7 +145,88 @@ pub struct Sessions(Repr);
 enum Repr {
     Few(Vec<Session>),
     /// Boxed: the tunnel's record holds a vector's size, not a table's (memory per tunnel).
-    Many(Box<super::tunnel::IdMap<Session>>),
+    Many(Box<Many>),
+}
+
+/// A tunnel's sessions past [`FEW`].
+#[derive(Debug, Default)]
+struct Many {
+    by_id: super::tunnel::IdMap<Session>,
+    /// Our ids of the sessions that had a peer id when put in, by that id (the peer chooses it:
+    /// a keyed hash, never [`super::tunnel::IdHasher`]); each entry names a session of `by_id`
+    /// whose peer id is the one it was filed under.
+    by_peer: hashbrown::HashTable<u16>,
+    hasher: std::hash::RandomState,
+    /// Our ids of the sessions put in without a peer id (they may have learned it since).
+    unassigned: Vec<u16>,
+}
+
+impl Many {
+    fn hash(&self, peer: u16) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, peer)
+    }
+
+    /// Files session `s` (already in `by_id`) in the peer index.
+    fn index(&mut self, id: u16, peer: u16) {
+        if peer == 0 {
+            self.unassigned.push(id);
+            return;
+        }
+        let (by_id, hasher) = (&self.by_id, &self.hasher);
+        let rehash = |i: &u16| {
+            let p = by_id.get(i).map_or(0, Session::peer_header_id);
+            std::hash::BuildHasher::hash_one(hasher, p)
+        };
+        self.by_peer.insert_unique(self.hash(peer), id, rehash);
+    }
+
+    /// Takes session `id`, whose peer id is `peer` now, out of the peer index.
+    fn unindex(&mut self, id: u16, peer: u16) {
+        if let Some(i) = self.unassigned.iter().position(|&u| u == id) {
+            self.unassigned.swap_remove(i);
+            return;
+        }
+        match self.by_peer.find_entry(self.hash(peer), |&i| i == id) {
+            Ok(e) => {
+                e.remove();
+            }
+            // Filed under another peer id (changed in place, against the type's contract): the
+            // entry is found by a pass over the index, so none is left behind.
+            Err(_) => self.by_peer.retain(|&mut i| i != id),
+        }
+    }
+
+    fn insert(&mut self, id: u16, s: Session) -> Option<Session> {
+        let peer = s.peer_header_id();
+        let old = self.by_id.insert(id, s);
+        if let Some(o) = &old {
+            self.unindex(id, o.peer_header_id());
+        }
+        self.index(id, peer);
+        old
+    }
+
+    fn remove(&mut self, id: &u16) -> Option<Session> {
+        let s = self.by_id.remove(id)?;
+        self.unindex(*id, s.peer_header_id());
+        Some(s)
+    }
+
+    fn find_by_peer(&self, peer: u16) -> Option<&Session> {
+        let read = |i: &u16| {
+            #[cfg(test)]
+            tests::READ.with(|r| r.set(r.get() + 1));
+            self.by_id.get(i)
+        };
+        let filed = self.by_peer.find(self.hash(peer), |i| {
+            read(i).is_some_and(|s| s.peer_header_id() == peer)
+        });
+        filed
+            .into_iter()
+            .chain(&self.unassigned)
+            .filter_map(read)
+            .find(|s| s.peer_header_id() == peer)
+    }
 }
 
 impl Default for Repr {
@@ -172,7 +259,7 @@ impl Sessions {
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Few(v) => v.len(),
-            Repr::Many(m) => m.len(),
+            Repr::Many(m) => m.by_id.len(),
         }
     }
 
@@ -185,7 +272,7 @@ impl Sessions {
     pub fn get(&self, id: &u16) -> Option<&Session> {
         match &self.0 {
             Repr::Few(v) => v.iter().find(|s| s.local_id == *id),
-            Repr::Many(m) => m.get(id),
+            Repr::Many(m) => m.by_id.get(id),
         }
     }
 
@@ -193,7 +280,19 @@ impl Sessions {
     pub fn get_mut(&mut self, id: &u16) -> Option<&mut Session> {
         match &mut self.0 {
             Repr::Few(v) => v.iter_mut().find(|s| s.local_id == *id),
-            Repr::Many(m) => m.get_mut(id),
+            Repr::Many(m) => m.by_id.get_mut(id),
+        }
+    }
+
+    /// A session whose peer's Session ID is `peer` (non-zero), if any: with many sessions, one
+    /// look-up in the peer index (type docs), not a pass over the sessions.
+    pub fn find_by_peer(&self, peer: u16) -> Option<&Session> {
+        if peer == 0 {
+            return None;
+        }
+        match &self.0 {
+            Repr::Few(v) => v.iter().find(|s| s.peer_header_id() == peer),
+            Repr::Many(m) => m.find_by_peer(peer),
         }
     }
 
@@ -205,8 +304,13 @@ impl Sessions {
     /// Puts `s` under `id` (its [`Session::local_id`]); returns the session it replaced.
     pub fn insert(&mut self, id: u16, s: Session) -> Option<Session> {
         debug_assert_eq!(id, s.local_id);
-        if let Some(old) = self.get_mut(&id) {
-            return Some(std::mem::replace(old, s));
+        match &mut self.0 {
+            Repr::Many(m) => return m.insert(id, s),
+            Repr::Few(v) => {
+                if let Some(old) = v.iter_mut().find(|o| o.local_id == id) {
+                    return Some(std::mem::replace(old, s));
+                }
+            }
         }
         match &mut self.0 {
             Repr::Few(v) if v.len() < FEW => {
@@ -215,14 +319,13 @@ impl Sessions {
                 v.push(s);
             }
             Repr::Few(v) => {
-                let mut m: super::tunnel::IdMap<Session> =
-                    v.drain(..).map(|s| (s.local_id, s)).collect();
-                m.insert(id, s);
-                self.0 = Repr::Many(Box::new(m));
+                let mut m = Box::<Many>::default();
+                for s in v.drain(..).chain(std::iter::once(s)) {
+                    m.insert(s.local_id, s);
+                }
+                self.0 = Repr::Many(m);
             }
-            Repr::Many(m) => {
-                m.insert(id, s);
-            }
+            Repr::Many(m) => return m.insert(id, s),
         }
         None
     }
@@ -242,7 +345,7 @@ impl Sessions {
     pub fn values(&self) -> Iter<'_> {
         match &self.0 {
             Repr::Few(v) => Iter::Few(v.iter()),
-            Repr::Many(m) => Iter::Many(m.values()),
+            Repr::Many(m) => Iter::Many(m.by_id.values()),
         }
     }
 
@@ -255,7 +358,7 @@ impl Sessions {
     pub fn drain(&mut self) -> std::vec::IntoIter<(u16, Session)> {
         let v: Vec<(u16, Session)> = match std::mem::take(&mut self.0) {
             Repr::Few(v) => v.into_iter().map(|s| (s.local_id, s)).collect(),
-            Repr::Many(m) => (*m).into_iter().collect(),
+            Repr::Many(m) => m.by_id.into_iter().collect(),
         };
         v.into_iter()
     }
@@ -264,7 +367,15 @@ impl Sessions {
     pub fn shrink_to_fit(&mut self) {
         match &mut self.0 {
             Repr::Few(v) => v.shrink_to_fit(),
-            Repr::Many(m) => m.shrink_to_fit(),
+            Repr::Many(m) => {
+                let (by_id, hasher) = (&m.by_id, &m.hasher);
+                m.by_peer.shrink_to_fit(|i| {
+                    let p = by_id.get(i).map_or(0, Session::peer_header_id);
+                    std::hash::BuildHasher::hash_one(hasher, p)
+                });
+                m.unassigned.shrink_to_fit();
+                m.by_id.shrink_to_fit();
+            }
         }
     }
 }
@@ -274,6 +385,88 @@ mod tests {
     use super::{FEW, Session, SessionState, Sessions};
     use proptest::prelude::*;
     use std::collections::HashMap;
+
+    std::thread_local! {
+        /// Sessions read by [`Sessions::find_by_peer`] on this thread.
+        pub(super) static READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The session a pass over every session finds for `peer` (what
+    /// [`Sessions::find_by_peer`] replaced): its our id, the lowest when several match.
+    fn scan(t: &Sessions, peer: u16) -> Option<u16> {
+        t.values()
+            .filter(|s| peer != 0 && s.peer_header_id() == peer)
+            .map(|s| s.local_id)
+            .min()
+    }
+
+    proptest! {
+        /// [`Sessions::find_by_peer`] finds a session with the peer id asked whenever a pass
+        /// over the sessions does, and only such a session, through growth past `FEW`,
+        /// replacements, removals and peer ids learned in place (0: none yet).
+        #[test]
+        fn find_by_peer_equals_a_scan(
+            ops in proptest::collection::vec((0u8..4, 1u16..40, 0u16..12), 0..300),
+        ) {
+            let mut t = Sessions::default();
+            for (op, id, peer) in ops {
+                match op {
+                    0 | 1 => {
+                        t.insert(id, Session::new(id, peer, SessionState::Established, 0));
+                    }
+                    2 => {
+                        t.remove(&id);
+                    }
+                    _ => {
+                        // The peer assigns its id once (type docs).
+                        if let Some(s) = t.get_mut(&id).filter(|s| s.peer_id.is_none()) {
+                            s.peer_id = std::num::NonZeroU16::new(peer);
+                        }
+                    }
+                }
+                for p in 0u16..12 {
+                    let found = t.find_by_peer(p);
+                    prop_assert_eq!(found.is_some(), scan(&t, p).is_some());
+                    if let Some(s) = found {
+                        prop_assert_eq!(s.peer_header_id(), p);
+                        prop_assert_eq!(t.get(&s.local_id).map(|x| x.local_id), Some(s.local_id));
+                    }
+                }
+            }
+            t.shrink_to_fit();
+            for p in 0u16..12 {
+                prop_assert_eq!(t.find_by_peer(p).is_some(), scan(&t, p).is_some());
+            }
+        }
+    }
+
+    /// With many sessions, finding one by the peer's id reads a few of them (the peer index),
+    /// not all: an ICRQ's duplicate check costs the same at 10 or 1000 sessions per tunnel
+    /// (issue 19, the redirect decision's cost curve).
+    #[test]
+    fn find_by_peer_reads_few_sessions() {
+        let mut t = Sessions::default();
+        for id in 1..=1000u16 {
+            t.insert(
+                id,
+                Session::new(id, 5000 + id, SessionState::Established, 0),
+            );
+        }
+        // Learned in place, after insertion.
+        t.insert(2000, Session::new(2000, 0, SessionState::WaitReply, 0));
+        t.get_mut(&2000).unwrap().peer_id = std::num::NonZeroU16::new(7);
+        READ.with(|r| r.set(0));
+        for id in 1..=1000u16 {
+            assert_eq!(t.find_by_peer(5000 + id).map(|s| s.local_id), Some(id));
+        }
+        assert_eq!(t.find_by_peer(7).map(|s| s.local_id), Some(2000));
+        assert!(t.find_by_peer(4000).is_none());
+        let read = READ.with(std::cell::Cell::get);
+        assert!(read <= 3 * 1002, "{read} sessions read for 1002 look-ups");
+        t.remove(&2000);
+        assert!(t.find_by_peer(7).is_none());
+        assert_eq!(t.find_by_peer(5001).map(|s| s.local_id), Some(1));
+    }
 
     proptest! {
         /// [`Sessions`] (a vector up to `FEW`, then a hash table) answers as a hash table of

@@ -170,7 +170,7 @@ impl Lns {
             .core
             .tunnels
             .get(&tid)
-            .is_some_and(|t| t.sessions.values().any(|s| s.peer_header_id() == peer_sid))
+            .is_some_and(|t| t.sessions.find_by_peer(peer_sid).is_some())
         {
             return;
         }

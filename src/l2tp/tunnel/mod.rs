@@ -774,8 +774,7 @@ impl Core {
                 self.tunnels
                     .get(&tid)?
                     .sessions
-                    .values()
-                    .find(|s| s.peer_header_id() == peer)?
+                    .find_by_peer(peer)?
                     .local_id
             }
             sid => sid,
