@@ -29,10 +29,14 @@
 //!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
 //!   the old incarnation is ignored by the new one.
 //! * **Two takers**: a member that changed backup and was declared Down before the former backup
-//!   heard of the change can be taken over by both. Each taker tells every other member
+//!   got its release (which waits for the new backup's whole bulk sync, `replicate` docs) can be
+//!   taken over by both. Each taker tells every other member
 //!   ([`Record::Claimed`]) which copy it took over from: the epoch of the member's last bulk sync
 //!   to it. A member's bulk syncs are numbered in one increasing sequence over all its peers, so
-//!   the newer backup holds the higher epoch. The claim from the higher epoch wins (equal epochs:
+//!   the newer backup's complete copy holds the higher epoch; a release is of epoch 0, so a copy
+//!   synced again after one claims 0 until its sync ends, and the former backup's complete copy
+//!   wins over it (nothing answered after the change is up at the LAC before the new backup's
+//!   sync ended: `replicate` docs, output commit). The claim from the higher epoch wins (equal epochs:
 //!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
 //!   winner emits [`Event::TakeOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
