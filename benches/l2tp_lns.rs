@@ -6,9 +6,10 @@
 //! * replication (issue 15): session set-up (ICRQ/ICRP/ICCN from a real LAC) on a pool member with
 //!   a backup member Up and replication on (the batches delivered to the backup and its acks back,
 //!   inside the measurement) against the same two-member pool without replication, in bursts of
-//!   16 set-ups (a loaded LNS) and isolated; the ratios (no clock read inside a measured round:
-//!   the backup's share is timed apart, in rounds of its own), the replication bytes per session
-//!   set up and the heap the backup holds per replicated session, printed;
+//!   16 set-ups (a loaded LNS) and isolated; the ratios of the whole set-up (no clock read
+//!   inside a measured round) and of the LNS members' time alone (the LAC's and the backup's
+//!   shares timed apart, in rounds of their own, with and without a backup), the replication
+//!   bytes per session set up and the heap the backup holds per replicated session, printed;
 //! * `redirect_cost_curve`: the redirect decision with 10k tunnels holding 10k, 100k and 1M
 //!   established sessions (`L2TP_LNS_MAX_SESSIONS` caps the largest), printed per size and as a
 //!   `table|` line for `scripts/bench-table`.
@@ -333,7 +334,10 @@ struct Pool {
     /// Time spent in member 1's `handle_datagram` (its share of the set-ups, on its own CPU in a
     /// real pool), when [`Pool::split`].
     in_backup: Duration,
-    /// Whether member 1's share is timed apart (two clock reads per datagram to it: a cost the
+    /// Time spent in the LAC (`open_session` and `handle_datagram`: another box in a real
+    /// network), when [`Pool::split`]; taken out of the LNS members' own CPU figures.
+    in_lac: Duration,
+    /// Whether member 1's and the LAC's shares are timed apart (two clock reads per datagram to it: a cost the
     /// set-ups without a backup do not have, so the ratios are measured without them).
     split: bool,
     /// Whether the clock is read (not in the instruction-count mode: reading it is the
@@ -363,6 +367,7 @@ impl Pool {
             replicated: 0,
             acked: 0,
             in_backup: Duration::ZERO,
+            in_lac: Duration::ZERO,
             split: false,
             timed: true,
             spacing: Duration::ZERO,
@@ -419,9 +424,13 @@ impl Pool {
                         self.in_backup += t0.elapsed();
                     }
                 } else {
+                    let t0 = (self.timed && self.split).then(Instant::now);
                     let _ = self
                         .lac
                         .handle_datagram(now, service(0), LAC_ADDR, &t.payload);
+                    if let Some(t0) = t0 {
+                        self.in_lac += t0.elapsed();
+                    }
                 }
                 moved = true;
             }
@@ -454,16 +463,24 @@ impl Pool {
     /// beyond the linger).
     fn setup(&mut self, k: usize) -> Duration {
         let t0 = self.timed.then(Instant::now);
+        let t_lac = (self.timed && self.split).then(Instant::now);
         let calls: Vec<_> = (0..k)
             .map(|_| self.lac.open_session(self.now).unwrap())
             .collect();
+        if let Some(t_lac) = t_lac {
+            self.in_lac += t_lac.elapsed();
+        }
         self.pump();
         let mut took = t0.map_or(Duration::ZERO, |t0| t0.elapsed());
         self.teardown(calls);
         if !self.spacing.is_zero() {
             let t0 = self.timed.then(Instant::now);
             self.now += self.spacing;
+            let t_lac = self.split.then(Instant::now);
             self.lac.handle_timeout(self.now);
+            if let Some(t_lac) = t_lac {
+                self.in_lac += t_lac.elapsed();
+            }
             self.a.handle_timeout(self.now);
             self.b.handle_timeout(self.now);
             self.pump();
@@ -479,14 +496,14 @@ impl Pool {
     #[inline(never)]
     fn teardown(&mut self, calls: Vec<telcp::l2tp::CallId>) {
         assert!(calls.iter().all(|c| self.lac.session_of(*c).is_some()));
-        let (r, a, b) = (self.replicated, self.acked, self.in_backup);
+        let (r, a, b, l) = (self.replicated, self.acked, self.in_backup, self.in_lac);
         for c in calls {
             self.lac
                 .close_session(self.now, c, telcp::l2tp::Close::default())
                 .unwrap();
         }
         self.pump();
-        (self.replicated, self.acked, self.in_backup) = (r, a, b);
+        (self.replicated, self.acked, self.in_backup, self.in_lac) = (r, a, b, l);
     }
 }
 
@@ -512,28 +529,64 @@ const SPACING: Duration = Duration::from_millis(25);
 const BURST: usize = 16;
 
 /// Median ns per set-up over `rounds` rounds of 1000 set-ups in bursts of `k`, alternating
-/// without and with replication: (without, with, with minus the backup's share, the backup's
-/// share). The ratio's
-/// rounds read no clock inside a round; the backup's share is timed apart in rounds of its own
-/// ([`Pool::split`]), the median of those rounds less their backup time.
-fn per_setup(plain: &mut Pool, repl: &mut Pool, k: usize, rounds: usize) -> [f64; 4] {
-    let (mut t_plain, mut t_repl) = (Vec::new(), Vec::new());
-    let (mut t_own, mut t_backup) = (Vec::new(), Vec::new());
+/// without and with replication. The ratio's rounds ([`Split::plain`], [`Split::replicated`])
+/// read no clock inside a round; the shares are timed apart in rounds of their own
+/// ([`Pool::split`]): the LAC's time taken out of both ([`Split::lns_plain`],
+/// [`Split::lns_replicated`]: what the LNS members spend), and the backup's too
+/// ([`Split::member0`]).
+fn per_setup(plain: &mut Pool, repl: &mut Pool, k: usize, rounds: usize) -> Split {
+    let mut t = [(); 6].map(|_| Vec::new());
     for _ in 0..rounds {
-        t_plain.push((0..1000 / k).map(|_| plain.setup(k)).sum::<Duration>());
-        t_repl.push((0..1000 / k).map(|_| repl.setup(k)).sum::<Duration>());
-        repl.split = true;
-        let before = repl.in_backup;
-        let t = (0..1000 / k).map(|_| repl.setup(k)).sum::<Duration>();
-        t_own.push(t.saturating_sub(repl.in_backup - before));
-        t_backup.push(repl.in_backup - before);
-        repl.split = false;
+        t[0].push((0..1000 / k).map(|_| plain.setup(k)).sum::<Duration>());
+        t[1].push((0..1000 / k).map(|_| repl.setup(k)).sum::<Duration>());
+        for (p, i) in [(&mut *plain, 2), (&mut *repl, 3)] {
+            p.split = true;
+            let (b0, l0) = (p.in_backup, p.in_lac);
+            let all = (0..1000 / k).map(|_| p.setup(k)).sum::<Duration>();
+            let (backup, lac) = (p.in_backup - b0, p.in_lac - l0);
+            t[i].push(all.saturating_sub(lac));
+            if i == 3 {
+                t[4].push(all.saturating_sub(lac + backup));
+                t[5].push(backup);
+            }
+            p.split = false;
+        }
     }
-    let per = |mut v: Vec<Duration>| {
+    let [
+        plain,
+        replicated,
+        lns_plain,
+        lns_replicated,
+        member0,
+        backup,
+    ] = t.map(|mut v| {
         v.sort();
         v[v.len() / 2].as_nanos() as f64 / (1000 / k * k) as f64
-    };
-    [per(t_plain), per(t_repl), per(t_own), per(t_backup)]
+    });
+    Split {
+        plain,
+        replicated,
+        lns_plain,
+        lns_replicated,
+        member0,
+        backup,
+    }
+}
+
+/// [`per_setup`]'s figures, ns per set-up (medians of rounds).
+struct Split {
+    /// Without a backup: LAC and LNS.
+    plain: f64,
+    /// With one: LAC, member 0 and the backup.
+    replicated: f64,
+    /// Without a backup, the LAC's time taken out: the LNS alone.
+    lns_plain: f64,
+    /// With one, the LAC's time taken out: member 0 and the backup.
+    lns_replicated: f64,
+    /// With one, the LAC's and the backup's time taken out: member 0 alone.
+    member0: f64,
+    /// The backup's share.
+    backup: f64,
 }
 
 fn replication(c: &mut Criterion) {
@@ -558,42 +611,67 @@ fn replication(c: &mut Criterion) {
     repl.replicated = 0;
     repl.acked = 0;
     let rounds = 25;
-    let [np, nr, no, nb] = per_setup(&mut plain, &mut repl, BURST, rounds);
-    // Twice: the rounds of the ratio and those timing the backup apart.
+    let burst = per_setup(&mut plain, &mut repl, BURST, rounds);
+    // Twice: the rounds of the ratio and those timing the shares apart.
     let n = (2 * rounds * (1000 / BURST) * BURST) as f64;
     let (bytes, acks) = (repl.replicated as f64 / n, repl.acked as f64 / n);
     assert_eq!(plain.replicated, 0);
-    println!(
-        "l2tp_lns replication: {np:.0} ns per set-up without backup, {nr:.0} with, ratio {:.2} (bursts of {BURST} set-ups)",
-        nr / np
-    );
-    println!(
-        "l2tp_lns replication: of which member 0 (the LAC's LNS) {no:.0} ns, ratio {:.2}; the backup {nb:.0} (rounds timing the backup apart)",
-        no / np,
-    );
-    let [np1, nr1, ..] = per_setup(&mut plain, &mut repl, 1, rounds);
-    println!(
-        "l2tp_lns replication, isolated set-ups back to back (within the linger): {np1:.0} ns without backup, {nr1:.0} with, ratio {:.2}",
-        nr1 / np1
-    );
+    let back_to_back = per_setup(&mut plain, &mut repl, 1, rounds);
     (plain.spacing, repl.spacing) = (SPACING, SPACING);
-    let [np2, nr2, ..] = per_setup(&mut plain, &mut repl, 1, rounds);
+    let spaced = per_setup(&mut plain, &mut repl, 1, rounds);
     (plain.spacing, repl.spacing) = (Duration::ZERO, Duration::ZERO);
+    let cases = [
+        (format!("bursts of {BURST}"), &burst),
+        ("isolated back to back".to_string(), &back_to_back),
+        (
+            format!("isolated spaced {} ms", SPACING.as_millis()),
+            &spaced,
+        ),
+    ];
+    for (case, s) in &cases {
+        println!(
+            "l2tp_lns replication, {case}: whole set-up (LAC, LNS, backup) {:.0} ns with, {:.0} without, ratio {:.2}; LNS members (the LAC's time taken out) {:.0} with (member 0 {:.0}, backup {:.0}), {:.0} without, ratio {:.2} (member 0 alone {:.2})",
+            s.replicated,
+            s.plain,
+            s.replicated / s.plain,
+            s.lns_replicated,
+            s.member0,
+            s.backup,
+            s.lns_plain,
+            s.lns_replicated / s.lns_plain,
+            s.member0 / s.lns_plain,
+        );
+    }
+    let row = |f: &dyn Fn(&Split) -> String| {
+        cases
+            .iter()
+            .map(|(case, s)| format!("{case} {}", f(s)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     println!(
-        "l2tp_lns replication, isolated set-ups spaced beyond the linger ({} ms apart): {np2:.0} ns without backup, {nr2:.0} with, ratio {:.2}",
-        SPACING.as_millis(),
-        nr2 / np2
+        "table| `l2tp_lns` | session set-up with replication to a backup vs without, wall time per set-up of the whole set-up (LAC, LNS and backup in process; `L2TP_LNS_COUNT` gives instruction counts) | {} | at most 1.25x |",
+        row(&|s| format!(
+            "{:.0} vs {:.0} ns ({:.2}x)",
+            s.replicated,
+            s.plain,
+            s.replicated / s.plain
+        ))
+    );
+    println!(
+        "table| `l2tp_lns` | the same, the LNS members' time only (the LAC's taken out, timed apart in rounds of their own): member 0 and the backup together vs the LNS without a backup (member 0 alone) | {} | at most 1.25x |",
+        row(&|s| format!(
+            "{:.0} vs {:.0} ns ({:.2}x; member 0 alone {:.2}x)",
+            s.lns_replicated,
+            s.lns_plain,
+            s.lns_replicated / s.lns_plain,
+            s.member0 / s.lns_plain
+        ))
     );
     let k = 10_000;
     let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
     println!(
         "bytes per replicated session: {bytes:.0} (replication datagrams per set-up in bursts of {BURST}, {acks:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k})",
-    );
-    println!(
-        "table| `l2tp_lns` | session set-up with replication to a backup vs without, wall time per set-up (LAC, LNS and backup in process; the target is CPU, see `L2TP_LNS_COUNT` for instruction counts) | bursts of {BURST} {nr:.0} vs {np:.0} ns ({:.2}x); isolated back to back {nr1:.0} vs {np1:.0} ns ({:.2}x); isolated spaced {nr2:.0} vs {np2:.0} ns ({:.2}x) | at most 1.25x |",
-        nr / np,
-        nr1 / np1,
-        nr2 / np2
     );
     println!(
         "table| `l2tp_lns` | bytes per replicated session | {bytes:.0} B of replication datagrams (+{acks:.0} B of acks back); {held:.0} B of backup heap | at most 256 B |",
