@@ -337,8 +337,8 @@ struct Pool {
     /// Time spent in the LAC (`open_session` and `handle_datagram`: another box in a real
     /// network), when [`Pool::split`]; taken out of the LNS members' own CPU figures.
     in_lac: Duration,
-    /// Whether member 1's and the LAC's shares are timed apart (two clock reads per datagram to it: a cost the
-    /// set-ups without a backup do not have, so the ratios are measured without them).
+    /// Whether member 1's and the LAC's shares are timed apart (two clock reads per call timed:
+    /// a cost of the measurement, so the whole set-up's ratios are measured without them).
     split: bool,
     /// Whether the clock is read (not in the instruction-count mode: reading it is the
     /// measurement's cost, not the set-up's).
