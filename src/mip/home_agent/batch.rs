@@ -213,6 +213,24 @@ impl HomeAgent {
         let mut fa: ArrayVec<(&HmacMd5Key, &[u8]), LANES> = ArrayVec::new();
         // What the read-ahead of the requests' bindings read (kept, so it is not left out).
         let mut read = 0u64;
+        // First, only the lookups of every request of the group, in two short passes (the
+        // associations, then the bindings): each lookup's memory reads depend on one another,
+        // but those of different requests do not, and in a short pass the processor issues
+        // them all before the first returns.
+        let requests = || {
+            parsed.iter().flatten().filter_map(|m| match m.header {
+                Header::Request(q) => Some((q.home_address, m.covered_nai())),
+                Header::Reply(_) => None,
+            })
+        };
+        for (home, _) in requests() {
+            if let Some(sa) = self.sas.home(home) {
+                read ^= u64::from(sa.spi);
+            }
+        }
+        for (home, nai) in requests() {
+            read ^= self.table.read_ahead(home, nai);
+        }
         for (d, m) in group.iter().zip(parsed) {
             let data = d.data;
             let Some(m) = m else {
@@ -220,12 +238,7 @@ impl HomeAgent {
             };
             let nai = m.covered_nai();
             let sa = match m.header {
-                Header::Request(q) => {
-                    // The binding the request's handling will look up and change, read now
-                    // with the group's other lookups: their cache misses overlap.
-                    read ^= self.table.read_ahead(q.home_address, nai);
-                    self.lookup_sa(q.home_address, nai)
-                }
+                Header::Request(q) => self.lookup_sa(q.home_address, nai),
                 Header::Reply(p) => self
                     .table
                     .find(p.home_address, nai)
