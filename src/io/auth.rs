@@ -6,7 +6,7 @@
 //! ([`crate::mip::cluster::ClusterMessage`]) are envelopes; Mobile IP authenticators (RFC 5944
 //! 3.5.1) use the same key type. After [`HmacMd5Key::open`] the receiver checks the header's
 //! `(incarnation, sequence)` against its [`crate::io::ReplayWindow`] for the sender.
-use hmac::{Hmac, Mac};
+use super::md5x::{Pads, hmac_md5_one, state_after};
 use md5::Md5;
 use std::fmt;
 
@@ -14,13 +14,13 @@ use std::fmt;
 pub const TAG_LEN: usize = 16;
 
 /// An HMAC-MD5 key, prepared once: the keyed inner and outer states are computed in `new`, so each
-/// tag costs only the message's own MD5 blocks (one at a time through the `hmac` crate, or several
-/// keys' tags at once through [`crate::io::md5x`]). Its `Debug` output hides the key.
+/// tag costs only the message's own MD5 blocks (one at a time, or several keys' tags at once
+/// through [`crate::io::md5x`]). Only those two MD5 states are kept (32 octets): neither the key
+/// nor a hash object. They are derived from the key, so its `Debug` output hides them too.
 #[derive(Clone)]
 pub struct HmacMd5Key {
-    mac: Option<Hmac<Md5>>,
-    /// MD5 states after the `ipad` and the `opad` block (RFC 2104 section 2), for the lanes.
-    pads: ([u32; 4], [u32; 4]),
+    /// MD5 states after the `ipad` and the `opad` block (RFC 2104 section 2).
+    pads: Pads,
 }
 
 impl fmt::Debug for HmacMd5Key {
@@ -57,38 +57,25 @@ impl HmacMd5Key {
         } else {
             block[..key.len()].copy_from_slice(key);
         }
-        let pad = |x: u8| super::md5x::state_after(&block.map(|b| b ^ x));
+        let pad = |x: u8| state_after(&block.map(|b| b ^ x));
         HmacMd5Key {
-            mac: Hmac::<Md5>::new_from_slice(key).ok(),
             pads: (pad(0x36), pad(0x5c)),
         }
     }
 
     /// The MD5 states after the keyed `ipad` and `opad` blocks (the lanes' starting points).
-    pub(crate) fn pad_states(&self) -> ([u32; 4], [u32; 4]) {
+    pub(crate) fn pad_states(&self) -> Pads {
         self.pads
-    }
-
-    /// Whether the key can verify anything (see [`HmacMd5Key::verify`]).
-    pub(crate) fn is_usable(&self) -> bool {
-        self.mac.is_some()
     }
 
     /// The HMAC-MD5 of `data`.
     pub fn tag(&self, data: &[u8]) -> [u8; TAG_LEN] {
-        match &self.mac {
-            Some(m) => {
-                let mut m = m.clone();
-                m.update(data);
-                m.finalize().into_bytes().into()
-            }
-            None => [0; TAG_LEN],
-        }
+        hmac_md5_one(self.pads, data)
     }
 
     /// Whether `tag` is the HMAC-MD5 of `data`, compared in constant time ([`crate::io::ct_eq`]).
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
-        self.mac.is_some() && crate::io::ct_eq(&self.tag(data), tag)
+        crate::io::ct_eq(&self.tag(data), tag)
     }
 
     /// Appends the tag of the envelope's signed octets `out` to `out`.
@@ -135,6 +122,41 @@ mod tests {
         assert_eq!(k.tag(b"what do ya want for nothing?"), want);
         assert!(k.verify(b"what do ya want for nothing?", &want));
         assert!(!k.verify(b"what do ya want for nothing!", &want));
+    }
+
+    #[test]
+    fn only_the_two_pad_states_are_kept_and_debug_shows_neither() {
+        // 32 octets: the MD5 states after the ipad and opad blocks (RFC 2104 section 2), no key
+        // copy or hash object (the Home Agent holds one per mobile node).
+        assert_eq!(std::mem::size_of::<HmacMd5Key>(), 32);
+        let k = HmacMd5Key::new(b"Jefe");
+        let (i, o) = k.pad_states();
+        let shown = format!("{k:?} {k:#?}");
+        for w in i.iter().chain(&o) {
+            assert!(!shown.contains(&w.to_string()), "{shown}");
+            assert!(!shown.contains(&format!("{w:x}")), "{shown}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The compact key's tag is the `hmac`/`md-5` crates' HMAC-MD5 (RFC 2104) for random keys
+        /// (shorter and longer than the 64-octet block) and messages (0 to 4 blocks and more).
+        #[test]
+        fn tag_equals_the_hmac_crate(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..150),
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<md5::Md5>::new_from_slice(&key).unwrap();
+            mac.update(&data);
+            let want: [u8; 16] = mac.finalize().into_bytes().into();
+            let k = HmacMd5Key::new(&key);
+            proptest::prop_assert_eq!(k.tag(&data), want);
+            proptest::prop_assert!(k.verify(&data, &want));
+            let mut bad = want;
+            bad[data.len() % 16] ^= 1;
+            proptest::prop_assert!(!k.verify(&data, &bad));
+        }
     }
 
     #[test]

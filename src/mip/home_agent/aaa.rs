@@ -132,7 +132,7 @@ struct Parked {
 /// An MN-HA key held from AAA for one mobile node.
 #[derive(Debug)]
 pub(super) struct Held {
-    pub(super) sa: Arc<MnSa>,
+    pub(super) sa: MnSa,
     /// The key, for replication (its `Debug` hides it).
     pub(super) secret: Secret,
     pub(super) expires: Instant,
@@ -186,12 +186,12 @@ impl Aaa {
         }
         // Principals of AAA keys never meet those of configured keys (counted from the top).
         self.next_principal = self.next_principal.wrapping_add(1);
-        let sa = Arc::new(MnSa {
+        let sa = MnSa {
             spi,
             key: SecurityAssociation::new(spi, AuthAlgorithm::HmacMd5, secret.to_vec()).prepare(),
             principal: u32::MAX - 1 - (self.next_principal & 0x7fff_ffff),
             from_aaa: true,
-        });
+        };
         for id in ids {
             self.keys.insert(
                 id.clone(),
@@ -238,7 +238,7 @@ impl HomeAgent {
         home: Ipv4Addr,
         nai: Option<&[u8]>,
         spi: u32,
-    ) -> Option<Arc<MnSa>> {
+    ) -> Option<MnSa> {
         self.aaa_sa(home, nai)
             .filter(|h| h.expires > now && h.sa.spi == spi)
             .map(|h| h.sa.clone())

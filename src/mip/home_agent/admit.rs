@@ -8,7 +8,7 @@ use super::*;
 /// An admitted request: the mobile node, its security association (`None`: keys come from AAA
 /// and this HA holds none for the mobile node and SPI), whether the request names this HA's own
 /// address, and the MN-HA extension's SPI.
-pub(super) type Admitted = (MnId, Option<Arc<MnSa>>, bool, u32);
+pub(super) type Admitted = (MnId, Option<MnSa>, bool, u32);
 
 impl HomeAgent {
     /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944

@@ -209,10 +209,28 @@ impl HomeAgent {
     fn precompute(&mut self, group: &[Datagram<'_>], parsed: &[Option<Summary<'_>>]) {
         // The mobile nodes' associations (held here: the lanes borrow them), the octets each
         // covers, and the foreign agents' lanes.
-        let mut sas: ArrayVec<(Arc<MnSa>, &[u8]), LANES> = ArrayVec::new();
+        let mut sas: ArrayVec<(MnSa, &[u8]), LANES> = ArrayVec::new();
         let mut fa: ArrayVec<(&HmacMd5Key, &[u8]), LANES> = ArrayVec::new();
         // What the read-ahead of the requests' bindings read (kept, so it is not left out).
         let mut read = 0u64;
+        // First, only the lookups of every request of the group, in two short passes (the
+        // associations, then the bindings): each lookup's memory reads depend on one another,
+        // but those of different requests do not, and in a short pass the processor issues
+        // them all before the first returns.
+        let requests = || {
+            parsed.iter().flatten().filter_map(|m| match m.header {
+                Header::Request(q) => Some((q.home_address, m.covered_nai())),
+                Header::Reply(_) => None,
+            })
+        };
+        for (home, _) in requests() {
+            if let Some(sa) = self.sas.home(home) {
+                read ^= u64::from(sa.spi);
+            }
+        }
+        for (home, nai) in requests() {
+            read ^= self.table.read_ahead(home, nai);
+        }
         for (d, m) in group.iter().zip(parsed) {
             let data = d.data;
             let Some(m) = m else {
@@ -220,12 +238,7 @@ impl HomeAgent {
             };
             let nai = m.covered_nai();
             let sa = match m.header {
-                Header::Request(q) => {
-                    // The binding the request's handling will look up and change, read now
-                    // with the group's other lookups: their cache misses overlap.
-                    read ^= self.table.read_ahead(q.home_address, nai);
-                    self.lookup_sa(q.home_address, nai)
-                }
+                Header::Request(q) => self.lookup_sa(q.home_address, nai),
                 Header::Reply(p) => self
                     .table
                     .find(p.home_address, nai)
@@ -239,8 +252,7 @@ impl HomeAgent {
             // The rest of the association the handling reads (whose mobile node it is, whether
             // its key verifies), read ahead too.
             if let Some(sa) = &sa {
-                let usable = sa.key.hmac_md5().is_some_and(HmacMd5Key::is_usable);
-                read ^= u64::from(sa.principal) ^ u64::from(sa.from_aaa) ^ u64::from(usable);
+                read ^= u64::from(sa.principal) ^ u64::from(sa.from_aaa);
             }
             if let Some(sa) = sa
                 && sa.key.hmac_md5().is_some()
@@ -293,7 +305,7 @@ impl HomeAgent {
             && let Some(covered) = data.get(..x.covered_len)
             && let Some(tag) = self.batch.memo(covered, h)
         {
-            return h.is_usable() && crate::io::ct_eq(&tag, x.authenticator);
+            return crate::io::ct_eq(&tag, x.authenticator);
         }
         x.verify_prepared(data, spi, key).is_ok()
     }
@@ -301,7 +313,7 @@ impl HomeAgent {
     /// How a reply under `mn` (and `fa`) is signed: later, in a batch with room for it and
     /// HMAC-MD5 keys; else at once.
     pub(super) fn signer(&self, mn: &PreparedKey, fa: Option<&PreparedKey>) -> Signer {
-        let usable = |k: &PreparedKey| k.hmac_md5().is_some_and(HmacMd5Key::is_usable);
+        let usable = |k: &PreparedKey| k.hmac_md5().is_some();
         Signer {
             defer: self.batch.active
                 && !self.batch.deferred.is_full()

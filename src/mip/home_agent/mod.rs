@@ -40,7 +40,7 @@ use retired::Retired;
 use revoke::Revocations;
 pub use revoke::Revoked;
 use routes::Route;
-use security::MnSa;
+use security::{MnSa, MnSas};
 use takeover::Takeovers;
 pub use tunnel::{ReverseTunnelling, TunnelConfig};
 
@@ -72,7 +72,6 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REQUEST_TYPE: u8 = MessageType::REGISTRATION_REQUEST.0;
@@ -261,7 +260,7 @@ pub struct HomeAgent {
     has_backups: bool,
     monitor: Embedded,
     table: BindingTable,
-    sas: HashMap<MnId, Arc<MnSa>, Hasher>,
+    sas: MnSas,
     fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
     pool: HomePool,
     max_lifetime: u16,

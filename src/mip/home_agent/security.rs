@@ -2,9 +2,13 @@
 //! agents' FA-HA keys, and which mobile node a request's identities belong to.
 
 use super::*;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use std::hash::BuildHasher;
 
-/// A mobile node's SPI and prepared key.
-#[derive(Debug)]
+/// A mobile node's SPI and prepared key: 56 octets, held in the table's own entries (a lookup
+/// reads no other allocation) and copied out of it.
+#[derive(Debug, Clone)]
 pub(super) struct MnSa {
     pub(super) spi: u32,
     pub(super) key: PreparedKey,
@@ -15,15 +19,82 @@ pub(super) struct MnSa {
     pub(super) from_aaa: bool,
 }
 
-/// The mobile nodes' security associations by identity.
-pub(super) type MnSas = HashMap<MnId, Arc<MnSa>, Hasher>;
+/// A mobile node's association under its home address, in one 64-octet entry aligned to a
+/// cache line: a lookup by home address reads the index's control bytes and this one line.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct ByHome {
+    home: Ipv4Addr,
+    sa: MnSa,
+}
+
+/// The mobile nodes' security associations by identity: by home address in [`ByHome`] entries,
+/// by NAI in a map of its own. Bounded by the configuration (and AAA's `max_keys`).
+#[derive(Debug)]
+pub(super) struct MnSas {
+    by_home: HashTable<ByHome>,
+    by_nai: HashMap<Box<[u8]>, MnSa, Hasher>,
+    hasher: Hasher,
+}
+
+impl MnSas {
+    fn with_capacity(n: usize, hasher: &Hasher) -> MnSas {
+        MnSas {
+            by_home: HashTable::with_capacity(n),
+            by_nai: HashMap::with_hasher(hasher.clone()),
+            hasher: hasher.clone(),
+        }
+    }
+
+    /// Adds or replaces the association of `id`.
+    fn insert(&mut self, id: MnId, sa: MnSa) {
+        match id {
+            MnId::Home(home) => {
+                let h = &self.hasher;
+                match self.by_home.entry(
+                    h.hash_one(home),
+                    |e| e.home == home,
+                    |e| h.hash_one(e.home),
+                ) {
+                    Entry::Occupied(mut e) => e.get_mut().sa = sa,
+                    Entry::Vacant(e) => {
+                        e.insert(ByHome { home, sa });
+                    }
+                }
+            }
+            MnId::Nai(n) => {
+                self.by_nai.insert(n, sa);
+            }
+        }
+    }
+
+    /// The association of the mobile node with this home address.
+    pub(super) fn home(&self, home: Ipv4Addr) -> Option<&MnSa> {
+        self.by_home
+            .find(self.hasher.hash_one(home), |e| e.home == home)
+            .map(|e| &e.sa)
+    }
+
+    /// The association of the mobile node with this NAI.
+    pub(super) fn nai(&self, nai: &[u8]) -> Option<&MnSa> {
+        self.by_nai.get(nai)
+    }
+
+    /// The association of `id`.
+    pub(super) fn get(&self, id: &MnId) -> Option<&MnSa> {
+        match id {
+            MnId::Home(h) => self.home(*h),
+            MnId::Nai(n) => self.nai(n),
+        }
+    }
+}
 /// The foreign agents' security associations by address.
 pub(super) type FaSas = HashMap<Ipv4Addr, MnSa, Hasher>;
 
 /// The mobile nodes' security associations by identity, and the foreign agents' by address.
 /// Configured identities with the same association (SPI, algorithm, key) are one mobile node.
 pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (MnSas, FaSas) {
-    let mut sas = HashMap::with_capacity_and_hasher(cfg.mobile_nodes.len(), hasher.clone());
+    let mut sas = MnSas::with_capacity(cfg.mobile_nodes.len(), hasher);
     let mut principals: HashMap<(u32, AuthAlgorithm, &[u8]), u32> = HashMap::new();
     for k in &cfg.mobile_nodes {
         let n = principals.len() as u32;
@@ -36,7 +107,7 @@ pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (
             principal,
             from_aaa: false,
         };
-        sas.insert(k.id.clone(), Arc::new(sa));
+        sas.insert(k.id.clone(), sa);
     }
     let mut fa_sas = HashMap::with_hasher(hasher.clone());
     fa_sas.extend(cfg.foreign_agents.iter().map(|(a, sa)| {
@@ -52,21 +123,21 @@ pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (
 }
 
 impl HomeAgent {
-    pub(super) fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<Arc<MnSa>> {
+    pub(super) fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<MnSa> {
         if !home.is_unspecified()
-            && let Some(sa) = self.sas.get(&MnId::Home(home))
+            && let Some(sa) = self.sas.home(home)
         {
             return Some(sa.clone());
         }
         if let Some(n) = nai
-            && let Some(sa) = self.sas.get(&MnId::Nai(n.into()))
+            && let Some(sa) = self.sas.nai(n)
         {
             return Some(sa.clone());
         }
         // A mobile node known by NAI that now uses its assigned home address.
         self.binding(home, nai)
-            .and_then(|b| b.nai.as_ref())
-            .and_then(|n| self.sas.get(&MnId::Nai(n.clone())))
+            .and_then(|b| b.nai.as_deref())
+            .and_then(|n| self.sas.nai(n))
             .cloned()
     }
 
@@ -119,6 +190,35 @@ impl HomeAgent {
                 .as_ref()
                 .and_then(|a| a.keys.get(id))
                 .map(|h| h.sa.principal),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+
+    /// The type of a table's entries.
+    fn entry_size<T>(_: &HashTable<T>) -> (usize, usize) {
+        (std::mem::size_of::<T>(), std::mem::align_of::<T>())
+    }
+
+    #[test]
+    fn associations_are_held_in_the_table_entries_compactly() {
+        let h = ha(1, Instant::now());
+        // The association itself is in the index's entry (not behind a pointer to another
+        // allocation) with its home address, in one 64-octet cache line: an SPI, the key's two
+        // HMAC-MD5 pad states, the principal, a flag.
+        assert_eq!(entry_size(&h.sas.by_home), (64, 64));
+        assert!(std::mem::size_of::<MnSa>() <= 56);
+        // Each configured mobile node's association is found by its home address and keeps
+        // its SPI and key (RFC 5944 section 3.5: the MN-HA association).
+        for k in 1..=8 {
+            let sa = h.lookup_sa(home(k), None).unwrap();
+            assert_eq!(sa.spi, mn_sa(k).spi);
+            assert_eq!(sa.key.compute(b"covered"), mn_sa(k).compute(b"covered"));
+            assert!(!sa.from_aaa);
         }
     }
 }

@@ -108,19 +108,24 @@ impl SecurityAssociation {
     }
 }
 
-/// A key made ready for repeated use: for HMAC-MD5 the keyed inner and outer states are computed
-/// once, so each authenticator costs only the message's own MD5 blocks. Its `Debug` hides the key.
+/// A key made ready for repeated use: for HMAC-MD5 only the keyed inner and outer MD5 states,
+/// computed once (32 octets, so each authenticator costs only the message's own MD5 blocks); for
+/// keyed MD5 the key itself. Its `Debug` hides the key and the states derived from it.
 #[derive(Clone)]
-pub struct PreparedKey {
-    algorithm: AuthAlgorithm,
-    key: Vec<u8>,
-    hmac: HmacMd5Key,
+pub struct PreparedKey(Prepared);
+
+/// What a [`PreparedKey`] holds, by algorithm.
+#[derive(Clone)]
+enum Prepared {
+    HmacMd5(HmacMd5Key),
+    /// The key (shared by clones: the Home Agent copies associations out of its table).
+    KeyedMd5PrefixSuffix(std::sync::Arc<[u8]>),
 }
 
 impl std::fmt::Debug for PreparedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedKey")
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.algorithm())
             .finish_non_exhaustive()
     }
 }
@@ -128,40 +133,44 @@ impl std::fmt::Debug for PreparedKey {
 impl PreparedKey {
     /// Prepares `key` for `algorithm`.
     pub fn new(algorithm: AuthAlgorithm, key: &[u8]) -> Self {
-        PreparedKey {
-            algorithm,
-            key: key.to_vec(),
-            hmac: HmacMd5Key::new(key),
-        }
+        PreparedKey(match algorithm {
+            AuthAlgorithm::HmacMd5 => Prepared::HmacMd5(HmacMd5Key::new(key)),
+            AuthAlgorithm::KeyedMd5PrefixSuffix => Prepared::KeyedMd5PrefixSuffix(key.into()),
+        })
     }
 
     /// The algorithm.
     pub fn algorithm(&self) -> AuthAlgorithm {
-        self.algorithm
+        match self.0 {
+            Prepared::HmacMd5(_) => AuthAlgorithm::HmacMd5,
+            Prepared::KeyedMd5PrefixSuffix(_) => AuthAlgorithm::KeyedMd5PrefixSuffix,
+        }
     }
 
     /// The HMAC-MD5 key, when that is the algorithm (for multi-lane computation,
     /// [`crate::io::md5x`]).
     pub(crate) fn hmac_md5(&self) -> Option<&HmacMd5Key> {
-        matches!(self.algorithm, AuthAlgorithm::HmacMd5).then_some(&self.hmac)
+        match &self.0 {
+            Prepared::HmacMd5(h) => Some(h),
+            Prepared::KeyedMd5PrefixSuffix(_) => None,
+        }
     }
 
     /// The authenticator of `covered`; equal to [`compute`] with the same algorithm and key.
     pub fn compute(&self, covered: &[u8]) -> [u8; AUTHENTICATOR_LEN] {
-        match self.algorithm {
-            AuthAlgorithm::HmacMd5 => self.hmac.tag(covered),
-            _ => compute(self.algorithm, &self.key, covered),
+        match &self.0 {
+            Prepared::HmacMd5(h) => h.tag(covered),
+            Prepared::KeyedMd5PrefixSuffix(k) => {
+                compute(AuthAlgorithm::KeyedMd5PrefixSuffix, k, covered)
+            }
         }
     }
 
     /// Verifies `authenticator` over `covered` in constant time.
     pub fn verify(&self, covered: &[u8], authenticator: &[u8]) -> bool {
-        match self.algorithm {
-            // `ct_eq` over the 16 bytes costs a few nanoseconds where `verify_slice`'s byte-wise
-            // `subtle` comparison costs tens.
-            AuthAlgorithm::HmacMd5 => self.hmac.verify(covered, authenticator),
-            _ => verify(self.algorithm, &self.key, covered, authenticator),
-        }
+        // `ct_eq` over the 16 bytes costs a few nanoseconds where `verify_slice`'s byte-wise
+        // `subtle` comparison costs tens.
+        ct_eq(&self.compute(covered), authenticator)
     }
 }
 
@@ -267,5 +276,49 @@ impl SaTable {
         }
         msg.verify(raw, index, sa)?;
         Ok(sa)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_prepared_key_holds_no_copy_of_an_hmac_key() {
+        // HMAC-MD5: the two 16-octet pad states; keyed MD5: a shared pointer to the key.
+        assert!(std::mem::size_of::<PreparedKey>() <= 40);
+        let k = PreparedKey::new(AuthAlgorithm::HmacMd5, b"secret key octets");
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("HmacMd5"), "{shown}");
+    }
+
+    proptest! {
+        /// A prepared key's authenticator is the one computed from the key each time, for both
+        /// algorithms; HMAC-MD5's is the `hmac` crate's (RFC 2104), keyed MD5's is
+        /// `MD5(key || data || key)` (RFC 2002).
+        #[test]
+        fn prepared_equals_computed(
+            key in proptest::collection::vec(any::<u8>(), 1..100),
+            data in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<Md5>::new_from_slice(&key).unwrap();
+            mac.update(&data);
+            let want: [u8; 16] = mac.finalize().into_bytes().into();
+            let h = PreparedKey::new(AuthAlgorithm::HmacMd5, &key);
+            prop_assert_eq!(h.algorithm(), AuthAlgorithm::HmacMd5);
+            prop_assert_eq!(h.compute(&data), want);
+            prop_assert_eq!(compute(AuthAlgorithm::HmacMd5, &key, &data), want);
+            prop_assert!(h.verify(&data, &want));
+            let keyed: [u8; 16] = Md5::digest([&key[..], &data, &key].concat()).into();
+            let p = PreparedKey::new(AuthAlgorithm::KeyedMd5PrefixSuffix, &key);
+            prop_assert_eq!(p.algorithm(), AuthAlgorithm::KeyedMd5PrefixSuffix);
+            prop_assert!(p.hmac_md5().is_none());
+            prop_assert_eq!(p.compute(&data), keyed);
+            prop_assert!(p.verify(&data, &keyed));
+            prop_assert!(!p.verify(&data, &want) || keyed == want);
+        }
     }
 }
