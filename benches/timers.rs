@@ -11,7 +11,7 @@
 mod cpu;
 
 use cpu::cpu_now;
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use telcp::TimerQueue;
@@ -449,4 +449,48 @@ criterion_group! {
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(300));
     targets = cost_curve, timers
 }
-criterion_main!(benches);
+
+/// The single insertions and cancellations of the `insert + cancel` row, for
+/// `valgrind --tool=callgrind --cache-sim=yes --toggle-collect=*count_insert_cancel*`.
+#[inline(never)]
+fn count_insert_cancel(q: &mut TimerQueue<u32>, n: u32, t0: Instant) {
+    for k in n..n + 10_000 {
+        q.insert(k, t0 + Duration::from_millis(u64::from(k % 10_000)));
+        q.cancel(&k);
+    }
+}
+
+/// The single re-armings of the `reschedule` row (see [`count_insert_cancel`]).
+#[inline(never)]
+fn count_reschedule(q: &mut TimerQueue<u32>, n: u32, t0: Instant) {
+    for i in 0..10_000u32 {
+        let k = i.wrapping_mul(2_654_435_761) % n;
+        q.insert(k, t0 + Duration::from_secs(20 + u64::from(k % 7)));
+    }
+}
+
+fn main() {
+    // Count mode (`TIMERS_COUNT=N`, for callgrind or cachegrind, whose instruction and simulated
+    // cache miss counts do not move with the machine's load): a queue of N timers, then the 10k
+    // operations of the `insert + cancel` row, then, on a fresh queue, those of the `reschedule`
+    // row; nothing else runs.
+    if let Some(n) = std::env::var("TIMERS_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&n| n > 0)
+    {
+        let t0 = Instant::now();
+        let mut q = filled(n, t0);
+        count_insert_cancel(&mut q, n, t0);
+        let mut q2 = filled(n, t0);
+        count_reschedule(&mut q2, n, t0);
+        println!(
+            "timers count mode: {n} live timers, 10k insert + cancel, 10k reschedule ({} {})",
+            q.len(),
+            q2.len()
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
