@@ -18,7 +18,8 @@
 //!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
 //!   tunnel's owner generation ([`TunnelRecord::epoch`]) one more than the one it took. A tunnel whose id is
 //!   already in use here, or that the tables cannot take, is lost with its sessions (counted in
-//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]).
+//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]); a copy of a tunnel we own already at an
+//!   owner generation not older than the copy's is stale and skipped (not counted).
 //! * **One owner per tunnel**: the takeover decision stands; a member back after a false Down (the
 //!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation
 //!   and of a newer owner generation than its own (a notice resent late, after the tunnel was
@@ -601,6 +602,17 @@ impl Lns {
             // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
             let rfc4951 = t.peer_failover.is_some_and(|f| f.control)
                 && self.cfg.common.failover.as_ref().is_some_and(|f| f.control);
+            // A copy of a tunnel we own at an owner generation not older than the copy's (we
+            // took it from `failed`, the record telling us it went lingered): stale, nothing
+            // lost (issue 15, silent failover seed 52104: 20 sessions counted lost).
+            let ours = self.backups.epochs.get(&tid).copied().unwrap_or(0);
+            let same = self
+                .core
+                .export_tunnel(tid)
+                .is_some_and(|o| o.peer == t.peer && o.peer_tunnel == t.peer_tunnel);
+            if same && t.epoch <= ours {
+                continue;
+            }
             if self.core.adopt_tunnel(now, &t, !rfc4951).is_err() {
                 self.count_lost(sessions.len());
                 continue;
