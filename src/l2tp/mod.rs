@@ -185,7 +185,9 @@ pub struct Config {
     /// A session not established within this time is dropped (CDN result 10, time-out). The
     /// wait for the peer's answer (ICRP; ICCN, OCRP, OCCN) is never shorter than the time the
     /// peer's control channel may still be retransmitting it (`retransmit_initial` doubling up to
-    /// `retransmit_cap` over `max_retries` retransmissions; 31 s by default), RFC 2661 5.8.
+    /// `retransmit_cap` over `max_retries` retransmissions; 31 s by default), RFC 2661 5.8. At a
+    /// call's set-up timeout a LAC gives the tunnel up (the LNS silent) only when its channel
+    /// has retransmitted unacknowledged for half of this, never less than that span.
     pub session_setup_timeout: Duration,
     /// Maximum sessions per tunnel. When full, an ICRQ is redirected (contact LNS) or refused with
     /// CDN result 4.

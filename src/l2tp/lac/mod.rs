@@ -591,7 +591,8 @@ impl Lac {
 
     /// No ICRP in time (RFC 2661 5.8, 7.4.1): when the LNS acknowledges nothing (a message of ours
     /// retransmitted and nothing acknowledged for half of
-    /// [`crate::l2tp::Config::session_setup_timeout`]) the
+    /// [`crate::l2tp::Config::session_setup_timeout`], never less than the channel's
+    /// retransmission span: `Core::silent_after`) the
     /// tunnel is given up (its calls start again on a new one, bounded by `max_redirects`);
     /// otherwise the session is cleared with CDN Result 10 and the call fails. A message just
     /// retransmitted after a loss does not make a silent LNS (issue 15: a HELLO lost twice as
@@ -606,7 +607,7 @@ impl Lac {
         else {
             return;
         };
-        let quiet = self.core.cfg.session_setup_timeout / 2;
+        let quiet = self.core.silent_after();
         let silent = self.core.tunnels.get(&tid).is_some_and(|t| {
             t.channel.retransmitting() && t.channel.unacknowledged_for(now) >= quiet
         });

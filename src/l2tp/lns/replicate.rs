@@ -15,6 +15,9 @@
 //!   below). Bulk-sync epochs form one increasing sequence over all peers, so a later backup's
 //!   complete copy holds a higher epoch than any former one, and a copy still being synced
 //!   after a release holds 0: the claims pick the copy to keep (`takeover` docs, two takers).
+//!   A member we took over is released the same way from the copy it kept of what it yielded
+//!   (`takeover` docs, yielded copy), once it acknowledged our notice and our backup holds
+//!   what we took.
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
 //!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
@@ -163,6 +166,19 @@ pub(super) struct Replicator {
     /// Former backups whose copy is kept until the backup's bulk sync is acknowledged to its
     /// end, then released (module docs, backup); each at most once.
     releasing: Vec<NodeId>,
+    /// Members we took over whose yielded copy (`takeover` docs) is released once they have
+    /// our takeover notice and our backup holds what we took; at most one per monitor peer.
+    yielders: Vec<Yielder>,
+}
+
+/// A member we took over, holding its yielded copy of what we took (`takeover` docs) until
+/// released: after `notice` is committed on our channel to it, and our backup holds what we
+/// took (`backup`'s `mark` committed, or a later backup's whole bulk sync).
+#[derive(Debug, Clone, Copy)]
+struct Yielder {
+    node: NodeId,
+    notice: u64,
+    backup: Option<(NodeId, u64)>,
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -606,6 +622,58 @@ impl Lns {
         }
     }
 
+    /// Notes that `failed`, taken over just now, may hold a yielded copy of what we took
+    /// (`takeover` docs): released once it has our notice and our backup holds our copy.
+    pub(super) fn release_yielded_later(&mut self, failed: NodeId) {
+        let mark = |n: NodeId| self.repl.channels.get(&n).map_or(0, Channel::mark);
+        let y = Yielder {
+            node: failed,
+            notice: mark(failed),
+            backup: self.repl.backup.map(|b| (b, mark(b))),
+        };
+        self.repl.yielders.retain(|y| y.node != failed);
+        self.repl.yielders.push(y);
+        self.release_yielders();
+    }
+
+    /// Releases the yielded copies due (module docs, backup; `takeover` docs, yielded copy).
+    fn release_yielders(&mut self) {
+        if self.repl.yielders.is_empty() {
+            return;
+        }
+        let backup = self.repl.backup;
+        // (No channel to a member: nothing was sent to it, so it holds no copy.)
+        let committed = |n: NodeId, m: u64| {
+            self.repl
+                .channels
+                .get(&n)
+                .is_none_or(|ch| ch.committed() >= m)
+        };
+        let backed = backup
+            .and_then(|b| self.repl.channels.get(&b).map(|ch| (b, ch)))
+            .filter(|(_, ch)| ch.synced());
+        let mut due = Vec::new();
+        self.repl.yielders.retain(|y| {
+            // Our backup now: its bulk sync replaces the copy.
+            if Some(y.node) == backup {
+                return false;
+            }
+            let holds = match (backed, y.backup) {
+                (Some((b, _)), Some((was, m))) if b == was => committed(b, m),
+                (Some(_), _) => true,
+                (None, _) => false,
+            };
+            if holds && committed(y.node, y.notice) {
+                due.push(y.node);
+                return false;
+            }
+            true
+        });
+        for node in due {
+            self.restart_bulk(node);
+        }
+    }
+
     /// Keeps a live backup chosen by load and in sync (module docs).
     pub(super) fn ensure_backup(&mut self) {
         if self.cfg.replication.is_none() {
@@ -654,6 +722,7 @@ impl Lns {
     /// `node` restarted: its batch numbers start again; if it is our backup, what it held is
     /// gone.
     pub(super) fn peer_restarted(&mut self, node: NodeId) {
+        self.repl.yielders.retain(|y| y.node != node);
         if let Some(ch) = self.repl.channels.get_mut(&node) {
             ch.reset_incoming();
         }
@@ -787,6 +856,7 @@ impl Lns {
                 if self.repl.backup == Some(h.sender) {
                     self.release_former_backups();
                 }
+                self.release_yielders();
             }
         }
         self.flush_replication(now);

@@ -18,7 +18,8 @@
 //!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
 //!   tunnel's owner generation ([`TunnelRecord::epoch`]) one more than the one it took. A tunnel whose id is
 //!   already in use here, or that the tables cannot take, is lost with its sessions (counted in
-//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]).
+//!   [`crate::l2tp::Stats::sessions_lost_in_takeover`]); a copy of a tunnel we own already at an
+//!   owner generation not older than the copy's is stale and skipped (not counted).
 //! * **One owner per tunnel**: the takeover decision stands; a member back after a false Down (the
 //!   same incarnation) yields every tunnel named in a [`Record::TakenOver`] of its incarnation
 //!   and of a newer owner generation than its own (a notice resent late, after the tunnel was
@@ -28,6 +29,20 @@
 //!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
 //!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
 //!   the old incarnation is ignored by the new one.
+//! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
+//!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
+//!   had replicated it here), until the taker releases it with an empty sync of epoch 0 once
+//!   the notice is acknowledged and the taker's own backup holds what it took (the takeover's
+//!   records acknowledged, or a later backup's whole bulk sync; `replicate` docs). So a
+//!   taker that fails before its backup holds its copy leaves the calls at the member it took
+//!   them from, which takes them back when it finds the taker Down (issue 15, crash during
+//!   set-up seeds 49458, 59375, 59905: the taker's bulk sync to its backup was lost and the
+//!   taker crashed; the member that had yielded held nothing, and the calls were lost with
+//!   one failure). It also sends the taker a [`Record::Session`] of each session of the
+//!   tunnel, which the taker adopts where its copy lacked it (`late_record`; crash during
+//!   set-up seed 29034: a copy taken from a bulk sync still under way lacked a call the member
+//!   had answered without a backup). The copy claims generation 0 (it came from no bulk sync), so a backup of
+//!   the taker holding its complete sync wins the claims (two takers, below).
 //! * **Two takers**: a member that changed backup and was declared Down before the former backup
 //!   got its release (which waits for the new backup's whole bulk sync, `replicate` docs) can be
 //!   taken over by both. Each taker tells every other member
@@ -367,7 +382,53 @@ impl Lns {
         if ours != Some(incarnation) || epoch <= our_epoch {
             return;
         }
+        self.keep_yielded(tunnel, by, epoch);
         self.give_up(tunnel, by);
+    }
+
+    /// Module docs, yielded copy: our `tunnel`, which `by` took over making it owner generation
+    /// `epoch`, is held for `by` as its backup would hold it (that generation, `by`'s
+    /// incarnation), until `by` releases it (its own backup holds what it took).
+    fn keep_yielded(&mut self, tunnel: u16, by: NodeId, epoch: u32) {
+        let Some(cfg) = self.cfg.replication else {
+            return;
+        };
+        let Some(mut t) = self.core.export_tunnel(tunnel) else {
+            return;
+        };
+        t.epoch = epoch;
+        let sids: Vec<u16> = self
+            .core
+            .tunnels
+            .get(&tunnel)
+            .map(|t| t.sessions.keys().copied().collect())
+            .unwrap_or_default();
+        let sessions: BTreeMap<u16, SessionRecord> = sids
+            .into_iter()
+            .filter_map(|sid| self.core.export_session(tunnel, sid))
+            .map(|s| (s.session, s))
+            .collect();
+        // Late records to the taker: it adopts the sessions its copy lacked (a copy from a bulk
+        // sync still under way when it found us Down; `late_record`).
+        for s in sessions.values() {
+            self.send_record(by, Record::Session(*s));
+        }
+        let incarnation = self.monitor().and_then(|m| m.incarnation_of(by));
+        let h = self.backups.held.entry(by).or_default();
+        if incarnation.is_some() && h.incarnation != incarnation {
+            *h = Held::default();
+            h.incarnation = incarnation;
+        }
+        let before = h.tunnels.get(&tunnel).map_or(0, |(_, s)| s.len());
+        let others = h.sessions.saturating_sub(before);
+        let room = others + sessions.len() <= cfg.max_sessions
+            && (h.tunnels.contains_key(&tunnel) || h.tunnels.len() < cfg.max_tunnels);
+        if !room {
+            self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
+            return;
+        }
+        h.sessions = others + sessions.len();
+        h.tunnels.insert(tunnel, (t, sessions));
     }
 
     /// Drops our `tunnel` without a StopCCN: `by` owns it (module docs, one owner per tunnel).
@@ -541,6 +602,17 @@ impl Lns {
             // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
             let rfc4951 = t.peer_failover.is_some_and(|f| f.control)
                 && self.cfg.common.failover.as_ref().is_some_and(|f| f.control);
+            // A copy of a tunnel we own at an owner generation not older than the copy's (we
+            // took it from `failed`, the record telling us it went lingered): stale, nothing
+            // lost (issue 15, silent failover seed 52104: 20 sessions counted lost).
+            let ours = self.backups.epochs.get(&tid).copied().unwrap_or(0);
+            let same = self
+                .core
+                .export_tunnel(tid)
+                .is_some_and(|o| o.peer == t.peer && o.peer_tunnel == t.peer_tunnel);
+            if same && t.epoch <= ours {
+                continue;
+            }
             if self.core.adopt_tunnel(now, &t, !rfc4951).is_err() {
                 self.count_lost(sessions.len());
                 continue;
@@ -600,6 +672,7 @@ impl Lns {
             self.claim(failed, c);
         }
         self.member_up(failed);
+        self.release_yielded_later(failed);
         for (addr, (tunnels, sessions)) in by_addr {
             self.core.event(Event::TakeOver {
                 from: failed,

@@ -380,6 +380,17 @@ impl Core {
             .max(self.channel_config().give_up_after())
     }
 
+    /// How long a control channel may go unacknowledged while retransmitting before a LAC
+    /// takes its LNS for silent at a call's set-up timeout (`Lac` set-up timer): half of
+    /// `session_setup_timeout`, but never less than the channel's retransmission span (RFC
+    /// 2661 5.8: a tunnel is cleaned up when its retransmissions are exhausted, not before).
+    /// Shorter, a LAC gave up a tunnel whose LNS answered every retransmission (its ZLBs
+    /// lost) while a backup resumed it (issue 15, crash during set-up seed 96060: 23 s of a
+    /// 71 s span).
+    pub fn silent_after(&self) -> std::time::Duration {
+        (self.cfg.session_setup_timeout / 2).max(self.channel_config().give_up_after())
+    }
+
     /// How a datagram for tunnel `tid` (0: none yet) is parsed: hidden AVPs with that tunnel's
     /// secret ([`Core::secret_of`]).
     pub fn parse_opts(&self, tid: u16) -> ParseOptions<'_> {
