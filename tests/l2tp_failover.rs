@@ -455,6 +455,16 @@ fn rfc4951_failover_seed_95824_taken_again_from_the_backup() {
     failover(95824, 20, true);
 }
 
+/// Seed 77810 (`lns::takeover`, `late_record`): the backup took over, was then falsely found
+/// Down, and a third member took the tunnel from it; the backup, yielding, sent the taker its
+/// sessions of the tunnel, which arrived after the LAC's CDN had ended one of them at the taker.
+/// A late record of a session the taker adopted must not bring it back (it did: the CDN seemed
+/// never seen).
+#[test]
+fn rfc4951_failover_seed_77810_late_record_after_the_cdn() {
+    failover(77810, 20, true);
+}
+
 /// Seed 52104 (`lns::takeover` docs): the backup takes the tunnel over and wins the claims
 /// against the member that took it back from its yielded copy; that member's record of the
 /// tunnel, still held at the backup, is then found in its takeover of that member: a copy of a

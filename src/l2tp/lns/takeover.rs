@@ -41,8 +41,11 @@
 //!   one failure). It also sends the taker a [`Record::Session`] of each session of the
 //!   tunnel, which the taker adopts where its copy lacked it (`late_record`; crash during
 //!   set-up seed 29034: a copy taken from a bulk sync still under way lacked a call the member
-//!   had answered without a backup). The copy claims generation 0 (it came from no bulk sync), so a backup of
-//!   the taker holding its complete sync wins the claims (two takers, below).
+//!   had answered without a backup); a session the taker adopted already is left as the
+//!   taker holds it, ended or not (RFC 4951 failover seed 77810: the records came after the
+//!   LAC's CDN had ended one at the taker, and brought it back). The copy claims generation 0
+//!   (it came from no bulk sync), so a backup of the taker holding its complete sync wins the
+//!   claims (two takers, below).
 //! * **Two takers**: a member that changed backup and was declared Down before the former backup
 //!   got its release (which waits for the new backup's whole bulk sync, `replicate` docs) can be
 //!   taken over by both. Each taker tells every other member
@@ -96,6 +99,10 @@ struct Taken {
     tunnels: Vec<u16>,
     /// The member's addresses those tunnels use (the takeover moved them here).
     addrs: Vec<IpAddr>,
+    /// The sessions we adopted from the member, `(tunnel, session)`, sorted (at most the
+    /// sessions held for it): a late record of one of them is stale, our own state newer, even
+    /// when we ended the session since (`late_record`).
+    adopted: Vec<(u16, u16)>,
 }
 
 /// The best claim another member made on a member (module docs, one owner per tunnel).
@@ -293,19 +300,30 @@ impl Lns {
             Record::SessionGone { tunnel, .. } => *tunnel,
             _ => return false,
         };
-        let ours = self
-            .backups
-            .taken
-            .get(&from)
-            .is_some_and(|t| t.tunnels.contains(&tid));
-        if !ours {
+        let Some(taken) = self.backups.taken.get(&from) else {
             return false;
+        };
+        if !taken.tunnels.contains(&tid) {
+            return false;
+        }
+        if let Record::Session(s) = rec {
+            // A session we adopted already: what we hold of it is newer (issue 15, RFC 4951
+            // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
+            // had ended one of them here, and brought it back).
+            if taken.adopted.binary_search(&(tid, s.session)).is_ok() {
+                return true;
+            }
         }
         let Some(t) = self.core.export_tunnel(tid) else {
             return false;
         };
         match rec {
             Record::Session(s) if self.core.adopt_session(now, s).is_ok() => {
+                if let Some(taken) = self.backups.taken.get_mut(&from)
+                    && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
+                {
+                    taken.adopted.insert(i, (tid, s.session));
+                }
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
@@ -551,11 +569,11 @@ impl Lns {
     /// `node` is Up: tell it again which of its tunnels we took.
     pub(super) fn member_up(&mut self, node: NodeId) {
         self.backups.late_downs.remove(&node);
-        let Some(Taken {
-            incarnation: Some(incarnation),
-            tunnels,
-            ..
-        }) = self.backups.taken.get(&node).cloned()
+        let Some((Some(incarnation), tunnels)) = self
+            .backups
+            .taken
+            .get(&node)
+            .map(|t| (t.incarnation, t.tunnels.clone()))
         else {
             return;
         };
@@ -597,6 +615,7 @@ impl Lns {
         }
         let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
         let mut taken = Vec::new();
+        let mut adopted = Vec::new();
         let mut recover = Vec::new();
         for (tid, (t, sessions)) in held.tunnels {
             // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
@@ -627,6 +646,7 @@ impl Lns {
                     Ok(()) => {
                         self.core.stats.sessions_taken_over =
                             self.core.stats.sessions_taken_over.saturating_add(1);
+                        adopted.push((tid, s.session));
                         entry.1.push(handoff(&t, s));
                     }
                     Err(_) => self.count_lost(1),
@@ -666,6 +686,10 @@ impl Lns {
                 generation: held.generation,
                 tunnels: taken,
                 addrs: by_addr.keys().copied().collect(),
+                adopted: {
+                    adopted.sort_unstable();
+                    adopted
+                },
             },
         );
         if let Some(c) = ours {
