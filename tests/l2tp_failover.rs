@@ -800,6 +800,17 @@ fn double_failure_seed_11427_bulk_sync_after_the_down() {
     double_failure(11427);
 }
 
+/// Seed 13971 of [`double_failure_loses_only_sessions_of_both_failed`] (`lns::takeover` docs,
+/// sessions the copy lacks): the third member had been the member's backup before a false
+/// Down during the set-up and kept its copy, which lacks 3 of the 10 calls; the member and its
+/// new backup crash together. The third member takes the tunnel and 7 calls over; the tunnel
+/// goes on, so the LAC would hold the other 3 for good. Their frames now get a CDN (Session
+/// ID 0, Assigned Session ID the call's). Failed with "sessions lost: 0 vs 3".
+#[test]
+fn double_failure_seed_13971_cdn_for_calls_the_copy_lacks() {
+    double_failure(13971);
+}
+
 /// One seed of [`double_failure_loses_only_sessions_of_both_failed`].
 fn double_failure(seed: u64) {
     let n = 10;
@@ -845,8 +856,13 @@ fn double_failure(seed: u64) {
         let kept = w.member(c).held_for(telcp::health::NodeId(p as u32 + 1)).1;
         w.sim.crash(w.members[p]);
         w.sim.crash(w.members[b]);
-        // The LAC notices at its next HELLO (60 s) and its retransmissions (71 s).
-        w.run(Duration::from_secs(200));
+        // The subscribers' PPP keeps talking: once the third member's copy is settled (the
+        // member still Down a Down interval, 4 s, after the takeover), a frame on a call its
+        // copy lacks gets a CDN (`lns::takeover` docs, sessions the copy lacks). With no copy,
+        // the LAC notices at its next HELLO (60 s) and its retransmissions (71 s).
+        w.run(Duration::from_secs(15));
+        w.send_frames(&calls, FRAME_ROUNDS);
+        w.run(Duration::from_secs(185));
         let taken = w.takeovers(c)[before..]
             .iter()
             .map(|e| match e {
@@ -864,6 +880,12 @@ fn double_failure(seed: u64) {
             .filter(|e| matches!(e, Event::SessionDown { call: Some(_), .. }))
             .count();
         assert_eq!(lost, n - kept, "seed {seed}: sessions lost");
+        let cleared = w.member(c).stats().unknown_sessions_cleared;
+        let lacking = if kept > 0 { n - kept } else { 0 };
+        assert_eq!(
+            cleared, lacking as u64,
+            "seed {seed}: calls the third member's copy lacked, cleared by its CDNs"
+        );
         assert_eq!(
             w.sim.node::<telcp::l2tp::Lac>(w.lac).call_count(),
             kept,

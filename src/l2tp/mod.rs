@@ -282,6 +282,12 @@ pub struct Stats {
     pub sessions_lost_in_takeover: u64,
     /// Our tunnels yielded to a backup that took them over ([`Event::Yielded`]).
     pub tunnels_yielded: u64,
+    /// Sessions of a tunnel taken over that the copy lacked, cleared at the LAC with a CDN
+    /// answering their data (`lns::takeover` docs, sessions the copy lacks).
+    pub unknown_sessions_cleared: u64,
+    /// Data messages on such sessions left unanswered because
+    /// [`Config::max_sessions_per_tunnel`] had been answered on that tunnel already.
+    pub unknown_sessions_unanswered: u64,
     /// ICRPs sent before a backup applied their session's record because no backup was left
     /// while they were held (`lns::replicate` docs, output commit; a change of backup makes
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose

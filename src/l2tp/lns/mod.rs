@@ -515,6 +515,11 @@ impl Lns {
             _ if replicate::is_replication(data) => self.replica_input(now, from, data),
             _ => {
                 let r = self.l2tp_input(now, from, to, data);
+                if let Err(InputError::UnknownSession(sid)) = r
+                    && let Ok(tid) = super::wire::header::peek_tunnel_id(data)
+                {
+                    self.unknown_session(now, tid, sid);
+                }
                 self.flush_replication(now);
                 r
             }

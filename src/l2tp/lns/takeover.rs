@@ -69,13 +69,31 @@
 //!   the member Down, and the member then crashed).
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
+//! * **Sessions the copy lacks**: a copy may lack sessions the LAC still has (a former
+//!   backup's copy after a double failure, issue 15 double failure seed 13971; a copy whose
+//!   last records were lost with the member). The tunnel goes on here, so the LAC would keep
+//!   such a call until its own PPP keepalives fail. A data message on a session we do not hold,
+//!   on a tunnel we took over, is answered with a CDN (RFC 2661 4.4.6: Result Code 2, Error
+//!   Code 5, invalid Session ID) whose header Session ID is 0 (we do not know the LAC's id,
+//!   RFC 2661 3.1) and whose Assigned Session ID is the data message's Session ID, the id the
+//!   LAC knows the call by, so the LAC clears the call. Only once the copy is settled: the
+//!   member we took the tunnel from still Down a Down interval
+//!   ([`crate::health::HealthConfig::down_after`]) after the takeover, or restarted (a member
+//!   that comes back yields and sends its records of the tunnel, `late_record`, which a CDN
+//!   would race). Once per Session ID and tunnel, at most
+//!   [`crate::l2tp::Config::max_sessions_per_tunnel`] per tunnel; beyond, unanswered and
+//!   counted in [`crate::l2tp::Stats::unknown_sessions_unanswered`]; each CDN is counted in
+//!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
 use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
+use super::super::tunnel::TunnelState;
+use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue};
 use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::{NodeId, NodeState};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// The records held for one member.
@@ -103,6 +121,22 @@ struct Taken {
     /// sessions held for it): a late record of one of them is stale, our own state newer, even
     /// when we ended the session since (`late_record`).
     adopted: Vec<(u16, u16)>,
+}
+
+/// A tunnel we took over, whose copy may lack sessions the LAC still has (module docs,
+/// sessions the copy lacks).
+#[derive(Debug)]
+struct Unsure {
+    /// The member we took it from, and its incarnation then.
+    from: NodeId,
+    incarnation: Option<u32>,
+    /// The tunnel's peer and the peer's Tunnel ID (a later tunnel with our id is another).
+    peer: SocketAddr,
+    peer_tunnel: u16,
+    /// When we took it over.
+    at: Instant,
+    /// The Session IDs answered with a CDN, sorted.
+    cleared: Vec<u16>,
 }
 
 /// The best claim another member made on a member (module docs, one owner per tunnel).
@@ -135,6 +169,8 @@ pub(super) struct Backups {
     /// Members whose records came while health saw them Down, and when they are taken over if
     /// still Down (module docs, records from a member seen Down; at most one per monitor peer).
     late_downs: BTreeMap<NodeId, Instant>,
+    /// Tunnels we took over (at most our tunnels: pruned at each takeover of those gone).
+    unsure: BTreeMap<u16, Unsure>,
 }
 
 impl Lns {
@@ -679,6 +715,25 @@ impl Lns {
                 self.replicate_session(*tid, sid);
             }
         }
+        let tunnels = &self.core.tunnels;
+        self.backups.unsure.retain(|tid, u| {
+            tunnels
+                .get(tid)
+                .is_some_and(|t| t.peer == u.peer && t.peer_header_id() == u.peer_tunnel)
+        });
+        for tid in &taken {
+            if let Some(t) = self.core.tunnels.get(tid) {
+                let u = Unsure {
+                    from: failed,
+                    incarnation: held.incarnation,
+                    peer: t.peer,
+                    peer_tunnel: t.peer_header_id(),
+                    at: now,
+                    cleared: Vec::new(),
+                };
+                self.backups.unsure.insert(*tid, u);
+            }
+        }
         self.backups.taken.insert(
             failed,
             Taken {
@@ -706,6 +761,60 @@ impl Lns {
             });
         }
         self.publish_load();
+    }
+
+    /// A data message on tunnel `tid`'s session `sid`, which we do not hold (module docs,
+    /// sessions the copy lacks): a CDN when the tunnel is one we took over and its copy is
+    /// settled, once per session.
+    pub(super) fn unknown_session(&mut self, now: Instant, tid: u16, sid: u16) {
+        let down_after = self.cfg.health.down_after();
+        let most = self.cfg.common.max_sessions_per_tunnel;
+        let Some(u) = self.backups.unsure.get(&tid) else {
+            return;
+        };
+        let Some(t) = self.core.tunnels.get(&tid) else {
+            self.backups.unsure.remove(&tid);
+            return;
+        };
+        if t.peer != u.peer || t.peer_header_id() != u.peer_tunnel {
+            self.backups.unsure.remove(&tid);
+            return;
+        }
+        // An RFC 4951 recovery still under way: nothing is sent on the old tunnel before it
+        // resumed (its FSQ follows then).
+        if sid == 0 || t.state != TunnelState::Established || t.recovery.is_some() {
+            return;
+        }
+        let monitor = self.health.as_ref().map(|h| h.monitor());
+        let restarted = monitor
+            .and_then(|m| m.incarnation_of(u.from))
+            .is_some_and(|i| u.incarnation.is_some_and(|then| then != i));
+        let still_down = monitor.and_then(|m| m.state(u.from)) == Some(NodeState::Down)
+            && now.saturating_duration_since(u.at) >= down_after;
+        if !(restarted || still_down) {
+            return;
+        }
+        let Some(u) = self.backups.unsure.get_mut(&tid) else {
+            return;
+        };
+        let Err(i) = u.cleared.binary_search(&sid) else {
+            return;
+        };
+        if u.cleared.len() >= most {
+            let s = &mut self.core.stats.unknown_sessions_unanswered;
+            *s = s.saturating_add(1);
+            return;
+        }
+        u.cleared.insert(i, sid);
+        let result = ResultCode::with_error(
+            ResultCodeValue::CDN_GENERAL_ERROR,
+            ErrorCode::INVALID_SESSION_ID,
+            Cow::Borrowed(&b""[..]),
+        );
+        self.core
+            .send_ctrl(now, tid, ControlMessage::cdn(0, 0, sid, result));
+        let s = &mut self.core.stats.unknown_sessions_cleared;
+        *s = s.saturating_add(1);
     }
 
     fn count_lost(&mut self, n: usize) {
