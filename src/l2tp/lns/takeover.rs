@@ -73,10 +73,10 @@
 //!   backup's copy after a double failure, issue 15 double failure seed 13971; a copy whose
 //!   last records were lost with the member). The tunnel goes on here, so the LAC would keep
 //!   such a call until its own PPP keepalives fail. A data message on a session we do not hold,
-//!   on a tunnel we took over, is answered with a CDN (RFC 2661 4.4.6: Result Code 2, Error
-//!   Code 5, invalid Session ID) whose header Session ID is 0 (we do not know the LAC's id,
-//!   RFC 2661 3.1) and whose Assigned Session ID is the data message's Session ID, the id the
-//!   LAC knows the call by, so the LAC clears the call. Only once the copy is settled: the
+//!   on a tunnel we took over, is answered with a CDN (RFC 2661 6.11; Result Code 2 with Error
+//!   Code 5, the Session ID invalid in this context, 4.4.2) whose header Session ID is 0 (we do
+//!   not know the LAC's id, RFC 2661 3.1) and whose Assigned Session ID is the data message's
+//!   Session ID, the id the LAC knows the call by, so the LAC clears the call. Only once the copy is settled: the
 //!   member we took the tunnel from still Down a Down interval
 //!   ([`crate::health::HealthConfig::down_after`]) after the takeover, or restarted (a member
 //!   that comes back yields and sends its records of the tunnel, `late_record`, which a CDN
@@ -805,16 +805,20 @@ impl Lns {
             *s = s.saturating_add(1);
             return;
         }
-        u.cleared.insert(i, sid);
         let result = ResultCode::with_error(
             ResultCodeValue::CDN_GENERAL_ERROR,
             ErrorCode::INVALID_SESSION_ID,
             Cow::Borrowed(&b""[..]),
         );
-        self.core
-            .send_ctrl(now, tid, ControlMessage::cdn(0, 0, sid, result));
-        let s = &mut self.core.stats.unknown_sessions_cleared;
-        *s = s.saturating_add(1);
+        // Not queued (the channel's send queue full): the session's next data tries again.
+        if self
+            .core
+            .send_ctrl(now, tid, ControlMessage::cdn(0, 0, sid, result))
+        {
+            u.cleared.insert(i, sid);
+            let s = &mut self.core.stats.unknown_sessions_cleared;
+            *s = s.saturating_add(1);
+        }
     }
 
     fn count_lost(&mut self, n: usize) {
@@ -1043,6 +1047,80 @@ mod tests {
             matches!(&got[..], [Event::TakeOver { from: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
             "{got:?}"
         );
+        assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// A data message from the LAC on our session `sid` of the tunnel.
+    fn lac_data(lns: &mut Lns, now: Instant, sid: u16) -> Result<(), crate::l2tp::InputError> {
+        let mut b = Vec::new();
+        let d = super::super::super::wire::DataMessage::new(
+            TUNNEL,
+            sid,
+            Cow::Borrowed(&b"\xc0\x21"[..]),
+        );
+        Message::Data(d).emit(&mut b);
+        lns.handle_datagram(now, lac(), local(), &b)
+    }
+
+    /// Module docs, sessions the copy lacks (issue 15, double failure seed 13971): data on a
+    /// session the copy lacks gets no CDN while the member we took the tunnel from may still
+    /// come back with its records (less than a Down interval after the takeover); then one
+    /// CDN (header Session ID 0, Assigned Session ID the data's, Result 2 / Error 5), once per
+    /// session; data on a session we hold gets none.
+    #[test]
+    fn data_on_a_session_the_copy_lacks_gets_one_cdn_once_settled() {
+        const LACKED: u16 = 0x0999;
+        let now = Instant::now();
+        let (mut lns, _probe) = taken_over(now);
+        // The LAC's answer to the probe: it expects Ns 11 (`icrp_the_lac_never_took...`).
+        lac_ack(&mut lns, now, 11);
+        // What the LAC gets, acknowledging each message (the resumed channel starts slowly,
+        // RFC 2661 Appendix A): the CDNs among them.
+        let cdns = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
+            let mut got = Vec::new();
+            for _ in 0..32 {
+                let sent = to_lac(lns);
+                let Some(last) = sent.iter().map(|m| m.header.ns).max() else {
+                    break;
+                };
+                got.extend(
+                    sent.into_iter()
+                        .filter(|m| m.message_type() == Some(MessageType::CDN)),
+                );
+                lac_ack(lns, now, last.wrapping_add(1));
+            }
+            got
+        };
+        assert!(
+            cdns(&mut lns).is_empty(),
+            "the resumed channel's HELLOs and ICRP"
+        );
+        let settled = now + lns.cfg.health.down_after();
+        let early = settled - Duration::from_millis(1);
+        assert!(lac_data(&mut lns, early, LACKED).is_err());
+        assert!(cdns(&mut lns).is_empty(), "not before the Down interval");
+        assert_eq!(lns.stats().unknown_sessions_cleared, 0);
+
+        assert!(lac_data(&mut lns, settled, LACKED).is_err());
+        let got = cdns(&mut lns);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let cdn = &got[0];
+        assert_eq!(cdn.header.tunnel_id, PEER_TUNNEL);
+        assert_eq!(cdn.header.session_id, 0);
+        assert_eq!(cdn.assigned_session_id(), Some(LACKED));
+        let rc = cdn.result_code().expect("Result Code");
+        assert_eq!(rc.result, ResultCodeValue::CDN_GENERAL_ERROR);
+        assert_eq!(
+            rc.error.as_ref().map(|e| e.0),
+            Some(ErrorCode::INVALID_SESSION_ID)
+        );
+        assert_eq!(lns.stats().unknown_sessions_cleared, 1);
+
+        assert!(lac_data(&mut lns, settled, LACKED).is_err());
+        assert!(cdns(&mut lns).is_empty(), "once per session");
+        let _ = lac_data(&mut lns, settled, SESSION);
+        assert!(cdns(&mut lns).is_empty(), "a session we hold");
+        assert_eq!(lns.stats().unknown_sessions_cleared, 1);
         assert_eq!(lns.tunnel_count(), 1);
     }
 
