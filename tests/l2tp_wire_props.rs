@@ -6,7 +6,7 @@ use telcp::l2tp::wire::{AvpType, AvpValue, Message, ParseOptions};
 use telcp::strategies::l2tp;
 
 /// A string value's octets.
-fn octets<'x>(x: &'x std::borrow::Cow<'_, [u8]>) -> &'x [u8] {
+fn octets(x: &[u8]) -> &[u8] {
     x
 }
 
