@@ -43,7 +43,7 @@ pub use ext::{
     DisconnectCode, DisconnectDirection, FailoverCapability, FailoverSessionState,
     PppDisconnectCause, SuggestedControlSequence, TunnelRecovery,
 };
-pub(crate) use value::read_raw;
+pub(crate) use value::read_raw_at;
 
 /// The default IANA enterprise number of the load-redirection vendor AVPs: 32473, reserved for
 /// documentation by RFC 5612. Deployments set their own in the configuration.

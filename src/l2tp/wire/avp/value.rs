@@ -293,11 +293,12 @@ impl<'a> AvpValue<'a> {
 
     /// A vendor-specific AVP (RFC 2661 4.1): the load-redirection AVPs under `enterprise`, any
     /// other kept raw.
-    fn parse_vendor(
+    fn parse_vendor<'v>(
         vendor: u16,
         attr: AvpType,
-        value: &'a [u8],
+        value: &'v [u8],
         enterprise: u16,
+        own: fn(&'v [u8]) -> Cow<'a, [u8]>,
         bad: impl Fn(LengthRule) -> WireError,
     ) -> Result<AvpValue<'a>, WireError> {
         use AvpValue::*;
@@ -332,7 +333,7 @@ impl<'a> AvpValue<'a> {
             vendor,
             attr,
             reserved: 0,
-            data: Cow::Borrowed(value),
+            data: own(value),
         })
     }
 
@@ -344,6 +345,20 @@ impl<'a> AvpValue<'a> {
         value: &'a [u8],
         offset: usize,
         enterprise: u16,
+    ) -> Result<AvpValue<'a>, WireError> {
+        Self::parse_as(vendor, attr, value, offset, enterprise, Cow::Borrowed)
+    }
+
+    /// [`AvpValue::parse`], the value's octets (strings, messages, raw and hidden values) taken
+    /// by `own`: borrowed from `value`, or copied into an owned value (no second pass to own a
+    /// parsed message). One function for both: `own` is a pointer, not a type parameter.
+    pub(crate) fn parse_as<'v>(
+        vendor: u16,
+        attr: AvpType,
+        value: &'v [u8],
+        offset: usize,
+        enterprise: u16,
+        own: fn(&'v [u8]) -> Cow<'a, [u8]>,
     ) -> Result<AvpValue<'a>, WireError> {
         use AvpValue::*;
         let len = value.len();
@@ -360,20 +375,23 @@ impl<'a> AvpValue<'a> {
                 Err(bad(LengthRule::Exactly(n)))
             }
         };
-        // The many values that are exactly one 16- or 32-bit integer (RFC 2661 4.4).
-        let fixed16 = |c: &mut Reader<'a>, field| -> Result<u16, WireError> {
-            exact(2)?;
-            Ok(c.u16(field)?)
+        // The many values that are exactly one 16- or 32-bit integer (RFC 2661 4.4), read from
+        // the octets once their length is checked (no reader: the common AVPs' hot path).
+        let fixed16 = |_: &mut Reader<'v>, _: Field| -> Result<u16, WireError> {
+            <[u8; 2]>::try_from(value)
+                .map(u16::from_be_bytes)
+                .map_err(|_| bad(LengthRule::Exactly(2)))
         };
-        let fixed32 = |c: &mut Reader<'a>, field| -> Result<u32, WireError> {
-            exact(4)?;
-            Ok(c.u32(field)?)
+        let fixed32 = |_: &mut Reader<'v>, _: Field| -> Result<u32, WireError> {
+            <[u8; 4]>::try_from(value)
+                .map(u32::from_be_bytes)
+                .map_err(|_| bad(LengthRule::Exactly(4)))
         };
-        let mut c = Reader::at(value, offset + 6);
-        let b = Cow::Borrowed(value);
         if vendor != 0 {
-            return Self::parse_vendor(vendor, attr, value, enterprise, bad);
+            return Self::parse_vendor(vendor, attr, value, enterprise, own, bad);
         }
+        let mut c = Reader::at(value, offset + 6);
+        let b = || own(value);
         Ok(match attr.0 {
             0 => MessageType(crate::l2tp::wire::MessageType(fixed16(
                 &mut c,
@@ -386,7 +404,7 @@ impl<'a> AvpValue<'a> {
                 let result = ResultCodeValue(c.u16(Field::ResultCode)?);
                 let error = if len >= 4 {
                     let e = ErrorCode(c.u16(Field::ErrorCode)?);
-                    Some((e, Cow::Borrowed(c.rest())))
+                    Some((e, own(c.rest())))
                 } else {
                     None
                 };
@@ -412,16 +430,16 @@ impl<'a> AvpValue<'a> {
                 if len == 0 {
                     return Err(bad(LengthRule::AtLeast(1)));
                 }
-                HostName(b)
+                HostName(b())
             }
-            8 => VendorName(b),
+            8 => VendorName(b()),
             9 => AssignedTunnelId(fixed16(&mut c, Field::AssignedTunnelId)?),
             10 => ReceiveWindowSize(fixed16(&mut c, Field::ReceiveWindowSize)?),
             11 => {
                 if len == 0 {
                     return Err(bad(LengthRule::AtLeast(1)));
                 }
-                Challenge(b)
+                Challenge(b())
             }
             12 => {
                 if len < 3 {
@@ -432,7 +450,7 @@ impl<'a> AvpValue<'a> {
                 Q931CauseCode {
                     cause,
                     message,
-                    advisory: Cow::Borrowed(c.rest()),
+                    advisory: own(c.rest()),
                 }
             }
             13 => {
@@ -445,19 +463,19 @@ impl<'a> AvpValue<'a> {
             17 => MaximumBps(fixed32(&mut c, Field::MaximumBps)?),
             18 => BearerType(fixed32(&mut c, Field::BearerType)?),
             19 => FramingType(fixed32(&mut c, Field::FramingType)?),
-            21 => CalledNumber(b),
-            22 => CallingNumber(b),
-            23 => SubAddress(b),
+            21 => CalledNumber(b()),
+            22 => CallingNumber(b()),
+            23 => SubAddress(b()),
             24 => TxConnectSpeed(fixed32(&mut c, Field::ConnectSpeed)?),
             25 => PhysicalChannelId(fixed32(&mut c, Field::PhysicalChannelId)?),
-            26 => InitialReceivedLcpConfreq(b),
-            27 => LastSentLcpConfreq(b),
-            28 => LastReceivedLcpConfreq(b),
+            26 => InitialReceivedLcpConfreq(b()),
+            27 => LastSentLcpConfreq(b()),
+            28 => LastReceivedLcpConfreq(b()),
             29 => ProxyAuthenType(fixed16(&mut c, Field::ProxyAuthenType)?),
-            30 => ProxyAuthenName(b),
-            31 => ProxyAuthenChallenge(b),
+            30 => ProxyAuthenName(b()),
+            31 => ProxyAuthenChallenge(b()),
             32 => ProxyAuthenId(fixed16(&mut c, Field::ProxyAuthenId)?),
-            33 => ProxyAuthenResponse(b),
+            33 => ProxyAuthenResponse(b()),
             34 => {
                 exact(26)?;
                 c.u16(Field::Reserved)?;
@@ -482,9 +500,9 @@ impl<'a> AvpValue<'a> {
                 if len == 0 {
                     return Err(bad(LengthRule::AtLeast(1)));
                 }
-                RandomVector(b)
+                RandomVector(b())
             }
-            37 => PrivateGroupId(b),
+            37 => PrivateGroupId(b()),
             38 => RxConnectSpeed(fixed32(&mut c, Field::RxConnectSpeed)?),
             39 => {
                 exact(0)?;
@@ -498,7 +516,7 @@ impl<'a> AvpValue<'a> {
                     code: super::DisconnectCode(c.u16(Field::DisconnectCode)?),
                     protocol: c.u16(Field::ControlProtocolNumber)?,
                     direction: super::DisconnectDirection(c.u8(Field::Direction)?),
-                    message: Cow::Borrowed(c.rest()),
+                    message: own(c.rest()),
                 })
             }
             76..=79 => {
@@ -509,13 +527,13 @@ impl<'a> AvpValue<'a> {
                 vendor,
                 attr,
                 reserved: 0,
-                data: b,
+                data: b(),
             },
         })
     }
 
     /// The RFC 4951 AVPs (76 to 79), their 6-octet length already checked.
-    fn parse_failover(attr: AvpType, c: &mut Reader<'a>) -> Result<AvpValue<'a>, WireError> {
+    fn parse_failover(attr: AvpType, c: &mut Reader<'_>) -> Result<AvpValue<'a>, WireError> {
         let first = c.u16(Field::Reserved)?;
         let a = c.u16(Field::AvpValue)?;
         let b = c.u16(Field::AvpValue)?;
@@ -590,4 +608,73 @@ pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> 
         value,
         offset,
     })
+}
+
+/// [`read_raw`] of the AVP at `at` in `data` (byte `base` of the datagram is `data[0]`): a whole
+/// AVP is read from the octets directly; anything else goes through [`read_raw`], which names
+/// the error.
+pub(crate) fn read_raw_at(data: &[u8], at: usize, base: usize) -> Result<RawAvp<'_>, WireError> {
+    let rest = data.get(at..).unwrap_or_default();
+    if let Some(&[f0, f1, v0, v1, a0, a1]) = rest.get(..6) {
+        let first = u16::from_be_bytes([f0, f1]);
+        let len = usize::from(first & 0x03ff);
+        if let Some(value) = rest.get(6..len) {
+            return Ok(RawAvp {
+                mandatory: first & 0x8000 != 0,
+                hidden: first & 0x4000 != 0,
+                reserved: ((first >> 10) & 0x0f) as u8,
+                vendor: u16::from_be_bytes([v0, v1]),
+                attr: AvpType(u16::from_be_bytes([a0, a1])),
+                value,
+                offset: base + at,
+            });
+        }
+    }
+    read_raw(&mut Reader::at(rest, base + at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seen(r: Result<RawAvp<'_>, WireError>) -> String {
+        match r {
+            Ok(a) => format!(
+                "{} {} {} {} {:?} {:?} {}",
+                a.mandatory, a.hidden, a.reserved, a.vendor, a.attr, a.value, a.offset
+            ),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The direct read of a whole AVP gives what the field-by-field reader gives, on any
+        /// octets: AVP lengths around the octets left (short, exact, beyond), any flags.
+        #[test]
+        fn direct_avp_read_is_the_reader(
+            flags in 0..64u16,
+            len_delta in -8..4i32,
+            vendor in any::<u16>(),
+            attr in any::<u16>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..24),
+            at in 0..4usize,
+            cut in 0..8usize,
+        ) {
+            let mut d = vec![0xa5; at];
+            let len = ((tail.len() + 6) as i32 + len_delta).clamp(0, 0x3ff) as u16;
+            d.extend_from_slice(&((flags << 10) | len).to_be_bytes());
+            d.extend_from_slice(&vendor.to_be_bytes());
+            d.extend_from_slice(&attr.to_be_bytes());
+            d.extend_from_slice(&tail);
+            d.truncate(d.len().saturating_sub(cut));
+            let rest = d.get(at..).unwrap_or_default();
+            prop_assert_eq!(
+                seen(read_raw_at(&d, at, 12)),
+                seen(read_raw(&mut Reader::at(rest, 12 + at)))
+            );
+        }
+    }
 }

@@ -8,6 +8,10 @@ use super::super::avp::{
 use super::ControlMessage;
 use std::net::IpAddr;
 
+// The typed accessors below find the first value of their variant: the one value [`get`] finds
+// for its type (a variant is its IETF type's only typed value), without computing every AVP's
+// key. Result Code and Protocol Version read through `get`: a vendor AVP built with Vendor ID 0
+// has their key.
 impl<'a> ControlMessage<'a> {
     /// The first typed IETF value of type `attr`.
     pub fn get(&self, attr: AvpType) -> Option<&AvpValue<'a>> {
@@ -28,66 +32,66 @@ impl<'a> ControlMessage<'a> {
 
     /// Assigned Tunnel ID.
     pub fn assigned_tunnel_id(&self) -> Option<u16> {
-        match self.get(AvpType::ASSIGNED_TUNNEL_ID)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::AssignedTunnelId(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Assigned Session ID.
     pub fn assigned_session_id(&self) -> Option<u16> {
-        match self.get(AvpType::ASSIGNED_SESSION_ID)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::AssignedSessionId(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Call Serial Number.
     pub fn call_serial_number(&self) -> Option<u32> {
-        match self.get(AvpType::CALL_SERIAL_NUMBER)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::CallSerialNumber(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Receive Window Size.
     pub fn receive_window_size(&self) -> Option<u16> {
-        match self.get(AvpType::RECEIVE_WINDOW_SIZE)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::ReceiveWindowSize(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Tie Breaker.
     pub fn tie_breaker(&self) -> Option<u64> {
-        match self.get(AvpType::TIE_BREAKER)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::TieBreaker(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Host Name.
     pub fn host_name(&self) -> Option<&[u8]> {
-        match self.get(AvpType::HOST_NAME)? {
-            AvpValue::HostName(v) => Some(v),
+        self.avps.iter().find_map(|a| match &a.value {
+            AvpValue::HostName(v) => Some(v.as_ref()),
             _ => None,
-        }
+        })
     }
 
     /// Challenge.
     pub fn challenge(&self) -> Option<&[u8]> {
-        match self.get(AvpType::CHALLENGE)? {
-            AvpValue::Challenge(v) => Some(v),
+        self.avps.iter().find_map(|a| match &a.value {
+            AvpValue::Challenge(v) => Some(v.as_ref()),
             _ => None,
-        }
+        })
     }
 
     /// Challenge Response.
     pub fn challenge_response(&self) -> Option<[u8; 16]> {
-        match self.get(AvpType::CHALLENGE_RESPONSE)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::ChallengeResponse(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Result Code.
@@ -108,7 +112,9 @@ impl<'a> ControlMessage<'a> {
 
     /// Is Sequencing Required present?
     pub fn sequencing_required(&self) -> bool {
-        self.get(AvpType::SEQUENCING_REQUIRED).is_some()
+        self.avps
+            .iter()
+            .any(|a| matches!(a.value, AvpValue::SequencingRequired))
     }
 
     /// Is the `LoadBalanceCapable` vendor AVP of enterprise `enterprise` present?
@@ -128,34 +134,34 @@ impl<'a> ControlMessage<'a> {
 
     /// PPP Disconnect Cause Code (RFC 3145), carried in CDN.
     pub fn ppp_disconnect_cause(&self) -> Option<&PppDisconnectCause<'a>> {
-        match self.get(AvpType::PPP_DISCONNECT_CAUSE_CODE)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::PppDisconnectCauseCode(v) => Some(v),
             _ => None,
-        }
+        })
     }
 
     /// Failover Capability (RFC 4951), carried in SCCRQ and SCCRP.
     pub fn failover_capability(&self) -> Option<FailoverCapability> {
-        match self.get(AvpType::FAILOVER_CAPABILITY)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::FailoverCapability(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Tunnel Recovery (RFC 4951): present in the SCCRQ of a recovery tunnel.
     pub fn tunnel_recovery(&self) -> Option<TunnelRecovery> {
-        match self.get(AvpType::TUNNEL_RECOVERY)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::TunnelRecovery(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Suggested Control Sequence (RFC 4951): present in the SCCRP answering a recovery SCCRQ.
     pub fn suggested_control_sequence(&self) -> Option<SuggestedControlSequence> {
-        match self.get(AvpType::SUGGESTED_CONTROL_SEQUENCE)? {
+        self.avps.iter().find_map(|a| match &a.value {
             AvpValue::SuggestedControlSequence(v) => Some(*v),
             _ => None,
-        }
+        })
     }
 
     /// Every Failover Session State (RFC 4951) in order: one per session of an FSQ or FSR.

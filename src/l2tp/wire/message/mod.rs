@@ -15,7 +15,6 @@ use super::avp::{
 };
 use super::header::{self, ControlHeader, DataHeader, ParsedHeader};
 use super::{Field, WireError, hidden};
-use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
 use std::fmt;
@@ -149,7 +148,33 @@ impl<'a> Message<'a> {
                 payload: Cow::Borrowed(c.rest()),
             })),
             ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
-                header, c, opts,
+                header,
+                c.rest(),
+                c.offset(),
+                opts,
+                Cow::Borrowed,
+            )?)),
+        }
+    }
+
+    /// [`Message::parse_with`] into an owned message in one pass: what the message's values hold
+    /// is copied as it is parsed (a control message whose AVPs hold only numbers copies nothing).
+    /// Equal to `Message::parse_with(data, opts).map(Message::into_owned)`.
+    pub fn parse_owned_with(
+        data: &[u8],
+        opts: &ParseOptions<'_>,
+    ) -> Result<Message<'static>, WireError> {
+        match header::parse_header(data)? {
+            ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
+                header: header.into_owned(),
+                payload: Cow::Owned(c.rest().to_vec()),
+            })),
+            ParsedHeader::Control(header, c) => Ok(Message::Control(ControlMessage::parse_body(
+                header,
+                c.rest(),
+                c.offset(),
+                opts,
+                |b| Cow::Owned(b.to_vec()),
             )?)),
         }
     }
@@ -247,23 +272,28 @@ impl<'a> DataMessage<'a> {
 }
 
 impl<'a> ControlMessage<'a> {
-    fn parse_body(
+    /// The AVPs after a control header; octets taken by `own` (borrowed or copied:
+    /// [`AvpValue::parse_as`]).
+    fn parse_body<'v>(
         header: ControlHeader,
-        mut c: Reader<'a>,
+        data: &'v [u8],
+        first_offset: usize,
         opts: &ParseOptions<'_>,
+        own: fn(&'v [u8]) -> Cow<'a, [u8]>,
     ) -> Result<Self, WireError> {
-        let first_offset = c.offset();
         // Most AVPs are 8 to 10 octets: one allocation for the typical message.
-        let mut avps = Vec::with_capacity((c.rest().len() / 8).min(64));
-        let mut rv: Option<&'a [u8]> = None;
-        while !c.is_empty() {
-            let raw = avp::read_raw(&mut c)?;
+        let mut avps = Vec::with_capacity((data.len() / 8).min(64));
+        let mut rv: Option<&'v [u8]> = None;
+        let mut at = 0;
+        while at < data.len() {
+            let raw = avp::read_raw_at(data, at, first_offset)?;
+            at += 6 + raw.value.len();
             let value = if raw.reserved != 0 {
                 AvpValue::Raw {
                     vendor: raw.vendor,
                     attr: raw.attr,
                     reserved: raw.reserved,
-                    data: Cow::Borrowed(raw.value),
+                    data: own(raw.value),
                 }
             } else if raw.hidden {
                 match opts.secret {
@@ -291,7 +321,7 @@ impl<'a> ControlMessage<'a> {
                                 vendor: raw.vendor,
                                 attr: raw.attr,
                                 reserved: 0,
-                                data: Cow::Borrowed(raw.value),
+                                data: own(raw.value),
                             },
                             v => v.into_owned(),
                         }
@@ -299,15 +329,25 @@ impl<'a> ControlMessage<'a> {
                     None => AvpValue::Hidden {
                         vendor: raw.vendor,
                         attr: raw.attr,
-                        data: Cow::Borrowed(raw.value),
+                        data: own(raw.value),
                     },
                 }
             } else {
-                AvpValue::parse(raw.vendor, raw.attr, raw.value, raw.offset, opts.enterprise)?
+                let v = AvpValue::parse_as(
+                    raw.vendor,
+                    raw.attr,
+                    raw.value,
+                    raw.offset,
+                    opts.enterprise,
+                    own,
+                )?;
+                // The Random Vector in clear that hidden AVPs after it use (RFC 2661 4.3); one
+                // that arrived hidden itself is not one.
+                if raw.vendor == 0 && raw.attr == AvpType::RANDOM_VECTOR {
+                    rv = Some(raw.value);
+                }
+                v
             };
-            if let AvpValue::RandomVector(Cow::Borrowed(b)) = &value {
-                rv = Some(b);
-            }
             if avps.is_empty() && !matches!(value, AvpValue::MessageType(_)) {
                 return Err(WireError::FirstAvpNotMessageType {
                     offset: first_offset,
