@@ -774,7 +774,8 @@ fn count(n: u32) -> String {
 
 /// Instruction-count mode (`L2TP_LNS_COUNT=K` in the environment, for `valgrind --tool=callgrind`,
 /// whose counts do not move with the machine's load): 1008 set-ups in bursts of `K` without
-/// replication ([`count_plain`]), then with ([`count_replicated`]); nothing else runs. With
+/// replication ([`count_plain`]), then with ([`count_replicated`]); nothing else runs
+/// (`L2TP_LNS_ONLY=plain` or `replicated`: that way only). With
 /// `L2TP_LNS_SPACED=1` too, [`SPACING`] of virtual time passes after each teardown (timers
 /// fired, counted).
 #[inline(never)]
@@ -901,10 +902,18 @@ fn main() {
         if spaced {
             (plain.spacing, repl.spacing) = (SPACING, SPACING);
         }
-        count_plain(&mut plain, k);
-        count_replicated(&mut repl, k);
+        // `L2TP_LNS_ONLY=plain|replicated`: one way only (so a profile of the whole run, every
+        // function's own count, is of that way's set-ups alone).
+        let only = std::env::var("L2TP_LNS_ONLY").ok();
+        if only.as_deref() != Some("replicated") {
+            count_plain(&mut plain, k);
+        }
+        if only.as_deref() != Some("plain") {
+            count_replicated(&mut repl, k);
+        }
         println!(
-            "l2tp_lns count mode: 1008 set-ups in bursts of {k}, each way{}",
+            "l2tp_lns count mode: 1008 set-ups in bursts of {k}, {}{}",
+            only.map_or("each way".to_string(), |w| format!("{w} only")),
             if spaced { ", spaced" } else { "" }
         );
         return;

@@ -131,7 +131,7 @@ pub use frame::{
     Entry, Field, Frame, FrameError, KIND_ACK, KIND_REPLICATE, MAX_ITEMS, SYNC_BEGIN, SYNC_END,
     encode_batch, parse_ack, parse_batch, parse_batch_into,
 };
-pub use peers::{Outgoing, Peers};
+pub use peers::{Outgoing, PeerMap, Peers};
 
 use crate::io::Reader;
 use bytes::BufMut;

@@ -31,11 +31,13 @@ impl<I: Replicated> Peers<I> {
     }
 
     /// The channel with `peer`.
+    #[inline]
     pub fn get(&self, peer: &NodeId) -> Option<&Channel<I>> {
         self.channels.get(peer)
     }
 
     /// The channel with `peer`, to change.
+    #[inline]
     pub fn get_mut(&mut self, peer: &NodeId) -> Option<&mut Channel<I>> {
         self.channels.get_mut(peer)
     }
@@ -103,5 +105,103 @@ impl<I: Replicated> std::ops::Index<&NodeId> for Peers<I> {
     /// The channel with `peer`; panics without one (tests).
     fn index(&self, peer: &NodeId) -> &Channel<I> {
         &self.channels[peer]
+    }
+}
+
+/// A small map from peer node id to per-peer state, in node id order: a sorted `Vec`, searched
+/// linearly. A node keeps one entry per cluster member at most (the membership bounds it), so
+/// the lookups on every replication datagram cost a few compares where a `BTreeMap` walked its
+/// nodes (issue 15: replication cost per L2TP set-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerMap<V> {
+    entries: Vec<(NodeId, V)>,
+}
+
+impl<V> Default for PeerMap<V> {
+    fn default() -> Self {
+        PeerMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> PeerMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where `peer` is, or where it would go.
+    #[inline]
+    fn find(&self, peer: NodeId) -> Result<usize, usize> {
+        // Linear: a cluster has a handful of members (no branchy binary search for them).
+        match self.entries.iter().position(|(n, _)| *n >= peer) {
+            Some(i) if self.entries[i].0 == peer => Ok(i),
+            Some(i) => Err(i),
+            None => Err(self.entries.len()),
+        }
+    }
+
+    /// The state of `peer`.
+    pub fn get(&self, peer: &NodeId) -> Option<&V> {
+        self.find(*peer).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The state of `peer`, to change.
+    pub fn get_mut(&mut self, peer: &NodeId) -> Option<&mut V> {
+        self.find(*peer).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    /// The state of `peer`, made with `make` if there was none (the caller has checked that
+    /// `peer` is a member: the map is bounded by the membership).
+    #[inline]
+    pub fn get_or_insert_with(&mut self, peer: NodeId, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.find(peer) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (peer, make()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    /// Removes `peer`'s state, returning it.
+    pub fn remove(&mut self, peer: &NodeId) -> Option<V> {
+        self.find(*peer).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    /// Every peer and its state, in node id order.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, &V)> {
+        self.entries.iter().map(|(n, v)| (*n, v))
+    }
+
+    /// Every peer and its state, to change, in node id order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (NodeId, &mut V)> {
+        self.entries.iter_mut().map(|(n, v)| (*n, v))
+    }
+
+    /// Every state, in node id order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Peers held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no peer is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<V: Default> PeerMap<V> {
+    /// The state of `peer`, made idle (`V::default()`) if there was none (as
+    /// [`PeerMap::get_or_insert_with`]).
+    #[inline]
+    pub fn get_or_default(&mut self, peer: NodeId) -> &mut V {
+        self.get_or_insert_with(peer, V::default)
     }
 }

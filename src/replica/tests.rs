@@ -568,3 +568,42 @@ fn peers_pump_and_retransmit_per_peer() {
         [NodeId(2), NodeId(3)]
     );
 }
+
+proptest! {
+    /// [`PeerMap`] is a map by node id in node id order: under any sequence of inserts,
+    /// updates, lookups and removals it holds what a `BTreeMap` holds, iterated the same way.
+    #[test]
+    fn peer_map_equals_a_btree_map(
+        ops in vec((0u8..4, 0u32..12, any::<u16>()), 0..200),
+    ) {
+        let mut flat = PeerMap::<u16>::new();
+        let mut model = std::collections::BTreeMap::<NodeId, u16>::new();
+        for (op, node, v) in ops {
+            let node = NodeId(node);
+            match op {
+                0 => {
+                    let got = flat.get_or_insert_with(node, || v);
+                    prop_assert_eq!(*got, *model.entry(node).or_insert(v));
+                }
+                1 => {
+                    *flat.get_or_default(node) = v;
+                    model.insert(node, v);
+                }
+                2 => {
+                    if let (Some(a), Some(b)) = (flat.get_mut(&node), model.get_mut(&node)) {
+                        *a = a.wrapping_add(v);
+                        *b = b.wrapping_add(v);
+                    }
+                    prop_assert_eq!(flat.get(&node), model.get(&node));
+                }
+                _ => prop_assert_eq!(flat.remove(&node), model.remove(&node)),
+            }
+            prop_assert_eq!(flat.len(), model.len());
+            prop_assert_eq!(flat.is_empty(), model.is_empty());
+            let pairs: Vec<(NodeId, u16)> = flat.iter().map(|(n, v)| (n, *v)).collect();
+            let want: Vec<(NodeId, u16)> = model.iter().map(|(n, v)| (*n, *v)).collect();
+            prop_assert_eq!(pairs, want);
+            prop_assert!(flat.values().copied().eq(model.values().copied()));
+        }
+    }
+}

@@ -85,7 +85,7 @@ use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
     BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK,
-    KIND_REPLICATE, ReplayWindow, parse_batch_into,
+    KIND_REPLICATE, PeerMap, ReplayWindow, parse_batch_into,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -143,8 +143,9 @@ impl Default for ReplicationConfig {
 pub(super) struct Replicator {
     wire: Wire,
     pub(super) backup: Option<NodeId>,
-    channels: BTreeMap<NodeId, Channel<Record>>,
-    windows: BTreeMap<NodeId, ReplayWindow>,
+    /// A channel per peer (flat: a handful of members, looked up on every datagram).
+    channels: PeerMap<Channel<Record>>,
+    windows: PeerMap<ReplayWindow>,
     /// ICRPs held until the backup applied their session's record (module docs, output
     /// commit), in the order they were made; at most one per session.
     held: VecDeque<HeldReply>,
@@ -348,7 +349,7 @@ impl Lns {
         if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
             return;
         }
-        let ch = self.repl.channels.entry(to).or_default();
+        let ch = self.repl.channels.get_or_default(to);
         let Some(rec) = coalesce(ch, rec) else {
             return;
         };
@@ -597,11 +598,7 @@ impl Lns {
         } else {
             0
         };
-        self.repl
-            .channels
-            .entry(node)
-            .or_default()
-            .restart_bulk_at(g);
+        self.repl.channels.get_or_default(node).restart_bulk_at(g);
         self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
     }
 
@@ -733,16 +730,17 @@ impl Lns {
 
     /// Sends every batch ready (new ones, and those due again at `now`).
     pub(super) fn flush_replication(&mut self, now: Instant) {
-        let Some(cfg) = self.cfg.replication else {
-            return;
-        };
-        // Nothing held and no batch to send: nothing to do (most inputs).
+        // Nothing held and no batch to send: nothing to do (most inputs; no channel without
+        // replication).
         if self.repl.held.is_empty()
             && self.repl.held_acks.is_empty()
             && !self.repl.channels.values().any(|ch| ch.ready(now))
         {
             return;
         }
+        let Some(cfg) = self.cfg.replication else {
+            return;
+        };
         let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
         let (core, epochs) = (&self.core, &self.backups.epochs);
         let Replicator {
@@ -757,7 +755,7 @@ impl Lns {
         // Records to the backup that hold no ICRP back linger (module docs, records).
         let urgent = held.back().is_some_and(|h| Some(h.peer) == *backup)
             || held_acks.back().is_some_and(|h| Some(h.peer) == *backup);
-        for (&peer, ch) in channels.iter_mut().filter(|(_, ch)| ch.ready(now)) {
+        for (peer, ch) in channels.iter_mut().filter(|(_, ch)| ch.ready(now)) {
             let Some(m) = monitor else {
                 break;
             };
@@ -815,7 +813,7 @@ impl Lns {
             .open_with(mac, data)
             .map_err(|_| InputError::NotAuthorized)?;
         if self.monitor().and_then(|m| m.addr_of(h.sender)).is_none()
-            || !self.repl.windows.entry(h.sender).or_default().admit(&h)
+            || !self.repl.windows.get_or_default(h.sender).admit(&h)
         {
             return Err(InputError::NotAuthorized);
         }
@@ -830,7 +828,7 @@ impl Lns {
                     let ack = |out: &mut Vec<u8>| out.extend_from_slice(&seq.to_be_bytes());
                     seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
                 }
-                let fresh = self.repl.channels.entry(h.sender).or_default().receive(seq);
+                let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 if fresh && !items.is_empty() {
                     // Every entry is of the header's incarnation: noted once for the batch.
                     self.note_incarnation(h.sender, h.incarnation);

@@ -92,6 +92,7 @@ use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::{NodeId, NodeState};
 use std::borrow::Cow;
+use crate::replica::PeerMap;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -159,7 +160,8 @@ impl Claim {
 /// The backup side: records held per member, tunnels taken per member.
 #[derive(Debug, Default)]
 pub(super) struct Backups {
-    held: BTreeMap<NodeId, Held>,
+    /// Per member (flat: a handful of members, looked up for every record applied).
+    held: PeerMap<Held>,
     /// Tunnels taken over from a member.
     taken: BTreeMap<NodeId, Taken>,
     /// Per member, the best claim another member made on it (at most one per monitor peer).
@@ -188,7 +190,7 @@ impl Lns {
         }
         let refused = match rec {
             Record::Tunnel(t) => {
-                let h = self.backups.held.entry(from).or_default();
+                let h = self.backups.held.get_or_default(from);
                 let room = h.tunnels.len() < cfg.max_tunnels;
                 match h.tunnels.get_mut(&t.tunnel) {
                     Some(slot) => {
@@ -203,7 +205,7 @@ impl Lns {
                 }
             }
             Record::Session(s) => {
-                let h = self.backups.held.entry(from).or_default();
+                let h = self.backups.held.get_or_default(from);
                 let room = h.sessions < cfg.max_sessions;
                 match h.tunnels.get_mut(&s.tunnel) {
                     Some((_, sessions)) if room || sessions.contains_key(&s.session) => {
@@ -308,7 +310,7 @@ impl Lns {
 
     /// Records from `from` are of `incarnation`: what was held for another one is dropped.
     pub(super) fn note_incarnation(&mut self, from: NodeId, incarnation: u32) {
-        let h = self.backups.held.entry(from).or_default();
+        let h = self.backups.held.get_or_default(from);
         if h.incarnation.is_some_and(|i| i != incarnation) {
             *h = Held::default();
         }
@@ -468,7 +470,7 @@ impl Lns {
             self.send_record(by, Record::Session(*s));
         }
         let incarnation = self.monitor().and_then(|m| m.incarnation_of(by));
-        let h = self.backups.held.entry(by).or_default();
+        let h = self.backups.held.get_or_default(by);
         if incarnation.is_some() && h.incarnation != incarnation {
             *h = Held::default();
             h.incarnation = incarnation;
