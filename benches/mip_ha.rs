@@ -156,15 +156,24 @@ impl Rig {
     }
 }
 
+/// The frames on their way to each HA (source, destination, datagram): the harness's own
+/// vectors, made once for a whole round and emptied after each delivery (not grown again and
+/// again inside the measurement).
+type Frames = [Vec<(SocketAddr, SocketAddr, telcp::Transmit)>; 2];
+
 /// Delivers every queued datagram between the two HAs as [`exchange`] does, but each HA's
 /// datagrams for the other in one [`HomeAgent::handle_batch`]; returns the bytes that left for
 /// the FA.
-fn exchange_batched(now: Instant, h: &mut [HomeAgent; 2], fa: SocketAddr) -> usize {
+fn exchange_batched(
+    now: Instant,
+    h: &mut [HomeAgent; 2],
+    fa: SocketAddr,
+    frames: &mut Frames,
+) -> usize {
     let mut to_fa = 0;
     loop {
         let mut moved = false;
         for i in 0..2 {
-            let mut frames: [Vec<(SocketAddr, SocketAddr, telcp::Transmit)>; 2] = [vec![], vec![]];
             while let Some(t) = h[i].poll_transmit() {
                 moved = true;
                 if t.dst == fa {
@@ -179,7 +188,7 @@ fn exchange_batched(now: Instant, h: &mut [HomeAgent; 2], fa: SocketAddr) -> usi
                 frames[j].push((t.src.unwrap_or(from), t.dst, t));
             }
             let src_mac = MacAddr::local(i as u32 + 1);
-            for (j, f) in frames.iter().enumerate() {
+            for (j, f) in frames.iter_mut().enumerate() {
                 if f.is_empty() {
                     continue;
                 }
@@ -190,6 +199,8 @@ fn exchange_batched(now: Instant, h: &mut [HomeAgent; 2], fa: SocketAddr) -> usi
                     })
                     .collect();
                 h[j].handle_batch(now, &mut b);
+                drop(b);
+                f.clear();
             }
         }
         if !moved {
@@ -200,11 +211,16 @@ fn exchange_batched(now: Instant, h: &mut [HomeAgent; 2], fa: SocketAddr) -> usi
 
 /// A batch of registrations FA -> HA 1 -> HA 2 -> HA 1 -> FA, every hop batched; returns how
 /// many replies were relayed to the FA.
-fn register_batch(h: &mut [HomeAgent; 2], now: Instant, rrqs: &[(Instant, Vec<u8>)]) -> usize {
+fn register_batch(
+    h: &mut [HomeAgent; 2],
+    now: Instant,
+    rrqs: &[(Instant, Vec<u8>)],
+    frames: &mut Frames,
+) -> usize {
     let to = SocketAddr::from((VIP, 434));
     let mut b: Vec<Datagram<'_>> = rrqs.iter().map(|(_, r)| Datagram::new(FA, to, r)).collect();
     h[0].handle_batch(now, &mut b);
-    let n = exchange_batched(now, h, FA);
+    let n = exchange_batched(now, h, FA, frames);
     while h[0].poll_event().is_some() {}
     while h[1].poll_event().is_some() {}
     n
@@ -215,9 +231,10 @@ fn register_batch(h: &mut [HomeAgent; 2], now: Instant, rrqs: &[(Instant, Vec<u8
 fn register_all(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)], batched: bool) -> u32 {
     let mut relayed = 0;
     if batched {
+        let mut frames: Frames = [Vec::with_capacity(BATCH), Vec::with_capacity(BATCH)];
         for b in requests.chunks(BATCH) {
             if let Some((now, _)) = b.last() {
-                relayed += register_batch(h, *now, b) as u32;
+                relayed += register_batch(h, *now, b, &mut frames) as u32;
             }
         }
     } else {

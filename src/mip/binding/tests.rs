@@ -228,6 +228,9 @@ proptest! {
             prop_assert_eq!(x.len(), model.len());
             prop_assert_eq!(x.is_empty(), model.is_empty());
             prop_assert_eq!(x.first(), model.first());
+            // The earliest expiry (read directly for one entry): the minimum over the list.
+            let earliest = model.iter().filter_map(|m| m.expires).min();
+            prop_assert_eq!(x.earliest(), earliest);
             let rebuilt: CareOfs = model.iter().copied().collect();
             prop_assert_eq!(&x, &rebuilt);
         }

@@ -339,6 +339,7 @@ impl HomeAgent {
             assigned: None,
             revocation: None,
             tunnel: crate::mip::wire::TunnelAsk::default(),
+            found: None,
         };
         self.refuse(&a, code, None);
     }

@@ -7,8 +7,9 @@ use super::*;
 
 /// An admitted request: the mobile node, its security association (`None`: keys come from AAA
 /// and this HA holds none for the mobile node and SPI), whether the request names this HA's own
-/// address, and the MN-HA extension's SPI.
-pub(super) type Admitted = (MnId, Option<MnSa>, bool, u32);
+/// address, the MN-HA extension's SPI, and the slot of its binding when admission looked it up
+/// ([`Asked::found`]).
+pub(super) type Admitted = (MnId, Option<MnSa>, bool, u32, Option<Option<u32>>);
 
 impl HomeAgent {
     /// A request whose fixed part parses but whose extensions do not: reply 134 (RFC 5944
@@ -38,6 +39,7 @@ impl HomeAgent {
             assigned: None,
             revocation: None,
             tunnel: crate::mip::wire::TunnelAsk::default(),
+            found: None,
         };
         self.refuse(&a, ReplyCode::POORLY_FORMED_REQUEST, None)
     }
@@ -80,7 +82,7 @@ impl HomeAgent {
         let Some(sa) = sa else {
             if self.aaa.is_some() && m.authorizing == 1 && spi >= FIRST_USABLE_SPI {
                 self.check_fa(a, m, data, None)?;
-                return Ok((mn, None, to_me, spi));
+                return Ok((mn, None, to_me, spi, None));
             }
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         };
@@ -88,16 +90,21 @@ impl HomeAgent {
         let ok = m.authorizing == 1
             && m.mn_ha
                 .is_some_and(|x| self.verify_auth(&x, data, sa.spi, &sa.key));
+        if !ok {
+            return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
+        }
         // Every identity the request names, and the binding it would change, must be the
         // authenticated mobile node's: its key admitted the request, not another node's.
-        if !ok || !self.names_only(&sa, q.home_address, a.nai) {
+        let slot = self.table.find(q.home_address, a.nai);
+        if !self.names_only(&sa, q.home_address, a.nai, slot) {
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         }
         self.check_fa(a, m, data, Some(&sa))?;
         if let Some(code) = self.unknown_cvse(a, m) {
             return Err(self.refuse(a, code, Some(&sa)));
         }
-        Ok((mn, Some(sa), to_me, spi))
+        // Refusals above change no binding (a refusal only answers), so the slot stands.
+        Ok((mn, Some(sa), to_me, spi, Some(slot)))
     }
 
     /// RFC 3115 section 5: a CVSE the home agent cannot interpret makes it refuse the request,

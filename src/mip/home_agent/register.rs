@@ -26,6 +26,10 @@ pub(super) struct Asked<'a> {
     pub(super) revocation: Option<bool>,
     /// RFC 3519, RFC 6245: the authenticated tunnel extensions.
     pub(super) tunnel: TunnelAsk,
+    /// The slot of the mobile node's binding ([`BindingTable::find`] by the request's home
+    /// address and NAI) when the request's admission looked it up and the table has not changed
+    /// since (`None`: not looked up; [`HomeAgent::forward`] and [`HomeAgent::serve`] look it up).
+    pub(super) found: Option<Option<u32>>,
 }
 
 impl HomeAgent {
@@ -179,8 +183,9 @@ impl HomeAgent {
             assigned: None,
             revocation: None,
             tunnel: TunnelAsk::default(),
+            found: None,
         };
-        let (mn, sa, to_me, spi) = self.admit(&a, m, data)?;
+        let (mn, sa, to_me, spi, found) = self.admit(&a, m, data)?;
         let a = Asked {
             revocation: self.revocation_offer(from, data),
             // `admit` verified the FA-HA authenticator of a foreign agent with an association.
@@ -205,10 +210,13 @@ impl HomeAgent {
             }
             return self.forward(&a, to, data, mn, None, spi);
         };
+        // Nothing changed the table since `admit` looked the binding up: serving or forwarding
+        // starts from its slot.
         if let Some(first) = first {
             return self.serve(
                 &Asked {
                     relay: Some(first),
+                    found,
                     ..a
                 },
                 &sa,
@@ -219,6 +227,7 @@ impl HomeAgent {
             return self.serve(
                 &Asked {
                     relay: Some(self.node),
+                    found,
                     ..a
                 },
                 &sa,
@@ -227,7 +236,7 @@ impl HomeAgent {
         if dynamic {
             return self.assign(&a, to, data, mn, &sa);
         }
-        self.forward(&a, to, data, mn, Some(&sa), spi)
+        self.forward(&Asked { found, ..a }, to, data, mn, Some(&sa), spi)
     }
 
     /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
@@ -242,7 +251,9 @@ impl HomeAgent {
         spi: u32,
     ) -> Result<(), InputError> {
         let (q, now, from) = (a.q, a.now, a.from);
-        let slot = self.table.find(q.home_address, a.nai);
+        let slot = a
+            .found
+            .unwrap_or_else(|| self.table.find(q.home_address, a.nai));
         let existing = slot
             .and_then(|s| self.table.get(s))
             .map(|b| b.second_ha)
@@ -333,7 +344,9 @@ impl HomeAgent {
     /// the first HA (`a.relay`, this HA itself when it serves alone).
     pub(super) fn serve(&mut self, a: &Asked<'_>, sa: &MnSa) -> Result<(), InputError> {
         let (q, now) = (a.q, a.now);
-        let slot = self.table.find(q.home_address, a.nai);
+        let slot = a
+            .found
+            .unwrap_or_else(|| self.table.find(q.home_address, a.nai));
         // The binding's last identification, or a deregistered one's (`retired.rs`).
         let last = slot
             .and_then(|s| self.table.get(s))

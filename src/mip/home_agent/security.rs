@@ -145,7 +145,15 @@ impl HomeAgent {
     /// the home address and the NAI when a key is configured for them, and the binding the
     /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
     /// that authenticated, RFC 2794 section 2: the NAI identifies it).
-    pub(super) fn names_only(&self, sa: &MnSa, home: Ipv4Addr, nai: Option<&[u8]>) -> bool {
+    /// `slot`: the binding [`BindingTable::find`] finds for `home` and `nai` (looked up by the
+    /// caller, which keeps it).
+    pub(super) fn names_only(
+        &self,
+        sa: &MnSa,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+        slot: Option<u32>,
+    ) -> bool {
         let mine = |id: MnId| self.principal_of(&id).is_none_or(|o| o == sa.principal);
         // The home address's owner, looked up once (the binding's home address is most often
         // the same).
@@ -162,7 +170,7 @@ impl HomeAgent {
         {
             return false;
         }
-        let Some(b) = self.table.find(home, nai).and_then(|s| self.table.get(s)) else {
+        let Some(b) = slot.and_then(|s| self.table.get(s)) else {
             return true;
         };
         let owner = if b.home_address.is_unspecified() {

@@ -167,3 +167,32 @@ fn a_registration_replayed_after_deregistration_is_refused_133() {
     ha1.handle_request(t2, fa(), vip(), &fresh, None).unwrap();
     assert_eq!(ha1.bindings().len(), 1);
 }
+
+/// Admission looks the mobile node's binding up (whose binding the request would change, RFC
+/// 5944 section 3.8.2.1) and serving the request starts from that slot: one lookup per request,
+/// for a first registration and a re-registration alike. The slot is the binding's: a copy of
+/// an accepted request is still refused 133 (section 5.7, not newer than the binding's last
+/// identification).
+#[test]
+fn a_request_looks_its_binding_up_once() {
+    let t0 = Instant::now();
+    // Alone (its peers not heard from): it serves every request itself.
+    let mut ha1 = ha(1, t0);
+    let mut sent = Vec::new();
+    for (s, k) in [(0, 1), (1, 1), (2, 2)] {
+        let now = t0 + Duration::from_secs(s);
+        let rrq = request(k, ntp(t0, now));
+        let before = ha1.table.finds();
+        assert_eq!(ha1.handle_datagram(now, fa(), vip(), &rrq), Ok(()));
+        assert_eq!(ha1.table.finds() - before, 1, "request {s}");
+        sent.push((now, rrq));
+    }
+    assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+    assert_eq!(ha1.stats().served, 3);
+    let (now, copy) = &sent[1];
+    let r = ha1.handle_datagram(*now, fa(), vip(), copy);
+    assert_eq!(
+        r,
+        Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
+    );
+}
