@@ -91,8 +91,8 @@ use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue}
 use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::{NodeId, NodeState};
-use std::borrow::Cow;
 use crate::replica::PeerMap;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
