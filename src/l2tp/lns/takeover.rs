@@ -76,8 +76,8 @@
 //!   on a tunnel we took over, is answered with a CDN (RFC 2661 6.11; Result Code 2 with Error
 //!   Code 5, the Session ID invalid in this context, 4.4.2) whose header Session ID is 0 (we do
 //!   not know the LAC's id, RFC 2661 3.1) and whose Assigned Session ID is the data message's
-//!   Session ID, the id the LAC knows the call by, so the LAC clears the call. Only once the copy is settled: the
-//!   member we took the tunnel from still Down a Down interval
+//!   Session ID, the id the LAC knows the call by, so the LAC clears the call. Only once the
+//!   copy is settled: the member we took the tunnel from still Down a Down interval
 //!   ([`crate::health::HealthConfig::down_after`]) after the takeover, or restarted (a member
 //!   that comes back yields and sends its records of the tunnel, `late_record`, which a CDN
 //!   would race). Once per Session ID and tunnel, at most
