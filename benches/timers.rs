@@ -469,11 +469,23 @@ fn count_reschedule(q: &mut TimerQueue<u32>, n: u32, t0: Instant) {
     }
 }
 
+/// The expiries of the `expire, per timer` row: the (about) 1000 earliest timers out of `n`
+/// (see [`count_insert_cancel`]); how many expired.
+#[inline(never)]
+fn count_expire(q: &mut TimerQueue<u32>, n: u32, t0: Instant) -> u32 {
+    let now = t0 + Duration::from_micros(10_000_000 * 1000 / u64::from(n));
+    let mut c = 0;
+    while c < 1000 && black_box(q.pop_expired(now)).is_some() {
+        c += 1;
+    }
+    c
+}
+
 fn main() {
     // Count mode (`TIMERS_COUNT=N`, for callgrind or cachegrind, whose instruction and simulated
     // cache miss counts do not move with the machine's load): a queue of N timers, then the 10k
     // operations of the `insert + cancel` row, then, on a fresh queue, those of the `reschedule`
-    // row; nothing else runs.
+    // row, then, on a third, the expiries of the `expire, per timer` row; nothing else runs.
     if let Some(n) = std::env::var("TIMERS_COUNT")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
@@ -484,10 +496,14 @@ fn main() {
         count_insert_cancel(&mut q, n, t0);
         let mut q2 = filled(n, t0);
         count_reschedule(&mut q2, n, t0);
+        drop(q2);
+        let mut q3 = filled(n, t0);
+        let expired = count_expire(&mut q3, n, t0);
         println!(
-            "timers count mode: {n} live timers, 10k insert + cancel, 10k reschedule ({} {})",
+            "timers count mode: {n} live timers, 10k insert + cancel, 10k reschedule, \
+             {expired} expired ({} {})",
             q.len(),
-            q2.len()
+            q3.len()
         );
         return;
     }
