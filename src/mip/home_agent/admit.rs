@@ -76,8 +76,10 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
         };
         let spi = m.mn_ha.map_or(0, |x| x.spi);
-        let sa = self
-            .lookup_sa(q.home_address, a.nai)
+        let configured = self.lookup_sa_at(q.home_address, a.nai);
+        let sa_is_homes = configured.is_some_and(|(_, by_home)| by_home);
+        let sa = configured
+            .map(|(sa, _)| sa.clone())
             .or_else(|| self.fresh_aaa_sa(a.now, q.home_address, a.nai, spi));
         let Some(sa) = sa else {
             if self.aaa.is_some() && m.authorizing == 1 && spi >= FIRST_USABLE_SPI {
@@ -96,7 +98,7 @@ impl HomeAgent {
         // Every identity the request names, and the binding it would change, must be the
         // authenticated mobile node's: its key admitted the request, not another node's.
         let slot = self.table.find(q.home_address, a.nai);
-        if !self.names_only(&sa, q.home_address, a.nai, slot) {
+        if !self.names_only(&sa, q.home_address, a.nai, slot, sa_is_homes) {
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         }
         self.check_fa(a, m, data, Some(&sa))?;

@@ -157,13 +157,22 @@ impl Signer {
 }
 
 /// The summary of a registration request or reply (not a cluster message), if it parses.
+#[cfg(test)]
 fn registration(data: &[u8]) -> Option<Summary<'_>> {
+    let mut s = None;
+    registration_into(data, &mut s);
+    s
+}
+
+/// [`registration`] written into `out` in place ([`Summary::parse_into`]).
+fn registration_into<'a>(data: &'a [u8], out: &mut Option<Summary<'a>>) {
     if !matches!(data.first(), Some(&REQUEST_TYPE | &REPLY_TYPE))
         || cluster::is_cluster_message(data)
     {
-        return None;
+        *out = None;
+        return;
     }
-    Summary::parse(data).ok()
+    Summary::parse_into(data, out);
 }
 
 /// Computes the authenticators of `lanes` (key's pad states, covered octets), up to [`LANES`]
@@ -186,11 +195,11 @@ impl HomeAgent {
         for group in batch.chunks_mut(LANES) {
             self.batch.active = true;
             // Each registration message parsed once: the read-ahead and the handling share it.
-            // Written in place: built element by element (`array::from_fn`), each summary was
-            // copied some four times on its way into the array.
+            // Parsed straight into its place in the array (`Summary::parse_into`): built aside,
+            // each summary was copied twice on its way in.
             let mut parsed: [Option<Summary<'_>>; LANES] = [None; LANES];
             for (p, d) in parsed.iter_mut().zip(group.iter()) {
-                *p = registration(d.data);
+                registration_into(d.data, p);
             }
             self.precompute(group, &parsed);
             // By reference: a summary is some 200 octets, the group's some 1.5 kB.
@@ -207,9 +216,9 @@ impl HomeAgent {
     /// The expected MN-HA and FA-HA authenticators of a group's registration messages, under
     /// the keys they will most likely be checked with, into the memo.
     fn precompute(&mut self, group: &[Datagram<'_>], parsed: &[Option<Summary<'_>>]) {
-        // The mobile nodes' associations (held here: the lanes borrow them), the octets each
-        // covers, and the foreign agents' lanes.
-        let mut sas: ArrayVec<(MnSa, &[u8]), LANES> = ArrayVec::new();
+        // The mobile nodes' lanes (key's pad states, the octets the authenticator covers), and
+        // the foreign agents' lanes.
+        let mut sas: ArrayVec<(Pads, &[u8]), LANES> = ArrayVec::new();
         let mut fa: ArrayVec<(&HmacMd5Key, &[u8]), LANES> = ArrayVec::new();
         // What the read-ahead of the requests' bindings read (kept, so it is not left out).
         let mut read = 0u64;
@@ -223,27 +232,35 @@ impl HomeAgent {
                 Header::Reply(_) => None,
             })
         };
-        for (home, _) in requests() {
-            if let Some(sa) = self.sas.home(home) {
-                read ^= u64::from(sa.spi);
+        // A request's association is looked up once, here (the handling looks it up again,
+        // after the state may have changed): kept by the request's index in the group.
+        let mut request_sas: [Option<&MnSa>; LANES] = [None; LANES];
+        for (found, m) in request_sas.iter_mut().zip(parsed) {
+            if let Some(m) = m
+                && let Header::Request(q) = m.header
+            {
+                *found = self.lookup_sa_ref(q.home_address, m.covered_nai());
+                if let Some(sa) = found {
+                    read ^= u64::from(sa.spi);
+                }
             }
         }
         for (home, nai) in requests() {
             read ^= self.table.read_ahead(home, nai);
         }
-        for (d, m) in group.iter().zip(parsed) {
+        for ((d, m), request_sa) in group.iter().zip(parsed).zip(request_sas) {
             let data = d.data;
             let Some(m) = m else {
                 continue;
             };
             let nai = m.covered_nai();
             let sa = match m.header {
-                Header::Request(q) => self.lookup_sa(q.home_address, nai),
+                Header::Request(_) => request_sa,
                 Header::Reply(p) => self
                     .table
                     .find(p.home_address, nai)
                     .and_then(|s| self.table.get(s))
-                    .and_then(|b| self.lookup_sa(b.home_address, b.nai.as_deref().or(nai))),
+                    .and_then(|b| self.lookup_sa_ref(b.home_address, b.nai.as_deref().or(nai))),
             };
             let covered = |x: Option<AuthRef<'_>>, spi: u32| {
                 x.filter(|x| x.spi == spi)
@@ -251,14 +268,14 @@ impl HomeAgent {
             };
             // The rest of the association the handling reads (whose mobile node it is, whether
             // its key verifies), read ahead too.
-            if let Some(sa) = &sa {
+            if let Some(sa) = sa {
                 read ^= u64::from(sa.principal) ^ u64::from(sa.from_aaa);
             }
             if let Some(sa) = sa
-                && sa.key.hmac_md5().is_some()
+                && let Some(h) = sa.key.hmac_md5()
                 && let Some(c) = covered(m.mn_ha, sa.spi)
             {
-                let _ = sas.try_push((sa, c));
+                let _ = sas.try_push((h.pad_states(), c));
             }
             if let Header::Request(_) = m.header
                 && let Some(k) = self.fa_sas.get(&v4(d.from))
@@ -270,11 +287,7 @@ impl HomeAgent {
         }
         std::hint::black_box(read);
         let mut lanes: ArrayVec<(Pads, &[u8]), MEMO> = ArrayVec::new();
-        for (sa, c) in &sas {
-            if let Some(h) = sa.key.hmac_md5() {
-                lanes.push((h.pad_states(), c));
-            }
-        }
+        lanes.extend(sas);
         lanes.extend(fa.into_iter().map(|(h, c)| (h.pad_states(), c)));
         // Written in place (the memo is a kilobyte: no copy of it).
         let memo = &mut self.batch.memo;
@@ -728,6 +741,51 @@ mod tests {
             let x = m.mn_ha.unwrap();
             let key = mn_sa(k as u32).prepare();
             assert_eq!(x.verify_prepared(&t.payload, 300 + k as u32, &key), Ok(()));
+        }
+    }
+
+    /// A batched request's association table is read twice: once ahead of the group (the
+    /// request's lane) and once by its admission (RFC 5944 section 3.8.2.1: the key that
+    /// verifies it, found by the home address, is that address's owner), not again for the lane
+    /// or for the owner.
+    #[test]
+    fn a_batched_request_reads_the_associations_twice() {
+        let start = Instant::now();
+        let mut h = ha(2, start, ForwardMode::Layer2, false);
+        let ntp = NtpTime::from_unix(WALL).0;
+        let reqs: Vec<Vec<u8>> = (0..LANES as u32)
+            .map(|k| {
+                Builder::request(Request {
+                    lifetime: 600,
+                    home_address: home(k % 6),
+                    home_agent: v4(member_addr(2)),
+                    care_of: Ipv4Addr::new(198, 51, 100, 1),
+                    identification: ntp + u64::from(k),
+                    ..Request::default()
+                })
+                .mn_ha_auth(&mn_sa(k % 6))
+                .to_vec()
+            })
+            .collect();
+        let mut group: Vec<Datagram<'_>> = reqs
+            .iter()
+            .map(|r| Datagram::new(FA, member_addr(2), r))
+            .collect();
+        let before = h.sas.lookups.get();
+        h.handle_batch(start, &mut group);
+        assert!(group.iter().all(|d| d.result.is_ok()), "{group:?}");
+        assert_eq!(h.sas.lookups.get() - before, 2 * LANES as u64);
+        // Every request answered, with its own mobile node's authenticator.
+        let replies = drain_all(&mut h);
+        assert_eq!(replies.len(), LANES);
+        for (k, t) in replies.iter().enumerate() {
+            let m = Summary::parse(&t.payload).unwrap();
+            let key = mn_sa(k as u32 % 6).prepare();
+            let spi = 300 + k as u32 % 6;
+            assert_eq!(
+                m.mn_ha.unwrap().verify_prepared(&t.payload, spi, &key),
+                Ok(())
+            );
         }
     }
 

@@ -35,6 +35,9 @@ pub(super) struct MnSas {
     by_home: HashTable<ByHome>,
     by_nai: HashMap<Box<[u8]>, MnSa, Hasher>,
     hasher: Hasher,
+    /// Lookups by home address or NAI so far (tests count them).
+    #[cfg(test)]
+    pub(super) lookups: std::cell::Cell<u64>,
 }
 
 impl MnSas {
@@ -43,6 +46,8 @@ impl MnSas {
             by_home: HashTable::with_capacity(n),
             by_nai: HashMap::with_hasher(hasher.clone()),
             hasher: hasher.clone(),
+            #[cfg(test)]
+            lookups: std::cell::Cell::new(0),
         }
     }
 
@@ -70,6 +75,8 @@ impl MnSas {
 
     /// The association of the mobile node with this home address.
     pub(super) fn home(&self, home: Ipv4Addr) -> Option<&MnSa> {
+        #[cfg(test)]
+        self.lookups.set(self.lookups.get() + 1);
         self.by_home
             .find(self.hasher.hash_one(home), |e| e.home == home)
             .map(|e| &e.sa)
@@ -77,6 +84,8 @@ impl MnSas {
 
     /// The association of the mobile node with this NAI.
     pub(super) fn nai(&self, nai: &[u8]) -> Option<&MnSa> {
+        #[cfg(test)]
+        self.lookups.set(self.lookups.get() + 1);
         self.by_nai.get(nai)
     }
 
@@ -124,21 +133,32 @@ pub(super) fn security_associations(cfg: &HomeAgentConfig, hasher: &Hasher) -> (
 
 impl HomeAgent {
     pub(super) fn lookup_sa(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<MnSa> {
+        self.lookup_sa_ref(home, nai).cloned()
+    }
+
+    /// [`HomeAgent::lookup_sa`] in place (not copied out of the table).
+    pub(super) fn lookup_sa_ref(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<&MnSa> {
+        self.lookup_sa_at(home, nai).map(|(sa, _)| sa)
+    }
+
+    /// [`HomeAgent::lookup_sa_ref`], and whether the association is the one configured for the
+    /// home address `home` itself (then it is that address's owner, [`HomeAgent::names_only`]).
+    pub(super) fn lookup_sa_at(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<(&MnSa, bool)> {
         if !home.is_unspecified()
             && let Some(sa) = self.sas.home(home)
         {
-            return Some(sa.clone());
+            return Some((sa, true));
         }
         if let Some(n) = nai
             && let Some(sa) = self.sas.nai(n)
         {
-            return Some(sa.clone());
+            return Some((sa, false));
         }
         // A mobile node known by NAI that now uses its assigned home address.
         self.binding(home, nai)
             .and_then(|b| b.nai.as_deref())
             .and_then(|n| self.sas.nai(n))
-            .cloned()
+            .map(|sa| (sa, false))
     }
 
     /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
@@ -146,19 +166,24 @@ impl HomeAgent {
     /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node
     /// that authenticated, RFC 2794 section 2: the NAI identifies it).
     /// `slot`: the binding [`BindingTable::find`] finds for `home` and `nai` (looked up by the
-    /// caller, which keeps it).
+    /// caller, which keeps it). `sa_is_homes`: `sa` is the association configured for `home`
+    /// ([`HomeAgent::lookup_sa_at`] found it by that address): its owner is `sa`'s principal,
+    /// not looked up again.
     pub(super) fn names_only(
         &self,
         sa: &MnSa,
         home: Ipv4Addr,
         nai: Option<&[u8]>,
         slot: Option<u32>,
+        sa_is_homes: bool,
     ) -> bool {
         let mine = |id: MnId| self.principal_of(&id).is_none_or(|o| o == sa.principal);
         // The home address's owner, looked up once (the binding's home address is most often
         // the same).
         let home_owner = if home.is_unspecified() {
             None
+        } else if sa_is_homes {
+            Some(sa.principal)
         } else {
             self.principal_of(&MnId::Home(home))
         };

@@ -81,9 +81,9 @@ impl HomeAgent {
         // is relayed, it only ends the pending request.
         let nai_b = b.nai.as_deref().or(nai);
         let sa = self
-            .lookup_sa(b.home_address, nai_b)
-            .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| h.sa.clone()));
-        let verified = match (m.mn_ha, &sa) {
+            .lookup_sa_ref(b.home_address, nai_b)
+            .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| &h.sa));
+        let verified = match (m.mn_ha, sa) {
             (Some(x), Some(sa)) => self.verify_auth(&x, data, sa.spi, &sa.key),
             (None, _) => !p.code.is_accepted(),
             (Some(_), None) => false,
@@ -94,7 +94,7 @@ impl HomeAgent {
             || (vouched
                 && self.aaa.is_some()
                 && m.mn_ha.is_some()
-                && sa.as_ref().is_none_or(|s| s.from_aaa));
+                && sa.is_none_or(|s| s.from_aaa));
         if !auth_ok {
             self.stats.unauthenticated_replies += 1;
             return Err(InputError::UnauthenticatedReply);
