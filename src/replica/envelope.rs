@@ -212,6 +212,21 @@ impl Envelope {
         out: &mut Vec<u8>,
     ) {
         out.clear();
+        self.seal_append(mac, h, body, out);
+    }
+
+    /// The message appended to `out` (what `out` holds already is kept, and not signed): header,
+    /// the body `body` appends, and the tag of `mac` over the message's own octets. With a
+    /// `bytes::BytesMut`, the message can then be split off as the datagram's payload, the
+    /// buffer's room kept for the next one (no allocation or copy per message).
+    pub fn seal_append<M: EnvelopeMac, B: BufMut + AsRef<[u8]>>(
+        &self,
+        mac: &mut M,
+        h: &Header,
+        body: impl FnOnce(&mut B),
+        out: &mut B,
+    ) {
+        let start = out.as_ref().len();
         out.put_slice(&self.magic);
         out.put_u8(self.version);
         out.put_u8(h.kind);
@@ -220,8 +235,8 @@ impl Envelope {
         out.put_u32(h.incarnation);
         out.put_u64(h.pn);
         body(out);
-        let tag = mac.tag(out);
-        out.extend_from_slice(&tag);
+        let tag = mac.tag(out.as_ref().get(start..).unwrap_or_default());
+        out.put_slice(&tag);
     }
 
     /// Checks the magic, the MAC (constant time) and the version of `data`; returns the header
@@ -371,6 +386,39 @@ mod tests {
             let want: [u8; 16] = theirs.finalize().into_bytes().into();
             proptest::prop_assert_eq!(ours.tag(&data), want);
         }
+    }
+
+    /// `seal_append` keeps what the buffer holds, and its message (header, body, tag over the
+    /// message's own octets) is the one `seal_into` makes, into a `Vec` or a `BytesMut`.
+    #[test]
+    fn seal_append_appends_the_same_message() {
+        let env = Envelope::new(*b"\xfeT1", 2);
+        let mut k = CmacKey::new(&[3; 16]);
+        let h = Header {
+            kind: 5,
+            sender: NodeId(2),
+            incarnation: 4,
+            pn: 6,
+        };
+        let mut alone = Vec::new();
+        env.seal_into(&mut k, &h, |out| out.extend_from_slice(b"seq"), &mut alone);
+        let mut v = b"before".to_vec();
+        env.seal_append(
+            &mut k,
+            &h,
+            |out: &mut Vec<u8>| out.extend_from_slice(b"seq"),
+            &mut v,
+        );
+        assert_eq!((&v[..6], &v[6..]), (&b"before"[..], &alone[..]));
+        let mut b = bytes::BytesMut::from(&b"before"[..]);
+        env.seal_append(
+            &mut k,
+            &h,
+            |out: &mut bytes::BytesMut| out.extend_from_slice(b"seq"),
+            &mut b,
+        );
+        assert_eq!(&b[..], &v[..]);
+        assert_eq!(env.open_with(&mut k, &b.split_off(6)), Ok((h, &b"seq"[..])));
     }
 
     /// An envelope sealed with a CMAC key opens with the same key only, and not once altered.
