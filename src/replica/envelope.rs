@@ -227,16 +227,23 @@ impl Envelope {
         out: &mut B,
     ) {
         let start = out.as_ref().len();
-        out.put_slice(&self.magic);
-        out.put_u8(self.version);
-        out.put_u8(h.kind);
-        out.put_u16(0);
-        out.put_u32(h.sender.0);
-        out.put_u32(h.incarnation);
-        out.put_u64(h.pn);
+        out.put_slice(&self.header_octets(h));
         body(out);
         let tag = mac.tag(out.as_ref().get(start..).unwrap_or_default());
         out.put_slice(&tag);
+    }
+
+    /// The [`HEADER_LEN`] octets of `h`'s header (module docs), written whole.
+    fn header_octets(&self, h: &Header) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..3].copy_from_slice(&self.magic);
+        b[3] = self.version;
+        b[4] = h.kind;
+        // Octets 5 and 6 reserved, sent 0.
+        b[7..11].copy_from_slice(&h.sender.0.to_be_bytes());
+        b[11..15].copy_from_slice(&h.incarnation.to_be_bytes());
+        b[15..23].copy_from_slice(&h.pn.to_be_bytes());
+        b
     }
 
     /// Checks the magic, the MAC (constant time) and the version of `data`; returns the header
@@ -419,6 +426,35 @@ mod tests {
         );
         assert_eq!(&b[..], &v[..]);
         assert_eq!(env.open_with(&mut k, &b.split_off(6)), Ok((h, &b"seq"[..])));
+    }
+
+    proptest::proptest! {
+        /// Module docs: a sealed message is magic, version, kind, 2 reserved octets (0), sender,
+        /// incarnation and packet number big-endian, the body, then the tag of all before it.
+        #[test]
+        fn sealed_message_is_the_documented_layout(
+            kind in 0u8..8, sender in 0u32.., incarnation in 0u32.., pn in 0u64..,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            use bytes::BufMut;
+            let env = Envelope::new(*b"\xfeT1", 2);
+            let mut k = CmacKey::new(&[5; 16]);
+            let h = Header { kind, sender: NodeId(sender), incarnation, pn };
+            let mut sealed = Vec::new();
+            env.seal_into(&mut k, &h, |out| out.extend_from_slice(&body), &mut sealed);
+            let mut want = Vec::new();
+            want.put_slice(b"\xfeT1");
+            want.put_u8(2);
+            want.put_u8(kind);
+            want.put_u16(0);
+            want.put_u32(sender);
+            want.put_u32(incarnation);
+            want.put_u64(pn);
+            want.put_slice(&body);
+            let tag = k.tag(&want);
+            want.put_slice(&tag);
+            proptest::prop_assert_eq!(sealed, want);
+        }
     }
 
     /// An envelope sealed with a CMAC key opens with the same key only, and not once altered.
