@@ -379,6 +379,12 @@ impl Lns {
 
     /// Queues `rec` for `to` (module docs: bounded, else a bulk sync).
     pub(super) fn send_record(&mut self, to: NodeId, rec: Record) {
+        self.send_records(to, [Some(rec)]);
+    }
+
+    /// Queues the records of `recs` for `to` in order, as [`Lns::send_record`] each, with one
+    /// look-up of `to`'s address and channel for them all.
+    fn send_records<const N: usize>(&mut self, to: NodeId, recs: [Option<Record>; N]) {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
@@ -386,18 +392,20 @@ impl Lns {
             return;
         }
         let ch = self.repl.channels.get_or_default(to);
-        let Some(rec) = coalesce(ch, rec) else {
-            return;
-        };
-        if ch.enqueue(rec, cfg.max_queue) {
-            // The sync that replaces the queue is of the channel's next epoch: the sequence
-            // of epochs (`generation`) stays above every one used.
-            let next = ch.epoch().wrapping_add(1);
-            self.repl.generation = self.repl.generation.max(next);
-            self.core.stats.replicas_overflowed =
-                self.core.stats.replicas_overflowed.saturating_add(1);
+        for rec in recs.into_iter().flatten() {
+            let Some(rec) = coalesce(ch, rec) else {
+                continue;
+            };
+            let stats = &mut self.core.stats;
+            if ch.enqueue(rec, cfg.max_queue) {
+                // The sync that replaces the queue is of the channel's next epoch: the sequence
+                // of epochs (`generation`) stays above every one used.
+                let next = ch.epoch().wrapping_add(1);
+                self.repl.generation = self.repl.generation.max(next);
+                stats.replicas_overflowed = stats.replicas_overflowed.saturating_add(1);
+            }
+            stats.replicas_sent = stats.replicas_sent.saturating_add(1);
         }
-        self.core.stats.replicas_sent = self.core.stats.replicas_sent.saturating_add(1);
     }
 
     /// Queues a record for the backup.
@@ -416,22 +424,23 @@ impl Lns {
     }
 
     /// The control channel sequence numbers of tunnel `tid` (when established).
-    fn replicate_sequence(&mut self, tid: u16) {
-        if let Some(t) = self.core.export_tunnel(tid) {
-            self.replicate(Record::TunnelSequence {
+    fn sequence(&self, tid: u16) -> Option<Record> {
+        self.core
+            .export_tunnel(tid)
+            .map(|t| Record::TunnelSequence {
                 tunnel: tid,
                 ns: t.ns,
                 nr: t.nr,
-            });
-        }
+            })
     }
 
-    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers.
+    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers (queued together).
     pub(super) fn replicate_session(&mut self, tid: u16, sid: u16) {
-        if let Some(s) = self.core.export_session(tid, sid) {
-            self.replicate(Record::Session(s));
-        }
-        self.replicate_sequence(tid);
+        let Some(b) = self.repl.backup else {
+            return;
+        };
+        let session = self.core.export_session(tid, sid).map(Record::Session);
+        self.send_records(b, [session, self.sequence(tid)]);
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -608,11 +617,14 @@ impl Lns {
 
     /// Session `sid` of `tid` went down.
     pub(super) fn replicate_session_gone(&mut self, tid: u16, sid: u16) {
-        self.replicate(Record::SessionGone {
+        let Some(b) = self.repl.backup else {
+            return;
+        };
+        let gone = Record::SessionGone {
             tunnel: tid,
             session: sid,
-        });
-        self.replicate_sequence(tid);
+        };
+        self.send_records(b, [Some(gone), self.sequence(tid)]);
     }
 
     /// Tunnel `tid` went down.
