@@ -212,16 +212,38 @@ impl Envelope {
         out: &mut Vec<u8>,
     ) {
         out.clear();
-        out.put_slice(&self.magic);
-        out.put_u8(self.version);
-        out.put_u8(h.kind);
-        out.put_u16(0);
-        out.put_u32(h.sender.0);
-        out.put_u32(h.incarnation);
-        out.put_u64(h.pn);
+        self.seal_append(mac, h, body, out);
+    }
+
+    /// The message appended to `out` (what `out` holds already is kept, and not signed): header,
+    /// the body `body` appends, and the tag of `mac` over the message's own octets. With a
+    /// `bytes::BytesMut`, the message can then be split off as the datagram's payload, the
+    /// buffer's room kept for the next one (no allocation or copy per message).
+    pub fn seal_append<M: EnvelopeMac, B: BufMut + AsRef<[u8]>>(
+        &self,
+        mac: &mut M,
+        h: &Header,
+        body: impl FnOnce(&mut B),
+        out: &mut B,
+    ) {
+        let start = out.as_ref().len();
+        out.put_slice(&self.header_octets(h));
         body(out);
-        let tag = mac.tag(out);
-        out.extend_from_slice(&tag);
+        let tag = mac.tag(out.as_ref().get(start..).unwrap_or_default());
+        out.put_slice(&tag);
+    }
+
+    /// The [`HEADER_LEN`] octets of `h`'s header (module docs), written whole.
+    fn header_octets(&self, h: &Header) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..3].copy_from_slice(&self.magic);
+        b[3] = self.version;
+        b[4] = h.kind;
+        // Octets 5 and 6 reserved, sent 0.
+        b[7..11].copy_from_slice(&h.sender.0.to_be_bytes());
+        b[11..15].copy_from_slice(&h.incarnation.to_be_bytes());
+        b[15..23].copy_from_slice(&h.pn.to_be_bytes());
+        b
     }
 
     /// Checks the magic, the MAC (constant time) and the version of `data`; returns the header
@@ -370,6 +392,68 @@ mod tests {
             theirs.update(&data);
             let want: [u8; 16] = theirs.finalize().into_bytes().into();
             proptest::prop_assert_eq!(ours.tag(&data), want);
+        }
+    }
+
+    /// `seal_append` keeps what the buffer holds, and its message (header, body, tag over the
+    /// message's own octets) is the one `seal_into` makes, into a `Vec` or a `BytesMut`.
+    #[test]
+    fn seal_append_appends_the_same_message() {
+        let env = Envelope::new(*b"\xfeT1", 2);
+        let mut k = CmacKey::new(&[3; 16]);
+        let h = Header {
+            kind: 5,
+            sender: NodeId(2),
+            incarnation: 4,
+            pn: 6,
+        };
+        let mut alone = Vec::new();
+        env.seal_into(&mut k, &h, |out| out.extend_from_slice(b"seq"), &mut alone);
+        let mut v = b"before".to_vec();
+        env.seal_append(
+            &mut k,
+            &h,
+            |out: &mut Vec<u8>| out.extend_from_slice(b"seq"),
+            &mut v,
+        );
+        assert_eq!((&v[..6], &v[6..]), (&b"before"[..], &alone[..]));
+        let mut b = bytes::BytesMut::from(&b"before"[..]);
+        env.seal_append(
+            &mut k,
+            &h,
+            |out: &mut bytes::BytesMut| out.extend_from_slice(b"seq"),
+            &mut b,
+        );
+        assert_eq!(&b[..], &v[..]);
+        assert_eq!(env.open_with(&mut k, &b.split_off(6)), Ok((h, &b"seq"[..])));
+    }
+
+    proptest::proptest! {
+        /// Module docs: a sealed message is magic, version, kind, 2 reserved octets (0), sender,
+        /// incarnation and packet number big-endian, the body, then the tag of all before it.
+        #[test]
+        fn sealed_message_is_the_documented_layout(
+            kind in 0u8..8, sender in 0u32.., incarnation in 0u32.., pn in 0u64..,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            use bytes::BufMut;
+            let env = Envelope::new(*b"\xfeT1", 2);
+            let mut k = CmacKey::new(&[5; 16]);
+            let h = Header { kind, sender: NodeId(sender), incarnation, pn };
+            let mut sealed = Vec::new();
+            env.seal_into(&mut k, &h, |out| out.extend_from_slice(&body), &mut sealed);
+            let mut want = Vec::new();
+            want.put_slice(b"\xfeT1");
+            want.put_u8(2);
+            want.put_u8(kind);
+            want.put_u16(0);
+            want.put_u32(sender);
+            want.put_u32(incarnation);
+            want.put_u64(pn);
+            want.put_slice(&body);
+            let tag = k.tag(&want);
+            want.put_slice(&tag);
+            proptest::prop_assert_eq!(sealed, want);
         }
     }
 

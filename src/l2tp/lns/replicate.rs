@@ -87,6 +87,7 @@ use crate::replica::{
     BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK,
     KIND_REPLICATE, PeerMap, ReplayWindow, parse_batch_into,
 };
+use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -97,6 +98,15 @@ const ENVELOPE: Envelope = Envelope::new(*b"\xfeL2", 2);
 
 /// The HKDF label of the replication MAC key (module docs, transport).
 pub(super) const MAC_INFO: &[u8] = b"telcp l2tp replication v2: AES-128-CMAC";
+
+/// The buffer the replication datagrams are sealed into ([`Wire::buf`]): several datagrams of
+/// a set-up's records before the payloads cut from it must be dropped for its room to be used
+/// again.
+const SEAL_BUFFER: usize = 4096;
+
+/// The room made before a datagram is sealed (a batch of a set-up's records and more; a larger
+/// one grows the buffer as it is written).
+const SEAL_ROOM: usize = 512;
 
 /// Whether `data` is a replication message of the virtual LNS (its envelope's magic).
 pub(super) fn is_replication(data: &[u8]) -> bool {
@@ -215,8 +225,10 @@ enum Reply {
 struct Wire {
     /// The envelopes' MAC key (from the membership's cluster key; `None` without one).
     mac: Option<CmacKey>,
-    /// The envelope being sealed (kept: no allocation per message but its payload's).
-    scratch: Vec<u8>,
+    /// The datagrams sealed, each split off as its payload ([`seal`]): one allocation shared by
+    /// the payloads cut from it, whose room is used again once they are dropped (no allocation
+    /// or copy per datagram).
+    buf: bytes::BytesMut,
     /// Our packet number (never reused within an incarnation).
     pn: u64,
     out: VecDeque<Transmit>,
@@ -229,27 +241,51 @@ fn seal(
     m: &crate::health::Monitor,
     to: NodeId,
     kind: u8,
-    body: impl FnOnce(&mut Vec<u8>),
+    body: impl FnOnce(&mut BytesMut),
 ) {
-    let (Some(mac), Some(dst)) = (w.mac.as_mut(), m.addr_of(to)) else {
+    let Some(dst) = m.addr_of(to) else {
         return;
     };
-    w.pn += 1;
-    let h = Header {
-        kind,
-        sender: m.node(),
-        incarnation: m.incarnation(),
-        pn: w.pn,
-    };
-    ENVELOPE.seal_into(mac, &h, body, &mut w.scratch);
-    // One allocation of the exact size (a `Vec` with spare capacity costs `Bytes` another).
-    let payload = bytes::Bytes::copy_from_slice(&w.scratch);
-    w.out.push_back(Transmit {
-        dst,
-        src: None,
-        link_dst: None,
-        payload,
-    });
+    w.seal(dst, kind, m.node(), m.incarnation(), body);
+}
+
+impl Wire {
+    /// Seals `body` (a frame of envelope kind `kind`) from `sender` of `incarnation` under our
+    /// next packet number, and queues it for `dst`; nothing without a MAC key.
+    fn seal(
+        &mut self,
+        dst: SocketAddr,
+        kind: u8,
+        sender: NodeId,
+        incarnation: u32,
+        body: impl FnOnce(&mut BytesMut),
+    ) {
+        let Some(mac) = self.mac.as_mut() else {
+            return;
+        };
+        self.pn += 1;
+        let h = Header {
+            kind,
+            sender,
+            incarnation,
+            pn: self.pn,
+        };
+        // Sealed at the end of the buffer and cut off as the payload. Room for a datagram of
+        // records (a longer one grows the buffer as it is written): the buffer's own octets
+        // again once the payloads cut from it are all dropped, else a fresh buffer.
+        if self.buf.capacity() == 0 {
+            self.buf = BytesMut::with_capacity(SEAL_BUFFER);
+        }
+        self.buf.reserve(SEAL_ROOM);
+        ENVELOPE.seal_append(mac, &h, body, &mut self.buf);
+        let payload = self.buf.split().freeze();
+        self.out.push_back(Transmit {
+            dst,
+            src: None,
+            link_dst: None,
+            payload,
+        });
+    }
 }
 
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
@@ -343,6 +379,12 @@ impl Lns {
 
     /// Queues `rec` for `to` (module docs: bounded, else a bulk sync).
     pub(super) fn send_record(&mut self, to: NodeId, rec: Record) {
+        self.send_records(to, [Some(rec)]);
+    }
+
+    /// Queues the records of `recs` for `to` in order, as [`Lns::send_record`] each, with one
+    /// look-up of `to`'s address and channel for them all.
+    fn send_records<const N: usize>(&mut self, to: NodeId, recs: [Option<Record>; N]) {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
@@ -350,18 +392,20 @@ impl Lns {
             return;
         }
         let ch = self.repl.channels.get_or_default(to);
-        let Some(rec) = coalesce(ch, rec) else {
-            return;
-        };
-        if ch.enqueue(rec, cfg.max_queue) {
-            // The sync that replaces the queue is of the channel's next epoch: the sequence
-            // of epochs (`generation`) stays above every one used.
-            let next = ch.epoch().wrapping_add(1);
-            self.repl.generation = self.repl.generation.max(next);
-            self.core.stats.replicas_overflowed =
-                self.core.stats.replicas_overflowed.saturating_add(1);
+        for rec in recs.into_iter().flatten() {
+            let Some(rec) = coalesce(ch, rec) else {
+                continue;
+            };
+            let stats = &mut self.core.stats;
+            if ch.enqueue(rec, cfg.max_queue) {
+                // The sync that replaces the queue is of the channel's next epoch: the sequence
+                // of epochs (`generation`) stays above every one used.
+                let next = ch.epoch().wrapping_add(1);
+                self.repl.generation = self.repl.generation.max(next);
+                stats.replicas_overflowed = stats.replicas_overflowed.saturating_add(1);
+            }
+            stats.replicas_sent = stats.replicas_sent.saturating_add(1);
         }
-        self.core.stats.replicas_sent = self.core.stats.replicas_sent.saturating_add(1);
     }
 
     /// Queues a record for the backup.
@@ -380,22 +424,23 @@ impl Lns {
     }
 
     /// The control channel sequence numbers of tunnel `tid` (when established).
-    fn replicate_sequence(&mut self, tid: u16) {
-        if let Some(t) = self.core.export_tunnel(tid) {
-            self.replicate(Record::TunnelSequence {
+    fn sequence(&self, tid: u16) -> Option<Record> {
+        self.core
+            .export_tunnel(tid)
+            .map(|t| Record::TunnelSequence {
                 tunnel: tid,
                 ns: t.ns,
                 nr: t.nr,
-            });
-        }
+            })
     }
 
-    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers.
+    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers (queued together).
     pub(super) fn replicate_session(&mut self, tid: u16, sid: u16) {
-        if let Some(s) = self.core.export_session(tid, sid) {
-            self.replicate(Record::Session(s));
-        }
-        self.replicate_sequence(tid);
+        let Some(b) = self.repl.backup else {
+            return;
+        };
+        let session = self.core.export_session(tid, sid).map(Record::Session);
+        self.send_records(b, [session, self.sequence(tid)]);
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -572,11 +617,14 @@ impl Lns {
 
     /// Session `sid` of `tid` went down.
     pub(super) fn replicate_session_gone(&mut self, tid: u16, sid: u16) {
-        self.replicate(Record::SessionGone {
+        let Some(b) = self.repl.backup else {
+            return;
+        };
+        let gone = Record::SessionGone {
             tunnel: tid,
             session: sid,
-        });
-        self.replicate_sequence(tid);
+        };
+        self.send_records(b, [Some(gone), self.sequence(tid)]);
     }
 
     /// Tunnel `tid` went down.
@@ -781,7 +829,7 @@ impl Lns {
                 })
             });
             if let (Some(seq), Some((_, items))) = (seq, ch.in_flight()) {
-                let body = |out: &mut Vec<u8>| crate::replica::encode_batch(seq, items, out);
+                let body = |out: &mut BytesMut| crate::replica::encode_batch(seq, items, out);
                 seal(wire, m, peer, KIND_REPLICATE, body);
             }
         }
@@ -825,7 +873,7 @@ impl Lns {
                 let mut items = std::mem::take(&mut self.repl.inbox);
                 let seq = parse_batch_into(&mut r, &mut items).map_err(InputError::Replica)?;
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
-                    let ack = |out: &mut Vec<u8>| out.extend_from_slice(&seq.to_be_bytes());
+                    let ack = |out: &mut BytesMut| out.put_u64(seq);
                     seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
@@ -894,6 +942,63 @@ impl Lns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
+    /// lie side by side in it (no allocation or copy per datagram), and once they are dropped
+    /// the next one is sealed over their octets; each opens under the key, with its own packet
+    /// number.
+    #[test]
+    fn datagrams_are_cut_from_one_buffer() {
+        let key = CmacKey::new(&[7; 16]);
+        let mut w = Wire {
+            mac: Some(key.clone()),
+            ..Default::default()
+        };
+        let dst: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+        let records = [session(1, 2), seq(1, 3, 4)];
+        let batch = |out: &mut BytesMut| {
+            let items: Vec<Entry<Record>> = records.iter().cloned().map(Entry::Item).collect();
+            crate::replica::encode_batch(9, &items, out);
+        };
+        w.seal(dst, KIND_REPLICATE, NodeId(1), 3, batch);
+        w.seal(dst, KIND_ACK, NodeId(1), 3, |out| out.put_u64(9));
+        let (a, b) = (w.out.pop_front().unwrap(), w.out.pop_front().unwrap());
+        assert_eq!((a.dst, b.dst), (dst, dst));
+        let (pa, pb) = (a.payload.as_ptr() as usize, b.payload.as_ptr() as usize);
+        assert_eq!(
+            pb,
+            pa + a.payload.len(),
+            "the second follows the first in one buffer"
+        );
+        let mut k = key;
+        let (h, body) = ENVELOPE.open_with(&mut k, &a.payload).unwrap();
+        assert_eq!(
+            (h.kind, h.sender, h.incarnation, h.pn),
+            (KIND_REPLICATE, NodeId(1), 3, 1)
+        );
+        let mut r = Reader::at(body, HEADER_LEN);
+        let mut items = Vec::new();
+        assert_eq!(parse_batch_into(&mut r, &mut items).unwrap(), 9);
+        assert_eq!(items, records.map(Entry::Item));
+        let (h, body) = ENVELOPE.open_with(&mut k, &b.payload).unwrap();
+        assert_eq!((h.kind, h.pn, body), (KIND_ACK, 2, &9u64.to_be_bytes()[..]));
+        drop((a, b));
+        // Each dropped before the next: all in the one buffer, which is used again from its
+        // start once its room is spent.
+        let mut wrapped = false;
+        for n in 10..200u64 {
+            w.seal(dst, KIND_ACK, NodeId(1), 3, |out| out.put_u64(n));
+            let c = w.out.pop_front().unwrap();
+            let at = c.payload.as_ptr() as usize;
+            assert!(
+                (pa..pa + SEAL_BUFFER).contains(&at),
+                "datagram {n} in the buffer"
+            );
+            wrapped |= at == pa;
+            assert_eq!(ENVELOPE.open_with(&mut k, &c.payload).unwrap().0.pn, n - 7);
+        }
+        assert!(wrapped, "the buffer's octets used again");
+    }
 
     fn session(tunnel: u16, session: u16) -> Record {
         Record::Session(SessionRecord {
