@@ -54,20 +54,27 @@ pub enum RestoreError {
     NoTunnel,
 }
 
+/// What a replicated tunnel needs that `t` may lack: established, with a known peer Tunnel ID
+/// and local address (those two returned).
+fn replicable(t: &Tunnel) -> Option<(NonZeroU16, std::net::SocketAddr)> {
+    if t.state != TunnelState::Established {
+        return None;
+    }
+    Some((t.peer_id?, t.local?))
+}
+
 impl Core {
     /// The replicated state of tunnel `tid`: `None` unless it is established with a known peer
     /// Tunnel ID and local address.
     pub fn export_tunnel(&self, tid: u16) -> Option<TunnelRecord> {
         let t = self.tunnels.get(&tid)?;
-        if t.state != TunnelState::Established {
-            return None;
-        }
+        let (peer_tunnel, local) = replicable(t)?;
         let (ns, nr, peer_window) = t.channel.replica_state();
         Some(TunnelRecord {
             tunnel: tid,
-            peer_tunnel: t.peer_id?.get(),
+            peer_tunnel: peer_tunnel.get(),
             peer: t.peer,
-            local: t.local?,
+            local,
             ns,
             nr,
             peer_window,
@@ -79,6 +86,16 @@ impl Core {
                 .unwrap_or(u32::MAX),
             epoch: 0,
         })
+    }
+
+    /// The control channel's Ns and Nr of tunnel `tid` as [`Core::export_tunnel`] gives them
+    /// (its `ns` and `nr`), under the same condition, without the rest of the record: what a
+    /// sequence update replicates (`lns::replicate` docs, records).
+    pub fn export_sequence(&self, tid: u16) -> Option<(u16, u16)> {
+        let t = self.tunnels.get(&tid)?;
+        replicable(t)?;
+        let (ns, nr, _) = t.channel.replica_state();
+        Some((ns, nr))
     }
 
     /// The replicated state of session `sid` of tunnel `tid`: `None` unless established, or an
