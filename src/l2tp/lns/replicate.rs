@@ -654,12 +654,16 @@ impl Lns {
     /// (module docs, backup): until then a crash leaves the calls at a former backup, whose
     /// older copy wins no claim against a complete newer one.
     fn release_former_backups(&mut self) {
+        // None to release (nearly every acknowledgement): no look-up of the backup's channel.
+        if self.repl.releasing.is_empty() {
+            return;
+        }
         let synced = self
             .repl
             .backup
             .and_then(|b| self.repl.channels.get(&b))
             .is_some_and(Channel::synced);
-        if !synced || self.repl.releasing.is_empty() {
+        if !synced {
             return;
         }
         for node in std::mem::take(&mut self.repl.releasing) {
@@ -776,16 +780,24 @@ impl Lns {
         }
     }
 
-    /// Sends every batch ready (new ones, and those due again at `now`).
+    /// Sends every batch ready (new ones, and those due again at `now`), and releases what the
+    /// backup's acknowledgements committed.
+    #[inline]
     pub(super) fn flush_replication(&mut self, now: Instant) {
         // Nothing held and no batch to send: nothing to do (most inputs; no channel without
-        // replication).
+        // replication), checked inline ahead of the call that does the work.
         if self.repl.held.is_empty()
             && self.repl.held_acks.is_empty()
             && !self.repl.channels.values().any(|ch| ch.ready(now))
         {
             return;
         }
+        self.flush_ready(now);
+    }
+
+    /// [`Lns::flush_replication`] with something held or a batch ready.
+    #[inline(never)]
+    fn flush_ready(&mut self, now: Instant) {
         let Some(cfg) = self.cfg.replication else {
             return;
         };
