@@ -84,8 +84,8 @@ use crate::Transmit;
 use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
-    BulkSync, Channel, CmacKey, Entry, Envelope, Frame, HEADER_LEN, Header, KIND_ACK,
-    KIND_REPLICATE, PeerMap, ReplayWindow, parse_batch_into,
+    BulkSync, Channel, CmacKey, Entry, Envelope, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
+    PeerMap, ReplayWindow, parse_ack, parse_batch_into,
 };
 use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
@@ -900,14 +900,9 @@ impl Lns {
                 items.clear();
                 self.repl.inbox = items;
             }
-            kind => {
-                let Frame::Ack { seq } =
-                    Frame::<Record>::parse(kind, &mut r).map_err(InputError::Replica)?
-                else {
-                    return Err(InputError::Replica(
-                        crate::replica::FrameError::Kind { kind }.into(),
-                    ));
-                };
+            KIND_ACK => {
+                // Read in place (no frame built and dropped around its sequence number).
+                let seq = parse_ack::<Record>(&mut r).map_err(InputError::Replica)?;
                 if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
                     ch.acked(seq);
                 }
@@ -915,6 +910,11 @@ impl Lns {
                     self.release_former_backups();
                 }
                 self.release_yielders();
+            }
+            kind => {
+                return Err(InputError::Replica(
+                    crate::replica::FrameError::Kind { kind }.into(),
+                ));
             }
         }
         self.flush_replication(now);
@@ -1087,6 +1087,54 @@ mod tests {
             seen_some > 6,
             "the tunnel was seen established through the calls"
         );
+    }
+
+    /// An acknowledgement (module docs, transport) commits the batch in flight when it names
+    /// its sequence number, and nothing else; an authenticated message of another kind, or an
+    /// acknowledgement cut short, is refused and changes nothing.
+    #[test]
+    fn an_acknowledgement_commits_its_batch_only() {
+        use crate::health::{ClusterKey, Role};
+        use crate::l2tp::{LnsConfig, LnsMembership};
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let key = ClusterKey::new(b"pool");
+        let m = LnsMembership::new(NodeId(1), Role::LNS, key.clone(), vec![(NodeId(2), peer)]);
+        let cfg = LnsConfig {
+            contact: false,
+            membership: Some(m),
+            replication: Some(ReplicationConfig::default()),
+            ..LnsConfig::default()
+        };
+        let mut lns = Lns::new(cfg, now).unwrap();
+        lns.send_record(NodeId(2), session(1, 2));
+        lns.flush_replication(now);
+        let sent = lns.poll_transmit().expect("the batch");
+        assert_eq!((sent.dst, sent.payload[4]), (peer, KIND_REPLICATE));
+        let ch = |l: &Lns| {
+            let c = l.repl.channels.get(&NodeId(2)).unwrap();
+            (c.mark(), c.committed(), c.in_flight().map(|(seq, _)| seq))
+        };
+        assert_eq!(ch(&lns), (1, 0, Some(1)));
+        // The peer's messages, sealed under the pool's key.
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&key, MAC_INFO)),
+            ..Default::default()
+        };
+        let mut from_peer = |lns: &mut Lns, kind: u8, body: &[u8]| {
+            w.seal(peer, kind, NodeId(2), 1, |out| out.put_slice(body));
+            let t = w.out.pop_front().unwrap();
+            lns.handle_datagram(now, peer, "10.0.2.1:1701".parse().unwrap(), &t.payload)
+        };
+        let refused = |r: Result<(), InputError>| matches!(r, Err(InputError::Replica(_)));
+        assert!(refused(from_peer(&mut lns, 9, &1u64.to_be_bytes())));
+        assert!(refused(from_peer(&mut lns, KIND_ACK, &[0, 0, 0, 1])));
+        assert_eq!(ch(&lns), (1, 0, Some(1)), "changed by a refused message");
+        // Another batch's number: not this one's acknowledgement.
+        assert_eq!(from_peer(&mut lns, KIND_ACK, &2u64.to_be_bytes()), Ok(()));
+        assert_eq!(ch(&lns), (1, 0, Some(1)));
+        assert_eq!(from_peer(&mut lns, KIND_ACK, &1u64.to_be_bytes()), Ok(()));
+        assert_eq!(ch(&lns), (1, 1, None), "the batch committed");
     }
 
     fn session(tunnel: u16, session: u16) -> Record {
