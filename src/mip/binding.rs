@@ -8,11 +8,11 @@
 //! Timers live in one deadline heap: each binding has at most a pending timer and a lifetime timer
 //! (armed at its earliest care-of expiry), so [`BindingTable::pop_expired`] touches only what is
 //! due and never scans the table. Timers are re-armed lazily: a re-registration that pushes a
-//! binding's expiry later, or an answered request, touches no heap entry; the old entry, when it
-//! comes due, finds the binding's real deadline and is pushed again at it (or dropped). So the
-//! steady state of mobile nodes re-registering before their lifetimes end costs no heap operation,
-//! and [`BindingTable::next_deadline`] may be earlier than the next real expiry (a wake-up that
-//! finds nothing due is a no-op).
+//! binding's expiry later, an answered request, or a new pending request (deadlines only move on)
+//! touches no heap entry; the old entry, when it comes due, finds the binding's real deadline and
+//! is pushed again at it (or dropped). So the steady state of mobile nodes re-registering before
+//! their lifetimes end costs no heap operation, and [`BindingTable::next_deadline`] may be earlier
+//! than the next real expiry (a wake-up that finds nothing due is a no-op).
 //!
 //! Bounds: at most `max_bindings` bindings and `max_pending` pending requests;
 //! [`BindingTable::insert`] refuses beyond them ([`TableError`]) and never evicts a live binding.
@@ -372,6 +372,9 @@ struct SlotTimers {
     base: Option<Instant>,
     heap: BinaryHeap<Reverse<TimerEntry>>,
     live: usize,
+    /// The latest deadline ever pushed for each timer kind: every heap entry of that kind is at
+    /// or before it.
+    high: [Option<Instant>; 2],
 }
 
 /// One slot of the table: a binding (or none) and the marks of its two timers
@@ -427,9 +430,16 @@ impl SlotTimers {
         else {
             return;
         };
-        // The standing entry is no later than the old deadline, which is no later than this one.
-        if *a != 0 && was.is_some_and(|w| w <= d) {
+        // The standing entry is no later than the old deadline, which is no later than this
+        // one; nor than the latest deadline ever pushed for its kind, when this one is at or
+        // after it (a first HA's pending timer, set again for each forwarded request of a mobile
+        // node, keeps its first entry: deadlines only move on).
+        let high = &mut self.high[kind as usize];
+        if *a != 0 && (was.is_some_and(|w| w <= d) || high.is_some_and(|h| h <= d)) {
             return;
+        }
+        if high.is_none_or(|h| h < d) {
+            *high = Some(d);
         }
         let base = *self.base.get_or_insert(d);
         let t = Self::tick_of(base, d);

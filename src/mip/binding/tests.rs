@@ -152,6 +152,39 @@ fn refreshing_a_lifetime_costs_no_heap_entry() {
     ));
 }
 
+/// A first HA's pending timer (RFC 5944 section 3.8.3: a forwarded request waits a bounded
+/// time for the second HA's reply), set again for each forwarded request of a mobile node and
+/// cleared by each reply, keeps one heap entry; the request left pending is still cleared at its
+/// own deadline, not before.
+#[test]
+fn forwarding_again_costs_no_heap_entry() {
+    let now = Instant::now();
+    let mut t = BindingTable::new(10, 10);
+    let s = t.insert(binding(1, now, 1000, None)).unwrap();
+    assert_eq!(t.timer_entries(), 1);
+    for i in 1..1000u64 {
+        let at = now + Duration::from_millis(i);
+        t.update(s, |b| b.pending = Some(Box::new(pending_at(at, 3))))
+            .unwrap();
+        t.update(s, |b| b.pending = None).unwrap();
+    }
+    let last = now + Duration::from_millis(1000);
+    t.update(s, |b| b.pending = Some(Box::new(pending_at(last, 3))))
+        .unwrap();
+    // The lifetime's entry and the first pending request's.
+    assert_eq!(t.timer_entries(), 2);
+    assert_eq!(t.pending_len(), 1);
+    let due = last + Duration::from_secs(3);
+    // The first entry surfaces early: the pending request is not due, it stays.
+    assert!(t.pop_expired(now + Duration::from_millis(3500)).is_none());
+    assert!(t.pop_expired(due - Duration::from_nanos(1)).is_none());
+    assert_eq!(t.pending_len(), 1);
+    assert_eq!(t.pop_expired(due), Some(Expiry::PendingCleared(s)));
+    assert!(t.get(s).is_some_and(|b| b.pending.is_none()));
+    assert_eq!(t.pending_len(), 0);
+    assert!(t.pop_expired(due).is_none());
+}
+
 #[derive(Clone, Debug)]
 enum CoaOp {
     Push(u8, Option<u16>),

@@ -67,6 +67,7 @@ use crate::mip::binding::{
 };
 use crate::replica::Entry;
 use crate::{MacAddr, Rng, Transmit};
+use arrayvec::ArrayVec;
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -300,7 +301,14 @@ pub struct HomeAgent {
     stats: HaStats,
     /// [`HomeAgent::handle_batch`]'s state (`batch.rs`).
     batch: batch::Batch,
+    /// The allocations of answered pending requests, for the next forwarded ones
+    /// ([`HomeAgent::boxed_pending`]): at most [`SPARE_PENDING`].
+    spare_pending: ArrayVec<Box<Pending>, SPARE_PENDING>,
 }
+
+/// How many answered pending requests' allocations a Home Agent keeps for the next forwarded
+/// ones: a batch's worth ([`crate::io::md5x::LANES`]).
+const SPARE_PENDING: usize = crate::io::md5x::LANES;
 
 /// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
 fn sock4(a: SocketAddr) -> SocketAddrV4 {
@@ -391,6 +399,7 @@ impl HomeAgent {
             refusal_bucket: TokenBucket::new(cfg.refusals, now),
             stats: HaStats::default(),
             batch: batch::Batch::default(),
+            spare_pending: ArrayVec::new(),
         };
         ha.push_event(ha.route.announcement());
         Ok(ha)
@@ -460,6 +469,26 @@ impl HomeAgent {
 
     fn push_transmit(&mut self, t: Transmit) {
         self.transmits.push(t);
+    }
+
+    /// `p` in a box: the allocation of an answered pending request when one is kept, else a new
+    /// one.
+    fn boxed_pending(&mut self, p: Pending) -> Box<Pending> {
+        match self.spare_pending.pop() {
+            Some(mut b) => {
+                *b = p;
+                b
+            }
+            None => Box::new(p),
+        }
+    }
+
+    /// Keeps the allocation of an answered pending request for the next forwarded one (up to
+    /// [`SPARE_PENDING`]; beyond, it is freed).
+    fn spare(&mut self, p: Option<Box<Pending>>) {
+        if let Some(p) = p {
+            let _ = self.spare_pending.try_push(p);
+        }
     }
 
     /// Holds `pending` in the binding at `slot`, or in a new temporary binding (the first HA's

@@ -284,7 +284,7 @@ impl HomeAgent {
             Ok(p) => p.map(|p| p.params(q.home_address)),
             Err(code) => return Err(self.refuse(a, code, sa)),
         };
-        let pending = Box::new(Pending {
+        let pending = self.boxed_pending(Pending {
             fa: sock4(from),
             care_of: q.care_of,
             identification: q.identification,

@@ -163,7 +163,7 @@ impl HomeAgent {
             relayed_params(t, p.home_address)
         });
         let boxed = (tunnel != TunnelParams::plain(vip)).then(|| Box::new(tunnel));
-        let _ = self.table.update(slot, |b| {
+        let answered = self.table.update(slot, |b| {
             b.home_address = p.home_address;
             if let Some(n) = nai
                 && b.nai.as_deref() != Some(n)
@@ -183,11 +183,13 @@ impl HomeAgent {
             } else {
                 b.care_of.set_single(coa);
             }
-            b.pending = None;
             if b.tunnel != boxed {
                 b.tunnel = boxed;
             }
+            // The answered request's allocation, kept for the next forwarded one.
+            b.pending.take()
         });
+        self.spare(answered.ok().flatten().flatten());
         self.push_event(Event::BindingPermanent {
             home_address: p.home_address,
             lifetime: p.lifetime,

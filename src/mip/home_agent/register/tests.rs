@@ -196,3 +196,55 @@ fn a_request_looks_its_binding_up_once() {
         Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
     );
 }
+
+/// The first HA keeps the allocation of an answered pending request for the next forwarded one
+/// (at most [`SPARE_PENDING`]), and the reused pending request is the new request's own (RFC
+/// 5944 section 3.8.3: the second HA's reply must match its identification): the reply to the
+/// second request finds it and makes the binding permanent with that identification.
+#[test]
+fn an_answered_pending_request_is_reused_for_the_next() {
+    let t0 = Instant::now();
+    let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
+    hear(&mut ha1, &mut ha2, t0);
+    for k in 1..=8 {
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(k, 2, 2, 1)));
+    }
+    let _ = drain(&mut ha1);
+    // One round: each of `ks` registers through HA 1 (forwarded to HA 2) at `now`.
+    let round = |ha1: &mut HomeAgent, ha2: &mut HomeAgent, now: Instant, ks: &[u32]| {
+        let id = ntp(t0, now);
+        for &k in ks {
+            ha1.handle_datagram(now, fa(), vip(), &request(k, id))
+                .unwrap();
+            let b = ha1.binding(home(k), None).unwrap();
+            let pe = b.pending.as_deref().unwrap();
+            assert_eq!((pe.identification, pe.second_ha), (id, NodeId(2)));
+            assert_eq!(pe.care_of, Ipv4Addr::new(203, 0, 113, k as u8));
+            assert_eq!(pe.deadline, now + ha1.pending_timeout);
+            assert_eq!(pe.stage, PendingStage::Forwarded);
+        }
+        for t in drain(ha1).iter().filter(|t| t.dst == addr(2)) {
+            let _ = ha2.handle_datagram(now, addr(1), addr(2), &t.payload);
+        }
+        for t in drain(ha2).iter().filter(|t| t.dst == addr(1)) {
+            let _ = ha1.handle_datagram(now, addr(2), addr(1), &t.payload);
+        }
+        for &k in ks {
+            let b = ha1.binding(home(k), None).unwrap();
+            assert_eq!(b.state(), BindingState::Permanent);
+            assert_eq!((b.identification, b.second_ha), (id, NodeId(2)));
+            assert!(b.pending.is_none());
+        }
+    };
+    round(&mut ha1, &mut ha2, t0, &[1]);
+    assert_eq!(ha1.spare_pending.len(), 1);
+    // 1.5 s later: another identification, also in its low 32 bits.
+    round(&mut ha1, &mut ha2, t0 + Duration::from_millis(1500), &[1]);
+    assert_eq!(ha1.spare_pending.len(), 1);
+    let all: Vec<u32> = (1..=8).collect();
+    round(&mut ha1, &mut ha2, t0 + Duration::from_secs(3), &all);
+    round(&mut ha1, &mut ha2, t0 + Duration::from_millis(4500), &all);
+    assert_eq!(ha1.spare_pending.len(), SPARE_PENDING);
+    assert_eq!(ha1.stats().forwarded, 18);
+    assert_eq!(ha1.stats().relayed, 18);
+}
