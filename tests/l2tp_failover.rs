@@ -994,6 +994,18 @@ fn crash_during_setup_seed_96060_lac_waits_out_its_retransmissions() {
     crash_during_setup(96060);
 }
 
+/// Seed 110109 (`Channel::resume_replica`, issue 15): the backup takes the crashed member's
+/// tunnel over, and a false Down moves it again to the third member, each from a copy whose Nr
+/// lags the LAC's (ICCNs the crashed member took after its copy). The LAC retransmits only its
+/// oldest unacknowledged ICCN (RFC 2661 Appendix A), and at 10% loss each taker got a single
+/// copy of it; the second taker had learnt from the LAC's ZLB 20 s before that it had been sent.
+/// Failed with "call 1, up at the crash, got no frame after it" (the LAC's retransmissions ran
+/// out and it gave the tunnel up with its 30 calls).
+#[test]
+fn crash_during_setup_seed_110109_retransmission_seen_once_by_each_taker() {
+    crash_during_setup(110109);
+}
+
 /// One seed of [`crash_during_setup_loses_no_established_call`].
 fn crash_during_setup(seed: u64) {
     let n = 30;

@@ -160,13 +160,22 @@ pub struct Channel {
     /// ([`Channel::resume_replica`]); taken by [`Channel::take_nr_moved`].
     nr_moved: bool,
     held: bool,
-    /// Resumed from a replica, while `resync_nr`: when each message kept out of order first
-    /// arrived (a second arrival a retransmission timeout later is the peer's retransmission;
-    /// [`Channel::resume_replica`]). At most [`ChannelConfig::max_out_of_order`].
-    /// Boxed: present only on a resumed channel; the channel holds one pointer for it, not a
-    /// map's 24 bytes (memory per tunnel).
-    #[allow(clippy::box_collection)]
-    first_seen: Option<Box<BTreeMap<u16, Instant>>>,
+    /// Resumed from a replica, while `resync_nr`: what tells a retransmission of the peer
+    /// ([`Resync`], [`Channel::resume_replica`]). Boxed: present only on a resumed channel; the
+    /// channel holds one pointer for it (memory per tunnel).
+    first_seen: Option<Box<Resync>>,
+}
+
+/// What a resumed channel learns, while its Nr is the replica's, to tell a retransmission of the
+/// peer from a first copy ([`Channel::resume_replica`]).
+#[derive(Debug, Default)]
+struct Resync {
+    /// When each message kept out of order first arrived (a second arrival a retransmission
+    /// timeout later is the peer's retransmission). At most [`ChannelConfig::max_out_of_order`].
+    first_seen: BTreeMap<u16, Instant>,
+    /// The first datagram from the peer since the resume: the Ns before which the peer had sent
+    /// every message (a ZLB's Ns, one past a message's), and when it arrived.
+    sent_before: Option<(u16, Instant)>,
 }
 
 /// Where a numbered message stands ([`Channel`]'s `unacked`).
@@ -293,12 +302,17 @@ impl Channel {
         self.resync(now, &msg);
         self.ack(now, msg.header.nr);
         if msg.is_zlb() {
+            if self.resync_nr {
+                // A ZLB's Ns is the peer's next: it had sent every message before it.
+                self.note_sent_before(now, msg.header.ns);
+            }
             self.pump(now);
             return;
         }
         let ns = msg.header.ns;
         if self.resync_nr {
             self.resync_nr_from(now, ns);
+            self.note_sent_before(now, ns.wrapping_add(1));
         }
         if ns == self.nr {
             self.nr = self.nr.wrapping_add(1);
@@ -323,6 +337,7 @@ impl Channel {
             if self.resync_nr {
                 self.first_seen
                     .get_or_insert_with(Default::default)
+                    .first_seen
                     .entry(ns)
                     .or_insert(now);
             }
@@ -922,9 +937,15 @@ impl Channel {
     ///   retransmits its oldest unacknowledged message instead, after a retransmission timeout
     ///   (RFC 2661 Appendix A: after a timeout the sender's window is one message). So a message
     ///   ahead of our Nr that arrives again at least half of [`ChannelConfig::retransmit_initial`]
-    ///   after its first copy (a retransmission, not a copy the network duplicated) is the
-    ///   peer's oldest unacknowledged one: our Nr moves to it (what was before it is dropped,
-    ///   the failed LNS took it) and it is delivered with those after it. Taking the first
+    ///   after its first copy (a retransmission, not a copy the network duplicated), or that
+    ///   arrives that long after the peer's first datagram since the resume showed it sent
+    ///   already (a ZLB's Ns is past it, or a message's Ns is at or past it: a copy of it sent
+    ///   then that arrives now is a retransmission), is the peer's oldest unacknowledged one:
+    ///   our Nr moves to it (what was before it is dropped, the failed LNS took it) and it is
+    ///   delivered with those after it (the second form only when no message before it is
+    ///   held: a peer that retransmits every unacknowledged message may have lost an earlier
+    ///   one). The second form matters when the peer's retransmissions are spread over two
+    ///   takers in turn (a false Down moving the tunnel again), each getting a single copy. Taking the first
     ///   message to arrive instead would acknowledge a message lost or overtaken on the way
     ///   (issue 15: a CDN overtaken by the next one was acknowledged and never retransmitted,
     ///   leaving at the backup a session the LAC had cleared); holding the Nr with no end would
@@ -992,11 +1013,24 @@ impl Channel {
             self.first_seen = None;
             return;
         }
-        let again = self
-            .first_seen
-            .as_ref()
-            .and_then(|m| m.get(&ns))
-            .is_some_and(|t| now.saturating_duration_since(*t) >= self.cfg.retransmit_initial / 2);
+        let long_ago =
+            |t: Instant| now.saturating_duration_since(t) >= self.cfg.retransmit_initial / 2;
+        let r = self.first_seen.as_deref();
+        // Seen before, or known sent by the peer before then (seed 110109: each of the two
+        // takers in turn got one copy of the LAC's retransmitted ICCN; the second taker knew
+        // from the LAC's ZLB, 20 s before, that it had been sent).
+        // The second form only for the lowest message held: one the peer sent before it is
+        // outstanding (a peer retransmitting every unacknowledged message may have lost it).
+        let lowest = || {
+            self.backlog
+                .as_ref()
+                .is_none_or(|b| !b.ooo.keys().any(|k| seq_lt(*k, ns) && !seq_lt(*k, self.nr)))
+        };
+        let again = r
+            .and_then(|r| r.first_seen.get(&ns))
+            .is_some_and(|t| long_ago(*t))
+            || r.and_then(|r| r.sent_before)
+                .is_some_and(|(before, t)| seq_lt(ns, before) && long_ago(t) && lowest());
         if !again || seq_lt(ns, self.nr) {
             return;
         }
@@ -1010,6 +1044,16 @@ impl Channel {
         self.resync_nr = false;
         self.nr_moved = true;
         self.first_seen = None;
+    }
+
+    /// Notes, on a resumed channel still learning its Nr, the first datagram from the peer: it
+    /// had sent every message before Ns `before` by `now` ([`Channel::resume_replica`]).
+    fn note_sent_before(&mut self, now: Instant, before: u16) {
+        if !self.resync_nr {
+            return;
+        }
+        let r = self.first_seen.get_or_insert_with(Default::default);
+        r.sent_before.get_or_insert((before, now));
     }
 
     /// Whether the Nr of this resumed channel moved to a retransmission of the peer since last
@@ -1492,6 +1536,57 @@ mod tests {
             backup.receive(t, before).is_empty(),
             "one the failed LNS took is not"
         );
+    }
+
+    /// `resume_replica` docs (issue 15, `l2tp_failover` seed 110109): the peer's oldest
+    /// unacknowledged message arrives once, a retransmission timeout after the peer's ZLB
+    /// showed it sent (its Ns past it), while the replica's Nr lags (messages the failed LNS
+    /// took and acknowledged after its copy). Our Nr moves to it and it is delivered; arriving
+    /// sooner (possibly an original overtaken by ones still on the way), not shown sent, or
+    /// with an earlier message of the peer held, it is kept and nothing is acknowledged past
+    /// the replica's Nr.
+    #[test]
+    fn resumed_channel_takes_a_retransmission_it_sees_once() {
+        let t = Instant::now();
+        let cfg = ChannelConfig::default();
+        let resumed = |zlb_ns: u16| {
+            let mut c = Channel::new(cfg.clone(), 1);
+            c.resume_replica(t, 26, 32, 8);
+            while c.poll_transmit().is_some() {}
+            assert!(c.receive(t, ControlMessage::zlb(1, zlb_ns, 31)).is_empty());
+            c
+        };
+        let iccn = |ns: u16| {
+            let mut m = ControlMessage::hello(1);
+            m.header.ns = ns;
+            m.header.nr = 31;
+            m
+        };
+        let later = t + cfg.retransmit_initial;
+        // Long after the ZLB (Ns 62) showed it sent: the peer's retransmission, taken.
+        let mut c = resumed(62);
+        let got = c.receive(later, iccn(58));
+        assert_eq!(got.iter().map(|m| m.header.ns).collect::<Vec<_>>(), [58]);
+        assert!(c.take_nr_moved());
+        assert!(!c.is_resyncing());
+        assert_eq!(c.replica_state().1, 59);
+        // Soon after: perhaps a first copy overtaking others; held, the Nr stays.
+        let mut c = resumed(62);
+        assert!(
+            c.receive(t + cfg.retransmit_initial / 4, iccn(58))
+                .is_empty()
+        );
+        assert_eq!(c.replica_state().1, 32);
+        // Not shown sent by the ZLB (its Ns is not past 58): held.
+        let mut c = resumed(58);
+        assert!(c.receive(later, iccn(58)).is_empty());
+        assert_eq!(c.replica_state().1, 32);
+        // An earlier message of the peer is held: 58 may have overtaken its lost retransmission.
+        let mut c = resumed(62);
+        assert!(c.receive(t, iccn(40)).is_empty());
+        assert!(c.receive(later, iccn(58)).is_empty());
+        assert_eq!(c.replica_state().1, 32);
+        assert!(!c.take_nr_moved());
     }
 
     /// `resume_replica` docs: a peer that never answers the probe kills the channel after
