@@ -542,11 +542,15 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
-        if t.channel.has_resolved() {
+        // Looked up again only when the answers resolved may have changed the tunnel table.
+        let t = if t.channel.has_resolved() {
             self.answers_resolved(_now, tid);
-        }
-        let Some(t) = self.tunnels.get_mut(&tid) else {
-            return;
+            let Some(t) = self.tunnels.get_mut(&tid) else {
+                return;
+            };
+            t
+        } else {
+            t
         };
         while let Some(b) = t.channel.poll_transmit() {
             self.out.push_back(Transmit {
