@@ -996,11 +996,12 @@ impl Channel {
     ///   delivered with those after it (the second form only when no message before it is
     ///   held: a peer that retransmits every unacknowledged message may have lost an earlier
     ///   one). The second form matters when the peer's retransmissions are spread over two
-    ///   takers in turn (a false Down moving the tunnel again), each getting a single copy. Taking the first
-    ///   message to arrive instead would acknowledge a message lost or overtaken on the way
-    ///   (issue 15: a CDN overtaken by the next one was acknowledged and never retransmitted,
-    ///   leaving at the backup a session the LAC had cleared); holding the Nr with no end would
-    ///   make a peer that sees its messages unacknowledged give the tunnel up.
+    ///   takers in turn (a false Down moving the tunnel again), each getting a single copy.
+    ///   Taking the first message to arrive instead would acknowledge a message lost or
+    ///   overtaken on the way (issue 15: a CDN overtaken by the next one was acknowledged and
+    ///   never retransmitted, leaving at the backup a session the LAC had cleared); holding the
+    ///   Nr with no end would make a peer that sees its messages unacknowledged give the tunnel
+    ///   up.
     ///
     /// * when the Nr moves so, the peer's message has gone through part of its retransmissions
     ///   already (the failed LNS's silence until the takeover, and the copy this rule waits
@@ -1067,16 +1068,16 @@ impl Channel {
         let long_ago =
             |t: Instant| now.saturating_duration_since(t) >= self.cfg.retransmit_initial / 2;
         let r = self.first_seen.as_deref();
-        // Seen before, or known sent by the peer before then (seed 110109: each of the two
-        // takers in turn got one copy of the LAC's retransmitted ICCN; the second taker knew
-        // from the LAC's ZLB, 20 s before, that it had been sent).
-        // The second form only for the lowest message held: one the peer sent before it is
-        // outstanding (a peer retransmitting every unacknowledged message may have lost it).
+        // The second form below only for the lowest message held: one the peer sent before it
+        // is outstanding (a peer retransmitting every unacknowledged message may have lost it).
         let lowest = || {
             self.backlog
                 .as_ref()
                 .is_none_or(|b| !b.ooo.keys().any(|k| seq_lt(*k, ns) && !seq_lt(*k, self.nr)))
         };
+        // Seen before, or known sent by the peer before then (seed 110109: each of the two
+        // takers in turn got one copy of the LAC's retransmitted ICCN; the second taker knew
+        // from the LAC's ZLB, 20 s before, that it had been sent).
         let again = r
             .and_then(|r| r.first_seen.get(&ns))
             .is_some_and(|t| long_ago(*t))
