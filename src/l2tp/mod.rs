@@ -255,6 +255,10 @@ pub struct Stats {
     pub recoveries_failed: u64,
     /// Recovery SCCRQs refused (no such tunnel, failover not negotiated for it, or failover off).
     pub recoveries_refused: u64,
+    /// Recovery tunnels refused because a newer recovery of the same tunnel overtook them: as
+    /// the non-failed endpoint, those it stopped (StopCCN Result 3); as the failed endpoint,
+    /// those it then tried again (RFC 4951; `tunnel::recovery` docs).
+    pub recoveries_superseded: u64,
     /// Tunnels kept for the peer's Recovery Time after their control channel gave up (RFC 4951:
     /// the non-failed endpoint does not tear the tunnel down while its peer may recover).
     pub recovery_waits: u64,

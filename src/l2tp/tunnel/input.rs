@@ -118,6 +118,9 @@ impl Core {
             // with the Suggested Control Sequence.
             return;
         }
+        // The Ns the peer sends next, as this datagram shows it (a ZLB carries it; a message is
+        // the one before it).
+        let peer_next = c.header.ns.wrapping_add(u16::from(!c.is_zlb()));
         // A buffer kept across datagrams (taken: a message may lead to another delivery).
         let mut delivered = std::mem::take(&mut self.delivered);
         t.channel.receive_into(now, c, &mut delivered);
@@ -136,7 +139,7 @@ impl Core {
             self.ack_by_hello(now, tid);
         }
         self.flush(now, tid);
-        self.recovery_progress(now, tid);
+        self.recovery_progress(now, tid, peer_next);
     }
 
     /// The Nr of tunnel `tid`'s resumed channel moved to a retransmission of the peer

@@ -25,6 +25,15 @@
 //!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
 //!   the recovery came from.
+//! * Overtaken recoveries: a second recovery SCCRQ for a tunnel whose first recovery still waits
+//!   for its SCCCN is taken as the peer starting over (it failed again, or two members of a
+//!   virtual LNS both took the tunnel over); the non-failed endpoint answers it and stops the
+//!   first recovery tunnel with StopCCN Result 3 (Control channel already exists), sent once its
+//!   SCCRP is acknowledged. The failed endpoint completes a recovery only when its SCCCN is
+//!   acknowledged and it has every message the peer sent on the recovery tunnel (so a StopCCN
+//!   still to come is not missed), and on StopCCN Result 3 tries again with a new recovery tunnel,
+//!   up to [`MAX_RECOVERY_ATTEMPTS`] in all, whose SCCRP suggests the numbers the peer has now.
+//!   RFC 4951 does not cover two recoveries of one tunnel at once; this is our reading.
 //! * Sessions: the failed endpoint sends FSQ for the sessions it is unsure of (all, or a list:
 //!   [`UnsureSessions`]), one Failover Session State each; the peer answers FSR with its Session
 //!   ID of each session, 0 for a session it does not have; such a session is cleared locally
@@ -61,6 +70,11 @@ use std::time::{Duration, Instant};
 
 /// At most this many Failover Session State AVPs in one FSQ (12 octets each).
 pub const MAX_FSQ_SESSIONS: usize = 256;
+
+/// At most this many recovery tunnels for one recovery: the failed endpoint tries again when a
+/// newer recovery of the same tunnel overtook its own (StopCCN Result 3), as when two members of
+/// a virtual LNS both took the tunnel over before one yielded.
+pub const MAX_RECOVERY_ATTEMPTS: u8 = 4;
 
 mod types;
 pub(crate) use types::restore_ok;
@@ -147,6 +161,18 @@ impl Core {
         tid: u16,
         unsure: UnsureSessions,
     ) -> Result<u16, CommandError> {
+        self.recovery_attempt(now, tid, unsure, 1)
+    }
+
+    /// [`Core::start_recovery`], attempt `attempt` (a retry emits no second
+    /// [`Event::TunnelRecoveryStarted`]).
+    fn recovery_attempt(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        unsure: UnsureSessions,
+        attempt: u8,
+    ) -> Result<u16, CommandError> {
         if !self.cfg.failover.as_ref().is_some_and(|f| f.control) {
             return Err(CommandError::FailoverNotNegotiated);
         }
@@ -186,10 +212,16 @@ impl Core {
         }
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.set_held(now, true);
-            t.recovery = Some(Box::new(Recovery::Recovering { via, query }));
+            t.recovery = Some(Box::new(Recovery::Recovering {
+                via,
+                query,
+                attempt,
+            }));
         }
-        self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
-        self.event(Event::TunnelRecoveryStarted { tunnel: tid, peer });
+        if attempt == 1 {
+            self.stats.recoveries_started = self.stats.recoveries_started.saturating_add(1);
+            self.event(Event::TunnelRecoveryStarted { tunnel: tid, peer });
+        }
         Ok(via)
     }
 
@@ -285,7 +317,19 @@ impl Core {
             }
         };
         if let Some(earlier) = earlier {
-            // The peer started over (it failed again): the earlier recovery tunnel goes silently.
+            // The peer started over (it failed again, or two of a virtual LNS's members both took
+            // the tunnel over): the earlier recovery tunnel is stopped, StopCCN Result 3. Silence
+            // would not do: the tunnel, held to acknowledge, would acknowledge that recovery's
+            // SCCCN, and its sender would resume the old tunnel with the numbers of an SCCRP that
+            // the newer recovery made stale (seed 128213).
+            self.stats.recoveries_superseded = self.stats.recoveries_superseded.saturating_add(1);
+            let peer_id = self.tunnels.get(&earlier).map_or(0, |t| t.peer_header_id());
+            let rc = ResultCode::with_error(
+                ResultCodeValue::STOPCCN_ALREADY_EXISTS,
+                ErrorCode::NO_ERROR,
+                Cow::Borrowed(&b"a newer recovery of the tunnel overtook this one"[..]),
+            );
+            self.send_ctrl(now, earlier, ControlMessage::stopccn(peer_id, earlier, rc));
             self.hold_silently(now, earlier);
         }
         if let Some(r) = self.tunnels.get_mut(&via) {
@@ -343,10 +387,42 @@ impl Core {
                     }
                 }
                 self.hold_silently(now, via);
-                self.recovery_failed(old);
+                let superseded = m
+                    .result_code()
+                    .is_some_and(|r| r.result == ResultCodeValue::STOPCCN_ALREADY_EXISTS);
+                if !(superseded && self.retry_recovery(now, old)) {
+                    self.recovery_failed(old);
+                }
             }
             _ => {}
         }
+    }
+
+    /// The failed endpoint: its recovery of `old` was overtaken by a newer recovery of the same
+    /// tunnel (StopCCN Result 3 on the recovery tunnel): it tries again with a new recovery
+    /// tunnel, whose SCCRP suggests the sequence the peer has now, unless
+    /// [`MAX_RECOVERY_ATTEMPTS`] were made. `false` when it does not (the recovery failed).
+    fn retry_recovery(&mut self, now: Instant, old: u16) -> bool {
+        let Some(t) = self.tunnels.get_mut(&old) else {
+            return false;
+        };
+        let (query, attempt) = match t.recovery.as_deref() {
+            Some(Recovery::Recovering { query, attempt, .. })
+                if *attempt < MAX_RECOVERY_ATTEMPTS =>
+            {
+                (query.clone(), *attempt)
+            }
+            _ => return false,
+        };
+        t.recovery = None;
+        if self
+            .recovery_attempt(now, old, UnsureSessions::List(query), attempt + 1)
+            .is_err()
+        {
+            return false;
+        }
+        self.stats.recoveries_superseded = self.stats.recoveries_superseded.saturating_add(1);
+        true
     }
 
     /// The recovery tunnel fails with StopCCN `rc` and goes silently.
@@ -462,10 +538,13 @@ impl Core {
         self.flush(now, old);
     }
 
-    /// After tunnel `tid` received: the failed endpoint's recovery completes once the SCCCN of its
-    /// recovery tunnel is acknowledged. The old tunnel resumes, FSQ asks about the unsure
-    /// sessions.
-    pub(super) fn recovery_progress(&mut self, now: Instant, tid: u16) {
+    /// After tunnel `tid` received a datagram showing `peer_next` as the peer's next Ns: the
+    /// failed endpoint's recovery completes once the SCCCN of its recovery tunnel is
+    /// acknowledged and every message the peer sent on it was taken (one still to come may be
+    /// the StopCCN of a recovery the peer saw overtaken: the acknowledgement of our SCCCN alone
+    /// does not say the SCCRP's numbers are the peer's). The old tunnel resumes, FSQ asks about
+    /// the unsure sessions.
+    pub(super) fn recovery_progress(&mut self, now: Instant, tid: u16, peer_next: u16) {
         let Some(t) = self.tunnels.get(&tid) else {
             return;
         };
@@ -476,7 +555,7 @@ impl Core {
         else {
             return;
         };
-        if !t.channel.is_idle() {
+        if !t.channel.is_idle() || super::super::channel::seq_lt(t.channel.seq().1, peer_next) {
             return;
         }
         self.hold_silently(now, tid);

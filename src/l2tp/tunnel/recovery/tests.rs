@@ -180,7 +180,8 @@ fn start_recovery_needs_negotiation() {
         c.tunnels[&7].recovery.as_deref(),
         Some(&Recovery::Recovering {
             via,
-            query: vec![2]
+            query: vec![2],
+            attempt: 1
         })
     );
     // A second recovery of the same tunnel is refused while one runs.
@@ -211,4 +212,144 @@ fn recovery_sccrq_refused_when_failover_off() {
     let rc = stop.result_code().unwrap();
     assert_eq!(rc.result, ResultCodeValue::STOPCCN_GENERAL_ERROR);
     assert_eq!(rc.error_code(), Some(ErrorCode::UNKNOWN_MANDATORY_AVP));
+}
+
+/// A recovery SCCRQ from `peer()` with Assigned Tunnel ID `via` for the restored tunnel 7.
+fn recovery_sccrq(via: u16) -> Vec<u8> {
+    let m = ControlMessage::sccrq(via, b"lns".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 70,
+            remote_tunnel_id: 7,
+        }),
+    ));
+    Message::Control(m).to_vec()
+}
+
+/// `m` as the peer's datagram with Ns `ns` and Nr `nr`.
+fn numbered(mut m: ControlMessage<'static>, ns: u16, nr: u16) -> Vec<u8> {
+    m.header.ns = ns;
+    m.header.nr = nr;
+    Message::Control(m).to_vec()
+}
+
+fn stopccn_result_3(tunnel_id: u16, assigned: u16) -> ControlMessage<'static> {
+    ControlMessage::stopccn(
+        tunnel_id,
+        assigned,
+        crate::l2tp::wire::ResultCode::new(ResultCodeValue::STOPCCN_ALREADY_EXISTS),
+    )
+}
+
+/// The non-failed endpoint: a second recovery of the same tunnel while the first still waits for
+/// its SCCCN overtakes it (the peer started over), and the first recovery tunnel is stopped with
+/// StopCCN Result 3, after its SCCRP (the window: once that is acknowledged). The first one's
+/// SCCCN resumes nothing and is acknowledged by that StopCCN; the second recovery's SCCCN resumes
+/// the old tunnel (seed 128213: held silently, the first recovery's SCCCN was acknowledged by a
+/// ZLB and its sender resumed with that SCCRP's stale numbers).
+#[test]
+fn overtaken_recovery_is_stopped() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+        .unwrap();
+    let first = sent(&mut c);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].message_type(), Some(MessageType::SCCRP));
+    let via1 = first[0].assigned_tunnel_id().unwrap();
+    c.handle_datagram(now, peer(), local, &recovery_sccrq(301))
+        .unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message_type(), Some(MessageType::SCCRP));
+    assert_eq!(out[0].header.tunnel_id, 301);
+    let via2 = out[0].assigned_tunnel_id().unwrap();
+    assert_eq!(c.stats.recoveries_superseded, 1);
+    // The first recovery's SCCCN resumes nothing; the StopCCN acknowledges it.
+    let scccn1 = numbered(ControlMessage::scccn(via1), 1, 1);
+    let _ = c.handle_datagram(now, peer(), local, &scccn1);
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let stop = &out[0];
+    assert_eq!(stop.message_type(), Some(MessageType::STOPCCN));
+    assert_eq!(stop.header.tunnel_id, 300, "on the first recovery tunnel");
+    assert_eq!((stop.header.ns, stop.header.nr), (1, 2));
+    assert_eq!(
+        stop.result_code().unwrap().result,
+        ResultCodeValue::STOPCCN_ALREADY_EXISTS
+    );
+    assert!(matches!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(Recovery::Answering { via, .. }) if *via == via2
+    ));
+    let scccn2 = numbered(ControlMessage::scccn(via2), 1, 1);
+    c.handle_datagram(now, peer(), local, &scccn2).unwrap();
+    assert!(c.tunnels[&7].recovery.is_none(), "resumed by the second");
+}
+
+/// The failed endpoint: a recovery tunnel stopped with StopCCN Result 3 (a newer recovery of the
+/// tunnel overtook it) is tried again, the old tunnel kept and held; the acknowledgement of its
+/// SCCCN completes nothing while a message of the peer on it is still to come (that StopCCN).
+/// After [`super::MAX_RECOVERY_ATTEMPTS`] the recovery fails and the old tunnel is cleared.
+#[test]
+fn overtaken_recovery_tried_again() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    let mut via = c.start_recovery(now, 7, UnsureSessions::All).unwrap();
+    let _ = sent(&mut c);
+    for attempt in 1..=super::MAX_RECOVERY_ATTEMPTS {
+        assert!(matches!(
+            c.tunnels[&7].recovery.as_deref(),
+            Some(Recovery::Recovering { via: v, attempt: a, .. }) if *v == via && *a == attempt
+        ));
+        let sccrp = ControlMessage::sccrp(via, 500 + u16::from(attempt), b"lac".as_slice(), 3)
+            .with(Avp::mandatory(AvpValue::SuggestedControlSequence(
+                crate::l2tp::wire::avp::SuggestedControlSequence { ns: 5, nr: 9 },
+            )));
+        c.handle_datagram(now, peer(), local, &numbered(sccrp, 0, 1))
+            .unwrap();
+        let scccn = sent(&mut c);
+        assert_eq!(scccn[0].message_type(), Some(MessageType::SCCCN));
+        // The peer's ZLB acknowledges the SCCCN and shows its message 1, not yet here.
+        let zlb = ControlMessage::zlb(via, 2, 2);
+        let _ = c.handle_datagram(now, peer(), local, &Message::Control(zlb).to_vec());
+        assert!(
+            c.tunnels[&7]
+                .recovery
+                .as_deref()
+                .is_some_and(Recovery::holds_old_tunnel),
+            "attempt {attempt}: not resumed while the peer's message 1 is outstanding"
+        );
+        let stop = numbered(stopccn_result_3(via, 500 + u16::from(attempt)), 1, 2);
+        let _ = c.handle_datagram(now, peer(), local, &stop);
+        let out = sent(&mut c);
+        if attempt < super::MAX_RECOVERY_ATTEMPTS {
+            let sccrq = out
+                .iter()
+                .find(|m| m.message_type() == Some(MessageType::SCCRQ))
+                .expect("tried again");
+            assert_eq!(
+                sccrq.tunnel_recovery(),
+                Some(TunnelRecovery {
+                    tunnel_id: 7,
+                    remote_tunnel_id: 70
+                })
+            );
+            via = sccrq.assigned_tunnel_id().unwrap();
+        } else {
+            assert!(
+                out.iter()
+                    .all(|m| m.message_type() != Some(MessageType::SCCRQ))
+            );
+        }
+    }
+    assert!(
+        !c.tunnels.contains_key(&7),
+        "cleared after the last attempt"
+    );
+    assert_eq!(c.stats.recoveries_failed, 1);
+    assert_eq!(
+        c.stats.recoveries_superseded,
+        u64::from(super::MAX_RECOVERY_ATTEMPTS - 1)
+    );
+    assert_eq!(c.stats.recoveries_started, 1);
 }

@@ -86,6 +86,10 @@ pub enum Recovery {
         via: u16,
         /// Our Session IDs to query.
         query: Vec<u16>,
+        /// Which attempt this is, from 1: a recovery tunnel refused because a newer one of the
+        /// peer's overtook it (StopCCN Result 3) is tried again, at most
+        /// [`super::MAX_RECOVERY_ATTEMPTS`] times in all.
+        attempt: u8,
     },
     /// Non-failed endpoint, old tunnel: a recovery tunnel `via` was accepted for it, its SCCCN
     /// is awaited.
