@@ -1225,7 +1225,7 @@ mod tests {
             };
             // The rule: tunnels and sessions held, and the sync in progress with what it named.
             let mut tunnels: BTreeMap<u16, BTreeSet<u16>> = BTreeMap::new();
-            let mut sync: Option<(u32, HashSet<(u16, Option<u16>)>)> = None;
+            let mut sync: Option<(u32, HashSet<crate::l2tp::replica::RecordKey>)> = None;
             for (i, batch) in batches.iter().enumerate() {
                 let mut items = Vec::new();
                 for op in batch {
