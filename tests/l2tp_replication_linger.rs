@@ -243,3 +243,61 @@ fn without_linger_a_clear_leaves_at_once() {
     p.pump();
     assert_eq!(p.b.held_for(HNode(1)), (1, 0));
 }
+
+/// Output commit (`lns::replicate` docs): an ICRP is numbered in the control channel when it is
+/// held for the backup. A call this LNS clears while its ICRP waits still has that ICRP sent at
+/// its Ns once the backup acknowledged: the LAC takes control messages in order (RFC 2661 5.8),
+/// so the CDN numbered after it reaches the LAC's call only then, and the Ns must be filled.
+#[test]
+fn a_held_icrp_goes_at_its_ns_though_its_call_went_meanwhile() {
+    let mut p = Pool::new(Duration::from_millis(20));
+    let first = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert!(p.lac.session_of(first).is_some(), "the first call is up");
+    let up = last_up(&p);
+    let second = p.lac.open_session(p.now).unwrap();
+    assert_eq!(p.lac.call_count(), 2);
+    let (now, lac) = (p.now, addr(LAC));
+    // The ICRQ to member 0 and its batch to member 1; member 1's acknowledgement kept back.
+    let to_lac = |p: &mut Pool| {
+        while let Some(t) = p.a.poll_transmit() {
+            if t.dst == management(1) {
+                let _ =
+                    p.b.handle_datagram(now, management(0), management(1), &t.payload);
+            } else {
+                let _ = p.lac.handle_datagram(now, service(0), lac, &t.payload);
+            }
+        }
+        while let Some(t) = p.lac.poll_transmit() {
+            let _ = p.a.handle_datagram(now, lac, service(0), &t.payload);
+        }
+    };
+    while let Some(t) = p.lac.poll_transmit() {
+        let _ = p.a.handle_datagram(now, lac, service(0), &t.payload);
+    }
+    to_lac(&mut p);
+    let acks: Vec<_> = std::iter::from_fn(|| p.b.poll_transmit())
+        .filter(|t| t.dst == management(0) && t.payload.starts_with(b"\xfeL2"))
+        .collect();
+    assert_eq!(acks.len(), 1, "member 1 acknowledged the set-up's batch");
+    let held = p.b.held_sessions_for(HNode(1));
+    assert_eq!(held.len(), 2);
+    let answered = *held.iter().find(|s| **s != up).unwrap();
+    // Member 0 clears the answered call: its CDN follows the held ICRP, and waits at the LAC.
+    p.a.close_session(now, answered, Close::default()).unwrap();
+    to_lac(&mut p);
+    to_lac(&mut p);
+    assert_eq!(p.lac.call_count(), 2, "the CDN was taken before the ICRP");
+    // The acknowledgement: the ICRP goes at its Ns, then the CDN is taken.
+    for t in acks {
+        let _ =
+            p.a.handle_datagram(now, management(1), management(0), &t.payload);
+    }
+    p.pump();
+    assert_eq!(p.lac.call_count(), 1, "the LAC never got the CDN in order");
+    assert!(p.lac.session_of(second).is_none());
+    assert!(
+        p.lac.session_of(first).is_some(),
+        "the first call is still up"
+    );
+}

@@ -591,17 +591,17 @@ impl Lns {
                 let n = &mut self.core.stats.setups_not_replicated;
                 *n = n.saturating_add(1);
             }
-            let waiting = self
-                .core
-                .session_mut(h.tunnel, h.session)
-                .is_some_and(|s| s.state == SessionState::WaitConnect);
             // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
             // so its Ns must be filled (an ICRP for a call it cleared changes nothing there,
-            // RFC 2661 7.4.1 idle).
+            // RFC 2661 7.4.1 idle); only an unnumbered one looks its call up.
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
             match h.reply {
                 Reply::Reserved(ns) => self.core.release_ctrl_acked(now, h.tunnel, ns),
                 reply => {
+                    let waiting = self
+                        .core
+                        .session_mut(h.tunnel, h.session)
+                        .is_some_and(|s| s.state == SessionState::WaitConnect);
                     if waiting {
                         self.send_reply(now, h.tunnel, reply);
                     }
@@ -872,9 +872,10 @@ impl Lns {
         let (h, body) = ENVELOPE
             .open_with(mac, data)
             .map_err(|_| InputError::NotAuthorized)?;
-        if self.monitor().and_then(|m| m.addr_of(h.sender)).is_none()
-            || !self.repl.windows.get_or_default(h.sender).admit(&h)
-        {
+        let Some(dst) = self.monitor().and_then(|m| m.addr_of(h.sender)) else {
+            return Err(InputError::NotAuthorized);
+        };
+        if !self.repl.windows.get_or_default(h.sender).admit(&h) {
             return Err(InputError::NotAuthorized);
         }
         let mut r = Reader::at(body, HEADER_LEN);
@@ -886,14 +887,20 @@ impl Lns {
                 let seq = parse_batch_into(&mut r, &mut items).map_err(InputError::Replica)?;
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
                     let ack = |out: &mut BytesMut| out.put_u64(seq);
-                    seal(&mut self.repl.wire, m, h.sender, KIND_ACK, ack);
+                    // To the sender's address, looked up above.
+                    let (node, inc) = (m.node(), m.incarnation());
+                    self.repl.wire.seal(dst, KIND_ACK, node, inc, ack);
                 }
-                let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
+                let ch = self.repl.channels.get_or_default(h.sender);
+                let fresh = ch.receive(seq);
                 if fresh && !items.is_empty() {
+                    // Whether the sender's bulk sync is in progress (its records' keys noted):
+                    // the channel is looked up per record only then.
+                    let mut syncing = ch.sync_in_epoch().is_some();
                     // Every entry is of the header's incarnation: noted once for the batch.
                     self.note_incarnation(h.sender, h.incarnation);
                     for e in items.drain(..) {
-                        self.apply_entry(now, &h, e);
+                        self.apply_entry(now, &h, e, &mut syncing);
                     }
                     self.records_while_down(now, h.sender);
                 }
@@ -906,10 +913,13 @@ impl Lns {
                 if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
                     ch.acked(seq);
                 }
-                if self.repl.backup == Some(h.sender) {
+                // Nearly always none to release (checked here, no call).
+                if self.repl.backup == Some(h.sender) && !self.repl.releasing.is_empty() {
                     self.release_former_backups();
                 }
-                self.release_yielders();
+                if !self.repl.yielders.is_empty() {
+                    self.release_yielders();
+                }
             }
             kind => {
                 return Err(InputError::Replica(
@@ -922,27 +932,34 @@ impl Lns {
     }
 
     /// One entry of a fresh batch from `h.sender` (whose incarnation is noted already).
-    fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>) {
+    /// `syncing`: whether the sender's bulk sync is in progress on its channel
+    /// ([`Channel::sync_in_epoch`]), kept up to date here; a record's key is noted
+    /// ([`Channel::mark_seen`], which notes nothing outside a sync) only then.
+    fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>, syncing: &mut bool) {
         let from = h.sender;
         match e {
             Entry::SyncBegin { epoch } => {
                 if let Some(ch) = self.repl.channels.get_mut(&from) {
                     ch.begin_sync(epoch);
+                    *syncing = true;
                 }
             }
             Entry::SyncEnd { epoch } => {
-                let seen = self
-                    .repl
-                    .channels
-                    .get_mut(&from)
-                    .and_then(|ch| ch.end_sync(epoch));
+                let ch = self.repl.channels.get_mut(&from);
+                let seen = ch.and_then(|ch| {
+                    let seen = ch.end_sync(epoch);
+                    *syncing = ch.sync_in_epoch().is_some();
+                    seen
+                });
                 if let Some(seen) = seen {
                     self.sweep_held(from, &seen);
                     self.note_generation(from, epoch);
                 }
             }
             Entry::Item(rec) => {
-                if let (Some(k), Some(ch)) = (rec.key(), self.repl.channels.get_mut(&from)) {
+                if *syncing
+                    && let (Some(k), Some(ch)) = (rec.key(), self.repl.channels.get_mut(&from))
+                {
                     ch.mark_seen(&[k]);
                 }
                 self.apply_record(now, from, rec);
@@ -1135,6 +1152,138 @@ mod tests {
         assert_eq!(ch(&lns), (1, 0, Some(1)));
         assert_eq!(from_peer(&mut lns, KIND_ACK, &1u64.to_be_bytes()), Ok(()));
         assert_eq!(ch(&lns), (1, 1, None), "the batch committed");
+    }
+
+    /// One entry of a generated batch (`sync_records_are_swept_as_the_sync_says`).
+    #[derive(Debug, Clone)]
+    enum Op {
+        Begin(u32),
+        End(u32),
+        Tunnel(u16),
+        Session(u16, u16),
+        Gone(u16, u16),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1u32..3).prop_map(Op::Begin),
+            (1u32..3).prop_map(Op::End),
+            (1u16..4).prop_map(Op::Tunnel),
+            (1u16..4, 1u16..4).prop_map(|(t, s)| Op::Session(t, s)),
+            (1u16..4, 1u16..4).prop_map(|(t, s)| Op::Gone(t, s)),
+        ]
+    }
+
+    fn tunnel_record(tunnel: u16) -> Record {
+        let peer: SocketAddr = "192.0.2.9:1701".parse().unwrap();
+        Record::Tunnel(Box::new(crate::l2tp::replica::TunnelRecord {
+            tunnel,
+            peer_tunnel: tunnel,
+            peer,
+            local: "10.0.2.1:1701".parse().unwrap(),
+            ns: 0,
+            nr: 0,
+            peer_window: 4,
+            peer_framing_capabilities: 3,
+            peer_bearer_capabilities: None,
+            peer_load_balance_capable: false,
+            peer_failover: None,
+            hello_interval_ms: 60_000,
+            epoch: 0,
+        }))
+    }
+
+    proptest::proptest! {
+        /// What a backup holds for a member after any batches of records and bulk-sync markers
+        /// (module docs of `crate::replica`): every record applies; a sync's end (of the epoch
+        /// its begin named, the last begin replacing an unfinished one) removes every tunnel
+        /// and session its records did not name since that begin, and an end of another
+        /// epoch, or without a begin, removes nothing. Checked against that rule after each
+        /// batch (the channel's record keys are noted only while a sync is in progress).
+        #[test]
+        fn sync_records_are_swept_as_the_sync_says(
+            batches in proptest::collection::vec(proptest::collection::vec(op(), 1..6), 1..8)
+        ) {
+            use crate::health::{ClusterKey, Role};
+            use crate::l2tp::{LnsConfig, LnsMembership};
+            use std::collections::{BTreeSet, HashSet};
+            let now = Instant::now();
+            let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+            let key = ClusterKey::new(b"pool");
+            let m = LnsMembership::new(NodeId(1), Role::LNS, key.clone(), vec![(NodeId(2), peer)]);
+            let cfg = LnsConfig {
+                contact: false,
+                membership: Some(m),
+                replication: Some(ReplicationConfig::default()),
+                ..LnsConfig::default()
+            };
+            let mut lns = Lns::new(cfg, now).unwrap();
+            let mut w = Wire {
+                mac: Some(CmacKey::derive(&key, MAC_INFO)),
+                ..Default::default()
+            };
+            // The rule: tunnels and sessions held, and the sync in progress with what it named.
+            let mut tunnels: BTreeMap<u16, BTreeSet<u16>> = BTreeMap::new();
+            let mut sync: Option<(u32, HashSet<crate::l2tp::replica::RecordKey>)> = None;
+            for (i, batch) in batches.iter().enumerate() {
+                let mut items = Vec::new();
+                for op in batch {
+                    match *op {
+                        Op::Begin(e) => {
+                            sync = Some((e, HashSet::new()));
+                            items.push(Entry::SyncBegin { epoch: e });
+                        }
+                        Op::End(e) => {
+                            if let Some((_, seen)) = sync.take_if(|(se, _)| *se == e) {
+                                tunnels.retain(|t, _| seen.contains(&(*t, None)));
+                                for (t, ss) in &mut tunnels {
+                                    ss.retain(|s| seen.contains(&(*t, Some(*s))));
+                                }
+                            }
+                            items.push(Entry::SyncEnd { epoch: e });
+                        }
+                        Op::Tunnel(t) => {
+                            if let Some((_, seen)) = &mut sync {
+                                seen.insert((t, None));
+                            }
+                            tunnels.entry(t).or_default();
+                            items.push(Entry::Item(tunnel_record(t)));
+                        }
+                        Op::Session(t, s) => {
+                            if let Some((_, seen)) = &mut sync {
+                                seen.insert((t, Some(s)));
+                            }
+                            if let Some(ss) = tunnels.get_mut(&t) {
+                                ss.insert(s);
+                            }
+                            items.push(Entry::Item(session(t, s)));
+                        }
+                        Op::Gone(t, s) => {
+                            if let Some(ss) = tunnels.get_mut(&t) {
+                                ss.remove(&s);
+                            }
+                            items.push(Entry::Item(Record::SessionGone { tunnel: t, session: s }));
+                        }
+                    }
+                }
+                let seq = i as u64 + 1;
+                w.seal(peer, KIND_REPLICATE, NodeId(2), 1, |out| {
+                    crate::replica::encode_batch(seq, &items, out)
+                });
+                let t = w.out.pop_front().unwrap();
+                let r = lns.handle_datagram(now, peer, "10.0.2.1:1701".parse().unwrap(), &t.payload);
+                proptest::prop_assert_eq!(r, Ok(()));
+                let held: Vec<(u16, u16)> =
+                    lns.held_sessions_for(NodeId(2)).iter().map(|r| (r.tunnel, r.session)).collect();
+                let want: Vec<(u16, u16)> = tunnels
+                    .iter()
+                    .flat_map(|(t, ss)| ss.iter().map(move |s| (*t, *s)))
+                    .collect();
+                proptest::prop_assert_eq!(held, want);
+                proptest::prop_assert_eq!(lns.held_for(NodeId(2)).0, tunnels.len());
+            }
+        }
     }
 
     fn session(tunnel: u16, session: u16) -> Record {
