@@ -858,8 +858,8 @@ mod tests {
                     h[j].handle_batch(now, &mut b);
                     assert!(b.iter().all(|d| d.result.is_ok()), "{b:?}");
                 }
-                for i in 0..2 {
-                    let (out, cluster): (Vec<_>, Vec<_>) = drain_all(&mut h[i])
+                for (i, x) in h.iter_mut().enumerate() {
+                    let (out, cluster): (Vec<_>, Vec<_>) = drain_all(x)
                         .into_iter()
                         .partition(|t| t.dst == FA || t.link_dst.is_some());
                     for t in cluster {
