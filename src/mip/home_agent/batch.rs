@@ -31,7 +31,6 @@ use crate::io::md5x::{LANES, Pads, hmac_md5_each};
 use crate::mip::wire::AuthRef;
 use crate::mip::wire::auth::AUTHENTICATOR_LEN as TAG;
 use arrayvec::ArrayVec;
-use bytes::Bytes;
 
 /// One datagram of a batch ([`HomeAgent::handle_batch`]): what [`HomeAgent::handle_frame`]
 /// takes, and the result it returned, written by the batch.
@@ -354,7 +353,7 @@ impl HomeAgent {
     /// written after the group ([`HomeAgent::flush_signatures`]).
     pub(super) fn push_reply(&mut self, mut t: Transmit, bytes: Vec<u8>) {
         if self.batch.unsigned.is_empty() {
-            t.payload = bytes.into();
+            t.payload = self.reply_payload(bytes);
             self.push_transmit(t);
             return;
         }
@@ -367,8 +366,9 @@ impl HomeAgent {
                 let d = e.element();
                 self.batch.unsigned = d.sigs;
                 let bytes = self.sign_now(d.bytes);
+                let payload = self.reply_payload(bytes);
                 if let Some(t) = self.transmits.get_mut(d.index) {
-                    t.payload = bytes.into();
+                    t.payload = payload;
                 }
             }
         }
@@ -408,9 +408,10 @@ impl HomeAgent {
                 }
             }
         }
-        for d in deferred.drain(..) {
+        while let Some(d) = self.batch.deferred.pop() {
+            let payload = self.reply_payload(d.bytes);
             if let Some(t) = self.transmits.get_mut(d.index) {
-                t.payload = Bytes::from(d.bytes);
+                t.payload = payload;
             }
         }
     }
@@ -420,6 +421,7 @@ impl HomeAgent {
 mod tests {
     use super::*;
     use crate::mip::wire::Request;
+    use bytes::Bytes;
     use proptest::prelude::*;
 
     const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -787,6 +789,125 @@ mod tests {
                 Ok(())
             );
         }
+    }
+
+    /// The payloads an HA sends (forwarded requests, the second HA's replies, relayed replies)
+    /// are copied into one kept buffer and cut from it, not allocated one by one: payloads cut
+    /// one after another lie side by side, a payload still held is never written over by later
+    /// ones, the first HA forwards the request and relays the second HA's reply unchanged, and
+    /// every reply reaching the foreign agent accepts the request (code 0) under the mobile
+    /// node's MN-HA authenticator (RFC 5944 sections 3.4, 3.5.1).
+    #[test]
+    fn payloads_are_cut_from_one_kept_buffer() {
+        let start = Instant::now();
+        let mode = ForwardMode::Layer2;
+        let mut h = [ha(1, start, mode, false), ha(2, start, mode, false)];
+        let mut now = start;
+        let mut seen = Seen::default();
+        for _ in 0..2 {
+            for x in h.iter_mut() {
+                x.handle_timeout(now);
+            }
+            exchange(now, &mut h, Vec::new(), true, &mut seen);
+            now += Duration::from_millis(10);
+        }
+        let vip = SocketAddr::V4(SocketAddrV4::new(VIP, PORT));
+        let mut held: Option<(Bytes, Vec<u8>)> = None;
+        let (mut side_by_side, mut pairs, mut to_fa) = (0, 0, 0);
+        for round in 0..40u64 {
+            now += Duration::from_millis(5);
+            let id = NtpTime::from_unix(WALL + now.duration_since(start)).0;
+            // Four requests a group (the pending requests' bound), of the six mobile nodes.
+            let reqs: Vec<Vec<u8>> = (0..4)
+                .map(|i| {
+                    let k = ((round * 4 + i) % 6) as u32;
+                    Builder::request(Request {
+                        lifetime: 600,
+                        home_address: home(k),
+                        home_agent: VIP,
+                        care_of: Ipv4Addr::new(198, 51, 100, 1),
+                        identification: id + i,
+                        ..Request::default()
+                    })
+                    .mn_ha_auth(&mn_sa(k))
+                    .to_vec()
+                })
+                .collect();
+            // (to which HA, from, to, octets, whether from the other HA)
+            type Frame = (usize, SocketAddr, SocketAddr, Vec<u8>, bool);
+            let mut queue: Vec<Frame> = reqs
+                .iter()
+                .map(|r| (0, FA, vip, r.clone(), false))
+                .collect();
+            // Every payload of the round, held until its end.
+            let mut kept: Vec<Bytes> = Vec::new();
+            while !queue.is_empty() {
+                let mut by: [Vec<Frame>; 2] = [vec![], vec![]];
+                for f in queue.drain(..) {
+                    by[f.0].push(f);
+                }
+                for (j, frames) in by.iter().enumerate() {
+                    let mac = MacAddr::local(2 - j as u32);
+                    let mut b: Vec<Datagram<'_>> = frames
+                        .iter()
+                        .map(|(_, from, to, d, member)| {
+                            let d = Datagram::new(*from, *to, d);
+                            if *member { d.with_link_src(mac) } else { d }
+                        })
+                        .collect();
+                    h[j].handle_batch(now, &mut b);
+                    assert!(b.iter().all(|d| d.result.is_ok()), "{b:?}");
+                }
+                for (i, x) in h.iter_mut().enumerate() {
+                    let (out, cluster): (Vec<_>, Vec<_>) = drain_all(x)
+                        .into_iter()
+                        .partition(|t| t.dst == FA || t.link_dst.is_some());
+                    for t in cluster {
+                        let from = t.src.unwrap_or(member_addr(i as u32 + 1));
+                        queue.push((1 - i, from, t.dst, t.payload.to_vec(), false));
+                    }
+                    // The registration messages, to the foreign agent or (layer 2) the other HA.
+                    for w in out.windows(2) {
+                        let (a, b) = (&w[0].payload, &w[1].payload);
+                        let (a0, b0) = (a.as_ptr() as usize, b.as_ptr() as usize);
+                        pairs += 1;
+                        side_by_side += usize::from(a0 + a.len() == b0 || b0 + b.len() == a0);
+                    }
+                    for t in out {
+                        if held.is_none() {
+                            held = Some((t.payload.clone(), t.payload.to_vec()));
+                        }
+                        kept.push(t.payload.clone());
+                        if t.dst == FA {
+                            // The second HA's accepting reply, relayed unchanged.
+                            to_fa += 1;
+                            let m = Summary::parse(&t.payload).unwrap();
+                            let Header::Reply(p) = m.header else {
+                                panic!("not a reply: {t:?}");
+                            };
+                            assert_eq!(p.code, ReplyCode::ACCEPTED);
+                            let k = u32::from(p.home_address.octets()[3]) - 1;
+                            let key = mn_sa(k).prepare();
+                            let x = m.mn_ha.unwrap();
+                            assert_eq!(x.verify_prepared(&t.payload, 300 + k, &key), Ok(()));
+                            continue;
+                        }
+                        if i == 0 {
+                            // A forwarded request: the request's own octets.
+                            assert!(reqs.iter().any(|r| r[..] == t.payload[..]), "{t:?}");
+                        }
+                        let from = t.src.unwrap_or(member_addr(i as u32 + 1));
+                        queue.push((1 - i, from, t.dst, t.payload.to_vec(), true));
+                    }
+                }
+            }
+        }
+        assert_eq!(to_fa, 40 * 4);
+        // Cut from one buffer: side by side (a new buffer now and then, when one is used up).
+        assert!(side_by_side * 10 >= pairs * 8, "{side_by_side} of {pairs}");
+        // Held through 40 rounds of later payloads: unchanged.
+        let (payload, octets) = held.unwrap();
+        assert_eq!(payload[..], octets[..]);
     }
 
     fn drain_all(h: &mut HomeAgent) -> Vec<Transmit> {

@@ -304,11 +304,38 @@ pub struct HomeAgent {
     /// The allocations of answered pending requests, for the next forwarded ones
     /// ([`HomeAgent::boxed_pending`]): at most [`SPARE_PENDING`].
     spare_pending: ArrayVec<Box<Pending>, SPARE_PENDING>,
+    /// The buffer the payloads of relayed and forwarded datagrams and of replies are copied into
+    /// and cut from ([`HomeAgent::payload_of`]): no allocation per datagram.
+    out_buf: ::bytes::BytesMut,
+    /// The buffers of replies already copied out, for the next replies
+    /// ([`reply_buffer`]): at most [`SPARE_REPLIES`].
+    spare_replies: ArrayVec<Vec<u8>, SPARE_REPLIES>,
 }
+
+/// The buffer [`HomeAgent::payload_of`] cuts payloads from: some sixty registration messages
+/// before the payloads cut from it must all be dropped for its octets to be used again (else a
+/// new one is allocated, and the old one freed with its last payload).
+const OUT_BUFFER: usize = 4096;
+
+/// How many reply buffers a Home Agent keeps for the next replies: a group's replies, signed
+/// together after it (`batch.rs`).
+const SPARE_REPLIES: usize = 2 * crate::io::md5x::LANES;
 
 /// How many answered pending requests' allocations a Home Agent keeps for the next forwarded
 /// ones: a batch's worth ([`crate::io::md5x::LANES`]).
 const SPARE_PENDING: usize = crate::io::md5x::LANES;
+
+/// An empty buffer of at least `cap` octets for a reply: one of the `spare` ones kept
+/// ([`HomeAgent::reply_payload`]) when there is one.
+fn reply_buffer(spare: &mut ArrayVec<Vec<u8>, SPARE_REPLIES>, cap: usize) -> Vec<u8> {
+    match spare.pop() {
+        Some(mut b) => {
+            b.reserve(cap);
+            b
+        }
+        None => Vec::with_capacity(cap),
+    }
+}
 
 /// The IPv4 transport address (Mobile IPv4 runs over IPv4 only; an IPv6 one maps to 0.0.0.0).
 fn sock4(a: SocketAddr) -> SocketAddrV4 {
@@ -400,6 +427,8 @@ impl HomeAgent {
             stats: HaStats::default(),
             batch: batch::Batch::default(),
             spare_pending: ArrayVec::new(),
+            out_buf: ::bytes::BytesMut::new(),
+            spare_replies: ArrayVec::new(),
         };
         ha.push_event(ha.route.announcement());
         Ok(ha)
@@ -469,6 +498,27 @@ impl HomeAgent {
 
     fn push_transmit(&mut self, t: Transmit) {
         self.transmits.push(t);
+    }
+
+    /// `data` copied into the kept output buffer and cut off as a datagram's payload: the
+    /// buffer's own octets again once every payload cut from it is dropped, else a new buffer
+    /// (not one allocation per datagram).
+    fn payload_of(&mut self, data: &[u8]) -> ::bytes::Bytes {
+        if self.out_buf.capacity() == 0 {
+            self.out_buf = ::bytes::BytesMut::with_capacity(OUT_BUFFER);
+        }
+        self.out_buf.reserve(data.len());
+        self.out_buf.extend_from_slice(data);
+        self.out_buf.split().freeze()
+    }
+
+    /// A reply's octets as a datagram's payload ([`HomeAgent::payload_of`]); the emptied
+    /// buffer is kept for the next reply ([`reply_buffer`]).
+    fn reply_payload(&mut self, mut bytes: Vec<u8>) -> ::bytes::Bytes {
+        let p = self.payload_of(&bytes);
+        bytes.clear();
+        let _ = self.spare_replies.try_push(bytes);
+        p
     }
 
     /// `p` in a box: the allocation of an answered pending request when one is kept, else a new

@@ -323,11 +323,12 @@ impl HomeAgent {
                     self.send_cluster(second, notice);
                 }
                 let mac = self.members.get(&second).map(|m| m.mac);
+                let payload = self.payload_of(data);
                 self.push_transmit(Transmit {
                     dst: SocketAddr::V4(SocketAddrV4::new(v4(to), PORT)),
                     src: Some(a.from),
                     link_dst: mac,
-                    payload: data.to_vec().into(),
+                    payload,
                 });
             }
             ForwardMode::Layer3 => {
@@ -597,7 +598,8 @@ impl HomeAgent {
                 .map(Extension::encoded_len)
                 .sum::<usize>()
         });
-        let mut bytes = Vec::with_capacity(
+        let mut bytes = reply_buffer(
+            &mut self.spare_replies,
             header.encoded_len()
                 + nai_ext.as_ref().map_or(0, Extension::encoded_len)
                 + tunnel_len

@@ -129,11 +129,12 @@ impl HomeAgent {
         self.update_load();
         self.stats.relayed += 1;
         let src = Some(self.vip_sock());
+        let payload = self.payload_of(data);
         self.push_transmit(Transmit {
             dst: pe.fa.into(),
             src,
             link_dst: None,
-            payload: data.to_vec().into(),
+            payload,
         });
         Ok(())
     }
