@@ -672,3 +672,22 @@ fn monitor_config(cfg: &LnsConfig, m: &LnsMembership) -> MonitorConfig {
     );
     mc
 }
+
+/// Test builder: pool member node 1 of a virtual LNS keyed `b"pool"` (not a contact LNS), with
+/// replication on and `peers` as the other members, built at `now`.
+#[cfg(test)]
+pub(crate) fn pool_member(now: Instant, peers: Vec<(NodeId, SocketAddr)>) -> Lns {
+    let m = crate::l2tp::LnsMembership::new(
+        NodeId(1),
+        crate::health::Role::LNS,
+        crate::health::ClusterKey::new(b"pool"),
+        peers,
+    );
+    let cfg = crate::l2tp::LnsConfig {
+        contact: false,
+        membership: Some(m),
+        replication: Some(ReplicationConfig::default()),
+        ..crate::l2tp::LnsConfig::default()
+    };
+    Lns::new(cfg, now).expect("a valid pool member")
+}

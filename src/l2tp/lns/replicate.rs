@@ -1111,19 +1111,10 @@ mod tests {
     /// acknowledgement cut short, is refused and changes nothing.
     #[test]
     fn an_acknowledgement_commits_its_batch_only() {
-        use crate::health::{ClusterKey, Role};
-        use crate::l2tp::{LnsConfig, LnsMembership};
         let now = Instant::now();
         let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-        let key = ClusterKey::new(b"pool");
-        let m = LnsMembership::new(NodeId(1), Role::LNS, key.clone(), vec![(NodeId(2), peer)]);
-        let cfg = LnsConfig {
-            contact: false,
-            membership: Some(m),
-            replication: Some(ReplicationConfig::default()),
-            ..LnsConfig::default()
-        };
-        let mut lns = Lns::new(cfg, now).unwrap();
+        let key = crate::health::ClusterKey::new(b"pool");
+        let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
         lns.send_record(NodeId(2), session(1, 2));
         lns.flush_replication(now);
         let sent = lns.poll_transmit().expect("the batch");
@@ -1205,20 +1196,11 @@ mod tests {
         fn sync_records_are_swept_as_the_sync_says(
             batches in proptest::collection::vec(proptest::collection::vec(op(), 1..6), 1..8)
         ) {
-            use crate::health::{ClusterKey, Role};
-            use crate::l2tp::{LnsConfig, LnsMembership};
             use std::collections::{BTreeSet, HashSet};
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let key = ClusterKey::new(b"pool");
-            let m = LnsMembership::new(NodeId(1), Role::LNS, key.clone(), vec![(NodeId(2), peer)]);
-            let cfg = LnsConfig {
-                contact: false,
-                membership: Some(m),
-                replication: Some(ReplicationConfig::default()),
-                ..LnsConfig::default()
-            };
-            let mut lns = Lns::new(cfg, now).unwrap();
+            let key = crate::health::ClusterKey::new(b"pool");
+            let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
             let mut w = Wire {
                 mac: Some(CmacKey::derive(&key, MAC_INFO)),
                 ..Default::default()

@@ -856,9 +856,7 @@ fn handoff(t: &TunnelRecord, s: &SessionRecord) -> SessionHandoff {
 mod tests {
     use super::super::super::session::SessionState;
     use super::super::super::wire::{ControlMessage, Message, MessageType, ResultCodeValue};
-    use super::super::{LnsConfig, LnsMembership, ReplicationConfig};
     use super::*;
-    use crate::health::{ClusterKey, Role};
     use std::net::SocketAddr;
     use std::time::Duration;
 
@@ -892,22 +890,13 @@ mod tests {
     /// Node 1 of a pool with nodes 2 and 3, holding node 2's (incarnation 1) tunnel and its
     /// answered call from node 2's bulk sync `generation`.
     fn holder(now: Instant, generation: u32) -> Lns {
-        let m = LnsMembership::new(
-            NodeId(1),
-            Role::LNS,
-            ClusterKey::new(b"pool"),
+        let mut lns = super::super::pool_member(
+            now,
             vec![
                 (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
                 (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
             ],
         );
-        let cfg = LnsConfig {
-            contact: false,
-            membership: Some(m),
-            replication: Some(ReplicationConfig::default()),
-            ..LnsConfig::default()
-        };
-        let mut lns = Lns::new(cfg, now).unwrap();
         let t = TunnelRecord {
             tunnel: TUNNEL,
             peer_tunnel: PEER_TUNNEL,
