@@ -266,6 +266,9 @@ pub(crate) struct Core {
     channel_cfg: std::sync::Arc<ChannelConfig>,
     /// The messages a channel delivers, a buffer reused across datagrams (`deliver`).
     delivered: Vec<ControlMessage<'static>>,
+    /// Where the channels write the messages sent at once and the ZLBs
+    /// ([`Channel::send_in`], [`Channel::flush_ack_in`]): no allocation per datagram.
+    arena: bytes::BytesMut,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
@@ -323,6 +326,7 @@ impl Core {
             cdn_cause: None,
             channel_cfg: Default::default(),
             delivered: Vec::new(),
+            arena: bytes::BytesMut::new(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -455,7 +459,7 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return false;
         };
-        let ok = t.channel.send(now, msg).is_ok();
+        let ok = t.channel.send_in(now, msg, &mut self.arena).is_ok();
         self.flush(now, tid);
         ok
     }
@@ -496,7 +500,7 @@ impl Core {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.release(now, ns);
             t.channel.end_defer();
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -514,7 +518,7 @@ impl Core {
     pub fn release_ack(&mut self, now: Instant, tid: u16, ns: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.release_ack(ns);
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -532,7 +536,7 @@ impl Core {
     pub fn ack_now(&mut self, now: Instant, tid: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.end_defer();
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -869,7 +873,7 @@ impl Core {
         let mut dirty = std::mem::take(&mut self.dirty);
         for tid in dirty.drain(..) {
             if let Some(t) = self.tunnels.get_mut(&tid) {
-                t.channel.flush_ack();
+                t.channel.flush_ack_in(&mut self.arena);
             }
             self.flush(now, tid);
         }
