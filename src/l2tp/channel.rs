@@ -21,6 +21,7 @@
 //!   more with [`ChannelFull`].
 
 use super::wire::ControlMessage;
+use super::wire::header::ControlHeader;
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -347,6 +348,42 @@ impl Channel {
         self.send_with(now, msg, Some(arena))
     }
 
+    /// As [`Channel::send_in`] for a message `write` writes itself (at most `max_len` octets, under
+    /// the header it is given: the peer's Tunnel ID, `session_id`, our next Ns and our Nr), with
+    /// no message value built, when it leaves at once; when it must wait (the window, messages
+    /// queued before it), `build()` is queued instead, the same message as a value. `write` must
+    /// write what `build()` would encode under that header (the LNS's redirect ICRP:
+    /// [`ControlMessage::emit_icrp`]).
+    pub fn send_written_in(
+        &mut self,
+        now: Instant,
+        session_id: u16,
+        max_len: usize,
+        write: impl FnOnce(&mut BytesMut, ControlHeader),
+        build: impl FnOnce() -> ControlMessage<'static>,
+        arena: &mut BytesMut,
+    ) -> Result<(), ChannelFull> {
+        let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
+        if queued > 0 || !self.may_send() {
+            return self.send_with(now, build(), Some(arena));
+        }
+        let ns = self.ns;
+        self.ns = self.ns.wrapping_add(1);
+        let header = ControlHeader {
+            tunnel_id: self.peer_tunnel_id,
+            session_id,
+            ns,
+            nr: self.ack_nr(),
+        };
+        if arena.capacity() < max_len {
+            arena.reserve(max_len.max(ARENA_BLOCK));
+        }
+        write(arena, header);
+        let bytes = arena.split().freeze();
+        self.transmit_bytes(now, ns, bytes);
+        Ok(())
+    }
+
     fn send_with(
         &mut self,
         now: Instant,
@@ -523,6 +560,11 @@ impl Channel {
         let ns = self.ns;
         self.ns = self.ns.wrapping_add(1);
         let bytes = self.encode_bytes(ns, msg, arena);
+        self.transmit_bytes(now, ns, bytes);
+    }
+
+    /// Sends `bytes`, the message just numbered `ns` (it carries our Nr).
+    fn transmit_bytes(&mut self, now: Instant, ns: u16, bytes: Bytes) {
         if self.unacked.is_empty() {
             self.unacked_since = Some(now);
         }
@@ -1474,7 +1516,8 @@ mod tests {
         }
 
         /// The arena ([`Channel::send_in`], [`Channel::flush_ack_in`], one arena shared by two
-        /// channels as by an endpoint's tunnels) changes no octet: any interleaving of sends
+        /// channels as by an endpoint's tunnels; ICRPs written directly by
+        /// [`Channel::send_written_in`]) changes no octet: any interleaving of sends
         /// (messages of any length, some longer than [`ARENA_BLOCK`]), transmissions, deliveries,
         /// acknowledgements and retransmissions gives the same datagrams, in the same order, as
         /// [`Channel::send`] and [`Channel::flush_ack`]; each datagram parses back to the message
@@ -1501,16 +1544,24 @@ mod tests {
                             },
                         ));
                         if op == 1 {
-                            // Three AVPs of up to 999 octets (an AVP's length is 10 bits).
+                            // Three AVPs of 1 to 999 octets (an AVP's length is 10 bits; a Host
+                            // Name is not empty).
                             for k in 0..3 {
-                                let octets = vec![addr[2] ^ k; usize::from(len % 1000)];
+                                let octets = vec![addr[2] ^ k; 1 + usize::from(len % 999)];
                                 m.push(crate::l2tp::wire::Avp::optional(
                                     crate::l2tp::wire::avp::AvpValue::HostName(octets.into()),
                                 ));
                             }
                         }
                         let r = a.send(now, m.clone());
-                        let r2 = a2.send_in(now, m.clone(), &mut arena);
+                        let r2 = if op == 0 {
+                            // Written directly (the redirect ICRP), or built when it must wait.
+                            let target = Some((crate::l2tp::wire::DEFAULT_ENTERPRISE, std::net::Ipv4Addr::from(addr).into()));
+                            let write = |out: &mut BytesMut, h| ControlMessage::emit_icrp(out, h, len, target);
+                            a2.send_written_in(now, sid, 50, write, || m.clone(), &mut arena)
+                        } else {
+                            a2.send_in(now, m.clone(), &mut arena)
+                        };
                         proptest::prop_assert_eq!(r, r2);
                         if r.is_ok() {
                             sent.push(m);

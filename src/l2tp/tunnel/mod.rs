@@ -273,6 +273,10 @@ pub(crate) struct Core {
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
+/// The longest ICRP [`Core::send_icrp`] writes: header, Message Type, Assigned Session ID and an
+/// IPv6 `RedirectTarget`.
+const ICRP_MAX_LEN: usize = 12 + 8 + 8 + 6 + 16;
+
 /// A table of our ids (tunnels, a tunnel's sessions).
 trait Ids {
     fn contains_key(&self, id: &u16) -> bool;
@@ -460,6 +464,45 @@ impl Core {
             return false;
         };
         let ok = t.channel.send_in(now, msg, &mut self.arena).is_ok();
+        self.flush(now, tid);
+        ok
+    }
+
+    /// Sends on tunnel `tid` the ICRP [`ControlMessage::icrp`] builds (`peer_sid` in the
+    /// header, `sid` assigned), with the vendor `RedirectTarget` AVP when `redirect` names one,
+    /// and flushes, as [`Core::send_ctrl`] would: written straight into the datagram
+    /// ([`Channel::send_written_in`], [`ControlMessage::emit_icrp`]) when the tunnel has no secret
+    /// (nothing to hide) and the message leaves at once.
+    pub fn send_icrp(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        peer_sid: u16,
+        sid: u16,
+        redirect: Option<(u16, IpAddr)>,
+    ) -> bool {
+        let build = move || {
+            let icrp = ControlMessage::icrp(0, peer_sid, sid);
+            match redirect {
+                Some((vendor, addr)) => {
+                    icrp.with(Avp::optional(AvpValue::RedirectTarget { vendor, addr }))
+                }
+                None => icrp,
+            }
+        };
+        if self.secret_of(tid).is_some() {
+            return self.send_ctrl(now, tid, build());
+        }
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        let write = |out: &mut bytes::BytesMut, header| {
+            ControlMessage::emit_icrp(out, header, sid, redirect);
+        };
+        let ok = t
+            .channel
+            .send_written_in(now, peer_sid, ICRP_MAX_LEN, write, build, &mut self.arena)
+            .is_ok();
         self.flush(now, tid);
         ok
     }
