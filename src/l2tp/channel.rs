@@ -21,10 +21,29 @@
 //!   more with [`ChannelFull`].
 
 use super::wire::ControlMessage;
-use bytes::Bytes;
+use super::wire::header::ControlHeader;
+use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Octets an encoding arena ([`Channel::send_in`], [`Channel::flush_ack_in`]) takes at a time
+/// when the one it holds is full and still referenced by datagrams not yet freed.
+pub const ARENA_BLOCK: usize = 2048;
+
+/// `msg` written at the end of `arena` and cut off as a datagram of its own: the datagrams share
+/// the arena's block (cloning one, as a sent message is cloned for its retransmission, counts a
+/// reference and allocates nothing), and once every datagram cut from the block is freed the
+/// arena writes from its start again. A new block of [`ARENA_BLOCK`] octets (or the message's
+/// length if more) is taken only when the current one is full while datagrams still hold it.
+fn encode_into(msg: &ControlMessage<'_>, arena: &mut BytesMut) -> Bytes {
+    let len = msg.encoded_len();
+    if arena.capacity() < len {
+        arena.reserve(len.max(ARENA_BLOCK));
+    }
+    msg.emit(arena);
+    arena.split().freeze()
+}
 
 /// `a` comes before `b` modulo 2^16.
 pub fn seq_lt(a: u16, b: u16) -> bool {
@@ -314,13 +333,70 @@ impl Channel {
 
     /// Queues a message for reliable delivery.
     pub fn send(&mut self, now: Instant, msg: ControlMessage<'static>) -> Result<(), ChannelFull> {
+        self.send_with(now, msg, None)
+    }
+
+    /// As [`Channel::send`], a message sent at once written into `arena` (shared by an
+    /// endpoint's channels; the same octets as [`Channel::send`]'s, without an allocation of its
+    /// own in the usual case: `encode_into`).
+    pub fn send_in(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        arena: &mut BytesMut,
+    ) -> Result<(), ChannelFull> {
+        self.send_with(now, msg, Some(arena))
+    }
+
+    /// As [`Channel::send_in`] for a message `write` writes itself (at most `max_len` octets, under
+    /// the header it is given: the peer's Tunnel ID, `session_id`, our next Ns and our Nr), with
+    /// no message value built, when it leaves at once; when it must wait (the window, messages
+    /// queued before it), `build()` is queued instead, the same message as a value. `write` must
+    /// write what `build()` would encode under that header (the LNS's redirect ICRP:
+    /// [`ControlMessage::emit_icrp`]).
+    pub fn send_written_in(
+        &mut self,
+        now: Instant,
+        session_id: u16,
+        max_len: usize,
+        write: impl FnOnce(&mut BytesMut, ControlHeader),
+        build: impl FnOnce() -> ControlMessage<'static>,
+        arena: &mut BytesMut,
+    ) -> Result<(), ChannelFull> {
+        let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
+        if queued > 0 || !self.may_send() {
+            return self.send_with(now, build(), Some(arena));
+        }
+        let ns = self.ns;
+        self.ns = self.ns.wrapping_add(1);
+        let header = ControlHeader {
+            tunnel_id: self.peer_tunnel_id,
+            session_id,
+            ns,
+            nr: self.ack_nr(),
+        };
+        if arena.capacity() < max_len {
+            arena.reserve(max_len.max(ARENA_BLOCK));
+        }
+        write(arena, header);
+        let bytes = arena.split().freeze();
+        self.transmit_bytes(now, ns, bytes);
+        Ok(())
+    }
+
+    fn send_with(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        arena: Option<&mut BytesMut>,
+    ) -> Result<(), ChannelFull> {
         let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
         if queued >= self.cfg.max_send_queue {
             return Err(ChannelFull);
         }
         if queued == 0 && self.may_send() {
             // What `pump` would do with it at once, without the queue.
-            self.transmit_new(now, msg);
+            self.transmit_new(now, msg, arena);
             return Ok(());
         }
         self.backlog
@@ -451,6 +527,22 @@ impl Channel {
         v
     }
 
+    /// [`Channel::encode`], into `arena` when one is given (`encode_into`).
+    fn encode_bytes(
+        &self,
+        ns: u16,
+        mut msg: ControlMessage<'static>,
+        arena: Option<&mut BytesMut>,
+    ) -> Bytes {
+        let Some(arena) = arena else {
+            return Bytes::from(self.encode(ns, msg));
+        };
+        msg.header.tunnel_id = self.peer_tunnel_id;
+        msg.header.ns = ns;
+        msg.header.nr = self.ack_nr();
+        encode_into(&msg, arena)
+    }
+
     /// Whether a new message may go now: not held, our Ns known, and fewer in flight than the
     /// window (the congestion window within the peer's Receive Window Size, at least 1).
     fn may_send(&self) -> bool {
@@ -459,10 +551,20 @@ impl Channel {
     }
 
     /// Numbers, encodes and sends `msg` (it carries our Nr: no ZLB is owed any more).
-    fn transmit_new(&mut self, now: Instant, msg: ControlMessage<'static>) {
+    fn transmit_new(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        arena: Option<&mut BytesMut>,
+    ) {
         let ns = self.ns;
         self.ns = self.ns.wrapping_add(1);
-        let bytes = Bytes::from(self.encode(ns, msg));
+        let bytes = self.encode_bytes(ns, msg, arena);
+        self.transmit_bytes(now, ns, bytes);
+    }
+
+    /// Sends `bytes`, the message just numbered `ns` (it carries our Nr).
+    fn transmit_bytes(&mut self, now: Instant, ns: u16, bytes: Bytes) {
         if self.unacked.is_empty() {
             self.unacked_since = Some(now);
         }
@@ -481,7 +583,7 @@ impl Channel {
             let Some(msg) = self.backlog.as_mut().and_then(|b| b.queue.pop_front()) else {
                 break;
             };
-            self.transmit_new(now, msg);
+            self.transmit_new(now, msg, None);
         }
         self.trim_backlog();
     }
@@ -706,6 +808,15 @@ impl Channel {
     /// acknowledgement of everything before it (a duplicate or a message ahead of order is
     /// re-acknowledged all the same, RFC 2661 5.8).
     pub fn flush_ack(&mut self) {
+        self.flush_ack_with(None);
+    }
+
+    /// As [`Channel::flush_ack`], the ZLB written into `arena` ([`Channel::send_in`]).
+    pub fn flush_ack_in(&mut self, arena: &mut BytesMut) {
+        self.flush_ack_with(Some(arena));
+    }
+
+    fn flush_ack_with(&mut self, arena: Option<&mut BytesMut>) {
         if self.ack_pending && self.ack_by.is_none() {
             self.ack_pending = false;
             let nr = self.ack_nr();
@@ -715,9 +826,15 @@ impl Channel {
             self.reack = false;
             self.nr_sent = nr;
             let zlb = ControlMessage::zlb(self.peer_tunnel_id, self.ns, nr);
-            let mut v = Vec::with_capacity(12);
-            zlb.emit(&mut v);
-            self.out.push(Bytes::from(v));
+            let b = match arena {
+                Some(arena) => encode_into(&zlb, arena),
+                None => {
+                    let mut v = Vec::with_capacity(12);
+                    zlb.emit(&mut v);
+                    Bytes::from(v)
+                }
+            };
+            self.out.push(b);
         }
     }
 
@@ -1139,6 +1256,39 @@ mod tests {
         assert!(!seq_lt(5, 5));
     }
 
+    /// An arena whose datagrams were all freed writes from the start of its block again: a
+    /// thousand messages, each sent, acknowledged by a ZLB written in the same arena and freed,
+    /// take no second block.
+    #[test]
+    fn an_arena_is_reused_once_its_datagrams_are_freed() {
+        let (t, mut a, mut b) = pair();
+        let mut arena = BytesMut::new();
+        let mut first = None;
+        for i in 0..1000u16 {
+            a.send_in(t, ControlMessage::hello(0), &mut arena).unwrap();
+            let d = a.poll_transmit().unwrap();
+            let start = *first.get_or_insert(d.as_ptr() as usize);
+            let at = d.as_ptr() as usize;
+            assert!(
+                (start..start + ARENA_BLOCK).contains(&at),
+                "message {i} in a new block"
+            );
+            let m = parse(&d);
+            assert_eq!((m.header.ns, m.header.nr), (i, 0));
+            drop(d);
+            b.receive(t, m);
+            b.flush_ack_in(&mut arena);
+            let z = b.poll_transmit().unwrap();
+            let at = z.as_ptr() as usize;
+            assert!(
+                (start..start + ARENA_BLOCK).contains(&at),
+                "ZLB {i} in a new block"
+            );
+            a.receive(t, parse(&z));
+            assert_eq!(a.in_flight(), 0);
+        }
+    }
+
     fn parse(b: &Bytes) -> ControlMessage<'static> {
         match crate::l2tp::wire::Message::parse(b).unwrap().into_owned() {
             crate::l2tp::wire::Message::Control(c) => c,
@@ -1363,6 +1513,105 @@ mod tests {
                 proptest::prop_assert_eq!(out.pop(), Some(b));
             }
             proptest::prop_assert_eq!(out.pop(), None);
+        }
+
+        /// The arena ([`Channel::send_in`], [`Channel::flush_ack_in`], one arena shared by two
+        /// channels as by an endpoint's tunnels; ICRPs written directly by
+        /// [`Channel::send_written_in`]) changes no octet: any interleaving of sends
+        /// (messages of any length, some longer than [`ARENA_BLOCK`]), transmissions, deliveries,
+        /// acknowledgements and retransmissions gives the same datagrams, in the same order, as
+        /// [`Channel::send`] and [`Channel::flush_ack`]; each datagram parses back to the message
+        /// sent, with the next Ns (RFC 2661 5.8) and the Nr of what the peer delivered.
+        #[test]
+        fn the_arena_writes_the_same_datagrams(
+            ops in proptest::collection::vec((0u8..5, 0u16..3000, proptest::prelude::any::<[u8; 4]>()), 1..60),
+        ) {
+            let (now0, mut a, mut b) = pair();
+            let (_, mut a2, mut b2) = pair();
+            let mut arena = BytesMut::new();
+            let mut now = now0;
+            let (mut wire, mut wire2) = (Vec::new(), Vec::new());
+            let mut sent: Vec<ControlMessage<'static>> = Vec::new();
+            let mut next_new = 0u16;
+            for (op, len, addr) in ops {
+                match op {
+                    0 | 1 => {
+                        let sid = u16::from_be_bytes([addr[0], addr[1]]);
+                        let mut m = ControlMessage::icrp(0, sid, len).with(crate::l2tp::wire::Avp::optional(
+                            crate::l2tp::wire::avp::AvpValue::RedirectTarget {
+                                vendor: crate::l2tp::wire::DEFAULT_ENTERPRISE,
+                                addr: std::net::Ipv4Addr::from(addr).into(),
+                            },
+                        ));
+                        if op == 1 {
+                            // Three AVPs of 1 to 999 octets (an AVP's length is 10 bits; a Host
+                            // Name is not empty).
+                            for k in 0..3 {
+                                let octets = vec![addr[2] ^ k; 1 + usize::from(len % 999)];
+                                m.push(crate::l2tp::wire::Avp::optional(
+                                    crate::l2tp::wire::avp::AvpValue::HostName(octets.into()),
+                                ));
+                            }
+                        }
+                        let r = a.send(now, m.clone());
+                        let r2 = if op == 0 {
+                            // Written directly (the redirect ICRP), or built when it must wait.
+                            let target = Some((crate::l2tp::wire::DEFAULT_ENTERPRISE, std::net::Ipv4Addr::from(addr).into()));
+                            let write = |out: &mut BytesMut, h| ControlMessage::emit_icrp(out, h, len, target);
+                            a2.send_written_in(now, sid, 50, write, || m.clone(), &mut arena)
+                        } else {
+                            a2.send_in(now, m.clone(), &mut arena)
+                        };
+                        proptest::prop_assert_eq!(r, r2);
+                        if r.is_ok() {
+                            sent.push(m);
+                        }
+                    }
+                    2 => {
+                        let (d, d2) = (a.poll_transmit(), a2.poll_transmit());
+                        proptest::prop_assert_eq!(&d, &d2);
+                        if let Some(d) = d {
+                            let got = parse(&d);
+                            if got.header.ns == next_new {
+                                let want = &sent[usize::from(next_new)];
+                                proptest::prop_assert_eq!(&got.avps, &want.avps);
+                                proptest::prop_assert_eq!(got.header.tunnel_id, 1);
+                                next_new += 1;
+                            }
+                            proptest::prop_assert!(seq_lt(got.header.ns, next_new));
+                            proptest::prop_assert_eq!(got.header.nr, 0);
+                            wire.push(got);
+                            wire2.push(parse(&d2.unwrap()));
+                        }
+                    }
+                    3 => {
+                        for m in wire.drain(..) {
+                            b.receive(now, m);
+                        }
+                        for m in wire2.drain(..) {
+                            b2.receive(now, m);
+                        }
+                        b.flush_ack();
+                        b2.flush_ack_in(&mut arena);
+                        loop {
+                            let (z, z2) = (b.poll_transmit(), b2.poll_transmit());
+                            proptest::prop_assert_eq!(&z, &z2);
+                            let Some(z) = z else { break };
+                            let zlb = parse(&z);
+                            proptest::prop_assert!(zlb.is_zlb());
+                            proptest::prop_assert_eq!(zlb.header.tunnel_id, 2);
+                            a.receive(now, zlb);
+                            a2.receive(now, parse(&z2.unwrap()));
+                        }
+                    }
+                    _ => {
+                        if let Some(d) = a.deadline() {
+                            now = now.max(d);
+                            proptest::prop_assert_eq!(a.handle_timeout(now), a2.handle_timeout(now));
+                        }
+                    }
+                }
+            }
         }
 
         /// Whatever the interleaving of sends, polls, acknowledgements and timeouts, a channel

@@ -251,12 +251,8 @@ impl Lns {
         self.core
             .timers
             .insert(Timer::Session(tid, sid), now + self.cfg.redirect_hold);
-        let icrp =
-            ControlMessage::icrp(0, peer_sid, sid).with(Avp::optional(AvpValue::RedirectTarget {
-                vendor: self.cfg.common.enterprise,
-                addr: target,
-            }));
-        self.core.send_ctrl(now, tid, icrp);
+        let redirect = Some((self.cfg.common.enterprise, target));
+        self.core.send_icrp(now, tid, peer_sid, sid, redirect);
         self.core.event(Event::RedirectIssued {
             peer,
             to: target,

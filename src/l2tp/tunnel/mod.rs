@@ -266,9 +266,16 @@ pub(crate) struct Core {
     channel_cfg: std::sync::Arc<ChannelConfig>,
     /// The messages a channel delivers, a buffer reused across datagrams (`deliver`).
     delivered: Vec<ControlMessage<'static>>,
+    /// Where the channels write the messages sent at once and the ZLBs
+    /// ([`Channel::send_in`], [`Channel::flush_ack_in`]): no allocation per datagram.
+    arena: bytes::BytesMut,
 }
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
+
+/// The longest ICRP [`Core::send_icrp`] writes: header, Message Type, Assigned Session ID and an
+/// IPv6 `RedirectTarget`.
+const ICRP_MAX_LEN: usize = 12 + 8 + 8 + 6 + 16;
 
 /// A table of our ids (tunnels, a tunnel's sessions).
 trait Ids {
@@ -323,6 +330,7 @@ impl Core {
             cdn_cause: None,
             channel_cfg: Default::default(),
             delivered: Vec::new(),
+            arena: bytes::BytesMut::new(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -455,7 +463,46 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return false;
         };
-        let ok = t.channel.send(now, msg).is_ok();
+        let ok = t.channel.send_in(now, msg, &mut self.arena).is_ok();
+        self.flush(now, tid);
+        ok
+    }
+
+    /// Sends on tunnel `tid` the ICRP [`ControlMessage::icrp`] builds (`peer_sid` in the
+    /// header, `sid` assigned), with the vendor `RedirectTarget` AVP when `redirect` names one,
+    /// and flushes, as [`Core::send_ctrl`] would: written straight into the datagram
+    /// ([`Channel::send_written_in`], [`ControlMessage::emit_icrp`]) when the tunnel has no secret
+    /// (nothing to hide) and the message leaves at once.
+    pub fn send_icrp(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        peer_sid: u16,
+        sid: u16,
+        redirect: Option<(u16, IpAddr)>,
+    ) -> bool {
+        let build = move || {
+            let icrp = ControlMessage::icrp(0, peer_sid, sid);
+            match redirect {
+                Some((vendor, addr)) => {
+                    icrp.with(Avp::optional(AvpValue::RedirectTarget { vendor, addr }))
+                }
+                None => icrp,
+            }
+        };
+        if self.secret_of(tid).is_some() {
+            return self.send_ctrl(now, tid, build());
+        }
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return false;
+        };
+        let write = |out: &mut bytes::BytesMut, header| {
+            ControlMessage::emit_icrp(out, header, sid, redirect);
+        };
+        let ok = t
+            .channel
+            .send_written_in(now, peer_sid, ICRP_MAX_LEN, write, build, &mut self.arena)
+            .is_ok();
         self.flush(now, tid);
         ok
     }
@@ -496,7 +543,7 @@ impl Core {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.release(now, ns);
             t.channel.end_defer();
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -514,7 +561,7 @@ impl Core {
     pub fn release_ack(&mut self, now: Instant, tid: u16, ns: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.release_ack(ns);
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -532,7 +579,7 @@ impl Core {
     pub fn ack_now(&mut self, now: Instant, tid: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             t.channel.end_defer();
-            t.channel.flush_ack();
+            t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -869,7 +916,7 @@ impl Core {
         let mut dirty = std::mem::take(&mut self.dirty);
         for tid in dirty.drain(..) {
             if let Some(t) = self.tunnels.get_mut(&tid) {
-                t.channel.flush_ack();
+                t.channel.flush_ack_in(&mut self.arena);
             }
             self.flush(now, tid);
         }
