@@ -540,17 +540,14 @@ fn rfc4951_failover_seed_128213_overtaken_recovery_retried() {
     assert!(lac >= 1 && members >= 1, "lac {lac}, members {members}");
 }
 
-/// Seed 88509, silent failover, open (found by the session-20 sweep of seeds 80,000-89,999; it
-/// passes on 53962d0 and fails from aedd20d, the resumed channel's retransmission rule of seed
-/// 110109, which changes this seed's course): member 1 took the crashed member 0's tunnel, was
-/// falsely seen Down and yielded it to member 2, keeping the yielded copy; the LAC's CDN for call
-/// 1 reached member 2, which cleared the session, but member 1 (member 2's backup) still holds
-/// that session in its copy for member 2 thirty seconds later ("member 1 holds a replica of
-/// session 51044 that member 2 does not have"). Member 2's first record after the CDN was lost;
-/// a later 426-byte batch to member 1 was acknowledged without the copy losing the session.
-/// Ignored until fixed: `cargo test --release --all-features --test l2tp_failover -- --ignored`.
+/// Seed 88509, silent failover (found by the session-20 sweep of seeds 80,000-89,999): member 1
+/// took the crashed member 0's tunnel, was falsely seen Down, and member 2 took it from member 1
+/// and served the LAC's CDN for call 1. Member 2's records of the tunnel (without that session)
+/// reached member 1, its backup, just before its takeover notice; on the notice member 1 yielded
+/// and wrote its own copy (with the session) over them as the copy held for member 2. Failed with
+/// "member 1 holds a replica of session 51044 that member 2 does not have"; the yielded copy no
+/// longer replaces the taker's own records of that generation.
 #[test]
-#[ignore = "open: issue 15, seed 88509 (a yielded copy keeps a session its taker cleared)"]
 fn silent_failover_seed_88509_yielded_copy_sees_the_cdn() {
     failover(88509, 20, false);
 }

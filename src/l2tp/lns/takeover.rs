@@ -31,7 +31,8 @@
 //!   the old incarnation is ignored by the new one.
 //! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
 //!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
-//!   had replicated it here), until the taker releases it with an empty sync of epoch 0 once
+//!   had replicated it here; when the taker's own records of that generation are held already,
+//!   they stay: they are newer), until the taker releases it with an empty sync of epoch 0 once
 //!   the notice is acknowledged and the taker's own backup holds what it took (the takeover's
 //!   records acknowledged, or a later backup's whole bulk sync; `replicate` docs). So a
 //!   taker that fails before its backup holds its copy leaves the calls at the member it took
@@ -474,6 +475,15 @@ impl Lns {
         if incarnation.is_some() && h.incarnation != incarnation {
             *h = Held::default();
             h.incarnation = incarnation;
+        }
+        if h.tunnels
+            .get(&tunnel)
+            .is_some_and(|(held, _)| held.epoch >= epoch)
+        {
+            // The taker replicated the tunnel here already, as owner of that generation: its
+            // copy is newer than ours (seed 88509: its records came just before its notice,
+            // without a session the LAC had cleared there since; ours would bring it back).
+            return;
         }
         let before = h.tunnels.get(&tunnel).map_or(0, |(_, s)| s.len());
         let others = h.sessions.saturating_sub(before);
