@@ -552,6 +552,14 @@ fn silent_failover_seed_88509_yielded_copy_sees_the_cdn() {
     failover(88509, 20, false);
 }
 
+/// Seed 150616, silent failover (session-20 sweep of seeds 150,000-159,999): as seed 88509, a
+/// yielding member's copy written over the taker's newer records ("member 2 holds a replica of
+/// session 14737 that member 1 does not have"); fixed by the same change.
+#[test]
+fn silent_failover_seed_150616_yielded_copy_sees_the_cdn() {
+    failover(150616, 20, false);
+}
+
 /// Seed 3608 in RFC 4951 mode: a false Down during the set-up; the taker's FSQ names a call
 /// whose ICRP the LAC has not had yet (it comes again after the recovery). The LAC has the
 /// session (waiting for the reply), so its FSR keeps it (RFC 4951 answers 0 only for a session
