@@ -95,6 +95,9 @@ pub struct World {
     pub lac_frames: BTreeMap<CallId, usize>,
     /// The sessions each member serves (from its events).
     pub serving: Vec<BTreeSet<SessionRef>>,
+    /// Calls [`World::open_calls`] saw fail in set-up after a takeover and opened again (a
+    /// subscriber's redial); their CDN is not a lost session.
+    pub redialed: BTreeSet<CallId>,
 }
 
 impl World {
@@ -143,6 +146,7 @@ impl World {
             lac,
             members,
             lac_events: Vec::new(),
+            redialed: BTreeSet::new(),
             events: vec![Vec::new(); n],
             member_frames: vec![BTreeMap::new(); n],
             lac_frames: BTreeMap::new(),
@@ -299,6 +303,7 @@ impl World {
             if moved && !stuck && !failed.is_empty() && redials < n {
                 redials += failed.len();
                 calls.retain(|c| !failed.contains(c));
+                self.redialed.extend(failed);
                 continue;
             }
             panic!(
@@ -345,11 +350,17 @@ impl World {
             .count()
     }
 
-    /// `SessionDown` and `TunnelDown` events the LAC reported.
+    /// `SessionDown` and `TunnelDown` events the LAC reported, but for the set-up failures of
+    /// the calls [`World::open_calls`] opened again ([`World::redialed`]): those calls were
+    /// never up, so their CDN loses no session.
     pub fn lac_downs(&self) -> usize {
         self.lac_events
             .iter()
-            .filter(|e| matches!(e, Event::SessionDown { .. } | Event::TunnelDown { .. }))
+            .filter(|e| match e {
+                Event::SessionDown { call: Some(c), .. } => !self.redialed.contains(c),
+                Event::SessionDown { .. } | Event::TunnelDown { .. } => true,
+                _ => false,
+            })
             .count()
     }
 
