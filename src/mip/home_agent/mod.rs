@@ -40,7 +40,7 @@ use retired::Retired;
 use revoke::Revocations;
 pub use revoke::Revoked;
 use routes::Route;
-use security::{MnSa, MnSas};
+use security::{MnSa, MnSas, SlotHint};
 use takeover::Takeovers;
 pub use tunnel::{ReverseTunnelling, TunnelConfig};
 
