@@ -555,6 +555,8 @@ pub struct BindingTable {
     /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
     /// (the bindings it serves, not the replicas it holds) is read in O(1).
     owners: HashMap<NodeId, usize, Hasher>,
+    /// Changes of `owners` so far ([`BindingTable::owners_changes`]).
+    owners_changes: u64,
     /// Bindings whose home address the home index does not name them under: another binding
     /// indexed later took it ([`BindingTable::index`]). While there are any, a slot hint is not
     /// trusted ([`BindingTable::find_hinted`]).
@@ -604,6 +606,7 @@ impl BindingTable {
             pending: 0,
             len: 0,
             owners: HashMap::with_hasher(h),
+            owners_changes: 0,
             shadowed: 0,
             #[cfg(test)]
             finds: std::cell::Cell::new(0),
@@ -628,11 +631,19 @@ impl BindingTable {
         self.owners.get(&node).copied().unwrap_or(0)
     }
 
+    /// How many times a count of [`BindingTable::owned_by`] has changed so far: while it stays
+    /// the same, so does every HA's count (the Home Agent then knows its load is unchanged).
+    pub(crate) fn owners_changes(&self) -> u64 {
+        self.owners_changes
+    }
+
     fn own(&mut self, node: NodeId) {
+        self.owners_changes = self.owners_changes.wrapping_add(1);
         *self.owners.entry(node).or_insert(0) += 1;
     }
 
     fn disown(&mut self, node: NodeId) {
+        self.owners_changes = self.owners_changes.wrapping_add(1);
         if let Some(n) = self.owners.get_mut(&node) {
             *n = n.saturating_sub(1);
             if *n == 0 {
