@@ -559,7 +559,7 @@ impl HomeAgent {
                 .table
                 .update(s, |b| b.pending = Some(pending))
                 .map(|_| s),
-            None => self.table.insert(Binding {
+            None => self.insert_binding(Binding {
                 home_address,
                 nai,
                 first_ha: pending.first_ha,

@@ -210,6 +210,21 @@ impl HomeAgent {
             .map(|sa| (sa, None))
     }
 
+    /// Adds a binding ([`BindingTable::insert`]) and keeps its slot as the hint of its home
+    /// address's association (one exists when the request that made it was authenticated by
+    /// that address: the association's line was just read), so the mobile node's next request
+    /// finds it without the index.
+    pub(super) fn insert_binding(&mut self, b: Binding) -> Result<u32, TableError> {
+        let home = b.home_address;
+        let slot = self.table.insert(b)?;
+        if !home.is_unspecified()
+            && let Some((_, hint)) = self.sas.home_hinted(home)
+        {
+            hint.set(Some(slot));
+        }
+        Ok(slot)
+    }
+
     /// The slot of the binding for `home` (or `nai`): [`BindingTable::find`], through `hint`
     /// (the slot hint kept with `home`'s association, [`HomeAgent::lookup_sa_at`]) when there
     /// is one; the slot found is kept in it for the next lookup.
@@ -333,7 +348,7 @@ mod tests {
         let vip = SocketAddr::V4(SocketAddrV4::new(VIP, PORT));
         let hint = |h: &HomeAgent, k: u32| h.sas.home_hinted(home(k)).unwrap().1.get();
         assert_eq!(hint(&h, 1), None);
-        // First registrations (no binding yet: none kept), then re-registrations.
+        // First registrations (the new bindings' slots kept), then re-registrations.
         let mut i2 = 0;
         for s in 0..2 {
             let now = t0 + Duration::from_secs(s);
@@ -341,11 +356,11 @@ mod tests {
             i2 = i + 1;
             assert_eq!(h.handle_datagram(now, fa(), vip, &request(1, i)), Ok(()));
             assert_eq!(h.handle_datagram(now, fa(), vip, &request(2, i2)), Ok(()));
+            let (s1, s2) = (h.table.find(home(1), None), h.table.find(home(2), None));
+            assert!(s1.is_some() && s2.is_some() && s1 != s2);
+            assert_eq!((hint(&h, 1), hint(&h, 2)), (s1, s2));
         }
         let (s1, s2) = (h.table.find(home(1), None), h.table.find(home(2), None));
-        assert!(s1.is_some() && s2.is_some() && s1 != s2);
-        // Kept by the lookups.
-        assert_eq!((hint(&h, 1), hint(&h, 2)), (s1, s2));
         // Mobile node 1's association now names mobile node 2's binding.
         h.sas.home_hinted(home(1)).unwrap().1.set(s2);
         let now = t0 + Duration::from_secs(2);
