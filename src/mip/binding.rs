@@ -555,6 +555,12 @@ pub struct BindingTable {
     /// Bindings per second HA (the HA that serves them), kept with every change so an HA's load
     /// (the bindings it serves, not the replicas it holds) is read in O(1).
     owners: HashMap<NodeId, usize, Hasher>,
+    /// Changes of `owners` so far ([`BindingTable::owners_changes`]).
+    owners_changes: u64,
+    /// Bindings whose home address the home index does not name them under: another binding
+    /// indexed later took it ([`BindingTable::index`]). While there are any, a slot hint is not
+    /// trusted ([`BindingTable::find_hinted`]).
+    shadowed: usize,
     /// Lookups by key so far ([`BindingTable::find`]): the Home Agent's tests count them.
     #[cfg(test)]
     finds: std::cell::Cell<u64>,
@@ -600,6 +606,8 @@ impl BindingTable {
             pending: 0,
             len: 0,
             owners: HashMap::with_hasher(h),
+            owners_changes: 0,
+            shadowed: 0,
             #[cfg(test)]
             finds: std::cell::Cell::new(0),
         }
@@ -623,11 +631,19 @@ impl BindingTable {
         self.owners.get(&node).copied().unwrap_or(0)
     }
 
+    /// How many times a count of [`BindingTable::owned_by`] has changed so far: while it stays
+    /// the same, so does every HA's count (the Home Agent then knows its load is unchanged).
+    pub(crate) fn owners_changes(&self) -> u64 {
+        self.owners_changes
+    }
+
     fn own(&mut self, node: NodeId) {
+        self.owners_changes = self.owners_changes.wrapping_add(1);
         *self.owners.entry(node).or_insert(0) += 1;
     }
 
     fn disown(&mut self, node: NodeId) {
+        self.owners_changes = self.owners_changes.wrapping_add(1);
         if let Some(n) = self.owners.get_mut(&node) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -670,6 +686,38 @@ impl BindingTable {
     pub fn find(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<u32> {
         #[cfg(test)]
         self.finds.set(self.finds.get() + 1);
+        self.find_uncounted(home_address, nai)
+    }
+
+    /// [`BindingTable::find`], with `hint` a slot the caller kept from an earlier lookup of
+    /// `home_address` (the Home Agent keeps one beside each mobile node's security association):
+    /// the hint is returned without probing the home index when it is exactly what `find` would
+    /// return, else `find`'s answer. The table stays authoritative: a hint is trusted only when
+    /// its slot holds a binding with this (specified) home address and every binding with a home
+    /// address is the one the home index names under it (no binding shadowed by another with the
+    /// same address), so the index names this slot; a stale or wrong hint costs the lookup.
+    pub(crate) fn find_hinted(
+        &self,
+        hint: Option<u32>,
+        home_address: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> Option<u32> {
+        #[cfg(test)]
+        self.finds.set(self.finds.get() + 1);
+        match hint {
+            Some(s) if self.hint_holds(s, home_address) => Some(s),
+            _ => self.find_uncounted(home_address, nai),
+        }
+    }
+
+    /// Whether `find(home_address, _)` is `slot` (see [`BindingTable::find_hinted`]).
+    fn hint_holds(&self, slot: u32, home_address: Ipv4Addr) -> bool {
+        self.shadowed == 0
+            && !home_address.is_unspecified()
+            && home_of(&self.slots, slot) == Some(home_address)
+    }
+
+    fn find_uncounted(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> Option<u32> {
         let slots = &self.slots;
         if !home_address.is_unspecified()
             && let Some(s) = self.by_home.find(self.hasher.hash_one(home_address), |&s| {
@@ -689,8 +737,14 @@ impl BindingTable {
     /// batch's lookups, issued one after another, wait for memory together rather than one by one.
     /// Returns a value made of what was read (for the caller to keep the reads from being left
     /// out, [`std::hint::black_box`]); changes nothing.
-    pub(crate) fn read_ahead(&self, home_address: Ipv4Addr, nai: Option<&[u8]>) -> u64 {
-        let Some(s) = self.find(home_address, nai) else {
+    /// `hint`: as for [`BindingTable::find_hinted`].
+    pub(crate) fn read_ahead(
+        &self,
+        hint: Option<u32>,
+        home_address: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> u64 {
+        let Some(s) = self.find_hinted(hint, home_address, nai) else {
             return 0;
         };
         let Some(slot) = self.slots.get(s as usize) else {
@@ -909,7 +963,12 @@ impl BindingTable {
                 |&s| home_of(slots, s).map_or(0, |a| h.hash_one(a)),
             );
             match entry {
-                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = slot,
+                hashbrown::hash_table::Entry::Occupied(mut e) => {
+                    // The binding named so far keeps its home address, no longer indexed.
+                    if std::mem::replace(e.get_mut(), slot) != slot {
+                        self.shadowed += 1;
+                    }
+                }
                 hashbrown::hash_table::Entry::Vacant(e) => {
                     e.insert(slot);
                 }
@@ -937,12 +996,17 @@ impl BindingTable {
 
     /// Drops the index entries naming `slot` under home address `home` and the NAI hashed `nai`.
     fn unindex_keys(&mut self, slot: u32, home: Ipv4Addr, nai: Option<u64>) {
-        if !home.is_unspecified()
-            && let Ok(e) = self
+        if !home.is_unspecified() {
+            match self
                 .by_home
                 .find_entry(self.hasher.hash_one(home), |&s| s == slot)
-        {
-            e.remove();
+            {
+                Ok(e) => {
+                    e.remove();
+                }
+                // Not named under its home address: it was shadowed, and no longer is.
+                Err(_) => self.shadowed = self.shadowed.saturating_sub(1),
+            }
         }
         if let Some(h) = nai
             && let Ok(e) = self.by_nai.find_entry(h, |&s| s == slot)

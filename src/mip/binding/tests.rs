@@ -330,6 +330,97 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A slot hint never changes what a lookup finds: through inserts (two bindings may hold
+    /// the same home address: the one indexed later is found by it), removals and updates of
+    /// home addresses and NAIs, `find_hinted` with any hint (none, every slot, out of range)
+    /// returns exactly `find`'s slot, and the count of bindings the home index no longer names
+    /// is the real one.
+    #[test]
+    fn a_hint_never_changes_what_is_found(
+        ops in proptest::collection::vec((0u8..3, 0u8..8, 0u8..8, any::<bool>()), 1..80),
+    ) {
+        let now = Instant::now();
+        let mut t = BindingTable::with_seed(32, 32, 5);
+        let home = |k: u8| if k == 7 { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::new(10, 2, 0, k) };
+        let nai = |n: u8| format!("mn{n}@example.net").into_bytes().into_boxed_slice();
+        for (op, k, v, with_nai) in ops {
+            let slots = t.slots.len() as u32;
+            let occupied = |t: &BindingTable, s: u32| t.get(s).is_some();
+            match op {
+                0 => {
+                    let mut b = binding(k, now, 100, None);
+                    b.home_address = home(k);
+                    b.nai = (with_nai || k == 7).then(|| nai(v));
+                    let _ = t.insert(b);
+                }
+                1 if slots > 0 && occupied(&t, u32::from(v) % slots) => {
+                    t.remove(u32::from(v) % slots);
+                }
+                _ if slots > 0 && occupied(&t, u32::from(v) % slots) => {
+                    let s = u32::from(v) % slots;
+                    t.update(s, |b| {
+                        b.home_address = home(k);
+                        b.nai = (with_nai || k == 7).then(|| nai(k));
+                    })
+                    .unwrap();
+                }
+                _ => {}
+            }
+            // Bindings with a home address that the home index does not name.
+            let shadowed = t
+                .iter()
+                .filter(|(s, b)| {
+                    !b.home_address.is_unspecified() && t.find(b.home_address, None) != Some(*s)
+                })
+                .count();
+            prop_assert_eq!(t.shadowed, shadowed);
+            let slots = t.slots.len() as u32;
+            for k in 0..8u8 {
+                for n in [None, Some(nai(k)), Some(nai(k + 1))] {
+                    let n = n.as_deref();
+                    let found = t.find(home(k), n);
+                    for hint in (0..slots + 2).map(Some).chain([None, Some(u32::MAX)]) {
+                        prop_assert_eq!(t.find_hinted(hint, home(k), n), found, "hint {:?}", hint);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A stale hint is never trusted: a binding whose home address another binding took (indexed
+/// after it) is not what a lookup by that address finds, hinted or not, nor once the other is
+/// removed (the address then finds nothing: the earlier binding is no longer indexed by it);
+/// a freed slot reused for another mobile node is not found by the old address either.
+#[test]
+fn a_stale_hint_is_never_trusted() {
+    let now = Instant::now();
+    let mut t = BindingTable::new(8, 8);
+    let h = Ipv4Addr::new(10, 0, 0, 1);
+    let a = t.insert(binding(0, now, 60, None)).unwrap();
+    assert_eq!(t.find_hinted(Some(a), h, None), Some(a));
+    let b = t.insert(binding(0, now, 60, None)).unwrap();
+    assert_eq!(t.find(h, None), Some(b));
+    assert_eq!(t.find_hinted(Some(a), h, None), Some(b));
+    assert_eq!(t.find_hinted(Some(b), h, None), Some(b));
+    t.remove(b);
+    assert_eq!(t.find(h, None), None);
+    assert_eq!(t.find_hinted(Some(a), h, None), None);
+    t.remove(a);
+    assert_eq!(t.shadowed, 0);
+    // Slot `a` again, for another mobile node.
+    let c = t.insert(binding(5, now, 60, None)).unwrap();
+    assert_eq!(c, a);
+    assert_eq!(t.find_hinted(Some(c), h, None), None);
+    assert_eq!(
+        t.find_hinted(Some(c), Ipv4Addr::new(10, 0, 0, 6), None),
+        Some(c)
+    );
+}
+
 /// A binding with one care-of address keeps it in the record itself (no heap block), and the
 /// record stays within the budget that puts a binding table at 1M bindings under 128 octets per
 /// binding (record 88, index 8 to 16, timers 20).
@@ -362,7 +453,12 @@ fn read_ahead_reads_the_slot_find_finds() {
     );
     let coa = u32::from(Ipv4Addr::new(198, 51, 100, 3));
     let want = 0x0123_4567_89ab_cdef ^ u64::from(marks[0]) ^ u64::from(marks[1]) ^ u64::from(coa);
-    assert_eq!(t.read_ahead(Ipv4Addr::new(10, 0, 0, 4), None), want);
-    assert_eq!(t.read_ahead(Ipv4Addr::new(10, 0, 0, 9), None), 0);
+    assert_eq!(t.read_ahead(None, Ipv4Addr::new(10, 0, 0, 4), None), want);
+    assert_eq!(
+        t.read_ahead(Some(s), Ipv4Addr::new(10, 0, 0, 4), None),
+        want
+    );
+    assert_eq!(t.read_ahead(None, Ipv4Addr::new(10, 0, 0, 9), None), 0);
+    assert_eq!(t.read_ahead(Some(s), Ipv4Addr::new(10, 0, 0, 9), None), 0);
     assert_eq!(t.slots[s as usize].armed, marks);
 }

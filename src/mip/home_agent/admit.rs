@@ -77,7 +77,8 @@ impl HomeAgent {
         };
         let spi = m.mn_ha.map_or(0, |x| x.spi);
         let configured = self.lookup_sa_at(q.home_address, a.nai);
-        let sa_is_homes = configured.is_some_and(|(_, by_home)| by_home);
+        let hint = configured.and_then(|(_, hint)| hint);
+        let sa_is_homes = hint.is_some();
         let sa = configured
             .map(|(sa, _)| sa.clone())
             .or_else(|| self.fresh_aaa_sa(a.now, q.home_address, a.nai, spi));
@@ -97,7 +98,7 @@ impl HomeAgent {
         }
         // Every identity the request names, and the binding it would change, must be the
         // authenticated mobile node's: its key admitted the request, not another node's.
-        let slot = self.table.find(q.home_address, a.nai);
+        let slot = self.find_binding(hint, q.home_address, a.nai);
         if !self.names_only(&sa, q.home_address, a.nai, slot, sa_is_homes) {
             return Err(self.refuse(a, ReplyCode::MN_AUTH_FAILED, None));
         }

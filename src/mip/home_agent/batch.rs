@@ -225,29 +225,30 @@ impl HomeAgent {
         // associations, then the bindings): each lookup's memory reads depend on one another,
         // but those of different requests do not, and in a short pass the processor issues
         // them all before the first returns.
-        let requests = || {
-            parsed.iter().flatten().filter_map(|m| match m.header {
-                Header::Request(q) => Some((q.home_address, m.covered_nai())),
-                Header::Reply(_) => None,
-            })
-        };
         // A request's association is looked up once, here (the handling looks it up again,
-        // after the state may have changed): kept by the request's index in the group.
-        let mut request_sas: [Option<&MnSa>; LANES] = [None; LANES];
+        // after the state may have changed): kept by the request's index in the group, with
+        // the slot hint of its home address's binding when it was found by that address.
+        let mut request_sas: [Option<(&MnSa, Option<&SlotHint>)>; LANES] = [None; LANES];
         for (found, m) in request_sas.iter_mut().zip(parsed) {
             if let Some(m) = m
                 && let Header::Request(q) = m.header
             {
-                *found = self.lookup_sa_ref(q.home_address, m.covered_nai());
-                if let Some(sa) = found {
+                *found = self.lookup_sa_at(q.home_address, m.covered_nai());
+                if let Some((sa, _)) = found {
                     read ^= u64::from(sa.spi);
                 }
             }
         }
-        for (home, nai) in requests() {
-            read ^= self.table.read_ahead(home, nai);
+        for (m, found) in parsed.iter().zip(&request_sas) {
+            if let Some(m) = m
+                && let Header::Request(q) = m.header
+            {
+                let hint = found.and_then(|(_, h)| h).and_then(SlotHint::get);
+                read ^= self.table.read_ahead(hint, q.home_address, m.covered_nai());
+            }
         }
         for ((d, m), request_sa) in group.iter().zip(parsed).zip(request_sas) {
+            let request_sa = request_sa.map(|(sa, _)| sa);
             let data = d.data;
             let Some(m) = m else {
                 continue;
@@ -776,7 +777,9 @@ mod tests {
         let before = h.sas.lookups.get();
         h.handle_batch(start, &mut group);
         assert!(group.iter().all(|d| d.result.is_ok()), "{group:?}");
-        assert_eq!(h.sas.lookups.get() - before, 2 * LANES as u64);
+        // And once more for each of the six mobile nodes' new bindings, whose slot is kept with
+        // the association (`HomeAgent::insert_binding`).
+        assert_eq!(h.sas.lookups.get() - before, 2 * LANES as u64 + 6);
         // Every request answered, with its own mobile node's authenticator.
         let replies = drain_all(&mut h);
         assert_eq!(replies.len(), LANES);

@@ -40,7 +40,7 @@ use retired::Retired;
 use revoke::Revocations;
 pub use revoke::Revoked;
 use routes::Route;
-use security::{MnSa, MnSas};
+use security::{MnSa, MnSas, SlotHint};
 use takeover::Takeovers;
 pub use tunnel::{ReverseTunnelling, TunnelConfig};
 
@@ -260,6 +260,9 @@ pub struct HomeAgent {
     /// relays are replicated.
     has_backups: bool,
     monitor: Embedded,
+    /// The binding table's [`BindingTable::owners_changes`] when this HA's load was last set in
+    /// `monitor` ([`HomeAgent::update_load`]).
+    load_for: Option<u64>,
     table: BindingTable,
     sas: MnSas,
     fa_sas: HashMap<Ipv4Addr, MnSa, Hasher>,
@@ -389,6 +392,7 @@ impl HomeAgent {
             peer_macs,
             has_backups,
             monitor,
+            load_for: None,
             table: BindingTable::with_seed(cfg.max_bindings, cfg.max_pending, hash_seed),
             sas,
             fa_sas,
@@ -555,7 +559,7 @@ impl HomeAgent {
                 .table
                 .update(s, |b| b.pending = Some(pending))
                 .map(|_| s),
-            None => self.table.insert(Binding {
+            None => self.insert_binding(Binding {
                 home_address,
                 nai,
                 first_ha: pending.first_ha,
@@ -755,6 +759,13 @@ impl HomeAgent {
     }
 
     fn update_load(&mut self) {
+        // Nothing this HA serves changed since the load was last set (its capacity never
+        // changes, and only this sets its own load in the monitor): the same load.
+        let changes = self.table.owners_changes();
+        if self.load_for == Some(changes) {
+            return;
+        }
+        self.load_for = Some(changes);
         let cap = self.table.max_bindings().min(u32::MAX as usize) as u32;
         // The load other HAs select by is what this HA serves, not the replicas it keeps for them
         // (with full-mesh backups every HA holds every binding).

@@ -561,7 +561,7 @@ impl HomeAgent {
                     tunnel: None,
                 };
                 grant(&mut b);
-                self.table.insert(b)
+                self.insert_binding(b)
             }
         }
     }

@@ -5,6 +5,7 @@ use super::*;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A mobile node's SPI and prepared key: 56 octets, held in the table's own entries (a lookup
 /// reads no other allocation) and copied out of it.
@@ -21,11 +22,45 @@ pub(super) struct MnSa {
 
 /// A mobile node's association under its home address, in one 64-octet entry aligned to a
 /// cache line: a lookup by home address reads the index's control bytes and this one line.
+/// The line also keeps the slot of the mobile node's binding ([`SlotHint`]), in what was
+/// padding.
 #[derive(Debug)]
 #[repr(C, align(64))]
 struct ByHome {
-    home: Ipv4Addr,
     sa: MnSa,
+    home: Ipv4Addr,
+    slot: SlotHint,
+}
+
+/// The binding-table slot where the binding of a home address was last found, kept beside the
+/// address's security association: the association is looked up first (its key verifies the
+/// request), so the binding is then found without a second probe of a hash index
+/// ([`crate::mip::binding::BindingTable::find_hinted`], which trusts it only when it is exactly
+/// what the table's own lookup would return). Written when it changes, by a `&self` lookup
+/// (hence atomic, relaxed: a plain load and store; only a cache).
+#[derive(Debug)]
+pub(super) struct SlotHint(AtomicU32);
+
+/// [`SlotHint`]'s "none".
+const NO_SLOT: u32 = u32::MAX;
+
+impl SlotHint {
+    fn new() -> SlotHint {
+        SlotHint(AtomicU32::new(NO_SLOT))
+    }
+
+    /// The slot kept, if any.
+    pub(super) fn get(&self) -> Option<u32> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&s| s != NO_SLOT)
+    }
+
+    /// Keeps `slot` (written only when it changes: the entry's line stays clean).
+    pub(super) fn set(&self, slot: Option<u32>) {
+        let v = slot.unwrap_or(NO_SLOT);
+        if self.0.load(Ordering::Relaxed) != v {
+            self.0.store(v, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The mobile nodes' security associations by identity: by home address in [`ByHome`] entries,
@@ -63,7 +98,11 @@ impl MnSas {
                 ) {
                     Entry::Occupied(mut e) => e.get_mut().sa = sa,
                     Entry::Vacant(e) => {
-                        e.insert(ByHome { home, sa });
+                        e.insert(ByHome {
+                            sa,
+                            home,
+                            slot: SlotHint::new(),
+                        });
                     }
                 }
             }
@@ -75,11 +114,16 @@ impl MnSas {
 
     /// The association of the mobile node with this home address.
     pub(super) fn home(&self, home: Ipv4Addr) -> Option<&MnSa> {
+        self.home_hinted(home).map(|(sa, _)| sa)
+    }
+
+    /// [`MnSas::home`], with the slot hint of the address's binding.
+    pub(super) fn home_hinted(&self, home: Ipv4Addr) -> Option<(&MnSa, &SlotHint)> {
         #[cfg(test)]
         self.lookups.set(self.lookups.get() + 1);
         self.by_home
             .find(self.hasher.hash_one(home), |e| e.home == home)
-            .map(|e| &e.sa)
+            .map(|e| (&e.sa, &e.slot))
     }
 
     /// The association of the mobile node with this NAI.
@@ -141,24 +185,61 @@ impl HomeAgent {
         self.lookup_sa_at(home, nai).map(|(sa, _)| sa)
     }
 
-    /// [`HomeAgent::lookup_sa_ref`], and whether the association is the one configured for the
-    /// home address `home` itself (then it is that address's owner, [`HomeAgent::names_only`]).
-    pub(super) fn lookup_sa_at(&self, home: Ipv4Addr, nai: Option<&[u8]>) -> Option<(&MnSa, bool)> {
+    /// [`HomeAgent::lookup_sa_ref`], and when the association is the one configured for the
+    /// home address `home` itself (then it is that address's owner, [`HomeAgent::names_only`]),
+    /// the slot hint of that address's binding ([`HomeAgent::find_binding`]).
+    pub(super) fn lookup_sa_at(
+        &self,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> Option<(&MnSa, Option<&SlotHint>)> {
         if !home.is_unspecified()
-            && let Some(sa) = self.sas.home(home)
+            && let Some((sa, hint)) = self.sas.home_hinted(home)
         {
-            return Some((sa, true));
+            return Some((sa, Some(hint)));
         }
         if let Some(n) = nai
             && let Some(sa) = self.sas.nai(n)
         {
-            return Some((sa, false));
+            return Some((sa, None));
         }
         // A mobile node known by NAI that now uses its assigned home address.
         self.binding(home, nai)
             .and_then(|b| b.nai.as_deref())
             .and_then(|n| self.sas.nai(n))
-            .map(|sa| (sa, false))
+            .map(|sa| (sa, None))
+    }
+
+    /// Adds a binding ([`BindingTable::insert`]) and keeps its slot as the hint of its home
+    /// address's association (one exists when the request that made it was authenticated by
+    /// that address: the association's line was just read), so the mobile node's next request
+    /// finds it without the index.
+    pub(super) fn insert_binding(&mut self, b: Binding) -> Result<u32, TableError> {
+        let home = b.home_address;
+        let slot = self.table.insert(b)?;
+        if !home.is_unspecified()
+            && let Some((_, hint)) = self.sas.home_hinted(home)
+        {
+            hint.set(Some(slot));
+        }
+        Ok(slot)
+    }
+
+    /// The slot of the binding for `home` (or `nai`): [`BindingTable::find`], through `hint`
+    /// (the slot hint kept with `home`'s association, [`HomeAgent::lookup_sa_at`]) when there
+    /// is one; the slot found is kept in it for the next lookup.
+    pub(super) fn find_binding(
+        &self,
+        hint: Option<&SlotHint>,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> Option<u32> {
+        let Some(h) = hint else {
+            return self.table.find(home, nai);
+        };
+        let slot = self.table.find_hinted(h.get(), home, nai);
+        h.set(slot);
+        slot
     }
 
     /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
@@ -253,5 +334,50 @@ mod tests {
             assert_eq!(sa.key.compute(b"covered"), mn_sa(k).compute(b"covered"));
             assert!(!sa.from_aaa);
         }
+    }
+
+    /// A request's binding is found through the slot kept with its home address's association,
+    /// and a wrong slot there is never trusted: the request still changes its own mobile
+    /// node's binding only (RFC 5944 section 3.8.2.1: the binding the request would change is
+    /// the authenticated node's), the replay check reads that binding's identification (a copy
+    /// is refused 133, section 5.7), and the slot kept is put right.
+    #[test]
+    fn a_wrong_slot_hint_is_never_trusted() {
+        let t0 = Instant::now();
+        let mut h = ha(1, t0);
+        let vip = SocketAddr::V4(SocketAddrV4::new(VIP, PORT));
+        let hint = |h: &HomeAgent, k: u32| h.sas.home_hinted(home(k)).unwrap().1.get();
+        assert_eq!(hint(&h, 1), None);
+        // First registrations (the new bindings' slots kept), then re-registrations.
+        let mut i2 = 0;
+        for s in 0..2 {
+            let now = t0 + Duration::from_secs(s);
+            let i = ntp(t0, now);
+            i2 = i + 1;
+            assert_eq!(h.handle_datagram(now, fa(), vip, &request(1, i)), Ok(()));
+            assert_eq!(h.handle_datagram(now, fa(), vip, &request(2, i2)), Ok(()));
+            let (s1, s2) = (h.table.find(home(1), None), h.table.find(home(2), None));
+            assert!(s1.is_some() && s2.is_some() && s1 != s2);
+            assert_eq!((hint(&h, 1), hint(&h, 2)), (s1, s2));
+        }
+        let (s1, s2) = (h.table.find(home(1), None), h.table.find(home(2), None));
+        // Mobile node 1's association now names mobile node 2's binding.
+        h.sas.home_hinted(home(1)).unwrap().1.set(s2);
+        let now = t0 + Duration::from_secs(2);
+        let i = ntp(t0, now);
+        let rrq = request(1, i);
+        assert_eq!(h.handle_datagram(now, fa(), vip, &rrq), Ok(()));
+        let b1 = h.table.get(s1.unwrap()).unwrap();
+        assert_eq!((b1.home_address, b1.identification), (home(1), i));
+        let b2 = h.table.get(s2.unwrap()).unwrap();
+        assert_eq!((b2.home_address, b2.identification), (home(2), i2));
+        assert_eq!(hint(&h, 1), s1);
+        // The same wrong slot again: a copy of the accepted request is a replay.
+        h.sas.home_hinted(home(1)).unwrap().1.set(s2);
+        assert_eq!(
+            h.handle_datagram(now, fa(), vip, &rrq),
+            Err(InputError::Refused(ReplyCode::IDENTIFICATION_MISMATCH))
+        );
+        assert_eq!(h.table.get(s2.unwrap()).unwrap().identification, i2);
     }
 }

@@ -248,3 +248,52 @@ fn an_answered_pending_request_is_reused_for_the_next() {
     assert_eq!(ha1.stats().forwarded, 18);
     assert_eq!(ha1.stats().relayed, 18);
 }
+
+/// The load this HA announces (the bindings it serves over its capacity, what the other members
+/// select the serving HA by) is current after every registration and before every heartbeat:
+/// it follows new bindings, stays through re-registrations (which change nothing it counts)
+/// and follows deregistrations (RFC 5944 section 3.8.3: a lifetime of zero removes the
+/// binding).
+#[test]
+fn the_announced_load_follows_the_bindings_served() {
+    let t0 = Instant::now();
+    // Alone (its peers not heard from): it serves every request itself.
+    let mut h = ha(1, t0);
+    let cap = h.table.max_bindings() as u32;
+    let announced = |h: &HomeAgent| h.monitor.load(h.node);
+    let expect = |n: u32| Some(crate::health::Load::new(n, cap));
+    let mut s = 0;
+    let mut send = |h: &mut HomeAgent, k: u32, lifetime: u16| {
+        s += 1;
+        let now = t0 + Duration::from_secs(s);
+        let rrq = Builder::request(Request {
+            lifetime,
+            home_address: home(k),
+            home_agent: VIP,
+            care_of: Ipv4Addr::new(203, 0, 113, k as u8),
+            identification: ntp(t0, now),
+            ..Request::default()
+        })
+        .mn_ha_auth(&mn_sa(k))
+        .to_vec();
+        assert_eq!(h.handle_datagram(now, fa(), vip(), &rrq), Ok(()));
+        drain(h);
+        now
+    };
+    for k in 1..=8 {
+        send(&mut h, k, 600);
+        assert_eq!(h.table.owned_by(h.node), k as usize);
+        assert_eq!(announced(&h), expect(k));
+        send(&mut h, k, 600);
+        assert_eq!(announced(&h), expect(k));
+    }
+    // A deregistration leaves the load to be set before the next heartbeat (the timer).
+    for k in 1..=3 {
+        let now = send(&mut h, k, 0);
+        assert_eq!(h.table.owned_by(h.node), 8 - k as usize);
+        h.handle_timeout(now);
+        assert_eq!(announced(&h), expect(8 - k));
+    }
+    send(&mut h, 1, 600);
+    assert_eq!(announced(&h), expect(6));
+}
