@@ -140,7 +140,7 @@ pub struct Channel {
     /// Messages numbered and not acknowledged, oldest first: sent, or reserved
     /// ([`Channel::reserve`]; kept here, not in a map of their own: no allocation and no
     /// look-up per reserved answer).
-    unacked: VecDeque<(u16, Bytes, Flight)>,
+    unacked: Unacked,
     /// How many of `unacked` are reserved, not transmitted yet.
     reserved: u16,
     /// The Ns of a received message whose acknowledgement is held ([`Channel::hold_ack`]);
@@ -249,6 +249,117 @@ impl Outgoing {
     }
 }
 
+/// A numbered message not acknowledged yet: its Ns, its datagram, where it stands.
+type Entry = (u16, Bytes, Flight);
+
+/// A channel's numbered messages not acknowledged yet, oldest first ([`Channel`]'s `unacked`).
+/// A tunnel has one such message at a time as a rule (the ICRP of a redirect decision until the
+/// LAC's CDN acknowledges it): one is held in place, so numbering it allocates and frees no
+/// buffer; more go to a queue, freed when the channel is idle (`Channel::poll_transmit`). It
+/// takes 8 bytes more than a queue in the channel (heap per established tunnel, issue 19).
+#[derive(Debug)]
+enum Unacked {
+    /// Exactly one.
+    One(Entry),
+    /// Any number, in a queue (none when empty; its buffer kept until freed).
+    Many(VecDeque<Entry>),
+}
+
+impl Default for Unacked {
+    fn default() -> Self {
+        Unacked::Many(VecDeque::new())
+    }
+}
+
+impl Unacked {
+    /// The messages as two slices, oldest first (the queue's halves).
+    fn as_slices(&self) -> (&[Entry], &[Entry]) {
+        match self {
+            Unacked::One(e) => (std::slice::from_ref(e), &[]),
+            Unacked::Many(q) => q.as_slices(),
+        }
+    }
+
+    /// The messages, oldest first.
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        let (a, b) = self.as_slices();
+        a.iter().chain(b)
+    }
+
+    /// The messages, oldest first, to change in place.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        let (a, b) = match self {
+            Unacked::One(e) => (std::slice::from_mut(e), &mut [][..]),
+            Unacked::Many(q) => q.as_mut_slices(),
+        };
+        a.iter_mut().chain(b)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Unacked::One(_) => 1,
+            Unacked::Many(q) => q.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn front(&self) -> Option<&Entry> {
+        self.iter().next()
+    }
+
+    /// The oldest, taken out.
+    fn pop_front(&mut self) -> Option<Entry> {
+        match self {
+            Unacked::Many(q) => q.pop_front(),
+            Unacked::One(_) => match std::mem::take(self) {
+                Unacked::One(e) => Some(e),
+                Unacked::Many(_) => None,
+            },
+        }
+    }
+
+    /// Queues `e` after the others: held in place when none is waiting and no queue buffer is
+    /// kept.
+    fn push_back(&mut self, e: Entry) {
+        match self {
+            Unacked::Many(q) if q.is_empty() && q.capacity() == 0 => *self = Unacked::One(e),
+            Unacked::Many(q) => q.push_back(e),
+            Unacked::One(_) => {
+                let Unacked::One(first) = std::mem::take(self) else {
+                    return;
+                };
+                let mut q = VecDeque::with_capacity(4);
+                q.push_back(first);
+                q.push_back(e);
+                *self = Unacked::Many(q);
+            }
+        }
+    }
+
+    /// Keeps the messages `keep` says, in order.
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        match self {
+            Unacked::Many(q) => q.retain(keep),
+            Unacked::One(e) => {
+                if !keep(e) {
+                    *self = Unacked::default();
+                }
+            }
+        }
+    }
+
+    /// The queue buffer's capacity (0 when one message is held in place).
+    fn capacity(&self) -> usize {
+        match self {
+            Unacked::One(_) => 0,
+            Unacked::Many(q) => q.capacity(),
+        }
+    }
+}
+
 /// Where a numbered message stands ([`Channel`]'s `unacked`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flight {
@@ -304,7 +415,7 @@ impl Channel {
             cwnd: 1,
             ssthresh: 4,
             ca_acked: 0,
-            unacked: VecDeque::new(),
+            unacked: Unacked::default(),
             reserved: 0,
             ack_held: None,
             backlog: None,
@@ -505,7 +616,7 @@ impl Channel {
         }
         if progressed {
             if self.unacked.is_empty() && self.unacked.capacity() > 4 {
-                self.unacked.shrink_to_fit();
+                self.unacked = Unacked::default();
             }
             self.retries = 0;
             let d = if self.unacked.is_empty() {
@@ -868,7 +979,7 @@ impl Channel {
             // An idle tunnel keeps no buffers (`out` holds none once empty).
             self.trim_backlog();
             if self.unacked.is_empty() && self.unacked.capacity() > 0 {
-                self.unacked = VecDeque::new();
+                self.unacked = Unacked::default();
             }
         }
         b
@@ -914,7 +1025,7 @@ impl Channel {
             return Ok(());
         }
         let nr = self.ack_nr();
-        if let Some((_, bytes, _)) = first_sent.and_then(|i| self.unacked.get_mut(i)) {
+        if let Some((_, bytes, _)) = first_sent.and_then(|i| self.unacked.iter_mut().nth(i)) {
             set_nr(bytes, nr);
             self.out.push(bytes.clone());
             self.nr_sent = nr;
@@ -1026,7 +1137,7 @@ impl Channel {
     fn restart_sequence(&mut self, ns: u16, nr: u16) {
         self.ns = ns;
         self.nr = nr;
-        self.unacked.clear();
+        self.unacked = Unacked::default();
         self.reserved = 0;
         self.ack_held = None;
         self.unacked_since = None;
@@ -1490,6 +1601,35 @@ mod tests {
         assert_eq!(*gaps.last().unwrap(), Duration::from_secs(8));
     }
 
+    /// A message alone in flight is held in place (no queue buffer), retransmitted unchanged
+    /// but for the Nr at its timeout, and gone once the peer's Nr acknowledges it, with no
+    /// timer left (RFC 2661 5.8).
+    #[test]
+    fn one_message_in_flight_is_held_in_place_until_acknowledged() {
+        let (t, mut a, mut b) = pair();
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        assert!(matches!(a.unacked, Unacked::One(_)));
+        let first = parse(&a.poll_transmit().unwrap());
+        assert!(a.poll_transmit().is_none());
+        assert!(
+            matches!(a.unacked, Unacked::One(_)),
+            "kept until acknowledged"
+        );
+        let d = a.deadline().unwrap();
+        a.handle_timeout(d).unwrap();
+        let again = parse(&a.poll_transmit().unwrap());
+        assert_eq!(again, first);
+        b.receive(t, again);
+        b.flush_ack();
+        let zlb = parse(&b.poll_transmit().unwrap());
+        assert!(zlb.is_zlb() && zlb.header.nr == first.header.ns.wrapping_add(1));
+        a.receive(d, zlb);
+        assert_eq!(a.in_flight(), 0);
+        assert!(a.deadline().is_none());
+        assert!(a.poll_transmit().is_none());
+        assert!(matches!(&a.unacked, Unacked::Many(q) if q.capacity() == 0));
+    }
+
     proptest::proptest! {
         /// [`Outgoing`] (one datagram held in place, more in a vector) is a first-in first-out
         /// queue: the same datagrams in the same order as a `VecDeque` given the same pushes and
@@ -1513,6 +1653,48 @@ mod tests {
                 proptest::prop_assert_eq!(out.pop(), Some(b));
             }
             proptest::prop_assert_eq!(out.pop(), None);
+        }
+
+        /// [`Unacked`] (one message held in place, more in a queue) keeps the messages a
+        /// `VecDeque` keeps given the same operations (numbering, acknowledgement of the oldest,
+        /// a discard, a change in place): the same ones in the same order, so the oldest is the
+        /// one retransmitted and the first acknowledged (RFC 2661 5.8); one message alone holds
+        /// no queue buffer.
+        #[test]
+        fn unacked_keeps_what_a_queue_keeps(
+            ops in proptest::collection::vec((0u8..5, proptest::prelude::any::<u16>()), 0..64),
+        ) {
+            let (mut un, mut model) = (Unacked::default(), VecDeque::new());
+            for (op, x) in ops {
+                let e = (x, Bytes::from(x.to_be_bytes().to_vec()), Flight::Sent);
+                match op {
+                    0 | 1 => {
+                        un.push_back(e.clone());
+                        model.push_back(e);
+                    }
+                    2 => proptest::prop_assert_eq!(un.pop_front(), model.pop_front()),
+                    3 => {
+                        un.retain(|m| m.0 % 3 != x % 3);
+                        model.retain(|m| m.0 % 3 != x % 3);
+                    }
+                    _ => {
+                        let i = usize::from(x) % (model.len() + 1);
+                        if let Some(m) = un.iter_mut().nth(i) {
+                            m.2 = Flight::Held;
+                        }
+                        if let Some(m) = model.get_mut(i) {
+                            m.2 = Flight::Held;
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(un.len(), model.len());
+                proptest::prop_assert_eq!(un.is_empty(), model.is_empty());
+                proptest::prop_assert_eq!(un.front(), model.front());
+                proptest::prop_assert!(un.iter().eq(model.iter()));
+                if model.len() == 1 && matches!(un, Unacked::One(_)) {
+                    proptest::prop_assert_eq!(un.capacity(), 0);
+                }
+            }
         }
 
         /// The arena ([`Channel::send_in`], [`Channel::flush_ack_in`], one arena shared by two

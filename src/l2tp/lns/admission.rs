@@ -83,11 +83,11 @@ impl Lns {
         &mut self,
         now: Instant,
         sref: SessionRef,
-        m: ControlMessage<'static>,
+        m: &ControlMessage<'static>,
     ) {
         let tid = sref.tunnel;
         match m.message_type() {
-            Some(MessageType::ICRQ) => self.on_icrq(now, tid, &m),
+            Some(MessageType::ICRQ) => self.on_icrq(now, tid, m),
             Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {
                 // RFC 2661 7.4.2 wait-connect, 7.5.1 wait-cs-answer: the call is up.
                 let want = if mt == MessageType::ICCN {
@@ -96,7 +96,7 @@ impl Lns {
                     SessionState::WaitOutgoingConnect
                 };
                 if self.core.session_mut(tid, sref.session).map(|s| s.state) != Some(want)
-                    || !self.admission_connect(sref, &m)
+                    || !self.admission_connect(sref, m)
                 {
                     return;
                 }
@@ -127,7 +127,7 @@ impl Lns {
                 }
             }
             Some(MessageType::CDN) => {
-                if let Some((s, result)) = self.core.on_cdn(now, tid, &m) {
+                if let Some((s, result)) = self.core.on_cdn(now, tid, m) {
                     self.session_gone(tid, &s, result);
                     // Output commit (`replicate` docs): the LAC keeps the CDN unacknowledged,
                     // for the backup to take if we fail before it holds the session's end.

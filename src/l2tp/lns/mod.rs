@@ -586,7 +586,10 @@ impl Lns {
                     }
                     self.forget_admissions();
                 }
-                Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
+                Up::SessionMsg { session, msg } => {
+                    self.session_msg(now, session, &msg);
+                    self.core.recycle(msg);
+                }
                 Up::SessionRefused {
                     tunnel,
                     session,

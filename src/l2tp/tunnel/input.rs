@@ -27,16 +27,20 @@ impl Core {
     ) -> Result<(), InputError> {
         // Hidden AVPs are unhidden with the secret of the tunnel the header names (RFC 2661 4.3).
         let tid = super::super::wire::header::peek_tunnel_id(data).unwrap_or(0);
-        let opts = self.parse_opts(tid);
         // A control message is parsed into an owned one at once (the channel may hold it); a
         // data message's frame is read in place.
         let c = if data.first().is_some_and(|f| f & 0x80 != 0) {
-            match Message::parse_owned_with(data, &opts)? {
+            // Into the AVP buffer of the last message the role was done with (`recycle`): taken
+            // out while the options borrow the secret, put back when the parse did not use it.
+            let mut spare = std::mem::take(&mut self.spare_avps);
+            let r = Message::parse_owned_reusing(data, &self.parse_opts(tid), &mut spare);
+            self.spare_avps = spare;
+            match r? {
                 Message::Control(c) => c,
                 Message::Data(d) => return self.on_data(now, from, &d),
             }
         } else {
-            match Message::parse_with(data, &opts)? {
+            match Message::parse_with(data, &self.parse_opts(tid))? {
                 Message::Data(d) => return self.on_data(now, from, &d),
                 Message::Control(c) => c.into_owned(),
             }

@@ -269,7 +269,13 @@ pub(crate) struct Core {
     /// Where the channels write the messages sent at once and the ZLBs
     /// ([`Channel::send_in`], [`Channel::flush_ack_in`]): no allocation per datagram.
     arena: bytes::BytesMut,
+    /// The AVP buffer of a message the role is done with ([`Core::recycle`]), which the next
+    /// control message received is parsed into (`handle_datagram`): no allocation per message.
+    spare_avps: Vec<Avp<'static>>,
 }
+
+/// The largest AVP buffer kept for reuse ([`Core::recycle`]): what a parse reserves at most.
+const SPARE_AVPS_MAX: usize = 64;
 
 const HIDE_SET: [u16; 3] = [14, 21, 22];
 
@@ -331,6 +337,7 @@ impl Core {
             channel_cfg: Default::default(),
             delivered: Vec::new(),
             arena: bytes::BytesMut::new(),
+            spare_avps: Vec::new(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -340,6 +347,17 @@ impl Core {
 
     pub fn event(&mut self, e: Event) {
         self.events.push(e);
+    }
+
+    /// Takes back the AVP buffer of a received message the role is done with, for the next
+    /// control message received to be parsed into (`handle_datagram`); the larger one is kept,
+    /// up to [`SPARE_AVPS_MAX`] AVPs.
+    pub fn recycle(&mut self, m: ControlMessage<'static>) {
+        let mut avps = m.avps;
+        if avps.capacity() > self.spare_avps.capacity() && avps.capacity() <= SPARE_AVPS_MAX {
+            avps.clear();
+            self.spare_avps = avps;
+        }
     }
 
     /// The channel parameters as one value all tunnels share (rebuilt if the configuration

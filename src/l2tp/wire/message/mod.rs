@@ -179,6 +179,43 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// [`Message::parse_owned_with`], a control message's AVPs put in `spare`'s buffer (taken,
+    /// its contents dropped; given back on a parse error) rather than a new one: no allocation
+    /// when its capacity suffices. A ZLB or a data message leaves `spare` as it is. The same
+    /// message, or the same error, as [`Message::parse_owned_with`].
+    pub(crate) fn parse_owned_reusing(
+        data: &[u8],
+        opts: &ParseOptions<'_>,
+        spare: &mut Vec<Avp<'static>>,
+    ) -> Result<Message<'static>, WireError> {
+        match header::parse_header(data)? {
+            ParsedHeader::Data(header, c) => Ok(Message::Data(DataMessage {
+                header: header.into_owned(),
+                payload: Cow::Owned(c.rest().to_vec()),
+            })),
+            ParsedHeader::Control(header, c) if c.rest().is_empty() => {
+                Ok(Message::Control(ControlMessage {
+                    header,
+                    avps: Vec::new(),
+                }))
+            }
+            ParsedHeader::Control(header, c) => {
+                let mut avps = std::mem::take(spare);
+                avps.clear();
+                match ControlMessage::parse_avps(&mut avps, c.rest(), c.offset(), opts, |b| {
+                    Cow::Owned(b.to_vec())
+                }) {
+                    Ok(()) => Ok(Message::Control(ControlMessage { header, avps })),
+                    Err(e) => {
+                        avps.clear();
+                        *spare = avps;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
     /// Octets on the wire.
     pub fn encoded_len(&self) -> usize {
         match self {
@@ -283,6 +320,21 @@ impl<'a> ControlMessage<'a> {
     ) -> Result<Self, WireError> {
         // Most AVPs are 8 to 10 octets: one allocation for the typical message.
         let mut avps = Vec::with_capacity((data.len() / 8).min(64));
+        Self::parse_avps(&mut avps, data, first_offset, opts, own)?;
+        Ok(ControlMessage { header, avps })
+    }
+
+    /// The AVPs after a control header, appended to `avps` (empty); octets taken by `own`
+    /// (borrowed or copied: [`AvpValue::parse_as`]).
+    fn parse_avps<'v>(
+        avps: &mut Vec<Avp<'a>>,
+        data: &'v [u8],
+        first_offset: usize,
+        opts: &ParseOptions<'_>,
+        own: fn(&'v [u8]) -> Cow<'a, [u8]>,
+    ) -> Result<(), WireError> {
+        // Room for them at once (nothing to do when `avps` has it already).
+        avps.reserve((data.len() / 8).min(64));
         let mut rv: Option<&'v [u8]> = None;
         let mut at = 0;
         while at < data.len() {
@@ -359,7 +411,7 @@ impl<'a> ControlMessage<'a> {
                 value,
             });
         }
-        Ok(ControlMessage { header, avps })
+        Ok(())
     }
 
     /// Checks that every AVP RFC 2661 section 6 makes mandatory for the message type is present;
@@ -844,6 +896,95 @@ mod tests {
             prop_assert_eq!(m.assigned_session_id(), Some(sid));
             prop_assert_eq!(m.redirect_target(vendor), redirect.map(|r| r.1));
             prop_assert_eq!(m.avps.len(), 2 + usize::from(redirect.is_some()));
+        }
+
+        /// [`Message::parse_owned_reusing`] gives what [`Message::parse_owned_with`] gives, the
+        /// same message or the same error (RFC 2661 4.1, 4.3, 4.4: Message Type first, AVP
+        /// lengths, hidden AVPs unhidden with the secret after a Random Vector, unknown ones
+        /// kept), whatever the buffer it reuses held before: ICRQs and CDNs (hidden Assigned
+        /// Session ID or not, a vendor LoadBalanceCapable or an unknown mandatory AVP), cut short
+        /// or with octets changed, and arbitrary octets. A failed parse gives the buffer back with
+        /// its room, a ZLB or a data message leaves it as it was.
+        #[test]
+        fn parse_reusing_a_buffer_is_parse_owned(
+            ids in any::<[u16; 5]>(),
+            kind in 0u8..4,
+            hide in any::<bool>(),
+            with_secret in any::<bool>(),
+            cut in any::<Option<prop::sample::Index>>(),
+            changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+            noise in proptest::collection::vec(any::<u8>(), 0..48),
+            before in 0usize..3,
+        ) {
+            let [tunnel_id, session_id, ns, peer_sid, serial] = ids;
+            let secret = b"shared secret";
+            let mut m = match kind {
+                0 => ControlMessage::icrq(tunnel_id, peer_sid, u32::from(serial)),
+                1 => ControlMessage::icrq(tunnel_id, peer_sid, u32::from(serial)).with(
+                    Avp::optional(AvpValue::LoadBalanceCapable { vendor: DEFAULT_ENTERPRISE }),
+                ),
+                2 => ControlMessage::cdn(
+                    tunnel_id,
+                    session_id,
+                    peer_sid,
+                    ResultCode::new(avp::ResultCodeValue(3)),
+                ),
+                _ => ControlMessage::icrq(tunnel_id, peer_sid, u32::from(serial)).with(Avp {
+                    mandatory: true,
+                    hidden: false,
+                    value: AvpValue::Raw {
+                        vendor: 9,
+                        attr: AvpType(77),
+                        reserved: 0,
+                        data: Cow::Owned(noise.clone()),
+                    },
+                }),
+            };
+            m.header.ns = ns;
+            if hide {
+                m.avps.insert(
+                    1,
+                    Avp::mandatory(AvpValue::RandomVector(Cow::Owned(noise.clone()))),
+                );
+                if let Some(a) = m.avps.iter_mut().find(|a| {
+                    matches!(a.value, AvpValue::AssignedSessionId(_))
+                }) {
+                    a.hidden = true;
+                }
+                prop_assert!(m.hide(secret).is_ok());
+            }
+            let mut wire = Message::Control(m).to_vec();
+            if let Some(cut) = cut {
+                wire.truncate(cut.index(wire.len() + 1));
+            }
+            for (at, byte) in &changes {
+                if !wire.is_empty() {
+                    let i = at.index(wire.len());
+                    wire[i] = *byte;
+                }
+            }
+            let opts = ParseOptions {
+                enterprise: DEFAULT_ENTERPRISE,
+                secret: with_secret.then_some(&secret[..]),
+            };
+            for input in [&wire, &noise] {
+                // The buffer holds what earlier parses left: nothing, an ICRQ's AVPs, a CDN's.
+                let mut spare = match before {
+                    0 => Vec::new(),
+                    1 => ControlMessage::icrq(1, 2, 3).avps,
+                    _ => ControlMessage::cdn(1, 2, 3, ResultCode::new(avp::ResultCodeValue(1)))
+                        .avps,
+                };
+                let room = spare.capacity();
+                let reused = Message::parse_owned_reusing(input, &opts, &mut spare);
+                let owned = Message::parse_owned_with(input, &opts);
+                prop_assert_eq!(&reused, &owned);
+                match &reused {
+                    Err(_) => prop_assert!(spare.capacity() >= room),
+                    Ok(Message::Control(c)) if !c.is_zlb() => {}
+                    Ok(_) => prop_assert_eq!(spare.capacity(), room),
+                }
+            }
         }
     }
 }
