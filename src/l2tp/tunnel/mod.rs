@@ -526,7 +526,8 @@ impl Core {
     }
 
     /// Numbers `msg` on tunnel `tid` without sending it until [`Core::release_ctrl`]
-    /// ([`Channel::reserve`]): its Ns, or `msg` back when the channel cannot number it now.
+    /// ([`Channel::reserve_in`], written into the endpoint's arena like a message sent at once):
+    /// its Ns, or `msg` back when the channel cannot number it now.
     pub fn reserve_ctrl(
         &mut self,
         tid: u16,
@@ -542,7 +543,7 @@ impl Core {
         let msg = self.prepare(tid, msg);
         self.tunnels
             .get_mut(&tid)
-            .and_then(|t| t.channel.reserve(msg))
+            .and_then(|t| t.channel.reserve_in(msg, &mut self.arena))
             // Not reached: `can_reserve` was checked.
             .ok_or_else(|| ControlMessage::hello(0))
     }
