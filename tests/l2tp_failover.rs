@@ -1066,6 +1066,18 @@ fn crash_during_setup_seed_110109_retransmission_seen_once_by_each_taker() {
     crash_during_setup(110109);
 }
 
+/// Seed 232769 (`Channel::resume_replica`, `lns::takeover` docs, sessions the copy lacks): the
+/// member's backup changed just before it crashed, so it released three ICRPs (calls 19-21)
+/// without a copy; the LAC held them out of order behind a lost one. The taker's first messages
+/// filled the gap, the LAC's Nr jumped past the taker's Ns, and the taker's CDNs for those calls
+/// went at Ns the LAC had taken (dropped as duplicates). Failed with "call 19 held by the LAC is
+/// served by no member". Now the taker's Ns follows the LAC's Nr, and the calls' ICCNs, on
+/// sessions the copy lacks, are answered with a CDN.
+#[test]
+fn crash_during_setup_seed_232769_calls_the_copy_lacks_cleared() {
+    crash_during_setup(232769);
+}
+
 /// One seed of [`crash_during_setup_loses_no_established_call`].
 fn crash_during_setup(seed: u64) {
     let n = 30;

@@ -178,6 +178,10 @@ pub struct Channel {
     /// Resumed from a replica: the Nr moved to a retransmission of the peer
     /// ([`Channel::resume_replica`]); taken by [`Channel::take_nr_moved`].
     nr_moved: bool,
+    /// Resumed from a replica at some time ([`Channel::resume_replica`]): a peer's Nr past our
+    /// next Ns names messages the failed endpoint sent that the replica lacked; our Ns moves to
+    /// it.
+    resumed: bool,
     held: bool,
     /// Resumed from a replica, while `resync_nr`: what tells a retransmission of the peer
     /// ([`Resync`], [`Channel::resume_replica`]). Boxed: present only on a resumed channel; the
@@ -429,6 +433,7 @@ impl Channel {
             unacked_since: None,
             out: Outgoing::default(),
             resync_ns: false,
+            resumed: false,
             resync_nr: false,
             nr_moved: false,
             held: false,
@@ -613,6 +618,16 @@ impl Channel {
             } else {
                 break;
             }
+        }
+        // On a resumed channel the peer may have taken messages the failed endpoint numbered
+        // after its last copy (an ICRP it sent unreplicated when its backup changed), held out
+        // of order until our first ones filled the gap: its Nr then passes our next Ns, and a
+        // message we numbered before it would be a duplicate to the peer (RFC 2661 5.8) and
+        // dropped unprocessed. Our next Ns moves to the peer's (seed 232769 of issue 15's
+        // crash-during-setup sweep: the taker's CDN for such a call went out at an Ns the LAC
+        // had taken, and the call stayed up at the LAC with no LNS serving it).
+        if self.resumed && !self.resync_ns && seq_lt(self.ns, nr) {
+            self.ns = nr;
         }
         if progressed {
             if self.unacked.is_empty() && self.unacked.capacity() > 4 {
@@ -1227,7 +1242,11 @@ impl Channel {
     ///   for the peer, which RFC 2661 5.8 has it acknowledge without processing it) is sent and
     ///   retransmitted on the channel's timer (`max_retries` then the channel is dead); the Nr of
     ///   the first message from the peer (its ZLB acknowledging the probe, or any other) is our
-    ///   next Ns. Nothing else is sent until then.
+    ///   next Ns. Nothing else is sent until then. Later, a peer's Nr past our next Ns (messages
+    ///   of the failed LNS the peer held out of order until ours filled the gap) moves our next
+    ///   Ns to it, so no message of ours goes at an Ns the peer already took. A message of ours
+    ///   numbered before that, in the gap, is still taken by the peer as a duplicate (it got the
+    ///   failed LNS's message at that Ns): such a message is lost.
     /// * our next Nr stays the replica's `nr` until the peer shows it is past it: our Nr never
     ///   acknowledges a message of the peer we did not take, so the peer retransmits every one
     ///   it still has unacknowledged (RFC 2661 5.8) and each is delivered here, in order. The
@@ -1271,6 +1290,7 @@ impl Channel {
         self.first_seen = None;
         self.resync_ns = true;
         self.resync_nr = true;
+        self.resumed = true;
         self.set_ack_by(None);
         self.retries = 0;
         self.set_deadline(Some(now + self.rto()));
@@ -2190,6 +2210,49 @@ mod tests {
         assert!(c.receive(later, iccn(58)).is_empty());
         assert_eq!(c.replica_state().1, 32);
         assert!(!c.take_nr_moved());
+    }
+
+    /// `resume_replica` docs (issue 15, seed 232769): the failed LNS's messages the peer held
+    /// out of order, past a gap the replica knew, are taken once the backup's first message
+    /// fills the gap; the peer's Nr then passes the backup's next Ns, which moves to it, so the
+    /// backup's next message is taken (RFC 2661 5.8), not dropped as a duplicate.
+    #[test]
+    fn resumed_ns_moves_past_what_the_failed_lns_sent() {
+        let (t, mut lac, mut lns) = pair();
+        lns.set_peer_window(8);
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        assert_eq!(relay(t, &mut lns, &mut lac).len(), 1);
+        relay(t, &mut lac, &mut lns);
+        // The copy: the failed LNS's next Ns is 1.
+        let (ns, nr, w) = lns.replica_state();
+        assert_eq!(ns, 1);
+        for _ in 0..2 {
+            lns.send(t, ControlMessage::hello(0)).unwrap();
+        }
+        // Ns 1 is lost; 2 is held out of order by the peer.
+        let sent: Vec<Bytes> = std::iter::from_fn(|| lns.poll_transmit()).collect();
+        assert_eq!(sent.len(), 2);
+        assert!(lac.receive(t, parse(&sent[1])).is_empty());
+        while lac.poll_transmit().is_some() {}
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(t, ns, nr, w);
+        // The probe's ZLB tells Ns 1; the backup's HELLO there fills the gap.
+        relay(t, &mut backup, &mut lac);
+        relay(t, &mut lac, &mut backup);
+        backup.send(t, ControlMessage::hello(0)).unwrap();
+        let first = parse(&backup.poll_transmit().unwrap());
+        assert_eq!(first.header.ns, 1);
+        assert_eq!(lac.receive(t, first).len(), 2, "the gap filled, 2 follows");
+        lac.flush_ack();
+        // The peer's ZLB acknowledges Ns 2, which the backup never sent.
+        relay(t, &mut lac, &mut backup);
+        backup.send(t, ControlMessage::hello(0)).unwrap();
+        let next = parse(&backup.poll_transmit().unwrap());
+        assert_eq!(
+            next.header.ns, 3,
+            "the backup's next Ns is the peer's next expected"
+        );
+        assert_eq!(lac.receive(t, next).len(), 1, "taken, not a duplicate");
     }
 
     /// `resume_replica` docs: a peer that never answers the probe kills the channel after

@@ -95,9 +95,14 @@ impl Lns {
                 } else {
                     SessionState::WaitOutgoingConnect
                 };
-                if self.core.session_mut(tid, sref.session).map(|s| s.state) != Some(want)
-                    || !self.admission_connect(sref, m)
-                {
+                let state = self.core.session_mut(tid, sref.session).map(|s| s.state);
+                if state.is_none() {
+                    // A call the copy of a tunnel we took over lacks (`takeover` docs): its
+                    // ICCN is answered as its data would be, so the LAC clears the call now.
+                    self.unknown_session(now, tid, sref.session);
+                    return;
+                }
+                if state != Some(want) || !self.admission_connect(sref, m) {
                     return;
                 }
                 let Some(s) = self.core.session_mut(tid, sref.session) else {

@@ -73,8 +73,8 @@
 //! * **Sessions the copy lacks**: a copy may lack sessions the LAC still has (a former
 //!   backup's copy after a double failure, issue 15 double failure seed 13971; a copy whose
 //!   last records were lost with the member). The tunnel goes on here, so the LAC would keep
-//!   such a call until its own PPP keepalives fail. A data message on a session we do not hold,
-//!   on a tunnel we took over, is answered with a CDN (RFC 2661 6.11; Result Code 2 with Error
+//!   such a call until its own PPP keepalives fail. A data message or an ICCN on a session we
+//!   do not hold, on a tunnel we took over, is answered with a CDN (RFC 2661 6.11; Result Code 2 with Error
 //!   Code 5, the Session ID invalid in this context, 4.4.2) whose header Session ID is 0 (we do
 //!   not know the LAC's id, RFC 2661 3.1) and whose Assigned Session ID is the data message's
 //!   Session ID, the id the LAC knows the call by, so the LAC clears the call. Only once the
@@ -775,7 +775,7 @@ impl Lns {
         self.publish_load();
     }
 
-    /// A data message on tunnel `tid`'s session `sid`, which we do not hold (module docs,
+    /// A data message or an ICCN on tunnel `tid`'s session `sid`, which we do not hold (module docs,
     /// sessions the copy lacks): a CDN when the tunnel is one we took over and its copy is
     /// settled, once per session.
     pub(super) fn unknown_session(&mut self, now: Instant, tid: u16, sid: u16) {
@@ -1123,6 +1123,45 @@ mod tests {
         assert!(cdns(&mut lns).is_empty(), "a session we hold");
         assert_eq!(lns.stats().unknown_sessions_cleared, 1);
         assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// Module docs, sessions the copy lacks (issue 15, seed 232769): an ICCN (RFC 2661 7.4.1)
+    /// on a session the copy lacks, once the copy is settled, gets the same CDN as its data
+    /// would (Result 2 / Error 5, header Session ID 0, Assigned Session ID the ICCN's), so the
+    /// LAC clears a call no member serves at once rather than at its first data.
+    #[test]
+    fn an_iccn_on_a_session_the_copy_lacks_gets_a_cdn() {
+        const LACKED: u16 = 0x0999;
+        let now = Instant::now();
+        let (mut lns, _probe) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS);
+        let _ = to_lac(&mut lns);
+        let settled = now + lns.cfg.health.down_after();
+        let mut iccn = ControlMessage::iccn(TUNNEL, LACKED, 64_000, 1);
+        iccn.header.ns = NR;
+        iccn.header.nr = ICRP_NS + 1;
+        let mut b = Vec::new();
+        Message::Control(iccn).emit(&mut b);
+        lns.handle_datagram(settled, lac(), local(), &b).unwrap();
+        let cdns: Vec<ControlMessage<'static>> = to_lac(&mut lns)
+            .into_iter()
+            .filter(|m| m.message_type() == Some(MessageType::CDN))
+            .collect();
+        assert_eq!(cdns.len(), 1, "{cdns:?}");
+        assert_eq!(cdns[0].header.session_id, 0);
+        assert_eq!(cdns[0].assigned_session_id(), Some(LACKED));
+        let rc = cdns[0].result_code().expect("Result Code");
+        assert_eq!(rc.result, ResultCodeValue::CDN_GENERAL_ERROR);
+        assert_eq!(
+            rc.error.as_ref().map(|e| e.0),
+            Some(ErrorCode::INVALID_SESSION_ID)
+        );
+        assert_eq!(lns.stats().unknown_sessions_cleared, 1);
+        assert_eq!(
+            state(&lns),
+            Some(SessionState::WaitConnect),
+            "ours untouched"
+        );
     }
 
     /// The control messages `lns` sends the LAC.
