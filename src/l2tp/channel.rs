@@ -390,6 +390,12 @@ struct Backlog {
     resolved: Vec<(u16, bool)>,
     /// The Ns of received messages whose acknowledgement is held ([`Channel::hold_ack`]).
     ack_held: Vec<u16>,
+    /// How many messages at the front of `queue` were placed there by `place_pins` (pins and
+    /// the HELLOs filling the gaps between them): the one at offset `i` goes at our next Ns
+    /// plus `i`, the Ns the failed endpoint gave it.
+    placed: u16,
+    /// The Ns of the pins among the `placed` messages (not the HELLOs).
+    placed_pins: Vec<u16>,
 }
 
 impl Backlog {
@@ -399,6 +405,38 @@ impl Backlog {
             && self.pins.is_empty()
             && self.resolved.is_empty()
             && self.ack_held.is_empty()
+    }
+
+    /// The next message to send, counting down the placed pins it may be one of.
+    fn pop_front(&mut self) -> Option<ControlMessage<'static>> {
+        let msg = self.queue.pop_front()?;
+        if self.placed > 0 {
+            self.placed -= 1;
+            if self.placed == 0 {
+                self.placed_pins.clear();
+            }
+        }
+        Some(msg)
+    }
+
+    /// Our next Ns jumped from `from` by `passed` (the peer took the failed endpoint's messages
+    /// there): the placed messages at those Ns are dropped, not sent at the new Ns (a pin sent
+    /// there would be a second ICRP for a call the peer has, RFC 2661 7.4.1), and each pin among
+    /// them is resolved as taken.
+    fn drop_passed(&mut self, from: u16, passed: u16) {
+        let n = passed.min(self.placed);
+        for i in 0..n {
+            let ns = from.wrapping_add(i);
+            if let Some(at) = self.placed_pins.iter().position(|&p| p == ns) {
+                self.placed_pins.swap_remove(at);
+                self.resolved.push((ns, true));
+            }
+            self.queue.pop_front();
+        }
+        self.placed -= n;
+        if self.placed == 0 {
+            self.placed_pins.clear();
+        }
     }
 }
 
@@ -626,8 +664,14 @@ impl Channel {
         // dropped unprocessed. Our next Ns moves to the peer's (seed 232769 of issue 15's
         // crash-during-setup sweep: the taker's CDN for such a call went out at an Ns the LAC
         // had taken, and the call stayed up at the LAC with no LNS serving it).
+        // The pins still queued at the Ns passed are the failed endpoint's messages the peer
+        // took: they are dropped, not sent at the new Ns.
         if self.resumed && !self.resync_ns && seq_lt(self.ns, nr) {
+            let from = self.ns;
             self.ns = nr;
+            if let Some(b) = self.backlog.as_mut() {
+                b.drop_passed(from, nr.wrapping_sub(from));
+            }
         }
         if progressed {
             if self.unacked.is_empty() && self.unacked.capacity() > 4 {
@@ -709,7 +753,7 @@ impl Channel {
     fn pump(&mut self, now: Instant) {
         self.pump_reserved(now);
         while self.may_send() {
-            let Some(msg) = self.backlog.as_mut().and_then(|b| b.queue.pop_front()) else {
+            let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front()) else {
                 break;
             };
             self.transmit_new(now, msg, None);
@@ -928,6 +972,9 @@ impl Channel {
         let Some(&last) = ahead.keys().next_back() else {
             return;
         };
+        b.placed = b.placed.saturating_add(last + 1);
+        b.placed_pins
+            .extend(ahead.keys().map(|off| next.wrapping_add(*off)));
         let mut first: VecDeque<ControlMessage<'static>> = VecDeque::new();
         for off in 0..=last {
             first.push_back(

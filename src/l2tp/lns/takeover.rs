@@ -867,6 +867,7 @@ mod tests {
     use super::super::super::session::SessionState;
     use super::super::super::wire::{ControlMessage, Message, MessageType, ResultCodeValue};
     use super::*;
+    use crate::l2tp::channel::seq_lt;
     use std::net::SocketAddr;
     use std::time::Duration;
 
@@ -1241,6 +1242,53 @@ mod tests {
         let up = std::iter::from_fn(|| lns.poll_event())
             .any(|e| matches!(e, Event::SessionUp { session, .. } if session.session == SESSION));
         assert!(up);
+    }
+
+    /// `Channel::pin` and `Channel::resume_replica` docs (issue 15, the flaw left by seed
+    /// 232769): the LAC's next expected Ns (11) is before the answered call's ICRP (13), so
+    /// the ICRP is queued again at 13 behind HELLOs at 11 and 12. The LAC held the failed
+    /// LNS's 12 and 13 out of order; our HELLO at 11 fills the gap and its Nr jumps to 14. The
+    /// queued HELLO and ICRP are the failed LNS's messages the LAC took: neither goes out at
+    /// the new Ns (a second ICRP for a call the LAC holds, RFC 2661 7.4.1), and the call is
+    /// established (the LAC took its ICRP), not cleared at the set-up timeout.
+    #[test]
+    fn a_queued_icrp_the_lac_took_meanwhile_is_not_sent_at_the_new_ns() {
+        let now = Instant::now();
+        let (mut lns, _) = taken_over(now);
+        lac_ack(&mut lns, now, 11);
+        let first = to_lac(&mut lns);
+        let got: Vec<(u16, Option<MessageType>)> = first
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(got, [(11, Some(MessageType::HELLO))], "slow start: one");
+        assert_eq!(state(&lns), Some(SessionState::WaitConnect));
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        let mut t = now;
+        let end = now + lns.core.setup_wait() + Duration::from_secs(1);
+        let mut sent = Vec::new();
+        while t < end {
+            sent.extend(to_lac(&mut lns));
+            t = lns.poll_timeout().unwrap_or(end).min(end);
+            lns.handle_timeout(t);
+            // The LAC acknowledges whatever it gets, in order from 14.
+            if let Some(last) = sent.last() {
+                lac_ack(&mut lns, t, last.header.ns.wrapping_add(1));
+            }
+        }
+        sent.extend(to_lac(&mut lns));
+        assert!(
+            sent.iter()
+                .all(|m| m.message_type() != Some(MessageType::ICRP)
+                    && m.message_type() != Some(MessageType::CDN)),
+            "{sent:?}"
+        );
+        assert!(
+            sent.iter().all(|m| !seq_lt(m.header.ns, ICRP_NS + 1)),
+            "nothing at an Ns the LAC took: {sent:?}"
+        );
+        assert_eq!(state(&lns), Some(SessionState::Established));
     }
 
     /// RFC 2661 7.4.2 wait-connect: an ICRP sent again and never answered by an ICCN clears the

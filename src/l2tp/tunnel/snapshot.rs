@@ -256,13 +256,26 @@ impl Core {
             let sid = t
                 .sessions
                 .values()
-                .find(|s| s.icrp_ns == Some(ns) && s.state == SessionState::Established)
+                .find(|s| {
+                    s.icrp_ns == Some(ns)
+                        && matches!(
+                            s.state,
+                            SessionState::Established | SessionState::WaitConnect
+                        )
+                })
                 .map(|s| s.local_id);
             let Some(s) = sid.and_then(|sid| t.sessions.get_mut(&sid)) else {
                 continue;
             };
             if taken {
+                // Taken, possibly after it was first resolved as sent again: the peer's Nr
+                // later passed its Ns (`Channel::pin`), so the LAC holds the call established.
                 s.icrp_ns = None;
+                if s.state == SessionState::WaitConnect {
+                    s.state = SessionState::Established;
+                    let sid = s.local_id;
+                    self.timers.cancel(&Timer::Session(tid, sid));
+                }
             } else {
                 s.state = SessionState::WaitConnect;
                 let sid = s.local_id;
