@@ -201,108 +201,55 @@ struct Resync {
     sent_before: Option<(u16, Instant)>,
 }
 
-/// A channel's datagrams to send, oldest first ([`Channel`]'s `out`). A message and its answer go
-/// one datagram at a time as a rule (the ICRP of a redirect decision, the ZLB acknowledging a CDN):
-/// one is held in place, so sending it allocates and frees no buffer; more go to a vector, freed
-/// when emptied (an idle tunnel keeps no buffers). It takes 8 bytes more than a vector in the
-/// channel (heap bytes per established tunnel 460 -> 468, within issue 19's 512).
+/// A first-in first-out queue that holds one item in place and more in a `VecDeque`: a channel
+/// has one datagram to send and one message in flight at a time as a rule (the ICRP of a
+/// redirect decision until the LAC's CDN acknowledges it, the ZLB acknowledging that CDN), so
+/// queuing, sending and acknowledging it allocate and free no buffer. It takes 8 bytes more than
+/// the queue alone (heap per established tunnel, issue 19: within 512 bytes). A queue buffer is
+/// kept once allocated until [`Fifo::free`] (or the last item is taken from an emptied one
+/// through [`Fifo::pop_front_freeing`]), so an idle tunnel keeps none.
 #[derive(Debug)]
-enum Outgoing {
+enum Fifo<T> {
     /// Exactly one.
-    One(Bytes),
-    /// Any number, in a vector (none when empty).
-    Many(Vec<Bytes>),
-}
-
-impl Default for Outgoing {
-    fn default() -> Self {
-        Outgoing::Many(Vec::new())
-    }
-}
-
-impl Outgoing {
-    /// Queues `b` after the others.
-    fn push(&mut self, b: Bytes) {
-        *self = match std::mem::take(self) {
-            Outgoing::Many(v) if v.is_empty() => Outgoing::One(b),
-            Outgoing::Many(mut v) => {
-                v.push(b);
-                Outgoing::Many(v)
-            }
-            Outgoing::One(first) => Outgoing::Many(vec![first, b]),
-        };
-    }
-
-    /// The oldest, taken out; a vector emptied is freed.
-    fn pop(&mut self) -> Option<Bytes> {
-        if matches!(self, Outgoing::Many(v) if v.is_empty()) {
-            // An empty vector holds no capacity (`push` replaces it, `pop` frees it).
-            return None;
-        }
-        match std::mem::take(self) {
-            Outgoing::One(b) => Some(b),
-            Outgoing::Many(mut v) if !v.is_empty() => {
-                let b = v.remove(0);
-                if !v.is_empty() {
-                    *self = Outgoing::Many(v);
-                }
-                Some(b)
-            }
-            Outgoing::Many(_) => None,
-        }
-    }
-}
-
-/// A numbered message not acknowledged yet: its Ns, its datagram, where it stands.
-type Entry = (u16, Bytes, Flight);
-
-/// A channel's numbered messages not acknowledged yet, oldest first ([`Channel`]'s `unacked`).
-/// A tunnel has one such message at a time as a rule (the ICRP of a redirect decision until the
-/// LAC's CDN acknowledges it): one is held in place, so numbering it allocates and frees no
-/// buffer; more go to a queue, freed when the channel is idle (`Channel::poll_transmit`). It
-/// takes 8 bytes more than a queue in the channel (heap per established tunnel, issue 19).
-#[derive(Debug)]
-enum Unacked {
-    /// Exactly one.
-    One(Entry),
+    One(T),
     /// Any number, in a queue (none when empty; its buffer kept until freed).
-    Many(VecDeque<Entry>),
+    Many(VecDeque<T>),
 }
 
-impl Default for Unacked {
+impl<T> Default for Fifo<T> {
     fn default() -> Self {
-        Unacked::Many(VecDeque::new())
+        Fifo::Many(VecDeque::new())
     }
 }
 
-impl Unacked {
-    /// The messages as two slices, oldest first (the queue's halves).
-    fn as_slices(&self) -> (&[Entry], &[Entry]) {
+impl<T> Fifo<T> {
+    /// The items as two slices, oldest first (the queue's halves).
+    fn as_slices(&self) -> (&[T], &[T]) {
         match self {
-            Unacked::One(e) => (std::slice::from_ref(e), &[]),
-            Unacked::Many(q) => q.as_slices(),
+            Fifo::One(e) => (std::slice::from_ref(e), &[]),
+            Fifo::Many(q) => q.as_slices(),
         }
     }
 
-    /// The messages, oldest first.
-    fn iter(&self) -> impl Iterator<Item = &Entry> {
+    /// The items, oldest first.
+    fn iter(&self) -> impl Iterator<Item = &T> {
         let (a, b) = self.as_slices();
         a.iter().chain(b)
     }
 
-    /// The messages, oldest first, to change in place.
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+    /// The items, oldest first, to change in place.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         let (a, b) = match self {
-            Unacked::One(e) => (std::slice::from_mut(e), &mut [][..]),
-            Unacked::Many(q) => q.as_mut_slices(),
+            Fifo::One(e) => (std::slice::from_mut(e), &mut [][..]),
+            Fifo::Many(q) => q.as_mut_slices(),
         };
         a.iter_mut().chain(b)
     }
 
     fn len(&self) -> usize {
         match self {
-            Unacked::One(_) => 1,
-            Unacked::Many(q) => q.len(),
+            Fifo::One(_) => 1,
+            Fifo::Many(q) => q.len(),
         }
     }
 
@@ -310,59 +257,86 @@ impl Unacked {
         self.len() == 0
     }
 
-    fn front(&self) -> Option<&Entry> {
+    fn front(&self) -> Option<&T> {
         self.iter().next()
     }
 
-    /// The oldest, taken out.
-    fn pop_front(&mut self) -> Option<Entry> {
+    /// The oldest, taken out (a queue buffer is kept).
+    fn pop_front(&mut self) -> Option<T> {
         match self {
-            Unacked::Many(q) => q.pop_front(),
-            Unacked::One(_) => match std::mem::take(self) {
-                Unacked::One(e) => Some(e),
-                Unacked::Many(_) => None,
+            Fifo::Many(q) => q.pop_front(),
+            Fifo::One(_) => match std::mem::take(self) {
+                Fifo::One(e) => Some(e),
+                Fifo::Many(_) => None,
             },
         }
     }
 
+    /// The oldest, taken out; a queue emptied so is freed.
+    fn pop_front_freeing(&mut self) -> Option<T> {
+        let e = self.pop_front();
+        if self.is_empty() {
+            self.free();
+        }
+        e
+    }
+
     /// Queues `e` after the others: held in place when none is waiting and no queue buffer is
     /// kept.
-    fn push_back(&mut self, e: Entry) {
+    fn push_back(&mut self, e: T) {
         match self {
-            Unacked::Many(q) if q.is_empty() && q.capacity() == 0 => *self = Unacked::One(e),
-            Unacked::Many(q) => q.push_back(e),
-            Unacked::One(_) => {
-                let Unacked::One(first) = std::mem::take(self) else {
+            Fifo::Many(q) if q.is_empty() && q.capacity() == 0 => *self = Fifo::One(e),
+            Fifo::Many(q) => q.push_back(e),
+            Fifo::One(_) => {
+                let Fifo::One(first) = std::mem::take(self) else {
                     return;
                 };
                 let mut q = VecDeque::with_capacity(4);
                 q.push_back(first);
                 q.push_back(e);
-                *self = Unacked::Many(q);
+                *self = Fifo::Many(q);
             }
         }
     }
 
-    /// Keeps the messages `keep` says, in order.
-    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+    /// Keeps the items `keep` says, in order.
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         match self {
-            Unacked::Many(q) => q.retain(keep),
-            Unacked::One(e) => {
+            Fifo::Many(q) => q.retain(keep),
+            Fifo::One(e) => {
                 if !keep(e) {
-                    *self = Unacked::default();
+                    *self = Fifo::default();
                 }
             }
         }
     }
 
-    /// The queue buffer's capacity (0 when one message is held in place).
+    /// The queue buffer's capacity (0 when one item is held in place).
     fn capacity(&self) -> usize {
         match self {
-            Unacked::One(_) => 0,
-            Unacked::Many(q) => q.capacity(),
+            Fifo::One(_) => 0,
+            Fifo::Many(q) => q.capacity(),
+        }
+    }
+
+    /// Frees the queue buffer when empty.
+    fn free(&mut self) {
+        if self.is_empty() && self.capacity() > 0 {
+            *self = Fifo::default();
         }
     }
 }
+
+/// A channel's datagrams to send, oldest first ([`Channel`]'s `out`): freed once emptied.
+type Outgoing = Fifo<Bytes>;
+
+/// A numbered message not acknowledged yet: its Ns, its datagram, where it stands.
+type Entry = (u16, Bytes, Flight);
+
+/// A channel's numbered messages not acknowledged yet, oldest first ([`Channel`]'s `unacked`);
+/// the queue buffer is kept while the channel is busy, freed when it is idle
+/// (`Channel::poll_transmit`).
+type Unacked = Fifo<Entry>;
 
 /// Where a numbered message stands ([`Channel`]'s `unacked`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -741,7 +715,7 @@ impl Channel {
         if self.unacked.is_empty() {
             self.unacked_since = Some(now);
         }
-        self.out.push(bytes.clone());
+        self.out.push_back(bytes.clone());
         self.unacked.push_back((ns, bytes, Flight::Sent));
         self.acked_by_sending(self.ack_nr());
         self.set_ack_by(None);
@@ -777,7 +751,7 @@ impl Channel {
             *flight = Flight::Sent;
             self.reserved = self.reserved.saturating_sub(1);
             set_nr(bytes, nr);
-            self.out.push(bytes.clone());
+            self.out.push_back(bytes.clone());
             sent = true;
         }
         if sent {
@@ -1028,7 +1002,7 @@ impl Channel {
                     Bytes::from(v)
                 }
             };
-            self.out.push(b);
+            self.out.push_back(b);
         }
     }
 
@@ -1057,13 +1031,11 @@ impl Channel {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let b = self.out.pop();
+        let b = self.out.pop_front_freeing();
         if b.is_none() {
             // An idle tunnel keeps no buffers (`out` holds none once empty).
             self.trim_backlog();
-            if self.unacked.is_empty() && self.unacked.capacity() > 0 {
-                self.unacked = Unacked::default();
-            }
+            self.unacked.free();
         }
         b
     }
@@ -1110,7 +1082,7 @@ impl Channel {
         let nr = self.ack_nr();
         if let Some((_, bytes, _)) = first_sent.and_then(|i| self.unacked.iter_mut().nth(i)) {
             set_nr(bytes, nr);
-            self.out.push(bytes.clone());
+            self.out.push_back(bytes.clone());
             self.nr_sent = nr;
         }
         Ok(())
@@ -1356,7 +1328,7 @@ impl Channel {
         hello.header.nr = self.nr;
         let mut v = Vec::with_capacity(hello.encoded_len());
         hello.emit(&mut v);
-        self.out.push(Bytes::from(v));
+        self.out.push_back(Bytes::from(v));
         self.nr_sent = self.nr;
     }
 
@@ -1696,13 +1668,10 @@ mod tests {
     fn one_message_in_flight_is_held_in_place_until_acknowledged() {
         let (t, mut a, mut b) = pair();
         a.send(t, ControlMessage::hello(0)).unwrap();
-        assert!(matches!(a.unacked, Unacked::One(_)));
+        assert!(matches!(a.unacked, Fifo::One(_)));
         let first = parse(&a.poll_transmit().unwrap());
         assert!(a.poll_transmit().is_none());
-        assert!(
-            matches!(a.unacked, Unacked::One(_)),
-            "kept until acknowledged"
-        );
+        assert!(matches!(a.unacked, Fifo::One(_)), "kept until acknowledged");
         let d = a.deadline().unwrap();
         a.handle_timeout(d).unwrap();
         let again = parse(&a.poll_transmit().unwrap());
@@ -1715,11 +1684,11 @@ mod tests {
         assert_eq!(a.in_flight(), 0);
         assert!(a.deadline().is_none());
         assert!(a.poll_transmit().is_none());
-        assert!(matches!(&a.unacked, Unacked::Many(q) if q.capacity() == 0));
+        assert!(matches!(&a.unacked, Fifo::Many(q) if q.capacity() == 0));
     }
 
     proptest::proptest! {
-        /// [`Outgoing`] (one datagram held in place, more in a vector) is a first-in first-out
+        /// [`Outgoing`] (one datagram held in place, more in a queue) is a first-in first-out
         /// queue: the same datagrams in the same order as a `VecDeque` given the same pushes and
         /// pops, and it holds no vector once emptied (an idle tunnel keeps no buffers).
         #[test]
@@ -1728,19 +1697,19 @@ mod tests {
             for op in ops {
                 match op {
                     Some(x) => {
-                        out.push(Bytes::from(vec![x]));
+                        out.push_back(Bytes::from(vec![x]));
                         model.push_back(Bytes::from(vec![x]));
                     }
-                    None => proptest::prop_assert_eq!(out.pop(), model.pop_front()),
+                    None => proptest::prop_assert_eq!(out.pop_front_freeing(), model.pop_front()),
                 }
                 if model.is_empty() {
-                    proptest::prop_assert!(matches!(&out, Outgoing::Many(v) if v.capacity() == 0));
+                    proptest::prop_assert!(matches!(&out, Fifo::Many(v) if v.capacity() == 0));
                 }
             }
             while let Some(b) = model.pop_front() {
-                proptest::prop_assert_eq!(out.pop(), Some(b));
+                proptest::prop_assert_eq!(out.pop_front_freeing(), Some(b));
             }
-            proptest::prop_assert_eq!(out.pop(), None);
+            proptest::prop_assert_eq!(out.pop_front_freeing(), None);
         }
 
         /// [`Unacked`] (one message held in place, more in a queue) keeps the messages a
@@ -1779,7 +1748,7 @@ mod tests {
                 proptest::prop_assert_eq!(un.is_empty(), model.is_empty());
                 proptest::prop_assert_eq!(un.front(), model.front());
                 proptest::prop_assert!(un.iter().eq(model.iter()));
-                if model.len() == 1 && matches!(un, Unacked::One(_)) {
+                if model.len() == 1 && matches!(un, Fifo::One(_)) {
                     proptest::prop_assert_eq!(un.capacity(), 0);
                 }
             }
