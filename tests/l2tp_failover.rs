@@ -1078,6 +1078,17 @@ fn crash_during_setup_seed_232769_calls_the_copy_lacks_cleared() {
     crash_during_setup(232769);
 }
 
+/// Seed 260445 (`Channel::pin`, `lns::takeover` docs, late records): member 0, falsely
+/// declared Down during the set-up, answered six more calls after member 1 had taken its tunnel
+/// over and learnt the LAC's next expected Ns; their records reached member 1, which adopted the
+/// calls with ICRPs numbered by member 0 and never sent (held for its backup's ack when it
+/// yielded). Member 1 kept those ICRPs waiting for a resynchronisation that had happened
+/// already; the LAC cleared the six calls at its set-up timer. Failed with "24 calls up".
+#[test]
+fn crash_during_setup_seed_260445_late_answers_sent() {
+    crash_during_setup(260445);
+}
+
 /// One seed of [`crash_during_setup_loses_no_established_call`].
 fn crash_during_setup(seed: u64) {
     let n = 30;

@@ -891,13 +891,24 @@ impl Channel {
     /// (RFC 2661 5.8: in order); otherwise `msg` is sent again at `ns`, every Ns between the
     /// peer's next expected one and it that no pin names filled by a HELLO. Either way
     /// [`Channel::take_resolved`] reports it. At most `max_send_queue` pins.
-    pub fn pin(&mut self, ns: u16, msg: ControlMessage<'static>) -> bool {
+    ///
+    /// On a channel whose next Ns is known already (resumed and resynchronised, or neither
+    /// resuming nor held: a call adopted after the takeover, whose answer the failed endpoint
+    /// numbered and never sent), the pin is placed at once against our next Ns and sent as the
+    /// window allows (issue 15, crash-during-setup seed 260445: six such pins waited for a
+    /// resynchronisation that had happened already, and the LAC cleared the calls at its
+    /// set-up timer). A pin before our next Ns is then resolved as taken.
+    pub fn pin(&mut self, now: Instant, ns: u16, msg: ControlMessage<'static>) -> bool {
         let b = self.backlog.get_or_insert_with(Default::default);
         if b.pins.len() >= self.cfg.max_send_queue {
             self.trim_backlog();
             return false;
         }
         b.pins.insert(ns, msg);
+        if !self.resync_ns && !self.held {
+            self.place_pins();
+            self.pump(now);
+        }
         true
     }
 

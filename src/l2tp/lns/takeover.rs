@@ -1291,6 +1291,60 @@ mod tests {
         assert_eq!(state(&lns), Some(SessionState::Established));
     }
 
+    /// `Channel::pin` docs (issue 15, crash-during-setup seed 260445): a call answered by the
+    /// member we took over from, whose ICRP it numbered (Ns 15) and never sent, is adopted
+    /// after our channel learnt the LAC's next expected Ns (14). Its ICRP goes at its own Ns,
+    /// 14 filled by a HELLO (RFC 2661 5.8: the LAC delivers in order), and the call waits for
+    /// the ICCN (7.4.2); before, it waited for a resynchronisation that had already happened,
+    /// and the LAC cleared the call at its set-up timer.
+    #[test]
+    fn an_icrp_adopted_after_the_resync_goes_at_its_ns() {
+        let now = Instant::now();
+        let (mut lns, _) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        let _ = to_lac(&mut lns);
+        assert_eq!(state(&lns), Some(SessionState::Established), "13 was taken");
+        const LATE: u16 = 0x0505;
+        let late = SessionRecord {
+            tunnel: TUNNEL,
+            session: LATE,
+            peer_session: 0x0606,
+            serial: 2,
+            sequencing: false,
+            load_balance_capable: false,
+            data_ns: 0,
+            data_nr: 0,
+            answered: true,
+            icrp_ns: Some(ICRP_NS + 2),
+        };
+        assert!(lns.core.adopt_session(now, &late).is_ok());
+        let mut sent = to_lac(&mut lns);
+        while let Some(last) = sent.last().filter(|m| m.header.ns < ICRP_NS + 2) {
+            let next = last.header.ns + 1;
+            lac_ack(&mut lns, now, next);
+            sent.extend(to_lac(&mut lns));
+        }
+        let got: Vec<(u16, Option<MessageType>)> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ICRP_NS + 1, Some(MessageType::HELLO)),
+                (ICRP_NS + 2, Some(MessageType::ICRP)),
+            ]
+        );
+        assert_eq!(sent[1].assigned_session_id(), Some(LATE));
+        let late_state = lns
+            .session_info(SessionRef {
+                tunnel: TUNNEL,
+                session: LATE,
+            })
+            .map(|i| i.state);
+        assert_eq!(late_state, Some(SessionState::WaitConnect));
+    }
+
     /// RFC 2661 7.4.2 wait-connect: an ICRP sent again and never answered by an ICCN clears the
     /// call at the set-up timeout (CDN Result 10, RFC 2661 4.4.2).
     #[test]

@@ -154,6 +154,10 @@ impl Core {
             channel.resume_replica(now, rec.ns, rec.nr, rec.peer_window);
         } else {
             channel.set_seq(now, rec.ns, rec.nr);
+            // Nothing goes on the old tunnel before the RFC 4951 recovery gives the Suggested
+            // Control Sequence (`Core::start_recovery`; released when it resumes, or by
+            // `resume_silently`), and the answered calls' ICRPs wait for it (`Channel::pin`).
+            channel.set_held(now, true);
         }
         let t = Tunnel {
             local_id: rec.tunnel,
@@ -235,11 +239,14 @@ impl Core {
             let ok = self
                 .tunnels
                 .get_mut(&rec.tunnel)
-                .is_some_and(|t| t.channel.pin(ns, icrp));
+                .is_some_and(|t| t.channel.pin(now, ns, icrp));
             if !ok {
                 self.remove_session(now, rec.tunnel, rec.session);
                 return Err(RestoreError::Full);
             }
+            // On a channel whose next Ns is known already (a session adopted after the
+            // takeover, `Channel::pin`), the ICRP is placed at once: out it goes.
+            self.flush(now, rec.tunnel);
         }
         Ok(())
     }
@@ -290,6 +297,7 @@ impl Core {
         if let Some(t) = self.tunnels.get_mut(&rec.tunnel) {
             t.channel
                 .resume_replica(now, rec.ns, rec.nr, rec.peer_window);
+            t.channel.set_held(now, false);
         }
         self.flush(now, rec.tunnel);
     }
