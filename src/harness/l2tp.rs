@@ -533,6 +533,19 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         .to_vec(),
     );
     add(
+        "session_sequence.bin",
+        Record::SessionSequence {
+            session: SessionRecord {
+                answered: true,
+                icrp_ns: Some(9),
+                ..s
+            },
+            ns: 9,
+            nr: 11,
+        }
+        .to_vec(),
+    );
+    add(
         "session_gone.bin",
         Record::SessionGone {
             tunnel: 0x1234,

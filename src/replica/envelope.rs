@@ -88,15 +88,17 @@ impl EnvelopeMac for &HmacMd5Key {
 /// key.
 ///
 /// RFC 4493's algorithm over the `aes` crate's block cipher, with the subkeys K1 and K2 (section
-/// 2.3) computed once per key and the blocks chained as 128-bit words: a tag costs the AES
-/// blocks and little else (the generic `cmac` crate's byte-wise buffering was half the cost of
-/// a short message's tag). Checked against RFC 4493's examples.
+/// 2.3) computed once per key and the blocks chained as 128-bit words holding the octets in
+/// memory order (an XOR of two blocks is one of two words; no byte swap per block): a tag costs
+/// the AES blocks and little else (the generic `cmac` crate's byte-wise buffering was half the
+/// cost of a short message's tag). Checked against RFC 4493's examples and the `cmac` crate.
 #[derive(Clone)]
 pub struct CmacKey {
     cipher: aes::Aes128Enc,
-    /// Subkey K1 (RFC 4493 2.3), for a complete last block.
+    /// Subkey K1 (RFC 4493 2.3), for a complete last block: its octets in memory order
+    /// ([`block`]).
     k1: u128,
-    /// Subkey K2, for a padded last block.
+    /// Subkey K2, for a padded last block (the same).
     k2: u128,
 }
 
@@ -104,6 +106,12 @@ impl std::fmt::Debug for CmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CmacKey(..)")
     }
+}
+
+/// The 16 octets of a block as a word in memory order (`u128::from_ne_bytes`: XOR works octet
+/// by octet whatever the order, so two blocks XOR as two such words).
+fn block(b: &[u8; 16]) -> u128 {
+    u128::from_ne_bytes(*b)
 }
 
 /// RFC 4493 2.3: doubling in GF(2^128) (the left shift, with the constant Rb = 0x87 when the
@@ -122,19 +130,21 @@ impl CmacKey {
             k1: 0,
             k2: 0,
         };
-        // RFC 4493 2.3: L = AES-128(K, 0^128); K1 = dbl(L); K2 = dbl(K1).
-        let l = cmac.encrypt(0);
-        cmac.k1 = dbl(l);
-        cmac.k2 = dbl(cmac.k1);
+        // RFC 4493 2.3: L = AES-128(K, 0^128); K1 = dbl(L); K2 = dbl(K1) (doubling on the
+        // big-endian value, the subkeys kept as blocks in memory order).
+        let l = u128::from_be_bytes(cmac.encrypt(0).to_ne_bytes());
+        let k1 = dbl(l);
+        cmac.k1 = block(&k1.to_be_bytes());
+        cmac.k2 = block(&dbl(k1).to_be_bytes());
         cmac
     }
 
-    /// AES-128 of one block.
+    /// AES-128 of one block (a word in memory order, [`block`]).
     fn encrypt(&self, x: u128) -> u128 {
         use aes::cipher::BlockEncrypt;
-        let mut block = x.to_be_bytes().into();
-        self.cipher.encrypt_block(&mut block);
-        u128::from_be_bytes(block.into())
+        let mut b = x.to_ne_bytes().into();
+        self.cipher.encrypt_block(&mut b);
+        block(&b.into())
     }
 
     /// The key a subsystem derives from the cluster key for its envelopes: HKDF-Expand (RFC 5869
@@ -155,7 +165,7 @@ impl CmacKey {
         let word = |b: &[u8]| {
             let mut w = [0u8; 16];
             w[..b.len()].copy_from_slice(b);
-            u128::from_be_bytes(w)
+            w
         };
         // Steps 2-4: the last block is complete (XOR K1) or padded with 10* (XOR K2); an empty
         // message is one padded block.
@@ -165,16 +175,19 @@ impl CmacKey {
         };
         let (head, last) = data.split_at(data.len() - last_len);
         let m_last = if last_len == 16 {
-            word(last) ^ self.k1
+            block(&word(last)) ^ self.k1
         } else {
-            word(last) ^ (1u128 << (127 - 8 * last_len)) ^ self.k2
+            let mut w = word(last);
+            w[last_len] = 0x80;
+            block(&w) ^ self.k2
         };
         // Steps 5-7: CBC-MAC over the blocks before the last, then the last.
         let mut x = 0u128;
-        for block in head.chunks_exact(16) {
-            x = self.encrypt(x ^ word(block));
+        for b in head.chunks_exact(16) {
+            let b: &[u8; 16] = b.try_into().unwrap_or(&[0; 16]);
+            x = self.encrypt(x ^ block(b));
         }
-        self.encrypt(x ^ m_last).to_be_bytes()
+        self.encrypt(x ^ m_last).to_ne_bytes()
     }
 }
 

@@ -411,9 +411,15 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                 })
             },
         );
+    let session_sequence =
+        (session.clone(), any::<(u16, u16)>()).prop_map(|(rec, (ns, nr))| match rec {
+            Record::Session(session) => Record::SessionSequence { session, ns, nr },
+            rec => rec,
+        });
     prop_oneof![
         tunnel,
         session,
+        session_sequence,
         (nz.clone(), nz.clone())
             .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
         nz.clone().prop_map(|tunnel| Record::TunnelGone { tunnel }),

@@ -19,8 +19,8 @@
 //!   (`takeover` docs, yielded copy), once it acknowledged our notice and our backup holds
 //!   what we took.
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
-//!   ICRP, an outgoing one at its OCCN: [`Record::Session`] and its tunnel's Ns/Nr, which the
-//!   call set-up moved: [`Record::TunnelSequence`]; again at ICCN only if the ICCN changed what
+//!   ICRP, an outgoing one at its OCCN: the session and its tunnel's Ns/Nr, which the call
+//!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what
 //!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
 //!   Records that hold no answer back (a call we cleared, a tunnel's sequence numbers) linger
@@ -331,15 +331,46 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
 /// Coalesces `rec` into the last record queued on `ch` (module docs): a tunnel's sequence
 /// numbers overwrite its update still queued (`None`: nothing more to queue); a session record
 /// (up or gone) takes the place of its tunnel's update queued last, which is returned to be
-/// queued after it. Else `rec`, to queue.
+/// queued after it; a session with its tunnel's sequence numbers replaces that update (its
+/// numbers are the newer). Queued last, a session with its tunnel's numbers takes newer numbers
+/// of that tunnel in place, and before another such record of the tunnel it is left a plain
+/// session record (the new one carries the newer numbers). Else `rec`, to queue. What the
+/// backup holds after applying the records queued is the same as without the merging, and so
+/// after any prefix of them a state the sender passed through.
 fn coalesce(ch: &mut Channel<Record>, rec: Record) -> Option<Record> {
-    let Some(last @ Record::TunnelSequence { .. }) = ch.last_queued_mut() else {
-        return Some(rec);
+    let queued = match ch.last_queued_mut() {
+        Some(Record::TunnelSequence { tunnel, .. }) => *tunnel,
+        Some(last @ Record::SessionSequence { .. }) => {
+            let Record::SessionSequence {
+                session: s,
+                ns: last_ns,
+                nr: last_nr,
+            } = last
+            else {
+                return Some(rec);
+            };
+            match rec {
+                Record::TunnelSequence { tunnel, ns, nr } if tunnel == s.tunnel => {
+                    (*last_ns, *last_nr) = (ns, nr);
+                    return None;
+                }
+                Record::SessionSequence { session, .. } if session.tunnel == s.tunnel => {
+                    *last = Record::Session(*s);
+                    return Some(rec);
+                }
+                rec => return Some(rec),
+            }
+        }
+        _ => return Some(rec),
     };
-    let Record::TunnelSequence { tunnel: queued, .. } = *last else {
+    let Some(last) = ch.last_queued_mut() else {
         return Some(rec);
     };
     match rec {
+        Record::SessionSequence { session, .. } if session.tunnel == queued => {
+            *last = rec;
+            None
+        }
         Record::TunnelSequence { tunnel, .. } if tunnel == queued => {
             *last = rec;
             None
@@ -434,13 +465,24 @@ impl Lns {
             })
     }
 
-    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers (queued together).
+    /// Session `sid` of `tid` came up: it and its tunnel's sequence numbers, in one record
+    /// ([`Record::SessionSequence`]; either alone when the other is not to be had).
     pub(super) fn replicate_session(&mut self, tid: u16, sid: u16) {
         let Some(b) = self.repl.backup else {
             return;
         };
-        let session = self.core.export_session(tid, sid).map(Record::Session);
-        self.send_records(b, [session, self.sequence(tid)]);
+        let session = self.core.export_session(tid, sid);
+        let rec = match (session, self.core.export_sequence(tid)) {
+            (Some(session), Some((ns, nr))) => Record::SessionSequence { session, ns, nr },
+            (Some(session), None) => Record::Session(session),
+            (None, Some((ns, nr))) => Record::TunnelSequence {
+                tunnel: tid,
+                ns,
+                nr,
+            },
+            (None, None) => return,
+        };
+        self.send_record(b, rec);
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -1264,6 +1306,109 @@ mod tests {
                     .collect();
                 proptest::prop_assert_eq!(held, want);
                 proptest::prop_assert_eq!(lns.held_for(NodeId(2)).0, tunnels.len());
+            }
+        }
+    }
+
+    /// One change of a generated history (`a_merged_session_record_applies_as_its_two_records`).
+    #[derive(Debug, Clone)]
+    enum Change {
+        /// A tunnel up.
+        Tunnel(u16),
+        /// A call answered on a tunnel: its session, and the tunnel's Ns/Nr.
+        Up(u16, u16, u16, u16),
+        /// A call gone: its removal, and the tunnel's Ns/Nr.
+        Gone(u16, u16, u16, u16),
+        /// The tunnel's Ns/Nr alone.
+        Sequence(u16, u16, u16),
+        /// What is queued leaves in a batch and is applied.
+        Send,
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1u16..4).prop_map(Change::Tunnel),
+            (1u16..4, 1u16..5, any::<u16>(), any::<u16>())
+                .prop_map(|(t, s, ns, nr)| Change::Up(t, s, ns, nr)),
+            (1u16..4, 1u16..5, any::<u16>(), any::<u16>())
+                .prop_map(|(t, s, ns, nr)| Change::Gone(t, s, ns, nr)),
+            (1u16..4, any::<u16>(), any::<u16>())
+                .prop_map(|(t, ns, nr)| Change::Sequence(t, ns, nr)),
+            Just(Change::Send),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A call answered is replicated as one record, its session with its tunnel's Ns/Nr
+        /// ([`Record::SessionSequence`], module docs, records), coalesced with the records
+        /// queued before it (`coalesce`): after any history of tunnels, calls set up and
+        /// cleared and sequence updates, sent in batches at any points, the backup holds
+        /// exactly what it holds when each set-up queues the session record and the sequence
+        /// update one by one (every tunnel record with its Ns/Nr, every session record, the
+        /// session count), and refuses as many (a session quota of 3, and sessions of tunnels
+        /// it does not hold, are refused either way; the sequence numbers apply all the same).
+        #[test]
+        fn a_merged_session_record_applies_as_its_two_records(
+            changes in proptest::collection::vec(change(), 1..40),
+        ) {
+            let now = Instant::now();
+            let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+            let key = crate::health::ClusterKey::new(b"pool");
+            let backup = || {
+                let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+                let cfg = lns.cfg.replication.as_mut().unwrap();
+                cfg.max_sessions = 3;
+                lns
+            };
+            // [one by one, merged]
+            let mut backups = [backup(), backup()];
+            let mut channels = [Channel::<Record>::new(), Channel::<Record>::new()];
+            let mut w = Wire {
+                mac: Some(CmacKey::derive(&key, MAC_INFO)),
+                ..Default::default()
+            };
+            for c in changes.iter().chain([&Change::Send]) {
+                for (i, ch) in channels.iter_mut().enumerate() {
+                    let merged = i == 1;
+                    let recs = match *c {
+                        Change::Tunnel(t) => vec![tunnel_record(t)],
+                        Change::Up(t, s, ns, nr) if merged => {
+                            let Record::Session(session) = session(t, s) else { unreachable!() };
+                            vec![Record::SessionSequence { session, ns, nr }]
+                        }
+                        Change::Up(t, s, ns, nr) => vec![session(t, s), seq(t, ns, nr)],
+                        Change::Gone(t, s, ns, nr) => {
+                            vec![Record::SessionGone { tunnel: t, session: s }, seq(t, ns, nr)]
+                        }
+                        Change::Sequence(t, ns, nr) => vec![seq(t, ns, nr)],
+                        Change::Send => {
+                            // Every batch it takes (at most `MAX_ITEMS` records each).
+                            while let Some(n) = ch.send_next(now, Duration::from_secs(1), |_| None) {
+                                let Some((_, items)) = ch.in_flight() else { break };
+                                let body = |out: &mut BytesMut| crate::replica::encode_batch(n, items, out);
+                                w.seal(peer, KIND_REPLICATE, NodeId(2), 1, body);
+                                let t = w.out.pop_front().unwrap();
+                                let local = "10.0.2.1:1701".parse().unwrap();
+                                let r = backups[i].handle_datagram(now, peer, local, &t.payload);
+                                proptest::prop_assert_eq!(r, Ok(()));
+                                proptest::prop_assert!(ch.acked(n));
+                            }
+                            Vec::new()
+                        }
+                    };
+                    for rec in recs {
+                        push(ch, rec);
+                    }
+                }
+                if matches!(c, Change::Send) {
+                    let [a, b] = &backups;
+                    proptest::prop_assert_eq!(a.held_copy(NodeId(2)), b.held_copy(NodeId(2)));
+                    proptest::prop_assert_eq!(
+                        a.core.stats.replicas_refused,
+                        b.core.stats.replicas_refused
+                    );
+                }
             }
         }
     }

@@ -187,6 +187,13 @@ impl Lns {
             self.taken_back(from, t);
         }
         if self.late_record(now, from, &rec) {
+            // Its tunnel's sequence numbers apply as a record of their own would.
+            if let Record::SessionSequence { session, ns, nr } = rec {
+                let held = self.backups.held.get_mut(&from);
+                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&session.tunnel)) {
+                    (t.ns, t.nr) = (ns, nr);
+                }
+            }
             return;
         }
         let refused = match rec {
@@ -216,6 +223,26 @@ impl Lns {
                         false
                     }
                     _ => true,
+                }
+            }
+            // As the session's record, then its tunnel's sequence numbers' (which apply with
+            // or without room for the session), with one look-up of the tunnel.
+            Record::SessionSequence { session: s, ns, nr } => {
+                let h = self.backups.held.get_or_default(from);
+                let room = h.sessions < cfg.max_sessions;
+                match h.tunnels.get_mut(&s.tunnel) {
+                    Some((t, sessions)) => {
+                        (t.ns, t.nr) = (ns, nr);
+                        if room || sessions.contains_key(&s.session) {
+                            if sessions.insert(s.session, s).is_none() {
+                                h.sessions += 1;
+                            }
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    None => true,
                 }
             }
             Record::SessionGone { tunnel, session } => {
@@ -335,7 +362,7 @@ impl Lns {
     /// ended is ended here. `true` when the record was such.
     fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
         let tid = match rec {
-            Record::Session(s) => s.tunnel,
+            Record::Session(s) | Record::SessionSequence { session: s, .. } => s.tunnel,
             Record::SessionGone { tunnel, .. } => *tunnel,
             _ => return false,
         };
@@ -345,7 +372,7 @@ impl Lns {
         if !taken.tunnels.contains(&tid) {
             return false;
         }
-        if let Record::Session(s) = rec {
+        if let Record::Session(s) | Record::SessionSequence { session: s, .. } = rec {
             // A session we adopted already: what we hold of it is newer (issue 15, RFC 4951
             // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
             // had ended one of them here, and brought it back).
@@ -357,7 +384,9 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) if self.core.adopt_session(now, s).is_ok() => {
+            Record::Session(s) | Record::SessionSequence { session: s, .. }
+                if self.core.adopt_session(now, s).is_ok() =>
+            {
                 if let Some(taken) = self.backups.taken.get_mut(&from)
                     && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
                 {
@@ -407,6 +436,21 @@ impl Lns {
             .held
             .get(&member)
             .map_or((0, 0), |h| (h.tunnels.len(), h.sessions))
+    }
+
+    /// Everything held for `member` (as its backup): each tunnel's record with its sessions'
+    /// records, and the session count.
+    #[cfg(test)]
+    pub(super) fn held_copy(
+        &self,
+        member: NodeId,
+    ) -> (Vec<(TunnelRecord, Vec<SessionRecord>)>, usize) {
+        let Some(h) = self.backups.held.get(&member) else {
+            return (Vec::new(), 0);
+        };
+        let tunnels = h.tunnels.values();
+        let copy = tunnels.map(|(t, s)| (t.clone(), s.values().copied().collect()));
+        (copy.collect(), h.sessions)
     }
 
     /// The sessions held for `member` (as its backup), by tunnel and session id.
