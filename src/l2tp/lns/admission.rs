@@ -160,23 +160,21 @@ impl Lns {
     /// (`RedirectTarget` in ICRP to a LAC that said `LoadBalanceCapable`, claim 4; CDN Result 2 /
     /// Error 9 with `standard_redirect`, claim 7); else CDN Result 4.
     fn on_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
-        let Some((peer, tunnel_lbc)) = self
-            .core
-            .tunnels
-            .get(&tid)
-            .map(|t| (t.peer, t.peer_load_balance_capable))
-        else {
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        // The tunnel looked up once for what the decision reads of it.
+        let Some((peer, local, tunnel_lbc, duplicate)) = self.core.tunnels.get(&tid).map(|t| {
+            (
+                t.peer,
+                t.local,
+                t.peer_load_balance_capable,
+                t.sessions.find_by_peer(peer_sid).is_some(),
+            )
+        }) else {
             return;
         };
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
         // A retransmitted ICRQ is absorbed by the channel; a second ICRQ for the same peer
         // session is a protocol error we ignore.
-        if self
-            .core
-            .tunnels
-            .get(&tid)
-            .is_some_and(|t| t.sessions.find_by_peer(peer_sid).is_some())
-        {
+        if duplicate {
             return;
         }
         let lbc = tunnel_lbc || m.load_balance_capable(self.cfg.common.enterprise);
@@ -187,9 +185,9 @@ impl Lns {
                 self.serve_icrq(now, tid, m, lbc)
             }
         } else if lbc {
-            self.redirect_icrq(now, tid, m)
+            self.redirect_icrq(now, tid, (peer, local), m)
         } else if self.cfg.standard_redirect {
-            self.redirect_icrq_standard(now, tid, peer_sid)
+            self.redirect_icrq_standard(now, tid, (peer, local), peer_sid)
         } else {
             false
         };
@@ -232,11 +230,14 @@ impl Lns {
 
     /// Redirects an ICRQ with `RedirectTarget` in ICRP (claim 4), keeping a redirect record until
     /// the LAC's CDN or [`LnsConfig::redirect_hold`]. `false` when the records are full, no pool
-    /// LNS is available, or no Session ID is free.
-    fn redirect_icrq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) -> bool {
-        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
-            return false;
-        };
+    /// LNS is available, or no Session ID is free. `(peer, local)`: the tunnel's addresses.
+    fn redirect_icrq(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        (peer, local): (SocketAddr, Option<SocketAddr>),
+        m: &ControlMessage<'static>,
+    ) -> bool {
         if self.pending_redirects >= self.cfg.max_pending_redirects {
             return false;
         }
@@ -267,11 +268,14 @@ impl Lns {
     }
 
     /// Redirects an ICRQ with CDN Result 2 / Error 9 naming a pool LNS (claim 7; RFC 2661 4.4.2).
-    /// `false` when no pool LNS is available.
-    fn redirect_icrq_standard(&mut self, now: Instant, tid: u16, peer_sid: u16) -> bool {
-        let Some((peer, local)) = self.core.tunnels.get(&tid).map(|t| (t.peer, t.local)) else {
-            return false;
-        };
+    /// `false` when no pool LNS is available. `(peer, local)`: the tunnel's addresses.
+    fn redirect_icrq_standard(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        (peer, local): (SocketAddr, Option<SocketAddr>),
+        peer_sid: u16,
+    ) -> bool {
         let Some(target) = self.select(peer, local) else {
             return false;
         };
@@ -284,5 +288,90 @@ impl Lns {
             vendor_avp: false,
         });
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::pool::MemberState;
+    use super::super::super::wire::{DEFAULT_ENTERPRISE, Message};
+    use super::super::super::{Config, LnsConfig};
+    use super::*;
+    use std::time::Duration;
+
+    const LNS: &str = "10.0.0.1:1701";
+    const LAC: &str = "10.0.9.1:1701";
+
+    /// Sends `m` from the LAC; the control messages the LNS sends back.
+    fn send(lns: &mut Lns, now: Instant, m: ControlMessage<'_>) -> Vec<ControlMessage<'static>> {
+        let b = Message::Control(m).to_vec();
+        let _ = lns.handle_datagram(now, LAC.parse().unwrap(), LNS.parse().unwrap(), &b);
+        let mut out = Vec::new();
+        while let Some(t) = lns.poll_transmit() {
+            if let Ok(Message::Control(c)) = Message::parse(&t.payload) {
+                out.push(c.into_owned());
+            }
+        }
+        while lns.poll_event().is_some() {}
+        out
+    }
+
+    /// An overloaded LNS (two pool members up with room) redirects an ICRQ from a LAC that said
+    /// LoadBalanceCapable with an ICRP naming a pool LNS (claim 4), keeping one record for it;
+    /// a second ICRQ for the same peer session (a new message, not a retransmission) is a
+    /// protocol error and is ignored (no second ICRP, no second record, RFC 2661 7.4.2); an ICRQ
+    /// for another peer session is redirected in turn.
+    #[test]
+    fn a_second_icrq_for_a_redirected_peer_session_is_ignored() {
+        let now = Instant::now();
+        let mut cfg = LnsConfig {
+            common: Config {
+                hello_interval: Duration::from_secs(3600),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        cfg.common.seed = crate::io::seed(3);
+        let mut lns = Lns::new(cfg, now).unwrap();
+        let out = send(
+            &mut lns,
+            now,
+            ControlMessage::sccrq(9, b"lac".as_slice(), 3),
+        );
+        let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
+        let mut scccn = ControlMessage::scccn(tid);
+        (scccn.header.ns, scccn.header.nr) = (1, 1);
+        send(&mut lns, now, scccn);
+        for member in ["10.0.1.1", "10.0.1.2"] {
+            lns.pool
+                .update(member.parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+        }
+        lns.set_load(100);
+        let lbc = AvpValue::LoadBalanceCapable {
+            vendor: DEFAULT_ENTERPRISE,
+        };
+        let icrq = |peer_sid: u16, ns: u16| {
+            let mut m =
+                ControlMessage::icrq(tid, peer_sid, u32::from(ns)).with(Avp::optional(lbc.clone()));
+            (m.header.ns, m.header.nr) = (ns, 1);
+            m
+        };
+        let redirected = |out: &[ControlMessage<'static>]| {
+            out.iter()
+                .filter(|c| c.message_type() == Some(MessageType::ICRP))
+                .filter(|c| c.redirect_target(DEFAULT_ENTERPRISE).is_some())
+                .count()
+        };
+        assert_eq!(redirected(&send(&mut lns, now, icrq(7, 2))), 1);
+        assert_eq!(lns.pending_redirects(), 1);
+        let again = send(&mut lns, now, icrq(7, 3));
+        assert_eq!(redirected(&again), 0, "{again:?}");
+        assert!(
+            again.iter().all(|c| c.message_type().is_none()),
+            "only an acknowledgement: {again:?}"
+        );
+        assert_eq!(lns.pending_redirects(), 1);
+        assert_eq!(redirected(&send(&mut lns, now, icrq(8, 4))), 1);
+        assert_eq!(lns.pending_redirects(), 2);
     }
 }

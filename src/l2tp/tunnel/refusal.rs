@@ -3,7 +3,7 @@
 
 use super::super::InputError;
 use super::super::wire::{
-    AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
+    AvpType, AvpValue, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
 use std::borrow::Cow;
 
@@ -57,7 +57,8 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
             ));
         }
     }
-    if let Some((vendor, avp)) = m.unknown_mandatory() {
+    let seen = Seen::of(m);
+    if let Some((vendor, avp)) = seen.unknown {
         return Some((
             rc(
                 ErrorCode::UNKNOWN_MANDATORY_AVP,
@@ -68,7 +69,8 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
     }
     let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);
     let missing = mt.mandatory_avps().iter().copied().find(|&a| {
-        !(lenient && (a == AvpType::TX_CONNECT_SPEED || a == AvpType::FRAMING_TYPE)) && !m.has(a)
+        !(lenient && (a == AvpType::TX_CONNECT_SPEED || a == AvpType::FRAMING_TYPE))
+            && !seen.has(m, a)
     });
     if let Some(avp) = missing {
         return Some((
@@ -76,9 +78,9 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
             InputError::MissingAvp { message: mt, avp },
         ));
     }
-    let zero = if m.assigned_tunnel_id() == Some(0) {
+    let zero = if seen.tunnel_id == Some(0) {
         Some(AvpType::ASSIGNED_TUNNEL_ID)
-    } else if m.assigned_session_id() == Some(0) {
+    } else if seen.session_id == Some(0) {
         Some(AvpType::ASSIGNED_SESSION_ID)
     } else {
         None
@@ -89,4 +91,214 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
             InputError::MissingAvp { message: mt, avp },
         )
     })
+}
+
+/// What [`refusal`] reads of a message's AVPs, gathered in one pass over them (one pass per
+/// check before: some 250 instructions per ICRQ): the answers of
+/// [`ControlMessage::unknown_mandatory`], [`ControlMessage::has`] (for IETF types below 64),
+/// [`ControlMessage::assigned_tunnel_id`] and [`ControlMessage::assigned_session_id`].
+struct Seen {
+    /// Bit `t` set: [`ControlMessage::has`] finds IETF type `t` (below 64).
+    present: u64,
+    /// The first AVP with M=1 not recognised.
+    unknown: Option<(u16, AvpType)>,
+    /// The first Assigned Tunnel ID.
+    tunnel_id: Option<u16>,
+    /// The first Assigned Session ID.
+    session_id: Option<u16>,
+}
+
+impl Seen {
+    fn of(m: &ControlMessage<'_>) -> Seen {
+        let mut s = Seen {
+            present: 0,
+            unknown: None,
+            tunnel_id: None,
+            session_id: None,
+        };
+        for a in &m.avps {
+            match &a.value {
+                AvpValue::Raw { .. } => {
+                    if a.mandatory && s.unknown.is_none() {
+                        s.unknown = Some(a.key());
+                    }
+                }
+                v => {
+                    match v {
+                        AvpValue::AssignedTunnelId(x) if s.tunnel_id.is_none() => {
+                            s.tunnel_id = Some(*x);
+                        }
+                        AvpValue::AssignedSessionId(x) if s.session_id.is_none() => {
+                            s.session_id = Some(*x);
+                        }
+                        _ => {}
+                    }
+                    if let (0, t) = v.key()
+                        && t.0 < 64
+                    {
+                        s.present |= 1 << t.0;
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// [`ControlMessage::has`] (read from the pass for types below 64).
+    fn has(&self, m: &ControlMessage<'_>, t: AvpType) -> bool {
+        if t.0 < 64 {
+            self.present & (1 << t.0) != 0
+        } else {
+            m.has(t)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::l2tp::wire::Avp;
+    use proptest::prelude::*;
+
+    /// [`refusal`] as it read the AVPs before [`Seen`], once per check: the reference.
+    fn reference(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, InputError)> {
+        let mt = m.message_type()?;
+        if mt == MessageType::STOPCCN || mt == MessageType::CDN {
+            return None;
+        }
+        let rc = |e: ErrorCode, text: String| {
+            ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
+        };
+        if (mt == MessageType::SCCRQ || mt == MessageType::SCCRP)
+            && let Some((version, revision)) = m
+                .protocol_version()
+                .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))
+        {
+            return Some((
+                ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_BAD_VERSION,
+                    HIGHEST_VERSION_SUPPORTED,
+                    Cow::Owned(
+                        format!("protocol version {version}.{revision} not supported").into_bytes(),
+                    ),
+                ),
+                InputError::UnsupportedVersion { version, revision },
+            ));
+        }
+        if let Some((vendor, avp)) = m.unknown_mandatory() {
+            return Some((
+                rc(
+                    ErrorCode::UNKNOWN_MANDATORY_AVP,
+                    format!("unrecognised mandatory AVP {} of vendor {vendor}", avp.0),
+                ),
+                InputError::UnknownMandatoryAvp { vendor, avp },
+            ));
+        }
+        let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);
+        let missing = mt.mandatory_avps().iter().copied().find(|&a| {
+            !(lenient && (a == AvpType::TX_CONNECT_SPEED || a == AvpType::FRAMING_TYPE))
+                && !m.has(a)
+        });
+        if let Some(avp) = missing {
+            return Some((
+                rc(ErrorCode::VENDOR_ERROR, format!("{mt} lacks {avp}")),
+                InputError::MissingAvp { message: mt, avp },
+            ));
+        }
+        let zero = if m.assigned_tunnel_id() == Some(0) {
+            Some(AvpType::ASSIGNED_TUNNEL_ID)
+        } else if m.assigned_session_id() == Some(0) {
+            Some(AvpType::ASSIGNED_SESSION_ID)
+        } else {
+            None
+        };
+        zero.map(|avp| {
+            (
+                rc(ErrorCode::BAD_VALUE, format!("{mt} assigns id 0 ({avp})")),
+                InputError::MissingAvp { message: mt, avp },
+            )
+        })
+    }
+
+    /// An AVP of a kind the checks look at: ids (0 or not), the mandatory AVPs of the session
+    /// messages, a protocol version, unknown and hidden AVPs (M=0 or 1, IETF or vendor, types
+    /// above 64 too), a vendor AVP.
+    fn avp() -> impl Strategy<Value = Avp<'static>> {
+        let value = prop_oneof![
+            (0u16..3).prop_map(AvpValue::AssignedTunnelId),
+            (0u16..3).prop_map(AvpValue::AssignedSessionId),
+            (0u32..3).prop_map(AvpValue::CallSerialNumber),
+            (0u32..3).prop_map(AvpValue::TxConnectSpeed),
+            (0u32..3).prop_map(AvpValue::FramingType),
+            (0u8..3, 0u8..2)
+                .prop_map(|(version, revision)| AvpValue::ProtocolVersion { version, revision }),
+            (
+                0u16..2,
+                prop_oneof![Just(9u16), Just(14), Just(61), Just(70), Just(200)]
+            )
+                .prop_map(|(vendor, attr)| AvpValue::Raw {
+                    vendor,
+                    attr: AvpType(attr),
+                    reserved: 0,
+                    data: Cow::Borrowed(&[1, 2]),
+                }),
+            (
+                0u16..2,
+                prop_oneof![Just(9u16), Just(14), Just(15), Just(61)]
+            )
+                .prop_map(|(vendor, attr)| AvpValue::Hidden {
+                    vendor,
+                    attr: AvpType(attr),
+                    data: Cow::Borrowed(&[3, 4]),
+                }),
+            Just(AvpValue::LoadBalanceCapable { vendor: 0 }),
+        ];
+        (value, any::<bool>()).prop_map(|(v, m)| {
+            if m {
+                Avp::mandatory(v)
+            } else {
+                Avp::optional(v)
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// The one-pass [`refusal`] refuses exactly what the reference does, with the same
+        /// Result and Error Codes, for every message type and any AVPs after the Message Type.
+        #[test]
+        fn one_pass_refusal_is_the_reference(
+            mt in prop::sample::select(MessageType::ALL),
+            avps in prop::collection::vec(avp(), 0..8),
+        ) {
+            let mut m = ControlMessage::new(mt, 1, 2);
+            m.avps.extend(avps);
+            prop_assert_eq!(refusal(&m), reference(&m));
+        }
+    }
+
+    /// RFC 2661 4.4.3 and 6: an ICRQ whose Assigned Session ID is 0 is refused Error 3 (a bad
+    /// value), one without a Call Serial Number Error 6, one with an unrecognised M=1 AVP
+    /// Error 8; a complete one is taken.
+    #[test]
+    fn an_icrq_is_refused_for_what_rfc_2661_requires() {
+        let code = |m: &ControlMessage<'_>| refusal(m).map(|(rc, _)| rc.error.map(|(e, _)| e));
+        assert_eq!(code(&ControlMessage::icrq(1, 5, 7)), None);
+        assert_eq!(
+            code(&ControlMessage::icrq(1, 0, 7)),
+            Some(Some(ErrorCode::BAD_VALUE))
+        );
+        let mut m = ControlMessage::icrq(1, 5, 7);
+        m.avps
+            .retain(|a| !matches!(a.value, AvpValue::CallSerialNumber(_)));
+        assert_eq!(code(&m), Some(Some(ErrorCode::VENDOR_ERROR)));
+        let mut m = ControlMessage::icrq(1, 5, 7);
+        m.avps.push(Avp::mandatory(AvpValue::Raw {
+            vendor: 0,
+            attr: AvpType(200),
+            reserved: 0,
+            data: Cow::Borrowed(&[]),
+        }));
+        assert_eq!(code(&m), Some(Some(ErrorCode::UNKNOWN_MANDATORY_AVP)));
+    }
 }

@@ -462,3 +462,75 @@ fn read_ahead_reads_the_slot_find_finds() {
     assert_eq!(t.read_ahead(Some(s), Ipv4Addr::new(10, 0, 0, 9), None), 0);
     assert_eq!(t.slots[s as usize].armed, marks);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// [`BindingTable::update`] compares a binding's keys before and after the change (a fast
+    /// path when nothing it indexes changed): whatever a change touches (the NAI replaced or
+    /// rewritten in place, the serving HA, the pending request, the care-of lifetimes, or
+    /// nothing indexed), the table answers as one built afresh from the same bindings does:
+    /// every binding found by its keys and nothing by a key it no longer has, the same counts
+    /// per serving HA and of pending requests, and no deadline missed.
+    #[test]
+    fn an_update_leaves_the_table_as_one_built_afresh(
+        ops in proptest::collection::vec((0u8..8, 0u8..6, 0u8..4), 1..80),
+    ) {
+        let now = Instant::now();
+        let mut t = BindingTable::with_seed(64, 64, 5);
+        let nai = |k: u8| format!("mn{k}@example.net").into_bytes().into_boxed_slice();
+        for k in 0..8u8 {
+            let mut b = binding(k, now, 100 + u16::from(k), None);
+            b.nai = Some(nai(k));
+            t.insert(b).unwrap();
+        }
+        for (k, what, v) in ops {
+            let s = t.iter().map(|(s, _)| s).nth(usize::from(k)).unwrap();
+            t.update(s, |b| match what {
+                // The NAI rewritten in place (same allocation, same length).
+                0 => {
+                    if let Some(n) = b.nai.as_mut() {
+                        n[0] = b'a' + v;
+                    }
+                }
+                1 => b.nai = (v > 0).then(|| nai(100 + 4 * k + v)),
+                2 => b.second_ha = NodeId(u32::from(v)),
+                3 => b.pending = (v > 0).then(|| Box::new(pending_at(now, u16::from(v)))),
+                4 => {
+                    b.care_of.set_single(CareOf {
+                        address: Ipv4Addr::new(198, 51, 100, k),
+                        expires: Some(now + Duration::from_secs(u64::from(v) * 7 + 1)),
+                    })
+                }
+                _ => b.identification += u64::from(v),
+            })
+            .unwrap();
+            let mut fresh = BindingTable::with_seed(64, 64, 5);
+            for (_, b) in t.iter() {
+                fresh.insert(b.clone()).unwrap();
+            }
+            prop_assert_eq!(t.len(), fresh.len());
+            prop_assert_eq!(t.pending_len(), fresh.pending_len());
+            // Timers are re-armed lazily (never later than the real deadline): no deadline missed.
+            let due = t.iter().filter_map(|(_, b)| earliest(b)).min();
+            prop_assert!(due.is_none_or(|d| t.next_deadline().is_some_and(|n| n <= d)));
+            for n in 0..4 {
+                prop_assert_eq!(t.owned_by(NodeId(n)), fresh.owned_by(NodeId(n)));
+            }
+            for (s, b) in t.iter() {
+                prop_assert_eq!(t.find(b.home_address, None), Some(s));
+                if let Some(n) = b.nai.as_deref() {
+                    prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(n)), Some(s));
+                }
+            }
+            // No binding is found by a NAI it no longer has (nor any in-place rewrite of one).
+            for k in 0..8u8 {
+                for c in 0..=b'z' - b'a' {
+                    let mut n = nai(k).to_vec();
+                    n[0] = b'a' + c;
+                    let held = t.iter().any(|(_, b)| b.nai.as_deref() == Some(&n[..]));
+                    prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(&n)).is_some(), held);
+                }
+            }
+        }
+    }
+}

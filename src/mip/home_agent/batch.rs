@@ -257,10 +257,8 @@ impl HomeAgent {
             let sa = match m.header {
                 Header::Request(_) => request_sa,
                 Header::Reply(p) => self
-                    .table
-                    .find(p.home_address, nai)
-                    .and_then(|s| self.table.get(s))
-                    .and_then(|b| self.lookup_sa_ref(b.home_address, b.nai.as_deref().or(nai))),
+                    .reply_binding(p.home_address, nai)
+                    .and_then(|(_, sa)| sa),
             };
             let covered = |x: Option<AuthRef<'_>>, spi: u32| {
                 x.filter(|x| x.spi == spi)

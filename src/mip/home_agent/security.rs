@@ -242,6 +242,30 @@ impl HomeAgent {
         slot
     }
 
+    /// The binding a reply about `home` (or `nai`) is for, and the association
+    /// [`HomeAgent::lookup_sa_ref`] finds for that binding's home address and NAI (its NAI, else
+    /// `nai`): [`HomeAgent::find_binding`] through the slot hint kept with `home`'s
+    /// association, and that association itself when the binding's home address is `home` (it
+    /// is then what `lookup_sa_ref` would find first), without a second lookup.
+    pub(super) fn reply_binding(
+        &self,
+        home: Ipv4Addr,
+        nai: Option<&[u8]>,
+    ) -> Option<(u32, Option<&MnSa>)> {
+        let by_home = if home.is_unspecified() {
+            None
+        } else {
+            self.sas.home_hinted(home)
+        };
+        let slot = self.find_binding(by_home.map(|(_, h)| h), home, nai)?;
+        let b = self.table.get(slot)?;
+        let sa = match by_home {
+            Some((sa, _)) if b.home_address == home => Some(sa),
+            _ => self.lookup_sa_ref(b.home_address, b.nai.as_deref().or(nai)),
+        };
+        Some((slot, sa))
+    }
+
     /// Whether every identity a request names belongs to the mobile node `sa` authenticated:
     /// the home address and the NAI when a key is configured for them, and the binding the
     /// request would change (RFC 5944 section 3.8.2.1: the home agent acts for the mobile node

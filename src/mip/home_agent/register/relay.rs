@@ -6,19 +6,18 @@ use super::*;
 use crate::mip::binding::TunnelParams;
 
 impl HomeAgent {
-    /// The pending request a reply answers (RFC 5944 section 3.8.3: the Identification's low
-    /// 32 bits): one this HA relays, and after a relayed 133 only the same HA's answers.
-    fn reply_slot(&self, p: &Reply, nai: Option<&[u8]>, replier: Option<NodeId>) -> Option<u32> {
-        self.table.find(p.home_address, nai).filter(|s| {
-            self.table.get(*s).is_some_and(|b| {
-                b.pending.as_ref().is_some_and(|pe| {
-                    pe.first_ha == self.node
-                        && replay::reply_matches(pe.identification, p.identification)
-                        && match pe.stage {
-                            PendingStage::Forwarded => true,
-                            PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
-                        }
-                })
+    /// Whether the binding in `slot` holds the pending request a reply answers (RFC 5944
+    /// section 3.8.3: the Identification's low 32 bits): one this HA relays, and after a
+    /// relayed 133 only the same HA's answers.
+    fn answers_pending(&self, slot: u32, p: &Reply, replier: Option<NodeId>) -> bool {
+        self.table.get(slot).is_some_and(|b| {
+            b.pending.as_ref().is_some_and(|pe| {
+                pe.first_ha == self.node
+                    && replay::reply_matches(pe.identification, p.identification)
+                    && match pe.stage {
+                        PendingStage::Forwarded => true,
+                        PendingStage::MismatchRelayed { by } => replier.is_none_or(|r| r == by),
+                    }
             })
         })
     }
@@ -62,7 +61,12 @@ impl HomeAgent {
         };
         // As for requests: an NAI the MN-HA authenticator does not cover is ignored.
         let nai = m.covered_nai();
-        let Some(slot) = self.reply_slot(&p, nai, replier) else {
+        // The binding (through the slot hint kept with the home address's association) and
+        // the association its mobile node's authenticator is checked with.
+        let Some((slot, sa)) = self
+            .reply_binding(p.home_address, nai)
+            .filter(|&(s, _)| self.answers_pending(s, &p, replier))
+        else {
             self.stats.unmatched_replies += 1;
             return Err(InputError::UnmatchedReply);
         };
@@ -80,9 +84,7 @@ impl HomeAgent {
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
         let nai_b = b.nai.as_deref().or(nai);
-        let sa = self
-            .lookup_sa_ref(b.home_address, nai_b)
-            .or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| &h.sa));
+        let sa = sa.or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| &h.sa));
         let verified = match (m.mn_ha, sa) {
             (Some(x), Some(sa)) => self.verify_auth(&x, data, sa.spi, &sa.key),
             (None, _) => !p.code.is_accepted(),

@@ -297,3 +297,57 @@ fn the_announced_load_follows_the_bindings_served() {
     send(&mut h, 1, 600);
     assert_eq!(announced(&h), expect(6));
 }
+
+/// The first HA finds the binding a reply answers through the slot hint kept with the mobile
+/// node's association, and whatever that hint holds (right, another binding's slot, a slot out
+/// of range, none), the reply is matched to its own pending request (RFC 5944 section 3.8.3:
+/// by home address and the Identification's low 32 bits) and makes that binding permanent,
+/// leaving the others as they were; the hint is left naming the binding's slot.
+#[test]
+fn a_reply_finds_its_binding_whatever_the_slot_hint_holds() {
+    let t0 = Instant::now();
+    let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
+    hear(&mut ha1, &mut ha2, t0);
+    for k in 1..=3 {
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(k, 2, 2, 1)));
+    }
+    let _ = drain(&mut ha1);
+    let slot = |h: &HomeAgent, k: u32| h.table.find(home(k), None).unwrap();
+    let (s1, s2) = (slot(&ha1, 1), slot(&ha1, 2));
+    let others = |h: &HomeAgent| [2, 3].map(|k| h.binding(home(k), None).unwrap().clone());
+    let before = others(&ha1);
+    for (i, hint) in [Some(s1), Some(s2), Some(9_999), None]
+        .into_iter()
+        .enumerate()
+    {
+        let now = t0 + Duration::from_secs(1 + i as u64);
+        let id = ntp(t0, now);
+        ha1.handle_datagram(now, fa(), vip(), &request(1, id))
+            .unwrap();
+        let replies: Vec<_> = drain(&mut ha1)
+            .into_iter()
+            .filter(|t| t.dst == addr(2))
+            .flat_map(|t| {
+                let _ = ha2.handle_datagram(now, addr(1), addr(2), &t.payload);
+                drain(&mut ha2)
+            })
+            .filter(|t| t.dst == addr(1))
+            .collect();
+        assert!(!replies.is_empty(), "hint {hint:?}");
+        ha1.sas.home_hinted(home(1)).unwrap().1.set(hint);
+        for t in &replies {
+            assert_eq!(
+                ha1.handle_datagram(now, addr(2), addr(1), &t.payload),
+                Ok(())
+            );
+        }
+        let b = ha1.binding(home(1), None).unwrap();
+        assert_eq!(b.state(), BindingState::Permanent, "hint {hint:?}");
+        assert_eq!((b.identification, b.second_ha), (id, NodeId(2)));
+        assert!(b.pending.is_none());
+        assert_eq!(others(&ha1), before, "hint {hint:?}");
+        assert_eq!(ha1.sas.home_hinted(home(1)).unwrap().1.get(), Some(s1));
+        assert_eq!(ha1.stats().relayed, i as u64 + 1);
+    }
+    assert_eq!(ha1.stats().unmatched_replies, 0);
+}
