@@ -1223,6 +1223,31 @@ mod tests {
         got
     }
 
+    /// What `lns` sends the LAC, the LAC acknowledging each message in turn (slow start, RFC
+    /// 2661 Appendix A: one message, then more as the LAC acknowledges) until one at Ns `last`
+    /// or later: the messages and their (Ns, type).
+    #[allow(clippy::type_complexity)]
+    fn sent_through(
+        lns: &mut Lns,
+        now: Instant,
+        last: u16,
+    ) -> (
+        Vec<ControlMessage<'static>>,
+        Vec<(u16, Option<MessageType>)>,
+    ) {
+        let mut sent = to_lac(lns);
+        while let Some(m) = sent.last().filter(|m| m.header.ns < last) {
+            let next = m.header.ns + 1;
+            lac_ack(lns, now, next);
+            sent.extend(to_lac(lns));
+        }
+        let got = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        (sent, got)
+    }
+
     /// The LAC's ZLB acknowledging up to `nr` (its next expected Ns).
     fn lac_ack(lns: &mut Lns, now: Instant, nr: u16) {
         let mut b = Vec::new();
@@ -1252,17 +1277,7 @@ mod tests {
             "the probe is a duplicate for the LAC"
         );
         lac_ack(&mut lns, now, 11);
-        // Slow start (RFC 2661 Appendix A): one message, then more as the LAC acknowledges.
-        let mut sent = to_lac(&mut lns);
-        while let Some(last) = sent.last().filter(|m| m.header.ns < ICRP_NS) {
-            let next = last.header.ns + 1;
-            lac_ack(&mut lns, now, next);
-            sent.extend(to_lac(&mut lns));
-        }
-        let got: Vec<(u16, Option<MessageType>)> = sent
-            .iter()
-            .map(|m| (m.header.ns, m.message_type()))
-            .collect();
+        let (sent, got) = sent_through(&mut lns, now, ICRP_NS);
         assert_eq!(
             got,
             [
@@ -1362,16 +1377,7 @@ mod tests {
             icrp_ns: Some(ICRP_NS + 2),
         };
         assert!(lns.core.adopt_session(now, &late).is_ok());
-        let mut sent = to_lac(&mut lns);
-        while let Some(last) = sent.last().filter(|m| m.header.ns < ICRP_NS + 2) {
-            let next = last.header.ns + 1;
-            lac_ack(&mut lns, now, next);
-            sent.extend(to_lac(&mut lns));
-        }
-        let got: Vec<(u16, Option<MessageType>)> = sent
-            .iter()
-            .map(|m| (m.header.ns, m.message_type()))
-            .collect();
+        let (sent, got) = sent_through(&mut lns, now, ICRP_NS + 2);
         assert_eq!(
             got,
             [

@@ -16,6 +16,29 @@ const PROTOCOL_REVISION: u8 = 0;
 const HIGHEST_VERSION_SUPPORTED: ErrorCode =
     ErrorCode(u16::from_be_bytes([PROTOCOL_VERSION, PROTOCOL_REVISION]));
 
+/// RFC 2661 4.4.3 (Protocol Version): this protocol is version 1, revision 0. 4.4.2: the sender
+/// of an SCCRQ or SCCRP of another version gets StopCCN Result Code 5, whose Error Code gives
+/// the highest version supported.
+fn bad_version(
+    m: &ControlMessage<'_>,
+    mt: MessageType,
+) -> Option<(ResultCode<'static>, InputError)> {
+    if mt != MessageType::SCCRQ && mt != MessageType::SCCRP {
+        return None;
+    }
+    let (version, revision) = m
+        .protocol_version()
+        .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))?;
+    Some((
+        ResultCode::with_error(
+            ResultCodeValue::STOPCCN_BAD_VERSION,
+            HIGHEST_VERSION_SUPPORTED,
+            Cow::Owned(format!("protocol version {version}.{revision} not supported").into_bytes()),
+        ),
+        InputError::UnsupportedVersion { version, revision },
+    ))
+}
+
 /// How a received control message is refused, when it cannot be taken: the Result 2 error code
 /// and, for an SCCRQ (answered without keeping state), the error the endpoint returns.
 ///
@@ -36,26 +59,9 @@ pub(crate) fn refusal(m: &ControlMessage<'_>) -> Option<(ResultCode<'static>, In
     let rc = |e: ErrorCode, text: String| {
         ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
     };
-    // RFC 2661 4.4.3 (Protocol Version): this protocol is version 1, revision 0. 4.4.2: a
-    // requester of another version gets StopCCN Result Code 5, whose Error Code gives the
-    // highest version supported. Checked first: another version's message may carry AVPs this
-    // one does not know.
-    if mt == MessageType::SCCRQ || mt == MessageType::SCCRP {
-        if let Some((version, revision)) = m
-            .protocol_version()
-            .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))
-        {
-            return Some((
-                ResultCode::with_error(
-                    ResultCodeValue::STOPCCN_BAD_VERSION,
-                    HIGHEST_VERSION_SUPPORTED,
-                    Cow::Owned(
-                        format!("protocol version {version}.{revision} not supported").into_bytes(),
-                    ),
-                ),
-                InputError::UnsupportedVersion { version, revision },
-            ));
-        }
+    // Checked first: another version's message may carry AVPs this one does not know.
+    if let Some(r) = bad_version(m, mt) {
+        return Some(r);
     }
     let seen = Seen::of(m);
     if let Some((vendor, avp)) = seen.unknown {
@@ -169,21 +175,9 @@ mod tests {
         let rc = |e: ErrorCode, text: String| {
             ResultCode::with_error(ResultCodeValue(2), e, Cow::Owned(text.into_bytes()))
         };
-        if (mt == MessageType::SCCRQ || mt == MessageType::SCCRP)
-            && let Some((version, revision)) = m
-                .protocol_version()
-                .filter(|&v| v != (PROTOCOL_VERSION, PROTOCOL_REVISION))
-        {
-            return Some((
-                ResultCode::with_error(
-                    ResultCodeValue::STOPCCN_BAD_VERSION,
-                    HIGHEST_VERSION_SUPPORTED,
-                    Cow::Owned(
-                        format!("protocol version {version}.{revision} not supported").into_bytes(),
-                    ),
-                ),
-                InputError::UnsupportedVersion { version, revision },
-            ));
+        // Unchanged by `Seen` (it reads one AVP): shared.
+        if let Some(r) = bad_version(m, mt) {
+            return Some(r);
         }
         if let Some((vendor, avp)) = m.unknown_mandatory() {
             return Some((
