@@ -869,7 +869,12 @@ impl Channel {
 
     /// Whether [`Channel::reserve`] would number a message now.
     pub fn can_reserve(&self) -> bool {
-        !self.resync_ns && !self.held && usize::from(self.reserved) < self.cfg.max_send_queue
+        !self.resync_ns
+            && !self.held
+            && usize::from(self.reserved) < self.cfg.max_send_queue
+            // Placed pins wait in the queue for the Ns the failed endpoint gave them
+            // (`Channel::pin`): a message numbered now would take the first one's.
+            && self.backlog.as_ref().is_none_or(|b| b.placed == 0)
     }
 
     /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
@@ -2280,6 +2285,48 @@ mod tests {
             "the backup's next Ns is the peer's next expected"
         );
         assert_eq!(lac.receive(t, next).len(), 1, "taken, not a duplicate");
+    }
+
+    /// `Channel::pin` and `can_reserve`: pins placed in the queue wait for the window with the
+    /// Ns the failed endpoint gave them; no message is numbered ahead of them (it would take
+    /// the first one's Ns, and the pin would go one later: the peer would take one ICRP where
+    /// it expects another, RFC 2661 5.8).
+    #[test]
+    fn nothing_is_reserved_ahead_of_a_placed_pin() {
+        let (t, mut lac, mut lns) = pair();
+        lns.set_peer_window(8);
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        relay(t, &mut lns, &mut lac);
+        relay(t, &mut lac, &mut lns);
+        let (ns, nr, w) = lns.replica_state();
+        let mut backup = Channel::new(ChannelConfig::default(), 1);
+        backup.resume_replica(t, ns, nr, w);
+        assert!(backup.pin(t, ns.wrapping_add(1), ControlMessage::hello(0)));
+        // The probe's ZLB tells our next Ns; slow start sends the HELLO filling `ns` only.
+        relay(t, &mut backup, &mut lac);
+        relay(t, &mut lac, &mut backup);
+        let first = parse(&backup.poll_transmit().unwrap());
+        assert_eq!(first.header.ns, ns);
+        assert!(
+            backup.poll_transmit().is_none(),
+            "the window is one message"
+        );
+        assert!(
+            !backup.can_reserve(),
+            "the pin at {} waits",
+            ns.wrapping_add(1)
+        );
+        assert_eq!(backup.reserve(ControlMessage::hello(0)), None);
+        lac.receive(t, first);
+        lac.flush_ack();
+        relay(t, &mut lac, &mut backup);
+        let pin = parse(&backup.poll_transmit().unwrap());
+        assert_eq!(pin.header.ns, ns.wrapping_add(1), "the pin at its own Ns");
+        assert!(backup.can_reserve());
+        assert_eq!(
+            backup.reserve(ControlMessage::hello(0)),
+            Some(ns.wrapping_add(2))
+        );
     }
 
     /// `resume_replica` docs: a peer that never answers the probe kills the channel after
