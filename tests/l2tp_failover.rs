@@ -1089,6 +1089,15 @@ fn crash_during_setup_seed_260445_late_answers_sent() {
     crash_during_setup(260445);
 }
 
+/// Seed 293479 (`Channel::can_reserve`, `Channel::pin`): an ICRQ answered while pins placed
+/// after a takeover waited in the send queue for the window had its ICRP reserved at the first
+/// pin's Ns, and the pin went out one later. Failed with "28 calls up"; passes with nothing
+/// reserved while placed pins wait.
+#[test]
+fn crash_during_setup_seed_293479_no_reserve_ahead_of_a_pin() {
+    crash_during_setup(293479);
+}
+
 /// One seed of [`crash_during_setup_loses_no_established_call`].
 fn crash_during_setup(seed: u64) {
     let n = 30;
