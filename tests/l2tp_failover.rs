@@ -1089,10 +1089,10 @@ fn crash_during_setup_seed_260445_late_answers_sent() {
     crash_during_setup(260445);
 }
 
-/// Seed 293479 (`Channel::can_reserve`, `Channel::pin`): an ICRQ answered while pins placed
-/// after a takeover waited in the send queue for the window had its ICRP reserved at the first
-/// pin's Ns, and the pin went out one later. Failed with "28 calls up"; passes with nothing
-/// reserved while placed pins wait.
+/// Seed 293479 (`Channel::can_reserve`, `Channel::pin`; found in the 290,000-299,999 sweep):
+/// failed with "28 calls up" before the crash, and passes once nothing is reserved while placed
+/// pins wait in the send queue (a reserved ICRP took the first pin's Ns). The seed's trace was
+/// not read: the mechanism is inferred from the fix, not seen.
 #[test]
 fn crash_during_setup_seed_293479_no_reserve_ahead_of_a_pin() {
     crash_during_setup(293479);
