@@ -412,6 +412,23 @@ impl Backlog {
             self.placed_pins.clear();
         }
     }
+
+    /// The numbering changes (`Channel::restart_sequence`): the placed run, at Ns from `next`
+    /// on under the old numbering, is undone. Its pins wait again to be placed against the new
+    /// one; the HELLOs that filled its gaps go.
+    fn unplace(&mut self, next: u16) {
+        for i in 0..self.placed {
+            let Some(msg) = self.queue.pop_front() else {
+                break;
+            };
+            let ns = next.wrapping_add(i);
+            if self.placed_pins.contains(&ns) {
+                self.pins.insert(ns, msg);
+            }
+        }
+        self.placed = 0;
+        self.placed_pins.clear();
+    }
 }
 
 impl Channel {
@@ -940,6 +957,12 @@ impl Channel {
     /// it were taken, those from it on go first, at their own Ns, the gaps between filled by
     /// HELLOs ([`Channel::pin`]). A pin more than `max_send_queue` ahead is dropped (it cannot
     /// be the failed endpoint's: it had no more in flight).
+    ///
+    /// Run again while earlier placed messages still wait (a second call adopted behind a
+    /// closed window), the new pins join that run at their own Ns: a pin takes the place of the
+    /// HELLO filling its Ns, or the run grows up to it; the messages queued behind the run stay
+    /// behind it. (A pin whose filling HELLO has already left is before our next Ns and
+    /// resolved as taken: the peer took a message at its Ns.)
     fn place_pins(&mut self) {
         let Some(b) = self.backlog.as_mut() else {
             return;
@@ -948,33 +971,43 @@ impl Channel {
             return;
         }
         let next = self.ns;
-        let pins = std::mem::take(&mut b.pins);
         let limit = u16::try_from(self.cfg.max_send_queue).unwrap_or(u16::MAX);
         let mut ahead = BTreeMap::new();
-        for (ns, msg) in pins {
+        for (ns, msg) in std::mem::take(&mut b.pins) {
             if seq_lt(ns, next) {
                 b.resolved.push((ns, true));
             } else if ns.wrapping_sub(next) < limit {
-                b.resolved.push((ns, false));
                 ahead.insert(ns.wrapping_sub(next), msg);
             }
         }
-        let Some(&last) = ahead.keys().next_back() else {
+        if ahead.is_empty() {
             return;
-        };
-        b.placed = b.placed.saturating_add(last + 1);
-        b.placed_pins
-            .extend(ahead.keys().map(|off| next.wrapping_add(*off)));
-        let mut first: VecDeque<ControlMessage<'static>> = VecDeque::new();
-        for off in 0..=last {
-            first.push_back(
-                ahead
-                    .remove(&off)
-                    .unwrap_or_else(|| ControlMessage::hello(self.peer_tunnel_id)),
-            );
         }
-        first.append(&mut b.queue);
-        b.queue = first;
+        // The placed run is the queue's front, offset `i` at Ns `next + i`; what was queued
+        // behind it goes back behind it.
+        let mut behind = b.queue.split_off(usize::from(b.placed).min(b.queue.len()));
+        for (off, msg) in ahead {
+            let ns = next.wrapping_add(off);
+            if off < b.placed {
+                if let Some(slot) = b.queue.get_mut(usize::from(off)) {
+                    *slot = msg;
+                }
+                if b.placed_pins.contains(&ns) {
+                    continue;
+                }
+            } else {
+                while b.placed < off {
+                    b.queue
+                        .push_back(ControlMessage::hello(self.peer_tunnel_id));
+                    b.placed += 1;
+                }
+                b.queue.push_back(msg);
+                b.placed += 1;
+            }
+            b.placed_pins.push(ns);
+            b.resolved.push((ns, false));
+        }
+        b.queue.append(&mut behind);
     }
 
     /// Frees the backlog once nothing waits in it.
@@ -1206,6 +1239,7 @@ impl Channel {
     /// of order, reserved or held for acknowledgement under the old numbering is dropped
     /// ([`Channel::set_seq`], [`Channel::resume_replica`]).
     fn restart_sequence(&mut self, ns: u16, nr: u16) {
+        let old_ns = self.ns;
         self.ns = ns;
         self.nr = nr;
         self.unacked = Unacked::default();
@@ -1217,6 +1251,7 @@ impl Channel {
         if let Some(b) = self.backlog.as_mut() {
             b.ooo.clear();
             b.ack_held.clear();
+            b.unplace(old_ns);
         }
     }
 
@@ -2327,6 +2362,92 @@ mod tests {
             backup.reserve(ControlMessage::hello(0)),
             Some(ns.wrapping_add(2))
         );
+    }
+
+    /// `Channel::pin` on a live channel, twice behind a closed window (two calls adopted from a
+    /// failed endpoint's late records one at a time, issue 15): each pin goes at the Ns the
+    /// failed endpoint gave it, a HELLO at every Ns between that no pin names, and a message
+    /// queued before them after them all. Pinned at our next Ns, a pin takes the place of the
+    /// HELLO filling it. Each message is taken by the peer in order (RFC 2661 5.8).
+    #[test]
+    fn pins_placed_one_by_one_behind_a_closed_window_keep_their_ns() {
+        let (t, mut lac, mut lns) = pair();
+        lns.set_peer_window(8);
+        // One HELLO in flight: slow start's window (one message) is closed.
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        let hello = parse(&lns.poll_transmit().unwrap());
+        let n = lns.seq().0;
+        lns.send(t, ControlMessage::icrq(0, 77, 1)).unwrap();
+        let icrp = |sid: u16| ControlMessage::icrp(0, 100 + sid, sid);
+        assert!(lns.pin(t, n.wrapping_add(1), icrp(1)));
+        assert!(lns.pin(t, n.wrapping_add(3), icrp(3)));
+        assert!(lns.pin(t, n, icrp(0)));
+        assert!(lns.poll_transmit().is_none(), "the window is closed");
+        assert_eq!(
+            lns.take_resolved(),
+            [
+                (n.wrapping_add(1), false),
+                (n.wrapping_add(3), false),
+                (n, false)
+            ]
+        );
+        let mut taken = lac.receive(t, hello);
+        lac.flush_ack();
+        for _ in 0..6 {
+            taken.extend(relay(t, &mut lns, &mut lac));
+            relay(t, &mut lac, &mut lns);
+        }
+        let got: Vec<(u16, Option<crate::l2tp::MessageType>, Option<u16>)> = taken
+            .iter()
+            .skip(1)
+            .map(|m| (m.header.ns, m.message_type(), m.assigned_session_id()))
+            .collect();
+        let at = |i: u16| n.wrapping_add(i);
+        assert_eq!(
+            got,
+            [
+                (at(0), Some(crate::l2tp::MessageType::ICRP), Some(0)),
+                (at(1), Some(crate::l2tp::MessageType::ICRP), Some(1)),
+                (at(2), Some(crate::l2tp::MessageType::HELLO), None),
+                (at(3), Some(crate::l2tp::MessageType::ICRP), Some(3)),
+                (at(4), Some(crate::l2tp::MessageType::ICRQ), Some(77)),
+            ]
+        );
+    }
+
+    /// `Channel::set_seq` docs: a pin placed under the old numbering waits again and is placed
+    /// against the new one (RFC 4951 5.3's Suggested Control Sequence); the HELLOs that filled
+    /// its gap under the old numbering are not sent.
+    #[test]
+    fn a_placed_pin_is_placed_again_under_a_new_numbering() {
+        let (t, mut lac, mut lns) = pair();
+        lns.set_peer_window(8);
+        lns.send(t, ControlMessage::hello(0)).unwrap();
+        let hello = parse(&lns.poll_transmit().unwrap());
+        let n = lns.seq().0;
+        assert!(lns.pin(t, n.wrapping_add(2), ControlMessage::icrp(0, 102, 2)));
+        assert!(lns.poll_transmit().is_none(), "the window is closed");
+        // The LAC took the HELLO; its next expected Ns is `n`, but the new numbering says
+        // `n + 1` (as if the failed endpoint's message at `n` had reached it).
+        lac.receive(t, hello);
+        let nr = lns.seq().1;
+        lns.set_seq(t, n.wrapping_add(1), nr);
+        let sent: Vec<ControlMessage<'static>> = std::iter::from_fn(|| lns.poll_transmit())
+            .map(|b| parse(&b))
+            .collect();
+        let got: Vec<(u16, Option<u16>)> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.assigned_session_id()))
+            .collect();
+        assert_eq!(got, [(n.wrapping_add(1), None)], "slow start: one message");
+        lns.receive(t, ControlMessage::zlb(2, nr, n.wrapping_add(2)));
+        let pin = parse(&lns.poll_transmit().unwrap());
+        assert_eq!(
+            (pin.header.ns, pin.assigned_session_id()),
+            (n.wrapping_add(2), Some(2)),
+            "the pin at its own Ns"
+        );
+        assert!(lns.poll_transmit().is_none());
     }
 
     /// `resume_replica` docs: a peer that never answers the probe kills the channel after
