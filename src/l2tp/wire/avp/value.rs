@@ -6,6 +6,7 @@ use crate::l2tp::wire::{Field, LengthRule};
 
 impl<'a> AvpValue<'a> {
     /// The Vendor ID and attribute type of the value.
+    #[inline]
     pub fn key(&self) -> (u16, AvpType) {
         use AvpValue::*;
         let t = match self {
@@ -613,6 +614,8 @@ pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> 
 /// [`read_raw`] of the AVP at `at` in `data` (byte `base` of the datagram is `data[0]`): a whole
 /// AVP is read from the octets directly; anything else goes through [`read_raw`], which names
 /// the error.
+/// Inlined: the whole-AVP read is a few loads; the rest is [`read_raw_slow`], kept out of line.
+#[inline]
 pub(crate) fn read_raw_at(data: &[u8], at: usize, base: usize) -> Result<RawAvp<'_>, WireError> {
     let rest = data.get(at..).unwrap_or_default();
     if let Some(&[f0, f1, v0, v1, a0, a1]) = rest.get(..6) {
@@ -630,7 +633,14 @@ pub(crate) fn read_raw_at(data: &[u8], at: usize, base: usize) -> Result<RawAvp<
             });
         }
     }
-    read_raw(&mut Reader::at(rest, base + at))
+    read_raw_slow(rest, base + at)
+}
+
+/// [`read_raw_at`]'s case of a truncated or malformed AVP: [`read_raw`] names the error.
+#[cold]
+#[inline(never)]
+fn read_raw_slow(rest: &[u8], offset: usize) -> Result<RawAvp<'_>, WireError> {
+    read_raw(&mut Reader::at(rest, offset))
 }
 
 #[cfg(test)]
@@ -676,5 +686,40 @@ mod tests {
                 seen(read_raw(&mut Reader::at(rest, 12 + at)))
             );
         }
+    }
+
+    /// RFC 2661 4.1: an AVP's Length counts its 6 octets of header, so it is at least 6, and the
+    /// AVP must fit in the message; the inlined read and its out-of-line error path agree with
+    /// that: a whole AVP is read (M and H bits, Vendor ID, Attribute Type, value), a Length
+    /// under 6 or past the end is an error at the AVP's offset in the datagram.
+    #[test]
+    fn avp_length_bounds_rfc2661() {
+        // M=1, H=0, Length 8, vendor 0, Assigned Session ID (14) = 7, at octet 20.
+        let d = [0xff, 0xff, 0x80, 8, 0, 0, 0, 14, 0, 7];
+        let a = read_raw_at(&d, 2, 18).expect("a whole AVP");
+        assert!(a.mandatory && !a.hidden);
+        assert_eq!(
+            (a.reserved, a.vendor, a.attr, a.value),
+            (0, 0, AvpType(14), &[0, 7][..])
+        );
+        assert_eq!(a.offset, 20);
+        let len_err = |r: Result<RawAvp<'_>, WireError>| match r {
+            Err(WireError::BadLength {
+                offset,
+                field: Field::AvpLength,
+                declared,
+                ..
+            }) => Some((offset, declared)),
+            _ => None,
+        };
+        // Length 5: under the header's 6 octets.
+        let short = [0x80, 5, 0, 0, 0, 14, 0, 7];
+        assert_eq!(len_err(read_raw_at(&short, 0, 12)), Some((12, 5)));
+        // Length 9 with 8 octets left.
+        let long = [0x80, 9, 0, 0, 0, 14, 0, 7];
+        assert_eq!(len_err(read_raw_at(&long, 0, 12)), Some((12, 9)));
+        // Fewer than the 6 header octets left.
+        assert!(read_raw_at(&[0x80, 8, 0], 0, 12).is_err());
+        assert!(read_raw_at(&d, 11, 12).is_err());
     }
 }
