@@ -350,6 +350,23 @@ impl<'a> AvpValue<'a> {
         Self::parse_as(vendor, attr, value, offset, enterprise, Cow::Borrowed)
     }
 
+    /// The IETF (vendor 0) values most messages carry, one 16- or 32-bit integer each (Message
+    /// Type, Assigned Tunnel ID, Assigned Session ID, Call Serial Number: RFC 2661 4.4.1, 4.4.3,
+    /// 4.4.5), when `value` has exactly that integer's length: what [`AvpValue::parse_as`] gives
+    /// for them, read inline without its call. `None` for anything else (then `parse_as` decides,
+    /// errors included).
+    #[inline]
+    pub(crate) fn parse_common(attr: AvpType, value: &[u8]) -> Option<AvpValue<'static>> {
+        use AvpValue::*;
+        Some(match (attr.0, value) {
+            (0, &[a, b]) => MessageType(crate::l2tp::wire::MessageType(u16::from_be_bytes([a, b]))),
+            (9, &[a, b]) => AssignedTunnelId(u16::from_be_bytes([a, b])),
+            (14, &[a, b]) => AssignedSessionId(u16::from_be_bytes([a, b])),
+            (15, &[a, b, c, d]) => CallSerialNumber(u32::from_be_bytes([a, b, c, d])),
+            _ => return None,
+        })
+    }
+
     /// [`AvpValue::parse`], the value's octets (strings, messages, raw and hidden values) taken
     /// by `own`: borrowed from `value`, or copied into an owned value (no second pass to own a
     /// parsed message). One function for both: `own` is a pointer, not a type parameter.
@@ -685,6 +702,31 @@ mod tests {
                 seen(read_raw_at(&d, at, 12)),
                 seen(read_raw(&mut Reader::at(rest, 12 + at)))
             );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The inline read of the common integer AVPs is what the full parse gives, on any IETF
+        /// type and any value of 0 to 6 octets; and it does answer for the four it covers at
+        /// their exact length (RFC 2661 4.4: Message Type and the two ids are 2 octets, the
+        /// Call Serial Number 4).
+        #[test]
+        fn common_integers_are_parse_as(
+            attr in prop_oneof![Just(0u16), Just(9), Just(14), Just(15), 0..64u16],
+            value in proptest::collection::vec(any::<u8>(), 0..7),
+        ) {
+            let full = AvpValue::parse_as(0, AvpType(attr), &value, 12, 0, |b| {
+                std::borrow::Cow::Owned(b.to_vec())
+            });
+            match AvpValue::parse_common(AvpType(attr), &value) {
+                Some(v) => prop_assert_eq!(Ok(v), full),
+                None => prop_assert!(!matches!(
+                    (attr, value.len()),
+                    (0 | 9 | 14, 2) | (15, 4)
+                )),
+            }
         }
     }
 
