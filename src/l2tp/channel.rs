@@ -285,7 +285,11 @@ impl<T> Fifo<T> {
     /// kept.
     fn push_back(&mut self, e: T) {
         match self {
-            Fifo::Many(q) if q.is_empty() && q.capacity() == 0 => *self = Fifo::One(e),
+            Fifo::Many(q) if q.is_empty() && q.capacity() == 0 => {
+                // An empty queue without a buffer holds nothing to free: forgotten, not dropped
+                // (its drop's walk over no items skipped).
+                std::mem::forget(std::mem::replace(self, Fifo::One(e)));
+            }
             Fifo::Many(q) => q.push_back(e),
             Fifo::One(_) => {
                 let Fifo::One(first) = std::mem::take(self) else {

@@ -524,6 +524,7 @@ impl<'a> Avp<'a> {
     }
 
     /// The Vendor ID and attribute type this AVP is sent with.
+    #[inline]
     pub fn key(&self) -> (u16, AvpType) {
         self.value.key()
     }

@@ -6,6 +6,7 @@ use crate::l2tp::wire::{Field, LengthRule};
 
 impl<'a> AvpValue<'a> {
     /// The Vendor ID and attribute type of the value.
+    #[inline]
     pub fn key(&self) -> (u16, AvpType) {
         use AvpValue::*;
         let t = match self {
@@ -349,6 +350,23 @@ impl<'a> AvpValue<'a> {
         Self::parse_as(vendor, attr, value, offset, enterprise, Cow::Borrowed)
     }
 
+    /// The IETF (vendor 0) values most messages carry, one 16- or 32-bit integer each (Message
+    /// Type, Assigned Tunnel ID, Assigned Session ID, Call Serial Number: RFC 2661 4.4.1, 4.4.3,
+    /// 4.4.5), when `value` has exactly that integer's length: what [`AvpValue::parse_as`] gives
+    /// for them, read inline without its call. `None` for anything else (then `parse_as` decides,
+    /// errors included).
+    #[inline]
+    pub(crate) fn parse_common(attr: AvpType, value: &[u8]) -> Option<AvpValue<'static>> {
+        use AvpValue::*;
+        Some(match (attr.0, value) {
+            (0, &[a, b]) => MessageType(crate::l2tp::wire::MessageType(u16::from_be_bytes([a, b]))),
+            (9, &[a, b]) => AssignedTunnelId(u16::from_be_bytes([a, b])),
+            (14, &[a, b]) => AssignedSessionId(u16::from_be_bytes([a, b])),
+            (15, &[a, b, c, d]) => CallSerialNumber(u32::from_be_bytes([a, b, c, d])),
+            _ => return None,
+        })
+    }
+
     /// [`AvpValue::parse`], the value's octets (strings, messages, raw and hidden values) taken
     /// by `own`: borrowed from `value`, or copied into an owned value (no second pass to own a
     /// parsed message). One function for both: `own` is a pointer, not a type parameter.
@@ -613,6 +631,8 @@ pub(crate) fn read_raw<'a>(c: &mut Reader<'a>) -> Result<RawAvp<'a>, WireError> 
 /// [`read_raw`] of the AVP at `at` in `data` (byte `base` of the datagram is `data[0]`): a whole
 /// AVP is read from the octets directly; anything else goes through [`read_raw`], which names
 /// the error.
+/// Inlined: the whole-AVP read is a few loads; the rest is [`read_raw_slow`], kept out of line.
+#[inline]
 pub(crate) fn read_raw_at(data: &[u8], at: usize, base: usize) -> Result<RawAvp<'_>, WireError> {
     let rest = data.get(at..).unwrap_or_default();
     if let Some(&[f0, f1, v0, v1, a0, a1]) = rest.get(..6) {
@@ -630,7 +650,14 @@ pub(crate) fn read_raw_at(data: &[u8], at: usize, base: usize) -> Result<RawAvp<
             });
         }
     }
-    read_raw(&mut Reader::at(rest, base + at))
+    read_raw_slow(rest, base + at)
+}
+
+/// [`read_raw_at`]'s case of a truncated or malformed AVP: [`read_raw`] names the error.
+#[cold]
+#[inline(never)]
+fn read_raw_slow(rest: &[u8], offset: usize) -> Result<RawAvp<'_>, WireError> {
+    read_raw(&mut Reader::at(rest, offset))
 }
 
 #[cfg(test)]
@@ -676,5 +703,65 @@ mod tests {
                 seen(read_raw(&mut Reader::at(rest, 12 + at)))
             );
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The inline read of the common integer AVPs is what the full parse gives, on any IETF
+        /// type and any value of 0 to 6 octets; and it does answer for the four it covers at
+        /// their exact length (RFC 2661 4.4: Message Type and the two ids are 2 octets, the
+        /// Call Serial Number 4).
+        #[test]
+        fn common_integers_are_parse_as(
+            attr in prop_oneof![Just(0u16), Just(9), Just(14), Just(15), 0..64u16],
+            value in proptest::collection::vec(any::<u8>(), 0..7),
+        ) {
+            let full = AvpValue::parse_as(0, AvpType(attr), &value, 12, 0, |b| {
+                std::borrow::Cow::Owned(b.to_vec())
+            });
+            match AvpValue::parse_common(AvpType(attr), &value) {
+                Some(v) => prop_assert_eq!(Ok(v), full),
+                None => prop_assert!(!matches!(
+                    (attr, value.len()),
+                    (0 | 9 | 14, 2) | (15, 4)
+                )),
+            }
+        }
+    }
+
+    /// RFC 2661 4.1: an AVP's Length counts its 6 octets of header, so it is at least 6, and the
+    /// AVP must fit in the message; the inlined read and its out-of-line error path agree with
+    /// that: a whole AVP is read (M and H bits, Vendor ID, Attribute Type, value), a Length
+    /// under 6 or past the end is an error at the AVP's offset in the datagram.
+    #[test]
+    fn avp_length_bounds_rfc2661() {
+        // M=1, H=0, Length 8, vendor 0, Assigned Session ID (14) = 7, at octet 20.
+        let d = [0xff, 0xff, 0x80, 8, 0, 0, 0, 14, 0, 7];
+        let a = read_raw_at(&d, 2, 18).expect("a whole AVP");
+        assert!(a.mandatory && !a.hidden);
+        assert_eq!(
+            (a.reserved, a.vendor, a.attr, a.value),
+            (0, 0, AvpType(14), &[0, 7][..])
+        );
+        assert_eq!(a.offset, 20);
+        let len_err = |r: Result<RawAvp<'_>, WireError>| match r {
+            Err(WireError::BadLength {
+                offset,
+                field: Field::AvpLength,
+                declared,
+                ..
+            }) => Some((offset, declared)),
+            _ => None,
+        };
+        // Length 5: under the header's 6 octets.
+        let short = [0x80, 5, 0, 0, 0, 14, 0, 7];
+        assert_eq!(len_err(read_raw_at(&short, 0, 12)), Some((12, 5)));
+        // Length 9 with 8 octets left.
+        let long = [0x80, 9, 0, 0, 0, 14, 0, 7];
+        assert_eq!(len_err(read_raw_at(&long, 0, 12)), Some((12, 9)));
+        // Fewer than the 6 header octets left.
+        assert!(read_raw_at(&[0x80, 8, 0], 0, 12).is_err());
+        assert!(read_raw_at(&d, 11, 12).is_err());
     }
 }

@@ -384,6 +384,11 @@ impl<'a> ControlMessage<'a> {
                         data: own(raw.value),
                     },
                 }
+            } else if let Some(v) = (raw.vendor == 0)
+                .then(|| AvpValue::parse_common(raw.attr, raw.value))
+                .flatten()
+            {
+                v
             } else {
                 let v = AvpValue::parse_as(
                     raw.vendor,
