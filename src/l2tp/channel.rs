@@ -776,14 +776,20 @@ impl Channel {
             sent = true;
         }
         if sent {
-            if self.unacked_since.is_none() {
-                self.unacked_since = Some(now);
-            }
-            self.acked_by_sending(nr);
-            self.set_ack_by(None);
-            if self.deadline.is_none() {
-                self.set_deadline(Some(now + self.rto()));
-            }
+            self.reserved_sent(now, nr);
+        }
+    }
+
+    /// Reserved messages carrying Nr `nr` have just been sent: the retransmission timer runs
+    /// and no ZLB is owed any more.
+    fn reserved_sent(&mut self, now: Instant, nr: u16) {
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+        self.acked_by_sending(nr);
+        self.set_ack_by(None);
+        if self.deadline.is_none() {
+            self.set_deadline(Some(now + self.rto()));
         }
     }
 
@@ -900,6 +906,33 @@ impl Channel {
 
     /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
     pub fn release(&mut self, now: Instant, ns: u16) {
+        // The usual case (issue 15: the ICRP held for its backup's acknowledgement): it is the
+        // only reserved message, within the window, and nothing waits in the backlog. It is
+        // sent at once, as `pump` would send it (nothing else `pump` sends can have become
+        // sendable: the window and the queue are as they were).
+        if self.reserved == 1 && !self.held && self.backlog.is_none() {
+            let window = usize::from(self.cwnd.min(self.peer_window).max(1));
+            let nr = self.ack_nr();
+            let held = self
+                .unacked
+                .iter_mut()
+                .take(window)
+                .find(|m| m.0 == ns && m.2 == Flight::Held);
+            if let Some((_, bytes, flight)) = held {
+                *flight = Flight::Sent;
+                set_nr(bytes, nr);
+                self.out.push_back(bytes.clone());
+                self.reserved = 0;
+                self.reserved_sent(now, nr);
+                return;
+            }
+        }
+        self.release_queued(now, ns);
+    }
+
+    /// [`Channel::release`]'s general path: the message is marked released and [`Channel::pump`]
+    /// sends what the window allows.
+    fn release_queued(&mut self, now: Instant, ns: u16) {
         let held = self
             .unacked
             .iter_mut()
@@ -1806,6 +1839,96 @@ mod tests {
                 if model.len() == 1 && matches!(un, Fifo::One(_)) {
                     proptest::prop_assert_eq!(un.capacity(), 0);
                 }
+            }
+        }
+
+        /// Releasing a reserved message directly ([`Channel::release`] when it is the only one
+        /// reserved, within the window, nothing in the backlog) changes nothing against the
+        /// general path ([`Channel::release_queued`]: marked released, sent by `pump`): any
+        /// interleaving of sends, reservations, releases, deliveries from the peer (which move
+        /// the Nr a released message carries), acknowledgement holds and retransmissions gives
+        /// the same datagrams in the same order, the same retransmission deadline and replica
+        /// state; and every datagram is in order at the peer (RFC 2661 5.8: a reserved message
+        /// keeps the Ns it was given, carries the Nr current when it leaves).
+        #[test]
+        fn a_direct_release_sends_what_the_general_path_sends(
+            ops in proptest::collection::vec((0u8..8, 0u8..4), 1..80),
+        ) {
+            let (now0, mut a, mut b) = pair();
+            let (_, mut a2, mut b2) = pair();
+            let mut now = now0;
+            let mut reserved: Vec<u16> = Vec::new();
+            let mut delivered = Vec::new();
+            for (op, k) in ops {
+                match op {
+                    0 => {
+                        proptest::prop_assert_eq!(
+                            a.send(now, ControlMessage::hello(0)).is_ok(),
+                            a2.send(now, ControlMessage::hello(0)).is_ok()
+                        );
+                    }
+                    1 | 2 => {
+                        let ns = a.reserve(ControlMessage::hello(0));
+                        proptest::prop_assert_eq!(ns, a2.reserve(ControlMessage::hello(0)));
+                        reserved.extend(ns);
+                    }
+                    3 if !reserved.is_empty() => {
+                        let ns = reserved.remove(usize::from(k) % reserved.len());
+                        a.release(now, ns);
+                        a2.release_queued(now, ns);
+                    }
+                    4 => {
+                        // The datagrams out, to each side's peer, which answers.
+                        loop {
+                            let (d, d2) = (a.poll_transmit(), a2.poll_transmit());
+                            proptest::prop_assert_eq!(&d, &d2);
+                            let (Some(d), Some(d2)) = (d, d2) else { break };
+                            delivered.extend(b.receive(now, parse(&d)));
+                            b2.receive(now, parse(&d2));
+                        }
+                        b.flush_ack();
+                        b2.flush_ack();
+                        if k == 0 {
+                            b.send(now, ControlMessage::hello(0)).unwrap();
+                            b2.send(now, ControlMessage::hello(0)).unwrap();
+                        }
+                        while let (Some(d), Some(d2)) = (b.poll_transmit(), b2.poll_transmit()) {
+                            a.receive(now, parse(&d));
+                            a2.receive(now, parse(&d2));
+                        }
+                    }
+                    5 => {
+                        let held = a.nr.wrapping_sub(1);
+                        if k % 2 == 0 {
+                            a.hold_ack(held);
+                            a2.hold_ack(held);
+                        } else {
+                            a.release_ack(held);
+                            a2.release_ack(held);
+                        }
+                    }
+                    6 => {
+                        if let Some(d) = a.deadline() {
+                            now = now.max(d);
+                            proptest::prop_assert_eq!(
+                                a.handle_timeout(now).is_ok(),
+                                a2.handle_timeout(now).is_ok()
+                            );
+                        }
+                    }
+                    _ => {
+                        a.flush_ack();
+                        a2.flush_ack();
+                    }
+                }
+                proptest::prop_assert_eq!(a.deadline(), a2.deadline());
+                proptest::prop_assert_eq!(a.replica_state(), a2.replica_state());
+                proptest::prop_assert_eq!(a.reserved, a2.reserved);
+                proptest::prop_assert_eq!(a.out.len(), a2.out.len());
+            }
+            // The peer took every message in order of Ns, each once.
+            for (i, m) in delivered.iter().enumerate() {
+                proptest::prop_assert_eq!(m.header.ns, i as u16);
             }
         }
 

@@ -135,7 +135,10 @@ impl Core {
         // RFC 2661 6.5: HELLO is due only after `hello_interval` with nothing received on the
         // tunnel; a ZLB or a duplicate is a message received too.
         t.last_rx = now;
-        for m in delivered.drain(..) {
+        // Taken from the end of the reversed buffer (one message as a rule), in order: no drain,
+        // whose drop the compiler inlined or not as unrelated code moved (issue 15).
+        delivered.reverse();
+        while let Some(m) = delivered.pop() {
             self.on_message(now, tid, m);
         }
         self.delivered = delivered;

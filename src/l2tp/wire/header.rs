@@ -123,6 +123,9 @@ impl DataHeader<'_> {
 
 impl ControlHeader {
     /// Writes the header; `total_len` is the length of the whole message.
+    // Inlined into each message's writer (six stores; a call of its own costs as much, and
+    // whether the compiler inlines it moved with unrelated changes to the channel, issue 15).
+    #[inline(always)]
     pub(crate) fn emit(&self, total_len: usize, out: &mut impl BufMut) {
         out.put_u16(FLAG_TYPE | FLAG_LENGTH | FLAG_SEQUENCE | VERSION_2);
         out.put_u16(u16::try_from(total_len).unwrap_or(u16::MAX));
