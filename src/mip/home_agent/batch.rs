@@ -215,10 +215,10 @@ impl HomeAgent {
     /// The expected MN-HA and FA-HA authenticators of a group's registration messages, under
     /// the keys they will most likely be checked with, into the memo.
     fn precompute(&mut self, group: &[Datagram<'_>], parsed: &[Option<Summary<'_>>]) {
-        // The mobile nodes' lanes (key's pad states, the octets the authenticator covers), and
-        // the foreign agents' lanes.
-        let mut sas: ArrayVec<(Pads, &[u8]), LANES> = ArrayVec::new();
-        let mut fa: ArrayVec<(&HmacMd5Key, &[u8]), LANES> = ArrayVec::new();
+        // The lanes (key's pad states, the octets the authenticator covers): the mobile nodes'
+        // and the foreign agents', side by side in the one array the tags are computed from (a
+        // memo entry is found by its octets and key, not by its place).
+        let mut lanes: ArrayVec<(Pads, &[u8]), MEMO> = ArrayVec::new();
         // What the read-ahead of the requests' bindings read (kept, so it is not left out).
         let mut read = 0u64;
         // First, only the lookups of every request of the group, in two short passes (the
@@ -273,20 +273,17 @@ impl HomeAgent {
                 && let Some(h) = sa.key.hmac_md5()
                 && let Some(c) = covered(m.mn_ha, sa.spi)
             {
-                let _ = sas.try_push((h.pad_states(), c));
+                let _ = lanes.try_push((h.pad_states(), c));
             }
             if let Header::Request(_) = m.header
                 && let Some(k) = self.fa_sas.get(&v4(d.from))
                 && let Some(h) = k.key.hmac_md5()
                 && let Some(c) = covered(m.fa_ha, k.spi)
             {
-                let _ = fa.try_push((h, c));
+                let _ = lanes.try_push((h.pad_states(), c));
             }
         }
         std::hint::black_box(read);
-        let mut lanes: ArrayVec<(Pads, &[u8]), MEMO> = ArrayVec::new();
-        lanes.extend(sas);
-        lanes.extend(fa.into_iter().map(|(h, c)| (h.pad_states(), c)));
         // Written in place (the memo is a kilobyte: no copy of it).
         let memo = &mut self.batch.memo;
         memo.clear();

@@ -126,6 +126,23 @@ impl<'a> Summary<'a> {
             return;
         };
         let s = out.insert(Summary::of_header(header));
+        // The common message, the fixed part and one Mobile-Home authentication extension
+        // (type, length, SPI, authenticator: RFC 5944 sections 3.3, 3.4, 3.5.2) ending the
+        // datagram, summarised straight from the octets: what the loop below makes of it.
+        // Anything else (or a short extension) takes the loop.
+        if let Some([t, len, body @ ..]) = data.get(start..)
+            && ExtensionType(*t) == ExtensionType::MN_HA_AUTH
+            && body.len() == usize::from(*len)
+            && let Some((spi, authenticator)) = body.split_first_chunk::<4>()
+        {
+            s.authorizing = 1;
+            s.mn_ha = Some(AuthRef {
+                spi: u32::from_be_bytes(*spi),
+                authenticator,
+                covered_len: start + 6,
+            });
+            return;
+        }
         if s.read_extensions(data, start).is_err() {
             *out = None;
         }
@@ -283,6 +300,76 @@ mod tests {
             data in proptest::collection::vec(any::<u8>(), 0..120),
         ) {
             same(&data)?;
+        }
+    }
+
+    /// A fixed part (request or reply) followed by a Mobile-Home authentication extension
+    /// whose length octet is `len` and whose body is `body`, then `tail`.
+    fn with_mn_ha(request: bool, fixed: &[u8], len: u8, body: &[u8], tail: &[u8]) -> Vec<u8> {
+        let mut b = fixed.to_vec();
+        b[0] = if request {
+            MessageType::REGISTRATION_REQUEST.0
+        } else {
+            MessageType::REGISTRATION_REPLY.0
+        };
+        b.truncate(if request {
+            REQUEST_FIXED_LEN
+        } else {
+            REPLY_FIXED_LEN
+        });
+        b.push(ExtensionType::MN_HA_AUTH.0);
+        b.push(len);
+        b.extend_from_slice(body);
+        b.extend_from_slice(tail);
+        b
+    }
+
+    proptest! {
+        /// The in-place parse's direct reading of a fixed part and one Mobile-Home
+        /// authentication extension summarises as [`Summary::parse`] does: any length octet
+        /// (short, exact, long), any body, anything after it, whole and truncated.
+        #[test]
+        fn parse_into_equals_parse_after_one_mn_ha_extension(
+            request in any::<bool>(),
+            fixed in proptest::collection::vec(any::<u8>(), 24),
+            len in prop_oneof![Just(20u8), 0u8..30, any::<u8>()],
+            body in proptest::collection::vec(any::<u8>(), 0..40),
+            tail in prop_oneof![
+                Just(Vec::new()),
+                proptest::collection::vec(any::<u8>(), 0..24),
+            ],
+            exact in any::<bool>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            // Often a length octet that matches the body exactly (the direct path's case).
+            let len = if exact { body.len() as u8 } else { len };
+            let b = with_mn_ha(request, &fixed, len, &body, &tail);
+            same(&b)?;
+            same(&b[..cut.index(b.len() + 1)])?;
+        }
+    }
+
+    /// RFC 5944 sections 3.3, 3.5.1: a request's MN-HA authenticator covers the 24-octet fixed
+    /// part and the extension's Type, Length and SPI (30 octets); a reply's, its 20-octet fixed
+    /// part and the same 6 (26). The in-place parse says so, with the SPI and the 16 octets of
+    /// the authenticator, exactly one authorization-enabling extension and nothing else.
+    #[test]
+    fn one_mn_ha_extension_is_summarised_in_place() {
+        let mut body = vec![0, 0, 0x01, 0x02];
+        body.extend(1..=16u8);
+        for (request, covered) in [(true, 30), (false, 26)] {
+            let b = with_mn_ha(request, &[7; 24], 20, &body, &[]);
+            let mut out = None;
+            Summary::parse_into(&b, &mut out);
+            let s = out.unwrap();
+            let x = s.mn_ha.unwrap();
+            assert_eq!(x.spi, 0x0102);
+            assert_eq!(x.covered_len, covered);
+            assert_eq!(x.authenticator, &body[4..]);
+            assert_eq!(s.authorizing, 1);
+            assert_eq!((s.fa_ha, s.fa_ha_count, s.nai), (None, 0, None));
+            assert_eq!(s.header, Header::parse(&b).unwrap().0);
+            assert_eq!(Some(s), Summary::parse(&b).ok());
         }
     }
 
