@@ -288,6 +288,25 @@ impl Wire {
     }
 }
 
+/// The record of session `sid` of `tid` come up: it and its tunnel's sequence numbers in one
+/// record ([`Record::SessionSequence`]), either alone when the other is not to be had.
+fn session_sequence(
+    tid: u16,
+    session: Option<SessionRecord>,
+    sequence: Option<(u16, u16)>,
+) -> Option<Record> {
+    Some(match (session, sequence) {
+        (Some(session), Some((ns, nr))) => Record::SessionSequence { session, ns, nr },
+        (Some(session), None) => Record::Session(session),
+        (None, Some((ns, nr))) => Record::TunnelSequence {
+            tunnel: tid,
+            ns,
+            nr,
+        },
+        (None, None) => return None,
+    })
+}
+
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
 /// commit): not committed, or the peer's bulk sync not acknowledged to its end.
 fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
@@ -472,17 +491,10 @@ impl Lns {
             return;
         };
         let session = self.core.export_session(tid, sid);
-        let rec = match (session, self.core.export_sequence(tid)) {
-            (Some(session), Some((ns, nr))) => Record::SessionSequence { session, ns, nr },
-            (Some(session), None) => Record::Session(session),
-            (None, Some((ns, nr))) => Record::TunnelSequence {
-                tunnel: tid,
-                ns,
-                nr,
-            },
-            (None, None) => return,
-        };
-        self.send_record(b, rec);
+        let sequence = self.core.export_sequence(tid);
+        if let Some(rec) = session_sequence(tid, session, sequence) {
+            self.send_record(b, rec);
+        }
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -505,15 +517,18 @@ impl Lns {
         // Numbered now when the channel can (else held unnumbered: the record then carries no
         // Ns, and a backup adopts the call as the LAC may hold it, established).
         let reply = match self.core.reserve_ctrl(tid, icrp) {
-            Ok(ns) => {
-                if let Some(s) = self.core.session_mut(tid, sid) {
-                    s.icrp_ns = Some(ns);
-                }
-                Reply::Reserved(ns)
-            }
+            Ok(ns) => Reply::Reserved(ns),
             Err(icrp) => Reply::Message(icrp),
         };
-        self.replicate_session(tid, sid);
+        // Its Ns noted on the session and the session's record made with one look-up.
+        let icrp_ns = match reply {
+            Reply::Reserved(ns) => Some(ns),
+            Reply::Message(_) => None,
+        };
+        let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
+        if let Some(rec) = session_sequence(tid, session, sequence) {
+            self.send_record(b, rec);
+        }
         let pending = self
             .repl
             .channels
@@ -1145,6 +1160,114 @@ mod tests {
         assert!(
             seen_some > 6,
             "the tunnel was seen established through the calls"
+        );
+    }
+
+    /// The records of an answered call made with one look-up (`Core::export_answered`, used by
+    /// `reply_committed`) are those of `Core::export_session` and `Core::export_sequence`, the
+    /// ICRP's Ns noted on the session first when it was numbered (module docs, output commit):
+    /// checked for every tunnel and session (and ids that are none) after every datagram of a
+    /// tunnel's set-up, calls set up and cleared on it, and its tear-down.
+    #[test]
+    fn an_answered_calls_records_are_the_exported_ones() {
+        use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
+        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
+            "10.0.9.1:1701".parse().unwrap(),
+            "10.0.1.1:1701".parse().unwrap(),
+        );
+        let now = Instant::now();
+        let common = Config {
+            hello_interval: Duration::from_secs(3600),
+            seed: crate::io::seed(6),
+            ..Default::default()
+        };
+        let mut lns = Lns::new(
+            LnsConfig {
+                common: common.clone(),
+                contact: false,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+        let mut lc = LacConfig::new(lns_addr);
+        lc.common = common;
+        let mut lac = Lac::new(lc, now).unwrap();
+        let mut checked = 0;
+        let mut check = |lns: &mut Lns| {
+            let tids: Vec<u16> = lns
+                .core
+                .tunnels
+                .keys()
+                .copied()
+                .chain([0, 1, 999])
+                .collect();
+            for tid in tids {
+                let sids: Vec<u16> = lns
+                    .core
+                    .tunnels
+                    .get(&tid)
+                    .map_or(Vec::new(), |t| t.sessions.keys().copied().collect());
+                for sid in sids.iter().copied().chain([0, 1, 999]) {
+                    let want = (
+                        lns.core.export_session(tid, sid),
+                        lns.core.export_sequence(tid),
+                    );
+                    assert_eq!(
+                        lns.core.export_answered(tid, sid, None),
+                        want,
+                        "{tid}/{sid}"
+                    );
+                    let Some(was) = lns.core.session_mut(tid, sid).map(|s| s.icrp_ns) else {
+                        let got = lns.core.export_answered(tid, sid, Some(7));
+                        assert_eq!(got, want, "{tid}/{sid}, no such session");
+                        continue;
+                    };
+                    let got = lns.core.export_answered(tid, sid, Some(7));
+                    let noted = lns.core.session_mut(tid, sid).map(|s| s.icrp_ns);
+                    assert_eq!(noted, Some(Some(7)), "the Ns noted on {tid}/{sid}");
+                    let want = (
+                        lns.core.export_session(tid, sid),
+                        lns.core.export_sequence(tid),
+                    );
+                    assert_eq!(got, want, "{tid}/{sid} with its Ns");
+                    if let Some(s) = lns.core.session_mut(tid, sid) {
+                        s.icrp_ns = was;
+                    }
+                    checked += usize::from(sids.contains(&sid) && want.0.is_some());
+                }
+            }
+        };
+        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
+            let mut moved = false;
+            while let Some(t) = lac.poll_transmit() {
+                let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+                check(lns);
+                moved = true;
+            }
+            while let Some(t) = lns.poll_transmit() {
+                let _ = lac.handle_datagram(now, lns_addr, lac_addr, &t.payload);
+                moved = true;
+            }
+            while lns.poll_event().is_some() {}
+            while lac.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        };
+        let mut calls = Vec::new();
+        for _ in 0..3 {
+            calls.push(lac.open_session(now).unwrap());
+            pump(&mut lac, &mut lns, &mut check);
+        }
+        for c in calls {
+            lac.close_session(now, c, Close::default()).unwrap();
+            pump(&mut lac, &mut lns, &mut check);
+        }
+        drop(check);
+        assert!(
+            checked > 3,
+            "sessions with a record were checked ({checked})"
         );
     }
 
