@@ -889,9 +889,16 @@ impl Lns {
             if *backup == Some(peer) {
                 *linger_until = None;
             }
-            let up = m.state(peer) == Some(NodeState::Up);
             let is_backup = *backup == Some(peer);
-            let seq = ch.resend_due(now, up, cfg.retransmit_cap).or_else(|| {
+            // The peer's state matters to a batch due again only (no look-up otherwise).
+            let due = ch.deadline().is_some_and(|d| d <= now);
+            let resent = due
+                .then(|| {
+                    let up = m.state(peer) == Some(NodeState::Up);
+                    ch.resend_due(now, up, cfg.retransmit_cap)
+                })
+                .flatten();
+            let seq = resent.or_else(|| {
                 ch.send_next(now, cfg.retransmit, |c| match is_backup {
                     true => walk(core, epochs, c),
                     false => None,
