@@ -307,6 +307,33 @@ fn session_sequence(
     })
 }
 
+/// Releases the items of `held` in order, from the front, up to the first one to `keep`
+/// (which stays, with all after it); with `all`, every one not kept (those kept stay, in their
+/// order). No queue is built aside: the kept ones go back into `held`.
+fn release_in_order<T>(
+    held: &mut VecDeque<T>,
+    all: bool,
+    mut keep: impl FnMut(&T) -> bool,
+    mut release: impl FnMut(T),
+) {
+    // Each item present on entry is looked at once at most (those kept with `all` go to the
+    // back, behind the ones still to look at).
+    for _ in 0..held.len() {
+        let Some(h) = held.pop_front() else {
+            break;
+        };
+        if keep(&h) {
+            if all {
+                held.push_back(h);
+                continue;
+            }
+            held.push_front(h);
+            break;
+        }
+        release(h);
+    }
+}
+
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
 /// commit): not committed, or the peer's bulk sync not acknowledged to its end.
 fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
@@ -633,19 +660,17 @@ impl Lns {
         let mixed = std::mem::replace(&mut self.repl.held_mixed, false);
         // The releasable ones from the front (all that can go when the backup stayed); with a
         // former backup's among them, every one is looked at.
-        let mut kept = VecDeque::new();
-        while let Some(h) = self.repl.held.pop_front() {
-            if Some(h.peer) == backup {
-                let channel = self.repl.channels.get(&h.peer);
-                if channel.is_some_and(|c| uncommitted(c, h.mark)) {
-                    kept.push_back(h);
-                    if mixed {
-                        continue;
-                    }
-                    break;
-                }
-            } else {
-                let n = &mut self.core.stats.setups_not_replicated;
+        let (repl, core) = (&mut self.repl, &mut self.core);
+        let keep = |h: &HeldReply| {
+            Some(h.peer) == backup
+                && repl
+                    .channels
+                    .get(&h.peer)
+                    .is_some_and(|c| uncommitted(c, h.mark))
+        };
+        release_in_order(&mut repl.held, mixed, keep, |h| {
+            if Some(h.peer) != backup {
+                let n = &mut core.stats.setups_not_replicated;
                 *n = n.saturating_add(1);
             }
             // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
@@ -653,23 +678,18 @@ impl Lns {
             // RFC 2661 7.4.1 idle); only an unnumbered one looks its call up.
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
             match h.reply {
-                Reply::Reserved(ns) => self.core.release_ctrl_acked(now, h.tunnel, ns),
-                reply => {
-                    let waiting = self
-                        .core
+                Reply::Reserved(ns) => core.release_ctrl_acked(now, h.tunnel, ns),
+                Reply::Message(icrp) => {
+                    let waiting = core
                         .session_mut(h.tunnel, h.session)
                         .is_some_and(|s| s.state == SessionState::WaitConnect);
                     if waiting {
-                        self.send_reply(now, h.tunnel, reply);
+                        core.send_ctrl(now, h.tunnel, icrp);
                     }
-                    self.core.ack_now(now, h.tunnel);
+                    core.ack_now(now, h.tunnel);
                 }
             }
-        }
-        if !kept.is_empty() {
-            kept.append(&mut self.repl.held);
-            self.repl.held = kept;
-        }
+        });
     }
 
     /// Session `sid` of `tid` went down.
@@ -1276,6 +1296,51 @@ mod tests {
             checked > 3,
             "sessions with a record were checked ({checked})"
         );
+    }
+
+    /// The former release of held ICRPs (the reference of `release_in_order`): the releasable
+    /// ones from the front into `released`, the kept ones set aside and put back in front.
+    fn release_reference(
+        held: &mut VecDeque<(u8, bool)>,
+        all: bool,
+        released: &mut Vec<(u8, bool)>,
+    ) {
+        let mut kept = VecDeque::new();
+        while let Some(h) = held.pop_front() {
+            if h.1 {
+                kept.push_back(h);
+                if all {
+                    continue;
+                }
+                break;
+            }
+            released.push(h);
+        }
+        if !kept.is_empty() {
+            kept.append(held);
+            *held = kept;
+        }
+    }
+
+    proptest::proptest! {
+        /// Held ICRPs are released in the order made, none before the first still waiting
+        /// (module docs, output commit), every one not waiting when some were held for a former
+        /// backup: `release_in_order` releases the same ones in the same order and leaves the
+        /// same queue as the former code that set the waiting ones aside.
+        #[test]
+        fn held_replies_release_as_before(
+            held in proptest::collection::vec((proptest::prelude::any::<u8>(), proptest::prelude::any::<bool>()), 0..12),
+            all in proptest::prelude::any::<bool>(),
+        ) {
+            let mut want_q: VecDeque<(u8, bool)> = held.iter().copied().collect();
+            let mut want = Vec::new();
+            release_reference(&mut want_q, all, &mut want);
+            let mut got_q: VecDeque<(u8, bool)> = held.iter().copied().collect();
+            let mut got = Vec::new();
+            release_in_order(&mut got_q, all, |h| h.1, |h| got.push(h));
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(got_q, want_q);
+        }
     }
 
     /// An acknowledgement (module docs, transport) commits the batch in flight when it names
