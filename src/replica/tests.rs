@@ -149,8 +149,7 @@ fn an_unacknowledged_batch_is_retransmitted_with_backoff() {
 /// and waiting.
 #[test]
 fn before_its_deadline_a_batch_is_not_due_whatever_the_peer() {
-    let t0 = Instant::now();
-    let max = RTO * 8;
+    let (t0, max) = (Instant::now(), RTO * 8);
     let mut ch = Channel::<Toy>::new();
     ch.enqueue(set(1), 10);
     ch.send_next(t0, RTO, none).unwrap();

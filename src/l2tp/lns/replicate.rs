@@ -1113,12 +1113,9 @@ mod tests {
         assert!(wrapped, "the buffer's octets used again");
     }
 
-    /// A sequence update (module docs, records) carries the Ns and Nr the tunnel's whole record
-    /// would ([`Core::export_sequence`] against [`Core::export_tunnel`]), and none while the
-    /// tunnel is not established: checked after every datagram of a tunnel's set-up, calls set
-    /// up and cleared on it (each side's Ns and Nr moving), and its tear-down.
-    #[test]
-    fn sequence_updates_carry_the_tunnels_record_numbers() {
+    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
+    /// looks at the LNS after every datagram it takes (seeded by `seed`).
+    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
         use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
         let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
             "10.0.9.1:1701".parse().unwrap(),
@@ -1127,7 +1124,7 @@ mod tests {
         let now = Instant::now();
         let common = Config {
             hello_interval: Duration::from_secs(3600),
-            seed: crate::io::seed(5),
+            seed: crate::io::seed(seed),
             ..Default::default()
         };
         let mut lns = Lns::new(
@@ -1142,19 +1139,7 @@ mod tests {
         let mut lc = LacConfig::new(lns_addr);
         lc.common = common;
         let mut lac = Lac::new(lc, now).unwrap();
-        let (mut seen_none, mut seen_some) = (0, 0);
-        let mut check = |lns: &Lns| {
-            for tid in lns.core.tunnels.keys().copied().chain([0, 1, u16::MAX]) {
-                let whole = lns.core.export_tunnel(tid).map(|t| (t.ns, t.nr));
-                assert_eq!(lns.core.export_sequence(tid), whole, "tunnel {tid}");
-                match whole {
-                    Some(_) => seen_some += 1,
-                    None if lns.core.tunnels.contains_key(&tid) => seen_none += 1,
-                    None => {}
-                }
-            }
-        };
-        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&Lns)| loop {
+        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
             let mut moved = false;
             while let Some(t) = lac.poll_transmit() {
                 let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
@@ -1174,12 +1159,33 @@ mod tests {
         let mut calls = Vec::new();
         for _ in 0..3 {
             calls.push(lac.open_session(now).unwrap());
-            pump(&mut lac, &mut lns, &mut check);
+            pump(&mut lac, &mut lns, check);
         }
         for c in calls {
             lac.close_session(now, c, Close::default()).unwrap();
-            pump(&mut lac, &mut lns, &mut check);
+            pump(&mut lac, &mut lns, check);
         }
+    }
+
+    /// A sequence update (module docs, records) carries the Ns and Nr the tunnel's whole record
+    /// would ([`Core::export_sequence`] against [`Core::export_tunnel`]), and none while the
+    /// tunnel is not established: checked after every datagram of a tunnel's set-up, calls set
+    /// up and cleared on it (each side's Ns and Nr moving), and its tear-down.
+    #[test]
+    fn sequence_updates_carry_the_tunnels_record_numbers() {
+        let (mut seen_none, mut seen_some) = (0, 0);
+        let mut check = |lns: &mut Lns| {
+            for tid in lns.core.tunnels.keys().copied().chain([0, 1, u16::MAX]) {
+                let whole = lns.core.export_tunnel(tid).map(|t| (t.ns, t.nr));
+                assert_eq!(lns.core.export_sequence(tid), whole, "tunnel {tid}");
+                match whole {
+                    Some(_) => seen_some += 1,
+                    None if lns.core.tunnels.contains_key(&tid) => seen_none += 1,
+                    None => {}
+                }
+            }
+        };
+        through_calls(5, &mut check);
         assert!(
             seen_none > 0,
             "the tunnel was seen before it was established"
@@ -1197,29 +1203,6 @@ mod tests {
     /// tunnel's set-up, calls set up and cleared on it, and its tear-down.
     #[test]
     fn an_answered_calls_records_are_the_exported_ones() {
-        use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
-        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
-            "10.0.9.1:1701".parse().unwrap(),
-            "10.0.1.1:1701".parse().unwrap(),
-        );
-        let now = Instant::now();
-        let common = Config {
-            hello_interval: Duration::from_secs(3600),
-            seed: crate::io::seed(6),
-            ..Default::default()
-        };
-        let mut lns = Lns::new(
-            LnsConfig {
-                common: common.clone(),
-                contact: false,
-                ..Default::default()
-            },
-            now,
-        )
-        .unwrap();
-        let mut lc = LacConfig::new(lns_addr);
-        lc.common = common;
-        let mut lac = Lac::new(lc, now).unwrap();
         let mut checked = 0;
         let mut check = |lns: &mut Lns| {
             let tids: Vec<u16> = lns
@@ -1265,33 +1248,7 @@ mod tests {
                 }
             }
         };
-        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
-            let mut moved = false;
-            while let Some(t) = lac.poll_transmit() {
-                let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
-                check(lns);
-                moved = true;
-            }
-            while let Some(t) = lns.poll_transmit() {
-                let _ = lac.handle_datagram(now, lns_addr, lac_addr, &t.payload);
-                moved = true;
-            }
-            while lns.poll_event().is_some() {}
-            while lac.poll_event().is_some() {}
-            if !moved {
-                break;
-            }
-        };
-        let mut calls = Vec::new();
-        for _ in 0..3 {
-            calls.push(lac.open_session(now).unwrap());
-            pump(&mut lac, &mut lns, &mut check);
-        }
-        for c in calls {
-            lac.close_session(now, c, Close::default()).unwrap();
-            pump(&mut lac, &mut lns, &mut check);
-        }
-        drop(check);
+        through_calls(6, &mut check);
         assert!(
             checked > 3,
             "sessions with a record were checked ({checked})"
