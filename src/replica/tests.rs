@@ -143,6 +143,31 @@ fn an_unacknowledged_batch_is_retransmitted_with_backoff() {
     assert_eq!((ch.deadline(), ch.due(at + max, true, max)), (None, None));
 }
 
+/// Before its deadline a batch in flight is not sent again and nothing changes, whether the
+/// peer is up or not (so a subsystem need not look the peer's state up before the deadline,
+/// as the virtual LNS does not): only from the deadline does `up` choose between resending
+/// and waiting.
+#[test]
+fn before_its_deadline_a_batch_is_not_due_whatever_the_peer() {
+    let (t0, max) = (Instant::now(), RTO * 8);
+    let mut ch = Channel::<Toy>::new();
+    ch.enqueue(set(1), 10);
+    ch.send_next(t0, RTO, none).unwrap();
+    for up in [true, false, true] {
+        for early in [t0, t0 + RTO - Duration::from_millis(1)] {
+            assert_eq!(ch.resend_due(early, up, max), None);
+            assert_eq!(ch.deadline(), Some(t0 + RTO));
+            assert!(!ch.ready(early));
+        }
+    }
+    assert_eq!(ch.stats().retransmits, 0);
+    assert!(ch.ready(t0 + RTO));
+    assert_eq!(ch.resend_due(t0 + RTO, false, max), None);
+    assert_eq!(ch.deadline(), Some(t0 + RTO + max));
+    assert_eq!(ch.resend_due(t0 + RTO + max, true, max), Some(1));
+    assert_eq!(ch.stats().retransmits, 1);
+}
+
 /// "A batch not newer than the last applied is a duplicate: acknowledged, not applied."
 #[test]
 fn a_duplicate_or_older_batch_is_not_applied_again() {

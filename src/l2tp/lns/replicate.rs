@@ -288,6 +288,52 @@ impl Wire {
     }
 }
 
+/// The record of session `sid` of `tid` come up: it and its tunnel's sequence numbers in one
+/// record ([`Record::SessionSequence`]), either alone when the other is not to be had.
+fn session_sequence(
+    tid: u16,
+    session: Option<SessionRecord>,
+    sequence: Option<(u16, u16)>,
+) -> Option<Record> {
+    Some(match (session, sequence) {
+        (Some(session), Some((ns, nr))) => Record::SessionSequence { session, ns, nr },
+        (Some(session), None) => Record::Session(session),
+        (None, Some((ns, nr))) => Record::TunnelSequence {
+            tunnel: tid,
+            ns,
+            nr,
+        },
+        (None, None) => return None,
+    })
+}
+
+/// Releases the items of `held` in order, from the front, up to the first one to `keep`
+/// (which stays, with all after it); with `all`, every one not kept (those kept stay, in their
+/// order). No queue is built aside: the kept ones go back into `held`.
+fn release_in_order<T>(
+    held: &mut VecDeque<T>,
+    all: bool,
+    mut keep: impl FnMut(&T) -> bool,
+    mut release: impl FnMut(T),
+) {
+    // Each item present on entry is looked at once at most (those kept with `all` go to the
+    // back, behind the ones still to look at).
+    for _ in 0..held.len() {
+        let Some(h) = held.pop_front() else {
+            break;
+        };
+        if keep(&h) {
+            if all {
+                held.push_back(h);
+                continue;
+            }
+            held.push_front(h);
+            break;
+        }
+        release(h);
+    }
+}
+
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
 /// commit): not committed, or the peer's bulk sync not acknowledged to its end.
 fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
@@ -472,17 +518,10 @@ impl Lns {
             return;
         };
         let session = self.core.export_session(tid, sid);
-        let rec = match (session, self.core.export_sequence(tid)) {
-            (Some(session), Some((ns, nr))) => Record::SessionSequence { session, ns, nr },
-            (Some(session), None) => Record::Session(session),
-            (None, Some((ns, nr))) => Record::TunnelSequence {
-                tunnel: tid,
-                ns,
-                nr,
-            },
-            (None, None) => return,
-        };
-        self.send_record(b, rec);
+        let sequence = self.core.export_sequence(tid);
+        if let Some(rec) = session_sequence(tid, session, sequence) {
+            self.send_record(b, rec);
+        }
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -505,15 +544,18 @@ impl Lns {
         // Numbered now when the channel can (else held unnumbered: the record then carries no
         // Ns, and a backup adopts the call as the LAC may hold it, established).
         let reply = match self.core.reserve_ctrl(tid, icrp) {
-            Ok(ns) => {
-                if let Some(s) = self.core.session_mut(tid, sid) {
-                    s.icrp_ns = Some(ns);
-                }
-                Reply::Reserved(ns)
-            }
+            Ok(ns) => Reply::Reserved(ns),
             Err(icrp) => Reply::Message(icrp),
         };
-        self.replicate_session(tid, sid);
+        // Its Ns noted on the session and the session's record made with one look-up.
+        let icrp_ns = match reply {
+            Reply::Reserved(ns) => Some(ns),
+            Reply::Message(_) => None,
+        };
+        let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
+        if let Some(rec) = session_sequence(tid, session, sequence) {
+            self.send_record(b, rec);
+        }
         let pending = self
             .repl
             .channels
@@ -618,19 +660,17 @@ impl Lns {
         let mixed = std::mem::replace(&mut self.repl.held_mixed, false);
         // The releasable ones from the front (all that can go when the backup stayed); with a
         // former backup's among them, every one is looked at.
-        let mut kept = VecDeque::new();
-        while let Some(h) = self.repl.held.pop_front() {
-            if Some(h.peer) == backup {
-                let channel = self.repl.channels.get(&h.peer);
-                if channel.is_some_and(|c| uncommitted(c, h.mark)) {
-                    kept.push_back(h);
-                    if mixed {
-                        continue;
-                    }
-                    break;
-                }
-            } else {
-                let n = &mut self.core.stats.setups_not_replicated;
+        let (repl, core) = (&mut self.repl, &mut self.core);
+        let keep = |h: &HeldReply| {
+            Some(h.peer) == backup
+                && repl
+                    .channels
+                    .get(&h.peer)
+                    .is_some_and(|c| uncommitted(c, h.mark))
+        };
+        release_in_order(&mut repl.held, mixed, keep, |h| {
+            if Some(h.peer) != backup {
+                let n = &mut core.stats.setups_not_replicated;
                 *n = n.saturating_add(1);
             }
             // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
@@ -638,23 +678,18 @@ impl Lns {
             // RFC 2661 7.4.1 idle); only an unnumbered one looks its call up.
             // The acknowledgement deferred for the ICRP: carried by it, else sent now.
             match h.reply {
-                Reply::Reserved(ns) => self.core.release_ctrl_acked(now, h.tunnel, ns),
-                reply => {
-                    let waiting = self
-                        .core
+                Reply::Reserved(ns) => core.release_ctrl_acked(now, h.tunnel, ns),
+                Reply::Message(icrp) => {
+                    let waiting = core
                         .session_mut(h.tunnel, h.session)
                         .is_some_and(|s| s.state == SessionState::WaitConnect);
                     if waiting {
-                        self.send_reply(now, h.tunnel, reply);
+                        core.send_ctrl(now, h.tunnel, icrp);
                     }
-                    self.core.ack_now(now, h.tunnel);
+                    core.ack_now(now, h.tunnel);
                 }
             }
-        }
-        if !kept.is_empty() {
-            kept.append(&mut self.repl.held);
-            self.repl.held = kept;
-        }
+        });
     }
 
     /// Session `sid` of `tid` went down.
@@ -874,9 +909,16 @@ impl Lns {
             if *backup == Some(peer) {
                 *linger_until = None;
             }
-            let up = m.state(peer) == Some(NodeState::Up);
             let is_backup = *backup == Some(peer);
-            let seq = ch.resend_due(now, up, cfg.retransmit_cap).or_else(|| {
+            // The peer's state matters to a batch due again only (no look-up otherwise).
+            let due = ch.deadline().is_some_and(|d| d <= now);
+            let resent = due
+                .then(|| {
+                    let up = m.state(peer) == Some(NodeState::Up);
+                    ch.resend_due(now, up, cfg.retransmit_cap)
+                })
+                .flatten();
+            let seq = resent.or_else(|| {
                 ch.send_next(now, cfg.retransmit, |c| match is_backup {
                     true => walk(core, epochs, c),
                     false => None,
@@ -1071,12 +1113,9 @@ mod tests {
         assert!(wrapped, "the buffer's octets used again");
     }
 
-    /// A sequence update (module docs, records) carries the Ns and Nr the tunnel's whole record
-    /// would ([`Core::export_sequence`] against [`Core::export_tunnel`]), and none while the
-    /// tunnel is not established: checked after every datagram of a tunnel's set-up, calls set
-    /// up and cleared on it (each side's Ns and Nr moving), and its tear-down.
-    #[test]
-    fn sequence_updates_carry_the_tunnels_record_numbers() {
+    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
+    /// looks at the LNS after every datagram it takes (seeded by `seed`).
+    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
         use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
         let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
             "10.0.9.1:1701".parse().unwrap(),
@@ -1085,7 +1124,7 @@ mod tests {
         let now = Instant::now();
         let common = Config {
             hello_interval: Duration::from_secs(3600),
-            seed: crate::io::seed(5),
+            seed: crate::io::seed(seed),
             ..Default::default()
         };
         let mut lns = Lns::new(
@@ -1100,19 +1139,7 @@ mod tests {
         let mut lc = LacConfig::new(lns_addr);
         lc.common = common;
         let mut lac = Lac::new(lc, now).unwrap();
-        let (mut seen_none, mut seen_some) = (0, 0);
-        let mut check = |lns: &Lns| {
-            for tid in lns.core.tunnels.keys().copied().chain([0, 1, u16::MAX]) {
-                let whole = lns.core.export_tunnel(tid).map(|t| (t.ns, t.nr));
-                assert_eq!(lns.core.export_sequence(tid), whole, "tunnel {tid}");
-                match whole {
-                    Some(_) => seen_some += 1,
-                    None if lns.core.tunnels.contains_key(&tid) => seen_none += 1,
-                    None => {}
-                }
-            }
-        };
-        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&Lns)| loop {
+        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
             let mut moved = false;
             while let Some(t) = lac.poll_transmit() {
                 let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
@@ -1132,12 +1159,33 @@ mod tests {
         let mut calls = Vec::new();
         for _ in 0..3 {
             calls.push(lac.open_session(now).unwrap());
-            pump(&mut lac, &mut lns, &mut check);
+            pump(&mut lac, &mut lns, check);
         }
         for c in calls {
             lac.close_session(now, c, Close::default()).unwrap();
-            pump(&mut lac, &mut lns, &mut check);
+            pump(&mut lac, &mut lns, check);
         }
+    }
+
+    /// A sequence update (module docs, records) carries the Ns and Nr the tunnel's whole record
+    /// would ([`Core::export_sequence`] against [`Core::export_tunnel`]), and none while the
+    /// tunnel is not established: checked after every datagram of a tunnel's set-up, calls set
+    /// up and cleared on it (each side's Ns and Nr moving), and its tear-down.
+    #[test]
+    fn sequence_updates_carry_the_tunnels_record_numbers() {
+        let (mut seen_none, mut seen_some) = (0, 0);
+        let mut check = |lns: &mut Lns| {
+            for tid in lns.core.tunnels.keys().copied().chain([0, 1, u16::MAX]) {
+                let whole = lns.core.export_tunnel(tid).map(|t| (t.ns, t.nr));
+                assert_eq!(lns.core.export_sequence(tid), whole, "tunnel {tid}");
+                match whole {
+                    Some(_) => seen_some += 1,
+                    None if lns.core.tunnels.contains_key(&tid) => seen_none += 1,
+                    None => {}
+                }
+            }
+        };
+        through_calls(5, &mut check);
         assert!(
             seen_none > 0,
             "the tunnel was seen before it was established"
@@ -1146,6 +1194,110 @@ mod tests {
             seen_some > 6,
             "the tunnel was seen established through the calls"
         );
+    }
+
+    /// The records of an answered call made with one look-up (`Core::export_answered`, used by
+    /// `reply_committed`) are those of `Core::export_session` and `Core::export_sequence`, the
+    /// ICRP's Ns noted on the session first when it was numbered (module docs, output commit):
+    /// checked for every tunnel and session (and ids that are none) after every datagram of a
+    /// tunnel's set-up, calls set up and cleared on it, and its tear-down.
+    #[test]
+    fn an_answered_calls_records_are_the_exported_ones() {
+        let mut checked = 0;
+        let mut check = |lns: &mut Lns| {
+            let tids: Vec<u16> = lns
+                .core
+                .tunnels
+                .keys()
+                .copied()
+                .chain([0, 1, 999])
+                .collect();
+            for tid in tids {
+                let sids: Vec<u16> = lns
+                    .core
+                    .tunnels
+                    .get(&tid)
+                    .map_or(Vec::new(), |t| t.sessions.keys().copied().collect());
+                for sid in sids.iter().copied().chain([0, 1, 999]) {
+                    let want = (
+                        lns.core.export_session(tid, sid),
+                        lns.core.export_sequence(tid),
+                    );
+                    assert_eq!(
+                        lns.core.export_answered(tid, sid, None),
+                        want,
+                        "{tid}/{sid}"
+                    );
+                    let Some(was) = lns.core.session_mut(tid, sid).map(|s| s.icrp_ns) else {
+                        let got = lns.core.export_answered(tid, sid, Some(7));
+                        assert_eq!(got, want, "{tid}/{sid}, no such session");
+                        continue;
+                    };
+                    let got = lns.core.export_answered(tid, sid, Some(7));
+                    let noted = lns.core.session_mut(tid, sid).map(|s| s.icrp_ns);
+                    assert_eq!(noted, Some(Some(7)), "the Ns noted on {tid}/{sid}");
+                    let want = (
+                        lns.core.export_session(tid, sid),
+                        lns.core.export_sequence(tid),
+                    );
+                    assert_eq!(got, want, "{tid}/{sid} with its Ns");
+                    if let Some(s) = lns.core.session_mut(tid, sid) {
+                        s.icrp_ns = was;
+                    }
+                    checked += usize::from(sids.contains(&sid) && want.0.is_some());
+                }
+            }
+        };
+        through_calls(6, &mut check);
+        assert!(
+            checked > 3,
+            "sessions with a record were checked ({checked})"
+        );
+    }
+
+    /// The former release of held ICRPs (the reference of `release_in_order`): the releasable
+    /// ones from the front into `released`, the kept ones set aside and put back in front.
+    fn release_reference(
+        held: &mut VecDeque<(u8, bool)>,
+        all: bool,
+        released: &mut Vec<(u8, bool)>,
+    ) {
+        let mut kept = VecDeque::new();
+        while let Some(h) = held.pop_front() {
+            if h.1 {
+                kept.push_back(h);
+                if all {
+                    continue;
+                }
+                break;
+            }
+            released.push(h);
+        }
+        if !kept.is_empty() {
+            kept.append(held);
+            *held = kept;
+        }
+    }
+
+    proptest::proptest! {
+        /// Held ICRPs are released in the order made, none before the first still waiting
+        /// (module docs, output commit), every one not waiting when some were held for a former
+        /// backup: `release_in_order` releases the same ones in the same order and leaves the
+        /// same queue as the former code that set the waiting ones aside.
+        #[test]
+        fn held_replies_release_as_before(
+            held in proptest::collection::vec((proptest::prelude::any::<u8>(), proptest::prelude::any::<bool>()), 0..12),
+            all in proptest::prelude::any::<bool>(),
+        ) {
+            let mut want_q: VecDeque<(u8, bool)> = held.iter().copied().collect();
+            let mut want = Vec::new();
+            release_reference(&mut want_q, all, &mut want);
+            let mut got_q: VecDeque<(u8, bool)> = held.iter().copied().collect();
+            let mut got = Vec::new();
+            release_in_order(&mut got_q, all, |h| h.1, |h| got.push(h));
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(got_q, want_q);
+        }
     }
 
     /// An acknowledgement (module docs, transport) commits the batch in flight when it names

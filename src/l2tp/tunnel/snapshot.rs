@@ -92,39 +92,35 @@ impl Core {
     /// (its `ns` and `nr`), under the same condition, without the rest of the record: what a
     /// sequence update replicates (`lns::replicate` docs, records).
     pub fn export_sequence(&self, tid: u16) -> Option<(u16, u16)> {
-        let t = self.tunnels.get(&tid)?;
-        replicable(t)?;
-        let (ns, nr, _) = t.channel.replica_state();
-        Some((ns, nr))
+        sequence_of(self.tunnels.get(&tid)?)
+    }
+
+    /// Session `sid` of tunnel `tid` answered with an ICRP numbered `icrp_ns` (if it was): the
+    /// Ns noted on the session, then what [`Core::export_session`] and [`Core::export_sequence`]
+    /// give, with one look-up of the tunnel (`lns::replicate` docs, output commit).
+    pub(crate) fn export_answered(
+        &mut self,
+        tid: u16,
+        sid: u16,
+        icrp_ns: Option<u16>,
+    ) -> (Option<SessionRecord>, Option<(u16, u16)>) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return (None, None);
+        };
+        let session = t.sessions.get_mut(&sid).and_then(|s| {
+            if icrp_ns.is_some() {
+                s.icrp_ns = icrp_ns;
+            }
+            session_record(tid, sid, s)
+        });
+        (session, sequence_of(t))
     }
 
     /// The replicated state of session `sid` of tunnel `tid`: `None` unless established, or an
     /// incoming call answered with ICRP (wait-connect, no admission pending), with a known peer
     /// Session ID.
     pub fn export_session(&self, tid: u16, sid: u16) -> Option<SessionRecord> {
-        let s = self.tunnels.get(&tid)?.sessions.get(&sid)?;
-        // An incoming call is replicated from its ICRP on (`lns::replicate` docs, output
-        // commit), not while its admission is pending (no ICRP yet).
-        // Answered: waiting for the ICCN, or restored and not yet known taken by the LAC
-        // (module docs; `icrp_ns` is cleared when a call connects).
-        let answered = (s.state == SessionState::WaitConnect && s.admission.is_none())
-            || (s.state == SessionState::Established && s.icrp_ns.is_some());
-        if s.state != SessionState::Established && !answered {
-            return None;
-        }
-        let icrp_ns = if answered { s.icrp_ns } else { None };
-        Some(SessionRecord {
-            tunnel: tid,
-            session: sid,
-            peer_session: s.peer_id?.get(),
-            serial: s.serial,
-            sequencing: s.sequencing,
-            load_balance_capable: s.load_balance_capable,
-            data_ns: s.data_ns,
-            data_nr: s.data_nr,
-            answered,
-            icrp_ns,
-        })
+        session_record(tid, sid, self.tunnels.get(&tid)?.sessions.get(&sid)?)
     }
 
     /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
@@ -309,4 +305,37 @@ impl Core {
         self.timers.cancel(&Timer::Hold(tid));
         Some(t.sessions.len())
     }
+}
+
+/// The control channel's Ns and Nr of `t` when it is replicable ([`Core::export_sequence`]).
+fn sequence_of(t: &Tunnel) -> Option<(u16, u16)> {
+    replicable(t)?;
+    let (ns, nr, _) = t.channel.replica_state();
+    Some((ns, nr))
+}
+
+/// The replicated state of session `s` (`sid` of tunnel `tid`; [`Core::export_session`]).
+fn session_record(tid: u16, sid: u16, s: &Session) -> Option<SessionRecord> {
+    // An incoming call is replicated from its ICRP on (`lns::replicate` docs, output
+    // commit), not while its admission is pending (no ICRP yet).
+    // Answered: waiting for the ICCN, or restored and not yet known taken by the LAC
+    // (module docs; `icrp_ns` is cleared when a call connects).
+    let answered = (s.state == SessionState::WaitConnect && s.admission.is_none())
+        || (s.state == SessionState::Established && s.icrp_ns.is_some());
+    if s.state != SessionState::Established && !answered {
+        return None;
+    }
+    let icrp_ns = if answered { s.icrp_ns } else { None };
+    Some(SessionRecord {
+        tunnel: tid,
+        session: sid,
+        peer_session: s.peer_id?.get(),
+        serial: s.serial,
+        sequencing: s.sequencing,
+        load_balance_capable: s.load_balance_capable,
+        data_ns: s.data_ns,
+        data_nr: s.data_nr,
+        answered,
+        icrp_ns,
+    })
 }
