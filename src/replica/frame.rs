@@ -124,7 +124,10 @@ impl<I: Replicated> Entry<I> {
     /// # Errors
     /// [`FrameError::Truncated`] (converted) for a short kind or epoch; the item's own errors.
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, I::Error> {
-        let kind = r.u8(Field::ItemKind).map_err(FrameError::from)?;
+        let kind = match take::<1>(r) {
+            Some([kind]) => *kind,
+            None => r.u8(Field::ItemKind).map_err(FrameError::from)?,
+        };
         Ok(match kind {
             SYNC_BEGIN => Entry::SyncBegin {
                 epoch: r.u32(Field::Epoch).map_err(FrameError::from)?,
@@ -183,8 +186,18 @@ pub fn parse_batch_into<I: Replicated>(
     items: &mut Vec<Entry<I>>,
 ) -> Result<u64, I::Error> {
     items.clear();
-    let seq = r.u64(Field::BatchSequence).map_err(FrameError::from)?;
-    let count = usize::from(r.u8(Field::ItemCount).map_err(FrameError::from)?);
+    // The sequence number and the count read at once when both are there; else field by field,
+    // whose errors name the one cut short.
+    let (seq, count) = match take::<9>(r) {
+        Some(&[s0, s1, s2, s3, s4, s5, s6, s7, count]) => {
+            (u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]), count)
+        }
+        None => (
+            r.u64(Field::BatchSequence).map_err(FrameError::from)?,
+            r.u8(Field::ItemCount).map_err(FrameError::from)?,
+        ),
+    };
+    let count = usize::from(count);
     if count > MAX_ITEMS {
         return Err(FrameError::TooManyItems { count }.into());
     }
@@ -195,12 +208,24 @@ pub fn parse_batch_into<I: Replicated>(
     Ok(seq)
 }
 
+/// The next `N` octets, the reader moved past them (as its reads move it); `None`, the reader
+/// unmoved, when fewer are left. A read of several fields at once, with no bounds check per field.
+#[inline(always)]
+fn take<'a, const N: usize>(r: &mut Reader<'a>) -> Option<&'a [u8; N]> {
+    let (head, tail) = r.rest().split_first_chunk::<N>()?;
+    *r = Reader::at(tail, r.offset() + N);
+    Some(head)
+}
+
 /// Reads an acknowledgement's `seq`.
 ///
 /// # Errors
 /// [`FrameError::Truncated`] (converted).
 pub fn parse_ack<I: Replicated>(r: &mut Reader<'_>) -> Result<u64, I::Error> {
-    Ok(r.u64(Field::BatchSequence).map_err(FrameError::from)?)
+    match take::<8>(r) {
+        Some(seq) => Ok(u64::from_be_bytes(*seq)),
+        None => Ok(r.u64(Field::BatchSequence).map_err(FrameError::from)?),
+    }
 }
 
 impl<I: Replicated> Frame<I> {

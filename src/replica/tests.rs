@@ -505,6 +505,63 @@ proptest! {
     }
 }
 
+/// A batch read field by field with the reader's own reads (the reference of
+/// [`parse_batch_into`], which reads the fixed fields at once).
+fn batch_by_fields(r: &mut Reader<'_>, items: &mut Vec<Entry<Toy>>) -> Result<u64, ToyError> {
+    items.clear();
+    let seq = r.u64(Field::BatchSequence).map_err(FrameError::from)?;
+    let count = usize::from(r.u8(Field::ItemCount).map_err(FrameError::from)?);
+    if count > MAX_ITEMS {
+        return Err(FrameError::TooManyItems { count }.into());
+    }
+    for _ in 0..count {
+        let kind = r.u8(Field::ItemKind).map_err(FrameError::from)?;
+        let epoch = |r: &mut Reader<'_>| r.u32(Field::Epoch).map_err(FrameError::from);
+        items.push(match kind {
+            SYNC_BEGIN => Entry::SyncBegin { epoch: epoch(r)? },
+            SYNC_END => Entry::SyncEnd { epoch: epoch(r)? },
+            k => Entry::Item(Toy::parse(k, r)?),
+        });
+    }
+    Ok(seq)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Module docs of `frame` (the batch: `seq` (u64), the count (u8), the entries; an
+    /// acknowledgement: the `seq`): [`parse_batch_into`] and [`parse_ack`], which read the fixed
+    /// fields at once, return what the field-by-field reads return (values, typed errors with
+    /// their offsets, the entries before an error) and leave the reader where those do, for
+    /// every cut of an encoded frame and for arbitrary octets.
+    #[test]
+    fn batch_reads_equal_field_by_field(
+        f in frame(),
+        noise in vec(any::<u8>(), 0..48),
+        count in 0u8..40,
+        base in 0usize..64,
+    ) {
+        let mut b = Vec::new();
+        f.encode(&mut b);
+        // Arbitrary octets, with a count that is often within the bound.
+        let mut noisy = noise.clone();
+        if let Some(c) = noisy.get_mut(8) {
+            *c = count;
+        }
+        for input in (0..=b.len()).map(|n| &b[..n]).chain([&noise[..], &noisy[..]]) {
+            let (mut fast, mut fields) = (Reader::at(input, base), Reader::at(input, base));
+            let (mut got, mut want) = (vec![Entry::SyncEnd { epoch: 1 }], Vec::new());
+            let a = parse_batch_into::<Toy>(&mut fast, &mut got);
+            let z = batch_by_fields(&mut fields, &mut want);
+            prop_assert_eq!((a, got, fast.offset()), (z, want, fields.offset()));
+            let (mut fast, mut fields) = (Reader::at(input, base), Reader::at(input, base));
+            let a = parse_ack::<Toy>(&mut fast);
+            let z = fields.u64(Field::BatchSequence).map_err(|e| ToyError::Frame(e.into()));
+            prop_assert_eq!((a, fast.offset()), (z, fields.offset()));
+        }
+    }
+}
+
 /// Errors name what went wrong: the framing's own fields, the item's errors, the bound.
 #[test]
 fn frame_errors_are_typed() {
