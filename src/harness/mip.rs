@@ -8,7 +8,16 @@ use crate::mip::wire::{
 };
 use ipnetwork::Ipv4Network;
 
-/// Parses arbitrary bytes as a registration message; on success checks `emit(parse(b)) == b`,
+/// The fixed part of a registration request (RFC 5944 3.3: type 1, 24 octets), all else zero:
+/// a message that parses, whose summary is left in place before an in-place parse.
+const STALE_REQUEST: [u8; 24] = {
+    let mut b = [0; 24];
+    b[0] = 1;
+    b
+};
+
+/// Parses arbitrary bytes as a registration message (the batch's in-place summary equal to
+/// [`Summary::parse`]); on success checks `emit(parse(b)) == b`,
 /// `parse(emit(m)) == m`, `encoded_len`, and runs authenticator verification (which must not
 /// panic whatever the message says).
 pub fn message(data: &[u8]) {
@@ -19,6 +28,15 @@ pub fn message(data: &[u8]) {
         summary.is_ok(),
         Message::parse(data).is_ok(),
         "Summary and Message disagree on validity"
+    );
+    // The batch's in-place parse (over a summary left from an earlier message, as in its
+    // array) summarises as `Summary::parse` does.
+    let mut in_place = Summary::parse(&STALE_REQUEST).ok();
+    Summary::parse_into(data, &mut in_place);
+    assert_eq!(
+        in_place,
+        summary.as_ref().ok().copied(),
+        "parse_into != parse"
     );
     match Message::parse(data) {
         Ok(m) => {
