@@ -110,6 +110,17 @@ impl<'a> Reader<'a> {
         self.u32(field).map(Ipv4Addr::from)
     }
 
+    /// The next `N` octets as an array, the reader moved past them; `None`, the reader unmoved,
+    /// when fewer than `N` are left. One bounds check for several fixed-size fields read
+    /// together (the field-by-field reads above give the typed [`Short`] when this fails).
+    #[inline(always)]
+    pub fn array<const N: usize>(&mut self) -> Option<&'a [u8; N]> {
+        let (head, tail) = self.rest.split_first_chunk::<N>()?;
+        self.rest = tail;
+        self.offset += N;
+        Some(head)
+    }
+
     /// The next `n` octets.
     pub fn bytes<F>(&mut self, n: usize, field: F) -> Result<&'a [u8], Short<F>> {
         let r = take::<_, _, NomError<'a>>(n).parse(self.rest);
@@ -227,5 +238,19 @@ mod tests {
                 needed: 2
             })
         );
+    }
+
+    #[test]
+    fn an_array_read_moves_past_its_octets_or_not_at_all() {
+        let mut r = Reader::at(&[1, 2, 3, 4, 5], 10);
+        assert_eq!(r.array::<2>(), Some(&[1, 2]));
+        assert_eq!((r.offset(), r.remaining()), (12, 3));
+        // Too few left: nothing read, the reader where it was.
+        assert_eq!(r.array::<4>(), None);
+        assert_eq!((r.offset(), r.rest()), (12, &[3, 4, 5][..]));
+        assert_eq!(r.array::<3>(), Some(&[3, 4, 5]));
+        assert!(r.is_empty());
+        assert_eq!(r.offset(), 15);
+        assert_eq!(r.array::<0>(), Some(&[]));
     }
 }

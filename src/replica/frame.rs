@@ -124,7 +124,7 @@ impl<I: Replicated> Entry<I> {
     /// # Errors
     /// [`FrameError::Truncated`] (converted) for a short kind or epoch; the item's own errors.
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, I::Error> {
-        let kind = match take::<1>(r) {
+        let kind = match r.array::<1>() {
             Some([kind]) => *kind,
             None => r.u8(Field::ItemKind).map_err(FrameError::from)?,
         };
@@ -188,7 +188,7 @@ pub fn parse_batch_into<I: Replicated>(
     items.clear();
     // The sequence number and the count read at once when both are there; else field by field,
     // whose errors name the one cut short.
-    let (seq, count) = match take::<9>(r) {
+    let (seq, count) = match r.array::<9>() {
         Some(&[s0, s1, s2, s3, s4, s5, s6, s7, count]) => {
             (u64::from_be_bytes([s0, s1, s2, s3, s4, s5, s6, s7]), count)
         }
@@ -208,21 +208,12 @@ pub fn parse_batch_into<I: Replicated>(
     Ok(seq)
 }
 
-/// The next `N` octets, the reader moved past them (as its reads move it); `None`, the reader
-/// unmoved, when fewer are left. A read of several fields at once, with no bounds check per field.
-#[inline(always)]
-fn take<'a, const N: usize>(r: &mut Reader<'a>) -> Option<&'a [u8; N]> {
-    let (head, tail) = r.rest().split_first_chunk::<N>()?;
-    *r = Reader::at(tail, r.offset() + N);
-    Some(head)
-}
-
 /// Reads an acknowledgement's `seq`.
 ///
 /// # Errors
 /// [`FrameError::Truncated`] (converted).
 pub fn parse_ack<I: Replicated>(r: &mut Reader<'_>) -> Result<u64, I::Error> {
-    match take::<8>(r) {
+    match r.array::<8>() {
         Some(seq) => Ok(u64::from_be_bytes(*seq)),
         None => Ok(r.u64(Field::BatchSequence).map_err(FrameError::from)?),
     }
