@@ -478,14 +478,27 @@ impl Lns {
         self.send_records(to, [Some(rec)]);
     }
 
+    /// The commit mark ([`Channel::mark`]) of what is queued for `to` when not all of it is
+    /// applied by `to` yet (module docs, output commit); `None` when it is, or without a
+    /// channel to `to`.
+    fn pending_mark(&self, to: NodeId) -> Option<u64> {
+        let ch = self.repl.channels.get(&to)?;
+        uncommitted(ch, ch.mark()).then(|| ch.mark())
+    }
+
     /// Queues the records of `recs` for `to` in order, as [`Lns::send_record`] each, with one
-    /// look-up of `to`'s address and channel for them all.
-    fn send_records<const N: usize>(&mut self, to: NodeId, recs: [Option<Record>; N]) {
+    /// look-up of `to`'s address and channel for them all; then what [`Lns::pending_mark`]
+    /// gives for `to`, from the same look-up.
+    fn send_records<const N: usize>(
+        &mut self,
+        to: NodeId,
+        recs: [Option<Record>; N],
+    ) -> Option<u64> {
         let Some(cfg) = self.cfg.replication else {
-            return;
+            return self.pending_mark(to);
         };
         if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
-            return;
+            return self.pending_mark(to);
         }
         let ch = self.repl.channels.get_or_default(to);
         for rec in recs.into_iter().flatten() {
@@ -502,6 +515,7 @@ impl Lns {
             }
             stats.replicas_sent = stats.replicas_sent.saturating_add(1);
         }
+        uncommitted(ch, ch.mark()).then(|| ch.mark())
     }
 
     /// Queues a record for the backup.
@@ -572,15 +586,13 @@ impl Lns {
             Reply::Message(_) => None,
         };
         let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
-        if let Some(rec) = session_sequence(tid, session, sequence) {
-            self.send_record(b, rec);
-        }
-        let pending = self
-            .repl
-            .channels
-            .get(&b)
-            .and_then(|ch| uncommitted(ch, ch.mark()).then(|| (b, ch.mark())));
-        match pending {
+        // Queued, and what is queued for the backup looked at, with one look-up of its
+        // channel.
+        let pending = match session_sequence(tid, session, sequence) {
+            Some(rec) => self.send_records(b, [Some(rec)]),
+            None => self.pending_mark(b),
+        };
+        match pending.map(|mark| (b, mark)) {
             Some((peer, mark)) => {
                 // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);
                 // not in a burst on the tunnel, whose window the LAC needs open.
@@ -1433,6 +1445,44 @@ mod tests {
             }
             got.release_replies(now);
             proptest::prop_assert_eq!(left(&got), left(&want));
+        }
+    }
+
+    proptest::proptest! {
+        /// What `send_records` gives for the backup is what the former look-up after it gave
+        /// (`pending_mark`: the mark of what is queued while not all of it is committed):
+        /// over records queued, coalesced, sent in batches and acknowledged, with and without
+        /// an address for the peer.
+        #[test]
+        fn queueing_gives_the_pending_mark_of_a_look_up_after_it(
+            steps in proptest::collection::vec((0u8..4, 1u16..3, 1u16..4), 1..24),
+        ) {
+            let now = Instant::now();
+            let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
+            let mut lns = super::super::pool_member(now, peers);
+            for (what, tunnel, n) in steps {
+                let to = NodeId(if n == 3 { 3 } else { 2 });
+                match what {
+                    0 => {
+                        let got = lns.send_records(to, [Some(session(tunnel, n))]);
+                        proptest::prop_assert_eq!(got, lns.pending_mark(to));
+                    }
+                    1 => {
+                        let got = lns.send_records(to, [Some(seq(tunnel, n, n)), None]);
+                        proptest::prop_assert_eq!(got, lns.pending_mark(to));
+                    }
+                    2 => {
+                        let ch = lns.repl.channels.get_or_default(NodeId(2));
+                        let _ = ch.send_next(now, Duration::from_secs(1), |_| None);
+                    }
+                    _ => {
+                        let ch = lns.repl.channels.get_or_default(NodeId(2));
+                        if let Some((seq, _)) = ch.in_flight() {
+                            ch.acked(seq);
+                        }
+                    }
+                }
+            }
         }
     }
 
