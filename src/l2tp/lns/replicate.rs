@@ -1451,11 +1451,11 @@ mod tests {
     proptest::proptest! {
         /// What `send_records` gives for the backup is what the former look-up after it gave
         /// (`pending_mark`: the mark of what is queued while not all of it is committed):
-        /// over records queued, coalesced, sent in batches and acknowledged, with and without
-        /// an address for the peer.
+        /// over records queued, coalesced, sent in batches and acknowledged, bulk syncs begun
+        /// and done, with and without an address for the peer.
         #[test]
         fn queueing_gives_the_pending_mark_of_a_look_up_after_it(
-            steps in proptest::collection::vec((0u8..4, 1u16..3, 1u16..4), 1..24),
+            steps in proptest::collection::vec((0u8..5, 1u16..3, 1u16..4), 1..24),
         ) {
             let now = Instant::now();
             let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
@@ -1475,12 +1475,14 @@ mod tests {
                         let ch = lns.repl.channels.get_or_default(NodeId(2));
                         let _ = ch.send_next(now, Duration::from_secs(1), |_| None);
                     }
-                    _ => {
+                    3 => {
                         let ch = lns.repl.channels.get_or_default(NodeId(2));
                         if let Some((seq, _)) = ch.in_flight() {
                             ch.acked(seq);
                         }
                     }
+                    // A bulk sync begun: nothing is applied until it is acknowledged to its end.
+                    _ => lns.repl.channels.get_or_default(NodeId(2)).restart_bulk_at(u32::from(n)),
                 }
             }
         }
