@@ -334,6 +334,25 @@ fn release_in_order<T>(
     }
 }
 
+/// Sends the held ICRP `h` ([`Lns::release_replies`]). A numbered ICRP goes even for a call
+/// gone meanwhile: the LAC delivers in order, so its Ns must be filled (an ICRP for a call it
+/// cleared changes nothing there, RFC 2661 7.4.1 idle); only an unnumbered one looks its call
+/// up. The acknowledgement deferred for the ICRP: carried by it, else sent now.
+fn release_held(core: &mut Core, now: Instant, h: HeldReply) {
+    match h.reply {
+        Reply::Reserved(ns) => core.release_ctrl_acked(now, h.tunnel, ns),
+        Reply::Message(icrp) => {
+            let waiting = core
+                .session_mut(h.tunnel, h.session)
+                .is_some_and(|s| s.state == SessionState::WaitConnect);
+            if waiting {
+                core.send_ctrl(now, h.tunnel, icrp);
+            }
+            core.ack_now(now, h.tunnel);
+        }
+    }
+}
+
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
 /// commit): not committed, or the peer's bulk sync not acknowledged to its end.
 fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
@@ -459,14 +478,27 @@ impl Lns {
         self.send_records(to, [Some(rec)]);
     }
 
+    /// The commit mark ([`Channel::mark`]) of what is queued for `to` when not all of it is
+    /// applied by `to` yet (module docs, output commit); `None` when it is, or without a
+    /// channel to `to`.
+    fn pending_mark(&self, to: NodeId) -> Option<u64> {
+        let ch = self.repl.channels.get(&to)?;
+        uncommitted(ch, ch.mark()).then(|| ch.mark())
+    }
+
     /// Queues the records of `recs` for `to` in order, as [`Lns::send_record`] each, with one
-    /// look-up of `to`'s address and channel for them all.
-    fn send_records<const N: usize>(&mut self, to: NodeId, recs: [Option<Record>; N]) {
+    /// look-up of `to`'s address and channel for them all; then what [`Lns::pending_mark`]
+    /// gives for `to`, from the same look-up.
+    fn send_records<const N: usize>(
+        &mut self,
+        to: NodeId,
+        recs: [Option<Record>; N],
+    ) -> Option<u64> {
         let Some(cfg) = self.cfg.replication else {
-            return;
+            return self.pending_mark(to);
         };
         if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
-            return;
+            return self.pending_mark(to);
         }
         let ch = self.repl.channels.get_or_default(to);
         for rec in recs.into_iter().flatten() {
@@ -483,6 +515,7 @@ impl Lns {
             }
             stats.replicas_sent = stats.replicas_sent.saturating_add(1);
         }
+        uncommitted(ch, ch.mark()).then(|| ch.mark())
     }
 
     /// Queues a record for the backup.
@@ -553,15 +586,13 @@ impl Lns {
             Reply::Message(_) => None,
         };
         let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
-        if let Some(rec) = session_sequence(tid, session, sequence) {
-            self.send_record(b, rec);
-        }
-        let pending = self
-            .repl
-            .channels
-            .get(&b)
-            .and_then(|ch| uncommitted(ch, ch.mark()).then(|| (b, ch.mark())));
-        match pending {
+        // Queued, and what is queued for the backup looked at, with one look-up of its
+        // channel.
+        let pending = match session_sequence(tid, session, sequence) {
+            Some(rec) => self.send_records(b, [Some(rec)]),
+            None => self.pending_mark(b),
+        };
+        match pending.map(|mark| (b, mark)) {
             Some((peer, mark)) => {
                 // The ICRQ's acknowledgement rides on the ICRP (module docs, output commit);
                 // not in a burst on the tunnel, whose window the LAC needs open.
@@ -673,22 +704,31 @@ impl Lns {
                 let n = &mut core.stats.setups_not_replicated;
                 *n = n.saturating_add(1);
             }
-            // A numbered ICRP goes even for a call gone meanwhile: the LAC delivers in order,
-            // so its Ns must be filled (an ICRP for a call it cleared changes nothing there,
-            // RFC 2661 7.4.1 idle); only an unnumbered one looks its call up.
-            // The acknowledgement deferred for the ICRP: carried by it, else sent now.
-            match h.reply {
-                Reply::Reserved(ns) => core.release_ctrl_acked(now, h.tunnel, ns),
-                Reply::Message(icrp) => {
-                    let waiting = core
-                        .session_mut(h.tunnel, h.session)
-                        .is_some_and(|s| s.state == SessionState::WaitConnect);
-                    if waiting {
-                        core.send_ctrl(now, h.tunnel, icrp);
-                    }
-                    core.ack_now(now, h.tunnel);
-                }
-            }
+            release_held(core, now, h);
+        });
+    }
+
+    /// The backup `peer` just acknowledged a batch: the held acknowledgements, then the held
+    /// ICRPs at the front of the queue that were waiting for it and are now applied by it, are
+    /// released, in order, as [`Lns::release_replies`] would release them; what waits behind
+    /// the first one not released (another batch, a former backup's) is left to it.
+    fn release_committed(&mut self, now: Instant, peer: NodeId) {
+        // Nearly always none held (checked here, no call).
+        if !self.repl.held_acks.is_empty() {
+            self.release_acks(now);
+        }
+        let Some((committed, synced)) = self
+            .repl
+            .channels
+            .get(&peer)
+            .map(|ch| (ch.committed(), ch.synced()))
+        else {
+            return;
+        };
+        let waiting = |h: &HeldReply| h.peer != peer || h.mark > committed || !synced;
+        let core = &mut self.core;
+        release_in_order(&mut self.repl.held, false, waiting, |h| {
+            release_held(core, now, h);
         });
     }
 
@@ -994,8 +1034,15 @@ impl Lns {
             KIND_ACK => {
                 // Read in place (no frame built and dropped around its sequence number).
                 let seq = parse_ack::<Record>(&mut r).map_err(InputError::Replica)?;
-                if let Some(ch) = self.repl.channels.get_mut(&h.sender) {
-                    ch.acked(seq);
+                let acked = self
+                    .repl
+                    .channels
+                    .get_mut(&h.sender)
+                    .is_some_and(|ch| ch.acked(seq));
+                // What the backup's acknowledgement committed is released here, so that the
+                // flush below has nothing left to do in the usual case.
+                if acked && self.repl.backup == Some(h.sender) {
+                    self.release_committed(now, h.sender);
                 }
                 // Nearly always none to release (checked here, no call).
                 if self.repl.backup == Some(h.sender) && !self.repl.releasing.is_empty() {
@@ -1337,6 +1384,108 @@ mod tests {
         assert_eq!(ch(&lns), (1, 0, Some(1)));
         assert_eq!(from_peer(&mut lns, KIND_ACK, &1u64.to_be_bytes()), Ok(()));
         assert_eq!(ch(&lns), (1, 1, None), "the batch committed");
+    }
+
+    /// A member whose backup (member 2) committed the first `committed` of its records and
+    /// holds more queued, with `held` ICRPs (for member 2 or 3, each at a mark) held for
+    /// calls of no tunnel (released, they change nothing else): `release_committed`'s test.
+    fn holding(now: Instant, committed: u64, held: &[(u32, u64)]) -> Lns {
+        let peers = vec![
+            (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+            (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+        ];
+        let mut lns = super::super::pool_member(now, peers);
+        lns.repl.backup = Some(NodeId(2));
+        let ch = lns.repl.channels.get_or_default(NodeId(2));
+        for _ in 0..committed {
+            ch.enqueue(session(1, 2), 16);
+            let seq = ch.send_next(now, Duration::from_secs(1), |_| None).unwrap();
+            assert!(ch.acked(seq));
+        }
+        for _ in 0..3 {
+            ch.enqueue(session(1, 2), 16);
+        }
+        assert!(ch.synced() && ch.committed() == committed);
+        for (i, &(peer, mark)) in held.iter().enumerate() {
+            lns.repl.held.push_back(HeldReply {
+                peer: NodeId(peer),
+                mark,
+                tunnel: 40_000,
+                session: u16::try_from(i).unwrap(),
+                reply: Reply::Message(ControlMessage::hello(0)),
+            });
+        }
+        lns
+    }
+
+    proptest::proptest! {
+        /// On the backup's acknowledgement, `release_committed` releases the held ICRPs at the
+        /// front that the backup applied, as `release_replies` would: followed by
+        /// `release_replies`, the same ones stay held in the same order as with
+        /// `release_replies` alone, and with no former backup's among them (none for member
+        /// 3) `release_replies` finds nothing more to release.
+        #[test]
+        fn held_replies_release_on_the_acknowledgement_as_in_the_flush(
+            committed in 0u64..4,
+            held in proptest::collection::vec((2u32..4, 0u64..7), 0..8),
+            mixed in proptest::prelude::any::<bool>(),
+        ) {
+            let now = Instant::now();
+            let left = |l: &Lns| -> Vec<(u32, u64, u16)> {
+                l.repl.held.iter().map(|h| (h.peer.0, h.mark, h.session)).collect()
+            };
+            let mut want = holding(now, committed, &held);
+            want.repl.held_mixed = mixed;
+            want.release_replies(now);
+            let mut got = holding(now, committed, &held);
+            got.repl.held_mixed = mixed;
+            got.release_committed(now, NodeId(2));
+            if !mixed && held.iter().all(|h| h.0 == 2) {
+                proptest::prop_assert_eq!(left(&got), left(&want), "all released at once");
+            }
+            got.release_replies(now);
+            proptest::prop_assert_eq!(left(&got), left(&want));
+        }
+    }
+
+    proptest::proptest! {
+        /// What `send_records` gives for the backup is what the former look-up after it gave
+        /// (`pending_mark`: the mark of what is queued while not all of it is committed):
+        /// over records queued, coalesced, sent in batches and acknowledged, bulk syncs begun
+        /// and done, with and without an address for the peer.
+        #[test]
+        fn queueing_gives_the_pending_mark_of_a_look_up_after_it(
+            steps in proptest::collection::vec((0u8..5, 1u16..3, 1u16..4), 1..24),
+        ) {
+            let now = Instant::now();
+            let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
+            let mut lns = super::super::pool_member(now, peers);
+            for (what, tunnel, n) in steps {
+                let to = NodeId(if n == 3 { 3 } else { 2 });
+                match what {
+                    0 => {
+                        let got = lns.send_records(to, [Some(session(tunnel, n))]);
+                        proptest::prop_assert_eq!(got, lns.pending_mark(to));
+                    }
+                    1 => {
+                        let got = lns.send_records(to, [Some(seq(tunnel, n, n)), None]);
+                        proptest::prop_assert_eq!(got, lns.pending_mark(to));
+                    }
+                    2 => {
+                        let ch = lns.repl.channels.get_or_default(NodeId(2));
+                        let _ = ch.send_next(now, Duration::from_secs(1), |_| None);
+                    }
+                    3 => {
+                        let ch = lns.repl.channels.get_or_default(NodeId(2));
+                        if let Some((seq, _)) = ch.in_flight() {
+                            ch.acked(seq);
+                        }
+                    }
+                    // A bulk sync begun: nothing is applied until it is acknowledged to its end.
+                    _ => lns.repl.channels.get_or_default(NodeId(2)).restart_bulk_at(u32::from(n)),
+                }
+            }
+        }
     }
 
     /// One entry of a generated batch (`sync_records_are_swept_as_the_sync_says`).
