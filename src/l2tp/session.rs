@@ -138,8 +138,29 @@ const FEW: usize = 8;
 /// The index follows [`Session::peer_id`] as the peer assigns it once (RFC 2661 4.4.4: the
 /// Assigned Session ID of ICRQ, ICRP, OCRQ or OCRP): a session put in without a peer id may
 /// learn it later, in place; a peer id, once set, is not changed to another.
+///
+/// Beside the sessions, the tunnel's redirect records ([`Sessions::hold`]): the Session IDs a
+/// contact LNS assigned in an ICRP carrying `RedirectTarget` and holds until the LAC's CDN or
+/// the redirect hold (RFC 2661 7.4.2; issue 19 item 3). They are not sessions (not counted by
+/// [`Sessions::len`], not iterated), but their ids are taken: [`Sessions::id_taken`].
 #[derive(Debug, Default)]
-pub struct Sessions(Repr);
+pub struct Sessions {
+    repr: Repr,
+    /// The redirect records, in no order (few per tunnel: at most the LNS's
+    /// `max_pending_redirects` in all).
+    held: Vec<Held>,
+}
+
+/// A redirect record ([`Sessions::hold`]): 8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    /// Our Session ID, assigned in the ICRP.
+    local_id: u16,
+    /// The LAC's Session ID (its ICRQ's Assigned Session ID; 0 when it gave none).
+    peer_id: u16,
+    /// Which record this is, for its expiry (`Core::expire_redirects`).
+    seq: u32,
+}
 
 #[derive(Debug)]
 enum Repr {
@@ -257,7 +278,7 @@ impl<'a> Iterator for Iter<'a> {
 impl Sessions {
     /// How many.
     pub fn len(&self) -> usize {
-        match &self.0 {
+        match &self.repr {
             Repr::Few(v) => v.len(),
             Repr::Many(m) => m.by_id.len(),
         }
@@ -270,7 +291,7 @@ impl Sessions {
 
     /// Session `id`.
     pub fn get(&self, id: &u16) -> Option<&Session> {
-        match &self.0 {
+        match &self.repr {
             Repr::Few(v) => v.iter().find(|s| s.local_id == *id),
             Repr::Many(m) => m.by_id.get(id),
         }
@@ -278,7 +299,7 @@ impl Sessions {
 
     /// Session `id`, to change.
     pub fn get_mut(&mut self, id: &u16) -> Option<&mut Session> {
-        match &mut self.0 {
+        match &mut self.repr {
             Repr::Few(v) => v.iter_mut().find(|s| s.local_id == *id),
             Repr::Many(m) => m.by_id.get_mut(id),
         }
@@ -290,7 +311,7 @@ impl Sessions {
         if peer == 0 {
             return None;
         }
-        match &self.0 {
+        match &self.repr {
             Repr::Few(v) => v.iter().find(|s| s.peer_header_id() == peer),
             Repr::Many(m) => m.find_by_peer(peer),
         }
@@ -304,7 +325,7 @@ impl Sessions {
     /// Puts `s` under `id` (its [`Session::local_id`]); returns the session it replaced.
     pub fn insert(&mut self, id: u16, s: Session) -> Option<Session> {
         debug_assert_eq!(id, s.local_id);
-        match &mut self.0 {
+        match &mut self.repr {
             Repr::Many(m) => return m.insert(id, s),
             Repr::Few(v) => {
                 if let Some(old) = v.iter_mut().find(|o| o.local_id == id) {
@@ -312,7 +333,7 @@ impl Sessions {
                 }
             }
         }
-        match &mut self.0 {
+        match &mut self.repr {
             Repr::Few(v) if v.len() < FEW => {
                 // Grown one at a time: a vector's first growth would hold four.
                 v.reserve_exact(1);
@@ -323,7 +344,7 @@ impl Sessions {
                 for s in v.drain(..).chain(std::iter::once(s)) {
                     m.insert(s.local_id, s);
                 }
-                self.0 = Repr::Many(m);
+                self.repr = Repr::Many(m);
             }
             Repr::Many(m) => return m.insert(id, s),
         }
@@ -332,7 +353,7 @@ impl Sessions {
 
     /// Removes session `id`.
     pub fn remove(&mut self, id: &u16) -> Option<Session> {
-        match &mut self.0 {
+        match &mut self.repr {
             Repr::Few(v) => {
                 let i = v.iter().position(|s| s.local_id == *id)?;
                 Some(v.swap_remove(i))
@@ -343,7 +364,7 @@ impl Sessions {
 
     /// The sessions, in unspecified order.
     pub fn values(&self) -> Iter<'_> {
-        match &self.0 {
+        match &self.repr {
             Repr::Few(v) => Iter::Few(v.iter()),
             Repr::Many(m) => Iter::Many(m.by_id.values()),
         }
@@ -356,16 +377,82 @@ impl Sessions {
 
     /// Takes every session out, with its id.
     pub fn drain(&mut self) -> std::vec::IntoIter<(u16, Session)> {
-        let v: Vec<(u16, Session)> = match std::mem::take(&mut self.0) {
+        let v: Vec<(u16, Session)> = match std::mem::take(&mut self.repr) {
             Repr::Few(v) => v.into_iter().map(|s| (s.local_id, s)).collect(),
             Repr::Many(m) => m.by_id.into_iter().collect(),
         };
         v.into_iter()
     }
 
+    /// Whether `id` is ours on this tunnel, by a session or a redirect record: the Session ID
+    /// allocator hands out neither.
+    pub fn id_taken(&self, id: u16) -> bool {
+        self.held.iter().any(|h| h.local_id == id) || self.contains_key(&id)
+    }
+
+    /// Holds a redirect record: our Session ID `id` (not taken: [`Sessions::id_taken`]), told
+    /// the LAC in the ICRP that redirected its session `peer` (0: none given); `seq` names the
+    /// record for its expiry.
+    pub fn hold(&mut self, id: u16, peer: u16, seq: u32) {
+        debug_assert!(!self.id_taken(id));
+        self.held.push(Held {
+            local_id: id,
+            peer_id: peer,
+            seq,
+        });
+    }
+
+    /// Redirect records held.
+    pub fn held_len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether a redirect record holds our Session ID `id` under `seq`.
+    pub fn holds(&self, id: u16, seq: u32) -> bool {
+        self.held.iter().any(|h| h.local_id == id && h.seq == seq)
+    }
+
+    /// Whether a redirect record holds our Session ID `id`.
+    pub fn holds_any(&self, id: u16) -> bool {
+        self.held.iter().any(|h| h.local_id == id)
+    }
+
+    /// Whether a redirect record was made for the LAC's session `peer` (non-zero: 0 names none,
+    /// as [`Sessions::find_by_peer`]).
+    pub fn holds_peer(&self, peer: u16) -> bool {
+        peer != 0 && self.held.iter().any(|h| h.peer_id == peer)
+    }
+
+    /// Frees the redirect record of our Session ID `id`, or (`id` 0) the one made for the
+    /// LAC's session `peer` (non-zero); `false` when there is none.
+    pub fn release(&mut self, id: u16, peer: u16) -> bool {
+        let i = if id != 0 {
+            self.held.iter().position(|h| h.local_id == id)
+        } else if peer != 0 {
+            self.held.iter().position(|h| h.peer_id == peer)
+        } else {
+            None
+        };
+        match i {
+            Some(i) => {
+                self.held.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees every redirect record (the tunnel went); how many there were.
+    pub fn release_all(&mut self) -> usize {
+        let n = self.held.len();
+        self.held = Vec::new();
+        n
+    }
+
     /// Frees the memory not in use.
     pub fn shrink_to_fit(&mut self) {
-        match &mut self.0 {
+        self.held.shrink_to_fit();
+        match &mut self.repr {
             Repr::Few(v) => v.shrink_to_fit(),
             Repr::Many(m) => {
                 let (by_id, hasher) = (&m.by_id, &m.hasher);
@@ -524,14 +611,14 @@ mod tests {
     fn one_session_holds_one_slot() {
         let mut t = Sessions::default();
         t.insert(5, Session::new(5, 1, SessionState::Established, 0));
-        match &t.0 {
+        match &t.repr {
             super::Repr::Few(v) => assert_eq!(v.capacity(), 1),
             super::Repr::Many(_) => panic!("one session in a hash table"),
         }
         for id in 6..6 + FEW as u16 {
             t.insert(id, Session::new(id, 1, SessionState::Established, 0));
         }
-        assert!(matches!(t.0, super::Repr::Many(_)));
+        assert!(matches!(t.repr, super::Repr::Many(_)));
         assert_eq!(t.len(), FEW + 1);
     }
 }

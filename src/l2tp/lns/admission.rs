@@ -1,7 +1,7 @@
 //! Call admission (claim 2): SCCRQ and ICRQ served here, redirected to the pool, or refused;
 //! the session messages of an established tunnel (module docs of `lns`).
 
-use super::super::session::{Session, SessionState};
+use super::super::session::SessionState;
 use super::super::tunnel::Timer;
 use super::super::wire::avp::AvpValue;
 use super::super::wire::{
@@ -88,6 +88,24 @@ impl Lns {
         let tid = sref.tunnel;
         match m.message_type() {
             Some(MessageType::ICRQ) => self.on_icrq(now, tid, m),
+            // A redirect record's call (RFC 2661 7.4.2): the LAC's CDN frees it; an ICCN or
+            // OCCN for it is ignored, as for a session not waiting for one.
+            Some(MessageType::CDN)
+                if self.core.release_redirect(
+                    tid,
+                    sref.session,
+                    m.assigned_session_id().unwrap_or(0),
+                ) =>
+            {
+                // Output commit (`replicate` docs), as for a session's CDN below.
+                self.ack_committed(tid, m.header.ns);
+            }
+            Some(MessageType::ICCN | MessageType::OCCN)
+                if self
+                    .core
+                    .tunnels
+                    .get(&tid)
+                    .is_some_and(|t| t.sessions.holds_any(sref.session)) => {}
             Some(mt @ (MessageType::ICCN | MessageType::OCCN)) => {
                 // RFC 2661 7.4.2 wait-connect, 7.5.1 wait-cs-answer: the call is up.
                 let want = if mt == MessageType::ICCN {
@@ -167,7 +185,7 @@ impl Lns {
                 t.peer,
                 t.local,
                 t.peer_load_balance_capable,
-                t.sessions.find_by_peer(peer_sid).is_some(),
+                t.sessions.find_by_peer(peer_sid).is_some() || t.sessions.holds_peer(peer_sid),
             )
         }) else {
             return;
@@ -238,25 +256,19 @@ impl Lns {
         (peer, local): (SocketAddr, Option<SocketAddr>),
         m: &ControlMessage<'static>,
     ) -> bool {
-        if self.pending_redirects >= self.cfg.max_pending_redirects {
+        if self.core.redirects_held >= self.cfg.max_pending_redirects {
             return false;
         }
         let Some(target) = self.select(peer, local) else {
             return false;
         };
-        let Some(sid) = self.core.alloc_session_id(tid, false) else {
+        let peer_sid = m.assigned_session_id().unwrap_or(0);
+        // The record: our Session ID, kept in the tunnel's table (not a session, no timer:
+        // `tunnel::redirects` docs).
+        let expires = now + self.cfg.redirect_hold;
+        let Some(sid) = self.core.hold_redirect(tid, peer_sid, expires) else {
             return false;
         };
-        let peer_sid = m.assigned_session_id().unwrap_or(0);
-        let serial = m.call_serial_number().unwrap_or(0);
-        let s = Session::new(sid, peer_sid, SessionState::Redirected, serial);
-        if !self.core.add_session(tid, s, false) {
-            return false;
-        }
-        self.pending_redirects += 1;
-        self.core
-            .timers
-            .insert(Timer::Session(tid, sid), now + self.cfg.redirect_hold);
         let redirect = Some((self.cfg.common.enterprise, target));
         self.core.send_icrp(now, tid, peer_sid, sid, redirect);
         self.core.event(Event::RedirectIssued {
@@ -373,5 +385,244 @@ mod tests {
         assert_eq!(lns.pending_redirects(), 1);
         assert_eq!(redirected(&send(&mut lns, now, icrq(8, 4))), 1);
         assert_eq!(lns.pending_redirects(), 2);
+    }
+
+    /// A LAC driving one tunnel of an LNS whose pool has room (`over`: overloaded, so ICRQs
+    /// are redirected), with the model of what the LNS holds: redirect records and
+    /// established sessions, our Session ID to the LAC's.
+    struct Drive {
+        lns: Lns,
+        now: Instant,
+        tid: u16,
+        ns: u16,
+        nr: u16,
+        next_peer: u16,
+        records: std::collections::BTreeMap<u16, u16>,
+        sessions: std::collections::BTreeMap<u16, u16>,
+    }
+
+    const HOLD: Duration = Duration::from_secs(2);
+
+    impl Drive {
+        fn new(max_pending_redirects: usize) -> Drive {
+            let now = Instant::now();
+            let mut cfg = LnsConfig {
+                common: Config {
+                    hello_interval: Duration::from_secs(3600),
+                    ..Default::default()
+                },
+                redirect_hold: HOLD,
+                max_pending_redirects,
+                ..Default::default()
+            };
+            cfg.common.seed = crate::io::seed(11);
+            let mut lns = Lns::new(cfg, now).unwrap();
+            let out = send(
+                &mut lns,
+                now,
+                ControlMessage::sccrq(9, b"lac".as_slice(), 3),
+            );
+            let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
+            let mut scccn = ControlMessage::scccn(tid);
+            (scccn.header.ns, scccn.header.nr) = (1, 1);
+            send(&mut lns, now, scccn);
+            for member in ["10.0.1.1", "10.0.1.2"] {
+                lns.pool
+                    .update(member.parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
+            }
+            Drive {
+                lns,
+                now,
+                tid,
+                ns: 2,
+                nr: 1,
+                next_peer: 1,
+                records: Default::default(),
+                sessions: Default::default(),
+            }
+        }
+
+        /// Sends `m` numbered as the LAC's next message, acknowledging all the LNS sent; the
+        /// LNS's answers.
+        fn lac(&mut self, mut m: ControlMessage<'_>) -> Vec<ControlMessage<'static>> {
+            (m.header.ns, m.header.nr) = (self.ns, self.nr);
+            self.ns = self.ns.wrapping_add(1);
+            let out = send(&mut self.lns, self.now, m);
+            for c in &out {
+                if c.message_type().is_some() {
+                    self.nr = self.nr.max(c.header.ns.wrapping_add(1));
+                }
+            }
+            out
+        }
+
+        fn icrq(&mut self, peer: u16) -> Vec<ControlMessage<'static>> {
+            let lbc = AvpValue::LoadBalanceCapable {
+                vendor: DEFAULT_ENTERPRISE,
+            };
+            let m = ControlMessage::icrq(self.tid, peer, 1).with(Avp::optional(lbc));
+            self.lac(m)
+        }
+
+        /// Our Session ID a fresh id must be: neither a record's nor a session's.
+        fn fresh(&self, sid: u16) {
+            assert!(sid != 0);
+            assert!(!self.records.contains_key(&sid), "{sid} held by a record");
+            assert!(!self.sessions.contains_key(&sid), "{sid} held by a session");
+        }
+
+        /// An ICRQ on an overloaded LNS: redirected (a record), or refused past the bound.
+        fn redirect(&mut self) {
+            self.lns.set_load(100);
+            let peer = self.next_peer;
+            self.next_peer += 1;
+            let out = self.icrq(peer);
+            let icrp = out
+                .iter()
+                .find(|c| c.message_type() == Some(MessageType::ICRP));
+            if self.records.len() >= self.lns.cfg.max_pending_redirects {
+                assert!(icrp.is_none(), "past the bound: {out:?}");
+                assert!(
+                    out.iter()
+                        .any(|c| c.message_type() == Some(MessageType::CDN)),
+                    "refused: {out:?}"
+                );
+                return;
+            }
+            let icrp = icrp.expect("an ICRP");
+            assert!(icrp.redirect_target(DEFAULT_ENTERPRISE).is_some());
+            let sid = icrp.assigned_session_id().unwrap();
+            self.fresh(sid);
+            self.records.insert(sid, peer);
+        }
+
+        /// An ICRQ, then ICCN, on an LNS with room: an established session.
+        fn serve(&mut self) {
+            self.lns.set_load(0);
+            let peer = self.next_peer;
+            self.next_peer += 1;
+            let out = self.icrq(peer);
+            let icrp = out
+                .iter()
+                .find(|c| c.message_type() == Some(MessageType::ICRP))
+                .expect("an ICRP");
+            assert!(icrp.redirect_target(DEFAULT_ENTERPRISE).is_none());
+            let sid = icrp.assigned_session_id().unwrap();
+            self.fresh(sid);
+            self.lac(ControlMessage::iccn(self.tid, sid, 64000, 1));
+            self.sessions.insert(sid, peer);
+        }
+
+        /// A second ICRQ for the LAC session of record `i`: ignored.
+        fn duplicate(&mut self, i: usize) {
+            let Some((_, &peer)) = self.records.iter().nth(i % self.records.len().max(1)) else {
+                return;
+            };
+            self.lns.set_load(100);
+            let out = self.icrq(peer);
+            assert!(out.iter().all(|c| c.message_type().is_none()), "{out:?}");
+        }
+
+        /// The LAC's CDN for record `i`: by our Session ID, or (`by_peer`) with 0 in its
+        /// header and the LAC's Assigned Session ID.
+        fn cdn_record(&mut self, i: usize, by_peer: bool) {
+            let Some((&sid, &peer)) = self.records.iter().nth(i % self.records.len().max(1)) else {
+                return;
+            };
+            let rc = ResultCode::new(ResultCodeValue(3));
+            let header = if by_peer { 0 } else { sid };
+            self.lac(ControlMessage::cdn(self.tid, header, peer, rc));
+            self.records.remove(&sid);
+        }
+
+        /// The LAC's CDN for session `i`.
+        fn cdn_session(&mut self, i: usize) {
+            let Some((&sid, &peer)) = self.sessions.iter().nth(i % self.sessions.len().max(1))
+            else {
+                return;
+            };
+            let rc = ResultCode::new(ResultCodeValue(3));
+            self.lac(ControlMessage::cdn(self.tid, sid, peer, rc));
+            self.sessions.remove(&sid);
+        }
+
+        /// The redirect hold passes: every record is freed.
+        fn expire(&mut self) {
+            self.now += HOLD + Duration::from_millis(1);
+            if !self.records.is_empty() {
+                assert!(self.lns.poll_timeout().is_some_and(|t| t <= self.now));
+            }
+            self.lns.handle_timeout(self.now);
+            while self.lns.poll_transmit().is_some() {}
+            while self.lns.poll_event().is_some() {}
+            self.records.clear();
+        }
+
+        /// What the LNS holds is the model: records counted, held and bounded, sessions
+        /// counted, every id held by one of them.
+        fn check(&self) {
+            assert_eq!(self.lns.pending_redirects(), self.records.len());
+            assert!(self.lns.pending_redirects() <= self.lns.cfg.max_pending_redirects);
+            assert_eq!(self.lns.session_count(), self.sessions.len());
+            let t = &self.lns.core.tunnels[&self.tid];
+            assert_eq!(t.sessions.held_len(), self.records.len());
+            assert_eq!(t.sessions.len(), self.sessions.len());
+            for &sid in self.records.keys() {
+                assert!(t.sessions.holds_any(sid) && t.sessions.get(&sid).is_none());
+            }
+            for &sid in self.sessions.keys() {
+                assert!(t.sessions.get(&sid).is_some() && !t.sessions.holds_any(sid));
+            }
+        }
+    }
+
+    /// Redirect records and sessions in one tunnel, many of each (about 3% of the id space
+    /// each): no id is handed out twice, a record's id is never a session's; the records are
+    /// freed by CDN (either way of naming them) and by the redirect hold, and counted.
+    #[test]
+    fn redirect_records_and_sessions_never_share_an_id() {
+        let mut d = Drive::new(4000);
+        for k in 0..2000usize {
+            d.redirect();
+            d.serve();
+            if k % 7 == 0 {
+                d.cdn_record(k, k % 2 == 0);
+            }
+        }
+        d.check();
+        d.expire();
+        d.check();
+        assert_eq!(d.lns.pending_redirects(), 0);
+        for k in 0..300usize {
+            d.redirect();
+            d.cdn_session(k);
+        }
+        d.check();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any sequence of redirected ICRQs, served calls, duplicate ICRQs, CDNs (for records,
+        /// by our id or the LAC's, and for sessions) and expiries: the LNS holds what the model
+        /// holds after every step ([`Drive::check`]), never more than `max_pending_redirects`
+        /// records, and no id twice.
+        #[test]
+        fn redirect_records_follow_the_model(
+            ops in proptest::collection::vec((0u8..7, 0usize..64), 1..160)
+        ) {
+            let mut d = Drive::new(24);
+            for (op, i) in ops {
+                match op {
+                    0 | 1 => d.redirect(),
+                    2 => d.serve(),
+                    3 => d.duplicate(i),
+                    4 => d.cdn_record(i, i % 2 == 0),
+                    5 => d.cdn_session(i),
+                    _ if i % 4 == 0 => d.expire(),
+                    _ => d.redirect(),
+                }
+                d.check();
+            }
+        }
     }
 }

@@ -163,7 +163,6 @@ pub struct Lns {
     cfg: LnsConfig,
     load_percent: u8,
     accepting: bool,
-    pending_redirects: usize,
     /// The pool LNSs fed without heartbeats (contact role); [`Lns::pool_view`] reads them with
     /// the heartbeat peers.
     pub pool: LnsPool,
@@ -221,7 +220,6 @@ impl Lns {
             cfg,
             load_percent: 0,
             accepting: true,
-            pending_redirects: 0,
             health,
             repl,
             backups: Default::default(),
@@ -333,14 +331,14 @@ impl Lns {
     pub fn session_count(&self) -> usize {
         self.core
             .session_count
-            .saturating_sub(self.pending_redirects)
+            .saturating_sub(self.core.redirects_held)
     }
 
     shared_endpoint_api!();
 
     /// Redirect records held.
     pub fn pending_redirects(&self) -> usize {
-        self.pending_redirects
+        self.core.redirects_held
     }
 
     /// Sends a PPP frame on a session.
@@ -465,7 +463,10 @@ impl Lns {
     fn can_serve(&self, tunnel: Option<u16>) -> bool {
         let per_tunnel_ok = tunnel
             .and_then(|t| self.core.tunnels.get(&t))
-            .is_none_or(|t| t.sessions.len() < self.cfg.common.max_sessions_per_tunnel);
+            .is_none_or(|t| {
+                // Redirect records take ids as sessions do (`tunnel::redirects` docs).
+                t.sessions.len() + t.sessions.held_len() < self.cfg.common.max_sessions_per_tunnel
+            });
         self.accepting
             && self.load_percent < self.cfg.overload_percent
             && self.session_count() < self.cfg.common.max_sessions
@@ -578,10 +579,9 @@ impl Lns {
                 } => {
                     self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
+                        // Its redirect records went with it (`tunnel::redirects` docs).
                         if s.state == SessionState::Established || s.admission.is_some() {
                             self.session_gone(tunnel, &s, None);
-                        } else {
-                            self.forget_redirect(&s);
                         }
                     }
                     self.forget_admissions();
@@ -605,10 +605,10 @@ impl Lns {
                     }
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
+                        // Redirect records are not sessions (`tunnel::redirects` docs): no
+                        // session is left in that state, and none would be reported.
                         Some(SessionState::Redirected) => {
-                            if let Some(s) = self.core.remove_session(now, tid, sid) {
-                                self.forget_redirect(&s);
-                            }
+                            let _ = self.core.remove_session(now, tid, sid);
                         }
                         Some(SessionState::Established) | None => {}
                         Some(_) => {
@@ -630,18 +630,10 @@ impl Lns {
         }
     }
 
-    /// A redirect record ends (the LAC's CDN, its timer, or its tunnel went).
-    fn forget_redirect(&mut self, s: &Session) {
-        if s.state == SessionState::Redirected {
-            self.pending_redirects = self.pending_redirects.saturating_sub(1);
-        }
-    }
-
-    /// Session `s` of `tunnel` is gone (already removed): a redirect record is forgotten, any
-    /// other session reported down with `result`.
+    /// Session `s` of `tunnel` is gone (already removed): reported down with `result` (a
+    /// session in the redirected state, which redirect records no longer are, is not).
     fn session_gone(&mut self, tunnel: u16, s: &Session, result: Option<ResultCode<'static>>) {
         if s.state == SessionState::Redirected {
-            self.forget_redirect(s);
             return;
         }
         let tunnel_up = self

@@ -258,8 +258,10 @@ impl Core {
         t.stop_result = result.clone().map(Box::new);
         let (peer, peer_id) = (t.peer, t.peer_header_id());
         let sessions: Vec<Session> = t.sessions.drain().map(|(_, s)| s).collect();
+        let held = t.sessions.release_all();
         self.pending_tunnels.remove(&tid);
         self.session_count = self.session_count.saturating_sub(sessions.len());
+        self.forget_held(held);
         // HELLO stops (the tunnel's timer stays for its channel: `on_tunnel_timer`).
         self.timers.cancel(&Timer::Idle(tid));
         self.timers

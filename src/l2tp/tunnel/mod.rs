@@ -32,6 +32,7 @@ mod info;
 mod input;
 mod peers;
 pub mod recovery;
+mod redirects;
 mod refusal;
 mod secret;
 mod snapshot;
@@ -272,6 +273,16 @@ pub(crate) struct Core {
     /// The AVP buffer of a message the role is done with ([`Core::recycle`]), which the next
     /// control message received is parsed into (`handle_datagram`): no allocation per message.
     spare_avps: Vec<Avp<'static>>,
+    /// Redirect records held on every tunnel ([`Sessions::hold`]; counted in `session_count`
+    /// too, as the sessions they were before issue 19 item 3).
+    pub redirects_held: usize,
+    /// The next redirect record's number ([`Sessions::hold`]).
+    redirect_seq: u32,
+    /// The redirect records' expiries, in the order they were made (one hold for all, so in
+    /// deadline order): deadline, tunnel, our Session ID, record number. An entry whose record
+    /// was freed before is skipped when it comes due, and dropped when the queue outgrows the
+    /// records (`redirects` module).
+    redirect_expiry: VecDeque<(Instant, u16, u16, u32)>,
 }
 
 /// The largest AVP buffer kept for reuse ([`Core::recycle`]): what a parse reserves at most.
@@ -295,8 +306,9 @@ impl<V> Ids for IdMap<V> {
 }
 
 impl Ids for Sessions {
+    /// A session's id or a redirect record's.
     fn contains_key(&self, id: &u16) -> bool {
-        Sessions::contains_key(self, id)
+        self.id_taken(*id)
     }
 }
 
@@ -338,6 +350,9 @@ impl Core {
             delivered: Vec::new(),
             arena: bytes::BytesMut::new(),
             spare_avps: Vec::new(),
+            redirects_held: 0,
+            redirect_seq: 0,
+            redirect_expiry: VecDeque::new(),
         })
         .map(|mut core| {
             core.restore(now);
@@ -431,7 +446,7 @@ impl Core {
     pub fn alloc_session_id(&mut self, tunnel: u16, bounded: bool) -> Option<u16> {
         let t = self.tunnels.get(&tunnel)?;
         if bounded
-            && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+            && (t.sessions.len() + t.sessions.held_len() >= self.cfg.max_sessions_per_tunnel
                 || self.session_count >= self.cfg.max_sessions)
         {
             return None;
@@ -668,6 +683,8 @@ impl Core {
             self.timers.cancel(&Timer::Session(tid, *sid));
         }
         self.session_count = self.session_count.saturating_sub(t.sessions.len());
+        let held = t.sessions.release_all();
+        self.forget_held(held);
         t.sessions.shrink_to_fit();
         Some(t)
     }
@@ -705,9 +722,10 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return false;
         };
-        if t.sessions.len() >= usize::from(u16::MAX) - 1
+        let taken = t.sessions.len() + t.sessions.held_len();
+        if taken >= usize::from(u16::MAX) - 1
             || (bounded
-                && (t.sessions.len() >= self.cfg.max_sessions_per_tunnel
+                && (taken >= self.cfg.max_sessions_per_tunnel
                     || self.session_count >= self.cfg.max_sessions))
         {
             return false;
@@ -925,7 +943,11 @@ impl Core {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let held = self.redirect_expiry.front().map(|e| e.0);
+        match (self.timers.next_deadline(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// After the role processed a datagram: acknowledges with a ZLB whatever no answer carried.

@@ -8,6 +8,7 @@ use std::time::Instant;
 impl Core {
     /// Lets due timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_redirects(now);
         while let Some((key, _)) = self.timers.pop_expired(now) {
             match key {
                 Timer::Tunnel(tid) => self.on_tunnel_timer(now, tid),
