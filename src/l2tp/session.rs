@@ -19,6 +19,10 @@ pub enum SessionState {
     /// Established: data flows.
     Established,
     /// Contact LNS: ICRP with RedirectTarget sent; waiting for the LAC's CDN (or the short timer).
+    ///
+    /// No longer produced: the LNS keeps redirect records apart from its sessions
+    /// ([`Sessions::hold`]; counted by `Lns::pending_redirects`). Kept so that code matching
+    /// on the state still compiles.
     Redirected,
 }
 

@@ -606,11 +606,8 @@ impl Lns {
                     let state = self.core.session_mut(tid, sid).map(|s| s.state);
                     match state {
                         // Redirect records are not sessions (`tunnel::redirects` docs): no
-                        // session is left in that state, and none would be reported.
-                        Some(SessionState::Redirected) => {
-                            let _ = self.core.remove_session(now, tid, sid);
-                        }
-                        Some(SessionState::Established) | None => {}
+                        // session is in the redirected state.
+                        Some(SessionState::Established | SessionState::Redirected) | None => {}
                         Some(_) => {
                             // Set-up did not complete in time (an answered ICRQ was
                             // replicated: `replicate` docs).
@@ -630,12 +627,8 @@ impl Lns {
         }
     }
 
-    /// Session `s` of `tunnel` is gone (already removed): reported down with `result` (a
-    /// session in the redirected state, which redirect records no longer are, is not).
+    /// Session `s` of `tunnel` is gone (already removed): reported down with `result`.
     fn session_gone(&mut self, tunnel: u16, s: &Session, result: Option<ResultCode<'static>>) {
-        if s.state == SessionState::Redirected {
-            return;
-        }
         let tunnel_up = self
             .core
             .tunnels
