@@ -183,6 +183,7 @@ impl<'a> Message<'a> {
     /// its contents dropped; given back on a parse error) rather than a new one: no allocation
     /// when its capacity suffices. A ZLB or a data message leaves `spare` as it is. The same
     /// message, or the same error, as [`Message::parse_owned_with`].
+    #[inline]
     pub(crate) fn parse_owned_reusing(
         data: &[u8],
         opts: &ParseOptions<'_>,
