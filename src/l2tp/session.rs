@@ -151,8 +151,11 @@ const FEW: usize = 8;
 pub struct Sessions {
     repr: Repr,
     /// The redirect records, in no order (few per tunnel: at most the LNS's
-    /// `max_pending_redirects` in all).
-    held: Vec<Held>,
+    /// `max_pending_redirects` in all); boxed, so that a tunnel that never held one pays 8
+    /// bytes for them (issue 19 item 3: at most 512 B per established tunnel), and kept once
+    /// made (no allocation per record on a tunnel that redirects).
+    #[allow(clippy::box_collection)] // the box is the point: one word when empty
+    held: Option<Box<Vec<Held>>>,
 }
 
 /// A redirect record ([`Sessions::hold`]): 8 bytes.
@@ -391,7 +394,7 @@ impl Sessions {
     /// Whether `id` is ours on this tunnel, by a session or a redirect record: the Session ID
     /// allocator hands out neither.
     pub fn id_taken(&self, id: u16) -> bool {
-        self.held.iter().any(|h| h.local_id == id) || self.contains_key(&id)
+        self.held().iter().any(|h| h.local_id == id) || self.contains_key(&id)
     }
 
     /// Holds a redirect record: our Session ID `id` (not taken: [`Sessions::id_taken`]), told
@@ -399,7 +402,7 @@ impl Sessions {
     /// record for its expiry.
     pub fn hold(&mut self, id: u16, peer: u16, seq: u32) {
         debug_assert!(!self.id_taken(id));
-        self.held.push(Held {
+        self.held.get_or_insert_default().push(Held {
             local_id: id,
             peer_id: peer,
             seq,
@@ -408,54 +411,61 @@ impl Sessions {
 
     /// Redirect records held.
     pub fn held_len(&self) -> usize {
-        self.held.len()
+        self.held().len()
     }
 
     /// Whether a redirect record holds our Session ID `id` under `seq`.
     pub fn holds(&self, id: u16, seq: u32) -> bool {
-        self.held.iter().any(|h| h.local_id == id && h.seq == seq)
+        self.held().iter().any(|h| h.local_id == id && h.seq == seq)
     }
 
     /// Whether a redirect record holds our Session ID `id`.
     pub fn holds_any(&self, id: u16) -> bool {
-        self.held.iter().any(|h| h.local_id == id)
+        self.held().iter().any(|h| h.local_id == id)
     }
 
     /// Whether a redirect record was made for the LAC's session `peer` (non-zero: 0 names none,
     /// as [`Sessions::find_by_peer`]).
     pub fn holds_peer(&self, peer: u16) -> bool {
-        peer != 0 && self.held.iter().any(|h| h.peer_id == peer)
+        peer != 0 && self.held().iter().any(|h| h.peer_id == peer)
     }
 
     /// Frees the redirect record of our Session ID `id`, or (`id` 0) the one made for the
     /// LAC's session `peer` (non-zero); `false` when there is none.
     pub fn release(&mut self, id: u16, peer: u16) -> bool {
         let i = if id != 0 {
-            self.held.iter().position(|h| h.local_id == id)
+            self.held().iter().position(|h| h.local_id == id)
         } else if peer != 0 {
-            self.held.iter().position(|h| h.peer_id == peer)
+            self.held().iter().position(|h| h.peer_id == peer)
         } else {
             None
         };
-        match i {
-            Some(i) => {
-                self.held.swap_remove(i);
+        match (i, self.held.as_mut()) {
+            (Some(i), Some(held)) => {
+                held.swap_remove(i);
                 true
             }
-            None => false,
+            _ => false,
         }
+    }
+
+    /// The redirect records.
+    fn held(&self) -> &[Held] {
+        self.held.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Frees every redirect record (the tunnel went); how many there were.
     pub fn release_all(&mut self) -> usize {
-        let n = self.held.len();
-        self.held = Vec::new();
-        n
+        self.held.take().map_or(0, |h| h.len())
     }
 
     /// Frees the memory not in use.
     pub fn shrink_to_fit(&mut self) {
-        self.held.shrink_to_fit();
+        match self.held.as_mut() {
+            Some(h) if h.is_empty() => self.held = None,
+            Some(h) => h.shrink_to_fit(),
+            None => {}
+        }
         match &mut self.repr {
             Repr::Few(v) => v.shrink_to_fit(),
             Repr::Many(m) => {
@@ -608,6 +618,32 @@ mod tests {
             prop_assert_eq!(drained, want);
             prop_assert!(ours.is_empty());
         }
+    }
+
+    /// Redirect records cost a tunnel that holds none one word (issue 19 item 3: at most 512 B
+    /// per established tunnel); once made, their list stays through release and hold (no
+    /// allocation per record), and goes when empty at `shrink_to_fit` or with `release_all`.
+    #[test]
+    fn redirect_records_cost_one_word_until_held() {
+        assert_eq!(
+            std::mem::size_of::<Sessions>(),
+            std::mem::size_of::<super::Repr>() + std::mem::size_of::<usize>()
+        );
+        let mut t = Sessions::default();
+        assert!(t.held.is_none() && !t.id_taken(7) && t.held_len() == 0);
+        t.hold(7, 70, 1);
+        t.hold(8, 0, 2);
+        assert!(t.id_taken(7) && t.holds(7, 1) && !t.holds(7, 2) && t.holds_peer(70));
+        assert!(!t.holds_peer(0), "peer 0 names no record");
+        assert!(t.release(0, 70) && !t.id_taken(7) && t.held_len() == 1);
+        assert!(!t.release(0, 0), "neither id names nothing");
+        assert!(t.release(8, 0) && t.held_len() == 0);
+        assert!(t.held.is_some(), "kept for the next record");
+        t.shrink_to_fit();
+        assert!(t.held.is_none());
+        t.hold(9, 90, 3);
+        assert_eq!(t.release_all(), 1);
+        assert!(t.held.is_none() && !t.id_taken(9));
     }
 
     /// One session costs its own size (issue 19 item 3), not a hash table's four slots.
