@@ -358,23 +358,20 @@ fn memory_per_binding() {
     let before = rss_kib();
     let mut t = BindingTable::new(N as usize, 1);
     for i in 0..N {
-        let care_of = std::iter::once(CareOf {
-            address: Ipv4Addr::from(0xc633_0000 + i),
-            expires: Some(now + Duration::from_secs(u64::from(600 + i % 1200))),
-        })
+        let care_of = std::iter::once(CareOf::new(
+            Ipv4Addr::from(0xc633_0000 + i),
+            Some(now + Duration::from_secs(u64::from(600 + i % 1200))),
+        ))
         .collect();
-        t.insert(Binding {
-            home_address: Ipv4Addr::from(0x0a00_0000 + i),
-            nai: None,
-            first_ha: NodeId(1),
-            second_ha: NodeId(2),
-            fa: SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 434),
-            identification: u64::from(i),
-            care_of,
-            pending: None,
-            tunnel: None,
-        })
-        .unwrap();
+        let mut b = Binding::new(
+            Ipv4Addr::from(0x0a00_0000 + i),
+            NodeId(1),
+            NodeId(2),
+            SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 434),
+            u64::from(i),
+        );
+        b.care_of = care_of;
+        t.insert(b).unwrap();
     }
     let after = rss_kib();
     if let (Some(b), Some(a)) = (before, after) {

@@ -326,12 +326,12 @@ fn claim10_temporary_bindings_are_replicated_too() {
         let pending = w
             .ha(1)
             .binding(home(k), None)
-            .and_then(|b| b.pending.clone())
+            .and_then(|b| b.pending().cloned())
             .filter(|p| p.second_ha == NodeId(2));
         if let Some(p) = pending {
             w.sim.crash(id);
             let r = w.ha(3).binding(home(k), None).unwrap().clone();
-            let rp = r.pending.clone().expect("replicated temporary binding");
+            let rp = r.pending().cloned().expect("replicated temporary binding");
             assert_eq!(r.state(), BindingState::Temporary);
             assert_eq!(
                 (rp.fa, rp.second_ha, rp.identification),

@@ -237,9 +237,9 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
             .cloned();
         match b {
             Some(b) if b.state() == BindingState::Temporary => {
-                let p = b.pending.clone().unwrap();
+                let p = b.pending().cloned().unwrap();
                 // Claim 4: MN identifier, FA address, second HA, identification, pending timer.
-                assert_eq!(b.nai.as_deref(), Some(&nai(k)[..]));
+                assert_eq!(b.nai(), Some(&nai(k)[..]));
                 assert_eq!(SocketAddr::V4(p.fa), mn_addr(k));
                 assert_ne!(p.second_ha, NodeId(1));
                 assert!(p.deadline <= w.sim.now() + Duration::from_secs(2));
@@ -286,7 +286,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
     assert_eq!(b1.state(), BindingState::Permanent);
     assert_eq!(b1.home_address, assigned);
     assert_eq!(b1.second_ha, NodeId(second));
-    assert!(b1.pending.is_none());
+    assert!(b1.pending().is_none());
     let relayed = w
         .sim
         .trace()

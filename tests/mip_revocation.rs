@@ -604,7 +604,7 @@ fn register_gre_via_fa(w: &mut World, k: u32) {
         w.sim.run_for(Duration::from_millis(700));
         if w.ha(1)
             .binding(home(k), None)
-            .is_some_and(|b| !b.care_of.is_empty() && b.pending.is_none())
+            .is_some_and(|b| !b.care_of.is_empty() && b.pending().is_none())
         {
             return;
         }

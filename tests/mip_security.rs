@@ -107,7 +107,7 @@ fn reply(t: &Transmit) -> Reply {
 /// Every binding, in a stable order.
 fn table(ha: &HomeAgent) -> Vec<Binding> {
     let mut v: Vec<Binding> = ha.bindings().iter().map(|(_, b)| b.clone()).collect();
-    v.sort_by(|a, b| (a.home_address, &a.nai).cmp(&(b.home_address, &b.nai)));
+    v.sort_by(|a, b| (a.home_address, a.nai()).cmp(&(b.home_address, b.nai())));
     v
 }
 
@@ -191,7 +191,7 @@ fn fault_09_an_nai_after_the_mn_ha_authenticator_does_not_hijack_another_binding
     assert_eq!(b1.home_address, Ipv4Addr::new(10, 0, 1, 1));
     assert_eq!(&before[..], &table(&ha)[..1]);
     let b2 = ha.binding(home(2), None).unwrap();
-    assert_eq!(b2.nai, None);
+    assert_eq!(b2.nai(), None);
     // MN 1's next registration is granted its own address, not 10.0.5.2.
     let s1 = sa(1);
     let q = Builder::request(fixed(Ipv4Addr::UNSPECIFIED, 0x70))
@@ -574,9 +574,14 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
     assert!(
         b.care_of
             .iter()
-            .all(|c| c.expires.is_some_and(|e| e <= limit))
+            .all(|c| c.expires().is_some_and(|e| e <= limit))
     );
-    let p = ha.binding(home(3), None).unwrap().pending.clone().unwrap();
+    let p = ha
+        .binding(home(3), None)
+        .unwrap()
+        .pending()
+        .cloned()
+        .unwrap();
     assert!(p.deadline <= t0 + pending_timeout);
 }
 

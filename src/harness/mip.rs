@@ -620,13 +620,13 @@ impl HaRun {
         assert!(
             t.iter()
                 .flat_map(|(_, b)| b.care_of.iter())
-                .all(|c| c.expires.is_some_and(|e| e <= lifetime)),
+                .all(|c| c.expires().is_some_and(|e| e <= lifetime)),
             "lifetime bound"
         );
         let pending = self.now + Duration::from_secs(3);
         assert!(
             t.iter()
-                .filter_map(|(_, b)| b.pending.as_ref())
+                .filter_map(|(_, b)| b.pending())
                 .all(|p| p.deadline <= pending),
             "pending timeout bound"
         );

@@ -29,6 +29,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Most simultaneous care-of addresses per mobile node (the configured limit is at most this).
@@ -43,13 +44,56 @@ pub enum BindingState {
     Permanent,
 }
 
-/// One granted care-of address.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// One granted care-of address: 12 octets, aligned to 4 (its expiry kept as nanoseconds from a
+/// process-wide epoch, in two 4-octet words), so that a binding with one care-of address fits
+/// in one 64-octet slot of the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CareOf {
     /// The care-of address.
     pub address: Ipv4Addr,
+    /// When it expires: a [`Tick`] in two words (high, low); 0: infinite lifetime.
+    expires: [u32; 2],
+}
+
+impl CareOf {
+    /// The care-of address `address`, expiring at `expires` (`None`: infinite lifetime, RFC
+    /// 5944 section 3.8.2: a requested lifetime of 0xffff). Kept to the nanosecond (exactly the
+    /// instant given, within about 292 years of the first deadline the process stored).
+    pub fn new(address: Ipv4Addr, expires: Option<Instant>) -> CareOf {
+        let t = expires.map_or(0, tick_of);
+        CareOf {
+            address,
+            expires: [(t >> 32) as u32, t as u32],
+        }
+    }
+
     /// When it expires (`None`: infinite lifetime).
-    pub expires: Option<Instant>,
+    pub fn expires(&self) -> Option<Instant> {
+        match self.tick() {
+            0 => None,
+            t => Some(instant_of(t)),
+        }
+    }
+
+    /// The expiry as a tick (0: infinite), ordered as the instants are.
+    fn tick(&self) -> Tick {
+        u64::from(self.expires[0]) << 32 | u64::from(self.expires[1])
+    }
+
+    /// Whether it is still granted at the tick `now` (infinite, or expiring after it).
+    fn live_at(&self, now: Tick) -> bool {
+        let t = self.tick();
+        t == 0 || t > now
+    }
+}
+
+impl std::fmt::Debug for CareOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CareOf")
+            .field("address", &self.address)
+            .field("expires", &self.expires())
+            .finish()
+    }
 }
 
 /// The granted care-of addresses of a binding: at most [`MAX_SIMULTANEOUS`]. One care-of
@@ -176,14 +220,19 @@ impl CareOfs {
         self.as_slice().first()
     }
 
-    /// The earliest expiry of the entries (`None`: none, or all infinite). The binding table
-    /// reads it twice per change of a binding ([`BindingTable::update`]): one care-of address
-    /// (the common case) is read directly, not through a generic minimum over a slice.
-    fn earliest(&self) -> Option<Instant> {
+    /// The earliest expiry of the entries as a tick (0: none, or all infinite). The binding
+    /// table reads it twice per change of a binding ([`BindingTable::update`]): one care-of
+    /// address (the common case) is read directly, not through a generic minimum over a slice.
+    fn earliest(&self) -> Tick {
         match &self.0 {
-            Held::Empty => None,
-            Held::One(c) => c.expires,
-            Held::Many(v) => v.iter().filter_map(|c| c.expires).min(),
+            Held::Empty => 0,
+            Held::One(c) => c.tick(),
+            Held::Many(v) => v
+                .iter()
+                .map(CareOf::tick)
+                .filter(|&t| t != 0)
+                .min()
+                .unwrap_or(0),
         }
     }
 }
@@ -236,13 +285,17 @@ pub struct Pending {
     pub tunnel: Option<TunnelParams>,
 }
 
-/// What a Home Agent knows about one mobile node.
+/// What a Home Agent knows about one mobile node: 56 octets (one care-of address inline), so
+/// that a binding and its timer marks fill one 64-octet slot of the table, one cache line.
+///
+/// What few bindings have (an NAI, a request in flight, tunnel parameters other than plain
+/// IP-in-IP from the virtual address) is kept in one heap block, read and changed through the
+/// methods ([`Binding::nai`], [`Binding::pending`], [`Binding::tunnel_params`] and their
+/// setters); the block exists only while one of them is set.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Binding {
     /// The home address (0.0.0.0 while a temporary binding waits for an assigned one).
     pub home_address: Ipv4Addr,
-    /// The NAI, when the mobile node sent one.
-    pub nai: Option<Box<[u8]>>,
     /// The HA that received the last accepted request.
     pub first_ha: NodeId,
     /// The HA that serves the binding (authenticates, grants, tunnels).
@@ -253,14 +306,45 @@ pub struct Binding {
     pub identification: u64,
     /// Granted care-of addresses (empty for a temporary binding).
     pub care_of: CareOfs,
-    /// A request in flight, if any (boxed: most bindings have none).
-    pub pending: Option<Box<Pending>>,
-    /// The tunnel's parameters (`None`: plain IP-in-IP without reverse tunnelling from the
-    /// virtual address; boxed, as most bindings keep nothing).
-    pub tunnel: Option<Box<TunnelParams>>,
+    /// The NAI, the pending request and the tunnel parameters (`None`: none of them).
+    extra: Option<Box<Extra>>,
+}
+
+/// A binding's heap block, empty, handed over by [`Binding::take_pending_block`] for
+/// [`Binding::set_pending_in`] to reuse.
+#[derive(Debug)]
+pub struct Block(Box<Extra>);
+
+/// What few bindings have, boxed together in [`Binding`] (never all `None`, except in a
+/// [`Block`]).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+struct Extra {
+    nai: Option<Box<[u8]>>,
+    pending: Option<Pending>,
+    tunnel: Option<TunnelParams>,
 }
 
 impl Binding {
+    /// A binding with no care-of address (temporary until one is granted), no NAI, no request
+    /// in flight and no tunnel parameters.
+    pub fn new(
+        home_address: Ipv4Addr,
+        first_ha: NodeId,
+        second_ha: NodeId,
+        fa: SocketAddrV4,
+        identification: u64,
+    ) -> Binding {
+        Binding {
+            home_address,
+            first_ha,
+            second_ha,
+            fa,
+            identification,
+            care_of: CareOfs::default(),
+            extra: None,
+        }
+    }
+
     /// Temporary or permanent.
     pub fn state(&self) -> BindingState {
         if self.care_of.is_empty() {
@@ -270,17 +354,119 @@ impl Binding {
         }
     }
 
-    /// The earliest care-of expiry.
+    /// The earliest care-of expiry (`None`: no care-of address, or all infinite).
     pub fn expires(&self) -> Option<Instant> {
-        self.care_of.earliest()
+        match self.care_of.earliest() {
+            0 => None,
+            t => Some(instant_of(t)),
+        }
+    }
+
+    /// The NAI, when the mobile node sent one (RFC 2794).
+    pub fn nai(&self) -> Option<&[u8]> {
+        self.extra.as_deref().and_then(|e| e.nai.as_deref())
+    }
+
+    /// Sets (or with `None` clears) the NAI.
+    pub fn set_nai(&mut self, nai: Option<Box<[u8]>>) {
+        self.edit_extra(|e| e.nai = nai);
+    }
+
+    /// The request in flight, if any.
+    pub fn pending(&self) -> Option<&Pending> {
+        self.extra.as_deref().and_then(|e| e.pending.as_ref())
+    }
+
+    /// The request in flight, if any, to change in place.
+    pub fn pending_mut(&mut self) -> Option<&mut Pending> {
+        self.extra.as_deref_mut().and_then(|e| e.pending.as_mut())
+    }
+
+    /// Sets (or with `None` clears) the request in flight.
+    pub fn set_pending(&mut self, pending: Option<Pending>) {
+        self.edit_extra(|e| e.pending = pending);
+    }
+
+    /// Clears the request in flight, returning it.
+    pub fn take_pending(&mut self) -> Option<Pending> {
+        self.extra.as_ref()?.pending.as_ref()?;
+        let mut p = None;
+        self.edit_extra(|e| p = e.pending.take());
+        p
+    }
+
+    /// [`Binding::take_pending`], also handing over the binding's heap block when the request
+    /// was all it held (for [`Binding::set_pending_in`] to reuse: a Home Agent forwarding and
+    /// relaying requests then allocates nothing per request).
+    pub fn take_pending_block(&mut self) -> (Option<Pending>, Option<Block>) {
+        match self.extra.take() {
+            Some(mut e) if e.nai.is_none() && e.tunnel.is_none() => {
+                let p = e.pending.take();
+                (p, Some(Block(e)))
+            }
+            e => {
+                self.extra = e;
+                (self.take_pending(), None)
+            }
+        }
+    }
+
+    /// [`Binding::set_pending`] with `Some(pending)`, in `block` when the binding has no heap
+    /// block yet; returns `block` when it was not needed.
+    pub fn set_pending_in(&mut self, pending: Pending, block: Option<Block>) -> Option<Block> {
+        match (&mut self.extra, block) {
+            (Some(e), block) => {
+                e.pending = Some(pending);
+                block
+            }
+            (None, Some(Block(mut e))) => {
+                e.pending = Some(pending);
+                self.extra = Some(e);
+                None
+            }
+            (None, None) => {
+                self.set_pending(Some(pending));
+                None
+            }
+        }
+    }
+
+    /// The tunnel's parameters (`None`: plain IP-in-IP without reverse tunnelling from the
+    /// virtual address).
+    pub fn tunnel_params(&self) -> Option<&TunnelParams> {
+        self.extra.as_deref().and_then(|e| e.tunnel.as_ref())
+    }
+
+    /// Sets (or with `None` clears) the tunnel's parameters.
+    pub fn set_tunnel_params(&mut self, tunnel: Option<TunnelParams>) {
+        self.edit_extra(|e| e.tunnel = tunnel);
+    }
+
+    /// Changes the boxed part with `f`: the block is made when `f` sets something and none
+    /// exists, and freed when `f` leaves nothing in it.
+    fn edit_extra(&mut self, f: impl FnOnce(&mut Extra)) {
+        match &mut self.extra {
+            Some(e) => {
+                f(e);
+                if e.nai.is_none() && e.pending.is_none() && e.tunnel.is_none() {
+                    self.extra = None;
+                }
+            }
+            None => {
+                let mut e = Extra::default();
+                f(&mut e);
+                if e.nai.is_some() || e.pending.is_some() || e.tunnel.is_some() {
+                    self.extra = Some(Box::new(e));
+                }
+            }
+        }
     }
 
     /// The tunnel to `care_of` (one of the binding's care-of addresses), `virtual_address` the
     /// cluster's virtual home agent address (the local end when the binding keeps no
     /// parameters).
     pub fn tunnel(&self, virtual_address: Ipv4Addr, care_of: Ipv4Addr) -> Tunnel {
-        self.tunnel
-            .as_deref()
+        self.tunnel_params()
             .copied()
             .unwrap_or(TunnelParams::plain(virtual_address))
             .tunnel(self.home_address, care_of)
@@ -314,7 +500,8 @@ struct Keys {
     second_ha: NodeId,
     nai: Option<(u64, usize, usize)>,
     pending: Option<Instant>,
-    expires: Option<Instant>,
+    /// The earliest care-of expiry as a tick (0: none).
+    expires: Tick,
 }
 
 impl Keys {
@@ -326,11 +513,10 @@ impl Keys {
             home: b.home_address,
             second_ha: b.second_ha,
             nai: b
-                .nai
-                .as_deref()
+                .nai()
                 .map(|n| (h.hash_one(n), n.as_ptr() as usize, n.len())),
-            pending: b.pending.as_ref().map(|p| p.deadline),
-            expires: b.expires(),
+            pending: b.pending().map(|p| p.deadline),
+            expires: b.care_of.earliest(),
         }
     }
 }
@@ -352,9 +538,40 @@ impl Kind {
     }
 }
 
-/// A deadline as a tick: nanoseconds from the table's first deadline (`base`), signed, mapped to
-/// `u64` in the same order (beyond about 292 years from it, saturated).
+/// A deadline as a tick: nanoseconds from the process's first deadline ([`EPOCH`]), signed,
+/// mapped to `u64` in the same order (beyond about 292 years from it, saturated), never 0 (0
+/// stands for "none" where a tick is optional, as in [`CareOf`]).
 type Tick = u64;
+
+/// The instant ticks count from: the first one made into a tick. One for the process, so that
+/// a [`CareOf`] holds its expiry in 8 octets and still converts back on its own; any base gives
+/// the same instants back and the same order, so which one it is changes no result.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// `i` as a tick.
+fn tick_of(i: Instant) -> Tick {
+    let base = *EPOCH.get_or_init(|| i);
+    let off = if i >= base {
+        i64::try_from(i.duration_since(base).as_nanos()).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from(base.duration_since(i).as_nanos()).map_or(i64::MIN, |n| -n)
+    };
+    ((off as u64) ^ (1 << 63)).max(1)
+}
+
+/// The instant of tick `t` ([`tick_of`] made it, so the epoch is set; else `t` is taken from
+/// an epoch of now).
+fn instant_of(t: Tick) -> Instant {
+    let base = *EPOCH.get_or_init(Instant::now);
+    let off = (t ^ (1 << 63)) as i64;
+    let d = Duration::from_nanos(off.unsigned_abs());
+    let i = if off >= 0 {
+        base.checked_add(d)
+    } else {
+        base.checked_sub(d)
+    };
+    i.unwrap_or(base)
+}
 
 /// A heap entry, 12 octets: a tick's high and low words, then the slot and the timer's kind
 /// (`slot << 1 | kind`), ordered by tick, then slot.
@@ -372,18 +589,53 @@ type TimerEntry = (u32, u32, u32);
 /// when stale entries outnumber live ones, so it stays within about twice the armed timers.
 #[derive(Debug, Default)]
 struct SlotTimers {
-    base: Option<Instant>,
     heap: BinaryHeap<Reverse<TimerEntry>>,
     live: usize,
     /// The latest deadline ever pushed for each timer kind: every heap entry of that kind is at
     /// or before it.
-    high: [Option<Instant>; 2],
+    high: Highs,
+}
+
+/// [`SlotTimers`]'s latest deadlines, each in the form its timer's deadline is read in (so that
+/// a deadline that pushes nothing is compared, not converted).
+#[derive(Debug, Default)]
+struct Highs {
+    pending: Option<Instant>,
+    lifetime: Option<Tick>,
+}
+
+/// A timer's deadline as the table reads it: a pending request's as an [`Instant`], a
+/// lifetime's as a [`Tick`] (as [`CareOf`] keeps it).
+trait Due: Copy + Ord {
+    const KIND: Kind;
+    fn tick(self) -> Tick;
+    fn high(h: &mut Highs) -> &mut Option<Self>;
+}
+
+impl Due for Instant {
+    const KIND: Kind = Kind::Pending;
+    fn tick(self) -> Tick {
+        tick_of(self)
+    }
+    fn high(h: &mut Highs) -> &mut Option<Instant> {
+        &mut h.pending
+    }
+}
+
+impl Due for Tick {
+    const KIND: Kind = Kind::Lifetime;
+    fn tick(self) -> Tick {
+        self
+    }
+    fn high(h: &mut Highs) -> &mut Option<Tick> {
+        &mut h.lifetime
+    }
 }
 
 /// One slot of the table: a binding (or none) and the marks of its two timers
-/// ([`SlotTimers`]), side by side so that one cache line fetch brings both.
+/// ([`SlotTimers`]), side by side in one 64-octet cache line (the slot is aligned to it).
 #[derive(Debug, Default)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct Slot {
     binding: Option<Binding>,
     /// The standing heap entry of each timer kind (a fingerprint of its tick; 0: none).
@@ -396,36 +648,10 @@ fn fingerprint(t: Tick) -> u32 {
 }
 
 impl SlotTimers {
-    fn tick_of(base: Instant, i: Instant) -> Tick {
-        let off = if i >= base {
-            i64::try_from(i.duration_since(base).as_nanos()).unwrap_or(i64::MAX)
-        } else {
-            i64::try_from(base.duration_since(i).as_nanos()).map_or(i64::MIN, |n| -n)
-        };
-        (off as u64) ^ (1 << 63)
-    }
-
-    fn instant_of(base: Instant, t: Tick) -> Instant {
-        let off = (t ^ (1 << 63)) as i64;
-        let d = Duration::from_nanos(off.unsigned_abs());
-        let i = if off >= 0 {
-            base.checked_add(d)
-        } else {
-            base.checked_sub(d)
-        };
-        i.unwrap_or(base)
-    }
-
     /// The timer's real deadline became `deadline` (it was `was`): an entry is pushed only when
     /// none stands at or before it.
-    fn want(
-        &mut self,
-        slots: &mut [Slot],
-        slot: u32,
-        kind: Kind,
-        deadline: Option<Instant>,
-        was: Option<Instant>,
-    ) {
+    fn want<D: Due>(&mut self, slots: &mut [Slot], slot: u32, deadline: Option<D>, was: Option<D>) {
+        let kind = D::KIND;
         let Some(d) = deadline else { return };
         let Some(a) = slots
             .get_mut(slot as usize)
@@ -437,15 +663,14 @@ impl SlotTimers {
         // one; nor than the latest deadline ever pushed for its kind, when this one is at or
         // after it (a first HA's pending timer, set again for each forwarded request of a mobile
         // node, keeps its first entry: deadlines only move on).
-        let high = &mut self.high[kind as usize];
+        let high = D::high(&mut self.high);
         if *a != 0 && (was.is_some_and(|w| w <= d) || high.is_some_and(|h| h <= d)) {
             return;
         }
         if high.is_none_or(|h| h < d) {
             *high = Some(d);
         }
-        let base = *self.base.get_or_insert(d);
-        let t = Self::tick_of(base, d);
+        let t = d.tick();
         if *a == 0 {
             self.live += 1;
         }
@@ -474,17 +699,12 @@ impl SlotTimers {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let base = self.base?;
         let Reverse((hi, lo, _)) = self.heap.peek()?;
-        Some(Self::instant_of(
-            base,
-            u64::from(*hi) << 32 | u64::from(*lo),
-        ))
+        Some(instant_of(u64::from(*hi) << 32 | u64::from(*lo)))
     }
 
     /// The next armed timer due at `now`, disarmed.
-    fn pop(&mut self, slots: &mut [Slot], now: Instant) -> Option<(u32, Kind)> {
-        let n = Self::tick_of(self.base?, now);
+    fn pop(&mut self, slots: &mut [Slot], n: Tick) -> Option<(u32, Kind)> {
         loop {
             let &Reverse((hi, lo, sk)) = self.heap.peek()?;
             let t = u64::from(hi) << 32 | u64::from(lo);
@@ -538,9 +758,10 @@ pub enum Expiry {
 
 /// Bindings found by home address or NAI, with their timers. See the module docs.
 ///
-/// Memory: a binding is held in its slot (a [`Binding`], with one care-of address inline); the
-/// indexes hold only slot numbers (4 octets per entry, the keys read from the slots), and the
-/// timers 20 octets per binding (a 12-octet heap entry and two 4-octet marks).
+/// Memory: a binding is held in its slot, 64 octets aligned to a cache line (a 56-octet
+/// [`Binding`] with one care-of address inline, and its two 4-octet timer marks); the indexes
+/// hold only slot numbers (4 octets per entry, the keys read from the slots), and the timers a
+/// 12-octet heap entry per armed timer.
 #[derive(Debug)]
 pub struct BindingTable {
     slots: Vec<Slot>,
@@ -585,7 +806,7 @@ fn nai_of(slots: &[Slot], slot: u32) -> Option<&[u8]> {
     slots
         .get(slot as usize)
         .and_then(|s| s.binding.as_ref())
-        .and_then(|b| b.nai.as_deref())
+        .and_then(|b| b.nai())
 }
 
 impl BindingTable {
@@ -753,8 +974,7 @@ impl BindingTable {
         let Some(slot) = self.slots.get(s as usize) else {
             return 0;
         };
-        // Fields from both ends of the slot (the marks are its last octets): every cache line
-        // it spans.
+        // Fields from both ends of the slot (the marks are its last octets): its cache line.
         let marks = u64::from(slot.armed[0]) ^ u64::from(slot.armed[1]);
         slot.binding.as_ref().map_or(marks, |b| {
             let coa = b.care_of.first().map_or(0, |c| u32::from(c.address));
@@ -797,7 +1017,7 @@ impl BindingTable {
         if self.len >= self.max_bindings {
             return Err(TableError::Full(Table::Bindings));
         }
-        if b.pending.is_some() && self.pending >= self.max_pending {
+        if b.pending().is_some() && self.pending >= self.max_pending {
             return Err(TableError::Full(Table::Pending));
         }
         let slot = match self.free.pop() {
@@ -810,7 +1030,7 @@ impl BindingTable {
         };
         self.len += 1;
         self.own(b.second_ha);
-        if b.pending.is_some() {
+        if b.pending().is_some() {
             self.pending += 1;
         }
         self.arm(slot, &b);
@@ -838,10 +1058,10 @@ impl BindingTable {
         };
         let old = Keys::of(cur, &self.hasher);
         // Only a change that adds a pending request can be refused: keep a copy to undo it then.
-        let backup = (pending_full && cur.pending.is_none()).then(|| cur.clone());
+        let backup = (pending_full && cur.pending().is_none()).then(|| cur.clone());
         let r = f(cur);
         if let Some(backup) = backup
-            && cur.pending.is_some()
+            && cur.pending().is_some()
         {
             *cur = backup;
             return Err(TableError::Full(Table::Pending));
@@ -864,22 +1084,13 @@ impl BindingTable {
             _ => {}
         }
         if old.pending != new.pending {
-            self.timers.want(
-                &mut self.slots,
-                slot,
-                Kind::Pending,
-                new.pending,
-                old.pending,
-            );
+            self.timers
+                .want(&mut self.slots, slot, new.pending, old.pending);
         }
         if old.expires != new.expires {
-            self.timers.want(
-                &mut self.slots,
-                slot,
-                Kind::Lifetime,
-                new.expires,
-                old.expires,
-            );
+            let some = |t: Tick| Some(t).filter(|&t| t != 0);
+            self.timers
+                .want(&mut self.slots, slot, some(new.expires), some(old.expires));
         }
         Ok(Some(r))
     }
@@ -889,7 +1100,7 @@ impl BindingTable {
         let b = self.slots.get_mut(slot as usize)?.binding.take()?;
         self.unindex(slot, &b);
         self.disown(b.second_ha);
-        if b.pending.is_some() {
+        if b.pending().is_some() {
             self.pending -= 1;
         }
         // Its timers are left to surface and find the slot empty (or reused: they then check the
@@ -901,19 +1112,28 @@ impl BindingTable {
 
     /// The next expiry due at `now`, applied to the table. Call until `None`.
     pub fn pop_expired(&mut self, now: Instant) -> Option<Expiry> {
+        let n = tick_of(now);
         loop {
-            let (slot, kind) = self.timers.pop(&mut self.slots, now)?;
+            let (slot, kind) = self.timers.pop(&mut self.slots, n)?;
             let Some(b) = self.get(slot) else { continue };
             // A lazily re-armed timer: the binding's real deadline, if later, is armed again.
             let real = match kind {
-                Kind::Pending => b.pending.as_ref().map(|p| p.deadline),
-                Kind::Lifetime => b.expires(),
+                Kind::Pending => b.pending().map(|p| p.deadline),
+                Kind::Lifetime => Some(b.care_of.earliest())
+                    .filter(|&t| t != 0)
+                    .map(instant_of),
             };
             match real {
                 None => continue,
                 Some(d) if d > now => {
                     // Disarmed: armed again at the real deadline.
-                    self.timers.want(&mut self.slots, slot, kind, Some(d), None);
+                    match kind {
+                        Kind::Pending => self.timers.want(&mut self.slots, slot, Some(d), None),
+                        Kind::Lifetime => {
+                            self.timers
+                                .want(&mut self.slots, slot, Some(tick_of(d)), None)
+                        }
+                    }
                     continue;
                 }
                 Some(_) => {}
@@ -923,27 +1143,21 @@ impl BindingTable {
                     if b.care_of.is_empty() {
                         return self.remove(slot).map(Expiry::TemporaryFreed);
                     }
-                    let _ = self.update(slot, |b| b.pending = None);
+                    let _ = self.update(slot, |b| b.set_pending(None));
                     return Some(Expiry::PendingCleared(slot));
                 }
                 Kind::Lifetime => {
-                    let remaining = b
-                        .care_of
-                        .iter()
-                        .filter(|c| c.expires.is_none_or(|e| e > now))
-                        .count();
-                    if remaining == 0 && b.pending.is_none() {
+                    let remaining = b.care_of.iter().filter(|c| c.live_at(n)).count();
+                    if remaining == 0 && b.pending().is_none() {
                         return self.remove(slot).map(Expiry::LifetimeEnded);
                     }
                     let expired = b
                         .care_of
                         .iter()
-                        .filter(|c| c.expires.is_some_and(|e| e <= now))
+                        .filter(|c| !c.live_at(n))
                         .map(|c| c.address)
                         .collect();
-                    let _ = self.update(slot, |b| {
-                        b.care_of.retain(|c| c.expires.is_none_or(|e| e > now))
-                    });
+                    let _ = self.update(slot, |b| b.care_of.retain(|c| c.live_at(n)));
                     return Some(Expiry::CareOfExpired { slot, expired });
                 }
             }
@@ -977,7 +1191,7 @@ impl BindingTable {
                 }
             }
         }
-        if let Some(n) = b.nai.as_deref() {
+        if let Some(n) = b.nai() {
             let entry = self.by_nai.entry(
                 h.hash_one(n),
                 |&s| nai_of(slots, s) == Some(n),
@@ -993,7 +1207,7 @@ impl BindingTable {
     }
 
     fn unindex(&mut self, slot: u32, b: &Binding) {
-        let nai = b.nai.as_deref().map(|n| self.hasher.hash_one(n));
+        let nai = b.nai().map(|n| self.hasher.hash_one(n));
         self.unindex_keys(slot, b.home_address, nai);
     }
 
@@ -1019,11 +1233,11 @@ impl BindingTable {
     }
 
     fn arm(&mut self, slot: u32, b: &Binding) {
-        let pending = b.pending.as_ref().map(|p| p.deadline);
+        let pending = b.pending().map(|p| p.deadline);
+        let expires = Some(b.care_of.earliest()).filter(|&t| t != 0);
         let slots = &mut self.slots;
-        self.timers.want(slots, slot, Kind::Pending, pending, None);
-        self.timers
-            .want(slots, slot, Kind::Lifetime, b.expires(), None);
+        self.timers.want(slots, slot, pending, None);
+        self.timers.want(slots, slot, expires, None);
     }
 }
 

@@ -25,21 +25,20 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn binding(k: u8, now: Instant, life: u16, pending: Option<u16>) -> Binding {
-    Binding {
-        home_address: Ipv4Addr::new(10, 0, 0, k + 1),
-        nai: None,
-        first_ha: NodeId(1),
-        second_ha: NodeId(2),
-        fa: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434),
-        identification: 0,
-        care_of: std::iter::once(CareOf {
-            address: Ipv4Addr::new(198, 51, 100, k),
-            expires: Some(now + Duration::from_secs(u64::from(life))),
-        })
-        .collect(),
-        pending: pending.map(|p| Box::new(pending_at(now, p))),
-        tunnel: None,
-    }
+    let mut b = Binding::new(
+        Ipv4Addr::new(10, 0, 0, k + 1),
+        NodeId(1),
+        NodeId(2),
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434),
+        0,
+    );
+    b.care_of = std::iter::once(CareOf::new(
+        Ipv4Addr::new(198, 51, 100, k),
+        Some(now + Duration::from_secs(u64::from(life))),
+    ))
+    .collect();
+    b.set_pending(pending.map(|p| pending_at(now, p)));
+    b
 }
 
 fn pending_at(now: Instant, secs: u16) -> Pending {
@@ -57,7 +56,7 @@ fn pending_at(now: Instant, secs: u16) -> Pending {
 }
 
 fn earliest(b: &Binding) -> Option<Instant> {
-    [b.pending.as_ref().map(|p| p.deadline), b.expires()]
+    [b.pending().map(|p| p.deadline), b.expires()]
         .into_iter()
         .flatten()
         .min()
@@ -85,7 +84,7 @@ proptest! {
                 }
                 Op::Pending(k, p) => {
                     if let Some(s) = t.find(Ipv4Addr::new(10, 0, 0, k + 1), None) {
-                        let _ = t.update(s, |x| x.pending = p.map(|p| Box::new(pending_at(now, p))));
+                        let _ = t.update(s, |x| x.set_pending(p.map(|p| pending_at(now, p))));
                     }
                 }
                 Op::Remove(k) => {
@@ -109,7 +108,7 @@ proptest! {
                     }
                     for b in before {
                         // Nothing with a future lifetime was removed.
-                        if b.care_of.iter().any(|c| c.expires.is_some_and(|e| e > now)) {
+                        if b.care_of.iter().any(|c| c.expires().is_some_and(|e| e > now)) {
                             prop_assert!(t.find(b.home_address, None).is_some());
                         }
                     }
@@ -134,10 +133,10 @@ fn refreshing_a_lifetime_costs_no_heap_entry() {
     for i in 1..1000u64 {
         let later = now + Duration::from_millis(i);
         t.update(s, |b| {
-            b.care_of = std::iter::once(CareOf {
-                address: Ipv4Addr::new(198, 51, 100, 1),
-                expires: Some(later + Duration::from_secs(100)),
-            })
+            b.care_of = std::iter::once(CareOf::new(
+                Ipv4Addr::new(198, 51, 100, 1),
+                Some(later + Duration::from_secs(100)),
+            ))
             .collect();
         })
         .unwrap();
@@ -164,12 +163,12 @@ fn forwarding_again_costs_no_heap_entry() {
     assert_eq!(t.timer_entries(), 1);
     for i in 1..1000u64 {
         let at = now + Duration::from_millis(i);
-        t.update(s, |b| b.pending = Some(Box::new(pending_at(at, 3))))
+        t.update(s, |b| b.set_pending(Some(pending_at(at, 3))))
             .unwrap();
-        t.update(s, |b| b.pending = None).unwrap();
+        t.update(s, |b| b.set_pending(None)).unwrap();
     }
     let last = now + Duration::from_millis(1000);
-    t.update(s, |b| b.pending = Some(Box::new(pending_at(last, 3))))
+    t.update(s, |b| b.set_pending(Some(pending_at(last, 3))))
         .unwrap();
     // The lifetime's entry and the first pending request's.
     assert_eq!(t.timer_entries(), 2);
@@ -180,7 +179,7 @@ fn forwarding_again_costs_no_heap_entry() {
     assert!(t.pop_expired(due - Duration::from_nanos(1)).is_none());
     assert_eq!(t.pending_len(), 1);
     assert_eq!(t.pop_expired(due), Some(Expiry::PendingCleared(s)));
-    assert!(t.get(s).is_some_and(|b| b.pending.is_none()));
+    assert!(t.get(s).is_some_and(|b| b.pending().is_none()));
     assert_eq!(t.pending_len(), 0);
     assert!(t.pop_expired(due).is_none());
 }
@@ -214,10 +213,7 @@ proptest! {
     #[test]
     fn care_ofs_are_a_bounded_list(ops in proptest::collection::vec(coa_op(), 0..40)) {
         let now = Instant::now();
-        let c = |a: u8, e: Option<u16>| CareOf {
-            address: Ipv4Addr::new(198, 51, 100, a),
-            expires: e.map(|e| now + Duration::from_secs(u64::from(e))),
-        };
+        let c = |a: u8, e: Option<u16>| CareOf::new(Ipv4Addr::new(198, 51, 100, a), e.map(|e| now + Duration::from_secs(u64::from(e))));
         let mut x = CareOfs::default();
         let mut model: Vec<CareOf> = Vec::new();
         for op in ops {
@@ -262,8 +258,8 @@ proptest! {
             prop_assert_eq!(x.is_empty(), model.is_empty());
             prop_assert_eq!(x.first(), model.first());
             // The earliest expiry (read directly for one entry): the minimum over the list.
-            let earliest = model.iter().filter_map(|m| m.expires).min();
-            prop_assert_eq!(x.earliest(), earliest);
+            let earliest = model.iter().filter_map(|m| m.expires()).min();
+            prop_assert_eq!(Some(x.earliest()).filter(|&t| t != 0).map(instant_of), earliest);
             let rebuilt: CareOfs = model.iter().copied().collect();
             prop_assert_eq!(&x, &rebuilt);
         }
@@ -285,8 +281,8 @@ proptest! {
                 0 if t.find(home, None).is_none() => {
                     let mut b = binding(k, now, 100, None);
                     b.home_address = home;
-                    b.nai = with_nai.then(|| nai(k));
-                    if t.find(Ipv4Addr::UNSPECIFIED, b.nai.as_deref()).is_none() {
+                    b.set_nai(with_nai.then(|| nai(k)));
+                    if t.find(Ipv4Addr::UNSPECIFIED, b.nai()).is_none() {
                         let _ = t.insert(b);
                     }
                 }
@@ -305,7 +301,7 @@ proptest! {
                     {
                         t.update(s, |b| {
                             b.home_address = new_home;
-                            b.nai = new_nai;
+                            b.set_nai(new_nai);
                         })
                         .unwrap();
                     }
@@ -313,7 +309,7 @@ proptest! {
             }
             for (s, b) in t.iter() {
                 prop_assert_eq!(t.find(b.home_address, None), Some(s));
-                if let Some(n) = b.nai.as_deref() {
+                if let Some(n) = b.nai() {
                     prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(n)), Some(s));
                 }
             }
@@ -322,7 +318,7 @@ proptest! {
                 let held = t.iter().any(|(_, b)| b.home_address == h);
                 prop_assert_eq!(t.find(h, None).is_some(), held);
                 for n in [nai(i), nai(i + 100)] {
-                    let held = t.iter().any(|(_, b)| b.nai.as_deref() == Some(&n[..]));
+                    let held = t.iter().any(|(_, b)| b.nai() == Some(&n[..]));
                     prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(&n)).is_some(), held);
                 }
             }
@@ -353,7 +349,7 @@ proptest! {
                 0 => {
                     let mut b = binding(k, now, 100, None);
                     b.home_address = home(k);
-                    b.nai = (with_nai || k == 7).then(|| nai(v));
+                    b.set_nai((with_nai || k == 7).then(|| nai(v)));
                     let _ = t.insert(b);
                 }
                 1 if slots > 0 && occupied(&t, u32::from(v) % slots) => {
@@ -363,7 +359,7 @@ proptest! {
                     let s = u32::from(v) % slots;
                     t.update(s, |b| {
                         b.home_address = home(k);
-                        b.nai = (with_nai || k == 7).then(|| nai(k));
+                        b.set_nai((with_nai || k == 7).then(|| nai(k)));
                     })
                     .unwrap();
                 }
@@ -421,18 +417,18 @@ fn a_stale_hint_is_never_trusted() {
     );
 }
 
-/// A binding with one care-of address keeps it in the record itself (no heap block), and the
-/// record stays within the budget that puts a binding table at 1M bindings under 128 octets per
-/// binding (record 88, index 8 to 16, timers 20).
+/// A binding with one care-of address keeps it in the record itself (no heap block), and a
+/// slot (the record and its timer marks) is one 64-octet cache line, aligned: a registration
+/// reads one line of the table (record 56, marks 8; index 8 to 16, heap entry 12).
 #[test]
 fn a_binding_record_is_compact() {
-    assert!(std::mem::size_of::<CareOfs>() <= 24);
-    assert!(std::mem::size_of::<Option<Binding>>() <= 88);
-    let one: CareOfs = std::iter::once(CareOf {
-        address: Ipv4Addr::new(198, 51, 100, 1),
-        expires: None,
-    })
-    .collect();
+    assert!(std::mem::size_of::<CareOf>() <= 12);
+    assert!(std::mem::size_of::<CareOfs>() <= 16);
+    assert!(std::mem::size_of::<Option<Binding>>() <= 56);
+    // A slot (binding and timer marks) is one cache line.
+    assert_eq!(std::mem::size_of::<Slot>(), 64);
+    assert_eq!(std::mem::align_of::<Slot>(), 64);
+    let one: CareOfs = std::iter::once(CareOf::new(Ipv4Addr::new(198, 51, 100, 1), None)).collect();
     assert!(matches!(one.0, Held::One(_)));
 }
 
@@ -480,7 +476,7 @@ proptest! {
         let nai = |k: u8| format!("mn{k}@example.net").into_bytes().into_boxed_slice();
         for k in 0..8u8 {
             let mut b = binding(k, now, 100 + u16::from(k), None);
-            b.nai = Some(nai(k));
+            b.set_nai(Some(nai(k)));
             t.insert(b).unwrap();
         }
         for (k, what, v) in ops {
@@ -488,18 +484,17 @@ proptest! {
             t.update(s, |b| match what {
                 // The NAI rewritten in place (same allocation, same length).
                 0 => {
-                    if let Some(n) = b.nai.as_mut() {
+                    if let Some(n) = b.nai() {
+                        let mut n = n.to_vec();
                         n[0] = b'a' + v;
+                        b.set_nai(Some(n.into()));
                     }
                 }
-                1 => b.nai = (v > 0).then(|| nai(100 + 4 * k + v)),
+                1 => b.set_nai((v > 0).then(|| nai(100 + 4 * k + v))),
                 2 => b.second_ha = NodeId(u32::from(v)),
-                3 => b.pending = (v > 0).then(|| Box::new(pending_at(now, u16::from(v)))),
+                3 => b.set_pending((v > 0).then(|| pending_at(now, u16::from(v)))),
                 4 => {
-                    b.care_of.set_single(CareOf {
-                        address: Ipv4Addr::new(198, 51, 100, k),
-                        expires: Some(now + Duration::from_secs(u64::from(v) * 7 + 1)),
-                    })
+                    b.care_of.set_single(CareOf::new(Ipv4Addr::new(198, 51, 100, k), Some(now + Duration::from_secs(u64::from(v) * 7 + 1))))
                 }
                 _ => b.identification += u64::from(v),
             })
@@ -518,7 +513,7 @@ proptest! {
             }
             for (s, b) in t.iter() {
                 prop_assert_eq!(t.find(b.home_address, None), Some(s));
-                if let Some(n) = b.nai.as_deref() {
+                if let Some(n) = b.nai() {
                     prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(n)), Some(s));
                 }
             }
@@ -527,10 +522,75 @@ proptest! {
                 for c in 0..=b'z' - b'a' {
                     let mut n = nai(k).to_vec();
                     n[0] = b'a' + c;
-                    let held = t.iter().any(|(_, b)| b.nai.as_deref() == Some(&n[..]));
+                    let held = t.iter().any(|(_, b)| b.nai() == Some(&n[..]));
                     prop_assert_eq!(t.find(Ipv4Addr::UNSPECIFIED, Some(&n)).is_some(), held);
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    /// A care-of address keeps its expiry exactly (to the nanosecond, before and after the
+    /// epoch), in 12 octets, and the table's ticks order expiries as the instants are ordered
+    /// (so the earliest expiry and "expired at `now`" are those of the instants).
+    #[test]
+    fn a_care_of_keeps_its_expiry_exactly(
+        a in proptest::option::of((any::<bool>(), 0u64..1 << 50)),
+        b in proptest::option::of((any::<bool>(), 0u64..1 << 50)),
+    ) {
+        let base = Instant::now();
+        let at = |(later, ns): (bool, u64)| {
+            let d = Duration::from_nanos(ns);
+            if later { base + d } else { base.checked_sub(d).unwrap_or(base) }
+        };
+        let (ea, eb) = (a.map(at), b.map(at));
+        let (ca, cb) = (CareOf::new(Ipv4Addr::new(198, 51, 100, 1), ea), CareOf::new(Ipv4Addr::new(198, 51, 100, 2), eb));
+        prop_assert_eq!(ca.expires(), ea);
+        prop_assert_eq!(cb.expires(), eb);
+        if let (Some(x), Some(y)) = (ea, eb) {
+            prop_assert_eq!(ca.tick().cmp(&cb.tick()), x.cmp(&y));
+            prop_assert_eq!(ca.live_at(tick_of(y)), x > y);
+        }
+        let both: CareOfs = [ca, cb].into_iter().collect();
+        let earliest = [ea, eb].into_iter().flatten().min();
+        let mut bd = binding(1, base, 10, None);
+        bd.care_of = both;
+        prop_assert_eq!(bd.expires(), earliest);
+    }
+
+    /// The NAI, the pending request and the tunnel parameters read back as set, in any order of
+    /// setting and clearing, and a binding with none of them holds no heap block (equal to a
+    /// new one); a block handed over by `take_pending_block` serves the next pending request.
+    #[test]
+    fn the_boxed_parts_read_back_as_set(ops in proptest::collection::vec((0u8..4, any::<bool>()), 0..24)) {
+        let now = Instant::now();
+        let mut b = Binding::new(Ipv4Addr::new(10, 0, 0, 1), NodeId(1), NodeId(2), SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434), 7);
+        let tp = TunnelParams::plain(Ipv4Addr::new(10, 0, 0, 9));
+        let (mut nai, mut pending, mut tunnel): (Option<Box<[u8]>>, Option<Pending>, Option<TunnelParams>) = (None, None, None);
+        let mut spare = None;
+        for (what, set) in ops {
+            match what {
+                0 => { nai = set.then(|| Box::from(&b"mn@example.net"[..])); b.set_nai(nai.clone()); }
+                1 => { pending = set.then(|| pending_at(now, 3)); b.set_pending(pending.clone()); }
+                2 => { tunnel = set.then_some(tp); b.set_tunnel_params(tunnel); }
+                _ if set => {
+                    let p = pending_at(now, 5);
+                    spare = b.set_pending_in(p.clone(), spare.take());
+                    pending = Some(p);
+                }
+                _ => {
+                    let (p, block) = b.take_pending_block();
+                    prop_assert_eq!(&p, &pending.take());
+                    // A block is handed over exactly when the request was all it held.
+                    prop_assert_eq!(block.is_some(), p.is_some() && nai.is_none() && tunnel.is_none());
+                    if block.is_some() { spare = block; }
+                }
+            }
+            prop_assert_eq!(b.nai(), nai.as_deref());
+            prop_assert_eq!(b.pending(), pending.as_ref());
+            prop_assert_eq!(b.tunnel_params(), tunnel.as_ref());
+            prop_assert_eq!(b.extra.is_none(), nai.is_none() && pending.is_none() && tunnel.is_none());
         }
     }
 }

@@ -55,7 +55,7 @@ impl HomeAgent {
     /// of it (`removed.rs`).
     pub(super) fn remove_served(&mut self, now: Instant, b: &Binding, until: Option<Instant>) {
         self.stats.removed_evicted += self.removed.insert(now, b, until);
-        self.replicate_remove(b.home_address, b.nai.clone());
+        self.replicate_remove(b.home_address, b.nai().map(Box::from));
     }
 
     /// Restarts the bulk sync to `peer` (it is seen Up again). The batch in flight is abandoned
@@ -246,7 +246,7 @@ impl HomeAgent {
                 }
             }
             Removal::EndPending => {
-                let _ = self.table.update(s, |b| b.pending = None);
+                let _ = self.table.update(s, |b| b.set_pending(None));
             }
             Removal::Nothing => {}
         }
@@ -272,7 +272,8 @@ impl HomeAgent {
         };
         for s in replicate::gone(&self.table, self.node, &moved, &seen) {
             if let Some(b) = self.table.remove(s) {
-                self.replicate_remove(b.home_address, b.nai);
+                let nai = b.nai().map(Box::from);
+                self.replicate_remove(b.home_address, nai);
             }
         }
     }
@@ -319,33 +320,35 @@ impl HomeAgent {
                     .update(s, |b| {
                         b.home_address = r.home_address;
                         if r.nai.is_some() {
-                            b.nai = r.nai.clone();
+                            b.set_nai(r.nai.clone());
                         }
                         b.first_ha = r.first_ha;
                         b.second_ha = r.second_ha;
                         b.fa = sock4(r.fa);
                         b.identification = b.identification.max(r.identification);
                         b.care_of = care_of;
-                        if b.tunnel.as_deref() != r.tunnel.as_ref() {
-                            b.tunnel = r.tunnel.map(Box::new);
+                        if b.tunnel_params() != r.tunnel.as_ref() {
+                            b.set_tunnel_params(r.tunnel);
                         }
-                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                            b.pending = None;
+                        if b.pending().is_some_and(|p| p.first_ha == sender) {
+                            b.set_pending(None);
                         }
                     })
                     .map(|_| s)
             }
-            None => self.table.insert(Binding {
-                home_address: r.home_address,
-                nai: r.nai,
-                first_ha: r.first_ha,
-                second_ha: r.second_ha,
-                fa: sock4(r.fa),
-                identification: r.identification,
-                care_of,
-                pending: None,
-                tunnel: r.tunnel.map(Box::new),
-            }),
+            None => {
+                let mut b = Binding::new(
+                    r.home_address,
+                    r.first_ha,
+                    r.second_ha,
+                    sock4(r.fa),
+                    r.identification,
+                );
+                b.care_of = care_of;
+                b.set_nai(r.nai);
+                b.set_tunnel_params(r.tunnel);
+                self.table.insert(b)
+            }
         };
         match res {
             Err(_) => self.stats.replicas_refused += 1,
@@ -365,7 +368,7 @@ impl HomeAgent {
         care_of: Ipv4Addr,
         left: Duration,
     ) {
-        let pending = Box::new(Pending {
+        let pending = Pending {
             fa: sock4(r.fa),
             care_of,
             identification: r.identification,
@@ -375,7 +378,7 @@ impl HomeAgent {
             first_ha: r.first_ha,
             stage: PendingStage::Forwarded,
             tunnel: r.tunnel,
-        });
+        };
         let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
         if res.is_err() {
             self.stats.replicas_refused += 1;
@@ -395,10 +398,7 @@ impl HomeAgent {
             if out.contains(a) {
                 continue;
             }
-            out.push(CareOf {
-                address: a,
-                expires: self.bounded_expiry(now, left),
-            });
+            out.push(CareOf::new(a, self.bounded_expiry(now, left)));
         }
         out
     }
@@ -423,8 +423,8 @@ impl HomeAgent {
                 }
                 if end_pending {
                     let _ = self.table.update(s, |b| {
-                        if b.pending.as_ref().is_some_and(|p| p.first_ha == sender) {
-                            b.pending = None;
+                        if b.pending().is_some_and(|p| p.first_ha == sender) {
+                            b.set_pending(None);
                         }
                     });
                 }

@@ -43,8 +43,8 @@ impl HomeAgent {
                             if b.first_ha == failed {
                                 b.first_ha = owner;
                             }
-                            if b.pending.as_ref().is_some_and(|p| p.second_ha == failed) {
-                                b.pending = None;
+                            if b.pending().is_some_and(|p| p.second_ha == failed) {
+                                b.set_pending(None);
                             }
                         });
                     }

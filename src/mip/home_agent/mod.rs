@@ -62,8 +62,8 @@ use crate::health::{
 };
 use crate::io::{Outbox, Overflow, RateLimit, TokenBucket};
 use crate::mip::binding::{
-    Binding, BindingState, BindingTable, CareOf, CareOfs, Expiry, Hasher, Pending, PendingStage,
-    TableError,
+    Binding, BindingState, BindingTable, Block, CareOf, CareOfs, Expiry, Hasher, Pending,
+    PendingStage, TableError,
 };
 use crate::replica::Entry;
 use crate::{MacAddr, Rng, Transmit};
@@ -304,9 +304,9 @@ pub struct HomeAgent {
     stats: HaStats,
     /// [`HomeAgent::handle_batch`]'s state (`batch.rs`).
     batch: batch::Batch,
-    /// The allocations of answered pending requests, for the next forwarded ones
-    /// ([`HomeAgent::boxed_pending`]): at most [`SPARE_PENDING`].
-    spare_pending: ArrayVec<Box<Pending>, SPARE_PENDING>,
+    /// The heap blocks of bindings whose answered pending requests were all they held, for the
+    /// next forwarded ones ([`HomeAgent::hold_pending`]): at most [`SPARE_PENDING`].
+    spare_pending: ArrayVec<Block, SPARE_PENDING>,
     /// The buffer the payloads of relayed and forwarded datagrams and of replies are copied into
     /// and cut from ([`HomeAgent::payload_of`]): no allocation per datagram.
     out_buf: ::bytes::BytesMut,
@@ -525,21 +525,9 @@ impl HomeAgent {
         p
     }
 
-    /// `p` in a box: the allocation of an answered pending request when one is kept, else a new
-    /// one.
-    fn boxed_pending(&mut self, p: Pending) -> Box<Pending> {
-        match self.spare_pending.pop() {
-            Some(mut b) => {
-                *b = p;
-                b
-            }
-            None => Box::new(p),
-        }
-    }
-
-    /// Keeps the allocation of an answered pending request for the next forwarded one (up to
+    /// Keeps the heap block of an answered pending request for the next forwarded one (up to
     /// [`SPARE_PENDING`]; beyond, it is freed).
-    fn spare(&mut self, p: Option<Box<Pending>>) {
+    fn spare(&mut self, p: Option<Block>) {
         if let Some(p) = p {
             let _ = self.spare_pending.try_push(p);
         }
@@ -552,25 +540,30 @@ impl HomeAgent {
         slot: Option<u32>,
         home_address: Ipv4Addr,
         nai: Option<Box<[u8]>>,
-        pending: Box<Pending>,
+        pending: Pending,
     ) -> Result<u32, TableError> {
-        match slot {
-            Some(s) => self
-                .table
-                .update(s, |b| b.pending = Some(pending))
-                .map(|_| s),
-            None => self.insert_binding(Binding {
-                home_address,
-                nai,
-                first_ha: pending.first_ha,
-                second_ha: pending.second_ha,
-                fa: pending.fa,
-                identification: 0,
-                care_of: Default::default(),
-                pending: Some(pending),
-                tunnel: None,
-            }),
-        }
+        let block = self.spare_pending.pop();
+        let (res, unused) = match slot {
+            Some(s) => match self.table.update(s, |b| b.set_pending_in(pending, block)) {
+                Ok(Some(unused)) => (Ok(s), unused),
+                Ok(None) => (Ok(s), None),
+                Err(e) => (Err(e), None),
+            },
+            None => {
+                let mut b = Binding::new(
+                    home_address,
+                    pending.first_ha,
+                    pending.second_ha,
+                    pending.fa,
+                    0,
+                );
+                b.set_nai(nai);
+                let unused = b.set_pending_in(pending, block);
+                (self.insert_binding(b), unused)
+            }
+        };
+        self.spare(unused);
+        res
     }
 
     fn vip_sock(&self) -> SocketAddr {
@@ -824,14 +817,14 @@ impl HomeAgent {
         while let Some(x) = self.table.pop_expired(now) {
             match x {
                 Expiry::TemporaryFreed(b) => {
-                    if let Some(mn) = MnId::of(b.home_address, b.nai.as_deref()) {
+                    if let Some(mn) = MnId::of(b.home_address, b.nai()) {
                         self.push_event(Event::TemporaryExpired { mn });
                     }
                 }
                 Expiry::LifetimeEnded(b) => {
                     self.pool.release(&b.home_address);
                     if b.second_ha == self.node {
-                        self.replicate_remove(b.home_address, b.nai.clone());
+                        self.replicate_remove(b.home_address, b.nai().map(Box::from));
                     }
                     for c in b.care_of.iter() {
                         self.push_event(Event::Expired {

@@ -284,7 +284,7 @@ impl HomeAgent {
             Ok(p) => p.map(|p| p.params(q.home_address)),
             Err(code) => return Err(self.refuse(a, code, sa)),
         };
-        let pending = self.boxed_pending(Pending {
+        let pending = Pending {
             fa: sock4(from),
             care_of: q.care_of,
             identification: q.identification,
@@ -294,7 +294,7 @@ impl HomeAgent {
             first_ha: self.node,
             stage: PendingStage::Forwarded,
             tunnel,
-        });
+        };
         let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, sa));
@@ -405,7 +405,7 @@ impl HomeAgent {
             if let Some(b) = self.table.remove(s) {
                 self.pool.release(&b.home_address);
                 let stale = self.stale_identification(a.now);
-                let nai = b.nai.as_deref();
+                let nai = b.nai();
                 let evicted = self
                     .retired
                     .insert(b.home_address, nai, b.identification, stale);
@@ -475,10 +475,7 @@ impl HomeAgent {
         };
         let expires =
             (granted != LIFETIME_INFINITE).then(|| now + Duration::from_secs(u64::from(granted)));
-        let coa = CareOf {
-            address: q.care_of,
-            expires,
-        };
+        let coa = CareOf::new(q.care_of, expires);
         let simultaneous = q.flags.simultaneous() && self.max_simultaneous > 1;
         let code = if q.flags.simultaneous() && self.max_simultaneous == 1 {
             ReplyCode::ACCEPTED_NO_SIMULTANEOUS
@@ -492,7 +489,7 @@ impl HomeAgent {
         {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
-        let tunnel = plan.boxed(home, self.vip);
+        let tunnel = plan.kept(home, self.vip);
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
@@ -517,7 +514,7 @@ impl HomeAgent {
         home: Ipv4Addr,
         coa: CareOf,
         simultaneous: bool,
-        tunnel: Option<Box<TunnelParams>>,
+        tunnel: Option<TunnelParams>,
     ) -> Result<u32, TableError> {
         let node = self.node;
         let first = a.relay.unwrap_or(node);
@@ -526,9 +523,9 @@ impl HomeAgent {
         let grant = |b: &mut Binding| {
             b.home_address = home;
             if let Some(n) = nai
-                && b.nai.as_deref() != Some(n)
+                && b.nai() != Some(n)
             {
-                b.nai = Some(n.into());
+                b.set_nai(Some(n.into()));
             }
             b.first_ha = first;
             b.second_ha = node;
@@ -540,26 +537,16 @@ impl HomeAgent {
                 b.care_of.set_single(coa);
             }
             if first == node {
-                b.pending = None;
+                b.set_pending(None);
             }
-            if b.tunnel != tunnel {
-                b.tunnel = tunnel.clone();
+            if b.tunnel_params() != tunnel.as_ref() {
+                b.set_tunnel_params(tunnel);
             }
         };
         match slot {
             Some(s) => self.table.update(s, grant).map(|_| s),
             None => {
-                let mut b = Binding {
-                    home_address: home,
-                    nai: None,
-                    first_ha: first,
-                    second_ha: node,
-                    fa: fa4,
-                    identification,
-                    care_of: Default::default(),
-                    pending: None,
-                    tunnel: None,
-                };
+                let mut b = Binding::new(home, first, node, fa4, identification);
                 grant(&mut b);
                 self.insert_binding(b)
             }

@@ -22,7 +22,7 @@ use std::time::Instant;
 pub(super) fn lifetime_end(b: &Binding) -> Option<Instant> {
     let mut end = None;
     for c in b.care_of.iter() {
-        let e = c.expires?;
+        let e = c.expires()?;
         end = Some(end.map_or(e, |x: Instant| x.max(e)));
     }
     end
@@ -70,7 +70,7 @@ impl Removed {
         if self.max == 0 {
             return 1;
         }
-        let key: MnKey = (b.home_address, b.nai.clone());
+        let key: MnKey = (b.home_address, b.nai().map(Box::from));
         let e = Entry {
             identification: b.identification,
             until,
@@ -134,21 +134,15 @@ mod tests {
     use std::time::Duration;
 
     fn binding(n: u8, identification: u64, expires: Option<Instant>) -> Binding {
-        let mut b = Binding {
-            home_address: Ipv4Addr::new(10, 0, 0, n),
-            nai: None,
-            first_ha: NodeId(1),
-            second_ha: NodeId(2),
-            fa: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 434),
+        let mut b = Binding::new(
+            Ipv4Addr::new(10, 0, 0, n),
+            NodeId(1),
+            NodeId(2),
+            SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 434),
             identification,
-            care_of: Default::default(),
-            pending: None,
-            tunnel: None,
-        };
-        b.care_of.set_single(CareOf {
-            address: Ipv4Addr::new(203, 0, 113, n),
-            expires,
-        });
+        );
+        b.care_of
+            .set_single(CareOf::new(Ipv4Addr::new(203, 0, 113, n), expires));
         b
     }
 

@@ -73,10 +73,10 @@ fn with_revocation(i: Item, revocations: &Revocations) -> Item {
 pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Record> {
     let b = table.get(slot)?;
     if b.state() == BindingState::Temporary {
-        let p = b.pending.as_ref()?;
+        let p = b.pending()?;
         return Some(Record {
             home_address: b.home_address,
-            nai: b.nai.clone(),
+            nai: b.nai().map(Box::from),
             first_ha: p.first_ha,
             second_ha: p.second_ha,
             fa: p.fa.into(),
@@ -96,19 +96,19 @@ pub(super) fn record(table: &BindingTable, slot: u32, now: Instant) -> Option<Re
         .map(|c| {
             (
                 c.address,
-                c.expires.map(|e| e.saturating_duration_since(now)),
+                c.expires().map(|e| e.saturating_duration_since(now)),
             )
         })
         .collect();
     Some(Record {
         home_address: b.home_address,
-        nai: b.nai.clone(),
+        nai: b.nai().map(Box::from),
         first_ha: b.first_ha,
         second_ha: b.second_ha,
         fa: b.fa.into(),
         identification: b.identification,
         state: RecordState::Permanent { care_of },
-        tunnel: b.tunnel.as_deref().copied(),
+        tunnel: b.tunnel_params().copied(),
         key: None,
         revocation: None,
     })
@@ -183,7 +183,7 @@ pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
     if b.second_ha == node {
         return Removal::Nothing;
     }
-    let relays = b.pending.as_ref().is_some_and(|p| p.first_ha == sender);
+    let relays = b.pending().is_some_and(|p| p.first_ha == sender);
     match b.state() {
         BindingState::Temporary if relays => Removal::Remove,
         BindingState::Permanent if b.second_ha == sender => Removal::Remove,
@@ -207,9 +207,9 @@ pub(super) fn stale(
     let held = table.iter().filter_map(|(s, b)| {
         let mine = b.second_ha == node
             || b.first_ha == node
-            || b.pending.as_ref().is_some_and(|p| p.first_ha == node);
+            || b.pending().is_some_and(|p| p.first_ha == node);
         let from_sender = match b.state() {
-            BindingState::Temporary => b.pending.as_ref().is_some_and(|p| p.first_ha == sender),
+            BindingState::Temporary => b.pending().is_some_and(|p| p.first_ha == sender),
             BindingState::Permanent => b.second_ha == sender,
         };
         (!mine && from_sender).then_some(s)

@@ -251,7 +251,7 @@ impl HomeAgent {
         self.pool.release(&b.home_address);
         self.remove_served(now, &b, removed::lifetime_end(&b));
         self.update_load();
-        let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), inform);
+        let out = self.send_revocation(now, b.home_address, b.nai(), inform);
         let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
         self.push_revoked(&b, fa, false);
         self.pump(now);
@@ -262,7 +262,7 @@ impl HomeAgent {
     /// ([`TunnelConfig::serves`]).
     fn unservable(&self, s: u32) -> bool {
         self.table.get(s).is_some_and(|b| {
-            let params = b.tunnel.as_deref().copied();
+            let params = b.tunnel_params().copied();
             b.second_ha == self.node
                 && !self
                     .tunnels
@@ -290,7 +290,7 @@ impl HomeAgent {
             let Some(b) = self.table.get(s) else {
                 continue;
             };
-            let key = (b.home_address, b.nai.clone());
+            let key = (b.home_address, b.nai().map(Box::from));
             let r = &mut self.revocations;
             if r.grace.is_zero() {
                 now_slots.push(s);
@@ -385,7 +385,7 @@ impl HomeAgent {
             n += 1;
             self.stats.takeover_revoked += 1;
             self.remove_served(now, &b, removed::lifetime_end(&b));
-            let out = self.send_revocation(now, b.home_address, b.nai.as_deref(), true);
+            let out = self.send_revocation(now, b.home_address, b.nai(), true);
             let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
             self.push_revoked(&b, fa, false);
         }

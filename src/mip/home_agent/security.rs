@@ -205,7 +205,7 @@ impl HomeAgent {
         }
         // A mobile node known by NAI that now uses its assigned home address.
         self.binding(home, nai)
-            .and_then(|b| b.nai.as_deref())
+            .and_then(|b| b.nai())
             .and_then(|n| self.sas.nai(n))
             .map(|sa| (sa, None))
     }
@@ -261,7 +261,7 @@ impl HomeAgent {
         let b = self.table.get(slot)?;
         let sa = match by_home {
             Some((sa, _)) if b.home_address == home => Some(sa),
-            _ => self.lookup_sa_ref(b.home_address, b.nai.as_deref().or(nai)),
+            _ => self.lookup_sa_ref(b.home_address, b.nai().or(nai)),
         };
         Some((slot, sa))
     }
@@ -311,9 +311,8 @@ impl HomeAgent {
             self.principal_of(&MnId::Home(b.home_address))
         };
         let owner = owner.or_else(|| {
-            b.nai
-                .as_ref()
-                .and_then(|n| self.principal_of(&MnId::Nai(n.clone())))
+            b.nai()
+                .and_then(|n| self.principal_of(&MnId::Nai(Box::from(n))))
         });
         owner.is_none_or(|o| o == sa.principal)
     }

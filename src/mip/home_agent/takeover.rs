@@ -442,7 +442,7 @@ fn repointed(
         if b.second_ha == failed {
             slots.push(s);
             if moved.len() < cap {
-                moved.insert((b.home_address, b.nai.clone()), b.identification);
+                moved.insert((b.home_address, b.nai().map(Box::from)), b.identification);
             }
         }
     }

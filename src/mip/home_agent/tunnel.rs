@@ -217,9 +217,9 @@ impl Plan {
     }
 
     /// The parameters as a binding keeps them: `None` for plain IP-in-IP from `vip`.
-    pub(super) fn boxed(&self, home: Ipv4Addr, vip: Ipv4Addr) -> Option<Box<TunnelParams>> {
+    pub(super) fn kept(&self, home: Ipv4Addr, vip: Ipv4Addr) -> Option<TunnelParams> {
         let p = self.params(home);
-        (p != TunnelParams::plain(vip)).then(|| Box::new(p))
+        (p != TunnelParams::plain(vip)).then_some(p)
     }
 
     /// The reply's tunnel extensions: the UDP Tunnel Reply (RFC 3519 section 3.2) and the GRE Key
@@ -293,7 +293,7 @@ impl HomeAgent {
             .map(|(_, b)| b)
             .filter(move |b| b.second_ha == node)
             .filter(move |b| {
-                let p = b.tunnel.as_deref().copied();
+                let p = b.tunnel_params().copied();
                 tunnels.serves(&p.unwrap_or(TunnelParams::plain(vip)))
             })
             .flat_map(move |b| b.care_of.iter().map(move |c| b.tunnel(vip, c.address)))

@@ -11,7 +11,7 @@ impl HomeAgent {
     /// relayed 133 only the same HA's answers.
     fn answers_pending(&self, slot: u32, p: &Reply, replier: Option<NodeId>) -> bool {
         self.table.get(slot).is_some_and(|b| {
-            b.pending.as_ref().is_some_and(|pe| {
+            b.pending().is_some_and(|pe| {
                 pe.first_ha == self.node
                     && replay::reply_matches(pe.identification, p.identification)
                     && match pe.stage {
@@ -73,7 +73,7 @@ impl HomeAgent {
         let Some(b) = self.table.get(slot) else {
             return Err(InputError::UnmatchedReply);
         };
-        let Some(pe) = b.pending.as_deref().cloned() else {
+        let Some(pe) = b.pending().cloned() else {
             return Err(InputError::UnmatchedReply);
         };
         let b_home = b.home_address;
@@ -83,7 +83,7 @@ impl HomeAgent {
         // The reply must carry the mobile node's authenticator when it accepts (it changes the
         // binding), and a valid one whenever it carries one; an unauthenticated denial (134, 136)
         // is relayed, it only ends the pending request.
-        let nai_b = b.nai.as_deref().or(nai);
+        let nai_b = b.nai().or(nai);
         let sa = sa.or_else(|| self.aaa_sa(b.home_address, nai_b).map(|h| &h.sa));
         let verified = match (m.mn_ha, sa) {
             (Some(x), Some(sa)) => self.verify_auth(&x, data, sa.spi, &sa.key),
@@ -115,17 +115,17 @@ impl HomeAgent {
             // the mobile node's next request goes to the same HA.
             let by = replier.unwrap_or(pe.second_ha);
             let _ = self.table.update(slot, |b| {
-                if let Some(x) = b.pending.as_mut() {
+                if let Some(x) = b.pending_mut() {
                     x.stage = PendingStage::MismatchRelayed { by };
                 }
             });
         } else {
             // Denied (or stale): the temporary part goes; a permanent binding stays as it was.
-            let _ = self.table.update(slot, |b| b.pending = None);
+            let _ = self.table.update(slot, |b| b.set_pending(None));
             if self.table.get(slot).is_some_and(|b| b.care_of.is_empty())
                 && let Some(b) = self.table.remove(slot)
             {
-                self.replicate_remove(b.home_address, b.nai.clone());
+                self.replicate_remove(b.home_address, b.nai().map(Box::from));
             }
         }
         self.update_load();
@@ -154,10 +154,7 @@ impl HomeAgent {
     ) {
         let left =
             (p.lifetime != LIFETIME_INFINITE).then(|| Duration::from_secs(u64::from(p.lifetime)));
-        let coa = CareOf {
-            address: pe.care_of,
-            expires: self.bounded_expiry(now, left),
-        };
+        let coa = CareOf::new(pe.care_of, self.bounded_expiry(now, left));
         let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
         let node = self.node;
         let max_sim = self.max_simultaneous;
@@ -165,13 +162,13 @@ impl HomeAgent {
         let tunnel = pe.tunnel.as_ref().map_or(TunnelParams::plain(vip), |t| {
             relayed_params(t, p.home_address)
         });
-        let boxed = (tunnel != TunnelParams::plain(vip)).then(|| Box::new(tunnel));
+        let kept = (tunnel != TunnelParams::plain(vip)).then_some(tunnel);
         let answered = self.table.update(slot, |b| {
             b.home_address = p.home_address;
             if let Some(n) = nai
-                && b.nai.as_deref() != Some(n)
+                && b.nai() != Some(n)
             {
-                b.nai = Some(n.into());
+                b.set_nai(Some(n.into()));
             }
             b.first_ha = node;
             b.second_ha = server;
@@ -186,11 +183,11 @@ impl HomeAgent {
             } else {
                 b.care_of.set_single(coa);
             }
-            if b.tunnel != boxed {
-                b.tunnel = boxed;
+            if b.tunnel_params() != kept.as_ref() {
+                b.set_tunnel_params(kept);
             }
-            // The answered request's allocation, kept for the next forwarded one.
-            b.pending.take()
+            // The answered request's heap block, kept for the next forwarded one.
+            b.take_pending_block().1
         });
         self.spare(answered.ok().flatten().flatten());
         self.push_event(Event::BindingPermanent {
@@ -215,11 +212,11 @@ impl HomeAgent {
             } else {
                 b.care_of.retain(|c| c.address != pe.care_of);
             }
-            b.pending = None;
+            b.set_pending(None);
         });
         if self.table.get(slot).is_some_and(|b| b.care_of.is_empty()) {
             if let Some(b) = self.table.remove(slot) {
-                self.replicate_remove(b.home_address, b.nai.clone());
+                self.replicate_remove(b.home_address, b.nai().map(Box::from));
             }
         } else {
             self.replicate_slot(slot, now);

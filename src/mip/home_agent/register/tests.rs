@@ -87,7 +87,7 @@ fn a_133_for_a_network_copy_does_not_undo_the_same_has_acceptance() {
     let b = ha1.binding(home(1), None).unwrap();
     assert_eq!(b.state(), BindingState::Permanent);
     assert_eq!((b.second_ha, b.identification), (NodeId(2), id));
-    assert!(b.pending.is_none());
+    assert!(b.pending().is_none());
     assert_eq!(ha1.stats().superseded_refusals, 1);
     assert_eq!(ha1.stats().relayed, 2);
 }
@@ -217,7 +217,7 @@ fn an_answered_pending_request_is_reused_for_the_next() {
             ha1.handle_datagram(now, fa(), vip(), &request(k, id))
                 .unwrap();
             let b = ha1.binding(home(k), None).unwrap();
-            let pe = b.pending.as_deref().unwrap();
+            let pe = b.pending().unwrap();
             assert_eq!((pe.identification, pe.second_ha), (id, NodeId(2)));
             assert_eq!(pe.care_of, Ipv4Addr::new(203, 0, 113, k as u8));
             assert_eq!(pe.deadline, now + ha1.pending_timeout);
@@ -233,7 +233,7 @@ fn an_answered_pending_request_is_reused_for_the_next() {
             let b = ha1.binding(home(k), None).unwrap();
             assert_eq!(b.state(), BindingState::Permanent);
             assert_eq!((b.identification, b.second_ha), (id, NodeId(2)));
-            assert!(b.pending.is_none());
+            assert!(b.pending().is_none());
         }
     };
     round(&mut ha1, &mut ha2, t0, &[1]);
@@ -344,7 +344,7 @@ fn a_reply_finds_its_binding_whatever_the_slot_hint_holds() {
         let b = ha1.binding(home(1), None).unwrap();
         assert_eq!(b.state(), BindingState::Permanent, "hint {hint:?}");
         assert_eq!((b.identification, b.second_ha), (id, NodeId(2)));
-        assert!(b.pending.is_none());
+        assert!(b.pending().is_none());
         assert_eq!(others(&ha1), before, "hint {hint:?}");
         assert_eq!(ha1.sas.home_hinted(home(1)).unwrap().1.get(), Some(s1));
         assert_eq!(ha1.stats().relayed, i as u64 + 1);
