@@ -71,7 +71,7 @@ impl CareOf {
     pub fn expires(&self) -> Option<Instant> {
         match self.tick() {
             0 => None,
-            t => Some(instant_of(t)),
+            t => instant_of(t),
         }
     }
 
@@ -358,7 +358,7 @@ impl Binding {
     pub fn expires(&self) -> Option<Instant> {
         match self.care_of.earliest() {
             0 => None,
-            t => Some(instant_of(t)),
+            t => instant_of(t),
         }
     }
 
@@ -559,10 +559,10 @@ fn tick_of(i: Instant) -> Tick {
     ((off as u64) ^ (1 << 63)).max(1)
 }
 
-/// The instant of tick `t` ([`tick_of`] made it, so the epoch is set; else `t` is taken from
-/// an epoch of now).
-fn instant_of(t: Tick) -> Instant {
-    let base = *EPOCH.get_or_init(Instant::now);
+/// The instant of tick `t`. [`tick_of`] made every tick there is, so the epoch is set; `None`
+/// only were it not (the crate never reads the clock to make one up).
+fn instant_of(t: Tick) -> Option<Instant> {
+    let base = *EPOCH.get()?;
     let off = (t ^ (1 << 63)) as i64;
     let d = Duration::from_nanos(off.unsigned_abs());
     let i = if off >= 0 {
@@ -570,7 +570,7 @@ fn instant_of(t: Tick) -> Instant {
     } else {
         base.checked_sub(d)
     };
-    i.unwrap_or(base)
+    Some(i.unwrap_or(base))
 }
 
 /// A heap entry, 12 octets: a tick's high and low words, then the slot and the timer's kind
@@ -700,7 +700,7 @@ impl SlotTimers {
 
     fn next_deadline(&self) -> Option<Instant> {
         let Reverse((hi, lo, _)) = self.heap.peek()?;
-        Some(instant_of(u64::from(*hi) << 32 | u64::from(*lo)))
+        instant_of(u64::from(*hi) << 32 | u64::from(*lo))
     }
 
     /// The next armed timer due at `now`, disarmed.
@@ -1121,7 +1121,7 @@ impl BindingTable {
                 Kind::Pending => b.pending().map(|p| p.deadline),
                 Kind::Lifetime => Some(b.care_of.earliest())
                     .filter(|&t| t != 0)
-                    .map(instant_of),
+                    .and_then(instant_of),
             };
             match real {
                 None => continue,

@@ -259,7 +259,7 @@ proptest! {
             prop_assert_eq!(x.first(), model.first());
             // The earliest expiry (read directly for one entry): the minimum over the list.
             let earliest = model.iter().filter_map(|m| m.expires()).min();
-            prop_assert_eq!(Some(x.earliest()).filter(|&t| t != 0).map(instant_of), earliest);
+            prop_assert_eq!(Some(x.earliest()).filter(|&t| t != 0).and_then(instant_of), earliest);
             let rebuilt: CareOfs = model.iter().copied().collect();
             prop_assert_eq!(&x, &rebuilt);
         }
