@@ -11,6 +11,7 @@
 use super::NodeId;
 use crate::TimerQueue;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 pub use crate::io::replay::{Freshness, ReplayError};
@@ -84,6 +85,8 @@ pub struct FailureDetector {
     /// foldhash: ids come from the configuration and from authenticated heartbeats.
     nodes: HashMap<NodeId, Liveness, foldhash::fast::FixedState>,
     timers: TimerQueue<NodeId>,
+    /// How many of `nodes` are Down ([`FailureDetector::any_down`]).
+    down: usize,
 }
 
 impl FailureDetector {
@@ -94,6 +97,7 @@ impl FailureDetector {
             config,
             nodes: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6865_616c_7468)),
             timers: TimerQueue::new(),
+            down: 0,
         }
     }
 
@@ -104,16 +108,23 @@ impl FailureDetector {
 
     /// Starts tracking `node` as Down (never heard from); no effect if already tracked.
     pub fn track(&mut self, node: NodeId) {
-        self.nodes.entry(node).or_insert(Liveness {
-            state: NodeState::Down,
-            last_heard: None,
-        });
+        if let Entry::Vacant(v) = self.nodes.entry(node) {
+            v.insert(Liveness {
+                state: NodeState::Down,
+                last_heard: None,
+            });
+            self.down += 1;
+        }
     }
 
     /// Stops tracking `node`; returns whether it was tracked.
     pub fn forget(&mut self, node: NodeId) -> bool {
         self.timers.cancel(&node);
-        self.nodes.remove(&node).is_some()
+        let gone = self.nodes.remove(&node);
+        if gone.is_some_and(|l| l.state == NodeState::Down) {
+            self.down -= 1;
+        }
+        gone.is_some()
     }
 
     /// Number of tracked nodes.
@@ -131,6 +142,12 @@ impl FailureDetector {
         self.nodes.get(&node).map(|l| l.state)
     }
 
+    /// Whether any tracked node is Down (in O(1): a count kept with the states), so that a
+    /// caller asking whether one node is Down can skip the look-up when none is.
+    pub fn any_down(&self) -> bool {
+        self.down > 0
+    }
+
     /// When `node` was last heard from.
     pub fn last_heard(&self, node: NodeId) -> Option<Instant> {
         self.nodes.get(&node).and_then(|l| l.last_heard)
@@ -139,11 +156,20 @@ impl FailureDetector {
     /// Records a heartbeat from `node` at `now` (tracking it if needed): it is Up, and its
     /// suspect timer restarts. Returns the transition if it was not Up.
     pub fn heard(&mut self, now: Instant, node: NodeId) -> Option<Transition> {
-        let l = self.nodes.entry(node).or_insert(Liveness {
-            state: NodeState::Down,
-            last_heard: None,
-        });
+        let (l, new) = match self.nodes.entry(node) {
+            Entry::Occupied(o) => (o.into_mut(), false),
+            Entry::Vacant(v) => {
+                let l = v.insert(Liveness {
+                    state: NodeState::Down,
+                    last_heard: None,
+                });
+                (l, true)
+            }
+        };
         let from = l.state;
+        if from == NodeState::Down && !new {
+            self.down -= 1;
+        }
         l.state = NodeState::Up;
         l.last_heard = Some(now);
         match self.config.after(now, self.config.misses_suspect) {
@@ -191,6 +217,7 @@ impl FailureDetector {
                 }
                 NodeState::Suspect => {
                     l.state = NodeState::Down;
+                    self.down += 1;
                     return Some(Transition {
                         node,
                         from,
@@ -231,6 +258,43 @@ mod tests {
         assert_eq!(g.accept(6, 1), Ok(Freshness::Restarted { previous: 5 }));
         assert_eq!((g.incarnation(), g.highest()), (6, 1));
         assert!(g.accept(5, 1000).is_err());
+    }
+
+    proptest::proptest! {
+        /// `FailureDetector::any_down` (a count kept with the states) says whether any tracked
+        /// node is Down, after any interleaving of tracking, forgetting, heartbeats (of tracked
+        /// and untracked nodes) and expiries.
+        #[test]
+        fn any_down_is_whether_a_tracked_node_is_down(
+            ops in proptest::collection::vec((0u8..4, 1u32..5, 0u64..4000), 1..80),
+        ) {
+            let cfg = DetectorConfig {
+                interval: Duration::from_secs(1),
+                misses_suspect: 2,
+                misses_down: 4,
+            };
+            let mut d = FailureDetector::new(cfg);
+            let t0 = Instant::now();
+            let mut now = t0;
+            for (op, n, ms) in ops {
+                let node = NodeId(n);
+                match op {
+                    0 => d.track(node),
+                    1 => {
+                        d.forget(node);
+                    }
+                    2 => {
+                        d.heard(now, node);
+                    }
+                    _ => {
+                        now += Duration::from_millis(ms);
+                        while d.poll_expired(now).is_some() {}
+                    }
+                }
+                let down = d.nodes.values().any(|l| l.state == NodeState::Down);
+                proptest::prop_assert_eq!(d.any_down(), down);
+            }
+        }
     }
 
     #[test]

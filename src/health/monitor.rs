@@ -587,6 +587,12 @@ impl Monitor {
         }
     }
 
+    /// Whether any peer is Down (this node itself never is), in O(1): when none is, no peer's
+    /// [`Monitor::state`] need be looked up to find one Down.
+    pub fn any_down(&self) -> bool {
+        self.detector.any_down()
+    }
+
     /// The last load of `node` (this node's own load for its own id); `None` if never heard from.
     pub fn load(&self, node: NodeId) -> Option<Load> {
         self.table.load(node)

@@ -121,6 +121,15 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
+    /// Moves past the next `n` octets, as many as are left when fewer (for octets already
+    /// checked through [`Reader::rest`]).
+    #[inline(always)]
+    pub fn skip(&mut self, n: usize) {
+        let n = n.min(self.rest.len());
+        self.rest = self.rest.get(n..).unwrap_or_default();
+        self.offset += n;
+    }
+
     /// The next `n` octets.
     pub fn bytes<F>(&mut self, n: usize, field: F) -> Result<&'a [u8], Short<F>> {
         let r = take::<_, _, NomError<'a>>(n).parse(self.rest);
@@ -252,5 +261,18 @@ mod tests {
         assert!(r.is_empty());
         assert_eq!(r.offset(), 15);
         assert_eq!(r.array::<0>(), Some(&[]));
+    }
+
+    /// `Reader::skip` moves past octets already checked, and never past the end.
+    #[test]
+    fn a_skip_moves_past_its_octets_and_stops_at_the_end() {
+        let mut r = Reader::at(&[1, 2, 3, 4, 5], 10);
+        r.skip(2);
+        assert_eq!((r.offset(), r.rest()), (12, &[3, 4, 5][..]));
+        r.skip(0);
+        assert_eq!(r.offset(), 12);
+        r.skip(9);
+        assert!(r.is_empty());
+        assert_eq!(r.offset(), 15);
     }
 }

@@ -435,6 +435,44 @@ impl SessionRecord {
     }
 }
 
+/// The session body at the start of `b` (whose first 15 octets, or more, are `h`), and its
+/// length (15, or 17 with an ICRP Ns); `None` when not valid or short (as
+/// [`SessionRecord::parse`] would refuse it).
+#[inline(always)]
+fn session_short<const N: usize>(h: &[u8; N], b: &[u8]) -> Option<(SessionRecord, usize)> {
+    const { assert!(N >= 15) };
+    let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    let flags = h[10];
+    // As `SessionRecord::parse`: known bits only, no ICRP Ns without the answer; ids non-zero.
+    if flags & !0x0f != 0 || flags & 0x0c == 0x08 {
+        return None;
+    }
+    let (tunnel, session, peer_session) = (be(0), be(2), be(4));
+    if tunnel == 0 || session == 0 || peer_session == 0 {
+        return None;
+    }
+    let (icrp_ns, len) = match flags & 0x08 {
+        0 => (None, 15),
+        _ => {
+            let t = b.get(15..17)?;
+            (Some(u16::from_be_bytes([t[0], t[1]])), 17)
+        }
+    };
+    let rec = SessionRecord {
+        tunnel,
+        session,
+        peer_session,
+        serial: u32::from_be_bytes([h[6], h[7], h[8], h[9]]),
+        sequencing: flags & 0x01 != 0,
+        load_balance_capable: flags & 0x02 != 0,
+        data_ns: be(11),
+        data_nr: be(13),
+        answered: flags & 0x04 != 0,
+        icrp_ns,
+    };
+    Some((rec, len))
+}
+
 impl Record {
     /// Parses exactly one record (all of `b`).
     pub fn parse(b: &[u8]) -> Result<Record, RecordError> {
@@ -454,7 +492,7 @@ impl Record {
     /// ([`Record::parse_fields`]): the same records and errors either way.
     fn parse_kind(kind: u8, r: &mut Reader<'_>) -> Result<Record, RecordError> {
         if let Some((rec, len)) = Record::parse_short(kind, r.rest()) {
-            r.bytes(len, Field::Kind)?;
+            r.skip(len);
             return Ok(rec);
         }
         Record::parse_fields(kind, r)
@@ -462,58 +500,42 @@ impl Record {
 
     /// The body at the start of `b` of a session, session gone or sequence numbers record
     /// (`kind`), and its length; `None` when it is incomplete or not valid (the field-by-field
-    /// parse then names the error), or for another kind.
+    /// parse then names the error), or for another kind. Each decoded from a fixed-size head of
+    /// `b` read at one bounds check (two for an answered call's ICRP Ns).
+    #[inline]
     fn parse_short(kind: u8, b: &[u8]) -> Option<(Record, usize)> {
-        let u16_at = |i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-        let id_at = |i: usize| u16_at(i).filter(|v| *v != 0);
+        let be = |h: &[u8], i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
         match kind {
             SESSION_SEQUENCE => {
-                let (Record::Session(session), len) = Record::parse_short(SESSION, b)? else {
-                    return None;
-                };
-                let (ns, nr) = (u16_at(len)?, u16_at(len + 2)?);
+                // A session body then ns and nr: 19 octets, 21 with an ICRP Ns.
+                let h = b.first_chunk::<19>()?;
+                let (session, len) = session_short(h, b)?;
+                let t = b.get(len..len + 4)?;
+                let (ns, nr) = (be(t, 0), be(t, 2));
                 Some((Record::SessionSequence { session, ns, nr }, len + 4))
             }
             SESSION => {
-                let flags = *b.get(10)?;
-                // As `SessionRecord::parse`: known bits only, no ICRP Ns without the answer.
-                if flags & !0x0f != 0 || flags & 0x0c == 0x08 {
-                    return None;
-                }
-                let (icrp_ns, len) = match flags & 0x08 {
-                    0 => (None, 15),
-                    _ => (Some(u16_at(15)?), 17),
-                };
-                let serial = u32::from_be_bytes(b.get(6..10)?.try_into().ok()?);
-                let rec = SessionRecord {
-                    tunnel: id_at(0)?,
-                    session: id_at(2)?,
-                    peer_session: id_at(4)?,
-                    serial,
-                    sequencing: flags & 0x01 != 0,
-                    load_balance_capable: flags & 0x02 != 0,
-                    data_ns: u16_at(11)?,
-                    data_nr: u16_at(13)?,
-                    answered: flags & 0x04 != 0,
-                    icrp_ns,
-                };
-                Some((Record::Session(rec), len))
+                let h = b.first_chunk::<15>()?;
+                session_short(h, b).map(|(s, len)| (Record::Session(s), len))
             }
-            SESSION_GONE => Some((
-                Record::SessionGone {
-                    tunnel: id_at(0)?,
-                    session: id_at(2)?,
-                },
-                4,
-            )),
-            TUNNEL_SEQUENCE => Some((
-                Record::TunnelSequence {
-                    tunnel: id_at(0)?,
-                    ns: u16_at(2)?,
-                    nr: u16_at(4)?,
-                },
-                6,
-            )),
+            SESSION_GONE => {
+                let h = b.first_chunk::<4>()?;
+                let (tunnel, session) = (be(h, 0), be(h, 2));
+                (tunnel != 0 && session != 0)
+                    .then_some((Record::SessionGone { tunnel, session }, 4))
+            }
+            TUNNEL_SEQUENCE => {
+                let h = b.first_chunk::<6>()?;
+                let tunnel = be(h, 0);
+                (tunnel != 0).then_some((
+                    Record::TunnelSequence {
+                        tunnel,
+                        ns: be(h, 2),
+                        nr: be(h, 4),
+                    },
+                    6,
+                ))
+            }
             _ => None,
         }
     }
@@ -740,10 +762,15 @@ mod tests {
             kind in prop::sample::select(vec![SESSION, SESSION_SEQUENCE, SESSION_GONE, TUNNEL_SEQUENCE, TUNNEL]),
             mut b in prop::collection::vec(any::<u8>(), 0..24),
             flags in prop::sample::select(vec![0u8, 1, 2, 4, 7, 0x0c, 0x0f, 0x08, 0x10, 0x80]),
+            zero in 0usize..6,
         ) {
             // A session record's flags octet: the valid ones often, some refused.
             if let Some(f) = b.get_mut(10) {
                 *f = flags;
+            }
+            // Often one of the three ids (tunnel, session, peer session) zero: refused.
+            if let Some(id) = b.get_mut(2 * zero..2 * zero + 2).filter(|_| zero < 3) {
+                id.fill(0);
             }
             let [fast, fields] = both_parses(kind, &b);
             prop_assert_eq!(fast, fields);

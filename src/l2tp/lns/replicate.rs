@@ -154,7 +154,7 @@ pub(super) struct Replicator {
     wire: Wire,
     pub(super) backup: Option<NodeId>,
     /// A channel per peer (flat: a handful of members, looked up on every datagram).
-    channels: PeerMap<Channel<Record>>,
+    pub(super) channels: PeerMap<Channel<Record>>,
     windows: PeerMap<ReplayWindow>,
     /// ICRPs held until the backup applied their session's record (module docs, output
     /// commit), in the order they were made; at most one per session.
@@ -1015,18 +1015,9 @@ impl Lns {
                     let (node, inc) = (m.node(), m.incarnation());
                     self.repl.wire.seal(dst, KIND_ACK, node, inc, ack);
                 }
-                let ch = self.repl.channels.get_or_default(h.sender);
-                let fresh = ch.receive(seq);
+                let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 if fresh && !items.is_empty() {
-                    // Whether the sender's bulk sync is in progress (its records' keys noted):
-                    // the channel is looked up per record only then.
-                    let mut syncing = ch.sync_in_epoch().is_some();
-                    // Every entry is of the header's incarnation: noted once for the batch.
-                    self.note_incarnation(h.sender, h.incarnation);
-                    for e in items.drain(..) {
-                        self.apply_entry(now, &h, e, &mut syncing);
-                    }
-                    self.records_while_down(now, h.sender);
+                    self.apply_batch(now, &h, &mut items);
                 }
                 items.clear();
                 self.repl.inbox = items;
@@ -1066,7 +1057,13 @@ impl Lns {
     /// `syncing`: whether the sender's bulk sync is in progress on its channel
     /// ([`Channel::sync_in_epoch`]), kept up to date here; a record's key is noted
     /// ([`Channel::mark_seen`], which notes nothing outside a sync) only then.
-    fn apply_entry(&mut self, now: Instant, h: &Header, e: Entry<Record>, syncing: &mut bool) {
+    pub(super) fn apply_entry(
+        &mut self,
+        now: Instant,
+        h: &Header,
+        e: Entry<Record>,
+        syncing: &mut bool,
+    ) {
         let from = h.sender;
         match e {
             Entry::SyncBegin { epoch } => {
@@ -1710,6 +1707,93 @@ mod tests {
                         b.core.stats.replicas_refused
                     );
                 }
+            }
+        }
+    }
+
+    /// A record of a generated batch (`a_batch_applies_as_its_records_one_by_one`): tunnels
+    /// 1 to 3, sessions 1 to 4, the session records' data Ns telling one upsert from another.
+    fn held_record() -> impl proptest::strategy::Strategy<Value = Record> {
+        use proptest::prelude::*;
+        let with_ns = |t: u16, s: u16, x: u16| {
+            let Record::Session(mut r) = session(t, s) else {
+                unreachable!()
+            };
+            r.data_ns = x;
+            r
+        };
+        prop_oneof![
+            (1u16..4).prop_map(tunnel_record),
+            (1u16..4, 1u16..5, any::<u16>())
+                .prop_map(move |(t, s, x)| Record::Session(with_ns(t, s, x))),
+            (1u16..4, 1u16..5, any::<u16>(), any::<(u16, u16)>()).prop_map(
+                move |(t, s, x, (ns, nr))| {
+                    Record::SessionSequence {
+                        session: with_ns(t, s, x),
+                        ns,
+                        nr,
+                    }
+                }
+            ),
+            (1u16..4, 1u16..5)
+                .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
+            (1u16..4, any::<(u16, u16)>()).prop_map(|(t, (ns, nr))| seq(t, ns, nr)),
+            (1u16..4).prop_map(|tunnel| Record::TunnelGone { tunnel }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A batch whose records change the sender's held table alone is applied at one look-up
+        /// of that table (`Lns::apply_batch`; a batch with a tunnel's record goes entry by
+        /// entry): after any history of batches of tunnels up and gone, sessions set up and
+        /// cleared and sequence updates, under quotas of 2 tunnels and 3 sessions, the sender
+        /// restarting between some, the backup holds what a backup that notes the incarnation
+        /// and applies each record on its own (`Lns::apply_record`) holds, and refuses as many.
+        #[test]
+        fn a_batch_applies_as_its_records_one_by_one(
+            batches in proptest::collection::vec(
+                (proptest::prelude::any::<bool>(), proptest::collection::vec(held_record(), 1..8)),
+                1..16,
+            ),
+        ) {
+            let now = Instant::now();
+            let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+            let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+            let key = crate::health::ClusterKey::new(b"pool");
+            let backup = || {
+                let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+                let cfg = lns.cfg.replication.as_mut().unwrap();
+                (cfg.max_tunnels, cfg.max_sessions) = (2, 3);
+                lns
+            };
+            let (mut batched, mut one_by_one) = (backup(), backup());
+            let mut w = Wire {
+                mac: Some(CmacKey::derive(&key, MAC_INFO)),
+                ..Default::default()
+            };
+            let mut incarnation = 1;
+            for (i, (restart, recs)) in batches.into_iter().enumerate() {
+                incarnation += u32::from(restart);
+                let items: Vec<Entry<Record>> = recs.iter().cloned().map(Entry::Item).collect();
+                let n = i as u64 + 1;
+                w.seal(peer, KIND_REPLICATE, NodeId(2), incarnation, |out| {
+                    crate::replica::encode_batch(n, &items, out)
+                });
+                let t = w.out.pop_front().unwrap();
+                let r = batched.handle_datagram(now, peer, local, &t.payload);
+                proptest::prop_assert_eq!(r, Ok(()));
+                one_by_one.note_incarnation(NodeId(2), incarnation);
+                for rec in recs {
+                    one_by_one.apply_record(now, NodeId(2), rec);
+                }
+                proptest::prop_assert_eq!(
+                    batched.held_copy(NodeId(2)),
+                    one_by_one.held_copy(NodeId(2))
+                );
+                proptest::prop_assert_eq!(
+                    batched.core.stats.replicas_refused,
+                    one_by_one.core.stats.replicas_refused
+                );
             }
         }
     }

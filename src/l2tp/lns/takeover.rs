@@ -109,6 +109,105 @@ struct Held {
     sessions: usize,
 }
 
+impl Held {
+    /// Whether `rec` changes this table alone ([`Held::apply`]): a tunnel's or a session's
+    /// record, its removal, a tunnel's sequence numbers; the notices ([`Record::TakenOver`],
+    /// [`Record::Claimed`]) are not. A tunnel's record also asks whether we own the tunnel
+    /// (`taken_back`), so only the others are applied by [`Lns::apply_batch`] on its own.
+    fn alone(rec: &Record) -> bool {
+        matches!(
+            rec,
+            Record::Session(_)
+                | Record::SessionSequence { .. }
+                | Record::SessionGone { .. }
+                | Record::TunnelSequence { .. }
+                | Record::TunnelGone { .. }
+        )
+    }
+
+    /// Records from the member are of `incarnation`: what was held for another one is dropped.
+    fn note_incarnation(&mut self, incarnation: u32) {
+        if self.incarnation.is_some_and(|i| i != incarnation) {
+            *self = Held::default();
+        }
+        self.incarnation = Some(incarnation);
+    }
+
+    /// Applies a record of the member to what is held for it (module docs, held records):
+    /// whether it was refused (no room, or a session of a tunnel not held). The notices
+    /// ([`Record::TakenOver`], [`Record::Claimed`]) change nothing here (the caller's).
+    fn apply(&mut self, rec: Record, cfg: &super::ReplicationConfig) -> bool {
+        match rec {
+            Record::Tunnel(t) => {
+                let room = self.tunnels.len() < cfg.max_tunnels;
+                match self.tunnels.get_mut(&t.tunnel) {
+                    Some(slot) => {
+                        slot.0 = *t;
+                        false
+                    }
+                    None if room => {
+                        self.tunnels.insert(t.tunnel, (*t, BTreeMap::new()));
+                        false
+                    }
+                    None => true,
+                }
+            }
+            Record::Session(s) => {
+                let room = self.sessions < cfg.max_sessions;
+                match self.tunnels.get_mut(&s.tunnel) {
+                    Some((_, sessions)) if room || sessions.contains_key(&s.session) => {
+                        if sessions.insert(s.session, s).is_none() {
+                            self.sessions += 1;
+                        }
+                        false
+                    }
+                    _ => true,
+                }
+            }
+            // As the session's record, then its tunnel's sequence numbers' (which apply with
+            // or without room for the session), with one look-up of the tunnel.
+            Record::SessionSequence { session: s, ns, nr } => {
+                let room = self.sessions < cfg.max_sessions;
+                match self.tunnels.get_mut(&s.tunnel) {
+                    Some((t, sessions)) => {
+                        (t.ns, t.nr) = (ns, nr);
+                        if room || sessions.contains_key(&s.session) {
+                            if sessions.insert(s.session, s).is_none() {
+                                self.sessions += 1;
+                            }
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    None => true,
+                }
+            }
+            Record::SessionGone { tunnel, session } => {
+                let gone = self
+                    .tunnels
+                    .get_mut(&tunnel)
+                    .and_then(|(_, s)| s.remove(&session));
+                self.sessions -= usize::from(gone.is_some());
+                false
+            }
+            Record::TunnelSequence { tunnel, ns, nr } => {
+                if let Some((t, _)) = self.tunnels.get_mut(&tunnel) {
+                    (t.ns, t.nr) = (ns, nr);
+                }
+                false
+            }
+            Record::TunnelGone { tunnel } => {
+                if let Some((_, s)) = self.tunnels.remove(&tunnel) {
+                    self.sessions = self.sessions.saturating_sub(s.len());
+                }
+                false
+            }
+            Record::TakenOver { .. } | Record::Claimed { .. } => false,
+        }
+    }
+}
+
 /// What we took over from one member.
 #[derive(Debug, Clone)]
 struct Taken {
@@ -197,79 +296,6 @@ impl Lns {
             return;
         }
         let refused = match rec {
-            Record::Tunnel(t) => {
-                let h = self.backups.held.get_or_default(from);
-                let room = h.tunnels.len() < cfg.max_tunnels;
-                match h.tunnels.get_mut(&t.tunnel) {
-                    Some(slot) => {
-                        slot.0 = *t;
-                        false
-                    }
-                    None if room => {
-                        h.tunnels.insert(t.tunnel, (*t, BTreeMap::new()));
-                        false
-                    }
-                    None => true,
-                }
-            }
-            Record::Session(s) => {
-                let h = self.backups.held.get_or_default(from);
-                let room = h.sessions < cfg.max_sessions;
-                match h.tunnels.get_mut(&s.tunnel) {
-                    Some((_, sessions)) if room || sessions.contains_key(&s.session) => {
-                        if sessions.insert(s.session, s).is_none() {
-                            h.sessions += 1;
-                        }
-                        false
-                    }
-                    _ => true,
-                }
-            }
-            // As the session's record, then its tunnel's sequence numbers' (which apply with
-            // or without room for the session), with one look-up of the tunnel.
-            Record::SessionSequence { session: s, ns, nr } => {
-                let h = self.backups.held.get_or_default(from);
-                let room = h.sessions < cfg.max_sessions;
-                match h.tunnels.get_mut(&s.tunnel) {
-                    Some((t, sessions)) => {
-                        (t.ns, t.nr) = (ns, nr);
-                        if room || sessions.contains_key(&s.session) {
-                            if sessions.insert(s.session, s).is_none() {
-                                h.sessions += 1;
-                            }
-                            false
-                        } else {
-                            true
-                        }
-                    }
-                    None => true,
-                }
-            }
-            Record::SessionGone { tunnel, session } => {
-                if let Some(h) = self.backups.held.get_mut(&from) {
-                    let gone = h
-                        .tunnels
-                        .get_mut(&tunnel)
-                        .and_then(|(_, s)| s.remove(&session));
-                    h.sessions -= usize::from(gone.is_some());
-                }
-                false
-            }
-            Record::TunnelSequence { tunnel, ns, nr } => {
-                let held = self.backups.held.get_mut(&from);
-                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&tunnel)) {
-                    (t.ns, t.nr) = (ns, nr);
-                }
-                false
-            }
-            Record::TunnelGone { tunnel } => {
-                if let Some(h) = self.backups.held.get_mut(&from) {
-                    if let Some((_, s)) = h.tunnels.remove(&tunnel) {
-                        h.sessions = h.sessions.saturating_sub(s.len());
-                    }
-                }
-                false
-            }
             Record::TakenOver {
                 incarnation,
                 tunnel,
@@ -286,6 +312,14 @@ impl Lns {
                 self.claimed(from, NodeId(member), incarnation, generation);
                 false
             }
+            // Upserts make the member's table; the rest change only one there is.
+            rec @ (Record::Tunnel(_) | Record::Session(_) | Record::SessionSequence { .. }) => {
+                self.backups.held.get_or_default(from).apply(rec, &cfg)
+            }
+            rec => match self.backups.held.get_mut(&from) {
+                Some(h) => h.apply(rec, &cfg),
+                None => false,
+            },
         };
         if refused {
             self.core.stats.replicas_refused = self.core.stats.replicas_refused.saturating_add(1);
@@ -296,13 +330,20 @@ impl Lns {
     /// it, its takeover is due a Down interval from now (module docs, records from a member
     /// seen Down).
     pub(super) fn records_while_down(&mut self, now: Instant, from: NodeId) {
-        let down = self.monitor().and_then(|m| m.state(from)) == Some(NodeState::Down);
         let holds = self
             .backups
             .held
             .get(&from)
             .is_some_and(|h| !h.tunnels.is_empty());
-        if down && holds {
+        self.late_down_if(now, from, holds);
+    }
+
+    /// As [`Lns::records_while_down`], `holds` saying whether we hold tunnels of `from`.
+    fn late_down_if(&mut self, now: Instant, from: NodeId, holds: bool) {
+        // No look-up of the sender's state while no peer is Down (nearly always).
+        let down =
+            |m: &crate::health::Monitor| m.any_down() && m.state(from) == Some(NodeState::Down);
+        if holds && self.monitor().is_some_and(down) {
             let due = now + self.cfg.health.down_after();
             self.backups.late_downs.insert(from, due);
         }
@@ -338,11 +379,70 @@ impl Lns {
 
     /// Records from `from` are of `incarnation`: what was held for another one is dropped.
     pub(super) fn note_incarnation(&mut self, from: NodeId, incarnation: u32) {
-        let h = self.backups.held.get_or_default(from);
-        if h.incarnation.is_some_and(|i| i != incarnation) {
-            *h = Held::default();
+        self.backups
+            .held
+            .get_or_default(from)
+            .note_incarnation(incarnation);
+    }
+
+    /// The entries of a fresh batch from `h.sender`, applied in order (`items` drained). When
+    /// every entry is a record that changes the sender's held table alone ([`Held::alone`]) and
+    /// we took nothing over from the sender (no record is a late one, `late_record`), they are
+    /// applied to that table at one look-up of it, with the sender's incarnation noted and
+    /// what `records_while_down` needs read there: the set-ups' and tear-downs' batches. Else
+    /// entry by entry ([`Lns::apply_entry`]). The same changes either way.
+    pub(super) fn apply_batch(
+        &mut self,
+        now: Instant,
+        h: &crate::replica::Header,
+        items: &mut Vec<crate::replica::Entry<Record>>,
+    ) {
+        use crate::replica::Entry;
+        let from = h.sender;
+        let alone = !self.backups.taken.contains_key(&from)
+            && items
+                .iter()
+                .all(|e| matches!(e, Entry::Item(rec) if Held::alone(rec)));
+        if !alone {
+            // Whether the sender's bulk sync is in progress (its records' keys noted): the
+            // channel is looked up per record only then.
+            let mut syncing = self
+                .repl
+                .channels
+                .get(&from)
+                .is_some_and(|ch| ch.sync_in_epoch().is_some());
+            self.note_incarnation(from, h.incarnation);
+            for e in items.drain(..) {
+                self.apply_entry(now, h, e, &mut syncing);
+            }
+            self.records_while_down(now, from);
+            return;
         }
-        h.incarnation = Some(incarnation);
+        let Some(cfg) = &self.cfg.replication else {
+            return;
+        };
+        // The keys are noted only while the sender's bulk sync is in progress.
+        let mut sync = self
+            .repl
+            .channels
+            .get_mut(&from)
+            .filter(|ch| ch.sync_in_epoch().is_some());
+        let held = self.backups.held.get_or_default(from);
+        held.note_incarnation(h.incarnation);
+        let mut refused = 0u64;
+        for e in items.drain(..) {
+            let Entry::Item(rec) = e else {
+                continue;
+            };
+            if let (Some(ch), Some(k)) = (sync.as_deref_mut(), rec.key()) {
+                ch.mark_seen(&[k]);
+            }
+            refused += u64::from(held.apply(rec, cfg));
+        }
+        let holds = !held.tunnels.is_empty();
+        let stats = &mut self.core.stats;
+        stats.replicas_refused = stats.replicas_refused.saturating_add(refused);
+        self.late_down_if(now, from, holds);
     }
 
     /// The end of a bulk sync from `from`: what it did not name is no longer held.
