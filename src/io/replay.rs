@@ -111,7 +111,23 @@ impl<const WIDTH: u32> ReplayWindow<WIDTH> {
 
     /// Checks and, when accepted, records `(incarnation, sequence)`. A refusal leaves the state
     /// unchanged. Call it only once the message has authenticated.
+    #[inline]
     pub fn accept(&mut self, incarnation: u32, sequence: u64) -> Result<Freshness, ReplayError> {
+        // The usual case first: the next message in order of the incarnation seen (fresh, the
+        // window slides up to it), as the general path below would find and record it.
+        if self.seen && incarnation == self.incarnation && sequence > self.highest {
+            let shift = sequence - self.highest;
+            self.bitmap = self.bitmap.checked_shl(shift.min(64) as u32).unwrap_or(0) | 1;
+            self.highest = sequence;
+            return Ok(Freshness::Fresh);
+        }
+        self.accept_slow(incarnation, sequence)
+    }
+
+    /// [`ReplayWindow::accept`] of a message not in order (or the first, or of another
+    /// incarnation).
+    #[inline(never)]
+    fn accept_slow(&mut self, incarnation: u32, sequence: u64) -> Result<Freshness, ReplayError> {
         let f = self.check(incarnation, sequence)?;
         if !self.seen || incarnation > self.incarnation {
             *self = ReplayWindow::new(incarnation, sequence);
@@ -154,6 +170,37 @@ mod tests {
                 current: 2
             })
         );
+    }
+
+    /// The general path alone (what `accept` was before its in-order fast path).
+    fn accept_reference<const W: u32>(
+        w: &mut ReplayWindow<W>,
+        incarnation: u32,
+        sequence: u64,
+    ) -> Result<Freshness, ReplayError> {
+        w.accept_slow(incarnation, sequence)
+    }
+
+    proptest::proptest! {
+        /// `accept` (with its in-order fast path) answers and records as the general path,
+        /// over any messages: in order, reordered, replayed, far ahead, restarts.
+        #[test]
+        fn the_in_order_fast_path_accepts_as_the_general_path(
+            msgs in proptest::collection::vec((0u32..3, 0u64..200, proptest::bool::ANY), 1..200),
+        ) {
+            let (mut fast, mut slow) = (ReplayWindow::<64>::default(), ReplayWindow::<64>::default());
+            let (mut fast0, mut slow0) = (ReplayWindow::<0>::default(), ReplayWindow::<0>::default());
+            let mut last = 0u64;
+            for (inc, step, ahead) in msgs {
+                // Mostly in order (the fast path), else anywhere near.
+                let seq = if ahead { last + step % 3 + 1 } else { step };
+                last = last.max(seq);
+                proptest::prop_assert_eq!(fast.accept(inc, seq), accept_reference(&mut slow, inc, seq));
+                proptest::prop_assert_eq!(fast, slow);
+                proptest::prop_assert_eq!(fast0.accept(inc, seq), accept_reference(&mut slow0, inc, seq));
+                proptest::prop_assert_eq!(fast0, slow0);
+            }
+        }
     }
 
     #[test]
