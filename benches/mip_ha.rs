@@ -4,12 +4,15 @@
 //! `cost_curve` prints the registration's CPU time with 10k, 100k and 1M mobile nodes registered
 //! (`MIP_HA_MAX_BINDINGS` caps the largest, `MIP_HA_MIN_BINDINGS` the smallest), each also as a `table|` line for
 //! `scripts/bench-table`.
+//!
+//! `MIP_HA_COUNT=N` is an instruction-count mode (for `valgrind --tool=callgrind
+//! --toggle-collect='*count_*'`): see [`count_mode`].
 
 #[path = "common/cpu.rs"]
 mod cpu;
 
 use cpu::cpu_time;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use telcp::MacAddr;
@@ -458,5 +461,62 @@ fn count(n: u32) -> String {
     }
 }
 
+/// Instruction-count mode (`MIP_HA_COUNT=N` in the environment, for `valgrind --tool=callgrind
+/// --toggle-collect='*count_*'`, whose counts do not move with the machine's load):
+/// `MIP_HA_BINDINGS` mobile nodes (default 10k) each registered once (one by one, not counted),
+/// then `N` registrations batched by 8 ([`count_batched`]) and `N` one by one
+/// ([`count_one_by_one`]), each built beforehand; nothing else runs. `MIP_HA_COUNT_ONLY=batched`
+/// or `one`: that way only. The inclusive count of a `count_*` function over `N` is the
+/// instructions per registration of the whole FA -> HA1 -> HA2 -> HA1 -> FA exchange (both HAs,
+/// events drained).
+fn count_mode(n: u32) {
+    let mns: u32 = std::env::var("MIP_HA_BINDINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let only = std::env::var("MIP_HA_COUNT_ONLY").ok();
+    let mut rig = Rig::with_nodes(false, mns);
+    for _ in 0..mns {
+        let (now, rrq) = rig.next_request();
+        register(&mut rig.h, now, &rrq);
+    }
+    let bound = rig.h[1].bindings().len();
+    if only.as_deref() != Some("one") {
+        let requests: Vec<_> = (0..n).map(|_| rig.next_request()).collect();
+        assert_eq!(count_batched(&mut rig.h, &requests), n);
+    }
+    if only.as_deref() != Some("batched") {
+        let requests: Vec<_> = (0..n).map(|_| rig.next_request()).collect();
+        assert_eq!(count_one_by_one(&mut rig.h, &requests), n);
+    }
+    println!(
+        "mip_ha count mode: {n} registrations {}, {bound} bindings on HA 2",
+        only.map_or("each way".to_string(), |w| format!("{w} only"))
+    );
+}
+
+/// See [`count_mode`].
+#[inline(never)]
+fn count_batched(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)]) -> u32 {
+    register_all(h, requests, true)
+}
+
+/// See [`count_mode`].
+#[inline(never)]
+fn count_one_by_one(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)]) -> u32 {
+    register_all(h, requests, false)
+}
+
 criterion_group!(benches, memory, bench, cost_curve);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("MIP_HA_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        count_mode(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

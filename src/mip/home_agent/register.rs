@@ -174,7 +174,9 @@ impl HomeAgent {
         }
         // Only what the MN-HA authenticator covers decides anything: an NAI after it is ignored.
         let nai = m.covered_nai();
-        let a = Asked {
+        // One `Asked`, completed in place as the request goes (not rebuilt by struct update at
+        // each step: some 130 octets copied each time).
+        let mut a = Asked {
             now,
             from,
             q: &q,
@@ -186,12 +188,9 @@ impl HomeAgent {
             found: None,
         };
         let (mn, sa, to_me, spi, found) = self.admit(&a, m, data)?;
-        let a = Asked {
-            revocation: self.revocation_offer(from, data),
-            // `admit` verified the FA-HA authenticator of a foreign agent with an association.
-            tunnel: m.tunnel_ask(self.fa_sas.contains_key(&v4(from))),
-            ..a
-        };
+        a.revocation = self.revocation_offer(from, data);
+        // `admit` verified the FA-HA authenticator of a foreign agent with an association.
+        a.tunnel = m.tunnel_ask(self.fa_sas.contains_key(&v4(from)));
         // RFC 4433: a request for dynamic HA assignment sent to this HA's own address (the
         // mobile node follows a redirect) is served here.
         let dynamic = dynamic::is_all_zero_one(q.home_agent);
@@ -213,30 +212,21 @@ impl HomeAgent {
         // Nothing changed the table since `admit` looked the binding up: serving or forwarding
         // starts from its slot.
         if let Some(first) = first {
-            return self.serve(
-                &Asked {
-                    relay: Some(first),
-                    found,
-                    ..a
-                },
-                &sa,
-            );
+            a.relay = Some(first);
+            a.found = found;
+            return self.serve(&a, &sa);
         }
         // Addressed to this HA by its own address: it serves the request itself.
         if to_me {
-            return self.serve(
-                &Asked {
-                    relay: Some(self.node),
-                    found,
-                    ..a
-                },
-                &sa,
-            );
+            a.relay = Some(self.node);
+            a.found = found;
+            return self.serve(&a, &sa);
         }
         if dynamic {
             return self.assign(&a, to, data, mn, &sa);
         }
-        self.forward(&Asked { found, ..a }, to, data, mn, Some(&sa), spi)
+        a.found = found;
+        self.forward(&a, to, data, mn, Some(&sa), spi)
     }
 
     /// First HA: the second HA is the binding's (if Up), else the least loaded member; a
