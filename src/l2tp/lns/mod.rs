@@ -481,11 +481,16 @@ impl Lns {
             Some(v) => (Some(v.virtual_addr), v.members.get(v.me).copied()),
             None => (None, None),
         };
-        let local = local.map(|l| l.ip());
+        let (local, peer) = (local.map(|l| l.ip()), peer.ip());
+        let allowed = |a| Some(a) != vip && Some(a) != me && Some(a) != local && a != peer;
+        if self.health.is_none() {
+            // No heartbeat peers: the pool is the members fed through `pool` alone, chosen
+            // from and counted against in one pass (what the view's selection and
+            // `note_redirect` below do then).
+            return self.pool.select_noting(allowed);
+        }
         let view = self.pool_view();
-        let t = view.select_where(|a| {
-            Some(a) != vip && Some(a) != me && Some(a) != local && a != peer.ip()
-        })?;
+        let t = view.select_where(allowed)?;
         match (view.node_at(t), &mut self.health) {
             (Some(node), Some(h)) => h.note_assigned(node),
             _ => self.pool.note_redirect(t),
