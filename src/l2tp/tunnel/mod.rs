@@ -619,10 +619,20 @@ impl Core {
     }
 
     /// Moves the channel's datagrams out and re-arms its timer.
-    pub fn flush(&mut self, _now: Instant, tid: u16) {
+    pub fn flush(&mut self, now: Instant, tid: u16) {
+        self.flush_with(now, tid, false);
+    }
+
+    /// [`Core::flush`], after the ZLB still owed ([`Channel::flush_ack_in`]) when `ack`: one
+    /// look-up of the tunnel for both ([`Core::finish`]).
+    #[inline(always)]
+    fn flush_with(&mut self, _now: Instant, tid: u16, ack: bool) {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
+        if ack {
+            t.channel.flush_ack_in(&mut self.arena);
+        }
         // Looked up again only when the answers resolved may have changed the tunnel table.
         let t = if t.channel.has_resolved() {
             self.answers_resolved(_now, tid);
@@ -956,10 +966,7 @@ impl Core {
         // Taken and put back: its buffer is reused from datagram to datagram.
         let mut dirty = std::mem::take(&mut self.dirty);
         for tid in dirty.drain(..) {
-            if let Some(t) = self.tunnels.get_mut(&tid) {
-                t.channel.flush_ack_in(&mut self.arena);
-            }
-            self.flush(now, tid);
+            self.flush_with(now, tid, true);
         }
         self.dirty = dirty;
     }
