@@ -600,6 +600,22 @@ mod tests {
         d.check();
     }
 
+    /// A redirect record's Session ID is drawn as a session's is (`Core::hold_redirect` draws
+    /// what `Core::alloc_session_id` draws): with the same seed, an overloaded LNS that
+    /// redirects every ICRQ assigns in its ICRPs the ids an LNS with room assigns its sessions.
+    #[test]
+    fn a_record_takes_the_id_a_session_would() {
+        let (mut over, mut room) = (Drive::new(4000), Drive::new(4000));
+        for _ in 0..300 {
+            over.redirect();
+            room.serve();
+        }
+        over.check();
+        room.check();
+        assert_eq!(over.records.len(), 300);
+        assert!(over.records.keys().eq(room.sessions.keys()));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// Any sequence of redirected ICRQs, served calls, duplicate ICRQs, CDNs (for records,
