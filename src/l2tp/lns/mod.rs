@@ -577,11 +577,15 @@ impl Lns {
     fn process(&mut self, now: Instant) {
         while let Some(up) = self.core.ups.pop_front() {
             match up {
-                Up::Sccrq { from, to, msg } => self.on_sccrq(now, from, to, msg),
+                Up::Sccrq(s) => {
+                    let super::tunnel::NewSccrq { from, to, msg } = *s;
+                    self.on_sccrq(now, from, to, msg);
+                }
                 Up::TunnelUp(tid) => self.replicate_tunnel(tid),
-                Up::TunnelClosed {
-                    tunnel, sessions, ..
-                } => {
+                Up::TunnelClosed(c) => {
+                    let super::tunnel::TunnelClosed {
+                        tunnel, sessions, ..
+                    } = *c;
                     self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
                         // Its redirect records went with it (`tunnel::redirects` docs).
@@ -595,11 +599,14 @@ impl Lns {
                     self.session_msg(now, session, &msg);
                     self.core.recycle(msg);
                 }
-                Up::SessionRefused {
-                    tunnel,
-                    session,
-                    result,
-                } => self.session_gone(tunnel, &session, Some(result)),
+                Up::SessionRefused(r) => {
+                    let super::tunnel::SessionRefused {
+                        tunnel,
+                        session,
+                        result,
+                    } = *r;
+                    self.session_gone(tunnel, &session, Some(result));
+                }
                 Up::SessionTimer(tid, sid) => {
                     let sref = SessionRef {
                         tunnel: tid,
