@@ -747,14 +747,12 @@ mod tests {
             });
             match AvpValue::parse_common(vendor, AvpType(attr), &value, ENTERPRISE) {
                 Some(v) => prop_assert_eq!(Ok(v), full),
-                None => prop_assert!(!matches!(
+                None => prop_assert!(!(matches!(
                     (vendor, attr, value.len()),
                     (0, 0 | 1 | 9 | 14, 2) | (0, 15, 4)
-                ) && !(
-                    vendor == ENTERPRISE
-                        && attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE.0
-                        && value.is_empty()
-                )),
+                ) || (vendor == ENTERPRISE
+                    && attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE.0
+                    && value.is_empty()))),
             }
         }
     }
