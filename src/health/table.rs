@@ -146,6 +146,39 @@ impl<K: Ord + Copy + std::fmt::Display> LoadTable<K> {
         }
     }
 
+    /// [`most_spare`] among the eligible entries `allowed` accepts, then
+    /// [`LoadTable::note_assigned`] of the one chosen, in one pass over the table (the contact
+    /// LNS's redirect decision without heartbeat peers: no second search for the entry to
+    /// count against, issue 19 item 3). The same choice and the same table after as the two
+    /// calls.
+    pub(crate) fn assign_most_spare(&mut self, allowed: impl Fn(K) -> bool) -> Option<K> {
+        let overload = self.overload_percent;
+        let mut best: Option<(K, &mut Entry)> = None;
+        for (&k, e) in self.entries.iter_mut() {
+            let eligible = e.state == NodeState::Up
+                && !(e.load.percent >= overload || e.load.used >= e.load.capacity);
+            if !eligible || !allowed(k) {
+                continue;
+            }
+            // `Iterator::max_by` keeps the later of two equal: the candidate replaces the best
+            // unless the best compares greater (the order `most_spare` gives).
+            let keep = best.as_ref().is_some_and(|(bk, b)| {
+                b.load
+                    .spare()
+                    .cmp(&e.load.spare())
+                    .then(e.load.percent.cmp(&b.load.percent))
+                    .then(k.cmp(bk))
+                    == std::cmp::Ordering::Greater
+            });
+            if !keep {
+                best = Some((k, e));
+            }
+        }
+        let (k, e) = best?;
+        e.load.used = e.load.used.saturating_add(1).min(e.load.capacity);
+        Some(k)
+    }
+
     /// Removes `node`; returns whether it was present.
     pub fn remove(&mut self, node: K) -> bool {
         self.entries.remove(&node).is_some()

@@ -746,6 +746,11 @@ impl Channel {
     }
 
     fn pump(&mut self, now: Instant) {
+        // Nothing reserved and nothing waiting (the usual case: every message left at once):
+        // nothing to send, nothing to trim (issue 19 item 3, two calls per redirect decision).
+        if self.reserved == 0 && self.backlog.is_none() {
+            return;
+        }
         self.pump_reserved(now);
         while self.may_send() {
             let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front()) else {

@@ -131,6 +131,12 @@ impl LnsPool {
         self.table.note_assigned(addr);
     }
 
+    /// [`LnsPool::select_where`], then [`LnsPool::note_redirect`] of the member chosen, in one
+    /// pass over the table (`LoadTable::assign_most_spare`).
+    pub(crate) fn select_noting(&mut self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+        self.table.assign_most_spare(allowed)
+    }
+
     /// Picks at random among available members (used by tests of spreading).
     pub fn select_random(&self, rng: &mut Rng, exclude: &[IpAddr]) -> Option<IpAddr> {
         let v: Vec<IpAddr> = self
@@ -306,6 +312,44 @@ mod tests {
         // One redirect to 10.0.1.8 leaves it less spare than 10.0.1.9.
         p.note_redirect(ip(8));
         assert_eq!(p.select(&[]), Some(ip(9)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// `select_noting` chooses what `select_where` chooses and counts it as `note_redirect`
+        /// does, decision after decision, on any pool: members Up or not, loaded or full, some
+        /// excluded.
+        #[test]
+        fn select_noting_is_select_then_note(
+            members in proptest::collection::vec(
+                (1u8..12, 0u8..3, 0u32..6, 0u32..6, 0u8..101),
+                0..8,
+            ),
+            overload in 0u8..101,
+            excluded in proptest::collection::vec(1u8..12, 0..4),
+            decisions in 1usize..6,
+        ) {
+            let mut plain = LnsPool::new(8, overload);
+            for (n, state, used, capacity, percent) in members {
+                let state = [MemberState::Up, MemberState::Suspect, MemberState::Down][usize::from(state)];
+                plain.update(ip(n), state, used, capacity, percent);
+            }
+            let mut fast = plain.clone();
+            let excluded: Vec<IpAddr> = excluded.into_iter().map(ip).collect();
+            let allowed = |a: IpAddr| !excluded.contains(&a);
+            for _ in 0..decisions {
+                let chosen = plain.select_where(allowed);
+                if let Some(t) = chosen {
+                    plain.note_redirect(t);
+                }
+                proptest::prop_assert_eq!(fast.select_noting(allowed), chosen);
+                proptest::prop_assert_eq!(
+                    fast.entries().collect::<Vec<_>>(),
+                    plain.entries().collect::<Vec<_>>()
+                );
+            }
+        }
     }
 
     /// Members fed without heartbeats and heartbeat peers are one pool; the table stays bounded.

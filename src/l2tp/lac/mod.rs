@@ -542,7 +542,8 @@ impl Lac {
     fn process(&mut self, now: Instant) {
         while let Some(up) = self.core.ups.pop_front() {
             match up {
-                Up::Sccrq { from, to, msg } => {
+                Up::Sccrq(s) => {
+                    let super::tunnel::NewSccrq { from, to, msg } = *s;
                     // A LAC takes tunnels from an LNS too (outgoing calls).
                     let _ = self.core.accept_tunnel(now, from, to, msg);
                 }
@@ -557,33 +558,37 @@ impl Lac {
                         self.send_icrq(now, id, tid);
                     }
                 }
-                Up::TunnelClosed {
-                    tunnel,
-                    was_setup,
-                    result,
-                    redirect,
-                    ..
-                } => {
+                Up::TunnelClosed(c) => {
+                    let super::tunnel::TunnelClosed {
+                        tunnel,
+                        was_setup,
+                        result,
+                        redirect,
+                        ..
+                    } = *c;
                     self.assignments.remove(&tunnel);
                     self.on_tunnel_closed(now, tunnel, was_setup, result, redirect);
                 }
                 Up::SessionMsg { session, msg } => self.session_msg(now, session, msg),
-                Up::SessionRefused {
-                    tunnel,
-                    session,
-                    result,
-                } => match session.call {
-                    // The call's session was cleared with our CDN: the call ends.
-                    Some(id) => self.fail_call(id, Some(result)),
-                    None => self.core.session_down(
-                        Some(SessionRef {
-                            tunnel,
-                            session: session.local_id,
-                        }),
-                        None,
-                        Some(result),
-                    ),
-                },
+                Up::SessionRefused(r) => {
+                    let super::tunnel::SessionRefused {
+                        tunnel,
+                        session,
+                        result,
+                    } = *r;
+                    match session.call {
+                        // The call's session was cleared with our CDN: the call ends.
+                        Some(id) => self.fail_call(id, Some(result)),
+                        None => self.core.session_down(
+                            Some(SessionRef {
+                                tunnel,
+                                session: session.local_id,
+                            }),
+                            None,
+                            Some(result),
+                        ),
+                    }
+                }
                 Up::SessionTimer(tid, sid) => self.on_session_timer(now, tid, sid),
             }
         }

@@ -600,6 +600,50 @@ mod tests {
         d.check();
     }
 
+    /// RFC 2661 5.8: a control message nothing answers is acknowledged by a ZLB once the LNS
+    /// has processed it (`Core::finish`): the SCCCN that completes a tunnel, then a HELLO.
+    #[test]
+    fn an_unanswered_message_is_acknowledged_by_a_zlb() {
+        let now = Instant::now();
+        let mut lns = Lns::new(LnsConfig::default(), now).unwrap();
+        let out = send(
+            &mut lns,
+            now,
+            ControlMessage::sccrq(9, b"lac".as_slice(), 3),
+        );
+        let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
+        let mut scccn = ControlMessage::scccn(tid);
+        (scccn.header.ns, scccn.header.nr) = (1, 1);
+        let out = send(&mut lns, now, scccn);
+        assert!(
+            out.len() == 1 && out[0].is_zlb() && out[0].header.nr == 2,
+            "{out:?}"
+        );
+        let mut hello = ControlMessage::hello(tid);
+        (hello.header.ns, hello.header.nr) = (2, 1);
+        let out = send(&mut lns, now, hello);
+        assert!(
+            out.len() == 1 && out[0].is_zlb() && out[0].header.nr == 3,
+            "{out:?}"
+        );
+    }
+
+    /// A redirect record's Session ID is drawn as a session's is (`Core::hold_redirect` draws
+    /// what `Core::alloc_session_id` draws): with the same seed, an overloaded LNS that
+    /// redirects every ICRQ assigns in its ICRPs the ids an LNS with room assigns its sessions.
+    #[test]
+    fn a_record_takes_the_id_a_session_would() {
+        let (mut over, mut room) = (Drive::new(4000), Drive::new(4000));
+        for _ in 0..300 {
+            over.redirect();
+            room.serve();
+        }
+        over.check();
+        room.check();
+        assert_eq!(over.records.len(), 300);
+        assert!(over.records.keys().eq(room.sessions.keys()));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// Any sequence of redirected ICRQs, served calls, duplicate ICRQs, CDNs (for records,

@@ -481,11 +481,16 @@ impl Lns {
             Some(v) => (Some(v.virtual_addr), v.members.get(v.me).copied()),
             None => (None, None),
         };
-        let local = local.map(|l| l.ip());
+        let (local, peer) = (local.map(|l| l.ip()), peer.ip());
+        let allowed = |a| Some(a) != vip && Some(a) != me && Some(a) != local && a != peer;
+        if self.health.is_none() {
+            // No heartbeat peers: the pool is the members fed through `pool` alone, chosen
+            // from and counted against in one pass (what the view's selection and
+            // `note_redirect` below do then).
+            return self.pool.select_noting(allowed);
+        }
         let view = self.pool_view();
-        let t = view.select_where(|a| {
-            Some(a) != vip && Some(a) != me && Some(a) != local && a != peer.ip()
-        })?;
+        let t = view.select_where(allowed)?;
         match (view.node_at(t), &mut self.health) {
             (Some(node), Some(h)) => h.note_assigned(node),
             _ => self.pool.note_redirect(t),
@@ -572,11 +577,15 @@ impl Lns {
     fn process(&mut self, now: Instant) {
         while let Some(up) = self.core.ups.pop_front() {
             match up {
-                Up::Sccrq { from, to, msg } => self.on_sccrq(now, from, to, msg),
+                Up::Sccrq(s) => {
+                    let super::tunnel::NewSccrq { from, to, msg } = *s;
+                    self.on_sccrq(now, from, to, msg);
+                }
                 Up::TunnelUp(tid) => self.replicate_tunnel(tid),
-                Up::TunnelClosed {
-                    tunnel, sessions, ..
-                } => {
+                Up::TunnelClosed(c) => {
+                    let super::tunnel::TunnelClosed {
+                        tunnel, sessions, ..
+                    } = *c;
                     self.replicate_tunnel_gone(tunnel);
                     for s in sessions {
                         // Its redirect records went with it (`tunnel::redirects` docs).
@@ -590,11 +599,14 @@ impl Lns {
                     self.session_msg(now, session, &msg);
                     self.core.recycle(msg);
                 }
-                Up::SessionRefused {
-                    tunnel,
-                    session,
-                    result,
-                } => self.session_gone(tunnel, &session, Some(result)),
+                Up::SessionRefused(r) => {
+                    let super::tunnel::SessionRefused {
+                        tunnel,
+                        session,
+                        result,
+                    } = *r;
+                    self.session_gone(tunnel, &session, Some(result));
+                }
                 Up::SessionTimer(tid, sid) => {
                     let sref = SessionRef {
                         tunnel: tid,

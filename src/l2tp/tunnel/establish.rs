@@ -7,7 +7,9 @@ use super::super::wire::{
     Avp, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue, challenge_response,
 };
 use super::super::{InputError, Table, Unexpected};
-use super::{Core, Tunnel, TunnelState, Up, advertised_capabilities, refusal};
+use super::{
+    Core, NewSccrq, Tunnel, TunnelClosed, TunnelState, Up, advertised_capabilities, refusal,
+};
 use crate::io::ct_eq;
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -289,7 +291,8 @@ impl Core {
         match ours {
             Some((our_tid, tb)) => self.tie_break(from, to, c, our_tid, tb),
             None => {
-                self.ups.push_back(Up::Sccrq { from, to, msg: c });
+                self.ups
+                    .push_back(Up::Sccrq(Box::new(NewSccrq { from, to, msg: c })));
                 Ok(())
             }
         }
@@ -316,19 +319,20 @@ impl Core {
         if !tie {
             // We lose: the role first takes the peer's SCCRQ, then re-requests our calls on that
             // tunnel.
-            self.ups.push_back(Up::Sccrq { from, to, msg: c });
+            self.ups
+                .push_back(Up::Sccrq(Box::new(NewSccrq { from, to, msg: c })));
         }
         // Drop ours silently (on a tie the peer drops its own too, and our calls start again on a
         // fresh tunnel with a fresh Tie Breaker).
         if let Some(mut t) = self.remove_tunnel(our_tid) {
             let sessions = t.sessions.drain().map(|(_, s)| s).collect();
-            self.ups.push_back(Up::TunnelClosed {
+            self.ups.push_back(Up::TunnelClosed(Box::new(TunnelClosed {
                 tunnel: our_tid,
                 was_setup: true,
                 result: None,
                 redirect: None,
                 sessions,
-            });
+            })));
         }
         if tie {
             return Err(InputError::Unexpected(Unexpected::TieBreakerEqual));

@@ -7,7 +7,7 @@ use super::super::wire::{
     ControlMessage, DataMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
 };
 use super::super::{Data, Event, InputError, SessionRef, Unexpected};
-use super::{Core, Timer, TunnelState, Up, refusal};
+use super::{Core, SessionRefused, Timer, TunnelClosed, TunnelState, Up, refusal};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -271,13 +271,13 @@ impl Core {
             peer,
             result: result.clone(),
         });
-        self.ups.push_back(Up::TunnelClosed {
+        self.ups.push_back(Up::TunnelClosed(Box::new(TunnelClosed {
             tunnel: tid,
             was_setup,
             result,
             redirect,
             sessions,
-        });
+        })));
         Some(peer_id)
     }
 
@@ -308,11 +308,12 @@ impl Core {
             if let Some(session) = self.remove_session(now, tid, sid) {
                 let cdn = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
                 self.send_ctrl(now, tid, cdn);
-                self.ups.push_back(Up::SessionRefused {
-                    tunnel: tid,
-                    session,
-                    result,
-                });
+                self.ups
+                    .push_back(Up::SessionRefused(Box::new(SessionRefused {
+                        tunnel: tid,
+                        session,
+                        result,
+                    })));
             }
         } else if sid == 0 {
             match assigned {

@@ -197,25 +197,18 @@ pub enum Timer {
     Recovery(u16),
 }
 
-/// What the tunnel layer hands up to the role (LAC or LNS).
+/// What the tunnel layer hands up to the role (LAC or LNS). The rare, large items are boxed:
+/// the queue's entries are the size of a session message, the one every session-level control
+/// message (an ICRQ of a redirect decision, the CDN after it) is moved in and out as (issue 19
+/// item 3).
 #[derive(Debug)]
 #[allow(clippy::enum_variant_names)]
 pub(crate) enum Up {
-    /// A new SCCRQ (not a retransmission) from `from`: the role accepts or refuses it.
-    Sccrq {
-        from: SocketAddr,
-        to: SocketAddr,
-        msg: ControlMessage<'static>,
-    },
+    /// A new SCCRQ (not a retransmission): the role accepts or refuses it.
+    Sccrq(Box<NewSccrq>),
     TunnelUp(u16),
     /// The tunnel failed or was stopped; its sessions are listed (already removed).
-    TunnelClosed {
-        tunnel: u16,
-        was_setup: bool,
-        result: Option<ResultCode<'static>>,
-        redirect: Option<IpAddr>,
-        sessions: Vec<Session>,
-    },
+    TunnelClosed(Box<TunnelClosed>),
     /// A session-level control message, in order, for the session its header names.
     SessionMsg {
         session: SessionRef,
@@ -224,11 +217,33 @@ pub(crate) enum Up {
     SessionTimer(u16, u16),
     /// A session was cleared with CDN `result` because of a message it could not take (already
     /// removed).
-    SessionRefused {
-        tunnel: u16,
-        session: Session,
-        result: ResultCode<'static>,
-    },
+    SessionRefused(Box<SessionRefused>),
+}
+
+/// [`Up::Sccrq`]: an SCCRQ from `from` to `to`.
+#[derive(Debug)]
+pub(crate) struct NewSccrq {
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub msg: ControlMessage<'static>,
+}
+
+/// [`Up::TunnelClosed`].
+#[derive(Debug)]
+pub(crate) struct TunnelClosed {
+    pub tunnel: u16,
+    pub was_setup: bool,
+    pub result: Option<ResultCode<'static>>,
+    pub redirect: Option<IpAddr>,
+    pub sessions: Vec<Session>,
+}
+
+/// [`Up::SessionRefused`].
+#[derive(Debug)]
+pub(crate) struct SessionRefused {
+    pub tunnel: u16,
+    pub session: Session,
+    pub result: ResultCode<'static>,
 }
 
 /// The shared tunnel/session engine.
@@ -619,10 +634,20 @@ impl Core {
     }
 
     /// Moves the channel's datagrams out and re-arms its timer.
-    pub fn flush(&mut self, _now: Instant, tid: u16) {
+    pub fn flush(&mut self, now: Instant, tid: u16) {
+        self.flush_with(now, tid, false);
+    }
+
+    /// [`Core::flush`], after the ZLB still owed ([`Channel::flush_ack_in`]) when `ack`: one
+    /// look-up of the tunnel for both ([`Core::finish`]).
+    #[inline(always)]
+    fn flush_with(&mut self, _now: Instant, tid: u16, ack: bool) {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
+        if ack {
+            t.channel.flush_ack_in(&mut self.arena);
+        }
         // Looked up again only when the answers resolved may have changed the tunnel table.
         let t = if t.channel.has_resolved() {
             self.answers_resolved(_now, tid);
@@ -708,13 +733,13 @@ impl Core {
             peer: t.peer,
             result: None,
         });
-        self.ups.push_back(Up::TunnelClosed {
+        self.ups.push_back(Up::TunnelClosed(Box::new(TunnelClosed {
             tunnel: tid,
             was_setup: t.state != TunnelState::Established,
             result: None,
             redirect: None,
             sessions,
-        });
+        })));
     }
 
     /// Adds a session to a tunnel.
@@ -956,10 +981,7 @@ impl Core {
         // Taken and put back: its buffer is reused from datagram to datagram.
         let mut dirty = std::mem::take(&mut self.dirty);
         for tid in dirty.drain(..) {
-            if let Some(t) = self.tunnels.get_mut(&tid) {
-                t.channel.flush_ack_in(&mut self.arena);
-            }
-            self.flush(now, tid);
+            self.flush_with(now, tid, true);
         }
         self.dirty = dirty;
     }

@@ -63,7 +63,7 @@ use super::super::wire::{
 };
 use super::super::{CommandError, Event, InputError, Table, Unexpected};
 use super::establish::response_ok;
-use super::{Core, Timer, Tunnel, TunnelState, Up, refusal};
+use super::{Core, SessionRefused, Timer, Tunnel, TunnelState, Up, refusal};
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -649,11 +649,12 @@ impl Core {
                 ErrorCode::INVALID_SESSION_ID,
                 Cow::Borrowed(&b"cleared: the peer's FSR names no such session"[..]),
             );
-            self.ups.push_back(Up::SessionRefused {
-                tunnel: tid,
-                session,
-                result,
-            });
+            self.ups
+                .push_back(Up::SessionRefused(Box::new(SessionRefused {
+                    tunnel: tid,
+                    session,
+                    result,
+                })));
         }
     }
 

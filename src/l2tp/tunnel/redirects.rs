@@ -21,14 +21,16 @@ impl Core {
     /// tunnel is unknown or has no id left. The record counts in `session_count` (as the
     /// session it was before) and in `redirects_held`.
     pub fn hold_redirect(&mut self, tid: u16, peer: u16, expires: Instant) -> Option<u16> {
-        let t = self.tunnels.get(&tid)?;
+        // One look-up of the tunnel for the check, the id and the record.
+        let t = self.tunnels.get_mut(&tid)?;
         if t.sessions.len() + t.sessions.held_len() >= usize::from(u16::MAX) - 1 {
             return None;
         }
-        let sid = self.alloc_session_id(tid, false)?;
+        // What `alloc_session_id(tid, false)` draws: unbounded (the LNS bounds the records).
+        let sid = super::free_id(&mut self.rng, &t.sessions)?;
         let seq = self.redirect_seq;
         self.redirect_seq = seq.wrapping_add(1);
-        self.tunnels.get_mut(&tid)?.sessions.hold(sid, peer, seq);
+        t.sessions.hold(sid, peer, seq);
         self.redirects_held += 1;
         self.session_count += 1;
         if self.redirect_expiry.len() >= 2 * self.redirects_held + SLACK {

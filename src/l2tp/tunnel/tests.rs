@@ -1,11 +1,11 @@
 //! Rules of the tunnel layer, checked next to the code that implements them.
 
 use super::establish::response_ok;
-use super::{IdMap, free_id, refusal, type_within};
+use super::{IdMap, Up, free_id, refusal, type_within};
 use crate::Rng;
-use crate::l2tp::InputError;
 use crate::l2tp::wire::avp::AvpValue;
 use crate::l2tp::wire::{Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCodeValue};
+use crate::l2tp::{InputError, SessionRef};
 use md5::{Digest, Md5};
 
 fn rng() -> Rng {
@@ -168,4 +168,18 @@ fn missing_avp_and_zero_id_are_refused_stopccn_never() {
     stop.avps
         .retain(|a| a.key().1 != AvpType::ASSIGNED_TUNNEL_ID);
     assert!(refusal(&stop).is_none());
+}
+
+/// What the tunnel layer hands up to the role is the size of a session message, the item every
+/// session-level control message is queued as (`Up` docs, issue 19 item 3): the rare, large
+/// ones (an SCCRQ with its addresses, a closed tunnel with its sessions, a refused session) are
+/// boxed.
+#[test]
+fn a_hand_up_is_the_size_of_a_session_message() {
+    let message = std::mem::size_of::<SessionRef>() + std::mem::size_of::<ControlMessage<'_>>();
+    assert!(
+        std::mem::size_of::<Up>() <= message.next_multiple_of(8),
+        "Up {} B, a session message {message} B",
+        std::mem::size_of::<Up>()
+    );
 }

@@ -150,8 +150,9 @@ fn fsr_clears_only_sessions_the_peer_lacks() {
     assert!(sent(&mut c).is_empty(), "no CDN");
     assert!(matches!(
         c.ups.pop_front(),
-        Some(Up::SessionRefused { tunnel: 7, ref session, ref result })
-            if session.local_id == 2 && result.error_code() == Some(ErrorCode::INVALID_SESSION_ID)
+        Some(Up::SessionRefused(ref r))
+            if r.tunnel == 7 && r.session.local_id == 2
+                && r.result.error_code() == Some(ErrorCode::INVALID_SESSION_ID)
     ));
     assert_eq!(c.stats.sessions_cleared_by_fsr, 1);
 }

@@ -350,16 +350,33 @@ impl<'a> AvpValue<'a> {
         Self::parse_as(vendor, attr, value, offset, enterprise, Cow::Borrowed)
     }
 
-    /// The IETF (vendor 0) values most messages carry, one 16- or 32-bit integer each (Message
-    /// Type, Assigned Tunnel ID, Assigned Session ID, Call Serial Number: RFC 2661 4.4.1, 4.4.3,
-    /// 4.4.5), when `value` has exactly that integer's length: what [`AvpValue::parse_as`] gives
-    /// for them, read inline without its call. `None` for anything else (then `parse_as` decides,
-    /// errors included).
+    /// The values most messages carry: the IETF (vendor 0) ones of one 16- or 32-bit integer
+    /// (Message Type, Assigned Tunnel ID, Assigned Session ID, Call Serial Number: RFC 2661
+    /// 4.4.1, 4.4.3, 4.4.5) when `value` has exactly that integer's length, a Result Code without
+    /// Error Code (4.4.2: two octets, a CDN's or StopCCN's), and the empty `LoadBalanceCapable`
+    /// of vendor `enterprise` (an ICRQ's or SCCRQ's, issue 19 item 3): what
+    /// [`AvpValue::parse_as`] gives for them, read inline without its call. `None` for anything
+    /// else (then `parse_as` decides, errors included).
     #[inline]
-    pub(crate) fn parse_common(attr: AvpType, value: &[u8]) -> Option<AvpValue<'static>> {
+    pub(crate) fn parse_common(
+        vendor: u16,
+        attr: AvpType,
+        value: &[u8],
+        enterprise: u16,
+    ) -> Option<AvpValue<'static>> {
         use AvpValue::*;
+        if vendor != 0 {
+            let lbc = vendor == enterprise
+                && attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE
+                && value.is_empty();
+            return lbc.then_some(LoadBalanceCapable { vendor });
+        }
         Some(match (attr.0, value) {
             (0, &[a, b]) => MessageType(crate::l2tp::wire::MessageType(u16::from_be_bytes([a, b]))),
+            (1, &[a, b]) => ResultCode(self::ResultCode {
+                result: ResultCodeValue(u16::from_be_bytes([a, b])),
+                error: None,
+            }),
             (9, &[a, b]) => AssignedTunnelId(u16::from_be_bytes([a, b])),
             (14, &[a, b]) => AssignedSessionId(u16::from_be_bytes([a, b])),
             (15, &[a, b, c, d]) => CallSerialNumber(u32::from_be_bytes([a, b, c, d])),
@@ -708,27 +725,40 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
-        /// The inline read of the common integer AVPs is what the full parse gives, on any IETF
-        /// type and any value of 0 to 6 octets; and it does answer for the four it covers at
-        /// their exact length (RFC 2661 4.4: Message Type and the two ids are 2 octets, the
-        /// Call Serial Number 4).
+        /// The inline read of the common AVPs is what the full parse gives, on any type of the
+        /// IETF, of the enterprise or of another vendor, and any value of 0 to 6 octets; and it
+        /// does answer for those it covers at their exact length (RFC 2661 4.4: Message Type and
+        /// the two ids are 2 octets, the Call Serial Number 4, a Result Code without Error Code
+        /// 2; the enterprise's LoadBalanceCapable is empty).
         #[test]
-        fn common_integers_are_parse_as(
-            attr in prop_oneof![Just(0u16), Just(9), Just(14), Just(15), 0..64u16],
-            value in proptest::collection::vec(any::<u8>(), 0..7),
+        fn common_values_are_parse_as(
+            vendor in prop_oneof![Just(0u16), Just(ENTERPRISE), any::<u16>()],
+            attr in prop_oneof![
+                Just(0u16), Just(1), Just(9), Just(14), Just(15),
+                Just(AvpType::VENDOR_LOAD_BALANCE_CAPABLE.0), 0..64u16
+            ],
+            value in prop_oneof![
+                Just(Vec::new()),
+                proptest::collection::vec(any::<u8>(), 0..7)
+            ],
         ) {
-            let full = AvpValue::parse_as(0, AvpType(attr), &value, 12, 0, |b| {
+            let full = AvpValue::parse_as(vendor, AvpType(attr), &value, 12, ENTERPRISE, |b| {
                 std::borrow::Cow::Owned(b.to_vec())
             });
-            match AvpValue::parse_common(AvpType(attr), &value) {
+            match AvpValue::parse_common(vendor, AvpType(attr), &value, ENTERPRISE) {
                 Some(v) => prop_assert_eq!(Ok(v), full),
-                None => prop_assert!(!matches!(
-                    (attr, value.len()),
-                    (0 | 9 | 14, 2) | (15, 4)
-                )),
+                None => prop_assert!(!(matches!(
+                    (vendor, attr, value.len()),
+                    (0, 0 | 1 | 9 | 14, 2) | (0, 15, 4)
+                ) || (vendor == ENTERPRISE
+                    && attr == AvpType::VENDOR_LOAD_BALANCE_CAPABLE.0
+                    && value.is_empty()))),
             }
         }
     }
+
+    /// The enterprise the inline read is checked under (`common_values_are_parse_as`).
+    const ENTERPRISE: u16 = crate::l2tp::wire::DEFAULT_ENTERPRISE;
 
     /// RFC 2661 4.1: an AVP's Length counts its 6 octets of header, so it is at least 6, and the
     /// AVP must fit in the message; the inlined read and its out-of-line error path agree with

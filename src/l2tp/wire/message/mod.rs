@@ -385,9 +385,8 @@ impl<'a> ControlMessage<'a> {
                         data: own(raw.value),
                     },
                 }
-            } else if let Some(v) = (raw.vendor == 0)
-                .then(|| AvpValue::parse_common(raw.attr, raw.value))
-                .flatten()
+            } else if let Some(v) =
+                AvpValue::parse_common(raw.vendor, raw.attr, raw.value, opts.enterprise)
             {
                 v
             } else {
