@@ -328,6 +328,16 @@ mod tests {
         out
     }
 
+    /// A tunnel set up with `lns` (SCCRQ, then SCCCN at Ns 1, Nr 1): its id and what the LNS
+    /// sent for the SCCCN.
+    fn establish(lns: &mut Lns, now: Instant) -> (u16, Vec<ControlMessage<'static>>) {
+        let out = send(lns, now, ControlMessage::sccrq(9, b"lac".as_slice(), 3));
+        let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
+        let mut scccn = ControlMessage::scccn(tid);
+        (scccn.header.ns, scccn.header.nr) = (1, 1);
+        (tid, send(lns, now, scccn))
+    }
+
     /// An overloaded LNS (two pool members up with room) redirects an ICRQ from a LAC that said
     /// LoadBalanceCapable with an ICRP naming a pool LNS (claim 4), keeping one record for it;
     /// a second ICRQ for the same peer session (a new message, not a retransmission) is a
@@ -345,15 +355,7 @@ mod tests {
         };
         cfg.common.seed = crate::io::seed(3);
         let mut lns = Lns::new(cfg, now).unwrap();
-        let out = send(
-            &mut lns,
-            now,
-            ControlMessage::sccrq(9, b"lac".as_slice(), 3),
-        );
-        let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
-        let mut scccn = ControlMessage::scccn(tid);
-        (scccn.header.ns, scccn.header.nr) = (1, 1);
-        send(&mut lns, now, scccn);
+        let (tid, _) = establish(&mut lns, now);
         for member in ["10.0.1.1", "10.0.1.2"] {
             lns.pool
                 .update(member.parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
@@ -417,15 +419,7 @@ mod tests {
             };
             cfg.common.seed = crate::io::seed(11);
             let mut lns = Lns::new(cfg, now).unwrap();
-            let out = send(
-                &mut lns,
-                now,
-                ControlMessage::sccrq(9, b"lac".as_slice(), 3),
-            );
-            let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
-            let mut scccn = ControlMessage::scccn(tid);
-            (scccn.header.ns, scccn.header.nr) = (1, 1);
-            send(&mut lns, now, scccn);
+            let (tid, _) = establish(&mut lns, now);
             for member in ["10.0.1.1", "10.0.1.2"] {
                 lns.pool
                     .update(member.parse().unwrap(), MemberState::Up, 0, 1 << 30, 0);
@@ -606,15 +600,7 @@ mod tests {
     fn an_unanswered_message_is_acknowledged_by_a_zlb() {
         let now = Instant::now();
         let mut lns = Lns::new(LnsConfig::default(), now).unwrap();
-        let out = send(
-            &mut lns,
-            now,
-            ControlMessage::sccrq(9, b"lac".as_slice(), 3),
-        );
-        let tid = out.iter().find_map(|c| c.assigned_tunnel_id()).unwrap();
-        let mut scccn = ControlMessage::scccn(tid);
-        (scccn.header.ns, scccn.header.nr) = (1, 1);
-        let out = send(&mut lns, now, scccn);
+        let (tid, out) = establish(&mut lns, now);
         assert!(
             out.len() == 1 && out[0].is_zlb() && out[0].header.nr == 2,
             "{out:?}"
