@@ -177,19 +177,41 @@ enum Repr {
 }
 
 /// A tunnel's sessions past [`FEW`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Many {
     by_id: super::tunnel::IdMap<Session>,
     /// Our ids of the sessions that had a peer id when put in, by that id (the peer chooses it:
     /// a keyed hash, never [`super::tunnel::IdHasher`]); each entry names a session of `by_id`
     /// whose peer id is the one it was filed under.
     by_peer: hashbrown::HashTable<u16>,
-    hasher: std::hash::RandomState,
+    /// foldhash's quality variant (its fast variant mixes a small key's high bits, the tag
+    /// hashbrown compares, poorly for some seeds: `io::timer`'s `KeyHasher`) under a random
+    /// 64-bit seed ([`random_seed`]), so peers cannot aim their ids at one probe sequence; a
+    /// tenth of SipHash's instructions for the ICRQ's duplicate check (issue 19 item 3).
+    hasher: foldhash::quality::FixedState,
     /// Our ids of the sessions put in without a peer id (they may have learned it since).
     unassigned: Vec<u16>,
 }
 
+/// A random seed for a [`Many`]'s peer hash: drawn from std's randomly keyed SipHash (keys from
+/// the operating system once per thread, as `std::hash::RandomState` had them before), so the
+/// endpoint's own RNG, whose draws the ids and the simulator's seeded runs follow, is not
+/// consumed.
+fn random_seed() -> u64 {
+    std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0x7365_7373_696f_6e73_u64)
+}
+
 impl Many {
+    /// No sessions; the peer hash keyed by `seed`.
+    fn new(seed: u64) -> Self {
+        Many {
+            by_id: super::tunnel::IdMap::default(),
+            by_peer: hashbrown::HashTable::new(),
+            hasher: foldhash::quality::FixedState::with_seed(seed),
+            unassigned: Vec::new(),
+        }
+    }
+
     fn hash(&self, peer: u16) -> u64 {
         std::hash::BuildHasher::hash_one(&self.hasher, peer)
     }
@@ -347,7 +369,7 @@ impl Sessions {
                 v.push(s);
             }
             Repr::Few(v) => {
-                let mut m = Box::<Many>::default();
+                let mut m = Box::new(Many::new(random_seed()));
                 for s in v.drain(..).chain(std::iter::once(s)) {
                     m.insert(s.local_id, s);
                 }
@@ -525,6 +547,7 @@ mod tests {
                         }
                     }
                 }
+                prop_assert_eq!(t.len(), t.values().count());
                 for p in 0u16..12 {
                     let found = t.find_by_peer(p);
                     prop_assert_eq!(found.is_some(), scan(&t, p).is_some());
@@ -644,6 +667,18 @@ mod tests {
         t.hold(9, 90, 3);
         assert_eq!(t.release_all(), 1);
         assert!(t.held.is_none() && !t.id_taken(9));
+    }
+
+    /// Each table's peer hash has a seed of its own, drawn at random (the peer chooses the ids
+    /// it hashes: a fixed seed would let it aim them at one probe sequence).
+    #[test]
+    fn peer_hash_seeds_are_random() {
+        let seeds: std::collections::HashSet<u64> = (0..64).map(|_| super::random_seed()).collect();
+        assert_eq!(seeds.len(), 64);
+        let a = super::Many::new(super::random_seed());
+        let b = super::Many::new(super::random_seed());
+        let differ = (1..=64u16).filter(|&p| a.hash(p) != b.hash(p)).count();
+        assert!(differ >= 60, "{differ} of 64 peer ids hash apart");
     }
 
     /// One session costs its own size (issue 19 item 3), not a hash table's four slots.
