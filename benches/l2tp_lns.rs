@@ -193,7 +193,8 @@ fn redirect_decisions(c: &mut Criterion) {
             sid
         })
     });
-    assert!(redirected > 0);
+    // The timed decisions redirected (none is timed when a name filter leaves this one out).
+    assert!(redirected > 0 || k == 0);
     assert_eq!(lns.pending_redirects(), 0);
 
     let lns_addr = LNS;
