@@ -246,6 +246,14 @@ impl<T> Fifo<T> {
         a.iter_mut().chain(b)
     }
 
+    /// The item at `i` (0: the oldest), to change in place.
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        match self {
+            Fifo::One(e) => (i == 0).then_some(e),
+            Fifo::Many(q) => q.get_mut(i),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Fifo::One(_) => 1,
@@ -933,6 +941,44 @@ impl Channel {
             }
         }
         self.release_queued(now, ns);
+    }
+
+    /// As [`Channel::release`] of `ns`, the send left to [`Channel::release_marked`]: a run of
+    /// reserved messages (a burst of held ICRPs, `lns::replicate` docs) is released with one
+    /// walk of the window, not one per message. The same messages leave in the same order, with
+    /// the same Nr, as when each is released at once: the messages released leave in Ns order
+    /// either way (the run is released in the order reserved), and nothing else changes between
+    /// them. With messages waiting in the backlog (which a release may let through between two
+    /// of the run), it is [`Channel::release`].
+    pub fn mark_released(&mut self, now: Instant, ns: u16) {
+        if self.backlog.is_some() {
+            self.release(now, ns);
+            return;
+        }
+        // The unacknowledged messages hold consecutive Ns as a rule: looked up at its place
+        // from the oldest's, else searched (the same one: an Ns is there once at most).
+        let at = self
+            .unacked
+            .front()
+            .map(|m| usize::from(ns.wrapping_sub(m.0)));
+        let placed = at
+            .and_then(|i| self.unacked.get_mut(i))
+            .filter(|m| m.0 == ns && m.2 == Flight::Held);
+        let held = match placed {
+            Some(m) => Some(m),
+            None => self
+                .unacked
+                .iter_mut()
+                .find(|m| m.0 == ns && m.2 == Flight::Held),
+        };
+        if let Some(m) = held {
+            m.2 = Flight::Released;
+        }
+    }
+
+    /// Sends what [`Channel::mark_released`] let go, as the window allows.
+    pub fn release_marked(&mut self, now: Instant) {
+        self.pump(now);
     }
 
     /// [`Channel::release`]'s general path: the message is marked released and [`Channel::pump`]
@@ -2646,6 +2692,74 @@ mod tests {
         );
         relay(d, &mut b, &mut a);
         assert!(a.is_idle());
+    }
+
+    proptest::proptest! {
+        /// `mark_released` docs: a run of reserved messages marked released then sent at once
+        /// ([`Channel::release_marked`]) leaves as releasing each at once ([`Channel::release`])
+        /// does: the same datagrams in the same order (their Ns and Nr), the same timer, the
+        /// same state; with the window open or closed (slow start, a small peer window), with
+        /// messages sent before, between and after the reservations (some waiting in the
+        /// backlog), a received message owing an acknowledgement, and a release order that
+        /// skips some of the reserved messages.
+        #[test]
+        fn a_run_marked_released_leaves_as_each_released(
+            window in 1u16..8,
+            warm in 0usize..4,
+            before in 0usize..3,
+            reserve in 1usize..10,
+            between in proptest::collection::vec(0usize..3, 10),
+            skip in proptest::collection::vec(proptest::bool::weighted(0.2), 10),
+            owe_ack in proptest::bool::ANY,
+        ) {
+            let run = |marked: bool| {
+                let (t, mut a, mut b) = pair();
+                a.set_peer_window(window);
+                b.set_peer_window(8);
+                for _ in 0..warm {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                    relay(t, &mut a, &mut b);
+                    relay(t, &mut b, &mut a);
+                }
+                for _ in 0..before {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                }
+                let mut out = Vec::new();
+                while let Some(d) = a.poll_transmit() {
+                    out.push(d);
+                }
+                let mut reserved = Vec::new();
+                for n in between.iter().take(reserve) {
+                    reserved.extend(a.reserve(ControlMessage::hello(0)));
+                    for _ in 0..*n {
+                        let _ = a.send(t, ControlMessage::hello(0));
+                    }
+                }
+                if owe_ack {
+                    b.send(t, ControlMessage::hello(0)).unwrap();
+                    relay(t, &mut b, &mut a);
+                }
+                let d = t + Duration::from_millis(5);
+                let go = reserved.iter().zip(&skip).filter(|(_, s)| !**s).map(|(ns, _)| *ns);
+                if marked {
+                    for ns in go {
+                        a.mark_released(d, ns);
+                    }
+                    a.release_marked(d);
+                } else {
+                    for ns in go {
+                        a.release(d, ns);
+                    }
+                }
+                a.end_defer();
+                a.flush_ack();
+                while let Some(d) = a.poll_transmit() {
+                    out.push(d);
+                }
+                (out, a.deadline().map(|x| x - t), a.replica_state(), a.in_flight(), a.reserved)
+            };
+            proptest::prop_assert_eq!(run(true), run(false));
+        }
     }
 
     /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's
