@@ -610,7 +610,7 @@ impl Core {
     /// deferred (carried, else a ZLB), with one flush: the end of [`Core::release_ctrl_acked`].
     pub fn release_marked_acked(&mut self, now: Instant, tid: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
-            t.channel.release_marked(now);
+            t.channel.release_marked_in(now, &mut self.arena);
             t.channel.end_defer();
             t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
