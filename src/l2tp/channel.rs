@@ -68,6 +68,36 @@ fn set_nr(bytes: &mut Bytes, nr: u16) {
     *bytes = m.freeze();
 }
 
+/// As [`set_nr`], a message shared with another copy (a reserved one cut from the arena, whose
+/// Nr moved before its release) copied into `arena` ([`encode_into`]'s way: the same octets,
+/// without an allocation of its own in the usual case).
+fn set_nr_in(bytes: &mut Bytes, nr: u16, arena: &mut BytesMut) {
+    let nr = nr.to_be_bytes();
+    if bytes.get(10..12).is_none_or(|b| b == nr) {
+        return;
+    }
+    let shared = match std::mem::take(bytes).try_into_mut() {
+        Ok(mut m) => {
+            if let Some(slot) = m.get_mut(10..12) {
+                slot.copy_from_slice(&nr);
+            }
+            *bytes = m.freeze();
+            return;
+        }
+        Err(shared) => shared,
+    };
+    let len = shared.len();
+    if arena.capacity() < len {
+        arena.reserve(len.max(ARENA_BLOCK));
+    }
+    let start = arena.len();
+    arena.extend_from_slice(&shared);
+    if let Some(slot) = arena.get_mut(start + 10..start + 12) {
+        slot.copy_from_slice(&nr);
+    }
+    *bytes = arena.split().freeze();
+}
+
 /// Parameters of a control channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelConfig {
@@ -244,6 +274,14 @@ impl<T> Fifo<T> {
             Fifo::Many(q) => q.as_mut_slices(),
         };
         a.iter_mut().chain(b)
+    }
+
+    /// The item at `i` (0: the oldest), to change in place.
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        match self {
+            Fifo::One(e) => (i == 0).then_some(e),
+            Fifo::Many(q) => q.get_mut(i),
+        }
     }
 
     fn len(&self) -> usize {
@@ -746,12 +784,18 @@ impl Channel {
     }
 
     fn pump(&mut self, now: Instant) {
+        self.pump_in(now, None);
+    }
+
+    /// As [`Channel::pump`], a released message whose Nr moved copied into `arena` when shared
+    /// ([`set_nr_in`]).
+    fn pump_in(&mut self, now: Instant, arena: Option<&mut BytesMut>) {
         // Nothing reserved and nothing waiting (the usual case: every message left at once):
         // nothing to send, nothing to trim (issue 19 item 3, two calls per redirect decision).
         if self.reserved == 0 && self.backlog.is_none() {
             return;
         }
-        self.pump_reserved(now);
+        self.pump_reserved(now, arena);
         while self.may_send() {
             let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front()) else {
                 break;
@@ -763,7 +807,7 @@ impl Channel {
 
     /// Transmits the released reserved messages ([`Channel::reserve`]) that are within the
     /// window (counted from the oldest unacknowledged message, as for any message).
-    fn pump_reserved(&mut self, now: Instant) {
+    fn pump_reserved(&mut self, now: Instant, mut arena: Option<&mut BytesMut>) {
         if self.reserved == 0 || self.held {
             return;
         }
@@ -776,7 +820,10 @@ impl Channel {
             }
             *flight = Flight::Sent;
             self.reserved = self.reserved.saturating_sub(1);
-            set_nr(bytes, nr);
+            match arena.as_deref_mut() {
+                Some(arena) => set_nr_in(bytes, nr, arena),
+                None => set_nr(bytes, nr),
+            }
             self.out.push_back(bytes.clone());
             sent = true;
         }
@@ -933,6 +980,51 @@ impl Channel {
             }
         }
         self.release_queued(now, ns);
+    }
+
+    /// As [`Channel::release`] of `ns`, the send left to [`Channel::release_marked`]: a run of
+    /// reserved messages (a burst of held ICRPs, `lns::replicate` docs) is released with one
+    /// walk of the window, not one per message. The same messages leave in the same order, with
+    /// the same Nr, as when each is released at once: the messages released leave in Ns order
+    /// either way (the run is released in the order reserved), and nothing else changes between
+    /// them. With messages waiting in the backlog (which a release may let through between two
+    /// of the run), it is [`Channel::release`].
+    pub fn mark_released(&mut self, now: Instant, ns: u16) {
+        if self.backlog.is_some() {
+            self.release(now, ns);
+            return;
+        }
+        // The unacknowledged messages hold consecutive Ns as a rule: looked up at its place
+        // from the oldest's, else searched (the same one: an Ns is there once at most).
+        let at = self
+            .unacked
+            .front()
+            .map(|m| usize::from(ns.wrapping_sub(m.0)));
+        let placed = at
+            .and_then(|i| self.unacked.get_mut(i))
+            .filter(|m| m.0 == ns && m.2 == Flight::Held);
+        let held = match placed {
+            Some(m) => Some(m),
+            None => self
+                .unacked
+                .iter_mut()
+                .find(|m| m.0 == ns && m.2 == Flight::Held),
+        };
+        if let Some(m) = held {
+            m.2 = Flight::Released;
+        }
+    }
+
+    /// Sends what [`Channel::mark_released`] let go, as the window allows.
+    pub fn release_marked(&mut self, now: Instant) {
+        self.pump(now);
+    }
+
+    /// As [`Channel::release_marked`], a message whose Nr moved since it was reserved (a
+    /// message of the peer received meanwhile: a burst of ICRQs) rewritten into `arena` rather
+    /// than into an allocation of its own (the same octets).
+    pub fn release_marked_in(&mut self, now: Instant, arena: &mut BytesMut) {
+        self.pump_in(now, Some(arena));
     }
 
     /// [`Channel::release`]'s general path: the message is marked released and [`Channel::pump`]
@@ -2646,6 +2738,120 @@ mod tests {
         );
         relay(d, &mut b, &mut a);
         assert!(a.is_idle());
+    }
+
+    proptest::proptest! {
+        /// `mark_released` docs: a run of reserved messages marked released then sent at once
+        /// ([`Channel::release_marked`]) leaves as releasing each at once ([`Channel::release`])
+        /// does: the same datagrams in the same order (their Ns and Nr), the same timer, the
+        /// same state; with the window open or closed (slow start, a small peer window), with
+        /// messages sent before, between and after the reservations (some waiting in the
+        /// backlog), a received message owing an acknowledgement, and a release order that
+        /// skips some of the reserved messages.
+        #[test]
+        fn a_run_marked_released_leaves_as_each_released(
+            window in 1u16..8,
+            warm in 0usize..4,
+            before in 0usize..3,
+            reserve in 1usize..10,
+            between in proptest::collection::vec(0usize..3, 10),
+            skip in proptest::collection::vec(proptest::bool::weighted(0.2), 10),
+            owe_ack in proptest::bool::ANY,
+        ) {
+            // 0: each released; 1: marked, then sent; 2: marked, then sent with the arena.
+            let run = |mode: u8| {
+                let (t, mut a, mut b) = pair();
+                let mut arena = BytesMut::new();
+                a.set_peer_window(window);
+                b.set_peer_window(8);
+                for _ in 0..warm {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                    relay(t, &mut a, &mut b);
+                    relay(t, &mut b, &mut a);
+                }
+                for _ in 0..before {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                }
+                let mut out = Vec::new();
+                while let Some(d) = a.poll_transmit() {
+                    out.push(d);
+                }
+                let mut reserved = Vec::new();
+                for n in between.iter().take(reserve) {
+                    reserved.extend(a.reserve_in(ControlMessage::hello(0), &mut arena));
+                    for _ in 0..*n {
+                        let _ = a.send(t, ControlMessage::hello(0));
+                    }
+                }
+                if owe_ack {
+                    b.send(t, ControlMessage::hello(0)).unwrap();
+                    relay(t, &mut b, &mut a);
+                }
+                let d = t + Duration::from_millis(5);
+                let go = reserved.iter().zip(&skip).filter(|(_, s)| !**s).map(|(ns, _)| *ns);
+                if mode == 0 {
+                    for ns in go {
+                        a.release(d, ns);
+                    }
+                } else {
+                    for ns in go {
+                        a.mark_released(d, ns);
+                    }
+                    match mode {
+                        1 => a.release_marked(d),
+                        _ => a.release_marked_in(d, &mut arena),
+                    }
+                }
+                a.end_defer();
+                a.flush_ack();
+                while let Some(d) = a.poll_transmit() {
+                    out.push(d);
+                }
+                (out, a.deadline().map(|x| x - t), a.replica_state(), a.in_flight(), a.reserved)
+            };
+            let each = run(0);
+            proptest::prop_assert_eq!(run(1), each.clone());
+            proptest::prop_assert_eq!(run(2), each);
+        }
+    }
+
+    /// `release_marked_in` docs: reserved messages cut from the arena whose Nr moved before
+    /// their release (a message of the peer received meanwhile) are rewritten into the arena,
+    /// not into allocations of their own: the datagrams sent lie in the arena's block, with the
+    /// new Nr.
+    #[test]
+    fn released_messages_whose_nr_moved_are_rewritten_into_the_arena() {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(8);
+        let mut arena = BytesMut::with_capacity(ARENA_BLOCK);
+        let base = arena.as_ptr() as usize;
+        let ns: Vec<u16> = (0..3)
+            .map(|_| a.reserve_in(ControlMessage::hello(0), &mut arena).unwrap())
+            .collect();
+        b.send(t, ControlMessage::hello(0)).unwrap();
+        relay(t, &mut b, &mut a);
+        let nr = a.replica_state().1;
+        assert_eq!(nr, 1, "the peer's message moved our Nr");
+        for ns in &ns {
+            a.mark_released(t, *ns);
+        }
+        a.release_marked_in(t, &mut arena);
+        let mut sent = 0;
+        while let Some(d) = a.poll_transmit() {
+            let m = parse(&d);
+            if m.is_zlb() {
+                continue;
+            }
+            assert_eq!((m.header.ns, m.header.nr), (ns[sent], nr));
+            let at = d.as_ptr() as usize;
+            assert!(
+                (base..base + ARENA_BLOCK).contains(&at),
+                "message {sent} in the arena"
+            );
+            sent += 1;
+        }
+        // Slow start: one in flight at first.
+        assert!(sent >= 1, "released");
     }
 
     /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's

@@ -353,6 +353,50 @@ fn release_held(core: &mut Core, now: Instant, h: HeldReply) {
     }
 }
 
+/// Releases the held ICRPs at the front of `held` up to the first one `waiting`, in order, as
+/// [`release_held`] of each would: a run of numbered ones of one tunnel (a burst of set-ups
+/// whose records shared a batch) is marked released one by one and sent with one walk of the
+/// tunnel's window and one flush ([`Core::mark_released`], [`Core::release_marked_acked`]);
+/// a run of one, and an unnumbered ICRP, as [`release_held`].
+fn release_runs(
+    core: &mut Core,
+    held: &mut VecDeque<HeldReply>,
+    now: Instant,
+    waiting: impl Fn(&HeldReply) -> bool,
+) {
+    // The tunnel whose run is being marked, if any.
+    let mut run = None;
+    while let Some(h) = held.front() {
+        if waiting(h) {
+            break;
+        }
+        let Some(h) = held.pop_front() else {
+            break;
+        };
+        let Reply::Reserved(ns) = h.reply else {
+            release_held(core, now, h);
+            continue;
+        };
+        let more = held.front().is_some_and(|n| {
+            n.tunnel == h.tunnel && matches!(n.reply, Reply::Reserved(_)) && !waiting(n)
+        });
+        match (run == Some(h.tunnel), more) {
+            // Alone: as before.
+            (false, false) => core.release_ctrl_acked(now, h.tunnel, ns),
+            (_, true) => {
+                core.mark_released(now, h.tunnel, ns);
+                run = Some(h.tunnel);
+            }
+            // The run's last.
+            (true, false) => {
+                core.mark_released(now, h.tunnel, ns);
+                core.release_marked_acked(now, h.tunnel);
+                run = None;
+            }
+        }
+    }
+}
+
 /// Whether what `mark` covers is not yet applied by the peer of `ch` (module docs, output
 /// commit): not committed, or the peer's bulk sync not acknowledged to its end.
 fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
@@ -726,10 +770,7 @@ impl Lns {
             return;
         };
         let waiting = |h: &HeldReply| h.peer != peer || h.mark > committed || !synced;
-        let core = &mut self.core;
-        release_in_order(&mut self.repl.held, false, waiting, |h| {
-            release_held(core, now, h);
-        });
+        release_runs(&mut self.core, &mut self.repl.held, now, waiting);
     }
 
     /// Session `sid` of `tid` went down.

@@ -597,6 +597,26 @@ impl Core {
         }
     }
 
+    /// Marks the message reserved at `ns` on tunnel `tid` released, to leave at
+    /// [`Core::release_marked_acked`] ([`Channel::mark_released`]): a run of held ICRPs of one
+    /// tunnel released with one send, as [`Core::release_ctrl_acked`] of each would.
+    pub fn mark_released(&mut self, now: Instant, tid: u16, ns: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.mark_released(now, ns);
+        }
+    }
+
+    /// Sends what [`Core::mark_released`] let go on tunnel `tid`, then the acknowledgement
+    /// deferred (carried, else a ZLB), with one flush: the end of [`Core::release_ctrl_acked`].
+    pub fn release_marked_acked(&mut self, now: Instant, tid: u16) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.channel.release_marked_in(now, &mut self.arena);
+            t.channel.end_defer();
+            t.channel.flush_ack_in(&mut self.arena);
+            self.flush(now, tid);
+        }
+    }
+
     /// Holds the acknowledgement of the message `ns` received on tunnel `tid`
     /// ([`Channel::hold_ack`]).
     pub fn hold_ack(&mut self, tid: u16, ns: u16) {
