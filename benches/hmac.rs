@@ -97,14 +97,14 @@ fn hmac(c: &mut Criterion) {
             one / many
         ));
         let mut g = c.benchmark_group(format!("hmac_md5_{len}"));
-        g.bench_function("one_at_a_time_x8", |b| {
+        g.bench_function(format!("one_at_a_time_x{LANES}"), |b| {
             b.iter(|| {
                 for (k, m) in keys.iter().zip(&msgs) {
                     black_box(k.tag(black_box(m)));
                 }
             })
         });
-        g.bench_function("lanes_x8", |b| {
+        g.bench_function(format!("lanes_x{LANES}"), |b| {
             let k: [&HmacMd5Key; LANES] = std::array::from_fn(|l| &keys[l]);
             let m: [&[u8]; LANES] = std::array::from_fn(|l| &msgs[l][..]);
             b.iter(|| black_box(hmac_md5_lanes(black_box(k), black_box(m))))
@@ -112,8 +112,9 @@ fn hmac(c: &mut Criterion) {
         g.finish();
     }
     println!(
-        "table| `hmac` | HMAC-MD5, {LANES} lanes vs one at a time (same run) | {} | faster than one \
-         at a time |",
+        "table| `hmac` | HMAC-MD5, {LANES} lanes ({}) vs one at a time (same run) | {} | faster \
+         than one at a time |",
+        telcp::io::md5x::ISA,
         rows.join("; ")
     );
 }

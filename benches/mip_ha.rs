@@ -229,7 +229,7 @@ fn register_batch(
     n
 }
 
-/// Registrations fed one by one ([`register`]) or eight at a time ([`register_batch`], each
+/// Registrations fed one by one ([`register`]) or [`BATCH`] at a time ([`register_batch`], each
 /// batch at its last request's time); returns how many were relayed to the FA.
 fn register_all(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)], batched: bool) -> u32 {
     let mut relayed = 0;
@@ -248,7 +248,8 @@ fn register_all(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)], batched
     relayed
 }
 
-/// Requests per batch: the lanes of [`telcp::io::md5x`].
+/// Requests per batch: the lanes of [`telcp::io::md5x`] (8; 16 where the build enables AVX2, as
+/// `md5x::ISA`, printed with the figures, says).
 const BATCH: usize = telcp::io::md5x::LANES;
 
 /// FA -> HA 1 -> HA 2 -> HA 1 -> FA; returns the bytes relayed to the FA.
@@ -291,9 +292,13 @@ fn bench(c: &mut Criterion) {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(100_000);
-        // One by one, then eight at a time (HomeAgent::handle_batch, multi-lane HMAC-MD5).
+        // One by one, then BATCH at a time (HomeAgent::handle_batch, multi-lane HMAC-MD5).
         let [one, four] = both_ways(&mut rig, n);
-        for (how, us) in [("one by one", one), ("batched by 8", four)] {
+        let batched = format!(
+            "batched by {BATCH} (HMAC-MD5 lanes: {})",
+            telcp::io::md5x::ISA
+        );
+        for (how, us) in [("one by one", one), (batched.as_str(), four)] {
             println!(
                 "mip_ha {name}, {how}: {us:.3} us CPU per registration ({:.0} registrations/s/core), \
                  best of 5 interleaved rounds",
@@ -320,7 +325,7 @@ fn memory(_c: &mut Criterion) {
     }
 }
 
-/// CPU microseconds per registration one by one and batched by 8: the best of 5 interleaved
+/// CPU microseconds per registration one by one and batched by [`BATCH`]: the best of 5 interleaved
 /// rounds (one by one, batched, one by one, ...) of `n / 5` registrations each, built beforehand.
 fn both_ways(rig: &mut Rig, n: u32) -> [f64; 2] {
     let per_round = (n / 5).max(BATCH as u32);
@@ -397,7 +402,7 @@ fn memory_per_binding() {
 
 /// Registration cost with 10k, 100k and 1M mobile nodes registered: every node registers once,
 /// then 100k more registrations (re-registrations of bound nodes) are timed in CPU time, one by
-/// one and batched by 8 in interleaved rounds ([`both_ways`]).
+/// one and batched by [`BATCH`] in interleaved rounds ([`both_ways`]).
 fn cost_curve(_c: &mut Criterion) {
     let max: u32 = std::env::var("MIP_HA_MAX_BINDINGS")
         .ok()
@@ -423,9 +428,12 @@ fn cost_curve(_c: &mut Criterion) {
         let [one, four] = both_ways(&mut rig, M);
         for (batched, us) in [(false, one), (true, four)] {
             let how = if batched {
-                "batched by 8"
+                format!(
+                    "batched by {BATCH} (HMAC-MD5 lanes: {})",
+                    telcp::io::md5x::ISA
+                )
             } else {
-                "one by one"
+                "one by one".to_string()
             };
             println!(
                 "mip_ha registration at {n} bindings, {how}: {us:.3} us CPU per registration \
@@ -446,8 +454,9 @@ fn cost_curve(_c: &mut Criterion) {
         cells.join(", ")
     );
     println!(
-        "table| `mip_ha` | the same, batched by 8 (`handle_batch`, 8-lane HMAC-MD5), CPU time at \
-         10k / 100k / 1M bindings | {} | 1 µs (1M/s/core); at most 2x from 10k to 1M |",
+        "table| `mip_ha` | the same, batched by {BATCH} (`handle_batch`, {BATCH}-lane HMAC-MD5 on {}), \
+         CPU time at 10k / 100k / 1M bindings | {} | 1 µs (1M/s/core); at most 2x from 10k to 1M |",
+        telcp::io::md5x::ISA,
         batched_cells.join(", ")
     );
 }
@@ -464,7 +473,7 @@ fn count(n: u32) -> String {
 /// Instruction-count mode (`MIP_HA_COUNT=N` in the environment, for `valgrind --tool=callgrind
 /// --toggle-collect='*count_*'`, whose counts do not move with the machine's load):
 /// `MIP_HA_BINDINGS` mobile nodes (default 10k) each registered once (one by one, not counted),
-/// then `N` registrations batched by 8 ([`count_batched`]) and `N` one by one
+/// then `N` registrations batched by [`BATCH`] ([`count_batched`]) and `N` one by one
 /// ([`count_one_by_one`]), each built beforehand; nothing else runs. `MIP_HA_COUNT_ONLY=batched`
 /// or `one`: that way only. The inclusive count of a `count_*` function over `N` is the
 /// instructions per registration of the whole FA -> HA1 -> HA2 -> HA1 -> FA exchange (both HAs,

@@ -1,11 +1,12 @@
-//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): eight (or four) independent tags computed at once,
-//! one 32-bit word per lane, in safe Rust.
+//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): [`LANES`] (eight, or sixteen where the build enables
+//! AVX2; or four) independent tags computed at once, one 32-bit word per lane, in safe Rust.
 //!
 //! MD5 is a chain of 64 dependent steps per 64-octet block, so one message cannot go faster than
 //! that chain's latency; messages side by side fill the processor's vector lanes instead. Each
-//! word of the state is a `wide::u32x8` (or `u32x4`) and every step is the same operation on all
-//! lanes: SSE2 (two independent registers, whose chains overlap) or AVX2 on x86-64, NEON on
-//! aarch64, plain words elsewhere, with no `unsafe` in telcp. Lanes may carry messages of
+//! word of the state is a `wide::u32x8` (or `u32x4`, or two `u32x8`) and every step is the same
+//! operation on all lanes: SSE2 (two independent registers, whose chains overlap) or AVX2 (two
+//! 256-bit registers, sixteen lanes) on x86-64, NEON on aarch64, plain words elsewhere, with no
+//! `unsafe` in telcp ([`ISA`] says which this build uses). Lanes may carry messages of
 //! different lengths and different keys: a lane whose message has no block left at a step keeps
 //! its state unchanged.
 //!
@@ -15,13 +16,13 @@
 //!
 //! ```
 //! use telcp::io::HmacMd5Key;
-//! use telcp::io::md5x::hmac_md5_lanes;
+//! use telcp::io::md5x::{LANES, hmac_md5_lanes};
 //!
 //! let (k1, k2) = (HmacMd5Key::new(b"Jefe"), HmacMd5Key::new(b"other"));
 //! let data: [&[u8]; 4] = [b"what do ya want for nothing?", b"", b"abc", &[7; 200]];
 //! let keys = [&k1, &k2, &k1, &k2];
 //! let tags = hmac_md5_lanes(std::array::from_fn(|l| keys[l % 4]), std::array::from_fn(|l| data[l % 4]));
-//! for l in 0..8 {
+//! for l in 0..LANES {
 //!     assert_eq!(tags[l], keys[l % 4].tag(data[l % 4]));
 //! }
 //! ```
@@ -30,10 +31,32 @@ use std::array::from_fn;
 use std::ops::{Add, BitAnd, BitOr, BitXor, Not, Shl, Shr};
 use wide::{u32x4, u32x8};
 
-/// The lane count of [`hmac_md5_lanes`]: eight 32-bit words, two 128-bit vector registers (or
-/// one 256-bit register where the build enables AVX2). Two independent four-lane chains side by
-/// side keep the processor's vector units busy where one chain waits on its own latency.
-pub const LANES: usize = 8;
+/// The lane count of [`hmac_md5_lanes`]: eight 32-bit words in two 128-bit vector registers, or,
+/// where the build enables AVX2, sixteen in two 256-bit registers. Two independent chains side
+/// by side keep the processor's vector units busy where one chain waits on its own latency (MD5's
+/// 64 steps are one dependent chain: one 256-bit register of eight lanes takes as long per block
+/// as two 128-bit ones). Fixed at compile time, as [`ISA`] is.
+pub const LANES: usize = if cfg!(target_feature = "avx2") { 16 } else { 8 };
+
+/// How this build computes [`hmac_md5_lanes`]' [`LANES`] lanes, fixed at compile time by the target
+/// features the build enables (`wide` picks its registers by `cfg(target_feature)`; telcp has no
+/// `unsafe`, so no run-time CPU detection): `"AVX2, two 256-bit registers"` (sixteen lanes) when the build enables
+/// AVX2 (for example `RUSTFLAGS="-C target-feature=+avx2"` or `-C target-cpu=x86-64-v3`),
+/// `"SSE2, two 128-bit registers"` on other x86-64 builds, `"NEON, two 128-bit registers"` on
+/// aarch64, `"WebAssembly SIMD128, two 128-bit registers"` with that feature, else `"portable,
+/// plain 32-bit words"`. The tags are the same in every build; benches
+/// print this beside their figures.
+pub const ISA: &str = if cfg!(target_feature = "avx2") {
+    "AVX2, two 256-bit registers"
+} else if cfg!(target_feature = "sse2") {
+    "SSE2, two 128-bit registers"
+} else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+    "NEON, two 128-bit registers"
+} else if cfg!(target_feature = "simd128") {
+    "WebAssembly SIMD128, two 128-bit registers"
+} else {
+    "portable, plain 32-bit words"
+};
 
 /// MD5's initial state (RFC 1321 section 3.3).
 const IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -104,6 +127,83 @@ macro_rules! lanes {
 }
 lanes!(u32x4, 4);
 lanes!(u32x8, 8);
+
+/// Sixteen lanes as two `u32x8` side by side (two independent chains of 256-bit operations where
+/// the build enables AVX2): every operation is applied to both halves.
+/// Built only where the build enables AVX2 (and in tests, which check it in every build).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(target_feature = "avx2"), allow(dead_code))]
+pub(crate) struct Pair(u32x8, u32x8);
+
+macro_rules! pair_op {
+    ($tr:ident, $f:ident) => {
+        impl $tr for Pair {
+            type Output = Pair;
+            #[inline(always)]
+            fn $f(self, o: Pair) -> Pair {
+                Pair(self.0.$f(o.0), self.1.$f(o.1))
+            }
+        }
+    };
+}
+pair_op!(Add, add);
+pair_op!(BitAnd, bitand);
+pair_op!(BitOr, bitor);
+pair_op!(BitXor, bitxor);
+
+impl Not for Pair {
+    type Output = Pair;
+    #[inline(always)]
+    fn not(self) -> Pair {
+        Pair(!self.0, !self.1)
+    }
+}
+
+impl Shl<u32> for Pair {
+    type Output = Pair;
+    #[inline(always)]
+    fn shl(self, s: u32) -> Pair {
+        Pair(self.0 << s, self.1 << s)
+    }
+}
+
+impl Shr<u32> for Pair {
+    type Output = Pair;
+    #[inline(always)]
+    fn shr(self, s: u32) -> Pair {
+        Pair(self.0 >> s, self.1 >> s)
+    }
+}
+
+impl Lanes<16> for Pair {
+    #[inline(always)]
+    fn splat(x: u32) -> Self {
+        Pair(u32x8::splat(x), u32x8::splat(x))
+    }
+    #[inline(always)]
+    fn from_array(a: [u32; 16]) -> Self {
+        Pair(
+            u32x8::new(from_fn(|l| a[l])),
+            u32x8::new(from_fn(|l| a[8 + l])),
+        )
+    }
+    #[inline(always)]
+    fn to_array(self) -> [u32; 16] {
+        let (lo, hi) = (self.0.to_array(), self.1.to_array());
+        from_fn(|l| if l < 8 { lo[l] } else { hi[l - 8] })
+    }
+    #[inline(always)]
+    fn blend(self, t: Self, f: Self) -> Self {
+        Pair(self.0.blend(t.0, f.0), self.1.blend(t.1, f.1))
+    }
+}
+
+/// The vector of [`LANES`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
+#[cfg(target_feature = "avx2")]
+type Wide = Pair;
+/// The vector of [`LANES`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
+#[cfg(not(target_feature = "avx2"))]
+type Wide = u32x8;
 
 /// One lane in a plain 32-bit word: one message at a time ([`HmacMd5Key::tag`]), through the
 /// same unrolled steps as the vector lanes.
@@ -318,12 +418,12 @@ pub(crate) type Pads = ([u32; 4], [u32; 4]);
 /// [`hmac_md5_lanes`] from the keys' MD5 states after their `ipad` and `opad` blocks
 /// (`HmacMd5Key::pad_states`), for a caller that keeps only those.
 pub(crate) fn hmac_md5_pads(pads: [Pads; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
-    pads_n::<u32x8, LANES>(pads, data)
+    pads_n::<Wide, LANES>(pads, data)
 }
 
 /// The tags of up to [`LANES`] messages (`lanes[i]`: the key's pad states and the message), as
-/// wide as they need: four lanes for four or fewer, else eight (a short group repeats its first
-/// lane). `out(i, tag)` gets each.
+/// wide as they need: four lanes for four or fewer, eight for eight or fewer, else [`LANES`] (a
+/// short group repeats its first lane). `out(i, tag)` gets each.
 pub(crate) fn hmac_md5_each(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG_LEN])) {
     for (g, group) in lanes.chunks(LANES).enumerate() {
         let Some(&first) = group.first() else {
@@ -338,8 +438,11 @@ pub(crate) fn hmac_md5_each(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, 
         if group.len() <= 4 {
             let tags = pads_n::<u32x4, 4>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
             emit(&tags);
-        } else {
+        } else if group.len() <= 8 {
             let tags = pads_n::<u32x8, 8>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
+            emit(&tags);
+        } else {
+            let tags = pads_n::<Wide, LANES>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
             emit(&tags);
         }
     }
@@ -442,10 +545,10 @@ mod tests {
             d7,
         ];
         let keys = [&k1, &k2, &k6, &k6];
-        // The same cases in the low and the high four of eight lanes, and in four lanes.
+        // The same cases in every four of the lanes, and in four lanes.
         let t = hmac_md5_lanes(from_fn(|l| keys[l % 4]), from_fn(|l| data[l % 4]));
         let t4 = hmac_md5_lanes4(keys, data);
-        for h in [0, 4] {
+        for h in (0..LANES).step_by(4) {
             assert_eq!(t[h][..4], [0x92, 0x94, 0x72, 0x7a]);
             assert_eq!(t[h + 1][..4], [0x75, 0x0c, 0x78, 0x3e]);
             assert_eq!(t[h + 2][..4], [0x6b, 0x1a, 0xb7, 0xfe]);
@@ -457,7 +560,8 @@ mod tests {
     #[test]
     fn a_wrong_tag_fails_only_its_lane() {
         let k = HmacMd5Key::new(b"k");
-        let data: [&[u8]; LANES] = [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"];
+        let octets: Vec<[u8; 1]> = (0..LANES as u8).map(|l| [b'a' + l]).collect();
+        let data: [&[u8]; LANES] = from_fn(|l| &octets[l][..]);
         let good = hmac_md5_lanes([&k; LANES], data);
         let mut bad = good[6];
         bad[15] ^= 1;
@@ -467,7 +571,24 @@ mod tests {
     }
 
     proptest! {
-        /// Every width ([`hmac_md5_lanes`] eight lanes, [`hmac_md5_lanes4`] four,
+        /// Sixteen lanes as two `u32x8` ([`Pair`], the AVX2 build's [`LANES`]) in every build:
+        /// each lane the `hmac`/`md-5` crates' tag, messages of different lengths side by side.
+        #[test]
+        fn sixteen_lanes_equal_the_hmac_crate(
+            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 16),
+            data in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 16),
+        ) {
+            let k: Vec<HmacMd5Key> = keys.iter().map(|k| HmacMd5Key::new(k)).collect();
+            let tags = pads_n::<Pair, 16>(from_fn(|l| k[l].pad_states()), from_fn(|l| &data[l][..]));
+            for l in 0..16 {
+                let mut mac = <hmac::Hmac<Md5> as hmac::Mac>::new_from_slice(&keys[l]).unwrap();
+                hmac::Mac::update(&mut mac, &data[l]);
+                let want: [u8; 16] = hmac::Mac::finalize(mac).into_bytes().into();
+                prop_assert_eq!(tags[l], want);
+            }
+        }
+
+        /// Every width ([`hmac_md5_lanes`] [`LANES`] lanes, [`hmac_md5_lanes4`] four,
         /// `hmac_md5_each` for any count up to two groups) gives the `hmac`/`md-5` crates' tag.
         #[test]
         fn lanes_equal_the_hmac_crate(
@@ -483,11 +604,11 @@ mod tests {
                     hmac::Mac::finalize(mac).into_bytes().into()
                 })
                 .collect();
-            let eight = hmac_md5_lanes(from_fn(|l| &k[l]), from_fn(|l| &data[l][..]));
+            let all = hmac_md5_lanes(from_fn(|l| &k[l]), from_fn(|l| &data[l][..]));
             let four = hmac_md5_lanes4(from_fn(|l| &k[l]), from_fn(|l| &data[l][..]));
             for l in 0..LANES {
-                prop_assert_eq!(eight[l], want[l]);
-                prop_assert_eq!(eight[l], k[l].tag(&data[l]));
+                prop_assert_eq!(all[l], want[l]);
+                prop_assert_eq!(all[l], k[l].tag(&data[l]));
                 if l < 4 {
                     prop_assert_eq!(four[l], want[l]);
                 }

@@ -1,5 +1,6 @@
-//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to eight
-//! registration messages computed at once, eight (or four) lanes wide ([`crate::io::md5x`]).
+//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to [`LANES`]
+//! (eight, sixteen where the build enables AVX2) registration messages computed at once, that many
+//! (or eight, or four) lanes wide ([`crate::io::md5x`]).
 //!
 //! A batch is handled exactly as its datagrams fed one by one through
 //! [`HomeAgent::handle_frame`]: the same checks in the same order, the same state, events,
@@ -184,7 +185,7 @@ impl HomeAgent {
     /// Feeds a batch of datagrams received on port 434, as [`HomeAgent::handle_frame`] would
     /// one by one in order (each one's result in [`Datagram::result`]): the same state, events,
     /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to [`LANES`]
-    /// (eight) registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
+    /// (eight; sixteen where the build enables AVX2) registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
     /// and FA-HA authenticators of a group's requests and replies before it is handled (under
     /// the keys they will most likely be checked with; a wrong guess only costs the lane), and
     /// the authenticators of the accepting replies it sends straight out after it, written into
@@ -500,7 +501,7 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            // Up to two groups of `LANES`: four-lane and eight-lane passes.
+            // Up to two groups of `LANES`: four-lane, eight-lane (and sixteen-lane) passes.
             4 => proptest::collection::vec(ask(), 1..2 * LANES + 2).prop_map(Step::Round),
             1 => (0u16..3000).prop_map(Step::Wait),
         ]

@@ -244,7 +244,8 @@ fn an_answered_pending_request_is_reused_for_the_next() {
     let all: Vec<u32> = (1..=8).collect();
     round(&mut ha1, &mut ha2, t0 + Duration::from_secs(3), &all);
     round(&mut ha1, &mut ha2, t0 + Duration::from_millis(4500), &all);
-    assert_eq!(ha1.spare_pending.len(), SPARE_PENDING);
+    // All eight answered blocks kept (at most `SPARE_PENDING`: 8, or 16 in an AVX2 build).
+    assert_eq!(ha1.spare_pending.len(), all.len().min(SPARE_PENDING));
     assert_eq!(ha1.stats().forwarded, 18);
     assert_eq!(ha1.stats().relayed, 18);
 }
