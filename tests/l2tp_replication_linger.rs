@@ -301,3 +301,26 @@ fn a_held_icrp_goes_at_its_ns_though_its_call_went_meanwhile() {
         "the first call is still up"
     );
 }
+
+/// Output commit (`lns::replicate` docs) for a burst: calls whose records share a batch have
+/// their held ICRPs released together by the backup's one acknowledgement, and every one of them
+/// leaves then (RFC 2661 7.4.2: the ICRP answers the ICRQ; nothing else would carry it here,
+/// time standing still): all the calls are established at the LAC and up at the LNS, each held
+/// by the backup, with fewer batches than calls.
+#[test]
+fn a_burst_of_calls_sharing_a_batch_all_connect_on_its_acknowledgement() {
+    let mut p = Pool::new(Duration::from_millis(20));
+    let calls: Vec<_> = (0..8).map(|_| p.lac.open_session(p.now).unwrap()).collect();
+    p.pump();
+    for c in &calls {
+        assert!(p.lac.session_of(*c).is_some(), "call {c:?} not established");
+    }
+    assert_eq!(p.up.len(), calls.len(), "sessions up at the LNS");
+    assert_eq!(p.b.held_for(HNode(1)), (1, calls.len()));
+    assert!(
+        p.batches < calls.len(),
+        "{} batches for {} calls: no two calls shared a batch, no run was released",
+        p.batches,
+        calls.len()
+    );
+}
