@@ -37,10 +37,7 @@ pub const ARENA_BLOCK: usize = 2048;
 /// arena writes from its start again. A new block of [`ARENA_BLOCK`] octets (or the message's
 /// length if more) is taken only when the current one is full while datagrams still hold it.
 fn encode_into(msg: &ControlMessage<'_>, arena: &mut BytesMut) -> Bytes {
-    let len = msg.encoded_len();
-    if arena.capacity() < len {
-        arena.reserve(len.max(ARENA_BLOCK));
-    }
+    arena_room(arena, msg.encoded_len());
     msg.emit(arena);
     arena.split().freeze()
 }
@@ -50,52 +47,39 @@ pub fn seq_lt(a: u16, b: u16) -> bool {
     (b.wrapping_sub(a) as i16) > 0
 }
 
+/// Room in `arena` for `len` more octets: a new block of [`ARENA_BLOCK`] octets (or `len` if
+/// more) when the current one is full while datagrams still hold it.
+fn arena_room(arena: &mut BytesMut, len: usize) {
+    if arena.capacity() < len {
+        arena.reserve(len.max(ARENA_BLOCK));
+    }
+}
+
 /// Writes Nr `nr` (octets 10..12 of a control message) into `bytes`: in place when this is
 /// the only copy (a message kept for retransmission whose last transmission has left), else
-/// into a new copy; nothing when it carries `nr` already.
-fn set_nr(bytes: &mut Bytes, nr: u16) {
+/// into a new copy, written into `arena` when given ([`encode_into`]'s way: a reserved message
+/// cut from the arena whose Nr moved before its release, without an allocation of its own in
+/// the usual case); nothing when it carries `nr` already.
+fn set_nr(bytes: &mut Bytes, nr: u16, arena: Option<&mut BytesMut>) {
     let nr = nr.to_be_bytes();
     if bytes.get(10..12).is_none_or(|b| b == nr) {
         return;
     }
     let mut m = match std::mem::take(bytes).try_into_mut() {
         Ok(m) => m,
-        Err(shared) => bytes::BytesMut::from(&shared[..]),
+        Err(shared) => match arena {
+            Some(arena) => {
+                arena_room(arena, shared.len());
+                arena.extend_from_slice(&shared);
+                arena.split()
+            }
+            None => bytes::BytesMut::from(&shared[..]),
+        },
     };
     if let Some(slot) = m.get_mut(10..12) {
         slot.copy_from_slice(&nr);
     }
     *bytes = m.freeze();
-}
-
-/// As [`set_nr`], a message shared with another copy (a reserved one cut from the arena, whose
-/// Nr moved before its release) copied into `arena` ([`encode_into`]'s way: the same octets,
-/// without an allocation of its own in the usual case).
-fn set_nr_in(bytes: &mut Bytes, nr: u16, arena: &mut BytesMut) {
-    let nr = nr.to_be_bytes();
-    if bytes.get(10..12).is_none_or(|b| b == nr) {
-        return;
-    }
-    let shared = match std::mem::take(bytes).try_into_mut() {
-        Ok(mut m) => {
-            if let Some(slot) = m.get_mut(10..12) {
-                slot.copy_from_slice(&nr);
-            }
-            *bytes = m.freeze();
-            return;
-        }
-        Err(shared) => shared,
-    };
-    let len = shared.len();
-    if arena.capacity() < len {
-        arena.reserve(len.max(ARENA_BLOCK));
-    }
-    let start = arena.len();
-    arena.extend_from_slice(&shared);
-    if let Some(slot) = arena.get_mut(start + 10..start + 12) {
-        slot.copy_from_slice(&nr);
-    }
-    *bytes = arena.split().freeze();
 }
 
 /// Parameters of a control channel.
@@ -562,9 +546,7 @@ impl Channel {
             ns,
             nr: self.ack_nr(),
         };
-        if arena.capacity() < max_len {
-            arena.reserve(max_len.max(ARENA_BLOCK));
-        }
+        arena_room(arena, max_len);
         write(arena, header);
         let bytes = arena.split().freeze();
         self.transmit_bytes(now, ns, bytes);
@@ -788,7 +770,7 @@ impl Channel {
     }
 
     /// As [`Channel::pump`], a released message whose Nr moved copied into `arena` when shared
-    /// ([`set_nr_in`]).
+    /// ([`set_nr`]).
     fn pump_in(&mut self, now: Instant, arena: Option<&mut BytesMut>) {
         // Nothing reserved and nothing waiting (the usual case: every message left at once):
         // nothing to send, nothing to trim (issue 19 item 3, two calls per redirect decision).
@@ -820,10 +802,7 @@ impl Channel {
             }
             *flight = Flight::Sent;
             self.reserved = self.reserved.saturating_sub(1);
-            match arena.as_deref_mut() {
-                Some(arena) => set_nr_in(bytes, nr, arena),
-                None => set_nr(bytes, nr),
-            }
+            set_nr(bytes, nr, arena.as_deref_mut());
             self.out.push_back(bytes.clone());
             sent = true;
         }
@@ -972,7 +951,7 @@ impl Channel {
                 .find(|m| m.0 == ns && m.2 == Flight::Held);
             if let Some((_, bytes, flight)) = held {
                 *flight = Flight::Sent;
-                set_nr(bytes, nr);
+                set_nr(bytes, nr, None);
                 self.out.push_back(bytes.clone());
                 self.reserved = 0;
                 self.reserved_sent(now, nr);
@@ -1264,7 +1243,7 @@ impl Channel {
         }
         let nr = self.ack_nr();
         if let Some((_, bytes, _)) = first_sent.and_then(|i| self.unacked.iter_mut().nth(i)) {
-            set_nr(bytes, nr);
+            set_nr(bytes, nr, None);
             self.out.push_back(bytes.clone());
             self.nr_sent = nr;
         }
