@@ -111,16 +111,61 @@ const GTPV1: [u32; 256] = {
     t
 };
 
-/// [`GTPV1`] for IPv4 (RFC 791 section 3.1): all ones for a first octet `0x4_` (version 4).
-const IPV4: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut b = 0x40;
-    while b < 0x50 {
-        t[b] = u32::MAX;
-        b += 1;
+/// The header octet (RFC 791 section 3.1: 16 to 19 from 0, the destination address) that is
+/// an IPv4 pool's 8-bit primary field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V4Octet {
+    At16,
+    At17,
+    At18,
+    At19,
+}
+
+/// An IPv4 UE pool as [`VidTable::steer_downlink_batch`]'s first pass reads it, computed once
+/// when the pool is attached ([`VidTable::with_ue_pool`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct V4Pass {
+    /// [`ipv4_key`] of the pool's prefix and its mask, for the destination read as [`ipv4_octet`]
+    /// reads it (little-endian) when `octet` is some, else as a big-endian address.
+    key: u64,
+    /// The mask of `key`.
+    key_mask: u64,
+    /// The primary field of a big-endian destination: `(dst >> shift) & mask`.
+    shift: u32,
+    /// See `shift`.
+    mask: u32,
+    /// An 8-bit primary field on an octet boundary of the address (the default layout's VIDs in
+    /// a pool of /8 to /16): the octet of the header it is, read alone, the pool test made on
+    /// the destination as it lies in the header (the prefix and its mask in network order), so
+    /// that no byte swap and no shift is needed.
+    octet: Option<V4Octet>,
+}
+
+impl V4Pass {
+    fn new(pool: &UePool) -> V4Pass {
+        let (prefix, prefix_mask, shift, mask) = pool.v4_primary();
+        let octet = match (mask, shift) {
+            (0xff, 0) => Some(V4Octet::At19),
+            (0xff, 8) => Some(V4Octet::At18),
+            (0xff, 16) => Some(V4Octet::At17),
+            (0xff, 24) => Some(V4Octet::At16),
+            _ => None,
+        };
+        // The prefix and its mask as the destination's four octets read little-endian.
+        let le = |a: u32| u32::from_le_bytes(a.to_be_bytes());
+        let (key, key_mask) = match octet {
+            Some(_) => ipv4_key(le(prefix), le(prefix_mask)),
+            None => ipv4_key(prefix, prefix_mask),
+        };
+        V4Pass {
+            key,
+            key_mask,
+            shift,
+            mask,
+            octet,
+        }
     }
-    t
-};
+}
 
 /// An immutable, versioned snapshot of the VID associations: the line interface's steering table.
 #[derive(Debug, Clone)]
@@ -130,11 +175,14 @@ pub struct VidTable {
     seid: VidLayout,
     l2tp: Option<VidLayout>,
     ue: Option<UePool>,
+    /// `ue`'s IPv4 pool as [`VidTable::steer_downlink_batch`]'s first pass reads it.
+    v4: Option<V4Pass>,
     states: Box<[u8]>,
     /// `by_primary[v]`: the verdict for a non-zero identifier whose primary VID is `v`, when
     /// `v`'s state decides alone: to `v` when Up, [`DropReason::UnknownVid`] when unassigned;
     /// [`UNDECIDED`] when `v` is Down (the backup field decides) and for 0. One load per
-    /// packet from a table of at most 64 Ki entries (1 KiB for 8-bit VIDs: it stays in L1).
+    /// packet from a table of at most 64 Ki entries of 8 octets (2 KiB for 8-bit VIDs: it
+    /// stays in L1).
     by_primary: Box<[Primary]>,
     addrs: Box<[Option<SocketAddr>]>,
     /// The primary field of the 32-bit layout as a shift and a mask (for `steer_batch`'s
@@ -165,6 +213,7 @@ impl VidTable {
             seid: layout.seid_layout(),
             l2tp,
             ue: None,
+            v4: None,
             states: vec![UNASSIGNED; n].into_boxed_slice(),
             by_primary,
             addrs: vec![None; n].into_boxed_slice(),
@@ -208,6 +257,7 @@ impl VidTable {
     /// ([`VidTable::steer_downlink`]); `None` steers none (every downlink packet is dropped,
     /// [`DropReason::NotInPool`]).
     pub fn with_ue_pool(mut self, pool: Option<UePool>) -> VidTable {
+        self.v4 = pool.as_ref().map(V4Pass::new);
         self.ue = pool;
         self
     }
@@ -523,43 +573,40 @@ impl VidTable {
     /// As [`VidTable::steer_batch`], 64 packets at a time in two passes. The first, without a
     /// branch on the packet's contents, takes every packet as the common one, an IPv4 packet
     /// (RFC 791 section 3.1: version 4 in the first octet) to an address in the pool whose
-    /// primary field names a VID that decides alone: the destination address (octets 17 to
-    /// 20) tested against the pool's prefix, its primary field by one shift and one mask, one
-    /// load from the per-primary verdicts. The others (IPv6, outside the pool, fewer than 20
+    /// primary field names a VID that decides alone: the first octet and the destination
+    /// address (octets 17 to 20) as one word tested against the version and the pool's prefix
+    /// in one compare (the pool read once, when it is attached), its primary field by one
+    /// shift and one mask, one load from the per-primary verdicts. The others (IPv6, outside the pool, fewer than 20
     /// octets, a primary field of 0, a Down primary) are marked [`Verdict::Switch`]; the
     /// second pass gives them [`VidTable::steer_downlink`]'s verdict.
     #[inline]
     pub fn steer_downlink_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
         let n = packets.len().min(out.len());
         let (packets, out) = (&packets[..n], &mut out[..n]);
-        let Some(pool) = &self.ue else {
+        let Some(v4) = &self.v4 else {
             out.fill(Verdict::Drop(DropReason::NotInPool));
             return n;
         };
-        let (prefix, prefix_mask, shift, mask) = pool.v4_primary();
+        let V4Pass {
+            key,
+            key_mask,
+            shift,
+            mask,
+            octet,
+        } = *v4;
         let Some(table) = self.by_primary.get(..=mask as usize) else {
             out.fill(UNDECIDED);
             self.settle(packets, out, Self::steer_downlink);
             return n;
         };
-        // An 8-bit primary field on an octet boundary of the address (the default layout's
-        // VIDs in a pool of /8 to /16): the field is one octet of the header, read alone, and
-        // the pool test is made on the destination as it lies in the header (the prefix and
-        // its mask in network order), so that no byte swap and no shift is needed.
-        let octet: Option<(&[Primary; 256], usize)> =
-            (mask == 0xff && shift % 8 == 0 && shift <= 24)
-                .then(|| Some((table.try_into().ok()?, 16 + 3 - (shift / 8) as usize)))
-                .flatten();
-        if let Some((table, at)) = octet {
-            // The prefix and its mask as the destination's four octets read little-endian.
-            let le = |a: u32| u32::from_le_bytes(a.to_be_bytes());
-            let pool = (table, le(prefix), le(prefix_mask));
+        if let (Some(at), Ok(table)) = (octet, <&[Primary; 256]>::try_from(table)) {
+            let pool = (table, key, key_mask);
             // One loop per octet, the octet's offset a constant of the loads (no register).
             match at {
-                16 => self.downlink_octet::<16>(pool, packets, out),
-                17 => self.downlink_octet::<17>(pool, packets, out),
-                18 => self.downlink_octet::<18>(pool, packets, out),
-                _ => self.downlink_octet::<19>(pool, packets, out),
+                V4Octet::At16 => self.downlink_octet::<16>(pool, packets, out),
+                V4Octet::At17 => self.downlink_octet::<17>(pool, packets, out),
+                V4Octet::At18 => self.downlink_octet::<18>(pool, packets, out),
+                V4Octet::At19 => self.downlink_octet::<19>(pool, packets, out),
             }
             return n;
         }
@@ -569,9 +616,9 @@ impl VidTable {
                 Some(h) => (h[0], u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
                 None => (0, 0),
             };
-            let field = (dst >> (shift & 31)) & mask & IPV4[usize::from(b0)];
-            // Outside the pool (or not IPv4): the entry of field 0, which is UNDECIDED.
-            let i = if dst & prefix_mask == prefix {
+            let field = (dst >> (shift & 31)) & mask;
+            // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
+            let i = if ipv4_word(b0, dst) & key_mask == key {
                 field
             } else {
                 0
@@ -589,19 +636,17 @@ impl VidTable {
     }
 
     /// [`VidTable::steer_downlink_batch`] when the pool's primary field is the octet `AT` (16
-    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts, the pool's prefix and
+    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts and the pool's key and
     /// its mask as [`ipv4_octet`] takes them.
     #[inline]
     fn downlink_octet<const AT: usize>(
         &self,
-        (table, prefix, prefix_mask): (&[Primary; 256], u32, u32),
+        (table, key, key_mask): (&[Primary; 256], u64, u64),
         packets: &[&[u8]],
         out: &mut [Verdict],
     ) {
         for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
-            if first_pass(p, o, |p, o| {
-                ipv4_octet::<AT>(table, prefix, prefix_mask, p, o)
-            }) {
+            if first_pass(p, o, |p, o| ipv4_octet::<AT>(table, key, key_mask, p, o)) {
                 self.settle(p, o, Self::steer_downlink);
             }
         }
@@ -617,7 +662,7 @@ impl VidTable {
     /// 8) whose TEID's primary field names a VID that decides alone (Up or unassigned): the
     /// first eight octets read as one big-endian word, the primary field by one shift and one
     /// mask (0 when the first octet is not `0x3_`), one load from the per-primary verdicts (a
-    /// table of at most 64 Ki entries, 1 KiB for 8-bit VIDs: it stays in L1). A packet it
+    /// table of at most 64 Ki entries, 2 KiB for 8-bit VIDs: it stays in L1). A packet it
     /// cannot decide (another protocol, fewer than eight octets, a primary field of 0 as in a
     /// TEID of 0, a Down primary whose backup decides) comes out of it marked
     /// [`Verdict::Switch`], a verdict the per-primary table gives no decided packet. The second
@@ -674,7 +719,7 @@ impl VidTable {
 /// The first pass of [`VidTable::steer_batch`] and [`VidTable::steer_downlink_batch`] over
 /// `packets` (at most 64), `step` deciding one packet ([`gtpv1_step`], [`gtpv1_top8`] or the
 /// IPv4 one): each packet's verdict, [`UNDECIDED`] when it is
-/// not decided here; whether any is not. Four packets a step (no loop counter per packet).
+/// not decided here; whether any is not. Eight packets a step (no loop counter per packet).
 #[inline(always)]
 fn first_pass(
     packets: &[&[u8]],
@@ -682,8 +727,8 @@ fn first_pass(
     step: impl Fn(&[u8], &mut Verdict) -> u32,
 ) -> bool {
     let mut any = 0;
-    let mut p4 = packets.chunks_exact(4);
-    let mut o4 = out.chunks_exact_mut(4);
+    let mut p4 = packets.chunks_exact(8);
+    let mut o4 = out.chunks_exact_mut(8);
     for (p, o) in (&mut p4).zip(&mut o4) {
         for (p, o) in p.iter().zip(o.iter_mut()) {
             any |= step(p, o);
@@ -710,18 +755,37 @@ fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
     e.undecided
 }
 
+/// The first octet of an IPv4 header (RFC 791 section 3.1: the version in its top four bits)
+/// and its destination address (octets 17 to 20) as one word, the first octet above the
+/// address: [`ipv4_key`]'s test on it is the version test and the pool test in one compare.
+#[inline(always)]
+fn ipv4_word(b0: u8, dst: u32) -> u64 {
+    (u64::from(b0) << 32) | u64::from(dst)
+}
+
+/// The key and its mask of [`ipv4_word`] for a pool of `prefix` and `prefix_mask` (the
+/// destination's octets as the caller reads them): `ipv4_word(b0, dst) & mask == key` when
+/// `b0` is version 4 and `dst & prefix_mask == prefix`.
+fn ipv4_key(prefix: u32, prefix_mask: u32) -> (u64, u64) {
+    (
+        ipv4_word(0x40, prefix & prefix_mask),
+        ipv4_word(0xf0, prefix_mask),
+    )
+}
+
 /// One packet of [`VidTable::steer_downlink_batch`]'s first pass ([`first_pass`]) when the
-/// pool's primary field is the octet `AT` (16 to 19) of the IPv4 header (RFC 791 section 3.1: the
-/// destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1 when
-/// it is [`UNDECIDED`], else 0. The destination's four octets are read as one little-endian
-/// word (one load on a little-endian host), `prefix` and `prefix_mask` the pool's octets read
-/// the same way, which is the same test as on the address; the octet `AT` is that word shifted
+/// pool's primary field is the octet `AT` (16 to 19) of the IPv4 header (RFC 791 section 3.1:
+/// the destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1
+/// when it is [`UNDECIDED`], else 0. The destination's four octets are read as one
+/// little-endian word (one load on a little-endian host), and with the first octet above them
+/// tested against `key` under `key_mask` ([`ipv4_key`] of the pool's octets read the same way):
+/// the version test and the pool test in one compare. The octet `AT` is that word shifted
 /// right by `8 * (AT - 16)`.
 #[inline(always)]
 fn ipv4_octet<const AT: usize>(
     table: &[Primary; 256],
-    prefix: u32,
-    prefix_mask: u32,
+    key: u64,
+    key_mask: u64,
     packet: &[u8],
     out: &mut Verdict,
 ) -> u32 {
@@ -730,10 +794,14 @@ fn ipv4_octet<const AT: usize>(
         Some(h) => (h[0], u32::from_le_bytes([h[16], h[17], h[18], h[19]])),
         None => (0, 0),
     };
-    let field = (dst >> (8 * (AT as u32 - 16))) & 0xff;
+    let field = (dst >> (8 * (AT as u32 - 16))) as u8;
     // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
-    let in_pool = u32::from(dst & prefix_mask == prefix).wrapping_neg();
-    let e = &table[(field & IPV4[usize::from(b0)] & in_pool) as usize];
+    let i = if ipv4_word(b0, dst) & key_mask == key {
+        field
+    } else {
+        0
+    };
+    let e = &table[usize::from(i)];
     std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
     e.undecided
 }
