@@ -248,9 +248,10 @@ fn register_all(h: &mut [HomeAgent; 2], requests: &[(Instant, Vec<u8>)], batched
     relayed
 }
 
-/// Requests per batch: the lanes of [`telcp::io::md5x`] (8; 16 where the build enables AVX2, as
-/// `md5x::ISA`, printed with the figures, says).
-const BATCH: usize = telcp::io::md5x::LANES;
+/// Requests per batch: the group `HomeAgent::handle_batch` authenticates at once,
+/// [`telcp::io::md5x::GROUP`] (8; 16 where the build enables AVX2, as `md5x::ISA`, printed with
+/// the figures, says).
+const BATCH: usize = telcp::io::md5x::GROUP;
 
 /// FA -> HA 1 -> HA 2 -> HA 1 -> FA; returns the bytes relayed to the FA.
 fn register(h: &mut [HomeAgent; 2], now: Instant, rrq: &[u8]) -> usize {

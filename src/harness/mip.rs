@@ -182,7 +182,7 @@ pub fn home_agent(start: Instant, data: &[u8]) {
         let arg = data.get(i).copied().unwrap_or(0);
         // Datagrams and requests of an op with the high bit set wait for a batch
         // (`HomeAgent::handle_batch`), fed when another op comes or ten are waiting
-        // (more than one group of `md5x::LANES`: four- and eight-lane passes).
+        // (more than one group of `md5x::GROUP`: four- and eight-lane passes).
         if op & 0x80 != 0 && op % 6 < 2 {
             run.batch.get_or_insert_with(Vec::new);
         }

@@ -1,5 +1,6 @@
-//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): [`LANES`] (eight, or sixteen where the build enables
-//! AVX2; or four) independent tags computed at once, one 32-bit word per lane, in safe Rust.
+//! Multi-lane HMAC-MD5 (RFC 1321, RFC 2104): [`LANES`] (eight; or four) independent tags computed
+//! at once, one 32-bit word per lane, in safe Rust; [`hmac_md5_many`] computes any number of
+//! tags [`GROUP`] at a time (sixteen where the build enables AVX2, else eight).
 //!
 //! MD5 is a chain of 64 dependent steps per 64-octet block, so one message cannot go faster than
 //! that chain's latency; messages side by side fill the processor's vector lanes instead. Each
@@ -10,20 +11,36 @@
 //! different lengths and different keys: a lane whose message has no block left at a step keeps
 //! its state unchanged.
 //!
+//! The array functions ([`hmac_md5_lanes`], [`verify_lanes`], [`hmac_md5_lanes4`]) have the same
+//! lane count in every build, so code written against them builds the same way with or without
+//! AVX2. Only [`GROUP`], the widest group this build computes at once, depends on the build: it
+//! sizes batches ([`hmac_md5_many`]'s groups, `mip::HomeAgent::handle_batch`'s), never a public
+//! array.
+//!
 //! The result is bit-for-bit the [`HmacMd5Key::tag`] of each lane (a property test checks it
 //! against the `hmac`/`md-5` crates on random keys and messages). Verification stays in constant
 //! time per lane ([`verify_lanes`]).
 //!
 //! ```
 //! use telcp::io::HmacMd5Key;
-//! use telcp::io::md5x::{LANES, hmac_md5_lanes};
+//! use telcp::io::md5x::{LANES, hmac_md5_lanes, hmac_md5_many};
 //!
 //! let (k1, k2) = (HmacMd5Key::new(b"Jefe"), HmacMd5Key::new(b"other"));
 //! let data: [&[u8]; 4] = [b"what do ya want for nothing?", b"", b"abc", &[7; 200]];
 //! let keys = [&k1, &k2, &k1, &k2];
-//! let tags = hmac_md5_lanes(std::array::from_fn(|l| keys[l % 4]), std::array::from_fn(|l| data[l % 4]));
+//! // Eight lanes in every build.
+//! let tags: [[u8; 16]; 8] =
+//!     hmac_md5_lanes(std::array::from_fn(|l| keys[l % 4]), std::array::from_fn(|l| data[l % 4]));
 //! for l in 0..LANES {
 //!     assert_eq!(tags[l], keys[l % 4].tag(data[l % 4]));
+//! }
+//! // Any number of tags, as wide as the build computes them.
+//! let many_keys: Vec<&HmacMd5Key> = (0..21).map(|i| keys[i % 4]).collect();
+//! let many_data: Vec<&[u8]> = (0..21).map(|i| data[i % 4]).collect();
+//! let mut many = vec![[0; 16]; 21];
+//! hmac_md5_many(&many_keys, &many_data, &mut many);
+//! for (i, t) in many.iter().enumerate() {
+//!     assert_eq!(*t, keys[i % 4].tag(data[i % 4]));
 //! }
 //! ```
 use super::auth::{HmacMd5Key, TAG_LEN};
@@ -31,14 +48,22 @@ use std::array::from_fn;
 use std::ops::{Add, BitAnd, BitOr, BitXor, Not, Shl, Shr};
 use wide::{u32x4, u32x8};
 
-/// The lane count of [`hmac_md5_lanes`]: eight 32-bit words in two 128-bit vector registers, or,
-/// where the build enables AVX2, sixteen in two 256-bit registers. Two independent chains side
-/// by side keep the processor's vector units busy where one chain waits on its own latency (MD5's
-/// 64 steps are one dependent chain: one 256-bit register of eight lanes takes as long per block
-/// as two 128-bit ones). Fixed at compile time, as [`ISA`] is.
-pub const LANES: usize = if cfg!(target_feature = "avx2") { 16 } else { 8 };
+/// The lane count of [`hmac_md5_lanes`] and [`verify_lanes`]: eight, in every build (eight 32-bit
+/// words: two 128-bit vector registers, or one 256-bit register where the build enables AVX2).
+/// Code sized by it, or by a literal 8, builds the same way with or without AVX2. For the
+/// build's widest group (sixteen with AVX2), see [`GROUP`] and [`hmac_md5_many`].
+pub const LANES: usize = 8;
 
-/// How this build computes [`hmac_md5_lanes`]' [`LANES`] lanes, fixed at compile time by the target
+/// The widest group of tags this build computes at once, **build-dependent**: sixteen where the
+/// build enables AVX2 (two 256-bit registers side by side: two independent chains keep the vector
+/// units busy where one chain waits on its own latency, as MD5's 64 steps are one dependent
+/// chain), else eight (as [`LANES`]). Fixed at compile time, as [`ISA`] is. Use it to size
+/// batches (how many messages to hand [`hmac_md5_many`] at a time, how many datagrams
+/// `mip::HomeAgent::handle_batch` takes per group); no public function's array type depends on
+/// it.
+pub const GROUP: usize = if cfg!(target_feature = "avx2") { 16 } else { 8 };
+
+/// How this build computes its widest groups ([`GROUP`] lanes), fixed at compile time by the target
 /// features the build enables (`wide` picks its registers by `cfg(target_feature)`; telcp has no
 /// `unsafe`, so no run-time CPU detection): `"AVX2, two 256-bit registers"` (sixteen lanes) when the build enables
 /// AVX2 (for example `RUSTFLAGS="-C target-feature=+avx2"` or `-C target-cpu=x86-64-v3`),
@@ -198,10 +223,10 @@ impl Lanes<16> for Pair {
     }
 }
 
-/// The vector of [`LANES`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
+/// The vector of [`GROUP`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
 #[cfg(target_feature = "avx2")]
 type Wide = Pair;
-/// The vector of [`LANES`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
+/// The vector of [`GROUP`] lanes: `u32x8`, or [`Pair`] where the build enables AVX2.
 #[cfg(not(target_feature = "avx2"))]
 type Wide = u32x8;
 
@@ -398,7 +423,29 @@ pub(crate) fn state_after(block: &[u8; 64]) -> [u32; 4] {
 /// `keys[l].tag(data[l])` (RFC 2104 section 2). Cost: the longest message's blocks plus one outer
 /// block, for all lanes together.
 pub fn hmac_md5_lanes(keys: [&HmacMd5Key; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
-    hmac_md5_pads(keys.map(HmacMd5Key::pad_states), data)
+    pads_n::<u32x8, LANES>(keys.map(HmacMd5Key::pad_states), data)
+}
+
+/// The HMAC-MD5 tags of `data[i]` under `keys[i]`, into `tags[i]`, for every `i` below the
+/// shortest of the three slices' lengths (the rest of `tags` is left as it was): equal to
+/// `keys[i].tag(data[i])`. Computed [`GROUP`] lanes at a time (sixteen where the build enables
+/// AVX2, else eight; a last group of four or fewer four lanes wide), so a caller with many
+/// messages gets the build's widest vectors without an array type that depends on the build.
+pub fn hmac_md5_many(keys: &[&HmacMd5Key], data: &[&[u8]], tags: &mut [[u8; TAG_LEN]]) {
+    let n = keys.len().min(data.len()).min(tags.len());
+    for ((k, d), t) in keys[..n]
+        .chunks(GROUP)
+        .zip(data[..n].chunks(GROUP))
+        .zip(tags[..n].chunks_mut(GROUP))
+    {
+        let lanes: arrayvec::ArrayVec<(Pads, &[u8]), GROUP> =
+            k.iter().zip(d).map(|(k, d)| (k.pad_states(), *d)).collect();
+        hmac_md5_each(&lanes, |i, tag| {
+            if let Some(t) = t.get_mut(i) {
+                *t = tag;
+            }
+        });
+    }
 }
 
 /// The HMAC-MD5 tag of one message from its key's pad states (one lane in plain words).
@@ -415,24 +462,19 @@ pub fn hmac_md5_lanes4(keys: [&HmacMd5Key; 4], data: [&[u8]; 4]) -> [[u8; TAG_LE
 /// The MD5 states of an HMAC-MD5 key after its `ipad` and `opad` blocks.
 pub(crate) type Pads = ([u32; 4], [u32; 4]);
 
-/// [`hmac_md5_lanes`] from the keys' MD5 states after their `ipad` and `opad` blocks
-/// (`HmacMd5Key::pad_states`), for a caller that keeps only those.
-pub(crate) fn hmac_md5_pads(pads: [Pads; LANES], data: [&[u8]; LANES]) -> [[u8; TAG_LEN]; LANES] {
-    pads_n::<Wide, LANES>(pads, data)
-}
-
-/// The tags of up to [`LANES`] messages (`lanes[i]`: the key's pad states and the message), as
-/// wide as they need: four lanes for four or fewer, eight for eight or fewer, else [`LANES`] (a
-/// short group repeats its first lane). `out(i, tag)` gets each.
+/// The tags of any number of messages (`lanes[i]`: the key's pad states and the message), up to
+/// [`GROUP`] at a time, each group as wide as it needs: four lanes for four or fewer, eight for
+/// eight or fewer, else [`GROUP`] (a short group repeats its first lane). `out(i, tag)` gets
+/// each.
 pub(crate) fn hmac_md5_each(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, [u8; TAG_LEN])) {
-    for (g, group) in lanes.chunks(LANES).enumerate() {
+    for (g, group) in lanes.chunks(GROUP).enumerate() {
         let Some(&first) = group.first() else {
             continue;
         };
         let lane = |l: usize| group.get(l).copied().unwrap_or(first);
         let mut emit = |tags: &[[u8; TAG_LEN]]| {
             for (l, t) in tags.iter().enumerate().take(group.len()) {
-                out(g * LANES + l, *t);
+                out(g * GROUP + l, *t);
             }
         };
         if group.len() <= 4 {
@@ -442,7 +484,7 @@ pub(crate) fn hmac_md5_each(lanes: &[(Pads, &[u8])], mut out: impl FnMut(usize, 
             let tags = pads_n::<u32x8, 8>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
             emit(&tags);
         } else {
-            let tags = pads_n::<Wide, LANES>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
+            let tags = pads_n::<Wide, GROUP>(from_fn(|l| lane(l).0), from_fn(|l| lane(l).1));
             emit(&tags);
         }
     }
@@ -557,6 +599,23 @@ mod tests {
         }
     }
 
+    /// The public array functions take eight lanes in every build (with AVX2 too): code written
+    /// with a literal 8 compiles and computes the same tags however the crate is built.
+    #[test]
+    fn the_public_arrays_are_eight_lanes_in_every_build() {
+        let k = HmacMd5Key::new(b"key");
+        let data: [&[u8]; 8] = [
+            b"a", b"bb", b"", b"ccc", &[1; 64], &[2; 55], &[3; 56], &[4; 130],
+        ];
+        let tags: [[u8; TAG_LEN]; 8] = hmac_md5_lanes([&k; 8], data);
+        let refs: [&[u8]; 8] = from_fn(|l| &tags[l][..]);
+        let ok: [bool; 8] = verify_lanes([&k; 8], data, refs);
+        assert_eq!(ok, [true; 8]);
+        for (t, d) in tags.iter().zip(data) {
+            assert_eq!(*t, k.tag(d));
+        }
+    }
+
     #[test]
     fn a_wrong_tag_fails_only_its_lane() {
         let k = HmacMd5Key::new(b"k");
@@ -571,7 +630,7 @@ mod tests {
     }
 
     proptest! {
-        /// Sixteen lanes as two `u32x8` ([`Pair`], the AVX2 build's [`LANES`]) in every build:
+        /// Sixteen lanes as two `u32x8` ([`Pair`], the AVX2 build's [`GROUP`]) in every build:
         /// each lane the `hmac`/`md-5` crates' tag, messages of different lengths side by side.
         #[test]
         fn sixteen_lanes_equal_the_hmac_crate(
@@ -589,15 +648,18 @@ mod tests {
         }
 
         /// Every width ([`hmac_md5_lanes`] [`LANES`] lanes, [`hmac_md5_lanes4`] four,
-        /// `hmac_md5_each` for any count up to two groups) gives the `hmac`/`md-5` crates' tag.
+        /// `hmac_md5_each` and [`hmac_md5_many`] for any count up to two [`GROUP`]s and a
+        /// lane: four-, eight- and, where the build enables AVX2, sixteen-lane passes) gives the
+        /// `hmac`/`md-5` crates' tag; sixteen different messages and keys, so that a group of
+        /// sixteen holds no repeated lane.
         #[test]
         fn lanes_equal_the_hmac_crate(
-            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), LANES),
-            data in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), LANES),
-            count in 0usize..=2 * LANES,
+            keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 16),
+            data in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 16),
+            count in 0usize..=2 * GROUP + 1,
         ) {
             let k: Vec<HmacMd5Key> = keys.iter().map(|k| HmacMd5Key::new(k)).collect();
-            let want: Vec<[u8; 16]> = (0..LANES)
+            let want: Vec<[u8; 16]> = (0..16)
                 .map(|l| {
                     let mut mac = <hmac::Hmac<Md5> as hmac::Mac>::new_from_slice(&keys[l]).unwrap();
                     hmac::Mac::update(&mut mac, &data[l]);
@@ -614,12 +676,21 @@ mod tests {
                 }
             }
             let lanes: Vec<(Pads, &[u8])> = (0..count)
-                .map(|i| (k[i % LANES].pad_states(), &data[i % LANES][..]))
+                .map(|i| (k[i % 16].pad_states(), &data[i % 16][..]))
                 .collect();
             let mut got = vec![None; count];
             hmac_md5_each(&lanes, |i, t| got[i] = Some(t));
             for (i, t) in got.into_iter().enumerate() {
-                prop_assert_eq!(t, Some(want[i % LANES]));
+                prop_assert_eq!(t, Some(want[i % 16]));
+            }
+            // The public slice form: one tag more than the messages to write, left as it was.
+            let ks: Vec<&HmacMd5Key> = (0..count).map(|i| &k[i % 16]).collect();
+            let ds: Vec<&[u8]> = (0..count).map(|i| &data[i % 16][..]).collect();
+            let mut many = vec![[0xa5; 16]; count + 1];
+            hmac_md5_many(&ks, &ds, &mut many);
+            for (i, t) in many.iter().enumerate() {
+                let w = if i < count { want[i % 16] } else { [0xa5; 16] };
+                prop_assert_eq!(*t, w);
             }
         }
     }

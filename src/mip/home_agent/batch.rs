@@ -1,4 +1,4 @@
-//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to [`LANES`]
+//! Batch input ([`HomeAgent::handle_batch`]): the HMAC-MD5 authenticators of up to [`GROUP`]
 //! (eight, sixteen where the build enables AVX2) registration messages computed at once, that many
 //! (or eight, or four) lanes wide ([`crate::io::md5x`]).
 //!
@@ -6,7 +6,7 @@
 //! [`HomeAgent::handle_frame`]: the same checks in the same order, the same state, events,
 //! datagrams, counters and results. Only where the MD5 work happens changes, in two places:
 //!
-//! * **Verification.** Before a group of up to [`LANES`] datagrams is handled, a read-only pass
+//! * **Verification.** Before a group of up to [`GROUP`] datagrams is handled, a read-only pass
 //!   guesses the key each MN-HA and FA-HA authenticator will be checked with (the configured
 //!   key of the home address or NAI, the foreign agent's key; for a reply, the key of the
 //!   binding it answers) and computes the expected authenticators of the whole group in one
@@ -28,7 +28,7 @@
 
 use super::*;
 use crate::io::HmacMd5Key;
-use crate::io::md5x::{LANES, Pads, hmac_md5_each};
+use crate::io::md5x::{GROUP, Pads, hmac_md5_each};
 use crate::mip::wire::AuthRef;
 use crate::mip::wire::auth::AUTHENTICATOR_LEN as TAG;
 use arrayvec::ArrayVec;
@@ -71,10 +71,10 @@ impl<'a> Datagram<'a> {
 }
 
 /// Memo entries per group: an MN-HA and an FA-HA authenticator per datagram.
-const MEMO: usize = 2 * LANES;
+const MEMO: usize = 2 * GROUP;
 /// Replies signed after a group (one per request, with room for the rare datagram that answers
 /// twice; beyond, a reply is signed at once).
-const DEFERRED: usize = 2 * LANES;
+const DEFERRED: usize = 2 * GROUP;
 
 /// An authenticator computed ahead: of the `len` octets at address `at`, under the key with
 /// these pad states.
@@ -175,7 +175,7 @@ fn registration_into<'a>(data: &'a [u8], out: &mut Option<Summary<'a>>) {
     Summary::parse_into(data, out);
 }
 
-/// Computes the authenticators of `lanes` (key's pad states, covered octets), up to [`LANES`]
+/// Computes the authenticators of `lanes` (key's pad states, covered octets), up to [`GROUP`]
 /// at a time.
 fn tags_of(lanes: &[(Pads, &[u8])], out: impl FnMut(usize, [u8; TAG])) {
     hmac_md5_each(lanes, out);
@@ -184,20 +184,22 @@ fn tags_of(lanes: &[(Pads, &[u8])], out: impl FnMut(usize, [u8; TAG])) {
 impl HomeAgent {
     /// Feeds a batch of datagrams received on port 434, as [`HomeAgent::handle_frame`] would
     /// one by one in order (each one's result in [`Datagram::result`]): the same state, events,
-    /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to [`LANES`]
-    /// (eight; sixteen where the build enables AVX2) registration messages at a time are computed together ([`crate::io::md5x`]): the MN-HA
+    /// datagrams and counters, for less CPU. The HMAC-MD5 authenticators of up to
+    /// [`md5x::GROUP`](crate::io::md5x::GROUP) registration messages at a time (a build-dependent
+    /// group: eight; sixteen where the build enables AVX2) are computed together
+    /// ([`crate::io::md5x`]): the MN-HA
     /// and FA-HA authenticators of a group's requests and replies before it is handled (under
     /// the keys they will most likely be checked with; a wrong guess only costs the lane), and
     /// the authenticators of the accepting replies it sends straight out after it, written into
     /// the queued datagrams before this returns (a reply relayed inside a cluster message is
     /// signed at once). Allocates nothing beyond what the datagrams themselves need.
     pub fn handle_batch(&mut self, now: Instant, batch: &mut [Datagram<'_>]) {
-        for group in batch.chunks_mut(LANES) {
+        for group in batch.chunks_mut(GROUP) {
             self.batch.active = true;
             // Each registration message parsed once: the read-ahead and the handling share it.
             // Parsed straight into its place in the array (`Summary::parse_into`): built aside,
             // each summary was copied twice on its way in.
-            let mut parsed: [Option<Summary<'_>>; LANES] = [None; LANES];
+            let mut parsed: [Option<Summary<'_>>; GROUP] = [None; GROUP];
             for (p, d) in parsed.iter_mut().zip(group.iter()) {
                 registration_into(d.data, p);
             }
@@ -229,7 +231,7 @@ impl HomeAgent {
         // A request's association is looked up once, here (the handling looks it up again,
         // after the state may have changed): kept by the request's index in the group, with
         // the slot hint of its home address's binding when it was found by that address.
-        let mut request_sas: [Option<(&MnSa, Option<&SlotHint>)>; LANES] = [None; LANES];
+        let mut request_sas: [Option<(&MnSa, Option<&SlotHint>)>; GROUP] = [None; GROUP];
         for (found, m) in request_sas.iter_mut().zip(parsed) {
             if let Some(m) = m
                 && let Header::Request(q) = m.header
@@ -501,8 +503,8 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            // Up to two groups of `LANES`: four-lane, eight-lane (and sixteen-lane) passes.
-            4 => proptest::collection::vec(ask(), 1..2 * LANES + 2).prop_map(Step::Round),
+            // Up to two groups of `GROUP`: four-lane, eight-lane (and sixteen-lane) passes.
+            4 => proptest::collection::vec(ask(), 1..2 * GROUP + 2).prop_map(Step::Round),
             1 => (0u16..3000).prop_map(Step::Wait),
         ]
     }
@@ -752,7 +754,7 @@ mod tests {
         let start = Instant::now();
         let mut h = ha(2, start, ForwardMode::Layer2, false);
         let ntp = NtpTime::from_unix(WALL).0;
-        let reqs: Vec<Vec<u8>> = (0..LANES as u32)
+        let reqs: Vec<Vec<u8>> = (0..GROUP as u32)
             .map(|k| {
                 Builder::request(Request {
                     lifetime: 600,
@@ -775,10 +777,10 @@ mod tests {
         assert!(group.iter().all(|d| d.result.is_ok()), "{group:?}");
         // And once more for each of the six mobile nodes' new bindings, whose slot is kept with
         // the association (`HomeAgent::insert_binding`).
-        assert_eq!(h.sas.lookups.get() - before, 2 * LANES as u64 + 6);
+        assert_eq!(h.sas.lookups.get() - before, 2 * GROUP as u64 + 6);
         // Every request answered, with its own mobile node's authenticator.
         let replies = drain_all(&mut h);
-        assert_eq!(replies.len(), LANES);
+        assert_eq!(replies.len(), GROUP);
         for (k, t) in replies.iter().enumerate() {
             let m = Summary::parse(&t.payload).unwrap();
             let key = mn_sa(k as u32 % 6).prepare();

@@ -322,11 +322,11 @@ const OUT_BUFFER: usize = 4096;
 
 /// How many reply buffers a Home Agent keeps for the next replies: a group's replies, signed
 /// together after it (`batch.rs`).
-const SPARE_REPLIES: usize = 2 * crate::io::md5x::LANES;
+const SPARE_REPLIES: usize = 2 * crate::io::md5x::GROUP;
 
 /// How many answered pending requests' allocations a Home Agent keeps for the next forwarded
-/// ones: a batch's worth ([`crate::io::md5x::LANES`]).
-const SPARE_PENDING: usize = crate::io::md5x::LANES;
+/// ones: a batch's worth ([`crate::io::md5x::GROUP`]).
+const SPARE_PENDING: usize = crate::io::md5x::GROUP;
 
 /// An empty buffer of at least `cap` octets for a reply: one of the `spare` ones kept
 /// ([`HomeAgent::reply_payload`]) when there is one.

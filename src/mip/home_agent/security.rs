@@ -2,8 +2,6 @@
 //! agents' FA-HA keys, and which mobile node a request's identities belong to.
 
 use super::*;
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -63,24 +61,139 @@ impl SlotHint {
     }
 }
 
-/// The mobile nodes' security associations by identity: by home address in [`ByHome`] entries,
-/// by NAI in a map of its own. Bounded by the configuration (and AAA's `max_keys`).
+/// The mobile nodes' security associations by identity: by home address in [`ByHome`] entries
+/// ([`ByHomeTable`]), by NAI in a map of its own. Bounded by the configuration (and AAA's
+/// `max_keys`); built once, with the Home Agent.
 #[derive(Debug)]
 pub(super) struct MnSas {
-    by_home: HashTable<ByHome>,
+    by_home: ByHomeTable,
     by_nai: HashMap<Box<[u8]>, MnSa, Hasher>,
-    hasher: Hasher,
     /// Lookups by home address or NAI so far (tests count them).
     #[cfg(test)]
     pub(super) lookups: std::cell::Cell<u64>,
 }
 
+/// The associations by home address: an open-addressed table with linear probing whose buckets
+/// are the [`ByHome`] entries themselves (one 64-octet line each), so a lookup reads the bucket
+/// its hash names and, rarely, the next ones: one random memory access (a table of control bytes
+/// beside the entries, as `hashbrown`'s, makes it two dependent ones, each a cache and TLB miss
+/// at a million mobile nodes). Built once and never shrunk (associations by home address are
+/// configured: added or replaced at start, never removed), at most two thirds full; a lookup
+/// stops at the first empty bucket. The bucket count need not be a power of two: a hash is mapped
+/// onto the buckets by a multiply and shift of its high bits (the hash is foldhash's quality
+/// variant, whose high bits are well mixed for small keys; see `io::timer`'s index, which this
+/// follows).
+#[derive(Debug)]
+struct ByHomeTable {
+    buckets: Box<[Option<ByHome>]>,
+    /// Used buckets.
+    len: usize,
+    hasher: foldhash::quality::FixedState,
+}
+
+impl ByHomeTable {
+    /// Room for `n` associations (two thirds full at most, with a bucket more).
+    fn with_capacity(n: usize, hasher: &Hasher) -> ByHomeTable {
+        // The quality variant's seed, from the Home Agent's hasher (itself seeded from the
+        // configuration).
+        let seed = hasher.hash_one(0x5341_5f62_795f_686f_u64);
+        ByHomeTable {
+            buckets: Self::empty(Self::buckets_for(n)),
+            len: 0,
+            hasher: foldhash::quality::FixedState::with_seed(seed),
+        }
+    }
+
+    fn buckets_for(n: usize) -> usize {
+        n.saturating_add(n / 2).saturating_add(1)
+    }
+
+    fn empty(n: usize) -> Box<[Option<ByHome>]> {
+        std::iter::repeat_with(|| None).take(n).collect()
+    }
+
+    /// The bucket where `home`'s probe run starts: the hash scaled onto the bucket count.
+    #[inline]
+    fn start(&self, home: Ipv4Addr) -> usize {
+        let scaled = u128::from(self.hasher.hash_one(home)) * self.buckets.len() as u128;
+        // Below the bucket count, so it fits.
+        (scaled >> 64) as usize
+    }
+
+    /// The entry of `home`. Every probe run ends at an empty bucket (at least a third of them
+    /// are), wrapping from the last bucket to the first.
+    #[inline]
+    fn find(&self, home: Ipv4Addr) -> Option<&ByHome> {
+        let mut i = self.start(home);
+        // A bound on the probe, so that no table state could loop (there is always an empty
+        // bucket: the table is at most two thirds full).
+        for _ in 0..self.buckets.len() {
+            match self.buckets.get(i)? {
+                None => return None,
+                Some(e) if e.home == home => return Some(e),
+                Some(_) => {
+                    i = if i + 1 >= self.buckets.len() {
+                        0
+                    } else {
+                        i + 1
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Adds `home`'s association, or replaces it (its slot hint kept).
+    fn insert(&mut self, home: Ipv4Addr, sa: MnSa) {
+        if (self.len + 1).saturating_mul(3) > self.buckets.len().saturating_mul(2) {
+            self.grow();
+        }
+        let mut i = self.start(home);
+        let n = self.buckets.len();
+        loop {
+            let Some(bucket) = self.buckets.get_mut(i) else {
+                return;
+            };
+            match bucket {
+                Some(e) if e.home == home => {
+                    e.sa = sa;
+                    return;
+                }
+                Some(_) => i = if i + 1 >= n { 0 } else { i + 1 },
+                None => {
+                    *bucket = Some(ByHome {
+                        sa,
+                        home,
+                        slot: SlotHint::new(),
+                    });
+                    self.len += 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Twice the buckets (a configuration larger than announced), every entry placed again.
+    fn grow(&mut self) {
+        let n = self.buckets.len().saturating_mul(2).max(8);
+        let old = std::mem::replace(&mut self.buckets, Self::empty(n));
+        for e in old.into_vec().into_iter().flatten() {
+            let mut i = self.start(e.home);
+            while let Some(Some(_)) = self.buckets.get(i) {
+                i = if i + 1 >= n { 0 } else { i + 1 };
+            }
+            if let Some(b) = self.buckets.get_mut(i) {
+                *b = Some(e);
+            }
+        }
+    }
+}
+
 impl MnSas {
     fn with_capacity(n: usize, hasher: &Hasher) -> MnSas {
         MnSas {
-            by_home: HashTable::with_capacity(n),
+            by_home: ByHomeTable::with_capacity(n, hasher),
             by_nai: HashMap::with_hasher(hasher.clone()),
-            hasher: hasher.clone(),
             #[cfg(test)]
             lookups: std::cell::Cell::new(0),
         }
@@ -89,23 +202,7 @@ impl MnSas {
     /// Adds or replaces the association of `id`.
     fn insert(&mut self, id: MnId, sa: MnSa) {
         match id {
-            MnId::Home(home) => {
-                let h = &self.hasher;
-                match self.by_home.entry(
-                    h.hash_one(home),
-                    |e| e.home == home,
-                    |e| h.hash_one(e.home),
-                ) {
-                    Entry::Occupied(mut e) => e.get_mut().sa = sa,
-                    Entry::Vacant(e) => {
-                        e.insert(ByHome {
-                            sa,
-                            home,
-                            slot: SlotHint::new(),
-                        });
-                    }
-                }
-            }
+            MnId::Home(home) => self.by_home.insert(home, sa),
             MnId::Nai(n) => {
                 self.by_nai.insert(n, sa);
             }
@@ -121,9 +218,7 @@ impl MnSas {
     pub(super) fn home_hinted(&self, home: Ipv4Addr) -> Option<(&MnSa, &SlotHint)> {
         #[cfg(test)]
         self.lookups.set(self.lookups.get() + 1);
-        self.by_home
-            .find(self.hasher.hash_one(home), |e| e.home == home)
-            .map(|e| (&e.sa, &e.slot))
+        self.by_home.find(home).map(|e| (&e.sa, &e.slot))
     }
 
     /// The association of the mobile node with this NAI.
@@ -336,8 +431,8 @@ mod tests {
     use super::super::testkit::*;
     use super::*;
 
-    /// The type of a table's entries.
-    fn entry_size<T>(_: &HashTable<T>) -> (usize, usize) {
+    /// The type of a table's buckets.
+    fn entry_size<T>(_: &[T]) -> (usize, usize) {
         (std::mem::size_of::<T>(), std::mem::align_of::<T>())
     }
 
@@ -347,7 +442,7 @@ mod tests {
         // The association itself is in the index's entry (not behind a pointer to another
         // allocation) with its home address, in one 64-octet cache line: an SPI, the key's two
         // HMAC-MD5 pad states, the principal, a flag.
-        assert_eq!(entry_size(&h.sas.by_home), (64, 64));
+        assert_eq!(entry_size(&h.sas.by_home.buckets), (64, 64));
         assert!(std::mem::size_of::<MnSa>() <= 56);
         // Each configured mobile node's association is found by its home address and keeps
         // its SPI and key (RFC 5944 section 3.5: the MN-HA association).
@@ -356,6 +451,59 @@ mod tests {
             assert_eq!(sa.spi, mn_sa(k).spi);
             assert_eq!(sa.key.compute(b"covered"), mn_sa(k).compute(b"covered"));
             assert!(!sa.from_aaa);
+        }
+    }
+
+    /// The table by home address finds every association it holds and no other, through long
+    /// probe runs (consecutive addresses, as a home network's; a table filled near two thirds,
+    /// and ones grown from a capacity too small), wrapping from the last bucket to the first; an
+    /// address configured twice keeps its last association and one entry, with its slot hint.
+    #[test]
+    fn the_table_by_home_address_finds_exactly_what_it_holds() {
+        let hasher = Hasher::with_seed(7);
+        let sa = |k: u32| MnSa {
+            spi: 1000 + k,
+            key: mn_sa(k % 8 + 1).prepare(),
+            principal: k,
+            from_aaa: false,
+        };
+        let addr = |k: u32| Ipv4Addr::from(0x0a05_0000 + k);
+        for (capacity, n) in [(3000, 2900), (10, 3000), (0, 38)] {
+            let mut t = ByHomeTable::with_capacity(capacity, &hasher);
+            for k in 0..n {
+                t.insert(addr(k), sa(k));
+            }
+            assert_eq!(t.len, n as usize);
+            assert!(t.len * 3 <= t.buckets.len() * 2);
+            // Three more addresses whose probe runs start at the last bucket: two of them
+            // wrap to the first buckets.
+            let last = t.buckets.len() - 1;
+            let wrapping: Vec<u32> = (n + 3000..)
+                .filter(|&k| t.start(addr(k)) == last)
+                .take(3)
+                .collect();
+            for &k in &wrapping {
+                t.insert(addr(k), sa(k));
+            }
+            for &k in &wrapping {
+                assert_eq!(t.find(addr(k)).unwrap().sa.spi, 1000 + k);
+            }
+            assert!(t.find(addr(n + 2999)).is_none());
+            for k in 0..n {
+                let e = t.find(addr(k)).unwrap();
+                assert_eq!((e.home, e.sa.spi, e.sa.principal), (addr(k), 1000 + k, k));
+            }
+            for k in n..n + 3000 {
+                assert!(t.find(addr(k)).is_none());
+            }
+            assert!(t.find(Ipv4Addr::UNSPECIFIED).is_none());
+            // Replaced: the new association, the same entry and slot hint.
+            t.find(addr(5)).unwrap().slot.set(Some(77));
+            let len = t.len;
+            t.insert(addr(5), sa(n + 5));
+            assert_eq!(t.len, len);
+            let e = t.find(addr(5)).unwrap();
+            assert_eq!((e.sa.spi, e.slot.get()), (1005 + n, Some(77)));
         }
     }
 
