@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod reader;
 pub mod replay;
 mod rng;
+pub(crate) mod table;
 mod timer;
 
 pub use auth::HmacMd5Key;

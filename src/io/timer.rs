@@ -1,8 +1,9 @@
 //! One deadline structure per endpoint.
 
+use super::table::{Bucket, OpenTable};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
@@ -23,8 +24,6 @@ const LEVELS: usize = 8;
 /// Stale items (of cancelled or re-armed timers) tolerated beyond the live count before the
 /// wheel and the heap are rebuilt from the armed timers.
 const STALE_SLACK: usize = 4096;
-/// The fewest buckets the key index allocates.
-const MIN_BUCKETS: usize = 8;
 /// The sequence number at which the armed timers are renumbered (see [`TimerQueue::renumber`]):
 /// sequence numbers fit in 32 bits, so that a timer in the key index takes 16 bytes for a
 /// 32-bit key.
@@ -76,185 +75,36 @@ impl<K> Armed<K> {
     }
 }
 
-/// The armed timers by key: an open-addressed table with linear probing whose buckets hold the
-/// timers themselves, so finding a key reads the bucket its hash names and, rarely, the next
-/// ones in the same or the following cache line: one random memory access per operation (a
-/// table of control bytes beside the data, or of slot numbers into a second array, would make
-/// it two dependent ones). At most three quarters of the buckets are used; removal shifts the
-/// following entries of the probe run back (no tombstones), so a lookup stops at the first empty
-/// bucket. The bucket count need not be a power of two (a hash is mapped onto the buckets by a
-/// multiply and shift), so a table sized for `n` timers takes 1.5 `n` buckets, not up to 2.7 `n`.
+/// The armed timers by key: an [`OpenTable`] (linear probing) whose buckets hold the timers
+/// themselves, so finding a key reads the bucket its hash names and, rarely, the next ones in the
+/// same or the following cache line: one random memory access per operation (a table of control
+/// bytes beside the data, or of slot numbers into a second array, would make it two dependent
+/// ones). At most three quarters of the buckets are used; removal shifts the following entries
+/// of the probe run back (no tombstones), so a lookup stops at the first empty bucket. The bucket
+/// count need not be a power of two (a hash is mapped onto the buckets by a multiply and shift),
+/// so a table sized for `n` timers takes 1.5 `n` buckets, not up to 2.7 `n`.
 ///
 /// The deadline stays in the bucket: with keys and sequence numbers alone in the buckets (8 bytes
 /// for a 32-bit key) and the offsets in a parallel array, a re-arming reads and writes two random
 /// cache lines instead of one, and measured slower at a million timers (session 18, issue 19).
-struct Index<K> {
-    /// The buckets (none before the first insertion); probe runs wrap from the last to the first.
-    buckets: Vec<Option<Armed<K>>>,
-    len: usize,
-    hasher: KeyHasher,
+type Index<K> = OpenTable<Armed<K>, KeyHasher>;
+
+impl<K: Eq + Hash> Bucket for Armed<K> {
+    type Key = K;
+    /// Three quarters (a table sized for `n` timers is two thirds full with them).
+    const LOAD: (usize, usize) = (3, 4);
+
+    fn key(&self) -> &K {
+        &self.key
+    }
 }
 
 /// The key index's hash: foldhash's quality variant, randomly seeded. A bucket is picked by the
-/// hash's high bits ([`Index::home`]); foldhash's fast variant leaves those bits of a small key's
-/// hash poorly mixed for some of its random seeds, and with one in about twenty seeds 10k
+/// hash's high bits ([`OpenTable::home`]); foldhash's fast variant leaves those bits of a small
+/// key's hash poorly mixed for some of its random seeds, and with one in about twenty seeds 10k
 /// consecutive keys fell into a few long probe runs (thousands of buckets per lookup; the test
 /// `home_buckets_spread_under_every_seed`). The quality variant adds one multiply.
 type KeyHasher = foldhash::quality::SeedableRandomState;
-
-impl<K: Eq + Hash> Index<K> {
-    fn with_capacity(n: usize) -> Self {
-        Self::with_hasher(n, KeyHasher::random())
-    }
-
-    fn with_hasher(n: usize, hasher: KeyHasher) -> Self {
-        let mut index = Index {
-            buckets: Vec::new(),
-            len: 0,
-            hasher,
-        };
-        if n > 0 {
-            index.buckets = Self::empty(Self::buckets_for(n));
-        }
-        index
-    }
-
-    /// The bucket count for `n` entries: two thirds full (at most three quarters full after
-    /// growing past them).
-    fn buckets_for(n: usize) -> usize {
-        n.saturating_add(n / 2).saturating_add(1).max(MIN_BUCKETS)
-    }
-
-    fn empty(n: usize) -> Vec<Option<Armed<K>>> {
-        std::iter::repeat_with(|| None).take(n).collect()
-    }
-
-    /// The bucket after `i`, wrapping.
-    fn next(&self, i: usize) -> usize {
-        if i + 1 >= self.buckets.len() {
-            0
-        } else {
-            i + 1
-        }
-    }
-
-    /// How many buckets from `from` forward to `to`, wrapping.
-    fn distance(&self, from: usize, to: usize) -> usize {
-        if to >= from {
-            to - from
-        } else {
-            to + self.buckets.len() - from
-        }
-    }
-
-    /// The bucket where `key`'s probe run starts: the hash scaled onto the bucket count (its
-    /// high bits pick the bucket).
-    fn home(&self, key: &K) -> usize {
-        let scaled = u128::from(self.hasher.hash_one(key)) * self.buckets.len() as u128;
-        // Below the bucket count, so it fits.
-        (scaled >> 64) as usize
-    }
-
-    /// The bucket holding `key`.
-    fn find(&self, key: &K) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let mut i = self.home(key);
-        loop {
-            match self.buckets.get(i)? {
-                None => return None,
-                Some(a) if a.key == *key => return Some(i),
-                Some(_) => i = self.next(i),
-            }
-        }
-    }
-
-    /// Reads `key`'s home bucket (whether it is used), to bring it into cache ahead of a lookup.
-    fn touch(&self, key: &K) -> bool {
-        let h = self.home(key);
-        let a = self.buckets.get(h).is_some_and(Option::is_some);
-        let b = self.buckets.get(h + 3).is_some_and(Option::is_some);
-        a | b
-    }
-
-    fn get(&self, key: &K) -> Option<&Armed<K>> {
-        self.buckets.get(self.find(key)?)?.as_ref()
-    }
-
-    /// Stores `armed` under its key, returning the entry it replaced.
-    fn insert(&mut self, armed: Armed<K>) -> Option<Armed<K>> {
-        if (self.len + 1).saturating_mul(4) > self.buckets.len().saturating_mul(3) {
-            self.grow();
-        }
-        let mut i = self.home(&armed.key);
-        loop {
-            let next = self.next(i);
-            let bucket = self.buckets.get_mut(i)?;
-            match bucket {
-                Some(a) if a.key == armed.key => return Some(std::mem::replace(a, armed)),
-                Some(_) => i = next,
-                None => {
-                    *bucket = Some(armed);
-                    self.len += 1;
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// Takes the entry out of bucket `i`, shifting back the entries after it in its probe run
-    /// that may move (those whose home bucket is not between the hole and themselves).
-    fn remove_at(&mut self, i: usize) -> Option<Armed<K>> {
-        let out = self.buckets.get_mut(i)?.take()?;
-        self.len -= 1;
-        let (mut hole, mut j) = (i, i);
-        loop {
-            j = self.next(j);
-            let home = match self.buckets.get(j) {
-                Some(Some(a)) => self.home(&a.key),
-                _ => break,
-            };
-            // Cyclic distances: the entry may fill the hole when its home is at or before it.
-            if self.distance(home, j) >= self.distance(hole, j) {
-                let moved = self.buckets.get_mut(j).and_then(Option::take);
-                if let Some(slot) = self.buckets.get_mut(hole) {
-                    *slot = moved;
-                }
-                hole = j;
-            }
-        }
-        Some(out)
-    }
-
-    fn remove(&mut self, key: &K) -> Option<Armed<K>> {
-        let i = self.find(key)?;
-        self.remove_at(i)
-    }
-
-    /// Doubles the buckets (or allocates the first ones) and re-inserts every entry.
-    fn grow(&mut self) {
-        let n = (self.buckets.len() * 2).max(MIN_BUCKETS);
-        let old = std::mem::replace(&mut self.buckets, Self::empty(n));
-        self.len = 0;
-        for a in old.into_iter().flatten() {
-            self.insert(a);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.buckets.iter_mut().for_each(|b| *b = None);
-        self.len = 0;
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Armed<K>> {
-        self.buckets.iter().flatten()
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Armed<K>> {
-        self.buckets.iter_mut().flatten()
-    }
-}
 
 /// One arming of a key's timer in the wheel or the heap, ordered by its order key alone (unique):
 /// its two parts side by side with the key, so that an item takes 16 bytes for a 32-bit key.
@@ -496,7 +346,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// An empty queue with room for `n` timers in its key index.
     pub fn with_capacity(n: usize) -> Self {
         TimerQueue {
-            index: Index::with_capacity(n),
+            index: Index::with_capacity(n, KeyHasher::random()),
             wheel: Wheel::new(),
             far: HashMap::default(),
             stale: 0,
@@ -575,7 +425,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Whether the stale items call for a rebuild.
     fn over_stale(&self) -> bool {
-        self.stale > 0 && (self.index.len == 0 || self.stale > self.index.len + STALE_SLACK)
+        self.stale > 0 && (self.index.len() == 0 || self.stale > self.index.len() + STALE_SLACK)
     }
 
     /// Restores the invariants after a change: the heap's top is live, the heap holds an item
@@ -586,7 +436,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             self.rebuild();
         }
         self.first = loop {
-            if self.index.len == 0 {
+            if self.index.len() == 0 {
                 break None;
             }
             if let Some(Reverse(top)) = self.wheel.ready.peek() {
@@ -784,12 +634,12 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Number of armed timers.
     pub fn len(&self) -> usize {
-        self.index.len
+        self.index.len()
     }
 
     /// Whether no timer is armed.
     pub fn is_empty(&self) -> bool {
-        self.index.len == 0
+        self.index.len() == 0
     }
 
     /// Disarms everything.
@@ -814,7 +664,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 impl<K> std::fmt::Debug for TimerQueue<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimerQueue")
-            .field("live", &self.index.len)
+            .field("live", &self.index.len())
             .field("next", &self.first.map(|(_, d)| d))
             .finish()
     }
@@ -980,11 +830,11 @@ mod tests {
     /// The buckets probed, on average, to insert `n` consecutive keys into an index sized for them
     /// with hasher `h`.
     fn mean_insert_probes(n: u32, h: KeyHasher) -> f64 {
-        let mut index = Index::with_hasher(n as usize, h);
+        let mut index = Index::with_capacity(n as usize, h);
         let mut probes = 0usize;
         for key in 0..n {
             let mut i = index.home(&key);
-            while index.buckets.get(i).is_some_and(Option::is_some) {
+            while index.buckets().get(i).is_some_and(Option::is_some) {
                 probes += 1;
                 i = index.next(i);
             }

@@ -2,6 +2,7 @@
 //! agents' FA-HA keys, and which mobile node a request's identities belong to.
 
 use super::*;
+use crate::io::table::{Bucket, Entry, OpenTable};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -73,22 +74,27 @@ pub(super) struct MnSas {
     pub(super) lookups: std::cell::Cell<u64>,
 }
 
-/// The associations by home address: an open-addressed table with linear probing whose buckets
-/// are the [`ByHome`] entries themselves (one 64-octet line each), so a lookup reads the bucket
-/// its hash names and, rarely, the next ones: one random memory access (a table of control bytes
-/// beside the entries, as `hashbrown`'s, makes it two dependent ones, each a cache and TLB miss
-/// at a million mobile nodes). Built once and never shrunk (associations by home address are
-/// configured: added or replaced at start, never removed), at most two thirds full; a lookup
-/// stops at the first empty bucket. The bucket count need not be a power of two: a hash is mapped
-/// onto the buckets by a multiply and shift of its high bits (the hash is foldhash's quality
-/// variant, whose high bits are well mixed for small keys; see `io::timer`'s index, which this
-/// follows).
+/// The associations by home address: an open-addressed table with linear probing
+/// ([`OpenTable`]) whose buckets are the [`ByHome`] entries themselves (one 64-octet line each),
+/// so a lookup reads the bucket its hash names and, rarely, the next ones: one random memory
+/// access (a table of control bytes beside the entries, as `hashbrown`'s, makes it two dependent
+/// ones, each a cache and TLB miss at a million mobile nodes). Built once and never shrunk
+/// (associations by home address are configured: added or replaced at start, never removed), at
+/// most two thirds full; a lookup stops at the first empty bucket, and reads every bucket at most
+/// once. The bucket count need not be a power of two: a hash is mapped onto the buckets by a
+/// multiply and shift of its high bits (the hash is foldhash's quality variant, whose high bits
+/// are well mixed for small keys; see `io::timer`'s index, which uses the same table).
 #[derive(Debug)]
-struct ByHomeTable {
-    buckets: Box<[Option<ByHome>]>,
-    /// Used buckets.
-    len: usize,
-    hasher: foldhash::quality::FixedState,
+struct ByHomeTable(OpenTable<ByHome, foldhash::quality::FixedState>);
+
+impl Bucket for ByHome {
+    type Key = Ipv4Addr;
+    /// Two thirds.
+    const LOAD: (usize, usize) = (2, 3);
+
+    fn key(&self) -> &Ipv4Addr {
+        &self.home
+    }
 }
 
 impl ByHomeTable {
@@ -97,94 +103,30 @@ impl ByHomeTable {
         // The quality variant's seed, from the Home Agent's hasher (itself seeded from the
         // configuration).
         let seed = hasher.hash_one(0x5341_5f62_795f_686f_u64);
-        ByHomeTable {
-            buckets: Self::empty(Self::buckets_for(n)),
-            len: 0,
-            hasher: foldhash::quality::FixedState::with_seed(seed),
-        }
+        ByHomeTable(OpenTable::with_capacity(
+            n,
+            foldhash::quality::FixedState::with_seed(seed),
+        ))
     }
 
-    fn buckets_for(n: usize) -> usize {
-        n.saturating_add(n / 2).saturating_add(1)
-    }
-
-    fn empty(n: usize) -> Box<[Option<ByHome>]> {
-        std::iter::repeat_with(|| None).take(n).collect()
-    }
-
-    /// The bucket where `home`'s probe run starts: the hash scaled onto the bucket count.
-    #[inline]
-    fn start(&self, home: Ipv4Addr) -> usize {
-        let scaled = u128::from(self.hasher.hash_one(home)) * self.buckets.len() as u128;
-        // Below the bucket count, so it fits.
-        (scaled >> 64) as usize
-    }
-
-    /// The entry of `home`. Every probe run ends at an empty bucket (at least a third of them
-    /// are), wrapping from the last bucket to the first.
+    /// The entry of `home`.
     #[inline]
     fn find(&self, home: Ipv4Addr) -> Option<&ByHome> {
-        let mut i = self.start(home);
-        // A bound on the probe, so that no table state could loop (there is always an empty
-        // bucket: the table is at most two thirds full).
-        for _ in 0..self.buckets.len() {
-            match self.buckets.get(i)? {
-                None => return None,
-                Some(e) if e.home == home => return Some(e),
-                Some(_) => {
-                    i = if i + 1 >= self.buckets.len() {
-                        0
-                    } else {
-                        i + 1
-                    }
-                }
-            }
-        }
-        None
+        self.0.get(&home)
     }
 
     /// Adds `home`'s association, or replaces it (its slot hint kept).
     fn insert(&mut self, home: Ipv4Addr, sa: MnSa) {
-        if (self.len + 1).saturating_mul(3) > self.buckets.len().saturating_mul(2) {
-            self.grow();
-        }
-        let mut i = self.start(home);
-        let n = self.buckets.len();
-        loop {
-            let Some(bucket) = self.buckets.get_mut(i) else {
-                return;
-            };
-            match bucket {
-                Some(e) if e.home == home => {
-                    e.sa = sa;
-                    return;
-                }
-                Some(_) => i = if i + 1 >= n { 0 } else { i + 1 },
-                None => {
-                    *bucket = Some(ByHome {
-                        sa,
-                        home,
-                        slot: SlotHint::new(),
-                    });
-                    self.len += 1;
-                    return;
-                }
+        match self.0.entry(&home) {
+            Some(Entry::Occupied(e)) => e.sa = sa,
+            Some(Entry::Vacant(v)) => {
+                v.insert(ByHome {
+                    sa,
+                    home,
+                    slot: SlotHint::new(),
+                });
             }
-        }
-    }
-
-    /// Twice the buckets (a configuration larger than announced), every entry placed again.
-    fn grow(&mut self) {
-        let n = self.buckets.len().saturating_mul(2).max(8);
-        let old = std::mem::replace(&mut self.buckets, Self::empty(n));
-        for e in old.into_vec().into_iter().flatten() {
-            let mut i = self.start(e.home);
-            while let Some(Some(_)) = self.buckets.get(i) {
-                i = if i + 1 >= n { 0 } else { i + 1 };
-            }
-            if let Some(b) = self.buckets.get_mut(i) {
-                *b = Some(e);
-            }
+            None => {}
         }
     }
 }
@@ -442,7 +384,7 @@ mod tests {
         // The association itself is in the index's entry (not behind a pointer to another
         // allocation) with its home address, in one 64-octet cache line: an SPI, the key's two
         // HMAC-MD5 pad states, the principal, a flag.
-        assert_eq!(entry_size(&h.sas.by_home.buckets), (64, 64));
+        assert_eq!(entry_size(h.sas.by_home.0.buckets()), (64, 64));
         assert!(std::mem::size_of::<MnSa>() <= 56);
         // Each configured mobile node's association is found by its home address and keeps
         // its SPI and key (RFC 5944 section 3.5: the MN-HA association).
@@ -473,13 +415,13 @@ mod tests {
             for k in 0..n {
                 t.insert(addr(k), sa(k));
             }
-            assert_eq!(t.len, n as usize);
-            assert!(t.len * 3 <= t.buckets.len() * 2);
+            assert_eq!(t.0.len(), n as usize);
+            assert!(t.0.len() * 3 <= t.0.buckets().len() * 2);
             // Three more addresses whose probe runs start at the last bucket: two of them
             // wrap to the first buckets.
-            let last = t.buckets.len() - 1;
+            let last = t.0.buckets().len() - 1;
             let wrapping: Vec<u32> = (n + 3000..)
-                .filter(|&k| t.start(addr(k)) == last)
+                .filter(|&k| t.0.home(&addr(k)) == last)
                 .take(3)
                 .collect();
             for &k in &wrapping {
@@ -499,9 +441,9 @@ mod tests {
             assert!(t.find(Ipv4Addr::UNSPECIFIED).is_none());
             // Replaced: the new association, the same entry and slot hint.
             t.find(addr(5)).unwrap().slot.set(Some(77));
-            let len = t.len;
+            let len = t.0.len();
             t.insert(addr(5), sa(n + 5));
-            assert_eq!(t.len, len);
+            assert_eq!(t.0.len(), len);
             let e = t.find(addr(5)).unwrap();
             assert_eq!((e.sa.spi, e.slot.get()), (1005 + n, Some(77)));
         }
