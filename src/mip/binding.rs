@@ -559,6 +559,50 @@ fn tick_of(i: Instant) -> Tick {
     ((off as u64) ^ (1 << 63)).max(1)
 }
 
+/// An instant converted once, for the [`CareOf`] expiries some duration after it
+/// ([`TickAt::care_of`]): the Home Agent converts a batch's `now` once, not at each binding it
+/// writes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TickAt {
+    at: Instant,
+    /// `at`'s signed nanoseconds from [`EPOCH`] (saturated as in [`tick_of`]).
+    off: i64,
+}
+
+impl TickAt {
+    /// `at`, converted.
+    pub(crate) fn new(at: Instant) -> TickAt {
+        let off = (tick_of(at) ^ (1 << 63)) as i64;
+        TickAt { at, off }
+    }
+
+    /// The instant converted.
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// `CareOf::new(address, Some(at + after))`, the same value (nanoseconds add exactly), with
+    /// no conversion of the instant; converted as that does where a sum would saturate.
+    pub(crate) fn care_of(&self, address: Ipv4Addr, after: Duration) -> CareOf {
+        let sum = i64::try_from(after.as_nanos())
+            .ok()
+            .filter(|_| self.off > i64::MIN + 1 && self.off < i64::MAX)
+            .and_then(|d| self.off.checked_add(d))
+            .filter(|&s| s < i64::MAX);
+        let t = match sum {
+            Some(s) => ((s as u64) ^ (1 << 63)).max(1),
+            None => match self.at.checked_add(after) {
+                Some(i) => tick_of(i),
+                None => return CareOf::new(address, Some(self.at + after)),
+            },
+        };
+        CareOf {
+            address,
+            expires: [(t >> 32) as u32, t as u32],
+        }
+    }
+}
+
 /// The instant of tick `t`. [`tick_of`] made every tick there is, so the epoch is set; `None`
 /// only were it not (the crate never reads the clock to make one up).
 fn instant_of(t: Tick) -> Option<Instant> {
