@@ -401,7 +401,8 @@ impl HomeAgent {
                     .collect();
                 tags_of(&lanes, |_, t| tags.push(t));
             }
-            let mut tags = tags.into_iter();
+            // By reference (moved out, the half-kilobyte array was copied twice a group).
+            let mut tags = tags.iter();
             for d in deferred.iter_mut() {
                 let Some(u) = d.sigs.get(round) else {
                     continue;
@@ -411,7 +412,7 @@ impl HomeAgent {
                 }
                 let (at, tag) = (u.at, tags.next());
                 if let (Some(tag), Some(t)) = (tag, d.bytes.get_mut(at..at + TAG)) {
-                    t.copy_from_slice(&tag);
+                    t.copy_from_slice(tag);
                 }
             }
         }
