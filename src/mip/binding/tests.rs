@@ -559,6 +559,29 @@ proptest! {
         prop_assert_eq!(bd.expires(), earliest);
     }
 
+    /// An expiry made from an instant converted once ([`TickAt::care_of`], a Home Agent batch's
+    /// `now`) is the one [`CareOf::new`] makes from the sum: the same tick, before and after the
+    /// epoch, for lifetimes up to the protocol's 65535 s and far beyond.
+    #[test]
+    fn an_expiry_after_a_converted_instant_is_the_sums(
+        at in (any::<bool>(), 0u64..1 << 50),
+        after in prop_oneof![0u64..65_536_000_000_000, any::<u64>()],
+        secs in any::<u16>(),
+    ) {
+        let base = Instant::now();
+        let (later, ns) = at;
+        let d = Duration::from_nanos(ns);
+        let now = if later { base + d } else { base.checked_sub(d).unwrap_or(base) };
+        let t = TickAt::new(now);
+        prop_assert_eq!(t.at(), now);
+        let a = Ipv4Addr::new(198, 51, 100, 1);
+        for after in [Duration::from_nanos(after), Duration::from_secs(u64::from(secs))] {
+            if let Some(sum) = now.checked_add(after) {
+                prop_assert!(t.care_of(a, after) == CareOf::new(a, Some(sum)));
+            }
+        }
+    }
+
     /// The NAI, the pending request and the tunnel parameters read back as set, in any order of
     /// setting and clearing, and a binding with none of them holds no heap block (equal to a
     /// new one); a block handed over by `take_pending_block` serves the next pending request.

@@ -282,11 +282,16 @@ impl HomeAgent {
     /// never later than `max_lifetime` from `now` (RFC 5944 section 3.8.3: no lifetime beyond
     /// what this home agent grants).
     pub(super) fn bounded_expiry(&self, now: Instant, left: Option<Duration>) -> Option<Instant> {
+        self.bounded_left(left).map(|d| now + d)
+    }
+
+    /// [`HomeAgent::bounded_expiry`] as the time left from `now`.
+    pub(super) fn bounded_left(&self, left: Option<Duration>) -> Option<Duration> {
         if self.max_lifetime == LIFETIME_INFINITE {
-            return left.map(|d| now + d);
+            return left;
         }
         let max = Duration::from_secs(u64::from(self.max_lifetime));
-        Some(now + left.map_or(max, |d| d.min(max)))
+        Some(left.map_or(max, |d| d.min(max)))
     }
 
     /// `decided`: the record was re-pointed to this HA by a takeover decision.

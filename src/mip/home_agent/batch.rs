@@ -29,6 +29,7 @@
 use super::*;
 use crate::io::HmacMd5Key;
 use crate::io::md5x::{GROUP, Pads, hmac_md5_each};
+use crate::mip::binding::TickAt;
 use crate::mip::wire::AuthRef;
 use crate::mip::wire::auth::AUTHENTICATOR_LEN as TAG;
 use arrayvec::ArrayVec;
@@ -107,6 +108,9 @@ struct Deferred {
 pub(super) struct Batch {
     active: bool,
     memo: ArrayVec<Memo, MEMO>,
+    /// The batch's `now`, converted once for the registrations it handles (their replay checks'
+    /// wall-clock time, their bindings' expiries), when it holds one.
+    pub(super) clock: Option<(TickAt, NtpTime)>,
     /// The authenticators of the reply being built, left for later (`Signer`).
     unsigned: ArrayVec<Unsigned, 2>,
     deferred: ArrayVec<Deferred, DEFERRED>,
@@ -203,6 +207,9 @@ impl HomeAgent {
             for (p, d) in parsed.iter_mut().zip(group.iter()) {
                 registration_into(d.data, p);
             }
+            if self.batch.clock.is_none() && parsed.iter().any(Option::is_some) {
+                self.batch.clock = Some((TickAt::new(now), self.ntp_at(now)));
+            }
             self.precompute(group, &parsed);
             // By reference: a summary is some 200 octets, the group's some 1.5 kB.
             for (d, m) in group.iter_mut().zip(&parsed) {
@@ -213,6 +220,7 @@ impl HomeAgent {
             self.batch.memo.clear();
             self.batch.active = false;
         }
+        self.batch.clock = None;
     }
 
     /// The expected MN-HA and FA-HA authenticators of a group's registration messages, under
@@ -393,7 +401,8 @@ impl HomeAgent {
                     .collect();
                 tags_of(&lanes, |_, t| tags.push(t));
             }
-            let mut tags = tags.into_iter();
+            // By reference (moved out, the half-kilobyte array was copied twice a group).
+            let mut tags = tags.iter();
             for d in deferred.iter_mut() {
                 let Some(u) = d.sigs.get(round) else {
                     continue;
@@ -403,7 +412,7 @@ impl HomeAgent {
                 }
                 let (at, tag) = (u.at, tags.next());
                 if let (Some(tag), Some(t)) = (tag, d.bytes.get_mut(at..at + TAG)) {
-                    t.copy_from_slice(&tag);
+                    t.copy_from_slice(tag);
                 }
             }
         }
@@ -510,19 +519,20 @@ mod tests {
     }
 
     /// Everything observable of a run: per-datagram results, datagrams to the foreign agent
-    /// and between members, events and counters of both members.
+    /// and between members, events and counters of both members, and their binding tables
+    /// after each step.
     #[derive(Debug, Default, PartialEq)]
     struct Seen {
         results: Vec<Result<(), InputError>>,
         sent: Vec<Sent>,
         events: Vec<(usize, Event)>,
         stats: Vec<HaStats>,
+        tables: Vec<Vec<(u32, Binding)>>,
     }
 
-    /// Runs `steps` on a fresh two-member cluster, feeding every HA its datagrams batched or one
-    /// by one.
-    fn run(steps: &[Step], mode: ForwardMode, fa: bool, batched: bool) -> Seen {
-        let start = Instant::now();
+    /// Runs `steps` on a fresh two-member cluster started at `start`, feeding every HA its
+    /// datagrams batched or one by one.
+    fn run(steps: &[Step], mode: ForwardMode, fa: bool, batched: bool, start: Instant) -> Seen {
         let mut h = [ha(1, start, mode, fa), ha(2, start, mode, fa)];
         let mut now = start;
         let mut seen = Seen::default();
@@ -599,6 +609,12 @@ mod tests {
                 while let Some(e) = x.poll_event() {
                     seen.events.push((i, e));
                 }
+            }
+            // Both binding tables after each step (the care-of addresses' expiries to the
+            // nanosecond, the pending requests, the identifications).
+            for x in &h {
+                let t = x.bindings().iter().map(|(s, b)| (s, b.clone())).collect();
+                seen.tables.push(t);
             }
         }
         seen.stats = h.iter().map(HomeAgent::stats).collect();
@@ -677,7 +693,7 @@ mod tests {
         /// rounds of valid, forged (MN-HA or FA-HA, RFC 5944 section 3.8.2.1: 131, 132) and
         /// replayed (section 5.7: 133) requests and junk, relayed FA -> HA1 -> HA2 -> HA1 -> FA
         /// at layer 2 or 3, with and without an FA-HA association, give the same results,
-        /// datagrams, events and counters.
+        /// datagrams, events, counters and binding tables.
         #[test]
         fn batched_equals_one_by_one(
             steps in proptest::collection::vec(step(), 1..12),
@@ -685,12 +701,15 @@ mod tests {
             fa in any::<bool>(),
         ) {
             let mode = if layer3 { ForwardMode::Layer3 } else { ForwardMode::Layer2 };
-            let one = run(&steps, mode, fa, false);
-            let batch = run(&steps, mode, fa, true);
+            // From the same instant: the binding tables' expiries are instants.
+            let start = Instant::now();
+            let one = run(&steps, mode, fa, false, start);
+            let batch = run(&steps, mode, fa, true, start);
             prop_assert_eq!(&one.results, &batch.results);
             prop_assert_eq!(&one.sent, &batch.sent);
             prop_assert_eq!(&one.events, &batch.events);
             prop_assert_eq!(&one.stats, &batch.stats);
+            prop_assert_eq!(&one.tables, &batch.tables);
         }
     }
 

@@ -570,8 +570,26 @@ impl HomeAgent {
         SocketAddr::V4(SocketAddrV4::new(self.vip, PORT))
     }
 
+    /// `now` on the wall clock (the batch's own, converted once, when `now` is its time).
     fn ntp_now(&self, now: Instant) -> NtpTime {
+        match self.batch.clock {
+            Some((t, ntp)) if t.at() == now => ntp,
+            _ => self.ntp_at(now),
+        }
+    }
+
+    /// `now` on the wall clock, converted.
+    fn ntp_at(&self, now: Instant) -> NtpTime {
         NtpTime::from_unix(self.wall_clock + now.saturating_duration_since(self.start))
+    }
+
+    /// `CareOf::new(address, after.map(|d| now + d))`: through the batch's `now` converted once
+    /// ([`TickAt`]), when `now` is its time.
+    fn care_of_after(&self, now: Instant, address: Ipv4Addr, after: Option<Duration>) -> CareOf {
+        match (after, self.batch.clock) {
+            (Some(d), Some((t, _))) if t.at() == now => t.care_of(address, d),
+            (after, _) => CareOf::new(address, after.map(|d| now + d)),
+        }
     }
 
     /// Identifications at or below this are outside the timestamp tolerance at `now` (the

@@ -463,9 +463,8 @@ impl HomeAgent {
         } else {
             q.lifetime.min(self.max_lifetime)
         };
-        let expires =
-            (granted != LIFETIME_INFINITE).then(|| now + Duration::from_secs(u64::from(granted)));
-        let coa = CareOf::new(q.care_of, expires);
+        let left = (granted != LIFETIME_INFINITE).then(|| Duration::from_secs(u64::from(granted)));
+        let coa = self.care_of_after(now, q.care_of, left);
         let simultaneous = q.flags.simultaneous() && self.max_simultaneous > 1;
         let code = if q.flags.simultaneous() && self.max_simultaneous == 1 {
             ReplyCode::ACCEPTED_NO_SIMULTANEOUS

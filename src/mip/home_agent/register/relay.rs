@@ -154,7 +154,7 @@ impl HomeAgent {
     ) {
         let left =
             (p.lifetime != LIFETIME_INFINITE).then(|| Duration::from_secs(u64::from(p.lifetime)));
-        let coa = CareOf::new(pe.care_of, self.bounded_expiry(now, left));
+        let coa = self.care_of_after(now, pe.care_of, self.bounded_left(left));
         let sim = pe.simultaneous && p.code == ReplyCode::ACCEPTED;
         let node = self.node;
         let max_sim = self.max_simultaneous;
