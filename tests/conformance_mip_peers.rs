@@ -381,6 +381,36 @@ fn mip_3_7_2_3_fa_appends_fa_ha() {
     assert_eq!(hmac_md5(FA_KEY, &b[..m.len() + 6])[..], fa_ha[6..]);
 }
 
+/// mip-3.7.2.3-fa-relay-to-ha-field: the FA relays a request to the address its Home Agent
+/// field names (UDP port 434); a request naming no home agent (0.0.0.0 or 255.255.255.255, RFC
+/// 4433 dynamic assignment) goes to the home agent the FA is configured with.
+#[test]
+fn mip_3_7_2_3_fa_relay_to_ha_field() {
+    // RFC 5944 3.7.2.3: the FA relays the request to the mobile node's home agent as named in
+    // the Home Agent field; its IP destination is copied from that field, UDP port 434.
+    let (mut f, t0) = fa(false);
+    for (field, want) in [
+        (HA_OWN, sock(HA_OWN, 434)),
+        (VIP, ha_sock()),
+        (Ipv4Addr::UNSPECIFIED, ha_sock()),
+        (Ipv4Addr::BROADCAST, ha_sock()),
+    ] {
+        let mut m = rrq(
+            0,
+            600,
+            HOME,
+            field,
+            FA,
+            ntp(WALL) + u64::from(field.to_bits()),
+        );
+        push_auth(&mut m, 32, MN_SPI, MN_KEY);
+        let out = relay(&mut f, t0, sock(COA, 434), &m);
+        assert_eq!(out.len(), 1, "{field}");
+        assert_eq!(out[0].dst, want, "Home Agent field {field}");
+        assert_eq!(&out[0].payload[..], &m[..]);
+    }
+}
+
 /// mip-3.7.2.3-fa-removes-after-mn-ha: extensions the mobile node placed after the MN-HA
 /// extension (meant for the FA, such as MN-FA authentication) are processed and removed before
 /// the request goes to the HA.
