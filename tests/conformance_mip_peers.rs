@@ -302,6 +302,52 @@ fn mip_3_6_3_mn_retransmit_backoff() {
     assert_eq!(m.events(), vec![ClientEvent::Failed]);
 }
 
+/// mip-3.6.3-mn-retransmit-within-lifetime: the mobile node's wait before its next request never
+/// exceeds the Lifetime it asks for: the doubling backoff stops there.
+#[test]
+fn mip_3_6_3_mn_retransmit_within_lifetime() {
+    // RFC 5944 3.6.3: the maximum time until a new Registration Request is sent SHOULD be no
+    // greater than the requested Lifetime; each successive timeout SHOULD be at least twice the
+    // previous one as long as that is less than this maximum.
+    let mut cfg = client_cfg(HOME, None, None);
+    cfg.lifetime = 5;
+    cfg.max_retransmits = 6;
+    let mut m = Mn::new(cfg);
+    let (_, lifetime, ..) = fixed(&m.register(secs(0)));
+    assert_eq!(lifetime, 5);
+    let mut prev = m.t0;
+    let mut gaps = Vec::new();
+    while let Some(due) = m.mn.poll_timeout() {
+        m.mn.handle_timeout(due);
+        gaps.push(due - prev);
+        prev = due;
+        m.sent();
+        if gaps.len() > 10 {
+            break;
+        }
+    }
+    assert_eq!(
+        gaps,
+        vec![
+            secs(1),
+            secs(2),
+            secs(4),
+            secs(5),
+            secs(5),
+            secs(5),
+            secs(5)
+        ]
+    );
+    assert_eq!(m.events(), vec![ClientEvent::Failed]);
+    // A first timeout longer than the Lifetime is cut to it too.
+    let mut cfg = client_cfg(HOME, None, None);
+    cfg.lifetime = 3;
+    cfg.retransmit = secs(10);
+    let mut m = Mn::new(cfg);
+    m.register(secs(0));
+    assert_eq!(m.mn.poll_timeout(), Some(m.t0 + secs(3)));
+}
+
 /// mip-rfc2794.2-mn-adopts-assigned-home: a mobile node that asked with home address 0.0.0.0
 /// takes the home address the reply assigns and uses it in its next request.
 #[test]
