@@ -51,6 +51,9 @@ fn gtpu_5_1_s_flag_signalling() {
     let i = only(&gw.u(&g_pdu(NO_VID, &t_pdu())));
     assert_eq!((e.mtype, e.flags & 0x02), (2, 0x02));
     assert_eq!((i.mtype, i.flags & 0x02), (26, 0x02));
+    let (mut gw, teid) = with_session();
+    let n = only(&gw.u(&msg_ext(255, teid, 9, 0xc5, [0x01, 0xaa], &t_pdu())));
+    assert_eq!((n.mtype, n.flags & 0x02, n.teid), (31, 0x02, 0));
 }
 
 /// gtpu-5.1-teid-zero-echo: the Echo Response's TEID is 0.
@@ -99,10 +102,12 @@ fn gtpu_5_1_optional_fields() {
     pn[0] = 0x31; // PN only: sequence number present but not evaluated
     let mut spare = g_pdu(teid, &p);
     spare[0] |= 0x08; // spare bit
-    for b in [s, pn, spare] {
+    let mut next = msg(255, teid, 4001, &p);
+    next[11] = 0xc5; // a Next Extension Header Type with E clear: not evaluated
+    for b in [s, pn, spare, next] {
         assert!(gw.u(&b).is_empty());
     }
-    assert_eq!(gw.user_packets(), before + 3);
+    assert_eq!(gw.user_packets(), before + 4);
 }
 
 // ------------------------------------------------------------------ 5.2 extension headers
@@ -340,4 +345,70 @@ fn gtpu_8_1_tv_tlv() {
     want.extend([133, 0, 4]);
     want.extend(GW);
     assert_eq!(&b[12..], &want[..]);
+}
+
+// ------------------------------------------------------------------ 4.4 / 6 the GTP-U port
+
+/// gtpu-6-gtp-c-on-u-port: GTP-C requests (Create, Update, Delete PDP Context) sent to the GTP-U
+/// port are not GTP-U messages: they are discarded unanswered, create no session and delete
+/// none.
+#[test]
+fn gtpu_6_gtp_c_on_u_port() {
+    // TS 29.281 4.4.2 (the GTP-U port 2152 carries GTP-U) and 6.1 (table 6.1-1: the GTP-U
+    // message types are Echo Request/Response, Error Indication, Supported Extension Headers
+    // Notification, Tunnel Status, End Marker and G-PDU); any other type there is an unknown
+    // message, silently discarded (TS 29.060 11.1.3 as TS 29.281 applies it).
+    let mut gw = Gw::new();
+    let out = gw.u(&create_request(
+        7,
+        &create_ies("001010123456780", 0x6600_0001),
+    ));
+    assert!(
+        out.is_empty(),
+        "a Create PDP Context Request on 2152: {out:?}"
+    );
+    let (mut gw, teid) = with_session();
+    let r = gw.create("001010123456781", 2, 0x7700_0001);
+    let (data, control) = (r.u32_ie(16).unwrap(), r.u32_ie(17).unwrap());
+    assert!(
+        gw.u(&msg(18, control, 9, &update_ies(0x7700_0002)))
+            .is_empty()
+    );
+    assert!(gw.u(&msg(20, control, 10, &delete_ies())).is_empty());
+    assert!(
+        gw.has_session(data),
+        "a Delete PDP Context Request on 2152 deletes nothing"
+    );
+    assert!(gw.has_session(teid));
+    // The same requests on the GTP-C port are served.
+    let d = only(&gw.c(&msg(20, control, 11, &delete_ies())));
+    assert_eq!((d.mtype, d.cause()), (21, Some(128)));
+    assert!(!gw.has_session(data));
+}
+
+/// gtpu-7.3.1-teid-zero-no-error-indication: a G-PDU with TEID 0 is discarded without an Error
+/// Indication.
+#[test]
+fn gtpu_7_3_1_teid_zero_no_error_indication() {
+    // TS 29.281 7.3.1: a G-PDU for which no context exists is discarded; only if its TEID is
+    // not all zeros does the receiver also return an Error Indication.
+    let (mut gw, _) = with_session();
+    let before = gw.user_packets();
+    assert!(gw.u(&g_pdu(0, &t_pdu())).is_empty());
+    assert_eq!(gw.user_packets(), before);
+}
+
+/// gtpu-5.2.1-ext-required-any-message: an Echo Request carrying an extension header the
+/// gateway must comprehend and does not support is not answered with an Echo Response but with
+/// a Supported Extension Headers Notification (S flag, TEID 0, the request's sequence number).
+#[test]
+fn gtpu_5_2_1_ext_required_any_message() {
+    // TS 29.281 5.2.1: a receiver that meets an unsupported extension header type whose high
+    // bits say comprehension is required (1x) discards the message and sends a Supported
+    // Extension Headers Notification; 5.1: that notification has the S flag set and TEID 0.
+    let mut gw = Gw::new();
+    let out = gw.u(&msg_ext(1, 0, 0x0203, 0xc5, [0x01, 0xaa], &[]));
+    let n = only(&out);
+    assert_eq!((n.mtype, n.teid, n.flags & 0x02), (31, 0, 0x02));
+    assert_eq!(n.seq, Some(0x0203));
 }

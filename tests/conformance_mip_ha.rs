@@ -981,3 +981,147 @@ fn mip_rfc3115_5_unknown_cvse_140_141() {
     assert_eq!(r.code, 0, "an unauthenticated trailing CVSE is ignored");
     assert!(h.ha.binding(HOME, None).is_some());
 }
+
+/// mip-3.5.2-mn-ha-in-every-reply: a denial the HA decides before looking at the Identification
+/// (136 for a request to another or a broadcast home agent address, 134 for an unrecognized
+/// extension of type 0-127) still carries a valid MN-HA extension when the HA holds the mobile
+/// node's key and the request's authenticator verifies under it, so the mobile node can accept
+/// the denial (it discards unauthenticated replies, 3.6.2.1).
+#[test]
+fn mip_3_5_2_mn_ha_in_every_reply() {
+    // RFC 5944 3.5.2: exactly one Mobile-Home Authentication Extension MUST be present in all
+    // Registration Requests and Registration Replies. 3.6.2.1: the mobile node silently
+    // discards a reply without a valid one. 3.6.1.2 / 3.8.2.1: a request sent to the home
+    // network's subnet-directed broadcast address is answered 136 with the HA's unicast address.
+    let mut h = ha();
+    let bcast = std::net::Ipv4Addr::new(10, 0, 255, 255);
+    let mut m = rrq(D, 600, HOME, bcast, COA, h.id_at(secs(0)));
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    let (_, out) = h.feed(secs(0), mn_sock(), sock(bcast, 434), &m);
+    assert_eq!(out.len(), 1);
+    let r = Rrp::read(&out[0].payload);
+    assert_eq!(r.code, 136);
+    assert!(
+        r.auth_ok(32, MN_SPI, MN_KEY),
+        "the 136 reply is authenticated: {:?}",
+        r.types()
+    );
+    // 3.8.3.1: a request sent to a broadcast address is answered from the HA's unicast address.
+    assert_ne!(out[0].src.map(|s| s.ip()), Some(bcast.into()));
+    let mut m = rrq(D, 600, HOME, VIP, COA, h.id_at(secs(1)));
+    push_ext(&mut m, 99, &[1, 2, 3, 4]);
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    let (_, r) = h.ask(secs(1), mn_sock(), &m);
+    assert_eq!(r.code, 134);
+    assert!(
+        r.auth_ok(32, MN_SPI, MN_KEY),
+        "the 134 reply is authenticated"
+    );
+    // A request the HA cannot authenticate gets no authenticator it could not compute.
+    let mut m = rrq(D, 600, HOME, bcast, COA, h.id_at(secs(2)));
+    push_auth(&mut m, 32, MN_SPI, b"forged");
+    let (_, out) = h.feed(secs(2), mn_sock(), sock(bcast, 434), &m);
+    for t in out {
+        let r = Rrp::read(&t.payload);
+        assert!(r.code >= 128);
+        assert!(!r.auth_ok(32, MN_SPI, MN_KEY));
+    }
+    assert!(h.ha.binding(HOME, None).is_none());
+}
+
+/// mip-3.8.3.2-denial-fields: a denying reply copies the Home Address and Home Agent fields of
+/// the request (136 excepted: its Home Agent field names this HA) and its Identification (133:
+/// the low-order 32 bits).
+#[test]
+fn mip_3_8_3_2_denial_fields() {
+    // RFC 5944 3.8.3.2: Home Address and Home Agent copied from the request (the latter unless
+    // 136); Identification as section 5.7 says: the request's, or for 133 its low-order 32 bits
+    // under the HA's time.
+    let mut h = ha();
+    let id = h.id_at(secs(0)) | 0x0000_0000_0bad_cafe;
+    // 131: a wrong key.
+    let mut m = rrq(D, 600, HOME, VIP, COA, id);
+    push_auth(&mut m, 32, MN_SPI, b"wrong");
+    let (_, r) = h.ask(secs(0), mn_sock(), &m);
+    assert_eq!((r.code, r.home, r.ha, r.id), (131, HOME, VIP, id));
+    // 133: far from the HA's clock.
+    let stale = (h.id_at(secs(0)) - (100u64 << 32)) | 0x1357;
+    let (_, r) = h.ask(secs(0), mn_sock(), &mn_request(0, 600, COA, stale));
+    assert_eq!((r.code, r.home, r.ha), (133, HOME, VIP));
+    assert_eq!(r.id & 0xffff_ffff, stale & 0xffff_ffff);
+    // 135: more simultaneous bindings than the HA keeps.
+    let mut c = cfg(11);
+    c.max_simultaneous = 1 + 1;
+    let mut h = Ha::new(c);
+    register(&mut h, secs(0), S, COA);
+    register(&mut h, secs(1), S, COA2);
+    let id = h.id_at(secs(2));
+    let third = std::net::Ipv4Addr::new(198, 51, 100, 22);
+    let (_, r) = h.ask(secs(2), mn_sock(), &mn_request(S, 600, third, id));
+    assert_eq!((r.code, r.home, r.ha, r.id), (135, HOME, VIP, id));
+    assert!(r.auth_ok(32, MN_SPI, MN_KEY));
+}
+
+/// mip-3.8.2.2-expiry-keeps-others: when the lifetime of one of a mobile node's simultaneous
+/// bindings runs out, that binding alone is removed; the others stay.
+#[test]
+fn mip_3_8_2_2_expiry_keeps_others() {
+    // RFC 5944 3.8.2.2: when the Lifetime of a particular mobility binding expires, the HA MUST
+    // delete the binding, but MUST retain any other non-expired simultaneous mobility bindings
+    // it holds for the mobile node.
+    let mut h = ha();
+    let (_, r) = h.ask(
+        secs(0),
+        mn_sock(),
+        &mn_request(S, 30, COA, h.id_at(secs(0))),
+    );
+    assert_eq!((r.code, r.lifetime), (0, 30));
+    let (_, r) = h.ask(
+        secs(1),
+        mn_sock(),
+        &mn_request(S, 300, COA2, h.id_at(secs(1))),
+    );
+    assert_eq!((r.code, r.lifetime), (0, 300));
+    events(&mut h);
+    h.tick(secs(32));
+    assert_eq!(
+        care_ofs(&h),
+        vec![COA2],
+        "only the expired care-of address goes"
+    );
+    let ev = events(&mut h);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Expired { tunnel, .. } if tunnel.care_of == COA)),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, Event::Expired { tunnel, .. } if tunnel.care_of == COA2)),
+        "{ev:?}"
+    );
+    h.tick(secs(302));
+    assert!(h.ha.binding(HOME, None).is_none());
+}
+
+/// mip-3.8.3.2-infinite-over-maximum: a request for an infinite lifetime (0xffff) from an HA
+/// whose maximum is finite is granted that maximum, and the binding ends with it.
+#[test]
+fn mip_3_8_3_2_infinite_over_maximum() {
+    // RFC 5944 3.8.3.2: the Lifetime is copied from the request unless it is greater than the
+    // HA is willing to grant; then it is the time the HA will actually provide service, less
+    // than requested. 3.3: 0xffff is infinity.
+    let mut c = cfg(12);
+    c.max_lifetime = 1800;
+    let mut h = Ha::new(c);
+    let (_, r) = h.ask(
+        secs(0),
+        mn_sock(),
+        &mn_request(0, 0xffff, COA, h.id_at(secs(0))),
+    );
+    assert_eq!((r.code, r.lifetime), (0, 1800));
+    h.tick(secs(1799));
+    assert_eq!(care_ofs(&h), vec![COA]);
+    h.tick(secs(1801));
+    assert!(h.ha.binding(HOME, None).is_none());
+}

@@ -302,6 +302,52 @@ fn mip_3_6_3_mn_retransmit_backoff() {
     assert_eq!(m.events(), vec![ClientEvent::Failed]);
 }
 
+/// mip-3.6.3-mn-retransmit-within-lifetime: the mobile node's wait before its next request never
+/// exceeds the Lifetime it asks for: the doubling backoff stops there.
+#[test]
+fn mip_3_6_3_mn_retransmit_within_lifetime() {
+    // RFC 5944 3.6.3: the maximum time until a new Registration Request is sent SHOULD be no
+    // greater than the requested Lifetime; each successive timeout SHOULD be at least twice the
+    // previous one as long as that is less than this maximum.
+    let mut cfg = client_cfg(HOME, None, None);
+    cfg.lifetime = 5;
+    cfg.max_retransmits = 6;
+    let mut m = Mn::new(cfg);
+    let (_, lifetime, ..) = fixed(&m.register(secs(0)));
+    assert_eq!(lifetime, 5);
+    let mut prev = m.t0;
+    let mut gaps = Vec::new();
+    while let Some(due) = m.mn.poll_timeout() {
+        m.mn.handle_timeout(due);
+        gaps.push(due - prev);
+        prev = due;
+        m.sent();
+        if gaps.len() > 10 {
+            break;
+        }
+    }
+    assert_eq!(
+        gaps,
+        vec![
+            secs(1),
+            secs(2),
+            secs(4),
+            secs(5),
+            secs(5),
+            secs(5),
+            secs(5)
+        ]
+    );
+    assert_eq!(m.events(), vec![ClientEvent::Failed]);
+    // A first timeout longer than the Lifetime is cut to it too.
+    let mut cfg = client_cfg(HOME, None, None);
+    cfg.lifetime = 3;
+    cfg.retransmit = secs(10);
+    let mut m = Mn::new(cfg);
+    m.register(secs(0));
+    assert_eq!(m.mn.poll_timeout(), Some(m.t0 + secs(3)));
+}
+
 /// mip-rfc2794.2-mn-adopts-assigned-home: a mobile node that asked with home address 0.0.0.0
 /// takes the home address the reply assigns and uses it in its next request.
 #[test]
@@ -379,6 +425,36 @@ fn mip_3_7_2_3_fa_appends_fa_ha() {
     assert_eq!(fa_ha.len(), 22);
     assert_eq!(&fa_ha[..6], &[34, 20, 0, 0, 0x30, 0x09]);
     assert_eq!(hmac_md5(FA_KEY, &b[..m.len() + 6])[..], fa_ha[6..]);
+}
+
+/// mip-3.7.2.3-fa-relay-to-ha-field: the FA relays a request to the address its Home Agent
+/// field names (UDP port 434); a request naming no home agent (0.0.0.0 or 255.255.255.255, RFC
+/// 4433 dynamic assignment) goes to the home agent the FA is configured with.
+#[test]
+fn mip_3_7_2_3_fa_relay_to_ha_field() {
+    // RFC 5944 3.7.2.3: the FA relays the request to the mobile node's home agent as named in
+    // the Home Agent field; its IP destination is copied from that field, UDP port 434.
+    let (mut f, t0) = fa(false);
+    for (field, want) in [
+        (HA_OWN, sock(HA_OWN, 434)),
+        (VIP, ha_sock()),
+        (Ipv4Addr::UNSPECIFIED, ha_sock()),
+        (Ipv4Addr::BROADCAST, ha_sock()),
+    ] {
+        let mut m = rrq(
+            0,
+            600,
+            HOME,
+            field,
+            FA,
+            ntp(WALL) + u64::from(field.to_bits()),
+        );
+        push_auth(&mut m, 32, MN_SPI, MN_KEY);
+        let out = relay(&mut f, t0, sock(COA, 434), &m);
+        assert_eq!(out.len(), 1, "{field}");
+        assert_eq!(out[0].dst, want, "Home Agent field {field}");
+        assert_eq!(&out[0].payload[..], &m[..]);
+    }
 }
 
 /// mip-3.7.2.3-fa-removes-after-mn-ha: extensions the mobile node placed after the MN-HA

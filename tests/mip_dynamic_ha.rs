@@ -144,14 +144,20 @@ fn rfc4433_redirect_policy_redirects_to_the_least_loaded_member() {
 }
 
 /// mip-rfc4433.3-without-assignment-136: without a policy, the request is refused 136 as RFC 5944 section 3.8.2.1 says, naming the
-/// virtual address (unauthenticated, so the client keeps retrying and fails).
+/// virtual address; the refusal carries the MN-HA extension (RFC 5944 section 3.5.2: in every
+/// reply), so the client takes the denial instead of retrying until it gives up.
 #[test]
 fn rfc4433_off_refuses_136() {
     let mut w = world(900, DynamicHaPolicy::Off);
     let cfg = w.client_cfg(1, false, mn_addr(1));
     let id = w.add_mn(cfg);
     w.mn(id).request_dynamic_ha(Ipv4Addr::UNSPECIFIED);
-    assert_eq!(w.register(id), ClientEvent::Failed);
+    assert_eq!(
+        w.register(id),
+        ClientEvent::Denied {
+            code: ReplyCode::UNKNOWN_HA_ADDRESS
+        }
+    );
     let replies = w.replies_to(mn_addr(1));
     assert!(!replies.is_empty());
     for p in replies {

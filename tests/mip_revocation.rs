@@ -142,7 +142,7 @@ fn fa_events(s: &mut Setup) -> Vec<FaEvent> {
 }
 
 /// mip-rfc3543.3.1-fa-advertises-support, mip-rfc3543.3.2-ha-answers-support,
-/// mip-rfc3543.4.3-fa-acknowledges-and-drops-the-visitor: the serving HA removes the binding everywhere and sends a
+/// mip-rfc3543.4.3-fa-acknowledges-and-drops-the-visitor, mip-rfc3543.5-revocation: the serving HA removes the binding everywhere and sends a
 /// Registration Revocation (A bit, I bit as negotiated) to the FA, retransmitted under loss until
 /// the FA's acknowledgement; the FA drops its visitor entry and informs the mobile node.
 #[test]

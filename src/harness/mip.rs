@@ -839,13 +839,25 @@ fn check_fa(fa: &mut ForeignAgent, ha: SocketAddr) {
     let mut n = 0;
     while let Some(t) = fa.poll_transmit() {
         n += 1;
-        let is_request = matches!(Header::parse(&t.payload), Ok((Header::Request(_), _)));
+        let request = match Header::parse(&t.payload) {
+            Ok((Header::Request(q), _)) => Some(q),
+            _ => None,
+        };
         let is_ack = RevocationAck::parse(&t.payload).is_ok();
-        if is_request || is_ack {
-            assert_eq!(
-                t.dst, ha,
-                "requests and revocation acks go to the home agent"
-            );
+        if let Some(q) = request {
+            // RFC 5944 section 3.7.2.3: to the Home Agent field's address (the configured home
+            // agent when it names none).
+            let named = !q.home_agent.is_unspecified()
+                && !q.home_agent.is_broadcast()
+                && !q.home_agent.is_multicast();
+            let want = if named {
+                SocketAddr::new(q.home_agent.into(), ha.port())
+            } else {
+                ha
+            };
+            assert_eq!(t.dst, want, "requests go to the home agent they name");
+        } else if is_ack {
+            assert_eq!(t.dst, ha, "revocation acks go to the home agent");
         } else {
             assert!(t.dst != ha, "replies go to a mobile node");
         }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 /// Configuration of a [`ForeignAgent`].
 #[derive(Clone, Debug)]
 pub struct ForeignAgentConfig {
-    /// The home agent requests are relayed to (the virtual HA address, port 434).
+    /// The home agent (the virtual HA address, port 434). A request is relayed to the address
+    /// its Home Agent field names, on this port (RFC 5944 section 3.7.2.3); one naming none
+    /// (0.0.0.0, or 255.255.255.255 for dynamic assignment, RFC 4433) is relayed here.
     pub home_agent: SocketAddr,
     /// The FA-HA security association: when set, an FA-HA authentication extension is appended
     /// to every relayed request.
@@ -527,7 +529,7 @@ impl ForeignAgent {
             );
         }
         self.relayed_requests += 1;
-        let ha = self.cfg.home_agent;
+        let ha = relay_destination(q.home_agent, self.cfg.home_agent);
         self.push(Transmit::to(ha, out));
         Ok(())
     }
@@ -594,6 +596,18 @@ impl ForeignAgent {
     /// Remembers the latest instant seen (a `now` earlier than one seen before is ignored).
     fn saw(&mut self, now: Instant) {
         self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
+    }
+}
+
+/// Where a request whose Home Agent field is `field` is relayed (RFC 5944 section 3.7.2.3: to
+/// that address, UDP port 434, the configured home agent's port): the configured home agent
+/// when the field names no unicast address (0.0.0.0, or 255.255.255.255 asking for a dynamic
+/// assignment, RFC 4433; a multicast address).
+fn relay_destination(field: Ipv4Addr, configured: SocketAddr) -> SocketAddr {
+    if field.is_unspecified() || field.is_broadcast() || field.is_multicast() {
+        configured
+    } else {
+        SocketAddr::new(field.into(), configured.port())
     }
 }
 

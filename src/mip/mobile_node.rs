@@ -17,6 +17,16 @@ use std::time::{Duration, Instant};
 /// The longest retransmission timeout.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// The longest wait before the next request for a registration asking `lifetime` seconds: RFC
+/// 5944 section 3.6.3, the time until a new request SHOULD be no greater than the requested
+/// Lifetime (a deregistration, lifetime 0, is bounded by [`MAX_TIMEOUT`] alone).
+fn timeout_cap(lifetime: u16) -> Duration {
+    match lifetime {
+        0 => MAX_TIMEOUT,
+        l => MAX_TIMEOUT.min(Duration::from_secs(u64::from(l))),
+    }
+}
+
 /// Configuration of a [`MobileNodeClient`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -37,7 +47,8 @@ pub struct ClientConfig {
     pub lifetime: u16,
     /// Request simultaneous bindings (S bit).
     pub simultaneous: bool,
-    /// First retransmission timeout; doubled after each retransmission.
+    /// First retransmission timeout; doubled after each retransmission, up to the requested
+    /// lifetime (RFC 5944 section 3.6.3; one hour at most).
     pub retransmit: Duration,
     /// Retransmissions before giving up ([`ClientEvent::Failed`]).
     pub max_retransmits: u32,
@@ -339,7 +350,7 @@ impl MobileNodeClient {
             refused: false,
             redirects: 0,
             deadline: now,
-            timeout: self.cfg.retransmit,
+            timeout: self.cfg.retransmit.min(timeout_cap(lifetime)),
         });
         self.send(now);
     }
@@ -568,7 +579,7 @@ impl MobileNodeClient {
         if let Some(x) = self.out.as_mut() {
             x.redirects += 1;
             x.tries = 0;
-            x.timeout = self.cfg.retransmit;
+            x.timeout = self.cfg.retransmit.min(timeout_cap(x.lifetime));
         }
         self.send(now);
         Ok(())
@@ -590,7 +601,7 @@ impl MobileNodeClient {
             } else {
                 if let Some(x) = self.out.as_mut() {
                     x.tries += 1;
-                    x.timeout = x.timeout.saturating_mul(2).min(MAX_TIMEOUT);
+                    x.timeout = x.timeout.saturating_mul(2).min(timeout_cap(x.lifetime));
                 }
                 self.send(now);
             }

@@ -57,7 +57,8 @@ impl HomeAgent {
     ) -> Result<Admitted, InputError> {
         let q = a.q;
         if m.unknown_non_skippable.is_some() {
-            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
+            let sa = self.early_sa(a, m, data);
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, sa.as_ref()));
         }
         let own_ip = self.own_ip;
         let to_me = Some(q.home_agent) == own_ip;
@@ -70,7 +71,8 @@ impl HomeAgent {
         let dynamic = dynamic::is_all_zero_one(q.home_agent)
             && (self.dynamic_ha != DynamicHaPolicy::Off || a.relay.is_some());
         if q.home_agent != self.vip && !to_me && !dynamic && !member_ip() {
-            return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, None));
+            let sa = self.early_sa(a, m, data);
+            return Err(self.refuse(a, ReplyCode::UNKNOWN_HA_ADDRESS, sa.as_ref()));
         }
         let Some(mn) = MnId::of(q.home_address, a.nai) else {
             return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, None));
@@ -108,6 +110,20 @@ impl HomeAgent {
         }
         // Refusals above change no binding (a refusal only answers), so the slot stands.
         Ok((mn, Some(sa), to_me, spi, Some(slot)))
+    }
+
+    /// The configured association of the mobile node a request refused before its
+    /// authentication names, when its one MN-HA authenticator verifies under it: the refusal
+    /// then carries an MN-HA extension (RFC 5944 section 3.5.2: in every reply; the mobile node
+    /// discards a reply without one, 3.6.2.1), as the 136 of a request sent to the home
+    /// network's broadcast address must for the mobile node to learn this HA's address. `None`
+    /// (an unauthenticated refusal, as before): no such key, or the authenticator does not
+    /// verify.
+    fn early_sa(&self, a: &Asked<'_>, m: &Summary<'_>, data: &[u8]) -> Option<MnSa> {
+        let (sa, _) = self.lookup_sa_at(a.q.home_address, a.nai)?;
+        let x = m.mn_ha.filter(|_| m.authorizing == 1)?;
+        self.verify_auth(&x, data, sa.spi, &sa.key)
+            .then(|| sa.clone())
     }
 
     /// RFC 3115 section 5: a CVSE the home agent cannot interpret makes it refuse the request,

@@ -41,6 +41,14 @@ impl MessageType {
         matches!(self.0, 1..=3 | 16..=21 | 26 | 31 | 254)
     }
 
+    /// Whether GTP-U defines this message type (TS 29.281 section 6.1, table 6.1-1: Echo
+    /// Request and Response, Error Indication, Supported Extension Headers Notification, Tunnel
+    /// Status, End Marker, G-PDU): the only ones the GTP-U port (2152) carries; any other
+    /// (a GTP-C message sent there) is discarded as an unknown message.
+    pub(crate) fn is_gtp_u(self) -> bool {
+        matches!(self.0, 1 | 2 | 26 | 31 | 253..=255)
+    }
+
     /// Whether this is a request that opens a session: it is sent with TEID 0 and handled by the
     /// switch processor.
     pub fn is_setup_request(self) -> bool {

@@ -61,6 +61,12 @@ impl Processor {
         }
         match req.message_type() {
             MessageType::G_PDU => self.user_packet(now, route, req.header.teid),
+            // TS 29.281 section 6.1: the GTP-U port carries GTP-U messages only; a GTP-C request
+            // sent there (Update or Delete PDP Context) is an unknown message, discarded
+            // unanswered. (After the G-PDU, a GTP-U message: its path stays as it was.)
+            t if gateway.port() == gtp::GTP_U_PORT && !t.is_gtp_u() => {
+                Err(InputError::UnsupportedMessage(t))
+            }
             MessageType::ERROR_INDICATION => {
                 // Only as the switch processor relays them (rate-limited there): an Error
                 // Indication steered here directly (a non-zero header TEID) is refused, so a

@@ -88,6 +88,12 @@ impl SwitchProcessor {
             return Err(self.refuse_extension(route, ext));
         }
         let control = port == gtp::GTP_C_PORT;
+        // TS 29.281 section 6.1: the GTP-U port carries GTP-U messages only; a GTP-C request
+        // sent there (a Create PDP Context Request) is an unknown message, discarded unanswered.
+        if port == gtp::GTP_U_PORT && !m.message_type().is_gtp_u() {
+            self.stats.ignored += 1;
+            return Err(InputError::UnsupportedMessage(m.message_type()));
+        }
         match m.message_type() {
             MessageType::ECHO_REQUEST => {
                 if control {
