@@ -241,6 +241,97 @@ fn l2tp_7_4_2_icrp_received() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7.5.1 LNS outgoing call states
+
+/// The LNS places an outgoing call on an established tunnel; returns its Session ID.
+fn place(p: &mut PL) -> u16 {
+    p.tunnel();
+    p.events();
+    let now = p.now;
+    let r = p.ep.place_call(now, p.their_tid, b"5551234").unwrap();
+    let got = p.recv();
+    assert!(PL::find(&got, mt::OCRQ).is_some());
+    r.session
+}
+
+/// l2tp-7.5.1-ocrp-not-acceptable: an OCRP the LNS cannot accept (here: it lacks Assigned
+/// Session ID, which 6.10 requires) is answered with a CDN; the call does not come up.
+#[test]
+fn l2tp_7_5_1_ocrp_not_acceptable() {
+    // RFC 2661 7.5.1: state "wait-reply", event "Receive OCRP, Not acceptable", action "Send CDN,
+    // Clean up", new state "idle".
+    let mut p = lns();
+    let sid = place(&mut p);
+    p.send(mt::OCRP, sid, vec![]);
+    let got = p.recv();
+    let cdn = PL::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16), Some(sid));
+    p.send(mt::OCCN, sid, iccn_avps());
+    p.recv();
+    assert!(!session_up_in(&p.events()));
+}
+
+/// l2tp-7.5.1-wait-reply-occn: an OCCN arriving before the OCRP (the LNS still in wait-reply)
+/// is answered with a CDN and clears the call; the tunnel stays.
+#[test]
+fn l2tp_7_5_1_wait_reply_occn() {
+    // RFC 2661 7.5.1: state "wait-reply", event "Receive OCCN, OCRQ", action "Send CDN, Clean
+    // up", new state "idle".
+    let mut p = lns();
+    let sid = place(&mut p);
+    p.send(mt::OCCN, sid, iccn_avps());
+    let got = p.recv();
+    let cdn = PL::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16), Some(sid));
+    let ev = p.events();
+    assert!(!session_up_in(&ev), "{ev:?}");
+    assert!(!down(&ev), "{ev:?}");
+    assert_eq!(p.ep.session_count(), 0);
+}
+
+/// l2tp-7.5.1-wait-connect-ocrp: a second OCRP (a new message) while the LNS waits for the OCCN
+/// is answered with a CDN to the LAC's session and clears the call.
+#[test]
+fn l2tp_7_5_1_wait_connect_ocrp() {
+    // RFC 2661 7.5.1: state "wait-connect", event "Receive OCRQ, OCRP", action "Send CDN, Clean
+    // up", new state "idle".
+    let mut p = lns();
+    let sid = place(&mut p);
+    let ocrp = vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))];
+    p.send(mt::OCRP, sid, ocrp.clone());
+    p.recv();
+    p.send(mt::OCRP, sid, ocrp);
+    let got = p.recv();
+    let cdn = PL::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.sid, MY_SID, "{cdn:?}");
+    p.send(mt::OCCN, sid, iccn_avps());
+    p.recv();
+    assert!(!session_up_in(&p.events()));
+}
+
+/// l2tp-7.5.1-established-ocrp: an OCRP for an outgoing call already established (a new
+/// message) clears the call with a CDN to the LAC's session; the tunnel stays.
+#[test]
+fn l2tp_7_5_1_established_ocrp() {
+    // RFC 2661 7.5.1: state "established", event "Receive OCRQ, OCRP, OCCN", action "Send CDN,
+    // Clean up", new state "idle".
+    let mut p = lns();
+    let sid = place(&mut p);
+    let ocrp = vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))];
+    p.send(mt::OCRP, sid, ocrp.clone());
+    p.send(mt::OCCN, sid, iccn_avps());
+    p.recv();
+    assert!(session_up_in(&p.events()));
+    p.send(mt::OCRP, sid, ocrp);
+    let got = p.recv();
+    let cdn = PL::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.sid, MY_SID, "{cdn:?}");
+    let ev = p.events();
+    assert!(session_down_in(&ev), "{ev:?}");
+    assert!(!down(&ev), "{ev:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5.4 / 3.1 data sequencing
 
 /// l2tp-5.4-lns-controls-sequencing: without Sequencing Required, a LAC follows the LNS: after

@@ -237,12 +237,7 @@ impl Core {
         }
         if established && self.call_message_out_of_order(tid, mt, m.header.session_id) {
             // RFC 2661 7.4.1 (LAC) and 7.4.2 (LNS): "Send CDN, Clean up".
-            let rc = ResultCode::with_error(
-                ResultCodeValue::CDN_GENERAL_ERROR,
-                ErrorCode::NO_ERROR,
-                Cow::Owned(format!("{mt} not expected in this call state").into_bytes()),
-            );
-            self.refuse_session_message(now, tid, &m, rc);
+            self.refuse_out_of_order(now, tid, &m);
             return;
         }
         match mt {
@@ -276,7 +271,9 @@ impl Core {
     /// Whether call message `mt` for our session `sid` of tunnel `tid` arrives where the incoming
     /// call machines do not take it (RFC 2661 7.4.1, 7.4.2: "Send CDN, Clean up"): an ICRP at an
     /// LNS (it sends ICRPs, never expects one: wait-connect, established), or at a LAC for a call
-    /// already established. Retransmissions never get here (the channel absorbed them).
+    /// already established. Retransmissions never get here (the channel absorbed them). The
+    /// outgoing-call messages are judged by the LNS itself (`Lns::session_msg`): a state that
+    /// an OCRP queued in the same datagram batch changes is not known here yet.
     ///
     /// Not an ICCN at an LNS for a call established (7.4.2 has that row too): a session a backup
     /// LNS took over is established from its ICRP on (`tunnel::snapshot` docs), and the LAC's
@@ -294,6 +291,23 @@ impl Core {
             return false;
         };
         self.lns || state == SessionState::Established
+    }
+
+    /// Clears the session call message `m` of tunnel `tid` names, which arrived out of the call
+    /// machine's order (RFC 2661 7.4, 7.5: "Send CDN, Clean up"), with CDN Result 2.
+    pub(crate) fn refuse_out_of_order(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+    ) {
+        let mt = m.message_type().map_or(0, |t| t.0);
+        let rc = ResultCode::with_error(
+            ResultCodeValue::CDN_GENERAL_ERROR,
+            ErrorCode::NO_ERROR,
+            Cow::Owned(format!("message type {mt} not expected in this call state").into_bytes()),
+        );
+        self.refuse_session_message(now, tid, m, rc);
     }
 
     /// Tunnel `tid` enters the closing state (RFC 2661 5.7: StopCCN sent or received): its
