@@ -38,8 +38,13 @@ pub struct Session {
     pub state: SessionState,
     /// Call Serial Number.
     pub serial: u32,
-    /// Data messages carry Ns/Nr (Sequencing Required, or configured).
+    /// Data messages carry Ns/Nr (Sequencing Required, or configured; at a LAC without either,
+    /// as the LNS's last data message did: [`Session::sequencing_required`]).
     pub sequencing: bool,
+    /// LAC: Sequencing Required was exchanged for this call (or configured), so Ns/Nr stay on
+    /// every data message for the session's life. Without it the LNS controls sequencing (RFC
+    /// 2661 5.4): the LAC sends Ns/Nr exactly when the LNS's last data message carried them.
+    pub sequencing_required: bool,
     /// The peer said it can be redirected (LoadBalanceCapable in ICRQ or SCCRQ).
     pub load_balance_capable: bool,
     /// Next data Ns to send.
@@ -74,6 +79,7 @@ impl Session {
             state,
             serial,
             sequencing: false,
+            sequencing_required: false,
             load_balance_capable: false,
             data_ns: 0,
             data_nr: 0,

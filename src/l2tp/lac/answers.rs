@@ -89,6 +89,7 @@ impl Lac {
         };
         s.state = SessionState::Established;
         s.sequencing = seq;
+        s.sequencing_required = seq;
         let peer_id = s.peer_header_id();
         self.core.timers.cancel(&Timer::Session(tid, sid));
         let preferred = d.and_then(|d| d.framing_type).map_or(1, |f| f.0);
@@ -158,6 +159,7 @@ impl Lac {
             return;
         };
         s.sequencing = sequencing;
+        s.sequencing_required = sequencing;
         let sid = s.local_id;
         // RFC 2661 4.4.4: the OCCN's Framing Type is the call's: the one the OCRQ asked for,
         // within the LNS's Framing Capabilities.

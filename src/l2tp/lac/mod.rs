@@ -516,6 +516,7 @@ impl Lac {
         self.serial = serial;
         s.call = Some(id);
         s.sequencing = sequencing;
+        s.sequencing_required = sequencing;
         let sid = s.local_id;
         let mut m = ControlMessage::icrq(0, sid, self.serial);
         if let Some(d) = self.calls.get(&id).and_then(|c| c.details.as_deref()) {

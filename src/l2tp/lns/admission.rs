@@ -120,6 +120,11 @@ impl Lns {
                     self.unknown_session(now, tid, sref.session);
                     return;
                 }
+                if mt == MessageType::OCCN && state == Some(SessionState::WaitOutgoingReply) {
+                    // RFC 2661 7.5.1 wait-reply, "Receive OCCN": "Send CDN, Clean up".
+                    self.core.refuse_out_of_order(now, tid, m);
+                    return;
+                }
                 if state != Some(want) || !self.admission_connect(sref, m) {
                     return;
                 }
@@ -146,6 +151,11 @@ impl Lns {
                     if s.state == SessionState::WaitOutgoingReply {
                         s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
                         s.state = SessionState::WaitOutgoingConnect;
+                    } else {
+                        // RFC 2661 7.5.1 wait-connect and established, "Receive OCRQ, OCRP"
+                        // (a new message: the channel absorbed retransmissions): "Send CDN,
+                        // Clean up".
+                        self.core.refuse_out_of_order(now, tid, m);
                     }
                 }
             }

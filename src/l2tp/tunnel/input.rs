@@ -98,7 +98,16 @@ impl Core {
         if s.state != SessionState::Established {
             return Err(InputError::Unexpected(Unexpected::DataBeforeEstablished));
         }
-        if !s.accept_data(d.header.sequence) {
+        let mut seq = d.header.sequence;
+        if !self.lns && !s.sequencing_required {
+            // RFC 2661 5.4: without Sequencing Required the LNS controls sequencing; a LAC
+            // receiving a data message without sequence numbers stops sending them, one with
+            // them starts (its Ns picking up where it left off). What it receives is taken as
+            // before, in the order it comes (dropping late frames is a MAY it never took here).
+            s.sequencing = seq.is_some();
+            seq = None;
+        }
+        if !s.accept_data(seq) {
             return Ok(());
         }
         self.data.push(Data {
@@ -187,7 +196,8 @@ impl Core {
                 t.learn_peer_id(id);
             }
         }
-        let established = t.state == TunnelState::Established;
+        let state = t.state;
+        let established = state == TunnelState::Established;
         let failover_message = matches!(mt, MessageType::FSQ | MessageType::FSR);
         if mt.name().is_none() || (failover_message && self.cfg.failover.is_none()) {
             // RFC 2661 4.4.1: an unknown message type with M=1 in its Message Type AVP clears the
@@ -210,6 +220,26 @@ impl Core {
             }
             return;
         }
+        // RFC 2661 7.2.1: an SCCRP anywhere but in wait-ctl-reply, an SCCCN anywhere but in
+        // wait-ctl-conn, an SCCRQ on an existing tunnel (a new message: the channel absorbed
+        // retransmissions) are out of the machine's order: "Send StopCCN, Clean up". Result Code
+        // 7, "Finite State Machine error" (4.4.2).
+        let expected = match mt {
+            MessageType::SCCRP => state == TunnelState::WaitCtlReply,
+            MessageType::SCCCN => state == TunnelState::WaitCtlConn,
+            MessageType::SCCRQ => false,
+            _ => true,
+        };
+        if !expected {
+            let rc = ResultCode::new(ResultCodeValue::STOPCCN_FSM_ERROR);
+            self.close_tunnel(now, tid, rc);
+            return;
+        }
+        if established && self.call_message_out_of_order(tid, mt, m.header.session_id) {
+            // RFC 2661 7.4.1 (LAC) and 7.4.2 (LNS): "Send CDN, Clean up".
+            self.refuse_out_of_order(now, tid, &m);
+            return;
+        }
         match mt {
             MessageType::SCCRP => self.on_sccrp(now, tid, &m),
             MessageType::SCCCN => self.on_scccn(now, tid, &m),
@@ -224,7 +254,7 @@ impl Core {
                 }
                 self.enter_closing(now, tid, result, redirect);
             }
-            MessageType::HELLO | MessageType::SCCRQ => {}
+            MessageType::HELLO => {}
             MessageType::FSQ if established => self.on_fsq(now, tid, &m),
             MessageType::FSR if established => self.on_fsr(now, tid, &m),
             _ if established => self.ups.push_back(Up::SessionMsg {
@@ -236,6 +266,48 @@ impl Core {
             }),
             _ => {}
         }
+    }
+
+    /// Whether call message `mt` for our session `sid` of tunnel `tid` arrives where the incoming
+    /// call machines do not take it (RFC 2661 7.4.1, 7.4.2: "Send CDN, Clean up"): an ICRP at an
+    /// LNS (it sends ICRPs, never expects one: wait-connect, established), or at a LAC for a call
+    /// already established. Retransmissions never get here (the channel absorbed them). The
+    /// outgoing-call messages are judged by the LNS itself (`Lns::session_msg`): a state that
+    /// an OCRP queued in the same datagram batch changes is not known here yet.
+    ///
+    /// Not an ICCN at an LNS for a call established (7.4.2 has that row too): a session a backup
+    /// LNS took over is established from its ICRP on (`tunnel::snapshot` docs), and the LAC's
+    /// ICCN may reach the backup after it.
+    fn call_message_out_of_order(&self, tid: u16, mt: MessageType, sid: u16) -> bool {
+        if mt != MessageType::ICRP {
+            return false;
+        }
+        let Some(state) = self
+            .tunnels
+            .get(&tid)
+            .and_then(|t| t.sessions.get(&sid))
+            .map(|s| s.state)
+        else {
+            return false;
+        };
+        self.lns || state == SessionState::Established
+    }
+
+    /// Clears the session call message `m` of tunnel `tid` names, which arrived out of the call
+    /// machine's order (RFC 2661 7.4, 7.5: "Send CDN, Clean up"), with CDN Result 2.
+    pub(crate) fn refuse_out_of_order(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+    ) {
+        let mt = m.message_type().map_or(0, |t| t.0);
+        let rc = ResultCode::with_error(
+            ResultCodeValue::CDN_GENERAL_ERROR,
+            ErrorCode::NO_ERROR,
+            Cow::Owned(format!("message type {mt} not expected in this call state").into_bytes()),
+        );
+        self.refuse_session_message(now, tid, m, rc);
     }
 
     /// Tunnel `tid` enters the closing state (RFC 2661 5.7: StopCCN sent or received): its
