@@ -240,6 +240,28 @@ fn l2tp_7_4_2_icrp_received() {
     assert!(!down(&ev), "{ev:?}");
 }
 
+/// l2tp-7.4.2-established-iccn: an ICCN for an LNS session already established (a new message,
+/// not a retransmission) clears the session with a CDN to the LAC's session; the tunnel stays.
+/// (A backup LNS takes the ICCN of a call it restored answered once: `l2tp_failover`'s
+/// `crash_during_setup_*`.)
+#[test]
+fn l2tp_7_4_2_established_iccn() {
+    // RFC 2661 7.4.2: state "established", event "Receive ICRQ, ICRP, ICCN", action "Send CDN,
+    // Clean up", new state "idle".
+    let mut p = lns();
+    let sid = p.session();
+    p.events();
+    p.send(mt::ICCN, sid, iccn_avps());
+    let got = p.recv();
+    let cdn = PL::find(&got, mt::CDN).expect("CDN");
+    assert_eq!(cdn.sid, MY_SID, "{cdn:?}");
+    assert_eq!(cdn.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16), Some(sid));
+    let ev = p.events();
+    assert!(session_down_in(&ev), "{ev:?}");
+    assert!(!down(&ev), "{ev:?}");
+    assert_eq!(p.ep.session_count(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7.5.1 LNS outgoing call states
 

@@ -64,6 +64,11 @@ pub struct Session {
     /// was numbered (issue 15: replicated with the answered call, so a backup taking the tunnel
     /// over knows whether the LAC took it; `tunnel::snapshot` docs).
     pub icrp_ns: Option<u16>,
+    /// LNS: an established call a takeover restored from its answered record (issue 15,
+    /// `tunnel::snapshot` docs), whose ICCN the failed LNS may not have taken: the LAC's ICCN
+    /// may still arrive once, and is taken without a word. Any other ICCN for an established
+    /// call is out of the call machine's order (RFC 2661 7.4.2, "Send CDN, Clean up").
+    pub awaiting_iccn: bool,
     /// PPP frames sent (data messages built).
     pub frames_sent: u64,
     /// PPP frames received (data messages accepted).
@@ -87,6 +92,7 @@ impl Session {
             admission: None,
             details: None,
             icrp_ns: None,
+            awaiting_iccn: false,
             frames_sent: 0,
             frames_received: 0,
         }

@@ -125,6 +125,19 @@ impl Lns {
                     self.core.refuse_out_of_order(now, tid, m);
                     return;
                 }
+                if mt == MessageType::ICCN && state == Some(SessionState::Established) {
+                    // RFC 2661 7.4.2 established, "Receive ICCN": "Send CDN, Clean up"; but
+                    // the ICCN of a call a takeover restored answered is taken once
+                    // (`Session::awaiting_iccn`).
+                    let Some(s) = self.core.session_mut(tid, sref.session) else {
+                        return;
+                    };
+                    if std::mem::take(&mut s.awaiting_iccn) {
+                        return;
+                    }
+                    self.core.refuse_out_of_order(now, tid, m);
+                    return;
+                }
                 if state != Some(want) || !self.admission_connect(sref, m) {
                     return;
                 }
@@ -132,8 +145,9 @@ impl Lns {
                     return;
                 };
                 s.state = SessionState::Established;
-                // Its ICRP was taken (`tunnel::snapshot` docs).
+                // Its ICRP was taken (`tunnel::snapshot` docs), and its ICCN now.
                 s.icrp_ns = None;
+                s.awaiting_iccn = false;
                 // Replicated at its ICRQ (`replicate` docs, output commit); again only if the
                 // ICCN changed what the record carries (an outgoing call: first at its OCCN).
                 let changed = m.sequencing_required() && !s.sequencing;

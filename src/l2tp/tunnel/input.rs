@@ -275,9 +275,10 @@ impl Core {
     /// outgoing-call messages are judged by the LNS itself (`Lns::session_msg`): a state that
     /// an OCRP queued in the same datagram batch changes is not known here yet.
     ///
-    /// Not an ICCN at an LNS for a call established (7.4.2 has that row too): a session a backup
-    /// LNS took over is established from its ICRP on (`tunnel::snapshot` docs), and the LAC's
-    /// ICCN may reach the backup after it.
+    /// Not an ICCN at an LNS for a call established (7.4.2 has that row too): the LNS judges it
+    /// (`Lns::session_msg`), as a session a backup LNS took over is established from its ICRP on
+    /// (`tunnel::snapshot` docs) and the LAC's ICCN may reach the backup after it, once
+    /// ([`Session::awaiting_iccn`](crate::l2tp::session::Session::awaiting_iccn)).
     fn call_message_out_of_order(&self, tid: u16, mt: MessageType, sid: u16) -> bool {
         if mt != MessageType::ICRP {
             return false;

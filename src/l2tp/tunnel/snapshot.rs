@@ -223,6 +223,8 @@ impl Core {
         s.data_ns = rec.data_ns.wrapping_add(DATA_NS_SKIP);
         s.data_nr = rec.data_nr;
         s.icrp_ns = pinned;
+        // The LAC's ICCN may come yet (it is taken once; any later one is out of order).
+        s.awaiting_iccn = rec.answered;
         if !self.add_session(rec.tunnel, s, true) {
             return Err(RestoreError::Full);
         }
@@ -321,7 +323,7 @@ fn session_record(tid: u16, sid: u16, s: &Session) -> Option<SessionRecord> {
     // Answered: waiting for the ICCN, or restored and not yet known taken by the LAC
     // (module docs; `icrp_ns` is cleared when a call connects).
     let answered = (s.state == SessionState::WaitConnect && s.admission.is_none())
-        || (s.state == SessionState::Established && s.icrp_ns.is_some());
+        || (s.state == SessionState::Established && (s.icrp_ns.is_some() || s.awaiting_iccn));
     if s.state != SessionState::Established && !answered {
         return None;
     }
