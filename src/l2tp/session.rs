@@ -467,6 +467,12 @@ impl Sessions {
     /// Frees the redirect record of our Session ID `id`, or (`id` 0) the one made for the
     /// LAC's session `peer` (non-zero); `false` when there is none.
     pub fn release(&mut self, id: u16, peer: u16) -> bool {
+        self.take_held(id, peer).is_some()
+    }
+
+    /// [`Sessions::release`], returning the freed record's Session ID and number (the `seq` it
+    /// was held under).
+    pub(crate) fn take_held(&mut self, id: u16, peer: u16) -> Option<(u16, u32)> {
         let i = if id != 0 {
             self.held().iter().position(|h| h.local_id == id)
         } else if peer != 0 {
@@ -474,13 +480,8 @@ impl Sessions {
         } else {
             None
         };
-        match (i, self.held.as_mut()) {
-            (Some(i), Some(held)) => {
-                held.swap_remove(i);
-                true
-            }
-            _ => false,
-        }
+        let h = self.held.as_mut()?.swap_remove(i?);
+        Some((h.local_id, h.seq))
     }
 
     /// The redirect records.

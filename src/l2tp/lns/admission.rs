@@ -618,6 +618,31 @@ mod tests {
         d.check();
     }
 
+    /// A record the LAC's CDN freed leaves no expiry entry behind (`tunnel::redirects` docs: it
+    /// goes with the record, so no prune has to find it), by our Session ID or by the LAC's; a
+    /// record freed out of order leaves the others' expiries in place.
+    #[test]
+    fn a_record_freed_by_cdn_leaves_no_expiry() {
+        let mut d = Drive::new(64);
+        for k in 0..200usize {
+            d.redirect();
+            d.cdn_record(0, k % 2 == 0);
+            d.check();
+            assert_eq!(d.lns.core.redirect_expiries(), 0, "{k}");
+        }
+        // Two records; the first made is freed: the second's expiry stays.
+        d.redirect();
+        let first = *d.records.keys().next().unwrap();
+        d.redirect();
+        let i = d.records.keys().position(|&sid| sid == first).unwrap();
+        d.cdn_record(i, false);
+        assert_eq!(d.records.len(), 1);
+        assert!(d.lns.poll_timeout().is_some_and(|t| t <= d.now + HOLD));
+        d.expire();
+        d.check();
+        assert_eq!(d.lns.pending_redirects(), 0);
+    }
+
     /// RFC 2661 5.8: a control message nothing answers is acknowledged by a ZLB once the LNS
     /// has processed it (`Core::finish`): the SCCCN that completes a tunnel, then a HELLO.
     #[test]

@@ -6,7 +6,9 @@
 //! expiries, its front the next. A record freed by CDN leaves its entry behind, skipped when it
 //! comes due (the record's number no longer matches); the queue is pruned of such entries when
 //! it holds more than twice the records (and 64), so its length stays within a constant factor
-//! of the records held, each entry pruned once.
+//! of the records held, each entry pruned once. The entry of a record freed by CDN before any
+//! other record was made (the usual case: the LAC answers the ICRP at once) is the queue's last,
+//! and goes with the record.
 
 use super::Core;
 use std::time::Instant;
@@ -44,15 +46,27 @@ impl Core {
     /// for the LAC's session `peer` (a CDN's header Session ID and Assigned Session ID, RFC
     /// 2661 3.1, 6.12); `false` when there is none.
     pub fn release_redirect(&mut self, tid: u16, sid: u16, peer: u16) -> bool {
-        let freed = self
+        let Some((sid, seq)) = self
             .tunnels
             .get_mut(&tid)
-            .is_some_and(|t| t.sessions.release(sid, peer));
-        if freed {
-            self.redirects_held = self.redirects_held.saturating_sub(1);
-            self.session_count = self.session_count.saturating_sub(1);
+            .and_then(|t| t.sessions.take_held(sid, peer))
+        else {
+            return false;
+        };
+        self.redirects_held = self.redirects_held.saturating_sub(1);
+        self.session_count = self.session_count.saturating_sub(1);
+        // The LAC's CDN follows the ICRP as a rule before any other record is made: the freed
+        // record's expiry entry is the last one, dropped now rather than left for a prune (at a
+        // million sessions, a prune's look-ups of the tunnels, their records' lists and
+        // buffers are cache misses; module docs).
+        if self
+            .redirect_expiry
+            .back()
+            .is_some_and(|&(_, t, s, q)| (t, s, q) == (tid, sid, seq))
+        {
+            self.redirect_expiry.pop_back();
         }
-        freed
+        true
     }
 
     /// Forgets `n` redirect records a tunnel's session table let go
@@ -77,6 +91,12 @@ impl Core {
                 self.release_redirect(tid, sid, 0);
             }
         }
+    }
+
+    /// Expiry entries queued (records held, and those of records freed that are still queued).
+    #[cfg(test)]
+    pub(crate) fn redirect_expiries(&self) -> usize {
+        self.redirect_expiry.len()
     }
 
     /// Drops the expiry entries of records freed already.
