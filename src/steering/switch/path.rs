@@ -403,6 +403,9 @@ impl SwitchProcessor {
                 self.stats.sessions_purged += 1;
                 self.add_ref(layout.primary(t), false);
                 self.add_ref(layout.backup(t), false);
+                // Out of the peer indexes again: a sync of the session that arrived after
+                // `start_purge` took it out of them (it was still live) filed it anew.
+                self.path_remove_session(t);
             }
         }
         let id = self.paths.next_batch;
