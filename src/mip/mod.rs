@@ -10,6 +10,71 @@
 //! * [`ForeignAgent`]: a minimal relay between mobile nodes and the (virtual) home agent, adding
 //!   FA-HA authentication.
 //!
+//! A mobile node registers through a foreign agent with a one-member cluster over UDP
+//! ([`ForwardMode::Layer3`]: no raw sockets), then deregisters; every datagram is handed to
+//! the endpoint its `dst` names. The Home Agent answers from the virtual address on port 434
+//! ([`wire::PORT`]), so the caller binds that address on that port.
+//!
+//! ```
+//! use std::net::{Ipv4Addr, SocketAddr};
+//! use std::time::{Duration, Instant};
+//! use telcp::health::NodeId;
+//! use telcp::io::MacAddr;
+//! use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+//! use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, ForwardMode};
+//! use telcp::mip::{HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeClient, MobileNodeKey};
+//!
+//! let now = Instant::now();
+//! let wall_clock = Duration::from_secs(1_700_000_000); // SystemTime::now() since UNIX_EPOCH
+//! let (virt, ha_own): (Ipv4Addr, SocketAddr) = ("10.1.0.1".parse()?, "10.1.0.11:434".parse()?);
+//! let (fa_addr, mn_addr): (SocketAddr, SocketAddr) = ("192.0.2.20:434".parse()?, "192.0.2.30:434".parse()?);
+//! let home: Ipv4Addr = "10.1.0.5".parse()?;
+//! let mn_ha = SecurityAssociation::new(300, AuthAlgorithm::HmacMd5, b"mn-ha key".to_vec());
+//! let fa_ha = SecurityAssociation::new(400, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec());
+//!
+//! let member = Member { node: NodeId(1), addr: ha_own, mac: MacAddr([2, 0, 0, 0, 0, 1]), backups: vec![] };
+//! let mut ha_config = HomeAgentConfig::new(NodeId(1), virt, "10.1.0.0/16".parse()?, vec![member], b"cluster key");
+//! ha_config.mode = ForwardMode::Layer3;
+//! ha_config.wall_clock = wall_clock;
+//! ha_config.mobile_nodes = vec![MobileNodeKey { id: MnId::Home(home), sa: mn_ha.clone() }];
+//! ha_config.foreign_agents = vec![(Ipv4Addr::new(192, 0, 2, 20), fa_ha.clone())];
+//! let mut ha = HomeAgent::new(ha_config, now)?;
+//!
+//! let mut fa_config = ForeignAgentConfig::new(SocketAddr::new(virt.into(), 434));
+//! fa_config.fa_ha = Some(fa_ha);
+//! let mut fa = ForeignAgent::new(fa_config, now)?;
+//!
+//! let mut mn_config = ClientConfig::new(home, mn_ha, SocketAddr::new(virt.into(), 434), mn_addr, wall_clock);
+//! mn_config.via = Some(fa_addr);
+//! let mut mn = MobileNodeClient::new(mn_config, now)?;
+//!
+//! // A perfect network: move datagrams (from, to, payload) until every endpoint is quiet.
+//! let mut run = |mn: &mut MobileNodeClient, fa: &mut ForeignAgent, ha: &mut HomeAgent| {
+//!     loop {
+//!         let mut wire = Vec::new();
+//!         while let Some(t) = mn.poll_transmit() { wire.push((mn_addr, t)) }
+//!         while let Some(t) = fa.poll_transmit() { wire.push((fa_addr, t)) }
+//!         while let Some(t) = ha.poll_transmit() { wire.push((t.src.unwrap_or(ha_own), t)) }
+//!         if wire.is_empty() { break }
+//!         for (from, t) in wire {
+//!             let r = if t.dst == mn_addr { mn.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) }
+//!                 else if t.dst == fa_addr { fa.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) }
+//!                 else { ha.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) };
+//!             r.unwrap();
+//!         }
+//!     }
+//! };
+//! mn.register(now);
+//! run(&mut mn, &mut fa, &mut ha);
+//! assert!(matches!(mn.poll_event(), Some(ClientEvent::Registered { lifetime: 1800, .. })));
+//! assert_eq!(ha.served(), 1);
+//! mn.deregister(now);
+//! run(&mut mn, &mut fa, &mut ha);
+//! assert!(matches!(mn.poll_event(), Some(ClientEvent::Deregistered)));
+//! assert_eq!(ha.served(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## The virtual Home Agent
 //!
 //! Several [`HomeAgent`]s share one virtual HA address (every one owns it; the network delivers a
