@@ -26,42 +26,52 @@
 //!
 //! let now = Instant::now();
 //! let wall_clock = Duration::from_secs(1_700_000_000); // SystemTime::now() since UNIX_EPOCH
-//! let (virt, ha_own): (Ipv4Addr, SocketAddr) = ("10.1.0.1".parse()?, "10.1.0.11:434".parse()?);
-//! let (fa_addr, mn_addr): (SocketAddr, SocketAddr) = ("192.0.2.20:434".parse()?, "192.0.2.30:434".parse()?);
+//! let virt: Ipv4Addr = "10.1.0.1".parse()?;
+//! let ha_own: SocketAddr = "10.1.0.11:434".parse()?;
+//! let fa_addr: SocketAddr = "192.0.2.20:434".parse()?;
+//! let mn_addr: SocketAddr = "192.0.2.30:434".parse()?;
 //! let home: Ipv4Addr = "10.1.0.5".parse()?;
 //! let mn_ha = SecurityAssociation::new(300, AuthAlgorithm::HmacMd5, b"mn-ha key".to_vec());
 //! let fa_ha = SecurityAssociation::new(400, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec());
 //!
-//! let member = Member { node: NodeId(1), addr: ha_own, mac: MacAddr([2, 0, 0, 0, 0, 1]), backups: vec![] };
-//! let mut ha_config = HomeAgentConfig::new(NodeId(1), virt, "10.1.0.0/16".parse()?, vec![member], b"cluster key");
+//! let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+//! let member = Member { node: NodeId(1), addr: ha_own, mac, backups: vec![] };
+//! let (network, key) = ("10.1.0.0/16".parse()?, b"cluster key");
+//! let mut ha_config = HomeAgentConfig::new(NodeId(1), virt, network, vec![member], key);
 //! ha_config.mode = ForwardMode::Layer3;
 //! ha_config.wall_clock = wall_clock;
 //! ha_config.mobile_nodes = vec![MobileNodeKey { id: MnId::Home(home), sa: mn_ha.clone() }];
 //! ha_config.foreign_agents = vec![(Ipv4Addr::new(192, 0, 2, 20), fa_ha.clone())];
 //! let mut ha = HomeAgent::new(ha_config, now)?;
 //!
-//! let mut fa_config = ForeignAgentConfig::new(SocketAddr::new(virt.into(), 434));
+//! let virtual_ha = SocketAddr::new(virt.into(), 434);
+//! let mut fa_config = ForeignAgentConfig::new(virtual_ha);
 //! fa_config.fa_ha = Some(fa_ha);
 //! let mut fa = ForeignAgent::new(fa_config, now)?;
 //!
-//! let mut mn_config = ClientConfig::new(home, mn_ha, SocketAddr::new(virt.into(), 434), mn_addr, wall_clock);
+//! let mut mn_config = ClientConfig::new(home, mn_ha, virtual_ha, mn_addr, wall_clock);
 //! mn_config.via = Some(fa_addr);
 //! let mut mn = MobileNodeClient::new(mn_config, now)?;
 //!
-//! // A perfect network: move datagrams (from, to, payload) until every endpoint is quiet.
-//! let mut run = |mn: &mut MobileNodeClient, fa: &mut ForeignAgent, ha: &mut HomeAgent| {
-//!     loop {
-//!         let mut wire = Vec::new();
-//!         while let Some(t) = mn.poll_transmit() { wire.push((mn_addr, t)) }
-//!         while let Some(t) = fa.poll_transmit() { wire.push((fa_addr, t)) }
-//!         while let Some(t) = ha.poll_transmit() { wire.push((t.src.unwrap_or(ha_own), t)) }
-//!         if wire.is_empty() { break }
-//!         for (from, t) in wire {
-//!             let r = if t.dst == mn_addr { mn.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) }
-//!                 else if t.dst == fa_addr { fa.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) }
-//!                 else { ha.handle_datagram(now, from, t.dst, &t.payload).map_err(|e| e.to_string()) };
-//!             r.unwrap();
-//!         }
+//! // A perfect network: deliver every datagram to the endpoint its `dst` names, until all
+//! // three are quiet. The HA's replies name their source (`src`: the virtual address).
+//! let run = |mn: &mut MobileNodeClient, fa: &mut ForeignAgent, ha: &mut HomeAgent| loop {
+//!     let mut wire = Vec::new();
+//!     wire.extend(std::iter::from_fn(|| mn.poll_transmit()).map(|t| (mn_addr, t)));
+//!     wire.extend(std::iter::from_fn(|| fa.poll_transmit()).map(|t| (fa_addr, t)));
+//!     let ha_out = std::iter::from_fn(|| ha.poll_transmit());
+//!     wire.extend(ha_out.map(|t| (t.src.unwrap_or(ha_own), t)));
+//!     if wire.is_empty() {
+//!         break;
+//!     }
+//!     for (from, t) in wire {
+//!         let (to, data) = (t.dst, &t.payload[..]);
+//!         let taken = match to {
+//!             _ if to == mn_addr => mn.handle_datagram(now, from, to, data).is_ok(),
+//!             _ if to == fa_addr => fa.handle_datagram(now, from, to, data).is_ok(),
+//!             _ => ha.handle_datagram(now, from, to, data).is_ok(),
+//!         };
+//!         assert!(taken);
 //!     }
 //! };
 //! mn.register(now);
