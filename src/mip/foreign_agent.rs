@@ -101,7 +101,9 @@ pub enum FaEvent {
         identification: u64,
     },
     /// A Registration Reply accepting the registration (code 0 or 1) was relayed to the mobile
-    /// node (section 3.7.3.2).
+    /// node (section 3.7.3.2). With `lifetime` 0 (a deregistration) the mobile node's visitor
+    /// entry is removed with this event alone (no [`FaEvent::VisitorExpired`] follows); with a
+    /// lifetime, [`FaEvent::VisitorAdded`] follows.
     RegistrationAccepted {
         /// The mobile node's transport address.
         mobile_node: SocketAddr,
