@@ -50,6 +50,9 @@ pub enum Event {
     /// A tunnel is gone (StopCCN sent or received, or the peer stopped answering), and with it
     /// every session of it: a data plane removes the tunnel our Tunnel ID names (Linux:
     /// `L2TP_CMD_TUNNEL_DELETE` with `L2TP_ATTR_CONN_ID` = `tunnel`, which deletes its sessions).
+    /// After a StopCCN the endpoint still holds the closed tunnel for
+    /// [`Config::hold_period`](super::Config::hold_period) (31 s by default, RFC 2661 5.7) to
+    /// acknowledge retransmissions, so its `poll_timeout` stays `Some` until then.
     TunnelDown {
         /// Our Tunnel ID (`L2TP_ATTR_CONN_ID`).
         tunnel: u16,

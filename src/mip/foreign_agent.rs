@@ -29,6 +29,31 @@ pub struct ForeignAgentConfig {
     pub pending_timeout: Duration,
 }
 
+impl ForeignAgentConfig {
+    /// A foreign agent relaying to `home_agent` (the virtual HA address, UDP port 434,
+    /// [`crate::mip::wire::PORT`]) with the defaults: no FA-HA security association (`fa_ha`:
+    /// set it when the home agent lists this FA in
+    /// [`HomeAgentConfig::foreign_agents`](crate::mip::HomeAgentConfig::foreign_agents)), at
+    /// most 1024 relayed requests awaiting a reply (and 1024 visitors), each waiting 10 s for
+    /// its reply. Every field stays public to change; [`ForeignAgent::new`] checks them.
+    ///
+    /// ```
+    /// use telcp::mip::{ForeignAgent, ForeignAgentConfig};
+    /// let fa = ForeignAgent::new(ForeignAgentConfig::new("192.0.2.1:434".parse().unwrap()),
+    ///     std::time::Instant::now());
+    /// assert!(fa.is_ok());
+    /// ```
+    #[must_use]
+    pub fn new(home_agent: SocketAddr) -> Self {
+        ForeignAgentConfig {
+            home_agent,
+            fa_ha: None,
+            max_pending: 1024,
+            pending_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Why the foreign agent refused a datagram or its configuration. The names are the ones the Home
 /// Agent ([`crate::mip::InputError`]) and the mobile node ([`crate::mip::ClientError`]) use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +101,9 @@ pub enum FaEvent {
         identification: u64,
     },
     /// A Registration Reply accepting the registration (code 0 or 1) was relayed to the mobile
-    /// node (section 3.7.3.2).
+    /// node (section 3.7.3.2). With `lifetime` 0 (a deregistration) the mobile node's visitor
+    /// entry is removed with this event alone (no [`FaEvent::VisitorExpired`] follows); with a
+    /// lifetime, [`FaEvent::VisitorAdded`] follows.
     RegistrationAccepted {
         /// The mobile node's transport address.
         mobile_node: SocketAddr,
@@ -445,14 +472,23 @@ impl ForeignAgent {
         self.transmits.push(Transmit::to(mn, bytes));
     }
 
-    /// Feeds a datagram: a request from a mobile node, or a reply from the home agent.
+    /// Feeds a datagram: a request from a mobile node, or a reply (or RFC 3543 Registration
+    /// Revocation) from the home agent. `from` is its source, `to` the local address it arrived
+    /// at (unused: the foreign agent answers from its one address), `data` the UDP payload.
+    ///
+    /// # Errors
+    /// [`FaError`]: not a registration message ([`FaError::Wire`]), a reply to no relayed
+    /// request, a message from the wrong side, a reply failing FA-HA authentication, a refused
+    /// or stale revocation. Nothing is relayed (the refusal is counted in [`FaStats`] where it
+    /// has a counter); for logging, the caller goes on.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        _to: SocketAddr,
+        to: SocketAddr,
         data: &[u8],
     ) -> Result<(), FaError> {
+        let _ = to;
         self.saw(now);
         if data.first() == Some(&MessageType::REGISTRATION_REVOCATION.0) {
             return self.take_revocation(from, data);

@@ -10,6 +10,81 @@
 //! * [`ForeignAgent`]: a minimal relay between mobile nodes and the (virtual) home agent, adding
 //!   FA-HA authentication.
 //!
+//! A mobile node registers through a foreign agent with a one-member cluster over UDP
+//! ([`ForwardMode::Layer3`]: no raw sockets), then deregisters; every datagram is handed to
+//! the endpoint its `dst` names. The Home Agent answers from the virtual address on port 434
+//! ([`wire::PORT`]), so the caller binds that address on that port.
+//!
+//! ```
+//! use std::net::{Ipv4Addr, SocketAddr};
+//! use std::time::{Duration, Instant};
+//! use telcp::health::NodeId;
+//! use telcp::io::MacAddr;
+//! use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
+//! use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, ForwardMode};
+//! use telcp::mip::{HomeAgent, HomeAgentConfig, Member, MnId, MobileNodeClient, MobileNodeKey};
+//!
+//! let now = Instant::now();
+//! let wall_clock = Duration::from_secs(1_700_000_000); // SystemTime::now() since UNIX_EPOCH
+//! let virt: Ipv4Addr = "10.1.0.1".parse()?;
+//! let ha_own: SocketAddr = "10.1.0.11:434".parse()?;
+//! let fa_addr: SocketAddr = "192.0.2.20:434".parse()?;
+//! let mn_addr: SocketAddr = "192.0.2.30:434".parse()?;
+//! let home: Ipv4Addr = "10.1.0.5".parse()?;
+//! let mn_ha = SecurityAssociation::new(300, AuthAlgorithm::HmacMd5, b"mn-ha key".to_vec());
+//! let fa_ha = SecurityAssociation::new(400, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec());
+//!
+//! let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+//! let member = Member { node: NodeId(1), addr: ha_own, mac, backups: vec![] };
+//! let (network, key) = ("10.1.0.0/16".parse()?, b"cluster key");
+//! let mut ha_config = HomeAgentConfig::new(NodeId(1), virt, network, vec![member], key);
+//! ha_config.mode = ForwardMode::Layer3;
+//! ha_config.wall_clock = wall_clock;
+//! ha_config.mobile_nodes = vec![MobileNodeKey { id: MnId::Home(home), sa: mn_ha.clone() }];
+//! ha_config.foreign_agents = vec![(Ipv4Addr::new(192, 0, 2, 20), fa_ha.clone())];
+//! let mut ha = HomeAgent::new(ha_config, now)?;
+//!
+//! let virtual_ha = SocketAddr::new(virt.into(), 434);
+//! let mut fa_config = ForeignAgentConfig::new(virtual_ha);
+//! fa_config.fa_ha = Some(fa_ha);
+//! let mut fa = ForeignAgent::new(fa_config, now)?;
+//!
+//! let mut mn_config = ClientConfig::new(home, mn_ha, virtual_ha, mn_addr, wall_clock);
+//! mn_config.via = Some(fa_addr);
+//! let mut mn = MobileNodeClient::new(mn_config, now)?;
+//!
+//! // A perfect network: deliver every datagram to the endpoint its `dst` names, until all
+//! // three are quiet. The HA's replies name their source (`src`: the virtual address).
+//! let run = |mn: &mut MobileNodeClient, fa: &mut ForeignAgent, ha: &mut HomeAgent| loop {
+//!     let mut wire = Vec::new();
+//!     wire.extend(std::iter::from_fn(|| mn.poll_transmit()).map(|t| (mn_addr, t)));
+//!     wire.extend(std::iter::from_fn(|| fa.poll_transmit()).map(|t| (fa_addr, t)));
+//!     let ha_out = std::iter::from_fn(|| ha.poll_transmit());
+//!     wire.extend(ha_out.map(|t| (t.src.unwrap_or(ha_own), t)));
+//!     if wire.is_empty() {
+//!         break;
+//!     }
+//!     for (from, t) in wire {
+//!         let (to, data) = (t.dst, &t.payload[..]);
+//!         let taken = match to {
+//!             _ if to == mn_addr => mn.handle_datagram(now, from, to, data).is_ok(),
+//!             _ if to == fa_addr => fa.handle_datagram(now, from, to, data).is_ok(),
+//!             _ => ha.handle_datagram(now, from, to, data).is_ok(),
+//!         };
+//!         assert!(taken);
+//!     }
+//! };
+//! mn.register(now);
+//! run(&mut mn, &mut fa, &mut ha);
+//! assert!(matches!(mn.poll_event(), Some(ClientEvent::Registered { lifetime: 1800, .. })));
+//! assert_eq!(ha.served(), 1);
+//! mn.deregister(now);
+//! run(&mut mn, &mut fa, &mut ha);
+//! assert!(matches!(mn.poll_event(), Some(ClientEvent::Deregistered)));
+//! assert_eq!(ha.served(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## The virtual Home Agent
 //!
 //! Several [`HomeAgent`]s share one virtual HA address (every one owns it; the network delivers a

@@ -55,6 +55,125 @@
 //! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec().unwrap();
 //! assert_eq!(table.steer(&g_pdu), Verdict::Processor { vid: p, backup: false });
 //! ```
+//!
+//! The whole gateway in process: a line interface, the switch processor and two processors on
+//! a perfect fabric, virtual time in 100 ms steps. An SGSN's Create PDP Context Request (the
+//! mandatory IEs of TS 29.060 section 7.3.1) is answered with TEIDs carrying the primary's and
+//! the backup's VIDs; G-PDUs are steered by that TEID; once the primary stops (no heartbeats:
+//! Down after the switch processor's misses, 5 s by default) they go to the backup, which
+//! serves them from the replicated session.
+//!
+//! ```
+//! use std::net::{IpAddr, SocketAddr};
+//! use std::time::{Duration, Instant};
+//! use telcp::health::ClusterKey;
+//! use telcp::io::Node;
+//! use telcp::steering::gtp::{Ie, Imsi, Message, MessageType};
+//! use telcp::steering::processor::ProcessorConfig;
+//! use telcp::steering::switch::SwitchConfig;
+//! use telcp::steering::{LineConfig, LineInterface, Processor, SwitchProcessor};
+//! use telcp::steering::{VidLayout, Verdict};
+//! use telcp::Transmit;
+//!
+//! let a = |s: &str| -> SocketAddr { s.parse().unwrap() };
+//! let (line_fabric, switch_fabric) = (a("10.9.0.1:5000"), a("10.9.0.2:5000"));
+//! let fabric = [a("10.9.0.11:5000"), a("10.9.0.12:5000")]; // processors 11 and 12
+//! let (gtp_c, gtp_u) = (a("192.0.2.1:2123"), a("192.0.2.1:2152")); // what peers talk to
+//! let (sgsn_c, sgsn_u) = (a("198.51.100.1:2123"), a("198.51.100.1:2152"));
+//! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric key"));
+//! let mut now = Instant::now();
+//! let mut line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
+//! let processors = vec![(11, fabric[0]), (12, fabric[1])];
+//! let lines = vec![line_fabric];
+//! let config = SwitchConfig::new(1, switch_fabric, lines, processors, layout, key.clone());
+//! let mut switch = SwitchProcessor::new(config, now)?;
+//! let mut procs = Vec::new();
+//! for (id, addr) in [(11, fabric[0]), (12, fabric[1])] {
+//!     let pool = "10.0.0.0/8".parse()?; // 8 local bits left: 256 addresses per VID pair
+//!     let (switch, line) = (switch_fabric, line_fabric);
+//!     let config = ProcessorConfig::new(id, addr, switch, line, layout, pool, key.clone());
+//!     procs.push(Processor::new(config, now)?);
+//! }
+//! let mut alive = [true, true];
+//!
+//! // Delivers every datagram among the machines until they are quiet (a stopped processor
+//! // neither sends nor receives); returns what left for the outside (the SGSN).
+//! let run = |now: Instant, line: &mut LineInterface, switch: &mut SwitchProcessor,
+//!                procs: &mut [Processor], alive: [bool; 2]| {
+//!     let [p11, p12] = procs else { unreachable!() };
+//!     let mut nodes: [(&[SocketAddr], &mut dyn Node, bool); 4] = [
+//!         (&[line_fabric, gtp_c, gtp_u], line, true),
+//!         (&[switch_fabric], switch, true),
+//!         (&fabric[..1], p11, alive[0]),
+//!         (&fabric[1..], p12, alive[1]),
+//!     ];
+//!     let mut outside: Vec<Transmit> = Vec::new();
+//!     loop {
+//!         let mut wire = Vec::new();
+//!         for (addrs, node, up) in nodes.iter_mut() {
+//!             if *up {
+//!                 node.handle_timeout(now); // a no-op before its deadline
+//!                 while let Some(t) = node.poll_transmit() {
+//!                     wire.push((t.src.unwrap_or(addrs[0]), t));
+//!                 }
+//!             }
+//!         }
+//!         if wire.is_empty() {
+//!             return outside;
+//!         }
+//!         for (from, t) in wire {
+//!             match nodes.iter_mut().find(|(addrs, ..)| addrs.contains(&t.dst)) {
+//!                 Some((_, node, true)) => node.handle_datagram(now, from, t.dst, &t.payload)
+//!                     .expect("the machines understand each other"),
+//!                 Some((_, _, false)) => {} // lost: the processor is stopped
+//!                 None => outside.push(t),
+//!             }
+//!         }
+//!     }
+//! };
+//! // Start: each processor asks for its VID, the switch processor pushes the table.
+//! for _ in 0..20 {
+//!     now += Duration::from_millis(100);
+//!     run(now, &mut line, &mut switch, &mut procs, alive);
+//! }
+//!
+//! let sgsn = IpAddr::from([198, 51, 100, 1]);
+//! let request = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, 1, vec![
+//!     Ie::Imsi(Imsi::from_digits("001010123456789").unwrap()),
+//!     Ie::TeidDataI(0x1000),
+//!     Ie::TeidControl(0x2000),
+//!     Ie::Nsapi(5),
+//!     Ie::GsnAddress(sgsn), // for signalling
+//!     Ie::GsnAddress(sgsn), // for user traffic
+//!     Ie::QosProfile(vec![0x02, 0x0b, 0x92, 0x1f].into()),
+//! ]);
+//! line.handle_datagram(now, sgsn_c, gtp_c, &request.to_vec()?)?;
+//! let out = run(now, &mut line, &mut switch, &mut procs, alive);
+//! let response = out.iter().find_map(|t| {
+//!     let m = Message::parse(&t.payload).ok()?;
+//!     (m.message_type() == MessageType::CREATE_PDP_CONTEXT_RESPONSE).then_some(m)
+//! });
+//! let response = response.expect("the response, to the SGSN");
+//! let teid = response.teid_data_i().unwrap(); // carries the primary's and the backup's VIDs
+//!
+//! let g_pdu = Message::g_pdu(teid, &b"user packet"[..]).to_vec()?;
+//! let primary = layout.primary(teid).unwrap();
+//! assert_eq!(line.steer(&g_pdu), Verdict::Processor { vid: primary, backup: false });
+//!
+//! // The primary stops; 8 s later the switch processor has it Down and the table says so.
+//! let stopped = [11, 12].iter().position(|&id| switch.vid_of(id) == Some(primary)).unwrap();
+//! alive[stopped] = false;
+//! for _ in 0..80 {
+//!     now += Duration::from_millis(100);
+//!     run(now, &mut line, &mut switch, &mut procs, alive);
+//! }
+//! let backup = layout.backup(teid).unwrap();
+//! assert_eq!(line.steer(&g_pdu), Verdict::Processor { vid: backup, backup: true });
+//! line.handle_datagram(now, sgsn_u, gtp_u, &g_pdu)?;
+//! run(now, &mut line, &mut switch, &mut procs, alive);
+//! assert_eq!(procs[1 - stopped].stats().user_packets_backup, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 pub(crate) mod common;
 mod error;
 pub mod fabric;

@@ -304,8 +304,13 @@ impl Lac {
         Ok(id)
     }
 
-    /// Closes tunnel `tunnel` (our Tunnel ID) now: StopCCN with `result` (RFC 2661 6.4), its
-    /// sessions cleared as for any tunnel that goes down ([`Event::TunnelDown`]).
+    /// Closes tunnel `tunnel` (our Tunnel ID, [`Event::TunnelUp`]'s `tunnel`) now: StopCCN with
+    /// `result` (RFC 2661 6.4), its sessions cleared as for any tunnel that goes down
+    /// ([`Event::TunnelDown`]).
+    ///
+    /// The tunnel is then held for [`Config::hold_period`] (31 s by default, RFC 2661 5.7) to
+    /// acknowledge the peer's retransmissions: `poll_timeout` stays `Some` until it ends, so a
+    /// caller that waits for `None` before exiting waits that long.
     ///
     /// # Errors
     /// [`CommandError::NoTunnel`] when no such tunnel is held; nothing sent.
@@ -369,7 +374,12 @@ impl Lac {
         Ok(())
     }
 
-    /// Sends one PPP frame from the user to the call's LNS.
+    /// Sends one PPP frame from the user to the call's LNS in an L2TP data message (RFC 2661
+    /// 5.8), queued for `poll_transmit`.
+    ///
+    /// # Errors
+    /// [`CommandError::NoSession`] when the call is unknown or its session is not established
+    /// yet ([`Event::SessionUp`] not reported); nothing queued.
     pub fn send_ppp(&mut self, call: CallId, frame: &[u8]) -> Result<(), CommandError> {
         let s = self.session_of(call).ok_or(CommandError::NoSession)?;
         self.core.send_data(s, frame)
@@ -426,7 +436,16 @@ impl Lac {
 
     shared_endpoint_api!();
 
-    /// Feeds one received datagram.
+    /// Feeds one received datagram: `from` is its source (the LNS), `to` the local address it
+    /// arrived at (replies leave from it: [`Transmit::src`]), `data` the UDP payload.
+    ///
+    /// # Errors
+    /// [`InputError`] when the datagram was not taken (malformed, unknown tunnel or session,
+    /// unexpected in this state, a table full, authentication failed, ...): the endpoint's
+    /// other state is unchanged and any refusal the RFC asks for is already queued. For
+    /// logging; the caller goes on.
+    ///
+    /// [`Transmit::src`]: crate::io::Transmit::src
     pub fn handle_datagram(
         &mut self,
         now: Instant,

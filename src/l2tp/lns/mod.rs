@@ -341,7 +341,11 @@ impl Lns {
         self.core.redirects_held
     }
 
-    /// Sends a PPP frame on a session.
+    /// Sends a PPP frame on a session (`session` as [`Event::SessionUp`] named it) in an L2TP
+    /// data message (RFC 2661 5.8), queued for `poll_transmit`.
+    ///
+    /// # Errors
+    /// [`CommandError::NoSession`] when there is no such established session; nothing queued.
     pub fn send_ppp(&mut self, session: SessionRef, frame: &[u8]) -> Result<(), CommandError> {
         self.core.send_data(session, frame)
     }
@@ -383,7 +387,15 @@ impl Lns {
         Ok(())
     }
 
-    /// Closes a tunnel (StopCCN).
+    /// Closes tunnel `tunnel` (our Tunnel ID, [`Event::TunnelUp`]'s `tunnel`): StopCCN with
+    /// `result` (RFC 2661 6.4), its sessions cleared ([`Event::TunnelDown`]). An unknown
+    /// `tunnel` is ignored (nothing sent, no event; unlike [`Lac::close_tunnel`], no error).
+    ///
+    /// The tunnel is then held for [`Config::hold_period`] (31 s by default, RFC 2661 5.7) to
+    /// acknowledge the peer's retransmissions: `poll_timeout` stays `Some` until it ends, so a
+    /// caller that waits for `None` before exiting waits that long.
+    ///
+    /// [`Lac::close_tunnel`]: super::Lac::close_tunnel
     pub fn close_tunnel(&mut self, now: Instant, tunnel: u16, result: ResultCode<'static>) {
         self.core.close_tunnel(now, tunnel, result);
         self.process(now);
@@ -498,7 +510,17 @@ impl Lns {
         Some(t)
     }
 
-    /// Feeds one received datagram.
+    /// Feeds one received datagram: `from` is its source (a LAC, a pool member's heartbeat or
+    /// replication), `to` the local address it arrived at (replies leave from it:
+    /// [`Transmit::src`]), `data` the UDP payload.
+    ///
+    /// # Errors
+    /// [`InputError`] when the datagram was not taken (malformed, unknown tunnel or session,
+    /// unexpected in this state, a table full, a refused heartbeat or replication message,
+    /// ...): the endpoint's other state is unchanged and any refusal the RFC asks for is already
+    /// queued. For logging; the caller goes on.
+    ///
+    /// [`Transmit::src`]: crate::io::Transmit::src
     pub fn handle_datagram(
         &mut self,
         now: Instant,

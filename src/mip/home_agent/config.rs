@@ -67,7 +67,11 @@ pub struct HomeAgentConfig {
     pub node: NodeId,
     /// Grows on every restart (health and cluster anti-replay).
     pub incarnation: u32,
-    /// The virtual HA address shared by the cluster.
+    /// The virtual HA address shared by the cluster, on UDP port 434 ([`crate::mip::wire::PORT`]):
+    /// replies to requests sent to it, and frames forwarded at layer 2, leave with the source
+    /// `virtual_address:434` ([`Transmit::src`](crate::io::Transmit::src)) whatever port the
+    /// request reached, so a caller binds its socket for the virtual address on port 434.
+    /// (Requests sent to the HA's own [`Member::addr`] are answered from that address and port.)
     pub virtual_address: Ipv4Addr,
     /// The virtual (home) network this cluster serves, advertised as a route.
     pub virtual_network: Ipv4Network,

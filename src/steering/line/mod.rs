@@ -322,7 +322,9 @@ impl LineInterface {
     /// processor tells a downlink packet by it), `data` the whole IP packet. Errors:
     /// [`InputError::Dropped`] with the verdict's reason (counted in [`LineStats::dropped`]),
     /// [`InputError::QueueFull`].
-    pub fn handle_downlink(&mut self, _now: Instant, packet: &[u8]) -> Result<(), InputError> {
+    /// `now` is unused: the line interface keeps no timers.
+    pub fn handle_downlink(&mut self, now: Instant, packet: &[u8]) -> Result<(), InputError> {
+        let _ = now;
         let verdict = self.table.steer_downlink(packet);
         let (vid, backup) = match verdict {
             Verdict::Processor { vid, backup } => (vid, backup),
@@ -574,8 +576,10 @@ impl LineInterface {
         }
     }
 
-    /// No timers: a no-op.
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+    /// No timers: a no-op, whatever `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
 
     /// The next datagram to send.
     #[must_use]

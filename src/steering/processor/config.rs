@@ -32,7 +32,30 @@ pub struct ProcessorConfig {
     pub max_sessions: usize,
     /// Most replicated sessions of other processors.
     pub max_shadow: usize,
-    /// The End User Address pool; its host part must hold VID and local index bits.
+    /// The End User Address pool; its host part must hold the VID fields and at least one
+    /// local index bit: 32 - prefix >= the layout's primary VID bits + backup VID bits + 1 (the
+    /// default [`VidLayout`](crate::steering::VidLayout), 8 + 8: a /15 or shorter), else
+    /// [`ConfigError::PoolTooSmall`](crate::steering::ConfigError::PoolTooSmall) naming the
+    /// longest prefix that fits. The host bits left after the VID fields (at most the layout's
+    /// local bits) number the addresses of each (VID, backup VID) slice: a /8 leaves 8 of them,
+    /// 256 addresses per slice with the default layout.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use telcp::health::ClusterKey;
+    /// use telcp::steering::processor::ProcessorConfig;
+    /// use telcp::steering::{ConfigError, ConfigField, Processor, VidLayout};
+    /// let config = |pool: &str| {
+    ///     let a = "127.0.0.1:5000".parse().unwrap();
+    ///     let key = ClusterKey::new(b"fabric key");
+    ///     ProcessorConfig::new(11, a, a, a, VidLayout::default(), pool.parse().unwrap(), key)
+    /// };
+    /// assert!(Processor::new(config("10.0.0.0/15"), Instant::now()).is_ok());
+    /// assert_eq!(
+    ///     Processor::new(config("10.0.0.0/16"), Instant::now()).err(),
+    ///     Some(ConfigError::PoolTooSmall { field: ConfigField::UePool, prefix: 16, longest: 15 })
+    /// );
+    /// ```
     pub ue_pool: Ipv4Network,
     /// The IPv6 prefix pool, `None` for a gateway serving IPv4 only. Each session gets one /64
     /// of it (its index is VID and local index, as for `ue_pool`, so the pool is bounded by

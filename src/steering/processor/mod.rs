@@ -32,6 +32,12 @@
 //!   whose response was seen survives the primary's failure. After `max_retries` unacknowledged
 //!   syncs the response leaves anyway and [`ProcessorEvent::SyncGaveUp`] reports it.
 //!   A repeated request (same IMSI and NSAPI) is answered again from the session's state.
+//!   The request must carry what TS 29.060 section 7.3.1 makes mandatory: TEID Data I, NSAPI,
+//!   the SGSN Addresses for signalling and for user traffic (two GSN Address IEs, in that
+//!   order) and the QoS Profile, else it is refused with Mandatory IE missing (202); a QoS
+//!   Profile shorter than 4 octets (the allocation/retention priority and the three value
+//!   octets of TS 24.008's QoS IE, section 7.7.34) gets Mandatory IE incorrect (201). TEID
+//!   Control Plane is needed too (the response's header TEID).
 //! * The PDP type (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1): IPv4 (or no
 //!   End User Address) gets the IPv4 address; with `ue_pool_v6`, IPv6 gets a /64 of it
 //!   (interface identifier 1) and IPv4v6 both, when the SGSN set the Dual Address Bearer Flag
@@ -419,13 +425,15 @@ impl Processor {
     }
 
     /// Feeds one datagram received on the fabric address: a heartbeat or a fabric message.
+    /// `to` (the local address it arrived at) is unused: a processor has one fabric address.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        _to: SocketAddr,
+        to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        let _ = to;
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             self.drain_monitor(now);
             return Ok(r?);

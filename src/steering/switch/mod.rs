@@ -381,14 +381,16 @@ impl SwitchProcessor {
         }
     }
 
-    /// Feeds one datagram received on the fabric address.
+    /// Feeds one datagram received on the fabric address. `to` (the local address it arrived
+    /// at) is unused: the switch processor has one fabric address.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        _to: SocketAddr,
+        to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        let _ = to;
         if let Some(r) = self.monitor.handle_datagram(now, from, data) {
             if r.is_ok() {
                 self.record_load(now, from);
