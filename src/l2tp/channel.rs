@@ -604,7 +604,8 @@ impl Channel {
     }
 
     /// The Session ID of the next set-up message ([`Channel::send_setup_in`]) that left the
-    /// queue after waiting, oldest first; `None` when no more did.
+    /// queue after waiting, oldest first; `None` when no more did. The owner takes them after
+    /// each call that may send (the endpoints do at every flush): they are kept until taken.
     pub fn take_setup_sent(&mut self) -> Option<u16> {
         let b = self.backlog.as_mut()?;
         if b.setups_sent.is_empty() {
