@@ -35,6 +35,23 @@ fn lac_cfg(f: impl FnOnce(&mut Config)) -> PQ {
     lac_with(c)
 }
 
+/// Answers the LAC's SCCRQ with an SCCRP advertising Receive Window Size 1 (RFC 2661 4.4.3):
+/// the SCCCN goes and nothing more until it is acknowledged (5.8); then acknowledges it and
+/// returns what the LAC sent next.
+fn window_one(q: &mut PQ) -> Vec<Ctl> {
+    let mut avps = sccrp_avps(q.my_tid);
+    avps.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
+    q.send(mt::SCCRP, 0, avps);
+    let got = q.recv();
+    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
+    assert!(
+        PQ::find(&got, mt::ICRQ).is_none(),
+        "window exceeded: {got:?}"
+    );
+    q.zlb();
+    q.recv()
+}
+
 /// An SCCRQ from a second LAC tunnel (Assigned Tunnel ID `tid`), sent with header Tunnel ID 0.
 fn second_sccrq(p: &mut PL, tid: u16) -> Vec<Ctl> {
     let b = control(0, 0, 0, 0, &with_type(mt::SCCRQ, sccrq_avps(tid)));
@@ -120,17 +137,7 @@ fn l2tp_4_4_2_lac_setup_from_icrq() {
     let (c1, _) = q.open();
     let c2 = q.ep.open_session(q.now).unwrap();
     let c3 = q.ep.open_session(q.now).unwrap();
-    let mut sccrp = sccrp_avps(q.my_tid);
-    sccrp.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
-    q.send(mt::SCCRP, 0, sccrp);
-    let got = q.recv();
-    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
-    assert!(
-        PQ::find(&got, mt::ICRQ).is_none(),
-        "window 1: the SCCCN is outstanding"
-    );
-    q.zlb();
-    let got = q.recv();
+    let got = window_one(&mut q);
     let icrq_sid = |c: &Ctl| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
     let icrqs: Vec<u16> = got
         .iter()
@@ -447,15 +454,9 @@ fn l2tp_4_4_4_ocrq_within_capabilities() {
 fn l2tp_4_4_4_iccn_within_capabilities() {
     // RFC 2661 4.4.3 (Framing Capabilities) and 4.4.4 (Framing Type).
     let mut q = lac();
-    q.open();
     let mut avps = sccrp_avps(q.my_tid);
     avps[2] = m(at::FRAMING_CAPABILITIES, be32(2)); // asynchronous only
-    q.send(mt::SCCRP, 0, avps);
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
-    let icrq = PQ::find(&got, mt::ICRQ).expect("ICRQ");
-    let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let (_, lac_sid, _) = q.until_icrq_with(avps);
     q.send(
         mt::ICRP,
         lac_sid,
@@ -860,13 +861,7 @@ fn l2tp_6_1_sccrq_incomplete() {
 fn l2tp_6_2_sccrp_incomplete() {
     // RFC 2661 6.2: Host Name must be present in an SCCRP.
     let mut q = lac();
-    q.open();
-    let avps: Vec<A> = sccrp_avps(q.my_tid)
-        .into_iter()
-        .filter(|a| a.ty != at::HOST_NAME)
-        .collect();
-    q.send(mt::SCCRP, 0, avps);
-    let got = q.recv();
+    let got = q.sccrp_without(at::HOST_NAME);
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
     assert!(!tunnel_up_in(&q.events()));
 }
@@ -889,13 +884,7 @@ fn l2tp_6_6_icrq_incomplete() {
 fn l2tp_6_7_icrp_incomplete() {
     // RFC 2661 6.7: Assigned Session ID must be present in an ICRP.
     let mut q = lac();
-    q.open();
-    q.send(mt::SCCRP, 0, sccrp_avps(q.my_tid));
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
-    let icrq = PQ::find(&got, mt::ICRQ).expect("ICRQ");
-    let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let (_, lac_sid, _) = q.until_icrq();
     q.send(mt::ICRP, lac_sid, vec![]);
     let got = q.recv();
     assert!(PQ::find(&got, mt::ICCN).is_none(), "{got:?}");
@@ -1030,17 +1019,7 @@ fn l2tp_5_8_lac_window() {
     // Receive Window Size.
     let mut q = lac();
     q.open();
-    let mut avps = sccrp_avps(q.my_tid);
-    avps.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
-    q.send(mt::SCCRP, 0, avps);
-    let got = q.recv();
-    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
-    assert!(
-        PQ::find(&got, mt::ICRQ).is_none(),
-        "window exceeded: {got:?}"
-    );
-    q.zlb();
-    let got = q.recv();
+    let got = window_one(&mut q);
     assert!(PQ::find(&got, mt::ICRQ).is_some(), "{got:?}");
 }
 
