@@ -132,13 +132,7 @@ fn l2tp_7_2_1_sccrp_not_acceptable() {
     // RFC 2661 7.2.1: state "wait-ctl-reply", event "Receive SCCRP, not acceptable", action "Send
     // StopCCN, Clean up", new state "idle".
     let mut q = lac();
-    q.open();
-    let avps: Vec<A> = sccrp_avps(q.my_tid)
-        .into_iter()
-        .filter(|a| a.ty != at::HOST_NAME)
-        .collect();
-    q.send(mt::SCCRP, 0, avps);
-    let got = q.recv();
+    let got = q.sccrp_without(at::HOST_NAME);
     let stop = PQ::find(&got, mt::STOPCCN).expect("StopCCN");
     assert_eq!(stop.tid, q.my_tid, "{stop:?}");
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
@@ -171,13 +165,7 @@ fn l2tp_7_4_1_icrp_not_acceptable() {
     // RFC 2661 7.4.1: state "wait-reply", event "Receive ICRP, Not acceptable", action "Send
     // CDN, Clean up", new state "idle".
     let mut q = lac();
-    q.open();
-    q.send(mt::SCCRP, 0, sccrp_avps(q.my_tid));
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
-    let icrq = PQ::find(&got, mt::ICRQ).expect("ICRQ");
-    let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let (_, lac_sid, _) = q.until_icrq();
     q.send(mt::ICRP, lac_sid, vec![]);
     let got = q.recv();
     assert!(PQ::find(&got, mt::ICCN).is_none(), "{got:?}");

@@ -35,6 +35,23 @@ fn lac_cfg(f: impl FnOnce(&mut Config)) -> PQ {
     lac_with(c)
 }
 
+/// Answers the LAC's SCCRQ with an SCCRP advertising Receive Window Size 1 (RFC 2661 4.4.3):
+/// the SCCCN goes and nothing more until it is acknowledged (5.8); then acknowledges it and
+/// returns what the LAC sent next.
+fn window_one(q: &mut PQ) -> Vec<Ctl> {
+    let mut avps = sccrp_avps(q.my_tid);
+    avps.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
+    q.send(mt::SCCRP, 0, avps);
+    let got = q.recv();
+    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
+    assert!(
+        PQ::find(&got, mt::ICRQ).is_none(),
+        "window exceeded: {got:?}"
+    );
+    q.zlb();
+    q.recv()
+}
+
 /// An SCCRQ from a second LAC tunnel (Assigned Tunnel ID `tid`), sent with header Tunnel ID 0.
 fn second_sccrq(p: &mut PL, tid: u16) -> Vec<Ctl> {
     let b = control(0, 0, 0, 0, &with_type(mt::SCCRQ, sccrq_avps(tid)));
@@ -99,6 +116,98 @@ fn l2tp_4_4_2_cdn_timeout() {
     assert_eq!(cdn.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16), Some(sid));
     assert_eq!(p.ep.session_count(), 0);
     assert_eq!(p.ep.tunnel_count(), 1, "only the call is cleared");
+}
+
+/// l2tp-4.4.2-lac-setup-from-icrq: the time a LAC allots a call's set-up (CDN Result Code 10,
+/// "Call was not established within time allotted by LAC", RFC 2661 4.4.2) runs from the call's
+/// ICRQ being sent, not from the call being opened: an ICRQ waiting for the send window (RFC
+/// 2661 5.8: no more than the peer's Receive Window Size unacknowledged; Appendix A) is a request
+/// the LNS cannot have answered yet. Three calls opened at once on a tunnel whose LNS advertises
+/// Receive Window Size 1 and acknowledges the first ICRQ after 20 s: the second call, answered
+/// 25 s after its ICRQ left (45 s after it was opened, beyond the 31 s allotted), is set up; the
+/// third, never answered, is cleared one set-up wait after its ICRQ left, not before; the first,
+/// never answered, one set-up wait after it was sent.
+#[test]
+fn l2tp_4_4_2_lac_setup_from_icrq() {
+    let mut q = lac_cfg(|c| c.session_setup_timeout = Duration::from_secs(30));
+    // The set-up wait: 30 s, but never less than the channel's retransmission span (1 + 2 + 4
+    // + 8 + 8 + 8 s with the default channel).
+    let wait = Duration::from_secs(31);
+    let t0 = q.now;
+    let (c1, _) = q.open();
+    let c2 = q.ep.open_session(q.now).unwrap();
+    let c3 = q.ep.open_session(q.now).unwrap();
+    let got = window_one(&mut q);
+    let icrq_sid = |c: &Ctl| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let icrqs: Vec<u16> = got
+        .iter()
+        .filter(|c| c.mt() == Some(mt::ICRQ))
+        .map(icrq_sid)
+        .collect();
+    assert_eq!(icrqs.len(), 1, "one ICRQ in flight: {got:?}");
+    let s1 = icrqs[0];
+    // The first ICRQ unacknowledged for 20 s (retransmitted): the others wait.
+    let got = q.advance(Duration::from_secs(20));
+    assert!(
+        got.iter()
+            .filter(|c| c.mt() == Some(mt::ICRQ))
+            .all(|c| icrq_sid(c) == s1),
+        "{got:?}"
+    );
+    // Acknowledged: the second ICRQ leaves; acknowledged, the third.
+    q.zlb();
+    let got = q.recv();
+    let s2 = icrq_sid(&PQ::find(&got, mt::ICRQ).expect("second ICRQ"));
+    q.zlb();
+    let got = q.recv();
+    let s3 = icrq_sid(&PQ::find(&got, mt::ICRQ).expect("third ICRQ"));
+    q.zlb();
+    let sent = q.now;
+    let cdn_of = |got: &[Ctl], sid: u16| {
+        got.iter()
+            .find(|c| {
+                c.mt() == Some(mt::CDN)
+                    && c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16) == Some(sid)
+            })
+            .cloned()
+    };
+    // 45 s after the calls were opened: only the first call, sent at once, was cleared.
+    let got = q.advance(t0 + Duration::from_secs(45) - q.now);
+    let cdn1 = cdn_of(&got, s1).expect("CDN of the first call");
+    assert_eq!(cdn1.result().map(|r| r.0), Some(10), "{cdn1:?}");
+    assert!(
+        cdn_of(&got, s2).is_none() && cdn_of(&got, s3).is_none(),
+        "{got:?}"
+    );
+    q.zlb();
+    // The second call answered 25 s after its ICRQ left: set up (ICCN, then up).
+    q.send(mt::ICRP, s2, vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))]);
+    let got = q.recv();
+    assert!(PQ::find(&got, mt::ICCN).is_some(), "{got:?}");
+    q.zlb();
+    let ev = q.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == c2)),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == c1)),
+        "{ev:?}"
+    );
+    // The third: cleared one set-up wait after its ICRQ left, not before.
+    let got = q.advance(sent + wait - Duration::from_millis(100) - q.now);
+    assert!(cdn_of(&got, s3).is_none(), "{got:?}");
+    let got = q.advance(Duration::from_millis(200));
+    let cdn3 = cdn_of(&got, s3).expect("CDN of the third call");
+    assert_eq!(cdn3.result().map(|r| r.0), Some(10), "{cdn3:?}");
+    let ev = q.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::SessionDown { call: Some(c), .. } if *c == c3)),
+        "{ev:?}"
+    );
 }
 
 /// l2tp-4.4.2-result-code-length: a Result Code AVP is 8 octets long without an Error Code, 10
@@ -345,15 +454,9 @@ fn l2tp_4_4_4_ocrq_within_capabilities() {
 fn l2tp_4_4_4_iccn_within_capabilities() {
     // RFC 2661 4.4.3 (Framing Capabilities) and 4.4.4 (Framing Type).
     let mut q = lac();
-    q.open();
     let mut avps = sccrp_avps(q.my_tid);
     avps[2] = m(at::FRAMING_CAPABILITIES, be32(2)); // asynchronous only
-    q.send(mt::SCCRP, 0, avps);
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
-    let icrq = PQ::find(&got, mt::ICRQ).expect("ICRQ");
-    let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let (_, lac_sid, _) = q.until_icrq_with(avps);
     q.send(
         mt::ICRP,
         lac_sid,
@@ -758,13 +861,7 @@ fn l2tp_6_1_sccrq_incomplete() {
 fn l2tp_6_2_sccrp_incomplete() {
     // RFC 2661 6.2: Host Name must be present in an SCCRP.
     let mut q = lac();
-    q.open();
-    let avps: Vec<A> = sccrp_avps(q.my_tid)
-        .into_iter()
-        .filter(|a| a.ty != at::HOST_NAME)
-        .collect();
-    q.send(mt::SCCRP, 0, avps);
-    let got = q.recv();
+    let got = q.sccrp_without(at::HOST_NAME);
     assert!(PQ::find(&got, mt::SCCCN).is_none(), "{got:?}");
     assert!(!tunnel_up_in(&q.events()));
 }
@@ -787,13 +884,7 @@ fn l2tp_6_6_icrq_incomplete() {
 fn l2tp_6_7_icrp_incomplete() {
     // RFC 2661 6.7: Assigned Session ID must be present in an ICRP.
     let mut q = lac();
-    q.open();
-    q.send(mt::SCCRP, 0, sccrp_avps(q.my_tid));
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
-    let icrq = PQ::find(&got, mt::ICRQ).expect("ICRQ");
-    let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let (_, lac_sid, _) = q.until_icrq();
     q.send(mt::ICRP, lac_sid, vec![]);
     let got = q.recv();
     assert!(PQ::find(&got, mt::ICCN).is_none(), "{got:?}");
@@ -928,17 +1019,7 @@ fn l2tp_5_8_lac_window() {
     // Receive Window Size.
     let mut q = lac();
     q.open();
-    let mut avps = sccrp_avps(q.my_tid);
-    avps.push(m(at::RECEIVE_WINDOW_SIZE, be16(1)));
-    q.send(mt::SCCRP, 0, avps);
-    let got = q.recv();
-    assert!(PQ::find(&got, mt::SCCCN).is_some(), "{got:?}");
-    assert!(
-        PQ::find(&got, mt::ICRQ).is_none(),
-        "window exceeded: {got:?}"
-    );
-    q.zlb();
-    let got = q.recv();
+    let got = window_one(&mut q);
     assert!(PQ::find(&got, mt::ICRQ).is_some(), "{got:?}");
 }
 

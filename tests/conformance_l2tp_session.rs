@@ -370,11 +370,7 @@ fn l2tp_4_3_hidden_sent() {
     cfg.secret = Some(b"hide-me".to_vec());
     cfg.hide_avps = true;
     let mut q = lac_with(cfg);
-    q.open();
-    q.send(mt::SCCRP, 0, sccrp_avps(q.my_tid));
-    let mut got = q.recv();
-    q.zlb();
-    got.extend(q.recv());
+    let (_, _, got) = q.until_icrq();
     let icrq = Peer::<Lac>::find(&got, mt::ICRQ).expect("ICRQ");
     let h = icrq.avps.iter().position(|a| a.h).expect("a hidden AVP");
     let rv = icrq.avps[..h]

@@ -375,11 +375,30 @@ enum Flight {
     Released,
 }
 
+/// A message waiting for the send window ([`Backlog`]'s `queue`).
+#[derive(Debug)]
+struct Queued {
+    msg: ControlMessage<'static>,
+    /// Our Session ID when the message opens a call's set-up (sent with
+    /// [`Channel::send_setup_in`]): noted in `setups_sent` when it first leaves.
+    setup: Option<u16>,
+}
+
+impl Queued {
+    fn plain(msg: ControlMessage<'static>) -> Self {
+        Queued { msg, setup: None }
+    }
+}
+
 /// What waits in a channel ([`Channel`]'s `backlog`).
 #[derive(Debug, Default)]
 struct Backlog {
     /// Messages waiting for the send window, at most `max_send_queue`.
-    queue: VecDeque<ControlMessage<'static>>,
+    queue: VecDeque<Queued>,
+    /// The Session IDs of the set-up messages ([`Channel::send_setup_in`]) that left the queue
+    /// since [`Channel::take_setup_sent`] last took them, oldest first: at most
+    /// `max_send_queue` between two flushes of the owner.
+    setups_sent: Vec<u16>,
     /// Messages received ahead of the next expected one, at most `max_out_of_order`.
     ooo: BTreeMap<u16, ControlMessage<'static>>,
     /// A resumed channel's messages to send again at the Ns the failed endpoint gave them
@@ -405,11 +424,16 @@ impl Backlog {
             && self.pins.is_empty()
             && self.resolved.is_empty()
             && self.ack_held.is_empty()
+            && self.setups_sent.is_empty()
     }
 
-    /// The next message to send, counting down the placed pins it may be one of.
+    /// The next message to send, counting down the placed pins it may be one of; a set-up
+    /// message is noted in `setups_sent`.
     fn pop_front(&mut self) -> Option<ControlMessage<'static>> {
-        let msg = self.queue.pop_front()?;
+        let Queued { msg, setup } = self.queue.pop_front()?;
+        if let Some(sid) = setup {
+            self.setups_sent.push(sid);
+        }
         if self.placed > 0 {
             self.placed -= 1;
             if self.placed == 0 {
@@ -444,12 +468,12 @@ impl Backlog {
     /// one; the HELLOs that filled its gaps go.
     fn unplace(&mut self, next: u16) {
         for i in 0..self.placed {
-            let Some(msg) = self.queue.pop_front() else {
+            let Some(q) = self.queue.pop_front() else {
                 break;
             };
             let ns = next.wrapping_add(i);
             if self.placed_pins.contains(&ns) {
-                self.pins.insert(ns, msg);
+                self.pins.insert(ns, q.msg);
             }
         }
         self.placed = 0;
@@ -504,7 +528,7 @@ impl Channel {
 
     /// Queues a message for reliable delivery.
     pub fn send(&mut self, now: Instant, msg: ControlMessage<'static>) -> Result<(), ChannelFull> {
-        self.send_with(now, msg, None)
+        self.send_with(now, msg, None, None).map(drop)
     }
 
     /// As [`Channel::send`], a message sent at once written into `arena` (shared by an
@@ -516,7 +540,7 @@ impl Channel {
         msg: ControlMessage<'static>,
         arena: &mut BytesMut,
     ) -> Result<(), ChannelFull> {
-        self.send_with(now, msg, Some(arena))
+        self.send_with(now, msg, Some(arena), None).map(drop)
     }
 
     /// As [`Channel::send_in`] for a message `write` writes itself (at most `max_len` octets, under
@@ -536,7 +560,7 @@ impl Channel {
     ) -> Result<(), ChannelFull> {
         let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
         if queued > 0 || !self.may_send() {
-            return self.send_with(now, build(), Some(arena));
+            return self.send_with(now, build(), Some(arena), None).map(drop);
         }
         let ns = self.ns;
         self.ns = self.ns.wrapping_add(1);
@@ -553,12 +577,54 @@ impl Channel {
         Ok(())
     }
 
+    /// As [`Channel::send_in`] for a message that opens a call's set-up (ICRQ, ICRP, OCRQ: the
+    /// sender then waits for the peer's answer, RFC 2661 7.4, 7.5) of our session `sid`: `true`
+    /// when it left at once. One that waits for the window (RFC 2661 5.8: the window, messages
+    /// queued before it) is noted when it first leaves: [`Channel::take_setup_sent`] gives `sid`
+    /// then, so that the set-up wait runs from its transmission, not from its queuing.
+    ///
+    /// # Errors
+    /// [`ChannelFull`] when `max_send_queue` messages wait already; nothing is queued.
+    pub fn send_setup_in(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        sid: u16,
+        arena: &mut BytesMut,
+    ) -> Result<bool, ChannelFull> {
+        self.send_with(now, msg, Some(arena), Some(sid))
+    }
+
+    /// Whether set-up messages that left the queue wait for [`Channel::take_setup_sent`].
+    #[inline]
+    pub fn has_setup_sent(&self) -> bool {
+        self.backlog
+            .as_ref()
+            .is_some_and(|b| !b.setups_sent.is_empty())
+    }
+
+    /// The Session ID of the next set-up message ([`Channel::send_setup_in`]) that left the
+    /// queue after waiting, oldest first; `None` when no more did. The owner takes them after
+    /// each call that may send (the endpoints do at every flush): they are kept until taken.
+    pub fn take_setup_sent(&mut self) -> Option<u16> {
+        let b = self.backlog.as_mut()?;
+        if b.setups_sent.is_empty() {
+            return None;
+        }
+        let sid = b.setups_sent.remove(0);
+        if b.setups_sent.is_empty() {
+            self.trim_backlog();
+        }
+        Some(sid)
+    }
+
     fn send_with(
         &mut self,
         now: Instant,
         msg: ControlMessage<'static>,
         arena: Option<&mut BytesMut>,
-    ) -> Result<(), ChannelFull> {
+        setup: Option<u16>,
+    ) -> Result<bool, ChannelFull> {
         let queued = self.backlog.as_ref().map_or(0, |b| b.queue.len());
         if queued >= self.cfg.max_send_queue {
             return Err(ChannelFull);
@@ -566,14 +632,15 @@ impl Channel {
         if queued == 0 && self.may_send() {
             // What `pump` would do with it at once, without the queue.
             self.transmit_new(now, msg, arena);
-            return Ok(());
+            return Ok(true);
         }
         self.backlog
             .get_or_insert_with(Default::default)
             .queue
-            .push_back(msg);
+            .push_back(Queued { msg, setup });
+        // Should the pump send it now after all, it is noted as sent after waiting.
         self.pump(now);
-        Ok(())
+        Ok(false)
     }
 
     /// Processes a received control message (its tunnel already checked). Returns the messages
@@ -1103,7 +1170,7 @@ impl Channel {
             let ns = next.wrapping_add(off);
             if off < b.placed {
                 if let Some(slot) = b.queue.get_mut(usize::from(off)) {
-                    *slot = msg;
+                    *slot = Queued::plain(msg);
                 }
                 if b.placed_pins.contains(&ns) {
                     continue;
@@ -1111,10 +1178,10 @@ impl Channel {
             } else {
                 while b.placed < off {
                     b.queue
-                        .push_back(ControlMessage::hello(self.peer_tunnel_id));
+                        .push_back(Queued::plain(ControlMessage::hello(self.peer_tunnel_id)));
                     b.placed += 1;
                 }
-                b.queue.push_back(msg);
+                b.queue.push_back(Queued::plain(msg));
                 b.placed += 1;
             }
             b.placed_pins.push(ns);

@@ -536,17 +536,42 @@ impl Peer<Lac> {
         (call, rq)
     }
 
-    /// Opens a call and answers as an LNS up to ICRP; returns the call, the LAC's session id and
-    /// the messages it sent after SCCRP (SCCCN, ICRQ) and after ICRP (ICCN).
-    pub fn session(&mut self) -> (CallId, u16, Vec<Ctl>) {
+    /// Opens a call and answers as an LNS up to the LAC's ICRQ: SCCRP with the AVPs `sccrp`, then
+    /// a ZLB (the ICRQ may wait for the SCCCN's acknowledgement, RFC 2661 5.8). Returns the call,
+    /// the LAC's Session ID (the ICRQ's Assigned Session ID) and the messages it sent after the
+    /// SCCRP (SCCCN, ICRQ).
+    pub fn until_icrq_with(&mut self, sccrp: Vec<A>) -> (CallId, u16, Vec<Ctl>) {
         let (call, _) = self.open();
-        self.send(mt::SCCRP, 0, sccrp_avps(self.my_tid));
+        self.send(mt::SCCRP, 0, sccrp);
         let mut got = self.recv();
-        // The ICRQ may wait for the SCCCN's acknowledgement.
         self.zlb();
         got.extend(self.recv());
         let icrq = Self::find(&got, mt::ICRQ).expect("ICRQ");
         let lac_sid = icrq.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+        (call, lac_sid, got)
+    }
+
+    /// Opens a call and answers its SCCRQ with the SCCRP of [`sccrp_avps`] less the AVPs of type
+    /// `ty` (one RFC 2661 6.2 requires: not acceptable); returns what the LAC sent then.
+    pub fn sccrp_without(&mut self, ty: u16) -> Vec<Ctl> {
+        self.open();
+        let avps: Vec<A> = sccrp_avps(self.my_tid)
+            .into_iter()
+            .filter(|a| a.ty != ty)
+            .collect();
+        self.send(mt::SCCRP, 0, avps);
+        self.recv()
+    }
+
+    /// [`Peer::until_icrq_with`] the SCCRP of [`sccrp_avps`].
+    pub fn until_icrq(&mut self) -> (CallId, u16, Vec<Ctl>) {
+        self.until_icrq_with(sccrp_avps(self.my_tid))
+    }
+
+    /// Opens a call and answers as an LNS up to ICRP; returns the call, the LAC's session id and
+    /// the messages it sent after SCCRP (SCCCN, ICRQ) and after ICRP (ICCN).
+    pub fn session(&mut self) -> (CallId, u16, Vec<Ctl>) {
+        let (call, lac_sid, mut got) = self.until_icrq();
         self.send(
             mt::ICRP,
             lac_sid,

@@ -555,8 +555,8 @@ impl Lac {
             session: sid,
         };
         self.set_state(id, CallState::WaitReply(sref));
-        self.core.arm_setup(now, tid, sid);
-        self.core.send_ctrl(now, tid, m);
+        // The set-up timer runs from the ICRQ's first transmission (`Core::send_setup`).
+        self.core.send_setup(now, tid, sid, m);
     }
 
     fn process(&mut self, now: Instant) {

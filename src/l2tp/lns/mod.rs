@@ -433,7 +433,6 @@ impl Lns {
             .new_session(tunnel, 0, SessionState::WaitOutgoingReply, 1)
             .ok_or(CommandError::Full(Table::Sessions))?
             .local_id;
-        self.core.arm_setup(now, tunnel, sid);
         let m = ControlMessage::ocrq(
             0,
             sid,
@@ -444,7 +443,8 @@ impl Lns {
             framing,
             Cow::Owned(called_number.to_vec()),
         );
-        self.core.send_ctrl(now, tunnel, m);
+        // The set-up timer runs from the OCRQ's first transmission (`Core::send_setup`).
+        self.core.send_setup(now, tunnel, sid, m);
         Ok(SessionRef {
             tunnel,
             session: sid,

@@ -346,7 +346,7 @@ fn release_held(core: &mut Core, now: Instant, h: HeldReply) {
                 .session_mut(h.tunnel, h.session)
                 .is_some_and(|s| s.state == SessionState::WaitConnect);
             if waiting {
-                core.send_ctrl(now, h.tunnel, icrp);
+                core.send_setup(now, h.tunnel, h.session, icrp);
             }
             core.ack_now(now, h.tunnel);
         }
@@ -615,7 +615,7 @@ impl Lns {
     ) {
         let Some(b) = self.repl.backup else {
             self.replicate_session(tid, sid);
-            self.core.send_ctrl(now, tid, icrp);
+            self.core.send_setup(now, tid, sid, icrp);
             return;
         };
         // Numbered now when the channel can (else held unnumbered: the record then carries no
@@ -653,7 +653,7 @@ impl Lns {
                     reply,
                 });
             }
-            None => self.send_reply(now, tid, reply),
+            None => self.send_reply(now, tid, sid, reply),
         }
     }
 
@@ -703,12 +703,10 @@ impl Lns {
     }
 
     /// Sends a held ICRP: releases its Ns, or sends the message.
-    fn send_reply(&mut self, now: Instant, tid: u16, reply: Reply) {
+    fn send_reply(&mut self, now: Instant, tid: u16, sid: u16, reply: Reply) {
         match reply {
             Reply::Reserved(ns) => self.core.release_ctrl(now, tid, ns),
-            Reply::Message(icrp) => {
-                self.core.send_ctrl(now, tid, icrp);
-            }
+            Reply::Message(icrp) => self.core.send_setup(now, tid, sid, icrp),
         }
     }
 

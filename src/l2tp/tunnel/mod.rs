@@ -516,6 +516,53 @@ impl Core {
         ok
     }
 
+    /// Sends on tunnel `tid` the message that opens the set-up of our session `sid` (LAC: ICRQ,
+    /// RFC 2661 7.4.1; LNS: ICRP, 7.4.2, or OCRQ, 7.5.2) and flushes, as [`Core::send_ctrl`]
+    /// would, with the session's set-up timer ([`Core::setup_wait`]) running from the message's
+    /// first transmission: armed now when it leaves at once (or cannot be queued: the call then
+    /// times out as before); not armed while it waits in the channel's send queue for the window
+    /// (RFC 2661 5.8, Appendix A: a window shrunk by losses, calls opened in a burst), and
+    /// armed when it leaves ([`Channel::send_setup_in`], `flush_with`). While it waits, the
+    /// channel bounds the wait: every message ahead of it is acknowledged, or retransmitted
+    /// until the channel gives up ([`ChannelConfig::give_up_after`]) and the tunnel goes down
+    /// with the session.
+    pub fn send_setup(&mut self, now: Instant, tid: u16, sid: u16, msg: ControlMessage<'static>) {
+        let msg = self.prepare(tid, msg);
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        match t.channel.send_setup_in(now, msg, sid, &mut self.arena) {
+            Ok(false) => {
+                self.timers.cancel(&Timer::Session(tid, sid));
+            }
+            Ok(true) | Err(_) => self.arm_setup(now, tid, sid),
+        }
+        self.flush(now, tid);
+    }
+
+    /// The set-up messages of tunnel `tid` that left its channel's send queue after waiting
+    /// ([`Core::send_setup`]): the set-up timer of each session still in set-up starts now.
+    #[cold]
+    fn setups_sent(&mut self, now: Instant, tid: u16) {
+        let wait = self.setup_wait();
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        while let Some(sid) = t.channel.take_setup_sent() {
+            let in_setup = t.sessions.get(&sid).is_some_and(|s| {
+                matches!(
+                    s.state,
+                    SessionState::WaitReply
+                        | SessionState::WaitConnect
+                        | SessionState::WaitOutgoingReply
+                )
+            });
+            if in_setup {
+                self.timers.insert(Timer::Session(tid, sid), now + wait);
+            }
+        }
+    }
+
     /// Sends on tunnel `tid` the ICRP [`ControlMessage::icrp`] builds (`peer_sid` in the
     /// header, `sid` assigned), with the vendor `RedirectTarget` AVP when `redirect` names one,
     /// and flushes, as [`Core::send_ctrl`] would: written straight into the datagram
@@ -671,6 +718,15 @@ impl Core {
         // Looked up again only when the answers resolved may have changed the tunnel table.
         let t = if t.channel.has_resolved() {
             self.answers_resolved(_now, tid);
+            let Some(t) = self.tunnels.get_mut(&tid) else {
+                return;
+            };
+            t
+        } else {
+            t
+        };
+        let t = if t.channel.has_setup_sent() {
+            self.setups_sent(_now, tid);
             let Some(t) = self.tunnels.get_mut(&tid) else {
                 return;
             };
