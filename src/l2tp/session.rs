@@ -184,25 +184,50 @@ struct Held {
 #[derive(Debug)]
 enum Repr {
     Few(Vec<Session>),
-    /// Boxed: the tunnel's record holds a vector's size, not a table's (memory per tunnel).
-    Many(Box<Many>),
+    /// The tables boxed: the tunnel's record holds a vector's size, not a table's (memory per
+    /// tunnel).
+    Many(Many),
 }
 
-/// A tunnel's sessions past [`FEW`].
+/// A tunnel's sessions past [`FEW`]: its tables, boxed, and the peer hash kept beside the box
+/// in the tunnel's record (16 bytes, within a vector's 24), so that a look-up by the peer's
+/// Session ID reads the tables' header line and the index, no more (issue 19 item 4).
 #[derive(Debug)]
 struct Many {
-    by_id: super::tunnel::IdMap<Session>,
-    /// Our ids of the sessions that had a peer id when put in, by that id (the peer chooses it:
-    /// a keyed hash, never [`super::tunnel::IdHasher`]); each entry names a session of `by_id`
-    /// whose peer id is the one it was filed under.
-    by_peer: hashbrown::HashTable<u16>,
+    tables: Box<Tables>,
     /// foldhash's quality variant (its fast variant mixes a small key's high bits, the tag
     /// hashbrown compares, poorly for some seeds: `io::timer`'s `KeyHasher`) under a random
     /// 64-bit seed ([`random_seed`]), so peers cannot aim their ids at one probe sequence; a
     /// tenth of SipHash's instructions for the ICRQ's duplicate check (issue 19 item 3).
     hasher: foldhash::quality::FixedState,
-    /// Our ids of the sessions put in without a peer id (they may have learned it since).
+}
+
+/// The tables of a [`Many`]: the two a call's set-up reads (by our id: the Session ID drawn
+/// is free; by the peer's: the ICRQ is no duplicate) share one 64-byte aligned cache line,
+/// and the list of sessions without a peer id, read only when there is one, follows (issue 19
+/// item 4: at a million sessions every line a redirect decision reads is a likely miss).
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct Tables {
+    by_id: super::tunnel::IdMap<Session>,
+    /// The sessions that had a peer id when put in, filed by that id with our id beside it
+    /// (the peer chooses it: a keyed hash, never [`super::tunnel::IdHasher`]); each entry
+    /// names a session of `by_id` whose peer id is the one it was filed under, so a look-up
+    /// compares entries, reading no session but the one found.
+    by_peer: hashbrown::HashTable<Filed>,
+    /// Our ids of the sessions put in without a peer id (they may have learned it since):
+    /// every session of `by_id` is filed in `by_peer` or listed here, so this list is empty
+    /// exactly when `by_peer` holds as many entries as `by_id`.
     unassigned: Vec<u16>,
+}
+
+/// An entry of [`Tables::by_peer`]: 4 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Filed {
+    /// The peer's Session ID the session was filed under (non-zero).
+    peer: u16,
+    /// Our Session ID.
+    id: u16,
 }
 
 /// A random seed for a [`Many`]'s peer hash: drawn from std's randomly keyed SipHash (keys from
@@ -217,10 +242,12 @@ impl Many {
     /// No sessions; the peer hash keyed by `seed`.
     fn new(seed: u64) -> Self {
         Many {
-            by_id: super::tunnel::IdMap::default(),
-            by_peer: hashbrown::HashTable::new(),
+            tables: Box::new(Tables {
+                by_id: super::tunnel::IdMap::default(),
+                by_peer: hashbrown::HashTable::new(),
+                unassigned: Vec::new(),
+            }),
             hasher: foldhash::quality::FixedState::with_seed(seed),
-            unassigned: Vec::new(),
         }
     }
 
@@ -228,39 +255,41 @@ impl Many {
         std::hash::BuildHasher::hash_one(&self.hasher, peer)
     }
 
-    /// Files session `s` (already in `by_id`) in the peer index.
+    /// Files session `id` (already in `by_id`) in the peer index.
     fn index(&mut self, id: u16, peer: u16) {
         if peer == 0 {
-            self.unassigned.push(id);
+            self.tables.unassigned.push(id);
             return;
         }
-        let (by_id, hasher) = (&self.by_id, &self.hasher);
-        let rehash = |i: &u16| {
-            let p = by_id.get(i).map_or(0, Session::peer_header_id);
-            std::hash::BuildHasher::hash_one(hasher, p)
-        };
-        self.by_peer.insert_unique(self.hash(peer), id, rehash);
+        let hasher = &self.hasher;
+        let rehash = |f: &Filed| std::hash::BuildHasher::hash_one(hasher, f.peer);
+        let h = std::hash::BuildHasher::hash_one(hasher, peer);
+        self.tables
+            .by_peer
+            .insert_unique(h, Filed { peer, id }, rehash);
     }
 
     /// Takes session `id`, whose peer id is `peer` now, out of the peer index.
     fn unindex(&mut self, id: u16, peer: u16) {
-        if let Some(i) = self.unassigned.iter().position(|&u| u == id) {
-            self.unassigned.swap_remove(i);
+        let t = &mut *self.tables;
+        if let Some(i) = t.unassigned.iter().position(|&u| u == id) {
+            t.unassigned.swap_remove(i);
             return;
         }
-        match self.by_peer.find_entry(self.hash(peer), |&i| i == id) {
+        let h = std::hash::BuildHasher::hash_one(&self.hasher, peer);
+        match t.by_peer.find_entry(h, |f| f.id == id) {
             Ok(e) => {
                 e.remove();
             }
             // Filed under another peer id (changed in place, against the type's contract): the
             // entry is found by a pass over the index, so none is left behind.
-            Err(_) => self.by_peer.retain(|&mut i| i != id),
+            Err(_) => t.by_peer.retain(|f| f.id != id),
         }
     }
 
     fn insert(&mut self, id: u16, s: Session) -> Option<Session> {
         let peer = s.peer_header_id();
-        let old = self.by_id.insert(id, s);
+        let old = self.tables.by_id.insert(id, s);
         if let Some(o) = &old {
             self.unindex(id, o.peer_header_id());
         }
@@ -269,23 +298,34 @@ impl Many {
     }
 
     fn remove(&mut self, id: &u16) -> Option<Session> {
-        let s = self.by_id.remove(id)?;
+        let s = self.tables.by_id.remove(id)?;
         self.unindex(*id, s.peer_header_id());
         Some(s)
     }
 
     fn find_by_peer(&self, peer: u16) -> Option<&Session> {
+        let t = &*self.tables;
         let read = |i: &u16| {
             #[cfg(test)]
             tests::READ.with(|r| r.set(r.get() + 1));
-            self.by_id.get(i)
+            t.by_id.get(i)
         };
-        let filed = self.by_peer.find(self.hash(peer), |i| {
-            read(i).is_some_and(|s| s.peer_header_id() == peer)
+        // An entry filed under `peer` names a session with that peer id (type docs): only such
+        // an entry's session is read, and checked, so that one whose id was changed in place
+        // against the contract is not returned for the old one.
+        let filed = t.by_peer.find(self.hash(peer), |f| {
+            f.peer == peer && read(&f.id).is_some_and(|s| s.peer_header_id() == peer)
         });
-        filed
-            .into_iter()
-            .chain(&self.unassigned)
+        if let Some(f) = filed {
+            return t.by_id.get(&f.id);
+        }
+        debug_assert_eq!(t.by_id.len(), t.by_peer.len() + t.unassigned.len());
+        // Every session filed (the usual case): the list is empty and not read.
+        if t.by_peer.len() == t.by_id.len() {
+            return None;
+        }
+        t.unassigned
+            .iter()
             .filter_map(read)
             .find(|s| s.peer_header_id() == peer)
     }
@@ -321,7 +361,7 @@ impl Sessions {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Few(v) => v.len(),
-            Repr::Many(m) => m.by_id.len(),
+            Repr::Many(m) => m.tables.by_id.len(),
         }
     }
 
@@ -334,7 +374,7 @@ impl Sessions {
     pub fn get(&self, id: &u16) -> Option<&Session> {
         match &self.repr {
             Repr::Few(v) => v.iter().find(|s| s.local_id == *id),
-            Repr::Many(m) => m.by_id.get(id),
+            Repr::Many(m) => m.tables.by_id.get(id),
         }
     }
 
@@ -342,7 +382,7 @@ impl Sessions {
     pub fn get_mut(&mut self, id: &u16) -> Option<&mut Session> {
         match &mut self.repr {
             Repr::Few(v) => v.iter_mut().find(|s| s.local_id == *id),
-            Repr::Many(m) => m.by_id.get_mut(id),
+            Repr::Many(m) => m.tables.by_id.get_mut(id),
         }
     }
 
@@ -381,7 +421,7 @@ impl Sessions {
                 v.push(s);
             }
             Repr::Few(v) => {
-                let mut m = Box::new(Many::new(random_seed()));
+                let mut m = Many::new(random_seed());
                 for s in v.drain(..).chain(std::iter::once(s)) {
                     m.insert(s.local_id, s);
                 }
@@ -407,7 +447,7 @@ impl Sessions {
     pub fn values(&self) -> Iter<'_> {
         match &self.repr {
             Repr::Few(v) => Iter::Few(v.iter()),
-            Repr::Many(m) => Iter::Many(m.by_id.values()),
+            Repr::Many(m) => Iter::Many(m.tables.by_id.values()),
         }
     }
 
@@ -420,7 +460,7 @@ impl Sessions {
     pub fn drain(&mut self) -> std::vec::IntoIter<(u16, Session)> {
         let v: Vec<(u16, Session)> = match std::mem::take(&mut self.repr) {
             Repr::Few(v) => v.into_iter().map(|s| (s.local_id, s)).collect(),
-            Repr::Many(m) => m.by_id.into_iter().collect(),
+            Repr::Many(m) => m.tables.by_id.into_iter().collect(),
         };
         v.into_iter()
     }
@@ -504,13 +544,11 @@ impl Sessions {
         match &mut self.repr {
             Repr::Few(v) => v.shrink_to_fit(),
             Repr::Many(m) => {
-                let (by_id, hasher) = (&m.by_id, &m.hasher);
-                m.by_peer.shrink_to_fit(|i| {
-                    let p = by_id.get(i).map_or(0, Session::peer_header_id);
-                    std::hash::BuildHasher::hash_one(hasher, p)
-                });
-                m.unassigned.shrink_to_fit();
-                m.by_id.shrink_to_fit();
+                let (t, hasher) = (&mut *m.tables, &m.hasher);
+                t.by_peer
+                    .shrink_to_fit(|f| std::hash::BuildHasher::hash_one(hasher, f.peer));
+                t.unassigned.shrink_to_fit();
+                t.by_id.shrink_to_fit();
             }
         }
     }
@@ -603,6 +641,67 @@ mod tests {
         t.remove(&2000);
         assert!(t.find_by_peer(7).is_none());
         assert_eq!(t.find_by_peer(5001).map(|s| s.local_id), Some(1));
+    }
+
+    /// An ICRQ's duplicate check (RFC 2661 7.4.2: an ICRQ names the LAC's call by its Assigned
+    /// Session ID, 4.4.4) with many sessions reads no session when the LAC's id is new (the
+    /// usual case, and every redirect decision's): the peer index's entries carry the peer id
+    /// they were filed under, so a candidate is compared in the index (issue 19 item 4); a
+    /// session with that id is read once, to be returned. One that learned its id in place
+    /// is still found (the list of sessions without one).
+    #[test]
+    fn find_by_peer_reads_no_session_for_a_new_peer_id() {
+        let mut t = Sessions::default();
+        for id in 1..=1000u16 {
+            t.insert(
+                id,
+                Session::new(id, 5000 + id, SessionState::Established, 0),
+            );
+        }
+        READ.with(|r| r.set(0));
+        // Every id no session has: thousands of probes, whose hash tags collide with filed
+        // entries' now and then.
+        for peer in (1..5000u16).chain(6001..=u16::MAX) {
+            assert!(t.find_by_peer(peer).is_none());
+        }
+        assert_eq!(
+            READ.with(std::cell::Cell::get),
+            0,
+            "sessions read for new ids"
+        );
+        for id in 1..=1000u16 {
+            assert_eq!(t.find_by_peer(5000 + id).map(|s| s.local_id), Some(id));
+        }
+        assert_eq!(
+            READ.with(std::cell::Cell::get),
+            1000,
+            "one read per session found"
+        );
+        t.insert(2000, Session::new(2000, 0, SessionState::WaitReply, 0));
+        t.get_mut(&2000).unwrap().peer_id = std::num::NonZeroU16::new(7);
+        assert_eq!(t.find_by_peer(7).map(|s| s.local_id), Some(2000));
+    }
+
+    /// The tables a call's set-up reads by our id and by the peer's share one aligned cache
+    /// line (issue 19 item 4), and the peer hash stays in the tunnel's record beside the box,
+    /// within a vector's size (issue 19 item 3: memory per tunnel).
+    #[test]
+    fn the_two_indexes_share_one_cache_line() {
+        assert_eq!(std::mem::align_of::<super::Tables>(), 64);
+        assert!(
+            std::mem::offset_of!(super::Tables, by_id)
+                + std::mem::size_of::<crate::l2tp::tunnel::IdMap<Session>>()
+                <= 64
+        );
+        assert!(
+            std::mem::offset_of!(super::Tables, by_peer)
+                + std::mem::size_of::<hashbrown::HashTable<super::Filed>>()
+                <= 64
+        );
+        assert_eq!(
+            std::mem::size_of::<super::Repr>(),
+            std::mem::size_of::<Vec<Session>>()
+        );
     }
 
     proptest! {
