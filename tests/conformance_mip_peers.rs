@@ -34,6 +34,7 @@ fn client_cfg(home: Ipv4Addr, nai: Option<&[u8]>, via: Option<SocketAddr>) -> Cl
         via,
         lifetime: 600,
         simultaneous: false,
+        broadcast: false,
         retransmit: secs(1),
         max_retransmits: 3,
         wall_clock: WALL,

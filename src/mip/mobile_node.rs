@@ -47,6 +47,9 @@ pub struct ClientConfig {
     pub lifetime: u16,
     /// Request simultaneous bindings (S bit).
     pub simultaneous: bool,
+    /// Ask the home agent to forward the home network's broadcast datagrams (B bit, RFC 5944
+    /// sections 3.3 and 4.2.3).
+    pub broadcast: bool,
     /// First retransmission timeout; doubled after each retransmission, up to the requested
     /// lifetime (RFC 5944 section 3.6.3; one hour at most).
     pub retransmit: Duration,
@@ -67,7 +70,7 @@ impl ClientConfig {
     /// wrong clock gets reply 133 until the client resynchronises.
     ///
     /// The rest, each a public field to change: no NAI, no foreign agent (`via: None`), lifetime
-    /// 1,800 s, no simultaneous bindings, first retransmission after 1 s, doubled after each of
+    /// 1,800 s, no simultaneous bindings, no broadcasts, first retransmission after 1 s, doubled after each of
     /// at most 4 retransmissions (the back-off of RFC 5944 section 3.6.3), automatic
     /// re-registration at half the granted lifetime.
     pub fn new(
@@ -86,6 +89,7 @@ impl ClientConfig {
             via: None,
             lifetime: 1800,
             simultaneous: false,
+            broadcast: false,
             retransmit: Duration::from_secs(1),
             max_retransmits: 4,
             wall_clock,
@@ -368,6 +372,9 @@ impl MobileNodeClient {
         };
         if self.cfg.simultaneous {
             flags |= RequestFlags::S;
+        }
+        if self.cfg.broadcast {
+            flags |= RequestFlags::B;
         }
         let care_of = match self.cfg.via.unwrap_or(self.cfg.local) {
             SocketAddr::V4(a) => *a.ip(),
