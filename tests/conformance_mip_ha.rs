@@ -1170,3 +1170,39 @@ fn mip_4_2_3_broadcast_b_bit() {
         assert_eq!(h.ha.tunnel(HOME, COA).unwrap().broadcast, None);
     }
 }
+
+/// mip-3.8.2-care-of-unusable-134: an authenticated registration (non-zero Lifetime) whose
+/// care-of address is 0.0.0.0, broadcast, multicast or the home address itself is refused 134
+/// and binds nothing; the same care-of address = home address with Lifetime 0 deregisters.
+#[test]
+fn mip_3_8_2_care_of_unusable_134() {
+    // RFC 5944 3.3: the care-of address is the end of the tunnel; 3.6.1.2 and 3.8.3: the home
+    // address as care-of address (with Lifetime 0) deregisters every binding. RFC 5944 names no
+    // code for an unusable care-of address: 134, poorly formed request (3.4).
+    for coa in [
+        std::net::Ipv4Addr::UNSPECIFIED,
+        std::net::Ipv4Addr::BROADCAST,
+        std::net::Ipv4Addr::new(224, 0, 0, 1),
+        HOME,
+    ] {
+        let mut h = ha();
+        let (_, r) = h.ask(
+            secs(0),
+            mn_sock(),
+            &mn_request(0, 600, coa, h.id_at(secs(0))),
+        );
+        assert_eq!(r.code, 134, "care-of {coa}");
+        assert!(h.ha.binding(HOME, None).is_none(), "care-of {coa}");
+        // Answered with the MN-HA extension: the mobile node can trust the refusal.
+        assert!(r.exts.iter().any(|e| e.0 == 32), "care-of {coa}");
+    }
+    let mut h = ha();
+    register(&mut h, secs(0), 0, COA);
+    let (_, r) = h.ask(
+        secs(1),
+        mn_sock(),
+        &mn_request(0, 0, HOME, h.id_at(secs(1))),
+    );
+    assert_eq!((r.code, r.lifetime), (0, 0));
+    assert!(h.ha.binding(HOME, None).is_none());
+}
