@@ -479,6 +479,9 @@ impl MobileNodeClient {
         {
             return self.follow_redirect(now, &o, target);
         }
+        if p.code == ReplyCode::UNKNOWN_HA_ADDRESS && self.retry_at_named_ha(now, &o, &p) {
+            return Ok(());
+        }
         self.out = None;
         self.answered(now, &o, &p);
         Ok(())
@@ -590,6 +593,40 @@ impl MobileNodeClient {
         }
         self.send(now);
         Ok(())
+    }
+
+    /// RFC 5944 sections 3.6.1.2 and 3.6.2.3 (dynamic home agent address resolution; code 136,
+    /// section 3.4): a home agent refuses a request whose Home Agent field is not its address (the home
+    /// network's subnet-directed broadcast address, or a stale one) with 136 and its own unicast
+    /// address in the reply's Home Agent field; the mobile node sends its next request there.
+    /// Only an authenticated reply (the caller checked the MN-HA authenticator) gets here, so an
+    /// unauthenticated 136 redirects nothing. Followed when the named address is a unicast one
+    /// other than the one just asked, at most [`MAX_REDIRECTS`] times per registration, and not
+    /// while asking for dynamic assignment (RFC 4433: 0.0.0.0 or 255.255.255.255, where the
+    /// 136 is the denial). Returns whether the request was sent again.
+    fn retry_at_named_ha(&mut self, now: Instant, o: &Outstanding, p: &super::wire::Reply) -> bool {
+        let named = p.home_agent;
+        let unicast = !(named.is_unspecified()
+            || named.is_broadcast()
+            || named.is_multicast()
+            || named.is_loopback());
+        if !unicast
+            || named == self.ha_field
+            || is_all_zero_one(self.ha_field)
+            || o.redirects >= MAX_REDIRECTS
+        {
+            return false;
+        }
+        self.ha_field = named;
+        self.ha_dst = SocketAddr::from((named, PORT));
+        self.redirects_followed += 1;
+        if let Some(x) = self.out.as_mut() {
+            x.redirects += 1;
+            x.tries = 0;
+            x.timeout = self.cfg.retransmit.min(timeout_cap(x.lifetime));
+        }
+        self.send(now);
+        true
     }
 
     /// Retransmits or re-registers when due.
