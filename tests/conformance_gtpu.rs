@@ -412,3 +412,19 @@ fn gtpu_5_2_1_ext_required_any_message() {
     assert_eq!((n.mtype, n.teid, n.flags & 0x02), (31, 0, 0x02));
     assert_eq!(n.seq, Some(0x0203));
 }
+
+/// gtpu-5.1-echo-nonzero-teid-answered: an Echo Request on the GTP-U port with a non-zero TEID
+/// (one naming a live session's processor, one naming no processor) is answered as one with
+/// TEID 0: an Echo Response with TEID 0, the request's sequence number and Recovery 0.
+#[test]
+fn gtpu_5_1_echo_nonzero_teid_answered() {
+    // TS 29.281 5.1: Echo Request/Response are sent with TEID 0 (path management, not a
+    // tunnel's); the text says nothing of a receiver's handling of another TEID. 7.2.1: a
+    // GTP-U entity answers an Echo Request. Like open5gs (which answers by message type before
+    // any TEID lookup), the gateway answers it wherever its TEID points.
+    let (mut gw, teid) = with_session();
+    for (t, seq) in [(teid, 0x0101), (NO_VID, 0x0202)] {
+        let e = only(&gw.u(&msg(1, t, seq, &[])));
+        assert_eq!((e.mtype, e.teid, e.seq), (2, 0, Some(seq)), "TEID {t:#x}");
+    }
+}

@@ -10,7 +10,7 @@ use common::mip::*;
 
 use std::time::Duration;
 
-use telcp::mip::binding::{Encapsulation, Tunnel};
+use telcp::mip::binding::{BroadcastDelivery, Encapsulation, Tunnel};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
 
@@ -436,6 +436,7 @@ fn mip_3_8_2_2_dereg_all() {
         local: VIP,
         encapsulation: Encapsulation::IpInIp,
         reverse: false,
+        broadcast: None,
     };
     let dereg: Vec<Event> = events(&mut h)
         .into_iter()
@@ -700,6 +701,7 @@ fn mip_3_8_1_lifetime_expiry() {
             local: VIP,
             encapsulation: Encapsulation::IpInIp,
             reverse: false,
+            broadcast: None,
         }
     }));
 }
@@ -1123,5 +1125,84 @@ fn mip_3_8_3_2_infinite_over_maximum() {
     h.tick(secs(1799));
     assert_eq!(care_ofs(&h), vec![COA]);
     h.tick(secs(1801));
+    assert!(h.ha.binding(HOME, None).is_none());
+}
+
+/// mip-4.2.3-broadcast-b-bit: the B bit reaches the data plane in the binding's tunnel (the
+/// Registered event and `HomeAgent::tunnel`): B with D, tunnel the broadcasts as they are; B
+/// without D, encapsulate them to the home address first (for the foreign agent); no B, none.
+#[test]
+fn mip_4_2_3_broadcast_b_bit() {
+    // RFC 5944 4.2.3: the HA MUST NOT forward a broadcast datagram to a mobile node other than
+    // those that requested it with the B bit (3.3); with D set it tunnels it to the care-of
+    // address, otherwise it first encapsulates it in a unicast datagram to the home address and
+    // tunnels that to the foreign agent.
+    for (flags, want) in [
+        (B | D, Some(BroadcastDelivery::MobileNodeDecapsulates)),
+        (B, Some(BroadcastDelivery::ForeignAgentDelivers)),
+        (D, None),
+        (0, None),
+    ] {
+        let mut h = ha();
+        // Flags exactly as given (mn_request always sets D).
+        let request = |flags: u8, id: u64| {
+            let mut m = rrq(flags, 600, HOME, VIP, COA, id);
+            push_auth(&mut m, 32, MN_SPI, MN_KEY);
+            m
+        };
+        let (_, r) = h.ask(secs(0), mn_sock(), &request(flags, h.id_at(secs(0))));
+        assert_eq!(r.code, 0, "flags {flags:#x}");
+        let registered: Vec<Tunnel> = events(&mut h)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Registered { tunnel, .. } => Some(tunnel),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered.len(), 1, "flags {flags:#x}");
+        assert_eq!(registered[0].broadcast, want, "flags {flags:#x}");
+        let t = h.ha.tunnel(HOME, COA).expect("the binding's tunnel");
+        assert_eq!(t.broadcast, want, "flags {flags:#x}");
+        // A re-registration without B withdraws it.
+        let id = h.id_at(secs(5));
+        let (_, r) = h.ask(secs(5), mn_sock(), &request(flags & !B, id));
+        assert_eq!(r.code, 0);
+        assert_eq!(h.ha.tunnel(HOME, COA).unwrap().broadcast, None);
+    }
+}
+
+/// mip-3.8.2-care-of-unusable-134: an authenticated registration (non-zero Lifetime) whose
+/// care-of address is 0.0.0.0, broadcast, multicast or the home address itself is refused 134
+/// and binds nothing; the same care-of address = home address with Lifetime 0 deregisters.
+#[test]
+fn mip_3_8_2_care_of_unusable_134() {
+    // RFC 5944 3.3: the care-of address is the end of the tunnel; 3.6.1.2 and 3.8.3: the home
+    // address as care-of address (with Lifetime 0) deregisters every binding. RFC 5944 names no
+    // code for an unusable care-of address: 134, poorly formed request (3.4).
+    for coa in [
+        std::net::Ipv4Addr::UNSPECIFIED,
+        std::net::Ipv4Addr::BROADCAST,
+        std::net::Ipv4Addr::new(224, 0, 0, 1),
+        HOME,
+    ] {
+        let mut h = ha();
+        let (_, r) = h.ask(
+            secs(0),
+            mn_sock(),
+            &mn_request(0, 600, coa, h.id_at(secs(0))),
+        );
+        assert_eq!(r.code, 134, "care-of {coa}");
+        assert!(h.ha.binding(HOME, None).is_none(), "care-of {coa}");
+        // Answered with the MN-HA extension: the mobile node can trust the refusal.
+        assert!(r.exts.iter().any(|e| e.0 == 32), "care-of {coa}");
+    }
+    let mut h = ha();
+    register(&mut h, secs(0), 0, COA);
+    let (_, r) = h.ask(
+        secs(1),
+        mn_sock(),
+        &mn_request(0, 0, HOME, h.id_at(secs(1))),
+    );
+    assert_eq!((r.code, r.lifetime), (0, 0));
     assert!(h.ha.binding(HOME, None).is_none());
 }

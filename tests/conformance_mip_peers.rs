@@ -34,6 +34,7 @@ fn client_cfg(home: Ipv4Addr, nai: Option<&[u8]>, via: Option<SocketAddr>) -> Cl
         via,
         lifetime: 600,
         simultaneous: false,
+        broadcast: false,
         retransmit: secs(1),
         max_retransmits: 3,
         wall_clock: WALL,
@@ -645,4 +646,44 @@ fn mip_rfc3519_3_1_udp_tunnel_request_format() {
             keepalive: 110
         }]
     );
+}
+
+/// mip-3.6.2.3-mn-136-retry-named-ha: an authenticated 136 (unknown home agent address) names
+/// the home agent's unicast address in its Home Agent field; the mobile node sends its request
+/// again there, with that address in the Home Agent field. An unauthenticated 136 changes
+/// nothing (the mobile node discards it).
+#[test]
+fn mip_3_6_2_3_mn_136_retry_named_ha() {
+    // RFC 5944 3.6.1.2 (dynamic home agent address resolution: a request to the home network's
+    // subnet-directed broadcast address is refused 136 by each home agent, with its unicast
+    // address in the reply, which the mobile node uses for its next attempt), 3.6.2.1 (a reply
+    // that fails authentication is discarded).
+    let bcast = Ipv4Addr::new(10, 0, 0, 255);
+    let mut mn = Mn::new(ClientConfig {
+        home_agent: SocketAddr::from((bcast, 434)),
+        ..client_cfg(HOME, None, None)
+    });
+    let q = mn.register(secs(0));
+    let (_, _, _, ha, _, id) = fixed(&q);
+    assert_eq!(ha, bcast);
+    // Unauthenticated (another key): discarded, nothing sent, no event.
+    assert!(!mn.feed(secs(0), &reply(136, 0, HOME, id, b"not the key")));
+    assert!(mn.sent().is_empty());
+    assert!(mn.events().is_empty());
+    assert_eq!(mn.mn.home_agent(), bcast);
+    // Authenticated: the request goes again, to the named address (VIP), naming it.
+    assert!(mn.feed(secs(0), &reply(136, 0, HOME, id, MN_KEY)));
+    assert!(mn.events().is_empty(), "not denied");
+    let out = mn.sent();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].dst, SocketAddr::from((VIP, 434)));
+    let (_, _, _, ha, _, id) = fixed(&out[0].payload);
+    assert_eq!(ha, VIP);
+    assert_eq!(mn.mn.home_agent(), VIP);
+    // The named home agent accepts: registered.
+    assert!(mn.feed(secs(0), &reply(0, 600, HOME, id, MN_KEY)));
+    assert!(matches!(
+        mn.events()[..],
+        [ClientEvent::Registered { lifetime: 600, .. }]
+    ));
 }

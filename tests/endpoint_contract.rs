@@ -218,6 +218,7 @@ fn mn_cfg(k: u8) -> ClientConfig {
         via: None,
         lifetime: 600,
         simultaneous: false,
+        broadcast: false,
         retransmit: Duration::from_millis(500),
         max_retransmits: 6,
         wall_clock: WALL,

@@ -10,7 +10,7 @@ mod common;
 use common::mip::*;
 use std::time::Duration;
 use telcp::health::{NodeId, NodeState};
-use telcp::mip::binding::BindingState;
+use telcp::mip::binding::{BindingState, BroadcastDelivery};
 use telcp::mip::cluster::{Body, ClusterMessage};
 use telcp::mip::wire::{Header, Message, ReplyCode, replay};
 use telcp::mip::{ClientEvent, Event, ForwardMode, HomeAgent, MobileNodeClient};
@@ -95,6 +95,62 @@ fn failover(seed: u64, victim: u32) {
         );
     }
     assert_eq!(w.ha(owner.0).stats().refusals, 0);
+}
+
+/// mip-4.2.3-broadcast-b-bit: the B bit survives replication and takeover. Every member's
+/// replica of a binding keeps whether its mobile node asked for broadcasts, and after the
+/// serving HA fails the new owner's tunnels (`served_tunnels`, `tunnel`) carry it, so its data
+/// plane forwards the home network's broadcasts only to those mobile nodes (RFC 5944 4.2.3: the
+/// HA MUST NOT forward broadcasts to mobile nodes that did not set B).
+#[test]
+fn the_b_bit_survives_replication_and_takeover() {
+    for (seed, victim) in [(15, 2), (16, 3)] {
+        let mode = if seed % 2 == 0 {
+            ForwardMode::Layer3
+        } else {
+            ForwardMode::Layer2
+        };
+        let mut w = World::new(4, mode, seed, LinkConfig::lossy(0.05, 0.0, 0.02));
+        // Odd mobile nodes ask for broadcasts; all are co-located (D set).
+        let asked = |k: u32| k % 2 == 1;
+        let want = |k: u32| asked(k).then_some(BroadcastDelivery::MobileNodeDecapsulates);
+        let coa = |k: u32| match mn_addr(k) {
+            std::net::SocketAddr::V4(a) => *a.ip(),
+            _ => unreachable!(),
+        };
+        for k in 1..=16 {
+            let mut cfg = w.client_cfg(k, false, mn_addr(k));
+            cfg.broadcast = asked(k);
+            let id = w.add_mn(cfg);
+            registered(&w.register(id));
+        }
+        w.sim.run_for(Duration::from_secs(3));
+        for i in 1..=4u32 {
+            for k in 1..=16 {
+                let b = w.ha(i).binding(home(k), None).expect("replicated");
+                let got = b.tunnel_params().and_then(|p| p.broadcast);
+                assert_eq!(got, want(k), "seed {seed} HA {i} MN {k}");
+            }
+        }
+        let served: Vec<u32> = (1..=16)
+            .filter(|k| {
+                w.ha(victim)
+                    .binding(home(*k), None)
+                    .is_some_and(|b| b.second_ha == NodeId(victim))
+            })
+            .collect();
+        assert!(served.iter().any(|&k| asked(k)) && served.iter().any(|&k| !asked(k)));
+        w.sim.crash(w.ha[victim as usize - 1]);
+        w.sim.run_for(Duration::from_secs(10));
+        let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
+        assert_ne!(owner, NodeId(victim));
+        let tunnels: Vec<_> = w.ha(owner.0).served_tunnels().collect();
+        for &k in &served {
+            let t = w.ha(owner.0).tunnel(home(k), coa(k)).expect("taken over");
+            assert_eq!(t.broadcast, want(k), "seed {seed} MN {k}");
+            assert!(tunnels.contains(&t), "seed {seed} MN {k}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- end to end, with loss

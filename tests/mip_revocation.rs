@@ -388,6 +388,7 @@ fn rfc3543_revocation_from_the_fa_removes_the_binding_and_is_acknowledged() {
         local: VIP,
         encapsulation: Encapsulation::IpInIp,
         reverse: false,
+        broadcast: None,
     };
     let revoked: Vec<_> =
         s.w.events(i)
@@ -728,6 +729,7 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
                     ikey: None,
                 },
                 reverse: false,
+                broadcast: None,
             }),
             foreign_agent: Some(FA_IP),
             by_foreign_agent: false,

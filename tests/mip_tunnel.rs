@@ -248,6 +248,7 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
                         ikey: Some(ikey),
                     },
                     reverse: true,
+                    broadcast: None,
                 },
                 "seed {seed} MN {k}"
             );
@@ -388,6 +389,7 @@ fn the_3gpp2_gre_key_cvse_keys_the_tunnel_and_is_echoed() {
                         ikey: Some(key),
                     },
                     reverse: true,
+                    broadcast: None,
                 },
                 "seed {seed} MN {k}"
             );
@@ -477,6 +479,7 @@ fn deregistered_and_expired_carry_the_tunnel_to_remove() {
                     ikey: Some(ikey),
                 },
                 reverse: true,
+                broadcast: None,
             };
             assert_eq!(t, want, "seed {seed} MN {k}");
             if k % 2 == 1 {

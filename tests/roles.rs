@@ -180,6 +180,7 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
         via: Some(fa_addr),
         lifetime: 600,
         simultaneous: false,
+        broadcast: false,
         retransmit: Duration::from_millis(300),
         max_retransmits: 8,
         wall_clock: wall,

@@ -20,7 +20,7 @@
 
 mod tunnel;
 
-pub use tunnel::{Encapsulation, Tunnel, TunnelParams, UdpInner};
+pub use tunnel::{BroadcastDelivery, Encapsulation, Tunnel, TunnelParams, UdpInner};
 
 use crate::health::NodeId;
 use arrayvec::ArrayVec;

@@ -47,6 +47,9 @@ pub struct ClientConfig {
     pub lifetime: u16,
     /// Request simultaneous bindings (S bit).
     pub simultaneous: bool,
+    /// Ask the home agent to forward the home network's broadcast datagrams (B bit, RFC 5944
+    /// sections 3.3 and 4.2.3).
+    pub broadcast: bool,
     /// First retransmission timeout; doubled after each retransmission, up to the requested
     /// lifetime (RFC 5944 section 3.6.3; one hour at most).
     pub retransmit: Duration,
@@ -67,7 +70,7 @@ impl ClientConfig {
     /// wrong clock gets reply 133 until the client resynchronises.
     ///
     /// The rest, each a public field to change: no NAI, no foreign agent (`via: None`), lifetime
-    /// 1,800 s, no simultaneous bindings, first retransmission after 1 s, doubled after each of
+    /// 1,800 s, no simultaneous bindings, no broadcasts, first retransmission after 1 s, doubled after each of
     /// at most 4 retransmissions (the back-off of RFC 5944 section 3.6.3), automatic
     /// re-registration at half the granted lifetime.
     pub fn new(
@@ -86,6 +89,7 @@ impl ClientConfig {
             via: None,
             lifetime: 1800,
             simultaneous: false,
+            broadcast: false,
             retransmit: Duration::from_secs(1),
             max_retransmits: 4,
             wall_clock,
@@ -369,6 +373,9 @@ impl MobileNodeClient {
         if self.cfg.simultaneous {
             flags |= RequestFlags::S;
         }
+        if self.cfg.broadcast {
+            flags |= RequestFlags::B;
+        }
         let care_of = match self.cfg.via.unwrap_or(self.cfg.local) {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -471,6 +478,9 @@ impl MobileNodeClient {
             && let Some(target) = redirected_ha(&m, idx)
         {
             return self.follow_redirect(now, &o, target);
+        }
+        if p.code == ReplyCode::UNKNOWN_HA_ADDRESS && self.retry_at_named_ha(now, &o, &p) {
+            return Ok(());
         }
         self.out = None;
         self.answered(now, &o, &p);
@@ -583,6 +593,40 @@ impl MobileNodeClient {
         }
         self.send(now);
         Ok(())
+    }
+
+    /// RFC 5944 sections 3.6.1.2 and 3.6.2.3 (dynamic home agent address resolution; code 136,
+    /// section 3.4): a home agent refuses a request whose Home Agent field is not its address (the home
+    /// network's subnet-directed broadcast address, or a stale one) with 136 and its own unicast
+    /// address in the reply's Home Agent field; the mobile node sends its next request there.
+    /// Only an authenticated reply (the caller checked the MN-HA authenticator) gets here, so an
+    /// unauthenticated 136 redirects nothing. Followed when the named address is a unicast one
+    /// other than the one just asked, at most [`MAX_REDIRECTS`] times per registration, and not
+    /// while asking for dynamic assignment (RFC 4433: 0.0.0.0 or 255.255.255.255, where the
+    /// 136 is the denial). Returns whether the request was sent again.
+    fn retry_at_named_ha(&mut self, now: Instant, o: &Outstanding, p: &super::wire::Reply) -> bool {
+        let named = p.home_agent;
+        let unicast = !(named.is_unspecified()
+            || named.is_broadcast()
+            || named.is_multicast()
+            || named.is_loopback());
+        if !unicast
+            || named == self.ha_field
+            || is_all_zero_one(self.ha_field)
+            || o.redirects >= MAX_REDIRECTS
+        {
+            return false;
+        }
+        self.ha_field = named;
+        self.ha_dst = SocketAddr::from((named, PORT));
+        self.redirects_followed += 1;
+        if let Some(x) = self.out.as_mut() {
+            x.redirects += 1;
+            x.tries = 0;
+            x.timeout = self.cfg.retransmit.min(timeout_cap(x.lifetime));
+        }
+        self.send(now);
+        true
     }
 
     /// Retransmits or re-registers when due.

@@ -214,7 +214,7 @@ pub fn revocation_ack() -> impl Strategy<Value = RevocationAck<'static>> {
 
 /// Any tunnel parameters a binding may keep (every encapsulation, keys present or not).
 pub fn tunnel_params() -> impl Strategy<Value = crate::mip::binding::TunnelParams> {
-    use crate::mip::binding::{Encapsulation, TunnelParams, UdpInner};
+    use crate::mip::binding::{BroadcastDelivery, Encapsulation, TunnelParams, UdpInner};
     let inner = prop_oneof![
         Just(UdpInner::IpInIp),
         Just(UdpInner::Gre),
@@ -234,11 +234,17 @@ pub fn tunnel_params() -> impl Strategy<Value = crate::mip::binding::TunnelParam
             }
         ),
     ];
-    (addr(), encapsulation, any::<bool>()).prop_map(|(local, encapsulation, reverse)| {
-        TunnelParams {
+    let broadcast = prop_oneof![
+        Just(None),
+        Just(Some(BroadcastDelivery::MobileNodeDecapsulates)),
+        Just(Some(BroadcastDelivery::ForeignAgentDelivers)),
+    ];
+    (addr(), encapsulation, any::<bool>(), broadcast).prop_map(
+        |(local, encapsulation, reverse, broadcast)| TunnelParams {
             local,
             encapsulation,
             reverse,
-        }
-    })
+            broadcast,
+        },
+    )
 }

@@ -58,6 +58,8 @@ pub const POOL: &str = "10.0.9.0/24";
 
 /// Request flags (RFC 5944 section 3.3: S B D M G r T x).
 pub const S: u8 = 0x80;
+/// B bit.
+pub const B: u8 = 0x40;
 /// D bit.
 pub const D: u8 = 0x20;
 /// M bit.
@@ -454,6 +456,7 @@ impl World {
             via: None,
             lifetime: 600,
             simultaneous: false,
+            broadcast: false,
             retransmit: Duration::from_millis(500),
             max_retransmits: 6,
             wall_clock: WALL + self.sim.now().duration_since(self.start),

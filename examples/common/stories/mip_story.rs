@@ -77,6 +77,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 via: None,
                 lifetime: 600,
                 simultaneous: false,
+                broadcast: false,
                 retransmit: Duration::from_millis(300),
                 max_retransmits: 8,
                 wall_clock: WALL,

@@ -617,3 +617,23 @@ proptest! {
         }
     }
 }
+
+/// The replicated tunnel record: parameters without broadcasts (RFC 5944 section 4.2.3, no B
+/// bit) encode as they did before the broadcast flags existed (kind, flags 0, local address), so
+/// older members decode them; with B, flag 0x10, and 0x20 for D; D without B is refused.
+#[test]
+fn the_tunnel_record_keeps_the_b_bit_and_its_old_encoding_without_it() {
+    let local = Ipv4Addr::new(10, 0, 0, 9);
+    let plain = TunnelParams::plain(local);
+    assert_eq!(plain.to_record(), [1, 0, 10, 0, 0, 9]);
+    for (broadcast, flags) in [
+        (None, 0),
+        (Some(BroadcastDelivery::ForeignAgentDelivers), 0x10),
+        (Some(BroadcastDelivery::MobileNodeDecapsulates), 0x30),
+    ] {
+        let p = TunnelParams { broadcast, ..plain };
+        assert_eq!(p.to_record(), [1, flags, 10, 0, 0, 9]);
+        assert_eq!(TunnelParams::from_record(&p.to_record()), Some(p));
+    }
+    assert_eq!(TunnelParams::from_record(&[1, 0x20, 10, 0, 0, 9]), None);
+}

@@ -19,6 +19,9 @@
 //! `local` is the source address of the encapsulated packets and the address the foreign agent
 //! or mobile node tunnels to: the virtual home agent address, or this home agent's own address
 //! when the mobile node registered with it.
+//!
+//! Broadcasts of the home network (RFC 5944 section 4.2.3) go only into the tunnels whose
+//! [`Tunnel::broadcast`] is `Some`, delivered as its [`BroadcastDelivery`] says.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -91,6 +94,36 @@ pub enum Encapsulation {
     },
 }
 
+/// How the home network's broadcast datagrams reach a mobile node that asked for them (RFC 5944
+/// section 4.2.3; the request's B bit, delivered as its D bit says).
+///
+/// Which categories of broadcasts are forwarded is the home agent's configuration (4.2.3: the
+/// home agent SHOULD forward them, what it forwards is a matter of configuration): the caller's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BroadcastDelivery {
+    /// D set: the mobile node decapsulates itself (co-located care-of address). The home agent
+    /// tunnels the broadcast datagram to the care-of address as it is.
+    MobileNodeDecapsulates,
+    /// D clear: a foreign agent decapsulates. The home agent first encapsulates the broadcast
+    /// datagram in a unicast datagram to the mobile node's home address, then tunnels that to
+    /// the care-of address: the foreign agent decapsulates the outer header and delivers the
+    /// unicast datagram to the mobile node like any other (it needs the home address to know
+    /// which visitor gets it), and the mobile node decapsulates the inner one.
+    ForeignAgentDelivers,
+}
+
+impl BroadcastDelivery {
+    /// The delivery a request's flag octet asks for: `None` without the B bit (RFC 5944
+    /// section 3.3: B asks for broadcasts, D says the mobile node decapsulates).
+    pub const fn from_flags(b: bool, d: bool) -> Option<BroadcastDelivery> {
+        match (b, d) {
+            (false, _) => None,
+            (true, true) => Some(BroadcastDelivery::MobileNodeDecapsulates),
+            (true, false) => Some(BroadcastDelivery::ForeignAgentDelivers),
+        }
+    }
+}
+
 /// The tunnel of one granted care-of address, as a data plane installs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tunnel {
@@ -107,6 +140,11 @@ pub struct Tunnel {
     /// Reverse tunnelling (RFC 3024, the request's T bit): the home agent accepts and routes the
     /// mobile node's packets arriving through the tunnel.
     pub reverse: bool,
+    /// Broadcast datagrams of the home network (RFC 5944 section 4.2.3, the request's B bit):
+    /// `None`, the mobile node did not ask for them and the home agent MUST NOT forward it any;
+    /// `Some`, forward the configured categories into this tunnel as the [`BroadcastDelivery`]
+    /// says (with the D bit clear, inside a unicast datagram to [`Tunnel::home_address`]).
+    pub broadcast: Option<BroadcastDelivery>,
 }
 
 /// What a binding keeps of its tunnel beyond its addresses (boxed in [`super::Binding`]: a
@@ -119,6 +157,8 @@ pub struct TunnelParams {
     pub encapsulation: Encapsulation,
     /// [`Tunnel::reverse`].
     pub reverse: bool,
+    /// [`Tunnel::broadcast`].
+    pub broadcast: Option<BroadcastDelivery>,
 }
 
 impl TunnelParams {
@@ -128,6 +168,7 @@ impl TunnelParams {
             local,
             encapsulation: Encapsulation::IpInIp,
             reverse: false,
+            broadcast: None,
         }
     }
 
@@ -139,6 +180,7 @@ impl TunnelParams {
             local: self.local,
             encapsulation: self.encapsulation,
             reverse: self.reverse,
+            broadcast: self.broadcast,
         }
     }
 }
@@ -148,14 +190,27 @@ const REVERSE: u8 = 0x01;
 const OKEY: u8 = 0x02;
 const IKEY: u8 = 0x04;
 const FORCED: u8 = 0x08;
+/// Broadcasts asked for (RFC 5944 section 4.2.3, B), and with it the D bit.
+const BROADCAST: u8 = 0x10;
+const BROADCAST_D: u8 = 0x20;
 
 impl TunnelParams {
     /// The parameters as a replicated binding carries them (the cluster's record,
     /// [`crate::mip::cluster::Record::tunnel`]): kind (1 IP-in-IP, 2 minimal, 3 GRE, 4 UDP),
-    /// flags (reverse, keys present, forced), the local address, then per kind the present GRE
-    /// keys, or the inner protocol, peer address and port and keepalive. One encoding per value.
+    /// flags (0x01 reverse, 0x02 and 0x04 keys present, 0x08 forced, 0x10 broadcasts (B),
+    /// 0x20 broadcasts decapsulated by the mobile node (D, only with 0x10)), the local address,
+    /// then per kind the present GRE keys, or the inner protocol, peer address and port and
+    /// keepalive. One encoding per value.
+    ///
+    /// Parameters without broadcasts encode as before the broadcast flags existed, so members
+    /// of older releases decode them; a record with broadcasts is refused by those members.
     pub fn to_record(&self) -> Vec<u8> {
         let mut flags = if self.reverse { REVERSE } else { 0 };
+        flags |= match self.broadcast {
+            None => 0,
+            Some(BroadcastDelivery::ForeignAgentDelivers) => BROADCAST,
+            Some(BroadcastDelivery::MobileNodeDecapsulates) => BROADCAST | BROADCAST_D,
+        };
         let mut tail = Vec::with_capacity(9);
         let kind = match self.encapsulation {
             Encapsulation::IpInIp => 1,
@@ -202,12 +257,14 @@ impl TunnelParams {
                 .map(u32::from_be_bytes)
         };
         let allowed = REVERSE
+            | BROADCAST
+            | BROADCAST_D
             | match kind {
                 3 => OKEY | IKEY,
                 4 => FORCED,
                 _ => 0,
             };
-        if flags & !allowed != 0 {
+        if flags & !allowed != 0 || flags & (BROADCAST | BROADCAST_D) == BROADCAST_D {
             return None;
         }
         let (encapsulation, len) = match kind {
@@ -248,6 +305,10 @@ impl TunnelParams {
             local: Ipv4Addr::from(*local),
             encapsulation,
             reverse: flags & REVERSE != 0,
+            broadcast: BroadcastDelivery::from_flags(
+                flags & BROADCAST != 0,
+                flags & BROADCAST_D != 0,
+            ),
         })
     }
 }

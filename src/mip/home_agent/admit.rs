@@ -108,6 +108,9 @@ impl HomeAgent {
         if let Some(code) = self.unknown_cvse(a, m) {
             return Err(self.refuse(a, code, Some(&sa)));
         }
+        if unusable_care_of(q) {
+            return Err(self.refuse(a, ReplyCode::POORLY_FORMED_REQUEST, Some(&sa)));
+        }
         // Refusals above change no binding (a refusal only answers), so the slot stands.
         Ok((mn, Some(sa), to_me, spi, Some(slot)))
     }
@@ -161,4 +164,18 @@ impl HomeAgent {
         }
         Ok(())
     }
+}
+
+/// A registration (non-zero Lifetime) whose care-of address no tunnel can end at: 0.0.0.0, a
+/// broadcast or multicast address, or the home address itself (RFC 5944 section 3.3: the care-of
+/// address is the tunnel's end; sections 3.6.1.2 and 3.8.3: the home address as care-of address
+/// means deregistration, with Lifetime 0). Refused 134, poorly formed request, once the request
+/// is authenticated (section 3.8.2.1 checks authentication first), the binding unchanged.
+fn unusable_care_of(q: &crate::mip::wire::Request) -> bool {
+    let c = q.care_of;
+    q.lifetime != 0
+        && (c.is_unspecified()
+            || c.is_broadcast()
+            || c.is_multicast()
+            || (c == q.home_address && !q.home_address.is_unspecified()))
 }

@@ -5,7 +5,7 @@
 
 use super::testkit::*;
 use super::*;
-use crate::mip::binding::{Encapsulation, TunnelParams};
+use crate::mip::binding::{BroadcastDelivery, Encapsulation, TunnelParams};
 
 /// Member 1 of the inline cluster (`testkit::ha`), with simultaneous bindings allowed.
 fn ha_simultaneous(now: Instant) -> HomeAgent {
@@ -38,6 +38,7 @@ fn a_replica_applied_and_read_back_keeps_every_field() {
             ikey: Some(u32::from(home(3))),
         },
         reverse: true,
+        broadcast: Some(BroadcastDelivery::MobileNodeDecapsulates),
     };
     // Simultaneous bindings (two care-of addresses), an NAI and a GRE tunnel.
     let mut many = permanent(3, 2, 2, 77);

@@ -4,7 +4,7 @@
 
 use super::register::Asked;
 use super::*;
-use crate::mip::binding::{Encapsulation, Tunnel, TunnelParams, UdpInner};
+use crate::mip::binding::{BroadcastDelivery, Encapsulation, Tunnel, TunnelParams, UdpInner};
 use crate::mip::wire::{
     RequestFlags, TunnelAsk, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_REPLY_F,
     UDP_TUNNEL_WILL_TUNNEL,
@@ -139,6 +139,11 @@ impl TunnelConfig {
                 local,
                 encapsulation,
                 reverse,
+                // RFC 5944 section 4.2.3: broadcasts only to a mobile node that set B.
+                broadcast: BroadcastDelivery::from_flags(
+                    flags.has(RequestFlags::B),
+                    flags.has(RequestFlags::D),
+                ),
             },
             udp_reply,
             gre_key,

@@ -16,6 +16,7 @@
 //! | packet | verdict |
 //! | --- | --- |
 //! | GTPv1 (first octet `0x3_`), TEID 0, not a G-PDU (set-up requests, path management) | [`Verdict::Switch`] |
+//! | GTPv1 Echo Request to port 2152 ([`VidTable::steer_port`]) whatever its TEID (TS 29.281 section 5.1 sends it with TEID 0; the switch answers it, as with TEID 0) | [`Verdict::Switch`] |
 //! | GTPv1 G-PDU with TEID 0 | drop, [`DropReason::ZeroId`] |
 //! | GTPv2-C with T = 0 (Echo) or TEID 0 (Create Session Request, TS 29.274 section 5.5.2) | [`Verdict::Switch`] |
 //! | PFCP node message (S = 0: Heartbeat, Association Setup/Update/Release) or SEID 0 (Session Establishment Request) | [`Verdict::Switch`] |

@@ -78,6 +78,8 @@ const DOWN: u8 = 2;
 /// a non-zero identifier's primary field never decides alone, so the batch fast path tells
 /// "decided" from "not decided here" by the verdict's discriminant alone.
 const UNDECIDED: Verdict = Verdict::Switch;
+/// GTPv1 message type of an Echo Request (TS 29.281 section 6.1).
+const GTP_ECHO_REQUEST: u8 = 1;
 
 /// One entry of [`VidTable`]'s per-primary verdicts: the verdict and whether it is
 /// [`UNDECIDED`] (1) or not (0), as a word that the batch fast path ORs together (one
@@ -419,13 +421,17 @@ impl VidTable {
     /// (TS 29.281 sections 4.4.2 and 5.1), 2123 GTPv1-C or GTPv2-C by the version bits of the
     /// first octet (TS 29.060 section 4.2, TS 29.274 section 4.2), 8805 PFCP (TS 29.244 section
     /// 4.2.2), 1701 L2TP (RFC 2661 section 8.1); on any other port the version bits decide
-    /// alone ([`VidTable::steer`]). Reads at most the first twelve octets; never allocates;
+    /// alone ([`VidTable::steer`]). A GTPv1 Echo Request to 2152 goes to the switch processor
+    /// whatever its TEID (TS 29.281 section 5.1 sends it with TEID 0; section 7.2.1). Reads at most the first twelve octets; never allocates;
     /// never panics.
     #[inline]
     pub fn steer_port(&self, port: u16, packet: &[u8]) -> Verdict {
         match port {
             GTP_U_PORT => match self.gtpv1_decided(packet) {
                 UNDECIDED => self.steer_gtp_u(packet),
+                // An Echo Request is path management whatever its TEID (TS 29.281 section 5.1
+                // has it sent with TEID 0; 7.2.1): the switch processor answers it.
+                _ if packet.get(1) == Some(&GTP_ECHO_REQUEST) => Verdict::Switch,
                 v => v,
             },
             GTP_C_PORT => match packet.first().map(|b| b >> 4) {
@@ -445,6 +451,9 @@ impl VidTable {
     #[inline(never)]
     fn steer_gtp_u(&self, packet: &[u8]) -> Verdict {
         match packet.first().map(|b| b >> 4) {
+            Some(0x3) if packet.len() >= 8 && packet.get(1) == Some(&GTP_ECHO_REQUEST) => {
+                Verdict::Switch
+            }
             Some(0x3) => self.steer_gtpv1(packet),
             _ => Verdict::Drop(DropReason::Malformed),
         }
@@ -1184,7 +1193,8 @@ mod tests {
         /// under any 32-bit layout, on random tables with processors down: a GTPv1 header
         /// (TS 29.281 section 5.1: `0x3_` in the first octet, whatever its flags) of any TEID
         /// (0, a primary field of 0, an unassigned, Up or Down primary), whole or cut short,
-        /// goes where the VIDs of its TEID send it (the states read directly); every other
+        /// goes where the VIDs of its TEID send it (the states read directly; an Echo Request
+        /// to the GTP-U port goes to the switch processor whatever its TEID); every other
         /// packet (GTPv2-C, PFCP, L2TP, random octets) gets the full decoding's verdict (on the
         /// GTP-U port: malformed unless GTPv1).
         #[test]
@@ -1217,7 +1227,10 @@ mod tests {
                 if p.len() >= 8 && teid != 0 {
                     let want = t.by_vids_reference(layout.primary_raw(teid), layout.backup_raw(teid));
                     prop_assert_eq!(got, want);
-                    prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), want);
+                    // On the GTP-U port an Echo Request (type 1) goes to the switch processor
+                    // whatever its TEID (TS 29.281 sections 5.1 and 7.2.1).
+                    let on_u = if gpdu { want } else { Verdict::Switch };
+                    prop_assert_eq!(t.steer_port(GTP_U_PORT, &p), on_u);
                 }
             }
             for p in &others {
