@@ -754,7 +754,8 @@ fn l2tp_5_7_stopccn_sender_release() {
     let mut p = lns();
     p.tunnel();
     let (now, tid) = (p.now, p.their_tid);
-    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(6)));
+    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(6)))
+        .unwrap();
     let got = p.recv();
     assert_eq!(
         PL::find(&got, mt::STOPCCN).and_then(|c| c.result()),

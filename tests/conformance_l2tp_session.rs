@@ -89,7 +89,8 @@ fn everything_sent() -> Vec<Ctl> {
     p.recv();
     p.zlb();
     let tid = p.their_tid;
-    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)));
+    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)))
+        .unwrap();
     p.recv();
     let mut q = lac();
     let (call, _, _) = q.session();

@@ -369,7 +369,8 @@ fn l2tp_5_7_stopccn_sent() {
     p.events();
     let tid = p.their_tid;
     let now = p.now;
-    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)));
+    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)))
+        .unwrap();
     let got = p.recv();
     assert_eq!(got.len(), 1, "{got:?}");
     let s = &got[0];
@@ -425,7 +426,8 @@ fn l2tp_5_7_stopccn_retransmitted() {
     p.tunnel();
     let now = p.now;
     let tid = p.their_tid;
-    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)));
+    p.ep.close_tunnel(now, tid, ResultCode::new(ResultCodeValue(1)))
+        .unwrap();
     p.recv();
     let got = p.advance(Duration::from_secs(3));
     assert!(got.iter().any(|c| c.mt() == Some(mt::STOPCCN)), "{got:?}");

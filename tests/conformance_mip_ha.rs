@@ -576,6 +576,14 @@ fn mip_3_8_3_1_ip_udp_fields() {
         "sent from the address the request went to, got {:?}",
         out[0].src
     );
+    // Sent to the virtual address on a port other than 434: the reply's source port is still the
+    // request's destination port.
+    let m = mn_request(0, 600, COA, h.id_at(secs(2)));
+    let (_, out) = h.feed(secs(2), from, sock(VIP, 4340), &m);
+    assert_eq!(out.len(), 1);
+    assert_eq!(Rrp::read(&out[0].payload).code, 0);
+    assert_eq!(out[0].dst, from);
+    assert_eq!(out[0].src, Some(sock(VIP, 4340)));
 }
 
 /// mip-3.8.3.2-lifetime-not-longer: the granted lifetime is never longer than requested, nor

@@ -172,3 +172,42 @@ fn close_errors_leave_state() {
     ));
     assert_eq!(lns.session_count(), 1);
 }
+
+/// Closing a tunnel by command has one shape on both endpoints: an unknown Tunnel ID is
+/// `NoTunnel`, nothing is sent and the tunnel held stays up; placing an outgoing call (RFC 2661
+/// 7.5.2, OCRQ) on an unknown tunnel is `NoTunnel` too, not `NoSession`.
+#[test]
+fn close_tunnel_errors_are_the_same_on_both_endpoints() {
+    let mut p = pair(12);
+    let now = p.sim.now();
+    p.sim.node_mut::<Lac>(p.lac).open_session(now).unwrap();
+    p.sim.run_for(Duration::from_secs(40));
+    let tid = tunnel_up_id(&lns_ev(&mut p)).expect("the LNS holds the tunnel");
+    let lac_tid = tunnel_up_id(&lac_ev(&mut p)).expect("the LAC holds the tunnel");
+    let rc = ResultCode::new(ResultCodeValue(6));
+    let now = p.sim.now();
+    let lns = p.sim.node_mut::<Lns>(p.lns);
+    let bogus = tid ^ 0x8000;
+    assert_eq!(
+        lns.close_tunnel(now, bogus, rc.clone()),
+        Err(CommandError::NoTunnel)
+    );
+    assert_eq!(
+        lns.place_call(now, bogus, b"5551234"),
+        Err(CommandError::NoTunnel)
+    );
+    assert!(
+        lns.poll_transmit().is_none(),
+        "nothing sent for an unknown tunnel"
+    );
+    assert!(lns.tunnel_info(tid).is_some(), "the tunnel held stays");
+    assert_eq!(lns.session_count(), 1, "and its session");
+    let lac = p.sim.node_mut::<Lac>(p.lac);
+    assert_eq!(
+        lac.close_tunnel(now, lac_tid ^ 0x8000, rc.clone()),
+        Err(CommandError::NoTunnel)
+    );
+    let lns = p.sim.node_mut::<Lns>(p.lns);
+    assert_eq!(lns.close_tunnel(now, tid, rc), Ok(()));
+    assert_eq!(lns.session_count(), 0, "the tunnel's session cleared");
+}

@@ -105,7 +105,8 @@ fn stopccn_with_result_and_hold_period() {
     let rc = ResultCode::new(ResultCodeValue::STOPCCN_SHUTTING_DOWN);
     p.sim
         .node_mut::<Lns>(p.lns)
-        .close_tunnel(now, tid, rc.clone());
+        .close_tunnel(now, tid, rc.clone())
+        .unwrap();
     p.sim.run_for(Duration::from_secs(10));
     let ev = lac_ev(&mut p);
     assert!(

@@ -156,6 +156,7 @@ pub struct ClientStats {
 
 /// What happened to the client's registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// Registration accepted.
     Registered {
@@ -584,7 +585,14 @@ impl MobileNodeClient {
             });
             return Ok(());
         }
-        self.ha_dst = SocketAddr::from((target, PORT));
+        self.resend_to(now, target);
+        Ok(())
+    }
+
+    /// Sends the outstanding request again, to `ha` on port 434, as a new first try (one more
+    /// redirect followed).
+    fn resend_to(&mut self, now: Instant, ha: Ipv4Addr) {
+        self.ha_dst = SocketAddr::from((ha, PORT));
         self.redirects_followed += 1;
         if let Some(x) = self.out.as_mut() {
             x.redirects += 1;
@@ -592,13 +600,13 @@ impl MobileNodeClient {
             x.timeout = self.cfg.retransmit.min(timeout_cap(x.lifetime));
         }
         self.send(now);
-        Ok(())
     }
 
-    /// RFC 5944 sections 3.6.1.2 and 3.6.2.3 (dynamic home agent address resolution; code 136,
-    /// section 3.4): a home agent refuses a request whose Home Agent field is not its address (the home
-    /// network's subnet-directed broadcast address, or a stale one) with 136 and its own unicast
-    /// address in the reply's Home Agent field; the mobile node sends its next request there.
+    /// RFC 5944 sections 3.6.1.2 and 3.6.2.3 (dynamic home agent address resolution; code
+    /// 136, section 3.4): a home agent refuses a request whose Home Agent field is not its
+    /// address (the home network's subnet-directed broadcast address, or a stale one) with 136
+    /// and its own unicast address in the reply's Home Agent field; the mobile node sends its
+    /// next request there.
     /// Only an authenticated reply (the caller checked the MN-HA authenticator) gets here, so an
     /// unauthenticated 136 redirects nothing. Followed when the named address is a unicast one
     /// other than the one just asked, at most [`MAX_REDIRECTS`] times per registration, and not
@@ -618,14 +626,7 @@ impl MobileNodeClient {
             return false;
         }
         self.ha_field = named;
-        self.ha_dst = SocketAddr::from((named, PORT));
-        self.redirects_followed += 1;
-        if let Some(x) = self.out.as_mut() {
-            x.redirects += 1;
-            x.tries = 0;
-            x.timeout = self.cfg.retransmit.min(timeout_cap(x.lifetime));
-        }
-        self.send(now);
+        self.resend_to(now, named);
         true
     }
 

@@ -388,25 +388,37 @@ impl Lns {
     }
 
     /// Closes tunnel `tunnel` (our Tunnel ID, [`Event::TunnelUp`]'s `tunnel`): StopCCN with
-    /// `result` (RFC 2661 6.4), its sessions cleared ([`Event::TunnelDown`]). An unknown
-    /// `tunnel` is ignored (nothing sent, no event; unlike [`Lac::close_tunnel`], no error).
+    /// `result` (RFC 2661 6.4), its sessions cleared ([`Event::TunnelDown`]), as
+    /// [`Lac::close_tunnel`] does.
     ///
     /// The tunnel is then held for [`Config::hold_period`] (31 s by default, RFC 2661 5.7) to
     /// acknowledge the peer's retransmissions: `poll_timeout` stays `Some` until it ends, so a
     /// caller that waits for `None` before exiting waits that long.
     ///
+    /// # Errors
+    /// [`CommandError::NoTunnel`] when no such tunnel is held; nothing sent, no event.
+    ///
     /// [`Lac::close_tunnel`]: super::Lac::close_tunnel
-    pub fn close_tunnel(&mut self, now: Instant, tunnel: u16, result: ResultCode<'static>) {
+    pub fn close_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: u16,
+        result: ResultCode<'static>,
+    ) -> Result<(), CommandError> {
+        if !self.core.tunnels.contains_key(&tunnel) {
+            return Err(CommandError::NoTunnel);
+        }
         self.core.close_tunnel(now, tunnel, result);
         self.process(now);
         self.flush_replication(now);
+        Ok(())
     }
 
     /// Places an outgoing call on an established tunnel (OCRQ); [`Event::SessionUp`] at OCCN.
     /// The OCRQ's Bearer Type and Framing Type are among the LAC's advertised Bearer and Framing
     /// Capabilities (RFC 2661 4.4.3, 4.4.4), digital and synchronous preferred;
     /// [`CommandError::NoCapability`] when the LAC advertised none usable,
-    /// [`CommandError::NoSession`] when there is no such tunnel.
+    /// [`CommandError::NoTunnel`] when there is no such tunnel.
     pub fn place_call(
         &mut self,
         now: Instant,
@@ -426,7 +438,7 @@ impl Lns {
                 },
                 type_within(t.peer_framing_capabilities, 1).ok_or(CommandError::NoCapability)?,
             ),
-            None => return Err(CommandError::NoSession),
+            None => return Err(CommandError::NoTunnel),
         };
         let sid = self
             .core

@@ -68,9 +68,10 @@ pub struct HomeAgentConfig {
     /// Grows on every restart (health and cluster anti-replay).
     pub incarnation: u32,
     /// The virtual HA address shared by the cluster, on UDP port 434 ([`crate::mip::wire::PORT`]):
-    /// replies to requests sent to it, and frames forwarded at layer 2, leave with the source
-    /// `virtual_address:434` ([`Transmit::src`](crate::io::Transmit::src)) whatever port the
-    /// request reached, so a caller binds its socket for the virtual address on port 434.
+    /// a reply to a request sent to it leaves from the address and port the request was sent
+    /// to (RFC 5944 sections 3.4 and 3.8.3.1: the reply's source port is the request's
+    /// destination port; [`Transmit::src`](crate::io::Transmit::src)), 434 for a mobile node
+    /// following the RFC; frames forwarded at layer 2 leave from `virtual_address:434`.
     /// (Requests sent to the HA's own [`Member::addr`] are answered from that address and port.)
     pub virtual_address: Ipv4Addr,
     /// The virtual (home) network this cluster serves, advertised as a route.

@@ -117,13 +117,15 @@ impl HomeAgent {
         }
     }
 
-    /// RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are the request's
-    /// destination: this HA's own address when the request was sent there, else the virtual
-    /// address (also for a request sent to an address that is not this HA's).
+    /// RFC 5944 sections 3.4 and 3.8.3.1: the reply's IP source and UDP source port are the
+    /// request's destination address and port: this HA's own address when the request was sent
+    /// there, the virtual address when it was sent there (on whatever port it came to), else
+    /// (a request sent to another address, the home network's broadcast or a forwarded one) the
+    /// virtual address on port 434.
     pub(super) fn set_reply_src(&mut self, to: SocketAddr) {
-        let own = self.own_ip;
-        self.reply_src = if own == Some(v4(to)) {
-            SocketAddr::V4(SocketAddrV4::new(v4(to), to.port()))
+        let dst = v4(to);
+        self.reply_src = if self.own_ip == Some(dst) || dst == self.vip {
+            SocketAddr::V4(SocketAddrV4::new(dst, to.port()))
         } else {
             self.vip_sock()
         };
