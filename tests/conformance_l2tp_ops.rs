@@ -154,7 +154,10 @@ fn l2tp_5_8_answer_ahead_of_requests() {
     let iccn_at = order.iter().position(|t| *t == mt::ICCN).expect("ICCN");
     assert!(iccn_at <= 1, "ICCN behind queued ICRQs: {order:?}");
     let ns: Vec<u16> = sent.iter().filter(|c| !c.is_zlb()).map(|c| c.ns).collect();
-    assert!(ns.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{ns:?}");
+    assert!(
+        ns.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{ns:?}"
+    );
     let ev = q.events();
     assert!(
         ev.iter()

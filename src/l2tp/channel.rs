@@ -26,8 +26,8 @@
 //!   more with [`ChannelFull`]. At most `max_send_queue` set-up messages that left the queue
 //!   wait for [`Channel::take_setup_sent`] (the oldest dropped).
 
-use super::wire::{ControlMessage, MessageType};
 use super::wire::header::ControlHeader;
+use super::wire::{ControlMessage, MessageType};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -2406,6 +2406,85 @@ mod tests {
         }
         to.flush_ack();
         got
+    }
+
+    /// `Backlog::enqueue` (RFC 2661 5.8, 7.4.1): behind a closed window, a CDN passes the queued
+    /// ICRQs of other calls but never its own call's ICRQ (the peer would get a CDN for a call
+    /// it does not know), nor a message that opens no call; Ns is the sending order.
+    #[test]
+    fn an_answer_passes_other_calls_requests_only() {
+        use crate::l2tp::wire::{ResultCode, ResultCodeValue};
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(1);
+        let cdn = |sid| {
+            ControlMessage::cdn(
+                2,
+                0,
+                sid,
+                ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+            )
+        };
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        let mut arena = BytesMut::new();
+        for sid in [5, 6] {
+            let sent = a.send_setup_in(t, ControlMessage::icrq(2, sid, 1), sid, &mut arena);
+            assert_eq!(sent, Ok(false));
+        }
+        a.send(t, cdn(5)).unwrap();
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        a.send(t, cdn(6)).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            for m in relay(t, &mut a, &mut b) {
+                seen.push((m.message_type().unwrap().0, m.assigned_session_id()));
+            }
+            relay(t, &mut b, &mut a);
+        }
+        let (icrq, cdn_, hello) = (10, 14, 6);
+        assert_eq!(
+            seen,
+            [
+                (hello, None),
+                (icrq, Some(5)),
+                (cdn_, Some(5)),
+                (icrq, Some(6)),
+                (hello, None),
+                (cdn_, Some(6)),
+            ]
+        );
+        assert_eq!(a.take_setup_sent(), Some(5));
+        assert_eq!(a.take_setup_sent(), Some(6));
+        assert_eq!(a.take_setup_sent(), None);
+    }
+
+    /// `Channel::take_setup_sent` docs: set-up messages that left the queue and were never taken
+    /// are kept up to `max_send_queue`, the oldest dropped.
+    #[test]
+    fn untaken_setups_are_bounded() {
+        let cfg = ChannelConfig {
+            max_send_queue: 4,
+            ..ChannelConfig::default()
+        };
+        let t = Instant::now();
+        let (mut a, mut b) = (
+            Channel::new(cfg, 1),
+            Channel::new(ChannelConfig::default(), 2),
+        );
+        a.set_peer_window(1);
+        let mut arena = BytesMut::new();
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        for round in 0..3u16 {
+            for i in 0..3u16 {
+                let sid = 10 * round + i + 1;
+                let _ = a.send_setup_in(t, ControlMessage::icrq(2, sid, 1), sid, &mut arena);
+            }
+            for _ in 0..4 {
+                relay(t, &mut a, &mut b);
+                relay(t, &mut b, &mut a);
+            }
+        }
+        let kept: Vec<u16> = std::iter::from_fn(|| a.take_setup_sent()).collect();
+        assert_eq!(kept, [12, 13, 22, 23], "the newest 4 of 7");
     }
 
     /// `resume_replica` docs: a backup resumes from a copy that lags the failed LNS's counters on
