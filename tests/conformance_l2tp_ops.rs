@@ -118,6 +118,54 @@ fn l2tp_4_4_2_cdn_timeout() {
     assert_eq!(p.ep.tunnel_count(), 1, "only the call is cleared");
 }
 
+/// l2tp-5.8-answer-ahead-of-requests: a LAC's ICCN, the answer to the LNS's ICRP in a set-up
+/// under way (RFC 2661 7.4.1: the LNS waits for it), is not held behind ICRQs of calls opened
+/// later that wait for the send window (5.8: no more than the peer's Receive Window Size
+/// unacknowledged; Appendix A); Ns stays the sending order (5.8). Four calls opened at once on a
+/// tunnel whose LNS advertises Receive Window Size 1: the first call's ICRP answered, its ICCN
+/// leaves before the third and fourth calls' ICRQs (the second's may have left with the ICRP's
+/// acknowledgement), each message at the next Ns.
+#[test]
+fn l2tp_5_8_answer_ahead_of_requests() {
+    let mut q = lac_cfg(|_| {});
+    let (c1, _) = q.open();
+    for _ in 0..3 {
+        q.ep.open_session(q.now).unwrap();
+    }
+    let got = window_one(&mut q);
+    let icrq_sid = |c: &Ctl| c.avp(at::ASSIGNED_SESSION_ID).and_then(A::u16).unwrap();
+    let s1 = icrq_sid(&PQ::find(&got, mt::ICRQ).expect("first ICRQ"));
+    q.send(mt::ICRP, s1, vec![m(at::ASSIGNED_SESSION_ID, be16(MY_SID))]);
+    let mut sent = q.recv();
+    for _ in 0..4 {
+        q.zlb();
+        sent.extend(q.recv());
+    }
+    let order: Vec<u16> = sent
+        .iter()
+        .filter_map(|c| c.mt())
+        .filter(|t| *t == mt::ICRQ || *t == mt::ICCN)
+        .collect();
+    assert_eq!(
+        order.iter().filter(|t| **t == mt::ICRQ).count(),
+        3,
+        "{sent:?}"
+    );
+    let iccn_at = order.iter().position(|t| *t == mt::ICCN).expect("ICCN");
+    assert!(iccn_at <= 1, "ICCN behind queued ICRQs: {order:?}");
+    let ns: Vec<u16> = sent.iter().filter(|c| !c.is_zlb()).map(|c| c.ns).collect();
+    assert!(
+        ns.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{ns:?}"
+    );
+    let ev = q.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == c1)),
+        "{ev:?}"
+    );
+}
+
 /// l2tp-4.4.2-lac-setup-from-icrq: the time a LAC allots a call's set-up (CDN Result Code 10,
 /// "Call was not established within time allotted by LAC", RFC 2661 4.4.2) runs from the call's
 /// ICRQ being sent, not from the call being opened: an ICRQ waiting for the send window (RFC

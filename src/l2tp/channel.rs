@@ -17,11 +17,17 @@
 //! * Retransmission: the oldest unacknowledged message after `retransmit_initial`, doubling up
 //!   to `retransmit_cap`; after `max_retries` retransmissions without progress the channel is dead
 //!   and the tunnel must be torn down.
+//! * Queue order (Ns is given when a message leaves the queue, so queue order is sending order):
+//!   an answer in an exchange under way (SCCCN, ICRP, OCRP, ICCN, OCCN, CDN) waiting for the
+//!   window goes ahead of the queued requests that open new calls (ICRQ, OCRQ), never ahead of
+//!   other messages nor of its own call's request, so that set-ups under way finish before new
+//!   ones start (the peer's wait for the answer runs meanwhile, RFC 2661 7.4.1).
 //! * Bounds: at most `max_send_queue` messages wait for the window; [`Channel::send`] refuses
-//!   more with [`ChannelFull`].
+//!   more with [`ChannelFull`]. At most `max_send_queue` set-up messages that left the queue
+//!   wait for [`Channel::take_setup_sent`] (the oldest dropped).
 
-use super::wire::ControlMessage;
 use super::wire::header::ControlHeader;
+use super::wire::{ControlMessage, MessageType};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -390,6 +396,32 @@ impl Queued {
     }
 }
 
+/// Whether `msg` opens a new exchange: a call's request (ICRQ, OCRQ, RFC 2661 7.4, 7.5), which a
+/// queued answer may pass ([`Backlog::enqueue`]).
+fn opens(msg: &ControlMessage<'_>) -> bool {
+    matches!(
+        msg.message_type(),
+        Some(MessageType::ICRQ | MessageType::OCRQ)
+    )
+}
+
+/// Whether `msg` answers the peer's message in an exchange under way (SCCCN, ICRP, OCRP, ICCN,
+/// OCCN, CDN: RFC 2661 7.2, 7.4, 7.5), queued ahead of the requests that open new calls
+/// ([`Backlog::enqueue`]). StopCCN is not: it stays behind everything queued before it.
+fn answers(msg: &ControlMessage<'_>) -> bool {
+    matches!(
+        msg.message_type(),
+        Some(
+            MessageType::SCCCN
+                | MessageType::ICRP
+                | MessageType::OCRP
+                | MessageType::ICCN
+                | MessageType::OCCN
+                | MessageType::CDN
+        )
+    )
+}
+
 /// What waits in a channel ([`Channel`]'s `backlog`).
 #[derive(Debug, Default)]
 struct Backlog {
@@ -397,7 +429,7 @@ struct Backlog {
     queue: VecDeque<Queued>,
     /// The Session IDs of the set-up messages ([`Channel::send_setup_in`]) that left the queue
     /// since [`Channel::take_setup_sent`] last took them, oldest first: at most
-    /// `max_send_queue` between two flushes of the owner.
+    /// `max_send_queue` (`pop_front` drops the oldest beyond).
     setups_sent: Vec<u16>,
     /// Messages received ahead of the next expected one, at most `max_out_of_order`.
     ooo: BTreeMap<u16, ControlMessage<'static>>,
@@ -428,10 +460,13 @@ impl Backlog {
     }
 
     /// The next message to send, counting down the placed pins it may be one of; a set-up
-    /// message is noted in `setups_sent`.
-    fn pop_front(&mut self) -> Option<ControlMessage<'static>> {
+    /// message is noted in `setups_sent`, which keeps the `cap` newest (the oldest dropped).
+    fn pop_front(&mut self, cap: usize) -> Option<ControlMessage<'static>> {
         let Queued { msg, setup } = self.queue.pop_front()?;
         if let Some(sid) = setup {
+            if self.setups_sent.len() >= cap.max(1) {
+                self.setups_sent.remove(0);
+            }
             self.setups_sent.push(sid);
         }
         if self.placed > 0 {
@@ -441,6 +476,31 @@ impl Backlog {
             }
         }
         Some(msg)
+    }
+
+    /// Queues `q` (RFC 2661 5.8: Ns is given when a message leaves the queue, so the order
+    /// here is the sending order). An answer in an exchange under way ([`answers`]: SCCCN, ICRP,
+    /// OCRP, ICCN, OCCN, CDN) goes ahead of the queued requests that open new calls (ICRQ,
+    /// OCRQ, [`opens`]) at the queue's tail, so that set-ups already under way finish before
+    /// new ones start (the peer's wait for the answer runs meanwhile, RFC 2661 7.4.1, 7.5.1);
+    /// it never passes any other message, a request of its own call (the same Assigned
+    /// Session ID: a CDN stays behind its call's ICRQ), nor the placed run (RFC 4951 pins
+    /// keep their Ns). Answers cannot starve the requests: each answers a peer's message of an
+    /// exchange in flight.
+    fn enqueue(&mut self, q: Queued) {
+        let sid = q.msg.assigned_session_id();
+        let mut at = self.queue.len();
+        if answers(&q.msg) {
+            let floor = usize::from(self.placed).min(at);
+            while at > floor {
+                let before = &self.queue[at - 1].msg;
+                if !opens(before) || (sid.is_some() && before.assigned_session_id() == sid) {
+                    break;
+                }
+                at -= 1;
+            }
+        }
+        self.queue.insert(at, q);
     }
 
     /// Our next Ns jumped from `from` by `passed` (the peer took the failed endpoint's messages
@@ -605,7 +665,8 @@ impl Channel {
 
     /// The Session ID of the next set-up message ([`Channel::send_setup_in`]) that left the
     /// queue after waiting, oldest first; `None` when no more did. The owner takes them after
-    /// each call that may send (the endpoints do at every flush): they are kept until taken.
+    /// each call that may send (the endpoints do at every flush): they are kept until taken,
+    /// at most `max_send_queue` of them (when more leave untaken, the oldest is dropped).
     pub fn take_setup_sent(&mut self) -> Option<u16> {
         let b = self.backlog.as_mut()?;
         if b.setups_sent.is_empty() {
@@ -636,8 +697,7 @@ impl Channel {
         }
         self.backlog
             .get_or_insert_with(Default::default)
-            .queue
-            .push_back(Queued { msg, setup });
+            .enqueue(Queued { msg, setup });
         // Should the pump send it now after all, it is noted as sent after waiting.
         self.pump(now);
         Ok(false)
@@ -846,7 +906,8 @@ impl Channel {
         }
         self.pump_reserved(now, arena);
         while self.may_send() {
-            let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front()) else {
+            let cap = self.cfg.max_send_queue;
+            let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front(cap)) else {
                 break;
             };
             self.transmit_new(now, msg, None);
@@ -2345,6 +2406,85 @@ mod tests {
         }
         to.flush_ack();
         got
+    }
+
+    /// `Backlog::enqueue` (RFC 2661 5.8, 7.4.1): behind a closed window, a CDN passes the queued
+    /// ICRQs of other calls but never its own call's ICRQ (the peer would get a CDN for a call
+    /// it does not know), nor a message that opens no call; Ns is the sending order.
+    #[test]
+    fn an_answer_passes_other_calls_requests_only() {
+        use crate::l2tp::wire::{ResultCode, ResultCodeValue};
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(1);
+        let cdn = |sid| {
+            ControlMessage::cdn(
+                2,
+                0,
+                sid,
+                ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+            )
+        };
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        let mut arena = BytesMut::new();
+        for sid in [5, 6] {
+            let sent = a.send_setup_in(t, ControlMessage::icrq(2, sid, 1), sid, &mut arena);
+            assert_eq!(sent, Ok(false));
+        }
+        a.send(t, cdn(5)).unwrap();
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        a.send(t, cdn(6)).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            for m in relay(t, &mut a, &mut b) {
+                seen.push((m.message_type().unwrap().0, m.assigned_session_id()));
+            }
+            relay(t, &mut b, &mut a);
+        }
+        let (icrq, cdn_, hello) = (10, 14, 6);
+        assert_eq!(
+            seen,
+            [
+                (hello, None),
+                (icrq, Some(5)),
+                (cdn_, Some(5)),
+                (icrq, Some(6)),
+                (hello, None),
+                (cdn_, Some(6)),
+            ]
+        );
+        assert_eq!(a.take_setup_sent(), Some(5));
+        assert_eq!(a.take_setup_sent(), Some(6));
+        assert_eq!(a.take_setup_sent(), None);
+    }
+
+    /// `Channel::take_setup_sent` docs: set-up messages that left the queue and were never taken
+    /// are kept up to `max_send_queue`, the oldest dropped.
+    #[test]
+    fn untaken_setups_are_bounded() {
+        let cfg = ChannelConfig {
+            max_send_queue: 4,
+            ..ChannelConfig::default()
+        };
+        let t = Instant::now();
+        let (mut a, mut b) = (
+            Channel::new(cfg, 1),
+            Channel::new(ChannelConfig::default(), 2),
+        );
+        a.set_peer_window(1);
+        let mut arena = BytesMut::new();
+        a.send(t, ControlMessage::hello(2)).unwrap();
+        for round in 0..3u16 {
+            for i in 0..3u16 {
+                let sid = 10 * round + i + 1;
+                let _ = a.send_setup_in(t, ControlMessage::icrq(2, sid, 1), sid, &mut arena);
+            }
+            for _ in 0..4 {
+                relay(t, &mut a, &mut b);
+                relay(t, &mut b, &mut a);
+            }
+        }
+        let kept: Vec<u16> = std::iter::from_fn(|| a.take_setup_sent()).collect();
+        assert_eq!(kept, [12, 13, 22, 23], "the newest 4 of 7");
     }
 
     /// `resume_replica` docs: a backup resumes from a copy that lags the failed LNS's counters on
