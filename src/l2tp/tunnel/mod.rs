@@ -708,7 +708,7 @@ impl Core {
     /// [`Core::flush`], after the ZLB still owed ([`Channel::flush_ack_in`]) when `ack`: one
     /// look-up of the tunnel for both ([`Core::finish`]).
     #[inline(always)]
-    fn flush_with(&mut self, _now: Instant, tid: u16, ack: bool) {
+    fn flush_with(&mut self, now: Instant, tid: u16, ack: bool) {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
@@ -717,7 +717,7 @@ impl Core {
         }
         // Looked up again only when the answers resolved may have changed the tunnel table.
         let t = if t.channel.has_resolved() {
-            self.answers_resolved(_now, tid);
+            self.answers_resolved(now, tid);
             let Some(t) = self.tunnels.get_mut(&tid) else {
                 return;
             };
@@ -726,7 +726,7 @@ impl Core {
             t
         };
         let t = if t.channel.has_setup_sent() {
-            self.setups_sent(_now, tid);
+            self.setups_sent(now, tid);
             let Some(t) = self.tunnels.get_mut(&tid) else {
                 return;
             };
