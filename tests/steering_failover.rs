@@ -393,6 +393,23 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
     gw.sim.run_for(Duration::from_millis(20));
     assert_eq!(gw.line(0).stats().to_backup, before + 1);
 
+    // New sessions are placed on the others, as primary and as backup, even once it is the
+    // least loaded.
+    let before = gw.sgsn().sessions.len();
+    for i in 100..140 {
+        let now = gw.sim.now();
+        gw.sgsn().create(now, &format!("00101{i:010}"), 5);
+        gw.sim.run_for(Duration::from_millis(20));
+    }
+    gw.sim.run_for(Duration::from_millis(500));
+    let placed = &gw.sgsn().sessions[before..];
+    assert_eq!(placed.len(), 40);
+    for s in placed {
+        assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+        assert_ne!(l.primary(s.gw_teid_u), Some(vid12));
+        assert_ne!(l.backup(s.gw_teid_u), Some(vid12));
+    }
+
     // Heartbeats keep arriving: it stays Down, and is reported nothing else.
     gw.sim.run_for(Duration::from_secs(3));
     assert_eq!(steer(&gw), on_backup);
@@ -421,6 +438,68 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
         !gw.sim
             .node_mut::<SwitchProcessor>(sp)
             .set_processor_up(now, 99, false)
+    );
+}
+
+/// A processor set Down by command that then really fails is reported Down once (its missed
+/// heartbeats change nothing the gateway acts on); set Up again while its heartbeats are
+/// silent, it stays Down (its sessions stay on their backups) and comes back, reported
+/// `ProcessorUp`, only when its heartbeats resume (here, restarted).
+#[test]
+fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
+    let mut gw = Gateway::new(5, 0.0, 1);
+    gw.create_sessions(6);
+    gw.settle();
+    let sp = gw.sp;
+    let up_down = |gw: &mut Gateway| -> Vec<SwitchEvent> {
+        gw.sim
+            .events(sp)
+            .into_iter()
+            .filter_map(|e| match e {
+                telcp::Event::Switch(
+                    e @ (SwitchEvent::ProcessorUp { .. } | SwitchEvent::ProcessorDown { .. }),
+                ) => Some(e),
+                _ => None,
+            })
+            .collect()
+    };
+    up_down(&mut gw);
+    let now = gw.sim.now();
+    assert!(
+        gw.sim
+            .node_mut::<SwitchProcessor>(sp)
+            .set_processor_up(now, 13, false)
+    );
+    let node = gw.procs[&13];
+    gw.sim.crash(node);
+    gw.sim.run_for(Duration::from_secs(2));
+    assert_eq!(
+        gw.sp().monitor().state(telcp::health::NodeId(13)),
+        Some(NodeState::Down)
+    );
+    assert_eq!(
+        up_down(&mut gw),
+        vec![SwitchEvent::ProcessorDown { processor: 13 }]
+    );
+    let now = gw.sim.now();
+    assert!(
+        gw.sim
+            .node_mut::<SwitchProcessor>(sp)
+            .set_processor_up(now, 13, true)
+    );
+    gw.sim.run_for(Duration::from_millis(500));
+    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Down));
+    assert_eq!(up_down(&mut gw), vec![]);
+    let now = gw.sim.now();
+    gw.sim.restart(
+        node,
+        Box::new(Processor::new(processor_config(13, 2), now).unwrap()),
+    );
+    gw.sim.run_for(Duration::from_secs(2));
+    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Up));
+    assert_eq!(
+        up_down(&mut gw),
+        vec![SwitchEvent::ProcessorUp { processor: 13 }]
     );
 }
 
