@@ -324,6 +324,28 @@ fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
     );
 }
 
+/// The switch processor's `ProcessorUp` and `ProcessorDown` events since the last call.
+fn up_down_events(gw: &mut Gateway) -> Vec<SwitchEvent> {
+    gw.sim
+        .events(gw.sp)
+        .into_iter()
+        .filter_map(|e| match e {
+            telcp::Event::Switch(
+                e @ (SwitchEvent::ProcessorUp { .. } | SwitchEvent::ProcessorDown { .. }),
+            ) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The operator's command to the switch processor, now.
+fn set_processor_up(gw: &mut Gateway, processor: u32, up: bool) -> bool {
+    let now = gw.sim.now();
+    gw.sim
+        .node_mut::<SwitchProcessor>(gw.sp)
+        .set_processor_up(now, processor, up)
+}
+
 /// TS 23.007 clause 23 (general partial failure handling) has a node whose hardware or software
 /// failure affects part of its PDN connections recover them, where it can, with
 /// "implementation-specific session redundancy procedures" before telling peers anything. Here the
@@ -358,33 +380,15 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
         backup: true,
     };
     assert_eq!(steer(&gw), on_primary);
-    let sp = gw.sp;
-    let health_events = |gw: &mut Gateway| -> Vec<SwitchEvent> {
-        gw.sim
-            .events(sp)
-            .into_iter()
-            .filter_map(|e| match e {
-                telcp::Event::Switch(
-                    e @ (SwitchEvent::ProcessorUp { .. } | SwitchEvent::ProcessorDown { .. }),
-                ) => Some(e),
-                _ => None,
-            })
-            .collect()
-    };
-    health_events(&mut gw);
+    up_down_events(&mut gw);
 
-    let now = gw.sim.now();
-    assert!(
-        gw.sim
-            .node_mut::<SwitchProcessor>(sp)
-            .set_processor_up(now, 12, false)
-    );
+    assert!(set_processor_up(&mut gw, 12, false));
     // One table push to the line interface, far less than the heartbeats take.
     gw.sim.run_for(Duration::from_millis(20));
     assert_eq!(steer(&gw), on_backup);
     assert_eq!(gw.sp().processor_state(12), Some(NodeState::Down));
     assert_eq!(
-        health_events(&mut gw),
+        up_down_events(&mut gw),
         vec![SwitchEvent::ProcessorDown { processor: 12 }]
     );
     // The line interface itself passes the session's G-PDU to the backup.
@@ -417,28 +421,18 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
         gw.sp().monitor().state(telcp::health::NodeId(12)),
         Some(NodeState::Up)
     );
-    assert_eq!(health_events(&mut gw), vec![]);
+    assert_eq!(up_down_events(&mut gw), vec![]);
 
-    let now = gw.sim.now();
-    assert!(
-        gw.sim
-            .node_mut::<SwitchProcessor>(sp)
-            .set_processor_up(now, 12, true)
-    );
+    assert!(set_processor_up(&mut gw, 12, true));
     gw.sim.run_for(Duration::from_millis(20));
     assert_eq!(steer(&gw), on_primary);
     assert_eq!(gw.sp().processor_state(12), Some(NodeState::Up));
     assert_eq!(
-        health_events(&mut gw),
+        up_down_events(&mut gw),
         vec![SwitchEvent::ProcessorUp { processor: 12 }]
     );
     // A slot that is not configured is refused.
-    let now = gw.sim.now();
-    assert!(
-        !gw.sim
-            .node_mut::<SwitchProcessor>(sp)
-            .set_processor_up(now, 99, false)
-    );
+    assert!(!set_processor_up(&mut gw, 99, false));
 }
 
 /// A processor set Down by command that then really fails is reported Down once (its missed
@@ -450,26 +444,8 @@ fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
     let mut gw = Gateway::new(5, 0.0, 1);
     gw.create_sessions(6);
     gw.settle();
-    let sp = gw.sp;
-    let up_down = |gw: &mut Gateway| -> Vec<SwitchEvent> {
-        gw.sim
-            .events(sp)
-            .into_iter()
-            .filter_map(|e| match e {
-                telcp::Event::Switch(
-                    e @ (SwitchEvent::ProcessorUp { .. } | SwitchEvent::ProcessorDown { .. }),
-                ) => Some(e),
-                _ => None,
-            })
-            .collect()
-    };
-    up_down(&mut gw);
-    let now = gw.sim.now();
-    assert!(
-        gw.sim
-            .node_mut::<SwitchProcessor>(sp)
-            .set_processor_up(now, 13, false)
-    );
+    up_down_events(&mut gw);
+    assert!(set_processor_up(&mut gw, 13, false));
     let node = gw.procs[&13];
     gw.sim.crash(node);
     gw.sim.run_for(Duration::from_secs(2));
@@ -478,18 +454,13 @@ fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
         Some(NodeState::Down)
     );
     assert_eq!(
-        up_down(&mut gw),
+        up_down_events(&mut gw),
         vec![SwitchEvent::ProcessorDown { processor: 13 }]
     );
-    let now = gw.sim.now();
-    assert!(
-        gw.sim
-            .node_mut::<SwitchProcessor>(sp)
-            .set_processor_up(now, 13, true)
-    );
+    assert!(set_processor_up(&mut gw, 13, true));
     gw.sim.run_for(Duration::from_millis(500));
     assert_eq!(gw.sp().processor_state(13), Some(NodeState::Down));
-    assert_eq!(up_down(&mut gw), vec![]);
+    assert_eq!(up_down_events(&mut gw), vec![]);
     let now = gw.sim.now();
     gw.sim.restart(
         node,
@@ -498,7 +469,7 @@ fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
     gw.sim.run_for(Duration::from_secs(2));
     assert_eq!(gw.sp().processor_state(13), Some(NodeState::Up));
     assert_eq!(
-        up_down(&mut gw),
+        up_down_events(&mut gw),
         vec![SwitchEvent::ProcessorUp { processor: 13 }]
     );
 }
