@@ -650,7 +650,7 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
                 assert_eq!(b.care_of.first().unwrap().address.octets()[2], 200);
             }
         }
-        assert!(w.sim.node::<ForeignAgent>(fas[0]).relayed_replies >= 4);
+        assert!(w.sim.node::<ForeignAgent>(fas[0]).stats().relayed_replies >= 4);
         assert!(
             w.replies_to(fa_addr(3))
                 .iter()

@@ -207,7 +207,8 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
     }
     let fa = fa.shutdown().await.expect("FA stops");
     assert_eq!(
-        fa.endpoint.relayed_replies, 1,
+        fa.endpoint.stats().relayed_replies,
+        1,
         "the reply came back through the FA"
     );
     let served = [ha1.parts[0].stats().await, ha2.parts[0].stats().await];

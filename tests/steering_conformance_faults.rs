@@ -349,14 +349,14 @@ fn fault_12_ipv6_request_to_an_ipv4_only_gateway_is_refused_with_cause_220() {
 #[test]
 fn fault_12_an_ipv6_pool_too_small_for_the_layout_is_refused() {
     let mut c = proc_cfg();
-    // The default layout needs 8 + 16 bits above the /64: a /48 leaves 16.
+    // The default layout needs 8 + 8 VID bits and 4 local bits above the /64: a /48 leaves 16.
     c.ue_pool_v6 = Some("2001:db8::/48".parse().unwrap());
     assert!(matches!(
         Processor::new(c.clone(), Instant::now()),
         Err(ConfigError::PoolTooSmall {
             field: ConfigField::UePoolV6,
             prefix: 48,
-            longest: 47
+            longest: 44
         })
     ));
     c.ue_pool_v6 = Some("2001:db8::/40".parse().unwrap());

@@ -296,8 +296,12 @@ fn s(a: &str) -> SocketAddr {
     a.parse().unwrap()
 }
 
-/// A processor with VID 5 whose pool 10.0.0.0/14 leaves 2 local bits after the 8-bit VID and
-/// backup fields: 3 sessions per (VID, backup VID) slice.
+/// Sessions per (VID, backup VID) slice of [`small_processor`]'s pool.
+const SLICE: u32 = 15;
+
+/// A processor with VID 5 whose pool 10.0.0.0/12 leaves 4 local bits after the 8-bit VID and
+/// backup fields (the fewest a pool may leave, `UePool::MIN_LOCAL_BITS`): 15 sessions per
+/// (VID, backup VID) slice.
 fn small_processor(now: Instant) -> Processor {
     let cfg = ProcessorConfig::new(
         11,
@@ -305,7 +309,7 @@ fn small_processor(now: Instant) -> Processor {
         s(SWITCH),
         s(LINE),
         VidLayout::default(),
-        "10.0.0.0/14".parse().unwrap(),
+        "10.0.0.0/12".parse().unwrap(),
         ClusterKey::new(b"downlink"),
     );
     let mut p = Processor::new(cfg, now).unwrap();
@@ -380,7 +384,7 @@ fn create_pdp(i: u32) -> Vec<u8> {
 fn gtpc_7_3_2_addresses_occupied() {
     let now = Instant::now();
     let mut p = small_processor(now);
-    for i in 0..3 {
+    for i in 0..SLICE {
         let out = direct(
             &mut p,
             now,
@@ -397,7 +401,7 @@ fn gtpc_7_3_2_addresses_occupied() {
         9,
         "192.0.2.10:2123",
         "10.0.0.1:2123",
-        create_pdp(3),
+        create_pdp(SLICE),
     );
     let refusal = gtp::parse(&out[0]).unwrap();
     assert_eq!(
@@ -414,17 +418,16 @@ fn gtpc_7_3_2_addresses_occupied() {
         8,
         "192.0.2.10:2123",
         "10.0.0.1:2123",
-        create_pdp(4),
+        create_pdp(SLICE + 1),
     );
     assert!(out.is_empty());
-    assert_eq!(p.session_count(), 4);
+    assert_eq!(p.session_count(), SLICE as usize + 1);
     let mut teids: Vec<u32> = p.session_teids().collect();
     teids.sort();
-    // The TEIDs carry (5, 9, 1..=3) and (5, 8, 1).
-    assert_eq!(
-        teids,
-        vec![0x0508_0001, 0x0509_0001, 0x0509_0002, 0x0509_0003]
-    );
+    // The TEIDs carry (5, 8, 1) and (5, 9, 1..=15).
+    let mut want = vec![0x0508_0001];
+    want.extend((1..=SLICE).map(|i| 0x0509_0000 + i));
+    assert_eq!(teids, want);
 }
 
 /// gtpv2-7.2.2-addresses-occupied (TS 29.274 sections 7.2.2 and 8.4): a Create Session Request
@@ -446,10 +449,17 @@ fn gtpv2_7_2_2_addresses_occupied() {
         .to_vec()
         .unwrap()
     };
-    for i in 0..3 {
+    for i in 0..SLICE {
         assert!(direct(&mut p, now, 9, "192.0.2.20:2123", "10.0.0.1:2123", csr(i)).is_empty());
     }
-    let out = direct(&mut p, now, 9, "192.0.2.20:2123", "10.0.0.1:2123", csr(3));
+    let out = direct(
+        &mut p,
+        now,
+        9,
+        "192.0.2.20:2123",
+        "10.0.0.1:2123",
+        csr(SLICE),
+    );
     let refusal = gtpv2::parse(&out[0]).unwrap();
     assert_eq!(
         refusal.cause().map(|c| c.value),
@@ -481,7 +491,7 @@ fn pfcp_7_5_3_addresses_occupied() {
         .to_vec()
         .unwrap()
     };
-    for i in 0..3 {
+    for i in 0..SLICE {
         let out = direct(
             &mut p,
             now,
@@ -498,7 +508,7 @@ fn pfcp_7_5_3_addresses_occupied() {
         9,
         "192.0.2.30:8805",
         "10.0.0.1:8805",
-        ser(3, true),
+        ser(SLICE, true),
     );
     let cause = pfcp::parse(&out[0]).unwrap().cause();
     assert_eq!(cause, Some(pfcp::Cause::ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED));
@@ -508,7 +518,7 @@ fn pfcp_7_5_3_addresses_occupied() {
         9,
         "192.0.2.30:8805",
         "10.0.0.1:8805",
-        ser(4, false),
+        ser(SLICE + 1, false),
     );
     let cause = pfcp::parse(&out[0]).unwrap().cause();
     assert_eq!(cause, Some(pfcp::Cause::NO_RESOURCES_AVAILABLE));

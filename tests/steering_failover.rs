@@ -5,14 +5,16 @@
 
 mod common;
 
+use common::gtp::g_pdu;
 use common::steering::*;
 use std::collections::HashMap;
 use std::time::Duration;
+use telcp::health::NodeState;
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::gtp::Cause;
 use telcp::steering::switch::SwitchEvent;
-use telcp::steering::{LineInterface, Processor, SwitchProcessor, VirtualId};
+use telcp::steering::{LineInterface, Processor, SwitchProcessor, Verdict, VirtualId};
 
 // ---------------------------------------------------------------- claim 6
 
@@ -319,6 +321,156 @@ fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
             .iter()
             .any(|e| matches!(e, SwitchEvent::ProcessorDown { .. })),
         "{back:?}"
+    );
+}
+
+/// The switch processor's `ProcessorUp` and `ProcessorDown` events since the last call.
+fn up_down_events(gw: &mut Gateway) -> Vec<SwitchEvent> {
+    gw.sim
+        .events(gw.sp)
+        .into_iter()
+        .filter_map(|e| match e {
+            telcp::Event::Switch(
+                e @ (SwitchEvent::ProcessorUp { .. } | SwitchEvent::ProcessorDown { .. }),
+            ) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The operator's command to the switch processor, now.
+fn set_processor_up(gw: &mut Gateway, processor: u32, up: bool) -> bool {
+    let now = gw.sim.now();
+    gw.sim
+        .node_mut::<SwitchProcessor>(gw.sp)
+        .set_processor_up(now, processor, up)
+}
+
+/// TS 23.007 clause 23 (general partial failure handling) has a node whose hardware or software
+/// failure affects part of its PDN connections recover them, where it can, with
+/// "implementation-specific session redundancy procedures" before telling peers anything. Here the
+/// redundancy is the session's backup processor, and the trigger need not wait for the heartbeats
+/// (Down after `health.misses_down` intervals: 600 ms in this world, 5 s with the defaults): the
+/// operator's (or the product's health probe's) `set_processor_up(.., false)` sets the processor
+/// Down at once, so a G-PDU whose TEID carries its VID goes to the session's backup after one
+/// table push. Its heartbeats, still arriving, do not bring it back; `set_processor_up(.., true)`
+/// does, at once.
+#[test]
+fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
+    let mut gw = Gateway::new(4, 0.0, 1);
+    gw.create_sessions(10);
+    gw.settle();
+    let l = layout();
+    let vid12 = gw.proc(12).vid().unwrap();
+    let idx = gw
+        .sgsn()
+        .sessions
+        .iter()
+        .position(|s| l.primary(s.gw_teid_u) == Some(vid12))
+        .expect("a session on processor 12");
+    let teid = gw.sgsn().sessions[idx].gw_teid_u;
+    let backup = l.backup(teid).expect("the session has a backup");
+    let steer = |gw: &Gateway| gw.line(0).table().steer(&g_pdu(teid, b"x"));
+    let on_primary = Verdict::Processor {
+        vid: vid12,
+        backup: false,
+    };
+    let on_backup = Verdict::Processor {
+        vid: backup,
+        backup: true,
+    };
+    assert_eq!(steer(&gw), on_primary);
+    up_down_events(&mut gw);
+
+    assert!(set_processor_up(&mut gw, 12, false));
+    // One table push to the line interface, far less than the heartbeats take.
+    gw.sim.run_for(Duration::from_millis(20));
+    assert_eq!(steer(&gw), on_backup);
+    assert_eq!(gw.sp().processor_state(12), Some(NodeState::Down));
+    assert_eq!(
+        up_down_events(&mut gw),
+        vec![SwitchEvent::ProcessorDown { processor: 12 }]
+    );
+    // The line interface itself passes the session's G-PDU to the backup.
+    let before = gw.line(0).stats().to_backup;
+    gw.sgsn().g_pdu(idx);
+    gw.sim.run_for(Duration::from_millis(20));
+    assert_eq!(gw.line(0).stats().to_backup, before + 1);
+
+    // New sessions are placed on the others, as primary and as backup, even once it is the
+    // least loaded.
+    let before = gw.sgsn().sessions.len();
+    for i in 100..140 {
+        let now = gw.sim.now();
+        gw.sgsn().create(now, &format!("00101{i:010}"), 5);
+        gw.sim.run_for(Duration::from_millis(20));
+    }
+    gw.sim.run_for(Duration::from_millis(500));
+    let placed = &gw.sgsn().sessions[before..];
+    assert_eq!(placed.len(), 40);
+    for s in placed {
+        assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+        assert_ne!(l.primary(s.gw_teid_u), Some(vid12));
+        assert_ne!(l.backup(s.gw_teid_u), Some(vid12));
+    }
+
+    // Heartbeats keep arriving: it stays Down, and is reported nothing else.
+    gw.sim.run_for(Duration::from_secs(3));
+    assert_eq!(steer(&gw), on_backup);
+    assert_eq!(
+        gw.sp().monitor().state(telcp::health::NodeId(12)),
+        Some(NodeState::Up)
+    );
+    assert_eq!(up_down_events(&mut gw), vec![]);
+
+    assert!(set_processor_up(&mut gw, 12, true));
+    gw.sim.run_for(Duration::from_millis(20));
+    assert_eq!(steer(&gw), on_primary);
+    assert_eq!(gw.sp().processor_state(12), Some(NodeState::Up));
+    assert_eq!(
+        up_down_events(&mut gw),
+        vec![SwitchEvent::ProcessorUp { processor: 12 }]
+    );
+    // A slot that is not configured is refused.
+    assert!(!set_processor_up(&mut gw, 99, false));
+}
+
+/// A processor set Down by command that then really fails is reported Down once (its missed
+/// heartbeats change nothing the gateway acts on); set Up again while its heartbeats are
+/// silent, it stays Down (its sessions stay on their backups) and comes back, reported
+/// `ProcessorUp`, only when its heartbeats resume (here, restarted).
+#[test]
+fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
+    let mut gw = Gateway::new(5, 0.0, 1);
+    gw.create_sessions(6);
+    gw.settle();
+    up_down_events(&mut gw);
+    assert!(set_processor_up(&mut gw, 13, false));
+    let node = gw.procs[&13];
+    gw.sim.crash(node);
+    gw.sim.run_for(Duration::from_secs(2));
+    assert_eq!(
+        gw.sp().monitor().state(telcp::health::NodeId(13)),
+        Some(NodeState::Down)
+    );
+    assert_eq!(
+        up_down_events(&mut gw),
+        vec![SwitchEvent::ProcessorDown { processor: 13 }]
+    );
+    assert!(set_processor_up(&mut gw, 13, true));
+    gw.sim.run_for(Duration::from_millis(500));
+    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Down));
+    assert_eq!(up_down_events(&mut gw), vec![]);
+    let now = gw.sim.now();
+    gw.sim.restart(
+        node,
+        Box::new(Processor::new(processor_config(13, 2), now).unwrap()),
+    );
+    gw.sim.run_for(Duration::from_secs(2));
+    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Up));
+    assert_eq!(
+        up_down_events(&mut gw),
+        vec![SwitchEvent::ProcessorUp { processor: 13 }]
     );
 }
 

@@ -18,8 +18,7 @@ mod common;
 use common::UdpLoop;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use telcp::health::{ClusterKey, Policy};
-use telcp::steering::limit::RateLimit;
+use telcp::health::{ClusterKey, HealthConfig};
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::{SwitchConfig, SwitchEvent};
@@ -59,22 +58,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
     let key = ClusterKey::new(b"gateway example key");
     let bad = |e: telcp::steering::ConfigError| std::io::Error::other(e.to_string());
     let mut net = UdpLoop::new(o.pcap.as_deref())?;
-    let li = LineInterface::new(
-        LineConfig {
-            fabric_addr: fabric(0),
-            switch_addr: fabric(1),
-            layout,
-            l2tp_layout: None,
-            ue_pool: None,
-            queue_limit: 4096,
-            event_limit: 4096,
-            error_indications: RateLimit::default(),
-            non_existent: RateLimit::default(),
-            extension_headers: RateLimit::default(),
-        },
-        now,
-    )
-    .map_err(bad)?;
+    let li = LineInterface::new(LineConfig::new(fabric(0), fabric(1), layout), now).map_err(bad)?;
     let gw = IpAddr::V4(o.listen);
     let line = net.add(
         "line",
@@ -86,80 +70,38 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
         Box::new(li),
     )?;
     let ids: Vec<u32> = (0..o.processors).map(|i| 11 + i).collect();
-    let sp = SwitchProcessor::new(
-        SwitchConfig {
-            node: 1,
-            incarnation: 1,
-            rejoin_grace: Duration::from_secs(1),
-            fabric_addr: fabric(1),
-            line_interfaces: vec![fabric(0)],
-            processors: ids
-                .iter()
-                .map(|&id| (id, fabric(2 + (id - 11) as u16)))
-                .collect(),
-            layout,
-            l2tp_layout: None,
-            recovery: 1,
-            max_sessions: 100_000,
-            max_recent: 1024,
-            recent_window: Duration::from_secs(30),
-            retransmit: Duration::from_millis(200),
-            withdraw_after: Duration::from_secs(30),
-            key: key.clone(),
-            health: telcp::health::HealthConfig::default()
-                .with_interval(Duration::from_millis(200))
-                .with_misses(3, 6)
-                .with_overload_percent(95),
-            policy: Policy::LeastLoaded,
-            placement: telcp::steering::switch::Placement::Load,
-            seed: telcp::io::seed(1),
-            queue_limit: 4096,
-            version_not_supported: RateLimit::default(),
-            error_indications: RateLimit::default(),
-            echo_responses: RateLimit::default(),
-            extension_headers: RateLimit::default(),
-            path: telcp::steering::path::PathConfig::default(),
-            teid_ranges: false,
-        },
-        now,
-    )
-    .map_err(bad)?;
+    let processor_addr = |id: u32| fabric(2 + (id - 11) as u16);
+    let slots = ids.iter().map(|&id| (id, processor_addr(id))).collect();
+    let mut sc = SwitchConfig::new(1, fabric(1), vec![fabric(0)], slots, layout, key.clone());
+    // Beyond the defaults: restart counter 1 in Recovery IEs, heartbeats every 200 ms (a silent
+    // processor is Down after 1.2 s, so a failover shows at once), a seeded placement.
+    sc.recovery = 1;
+    sc.health = HealthConfig::default()
+        .with_interval(Duration::from_millis(200))
+        .with_misses(3, 6)
+        .with_overload_percent(95);
+    sc.seed = telcp::io::seed(1);
+    let sp = SwitchProcessor::new(sc, now).map_err(bad)?;
     let switch = net.add("switch", &[fabric(1)], Box::new(sp))?;
     let mut processors = Vec::new();
     for &id in &ids {
-        let p = Processor::new(
-            ProcessorConfig {
-                id,
-                incarnation: 1,
-                fabric_addr: fabric(2 + (id - 11) as u16),
-                switch_addr: fabric(1),
-                switch_node: 1,
-                line_addr: fabric(0),
-                layout,
-                l2tp_layout: None,
-                max_sessions: 1000,
-                max_shadow: 10_000,
-                ue_pool: "10.0.0.0/8".parse().map_err(std::io::Error::other)?,
-                ue_pool_v6: None,
-                recovery: 1,
-                retransmit: Duration::from_millis(100),
-                max_retries: 10,
-                key: key.clone(),
-                health: telcp::health::HealthConfig::default()
-                    .with_interval(Duration::from_millis(200)),
-                queue_limit: 4096,
-                error_indications: RateLimit::default(),
-                non_existent: RateLimit::default(),
-                extension_headers: RateLimit::default(),
-            },
-            now,
-        )
-        .map_err(bad)?;
-        processors.push(net.add(
-            &format!("proc{id}"),
-            &[fabric(2 + (id - 11) as u16)],
-            Box::new(p),
-        )?);
+        let pool = "10.0.0.0/8".parse().map_err(std::io::Error::other)?;
+        let mut pc = ProcessorConfig::new(
+            id,
+            processor_addr(id),
+            fabric(1),
+            fabric(0),
+            layout,
+            pool,
+            key.clone(),
+        );
+        // The switch processor's heartbeat interval and restart counter; faster fabric repeats.
+        pc.max_sessions = 1000;
+        pc.recovery = 1;
+        pc.retransmit = Duration::from_millis(100);
+        pc.health = HealthConfig::default().with_interval(Duration::from_millis(200));
+        let p = Processor::new(pc, now).map_err(bad)?;
+        processors.push(net.add(&format!("proc{id}"), &[processor_addr(id)], Box::new(p))?);
     }
     Ok(Gateway {
         net,

@@ -1,12 +1,12 @@
 //! A minimal sans-IO foreign agent: relays registrations between mobile nodes and a home agent.
 
-use super::ConfigField;
 use super::wire::auth::PreparedKey;
 use super::wire::auth::SecurityAssociation;
 use super::wire::{
     Builder, Extension, ExtensionType, Header, Message, MessageType, REVOCATION_I_BIT, Reply,
     ReplyCode, Request, Revocation, RevocationAck, RevocationFlags, WireError, append_auth,
 };
+use super::{ConfigError, ConfigField};
 use crate::Transmit;
 use crate::io::{Outbox, Overflow};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -54,8 +54,9 @@ impl ForeignAgentConfig {
     }
 }
 
-/// Why the foreign agent refused a datagram or its configuration. The names are the ones the Home
-/// Agent ([`crate::mip::InputError`]) and the mobile node ([`crate::mip::ClientError`]) use.
+/// Why the foreign agent refused a datagram. The names are the ones the Home Agent
+/// ([`crate::mip::InputError`]) and the mobile node ([`crate::mip::ClientError`]) use; a
+/// configuration is refused with [`ConfigError`], as for every Mobile IP role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaError {
@@ -68,10 +69,6 @@ pub enum FaError {
     /// A request from the home agent's side, or a reply from a mobile node's.
     #[error("message from the wrong side")]
     WrongSide,
-    /// A configuration field out of range ([`ConfigField::MaxPending`]: 0;
-    /// [`ConfigField::PendingTimeout`]: 0 or above one hour).
-    #[error("{0} out of range")]
-    OutOfRange(ConfigField),
     /// A reply without a valid FA-HA authenticator (when the FA has an FA-HA association, RFC
     /// 5944 section 3.7.3.1).
     #[error("reply failed FA-HA authentication")]
@@ -236,20 +233,24 @@ pub struct ForeignAgent {
     start: Instant,
     revocations_acked: u64,
     revocations_refused: u64,
-    /// Requests relayed.
-    pub relayed_requests: u64,
-    /// Replies relayed.
-    pub relayed_replies: u64,
+    relayed_requests: u64,
+    relayed_replies: u64,
 }
 
 impl ForeignAgent {
-    /// A foreign agent. Refused: `max_pending` of 0, a pending timeout of 0 or above one hour.
-    pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, FaError> {
+    /// A foreign agent.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming [`ConfigField::MaxPending`] (0) or
+    /// [`ConfigField::PendingTimeout`] (0 or above one hour): the configuration error type of
+    /// every Mobile IP role, as [`HomeAgent::new`](crate::mip::HomeAgent::new) and
+    /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) return it.
+    pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, ConfigError> {
         if cfg.max_pending == 0 {
-            return Err(FaError::OutOfRange(ConfigField::MaxPending));
+            return Err(ConfigError::OutOfRange(ConfigField::MaxPending));
         }
         if cfg.pending_timeout.is_zero() || cfg.pending_timeout > Duration::from_secs(3600) {
-            return Err(FaError::OutOfRange(ConfigField::PendingTimeout));
+            return Err(ConfigError::OutOfRange(ConfigField::PendingTimeout));
         }
         Ok(ForeignAgent {
             cfg,
@@ -684,14 +685,14 @@ mod tests {
         c.max_pending = 0;
         assert_eq!(
             ForeignAgent::new(c, t0).err(),
-            Some(FaError::OutOfRange(ConfigField::MaxPending))
+            Some(ConfigError::OutOfRange(ConfigField::MaxPending))
         );
         for t in [Duration::ZERO, Duration::from_secs(3601)] {
             let mut c = good.clone();
             c.pending_timeout = t;
             assert_eq!(
                 ForeignAgent::new(c, t0).err(),
-                Some(FaError::OutOfRange(ConfigField::PendingTimeout))
+                Some(ConfigError::OutOfRange(ConfigField::PendingTimeout))
             );
         }
     }
@@ -716,6 +717,6 @@ mod tests {
         }
         assert!(fa.order.len() <= 8, "deadline queue: {}", fa.order.len());
         assert_eq!(fa.pending.len(), 1);
-        assert_eq!(fa.relayed_requests, 10_000);
+        assert_eq!(fa.stats().relayed_requests, 10_000);
     }
 }

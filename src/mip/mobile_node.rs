@@ -1,6 +1,5 @@
 //! A sans-IO Mobile IPv4 mobile node with a co-located care-of address.
 
-use super::ConfigField;
 use super::wire::auth::PreparedKey;
 use super::wire::auth::SecurityAssociation;
 use super::wire::replay::{self, NtpTime};
@@ -9,6 +8,7 @@ use super::wire::{
     MessageType, PORT, ReplyCode, Request, RequestFlags, Revocation, RevocationAck,
     RevocationFlags, WireError, append_auth_prepared,
 };
+use super::{ConfigError, ConfigField};
 use crate::Transmit;
 use crate::io::{Outbox, Overflow};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -98,8 +98,9 @@ impl ClientConfig {
     }
 }
 
-/// Why the client refused a datagram or its configuration. The names are the ones the Home Agent
-/// ([`crate::mip::InputError`]) and the Foreign Agent ([`crate::mip::FaError`]) use.
+/// Why the client refused a datagram. The names are the ones the Home Agent
+/// ([`crate::mip::InputError`]) and the Foreign Agent ([`crate::mip::FaError`]) use; a
+/// configuration is refused with [`ConfigError`], as for every Mobile IP role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -120,13 +121,6 @@ pub enum ClientError {
     /// A reply with a missing or wrong MN-HA authenticator (RFC 5944 section 3.6.2.1).
     #[error("reply failed authentication")]
     UnauthenticatedReply,
-    /// Home address 0.0.0.0 without an NAI: the request could not name the mobile node (RFC
-    /// 2794 section 2).
-    #[error("home address 0.0.0.0 needs an NAI")]
-    NoIdentity,
-    /// A configuration field out of range ([`ConfigField::Retransmit`]: 0 or above one hour).
-    #[error("{0} out of range")]
-    OutOfRange(ConfigField),
     /// A Registration Revocation (RFC 3543) without the A bit, for another home address, with a
     /// missing or wrong MN-HA authenticator, or while revocation is not supported
     /// ([`MobileNodeClient::support_revocation`]): discarded, unacknowledged.
@@ -246,18 +240,24 @@ pub struct MobileNodeClient {
     last_revocation: Option<u32>,
     revocation_acks: u64,
     /// Requests sent, retransmissions included.
-    pub requests_sent: u64,
+    requests_sent: u64,
 }
 
 impl MobileNodeClient {
-    /// A client; nothing is sent before [`MobileNodeClient::register`]. Refused: a home address
-    /// of 0.0.0.0 without an NAI, a retransmission timeout of 0 or above one hour.
-    pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ClientError> {
+    /// A client; nothing is sent before [`MobileNodeClient::register`].
+    ///
+    /// # Errors
+    /// [`ConfigError::NoIdentity`]: a home address of 0.0.0.0 without an NAI (RFC 2794 section
+    /// 2); [`ConfigError::OutOfRange`] naming [`ConfigField::Retransmit`]: a retransmission
+    /// timeout of 0 or above one hour. The configuration error type of every Mobile IP role, as
+    /// [`HomeAgent::new`](crate::mip::HomeAgent::new) and
+    /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) return it.
+    pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ConfigError> {
         if cfg.home_address.is_unspecified() && cfg.nai.as_ref().is_none_or(|n| n.is_empty()) {
-            return Err(ClientError::NoIdentity);
+            return Err(ConfigError::NoIdentity);
         }
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
-            return Err(ClientError::OutOfRange(ConfigField::Retransmit));
+            return Err(ConfigError::OutOfRange(ConfigField::Retransmit));
         }
         let ha_field = match cfg.home_agent {
             SocketAddr::V4(a) => *a.ip(),
@@ -817,7 +817,7 @@ mod tests {
             c.retransmit = bad;
             assert_eq!(
                 MobileNodeClient::new(c, t0).err(),
-                Some(ClientError::OutOfRange(ConfigField::Retransmit))
+                Some(ConfigError::OutOfRange(ConfigField::Retransmit))
             );
         }
     }

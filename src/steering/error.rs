@@ -80,18 +80,20 @@ pub enum ConfigError {
     #[error("{0} is more than the layout's local part holds")]
     ExceedsLayout(ConfigField),
     /// An address pool is too small for the VID and local index bits (one address, or one /64,
-    /// per session): its prefix length is `prefix`, and the VID fields plus one local bit need
-    /// a prefix of `longest` bits or shorter (for an IPv6 pool of /64 prefixes, counted within
-    /// the first 64 bits).
+    /// per session): its prefix length is `prefix`, and the VID fields plus the local part
+    /// ([`UePool::min_local_bits`](crate::steering::ue_pool::UePool::min_local_bits): 4 bits,
+    /// 15 sessions per slice, unless the TEID layout's local part is narrower) need a prefix
+    /// of `longest` bits or shorter (for an IPv6 pool of /64 prefixes, counted within the
+    /// first 64 bits).
     #[error(
-        "{field} /{prefix} is too small for the VID fields and a local index: /{longest} or shorter needed"
+        "{field} /{prefix} is too small for the VID fields and the local part: /{longest} or shorter needed"
     )]
     PoolTooSmall {
         /// The configuration field ([`ConfigField::UePool`] or [`ConfigField::UePoolV6`]).
         field: ConfigField,
         /// The pool's prefix length as configured.
         prefix: u8,
-        /// The longest prefix length that leaves room for the VID fields and one local bit.
+        /// The longest prefix length that leaves room for the VID fields and the local part.
         longest: u8,
     },
     /// TEID ranges are asked for (`SwitchConfig::teid_ranges`) with a layout the TEID Range

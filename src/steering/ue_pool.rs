@@ -120,14 +120,41 @@ pub struct UePool {
 }
 
 impl UePool {
+    /// The local part a pool must leave at least (unless the TEID layout's is narrower, see
+    /// [`UePool::min_local_bits`]): 4 bits, 15 sessions per (VID, backup VID) slice. A processor
+    /// numbers its sessions from the slice of its own VID and the backup chosen for each, so a
+    /// pool that left one bit (a /15 with the default layout) would refuse the second set-up of
+    /// a slice with All dynamic PDP addresses are occupied (211, TS 29.060 section 7.7.1) while
+    /// the pool is nearly empty: such a pool is refused when configured.
+    ///
+    /// This is a floor, not a sizing: a processor holds at most [`UePool::max_local`] sessions
+    /// per backup VID in use, so with `n` processors at most `(n - 1) x max_local` sessions.
+    /// Size the pool for that to reach the processors' `max_sessions`: with the default
+    /// [`VidLayout`] (8 + 8 VID bits), a /8 gives 255 sessions per slice, a /12 only 15.
+    pub const MIN_LOCAL_BITS: u8 = 4;
+
     /// The slices of `v4` (and of `v6`, a pool of /64 prefixes, when given) for the VIDs of the
     /// 32-bit TEID `layout`: VID fields as wide as the layout's, a backup field when the layout
     /// has one.
     ///
     /// Errors: [`ConfigError::PoolTooSmall`] naming [`ConfigField::UePool`] or
-    /// [`ConfigField::UePoolV6`] when a pool leaves no bit for the local part after the VID
-    /// fields (an IPv6 pool longer than /64 leaves none); [`ConfigError::LayoutWidth`] for a
-    /// layout that is not 32 bits wide.
+    /// [`ConfigField::UePoolV6`] and the longest prefix that would do, when a pool leaves fewer
+    /// than [`UePool::min_local_bits`] for the local part after the VID fields (with the default
+    /// [`VidLayout`], 8 + 8 VID bits: an IPv4 pool longer than /12, an IPv6 pool longer than
+    /// /44); [`ConfigError::LayoutWidth`] for a layout that is not 32 bits wide.
+    ///
+    /// ```
+    /// use telcp::steering::ue_pool::UePool;
+    /// use telcp::steering::{ConfigError, ConfigField, VidLayout};
+    ///
+    /// let layout = VidLayout::default();
+    /// let pool = UePool::new(&layout, "10.0.0.0/8".parse().unwrap(), None).unwrap();
+    /// assert_eq!(pool.max_local(), 255); // sessions per (VID, backup VID) slice
+    /// assert_eq!(
+    ///     UePool::new(&layout, "10.0.0.0/15".parse().unwrap(), None),
+    ///     Err(ConfigError::PoolTooSmall { field: ConfigField::UePool, prefix: 15, longest: 12 })
+    /// );
+    /// ```
     pub fn new(
         layout: &VidLayout,
         v4: Ipv4Network,
@@ -143,25 +170,28 @@ impl UePool {
         let backup = layout.backup_field().is_some();
         let fields = vid_bits * if backup { 2 } else { 1 };
         let v6_prefix = v6.map_or(0, |n| n.prefix());
+        let need = UePool::min_local_bits(layout);
         let too_small = |field, width: u8, prefix: u8| ConfigError::PoolTooSmall {
             field,
             prefix,
-            longest: width.saturating_sub(fields).saturating_sub(1),
+            longest: width.saturating_sub(fields).saturating_sub(need),
         };
         let too_small4 = || too_small(ConfigField::UePool, 32, v4.prefix());
         let too_small6 = || too_small(ConfigField::UePoolV6, 64, v6_prefix);
-        let room4 = Geometry::room(32, v4.prefix(), fields).ok_or_else(too_small4)?;
+        let room4 = Geometry::room(32, v4.prefix(), fields)
+            .filter(|r| *r >= need)
+            .ok_or_else(too_small4)?;
         let room6 = match v6 {
-            Some(n) => Some(Geometry::room(64, n.prefix(), fields).ok_or_else(too_small6)?),
+            Some(n) => Some(
+                Geometry::room(64, n.prefix(), fields)
+                    .filter(|r| *r >= need)
+                    .ok_or_else(too_small6)?,
+            ),
             None => None,
         };
         let local = layout.local_bits().min(room4).min(room6.unwrap_or(u8::MAX));
         if local == 0 {
-            return Err(if room4 == 0 {
-                too_small4()
-            } else {
-                too_small6()
-            });
+            return Err(too_small4());
         }
         let g4 = Geometry::new(
             32,
@@ -234,6 +264,13 @@ impl UePool {
     /// The bits of the local part.
     pub fn local_bits(&self) -> u8 {
         self.local_bits
+    }
+
+    /// The fewest local bits a pool must leave after the VID fields for `layout`:
+    /// [`UePool::MIN_LOCAL_BITS`], or the layout's own local part when that is narrower (a
+    /// slice cannot hold more sessions than the TEIDs can number).
+    pub fn min_local_bits(layout: &VidLayout) -> u8 {
+        UePool::MIN_LOCAL_BITS.min(layout.local_bits()).max(1)
     }
 
     /// The largest local index of a slice (`2^local_bits - 1`; index 0 is never allocated, so a
@@ -548,7 +585,7 @@ mod tests {
             Err(ConfigError::PoolTooSmall {
                 field: ConfigField::UePool,
                 prefix: 16,
-                longest: 15
+                longest: 12
             })
         );
         assert_eq!(
@@ -560,7 +597,7 @@ mod tests {
             Err(ConfigError::PoolTooSmall {
                 field: ConfigField::UePoolV6,
                 prefix: 48,
-                longest: 47
+                longest: 44
             })
         );
         assert_eq!(
@@ -572,9 +609,45 @@ mod tests {
             Err(ConfigError::PoolTooSmall {
                 field: ConfigField::UePoolV6,
                 prefix: 96,
-                longest: 47
+                longest: 44
             })
         );
+    }
+
+    /// TS 29.060 section 7.7.1: All dynamic PDP addresses are occupied (211) says the pool is
+    /// exhausted. A pool sliced so thin that one slice holds a single session (a /15 with the
+    /// default 8 + 8 VID bits leaves one local bit) would give that answer on the second set-up
+    /// of a slice while nearly every address is free; it is refused when configured, naming the
+    /// longest prefix that leaves [`UePool::MIN_LOCAL_BITS`], and a pool that passes numbers
+    /// at least 15 sessions in each slice.
+    #[test]
+    fn a_pool_leaving_slices_of_fewer_than_15_sessions_is_refused_at_configuration() {
+        let l = VidLayout::default();
+        for len in [13u8, 15] {
+            let net = Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), len).unwrap();
+            assert_eq!(
+                UePool::new(&l, net, None),
+                Err(ConfigError::PoolTooSmall {
+                    field: ConfigField::UePool,
+                    prefix: len,
+                    longest: 12
+                })
+            );
+        }
+        let pool = UePool::new(&l, "10.0.0.0/12".parse().unwrap(), None).unwrap();
+        assert_eq!((pool.local_bits(), pool.max_local()), (4, 15));
+        let mut s = Slices::default();
+        for i in 1..=15 {
+            assert_eq!(s.allocate(9, pool.max_local()), Some(i));
+        }
+        assert_eq!(s.allocate(9, pool.max_local()), None);
+        let pool = UePool::new(&l, "10.0.0.0/8".parse().unwrap(), None).unwrap();
+        assert_eq!(pool.max_local(), 255);
+        // A layout whose TEIDs number fewer sessions per slice asks no more of the pool.
+        let narrow = VidLayout::teid32(15, 15).unwrap();
+        assert_eq!(UePool::min_local_bits(&narrow), 2);
+        let pool = UePool::new(&narrow, "0.0.0.0/0".parse().unwrap(), None).unwrap();
+        assert_eq!(pool.max_local(), 3);
     }
 
     #[test]

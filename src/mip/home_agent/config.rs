@@ -312,8 +312,8 @@ impl HomeAgentConfig {
     }
 }
 
-/// A configuration field out of its range, named by [`ConfigError::OutOfRange`],
-/// [`crate::mip::FaError::OutOfRange`] and [`crate::mip::ClientError::OutOfRange`].
+/// A configuration field out of its range, named by [`ConfigError::OutOfRange`] for every
+/// Mobile IP role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConfigField {
@@ -361,7 +361,10 @@ impl fmt::Display for ConfigField {
     }
 }
 
-/// A configuration that cannot work.
+/// A configuration that cannot work: what [`HomeAgent::new`](crate::mip::HomeAgent::new),
+/// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) and
+/// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) return, as `l2tp::ConfigError`
+/// is for the LAC and the LNS and `steering::ConfigError` for the steering roles.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -374,6 +377,10 @@ pub enum ConfigError {
     /// A bound is zero or out of range.
     #[error("{0} out of range")]
     OutOfRange(ConfigField),
+    /// A mobile node's home address is 0.0.0.0 and it has no NAI: its requests could not name
+    /// it (RFC 2794 section 2; [`crate::mip::MobileNodeClient::new`]).
+    #[error("home address 0.0.0.0 needs an NAI")]
+    NoIdentity,
     /// The health monitor refused its part.
     #[error(transparent)]
     Health(#[from] health::ConfigError),

@@ -32,13 +32,15 @@ pub struct ProcessorConfig {
     pub max_sessions: usize,
     /// Most replicated sessions of other processors.
     pub max_shadow: usize,
-    /// The End User Address pool; its host part must hold the VID fields and at least one
-    /// local index bit: 32 - prefix >= the layout's primary VID bits + backup VID bits + 1 (the
-    /// default [`VidLayout`](crate::steering::VidLayout), 8 + 8: a /15 or shorter), else
-    /// [`ConfigError::PoolTooSmall`](crate::steering::ConfigError::PoolTooSmall) naming the
-    /// longest prefix that fits. The host bits left after the VID fields (at most the layout's
-    /// local bits) number the addresses of each (VID, backup VID) slice: a /8 leaves 8 of them,
-    /// 256 addresses per slice with the default layout.
+    /// The End User Address pool; its host part must hold the VID fields and a local part of
+    /// [`UePool::min_local_bits`](crate::steering::ue_pool::UePool::min_local_bits) (4 bits,
+    /// unless the layout's is narrower): 32 - prefix >= the layout's primary VID bits + backup
+    /// VID bits + 4 (the default [`VidLayout`](crate::steering::VidLayout), 8 + 8: a /12 or
+    /// shorter), else [`ConfigError::PoolTooSmall`](crate::steering::ConfigError::PoolTooSmall)
+    /// naming the longest prefix that fits. The host bits left after the VID fields (at most
+    /// the layout's local bits) number the addresses of each (VID, backup VID) slice: a /8
+    /// leaves 8 of them, 255 sessions per slice with the default layout (index 0 unused; see
+    /// [`UePool::MIN_LOCAL_BITS`](crate::steering::ue_pool::UePool::MIN_LOCAL_BITS) for sizing).
     ///
     /// ```
     /// use std::time::Instant;
@@ -50,10 +52,10 @@ pub struct ProcessorConfig {
     ///     let key = ClusterKey::new(b"fabric key");
     ///     ProcessorConfig::new(11, a, a, a, VidLayout::default(), pool.parse().unwrap(), key)
     /// };
-    /// assert!(Processor::new(config("10.0.0.0/15"), Instant::now()).is_ok());
+    /// assert!(Processor::new(config("10.0.0.0/8"), Instant::now()).is_ok());
     /// assert_eq!(
-    ///     Processor::new(config("10.0.0.0/16"), Instant::now()).err(),
-    ///     Some(ConfigError::PoolTooSmall { field: ConfigField::UePool, prefix: 16, longest: 15 })
+    ///     Processor::new(config("10.0.0.0/15"), Instant::now()).err(),
+    ///     Some(ConfigError::PoolTooSmall { field: ConfigField::UePool, prefix: 15, longest: 12 })
     /// );
     /// ```
     pub ue_pool: Ipv4Network,

@@ -34,6 +34,10 @@
 //!   repeated every `retransmit` until each acknowledges it. A VID is *up* while its processor's
 //!   health ([`crate::health::Monitor`], heartbeats on the fabric address) is Up or Suspect, and
 //!   *down* otherwise, so the line interfaces steer its sessions to their backups.
+//! * **Processor Down by command.** [`SwitchProcessor::set_processor_up`] sets a processor Down
+//!   at once (an operator, or the product's own health probe, that knows before the heartbeats
+//!   run out): a new table with its VID down is pushed at once, whatever its heartbeats say,
+//!   until it is set Up again ([`SwitchProcessor::processor_state`] is the state acted on).
 //! * **Set-up.** A Create PDP Context Request (TEID 0; a Create Session Request and a PFCP
 //!   Session Establishment Request the same way, see below) passed on by a line interface is directed
 //!   to the processor chosen by load (`policy` over the eligible processors, see
@@ -150,7 +154,7 @@ use super::error::{ConfigError, ConfigField, FabricKind, InputError};
 use super::fabric::{FabricMessage, VidState};
 use super::path::PeerId;
 use super::vid::VirtualId;
-use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, Role};
+use crate::health::{Embedded, HealthEvent, Monitor, MonitorConfig, NodeId, NodeState, Role};
 use crate::io::TokenBucket;
 use crate::io::{Rng, TimerQueue, Transmit};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -164,6 +168,9 @@ struct Slot {
     vid: Option<VirtualId>,
     /// The VID this slot held last (kept to give it back when safe).
     last_vid: Option<VirtualId>,
+    /// Set Down by the caller ([`SwitchProcessor::set_processor_up`]): Down whatever its
+    /// heartbeats say, until set Up again.
+    set_down: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,9 +324,77 @@ impl SwitchProcessor {
         self.sessions.len()
     }
 
-    /// The health monitor (processor states and loads).
+    /// The health monitor (processor states and loads, as the heartbeats say; the state the
+    /// switch processor acts on is [`SwitchProcessor::processor_state`]).
     pub fn monitor(&self) -> &Monitor {
         &self.monitor
+    }
+
+    /// The state the switch processor acts on for processor slot `processor`:
+    /// [`NodeState::Down`] while the caller has set it Down
+    /// ([`SwitchProcessor::set_processor_up`]), else what its heartbeats say (the monitor's
+    /// [`NodeState`]: Up, Suspect, or Down after `health.misses_down` missed intervals or
+    /// before it was first heard). `None` for an id that is not a configured slot. A VID is Up
+    /// in the tables while its processor's state is Up or Suspect.
+    pub fn processor_state(&self, processor: u32) -> Option<NodeState> {
+        let slot = self.slots.get(&processor)?;
+        if slot.set_down {
+            return Some(NodeState::Down);
+        }
+        Some(
+            self.monitor
+                .state(NodeId(processor))
+                .unwrap_or(NodeState::Down),
+        )
+    }
+
+    /// Whether processor slot `processor` is Up or Suspect ([`SwitchProcessor::processor_state`]).
+    fn is_operational(&self, processor: u32) -> bool {
+        matches!(
+            self.processor_state(processor),
+            Some(NodeState::Up | NodeState::Suspect)
+        )
+    }
+
+    /// Sets processor slot `processor` Down (`up == false`) or lets it be Up again (`up ==
+    /// true`), at once, without waiting for its heartbeats: the command for an operator, or for
+    /// the product's own health probe, that knows a processor has failed (or must be taken out
+    /// of service) before `health.misses_down` heartbeat intervals have passed. The same words
+    /// as the L2TP pool's [`Lns::set_member_up`](crate::l2tp::Lns::set_member_up) and
+    /// [`NodeState`] (the L2TP pool's `MemberState`, the Home Agent's peers).
+    ///
+    /// Set Down, the processor is Down ([`SwitchProcessor::processor_state`]) whatever its
+    /// heartbeats say, exactly as if they had stopped: [`SwitchEvent::ProcessorDown`] is
+    /// reported, its VID is Down in a new table version pushed to every line interface at once
+    /// (they steer the packets of its sessions to each session's backup, TS 23.007 clause 23
+    /// leaves the recovery of a failed component's sessions to implementation-specific session
+    /// redundancy), it is given no new sessions nor backups, syncs naming it as backup are
+    /// acknowledged by the switch processor, and purges do not wait for it. Its heartbeats are
+    /// still taken (its load and incarnation stay known; a restart is still reported).
+    ///
+    /// Set Up again, its state is what its heartbeats say: if they are heard (Up or Suspect),
+    /// [`SwitchEvent::ProcessorUp`] is reported and its VID is Up in a new table version at
+    /// once; if they are not, it stays Down until they resume (then `ProcessorUp`, as after any
+    /// failure). Setting Down a processor already set Down, or Up one that is not, changes
+    /// nothing. Returns `false` (and does nothing) when `processor` is not a configured slot.
+    pub fn set_processor_up(&mut self, now: Instant, processor: u32, up: bool) -> bool {
+        let Some(slot) = self.slots.get(&processor) else {
+            return false;
+        };
+        if slot.set_down != up {
+            return true;
+        }
+        let before = self.is_operational(processor);
+        if let Some(slot) = self.slots.get_mut(&processor) {
+            slot.set_down = !up;
+        }
+        match (before, self.is_operational(processor)) {
+            (true, false) => self.event(SwitchEvent::ProcessorDown { processor }),
+            (false, true) => self.event(SwitchEvent::ProcessorUp { processor }),
+            _ => {}
+        }
+        self.refresh(now);
+        true
     }
 
     fn push(&mut self, t: Transmit) {
@@ -341,8 +416,12 @@ impl SwitchProcessor {
         let mut any = false;
         while let Some(e) = self.monitor.poll_event() {
             any = true;
+            // A processor set Down by the caller stays Down whatever its heartbeats say: its
+            // Up and Down transitions are not reported (nothing changes for the gateway).
             let processor = |n: NodeId| self.slots.contains_key(&n.0).then_some(n.0);
+            let set_down = |n: NodeId| self.slots.get(&n.0).is_some_and(|s| s.set_down);
             let report = match e {
+                HealthEvent::Up { node } | HealthEvent::Down { node } if set_down(node) => None,
                 HealthEvent::Up { node } => {
                     processor(node).map(|processor| SwitchEvent::ProcessorUp { processor })
                 }
@@ -518,6 +597,7 @@ fn slots(
                 incarnation: None,
                 vid: None,
                 last_vid: None,
+                set_down: false,
             },
         );
         by_addr.insert(addr, id);

@@ -2,7 +2,6 @@
 //! detection and the batched purge of a peer's sessions (see [`crate::steering::path`]).
 
 use super::{SwitchEvent, SwitchProcessor, Timer};
-use crate::health::{NodeId, NodeState};
 use crate::steering::common::Route;
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord};
@@ -369,13 +368,7 @@ impl SwitchProcessor {
     fn operational_processors(&self) -> BTreeSet<SocketAddr> {
         self.slots
             .iter()
-            .filter(|(id, s)| {
-                s.vid.is_some()
-                    && matches!(
-                        self.monitor.state(NodeId(**id)),
-                        Some(NodeState::Up | NodeState::Suspect)
-                    )
-            })
+            .filter(|(id, s)| s.vid.is_some() && self.is_operational(**id))
             .map(|(_, s)| s.addr)
             .collect()
     }

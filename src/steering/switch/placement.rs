@@ -61,8 +61,8 @@ impl SwitchProcessor {
         self.trends.slope(slot)
     }
 
-    /// The eligible processors other than `exclude`, by ascending slot id: holding a VID, Up,
-    /// not overloaded and below capacity.
+    /// The eligible processors other than `exclude`, by ascending slot id: holding a VID, Up
+    /// (and not set Down by the caller), not overloaded and below capacity.
     pub(super) fn eligible(&self, exclude: Option<u32>) -> Vec<u32> {
         let mut v: Vec<u32> = self
             .slots
@@ -71,6 +71,7 @@ impl SwitchProcessor {
                 **id != self.config.node
                     && Some(**id) != exclude
                     && s.vid.is_some()
+                    && !s.set_down
                     && self.monitor.is_eligible(NodeId(**id))
                     && self
                         .monitor
@@ -93,7 +94,9 @@ impl SwitchProcessor {
                     .select(self.config.policy, &mut self.rng, |n| {
                         n.0 != me
                             && Some(n.0) != exclude
-                            && slots.get(&n.0).is_some_and(|s| s.vid.is_some())
+                            && slots
+                                .get(&n.0)
+                                .is_some_and(|s| s.vid.is_some() && !s.set_down)
                     })
                     .map(|n| n.0)
             }

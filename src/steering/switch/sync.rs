@@ -2,7 +2,6 @@
 //! and the set of live TEIDs that says which VIDs are still named.
 
 use super::{Owner, SwitchProcessor, VidInfo};
-use crate::health::{NodeId, NodeState};
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, SessionRecord};
 use crate::steering::vid::VirtualId;
@@ -73,10 +72,7 @@ impl SwitchProcessor {
         let relay_to = if sender == primary {
             backup
                 .and_then(|b| self.info(b))
-                .filter(|i| {
-                    matches!(i.owner, Owner::Slot(id)
-                        if matches!(self.monitor.state(NodeId(id)), Some(NodeState::Up | NodeState::Suspect)))
-                })
+                .filter(|i| matches!(i.owner, Owner::Slot(id) if self.is_operational(id)))
                 .map(|i| i.addr)
         } else {
             None

@@ -1,7 +1,6 @@
 //! The VID manager: assignment, table versions and pushes, withdrawal and reuse only when safe.
 
 use super::{Owner, SwitchEvent, SwitchProcessor, Timer, VidInfo};
-use crate::health::{NodeId, NodeState};
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, TableEntry, VidState};
 use crate::steering::vid::VirtualId;
@@ -29,9 +28,10 @@ impl SwitchProcessor {
 
     pub(super) fn vid_state(&self, v: &VidInfo) -> Option<VidState> {
         match v.owner {
-            Owner::Slot(id) => Some(match self.monitor.state(NodeId(id)) {
-                Some(NodeState::Up) | Some(NodeState::Suspect) => VidState::Up,
-                _ => VidState::Down,
+            Owner::Slot(id) => Some(if self.is_operational(id) {
+                VidState::Up
+            } else {
+                VidState::Down
             }),
             Owner::Orphan(_) => Some(VidState::Down),
             Owner::Withdrawn(_) => None,
