@@ -430,7 +430,7 @@ struct Backlog {
     /// The Session IDs of the set-up messages ([`Channel::send_setup_in`]) that left the queue
     /// since [`Channel::take_setup_sent`] last took them, oldest first: at most
     /// `max_send_queue` (`pop_front` drops the oldest beyond).
-    setups_sent: Vec<u16>,
+    setups_sent: VecDeque<u16>,
     /// Messages received ahead of the next expected one, at most `max_out_of_order`.
     ooo: BTreeMap<u16, ControlMessage<'static>>,
     /// A resumed channel's messages to send again at the Ns the failed endpoint gave them
@@ -465,9 +465,9 @@ impl Backlog {
         let Queued { msg, setup } = self.queue.pop_front()?;
         if let Some(sid) = setup {
             if self.setups_sent.len() >= cap.max(1) {
-                self.setups_sent.remove(0);
+                self.setups_sent.pop_front();
             }
-            self.setups_sent.push(sid);
+            self.setups_sent.push_back(sid);
         }
         if self.placed > 0 {
             self.placed -= 1;
@@ -669,10 +669,7 @@ impl Channel {
     /// at most `max_send_queue` of them (when more leave untaken, the oldest is dropped).
     pub fn take_setup_sent(&mut self) -> Option<u16> {
         let b = self.backlog.as_mut()?;
-        if b.setups_sent.is_empty() {
-            return None;
-        }
-        let sid = b.setups_sent.remove(0);
+        let sid = b.setups_sent.pop_front()?;
         if b.setups_sent.is_empty() {
             self.trim_backlog();
         }
