@@ -366,8 +366,9 @@ fn a_burst_of_calls_sharing_a_batch_all_connect_on_its_acknowledgement() {
     );
 }
 
-/// The wait for a call's ICCN runs from its ICRP's release, not from the ICRQ's acceptance
-/// (`lns::replicate::Released`). RFC 2661 7.4.2: the LNS answers an ICRQ with ICRP and waits in
+/// l2tp-7.4.2-lns-setup-from-icrp: the wait for a call's ICCN runs from its ICRP's release, not
+/// from the ICRQ's acceptance (`lns::replicate::Released`). RFC 2661 7.4.2: the LNS answers an
+/// ICRQ with ICRP and waits in
 /// wait-connect for the ICCN, which the LAC sends on receiving the ICRP (7.4.1); the LAC's own
 /// wait runs from its ICRQ's transmission (row l2tp-4.4.2-lac-setup-from-icrq), and an ICRP held
 /// for the backup (output commit) has not been sent: time spent holding it is not the LAC's.
@@ -375,7 +376,7 @@ fn a_burst_of_calls_sharing_a_batch_all_connect_on_its_acknowledgement() {
 /// the call is still waiting past 60 s from its ICRQ, and is cleared 60 s after its ICRP left
 /// (the wait stays bounded), not before.
 #[test]
-fn a_held_icrps_setup_wait_runs_from_its_release() {
+fn l2tp_7_4_2_lns_setup_from_icrp() {
     let setup = Duration::from_secs(60);
     let mut p = Pool::waiting(Duration::from_millis(20), setup);
     p.withhold = true;
