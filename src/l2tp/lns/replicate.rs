@@ -267,14 +267,19 @@ impl Released {
     /// When the set-up wait of session `sid` of `tid`, whose set-up timer fired at `now`, ends
     /// if its ICRP was released after it was taken and that wait is not over; `None` otherwise
     /// (the call's set-up timed out).
+    ///
+    /// The list is in release order, so the releases whose wait is over at `now` (released at
+    /// or before `now - wait`) are skipped by a binary search, and the call's release is looked
+    /// for from the oldest of the others: a call whose timer fires `wait` after its ICRQ was
+    /// taken was released shortly after that, so its entry is among the first read (a scan
+    /// from the newest end would read every later release on each set-up timeout).
     pub(super) fn extends(&self, now: Instant, tid: u16, sid: u16) -> Option<Instant> {
+        let live = self.list.partition_point(|(at, ..)| *at + self.wait <= now);
         let (at, ..) = self
             .list
-            .iter()
-            .rev()
+            .range(live..)
             .find(|(_, t, s)| (*t, *s) == (tid, sid))?;
-        let end = *at + self.wait;
-        (end > now).then_some(end)
+        Some(*at + self.wait)
     }
 }
 
