@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
 use telcp::l2tp::ReplicationConfig;
+use telcp::l2tp::wire::{Message, MessageType};
 use telcp::l2tp::{
     Close, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, SessionRef,
 };
@@ -28,7 +29,8 @@ fn management(i: u8) -> SocketAddr {
     addr([10, 0, 2, i + 1])
 }
 
-fn member(i: u8, linger: Duration, now: Instant) -> Lns {
+/// Member `i`, its session set-up timeout `setup`.
+fn member(i: u8, linger: Duration, setup: Duration, now: Instant) -> Lns {
     let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
     let m = LnsMembership::new(
         HNode(u32::from(i) + 1),
@@ -42,6 +44,7 @@ fn member(i: u8, linger: Duration, now: Instant) -> Lns {
         common: Config {
             hello_interval: Duration::from_secs(3600),
             seed: telcp::io::seed(20 + u64::from(i)),
+            session_setup_timeout: setup,
             ..Default::default()
         },
         contact: false,
@@ -63,10 +66,21 @@ struct Pool {
     up: Vec<SessionRef>,
     /// Control datagrams the LAC sent.
     lac_sent: usize,
+    /// Whether member 1's replication datagrams to member 0 (its acknowledgements) are kept in
+    /// `withheld` rather than delivered (its heartbeats still are).
+    withhold: bool,
+    withheld: Vec<Vec<u8>>,
+    /// Whether the LAC's ICCNs are lost on the way to member 0.
+    lose_iccn: bool,
 }
 
 impl Pool {
     fn new(linger: Duration) -> Pool {
+        Pool::waiting(linger, Config::default().session_setup_timeout)
+    }
+
+    /// [`Pool::new`], the members' session set-up timeout `setup`.
+    fn waiting(linger: Duration, setup: Duration) -> Pool {
         let now = Instant::now();
         let mut lc = LacConfig::new(service(0));
         lc.common.hello_interval = Duration::from_secs(3600);
@@ -74,11 +88,14 @@ impl Pool {
         let mut p = Pool {
             now,
             lac: Lac::new(lc, now).unwrap(),
-            a: member(0, linger, now),
-            b: member(1, linger, now),
+            a: member(0, linger, setup, now),
+            b: member(1, linger, setup, now),
             batches: 0,
             up: Vec::new(),
             lac_sent: 0,
+            withhold: false,
+            withheld: Vec::new(),
+            lose_iccn: false,
         };
         let sees =
             |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
@@ -111,7 +128,13 @@ impl Pool {
             let mut moved = false;
             while let Some(t) = self.lac.poll_transmit() {
                 self.lac_sent += 1;
-                let _ = self.a.handle_datagram(now, lac, service(0), &t.payload);
+                let iccn = Message::parse(&t.payload).is_ok_and(|m| match m {
+                    Message::Control(c) => c.message_type() == Some(MessageType::ICCN),
+                    _ => false,
+                });
+                if !(self.lose_iccn && iccn) {
+                    let _ = self.a.handle_datagram(now, lac, service(0), &t.payload);
+                }
                 moved = true;
             }
             while let Some(t) = self.a.poll_transmit() {
@@ -128,7 +151,9 @@ impl Pool {
                 moved = true;
             }
             while let Some(t) = self.b.poll_transmit() {
-                if t.dst == management(0) {
+                if self.withhold && t.payload.starts_with(b"\xfeL2") {
+                    self.withheld.push(t.payload.to_vec());
+                } else if t.dst == management(0) {
                     let _ = self
                         .a
                         .handle_datagram(now, management(1), management(0), &t.payload);
@@ -143,6 +168,22 @@ impl Pool {
             while self.b.poll_event().is_some() {}
             while self.lac.poll_event().is_some() {}
             if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Moves time to `to` through every timer due before it (heartbeats, retransmissions).
+    fn run_to(&mut self, to: Instant) {
+        while self.now < to {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(to)
+                .clamp(self.now, to);
+            self.advance(next);
+            if next == to {
                 break;
             }
         }
@@ -323,4 +364,47 @@ fn a_burst_of_calls_sharing_a_batch_all_connect_on_its_acknowledgement() {
         p.batches,
         calls.len()
     );
+}
+
+/// l2tp-7.4.2-lns-setup-from-icrp: the wait for a call's ICCN runs from its ICRP's release, not
+/// from the ICRQ's acceptance (`lns::replicate::Released`). RFC 2661 7.4.2: the LNS answers an
+/// ICRQ with ICRP and waits in
+/// wait-connect for the ICCN, which the LAC sends on receiving the ICRP (7.4.1); the LAC's own
+/// wait runs from its ICRQ's transmission (row l2tp-4.4.2-lac-setup-from-icrq), and an ICRP held
+/// for the backup (output commit) has not been sent: time spent holding it is not the LAC's.
+/// Here the backup's acknowledgement comes 40 s into a 60 s set-up timeout and the ICCN is lost:
+/// the call is still waiting past 60 s from its ICRQ, and is cleared 60 s after its ICRP left
+/// (the wait stays bounded), not before.
+#[test]
+fn l2tp_7_4_2_lns_setup_from_icrp() {
+    let setup = Duration::from_secs(60);
+    let mut p = Pool::waiting(Duration::from_millis(20), setup);
+    p.withhold = true;
+    p.lose_iccn = true;
+    let taken = p.now;
+    let call = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    assert_eq!(p.a.session_count(), 1, "the ICRQ was taken");
+    assert!(p.lac.session_of(call).is_none(), "the ICRP is held");
+    assert!(!p.withheld.is_empty(), "member 1 acknowledged");
+    p.run_to(taken + Duration::from_secs(40));
+    assert!(p.lac.session_of(call).is_none(), "the ICRP is still held");
+    // The backup's acknowledgements arrive: the ICRP leaves, the LAC sends its ICCN (lost).
+    p.withhold = false;
+    let released = p.now;
+    for d in std::mem::take(&mut p.withheld) {
+        let _ = p.a.handle_datagram(p.now, management(1), management(0), &d);
+    }
+    p.pump();
+    assert!(p.lac.session_of(call).is_some(), "the LAC took the ICRP");
+    p.run_to(taken + setup + Duration::from_secs(1));
+    assert_eq!(
+        p.a.session_count(),
+        1,
+        "cleared at the set-up timeout from the ICRQ's acceptance"
+    );
+    p.run_to(released + setup - Duration::from_millis(1));
+    assert_eq!(p.a.session_count(), 1, "cleared before its wait was over");
+    p.run_to(released + setup + Duration::from_secs(1));
+    assert_eq!(p.a.session_count(), 0, "never cleared: an unbounded wait");
 }

@@ -45,7 +45,7 @@ pub use replicate::ReplicationConfig;
 
 use super::pool::{LnsPool, MemberState, PoolView, VirtualLns};
 use super::session::{Session, SessionState};
-use super::tunnel::{Core, TunnelState, Up, type_within};
+use super::tunnel::{Core, Timer, TunnelState, Up, type_within};
 use super::wire::{ControlMessage, ResultCode};
 use super::{
     AdmissionId, Close, CommandError, Config, ConfigError, ConfigField, Event, InputError,
@@ -208,7 +208,8 @@ impl Lns {
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.lns = true;
-        let repl = replicate::Replicator::new(cfg.membership.as_ref().map(|m| &m.key));
+        let mut repl = replicate::Replicator::new(cfg.membership.as_ref().map(|m| &m.key));
+        repl.released = replicate::Released::new(core.setup_wait(), cfg.common.max_sessions);
         Ok(Lns {
             core,
             pool: LnsPool::new(cfg.max_pool, cfg.health.overload_percent),
@@ -655,6 +656,15 @@ impl Lns {
                         // session is in the redirected state.
                         Some(SessionState::Established | SessionState::Redirected) | None => {}
                         Some(_) => {
+                            // An ICRP held for the backup: the wait runs from its release
+                            // (`replicate::Released`).
+                            let extended = (state == Some(SessionState::WaitConnect))
+                                .then(|| self.repl.released.extends(now, tid, sid))
+                                .flatten();
+                            if let Some(end) = extended {
+                                self.core.timers.insert(Timer::Session(tid, sid), end);
+                                continue;
+                            }
                             // Set-up did not complete in time (an answered ICRQ was
                             // replicated: `replicate` docs).
                             if state == Some(SessionState::WaitConnect) {

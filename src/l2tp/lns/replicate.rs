@@ -166,6 +166,9 @@ pub(super) struct Replicator {
     held_acks: VecDeque<HeldAck>,
     /// The entries of the batch being applied (kept: no allocation per batch).
     inbox: Vec<Entry<Record>>,
+    /// The numbered ICRPs released, for their calls' set-up wait to run from there (module
+    /// docs, output commit).
+    pub(super) released: Released,
     /// When the records waiting for the backup, none holding an answer back, leave at the
     /// latest ([`ReplicationConfig::linger`]).
     linger_until: Option<Instant>,
@@ -209,6 +212,75 @@ struct HeldAck {
     mark: u64,
     tunnel: u16,
     ns: u16,
+}
+
+/// The held ICRPs numbered in their control channel and released ([`release_held`],
+/// [`release_runs`]), in the order released: the set-up timer of such a call was armed when its
+/// ICRQ was taken, and its set-up wait runs from the release instead (module docs, output
+/// commit; RFC 2661 7.4.2: the LAC answers an ICRP it has received, so the wait for its ICCN
+/// starts when the ICRP leaves, as a LAC's wait starts when its ICRQ leaves,
+/// [`Core::send_setup`]). Rather than arming the timer again at each release (a timer table
+/// update per replicated set-up), the timer that fires at the acceptance's deadline is moved to
+/// the release's ([`Released::extends`]). An entry whose wait from the release is over is
+/// dropped; at most `max` entries (beyond, the oldest is dropped: its call's wait runs from the
+/// acceptance, as before).
+#[derive(Debug, Default)]
+pub(super) struct Released {
+    /// `(when, tunnel, session)`, oldest first.
+    list: VecDeque<(Instant, u16, u16)>,
+    /// The set-up wait ([`Core::setup_wait`]).
+    wait: Duration,
+    /// Most entries kept (the most sessions).
+    max: usize,
+}
+
+impl Released {
+    /// Entries of calls waiting `wait` for their ICCN, at most `max`.
+    pub(super) fn new(wait: Duration, max: usize) -> Released {
+        Released {
+            list: VecDeque::new(),
+            wait,
+            max,
+        }
+    }
+
+    /// The ICRP of session `sid` of `tid` was released at `now`. Those whose wait is over are
+    /// dropped every 64 noted (a look at the oldest, not one per release), the oldest when
+    /// `max` are kept.
+    fn note(&mut self, now: Instant, tid: u16, sid: u16) {
+        if self.list.len() % 64 == 63 {
+            while let Some((at, ..)) = self.list.front() {
+                if *at + self.wait > now {
+                    break;
+                }
+                self.list.pop_front();
+            }
+        }
+        if self.list.len() >= self.max {
+            self.list.pop_front();
+        }
+        if self.max > 0 {
+            self.list.push_back((now, tid, sid));
+        }
+    }
+
+    /// When the set-up wait of session `sid` of `tid`, whose set-up timer fired at `now`, ends
+    /// if its ICRP was released after it was taken and that wait is not over; `None` otherwise
+    /// (the call's set-up timed out).
+    ///
+    /// The list is in release order, so the releases whose wait is over at `now` (released at
+    /// or before `now - wait`) are skipped by a binary search, and the call's release is looked
+    /// for from the oldest of the others: a call whose timer fires `wait` after its ICRQ was
+    /// taken was released shortly after that, so its entry is among the first read (a scan
+    /// from the newest end would read every later release on each set-up timeout).
+    pub(super) fn extends(&self, now: Instant, tid: u16, sid: u16) -> Option<Instant> {
+        let live = self.list.partition_point(|(at, ..)| *at + self.wait <= now);
+        let (at, ..) = self
+            .list
+            .range(live..)
+            .find(|(_, t, s)| (*t, *s) == (tid, sid))?;
+        Some(*at + self.wait)
+    }
 }
 
 /// A held ICRP: numbered in its tunnel's control channel ([`Core::reserve_ctrl`]), or not.
@@ -338,9 +410,12 @@ fn release_in_order<T>(
 /// gone meanwhile: the LAC delivers in order, so its Ns must be filled (an ICRP for a call it
 /// cleared changes nothing there, RFC 2661 7.4.1 idle); only an unnumbered one looks its call
 /// up. The acknowledgement deferred for the ICRP: carried by it, else sent now.
-fn release_held(core: &mut Core, now: Instant, h: HeldReply) {
+fn release_held(core: &mut Core, released: &mut Released, now: Instant, h: HeldReply) {
     match h.reply {
-        Reply::Reserved(ns) => core.release_ctrl_acked(now, h.tunnel, ns),
+        Reply::Reserved(ns) => {
+            core.release_ctrl_acked(now, h.tunnel, ns);
+            released.note(now, h.tunnel, h.session);
+        }
         Reply::Message(icrp) => {
             let waiting = core
                 .session_mut(h.tunnel, h.session)
@@ -361,6 +436,7 @@ fn release_held(core: &mut Core, now: Instant, h: HeldReply) {
 fn release_runs(
     core: &mut Core,
     held: &mut VecDeque<HeldReply>,
+    released: &mut Released,
     now: Instant,
     waiting: impl Fn(&HeldReply) -> bool,
 ) {
@@ -374,9 +450,10 @@ fn release_runs(
             break;
         };
         let Reply::Reserved(ns) = h.reply else {
-            release_held(core, now, h);
+            release_held(core, released, now, h);
             continue;
         };
+        released.note(now, h.tunnel, h.session);
         let more = held.front().is_some_and(|n| {
             n.tunnel == h.tunnel && matches!(n.reply, Reply::Reserved(_)) && !waiting(n)
         });
@@ -746,7 +823,7 @@ impl Lns {
                 let n = &mut core.stats.setups_not_replicated;
                 *n = n.saturating_add(1);
             }
-            release_held(core, now, h);
+            release_held(core, &mut repl.released, now, h);
         });
     }
 
@@ -768,7 +845,14 @@ impl Lns {
             return;
         };
         let waiting = |h: &HeldReply| h.peer != peer || h.mark > committed || !synced;
-        release_runs(&mut self.core, &mut self.repl.held, now, waiting);
+        let repl = &mut self.repl;
+        release_runs(
+            &mut self.core,
+            &mut repl.held,
+            &mut repl.released,
+            now,
+            waiting,
+        );
     }
 
     /// Session `sid` of `tid` went down.
