@@ -261,7 +261,6 @@ impl Lns {
         s.load_balance_capable = lbc;
         s.sequencing = sequencing;
         let sid = s.local_id;
-        self.core.arm_setup(now, tid, sid);
         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
         if sequencing {
             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));

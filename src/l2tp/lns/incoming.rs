@@ -107,7 +107,6 @@ impl Lns {
         s.admission = None;
         s.sequencing = sequencing;
         let peer_sid = s.peer_header_id();
-        self.core.arm_setup(now, sref.tunnel, sref.session);
         let mut icrp = ControlMessage::icrp(0, peer_sid, sref.session);
         if sequencing {
             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));

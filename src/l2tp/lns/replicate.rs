@@ -692,9 +692,13 @@ impl Lns {
     ) {
         let Some(b) = self.repl.backup else {
             self.replicate_session(tid, sid);
+            // The set-up timer is armed as the ICRP leaves (`Core::send_setup`).
             self.core.send_setup(now, tid, sid, icrp);
             return;
         };
+        // Held for the backup, the call's set-up wait runs from now, moved to the ICRP's
+        // release when it is released (`Released`).
+        self.core.arm_setup(now, tid, sid);
         // Numbered now when the channel can (else held unnumbered: the record then carries no
         // Ns, and a backup adopts the call as the LAC may hold it, established).
         let reply = match self.core.reserve_ctrl(tid, icrp) {
