@@ -585,15 +585,44 @@ fn gtpc_11_1_13_incorrect_optional_ignored() {
 /// gtpc-11.1.2-length-inconsistent: a request whose Length field disagrees with the datagram is
 /// answered with Invalid message format (193).
 #[test]
-#[ignore = "not implemented: a request whose Length disagrees with the datagram is dropped unanswered"]
 fn gtpc_11_1_2_length_inconsistent() {
-    // TS 29.060 11.1.2: a Request in a UDP packet whose length is inconsistent with the GTP
-    // Length field gets its Response with Cause Invalid message format.
+    // TS 29.060 11.1.2: "If a GTP entity receives a Request message within an IP/UDP packet of
+    // a length that is inconsistent with the value specified in the Length field of the GTP
+    // header, then the receiving GTP entity should log the error and shall send the Response
+    // message with Cause IE value set to 'Invalid message format'." A Response of such a
+    // length is silently discarded (same clause).
     let mut gw = Gw::new();
     let mut req = create_request(12, &create_ies(IMSI, SGSN_TEID));
     req.extend([0, 0, 0]); // three octets the Length field does not count
     let r = only(&gw.c(&req));
-    assert_eq!((r.mtype, r.cause()), (17, Some(193)));
+    assert_eq!((r.mtype, r.cause(), r.seq), (17, Some(193), Some(12)));
+    assert_eq!(r.types(), [1], "the Cause only");
+    // Length larger than the datagram: the same.
+    let mut req = create_request(13, &create_ies(IMSI, SGSN_TEID));
+    req.truncate(req.len() - 2);
+    let r = only(&gw.c(&req));
+    assert_eq!((r.mtype, r.cause(), r.seq), (17, Some(193), Some(13)));
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 0);
+    // An Update and a Delete for a held context: their responses, on the SGSN's control TEID.
+    let (mut gw, c) = with_session();
+    let t = gw_teid_c(&c);
+    for (mtype, ies) in [(18u8, update_ies(SGSN_TEID)), (20, delete_ies())] {
+        let mut req = msg(mtype, t, 40, &ies);
+        req.push(0);
+        let r = only(&gw.c(&req));
+        assert_eq!((r.mtype, r.cause(), r.teid), (mtype + 1, Some(193), SGSN_TEID));
+    }
+    assert!(gw.has_session(t), "a refused Delete deletes nothing");
+    // For a TEID no processor holds (answered by the line interface): TEID 0, the context
+    // being unknown; 11.1.2 comes before the Non-existent answer (11.1: decreasing priority).
+    let mut req = msg(18, 0xee00_0001, 41, &update_ies(SGSN_TEID));
+    req.push(0);
+    let r = only(&gw.c(&req));
+    assert_eq!((r.mtype, r.cause(), r.teid), (19, Some(193), 0));
+    // A Response of an inconsistent length is not answered.
+    let mut resp = msg(17, 0, 14, &tv(1, &[128]));
+    resp.push(0);
+    assert!(gw.c(&resp).is_empty());
 }
 
 // ------------------------------------------------------------------ 7.3.3 - 7.3.7

@@ -267,4 +267,7 @@ pub struct ProcessorStats {
     pub recoveries_unacked: u64,
     /// Replications of a session purged here lately, acknowledged but not stored.
     pub syncs_purged: u64,
+    /// Update and Delete PDP Context Requests whose Length disagreed with the datagram,
+    /// answered with Invalid message format (TS 29.060 section 11.1.2).
+    pub length_errors: u64,
 }

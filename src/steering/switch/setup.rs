@@ -79,7 +79,21 @@ impl SwitchProcessor {
                 return Ok(());
             }
         }
-        let m = gtp::parse(data)?;
+        let m = match gtp::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                // TS 29.060 section 11.1.2: a Create PDP Context Request whose Length disagrees
+                // with the datagram gets its response with Invalid message format.
+                let answer = (port == gtp::GTP_C_PORT)
+                    .then(|| Message::length_error_response(data))
+                    .flatten();
+                if let Some(r) = answer {
+                    self.stats.setups_refused += 1;
+                    self.transmit_out(route, &r);
+                }
+                return Err(e.into());
+            }
+        };
         let seq = m.header.sequence.unwrap_or(0);
         let ext =
             common::unsupported_extension(&m.header, port, seq, &mut self.extension_headers, now);
