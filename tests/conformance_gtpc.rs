@@ -424,6 +424,56 @@ fn gtpc_7_3_2_no_resources() {
     assert_eq!((r.mtype, r.cause()), (17, Some(199)));
 }
 
+/// gtpc-7.3.2-unknown-apn: a Create PDP Context Request for an APN the gateway does not serve
+/// (or without an APN, once the gateway names the APNs it serves) is refused with Missing or
+/// unknown APN (219) and creates nothing; an APN served is accepted, in any case and with or
+/// without its Operator Identifier.
+#[test]
+fn gtpc_7_3_2_unknown_apn() {
+    // TS 29.060 7.3.2: "Missing or unknown APN" is one of the rejection causes the GGSN gives
+    // in the Create PDP Context Response (Cause 219, 7.7.1), with only the Cause then (7.3.2:
+    // "Only the Cause information element ... shall be included in the response if the Cause
+    // contains another value than 'Request accepted'"); 7.7.30: the APN, TS 23.003 9.1: an APN
+    // is a Network Identifier and an Operator Identifier (mnc<MNC>.mcc<MCC>.gprs), compared
+    // case-insensitively.
+    let mut gw = Gw::configured(|c| c.apns = vec!["internet".into(), "ims".into()]);
+    let with_apn_of = |ies: &[u8], apn: &[u8]| {
+        let at = ies.windows(3).position(|w| w == [131, 0, 9]).unwrap();
+        let mut v = ies[..at].to_vec();
+        if !apn.is_empty() {
+            v.extend(tlv(131, apn));
+        }
+        v.extend(&ies[at + 12..]);
+        v
+    };
+    let with_apn = |apn: &[u8]| with_apn_of(&create_ies(IMSI, SGSN_TEID), apn);
+    let refused: [(&str, &[u8]); 3] = [
+        ("unknown", b"\x03web"),
+        ("served name as a prefix only", b"\x08internet\x03org"),
+        ("no APN", b""),
+    ];
+    for (i, (name, apn)) in refused.iter().enumerate() {
+        let r = only(&gw.c(&create_request(20 + i as u16, &with_apn(apn))));
+        assert_eq!((r.mtype, r.cause(), r.teid), (17, Some(219), SGSN_TEID), "{name}");
+        assert_eq!(r.types(), [1], "{name}: the Cause only");
+    }
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 0);
+    let served: [&[u8]; 3] = [
+        b"\x08internet",
+        b"\x08INTERNET",
+        b"\x03ims\x06mnc001\x06mcc001\x04gprs",
+    ];
+    for (i, apn) in served.iter().enumerate() {
+        let ies = with_apn_of(&create_ies(&format!("00101012345670{i}"), SGSN_TEID), apn);
+        let r = only(&gw.c(&create_request(30 + i as u16, &ies)));
+        assert_eq!((r.mtype, r.cause()), (17, Some(128)), "{apn:?}");
+    }
+    // The default (no list): every APN is served.
+    let mut gw = Gw::new();
+    let r = only(&gw.c(&create_request(40, &with_apn(b"\x03web"))));
+    assert_eq!((r.mtype, r.cause()), (17, Some(128)));
+}
+
 /// gtpc-7.3.2-unknown-pdp-type: a PDP type the gateway does not serve (PPP, organisation ETSI)
 /// is refused with Unknown PDP address or PDP type (220).
 #[test]

@@ -141,6 +141,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
                 max_shadow: 10_000,
                 ue_pool: "10.0.0.0/8".parse().map_err(std::io::Error::other)?,
                 ue_pool_v6: None,
+                apns: Vec::new(),
                 recovery: 1,
                 retransmit: Duration::from_millis(100),
                 max_retries: 10,

@@ -7,7 +7,7 @@ use crate::steering::common::Route;
 use crate::steering::common::Wire;
 use crate::steering::error::InputError;
 use crate::steering::fabric::{SessionProtocol, SessionRecord};
-use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
+use crate::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -81,6 +81,23 @@ impl Processor {
         let l = self.config.layout;
         self.pool
             .address_v6(l.primary(teid)?, l.backup(teid), l.local(teid))
+    }
+
+    /// Whether the APN of a set-up (`None`: the request had none) is one the gateway serves
+    /// ([`ProcessorConfig::apns`](super::ProcessorConfig::apns); every APN when the list is
+    /// empty): TS 29.060 section 7.3.2.
+    pub(super) fn apn_served(&self, apn: Option<&Apn<'_>>) -> bool {
+        if self.config.apns.is_empty() {
+            return true;
+        }
+        let Some(name) = apn.and_then(Apn::name).map(|n| n.to_ascii_lowercase()) else {
+            return false;
+        };
+        let ni = network_identifier(&name);
+        self.config
+            .apns
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&name) || a.eq_ignore_ascii_case(ni))
     }
 
     /// The PDP type granted to a set-up and the response's cause, or the refusal's cause (TS
@@ -302,6 +319,9 @@ impl Processor {
             return Err((peer_teid_c, Cause::MANDATORY_IE_MISSING));
         };
         let peer_u = gsn.next().unwrap_or(peer_c);
+        if !self.apn_served(req.apn()) {
+            return Err((peer_teid_c, Cause::MISSING_OR_UNKNOWN_APN));
+        }
         let grant = self.grant(req).map_err(|cause| (peer_teid_c, cause))?;
         let record = SessionRecord {
             teid: 0,
@@ -363,6 +383,21 @@ impl Processor {
             backup,
         });
         self.replicate(now, record, false, bytes.map(|b| (line, b)));
+    }
+}
+
+/// The APN Network Identifier of the dotted APN `name`: `name` without a trailing Operator
+/// Identifier `mnc<digits>.mcc<digits>.gprs` (TS 23.003 section 9.1.2), `name` itself when it
+/// has none.
+fn network_identifier(name: &str) -> &str {
+    let labels: Vec<&str> = name.rsplitn(4, '.').collect();
+    let digits = |l: &str, p: &str| {
+        l.strip_prefix(p)
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match labels.as_slice() {
+        [gprs, mcc, mnc, ni] if *gprs == "gprs" && digits(mcc, "mcc") && digits(mnc, "mnc") => ni,
+        _ => name,
     }
 }
 
