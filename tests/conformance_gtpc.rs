@@ -506,11 +506,16 @@ fn gtpc_7_3_2_ipv4v6_network_preference() {
 /// for an IMSI and NSAPI that already have a context replaces it: the new request is answered
 /// for the new SGSN tunnel (header TEID = its TEID Control Plane).
 #[test]
-#[ignore = "not implemented: a new set-up for a held IMSI and NSAPI is answered from the held context"]
+#[test]
 fn gtpc_7_3_1_existing_context_replaced() {
-    // TS 29.060 7.3.1: a request colliding with an active context (same IMSI, same NSAPI) is a
-    // new session: the old context is torn down locally and a new one created.
-    let (mut gw, _) = with_session();
+    // TS 29.060 7.3.1: "If the GGSN receives a Create PDP Context Request message for an
+    // already active PDP context, this Create PDP Context Request message shall be considered
+    // as related to a new session. The existing PDP context shall be torn down locally, and
+    // the associated resources deleted before the new session is created." (Active: same
+    // IMSI and NSAPI.) A retransmission (same SGSN, same sequence number, 7.6) is not a new
+    // request: it gets the same response.
+    let (mut gw, first) = with_session();
+    let old = gw_teid_c(&first);
     let out = gw.c(&create_request(2, &create_ies(IMSI, 0x6600_0001)));
     let r = only(&out);
     assert_eq!((r.mtype, r.cause()), (17, Some(128)));
@@ -518,6 +523,39 @@ fn gtpc_7_3_1_existing_context_replaced() {
         r.teid, 0x6600_0001,
         "answered on the new request's control TEID"
     );
+    let new = gw_teid_c(&r);
+    assert_ne!(new, old, "a new context");
+    assert!(!gw.has_session(old), "the old context is torn down");
+    assert!(gw.has_session(new));
+    let held: usize = gw.procs.iter().map(|p| p.session_count()).sum();
+    let copies: usize = gw.procs.iter().map(|p| p.shadow_count()).sum();
+    assert_eq!((held, copies), (1, 1), "one context, one replicated copy");
+    // The old context's TEID names nothing any more (7.3.4: Non-existent).
+    let u = only(&gw.c(&msg(18, old, 3, &update_ies(SGSN_TEID))));
+    assert_eq!((u.mtype, u.cause()), (19, Some(192)));
+    // The new one is served.
+    let u = only(&gw.c(&msg(18, new, 4, &update_ies(0x6600_0001))));
+    assert_eq!((u.mtype, u.cause(), u.teid), (19, Some(128), 0x6600_0001));
+    // The new request repeated (same SGSN, same sequence number): answered from the new
+    // context, which stays.
+    let again = only(&gw.c(&create_request(2, &create_ies(IMSI, 0x6600_0001))));
+    assert_eq!((again.cause(), gw_teid_c(&again)), (Some(128), new));
+    assert!(gw.has_session(new));
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 1);
+    // Wherever the gateway would place a new set-up (by load: the processor holding the
+    // context is the busier one once the loads are reported), each new request replaces the
+    // context held: one context for the subscriber at any time.
+    let mut held = new;
+    for seq in 5..12u16 {
+        gw.advance(std::time::Duration::from_secs(1));
+        let sgsn_teid = 0x6600_0000 + u32::from(seq);
+        let r = only(&gw.c(&create_request(seq, &create_ies(IMSI, sgsn_teid))));
+        assert_eq!((r.cause(), r.teid), (Some(128), sgsn_teid), "seq {seq}");
+        assert!(!gw.has_session(held), "seq {seq}: the old context is torn down");
+        held = gw_teid_c(&r);
+        let n: usize = gw.procs.iter().map(|p| p.session_count()).sum();
+        assert_eq!(n, 1, "seq {seq}");
+    }
 }
 
 /// gtpc-11.1.5-create-mandatory-missing: a Create PDP Context Request without one of its

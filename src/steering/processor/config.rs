@@ -281,4 +281,7 @@ pub struct ProcessorStats {
     /// Update and Delete PDP Context Requests whose Length disagreed with the datagram,
     /// answered with Invalid message format (TS 29.060 section 11.1.2).
     pub length_errors: u64,
+    /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
+    /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
+    pub contexts_replaced: u64,
 }

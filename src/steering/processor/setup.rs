@@ -192,7 +192,7 @@ impl Processor {
                 return Ok(());
             }
         };
-        if self.repeated(&record, u32::from(seq)) {
+        if self.retransmitted_or_replaced(now, &record, peer, u32::from(seq)) {
             return Ok(());
         }
         let (local, teid) = match self.allocate_teid(vid, backup) {
@@ -223,6 +223,7 @@ impl Processor {
             qos,
             grant,
             chosen: Vec::new(),
+            setup: Some((peer, u32::from(seq))),
         };
         self.create(now, session, u32::from(seq), backup);
         Ok(())
@@ -236,6 +237,51 @@ impl Processor {
         };
         self.answer_repeat(teid, seq);
         true
+    }
+
+    /// A Create PDP Context Request (from `peer`, sequence number `seq`) for a subscriber
+    /// (IMSI and NSAPI) whose GTPv1 context this processor holds (TS 29.060 section 7.3.1):
+    /// the same `peer` and `seq` as the set-up of that context is a retransmission, answered
+    /// again from it (`true`); a new sequence number or another SGSN is a new session, for
+    /// which the old context is torn down here: deleted, its TEID and address freed, its
+    /// deletion replicated (so the backup and the switch processor forget it and the line
+    /// interface no longer steers to it), any response of it still held dropped, reported
+    /// ([`ProcessorEvent::SessionDeleted`]) and counted
+    /// ([`ProcessorStats::contexts_replaced`](super::ProcessorStats::contexts_replaced));
+    /// the caller then creates the new one (`false`). A set-up without an IMSI (an emergency
+    /// attach, whose NSAPI alone names no subscriber) is always answered as a retransmission,
+    /// as is one that names a GTPv2-C session.
+    fn retransmitted_or_replaced(
+        &mut self,
+        now: Instant,
+        record: &SessionRecord,
+        peer: SocketAddr,
+        seq: u32,
+    ) -> bool {
+        let Some(&teid) = self.by_subscriber.get(&own_key(record)) else {
+            return false;
+        };
+        let Some(old) = self.sessions.get(&teid) else {
+            return false;
+        };
+        let retransmission = record_imsi(record).is_none()
+            || old.record.protocol != SessionProtocol::Gtpv1
+            || old.setup.is_none_or(|first| first == (peer, seq));
+        if retransmission {
+            self.answer_repeat(teid, seq);
+            return true;
+        }
+        let old = old.record;
+        if let Some(p) = self.pending.get_mut(&teid) {
+            p.responses.clear();
+        }
+        self.stats.contexts_replaced += 1;
+        self.event(ProcessorEvent::SessionDeleted {
+            teid,
+            as_backup: false,
+        });
+        self.remove_session(now, old, false, None);
+        false
     }
 
     /// A local index of the slice (`vid`, `backup`) of the UE pool and the TEID carrying the

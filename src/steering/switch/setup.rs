@@ -139,7 +139,9 @@ impl SwitchProcessor {
                 return Err(InputError::UnsupportedMessage(t));
             }
         }
-        if self.direct_repeat(route, u32::from(seq), data) {
+        if self.direct_repeat(route, u32::from(seq), data)
+            || self.direct_to_context(now, u32::from(seq), route, data, &m)
+        {
             return Ok(());
         }
         if self.sessions.len() >= self.config.max_sessions {
@@ -273,7 +275,7 @@ impl SwitchProcessor {
 
     /// Remembers the set-up `seq` of `route` (for retransmissions), counts it and directs it to
     /// the processor at `to.0` holding VID `to.1`, with backup VID `to.2`.
-    fn direct_to(
+    pub(super) fn direct_to(
         &mut self,
         now: Instant,
         seq: Option<u32>,
