@@ -454,7 +454,11 @@ fn gtpc_7_3_2_unknown_apn() {
     ];
     for (i, (name, apn)) in refused.iter().enumerate() {
         let r = only(&gw.c(&create_request(20 + i as u16, &with_apn(apn))));
-        assert_eq!((r.mtype, r.cause(), r.teid), (17, Some(219), SGSN_TEID), "{name}");
+        assert_eq!(
+            (r.mtype, r.cause(), r.teid),
+            (17, Some(219), SGSN_TEID),
+            "{name}"
+        );
         assert_eq!(r.types(), [1], "{name}: the Cause only");
     }
     assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 0);
@@ -551,7 +555,10 @@ fn gtpc_7_3_1_existing_context_replaced() {
         let sgsn_teid = 0x6600_0000 + u32::from(seq);
         let r = only(&gw.c(&create_request(seq, &create_ies(IMSI, sgsn_teid))));
         assert_eq!((r.cause(), r.teid), (Some(128), sgsn_teid), "seq {seq}");
-        assert!(!gw.has_session(held), "seq {seq}: the old context is torn down");
+        assert!(
+            !gw.has_session(held),
+            "seq {seq}: the old context is torn down"
+        );
         held = gw_teid_c(&r);
         let n: usize = gw.procs.iter().map(|p| p.session_count()).sum();
         assert_eq!(n, 1, "seq {seq}");
@@ -698,7 +705,10 @@ fn gtpc_11_1_2_length_inconsistent() {
         let mut req = msg(mtype, t, 40, &ies);
         req.push(0);
         let r = only(&gw.c(&req));
-        assert_eq!((r.mtype, r.cause(), r.teid), (mtype + 1, Some(193), SGSN_TEID));
+        assert_eq!(
+            (r.mtype, r.cause(), r.teid),
+            (mtype + 1, Some(193), SGSN_TEID)
+        );
     }
     assert!(gw.has_session(t), "a refused Delete deletes nothing");
     // For a TEID no processor holds (answered by the line interface): TEID 0, the context

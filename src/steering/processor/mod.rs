@@ -172,8 +172,8 @@ mod v2;
 
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
 pub(crate) use n4::cp_fteid;
-pub(crate) use sync::record_imsi;
 use setup::Grant;
+pub(crate) use sync::record_imsi;
 
 use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};

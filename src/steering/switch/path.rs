@@ -6,12 +6,12 @@ use crate::health::{NodeId, NodeState};
 use crate::steering::common::Route;
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord, VidState};
-use crate::steering::gtp::Imsi;
-use crate::steering::processor::record_imsi;
 use crate::steering::gtp::GTP_U_PORT;
+use crate::steering::gtp::Imsi;
 use crate::steering::path::{
     MAX_PURGES_IN_FLIGHT, PathFailureAction, PathProtocol, PeerId, is_newer,
 };
+use crate::steering::processor::record_imsi;
 use crate::steering::{gtp, gtpv2, pfcp};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
