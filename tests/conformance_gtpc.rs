@@ -510,7 +510,6 @@ fn gtpc_7_3_2_ipv4v6_network_preference() {
 /// for an IMSI and NSAPI that already have a context replaces it: the new request is answered
 /// for the new SGSN tunnel (header TEID = its TEID Control Plane).
 #[test]
-#[test]
 fn gtpc_7_3_1_existing_context_replaced() {
     // TS 29.060 7.3.1: "If the GGSN receives a Create PDP Context Request message for an
     // already active PDP context, this Create PDP Context Request message shall be considered
