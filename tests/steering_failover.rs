@@ -441,15 +441,8 @@ fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
             .iter()
             .find(|id| gw.proc(**id).session_count() == 1)
             .unwrap();
-        let pv = gw.proc(primary).vid().unwrap();
         // The primary fails before the SGSN saw the answer; the SGSN repeats the request.
-        gw.sim.crash(gw.procs[&primary]);
-        let ok = gw
-            .sim
-            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
-                s.node::<LineInterface>(line).table().state(pv) == Some(VidState::Down)
-            });
-        assert!(ok);
+        crash_until_down(&mut gw, primary);
         gw.sim.heal(sgsn_node, line);
         let ok = gw
             .sim
@@ -521,7 +514,6 @@ fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
 fn a_new_setup_replaces_the_context_its_backup_serves() {
     let mut gw = Gateway::new(31, 0.0, 1);
     let layout = layout();
-    let line = gw.lines[0];
     let now = gw.sim.now();
     let first = gw.sgsn().create(now, "001018888888888", 5);
     gw.settle();
@@ -535,14 +527,7 @@ fn a_new_setup_replaces_the_context_its_backup_serves() {
         holder(&gw, layout.backup(old)),
     );
     assert!(gw.proc(backup).has_session(old), "replicated");
-    let pv = gw.proc(primary).vid().unwrap();
-    gw.sim.crash(gw.procs[&primary]);
-    let ok = gw
-        .sim
-        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
-            s.node::<LineInterface>(line).table().state(pv) == Some(VidState::Down)
-        });
-    assert!(ok);
+    crash_until_down(&mut gw, primary);
     gw.settle();
     assert_eq!(gw.sp().session_count(), 1);
     let now = gw.sim.now();
@@ -561,4 +546,16 @@ fn a_new_setup_replaces_the_context_its_backup_serves() {
     // The gateway's design: the switch processor directed the new set-up to the processor
     // serving the context (its index of subscribers), whatever the loads.
     assert_eq!(layout.primary(s.gw_teid_c), gw.proc(backup).vid());
+}
+
+/// Crashes processor `id` and runs until the first line interface steers its VID as down.
+fn crash_until_down(gw: &mut Gateway, id: u32) {
+    let (vid, line) = (gw.proc(id).vid().unwrap(), gw.lines[0]);
+    gw.sim.crash(gw.procs[&id]);
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<LineInterface>(line).table().state(vid) == Some(VidState::Down)
+        });
+    assert!(ok, "processor {id} seen down");
 }
