@@ -424,6 +424,60 @@ fn gtpc_7_3_2_no_resources() {
     assert_eq!((r.mtype, r.cause()), (17, Some(199)));
 }
 
+/// gtpc-7.3.2-unknown-apn: a Create PDP Context Request for an APN the gateway does not serve
+/// (or without an APN, once the gateway names the APNs it serves) is refused with Missing or
+/// unknown APN (219) and creates nothing; an APN served is accepted, in any case and with or
+/// without its Operator Identifier.
+#[test]
+fn gtpc_7_3_2_unknown_apn() {
+    // TS 29.060 7.3.2: "Missing or unknown APN" is one of the rejection causes the GGSN gives
+    // in the Create PDP Context Response (Cause 219, 7.7.1), with only the Cause then (7.3.2:
+    // "Only the Cause information element ... shall be included in the response if the Cause
+    // contains another value than 'Request accepted'"); 7.7.30: the APN, TS 23.003 9.1: an APN
+    // is a Network Identifier and an Operator Identifier (mnc<MNC>.mcc<MCC>.gprs), compared
+    // case-insensitively.
+    let mut gw = Gw::configured(|c| c.apns = vec!["internet".into(), "ims".into()]);
+    let with_apn_of = |ies: &[u8], apn: &[u8]| {
+        let at = ies.windows(3).position(|w| w == [131, 0, 9]).unwrap();
+        let mut v = ies[..at].to_vec();
+        if !apn.is_empty() {
+            v.extend(tlv(131, apn));
+        }
+        v.extend(&ies[at + 12..]);
+        v
+    };
+    let with_apn = |apn: &[u8]| with_apn_of(&create_ies(IMSI, SGSN_TEID), apn);
+    let refused: [(&str, &[u8]); 3] = [
+        ("unknown", b"\x03web"),
+        ("served name as a prefix only", b"\x08internet\x03org"),
+        ("no APN", b""),
+    ];
+    for (i, (name, apn)) in refused.iter().enumerate() {
+        let r = only(&gw.c(&create_request(20 + i as u16, &with_apn(apn))));
+        assert_eq!(
+            (r.mtype, r.cause(), r.teid),
+            (17, Some(219), SGSN_TEID),
+            "{name}"
+        );
+        assert_eq!(r.types(), [1], "{name}: the Cause only");
+    }
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 0);
+    let served: [&[u8]; 3] = [
+        b"\x08internet",
+        b"\x08INTERNET",
+        b"\x03ims\x06mnc001\x06mcc001\x04gprs",
+    ];
+    for (i, apn) in served.iter().enumerate() {
+        let ies = with_apn_of(&create_ies(&format!("00101012345670{i}"), SGSN_TEID), apn);
+        let r = only(&gw.c(&create_request(30 + i as u16, &ies)));
+        assert_eq!((r.mtype, r.cause()), (17, Some(128)), "{apn:?}");
+    }
+    // The default (no list): every APN is served.
+    let mut gw = Gw::new();
+    let r = only(&gw.c(&create_request(40, &with_apn(b"\x03web"))));
+    assert_eq!((r.mtype, r.cause()), (17, Some(128)));
+}
+
 /// gtpc-7.3.2-unknown-pdp-type: a PDP type the gateway does not serve (PPP, organisation ETSI)
 /// is refused with Unknown PDP address or PDP type (220).
 #[test]
@@ -456,11 +510,15 @@ fn gtpc_7_3_2_ipv4v6_network_preference() {
 /// for an IMSI and NSAPI that already have a context replaces it: the new request is answered
 /// for the new SGSN tunnel (header TEID = its TEID Control Plane).
 #[test]
-#[ignore = "not implemented: a new set-up for a held IMSI and NSAPI is answered from the held context"]
 fn gtpc_7_3_1_existing_context_replaced() {
-    // TS 29.060 7.3.1: a request colliding with an active context (same IMSI, same NSAPI) is a
-    // new session: the old context is torn down locally and a new one created.
-    let (mut gw, _) = with_session();
+    // TS 29.060 7.3.1: "If the GGSN receives a Create PDP Context Request message for an
+    // already active PDP context, this Create PDP Context Request message shall be considered
+    // as related to a new session. The existing PDP context shall be torn down locally, and
+    // the associated resources deleted before the new session is created." (Active: same
+    // IMSI and NSAPI.) A retransmission (same SGSN, same sequence number, 7.6) is not a new
+    // request: it gets the same response.
+    let (mut gw, first) = with_session();
+    let old = gw_teid_c(&first);
     let out = gw.c(&create_request(2, &create_ies(IMSI, 0x6600_0001)));
     let r = only(&out);
     assert_eq!((r.mtype, r.cause()), (17, Some(128)));
@@ -468,6 +526,42 @@ fn gtpc_7_3_1_existing_context_replaced() {
         r.teid, 0x6600_0001,
         "answered on the new request's control TEID"
     );
+    let new = gw_teid_c(&r);
+    assert_ne!(new, old, "a new context");
+    assert!(!gw.has_session(old), "the old context is torn down");
+    assert!(gw.has_session(new));
+    let held: usize = gw.procs.iter().map(|p| p.session_count()).sum();
+    let copies: usize = gw.procs.iter().map(|p| p.shadow_count()).sum();
+    assert_eq!((held, copies), (1, 1), "one context, one replicated copy");
+    // The old context's TEID names nothing any more (7.3.4: Non-existent).
+    let u = only(&gw.c(&msg(18, old, 3, &update_ies(SGSN_TEID))));
+    assert_eq!((u.mtype, u.cause()), (19, Some(192)));
+    // The new one is served.
+    let u = only(&gw.c(&msg(18, new, 4, &update_ies(0x6600_0001))));
+    assert_eq!((u.mtype, u.cause(), u.teid), (19, Some(128), 0x6600_0001));
+    // The new request repeated (same SGSN, same sequence number): answered from the new
+    // context, which stays.
+    let again = only(&gw.c(&create_request(2, &create_ies(IMSI, 0x6600_0001))));
+    assert_eq!((again.cause(), gw_teid_c(&again)), (Some(128), new));
+    assert!(gw.has_session(new));
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 1);
+    // Wherever the gateway would place a new set-up (by load: the processor holding the
+    // context is the busier one once the loads are reported), each new request replaces the
+    // context held: one context for the subscriber at any time.
+    let mut held = new;
+    for seq in 5..12u16 {
+        gw.advance(std::time::Duration::from_secs(1));
+        let sgsn_teid = 0x6600_0000 + u32::from(seq);
+        let r = only(&gw.c(&create_request(seq, &create_ies(IMSI, sgsn_teid))));
+        assert_eq!((r.cause(), r.teid), (Some(128), sgsn_teid), "seq {seq}");
+        assert!(
+            !gw.has_session(held),
+            "seq {seq}: the old context is torn down"
+        );
+        held = gw_teid_c(&r);
+        let n: usize = gw.procs.iter().map(|p| p.session_count()).sum();
+        assert_eq!(n, 1, "seq {seq}");
+    }
 }
 
 /// gtpc-11.1.5-create-mandatory-missing: a Create PDP Context Request without one of its
@@ -585,15 +679,47 @@ fn gtpc_11_1_13_incorrect_optional_ignored() {
 /// gtpc-11.1.2-length-inconsistent: a request whose Length field disagrees with the datagram is
 /// answered with Invalid message format (193).
 #[test]
-#[ignore = "not implemented: a request whose Length disagrees with the datagram is dropped unanswered"]
 fn gtpc_11_1_2_length_inconsistent() {
-    // TS 29.060 11.1.2: a Request in a UDP packet whose length is inconsistent with the GTP
-    // Length field gets its Response with Cause Invalid message format.
+    // TS 29.060 11.1.2: "If a GTP entity receives a Request message within an IP/UDP packet of
+    // a length that is inconsistent with the value specified in the Length field of the GTP
+    // header, then the receiving GTP entity should log the error and shall send the Response
+    // message with Cause IE value set to 'Invalid message format'." A Response of such a
+    // length is silently discarded (same clause).
     let mut gw = Gw::new();
     let mut req = create_request(12, &create_ies(IMSI, SGSN_TEID));
     req.extend([0, 0, 0]); // three octets the Length field does not count
     let r = only(&gw.c(&req));
-    assert_eq!((r.mtype, r.cause()), (17, Some(193)));
+    assert_eq!((r.mtype, r.cause(), r.seq), (17, Some(193), Some(12)));
+    assert_eq!(r.types(), [1], "the Cause only");
+    // Length larger than the datagram: the same.
+    let mut req = create_request(13, &create_ies(IMSI, SGSN_TEID));
+    req.truncate(req.len() - 2);
+    let r = only(&gw.c(&req));
+    assert_eq!((r.mtype, r.cause(), r.seq), (17, Some(193), Some(13)));
+    assert_eq!(gw.procs.iter().map(|p| p.session_count()).sum::<usize>(), 0);
+    // An Update and a Delete for a held context: their responses, on the SGSN's control TEID.
+    let (mut gw, c) = with_session();
+    let t = gw_teid_c(&c);
+    for (mtype, ies) in [(18u8, update_ies(SGSN_TEID)), (20, delete_ies())] {
+        let mut req = msg(mtype, t, 40, &ies);
+        req.push(0);
+        let r = only(&gw.c(&req));
+        assert_eq!(
+            (r.mtype, r.cause(), r.teid),
+            (mtype + 1, Some(193), SGSN_TEID)
+        );
+    }
+    assert!(gw.has_session(t), "a refused Delete deletes nothing");
+    // For a TEID no processor holds (answered by the line interface): TEID 0, the context
+    // being unknown; 11.1.2 comes before the Non-existent answer (11.1: decreasing priority).
+    let mut req = msg(18, 0xee00_0001, 41, &update_ies(SGSN_TEID));
+    req.push(0);
+    let r = only(&gw.c(&req));
+    assert_eq!((r.mtype, r.cause(), r.teid), (19, Some(193), 0));
+    // A Response of an inconsistent length is not answered.
+    let mut resp = msg(17, 0, 14, &tv(1, &[128]));
+    resp.push(0);
+    assert!(gw.c(&resp).is_empty());
 }
 
 // ------------------------------------------------------------------ 7.3.3 - 7.3.7

@@ -12,7 +12,8 @@ use std::time::Instant;
 use telcp::health::ClusterKey;
 use telcp::steering::fabric::FabricMessage;
 use telcp::steering::gtp::{
-    self, Apn, Cause, EndUserAddress, Ie, IeType, Imsi, Message, MessageType,
+    self, Body, Cause, CreatePdpContextRequest, EndUserAddress, Ie, IeType, Imsi, Message,
+    MessageType,
 };
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
@@ -165,23 +166,17 @@ fn processor(config: ProcessorConfig, t0: Instant) -> Processor {
 
 fn create_request(seq: u16, eua: EndUserAddress<'static>, extra: Vec<Ie<'static>>) -> Vec<u8> {
     let sgsn = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
-    let mut ies = vec![
-        Ie::Imsi(Imsi::from_digits(&format!("0010100000{seq:05}")).unwrap()),
-        Ie::SelectionMode(0xfc),
-        Ie::TeidDataI(0x5500_0000 + u32::from(seq)),
-        Ie::TeidControl(0x5500_0000 + u32::from(seq)),
-        Ie::Nsapi(5),
-        Ie::EndUserAddress(eua),
-        Ie::Apn(Apn::from_name("internet").unwrap()),
-        Ie::GsnAddress(sgsn),
-        Ie::GsnAddress(sgsn),
-        // QoS Profile is mandatory in a Create PDP Context Request (TS 29.060 section 7.3.1).
-        Ie::QosProfile(Cow::Borrowed(&[0, 0x0b, 0x92, 0x1f])),
-    ];
-    ies.extend(extra);
-    Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, seq, ies)
-        .to_vec()
-        .unwrap()
+    let imsi = Imsi::from_digits(&format!("0010100000{seq:05}"));
+    // The elements TS 29.060 section 7.3.1 makes mandatory (QoS Profile among them), and the
+    // primary context's IMSI, Selection Mode, TEID Control Plane, APN.
+    let mut req = CreatePdpContextRequest::new(imsi, 0x5500_0000 + u32::from(seq), 5, sgsn);
+    req.end_user_address = Some(eua);
+    req.qos_profile = vec![0, 0x0b, 0x92, 0x1f];
+    let mut m = req.message(seq);
+    if let Body::Ies(ies) = &mut m.body {
+        ies.extend(extra);
+    }
+    m.to_vec().unwrap()
 }
 
 /// Common Flags (TS 29.060 section 7.7.48) with the Dual Address Bearer Flag (bit 8) set.

@@ -593,15 +593,8 @@ fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
             .iter()
             .find(|id| gw.proc(**id).session_count() == 1)
             .unwrap();
-        let pv = gw.proc(primary).vid().unwrap();
         // The primary fails before the SGSN saw the answer; the SGSN repeats the request.
-        gw.sim.crash(gw.procs[&primary]);
-        let ok = gw
-            .sim
-            .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
-                s.node::<LineInterface>(line).table().state(pv) == Some(VidState::Down)
-            });
-        assert!(ok);
+        crash_until_down(&mut gw, primary);
         gw.sim.heal(sgsn_node, line);
         let ok = gw
             .sim
@@ -658,4 +651,63 @@ fn repeated_setups_of_a_subscriber_leave_no_orphaned_backup_copy() {
         .map(|id| gw.proc(*id).stats().shadow_superseded)
         .sum();
     assert!(superseded >= 1, "{superseded}");
+}
+
+// ---------------------------------------------------------------- a context replaced
+
+/// TS 29.060 7.3.1: "If the GGSN receives a Create PDP Context Request message for an already
+/// active PDP context, this Create PDP Context Request message shall be considered as related
+/// to a new session. The existing PDP context shall be torn down locally, and the associated
+/// resources deleted before the new session is created." Here the context's primary has
+/// failed and its backup serves it: the new request (same IMSI and NSAPI, a new sequence
+/// number) is served, the copy the backup held is torn down, and the gateway holds one
+/// context for the subscriber (the switch processor one live session), on a new TEID.
+#[test]
+fn a_new_setup_replaces_the_context_its_backup_serves() {
+    let mut gw = Gateway::new(31, 0.0, 1);
+    let layout = layout();
+    let now = gw.sim.now();
+    let first = gw.sgsn().create(now, "001018888888888", 5);
+    gw.settle();
+    let old = gw.sim.node::<Sgsn>(gw.sgsn).sessions[first].gw_teid_c;
+    assert_ne!(old, 0, "the first set-up was answered");
+    let holder = |gw: &Gateway, v: Option<VirtualId>| {
+        *PROCS.iter().find(|id| gw.proc(**id).vid() == v).unwrap()
+    };
+    let (primary, backup) = (
+        holder(&gw, layout.primary(old)),
+        holder(&gw, layout.backup(old)),
+    );
+    assert!(gw.proc(backup).has_session(old), "replicated");
+    crash_until_down(&mut gw, primary);
+    gw.settle();
+    assert_eq!(gw.sp().session_count(), 1);
+    let now = gw.sim.now();
+    let second = gw.sgsn().create(now, "001018888888888", 5);
+    gw.settle();
+    let s = gw.sim.node::<Sgsn>(gw.sgsn).sessions[second].clone();
+    assert_eq!(s.created, Some(Cause::REQUEST_ACCEPTED));
+    assert_ne!(s.gw_teid_c, old, "a new context");
+    let live = PROCS.iter().filter(|id| **id != primary);
+    assert!(
+        live.clone().all(|id| !gw.proc(*id).has_session(old)),
+        "the copy the backup served is torn down"
+    );
+    assert!(live.clone().any(|id| gw.proc(*id).has_session(s.gw_teid_c)));
+    assert_eq!(gw.sp().session_count(), 1, "one live session");
+    // The gateway's design: the switch processor directed the new set-up to the processor
+    // serving the context (its index of subscribers), whatever the loads.
+    assert_eq!(layout.primary(s.gw_teid_c), gw.proc(backup).vid());
+}
+
+/// Crashes processor `id` and runs until the first line interface steers its VID as down.
+fn crash_until_down(gw: &mut Gateway, id: u32) {
+    let (vid, line) = (gw.proc(id).vid().unwrap(), gw.lines[0]);
+    gw.sim.crash(gw.procs[&id]);
+    let ok = gw
+        .sim
+        .run_until_cond(Duration::from_millis(20), Duration::from_secs(5), |s| {
+            s.node::<LineInterface>(line).table().state(vid) == Some(VidState::Down)
+        });
+    assert!(ok, "processor {id} seen down");
 }

@@ -68,7 +68,7 @@
 //! use std::time::{Duration, Instant};
 //! use telcp::health::ClusterKey;
 //! use telcp::io::Node;
-//! use telcp::steering::gtp::{Ie, Imsi, Message, MessageType};
+//! use telcp::steering::gtp::{CreatePdpContextRequest, Imsi, Message, MessageType};
 //! use telcp::steering::processor::ProcessorConfig;
 //! use telcp::steering::switch::SwitchConfig;
 //! use telcp::steering::{LineConfig, LineInterface, Processor, SwitchProcessor};
@@ -138,15 +138,11 @@
 //! }
 //!
 //! let sgsn = IpAddr::from([198, 51, 100, 1]);
-//! let request = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, 1, vec![
-//!     Ie::Imsi(Imsi::from_digits("001010123456789").unwrap()),
-//!     Ie::TeidDataI(0x1000),
-//!     Ie::TeidControl(0x2000),
-//!     Ie::Nsapi(5),
-//!     Ie::GsnAddress(sgsn), // for signalling
-//!     Ie::GsnAddress(sgsn), // for user traffic
-//!     Ie::QosProfile(vec![0x02, 0x0b, 0x92, 0x1f].into()),
-//! ]);
+//! // The elements TS 29.060 section 7.3.1 makes mandatory, and IMSI, TEID Control Plane,
+//! // End User Address and APN.
+//! let request = CreatePdpContextRequest::new(
+//!     Imsi::from_digits("001010123456789"), 0x1000, 5, sgsn,
+//! ).message(1);
 //! line.handle_datagram(now, sgsn_c, gtp_c, &request.to_vec()?)?;
 //! let out = run(now, &mut line, &mut switch, &mut procs, alive);
 //! let response = out.iter().find_map(|t| {

@@ -115,14 +115,25 @@ impl Gw {
     /// A gateway whose processors hold at most `max_sessions` sessions each, brought up until
     /// both processors have a VID and the line interface steers to them.
     pub fn with_capacity(max_sessions: usize) -> Gw {
+        Gw::configured(|c| c.max_sessions = max_sessions)
+    }
+
+    /// A gateway whose processors' configuration (100 sessions each) `f` changes, brought up
+    /// as [`Gw::with_capacity`] does.
+    pub fn configured(f: impl Fn(&mut ProcessorConfig)) -> Gw {
+        let config = |id| {
+            let mut c = processor_config(id, 100);
+            f(&mut c);
+            c
+        };
         let now = Instant::now();
         let mut gw = Gw {
             now,
             line: LineInterface::new(line_config(), now).unwrap(),
             sp: SwitchProcessor::new(switch_config(3), now).unwrap(),
             procs: vec![
-                Processor::new(processor_config(2, max_sessions), now).unwrap(),
-                Processor::new(processor_config(3, max_sessions), now).unwrap(),
+                Processor::new(config(2), now).unwrap(),
+                Processor::new(config(3), now).unwrap(),
             ],
             outside: Vec::new(),
         };

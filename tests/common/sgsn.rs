@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use telcp::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, Imsi, Message, MessageType};
+use telcp::steering::gtp::{self, Cause, CreatePdpContextRequest, Ie, Imsi, Message, MessageType};
 use telcp::{Node, Transmit};
 
 /// Attempts per request: a request crosses up to five lossy hops before its answer comes back.
@@ -147,26 +147,11 @@ impl Sgsn {
             ..Default::default()
         });
         let seq = self.next_seq();
-        let me = self.control.ip();
-        let m = Message::new(
-            MessageType::CREATE_PDP_CONTEXT_REQUEST,
-            0,
-            seq,
-            vec![
-                Ie::Imsi(Imsi::from_digits(imsi).unwrap()),
-                Ie::Recovery(1),
-                Ie::SelectionMode(0xfc),
-                Ie::TeidDataI(own_teid),
-                Ie::TeidControl(own_teid),
-                Ie::Nsapi(nsapi),
-                Ie::EndUserAddress(EndUserAddress::ipv4(None)),
-                Ie::Apn(Apn::from_name("internet").unwrap()),
-                Ie::GsnAddress(me),
-                Ie::GsnAddress(me),
-                Ie::QosProfile(Cow::Borrowed(QOS)),
-            ],
-        );
-        self.request(now, m, idx);
+        let imsi = Some(Imsi::from_digits(imsi).unwrap());
+        let mut req = CreatePdpContextRequest::new(imsi, own_teid, nsapi, self.control.ip());
+        req.recovery = Some(1);
+        req.qos_profile = QOS.to_vec();
+        self.request(now, req.message(seq), idx);
         idx
     }
 

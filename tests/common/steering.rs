@@ -72,6 +72,7 @@ pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         max_shadow: 400,
         ue_pool: "10.0.0.0/8".parse().unwrap(),
         ue_pool_v6: None,
+        apns: Vec::new(),
         recovery: incarnation as u8,
         retransmit: Duration::from_millis(50),
         max_retries: 20,

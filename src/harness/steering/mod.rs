@@ -648,6 +648,7 @@ fn processor_config() -> crate::steering::processor::ProcessorConfig {
         ue_pool: ipnetwork::Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 8)
             .unwrap_or_else(|_| ipnetwork::Ipv4Network::from(Ipv4Addr::new(10, 0, 0, 0))),
         ue_pool_v6: "2001:db8::/32".parse().ok(),
+        apns: Vec::new(),
         recovery: 1,
         retransmit: Duration::from_millis(50),
         max_retries: 3,

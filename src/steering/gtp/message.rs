@@ -249,6 +249,54 @@ impl<'a> Message<'a> {
         )
     }
 
+    /// The answer TS 29.060 section 11.1.2 asks for when a Request arrives in a UDP payload
+    /// `data` whose length disagrees with the header's Length field (octets after the first
+    /// eight): the Response (the request's type + 1) carrying only Cause Invalid message format
+    /// (193), header TEID 0 (the caller sets the peer's TEID Control Plane if it knows it) and
+    /// the request's sequence number. [`parse`] still refuses such a datagram
+    /// ([`WireError::BadLength`]); this reads only the fixed header, in place.
+    ///
+    /// `None` (the datagram is discarded unanswered) when the Length is consistent, the
+    /// datagram is too short to hold the GTPv1 header with its sequence number (11.1.2: silently
+    /// discarded), the S flag is clear (no sequence number to answer on), or the message type
+    /// is not one of the requests a GGSN answers with a Cause: Create, Update and Delete PDP
+    /// Context Request (sections 7.3.1, 7.3.3, 7.3.5). So a Response of the wrong length is
+    /// never answered (11.1.2: silently discarded), nor an Echo Request (its response has no
+    /// Cause).
+    ///
+    /// ```
+    /// use telcp::steering::gtp::{Cause, Message, MessageType};
+    /// // A Delete PDP Context Request (20), sequence number 7, Length 5 but 6 octets after the
+    /// // first eight.
+    /// let req = [0x32, 20, 0, 5, 0, 0, 0, 9, 0, 7, 0, 0, 20, 5];
+    /// let r = Message::length_error_response(&req).unwrap();
+    /// assert_eq!(r.message_type(), MessageType::DELETE_PDP_CONTEXT_RESPONSE);
+    /// assert_eq!((r.header.teid, r.header.sequence), (0, Some(7)));
+    /// assert_eq!(r.cause(), Some(Cause::INVALID_MESSAGE_FORMAT));
+    /// let consistent = [0x32, 20, 0, 6, 0, 0, 0, 9, 0, 7, 0, 0, 20, 5];
+    /// assert!(Message::length_error_response(&consistent).is_none());
+    /// ```
+    pub fn length_error_response(data: &[u8]) -> Option<Message<'static>> {
+        let view = super::GtpView::new_checked(data).ok()?;
+        let consistent = usize::from(view.length()) + MANDATORY_HEADER_LEN == data.len();
+        let answered = matches!(
+            view.message_type(),
+            MessageType::CREATE_PDP_CONTEXT_REQUEST
+                | MessageType::UPDATE_PDP_CONTEXT_REQUEST
+                | MessageType::DELETE_PDP_CONTEXT_REQUEST
+        );
+        if consistent || !answered || data.len() < MANDATORY_HEADER_LEN + 4 {
+            return None;
+        }
+        let seq = view.sequence()?;
+        Some(Message::new(
+            MessageType(view.message_type().0 + 1),
+            0,
+            seq,
+            vec![Ie::Cause(Cause::INVALID_MESSAGE_FORMAT)],
+        ))
+    }
+
     /// The GTP-U Peer Address of an Error Indication (the first address IE, type 133).
     pub fn gtp_u_peer_address(&self) -> Option<IpAddr> {
         self.gsn_addresses().next()

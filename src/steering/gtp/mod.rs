@@ -10,6 +10,8 @@
 //!   ([`IeType::tv_len`]); a TV element of unknown type cannot be delimited and is refused with
 //!   [`WireError::UnknownTvIe`]. TLV elements of unknown type are kept raw.
 //! * [`GtpView`]: the steering fast path's zero-copy view of the mandatory header.
+//! * [`CreatePdpContextRequest`]: a Create PDP Context Request with the elements TS 29.060
+//!   section 7.3.1 makes mandatory.
 //!
 //! Code points are open newtypes ([`MessageType`], [`IeType`], [`Cause`]) with named constants.
 //!
@@ -27,12 +29,14 @@
 //! assert_eq!(back.cause(), None::<Cause>);
 //! ```
 
+mod create;
 mod error;
 mod ie;
 mod message;
 mod types;
 mod view;
 
+pub use create::{CreatePdpContextRequest, DEFAULT_QOS_PROFILE};
 pub use error::{EmitError, Field, WireError};
 pub use ie::{Apn, EndUserAddress, Ie, Imsi};
 pub use message::{

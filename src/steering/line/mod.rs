@@ -73,7 +73,9 @@
 //!   (the peer's control TEID is unknown without the context) and the request's sequence
 //!   number, sent back to the request's source address and port from the address it was sent
 //!   to. Bounded by [`LineConfig::non_existent`], counted in [`LineStats::non_existent`] and
-//!   [`LineStats::non_existent_suppressed`]. Other GTP-C messages with an unknown TEID are
+//!   [`LineStats::non_existent_suppressed`]. Such a request whose Length field disagrees
+//!   with the datagram gets instead the response with Cause Invalid message format (193, TS
+//!   29.060 section 11.1.2), within the same bound. Other GTP-C messages with an unknown TEID are
 //!   dropped unanswered: responses never get an answer, and the other requests a GGSN may be
 //!   sent with a non-zero TEID (a secondary Create PDP Context, MBMS, PDU Notification
 //!   procedures) are not served by the processors either. As for G-PDUs, a request dropped
@@ -491,6 +493,15 @@ impl LineInterface {
     /// unanswered.
     fn non_existent(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let Ok(req) = gtp::parse(data) else {
+            // TS 29.060 section 11.1.2 comes first: a request whose Length disagrees with the
+            // datagram gets Invalid message format (same rate limit).
+            if let Some(r) = Message::length_error_response(data) {
+                if self.non_existent.take(now) {
+                    self.answer(from, to, &r);
+                } else {
+                    self.stats.non_existent_suppressed += 1;
+                }
+            }
             return;
         };
         let response = match req.message_type() {

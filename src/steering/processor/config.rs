@@ -68,6 +68,16 @@ pub struct ProcessorConfig {
     /// IPv4v6 set-up gets IPv4 only with cause New PDP type due to network preference (129) and
     /// an IPv6 one is refused with Unknown PDP address or PDP type (220).
     pub ue_pool_v6: Option<Ipv6Network>,
+    /// The Access Point Names the gateway serves, every one from `ue_pool` (and `ue_pool_v6`),
+    /// the one pool of the gateway: dotted APN Network Identifiers (TS 23.003 section 9.1.1,
+    /// `"internet"`), or whole APNs with their Operator Identifier. A request's APN (TS 29.060
+    /// section 7.7.30) is served when, case aside (TS 23.003 section 9.1), it is one of them or
+    /// its Network Identifier (the APN without a trailing Operator Identifier
+    /// `mnc<MNC>.mcc<MCC>.gprs`, section 9.1.2) is. A Create PDP Context Request for an APN
+    /// not served, or without an APN, is refused with Missing or unknown APN (219, TS 29.060
+    /// section 7.3.2). Empty (the default): every APN is served, and a request without one.
+    /// GTPv2-C Create Session Requests are not checked against it.
+    pub apns: Vec<String>,
     /// The restart counter sent in Recovery IEs.
     pub recovery: u8,
     /// Retransmission interval of VID requests and syncs.
@@ -94,7 +104,7 @@ pub struct ProcessorConfig {
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
-    /// replicated ones, no IPv6 pool, recovery 0, 200 ms fabric retransmission up to 10 times,
+    /// replicated ones, no IPv6 pool, every APN served, recovery 0, 200 ms fabric retransmission up to 10 times,
     /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers
     /// and 100 Supported Extension Headers Notifications per second (bursts of 20 each).
     pub fn new(
@@ -119,6 +129,7 @@ impl ProcessorConfig {
             max_shadow: 40_000,
             ue_pool,
             ue_pool_v6: None,
+            apns: Vec::new(),
             recovery: 0,
             retransmit: Duration::from_millis(200),
             max_retries: 10,
@@ -269,4 +280,10 @@ pub struct ProcessorStats {
     pub recoveries_unacked: u64,
     /// Replications of a session purged here lately, acknowledged but not stored.
     pub syncs_purged: u64,
+    /// Update and Delete PDP Context Requests whose Length disagreed with the datagram,
+    /// answered with Invalid message format (TS 29.060 section 11.1.2).
+    pub length_errors: u64,
+    /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
+    /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
+    pub contexts_replaced: u64,
 }

@@ -31,13 +31,22 @@
 //!   leaves (through the line interface) only once the replication is acknowledged, so a session
 //!   whose response was seen survives the primary's failure. After `max_retries` unacknowledged
 //!   syncs the response leaves anyway and [`ProcessorEvent::SyncGaveUp`] reports it.
-//!   A repeated request (same IMSI and NSAPI) is answered again from the session's state.
+//!   A repeated request (same IMSI and NSAPI, same SGSN address and sequence number) is
+//!   answered again from the session's state; a new one for that IMSI and NSAPI (another
+//!   sequence number or SGSN) is a new session (TS 29.060 section 7.3.1): the old context is
+//!   torn down locally (deleted, its TEID and address freed, the deletion replicated so the
+//!   backup and the switch processor forget it, [`ProcessorEvent::SessionDeleted`]) and a new
+//!   one created for the new request's SGSN tunnel. The switch processor directs such a
+//!   request to the processor holding the context (see [`crate::steering::switch`]); a
+//!   backup directed it because the primary is down supersedes its copy (Bounds, below).
 //!   The request must carry what TS 29.060 section 7.3.1 makes mandatory: TEID Data I, NSAPI,
 //!   the SGSN Addresses for signalling and for user traffic (two GSN Address IEs, in that
 //!   order) and the QoS Profile, else it is refused with Mandatory IE missing (202); a QoS
 //!   Profile shorter than 4 octets (the allocation/retention priority and the three value
 //!   octets of TS 24.008's QoS IE, section 7.7.34) gets Mandatory IE incorrect (201). TEID
-//!   Control Plane is needed too (the response's header TEID).
+//!   Control Plane is needed too (the response's header TEID). With a list of APNs served
+//!   ([`ProcessorConfig::apns`]), a request for another APN, or without one, is refused with
+//!   Missing or unknown APN (219, section 7.3.2).
 //! * The PDP type (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1): IPv4 (or no
 //!   End User Address) gets the IPv4 address; with `ue_pool_v6`, IPv6 gets a /64 of it
 //!   (interface identifier 1) and IPv4v6 both, when the SGSN set the Dual Address Bearer Flag
@@ -142,8 +151,10 @@
 //! * A primary cut off by a partition (not crashed) is declared down and its backup serves its
 //!   sessions; when the partition heals the primary serves them again with the state it had: the
 //!   backup's changes meanwhile are not merged back.
-//! * A second Create PDP Context Request for the same IMSI and NSAPI with a new sequence number is
-//!   recognised only if the switch processor directs it to the same processor.
+//! * A new Create PDP Context Request for an IMSI and NSAPI whose context is held replaces it
+//!   only on the processor the switch processor directs it to: the one holding the context
+//!   (its index of subscribers, learnt from the syncs) while its primary or backup VID is up.
+//!   A set-up without an IMSI is always answered from the context held for its NSAPI.
 //! * A copy orphaned by a failed primary is superseded only on the processors the newer set-up
 //!   involves: when its primary and backup are both other processors, the old copy stays until
 //!   a later set-up of that subscriber involves its holder, counted against `max_shadow`.
@@ -162,6 +173,7 @@ mod v2;
 pub use config::{ProcessorConfig, ProcessorEvent, ProcessorStats};
 pub(crate) use n4::cp_fteid;
 use setup::Grant;
+pub(crate) use sync::record_imsi;
 
 use super::common::{self, Outbox, Route};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
@@ -229,6 +241,10 @@ struct Session {
     /// PFCP: the PDR IDs whose F-TEID this processor chose (CHOOSE), for the Created PDR IEs
     /// of the Session Establishment Response.
     chosen: Vec<u16>,
+    /// GTPv1: where its Create PDP Context Request came from and its sequence number, to tell
+    /// a retransmission of it from a new set-up of the subscriber (TS 29.060 section 7.3.1);
+    /// `None` for other sessions and replicated copies.
+    setup: Option<(SocketAddr, u32)>,
 }
 
 #[derive(Debug, Clone)]

@@ -237,6 +237,7 @@ impl Processor {
             qos: Vec::new(),
             grant: (Grant::V4, gtp::Cause::REQUEST_ACCEPTED),
             chosen: choose_pdrs(&req),
+            setup: None,
         };
         self.create(now, session, seq, backup);
         Ok(())

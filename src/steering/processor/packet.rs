@@ -36,7 +36,13 @@ impl Processor {
             Wire::Pfcp => return self.packet_n4(now, route, data),
             Wire::L2tp => return self.handle_l2tp(data),
         }
-        let req = gtp::parse(data)?;
+        let req = match gtp::parse(data) {
+            Ok(req) => req,
+            Err(e) => {
+                self.length_error(route, data);
+                return Err(e.into());
+            }
+        };
         let seq = req.header.sequence.unwrap_or(0);
         // TS 29.281 section 5.2.1, TS 29.060 section 6.1: not delivered nor served, and the
         // sender told which extension headers are supported.
@@ -86,6 +92,29 @@ impl Processor {
                 self.serve_request(now, route, &req)
             }
             t => Err(InputError::UnsupportedMessage(t)),
+        }
+    }
+
+    /// TS 29.060 section 11.1.2: an Update or Delete PDP Context Request (to the GTP-C port)
+    /// whose Length disagrees with the datagram gets its response with Cause Invalid message
+    /// format, on the SGSN's TEID Control Plane when the header's TEID names a GTPv1 session
+    /// held here (own or replicated), else TEID 0; counted in
+    /// [`ProcessorStats::length_errors`](super::ProcessorStats::length_errors).
+    fn length_error(&mut self, route: Route, data: &[u8]) {
+        if route.gateway.port() != gtp::GTP_C_PORT {
+            return;
+        }
+        let Some(mut r) = Message::length_error_response(data) else {
+            return;
+        };
+        let teid = gtp::GtpView::new_checked(data).map_or(0, |v| v.teid());
+        if let Some(s) = self.sessions.get(&teid).or_else(|| self.shadow.get(&teid)) {
+            if s.record.protocol == SessionProtocol::Gtpv1 {
+                r.header.teid = s.record.peer_teid_c;
+            }
+        }
+        if self.reply(route, &r) {
+            self.stats.length_errors += 1;
         }
     }
 

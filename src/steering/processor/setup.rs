@@ -7,7 +7,7 @@ use crate::steering::common::Route;
 use crate::steering::common::Wire;
 use crate::steering::error::InputError;
 use crate::steering::fabric::{SessionProtocol, SessionRecord};
-use crate::steering::gtp::{self, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
+use crate::steering::gtp::{self, Apn, Cause, EndUserAddress, Ie, IeType, Message, MessageType};
 use crate::steering::vid::VirtualId;
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -81,6 +81,23 @@ impl Processor {
         let l = self.config.layout;
         self.pool
             .address_v6(l.primary(teid)?, l.backup(teid), l.local(teid))
+    }
+
+    /// Whether the APN of a set-up (`None`: the request had none) is one the gateway serves
+    /// ([`ProcessorConfig::apns`](super::ProcessorConfig::apns); every APN when the list is
+    /// empty): TS 29.060 section 7.3.2.
+    pub(super) fn apn_served(&self, apn: Option<&Apn<'_>>) -> bool {
+        if self.config.apns.is_empty() {
+            return true;
+        }
+        let Some(name) = apn.and_then(Apn::name).map(|n| n.to_ascii_lowercase()) else {
+            return false;
+        };
+        let ni = network_identifier(&name);
+        self.config
+            .apns
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&name) || a.eq_ignore_ascii_case(ni))
     }
 
     /// The PDP type granted to a set-up and the response's cause, or the refusal's cause (TS
@@ -175,7 +192,7 @@ impl Processor {
                 return Ok(());
             }
         };
-        if self.repeated(&record, u32::from(seq)) {
+        if self.retransmitted_or_replaced(now, &record, peer, u32::from(seq)) {
             return Ok(());
         }
         let (local, teid) = match self.allocate_teid(vid, backup) {
@@ -206,6 +223,7 @@ impl Processor {
             qos,
             grant,
             chosen: Vec::new(),
+            setup: Some((peer, u32::from(seq))),
         };
         self.create(now, session, u32::from(seq), backup);
         Ok(())
@@ -219,6 +237,51 @@ impl Processor {
         };
         self.answer_repeat(teid, seq);
         true
+    }
+
+    /// A Create PDP Context Request (from `peer`, sequence number `seq`) for a subscriber
+    /// (IMSI and NSAPI) whose GTPv1 context this processor holds (TS 29.060 section 7.3.1):
+    /// the same `peer` and `seq` as the set-up of that context is a retransmission, answered
+    /// again from it (`true`); a new sequence number or another SGSN is a new session, for
+    /// which the old context is torn down here: deleted, its TEID and address freed, its
+    /// deletion replicated (so the backup and the switch processor forget it and the line
+    /// interface no longer steers to it), any response of it still held dropped, reported
+    /// ([`ProcessorEvent::SessionDeleted`]) and counted
+    /// ([`ProcessorStats::contexts_replaced`](super::ProcessorStats::contexts_replaced));
+    /// the caller then creates the new one (`false`). A set-up without an IMSI (an emergency
+    /// attach, whose NSAPI alone names no subscriber) is always answered as a retransmission,
+    /// as is one that names a GTPv2-C session.
+    fn retransmitted_or_replaced(
+        &mut self,
+        now: Instant,
+        record: &SessionRecord,
+        peer: SocketAddr,
+        seq: u32,
+    ) -> bool {
+        let Some(&teid) = self.by_subscriber.get(&own_key(record)) else {
+            return false;
+        };
+        let Some(old) = self.sessions.get(&teid) else {
+            return false;
+        };
+        let retransmission = record_imsi(record).is_none()
+            || old.record.protocol != SessionProtocol::Gtpv1
+            || old.setup.is_none_or(|first| first == (peer, seq));
+        if retransmission {
+            self.answer_repeat(teid, seq);
+            return true;
+        }
+        let old = old.record;
+        if let Some(p) = self.pending.get_mut(&teid) {
+            p.responses.clear();
+        }
+        self.stats.contexts_replaced += 1;
+        self.event(ProcessorEvent::SessionDeleted {
+            teid,
+            as_backup: false,
+        });
+        self.remove_session(now, old, false, None);
+        false
     }
 
     /// A local index of the slice (`vid`, `backup`) of the UE pool and the TEID carrying the
@@ -302,6 +365,9 @@ impl Processor {
             return Err((peer_teid_c, Cause::MANDATORY_IE_MISSING));
         };
         let peer_u = gsn.next().unwrap_or(peer_c);
+        if !self.apn_served(req.apn()) {
+            return Err((peer_teid_c, Cause::MISSING_OR_UNKNOWN_APN));
+        }
         let grant = self.grant(req).map_err(|cause| (peer_teid_c, cause))?;
         let record = SessionRecord {
             teid: 0,
@@ -363,6 +429,21 @@ impl Processor {
             backup,
         });
         self.replicate(now, record, false, bytes.map(|b| (line, b)));
+    }
+}
+
+/// The APN Network Identifier of the dotted APN `name`: `name` without a trailing Operator
+/// Identifier `mnc<digits>.mcc<digits>.gprs` (TS 23.003 section 9.1.2), `name` itself when it
+/// has none.
+fn network_identifier(name: &str) -> &str {
+    let labels: Vec<&str> = name.rsplitn(4, '.').collect();
+    let digits = |l: &str, p: &str| {
+        l.strip_prefix(p)
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match labels.as_slice() {
+        [gprs, mcc, mnc, ni] if *gprs == "gprs" && digits(mcc, "mcc") && digits(mnc, "mnc") => ni,
+        _ => name,
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 const NO_IMSI: Imsi = Imsi([0xff; 8]);
 
 /// The IMSI a session record carries, `None` for a set-up without one.
-pub(super) fn record_imsi(r: &SessionRecord) -> Option<Imsi> {
+pub(crate) fn record_imsi(r: &SessionRecord) -> Option<Imsi> {
     (r.imsi != NO_IMSI).then_some(r.imsi)
 }
 
@@ -152,6 +152,7 @@ impl Processor {
                             qos: Vec::new(),
                             grant: (Grant::V4, Cause::REQUEST_ACCEPTED),
                             chosen: Vec::new(),
+                            setup: None,
                         },
                     );
                     if let Some(key) = subscriber_key(&record) {

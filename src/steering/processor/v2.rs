@@ -177,6 +177,7 @@ impl Processor {
             qos: Vec::new(),
             grant: (Grant::V4, gtp::Cause::REQUEST_ACCEPTED),
             chosen: Vec::new(),
+            setup: None,
         };
         self.create(now, session, seq, backup);
         Ok(())

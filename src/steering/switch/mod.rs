@@ -46,7 +46,10 @@
 //!   while it is up. If it went down meanwhile, the repeat is directed afresh (the peer never saw
 //!   the first answer); the backup's copy of that first attempt is then orphaned until the new
 //!   set-up of that subscriber reaches its holder as primary or as backup, which deletes it and
-//!   reports the deletion here (see [`crate::steering::processor`], bounds).
+//!   reports the deletion here (see [`crate::steering::processor`], bounds). A new Create PDP
+//!   Context Request (not a repeat) for an IMSI and NSAPI whose context a processor holds
+//!   (an index learnt from the syncs, one entry per live session) goes to that processor, or
+//!   to the backup when the primary is down, which replaces the context (TS 29.060 7.3.1).
 //!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
 //!   No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
 //!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP

@@ -4,11 +4,13 @@
 use super::{SwitchEvent, SwitchProcessor, Timer};
 use crate::steering::common::Route;
 use crate::steering::error::{FabricKind, InputError};
-use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord};
+use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord, VidState};
 use crate::steering::gtp::GTP_U_PORT;
+use crate::steering::gtp::Imsi;
 use crate::steering::path::{
     MAX_PURGES_IN_FLIGHT, PathFailureAction, PathProtocol, PeerId, is_newer,
 };
+use crate::steering::processor::record_imsi;
 use crate::steering::{gtp, gtpv2, pfcp};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -61,6 +63,13 @@ pub(super) struct Paths {
     jobs: VecDeque<PurgeJob>,
     batches: BTreeMap<u32, Batch>,
     next_batch: u32,
+    /// The GTPv1 session of each subscriber (IMSI and NSAPI) set up with an IMSI, learnt from
+    /// the syncs (the newest), so that a new set-up of the subscriber reaches the processor
+    /// holding the context it replaces (TS 29.060 section 7.3.1). One entry per live session
+    /// at most: bounded by `max_sessions`.
+    subscribers: HashMap<(Imsi, u8), u32>,
+    /// The subscriber key of each session in `subscribers`.
+    subscriber_of: HashMap<u32, (Imsi, u8)>,
 }
 
 impl SwitchProcessor {
@@ -98,8 +107,16 @@ impl SwitchProcessor {
         self.paths.peers.get_mut(&id)
     }
 
-    /// A session learnt from a processor's sync: indexed under its control-plane peer.
+    /// A session learnt from a processor's sync: indexed under its control-plane peer, and a
+    /// GTPv1 session with an IMSI under its subscriber (IMSI and NSAPI).
     pub(super) fn path_add_session(&mut self, record: &SessionRecord) {
+        if let (SessionProtocol::Gtpv1, Some(imsi)) = (record.protocol, record_imsi(record)) {
+            let key = (imsi, record.nsapi);
+            if let Some(old) = self.paths.subscribers.insert(key, record.teid) {
+                self.paths.subscriber_of.remove(&old);
+            }
+            self.paths.subscriber_of.insert(record.teid, key);
+        }
         let id = PeerId {
             protocol: record.protocol.into(),
             addr: record.peer_c,
@@ -166,6 +183,11 @@ impl SwitchProcessor {
     /// A session gone: no longer indexed; a peer left with nothing is forgotten when it has no
     /// echo timer (no route).
     pub(super) fn path_remove_session(&mut self, teid: u32) {
+        if let Some(key) = self.paths.subscriber_of.remove(&teid) {
+            if self.paths.subscribers.get(&key) == Some(&teid) {
+                self.paths.subscribers.remove(&key);
+            }
+        }
         for id in [
             self.paths.session_peer.remove(&teid),
             self.paths.session_peer_u.remove(&teid),
@@ -180,6 +202,51 @@ impl SwitchProcessor {
                 }
             }
         }
+    }
+
+    /// A Create PDP Context Request `m` (not a repeat) for a subscriber (IMSI and NSAPI) whose
+    /// context a processor holds is a new session replacing it (TS 29.060 section 7.3.1): it
+    /// is directed to the processor holding the context's primary VID, or its backup VID when
+    /// the primary is down, with a backup chosen by load, whatever the loads (the replacement
+    /// adds no session); that processor tears the old context down and creates the new one
+    /// (see [`crate::steering::processor`]). Whether it was directed: not when no context is
+    /// known for the subscriber or neither of its VIDs is up (then placed as any set-up).
+    pub(super) fn direct_to_context(
+        &mut self,
+        now: Instant,
+        seq: u32,
+        route: Route,
+        data: &[u8],
+        m: &gtp::Message<'_>,
+    ) -> bool {
+        let (Some(imsi), Some(nsapi)) = (m.imsi(), m.nsapi()) else {
+            return false;
+        };
+        let Some(&teid) = self.paths.subscribers.get(&(imsi, nsapi)) else {
+            return false;
+        };
+        let layout = self.config.layout;
+        let holder = [layout.primary(teid), layout.backup(teid)]
+            .into_iter()
+            .flatten()
+            .filter(|&v| {
+                self.info(v)
+                    .is_some_and(|i| self.vid_state(i) == Some(VidState::Up))
+            })
+            .find_map(|v| {
+                let (&id, slot) = self.slots.iter().find(|(_, s)| s.vid == Some(v))?;
+                Some((id, slot.addr, v))
+            });
+        let Some((id, addr, vid)) = holder else {
+            return false;
+        };
+        let backup = self
+            .select(Some(id))
+            .and_then(|b| self.slots.get(&b))
+            .and_then(|s| s.vid);
+        self.stats.setups_replacing += 1;
+        self.direct_to(now, Some(seq), route, data, (addr, vid, backup));
+        true
     }
 
     /// Records a PFCP association (or its release) of the peer `route` names, if tracked.

@@ -79,7 +79,21 @@ impl SwitchProcessor {
                 return Ok(());
             }
         }
-        let m = gtp::parse(data)?;
+        let m = match gtp::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                // TS 29.060 section 11.1.2: a Create PDP Context Request whose Length disagrees
+                // with the datagram gets its response with Invalid message format.
+                let answer = (port == gtp::GTP_C_PORT)
+                    .then(|| Message::length_error_response(data))
+                    .flatten();
+                if let Some(r) = answer {
+                    self.stats.setups_refused += 1;
+                    self.transmit_out(route, &r);
+                }
+                return Err(e.into());
+            }
+        };
         let seq = m.header.sequence.unwrap_or(0);
         let ext =
             common::unsupported_extension(&m.header, port, seq, &mut self.extension_headers, now);
@@ -125,7 +139,9 @@ impl SwitchProcessor {
                 return Err(InputError::UnsupportedMessage(t));
             }
         }
-        if self.direct_repeat(route, u32::from(seq), data) {
+        if self.direct_repeat(route, u32::from(seq), data)
+            || self.direct_to_context(now, u32::from(seq), route, data, &m)
+        {
             return Ok(());
         }
         if self.sessions.len() >= self.config.max_sessions {
@@ -259,7 +275,7 @@ impl SwitchProcessor {
 
     /// Remembers the set-up `seq` of `route` (for retransmissions), counts it and directs it to
     /// the processor at `to.0` holding VID `to.1`, with backup VID `to.2`.
-    fn direct_to(
+    pub(super) fn direct_to(
         &mut self,
         now: Instant,
         seq: Option<u32>,
