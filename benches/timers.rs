@@ -372,9 +372,8 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
 /// transparent huge pages, else the share that is ("huge pages: 51 of 56 MB"); `None` where the
 /// file cannot be read. At a million timers the key index (about 24 MB) is past the reach of the
 /// TLB on 4 KB pages, so each operation's bucket read costs a page walk besides its cache miss;
-/// `scripts/bench-table` runs this bench a second time with glibc's malloc asking for huge pages
-/// (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576`), and the rows
-/// say which run they come from.
+/// with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576` glibc's
+/// malloc asks for huge pages, and the rows say whether they were granted.
 fn pages(t0: Instant) -> Option<String> {
     let field = |text: &str, name: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(name))?;
