@@ -405,7 +405,40 @@ fn check_line_non_existent(
                 assert!(li.poll_transmit().is_none());
                 assert_eq!(li.stats().non_existent_suppressed, 1);
             }
-            None => assert!(sent.is_none()),
+            // A Create, Update or Delete PDP Context Request whose Length field disagrees with
+            // the datagram (so the codec refuses it) gets the matching response with Cause
+            // Invalid message format (193), TEID 0 and the request's sequence number (TS 29.060
+            // section 11.1.2), read here from the fixed header itself (GTP, not GTP': PT set; S
+            // set); nothing else is answered.
+            None => {
+                let declared = data
+                    .get(2..4)
+                    .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+                let inconsistent = data.len() >= 12
+                    && data[0] & 0x12 == 0x12
+                    && declared != Some(data.len() - 8)
+                    && matches!(data[1], 16 | 18 | 20);
+                if !inconsistent {
+                    assert!(sent.is_none());
+                    return;
+                }
+                let Some(t) = sent else {
+                    panic!("a PDP context request whose Length disagrees is answered 193");
+                };
+                assert_eq!((t.dst, t.src), (pc, Some(gc)));
+                let resp = crate::steering::gtp::parse(&t.payload);
+                let resp = resp.as_ref().ok();
+                assert_eq!(resp.map(|m| m.message_type().0), Some(data[1] + 1));
+                assert_eq!(resp.map(|m| m.header.teid), Some(0));
+                assert_eq!(
+                    resp.and_then(|m| m.header.sequence),
+                    Some(u16::from_be_bytes([data[8], data[9]]))
+                );
+                assert_eq!(
+                    resp.and_then(|m| m.cause()),
+                    Some(Cause::INVALID_MESSAGE_FORMAT)
+                );
+            }
         }
     }
 }
