@@ -516,3 +516,65 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     assert!(got <= 21, "{got} Non-existent answers from the processor");
     assert_eq!(got as u64 + p.non_existent_suppressed, 2000);
 }
+
+/// TS 29.060 section 11.1.2: a request whose Length disagrees with the datagram is answered with
+/// Cause Invalid message format (193). Such requests are not authenticated, so the answers are
+/// bounded as every other unauthenticated answer is (a token bucket: the default burst of 20 at
+/// one instant), at the switch processor (Create PDP Context Requests) and at a processor
+/// (Update / Delete naming its VID); what is not answered is counted.
+#[test]
+fn a_flood_of_length_inconsistent_requests_gets_a_bounded_number_of_answers() {
+    let mut gw = Gateway::new(29, 0.0, 1);
+    let line = gw.lines[0];
+    let src = sa(SGSN_IP, 2123);
+    let gc = sa(GW_IP, 2123);
+    let padded = |m: Message| {
+        let mut b = m.to_vec().unwrap();
+        b.push(0); // one octet the Length field does not count
+        b
+    };
+    let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
+    for i in 0..2000u32 {
+        let create = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            i as u16,
+            vec![Ie::Nsapi(5)],
+        );
+        let _ = gw.sim.deliver_now(line, src, gc, &padded(create));
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let sp = gw.sp().stats();
+    assert_eq!(sp.length_errors, 20, "the burst");
+    assert_eq!(sp.length_errors_suppressed, 1980);
+    assert_eq!(sp.setups_refused, 2000);
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
+    assert_eq!(got, 20, "what was counted is what left");
+    // A second later the bucket has refilled: answered again.
+    gw.sim.run_for(Duration::from_secs(1));
+    let create = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, 1, vec![]);
+    let _ = gw.sim.deliver_now(line, src, gc, &padded(create));
+    gw.sim.run_for(Duration::from_millis(100));
+    assert_eq!(gw.sp().stats().length_errors, 21);
+
+    // At a processor: Updates naming its own VID.
+    let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
+    let vid = gw.proc(12).vid().unwrap();
+    let layout = layout();
+    for i in 0..2000u32 {
+        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
+        let m = Message::new(
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            teid,
+            i as u16,
+            vec![],
+        );
+        let _ = gw.sim.deliver_now(line, src, gc, &padded(m));
+    }
+    gw.sim.run_for(Duration::from_millis(100));
+    let p = gw.proc(12).stats();
+    assert_eq!(p.length_errors, 20, "the burst");
+    assert_eq!(p.length_errors_suppressed, 1980);
+    let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
+    assert_eq!(got, 20, "what was counted is what left");
+}

@@ -82,6 +82,7 @@ pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
         error_indications: RateLimit::default(),
         non_existent: RateLimit::default(),
         extension_headers: RateLimit::default(),
+        length_errors: RateLimit::default(),
     }
 }
 
@@ -114,6 +115,7 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         error_indications: RateLimit::default(),
         echo_responses: RateLimit::default(),
         extension_headers: RateLimit::default(),
+        length_errors: RateLimit::default(),
         path: telcp::steering::path::PathConfig::default(),
         teid_ranges: false,
     }

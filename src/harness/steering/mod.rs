@@ -473,6 +473,7 @@ fn switch_config() -> SwitchConfig {
         error_indications: crate::steering::limit::RateLimit::new(10, 2),
         echo_responses: crate::steering::limit::RateLimit::new(10, 2),
         extension_headers: crate::steering::limit::RateLimit::new(10, 2),
+        length_errors: crate::steering::limit::RateLimit::new(10, 2),
         path: crate::steering::path::PathConfig {
             echo_interval: Duration::from_millis(200),
             // Simulated time: below the 60 s of TS 29.281 section 7.2.1 on purpose.
@@ -691,6 +692,7 @@ fn processor_config() -> crate::steering::processor::ProcessorConfig {
         error_indications: crate::steering::limit::RateLimit::new(10, 4),
         non_existent: crate::steering::limit::RateLimit::new(10, 4),
         extension_headers: crate::steering::limit::RateLimit::new(10, 4),
+        length_errors: crate::steering::limit::RateLimit::new(10, 4),
     }
 }
 

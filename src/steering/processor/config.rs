@@ -99,14 +99,20 @@ pub struct ProcessorConfig {
     /// Bound of the Supported Extension Headers Notifications (TS 29.060 section 7.2.4) sent for
     /// steered messages carrying an unsupported comprehension-required extension header.
     pub extension_headers: RateLimit,
+    /// Bound of the Invalid message format answers (TS 29.060 section 11.1.2) to Update /
+    /// Delete PDP Context Requests whose Length disagrees with the datagram: such requests are
+    /// not authenticated, so a flood of them is answered at most this often; beyond, unanswered
+    /// and counted ([`ProcessorStats::length_errors_suppressed`]).
+    pub length_errors: RateLimit,
 }
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
     /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
     /// replicated ones, no IPv6 pool, every APN served, recovery 0, 200 ms fabric retransmission up to 10 times,
-    /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers
-    /// and 100 Supported Extension Headers Notifications per second (bursts of 20 each).
+    /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers,
+    /// 100 Supported Extension Headers Notifications and 100 Invalid message format answers per
+    /// second (bursts of 20 each).
     pub fn new(
         id: u32,
         fabric_addr: SocketAddr,
@@ -139,6 +145,7 @@ impl ProcessorConfig {
             error_indications: RateLimit::default(),
             non_existent: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            length_errors: RateLimit::default(),
         }
     }
 }
@@ -283,6 +290,8 @@ pub struct ProcessorStats {
     /// Update and Delete PDP Context Requests whose Length disagreed with the datagram,
     /// answered with Invalid message format (TS 29.060 section 11.1.2).
     pub length_errors: u64,
+    /// Such requests left unanswered because `length_errors` was exhausted.
+    pub length_errors_suppressed: u64,
     /// Contexts torn down because a new Create PDP Context Request (not a retransmission) of
     /// their subscriber (IMSI and NSAPI) replaced them (TS 29.060 section 7.3.1).
     pub contexts_replaced: u64,

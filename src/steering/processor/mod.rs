@@ -139,6 +139,9 @@
 //!   after); beyond, suppressed and counted in [`ProcessorStats::error_indications_suppressed`].
 //! * Non-existent answers to Update/Delete requests for TEIDs it does not hold: `non_existent`
 //!   (the same); beyond, suppressed and counted in [`ProcessorStats::non_existent_suppressed`].
+//! * Invalid message format answers to Update/Delete requests whose Length disagrees with the
+//!   datagram: `length_errors` (the same); beyond, unanswered and counted in
+//!   [`ProcessorStats::length_errors_suppressed`].
 //!
 //! # Trust
 //!
@@ -297,6 +300,7 @@ pub struct Processor {
     error_indications: TokenBucket,
     non_existent: TokenBucket,
     extension_headers: TokenBucket,
+    length_errors: TokenBucket,
 }
 
 impl Processor {
@@ -309,6 +313,7 @@ impl Processor {
             error_indications: TokenBucket::new(config.error_indications, now),
             non_existent: TokenBucket::new(config.non_existent, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
+            length_errors: TokenBucket::new(config.length_errors, now),
             out: Outbox::new(config.queue_limit, config.queue_limit),
             config,
             membership: Membership::Asking,

@@ -39,7 +39,7 @@ impl Processor {
         let req = match gtp::parse(data) {
             Ok(req) => req,
             Err(e) => {
-                self.length_error(route, data);
+                self.length_error(now, route, data);
                 return Err(e.into());
             }
         };
@@ -99,14 +99,19 @@ impl Processor {
     /// whose Length disagrees with the datagram gets its response with Cause Invalid message
     /// format, on the SGSN's TEID Control Plane when the header's TEID names a GTPv1 session
     /// held here (own or replicated), else TEID 0; counted in
-    /// [`ProcessorStats::length_errors`](super::ProcessorStats::length_errors).
-    fn length_error(&mut self, route: Route, data: &[u8]) {
+    /// [`ProcessorStats::length_errors`](super::ProcessorStats::length_errors), at most
+    /// `length_errors` answers (beyond, counted in `length_errors_suppressed`).
+    fn length_error(&mut self, now: Instant, route: Route, data: &[u8]) {
         if route.gateway.port() != gtp::GTP_C_PORT {
             return;
         }
         let Some(mut r) = Message::length_error_response(data) else {
             return;
         };
+        if !self.length_errors.take(now) {
+            self.stats.length_errors_suppressed += 1;
+            return;
+        }
         let teid = gtp::GtpView::new_checked(data).map_or(0, |v| v.teid());
         if let Some(s) = self.sessions.get(&teid).or_else(|| self.shadow.get(&teid)) {
             if s.record.protocol == SessionProtocol::Gtpv1 {

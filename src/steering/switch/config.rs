@@ -76,6 +76,11 @@ pub struct SwitchConfig {
     /// the message is still discarded, unanswered, and counted
     /// ([`SwitchStats::extension_headers_suppressed`]).
     pub extension_headers: RateLimit,
+    /// Bound of the Invalid message format answers (TS 29.060 section 11.1.2) to Create PDP
+    /// Context Requests whose Length disagrees with the datagram: such requests are not
+    /// authenticated, so a flood of them is answered at most this often; beyond, unanswered and
+    /// counted ([`SwitchStats::length_errors_suppressed`]).
+    pub length_errors: RateLimit,
     /// Path management with the peers: Echo / Heartbeat Requests, restart detection and the
     /// purge of a restarted peer's sessions (see [`crate::steering::path`]).
     pub path: PathConfig,
@@ -97,8 +102,8 @@ impl SwitchConfig {
     /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
     /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
-    /// Indications, 100 Echo Responses and 100 Supported Extension Headers Notifications per
-    /// second (bursts of 20, each), [`PathConfig::default`] path management, no TEID ranges.
+    /// Indications, 100 Echo Responses, 100 Supported Extension Headers Notifications and 100
+    /// Invalid message format answers per second (bursts of 20, each), [`PathConfig::default`] path management, no TEID ranges.
     pub fn new(
         node: u32,
         fabric_addr: SocketAddr,
@@ -132,6 +137,7 @@ impl SwitchConfig {
             error_indications: RateLimit::default(),
             echo_responses: RateLimit::default(),
             extension_headers: RateLimit::default(),
+            length_errors: RateLimit::default(),
             path: PathConfig::default(),
             teid_ranges: false,
         }
@@ -303,6 +309,12 @@ pub struct SwitchStats {
     pub version_not_supported: u64,
     /// Version Not Supported answers not sent because `version_not_supported` was exhausted.
     pub version_not_supported_suppressed: u64,
+    /// Create PDP Context Requests whose Length disagreed with the datagram, answered with
+    /// Invalid message format (TS 29.060 section 11.1.2; also counted in `setups_refused`).
+    pub length_errors: u64,
+    /// Such requests left unanswered because `length_errors` was exhausted (also counted in
+    /// `setups_refused`).
+    pub length_errors_suppressed: u64,
     /// Peers' Error Indications relayed to the processors.
     pub error_indications_relayed: u64,
     /// Peers' Error Indications dropped because `error_indications` was exhausted.

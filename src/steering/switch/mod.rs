@@ -139,8 +139,9 @@
 //!   event is dropped.
 //! * Version Not Supported answers: `version_not_supported`; relayed Error Indications:
 //!   `error_indications`; Echo Responses: `echo_responses`; Supported Extension Headers
-//!   Notifications: `extension_headers` (token buckets: `burst` at once, `per_second` after); beyond, not sent
-//!   and counted in [`SwitchStats`].
+//!   Notifications: `extension_headers`; Invalid message format answers: `length_errors` (token
+//!   buckets: `burst` at once, `per_second` after); beyond, not sent and counted in
+//!   [`SwitchStats`].
 
 mod config;
 mod n4;
@@ -248,6 +249,7 @@ pub struct SwitchProcessor {
     error_indications: TokenBucket,
     echo_responses: TokenBucket,
     extension_headers: TokenBucket,
+    length_errors: TokenBucket,
 }
 
 impl SwitchProcessor {
@@ -268,6 +270,7 @@ impl SwitchProcessor {
             error_indications: TokenBucket::new(config.error_indications, now),
             echo_responses: TokenBucket::new(config.echo_responses, now),
             extension_headers: TokenBucket::new(config.extension_headers, now),
+            length_errors: TokenBucket::new(config.length_errors, now),
             rng: Rng::from_config(config.seed)?,
             acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
             out: Outbox::new(config.queue_limit, config.queue_limit),

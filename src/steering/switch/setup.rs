@@ -89,7 +89,12 @@ impl SwitchProcessor {
                     .flatten();
                 if let Some(r) = answer {
                     self.stats.setups_refused += 1;
-                    self.transmit_out(route, &r);
+                    if self.length_errors.take(now) {
+                        self.stats.length_errors += 1;
+                        self.transmit_out(route, &r);
+                    } else {
+                        self.stats.length_errors_suppressed += 1;
+                    }
                 }
                 return Err(e.into());
             }
