@@ -390,3 +390,65 @@ fn a_full_gateway_answers_no_resources_available() {
     assert_eq!(r.header.teid, Some(mme.sessions[idx].mme_teid));
     let _ = VirtualId::new(1);
 }
+
+/// Conformance: gtpv2-7.2.2-unknown-apn.
+///
+/// TS 29.274 section 7.2.2: the Create Session Response's Cause tells the MME why a request was
+/// rejected; table 8.4-1 gives Missing or unknown APN (78) for a request whose APN the gateway
+/// does not serve (as 219 in GTPv1, TS 29.060 section 7.3.2). The response then carries the
+/// Cause (section 7.2.2: the other IEs are for an accepted request) and the MME's S11 TEID in
+/// its header (section 5.5.2). TS 23.003 section 9.1: an APN is compared case aside, with or
+/// without its Operator Identifier.
+#[test]
+fn an_apn_not_served_is_refused_with_missing_or_unknown_apn() {
+    let mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
+    let shape = Shape {
+        apns: vec!["ims".into()],
+        ..Shape::default()
+    };
+    let mut gw = Gateway::with_shape(6, 0.0, 1, ("mme", MME_IP), Box::new(mme), shape);
+    let now = gw.sim.now();
+    let with_apn = |mut ies: Vec<telcp::steering::gtpv2::Ie<'static>>, apn: &str| {
+        for ie in &mut ies {
+            if ie.ie_type() == IeType::APN {
+                let apn = telcp::steering::gtpv2::Apn::from_name(apn).unwrap();
+                *ie = telcp::steering::gtpv2::Ie::new(IeValue::Apn(apn));
+            }
+        }
+        ies
+    };
+    // create_ies asks for "internet".
+    let internet = gw
+        .mme_ref()
+        .create_ies("001010000000071", 5, 0x7101, 0x7102);
+    let refused = gw
+        .mme()
+        .raw(now, MessageType::CREATE_SESSION_REQUEST, Some(0), internet);
+    let ims = with_apn(
+        gw.mme_ref()
+            .create_ies("001010000000072", 5, 0x7201, 0x7202),
+        "IMS.mnc001.mcc001.gprs",
+    );
+    let served = gw
+        .mme()
+        .raw(now, MessageType::CREATE_SESSION_REQUEST, Some(0), ims);
+    gw.sim.run_for(Duration::from_secs(2));
+    let mme = gw.mme_ref();
+    let refusal = mme.sessions[refused].created.expect("answered");
+    assert_eq!(refusal.value, CauseValue::MISSING_OR_UNKNOWN_APN);
+    assert_eq!(refusal.value.0, 78);
+    let r = mme
+        .responses
+        .iter()
+        .find(|r| r.cause_value() == Some(CauseValue::MISSING_OR_UNKNOWN_APN))
+        .expect("the refusal");
+    assert_eq!(r.message_type(), MessageType::CREATE_SESSION_RESPONSE);
+    assert_eq!(r.header.teid, Some(0x7101));
+    assert!(r.fteid(0).is_none(), "no gateway F-TEID in a refusal");
+    assert_eq!(
+        mme.sessions[served].created.map(|c| c.value),
+        Some(CauseValue::REQUEST_ACCEPTED)
+    );
+    let held: usize = PROCS.iter().map(|&id| gw.proc(id).session_count()).sum();
+    assert_eq!(held, 1, "only the served APN's session");
+}

@@ -471,6 +471,7 @@ fn association_update_follows_the_processor_set() {
                 n3: 10,
                 ..telcp::steering::path::PathConfig::default()
             },
+            ..Shape::default()
         };
         let mut gw = Gateway::with_shape(seed, 0.05, 1, ("smf", SMF_IP), Box::new(node), shape);
         gw.sim.set_trace_limit(1_000_000);

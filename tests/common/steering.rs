@@ -154,6 +154,8 @@ pub struct Shape {
     pub layout: VidLayout,
     pub teid_ranges: bool,
     pub path: telcp::steering::path::PathConfig,
+    /// The processors' [`telcp::steering::ProcessorConfig::apns`].
+    pub apns: Vec<String>,
 }
 
 impl Default for Shape {
@@ -162,6 +164,7 @@ impl Default for Shape {
             layout: layout(),
             teid_ranges: false,
             path: telcp::steering::path::PathConfig::default(),
+            apns: Vec::new(),
         }
     }
 }
@@ -253,6 +256,7 @@ impl Gateway {
         for id in PROCS {
             let mut pc = processor_config(id, 1);
             pc.layout = shape.layout;
+            pc.apns = shape.apns.clone();
             let p = Processor::new(pc, start).unwrap();
             procs.insert(
                 id,

@@ -311,6 +311,15 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The Access Point Name IE (instance 0; TS 29.274 section 8.6: encoded as in TS 23.003
+    /// section 9.1, as GTPv1's [`crate::steering::gtp::Apn`]).
+    pub fn apn(&self) -> Option<&super::Apn<'a>> {
+        match &self.ie(IeType::APN, 0)?.value {
+            IeValue::Apn(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// The top-level F-TEID IE of instance `instance` (in a Create Session Request, 0 is the
     /// sender's F-TEID for control plane, 1 the PGW S5/S8 address; TS 29.274 table 7.2.1-1).
     pub fn fteid(&self, instance: u8) -> Option<Fteid> {

@@ -75,8 +75,10 @@ pub struct ProcessorConfig {
     /// its Network Identifier (the APN without a trailing Operator Identifier
     /// `mnc<MNC>.mcc<MCC>.gprs`, section 9.1.2) is. A Create PDP Context Request for an APN
     /// not served, or without an APN, is refused with Missing or unknown APN (219, TS 29.060
-    /// section 7.3.2). Empty (the default): every APN is served, and a request without one.
-    /// GTPv2-C Create Session Requests are not checked against it.
+    /// section 7.3.2); a GTPv2-C Create Session Request for an APN not served, with Missing or
+    /// unknown APN (78, TS 29.274 section 7.2.2 and table 8.4-1; the APN is mandatory there,
+    /// its absence is Mandatory IE missing). Empty (the default): every APN is served, and a
+    /// GTPv1 request without one.
     pub apns: Vec<String>,
     /// The restart counter sent in Recovery IEs.
     pub recovery: u8,

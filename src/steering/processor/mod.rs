@@ -46,7 +46,8 @@
 //!   octets of TS 24.008's QoS IE, section 7.7.34) gets Mandatory IE incorrect (201). TEID
 //!   Control Plane is needed too (the response's header TEID). With a list of APNs served
 //!   ([`ProcessorConfig::apns`]), a request for another APN, or without one, is refused with
-//!   Missing or unknown APN (219, section 7.3.2).
+//!   Missing or unknown APN (219, section 7.3.2); a GTPv2-C Create Session Request for another
+//!   APN with Missing or unknown APN (78, TS 29.274 section 7.2.2).
 //! * The PDP type (TS 29.060 sections 7.3.2 and 7.7.27, TS 23.060 section 9.2.1): IPv4 (or no
 //!   End User Address) gets the IPv4 address; with `ue_pool_v6`, IPv6 gets a /64 of it
 //!   (interface identifier 1) and IPv4v6 both, when the SGSN set the Dual Address Bearer Flag

@@ -98,7 +98,9 @@ fn own_fteid(interface: InterfaceType, teid: u32, gw: IpAddr) -> Fteid {
 
 impl Processor {
     /// A Create Session Request directed here (TS 29.274 section 7.2.1): refused with Mandatory
-    /// IE missing (naming the IE), No resources available (73) or, when the UE address slice
+    /// IE missing (naming the IE), Missing or unknown APN (78) for an APN the gateway does not
+    /// serve ([`ProcessorConfig::apns`](super::ProcessorConfig::apns), as for GTPv1), No
+    /// resources available (73) or, when the UE address slice
     /// of (`vid`, `backup`) is full, All dynamic addresses are occupied (84), answered again
     /// when repeated (same IMSI and EPS Bearer ID), else a session with TEID `compose(vid, backup, local)` for both
     /// the S11/S4 control plane and the S1-U user plane and an IPv4 PDN address from this VID's
@@ -125,6 +127,17 @@ impl Processor {
                 peer_teid_c,
                 CauseValue::MANDATORY_IE_MISSING,
                 Some(missing),
+            );
+            return Ok(());
+        }
+        // TS 29.274 section 7.2.2, table 8.4-1: an APN the gateway does not serve.
+        if !self.apn_served(req.apn()) {
+            self.refuse_v2(
+                route,
+                &req,
+                peer_teid_c,
+                CauseValue::MISSING_OR_UNKNOWN_APN,
+                None,
             );
             return Ok(());
         }
