@@ -791,9 +791,27 @@ impl Lns {
         }
     }
 
+    /// Whether [`Lns::release_replies`] has nothing to release: no acknowledgement held, and
+    /// no ICRP, or the first one waits for the backup (which holds back all after it) and none
+    /// is held for a former backup. Looked at inline, ahead of the call (a set-up's batch
+    /// leaving with its ICRP held; each message of a burst taken while its batch is in flight).
+    #[inline]
+    fn nothing_to_release(&self) -> bool {
+        let r = &self.repl;
+        r.held_acks.is_empty()
+            && r.held.front().is_none_or(|h| {
+                !r.held_mixed
+                    && Some(h.peer) == r.backup
+                    && r.channels
+                        .get(&h.peer)
+                        .is_some_and(|c| uncommitted(c, h.mark))
+            })
+    }
+
     /// Sends the held ICRPs whose records the backup applied, and those held for a member that
     /// is no longer the backup (counted in [`crate::l2tp::Stats::setups_not_replicated`]); an
     /// ICRP whose session went meanwhile is dropped.
+    #[inline(never)]
     fn release_replies(&mut self, now: Instant) {
         self.release_acks(now);
         let backup = self.repl.backup;
@@ -1028,12 +1046,14 @@ impl Lns {
     /// backup's acknowledgements committed.
     #[inline]
     pub(super) fn flush_replication(&mut self, now: Instant) {
-        // Nothing held and no batch to send: nothing to do (most inputs; no channel without
-        // replication), checked inline ahead of the call that does the work.
-        if self.repl.held.is_empty()
-            && self.repl.held_acks.is_empty()
-            && !self.repl.channels.values().any(|ch| ch.ready(now))
-        {
+        // No batch to send: only what is held may go (while a batch of a burst's set-ups is in
+        // flight, each message taken looks at the first held ICRP alone); nothing held either:
+        // nothing to do (most inputs; no channel without replication). Checked inline ahead of
+        // the calls that do the work.
+        if !self.repl.channels.values().any(|ch| ch.ready(now)) {
+            if !self.nothing_to_release() {
+                self.release_replies(now);
+            }
             return;
         }
         self.flush_ready(now);
@@ -1096,7 +1116,10 @@ impl Lns {
                 seal(wire, m, peer, KIND_REPLICATE, body);
             }
         }
-        self.release_replies(now);
+        // (A batch sent commits nothing: what is held waits as it did.)
+        if !self.nothing_to_release() {
+            self.release_replies(now);
+        }
     }
 
     /// The earliest retransmission deadline.
