@@ -1494,6 +1494,42 @@ mod tests {
         }
     }
 
+    /// Module docs, output commit: an ICRP held for the backup waits while the backup has not
+    /// applied its record, through any input taken meanwhile (no batch to send: the cheap
+    /// look at the first held ICRP); once no backup is left (as `ensure_backup` leaves it when
+    /// the backup is Down and no other is Up) it is sent at the next input, counted in
+    /// [`crate::l2tp::Stats::setups_not_replicated`].
+    #[test]
+    fn a_held_icrp_goes_once_no_backup_is_left() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+        lns.repl.backup = Some(NodeId(2));
+        lns.send_record(NodeId(2), session(1, 2));
+        lns.flush_replication(now);
+        let mark = lns.repl.channels.get(&NodeId(2)).map(Channel::mark);
+        assert_eq!(mark, Some(1), "the record is in flight");
+        lns.repl.held.push_back(HeldReply {
+            peer: NodeId(2),
+            mark: 1,
+            tunnel: 1,
+            session: 2,
+            reply: Reply::Message(ControlMessage::icrp(0, 7, 2)),
+        });
+        let not_replicated = |l: &Lns| l.core.stats.setups_not_replicated;
+        for _ in 0..3 {
+            lns.flush_replication(now);
+        }
+        assert_eq!(lns.repl.held.len(), 1, "held until the backup applied it");
+        assert_eq!(not_replicated(&lns), 0);
+        // The backup is lost (`ensure_backup`, none chosen).
+        lns.repl.backup = None;
+        lns.repl.held_mixed = true;
+        lns.flush_replication(now);
+        assert!(lns.repl.held.is_empty(), "sent once no backup is left");
+        assert_eq!(not_replicated(&lns), 1);
+    }
+
     /// An acknowledgement (module docs, transport) commits the batch in flight when it names
     /// its sequence number, and nothing else; an authenticated message of another kind, or an
     /// acknowledgement cut short, is refused and changes nothing.
