@@ -163,6 +163,11 @@ pub struct Channel {
     unacked: Unacked,
     /// How many of `unacked` are reserved, not transmitted yet.
     reserved: u16,
+    /// How many of those are released ([`Channel::mark_released`]) and wait for the window:
+    /// while none is, [`Channel::pump_reserved`] has nothing to send and walks nothing (a burst
+    /// of held ICRPs: one walk of the window per message taken would cost a set-up the whole
+    /// burst's).
+    released: u16,
     /// The Ns of a received message whose acknowledgement is held ([`Channel::hold_ack`]);
     /// more are in the backlog (one, the usual case, costs no backlog).
     ack_held: Option<u16>,
@@ -560,6 +565,7 @@ impl Channel {
             ca_acked: 0,
             unacked: Unacked::default(),
             reserved: 0,
+            released: 0,
             ack_held: None,
             backlog: None,
             retries: 0,
@@ -720,6 +726,30 @@ impl Channel {
         msg: ControlMessage<'static>,
         delivered: &mut Vec<ControlMessage<'static>>,
     ) {
+        self.receive_with(now, msg, delivered, None);
+    }
+
+    /// As [`Channel::receive_into`], a released reserved message that the acknowledgement lets
+    /// leave and whose Nr moved rewritten into `arena` ([`Channel::release_marked_in`]'s way:
+    /// the same octets, without allocations of its own; issue 15, a burst of held ICRPs let
+    /// through by the LAC's acknowledgements).
+    pub fn receive_in(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        delivered: &mut Vec<ControlMessage<'static>>,
+        arena: &mut BytesMut,
+    ) {
+        self.receive_with(now, msg, delivered, Some(arena));
+    }
+
+    fn receive_with(
+        &mut self,
+        now: Instant,
+        msg: ControlMessage<'static>,
+        delivered: &mut Vec<ControlMessage<'static>>,
+        arena: Option<&mut BytesMut>,
+    ) {
         self.resync(now, &msg);
         self.ack(now, msg.header.nr);
         if msg.is_zlb() {
@@ -727,7 +757,7 @@ impl Channel {
                 // A ZLB's Ns is the peer's next: it had sent every message before it.
                 self.note_sent_before(now, msg.header.ns);
             }
-            self.pump(now);
+            self.pump_in(now, arena);
             return;
         }
         let ns = msg.header.ns;
@@ -770,7 +800,7 @@ impl Channel {
             self.reack = true;
         }
         self.trim_backlog();
-        self.pump(now);
+        self.pump_in(now, arena);
     }
 
     fn ack(&mut self, now: Instant, nr: u16) {
@@ -779,6 +809,9 @@ impl Channel {
             if seq_lt(*ns, nr) {
                 if *flight != Flight::Sent {
                     self.reserved = self.reserved.saturating_sub(1);
+                }
+                if *flight == Flight::Released {
+                    self.released = self.released.saturating_sub(1);
                 }
                 self.unacked.pop_front();
                 progressed = true;
@@ -896,9 +929,10 @@ impl Channel {
     /// As [`Channel::pump`], a released message whose Nr moved copied into `arena` when shared
     /// ([`set_nr`]).
     fn pump_in(&mut self, now: Instant, arena: Option<&mut BytesMut>) {
-        // Nothing reserved and nothing waiting (the usual case: every message left at once):
-        // nothing to send, nothing to trim (issue 19 item 3, two calls per redirect decision).
-        if self.reserved == 0 && self.backlog.is_none() {
+        // Nothing released and nothing waiting (the usual case: every message left at once, or
+        // the reserved ones still held): nothing to send, nothing to trim (issue 19 item 3, two
+        // calls per redirect decision; issue 15, a message taken while answers are held).
+        if self.released == 0 && self.backlog.is_none() {
             return;
         }
         self.pump_reserved(now, arena);
@@ -915,7 +949,7 @@ impl Channel {
     /// Transmits the released reserved messages ([`Channel::reserve`]) that are within the
     /// window (counted from the oldest unacknowledged message, as for any message).
     fn pump_reserved(&mut self, now: Instant, mut arena: Option<&mut BytesMut>) {
-        if self.reserved == 0 || self.held {
+        if self.released == 0 || self.held {
             return;
         }
         let window = usize::from(self.cwnd.min(self.peer_window).max(1));
@@ -927,6 +961,7 @@ impl Channel {
             }
             *flight = Flight::Sent;
             self.reserved = self.reserved.saturating_sub(1);
+            self.released = self.released.saturating_sub(1);
             set_nr(bytes, nr, arena.as_deref_mut());
             self.out.push_back(bytes.clone());
             sent = true;
@@ -1062,6 +1097,16 @@ impl Channel {
 
     /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
     pub fn release(&mut self, now: Instant, ns: u16) {
+        self.release_with(now, ns, None);
+    }
+
+    /// As [`Channel::release`], a message whose Nr moved since it was reserved rewritten into
+    /// `arena` ([`Channel::release_marked_in`]'s way: the same octets).
+    pub fn release_in(&mut self, now: Instant, ns: u16, arena: &mut BytesMut) {
+        self.release_with(now, ns, Some(arena));
+    }
+
+    fn release_with(&mut self, now: Instant, ns: u16, arena: Option<&mut BytesMut>) {
         // The usual case (issue 15: the ICRP held for its backup's acknowledgement): it is the
         // only reserved message, within the window, and nothing waits in the backlog. It is
         // sent at once, as `pump` would send it (nothing else `pump` sends can have become
@@ -1076,14 +1121,14 @@ impl Channel {
                 .find(|m| m.0 == ns && m.2 == Flight::Held);
             if let Some((_, bytes, flight)) = held {
                 *flight = Flight::Sent;
-                set_nr(bytes, nr, None);
+                set_nr(bytes, nr, arena);
                 self.out.push_back(bytes.clone());
                 self.reserved = 0;
                 self.reserved_sent(now, nr);
                 return;
             }
         }
-        self.release_queued(now, ns);
+        self.release_queued(now, ns, arena);
     }
 
     /// As [`Channel::release`] of `ns`, the send left to [`Channel::release_marked`]: a run of
@@ -1116,6 +1161,7 @@ impl Channel {
         };
         if let Some(m) = held {
             m.2 = Flight::Released;
+            self.released = self.released.saturating_add(1);
         }
     }
 
@@ -1133,15 +1179,16 @@ impl Channel {
 
     /// [`Channel::release`]'s general path: the message is marked released and [`Channel::pump`]
     /// sends what the window allows.
-    fn release_queued(&mut self, now: Instant, ns: u16) {
+    fn release_queued(&mut self, now: Instant, ns: u16, arena: Option<&mut BytesMut>) {
         let held = self
             .unacked
             .iter_mut()
             .find(|m| m.0 == ns && m.2 == Flight::Held);
         if let Some(m) = held {
             m.2 = Flight::Released;
+            self.released = self.released.saturating_add(1);
         }
-        self.pump(now);
+        self.pump_in(now, arena);
     }
 
     /// On a channel resumed from a replica ([`Channel::resume_replica`]) or about to be
@@ -1482,6 +1529,7 @@ impl Channel {
         self.nr = nr;
         self.unacked = Unacked::default();
         self.reserved = 0;
+        self.released = 0;
         self.ack_held = None;
         self.unacked_since = None;
         // What the peer last had from us is not known under the new numbering.
@@ -1519,6 +1567,8 @@ impl Channel {
         self.unacked.retain(|(n, _, _)| !seq_lt(*n, ns));
         let reserved = self.unacked.iter().filter(|m| m.2 != Flight::Sent).count();
         self.reserved = u16::try_from(reserved).unwrap_or(u16::MAX);
+        let released = self.unacked.iter().filter(|m| m.2 == Flight::Released);
+        self.released = u16::try_from(released.count()).unwrap_or(u16::MAX);
         self.unacked_since = (!self.unacked.is_empty()).then_some(now);
         self.retries = 0;
         self.set_deadline((!self.unacked.is_empty()).then(|| now + self.rto()));
@@ -2050,7 +2100,9 @@ mod tests {
         /// the Nr a released message carries), acknowledgement holds and retransmissions gives
         /// the same datagrams in the same order, the same retransmission deadline and replica
         /// state; and every datagram is in order at the peer (RFC 2661 5.8: a reserved message
-        /// keeps the Ns it was given, carries the Nr current when it leaves).
+        /// keeps the Ns it was given, carries the Nr current when it leaves). Each side's count
+        /// of released messages waiting for the window is the number there are (the walk of
+        /// the window that sends them is skipped while it is 0).
         #[test]
         fn a_direct_release_sends_what_the_general_path_sends(
             ops in proptest::collection::vec((0u8..8, 0u8..4), 1..80),
@@ -2076,7 +2128,7 @@ mod tests {
                     3 if !reserved.is_empty() => {
                         let ns = reserved.remove(usize::from(k) % reserved.len());
                         a.release(now, ns);
-                        a2.release_queued(now, ns);
+                        a2.release_queued(now, ns, None);
                     }
                     4 => {
                         // The datagrams out, to each side's peer, which answers.
@@ -2126,6 +2178,10 @@ mod tests {
                 proptest::prop_assert_eq!(a.replica_state(), a2.replica_state());
                 proptest::prop_assert_eq!(a.reserved, a2.reserved);
                 proptest::prop_assert_eq!(a.out.len(), a2.out.len());
+                for c in [&a, &a2] {
+                    let released = c.unacked.iter().filter(|m| m.2 == Flight::Released);
+                    proptest::prop_assert_eq!(usize::from(c.released), released.count());
+                }
             }
             // The peer took every message in order of Ns, each once.
             for (i, m) in delivered.iter().enumerate() {
@@ -3019,6 +3075,13 @@ mod tests {
             a.mark_released(t, *ns);
         }
         a.release_marked_in(t, &mut arena);
+        // Slow start: one in flight at first.
+        assert!(sent_from_arena(&mut a, base, &ns, nr) >= 1, "released");
+    }
+
+    /// Polls `a`'s datagrams: each message (ZLBs skipped) carries the next Ns of `ns` and Nr
+    /// `nr`, and lies in the arena block at `base`; returns how many there were.
+    fn sent_from_arena(a: &mut Channel, base: usize, ns: &[u16], nr: u16) -> usize {
         let mut sent = 0;
         while let Some(d) = a.poll_transmit() {
             let m = parse(&d);
@@ -3033,8 +3096,58 @@ mod tests {
             );
             sent += 1;
         }
-        // Slow start: one in flight at first.
-        assert!(sent >= 1, "released");
+        sent
+    }
+
+    /// `receive_in` docs (issue 15, a burst of held ICRPs): reserved messages released while
+    /// the window was closed leave when the peer's acknowledgement opens it, carrying the Nr
+    /// current when they leave (RFC 2661 5.8: Nr is the next Ns expected; the peer's message
+    /// moved it), rewritten into the arena rather than into allocations of their own.
+    #[test]
+    fn released_messages_let_through_by_an_acknowledgement_are_rewritten_into_the_arena() {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(8);
+        let mut arena = BytesMut::with_capacity(ARENA_BLOCK);
+        let base = arena.as_ptr() as usize;
+        // Slow start: one message in flight closes the window.
+        a.send(t, ControlMessage::hello(0)).unwrap();
+        let first = a.poll_transmit().unwrap();
+        let ns: Vec<u16> = (0..2)
+            .map(|_| a.reserve_in(ControlMessage::hello(0), &mut arena).unwrap())
+            .collect();
+        for ns in &ns {
+            a.mark_released(t, *ns);
+        }
+        a.release_marked_in(t, &mut arena);
+        assert!(a.poll_transmit().is_none(), "the window is closed");
+        // The peer takes the first message and answers: its Nr acknowledges it, its Ns moves
+        // our Nr.
+        b.receive(t, parse(&first));
+        b.send(t, ControlMessage::hello(0)).unwrap();
+        let answer = b.poll_transmit().unwrap();
+        let mut delivered = Vec::new();
+        a.receive_in(t, parse(&answer), &mut delivered, &mut arena);
+        assert_eq!(delivered.len(), 1);
+        let nr = a.replica_state().1;
+        assert_eq!(nr, 1, "the peer's message moved our Nr");
+        let sent = sent_from_arena(&mut a, base, &ns, nr);
+        assert!(sent >= 1, "let through by the acknowledgement");
+    }
+
+    /// `release_in` docs: a reserved message released alone whose Nr moved since it was
+    /// reserved leaves with the current Nr (RFC 2661 5.8), rewritten into the arena.
+    #[test]
+    fn a_message_released_alone_whose_nr_moved_is_rewritten_into_the_arena() {
+        let (t, mut a, mut b) = pair();
+        let mut arena = BytesMut::with_capacity(ARENA_BLOCK);
+        let base = arena.as_ptr() as usize;
+        let ns = a.reserve_in(ControlMessage::hello(0), &mut arena).unwrap();
+        b.send(t, ControlMessage::hello(0)).unwrap();
+        relay(t, &mut b, &mut a);
+        let nr = a.replica_state().1;
+        assert_eq!(nr, 1, "the peer's message moved our Nr");
+        a.release_in(t, ns, &mut arena);
+        assert_eq!(sent_from_arena(&mut a, base, &[ns], nr), 1, "released");
     }
 
     /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's

@@ -791,9 +791,27 @@ impl Lns {
         }
     }
 
+    /// Whether [`Lns::release_replies`] has nothing to release: no acknowledgement held, and
+    /// no ICRP, or the first one waits for the backup (which holds back all after it) and none
+    /// is held for a former backup. Looked at inline, ahead of the call (a set-up's batch
+    /// leaving with its ICRP held; each message of a burst taken while its batch is in flight).
+    #[inline]
+    fn nothing_to_release(&self) -> bool {
+        let r = &self.repl;
+        r.held_acks.is_empty()
+            && r.held.front().is_none_or(|h| {
+                !r.held_mixed
+                    && Some(h.peer) == r.backup
+                    && r.channels
+                        .get(&h.peer)
+                        .is_some_and(|c| uncommitted(c, h.mark))
+            })
+    }
+
     /// Sends the held ICRPs whose records the backup applied, and those held for a member that
     /// is no longer the backup (counted in [`crate::l2tp::Stats::setups_not_replicated`]); an
     /// ICRP whose session went meanwhile is dropped.
+    #[inline(never)]
     fn release_replies(&mut self, now: Instant) {
         self.release_acks(now);
         let backup = self.repl.backup;
@@ -1028,12 +1046,14 @@ impl Lns {
     /// backup's acknowledgements committed.
     #[inline]
     pub(super) fn flush_replication(&mut self, now: Instant) {
-        // Nothing held and no batch to send: nothing to do (most inputs; no channel without
-        // replication), checked inline ahead of the call that does the work.
-        if self.repl.held.is_empty()
-            && self.repl.held_acks.is_empty()
-            && !self.repl.channels.values().any(|ch| ch.ready(now))
-        {
+        // No batch to send: only what is held may go (while a batch of a burst's set-ups is in
+        // flight, each message taken looks at the first held ICRP alone); nothing held either:
+        // nothing to do (most inputs; no channel without replication). Checked inline ahead of
+        // the calls that do the work.
+        if !self.repl.channels.values().any(|ch| ch.ready(now)) {
+            if !self.nothing_to_release() {
+                self.release_replies(now);
+            }
             return;
         }
         self.flush_ready(now);
@@ -1096,7 +1116,10 @@ impl Lns {
                 seal(wire, m, peer, KIND_REPLICATE, body);
             }
         }
-        self.release_replies(now);
+        // (A batch sent commits nothing: what is held waits as it did.)
+        if !self.nothing_to_release() {
+            self.release_replies(now);
+        }
     }
 
     /// The earliest retransmission deadline.
@@ -1469,6 +1492,42 @@ mod tests {
             proptest::prop_assert_eq!(got, want);
             proptest::prop_assert_eq!(got_q, want_q);
         }
+    }
+
+    /// Module docs, output commit: an ICRP held for the backup waits while the backup has not
+    /// applied its record, through any input taken meanwhile (no batch to send: the cheap
+    /// look at the first held ICRP); once no backup is left (as `ensure_backup` leaves it when
+    /// the backup is Down and no other is Up) it is sent at the next input, counted in
+    /// [`crate::l2tp::Stats::setups_not_replicated`].
+    #[test]
+    fn a_held_icrp_goes_once_no_backup_is_left() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+        lns.repl.backup = Some(NodeId(2));
+        lns.send_record(NodeId(2), session(1, 2));
+        lns.flush_replication(now);
+        let mark = lns.repl.channels.get(&NodeId(2)).map(Channel::mark);
+        assert_eq!(mark, Some(1), "the record is in flight");
+        lns.repl.held.push_back(HeldReply {
+            peer: NodeId(2),
+            mark: 1,
+            tunnel: 1,
+            session: 2,
+            reply: Reply::Message(ControlMessage::icrp(0, 7, 2)),
+        });
+        let not_replicated = |l: &Lns| l.core.stats.setups_not_replicated;
+        for _ in 0..3 {
+            lns.flush_replication(now);
+        }
+        assert_eq!(lns.repl.held.len(), 1, "held until the backup applied it");
+        assert_eq!(not_replicated(&lns), 0);
+        // The backup is lost (`ensure_backup`, none chosen).
+        lns.repl.backup = None;
+        lns.repl.held_mixed = true;
+        lns.flush_replication(now);
+        assert!(lns.repl.held.is_empty(), "sent once no backup is left");
+        assert_eq!(not_replicated(&lns), 1);
     }
 
     /// An acknowledgement (module docs, transport) commits the batch in flight when it names

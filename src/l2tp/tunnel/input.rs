@@ -136,7 +136,8 @@ impl Core {
         let peer_next = c.header.ns.wrapping_add(u16::from(!c.is_zlb()));
         // A buffer kept across datagrams (taken: a message may lead to another delivery).
         let mut delivered = std::mem::take(&mut self.delivered);
-        t.channel.receive_into(now, c, &mut delivered);
+        t.channel
+            .receive_in(now, c, &mut delivered, &mut self.arena);
         let nr_moved = t.channel.take_nr_moved();
         if !self.dirty.contains(&tid) {
             self.dirty.push(tid);

@@ -628,7 +628,7 @@ impl Core {
     /// Lets the message reserved at `ns` on tunnel `tid` leave ([`Channel::release`]).
     pub fn release_ctrl(&mut self, now: Instant, tid: u16, ns: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
-            t.channel.release(now, ns);
+            t.channel.release_in(now, ns, &mut self.arena);
             self.flush(now, tid);
         }
     }
@@ -637,7 +637,7 @@ impl Core {
     /// acknowledgement deferred for it, else a ZLB goes), with one look-up and one flush.
     pub fn release_ctrl_acked(&mut self, now: Instant, tid: u16, ns: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
-            t.channel.release(now, ns);
+            t.channel.release_in(now, ns, &mut self.arena);
             t.channel.end_defer();
             t.channel.flush_ack_in(&mut self.arena);
             self.flush(now, tid);
