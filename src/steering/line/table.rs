@@ -125,12 +125,15 @@ enum V4Octet {
 
 /// An IPv4 UE pool as [`VidTable::steer_downlink_batch`]'s first pass reads it, computed once
 /// when the pool is attached ([`VidTable::with_ue_pool`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct V4Pass {
-    /// [`ipv4_key`] of the pool's prefix and its mask, for the destination read as [`ipv4_octet`]
-    /// reads it (little-endian) when `octet` is some, else as a big-endian address.
-    key: u64,
-    /// The mask of `key`.
+    /// The version test and the pool test of one packet as one XOR and one test: a packet of
+    /// first octet `b0` and destination `dst` (read as [`ipv4_octet`] reads it, little-endian,
+    /// when `octet` is some, else as a big-endian address) is IPv4 to an address in the pool
+    /// exactly when `(u64::from(dst) ^ first[b0]) & key_mask == 0` ([`ipv4_first`]). 256
+    /// entries of 8 octets (2 KiB: it stays in L1 beside the per-primary verdicts).
+    first: Box<[u64; 256]>,
+    /// See `first`: the pool's prefix mask, and bit 32 (the version's mark in `first`).
     key_mask: u64,
     /// The primary field of a big-endian destination: `(dst >> shift) & mask`.
     shift: u32,
@@ -155,12 +158,12 @@ impl V4Pass {
         };
         // The prefix and its mask as the destination's four octets read little-endian.
         let le = |a: u32| u32::from_le_bytes(a.to_be_bytes());
-        let (key, key_mask) = match octet {
-            Some(_) => ipv4_key(le(prefix), le(prefix_mask)),
-            None => ipv4_key(prefix, prefix_mask),
+        let (first, key_mask) = match octet {
+            Some(_) => ipv4_first(le(prefix), le(prefix_mask)),
+            None => ipv4_first(prefix, prefix_mask),
         };
         V4Pass {
-            key,
+            first,
             key_mask,
             shift,
             mask,
@@ -597,19 +600,20 @@ impl VidTable {
             return n;
         };
         let V4Pass {
-            key,
+            first,
             key_mask,
             shift,
             mask,
             octet,
-        } = *v4;
+        } = v4;
+        let (key_mask, shift, mask) = (*key_mask, *shift, *mask);
         let Some(table) = self.by_primary.get(..=mask as usize) else {
             out.fill(UNDECIDED);
             self.settle(packets, out, Self::steer_downlink);
             return n;
         };
         if let (Some(at), Ok(table)) = (octet, <&[Primary; 256]>::try_from(table)) {
-            let pool = (table, key, key_mask);
+            let pool = (table, &**first, key_mask);
             // One loop per octet, the octet's offset a constant of the loads (no register).
             match at {
                 V4Octet::At16 => self.downlink_octet::<16>(pool, packets, out),
@@ -625,9 +629,11 @@ impl VidTable {
                 Some(h) => (h[0], u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
                 None => (0, 0),
             };
-            let field = (dst >> (shift & 31)) & mask;
+            // The prefix's bits flipped, the field's kept (it lies below the prefix).
+            let x = u64::from(dst) ^ first[usize::from(b0)];
+            let field = (x as u32 >> (shift & 31)) & mask;
             // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
-            let i = if ipv4_word(b0, dst) & key_mask == key {
+            let i = if x & key_mask == 0 {
                 field
             } else {
                 0
@@ -645,17 +651,17 @@ impl VidTable {
     }
 
     /// [`VidTable::steer_downlink_batch`] when the pool's primary field is the octet `AT` (16
-    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts and the pool's key and
-    /// its mask as [`ipv4_octet`] takes them.
+    /// to 19) of the IPv4 header: `pool` is the 256 per-primary verdicts and the pool's
+    /// per-first-octet words and their mask as [`ipv4_octet`] takes them.
     #[inline]
     fn downlink_octet<const AT: usize>(
         &self,
-        (table, key, key_mask): (&[Primary; 256], u64, u64),
+        (table, first, key_mask): (&[Primary; 256], &[u64; 256], u64),
         packets: &[&[u8]],
         out: &mut [Verdict],
     ) {
         for (p, o) in packets.chunks(64).zip(out.chunks_mut(64)) {
-            if first_pass(p, o, |p, o| ipv4_octet::<AT>(table, key, key_mask, p, o)) {
+            if first_pass(p, o, |p, o| ipv4_octet::<AT>(table, first, key_mask, p, o)) {
                 self.settle(p, o, Self::steer_downlink);
             }
         }
@@ -764,36 +770,35 @@ fn gtpv1_top8(table: &[Primary; 256], packet: &[u8], out: &mut Verdict) -> u32 {
     e.undecided
 }
 
-/// The first octet of an IPv4 header (RFC 791 section 3.1: the version in its top four bits)
-/// and its destination address (octets 17 to 20) as one word, the first octet above the
-/// address: [`ipv4_key`]'s test on it is the version test and the pool test in one compare.
-#[inline(always)]
-fn ipv4_word(b0: u8, dst: u32) -> u64 {
-    (u64::from(b0) << 32) | u64::from(dst)
-}
-
-/// The key and its mask of [`ipv4_word`] for a pool of `prefix` and `prefix_mask` (the
-/// destination's octets as the caller reads them): `ipv4_word(b0, dst) & mask == key` when
-/// `b0` is version 4 and `dst & prefix_mask == prefix`.
-fn ipv4_key(prefix: u32, prefix_mask: u32) -> (u64, u64) {
-    (
-        ipv4_word(0x40, prefix & prefix_mask),
-        ipv4_word(0xf0, prefix_mask),
-    )
+/// The per-first-octet words of [`V4Pass`] and their mask for a pool of `prefix` and
+/// `prefix_mask` (the destination's octets as the caller reads them): `(u64::from(dst) ^
+/// first[b0]) & mask == 0` exactly when `b0` is version 4 (RFC 791 section 3.1: the version in
+/// the first octet's top four bits) and `dst & prefix_mask == prefix`. Each word is the prefix,
+/// with bit 32 set for a first octet of another version: a 32-bit destination has bit 32 clear,
+/// so the XOR leaves it set and the test fails whatever the pool (a /0 too).
+fn ipv4_first(prefix: u32, prefix_mask: u32) -> (Box<[u64; 256]>, u64) {
+    const NOT_V4: u64 = 1 << 32;
+    let mut first = Box::new([u64::from(prefix & prefix_mask); 256]);
+    for (b0, w) in first.iter_mut().enumerate() {
+        if b0 >> 4 != 4 {
+            *w |= NOT_V4;
+        }
+    }
+    (first, u64::from(prefix_mask) | NOT_V4)
 }
 
 /// One packet of [`VidTable::steer_downlink_batch`]'s first pass ([`first_pass`]) when the
 /// pool's primary field is the octet `AT` (16 to 19) of the IPv4 header (RFC 791 section 3.1:
 /// the destination address in octets 17 to 20, here 16 to 19 from 0): its verdict in `out`; 1
 /// when it is [`UNDECIDED`], else 0. The destination's four octets are read as one
-/// little-endian word (one load on a little-endian host), and with the first octet above them
-/// tested against `key` under `key_mask` ([`ipv4_key`] of the pool's octets read the same way):
-/// the version test and the pool test in one compare. The octet `AT` is that word shifted
-/// right by `8 * (AT - 16)`.
+/// little-endian word (one load on a little-endian host), XORed with the first octet's word
+/// `first[b0]` and tested under `key_mask` ([`ipv4_first`] of the pool's octets read the same
+/// way): the version test and the pool test in one XOR and one test. The octet `AT` is that
+/// word shifted right by `8 * (AT - 16)`.
 #[inline(always)]
 fn ipv4_octet<const AT: usize>(
     table: &[Primary; 256],
-    key: u64,
+    first: &[u64; 256],
     key_mask: u64,
     packet: &[u8],
     out: &mut Verdict,
@@ -803,9 +808,12 @@ fn ipv4_octet<const AT: usize>(
         Some(h) => (h[0], u32::from_le_bytes([h[16], h[17], h[18], h[19]])),
         None => (0, 0),
     };
-    let field = (dst >> (8 * (AT as u32 - 16))) as u8;
+    // The prefix's bits flipped, the field's kept (it lies after the prefix): the field is read
+    // from the XOR, so that the destination need not be kept beside it.
+    let x = u64::from(dst) ^ first[usize::from(b0)];
+    let field = (x >> (8 * (AT as u32 - 16))) as u8;
     // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
-    let i = if ipv4_word(b0, dst) & key_mask == key {
+    let i = if x & key_mask == 0 {
         field
     } else {
         0
