@@ -742,14 +742,19 @@ fn first_pass(
     step: impl Fn(&[u8], &mut Verdict) -> u32,
 ) -> bool {
     let mut any = 0;
-    let mut p4 = packets.chunks_exact(8);
-    let mut o4 = out.chunks_exact_mut(8);
-    for (p, o) in (&mut p4).zip(&mut o4) {
-        for (p, o) in p.iter().zip(o.iter_mut()) {
+    let (p16, p_rest) = packets.as_chunks::<16>();
+    let (o16, o_rest) = out.as_chunks_mut::<16>();
+    for (p, o) in p16.iter().zip(o16) {
+        let (pa, pb) = p.split_at(8);
+        let (oa, ob) = o.split_at_mut(8);
+        for (p, o) in pa.iter().zip(oa.iter_mut()) {
+            any |= step(p, o);
+        }
+        for (p, o) in pb.iter().zip(ob.iter_mut()) {
             any |= step(p, o);
         }
     }
-    for (p, o) in p4.remainder().iter().zip(o4.into_remainder()) {
+    for (p, o) in p_rest.iter().zip(o_rest) {
         any |= step(p, o);
     }
     any != 0
