@@ -585,12 +585,13 @@ impl VidTable {
     /// As [`VidTable::steer_batch`], 64 packets at a time in two passes. The first, without a
     /// branch on the packet's contents, takes every packet as the common one, an IPv4 packet
     /// (RFC 791 section 3.1: version 4 in the first octet) to an address in the pool whose
-    /// primary field names a VID that decides alone: the first octet and the destination
-    /// address (octets 17 to 20) as one word tested against the version and the pool's prefix
-    /// in one compare (the pool read once, when it is attached), its primary field by one
-    /// shift and one mask, one load from the per-primary verdicts. The others (IPv6, outside the pool, fewer than 20
-    /// octets, a primary field of 0, a Down primary) are marked [`Verdict::Switch`]; the
-    /// second pass gives them [`VidTable::steer_downlink`]'s verdict.
+    /// primary field names a VID that decides alone: the destination address (octets 17 to 20)
+    /// XORed with the word the first octet names in a 256-entry table and tested under one mask,
+    /// the version test and the pool test at once (the table computed from the pool once, when
+    /// it is attached), its primary field by one shift and one mask, one load from the
+    /// per-primary verdicts. The others (IPv6, outside the pool, fewer than 20 octets, a
+    /// primary field of 0, a Down primary) are marked [`Verdict::Switch`]; the second pass
+    /// gives them [`VidTable::steer_downlink`]'s verdict.
     #[inline]
     pub fn steer_downlink_batch(&self, packets: &[&[u8]], out: &mut [Verdict]) -> usize {
         let n = packets.len().min(out.len());
@@ -633,11 +634,7 @@ impl VidTable {
             let x = u64::from(dst) ^ first[usize::from(b0)];
             let field = (x as u32 >> (shift & 31)) & mask;
             // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
-            let i = if x & key_mask == 0 {
-                field
-            } else {
-                0
-            };
+            let i = if x & key_mask == 0 { field } else { 0 };
             let e = &table[i as usize];
             std::slice::from_mut(o).copy_from_slice(std::slice::from_ref(&e.verdict));
             e.undecided
@@ -734,7 +731,8 @@ impl VidTable {
 /// The first pass of [`VidTable::steer_batch`] and [`VidTable::steer_downlink_batch`] over
 /// `packets` (at most 64), `step` deciding one packet ([`gtpv1_step`], [`gtpv1_top8`] or the
 /// IPv4 one): each packet's verdict, [`UNDECIDED`] when it is
-/// not decided here; whether any is not. Eight packets a step (no loop counter per packet).
+/// not decided here; whether any is not. Sixteen packets a step, as two unrolled runs of
+/// eight (one loop counter per sixteen packets).
 #[inline(always)]
 fn first_pass(
     packets: &[&[u8]],
@@ -818,11 +816,7 @@ fn ipv4_octet<const AT: usize>(
     let x = u64::from(dst) ^ first[usize::from(b0)];
     let field = (x >> (8 * (AT as u32 - 16))) as u8;
     // Not IPv4 or outside the pool: the entry of field 0, which is UNDECIDED.
-    let i = if x & key_mask == 0 {
-        field
-    } else {
-        0
-    };
+    let i = if x & key_mask == 0 { field } else { 0 };
     let e = &table[usize::from(i)];
     std::slice::from_mut(out).copy_from_slice(std::slice::from_ref(&e.verdict));
     e.undecided
@@ -1250,6 +1244,72 @@ mod tests {
                 prop_assert_eq!(t.steer(p), t.steer_full(p));
                 prop_assert_eq!(t.steer_port(GTP_U_PORT, p), t.steer_gtp_u(p));
                 prop_assert_eq!(t.steer_port(9, p), t.steer_full(p));
+            }
+        }
+    }
+
+    /// RFC 791 section 3.1: an IPv4 header carries version 4 in the top four bits of its first
+    /// octet and the destination in octets 17 to 20. For each of the 256 first octets, a
+    /// 28-octet packet to an address in the pool is steered to the processor of its primary VID
+    /// when the version is 4 and is malformed otherwise (version 6 included: an IPv6 header
+    /// needs 40 octets, RFC 8200 section 3); to an address outside the pool it is not in the
+    /// pool when the version is 4, else malformed: by `steer_downlink_batch`, in one batch of
+    /// all 256 (the first pass's version test, on every path: the primary field as the octet
+    /// 16, 17 or 18 of the header, pools /0, /8, /16, or shifted, a /12), and by
+    /// `steer_downlink`.
+    #[test]
+    fn steer_downlink_batch_takes_version_4_alone_from_every_first_octet() {
+        let pools = [
+            ("0.0.0.0/0", VidLayout::default()),
+            ("10.0.0.0/8", VidLayout::default()),
+            ("10.20.0.0/16", VidLayout::teid32(8, 0).unwrap()),
+            ("10.16.0.0/12", VidLayout::default()),
+        ];
+        let addr = SocketAddr::from(([172, 16, 1, 1], 4000));
+        for (net, layout) in pools {
+            let net: ipnetwork::Ipv4Network = net.parse().unwrap();
+            let pool = UePool::new(&layout, net, None).unwrap();
+            let entries: Vec<TableEntry> = (1..=255)
+                .map(|n| TableEntry {
+                    vid: v(n),
+                    state: VidState::Up,
+                    addr,
+                })
+                .collect();
+            let t = VidTable::with_entries(layout, None, 1, &entries).with_ue_pool(Some(pool));
+            let backup = pool.has_backup().then(|| v(9));
+            let inside = u32::from(pool.address(v(7), backup, 3).unwrap());
+            let to_7 = Verdict::Processor {
+                vid: v(7),
+                backup: false,
+            };
+            let mut cases = vec![(inside, to_7)];
+            // The prefix's first bit flipped (a /0 has no outside).
+            if net.prefix() > 0 {
+                cases.push((inside ^ 0x8000_0000, Verdict::Drop(DropReason::NotInPool)));
+            }
+            for (dst, want_v4) in cases {
+                let packets: Vec<Vec<u8>> = (0..=255u8)
+                    .map(|b0| {
+                        let mut p =
+                            vec![b0, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 7];
+                        p.extend_from_slice(&dst.to_be_bytes());
+                        p.extend_from_slice(&[0; 8]);
+                        p
+                    })
+                    .collect();
+                let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+                let mut out = vec![Verdict::Switch; refs.len()];
+                assert_eq!(t.steer_downlink_batch(&refs, &mut out), 256);
+                for (b0, (p, got)) in refs.iter().zip(&out).enumerate() {
+                    let want = if b0 >> 4 == 4 {
+                        want_v4
+                    } else {
+                        Verdict::Drop(DropReason::Malformed)
+                    };
+                    assert_eq!(*got, want, "{net} first octet {b0:#04x} to {dst:#010x}");
+                    assert_eq!(t.steer_downlink(p), want);
+                }
             }
         }
     }
