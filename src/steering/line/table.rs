@@ -740,9 +740,9 @@ fn first_pass(
     step: impl Fn(&[u8], &mut Verdict) -> u32,
 ) -> bool {
     let mut any = 0;
-    let (p16, p_rest) = packets.as_chunks::<16>();
-    let (o16, o_rest) = out.as_chunks_mut::<16>();
-    for (p, o) in p16.iter().zip(o16) {
+    let mut p16 = packets.chunks_exact(16);
+    let mut o16 = out.chunks_exact_mut(16);
+    for (p, o) in (&mut p16).zip(&mut o16) {
         let (pa, pb) = p.split_at(8);
         let (oa, ob) = o.split_at_mut(8);
         for (p, o) in pa.iter().zip(oa.iter_mut()) {
@@ -752,7 +752,7 @@ fn first_pass(
             any |= step(p, o);
         }
     }
-    for (p, o) in p_rest.iter().zip(o_rest) {
+    for (p, o) in p16.remainder().iter().zip(o16.into_remainder()) {
         any |= step(p, o);
     }
     any != 0
