@@ -499,14 +499,7 @@ fn a_flood_of_requests_naming_no_context_gets_a_bounded_number_of_answers() {
     gw.sim.run_for(Duration::from_millis(100));
     let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
     let vid = gw.proc(12).vid().unwrap();
-    for i in 0..2000u32 {
-        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
-        let m = Message::new(
-            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
-            teid,
-            i as u16,
-            vec![],
-        );
+    for m in updates_naming_no_session(vid, 2000) {
         let _ = gw.sim.deliver_now(line, src, gc, &m.to_vec().unwrap());
     }
     gw.sim.run_for(Duration::from_millis(100));
@@ -560,15 +553,7 @@ fn a_flood_of_length_inconsistent_requests_gets_a_bounded_number_of_answers() {
     // At a processor: Updates naming its own VID.
     let before = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len();
     let vid = gw.proc(12).vid().unwrap();
-    let layout = layout();
-    for i in 0..2000u32 {
-        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
-        let m = Message::new(
-            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
-            teid,
-            i as u16,
-            vec![],
-        );
+    for m in updates_naming_no_session(vid, 2000) {
         let _ = gw.sim.deliver_now(line, src, gc, &padded(m));
     }
     gw.sim.run_for(Duration::from_millis(100));
@@ -577,4 +562,19 @@ fn a_flood_of_length_inconsistent_requests_gets_a_bounded_number_of_answers() {
     assert_eq!(p.length_errors_suppressed, 1980);
     let got = gw.sim.node::<Sgsn>(gw.sgsn).response_sources.len() - before;
     assert_eq!(got, 20, "what was counted is what left");
+}
+
+/// `n` Update PDP Context Requests naming TEIDs of `vid` that no session holds (local ids from
+/// 0x8000), sequence numbers 0, 1, ...
+fn updates_naming_no_session(vid: VirtualId, n: u32) -> impl Iterator<Item = Message<'static>> {
+    let layout = layout();
+    (0..n).map(move |i| {
+        let teid = layout.compose(vid, None, 0x8000 + i).unwrap();
+        Message::new(
+            MessageType::UPDATE_PDP_CONTEXT_REQUEST,
+            teid,
+            i as u16,
+            vec![],
+        )
+    })
 }
