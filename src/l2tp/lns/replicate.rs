@@ -480,6 +480,15 @@ fn uncommitted(ch: &Channel<Record>, mark: u64) -> bool {
     ch.committed() < mark || !ch.synced()
 }
 
+/// Whether the held reply `h` still waits: held for `backup`, whose channel has not committed
+/// its record yet.
+fn waits(channels: &PeerMap<Channel<Record>>, backup: Option<NodeId>, h: &HeldReply) -> bool {
+    Some(h.peer) == backup
+        && channels
+            .get(&h.peer)
+            .is_some_and(|c| uncommitted(c, h.mark))
+}
+
 /// The bulk-sync position of a tunnel (`None`) or session record.
 fn position(tid: u16, sid: Option<u16>) -> u64 {
     (u64::from(tid) << 17) | sid.map_or(0, |s| u64::from(s) + 1)
@@ -799,13 +808,9 @@ impl Lns {
     fn nothing_to_release(&self) -> bool {
         let r = &self.repl;
         r.held_acks.is_empty()
-            && r.held.front().is_none_or(|h| {
-                !r.held_mixed
-                    && Some(h.peer) == r.backup
-                    && r.channels
-                        .get(&h.peer)
-                        .is_some_and(|c| uncommitted(c, h.mark))
-            })
+            && r.held
+                .front()
+                .is_none_or(|h| !r.held_mixed && waits(&r.channels, r.backup, h))
     }
 
     /// Sends the held ICRPs whose records the backup applied, and those held for a member that
@@ -814,32 +819,16 @@ impl Lns {
     #[inline(never)]
     fn release_replies(&mut self, now: Instant) {
         self.release_acks(now);
-        let backup = self.repl.backup;
         // Held in the order made, for the backup while it stays: none goes before the first.
-        let waiting = |h: &HeldReply| {
-            Some(h.peer) == backup
-                && self
-                    .repl
-                    .channels
-                    .get(&h.peer)
-                    .is_some_and(|c| uncommitted(c, h.mark))
-        };
-        match self.repl.held.front() {
-            None => return,
-            Some(h) if !self.repl.held_mixed && waiting(h) => return,
-            Some(_) => {}
+        if self.nothing_to_release() {
+            return;
         }
+        let backup = self.repl.backup;
         let mixed = std::mem::replace(&mut self.repl.held_mixed, false);
         // The releasable ones from the front (all that can go when the backup stayed); with a
         // former backup's among them, every one is looked at.
         let (repl, core) = (&mut self.repl, &mut self.core);
-        let keep = |h: &HeldReply| {
-            Some(h.peer) == backup
-                && repl
-                    .channels
-                    .get(&h.peer)
-                    .is_some_and(|c| uncommitted(c, h.mark))
-        };
+        let keep = |h: &HeldReply| waits(&repl.channels, backup, h);
         release_in_order(&mut repl.held, mixed, keep, |h| {
             if Some(h.peer) != backup {
                 let n = &mut core.stats.setups_not_replicated;
