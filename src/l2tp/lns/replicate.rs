@@ -710,16 +710,12 @@ impl Lns {
         self.core.arm_setup(now, tid, sid);
         // Numbered now when the channel can (else held unnumbered: the record then carries no
         // Ns, and a backup adopts the call as the LAC may hold it, established).
-        let reply = match self.core.reserve_ctrl(tid, icrp) {
+        // Its Ns noted on the session and the session's record made at the same look-up.
+        let (reply, session, sequence) = self.core.reserve_answered(tid, sid, icrp);
+        let reply = match reply {
             Ok(ns) => Reply::Reserved(ns),
             Err(icrp) => Reply::Message(icrp),
         };
-        // Its Ns noted on the session and the session's record made with one look-up.
-        let icrp_ns = match reply {
-            Reply::Reserved(ns) => Some(ns),
-            Reply::Message(_) => None,
-        };
-        let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
         // Queued, and what is queued for the backup looked at, with one look-up of its
         // channel.
         let pending = match session_sequence(tid, session, sequence) {
@@ -1436,6 +1432,102 @@ mod tests {
             checked > 3,
             "sessions with a record were checked ({checked})"
         );
+    }
+
+    /// Two LNSs of one seed (`secret`: the tunnels' secret, their AVPs hidden) taking the
+    /// same datagrams of a LAC that set up a tunnel and a call with the first: the same state.
+    fn twins(secret: Option<&[u8]>) -> (Lns, Lns, Instant) {
+        use crate::l2tp::{Config, Lac, LacConfig, LnsConfig};
+        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
+            "10.0.9.1:1701".parse().unwrap(),
+            "10.0.1.1:1701".parse().unwrap(),
+        );
+        let now = Instant::now();
+        let common = Config {
+            hello_interval: Duration::from_secs(3600),
+            seed: crate::io::seed(8),
+            secret: secret.map(<[u8]>::to_vec),
+            hide_avps: secret.is_some(),
+            ..Default::default()
+        };
+        let lns = || {
+            let cfg = LnsConfig {
+                common: common.clone(),
+                contact: false,
+                ..Default::default()
+            };
+            Lns::new(cfg, now).unwrap()
+        };
+        let (mut a, mut b) = (lns(), lns());
+        let mut lc = LacConfig::new(lns_addr);
+        lc.common = common.clone();
+        let mut lac = Lac::new(lc, now).unwrap();
+        lac.open_session(now).unwrap();
+        loop {
+            let mut moved = false;
+            while let Some(t) = lac.poll_transmit() {
+                let _ = a.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+                let _ = b.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+                moved = true;
+            }
+            while let Some(t) = a.poll_transmit() {
+                let _ = lac.handle_datagram(now, lns_addr, lac_addr, &t.payload);
+                moved = true;
+            }
+            while b.poll_transmit().is_some() {}
+            while a.poll_event().is_some() {}
+            while b.poll_event().is_some() {}
+            while lac.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        }
+        assert_eq!(a.core.session_count, 1, "the call is up");
+        (a, b, now)
+    }
+
+    /// An answered call's ICRP numbered and its records made at one look-up
+    /// (`Core::reserve_answered`, used by `reply_committed`) are what `Core::reserve_ctrl`
+    /// then `Core::export_answered` with its Ns give (module docs, output commit: the ICRP's Ns
+    /// travels with the session's record), and the ICRP released is the same datagram: with
+    /// and without a tunnel secret (whose hidden AVPs take the general way, RFC 2661 4.3), for
+    /// the call and for ids that are none.
+    #[test]
+    fn a_reserved_answer_and_its_records_are_those_of_the_two_calls() {
+        for secret in [None, Some(&b"ssh"[..])] {
+            let (mut a, mut b, now) = twins(secret);
+            let tid = *a.core.tunnels.keys().next().unwrap();
+            let sid = *a.core.tunnels[&tid].sessions.keys().next().unwrap();
+            // The call made answered again, as `reply_committed` finds it.
+            for lns in [&mut a, &mut b] {
+                lns.core.session_mut(tid, sid).unwrap().state = SessionState::WaitConnect;
+            }
+            for (t, s) in [(tid, sid), (tid, 999), (999, sid)] {
+                let icrp = ControlMessage::icrp(0, 77, s);
+                let (got, gs, gq) = a.core.reserve_answered(t, s, icrp.clone());
+                let want = b.core.reserve_ctrl(t, icrp);
+                let ns = want.as_ref().ok().copied();
+                let (ws, wq) = b.core.export_answered(t, s, ns);
+                assert_eq!(
+                    (&got, gs, gq),
+                    (&want, ws, wq),
+                    "{t}/{s}, secret {secret:?}"
+                );
+                if t == tid && s == sid {
+                    assert!(gs.is_some_and(|r| r.icrp_ns == ns && ns.is_some()));
+                }
+                if let Ok(ns) = got {
+                    a.core.release_ctrl(now, t, ns);
+                    b.core.release_ctrl(now, t, ns);
+                }
+                let sent = |l: &mut Lns| {
+                    std::iter::from_fn(|| l.poll_transmit())
+                        .map(|t| t.payload)
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(sent(&mut a), sent(&mut b), "{t}/{s}, secret {secret:?}");
+            }
+        }
     }
 
     /// The former release of held ICRPs (the reference of `release_in_order`): the releasable
