@@ -1240,6 +1240,7 @@ impl Lns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::l2tp::Lac;
 
     /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
     /// lie side by side in it (no allocation or copy per datagram), and once they are dropped
@@ -1298,37 +1299,56 @@ mod tests {
         assert!(wrapped, "the buffer's octets used again");
     }
 
-    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
-    /// looks at the LNS after every datagram it takes (seeded by `seed`).
-    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
-        use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
-        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
+    /// The LAC's and the LNS's addresses of [`through_calls`] and [`twins`].
+    fn lac_lns_addrs() -> (SocketAddr, SocketAddr) {
+        (
             "10.0.9.1:1701".parse().unwrap(),
             "10.0.1.1:1701".parse().unwrap(),
-        );
-        let now = Instant::now();
+        )
+    }
+
+    /// A LAC and an LNS (no backup) of seed `seed`, the tunnels' secret `secret` (AVPs hidden
+    /// with it), their HELLOs an hour apart.
+    fn lac_and_lns(now: Instant, seed: u64, secret: Option<&[u8]>) -> (Lac, Lns) {
+        use crate::l2tp::{Config, LacConfig, LnsConfig};
         let common = Config {
             hello_interval: Duration::from_secs(3600),
             seed: crate::io::seed(seed),
+            secret: secret.map(<[u8]>::to_vec),
+            hide_avps: secret.is_some(),
             ..Default::default()
         };
-        let mut lns = Lns::new(
-            LnsConfig {
-                common: common.clone(),
-                contact: false,
-                ..Default::default()
-            },
-            now,
-        )
-        .unwrap();
-        let mut lc = LacConfig::new(lns_addr);
+        let cfg = LnsConfig {
+            common: common.clone(),
+            contact: false,
+            ..Default::default()
+        };
+        let lns = Lns::new(cfg, now).unwrap();
+        let mut lc = LacConfig::new(lac_lns_addrs().1);
         lc.common = common;
-        let mut lac = Lac::new(lc, now).unwrap();
-        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
+        (Lac::new(lc, now).unwrap(), lns)
+    }
+
+    /// Moves datagrams between `lac` and `lns` until none is left, `check` looking at the LNS
+    /// after every datagram it takes; `twin` takes the LAC's datagrams too (its own dropped).
+    fn pump_calls(
+        now: Instant,
+        lac: &mut Lac,
+        lns: &mut Lns,
+        mut twin: Option<&mut Lns>,
+        check: &mut dyn FnMut(&mut Lns),
+    ) {
+        let (lac_addr, lns_addr) = lac_lns_addrs();
+        loop {
             let mut moved = false;
             while let Some(t) = lac.poll_transmit() {
                 let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
                 check(lns);
+                if let Some(b) = twin.as_deref_mut() {
+                    let _ = b.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+                    while b.poll_transmit().is_some() {}
+                    while b.poll_event().is_some() {}
+                }
                 moved = true;
             }
             while let Some(t) = lns.poll_transmit() {
@@ -1340,6 +1360,17 @@ mod tests {
             if !moved {
                 break;
             }
+        }
+    }
+
+    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
+    /// looks at the LNS after every datagram it takes (seeded by `seed`).
+    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
+        use crate::l2tp::Close;
+        let now = Instant::now();
+        let (mut lac, mut lns) = lac_and_lns(now, seed, None);
+        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| {
+            pump_calls(now, lac, lns, None, check);
         };
         let mut calls = Vec::new();
         for _ in 0..3 {
@@ -1443,51 +1474,11 @@ mod tests {
     /// Two LNSs of one seed (`secret`: the tunnels' secret, their AVPs hidden) taking the
     /// same datagrams of a LAC that set up a tunnel and a call with the first: the same state.
     fn twins(secret: Option<&[u8]>) -> (Lns, Lns, Instant) {
-        use crate::l2tp::{Config, Lac, LacConfig, LnsConfig};
-        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
-            "10.0.9.1:1701".parse().unwrap(),
-            "10.0.1.1:1701".parse().unwrap(),
-        );
         let now = Instant::now();
-        let common = Config {
-            hello_interval: Duration::from_secs(3600),
-            seed: crate::io::seed(8),
-            secret: secret.map(<[u8]>::to_vec),
-            hide_avps: secret.is_some(),
-            ..Default::default()
-        };
-        let lns = || {
-            let cfg = LnsConfig {
-                common: common.clone(),
-                contact: false,
-                ..Default::default()
-            };
-            Lns::new(cfg, now).unwrap()
-        };
-        let (mut a, mut b) = (lns(), lns());
-        let mut lc = LacConfig::new(lns_addr);
-        lc.common = common.clone();
-        let mut lac = Lac::new(lc, now).unwrap();
+        let (mut lac, mut a) = lac_and_lns(now, 8, secret);
+        let mut b = lac_and_lns(now, 8, secret).1;
         lac.open_session(now).unwrap();
-        loop {
-            let mut moved = false;
-            while let Some(t) = lac.poll_transmit() {
-                let _ = a.handle_datagram(now, lac_addr, lns_addr, &t.payload);
-                let _ = b.handle_datagram(now, lac_addr, lns_addr, &t.payload);
-                moved = true;
-            }
-            while let Some(t) = a.poll_transmit() {
-                let _ = lac.handle_datagram(now, lns_addr, lac_addr, &t.payload);
-                moved = true;
-            }
-            while b.poll_transmit().is_some() {}
-            while a.poll_event().is_some() {}
-            while b.poll_event().is_some() {}
-            while lac.poll_event().is_some() {}
-            if !moved {
-                break;
-            }
-        }
+        pump_calls(now, &mut lac, &mut a, Some(&mut b), &mut |_| {});
         assert_eq!(a.core.session_count, 1, "the call is up");
         (a, b, now)
     }

@@ -1143,17 +1143,13 @@ mod tests {
         let mut lns = holder(now, 1);
         // Ids in no order (the member draws them at random), one updated, one gone.
         let ids: Vec<u16> = (1..=40u16).map(|i| i.wrapping_mul(0x9e37) | 1).collect();
+        // Records like the held call's (`holder`), of other ids.
+        let base = lns.held_copy(NodeId(2)).0[0].1[0];
         let record = |sid: u16, serial: u32| SessionRecord {
-            tunnel: TUNNEL,
             session: sid,
             peer_session: sid ^ 0x8000,
             serial,
-            sequencing: false,
-            load_balance_capable: false,
-            data_ns: 0,
-            data_nr: 0,
-            answered: false,
-            icrp_ns: None,
+            ..base
         };
         for &sid in &ids {
             lns.apply_record(now, NodeId(2), Record::Session(record(sid, 1)));
