@@ -288,8 +288,9 @@ impl Released {
 enum Reply {
     /// Numbered, this Ns: released when committed.
     Reserved(u16),
-    /// Not numbered (the channel could not): sent when committed.
-    Message(ControlMessage<'static>),
+    /// Not numbered (the channel could not): sent when committed (boxed: the rare case, so a
+    /// held reply, queued and taken out once per replicated set-up, stays small).
+    Message(Box<ControlMessage<'static>>),
 }
 
 /// What seals and queues the replication datagrams.
@@ -421,7 +422,7 @@ fn release_held(core: &mut Core, released: &mut Released, now: Instant, h: HeldR
                 .session_mut(h.tunnel, h.session)
                 .is_some_and(|s| s.state == SessionState::WaitConnect);
             if waiting {
-                core.send_setup(now, h.tunnel, h.session, icrp);
+                core.send_setup(now, h.tunnel, h.session, *icrp);
             }
             core.ack_now(now, h.tunnel);
         }
@@ -720,7 +721,7 @@ impl Lns {
         let (reply, session, sequence) = self.core.reserve_answered(tid, sid, icrp);
         let reply = match reply {
             Ok(ns) => Reply::Reserved(ns),
-            Err(icrp) => Reply::Message(icrp),
+            Err(icrp) => Reply::Message(Box::new(icrp)),
         };
         // Queued, and what is queued for the backup looked at, with one look-up of its
         // channel.
@@ -798,7 +799,7 @@ impl Lns {
     fn send_reply(&mut self, now: Instant, tid: u16, sid: u16, reply: Reply) {
         match reply {
             Reply::Reserved(ns) => self.core.release_ctrl(now, tid, ns),
-            Reply::Message(icrp) => self.core.send_setup(now, tid, sid, icrp),
+            Reply::Message(icrp) => self.core.send_setup(now, tid, sid, *icrp),
         }
     }
 
@@ -1543,7 +1544,7 @@ mod tests {
             for sid in 1..=6u16 {
                 let icrp = ControlMessage::icrp(0, 70 + sid, sid);
                 let reply = if sid == 3 {
-                    Reply::Message(icrp.clone())
+                    Reply::Message(Box::new(icrp.clone()))
                 } else {
                     let ns = a.core.reserve_ctrl(tid, icrp.clone()).unwrap();
                     assert_eq!(b.core.reserve_ctrl(tid, icrp), Ok(ns));
@@ -1583,6 +1584,39 @@ mod tests {
             assert_eq!(a.repl.released.list, b.repl.released.list);
             assert_eq!(a.repl.released.list.len(), 5, "the numbered ones noted");
         }
+    }
+
+    /// Module docs, output commit: an ICRP held unnumbered (its channel could not number it,
+    /// `Reply::Message`) is sent when released, as it would have been at once (RFC 2661 7.4.2:
+    /// the ICRQ's answer, carrying the acknowledgement deferred for it) while its call still
+    /// waits for it.
+    #[test]
+    fn an_unnumbered_held_icrp_is_sent_on_its_release() {
+        let (mut a, mut b, now) = twins(None);
+        let tid = *a.core.tunnels.keys().next().unwrap();
+        let sid = *a.core.tunnels[&tid].sessions.keys().next().unwrap();
+        for lns in [&mut a, &mut b] {
+            lns.core.session_mut(tid, sid).unwrap().state = SessionState::WaitConnect;
+        }
+        let icrp = ControlMessage::icrp(0, 77, sid);
+        let held = HeldReply {
+            peer: NodeId(2),
+            mark: 1,
+            tunnel: tid,
+            session: sid,
+            reply: Reply::Message(Box::new(icrp.clone())),
+        };
+        release_held(&mut a.core, &mut a.repl.released, now, held);
+        b.core.send_setup(now, tid, sid, icrp);
+        b.core.ack_now(now, tid);
+        let sent = |l: &mut Lns| {
+            std::iter::from_fn(|| l.poll_transmit())
+                .map(|t| t.payload)
+                .collect::<Vec<_>>()
+        };
+        let got = sent(&mut a);
+        assert_eq!(got.len(), 1, "the ICRP");
+        assert_eq!(got, sent(&mut b));
     }
 
     /// The former release of held ICRPs (the reference of `release_in_order`): the releasable
@@ -1650,7 +1684,7 @@ mod tests {
             mark: 1,
             tunnel: 1,
             session: 2,
-            reply: Reply::Message(ControlMessage::icrp(0, 7, 2)),
+            reply: Reply::Message(Box::new(ControlMessage::icrp(0, 7, 2))),
         });
         let not_replicated = |l: &Lns| l.core.stats.setups_not_replicated;
         for _ in 0..3 {
@@ -1731,7 +1765,7 @@ mod tests {
                 mark,
                 tunnel: 40_000,
                 session: u16::try_from(i).unwrap(),
-                reply: Reply::Message(ControlMessage::hello(0)),
+                reply: Reply::Message(Box::new(ControlMessage::hello(0))),
             });
         }
         lns
