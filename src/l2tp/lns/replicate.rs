@@ -288,8 +288,9 @@ impl Released {
 enum Reply {
     /// Numbered, this Ns: released when committed.
     Reserved(u16),
-    /// Not numbered (the channel could not): sent when committed.
-    Message(ControlMessage<'static>),
+    /// Not numbered (the channel could not): sent when committed (boxed: the rare case, so a
+    /// held reply, queued and taken out once per replicated set-up, stays small).
+    Message(Box<ControlMessage<'static>>),
 }
 
 /// What seals and queues the replication datagrams.
@@ -421,7 +422,7 @@ fn release_held(core: &mut Core, released: &mut Released, now: Instant, h: HeldR
                 .session_mut(h.tunnel, h.session)
                 .is_some_and(|s| s.state == SessionState::WaitConnect);
             if waiting {
-                core.send_setup(now, h.tunnel, h.session, icrp);
+                core.send_setup(now, h.tunnel, h.session, *icrp);
             }
             core.ack_now(now, h.tunnel);
         }
@@ -430,8 +431,9 @@ fn release_held(core: &mut Core, released: &mut Released, now: Instant, h: HeldR
 
 /// Releases the held ICRPs at the front of `held` up to the first one `waiting`, in order, as
 /// [`release_held`] of each would: a run of numbered ones of one tunnel (a burst of set-ups
-/// whose records shared a batch) is marked released one by one and sent with one walk of the
-/// tunnel's window and one flush ([`Core::mark_released`], [`Core::release_marked_acked`]);
+/// whose records shared a batch) is marked released one by one on one look-up of the tunnel's
+/// channel ([`Channel::mark_released`]) and sent with one walk of the tunnel's window and one
+/// flush ([`Core::release_marked_acked`]);
 /// a run of one, and an unnumbered ICRP, as [`release_held`].
 fn release_runs(
     core: &mut Core,
@@ -440,8 +442,13 @@ fn release_runs(
     now: Instant,
     waiting: impl Fn(&HeldReply) -> bool,
 ) {
-    // The tunnel whose run is being marked, if any.
-    let mut run = None;
+    // The next numbered ICRP of tunnel `tid`'s run, if the one at the front is such.
+    let next = |held: &VecDeque<HeldReply>, tid: u16| {
+        held.front().and_then(|n| match n.reply {
+            Reply::Reserved(ns) if n.tunnel == tid && !waiting(n) => Some(ns),
+            _ => None,
+        })
+    };
     while let Some(h) = held.front() {
         if waiting(h) {
             break;
@@ -454,23 +461,23 @@ fn release_runs(
             continue;
         };
         released.note(now, h.tunnel, h.session);
-        let more = held.front().is_some_and(|n| {
-            n.tunnel == h.tunnel && matches!(n.reply, Reply::Reserved(_)) && !waiting(n)
-        });
-        match (run == Some(h.tunnel), more) {
+        let tid = h.tunnel;
+        if next(held, tid).is_none() {
             // Alone: as before.
-            (false, false) => core.release_ctrl_acked(now, h.tunnel, ns),
-            (_, true) => {
-                core.mark_released(now, h.tunnel, ns);
-                run = Some(h.tunnel);
-            }
-            // The run's last.
-            (true, false) => {
-                core.mark_released(now, h.tunnel, ns);
-                core.release_marked_acked(now, h.tunnel);
-                run = None;
+            core.release_ctrl_acked(now, tid, ns);
+            continue;
+        }
+        // A run: marked on one look-up of the tunnel's channel.
+        if let Some(ch) = core.channel_mut(tid) {
+            ch.mark_released(now, ns);
+            while let Some(ns) = next(held, tid) {
+                if let Some(n) = held.pop_front() {
+                    released.note(now, n.tunnel, n.session);
+                }
+                ch.mark_released(now, ns);
             }
         }
+        core.release_marked_acked(now, tid);
     }
 }
 
@@ -710,16 +717,12 @@ impl Lns {
         self.core.arm_setup(now, tid, sid);
         // Numbered now when the channel can (else held unnumbered: the record then carries no
         // Ns, and a backup adopts the call as the LAC may hold it, established).
-        let reply = match self.core.reserve_ctrl(tid, icrp) {
+        // Its Ns noted on the session and the session's record made at the same look-up.
+        let (reply, session, sequence) = self.core.reserve_answered(tid, sid, icrp);
+        let reply = match reply {
             Ok(ns) => Reply::Reserved(ns),
-            Err(icrp) => Reply::Message(icrp),
+            Err(icrp) => Reply::Message(Box::new(icrp)),
         };
-        // Its Ns noted on the session and the session's record made with one look-up.
-        let icrp_ns = match reply {
-            Reply::Reserved(ns) => Some(ns),
-            Reply::Message(_) => None,
-        };
-        let (session, sequence) = self.core.export_answered(tid, sid, icrp_ns);
         // Queued, and what is queued for the backup looked at, with one look-up of its
         // channel.
         let pending = match session_sequence(tid, session, sequence) {
@@ -796,7 +799,7 @@ impl Lns {
     fn send_reply(&mut self, now: Instant, tid: u16, sid: u16, reply: Reply) {
         match reply {
             Reply::Reserved(ns) => self.core.release_ctrl(now, tid, ns),
-            Reply::Message(icrp) => self.core.send_setup(now, tid, sid, icrp),
+            Reply::Message(icrp) => self.core.send_setup(now, tid, sid, *icrp),
         }
     }
 
@@ -1238,6 +1241,7 @@ impl Lns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::l2tp::Lac;
 
     /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
     /// lie side by side in it (no allocation or copy per datagram), and once they are dropped
@@ -1296,37 +1300,56 @@ mod tests {
         assert!(wrapped, "the buffer's octets used again");
     }
 
-    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
-    /// looks at the LNS after every datagram it takes (seeded by `seed`).
-    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
-        use crate::l2tp::{Close, Config, Lac, LacConfig, LnsConfig};
-        let (lac_addr, lns_addr): (SocketAddr, SocketAddr) = (
+    /// The LAC's and the LNS's addresses of [`through_calls`] and [`twins`].
+    fn lac_lns_addrs() -> (SocketAddr, SocketAddr) {
+        (
             "10.0.9.1:1701".parse().unwrap(),
             "10.0.1.1:1701".parse().unwrap(),
-        );
-        let now = Instant::now();
+        )
+    }
+
+    /// A LAC and an LNS (no backup) of seed `seed`, the tunnels' secret `secret` (AVPs hidden
+    /// with it), their HELLOs an hour apart.
+    fn lac_and_lns(now: Instant, seed: u64, secret: Option<&[u8]>) -> (Lac, Lns) {
+        use crate::l2tp::{Config, LacConfig, LnsConfig};
         let common = Config {
             hello_interval: Duration::from_secs(3600),
             seed: crate::io::seed(seed),
+            secret: secret.map(<[u8]>::to_vec),
+            hide_avps: secret.is_some(),
             ..Default::default()
         };
-        let mut lns = Lns::new(
-            LnsConfig {
-                common: common.clone(),
-                contact: false,
-                ..Default::default()
-            },
-            now,
-        )
-        .unwrap();
-        let mut lc = LacConfig::new(lns_addr);
+        let cfg = LnsConfig {
+            common: common.clone(),
+            contact: false,
+            ..Default::default()
+        };
+        let lns = Lns::new(cfg, now).unwrap();
+        let mut lc = LacConfig::new(lac_lns_addrs().1);
         lc.common = common;
-        let mut lac = Lac::new(lc, now).unwrap();
-        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| loop {
+        (Lac::new(lc, now).unwrap(), lns)
+    }
+
+    /// Moves datagrams between `lac` and `lns` until none is left, `check` looking at the LNS
+    /// after every datagram it takes; `twin` takes the LAC's datagrams too (its own dropped).
+    fn pump_calls(
+        now: Instant,
+        lac: &mut Lac,
+        lns: &mut Lns,
+        mut twin: Option<&mut Lns>,
+        check: &mut dyn FnMut(&mut Lns),
+    ) {
+        let (lac_addr, lns_addr) = lac_lns_addrs();
+        loop {
             let mut moved = false;
             while let Some(t) = lac.poll_transmit() {
                 let _ = lns.handle_datagram(now, lac_addr, lns_addr, &t.payload);
                 check(lns);
+                if let Some(b) = twin.as_deref_mut() {
+                    let _ = b.handle_datagram(now, lac_addr, lns_addr, &t.payload);
+                    while b.poll_transmit().is_some() {}
+                    while b.poll_event().is_some() {}
+                }
                 moved = true;
             }
             while let Some(t) = lns.poll_transmit() {
@@ -1338,6 +1361,17 @@ mod tests {
             if !moved {
                 break;
             }
+        }
+    }
+
+    /// A LAC sets up a tunnel and three calls with an LNS (no backup), then clears them: `check`
+    /// looks at the LNS after every datagram it takes (seeded by `seed`).
+    fn through_calls(seed: u64, check: &mut dyn FnMut(&mut Lns)) {
+        use crate::l2tp::Close;
+        let now = Instant::now();
+        let (mut lac, mut lns) = lac_and_lns(now, seed, None);
+        let pump = |lac: &mut Lac, lns: &mut Lns, check: &mut dyn FnMut(&mut Lns)| {
+            pump_calls(now, lac, lns, None, check);
         };
         let mut calls = Vec::new();
         for _ in 0..3 {
@@ -1438,6 +1472,153 @@ mod tests {
         );
     }
 
+    /// Two LNSs of one seed (`secret`: the tunnels' secret, their AVPs hidden) taking the
+    /// same datagrams of a LAC that set up a tunnel and a call with the first: the same state.
+    fn twins(secret: Option<&[u8]>) -> (Lns, Lns, Instant) {
+        let now = Instant::now();
+        let (mut lac, mut a) = lac_and_lns(now, 8, secret);
+        let mut b = lac_and_lns(now, 8, secret).1;
+        lac.open_session(now).unwrap();
+        pump_calls(now, &mut lac, &mut a, Some(&mut b), &mut |_| {});
+        assert_eq!(a.core.session_count, 1, "the call is up");
+        (a, b, now)
+    }
+
+    /// An answered call's ICRP numbered and its records made at one look-up
+    /// (`Core::reserve_answered`, used by `reply_committed`) are what `Core::reserve_ctrl`
+    /// then `Core::export_answered` with its Ns give (module docs, output commit: the ICRP's Ns
+    /// travels with the session's record), and the ICRP released is the same datagram: with
+    /// and without a tunnel secret (whose hidden AVPs take the general way, RFC 2661 4.3), for
+    /// the call and for ids that are none.
+    #[test]
+    fn a_reserved_answer_and_its_records_are_those_of_the_two_calls() {
+        for secret in [None, Some(&b"ssh"[..])] {
+            let (mut a, mut b, now) = twins(secret);
+            let tid = *a.core.tunnels.keys().next().unwrap();
+            let sid = *a.core.tunnels[&tid].sessions.keys().next().unwrap();
+            // The call made answered again, as `reply_committed` finds it.
+            for lns in [&mut a, &mut b] {
+                lns.core.session_mut(tid, sid).unwrap().state = SessionState::WaitConnect;
+            }
+            for (t, s) in [(tid, sid), (tid, 999), (999, sid)] {
+                let icrp = ControlMessage::icrp(0, 77, s);
+                let (got, gs, gq) = a.core.reserve_answered(t, s, icrp.clone());
+                let want = b.core.reserve_ctrl(t, icrp);
+                let ns = want.as_ref().ok().copied();
+                let (ws, wq) = b.core.export_answered(t, s, ns);
+                assert_eq!(
+                    (&got, gs, gq),
+                    (&want, ws, wq),
+                    "{t}/{s}, secret {secret:?}"
+                );
+                if t == tid && s == sid {
+                    assert!(gs.is_some_and(|r| r.icrp_ns == ns && ns.is_some()));
+                }
+                if let Ok(ns) = got {
+                    a.core.release_ctrl(now, t, ns);
+                    b.core.release_ctrl(now, t, ns);
+                }
+                let sent = |l: &mut Lns| {
+                    std::iter::from_fn(|| l.poll_transmit())
+                        .map(|t| t.payload)
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(sent(&mut a), sent(&mut b), "{t}/{s}, secret {secret:?}");
+            }
+        }
+    }
+
+    /// Module docs, output commit: a run of numbered ICRPs of one tunnel released on the
+    /// backup's acknowledgement (`release_runs`: marked on one look-up of the channel, sent
+    /// with one walk and one flush) sends the same datagrams, in the same order (RFC 2661 5.8:
+    /// Ns order, each with the Nr of its release), and notes the same releases for the calls'
+    /// set-up wait (`Released`), as `release_held` of each in turn; an unnumbered ICRP between
+    /// two runs ends the first. Checked with and without a tunnel secret.
+    #[test]
+    fn a_run_of_held_icrps_releases_as_each_alone() {
+        for secret in [None, Some(&b"ssh"[..])] {
+            let (mut a, mut b, now) = twins(secret);
+            let tid = *a.core.tunnels.keys().next().unwrap();
+            // Five answers numbered, one not (the third), in the order made.
+            let mut held = VecDeque::new();
+            for sid in 1..=6u16 {
+                let icrp = ControlMessage::icrp(0, 70 + sid, sid);
+                let reply = if sid == 3 {
+                    Reply::Message(Box::new(icrp.clone()))
+                } else {
+                    let ns = a.core.reserve_ctrl(tid, icrp.clone()).unwrap();
+                    assert_eq!(b.core.reserve_ctrl(tid, icrp), Ok(ns));
+                    Reply::Reserved(ns)
+                };
+                held.push_back((sid, reply));
+            }
+            let held_reply = |(sid, reply): &(u16, Reply)| HeldReply {
+                peer: NodeId(2),
+                mark: 1,
+                tunnel: tid,
+                session: *sid,
+                reply: match reply {
+                    Reply::Reserved(ns) => Reply::Reserved(*ns),
+                    Reply::Message(m) => Reply::Message(m.clone()),
+                },
+            };
+            let mut runs: VecDeque<HeldReply> = held.iter().map(held_reply).collect();
+            let (core, released) = (&mut a.core, &mut a.repl.released);
+            release_runs(core, &mut runs, released, now, |_| false);
+            assert!(runs.is_empty(), "all released");
+            for h in held.iter().map(held_reply) {
+                release_held(&mut b.core, &mut b.repl.released, now, h);
+            }
+            let sent = |l: &mut Lns| {
+                std::iter::from_fn(|| l.poll_transmit())
+                    .map(|t| t.payload)
+                    .collect::<Vec<_>>()
+            };
+            let got = sent(&mut a);
+            assert!(
+                got.len() >= 3,
+                "the answers the window lets go ({})",
+                got.len()
+            );
+            assert_eq!(got, sent(&mut b), "secret {secret:?}");
+            assert_eq!(a.repl.released.list, b.repl.released.list);
+            assert_eq!(a.repl.released.list.len(), 5, "the numbered ones noted");
+        }
+    }
+
+    /// Module docs, output commit: an ICRP held unnumbered (its channel could not number it,
+    /// `Reply::Message`) is sent when released, as it would have been at once (RFC 2661 7.4.2:
+    /// the ICRQ's answer, carrying the acknowledgement deferred for it) while its call still
+    /// waits for it.
+    #[test]
+    fn an_unnumbered_held_icrp_is_sent_on_its_release() {
+        let (mut a, mut b, now) = twins(None);
+        let tid = *a.core.tunnels.keys().next().unwrap();
+        let sid = *a.core.tunnels[&tid].sessions.keys().next().unwrap();
+        for lns in [&mut a, &mut b] {
+            lns.core.session_mut(tid, sid).unwrap().state = SessionState::WaitConnect;
+        }
+        let icrp = ControlMessage::icrp(0, 77, sid);
+        let held = HeldReply {
+            peer: NodeId(2),
+            mark: 1,
+            tunnel: tid,
+            session: sid,
+            reply: Reply::Message(Box::new(icrp.clone())),
+        };
+        release_held(&mut a.core, &mut a.repl.released, now, held);
+        b.core.send_setup(now, tid, sid, icrp);
+        b.core.ack_now(now, tid);
+        let sent = |l: &mut Lns| {
+            std::iter::from_fn(|| l.poll_transmit())
+                .map(|t| t.payload)
+                .collect::<Vec<_>>()
+        };
+        let got = sent(&mut a);
+        assert_eq!(got.len(), 1, "the ICRP");
+        assert_eq!(got, sent(&mut b));
+    }
+
     /// The former release of held ICRPs (the reference of `release_in_order`): the releasable
     /// ones from the front into `released`, the kept ones set aside and put back in front.
     fn release_reference(
@@ -1503,7 +1684,7 @@ mod tests {
             mark: 1,
             tunnel: 1,
             session: 2,
-            reply: Reply::Message(ControlMessage::icrp(0, 7, 2)),
+            reply: Reply::Message(Box::new(ControlMessage::icrp(0, 7, 2))),
         });
         let not_replicated = |l: &Lns| l.core.stats.setups_not_replicated;
         for _ in 0..3 {
@@ -1584,7 +1765,7 @@ mod tests {
                 mark,
                 tunnel: 40_000,
                 session: u16::try_from(i).unwrap(),
-                reply: Reply::Message(ControlMessage::hello(0)),
+                reply: Reply::Message(Box::new(ControlMessage::hello(0))),
             });
         }
         lns

@@ -87,7 +87,7 @@
 //!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
 use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
-use super::super::tunnel::TunnelState;
+use super::super::tunnel::{IdMap, TunnelState};
 use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue};
 use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
@@ -105,8 +105,53 @@ struct Held {
     incarnation: Option<u32>,
     /// The epoch of the member's last bulk sync to us ([`Record::Claimed`]).
     generation: u32,
-    tunnels: BTreeMap<u16, (TunnelRecord, BTreeMap<u16, SessionRecord>)>,
+    tunnels: BTreeMap<u16, (TunnelRecord, HeldSessions)>,
     sessions: usize,
+}
+
+/// The sessions held for one tunnel of a member, by our Session ID (the member's own ids,
+/// drawn at random: [`IdMap`]'s hash, never one a peer chooses). A hash table, not a B-tree:
+/// a replicated set-up inserts one session here, a B-tree insertion the largest share of
+/// applying its record (issue 15, replication cost per set-up); what shows the order (the
+/// takeover's adoptions and handoffs, the copies read) reads them sorted by id
+/// ([`HeldSessions::sorted`]), as the B-tree gave them.
+#[derive(Debug, Default, Clone)]
+struct HeldSessions(IdMap<SessionRecord>);
+
+impl HeldSessions {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn contains_key(&self, sid: &u16) -> bool {
+        self.0.contains_key(sid)
+    }
+
+    /// Holds `s` as session `sid`: the record it replaces, if any.
+    fn insert(&mut self, sid: u16, s: SessionRecord) -> Option<SessionRecord> {
+        self.0.insert(sid, s)
+    }
+
+    fn remove(&mut self, sid: &u16) -> Option<SessionRecord> {
+        self.0.remove(sid)
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&u16, &mut SessionRecord) -> bool) {
+        self.0.retain(keep);
+    }
+
+    /// The sessions' records by Session ID.
+    fn sorted(&self) -> Vec<SessionRecord> {
+        let mut v: Vec<SessionRecord> = self.0.values().copied().collect();
+        v.sort_unstable_by_key(|s| s.session);
+        v
+    }
+}
+
+impl FromIterator<SessionRecord> for HeldSessions {
+    fn from_iter<I: IntoIterator<Item = SessionRecord>>(it: I) -> Self {
+        HeldSessions(it.into_iter().map(|s| (s.session, s)).collect())
+    }
 }
 
 impl Held {
@@ -146,7 +191,7 @@ impl Held {
                         false
                     }
                     None if room => {
-                        self.tunnels.insert(t.tunnel, (*t, BTreeMap::new()));
+                        self.tunnels.insert(t.tunnel, (*t, HeldSessions::default()));
                         false
                     }
                     None => true,
@@ -549,7 +594,7 @@ impl Lns {
             return (Vec::new(), 0);
         };
         let tunnels = h.tunnels.values();
-        let copy = tunnels.map(|(t, s)| (t.clone(), s.values().copied().collect()));
+        let copy = tunnels.map(|(t, s)| (t.clone(), s.sorted()));
         (copy.collect(), h.sessions)
     }
 
@@ -560,10 +605,10 @@ impl Lns {
         };
         h.tunnels
             .iter()
-            .flat_map(|(tid, (_, s))| {
-                s.keys().map(|sid| SessionRef {
-                    tunnel: *tid,
-                    session: *sid,
+            .flat_map(|(&tunnel, (_, s))| {
+                s.sorted().into_iter().map(move |s| SessionRef {
+                    tunnel,
+                    session: s.session,
                 })
             })
             .collect()
@@ -604,16 +649,17 @@ impl Lns {
             .get(&tunnel)
             .map(|t| t.sessions.keys().copied().collect())
             .unwrap_or_default();
-        let sessions: BTreeMap<u16, SessionRecord> = sids
+        let mut records: Vec<SessionRecord> = sids
             .into_iter()
             .filter_map(|sid| self.core.export_session(tunnel, sid))
-            .map(|s| (s.session, s))
             .collect();
+        records.sort_unstable_by_key(|s| s.session);
         // Late records to the taker: it adopts the sessions its copy lacked (a copy from a bulk
         // sync still under way when it found us Down; `late_record`).
-        for s in sessions.values() {
+        for s in &records {
             self.send_record(by, Record::Session(*s));
         }
+        let sessions: HeldSessions = records.into_iter().collect();
         let incarnation = self.monitor().and_then(|m| m.incarnation_of(by));
         let h = self.backups.held.get_or_default(by);
         if incarnation.is_some() && h.incarnation != incarnation {
@@ -833,7 +879,7 @@ impl Lns {
             self.backups.epochs.insert(tid, t.epoch.saturating_add(1));
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
-            for s in sessions.values() {
+            for s in &sessions.sorted() {
                 match self.core.adopt_session(now, s) {
                     Ok(()) => {
                         self.core.stats.sessions_taken_over =
@@ -1084,6 +1130,65 @@ mod tests {
         lns.apply_record(now, NodeId(2), Record::Session(s));
         lns.note_generation(NodeId(2), generation);
         lns
+    }
+
+    /// Module docs, held records and takeover: the sessions held for a member's tunnel are
+    /// its last record of each (an update replaces, a removal takes out, each counted once
+    /// against [`super::super::ReplicationConfig::max_sessions`]), and a takeover adopts them
+    /// and hands them off in Session ID order, whatever order their records came in (the
+    /// table is a hash table, `HeldSessions`).
+    #[test]
+    fn held_sessions_are_the_last_records_taken_over_in_id_order() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        // Ids in no order (the member draws them at random), one updated, one gone.
+        let ids: Vec<u16> = (1..=40u16).map(|i| i.wrapping_mul(0x9e37) | 1).collect();
+        // Records like the held call's (`holder`), of other ids.
+        let base = lns.held_copy(NodeId(2)).0[0].1[0];
+        let record = |sid: u16, serial: u32| SessionRecord {
+            session: sid,
+            peer_session: sid ^ 0x8000,
+            serial,
+            ..base
+        };
+        for &sid in &ids {
+            lns.apply_record(now, NodeId(2), Record::Session(record(sid, 1)));
+        }
+        lns.apply_record(now, NodeId(2), Record::Session(record(ids[5], 2)));
+        let gone = Record::SessionGone {
+            tunnel: TUNNEL,
+            session: ids[9],
+        };
+        lns.apply_record(now, NodeId(2), gone);
+        let mut want: Vec<u16> = ids.iter().copied().filter(|s| *s != ids[9]).collect();
+        want.push(SESSION);
+        want.sort_unstable();
+        let (copy, count) = lns.held_copy(NodeId(2));
+        assert_eq!(count, want.len(), "each session counted once");
+        let held: Vec<u16> = copy[0].1.iter().map(|s| s.session).collect();
+        assert_eq!(held, want);
+        let updated = copy[0].1.iter().find(|s| s.session == ids[5]);
+        assert_eq!(
+            updated.map(|s| s.serial),
+            Some(2),
+            "the last record of a session"
+        );
+        let listed: Vec<u16> = lns
+            .held_sessions_for(NodeId(2))
+            .iter()
+            .map(|r| r.session)
+            .collect();
+        assert_eq!(listed, want);
+        lns.take_over(now, NodeId(2));
+        let handed: Vec<u16> = ownership(&mut lns)
+            .into_iter()
+            .flat_map(|e| match e {
+                Event::TakeOver { sessions, .. } => sessions,
+                _ => Vec::new(),
+            })
+            .map(|h| h.session.session)
+            .collect();
+        assert_eq!(handed, want, "adopted and handed off in id order");
     }
 
     /// What `lns` told its caller of takeovers and yields.

@@ -644,16 +644,13 @@ impl Core {
         }
     }
 
-    /// Marks the message reserved at `ns` on tunnel `tid` released, to leave at
-    /// [`Core::release_marked_acked`] ([`Channel::mark_released`]): a run of held ICRPs of one
-    /// tunnel released with one send, as [`Core::release_ctrl_acked`] of each would.
-    pub fn mark_released(&mut self, now: Instant, tid: u16, ns: u16) {
-        if let Some(t) = self.tunnels.get_mut(&tid) {
-            t.channel.mark_released(now, ns);
-        }
+    /// The control channel of tunnel `tid` (a run of held ICRPs marked released on one
+    /// look-up, [`Channel::mark_released`], then [`Core::release_marked_acked`]).
+    pub(crate) fn channel_mut(&mut self, tid: u16) -> Option<&mut Channel> {
+        self.tunnels.get_mut(&tid).map(|t| &mut t.channel)
     }
 
-    /// Sends what [`Core::mark_released`] let go on tunnel `tid`, then the acknowledgement
+    /// Sends what [`Channel::mark_released`] let go on tunnel `tid`, then the acknowledgement
     /// deferred (carried, else a ZLB), with one flush: the end of [`Core::release_ctrl_acked`].
     pub fn release_marked_acked(&mut self, now: Instant, tid: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {

@@ -104,16 +104,47 @@ impl Core {
         sid: u16,
         icrp_ns: Option<u16>,
     ) -> (Option<SessionRecord>, Option<(u16, u16)>) {
-        let Some(t) = self.tunnels.get_mut(&tid) else {
-            return (None, None);
-        };
-        let session = t.sessions.get_mut(&sid).and_then(|s| {
-            if icrp_ns.is_some() {
-                s.icrp_ns = icrp_ns;
+        match self.tunnels.get_mut(&tid) {
+            Some(t) => answered(t, tid, sid, icrp_ns),
+            None => (None, None),
+        }
+    }
+
+    /// Session `sid` of tunnel `tid` answered with `icrp`: the ICRP numbered without being sent
+    /// ([`Core::reserve_ctrl`]: its Ns, or `icrp` back when the channel cannot number it), then
+    /// what [`Core::export_answered`] gives with that Ns, the two with one look-up of the
+    /// tunnel when it has no secret (nothing of the ICRP to hide, [`Core::prepare`]); else as
+    /// the two calls (`lns::replicate` docs, output commit).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn reserve_answered(
+        &mut self,
+        tid: u16,
+        sid: u16,
+        icrp: ControlMessage<'static>,
+    ) -> (
+        Result<u16, ControlMessage<'static>>,
+        Option<SessionRecord>,
+        Option<(u16, u16)>,
+    ) {
+        let plain = self.cfg.secret.is_none();
+        match self.tunnels.get_mut(&tid) {
+            Some(t) if plain && t.secret.is_none() && t.channel.can_reserve() => {
+                let ns = t.channel.reserve_in(icrp, &mut self.arena);
+                let (session, sequence) = answered(t, tid, sid, ns);
+                // Not `None`: `can_reserve` was checked (as in `reserve_ctrl`).
+                (
+                    ns.ok_or_else(|| ControlMessage::hello(0)),
+                    session,
+                    sequence,
+                )
             }
-            session_record(tid, sid, s)
-        });
-        (session, sequence_of(t))
+            _ => {
+                let reply = self.reserve_ctrl(tid, icrp);
+                let ns = reply.as_ref().ok().copied();
+                let (session, sequence) = self.export_answered(tid, sid, ns);
+                (reply, session, sequence)
+            }
+        }
     }
 
     /// The replicated state of session `sid` of tunnel `tid`: `None` unless established, or an
@@ -314,6 +345,22 @@ fn sequence_of(t: &Tunnel) -> Option<(u16, u16)> {
     replicable(t)?;
     let (ns, nr, _) = t.channel.replica_state();
     Some((ns, nr))
+}
+
+/// [`Core::export_answered`] on tunnel `t` (`tid`).
+fn answered(
+    t: &mut Tunnel,
+    tid: u16,
+    sid: u16,
+    icrp_ns: Option<u16>,
+) -> (Option<SessionRecord>, Option<(u16, u16)>) {
+    let session = t.sessions.get_mut(&sid).and_then(|s| {
+        if icrp_ns.is_some() {
+            s.icrp_ns = icrp_ns;
+        }
+        session_record(tid, sid, s)
+    });
+    (session, sequence_of(t))
 }
 
 /// The replicated state of session `s` (`sid` of tunnel `tid`; [`Core::export_session`]).
