@@ -31,6 +31,9 @@ const SEQ_LIMIT: u32 = u32::MAX;
 /// Items whose key-table buckets are read together, ahead of their lookups, when the wheel
 /// reaches them.
 const PREFETCH: usize = 32;
+/// Armings and disarmings by [`TimerQueue::arm`] and [`TimerQueue::disarm`] held before they are
+/// applied together, their buckets read ahead as one group (as [`TimerQueue::insert_many`] does).
+const PENDING: usize = PREFETCH;
 
 /// An order key's offset as two 32-bit halves: aligned to 4 bytes, not 8, so that a bucket or
 /// an item whose key is 2-byte aligned and 6 bytes long (an L2TP endpoint's [`Timer`] keys)
@@ -139,6 +142,14 @@ impl<K> Ord for Item<K> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.order().cmp(&other.order())
     }
+}
+
+/// An arming (with its deadline and the sequence number taken when it was asked for) or a
+/// disarming (`arm` is `None`) of `key` not yet applied to the key index and the wheel.
+#[derive(Clone, Debug)]
+struct Pending<K> {
+    key: K,
+    arm: Option<(Instant, NonZeroU32)>,
 }
 
 /// The hierarchical timing wheel and the heap of the items it has reached.
@@ -329,6 +340,11 @@ pub struct TimerQueue<K> {
     /// The sequence number at which the armed timers are renumbered ([`SEQ_LIMIT`]; lower in
     /// tests, so that they renumber often).
     seq_limit: u32,
+    /// Armings and disarmings by [`TimerQueue::arm`] and [`TimerQueue::disarm`] not yet applied,
+    /// in the order asked (at most [`PENDING`]). None of them moves the earliest timer: each
+    /// arming is at or after `first`'s deadline and no pending operation is of the heap's top's
+    /// key, so `first` stays exact while they wait.
+    pending: Vec<Pending<K>>,
 }
 
 impl<K: Clone + Eq + Hash> Default for TimerQueue<K> {
@@ -356,6 +372,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             first: None,
             next_seq: 1,
             seq_limit: SEQ_LIMIT,
+            pending: Vec::new(),
         }
     }
 
@@ -369,11 +386,25 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Arms `key` to fire at `deadline`, replacing its previous deadline if it had one (returned).
     pub fn insert(&mut self, key: K, deadline: Instant) -> Option<Instant> {
+        self.flush();
+        let seq = self.take_seq();
+        self.apply_insert(key, deadline, seq)
+    }
+
+    /// The next arming's sequence number, the armed timers renumbered first when the numbers
+    /// reach the limit (with no operation pending: their numbers were taken before).
+    fn take_seq(&mut self) -> NonZeroU32 {
         if self.next_seq >= self.seq_limit {
+            self.flush();
             self.renumber();
         }
         let seq = NonZeroU32::new(self.next_seq).unwrap_or(NonZeroU32::MIN);
         self.next_seq = self.next_seq.saturating_add(1);
+        seq
+    }
+
+    /// Arms `key` at `deadline` with the sequence number `seq` (see [`TimerQueue::insert`]).
+    fn apply_insert(&mut self, key: K, deadline: Instant, seq: NonZeroU32) -> Option<Instant> {
         let origin = *self.origin.get_or_insert(deadline);
         let off = offset_of(origin, deadline);
         let old = self.index.insert(Armed {
@@ -541,6 +572,12 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Disarms `key`, returning the deadline it had.
     pub fn cancel(&mut self, key: &K) -> Option<Instant> {
+        self.flush();
+        self.apply_cancel(key)
+    }
+
+    /// Disarms `key` (see [`TimerQueue::cancel`]).
+    fn apply_cancel(&mut self, key: &K) -> Option<Instant> {
         let a = self.index.remove(key)?;
         let deadline = self.deadline_at(a.off.get(), &a.key);
         if saturated(a.off.get()) {
@@ -572,6 +609,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// their cache misses overlap instead of each insertion waiting for its own. Returns how many
     /// insertions replaced an armed timer.
     pub fn insert_many(&mut self, timers: &[(K, Instant)]) -> usize {
+        self.flush();
         let mut rearmed = 0;
         for group in timers.chunks(PREFETCH) {
             self.touch_all(group.iter().map(|(key, _)| key));
@@ -586,6 +624,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     /// order, with the buckets of each group of keys read ahead together (see
     /// [`TimerQueue::insert_many`]). Returns how many timers were armed and are now disarmed.
     pub fn cancel_many(&mut self, keys: &[K]) -> usize {
+        self.flush();
         let mut cancelled = 0;
         for group in keys.chunks(PREFETCH) {
             self.touch_all(group.iter());
@@ -596,8 +635,98 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         cancelled
     }
 
+    /// Arms or re-arms `key`'s timer to fire at `deadline`: [`TimerQueue::insert`] without its
+    /// answer, so that it may be applied later, with up to 31 other armings and disarmings whose
+    /// key-index buckets are read ahead together (their cache misses overlapped at a million
+    /// timers, as in [`TimerQueue::insert_many`]).
+    ///
+    /// Every answer of the queue is as if the arming had been applied at once: [`deadline`],
+    /// [`contains`], [`len`], [`next_deadline`] and [`pop_expired`] see it, and among equal
+    /// deadlines the timer fires in the order of this call (its sequence number is taken now).
+    /// An arming that would become the earliest timer, or re-arms it, is applied at once.
+    ///
+    /// [`deadline`]: TimerQueue::deadline
+    /// [`contains`]: TimerQueue::contains
+    /// [`len`]: TimerQueue::len
+    /// [`next_deadline`]: TimerQueue::next_deadline
+    /// [`pop_expired`]: TimerQueue::pop_expired
+    pub fn arm(&mut self, key: K, deadline: Instant) {
+        // Deferred only when it cannot move the earliest timer: at or after its deadline (then
+        // after it in firing order: a later sequence number), and not the earliest timer's key.
+        let deferred = self.first.is_some_and(|(_, f)| f <= deadline)
+            && !self.is_top(&key)
+            && self.next_seq < self.seq_limit;
+        if !deferred {
+            self.insert(key, deadline);
+            return;
+        }
+        let seq = self.take_seq();
+        self.pending.push(Pending {
+            key,
+            arm: Some((deadline, seq)),
+        });
+        if self.pending.len() >= PENDING {
+            self.flush();
+        }
+    }
+
+    /// Disarms `key`'s timer, if armed: [`TimerQueue::cancel`] without its answer, so that it
+    /// may be applied later, grouped as [`TimerQueue::arm`] does, with the same exact answers
+    /// meanwhile. Disarming the earliest timer is applied at once.
+    pub fn disarm(&mut self, key: &K) {
+        if self.first.is_none() || self.is_top(key) {
+            self.cancel(key);
+            return;
+        }
+        self.pending.push(Pending {
+            key: key.clone(),
+            arm: None,
+        });
+        if self.pending.len() >= PENDING {
+            self.flush();
+        }
+    }
+
+    /// Whether `key` is the heap's top's (the earliest timer's, when `first` is known).
+    fn is_top(&self, key: &K) -> bool {
+        self.wheel
+            .ready
+            .peek()
+            .is_some_and(|Reverse(top)| top.key == *key)
+    }
+
+    /// Applies the pending armings and disarmings in the order asked, their buckets read ahead
+    /// together first.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        self.touch_all(pending.iter().map(|p| &p.key));
+        for p in pending.drain(..) {
+            match p.arm {
+                Some((deadline, seq)) => {
+                    self.apply_insert(p.key, deadline, seq);
+                }
+                None => {
+                    self.apply_cancel(&p.key);
+                }
+            }
+        }
+        // Kept, with its capacity.
+        self.pending = pending;
+    }
+
+    /// The last pending operation on `key`.
+    fn pending_of(&self, key: &K) -> Option<&Pending<K>> {
+        self.pending.iter().rev().find(|p| p.key == *key)
+    }
+
     /// The deadline armed for `key`.
     pub fn deadline(&self, key: &K) -> Option<Instant> {
+        if let Some(p) = self.pending_of(key) {
+            return p.arm.map(|(d, _)| d);
+        }
         self.index
             .get(key)
             .and_then(|a| self.deadline_at(a.off.get(), key))
@@ -605,7 +734,10 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Whether `key` has a timer armed.
     pub fn contains(&self, key: &K) -> bool {
-        self.index.find(key).is_some()
+        match self.pending_of(key) {
+            Some(p) => p.arm.is_some(),
+            None => self.index.find(key).is_some(),
+        }
     }
 
     /// The earliest armed deadline, in O(1).
@@ -615,6 +747,9 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Removes and returns the earliest timer if it is due at `now` (deadline `<= now`).
     pub fn pop_expired(&mut self, now: Instant) -> Option<(K, Instant)> {
+        self.first.filter(|&(_, d)| d <= now)?;
+        // The pending operations left `first` as it was.
+        self.flush();
         let (_, deadline) = self.first.filter(|&(_, d)| d <= now)?;
         // `first` is the heap's top, live.
         let popped = self.wheel.ready.pop().map(|Reverse(item)| item.key);
@@ -634,16 +769,30 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
 
     /// Number of armed timers.
     pub fn len(&self) -> usize {
-        self.index.len()
+        let mut n = self.index.len();
+        for (i, p) in self.pending.iter().enumerate() {
+            // The last pending operation on each key decides whether it is armed.
+            let later = self.pending.get(i + 1..).unwrap_or_default();
+            if later.iter().any(|q| q.key == p.key) {
+                continue;
+            }
+            match (self.index.find(&p.key).is_some(), p.arm.is_some()) {
+                (false, true) => n += 1,
+                (true, false) => n = n.saturating_sub(1),
+                _ => {}
+            }
+        }
+        n
     }
 
-    /// Whether no timer is armed.
+    /// Whether no timer is armed (in O(1): the earliest timer is known whenever one is armed).
     pub fn is_empty(&self) -> bool {
-        self.index.len() == 0
+        self.first.is_none()
     }
 
     /// Disarms everything.
     pub fn clear(&mut self) {
+        self.pending.clear();
         self.index.clear();
         self.wheel.clear();
         self.far.clear();
@@ -665,6 +814,7 @@ impl<K> std::fmt::Debug for TimerQueue<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimerQueue")
             .field("live", &self.index.len())
+            .field("pending", &self.pending.len())
             .field("next", &self.first.map(|(_, d)| d))
             .finish()
     }
@@ -685,6 +835,10 @@ mod tests {
         InsertMany(Vec<(u16, u16)>),
         /// Cancellations by [`TimerQueue::cancel_many`].
         CancelMany(Vec<u16>),
+        /// Armings by [`TimerQueue::arm`] (applied later, in groups).
+        Arm(u16, u16),
+        /// Disarmings by [`TimerQueue::disarm`].
+        Disarm(u16),
         Advance(u16),
         Clear,
     }
@@ -697,6 +851,10 @@ mod tests {
             // Far deadlines (up to 65 s, in the wheel's higher levels).
             20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Insert(k % keys, d)),
             20 => any::<u16>().prop_map(move |k| Op::Cancel(k % keys)),
+            // Write-behind armings and disarmings, interleaved with everything else.
+            20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Arm(k % keys, d % 500)),
+            20 => (any::<u16>(), any::<u16>()).prop_map(move |(k, d)| Op::Arm(k % keys, d)),
+            20 => any::<u16>().prop_map(move |k| Op::Disarm(k % keys)),
             // Batches longer than a read-ahead group (32), so that groups follow one another.
             5 => proptest::collection::vec((any::<u16>(), any::<u16>()), 0..80).prop_map(
                 move |v| Op::InsertMany(v.into_iter().map(|(k, d)| (k % keys, d)).collect())
@@ -731,6 +889,18 @@ mod tests {
                 }
                 Op::Cancel(k) => {
                     prop_assert_eq!(q.cancel(&k), model.remove(&k).map(|x| x.0));
+                    touched.push(k);
+                }
+                Op::Arm(k, d) => {
+                    let dl = now + Duration::from_millis(u64::from(d));
+                    q.arm(k, dl);
+                    model.insert(k, (dl, seq));
+                    seq += 1;
+                    touched.push(k);
+                }
+                Op::Disarm(k) => {
+                    q.disarm(&k);
+                    model.remove(&k);
                     touched.push(k);
                 }
                 Op::InsertMany(batch) => {
@@ -780,8 +950,11 @@ mod tests {
                 prop_assert_eq!(q.contains(&k), model.contains_key(&k));
             }
             prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(q.is_empty(), model.is_empty());
             prop_assert_eq!(q.next_deadline(), model.values().map(|x| x.0).min());
-            prop_assert!(q.items() <= 2 * q.len() + STALE_SLACK + 1);
+            // The pending disarmings (at most PENDING) have not yet made their items stale.
+            prop_assert!(q.pending.len() < PENDING);
+            prop_assert!(q.items() <= 2 * (q.len() + q.pending.len()) + STALE_SLACK + 1);
         }
         // Every armed timer is still found by its key.
         for (k, (dl, _)) in &model {
