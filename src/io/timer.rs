@@ -508,14 +508,14 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         let pos = self.wheel.pos;
         let mut items = list.drain(..);
         while !items.as_slice().is_empty() {
-            let mut seen = 0usize;
-            for item in items.as_slice().iter().take(PREFETCH) {
-                if tick_of(item.order()) <= pos {
-                    seen += usize::from(self.index.touch(&item.key));
-                }
+            // (One item alone is looked up at once: nothing to overlap.)
+            if items.as_slice().len() > 1 {
+                let due = items.as_slice().iter().take(PREFETCH);
+                self.touch_all(
+                    due.filter(|item| tick_of(item.order()) <= pos)
+                        .map(|item| &item.key),
+                );
             }
-            // Kept, so that the loads above are not optimised away.
-            self.touched = self.touched.wrapping_add(seen);
             for item in items.by_ref().take(PREFETCH) {
                 if tick_of(item.order()) > pos {
                     self.wheel.place(item);
@@ -589,15 +589,24 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         deadline
     }
 
-    /// Reads ahead the buckets of up to [`PREFETCH`] keys, in a pass of independent loads (the
-    /// processor overlaps their cache misses), before they are looked up one after another.
+    /// Reads ahead the buckets of up to [`PREFETCH`] keys (the first ones given), before they are
+    /// looked up one after another: their home buckets computed first, then read in a pass of
+    /// independent loads and nothing else, so that the processor overlaps all their cache misses
+    /// (a pass that hashed and read each key in turn held only a few misses at a time: its loads
+    /// waiting to retire filled the reorder buffer with the hashing after them).
     fn touch_all<'a>(&mut self, keys: impl Iterator<Item = &'a K>)
     where
         K: 'a,
     {
+        let mut homes = [0usize; PREFETCH];
+        let mut n = 0;
+        for (home, key) in homes.iter_mut().zip(keys) {
+            *home = self.index.home(key);
+            n += 1;
+        }
         let mut seen = 0usize;
-        for key in keys {
-            seen += usize::from(self.index.touch(key));
+        for &home in homes.get(..n).unwrap_or_default() {
+            seen += usize::from(self.index.touch_at(home));
         }
         // Kept, so that the loads above are not optimised away.
         self.touched = self.touched.wrapping_add(seen);
