@@ -499,6 +499,9 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             if self.index.len() == 0 {
                 break None;
             }
+            if self.wheel.run.is_empty() && self.wheel.ready.len() > 1 {
+                self.run_ready();
+            }
             if let Some(top) = self.wheel.peek() {
                 let (off, seq) = top.order();
                 if self.ready_stale == 0 {
@@ -564,6 +567,27 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.wheel.run.sort_unstable_by(|a, b| b.cmp(a));
         self.wheel.restore(slot, list);
         true
+    }
+
+    /// Makes the heap's items (armed into ticks the wheel had reached) the run, once the run is
+    /// spent: sorted once, their buckets read ahead in groups, so that expiring them neither
+    /// sifts a heap nor waits for each bucket in turn (each item moves from the heap to the run
+    /// at most once).
+    fn run_ready(&mut self) {
+        let items = std::mem::take(&mut self.wheel.ready).into_vec();
+        for group in items.chunks(PREFETCH) {
+            self.touch_all(group.iter().map(|Reverse(item)| &item.key));
+        }
+        let mut run: Vec<Item<K>> = items.into_iter().map(|Reverse(item)| item).collect();
+        run.sort_unstable_by(|a, b| b.cmp(a));
+        // The spent run's list becomes the heap's, so that neither allocates again.
+        let spent = std::mem::replace(&mut self.wheel.run, run);
+        self.wheel.ready = BinaryHeap::from(
+            spent
+                .into_iter()
+                .map(Reverse)
+                .collect::<Vec<Reverse<Item<K>>>>(),
+        );
     }
 
     /// Drops every stale item: the wheel and the heap rebuilt from the armed timers, read from
