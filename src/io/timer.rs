@@ -322,11 +322,13 @@ impl<K> Wheel<K> {
 /// enough to stay in a large last-level cache at a million timers. They are ordered by a hierarchical timing wheel (8 levels of 64
 /// slots, ticks of 2^20 ns, about 1 ms): an item (the arming's order key and the key) sits, in no
 /// particular order, in the slot of the level where its tick first differs from the wheel's
-/// position. The items whose tick the wheel has reached are in a binary heap, in exact deadline
-/// order (then arming order). When the heap empties the wheel moves to its earliest occupied slot
-/// and spreads that slot's items over the lower levels or into the heap, reading the slot's list
-/// in sequence, so each item moves at most once per level. An expiry is a pop from a heap of about
-/// one tick's timers, whatever the number armed; [`TimerQueue::next_deadline`] is the heap's top.
+/// position. The items whose tick the wheel has reached are in exact deadline order (then arming
+/// order): those of the slot it last reached in a run sorted once, those armed into a reached
+/// tick in a binary heap (they become the run, sorted once, when the run is spent). When both
+/// are empty the wheel moves to its earliest occupied slot and spreads that slot's items over the
+/// lower levels or into the run, reading the slot's list in sequence, so each item moves at most
+/// once per level. An expiry takes the earlier of the run's next and the heap's top, whatever
+/// the number armed; [`TimerQueue::next_deadline`] is that item's deadline.
 ///
 /// Cancelling or re-arming a timer updates its bucket at once and leaves its old item behind as
 /// stale (recognised by its sequence number no longer being its key's), so no operation unlinks
@@ -335,7 +337,8 @@ impl<K> Wheel<K> {
 /// dropped there; a count of the heap's items made stale since spares the check of the heap's
 /// top when it is zero, so an expiry reads only its own bucket, which that pass has just brought
 /// into cache. [`TimerQueue::insert_many`] and [`TimerQueue::cancel_many`] read the buckets of a
-/// group of keys ahead in the same way. When stale items outnumber the live ones (plus 4096) the
+/// group of keys ahead in the same way, and so do [`TimerQueue::arm`] and
+/// [`TimerQueue::disarm`], which hold up to 32 operations and apply them together. When stale items outnumber the live ones (plus 4096) the
 /// wheel and the heap are rebuilt from the table in one sequential pass, so memory stays
 /// proportional to the number of armed timers.
 ///
