@@ -211,6 +211,18 @@ trait Timers {
             self.disarm(k);
         }
     }
+    /// Arms `k` without asking for an answer: [`TimerQueue::arm`] (write-behind), the same as
+    /// [`Timers::arm`] unless the queue has it.
+    fn arm_behind(&mut self, k: u32, at: Instant) {
+        self.arm(k, at);
+    }
+    /// Disarms `k` without asking for an answer: [`TimerQueue::disarm`], else [`Timers::disarm`].
+    fn disarm_behind(&mut self, k: u32) {
+        self.disarm(k);
+    }
+    /// Applies whatever [`Timers::arm_behind`] and [`Timers::disarm_behind`] left pending (inside
+    /// the timed loop, so that no work is left out of a row).
+    fn apply_pending(&mut self) {}
     fn expire(&mut self, now: Instant) -> bool;
     fn count(&self) -> usize;
 }
@@ -230,6 +242,16 @@ impl Timers for TimerQueue<u32> {
     }
     fn disarm_many(&mut self, keys: &[u32]) {
         self.cancel_many(keys);
+    }
+    fn arm_behind(&mut self, k: u32, at: Instant) {
+        TimerQueue::arm(self, k, at);
+    }
+    fn disarm_behind(&mut self, k: u32) {
+        TimerQueue::disarm(self, &k);
+    }
+    fn apply_pending(&mut self) {
+        // A cancellation applies the pending operations first (this key is never armed).
+        black_box(self.cancel(&u32::MAX));
     }
     fn expire(&mut self, now: Instant) -> bool {
         black_box(self.pop_expired(now)).is_some()
@@ -298,7 +320,7 @@ fn per_op<Q: Timers>(n: u32, t0: Instant, mut f: impl FnMut(&mut Q, u32) -> u32)
     best
 }
 
-/// The three cost rows of a queue type at each size.
+/// The cost rows of a queue type at each size.
 fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
     let mut rows: Vec<(&str, Vec<Duration>)> = vec![
         ("insert + cancel", vec![]),
@@ -309,6 +331,8 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
             vec![],
         ),
         ("reschedule, batches of 32 keys (insert_many)", vec![]),
+        ("arm + disarm (write-behind, one at a time)", vec![]),
+        ("reschedule by arm (write-behind, one at a time)", vec![]),
     ];
     for &n in &SIZES {
         rows[0].1.push(per_op::<Q>(n, t0, |q, n| {
@@ -361,6 +385,24 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
                 }
                 q.arm_many(&batch);
             }
+            10_000
+        }));
+        // The keys and deadlines of the two first rows, one call each, by the write-behind
+        // entry points (the B-tree has none: the same calls as the two first rows).
+        rows[5].1.push(per_op::<Q>(n, t0, |q, n| {
+            for k in n..n + 10_000 {
+                q.arm_behind(k, t0 + Duration::from_millis(u64::from(k % 10_000)));
+                q.disarm_behind(k);
+            }
+            q.apply_pending();
+            10_000
+        }));
+        rows[6].1.push(per_op::<Q>(n, t0, |q, n| {
+            for i in 0..10_000u32 {
+                let k = i.wrapping_mul(2_654_435_761) % n;
+                q.arm_behind(k, t0 + Duration::from_secs(20 + u64::from(k % 7)));
+            }
+            q.apply_pending();
             10_000
         }));
     }
@@ -506,11 +548,33 @@ fn count_expire(q: &mut TimerQueue<u32>, n: u32, t0: Instant) -> u32 {
     c
 }
 
+/// The `insert + cancel` row's keys and deadlines by [`TimerQueue::arm`] and
+/// [`TimerQueue::disarm`] (see [`count_insert_cancel`]), every pending operation applied.
+#[inline(never)]
+fn count_arm_disarm(q: &mut TimerQueue<u32>, n: u32, t0: Instant) {
+    for k in n..n + 10_000 {
+        q.arm(k, t0 + Duration::from_millis(u64::from(k % 10_000)));
+        q.disarm(&k);
+    }
+    black_box(q.cancel(&u32::MAX));
+}
+
+/// The `reschedule` row's re-armings by [`TimerQueue::arm`] (see [`count_insert_cancel`]).
+#[inline(never)]
+fn count_rearm(q: &mut TimerQueue<u32>, n: u32, t0: Instant) {
+    for i in 0..10_000u32 {
+        let k = i.wrapping_mul(2_654_435_761) % n;
+        q.arm(k, t0 + Duration::from_secs(20 + u64::from(k % 7)));
+    }
+    black_box(q.cancel(&u32::MAX));
+}
+
 fn main() {
     // Count mode (`TIMERS_COUNT=N`, for callgrind or cachegrind, whose instruction and simulated
     // cache miss counts do not move with the machine's load): a queue of N timers, then the 10k
-    // operations of the `insert + cancel` row, then, on a fresh queue, those of the `reschedule`
-    // row, then, on a third, the expiries of the `expire, per timer` row; nothing else runs.
+    // operations of the `insert + cancel` row, then, each on a fresh queue, those of the
+    // `reschedule` row, the expiries of the `expire, per timer` row, and the two first rows' keys
+    // and deadlines by `arm` and `disarm`; nothing else runs.
     if let Some(n) = std::env::var("TIMERS_COUNT")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
@@ -524,11 +588,17 @@ fn main() {
         drop(q2);
         let mut q3 = filled(n, t0);
         let expired = count_expire(&mut q3, n, t0);
+        let mut q4 = filled(n, t0);
+        count_arm_disarm(&mut q4, n, t0);
+        drop(q4);
+        let mut q5 = filled(n, t0);
+        count_rearm(&mut q5, n, t0);
         println!(
             "timers count mode: {n} live timers, 10k insert + cancel, 10k reschedule, \
-             {expired} expired ({} {})",
+             {expired} expired, 10k arm + disarm, 10k re-armed ({} {} {})",
             q.len(),
-            q3.len()
+            q3.len(),
+            q5.len()
         );
         return;
     }

@@ -119,7 +119,7 @@ impl FailureDetector {
 
     /// Stops tracking `node`; returns whether it was tracked.
     pub fn forget(&mut self, node: NodeId) -> bool {
-        self.timers.cancel(&node);
+        self.timers.disarm(&node);
         let gone = self.nodes.remove(&node);
         if gone.is_some_and(|l| l.state == NodeState::Down) {
             self.down -= 1;
@@ -174,10 +174,10 @@ impl FailureDetector {
         l.last_heard = Some(now);
         match self.config.after(now, self.config.misses_suspect) {
             Some(t) => {
-                self.timers.insert(node, t);
+                self.timers.arm(node, t);
             }
             None => {
-                self.timers.cancel(&node);
+                self.timers.disarm(&node);
             }
         }
         (from != NodeState::Up).then_some(Transition {
@@ -207,7 +207,7 @@ impl FailureDetector {
                         .last_heard
                         .and_then(|h| self.config.after(h, self.config.misses_down))
                     {
-                        self.timers.insert(node, t);
+                        self.timers.arm(node, t);
                     }
                     return Some(Transition {
                         node,

@@ -91,7 +91,7 @@ impl Lac {
         s.sequencing = seq;
         s.sequencing_required = seq;
         let peer_id = s.peer_header_id();
-        self.core.timers.cancel(&Timer::Session(tid, sid));
+        self.core.timers.disarm(&Timer::Session(tid, sid));
         let preferred = d.and_then(|d| d.framing_type).map_or(1, |f| f.0);
         let framing = self.framing_type(tid, preferred);
         let speed = d.and_then(|d| d.tx_connect_speed).unwrap_or(64000);

@@ -154,7 +154,7 @@ impl Lns {
                 if m.sequencing_required() {
                     s.sequencing = true;
                 }
-                self.core.timers.cancel(&Timer::Session(tid, sref.session));
+                self.core.timers.disarm(&Timer::Session(tid, sref.session));
                 self.core.session_up(tid, sref.session, None);
                 if changed || mt == MessageType::OCCN {
                     self.replicate_session(tid, sref.session);

@@ -662,7 +662,7 @@ impl Lns {
                                 .then(|| self.repl.released.extends(now, tid, sid))
                                 .flatten();
                             if let Some(end) = extended {
-                                self.core.timers.insert(Timer::Session(tid, sid), end);
+                                self.core.timers.arm(Timer::Session(tid, sid), end);
                                 continue;
                             }
                             // Set-up did not complete in time (an answered ICRQ was

@@ -337,7 +337,7 @@ impl Core {
         self.session_count = self.session_count.saturating_sub(sessions.len());
         self.forget_held(held);
         // HELLO stops (the tunnel's timer stays for its channel: `on_tunnel_timer`).
-        self.timers.cancel(&Timer::Idle(tid));
+        self.timers.disarm(&Timer::Idle(tid));
         self.timers
             .insert(Timer::Hold(tid), now + self.cfg.hold_period);
         self.event(Event::TunnelDown {

@@ -533,7 +533,7 @@ impl Core {
         };
         match t.channel.send_setup_in(now, msg, sid, &mut self.arena) {
             Ok(false) => {
-                self.timers.cancel(&Timer::Session(tid, sid));
+                self.timers.disarm(&Timer::Session(tid, sid));
             }
             Ok(true) | Err(_) => self.arm_setup(now, tid, sid),
         }
@@ -558,7 +558,7 @@ impl Core {
                 )
             });
             if in_setup {
-                self.timers.insert(Timer::Session(tid, sid), now + wait);
+                self.timers.arm(Timer::Session(tid, sid), now + wait);
             }
         }
     }
@@ -742,7 +742,7 @@ impl Core {
         // The channel remembers what the tunnel's timer is armed at: only a deadline before it
         // costs a queue operation (an acknowledgement costs none; an early firing re-arms).
         if let Some(d) = t.channel.sync_timer() {
-            self.timers.insert(Timer::Tunnel(tid), d);
+            self.timers.arm(Timer::Tunnel(tid), d);
         }
         // The queue holds what the channel says, never after its deadline (every test and fuzz
         // run checks it).
@@ -765,7 +765,7 @@ impl Core {
     pub(super) fn arm_tunnel_timer(&mut self, tid: u16, at: Instant) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
             if t.channel.arm_at(at) {
-                self.timers.insert(Timer::Tunnel(tid), at);
+                self.timers.arm(Timer::Tunnel(tid), at);
             }
         }
     }
@@ -774,11 +774,11 @@ impl Core {
         let mut t = *self.tunnels.remove(&tid)?;
         self.pending_tunnels.remove(&tid);
         self.by_peer.remove((t.peer, t.peer_header_id()), tid);
-        self.timers.cancel(&Timer::Tunnel(tid));
-        self.timers.cancel(&Timer::Hold(tid));
-        self.timers.cancel(&Timer::Idle(tid));
+        self.timers.disarm(&Timer::Tunnel(tid));
+        self.timers.disarm(&Timer::Hold(tid));
+        self.timers.disarm(&Timer::Idle(tid));
         for sid in t.sessions.keys() {
-            self.timers.cancel(&Timer::Session(tid, *sid));
+            self.timers.disarm(&Timer::Session(tid, *sid));
         }
         self.session_count = self.session_count.saturating_sub(t.sessions.len());
         let held = t.sessions.release_all();
@@ -796,7 +796,7 @@ impl Core {
         let Some(mut t) = self.remove_tunnel(tid) else {
             return;
         };
-        self.timers.cancel(&Timer::Recovery(tid));
+        self.timers.disarm(&Timer::Recovery(tid));
         if t.state == TunnelState::Closing {
             return;
         }
@@ -832,7 +832,7 @@ impl Core {
         self.session_count += 1;
         if self.idle_timeout.is_some() {
             // Armed only with an idle timeout (`arm_idle`).
-            self.timers.cancel(&Timer::Idle(tid));
+            self.timers.disarm(&Timer::Idle(tid));
         }
         true
     }
@@ -841,7 +841,7 @@ impl Core {
     pub fn remove_session(&mut self, now: Instant, tid: u16, sid: u16) -> Option<Session> {
         let s = self.tunnels.get_mut(&tid)?.sessions.remove(&sid)?;
         self.session_count = self.session_count.saturating_sub(1);
-        self.timers.cancel(&Timer::Session(tid, sid));
+        self.timers.disarm(&Timer::Session(tid, sid));
         self.arm_idle(now, tid);
         Some(s)
     }
@@ -856,7 +856,7 @@ impl Core {
             .get(&tid)
             .is_some_and(|t| t.state == TunnelState::Established && t.sessions.is_empty())
         {
-            self.timers.insert(Timer::Idle(tid), now + d);
+            self.timers.arm(Timer::Idle(tid), now + d);
         }
     }
 
@@ -883,7 +883,7 @@ impl Core {
     /// Arms the set-up timer of a session waiting for the peer's answer ([`Core::setup_wait`]).
     pub fn arm_setup(&mut self, now: Instant, tid: u16, sid: u16) {
         let deadline = now + self.setup_wait();
-        self.timers.insert(Timer::Session(tid, sid), deadline);
+        self.timers.arm(Timer::Session(tid, sid), deadline);
     }
 
     /// The data-plane handoff of session `sid` of tunnel `tid` as it stands

@@ -359,7 +359,7 @@ impl Core {
         t.recovery = None;
         self.pending_tunnels.remove(&tid);
         // HELLO stops (closing; the tunnel's timer stays for its channel).
-        self.timers.insert(Timer::Hold(tid), now + self.hold_wait());
+        self.timers.arm(Timer::Hold(tid), now + self.hold_wait());
     }
 
     /// A control message on recovery tunnel `via` (RFC 4951): SCCRP at the failed endpoint,
@@ -531,7 +531,7 @@ impl Core {
         o.last_rx = now;
         o.channel.set_held(now, false);
         let peer = o.peer;
-        self.timers.cancel(&Timer::Recovery(old));
+        self.timers.disarm(&Timer::Recovery(old));
         self.arm_hello(now, old);
         self.stats.recoveries_succeeded = self.stats.recoveries_succeeded.saturating_add(1);
         self.event(Event::TunnelRecovered { tunnel: old, peer });
@@ -677,7 +677,7 @@ impl Core {
                 match wait {
                     Some(d) if !d.is_zero() => {
                         t.recovery = Some(Box::new(Recovery::Waiting { until: now + d }));
-                        self.timers.insert(Timer::Recovery(tid), now + d);
+                        self.timers.arm(Timer::Recovery(tid), now + d);
                         self.stats.recovery_waits = self.stats.recovery_waits.saturating_add(1);
                     }
                     _ => self.tunnel_dead(tid),

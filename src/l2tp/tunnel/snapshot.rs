@@ -310,12 +310,12 @@ impl Core {
                 if s.state == SessionState::WaitConnect {
                     s.state = SessionState::Established;
                     let sid = s.local_id;
-                    self.timers.cancel(&Timer::Session(tid, sid));
+                    self.timers.disarm(&Timer::Session(tid, sid));
                 }
             } else {
                 s.state = SessionState::WaitConnect;
                 let sid = s.local_id;
-                self.timers.insert(Timer::Session(tid, sid), now + wait);
+                self.timers.arm(Timer::Session(tid, sid), now + wait);
             }
         }
     }
@@ -335,7 +335,7 @@ impl Core {
     /// another LNS took it over and continues it. Returns how many sessions it had.
     pub(crate) fn forget_tunnel(&mut self, tid: u16) -> Option<usize> {
         let t = self.remove_tunnel(tid)?;
-        self.timers.cancel(&Timer::Hold(tid));
+        self.timers.disarm(&Timer::Hold(tid));
         Some(t.sessions.len())
     }
 }

@@ -92,7 +92,7 @@ impl Core {
             // A CDN (or other message) is still unacknowledged: close only once the channel is
             // quiet, so the StopCCN does not queue behind it; a dead channel ends the tunnel anyway.
             if let Some(d) = self.idle_timeout {
-                self.timers.insert(Timer::Idle(tid), now + d);
+                self.timers.arm(Timer::Idle(tid), now + d);
             }
             return;
         }

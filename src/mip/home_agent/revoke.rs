@@ -301,7 +301,7 @@ impl HomeAgent {
                 if r.graced.insert(key.clone(), failed).is_none() {
                     self.stats.takeover_graced += 1;
                 }
-                r.grace_timers.insert(key, now + r.grace);
+                r.grace_timers.arm(key, now + r.grace);
             }
         }
         if !now_slots.is_empty() {
@@ -336,7 +336,7 @@ impl HomeAgent {
         r.graced.retain(|k, f| {
             let keep = *f != node;
             if !keep {
-                timers.cancel(k);
+                timers.disarm(k);
             }
             keep
         });
@@ -356,7 +356,7 @@ impl HomeAgent {
         let mut slots = Vec::new();
         for k in keys {
             self.revocations.graced.remove(&k);
-            self.revocations.grace_timers.cancel(&k);
+            self.revocations.grace_timers.disarm(&k);
             match self.table.find(k.0, k.1.as_deref()) {
                 Some(s) if self.unservable(s) => slots.push(s),
                 _ => self.stats.takeover_grace_cancelled += 1,
@@ -474,7 +474,7 @@ impl HomeAgent {
         // revocation is outstanding, not to whichever member the virtual address reaches.
         let src = self.own_sock();
         let rto = self.revocations.rto;
-        self.revocations.timers.insert((fa_ip, id), now + rto);
+        self.revocations.timers.arm((fa_ip, id), now + rto);
         self.revocations.outstanding.insert(
             (fa_ip, id),
             Outstanding {
@@ -522,7 +522,7 @@ impl HomeAgent {
                 link_dst: None,
                 payload: o.bytes.clone().into(),
             };
-            self.revocations.timers.insert(key, now + o.rto);
+            self.revocations.timers.arm(key, now + o.rto);
             self.stats.revocation_retransmits += 1;
             self.push_transmit(t);
         }
@@ -557,7 +557,7 @@ impl HomeAgent {
         }
         let home_address = o.home_address;
         self.revocations.outstanding.remove(&key);
-        self.revocations.timers.cancel(&key);
+        self.revocations.timers.disarm(&key);
         self.stats.revocations_acked += 1;
         self.push_event(Event::RevocationAcknowledged {
             home_address,

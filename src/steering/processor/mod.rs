@@ -518,7 +518,7 @@ impl Processor {
             self.event(ProcessorEvent::VidAssigned { vid });
         }
         self.membership = Membership::Assigned(vid);
-        self.timers.cancel(&Timer::VidRequest);
+        self.timers.disarm(&Timer::VidRequest);
         if again {
             self.reannounce(now);
         }

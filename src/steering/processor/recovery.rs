@@ -65,7 +65,7 @@ impl Processor {
             peer,
             recovery,
         });
-        self.timers.insert(
+        self.timers.arm(
             Timer::Recovery(protocol, peer),
             now + self.config.retransmit,
         );
@@ -101,7 +101,7 @@ impl Processor {
             .is_some_and(|f| f.recovery == recovery)
         {
             self.recoveries.remove(&key);
-            self.timers.cancel(&Timer::Recovery(protocol, peer));
+            self.timers.disarm(&Timer::Recovery(protocol, peer));
         }
     }
 }

@@ -87,7 +87,7 @@ impl Processor {
     }
 
     pub(super) fn release(&mut self, teid: u32) {
-        self.timers.cancel(&Timer::Sync(teid));
+        self.timers.disarm(&Timer::Sync(teid));
         if let Some(p) = self.pending.remove(&teid) {
             for (line, bytes) in p.responses {
                 self.push_to(line, bytes);
@@ -270,7 +270,7 @@ impl Processor {
                 continue;
             }
             count += 1;
-            self.timers.cancel(&Timer::Sync(teid));
+            self.timers.disarm(&Timer::Sync(teid));
             self.pending.remove(&teid);
         }
         if count > 0 {

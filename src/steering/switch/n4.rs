@@ -405,7 +405,7 @@ impl SwitchProcessor {
             return;
         }
         self.updates.remove(&peer);
-        self.timers.cancel(&Timer::AssociationUpdate(peer));
+        self.timers.disarm(&Timer::AssociationUpdate(peer));
         if m.cause() == Some(Cause::REQUEST_ACCEPTED) {
             self.stats.association_updates_accepted += 1;
         } else {

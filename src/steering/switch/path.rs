@@ -176,7 +176,7 @@ impl SwitchProcessor {
         }
         self.paths.session_peer_u.insert(record.teid, id);
         if first && !interval.is_zero() {
-            self.timers.insert(Timer::Echo(id), now + interval);
+            self.timers.arm(Timer::Echo(id), now + interval);
         }
     }
 
@@ -312,7 +312,7 @@ impl SwitchProcessor {
         let first = p.route.is_none();
         p.route = Some(route);
         if first && !interval.is_zero() {
-            self.timers.insert(Timer::Echo(id), now + interval);
+            self.timers.arm(Timer::Echo(id), now + interval);
         }
         if let Some(r) = recovery {
             self.path_recovery(now, id, r);
@@ -428,7 +428,7 @@ impl SwitchProcessor {
             }
         }
         self.paths.jobs.push_back(PurgeJob { teids: v.into() });
-        self.timers.insert(Timer::PurgeStep, now);
+        self.timers.arm(Timer::PurgeStep, now);
     }
 
     /// The fabric addresses of the processors holding a VID and up (or suspect).
@@ -491,7 +491,7 @@ impl SwitchProcessor {
                 .insert(Timer::PurgeRetry(id), now + self.config.retransmit);
         }
         if !self.paths.jobs.is_empty() {
-            self.timers.insert(Timer::PurgeStep, now);
+            self.timers.arm(Timer::PurgeStep, now);
         }
         self.collect(now);
     }
@@ -509,7 +509,7 @@ impl SwitchProcessor {
                 self.stats.purges_unacked += 1;
             }
             self.paths.batches.remove(&id);
-            self.timers.insert(Timer::PurgeStep, now);
+            self.timers.arm(Timer::PurgeStep, now);
             return;
         }
         b.tries += 1;
@@ -539,9 +539,9 @@ impl SwitchProcessor {
             b.awaiting.remove(&from);
             if b.awaiting.is_empty() {
                 self.paths.batches.remove(&id);
-                self.timers.cancel(&Timer::PurgeRetry(id));
+                self.timers.disarm(&Timer::PurgeRetry(id));
                 if !self.paths.jobs.is_empty() {
-                    self.timers.insert(Timer::PurgeStep, now);
+                    self.timers.arm(Timer::PurgeStep, now);
                 }
             }
         }
@@ -598,7 +598,7 @@ impl SwitchProcessor {
                 seq
             }
         };
-        self.timers.insert(Timer::Echo(id), now + cfg.t3);
+        self.timers.arm(Timer::Echo(id), now + cfg.t3);
         self.send_echo(id, seq);
     }
 
@@ -663,7 +663,7 @@ impl SwitchProcessor {
         }
         p.probe = None;
         let restored = std::mem::replace(&mut p.failed, false);
-        self.timers.insert(Timer::Echo(id), now + interval);
+        self.timers.arm(Timer::Echo(id), now + interval);
         if restored {
             self.event(SwitchEvent::PathRestored { peer: id });
         }

@@ -28,7 +28,7 @@ impl SwitchProcessor {
                     .insert(Timer::Recent, at + self.config.recent_window);
             }
             None => {
-                self.timers.cancel(&Timer::Recent);
+                self.timers.disarm(&Timer::Recent);
             }
         }
     }

@@ -80,7 +80,7 @@ impl SwitchProcessor {
 
     pub(super) fn push_table(&mut self, now: Instant) {
         if now < self.push_from {
-            self.timers.insert(Timer::Push, self.push_from);
+            self.timers.arm(Timer::Push, self.push_from);
             return;
         }
         let msg = FabricMessage::TableUpdate {
@@ -100,7 +100,7 @@ impl SwitchProcessor {
             self.timers
                 .insert(Timer::Push, now + self.config.retransmit);
         } else {
-            self.timers.cancel(&Timer::Push);
+            self.timers.disarm(&Timer::Push);
         }
     }
 
@@ -139,7 +139,7 @@ impl SwitchProcessor {
                 Owner::Orphan(Some(idle)) => {
                     let at = idle + self.config.withdraw_after;
                     if self.timers.deadline(&Timer::Collect).is_none_or(|d| d > at) {
-                        self.timers.insert(Timer::Collect, at);
+                        self.timers.arm(Timer::Collect, at);
                     }
                 }
                 Owner::Withdrawn(at) if min_acked >= at => {
@@ -278,7 +278,7 @@ impl SwitchProcessor {
         };
         *v = (*v).max(version.min(self.version));
         if self.acked.values().all(|v| *v >= self.version) {
-            self.timers.cancel(&Timer::Push);
+            self.timers.disarm(&Timer::Push);
         }
         self.collect(now);
         Ok(())
