@@ -1374,6 +1374,33 @@ impl Channel {
         }
     }
 
+    /// The peer's messages taken in order whose acknowledgement nothing we sent has carried yet
+    /// (our Nr less the Nr we last sent, modulo 2^16 as Ns and Nr are, RFC 2661 5.8).
+    pub fn unacknowledged_received(&self) -> u16 {
+        self.ack_nr().wrapping_sub(self.nr_sent)
+    }
+
+    /// Defers the ZLB owed as [`Channel::defer_ack`] does while the peer's messages taken and
+    /// not yet acknowledged ([`Channel::unacknowledged_received`]) are fewer than half our
+    /// Receive Window Size (at least one); once they reach it, ends the deferral and writes the
+    /// ZLB owed into `arena` now ([`Channel::flush_ack_in`]). So a run of answers held back
+    /// (an LNS's ICRPs waiting for its backup) costs one ZLB per half window, not one per
+    /// message, and a peer whose congestion window is at least half our RWS (RFC 2661 5.8,
+    /// Appendix A) never stalls on it; in slow start, with a smaller congestion window, the
+    /// peer waits for the held answer, which carries the acknowledgement, or for the deferral's
+    /// end. Returns whether the ZLB owed went now.
+    pub fn defer_ack_within_window(&mut self, now: Instant, arena: &mut BytesMut) -> bool {
+        let half = (self.cfg.receive_window / 2).max(1);
+        if self.unacknowledged_received() < half {
+            self.defer_ack(now);
+            false
+        } else {
+            self.end_defer();
+            self.flush_ack_in(arena);
+            true
+        }
+    }
+
     /// Ends a deferral ([`Channel::defer_ack`]): [`Channel::flush_ack`] sends the ZLB if one is
     /// still owed.
     pub fn end_defer(&mut self) {
@@ -1990,6 +2017,51 @@ mod tests {
         b.end_defer();
         b.flush_ack();
         assert!(parse(&b.poll_transmit().unwrap()).is_zlb());
+    }
+
+    /// RFC 2661 5.8 (module docs): a run of messages whose answers are deferred
+    /// (`Channel::defer_ack_within_window`, an LNS's ICRPs held for its backup) is acknowledged
+    /// by a ZLB each time half our Receive Window Size of them wait (4 of 8), carrying the Nr of
+    /// all taken, and by none in between; the peer, its congestion window open, never has more
+    /// than half our window unacknowledged.
+    #[test]
+    fn a_deferred_run_is_acknowledged_once_per_half_window() {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(ChannelConfig::default().receive_window);
+        // Slow start over (RFC 2661 Appendix A): messages acknowledged one by one.
+        for _ in 0..16 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            while let Some(m) = a.poll_transmit() {
+                let _ = b.receive(t, parse(&m));
+            }
+            b.flush_ack();
+            while let Some(z) = b.poll_transmit() {
+                let _ = a.receive(t, parse(&z));
+            }
+        }
+        assert!(a.cwnd() >= 4, "cwnd {}", a.cwnd());
+        let half = usize::from(ChannelConfig::default().receive_window / 2);
+        let mut arena = BytesMut::new();
+        let (mut zlbs, mut most_unacked) = (Vec::new(), 0);
+        for i in 1..=12 {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            let m = parse(&a.poll_transmit().expect("the window is open"));
+            assert_eq!(b.receive(t, m).len(), 1);
+            most_unacked = most_unacked.max(a.in_flight());
+            let went = b.defer_ack_within_window(t, &mut arena);
+            assert_eq!(went, i % half == 0, "message {i}");
+            b.flush_ack();
+            while let Some(z) = b.poll_transmit() {
+                let z = parse(&z);
+                assert!(z.is_zlb());
+                zlbs.push((i, z.header.nr));
+                a.receive(t, z);
+            }
+        }
+        // After the 4th, 8th and 12th message of the run, each acknowledging all taken.
+        assert_eq!(zlbs, [(4, 20), (8, 24), (12, 28)]);
+        assert_eq!(most_unacked, half);
+        assert_eq!(b.unacknowledged_received(), 0);
     }
 
     /// `ChannelConfig::give_up_after` as the sum it stands for (RFC 2661 5.8: the first

@@ -679,11 +679,14 @@ impl Core {
         }
     }
 
-    /// Defers the ZLB owed on tunnel `tid` for an answer about to follow
-    /// ([`Channel::defer_ack`]).
-    pub fn defer_ack(&mut self, now: Instant, tid: u16) {
+    /// Defers the ZLB owed on tunnel `tid` for an answer about to follow while fewer than half
+    /// our receive window of the peer's messages wait for it, else sends it now
+    /// ([`Channel::defer_ack_within_window`]).
+    pub fn defer_ack_within_window(&mut self, now: Instant, tid: u16) {
         if let Some(t) = self.tunnels.get_mut(&tid) {
-            t.channel.defer_ack(now);
+            if t.channel.defer_ack_within_window(now, &mut self.arena) {
+                self.flush(now, tid);
+            }
         }
     }
 
