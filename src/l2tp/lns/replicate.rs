@@ -58,8 +58,8 @@
 //!   one datagram per set-up, not a ZLB and then the ICRP. In a burst of set-ups on a tunnel
 //!   the ZLB goes once half our Receive Window Size of the LAC's messages wait for their
 //!   acknowledgement ([`super::super::channel::Channel::defer_ack_within_window`]): one ZLB per
-//!   half window keeps the LAC's window open (a ZLB per ICRQ cost about 420 instructions per
-//!   set-up in bursts of 16, session 35).
+//!   half window keeps the LAC's window open (bursts of 16: 11,092 instructions per replicated
+//!   set-up with a ZLB per ICRQ on 38da218, 10,785 with one per half window on 3a7a60e).
 //!   A CDN from the LAC is acknowledged only once the backup applied the session's end
 //!   ([`super::super::channel::Channel::hold_ack`]: our Nr stays before it meanwhile).
 //! * **Transport**: one [`Channel`] per peer (batches of at most [`crate::replica::MAX_ITEMS`]
