@@ -5,7 +5,10 @@
 //! Besides criterion's figures, `cost_curve` times each operation in plain loops (best of 9
 //! rounds, the thread's CPU time) at each size and prints the per-operation cost and its growth from 10k to
 //! 1M, also as `table|` lines for `scripts/bench-table`, beside the same figures for the B-tree
-//! queue the timing wheel replaced (a copy kept in this bench) from the same run.
+//! queue the timing wheel replaced (a copy kept in this bench) from the same run. Two rows are
+//! floors, not targets: a look-up of an armed key's deadline (one bucket read), alone and with
+//! each key taken from the answer before; the single-key `insert` and `cancel` must make that
+//! read before they answer, and their rise from 10k to 1M is printed beside the look-ups'.
 
 #[path = "common/cpu.rs"]
 mod cpu;
@@ -225,6 +228,8 @@ trait Timers {
     fn apply_pending(&mut self) {}
     fn expire(&mut self, now: Instant) -> bool;
     fn count(&self) -> usize;
+    /// The deadline armed for `k`: one look-up, nothing written.
+    fn lookup(&self, k: u32) -> Option<Instant>;
 }
 
 impl Timers for TimerQueue<u32> {
@@ -259,6 +264,9 @@ impl Timers for TimerQueue<u32> {
     fn count(&self) -> usize {
         self.len()
     }
+    fn lookup(&self, k: u32) -> Option<Instant> {
+        self.deadline(&k)
+    }
 }
 
 impl Timers for btree::BTreeTimers<u32> {
@@ -276,6 +284,9 @@ impl Timers for btree::BTreeTimers<u32> {
     }
     fn count(&self) -> usize {
         self.len()
+    }
+    fn lookup(&self, k: u32) -> Option<Instant> {
+        self.deadline(&k)
     }
 }
 
@@ -333,6 +344,8 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
         ("reschedule, batches of 32 keys (insert_many)", vec![]),
         ("arm + disarm (write-behind, one at a time)", vec![]),
         ("reschedule by arm (write-behind, one at a time)", vec![]),
+        (LOOKUP, vec![]),
+        (LOOKUP_CHAINED, vec![]),
     ];
     for &n in &SIZES {
         rows[0].1.push(per_op::<Q>(n, t0, |q, n| {
@@ -405,9 +418,42 @@ fn curve<Q: Timers>(t0: Instant) -> Vec<(&'static str, Vec<Duration>)> {
             q.apply_pending();
             10_000
         }));
+        // The keys of the `reschedule` rows, looked up: what an operation that answers with the
+        // previous deadline cannot do without.
+        rows[7].1.push(per_op::<Q>(n, t0, |q, n| {
+            for i in 0..10_000u32 {
+                let k = i.wrapping_mul(2_654_435_761) % n;
+                black_box(q.lookup(k));
+            }
+            10_000
+        }));
+        // The same look-ups, each key depending on the answer before it: one miss at a time.
+        rows[8].1.push(per_op::<Q>(n, t0, |q, n| {
+            let mut carry = 0u32;
+            for i in 0..10_000u32 {
+                let k = (i.wrapping_mul(2_654_435_761) ^ carry) % n;
+                let d = q.lookup(k);
+                carry = d.map_or(0, |d| d.saturating_duration_since(t0).subsec_nanos() & 1);
+            }
+            black_box(carry);
+            10_000
+        }));
     }
     rows
 }
+
+/// The look-up row again, each key taken from the answer before it, so that no two look-ups'
+/// misses overlap: a miss's whole latency per look-up.
+const LOOKUP_CHAINED: &str =
+    "deadline look-up, each key from the answer before (one miss at a time)";
+
+/// The look-up row's name: [`TimerQueue::deadline`] of an armed key, one bucket read of the key
+/// index and nothing written, the floor under `insert` and `cancel`, which answer with the
+/// deadline they replace and so must read that bucket before they return (at 1M timers it is out
+/// of cache). [`cost_curve`] prints what each row adds from 10k to 1M beside what the look-up
+/// adds: consecutive look-ups overlap their misses; the chained look-up ([`LOOKUP_CHAINED`])
+/// pays each miss whole.
+const LOOKUP: &str = "deadline look-up (one bucket read, nothing written: the floor of `insert` and `cancel`, which answer)";
 
 /// How the memory of a queue of a million timers is mapped, as this process's
 /// `/proc/self/smaps_rollup` shows it with that queue alive: "4 KB pages" when none of it is on
@@ -452,10 +498,40 @@ fn cost_curve(_c: &mut Criterion) {
         );
         println!(
             "table| `timers` | {name}, 10k / 100k / 1M live timers (CPU time, best of 9{mapped}) | {} \
-             (1M / 10k: {growth:.2}x; the B-tree before: {}, {old_growth:.2}x) | at most 2x from \
-             10k to 1M |",
+             (1M / 10k: {growth:.2}x; the B-tree before: {}, {old_growth:.2}x) | {} |",
             cells.join(" / "),
-            old_cells.join(" / ")
+            old_cells.join(" / "),
+            if [LOOKUP, LOOKUP_CHAINED].contains(name) {
+                "none: the floor of the single-key rows"
+            } else {
+                "at most 2x from 10k to 1M"
+            }
+        );
+    }
+    // What the single-key rows, which answer with the previous deadline and so wait for their
+    // bucket, add at 1M over 10k, beside what the look-up alone adds (the same run).
+    let rise = |d: &[Duration]| d[2].as_nanos() as i128 - d[0].as_nanos() as i128;
+    let row = |name: &str| wheel.iter().find(|(n, _)| *n == name).map(|(_, d)| d);
+    if let (Some(floor), Some(chained)) = (row(LOOKUP), row(LOOKUP_CHAINED)) {
+        let added: Vec<String> = wheel
+            .iter()
+            .filter(|(name, _)| ["insert + cancel", "reschedule"].contains(name))
+            .map(|(name, d)| format!("{name} +{} ns", rise(d)))
+            .collect();
+        println!(
+            "timers at 1M over 10k live timers, single-key rows: {}; the look-up alone +{} ns, \
+             one at a time +{} ns",
+            added.join(", "),
+            rise(floor),
+            rise(chained)
+        );
+        println!(
+            "table| `timers` | single-key rows at 1M over 10k live timers, beside the look-up \
+             their answer needs (same run{mapped}) | {}; the look-up alone +{} ns, one at a time +{} ns | the look-up's \
+             rise is the floor |",
+            added.join(", "),
+            rise(floor),
+            rise(chained)
         );
     }
 }
