@@ -50,9 +50,10 @@ fn common(seed: u64, control: bool, recovery: Duration) -> Config {
         challenge: secret,
         hide_avps: secret,
         max_retries: 10,
+        // RFC 4951 5.1: "When the C bit is not set, ... the D bit MUST be set."
         failover: Some(FailoverConfig {
             control,
-            data: false,
+            data: !control,
             recovery_time: recovery,
         }),
         ..Default::default()
@@ -478,8 +479,11 @@ fn world_without_c_bit() -> World {
 }
 
 /// rfc4951-tr-sccrq: the recovering endpoint opens a recovery tunnel whose SCCRQ carries Tunnel
-/// Recovery (its own and the peer's Tunnel IDs of the old tunnel) and its Failover Capability, and
-/// sends nothing on the old tunnel (no message with the peer's old Tunnel ID) while unanswered.
+/// Recovery (its own and the peer's Tunnel IDs of the old tunnel) and a Tie Breaker, and sends
+/// nothing on the old tunnel (no message with the peer's old Tunnel ID) while unanswered. RFC
+/// 4951 3.2.1: "The SCCRQ for Recovery tunnel MUST include the Tunnel Recovery AVP"; "The
+/// recovery tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP messages";
+/// "An endpoint MUST use the Tie Breaker AVP ... in the setup of the recovery tunnel".
 #[test]
 fn rfc4951_tr_sccrq() {
     let now = Instant::now();
@@ -513,8 +517,13 @@ fn rfc4951_tr_sccrq() {
         assert_eq!(m.header.tunnel_id, 0, "nothing on the old tunnel: {m:?}");
         let tr = m.tunnel_recovery().unwrap();
         assert_eq!((tr.tunnel_id, tr.remote_tunnel_id), (0x1111, 0x2222));
-        let fc = m.failover_capability().unwrap();
-        assert!(fc.control && fc.recovery_time_ms == 60_000, "{fc:?}");
+        assert_eq!(m.failover_capability(), None, "{m:?}");
+        assert!(
+            m.avps
+                .iter()
+                .any(|a| a.key() == (0, telcp::l2tp::wire::AvpType::TIE_BREAKER)),
+            "{m:?}"
+        );
     }
     let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
     assert!(
@@ -566,7 +575,7 @@ fn rfc4951_fc_advertised() {
             assert!(!avp.unwrap().mandatory, "M=0");
             let fc = m.failover_capability().unwrap();
             assert_eq!((fc.control, fc.recovery_time_ms), want);
-            assert!(!fc.data);
+            assert_eq!(fc.data, !fc.control, "the D bit when the C bit is clear");
         }
     }
 }

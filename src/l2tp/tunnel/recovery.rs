@@ -92,8 +92,18 @@ fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
 impl Core {
     /// The Failover Capability (when configured) and the AVPs queued for the SCCRQ or SCCRP
     /// being built (RFC 4951).
+    ///
+    /// RFC 4951 3.2.1: "The recovery tunnel MUST NOT include the Failover Capability AVP in its
+    /// SCCRQ or SCCRP messages": a recovery tunnel's SCCRQ or SCCRP (the queued AVPs being its
+    /// Tunnel Recovery or Suggested Control Sequence) goes without it.
     pub(super) fn failover_avps(&mut self, msg: &mut ControlMessage<'static>) {
-        if let Some(f) = &self.cfg.failover {
+        let recovery = self.sccrx_extra.iter().any(|a| {
+            matches!(
+                a.value,
+                AvpValue::TunnelRecovery(_) | AvpValue::SuggestedControlSequence(_)
+            )
+        });
+        if let Some(f) = self.cfg.failover.as_ref().filter(|_| !recovery) {
             msg.push(Avp::optional(AvpValue::FailoverCapability(f.capability())));
         }
         msg.avps.append(&mut self.sccrx_extra);
@@ -305,8 +315,9 @@ impl Core {
             Some(&Recovery::Answering { via, .. }) => Some(via),
             _ => None,
         };
+        // RFC 4951 5.3: "The AVP is not mandatory (the M-bit is set to 0)."
         self.sccrx_extra
-            .push(Avp::mandatory(AvpValue::SuggestedControlSequence(
+            .push(Avp::optional(AvpValue::SuggestedControlSequence(
                 SuggestedControlSequence { ns: nr, nr: ns },
             )));
         let via = match self.accept_tunnel(now, from, to, c) {
@@ -434,8 +445,8 @@ impl Core {
     }
 
     /// The failed endpoint: the SCCRP of its recovery tunnel. Its Challenge Response is checked
-    /// (StopCCN Result 4), the Suggested Control Sequence required (StopCCN Result 2 / Error 6);
-    /// the old channel takes the suggested Ns/Nr (still held) and SCCCN goes out.
+    /// (StopCCN Result 4); the old channel takes the suggested Ns/Nr (still held), 0 and 0 when
+    /// the SCCRP has no Suggested Control Sequence (RFC 4951 3.2.2, 5.3), and SCCCN goes out.
     fn on_recovery_sccrp(&mut self, now: Instant, via: u16, old: u16, m: &ControlMessage<'static>) {
         let secret = self.cfg.secret.clone();
         let Some(t) = self.tunnels.get_mut(&via) else {
@@ -456,16 +467,11 @@ impl Core {
                 return self.abandon_recovery(now, via, old, not_authorized);
             }
         }
-        let Some(seq) = m.suggested_control_sequence() else {
-            let rc = general_error(
-                ErrorCode::VENDOR_ERROR,
-                "SCCRP lacks Suggested Control Sequence",
-            );
-            return self.abandon_recovery(now, via, old, rc);
-        };
+        // RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control
+        // Sequence (SCS) AVP in the SCCRP then it MUST reset the Ns and Nr values to zero."
+        let seq = m.suggested_control_sequence().unwrap_or_default();
         t.channel
             .set_peer_window(m.receive_window_size().unwrap_or(4));
-        t.peer_failover = m.failover_capability();
         let mut scccn = ControlMessage::scccn(t.peer_header_id());
         if let Some(ch) = m.challenge() {
             let Some(s) = &secret else {
