@@ -478,9 +478,10 @@ fn world_without_c_bit() -> World {
     }
 }
 
-/// rfc4951-tr-sccrq: the recovering endpoint opens a recovery tunnel whose SCCRQ carries Tunnel
-/// Recovery (its own and the peer's Tunnel IDs of the old tunnel) and a Tie Breaker, and sends
-/// nothing on the old tunnel (no message with the peer's old Tunnel ID) while unanswered. RFC
+/// rfc4951-tr-sccrq, rfc4951-tie-breaker: the recovering endpoint opens a recovery tunnel whose
+/// SCCRQ carries Tunnel Recovery (its own and the peer's Tunnel IDs of the old tunnel) and a Tie
+/// Breaker, and sends nothing on the old tunnel (no message with the peer's old Tunnel ID) while
+/// unanswered. RFC
 /// 4951 3.2.1: "The SCCRQ for Recovery tunnel MUST include the Tunnel Recovery AVP"; "The
 /// recovery tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP messages";
 /// "An endpoint MUST use the Tie Breaker AVP ... in the setup of the recovery tunnel".
@@ -578,4 +579,196 @@ fn rfc4951_fc_advertised() {
             assert_eq!(fc.data, !fc.control, "the D bit when the C bit is clear");
         }
     }
+}
+
+/// rfc4951-fc-c-or-d: RFC 4951 5.1: "The Failover Capability AVP MUST NOT be sent with C bit and
+/// D bit cleared." A LAC or LNS configured with neither bit is refused at construction
+/// (`ConfigField::FailoverCapability`); the C bit alone or the D bit alone is taken, and an
+/// endpoint without the C bit advertises the D bit ("When the C bit is not set ... the D bit MUST
+/// be set").
+#[test]
+fn rfc4951_fc_c_or_d() {
+    use telcp::l2tp::{ConfigError, ConfigField};
+    let now = Instant::now();
+    for (control, data, ok) in [
+        (false, false, false),
+        (true, false, true),
+        (false, true, true),
+    ] {
+        let mut c = common(3 * 22, true, Duration::from_secs(1));
+        c.failover = Some(FailoverConfig {
+            control,
+            data,
+            recovery_time: Duration::from_secs(1),
+        });
+        let mut lc = LacConfig::new(addr(PRIMARY));
+        lc.common = c.clone();
+        let lac = Lac::new(lc, now).map(|_| ());
+        let lns = Lns::new(lns_cfg(c), now).map(|_| ());
+        let want = if ok {
+            Ok(())
+        } else {
+            Err(ConfigError::OutOfRange(ConfigField::FailoverCapability))
+        };
+        assert_eq!(lac, want, "LAC C {control} D {data}");
+        assert_eq!(lns, want, "LNS C {control} D {data}");
+    }
+}
+
+/// rfc4951-recovery-no-fc, rfc4951-tr-flags, rfc4951-scs-m0, rfc4951-fsq-m0: the AVPs of a
+/// recovery as they cross the wire (a plain run and one with hidden AVPs):
+///
+/// * RFC 4951 3.2.1: "The recovery tunnel MUST NOT include the Failover Capability AVP in its
+///   SCCRQ or SCCRP messages" (the old tunnel's SCCRQ and SCCRP carried it, 3.1);
+/// * 5.2, Tunnel Recovery: "This AVP MUST not be hidden (the H-bit is set to 0). The AVP is
+///   mandatory (the M-bit is set to 1)";
+/// * 5.3, Suggested Control Sequence: "The AVP is not mandatory (the M-bit is set to 0)";
+/// * 4.1 and 4.2, FSQ and FSR: "The M-bit on the Message Type AVP for this control message MUST
+///   be set to 0"; 5.4, Failover Session State: "The AVP is mandatory (the M-bit is set to 1)".
+#[test]
+fn rfc4951_recovery_no_fc() {
+    // Seed 2: no secret; seed 1: a secret, challenges and hidden AVPs.
+    for seed in [2u64, 1] {
+        let mut w = world(seed, 2, LinkConfig::default(), Duration::from_secs(60));
+        let (lac_tid, lns_tid, sessions) = ids(&w.sim);
+        let before = control_messages(&w.sim);
+        for mt in [MessageType::SCCRQ, MessageType::SCCRP] {
+            let m = before.iter().find(|m| m.3.message_type() == Some(mt));
+            assert!(
+                m.unwrap().3.failover_capability().is_some(),
+                "seed {seed}: the old tunnel's {mt} has it"
+            );
+        }
+        w.sim.crash(w.primary);
+        let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
+        bc.common.restore = vec![RestoredTunnel {
+            local_id: lns_tid,
+            peer_id: lac_tid,
+            peer: addr(LAC),
+            local: Some(addr(BACKUP)),
+            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+                control: false,
+                data: true,
+                recovery_time_ms: 5000,
+            },
+            sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
+            recover: Some(UnsureSessions::All),
+        }];
+        let t = w.sim.now();
+        let backup = w.sim.add_node(
+            "backup",
+            &[addr(BACKUP)],
+            None,
+            Box::new(Lns::new(bc, t).unwrap()),
+        );
+        let crashed_at = w.sim.elapsed();
+        w.sim.run_for(Duration::from_secs(30));
+        let ev = lac_events(&mut w.sim, w.lac);
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, Event::TunnelRecovered { .. })),
+            "seed {seed}: {ev:?}"
+        );
+        let _ = lns_events(&mut w.sim, backup);
+        let after: Vec<_> = control_messages(&w.sim)
+            .into_iter()
+            .filter(|m| m.0 >= crashed_at)
+            .collect();
+        let find = |f: &dyn Fn(&ControlMessage<'static>) -> bool| {
+            after
+                .iter()
+                .find(|m| f(&m.3))
+                .map(|m| m.3.clone())
+                .unwrap_or_else(|| panic!("seed {seed}: not on the wire"))
+        };
+        let avp = |m: &ControlMessage<'static>, t: telcp::l2tp::wire::AvpType| {
+            m.avps.iter().find(|a| a.key() == (0, t)).cloned().unwrap()
+        };
+        use telcp::l2tp::wire::AvpType as T;
+        let sccrq = find(&|m| m.tunnel_recovery().is_some());
+        assert_eq!(sccrq.message_type(), Some(MessageType::SCCRQ));
+        assert_eq!(sccrq.failover_capability(), None, "seed {seed}: {sccrq:?}");
+        let tr = avp(&sccrq, T::TUNNEL_RECOVERY);
+        assert!(tr.mandatory && !tr.hidden, "seed {seed}: {tr:?}");
+        let sccrp = find(&|m| m.suggested_control_sequence().is_some());
+        assert_eq!(sccrp.message_type(), Some(MessageType::SCCRP));
+        assert_eq!(sccrp.failover_capability(), None, "seed {seed}: {sccrp:?}");
+        assert!(!avp(&sccrp, T::SUGGESTED_CONTROL_SEQUENCE).mandatory);
+        for mt in [MessageType::FSQ, MessageType::FSR] {
+            let m = find(&|m| m.message_type() == Some(mt));
+            assert!(!m.avps[0].mandatory, "seed {seed}: {mt} Message Type M=0");
+            assert!(avp(&m, T::FAILOVER_SESSION_STATE).mandatory, "seed {seed}");
+        }
+    }
+}
+
+/// rfc4951-scs-absent: the recovering endpoint takes an SCCRP without Suggested Control Sequence
+/// (SCCCN, no StopCCN) and resumes the old tunnel at Ns 0, Nr 0: its FSQ goes out so numbered.
+/// RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control Sequence (SCS)
+/// AVP in the SCCRP then it MUST reset the Ns and Nr values to zero"; 5.3: "When this AVP is not
+/// sent in an SCCRP or not present in an incoming SCCRP, the Ns and Nr values for the recovered
+/// tunnel are set to zero."
+#[test]
+fn rfc4951_scs_absent() {
+    let now = Instant::now();
+    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: Some(UnsureSessions::All),
+    }];
+    let mut lns = Lns::new(c, now).unwrap();
+    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
+        std::iter::from_fn(|| lns.poll_transmit())
+            .filter_map(|x| match Message::parse(&x.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let sccrq = control(&mut lns).pop().expect("recovery SCCRQ");
+    let via = sccrq.assigned_tunnel_id().unwrap();
+    // The LAC's SCCRP, its recovery tunnel 0x0303, no Suggested Control Sequence.
+    let mut sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+    (sccrp.header.ns, sccrp.header.nr) = (0, 1);
+    let bytes = Message::Control(sccrp).to_vec();
+    lns.handle_datagram(now, addr(LAC), addr(BACKUP), &bytes)
+        .unwrap();
+    let out = control(&mut lns);
+    assert!(
+        out.iter()
+            .any(|m| m.message_type() == Some(MessageType::SCCCN) && m.header.tunnel_id == 0x0303),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    // The LAC acknowledges the SCCCN: the old tunnel resumes at 0/0, its FSQ first.
+    let zlb = Message::Control(ControlMessage::zlb(via, 1, 2)).to_vec();
+    lns.handle_datagram(now, addr(LAC), addr(BACKUP), &zlb)
+        .unwrap();
+    let fsq = control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ on the recovered tunnel");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 0, 0)
+    );
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })),
+        "{ev:?}"
+    );
 }
