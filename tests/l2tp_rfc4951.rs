@@ -772,3 +772,93 @@ fn rfc4951_scs_absent() {
         "{ev:?}"
     );
 }
+
+/// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
+/// tunnel plan, no secret in its configuration) authenticates the recovery tunnel with that same
+/// password: it answers the recovering LNS's Challenge with it and challenges the LNS in its
+/// SCCRP, and the recovery completes; a recovering LNS with another secret recovers nothing.
+/// RFC 4951 3.2.1: "To authenticate a peer endpoint during recovery tunnel establishment, an
+/// endpoint MUST follow the procedure described in either [L2TPv2] Section 5.1.1 ... It MUST use
+/// the same secret that was used to authenticate the old tunnel."
+#[test]
+fn rfc4951_recovery_secret() {
+    use telcp::l2tp::lac::PlanEndpoint;
+    use telcp::l2tp::{CallRequest, TunnelPlan};
+    for (backup_secret, recovers) in [(&b"plan secret"[..], true), (&b"another"[..], false)] {
+        let now = Instant::now();
+        let mut sim = Sim::new(31, now);
+        let mut lc = LacConfig::new(addr(PRIMARY));
+        lc.common = common(3 * 30, false, Duration::from_secs(5));
+        assert!(lc.common.secret.is_none());
+        lc.advertise_load_balance = false;
+        lc.idle_tunnel_timeout = None;
+        let lac = sim.add_node(
+            "lac",
+            &[addr(LAC)],
+            None,
+            Box::new(Lac::new(lc, now).unwrap()),
+        );
+        let lns_common = |seed: u64, secret: &[u8]| {
+            let mut c = common(seed, true, Duration::from_secs(60));
+            c.secret = Some(secret.to_vec());
+            c.challenge = true;
+            c
+        };
+        let primary = sim.add_node(
+            "primary",
+            &[addr(PRIMARY)],
+            None,
+            Box::new(Lns::new(lns_cfg(lns_common(3 * 30 + 1, b"plan secret")), now).unwrap()),
+        );
+        let plan = TunnelPlan::new(vec![
+            PlanEndpoint::new(addr(PRIMARY)).password(b"plan secret".to_vec()),
+        ])
+        .unwrap();
+        let t = sim.now();
+        let call = sim
+            .node_mut::<Lac>(lac)
+            .open_call(t, CallRequest::with_plan(plan))
+            .unwrap();
+        sim.run_for(Duration::from_secs(10));
+        assert!(sim.node_mut::<Lac>(lac).session_of(call).is_some());
+        let (lac_tid, lns_tid, sessions) = ids(&sim);
+        sim.crash(primary);
+        let mut bc = lns_cfg(lns_common(3 * 30 + 2, backup_secret));
+        bc.common.restore = vec![RestoredTunnel {
+            local_id: lns_tid,
+            peer_id: lac_tid,
+            peer: addr(LAC),
+            local: Some(addr(BACKUP)),
+            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+                control: false,
+                data: true,
+                recovery_time_ms: 5000,
+            },
+            sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
+            recover: Some(UnsureSessions::All),
+        }];
+        let crashed_at = sim.elapsed();
+        let t = sim.now();
+        sim.add_node(
+            "backup",
+            &[addr(BACKUP)],
+            None,
+            Box::new(Lns::new(bc, t).unwrap()),
+        );
+        sim.run_for(Duration::from_secs(30));
+        let ev = lac_events(&mut sim, lac);
+        let recovered = ev
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { .. }));
+        assert_eq!(recovered, recovers, "secret {backup_secret:?}: {ev:?}");
+        // The LAC's recovery SCCRP answered the Challenge and challenged back.
+        let sccrp = control_messages(&sim)
+            .into_iter()
+            .filter(|m| m.0 >= crashed_at)
+            .find(|m| m.1 == addr(LAC) && m.3.message_type() == Some(MessageType::SCCRP))
+            .expect("the LAC's recovery SCCRP")
+            .3;
+        assert!(sccrp.challenge_response().is_some(), "{sccrp:?}");
+        assert!(sccrp.challenge().is_some(), "{sccrp:?}");
+    }
+}

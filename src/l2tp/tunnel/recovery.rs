@@ -194,7 +194,8 @@ impl Core {
         if t.peer_failover.is_none() {
             return Err(CommandError::FailoverNotNegotiated);
         }
-        let (peer, local, peer_id) = (t.peer, t.local, t.peer_header_id());
+        let (peer, local, peer_id, secret) =
+            (t.peer, t.local, t.peer_header_id(), t.secret.clone());
         let mut query: Vec<u16> = match unsure {
             UnsureSessions::All => t.sessions.keys().copied().collect(),
             UnsureSessions::List(v) => v
@@ -210,7 +211,8 @@ impl Core {
                 tunnel_id: tid,
                 remote_tunnel_id: peer_id,
             })));
-        let Some(via) = self.open_tunnel_from(now, peer, local, false) else {
+        // RFC 4951 3.2.1: the recovery tunnel is authenticated with the old tunnel's secret.
+        let Some(via) = self.open_tunnel_with(now, peer, local, false, secret) else {
             self.sccrx_extra.clear();
             return Err(CommandError::Full(Table::Tunnels));
         };
@@ -311,6 +313,7 @@ impl Core {
             return Err(InputError::UnknownTunnel(old));
         };
         let (ns, nr) = t.channel.seq();
+        let secret = t.secret.clone();
         let earlier = match t.recovery.as_deref() {
             Some(&Recovery::Answering { via, .. }) => Some(via),
             _ => None,
@@ -320,7 +323,9 @@ impl Core {
             .push(Avp::optional(AvpValue::SuggestedControlSequence(
                 SuggestedControlSequence { ns: nr, nr: ns },
             )));
-        let via = match self.accept_tunnel(now, from, to, c) {
+        // RFC 4951 3.2.1: "It MUST use the same secret that was used to authenticate the old
+        // tunnel" (a LAC's tunnel may have its own, from its plan).
+        let via = match self.accept_tunnel_with(now, from, to, c, secret) {
             Ok(via) => via,
             Err(e) => {
                 self.sccrx_extra.clear();
@@ -448,7 +453,7 @@ impl Core {
     /// (StopCCN Result 4); the old channel takes the suggested Ns/Nr (still held), 0 and 0 when
     /// the SCCRP has no Suggested Control Sequence (RFC 4951 3.2.2, 5.3), and SCCCN goes out.
     fn on_recovery_sccrp(&mut self, now: Instant, via: u16, old: u16, m: &ControlMessage<'static>) {
-        let secret = self.cfg.secret.clone();
+        let secret = self.secret_of(via).map(<[u8]>::to_vec);
         let Some(t) = self.tunnels.get_mut(&via) else {
             return;
         };
@@ -502,7 +507,7 @@ impl Core {
         }
         if let Some(ours) = t.our_challenge.as_deref().copied() {
             let r = m.challenge_response();
-            if !response_ok(MessageType::SCCCN, self.cfg.secret.as_deref(), &ours, r) {
+            if !response_ok(MessageType::SCCCN, self.secret_of(via), &ours, r) {
                 let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
                 return self.abandon_recovery(now, via, old, rc);
             }
