@@ -862,3 +862,117 @@ fn rfc4951_recovery_secret() {
         assert!(sccrp.challenge().is_some(), "{sccrp:?}");
     }
 }
+
+/// rfc4951-fsq-stale, rfc4951-fsr-nonzero: the recovered LNS (the old tunnel reset to 0/0 by an
+/// SCCRP without Suggested Control Sequence) gets an FSQ naming its session with another peer
+/// Session ID: it answers 0 in its FSR, keeps the session and queries it in an FSQ of its own;
+/// the peer's FSR then names it with a non-zero Session ID (not the one the LNS has) and the
+/// session stays. RFC 4951 3.3: "If an FSS AVP is not valid (i.e., session is non-existing or it
+/// is paired with different remote Session ID), then the Session ID field in the FSS AVP in the
+/// FSR MUST be set to zero. When session is discovered to be pairing with mismatching Session
+/// ID, the local session MUST not be cleared, but rather marked stale, to be queried later using
+/// an FSQ message"; on an FSR, clear "the session if the Session ID in the AVP was zero.
+/// Otherwise, it MUST consider the session to be in an established state and recovered."
+#[test]
+fn rfc4951_fsq_stale() {
+    use telcp::l2tp::wire::avp::FailoverSessionState as Fss;
+    let now = Instant::now();
+    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: Some(UnsureSessions::None),
+    }];
+    let mut lns = Lns::new(c, now).unwrap();
+    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
+        std::iter::from_fn(|| lns.poll_transmit())
+            .filter_map(|x| match Message::parse(&x.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let feed = |lns: &mut Lns, mut m: ControlMessage<'static>, ns: u16, nr: u16| {
+        (m.header.ns, m.header.nr) = (ns, nr);
+        let b = Message::Control(m).to_vec();
+        let _ = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &b);
+    };
+    let via = control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    feed(
+        &mut lns,
+        ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3),
+        0,
+        1,
+    );
+    let _ = control(&mut lns);
+    feed(&mut lns, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let _ = control(&mut lns);
+    // The LAC asks about its session 0x0c0c, paired (it says) with the LNS's 0x0a0a.
+    let q = [Fss {
+        session_id: 0x0c0c,
+        remote_session_id: 0x0a0a,
+    }];
+    feed(&mut lns, ControlMessage::fsq(0x1111, &q), 0, 0);
+    let out = control(&mut lns);
+    let fsr = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSR))
+        .expect("FSR");
+    assert_eq!(
+        fsr.failover_session_states().collect::<Vec<_>>(),
+        [Fss {
+            session_id: 0,
+            remote_session_id: 0x0c0c
+        }]
+    );
+    let fsr_ns = fsr.header.ns;
+    // The FSQ follows once the window lets it (the LAC acknowledges the FSR).
+    let mut out = out;
+    if !out
+        .iter()
+        .any(|m| m.message_type() == Some(MessageType::FSQ))
+    {
+        feed(&mut lns, ControlMessage::zlb(0x1111, 1, 1), 1, fsr_ns + 1);
+        out = control(&mut lns);
+    }
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("the stale session queried");
+    assert_eq!(
+        fsq.failover_session_states().collect::<Vec<_>>(),
+        [Fss {
+            session_id: 0x0a0a,
+            remote_session_id: 0x0b0b
+        }]
+    );
+    assert_eq!(lns.session_count(), 1, "kept");
+    // The LAC answers with a non-zero Session ID: the session is recovered, not cleared.
+    let r = [Fss {
+        session_id: 0x0d0d,
+        remote_session_id: 0x0a0a,
+    }];
+    feed(
+        &mut lns,
+        ControlMessage::fsr(0x1111, &r),
+        1,
+        fsq.header.ns + 1,
+    );
+    assert_eq!(lns.session_count(), 1, "kept");
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::SessionDown { .. })),
+        "{ev:?}"
+    );
+}

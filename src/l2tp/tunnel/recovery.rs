@@ -603,20 +603,25 @@ impl Core {
         self.stats.sessions_queried = self.stats.sessions_queried.saturating_add(n);
     }
 
-    /// FSQ (RFC 4951): FSR with one Failover Session State per queried session: our Session ID
-    /// when we have the session with that peer Session ID, or have it still waiting for the
+    /// FSQ (RFC 4951 3.3): FSR with one Failover Session State per queried session: our Session
+    /// ID when we have the session with that peer Session ID, or have it still waiting for the
     /// reply that assigns the peer's id (a LAC's call whose ICRP the recovering LNS sends again
     /// after the recovery, `lns::takeover` docs: RFC 4951's FSR answers 0 for a session the
-    /// receiver does not have, and this one it has), else 0.
+    /// receiver does not have, and this one it has), else 0. A session of ours the query names
+    /// with another peer Session ID is not cleared but marked stale and queried in turn ("the
+    /// local session MUST not be cleared, but rather marked stale, to be queried later using an
+    /// FSQ message"): our FSQ about it follows the FSR.
     pub(super) fn on_fsq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
         let Some(t) = self.tunnels.get(&tid) else {
             return;
         };
+        let mut stale = Vec::new();
         let states: Vec<FailoverSessionState> = m
             .failover_session_states()
             .map(|q| {
                 let ours = q.remote_session_id;
-                let known = t.sessions.get(&ours).is_some_and(|s| {
+                let session = t.sessions.get(&ours);
+                let known = session.is_some_and(|s| {
                     s.peer_header_id() == q.session_id
                         || (s.peer_header_id() == 0
                             && matches!(
@@ -624,6 +629,9 @@ impl Core {
                                 SessionState::WaitReply | SessionState::WaitOutgoingReply
                             ))
                 });
+                if session.is_some() && !known {
+                    stale.push(ours);
+                }
                 FailoverSessionState {
                     session_id: if known { ours } else { 0 },
                     remote_session_id: q.session_id,
@@ -631,21 +639,23 @@ impl Core {
             })
             .collect();
         self.send_ctrl(now, tid, ControlMessage::fsr(0, &states));
+        stale.sort_unstable();
+        stale.dedup();
+        stale.truncate(MAX_FSQ_SESSIONS);
+        self.send_fsq(now, tid, &stale);
     }
 
-    /// FSR (RFC 4951): a session the peer does not have (Session ID 0, or another session than
-    /// ours) is cleared locally, without CDN; the role hears of it as a refused session.
+    /// FSR (RFC 4951 3.3): "for each FSS AVP it MUST use the Remote Session ID field to identify
+    /// the local session and silently (without sending a CDN) clear the session if the Session
+    /// ID in the AVP was zero. Otherwise, it MUST consider the session to be in an established
+    /// state and recovered." The role hears of a cleared session as a refused one.
     pub(super) fn on_fsr(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
         let gone: Vec<u16> = {
             let Some(t) = self.tunnels.get(&tid) else {
                 return;
             };
             m.failover_session_states()
-                .filter(|r| {
-                    t.sessions
-                        .get(&r.remote_session_id)
-                        .is_some_and(|s| r.session_id == 0 || s.peer_header_id() != r.session_id)
-                })
+                .filter(|r| r.session_id == 0 && t.sessions.contains_key(&r.remote_session_id))
                 .map(|r| r.remote_session_id)
                 .collect()
         };

@@ -477,3 +477,64 @@ fn failover_config_needs_c_or_d() {
         }
     }
 }
+
+/// RFC 4951 3.3: an FSQ naming one of our sessions with another peer Session ID is answered 0,
+/// the session is kept ("the local session MUST not be cleared, but rather marked stale, to be
+/// queried later using an FSQ message"): our FSQ about it (our Session ID, the peer's as we know
+/// it) follows the FSR. Appendix C's dialogue, our side being the remote endpoint.
+#[test]
+fn fsq_mismatch_kept_and_queried() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let q = [FailoverSessionState {
+        session_id: 99,
+        remote_session_id: 2,
+    }];
+    c.on_fsq(now, 7, &ControlMessage::fsq(7, &q));
+    assert!(c.tunnels[&7].sessions.contains_key(&2), "not cleared");
+    let out = sent(&mut c);
+    let fsr = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSR))
+        .cloned()
+        .unwrap();
+    let got: Vec<_> = fsr
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(0, 99)]);
+    // The FSQ follows (once the window lets it: the peer acknowledges the FSR).
+    let mut out = out;
+    if !out
+        .iter()
+        .any(|m| m.message_type() == Some(MessageType::FSQ))
+    {
+        let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+        let zlb = ControlMessage::zlb(7, 0, fsr.header.ns.wrapping_add(1));
+        let _ = c.handle_datagram(now, peer(), local, &Message::Control(zlb).to_vec());
+        out = sent(&mut c);
+    }
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("the stale session queried");
+    let got: Vec<_> = fsq
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(2, 20)]);
+}
+
+/// RFC 4951 3.3: an FSR clears a session only when its Session ID is 0; "Otherwise, it MUST
+/// consider the session to be in an established state and recovered", whatever Session ID the
+/// peer gives.
+#[test]
+fn fsr_non_zero_keeps_the_session() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let r = [FailoverSessionState {
+        session_id: 77,
+        remote_session_id: 1,
+    }];
+    c.on_fsr(now, 7, &ControlMessage::fsr(7, &r));
+    assert!(c.tunnels[&7].sessions.contains_key(&1));
+    assert_eq!(c.stats.sessions_cleared_by_fsr, 0);
+}
