@@ -386,9 +386,14 @@ fn rfc4951_wait_recovery_time() {
     );
 }
 
-/// rfc4951-tr-refused: a recovery SCCRQ naming a tunnel the LAC does not have is refused with
-/// StopCCN (Result 2 / Error 3) and keeps no state; so is one for a tunnel whose LNS did not
-/// advertise the C bit. The recovering LNS reports the recovery failed and clears the old tunnel.
+/// rfc4951-tr-refused, rfc4951-recovery-fail-clear: a recovery SCCRQ naming a tunnel the LAC
+/// does not have is refused with StopCCN (Result 2 / Error 3) and keeps no state; so is one for a
+/// tunnel whose LNS did not advertise the C bit. The recovering LNS reports the recovery failed
+/// and clears the old tunnel silently (nothing sent on it). RFC 4951 3.2.1: "It MUST terminate
+/// the recovery tunnel if: The Recover Tunnel ID or the Recover Remote Tunnel ID is unknown. The
+/// active or remote endpoint (prior to failover) had not indicated that it was failover
+/// capable"; "if the recovery endpoint could not establish the recovery tunnel, then it MUST
+/// silently clear the old tunnel and sessions within".
 #[test]
 fn rfc4951_tr_refused() {
     for control in [true, false] {
@@ -420,6 +425,7 @@ fn rfc4951_tr_refused() {
             bc.common.restore[0].peer_id = lac_tid2;
             bc.common.restore[0].sessions = sessions2.iter().map(|&(l, n)| (n, l)).collect();
         }
+        let bc_peer_id = bc.common.restore[0].peer_id;
         let t = w.sim.now();
         let backup = w.sim.add_node(
             "backup",
@@ -445,6 +451,14 @@ fn rfc4951_tr_refused() {
             ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
             "{ev:?}"
         );
+        assert_eq!(w.sim.node_mut::<Lns>(backup).stats().recoveries_failed, 1);
+        let on_old: Vec<_> = control_messages(&w.sim)
+            .into_iter()
+            .filter(|m| m.1 == addr(BACKUP) && m.3.tunnel_recovery().is_none())
+            .filter(|m| !m.3.is_zlb() && m.3.message_type() != Some(MessageType::SCCRQ))
+            .filter(|m| m.3.header.tunnel_id == bc_peer_id)
+            .collect();
+        assert!(on_old.is_empty(), "silently: {on_old:?}");
     }
 }
 
@@ -615,6 +629,103 @@ fn rfc4951_fc_c_or_d() {
     }
 }
 
+type Trace = Vec<(Duration, SocketAddr, SocketAddr, ControlMessage<'static>)>;
+
+/// A LAC with two sessions to the primary LNS, the primary crashing and a backup recovering the
+/// tunnel (RFC 4951, FSQ about every session) over a loss-free link: the control messages before
+/// the crash and after it.
+fn recovery_trace(seed: u64) -> (Trace, Trace) {
+    let mut w = world(seed, 2, LinkConfig::default(), Duration::from_secs(60));
+    let (lac_tid, lns_tid, sessions) = ids(&w.sim);
+    let before = control_messages(&w.sim);
+    w.sim.crash(w.primary);
+    let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
+    bc.common.restore = vec![RestoredTunnel {
+        local_id: lns_tid,
+        peer_id: lac_tid,
+        peer: addr(LAC),
+        local: Some(addr(BACKUP)),
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 5000,
+        },
+        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
+        recover: Some(UnsureSessions::All),
+    }];
+    let t = w.sim.now();
+    let backup = w.sim.add_node(
+        "backup",
+        &[addr(BACKUP)],
+        None,
+        Box::new(Lns::new(bc, t).unwrap()),
+    );
+    let crashed_at = w.sim.elapsed();
+    w.sim.run_for(Duration::from_secs(30));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { .. })),
+        "seed {seed}: {ev:?}"
+    );
+    let _ = lns_events(&mut w.sim, backup);
+    let after = control_messages(&w.sim)
+        .into_iter()
+        .filter(|m| m.0 >= crashed_at)
+        .collect();
+    (before, after)
+}
+
+/// rfc4951-fc-placement, rfc4951-tr-placement, rfc4951-scs-placement, rfc4951-fss-placement,
+/// rfc4951-fsq-nonempty: over a whole tunnel life with a recovery (plain, and with hidden AVPs),
+/// each RFC 4951 AVP appears only in the messages the RFC allows, and every FSQ carries at least
+/// one Failover Session State. RFC 4951 5.1: the Failover Capability "MUST NOT be included in
+/// any control message other than SCCRQ and SCCRP messages"; 5.2: Tunnel Recovery "MUST NOT be
+/// included in any control message other than the SCCRQ message when establishing a Recovery
+/// Tunnel"; 5.3: the Suggested Control Sequence "MUST NOT be included in any control message
+/// other than the SCCRP message when establishing a Recovery Tunnel"; 5.4: "An FSS AVP MUST NOT
+/// be used in any message other than FSQ and FSR messages"; 3.3: "An FSQ message MUST include at
+/// least one FSS AVP."
+#[test]
+fn rfc4951_fc_placement() {
+    use telcp::l2tp::wire::AvpType as T;
+    for seed in [2u64, 1] {
+        let (before, after) = recovery_trace(seed);
+        let (mut fc, mut tr, mut scs, mut fss) = (0, 0, 0, 0);
+        for (_, _, _, m) in before.iter().chain(after.iter()) {
+            let mt = m.message_type();
+            let has = |t: T| m.avps.iter().filter(|a| a.key() == (0, t)).count();
+            if has(T::FAILOVER_CAPABILITY) > 0 {
+                fc += 1;
+                assert!(
+                    matches!(mt, Some(MessageType::SCCRQ | MessageType::SCCRP)),
+                    "{m:?}"
+                );
+            }
+            if has(T::TUNNEL_RECOVERY) > 0 {
+                tr += 1;
+                assert_eq!(mt, Some(MessageType::SCCRQ), "{m:?}");
+            }
+            if has(T::SUGGESTED_CONTROL_SEQUENCE) > 0 {
+                scs += 1;
+                assert_eq!(mt, Some(MessageType::SCCRP), "{m:?}");
+                assert!(m.tunnel_recovery().is_none());
+            }
+            if has(T::FAILOVER_SESSION_STATE) > 0 {
+                fss += 1;
+                assert!(
+                    matches!(mt, Some(MessageType::FSQ | MessageType::FSR)),
+                    "{m:?}"
+                );
+            }
+            if mt == Some(MessageType::FSQ) {
+                assert!(has(T::FAILOVER_SESSION_STATE) >= 1, "{m:?}");
+            }
+        }
+        assert!(fc > 0 && tr > 0 && scs > 0 && fss > 0, "seed {seed}");
+    }
+}
+
 /// rfc4951-recovery-no-fc, rfc4951-tr-flags, rfc4951-scs-m0, rfc4951-fsq-m0: the AVPs of a
 /// recovery as they cross the wire (a plain run and one with hidden AVPs):
 ///
@@ -629,9 +740,7 @@ fn rfc4951_fc_c_or_d() {
 fn rfc4951_recovery_no_fc() {
     // Seed 2: no secret; seed 1: a secret, challenges and hidden AVPs.
     for seed in [2u64, 1] {
-        let mut w = world(seed, 2, LinkConfig::default(), Duration::from_secs(60));
-        let (lac_tid, lns_tid, sessions) = ids(&w.sim);
-        let before = control_messages(&w.sim);
+        let (before, after) = recovery_trace(seed);
         for mt in [MessageType::SCCRQ, MessageType::SCCRP] {
             let m = before.iter().find(|m| m.3.message_type() == Some(mt));
             assert!(
@@ -639,41 +748,6 @@ fn rfc4951_recovery_no_fc() {
                 "seed {seed}: the old tunnel's {mt} has it"
             );
         }
-        w.sim.crash(w.primary);
-        let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
-        bc.common.restore = vec![RestoredTunnel {
-            local_id: lns_tid,
-            peer_id: lac_tid,
-            peer: addr(LAC),
-            local: Some(addr(BACKUP)),
-            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-                control: false,
-                data: true,
-                recovery_time_ms: 5000,
-            },
-            sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
-            recover: Some(UnsureSessions::All),
-        }];
-        let t = w.sim.now();
-        let backup = w.sim.add_node(
-            "backup",
-            &[addr(BACKUP)],
-            None,
-            Box::new(Lns::new(bc, t).unwrap()),
-        );
-        let crashed_at = w.sim.elapsed();
-        w.sim.run_for(Duration::from_secs(30));
-        let ev = lac_events(&mut w.sim, w.lac);
-        assert!(
-            ev.iter()
-                .any(|e| matches!(e, Event::TunnelRecovered { .. })),
-            "seed {seed}: {ev:?}"
-        );
-        let _ = lns_events(&mut w.sim, backup);
-        let after: Vec<_> = control_messages(&w.sim)
-            .into_iter()
-            .filter(|m| m.0 >= crashed_at)
-            .collect();
         let find = |f: &dyn Fn(&ControlMessage<'static>) -> bool| {
             after
                 .iter()
@@ -974,5 +1048,79 @@ fn rfc4951_fsq_stale() {
     assert!(
         !ev.iter().any(|e| matches!(e, Event::SessionDown { .. })),
         "{ev:?}"
+    );
+}
+
+/// rfc4951-discard-before-reset: the recovering endpoint silently discards what arrives on the
+/// old tunnel before its control channel reset (the SCCRP of the recovery tunnel): a HELLO of
+/// the LAC there gets no acknowledgement and changes nothing; after the reset the old tunnel
+/// runs on the suggested numbers. RFC 4951 3.2.1: "Any control packet received on the recovered
+/// tunnel before control channel reset (Section 3.2.2) MUST be silently discarded."
+#[test]
+fn rfc4951_discard_before_reset() {
+    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
+    let now = Instant::now();
+    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: Some(UnsureSessions::All),
+    }];
+    let mut lns = Lns::new(c, now).unwrap();
+    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
+        std::iter::from_fn(|| lns.poll_transmit())
+            .filter_map(|x| match Message::parse(&x.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect()
+    };
+    let feed = |lns: &mut Lns, at: Instant, mut m: ControlMessage<'static>, ns: u16, nr: u16| {
+        (m.header.ns, m.header.nr) = (ns, nr);
+        let b = Message::Control(m).to_vec();
+        let _ = lns.handle_datagram(at, addr(LAC), addr(BACKUP), &b);
+    };
+    let via = control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    // A HELLO of the LAC on the old tunnel, before the reset.
+    feed(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
+    let mut t = now;
+    let mut on_old = Vec::new();
+    for _ in 0..3 {
+        t += Duration::from_millis(500);
+        lns.handle_timeout(t);
+        on_old.extend(
+            control(&mut lns)
+                .into_iter()
+                .filter(|m| m.header.tunnel_id == 0x2222),
+        );
+    }
+    assert!(on_old.is_empty(), "nothing answers it: {on_old:?}");
+    // The reset: Suggested Ns 7, Suggested Nr 3 (the HELLO's Ns: the LAC sends it again).
+    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
+        telcp::l2tp::wire::Avp::optional(
+            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
+        ),
+    );
+    feed(&mut lns, t, sccrp, 0, 1);
+    let _ = control(&mut lns);
+    feed(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 7, 3)
     );
 }
