@@ -3,9 +3,10 @@
 //! sessions continue.
 //!
 //! * Capability: with [`FailoverConfig`] ([`crate::l2tp::Config::failover`]) every SCCRQ and
-//!   SCCRP carries the Failover Capability AVP (M=0; C bit: this endpoint can recover its own
-//!   control channel; D bit: its data channel; Recovery Time in ms). Each tunnel records what
-//!   the peer advertised ([`super::Tunnel::peer_failover`]).
+//!   SCCRP but a recovery tunnel's (3.2.1) carries the Failover Capability AVP (5.1: M=0; C bit,
+//!   the flags' last bit: this endpoint can recover its own control channel; D bit: its data
+//!   channels; Recovery Time in ms; never both bits clear). Each tunnel records what the peer
+//!   advertised ([`super::Tunnel::peer_failover`]).
 //! * The non-failed endpoint keeps the tunnel: when the control channel of a tunnel whose peer
 //!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
 //!   torn down but kept for the peer's Recovery Time ([`Recovery::Waiting`]); only then, if not
@@ -15,16 +16,18 @@
 //!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
 //!   tunnel ([`Recovery::Recovering`]). The non-failed endpoint accepts it when it has that
 //!   tunnel with that peer Tunnel ID and the peer advertised the C bit on it, and answers with an
-//!   SCCRP carrying the Suggested Control Sequence: the Ns it expects next and the Ns it sends
+//!   SCCRP carrying the Suggested Control Sequence (M=0): the Ns it expects next and the Ns it sends
 //!   next (its messages sent before and not acknowledged are dropped once the recovery completes:
 //!   the failed endpoint's side of the channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
 //!   Error 8 when failover is off here, as an endpoint without RFC 4951 answers the M=1 Tunnel
-//!   Recovery AVP). The failed endpoint sets the old channel's Ns/Nr to the suggestion and answers
-//!   SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
+//!   Recovery AVP). The recovery tunnel is authenticated with the old tunnel's secret (3.2.1).
+//!   The failed endpoint sets the old channel's Ns/Nr to the suggestion (0 and 0 without one,
+//!   3.2.2) and answers SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
 //!   hold period only to acknowledge retransmissions; no StopCCN, no tunnel events) and the old
 //!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
-//!   the recovery came from.
+//!   the recovery came from. Until its reset (SCCRP at the failed endpoint, SCCCN at the other),
+//!   what arrives on the old tunnel is discarded silently (3.2.1).
 //! * Overtaken recoveries: a second recovery SCCRQ for a tunnel whose first recovery still waits
 //!   for its SCCCN is taken as the peer starting over (it failed again, or two members of a
 //!   virtual LNS both took the tunnel over); the non-failed endpoint answers it and stops the
@@ -38,7 +41,11 @@
 //!   [`UnsureSessions`]), one Failover Session State each; the peer answers FSR with its Session
 //!   ID of each session, 0 for a session it does not have; such a session is cleared locally
 //!   without CDN (its role hears of it as a refused session: CDN Result 2 / Error 5 in the event,
-//!   nothing sent). Either endpoint answers FSQ.
+//!   nothing sent); a non-zero Session ID keeps it. Either endpoint answers FSQ; a session of its
+//!   own that an FSQ names with another peer Session ID is answered 0, kept, and queried by an
+//!   FSQ of its own (3.3, Appendix C). FSQ and FSR carry their Message Type with M=0 (4.1, 4.2).
+//!   Not done: 3.3 Step I (sessions not established are kept, for the LNS takeover's calls in
+//!   set-up), 3.2.3's data channel reset (the D bit is advertised, not acted on).
 //!
 //! Calling it from an endpoint: the LAC exposes `Lac::start_recovery`. The LNS (whose file another
 //! branch reorganises) takes recovery SCCRQs, FSQ and FSR and the Recovery Time wait with no code
