@@ -159,6 +159,33 @@ fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> W
     }
 }
 
+/// Starts at `BACKUP`, in `sim`, the LNS of `cfg` holding the crashed primary's tunnel (its
+/// `ids`: LAC tid, LNS tid, sessions) restored from the tunnel's identity only, recovering it
+/// (FSQ about every session); the LAC had advertised the D bit only.
+fn add_backup(sim: &mut Sim, mut cfg: LnsConfig, ids: &(u16, u16, Vec<(u16, u16)>)) -> NodeId {
+    let (lac_tid, lns_tid, sessions) = ids;
+    cfg.common.restore = vec![RestoredTunnel {
+        local_id: *lns_tid,
+        peer_id: *lac_tid,
+        peer: addr(LAC),
+        local: Some(addr(BACKUP)),
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 5000,
+        },
+        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
+        recover: Some(UnsureSessions::All),
+    }];
+    let t = sim.now();
+    sim.add_node(
+        "backup",
+        &[addr(BACKUP)],
+        None,
+        Box::new(Lns::new(cfg, t).unwrap()),
+    )
+}
+
 /// rfc4951-cc-resume, rfc4951-scs-sccrp, rfc4951-fsq-fsr, rfc4951-fsq-answer: over the seeds, the
 /// LAC answers the recovery with the Suggested Control Sequence and the recovered LNS's first
 /// message on the old tunnel (its FSQ) carries exactly those Ns and Nr; the old tunnel resumes
@@ -179,7 +206,8 @@ fn run_seed(seed: u64) {
         LinkConfig::lossy(0.1, 0.05, 0.05),
         Duration::from_secs(60),
     );
-    let (lac_tid, lns_tid, sessions) = ids(&w.sim);
+    let tunnel = ids(&w.sim);
+    let (lac_tid, lns_tid, sessions) = tunnel.clone();
     assert_eq!(sessions.len(), 3, "seed {seed}");
     let crash_at = w.sim.elapsed();
     w.sim.crash(w.primary);
@@ -200,26 +228,10 @@ fn run_seed(seed: u64) {
     w.sim.run_for(Duration::from_secs(5));
     let _ = lac_events(&mut w.sim, w.lac);
     // The backup starts with the tunnel's identity (ids, peer, sessions) and recovers it.
-    let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
-    bc.common.restore = vec![RestoredTunnel {
-        local_id: lns_tid,
-        peer_id: lac_tid,
-        peer: addr(LAC),
-        local: Some(addr(BACKUP)),
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
-            data: false,
-            recovery_time_ms: 5000,
-        },
-        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
-        recover: Some(UnsureSessions::All),
-    }];
-    let t = w.sim.now();
-    let backup = w.sim.add_node(
-        "backup",
-        &[addr(BACKUP)],
-        None,
-        Box::new(Lns::new(bc, t).unwrap()),
+    let backup = add_backup(
+        &mut w.sim,
+        lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60))),
+        &tunnel,
     );
     w.sim.run_for(Duration::from_secs(60));
     let lac_events = lac_events(&mut w.sim, w.lac);
@@ -636,29 +648,13 @@ type Trace = Vec<(Duration, SocketAddr, SocketAddr, ControlMessage<'static>)>;
 /// the crash and after it.
 fn recovery_trace(seed: u64) -> (Trace, Trace) {
     let mut w = world(seed, 2, LinkConfig::default(), Duration::from_secs(60));
-    let (lac_tid, lns_tid, sessions) = ids(&w.sim);
+    let tunnel = ids(&w.sim);
     let before = control_messages(&w.sim);
     w.sim.crash(w.primary);
-    let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
-    bc.common.restore = vec![RestoredTunnel {
-        local_id: lns_tid,
-        peer_id: lac_tid,
-        peer: addr(LAC),
-        local: Some(addr(BACKUP)),
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
-            data: true,
-            recovery_time_ms: 5000,
-        },
-        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
-        recover: Some(UnsureSessions::All),
-    }];
-    let t = w.sim.now();
-    let backup = w.sim.add_node(
-        "backup",
-        &[addr(BACKUP)],
-        None,
-        Box::new(Lns::new(bc, t).unwrap()),
+    let backup = add_backup(
+        &mut w.sim,
+        lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60))),
+        &tunnel,
     );
     let crashed_at = w.sim.elapsed();
     w.sim.run_for(Duration::from_secs(30));
@@ -776,15 +772,10 @@ fn rfc4951_recovery_no_fc() {
     }
 }
 
-/// rfc4951-scs-absent: the recovering endpoint takes an SCCRP without Suggested Control Sequence
-/// (SCCCN, no StopCCN) and resumes the old tunnel at Ns 0, Nr 0: its FSQ goes out so numbered.
-/// RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control Sequence (SCS)
-/// AVP in the SCCRP then it MUST reset the Ns and Nr values to zero"; 5.3: "When this AVP is not
-/// sent in an SCCRP or not present in an incoming SCCRP, the Ns and Nr values for the recovered
-/// tunnel are set to zero."
-#[test]
-fn rfc4951_scs_absent() {
-    let now = Instant::now();
+/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
+/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
+/// the LAC advertised the D bit only.
+fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
     let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
     c.common.restore = vec![RestoredTunnel {
         local_id: 0x1111,
@@ -797,18 +788,39 @@ fn rfc4951_scs_absent() {
             recovery_time_ms: 0,
         },
         sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: Some(UnsureSessions::All),
+        recover: Some(recover),
     }];
-    let mut lns = Lns::new(c, now).unwrap();
-    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
-        std::iter::from_fn(|| lns.poll_transmit())
-            .filter_map(|x| match Message::parse(&x.payload) {
-                Ok(Message::Control(m)) => Some(m.into_owned()),
-                _ => None,
-            })
-            .collect()
-    };
-    let sccrq = control(&mut lns).pop().expect("recovery SCCRQ");
+    Lns::new(c, now).unwrap()
+}
+
+/// The control messages `lns` sends now.
+fn sent_control(lns: &mut Lns) -> Vec<ControlMessage<'static>> {
+    std::iter::from_fn(|| lns.poll_transmit())
+        .filter_map(|x| match Message::parse(&x.payload) {
+            Ok(Message::Control(m)) => Some(m.into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `m` from the LAC to `lns` at `at`, numbered `ns`, `nr`.
+fn from_lac(lns: &mut Lns, at: Instant, mut m: ControlMessage<'static>, ns: u16, nr: u16) {
+    (m.header.ns, m.header.nr) = (ns, nr);
+    let b = Message::Control(m).to_vec();
+    let _ = lns.handle_datagram(at, addr(LAC), addr(BACKUP), &b);
+}
+
+/// rfc4951-scs-absent: the recovering endpoint takes an SCCRP without Suggested Control Sequence
+/// (SCCCN, no StopCCN) and resumes the old tunnel at Ns 0, Nr 0: its FSQ goes out so numbered.
+/// RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control Sequence (SCS)
+/// AVP in the SCCRP then it MUST reset the Ns and Nr values to zero"; 5.3: "When this AVP is not
+/// sent in an SCCRP or not present in an incoming SCCRP, the Ns and Nr values for the recovered
+/// tunnel are set to zero."
+#[test]
+fn rfc4951_scs_absent() {
+    let now = Instant::now();
+    let mut lns = restored_backup(now, UnsureSessions::All);
+    let sccrq = sent_control(&mut lns).pop().expect("recovery SCCRQ");
     let via = sccrq.assigned_tunnel_id().unwrap();
     // The LAC's SCCRP, its recovery tunnel 0x0303, no Suggested Control Sequence.
     let mut sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
@@ -816,7 +828,7 @@ fn rfc4951_scs_absent() {
     let bytes = Message::Control(sccrp).to_vec();
     lns.handle_datagram(now, addr(LAC), addr(BACKUP), &bytes)
         .unwrap();
-    let out = control(&mut lns);
+    let out = sent_control(&mut lns);
     assert!(
         out.iter()
             .any(|m| m.message_type() == Some(MessageType::SCCCN) && m.header.tunnel_id == 0x0303),
@@ -831,7 +843,7 @@ fn rfc4951_scs_absent() {
     let zlb = Message::Control(ControlMessage::zlb(via, 1, 2)).to_vec();
     lns.handle_datagram(now, addr(LAC), addr(BACKUP), &zlb)
         .unwrap();
-    let fsq = control(&mut lns)
+    let fsq = sent_control(&mut lns)
         .into_iter()
         .find(|m| m.message_type() == Some(MessageType::FSQ))
         .expect("FSQ on the recovered tunnel");
@@ -895,29 +907,13 @@ fn rfc4951_recovery_secret() {
             .unwrap();
         sim.run_for(Duration::from_secs(10));
         assert!(sim.node_mut::<Lac>(lac).session_of(call).is_some());
-        let (lac_tid, lns_tid, sessions) = ids(&sim);
+        let tunnel = ids(&sim);
         sim.crash(primary);
-        let mut bc = lns_cfg(lns_common(3 * 30 + 2, backup_secret));
-        bc.common.restore = vec![RestoredTunnel {
-            local_id: lns_tid,
-            peer_id: lac_tid,
-            peer: addr(LAC),
-            local: Some(addr(BACKUP)),
-            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-                control: false,
-                data: true,
-                recovery_time_ms: 5000,
-            },
-            sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
-            recover: Some(UnsureSessions::All),
-        }];
         let crashed_at = sim.elapsed();
-        let t = sim.now();
-        sim.add_node(
-            "backup",
-            &[addr(BACKUP)],
-            None,
-            Box::new(Lns::new(bc, t).unwrap()),
+        let _backup = add_backup(
+            &mut sim,
+            lns_cfg(lns_common(3 * 30 + 2, backup_secret)),
+            &tunnel,
         );
         sim.run_for(Duration::from_secs(30));
         let ev = lac_events(&mut sim, lac);
@@ -951,54 +947,28 @@ fn rfc4951_recovery_secret() {
 fn rfc4951_fsq_stale() {
     use telcp::l2tp::wire::avp::FailoverSessionState as Fss;
     let now = Instant::now();
-    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
-    c.common.restore = vec![RestoredTunnel {
-        local_id: 0x1111,
-        peer_id: 0x2222,
-        peer: addr(LAC),
-        local: None,
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
-            data: true,
-            recovery_time_ms: 0,
-        },
-        sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: Some(UnsureSessions::None),
-    }];
-    let mut lns = Lns::new(c, now).unwrap();
-    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
-        std::iter::from_fn(|| lns.poll_transmit())
-            .filter_map(|x| match Message::parse(&x.payload) {
-                Ok(Message::Control(m)) => Some(m.into_owned()),
-                _ => None,
-            })
-            .collect()
-    };
-    let feed = |lns: &mut Lns, mut m: ControlMessage<'static>, ns: u16, nr: u16| {
-        (m.header.ns, m.header.nr) = (ns, nr);
-        let b = Message::Control(m).to_vec();
-        let _ = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &b);
-    };
-    let via = control(&mut lns)
+    let mut lns = restored_backup(now, UnsureSessions::None);
+    let via = sent_control(&mut lns)
         .pop()
         .and_then(|m| m.assigned_tunnel_id())
         .expect("recovery SCCRQ");
-    feed(
+    from_lac(
         &mut lns,
+        now,
         ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3),
         0,
         1,
     );
-    let _ = control(&mut lns);
-    feed(&mut lns, ControlMessage::zlb(via, 1, 2), 1, 2);
-    let _ = control(&mut lns);
+    let _ = sent_control(&mut lns);
+    from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let _ = sent_control(&mut lns);
     // The LAC asks about its session 0x0c0c, paired (it says) with the LNS's 0x0a0a.
     let q = [Fss {
         session_id: 0x0c0c,
         remote_session_id: 0x0a0a,
     }];
-    feed(&mut lns, ControlMessage::fsq(0x1111, &q), 0, 0);
-    let out = control(&mut lns);
+    from_lac(&mut lns, now, ControlMessage::fsq(0x1111, &q), 0, 0);
+    let out = sent_control(&mut lns);
     let fsr = out
         .iter()
         .find(|m| m.message_type() == Some(MessageType::FSR))
@@ -1017,8 +987,14 @@ fn rfc4951_fsq_stale() {
         .iter()
         .any(|m| m.message_type() == Some(MessageType::FSQ))
     {
-        feed(&mut lns, ControlMessage::zlb(0x1111, 1, 1), 1, fsr_ns + 1);
-        out = control(&mut lns);
+        from_lac(
+            &mut lns,
+            now,
+            ControlMessage::zlb(0x1111, 1, 1),
+            1,
+            fsr_ns + 1,
+        );
+        out = sent_control(&mut lns);
     }
     let fsq = out
         .iter()
@@ -1037,8 +1013,9 @@ fn rfc4951_fsq_stale() {
         session_id: 0x0d0d,
         remote_session_id: 0x0a0a,
     }];
-    feed(
+    from_lac(
         &mut lns,
+        now,
         ControlMessage::fsr(0x1111, &r),
         1,
         fsq.header.ns + 1,
@@ -1060,47 +1037,20 @@ fn rfc4951_fsq_stale() {
 fn rfc4951_discard_before_reset() {
     use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     let now = Instant::now();
-    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
-    c.common.restore = vec![RestoredTunnel {
-        local_id: 0x1111,
-        peer_id: 0x2222,
-        peer: addr(LAC),
-        local: None,
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
-            data: true,
-            recovery_time_ms: 0,
-        },
-        sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: Some(UnsureSessions::All),
-    }];
-    let mut lns = Lns::new(c, now).unwrap();
-    let control = |lns: &mut Lns| -> Vec<ControlMessage<'static>> {
-        std::iter::from_fn(|| lns.poll_transmit())
-            .filter_map(|x| match Message::parse(&x.payload) {
-                Ok(Message::Control(m)) => Some(m.into_owned()),
-                _ => None,
-            })
-            .collect()
-    };
-    let feed = |lns: &mut Lns, at: Instant, mut m: ControlMessage<'static>, ns: u16, nr: u16| {
-        (m.header.ns, m.header.nr) = (ns, nr);
-        let b = Message::Control(m).to_vec();
-        let _ = lns.handle_datagram(at, addr(LAC), addr(BACKUP), &b);
-    };
-    let via = control(&mut lns)
+    let mut lns = restored_backup(now, UnsureSessions::All);
+    let via = sent_control(&mut lns)
         .pop()
         .and_then(|m| m.assigned_tunnel_id())
         .expect("recovery SCCRQ");
     // A HELLO of the LAC on the old tunnel, before the reset.
-    feed(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
+    from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
     let mut t = now;
     let mut on_old = Vec::new();
     for _ in 0..3 {
         t += Duration::from_millis(500);
         lns.handle_timeout(t);
         on_old.extend(
-            control(&mut lns)
+            sent_control(&mut lns)
                 .into_iter()
                 .filter(|m| m.header.tunnel_id == 0x2222),
         );
@@ -1112,10 +1062,10 @@ fn rfc4951_discard_before_reset() {
             telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
         ),
     );
-    feed(&mut lns, t, sccrp, 0, 1);
-    let _ = control(&mut lns);
-    feed(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
-    let fsq = control(&mut lns)
+    from_lac(&mut lns, t, sccrp, 0, 1);
+    let _ = sent_control(&mut lns);
+    from_lac(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = sent_control(&mut lns)
         .into_iter()
         .find(|m| m.message_type() == Some(MessageType::FSQ))
         .expect("FSQ");
