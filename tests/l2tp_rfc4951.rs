@@ -1074,3 +1074,43 @@ fn rfc4951_discard_before_reset() {
         (0x2222, 7, 3)
     );
 }
+
+/// rfc4951-tie-breaker-scope: a recovering LNS whose recovery tunnel to the LAC still waits for
+/// its SCCRP gets an ordinary SCCRQ from the LAC (a new tunnel) with a Tie Breaker: whichever
+/// Tie Breaker is lower, the ordinary SCCRQ is answered (a new tunnel) and the recovery goes on
+/// (its SCCRP answered with SCCCN). RFC 4951 3.2.1: "When Tie Breaker AVP is used in a non
+/// recovery tunnel, the scope of the tie breaker AVP's action MUST only be within non recovery
+/// tunnels. Therefore, losing a tie against a non recovery tunnel MUST NOT result in termination
+/// of any recovery tunnel."
+#[test]
+fn rfc4951_tie_breaker_scope() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::AvpValue;
+    for theirs in [0u64, u64::MAX] {
+        let now = Instant::now();
+        let mut lns = restored_backup(now, UnsureSessions::All);
+        let via = sent_control(&mut lns)
+            .pop()
+            .and_then(|m| m.assigned_tunnel_id())
+            .expect("recovery SCCRQ");
+        let plain = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3)
+            .with(Avp::optional(AvpValue::TieBreaker(theirs)));
+        from_lac(&mut lns, now, plain, 0, 0);
+        let out = sent_control(&mut lns);
+        assert!(
+            out.iter()
+                .any(|m| m.message_type() == Some(MessageType::SCCRP)
+                    && m.header.tunnel_id == 0x0404),
+            "Tie Breaker {theirs}: the ordinary SCCRQ answered: {out:?}"
+        );
+        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+        from_lac(&mut lns, now, sccrp, 0, 1);
+        let out = sent_control(&mut lns);
+        assert!(
+            out.iter()
+                .any(|m| m.message_type() == Some(MessageType::SCCCN)
+                    && m.header.tunnel_id == 0x0303),
+            "Tie Breaker {theirs}: the recovery goes on: {out:?}"
+        );
+    }
+}

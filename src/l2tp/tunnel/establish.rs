@@ -292,10 +292,21 @@ impl Core {
             self.refuse_sccrq(now, from, Some(to), &c, rc, None);
             return Err(err);
         }
+        // RFC 4951 3.2.1: "When Tie Breaker AVP is used in a non recovery tunnel, the scope of
+        // the tie breaker AVP's action MUST only be within non recovery tunnels. Therefore, losing
+        // a tie against a non recovery tunnel MUST NOT result in termination of any recovery
+        // tunnel": our recovery tunnels take no part in this tie.
         let ours = self
             .tunnels
             .values()
-            .find(|t| t.peer.ip() == from.ip() && t.state == TunnelState::WaitCtlReply)
+            .find(|t| {
+                t.peer.ip() == from.ip()
+                    && t.state == TunnelState::WaitCtlReply
+                    && !t
+                        .recovery
+                        .as_deref()
+                        .is_some_and(super::recovery::Recovery::is_recovery_tunnel)
+            })
             .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
         match ours {
             Some((our_tid, tb)) => self.tie_break(from, to, c, our_tid, tb),
