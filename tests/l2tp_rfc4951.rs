@@ -774,8 +774,8 @@ fn rfc4951_recovery_no_fc() {
 
 /// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
 /// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
-/// the LAC advertised the D bit only.
-fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
+/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
+fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
     let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
     c.common.restore = vec![RestoredTunnel {
         local_id: 0x1111,
@@ -783,7 +783,7 @@ fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
         peer: addr(LAC),
         local: None,
         peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
+            control: lac_c,
             data: true,
             recovery_time_ms: 0,
         },
@@ -791,6 +791,11 @@ fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
         recover: Some(recover),
     }];
     Lns::new(c, now).unwrap()
+}
+
+/// [`restored_backup_with`], the LAC without the C bit.
+fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
+    restored_backup_with(now, recover, false)
 }
 
 /// The control messages `lns` sends now.
@@ -1112,5 +1117,55 @@ fn rfc4951_tie_breaker_scope() {
                     && m.header.tunnel_id == 0x0303),
             "Tie Breaker {theirs}: the recovery goes on: {out:?}"
         );
+    }
+}
+
+/// rfc4951-double-failover: the LNS recovers the tunnel while the LAC (which advertised the C
+/// bit) recovers it too: the two recovery SCCRQs' Tie Breakers decide. The LAC's with a higher
+/// Tie Breaker than ours is discarded and our recovery goes on; the LAC's with a lower one wins:
+/// the LNS answers it as the remote endpoint (SCCRP with the Suggested Control Sequence) and its
+/// own recovery tunnel goes. RFC 4951 3.2.1: "An endpoint MUST use the Tie Breaker AVP ... in
+/// the setup of the recovery tunnel to ensure that only a single recovery tunnel (when both
+/// endpoints have simultaneous failover) is established to recover an old tunnel. The tunnel
+/// that wins the tie is used to decide the suggested Ns and Nr values on the recovered tunnel.
+/// Therefore, the endpoint that loses the tie, should reset the Ns and Nr values (Section 3.2.2)
+/// as if it were a remote endpoint" (Appendix B).
+#[test]
+fn rfc4951_double_failover() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    for lac_wins in [false, true] {
+        let now = Instant::now();
+        let mut lns = restored_backup_with(now, UnsureSessions::All, true);
+        let ours = sent_control(&mut lns).pop().expect("recovery SCCRQ");
+        let our_tb = ours.tie_breaker().expect("Tie Breaker");
+        let theirs = if lac_wins {
+            our_tb.saturating_sub(1)
+        } else {
+            our_tb.saturating_add(1)
+        };
+        let lac_recovery = ControlMessage::sccrq(0x0505, b"lac".as_slice(), 3)
+            .with(Avp::mandatory(AvpValue::TunnelRecovery(TunnelRecovery {
+                tunnel_id: 0x2222,
+                remote_tunnel_id: 0x1111,
+            })))
+            .with(Avp::optional(AvpValue::TieBreaker(theirs)));
+        from_lac(&mut lns, now, lac_recovery, 0, 0);
+        let out = sent_control(&mut lns);
+        let answered = out
+            .iter()
+            .find(|m| m.message_type() == Some(MessageType::SCCRP) && m.header.tunnel_id == 0x0505);
+        assert_eq!(answered.is_some(), lac_wins, "{out:?}");
+        if let Some(sccrp) = answered {
+            assert!(sccrp.suggested_control_sequence().is_some(), "{sccrp:?}");
+        }
+        // Our SCCRP from the LAC (had it answered ours) resumes nothing once we lost.
+        let via = ours.assigned_tunnel_id().unwrap();
+        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+        from_lac(&mut lns, now, sccrp, 0, 1);
+        let scccn = sent_control(&mut lns)
+            .into_iter()
+            .any(|m| m.message_type() == Some(MessageType::SCCCN) && m.header.tunnel_id == 0x0303);
+        assert_eq!(scccn, !lac_wins);
     }
 }

@@ -304,6 +304,28 @@ impl Core {
             return Err(err);
         }
         let old = rec.remote_tunnel_id;
+        if let Some(&Recovery::Recovering { via, .. }) =
+            self.tunnels.get(&old).and_then(|t| t.recovery.as_deref())
+        {
+            // RFC 4951 3.2.1 and Appendix B, both endpoints recovering the old tunnel at once:
+            // the Tie Breakers of the two recovery SCCRQs (RFC 2661 4.4.3: the lower wins, one
+            // without loses) decide the recovery tunnel. We win: theirs is discarded (they answer
+            // ours). We lose: ours goes silently and we answer theirs "as if it were a remote
+            // endpoint", suggesting the sequence of our old channel.
+            let ours = self.tunnels.get(&via).and_then(|t| t.tie_breaker);
+            let we_win = match (ours, c.tie_breaker()) {
+                (Some(ours), Some(theirs)) => ours <= theirs,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if we_win {
+                return Err(InputError::Unexpected(Unexpected::TieBreakerLost));
+            }
+            self.hold_silently(now, via);
+            if let Some(t) = self.tunnels.get_mut(&old) {
+                t.recovery = None;
+            }
+        }
         self.answer_recovery(now, from, to, c, old)
     }
 

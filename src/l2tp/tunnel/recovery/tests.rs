@@ -538,3 +538,48 @@ fn fsr_non_zero_keeps_the_session() {
     assert!(c.tunnels[&7].sessions.contains_key(&1));
     assert_eq!(c.stats.sessions_cleared_by_fsr, 0);
 }
+
+/// RFC 4951 3.2.1 and Appendix B, double failover: while we recover tunnel 7, the peer's own
+/// recovery SCCRQ for it arrives. Without a Tie Breaker (or with a higher one) it loses: it is
+/// discarded, nothing sent, our recovery goes on. With a lower one it wins: our recovery tunnel
+/// goes silently and we answer theirs as the remote endpoint (SCCRP with the Suggested Control
+/// Sequence). "An endpoint MUST use the Tie Breaker AVP ... to ensure that only a single
+/// recovery tunnel (when both endpoints have simultaneous failover) is established"; "the
+/// endpoint that loses the tie, should reset the Ns and Nr values (Section 3.2.2) as if it were
+/// a remote endpoint."
+#[test]
+fn double_failover_tie_breaker() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    let via = c.start_recovery(now, 7, UnsureSessions::All).unwrap();
+    let _ = sent(&mut c);
+    // No Tie Breaker: theirs loses.
+    assert!(
+        c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+            .is_err()
+    );
+    assert!(sent(&mut c).is_empty());
+    assert!(matches!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(Recovery::Recovering { via: v, .. }) if *v == via
+    ));
+    // Tie Breaker 0: theirs wins.
+    let m = ControlMessage::sccrq(301, b"lac".as_slice(), 3)
+        .with(Avp::mandatory(AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 70,
+            remote_tunnel_id: 7,
+        })))
+        .with(Avp::optional(AvpValue::TieBreaker(0)));
+    c.handle_datagram(now, peer(), local, &Message::Control(m).to_vec())
+        .unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].message_type(), Some(MessageType::SCCRP));
+    assert_eq!(out[0].header.tunnel_id, 301);
+    assert!(out[0].suggested_control_sequence().is_some());
+    assert!(matches!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(Recovery::Answering { .. })
+    ));
+    assert!(c.tunnels[&via].recovery.is_none(), "ours dropped");
+}
