@@ -36,7 +36,10 @@
 //!   acknowledged and it has every message the peer sent on the recovery tunnel (so a StopCCN
 //!   still to come is not missed), and on StopCCN Result 3 tries again with a new recovery tunnel,
 //!   up to [`MAX_RECOVERY_ATTEMPTS`] in all, whose SCCRP suggests the numbers the peer has now.
-//!   RFC 4951 does not cover two recoveries of one tunnel at once; this is our reading.
+//!   RFC 4951 does not cover two recoveries of one tunnel from one peer at once; this is our
+//!   reading. Both endpoints recovering one tunnel at once (3.2.1, Appendix B) is the Tie
+//!   Breakers' call: the loser drops its recovery tunnel and answers the winner's as the remote
+//!   endpoint; an ordinary SCCRQ's Tie Breaker is never weighed against a recovery tunnel.
 //! * Sessions: the failed endpoint sends FSQ for the sessions it is unsure of (all, or a list:
 //!   [`UnsureSessions`]), one Failover Session State each; the peer answers FSR with its Session
 //!   ID of each session, 0 for a session it does not have; such a session is cleared locally
