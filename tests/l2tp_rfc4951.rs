@@ -50,9 +50,10 @@ fn common(seed: u64, control: bool, recovery: Duration) -> Config {
         challenge: secret,
         hide_avps: secret,
         max_retries: 10,
+        // RFC 4951 5.1: "When the C bit is not set, ... the D bit MUST be set."
         failover: Some(FailoverConfig {
             control,
-            data: false,
+            data: !control,
             recovery_time: recovery,
         }),
         ..Default::default()
@@ -158,6 +159,33 @@ fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> W
     }
 }
 
+/// Starts at `BACKUP`, in `sim`, the LNS of `cfg` holding the crashed primary's tunnel (its
+/// `ids`: LAC tid, LNS tid, sessions) restored from the tunnel's identity only, recovering it
+/// (FSQ about every session); the LAC had advertised the D bit only.
+fn add_backup(sim: &mut Sim, mut cfg: LnsConfig, ids: &(u16, u16, Vec<(u16, u16)>)) -> NodeId {
+    let (lac_tid, lns_tid, sessions) = ids;
+    cfg.common.restore = vec![RestoredTunnel {
+        local_id: *lns_tid,
+        peer_id: *lac_tid,
+        peer: addr(LAC),
+        local: Some(addr(BACKUP)),
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: false,
+            data: true,
+            recovery_time_ms: 5000,
+        },
+        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
+        recover: Some(UnsureSessions::All),
+    }];
+    let t = sim.now();
+    sim.add_node(
+        "backup",
+        &[addr(BACKUP)],
+        None,
+        Box::new(Lns::new(cfg, t).unwrap()),
+    )
+}
+
 /// rfc4951-cc-resume, rfc4951-scs-sccrp, rfc4951-fsq-fsr, rfc4951-fsq-answer: over the seeds, the
 /// LAC answers the recovery with the Suggested Control Sequence and the recovered LNS's first
 /// message on the old tunnel (its FSQ) carries exactly those Ns and Nr; the old tunnel resumes
@@ -178,7 +206,8 @@ fn run_seed(seed: u64) {
         LinkConfig::lossy(0.1, 0.05, 0.05),
         Duration::from_secs(60),
     );
-    let (lac_tid, lns_tid, sessions) = ids(&w.sim);
+    let tunnel = ids(&w.sim);
+    let (lac_tid, lns_tid, sessions) = tunnel.clone();
     assert_eq!(sessions.len(), 3, "seed {seed}");
     let crash_at = w.sim.elapsed();
     w.sim.crash(w.primary);
@@ -199,26 +228,10 @@ fn run_seed(seed: u64) {
     w.sim.run_for(Duration::from_secs(5));
     let _ = lac_events(&mut w.sim, w.lac);
     // The backup starts with the tunnel's identity (ids, peer, sessions) and recovers it.
-    let mut bc = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
-    bc.common.restore = vec![RestoredTunnel {
-        local_id: lns_tid,
-        peer_id: lac_tid,
-        peer: addr(LAC),
-        local: Some(addr(BACKUP)),
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: false,
-            data: false,
-            recovery_time_ms: 5000,
-        },
-        sessions: sessions.iter().map(|&(l, n)| (n, l)).collect(),
-        recover: Some(UnsureSessions::All),
-    }];
-    let t = w.sim.now();
-    let backup = w.sim.add_node(
-        "backup",
-        &[addr(BACKUP)],
-        None,
-        Box::new(Lns::new(bc, t).unwrap()),
+    let backup = add_backup(
+        &mut w.sim,
+        lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60))),
+        &tunnel,
     );
     w.sim.run_for(Duration::from_secs(60));
     let lac_events = lac_events(&mut w.sim, w.lac);
@@ -385,9 +398,14 @@ fn rfc4951_wait_recovery_time() {
     );
 }
 
-/// rfc4951-tr-refused: a recovery SCCRQ naming a tunnel the LAC does not have is refused with
-/// StopCCN (Result 2 / Error 3) and keeps no state; so is one for a tunnel whose LNS did not
-/// advertise the C bit. The recovering LNS reports the recovery failed and clears the old tunnel.
+/// rfc4951-tr-refused, rfc4951-recovery-fail-clear: a recovery SCCRQ naming a tunnel the LAC
+/// does not have is refused with StopCCN (Result 2 / Error 3) and keeps no state; so is one for a
+/// tunnel whose LNS did not advertise the C bit. The recovering LNS reports the recovery failed
+/// and clears the old tunnel silently (nothing sent on it). RFC 4951 3.2.1: "It MUST terminate
+/// the recovery tunnel if: The Recover Tunnel ID or the Recover Remote Tunnel ID is unknown. The
+/// active or remote endpoint (prior to failover) had not indicated that it was failover
+/// capable"; "if the recovery endpoint could not establish the recovery tunnel, then it MUST
+/// silently clear the old tunnel and sessions within".
 #[test]
 fn rfc4951_tr_refused() {
     for control in [true, false] {
@@ -419,6 +437,7 @@ fn rfc4951_tr_refused() {
             bc.common.restore[0].peer_id = lac_tid2;
             bc.common.restore[0].sessions = sessions2.iter().map(|&(l, n)| (n, l)).collect();
         }
+        let bc_peer_id = bc.common.restore[0].peer_id;
         let t = w.sim.now();
         let backup = w.sim.add_node(
             "backup",
@@ -444,6 +463,14 @@ fn rfc4951_tr_refused() {
             ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
             "{ev:?}"
         );
+        assert_eq!(w.sim.node_mut::<Lns>(backup).stats().recoveries_failed, 1);
+        let on_old: Vec<_> = control_messages(&w.sim)
+            .into_iter()
+            .filter(|m| m.1 == addr(BACKUP) && m.3.tunnel_recovery().is_none())
+            .filter(|m| !m.3.is_zlb() && m.3.message_type() != Some(MessageType::SCCRQ))
+            .filter(|m| m.3.header.tunnel_id == bc_peer_id)
+            .collect();
+        assert!(on_old.is_empty(), "silently: {on_old:?}");
     }
 }
 
@@ -477,9 +504,13 @@ fn world_without_c_bit() -> World {
     }
 }
 
-/// rfc4951-tr-sccrq: the recovering endpoint opens a recovery tunnel whose SCCRQ carries Tunnel
-/// Recovery (its own and the peer's Tunnel IDs of the old tunnel) and its Failover Capability, and
-/// sends nothing on the old tunnel (no message with the peer's old Tunnel ID) while unanswered.
+/// rfc4951-tr-sccrq, rfc4951-tie-breaker: the recovering endpoint opens a recovery tunnel whose
+/// SCCRQ carries Tunnel Recovery (its own and the peer's Tunnel IDs of the old tunnel) and a Tie
+/// Breaker, and sends nothing on the old tunnel (no message with the peer's old Tunnel ID) while
+/// unanswered. RFC
+/// 4951 3.2.1: "The SCCRQ for Recovery tunnel MUST include the Tunnel Recovery AVP"; "The
+/// recovery tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP messages";
+/// "An endpoint MUST use the Tie Breaker AVP ... in the setup of the recovery tunnel".
 #[test]
 fn rfc4951_tr_sccrq() {
     let now = Instant::now();
@@ -513,8 +544,13 @@ fn rfc4951_tr_sccrq() {
         assert_eq!(m.header.tunnel_id, 0, "nothing on the old tunnel: {m:?}");
         let tr = m.tunnel_recovery().unwrap();
         assert_eq!((tr.tunnel_id, tr.remote_tunnel_id), (0x1111, 0x2222));
-        let fc = m.failover_capability().unwrap();
-        assert!(fc.control && fc.recovery_time_ms == 60_000, "{fc:?}");
+        assert_eq!(m.failover_capability(), None, "{m:?}");
+        assert!(
+            m.avps
+                .iter()
+                .any(|a| a.key() == (0, telcp::l2tp::wire::AvpType::TIE_BREAKER)),
+            "{m:?}"
+        );
     }
     let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
     assert!(
@@ -566,7 +602,570 @@ fn rfc4951_fc_advertised() {
             assert!(!avp.unwrap().mandatory, "M=0");
             let fc = m.failover_capability().unwrap();
             assert_eq!((fc.control, fc.recovery_time_ms), want);
-            assert!(!fc.data);
+            assert_eq!(fc.data, !fc.control, "the D bit when the C bit is clear");
         }
+    }
+}
+
+/// rfc4951-fc-c-or-d: RFC 4951 5.1: "The Failover Capability AVP MUST NOT be sent with C bit and
+/// D bit cleared." A LAC or LNS configured with neither bit is refused at construction
+/// (`ConfigField::FailoverCapability`); the C bit alone or the D bit alone is taken, and an
+/// endpoint without the C bit advertises the D bit ("When the C bit is not set ... the D bit MUST
+/// be set").
+#[test]
+fn rfc4951_fc_c_or_d() {
+    use telcp::l2tp::{ConfigError, ConfigField};
+    let now = Instant::now();
+    for (control, data, ok) in [
+        (false, false, false),
+        (true, false, true),
+        (false, true, true),
+    ] {
+        let mut c = common(3 * 22, true, Duration::from_secs(1));
+        c.failover = Some(FailoverConfig {
+            control,
+            data,
+            recovery_time: Duration::from_secs(1),
+        });
+        let mut lc = LacConfig::new(addr(PRIMARY));
+        lc.common = c.clone();
+        let lac = Lac::new(lc, now).map(|_| ());
+        let lns = Lns::new(lns_cfg(c), now).map(|_| ());
+        let want = if ok {
+            Ok(())
+        } else {
+            Err(ConfigError::OutOfRange(ConfigField::FailoverCapability))
+        };
+        assert_eq!(lac, want, "LAC C {control} D {data}");
+        assert_eq!(lns, want, "LNS C {control} D {data}");
+    }
+}
+
+type Trace = Vec<(Duration, SocketAddr, SocketAddr, ControlMessage<'static>)>;
+
+/// A LAC with two sessions to the primary LNS, the primary crashing and a backup recovering the
+/// tunnel (RFC 4951, FSQ about every session) over a loss-free link: the control messages before
+/// the crash and after it.
+fn recovery_trace(seed: u64) -> (Trace, Trace) {
+    let mut w = world(seed, 2, LinkConfig::default(), Duration::from_secs(60));
+    let tunnel = ids(&w.sim);
+    let before = control_messages(&w.sim);
+    w.sim.crash(w.primary);
+    let backup = add_backup(
+        &mut w.sim,
+        lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60))),
+        &tunnel,
+    );
+    let crashed_at = w.sim.elapsed();
+    w.sim.run_for(Duration::from_secs(30));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { .. })),
+        "seed {seed}: {ev:?}"
+    );
+    let _ = lns_events(&mut w.sim, backup);
+    let after = control_messages(&w.sim)
+        .into_iter()
+        .filter(|m| m.0 >= crashed_at)
+        .collect();
+    (before, after)
+}
+
+/// rfc4951-fc-placement, rfc4951-tr-placement, rfc4951-scs-placement, rfc4951-fss-placement,
+/// rfc4951-fsq-nonempty: over a whole tunnel life with a recovery (plain, and with hidden AVPs),
+/// each RFC 4951 AVP appears only in the messages the RFC allows, and every FSQ carries at least
+/// one Failover Session State. RFC 4951 5.1: the Failover Capability "MUST NOT be included in
+/// any control message other than SCCRQ and SCCRP messages"; 5.2: Tunnel Recovery "MUST NOT be
+/// included in any control message other than the SCCRQ message when establishing a Recovery
+/// Tunnel"; 5.3: the Suggested Control Sequence "MUST NOT be included in any control message
+/// other than the SCCRP message when establishing a Recovery Tunnel"; 5.4: "An FSS AVP MUST NOT
+/// be used in any message other than FSQ and FSR messages"; 3.3: "An FSQ message MUST include at
+/// least one FSS AVP."
+#[test]
+fn rfc4951_fc_placement() {
+    use telcp::l2tp::wire::AvpType as T;
+    for seed in [2u64, 1] {
+        let (before, after) = recovery_trace(seed);
+        let (mut fc, mut tr, mut scs, mut fss) = (0, 0, 0, 0);
+        for (_, _, _, m) in before.iter().chain(after.iter()) {
+            let mt = m.message_type();
+            let has = |t: T| m.avps.iter().filter(|a| a.key() == (0, t)).count();
+            if has(T::FAILOVER_CAPABILITY) > 0 {
+                fc += 1;
+                assert!(
+                    matches!(mt, Some(MessageType::SCCRQ | MessageType::SCCRP)),
+                    "{m:?}"
+                );
+            }
+            if has(T::TUNNEL_RECOVERY) > 0 {
+                tr += 1;
+                assert_eq!(mt, Some(MessageType::SCCRQ), "{m:?}");
+            }
+            if has(T::SUGGESTED_CONTROL_SEQUENCE) > 0 {
+                scs += 1;
+                assert_eq!(mt, Some(MessageType::SCCRP), "{m:?}");
+                assert!(m.tunnel_recovery().is_none());
+            }
+            if has(T::FAILOVER_SESSION_STATE) > 0 {
+                fss += 1;
+                assert!(
+                    matches!(mt, Some(MessageType::FSQ | MessageType::FSR)),
+                    "{m:?}"
+                );
+            }
+            if mt == Some(MessageType::FSQ) {
+                assert!(has(T::FAILOVER_SESSION_STATE) >= 1, "{m:?}");
+            }
+        }
+        assert!(fc > 0 && tr > 0 && scs > 0 && fss > 0, "seed {seed}");
+    }
+}
+
+/// rfc4951-recovery-no-fc, rfc4951-tr-flags, rfc4951-scs-m0, rfc4951-fsq-m0: the AVPs of a
+/// recovery as they cross the wire (a plain run and one with hidden AVPs):
+///
+/// * RFC 4951 3.2.1: "The recovery tunnel MUST NOT include the Failover Capability AVP in its
+///   SCCRQ or SCCRP messages" (the old tunnel's SCCRQ and SCCRP carried it, 3.1);
+/// * 5.2, Tunnel Recovery: "This AVP MUST not be hidden (the H-bit is set to 0). The AVP is
+///   mandatory (the M-bit is set to 1)";
+/// * 5.3, Suggested Control Sequence: "The AVP is not mandatory (the M-bit is set to 0)";
+/// * 4.1 and 4.2, FSQ and FSR: "The M-bit on the Message Type AVP for this control message MUST
+///   be set to 0"; 5.4, Failover Session State: "The AVP is mandatory (the M-bit is set to 1)".
+#[test]
+fn rfc4951_recovery_no_fc() {
+    // Seed 2: no secret; seed 1: a secret, challenges and hidden AVPs.
+    for seed in [2u64, 1] {
+        let (before, after) = recovery_trace(seed);
+        for mt in [MessageType::SCCRQ, MessageType::SCCRP] {
+            let m = before.iter().find(|m| m.3.message_type() == Some(mt));
+            assert!(
+                m.unwrap().3.failover_capability().is_some(),
+                "seed {seed}: the old tunnel's {mt} has it"
+            );
+        }
+        let find = |f: &dyn Fn(&ControlMessage<'static>) -> bool| {
+            after
+                .iter()
+                .find(|m| f(&m.3))
+                .map(|m| m.3.clone())
+                .unwrap_or_else(|| panic!("seed {seed}: not on the wire"))
+        };
+        let avp = |m: &ControlMessage<'static>, t: telcp::l2tp::wire::AvpType| {
+            m.avps.iter().find(|a| a.key() == (0, t)).cloned().unwrap()
+        };
+        use telcp::l2tp::wire::AvpType as T;
+        let sccrq = find(&|m| m.tunnel_recovery().is_some());
+        assert_eq!(sccrq.message_type(), Some(MessageType::SCCRQ));
+        assert_eq!(sccrq.failover_capability(), None, "seed {seed}: {sccrq:?}");
+        let tr = avp(&sccrq, T::TUNNEL_RECOVERY);
+        assert!(tr.mandatory && !tr.hidden, "seed {seed}: {tr:?}");
+        let sccrp = find(&|m| m.suggested_control_sequence().is_some());
+        assert_eq!(sccrp.message_type(), Some(MessageType::SCCRP));
+        assert_eq!(sccrp.failover_capability(), None, "seed {seed}: {sccrp:?}");
+        assert!(!avp(&sccrp, T::SUGGESTED_CONTROL_SEQUENCE).mandatory);
+        for mt in [MessageType::FSQ, MessageType::FSR] {
+            let m = find(&|m| m.message_type() == Some(mt));
+            assert!(!m.avps[0].mandatory, "seed {seed}: {mt} Message Type M=0");
+            assert!(avp(&m, T::FAILOVER_SESSION_STATE).mandatory, "seed {seed}");
+        }
+    }
+}
+
+/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
+/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
+/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
+fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
+    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: lac_c,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: Some(recover),
+    }];
+    Lns::new(c, now).unwrap()
+}
+
+/// [`restored_backup_with`], the LAC without the C bit.
+fn restored_backup(now: Instant, recover: UnsureSessions) -> Lns {
+    restored_backup_with(now, recover, false)
+}
+
+/// The control messages `lns` sends now.
+fn sent_control(lns: &mut Lns) -> Vec<ControlMessage<'static>> {
+    std::iter::from_fn(|| lns.poll_transmit())
+        .filter_map(|x| match Message::parse(&x.payload) {
+            Ok(Message::Control(m)) => Some(m.into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `m` from the LAC to `lns` at `at`, numbered `ns`, `nr`.
+fn from_lac(lns: &mut Lns, at: Instant, mut m: ControlMessage<'static>, ns: u16, nr: u16) {
+    (m.header.ns, m.header.nr) = (ns, nr);
+    let b = Message::Control(m).to_vec();
+    let _ = lns.handle_datagram(at, addr(LAC), addr(BACKUP), &b);
+}
+
+/// rfc4951-scs-absent: the recovering endpoint takes an SCCRP without Suggested Control Sequence
+/// (SCCCN, no StopCCN) and resumes the old tunnel at Ns 0, Nr 0: its FSQ goes out so numbered.
+/// RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control Sequence (SCS)
+/// AVP in the SCCRP then it MUST reset the Ns and Nr values to zero"; 5.3: "When this AVP is not
+/// sent in an SCCRP or not present in an incoming SCCRP, the Ns and Nr values for the recovered
+/// tunnel are set to zero."
+#[test]
+fn rfc4951_scs_absent() {
+    let now = Instant::now();
+    let mut lns = restored_backup(now, UnsureSessions::All);
+    let sccrq = sent_control(&mut lns).pop().expect("recovery SCCRQ");
+    let via = sccrq.assigned_tunnel_id().unwrap();
+    // The LAC's SCCRP, its recovery tunnel 0x0303, no Suggested Control Sequence.
+    let mut sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+    (sccrp.header.ns, sccrp.header.nr) = (0, 1);
+    let bytes = Message::Control(sccrp).to_vec();
+    lns.handle_datagram(now, addr(LAC), addr(BACKUP), &bytes)
+        .unwrap();
+    let out = sent_control(&mut lns);
+    assert!(
+        out.iter()
+            .any(|m| m.message_type() == Some(MessageType::SCCCN) && m.header.tunnel_id == 0x0303),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+        "{out:?}"
+    );
+    // The LAC acknowledges the SCCCN: the old tunnel resumes at 0/0, its FSQ first.
+    let zlb = Message::Control(ControlMessage::zlb(via, 1, 2)).to_vec();
+    lns.handle_datagram(now, addr(LAC), addr(BACKUP), &zlb)
+        .unwrap();
+    let fsq = sent_control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ on the recovered tunnel");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 0, 0)
+    );
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })),
+        "{ev:?}"
+    );
+}
+
+/// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
+/// tunnel plan, no secret in its configuration) authenticates the recovery tunnel with that same
+/// password: it answers the recovering LNS's Challenge with it and challenges the LNS in its
+/// SCCRP, and the recovery completes; a recovering LNS with another secret recovers nothing.
+/// RFC 4951 3.2.1: "To authenticate a peer endpoint during recovery tunnel establishment, an
+/// endpoint MUST follow the procedure described in either [L2TPv2] Section 5.1.1 ... It MUST use
+/// the same secret that was used to authenticate the old tunnel."
+#[test]
+fn rfc4951_recovery_secret() {
+    use telcp::l2tp::lac::PlanEndpoint;
+    use telcp::l2tp::{CallRequest, TunnelPlan};
+    for (backup_secret, recovers) in [(&b"plan secret"[..], true), (&b"another"[..], false)] {
+        let now = Instant::now();
+        let mut sim = Sim::new(31, now);
+        let mut lc = LacConfig::new(addr(PRIMARY));
+        lc.common = common(3 * 30, false, Duration::from_secs(5));
+        assert!(lc.common.secret.is_none());
+        lc.advertise_load_balance = false;
+        lc.idle_tunnel_timeout = None;
+        let lac = sim.add_node(
+            "lac",
+            &[addr(LAC)],
+            None,
+            Box::new(Lac::new(lc, now).unwrap()),
+        );
+        let lns_common = |seed: u64, secret: &[u8]| {
+            let mut c = common(seed, true, Duration::from_secs(60));
+            c.secret = Some(secret.to_vec());
+            c.challenge = true;
+            c
+        };
+        let primary = sim.add_node(
+            "primary",
+            &[addr(PRIMARY)],
+            None,
+            Box::new(Lns::new(lns_cfg(lns_common(3 * 30 + 1, b"plan secret")), now).unwrap()),
+        );
+        let plan = TunnelPlan::new(vec![
+            PlanEndpoint::new(addr(PRIMARY)).password(b"plan secret".to_vec()),
+        ])
+        .unwrap();
+        let t = sim.now();
+        let call = sim
+            .node_mut::<Lac>(lac)
+            .open_call(t, CallRequest::with_plan(plan))
+            .unwrap();
+        sim.run_for(Duration::from_secs(10));
+        assert!(sim.node_mut::<Lac>(lac).session_of(call).is_some());
+        let tunnel = ids(&sim);
+        sim.crash(primary);
+        let crashed_at = sim.elapsed();
+        let _backup = add_backup(
+            &mut sim,
+            lns_cfg(lns_common(3 * 30 + 2, backup_secret)),
+            &tunnel,
+        );
+        sim.run_for(Duration::from_secs(30));
+        let ev = lac_events(&mut sim, lac);
+        let recovered = ev
+            .iter()
+            .any(|e| matches!(e, Event::TunnelRecovered { .. }));
+        assert_eq!(recovered, recovers, "secret {backup_secret:?}: {ev:?}");
+        // The LAC's recovery SCCRP answered the Challenge and challenged back.
+        let sccrp = control_messages(&sim)
+            .into_iter()
+            .filter(|m| m.0 >= crashed_at)
+            .find(|m| m.1 == addr(LAC) && m.3.message_type() == Some(MessageType::SCCRP))
+            .expect("the LAC's recovery SCCRP")
+            .3;
+        assert!(sccrp.challenge_response().is_some(), "{sccrp:?}");
+        assert!(sccrp.challenge().is_some(), "{sccrp:?}");
+    }
+}
+
+/// rfc4951-fsq-stale, rfc4951-fsr-nonzero: the recovered LNS (the old tunnel reset to 0/0 by an
+/// SCCRP without Suggested Control Sequence) gets an FSQ naming its session with another peer
+/// Session ID: it answers 0 in its FSR, keeps the session and queries it in an FSQ of its own;
+/// the peer's FSR then names it with a non-zero Session ID (not the one the LNS has) and the
+/// session stays. RFC 4951 3.3: "If an FSS AVP is not valid (i.e., session is non-existing or it
+/// is paired with different remote Session ID), then the Session ID field in the FSS AVP in the
+/// FSR MUST be set to zero. When session is discovered to be pairing with mismatching Session
+/// ID, the local session MUST not be cleared, but rather marked stale, to be queried later using
+/// an FSQ message"; on an FSR, clear "the session if the Session ID in the AVP was zero.
+/// Otherwise, it MUST consider the session to be in an established state and recovered."
+#[test]
+fn rfc4951_fsq_stale() {
+    use telcp::l2tp::wire::avp::FailoverSessionState as Fss;
+    let now = Instant::now();
+    let mut lns = restored_backup(now, UnsureSessions::None);
+    let via = sent_control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    from_lac(
+        &mut lns,
+        now,
+        ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3),
+        0,
+        1,
+    );
+    let _ = sent_control(&mut lns);
+    from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let _ = sent_control(&mut lns);
+    // The LAC asks about its session 0x0c0c, paired (it says) with the LNS's 0x0a0a.
+    let q = [Fss {
+        session_id: 0x0c0c,
+        remote_session_id: 0x0a0a,
+    }];
+    from_lac(&mut lns, now, ControlMessage::fsq(0x1111, &q), 0, 0);
+    let out = sent_control(&mut lns);
+    let fsr = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSR))
+        .expect("FSR");
+    assert_eq!(
+        fsr.failover_session_states().collect::<Vec<_>>(),
+        [Fss {
+            session_id: 0,
+            remote_session_id: 0x0c0c
+        }]
+    );
+    let fsr_ns = fsr.header.ns;
+    // The FSQ follows once the window lets it (the LAC acknowledges the FSR).
+    let mut out = out;
+    if !out
+        .iter()
+        .any(|m| m.message_type() == Some(MessageType::FSQ))
+    {
+        from_lac(
+            &mut lns,
+            now,
+            ControlMessage::zlb(0x1111, 1, 1),
+            1,
+            fsr_ns + 1,
+        );
+        out = sent_control(&mut lns);
+    }
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("the stale session queried");
+    assert_eq!(
+        fsq.failover_session_states().collect::<Vec<_>>(),
+        [Fss {
+            session_id: 0x0a0a,
+            remote_session_id: 0x0b0b
+        }]
+    );
+    assert_eq!(lns.session_count(), 1, "kept");
+    // The LAC answers with a non-zero Session ID: the session is recovered, not cleared.
+    let r = [Fss {
+        session_id: 0x0d0d,
+        remote_session_id: 0x0a0a,
+    }];
+    from_lac(
+        &mut lns,
+        now,
+        ControlMessage::fsr(0x1111, &r),
+        1,
+        fsq.header.ns + 1,
+    );
+    assert_eq!(lns.session_count(), 1, "kept");
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::SessionDown { .. })),
+        "{ev:?}"
+    );
+}
+
+/// rfc4951-discard-before-reset: the recovering endpoint silently discards what arrives on the
+/// old tunnel before its control channel reset (the SCCRP of the recovery tunnel): a HELLO of
+/// the LAC there gets no acknowledgement and changes nothing; after the reset the old tunnel
+/// runs on the suggested numbers. RFC 4951 3.2.1: "Any control packet received on the recovered
+/// tunnel before control channel reset (Section 3.2.2) MUST be silently discarded."
+#[test]
+fn rfc4951_discard_before_reset() {
+    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
+    let now = Instant::now();
+    let mut lns = restored_backup(now, UnsureSessions::All);
+    let via = sent_control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    // A HELLO of the LAC on the old tunnel, before the reset.
+    from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
+    let mut t = now;
+    let mut on_old = Vec::new();
+    for _ in 0..3 {
+        t += Duration::from_millis(500);
+        lns.handle_timeout(t);
+        on_old.extend(
+            sent_control(&mut lns)
+                .into_iter()
+                .filter(|m| m.header.tunnel_id == 0x2222),
+        );
+    }
+    assert!(on_old.is_empty(), "nothing answers it: {on_old:?}");
+    // The reset: Suggested Ns 7, Suggested Nr 3 (the HELLO's Ns: the LAC sends it again).
+    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
+        telcp::l2tp::wire::Avp::optional(
+            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
+        ),
+    );
+    from_lac(&mut lns, t, sccrp, 0, 1);
+    let _ = sent_control(&mut lns);
+    from_lac(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = sent_control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 7, 3)
+    );
+}
+
+/// rfc4951-tie-breaker-scope: a recovering LNS whose recovery tunnel to the LAC still waits for
+/// its SCCRP gets an ordinary SCCRQ from the LAC (a new tunnel) with a Tie Breaker: whichever
+/// Tie Breaker is lower, the ordinary SCCRQ is answered (a new tunnel) and the recovery goes on
+/// (its SCCRP answered with SCCCN). RFC 4951 3.2.1: "When Tie Breaker AVP is used in a non
+/// recovery tunnel, the scope of the tie breaker AVP's action MUST only be within non recovery
+/// tunnels. Therefore, losing a tie against a non recovery tunnel MUST NOT result in termination
+/// of any recovery tunnel."
+#[test]
+fn rfc4951_tie_breaker_scope() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::AvpValue;
+    for theirs in [0u64, u64::MAX] {
+        let now = Instant::now();
+        let mut lns = restored_backup(now, UnsureSessions::All);
+        let via = sent_control(&mut lns)
+            .pop()
+            .and_then(|m| m.assigned_tunnel_id())
+            .expect("recovery SCCRQ");
+        let plain = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3)
+            .with(Avp::optional(AvpValue::TieBreaker(theirs)));
+        from_lac(&mut lns, now, plain, 0, 0);
+        let out = sent_control(&mut lns);
+        assert!(
+            out.iter()
+                .any(|m| m.message_type() == Some(MessageType::SCCRP)
+                    && m.header.tunnel_id == 0x0404),
+            "Tie Breaker {theirs}: the ordinary SCCRQ answered: {out:?}"
+        );
+        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+        from_lac(&mut lns, now, sccrp, 0, 1);
+        let out = sent_control(&mut lns);
+        assert!(
+            out.iter()
+                .any(|m| m.message_type() == Some(MessageType::SCCCN)
+                    && m.header.tunnel_id == 0x0303),
+            "Tie Breaker {theirs}: the recovery goes on: {out:?}"
+        );
+    }
+}
+
+/// rfc4951-double-failover: the LNS recovers the tunnel while the LAC (which advertised the C
+/// bit) recovers it too: the two recovery SCCRQs' Tie Breakers decide. The LAC's with a higher
+/// Tie Breaker than ours is discarded and our recovery goes on; the LAC's with a lower one wins:
+/// the LNS answers it as the remote endpoint (SCCRP with the Suggested Control Sequence) and its
+/// own recovery tunnel goes. RFC 4951 3.2.1: "An endpoint MUST use the Tie Breaker AVP ... in
+/// the setup of the recovery tunnel to ensure that only a single recovery tunnel (when both
+/// endpoints have simultaneous failover) is established to recover an old tunnel. The tunnel
+/// that wins the tie is used to decide the suggested Ns and Nr values on the recovered tunnel.
+/// Therefore, the endpoint that loses the tie, should reset the Ns and Nr values (Section 3.2.2)
+/// as if it were a remote endpoint" (Appendix B).
+#[test]
+fn rfc4951_double_failover() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    for lac_wins in [false, true] {
+        let now = Instant::now();
+        let mut lns = restored_backup_with(now, UnsureSessions::All, true);
+        let ours = sent_control(&mut lns).pop().expect("recovery SCCRQ");
+        let our_tb = ours.tie_breaker().expect("Tie Breaker");
+        let theirs = if lac_wins {
+            our_tb.saturating_sub(1)
+        } else {
+            our_tb.saturating_add(1)
+        };
+        let lac_recovery = ControlMessage::sccrq(0x0505, b"lac".as_slice(), 3)
+            .with(Avp::mandatory(AvpValue::TunnelRecovery(TunnelRecovery {
+                tunnel_id: 0x2222,
+                remote_tunnel_id: 0x1111,
+            })))
+            .with(Avp::optional(AvpValue::TieBreaker(theirs)));
+        from_lac(&mut lns, now, lac_recovery, 0, 0);
+        let out = sent_control(&mut lns);
+        let answered = out
+            .iter()
+            .find(|m| m.message_type() == Some(MessageType::SCCRP) && m.header.tunnel_id == 0x0505);
+        assert_eq!(answered.is_some(), lac_wins, "{out:?}");
+        if let Some(sccrp) = answered {
+            assert!(sccrp.suggested_control_sequence().is_some(), "{sccrp:?}");
+        }
+        // Our SCCRP from the LAC (had it answered ours) resumes nothing once we lost.
+        let via = ours.assigned_tunnel_id().unwrap();
+        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3);
+        from_lac(&mut lns, now, sccrp, 0, 1);
+        let scccn = sent_control(&mut lns)
+            .into_iter()
+            .any(|m| m.message_type() == Some(MessageType::SCCCN) && m.header.tunnel_id == 0x0303);
+        assert_eq!(scccn, !lac_wins);
     }
 }

@@ -268,7 +268,7 @@ fn tshark_dissects_rfc4951_and_rfc3145() {
                 tunnel_id: 10,
                 remote_tunnel_id: 20,
             }))),
-        ControlMessage::new(MessageType::SCCRP, 1, 0).with(Avp::mandatory(
+        ControlMessage::new(MessageType::SCCRP, 1, 0).with(Avp::optional(
             V::SuggestedControlSequence(SuggestedControlSequence { ns: 4, nr: 9 }),
         )),
         ControlMessage::fsq(20, &[fss]),
@@ -318,11 +318,13 @@ fn tshark_dissects_rfc4951_and_rfc3145() {
     assert!(lines[0][1].ends_with(",76,77"), "{text}");
     assert!(lines[0][2].ends_with(",12,12"), "{text}");
     assert!(lines[0][3].ends_with(",0,1"), "{text}");
-    assert_eq!(lines[1][..4], ["2", "0,78", "8,12", "1,1"], "{text}");
-    assert_eq!(lines[2][..4], ["21", "0,79", "8,12", "1,1"], "{text}");
+    // Suggested Control Sequence M=0 (RFC 4951 5.3); FSQ and FSR: Message Type M=0 (4.1, 4.2),
+    // Failover Session State M=1 (5.4).
+    assert_eq!(lines[1][..4], ["2", "0,78", "8,12", "1,0"], "{text}");
+    assert_eq!(lines[2][..4], ["21", "0,79", "8,12", "0,1"], "{text}");
     assert_eq!(
         lines[3][..4],
-        ["22", "0,79,79", "8,12,12", "1,1,1"],
+        ["22", "0,79,79", "8,12,12", "0,1,1"],
         "{text}"
     );
     assert_eq!(lines[4][0], "14");

@@ -37,27 +37,21 @@ fn emitted(m: ControlMessage<'_>) -> Vec<u8> {
     Message::Control(m).to_vec()
 }
 
-/// RFC 4951: Failover Capability (M=0, C and D bits, Recovery Time in ms) and Tunnel Recovery
-/// (M=1) in the recovery SCCRQ.
+/// RFC 4951 5.2: "This AVP MUST not be hidden (the H-bit is set to 0). The AVP is mandatory
+/// (the M-bit is set to 1)." The recovery SCCRQ carries Tunnel Recovery (Reserved 16, Recover
+/// Tunnel ID 16 | Reserved 16, Recover Remote Tunnel ID 16 for L2TPv2) and, 3.2.1, "The recovery
+/// tunnel MUST NOT include the Failover Capability AVP in its SCCRQ or SCCRP messages."
 #[test]
 fn recovery_sccrq_field_by_field() {
     let b = vector("recovery_sccrq");
     let c = control(&b);
     assert_eq!(c.message_type(), Some(MessageType::SCCRQ));
-    let fc = c
+    let tr = c
         .avps
         .iter()
-        .find(|a| a.key() == (0, AvpType::FAILOVER_CAPABILITY))
+        .find(|a| a.key() == (0, AvpType::TUNNEL_RECOVERY))
         .unwrap();
-    assert!(!fc.mandatory, "Failover Capability is sent with M=0");
-    assert_eq!(
-        c.failover_capability(),
-        Some(FailoverCapability {
-            control: true,
-            data: true,
-            recovery_time_ms: 5000
-        })
-    );
+    assert!(tr.mandatory && !tr.hidden, "Tunnel Recovery: M=1, H=0");
     assert_eq!(
         c.tunnel_recovery(),
         Some(TunnelRecovery {
@@ -65,23 +59,21 @@ fn recovery_sccrq_field_by_field() {
             remote_tunnel_id: 0x2222
         })
     );
+    assert_eq!(c.failover_capability(), None);
     assert_eq!(c.assigned_tunnel_id(), Some(0x0203));
     assert!(c.check_mandatory().is_ok());
     // Our builder, with the same AVPs, gives the same octets.
-    let ours = ControlMessage::sccrq(0x0203, b"lns-b".as_slice(), 3)
-        .with(Avp::optional(V::FailoverCapability(FailoverCapability {
-            control: true,
-            data: true,
-            recovery_time_ms: 5000,
-        })))
-        .with(Avp::mandatory(V::TunnelRecovery(TunnelRecovery {
+    let ours = ControlMessage::sccrq(0x0203, b"lns-b".as_slice(), 3).with(Avp::mandatory(
+        V::TunnelRecovery(TunnelRecovery {
             tunnel_id: 0x1111,
             remote_tunnel_id: 0x2222,
-        })));
+        }),
+    ));
     assert_eq!(emitted(ours), b);
 }
 
-/// RFC 4951: Suggested Control Sequence in the SCCRP; C clear, D set, Recovery Time 0.
+/// RFC 4951 5.3: the Suggested Control Sequence (Reserved 16, Suggested Ns, Suggested Nr) in
+/// the recovery SCCRP; "The AVP is not mandatory (the M-bit is set to 0)."
 #[test]
 fn recovery_sccrp_field_by_field() {
     let b = vector("recovery_sccrp");
@@ -91,20 +83,75 @@ fn recovery_sccrp_field_by_field() {
         c.suggested_control_sequence(),
         Some(SuggestedControlSequence { ns: 17, nr: 42 })
     );
-    let fc = c.failover_capability().unwrap();
-    assert!(!fc.control && fc.data && fc.recovery_time_ms == 0);
-    assert_eq!(fc.flags(), FailoverCapability::D_BIT);
-    let mut ours = ControlMessage::sccrp(0x0203, 0x0304, b"lac".as_slice(), 3)
-        .with(Avp::optional(V::FailoverCapability(fc)))
-        .with(Avp::mandatory(V::SuggestedControlSequence(
-            SuggestedControlSequence { ns: 17, nr: 42 },
-        )));
+    let scs = c
+        .avps
+        .iter()
+        .find(|a| a.key() == (0, AvpType::SUGGESTED_CONTROL_SEQUENCE))
+        .unwrap();
+    assert!(!scs.mandatory, "Suggested Control Sequence: M=0");
+    assert_eq!(c.failover_capability(), None);
+    let mut ours = ControlMessage::sccrp(0x0203, 0x0304, b"lac".as_slice(), 3).with(Avp::optional(
+        V::SuggestedControlSequence(SuggestedControlSequence { ns: 17, nr: 42 }),
+    ));
     ours.header.nr = 1;
     assert_eq!(emitted(ours), b);
 }
 
+/// rfc4951-fc-bits: RFC 4951 5.1 lays the Failover Capability out as `Reserved (14) |D|C|` then
+/// the Recovery Time in milliseconds (32 bits): the C bit is the last bit of the flags (0x0001),
+/// D the one before (0x0002); "the M-bit MUST be set to 0". Both bits (flags 0x0003) with 5000
+/// ms, and the C bit alone (0x0001) with 0 ms, read and write as the RFC lays them out.
+#[test]
+fn rfc4951_fc_bits() {
+    assert_eq!(FailoverCapability::C_BIT, 0x0001);
+    assert_eq!(FailoverCapability::D_BIT, 0x0002);
+    for (name, want, host) in [
+        (
+            "fc_cd_sccrq",
+            FailoverCapability {
+                control: true,
+                data: true,
+                recovery_time_ms: 5000,
+            },
+            &b"lns-a"[..],
+        ),
+        (
+            "fc_c_sccrp",
+            FailoverCapability {
+                control: true,
+                data: false,
+                recovery_time_ms: 0,
+            },
+            &b"lac"[..],
+        ),
+    ] {
+        let b = vector(name);
+        let c = control(&b);
+        let fc = c
+            .avps
+            .iter()
+            .find(|a| a.key() == (0, AvpType::FAILOVER_CAPABILITY))
+            .unwrap();
+        assert!(
+            !fc.mandatory,
+            "{name}: Failover Capability is sent with M=0"
+        );
+        assert_eq!(c.failover_capability(), Some(want), "{name}");
+        let mut ours = if c.message_type() == Some(MessageType::SCCRQ) {
+            ControlMessage::sccrq(0x0102, host, 3)
+        } else {
+            let mut m = ControlMessage::sccrp(0x0102, 0x0304, host, 3);
+            m.header.nr = 1;
+            m
+        };
+        ours.push(Avp::optional(V::FailoverCapability(want)));
+        assert_eq!(emitted(ours), b, "{name}");
+    }
+}
+
 /// RFC 4951: FSQ and FSR (message types 21, 22) carry one Failover Session State per session;
-/// an FSR names a session the sender does not have with Session ID 0.
+/// an FSR names a session the sender does not have with Session ID 0. RFC 4951 4.1 and 4.2:
+/// "The M-bit on the Message Type AVP for this control message MUST be set to 0."
 #[test]
 fn fsq_fsr_field_by_field() {
     let b = vector("fsq");
@@ -112,6 +159,7 @@ fn fsq_fsr_field_by_field() {
     assert_eq!(c.message_type(), Some(MessageType::FSQ));
     assert_eq!(MessageType::FSQ.0, 21);
     assert_eq!((c.header.ns, c.header.nr, c.header.session_id), (17, 42, 0));
+    assert!(!c.avps[0].mandatory, "FSQ: Message Type M=0");
     let q = vec![
         FailoverSessionState {
             session_id: 0x0a0a,
@@ -131,6 +179,7 @@ fn fsq_fsr_field_by_field() {
     let c = control(&b);
     assert_eq!(c.message_type(), Some(MessageType::FSR));
     assert_eq!(MessageType::FSR.0, 22);
+    assert!(!c.avps[0].mandatory, "FSR: Message Type M=0");
     let r = vec![
         FailoverSessionState {
             session_id: 0x0b0b,
@@ -192,6 +241,7 @@ fn failover_and_disconnect_cause_length_rules() {
     }
     // Reserved bits are ignored on receipt, sent as 0.
     let v = V::parse(0, AvpType(76), &[0xff, 0xfc, 0, 0, 0, 1], 0, 32473).unwrap();
+    // (0xfffc: every reserved bit set, D and C clear.)
     assert_eq!(
         v,
         V::FailoverCapability(FailoverCapability {

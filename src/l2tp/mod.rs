@@ -384,6 +384,9 @@ pub enum ConfigField {
     VirtualLnsMe,
     /// [`FailoverConfig::recovery_time`] (at most a day, whole milliseconds of 32 bits).
     RecoveryTime,
+    /// [`FailoverConfig::control`] and [`FailoverConfig::data`]: at least one set (RFC 4951 5.1:
+    /// "The Failover Capability AVP MUST NOT be sent with C bit and D bit cleared").
+    FailoverCapability,
     /// [`Config::restore`] (non-zero, distinct ids, within the table limits).
     Restore,
     /// [`LnsConfig::admission`] (`max_pending` at least 1, `timeout` non-zero and at most a
@@ -583,6 +586,12 @@ impl Config {
                     .as_ref()
                     .is_some_and(|f| f.recovery_time > day),
                 ConfigField::RecoveryTime,
+            ),
+            (
+                self.failover
+                    .as_ref()
+                    .is_some_and(|f| !f.control && !f.data),
+                ConfigField::FailoverCapability,
             ),
             (!tunnel::recovery::restore_ok(self), ConfigField::Restore),
         ];

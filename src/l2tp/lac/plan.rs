@@ -33,7 +33,10 @@
 //! Tunnel-Password: the tunnel to an endpoint with a password authenticates with it (RFC 2661
 //! 5.1.1 challenge/response, both ways: the LAC always sends a Challenge on such a tunnel) and
 //! hides AVPs with it (4.3), instead of [`crate::l2tp::Config::secret`]. An RFC 4951 recovery of
-//! such a tunnel ([`super::Lac::start_recovery`]) uses [`crate::l2tp::Config::secret`].
+//! such a tunnel, the LNS's or ours, authenticates the recovery tunnel with that same password
+//! (RFC 4951 3.2.1: "It MUST use the same secret that was used to authenticate the old tunnel");
+//! a tunnel restored with [`crate::l2tp::Config::restore`] has no password of its own and uses
+//! [`crate::l2tp::Config::secret`].
 
 use crate::io::Rng;
 use crate::l2tp::tunnel::Redacted;

@@ -102,18 +102,7 @@ impl Core {
     /// Opens a tunnel to `peer` (SCCRQ; `lbc`: carry LoadBalanceCapable) from our address
     /// `local` (`None`: the caller's default), set before the SCCRQ is queued so that every
     /// datagram of the tunnel leaves from it (an RFC 4951 recovery tunnel must come from the
-    /// failed member's address).
-    pub fn open_tunnel_from(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-        local: Option<SocketAddr>,
-        lbc: bool,
-    ) -> Option<u16> {
-        self.open_tunnel_with(now, peer, local, lbc, None)
-    }
-
-    /// [`Core::open_tunnel_from`] with the tunnel's own `secret` (`None`: the configuration's).
+    /// failed member's address), with the tunnel's own `secret` (`None`: the configuration's).
     /// A tunnel with its own secret always sends a Challenge and requires the LNS's response
     /// (RFC 2661 5.1.1), whatever [`super::super::Config::challenge`] says: the secret is there
     /// to authenticate that tunnel.
@@ -193,10 +182,12 @@ impl Core {
         from: SocketAddr,
         to: SocketAddr,
         sccrq: &ControlMessage<'static>,
+        secret: Option<&super::TunnelSecret>,
     ) -> Result<Option<[u8; 16]>, InputError> {
         let mut response = None;
         if let Some(ch) = sccrq.challenge() {
-            match &self.cfg.secret {
+            let secret = secret.map(|s| s.as_bytes()).or(self.cfg.secret.as_deref());
+            match secret {
                 Some(s) => response = Some(challenge_response(MessageType::SCCRP, s, ch)),
                 None => {
                     let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
@@ -226,11 +217,27 @@ impl Core {
         to: SocketAddr,
         sccrq: ControlMessage<'static>,
     ) -> Result<u16, InputError> {
+        self.accept_tunnel_with(now, from, to, sccrq, None)
+    }
+
+    /// [`Core::accept_tunnel`] with the tunnel's own `secret` (`None`: the configuration's): the
+    /// SCCRQ's Challenge is answered with it, and the SCCRP always carries a Challenge whose
+    /// response the SCCCN must bring (RFC 2661 5.1.1), as for [`Core::open_tunnel_with`]. An
+    /// RFC 4951 recovery tunnel takes the old tunnel's secret (3.2.1: "It MUST use the same
+    /// secret that was used to authenticate the old tunnel").
+    pub(crate) fn accept_tunnel_with(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        sccrq: ControlMessage<'static>,
+        secret: Option<super::TunnelSecret>,
+    ) -> Result<u16, InputError> {
         let peer_tid = sccrq.assigned_tunnel_id().unwrap_or(0);
         if peer_tid == 0 {
             return Err(InputError::Unexpected(Unexpected::ZeroTunnelId));
         }
-        let response = self.sccrq_admission(now, from, to, &sccrq)?;
+        let response = self.sccrq_admission(now, from, to, &sccrq, secret.as_ref())?;
         let id = self
             .alloc_tunnel_id()
             .ok_or(InputError::Full(Table::Tunnels))?;
@@ -244,7 +251,8 @@ impl Core {
         while channel.poll_transmit().is_some() {}
         let mut msg =
             ControlMessage::sccrp(peer_tid, id, Cow::Owned(self.cfg.host_name.clone()), 3);
-        let challenge = self.add_sccrx_avps(&mut msg, None, self.cfg.challenge);
+        let ask = self.cfg.challenge || secret.is_some();
+        let challenge = self.add_sccrx_avps(&mut msg, None, ask);
         if let Some(r) = response {
             // After the Challenge, as before: the order of AVPs is free (RFC 2661 4.1).
             msg.push(Avp::mandatory(AvpValue::ChallengeResponse(r)));
@@ -254,6 +262,7 @@ impl Core {
         t.our_challenge = challenge.map(Box::new);
         t.peer_load_balance_capable = lbc;
         t.peer_failover = peer_failover;
+        t.secret = secret;
         (t.peer_framing_capabilities, t.peer_bearer_capabilities) = caps;
         self.tunnels.insert(id, Box::new(t));
         self.by_peer.insert(&self.tunnels, id);
@@ -283,10 +292,21 @@ impl Core {
             self.refuse_sccrq(now, from, Some(to), &c, rc, None);
             return Err(err);
         }
+        // RFC 4951 3.2.1: "When Tie Breaker AVP is used in a non recovery tunnel, the scope of
+        // the tie breaker AVP's action MUST only be within non recovery tunnels. Therefore, losing
+        // a tie against a non recovery tunnel MUST NOT result in termination of any recovery
+        // tunnel": our recovery tunnels take no part in this tie.
         let ours = self
             .tunnels
             .values()
-            .find(|t| t.peer.ip() == from.ip() && t.state == TunnelState::WaitCtlReply)
+            .find(|t| {
+                t.peer.ip() == from.ip()
+                    && t.state == TunnelState::WaitCtlReply
+                    && !t
+                        .recovery
+                        .as_deref()
+                        .is_some_and(super::recovery::Recovery::is_recovery_tunnel)
+            })
             .and_then(|t| t.tie_breaker.map(|tb| (t.local_id, tb)));
         match ours {
             Some((our_tid, tb)) => self.tie_break(from, to, c, our_tid, tb),

@@ -126,9 +126,13 @@ impl Core {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
-        if t.recovery.as_ref().is_some_and(|r| r.holds_old_tunnel()) {
-            // RFC 4951: the recovering endpoint takes nothing on the old tunnel before it resumed
-            // with the Suggested Control Sequence.
+        if t.recovery.as_ref().is_some_and(|r| {
+            r.holds_old_tunnel() || matches!(**r, super::recovery::Recovery::Answering { .. })
+        }) {
+            // RFC 4951 3.2.1: "Any control packet received on the recovered tunnel before control
+            // channel reset (Section 3.2.2) MUST be silently discarded": at the recovering
+            // endpoint until the SCCRP's Suggested Control Sequence, at the remote endpoint until
+            // the recovery tunnel's SCCCN (the sequence it suggested stays the one it resumes).
             return;
         }
         // The Ns the peer sends next, as this datagram shows it (a ZLB carries it; a message is

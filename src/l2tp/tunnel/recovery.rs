@@ -3,9 +3,10 @@
 //! sessions continue.
 //!
 //! * Capability: with [`FailoverConfig`] ([`crate::l2tp::Config::failover`]) every SCCRQ and
-//!   SCCRP carries the Failover Capability AVP (M=0; C bit: this endpoint can recover its own
-//!   control channel; D bit: its data channel; Recovery Time in ms). Each tunnel records what
-//!   the peer advertised ([`super::Tunnel::peer_failover`]).
+//!   SCCRP but a recovery tunnel's (3.2.1) carries the Failover Capability AVP (5.1: M=0; C bit,
+//!   the flags' last bit: this endpoint can recover its own control channel; D bit: its data
+//!   channels; Recovery Time in ms; never both bits clear). Each tunnel records what the peer
+//!   advertised ([`super::Tunnel::peer_failover`]).
 //! * The non-failed endpoint keeps the tunnel: when the control channel of a tunnel whose peer
 //!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
 //!   torn down but kept for the peer's Recovery Time ([`Recovery::Waiting`]); only then, if not
@@ -15,16 +16,18 @@
 //!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
 //!   tunnel ([`Recovery::Recovering`]). The non-failed endpoint accepts it when it has that
 //!   tunnel with that peer Tunnel ID and the peer advertised the C bit on it, and answers with an
-//!   SCCRP carrying the Suggested Control Sequence: the Ns it expects next and the Ns it sends
+//!   SCCRP carrying the Suggested Control Sequence (M=0): the Ns it expects next and the Ns it sends
 //!   next (its messages sent before and not acknowledged are dropped once the recovery completes:
 //!   the failed endpoint's side of the channel restarts from these numbers). Otherwise it refuses with StopCCN (Result 2 / Error 3;
 //!   Error 8 when failover is off here, as an endpoint without RFC 4951 answers the M=1 Tunnel
-//!   Recovery AVP). The failed endpoint sets the old channel's Ns/Nr to the suggestion and answers
-//!   SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
+//!   Recovery AVP). The recovery tunnel is authenticated with the old tunnel's secret (3.2.1).
+//!   The failed endpoint sets the old channel's Ns/Nr to the suggestion (0 and 0 without one,
+//!   3.2.2) and answers SCCCN; once the SCCCN is acknowledged the recovery tunnel is dropped silently (kept for the
 //!   hold period only to acknowledge retransmissions; no StopCCN, no tunnel events) and the old
 //!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
-//!   the recovery came from.
+//!   the recovery came from. Until its reset (SCCRP at the failed endpoint, SCCCN at the other),
+//!   what arrives on the old tunnel is discarded silently (3.2.1).
 //! * Overtaken recoveries: a second recovery SCCRQ for a tunnel whose first recovery still waits
 //!   for its SCCCN is taken as the peer starting over (it failed again, or two members of a
 //!   virtual LNS both took the tunnel over); the non-failed endpoint answers it and stops the
@@ -33,12 +36,19 @@
 //!   acknowledged and it has every message the peer sent on the recovery tunnel (so a StopCCN
 //!   still to come is not missed), and on StopCCN Result 3 tries again with a new recovery tunnel,
 //!   up to [`MAX_RECOVERY_ATTEMPTS`] in all, whose SCCRP suggests the numbers the peer has now.
-//!   RFC 4951 does not cover two recoveries of one tunnel at once; this is our reading.
+//!   RFC 4951 does not cover two recoveries of one tunnel from one peer at once; this is our
+//!   reading. Both endpoints recovering one tunnel at once (3.2.1, Appendix B) is the Tie
+//!   Breakers' call: the loser drops its recovery tunnel and answers the winner's as the remote
+//!   endpoint; an ordinary SCCRQ's Tie Breaker is never weighed against a recovery tunnel.
 //! * Sessions: the failed endpoint sends FSQ for the sessions it is unsure of (all, or a list:
 //!   [`UnsureSessions`]), one Failover Session State each; the peer answers FSR with its Session
 //!   ID of each session, 0 for a session it does not have; such a session is cleared locally
 //!   without CDN (its role hears of it as a refused session: CDN Result 2 / Error 5 in the event,
-//!   nothing sent). Either endpoint answers FSQ.
+//!   nothing sent); a non-zero Session ID keeps it. Either endpoint answers FSQ; a session of its
+//!   own that an FSQ names with another peer Session ID is answered 0, kept, and queried by an
+//!   FSQ of its own (3.3, Appendix C). FSQ and FSR carry their Message Type with M=0 (4.1, 4.2).
+//!   Not done: 3.3 Step I (sessions not established are kept, for the LNS takeover's calls in
+//!   set-up), 3.2.3's data channel reset (the D bit is advertised, not acted on).
 //!
 //! Calling it from an endpoint: the LAC exposes `Lac::start_recovery`. The LNS (whose file another
 //! branch reorganises) takes recovery SCCRQs, FSQ and FSR and the Recovery Time wait with no code
@@ -92,8 +102,18 @@ fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
 impl Core {
     /// The Failover Capability (when configured) and the AVPs queued for the SCCRQ or SCCRP
     /// being built (RFC 4951).
+    ///
+    /// RFC 4951 3.2.1: "The recovery tunnel MUST NOT include the Failover Capability AVP in its
+    /// SCCRQ or SCCRP messages": a recovery tunnel's SCCRQ or SCCRP (the queued AVPs being its
+    /// Tunnel Recovery or Suggested Control Sequence) goes without it.
     pub(super) fn failover_avps(&mut self, msg: &mut ControlMessage<'static>) {
-        if let Some(f) = &self.cfg.failover {
+        let recovery = self.sccrx_extra.iter().any(|a| {
+            matches!(
+                a.value,
+                AvpValue::TunnelRecovery(_) | AvpValue::SuggestedControlSequence(_)
+            )
+        });
+        if let Some(f) = self.cfg.failover.as_ref().filter(|_| !recovery) {
             msg.push(Avp::optional(AvpValue::FailoverCapability(f.capability())));
         }
         msg.avps.append(&mut self.sccrx_extra);
@@ -184,7 +204,8 @@ impl Core {
         if t.peer_failover.is_none() {
             return Err(CommandError::FailoverNotNegotiated);
         }
-        let (peer, local, peer_id) = (t.peer, t.local, t.peer_header_id());
+        let (peer, local, peer_id, secret) =
+            (t.peer, t.local, t.peer_header_id(), t.secret.clone());
         let mut query: Vec<u16> = match unsure {
             UnsureSessions::All => t.sessions.keys().copied().collect(),
             UnsureSessions::List(v) => v
@@ -200,7 +221,8 @@ impl Core {
                 tunnel_id: tid,
                 remote_tunnel_id: peer_id,
             })));
-        let Some(via) = self.open_tunnel_from(now, peer, local, false) else {
+        // RFC 4951 3.2.1: the recovery tunnel is authenticated with the old tunnel's secret.
+        let Some(via) = self.open_tunnel_with(now, peer, local, false, secret) else {
             self.sccrx_extra.clear();
             return Err(CommandError::Full(Table::Tunnels));
         };
@@ -285,6 +307,28 @@ impl Core {
             return Err(err);
         }
         let old = rec.remote_tunnel_id;
+        if let Some(&Recovery::Recovering { via, .. }) =
+            self.tunnels.get(&old).and_then(|t| t.recovery.as_deref())
+        {
+            // RFC 4951 3.2.1 and Appendix B, both endpoints recovering the old tunnel at once:
+            // the Tie Breakers of the two recovery SCCRQs (RFC 2661 4.4.3: the lower wins, one
+            // without loses) decide the recovery tunnel. We win: theirs is discarded (they answer
+            // ours). We lose: ours goes silently and we answer theirs "as if it were a remote
+            // endpoint", suggesting the sequence of our old channel.
+            let ours = self.tunnels.get(&via).and_then(|t| t.tie_breaker);
+            let we_win = match (ours, c.tie_breaker()) {
+                (Some(ours), Some(theirs)) => ours <= theirs,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if we_win {
+                return Err(InputError::Unexpected(Unexpected::TieBreakerLost));
+            }
+            self.hold_silently(now, via);
+            if let Some(t) = self.tunnels.get_mut(&old) {
+                t.recovery = None;
+            }
+        }
         self.answer_recovery(now, from, to, c, old)
     }
 
@@ -301,15 +345,19 @@ impl Core {
             return Err(InputError::UnknownTunnel(old));
         };
         let (ns, nr) = t.channel.seq();
+        let secret = t.secret.clone();
         let earlier = match t.recovery.as_deref() {
             Some(&Recovery::Answering { via, .. }) => Some(via),
             _ => None,
         };
+        // RFC 4951 5.3: "The AVP is not mandatory (the M-bit is set to 0)."
         self.sccrx_extra
-            .push(Avp::mandatory(AvpValue::SuggestedControlSequence(
+            .push(Avp::optional(AvpValue::SuggestedControlSequence(
                 SuggestedControlSequence { ns: nr, nr: ns },
             )));
-        let via = match self.accept_tunnel(now, from, to, c) {
+        // RFC 4951 3.2.1: "It MUST use the same secret that was used to authenticate the old
+        // tunnel" (a LAC's tunnel may have its own, from its plan).
+        let via = match self.accept_tunnel_with(now, from, to, c, secret) {
             Ok(via) => via,
             Err(e) => {
                 self.sccrx_extra.clear();
@@ -434,10 +482,10 @@ impl Core {
     }
 
     /// The failed endpoint: the SCCRP of its recovery tunnel. Its Challenge Response is checked
-    /// (StopCCN Result 4), the Suggested Control Sequence required (StopCCN Result 2 / Error 6);
-    /// the old channel takes the suggested Ns/Nr (still held) and SCCCN goes out.
+    /// (StopCCN Result 4); the old channel takes the suggested Ns/Nr (still held), 0 and 0 when
+    /// the SCCRP has no Suggested Control Sequence (RFC 4951 3.2.2, 5.3), and SCCCN goes out.
     fn on_recovery_sccrp(&mut self, now: Instant, via: u16, old: u16, m: &ControlMessage<'static>) {
-        let secret = self.cfg.secret.clone();
+        let secret = self.secret_of(via).map(<[u8]>::to_vec);
         let Some(t) = self.tunnels.get_mut(&via) else {
             return;
         };
@@ -456,16 +504,11 @@ impl Core {
                 return self.abandon_recovery(now, via, old, not_authorized);
             }
         }
-        let Some(seq) = m.suggested_control_sequence() else {
-            let rc = general_error(
-                ErrorCode::VENDOR_ERROR,
-                "SCCRP lacks Suggested Control Sequence",
-            );
-            return self.abandon_recovery(now, via, old, rc);
-        };
+        // RFC 4951 3.2.2: "If the recovery endpoint did not receive the Suggested Control
+        // Sequence (SCS) AVP in the SCCRP then it MUST reset the Ns and Nr values to zero."
+        let seq = m.suggested_control_sequence().unwrap_or_default();
         t.channel
             .set_peer_window(m.receive_window_size().unwrap_or(4));
-        t.peer_failover = m.failover_capability();
         let mut scccn = ControlMessage::scccn(t.peer_header_id());
         if let Some(ch) = m.challenge() {
             let Some(s) = &secret else {
@@ -496,7 +539,7 @@ impl Core {
         }
         if let Some(ours) = t.our_challenge.as_deref().copied() {
             let r = m.challenge_response();
-            if !response_ok(MessageType::SCCCN, self.cfg.secret.as_deref(), &ours, r) {
+            if !response_ok(MessageType::SCCCN, self.secret_of(via), &ours, r) {
                 let rc = ResultCode::new(ResultCodeValue::STOPCCN_NOT_AUTHORIZED);
                 return self.abandon_recovery(now, via, old, rc);
             }
@@ -592,20 +635,25 @@ impl Core {
         self.stats.sessions_queried = self.stats.sessions_queried.saturating_add(n);
     }
 
-    /// FSQ (RFC 4951): FSR with one Failover Session State per queried session: our Session ID
-    /// when we have the session with that peer Session ID, or have it still waiting for the
+    /// FSQ (RFC 4951 3.3): FSR with one Failover Session State per queried session: our Session
+    /// ID when we have the session with that peer Session ID, or have it still waiting for the
     /// reply that assigns the peer's id (a LAC's call whose ICRP the recovering LNS sends again
     /// after the recovery, `lns::takeover` docs: RFC 4951's FSR answers 0 for a session the
-    /// receiver does not have, and this one it has), else 0.
+    /// receiver does not have, and this one it has), else 0. A session of ours the query names
+    /// with another peer Session ID is not cleared but marked stale and queried in turn ("the
+    /// local session MUST not be cleared, but rather marked stale, to be queried later using an
+    /// FSQ message"): our FSQ about it follows the FSR.
     pub(super) fn on_fsq(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
         let Some(t) = self.tunnels.get(&tid) else {
             return;
         };
+        let mut stale = Vec::new();
         let states: Vec<FailoverSessionState> = m
             .failover_session_states()
             .map(|q| {
                 let ours = q.remote_session_id;
-                let known = t.sessions.get(&ours).is_some_and(|s| {
+                let session = t.sessions.get(&ours);
+                let known = session.is_some_and(|s| {
                     s.peer_header_id() == q.session_id
                         || (s.peer_header_id() == 0
                             && matches!(
@@ -613,6 +661,9 @@ impl Core {
                                 SessionState::WaitReply | SessionState::WaitOutgoingReply
                             ))
                 });
+                if session.is_some() && !known {
+                    stale.push(ours);
+                }
                 FailoverSessionState {
                     session_id: if known { ours } else { 0 },
                     remote_session_id: q.session_id,
@@ -620,21 +671,23 @@ impl Core {
             })
             .collect();
         self.send_ctrl(now, tid, ControlMessage::fsr(0, &states));
+        stale.sort_unstable();
+        stale.dedup();
+        stale.truncate(MAX_FSQ_SESSIONS);
+        self.send_fsq(now, tid, &stale);
     }
 
-    /// FSR (RFC 4951): a session the peer does not have (Session ID 0, or another session than
-    /// ours) is cleared locally, without CDN; the role hears of it as a refused session.
+    /// FSR (RFC 4951 3.3): "for each FSS AVP it MUST use the Remote Session ID field to identify
+    /// the local session and silently (without sending a CDN) clear the session if the Session
+    /// ID in the AVP was zero. Otherwise, it MUST consider the session to be in an established
+    /// state and recovered." The role hears of a cleared session as a refused one.
     pub(super) fn on_fsr(&mut self, now: Instant, tid: u16, m: &ControlMessage<'static>) {
         let gone: Vec<u16> = {
             let Some(t) = self.tunnels.get(&tid) else {
                 return;
             };
             m.failover_session_states()
-                .filter(|r| {
-                    t.sessions
-                        .get(&r.remote_session_id)
-                        .is_some_and(|s| r.session_id == 0 || s.peer_header_id() != r.session_id)
-                })
+                .filter(|r| r.session_id == 0 && t.sessions.contains_key(&r.remote_session_id))
                 .map(|r| r.remote_session_id)
                 .collect()
         };

@@ -162,6 +162,7 @@ fn fsr_clears_only_sessions_the_peer_lacks() {
 fn start_recovery_needs_negotiation() {
     let no_c = FailoverConfig {
         control: false,
+        data: true,
         ..FailoverConfig::default()
     };
     let (now, mut c) = core(Some(no_c), vec![restored(true)]);
@@ -353,4 +354,232 @@ fn overtaken_recovery_tried_again() {
         u64::from(super::MAX_RECOVERY_ATTEMPTS - 1)
     );
     assert_eq!(c.stats.recoveries_started, 1);
+}
+
+/// rfc4951-scs-sccrp (wire): the remote endpoint's SCCRP on a recovery tunnel carries the
+/// Suggested Control Sequence with M=0 and no Failover Capability. RFC 4951 5.3: "The AVP is not
+/// mandatory (the M-bit is set to 0)"; 3.2.1: "The recovery tunnel MUST NOT include the Failover
+/// Capability AVP in its SCCRQ or SCCRP messages."
+#[test]
+fn recovery_sccrp_scs_optional_without_fc() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+        .unwrap();
+    let out = sent(&mut c);
+    let sccrp = &out[0];
+    assert_eq!(sccrp.message_type(), Some(MessageType::SCCRP));
+    let scs = sccrp
+        .avps
+        .iter()
+        .find(|a| matches!(a.value, AvpValue::SuggestedControlSequence(_)))
+        .expect("Suggested Control Sequence");
+    assert!(!scs.mandatory, "M=0");
+    assert_eq!(sccrp.failover_capability(), None, "{sccrp:?}");
+}
+
+/// The recovering endpoint, an SCCRP without Suggested Control Sequence: the recovery goes on
+/// (SCCCN, no StopCCN) and the old tunnel's control channel restarts at Ns 0, Nr 0. RFC 4951
+/// 3.2.2: "If the recovery endpoint did not receive the Suggested Control Sequence (SCS) AVP in
+/// the SCCRP then it MUST reset the Ns and Nr values to zero"; 5.3: "When this AVP is not sent in
+/// an SCCRP or not present in an incoming SCCRP, the Ns and Nr values for the recovered tunnel
+/// are set to zero."
+#[test]
+fn sccrp_without_scs_resets_to_zero() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    // The old channel is somewhere else than 0/0 before the recovery.
+    c.tunnels.get_mut(&7).unwrap().channel.set_seq(now, 33, 44);
+    let via = c.start_recovery(now, 7, UnsureSessions::All).unwrap();
+    let _ = sent(&mut c);
+    let sccrp = ControlMessage::sccrp(via, 500, b"lac".as_slice(), 3);
+    c.handle_datagram(now, peer(), local, &numbered(sccrp, 0, 1))
+        .unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].message_type(), Some(MessageType::SCCCN));
+    assert_eq!(c.tunnels[&7].channel.seq(), (0, 0));
+    // The SCCCN acknowledged: the old tunnel resumes and its FSQ goes out at Ns 0.
+    let zlb = ControlMessage::zlb(via, 1, 2);
+    let _ = c.handle_datagram(now, peer(), local, &Message::Control(zlb).to_vec());
+    assert!(c.tunnels[&7].recovery.is_none());
+    let fsq = sent(&mut c)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (70, 0, 0)
+    );
+}
+
+/// The remote endpoint discards what arrives on the old tunnel between the recovery SCCRQ and
+/// the recovery tunnel's SCCCN (no acknowledgement, its Nr unchanged), so it resumes with the
+/// sequence it suggested. RFC 4951 3.2.1: "Any control packet received on the recovered tunnel
+/// before control channel reset (Section 3.2.2) MUST be silently discarded"; 3.2.2: "the control
+/// channel on the remote endpoint is reset upon getting a valid SCCCN on the recovery tunnel".
+#[test]
+fn old_tunnel_input_discarded_until_scccn() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+        .unwrap();
+    let sccrp = sent(&mut c).pop().unwrap();
+    let via = sccrp.assigned_tunnel_id().unwrap();
+    let scs = sccrp.suggested_control_sequence().unwrap();
+    // A late HELLO of the failed endpoint on the old tunnel, at the Ns this end expects.
+    let hello = numbered(ControlMessage::hello(7), scs.ns, scs.nr);
+    let _ = c.handle_datagram(now, peer(), local, &hello);
+    c.handle_timeout(now + Duration::from_secs(1));
+    let on_old: Vec<_> = sent(&mut c)
+        .into_iter()
+        .filter(|m| m.header.tunnel_id == 70)
+        .collect();
+    assert!(on_old.is_empty(), "nothing answers it: {on_old:?}");
+    assert_eq!(c.tunnels[&7].channel.seq().1, scs.ns, "Nr unchanged");
+    let scccn = numbered(ControlMessage::scccn(via), 1, 1);
+    c.handle_datagram(now, peer(), local, &scccn).unwrap();
+    assert!(c.tunnels[&7].recovery.is_none(), "resumed");
+    assert_eq!(
+        c.tunnels[&7].channel.seq().1,
+        scs.ns,
+        "resumes where it suggested"
+    );
+}
+
+/// RFC 4951 5.1: "The Failover Capability AVP MUST NOT be sent with C bit and D bit cleared": a
+/// configuration with neither is refused; either alone is taken.
+#[test]
+fn failover_config_needs_c_or_d() {
+    for (control, data, ok) in [
+        (false, false, false),
+        (true, false, true),
+        (false, true, true),
+    ] {
+        let cfg = Config {
+            failover: Some(FailoverConfig {
+                control,
+                data,
+                recovery_time: Duration::from_secs(1),
+            }),
+            ..Config::default()
+        };
+        let r = cfg.check();
+        if ok {
+            assert_eq!(r, Ok(()), "C {control} D {data}");
+        } else {
+            assert_eq!(
+                r,
+                Err(crate::l2tp::ConfigError::OutOfRange(
+                    crate::l2tp::ConfigField::FailoverCapability
+                ))
+            );
+        }
+    }
+}
+
+/// RFC 4951 3.3: an FSQ naming one of our sessions with another peer Session ID is answered 0,
+/// the session is kept ("the local session MUST not be cleared, but rather marked stale, to be
+/// queried later using an FSQ message"): our FSQ about it (our Session ID, the peer's as we know
+/// it) follows the FSR. Appendix C's dialogue, our side being the remote endpoint.
+#[test]
+fn fsq_mismatch_kept_and_queried() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let q = [FailoverSessionState {
+        session_id: 99,
+        remote_session_id: 2,
+    }];
+    c.on_fsq(now, 7, &ControlMessage::fsq(7, &q));
+    assert!(c.tunnels[&7].sessions.contains_key(&2), "not cleared");
+    let out = sent(&mut c);
+    let fsr = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSR))
+        .cloned()
+        .unwrap();
+    let got: Vec<_> = fsr
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(0, 99)]);
+    // The FSQ follows (once the window lets it: the peer acknowledges the FSR).
+    let mut out = out;
+    if !out
+        .iter()
+        .any(|m| m.message_type() == Some(MessageType::FSQ))
+    {
+        let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+        let zlb = ControlMessage::zlb(7, 0, fsr.header.ns.wrapping_add(1));
+        let _ = c.handle_datagram(now, peer(), local, &Message::Control(zlb).to_vec());
+        out = sent(&mut c);
+    }
+    let fsq = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("the stale session queried");
+    let got: Vec<_> = fsq
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(2, 20)]);
+}
+
+/// RFC 4951 3.3: an FSR clears a session only when its Session ID is 0; "Otherwise, it MUST
+/// consider the session to be in an established state and recovered", whatever Session ID the
+/// peer gives.
+#[test]
+fn fsr_non_zero_keeps_the_session() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let r = [FailoverSessionState {
+        session_id: 77,
+        remote_session_id: 1,
+    }];
+    c.on_fsr(now, 7, &ControlMessage::fsr(7, &r));
+    assert!(c.tunnels[&7].sessions.contains_key(&1));
+    assert_eq!(c.stats.sessions_cleared_by_fsr, 0);
+}
+
+/// RFC 4951 3.2.1 and Appendix B, double failover: while we recover tunnel 7, the peer's own
+/// recovery SCCRQ for it arrives. Without a Tie Breaker (or with a higher one) it loses: it is
+/// discarded, nothing sent, our recovery goes on. With a lower one it wins: our recovery tunnel
+/// goes silently and we answer theirs as the remote endpoint (SCCRP with the Suggested Control
+/// Sequence). "An endpoint MUST use the Tie Breaker AVP ... to ensure that only a single
+/// recovery tunnel (when both endpoints have simultaneous failover) is established"; "the
+/// endpoint that loses the tie, should reset the Ns and Nr values (Section 3.2.2) as if it were
+/// a remote endpoint."
+#[test]
+fn double_failover_tie_breaker() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    let via = c.start_recovery(now, 7, UnsureSessions::All).unwrap();
+    let _ = sent(&mut c);
+    // No Tie Breaker: theirs loses.
+    assert!(
+        c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+            .is_err()
+    );
+    assert!(sent(&mut c).is_empty());
+    assert!(matches!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(Recovery::Recovering { via: v, .. }) if *v == via
+    ));
+    // Tie Breaker 0: theirs wins.
+    let m = ControlMessage::sccrq(301, b"lac".as_slice(), 3)
+        .with(Avp::mandatory(AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 70,
+            remote_tunnel_id: 7,
+        })))
+        .with(Avp::optional(AvpValue::TieBreaker(0)));
+    c.handle_datagram(now, peer(), local, &Message::Control(m).to_vec())
+        .unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].message_type(), Some(MessageType::SCCRP));
+    assert_eq!(out[0].header.tunnel_id, 301);
+    assert!(out[0].suggested_control_sequence().is_some());
+    assert!(matches!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(Recovery::Answering { .. })
+    ));
+    assert!(c.tunnels[&via].recovery.is_none(), "ours dropped");
 }

@@ -14,7 +14,10 @@ pub struct FailoverConfig {
     /// `tunnel::Core::start_recovery` after a takeover). An endpoint without it still keeps and
     /// resumes tunnels its peer recovers.
     pub control: bool,
-    /// D bit: this endpoint's sessions keep their data sequencing state across its failure.
+    /// D bit: this endpoint can reset the Nr of its sessions' data channels that use sequence
+    /// numbers after a failover (RFC 4951 3.2.3; advertised, not acted on here). With neither
+    /// bit, [`crate::l2tp::Config`] is refused ([`crate::l2tp::ConfigField::FailoverCapability`]:
+    /// RFC 4951 5.1 never sends the AVP with both bits clear).
     pub data: bool,
     /// Recovery Time advertised: how long the peer should keep a tunnel after this endpoint
     /// stops answering (milliseconds on the wire; at most a day).

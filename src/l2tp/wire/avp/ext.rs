@@ -4,7 +4,7 @@
 //! ```text
 //! 46 PPP Disconnect Cause Code (RFC 3145):  Disconnect Code (2) | Control Protocol Number (2)
 //!                                            | Direction (1) | Message (0 or more octets)
-//! 76 Failover Capability (RFC 4951):         Reserved (14 bits) C D (2 bits) | Recovery Time (4, ms)
+//! 76 Failover Capability (RFC 4951 5.1):     Reserved (14 bits) D C (2 bits) | Recovery Time (4, ms)
 //! 77 Tunnel Recovery (RFC 4951):             Reserved (2) | Recovery Tunnel ID (2)
 //!                                            | Recovery Remote Tunnel ID (2)
 //! 78 Suggested Control Sequence (RFC 4951):  Reserved (2) | Suggested Ns (2) | Suggested Nr (2)
@@ -79,11 +79,13 @@ impl PppDisconnectCause<'_> {
 /// RFC 4951 failover for this tunnel.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct FailoverCapability {
-    /// C bit (0x0002 of the flags): the sender can recover this control channel after its own
-    /// failure (it may send a recovery SCCRQ with Tunnel Recovery).
+    /// C bit (0x0001 of the flags, the last bit: RFC 4951 5.1's figure ends `|D|C|`): the sender
+    /// can recover this control channel after its own failure (it may send a recovery SCCRQ with
+    /// Tunnel Recovery).
     pub control: bool,
-    /// D bit (0x0001 of the flags): the sender can recover the data channel (its sessions keep
-    /// their data sequencing state across its failure).
+    /// D bit (0x0002 of the flags): the sender can reset the Nr of its data channels that use
+    /// sequence numbers after a failover (RFC 4951 3.2.3). RFC 4951 5.1: the AVP is never sent
+    /// with both bits clear.
     pub data: bool,
     /// Recovery Time in milliseconds: how long the peer should keep the tunnel, after it finds
     /// the sender silent, waiting for the sender to recover it.
@@ -91,10 +93,10 @@ pub struct FailoverCapability {
 }
 
 impl FailoverCapability {
-    /// The C bit in the flags octets.
-    pub const C_BIT: u16 = 0x0002;
-    /// The D bit in the flags octets.
-    pub const D_BIT: u16 = 0x0001;
+    /// The C bit in the flags octets (RFC 4951 5.1: the last bit).
+    pub const C_BIT: u16 = 0x0001;
+    /// The D bit in the flags octets (RFC 4951 5.1: the bit before C).
+    pub const D_BIT: u16 = 0x0002;
 
     /// The 16-bit flags field (reserved bits 0).
     pub fn flags(self) -> u16 {

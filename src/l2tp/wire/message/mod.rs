@@ -676,8 +676,11 @@ impl<'a> ControlMessage<'a> {
         Self::failover_sessions(MessageType::FSR, tunnel_id, sessions)
     }
 
+    /// RFC 4951 4.1, 4.2: "The M-bit on the Message Type AVP for this control message MUST be
+    /// set to 0" (a peer without RFC 4951 ignores it); each Failover Session State has M=1 (5.4).
     fn failover_sessions(mt: MessageType, tunnel_id: u16, s: &[FailoverSessionState]) -> Self {
         let mut m = Self::new(mt, tunnel_id, 0);
+        m.avps[0].mandatory = false;
         m.avps.extend(
             s.iter()
                 .map(|f| Avp::mandatory(AvpValue::FailoverSessionState(*f))),
