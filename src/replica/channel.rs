@@ -154,11 +154,7 @@ impl<I: Replicated> Channel<I> {
                 .collect();
             // The walked records come first in a batch and carry no mark.
             let walked = items.len().saturating_sub(marks.len());
-            for (mark, i) in marks
-                .into_iter()
-                .zip(items.into_iter().skip(walked))
-                .rev()
-            {
+            for (mark, i) in marks.into_iter().zip(items.into_iter().skip(walked)).rev() {
                 if i.survives_overflow() {
                     self.queue.push_front((mark, i));
                 } else {

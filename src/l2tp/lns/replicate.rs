@@ -88,7 +88,7 @@ use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
     BulkSync, Channel, CmacKey, Entry, Envelope, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
-    PeerMap, ReplayWindow, parse_ack, parse_batch_into,
+    PeerMap, ReplayWindow, parse_ack, parse_batch_head, parse_entries_into,
 };
 use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
@@ -196,6 +196,15 @@ struct Yielder {
     node: NodeId,
     notice: u64,
     backup: Option<(NodeId, u64)>,
+}
+
+/// The entries of a batch received, parsed whole before any is applied
+/// ([`Lns::replica_input`]).
+enum Batch {
+    /// One entry (a set-up's record, the usual batch): no buffer.
+    One(Entry<Record>),
+    /// Any other count, in the buffer kept for them ([`Replicator::inbox`]).
+    Many(Vec<Entry<Record>>),
 }
 
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
@@ -1147,10 +1156,20 @@ impl Lns {
         let mut r = Reader::at(body, HEADER_LEN);
         match h.kind {
             KIND_REPLICATE => {
-                // Parsed whole before anything is applied (a malformed batch changes nothing),
-                // into the buffer kept for it.
-                let mut items = std::mem::take(&mut self.repl.inbox);
-                let seq = parse_batch_into(&mut r, &mut items).map_err(InputError::Replica)?;
+                // Parsed whole before anything is applied (a malformed batch changes nothing):
+                // a batch of one entry (a set-up's record) into a local, others into the
+                // buffer kept for them.
+                let (seq, count) =
+                    parse_batch_head::<Record>(&mut r).map_err(InputError::Replica)?;
+                let batch = match count {
+                    1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
+                    _ => {
+                        let mut items = std::mem::take(&mut self.repl.inbox);
+                        parse_entries_into(&mut r, count, &mut items)
+                            .map_err(InputError::Replica)?;
+                        Batch::Many(items)
+                    }
+                };
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
                     let ack = |out: &mut BytesMut| out.put_u64(seq);
                     // To the sender's address, looked up above.
@@ -1158,11 +1177,21 @@ impl Lns {
                     self.repl.wire.seal(dst, KIND_ACK, node, inc, ack);
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
-                if fresh && !items.is_empty() {
-                    self.apply_batch(now, &h, &mut items);
+                match batch {
+                    Batch::One(e) if fresh => {
+                        let alone = self.batch_alone(h.sender, std::slice::from_ref(&e));
+                        self.apply_batch(now, &h, alone, std::iter::once(e));
+                    }
+                    Batch::One(_) => {}
+                    Batch::Many(mut items) => {
+                        if fresh && !items.is_empty() {
+                            let alone = self.batch_alone(h.sender, &items);
+                            self.apply_batch(now, &h, alone, items.drain(..));
+                        }
+                        items.clear();
+                        self.repl.inbox = items;
+                    }
                 }
-                items.clear();
-                self.repl.inbox = items;
             }
             KIND_ACK => {
                 // Read in place (no frame built and dropped around its sequence number).
@@ -1242,6 +1271,7 @@ impl Lns {
 mod tests {
     use super::*;
     use crate::l2tp::Lac;
+    use crate::replica::parse_batch_into;
 
     /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
     /// lie side by side in it (no allocation or copy per datagram), and once they are dropped
