@@ -560,10 +560,6 @@ proptest! {
             prop_assert_eq!((a, fast.offset()), (z, fields.offset()));
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Module docs of `frame` (the batch: `seq`, the count, then the entries): a batch read as
     /// its head ([`parse_batch_head`]) then its entries one by one ([`Entry::parse`], a
