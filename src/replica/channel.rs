@@ -170,6 +170,7 @@ impl<I: Replicated> Channel<I> {
     /// (all of them too when they alone fill the queue), and a bulk sync starts
     /// ([`Channel::restart_bulk`]); `item` itself is kept only if it survives overflows.
     /// Returns whether the queue overflowed (counted in [`ChannelStats::overflows`]).
+    #[inline]
     pub fn enqueue(&mut self, item: I, max: usize) -> bool {
         self.marked += 1;
         let mark = self.marked;
@@ -177,6 +178,15 @@ impl<I: Replicated> Channel<I> {
             self.queue.push_back((mark, item));
             return false;
         }
+        self.overflow(mark, item, max);
+        true
+    }
+
+    /// [`Channel::enqueue`] of `item` (marked `mark`) on a full queue: out of line, so that
+    /// queueing an item is a push and little more.
+    #[cold]
+    #[inline(never)]
+    fn overflow(&mut self, mark: u64, item: I, max: usize) {
         self.stats.overflows += 1;
         let mut dropped = self.dropped;
         self.queue.retain(|(m, i)| {
@@ -197,7 +207,6 @@ impl<I: Replicated> Channel<I> {
         } else {
             self.dropped = mark;
         }
-        true
     }
 
     /// The commit mark of the last item queued (0 before any): once [`Channel::committed`]
