@@ -644,7 +644,7 @@ impl Lns {
         to: NodeId,
         recs: [Option<Record>; N],
     ) -> Option<u64> {
-        let Some(cfg) = self.cfg.replication else {
+        let Some(max_queue) = self.cfg.replication.as_ref().map(|c| c.max_queue) else {
             return self.pending_mark(to);
         };
         if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
@@ -656,7 +656,7 @@ impl Lns {
                 continue;
             };
             let stats = &mut self.core.stats;
-            if ch.enqueue(rec, cfg.max_queue) {
+            if ch.enqueue(rec, max_queue) {
                 // The sync that replaces the queue is of the channel's next epoch: the sequence
                 // of epochs (`generation`) stays above every one used.
                 let next = ch.epoch().wrapping_add(1);
@@ -1064,7 +1064,7 @@ impl Lns {
     /// [`Lns::flush_replication`] with something held or a batch ready.
     #[inline(never)]
     fn flush_ready(&mut self, now: Instant) {
-        let Some(cfg) = self.cfg.replication else {
+        let Some(cfg) = &self.cfg.replication else {
             return;
         };
         let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
@@ -1141,8 +1141,8 @@ impl Lns {
         _from: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let mac = match (&mut self.repl.wire.mac, self.cfg.replication) {
-            (Some(mac), Some(_)) => mac,
+        let mac = match &mut self.repl.wire.mac {
+            Some(mac) if self.cfg.replication.is_some() => mac,
             _ => return Err(InputError::Unexpected(Unexpected::Replication)),
         };
         let (h, body) = ENVELOPE
@@ -1273,6 +1273,36 @@ mod tests {
     use super::*;
     use crate::l2tp::Lac;
     use crate::replica::parse_batch_into;
+
+    /// Module docs, transport: replication messages are taken only by a member with
+    /// replication configured. One without it (`LnsConfig::replication` unset) refuses a message
+    /// sealed under its own cluster key as unexpected, before any look-up of the sender (which
+    /// would refuse it as not authorized), and sends nothing back.
+    #[test]
+    fn without_replication_a_sealed_message_is_unexpected() {
+        let now = Instant::now();
+        let (_, mut lns) = lac_and_lns(now, 3, None);
+        let cluster = crate::io::HmacMd5Key::new(b"cluster");
+        lns.repl = Replicator::new(Some(&cluster));
+        assert!(lns.cfg.replication.is_none());
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&cluster, MAC_INFO)),
+            ..Default::default()
+        };
+        let from: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+        w.seal(from, KIND_ACK, NodeId(2), 1, |out| out.put_u64(1));
+        w.seal(from, KIND_REPLICATE, NodeId(2), 1, |out| {
+            crate::replica::encode_batch::<Record, _>(1, &[Entry::Item(session(1, 2))], out);
+        });
+        while let Some(t) = w.out.pop_front() {
+            let r = lns.replica_input(now, from, &t.payload);
+            assert!(
+                matches!(r, Err(InputError::Unexpected(Unexpected::Replication))),
+                "{r:?}"
+            );
+        }
+        assert!(lns.poll_transmit().is_none());
+    }
 
     /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
     /// lie side by side in it (no allocation or copy per datagram), and once they are dropped
