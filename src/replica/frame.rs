@@ -217,6 +217,7 @@ pub fn parse_entries_into<I: Replicated>(
 ///
 /// # Errors
 /// [`FrameError::Truncated`], [`FrameError::TooManyItems`] (converted).
+#[inline]
 pub fn parse_batch_head<I: Replicated>(r: &mut Reader<'_>) -> Result<(u64, usize), I::Error> {
     // The sequence number and the count read at once when both are there; else field by field,
     // whose errors name the one cut short.
