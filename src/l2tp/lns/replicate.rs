@@ -259,7 +259,7 @@ impl Released {
     /// The ICRP of session `sid` of `tid` was released at `now`. Those whose wait is over are
     /// dropped every 64 noted (a look at the oldest, not one per release), the oldest when
     /// `max` are kept.
-    #[inline]
+    #[inline(always)]
     fn note(&mut self, now: Instant, tid: u16, sid: u16) {
         if self.list.len() % 64 == 63 {
             while let Some((at, ..)) = self.list.front() {
