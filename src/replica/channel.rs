@@ -4,7 +4,9 @@ use super::{Entry, MAX_ITEMS, Replicated};
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// The batch sent and not yet acknowledged.
+/// The batch sent and not yet acknowledged, kept in place between batches: `deadline` is
+/// `Some` while one is in flight, and the buffers of the last one acknowledged, cleared, take
+/// the next (no allocation, and no move of the batch in and out of the channel, per batch).
 #[derive(Debug)]
 struct Inflight<I> {
     seq: u64,
@@ -15,8 +17,23 @@ struct Inflight<I> {
     upto: u64,
     /// The epoch of the bulk sync it ends, if it carries an [`Entry::SyncEnd`].
     ends: Option<u32>,
-    deadline: Instant,
+    /// When it is sent again; `None`: no batch in flight.
+    deadline: Option<Instant>,
     timeout: Duration,
+}
+
+impl<I> Default for Inflight<I> {
+    fn default() -> Self {
+        Inflight {
+            seq: 0,
+            items: Vec::new(),
+            marks: Vec::new(),
+            upto: 0,
+            ends: None,
+            deadline: None,
+            timeout: Duration::ZERO,
+        }
+    }
 }
 
 /// Where an outgoing bulk sync stands.
@@ -74,9 +91,8 @@ pub struct Channel<I: Replicated> {
     committed: u64,
     /// The highest mark dropped (overflow, abandoned batch): committed by a completed sync.
     dropped: u64,
-    inflight: Option<Inflight<I>>,
-    /// The buffers of the last batch acknowledged, for the next one (no allocation per batch).
-    spare: (Vec<Entry<I>>, Vec<u64>),
+    /// The batch in flight, if any ([`Inflight::deadline`]).
+    inflight: Inflight<I>,
     bulk: BulkSync,
     epoch: u32,
     /// The epoch of the last bulk sync whose end the peer acknowledged ([`Channel::synced`]).
@@ -94,8 +110,7 @@ impl<I: Replicated> Default for Channel<I> {
             marked: 0,
             committed: 0,
             dropped: 0,
-            inflight: None,
-            spare: (Vec::new(), Vec::new()),
+            inflight: Inflight::default(),
             bulk: BulkSync::Idle,
             epoch: 0,
             synced: 0,
@@ -127,9 +142,10 @@ impl<I: Replicated> Channel<I> {
     pub fn restart_bulk(&mut self) {
         self.bulk = BulkSync::Start;
         self.stats.bulk_syncs += 1;
-        if let Some(inf) = self.inflight.take() {
-            let items: Vec<I> = inf
-                .items
+        if self.inflight.deadline.take().is_some() {
+            let inf = &mut self.inflight;
+            let marks = std::mem::take(&mut inf.marks);
+            let items: Vec<I> = std::mem::take(&mut inf.items)
                 .into_iter()
                 .filter_map(|e| match e {
                     Entry::Item(i) => Some(i),
@@ -137,13 +153,8 @@ impl<I: Replicated> Channel<I> {
                 })
                 .collect();
             // The walked records come first in a batch and carry no mark.
-            let walked = items.len().saturating_sub(inf.marks.len());
-            for (mark, i) in inf
-                .marks
-                .into_iter()
-                .zip(items.into_iter().skip(walked))
-                .rev()
-            {
+            let walked = items.len().saturating_sub(marks.len());
+            for (mark, i) in marks.into_iter().zip(items.into_iter().skip(walked)).rev() {
                 if i.survives_overflow() {
                     self.queue.push_front((mark, i));
                 } else {
@@ -159,6 +170,7 @@ impl<I: Replicated> Channel<I> {
     /// (all of them too when they alone fill the queue), and a bulk sync starts
     /// ([`Channel::restart_bulk`]); `item` itself is kept only if it survives overflows.
     /// Returns whether the queue overflowed (counted in [`ChannelStats::overflows`]).
+    #[inline]
     pub fn enqueue(&mut self, item: I, max: usize) -> bool {
         self.marked += 1;
         let mark = self.marked;
@@ -166,6 +178,15 @@ impl<I: Replicated> Channel<I> {
             self.queue.push_back((mark, item));
             return false;
         }
+        self.overflow(mark, item, max);
+        true
+    }
+
+    /// [`Channel::enqueue`] of `item` (marked `mark`) on a full queue: out of line, so that
+    /// queueing an item is a push and little more.
+    #[cold]
+    #[inline(never)]
+    fn overflow(&mut self, mark: u64, item: I, max: usize) {
         self.stats.overflows += 1;
         let mut dropped = self.dropped;
         self.queue.retain(|(m, i)| {
@@ -186,7 +207,6 @@ impl<I: Replicated> Channel<I> {
         } else {
             self.dropped = mark;
         }
-        true
     }
 
     /// The commit mark of the last item queued (0 before any): once [`Channel::committed`]
@@ -213,7 +233,7 @@ impl<I: Replicated> Channel<I> {
     /// Items not yet acknowledged (queued or in flight), a bulk sync to do counting one.
     pub fn backlog(&self) -> usize {
         self.queue.len()
-            + self.inflight.as_ref().map_or(0, |i| i.items.len())
+            + self.in_flight().map_or(0, |(_, items)| items.len())
             + usize::from(self.bulk != BulkSync::Idle)
     }
 
@@ -244,10 +264,11 @@ impl<I: Replicated> Channel<I> {
         rto: Duration,
         mut walk: impl FnMut(u64) -> Option<(u64, Option<I>)>,
     ) -> Option<u64> {
-        if self.inflight.is_some() {
+        if self.inflight.deadline.is_some() {
             return None;
         }
-        let (mut items, mut marks) = std::mem::take(&mut self.spare);
+        // Filled in place (left empty by the last acknowledgement).
+        let Inflight { items, marks, .. } = &mut self.inflight;
         let mut ends = None;
         while items.len() < MAX_ITEMS {
             match self.bulk {
@@ -281,7 +302,6 @@ impl<I: Replicated> Channel<I> {
             }
         }
         if items.is_empty() {
-            self.spare = (items, marks);
             return None;
         }
         // Marks are queued in increasing order: all before the last one taken were in batches
@@ -298,15 +318,9 @@ impl<I: Replicated> Channel<I> {
         self.next_seq += 1;
         let seq = self.next_seq;
         self.stats.batches_sent += 1;
-        self.inflight = Some(Inflight {
-            seq,
-            items,
-            marks,
-            upto,
-            ends,
-            deadline: now + rto,
-            timeout: rto,
-        });
+        let inf = &mut self.inflight;
+        (inf.seq, inf.upto, inf.ends) = (seq, upto, ends);
+        (inf.deadline, inf.timeout) = (Some(now + rto), rto);
         Some(seq)
     }
 
@@ -326,13 +340,16 @@ impl<I: Replicated> Channel<I> {
     /// As [`Channel::due`], the batch left in place: its `seq`, its entries read with
     /// [`Channel::in_flight`].
     pub fn resend_due(&mut self, now: Instant, up: bool, max_rto: Duration) -> Option<u64> {
-        let inf = self.inflight.as_mut().filter(|i| i.deadline <= now)?;
+        let inf = &mut self.inflight;
+        if inf.deadline.is_none_or(|d| d > now) {
+            return None;
+        }
         if !up {
-            inf.deadline = now + max_rto;
+            inf.deadline = Some(now + max_rto);
             return None;
         }
         inf.timeout = inf.timeout.saturating_mul(2).min(max_rto);
-        inf.deadline = now + inf.timeout;
+        inf.deadline = Some(now + inf.timeout);
         self.stats.retransmits += 1;
         Some(inf.seq)
     }
@@ -341,28 +358,30 @@ impl<I: Replicated> Channel<I> {
     /// flight and items queued or a bulk sync to do, or the batch in flight due. A subsystem
     /// skips idle channels with it (no walk, no lookup).
     pub fn ready(&self, now: Instant) -> bool {
-        match &self.inflight {
-            Some(i) => i.deadline <= now,
+        match self.inflight.deadline {
+            Some(d) => d <= now,
             None => !self.queue.is_empty() || self.bulk != BulkSync::Idle,
         }
     }
 
     /// The deadline of the batch in flight, if any.
     pub fn deadline(&self) -> Option<Instant> {
-        self.inflight.as_ref().map(|i| i.deadline)
+        self.inflight.deadline
     }
 
     /// The peer acknowledged batch `seq`: whether it was the one in flight (now freed).
     pub fn acked(&mut self, seq: u64) -> bool {
-        let hit = self.inflight.as_ref().is_some_and(|i| i.seq == seq);
-        if hit && let Some(mut inf) = self.inflight.take() {
+        let inf = &mut self.inflight;
+        let hit = inf.deadline.is_some() && inf.seq == seq;
+        if hit {
+            inf.deadline = None;
             self.committed = self.committed.max(inf.upto);
             if let Some(e) = inf.ends {
                 self.synced = e;
             }
+            // The buffers stay, empty, for the next batch.
             inf.items.clear();
             inf.marks.clear();
-            self.spare = (inf.items, inf.marks);
         }
         hit
     }
@@ -441,7 +460,8 @@ impl<I: Replicated> Channel<I> {
 
     /// The batch in flight: its `seq` and entries.
     pub fn in_flight(&self) -> Option<(u64, &[Entry<I>])> {
-        self.inflight.as_ref().map(|i| (i.seq, i.items.as_slice()))
+        let inf = &self.inflight;
+        inf.deadline.map(|_| (inf.seq, inf.items.as_slice()))
     }
 
     /// What the channel counted.

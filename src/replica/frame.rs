@@ -123,6 +123,9 @@ impl<I: Replicated> Entry<I> {
     ///
     /// # Errors
     /// [`FrameError::Truncated`] (converted) for a short kind or epoch; the item's own errors.
+    // Inlined into each batch's loop (and a receiver's one-entry batch): the entry is built in
+    // place, not returned through memory and moved again.
+    #[inline(always)]
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, I::Error> {
         let kind = match r.array::<1>() {
             Some([kind]) => *kind,
@@ -186,6 +189,36 @@ pub fn parse_batch_into<I: Replicated>(
     items: &mut Vec<Entry<I>>,
 ) -> Result<u64, I::Error> {
     items.clear();
+    let (seq, count) = parse_batch_head::<I>(r)?;
+    parse_entries_into(r, count, items)?;
+    Ok(seq)
+}
+
+/// The `count` entries of a batch after its head ([`parse_batch_head`]), appended to `items`;
+/// on an error `items` holds the entries before it.
+///
+/// # Errors
+/// As [`parse_batch`].
+pub fn parse_entries_into<I: Replicated>(
+    r: &mut Reader<'_>,
+    count: usize,
+    items: &mut Vec<Entry<I>>,
+) -> Result<(), I::Error> {
+    items.reserve(count);
+    for _ in 0..count {
+        items.push(Entry::<I>::parse(r)?);
+    }
+    Ok(())
+}
+
+/// The head of a batch ([`parse_batch`]): its `seq` and the count of entries that follow, each
+/// then read with [`Entry::parse`] (a receiver takes a batch of one entry, the usual one, into
+/// no buffer).
+///
+/// # Errors
+/// [`FrameError::Truncated`], [`FrameError::TooManyItems`] (converted).
+#[inline]
+pub fn parse_batch_head<I: Replicated>(r: &mut Reader<'_>) -> Result<(u64, usize), I::Error> {
     // The sequence number and the count read at once when both are there; else field by field,
     // whose errors name the one cut short.
     let (seq, count) = match r.array::<9>() {
@@ -201,11 +234,7 @@ pub fn parse_batch_into<I: Replicated>(
     if count > MAX_ITEMS {
         return Err(FrameError::TooManyItems { count }.into());
     }
-    items.reserve(count);
-    for _ in 0..count {
-        items.push(Entry::<I>::parse(r)?);
-    }
-    Ok(seq)
+    Ok((seq, count))
 }
 
 /// Reads an acknowledgement's `seq`.

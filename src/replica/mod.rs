@@ -129,7 +129,7 @@ pub use envelope::{
 };
 pub use frame::{
     Entry, Field, Frame, FrameError, KIND_ACK, KIND_REPLICATE, MAX_ITEMS, SYNC_BEGIN, SYNC_END,
-    encode_batch, parse_ack, parse_batch, parse_batch_into,
+    encode_batch, parse_ack, parse_batch, parse_batch_head, parse_batch_into, parse_entries_into,
 };
 pub use peers::{Outgoing, PeerMap, Peers};
 

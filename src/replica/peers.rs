@@ -158,12 +158,18 @@ impl<V> PeerMap<V> {
     pub fn get_or_insert_with(&mut self, peer: NodeId, make: impl FnOnce() -> V) -> &mut V {
         let i = match self.find(peer) {
             Ok(i) => i,
-            Err(i) => {
-                self.entries.insert(i, (peer, make()));
-                i
-            }
+            Err(i) => self.insert_at(i, peer, make),
         };
         &mut self.entries[i].1
+    }
+
+    /// [`PeerMap::get_or_insert_with`] of a peer not held, at `i`: out of line (once per peer),
+    /// so that finding one held is the search and little more.
+    #[cold]
+    #[inline(never)]
+    fn insert_at(&mut self, i: usize, peer: NodeId, make: impl FnOnce() -> V) -> usize {
+        self.entries.insert(i, (peer, make()));
+        i
     }
 
     /// Removes `peer`'s state, returning it.

@@ -560,6 +560,43 @@ proptest! {
             prop_assert_eq!((a, fast.offset()), (z, fields.offset()));
         }
     }
+
+    /// Module docs of `frame` (the batch: `seq`, the count, then the entries): a batch read as
+    /// its head ([`parse_batch_head`]) then its entries one by one ([`Entry::parse`], a
+    /// receiver's one-entry batch, `l2tp::lns::replicate`) or at once
+    /// ([`parse_entries_into`]) gives what [`parse_batch_into`] gives (`seq`, entries, typed
+    /// errors) and leaves the reader where it does, for every cut of an encoded batch and for
+    /// arbitrary octets.
+    #[test]
+    fn a_batch_read_by_head_then_entries_equals_parse_batch(
+        f in frame(),
+        noise in vec(any::<u8>(), 0..48),
+        base in 0usize..64,
+    ) {
+        let mut b = Vec::new();
+        f.encode(&mut b);
+        for input in (0..=b.len()).map(|n| &b[..n]).chain([&noise[..]]) {
+            let mut whole = Reader::at(input, base);
+            let mut want = Vec::new();
+            let z = parse_batch_into::<Toy>(&mut whole, &mut want);
+            // Head, then one entry at a time.
+            let mut one = Reader::at(input, base);
+            let mut got = Vec::new();
+            let a = parse_batch_head::<Toy>(&mut one).and_then(|(seq, count)| {
+                for _ in 0..count {
+                    got.push(Entry::<Toy>::parse(&mut one)?);
+                }
+                Ok(seq)
+            });
+            prop_assert_eq!((&a, &got, one.offset()), (&z, &want, whole.offset()));
+            // Head, then the entries at once.
+            let mut all = Reader::at(input, base);
+            let mut got = Vec::new();
+            let a = parse_batch_head::<Toy>(&mut all)
+                .and_then(|(seq, count)| parse_entries_into(&mut all, count, &mut got).map(|()| seq));
+            prop_assert_eq!((a, got, all.offset()), (z, want, whole.offset()));
+        }
+    }
 }
 
 /// Errors name what went wrong: the framing's own fields, the item's errors, the bound.

@@ -88,7 +88,7 @@ use crate::health::{NodeId, NodeState};
 use crate::io::Reader;
 use crate::replica::{
     BulkSync, Channel, CmacKey, Entry, Envelope, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
-    PeerMap, ReplayWindow, parse_ack, parse_batch_into,
+    PeerMap, ReplayWindow, parse_ack, parse_batch_head, parse_entries_into,
 };
 use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
@@ -198,6 +198,15 @@ struct Yielder {
     backup: Option<(NodeId, u64)>,
 }
 
+/// The entries of a batch received, parsed whole before any is applied
+/// ([`Lns::replica_input`]).
+enum Batch {
+    /// One entry (a set-up's record, the usual batch): no buffer.
+    One(Entry<Record>),
+    /// Any other count, in the buffer kept for them ([`Replicator::inbox`]).
+    Many(Vec<Entry<Record>>),
+}
+
 /// An ICRP held until `peer` committed `mark` ([`Channel::committed`]).
 #[derive(Debug)]
 struct HeldReply {
@@ -250,6 +259,7 @@ impl Released {
     /// The ICRP of session `sid` of `tid` was released at `now`. Those whose wait is over are
     /// dropped every 64 noted (a look at the oldest, not one per release), the oldest when
     /// `max` are kept.
+    #[inline(always)]
     fn note(&mut self, now: Instant, tid: u16, sid: u16) {
         if self.list.len() % 64 == 63 {
             while let Some((at, ..)) = self.list.front() {
@@ -634,7 +644,7 @@ impl Lns {
         to: NodeId,
         recs: [Option<Record>; N],
     ) -> Option<u64> {
-        let Some(cfg) = self.cfg.replication else {
+        let Some(max_queue) = self.cfg.replication.as_ref().map(|c| c.max_queue) else {
             return self.pending_mark(to);
         };
         if self.monitor().and_then(|m| m.addr_of(to)).is_none() {
@@ -646,7 +656,7 @@ impl Lns {
                 continue;
             };
             let stats = &mut self.core.stats;
-            if ch.enqueue(rec, cfg.max_queue) {
+            if ch.enqueue(rec, max_queue) {
                 // The sync that replaces the queue is of the channel's next epoch: the sequence
                 // of epochs (`generation`) stays above every one used.
                 let next = ch.epoch().wrapping_add(1);
@@ -1054,7 +1064,7 @@ impl Lns {
     /// [`Lns::flush_replication`] with something held or a batch ready.
     #[inline(never)]
     fn flush_ready(&mut self, now: Instant) {
-        let Some(cfg) = self.cfg.replication else {
+        let Some(cfg) = &self.cfg.replication else {
             return;
         };
         let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
@@ -1131,8 +1141,8 @@ impl Lns {
         _from: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let mac = match (&mut self.repl.wire.mac, self.cfg.replication) {
-            (Some(mac), Some(_)) => mac,
+        let mac = match &mut self.repl.wire.mac {
+            Some(mac) if self.cfg.replication.is_some() => mac,
             _ => return Err(InputError::Unexpected(Unexpected::Replication)),
         };
         let (h, body) = ENVELOPE
@@ -1147,10 +1157,20 @@ impl Lns {
         let mut r = Reader::at(body, HEADER_LEN);
         match h.kind {
             KIND_REPLICATE => {
-                // Parsed whole before anything is applied (a malformed batch changes nothing),
-                // into the buffer kept for it.
-                let mut items = std::mem::take(&mut self.repl.inbox);
-                let seq = parse_batch_into(&mut r, &mut items).map_err(InputError::Replica)?;
+                // Parsed whole before anything is applied (a malformed batch changes nothing):
+                // a batch of one entry (a set-up's record) into a local, others into the
+                // buffer kept for them.
+                let (seq, count) =
+                    parse_batch_head::<Record>(&mut r).map_err(InputError::Replica)?;
+                let batch = match count {
+                    1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
+                    _ => {
+                        let mut items = std::mem::take(&mut self.repl.inbox);
+                        parse_entries_into(&mut r, count, &mut items)
+                            .map_err(InputError::Replica)?;
+                        Batch::Many(items)
+                    }
+                };
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
                     let ack = |out: &mut BytesMut| out.put_u64(seq);
                     // To the sender's address, looked up above.
@@ -1158,11 +1178,21 @@ impl Lns {
                     self.repl.wire.seal(dst, KIND_ACK, node, inc, ack);
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
-                if fresh && !items.is_empty() {
-                    self.apply_batch(now, &h, &mut items);
+                match batch {
+                    Batch::One(e) if fresh => {
+                        let alone = self.batch_alone(h.sender, std::slice::from_ref(&e));
+                        self.apply_batch(now, &h, alone, std::iter::once(e));
+                    }
+                    Batch::One(_) => {}
+                    Batch::Many(mut items) => {
+                        if fresh && !items.is_empty() {
+                            let alone = self.batch_alone(h.sender, &items);
+                            self.apply_batch(now, &h, alone, items.drain(..));
+                        }
+                        items.clear();
+                        self.repl.inbox = items;
+                    }
                 }
-                items.clear();
-                self.repl.inbox = items;
             }
             KIND_ACK => {
                 // Read in place (no frame built and dropped around its sequence number).
@@ -1242,6 +1272,37 @@ impl Lns {
 mod tests {
     use super::*;
     use crate::l2tp::Lac;
+    use crate::replica::parse_batch_into;
+
+    /// Module docs, transport: replication messages are taken only by a member with
+    /// replication configured. One without it (`LnsConfig::replication` unset) refuses a message
+    /// sealed under its own cluster key as unexpected, before any look-up of the sender (which
+    /// would refuse it as not authorized), and sends nothing back.
+    #[test]
+    fn without_replication_a_sealed_message_is_unexpected() {
+        let now = Instant::now();
+        let (_, mut lns) = lac_and_lns(now, 3, None);
+        let cluster = crate::io::HmacMd5Key::new(b"cluster");
+        lns.repl = Replicator::new(Some(&cluster));
+        assert!(lns.cfg.replication.is_none());
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&cluster, MAC_INFO)),
+            ..Default::default()
+        };
+        let from: SocketAddr = "192.0.2.2:1701".parse().unwrap();
+        w.seal(from, KIND_ACK, NodeId(2), 1, |out| out.put_u64(1));
+        w.seal(from, KIND_REPLICATE, NodeId(2), 1, |out| {
+            crate::replica::encode_batch::<Record, _>(1, &[Entry::Item(session(1, 2))], out);
+        });
+        while let Some(t) = w.out.pop_front() {
+            let r = lns.replica_input(now, from, &t.payload);
+            assert!(
+                matches!(r, Err(InputError::Unexpected(Unexpected::Replication))),
+                "{r:?}"
+            );
+        }
+        assert!(lns.poll_transmit().is_none());
+    }
 
     /// Replication datagrams are cut from one buffer ([`Wire::buf`]): sealed back to back they
     /// lie side by side in it (no allocation or copy per datagram), and once they are dropped

@@ -430,24 +430,37 @@ impl Lns {
             .note_incarnation(incarnation);
     }
 
-    /// The entries of a fresh batch from `h.sender`, applied in order (`items` drained). When
+    /// Whether the entries of a batch from `from` are applied to its held table at one look-up
+    /// ([`Lns::apply_batch`]): records that change that table alone, from a member we took
+    /// nothing over from.
+    pub(super) fn batch_alone(
+        &self,
+        from: NodeId,
+        items: &[crate::replica::Entry<Record>],
+    ) -> bool {
+        use crate::replica::Entry;
+        !self.backups.taken.contains_key(&from)
+            && items
+                .iter()
+                .all(|e| matches!(e, Entry::Item(rec) if Held::alone(rec)))
+    }
+
+    /// The entries of a fresh batch from `h.sender`, applied in order. When
     /// every entry is a record that changes the sender's held table alone ([`Held::alone`]) and
     /// we took nothing over from the sender (no record is a late one, `late_record`), they are
     /// applied to that table at one look-up of it, with the sender's incarnation noted and
     /// what `records_while_down` needs read there: the set-ups' and tear-downs' batches. Else
     /// entry by entry ([`Lns::apply_entry`]). The same changes either way.
+    /// `alone`: what [`Lns::batch_alone`] says of the entries.
     pub(super) fn apply_batch(
         &mut self,
         now: Instant,
         h: &crate::replica::Header,
-        items: &mut Vec<crate::replica::Entry<Record>>,
+        alone: bool,
+        items: impl Iterator<Item = crate::replica::Entry<Record>>,
     ) {
         use crate::replica::Entry;
         let from = h.sender;
-        let alone = !self.backups.taken.contains_key(&from)
-            && items
-                .iter()
-                .all(|e| matches!(e, Entry::Item(rec) if Held::alone(rec)));
         if !alone {
             // Whether the sender's bulk sync is in progress (its records' keys noted): the
             // channel is looked up per record only then.
@@ -457,7 +470,7 @@ impl Lns {
                 .get(&from)
                 .is_some_and(|ch| ch.sync_in_epoch().is_some());
             self.note_incarnation(from, h.incarnation);
-            for e in items.drain(..) {
+            for e in items {
                 self.apply_entry(now, h, e, &mut syncing);
             }
             self.records_while_down(now, from);
@@ -475,7 +488,7 @@ impl Lns {
         let held = self.backups.held.get_or_default(from);
         held.note_incarnation(h.incarnation);
         let mut refused = 0u64;
-        for e in items.drain(..) {
+        for e in items {
             let Entry::Item(rec) = e else {
                 continue;
             };
