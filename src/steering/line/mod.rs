@@ -223,7 +223,8 @@ impl LineStats {
 pub enum LineEvent {
     /// A table update was applied.
     TableApplied {
-        /// Its version.
+        /// Its version, as the switch processor pushed it
+        /// ([`SwitchEvent::TablePushed`](crate::steering::switch::SwitchEvent::TablePushed)).
         version: u64,
     },
 }
