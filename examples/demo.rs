@@ -2,7 +2,7 @@
 //! `--sim SEED`, in the deterministic simulator with seeded loss).
 //!
 //! ```text
-//! cargo run --release --example demo [-- --pcap PATH] [--quiet] [--sim SEED]
+//! cargo run --release --example demo [-- [--pcap PATH] [--quiet] [--sim SEED]]
 //! ```
 //!
 //! It prints one line per protocol step (who -> whom: what, why), a summary table, and writes

@@ -37,11 +37,19 @@
 //! `Stats` types), so one loop over `std::net::UdpSocket` drives any of them. Each endpoint's
 //! events convert into the crate-wide [`Event`]; drivers that hold several kinds of endpoint at
 //! once (the simulator [`sim`]) use the object-safe form, [`Node`], which every `Endpoint` is.
-//! Such a loop sends every [`Transmit`]'s payload to its `dst` from the one socket. Two fields ask
-//! for more than a UDP socket can do: `src` other than the socket's own address, and `link_dst`
-//! (a link-layer destination). Only a Home Agent in [`mip::ForwardMode::Layer2`] (its default,
-//! the shared-link design) emits them; over plain UDP set its mode to
-//! [`mip::ForwardMode::Layer3`].
+//! Such a loop sends every [`Transmit`]'s payload to its `dst`. When `src` is set, the datagram
+//! must leave from that local address: a driver holds one socket per address the endpoint listens
+//! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). Often
+//! `src` is the address the peer used (an L2TP tunnel's), but not always the first socket's: a
+//! [`mip::HomeAgent`] sends its replies from the virtual HA address (port 434, [`mip::wire::PORT`],
+//! when the request came to it) in both forwarding modes, and a [`steering::LineInterface`] sends
+//! what leaves the gateway from the outside address the peer sent to (its GTP-C or GTP-U address),
+//! never from its fabric address; sent from the wrong socket, a Create PDP Context Response reaches
+//! the SGSN from an address it never asked. One field asks for more than a UDP socket can do:
+//! `link_dst` (a link-layer destination), which with a `src` the caller does not own (the mobile
+//! node's or foreign agent's) only a Home Agent in [`mip::ForwardMode::Layer2`] (its default, the
+//! shared-link design) emits; over plain UDP set its mode to [`mip::ForwardMode::Layer3`]. The loop
+//! below has one socket, enough for a [`health::Monitor`] (whose `src` is never another address).
 //!
 //! Here the loop runs a [`health::Monitor`] that sends authenticated heartbeats to a peer and
 //! reports its health:

@@ -12,8 +12,15 @@
 //!
 //! A mobile node registers through a foreign agent with a one-member cluster over UDP
 //! ([`ForwardMode::Layer3`]: no raw sockets), then deregisters; every datagram is handed to
-//! the endpoint its `dst` names. The Home Agent answers from the virtual address on port 434
-//! ([`wire::PORT`]), so the caller binds that address on that port.
+//! the endpoint its `dst` names. The Home Agent answers from the virtual address, on the port
+//! the request was sent to (RFC 5944 section 3.8.3.1): port 434 ([`wire::PORT`]) for mobile
+//! nodes and foreign agents that follow the RFC, so the caller binds the virtual address on that
+//! port (below 1024: root, `CAP_NET_BIND_SERVICE`, or on Linux
+//! `net.ipv4.ip_unprivileged_port_start` at most 434; a test without privilege may use another
+//! port in [`ForwardMode::Layer3`], since [`ClientConfig`] and [`ForeignAgentConfig`] name the HA
+//! by socket address). The caller needs a socket on each address the HA sends from: replies name
+//! the virtual address in [`crate::Transmit`]'s `src`; cluster messages (`src` `None`) leave
+//! from the HA's own member address ([`Member::addr`]), which the other members know it by.
 //!
 //! ```
 //! use std::net::{Ipv4Addr, SocketAddr};

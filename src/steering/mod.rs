@@ -131,7 +131,9 @@
 //!         }
 //!     }
 //! };
-//! // Start: each processor asks for its VID, the switch processor pushes the table.
+//! // Start: each processor asks for its VID, the switch processor pushes the table. Until a
+//! // processor is Up (`SwitchEvent::ProcessorUp`, at its first heartbeat) a set-up is refused
+//! // (Create PDP Context Response, Cause No resources available, 73; `SetupRefused`).
 //! for _ in 0..20 {
 //!     now += Duration::from_millis(100);
 //!     run(now, &mut line, &mut switch, &mut procs, alive);

@@ -1,39 +1,5 @@
-//! Call admission by the caller (issue 14), in the manner of quinn's `Incoming`: with
-//! [`LnsConfig::admission`] set, every call this LNS would serve (the contact LNS's redirects stay
-//! its own decision) is reported as [`Event::IncomingCall`] with its typed
-//! [`CallDetails`](crate::l2tp::CallDetails), and waits for [`Lns::accept`] or [`Lns::refuse`].
-//!
-//! # Where the decision sits: before ICRP
-//!
-//! The ICRQ is acknowledged at once by the control channel (RFC 2661 5.8), so the LAC does not
-//! retransmit it, but no ICRP leaves until the caller accepts: a refused call is answered by CDN
-//! only, as RFC 2661 7.4.2 (idle state, "ICRQ received, unacceptable") has it, and the LNS keeps
-//! no state. The consequences:
-//!
-//! * the LAC waits for the ICRP under its own call set-up timer (RFC 2661 leaves it to the
-//!   implementation; xl2tpd and Linux LACs allow seconds): [`AdmissionConfig::timeout`] must stay
-//!   below it;
-//! * the ICCN's details (Connect Speeds, Framing Type, proxy LCP and proxy authentication) come
-//!   only after the ICRP, so they cannot be part of the first decision: they are reported, merged
-//!   with the ICRQ's, by [`Event::CallConnected`] just before [`Event::SessionUp`] (what a BNG
-//!   needs for its RADIUS Access-Request); a caller that rejects the call then closes it with
-//!   [`Lns::close_session`];
-//! * the session id is reserved at ICRQ time (the id the ICRP will assign), so a retransmitted
-//!   or repeated ICRQ for the same LAC session finds it and is not admitted twice.
-//!
-//! # Bounds and refusals
-//!
-//! At most [`AdmissionConfig::max_pending`] decisions wait at once; an ICRQ beyond gets CDN
-//! Result 2 "call disconnected for the reasons indicated in error code" with Error 4 "insufficient
-//! resources to handle this operation now" (RFC 2661 4.4.2), no state kept, counted in
-//! [`Stats::admissions_overflowed`](crate::l2tp::Stats::admissions_overflowed) (and
-//! [`Event::Refused`]). A decision not answered within [`AdmissionConfig::timeout`] refuses the
-//! call with CDN Result 4 "call failed due to lack of appropriate facilities being available
-//! (temporary condition)", counted in
-//! [`Stats::admissions_timed_out`](crate::l2tp::Stats::admissions_timed_out), and
-//! [`Event::SessionDown`] names the session. A tunnel that goes down takes its pending calls with
-//! it (also [`Event::SessionDown`]). An answer to an id no longer pending is
-//! [`CommandError::NoAdmission`].
+//! Call admission by the caller: the rules are on [`AdmissionConfig`], where rustdoc shows them
+//! (this module is private).
 
 use super::super::session::SessionState;
 use super::super::tunnel::Timer;
@@ -44,7 +10,42 @@ use super::{Lns, LnsConfig};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-/// Call admission by the caller ([`LnsConfig::admission`]; module docs of `lns::incoming`).
+/// Call admission by the caller, in the manner of quinn's `Incoming`: with
+/// [`LnsConfig::admission`] set, every call this LNS would serve (the contact LNS's redirects stay
+/// its own decision) is reported as [`Event::IncomingCall`] with its typed
+/// [`CallDetails`](crate::l2tp::CallDetails), and waits for [`Lns::accept`] or [`Lns::refuse`].
+///
+/// # Where the decision sits: before ICRP
+///
+/// The ICRQ is acknowledged at once by the control channel (RFC 2661 5.8), so the LAC does not
+/// retransmit it, but no ICRP leaves until the caller accepts: a refused call is answered by CDN
+/// only, as RFC 2661 7.4.2 (idle state, "ICRQ received, unacceptable") has it, and the LNS keeps
+/// no state. The consequences:
+///
+/// * the LAC waits for the ICRP under its own call set-up timer (RFC 2661 leaves it to the
+///   implementation; xl2tpd and Linux LACs allow seconds): [`AdmissionConfig::timeout`] must stay
+///   below it;
+/// * the ICCN's details (Connect Speeds, Framing Type, proxy LCP and proxy authentication) come
+///   only after the ICRP, so they cannot be part of the first decision: they are reported, merged
+///   with the ICRQ's, by [`Event::CallConnected`] just before [`Event::SessionUp`] (what a BNG
+///   needs for its RADIUS Access-Request); a caller that rejects the call then closes it with
+///   [`Lns::close_session`];
+/// * the session id is reserved at ICRQ time (the id the ICRP will assign), so a retransmitted
+///   or repeated ICRQ for the same LAC session finds it and is not admitted twice.
+///
+/// # Bounds and refusals
+///
+/// At most [`AdmissionConfig::max_pending`] decisions wait at once; an ICRQ beyond gets CDN
+/// Result 2 "call disconnected for the reasons indicated in error code" with Error 4 "insufficient
+/// resources to handle this operation now" (RFC 2661 4.4.2), no state kept, counted in
+/// [`Stats::admissions_overflowed`](crate::l2tp::Stats::admissions_overflowed) (and
+/// [`Event::Refused`]). A decision not answered within [`AdmissionConfig::timeout`] refuses the
+/// call with CDN Result 4 "call failed due to lack of appropriate facilities being available
+/// (temporary condition)", counted in
+/// [`Stats::admissions_timed_out`](crate::l2tp::Stats::admissions_timed_out), and
+/// [`Event::SessionDown`] names the session. A tunnel that goes down takes its pending calls with
+/// it (also [`Event::SessionDown`]). An answer to an id no longer pending is
+/// [`CommandError::NoAdmission`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionConfig {
     /// Decisions pending at once (more: CDN Result 2 / Error 4). At least 1.

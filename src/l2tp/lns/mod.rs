@@ -22,15 +22,15 @@
 //! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
 //! it is the contact LNS; other members drop them.
 //!
-//! Failover inside the virtual LNS (issue 15; [`LnsConfig::replication`] with
-//! [`LnsConfig::membership`]): each LNS replicates its established tunnels and sessions
-//! ([`super::replica`] records) to a backup member chosen by load, over the generic acked,
-//! authenticated replication ([`crate::replica`]; `replicate` module docs), and takes over those
-//! of the members it backs up when health finds them Down: [`Event::TakeOver`] tells the caller
-//! to move the failed member's address here and carries every session's data-plane handoff; the
-//! LAC's tunnel continues (silently, or by RFC 4951 recovery when the LAC advertised it), no
-//! session lost. A member back after a false Down yields what was taken ([`Event::Yielded`]); one
-//! that restarted empty is not resurrected (`takeover` module docs).
+//! Failover inside the virtual LNS ([`LnsConfig::replication`] with [`LnsConfig::membership`]):
+//! each LNS replicates its established tunnels and sessions ([`super::replica`] records) to a
+//! backup member chosen by load, over the generic acked, authenticated replication
+//! ([`crate::replica`]; design notes: `src/l2tp/lns/replicate.rs`), and takes over those of the
+//! members it backs up when health finds them Down: [`Event::TakeOver`] tells the caller to move
+//! the failed member's address here and carries every session's data-plane handoff; the LAC's
+//! tunnel continues (silently, or by RFC 4951 recovery when the LAC advertised it), no session
+//! lost. A member back after a false Down yields what was taken ([`Event::Yielded`]); one that
+//! restarted empty is not resurrected (design notes: `src/l2tp/lns/takeover.rs`).
 //!
 //! Call order: after any `handle_*` or command, drain [`Lns::poll_transmit`], [`Lns::poll_event`],
 //! [`Lns::poll_data`], then read [`Lns::poll_timeout`].
@@ -90,10 +90,11 @@ pub struct LnsConfig {
     /// address is the one LACs are redirected to.
     pub membership: Option<LnsMembership>,
     /// Replicate our tunnels and sessions to a backup member chosen by load, and take over those
-    /// of the members we back up when health finds them Down (issue 15; needs `membership`; the
-    /// `replicate` and `takeover` module docs).
+    /// of the members we back up when health finds them Down (needs `membership`; the design
+    /// notes are the module docs of `src/l2tp/lns/replicate.rs` and `takeover.rs`, private
+    /// modules that rustdoc does not show).
     pub replication: Option<ReplicationConfig>,
-    /// Call admission by the caller (issue 14; `lns::incoming` module docs): each call this LNS
+    /// Call admission by the caller (the rules: [`AdmissionConfig`]): each call this LNS
     /// would serve waits for [`Lns::accept`] or [`Lns::refuse`] after [`Event::IncomingCall`].
     /// `None` (the default): calls are accepted automatically.
     pub admission: Option<AdmissionConfig>,

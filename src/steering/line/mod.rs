@@ -223,7 +223,8 @@ impl LineStats {
 pub enum LineEvent {
     /// A table update was applied.
     TableApplied {
-        /// Its version.
+        /// Its version, as the switch processor pushed it
+        /// ([`SwitchEvent::TablePushed`](crate::steering::switch::SwitchEvent::TablePushed)).
         version: u64,
     },
 }
@@ -233,6 +234,14 @@ pub enum LineEvent {
 /// Call order: after [`LineInterface::handle_datagram`], drain [`LineInterface::poll_transmit`]
 /// and [`LineInterface::poll_event`]. It has no timers ([`LineInterface::poll_timeout`] is always
 /// `None`).
+///
+/// Addresses: [`LineConfig`] names only the fabric address. The outside addresses, those the
+/// peers send to (GTP-C port 2123, GTP-U 2152, PFCP 8805, L2TP 1701), are not configured: the
+/// caller binds them, passes the one each datagram arrived on as `to`, and sends every
+/// [`Transmit`] from the address its `src` names. What leaves for outside (a
+/// processor's Create PDP Context Response, an Error Indication) names the outside address the
+/// peer used, so a driver that sent it from the fabric socket would answer an SGSN from an
+/// address it never sent to.
 #[derive(Debug)]
 pub struct LineInterface {
     config: LineConfig,

@@ -202,7 +202,8 @@ pub enum SwitchEvent {
     },
     /// A new table version was pushed.
     TablePushed {
-        /// Its version.
+        /// Its version: [`SwitchConfig::incarnation`] in the high 32 bits, a count of this
+        /// incarnation's pushes in the low 32 (the first push of incarnation 1 is `1 << 32 | 1`).
         version: u64,
     },
     /// A set-up request was directed.
