@@ -92,7 +92,9 @@ fn l2tp_7_4_2_icrq_unacceptable() {
     }
 }
 
-fn refused_call(seed: u64) {
+/// A call opened at the LAC of a pair with default admission, run until the LNS reports it
+/// incoming: the pair, the call, the LNS's events so far.
+fn call_incoming(seed: u64) -> (Pair, telcp::l2tp::CallId, Vec<Event>) {
     let mut p = pair(seed, AdmissionConfig::default());
     let now = p.sim.now();
     let call = p
@@ -102,6 +104,11 @@ fn refused_call(seed: u64) {
         .unwrap();
     let mut ev = Vec::new();
     until_incoming(&mut p, &mut ev);
+    (p, call, ev)
+}
+
+fn refused_call(seed: u64) {
+    let (mut p, call, ev) = call_incoming(seed);
     let (id, _) = incoming(&ev)[0];
     let now = p.sim.now();
     let rc = ResultCode::new(ResultCodeValue::CDN_PERMANENT_RESOURCES);
@@ -259,15 +266,7 @@ fn accepted_call_comes_up_and_carries_ppp() {
 }
 
 fn accepted_call(seed: u64) {
-    let mut p = pair(seed, AdmissionConfig::default());
-    let now = p.sim.now();
-    let call = p
-        .sim
-        .node_mut::<telcp::l2tp::Lac>(p.lac)
-        .open_session(now)
-        .unwrap();
-    let mut ev = Vec::new();
-    until_incoming(&mut p, &mut ev);
+    let (mut p, call, mut ev) = call_incoming(seed);
     let Some(Event::IncomingCall { id, details, .. }) =
         ev.iter().find(|e| matches!(e, Event::IncomingCall { .. }))
     else {
