@@ -47,6 +47,20 @@ fn lns_sent(p: &Pair) -> Vec<(MessageType, Option<ResultCode<'static>>)> {
         .collect()
 }
 
+/// Runs `base`, then one second at a time until `done` holds, 45 s more at most: RFC 2661 5.8
+/// retransmits a message for up to 1 + 2 + 4 + 7 x 8 = 63 s (10 retries, the interval capped
+/// at 8 s), so an answer may still be on its way after `base` (seed 14765: the LNS's CDN lost
+/// five times, its sixth try due 23 s after the first).
+fn run_until(p: &mut Pair, base: Duration, mut done: impl FnMut(&mut Pair) -> bool) {
+    p.sim.run_for(base);
+    for _ in 0..45 {
+        if done(p) {
+            return;
+        }
+        p.sim.run_for(Duration::from_secs(1));
+    }
+}
+
 /// Runs until the LNS reports an `IncomingCall` (within 60 s), returns its events so far.
 fn until_incoming(p: &mut Pair, seen: &mut Vec<Event>) {
     for _ in 0..600 {
@@ -74,48 +88,67 @@ fn incoming(ev: &[Event]) -> Vec<(telcp::l2tp::AdmissionId, SessionRef)> {
 #[test]
 fn l2tp_7_4_2_icrq_unacceptable() {
     for seed in 0..seeds() {
-        let mut p = pair(seed, AdmissionConfig::default());
-        let now = p.sim.now();
-        let call = p
-            .sim
-            .node_mut::<telcp::l2tp::Lac>(p.lac)
-            .open_session(now)
-            .unwrap();
-        let mut ev = Vec::new();
-        until_incoming(&mut p, &mut ev);
-        let (id, _) = incoming(&ev)[0];
-        let now = p.sim.now();
-        let rc = ResultCode::new(ResultCodeValue::CDN_PERMANENT_RESOURCES);
-        p.sim
-            .node_mut::<Lns>(p.lns)
-            .refuse(now, id, rc.clone())
-            .unwrap();
-        p.sim.run_for(Duration::from_secs(20));
-        let lns = p.sim.node_mut::<Lns>(p.lns);
-        assert_eq!(lns.session_count(), 0, "seed {seed}");
-        assert_eq!(lns.pending_admissions(), 0, "seed {seed}");
-        assert_eq!(lns.stats().admissions_refused, 1, "seed {seed}");
-        // A second answer to the same id is refused, typed.
-        assert_eq!(
-            lns.refuse(now, id, rc.clone()),
-            Err(CommandError::NoAdmission)
-        );
-        let sent = lns_sent(&p);
-        assert!(
-            !sent.iter().any(|(mt, _)| *mt == MessageType::ICRP),
-            "seed {seed}: ICRP sent for a refused call"
-        );
-        assert!(
-            sent.iter()
-                .any(|(mt, r)| *mt == MessageType::CDN && r.as_ref() == Some(&rc)),
-            "seed {seed}: {sent:?}"
-        );
-        let lac_down = lac_ev(&mut p).into_iter().any(|e| {
-            matches!(e, Event::SessionDown { call: Some(c), result: Some(r), .. }
-                if c == call && r == rc)
-        });
-        assert!(lac_down, "seed {seed}: the LAC saw no CDN with the result");
+        refused_call(seed);
     }
+}
+
+/// A call opened at the LAC of a pair with default admission, run until the LNS reports it
+/// incoming: the pair, the call, the LNS's events so far.
+fn call_incoming(seed: u64) -> (Pair, telcp::l2tp::CallId, Vec<Event>) {
+    let mut p = pair(seed, AdmissionConfig::default());
+    let now = p.sim.now();
+    let call = p
+        .sim
+        .node_mut::<telcp::l2tp::Lac>(p.lac)
+        .open_session(now)
+        .unwrap();
+    let mut ev = Vec::new();
+    until_incoming(&mut p, &mut ev);
+    (p, call, ev)
+}
+
+fn refused_call(seed: u64) {
+    let (mut p, call, ev) = call_incoming(seed);
+    let (id, _) = incoming(&ev)[0];
+    let now = p.sim.now();
+    let rc = ResultCode::new(ResultCodeValue::CDN_PERMANENT_RESOURCES);
+    p.sim
+        .node_mut::<Lns>(p.lns)
+        .refuse(now, id, rc.clone())
+        .unwrap();
+    let mut lac_seen = Vec::new();
+    let lac_down = |e: &Event| {
+        matches!(e, Event::SessionDown { call: Some(c), result: Some(r), .. }
+                if *c == call && *r == rc)
+    };
+    run_until(&mut p, Duration::from_secs(20), |p| {
+        lac_seen.extend(lac_ev(p));
+        lac_seen.iter().any(lac_down)
+    });
+    let lns = p.sim.node_mut::<Lns>(p.lns);
+    assert_eq!(lns.session_count(), 0, "seed {seed}");
+    assert_eq!(lns.pending_admissions(), 0, "seed {seed}");
+    assert_eq!(lns.stats().admissions_refused, 1, "seed {seed}");
+    // A second answer to the same id is refused, typed.
+    assert_eq!(
+        lns.refuse(now, id, rc.clone()),
+        Err(CommandError::NoAdmission)
+    );
+    let sent = lns_sent(&p);
+    assert!(
+        !sent.iter().any(|(mt, _)| *mt == MessageType::ICRP),
+        "seed {seed}: ICRP sent for a refused call"
+    );
+    assert!(
+        sent.iter()
+            .any(|(mt, r)| *mt == MessageType::CDN && r.as_ref() == Some(&rc)),
+        "seed {seed}: {sent:?}"
+    );
+    lac_seen.extend(lac_ev(&mut p));
+    assert!(
+        lac_seen.iter().any(lac_down),
+        "seed {seed}: the LAC saw no CDN with the result"
+    );
 }
 
 /// l2tp-4.4.2-admission-overflow (RFC 2661 4.4.2, CDN Result 2 with Error 4 "insufficient
@@ -171,46 +204,55 @@ fn l2tp_4_4_2_admission_overflow() {
 #[test]
 fn unanswered_call_refused_at_the_timeout() {
     for seed in 0..seeds() {
-        let timeout = Duration::from_secs(2);
-        let mut p = pair(
-            seed,
-            AdmissionConfig {
-                max_pending: 4,
-                timeout,
-            },
-        );
-        let now = p.sim.now();
-        p.sim
-            .node_mut::<telcp::l2tp::Lac>(p.lac)
-            .open_session(now)
-            .unwrap();
-        let mut ev = Vec::new();
-        until_incoming(&mut p, &mut ev);
-        let (id, session) = incoming(&ev)[0];
-        p.sim.run_for(timeout + Duration::from_secs(20));
-        ev.extend(lns_ev(&mut p));
-        assert!(
-            ev.iter().any(
-                |e| matches!(e, Event::SessionDown { session: Some(s), result: Some(r), .. }
-                if *s == session && r.result == ResultCodeValue::CDN_TEMPORARY_RESOURCES)
-            ),
-            "seed {seed}: {ev:?}"
-        );
-        let now = p.sim.now();
-        let lns = p.sim.node_mut::<Lns>(p.lns);
-        assert_eq!(lns.stats().admissions_timed_out, 1);
-        assert_eq!(lns.session_count(), 0);
-        assert_eq!(lns.pending_admissions(), 0);
-        assert_eq!(
-            lns.accept(now, id, AcceptParams::default()),
-            Err(CommandError::NoAdmission)
-        );
-        let lac_down = lac_ev(&mut p).into_iter().any(|e| {
-            matches!(e, Event::SessionDown { result: Some(r), .. }
-                if r.result == ResultCodeValue::CDN_TEMPORARY_RESOURCES)
-        });
-        assert!(lac_down, "seed {seed}");
+        unanswered_call(seed);
     }
+}
+
+fn unanswered_call(seed: u64) {
+    let timeout = Duration::from_secs(2);
+    let mut p = pair(
+        seed,
+        AdmissionConfig {
+            max_pending: 4,
+            timeout,
+        },
+    );
+    let now = p.sim.now();
+    p.sim
+        .node_mut::<telcp::l2tp::Lac>(p.lac)
+        .open_session(now)
+        .unwrap();
+    let mut ev = Vec::new();
+    until_incoming(&mut p, &mut ev);
+    let (id, session) = incoming(&ev)[0];
+    let mut lac_seen = Vec::new();
+    let lac_down = |e: &Event| {
+        matches!(e, Event::SessionDown { result: Some(r), .. }
+                if r.result == ResultCodeValue::CDN_TEMPORARY_RESOURCES)
+    };
+    run_until(&mut p, timeout + Duration::from_secs(20), |p| {
+        lac_seen.extend(lac_ev(p));
+        lac_seen.iter().any(lac_down)
+    });
+    ev.extend(lns_ev(&mut p));
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, Event::SessionDown { session: Some(s), result: Some(r), .. }
+                if *s == session && r.result == ResultCodeValue::CDN_TEMPORARY_RESOURCES)
+        ),
+        "seed {seed}: {ev:?}"
+    );
+    let now = p.sim.now();
+    let lns = p.sim.node_mut::<Lns>(p.lns);
+    assert_eq!(lns.stats().admissions_timed_out, 1);
+    assert_eq!(lns.session_count(), 0);
+    assert_eq!(lns.pending_admissions(), 0);
+    assert_eq!(
+        lns.accept(now, id, AcceptParams::default()),
+        Err(CommandError::NoAdmission)
+    );
+    lac_seen.extend(lac_ev(&mut p));
+    assert!(lac_seen.iter().any(lac_down), "seed {seed}");
 }
 
 /// ADM-4: an accepted call comes up; the ICCN's details are reported merged with the ICRQ's
@@ -219,69 +261,69 @@ fn unanswered_call_refused_at_the_timeout() {
 #[test]
 fn accepted_call_comes_up_and_carries_ppp() {
     for seed in 0..seeds() {
-        let mut p = pair(seed, AdmissionConfig::default());
-        let now = p.sim.now();
-        let call = p
-            .sim
-            .node_mut::<telcp::l2tp::Lac>(p.lac)
-            .open_session(now)
-            .unwrap();
-        let mut ev = Vec::new();
-        until_incoming(&mut p, &mut ev);
-        let Some(Event::IncomingCall { id, details, .. }) =
-            ev.iter().find(|e| matches!(e, Event::IncomingCall { .. }))
-        else {
-            unreachable!()
-        };
-        assert!(
-            details.bearer_type.is_some(),
-            "seed {seed}: ICRQ Bearer Type"
-        );
-        assert!(details.framing_type.is_none(), "seed {seed}: no ICCN yet");
-        let now = p.sim.now();
-        let sref = p
-            .sim
-            .node_mut::<Lns>(p.lns)
-            .accept(now, *id, AcceptParams::default())
-            .unwrap();
-        p.sim.run_for(Duration::from_secs(20));
-        ev.extend(lns_ev(&mut p));
-        let connected = ev.iter().position(|e| {
-            matches!(e, Event::CallConnected { session, details }
+        accepted_call(seed);
+    }
+}
+
+fn accepted_call(seed: u64) {
+    let (mut p, call, mut ev) = call_incoming(seed);
+    let Some(Event::IncomingCall { id, details, .. }) =
+        ev.iter().find(|e| matches!(e, Event::IncomingCall { .. }))
+    else {
+        unreachable!()
+    };
+    assert!(
+        details.bearer_type.is_some(),
+        "seed {seed}: ICRQ Bearer Type"
+    );
+    assert!(details.framing_type.is_none(), "seed {seed}: no ICCN yet");
+    let now = p.sim.now();
+    let sref = p
+        .sim
+        .node_mut::<Lns>(p.lns)
+        .accept(now, *id, AcceptParams::default())
+        .unwrap();
+    run_until(&mut p, Duration::from_secs(20), |p| {
+        ev.extend(lns_ev(p));
+        ev.iter()
+            .any(|e| matches!(e, Event::SessionUp { session, .. } if *session == sref))
+    });
+    ev.extend(lns_ev(&mut p));
+    let connected = ev.iter().position(|e| {
+        matches!(e, Event::CallConnected { session, details }
             if *session == sref && details.framing_type.is_some()
                 && details.tx_connect_speed.is_some() && details.bearer_type.is_some())
-        });
-        let up = ev
+    });
+    let up = ev
+        .iter()
+        .position(|e| matches!(e, Event::SessionUp { session, .. } if *session == sref));
+    assert!(
+        matches!((connected, up), (Some(c), Some(u)) if c < u),
+        "seed {seed}: {ev:?}"
+    );
+    assert!(
+        lac_ev(&mut p)
             .iter()
-            .position(|e| matches!(e, Event::SessionUp { session, .. } if *session == sref));
-        assert!(
-            matches!((connected, up), (Some(c), Some(u)) if c < u),
-            "seed {seed}: {ev:?}"
-        );
-        assert!(
-            lac_ev(&mut p)
-                .iter()
-                .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == call))
-        );
-        assert_eq!(p.sim.node_mut::<Lns>(p.lns).stats().admissions_accepted, 1);
-        // PPP frames until one gets through the lossy link (data messages are not retransmitted).
-        let frame = b"\xff\x03\xc0\x21\x01\x01\x00\x04";
-        let mut got = None;
-        for _ in 0..50 {
-            p.sim
-                .node_mut::<telcp::l2tp::Lac>(p.lac)
-                .send_ppp(call, frame)
-                .unwrap();
-            p.sim.run_for(Duration::from_millis(50));
-            if let Some(d) = p.sim.node_mut::<Lns>(p.lns).poll_data() {
-                got = Some(d);
-                break;
-            }
+            .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == call))
+    );
+    assert_eq!(p.sim.node_mut::<Lns>(p.lns).stats().admissions_accepted, 1);
+    // PPP frames until one gets through the lossy link (data messages are not retransmitted).
+    let frame = b"\xff\x03\xc0\x21\x01\x01\x00\x04";
+    let mut got = None;
+    for _ in 0..50 {
+        p.sim
+            .node_mut::<telcp::l2tp::Lac>(p.lac)
+            .send_ppp(call, frame)
+            .unwrap();
+        p.sim.run_for(Duration::from_millis(50));
+        if let Some(d) = p.sim.node_mut::<Lns>(p.lns).poll_data() {
+            got = Some(d);
+            break;
         }
-        let d = got.expect("a PPP frame crossed");
-        assert_eq!(d.session, sref);
-        assert_eq!(&d.frame[..], frame);
     }
+    let d = got.expect("a PPP frame crossed");
+    assert_eq!(d.session, sref);
+    assert_eq!(&d.frame[..], frame);
 }
 
 /// The default keeps automatic acceptance: no IncomingCall, the call comes up.
@@ -333,4 +375,15 @@ fn admission_config_is_checked() {
             ))
         );
     }
+}
+
+/// Seed 14765 (the sweep of session 36): the LNS's answer to the call (the CDN of the refusal,
+/// the ICRP of the acceptance) was lost again and again, its sixth try due 23 s in (RFC 2661
+/// 5.8); the scenarios looked 20 s after the answer and failed. They now wait for the outcome,
+/// 45 s more at most.
+#[test]
+fn seed_14765_answer_retransmitted_late() {
+    refused_call(14765);
+    unanswered_call(14765);
+    accepted_call(14765);
 }
