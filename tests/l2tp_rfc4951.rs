@@ -136,6 +136,22 @@ fn debug_trace(sim: &Sim) {
     }
 }
 
+/// [`restored_backup`] and the tunnel id of the recovery tunnel its recovery SCCRQ opened.
+fn recovering_backup(now: Instant, unsure: UnsureSessions) -> (Lns, u16) {
+    let mut lns = restored_backup(now, unsure);
+    let via = sent_control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("recovery SCCRQ");
+    (lns, via)
+}
+
+/// Asserts that `lns` reported an event `wanted` accepts (its events drained).
+fn assert_lns_event(lns: &mut Lns, wanted: impl Fn(&Event) -> bool) {
+    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
+    assert!(ev.iter().any(wanted), "{ev:?}");
+}
+
 fn lac_events(sim: &mut Sim, n: NodeId) -> Vec<Event> {
     std::iter::from_fn(|| sim.poll_event_of::<Lac>(n)).collect()
 }
@@ -642,12 +658,9 @@ fn rfc4951_tr_sccrq() {
             "{m:?}"
         );
     }
-    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
-    assert!(
-        ev.iter()
-            .any(|e| matches!(e, Event::TunnelRecoveryStarted { tunnel: 0x1111, .. })),
-        "{ev:?}"
-    );
+    assert_lns_event(&mut lns, |e| {
+        matches!(e, Event::TunnelRecoveryStarted { tunnel: 0x1111, .. })
+    });
 }
 
 /// rfc4951-fc-advertised: with failover configured, SCCRQ and SCCRP carry the Failover Capability
@@ -946,12 +959,9 @@ fn rfc4951_scs_absent() {
         (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
         (0x2222, 0, 0)
     );
-    let ev: Vec<Event> = std::iter::from_fn(|| lns.poll_event()).collect();
-    assert!(
-        ev.iter()
-            .any(|e| matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })),
-        "{ev:?}"
-    );
+    assert_lns_event(&mut lns, |e| {
+        matches!(e, Event::TunnelRecovered { tunnel: 0x1111, .. })
+    });
 }
 
 /// rfc4951-recovery-secret: a LAC whose tunnel was authenticated with its own password (from its
@@ -1042,11 +1052,7 @@ fn rfc4951_recovery_secret() {
 fn rfc4951_fsq_stale() {
     use telcp::l2tp::wire::avp::FailoverSessionState as Fss;
     let now = Instant::now();
-    let mut lns = restored_backup(now, UnsureSessions::None);
-    let via = sent_control(&mut lns)
-        .pop()
-        .and_then(|m| m.assigned_tunnel_id())
-        .expect("recovery SCCRQ");
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::None);
     from_lac(
         &mut lns,
         now,
@@ -1132,11 +1138,7 @@ fn rfc4951_fsq_stale() {
 fn rfc4951_discard_before_reset() {
     use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     let now = Instant::now();
-    let mut lns = restored_backup(now, UnsureSessions::All);
-    let via = sent_control(&mut lns)
-        .pop()
-        .and_then(|m| m.assigned_tunnel_id())
-        .expect("recovery SCCRQ");
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
     // A HELLO of the LAC on the old tunnel, before the reset.
     from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
     let mut t = now;
