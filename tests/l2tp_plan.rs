@@ -3,7 +3,7 @@
 //! full, the timed deny-list, least-filled choice, Tunnel-Assignment-Id sharing, and redirects
 //! as steps inside the plan, the `LnsDenied` event with its typed reason, and per-endpoint
 //! Tunnel-Passwords (RFC 2868 3.5) authenticating each tunnel with its own secret (RFC 2661
-//! 5.1.1). `TELCP_SEEDS` sets the number of seeds (default 8).
+//! 5.1.1). `TELCP_SEEDS` sets the number of seeds (default 8), `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -17,11 +17,10 @@ use telcp::l2tp::pool::MemberState;
 use telcp::l2tp::{CallId, CallRequest, Event, Lac, LacConfig, Lns, TunnelPlan, lac::PlanPolicy};
 use telcp::sim::{NodeId, Sim};
 
-fn seeds() -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
+fn seeds() -> std::ops::Range<u64> {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    let first = var("TELCP_FIRST").unwrap_or(0);
+    first..first + var("TELCP_SEEDS").unwrap_or(8)
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -94,6 +93,18 @@ fn lns_of(w: &mut World, call: CallId) -> Option<IpAddr> {
     w.sim.node_mut::<Lac>(w.lac).lns_of(call).map(|a| a.ip())
 }
 
+/// Runs the simulation a second at a time, at most `secs` seconds, until `done` holds: a scenario
+/// waits out RFC 2661 5.8 retransmissions (up to about a minute for one message) rather than
+/// judging at a fixed time.
+fn wait_until(w: &mut World, secs: u32, mut done: impl FnMut(&mut World) -> bool) {
+    for _ in 0..secs {
+        if done(w) {
+            return;
+        }
+        w.sim.run_for(Duration::from_secs(1));
+    }
+}
+
 /// The LAC's `LnsDenied` events: (LNS, until, reason).
 fn denials(ev: &[Event]) -> Vec<(IpAddr, std::time::Instant, DenyReason)> {
     ev.iter()
@@ -122,8 +133,10 @@ fn ups(ev: &[Event]) -> Vec<(CallId, IpAddr)> {
 /// levels 2 and 3 take none while level 1 has room. Every call comes up where it was placed.
 ///
 /// Tolerance: with 200 calls, A's count is Binomial(200, 3/4): mean 150, standard deviation
-/// 6.1; the bound 150 ± 25 is four standard deviations (a false failure once in ~20,000 seeds;
-/// the seeds are fixed, so a run replays).
+/// 6.1; the bound 150 ± 31 is five standard deviations (a false failure about once in two
+/// million seeds; at four, 150 ± 25, seed 28041 of the session 36 sweep gave A 123). An even
+/// split (mean 100) stays eight standard deviations out of it. The seeds are fixed, so a run
+/// replays.
 ///
 /// Time: the 200 calls are opened at once and their requests wait for a send window that
 /// losses shrink (RFC 2661 5.8, Appendix A); answers in set-ups under way (ICCN) go ahead of
@@ -131,32 +144,55 @@ fn ups(ev: &[Event]) -> Vec<(CallId, IpAddr)> {
 /// 1767 and 1968 of 2000 needed 92 to 101 s).
 #[test]
 fn level_one_filled_by_weight() {
-    for seed in 0..seeds() {
-        let mut w = world(seed, |_| {}, &[A, B, C, D]);
-        let calls: Vec<CallId> = (0..200).map(|_| open(&mut w, three_levels(None))).collect();
-        w.sim.run_for(Duration::from_secs(120));
-        let on_a = calls
-            .iter()
-            .filter(|c| lns_of(&mut w, **c) == Some(ip(A)))
-            .count();
-        let on_b = calls
-            .iter()
-            .filter(|c| lns_of(&mut w, **c) == Some(ip(B)))
-            .count();
-        assert_eq!(on_a + on_b, 200, "seed {seed}: level 1 only");
-        assert!((125..=175).contains(&on_a), "seed {seed}: A took {on_a}");
-        let ev = lac_events(&mut w.sim, w.lac);
-        let up = ups(&ev);
-        assert_eq!(up.len(), 200, "seed {seed}");
-        for (c, at) in up {
-            assert_eq!(Some(at), lns_of(&mut w, c), "seed {seed}");
-        }
-        // One tunnel to each of A and B, none elsewhere.
-        assert_eq!(w.sim.node_mut::<Lac>(w.lac).tunnel_count(), 2);
-        for n in &w.lns[2..] {
-            assert_eq!(w.sim.node_mut::<Lns>(*n).tunnel_count(), 0, "seed {seed}");
-        }
+    for seed in seeds() {
+        level_one_filled_by_weight_at(seed);
     }
+}
+
+/// [`level_one_filled_by_weight`] with one seed.
+fn level_one_filled_by_weight_at(seed: u64) {
+    let mut w = world(seed, |_| {}, &[A, B, C, D]);
+    let calls: Vec<CallId> = (0..200).map(|_| open(&mut w, three_levels(None))).collect();
+    w.sim.run_for(Duration::from_secs(120));
+    // Seed 6609 needed 14 s more (the sweep of 35,000 seeds, session 36).
+    wait_until(&mut w, 120, |w| {
+        calls
+            .iter()
+            .all(|c| w.sim.node_mut::<Lac>(w.lac).session_of(*c).is_some())
+    });
+    let on_a = calls
+        .iter()
+        .filter(|c| lns_of(&mut w, **c) == Some(ip(A)))
+        .count();
+    let on_b = calls
+        .iter()
+        .filter(|c| lns_of(&mut w, **c) == Some(ip(B)))
+        .count();
+    assert_eq!(on_a + on_b, 200, "seed {seed}: level 1 only");
+    assert!((119..=181).contains(&on_a), "seed {seed}: A took {on_a}");
+    let ev = lac_events(&mut w.sim, w.lac);
+    let up = ups(&ev);
+    assert_eq!(up.len(), 200, "seed {seed}");
+    for (c, at) in up {
+        assert_eq!(Some(at), lns_of(&mut w, c), "seed {seed}");
+    }
+    // One tunnel to each of A and B, none elsewhere.
+    assert_eq!(w.sim.node_mut::<Lac>(w.lac).tunnel_count(), 2);
+    for n in &w.lns[2..] {
+        assert_eq!(w.sim.node_mut::<Lns>(*n).tunnel_count(), 0, "seed {seed}");
+    }
+}
+
+/// Seed 6609 of the 35,000-seed sweep of session 36: the 200 calls were up 14 s after the two minutes.
+#[test]
+fn level_one_filled_by_weight_seed_6609() {
+    level_one_filled_by_weight_at(6609);
+}
+
+/// Seed 28041 of the 35,000-seed sweep of session 36: A took 123 of the 200 calls, outside four standard deviations, inside five.
+#[test]
+fn level_one_filled_by_weight_seed_28041() {
+    level_one_filled_by_weight_at(28041);
 }
 
 /// l2tp-rfc2868.3.8-preference: the lowest Tunnel-Preference is tried first, the next only when
@@ -165,7 +201,7 @@ fn level_one_filled_by_weight() {
 /// back to it.
 #[test]
 fn l2tp_rfc2868_3_8_preference() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let mut w = world(seed, |_| {}, &[A, B, C, D]);
         let calls: Vec<CallId> = (0..12)
             .map(|_| open(&mut w, three_levels(Some(4))))
@@ -196,74 +232,93 @@ fn l2tp_rfc2868_3_8_preference() {
 /// B are tried again.
 #[test]
 fn denied_level_moves_to_next_and_deny_expires() {
-    for seed in 0..seeds() {
-        let deny = Duration::from_secs(300);
-        let mut w = world(seed, |c| c.deny_time = deny, &[A, B, C, D]);
-        let (a, b) = (w.lns[0], w.lns[1]);
-        w.sim.crash(a);
-        // B has room for one session: once it holds one, every ICRQ gets CDN Result 4.
-        let mut full = lns_config_of(common_cfg(seed + 500));
-        full.common.max_sessions = 1;
-        w.sim
-            .restart(b, Box::new(Lns::new(full, w.sim.now()).unwrap()));
-        let first = open(&mut w, plan(vec![ep(B, 1)]));
-        w.sim.run_for(Duration::from_secs(20));
-        assert!(ups(&lac_events(&mut w.sim, w.lac)).contains(&(first, ip(B))));
-        let call = open(&mut w, three_levels(None));
-        w.sim.run_for(Duration::from_secs(200));
-        let ev = lac_events(&mut w.sim, w.lac);
-        assert!(ups(&ev).contains(&(call, ip(C))), "seed {seed}: {ev:?}");
-        let now = w.sim.now();
-        let lac = w.sim.node_mut::<Lac>(w.lac);
-        let denied: Vec<(IpAddr, std::time::Instant)> = lac.denied(now).collect();
-        assert_eq!(
-            denied.iter().map(|d| d.0).collect::<Vec<_>>(),
-            [ip(A), ip(B)],
-            "seed {seed}"
-        );
-        // Each denial came as an event with its reason and the time it ends (the deny-list's):
-        // A timed out (crashed: nothing answers), B sent CDN Result 4 (RFC 2661 4.4.2: no
-        // resources), one of the codes that mean busy.
-        let mut got = denials(&ev);
-        got.sort_by_key(|d| d.0);
-        let want = [
-            (ip(A), denied[0].1, DenyReason::Timeout),
-            (
-                ip(B),
-                denied[1].1,
-                DenyReason::Busy(telcp::l2tp::wire::ResultCodeValue(4)),
-            ),
-        ];
-        assert_eq!(got, want, "seed {seed}: {ev:?}");
-        assert_eq!(lac.stats().lns_denied, 2, "seed {seed}");
-        // Within the deny time: C is chosen at once (A and B skipped, nothing sent to them).
-        let second = open(&mut w, three_levels(None));
-        assert_eq!(lns_of(&mut w, second), Some(ip(C)), "seed {seed}");
-        // After it, with A back: A or B is tried again (B, if chosen, is still full and sends
-        // the call on to A).
-        w.sim.run_for(deny);
-        let fresh = lns_config_of(common_cfg(seed + 900));
-        let lns_a = Lns::new(fresh, w.sim.now()).unwrap();
-        w.sim.restart(a, Box::new(lns_a));
-        let _ = lac_events(&mut w.sim, w.lac);
-        let third = open(&mut w, three_levels(None));
-        assert!(
-            [ip(A), ip(B)].contains(&lns_of(&mut w, third).unwrap()),
-            "seed {seed}"
-        );
-        w.sim.run_for(Duration::from_secs(60));
-        assert!(
-            ups(&lac_events(&mut w.sim, w.lac)).contains(&(third, ip(A))),
-            "seed {seed}"
-        );
+    for seed in seeds() {
+        denied_level_moves_to_next_and_deny_expires_at(seed);
     }
+}
+
+/// [`denied_level_moves_to_next_and_deny_expires`] with one seed.
+fn denied_level_moves_to_next_and_deny_expires_at(seed: u64) {
+    let deny = Duration::from_secs(300);
+    let mut w = world(seed, |c| c.deny_time = deny, &[A, B, C, D]);
+    let (a, b) = (w.lns[0], w.lns[1]);
+    w.sim.crash(a);
+    // B has room for one session: once it holds one, every ICRQ gets CDN Result 4.
+    let mut full = lns_config_of(common_cfg(seed + 500));
+    full.common.max_sessions = 1;
+    w.sim
+        .restart(b, Box::new(Lns::new(full, w.sim.now()).unwrap()));
+    let first = open(&mut w, plan(vec![ep(B, 1)]));
+    w.sim.run_for(Duration::from_secs(20));
+    // RFC 2661 5.8: the SCCRQ may take up to 63 s of retransmissions (seed 30358 of the
+    // session 36 sweep: its SCCRQ was lost seven times, up 41 s in).
+    wait_until(&mut w, 60, |w| {
+        w.sim.node_mut::<Lac>(w.lac).session_of(first).is_some()
+    });
+    assert!(
+        ups(&lac_events(&mut w.sim, w.lac)).contains(&(first, ip(B))),
+        "seed {seed}"
+    );
+    let call = open(&mut w, three_levels(None));
+    w.sim.run_for(Duration::from_secs(200));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(ups(&ev).contains(&(call, ip(C))), "seed {seed}: {ev:?}");
+    let now = w.sim.now();
+    let lac = w.sim.node_mut::<Lac>(w.lac);
+    let denied: Vec<(IpAddr, std::time::Instant)> = lac.denied(now).collect();
+    assert_eq!(
+        denied.iter().map(|d| d.0).collect::<Vec<_>>(),
+        [ip(A), ip(B)],
+        "seed {seed}"
+    );
+    // Each denial came as an event with its reason and the time it ends (the deny-list's):
+    // A timed out (crashed: nothing answers), B sent CDN Result 4 (RFC 2661 4.4.2: no
+    // resources), one of the codes that mean busy.
+    let mut got = denials(&ev);
+    got.sort_by_key(|d| d.0);
+    let want = [
+        (ip(A), denied[0].1, DenyReason::Timeout),
+        (
+            ip(B),
+            denied[1].1,
+            DenyReason::Busy(telcp::l2tp::wire::ResultCodeValue(4)),
+        ),
+    ];
+    assert_eq!(got, want, "seed {seed}: {ev:?}");
+    assert_eq!(lac.stats().lns_denied, 2, "seed {seed}");
+    // Within the deny time: C is chosen at once (A and B skipped, nothing sent to them).
+    let second = open(&mut w, three_levels(None));
+    assert_eq!(lns_of(&mut w, second), Some(ip(C)), "seed {seed}");
+    // After it, with A back: A or B is tried again (B, if chosen, is still full and sends
+    // the call on to A).
+    w.sim.run_for(deny);
+    let fresh = lns_config_of(common_cfg(seed + 900));
+    let lns_a = Lns::new(fresh, w.sim.now()).unwrap();
+    w.sim.restart(a, Box::new(lns_a));
+    let _ = lac_events(&mut w.sim, w.lac);
+    let third = open(&mut w, three_levels(None));
+    assert!(
+        [ip(A), ip(B)].contains(&lns_of(&mut w, third).unwrap()),
+        "seed {seed}"
+    );
+    w.sim.run_for(Duration::from_secs(60));
+    assert!(
+        ups(&lac_events(&mut w.sim, w.lac)).contains(&(third, ip(A))),
+        "seed {seed}"
+    );
+}
+
+/// Seed 30358 of the 35,000-seed sweep of session 36: the SCCRQ was lost seven times (RFC 2661 5.8), the first call up 41 s in.
+#[test]
+fn denied_level_moves_to_next_and_deny_expires_seed_30358() {
+    denied_level_moves_to_next_and_deny_expires_at(30358);
 }
 
 /// Least-filled: with three equal endpoints, nine calls land three on each; after two calls on
 /// B end, the next two go to B.
 #[test]
 fn least_filled_policy() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let mut w = world(
             seed,
             |c| c.plan_policy = PlanPolicy::LeastFilled,
@@ -295,7 +350,7 @@ fn least_filled_policy() {
 /// with the same id share a tunnel, different ids (and no id) get different tunnels.
 #[test]
 fn l2tp_rfc2868_3_7_assignment_id() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let mut w = world(seed, |_| {}, &[A]);
         let with = |id: Option<&str>| {
             let mut e = ep(A, 0);
@@ -327,7 +382,7 @@ fn l2tp_rfc2868_3_7_assignment_id() {
 /// call goes to the plan's next entry.
 #[test]
 fn redirect_is_a_step_inside_the_plan() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let contact = "10.0.0.1";
         let pool = "10.0.5.1";
         let hour = Duration::from_secs(3600);
@@ -375,7 +430,7 @@ fn redirect_is_a_step_inside_the_plan() {
 /// gone.
 #[test]
 fn exhausted_plan_fails_the_call() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let hour = Duration::from_secs(3600);
         let mut w = world(seed, |c| c.deny_time = hour, &[A]);
         w.sim.crash(w.lns[0]);
@@ -410,7 +465,7 @@ fn exhausted_plan_fails_the_call() {
 fn call_details_sent_at_each_step() {
     use telcp::l2tp::call::ProxyAuth;
     use telcp::l2tp::wire::{AvpType, AvpValue, Message, MessageType};
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let mut w = world(seed, |_| {}, &[A, B]);
         let mut busy = lns_config_of(common_cfg(seed + 500));
         busy.common.max_sessions = 0;
@@ -484,81 +539,98 @@ fn lns_with_secret(seed: u64, secret: &str) -> telcp::l2tp::LnsConfig {
 /// authentication) and the next endpoint serves the call. No password shows in `Debug`.
 #[test]
 fn l2tp_rfc2868_3_5_tunnel_password() {
-    use telcp::l2tp::wire::{Message, MessageType, ResultCodeValue};
-    for seed in 0..seeds() {
-        let mut w = world(
-            seed,
-            |c| {
-                c.plan_policy = PlanPolicy::LeastFilled;
-                c.common.secret = Some(b"lac-default".to_vec());
-                c.common.hide_avps = true;
-            },
-            &[],
-        );
-        let secrets = [(A, "alpha"), (B, "bravo"), (C, "charlie")];
-        for (i, (a, s)) in secrets.iter().enumerate() {
-            let cfg = lns_with_secret(seed * 31 + i as u64 + 1, s);
-            let n = add_lns(&mut w.sim, a, a, cfg);
-            w.lns.push(n);
-        }
-        let good = || {
-            plan(vec![
-                ep(A, 1).password("alpha"),
-                ep(B, 1).password(b"bravo".to_vec()),
-            ])
-        };
-        let calls = [open(&mut w, good()), open(&mut w, good())];
-        w.sim.run_for(Duration::from_secs(60));
-        let ev = lac_events(&mut w.sim, w.lac);
-        let mut at: Vec<IpAddr> = ups(&ev).iter().map(|u| u.1).collect();
-        at.sort();
-        assert_eq!(at, [ip(A), ip(B)], "seed {seed}: {ev:?}");
-        for n in &w.lns[..2] {
-            assert_eq!(w.sim.node_mut::<Lns>(*n).session_count(), 1, "seed {seed}");
-        }
-        // A wrong password for C (level 1), B (level 2) next.
-        let wrong = plan(vec![
-            ep(C, 1).password("not-charlie"),
-            ep(B, 2).password("bravo"),
-        ]);
-        let mut cfg = LacConfig::new(addr(A));
-        cfg.common.secret = Some(b"lac-default".to_vec());
-        let shown = format!("{wrong:?} {cfg:?} {:?}", w.sim.node_mut::<Lac>(w.lac));
-        for s in ["alpha", "bravo", "charlie", "lac-default"] {
-            assert!(!shown.contains(s), "seed {seed}: {shown}");
-        }
-        let call = open(&mut w, wrong);
-        w.sim.run_for(Duration::from_secs(60));
-        let ev = lac_events(&mut w.sim, w.lac);
-        assert!(ups(&ev).contains(&(call, ip(B))), "seed {seed}: {ev:?}");
-        let d = denials(&ev);
-        assert_eq!(d.len(), 1, "seed {seed}: {ev:?}");
-        assert_eq!((d[0].0, d[0].2), (ip(C), DenyReason::Authentication));
-        assert_eq!(w.sim.node_mut::<Lns>(w.lns[2]).session_count(), 0);
-        let to_c: Vec<_> = w
-            .sim
-            .trace()
-            .iter()
-            .filter(|r| r.to.ip() == ip(C))
-            .filter_map(|r| match Message::parse(&r.payload) {
-                Ok(Message::Control(m)) => Some(m.into_owned()),
-                _ => None,
-            })
-            .collect();
-        assert!(
-            to_c.iter()
-                .all(|m| m.message_type() != Some(MessageType::ICRQ))
-        );
-        assert!(
-            to_c.iter()
-                .any(|m| m.message_type() == Some(MessageType::STOPCCN)
-                    && m.result_code().map(|r| r.result)
-                        == Some(ResultCodeValue::STOPCCN_NOT_AUTHORIZED)),
-            "seed {seed}: no StopCCN Result 4 to C"
-        );
-        let lac = w.sim.node_mut::<Lac>(w.lac);
-        assert!(calls.iter().all(|c| lac.session_of(*c).is_some()));
-        // The tunnels to A and B stay; the one to C is gone.
-        assert_eq!(lac.tunnel_count(), 2, "seed {seed}");
+    for seed in seeds() {
+        l2tp_rfc2868_3_5_tunnel_password_at(seed);
     }
+}
+
+/// [`l2tp_rfc2868_3_5_tunnel_password`] with one seed.
+fn l2tp_rfc2868_3_5_tunnel_password_at(seed: u64) {
+    use telcp::l2tp::wire::{Message, MessageType, ResultCodeValue};
+    let mut w = world(
+        seed,
+        |c| {
+            c.plan_policy = PlanPolicy::LeastFilled;
+            c.common.secret = Some(b"lac-default".to_vec());
+            c.common.hide_avps = true;
+        },
+        &[],
+    );
+    let secrets = [(A, "alpha"), (B, "bravo"), (C, "charlie")];
+    for (i, (a, s)) in secrets.iter().enumerate() {
+        let cfg = lns_with_secret(seed * 31 + i as u64 + 1, s);
+        let n = add_lns(&mut w.sim, a, a, cfg);
+        w.lns.push(n);
+    }
+    let good = || {
+        plan(vec![
+            ep(A, 1).password("alpha"),
+            ep(B, 1).password(b"bravo".to_vec()),
+        ])
+    };
+    let calls = [open(&mut w, good()), open(&mut w, good())];
+    w.sim.run_for(Duration::from_secs(60));
+    let ev = lac_events(&mut w.sim, w.lac);
+    let mut at: Vec<IpAddr> = ups(&ev).iter().map(|u| u.1).collect();
+    at.sort();
+    assert_eq!(at, [ip(A), ip(B)], "seed {seed}: {ev:?}");
+    for n in &w.lns[..2] {
+        assert_eq!(w.sim.node_mut::<Lns>(*n).session_count(), 1, "seed {seed}");
+    }
+    // A wrong password for C (level 1), B (level 2) next.
+    let wrong = plan(vec![
+        ep(C, 1).password("not-charlie"),
+        ep(B, 2).password("bravo"),
+    ]);
+    let mut cfg = LacConfig::new(addr(A));
+    cfg.common.secret = Some(b"lac-default".to_vec());
+    let shown = format!("{wrong:?} {cfg:?} {:?}", w.sim.node_mut::<Lac>(w.lac));
+    for s in ["alpha", "bravo", "charlie", "lac-default"] {
+        assert!(!shown.contains(s), "seed {seed}: {shown}");
+    }
+    let call = open(&mut w, wrong);
+    w.sim.run_for(Duration::from_secs(60));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(ups(&ev).contains(&(call, ip(B))), "seed {seed}: {ev:?}");
+    let d = denials(&ev);
+    assert_eq!(d.len(), 1, "seed {seed}: {ev:?}");
+    assert_eq!((d[0].0, d[0].2), (ip(C), DenyReason::Authentication));
+    assert_eq!(w.sim.node_mut::<Lns>(w.lns[2]).session_count(), 0);
+    let to_c: Vec<_> = w
+        .sim
+        .trace()
+        .iter()
+        .filter(|r| r.to.ip() == ip(C))
+        .filter_map(|r| match Message::parse(&r.payload) {
+            Ok(Message::Control(m)) => Some(m.into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        to_c.iter()
+            .all(|m| m.message_type() != Some(MessageType::ICRQ))
+    );
+    assert!(
+        to_c.iter()
+            .any(|m| m.message_type() == Some(MessageType::STOPCCN)
+                && m.result_code().map(|r| r.result)
+                    == Some(ResultCodeValue::STOPCCN_NOT_AUTHORIZED)),
+        "seed {seed}: no StopCCN Result 4 to C"
+    );
+    // The tunnel to C goes once the StopCCN's acknowledgement is in or its retransmissions
+    // end (RFC 2661 5.7, 5.8), later when losses delayed the set-up before it (seed 33549
+    // of the session 36 sweep: 12 s after the minute).
+    wait_until(&mut w, 60, |w| {
+        w.sim.node_mut::<Lac>(w.lac).tunnel_count() == 2
+    });
+    let lac = w.sim.node_mut::<Lac>(w.lac);
+    assert!(calls.iter().all(|c| lac.session_of(*c).is_some()));
+    // The tunnels to A and B stay; the one to C is gone.
+    assert_eq!(lac.tunnel_count(), 2, "seed {seed}");
+}
+
+/// Seed 33549 of the 35,000-seed sweep of session 36: the tunnel to C went 12 s after the minute.
+#[test]
+fn l2tp_rfc2868_3_5_tunnel_password_seed_33549() {
+    l2tp_rfc2868_3_5_tunnel_password_at(33549);
 }
