@@ -93,16 +93,15 @@ fn lns_of(w: &mut World, call: CallId) -> Option<IpAddr> {
     w.sim.node_mut::<Lac>(w.lac).lns_of(call).map(|a| a.ip())
 }
 
-/// Runs the simulation a second at a time, at most `secs` seconds, until `done` holds: a scenario
-/// waits out RFC 2661 5.8 retransmissions (up to about a minute for one message) rather than
-/// judging at a fixed time.
-fn wait_until(w: &mut World, secs: u32, mut done: impl FnMut(&mut World) -> bool) {
-    for _ in 0..secs {
-        if done(w) {
-            return;
-        }
-        w.sim.run_for(Duration::from_secs(1));
-    }
+/// Runs the simulation a second at a time, at most `secs` seconds more, until `done` holds of
+/// the LAC ([`Sim::run_until_cond`]): a scenario waits out RFC 2661 5.8 retransmissions (up to
+/// about a minute for one message) rather than judging at a fixed time.
+fn wait_for_lac(w: &mut World, secs: u64, mut done: impl FnMut(&mut Lac) -> bool) {
+    let lac = w.lac;
+    w.sim
+        .run_until_cond(Duration::from_secs(1), Duration::from_secs(secs), |sim| {
+            done(sim.node_mut::<Lac>(lac))
+        });
 }
 
 /// The LAC's `LnsDenied` events: (LNS, until, reason).
@@ -155,10 +154,8 @@ fn level_one_filled_by_weight_at(seed: u64) {
     let calls: Vec<CallId> = (0..200).map(|_| open(&mut w, three_levels(None))).collect();
     w.sim.run_for(Duration::from_secs(120));
     // Seed 6609 needed 14 s more (the sweep of 35,000 seeds, session 36).
-    wait_until(&mut w, 120, |w| {
-        calls
-            .iter()
-            .all(|c| w.sim.node_mut::<Lac>(w.lac).session_of(*c).is_some())
+    wait_for_lac(&mut w, 120, |lac| {
+        calls.iter().all(|c| lac.session_of(*c).is_some())
     });
     let on_a = calls
         .iter()
@@ -252,9 +249,7 @@ fn denied_level_moves_to_next_and_deny_expires_at(seed: u64) {
     w.sim.run_for(Duration::from_secs(20));
     // RFC 2661 5.8: the SCCRQ may take up to 63 s of retransmissions (seed 30358 of the
     // session 36 sweep: its SCCRQ was lost seven times, up 41 s in).
-    wait_until(&mut w, 60, |w| {
-        w.sim.node_mut::<Lac>(w.lac).session_of(first).is_some()
-    });
+    wait_for_lac(&mut w, 60, |lac| lac.session_of(first).is_some());
     assert!(
         ups(&lac_events(&mut w.sim, w.lac)).contains(&(first, ip(B))),
         "seed {seed}"
@@ -620,9 +615,7 @@ fn l2tp_rfc2868_3_5_tunnel_password_at(seed: u64) {
     // The tunnel to C goes once the StopCCN's acknowledgement is in or its retransmissions
     // end (RFC 2661 5.7, 5.8), later when losses delayed the set-up before it (seed 33549
     // of the session 36 sweep: 12 s after the minute).
-    wait_until(&mut w, 60, |w| {
-        w.sim.node_mut::<Lac>(w.lac).tunnel_count() == 2
-    });
+    wait_for_lac(&mut w, 60, |lac| lac.tunnel_count() == 2);
     let lac = w.sim.node_mut::<Lac>(w.lac);
     assert!(calls.iter().all(|c| lac.session_of(*c).is_some()));
     // The tunnels to A and B stay; the one to C is gone.

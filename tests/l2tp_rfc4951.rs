@@ -194,13 +194,10 @@ fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> W
     // RFC 2661 5.8: the LAC retransmits for up to 1 + 2 + 4 + 7 x 8 = 63 s (10 retries, the
     // interval capped at 8 s), so a set-up may still be running at 40 s (seed 30358: the SCCRQ
     // got through on its eighth try, at 39 s). Wait until every call is up, a minute at most.
-    for _ in 0..60 {
+    sim.run_until_cond(Duration::from_secs(1), Duration::from_secs(60), |sim| {
         let lac_node = sim.node_mut::<Lac>(lac);
-        if ids.iter().all(|c| lac_node.session_of(*c).is_some()) {
-            break;
-        }
-        sim.run_for(Duration::from_secs(1));
-    }
+        ids.iter().all(|c| lac_node.session_of(*c).is_some())
+    });
     debug_trace(&sim);
     for c in &ids {
         assert!(
