@@ -394,6 +394,10 @@ pub enum ConfigField {
     Admission,
     /// [`LacConfig::deny_time`] (at most a day).
     DenyTime,
+    /// [`LacConfig::contact_lns`] (a usable destination: [`ConfigError::UnusableAddress`]).
+    ContactLns,
+    /// [`LacConfig::alternates`] (usable destinations: [`ConfigError::UnusableAddress`]).
+    Alternates,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -406,6 +410,18 @@ pub enum ConfigError {
     /// A field is zero or out of its range (the same name in every subsystem).
     #[error("{0:?} out of range")]
     OutOfRange(ConfigField),
+    /// A peer address no datagram can be sent to: port 0 (reserved, RFC 6335 section 6) or the
+    /// unspecified address (0.0.0.0 or `::`, never a destination: RFC 1122 section 3.2.1.3,
+    /// RFC 4291 section 2.5.2). `field` is [`ConfigField::ContactLns`] or
+    /// [`ConfigField::Alternates`] (an [`LnsMembership`] peer's is refused by the health
+    /// monitor: [`ConfigError::Health`] with [`crate::health::ConfigError::UnusableAddress`]).
+    #[error("{field:?}: unusable address {addr}")]
+    UnusableAddress {
+        /// The field.
+        field: ConfigField,
+        /// The address as configured.
+        addr: std::net::SocketAddr,
+    },
     /// The health tuning ([`LnsConfig::health`]) or the monitor built with
     /// [`LnsConfig::membership`] was refused.
     #[error(transparent)]

@@ -80,7 +80,7 @@
 //! let fabric = [a("10.9.0.11:5000"), a("10.9.0.12:5000")]; // processors 11 and 12
 //! let (gtp_c, gtp_u) = (a("192.0.2.1:2123"), a("192.0.2.1:2152")); // what peers talk to
 //! let (sgsn_c, sgsn_u) = (a("198.51.100.1:2123"), a("198.51.100.1:2152"));
-//! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric key"));
+//! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric cluster key"));
 //! let mut now = Instant::now();
 //! let mut line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
 //! let processors = vec![(11, fabric[0]), (12, fabric[1])];

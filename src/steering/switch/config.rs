@@ -46,7 +46,9 @@ pub struct SwitchConfig {
     /// naming it is gone, so that peers' retransmissions of the last requests are still steered
     /// (to the backup that answered them). At least the peers' retransmission span (N3 x T3).
     pub withdraw_after: Duration,
-    /// Cluster key of the heartbeats.
+    /// Cluster key of the heartbeats: at least 16 octets (RFC 2104 section
+    /// 3; [`ConfigError::Health`](crate::steering::ConfigError::Health) with
+    /// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort) otherwise).
     pub key: ClusterKey,
     /// Heartbeats with the processors: interval, misses before a processor is Suspect and
     /// Down (its sessions then go to their backups), the load percentage at which a processor
