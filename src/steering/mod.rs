@@ -133,7 +133,7 @@
 //! };
 //! // Start: each processor asks for its VID, the switch processor pushes the table. Until a
 //! // processor is Up (`SwitchEvent::ProcessorUp`, at its first heartbeat) a set-up is refused
-//! // (Create PDP Context Response, Cause No resources available, 73; `SetupRefused`).
+//! // (Create PDP Context Response, Cause No resources available, 199; `SetupRefused`).
 //! for _ in 0..20 {
 //!     now += Duration::from_millis(100);
 //!     run(now, &mut line, &mut switch, &mut procs, alive);
@@ -191,6 +191,6 @@ pub use error::{ConfigError, ConfigField, FabricKind, InputError};
 pub use line::{LineConfig, LineEvent, LineInterface, LineStats, Verdict};
 pub use processor::{Processor, ProcessorConfig, ProcessorEvent, ProcessorStats};
 pub use rules::{RuleSet, Tc};
-pub use switch::{SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
+pub use switch::{RefusedSetup, SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
 
 pub use vid::{VidLayout, VirtualId};
