@@ -104,7 +104,14 @@ pub struct HomeAgentConfig {
     pub mobile_nodes: Vec<MobileNodeKey>,
     /// Foreign agents with an FA-HA security association: a request coming from one of these
     /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 section
-    /// 3.8.2.1; 132 otherwise).
+    /// 3.8.2.1; 132 otherwise). An IP address, not a socket address as the members' and peers'
+    /// elsewhere: RFC 5944 section 1.6 indexes a mobility security association by its SPI and
+    /// the peer's IP address, and the home agent knows the foreign agent by the source address
+    /// of the request it relays (section 3.7.2.2: the foreign agent relays from a variable UDP
+    /// port; section 3.8.3.1: the reply goes back to the request's source port), so no port
+    /// belongs to the association. Each FA-HA key is at least 16 octets (RFC 5944 section 5.1:
+    /// HMAC-MD5 with 128-bit keys; [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::ForeignAgentKey`] otherwise).
     pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
