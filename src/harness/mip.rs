@@ -609,7 +609,7 @@ impl HaRun {
 
     /// The table bounds: bindings, pending, simultaneous care-of addresses; every lifetime
     /// within max_lifetime (1800 s), every temporary binding within pending_timeout (3 s),
-    /// whichever path made it (issue 12 fault 16).
+    /// whichever path made it (a replicated or taken-over binding as much as a registered one).
     fn check_bounds(&self) {
         let t = self.ha.bindings();
         assert!(t.len() <= 8, "binding bound");

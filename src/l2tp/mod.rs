@@ -223,7 +223,8 @@ pub struct Config {
     /// Tunnels (and their sessions) the endpoint starts with, as if established before: the
     /// minimal restore hook of an endpoint that lost its control-channel state (RFC 4951's failed
     /// endpoint). Each may start its RFC 4951 recovery at once ([`RestoredTunnel::recover`]).
-    /// The LNS replica restore (issue 15) replaces this hook. Default empty.
+    /// A virtual LNS member restores tunnels from its replicas instead
+    /// ([`LnsConfig::replication`]). Default empty.
     pub restore: Vec<RestoredTunnel>,
     /// Seed of the RNG (tunnel/session ids, challenges, tie breakers, Random Vectors): `None`
     /// (the default) reads 32 bytes from the operating system at `new`, as RFC 2661 4.3 and 5.1.1
@@ -266,7 +267,7 @@ pub struct Stats {
     pub sessions_queried: u64,
     /// Sessions cleared locally because the peer's FSR said it has no such session.
     pub sessions_cleared_by_fsr: u64,
-    // -- Virtual LNS failover (issue 15) --
+    // -- Virtual LNS failover --
     /// Replication records queued for a backup or a member (takeover notices).
     pub replicas_sent: u64,
     /// Incremental records not queued because [`ReplicationConfig::max_queue`] were waiting (a
@@ -297,7 +298,7 @@ pub struct Stats {
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
     /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
-    // -- Call admission (issue 14) --
+    // -- Call admission --
     /// Calls reported for admission ([`Event::IncomingCall`]).
     pub admissions_asked: u64,
     /// Calls the caller accepted ([`Lns::accept`]).
@@ -310,7 +311,7 @@ pub struct Stats {
     /// Calls refused because the caller did not answer within [`AdmissionConfig::timeout`] (CDN
     /// Result 4).
     pub admissions_timed_out: u64,
-    // -- LAC tunnel plans (issue 14) --
+    // -- LAC tunnel plans --
     /// LNSs put on the LAC's deny-list ([`LacConfig::deny_time`]) after failing a plan call.
     pub lns_denied: u64,
     /// Deny-list entries evicted before their time because [`LacConfig::max_denied`] were held.

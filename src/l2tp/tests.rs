@@ -164,7 +164,7 @@ fn the_same_seed_sends_the_same_datagrams() {
     }
 }
 
-/// One timer per tunnel, armed lazily (issue 19), keeps the protocol's times: after the SCCCN
+/// One timer per tunnel, armed lazily (its deadline moved without a heap operation), keeps the protocol's times: after the SCCCN
 /// acknowledges the SCCRP (whose retransmission timer stays armed and fires early, sending
 /// nothing), HELLO goes `hello_interval` after the last message from the peer (RFC 2661 5.5,
 /// 6.5), and, unacknowledged, is retransmitted after the first timeout and again after twice it
