@@ -17,6 +17,44 @@
 //! Received PPP frames come out of `poll_data` (a bounded queue, [`Config::max_data_queue`]), not
 //! as events, so that the event queue stays a low-volume stream of facts.
 //!
+//! # Virtual LNS failover: what the embedder does
+//!
+//! Members of a virtual LNS back each other up when each has [`LnsConfig::membership`] (its
+//! health node id, an [`incarnation`](LnsMembership::incarnation) that grows on every restart,
+//! the cluster key shared by all, of at least 16 octets, and the other members' own L2TP
+//! addresses) and [`LnsConfig::replication`] ([`ReplicationConfig`]: its bounds and timers).
+//! Each member then copies its established tunnels and sessions to one backup member, chosen
+//! by load; when health finds a member Down, its backup takes its tunnels over and the LACs'
+//! tunnels go on (the control channel resumed from the LAC's own state, or recovered the RFC
+//! 4951 way when the LAC offered it). The crate moves no address and programs no data plane:
+//!
+//! * **Datagrams**: heartbeats and replication batches travel between the members' own
+//!   addresses on the L2TP port. Hand every datagram that arrives there to
+//!   [`Lns::handle_datagram`] like any other: the LNS tells them apart, and a replication
+//!   batch that fails its AES-128-CMAC (RFC 4493, under a key derived from the cluster key)
+//!   or replays one is refused ([`InputError::NotAuthorized`]) and changes nothing. Send each
+//!   [`Transmit`](crate::Transmit) from its `src` when set: a tunnel taken over keeps the
+//!   address the LAC knows, the failed member's.
+//! * **[`Event::TakeOver`]** `{ from, addr, tunnels, sessions }`: this member took over the
+//!   tunnels member `from` served at `addr`. Move `addr` to this host (assign it to an
+//!   interface, announce it on the link) so that the LAC's packets arrive here, and install
+//!   every [`SessionHandoff`] of `sessions` in the data plane. One event per address of the
+//!   failed member. The same event with no tunnels and no sessions means two members took the
+//!   same member over and this one won: move `addr` here again (from the member that yields).
+//! * **[`Event::Yielded`]** `{ tunnel, by, sessions }`: a member that was only cut off (a false
+//!   Down) finds its tunnel taken over by `by`; the LNS drops it without a StopCCN. Remove the
+//!   tunnel's sessions from the data plane and stop announcing the address: the LAC's packets
+//!   go to `by`.
+//! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
+//!   record (one round trip between members), so that a crash at any moment loses no call the
+//!   LAC has up. ICRPs sent while no backup was left are counted in
+//!   [`Stats::setups_not_replicated`]: a crash would lose those calls.
+//! * **What is lost**: a member and its backup failing together before another backup holds a
+//!   copy; records beyond [`ReplicationConfig::max_tunnels`] or
+//!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
+//!   not adopt ([`Stats::sessions_lost_in_takeover`]). A call the copy lacks is cleared at the
+//!   LAC with a CDN once the takeover is settled ([`Stats::unknown_sessions_cleared`]).
+//!
 //! ```
 //! use std::time::Instant;
 //! use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig};
