@@ -57,6 +57,7 @@ fn common(seed: u64, control: bool, recovery: Duration) -> Config {
             control,
             data: !control,
             recovery_time: recovery,
+            ..FailoverConfig::default()
         }),
         ..Default::default()
     }
@@ -264,7 +265,9 @@ fn rfc4951_resume() {
 /// recovering side resumes expecting the suggested Ns) and the resumed channel carried the CDN to
 /// the backup, which cleared the session on it (RFC 2661 5.4) before the LAC's FSR answered 0 for
 /// it. The RFCs allow this: the session is cleared by the LAC's own CDN instead of FSQ/FSR, and
-/// still no other session goes and the tunnel continues.
+/// still no other session goes and the tunnel continues. (Since session 37 the backup takes that
+/// CDN from its SCCRP on, RFC 4951 3.2.2, not after its SCCCN's acknowledgement: the FSQ's Nr
+/// acknowledges it, one past the suggested Nr.)
 #[test]
 fn rfc4951_resume_seed_4843_cdn_sent_after_the_recovery() {
     run_seed(4843);
@@ -361,10 +364,10 @@ fn run_seed(seed: u64) {
     for f in &fsqs {
         assert_eq!(f.3.header.tunnel_id, lac_tid, "{ctx}");
         assert_eq!(f.3.header.ns, suggestion.ns, "{ctx}");
-        // Nr is the suggested one, or later if the LAC sent more before a retransmission.
+        // Nr is the suggested one, or later: what the LAC sent on the old tunnel once it took
+        // the SCCCN is taken from the SCCRP on (RFC 4951 3.2.2; seed 4843: the LAC's CDN).
         assert!(f.3.header.nr.wrapping_sub(suggestion.nr) < 100, "{ctx}");
     }
-    assert!(fsqs.iter().any(|f| f.3.header.nr == suggestion.nr), "{ctx}");
     // Exactly the hung-up session is cleared at the backup: by FSQ/FSR (RFC 4951 3.3: the LAC
     // answers 0 for it, the backup clears it without CDN), or by the LAC's own CDN when that CDN
     // had not left the LAC before the crash and went out on the resumed channel (RFC 2661 5.4 /
@@ -458,8 +461,11 @@ fn ppp_each_way(sim: &mut Sim, lac: NodeId, lns: NodeId, call: CallId, at_lns: S
 }
 
 /// rfc4951-wait-recovery-time: the non-failed endpoint keeps a tunnel whose peer stopped
-/// answering for the peer's Recovery Time after its control channel gave up, and only then lets
-/// it go.
+/// answering until the peer's Recovery Time, counted from when the control channel's timeout
+/// started (the unacknowledged WEN was sent), runs out, past its control channel giving up, and
+/// then lets it go. RFC 4951 5.1: "The Recovery Time ... is the time in milliseconds an endpoint
+/// asks its peer to wait before assuming the recovery process has failed. This timer starts
+/// when an endpoint's control channel timeout ([L2TPv2] Section 5.8 ...) is started".
 #[test]
 fn rfc4951_wait_recovery_time() {
     let recovery = Duration::from_secs(120);
@@ -486,8 +492,15 @@ fn rfc4951_wait_recovery_time() {
             .session_of(w.calls[0])
             .is_some()
     );
-    // ... and the Recovery Time (120 s) after that, the tunnel goes.
-    w.sim.run_for(Duration::from_secs(100));
+    // ... kept until the Recovery Time (120 s) from the WEN's first transmission...
+    w.sim.run_for(Duration::from_secs(18));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
+        "{ev:?}"
+    );
+    // ... then the tunnel goes (not 120 s after the channel gave up, at 191 s).
+    w.sim.run_for(Duration::from_secs(4));
     let ev = lac_events(&mut w.sim, w.lac);
     assert!(
         ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
@@ -726,6 +739,7 @@ fn rfc4951_fc_c_or_d() {
             control,
             data,
             recovery_time: Duration::from_secs(1),
+            ..FailoverConfig::default()
         });
         let mut lc = LacConfig::new(addr(PRIMARY));
         lc.common = c.clone();
@@ -1167,6 +1181,373 @@ fn rfc4951_discard_before_reset() {
         (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
         (0x2222, 7, 3)
     );
+}
+
+/// rfc4951-taken-after-reset (rfc4951-discard-before-reset's other side): the recovering
+/// endpoint's control channel is
+/// reset by the recovery tunnel's SCCRP, so what the LAC sends on the old tunnel once it took
+/// our SCCCN is taken even when it comes before the acknowledgement of that SCCCN (a message
+/// of the LAC's seen discarded there, its first copy lost to the recovery). RFC 4951 3.2.2:
+/// "The control channel on the recovery endpoint is reset upon getting a valid SCCRP on the
+/// recovery tunnel, whereas the control channel on the remote endpoint is reset upon getting a
+/// valid SCCCN on the recovery tunnel"; 3.2.1 discards only what comes "before control channel
+/// reset". The LAC's HELLO (Ns 3) is taken: our FSQ, once the recovery completes, acknowledges
+/// it (Nr 4).
+#[test]
+fn rfc4951_taken_after_reset() {
+    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
+    let now = Instant::now();
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
+        telcp::l2tp::wire::Avp::optional(
+            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
+        ),
+    );
+    from_lac(&mut lns, now, sccrp, 0, 1);
+    let _ = sent_control(&mut lns);
+    // The LAC took the SCCCN and reset; its HELLO on the old tunnel overtakes its ZLB.
+    from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
+    let _ = sent_control(&mut lns);
+    from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = sent_control(&mut lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::FSQ))
+        .expect("FSQ");
+    assert_eq!(
+        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
+        (0x2222, 7, 4)
+    );
+}
+
+/// An LNS without secret holding the tunnel 0x1111 (the LAC's 0x2222, which advertised the C
+/// and D bits) with the established session 0x0a0a (the LAC's 0x0b0b), restored, no recovery.
+fn established_lns(now: Instant) -> Lns {
+    established_lns_with(now, false, false)
+}
+
+/// [`established_lns`], with the D bit (`data`) and Sequencing Required (`sequencing`).
+fn established_lns_with(now: Instant, data: bool, sequencing: bool) -> Lns {
+    let mut c = lns_cfg(common(3 * 21 + 2, true, Duration::from_secs(60)));
+    if let Some(f) = c.common.failover.as_mut() {
+        f.data = data;
+    }
+    c.common.sequencing_required = sequencing;
+    c.common.secret = None;
+    c.common.challenge = false;
+    c.common.hide_avps = false;
+    c.common.restore = vec![RestoredTunnel {
+        local_id: 0x1111,
+        peer_id: 0x2222,
+        peer: addr(LAC),
+        local: None,
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: true,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0a0a, 0x0b0b)],
+        recover: None,
+    }];
+    let mut lns = Lns::new(c, now).unwrap();
+    let _ = sent_control(&mut lns);
+    lns
+}
+
+/// The LAC recovers the tunnel 0x1111 of [`established_lns`] (recovery SCCRQ, the LNS's SCCRP,
+/// the LAC's SCCCN); returns what the LNS sent after the SCCCN.
+fn lac_recovers(lns: &mut Lns, now: Instant) -> Vec<ControlMessage<'static>> {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    let sccrq = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 0x2222,
+            remote_tunnel_id: 0x1111,
+        }),
+    ));
+    from_lac(lns, now, sccrq, 0, 0);
+    let via = sent_control(lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    from_lac(lns, now, ControlMessage::scccn(via), 1, 1);
+    sent_control(lns)
+}
+
+/// A data message of the LAC's session 0x0b0b to the LNS's 0x0a0a on tunnel 0x1111, Ns `ns`;
+/// whether the LNS took it.
+fn lac_data(lns: &mut Lns, now: Instant, ns: u16) -> bool {
+    let mut d = telcp::l2tp::wire::DataMessage::new(0x1111, 0x0a0a, vec![0xc0, 0x21, 1]);
+    d.header.sequence = Some((ns, 0));
+    let _ = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &Message::Data(d).to_vec());
+    let taken = std::iter::from_fn(|| lns.poll_data()).count();
+    taken > 0
+}
+
+/// rfc4951-dbit-data-channel, the remote endpoint with the D bit: the LNS took the LAC's data
+/// up to Ns 100 (session with sequence numbers); the LAC fails and recovers the tunnel, then,
+/// as a recovery endpoint, numbers its data from 0 again. RFC 4951 3.2.3: "The recovery
+/// endpoint sets the Ns value to zero"; "if an endpoint receives 'n' out of order but in
+/// sequence packets, then it MUST set the Nr value based on the Ns value of the incoming
+/// packets ... The value of 'n' SHOULD be configurable" (3 by default here). Ns 0 and 1 are
+/// behind the Ns expected (101) and dropped; Ns 2 completes the run and is taken, and so is
+/// what follows. Without the recovery, late data stays dropped (RFC 2661 5.8).
+#[test]
+fn rfc4951_dbit_nr_reset() {
+    let now = Instant::now();
+    let mut lns = established_lns_with(now, true, true);
+    assert!(lac_data(&mut lns, now, 100));
+    assert!(!lac_data(&mut lns, now, 7), "late, no recovery");
+    let _ = lac_recovers(&mut lns, now);
+    assert_eq!(lns.stats().recoveries_succeeded, 1);
+    let taken: Vec<bool> = (0..5).map(|ns| lac_data(&mut lns, now, ns)).collect();
+    assert_eq!(taken, [false, false, true, true, true]);
+    assert!(!lac_data(&mut lns, now, 1), "the reset is over");
+}
+
+/// rfc4951-dbit-teardown, the recovery endpoint when an end lacks the D bit: the recovering
+/// LNS (no D bit here) holds a session using data sequence numbers (Sequencing Required). RFC
+/// 4951 3.2.3: "If one of the endpoints does not exhibit the capability (indicated in 'D' bit in
+/// the Failover Capability AVP) to reset the Nr value, then data channels using sequence numbers
+/// are considered non recoverable. Those sessions SHOULD be torn down by the recovery endpoint by
+/// sending a Call-Disconnect-Notify (CDN)." After the recovery, CDN for the session (to the
+/// LAC's 0x0b0b, Assigned Session ID 0x0a0a) and the session is gone; without sequencing the
+/// session is kept.
+#[test]
+fn rfc4951_dbit_teardown() {
+    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
+    for sequencing in [true, false] {
+        let now = Instant::now();
+        let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+        c.common.sequencing_required = sequencing;
+        c.common.secret = None;
+        c.common.challenge = false;
+        c.common.hide_avps = false;
+        c.common.restore = vec![RestoredTunnel {
+            local_id: 0x1111,
+            peer_id: 0x2222,
+            peer: addr(LAC),
+            local: None,
+            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+                control: false,
+                data: true,
+                recovery_time_ms: 0,
+            },
+            sessions: vec![(0x0a0a, 0x0b0b)],
+            recover: Some(UnsureSessions::None),
+        }];
+        let mut lns = Lns::new(c, now).unwrap();
+        let via = sent_control(&mut lns)
+            .pop()
+            .and_then(|m| m.assigned_tunnel_id())
+            .expect("recovery SCCRQ");
+        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
+            telcp::l2tp::wire::Avp::optional(
+                telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
+            ),
+        );
+        from_lac(&mut lns, now, sccrp, 0, 1);
+        let _ = sent_control(&mut lns);
+        from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
+        let out = sent_control(&mut lns);
+        let cdn = out
+            .iter()
+            .find(|m| m.message_type() == Some(MessageType::CDN));
+        assert_eq!(
+            cdn.map(|m| (
+                m.header.tunnel_id,
+                m.header.session_id,
+                m.assigned_session_id()
+            )),
+            sequencing.then_some((0x2222, 0x0b0b, Some(0x0a0a))),
+            "sequencing {sequencing}: {out:?}"
+        );
+        assert_eq!(lns.session_count(), usize::from(!sequencing));
+    }
+}
+
+/// rfc4951-step1-clear, at the recovery endpoint: a LAC (C bit) with one call up opens a second
+/// call and at once recovers its tunnel (`Lac::start_recovery`), the LNS's ICRP for the second
+/// call coming while the old tunnel is held. RFC 4951 3.3 Step I: "after the recovery tunnel is
+/// established, the sessions that were not in an established state MUST be silently cleared
+/// (i.e., without sending a CDN message) by each endpoint": on the SCCRP the LAC clears the
+/// call in set-up (it fails, no CDN), the LNS clears its side on the SCCCN; the first call
+/// continues.
+#[test]
+fn rfc4951_step1_clear_recovering() {
+    let now = Instant::now();
+    let mut sim = Sim::new(5, now);
+    let plain = |mut c: Config| {
+        c.secret = None;
+        c.challenge = false;
+        c.hide_avps = false;
+        c
+    };
+    let mut lc = LacConfig::new(addr(PRIMARY));
+    lc.common = plain(common(3 * 30, true, Duration::from_secs(5)));
+    lc.advertise_load_balance = false;
+    lc.idle_tunnel_timeout = None;
+    let lac = sim.add_node(
+        "lac",
+        &[addr(LAC)],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    );
+    let lns_c = lns_cfg(plain(common(3 * 30 + 1, true, Duration::from_secs(60))));
+    let lns = sim.add_node(
+        "primary",
+        &[addr(PRIMARY)],
+        None,
+        Box::new(Lns::new(lns_c, now).unwrap()),
+    );
+    let first = sim.node_mut::<Lac>(lac).open_session(now).unwrap();
+    sim.run_for(Duration::from_secs(5));
+    let tid = sim
+        .node_mut::<Lac>(lac)
+        .session_of(first)
+        .expect("first call up")
+        .tunnel;
+    let t = sim.now();
+    let second = sim.node_mut::<Lac>(lac).open_session(t).unwrap();
+    sim.node_mut::<Lac>(lac)
+        .start_recovery(t, tid, UnsureSessions::None)
+        .unwrap();
+    sim.run_for(Duration::from_secs(10));
+    let lac_node = sim.node_mut::<Lac>(lac);
+    assert_eq!(lac_node.stats().recoveries_succeeded, 1);
+    assert_eq!(lac_node.stats().sessions_cleared_at_recovery, 1);
+    assert!(lac_node.session_of(first).is_some());
+    assert!(lac_node.session_of(second).is_none());
+    assert_eq!(lac_node.call_count(), 1);
+    assert_eq!(sim.node_mut::<Lns>(lns).session_count(), 1);
+    let cdns = control_messages(&sim)
+        .into_iter()
+        .filter(|m| m.3.message_type() == Some(MessageType::CDN))
+        .count();
+    assert_eq!(cdns, 0, "silently");
+}
+
+/// rfc4951-recovery-peers: an LNS configured with the recovery endpoints it takes a recovery
+/// from refuses one from any other address: StopCCN Result 4 (not authorized), a typed error,
+/// counted, the old tunnel untouched; from a configured address it answers SCCRP. RFC 4951 8:
+/// "an endpoint may be configured with the possible set of recovery endpoints that could
+/// recover a tunnel".
+#[test]
+fn rfc4951_recovery_peers() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    use telcp::l2tp::{InputError, Unexpected};
+    for (allowed, ok) in [("10.0.9.9", false), (LAC, true)] {
+        let now = Instant::now();
+        let mut c = lns_cfg(common(3 * 21 + 2, true, Duration::from_secs(60)));
+        if let Some(f) = c.common.failover.as_mut() {
+            f.recovery_peers = vec![allowed.parse().unwrap()];
+        }
+        c.common.secret = None;
+        c.common.challenge = false;
+        c.common.hide_avps = false;
+        c.common.restore = vec![RestoredTunnel {
+            local_id: 0x1111,
+            peer_id: 0x2222,
+            peer: addr(LAC),
+            local: None,
+            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+                control: true,
+                data: false,
+                recovery_time_ms: 0,
+            },
+            sessions: vec![(0x0a0a, 0x0b0b)],
+            recover: None,
+        }];
+        let mut lns = Lns::new(c, now).unwrap();
+        let _ = sent_control(&mut lns);
+        let sccrq = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
+            AvpValue::TunnelRecovery(TunnelRecovery {
+                tunnel_id: 0x2222,
+                remote_tunnel_id: 0x1111,
+            }),
+        ));
+        let b = Message::Control(sccrq).to_vec();
+        let r = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &b);
+        let out = sent_control(&mut lns);
+        let answer = out.first().and_then(|m| m.message_type());
+        if ok {
+            assert!(r.is_ok(), "{r:?}");
+            assert_eq!(answer, Some(MessageType::SCCRP));
+        } else {
+            assert!(
+                matches!(
+                    r,
+                    Err(InputError::Unexpected(Unexpected::RecoveryPeerNotAllowed))
+                ),
+                "{r:?}"
+            );
+            assert_eq!(answer, Some(MessageType::STOPCCN));
+            assert_eq!(out[0].result_code().map(|r| r.result.0), Some(4));
+            assert_eq!(lns.stats().recoveries_refused_peer, 1);
+            assert_eq!(lns.session_count(), 1);
+        }
+    }
+}
+
+/// rfc4951-step1-clear: the LNS holds the established session 0x0a0a and a call in set-up (the
+/// LAC's ICRQ for its session 0x0c0c answered with ICRP); the LAC fails and recovers the tunnel
+/// (recovery SCCRQ, our SCCRP, its SCCCN). RFC 4951 3.3 Step I: "For control channel failure,
+/// after the recovery tunnel is established, the sessions that were not in an established state
+/// MUST be silently cleared (i.e., without sending a CDN message) by each endpoint." On the
+/// SCCCN the call in set-up is cleared, no CDN sent; the established session stays.
+#[test]
+fn rfc4951_step1_clear() {
+    let now = Instant::now();
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0c0c, 9), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        out.iter()
+            .any(|m| m.message_type() == Some(MessageType::ICRP)),
+        "{out:?}"
+    );
+    assert_eq!(lns.session_count(), 2);
+    let out = lac_recovers(&mut lns, now);
+    assert!(
+        !out.iter()
+            .any(|m| m.message_type() == Some(MessageType::CDN)),
+        "silently: {out:?}"
+    );
+    assert_eq!(lns.session_count(), 1, "the call in set-up is cleared");
+    assert_eq!(lns.stats().sessions_cleared_at_recovery, 1);
+    assert_eq!(lns.stats().recoveries_succeeded, 1);
+}
+
+/// rfc4951-icrq-established: an LNS holding the tunnel 0x1111 (the LAC's 0x2222, both ends
+/// having advertised a Failover Capability) with the established session 0x0a0a (the LAC's
+/// 0x0b0b) gets an ICRQ whose Assigned Session ID is 0x0b0b (the LAC, which lost the session in
+/// a failover, chose the id again). RFC 4951 3.3: "if endpoint receives an ICRQ for a session in
+/// an established state, then it MUST respond to such an ICRQ with a CDN. The CDN message must
+/// set Assigned/Local Session ID AVP ... to its local Session ID and clear the session that it
+/// considered established." The CDN goes to the LAC's 0x0b0b with Assigned Session ID 0x0a0a,
+/// no ICRP, and the session is gone.
+#[test]
+fn rfc4951_icrq_established() {
+    let now = Instant::now();
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0b0b, 9), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        !out.iter()
+            .any(|m| m.message_type() == Some(MessageType::ICRP)),
+        "{out:?}"
+    );
+    let cdn = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::CDN))
+        .expect("CDN");
+    assert_eq!(
+        (cdn.header.session_id, cdn.assigned_session_id()),
+        (0x0b0b, Some(0x0a0a))
+    );
+    assert_eq!(lns.stats().sessions_cleared_by_icrq, 1);
+    assert_eq!(lns.session_count(), 0);
 }
 
 /// rfc4951-tie-breaker-scope: a recovering LNS whose recovery tunnel to the LAC still waits for
