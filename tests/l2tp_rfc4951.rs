@@ -168,21 +168,28 @@ struct World {
     calls: Vec<CallId>,
 }
 
+/// Adds to `sim` the LAC (at `LAC`, its LNS `PRIMARY`) of `common`, without Load Balance or
+/// idle timeout.
+fn add_lac(sim: &mut Sim, common: Config) -> NodeId {
+    let mut lc = LacConfig::new(addr(PRIMARY));
+    lc.common = common;
+    lc.advertise_load_balance = false;
+    lc.idle_tunnel_timeout = None;
+    let now = sim.now();
+    sim.add_node(
+        "lac",
+        &[addr(LAC)],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    )
+}
+
 /// A LAC with `calls` established sessions to the primary LNS (over `link`).
 fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> World {
     let now = Instant::now();
     let mut sim = Sim::new(seed, now);
     sim.set_default_link(link);
-    let mut lc = LacConfig::new(addr(PRIMARY));
-    lc.common = common(3 * seed, false, Duration::from_secs(5));
-    lc.advertise_load_balance = false;
-    lc.idle_tunnel_timeout = None;
-    let lac = sim.add_node(
-        "lac",
-        &[addr(LAC)],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
+    let lac = add_lac(&mut sim, common(3 * seed, false, Duration::from_secs(5)));
     let lns = Lns::new(lns_cfg(common(3 * seed + 1, true, lns_recovery)), now).unwrap();
     let primary = sim.add_node("primary", &[addr(PRIMARY)], None, Box::new(lns));
     let mut ids = Vec::new();
@@ -886,11 +893,12 @@ fn rfc4951_recovery_no_fc() {
     }
 }
 
-/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
-/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
-/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
-fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
-    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+/// The configuration of an LNS (the endpoint of scenario seed `seed`, [`common`]) holding the
+/// tunnel 0x1111 (the LAC's 0x2222, which advertised the D bit, and the C bit with `lac_c`) and
+/// its established session 0x0a0a (the LAC's 0x0b0b), restored; `recover` as
+/// [`RestoredTunnel::recover`].
+fn holding_cfg(seed: u64, lac_c: bool, recover: Option<UnsureSessions>) -> LnsConfig {
+    let mut c = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
     c.common.restore = vec![RestoredTunnel {
         local_id: 0x1111,
         peer_id: 0x2222,
@@ -902,9 +910,16 @@ fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> L
             recovery_time_ms: 0,
         },
         sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: Some(recover),
+        recover,
     }];
-    Lns::new(c, now).unwrap()
+    c
+}
+
+/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
+/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
+/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
+fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
+    Lns::new(holding_cfg(20, lac_c, Some(recover)), now).unwrap()
 }
 
 /// [`restored_backup_with`], the LAC without the C bit.
@@ -1147,7 +1162,6 @@ fn rfc4951_fsq_stale() {
 /// tunnel before control channel reset (Section 3.2.2) MUST be silently discarded."
 #[test]
 fn rfc4951_discard_before_reset() {
-    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     let now = Instant::now();
     let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
     // A HELLO of the LAC on the old tunnel, before the reset.
@@ -1165,29 +1179,38 @@ fn rfc4951_discard_before_reset() {
     }
     assert!(on_old.is_empty(), "nothing answers it: {on_old:?}");
     // The reset: Suggested Ns 7, Suggested Nr 3 (the HELLO's Ns: the LAC sends it again).
-    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
-        telcp::l2tp::wire::Avp::optional(
-            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
-        ),
-    );
-    from_lac(&mut lns, t, sccrp, 0, 1);
-    let _ = sent_control(&mut lns);
-    from_lac(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
-    let fsq = sent_control(&mut lns)
+    lac_sccrp_7_3(&mut lns, t, via);
+    assert_eq!(fsq_after_scccn_ack(&mut lns, t, via), (0x2222, 7, 3));
+}
+
+/// The LAC's SCCRP on recovery tunnel `via` of `lns` at `at` (its Ns 0, Nr 1), with the
+/// Suggested Control Sequence Ns 7, Nr 3; what `lns` sends in answer is drained.
+fn lac_sccrp_7_3(lns: &mut Lns, at: Instant, via: u16) {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, SuggestedControlSequence};
+    let scs = SuggestedControlSequence { ns: 7, nr: 3 };
+    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3)
+        .with(Avp::optional(AvpValue::SuggestedControlSequence(scs)));
+    from_lac(lns, at, sccrp, 0, 1);
+    let _ = sent_control(lns);
+}
+
+/// The LAC acknowledges the SCCCN on recovery tunnel `via` of `lns` at `at` (ZLB, Ns 1, Nr 2):
+/// the Tunnel ID, Ns and Nr of the FSQ that `lns` then sends on the resumed old tunnel.
+fn fsq_after_scccn_ack(lns: &mut Lns, at: Instant, via: u16) -> (u16, u16, u16) {
+    from_lac(lns, at, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = sent_control(lns)
         .into_iter()
         .find(|m| m.message_type() == Some(MessageType::FSQ))
         .expect("FSQ");
-    assert_eq!(
-        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
-        (0x2222, 7, 3)
-    );
+    (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr)
 }
 
 /// rfc4951-taken-after-reset (rfc4951-discard-before-reset's other side): the recovering
-/// endpoint's control channel is
-/// reset by the recovery tunnel's SCCRP, so what the LAC sends on the old tunnel once it took
-/// our SCCCN is taken even when it comes before the acknowledgement of that SCCCN (a message
-/// of the LAC's seen discarded there, its first copy lost to the recovery). RFC 4951 3.2.2:
+/// endpoint's control channel is reset by the recovery tunnel's SCCRP, so what the LAC sends on
+/// the old tunnel once it took our SCCCN is taken even when it comes before the
+/// acknowledgement of that SCCCN (a message of the LAC's was seen discarded there, its first
+/// copy lost to the recovery). RFC 4951 3.2.2:
 /// "The control channel on the recovery endpoint is reset upon getting a valid SCCRP on the
 /// recovery tunnel, whereas the control channel on the remote endpoint is reset upon getting a
 /// valid SCCCN on the recovery tunnel"; 3.2.1 discards only what comes "before control channel
@@ -1195,76 +1218,70 @@ fn rfc4951_discard_before_reset() {
 /// it (Nr 4).
 #[test]
 fn rfc4951_taken_after_reset() {
-    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     let now = Instant::now();
     let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
-    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
-        telcp::l2tp::wire::Avp::optional(
-            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
-        ),
-    );
-    from_lac(&mut lns, now, sccrp, 0, 1);
-    let _ = sent_control(&mut lns);
+    lac_sccrp_7_3(&mut lns, now, via);
     // The LAC took the SCCCN and reset; its HELLO on the old tunnel overtakes its ZLB.
     from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
     let _ = sent_control(&mut lns);
-    from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
-    let fsq = sent_control(&mut lns)
-        .into_iter()
-        .find(|m| m.message_type() == Some(MessageType::FSQ))
-        .expect("FSQ");
-    assert_eq!(
-        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
-        (0x2222, 7, 4)
-    );
+    assert_eq!(fsq_after_scccn_ack(&mut lns, now, via), (0x2222, 7, 4));
 }
 
 /// An LNS without secret holding the tunnel 0x1111 (the LAC's 0x2222, which advertised the C
-/// and D bits) with the established session 0x0a0a (the LAC's 0x0b0b), restored, no recovery.
+/// and D bits) with the established session 0x0a0a (the LAC's 0x0b0b), restored, recovering it
+/// at once with `recover` ([`RestoredTunnel::recover`]), its configuration changed by `tweak`
+/// first. Returns it, what it sent at the start drained, and the Tunnel ID of its recovery
+/// tunnel if it opened one.
+fn plain_lns(
+    now: Instant,
+    recover: Option<UnsureSessions>,
+    tweak: impl FnOnce(&mut Config),
+) -> (Lns, Option<u16>) {
+    let mut c = holding_cfg(21, true, recover);
+    c.common.secret = None;
+    c.common.challenge = false;
+    c.common.hide_avps = false;
+    tweak(&mut c.common);
+    let mut lns = Lns::new(c, now).unwrap();
+    let via = sent_control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id());
+    (lns, via)
+}
+
+/// [`plain_lns`] holding the tunnel established (no recovery), with the D bit (`data`) and
+/// Sequencing Required (`sequencing`).
+fn established_lns_with(now: Instant, data: bool, sequencing: bool) -> Lns {
+    plain_lns(now, None, |c| {
+        if let Some(f) = c.failover.as_mut() {
+            f.data = data;
+        }
+        c.sequencing_required = sequencing;
+    })
+    .0
+}
+
+/// [`established_lns_with`], without the D bit or Sequencing Required.
 fn established_lns(now: Instant) -> Lns {
     established_lns_with(now, false, false)
 }
 
-/// [`established_lns`], with the D bit (`data`) and Sequencing Required (`sequencing`).
-fn established_lns_with(now: Instant, data: bool, sequencing: bool) -> Lns {
-    let mut c = lns_cfg(common(3 * 21 + 2, true, Duration::from_secs(60)));
-    if let Some(f) = c.common.failover.as_mut() {
-        f.data = data;
-    }
-    c.common.sequencing_required = sequencing;
-    c.common.secret = None;
-    c.common.challenge = false;
-    c.common.hide_avps = false;
-    c.common.restore = vec![RestoredTunnel {
-        local_id: 0x1111,
-        peer_id: 0x2222,
-        peer: addr(LAC),
-        local: None,
-        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-            control: true,
-            data: true,
-            recovery_time_ms: 0,
-        },
-        sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: None,
-    }];
-    let mut lns = Lns::new(c, now).unwrap();
-    let _ = sent_control(&mut lns);
-    lns
+/// The LAC's recovery SCCRQ for the tunnel 0x1111 of [`plain_lns`] (its own 0x2222).
+fn lac_recovery_sccrq() -> ControlMessage<'static> {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 0x2222,
+            remote_tunnel_id: 0x1111,
+        }),
+    ))
 }
 
 /// The LAC recovers the tunnel 0x1111 of [`established_lns`] (recovery SCCRQ, the LNS's SCCRP,
 /// the LAC's SCCCN); returns what the LNS sent after the SCCCN.
 fn lac_recovers(lns: &mut Lns, now: Instant) -> Vec<ControlMessage<'static>> {
-    use telcp::l2tp::wire::Avp;
-    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
-    let sccrq = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
-        AvpValue::TunnelRecovery(TunnelRecovery {
-            tunnel_id: 0x2222,
-            remote_tunnel_id: 0x1111,
-        }),
-    ));
-    from_lac(lns, now, sccrq, 0, 0);
+    from_lac(lns, now, lac_recovery_sccrq(), 0, 0);
     let via = sent_control(lns)
         .into_iter()
         .find(|m| m.message_type() == Some(MessageType::SCCRP))
@@ -1315,39 +1332,14 @@ fn rfc4951_dbit_nr_reset() {
 /// session is kept.
 #[test]
 fn rfc4951_dbit_teardown() {
-    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     for sequencing in [true, false] {
         let now = Instant::now();
-        let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
-        c.common.sequencing_required = sequencing;
-        c.common.secret = None;
-        c.common.challenge = false;
-        c.common.hide_avps = false;
-        c.common.restore = vec![RestoredTunnel {
-            local_id: 0x1111,
-            peer_id: 0x2222,
-            peer: addr(LAC),
-            local: None,
-            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-                control: false,
-                data: true,
-                recovery_time_ms: 0,
-            },
-            sessions: vec![(0x0a0a, 0x0b0b)],
-            recover: Some(UnsureSessions::None),
-        }];
-        let mut lns = Lns::new(c, now).unwrap();
-        let via = sent_control(&mut lns)
-            .pop()
-            .and_then(|m| m.assigned_tunnel_id())
-            .expect("recovery SCCRQ");
-        let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
-            telcp::l2tp::wire::Avp::optional(
-                telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
-            ),
-        );
-        from_lac(&mut lns, now, sccrp, 0, 1);
-        let _ = sent_control(&mut lns);
+        // No D bit here (the LAC has it).
+        let (mut lns, via) = plain_lns(now, Some(UnsureSessions::None), |c| {
+            c.sequencing_required = sequencing;
+        });
+        let via = via.expect("recovery SCCRQ");
+        lac_sccrp_7_3(&mut lns, now, via);
         from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
         let out = sent_control(&mut lns);
         let cdn = out
@@ -1383,15 +1375,9 @@ fn rfc4951_step1_clear_recovering() {
         c.hide_avps = false;
         c
     };
-    let mut lc = LacConfig::new(addr(PRIMARY));
-    lc.common = plain(common(3 * 30, true, Duration::from_secs(5)));
-    lc.advertise_load_balance = false;
-    lc.idle_tunnel_timeout = None;
-    let lac = sim.add_node(
-        "lac",
-        &[addr(LAC)],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
+    let lac = add_lac(
+        &mut sim,
+        plain(common(3 * 30, true, Duration::from_secs(5))),
     );
     let lns_c = lns_cfg(plain(common(3 * 30 + 1, true, Duration::from_secs(60))));
     let lns = sim.add_node(
@@ -1434,40 +1420,15 @@ fn rfc4951_step1_clear_recovering() {
 /// recover a tunnel".
 #[test]
 fn rfc4951_recovery_peers() {
-    use telcp::l2tp::wire::Avp;
-    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
     use telcp::l2tp::{InputError, Unexpected};
     for (allowed, ok) in [("10.0.9.9", false), (LAC, true)] {
         let now = Instant::now();
-        let mut c = lns_cfg(common(3 * 21 + 2, true, Duration::from_secs(60)));
-        if let Some(f) = c.common.failover.as_mut() {
-            f.recovery_peers = vec![allowed.parse().unwrap()];
-        }
-        c.common.secret = None;
-        c.common.challenge = false;
-        c.common.hide_avps = false;
-        c.common.restore = vec![RestoredTunnel {
-            local_id: 0x1111,
-            peer_id: 0x2222,
-            peer: addr(LAC),
-            local: None,
-            peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
-                control: true,
-                data: false,
-                recovery_time_ms: 0,
-            },
-            sessions: vec![(0x0a0a, 0x0b0b)],
-            recover: None,
-        }];
-        let mut lns = Lns::new(c, now).unwrap();
-        let _ = sent_control(&mut lns);
-        let sccrq = ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
-            AvpValue::TunnelRecovery(TunnelRecovery {
-                tunnel_id: 0x2222,
-                remote_tunnel_id: 0x1111,
-            }),
-        ));
-        let b = Message::Control(sccrq).to_vec();
+        let (mut lns, _) = plain_lns(now, None, |c| {
+            if let Some(f) = c.failover.as_mut() {
+                f.recovery_peers = vec![allowed.parse().unwrap()];
+            }
+        });
+        let b = Message::Control(lac_recovery_sccrq()).to_vec();
         let r = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &b);
         let out = sent_control(&mut lns);
         let answer = out.first().and_then(|m| m.message_type());

@@ -591,24 +591,11 @@ impl Core {
             .collect();
         for sid in sequenced {
             if recovering && !both {
-                let Some(session) = self.remove_session(now, old, sid) else {
-                    continue;
-                };
-                let result = ResultCode::with_error(
-                    ResultCodeValue::CDN_GENERAL_ERROR,
-                    ErrorCode::NO_ERROR,
-                    Cow::Borrowed(&b"data channel not recoverable (RFC 4951 3.2.3)"[..]),
-                );
-                let cdn = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
-                self.send_ctrl(now, old, cdn);
-                self.stats.sessions_cleared_at_recovery =
-                    self.stats.sessions_cleared_at_recovery.saturating_add(1);
-                self.ups
-                    .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                        tunnel: old,
-                        session,
-                        result,
-                    })));
+                let text = b"data channel not recoverable (RFC 4951 3.2.3)";
+                if self.clear_session(now, (old, sid), ErrorCode::NO_ERROR, text, true) {
+                    self.stats.sessions_cleared_at_recovery =
+                        self.stats.sessions_cleared_at_recovery.saturating_add(1);
+                }
                 continue;
             }
             let Some(s) = self.session_mut(old, sid) else {
@@ -645,23 +632,44 @@ impl Core {
             None => return,
         };
         for sid in gone {
-            let Some(session) = self.remove_session(now, old, sid) else {
-                continue;
-            };
-            self.stats.sessions_cleared_at_recovery =
-                self.stats.sessions_cleared_at_recovery.saturating_add(1);
-            let result = ResultCode::with_error(
-                ResultCodeValue::CDN_GENERAL_ERROR,
-                ErrorCode::NO_ERROR,
-                Cow::Borrowed(&b"cleared: not established at the failover (RFC 4951 3.3)"[..]),
-            );
-            self.ups
-                .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                    tunnel: old,
-                    session,
-                    result,
-                })));
+            let text = b"cleared: not established at the failover (RFC 4951 3.3)";
+            if self.clear_session(now, (old, sid), ErrorCode::NO_ERROR, text, false) {
+                self.stats.sessions_cleared_at_recovery =
+                    self.stats.sessions_cleared_at_recovery.saturating_add(1);
+            }
         }
+    }
+
+    /// Clears session `sid` of tunnel `tid` for an RFC 4951 reason: CDN Result 2 with `error`
+    /// and `text`, sent to the peer when `cdn` (else silently, nothing sent); its role hears of
+    /// it as a refused session. `false` when there is no such session.
+    fn clear_session(
+        &mut self,
+        now: Instant,
+        (tid, sid): (u16, u16),
+        error: ErrorCode,
+        text: &'static [u8],
+        cdn: bool,
+    ) -> bool {
+        let Some(session) = self.remove_session(now, tid, sid) else {
+            return false;
+        };
+        let result = ResultCode::with_error(
+            ResultCodeValue::CDN_GENERAL_ERROR,
+            error,
+            Cow::Borrowed(text),
+        );
+        if cdn {
+            let m = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
+            self.send_ctrl(now, tid, m);
+        }
+        self.ups
+            .push_back(Up::SessionRefused(Box::new(SessionRefused {
+                tunnel: tid,
+                session,
+                result,
+            })));
+        true
     }
 
     /// The non-failed endpoint: the SCCCN of a recovery tunnel (its Challenge Response checked,
@@ -865,22 +873,11 @@ impl Core {
                 .collect()
         };
         for sid in gone {
-            let Some(session) = self.remove_session(now, tid, sid) else {
-                continue;
-            };
-            self.stats.sessions_cleared_by_fsr =
-                self.stats.sessions_cleared_by_fsr.saturating_add(1);
-            let result = ResultCode::with_error(
-                ResultCodeValue::CDN_GENERAL_ERROR,
-                ErrorCode::INVALID_SESSION_ID,
-                Cow::Borrowed(&b"cleared: the peer's FSR names no such session"[..]),
-            );
-            self.ups
-                .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                    tunnel: tid,
-                    session,
-                    result,
-                })));
+            let text = b"cleared: the peer's FSR names no such session";
+            if self.clear_session(now, (tid, sid), ErrorCode::INVALID_SESSION_ID, text, false) {
+                self.stats.sessions_cleared_by_fsr =
+                    self.stats.sessions_cleared_by_fsr.saturating_add(1);
+            }
         }
     }
 
@@ -926,27 +923,11 @@ impl Core {
         let Some(sid) = self.established_named_by_icrq(tid, m) else {
             return;
         };
-        let Some(session) = self.remove_session(now, tid, sid) else {
-            return;
-        };
-        let result = ResultCode::with_error(
-            ResultCodeValue::CDN_GENERAL_ERROR,
-            ErrorCode::INVALID_SESSION_ID,
-            Cow::Borrowed(&b"ICRQ for an established session: cleared"[..]),
-        );
-        let peer_sid = session.peer_header_id();
-        self.send_ctrl(
-            now,
-            tid,
-            ControlMessage::cdn(0, peer_sid, sid, result.clone()),
-        );
-        self.stats.sessions_cleared_by_icrq = self.stats.sessions_cleared_by_icrq.saturating_add(1);
-        self.ups
-            .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                tunnel: tid,
-                session,
-                result,
-            })));
+        let text = b"ICRQ for an established session: cleared";
+        if self.clear_session(now, (tid, sid), ErrorCode::INVALID_SESSION_ID, text, true) {
+            self.stats.sessions_cleared_by_icrq =
+                self.stats.sessions_cleared_by_icrq.saturating_add(1);
+        }
     }
 
     /// The control channel of `tid` gave up (RFC 2661 5.8). A tunnel whose peer advertised the C
