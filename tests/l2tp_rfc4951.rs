@@ -1487,10 +1487,20 @@ fn rfc4951_step1_clear() {
 /// an established state, then it MUST respond to such an ICRQ with a CDN. The CDN message must
 /// set Assigned/Local Session ID AVP ... to its local Session ID and clear the session that it
 /// considered established." The CDN goes to the LAC's 0x0b0b with Assigned Session ID 0x0a0a,
-/// no ICRP, and the session is gone.
+/// no ICRP, and the session is gone. An ICRQ with the session's own Call Serial Number (0 for a
+/// restored one) is that call's ICRQ again, not a new call: ignored (RFC 2661 7.4.2).
 #[test]
 fn rfc4951_icrq_established() {
     let now = Instant::now();
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0b0b, 0), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        out.iter()
+            .all(|m| !matches!(m.message_type(), Some(MessageType::CDN | MessageType::ICRP))),
+        "the same call's ICRQ: {out:?}"
+    );
+    assert_eq!(lns.session_count(), 1);
     let mut lns = established_lns(now);
     from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0b0b, 9), 0, 0);
     let out = sent_control(&mut lns);

@@ -882,18 +882,21 @@ impl Core {
     }
 
     /// Our Session ID of the established session an ICRQ on tunnel `tid` names, the ICRQ's
-    /// Assigned Session ID being the peer's Session ID of that session, when both ends of the
-    /// tunnel advertised a Failover Capability (RFC 4951 3.3: the peer, which thinks the session
-    /// gone, chose its Session ID again for a new call).
+    /// Assigned Session ID being the peer's Session ID of that session and its Call Serial
+    /// Number another than the session's, when both ends of the tunnel advertised a Failover
+    /// Capability (RFC 4951 3.3: the peer, which thinks the session gone, chose its Session ID
+    /// again for a new call). The same Call Serial Number is that session's own ICRQ again (a
+    /// copy a resumed channel took anew), ignored as before (RFC 2661 7.4.2).
     fn established_named_by_icrq(&self, tid: u16, m: &ControlMessage<'static>) -> Option<u16> {
         let t = self.tunnels.get(&tid)?;
         if self.cfg.failover.is_none() || t.peer_failover.is_none() || m.header.session_id != 0 {
             return None;
         }
         let peer_sid = m.assigned_session_id()?;
+        let serial = m.call_serial_number();
         t.sessions
             .find_by_peer(peer_sid)
-            .filter(|s| s.state == SessionState::Established)
+            .filter(|s| s.state == SessionState::Established && serial != Some(s.serial))
             .map(|s| s.local_id)
     }
 
