@@ -1322,6 +1322,72 @@ fn rfc4951_dbit_nr_reset() {
     assert!(!lac_data(&mut lns, now, 1), "the reset is over");
 }
 
+/// rfc4951-dbit-data-channel at a LAC (the remote endpoint) with Sequencing Required and the D
+/// bit: its LNS recovers the tunnel from the backup's address (recovery SCCRQ, the LAC's SCCRP,
+/// SCCCN) and numbers its data from 0 again. RFC 4951 3.2.3, as in [`rfc4951_dbit_nr_reset`]:
+/// the third late message in sequence resets the Ns the LAC expects.
+#[test]
+fn rfc4951_dbit_nr_reset_lac() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    let now = Instant::now();
+    let mut c = common(3 * 21, false, Duration::from_secs(5));
+    c.secret = None;
+    c.challenge = false;
+    c.hide_avps = false;
+    c.sequencing_required = true;
+    c.restore = vec![RestoredTunnel {
+        local_id: 0x2222,
+        peer_id: 0x1111,
+        peer: addr(PRIMARY),
+        local: Some(addr(LAC)),
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: true,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0b0b, 0x0a0a)],
+        recover: None,
+    }];
+    let mut lc = LacConfig::new(addr(PRIMARY));
+    lc.common = c;
+    let mut lac = Lac::new(lc, now).unwrap();
+    let from = |lac: &mut Lac, who: &str, m: Message<'static>| {
+        let _ = lac.handle_datagram(now, addr(who), addr(LAC), &m.to_vec());
+        std::iter::from_fn(|| lac.poll_transmit())
+            .filter_map(|x| match Message::parse(&x.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let data = |lac: &mut Lac, who: &str, ns: u16| {
+        let mut d = telcp::l2tp::wire::DataMessage::new(0x2222, 0x0b0b, vec![0xc0, 0x21, 1]);
+        d.header.sequence = Some((ns, 0));
+        let _ = from(lac, who, Message::Data(d));
+        std::iter::from_fn(|| lac.poll_data()).count() > 0
+    };
+    assert!(data(&mut lac, PRIMARY, 100));
+    assert!(!data(&mut lac, PRIMARY, 7), "late, no recovery");
+    let sccrq = ControlMessage::sccrq(0x0505, b"lns".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 0x1111,
+            remote_tunnel_id: 0x2222,
+        }),
+    ));
+    let via = from(&mut lac, BACKUP, Message::Control(sccrq))
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    let mut scccn = ControlMessage::scccn(via);
+    (scccn.header.ns, scccn.header.nr) = (1, 1);
+    let _ = from(&mut lac, BACKUP, Message::Control(scccn));
+    assert_eq!(lac.stats().recoveries_succeeded, 1);
+    let taken: Vec<bool> = (0..4).map(|ns| data(&mut lac, BACKUP, ns)).collect();
+    assert_eq!(taken, [false, false, true, true]);
+}
+
 /// rfc4951-dbit-teardown, the recovery endpoint when an end lacks the D bit: the recovering
 /// LNS (no D bit here) holds a session using data sequence numbers (Sequencing Required). RFC
 /// 4951 3.2.3: "If one of the endpoints does not exhibit the capability (indicated in 'D' bit in
