@@ -346,6 +346,48 @@ impl Wire {
         incarnation: u32,
         body: impl FnOnce(&mut BytesMut),
     ) {
+        // Room for a datagram of records (a longer one grows the buffer as it is written).
+        self.emit(
+            dst,
+            (kind, sender, incarnation),
+            SEAL_ROOM,
+            |mac, h, buf| {
+                ENVELOPE.seal_append(mac, h, body, buf);
+            },
+        );
+    }
+
+    /// Seals the acknowledgement of batch `seq` ([`KIND_ACK`]) from `sender` of `incarnation`
+    /// under our next packet number, and queues it for `dst`; nothing without a MAC key. The
+    /// octets [`Wire::seal`] makes of it, built on the stack ([`Envelope::seal_in_place`]) and
+    /// copied once into the buffer.
+    fn seal_ack(&mut self, dst: SocketAddr, seq: u64, sender: NodeId, incarnation: u32) {
+        const ACK_LEN: usize = HEADER_LEN + 8 + crate::replica::TAG_LEN;
+        self.emit(
+            dst,
+            (KIND_ACK, sender, incarnation),
+            ACK_LEN,
+            |mac, h, buf| {
+                let mut msg = [0u8; ACK_LEN];
+                msg[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&seq.to_be_bytes());
+                ENVELOPE.seal_in_place(mac, h, &mut msg);
+                buf.extend_from_slice(&msg);
+            },
+        );
+    }
+
+    /// The header `(kind, sender, incarnation)` under our next packet number; `write` seals the
+    /// message with it at the end of the buffer (`room` octets made first), which is cut off as
+    /// the payload of a datagram queued for `dst`. Nothing without a MAC key. The buffer's own
+    /// octets are used again once the payloads cut from it are all dropped, else a fresh buffer.
+    #[inline(always)]
+    fn emit(
+        &mut self,
+        dst: SocketAddr,
+        (kind, sender, incarnation): (u8, NodeId, u32),
+        room: usize,
+        write: impl FnOnce(&mut CmacKey, &Header, &mut BytesMut),
+    ) {
         let Some(mac) = self.mac.as_mut() else {
             return;
         };
@@ -356,45 +398,11 @@ impl Wire {
             incarnation,
             pn: self.pn,
         };
-        // Sealed at the end of the buffer and cut off as the payload. Room for a datagram of
-        // records (a longer one grows the buffer as it is written): the buffer's own octets
-        // again once the payloads cut from it are all dropped, else a fresh buffer.
         if self.buf.capacity() == 0 {
             self.buf = BytesMut::with_capacity(SEAL_BUFFER);
         }
-        self.buf.reserve(SEAL_ROOM);
-        ENVELOPE.seal_append(mac, &h, body, &mut self.buf);
-        let payload = self.buf.split().freeze();
-        self.out.push_back(Transmit {
-            dst,
-            src: None,
-            link_dst: None,
-            payload,
-        });
-    }
-
-    /// Seals the acknowledgement of batch `seq` ([`KIND_ACK`]) from `sender` of `incarnation`
-    /// under our next packet number, and queues it for `dst`; nothing without a MAC key. The
-    /// octets [`Wire::seal`] makes of it, built on the stack ([`Envelope::seal_in_place`]) and
-    /// copied once into the buffer.
-    fn seal_ack(&mut self, dst: SocketAddr, seq: u64, sender: NodeId, incarnation: u32) {
-        let Some(mac) = self.mac.as_mut() else {
-            return;
-        };
-        self.pn += 1;
-        let h = Header {
-            kind: KIND_ACK,
-            sender,
-            incarnation,
-            pn: self.pn,
-        };
-        let mut msg = [0u8; HEADER_LEN + 8 + crate::replica::TAG_LEN];
-        msg[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&seq.to_be_bytes());
-        ENVELOPE.seal_in_place(mac, &h, &mut msg);
-        if self.buf.capacity() == 0 {
-            self.buf = BytesMut::with_capacity(SEAL_BUFFER);
-        }
-        self.buf.extend_from_slice(&msg);
+        self.buf.reserve(room);
+        write(mac, &h, &mut self.buf);
         let payload = self.buf.split().freeze();
         self.out.push_back(Transmit {
             dst,
