@@ -57,6 +57,7 @@ fn common(seed: u64, control: bool, recovery: Duration) -> Config {
             control,
             data: !control,
             recovery_time: recovery,
+            ..FailoverConfig::default()
         }),
         ..Default::default()
     }
@@ -167,21 +168,28 @@ struct World {
     calls: Vec<CallId>,
 }
 
+/// Adds to `sim` the LAC (at `LAC`, its LNS `PRIMARY`) of `common`, without Load Balance or
+/// idle timeout.
+fn add_lac(sim: &mut Sim, common: Config) -> NodeId {
+    let mut lc = LacConfig::new(addr(PRIMARY));
+    lc.common = common;
+    lc.advertise_load_balance = false;
+    lc.idle_tunnel_timeout = None;
+    let now = sim.now();
+    sim.add_node(
+        "lac",
+        &[addr(LAC)],
+        None,
+        Box::new(Lac::new(lc, now).unwrap()),
+    )
+}
+
 /// A LAC with `calls` established sessions to the primary LNS (over `link`).
 fn world(seed: u64, calls: usize, link: LinkConfig, lns_recovery: Duration) -> World {
     let now = Instant::now();
     let mut sim = Sim::new(seed, now);
     sim.set_default_link(link);
-    let mut lc = LacConfig::new(addr(PRIMARY));
-    lc.common = common(3 * seed, false, Duration::from_secs(5));
-    lc.advertise_load_balance = false;
-    lc.idle_tunnel_timeout = None;
-    let lac = sim.add_node(
-        "lac",
-        &[addr(LAC)],
-        None,
-        Box::new(Lac::new(lc, now).unwrap()),
-    );
+    let lac = add_lac(&mut sim, common(3 * seed, false, Duration::from_secs(5)));
     let lns = Lns::new(lns_cfg(common(3 * seed + 1, true, lns_recovery)), now).unwrap();
     let primary = sim.add_node("primary", &[addr(PRIMARY)], None, Box::new(lns));
     let mut ids = Vec::new();
@@ -264,7 +272,9 @@ fn rfc4951_resume() {
 /// recovering side resumes expecting the suggested Ns) and the resumed channel carried the CDN to
 /// the backup, which cleared the session on it (RFC 2661 5.4) before the LAC's FSR answered 0 for
 /// it. The RFCs allow this: the session is cleared by the LAC's own CDN instead of FSQ/FSR, and
-/// still no other session goes and the tunnel continues.
+/// still no other session goes and the tunnel continues. (Since session 37 the backup takes that
+/// CDN from its SCCRP on, RFC 4951 3.2.2, not after its SCCCN's acknowledgement: the FSQ's Nr
+/// acknowledges it, one past the suggested Nr.)
 #[test]
 fn rfc4951_resume_seed_4843_cdn_sent_after_the_recovery() {
     run_seed(4843);
@@ -361,10 +371,10 @@ fn run_seed(seed: u64) {
     for f in &fsqs {
         assert_eq!(f.3.header.tunnel_id, lac_tid, "{ctx}");
         assert_eq!(f.3.header.ns, suggestion.ns, "{ctx}");
-        // Nr is the suggested one, or later if the LAC sent more before a retransmission.
+        // Nr is the suggested one, or later: what the LAC sent on the old tunnel once it took
+        // the SCCCN is taken from the SCCRP on (RFC 4951 3.2.2; seed 4843: the LAC's CDN).
         assert!(f.3.header.nr.wrapping_sub(suggestion.nr) < 100, "{ctx}");
     }
-    assert!(fsqs.iter().any(|f| f.3.header.nr == suggestion.nr), "{ctx}");
     // Exactly the hung-up session is cleared at the backup: by FSQ/FSR (RFC 4951 3.3: the LAC
     // answers 0 for it, the backup clears it without CDN), or by the LAC's own CDN when that CDN
     // had not left the LAC before the crash and went out on the resumed channel (RFC 2661 5.4 /
@@ -458,8 +468,11 @@ fn ppp_each_way(sim: &mut Sim, lac: NodeId, lns: NodeId, call: CallId, at_lns: S
 }
 
 /// rfc4951-wait-recovery-time: the non-failed endpoint keeps a tunnel whose peer stopped
-/// answering for the peer's Recovery Time after its control channel gave up, and only then lets
-/// it go.
+/// answering until the peer's Recovery Time, counted from when the control channel's timeout
+/// started (the unacknowledged WEN was sent), runs out, past its control channel giving up, and
+/// then lets it go. RFC 4951 5.1: "The Recovery Time ... is the time in milliseconds an endpoint
+/// asks its peer to wait before assuming the recovery process has failed. This timer starts
+/// when an endpoint's control channel timeout ([L2TPv2] Section 5.8 ...) is started".
 #[test]
 fn rfc4951_wait_recovery_time() {
     let recovery = Duration::from_secs(120);
@@ -486,8 +499,15 @@ fn rfc4951_wait_recovery_time() {
             .session_of(w.calls[0])
             .is_some()
     );
-    // ... and the Recovery Time (120 s) after that, the tunnel goes.
-    w.sim.run_for(Duration::from_secs(100));
+    // ... kept until the Recovery Time (120 s) from the WEN's first transmission...
+    w.sim.run_for(Duration::from_secs(18));
+    let ev = lac_events(&mut w.sim, w.lac);
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
+        "{ev:?}"
+    );
+    // ... then the tunnel goes (not 120 s after the channel gave up, at 191 s).
+    w.sim.run_for(Duration::from_secs(4));
     let ev = lac_events(&mut w.sim, w.lac);
     assert!(
         ev.iter().any(|e| matches!(e, Event::TunnelDown { .. })),
@@ -726,6 +746,7 @@ fn rfc4951_fc_c_or_d() {
             control,
             data,
             recovery_time: Duration::from_secs(1),
+            ..FailoverConfig::default()
         });
         let mut lc = LacConfig::new(addr(PRIMARY));
         lc.common = c.clone();
@@ -872,11 +893,12 @@ fn rfc4951_recovery_no_fc() {
     }
 }
 
-/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
-/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
-/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
-fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
-    let mut c = lns_cfg(common(3 * 20 + 2, true, Duration::from_secs(60)));
+/// The configuration of an LNS (the endpoint of scenario seed `seed`, [`common`]) holding the
+/// tunnel 0x1111 (the LAC's 0x2222, which advertised the D bit, and the C bit with `lac_c`) and
+/// its established session 0x0a0a (the LAC's 0x0b0b), restored; `recover` as
+/// [`RestoredTunnel::recover`].
+fn holding_cfg(seed: u64, lac_c: bool, recover: Option<UnsureSessions>) -> LnsConfig {
+    let mut c = lns_cfg(common(3 * seed + 2, true, Duration::from_secs(60)));
     c.common.restore = vec![RestoredTunnel {
         local_id: 0x1111,
         peer_id: 0x2222,
@@ -888,9 +910,16 @@ fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> L
             recovery_time_ms: 0,
         },
         sessions: vec![(0x0a0a, 0x0b0b)],
-        recover: Some(recover),
+        recover,
     }];
-    Lns::new(c, now).unwrap()
+    c
+}
+
+/// A backup LNS started alone (no simulator) with the old tunnel 0x1111 (the LAC's 0x2222) and
+/// its session 0x0a0a (the LAC's 0x0b0b) restored, its recovery started (FSQ about `recover`);
+/// the LAC advertised the D bit only (and the C bit too with `lac_c`).
+fn restored_backup_with(now: Instant, recover: UnsureSessions, lac_c: bool) -> Lns {
+    Lns::new(holding_cfg(20, lac_c, Some(recover)), now).unwrap()
 }
 
 /// [`restored_backup_with`], the LAC without the C bit.
@@ -1133,7 +1162,6 @@ fn rfc4951_fsq_stale() {
 /// tunnel before control channel reset (Section 3.2.2) MUST be silently discarded."
 #[test]
 fn rfc4951_discard_before_reset() {
-    use telcp::l2tp::wire::avp::SuggestedControlSequence as Scs;
     let now = Instant::now();
     let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
     // A HELLO of the LAC on the old tunnel, before the reset.
@@ -1151,22 +1179,412 @@ fn rfc4951_discard_before_reset() {
     }
     assert!(on_old.is_empty(), "nothing answers it: {on_old:?}");
     // The reset: Suggested Ns 7, Suggested Nr 3 (the HELLO's Ns: the LAC sends it again).
-    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3).with(
-        telcp::l2tp::wire::Avp::optional(
-            telcp::l2tp::wire::avp::AvpValue::SuggestedControlSequence(Scs { ns: 7, nr: 3 }),
-        ),
-    );
-    from_lac(&mut lns, t, sccrp, 0, 1);
-    let _ = sent_control(&mut lns);
-    from_lac(&mut lns, t, ControlMessage::zlb(via, 1, 2), 1, 2);
-    let fsq = sent_control(&mut lns)
+    lac_sccrp_7_3(&mut lns, t, via);
+    assert_eq!(fsq_after_scccn_ack(&mut lns, t, via), (0x2222, 7, 3));
+}
+
+/// The LAC's SCCRP on recovery tunnel `via` of `lns` at `at` (its Ns 0, Nr 1), with the
+/// Suggested Control Sequence Ns 7, Nr 3; what `lns` sends in answer is drained.
+fn lac_sccrp_7_3(lns: &mut Lns, at: Instant, via: u16) {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, SuggestedControlSequence};
+    let scs = SuggestedControlSequence { ns: 7, nr: 3 };
+    let sccrp = ControlMessage::sccrp(via, 0x0303, b"lac".as_slice(), 3)
+        .with(Avp::optional(AvpValue::SuggestedControlSequence(scs)));
+    from_lac(lns, at, sccrp, 0, 1);
+    let _ = sent_control(lns);
+}
+
+/// The LAC acknowledges the SCCCN on recovery tunnel `via` of `lns` at `at` (ZLB, Ns 1, Nr 2):
+/// the Tunnel ID, Ns and Nr of the FSQ that `lns` then sends on the resumed old tunnel.
+fn fsq_after_scccn_ack(lns: &mut Lns, at: Instant, via: u16) -> (u16, u16, u16) {
+    from_lac(lns, at, ControlMessage::zlb(via, 1, 2), 1, 2);
+    let fsq = sent_control(lns)
         .into_iter()
         .find(|m| m.message_type() == Some(MessageType::FSQ))
         .expect("FSQ");
-    assert_eq!(
-        (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr),
-        (0x2222, 7, 3)
+    (fsq.header.tunnel_id, fsq.header.ns, fsq.header.nr)
+}
+
+/// rfc4951-taken-after-reset (rfc4951-discard-before-reset's other side): the recovering
+/// endpoint's control channel is reset by the recovery tunnel's SCCRP, so what the LAC sends on
+/// the old tunnel once it took our SCCCN is taken even when it comes before the
+/// acknowledgement of that SCCCN (a message of the LAC's was seen discarded there, its first
+/// copy lost to the recovery). RFC 4951 3.2.2:
+/// "The control channel on the recovery endpoint is reset upon getting a valid SCCRP on the
+/// recovery tunnel, whereas the control channel on the remote endpoint is reset upon getting a
+/// valid SCCCN on the recovery tunnel"; 3.2.1 discards only what comes "before control channel
+/// reset". The LAC's HELLO (Ns 3) is taken: our FSQ, once the recovery completes, acknowledges
+/// it (Nr 4).
+#[test]
+fn rfc4951_taken_after_reset() {
+    let now = Instant::now();
+    let (mut lns, via) = recovering_backup(now, UnsureSessions::All);
+    lac_sccrp_7_3(&mut lns, now, via);
+    // The LAC took the SCCCN and reset; its HELLO on the old tunnel overtakes its ZLB.
+    from_lac(&mut lns, now, ControlMessage::hello(0x1111), 3, 7);
+    let _ = sent_control(&mut lns);
+    assert_eq!(fsq_after_scccn_ack(&mut lns, now, via), (0x2222, 7, 4));
+}
+
+/// An LNS without secret holding the tunnel 0x1111 (the LAC's 0x2222, which advertised the C
+/// and D bits) with the established session 0x0a0a (the LAC's 0x0b0b), restored, recovering it
+/// at once with `recover` ([`RestoredTunnel::recover`]), its configuration changed by `tweak`
+/// first. Returns it, what it sent at the start drained, and the Tunnel ID of its recovery
+/// tunnel if it opened one.
+fn plain_lns(
+    now: Instant,
+    recover: Option<UnsureSessions>,
+    tweak: impl FnOnce(&mut Config),
+) -> (Lns, Option<u16>) {
+    let mut c = holding_cfg(21, true, recover);
+    c.common.secret = None;
+    c.common.challenge = false;
+    c.common.hide_avps = false;
+    tweak(&mut c.common);
+    let mut lns = Lns::new(c, now).unwrap();
+    let via = sent_control(&mut lns)
+        .pop()
+        .and_then(|m| m.assigned_tunnel_id());
+    (lns, via)
+}
+
+/// [`plain_lns`] holding the tunnel established (no recovery), with the D bit (`data`) and
+/// Sequencing Required (`sequencing`).
+fn established_lns_with(now: Instant, data: bool, sequencing: bool) -> Lns {
+    plain_lns(now, None, |c| {
+        if let Some(f) = c.failover.as_mut() {
+            f.data = data;
+        }
+        c.sequencing_required = sequencing;
+    })
+    .0
+}
+
+/// [`established_lns_with`], without the D bit or Sequencing Required.
+fn established_lns(now: Instant) -> Lns {
+    established_lns_with(now, false, false)
+}
+
+/// The LAC's recovery SCCRQ for the tunnel 0x1111 of [`plain_lns`] (its own 0x2222).
+fn lac_recovery_sccrq() -> ControlMessage<'static> {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    ControlMessage::sccrq(0x0404, b"lac".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 0x2222,
+            remote_tunnel_id: 0x1111,
+        }),
+    ))
+}
+
+/// The LAC recovers the tunnel 0x1111 of [`established_lns`] (recovery SCCRQ, the LNS's SCCRP,
+/// the LAC's SCCCN); returns what the LNS sent after the SCCCN.
+fn lac_recovers(lns: &mut Lns, now: Instant) -> Vec<ControlMessage<'static>> {
+    from_lac(lns, now, lac_recovery_sccrq(), 0, 0);
+    let via = sent_control(lns)
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    from_lac(lns, now, ControlMessage::scccn(via), 1, 1);
+    sent_control(lns)
+}
+
+/// A data message of the LAC's session 0x0b0b to the LNS's 0x0a0a on tunnel 0x1111, Ns `ns`;
+/// whether the LNS took it.
+fn lac_data(lns: &mut Lns, now: Instant, ns: u16) -> bool {
+    let mut d = telcp::l2tp::wire::DataMessage::new(0x1111, 0x0a0a, vec![0xc0, 0x21, 1]);
+    d.header.sequence = Some((ns, 0));
+    let _ = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &Message::Data(d).to_vec());
+    let taken = std::iter::from_fn(|| lns.poll_data()).count();
+    taken > 0
+}
+
+/// rfc4951-dbit-data-channel, the remote endpoint with the D bit: the LNS took the LAC's data
+/// up to Ns 100 (session with sequence numbers); the LAC fails and recovers the tunnel, then,
+/// as a recovery endpoint, numbers its data from 0 again. RFC 4951 3.2.3: "The recovery
+/// endpoint sets the Ns value to zero"; "if an endpoint receives 'n' out of order but in
+/// sequence packets, then it MUST set the Nr value based on the Ns value of the incoming
+/// packets ... The value of 'n' SHOULD be configurable" (3 by default here). Ns 0 and 1 are
+/// behind the Ns expected (101) and dropped; Ns 2 completes the run and is taken, and so is
+/// what follows. Without the recovery, late data stays dropped (RFC 2661 5.8).
+#[test]
+fn rfc4951_dbit_nr_reset() {
+    let now = Instant::now();
+    let mut lns = established_lns_with(now, true, true);
+    assert!(lac_data(&mut lns, now, 100));
+    assert!(!lac_data(&mut lns, now, 7), "late, no recovery");
+    let _ = lac_recovers(&mut lns, now);
+    assert_eq!(lns.stats().recoveries_succeeded, 1);
+    let taken: Vec<bool> = (0..5).map(|ns| lac_data(&mut lns, now, ns)).collect();
+    assert_eq!(taken, [false, false, true, true, true]);
+    assert!(!lac_data(&mut lns, now, 1), "the reset is over");
+}
+
+/// rfc4951-dbit-data-channel at a LAC (the remote endpoint) with Sequencing Required and the D
+/// bit: its LNS recovers the tunnel from the backup's address (recovery SCCRQ, the LAC's SCCRP,
+/// SCCCN) and numbers its data from 0 again. RFC 4951 3.2.3, as in [`rfc4951_dbit_nr_reset`]:
+/// the third late message in sequence resets the Ns the LAC expects.
+#[test]
+fn rfc4951_dbit_nr_reset_lac() {
+    use telcp::l2tp::wire::Avp;
+    use telcp::l2tp::wire::avp::{AvpValue, TunnelRecovery};
+    let now = Instant::now();
+    let mut c = common(3 * 21, false, Duration::from_secs(5));
+    c.secret = None;
+    c.challenge = false;
+    c.hide_avps = false;
+    c.sequencing_required = true;
+    c.restore = vec![RestoredTunnel {
+        local_id: 0x2222,
+        peer_id: 0x1111,
+        peer: addr(PRIMARY),
+        local: Some(addr(LAC)),
+        peer_failover: telcp::l2tp::wire::avp::FailoverCapability {
+            control: true,
+            data: true,
+            recovery_time_ms: 0,
+        },
+        sessions: vec![(0x0b0b, 0x0a0a)],
+        recover: None,
+    }];
+    let mut lc = LacConfig::new(addr(PRIMARY));
+    lc.common = c;
+    let mut lac = Lac::new(lc, now).unwrap();
+    let from = |lac: &mut Lac, who: &str, m: Message<'static>| {
+        let _ = lac.handle_datagram(now, addr(who), addr(LAC), &m.to_vec());
+        std::iter::from_fn(|| lac.poll_transmit())
+            .filter_map(|x| match Message::parse(&x.payload) {
+                Ok(Message::Control(m)) => Some(m.into_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let data = |lac: &mut Lac, who: &str, ns: u16| {
+        let mut d = telcp::l2tp::wire::DataMessage::new(0x2222, 0x0b0b, vec![0xc0, 0x21, 1]);
+        d.header.sequence = Some((ns, 0));
+        let _ = from(lac, who, Message::Data(d));
+        std::iter::from_fn(|| lac.poll_data()).count() > 0
+    };
+    assert!(data(&mut lac, PRIMARY, 100));
+    assert!(!data(&mut lac, PRIMARY, 7), "late, no recovery");
+    let sccrq = ControlMessage::sccrq(0x0505, b"lns".as_slice(), 3).with(Avp::mandatory(
+        AvpValue::TunnelRecovery(TunnelRecovery {
+            tunnel_id: 0x1111,
+            remote_tunnel_id: 0x2222,
+        }),
+    ));
+    let via = from(&mut lac, BACKUP, Message::Control(sccrq))
+        .into_iter()
+        .find(|m| m.message_type() == Some(MessageType::SCCRP))
+        .and_then(|m| m.assigned_tunnel_id())
+        .expect("SCCRP");
+    let mut scccn = ControlMessage::scccn(via);
+    (scccn.header.ns, scccn.header.nr) = (1, 1);
+    let _ = from(&mut lac, BACKUP, Message::Control(scccn));
+    assert_eq!(lac.stats().recoveries_succeeded, 1);
+    let taken: Vec<bool> = (0..4).map(|ns| data(&mut lac, BACKUP, ns)).collect();
+    assert_eq!(taken, [false, false, true, true]);
+}
+
+/// rfc4951-dbit-teardown, the recovery endpoint when an end lacks the D bit: the recovering
+/// LNS (no D bit here) holds a session using data sequence numbers (Sequencing Required). RFC
+/// 4951 3.2.3: "If one of the endpoints does not exhibit the capability (indicated in 'D' bit in
+/// the Failover Capability AVP) to reset the Nr value, then data channels using sequence numbers
+/// are considered non recoverable. Those sessions SHOULD be torn down by the recovery endpoint by
+/// sending a Call-Disconnect-Notify (CDN)." After the recovery, CDN for the session (to the
+/// LAC's 0x0b0b, Assigned Session ID 0x0a0a) and the session is gone; without sequencing the
+/// session is kept.
+#[test]
+fn rfc4951_dbit_teardown() {
+    for sequencing in [true, false] {
+        let now = Instant::now();
+        // No D bit here (the LAC has it).
+        let (mut lns, via) = plain_lns(now, Some(UnsureSessions::None), |c| {
+            c.sequencing_required = sequencing;
+        });
+        let via = via.expect("recovery SCCRQ");
+        lac_sccrp_7_3(&mut lns, now, via);
+        from_lac(&mut lns, now, ControlMessage::zlb(via, 1, 2), 1, 2);
+        let out = sent_control(&mut lns);
+        let cdn = out
+            .iter()
+            .find(|m| m.message_type() == Some(MessageType::CDN));
+        assert_eq!(
+            cdn.map(|m| (
+                m.header.tunnel_id,
+                m.header.session_id,
+                m.assigned_session_id()
+            )),
+            sequencing.then_some((0x2222, 0x0b0b, Some(0x0a0a))),
+            "sequencing {sequencing}: {out:?}"
+        );
+        assert_eq!(lns.session_count(), usize::from(!sequencing));
+    }
+}
+
+/// rfc4951-step1-clear, at the recovery endpoint: a LAC (C bit) with one call up opens a second
+/// call and at once recovers its tunnel (`Lac::start_recovery`), the LNS's ICRP for the second
+/// call coming while the old tunnel is held. RFC 4951 3.3 Step I: "after the recovery tunnel is
+/// established, the sessions that were not in an established state MUST be silently cleared
+/// (i.e., without sending a CDN message) by each endpoint": on the SCCRP the LAC clears the
+/// call in set-up (it fails, no CDN), the LNS clears its side on the SCCCN; the first call
+/// continues.
+#[test]
+fn rfc4951_step1_clear_recovering() {
+    let now = Instant::now();
+    let mut sim = Sim::new(5, now);
+    let plain = |mut c: Config| {
+        c.secret = None;
+        c.challenge = false;
+        c.hide_avps = false;
+        c
+    };
+    let lac = add_lac(
+        &mut sim,
+        plain(common(3 * 30, true, Duration::from_secs(5))),
     );
+    let lns_c = lns_cfg(plain(common(3 * 30 + 1, true, Duration::from_secs(60))));
+    let lns = sim.add_node(
+        "primary",
+        &[addr(PRIMARY)],
+        None,
+        Box::new(Lns::new(lns_c, now).unwrap()),
+    );
+    let first = sim.node_mut::<Lac>(lac).open_session(now).unwrap();
+    sim.run_for(Duration::from_secs(5));
+    let tid = sim
+        .node_mut::<Lac>(lac)
+        .session_of(first)
+        .expect("first call up")
+        .tunnel;
+    let t = sim.now();
+    let second = sim.node_mut::<Lac>(lac).open_session(t).unwrap();
+    sim.node_mut::<Lac>(lac)
+        .start_recovery(t, tid, UnsureSessions::None)
+        .unwrap();
+    sim.run_for(Duration::from_secs(10));
+    let lac_node = sim.node_mut::<Lac>(lac);
+    assert_eq!(lac_node.stats().recoveries_succeeded, 1);
+    assert_eq!(lac_node.stats().sessions_cleared_at_recovery, 1);
+    assert!(lac_node.session_of(first).is_some());
+    assert!(lac_node.session_of(second).is_none());
+    assert_eq!(lac_node.call_count(), 1);
+    assert_eq!(sim.node_mut::<Lns>(lns).session_count(), 1);
+    let cdns = control_messages(&sim)
+        .into_iter()
+        .filter(|m| m.3.message_type() == Some(MessageType::CDN))
+        .count();
+    assert_eq!(cdns, 0, "silently");
+}
+
+/// rfc4951-recovery-peers: an LNS configured with the recovery endpoints it takes a recovery
+/// from refuses one from any other address: StopCCN Result 4 (not authorized), a typed error,
+/// counted, the old tunnel untouched; from a configured address it answers SCCRP. RFC 4951 8:
+/// "an endpoint may be configured with the possible set of recovery endpoints that could
+/// recover a tunnel".
+#[test]
+fn rfc4951_recovery_peers() {
+    use telcp::l2tp::{InputError, Unexpected};
+    for (allowed, ok) in [("10.0.9.9", false), (LAC, true)] {
+        let now = Instant::now();
+        let (mut lns, _) = plain_lns(now, None, |c| {
+            if let Some(f) = c.failover.as_mut() {
+                f.recovery_peers = vec![allowed.parse().unwrap()];
+            }
+        });
+        let b = Message::Control(lac_recovery_sccrq()).to_vec();
+        let r = lns.handle_datagram(now, addr(LAC), addr(BACKUP), &b);
+        let out = sent_control(&mut lns);
+        let answer = out.first().and_then(|m| m.message_type());
+        if ok {
+            assert!(r.is_ok(), "{r:?}");
+            assert_eq!(answer, Some(MessageType::SCCRP));
+        } else {
+            assert!(
+                matches!(
+                    r,
+                    Err(InputError::Unexpected(Unexpected::RecoveryPeerNotAllowed))
+                ),
+                "{r:?}"
+            );
+            assert_eq!(answer, Some(MessageType::STOPCCN));
+            assert_eq!(out[0].result_code().map(|r| r.result.0), Some(4));
+            assert_eq!(lns.stats().recoveries_refused_peer, 1);
+            assert_eq!(lns.session_count(), 1);
+        }
+    }
+}
+
+/// rfc4951-step1-clear: the LNS holds the established session 0x0a0a and a call in set-up (the
+/// LAC's ICRQ for its session 0x0c0c answered with ICRP); the LAC fails and recovers the tunnel
+/// (recovery SCCRQ, our SCCRP, its SCCCN). RFC 4951 3.3 Step I: "For control channel failure,
+/// after the recovery tunnel is established, the sessions that were not in an established state
+/// MUST be silently cleared (i.e., without sending a CDN message) by each endpoint." On the
+/// SCCCN the call in set-up is cleared, no CDN sent; the established session stays.
+#[test]
+fn rfc4951_step1_clear() {
+    let now = Instant::now();
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0c0c, 9), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        out.iter()
+            .any(|m| m.message_type() == Some(MessageType::ICRP)),
+        "{out:?}"
+    );
+    assert_eq!(lns.session_count(), 2);
+    let out = lac_recovers(&mut lns, now);
+    assert!(
+        !out.iter()
+            .any(|m| m.message_type() == Some(MessageType::CDN)),
+        "silently: {out:?}"
+    );
+    assert_eq!(lns.session_count(), 1, "the call in set-up is cleared");
+    assert_eq!(lns.stats().sessions_cleared_at_recovery, 1);
+    assert_eq!(lns.stats().recoveries_succeeded, 1);
+}
+
+/// rfc4951-icrq-established: an LNS holding the tunnel 0x1111 (the LAC's 0x2222, both ends
+/// having advertised a Failover Capability) with the established session 0x0a0a (the LAC's
+/// 0x0b0b) gets an ICRQ whose Assigned Session ID is 0x0b0b (the LAC, which lost the session in
+/// a failover, chose the id again). RFC 4951 3.3: "if endpoint receives an ICRQ for a session in
+/// an established state, then it MUST respond to such an ICRQ with a CDN. The CDN message must
+/// set Assigned/Local Session ID AVP ... to its local Session ID and clear the session that it
+/// considered established." The CDN goes to the LAC's 0x0b0b with Assigned Session ID 0x0a0a,
+/// no ICRP, and the session is gone. An ICRQ with the session's own Call Serial Number (0 for a
+/// restored one) is that call's ICRQ again, not a new call: ignored (RFC 2661 7.4.2).
+#[test]
+fn rfc4951_icrq_established() {
+    let now = Instant::now();
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0b0b, 0), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        out.iter()
+            .all(|m| !matches!(m.message_type(), Some(MessageType::CDN | MessageType::ICRP))),
+        "the same call's ICRQ: {out:?}"
+    );
+    assert_eq!(lns.session_count(), 1);
+    let mut lns = established_lns(now);
+    from_lac(&mut lns, now, ControlMessage::icrq(0x1111, 0x0b0b, 9), 0, 0);
+    let out = sent_control(&mut lns);
+    assert!(
+        !out.iter()
+            .any(|m| m.message_type() == Some(MessageType::ICRP)),
+        "{out:?}"
+    );
+    let cdn = out
+        .iter()
+        .find(|m| m.message_type() == Some(MessageType::CDN))
+        .expect("CDN");
+    assert_eq!(
+        (cdn.header.session_id, cdn.assigned_session_id()),
+        (0x0b0b, Some(0x0a0a))
+    );
+    assert_eq!(lns.stats().sessions_cleared_by_icrq, 1);
+    assert_eq!(lns.session_count(), 0);
 }
 
 /// rfc4951-tie-breaker-scope: a recovering LNS whose recovery tunnel to the LAC still waits for

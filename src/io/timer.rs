@@ -37,7 +37,7 @@ const PENDING: usize = PREFETCH;
 
 /// An order key's offset as two 32-bit halves: aligned to 4 bytes, not 8, so that a bucket or
 /// an item whose key is 2-byte aligned and 6 bytes long (an L2TP endpoint's [`Timer`] keys)
-/// takes 20 bytes, not 24 (issue 19: memory per tunnel); 16 bytes for a 32-bit key either way.
+/// takes 20 bytes, not 24 (the LNS's budget of memory per tunnel); 16 bytes for a 32-bit key either way.
 ///
 /// [`Timer`]: crate::l2tp::tunnel::Timer
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl<K> Armed<K> {
 ///
 /// The deadline stays in the bucket: with keys and sequence numbers alone in the buckets (8 bytes
 /// for a 32-bit key) and the offsets in a parallel array, a re-arming reads and writes two random
-/// cache lines instead of one, and measured slower at a million timers (session 18, issue 19).
+/// cache lines instead of one, and measured slower at a million timers.
 type Index<K> = OpenTable<Armed<K>, KeyHasher>;
 
 impl<K: Eq + Hash> Bucket for Armed<K> {
@@ -1115,7 +1115,7 @@ mod tests {
 
     /// A timer keyed by an L2TP endpoint's [`Timer`](crate::l2tp::tunnel::Timer) (6 bytes,
     /// 2-byte aligned) takes 20 bytes in the key table and in the wheel, not 24 (the offset's
-    /// halves are 4-byte aligned; issue 19, memory per tunnel).
+    /// halves are 4-byte aligned: the LNS's memory per tunnel).
     #[test]
     fn a_timer_keyed_bucket_is_20_bytes() {
         use crate::l2tp::tunnel::Timer;

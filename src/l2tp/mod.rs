@@ -294,6 +294,10 @@ pub struct Stats {
     pub recoveries_failed: u64,
     /// Recovery SCCRQs refused (no such tunnel, failover not negotiated for it, or failover off).
     pub recoveries_refused: u64,
+    /// Recovery SCCRQs refused because they came from an address not configured as a recovery
+    /// endpoint ([`FailoverConfig::recovery_peers`], RFC 4951 8); counted in
+    /// `recoveries_refused` too.
+    pub recoveries_refused_peer: u64,
     /// Recovery tunnels refused because a newer recovery of the same tunnel overtook them: as
     /// the non-failed endpoint, those it stopped (StopCCN Result 3); as the failed endpoint,
     /// those it then tried again (RFC 4951; `tunnel::recovery` docs).
@@ -305,6 +309,14 @@ pub struct Stats {
     pub sessions_queried: u64,
     /// Sessions cleared locally because the peer's FSR said it has no such session.
     pub sessions_cleared_by_fsr: u64,
+    /// Established sessions cleared because the peer's ICRQ named one (its Assigned Session ID
+    /// being the peer's Session ID of that session) on a tunnel where both ends advertised a
+    /// Failover Capability, the ICRQ answered with CDN (RFC 4951 3.3).
+    pub sessions_cleared_by_icrq: u64,
+    /// Sessions cleared when an RFC 4951 recovery tunnel came up: those not established,
+    /// silently, by either endpoint (3.3 Step I), and, by the recovering endpoint with CDN,
+    /// those using data sequence numbers when either end lacks the D bit (3.2.3).
+    pub sessions_cleared_at_recovery: u64,
     // -- Virtual LNS failover --
     /// Replication records queued for a backup or a member (takeover notices).
     pub replicas_sent: u64,
@@ -428,6 +440,8 @@ pub enum ConfigField {
     FailoverCapability,
     /// [`Config::restore`] (non-zero, distinct ids, within the table limits).
     Restore,
+    /// [`FailoverConfig::recovery_peers`] (at most [`tunnel::recovery::MAX_RECOVERY_PEERS`]).
+    RecoveryPeers,
     /// [`LnsConfig::admission`] (`max_pending` at least 1, `timeout` non-zero and at most a
     /// minute).
     Admission,
@@ -502,6 +516,9 @@ pub enum Unexpected {
     /// with that peer Tunnel ID, or whose peer did not advertise the C bit: refused with StopCCN
     /// Result 2 / Error 3, no tunnel kept.
     RecoveryRefused,
+    /// A recovery SCCRQ from an address not in [`FailoverConfig::recovery_peers`] (RFC 4951 8):
+    /// refused with StopCCN Result 4, no tunnel kept.
+    RecoveryPeerNotAllowed,
     /// A replication message, but no replication is configured ([`LnsConfig::replication`]).
     Replication,
 }
@@ -649,6 +666,12 @@ impl Config {
                 ConfigField::FailoverCapability,
             ),
             (!tunnel::recovery::restore_ok(self), ConfigField::Restore),
+            (
+                self.failover
+                    .as_ref()
+                    .is_some_and(|f| f.recovery_peers.len() > tunnel::recovery::MAX_RECOVERY_PEERS),
+                ConfigField::RecoveryPeers,
+            ),
         ];
         match bad.into_iter().find(|(b, _)| *b) {
             Some((_, field)) => Err(ConfigError::OutOfRange(field)),

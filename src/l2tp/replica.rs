@@ -411,7 +411,8 @@ impl SessionRecord {
 
     /// The record's octets (module docs), its kind first, into `b`; returns how many (16, or
     /// 18 for an answered call with its ICRP's Ns).
-    fn octets(&self, b: &mut [u8; 18]) -> usize {
+    fn octets<const N: usize>(&self, b: &mut [u8; N]) -> usize {
+        const { assert!(N >= 18) };
         // An ICRP Ns is meaningful for an answered call only (the field docs).
         let icrp_ns = self.icrp_ns.filter(|_| self.answered);
         b[0] = SESSION;
@@ -596,12 +597,12 @@ impl Record {
                 buf.put_slice(&b[..n]);
             }
             Record::SessionSequence { session, ns, nr } => {
-                let mut b = [0u8; 18];
+                let mut b = [0u8; 22];
                 let n = session.octets(&mut b);
                 b[0] = SESSION_SEQUENCE;
-                buf.put_slice(&b[..n]);
-                let ([s0, s1], [r0, r1]) = (ns.to_be_bytes(), nr.to_be_bytes());
-                buf.put_slice(&[s0, s1, r0, r1]);
+                b[n..n + 2].copy_from_slice(&ns.to_be_bytes());
+                b[n + 2..n + 4].copy_from_slice(&nr.to_be_bytes());
+                buf.put_slice(&b[..n + 4]);
             }
             Record::SessionGone { tunnel, session } => {
                 let [t0, t1] = tunnel.to_be_bytes();

@@ -73,6 +73,23 @@ pub struct Session {
     pub frames_sent: u64,
     /// PPP frames received (data messages accepted).
     pub frames_received: u64,
+    /// RFC 4951 3.2.3 data channel reset pending after a recovery ([`Session::arm_nr_reset`]).
+    pub nr_reset: Option<NrReset>,
+}
+
+/// A data channel reset after an RFC 4951 recovery (3.2.3): "if an endpoint receives 'n' out
+/// of order but in sequence packets, then it MUST set the Nr value based on the Ns value of the
+/// incoming packets". Data messages behind the Ns expected are counted while each follows the
+/// one before (Ns one more); the `need`-th of a run sets the Ns expected past it, and the reset
+/// is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NrReset {
+    /// 'n': late messages in sequence that reset the Ns expected (at least 1).
+    pub need: u8,
+    /// Late messages in sequence so far in the current run.
+    pub run: u8,
+    /// The Ns that continues the run.
+    pub next: u16,
 }
 
 impl Session {
@@ -95,6 +112,20 @@ impl Session {
             awaiting_iccn: false,
             frames_sent: 0,
             frames_received: 0,
+            nr_reset: None,
+        }
+    }
+
+    /// RFC 4951 3.2.3, an endpoint with the D bit after a recovery: the next `need` data
+    /// messages (at least 1) in sequence with each other but behind the Ns expected reset it
+    /// ([`NrReset`]). Nothing for a session without sequence numbers.
+    pub fn arm_nr_reset(&mut self, need: u8) {
+        if self.sequencing {
+            self.nr_reset = Some(NrReset {
+                need: need.max(1),
+                run: 0,
+                next: 0,
+            });
         }
     }
 
@@ -128,7 +159,7 @@ impl Session {
     fn in_sequence(&mut self, seq: Option<(u16, u16)>) -> bool {
         match seq {
             Some((ns, _)) if self.sequencing => {
-                if super::channel::seq_lt(ns, self.data_nr) {
+                if super::channel::seq_lt(ns, self.data_nr) && !self.late_resets(ns) {
                     return false;
                 }
                 self.data_nr = ns.wrapping_add(1);
@@ -136,6 +167,28 @@ impl Session {
             }
             _ => true,
         }
+    }
+}
+
+impl Session {
+    /// A data message `ns` behind the Ns expected, during a data channel reset ([`NrReset`]):
+    /// whether it completes its run of late messages in sequence (the Ns expected then moves
+    /// past it and the reset is over).
+    fn late_resets(&mut self, ns: u16) -> bool {
+        let Some(r) = self.nr_reset.as_mut() else {
+            return false;
+        };
+        r.run = if r.run > 0 && ns == r.next {
+            r.run.saturating_add(1)
+        } else {
+            1
+        };
+        r.next = ns.wrapping_add(1);
+        if r.run < r.need {
+            return false;
+        }
+        self.nr_reset = None;
+        true
     }
 }
 

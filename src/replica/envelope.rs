@@ -282,6 +282,7 @@ impl Envelope {
     /// the body `body` appends, and the tag of `mac` over the message's own octets. With a
     /// `bytes::BytesMut`, the message can then be split off as the datagram's payload, the
     /// buffer's room kept for the next one (no allocation or copy per message).
+    #[inline(always)]
     pub fn seal_append<M: EnvelopeMac, B: BufMut + AsRef<[u8]>>(
         &self,
         mac: &mut M,
@@ -296,7 +297,25 @@ impl Envelope {
         out.put_slice(&tag);
     }
 
+    /// Seals the message `msg` in place, whose body is already at `msg[HEADER_LEN..msg.len() -
+    /// TAG_LEN]`: writes the header of `h` before it and the tag of `mac` over header and body
+    /// after it, the octets [`Envelope::seal_append`] appends for that body. For a body of a
+    /// fixed size (an acknowledgement) built on the stack and copied once to its buffer.
+    /// Nothing when `msg` is shorter than [`HEADER_LEN`] and [`TAG_LEN`].
+    #[inline]
+    pub fn seal_in_place<M: EnvelopeMac>(&self, mac: &mut M, h: &Header, msg: &mut [u8]) {
+        let Some(split) = msg.len().checked_sub(TAG_LEN).filter(|n| *n >= HEADER_LEN) else {
+            return;
+        };
+        let (signed, tag) = msg.split_at_mut(split);
+        if let Some(head) = signed.first_chunk_mut::<HEADER_LEN>() {
+            *head = self.header_octets(h);
+        }
+        tag.copy_from_slice(&mac.tag(signed));
+    }
+
     /// The [`HEADER_LEN`] octets of `h`'s header (module docs), written whole.
+    #[inline(always)]
     fn header_octets(&self, h: &Header) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[..3].copy_from_slice(&self.magic);
@@ -511,7 +530,8 @@ mod tests {
 
     proptest::proptest! {
         /// Module docs: a sealed message is magic, version, kind, 2 reserved octets (0), sender,
-        /// incarnation and packet number big-endian, the body, then the tag of all before it.
+        /// incarnation and packet number big-endian, the body, then the tag of all before it;
+        /// `seal_in_place` writes the same octets around a body already in place.
         #[test]
         fn sealed_message_is_the_documented_layout(
             kind in 0u8..8, sender in 0u32.., incarnation in 0u32.., pn in 0u64..,
@@ -534,7 +554,12 @@ mod tests {
             want.put_slice(&body);
             let tag = k.tag(&want);
             want.put_slice(&tag);
-            proptest::prop_assert_eq!(sealed, want);
+            proptest::prop_assert_eq!(&sealed, &want);
+            // Sealed in place around the body: the same octets.
+            let mut msg = vec![0xaa; super::HEADER_LEN + body.len() + super::TAG_LEN];
+            msg[super::HEADER_LEN..super::HEADER_LEN + body.len()].copy_from_slice(&body);
+            env.seal_in_place(&mut k, &h, &mut msg);
+            proptest::prop_assert_eq!(msg, want);
         }
     }
 

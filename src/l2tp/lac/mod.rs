@@ -645,7 +645,9 @@ impl Lac {
         });
         if silent {
             // The LNS acknowledges nothing: the tunnel is given up, unless RFC 4951 keeps it for
-            // the LNS's recovery; then the call waits for the recovered tunnel's answer.
+            // the LNS's recovery; then the call waits for it: a recovery clears it silently when
+            // its recovery tunnel is up (3.3 Step I, `tunnel::recovery`), no recovery clears it
+            // with the tunnel.
             if !self.core.awaiting_recovery(tid) {
                 self.core.channel_dead(now, tid);
             }

@@ -90,7 +90,7 @@ use crate::replica::{
     BulkSync, Channel, CmacKey, Entry, Envelope, HEADER_LEN, Header, KIND_ACK, KIND_REPLICATE,
     PeerMap, ReplayWindow, parse_ack, parse_batch_head, parse_entries_into,
 };
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -346,6 +346,48 @@ impl Wire {
         incarnation: u32,
         body: impl FnOnce(&mut BytesMut),
     ) {
+        // Room for a datagram of records (a longer one grows the buffer as it is written).
+        self.emit(
+            dst,
+            (kind, sender, incarnation),
+            SEAL_ROOM,
+            |mac, h, buf| {
+                ENVELOPE.seal_append(mac, h, body, buf);
+            },
+        );
+    }
+
+    /// Seals the acknowledgement of batch `seq` ([`KIND_ACK`]) from `sender` of `incarnation`
+    /// under our next packet number, and queues it for `dst`; nothing without a MAC key. The
+    /// octets [`Wire::seal`] makes of it, built on the stack ([`Envelope::seal_in_place`]) and
+    /// copied once into the buffer.
+    fn seal_ack(&mut self, dst: SocketAddr, seq: u64, sender: NodeId, incarnation: u32) {
+        const ACK_LEN: usize = HEADER_LEN + 8 + crate::replica::TAG_LEN;
+        self.emit(
+            dst,
+            (KIND_ACK, sender, incarnation),
+            ACK_LEN,
+            |mac, h, buf| {
+                let mut msg = [0u8; ACK_LEN];
+                msg[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&seq.to_be_bytes());
+                ENVELOPE.seal_in_place(mac, h, &mut msg);
+                buf.extend_from_slice(&msg);
+            },
+        );
+    }
+
+    /// The header `(kind, sender, incarnation)` under our next packet number; `write` seals the
+    /// message with it at the end of the buffer (`room` octets made first), which is cut off as
+    /// the payload of a datagram queued for `dst`. Nothing without a MAC key. The buffer's own
+    /// octets are used again once the payloads cut from it are all dropped, else a fresh buffer.
+    #[inline(always)]
+    fn emit(
+        &mut self,
+        dst: SocketAddr,
+        (kind, sender, incarnation): (u8, NodeId, u32),
+        room: usize,
+        write: impl FnOnce(&mut CmacKey, &Header, &mut BytesMut),
+    ) {
         let Some(mac) = self.mac.as_mut() else {
             return;
         };
@@ -356,14 +398,11 @@ impl Wire {
             incarnation,
             pn: self.pn,
         };
-        // Sealed at the end of the buffer and cut off as the payload. Room for a datagram of
-        // records (a longer one grows the buffer as it is written): the buffer's own octets
-        // again once the payloads cut from it are all dropped, else a fresh buffer.
         if self.buf.capacity() == 0 {
             self.buf = BytesMut::with_capacity(SEAL_BUFFER);
         }
-        self.buf.reserve(SEAL_ROOM);
-        ENVELOPE.seal_append(mac, &h, body, &mut self.buf);
+        self.buf.reserve(room);
+        write(mac, &h, &mut self.buf);
         let payload = self.buf.split().freeze();
         self.out.push_back(Transmit {
             dst,
@@ -1172,10 +1211,9 @@ impl Lns {
                     }
                 };
                 if let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) {
-                    let ack = |out: &mut BytesMut| out.put_u64(seq);
                     // To the sender's address, looked up above.
                     let (node, inc) = (m.node(), m.incarnation());
-                    self.repl.wire.seal(dst, KIND_ACK, node, inc, ack);
+                    self.repl.wire.seal_ack(dst, seq, node, inc);
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 match batch {
@@ -1273,6 +1311,7 @@ mod tests {
     use super::*;
     use crate::l2tp::Lac;
     use crate::replica::parse_batch_into;
+    use bytes::BufMut;
 
     /// Module docs, transport: replication messages are taken only by a member with
     /// replication configured. One without it (`LnsConfig::replication` unset) refuses a message
@@ -1322,7 +1361,7 @@ mod tests {
             crate::replica::encode_batch(9, &items, out);
         };
         w.seal(dst, KIND_REPLICATE, NodeId(1), 3, batch);
-        w.seal(dst, KIND_ACK, NodeId(1), 3, |out| out.put_u64(9));
+        w.seal_ack(dst, 9, NodeId(1), 3);
         let (a, b) = (w.out.pop_front().unwrap(), w.out.pop_front().unwrap());
         assert_eq!((a.dst, b.dst), (dst, dst));
         let (pa, pb) = (a.payload.as_ptr() as usize, b.payload.as_ptr() as usize);
@@ -1348,7 +1387,10 @@ mod tests {
         // start once its room is spent.
         let mut wrapped = false;
         for n in 10..200u64 {
-            w.seal(dst, KIND_ACK, NodeId(1), 3, |out| out.put_u64(n));
+            match n % 2 {
+                0 => w.seal(dst, KIND_ACK, NodeId(1), 3, |out| out.put_u64(n)),
+                _ => w.seal_ack(dst, n, NodeId(1), 3),
+            }
             let c = w.out.pop_front().unwrap();
             let at = c.payload.as_ptr() as usize;
             assert!(
@@ -1359,6 +1401,25 @@ mod tests {
             assert_eq!(ENVELOPE.open_with(&mut k, &c.payload).unwrap().0.pn, n - 7);
         }
         assert!(wrapped, "the buffer's octets used again");
+    }
+
+    /// An acknowledgement sealed on the stack ([`Wire::seal_ack`]) is the datagram
+    /// [`Wire::seal`] makes of it: the same header, packet number, body and tag.
+    #[test]
+    fn seal_ack_is_the_sealed_acknowledgement() {
+        let wire = || Wire {
+            mac: Some(CmacKey::new(&[9; 16])),
+            ..Default::default()
+        };
+        let (mut a, mut b) = (wire(), wire());
+        let dst: SocketAddr = "192.0.2.7:1701".parse().unwrap();
+        for (seq, sender, inc) in [(1, 1, 1), (0x0102_0304_0506_0708, 7, 0xdead_beef)] {
+            a.seal(dst, KIND_ACK, NodeId(sender), inc, |out| out.put_u64(seq));
+            b.seal_ack(dst, seq, NodeId(sender), inc);
+            let (x, y) = (a.out.pop_front().unwrap(), b.out.pop_front().unwrap());
+            assert_eq!((x.dst, &x.payload[..]), (y.dst, &y.payload[..]));
+        }
+        assert_eq!(a.pn, b.pn);
     }
 
     /// The LAC's and the LNS's addresses of [`through_calls`] and [`twins`].

@@ -123,18 +123,14 @@ impl Core {
 
     /// A control message for tunnel `tid` through its channel (which acknowledges and orders).
     pub(super) fn deliver(&mut self, now: Instant, tid: u16, c: ControlMessage<'static>) {
+        if self.before_reset(tid) {
+            // RFC 4951 3.2.1: "Any control packet received on the recovered tunnel before control
+            // channel reset (Section 3.2.2) MUST be silently discarded" (`Core::before_reset`).
+            return;
+        }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
-        if t.recovery.as_ref().is_some_and(|r| {
-            r.holds_old_tunnel() || matches!(**r, super::recovery::Recovery::Answering { .. })
-        }) {
-            // RFC 4951 3.2.1: "Any control packet received on the recovered tunnel before control
-            // channel reset (Section 3.2.2) MUST be silently discarded": at the recovering
-            // endpoint until the SCCRP's Suggested Control Sequence, at the remote endpoint until
-            // the recovery tunnel's SCCCN (the sequence it suggested stays the one it resumes).
-            return;
-        }
         // The Ns the peer sends next, as this datagram shows it (a ZLB carries it; a message is
         // the one before it).
         let peer_next = c.header.ns.wrapping_add(u16::from(!c.is_zlb()));
@@ -262,6 +258,9 @@ impl Core {
             MessageType::HELLO => {}
             MessageType::FSQ if established => self.on_fsq(now, tid, &m),
             MessageType::FSR if established => self.on_fsr(now, tid, &m),
+            MessageType::ICRQ if established && self.icrq_names_established(tid, &m) => {
+                self.refuse_icrq_for_established(now, tid, &m);
+            }
             _ if established => self.ups.push_back(Up::SessionMsg {
                 session: SessionRef {
                     tunnel: tid,

@@ -9,8 +9,9 @@
 //!   advertised ([`super::Tunnel::peer_failover`]).
 //! * The non-failed endpoint keeps the tunnel: when the control channel of a tunnel whose peer
 //!   advertised the C bit gives up (RFC 2661 5.8 retransmissions exhausted), the tunnel is not
-//!   torn down but kept for the peer's Recovery Time ([`Recovery::Waiting`]); only then, if not
-//!   recovered, it goes down.
+//!   torn down but kept until the peer's Recovery Time, counted from when the control channel's
+//!   timeout started (5.1), runs out ([`Recovery::Waiting`]); only then, if not recovered, it
+//!   goes down.
 //! * The recovery: the failed endpoint, with the old tunnel back in its table (restored:
 //!   [`RestoredTunnel`], or the LNS replica), opens a recovery tunnel: SCCRQ with Tunnel
 //!   Recovery (its and the peer's Tunnel IDs of the old tunnel) and sends nothing on the old
@@ -27,7 +28,16 @@
 //!   tunnel resumes. The non-failed endpoint resumes it on the SCCCN (its Challenge Response
 //!   checked when a challenge is configured): from then on the old tunnel's peer is the address
 //!   the recovery came from. Until its reset (SCCRP at the failed endpoint, SCCCN at the other),
-//!   what arrives on the old tunnel is discarded silently (3.2.1).
+//!   what arrives on the old tunnel is discarded silently (3.2.1); from then on it is taken.
+//!   A recovery SCCRQ from an address outside [`FailoverConfig::recovery_peers`] (when set) is
+//!   refused, StopCCN Result 4 (8).
+//! * When the recovery tunnel is up at an end (SCCRP at the failed endpoint, SCCCN at the
+//!   other), that end clears silently the old tunnel's sessions not established (3.3 Step I;
+//!   no session is set up on the old tunnel before), and resets the data channels using
+//!   sequence numbers (3.2.3): with the D bit at both ends the failed endpoint numbers its data
+//!   from 0 and an end with the D bit takes [`FailoverConfig::data_reset_packets`] late data
+//!   messages in sequence as the new Ns expected; without it at one end the failed endpoint
+//!   clears those sessions with CDN.
 //! * Overtaken recoveries: a second recovery SCCRQ for a tunnel whose first recovery still waits
 //!   for its SCCCN is taken as the peer starting over (it failed again, or two members of a
 //!   virtual LNS both took the tunnel over); the non-failed endpoint answers it and stops the
@@ -47,8 +57,9 @@
 //!   nothing sent); a non-zero Session ID keeps it. Either endpoint answers FSQ; a session of its
 //!   own that an FSQ names with another peer Session ID is answered 0, kept, and queried by an
 //!   FSQ of its own (3.3, Appendix C). FSQ and FSR carry their Message Type with M=0 (4.1, 4.2).
-//!   Not done: 3.3 Step I (sessions not established are kept, for the LNS takeover's calls in
-//!   set-up), 3.2.3's data channel reset (the D bit is advertised, not acted on).
+//!   An ICRQ naming one of our established sessions (its Assigned Session ID the peer's Session
+//!   ID of it) on a tunnel where both ends advertised a Failover Capability is answered with CDN
+//!   carrying our Session ID, and that session is cleared (3.3).
 //!
 //! Calling it from an endpoint: the LAC exposes `Lac::start_recovery`. The LNS (whose file another
 //! branch reorganises) takes recovery SCCRQs, FSQ and FSR and the Recovery Time wait with no code
@@ -88,7 +99,7 @@ pub const MAX_RECOVERY_ATTEMPTS: u8 = 4;
 
 mod types;
 pub(crate) use types::restore_ok;
-pub use types::{FailoverConfig, Recovery, RestoredTunnel, UnsureSessions};
+pub use types::{FailoverConfig, MAX_RECOVERY_PEERS, Recovery, RestoredTunnel, UnsureSessions};
 
 /// StopCCN Result 2 with `error` and a message.
 fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
@@ -155,10 +166,12 @@ impl Core {
         t.local = r.local;
         t.peer_failover = Some(r.peer_failover);
         for &(sid, peer_sid) in &r.sessions {
-            t.sessions.insert(
-                sid,
-                Session::new(sid, peer_sid, SessionState::Established, 0),
-            );
+            let mut s = Session::new(sid, peer_sid, SessionState::Established, 0);
+            // Sequencing Required configured: the session uses data sequence numbers (an LNS
+            // asks for them in every ICRP, a LAC in every ICCN).
+            s.sequencing = self.cfg.sequencing_required;
+            s.sequencing_required = self.cfg.sequencing_required;
+            t.sessions.insert(sid, s);
         }
         self.session_count += t.sessions.len();
         self.tunnels.insert(r.local_id, Box::new(t));
@@ -292,6 +305,23 @@ impl Core {
                     vendor: 0,
                     avp: AvpType::TUNNEL_RECOVERY,
                 },
+            ))
+        } else if !self
+            .cfg
+            .failover
+            .as_ref()
+            .is_some_and(|f| f.recovery_peer_allowed(from.ip()))
+        {
+            // RFC 4951 8: a recovery from an address not configured as a recovery endpoint.
+            self.stats.recoveries_refused_peer =
+                self.stats.recoveries_refused_peer.saturating_add(1);
+            Some((
+                ResultCode::with_error(
+                    ResultCodeValue::STOPCCN_NOT_AUTHORIZED,
+                    ErrorCode::NO_ERROR,
+                    Cow::Borrowed(&b"not a recovery endpoint of this tunnel"[..]),
+                ),
+                InputError::Unexpected(Unexpected::RecoveryPeerNotAllowed),
             ))
         } else if self.recoverable(rec).is_none() {
             Some((
@@ -526,6 +556,120 @@ impl Core {
             o.channel.set_seq(now, seq.ns, seq.nr);
         }
         self.send_ctrl(now, via, scccn);
+        self.clear_not_established(now, old);
+        self.data_channel_reset(now, old, true);
+    }
+
+    /// RFC 4951 3.2.3, data channel reset of the sessions of `old` that use sequence numbers,
+    /// when the recovery tunnel is up at this end (`recovering`: we are the recovery endpoint).
+    ///
+    /// * "If one of the endpoints does not exhibit the capability (indicated in 'D' bit in the
+    ///   Failover Capability AVP) to reset the Nr value, then data channels using sequence
+    ///   numbers are considered non recoverable. Those sessions SHOULD be torn down by the
+    ///   recovery endpoint by sending a Call-Disconnect-Notify (CDN)": the recovery endpoint
+    ///   sends CDN (Result 2; it leaves once the old tunnel resumes) for each, its role hearing
+    ///   of it as a refused session.
+    /// * Otherwise "The recovery endpoint sets the Ns value to zero" (the remote endpoint
+    ///   "continues to use the Ns values it was using previously"), and an endpoint with the D
+    ///   bit resets its Nr from [`FailoverConfig::data_reset_packets`] late messages in sequence
+    ///   ([`Session::arm_nr_reset`]); a message ahead of the Ns expected is taken as always.
+    fn data_channel_reset(&mut self, now: Instant, old: u16, recovering: bool) {
+        let (ours, need) = self
+            .cfg
+            .failover
+            .as_ref()
+            .map_or((false, 1), |f| (f.data, f.data_reset_packets));
+        let Some(t) = self.tunnels.get(&old) else {
+            return;
+        };
+        let both = ours && t.peer_failover.is_some_and(|f| f.data);
+        let sequenced: Vec<u16> = t
+            .sessions
+            .values()
+            .filter(|s| s.sequencing)
+            .map(|s| s.local_id)
+            .collect();
+        for sid in sequenced {
+            if recovering && !both {
+                let text = b"data channel not recoverable (RFC 4951 3.2.3)";
+                if self.clear_session(now, (old, sid), ErrorCode::NO_ERROR, text, true) {
+                    self.stats.sessions_cleared_at_recovery =
+                        self.stats.sessions_cleared_at_recovery.saturating_add(1);
+                }
+                continue;
+            }
+            let Some(s) = self.session_mut(old, sid) else {
+                continue;
+            };
+            if recovering {
+                s.data_ns = 0;
+            }
+            if ours {
+                s.arm_nr_reset(need);
+            }
+        }
+    }
+
+    /// RFC 4951 3.3 Step I: "For control channel failure, after the recovery tunnel is
+    /// established, the sessions that were not in an established state MUST be silently
+    /// cleared (i.e., without sending a CDN message) by each endpoint." Called when the
+    /// recovery tunnel is up at this end: the recovering endpoint on its SCCRP (its SCCCN sent,
+    /// its control channel reset: nothing taken on the old tunnel before, 3.2.1), the remote
+    /// endpoint on the SCCCN; so no session is set up on the old tunnel before this (3.2.2: "An
+    /// endpoint MUST prevent the establishment of new sessions until it has cleared ... the
+    /// sessions that were not in an established state"; a LAC places no new call on a tunnel
+    /// in a recovery). Each session of `old` not established goes without CDN; its role hears
+    /// of it as a refused session (CDN Result 2 in the event, nothing sent). Only RFC 4951
+    /// recoveries: an LNS takeover resumed silently (issue 15) keeps its calls in set-up.
+    fn clear_not_established(&mut self, now: Instant, old: u16) {
+        let gone: Vec<u16> = match self.tunnels.get(&old) {
+            Some(t) => t
+                .sessions
+                .values()
+                .filter(|s| s.state != SessionState::Established)
+                .map(|s| s.local_id)
+                .collect(),
+            None => return,
+        };
+        for sid in gone {
+            let text = b"cleared: not established at the failover (RFC 4951 3.3)";
+            if self.clear_session(now, (old, sid), ErrorCode::NO_ERROR, text, false) {
+                self.stats.sessions_cleared_at_recovery =
+                    self.stats.sessions_cleared_at_recovery.saturating_add(1);
+            }
+        }
+    }
+
+    /// Clears session `sid` of tunnel `tid` for an RFC 4951 reason: CDN Result 2 with `error`
+    /// and `text`, sent to the peer when `cdn` (else silently, nothing sent); its role hears of
+    /// it as a refused session. `false` when there is no such session.
+    fn clear_session(
+        &mut self,
+        now: Instant,
+        (tid, sid): (u16, u16),
+        error: ErrorCode,
+        text: &'static [u8],
+        cdn: bool,
+    ) -> bool {
+        let Some(session) = self.remove_session(now, tid, sid) else {
+            return false;
+        };
+        let result = ResultCode::with_error(
+            ResultCodeValue::CDN_GENERAL_ERROR,
+            error,
+            Cow::Borrowed(text),
+        );
+        if cdn {
+            let m = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
+            self.send_ctrl(now, tid, m);
+        }
+        self.ups
+            .push_back(Up::SessionRefused(Box::new(SessionRefused {
+                tunnel: tid,
+                session,
+                result,
+            })));
+        true
     }
 
     /// The non-failed endpoint: the SCCCN of a recovery tunnel (its Challenge Response checked,
@@ -561,7 +705,33 @@ impl Core {
         }
         self.by_peer.remove(key, old);
         self.by_peer.insert(&self.tunnels, old);
+        self.clear_not_established(now, old);
+        self.data_channel_reset(now, old, false);
         self.resumed(now, old);
+    }
+
+    /// Whether old tunnel `tid`'s control channel is still before its reset (RFC 4951 3.2.2),
+    /// what arrives on it being discarded silently (3.2.1: "Any control packet received on the
+    /// recovered tunnel before control channel reset (Section 3.2.2) MUST be silently
+    /// discarded"). 3.2.2: "The control channel on the recovery endpoint is reset upon getting a
+    /// valid SCCRP on the recovery tunnel, whereas the control channel on the remote endpoint is
+    /// reset upon getting a valid SCCCN on the recovery tunnel": the recovering endpoint
+    /// discards until its recovery tunnel's SCCRP is taken (its SCCCN sent), not until the
+    /// SCCCN is acknowledged (what the peer sends once it took the SCCCN may come first; it is
+    /// taken, our answers held until the recovery completes); the remote endpoint until the
+    /// SCCCN.
+    pub(super) fn before_reset(&self, tid: u16) -> bool {
+        match self.tunnels.get(&tid).and_then(|t| t.recovery.as_deref()) {
+            Some(Recovery::Answering { .. }) => true,
+            Some(Recovery::Recovering { via, .. }) => !matches!(
+                self.tunnels.get(via).and_then(|r| r.recovery.as_deref()),
+                Some(Recovery::RecoveryTunnel {
+                    scccn_sent: true,
+                    ..
+                })
+            ),
+            _ => false,
+        }
     }
 
     /// The old tunnel `old` resumed: its recovery is over, HELLO restarts,
@@ -610,6 +780,17 @@ impl Core {
             Some(Recovery::Recovering { query, .. }) => query,
             _ => return,
         };
+        if let Some(o) = self
+            .tunnels
+            .get_mut(&old)
+            .filter(|o| o.state == TunnelState::Closing)
+        {
+            // The peer stopped the old tunnel on it after the reset (taken since the SCCRP): it
+            // is not resumed, only let go of (its acknowledgements sent).
+            o.recovery = None;
+            o.channel.set_held(now, false);
+            return;
+        }
         self.resumed(now, old);
         self.send_fsq(now, old, &query);
     }
@@ -692,28 +873,76 @@ impl Core {
                 .collect()
         };
         for sid in gone {
-            let Some(session) = self.remove_session(now, tid, sid) else {
-                continue;
-            };
-            self.stats.sessions_cleared_by_fsr =
-                self.stats.sessions_cleared_by_fsr.saturating_add(1);
-            let result = ResultCode::with_error(
-                ResultCodeValue::CDN_GENERAL_ERROR,
-                ErrorCode::INVALID_SESSION_ID,
-                Cow::Borrowed(&b"cleared: the peer's FSR names no such session"[..]),
-            );
-            self.ups
-                .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                    tunnel: tid,
-                    session,
-                    result,
-                })));
+            let text = b"cleared: the peer's FSR names no such session";
+            if self.clear_session(now, (tid, sid), ErrorCode::INVALID_SESSION_ID, text, false) {
+                self.stats.sessions_cleared_by_fsr =
+                    self.stats.sessions_cleared_by_fsr.saturating_add(1);
+            }
+        }
+    }
+
+    /// Our Session ID of the established session an ICRQ on tunnel `tid` names, the ICRQ's
+    /// Assigned Session ID being the peer's Session ID of that session and its Call Serial
+    /// Number another than the session's, when both ends of the tunnel advertised a Failover
+    /// Capability (RFC 4951 3.3: the peer, which thinks the session gone, chose its Session ID
+    /// again for a new call). The same Call Serial Number is that session's own ICRQ again (a
+    /// copy a resumed channel took anew), ignored as before (RFC 2661 7.4.2).
+    fn established_named_by_icrq(&self, tid: u16, m: &ControlMessage<'static>) -> Option<u16> {
+        let t = self.tunnels.get(&tid)?;
+        if self.cfg.failover.is_none() || t.peer_failover.is_none() || m.header.session_id != 0 {
+            return None;
+        }
+        let peer_sid = m.assigned_session_id()?;
+        let serial = m.call_serial_number();
+        t.sessions
+            .find_by_peer(peer_sid)
+            .filter(|s| s.state == SessionState::Established && serial != Some(s.serial))
+            .map(|s| s.local_id)
+    }
+
+    /// Whether ICRQ `m` on tunnel `tid` names one of our established sessions
+    /// ([`Core::refuse_icrq_for_established`]).
+    pub(super) fn icrq_names_established(&self, tid: u16, m: &ControlMessage<'static>) -> bool {
+        self.established_named_by_icrq(tid, m).is_some()
+    }
+
+    /// RFC 4951 3.3: "before all sessions are synchronized using an FSQ/FSR mechanism, if
+    /// endpoint receives an ICRQ for a session in an established state, then it MUST respond to
+    /// such an ICRQ with a CDN. The CDN message must set Assigned/Local Session ID AVP ([L2TPv2]
+    /// Section 4.4.4 ...) to its local Session ID and clear the session that it considered
+    /// established." The CDN (Result 2, Error 5, to the ICRQ's Assigned Session ID) carries our
+    /// Session ID of that session, which is cleared (its role hears of it as a refused
+    /// session); the ICRQ's call is not taken. Our reading: the sessions count as not
+    /// synchronised whenever the peer's ICRQ names one we hold established (the peer reuses a
+    /// Session ID only for a session it no longer has), on any tunnel where both ends advertised
+    /// a Failover Capability, recovered or not; on other tunnels such an ICRQ stays RFC 2661's
+    /// second ICRQ for a session, ignored.
+    pub(super) fn refuse_icrq_for_established(
+        &mut self,
+        now: Instant,
+        tid: u16,
+        m: &ControlMessage<'static>,
+    ) {
+        let Some(sid) = self.established_named_by_icrq(tid, m) else {
+            return;
+        };
+        let text = b"ICRQ for an established session: cleared";
+        if self.clear_session(now, (tid, sid), ErrorCode::INVALID_SESSION_ID, text, true) {
+            self.stats.sessions_cleared_by_icrq =
+                self.stats.sessions_cleared_by_icrq.saturating_add(1);
         }
     }
 
     /// The control channel of `tid` gave up (RFC 2661 5.8). A tunnel whose peer advertised the C
-    /// bit, with failover configured here, is kept for the peer's Recovery Time (RFC 4951); a
-    /// tunnel in a recovery waits for it; any other goes down.
+    /// bit, with failover configured here, is kept until the peer's Recovery Time runs out
+    /// (RFC 4951); a tunnel in a recovery waits for it; any other goes down.
+    ///
+    /// RFC 4951 5.1: the Recovery Time "starts when an endpoint's control channel timeout
+    /// ([L2TPv2] Section 5.8 ...) is started": it is counted from when the retransmission timer
+    /// of the message that went unacknowledged started (it was sent, or the last
+    /// acknowledgement moved the window: [`Channel::unacknowledged_for`]), not from when the
+    /// retransmissions ran out. A Recovery Time shorter than the retransmissions took keeps the
+    /// tunnel no longer ("A value of zero ... means no additional time is requested").
     pub(crate) fn channel_dead(&mut self, now: Instant, tid: u16) {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
@@ -722,15 +951,18 @@ impl Core {
             Some(r) if r.is_recovery_tunnel() => self.tunnel_dead(tid),
             Some(_) => {}
             None => {
-                let wait = t
+                let started = now
+                    .checked_sub(t.channel.unacknowledged_for(now))
+                    .unwrap_or(now);
+                let until = t
                     .peer_failover
                     .filter(|f| f.control && self.cfg.failover.is_some())
                     .filter(|_| t.state == TunnelState::Established)
-                    .map(|f| Duration::from_millis(u64::from(f.recovery_time_ms)));
-                match wait {
-                    Some(d) if !d.is_zero() => {
-                        t.recovery = Some(Box::new(Recovery::Waiting { until: now + d }));
-                        self.timers.arm(Timer::Recovery(tid), now + d);
+                    .map(|f| started + Duration::from_millis(u64::from(f.recovery_time_ms)));
+                match until {
+                    Some(until) if until > now => {
+                        t.recovery = Some(Box::new(Recovery::Waiting { until }));
+                        self.timers.arm(Timer::Recovery(tid), until);
                         self.stats.recovery_waits = self.stats.recovery_waits.saturating_add(1);
                     }
                     _ => self.tunnel_dead(tid),

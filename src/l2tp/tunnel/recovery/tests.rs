@@ -461,6 +461,7 @@ fn failover_config_needs_c_or_d() {
                 control,
                 data,
                 recovery_time: Duration::from_secs(1),
+                ..FailoverConfig::default()
             }),
             ..Config::default()
         };

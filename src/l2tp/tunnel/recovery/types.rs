@@ -4,7 +4,7 @@
 use crate::l2tp::Config;
 use crate::l2tp::wire::avp::FailoverCapability;
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// RFC 4951 failover configuration ([`crate::l2tp::Config::failover`]).
@@ -15,27 +15,53 @@ pub struct FailoverConfig {
     /// resumes tunnels its peer recovers.
     pub control: bool,
     /// D bit: this endpoint can reset the Nr of its sessions' data channels that use sequence
-    /// numbers after a failover (RFC 4951 3.2.3; advertised, not acted on here). With neither
+    /// numbers after a failover (RFC 4951 3.2.3: after a recovery, [`Self::data_reset_packets`]
+    /// data messages in sequence with each other but behind the expected Ns set it). Without
+    /// it on either end, the recovering endpoint clears such sessions with CDN. With neither
     /// bit, [`crate::l2tp::Config`] is refused ([`crate::l2tp::ConfigField::FailoverCapability`]:
     /// RFC 4951 5.1 never sends the AVP with both bits clear).
     pub data: bool,
+    /// RFC 4951 3.2.3's 'n' ("The value of 'n' SHOULD be configurable"): how many data messages
+    /// of a session, in sequence with each other but behind the Ns expected, reset the expected
+    /// Ns after a recovery (with the D bit; 0 is taken as 1). Default 3.
+    pub data_reset_packets: u8,
     /// Recovery Time advertised: how long the peer should keep a tunnel after this endpoint
-    /// stops answering (milliseconds on the wire; at most a day).
+    /// stops answering, counted from when the peer's control channel timeout starts (RFC 4951
+    /// 5.1; milliseconds on the wire; at most a day).
     pub recovery_time: Duration,
+    /// RFC 4951 8: "an endpoint may be configured with the possible set of recovery endpoints
+    /// that could recover a tunnel": the addresses a recovery SCCRQ (Tunnel Recovery) is taken
+    /// from; from any other it is refused with StopCCN Result 4 (not authorized), counted in
+    /// [`crate::l2tp::Stats::recoveries_refused_peer`] and
+    /// [`crate::l2tp::Unexpected::RecoveryPeerNotAllowed`]. Empty (the default): any address, as
+    /// a backup of a virtual LNS may recover from its own (a secret and challenge then
+    /// authenticate the recovery, 3.2.1). At most [`MAX_RECOVERY_PEERS`]
+    /// ([`crate::l2tp::ConfigField::RecoveryPeers`]).
+    pub recovery_peers: Vec<IpAddr>,
 }
 
+/// At most this many addresses in [`FailoverConfig::recovery_peers`].
+pub const MAX_RECOVERY_PEERS: usize = 64;
+
 impl Default for FailoverConfig {
-    /// C bit set, D bit clear, 10 s.
+    /// C bit set, D bit clear, 10 s, a data channel reset after 3 messages.
     fn default() -> Self {
         FailoverConfig {
             control: true,
             data: false,
             recovery_time: Duration::from_secs(10),
+            data_reset_packets: 3,
+            recovery_peers: Vec::new(),
         }
     }
 }
 
 impl FailoverConfig {
+    /// Whether a recovery SCCRQ from `ip` is taken ([`Self::recovery_peers`]).
+    pub fn recovery_peer_allowed(&self, ip: IpAddr) -> bool {
+        self.recovery_peers.is_empty() || self.recovery_peers.contains(&ip)
+    }
+
     /// The Failover Capability AVP value advertised.
     pub fn capability(&self) -> FailoverCapability {
         FailoverCapability {
