@@ -3,7 +3,7 @@
 //! Home Agent field is 0.0.0.0 or 255.255.255.255 get an HA chosen by load, served in the
 //! cluster (`DynamicHaPolicy::Serve`) or redirected with 143 and a Redirected HA extension
 //! (`DynamicHaPolicy::Redirect`), which the mobile node client follows. `MIP_DYNHA_SEEDS=n`
-//! sets the number of seeds per policy (default 4).
+//! sets the number of seeds per policy (default 4), `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -90,7 +90,7 @@ fn register_all(w: &mut World) -> (Vec<u32>, Vec<Ipv4Addr>) {
 /// load: the bindings are spread over the three HAs (at most one apart but for a stale load).
 #[test]
 fn rfc4433_serve_policy_assigns_the_virtual_ha_and_spreads_by_load() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(700 + seed, DynamicHaPolicy::Serve);
         let (served, assigned) = register_all(&mut w);
         assert!(
@@ -110,7 +110,7 @@ fn rfc4433_serve_policy_assigns_the_virtual_ha_and_spreads_by_load() {
 /// served by that member, whose own address the accepting reply names.
 #[test]
 fn rfc4433_redirect_policy_redirects_to_the_least_loaded_member() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(800 + seed, DynamicHaPolicy::Redirect);
         let (served, assigned) = register_all(&mut w);
         assert_eq!(served.iter().sum::<u32>(), MNS, "seed {seed}: {served:?}");

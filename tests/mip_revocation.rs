@@ -5,8 +5,8 @@
 //! outstanding revocations and their retransmissions are bounded; a revocation from the FA
 //! removes the binding. The codec: round trips (proptest) and the hand-built known answers of
 //! tests/vectors/mip/ (RFC 3543 figures). `MIP_REVOKE_SEEDS=n` sets the seeds (default 6; 40 for
-//! the takeover scenarios); the seeds of a 1,000-seed sweep that once failed are named tests at
-//! the end.
+//! the takeover scenarios), `TELCP_FIRST` the first (default 0); the seeds of a 1,000-seed sweep
+//! that once failed are named tests at the end.
 #![cfg(feature = "sim")]
 
 mod common;
@@ -147,7 +147,9 @@ fn fa_events(s: &mut Setup) -> Vec<FaEvent> {
 /// the FA's acknowledgement; the FA drops its visitor entry and informs the mobile node.
 #[test]
 fn rfc3543_revocation_reaches_the_fa_and_is_acknowledged_with_loss() {
-    let retransmits: u64 = (0..seeds()).map(revocation_reaches_the_fa).sum();
+    let retransmits: u64 = common::seed_range(seeds())
+        .map(revocation_reaches_the_fa)
+        .sum();
     assert!(retransmits > 0, "loss never made a revocation retransmit");
 }
 
@@ -622,7 +624,7 @@ fn register_gre_via_fa(w: &mut World, k: u32) {
 fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
     let mut revoked_total = 0;
     let mut false_downs = 0;
-    for seed in 0..takeover_seeds() {
+    for seed in common::seed_range(takeover_seeds()) {
         match takeover_revokes(seed) {
             TakeoverOutcome::Revoked(n) => revoked_total += n,
             TakeoverOutcome::FalseDown => false_downs += 1,
@@ -809,7 +811,7 @@ fn revocations_of(w: &World, i: u32, home: Ipv4Addr) -> Vec<Revocation<'static>>
 #[test]
 fn rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss() {
     let mut checked = 0;
-    for seed in 0..takeover_seeds() {
+    for seed in common::seed_range(takeover_seeds()) {
         let mode = if seed % 2 == 0 {
             ForwardMode::Layer2
         } else {
@@ -901,7 +903,9 @@ fn fa_revocation(k: u32, id: u32) -> Vec<u8> {
 /// one per copy sent, and the binding goes once.
 #[test]
 fn rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss() {
-    let forwarded: u64 = (0..seeds()).map(fa_revocation_is_forwarded).sum();
+    let forwarded: u64 = common::seed_range(seeds())
+        .map(fa_revocation_is_forwarded)
+        .sum();
     assert!(
         forwarded > 0,
         "no revocation reached a member not serving it"
@@ -1010,7 +1014,7 @@ fn fa_revocation_is_forwarded(seed: u64) -> u64 {
 /// the HA reports the acknowledgement.
 #[test]
 fn rfc3543_revocation_to_a_colocated_mobile_node_with_loss() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         revocation_to_a_colocated_mn(seed);
     }
 }
