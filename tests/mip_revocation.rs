@@ -1195,3 +1195,36 @@ fn forwarded_revocation_seed_43_a_removal_survives_a_restarted_bulk_sync() {
 fn colocated_seed_169_a_late_first_ha_record_does_not_bring_the_binding_back() {
     revocation_to_a_colocated_mn(169);
 }
+
+/// Seed 3486 of [`rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss`]
+/// (session 37 sweep, seeds 0..4600): the FA's revocation of MN 2 is acknowledged once, by the
+/// member that removed it, but HA 1 still holds MN 2 a minute later: the removal never reaches
+/// it. Seeds 1604 and 4530 of that sweep converge, but only about 28 s after the
+/// acknowledgement. Not fixed yet (a code bug of the removal's replication, the family of seeds
+/// 43, 53 and 91 above).
+#[test]
+#[ignore = "open: a revoked binding stays at HA 1 (session 37 sweep)"]
+fn forwarded_revocation_seed_3486_ha1_keeps_the_revoked_binding() {
+    fa_revocation_is_forwarded(3486);
+}
+
+/// Seed 1910 of [`rfc3543_revocation_to_a_colocated_mobile_node_with_loss`] (session 37 sweep,
+/// seeds 0..4600, also 2417 and 4568): fails at the events check after the revocation. Not
+/// analysed yet.
+#[test]
+#[ignore = "open: not analysed (session 37 sweep)"]
+fn colocated_seed_1910() {
+    revocation_to_a_colocated_mn(1910);
+}
+
+/// Seed 2888 of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 37
+/// sweep, seeds 0..3200): HA 3, back after a restart, takes HA 2's four GRE bindings over and
+/// revokes them, but sends a Registration Revocation for one only: it holds no negotiated
+/// revocation for the other three (HA 2's replicas of them did not reach it before HA 2 failed;
+/// HA 3 counted one cluster message refused), so the FA keeps three visitor entries (RFC 3543
+/// section 4.1). Not fixed yet.
+#[test]
+#[ignore = "open: revocation not negotiated at a rejoined member (session 37 sweep)"]
+fn takeover_seed_2888_rejoined_member_revokes_without_the_negotiation() {
+    let _ = takeover_revokes(2888);
+}

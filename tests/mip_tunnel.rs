@@ -210,18 +210,30 @@ fn all_events(w: &mut World) -> Vec<(u32, Event)> {
 /// member's binding names: two may have reported `Registered`, when the first HA saw the one that
 /// accepted a copy whose reply was lost Down for a while (a false Down under loss) and served the
 /// retransmission itself or at a third member; the later registration holds (RFC 5944 section
-/// 3.8.3: the binding is the last accepted request's), and every member agrees on it.
+/// 3.8.3: the binding is the last accepted request's), and every member comes to agree on it
+/// (within 10 s: replication retransmits under loss; seeds 715, 2330 of 4,000 took more than the
+/// 600 ms [`exchange_for`] waits).
 fn served(w: &mut World, k: u32) -> (u32, Tunnel) {
     let ev = all_events(w);
-    let server = w
-        .ha(1)
-        .binding(home(k), None)
-        .expect("a binding")
-        .second_ha
-        .0;
-    for i in 2..=N {
+    let server = w.ha(1).binding(home(k), None).expect("a binding").second_ha;
+    // The replicas reach the other members, retransmitted under loss.
+    let ids = w.ha.clone();
+    let agreed = w
+        .sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+            ids.iter().all(|id| {
+                s.node::<telcp::mip::HomeAgent>(*id)
+                    .binding(home(k), None)
+                    .is_some_and(|b| b.second_ha == server)
+            })
+        });
+    let server = server.0;
+    for i in 1..=N {
         let b = w.ha(i).binding(home(k), None).map(|b| b.second_ha.0);
-        assert_eq!(b, Some(server), "MN {k}: HA {i}'s binding");
+        assert!(
+            agreed,
+            "MN {k}: HA {i}'s binding names {b:?}, HA 1's {server}"
+        );
     }
     let t = registered_tunnel(&ev, home(k), server).expect("Registered");
     if server != 1 {
@@ -485,59 +497,64 @@ fn removed_tunnels(events: &[(u32, Event)], home: Ipv4Addr, expired: bool) -> Ve
 #[test]
 fn deregistered_and_expired_carry_the_tunnel_to_remove() {
     for seed in common::seed_range(seeds()) {
-        let mut w = world(seed, TunnelConfig::default());
-        for k in 1..=4 {
-            let okey = 0x0dec_0000 + k;
-            let gre = [Extension::GreKey {
-                reserved: 0,
-                key: okey,
-            }];
-            let lifetime = if k % 2 == 0 { 20 } else { 600 };
-            let (p, exts) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, lifetime);
-            assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
-            let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
-            let (server, t) = served(&mut w, k);
-            let want = Tunnel {
-                home_address: home(k),
-                care_of: coa(k),
-                local: VIP,
-                encapsulation: Encapsulation::Gre {
-                    okey: Some(okey),
-                    ikey: Some(ikey),
-                },
-                reverse: true,
-                broadcast: None,
-            };
-            assert_eq!(t, want, "seed {seed} MN {k}");
-            if k % 2 == 1 {
-                // Deregistration of that care-of address (off the whole second, so that its
-                // identification's low-order 32 bits, which the reply echoes, are new).
-                w.sim.run_for(Duration::from_millis(137));
-                let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
-                assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
-                let removed = removed_tunnels(&all_events(&mut w), home(k), false);
-                assert!(
-                    removed.contains(&(server, want)),
-                    "seed {seed} MN {k}: {removed:?}"
-                );
-                assert!(
-                    removed.iter().all(|(_, t)| *t == want),
-                    "seed {seed}: {removed:?}"
-                );
-            } else {
-                let _ = all_events(&mut w);
-                w.sim.run_for(Duration::from_secs(25));
-                let removed = removed_tunnels(&all_events(&mut w), home(k), true);
-                assert!(
-                    removed.contains(&(server, want)),
-                    "seed {seed} MN {k}: {removed:?}"
-                );
-                assert!(
-                    removed.iter().all(|(_, t)| *t == want),
-                    "seed {seed}: {removed:?}"
-                );
-                assert!(w.ha(server).binding(home(k), None).is_none());
-            }
+        deregistered_and_expired(seed);
+    }
+}
+
+/// One seed of [`deregistered_and_expired_carry_the_tunnel_to_remove`].
+fn deregistered_and_expired(seed: u64) {
+    let mut w = world(seed, TunnelConfig::default());
+    for k in 1..=4 {
+        let okey = 0x0dec_0000 + k;
+        let gre = [Extension::GreKey {
+            reserved: 0,
+            key: okey,
+        }];
+        let lifetime = if k % 2 == 0 { 20 } else { 600 };
+        let (p, exts) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, lifetime);
+        assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+        let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
+        let (server, t) = served(&mut w, k);
+        let want = Tunnel {
+            home_address: home(k),
+            care_of: coa(k),
+            local: VIP,
+            encapsulation: Encapsulation::Gre {
+                okey: Some(okey),
+                ikey: Some(ikey),
+            },
+            reverse: true,
+            broadcast: None,
+        };
+        assert_eq!(t, want, "seed {seed} MN {k}");
+        if k % 2 == 1 {
+            // Deregistration of that care-of address (off the whole second, so that its
+            // identification's low-order 32 bits, which the reply echoes, are new).
+            w.sim.run_for(Duration::from_millis(137));
+            let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
+            assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
+            let removed = removed_tunnels(&all_events(&mut w), home(k), false);
+            assert!(
+                removed.contains(&(server, want)),
+                "seed {seed} MN {k}: {removed:?}"
+            );
+            assert!(
+                removed.iter().all(|(_, t)| *t == want),
+                "seed {seed}: {removed:?}"
+            );
+        } else {
+            let _ = all_events(&mut w);
+            w.sim.run_for(Duration::from_secs(25));
+            let removed = removed_tunnels(&all_events(&mut w), home(k), true);
+            assert!(
+                removed.contains(&(server, want)),
+                "seed {seed} MN {k}: {removed:?}"
+            );
+            assert!(
+                removed.iter().all(|(_, t)| *t == want),
+                "seed {seed}: {removed:?}"
+            );
+            assert!(w.ha(server).binding(home(k), None).is_none());
         }
     }
 }
@@ -706,6 +723,18 @@ fn a_takeover_keeps_the_tunnel() {
             }
         }
     }
+}
+
+/// Seed 346 of [`deregistered_and_expired_carry_the_tunnel_to_remove`] (session 37 sweep, seeds
+/// 0..3600, also 1410, 2179, 2453, 2462, 2666, 2778, 3454): the first HA sees MN 3's serving HA (HA 2) Down for a while (a
+/// false Down under loss) and forwards the deregistration to HA 3, which holds a replica: HA 3
+/// accepts it (code 0, lifetime 0) and reports `Deregistered`, HA 1 too, but HA 2 keeps the
+/// binding and its tunnel, and HA 1 gets it back from HA 2 (still there 5 s later): the mobile
+/// node was told its binding is gone (RFC 5944 section 3.8.2) and it is not. Not fixed yet.
+#[test]
+#[ignore = "open: a deregistration accepted by a non-serving member leaves the binding (session 37 sweep)"]
+fn deregistration_seed_346_accepted_elsewhere_leaves_the_binding_at_its_server() {
+    deregistered_and_expired(346);
 }
 
 /// mip-rfc6245.3-gre-key-format: the GRE Key extension is type 48, length 6, two octets, then
