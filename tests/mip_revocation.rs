@@ -1069,7 +1069,9 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         let now = w.sim.now();
         let out = w.ha(srv).revoke(now, &MnId::Home(home(k)), true);
         assert!(matches!(out, Revoked::Sent { .. }), "seed {seed}: {out:?}");
-        w.sim.run_for(Duration::from_secs(30));
+        // Past the retransmission schedule: copies at 0, 1, 3, 7 and 15 s (RTO 1 s doubled, four
+        // retransmissions), given up 16 s after the last.
+        w.sim.run_for(Duration::from_secs(35));
         let ev: Vec<ClientEvent> =
             std::iter::from_fn(|| w.sim.poll_event_of::<MobileNodeClient>(id)).collect();
         let revoked = ev
@@ -1086,11 +1088,25 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         }
         .ip();
         let ev = w.events(srv);
-        assert!(
-            ev.iter().any(
-                |e| matches!(e, Event::RevocationAcknowledged { home_address, foreign_agent, .. }
+        // Acknowledged; or, when the network lost every acknowledgement the mobile node sent
+        // (seeds 1910 and 2417 of 4,600: five copies each lost on the way or answered by a lost
+        // acknowledgement), given up (RFC 3543 section 3.3: retransmitted until acknowledged
+        // or a limit is reached).
+        let acked = ev.iter().any(|e| {
+            matches!(e, Event::RevocationAcknowledged { home_address, foreign_agent, .. }
                 if *home_address == home(k) && *foreign_agent == mn_ip)
-            ),
+        });
+        let given_up = ev.iter().any(|e| {
+            matches!(e, Event::RevocationUnacknowledged { home_address, foreign_agent }
+                if *home_address == home(k) && *foreign_agent == mn_ip)
+        });
+        let ack_delivered = w.sim.trace().iter().any(|r| {
+            r.from == mn_addr(k)
+                && r.fate == Fate::Delivered
+                && RevocationAck::parse(&r.payload).is_ok()
+        });
+        assert!(
+            acked || (given_up && !ack_delivered),
             "seed {seed} MN {k}: {ev:?}"
         );
         for i in 1..=N {
@@ -1209,11 +1225,12 @@ fn forwarded_revocation_seed_3486_ha1_keeps_the_revoked_binding() {
 }
 
 /// Seed 1910 of [`rfc3543_revocation_to_a_colocated_mobile_node_with_loss`] (session 37 sweep,
-/// seeds 0..4600, also 2417 and 4568): fails at the events check after the revocation. Not
-/// analysed yet.
+/// seeds 0..4600, also 2417; 4568 was acknowledged between 30 and 35 s): every acknowledgement
+/// MN 1 sent was lost, and the test looked for the outcome at 30 s, before the HA gives the
+/// revocation up (31 s: copies at 0, 1, 3, 7 and 15 s). It now waits past the schedule and takes
+/// the giving up when no acknowledgement reached the HA.
 #[test]
-#[ignore = "open: not analysed (session 37 sweep)"]
-fn colocated_seed_1910() {
+fn colocated_seed_1910_every_acknowledgement_lost() {
     revocation_to_a_colocated_mn(1910);
 }
 
