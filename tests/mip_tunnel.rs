@@ -243,6 +243,22 @@ fn served(w: &mut World, k: u32) -> (u32, Tunnel) {
     (server, t)
 }
 
+/// Mobile node `k`'s tunnel with the T bit and GRE keys: reverse tunnelled, GRE with the mobile
+/// node's key `okey` and the home agent's `ikey`, from the virtual address to its care-of address.
+fn reverse_gre(k: u32, okey: u32, ikey: u32) -> Tunnel {
+    Tunnel {
+        home_address: home(k),
+        care_of: coa(k),
+        local: VIP,
+        encapsulation: Encapsulation::Gre {
+            okey: Some(okey),
+            ikey: Some(ikey),
+        },
+        reverse: true,
+        broadcast: None,
+    }
+}
+
 fn ext_gre_key(exts: &[Extension<'_>]) -> Option<u32> {
     exts.iter().find_map(|e| match e {
         Extension::GreKey { key, .. } => Some(*key),
@@ -295,21 +311,7 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
             let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
             let (server, t) = served(&mut w, k);
             forwarded += u32::from(server != 1);
-            assert_eq!(
-                t,
-                Tunnel {
-                    home_address: home(k),
-                    care_of: coa(k),
-                    local: VIP,
-                    encapsulation: Encapsulation::Gre {
-                        okey: Some(okey),
-                        ikey: Some(ikey),
-                    },
-                    reverse: true,
-                    broadcast: None,
-                },
-                "seed {seed} MN {k}"
-            );
+            assert_eq!(t, reverse_gre(k, okey, ikey), "seed {seed} MN {k}");
         }
         assert!(forwarded > 0, "seed {seed}: nothing forwarded");
         // No flags, no extension: IP-in-IP, no reverse tunnel, no tunnel extension in the reply.
@@ -515,45 +517,29 @@ fn deregistered_and_expired(seed: u64) {
         assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
         let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
         let (server, t) = served(&mut w, k);
-        let want = Tunnel {
-            home_address: home(k),
-            care_of: coa(k),
-            local: VIP,
-            encapsulation: Encapsulation::Gre {
-                okey: Some(okey),
-                ikey: Some(ikey),
-            },
-            reverse: true,
-            broadcast: None,
-        };
+        let want = reverse_gre(k, okey, ikey);
         assert_eq!(t, want, "seed {seed} MN {k}");
-        if k % 2 == 1 {
+        let expired = k % 2 == 0;
+        if expired {
+            let _ = all_events(&mut w);
+            w.sim.run_for(Duration::from_secs(25));
+        } else {
             // Deregistration of that care-of address (off the whole second, so that its
             // identification's low-order 32 bits, which the reply echoes, are new).
             w.sim.run_for(Duration::from_millis(137));
             let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
             assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
-            let removed = removed_tunnels(&all_events(&mut w), home(k), false);
-            assert!(
-                removed.contains(&(server, want)),
-                "seed {seed} MN {k}: {removed:?}"
-            );
-            assert!(
-                removed.iter().all(|(_, t)| *t == want),
-                "seed {seed}: {removed:?}"
-            );
-        } else {
-            let _ = all_events(&mut w);
-            w.sim.run_for(Duration::from_secs(25));
-            let removed = removed_tunnels(&all_events(&mut w), home(k), true);
-            assert!(
-                removed.contains(&(server, want)),
-                "seed {seed} MN {k}: {removed:?}"
-            );
-            assert!(
-                removed.iter().all(|(_, t)| *t == want),
-                "seed {seed}: {removed:?}"
-            );
+        }
+        let removed = removed_tunnels(&all_events(&mut w), home(k), expired);
+        assert!(
+            removed.contains(&(server, want)),
+            "seed {seed} MN {k}: {removed:?}"
+        );
+        assert!(
+            removed.iter().all(|(_, t)| *t == want),
+            "seed {seed}: {removed:?}"
+        );
+        if expired {
             assert!(w.ha(server).binding(home(k), None).is_none());
         }
     }
