@@ -4,7 +4,7 @@
 //! redirected: the vendor `RedirectTarget` AVP in ICRP (an IPv6 address, 16 octets), CDN Result 2
 //! / Error 9 with an IPv6 address in the error message (RFC 2661 4.4.2), and the tunnel-level
 //! StopCCN with `RedirectTarget`; and a tunnel plan of IPv6 endpoints. `TELCP_SEEDS` sets the
-//! number of seeds (default 8).
+//! number of seeds (default 8), `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -18,11 +18,8 @@ use telcp::l2tp::wire::{Message, MessageType};
 use telcp::l2tp::{CallId, CallRequest, Event, Lac, LacConfig, Lns, LnsConfig, TunnelPlan};
 use telcp::sim::{NodeId, Sim};
 
-fn seeds() -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
+fn seeds() -> std::ops::Range<u64> {
+    common::seed_range(common::seeds(8))
 }
 
 const LAC: &str = "2001:db8:9::1";
@@ -168,7 +165,7 @@ fn redirect_on_wire(sim: &Sim, way: Way) {
 #[test]
 fn ipv6_redirect_end_to_end() {
     for way in [Way::VendorIcrp, Way::Error9, Way::TunnelLevel] {
-        for seed in 0..seeds() {
+        for seed in seeds() {
             let mut w = world(seed, way);
             let now = w.sim.now();
             let call = w.sim.node_mut::<Lac>(w.lac).open_session(now).unwrap();
@@ -207,7 +204,7 @@ fn ipv6_redirect_end_to_end() {
 /// POOL[1]; the call comes up there with PPP both ways.
 #[test]
 fn ipv6_plan_with_redirect() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         let mut w = world(seed, Way::VendorIcrp);
         let plan = TunnelPlan::new(vec![
             PlanEndpoint::new(addr(CONTACT)).preference(1),

@@ -3,8 +3,10 @@
 //! after the hang-up, the idle tunnels are closed and freed everywhere.
 //!
 //! 1,000 seeds (about 0.1 s in the test profile: each seed is a few dozen datagrams over ~3 simulated
-//! minutes). `TELCP_SEEDS=n` overrides the count.
+//! minutes). `TELCP_SEEDS=n` overrides the count, `TELCP_FIRST` sets the first seed (default 0).
 #![cfg(feature = "sim")]
+
+mod common;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -16,14 +18,8 @@ fn addr(s: &str) -> SocketAddr {
     format!("{s}:1701").parse().unwrap()
 }
 
-fn seeds() -> u64 {
-    if let Some(n) = std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    1000
+fn seeds() -> std::ops::Range<u64> {
+    common::seed_range(common::seeds(1000))
 }
 
 fn common(seed: u64) -> telcp::l2tp::Config {
@@ -36,7 +32,7 @@ fn common(seed: u64) -> telcp::l2tp::Config {
 
 #[test]
 fn every_session_established_exactly_once_none_leaked() {
-    for seed in 0..seeds() {
+    for seed in seeds() {
         run_seed(seed);
     }
 }

@@ -5,7 +5,8 @@
 //! its code (131, 129); requests beyond the pending bound are refused with 130 and counted; an
 //! unanswered one is refused with 130 after the timeout; a failover keeps the keys (no new key
 //! request); a key's lifetime ends and the next registration asks again; the key never shows in
-//! any event's or the Home Agent's `Debug`. `MIP_AAA_SEEDS=n` sets the seeds (default 8).
+//! any event's or the Home Agent's `Debug`. `MIP_AAA_SEEDS=n` sets the seeds (default 8),
+//! `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -183,7 +184,7 @@ fn client(w: &World, k: u32) -> telcp::mip::ClientConfig {
 #[test]
 fn aaa_keys_register_at_the_first_and_at_a_second_ha_with_loss() {
     let (mut at_first, mut at_second) = (0, 0);
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let n = 3;
         let mut w = world(n, seed, AaaConfig::default());
         let mut aaa = Aaa::new(|_| None);
@@ -231,7 +232,7 @@ fn aaa_keys_register_at_the_first_and_at_a_second_ha_with_loss() {
 /// its registration fails; the denial is on the wire to it, and nothing is bound.
 #[test]
 fn mip_3_4_aaa_denial_codes() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let n = 3;
         let mut w = world(n, seed, AaaConfig::default());
         let mut aaa = Aaa::new(|k| match k % 3 {
@@ -273,7 +274,7 @@ fn mip_3_4_aaa_denial_codes() {
 /// request.
 #[test]
 fn aaa_failover_keeps_the_keys_no_new_key_request() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let n = 4;
         let mut w = World::with(n, seed, LinkConfig::lossy(0.05, 0.0, 0.02), |i| {
             aaa_config(i, n, mode_of(seed), AaaConfig::default())
@@ -664,7 +665,7 @@ fn aaa_a_replicated_key_that_does_not_open_refuses_the_whole_batch() {
 /// (sealed): a record with a key opens with the cluster's wrapping key to the key AAA gave.
 #[test]
 fn aaa_no_datagram_carries_a_key_in_clear() {
-    for seed in 0..seeds().min(4) {
+    for seed in common::seed_range(seeds().min(4)) {
         let n = 3;
         let mut w = World::with(n, seed, LinkConfig::lossy(0.05, 0.05, 0.05), |i| {
             aaa_config(i, n, mode_of(seed), AaaConfig::default())

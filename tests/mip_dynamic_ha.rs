@@ -3,7 +3,7 @@
 //! Home Agent field is 0.0.0.0 or 255.255.255.255 get an HA chosen by load, served in the
 //! cluster (`DynamicHaPolicy::Serve`) or redirected with 143 and a Redirected HA extension
 //! (`DynamicHaPolicy::Redirect`), which the mobile node client follows. `MIP_DYNHA_SEEDS=n`
-//! sets the number of seeds per policy (default 4).
+//! sets the number of seeds per policy (default 4), `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -90,7 +90,7 @@ fn register_all(w: &mut World) -> (Vec<u32>, Vec<Ipv4Addr>) {
 /// load: the bindings are spread over the three HAs (at most one apart but for a stale load).
 #[test]
 fn rfc4433_serve_policy_assigns_the_virtual_ha_and_spreads_by_load() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(700 + seed, DynamicHaPolicy::Serve);
         let (served, assigned) = register_all(&mut w);
         assert!(
@@ -108,28 +108,41 @@ fn rfc4433_serve_policy_assigns_the_virtual_ha_and_spreads_by_load() {
 /// mip-rfc4433.3.4-mn-follows-redirect: RFC 4433 sections 3.3, 3.4, 4.2: the first HA redirects to the least loaded member with 143
 /// and a Redirected HA extension (authenticated MN-HA); the client asks again there and is
 /// served by that member, whose own address the accepting reply names.
+///
+/// A copy of a request the network made may reach the first HA after it redirected the
+/// original, and find the loads tied another way: the first HA serves that copy itself (a copy
+/// is a new request to it, RFC 5944 section 3.8.3, the original having been refused) and its
+/// acceptance, naming another Identification than the client's current request, is discarded
+/// by the client (RFC 5944 section 3.6.2.1); the client's registration at the assigned HA is
+/// the later one (seeds 8, 15, 29 and 35 more of 1,600). Hence HA 1 may have reported
+/// `Registered` for a mobile node assigned to another member, at most once per mobile node
+/// whose request reached it twice; the load spread is judged on the assigned HAs.
 #[test]
 fn rfc4433_redirect_policy_redirects_to_the_least_loaded_member() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(800 + seed, DynamicHaPolicy::Redirect);
         let (served, assigned) = register_all(&mut w);
         assert_eq!(served.iter().sum::<u32>(), MNS, "seed {seed}: {served:?}");
-        let (lo, hi) = (served.iter().min().unwrap(), served.iter().max().unwrap());
-        assert!(hi - lo <= 2, "seed {seed}: not by load: {served:?}");
+        let mut owners = vec![0u32; N as usize];
         for (k, a) in (1..=MNS).zip(&assigned) {
             let i = (1..=N)
                 .find(|i| ha_ip(*i) == *a)
                 .unwrap_or_else(|| panic!("seed {seed} MN {k}: assigned {a} is no member"));
+            owners[i as usize - 1] += 1;
             // The binding is known (served there, or replicated) at the assigned HA.
             let b = w.ha(i).binding(home(k), None);
             assert!(b.is_some(), "seed {seed} MN {k}");
         }
+        let (lo, hi) = (owners.iter().min().unwrap(), owners.iter().max().unwrap());
+        assert!(hi - lo <= 2, "seed {seed}: not by load: {owners:?}");
+        let copied = (1..=MNS).filter(|k| request_copied(&w, *k)).count() as u32;
+        assert!(
+            (2..=N as usize).all(|i| served[i - 1] <= owners[i - 1])
+                && served[0] <= owners[0] + copied,
+            "seed {seed}: served {served:?}, assigned {owners:?}, {copied} requests copied"
+        );
         let redirects = w.ha(1).stats().dynamic_ha_redirects;
         assert!(redirects >= 1, "seed {seed}: nothing redirected");
-        for i in 1..=N {
-            let n = assigned.iter().filter(|a| **a == ha_ip(i)).count() as u32;
-            assert_eq!(n, served[i as usize - 1], "seed {seed}: HA {i}");
-        }
         // Every redirect on the wire carries 143.
         let to_mns: usize = (1..=MNS)
             .map(|k| {
@@ -141,6 +154,28 @@ fn rfc4433_redirect_policy_redirects_to_the_least_loaded_member() {
             .sum();
         assert!(to_mns >= 1, "seed {seed}");
     }
+}
+
+/// Whether a request of mobile node `k` reached the first HA (the virtual address) twice: the
+/// same Identification delivered more than once.
+fn request_copied(w: &World, k: u32) -> bool {
+    let mut ids = Vec::new();
+    for r in w.sim.trace() {
+        if r.from != mn_addr(k) || r.to != vip() || r.fate != telcp::sim::Fate::Delivered {
+            continue;
+        }
+        if let Ok(telcp::mip::wire::Message {
+            header: telcp::mip::wire::Header::Request(q),
+            ..
+        }) = telcp::mip::wire::Message::parse(&r.payload)
+        {
+            if ids.contains(&q.identification) {
+                return true;
+            }
+            ids.push(q.identification);
+        }
+    }
+    false
 }
 
 /// mip-rfc4433.3-without-assignment-136: without a policy, the request is refused 136 as RFC 5944 section 3.8.2.1 says, naming the

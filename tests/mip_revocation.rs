@@ -5,8 +5,8 @@
 //! outstanding revocations and their retransmissions are bounded; a revocation from the FA
 //! removes the binding. The codec: round trips (proptest) and the hand-built known answers of
 //! tests/vectors/mip/ (RFC 3543 figures). `MIP_REVOKE_SEEDS=n` sets the seeds (default 6; 40 for
-//! the takeover scenarios); the seeds of a 1,000-seed sweep that once failed are named tests at
-//! the end.
+//! the takeover scenarios), `TELCP_FIRST` the first (default 0); the seeds of a 1,000-seed sweep
+//! that once failed are named tests at the end.
 #![cfg(feature = "sim")]
 
 mod common;
@@ -151,7 +151,9 @@ fn fa_events(s: &mut Setup) -> Vec<FaEvent> {
 /// the FA's acknowledgement; the FA drops its visitor entry and informs the mobile node.
 #[test]
 fn rfc3543_revocation_reaches_the_fa_and_is_acknowledged_with_loss() {
-    let retransmits: u64 = (0..seeds()).map(revocation_reaches_the_fa).sum();
+    let retransmits: u64 = common::seed_range(seeds())
+        .map(revocation_reaches_the_fa)
+        .sum();
     assert!(retransmits > 0, "loss never made a revocation retransmit");
 }
 
@@ -630,7 +632,7 @@ fn register_gre_via_fa(w: &mut World, k: u32) {
 fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
     let mut revoked_total = 0;
     let mut false_downs = 0;
-    for seed in 0..takeover_seeds() {
+    for seed in common::seed_range(takeover_seeds()) {
         match takeover_revokes(seed) {
             TakeoverOutcome::Revoked(n) => revoked_total += n,
             TakeoverOutcome::FalseDown => false_downs += 1,
@@ -817,7 +819,7 @@ fn revocations_of(w: &World, i: u32, home: Ipv4Addr) -> Vec<Revocation<'static>>
 #[test]
 fn rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss() {
     let mut checked = 0;
-    for seed in 0..takeover_seeds() {
+    for seed in common::seed_range(takeover_seeds()) {
         let mode = if seed % 2 == 0 {
             ForwardMode::Layer2
         } else {
@@ -909,7 +911,9 @@ fn fa_revocation(k: u32, id: u32) -> Vec<u8> {
 /// one per copy sent, and the binding goes once.
 #[test]
 fn rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss() {
-    let forwarded: u64 = (0..seeds()).map(fa_revocation_is_forwarded).sum();
+    let forwarded: u64 = common::seed_range(seeds())
+        .map(fa_revocation_is_forwarded)
+        .sum();
     assert!(
         forwarded > 0,
         "no revocation reached a member not serving it"
@@ -1018,7 +1022,7 @@ fn fa_revocation_is_forwarded(seed: u64) -> u64 {
 /// the HA reports the acknowledgement.
 #[test]
 fn rfc3543_revocation_to_a_colocated_mobile_node_with_loss() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         revocation_to_a_colocated_mn(seed);
     }
 }
@@ -1073,7 +1077,9 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         let now = w.sim.now();
         let out = w.ha(srv).revoke(now, &MnId::Home(home(k)), true);
         assert!(matches!(out, Revoked::Sent { .. }), "seed {seed}: {out:?}");
-        w.sim.run_for(Duration::from_secs(30));
+        // Past the retransmission schedule: copies at 0, 1, 3, 7 and 15 s (RTO 1 s doubled, four
+        // retransmissions), given up 16 s after the last.
+        w.sim.run_for(Duration::from_secs(35));
         let ev: Vec<ClientEvent> =
             std::iter::from_fn(|| w.sim.poll_event_of::<MobileNodeClient>(id)).collect();
         let revoked = ev
@@ -1090,11 +1096,25 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         }
         .ip();
         let ev = w.events(srv);
-        assert!(
-            ev.iter().any(
-                |e| matches!(e, Event::RevocationAcknowledged { home_address, foreign_agent, .. }
+        // Acknowledged; or, when the network lost every acknowledgement the mobile node sent
+        // (seeds 1910 and 2417 of 4,600: five copies each lost on the way or answered by a lost
+        // acknowledgement), given up (RFC 3543 section 3.3: retransmitted until acknowledged
+        // or a limit is reached).
+        let acked = ev.iter().any(|e| {
+            matches!(e, Event::RevocationAcknowledged { home_address, foreign_agent, .. }
                 if *home_address == home(k) && *foreign_agent == mn_ip)
-            ),
+        });
+        let given_up = ev.iter().any(|e| {
+            matches!(e, Event::RevocationUnacknowledged { home_address, foreign_agent }
+                if *home_address == home(k) && *foreign_agent == mn_ip)
+        });
+        let ack_delivered = w.sim.trace().iter().any(|r| {
+            r.from == mn_addr(k)
+                && r.fate == Fate::Delivered
+                && RevocationAck::parse(&r.payload).is_ok()
+        });
+        assert!(
+            acked || (given_up && !ack_delivered),
             "seed {seed} MN {k}: {ev:?}"
         );
         for i in 1..=N {
@@ -1198,4 +1218,38 @@ fn forwarded_revocation_seed_43_a_removal_survives_a_restarted_bulk_sync() {
 #[test]
 fn colocated_seed_169_a_late_first_ha_record_does_not_bring_the_binding_back() {
     revocation_to_a_colocated_mn(169);
+}
+
+/// Seed 3486 of [`rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss`]
+/// (session 37 sweep, seeds 0..4600): the FA's revocation of MN 2 is acknowledged once, by the
+/// member that removed it, but HA 1 still holds MN 2 a minute later: the removal never reaches
+/// it. Seeds 1604 and 4530 of that sweep converge, but only about 28 s after the
+/// acknowledgement. Not fixed yet (a code bug of the removal's replication, the family of seeds
+/// 43, 53 and 91 above).
+#[test]
+#[ignore = "open: a revoked binding stays at HA 1 (session 37 sweep)"]
+fn forwarded_revocation_seed_3486_ha1_keeps_the_revoked_binding() {
+    fa_revocation_is_forwarded(3486);
+}
+
+/// Seed 1910 of [`rfc3543_revocation_to_a_colocated_mobile_node_with_loss`] (session 37 sweep,
+/// seeds 0..4600, also 2417; 4568 was acknowledged between 30 and 35 s): every acknowledgement
+/// MN 1 sent was lost, and the test looked for the outcome at 30 s, before the HA gives the
+/// revocation up (31 s: copies at 0, 1, 3, 7 and 15 s). It now waits past the schedule and takes
+/// the giving up when no acknowledgement reached the HA.
+#[test]
+fn colocated_seed_1910_every_acknowledgement_lost() {
+    revocation_to_a_colocated_mn(1910);
+}
+
+/// Seed 2888 of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 37
+/// sweep, seeds 0..3200): HA 3, back after a restart, takes HA 2's four GRE bindings over and
+/// revokes them, but sends a Registration Revocation for one only: it holds no negotiated
+/// revocation for the other three (HA 2's replicas of them did not reach it before HA 2 failed;
+/// HA 3 counted one cluster message refused), so the FA keeps three visitor entries (RFC 3543
+/// section 4.1). Not fixed yet.
+#[test]
+#[ignore = "open: revocation not negotiated at a rejoined member (session 37 sweep)"]
+fn takeover_seed_2888_rejoined_member_revokes_without_the_negotiation() {
+    let _ = takeover_revokes(2888);
 }

@@ -4,7 +4,7 @@
 //! (RFC 6245) and UDP Tunnel Request (RFC 3519) decide the `Tunnel` the binding events carry,
 //! with the values the reply puts on the wire; what the cluster does not offer is refused with
 //! the RFCs' codes; a takeover keeps the tunnel. `MIP_TUNNEL_SEEDS=n` sets the number of seeds
-//! (default 4).
+//! (default 4), `TELCP_FIRST` the first (default 0).
 #![cfg(feature = "sim")]
 
 mod common;
@@ -15,8 +15,8 @@ use std::time::Duration;
 use telcp::mip::binding::{Encapsulation, Tunnel, UdpInner};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{
-    Builder, Extension, Header, Message, Reply, Request, RequestFlags, UDP_TUNNEL_DECLINED,
-    UDP_TUNNEL_F, UDP_TUNNEL_WILL_TUNNEL,
+    Builder, Extension, Header, Message, Reply, ReplyCode, Request, RequestFlags,
+    UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_WILL_TUNNEL,
 };
 use telcp::mip::{Event, ForwardMode, HomeAgentConfig, ReverseTunnelling, TunnelConfig};
 use telcp::sim::{Fate, LinkConfig};
@@ -83,22 +83,54 @@ fn rrq_for(
     b.mn_ha_auth(&sa).to_vec()
 }
 
-/// The first reply to `from` answering `id` that the network did not lose.
-fn reply_to(w: &World, from: SocketAddr, id: u64) -> Option<(Reply, Vec<Extension<'static>>)> {
-    w.sim
-        .trace()
+/// The first reply to `from` answering `id` for `home` that the network did not lose, but for a
+/// 133 when the network copied the request on its way (one hop delivered it twice): a copy is a
+/// replay, which the serving HA refuses with 133 (RFC 5944 sections 3.8.3 and 5.7), and that
+/// refusal may be the answer the first HA relays while the acceptance of the first copy makes
+/// the binding (seeds 88, 134, 136 of 1,800, layer 2). The mobile node then resynchronises and
+/// asks again with a new Identification (section 3.6.2.3), as [`exchange_for`] does when this
+/// is `None`. A 133 to a request nobody copied is returned like any other answer.
+fn reply_to(
+    w: &World,
+    from: SocketAddr,
+    id: u64,
+    home: Ipv4Addr,
+) -> Option<(Reply, Vec<Extension<'static>>)> {
+    let trace = w.sim.trace();
+    let mut hops = Vec::new();
+    for r in trace.iter().filter(|r| r.fate == Fate::Delivered) {
+        if let Ok(Message {
+            header: Header::Request(q),
+            ..
+        }) = Message::parse(&r.payload)
+            && q.identification == id
+        {
+            hops.push((r.src_node, r.dst_node));
+        }
+    }
+    let copied = hops
+        .iter()
+        .enumerate()
+        .any(|(i, h)| hops[i + 1..].contains(h));
+    trace
         .iter()
         .filter(|r| r.to == from && matches!(r.fate, Fate::NoRoute | Fate::Delivered))
         .find_map(|r| {
             let m = Message::parse(&r.payload).ok()?;
             match m.header {
-                Header::Reply(p) if p.identification as u32 == id as u32 => Some((
-                    p,
-                    m.extensions
-                        .into_iter()
-                        .map(Extension::into_owned)
-                        .collect(),
-                )),
+                Header::Reply(p)
+                    if p.identification as u32 == id as u32
+                        && p.home_address == home
+                        && !(copied && p.code == ReplyCode::IDENTIFICATION_MISMATCH) =>
+                {
+                    Some((
+                        p,
+                        m.extensions
+                            .into_iter()
+                            .map(Extension::into_owned)
+                            .collect(),
+                    ))
+                }
                 _ => None,
             }
         })
@@ -135,7 +167,7 @@ fn exchange_for(
         });
         w.sim.inject(from, vip(), bytes);
         w.sim.run_for(Duration::from_millis(400));
-        if let Some(r) = reply_to(w, from, id.unwrap()) {
+        if let Some(r) = reply_to(w, from, id.unwrap(), home(k)) {
             // Let duplicates and the replication settle.
             w.sim.run_for(Duration::from_millis(600));
             return r;
@@ -144,14 +176,14 @@ fn exchange_for(
     panic!("MN {k}: no reply");
 }
 
-/// The last `Registered` tunnel of `home` at any HA, with the HA.
-fn registered_tunnel(events: &[(u32, Event)], home: Ipv4Addr) -> Option<(u32, Tunnel)> {
+/// The last `Registered` tunnel of `home` at HA `server`.
+fn registered_tunnel(events: &[(u32, Event)], home: Ipv4Addr, server: u32) -> Option<Tunnel> {
     events.iter().rev().find_map(|(i, e)| match e {
         Event::Registered {
             home_address,
             tunnel,
             ..
-        } if *home_address == home => Some((*i, *tunnel)),
+        } if *i == server && *home_address == home => Some(*tunnel),
         _ => None,
     })
 }
@@ -174,15 +206,57 @@ fn all_events(w: &mut World) -> Vec<(u32, Event)> {
 }
 
 /// The tunnel the serving HA reports, checked against the first HA's `BindingPermanent` when
-/// the request was forwarded, and against the serving HA's table.
+/// the request was forwarded, and against the serving HA's table. The serving HA is the one every
+/// member's binding names: two may have reported `Registered`, when the first HA saw the one that
+/// accepted a copy whose reply was lost Down for a while (a false Down under loss) and served the
+/// retransmission itself or at a third member; the later registration holds (RFC 5944 section
+/// 3.8.3: the binding is the last accepted request's), and every member comes to agree on it
+/// (within 10 s: replication retransmits under loss; seeds 715, 2330 of 4,000 took more than the
+/// 600 ms [`exchange_for`] waits).
 fn served(w: &mut World, k: u32) -> (u32, Tunnel) {
     let ev = all_events(w);
-    let (server, t) = registered_tunnel(&ev, home(k)).expect("Registered");
+    let server = w.ha(1).binding(home(k), None).expect("a binding").second_ha;
+    // The replicas reach the other members, retransmitted under loss.
+    let ids = w.ha.clone();
+    let agreed = w
+        .sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+            ids.iter().all(|id| {
+                s.node::<telcp::mip::HomeAgent>(*id)
+                    .binding(home(k), None)
+                    .is_some_and(|b| b.second_ha == server)
+            })
+        });
+    let server = server.0;
+    for i in 1..=N {
+        let b = w.ha(i).binding(home(k), None).map(|b| b.second_ha.0);
+        assert!(
+            agreed,
+            "MN {k}: HA {i}'s binding names {b:?}, HA 1's {server}"
+        );
+    }
+    let t = registered_tunnel(&ev, home(k), server).expect("Registered");
     if server != 1 {
         assert_eq!(permanent_tunnel(&ev, home(k)), Some(t), "first HA's event");
     }
     assert_eq!(w.ha(server).tunnel(home(k), t.care_of), Some(t));
     (server, t)
+}
+
+/// Mobile node `k`'s tunnel with the T bit and GRE keys: reverse tunnelled, GRE with the mobile
+/// node's key `okey` and the home agent's `ikey`, from the virtual address to its care-of address.
+fn reverse_gre(k: u32, okey: u32, ikey: u32) -> Tunnel {
+    Tunnel {
+        home_address: home(k),
+        care_of: coa(k),
+        local: VIP,
+        encapsulation: Encapsulation::Gre {
+            okey: Some(okey),
+            ikey: Some(ikey),
+        },
+        reverse: true,
+        broadcast: None,
+    }
 }
 
 fn ext_gre_key(exts: &[Extension<'_>]) -> Option<u32> {
@@ -223,7 +297,7 @@ fn natted(k: u32) -> SocketAddr {
 /// forwards some through the virtual address.
 #[test]
 fn t_bit_and_gre_key_show_in_the_binding_events() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(seed, TunnelConfig::default());
         let mut forwarded = 0;
         for k in 1..=6 {
@@ -237,21 +311,7 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
             let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
             let (server, t) = served(&mut w, k);
             forwarded += u32::from(server != 1);
-            assert_eq!(
-                t,
-                Tunnel {
-                    home_address: home(k),
-                    care_of: coa(k),
-                    local: VIP,
-                    encapsulation: Encapsulation::Gre {
-                        okey: Some(okey),
-                        ikey: Some(ikey),
-                    },
-                    reverse: true,
-                    broadcast: None,
-                },
-                "seed {seed} MN {k}"
-            );
+            assert_eq!(t, reverse_gre(k, okey, ikey), "seed {seed} MN {k}");
         }
         assert!(forwarded > 0, "seed {seed}: nothing forwarded");
         // No flags, no extension: IP-in-IP, no reverse tunnel, no tunnel extension in the reply.
@@ -317,26 +377,7 @@ fn exchange_via_pdsn(
         w.sim.inject(from, vip(), bytes);
         w.sim.run_for(Duration::from_millis(400));
         // One PDSN relays every mobile node: its reply is the one naming `home(k)` too.
-        let r = w.sim.trace().iter().find_map(|r| {
-            let m = Message::parse(&r.payload).ok()?;
-            match m.header {
-                Header::Reply(p)
-                    if r.to == from
-                        && matches!(r.fate, Fate::NoRoute | Fate::Delivered)
-                        && p.identification == id
-                        && p.home_address == home(k) =>
-                {
-                    Some((
-                        p,
-                        m.extensions
-                            .into_iter()
-                            .map(Extension::into_owned)
-                            .collect(),
-                    ))
-                }
-                _ => None,
-            }
-        });
+        let r = reply_to(w, from, id, home(k));
         if let Some(r) = r {
             w.sim.run_for(Duration::from_millis(600));
             return r;
@@ -352,7 +393,7 @@ fn exchange_via_pdsn(
 /// network, several mobile nodes so that some are forwarded through the virtual address.
 #[test]
 fn the_3gpp2_gre_key_cvse_keys_the_tunnel_and_is_echoed() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mode = if seed % 2 == 0 {
             ForwardMode::Layer2
         } else {
@@ -461,60 +502,49 @@ fn removed_tunnels(events: &[(u32, Event)], home: Ipv4Addr, expired: bool) -> Ve
 /// first HA too.
 #[test]
 fn deregistered_and_expired_carry_the_tunnel_to_remove() {
-    for seed in 0..seeds() {
-        let mut w = world(seed, TunnelConfig::default());
-        for k in 1..=4 {
-            let okey = 0x0dec_0000 + k;
-            let gre = [Extension::GreKey {
-                reserved: 0,
-                key: okey,
-            }];
-            let lifetime = if k % 2 == 0 { 20 } else { 600 };
-            let (p, exts) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, lifetime);
-            assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
-            let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
-            let (server, t) = served(&mut w, k);
-            let want = Tunnel {
-                home_address: home(k),
-                care_of: coa(k),
-                local: VIP,
-                encapsulation: Encapsulation::Gre {
-                    okey: Some(okey),
-                    ikey: Some(ikey),
-                },
-                reverse: true,
-                broadcast: None,
-            };
-            assert_eq!(t, want, "seed {seed} MN {k}");
-            if k % 2 == 1 {
-                // Deregistration of that care-of address (off the whole second, so that its
-                // identification's low-order 32 bits, which the reply echoes, are new).
-                w.sim.run_for(Duration::from_millis(137));
-                let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
-                assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
-                let removed = removed_tunnels(&all_events(&mut w), home(k), false);
-                assert!(
-                    removed.contains(&(server, want)),
-                    "seed {seed} MN {k}: {removed:?}"
-                );
-                assert!(
-                    removed.iter().all(|(_, t)| *t == want),
-                    "seed {seed}: {removed:?}"
-                );
-            } else {
-                let _ = all_events(&mut w);
-                w.sim.run_for(Duration::from_secs(25));
-                let removed = removed_tunnels(&all_events(&mut w), home(k), true);
-                assert!(
-                    removed.contains(&(server, want)),
-                    "seed {seed} MN {k}: {removed:?}"
-                );
-                assert!(
-                    removed.iter().all(|(_, t)| *t == want),
-                    "seed {seed}: {removed:?}"
-                );
-                assert!(w.ha(server).binding(home(k), None).is_none());
-            }
+    for seed in common::seed_range(seeds()) {
+        deregistered_and_expired(seed);
+    }
+}
+
+/// One seed of [`deregistered_and_expired_carry_the_tunnel_to_remove`].
+fn deregistered_and_expired(seed: u64) {
+    let mut w = world(seed, TunnelConfig::default());
+    for k in 1..=4 {
+        let okey = 0x0dec_0000 + k;
+        let gre = [Extension::GreKey {
+            reserved: 0,
+            key: okey,
+        }];
+        let lifetime = if k % 2 == 0 { 20 } else { 600 };
+        let (p, exts) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, lifetime);
+        assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+        let ikey = ext_gre_key(&exts).expect("GRE Key extension in the reply");
+        let (server, t) = served(&mut w, k);
+        let want = reverse_gre(k, okey, ikey);
+        assert_eq!(t, want, "seed {seed} MN {k}");
+        let expired = k % 2 == 0;
+        if expired {
+            let _ = all_events(&mut w);
+            w.sim.run_for(Duration::from_secs(25));
+        } else {
+            // Deregistration of that care-of address (off the whole second, so that its
+            // identification's low-order 32 bits, which the reply echoes, are new).
+            w.sim.run_for(Duration::from_millis(137));
+            let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
+            assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
+        }
+        let removed = removed_tunnels(&all_events(&mut w), home(k), expired);
+        assert!(
+            removed.contains(&(server, want)),
+            "seed {seed} MN {k}: {removed:?}"
+        );
+        assert!(
+            removed.iter().all(|(_, t)| *t == want),
+            "seed {seed}: {removed:?}"
+        );
+        if expired {
+            assert!(w.ha(server).binding(home(k), None).is_none());
         }
     }
 }
@@ -526,7 +556,7 @@ fn deregistered_and_expired_carry_the_tunnel_to_remove() {
 /// declines (64) and the tunnel is IP-in-IP; with F, UDP without NAT.
 #[test]
 fn udp_tunnelling_through_a_nat_shows_in_the_binding_events() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(seed, udp_on());
         let ask = |flags, encapsulation| {
             [Extension::UdpTunnelRequest {
@@ -623,7 +653,7 @@ fn refusals_carry_the_rfc_codes() {
         (TunnelConfig::default(), 0, udp(UDP_TUNNEL_F, 4), 142),
         (udp_on(), 0, udp(0, 99), 139),
     ];
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         for (n, (cfg, flags, exts, code)) in cases.iter().enumerate() {
             let mut w = world(seed, *cfg);
             let k = n as u32 + 1;
@@ -646,7 +676,7 @@ fn refusals_carry_the_rfc_codes() {
 /// new owner serves it as it was granted.
 #[test]
 fn a_takeover_keeps_the_tunnel() {
-    for seed in 0..seeds() {
+    for seed in common::seed_range(seeds()) {
         let mut w = world(seed, TunnelConfig::default());
         let mut granted = Vec::new();
         for k in 1..=6 {
@@ -683,6 +713,19 @@ fn a_takeover_keeps_the_tunnel() {
             }
         }
     }
+}
+
+/// Seed 346 of [`deregistered_and_expired_carry_the_tunnel_to_remove`] (session 37 sweep, seeds
+/// 0..3600; 1410, 2179, 2453, 2462, 2666, 2778 and 3454 fail the same check): the first HA sees
+/// MN 3's serving HA (HA 2) Down for a while (a false Down under loss) and forwards the
+/// deregistration to HA 3, which holds a replica: HA 3
+/// accepts it (code 0, lifetime 0) and reports `Deregistered`, HA 1 too, but HA 2 keeps the
+/// binding and its tunnel, and HA 1 gets it back from HA 2 (still there 5 s later): the mobile
+/// node was told its binding is gone (RFC 5944 section 3.8.2) and it is not. Not fixed yet.
+#[test]
+#[ignore = "open: a deregistration accepted elsewhere leaves the binding (session 37 sweep)"]
+fn deregistration_seed_346_accepted_elsewhere_leaves_the_binding_at_its_server() {
+    deregistered_and_expired(346);
 }
 
 /// mip-rfc6245.3-gre-key-format: the GRE Key extension is type 48, length 6, two octets, then

@@ -430,7 +430,11 @@ fn silent_peer_raises_path_failure_and_keeps_sessions() {
 }
 
 /// Path failure (TS 23.007 section 20) with [`PathFailureAction::Purge`]: the silent peer's
-/// sessions are purged on every processor.
+/// sessions are purged on every processor. The silent SMF is also the GTP-U peer its sessions
+/// name, and both paths fail: whichever is found failed first (its echo round ends first)
+/// purges the sessions, reported with the count, and the other reports none left (seeds 10, 198
+/// and 26 more of 1,500 had the GTP-U path first). Each path fails once, purging, and the two
+/// reports add up to the `n` sessions.
 #[test]
 fn silent_peer_sessions_purged_when_configured() {
     for seed in seeds() {
@@ -440,12 +444,25 @@ fn silent_peer_sessions_purged_when_configured() {
         gw.sim.node_mut::<Cp>(PEER_NODE).silent = true;
         gw.sim.run_for(Duration::from_secs(5));
         let events = switch_events(&mut gw);
-        assert!(
-            events.contains(&SwitchEvent::PathFailure {
-                peer: smf_peer(),
-                sessions: n,
-                purged: true
-            }),
+        let failed = |peer: PeerId| -> Vec<usize> {
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    SwitchEvent::PathFailure {
+                        peer: p,
+                        sessions,
+                        purged: true,
+                    } if *p == peer => Some(*sessions),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (pfcp, gtpu) = (failed(smf_peer()), failed(smf_peer_u()));
+        assert_eq!(pfcp.len(), 1, "seed {seed}: {events:?}");
+        assert!(gtpu.len() <= 1, "seed {seed}: {events:?}");
+        assert_eq!(
+            pfcp.iter().chain(&gtpu).sum::<usize>(),
+            n,
             "seed {seed}: {events:?}"
         );
         assert_eq!(held(&gw, &old), 0, "seed {seed}");
@@ -454,8 +471,12 @@ fn silent_peer_sessions_purged_when_configured() {
 }
 
 /// ts23007-20-echo, ts23007-18-late-counter, pfcp-7.4.2.1-heartbeat-request: over twenty echo
-/// intervals an SMF answering with the same Recovery Time Stamp keeps every session: no failure, no
-/// restart, no purge; a late message of an older incarnation (an older time stamp) is ignored.
+/// intervals an SMF answering with the same Recovery Time Stamp keeps every session: no restart,
+/// no purge; a late message of an older incarnation (an older time stamp) is ignored. No path
+/// failure either, but where the network lost a whole round of N3 requests or their answers
+/// (seeds 671, 723, 820, 944, 1190, 1489, 1896 of 1,900: each hop loses 1 %): TS 23.007
+/// section 20 then declares the path failed, at most once per such round
+/// ([`rounds_sent_n3_times`]), and the sessions go as configured.
 #[test]
 fn echo_answers_keep_state() {
     for seed in seeds() {
@@ -467,9 +488,18 @@ fn echo_answers_keep_state() {
         let st = gw.sp().stats();
         assert!(st.path_echoes >= 15, "seed {seed}: {}", st.path_echoes);
         assert!(gw.sim.node::<Cp>(PEER_NODE).echoes_answered >= 15);
-        assert_eq!(st.path_failures, 0, "seed {seed}");
+        let unanswered = rounds_sent_n3_times(&gw, sa(SMF_IP, 8805), 3, Duration::ZERO)
+            + rounds_sent_n3_times(&gw, sa(SMF_IP, 2152), 3, Duration::ZERO);
+        assert!(
+            st.path_failures <= unanswered as u64,
+            "seed {seed}: {} failures, {unanswered} rounds unanswered N3 times",
+            st.path_failures
+        );
         assert_eq!(st.peer_restarts, 0);
-        assert_eq!(held(&gw, &old), before);
+        let failed = st.path_failures > 0;
+        if !failed {
+            assert_eq!(held(&gw, &old), before);
+        }
 
         let now = gw.sim.now();
         let late = pfcp::Message::heartbeat_request(0, SMF_RECOVERY - 100);
@@ -482,7 +512,9 @@ fn echo_answers_keep_state() {
         assert_eq!(st.peer_restarts, 0, "seed {seed}");
         assert!(st.stale_recovery >= 1, "seed {seed}");
         assert_eq!(gw.sp().peer_recovery(smf_peer()), Some(SMF_RECOVERY));
-        assert_eq!(held(&gw, &old), before);
+        if !failed {
+            assert_eq!(held(&gw, &old), before);
+        }
     }
 }
 
@@ -556,7 +588,10 @@ fn smf_peer_u() -> PeerId {
 /// Creation), every echo interval, repeated T3 apart up to N3 in all; a Recovery in the answers,
 /// whatever its value, is ignored (no restart, no purge); a peer silent on GTP-U raises one path
 /// failure for that path only (the PFCP path stays up), its sessions kept; its next answer
-/// restores the path.
+/// restores the path. Each hop losing 5 %, a whole round of N3 requests or their answers is
+/// lost in about one seed in fifteen (seeds 6, 22, 26 and 56 more of 800): TS 23.007 section 20
+/// then declares that path failed though the peer answers, at most once per such round
+/// ([`rounds_sent_n3_times`]), and restores it at the next answer, before the silence begins.
 #[test]
 fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
     for seed in seeds() {
@@ -581,9 +616,25 @@ fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
         }
         let st = gw.sp().stats();
         assert_eq!(st.peer_restarts, 0, "seed {seed}: a GTP-U Recovery counted");
-        assert_eq!(st.path_failures, 0, "seed {seed}");
+        let (u0, p0) = (
+            rounds_sent_n3_times(&gw, sa(SMF_IP, 2152), 3, Duration::ZERO),
+            rounds_sent_n3_times(&gw, sa(SMF_IP, 8805), 3, Duration::ZERO),
+        );
+        assert!(
+            st.path_failures <= (u0 + p0) as u64,
+            "seed {seed}: {} failures, {u0} + {p0} rounds unanswered N3 times",
+            st.path_failures
+        );
         assert_eq!(gw.sp().peer_recovery(smf_peer_u()), None);
         assert_eq!(held(&gw, &old), before);
+        run_until(&mut gw, "both paths up", |s| {
+            let sp = s.node::<telcp::steering::SwitchProcessor>(NodeId(2));
+            !sp.path_failed(smf_peer_u()) && !sp.path_failed(smf_peer())
+        });
+        let _ = switch_events(&mut gw);
+        let base = gw.sp().stats().path_failures;
+        // A round whose last request went out less than T3 ago may still fail the path.
+        let since = gw.sim.elapsed().saturating_sub(Duration::from_millis(400));
 
         gw.sim.node_mut::<Cp>(PEER_NODE).silent_u = true;
         gw.sim.run_for(Duration::from_secs(4));
@@ -591,18 +642,32 @@ fn gtpu_path_echoes_report_failure_and_ignore_recovery() {
             .into_iter()
             .filter(|e| matches!(e, SwitchEvent::PathFailure { .. }))
             .collect();
+        let on = |peer: PeerId| -> Vec<&SwitchEvent> {
+            failures
+                .iter()
+                .filter(|e| matches!(e, SwitchEvent::PathFailure { peer: p, .. } if *p == peer))
+                .collect()
+        };
         assert_eq!(
-            failures,
-            vec![SwitchEvent::PathFailure {
+            on(smf_peer_u()),
+            vec![&SwitchEvent::PathFailure {
                 peer: smf_peer_u(),
                 sessions: n,
                 purged: false
             }],
             "seed {seed}"
         );
+        // The PFCP path stays up but where a round of N3 heartbeats went unanswered meanwhile.
+        let pfcp_failed = on(smf_peer()).len();
+        assert!(
+            pfcp_failed <= rounds_sent_n3_times(&gw, sa(SMF_IP, 8805), 3, since),
+            "seed {seed}: {failures:?}"
+        );
         assert!(gw.sp().path_failed(smf_peer_u()));
-        assert!(!gw.sp().path_failed(smf_peer()), "the PFCP path is up");
-        assert_eq!(gw.sp().stats().path_failures, 1);
+        if pfcp_failed == 0 {
+            assert!(!gw.sp().path_failed(smf_peer()), "the PFCP path is up");
+        }
+        assert_eq!(gw.sp().stats().path_failures, base + 1 + pfcp_failed as u64);
         assert_eq!(held(&gw, &old), before, "seed {seed}: sessions kept");
 
         gw.sim.node_mut::<Cp>(PEER_NODE).silent_u = false;
@@ -922,4 +987,52 @@ fn untracked_hosts_and_unmatched_answers_change_nothing() {
     );
     assert_eq!(sp.peer_recovery(peer), Some(2000));
     assert_eq!(sp.stats().peer_restarts, 1);
+}
+
+/// The rounds of Echo (GTP-U, port 2152) or Heartbeat (PFCP, port 8805) Requests the switch
+/// processor sent to `peer` at least `n3` times, the last of them at `since` or later (a path
+/// fails T3 after that last one): one sequence number, the first request and its
+/// repeats after each T3 without an answer (TS 29.281 section 7.2.1, TS 29.244 section 6.2.2),
+/// counted as the line interface was asked to send them (whatever became of them after), copies
+/// the fabric made (within 100 ms of each other, T3 being 300 ms) counted once. Only after such a
+/// round may the path be declared failed (TS 23.007 section 20, N3-REQUESTS).
+fn rounds_sent_n3_times(gw: &Gateway, peer: SocketAddr, n3: usize, since: Duration) -> usize {
+    use telcp::steering::fabric::FabricMessage;
+    let mut sent = std::collections::HashMap::<u32, Vec<Duration>>::new();
+    for r in gw.sim.trace() {
+        let Ok(FabricMessage::Transmit { to, data, .. }) = FabricMessage::parse(&r.payload) else {
+            continue;
+        };
+        if to != peer {
+            continue;
+        }
+        let seq = if peer.port() == 2152 {
+            telcp::steering::gtp::parse(&data)
+                .ok()
+                .filter(|m| {
+                    m.header.message_type == telcp::steering::gtp::MessageType::ECHO_REQUEST
+                })
+                .and_then(|m| m.header.sequence)
+                .map(u32::from)
+        } else {
+            pfcp::parse(&data)
+                .ok()
+                .filter(|m| m.header.message_type == MessageType::HEARTBEAT_REQUEST)
+                .map(|m| m.header.sequence)
+        };
+        if let Some(s) = seq {
+            sent.entry(s).or_default().push(r.at);
+        }
+    }
+    sent.values_mut()
+        .map(|at| {
+            at.sort();
+            let sends = 1 + at
+                .windows(2)
+                .filter(|w| w[1] - w[0] > Duration::from_millis(100))
+                .count();
+            (sends, at.last().copied())
+        })
+        .filter(|(sends, last)| *sends >= n3 && last.is_some_and(|t| t >= since))
+        .count()
 }

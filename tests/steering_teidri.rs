@@ -12,6 +12,7 @@ mod common;
 use common::steering::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use telcp::health::NodeState;
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::pfcp::teidri::{TeidriError, UpIpResourceInformation};
@@ -126,6 +127,37 @@ fn story(seed: u64, loss: f64, n: usize) {
     run_until(&mut gw, "Session Establishment", |s| {
         s.sessions.iter().all(|x| x.established.is_some())
     });
+    // A set-up whose TEID names a processor the switch processor does not see Up (a false
+    // suspicion under loss) is refused with No resources available (75, TS 29.244 section
+    // 8.2.1): that processor alone can serve the TEID the SMF chose. The SMF asks again once
+    // every processor is Up (seeds 136, 699, 1,365, 2,754, 3,922 and 4,478 of 4,500); each
+    // refusal is one the switch processor counted.
+    let refused: Vec<usize> = (0..n)
+        .filter(|i| smf_ref(&gw).sessions[*i].established != Some(Cause::REQUEST_ACCEPTED))
+        .collect();
+    if !refused.is_empty() {
+        for &i in &refused {
+            let s = &smf_ref(&gw).sessions[i];
+            assert_eq!(s.established, Some(Cause::NO_RESOURCES_AVAILABLE), "{s:?}");
+        }
+        assert!(refused.len() as u64 <= gw.sp().stats().setups_refused);
+        let up = gw
+            .sim
+            .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                let sp = s.node::<SwitchProcessor>(NodeId(2));
+                PROCS
+                    .iter()
+                    .all(|p| sp.processor_state(*p) == Some(NodeState::Up))
+            });
+        assert!(up, "a processor never seen Up again");
+        for &i in &refused {
+            let now = gw.sim.now();
+            smf(&mut gw).reestablish_with_teid(now, i);
+        }
+        run_until(&mut gw, "Session Establishment again", |s| {
+            s.sessions.iter().all(|x| x.established.is_some())
+        });
+    }
     let seids = VidLayout::seid64(3, 3).unwrap();
     let sessions = smf_ref(&gw).sessions.clone();
     for (s, &t) in sessions.iter().zip(&teids) {

@@ -26,6 +26,17 @@ pub fn seeds(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The seeds of a scenario sweep: `TELCP_FIRST` (default 0) and the `count` seeds from there, so a
+/// sweep can resume past a seed or replay one (`TELCP_FIRST=s TELCP_SEEDS=1` for the files that
+/// read `TELCP_SEEDS`).
+pub fn seed_range(count: u64) -> std::ops::Range<u64> {
+    let first = std::env::var("TELCP_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    first..first + count
+}
+
 pub mod failover;
 pub mod gtp;
 pub mod l2tp;

@@ -233,6 +233,20 @@ impl Smf {
     /// 5.5.1, from a TEID range the UPF advertised).
     pub fn establish_with_teid(&mut self, now: Instant, teid: u32) -> usize {
         let idx = self.establish_slot();
+        self.send_establishment_with_teid(now, idx, teid);
+        idx
+    }
+
+    /// Asks again for session `idx`, refused (e.g. No resources available, 75: TS 29.244 section
+    /// 8.2.1), with the F-TEID the SMF allocated for it: a new Session Establishment Request (a
+    /// new sequence number).
+    pub fn reestablish_with_teid(&mut self, now: Instant, idx: usize) {
+        self.sessions[idx].established = None;
+        let teid = self.sessions[idx].up_teid;
+        self.send_establishment_with_teid(now, idx, teid);
+    }
+
+    fn send_establishment_with_teid(&mut self, now: Instant, idx: usize, teid: u32) {
         let s = &mut self.sessions[idx];
         s.up_teid = teid;
         let (cp_seid, gnb_teid) = (s.cp_seid, s.gnb_teid);
@@ -248,7 +262,6 @@ impl Smf {
         let ies = self.establishment_ies_with(cp_seid, gnb_teid, fteid);
         let m = Message::new(MessageType::SESSION_ESTABLISHMENT_REQUEST, 0, 0, ies);
         self.request(now, m, idx);
-        idx
     }
 
     /// A new session slot with its SEID and gNB TEID.
