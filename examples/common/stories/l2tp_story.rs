@@ -9,7 +9,7 @@ use super::*;
 /// to the other pool LNS too (issue 15).
 pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     tr.section("L2TP: contact LNS redirects calls to the least-loaded pool LNS");
-    let key = ClusterKey::new(b"demo pool key");
+    let key = ClusterKey::new(b"demo pool cluster key");
     let contact_addr = addr("127.0.20.10:1701");
     let pool_addrs = [addr("127.0.20.11:1701"), addr("127.0.20.12:1701")];
     // The pool LNSs' own addresses for heartbeats and replication between them (the service

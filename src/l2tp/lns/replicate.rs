@@ -1829,7 +1829,7 @@ mod tests {
     fn an_acknowledgement_commits_its_batch_only() {
         let now = Instant::now();
         let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-        let key = crate::health::ClusterKey::new(b"pool");
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
         let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
         lns.send_record(NodeId(2), session(1, 2));
         lns.flush_replication(now);
@@ -2017,7 +2017,7 @@ mod tests {
             use std::collections::{BTreeSet, HashSet};
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
             let mut w = Wire {
                 mac: Some(CmacKey::derive(&key, MAC_INFO)),
@@ -2130,7 +2130,7 @@ mod tests {
         ) {
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let backup = || {
                 let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
                 let cfg = lns.cfg.replication.as_mut().unwrap();
@@ -2237,7 +2237,7 @@ mod tests {
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
             let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let backup = || {
                 let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
                 let cfg = lns.cfg.replication.as_mut().unwrap();
