@@ -419,7 +419,7 @@ impl HaRun {
         };
         let now = self.now;
         let r = match how % 7 {
-            0 | 1 => self.ha.provide_key(now, id, key(b"mn")),
+            0 | 1 => self.ha.provide_key(now, id, key(&ha_mn_sa().key)),
             2 => self.ha.provide_key(now, id, key(b"wrong")),
             3 => self.ha.provide_key(now, id, key(b"")),
             4 => self.ha.deny(now, id, DenyReason::AuthenticationFailed),
@@ -567,7 +567,8 @@ impl HaRun {
             }
             .to_vec()
         };
-        let key: &[u8] = if arg & 0x40 != 0 { b"wrong" } else { b"fa-ha" };
+        let fa_key = ha_fa_sa().key;
+        let key: &[u8] = if arg & 0x40 != 0 { b"wrong" } else { &fa_key };
         append_auth(
             &mut bytes,
             ExtensionType::FA_HA_AUTH,
