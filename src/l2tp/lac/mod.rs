@@ -627,7 +627,7 @@ impl Lac {
     /// retransmission span: `Core::silent_after`) the
     /// tunnel is given up (its calls start again on a new one, bounded by `max_redirects`);
     /// otherwise the session is cleared with CDN Result 10 and the call fails. A message just
-    /// retransmitted after a loss does not make a silent LNS (issue 15: a HELLO lost twice as
+    /// retransmitted after a loss does not make a silent LNS (a HELLO lost twice as
     /// the set-up timer of a call whose ICRP was lost with a failed LNS ran out gave up the
     /// tunnel the backup had taken over, with its established calls).
     fn on_session_timer(&mut self, now: Instant, tid: u16, sid: u16) {
