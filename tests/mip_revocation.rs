@@ -1213,14 +1213,14 @@ fn colocated_seed_169_a_late_first_ha_record_does_not_bring_the_binding_back() {
 }
 
 /// Seed 3486 of [`rfc3543_a_revocation_from_the_fa_reaching_another_member_is_forwarded_with_loss`]
-/// (session 37 sweep, seeds 0..4600): the FA's revocation of MN 2 is acknowledged once, by the
-/// member that removed it, but HA 1 still holds MN 2 a minute later: the removal never reaches
-/// it. Seeds 1604 and 4530 of that sweep converge, but only about 28 s after the
-/// acknowledgement. Not fixed yet (a code bug of the removal's replication, the family of seeds
-/// 43, 53 and 91 above).
+/// (session 37 sweep, seeds 0..4600): HA 3 removed MN 2 on the FA's forwarded revocation
+/// (RFC 3543 section 4.2) just as HA 1 saw it Down under loss (a false Down) and took its
+/// bindings over; the removal then reached HA 1, now serving MN 2, and changed nothing there, and
+/// HA 1's record of MN 2 brought the binding back at HA 3: HA 1 kept the revoked binding. A
+/// removal from the member a binding was taken over from, of the registration taken over, now
+/// removes it at its new server, which removes it at its backups too.
 #[test]
-#[ignore = "open: a revoked binding stays at HA 1 (session 37 sweep)"]
-fn forwarded_revocation_seed_3486_ha1_keeps_the_revoked_binding() {
+fn forwarded_revocation_seed_3486_a_removal_survives_a_false_down_takeover() {
     fa_revocation_is_forwarded(3486);
 }
 
