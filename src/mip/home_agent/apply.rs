@@ -161,7 +161,9 @@ impl HomeAgent {
         let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
         let before = self.table.find(key.0, key.1.as_deref());
-        let held_id = before.and_then(|s| self.table.get(s)).map(|b| b.identification);
+        let held_id = before
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.identification);
         // The serving member negotiated revocation: its word on it stands (a first HA's relay
         // record does not know). Negotiation belongs to a registration (RFC 3543 section 3): a
         // record of an older registration says nothing of it, and one of the registration held
