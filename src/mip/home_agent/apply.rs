@@ -160,11 +160,23 @@ impl HomeAgent {
         let cap = self.table.max_bindings();
         let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);
+        let before = self.table.find(key.0, key.1.as_deref());
+        let held_id = before
+            .and_then(|s| self.table.get(s))
+            .map(|b| b.identification);
         // The serving member negotiated revocation: its word on it stands (a first HA's relay
-        // record does not know).
+        // record does not know). Negotiation belongs to a registration (RFC 3543 section 3): a
+        // record of an older registration says nothing of it, and one of the registration held
+        // may predate the negotiation (replicated before its reply was built, and replayed
+        // from the sender's queue after a bulk sync that already carried the negotiation):
+        // only a newer registration's record takes it away.
+        let newer = held_id.is_none_or(|id| r.identification > id);
+        let same = held_id == Some(r.identification);
         if r.second_ha == sender {
-            self.revocations
-                .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
+            if newer || (same && r.revocation.is_some()) {
+                self.revocations
+                    .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
+            }
         } else if r.revocation.is_some()
             && self.revocations.negotiated_for(r.home_address).is_none()
         {
@@ -174,7 +186,6 @@ impl HomeAgent {
             self.revocations
                 .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
         }
-        let before = self.table.find(key.0, key.1.as_deref());
         let server_before = before.and_then(|s| self.table.get(s)).map(|b| b.second_ha);
         self.apply_upsert(now, sender, r, taken);
         let mut slot = self.table.find(key.0, key.1.as_deref());
@@ -236,6 +247,8 @@ impl HomeAgent {
         let Some(b) = self.table.get(s) else {
             return;
         };
+        let key = (home_address, nai);
+        let taken_from_sender = self.takeover.taken_from(sender, self.node, &key);
         match replicate::removal(b, self.node, sender) {
             Removal::Remove => {
                 if let Some(b) = self.table.remove(s)
@@ -247,6 +260,19 @@ impl HomeAgent {
             }
             Removal::EndPending => {
                 let _ = self.table.update(s, |b| b.set_pending(None));
+            }
+            // This HA took the binding over from `sender`, seen Down but alive (a false Down),
+            // and `sender` removed it meanwhile (its foreign agent revoked it and was
+            // acknowledged, RFC 3543 section 4.2; or it deregistered): of the registration taken
+            // over, not re-registered here since, the removal stands, and this HA, serving it
+            // now, removes it at its backups too (else its copy brings the binding back).
+            Removal::Nothing
+                if b.second_ha == self.node && taken_from_sender == Some(b.identification) =>
+            {
+                if let Some(b) = self.table.remove(s) {
+                    let until = removed::lifetime_end(&b);
+                    self.remove_served(now, &b, until);
+                }
             }
             Removal::Nothing => {}
         }

@@ -72,7 +72,7 @@ use arrayvec::ArrayVec;
 use ipnetwork::{IpNetwork, Ipv4Network};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -278,6 +278,9 @@ pub struct HomeAgent {
     pn: u64,
     windows: HashMap<NodeId, ReplayWindow>,
     channels: Peers<Item>,
+    /// Peers seen Down since they were last Up: their return is a rejoin (a bulk sync). At most
+    /// one per member.
+    seen_down: BTreeSet<NodeId>,
     takeover: Takeovers,
     rto: Duration,
     max_queue: usize,
@@ -408,6 +411,7 @@ impl HomeAgent {
             pn: 0,
             windows: HashMap::new(),
             channels,
+            seen_down: BTreeSet::new(),
             takeover: Takeovers::new(
                 cfg.health
                     .interval
@@ -799,8 +803,13 @@ impl HomeAgent {
                     self.push_event(Event::PeerUp { node });
                     self.cancel_graced(node);
                     self.forget_takeover(node);
-                    // A backup (re)joins: send it everything in bulk.
-                    if self.backups().contains(&node) {
+                    // A backup (re)joins (first heard, or back from Down): send it everything
+                    // in bulk. Back from Suspect it missed nothing (nothing was sent to it): the
+                    // batch in flight and the queue go on (a restarted sync would hold them back
+                    // behind a table walk at each Suspect under loss).
+                    let rejoined = self.seen_down.remove(&node)
+                        || self.channels.get_mut(&node).is_none_or(|c| c.epoch() == 0);
+                    if rejoined && self.backups().contains(&node) {
                         self.restart_bulk(node);
                     }
                     self.pump(now);
@@ -819,6 +828,9 @@ impl HomeAgent {
                     }
                 }
                 HealthEvent::Down { node } => {
+                    if self.members.contains_key(&node) {
+                        self.seen_down.insert(node);
+                    }
                     self.push_event(Event::PeerDown { node });
                     self.on_down(now, node);
                 }

@@ -197,6 +197,18 @@ impl Takeovers {
         (Some(r.incarnation) == incarnation).then_some(r.moved)
     }
 
+    /// The identification of `key`'s binding when this HA (`node`) took it over from `from`: by
+    /// a decision that made this HA the owner, or one that `from`'s return is to check.
+    pub(super) fn taken_from(&self, from: NodeId, node: NodeId, key: &MnKey) -> Option<u64> {
+        let decided = self.decisions.get(&from).filter(|d| d.owner == node);
+        let returned = self.returned.get(&from);
+        decided
+            .map(|d| &d.moved)
+            .into_iter()
+            .chain(returned.map(|r| &r.moved))
+            .find_map(|m| m.get(key).copied())
+    }
+
     /// The owner a takeover decision gave this mobile node's binding, if one did.
     pub(super) fn decided_owner(
         &self,
