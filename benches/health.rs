@@ -13,7 +13,7 @@ fn addr(n: u32) -> SocketAddr {
 }
 
 fn health(c: &mut Criterion) {
-    let key = ClusterKey::new(b"bench key");
+    let key = ClusterKey::new(b"bench cluster key");
     let hb = Heartbeat {
         node: NodeId(7),
         role: Role::LNS,

@@ -308,7 +308,7 @@ fn member(i: u8, replication: bool, now: Instant) -> Lns {
     let m = LnsMembership::new(
         HNode(u32::from(i) + 1),
         Role::LNS,
-        ClusterKey::new(b"pool"),
+        ClusterKey::new(b"pool cluster key"),
         peers,
     );
     let cfg = LnsConfig {

@@ -53,7 +53,13 @@ fn ha_n(i: u32, start: Instant, notices: bool, mns: u32) -> HomeAgent {
             backups: vec![],
         })
         .collect();
-    let mut c = HomeAgentConfig::new(NodeId(i), VIP, "10.0.0.0/8".parse().unwrap(), members, b"k");
+    let mut c = HomeAgentConfig::new(
+        NodeId(i),
+        VIP,
+        "10.0.0.0/8".parse().unwrap(),
+        members,
+        b"test cluster key",
+    );
     c.seed = telcp::io::seed(0);
     c.mode = ForwardMode::Layer2;
     c.layer2_notices = notices;

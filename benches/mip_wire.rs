@@ -23,8 +23,8 @@ fn typical_rrq(mn: &SecurityAssociation, fa: &SecurityAssociation) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mn = SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, b"mn-ha key".to_vec());
-    let fa = SecurityAssociation::new(0x2002, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec());
+    let mn = SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, b"mn-ha shared key".to_vec());
+    let fa = SecurityAssociation::new(0x2002, AuthAlgorithm::HmacMd5, b"fa-ha shared key".to_vec());
     let mut table = SaTable::new();
     table.insert(mn.clone()).unwrap();
     table.insert(fa.clone()).unwrap();

@@ -95,7 +95,7 @@
 //! let socket = UdpSocket::bind("127.0.0.1:7000")?;
 //! let local = socket.local_addr()?;
 //! let peer = "127.0.0.2:7000".parse()?;
-//! let config = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"secret"), vec![(NodeId(2), peer)]);
+//! let config = MonitorConfig::new(NodeId(1), Role::LNS, ClusterKey::new(b"heartbeat secret"), vec![(NodeId(2), peer)]);
 //! let mut monitor = Monitor::new(config, Instant::now())?;
 //! run(&socket, local, &mut monitor)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

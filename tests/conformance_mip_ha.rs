@@ -733,7 +733,7 @@ fn mip_1_6_spi_reserved() {
     let mobile = std::net::Ipv4Addr::new(10, 0, 5, 50);
     c.mobile_nodes.push(MobileNodeKey {
         id: MnId::Home(mobile),
-        sa: SecurityAssociation::new(200, AuthAlgorithm::HmacMd5, b"reserved spi".to_vec()),
+        sa: SecurityAssociation::new(200, AuthAlgorithm::HmacMd5, b"reserved spi key".to_vec()),
     });
     let Ok(ha) = telcp::mip::HomeAgent::new(c, std::time::Instant::now()) else {
         return; // refused at configuration: conformant

@@ -211,7 +211,7 @@ fn mn_cfg(k: u8) -> ClientConfig {
         sa: SecurityAssociation::new(
             0x1000 + u32::from(k),
             AuthAlgorithm::HmacMd5,
-            format!("mn-key-{k}").into_bytes(),
+            format!("mn-ha key of mn {k}").into_bytes(),
         ),
         home_agent: SocketAddr::from((VIP, 434)),
         local: sock(198, 51, 100, k, 434),
@@ -250,7 +250,7 @@ fn home_agent(now: Instant) -> HomeAgent {
         VIP,
         "10.0.0.0/8".parse().expect("a network"),
         members,
-        b"cluster key",
+        b"virtual HA cluster key",
     );
     c.seed = seed();
     c.wall_clock = WALL;
@@ -319,7 +319,12 @@ fn monitor(now: Instant) -> Monitor {
     let peers = (2..6)
         .map(|n| (HealthId(n), sock(10, 0, 0, n as u8, 1701)))
         .collect();
-    let cfg = MonitorConfig::new(HealthId(1), Role::LNS, ClusterKey::new(b"k"), peers);
+    let cfg = MonitorConfig::new(
+        HealthId(1),
+        Role::LNS,
+        ClusterKey::new(b"test cluster key"),
+        peers,
+    );
     Monitor::new(cfg, now).expect("valid monitor config")
 }
 
@@ -338,7 +343,7 @@ fn monitor_keeps_the_contract() {
 
 // ---- Steering (TS 29.060 / TS 29.281) ----
 
-const KEY: &[u8] = b"steering key";
+const KEY: &[u8] = b"steering fabric key";
 
 fn line(now: Instant) -> LineInterface {
     let mut c = LineConfig::new(
@@ -534,7 +539,12 @@ fn monitor_takes_heartbeats_through_the_contract() {
     let t0 = Instant::now();
     let mut a = monitor(t0);
     let peers = vec![(HealthId(1), sock(10, 0, 0, 1, 1701))];
-    let cfg = MonitorConfig::new(HealthId(2), Role::LNS, ClusterKey::new(b"k"), peers);
+    let cfg = MonitorConfig::new(
+        HealthId(2),
+        Role::LNS,
+        ClusterKey::new(b"test cluster key"),
+        peers,
+    );
     let mut b = Monitor::new(cfg, t0).expect("valid monitor config");
     Endpoint::handle_timeout(&mut b, t0);
     let hb = Endpoint::poll_transmit(&mut b).expect("a heartbeat");

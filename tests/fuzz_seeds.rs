@@ -504,12 +504,12 @@ fn lac_seeds(c: &mut Corpora) {
 /// without its header and MAC), when its length makes the harness tag it with its own kind
 /// (the harness tags kind `1 + length % 5`).
 fn cluster_body(m: &ClusterMessage<'_>) -> Option<Vec<u8>> {
-    let bytes = m.to_vec(b"k");
+    let bytes = m.to_vec(b"fuzz cluster key");
     let header = ClusterMessage {
         body: Body::Relay { reply: &[] },
         ..m.clone()
     }
-    .to_vec(b"k")
+    .to_vec(b"fuzz cluster key")
     .len()
         - 16;
     let body = bytes[header..bytes.len() - 16].to_vec();
@@ -706,7 +706,7 @@ fn switch_seeds(c: &mut Corpora) {
     // slot alike), send heartbeats (cluster key "fuzz") and acknowledge the table; then Create
     // PDP Context Requests arrive from the line interface, an Echo, a GTPv2 Echo, an Error
     // Indication, replicated sessions, and the processors fall silent.
-    let key = ClusterKey::new(b"fuzz");
+    let key = ClusterKey::new(b"fuzz cluster key");
     let mut s = Vec::new();
     for a in [6u8, 7, 8] {
         s.extend_from_slice(&[1, a, 1]);

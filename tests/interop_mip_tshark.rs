@@ -17,9 +17,9 @@ use telcp::pcap::PcapWriter;
 /// Messages covering every message type, reply class and extension type the codec emits, with the
 /// `mip.type`, `mip.code`, `mip.ext.type`, `mip.auth.spi`, `mip.nai` values tshark must read.
 fn messages() -> Vec<(Vec<u8>, &'static str)> {
-    let mn = SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, b"mn-ha".to_vec());
-    let mf = SecurityAssociation::new(0x3003, AuthAlgorithm::HmacMd5, b"mn-fa".to_vec());
-    let fa = SecurityAssociation::new(0x2002, AuthAlgorithm::HmacMd5, b"fa-ha".to_vec());
+    let mn = SecurityAssociation::new(0x1001, AuthAlgorithm::HmacMd5, b"mn-ha shared key".to_vec());
+    let mf = SecurityAssociation::new(0x3003, AuthAlgorithm::HmacMd5, b"mn-fa shared key".to_vec());
+    let fa = SecurityAssociation::new(0x2002, AuthAlgorithm::HmacMd5, b"fa-ha key (fuzz)".to_vec());
     let q = Request {
         flags: RequestFlags(RequestFlags::S | RequestFlags::T),
         lifetime: 1800,

@@ -547,7 +547,7 @@ impl RealMember {
         let m = LnsMembership::new(
             NodeId(i),
             Role::LNS,
-            ClusterKey::new(b"xl2tpd-pool"),
+            ClusterKey::new(b"xl2tpd pool cluster key"),
             vec![(NodeId(3 - i), peer)],
         );
         let cfg = LnsConfig {

@@ -496,7 +496,7 @@ fn claim_7_try_another_uses_alternates() {
 
 fn health(me: u32, role: Role, peers: &[(u32, &str)]) -> LnsMembership {
     let peers = peers.iter().map(|(n, a)| (HNode(*n), addr(a))).collect();
-    LnsMembership::new(HNode(me), role, ClusterKey::new(b"pool key"), peers)
+    LnsMembership::new(HNode(me), role, ClusterKey::new(b"pool cluster key"), peers)
 }
 
 /// Claim 6 with real heartbeats: pool LNSs report their load to the contact over `health`; the

@@ -35,7 +35,7 @@ fn member(i: u8, linger: Duration, setup: Duration, now: Instant) -> Lns {
     let m = LnsMembership::new(
         HNode(u32::from(i) + 1),
         Role::LNS,
-        ClusterKey::new(b"k"),
+        ClusterKey::new(b"test cluster key"),
         peers,
     );
     let mut repl = ReplicationConfig::default();

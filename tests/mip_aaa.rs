@@ -51,7 +51,7 @@ fn aaa_config(i: u32, n: u32, mode: ForwardMode, aaa: AaaConfig) -> HomeAgentCon
 
 /// Mobile node `k`'s key (the same as `mn_sa(k)`, which its client uses).
 fn key_of(k: u32) -> Vec<u8> {
-    format!("mn-key-{k}").into_bytes()
+    format!("mn-ha key of mn {k}").into_bytes()
 }
 
 /// The mobile node a key request names, by NAI or home address, and whether its SPI is that
@@ -361,7 +361,10 @@ fn aaa_the_key_never_shows_in_events_or_debug() {
             home_address: None
         }
     );
-    assert!(!dbg.contains("mn-key") && dbg.contains("redacted"), "{dbg}");
+    assert!(
+        !dbg.contains("mn-ha key") && dbg.contains("redacted"),
+        "{dbg}"
+    );
 }
 
 // ---------------------------------------------------------------- one HA, by hand

@@ -587,7 +587,7 @@ fn fa_sa(j: u32) -> SecurityAssociation {
     SecurityAssociation::new(
         0x2000 + j,
         AuthAlgorithm::HmacMd5,
-        format!("fa-key-{j}").into_bytes(),
+        format!("fa-ha key of fa {j}").into_bytes(),
     )
 }
 

@@ -36,7 +36,11 @@ fn fa_addr() -> SocketAddr {
 }
 
 fn fa_sa() -> SecurityAssociation {
-    SecurityAssociation::new(0x2001, AuthAlgorithm::HmacMd5, b"fa-key-1".to_vec())
+    SecurityAssociation::new(
+        0x2001,
+        AuthAlgorithm::HmacMd5,
+        b"fa-ha key of fa 1".to_vec(),
+    )
 }
 
 fn seeds() -> u64 {
@@ -372,12 +376,16 @@ fn rfc3543_revocation_from_the_fa_removes_the_binding_and_is_acknowledged() {
     let own = ha_addr(i);
     // Forged key, then the A bit: refused.
     s.w.sim.inject(fa_addr(), own, rev(0, 10, b"wrong"));
-    s.w.sim
-        .inject(fa_addr(), own, rev(RevocationFlags::A, 10, b"fa-key-1"));
+    s.w.sim.inject(
+        fa_addr(),
+        own,
+        rev(RevocationFlags::A, 10, b"fa-ha key of fa 1"),
+    );
     s.w.sim.run_for(Duration::from_secs(1));
     assert!(s.w.ha(i).binding(home(1), None).is_some());
     assert_eq!(s.w.ha(i).stats().revocation_refused, 2);
-    s.w.sim.inject(fa_addr(), own, rev(0, 10, b"fa-key-1"));
+    s.w.sim
+        .inject(fa_addr(), own, rev(0, 10, b"fa-ha key of fa 1"));
     s.w.sim.run_for(Duration::from_secs(3));
     for j in 1..=N {
         assert!(s.w.ha(j).binding(home(1), None).is_none(), "HA {j}");
@@ -890,7 +898,7 @@ fn fa_revocation(k: u32, id: u32) -> Vec<u8> {
         ExtensionType::FA_HA_AUTH,
         0x2001,
         AuthAlgorithm::HmacMd5,
-        b"fa-key-1",
+        b"fa-ha key of fa 1",
     );
     b
 }

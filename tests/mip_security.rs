@@ -46,7 +46,7 @@ fn sa(k: u32) -> SecurityAssociation {
     SecurityAssociation::new(
         spi,
         AuthAlgorithm::HmacMd5,
-        format!("mn-key-{k}").into_bytes(),
+        format!("mn-ha key of mn {k}").into_bytes(),
     )
 }
 const MN1_NAI: &[u8] = b"mn1@home.example";
@@ -68,7 +68,7 @@ fn cfg(seed: u64) -> HomeAgentConfig {
         VIP,
         "10.0.0.0/16".parse().unwrap(),
         vec![me],
-        b"k",
+        b"test cluster key",
     );
     c.seed = telcp::io::seed(seed);
     c.wall_clock = WALL;
@@ -559,7 +559,7 @@ fn fault_16_replicated_records_are_held_to_every_local_bound() {
             ],
         },
     }
-    .to_vec(b"k");
+    .to_vec(b"test cluster key");
     ha.handle_datagram(
         t0,
         sock(Ipv4Addr::new(192, 0, 2, 2)),

@@ -343,7 +343,11 @@ fn t_bit_and_gre_key_show_in_the_binding_events() {
 const PDSN: Ipv4Addr = Ipv4Addr::new(198, 51, 200, 9);
 
 fn pdsn_sa() -> SecurityAssociation {
-    SecurityAssociation::new(0x2009, AuthAlgorithm::HmacMd5, b"pdsn-ha key".to_vec())
+    SecurityAssociation::new(
+        0x2009,
+        AuthAlgorithm::HmacMd5,
+        b"pdsn-ha shared key".to_vec(),
+    )
 }
 
 /// Mobile node `k`'s request as the PDSN relays it (X.S0011-003): the care-of address is the

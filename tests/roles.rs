@@ -172,9 +172,9 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .expect("after 1970");
     let mn_cfg = ClientConfig {
-        home_address: Ipv4Addr::new(10, 30, 0, 1),
+        home_address: Ipv4Addr::new(127, 0, 11, 201),
         nai: None,
-        sa: SecurityAssociation::new(257, AuthAlgorithm::HmacMd5, b"mn-1 secret".to_vec()),
+        sa: SecurityAssociation::new(257, AuthAlgorithm::HmacMd5, b"mn-1 shared secret".to_vec()),
         home_agent: vha,
         local: "127.0.11.60:434".parse().expect("address"),
         via: Some(fa_addr),
@@ -200,7 +200,7 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
             lifetime,
             ..
         }) => {
-            assert_eq!(home_address, Ipv4Addr::new(10, 30, 0, 1));
+            assert_eq!(home_address, Ipv4Addr::new(127, 0, 11, 201));
             assert!(lifetime > 0 && lifetime <= 600, "{lifetime}");
         }
         other => panic!("registration not accepted: {other:?}"),
@@ -317,7 +317,7 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
     let e = lac_error("local = \"127.0.0.1:1701\"\n");
     assert!(e.contains("missing field `contact_lns`"), "{e}");
     // Nested: the path runs through tables and arrays.
-    let lns = "listen = \"127.0.0.2:1701\"\nmode = \"pool\"\n[cluster]\nnode = 1\nkey = \"k\"\n\
+    let lns = "listen = \"127.0.0.2:1701\"\nmode = \"pool\"\n[cluster]\nnode = 1\nkey = \"pool heartbeat key\"\n\
                peers = [{ node = 2, addr = \"127.0.0.3:1701\" }, { node = 3, addr = \"x\" }]\n";
     let e = roles::parse::<roles::lns::Config>(lns, Path::new("lns.toml")).expect_err("bad addr");
     assert!(
@@ -335,7 +335,7 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/home-agent.toml"),
     )
     .expect("sample")
-    .replace("10.30.0.0/24", "10.30.0.0/99");
+    .replace("127.0.11.0/24", "127.0.11.0/99");
     let e = roles::parse::<roles::home_agent::Config>(&ha, Path::new("ha.toml"))
         .expect_err("bad prefix");
     assert!(
@@ -518,7 +518,7 @@ async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member(
         let own = ["127.0.15.2", "127.0.15.3"];
         format!(
             "listen = \"{}:1701\"\nmode = \"virtual\"\nload_percent = {load}\n\
-             [cluster]\nnode = {node}\nkey = \"vlns\"\nheartbeat_ms = 200\n\
+             [cluster]\nnode = {node}\nkey = \"virtual lns cluster key\"\nheartbeat_ms = 200\n\
              peers = [{{ node = {peer}, addr = \"{}:1701\" }}]\n\
              [virtual]\naddress = \"127.0.15.10\"\nmembers = [\"127.0.15.2\", \"127.0.15.3\"]\n\
              me = {me}\nbind = {bind}\n",

@@ -13,7 +13,7 @@ use std::time::Duration;
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::gtpv2::{CauseValue, IeType, IeValue, Message, MessageType};
-use telcp::steering::{LineInterface, VirtualId};
+use telcp::steering::{LineInterface, RefusedSetup, VirtualId};
 
 const MME_NODE: NodeId = NodeId(0);
 
@@ -388,7 +388,20 @@ fn a_full_gateway_answers_no_resources_available() {
         .find(|r| r.message_type() == MessageType::CREATE_SESSION_RESPONSE)
         .unwrap();
     assert_eq!(r.header.teid, Some(mme.sessions[idx].mme_teid));
+    let sequence = r.header.sequence;
     let _ = VirtualId::new(1);
+    // The switch processor's event names the request, the Cause value it sent, the MME and the
+    // sequence number the answer repeated.
+    assert_eq!(
+        gw.refused_setups(),
+        vec![(
+            RefusedSetup::CreateSession {
+                cause: CauseValue::NO_RESOURCES_AVAILABLE
+            },
+            sa(MME_IP, 2123),
+            sequence
+        )]
+    );
 }
 
 /// Conformance: gtpv2-7.2.2-unknown-apn.

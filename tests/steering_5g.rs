@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::pfcp::{Cause, FSeid, Ie, IeType, Message, MessageType, NodeId as PfcpNode};
-use telcp::steering::{LineInterface, VidLayout};
+use telcp::steering::{LineInterface, RefusedSetup, VidLayout};
 
 const SMF_NODE: NodeId = NodeId(0);
 
@@ -330,10 +330,20 @@ fn establishment_without_association_is_refused_with_cause_72() {
         smf.sessions[idx].last_header_seid,
         Some(smf.sessions[idx].cp_seid)
     );
-    assert!(
-        response(smf, MessageType::SESSION_ESTABLISHMENT_RESPONSE)
-            .node_id()
-            .is_some()
+    let answer = response(smf, MessageType::SESSION_ESTABLISHMENT_RESPONSE);
+    assert!(answer.node_id().is_some());
+    // The switch processor's event names the request, the Cause it sent, the SMF and the
+    // sequence number the answer repeated.
+    let sequence = answer.header.sequence;
+    assert_eq!(
+        gw.refused_setups(),
+        vec![(
+            RefusedSetup::SessionEstablishment {
+                cause: Cause::NO_ESTABLISHED_PFCP_ASSOCIATION
+            },
+            sa(SMF_IP, 8805),
+            sequence
+        )]
     );
 }
 

@@ -55,7 +55,7 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
         vec![sa(LINE)],
         vec![(11, sa(PROC))],
         layout(),
-        ClusterKey::new(b"conformance"),
+        ClusterKey::new(b"conformance cluster key"),
     );
     c.recovery = 7;
     c.seed = telcp::io::seed(seed);
@@ -70,7 +70,7 @@ fn proc_cfg() -> ProcessorConfig {
         sa(LINE),
         layout(),
         "10.0.0.0/8".parse().unwrap(),
-        ClusterKey::new(b"conformance"),
+        ClusterKey::new(b"conformance cluster key"),
     );
     c.recovery = 3;
     c

@@ -310,7 +310,7 @@ fn small_processor(now: Instant) -> Processor {
         s(LINE),
         VidLayout::default(),
         "10.0.0.0/12".parse().unwrap(),
-        ClusterKey::new(b"downlink"),
+        ClusterKey::new(b"downlink cluster key"),
     );
     let mut p = Processor::new(cfg, now).unwrap();
     let assign = FabricMessage::VidAssign {

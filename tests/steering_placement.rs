@@ -15,7 +15,7 @@ use telcp::steering::gtp::{Cause, Message, MessageType};
 use telcp::steering::line::{DropReason, Verdict};
 use telcp::steering::processor::ProcessorEvent;
 use telcp::steering::switch::SwitchEvent;
-use telcp::steering::{Processor, SwitchProcessor, VirtualId};
+use telcp::steering::{Processor, RefusedSetup, SwitchProcessor, VirtualId};
 
 // ---------------------------------------------------------------- claims 1-3
 
@@ -101,6 +101,19 @@ fn switch_answers_echo_and_refuses_when_no_processor() {
         gw.sgsn().sessions[0].created,
         Some(Cause::NO_RESOURCES_AVAILABLE)
     );
+    // The event says which request was refused and with the Cause sent (TS 29.060 section
+    // 7.7.1: No resources available, 199), from the SGSN's address.
+    let refused = gw.refused_setups();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (request, peer, _) = refused[0];
+    assert_eq!(
+        request,
+        RefusedSetup::CreatePdpContext {
+            cause: Cause::NO_RESOURCES_AVAILABLE
+        }
+    );
+    assert_eq!(Cause::NO_RESOURCES_AVAILABLE.0, 199);
+    assert_eq!(peer.ip(), std::net::IpAddr::from(SGSN_IP));
 }
 
 // ---------------------------------------------------------------- claim 4

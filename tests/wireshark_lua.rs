@@ -127,7 +127,7 @@ fn the_demo_capture_has_no_undissected_frame_and_no_expert_item() {
 
 #[test]
 fn each_protocol_shows_the_fields_the_codec_wrote_and_flags_what_is_malformed() {
-    let key = ClusterKey::new(b"cluster secret");
+    let key = ClusterKey::new(b"the cluster secret");
     let hb = Heartbeat {
         node: NodeId(7),
         role: Role::HOME_AGENT,

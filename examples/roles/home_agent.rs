@@ -67,7 +67,8 @@ pub struct Config {
     /// The registration port on the virtual address (434).
     #[serde(default = "mip_port")]
     pub port: u16,
-    /// The home network the cluster serves (`10.30.0.0/24`), advertised as a route.
+    /// The home network the cluster serves (`127.0.11.0/24` in the samples), advertised as a
+    /// route; it holds `virtual_address` (the library refuses one outside).
     #[serde(deserialize_with = "prefix")]
     pub virtual_network: Ipv4Network,
     /// Bind the virtual address here: this member receives the registrations.

@@ -126,7 +126,9 @@ impl Gateway {
                     "{t:7.3}s switch: set-up directed to VID {primary}, backup {}",
                     backup.map_or("none".into(), |b| b.to_string())
                 )),
-                SwitchEvent::SetupRefused => lines.push(format!("{t:7.3}s switch: set-up refused")),
+                SwitchEvent::SetupRefused { request, peer, .. } => lines.push(format!(
+                    "{t:7.3}s switch: set-up from {peer} refused ({request:?})"
+                )),
                 SwitchEvent::ErrorIndication { teid, peer } => lines.push(format!(
                     "{t:7.3}s switch: Error Indication from {peer} for its TEID {teid:#010x}, relayed"
                 )),

@@ -143,7 +143,8 @@ pub fn lns_endpoint(
     lns_endpoint_with(start, standard_redirect, None)
 }
 
-/// [`lns_endpoint`] with call admission by the caller (`admission`, issue 14) when given.
+/// [`lns_endpoint`] with call admission by the caller (`admission`: each call waits for
+/// [`crate::l2tp::Lns::accept`] or [`crate::l2tp::Lns::refuse`]) when given.
 pub fn lns_endpoint_with(
     start: std::time::Instant,
     standard_redirect: bool,

@@ -256,16 +256,18 @@ use crate::mip::{
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+/// The cluster key of the harness's Home Agent (and of the messages it forges as member 2).
+const CLUSTER_KEY: &[u8] = b"fuzz cluster key";
 const HA_VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// The NTP seconds of the harness's wall clock at `start`.
 const HA_WALL: u64 = 1_700_000_000u64 + 2_208_988_800u64;
 
 fn ha_mn_sa() -> SecurityAssociation {
-    SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn".to_vec())
+    SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, b"mn-ha key (fuzz)".to_vec())
 }
 
 fn ha_fa_sa() -> SecurityAssociation {
-    SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha".to_vec())
+    SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha key (fuzz)".to_vec())
 }
 
 /// `data[i + 1..]`, at most `n` bytes of it; moves `i` past them.
@@ -291,7 +293,7 @@ fn ha_config(data: &[u8]) -> HomeAgentConfig {
         Ipv4Network::new(Ipv4Addr::new(10, 0, 0, 0), 16)
             .unwrap_or_else(|_| Ipv4Network::from(HA_VIP)),
         vec![member(1, 2), member(2, 1)],
-        b"k",
+        CLUSTER_KEY,
     );
     cfg.seed = crate::io::seed(0);
     cfg.mode = if data.first().is_some_and(|b| b & 1 == 1) {
@@ -417,7 +419,7 @@ impl HaRun {
         };
         let now = self.now;
         let r = match how % 7 {
-            0 | 1 => self.ha.provide_key(now, id, key(b"mn")),
+            0 | 1 => self.ha.provide_key(now, id, key(&ha_mn_sa().key)),
             2 => self.ha.provide_key(now, id, key(b"wrong")),
             3 => self.ha.provide_key(now, id, key(b"")),
             4 => self.ha.deny(now, id, DenyReason::AuthenticationFailed),
@@ -516,7 +518,7 @@ impl HaRun {
                     request: &bytes,
                 },
             }
-            .to_vec(b"k");
+            .to_vec(CLUSTER_KEY);
             self.deliver(None, m);
         } else if arg & 0x80 != 0 {
             self.deliver(Some(MacAddr::local(2)), bytes);
@@ -565,7 +567,8 @@ impl HaRun {
             }
             .to_vec()
         };
-        let key: &[u8] = if arg & 0x40 != 0 { b"wrong" } else { b"fa-ha" };
+        let fa_key = ha_fa_sa().key;
+        let key: &[u8] = if arg & 0x40 != 0 { b"wrong" } else { &fa_key };
         append_auth(
             &mut bytes,
             ExtensionType::FA_HA_AUTH,
@@ -588,13 +591,13 @@ impl HaRun {
             pn: self.pn,
             body: Body::Relay { reply: d },
         }
-        .to_vec(b"k");
+        .to_vec(CLUSTER_KEY);
         if let Some(k) = m.get_mut(4) {
             *k = 1 + (arg % 5);
         }
         let l = m.len().saturating_sub(16);
         m.truncate(l);
-        let mut mac = match <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(b"k") {
+        let mut mac = match <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(CLUSTER_KEY) {
             Ok(x) => x,
             Err(_) => return false,
         };
@@ -607,7 +610,7 @@ impl HaRun {
 
     /// The table bounds: bindings, pending, simultaneous care-of addresses; every lifetime
     /// within max_lifetime (1800 s), every temporary binding within pending_timeout (3 s),
-    /// whichever path made it (issue 12 fault 16).
+    /// whichever path made it (a replicated or taken-over binding as much as a registered one).
     fn check_bounds(&self) {
         let t = self.ha.bindings();
         assert!(t.len() <= 8, "binding bound");
@@ -643,7 +646,7 @@ impl HaRun {
 /// instant the run starts at (the caller's clock; the harness never reads one).
 pub fn foreign_agent(start: Instant, data: &[u8]) {
     let ha = SocketAddr::from(([192, 0, 2, 1], 434));
-    let sa = SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha".to_vec());
+    let sa = SecurityAssociation::new(0x200, AuthAlgorithm::HmacMd5, b"fa-ha key (fuzz)".to_vec());
     let cfg = ForeignAgentConfig {
         home_agent: ha,
         fa_ha: data.first().is_some_and(|b| b & 1 == 1).then(|| sa.clone()),

@@ -227,7 +227,7 @@ mod tests {
         let mut c = MonitorConfig::new(
             NodeId(me),
             Role::LNS,
-            ClusterKey::new(b"k"),
+            ClusterKey::new(b"test cluster key"),
             vec![(NodeId(peer), addr(peer as u8))],
         );
         c.health = HealthConfig::default().with_interval(Duration::from_millis(100));

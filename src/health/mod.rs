@@ -22,7 +22,7 @@
 //!
 //! let (a_addr, b_addr): (SocketAddr, SocketAddr) =
 //!     ("10.0.0.1:1701".parse().unwrap(), "10.0.0.2:1701".parse().unwrap());
-//! let key = ClusterKey::new(b"cluster secret");
+//! let key = ClusterKey::new(b"the cluster secret");
 //! let t0 = Instant::now(); // a caller's clock; the crate never reads one
 //! let mut a = Monitor::new(
 //!     MonitorConfig::new(NodeId(1), Role::CONTACT_LNS, key.clone(), vec![(NodeId(2), b_addr)]),

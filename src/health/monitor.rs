@@ -55,12 +55,15 @@ pub struct MonitorConfig {
     pub role: Role,
     /// This node's incarnation: must grow on every restart so peers recognise it.
     pub incarnation: u32,
-    /// The cluster key that authenticates heartbeats.
+    /// The cluster key that authenticates heartbeats: at least
+    /// [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) (16) octets, 128 bits (RFC 2104 section 3;
+    /// [`ConfigError::KeyTooShort`] otherwise).
     pub key: ClusterKey,
     /// The tuning every host shares: interval, misses to Suspect and Down, overload threshold,
     /// event bound.
     pub health: HealthConfig,
-    /// Peers to send heartbeats to, and where.
+    /// Peers to send heartbeats to, and where: a usable unicast destination each, neither port 0
+    /// nor the unspecified address ([`ConfigError::UnusableAddress`] otherwise).
     pub peers: Vec<(NodeId, SocketAddr)>,
     /// Most peers (configured plus learned), at least `peers.len()`.
     pub max_peers: usize,
@@ -139,6 +142,26 @@ pub enum ConfigError {
     /// A field is zero or out of its range (the same name in every subsystem).
     #[error("{0} out of range")]
     OutOfRange(ConfigField),
+    /// The cluster key ([`MonitorConfig::key`]) has fewer than
+    /// [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) octets: HMAC-MD5 keys shorter than the
+    /// 16-octet hash output are strongly discouraged (RFC 2104 section 3), and the cluster's
+    /// AES-128 keys are derived from it (RFC 4493).
+    #[error("cluster key of {octets} octets, at least {min} needed")]
+    KeyTooShort {
+        /// Octets configured.
+        octets: usize,
+        /// The fewest accepted.
+        min: usize,
+    },
+    /// A configured peer's address cannot be sent to: port 0 or the unspecified address
+    /// (0.0.0.0, `::`).
+    #[error("peer {node}: unusable address {addr}")]
+    UnusableAddress {
+        /// The peer.
+        node: NodeId,
+        /// Its address as configured.
+        addr: SocketAddr,
+    },
 }
 
 /// A single-valued [`MonitorConfig`] field out of its range ([`ConfigError::OutOfRange`]).
@@ -293,6 +316,19 @@ impl Monitor {
     pub fn new(config: MonitorConfig, now: Instant) -> Result<Monitor, ConfigError> {
         let h = config.health;
         let timing = h.check()?;
+        if config.key.key_len() < crate::io::auth::MIN_KEY_LEN {
+            return Err(ConfigError::KeyTooShort {
+                octets: config.key.key_len(),
+                min: crate::io::auth::MIN_KEY_LEN,
+            });
+        }
+        if let Some(&(node, addr)) = config
+            .peers
+            .iter()
+            .find(|(_, a)| !crate::io::usable_peer(*a))
+        {
+            return Err(ConfigError::UnusableAddress { node, addr });
+        }
         if config.peers.len() > config.max_peers {
             return Err(ConfigError::TooManyPeers {
                 count: config.peers.len(),

@@ -149,7 +149,7 @@ impl<K: Ord + Copy + std::fmt::Display> LoadTable<K> {
     /// [`most_spare`] among the eligible entries `allowed` accepts, then
     /// [`LoadTable::note_assigned`] of the one chosen, in one pass over the table (the contact
     /// LNS's redirect decision without heartbeat peers: no second search for the entry to
-    /// count against, issue 19 item 3). The same choice and the same table after as the two
+    /// count against: one pass per redirected call). The same choice and the same table after as the two
     /// calls.
     pub(crate) fn assign_most_spare(&mut self, allowed: impl Fn(K) -> bool) -> Option<K> {
         let overload = self.overload_percent;

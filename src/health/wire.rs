@@ -39,7 +39,7 @@
 //!
 //! ```
 //! use telcp::health::{ClusterKey, Heartbeat, Load, NodeId, Role};
-//! let key = ClusterKey::new(b"cluster secret");
+//! let key = ClusterKey::new(b"the cluster secret");
 //! let hb = Heartbeat {
 //!     node: NodeId(7),
 //!     role: Role::LNS,
@@ -148,8 +148,47 @@ impl Load {
     }
 }
 
-/// The shared secret that authenticates heartbeats: the crate's one HMAC-MD5 key type.
-pub use crate::io::HmacMd5Key as ClusterKey;
+/// The shared secret that authenticates heartbeats (and from which the cluster's other keys
+/// are derived): the crate's one HMAC-MD5 key type, [`HmacMd5Key`](crate::io::HmacMd5Key),
+/// which it dereferences to, with the length of the key it was made from, so that a
+/// configuration can refuse one under [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) octets
+/// ([`ConfigError::KeyTooShort`](super::ConfigError::KeyTooShort)). `Debug` shows neither.
+#[derive(Clone)]
+pub struct ClusterKey {
+    /// The prepared HMAC-MD5 key.
+    key: crate::io::HmacMd5Key,
+    /// Octets of the key given to [`ClusterKey::new`].
+    len: usize,
+}
+
+impl ClusterKey {
+    /// A key from any octets (a configuration refuses fewer than
+    /// [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN)).
+    pub fn new(key: &[u8]) -> ClusterKey {
+        ClusterKey {
+            key: crate::io::HmacMd5Key::new(key),
+            len: key.len(),
+        }
+    }
+
+    /// Octets of the key this was made from.
+    pub fn key_len(&self) -> usize {
+        self.len
+    }
+}
+
+impl std::ops::Deref for ClusterKey {
+    type Target = crate::io::HmacMd5Key;
+    fn deref(&self) -> &crate::io::HmacMd5Key {
+        &self.key
+    }
+}
+
+impl fmt::Debug for ClusterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterKey(..)")
+    }
+}
 
 crate::io::reader::wire_fields! {
     /// A field of a heartbeat, named in its [`WireError`]s.
@@ -406,7 +445,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn key() -> ClusterKey {
-        ClusterKey::new(b"k")
+        ClusterKey::new(b"test cluster key")
     }
 
     fn sample() -> Heartbeat {
@@ -558,7 +597,7 @@ mod props {
     use proptest::prelude::*;
 
     fn key() -> ClusterKey {
-        ClusterKey::new(b"k")
+        ClusterKey::new(b"test cluster key")
     }
 
     proptest! {

@@ -13,6 +13,16 @@ use std::fmt;
 /// Octets of an HMAC-MD5 tag.
 pub const TAG_LEN: usize = 16;
 
+/// The fewest octets a configured HMAC-MD5 key may have: 16 (128 bits). RFC 2104 section 3
+/// strongly discourages keys shorter than the hash's output (16 octets for MD5); RFC 5944
+/// section 5.1 makes HMAC-MD5 with 128-bit keys the Mobile IP default; and a cluster key is
+/// also the key material of the cluster's AES-128 keys (RFC 4493, derived by
+/// [`crate::replica::CmacKey::derive`]), which a shorter secret could not fill with 128 bits of
+/// entropy. Configurations refuse shorter keys (`health::ConfigError::KeyTooShort`,
+/// `mip::ConfigError::KeyTooShort`); [`HmacMd5Key::new`] itself takes any length, as RFC 2104
+/// does.
+pub const MIN_KEY_LEN: usize = 16;
+
 /// An HMAC-MD5 key, prepared once: the keyed inner and outer states are computed in `new`, so each
 /// tag costs only the message's own MD5 blocks (one at a time, or several keys' tags at once
 /// through [`crate::io::md5x`]). Only those two MD5 states are kept (32 octets): neither the key

@@ -36,6 +36,15 @@ pub(crate) mod table;
 mod timer;
 
 pub use auth::HmacMd5Key;
+
+/// Whether a configured peer address can be sent to: neither port 0 (reserved, RFC 6335
+/// section 6; no socket listens on it) nor the unspecified address (0.0.0.0, RFC 1122
+/// section 3.2.1.3 (a), "MUST NOT be sent, except as a source address"; `::`, RFC 4291 section
+/// 2.5.2, "must not be used as the destination address"). Every configuration that names a
+/// peer refuses the rest with a typed error.
+pub(crate) fn usable_peer(addr: std::net::SocketAddr) -> bool {
+    addr.port() != 0 && !addr.ip().is_unspecified()
+}
 pub use ct::ct_eq;
 pub use limit::{RateLimit, TokenBucket};
 pub use outbox::{Outbox, Overflow};

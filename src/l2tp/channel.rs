@@ -164,7 +164,7 @@ pub struct ChannelDead;
 /// The reliable control channel of one tunnel.
 #[derive(Debug)]
 pub struct Channel {
-    /// Shared by an endpoint's channels (issue 19 item 3: memory per tunnel).
+    /// Shared by an endpoint's channels (memory per tunnel).
     cfg: Arc<ChannelConfig>,
     /// Tunnel id to put in headers (the peer's id for the tunnel).
     pub peer_tunnel_id: u16,
@@ -247,7 +247,7 @@ struct Resync {
 /// has one datagram to send and one message in flight at a time as a rule (the ICRP of a
 /// redirect decision until the LAC's CDN acknowledges it, the ZLB acknowledging that CDN), so
 /// queuing, sending and acknowledging it allocate and free no buffer. It takes 8 bytes more than
-/// the queue alone (heap per established tunnel, issue 19: within 512 bytes). A queue buffer is
+/// the queue alone (heap per established tunnel: within 512 bytes). A queue buffer is
 /// kept once allocated until [`Fifo::free`] (or the last item is taken from an emptied one
 /// through [`Fifo::pop_front_freeing`]), so an idle tunnel keeps none.
 #[derive(Debug)]
@@ -748,7 +748,7 @@ impl Channel {
 
     /// As [`Channel::receive_into`], a released reserved message that the acknowledgement lets
     /// leave and whose Nr moved rewritten into `arena` ([`Channel::release_marked_in`]'s way:
-    /// the same octets, without allocations of its own; issue 15, a burst of held ICRPs let
+    /// the same octets, without allocations of its own; a burst of held ICRPs let
     /// through by the LAC's acknowledgements).
     pub fn receive_in(
         &mut self,
@@ -850,7 +850,7 @@ impl Channel {
         // after its last copy (an ICRP it sent unreplicated when its backup changed), held out
         // of order until our first ones filled the gap: its Nr then passes our next Ns, and a
         // message we numbered before it would be a duplicate to the peer (RFC 2661 5.8) and
-        // dropped unprocessed. Our next Ns moves to the peer's (seed 232769 of issue 15's
+        // dropped unprocessed. Our next Ns moves to the peer's (seed 232769 of the failover tests'
         // crash-during-setup sweep: the taker's CDN for such a call went out at an Ns the LAC
         // had taken, and the call stayed up at the LAC with no LNS serving it).
         // The pins still queued at the Ns passed are the failed endpoint's messages the peer
@@ -947,8 +947,8 @@ impl Channel {
     /// ([`set_nr`]).
     fn pump_in(&mut self, now: Instant, arena: Option<&mut BytesMut>) {
         // Nothing released and nothing waiting (the usual case: every message left at once, or
-        // the reserved ones still held): nothing to send, nothing to trim (issue 19 item 3, two
-        // calls per redirect decision; issue 15, a message taken while answers are held).
+        // the reserved ones still held): nothing to send, nothing to trim (two
+        // calls per redirect decision; a message taken while answers are held).
         if self.released == 0 && self.backlog.is_none() {
             return;
         }
@@ -1124,7 +1124,7 @@ impl Channel {
     }
 
     fn release_with(&mut self, now: Instant, ns: u16, arena: Option<&mut BytesMut>) {
-        // The usual case (issue 15: the ICRP held for its backup's acknowledgement): it is the
+        // The usual case (the ICRP held for its backup's acknowledgement): it is the
         // only reserved message, within the window, and nothing waits in the backlog. It is
         // sent at once, as `pump` would send it (nothing else `pump` sends can have become
         // sendable: the window and the queue are as they were).
@@ -1210,7 +1210,7 @@ impl Channel {
 
     /// On a channel resumed from a replica ([`Channel::resume_replica`]) or about to be
     /// resynchronised by an RFC 4951 recovery ([`Channel::set_seq`]): `msg` is what the failed
-    /// endpoint numbered `ns` (an ICRP it answered before its failure, issue 15). Once the
+    /// endpoint numbered `ns` (an ICRP it answered before its failure). Once the
     /// peer's next expected Ns is learnt: if `ns` is before it, the peer took that message
     /// (RFC 2661 5.8: in order); otherwise `msg` is sent again at `ns`, every Ns between the
     /// peer's next expected one and it that no pin names filled by a HELLO. Either way
@@ -1219,7 +1219,7 @@ impl Channel {
     /// On a channel whose next Ns is known already (resumed and resynchronised, or neither
     /// resuming nor held: a call adopted after the takeover, whose answer the failed endpoint
     /// numbered and never sent), the pin is placed at once against our next Ns and sent as the
-    /// window allows (issue 15, crash-during-setup seed 260445: six such pins waited for a
+    /// window allows (crash-during-setup seed 260445: six such pins waited for a
     /// resynchronisation that had happened already, and the LAC cleared the calls at its
     /// set-up timer). A pin before our next Ns is then resolved as taken.
     pub fn pin(&mut self, now: Instant, ns: u16, msg: ControlMessage<'static>) -> bool {
@@ -1485,7 +1485,7 @@ impl Channel {
     /// channel's deadline comes before what is armed (or nothing is): a deadline that moves later
     /// or goes (an acknowledgement) leaves the earlier one armed, and its firing is a no-op
     /// ([`Channel::handle_timeout`] does nothing before a deadline) after which the owner re-arms
-    /// (issue 19: no queue operation per message acknowledged). The owner must arm what this
+    /// (no queue operation per message acknowledged). The owner must arm what this
     /// returns, and call [`Channel::timer_fired`] when the queue fires (removes) it.
     pub fn sync_timer(&mut self) -> Option<Instant> {
         let want = self.deadline()?;
@@ -1628,8 +1628,8 @@ impl Channel {
         self.pump(now);
     }
 
-    /// The sequence state a backup needs to resume this channel (issue 15,
-    /// [`crate::l2tp::replica`]): the Ns of the oldest message the peer has not acknowledged (the
+    /// The sequence state a backup needs to resume this channel
+    /// ([`crate::l2tp::replica`]): the Ns of the oldest message the peer has not acknowledged (the
     /// next Ns when none is waiting), the next Nr, and the peer's Receive Window Size. The first
     /// is never ahead of what the peer expects next, whatever is sent later.
     pub fn replica_state(&self) -> (u16, u16, u16) {
@@ -1638,7 +1638,7 @@ impl Channel {
     }
 
     /// Resumes, on a backup taking a tunnel over, a channel from [`Channel::replica_state`] of
-    /// the failed LNS, possibly lagging its real counters (issue 15):
+    /// the failed LNS, possibly lagging its real counters:
     ///
     /// * our next Ns is learnt from the peer: a HELLO whose Ns is just before `ns` (a duplicate
     ///   for the peer, which RFC 2661 5.8 has it acknowledge without processing it) is sent and
@@ -1668,7 +1668,7 @@ impl Channel {
     ///   one). The second form matters when the peer's retransmissions are spread over two
     ///   takers in turn (a false Down moving the tunnel again), each getting a single copy.
     ///   Taking the first message to arrive instead would acknowledge a message lost or
-    ///   overtaken on the way (issue 15: a CDN overtaken by the next one was acknowledged and
+    ///   overtaken on the way (a CDN overtaken by the next one was acknowledged and
     ///   never retransmitted, leaving at the backup a session the LAC had cleared); holding the
     ///   Nr with no end would make a peer that sees its messages unacknowledged give the tunnel
     ///   up.
@@ -2754,7 +2754,7 @@ mod tests {
 
     /// `resume_replica` docs (RFC 2661 5.8: a message is retransmitted until acknowledged):
     /// the peer's first message after the copy is lost on the way to the backup and its next
-    /// one arrives first (issue 15, seeds 309 and 357 of `l2tp_failover`: a CDN lost this way
+    /// one arrives first (seeds 309 and 357 of `l2tp_failover`: a CDN lost this way
     /// was acknowledged by the next CDN's Nr and never retransmitted). The backup's Nr does not
     /// pass the lost message: the peer retransmits it, and both are delivered, in order.
     #[test]
@@ -2783,7 +2783,7 @@ mod tests {
     }
 
     /// `resume_replica` docs: the peer's first messages after the copy reach the backup
-    /// reordered (RFC 2661 gives the transport no ordering; issue 15: a CDN overtaken by a later
+    /// reordered (RFC 2661 gives the transport no ordering; a CDN overtaken by a later
     /// one was dropped as a duplicate, leaving the session it cleared at the backup). Each is
     /// delivered exactly once whatever the order; a copy of one arriving again (the network
     /// duplicated it), and one from before the replica's Nr (taken by the failed LNS), are not.
@@ -2818,7 +2818,7 @@ mod tests {
         );
     }
 
-    /// `resume_replica` docs (issue 15, `l2tp_failover` seed 110109): the peer's oldest
+    /// `resume_replica` docs (`l2tp_failover` seed 110109): the peer's oldest
     /// unacknowledged message arrives once, a retransmission timeout after the peer's ZLB
     /// showed it sent (its Ns past it), while the replica's Nr lags (messages the failed LNS
     /// took and acknowledged after its copy). Our Nr moves to it and it is delivered; arriving
@@ -2869,7 +2869,7 @@ mod tests {
         assert!(!c.take_nr_moved());
     }
 
-    /// `resume_replica` docs (issue 15, seed 232769): the failed LNS's messages the peer held
+    /// `resume_replica` docs (seed 232769): the failed LNS's messages the peer held
     /// out of order, past a gap the replica knew, are taken once the backup's first message
     /// fills the gap; the peer's Nr then passes the backup's next Ns, which moves to it, so the
     /// backup's next message is taken (RFC 2661 5.8), not dropped as a duplicate.
@@ -2955,7 +2955,7 @@ mod tests {
     }
 
     /// `Channel::pin` on a live channel, twice behind a closed window (two calls adopted from a
-    /// failed endpoint's late records one at a time, issue 15): each pin goes at the Ns the
+    /// failed endpoint's late records one at a time): each pin goes at the Ns the
     /// failed endpoint gave it, a HELLO at every Ns between that no pin names, and a message
     /// queued before them after them all. Pinned at our next Ns, a pin takes the place of the
     /// HELLO filling it. Each message is taken by the peer in order (RFC 2661 5.8).
@@ -3065,7 +3065,7 @@ mod tests {
         assert_eq!(now - t, ChannelConfig::default().give_up_after());
     }
 
-    /// `reserve` docs (output commit, issue 15): a reserved message has its Ns at once, nothing
+    /// `reserve` docs (output commit): a reserved message has its Ns at once, nothing
     /// leaves until it is released; a message sent meanwhile takes the next Ns and leaves (the
     /// peer keeps it out of order, RFC 2661 5.8); once released both are delivered in order.
     #[test]
@@ -3226,7 +3226,7 @@ mod tests {
         sent
     }
 
-    /// `receive_in` docs (issue 15, a burst of held ICRPs): reserved messages released while
+    /// `receive_in` docs (a burst of held ICRPs): reserved messages released while
     /// the window was closed leave when the peer's acknowledgement opens it, carrying the Nr
     /// current when they leave (RFC 2661 5.8: Nr is the next Ns expected; the peer's message
     /// moved it), rewritten into the arena rather than into allocations of their own.
@@ -3277,7 +3277,7 @@ mod tests {
         assert_eq!(sent_from_arena(&mut a, base, &[ns], nr), 1, "released");
     }
 
-    /// `hold_ack` docs (issue 15 item 2, output commit of a CDN): while a received message's
+    /// `hold_ack` docs (output commit of a CDN): while a received message's
     /// acknowledgement is held, no Nr we send passes it, so the peer retransmits it (RFC 2661
     /// 5.8) and a backup resuming from a copy taken before it (the LNS failed before its backup
     /// held the message's effect) receives and delivers it; once released, the peer's channel is
@@ -3322,7 +3322,7 @@ mod tests {
 
     /// RFC 2661 5.8: a ZLB is the acknowledgement when no message carries it. With the
     /// acknowledgement of the message just taken held (`hold_ack` docs) and everything before
-    /// it acknowledged already, a ZLB would repeat the Nr the peer has: none goes (issue 15: the
+    /// it acknowledged already, a ZLB would repeat the Nr the peer has: none goes (the
     /// LAC's CDN under output commit cost one). A message before it still unacknowledged gets
     /// its ZLB, and a duplicate of the held one is re-acknowledged (the peer's copy of our
     /// acknowledgement may be lost).

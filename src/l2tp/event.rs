@@ -203,7 +203,7 @@ pub enum Event {
         /// Receive ACCM.
         receive_accm: u32,
     },
-    // -- Virtual LNS failover (issue 15) --
+    // -- Virtual LNS failover --
     /// LNS: this member took over, as their backup, the tunnels and sessions a failed member
     /// served at `addr` (silent failover, [`lns`](super::lns) module docs). The caller moves `addr` to this
     /// LNS (the LAC keeps sending there) and installs every session of `sessions` in its data

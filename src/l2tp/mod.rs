@@ -17,6 +17,44 @@
 //! Received PPP frames come out of `poll_data` (a bounded queue, [`Config::max_data_queue`]), not
 //! as events, so that the event queue stays a low-volume stream of facts.
 //!
+//! # Virtual LNS failover: what the embedder does
+//!
+//! Members of a virtual LNS back each other up when each has [`LnsConfig::membership`] (its
+//! health node id, an [`incarnation`](LnsMembership::incarnation) that grows on every restart,
+//! the cluster key shared by all, of at least 16 octets, and the other members' own L2TP
+//! addresses) and [`LnsConfig::replication`] ([`ReplicationConfig`]: its bounds and timers).
+//! Each member then copies its established tunnels and sessions to one backup member, chosen
+//! by load; when health finds a member Down, its backup takes its tunnels over and the LACs'
+//! tunnels go on (the control channel resumed from the LAC's own state, or recovered the RFC
+//! 4951 way when the LAC offered it). The crate moves no address and programs no data plane:
+//!
+//! * **Datagrams**: heartbeats and replication batches travel between the members' own
+//!   addresses on the L2TP port. Hand every datagram that arrives there to
+//!   [`Lns::handle_datagram`] like any other: the LNS tells them apart, and a replication
+//!   batch that fails its AES-128-CMAC (RFC 4493, under a key derived from the cluster key)
+//!   or replays one is refused ([`InputError::NotAuthorized`]) and changes nothing. Send each
+//!   [`Transmit`](crate::Transmit) from its `src` when set: a tunnel taken over keeps the
+//!   address the LAC knows, the failed member's.
+//! * **[`Event::TakeOver`]** `{ from, addr, tunnels, sessions }`: this member took over the
+//!   tunnels member `from` served at `addr`. Move `addr` to this host (assign it to an
+//!   interface, announce it on the link) so that the LAC's packets arrive here, and install
+//!   every [`SessionHandoff`] of `sessions` in the data plane. One event per address of the
+//!   failed member. The same event with no tunnels and no sessions means two members took the
+//!   same member over and this one won: move `addr` here again (from the member that yields).
+//! * **[`Event::Yielded`]** `{ tunnel, by, sessions }`: a member that was only cut off (a false
+//!   Down) finds its tunnel taken over by `by`; the LNS drops it without a StopCCN. Remove the
+//!   tunnel's sessions from the data plane and stop announcing the address: the LAC's packets
+//!   go to `by`.
+//! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
+//!   record (one round trip between members), so that a crash at any moment loses no call the
+//!   LAC has up. ICRPs sent while no backup was left are counted in
+//!   [`Stats::setups_not_replicated`]: a crash would lose those calls.
+//! * **What is lost**: a member and its backup failing together before another backup holds a
+//!   copy; records beyond [`ReplicationConfig::max_tunnels`] or
+//!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
+//!   not adopt ([`Stats::sessions_lost_in_takeover`]). A call the copy lacks is cleared at the
+//!   LAC with a CDN once the takeover is settled ([`Stats::unknown_sessions_cleared`]).
+//!
 //! ```
 //! use std::time::Instant;
 //! use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig};
@@ -223,7 +261,8 @@ pub struct Config {
     /// Tunnels (and their sessions) the endpoint starts with, as if established before: the
     /// minimal restore hook of an endpoint that lost its control-channel state (RFC 4951's failed
     /// endpoint). Each may start its RFC 4951 recovery at once ([`RestoredTunnel::recover`]).
-    /// The LNS replica restore (issue 15) replaces this hook. Default empty.
+    /// A virtual LNS member restores tunnels from its replicas instead
+    /// ([`LnsConfig::replication`]). Default empty.
     pub restore: Vec<RestoredTunnel>,
     /// Seed of the RNG (tunnel/session ids, challenges, tie breakers, Random Vectors): `None`
     /// (the default) reads 32 bytes from the operating system at `new`, as RFC 2661 4.3 and 5.1.1
@@ -278,7 +317,7 @@ pub struct Stats {
     /// silently, by either endpoint (3.3 Step I), and, by the recovering endpoint with CDN,
     /// those using data sequence numbers when either end lacks the D bit (3.2.3).
     pub sessions_cleared_at_recovery: u64,
-    // -- Virtual LNS failover (issue 15) --
+    // -- Virtual LNS failover --
     /// Replication records queued for a backup or a member (takeover notices).
     pub replicas_sent: u64,
     /// Incremental records not queued because [`ReplicationConfig::max_queue`] were waiting (a
@@ -309,7 +348,7 @@ pub struct Stats {
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
     /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
-    // -- Call admission (issue 14) --
+    // -- Call admission --
     /// Calls reported for admission ([`Event::IncomingCall`]).
     pub admissions_asked: u64,
     /// Calls the caller accepted ([`Lns::accept`]).
@@ -322,7 +361,7 @@ pub struct Stats {
     /// Calls refused because the caller did not answer within [`AdmissionConfig::timeout`] (CDN
     /// Result 4).
     pub admissions_timed_out: u64,
-    // -- LAC tunnel plans (issue 14) --
+    // -- LAC tunnel plans --
     /// LNSs put on the LAC's deny-list ([`LacConfig::deny_time`]) after failing a plan call.
     pub lns_denied: u64,
     /// Deny-list entries evicted before their time because [`LacConfig::max_denied`] were held.
@@ -408,6 +447,10 @@ pub enum ConfigField {
     Admission,
     /// [`LacConfig::deny_time`] (at most a day).
     DenyTime,
+    /// [`LacConfig::contact_lns`] (a usable destination: [`ConfigError::UnusableAddress`]).
+    ContactLns,
+    /// [`LacConfig::alternates`] (usable destinations: [`ConfigError::UnusableAddress`]).
+    Alternates,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -420,6 +463,18 @@ pub enum ConfigError {
     /// A field is zero or out of its range (the same name in every subsystem).
     #[error("{0:?} out of range")]
     OutOfRange(ConfigField),
+    /// A peer address no datagram can be sent to: port 0 (reserved, RFC 6335 section 6) or the
+    /// unspecified address (0.0.0.0 or `::`, never a destination: RFC 1122 section 3.2.1.3,
+    /// RFC 4291 section 2.5.2). `field` is [`ConfigField::ContactLns`] or
+    /// [`ConfigField::Alternates`] (an [`LnsMembership`] peer's is refused by the health
+    /// monitor: [`ConfigError::Health`] with [`crate::health::ConfigError::UnusableAddress`]).
+    #[error("{field:?}: unusable address {addr}")]
+    UnusableAddress {
+        /// The field.
+        field: ConfigField,
+        /// The address as configured.
+        addr: std::net::SocketAddr,
+    },
     /// The health tuning ([`LnsConfig::health`]) or the monitor built with
     /// [`LnsConfig::membership`] was refused.
     #[error(transparent)]

@@ -250,7 +250,12 @@ mod tests {
 
     fn monitor(me: u8, peers: &[u8], now: Instant) -> Monitor {
         let peers = peers.iter().map(|&p| (NodeId(p.into()), sock(p))).collect();
-        let c = MonitorConfig::new(NodeId(me.into()), Role::LNS, ClusterKey::new(b"k"), peers);
+        let c = MonitorConfig::new(
+            NodeId(me.into()),
+            Role::LNS,
+            ClusterKey::new(b"test cluster key"),
+            peers,
+        );
         Monitor::new(c, now).unwrap()
     }
 

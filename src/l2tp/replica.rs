@@ -1,4 +1,4 @@
-//! The replicated state of an LNS's tunnels and sessions (issue 15): what a member of a virtual
+//! The replicated state of an LNS's tunnels and sessions: what a member of a virtual
 //! LNS sends its backup so that the backup can continue the tunnels' control channels and the
 //! sessions' data where the member left them (silent failover), and the codec of those records.
 //!
@@ -11,7 +11,7 @@
 //! `lns::replicate` docs; an outgoing call from its OCCN); a call the LAC never saw answered
 //! when its LNS fails is cleared by the LAC's set-up timer, unless the backup sends it again
 //! (an answered call's record carries its ICRP's Ns: `tunnel::snapshot` docs). A session record
-//! is 16 octets (18 for an answered call), a tunnel record at most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets issue 15
+//! is 16 octets (18 for an answered call), a tunnel record at most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets per replicated session the design
 //! allows. A call set up or cleared moves its tunnel's control channel sequence numbers; they
 //! travel in a 7-octet [`Record::TunnelSequence`] (one per tunnel per batch when the sender
 //! coalesces them), not in the whole tunnel record; the record of a call answered carries both
@@ -826,7 +826,7 @@ mod tests {
     }
 
     /// Module docs: a session record is 16 octets, 18 for an answered call with its ICRP's Ns
-    /// (at most 256 per replicated session, issue 15); a tunnel record with IPv6 addresses and
+    /// (at most 256 per replicated session); a tunnel record with IPv6 addresses and
     /// the Failover Capability 71.
     #[test]
     fn record_sizes() {

@@ -61,11 +61,11 @@ pub struct Session {
     /// into them ([`Event::CallConnected`](super::Event::CallConnected)).
     pub details: Option<Box<super::CallDetails>>,
     /// LNS: the Ns of this incoming call's ICRP in the tunnel's control channel, from when it
-    /// was numbered (issue 15: replicated with the answered call, so a backup taking the tunnel
+    /// was numbered (replicated with the answered call, so a backup taking the tunnel
     /// over knows whether the LAC took it; `tunnel::snapshot` docs).
     pub icrp_ns: Option<u16>,
-    /// LNS: an established call a takeover restored from its answered record (issue 15,
-    /// `tunnel::snapshot` docs), whose ICCN the failed LNS may not have taken: the LAC's ICCN
+    /// LNS: an established call a takeover restored from its answered record
+    /// (`tunnel::snapshot` docs), whose ICCN the failed LNS may not have taken: the LAC's ICCN
     /// may still arrive once, and is taken without a word. Any other ICCN for an established
     /// call is out of the call machine's order (RFC 2661 7.4.2, "Send CDN, Clean up").
     pub awaiting_iccn: bool,
@@ -196,7 +196,7 @@ impl Session {
 /// hash table ([`Sessions`]).
 const FEW: usize = 8;
 
-/// A tunnel's sessions by our Session ID (issue 19 item 3: memory per established session).
+/// A tunnel's sessions by our Session ID (memory per established session).
 /// A tunnel with few sessions (most LAC tunnels carry one or a handful) keeps them in a vector
 /// grown one at a time: one session costs its own size, where a hash table's smallest
 /// allocation holds four. Past eight sessions, a hash table keyed by our ids, beside an index of
@@ -210,14 +210,14 @@ const FEW: usize = 8;
 ///
 /// Beside the sessions, the tunnel's redirect records ([`Sessions::hold`]): the Session IDs a
 /// contact LNS assigned in an ICRP carrying `RedirectTarget` and holds until the LAC's CDN or
-/// the redirect hold (RFC 2661 7.4.2; issue 19 item 3). They are not sessions (not counted by
+/// the redirect hold (RFC 2661 7.4.2). They are not sessions (not counted by
 /// [`Sessions::len`], not iterated), but their ids are taken: [`Sessions::id_taken`].
 #[derive(Debug, Default)]
 pub struct Sessions {
     repr: Repr,
     /// The redirect records, in no order (few per tunnel: at most the LNS's
     /// `max_pending_redirects` in all); boxed, so that a tunnel that never held one pays 8
-    /// bytes for them (issue 19 item 3: at most 512 B per established tunnel), and kept once
+    /// bytes for them (at most 512 B per established tunnel), and kept once
     /// made (no allocation per record on a tunnel that redirects).
     #[allow(clippy::box_collection)] // the box is the point: one word when empty
     held: Option<Box<Vec<Held>>>,
@@ -244,21 +244,21 @@ enum Repr {
 
 /// A tunnel's sessions past [`FEW`]: its tables, boxed, and the peer hash kept beside the box
 /// in the tunnel's record (16 bytes, within a vector's 24), so that a look-up by the peer's
-/// Session ID reads the tables' header line and the index, no more (issue 19 item 4).
+/// Session ID reads the tables' header line and the index, no more (the redirect decision's cost).
 #[derive(Debug)]
 struct Many {
     tables: Box<Tables>,
     /// foldhash's quality variant (its fast variant mixes a small key's high bits, the tag
     /// hashbrown compares, poorly for some seeds: `io::timer`'s `KeyHasher`) under a random
     /// 64-bit seed ([`random_seed`]), so peers cannot aim their ids at one probe sequence; a
-    /// tenth of SipHash's instructions for the ICRQ's duplicate check (issue 19 item 3).
+    /// tenth of SipHash's instructions for the ICRQ's duplicate check (memory per tunnel and session).
     hasher: foldhash::quality::FixedState,
 }
 
 /// The tables of a [`Many`]: the two a call's set-up reads (by our id: the Session ID drawn
 /// is free; by the peer's: the ICRQ is no duplicate) share one 64-byte aligned cache line,
-/// and the list of sessions without a peer id, read only when there is one, follows (issue 19
-/// item 4: at a million sessions every line a redirect decision reads is a likely miss).
+/// and the list of sessions without a peer id, read only when there is one, follows (at a
+/// million sessions every line a redirect decision reads is a likely miss).
 #[derive(Debug)]
 #[repr(C, align(64))]
 struct Tables {
@@ -670,7 +670,7 @@ mod tests {
 
     /// With many sessions, finding one by the peer's id reads a few of them (the peer index),
     /// not all: an ICRQ's duplicate check costs the same at 10 or 1000 sessions per tunnel
-    /// (issue 19, the redirect decision's cost curve).
+    /// (the redirect decision's cost curve).
     #[test]
     fn find_by_peer_reads_few_sessions() {
         let mut t = Sessions::default();
@@ -699,7 +699,7 @@ mod tests {
     /// An ICRQ's duplicate check (RFC 2661 7.4.2: an ICRQ names the LAC's call by its Assigned
     /// Session ID, 4.4.4) with many sessions reads no session when the LAC's id is new (the
     /// usual case, and every redirect decision's): the peer index's entries carry the peer id
-    /// they were filed under, so a candidate is compared in the index (issue 19 item 4); a
+    /// they were filed under, so a candidate is compared in the index (the redirect decision's cost); a
     /// session with that id is read once, to be returned. One that learned its id in place
     /// is still found (the list of sessions without one).
     #[test]
@@ -736,8 +736,8 @@ mod tests {
     }
 
     /// The tables a call's set-up reads by our id and by the peer's share one aligned cache
-    /// line (issue 19 item 4), and the peer hash stays in the tunnel's record beside the box,
-    /// within a vector's size (issue 19 item 3: memory per tunnel).
+    /// line (the redirect decision's cost), and the peer hash stays in the tunnel's record beside the box,
+    /// within a vector's size (memory per tunnel).
     #[test]
     fn the_two_indexes_share_one_cache_line() {
         assert_eq!(std::mem::align_of::<super::Tables>(), 64);
@@ -808,7 +808,7 @@ mod tests {
         }
     }
 
-    /// Redirect records cost a tunnel that holds none one word (issue 19 item 3: at most 512 B
+    /// Redirect records cost a tunnel that holds none one word (at most 512 B
     /// per established tunnel); once made, their list stays through release and hold (no
     /// allocation per record), and goes when empty at `shrink_to_fit` or with `release_all`.
     #[test]
@@ -846,7 +846,7 @@ mod tests {
         assert!(differ >= 60, "{differ} of 64 peer ids hash apart");
     }
 
-    /// One session costs its own size (issue 19 item 3), not a hash table's four slots.
+    /// One session costs its own size (memory per tunnel and session), not a hash table's four slots.
     #[test]
     fn one_session_holds_one_slot() {
         let mut t = Sessions::default();

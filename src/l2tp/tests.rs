@@ -63,7 +63,12 @@ fn config_errors_name_the_field() {
 }
 
 fn membership() -> super::LnsMembership {
-    super::LnsMembership::new(NodeId(1), Role::LNS, ClusterKey::new(b"k"), Vec::new())
+    super::LnsMembership::new(
+        NodeId(1),
+        Role::LNS,
+        ClusterKey::new(b"test cluster key"),
+        Vec::new(),
+    )
 }
 
 /// A health configuration the monitor refuses comes back as the monitor's own typed error.
@@ -159,7 +164,7 @@ fn the_same_seed_sends_the_same_datagrams() {
     }
 }
 
-/// One timer per tunnel, armed lazily (issue 19), keeps the protocol's times: after the SCCCN
+/// One timer per tunnel, armed lazily (its deadline moved without a heap operation), keeps the protocol's times: after the SCCCN
 /// acknowledges the SCCRP (whose retransmission timer stays armed and fires early, sending
 /// nothing), HELLO goes `hello_interval` after the last message from the peer (RFC 2661 5.5,
 /// 6.5), and, unacknowledged, is retransmitted after the first timeout and again after twice it
@@ -215,4 +220,70 @@ fn the_tunnel_timer_keeps_the_hello_and_retransmission_times() {
     let hello = Some(MessageType::HELLO);
     let s = Duration::from_secs;
     assert_eq!(sent, vec![(s(10), hello), (s(11), hello), (s(13), hello)]);
+}
+
+/// A LAC's contact LNS and alternates are where its SCCRQs go: port 0 is reserved (RFC 6335
+/// section 6) and the unspecified address is never a destination (RFC 1122 section 3.2.1.3 (a),
+/// RFC 4291 section 2.5.2), so either is refused, naming the field and the address.
+#[test]
+fn a_lac_refuses_an_unusable_lns_address() {
+    let now = Instant::now();
+    for bad in ["10.0.0.1:0", "0.0.0.0:1701", "[::]:1701"] {
+        let addr: std::net::SocketAddr = bad.parse().unwrap();
+        let mut c = lac_config();
+        c.contact_lns = addr;
+        assert_eq!(
+            Lac::new(c, now).err(),
+            Some(ConfigError::UnusableAddress {
+                field: ConfigField::ContactLns,
+                addr
+            }),
+            "{bad}"
+        );
+        let mut c = lac_config();
+        c.alternates = vec!["10.0.0.2:1701".parse().unwrap(), addr];
+        assert_eq!(
+            Lac::new(c, now).err(),
+            Some(ConfigError::UnusableAddress {
+                field: ConfigField::Alternates,
+                addr
+            }),
+            "{bad}"
+        );
+    }
+}
+
+/// An LNS pool member's peers come to the health monitor, which refuses one at port 0 (RFC
+/// 6335 section 6) as the monitor's own typed error; a cluster key under 16 octets likewise
+/// (RFC 2104 section 3).
+#[test]
+fn an_lns_membership_with_an_unusable_peer_or_short_key_is_refused() {
+    let now = Instant::now();
+    let refusal = |m| {
+        let cfg = LnsConfig {
+            common: common(),
+            membership: Some(m),
+            ..LnsConfig::default()
+        };
+        Lns::new(cfg, now).err()
+    };
+    let addr: std::net::SocketAddr = "10.0.0.2:0".parse().unwrap();
+    let mut m = membership();
+    m.peers.push((NodeId(2), addr));
+    assert_eq!(
+        refusal(m),
+        Some(ConfigError::Health(health::ConfigError::UnusableAddress {
+            node: NodeId(2),
+            addr
+        }))
+    );
+    let mut m = membership();
+    m.key = ClusterKey::new(b"short key");
+    assert_eq!(
+        refusal(m),
+        Some(ConfigError::Health(health::ConfigError::KeyTooShort {
+            octets: 9,
+            min: 16
+        }))
+    );
 }

@@ -21,7 +21,9 @@ pub struct ForeignAgentConfig {
     /// (0.0.0.0, or 255.255.255.255 for dynamic assignment, RFC 4433) is relayed here.
     pub home_agent: SocketAddr,
     /// The FA-HA security association: when set, an FA-HA authentication extension is appended
-    /// to every relayed request.
+    /// to every relayed request. Its key is at least 16 octets (RFC 5944 section 5.1: HMAC-MD5
+    /// with 128-bit keys; [`ConfigError::KeyTooShort`] naming [`ConfigField::ForeignAgentKey`]
+    /// otherwise).
     pub fa_ha: Option<SecurityAssociation>,
     /// Most requests awaiting a reply (the oldest is forgotten beyond).
     pub max_pending: usize,
@@ -242,7 +244,9 @@ impl ForeignAgent {
     ///
     /// # Errors
     /// [`ConfigError::OutOfRange`] naming [`ConfigField::MaxPending`] (0) or
-    /// [`ConfigField::PendingTimeout`] (0 or above one hour): the configuration error type of
+    /// [`ConfigField::PendingTimeout`] (0 or above one hour); [`ConfigError::KeyTooShort`]
+    /// naming [`ConfigField::ForeignAgentKey`] (an FA-HA key under 16 octets): the
+    /// configuration error type of
     /// every Mobile IP role, as [`HomeAgent::new`](crate::mip::HomeAgent::new) and
     /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) return it.
     pub fn new(cfg: ForeignAgentConfig, now: Instant) -> Result<Self, ConfigError> {
@@ -251,6 +255,9 @@ impl ForeignAgent {
         }
         if cfg.pending_timeout.is_zero() || cfg.pending_timeout > Duration::from_secs(3600) {
             return Err(ConfigError::OutOfRange(ConfigField::PendingTimeout));
+        }
+        if let Some(sa) = &cfg.fa_ha {
+            super::home_agent::check_key(ConfigField::ForeignAgentKey, &sa.key)?;
         }
         Ok(ForeignAgent {
             cfg,

@@ -34,7 +34,9 @@ pub struct ClientConfig {
     pub home_address: Ipv4Addr,
     /// The NAI sent in every request, if any.
     pub nai: Option<Vec<u8>>,
-    /// The MN-HA security association.
+    /// The MN-HA security association; its key is at least 16 octets (RFC 5944 section 5.1:
+    /// HMAC-MD5 with 128-bit keys; [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::MobileNodeKey`] otherwise).
     pub sa: SecurityAssociation,
     /// The home agent (the virtual HA address and port 434).
     pub home_agent: SocketAddr,
@@ -249,7 +251,8 @@ impl MobileNodeClient {
     /// # Errors
     /// [`ConfigError::NoIdentity`]: a home address of 0.0.0.0 without an NAI (RFC 2794 section
     /// 2); [`ConfigError::OutOfRange`] naming [`ConfigField::Retransmit`]: a retransmission
-    /// timeout of 0 or above one hour. The configuration error type of every Mobile IP role, as
+    /// timeout of 0 or above one hour; [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::MobileNodeKey`]: an MN-HA key under 16 octets. The configuration error type of every Mobile IP role, as
     /// [`HomeAgent::new`](crate::mip::HomeAgent::new) and
     /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) return it.
     pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ConfigError> {
@@ -259,6 +262,7 @@ impl MobileNodeClient {
         if cfg.retransmit.is_zero() || cfg.retransmit > MAX_TIMEOUT {
             return Err(ConfigError::OutOfRange(ConfigField::Retransmit));
         }
+        super::home_agent::check_key(ConfigField::MobileNodeKey, &cfg.sa.key)?;
         let ha_field = match cfg.home_agent {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -738,7 +742,11 @@ mod tests {
             auto_reregister: false,
             ..ClientConfig::new(
                 Ipv4Addr::new(10, 0, 1, 1),
-                SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+                SecurityAssociation::new(
+                    1000,
+                    AuthAlgorithm::HmacMd5,
+                    b"mobile node key 1".to_vec(),
+                ),
                 ha(),
                 me(),
                 Duration::from_secs(1_700_000_000),
@@ -751,7 +759,7 @@ mod tests {
         let t0 = Instant::now();
         let cfg = ClientConfig::new(
             Ipv4Addr::new(10, 0, 1, 1),
-            SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mn key".to_vec()),
+            SecurityAssociation::new(1000, AuthAlgorithm::HmacMd5, b"mobile node key 1".to_vec()),
             ha(),
             me(),
             Duration::from_secs(1_700_000_000),
@@ -820,6 +828,26 @@ mod tests {
                 Some(ConfigError::OutOfRange(ConfigField::Retransmit))
             );
         }
+    }
+
+    /// RFC 5944 section 5.1: the default algorithm is HMAC-MD5 with a key size of 128 bits: an
+    /// MN-HA key under 16 octets is refused, naming the field; 16 octets pass.
+    #[test]
+    fn an_mn_ha_key_under_128_bits_is_refused() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.sa.key = vec![5; 15];
+        assert_eq!(
+            MobileNodeClient::new(c, t0).err(),
+            Some(ConfigError::KeyTooShort {
+                field: ConfigField::MobileNodeKey,
+                octets: 15,
+                min: 16
+            })
+        );
+        let mut c = config();
+        c.sa.key = vec![5; 16];
+        assert!(MobileNodeClient::new(c, t0).is_ok());
     }
 
     #[test]

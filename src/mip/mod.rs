@@ -38,12 +38,12 @@
 //! let fa_addr: SocketAddr = "192.0.2.20:434".parse()?;
 //! let mn_addr: SocketAddr = "192.0.2.30:434".parse()?;
 //! let home: Ipv4Addr = "10.1.0.5".parse()?;
-//! let mn_ha = SecurityAssociation::new(300, AuthAlgorithm::HmacMd5, b"mn-ha key".to_vec());
-//! let fa_ha = SecurityAssociation::new(400, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec());
+//! let mn_ha = SecurityAssociation::new(300, AuthAlgorithm::HmacMd5, b"mn-ha shared key".to_vec());
+//! let fa_ha = SecurityAssociation::new(400, AuthAlgorithm::HmacMd5, b"fa-ha shared key".to_vec());
 //!
 //! let mac = MacAddr([2, 0, 0, 0, 0, 1]);
 //! let member = Member { node: NodeId(1), addr: ha_own, mac, backups: vec![] };
-//! let (network, key) = ("10.1.0.0/16".parse()?, b"cluster key");
+//! let (network, key) = ("10.1.0.0/16".parse()?, b"cluster key of 128 bits");
 //! let mut ha_config = HomeAgentConfig::new(NodeId(1), virt, network, vec![member], key);
 //! ha_config.mode = ForwardMode::Layer3;
 //! ha_config.wall_clock = wall_clock;

@@ -111,7 +111,7 @@ impl<I: Replicated> std::ops::Index<&NodeId> for Peers<I> {
 /// A small map from peer node id to per-peer state, in node id order: a sorted `Vec`, searched
 /// linearly. A node keeps one entry per cluster member at most (the membership bounds it), so
 /// the lookups on every replication datagram cost a few compares where a `BTreeMap` walked its
-/// nodes (issue 15: replication cost per L2TP set-up).
+/// nodes (replication cost per L2TP set-up).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerMap<V> {
     entries: Vec<(NodeId, V)>,

@@ -207,7 +207,7 @@ fn monitor(me: u32, peer: u32) -> Box<crate::health::Monitor> {
     let cfg = MonitorConfig::new(
         Id(me),
         Role::LNS,
-        ClusterKey::new(b"sim"),
+        ClusterKey::new(b"simulation key 1"),
         vec![(Id(peer), a(&format!("10.0.0.{peer}:1701")))],
     );
     match Monitor::new(cfg, Instant::now()) {

@@ -80,7 +80,7 @@
 //! let fabric = [a("10.9.0.11:5000"), a("10.9.0.12:5000")]; // processors 11 and 12
 //! let (gtp_c, gtp_u) = (a("192.0.2.1:2123"), a("192.0.2.1:2152")); // what peers talk to
 //! let (sgsn_c, sgsn_u) = (a("198.51.100.1:2123"), a("198.51.100.1:2152"));
-//! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric key"));
+//! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric cluster key"));
 //! let mut now = Instant::now();
 //! let mut line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
 //! let processors = vec![(11, fabric[0]), (12, fabric[1])];
@@ -133,7 +133,7 @@
 //! };
 //! // Start: each processor asks for its VID, the switch processor pushes the table. Until a
 //! // processor is Up (`SwitchEvent::ProcessorUp`, at its first heartbeat) a set-up is refused
-//! // (Create PDP Context Response, Cause No resources available, 73; `SetupRefused`).
+//! // (Create PDP Context Response, Cause No resources available, 199; `SetupRefused`).
 //! for _ in 0..20 {
 //!     now += Duration::from_millis(100);
 //!     run(now, &mut line, &mut switch, &mut procs, alive);
@@ -191,6 +191,6 @@ pub use error::{ConfigError, ConfigField, FabricKind, InputError};
 pub use line::{LineConfig, LineEvent, LineInterface, LineStats, Verdict};
 pub use processor::{Processor, ProcessorConfig, ProcessorEvent, ProcessorStats};
 pub use rules::{RuleSet, Tc};
-pub use switch::{SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
+pub use switch::{RefusedSetup, SwitchConfig, SwitchEvent, SwitchProcessor, SwitchStats};
 
 pub use vid::{VidLayout, VirtualId};

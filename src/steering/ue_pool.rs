@@ -1,7 +1,7 @@
 //! UE address slices: the UE address pool cut by (VID, backup VID), so that a downlink packet
 //! (an IP packet to a UE, arriving on the SGi / N6 side) is steered by its destination address
 //! with the same [`VidTable`](super::line::VidTable) and the same failover as an uplink packet
-//! by its TEID (issue 17 item 4).
+//! by its TEID.
 //!
 //! # Why a slice per (VID, backup VID)
 //!

@@ -65,7 +65,7 @@ pub fn member_config(seed: u64, i: usize, n: usize, incarnation: u32, rfc4951: b
     let mut m = LnsMembership::new(
         HNode(i as u32 + 1),
         Role::LNS,
-        ClusterKey::new(b"pool"),
+        ClusterKey::new(b"pool cluster key"),
         peers,
     );
     m.incarnation = incarnation;

@@ -227,7 +227,7 @@ pub fn base_config() -> HomeAgentConfig {
         VIP,
         HOME_NET.parse().unwrap(),
         vec![member()],
-        b"cluster key",
+        b"virtual HA cluster key",
     );
     c.wall_clock = WALL;
     c.pool = Some(POOL.parse().unwrap());
@@ -329,7 +329,7 @@ pub fn mn_sock() -> SocketAddr {
 // sharing the virtual address VIP, mobile nodes each with a co-located care-of address (so each is
 // its own foreign agent), links with or without loss.
 
-pub const KEY: &[u8] = b"cluster key";
+pub const KEY: &[u8] = b"virtual HA cluster key";
 
 pub fn vip() -> SocketAddr {
     sock(VIP, 434)
@@ -344,7 +344,7 @@ pub fn mn_sa(k: u32) -> SecurityAssociation {
     SecurityAssociation::new(
         0x1000 + k,
         AuthAlgorithm::HmacMd5,
-        format!("mn-key-{k}").into_bytes(),
+        format!("mn-ha key of mn {k}").into_bytes(),
     )
 }
 pub fn home(k: u32) -> Ipv4Addr {
@@ -549,7 +549,8 @@ impl super::Traced for World {
 }
 
 /// A replicated binding of `home(4)` served by member 2 (fuzz seed of the `mip_home_agent`
-/// harness, cluster key `k`): an AAA key sealed under that key, revocation negotiated.
+/// harness, cluster key `fuzz cluster key`): an AAA key sealed under that key, revocation
+/// negotiated.
 pub fn sealed_replica(
     nai: Option<Box<[u8]>>,
 ) -> Vec<telcp::mip::cluster::Entry<telcp::mip::cluster::Item>> {
@@ -559,7 +560,7 @@ pub fn sealed_replica(
         key: Secret(b"mn-key-aaa-4".to_vec().into()),
         left: Duration::from_secs(600),
     };
-    let sealed = KeyWrap::new(b"k").seal([4; 24], home(4), nai.as_deref(), &key);
+    let sealed = KeyWrap::new(b"fuzz cluster key").seal([4; 24], home(4), nai.as_deref(), &key);
     vec![Entry::Item(Item::Upsert(Record {
         home_address: home(4),
         nai,

@@ -295,6 +295,21 @@ impl Gateway {
     pub fn sp(&self) -> &SwitchProcessor {
         self.sim.node::<SwitchProcessor>(self.sp)
     }
+    /// The switch processor's `SetupRefused` events so far: (request and cause, peer, sequence).
+    pub fn refused_setups(&mut self) -> Vec<(telcp::steering::RefusedSetup, SocketAddr, u32)> {
+        self.sim
+            .events(self.sp)
+            .into_iter()
+            .filter_map(|e| match e {
+                telcp::Event::Switch(telcp::steering::SwitchEvent::SetupRefused {
+                    request,
+                    peer,
+                    sequence,
+                }) => Some((request, peer, sequence)),
+                _ => None,
+            })
+            .collect()
+    }
     pub fn line(&self, i: usize) -> &LineInterface {
         self.sim.node::<LineInterface>(self.lines[i])
     }

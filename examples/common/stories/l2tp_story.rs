@@ -6,10 +6,10 @@ use super::*;
 /// pool LNS (pool LNSs report their load with heartbeats); PPP frames flow; then that pool LNS
 /// stops: its backup (the other pool LNS, which held a replica of its tunnel and session) takes
 /// them over with its address, the call's PPP frames keep flowing there, and the next call goes
-/// to the other pool LNS too (issue 15).
+/// to the other pool LNS too.
 pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     tr.section("L2TP: contact LNS redirects calls to the least-loaded pool LNS");
-    let key = ClusterKey::new(b"demo pool key");
+    let key = ClusterKey::new(b"demo pool cluster key");
     let contact_addr = addr("127.0.20.10:1701");
     let pool_addrs = [addr("127.0.20.11:1701"), addr("127.0.20.12:1701")];
     // The pool LNSs' own addresses for heartbeats and replication between them (the service

@@ -19,10 +19,10 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         SecurityAssociation::new(
             0x100 + u32::from(k),
             AuthAlgorithm::HmacMd5,
-            format!("mn-{k} secret").into_bytes(),
+            format!("mn-{k} shared secret").into_bytes(),
         )
     };
-    let home = |k: u8| Ipv4Addr::new(10, 30, 0, k);
+    let home = |k: u8| Ipv4Addr::new(127, 0, 30, 200 + k);
     let members: Vec<Member> = (1..=3)
         .map(|i| Member {
             node: NodeId(i),
@@ -35,7 +35,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         let mut c = HomeAgentConfig::new(
             NodeId(i),
             vip,
-            "10.30.0.0/24".parse().expect("prefix"),
+            "127.0.30.0/24".parse().expect("prefix"),
             members.clone(),
             b"demo HA cluster key",
         );

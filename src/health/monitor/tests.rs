@@ -10,7 +10,7 @@ fn config(me: u32, peers: &[u32]) -> MonitorConfig {
     MonitorConfig::new(
         NodeId(me),
         Role::LNS,
-        ClusterKey::new(b"secret"),
+        ClusterKey::new(b"heartbeat secret"),
         peers.iter().map(|&p| (NodeId(p), addr(p))).collect(),
     )
 }
@@ -32,7 +32,7 @@ fn sends_a_round_every_interval() {
     let tx = drain(&mut m);
     assert_eq!(tx.len(), 2);
     assert_eq!(tx[0].dst, addr(2));
-    let hb = Heartbeat::parse(&tx[0].payload, &ClusterKey::new(b"secret")).unwrap();
+    let hb = Heartbeat::parse(&tx[0].payload, &ClusterKey::new(b"heartbeat secret")).unwrap();
     assert_eq!((hb.node, hb.sequence, hb.incarnation), (NodeId(1), 1, 1));
     assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(1)));
     // Spurious timeout: no-op.
@@ -176,4 +176,46 @@ fn selection_includes_self_and_excludes_overloaded() {
         None
     );
     assert_eq!(a.load(NodeId(2)), Some(Load::new(10, 100)));
+}
+
+/// RFC 2104 section 3: "The key for HMAC can be of any length ... less than L bytes is strongly
+/// discouraged as it would decrease the security strength of the function" (L = 16 for MD5);
+/// the cluster key is also the key material of the cluster's AES-128 keys (RFC 4493). A key of
+/// 15 octets is refused, typed; 16 octets are accepted.
+#[test]
+fn a_cluster_key_under_16_octets_is_refused() {
+    let t0 = Instant::now();
+    let mut c = config(1, &[2]);
+    c.key = ClusterKey::new(&[7; 15]);
+    assert!(matches!(
+        Monitor::new(c, t0),
+        Err(ConfigError::KeyTooShort {
+            octets: 15,
+            min: 16
+        })
+    ));
+    let mut c = config(1, &[2]);
+    c.key = ClusterKey::new(&[7; 16]);
+    assert!(Monitor::new(c, t0).is_ok());
+}
+
+/// A peer's heartbeats could never arrive at port 0 (reserved, RFC 6335 section 6) nor at the
+/// unspecified address, which RFC 1122 section 3.2.1.3 (a) and RFC 4291 section 2.5.2 forbid as
+/// a destination: such a configured peer is refused, naming it.
+#[test]
+fn a_peer_at_port_0_or_the_unspecified_address_is_refused() {
+    let t0 = Instant::now();
+    for bad in ["10.0.0.2:0", "0.0.0.0:1701", "[::]:1701"] {
+        let addr: SocketAddr = bad.parse().unwrap();
+        let mut c = config(1, &[3]);
+        c.peers.push((NodeId(2), addr));
+        assert_eq!(
+            Monitor::new(c, t0).err(),
+            Some(ConfigError::UnusableAddress {
+                node: NodeId(2),
+                addr
+            }),
+            "{bad}"
+        );
+    }
 }

@@ -66,7 +66,8 @@ const BUSY: [u16; 4] = [4, 5, 8, 10];
 pub struct LacConfig {
     /// Tunnel and channel parameters.
     pub common: Config,
-    /// The contact LNS.
+    /// The contact LNS: neither port 0 nor the unspecified address
+    /// ([`ConfigError::UnusableAddress`] naming [`ConfigField::ContactLns`]).
     pub contact_lns: SocketAddr,
     /// Say in ICRQ that we follow redirects (`LoadBalanceCapable`).
     pub advertise_load_balance: bool,
@@ -74,7 +75,8 @@ pub struct LacConfig {
     pub tunnel_level_request: bool,
     /// Redirect hops per call.
     pub max_redirects: u8,
-    /// LNSs to try on Error 7 "try another".
+    /// LNSs to try on Error 7 "try another": none with port 0 or the unspecified address
+    /// ([`ConfigError::UnusableAddress`] naming [`ConfigField::Alternates`]).
     pub alternates: Vec<SocketAddr>,
     /// Calls at once.
     pub max_calls: usize,
@@ -238,6 +240,11 @@ impl Lac {
         }
         if cfg.deny_time > Duration::from_secs(86_400) {
             return Err(ConfigError::OutOfRange(ConfigField::DenyTime));
+        }
+        let peers = std::iter::once((ConfigField::ContactLns, cfg.contact_lns))
+            .chain(cfg.alternates.iter().map(|a| (ConfigField::Alternates, *a)));
+        if let Some((field, addr)) = peers.into_iter().find(|(_, a)| !crate::io::usable_peer(*a)) {
+            return Err(ConfigError::UnusableAddress { field, addr });
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.idle_timeout = cfg.idle_tunnel_timeout;
@@ -620,7 +627,7 @@ impl Lac {
     /// retransmission span: `Core::silent_after`) the
     /// tunnel is given up (its calls start again on a new one, bounded by `max_redirects`);
     /// otherwise the session is cleared with CDN Result 10 and the call fails. A message just
-    /// retransmitted after a loss does not make a silent LNS (issue 15: a HELLO lost twice as
+    /// retransmitted after a loss does not make a silent LNS (a HELLO lost twice as
     /// the set-up timer of a call whose ICRP was lost with a failed LNS ran out gave up the
     /// tunnel the backup had taken over, with its established calls).
     fn on_session_timer(&mut self, now: Instant, tid: u16, sid: u16) {

@@ -1,4 +1,4 @@
-//! The per-call tunnel plan of a LAC (issue 14 item 2): where a call may go, in which order.
+//! The per-call tunnel plan of a LAC: where a call may go, in which order.
 //!
 //! A [`TunnelPlan`] is what a RADIUS server returns for one user in an Access-Accept (RFC 2868
 //! tunnel attributes), one [`PlanEndpoint`] per tag. The mapping is one to one:

@@ -111,9 +111,13 @@ pub struct LnsMembership {
     pub role: Role,
     /// Grows on every restart so peers recognise it.
     pub incarnation: u32,
-    /// The key that authenticates heartbeats.
+    /// The key that authenticates heartbeats (and from which the replication key is derived):
+    /// at least 16 octets (RFC 2104 section 3; [`ConfigError::Health`] with
+    /// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort) otherwise).
     pub key: ClusterKey,
-    /// The other LNSs: node id and the address their heartbeats (and redirected LACs) go to.
+    /// The other LNSs: node id and the address their heartbeats (and redirected LACs) go to,
+    /// neither port 0 nor unspecified ([`ConfigError::Health`] with
+    /// [`UnusableAddress`](crate::health::ConfigError::UnusableAddress) otherwise).
     pub peers: Vec<(NodeId, SocketAddr)>,
     /// Whether a valid heartbeat from an LNS not in `peers` adds it (up to
     /// [`LnsConfig::max_pool`]).
@@ -209,7 +213,7 @@ impl Lns {
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.lns = true;
-        let mut repl = replicate::Replicator::new(cfg.membership.as_ref().map(|m| &m.key));
+        let mut repl = replicate::Replicator::new(cfg.membership.as_ref().map(|m| &*m.key));
         repl.released = replicate::Released::new(core.setup_wait(), cfg.common.max_sessions);
         Ok(Lns {
             core,
@@ -725,7 +729,7 @@ pub(crate) fn pool_member(now: Instant, peers: Vec<(NodeId, SocketAddr)>) -> Lns
     let m = crate::l2tp::LnsMembership::new(
         NodeId(1),
         crate::health::Role::LNS,
-        crate::health::ClusterKey::new(b"pool"),
+        crate::health::ClusterKey::new(b"pool cluster key"),
         peers,
     );
     let cfg = crate::l2tp::LnsConfig {

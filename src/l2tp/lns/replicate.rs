@@ -1,4 +1,4 @@
-//! The primary side of the virtual LNS's replication (issue 15): the backup chosen by load, the
+//! The primary side of the virtual LNS's replication: the backup chosen by load, the
 //! records of every change that matters, and their transport over the generic acked,
 //! authenticated replication ([`crate::replica`]).
 //!
@@ -44,7 +44,7 @@
 //!   answer). So a call the LAC has up (it sends ICCN
 //!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
 //!   loses no established call; the backup adopts an answered call waiting for its ICCN, and
-//!   sends its ICRP again at the same Ns when the LAC had not taken it (issue 15 seed 602:
+//!   sends its ICRP again at the same Ns when the LAC had not taken it (`l2tp_failover` seed 602:
 //!   ICRPs held when this LNS yielded its tunnel were never sent, and the LAC cleared the calls
 //!   at its set-up timer), or holds it established when it had (`tunnel::snapshot` docs). ICRPs
 //!   (and acknowledgements) held when the backup changes wait for the new backup's whole bulk
@@ -116,7 +116,7 @@ pub(super) fn is_replication(data: &[u8]) -> bool {
     ENVELOPE.is_mine(data)
 }
 
-/// Replication of a virtual LNS member's tunnels and sessions to a backup (issue 15; needs
+/// Replication of a virtual LNS member's tunnels and sessions to a backup (needs
 /// [`super::LnsConfig::membership`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1829,7 +1829,7 @@ mod tests {
     fn an_acknowledgement_commits_its_batch_only() {
         let now = Instant::now();
         let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-        let key = crate::health::ClusterKey::new(b"pool");
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
         let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
         lns.send_record(NodeId(2), session(1, 2));
         lns.flush_replication(now);
@@ -2017,7 +2017,7 @@ mod tests {
             use std::collections::{BTreeSet, HashSet};
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
             let mut w = Wire {
                 mac: Some(CmacKey::derive(&key, MAC_INFO)),
@@ -2130,7 +2130,7 @@ mod tests {
         ) {
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let backup = || {
                 let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
                 let cfg = lns.cfg.replication.as_mut().unwrap();
@@ -2237,7 +2237,7 @@ mod tests {
             let now = Instant::now();
             let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
             let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool");
+            let key = crate::health::ClusterKey::new(b"pool cluster key");
             let backup = || {
                 let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
                 let cfg = lns.cfg.replication.as_mut().unwrap();

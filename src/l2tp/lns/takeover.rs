@@ -1,4 +1,4 @@
-//! The backup side of the virtual LNS's replication (issue 15): the records held for each
+//! The backup side of the virtual LNS's replication: the records held for each
 //! member, the takeover when health finds a member Down, and the rules that keep one owner per
 //! tunnel.
 //!
@@ -36,7 +36,7 @@
 //!   the notice is acknowledged and the taker's own backup holds what it took (the takeover's
 //!   records acknowledged, or a later backup's whole bulk sync; `replicate` docs). So a
 //!   taker that fails before its backup holds its copy leaves the calls at the member it took
-//!   them from, which takes them back when it finds the taker Down (issue 15, crash during
+//!   them from, which takes them back when it finds the taker Down (crash during
 //!   set-up seeds 49458, 59375, 59905: the taker's bulk sync to its backup was lost and the
 //!   taker crashed; the member that had yielded held nothing, and the calls were lost with
 //!   one failure). It also sends the taker a [`Record::Session`] of each session of the
@@ -66,12 +66,12 @@
 //!   authenticated records prove it alive when they arrive, so they count as a heartbeat for
 //!   the takeover: if health still sees it Down a full Down interval
 //!   ([`crate::health::HealthConfig::down_after`]) after its last batch, we take it over then
-//!   (issue 15, double failure seed 11427: the new backup's bulk sync landed just after it found
+//!   (double failure seed 11427: the new backup's bulk sync landed just after it found
 //!   the member Down, and the member then crashed).
 //! * **Double failure**: a member whose backup fails chooses another and bulk-syncs it; when a
 //!   member and its backup both fail before that, the member's sessions are lost.
 //! * **Sessions the copy lacks**: a copy may lack sessions the LAC still has (a former
-//!   backup's copy after a double failure, issue 15 double failure seed 13971; a copy whose
+//!   backup's copy after a double failure, double failure seed 13971; a copy whose
 //!   last records were lost with the member). The tunnel goes on here, so the LAC would keep
 //!   such a call until its own PPP keepalives fail. A data message or an ICCN on a session we
 //!   do not hold, on a tunnel we took over, is answered with a CDN (RFC 2661 6.11; Result Code 2 with Error
@@ -112,7 +112,7 @@ struct Held {
 /// The sessions held for one tunnel of a member, by our Session ID (the member's own ids,
 /// drawn at random: [`IdMap`]'s hash, never one a peer chooses). A hash table, not a B-tree:
 /// a replicated set-up inserts one session here, a B-tree insertion the largest share of
-/// applying its record (issue 15, replication cost per set-up); what shows the order (the
+/// applying its record (replication cost per set-up); what shows the order (the
 /// takeover's adoptions and handoffs, the copies read) reads them sorted by id
 /// ([`HeldSessions::sorted`]), as the B-tree gave them.
 #[derive(Debug, Default, Clone)]
@@ -531,7 +531,7 @@ impl Lns {
             return false;
         }
         if let Record::Session(s) | Record::SessionSequence { session: s, .. } = rec {
-            // A session we adopted already: what we hold of it is newer (issue 15, RFC 4951
+            // A session we adopted already: what we hold of it is newer (RFC 4951
             // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
             // had ended one of them here, and brought it back).
             if taken.adopted.binary_search(&(tid, s.session)).is_ok() {
@@ -874,7 +874,7 @@ impl Lns {
                 && self.cfg.common.failover.as_ref().is_some_and(|f| f.control);
             // A copy of a tunnel we own at an owner generation not older than the copy's (we
             // took it from `failed`, the record telling us it went lingered): stale, nothing
-            // lost (issue 15, silent failover seed 52104: 20 sessions counted lost).
+            // lost (silent failover seed 52104: 20 sessions counted lost).
             let ours = self.backups.epochs.get(&tid).copied().unwrap_or(0);
             let same = self
                 .core
@@ -1221,7 +1221,7 @@ mod tests {
         lns.apply_record(now, NodeId(3), c);
     }
 
-    /// Module docs, one owner per tunnel (issue 15, seed 1817): node 2 changed backup from us
+    /// Module docs, one owner per tunnel (seed 1817): node 2 changed backup from us
     /// (bulk sync 1) to node 3 (bulk sync 3) and failed before its release reached us; both of
     /// us took it over. Node 3's copy is newer: we yield the tunnel (no StopCCN to the LAC).
     #[test]
@@ -1287,7 +1287,7 @@ mod tests {
         assert_eq!(lns.tunnel_count(), 1);
     }
 
-    /// Module docs, records from a member seen Down (issue 15, double failure seed 11427):
+    /// Module docs, records from a member seen Down (double failure seed 11427):
     /// node 2's records land while our health sees it Down (never heard from, here) and it stays
     /// Down: a Down interval after its last batch we take it over, not before; the deadline is
     /// in `poll_timeout`.
@@ -1326,7 +1326,7 @@ mod tests {
         lns.handle_datagram(now, lac(), local(), &b)
     }
 
-    /// Module docs, sessions the copy lacks (issue 15, double failure seed 13971): data on a
+    /// Module docs, sessions the copy lacks (double failure seed 13971): data on a
     /// session the copy lacks gets no CDN while the member we took the tunnel from may still
     /// come back with its records (less than a Down interval after the takeover); then one
     /// CDN (header Session ID 0, Assigned Session ID the data's, Result 2 / Error 5), once per
@@ -1388,7 +1388,7 @@ mod tests {
         assert_eq!(lns.tunnel_count(), 1);
     }
 
-    /// Module docs, sessions the copy lacks (issue 15, seed 232769): an ICCN (RFC 2661 7.4.1)
+    /// Module docs, sessions the copy lacks (seed 232769): an ICCN (RFC 2661 7.4.1)
     /// on a session the copy lacks, once the copy is settled, gets the same CDN as its data
     /// would (Result 2 / Error 5, header Session ID 0, Assigned Session ID the ICCN's), so the
     /// LAC clears a call no member serves at once rather than at its first data.
@@ -1481,7 +1481,7 @@ mod tests {
         .map(|i| i.state)
     }
 
-    /// `tunnel::snapshot` docs (issue 15, seed 602), RFC 2661 5.8 and 7.4.2: the LAC's next
+    /// `tunnel::snapshot` docs (seed 602), RFC 2661 5.8 and 7.4.2: the LAC's next
     /// expected Ns (11) is before the answered call's ICRP (13): the ICRP goes again at 13, the
     /// Ns between (11, 12) filled by HELLOs, and the call waits for the ICCN; the ICCN
     /// connects it.
@@ -1521,7 +1521,7 @@ mod tests {
         assert!(up);
     }
 
-    /// `Channel::pin` and `Channel::resume_replica` docs (issue 15, the flaw left by seed
+    /// `Channel::pin` and `Channel::resume_replica` docs (the flaw left by seed
     /// 232769): the LAC's next expected Ns (11) is before the answered call's ICRP (13), so
     /// the ICRP is queued again at 13 behind HELLOs at 11 and 12. The LAC held the failed
     /// LNS's 12 and 13 out of order; our HELLO at 11 fills the gap and its Nr jumps to 14. The
@@ -1568,7 +1568,7 @@ mod tests {
         assert_eq!(state(&lns), Some(SessionState::Established));
     }
 
-    /// `Channel::pin` docs (issue 15, crash-during-setup seed 260445): a call answered by the
+    /// `Channel::pin` docs (crash-during-setup seed 260445): a call answered by the
     /// member we took over from, whose ICRP it numbered (Ns 15) and never sent, is adopted
     /// after our channel learnt the LAC's next expected Ns (14). Its ICRP goes at its own Ns,
     /// 14 filled by a HELLO (RFC 2661 5.8: the LAC delivers in order), and the call waits for

@@ -146,7 +146,7 @@ impl Core {
         // tunnel; a ZLB or a duplicate is a message received too.
         t.last_rx = now;
         // Taken from the end of the reversed buffer (one message as a rule), in order: no drain,
-        // whose drop the compiler inlined or not as unrelated code moved (issue 15).
+        // whose drop the compiler inlined or not as unrelated code moved.
         delivered.reverse();
         while let Some(m) = delivered.pop() {
             self.on_message(now, tid, m);

@@ -182,7 +182,7 @@ pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
 /// Timer keys of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
-    /// A tunnel's own timer, one per tunnel (issue 19): its control channel's retransmission and
+    /// A tunnel's own timer, one per tunnel: its control channel's retransmission and
     /// deferred acknowledgement (RFC 2661 5.8) and HELLO (5.5, 6.5), whichever is due first. Armed
     /// lazily ([`Channel::sync_timer`]): it may fire before either is due, then does nothing but
     /// re-arm.
@@ -199,8 +199,8 @@ pub enum Timer {
 
 /// What the tunnel layer hands up to the role (LAC or LNS). The rare, large items are boxed:
 /// the queue's entries are the size of a session message, the one every session-level control
-/// message (an ICRQ of a redirect decision, the CDN after it) is moved in and out as (issue 19
-/// item 3).
+/// message (an ICRQ of a redirect decision, the CDN after it) is moved in and out as
+/// (memory per tunnel).
 #[derive(Debug)]
 #[allow(clippy::enum_variant_names)]
 pub(crate) enum Up {
@@ -251,7 +251,7 @@ pub(crate) struct Core {
     pub cfg: Config,
     pub rng: Rng,
     pub timers: TimerQueue<Timer>,
-    /// Boxed: the table's empty slots cost a pointer each, not a tunnel (issue 19 item 3).
+    /// Boxed: the table's empty slots cost a pointer each, not a tunnel (memory per tunnel and session).
     pub tunnels: IdMap<Box<Tunnel>>,
     /// Tunnels by the peer's address and Tunnel ID (our ids only: `peers` module).
     by_peer: peers::PeerIndex,
@@ -289,7 +289,7 @@ pub(crate) struct Core {
     /// control message received is parsed into (`handle_datagram`): no allocation per message.
     spare_avps: Vec<Avp<'static>>,
     /// Redirect records held on every tunnel ([`Sessions::hold`]; counted in `session_count`
-    /// too, as the sessions they were before issue 19 item 3).
+    /// too, as the sessions they were before).
     pub redirects_held: usize,
     /// The next redirect record's number ([`Sessions::hold`]).
     redirect_seq: u32,
@@ -416,7 +416,7 @@ impl Core {
     /// less than the time the peer's control channel may still be retransmitting that message
     /// (RFC 2661 5.8; [`ChannelConfig::give_up_after`]). A shorter wait clears, with CDN Result
     /// 10, a session the LAC already holds established (RFC 2661 7.4.1: the LAC is established
-    /// once it sent ICCN) while its ICCN is still in retransmission (issue 12 fault 8).
+    /// once it sent ICCN) while its ICCN is still in retransmission (a fault-injection finding).
     pub fn setup_wait(&self) -> std::time::Duration {
         self.cfg
             .session_setup_timeout
@@ -427,7 +427,7 @@ impl Core {
     /// recovering peer's SCCCN retransmissions (RFC 2661 5.7): `hold_period`, but never less than
     /// the time the peer's control channel may still be retransmitting
     /// ([`ChannelConfig::give_up_after`]; the default 31 s is that of the default channel). A
-    /// shorter hold leaves the recovering LNS's SCCCN unanswered: issue 15, RFC 4951 failover
+    /// shorter hold leaves the recovering LNS's SCCCN unanswered: RFC 4951 failover
     /// seed 75739, `max_retries` 10: the LAC stopped acknowledging at 31 s and the LNS gave the
     /// recovered tunnel up.
     pub fn hold_wait(&self) -> std::time::Duration {
@@ -441,7 +441,7 @@ impl Core {
     /// `session_setup_timeout`, but never less than the channel's retransmission span (RFC
     /// 2661 5.8: a tunnel is cleaned up when its retransmissions are exhausted, not before).
     /// Shorter, a LAC gave up a tunnel whose LNS answered every retransmission (its ZLBs
-    /// lost) while a backup resumed it (issue 15, crash during set-up seed 96060: 23 s of a
+    /// lost) while a backup resumed it (crash during set-up seed 96060: 23 s of a
     /// 71 s span).
     pub fn silent_after(&self) -> std::time::Duration {
         (self.cfg.session_setup_timeout / 2).max(self.channel_config().give_up_after())

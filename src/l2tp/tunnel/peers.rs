@@ -1,5 +1,5 @@
 //! The tunnels by the peer's address and Tunnel ID (an SCCRQ's retransmission finds the tunnel
-//! it opened, RFC 2661 5.8), held as our Tunnel IDs only (issue 19: memory per tunnel).
+//! it opened, RFC 2661 5.8), held as our Tunnel IDs only (memory per tunnel).
 //!
 //! The key of an indexed tunnel is its own `(peer, peer_header_id())`, read from the tunnel
 //! table: the index stores two bytes per slot where a map of keys stored 40. The key is chosen

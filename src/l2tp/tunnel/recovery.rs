@@ -620,7 +620,7 @@ impl Core {
     /// sessions that were not in an established state"; a LAC places no new call on a tunnel
     /// in a recovery). Each session of `old` not established goes without CDN; its role hears
     /// of it as a refused session (CDN Result 2 in the event, nothing sent). Only RFC 4951
-    /// recoveries: an LNS takeover resumed silently (issue 15) keeps its calls in set-up.
+    /// recoveries: an LNS takeover resumed silently keeps its calls in set-up.
     fn clear_not_established(&mut self, now: Instant, old: u16) {
         let gone: Vec<u16> = match self.tunnels.get(&old) {
             Some(t) => t

@@ -1,4 +1,4 @@
-//! A contact LNS's redirect records (claim 4, issue 19 item 3): the Session ID an ICRP with
+//! A contact LNS's redirect records (claim 4; memory per tunnel): the Session ID an ICRP with
 //! `RedirectTarget` assigned stays ours until the LAC's CDN frees it or the redirect hold ends.
 //! A record is eight bytes in its tunnel's session table ([`Sessions::hold`](super::super::session::Sessions::hold)), not a session:
 //! no session record, no timer in the [`TimerQueue`](crate::TimerQueue). Every record is held

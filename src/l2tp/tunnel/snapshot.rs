@@ -1,4 +1,4 @@
-//! Export and restore of established tunnels and sessions (issue 15, silent failover): what an
+//! Export and restore of established tunnels and sessions (silent failover): what an
 //! LNS replicates to its backup ([`crate::l2tp::replica`]) and how the backup adopts them.
 //!
 //! A restored tunnel keeps the failed LNS's Tunnel ID, the LAC's address and ours (the address

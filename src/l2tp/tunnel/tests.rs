@@ -171,7 +171,7 @@ fn missing_avp_and_zero_id_are_refused_stopccn_never() {
 }
 
 /// What the tunnel layer hands up to the role is the size of a session message, the item every
-/// session-level control message is queued as (`Up` docs, issue 19 item 3): the rare, large
+/// session-level control message is queued as (`Up` docs: memory per tunnel): the rare, large
 /// ones (an SCCRQ with its addresses, a closed tunnel with its sessions, a refused session) are
 /// boxed.
 #[test]

@@ -124,11 +124,11 @@ impl DataHeader<'_> {
 impl ControlHeader {
     /// Writes the header; `total_len` is the length of the whole message.
     // Inlined into each message's writer (six stores; a call of its own costs as much, and
-    // whether the compiler inlines it moved with unrelated changes to the channel, issue 15).
+    // whether the compiler inlines it moved with unrelated changes to the channel).
     #[inline(always)]
     pub(crate) fn emit(&self, total_len: usize, out: &mut impl BufMut) {
         // One write of the twelve octets: six `put_u16` cost a capacity check and an advance
-        // each (a ZLB is this header alone: issue 19 item 3, the ZLB acknowledging a CDN).
+        // each (a ZLB is this header alone: the ZLB acknowledging a CDN, on every redirect).
         let words = [
             FLAG_TYPE | FLAG_LENGTH | FLAG_SEQUENCE | VERSION_2,
             u16::try_from(total_len).unwrap_or(u16::MAX),
@@ -162,7 +162,7 @@ pub fn peek_flags(data: &[u8]) -> Result<(bool, u16), WireError> {
 /// Reads the tunnel id of an L2TPv2 message (control or data) without a full parse.
 pub fn peek_tunnel_id(data: &[u8]) -> Result<u16, WireError> {
     // Read from the octets at once when the six first are there and the version is 2 (every
-    // datagram a tunnel takes, twice per redirect decision: issue 19 item 3); the reader below
+    // datagram a tunnel takes, twice per redirect decision); the reader below
     // otherwise, which names the error.
     if let Some(&[f0, f1, a0, a1, b0, b1]) = data.get(..6) {
         let flags = u16::from_be_bytes([f0, f1]);

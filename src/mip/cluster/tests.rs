@@ -4,7 +4,7 @@ use super::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-const KEY: &[u8] = b"cluster key";
+const KEY: &[u8] = b"virtual HA cluster key";
 
 fn node() -> impl Strategy<Value = NodeId> {
     any::<u32>().prop_map(NodeId)

@@ -445,7 +445,7 @@ mod tests {
     }
 
     fn fa_sa() -> SecurityAssociation {
-        SecurityAssociation::new(900, AuthAlgorithm::HmacMd5, b"fa-ha key".to_vec())
+        SecurityAssociation::new(900, AuthAlgorithm::HmacMd5, b"fa-ha shared key".to_vec())
     }
 
     fn home(k: u32) -> Ipv4Addr {
@@ -463,7 +463,7 @@ mod tests {
             })
             .collect();
         let net = "10.0.0.0/16".parse().unwrap();
-        let mut c = HomeAgentConfig::new(NodeId(i), VIP, net, members, b"cluster");
+        let mut c = HomeAgentConfig::new(NodeId(i), VIP, net, members, b"batch cluster key");
         c.seed = crate::io::seed(u64::from(i));
         c.mode = mode;
         c.wall_clock = WALL;

@@ -73,8 +73,14 @@ pub struct HomeAgentConfig {
     /// destination port; [`Transmit::src`](crate::io::Transmit::src)), 434 for a mobile node
     /// following the RFC; frames forwarded at layer 2 leave from `virtual_address:434`.
     /// (Requests sent to the HA's own [`Member::addr`] are answered from that address and port.)
+    /// It must lie inside [`Self::virtual_network`]: it is the home agent address the mobile
+    /// nodes of that home network register with (RFC 5944 section 3.8: "home agent" is a router
+    /// on the mobile node's home network; the cluster answers for it on that link, layer-2
+    /// forwarding included); [`ConfigError::OutOfRange`] naming [`ConfigField::VirtualAddress`]
+    /// otherwise.
     pub virtual_address: Ipv4Addr,
-    /// The virtual (home) network this cluster serves, advertised as a route.
+    /// The virtual (home) network this cluster serves, advertised as a route; it contains
+    /// [`Self::virtual_address`].
     pub virtual_network: Ipv4Network,
     /// Every member, this HA included.
     pub members: Vec<Member>,
@@ -87,13 +93,25 @@ pub struct HomeAgentConfig {
     /// source MAC names the forwarding member, and each registration saves a cluster message and
     /// two HMACs. Default `true`.
     pub layer2_notices: bool,
-    /// Cluster key (cluster messages and heartbeats).
+    /// Cluster key (HMAC-MD5 of cluster messages and heartbeats; key material of the sealing of
+    /// keys from AAA): at least [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) (16) octets, 128
+    /// bits (RFC 2104 section 3); [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::ClusterKey`] otherwise.
     pub cluster_key: Vec<u8>,
-    /// Mobile nodes' keys.
+    /// Mobile nodes' keys: each MN-HA key at least 16 octets, the 128 bits of the default
+    /// algorithm (RFC 5944 section 5.1); [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::MobileNodeKey`] otherwise.
     pub mobile_nodes: Vec<MobileNodeKey>,
     /// Foreign agents with an FA-HA security association: a request coming from one of these
     /// addresses must carry exactly one FA-HA authentication extension, valid (RFC 5944 section
-    /// 3.8.2.1; 132 otherwise).
+    /// 3.8.2.1; 132 otherwise). An IP address, not a socket address as the members' and peers'
+    /// elsewhere: RFC 5944 section 1.6 indexes a mobility security association by its SPI and
+    /// the peer's IP address, and the home agent knows the foreign agent by the source address
+    /// of the request it relays (section 3.7.2.2: the foreign agent relays from a variable UDP
+    /// port; section 3.8.3.1: the reply goes back to the request's source port), so no port
+    /// belongs to the association. Each FA-HA key is at least 16 octets (RFC 5944 section 5.1:
+    /// HMAC-MD5 with 128-bit keys; [`ConfigError::KeyTooShort`] naming
+    /// [`ConfigField::ForeignAgentKey`] otherwise).
     pub foreign_agents: Vec<(Ipv4Addr, SecurityAssociation)>,
     /// Addresses this HA assigns to mobile nodes that ask (NAI, home address 0.0.0.0).
     pub pool: Option<Ipv4Network>,
@@ -353,6 +371,17 @@ pub enum ConfigField {
     AaaTimeout,
     /// [`AaaConfig::max_keys`]: must be > 0.
     AaaMaxKeys,
+    /// [`HomeAgentConfig::virtual_address`]: inside [`HomeAgentConfig::virtual_network`].
+    VirtualAddress,
+    /// [`HomeAgentConfig::cluster_key`]: at least 16 octets ([`ConfigError::KeyTooShort`]).
+    ClusterKey,
+    /// A key of [`HomeAgentConfig::mobile_nodes`] or [`crate::mip::ClientConfig::sa`]: at least
+    /// 16 octets ([`ConfigError::KeyTooShort`]).
+    MobileNodeKey,
+    /// A key of [`HomeAgentConfig::foreign_agents`] or
+    /// [`crate::mip::ForeignAgentConfig::fa_ha`]: at least 16 octets
+    /// ([`ConfigError::KeyTooShort`]).
+    ForeignAgentKey,
 }
 
 impl fmt::Display for ConfigField {
@@ -381,7 +410,23 @@ pub enum ConfigError {
     /// it (RFC 2794 section 2; [`crate::mip::MobileNodeClient::new`]).
     #[error("home address 0.0.0.0 needs an NAI")]
     NoIdentity,
-    /// The health monitor refused its part.
+    /// A key has fewer than [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) (16) octets: the
+    /// Mobile IP default algorithm is HMAC-MD5 with 128-bit keys (RFC 5944 section 5.1), RFC
+    /// 2104 section 3 strongly discourages HMAC keys shorter than the 16-octet hash, and the
+    /// cluster key is also the key material of the cluster's sealing keys. `field` is
+    /// [`ConfigField::ClusterKey`], [`ConfigField::MobileNodeKey`] or
+    /// [`ConfigField::ForeignAgentKey`].
+    #[error("{field}: key of {octets} octets, at least {min} needed")]
+    KeyTooShort {
+        /// Which key.
+        field: ConfigField,
+        /// Octets configured.
+        octets: usize,
+        /// The fewest accepted.
+        min: usize,
+    },
+    /// The health monitor refused its part (a member's address unusable as a destination:
+    /// [`health::ConfigError::UnusableAddress`]).
     #[error(transparent)]
     Health(#[from] health::ConfigError),
     /// `seed: None` and the operating system gave no entropy.
@@ -402,6 +447,20 @@ impl HomeAgentConfig {
         if !members.contains_key(&self.node) {
             return Err(ConfigError::NotMember(self.node));
         }
+        let keys = std::iter::once((ConfigField::ClusterKey, &self.cluster_key[..]))
+            .chain(
+                self.mobile_nodes
+                    .iter()
+                    .map(|k| (ConfigField::MobileNodeKey, &k.sa.key[..])),
+            )
+            .chain(
+                self.foreign_agents
+                    .iter()
+                    .map(|(_, sa)| (ConfigField::ForeignAgentKey, &sa.key[..])),
+            );
+        for (field, key) in keys {
+            check_key(field, key)?;
+        }
         let hour = Duration::from_secs(3600);
         let spis = self.mobile_nodes.iter().map(|k| k.sa.spi);
         let mut spis = spis.chain(self.foreign_agents.iter().map(|(_, sa)| sa.spi));
@@ -421,6 +480,12 @@ impl HomeAgentConfig {
                 ConfigField::ReplicationRto,
             ),
             (self.replay_tolerance > hour, ConfigField::ReplayTolerance),
+            // RFC 5944 section 3.8: the virtual address is the home agent address of the mobile
+            // nodes of the home network the cluster serves.
+            (
+                !self.virtual_network.contains(self.virtual_address),
+                ConfigField::VirtualAddress,
+            ),
             // RFC 5944 section 1.6: SPIs 0-255 are reserved, no security association uses them.
             (spis.any(|spi| spi < FIRST_USABLE_SPI), ConfigField::Spi),
             (self.max_transmits == 0, ConfigField::MaxTransmits),
@@ -459,6 +524,21 @@ impl HomeAgentConfig {
     }
 }
 
+/// [`ConfigError::KeyTooShort`] naming `field` when `key` has fewer than
+/// [`MIN_KEY_LEN`](crate::io::auth::MIN_KEY_LEN) octets (RFC 5944 section 5.1, RFC 2104
+/// section 3).
+pub(crate) fn check_key(field: ConfigField, key: &[u8]) -> Result<(), ConfigError> {
+    let min = crate::io::auth::MIN_KEY_LEN;
+    if key.len() < min {
+        return Err(ConfigError::KeyTooShort {
+            field,
+            octets: key.len(),
+            min,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,19 +550,8 @@ mod tests {
     fn debug_output_hides_the_cluster_key_the_mobile_node_keys_and_the_seed() {
         let key = b"cluster-secret-xyz";
         let mn_key = b"mobile node secret";
-        let members = vec![Member {
-            node: NodeId(1),
-            addr: "10.0.2.1:434".parse().unwrap(),
-            mac: MacAddr([2, 0, 0, 0, 0, 1]),
-            backups: Vec::new(),
-        }];
-        let mut c = HomeAgentConfig::new(
-            NodeId(1),
-            Ipv4Addr::new(10, 0, 0, 1),
-            "10.0.0.0/16".parse().unwrap(),
-            members,
-            key,
-        );
+        let mut c = valid();
+        c.cluster_key = key.to_vec();
         c.mobile_nodes.push(MobileNodeKey {
             id: MnId::Home(Ipv4Addr::new(10, 0, 1, 1)),
             sa: SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, mn_key.to_vec()),
@@ -501,5 +570,125 @@ mod tests {
         );
         assert!(shown.contains("seed: Some(\"<seeded>\")"), "{shown}");
         assert!(shown.contains("max_bindings: 100000"), "{shown}");
+    }
+
+    fn valid() -> HomeAgentConfig {
+        let members = vec![Member {
+            node: NodeId(1),
+            addr: "10.0.2.1:434".parse().unwrap(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            backups: Vec::new(),
+        }];
+        let mut c = HomeAgentConfig::new(
+            NodeId(1),
+            Ipv4Addr::new(10, 0, 0, 1),
+            "10.0.0.0/16".parse().unwrap(),
+            members,
+            b"a cluster key of 24 octs",
+        );
+        c.seed = Some([1; 32]);
+        c
+    }
+
+    fn sa(key: &[u8]) -> SecurityAssociation {
+        SecurityAssociation::new(0x100, AuthAlgorithm::HmacMd5, key.to_vec())
+    }
+
+    /// RFC 5944 section 3.8: the home agent is a router on the mobile node's home network, and
+    /// the virtual address is the home agent address the cluster's mobile nodes use: one
+    /// outside [`HomeAgentConfig::virtual_network`] is refused, naming the field.
+    #[test]
+    fn a_virtual_address_outside_the_virtual_network_is_refused() {
+        let now = Instant::now();
+        assert!(HomeAgent::new(valid(), now).is_ok());
+        for outside in [Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(192, 0, 2, 1)] {
+            let mut c = valid();
+            c.virtual_address = outside;
+            assert_eq!(
+                HomeAgent::new(c, now).err(),
+                Some(ConfigError::OutOfRange(ConfigField::VirtualAddress)),
+                "{outside}"
+            );
+        }
+    }
+
+    /// RFC 5944 section 5.1: the default algorithm is HMAC-MD5 with a key size of 128 bits
+    /// (mobile node, home agent, and foreign agent keys); RFC 2104 section 3 strongly discourages
+    /// HMAC keys shorter than the 16-octet hash output, and the cluster key is also key material
+    /// of the cluster's own keys. Each key under 16 octets is refused, naming which; 16 pass.
+    #[test]
+    fn keys_under_128_bits_are_refused() {
+        let now = Instant::now();
+        let short = |field, octets| {
+            Some(ConfigError::KeyTooShort {
+                field,
+                octets,
+                min: 16,
+            })
+        };
+        let mut c = valid();
+        c.cluster_key = vec![1; 15];
+        assert_eq!(
+            HomeAgent::new(c, now).err(),
+            short(ConfigField::ClusterKey, 15)
+        );
+        let mut c = valid();
+        c.cluster_key = vec![1; 16];
+        assert!(HomeAgent::new(c, now).is_ok());
+        let mut c = valid();
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(Ipv4Addr::new(10, 0, 1, 1)),
+            sa: sa(b"mn-ha key 15 oc"),
+        });
+        assert_eq!(
+            HomeAgent::new(c, now).err(),
+            short(ConfigField::MobileNodeKey, 15)
+        );
+        let mut c = valid();
+        c.foreign_agents
+            .push((Ipv4Addr::new(192, 0, 2, 9), sa(b"fa-ha")));
+        assert_eq!(
+            HomeAgent::new(c, now).err(),
+            short(ConfigField::ForeignAgentKey, 5)
+        );
+        let mut c = valid();
+        c.mobile_nodes.push(MobileNodeKey {
+            id: MnId::Home(Ipv4Addr::new(10, 0, 1, 1)),
+            sa: sa(&[9; 16]),
+        });
+        c.foreign_agents
+            .push((Ipv4Addr::new(192, 0, 2, 9), sa(&[8; 16])));
+        assert!(HomeAgent::new(c, now).is_ok());
+        // The foreign agent's and the mobile node's own configurations likewise.
+        let mut fa = crate::mip::ForeignAgentConfig::new("10.0.0.1:434".parse().unwrap());
+        fa.fa_ha = Some(sa(b"fa-ha"));
+        assert_eq!(
+            crate::mip::ForeignAgent::new(fa.clone(), now).err(),
+            short(ConfigField::ForeignAgentKey, 5)
+        );
+        fa.fa_ha = Some(sa(&[8; 16]));
+        assert!(crate::mip::ForeignAgent::new(fa, now).is_ok());
+    }
+
+    /// A member whose address is the unspecified one cannot be sent heartbeats or cluster
+    /// messages (RFC 1122 section 3.2.1.3 (a)): the health monitor refuses it.
+    #[test]
+    fn a_member_at_an_unusable_address_is_refused() {
+        let now = Instant::now();
+        let mut c = valid();
+        let addr: SocketAddr = "0.0.0.0:434".parse().unwrap();
+        c.members.push(Member {
+            node: NodeId(2),
+            addr,
+            mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            backups: Vec::new(),
+        });
+        assert_eq!(
+            HomeAgent::new(c, now).err(),
+            Some(ConfigError::Health(health::ConfigError::UnusableAddress {
+                node: NodeId(2),
+                addr
+            }))
+        );
     }
 }

@@ -28,7 +28,7 @@ pub(super) fn mn_sa(k: u32) -> SecurityAssociation {
     SecurityAssociation::new(
         1000 + k,
         AuthAlgorithm::HmacMd5,
-        format!("mn key {k}").into_bytes(),
+        format!("mn-ha key of mn {k}").into_bytes(),
     )
 }
 

@@ -17,7 +17,7 @@
 //! use std::net::Ipv4Addr;
 //! use telcp::mip::wire::{auth::{AuthAlgorithm, SecurityAssociation}, Builder, ExtensionType, Message, Request};
 //!
-//! let sa = SecurityAssociation::new(0x1000, AuthAlgorithm::HmacMd5, b"secret".to_vec());
+//! let sa = SecurityAssociation::new(0x1000, AuthAlgorithm::HmacMd5, b"mn-ha secret key".to_vec());
 //! let rrq = Request {
 //!     lifetime: 600,
 //!     home_address: Ipv4Addr::new(10, 0, 0, 5),

@@ -633,8 +633,8 @@ mod tests {
         c
     }
 
-    /// The event queue is bounded by `event_limit` (issue 13: every queue bounded by
-    /// configuration, what happens when full counted): the oldest event goes, and is counted.
+    /// The event queue is bounded by `event_limit` (every queue is bounded by configuration,
+    /// and what happens when it is full is counted): the oldest event goes, and is counted.
     #[test]
     fn a_full_event_queue_drops_the_oldest_event_and_counts_it() {
         let now = Instant::now();

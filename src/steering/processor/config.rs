@@ -49,7 +49,7 @@ pub struct ProcessorConfig {
     /// use telcp::steering::{ConfigError, ConfigField, Processor, VidLayout};
     /// let config = |pool: &str| {
     ///     let a = "127.0.0.1:5000".parse().unwrap();
-    ///     let key = ClusterKey::new(b"fabric key");
+    ///     let key = ClusterKey::new(b"fabric cluster key");
     ///     ProcessorConfig::new(11, a, a, a, VidLayout::default(), pool.parse().unwrap(), key)
     /// };
     /// assert!(Processor::new(config("10.0.0.0/8"), Instant::now()).is_ok());
@@ -86,7 +86,9 @@ pub struct ProcessorConfig {
     pub retransmit: Duration,
     /// Syncs sent before giving up on one.
     pub max_retries: u32,
-    /// Cluster key of the heartbeats.
+    /// Cluster key of the heartbeats: at least 16 octets (RFC 2104 section
+    /// 3; [`ConfigError::Health`](crate::steering::ConfigError::Health) with
+    /// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort) otherwise).
     pub key: ClusterKey,
     /// Heartbeats with the switch processor (its interval; the switch processor judges this
     /// processor's liveness and load with its own tuning).

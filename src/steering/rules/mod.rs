@@ -1,6 +1,6 @@
 //! The VID table as kernel and NIC steering rules: Linux tc `u32` filters, flower filters for UE
 //! prefixes, and ethtool ntuple rules, as data, as command lines, and as the difference between
-//! two table versions (issue 17 item 6).
+//! two table versions (what to add and delete to go from one to the next).
 //!
 //! [`VidTable::steer`] reads the VID fields of a TEID in software. The same decision can be taken
 //! by the kernel's ingress classifier, or by the NIC, before the packet reaches the line
@@ -50,7 +50,7 @@
 //!
 //! [`VidTable::steer`] serves GTPv1 ([`Target::gtpv1`]); the [`Target::gtpv2_c`] and
 //! [`Target::pfcp`] targets are for a line interface that also steers GTPv2-C by TEID and PFCP
-//! by SEID (issue 17 item 3): their rules steer as `steer()` steers a G-PDU with the same TEID.
+//! by SEID: their rules steer as `steer()` steers a G-PDU with the same TEID.
 //!
 //! Downlink (an IP packet to a UE): one rule per [`UePrefix`], longest prefix first, in one list
 //! per address family: destination in the prefix → the prefix's VID if Up, else its backup VID if
@@ -196,7 +196,7 @@ impl Target {
 
     /// GTPv2-C with a TEID (TS 29.274 section 5.1): version 2 in bits 8-6 and the T flag
     /// (`0x08`) of the first octet, TEID at octet 4. For a line interface that steers GTPv2-C
-    /// by TEID (issue 17 item 3).
+    /// by TEID.
     pub fn gtpv2_c(layout: VidLayout) -> Target {
         Target {
             protocol: Protocol::GtpV2C,

@@ -599,7 +599,7 @@ proptest! {
         }
     }
 
-    /// Issue 17 item 4: the downlink rules built from the UE pool's slices
+    /// The downlink rules built from the UE pool's slices
     /// ([`UePool::rule_prefixes`]) agree with `steer_downlink()`: a packet a rule steers goes
     /// where `steer_downlink()` sends it, and every packet to the pool that `steer_downlink()`
     /// sends to a processor is steered by a rule.
@@ -772,7 +772,7 @@ fn renders_ipv6_prefix_rules() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
-    /// IPv6 downlink (issue 17): the rules built from the IPv6 pool's slices
+    /// IPv6 downlink: the rules built from the IPv6 pool's slices
     /// ([`UePool::rule_prefixes`]) agree with `steer_downlink()` for random IPv6 destinations,
     /// in the pool and outside it: a packet a rule steers goes where `steer_downlink()` sends it,
     /// and every packet `steer_downlink()` sends to a processor is steered by a rule; the same

@@ -4,6 +4,7 @@ use crate::health::{ClusterKey, HealthConfig, Policy};
 use crate::io::RateLimit;
 use crate::steering::path::{PathConfig, PeerId};
 use crate::steering::vid::{VidLayout, VirtualId};
+use crate::steering::{gtp, gtpv2, pfcp};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -46,7 +47,9 @@ pub struct SwitchConfig {
     /// naming it is gone, so that peers' retransmissions of the last requests are still steered
     /// (to the backup that answered them). At least the peers' retransmission span (N3 x T3).
     pub withdraw_after: Duration,
-    /// Cluster key of the heartbeats.
+    /// Cluster key of the heartbeats: at least 16 octets (RFC 2104 section
+    /// 3; [`ConfigError::Health`](crate::steering::ConfigError::Health) with
+    /// [`KeyTooShort`](crate::health::ConfigError::KeyTooShort) otherwise).
     pub key: ClusterKey,
     /// Heartbeats with the processors: interval, misses before a processor is Suspect and
     /// Down (its sessions then go to their backups), the load percentage at which a processor
@@ -175,6 +178,33 @@ pub enum Placement {
     },
 }
 
+/// A set-up request the switch processor refused ([`SwitchEvent::SetupRefused`]), and the cause
+/// its answer carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusedSetup {
+    /// A GTPv1-C Create PDP Context Request (TS 29.060 section 7.3.1), answered with a Create
+    /// PDP Context Response whose Cause (section 7.7.1) is `cause`: No resources available
+    /// (199).
+    CreatePdpContext {
+        /// The Cause sent.
+        cause: gtp::Cause,
+    },
+    /// A GTPv2-C Create Session Request (TS 29.274 section 7.2.1), answered with a Create
+    /// Session Response whose Cause (section 8.4) is `cause`: No resources available (73).
+    CreateSession {
+        /// The Cause value sent.
+        cause: gtpv2::CauseValue,
+    },
+    /// A PFCP Session Establishment Request (TS 29.244 section 7.5.2), answered with a
+    /// Session Establishment Response whose Cause (section 8.2.1) is `cause`: No established
+    /// PFCP Association (72) or No resources available (75).
+    SessionEstablishment {
+        /// The Cause sent.
+        cause: pfcp::Cause,
+    },
+}
+
 /// What the switch processor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -213,8 +243,18 @@ pub enum SwitchEvent {
         /// The backup's VID.
         backup: Option<VirtualId>,
     },
-    /// A set-up request was refused.
-    SetupRefused,
+    /// A set-up request was refused: the switch processor answered it itself, with the cause
+    /// `request` names (no processor eligible, the session table full, or, for PFCP, no
+    /// association with the CP function).
+    SetupRefused {
+        /// The request and the cause of the answer sent.
+        request: RefusedSetup,
+        /// The peer that sent it (the SGSN, MME/SGW-C or SMF) and where the answer went.
+        peer: SocketAddr,
+        /// The request's sequence number, which the answer repeats (GTPv1-C: 16 bits, 0 when
+        /// the header carries none; GTPv2-C and PFCP: 24 bits).
+        sequence: u32,
+    },
     /// A peer's Error Indication was relayed to the processors.
     ErrorIndication {
         /// Its TEID Data I: the peer's TEID that named no context there.

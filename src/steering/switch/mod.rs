@@ -151,7 +151,7 @@ mod setup;
 mod sync;
 mod vids;
 
-pub use config::{Placement, SwitchConfig, SwitchEvent, SwitchStats};
+pub use config::{Placement, RefusedSetup, SwitchConfig, SwitchEvent, SwitchStats};
 
 use super::common::{self, Outbox};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};

@@ -4,7 +4,7 @@
 //! here (GTPv2-C Echo, TS 29.274 section 7.1; PFCP Heartbeat and Association Setup / Update /
 //! Release, TS 29.244 sections 7.4.2 and 7.4.4).
 
-use super::{SwitchEvent, SwitchProcessor, Timer};
+use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
 use crate::steering::gtpv2::{self, CauseValue};
@@ -83,7 +83,13 @@ impl SwitchProcessor {
                     || self.direct_new(now, Some(seq), route, data).is_none()
                 {
                     self.stats.setups_refused += 1;
-                    self.event(SwitchEvent::SetupRefused);
+                    self.event(SwitchEvent::SetupRefused {
+                        request: RefusedSetup::CreateSession {
+                            cause: CauseValue::NO_RESOURCES_AVAILABLE,
+                        },
+                        peer: route.peer,
+                        sequence: seq,
+                    });
                     let teid = m.fteid(0).map_or(0, |f| f.teid);
                     let cause = gtpv2::Cause::new(CauseValue::NO_RESOURCES_AVAILABLE);
                     let r = gtpv2::Message::new(
@@ -289,7 +295,11 @@ impl SwitchProcessor {
             Cause::NO_RESOURCES_AVAILABLE
         };
         self.stats.setups_refused += 1;
-        self.event(SwitchEvent::SetupRefused);
+        self.event(SwitchEvent::SetupRefused {
+            request: RefusedSetup::SessionEstablishment { cause },
+            peer: route.peer,
+            sequence: seq,
+        });
         let seid = m.f_seid().map_or(0, |f| f.seid);
         let ies = vec![own_node_id(route.gateway.ip()), Ie::Cause(cause)];
         let r = Message::new(MessageType::SESSION_ESTABLISHMENT_RESPONSE, seid, seq, ies);

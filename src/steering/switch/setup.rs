@@ -2,7 +2,7 @@
 //! Version Not Supported, extension headers and
 //! peers' Error Indications: what a line interface passes to the switch processor.
 
-use super::{SwitchEvent, SwitchProcessor, Timer};
+use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer};
 use crate::steering::common::{self, Route, UnsupportedExtension, Wire};
 use crate::steering::error::InputError;
 use crate::steering::fabric::{FabricMessage, VidState};
@@ -380,12 +380,17 @@ impl SwitchProcessor {
 
     pub(super) fn refuse(&mut self, route: Route, req: &Message<'_>) -> Result<(), InputError> {
         self.stats.setups_refused += 1;
-        self.event(SwitchEvent::SetupRefused);
+        let cause = Cause::NO_RESOURCES_AVAILABLE;
+        self.event(SwitchEvent::SetupRefused {
+            request: RefusedSetup::CreatePdpContext { cause },
+            peer: route.peer,
+            sequence: req.header.sequence.map_or(0, u32::from),
+        });
         let r = Message::new(
             MessageType::CREATE_PDP_CONTEXT_RESPONSE,
             req.teid_control().unwrap_or(0),
             req.header.sequence.unwrap_or(0),
-            vec![Ie::Cause(Cause::NO_RESOURCES_AVAILABLE)],
+            vec![Ie::Cause(cause)],
         );
         self.transmit_out(route, &r);
         Ok(())

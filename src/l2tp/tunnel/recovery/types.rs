@@ -85,7 +85,7 @@ pub enum UnsureSessions {
 
 /// A tunnel an endpoint starts with ([`crate::l2tp::Config::restore`]): the identity of an
 /// established tunnel and its sessions, without its control-channel state. The minimal restore
-/// hook of RFC 4951's failed endpoint, until the LNS replica restores tunnels (issue 15).
+/// hook of RFC 4951's failed endpoint, until the LNS replica restores tunnels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoredTunnel {
     /// Our Tunnel ID (non-zero).

@@ -354,7 +354,7 @@ impl<'a> AvpValue<'a> {
     /// (Message Type, Assigned Tunnel ID, Assigned Session ID, Call Serial Number: RFC 2661
     /// 4.4.1, 4.4.3, 4.4.5) when `value` has exactly that integer's length, a Result Code without
     /// Error Code (4.4.2: two octets, a CDN's or StopCCN's), and the empty `LoadBalanceCapable`
-    /// of vendor `enterprise` (an ICRQ's or SCCRQ's, issue 19 item 3): what
+    /// of vendor `enterprise` (an ICRQ's or SCCRQ's, read on every redirect decision): what
     /// [`AvpValue::parse_as`] gives for them, read inline without its call. `None` for anything
     /// else (then `parse_as` decides, errors included).
     #[inline]

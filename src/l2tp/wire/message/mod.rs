@@ -604,7 +604,7 @@ impl<'a> ControlMessage<'a> {
     /// ids, Ns and Nr), followed when `redirect` is given by the optional vendor `RedirectTarget`
     /// AVP (vendor id, address) naming where the LAC should place the call: the octets
     /// `emit` writes for that message, in one copy and without building it (the contact LNS's
-    /// redirect decision, issue 19 target 3). Nothing is hidden.
+    /// redirect decision). Nothing is hidden.
     pub fn emit_icrp(
         out: &mut impl BufMut,
         header: ControlHeader,
