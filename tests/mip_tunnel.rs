@@ -545,6 +545,21 @@ fn deregistered_and_expired(seed: u64) {
         );
         if expired {
             assert!(w.ha(server).binding(home(k), None).is_none());
+        } else {
+            // RFC 5944 section 3.8.3: the accepted deregistration (code 0, lifetime 0) removed
+            // the binding; no member keeps it, whichever member accepted it (replication
+            // retransmits under loss: within 10 s).
+            let ids = w.ha.clone();
+            let gone =
+                w.sim
+                    .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |s| {
+                        ids.iter().all(|id| {
+                            s.node::<telcp::mip::HomeAgent>(*id)
+                                .binding(home(k), None)
+                                .is_none()
+                        })
+                    });
+            assert!(gone, "seed {seed} MN {k}: a member keeps the binding");
         }
     }
 }
@@ -721,9 +736,10 @@ fn a_takeover_keeps_the_tunnel() {
 /// deregistration to HA 3, which holds a replica: HA 3
 /// accepts it (code 0, lifetime 0) and reports `Deregistered`, HA 1 too, but HA 2 keeps the
 /// binding and its tunnel, and HA 1 gets it back from HA 2 (still there 5 s later): the mobile
-/// node was told its binding is gone (RFC 5944 section 3.8.2) and it is not. Not fixed yet.
+/// node was told its binding is gone (RFC 5944 section 3.8.2) and it is not. Fixed: the member
+/// that accepts it replicates the deregistration (`Item::Deregistered`), and the serving HA
+/// removes the older binding with its tunnel (RFC 5944 section 3.8.3).
 #[test]
-#[ignore = "open: a deregistration accepted elsewhere leaves the binding (session 37 sweep)"]
 fn deregistration_seed_346_accepted_elsewhere_leaves_the_binding_at_its_server() {
     deregistered_and_expired(346);
 }

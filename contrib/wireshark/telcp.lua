@@ -117,7 +117,8 @@ end)
 local mc = Proto("telcp_mc", "telcp virtual Home Agent cluster")
 local mc_kinds = { [1] = "Forward", [2] = "Relay", [3] = "Notice", [4] = "Replicate", [5] = "Ack" }
 local item_kinds = { [1] = "Upsert", [2] = "Remove", [3] = "Takeover", [4] = "SyncBegin",
-                     [5] = "SyncEnd", [6] = "Holds" }
+                     [5] = "SyncEnd", [6] = "Holds",
+                     [7] = "Deregistered" }
 local mcf = {
     version = ProtoField.uint8("telcp_mc.version", "Version"),
     kind = ProtoField.uint8("telcp_mc.kind", "Kind", base.DEC, mc_kinds),
@@ -235,6 +236,8 @@ local function mc_item(r, tree)
         if rv and rv:uint() > 2 then r.ok = false end
     elseif k == 2 or k == 6 then
         r.add(it, mcf.home, 4); mc_nai(r, it)
+    elseif k == 7 then
+        r.add(it, mcf.home, 4); mc_nai(r, it); r.add(it, mcf.ident, 8)
     elseif k == 3 then
         r.add(it, mcf.failed, 4); r.add(it, mcf.owner, 4); r.add(it, mcf.coordinator, 4)
     elseif k == 4 or k == 5 then

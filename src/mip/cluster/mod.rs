@@ -192,7 +192,7 @@ impl Record {
 const INFINITE_SECS: u32 = u32::MAX;
 
 /// One replicated change (the bulk-sync markers around them are [`Entry::SyncBegin`] and
-/// [`Entry::SyncEnd`]; item kinds 1, 2, 3 and 6).
+/// [`Entry::SyncEnd`]; item kinds 1, 2, 3, 6 and 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
     /// A binding created or changed.
@@ -222,6 +222,18 @@ pub enum Item {
         home_address: Ipv4Addr,
         /// NAI.
         nai: Option<Box<[u8]>>,
+    },
+    /// The sender accepted the mobile node's deregistration of all its care-of addresses (RFC
+    /// 5944 section 3.8.3: lifetime 0) for a binding another member serves (or one it did not
+    /// hold): a binding older than `identification` (the request's) goes wherever it is held, its
+    /// server removing its tunnels. On the wire: home address, NAI, identification (u64).
+    Deregistered {
+        /// Home address.
+        home_address: Ipv4Addr,
+        /// NAI.
+        nai: Option<Box<[u8]>>,
+        /// The accepted deregistration's Identification (RFC 5944 section 3.8.3).
+        identification: u64,
     },
 }
 
@@ -414,6 +426,16 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
             out.put_slice(&home_address.octets());
             put_nai(out, nai.as_deref());
         }
+        Item::Deregistered {
+            home_address,
+            nai,
+            identification,
+        } => {
+            out.put_u8(7);
+            out.put_slice(&home_address.octets());
+            put_nai(out, nai.as_deref());
+            out.put_u64(*identification);
+        }
     }
 }
 
@@ -496,6 +518,11 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
         6 => Item::Holds {
             home_address: r.addr(Field::HomeAddress)?,
             nai: get_nai(r)?.map(Box::from),
+        },
+        7 => Item::Deregistered {
+            home_address: r.addr(Field::HomeAddress)?,
+            nai: get_nai(r)?.map(Box::from),
+            identification: r.u64(Field::Identification)?,
         },
         _ => return Err(ClusterError::Unknown),
     })

@@ -107,6 +107,13 @@ fn item() -> impl Strategy<Value = Item> {
             home_address: Ipv4Addr::from(h),
             nai,
         }),
+        (any::<u32>(), nai(), any::<u64>()).prop_map(|(h, nai, identification)| {
+            Item::Deregistered {
+                home_address: Ipv4Addr::from(h),
+                nai,
+                identification,
+            }
+        }),
     ]
 }
 

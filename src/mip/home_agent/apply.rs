@@ -91,6 +91,26 @@ impl HomeAgent {
         }
     }
 
+    /// This HA accepted a deregistration of all the care-of addresses of `home_address`
+    /// (Identification `identification`) that another member serves, or that it did not hold:
+    /// the backups remove what they hold of it ([`Item::Deregistered`]).
+    pub(super) fn replicate_deregistered(
+        &mut self,
+        home_address: Ipv4Addr,
+        nai: Option<Box<[u8]>>,
+        identification: u64,
+    ) {
+        for peer in self.backups() {
+            let nai = nai.clone();
+            let item = Item::Deregistered {
+                home_address,
+                nai,
+                identification,
+            };
+            self.enqueue(peer, item);
+        }
+    }
+
     /// Sends the next batch to every Up peer with nothing in flight.
     pub(super) fn pump(&mut self, now: Instant) {
         let up = self.up_peers();
@@ -139,6 +159,11 @@ impl HomeAgent {
                 }
             }
             Entry::SyncEnd { epoch } => self.end_sync(sender, epoch),
+            Entry::Item(Item::Deregistered {
+                home_address,
+                nai,
+                identification,
+            }) => self.apply_deregistered(now, home_address, nai.as_deref(), identification),
             Entry::Item(Item::Holds { home_address, nai }) => {
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
                     && let Some(ch) = self.channels.get_mut(&sender)
@@ -275,6 +300,47 @@ impl HomeAgent {
                 }
             }
             Removal::Nothing => {}
+        }
+    }
+
+    /// A deregistration another member accepted (RFC 5944 section 3.8.3: the reply told the
+    /// mobile node its binding is gone): a binding held here that is older (identification)
+    /// goes, unless a newer request for it is pending here; served here, with its tunnels
+    /// ([`Event::Deregistered`]) and its removal replicated as the server's.
+    fn apply_deregistered(
+        &mut self,
+        now: Instant,
+        home_address: Ipv4Addr,
+        nai: Option<&[u8]>,
+        identification: u64,
+    ) {
+        let Some(s) = self.table.find(home_address, nai) else {
+            return;
+        };
+        let Some(b) = self.table.get(s) else {
+            return;
+        };
+        let newer_pending = b
+            .pending()
+            .is_some_and(|p| p.identification >= identification);
+        if b.identification >= identification
+            || newer_pending
+            || b.state() != BindingState::Permanent
+        {
+            return;
+        }
+        let served = b.second_ha == self.node;
+        let until = removed::lifetime_end(b);
+        if served {
+            for e in self.deregistered_tunnels(s, None) {
+                self.push_event(e);
+            }
+        }
+        let _ = self.table.update(s, |b| b.identification = identification);
+        if served {
+            self.retire(now, s, until);
+        } else if let Some(b) = self.table.remove(s) {
+            self.stats.removed_evicted += self.removed.insert(now, &b, until);
         }
     }
 

@@ -371,10 +371,15 @@ impl HomeAgent {
     /// (care-of = home address). Returns the home address to answer with.
     fn deregister(&mut self, a: &Asked<'_>, slot: Option<u32>) -> Ipv4Addr {
         let q = a.q;
+        let all = q.care_of == q.home_address || q.care_of.is_unspecified();
         let Some(s) = slot else {
+            // Held nowhere here: a member that serves it removes it (`apply.rs`).
+            if all && !q.home_address.is_unspecified() {
+                let nai = a.nai.map(Box::from);
+                self.replicate_deregistered(q.home_address, nai, q.identification);
+            }
             return q.home_address;
         };
-        let all = q.care_of == q.home_address || q.care_of.is_unspecified();
         let gone = self.deregistered_tunnels(s, (!all).then_some(q.care_of));
         // When the binding's lifetime would have ended (`removed.rs`).
         let until = self.table.get(s).and_then(removed::lifetime_end);
@@ -394,20 +399,33 @@ impl HomeAgent {
         };
         let home = b.home_address;
         if b.care_of.is_empty() {
-            if let Some(b) = self.table.remove(s) {
-                self.pool.release(&b.home_address);
-                let stale = self.stale_identification(a.now);
-                let nai = b.nai();
-                let evicted = self
-                    .retired
-                    .insert(b.home_address, nai, b.identification, stale);
-                self.stats.retired_evicted += evicted;
-                self.remove_served(a.now, &b, until);
+            // Another member serves it (the first HA saw it Down for a while): there too the
+            // binding goes, with its tunnels, as the reply tells the mobile node (`apply.rs`).
+            let elsewhere = (b.second_ha != self.node).then(|| b.nai().map(Box::from));
+            self.retire(a.now, s, until);
+            if let Some(nai) = elsewhere {
+                self.replicate_deregistered(home, nai, q.identification);
             }
         } else {
             self.replicate_slot(s, a.now);
         }
         home
+    }
+
+    /// The binding in `slot`, deregistered at `now`, goes: its home address back to the pool,
+    /// its last identification kept against replays (`retired.rs`), its removal replicated and
+    /// remembered until `until` (`removed.rs`).
+    pub(super) fn retire(&mut self, now: Instant, slot: u32, until: Option<Instant>) {
+        if let Some(b) = self.table.remove(slot) {
+            self.pool.release(&b.home_address);
+            let stale = self.stale_identification(now);
+            let nai = b.nai();
+            let evicted = self
+                .retired
+                .insert(b.home_address, nai, b.identification, stale);
+            self.stats.retired_evicted += evicted;
+            self.remove_served(now, &b, until);
+        }
     }
 
     /// [`Event::Deregistered`] for the care-of addresses of the binding in `slot` a

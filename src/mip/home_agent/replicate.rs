@@ -501,4 +501,41 @@ mod tests {
         let older: HashMap<MnKey, u64> = [((home(1), None), 4)].into_iter().collect();
         assert!(gone(&ha1.table, NodeId(1), &older, &none).is_empty());
     }
+
+    /// RFC 5944 section 3.8.3: a deregistration (lifetime 0) another member accepted, newer
+    /// than the binding, removes it at its server, with its tunnel (`Event::Deregistered`) and
+    /// the server's own removal to the backups; an older one (a registration since) changes
+    /// nothing, nor one for a binding with a newer request pending.
+    #[test]
+    fn a_deregistration_accepted_elsewhere_removes_the_binding_at_its_server() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        while ha2.poll_event().is_some() {}
+        let dereg = |identification| Item::Deregistered {
+            home_address: home(1),
+            nai: None,
+            identification,
+        };
+        ha2.apply(t0, NodeId(3), dereg(10));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)), "not newer: kept");
+        ha2.apply(t0, NodeId(3), dereg(11));
+        assert_eq!(server(&ha2, 1), None);
+        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e,
+                Event::Deregistered { home_address, tunnel }
+                    if *home_address == home(1) && tunnel.care_of == Ipv4Addr::new(203, 0, 113, 1))),
+            "{events:?}"
+        );
+        let removal =
+            |i: &&Item| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1));
+        assert_eq!(ha2.channels[&NodeId(1)].queued().filter(removal).count(), 1);
+        // A replica served elsewhere goes too.
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
+        ha1.apply(t0, NodeId(3), dereg(11));
+        assert_eq!(server(&ha1, 1), None);
+    }
 }
