@@ -653,15 +653,16 @@ enum TakeoverOutcome {
     NothingToRevoke,
 }
 
-/// One seed of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`].
-fn takeover_revokes(seed: u64) -> TakeoverOutcome {
+/// The world of the takeover scenarios, seeded `base + seed` on `link` (layer 2 on even seeds,
+/// layer 3 on odd): HA 3 is down while six mobile nodes register (GRE, through the FA), then
+/// comes back without GRE and receives every binding in its bulk sync.
+fn rejoined_ha3(seed: u64, base: u64, link: LinkConfig) -> World {
     let mode = if seed % 2 == 0 {
         ForwardMode::Layer2
     } else {
         ForwardMode::Layer3
     };
-    let link = LinkConfig::lossy(0.1, 0.05, 0.05);
-    let mut w = World::with(N, 700 + seed, link, |i| takeover_cfg(i, mode, true));
+    let mut w = World::with(N, base + seed, link, |i| takeover_cfg(i, mode, true));
     add_fa(&mut w);
     // HA 3 is down while the mobile nodes register (GRE, through the FA), then comes back
     // without GRE and receives every binding in its bulk sync.
@@ -676,6 +677,12 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
     let fresh = HomeAgent::new(c, w.sim.now()).unwrap();
     w.sim.restart(ha3, Box::new(fresh));
     w.sim.run_for(Duration::from_secs(15));
+    w
+}
+
+/// One seed of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`].
+fn takeover_revokes(seed: u64) -> TakeoverOutcome {
+    let mut w = rejoined_ha3(seed, 700, LinkConfig::lossy(0.1, 0.05, 0.05));
     let by = |w: &mut World, i| -> Vec<u32> {
         (1..=6)
             .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(i))
@@ -828,25 +835,7 @@ fn rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss() {
 /// One seed of [`rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss`]: how
 /// many of HA 1's bindings it checked.
 fn false_down_scenario(seed: u64) -> usize {
-    let mode = if seed % 2 == 0 {
-        ForwardMode::Layer2
-    } else {
-        ForwardMode::Layer3
-    };
-    let link = LinkConfig::lossy(0.05, 0.02, 0.02);
-    let mut w = World::with(N, 900 + seed, link, |i| takeover_cfg(i, mode, true));
-    add_fa(&mut w);
-    let ha3 = w.ha[2];
-    w.sim.crash(ha3);
-    w.sim.run_for(Duration::from_secs(10));
-    for k in 1..=6 {
-        register_gre_via_fa(&mut w, k);
-    }
-    let mut c = takeover_cfg(3, mode, false);
-    c.incarnation += 1;
-    let fresh = HomeAgent::new(c, w.sim.now()).unwrap();
-    w.sim.restart(ha3, Box::new(fresh));
-    w.sim.run_for(Duration::from_secs(15));
+    let mut w = rejoined_ha3(seed, 900, LinkConfig::lossy(0.05, 0.02, 0.02));
     let on1: Vec<u32> = (1..=6)
         .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(1))
         .collect();
