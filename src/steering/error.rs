@@ -106,7 +106,7 @@ pub enum ConfigError {
     /// Indication cannot describe (TS 29.244 section 8.2.82).
     #[error("teid_ranges: {0}")]
     Teidri(#[from] crate::steering::pfcp::teidri::TeidriError),
-    /// A peer address no datagram can be sent to ([`crate::io::usable_peer`]): port 0
+    /// A peer address no datagram can be sent to: port 0
     /// (reserved, RFC 6335 section 6) or the unspecified address (0.0.0.0 or `::`, RFC 1122
     /// section 3.2.1.3, RFC 4291 section 2.5.2). `field` is [`ConfigField::LineInterfaces`]
     /// (a switch processor's), [`ConfigField::LineAddr`] (a processor's) or

@@ -163,7 +163,7 @@ pub enum PlanError {
     /// IPv6.
     #[error("medium type does not match the endpoint (tag {0})")]
     Medium(u8),
-    /// A server endpoint no datagram can be sent to ([`crate::io::usable_peer`]): port 0
+    /// A server endpoint no datagram can be sent to: port 0
     /// (reserved, RFC 6335 section 6) or the unspecified address (0.0.0.0 or `::`, RFC 1122
     /// section 3.2.1.3, RFC 4291 section 2.5.2); `tag` as for [`PlanError::TooLong`]. The
     /// same name as [`crate::l2tp::ConfigError::UnusableAddress`] for the LAC's configured LNSs.
