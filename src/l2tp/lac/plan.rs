@@ -81,7 +81,9 @@ pub struct PlanEndpoint {
     /// Tunnel-Password: the tunnel secret with this LNS (RFC 2661 5.1.1 challenge/response and
     /// 4.3 hidden AVPs on the tunnel to it); `None`: [`crate::l2tp::Config::secret`]. A tunnel
     /// opened with a password sends a Challenge and requires the LNS's response; calls share a
-    /// tunnel only when their passwords are equal.
+    /// tunnel only when their passwords are equal. Any length up to [`MAX_PLAN_VALUE_LEN`]: RFC
+    /// 2661 sets none for the tunnel secret (a shared password hashed with MD5, not an HMAC
+    /// key), so no 128-bit minimum applies as it does to Mobile IP and cluster keys.
     pub password: Option<Vec<u8>>,
     /// Tunnel-Assignment-Id: calls to the same server with the same id share a tunnel; `None` is
     /// an id of its own (the tunnel calls without a plan use).
