@@ -1120,3 +1120,78 @@ fn l2tp_5_6_cdn_unknown_session() {
     assert_eq!(p.ep.session_count(), 1);
     assert!(p.events().is_empty());
 }
+
+/// l2tp-rfc1122.3.2.1.3-unspecified-destination: 0.0.0.0 and `::` are never destinations (RFC
+/// 1122 section 3.2.1.3 (a), RFC 4291 section 2.5.2) and port 0 is reserved (RFC 6335 section
+/// 6): every address an L2TP endpoint is configured to send to is refused when unusable, with
+/// the one error name `UnusableAddress`: a LAC's contact LNS and alternates, a tunnel plan's
+/// server endpoint (built or from RFC 2868 attributes), a virtual LNS's virtual address and
+/// members.
+#[test]
+fn l2tp_rfc1122_3_2_1_3_unspecified_destination() {
+    use std::net::{IpAddr, SocketAddr};
+    use telcp::l2tp::lac::{PlanEndpoint, PlanError, TaggedAttribute, TunnelAttribute, TunnelPlan};
+    use telcp::l2tp::pool::VirtualLns;
+    use telcp::l2tp::{ConfigError, ConfigField, LacConfig, LnsConfig};
+    let now = std::time::Instant::now();
+    let good: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    for bad in ["10.0.0.1:0", "0.0.0.0:1701", "[::]:1701"] {
+        let addr: SocketAddr = bad.parse().unwrap();
+        let unusable = |field| Some(ConfigError::UnusableAddress { field, addr });
+        let mut c = LacConfig {
+            common: common(1),
+            ..LacConfig::new(addr)
+        };
+        assert_eq!(
+            Lac::new(c.clone(), now).err(),
+            unusable(ConfigField::ContactLns)
+        );
+        c.contact_lns = good;
+        c.alternates = vec![good, addr];
+        assert_eq!(Lac::new(c, now).err(), unusable(ConfigField::Alternates));
+        assert_eq!(
+            TunnelPlan::new(vec![PlanEndpoint::new(good), PlanEndpoint::new(addr)]).err(),
+            Some(PlanError::UnusableAddress { tag: 0, addr })
+        );
+        if addr.port() != 0 {
+            // RFC 2868: the server endpoint is an address in text, the port is L2TP's.
+            let attr = |tag, value| TaggedAttribute { tag, value };
+            let text = addr.ip().to_string().into_bytes();
+            let attrs = [
+                attr(1, TunnelAttribute::ServerEndpoint(b"10.0.0.1".to_vec())),
+                attr(2, TunnelAttribute::ServerEndpoint(text)),
+            ];
+            assert_eq!(
+                TunnelPlan::from_tagged(&attrs).err(),
+                Some(PlanError::UnusableAddress { tag: 2, addr })
+            );
+            let ip = addr.ip();
+            let lns = |v: VirtualLns| {
+                let cfg = LnsConfig {
+                    virtual_lns: Some(v),
+                    ..lns_config_of(common(2))
+                };
+                Lns::new(cfg, now).err()
+            };
+            let members: Vec<IpAddr> = vec!["10.0.5.1".parse().unwrap(), good.ip()];
+            let v = VirtualLns {
+                virtual_addr: ip,
+                members: members.clone(),
+                me: 0,
+            };
+            assert_eq!(lns(v), unusable(ConfigField::VirtualAddress));
+            let v = VirtualLns {
+                virtual_addr: "10.0.5.5".parse().unwrap(),
+                members: vec![members[0], ip],
+                me: 0,
+            };
+            assert_eq!(lns(v), unusable(ConfigField::VirtualLnsMembers));
+        }
+    }
+    let c = LacConfig {
+        common: common(1),
+        ..LacConfig::new(good)
+    };
+    assert!(Lac::new(c, now).is_ok());
+    assert!(TunnelPlan::new(vec![PlanEndpoint::new(good)]).is_ok());
+}

@@ -786,6 +786,65 @@ fn mip_5_1_key_lengths() {
     }
 }
 
+/// mip-rfc2104.3-short-keys: HMAC keys shorter than the hash output (16 octets for MD5) are
+/// strongly discouraged (RFC 2104 section 3) and 128 bits is Mobile IP's default key size (RFC
+/// 5944 section 5.1): a Home Agent's cluster, MN-HA and FA-HA keys, a foreign agent's FA-HA key
+/// and a mobile node's MN-HA key under 16 octets are refused at configuration, naming the key;
+/// 16 octets pass.
+#[test]
+fn mip_rfc2104_3_short_keys() {
+    use std::time::Instant;
+    use telcp::mip::{
+        ClientConfig, ConfigError, ConfigField, ForeignAgent, ForeignAgentConfig, HomeAgent,
+        MobileNodeClient,
+    };
+    let short = |field, octets| {
+        Some(ConfigError::KeyTooShort {
+            field,
+            octets,
+            min: 16,
+        })
+    };
+    let t0 = Instant::now();
+    for n in [15, 16] {
+        let refused = |field| if n < 16 { short(field, n) } else { None };
+        let mut c = cfg(10);
+        c.cluster_key = vec![1; n];
+        assert_eq!(
+            HomeAgent::new(c, t0).err(),
+            refused(ConfigField::ClusterKey)
+        );
+        let mut c = cfg(10);
+        c.mobile_nodes[0].sa.key = vec![2; n];
+        assert_eq!(
+            HomeAgent::new(c, t0).err(),
+            refused(ConfigField::MobileNodeKey)
+        );
+        let mut c = cfg(10);
+        c.foreign_agents[0].1.key = vec![3; n];
+        assert_eq!(
+            HomeAgent::new(c, t0).err(),
+            refused(ConfigField::ForeignAgentKey)
+        );
+        let mut c = ForeignAgentConfig::new(sock(VIP, 434));
+        c.fa_ha = Some(SecurityAssociation::new(
+            FA_SPI,
+            AuthAlgorithm::HmacMd5,
+            vec![4; n],
+        ));
+        assert_eq!(
+            ForeignAgent::new(c, t0).err(),
+            refused(ConfigField::ForeignAgentKey)
+        );
+        let sa = SecurityAssociation::new(MN_SPI, AuthAlgorithm::HmacMd5, vec![5; n]);
+        let c = ClientConfig::new(HOME, sa, sock(VIP, 434), mn_sock(), WALL);
+        assert_eq!(
+            MobileNodeClient::new(c, t0).err(),
+            refused(ConfigField::MobileNodeKey)
+        );
+    }
+}
+
 /// mip-5.7.1-timestamp-tolerance: timestamps within the default 7-second tolerance of the HA's
 /// clock are accepted, those beyond it refused with 133.
 #[test]

@@ -687,3 +687,52 @@ fn mip_3_6_2_3_mn_136_retry_named_ha() {
         [ClientEvent::Registered { lifetime: 600, .. }]
     ));
 }
+
+/// mip-rfc1122.3.2.1.3-unspecified-destination: 0.0.0.0 is never a destination (RFC 1122
+/// section 3.2.1.3 (a): "MUST NOT be sent, except as a source address"), and port 0 is reserved
+/// (RFC 6335 section 6): a foreign agent's home agent, and a mobile node's home agent (without a
+/// foreign agent) or foreign agent (`via`), are where their datagrams go, so either is refused
+/// at configuration, naming the field. A mobile node registering through a foreign agent may
+/// still name 0.0.0.0 or 255.255.255.255 as its home agent (RFC 4433 section 3.1): that is a
+/// field of the request, not a destination.
+#[test]
+fn mip_rfc1122_3_2_1_3_unspecified_destination() {
+    use telcp::mip::{ConfigError, ConfigField};
+    let t0 = Instant::now();
+    for addr in [sock(Ipv4Addr::UNSPECIFIED, 434), sock(VIP, 0)] {
+        let mut cfg = ForeignAgentConfig::new(addr);
+        cfg.max_pending = 16;
+        assert_eq!(
+            ForeignAgent::new(cfg, t0).err(),
+            Some(ConfigError::UnusableAddress {
+                field: ConfigField::HomeAgent,
+                addr
+            })
+        );
+        let mut c = client_cfg(HOME, None, None);
+        c.home_agent = addr;
+        assert_eq!(
+            MobileNodeClient::new(c, t0).err(),
+            Some(ConfigError::UnusableAddress {
+                field: ConfigField::HomeAgent,
+                addr
+            })
+        );
+        let c = client_cfg(HOME, None, Some(addr));
+        assert_eq!(
+            MobileNodeClient::new(c, t0).err(),
+            Some(ConfigError::UnusableAddress {
+                field: ConfigField::Via,
+                addr
+            })
+        );
+    }
+    // Through a foreign agent, the Home Agent field may ask for one (RFC 4433).
+    for ha in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST] {
+        let mut c = client_cfg(HOME, Some(NAI), Some(sock(FA, 434)));
+        c.home_agent = sock(ha, 434);
+        assert!(MobileNodeClient::new(c, t0).is_ok(), "{ha}");
+    }
+    assert!(ForeignAgent::new(ForeignAgentConfig::new(ha_sock()), t0).is_ok());
+    assert!(MobileNodeClient::new(client_cfg(HOME, None, None), t0).is_ok());
+}

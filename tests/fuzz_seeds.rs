@@ -542,6 +542,19 @@ fn home_agent_seeds(c: &mut Corpora) {
     s[0] = 0;
     add(c, "mip_home_agent", "layer2_bindings.bin", s);
 
+    // Keys from AAA (first byte bit 5), layer 3: requests of mobile nodes 3 and 4 parked, each
+    // answered with a key under 128 bits (empty, then 5 octets: refused, the request stays
+    // parked, RFC 2104 section 3), then with a wrong 128-bit key (131) or the right one.
+    let mut s = vec![0x21u8];
+    for (home, b) in [(2, 33), (3, 161), (4, 129)] {
+        s.extend_from_slice(&[1, home, b, 5, 3 << 2, 5, 24 << 2, 5, 2 << 2, 2, 5]);
+    }
+    for (home, b) in [(2, 35), (3, 163), (4, 131)] {
+        s.extend_from_slice(&[1, home, b, 5, 3 << 2, 5, 0, 2, 5]);
+    }
+    s.extend_from_slice(&[2, 255]);
+    add(c, "mip_home_agent", "aaa_key_answers.bin", s);
+
     // Cluster traffic from member 2 under the cluster key: notices, replicated changes (one key).
     let mut s = vec![0u8, 1, 0, 100];
     let member = |body| ClusterMessage {

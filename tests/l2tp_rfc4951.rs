@@ -1546,6 +1546,55 @@ fn rfc4951_step1_clear() {
     assert_eq!(lns.stats().recoveries_succeeded, 1);
 }
 
+/// A cleared call sends nothing more: the LAC (its receive window 4) sends six ICRQs and
+/// acknowledges nothing, so the LNS's ICRPs fill the window and two wait in its queue; the LAC
+/// fails and recovers the tunnel. RFC 4951 3.3 Step I clears the six calls silently at both
+/// ends ("the sessions that were not in an established state MUST be silently cleared"), so
+/// the ICRPs queued for them must not go out on the resumed channel (the LAC would see an ICRP
+/// for a session it no longer has): after the SCCCN the LNS sends no ICRP, and only the
+/// established session stays.
+#[test]
+fn rfc4951_step1_cleared_calls_send_nothing_more() {
+    let now = Instant::now();
+    let mut lns = established_lns(now);
+    let mut icrps = 0;
+    for i in 0..6u16 {
+        from_lac(
+            &mut lns,
+            now,
+            ControlMessage::icrq(0x1111, 0x0c00 + i, 9 + u32::from(i)),
+            i,
+            0,
+        );
+        icrps += sent_control(&mut lns)
+            .iter()
+            .filter(|m| m.message_type() == Some(MessageType::ICRP))
+            .count();
+    }
+    assert_eq!(lns.session_count(), 7);
+    assert!(
+        icrps < 6,
+        "some ICRPs wait for the LAC's window: {icrps} sent"
+    );
+    let out = lac_recovers(&mut lns, now);
+    let later = lns
+        .poll_timeout()
+        .map(|t| t.max(now) + Duration::from_secs(1));
+    let mut out = out;
+    if let Some(t) = later {
+        lns.handle_timeout(t);
+        out.extend(sent_control(&mut lns));
+    }
+    assert!(
+        !out.iter()
+            .any(|m| matches!(m.message_type(), Some(MessageType::ICRP | MessageType::CDN))),
+        "nothing for the cleared calls: {out:?}"
+    );
+    assert_eq!(lns.session_count(), 1);
+    assert_eq!(lns.stats().sessions_cleared_at_recovery, 6);
+    assert_eq!(lns.stats().recoveries_succeeded, 1);
+}
+
 /// rfc4951-icrq-established: an LNS holding the tunnel 0x1111 (the LAC's 0x2222, both ends
 /// having advertised a Failover Capability) with the established session 0x0a0a (the LAC's
 /// 0x0b0b) gets an ICRQ whose Assigned Session ID is 0x0b0b (the LAC, which lost the session in

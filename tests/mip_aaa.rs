@@ -529,6 +529,48 @@ fn mip_3_8_2_1_aaa_key_authenticates() {
     assert_eq!(drain(&mut ha).1[0].0, 131);
 }
 
+/// mip-rfc2104.3-aaa-short-keys: a key from AAA is a Mobile IP key like a configured one: HMAC-MD5
+/// "with 128-bit keys" is the default (RFC 5944 section 5.1), and "less than L bytes is strongly
+/// discouraged" (RFC 2104 section 3, L = 16 for MD5). A shorter key is the embedder's error
+/// (`KeyError::KeyTooShort`): nothing is sent, nothing held, the request stays parked and is
+/// answered with a usable key; an over-long one (above 255 octets) is `BadKey`, also parked.
+#[test]
+fn mip_rfc2104_3_aaa_short_keys() {
+    let (mut ha, t0) = lone(AaaConfig::default());
+    drain(&mut ha);
+    let rrq = request(3, VIP, ntp_id(t0, t0), None);
+    let _ = ha.handle_datagram(t0, mn_addr(3), vip(), &rrq);
+    let ids = key_requests(&drain(&mut ha).0);
+    assert_eq!(ids.len(), 1);
+    let with = |key: Vec<u8>| AaaKey {
+        key,
+        lifetime: Duration::from_secs(60),
+        home_address: None,
+    };
+    for octets in [0, 1, 15] {
+        assert_eq!(
+            ha.provide_key(t0, ids[0], with(key_of(3)[..octets].to_vec())),
+            Err(KeyError::KeyTooShort { octets, min: 16 }),
+        );
+        assert_eq!(
+            drain(&mut ha),
+            (vec![], vec![]),
+            "nothing sent for {octets} octets"
+        );
+    }
+    assert_eq!(
+        ha.provide_key(t0, ids[0], with(vec![7; 256])),
+        Err(KeyError::BadKey)
+    );
+    assert_eq!(ha.stats().keys_provided, 0);
+    assert!(ha.binding(home(3), None).is_none());
+    // Still parked: the right key (17 octets) completes it.
+    assert!(key_of(3).len() >= 16);
+    assert_eq!(ha.provide_key(t0, ids[0], with(key_of(3))), Ok(()));
+    assert_eq!(drain(&mut ha).1[0].0, 0);
+    assert!(ha.binding(home(3), None).is_some());
+}
+
 /// A configured key is used as always, never asked for; an unknown
 /// mobile node without AAA configured is refused with 131 at once.
 #[test]

@@ -578,3 +578,43 @@ fn updates_naming_no_session(vid: VirtualId, n: u32) -> impl Iterator<Item = Mes
         )
     })
 }
+
+/// Every fabric address a steering role sends to is a usable destination: port 0 is reserved
+/// (RFC 6335 section 6) and the unspecified address is never a destination (RFC 1122 section
+/// 3.2.1.3 (a), RFC 4291 section 2.5.2). A switch processor's line interfaces, a processor's
+/// line interface and a line interface's switch processor at either are refused with
+/// `ConfigError::UnusableAddress` naming the field (the health peers, by the monitor).
+#[test]
+fn a_steering_role_refuses_an_unusable_peer_address() {
+    use std::net::SocketAddr;
+    use std::time::Instant;
+    use telcp::steering::LineInterface;
+    use telcp::steering::{ConfigError, ConfigField};
+    let now = Instant::now();
+    for bad in ["10.0.0.1:0", "0.0.0.0:2152", "[::]:2152"] {
+        let addr: SocketAddr = bad.parse().unwrap();
+        let unusable = |field| Some(ConfigError::UnusableAddress { field, addr });
+        let good = switch_config(&["10.1.0.1:7000".parse().unwrap()]);
+        let mut c = good.clone();
+        c.line_interfaces.push(addr);
+        assert_eq!(
+            SwitchProcessor::new(c, now).err(),
+            unusable(ConfigField::LineInterfaces)
+        );
+        let mut c = processor_config(11, 1);
+        c.line_addr = addr;
+        assert_eq!(
+            Processor::new(c, now).err(),
+            unusable(ConfigField::LineAddr)
+        );
+        let mut c = line_config(1);
+        c.switch_addr = addr;
+        assert_eq!(
+            LineInterface::new(c, now).err(),
+            unusable(ConfigField::SwitchAddr)
+        );
+    }
+    assert!(SwitchProcessor::new(switch_config(&["10.1.0.1:7000".parse().unwrap()]), now).is_ok());
+    assert!(Processor::new(processor_config(11, 1), now).is_ok());
+    assert!(LineInterface::new(line_config(1), now).is_ok());
+}

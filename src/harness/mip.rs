@@ -156,7 +156,7 @@ fn check_summary(m: &Message<'_>, data: &[u8], s: Option<Summary<'_>>) {
 /// operations decoded from `data`: arbitrary datagrams, well-authenticated requests with fuzzed
 /// fields, cluster messages under the right key, time steps and commands; with keys from AAA
 /// (first byte bit 5: only two mobile nodes keep a configured key) the key requests are
-/// answered from the fuzz bytes (the right key, a wrong or empty one, a denial, or nothing until
+/// answered from the fuzz bytes (the right key, a wrong, short or empty one, a denial, or nothing until
 /// the timeout). Datagrams and requests of ops with the high bit set are fed in batches
 /// ([`HomeAgent::handle_batch`]). After each operation the table bounds must hold. `start` is the
 /// base instant the run starts at (the caller's clock; the harness never reads one).
@@ -405,8 +405,9 @@ impl HaRun {
     }
 
     /// Answers the oldest key request as `how` says: the right key (with a lifetime and maybe a
-    /// home address from AAA), a wrong one, an empty one, a denial of either kind, or an id never
-    /// given; any answer leaves the bounds intact.
+    /// home address from AAA), a wrong one of 128 bits, a short or empty one (refused, the
+    /// request stays parked), a denial of either kind, or an id never given; any answer leaves
+    /// the bounds intact.
     fn answer_key(&mut self, how: u8) {
         use crate::mip::{AaaKey, DenyReason, KeyError, KeyRequestId};
         let Some(&id) = self.key_requests.first() else {
@@ -420,8 +421,21 @@ impl HaRun {
         let now = self.now;
         let r = match how % 7 {
             0 | 1 => self.ha.provide_key(now, id, key(&ha_mn_sa().key)),
-            2 => self.ha.provide_key(now, id, key(b"wrong")),
-            3 => self.ha.provide_key(now, id, key(b"")),
+            // 128 bits, but not the mobile node's: the request is refused (131).
+            2 => self.ha.provide_key(now, id, key(b"a wrong key, 128b")),
+            // Under 128 bits (RFC 5944 section 5.1): refused as the embedder's error, the
+            // request stays parked.
+            3 => {
+                let short: &[u8] = if how & 16 != 0 { b"wrong" } else { b"" };
+                let r = self.ha.provide_key(now, id, key(short));
+                let too_short = KeyError::KeyTooShort {
+                    octets: short.len(),
+                    min: crate::io::auth::MIN_KEY_LEN,
+                };
+                // (Or the request timed out already.)
+                assert!(r == Err(too_short) || r == Err(KeyError::UnknownRequest(id)));
+                r
+            }
             4 => self.ha.deny(now, id, DenyReason::AuthenticationFailed),
             5 => self
                 .ha
@@ -433,7 +447,7 @@ impl HaRun {
                 return;
             }
         };
-        if r != Err(KeyError::BadKey) {
+        if !matches!(r, Err(KeyError::BadKey | KeyError::KeyTooShort { .. })) {
             self.key_requests.remove(0);
         }
     }

@@ -1619,6 +1619,43 @@ impl Channel {
         self.pump(now);
     }
 
+    /// Forgets the messages of a session that was cleared without them (RFC 4951 3.3 Step I:
+    /// "silently cleared"; a cleared call sends nothing more) that wait in the queue, not yet
+    /// numbered: those carrying our Session ID `sid` as their Assigned Session ID (ICRQ, ICRP,
+    /// OCRQ, OCRP, CDN) or sent for its set-up, and those addressed to the peer's Session ID
+    /// `peer_sid`. Messages already numbered (sent, reserved) keep their Ns. A message in the
+    /// placed run (RFC 4951 pins, whose Ns are fixed) becomes a HELLO at the same place, so
+    /// the messages behind it keep their Ns. Returns how many were forgotten.
+    pub fn forget_session(&mut self, sid: u16, peer_sid: Option<u16>) -> usize {
+        let Some(b) = self.backlog.as_mut() else {
+            return 0;
+        };
+        let of = |q: &Queued| {
+            q.setup == Some(sid)
+                || q.msg.assigned_session_id() == Some(sid)
+                || (peer_sid.is_some() && Some(q.msg.header.session_id) == peer_sid)
+        };
+        let placed = usize::from(b.placed);
+        let mut forgotten = 0;
+        for q in b.queue.iter_mut().take(placed) {
+            if of(q) {
+                *q = Queued::plain(ControlMessage::hello(q.msg.header.tunnel_id));
+                forgotten += 1;
+            }
+        }
+        let mut i = placed;
+        while i < b.queue.len() {
+            if of(&b.queue[i]) {
+                b.queue.remove(i);
+                forgotten += 1;
+            } else {
+                i += 1;
+            }
+        }
+        self.trim_backlog();
+        forgotten
+    }
+
     /// Holds (`true`) or releases (`false`) the channel: while held, messages given to
     /// [`Channel::send`] are queued but none is sent (RFC 4951: the recovering endpoint sends
     /// nothing on the old tunnel until it has the Suggested Control Sequence). Releasing sends

@@ -451,6 +451,10 @@ pub enum ConfigField {
     ContactLns,
     /// [`LacConfig::alternates`] (usable destinations: [`ConfigError::UnusableAddress`]).
     Alternates,
+    /// [`pool::VirtualLns::virtual_addr`] (not unspecified: [`ConfigError::UnusableAddress`]).
+    VirtualAddress,
+    /// [`pool::VirtualLns::members`] (none unspecified: [`ConfigError::UnusableAddress`]).
+    VirtualLnsMembers,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -466,8 +470,12 @@ pub enum ConfigError {
     /// A peer address no datagram can be sent to: port 0 (reserved, RFC 6335 section 6) or the
     /// unspecified address (0.0.0.0 or `::`, never a destination: RFC 1122 section 3.2.1.3,
     /// RFC 4291 section 2.5.2). `field` is [`ConfigField::ContactLns`] or
-    /// [`ConfigField::Alternates`] (an [`LnsMembership`] peer's is refused by the health
-    /// monitor: [`ConfigError::Health`] with [`crate::health::ConfigError::UnusableAddress`]).
+    /// [`ConfigField::Alternates`], or [`ConfigField::VirtualAddress`] or
+    /// [`ConfigField::VirtualLnsMembers`] (IP addresses, shown at [`L2TP_PORT`]); an
+    /// [`LnsMembership`] peer's is refused by the health monitor ([`ConfigError::Health`] with
+    /// [`crate::health::ConfigError::UnusableAddress`]), a tunnel plan's server by
+    /// [`lac::PlanError::UnusableAddress`]. The same name in `mip::ConfigError` and
+    /// `steering::ConfigError`.
     #[error("{field:?}: unusable address {addr}")]
     UnusableAddress {
         /// The field.

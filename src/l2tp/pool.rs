@@ -19,9 +19,10 @@
 //! always counts itself Up). Every member applies the same rule to the same heartbeats, so when the
 //! contact fails and is declared Down, the next member takes over new calls to the virtual address.
 
+use super::{ConfigError, ConfigField, L2TP_PORT};
 use crate::Rng;
 use crate::health::{self, Load, LoadTable, Monitor, NodeId};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Liveness of a pool member: the health failure detector's states (Up, Suspect, Down).
 pub use crate::health::NodeState as MemberState;
@@ -210,17 +211,43 @@ impl<'a> PoolView<'a> {
 }
 
 /// Membership of a virtual LNS: the members in a fixed order (index = rank), and which one we are.
+/// [`crate::l2tp::Lns::new`] checks it: the addresses are LACs' and members' destinations, so
+/// none may be unspecified (0.0.0.0 or `::`, RFC 1122 section 3.2.1.3, RFC 4291 section
+/// 2.5.2: [`ConfigError::UnusableAddress`], the address shown at [`L2TP_PORT`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualLns {
-    /// The shared virtual address.
+    /// The shared virtual address (LACs send their SCCRQs to it;
+    /// [`ConfigField::VirtualAddress`]).
     pub virtual_addr: IpAddr,
-    /// Each member's own (real) address, in rank order; identical on every member.
+    /// Each member's own (real) address, in rank order; identical on every member
+    /// ([`ConfigField::VirtualLnsMembers`]).
     pub members: Vec<IpAddr>,
-    /// Our index in `members`.
+    /// Our index in `members` ([`ConfigField::VirtualLnsMe`]).
     pub me: usize,
 }
 
 impl VirtualLns {
+    /// [`ConfigError::OutOfRange`] naming [`ConfigField::VirtualLnsMe`] when `me` is not an
+    /// index of `members`; [`ConfigError::UnusableAddress`] when an address is unspecified
+    /// ([`crate::io::usable_peer`], at [`L2TP_PORT`]).
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.me >= self.members.len() {
+            return Err(ConfigError::OutOfRange(ConfigField::VirtualLnsMe));
+        }
+        let addrs = std::iter::once((ConfigField::VirtualAddress, self.virtual_addr)).chain(
+            self.members
+                .iter()
+                .map(|a| (ConfigField::VirtualLnsMembers, *a)),
+        );
+        for (field, ip) in addrs {
+            let addr = SocketAddr::new(ip, L2TP_PORT);
+            if !crate::io::usable_peer(addr) {
+                return Err(ConfigError::UnusableAddress { field, addr });
+            }
+        }
+        Ok(())
+    }
+
     /// The contact LNS: the lowest-ranked member that `is_up` says is Up (we count as Up).
     pub fn contact(&self, is_up: impl Fn(IpAddr) -> bool) -> Option<usize> {
         (0..self.members.len())

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 pub struct ForeignAgentConfig {
     /// The home agent (the virtual HA address, port 434). A request is relayed to the address
     /// its Home Agent field names, on this port (RFC 5944 section 3.7.2.3); one naming none
-    /// (0.0.0.0, or 255.255.255.255 for dynamic assignment, RFC 4433) is relayed here.
+    /// (0.0.0.0, or 255.255.255.255 for dynamic assignment, RFC 4433) is relayed here. A usable
+    /// destination: neither port 0 nor 0.0.0.0 ([`ConfigError::UnusableAddress`] naming
+    /// [`ConfigField::HomeAgent`] otherwise).
     pub home_agent: SocketAddr,
     /// The FA-HA security association: when set, an FA-HA authentication extension is appended
     /// to every relayed request. Its key is at least 16 octets (RFC 5944 section 5.1: HMAC-MD5
@@ -245,7 +247,8 @@ impl ForeignAgent {
     /// # Errors
     /// [`ConfigError::OutOfRange`] naming [`ConfigField::MaxPending`] (0) or
     /// [`ConfigField::PendingTimeout`] (0 or above one hour); [`ConfigError::KeyTooShort`]
-    /// naming [`ConfigField::ForeignAgentKey`] (an FA-HA key under 16 octets): the
+    /// naming [`ConfigField::ForeignAgentKey`] (an FA-HA key under 16 octets);
+    /// [`ConfigError::UnusableAddress`] naming [`ConfigField::HomeAgent`] (port 0 or 0.0.0.0): the
     /// configuration error type of
     /// every Mobile IP role, as [`HomeAgent::new`](crate::mip::HomeAgent::new) and
     /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) return it.
@@ -259,6 +262,7 @@ impl ForeignAgent {
         if let Some(sa) = &cfg.fa_ha {
             super::home_agent::check_key(ConfigField::ForeignAgentKey, &sa.key)?;
         }
+        super::home_agent::check_peer(ConfigField::HomeAgent, cfg.home_agent)?;
         Ok(ForeignAgent {
             cfg,
             pending: HashMap::new(),

@@ -38,12 +38,16 @@ pub struct ClientConfig {
     /// HMAC-MD5 with 128-bit keys; [`ConfigError::KeyTooShort`] naming
     /// [`ConfigField::MobileNodeKey`] otherwise).
     pub sa: SecurityAssociation,
-    /// The home agent (the virtual HA address and port 434).
+    /// The home agent (the virtual HA address and port 434). Its address is the request's Home
+    /// Agent field; 0.0.0.0 or 255.255.255.255 asks for one (RFC 4433) through a foreign agent
+    /// (`via`). Without `via` requests are sent to it: a usable destination, neither port 0
+    /// nor 0.0.0.0 ([`ConfigError::UnusableAddress`] naming [`ConfigField::HomeAgent`]).
     pub home_agent: SocketAddr,
     /// This node's own address (its co-located care-of address and port).
     pub local: SocketAddr,
     /// A foreign agent to register through (its address is then the care-of address, and the
     /// D bit is clear); `None`: co-located care-of address, requests go straight to the HA.
+    /// A usable destination ([`ConfigError::UnusableAddress`] naming [`ConfigField::Via`]).
     pub via: Option<SocketAddr>,
     /// Lifetime requested, seconds.
     pub lifetime: u16,
@@ -252,7 +256,10 @@ impl MobileNodeClient {
     /// [`ConfigError::NoIdentity`]: a home address of 0.0.0.0 without an NAI (RFC 2794 section
     /// 2); [`ConfigError::OutOfRange`] naming [`ConfigField::Retransmit`]: a retransmission
     /// timeout of 0 or above one hour; [`ConfigError::KeyTooShort`] naming
-    /// [`ConfigField::MobileNodeKey`]: an MN-HA key under 16 octets. The configuration error type of every Mobile IP role, as
+    /// [`ConfigField::MobileNodeKey`]: an MN-HA key under 16 octets;
+    /// [`ConfigError::UnusableAddress`] naming [`ConfigField::Via`] or, without `via`,
+    /// [`ConfigField::HomeAgent`]: the destination of the requests at port 0 or 0.0.0.0. The
+    /// configuration error type of every Mobile IP role, as
     /// [`HomeAgent::new`](crate::mip::HomeAgent::new) and
     /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) return it.
     pub fn new(cfg: ClientConfig, now: Instant) -> Result<Self, ConfigError> {
@@ -263,6 +270,10 @@ impl MobileNodeClient {
             return Err(ConfigError::OutOfRange(ConfigField::Retransmit));
         }
         super::home_agent::check_key(ConfigField::MobileNodeKey, &cfg.sa.key)?;
+        match cfg.via {
+            Some(fa) => super::home_agent::check_peer(ConfigField::Via, fa)?,
+            None => super::home_agent::check_peer(ConfigField::HomeAgent, cfg.home_agent)?,
+        }
         let ha_field = match cfg.home_agent {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,

@@ -40,6 +40,16 @@ pub(crate) fn non_zero(field: ConfigField, zero: bool) -> Result<(), ConfigError
     }
 }
 
+/// `Ok` when a datagram can be sent to `addr` ([`crate::io::usable_peer`]), else
+/// [`ConfigError::UnusableAddress`] naming `field`.
+pub(crate) fn usable(field: ConfigField, addr: std::net::SocketAddr) -> Result<(), ConfigError> {
+    if crate::io::usable_peer(addr) {
+        Ok(())
+    } else {
+        Err(ConfigError::UnusableAddress { field, addr })
+    }
+}
+
 /// Where an answer to a peer goes: through the line interface `line`, from `gateway` (the
 /// address the peer sent to), to `peer`.
 #[derive(Debug, Clone, Copy)]

@@ -34,6 +34,10 @@ pub enum ConfigField {
     UePool,
     /// `ue_pool_v6`, the IPv6 prefix pool.
     UePoolV6,
+    /// `line_addr` of a processor, the line interface its replies leave through.
+    LineAddr,
+    /// `switch_addr` of a line interface, the switch processor's fabric address.
+    SwitchAddr,
 }
 
 impl std::fmt::Display for ConfigField {
@@ -50,6 +54,8 @@ impl std::fmt::Display for ConfigField {
             ConfigField::Retransmit => "retransmit",
             ConfigField::UePool => "ue_pool",
             ConfigField::UePoolV6 => "ue_pool_v6",
+            ConfigField::LineAddr => "line_addr",
+            ConfigField::SwitchAddr => "switch_addr",
         })
     }
 }
@@ -100,6 +106,21 @@ pub enum ConfigError {
     /// Indication cannot describe (TS 29.244 section 8.2.82).
     #[error("teid_ranges: {0}")]
     Teidri(#[from] crate::steering::pfcp::teidri::TeidriError),
+    /// A peer address no datagram can be sent to: port 0
+    /// (reserved, RFC 6335 section 6) or the unspecified address (0.0.0.0 or `::`, RFC 1122
+    /// section 3.2.1.3, RFC 4291 section 2.5.2). `field` is [`ConfigField::LineInterfaces`]
+    /// (a switch processor's), [`ConfigField::LineAddr`] (a processor's) or
+    /// [`ConfigField::SwitchAddr`] (a line interface's); the health peers (a switch
+    /// processor's `processors`, a processor's `switch_addr`) are refused by the monitor
+    /// ([`ConfigError::Health`] with [`crate::health::ConfigError::UnusableAddress`]). The same
+    /// name as `l2tp::ConfigError::UnusableAddress` and `mip::ConfigError::UnusableAddress`.
+    #[error("{field}: unusable address {addr}")]
+    UnusableAddress {
+        /// The field.
+        field: ConfigField,
+        /// The address as configured.
+        addr: std::net::SocketAddr,
+    },
     /// The health monitor refused its configuration.
     #[error(transparent)]
     Health(#[from] crate::health::ConfigError),

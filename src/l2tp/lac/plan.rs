@@ -81,7 +81,9 @@ pub struct PlanEndpoint {
     /// Tunnel-Password: the tunnel secret with this LNS (RFC 2661 5.1.1 challenge/response and
     /// 4.3 hidden AVPs on the tunnel to it); `None`: [`crate::l2tp::Config::secret`]. A tunnel
     /// opened with a password sends a Challenge and requires the LNS's response; calls share a
-    /// tunnel only when their passwords are equal.
+    /// tunnel only when their passwords are equal. Any length up to [`MAX_PLAN_VALUE_LEN`]: RFC
+    /// 2661 sets none for the tunnel secret (a shared password hashed with MD5, not an HMAC
+    /// key), so no 128-bit minimum applies as it does to Mobile IP and cluster keys.
     pub password: Option<Vec<u8>>,
     /// Tunnel-Assignment-Id: calls to the same server with the same id share a tunnel; `None` is
     /// an id of its own (the tunnel calls without a plan use).
@@ -163,6 +165,17 @@ pub enum PlanError {
     /// IPv6.
     #[error("medium type does not match the endpoint (tag {0})")]
     Medium(u8),
+    /// A server endpoint no datagram can be sent to: port 0
+    /// (reserved, RFC 6335 section 6) or the unspecified address (0.0.0.0 or `::`, RFC 1122
+    /// section 3.2.1.3, RFC 4291 section 2.5.2); `tag` as for [`PlanError::TooLong`]. The
+    /// same name as [`crate::l2tp::ConfigError::UnusableAddress`] for the LAC's configured LNSs.
+    #[error("tag {tag}: unusable server endpoint {addr}")]
+    UnusableAddress {
+        /// The RFC 2868 tag (0 for [`TunnelPlan::new`]).
+        tag: u8,
+        /// The server endpoint.
+        addr: SocketAddr,
+    },
 }
 
 /// Why the LAC put an LNS on its deny-list ([`crate::l2tp::Event::LnsDenied`]).
@@ -220,10 +233,17 @@ impl TunnelPlan {
     /// A plan of `endpoints` (any order; sorted by preference, stably).
     ///
     /// # Errors
-    /// [`PlanError::TooManyEndpoints`], [`PlanError::TooManyLevels`], [`PlanError::TooLong`].
+    /// [`PlanError::TooManyEndpoints`], [`PlanError::TooManyLevels`], [`PlanError::TooLong`],
+    /// [`PlanError::UnusableAddress`] (a server at port 0 or the unspecified address).
     pub fn new(mut endpoints: Vec<PlanEndpoint>) -> Result<TunnelPlan, PlanError> {
         if endpoints.len() > MAX_PLAN_ENDPOINTS {
             return Err(PlanError::TooManyEndpoints);
+        }
+        if let Some(e) = endpoints.iter().find(|e| !crate::io::usable_peer(e.server)) {
+            return Err(PlanError::UnusableAddress {
+                tag: 0,
+                addr: e.server,
+            });
         }
         let long = |v: &Option<Vec<u8>>| v.as_ref().is_some_and(|v| v.len() > MAX_PLAN_VALUE_LEN);
         if endpoints
@@ -261,8 +281,9 @@ impl TunnelPlan {
     /// 0. The last value of a repeated attribute counts.
     ///
     /// # Errors
-    /// [`PlanError`]: a tag without server endpoint, an address that does not parse, a medium
-    /// type of the other family, a value too long, too many endpoints or levels.
+    /// [`PlanError`]: a tag without server endpoint, an address that does not parse or is
+    /// unspecified ([`PlanError::UnusableAddress`]), a medium type of the other family, a value
+    /// too long, too many endpoints or levels.
     pub fn from_tagged(attrs: &[TaggedAttribute]) -> Result<TunnelPlan, PlanError> {
         let mut order: Vec<u8> = Vec::new();
         for a in attrs {
@@ -330,6 +351,12 @@ fn endpoint_of<'a>(
         _ => return Err(PlanError::Medium(tag)),
     }
     e.server = SocketAddr::new(server, super::super::L2TP_PORT);
+    if !crate::io::usable_peer(e.server) {
+        return Err(PlanError::UnusableAddress {
+            tag,
+            addr: e.server,
+        });
+    }
     Ok(Some(e))
 }
 

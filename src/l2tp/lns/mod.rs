@@ -207,9 +207,7 @@ impl Lns {
             return Err(ConfigError::OutOfRange(ConfigField::Admission));
         }
         if let Some(v) = &cfg.virtual_lns {
-            if v.me >= v.members.len() {
-                return Err(ConfigError::OutOfRange(ConfigField::VirtualLnsMe));
-            }
+            v.check()?;
         }
         let mut core = Core::new(cfg.common.clone(), now)?;
         core.lns = true;

@@ -7,7 +7,7 @@ use super::super::wire::{
     ControlMessage, DataMessage, ErrorCode, Message, MessageType, ResultCode, ResultCodeValue,
 };
 use super::super::{Data, Event, InputError, SessionRef, Unexpected};
-use super::{Core, SessionRefused, Timer, TunnelClosed, TunnelState, Up, refusal};
+use super::{Core, Timer, TunnelClosed, TunnelState, Up, refusal};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -382,16 +382,7 @@ impl Core {
             if s.peer_id.is_none() {
                 s.peer_id = assigned.and_then(NonZeroU16::new);
             }
-            if let Some(session) = self.remove_session(now, tid, sid) {
-                let cdn = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
-                self.send_ctrl(now, tid, cdn);
-                self.ups
-                    .push_back(Up::SessionRefused(Box::new(SessionRefused {
-                        tunnel: tid,
-                        session,
-                        result,
-                    })));
-            }
+            self.refuse_session(now, (tid, sid), result, true);
         } else if sid == 0 {
             match assigned {
                 Some(peer_sid) => {

@@ -87,6 +87,7 @@ use super::establish::response_ok;
 use super::{Core, SessionRefused, Timer, Tunnel, TunnelState, Up, refusal};
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
 /// At most this many Failover Session State AVPs in one FSQ (12 octets each).
@@ -642,7 +643,10 @@ impl Core {
 
     /// Clears session `sid` of tunnel `tid` for an RFC 4951 reason: CDN Result 2 with `error`
     /// and `text`, sent to the peer when `cdn` (else silently, nothing sent); its role hears of
-    /// it as a refused session. `false` when there is no such session.
+    /// it as a refused session. The session's messages still queued (an ICRP waiting for the
+    /// peer's window) are forgotten ([`Channel::forget_session`]): a cleared call sends nothing
+    /// more (the peer cleared it too at Step I, 3.3, and would get an ICRP for a session it no
+    /// longer has). `false` when there is no such session.
     fn clear_session(
         &mut self,
         now: Instant,
@@ -651,14 +655,34 @@ impl Core {
         text: &'static [u8],
         cdn: bool,
     ) -> bool {
-        let Some(session) = self.remove_session(now, tid, sid) else {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
             return false;
         };
+        let Some(peer) = t.sessions.get(&sid).map(|s| s.peer_id.map(NonZeroU16::get)) else {
+            return false;
+        };
+        t.channel.forget_session(sid, peer);
         let result = ResultCode::with_error(
             ResultCodeValue::CDN_GENERAL_ERROR,
             error,
             Cow::Borrowed(text),
         );
+        self.refuse_session(now, (tid, sid), result, cdn)
+    }
+
+    /// Removes session `sid` of tunnel `tid`, sends CDN `result` to the peer's Session ID when
+    /// `cdn`, and tells its role ([`Up::SessionRefused`]). `false` when there is no such
+    /// session.
+    pub(super) fn refuse_session(
+        &mut self,
+        now: Instant,
+        (tid, sid): (u16, u16),
+        result: ResultCode<'static>,
+        cdn: bool,
+    ) -> bool {
+        let Some(session) = self.remove_session(now, tid, sid) else {
+            return false;
+        };
         if cdn {
             let m = ControlMessage::cdn(0, session.peer_header_id(), sid, result.clone());
             self.send_ctrl(now, tid, m);
@@ -693,11 +717,10 @@ impl Core {
         let Some(o) = self.tunnels.get_mut(&old) else {
             return;
         };
-        if let Some(&Recovery::Answering { resume_ns, .. }) = o.recovery.as_deref() {
-            // What we sent before the suggestion and the peer never acknowledged is dropped: its
-            // side resumes expecting `resume_ns` (only now, the recovery being authenticated).
-            o.channel.discard_before(now, resume_ns);
-        }
+        let resume_ns = match o.recovery.as_deref() {
+            Some(&Recovery::Answering { resume_ns, .. }) => Some(resume_ns),
+            _ => None,
+        };
         let key = (o.peer, o.peer_header_id());
         o.peer = peer;
         if local.is_some() {
@@ -705,7 +728,14 @@ impl Core {
         }
         self.by_peer.remove(key, old);
         self.by_peer.insert(&self.tunnels, old);
+        // First the calls in set-up go, with what they had queued (nothing is sent: Step I),
+        // then the channel resumes: a queued ICRP of theirs never leaves.
         self.clear_not_established(now, old);
+        if let (Some(ns), Some(o)) = (resume_ns, self.tunnels.get_mut(&old)) {
+            // What we sent before the suggestion and the peer never acknowledged is dropped: its
+            // side resumes expecting `ns` (only now, the recovery being authenticated).
+            o.channel.discard_before(now, ns);
+        }
         self.data_channel_reset(now, old, false);
         self.resumed(now, old);
     }

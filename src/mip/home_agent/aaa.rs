@@ -15,6 +15,7 @@
 
 use super::register::Asked;
 use super::*;
+use crate::io::auth::MIN_KEY_LEN;
 use crate::mip::cluster::{KeyWrap, RecordKey, SealedKey, Secret};
 use std::fmt;
 
@@ -56,7 +57,11 @@ pub struct KeyRequestId(pub u64);
 /// request's). Its `Debug` hides the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AaaKey {
-    /// The key (1 to 255 bytes; RFC 5944 section 3.5.1 needs at least 128 bits to be secure).
+    /// The key: [`MIN_KEY_LEN`] (16) to 255 octets. RFC 5944 section 5.1 makes HMAC-MD5 with
+    /// 128-bit keys the default, and RFC 2104 section 3 strongly discourages HMAC keys shorter
+    /// than the 16-octet hash: [`HomeAgent::provide_key`] refuses a shorter key
+    /// ([`KeyError::KeyTooShort`]), as a configured one is refused
+    /// ([`ConfigError::KeyTooShort`]).
     pub key: Vec<u8>,
     /// How long the key may be used, from the `now` it is provided at. A registration after it
     /// asks AAA again.
@@ -106,9 +111,21 @@ pub enum KeyError {
     /// No parked request has this id (answered already, timed out, or never asked).
     #[error("no parked request {0:?}")]
     UnknownRequest(KeyRequestId),
-    /// The key is empty or longer than 255 bytes: the parked request stays.
+    /// The key is longer than 255 octets: the parked request stays.
     #[error("key length out of range")]
     BadKey,
+    /// The key has fewer than `min` ([`MIN_KEY_LEN`], 16) octets (RFC 5944 section 5.1:
+    /// HMAC-MD5 with 128-bit keys; RFC 2104 section 3). The embedder's error, not the mobile
+    /// node's: nothing is sent, the parked request stays (answer it again with a usable key,
+    /// [`HomeAgent::deny`] it, or let it time out with 130), as [`ConfigError::KeyTooShort`]
+    /// refuses a configured key.
+    #[error("key of {octets} octets, at least {min} needed")]
+    KeyTooShort {
+        /// Octets given.
+        octets: usize,
+        /// The fewest accepted.
+        min: usize,
+    },
     /// The request was refused with this code (after the key: it failed authentication with
     /// it, 131, or any later check; or the key table is full, 130).
     #[error("request refused: {0}")]
@@ -351,7 +368,8 @@ impl HomeAgent {
     ///
     /// # Errors
     /// [`KeyError::UnknownRequest`]: no such parked request (nothing changes);
-    /// [`KeyError::BadKey`]: an empty or over-long key (the request stays parked);
+    /// [`KeyError::KeyTooShort`]: a key under [`MIN_KEY_LEN`] (16) octets, and
+    /// [`KeyError::BadKey`]: one over 255 octets (the request stays parked, nothing is sent);
     /// [`KeyError::Refused`]: the request was refused with that code.
     pub fn provide_key(
         &mut self,
@@ -359,15 +377,21 @@ impl HomeAgent {
         id: KeyRequestId,
         key: AaaKey,
     ) -> Result<(), KeyError> {
-        if key.key.is_empty() || key.key.len() > 255 {
+        let octets = key.key.len();
+        if !(MIN_KEY_LEN..=255).contains(&octets) {
             let known = self
                 .aaa
                 .as_ref()
                 .is_some_and(|a| a.parked.contains_key(&id.0));
-            return Err(if known {
+            return Err(if !known {
+                KeyError::UnknownRequest(id)
+            } else if octets > 255 {
                 KeyError::BadKey
             } else {
-                KeyError::UnknownRequest(id)
+                KeyError::KeyTooShort {
+                    octets,
+                    min: MIN_KEY_LEN,
+                }
             });
         }
         let p = self.unpark(id)?;
@@ -459,7 +483,8 @@ impl HomeAgent {
                 .get(i)
                 .is_none_or(|h| h.expires < expires || h.sa.spi != k.spi)
         });
-        if newer && !k.key.0.is_empty() {
+        // A key under 128 bits is not held (as `provide_key` refuses it): the takeover asks AAA.
+        if newer && k.key.0.len() >= MIN_KEY_LEN {
             let home = (!r.home_address.is_unspecified()).then_some(r.home_address);
             aaa.install(now, &ids, k.spi, &k.key.0, expires, home);
         }

@@ -382,6 +382,13 @@ pub enum ConfigField {
     /// [`crate::mip::ForeignAgentConfig::fa_ha`]: at least 16 octets
     /// ([`ConfigError::KeyTooShort`]).
     ForeignAgentKey,
+    /// [`crate::mip::ForeignAgentConfig::home_agent`], or [`crate::mip::ClientConfig::home_agent`]
+    /// when requests go to it (`via: None`): a usable destination
+    /// ([`ConfigError::UnusableAddress`]).
+    HomeAgent,
+    /// [`crate::mip::ClientConfig::via`], the foreign agent requests go to: a usable destination
+    /// ([`ConfigError::UnusableAddress`]).
+    Via,
 }
 
 impl fmt::Display for ConfigField {
@@ -424,6 +431,18 @@ pub enum ConfigError {
         octets: usize,
         /// The fewest accepted.
         min: usize,
+    },
+    /// A peer address no datagram can be sent to: port 0 (reserved, RFC 6335 section 6) or the
+    /// unspecified address (0.0.0.0, never a destination: RFC 1122 section 3.2.1.3). `field` is
+    /// [`ConfigField::HomeAgent`] or [`ConfigField::Via`] (the same name as
+    /// `l2tp::ConfigError::UnusableAddress`, `steering::ConfigError::UnusableAddress` and
+    /// [`health::ConfigError::UnusableAddress`], which refuses a Home Agent member's address).
+    #[error("{field}: unusable address {addr}")]
+    UnusableAddress {
+        /// The field.
+        field: ConfigField,
+        /// The address as configured.
+        addr: std::net::SocketAddr,
     },
     /// The health monitor refused its part (a member's address unusable as a destination:
     /// [`health::ConfigError::UnusableAddress`]).
@@ -537,6 +556,19 @@ pub(crate) fn check_key(field: ConfigField, key: &[u8]) -> Result<(), ConfigErro
         });
     }
     Ok(())
+}
+
+/// [`ConfigError::UnusableAddress`] naming `field` when no datagram can be sent to `addr`
+/// ([`crate::io::usable_peer`]).
+pub(crate) fn check_peer(
+    field: ConfigField,
+    addr: std::net::SocketAddr,
+) -> Result<(), ConfigError> {
+    if crate::io::usable_peer(addr) {
+        Ok(())
+    } else {
+        Err(ConfigError::UnusableAddress { field, addr })
+    }
 }
 
 #[cfg(test)]

@@ -28,10 +28,10 @@ use crate::replica::Peers;
 use aaa::{Aaa, Sealer};
 pub use aaa::{AaaConfig, AaaKey, DenyReason, KeyError, KeyRequestId};
 pub use batch::Datagram;
-pub(crate) use config::check_key;
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
+pub(crate) use config::{check_key, check_peer};
 pub use event::Event;
 use notices::Notices;
 use pool::HomePool;

@@ -112,7 +112,8 @@ pub use table::{DropReason, Verdict, VidTable};
 pub struct LineConfig {
     /// The line interface's own fabric address (where the switch processor and processors send).
     pub fabric_addr: SocketAddr,
-    /// The switch processor's fabric address.
+    /// The switch processor's fabric address (a usable destination:
+    /// [`ConfigError::UnusableAddress`] naming [`ConfigField::SwitchAddr`] otherwise).
     pub switch_addr: SocketAddr,
     /// The 32-bit layout of TEIDs.
     pub layout: VidLayout,
@@ -287,6 +288,7 @@ impl LineInterface {
         common::check_layouts(&config.layout, config.l2tp_layout.as_ref())?;
         common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
         common::non_zero(ConfigField::EventLimit, config.event_limit == 0)?;
+        common::usable(ConfigField::SwitchAddr, config.switch_addr)?;
         if let Some(pool) = &config.ue_pool {
             pool.check_layout(&config.layout)?;
         }

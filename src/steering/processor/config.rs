@@ -22,7 +22,9 @@ pub struct ProcessorConfig {
     /// The switch processor's health node id.
     pub switch_node: u32,
     /// The fabric address of the line interface that replies to directed set-ups leave through
-    /// (replies to steered packets leave through the line interface that passed them on).
+    /// (replies to steered packets leave through the line interface that passed them on). A
+    /// usable destination ([`ConfigError::UnusableAddress`](crate::steering::ConfigError::UnusableAddress)
+    /// naming [`ConfigField::LineAddr`](crate::steering::ConfigField::LineAddr) otherwise).
     pub line_addr: SocketAddr,
     /// The 32-bit TEID layout (the same in the whole gateway).
     pub layout: VidLayout,

@@ -653,6 +653,7 @@ fn check_config(config: &ProcessorConfig) -> Result<(), ConfigError> {
     }
     common::non_zero(ConfigField::QueueLimit, config.queue_limit == 0)?;
     common::non_zero(ConfigField::Retransmit, config.retransmit.is_zero())?;
+    common::usable(ConfigField::LineAddr, config.line_addr)?;
     // The pools must hold the VID fields and a local part (UePool::new, called next).
     Ok(())
 }

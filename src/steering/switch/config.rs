@@ -23,7 +23,10 @@ pub struct SwitchConfig {
     pub rejoin_grace: Duration,
     /// Its fabric address.
     pub fabric_addr: SocketAddr,
-    /// The fabric addresses of the line interfaces (tables are pushed to each).
+    /// The fabric addresses of the line interfaces (tables are pushed to each): usable
+    /// destinations ([`ConfigError::UnusableAddress`](crate::steering::ConfigError::UnusableAddress)
+    /// naming [`ConfigField::LineInterfaces`](crate::steering::ConfigField::LineInterfaces)
+    /// otherwise).
     pub line_interfaces: Vec<SocketAddr>,
     /// The processor slots: (slot id = health node id, fabric address).
     pub processors: Vec<(u32, SocketAddr)>,

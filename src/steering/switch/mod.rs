@@ -581,6 +581,9 @@ fn check_config(config: &SwitchConfig) -> Result<(), ConfigError> {
     ] {
         common::non_zero(field, zero)?;
     }
+    for &addr in &config.line_interfaces {
+        common::usable(ConfigField::LineInterfaces, addr)?;
+    }
     Ok(())
 }
 
