@@ -1195,3 +1195,63 @@ fn l2tp_rfc1122_3_2_1_3_unspecified_destination() {
     assert!(Lac::new(c, now).is_ok());
     assert!(TunnelPlan::new(vec![PlanEndpoint::new(good)]).is_ok());
 }
+
+/// The StopCCN (Result Code 2, Error Code 9) answering `q`'s SCCRQ with the directed address
+/// list `list` (the Error Message, RFC 2661 4.4.2's field as the standard redirect uses it);
+/// returns the events that followed.
+fn refused_directed(q: &mut PQ, list: &[u8]) -> Vec<Event> {
+    let (_call, _) = q.open();
+    let mut rc = be16(2);
+    rc.extend(be16(9));
+    rc.extend_from_slice(list);
+    q.send(
+        mt::STOPCCN,
+        0,
+        vec![
+            m(at::ASSIGNED_TUNNEL_ID, be16(q.my_tid)),
+            m(at::RESULT_CODE, rc),
+        ],
+    );
+    q.recv();
+    q.events()
+}
+
+/// l2tp-rfc1122.3.2.1.3-redirect-unspecified: a redirect naming the unspecified address (or a
+/// broadcast or multicast one) is no destination: the LAC passes over it to the next address of
+/// the list, and with none left the call fails instead of sending an SCCRQ to 0.0.0.0.
+#[test]
+fn l2tp_rfc1122_3_2_1_3_redirect_unspecified() {
+    // RFC 1122 3.2.1.3 (a): { 0, 0 } "MUST NOT be sent, except as a source address"; RFC 4291
+    // 2.5.2: the unspecified address "must not be used as the destination address".
+    let mut q = lac();
+    let ev = refused_directed(&mut q, b"0.0.0.0, 255.255.255.255, 224.0.0.9, 192.0.2.7");
+    let to: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Redirected { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        to,
+        ["192.0.2.7".parse::<std::net::IpAddr>().unwrap()],
+        "{ev:?}"
+    );
+    let mut q = lac();
+    let ev = refused_directed(&mut q, b"0.0.0.0, [::]");
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Redirected { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::SessionDown {
+                session: None,
+                call: Some(_),
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+}

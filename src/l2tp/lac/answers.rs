@@ -70,7 +70,10 @@ impl Lac {
         }
         s.peer_id = m.assigned_session_id().and_then(NonZeroU16::new);
         let call = s.call;
-        let target = m.redirect_target(self.cfg.common.enterprise);
+        // A target a call cannot go to is no redirect (`route::redirectable`): the call goes on.
+        let target = m
+            .redirect_target(self.cfg.common.enterprise)
+            .filter(super::route::redirectable);
         if let (Some(to), Some(id), true) = (target, call, self.cfg.advertise_load_balance) {
             let rc = ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE);
             self.core.disconnect(now, tid, sid, rc);

@@ -129,7 +129,8 @@ impl Lac {
     }
 
     /// Where a refusal points: the vendor target, the first unvisited address of an Error 9 list,
-    /// or the next unvisited alternate for Error 7.
+    /// or the next unvisited alternate for Error 7. Addresses a call cannot be sent to are
+    /// passed over ([`redirectable`]): a vendor target naming one counts as absent.
     pub(super) fn redirect_target(
         &self,
         id: CallId,
@@ -138,7 +139,7 @@ impl Lac {
     ) -> Option<IpAddr> {
         let c = self.calls.get(&id)?;
         let seen = |a: &IpAddr| c.visited.contains(a) || *a == c.lns.ip();
-        if let Some(v) = vendor {
+        if let Some(v) = vendor.filter(redirectable) {
             return Some(v);
         }
         let r = result?;
@@ -146,9 +147,10 @@ impl Lac {
             return None;
         }
         match r.error_code()? {
-            ErrorCode::TRY_ANOTHER_DIRECTED => {
-                r.directed_addresses()?.into_iter().find(|a| !seen(a))
-            }
+            ErrorCode::TRY_ANOTHER_DIRECTED => r
+                .directed_addresses()?
+                .into_iter()
+                .find(|a| redirectable(a) && !seen(a)),
             // A plan call's alternates are its plan's next entries.
             ErrorCode::TRY_ANOTHER if c.plan.is_none() => self
                 .cfg
@@ -207,4 +209,13 @@ impl Lac {
             }
         }
     }
+}
+
+/// Whether a redirect received from an LNS (`RedirectTarget`, an Error 9 address list) names an
+/// address a call can go to: a unicast one. The unspecified address MUST NOT be a destination
+/// (RFC 1122 3.2.1.3 (a); `::`, RFC 4291 2.5.2), nor may a broadcast or multicast one carry a
+/// control connection (RFC 2661 names one peer per tunnel). Others are passed over, as a
+/// configured unspecified LNS address is refused ([`crate::l2tp::ConfigError::UnusableAddress`]).
+pub(super) fn redirectable(a: &IpAddr) -> bool {
+    !a.is_unspecified() && !a.is_multicast() && !matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
 }
