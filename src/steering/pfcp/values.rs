@@ -66,7 +66,9 @@ fn done<T>(r: &Reader<'_>, v: T) -> Option<T> {
     r.is_empty().then_some(v)
 }
 
-/// The Node ID IE (TS 29.244 section 8.2.38): an IPv4 address, an IPv6 address or an FQDN.
+/// The Node ID IE (TS 29.244 section 8.2.38): an IPv4 address, an IPv6 address or an FQDN. The
+/// type is the low four bits of the first octet; the high four are spare, sent as 0 and
+/// ignored on receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeId<'a> {
     /// Node ID type 0.
@@ -82,7 +84,8 @@ impl<'a> NodeId<'a> {
     pub(super) fn decode(v: &'a [u8]) -> Option<Self> {
         let (&t, rest) = v.split_first()?;
         let mut r = Reader::new(rest);
-        let id = match t {
+        // Bits 8 to 5 of the type octet are spare, ignored on receipt (section 8.2.38).
+        let id = match t & 0x0f {
             0 => NodeId::Ipv4(r.addr(Field::IeValue).ok()?),
             1 => NodeId::Ipv6(addr6(&mut r)?),
             2 if !rest.is_empty() => return Some(NodeId::Fqdn(Apn(rest.into()))),
