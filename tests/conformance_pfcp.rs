@@ -482,3 +482,38 @@ fn pfcp_8_2_38_node_id_spare() {
         "served under the association of IPv4 Node ID"
     );
 }
+
+/// pfcp-8.2.25-ftup: TS 29.244 sections 7.4.4.2 and 8.2.25: the Association Setup Response of a
+/// UP function that allocates F-TEIDs (CHOOSE) carries UP Function Features with FTUP, which
+/// is octet 5 bit 5 (octet 5 bit 1 is BUCP, downlink data buffering in the CP function, which
+/// this UP function does not claim). Checked with this file's reading and with Wireshark's.
+#[test]
+fn pfcp_8_2_25_ftup() {
+    let mut gw = Gw::new();
+    let out = n4(&mut gw, &association_setup(120, &node_id()));
+    let r = only(&out);
+    let features = r.ie(43).expect("UP Function Features");
+    assert_eq!(features[0] & 0x10, 0x10, "FTUP: octet 5 bit 5");
+    assert_eq!(features[0] & 0x01, 0, "not BUCP");
+    #[cfg(feature = "pcap")]
+    if common::have_tshark() {
+        use std::time::Duration;
+        use telcp::pcap::PcapWriter;
+        let cap = common::Capture::written("pfcp-ftup", "ftup.pcap", |f| {
+            let mut w = PcapWriter::new(f).unwrap();
+            w.write_udp(Duration::ZERO, upf(), smf(), &out[0].payload)
+                .unwrap();
+            drop(w.into_inner());
+        });
+        cap.assert_clean("frame");
+        let fields = [
+            "pfcp.up_function_features.ftup",
+            "pfcp.up_function_features.bucp",
+        ];
+        let text = cap.fields("pfcp", &fields);
+        let ftup = text.trim().split('|').next().unwrap_or_default().to_owned();
+        let bucp = text.trim().split('|').nth(1).unwrap_or_default().to_owned();
+        assert!(ftup == "1" || ftup == "True", "tshark FTUP: {text}");
+        assert!(bucp == "0" || bucp == "False", "tshark BUCP: {text}");
+    }
+}

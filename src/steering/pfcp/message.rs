@@ -338,6 +338,34 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// The Node ID as a receiver reads it (section 8.2.38): the typed [`Message::node_id`], or a
+    /// Node ID IE whose type octet has spare bits (8 to 5) set, read by its type (bits 4 to 1)
+    /// with those bits ignored; `None` without a Node ID IE or with one of an undefined type or
+    /// a length its type does not have.
+    ///
+    /// ```
+    /// use telcp::steering::pfcp::{Message, NodeId};
+    ///
+    /// // An Association Release Request whose Node ID type octet is 0x50 (spare bits set).
+    /// let data = [0x20, 9, 0, 13, 0, 0, 1, 0, 0, 60, 0, 5, 0x50, 192, 0, 2, 7];
+    /// let m = Message::parse(&data).unwrap();
+    /// assert_eq!(m.node_id(), None);
+    /// assert_eq!(m.node_id_received(), Some(NodeId::Ipv4([192, 0, 2, 7].into())));
+    /// ```
+    pub fn node_id_received(&self) -> Option<NodeId<'static>> {
+        if let Some(n) = self.node_id() {
+            return Some(n.clone().into_owned());
+        }
+        let value = self.ies.iter().find_map(|ie| match ie {
+            Ie::Raw { ie_type, value } if *ie_type == IeType::NODE_ID => Some(value),
+            _ => None,
+        })?;
+        let (&t, rest) = value.split_first()?;
+        let mut v = vec![t & 0x0f];
+        v.extend_from_slice(rest);
+        NodeId::decode(&v).map(NodeId::into_owned)
+    }
+
     /// The CP or UP F-SEID IE (section 8.2.37).
     pub fn f_seid(&self) -> Option<FSeid> {
         self.ies.iter().find_map(|ie| match ie {

@@ -67,8 +67,10 @@ fn done<T>(r: &Reader<'_>, v: T) -> Option<T> {
 }
 
 /// The Node ID IE (TS 29.244 section 8.2.38): an IPv4 address, an IPv6 address or an FQDN. The
-/// type is the low four bits of the first octet; the high four are spare, sent as 0 and
-/// ignored on receipt.
+/// type is the low four bits of the first octet; the high four are spare, sent as 0. The codec
+/// reads a Node ID with them set as [`Ie::Raw`](super::Ie::Raw) (so it re-emits byte for byte);
+/// [`Message::node_id_received`](super::Message::node_id_received) ignores them, as a receiver
+/// does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeId<'a> {
     /// Node ID type 0.
@@ -84,8 +86,7 @@ impl<'a> NodeId<'a> {
     pub(super) fn decode(v: &'a [u8]) -> Option<Self> {
         let (&t, rest) = v.split_first()?;
         let mut r = Reader::new(rest);
-        // Bits 8 to 5 of the type octet are spare, ignored on receipt (section 8.2.38).
-        let id = match t & 0x0f {
+        let id = match t {
             0 => NodeId::Ipv4(r.addr(Field::IeValue).ok()?),
             1 => NodeId::Ipv6(addr6(&mut r)?),
             2 if !rest.is_empty() => return Some(NodeId::Fqdn(Apn(rest.into()))),

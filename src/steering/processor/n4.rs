@@ -109,7 +109,7 @@ pub(crate) fn cp_fteid(req: &Message<'_>) -> Option<u32> {
 /// Node ID, CP F-SEID, Create PDR, Create FAR); `None` when it has them all.
 fn missing_ie(req: &Message<'_>) -> Option<IeType> {
     [
-        (IeType::NODE_ID, req.node_id().is_some()),
+        (IeType::NODE_ID, req.node_id_received().is_some()),
         (IeType::F_SEID, req.f_seid().is_some()),
         (IeType::CREATE_PDR, req.ie(IeType::CREATE_PDR).is_some()),
         (IeType::CREATE_FAR, req.ie(IeType::CREATE_FAR).is_some()),

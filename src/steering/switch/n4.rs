@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Instant;
 
-/// UP Function Features (TS 29.244 section 8.2.25), octet 5 bit 1: FTUP, the UP function
-/// allocates F-TEIDs (CHOOSE).
-const FTUP: u8 = 0x01;
+/// UP Function Features (TS 29.244 section 8.2.25), octet 5 bit 5: FTUP, the UP function
+/// allocates F-TEIDs (CHOOSE). (Bit 1 is BUCP, downlink data buffering in the CP function.)
+const FTUP: u8 = 0x10;
 
 /// The Node ID as a key of the association table: its type octet and its value.
 fn node_key(n: &NodeId<'_>) -> (u8, Vec<u8>) {
@@ -141,7 +141,7 @@ impl SwitchProcessor {
                 return Err(e.into());
             }
         };
-        let node = m.node_id().map(node_key);
+        let node = m.node_id_received().as_ref().map(node_key);
         let t = m.message_type();
         let (cause, extra) = match t {
             MessageType::HEARTBEAT_RESPONSE => {
@@ -211,7 +211,7 @@ impl SwitchProcessor {
     ///
     /// [`SwitchConfig::teid_ranges`]: super::SwitchConfig::teid_ranges
     fn associate(&mut self, m: &Message<'_>, gw: IpAddr) -> (Cause, Vec<Ie<'static>>) {
-        let Some(node) = m.node_id().map(node_key) else {
+        let Some(node) = m.node_id_received().as_ref().map(node_key) else {
             return node_id_refusal(m);
         };
         if m.recovery_time_stamp().is_none() {
@@ -289,7 +289,8 @@ impl SwitchProcessor {
     ) -> Result<(), InputError> {
         let seq = m.header.sequence;
         let associated = m
-            .node_id()
+            .node_id_received()
+            .as_ref()
             .map(node_key)
             .is_some_and(|k| self.associations.contains(&k));
         let cause = if !associated {
