@@ -504,3 +504,74 @@ fn tshark_reads_the_gtpv2_error_answers() {
     let want = ["33|0x000028|67|", "35|0x000029|67|", "33|0x00002a|69|87"];
     assert_eq!(lines, want, "{out}");
 }
+
+/// Wireshark's GTPv2 dissector as a second opinion on the accepted answers as the gateway sent
+/// them (sections 7.1.2, 7.2.2, 7.2.8, 7.2.10.1 and the IE layouts of section 8): no malformed
+/// packet, the Causes, the F-TEIDs' interface types (11: S11/S4 SGW GTP-C, 1: S1-U SGW GTP-U),
+/// TEIDs and IPv4 addresses, the PDN address and the EPS Bearer ID as this file reads them.
+#[cfg(feature = "pcap")]
+#[test]
+fn tshark_reads_the_gtpv2_answers() {
+    use std::time::Duration;
+    use telcp::pcap::PcapWriter;
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gw::new();
+    let mut answers = gw.c(&create_request(1));
+    let created = only(&answers);
+    let teid = created.fteid_teid(0).unwrap();
+    let ue = created.ie(79, 0).unwrap()[1..5].to_vec();
+    answers.extend(gw.c(&modify_request(teid, 2, ENB_TEID + 1)));
+    answers.extend(gw.c(&echo_request(3)));
+    answers.extend(gw.c(&delete_request(teid, 4)));
+    assert_eq!(answers.len(), 4);
+    let cap = common::Capture::written("gtpv2-answers", "gtpv2.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        for (i, t) in answers.iter().enumerate() {
+            let at = Duration::from_millis(i as u64);
+            w.write_udp(at, gw_c(), t.dst, &t.payload).unwrap();
+        }
+        drop(w.into_inner());
+    });
+    cap.assert_clean("frame");
+    let fields = [
+        "gtpv2.message_type",
+        "gtpv2.cause",
+        "gtpv2.f_teid_interface_type",
+        "gtpv2.f_teid_gre_key",
+        "gtpv2.f_teid_ipv4",
+        "gtpv2.pdn_addr_and_prefix.ipv4",
+        "gtpv2.ebi",
+        "gtpv2.rec",
+    ];
+    let out = cap.fields("gtpv2", &fields);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let gw_ip = std::net::Ipv4Addr::from(GW).to_string();
+    let ue = std::net::Ipv4Addr::new(ue[0], ue[1], ue[2], ue[3]).to_string();
+    let teid_of = |s: &str| {
+        s.split(',')
+            .map(|t| u32::from_str_radix(t.trim_start_matches("0x"), 16).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let cs = &lines[0];
+    assert_eq!((cs[0], cs[1], cs[2]), ("33", "16,16", "11,1"), "{out}");
+    assert_eq!(teid_of(cs[3]), [teid, teid], "{out}");
+    assert_eq!(cs[4], format!("{gw_ip},{gw_ip}"), "{out}");
+    assert_eq!((cs[5], cs[6]), (ue.as_str(), "5"), "{out}");
+    let mb = &lines[1];
+    assert_eq!(
+        (mb[0], mb[1], mb[2], mb[6]),
+        ("35", "16,16", "1", "5"),
+        "{out}"
+    );
+    let echo = &lines[2];
+    assert_eq!(
+        (echo[0], echo[7]),
+        ("2", RECOVERY.to_string().as_str()),
+        "{out}"
+    );
+    assert_eq!((lines[3][0], lines[3][1]), ("37", "16"), "{out}");
+}

@@ -517,3 +517,77 @@ fn pfcp_8_2_25_ftup() {
         assert!(bucp == "0" || bucp == "False", "tshark BUCP: {text}");
     }
 }
+
+/// Wireshark's PFCP dissector as a second opinion on the answers as the gateway sent them
+/// (sections 7.4.2.2, 7.4.4.2, 7.5.3, 7.5.7 and the IE layouts of section 8.2): no malformed
+/// packet, the Node ID, Causes, the UP F-SEID (V4 and the gateway's address), the Created PDR's
+/// PDR ID and F-TEID (V4, not CHOOSE, the TEID and address this file reads).
+#[cfg(feature = "pcap")]
+#[test]
+fn tshark_reads_the_pfcp_answers() {
+    use std::time::Duration;
+    use telcp::pcap::PcapWriter;
+    if !common::have_tshark() {
+        println!("skipped: tshark not found");
+        return;
+    }
+    let mut gw = Gw::new();
+    let mut answers = n4(&mut gw, &association_setup(1, &node_id()));
+    let est = n4(&mut gw, &establishment(2));
+    let r = only(&est);
+    let seid = r.up_seid().unwrap();
+    let created = r.ie(8).expect("Created PDR");
+    let mut ies = Vec::new();
+    let mut rest = created;
+    while !rest.is_empty() {
+        let t = u16::from_be_bytes([rest[0], rest[1]]);
+        let l = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+        ies.push((t, &rest[4..4 + l]));
+        rest = &rest[4 + l..];
+    }
+    let fteid = ies.iter().find(|(t, _)| *t == 21).expect("F-TEID").1;
+    let teid = u32::from_be_bytes(fteid[1..5].try_into().unwrap());
+    answers.extend(est);
+    answers.extend(n4(&mut gw, &heartbeat(3)));
+    answers.extend(n4(&mut gw, &pfcp(54, Some(seid), 4, &[])));
+    assert_eq!(answers.len(), 4);
+    let cap = common::Capture::written("pfcp-answers", "pfcp.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        for (i, t) in answers.iter().enumerate() {
+            w.write_udp(Duration::from_millis(i as u64), upf(), t.dst, &t.payload)
+                .unwrap();
+        }
+        drop(w.into_inner());
+    });
+    cap.assert_clean("frame");
+    let fields = [
+        "pfcp.msg_type",
+        "pfcp.node_id_ipv4",
+        "pfcp.cause",
+        "pfcp.f_seid_flags.v4",
+        "pfcp.f_seid.ipv4",
+        "pfcp.pdr_id",
+        "pfcp.f_teid_flags.v4",
+        "pfcp.f_teid_flags.ch",
+        "pfcp.f_teid.teid",
+        "pfcp.f_teid.ipv4_addr",
+    ];
+    let out = cap.fields("pfcp", &fields);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let gw_ip = std::net::Ipv4Addr::from(GW).to_string();
+    let yes = |s: &str| s == "1" || s == "True";
+    let no = |s: &str| s == "0" || s == "False";
+    let a = &lines[0];
+    assert_eq!((a[0], a[1], a[2]), ("6", gw_ip.as_str(), "1"), "{out}");
+    let e = &lines[1];
+    assert_eq!((e[0], e[1], e[2]), ("51", gw_ip.as_str(), "1"), "{out}");
+    assert!(yes(e[3]) && e[4] == gw_ip && e[5] == "1", "{out}");
+    assert!(yes(e[6]) && no(e[7]), "{out}");
+    let got = u32::from_str_radix(e[8].trim_start_matches("0x"), 16)
+        .or_else(|_| e[8].parse())
+        .unwrap();
+    assert_eq!((got, e[9]), (teid, gw_ip.as_str()), "{out}");
+    assert_eq!(lines[2][0], "2", "{out}");
+    assert_eq!((lines[3][0], lines[3][2]), ("55", "1"), "{out}");
+}
