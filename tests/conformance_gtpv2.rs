@@ -575,3 +575,35 @@ fn tshark_reads_the_gtpv2_answers() {
     );
     assert_eq!((lines[3][0], lines[3][1]), ("37", "16"), "{out}");
 }
+
+/// gtpv2-7.2.8-unknown-vid: TS 29.274 sections 7.2.8, 7.2.10.1 and 5.5.2: a Modify Bearer or
+/// Delete Session Request for a context the receiver does not have is answered with Context
+/// Not Found (64), header TEID 0, the request's sequence number; here its TEID names a VID no
+/// processor holds, so the line interface answers (no processor could).
+#[test]
+fn gtpv2_7_2_8_unknown_vid() {
+    let mut gw = Gw::new();
+    let teid = 0xee00_0001;
+    let r = only(&gw.c(&modify_request(teid, 0x0012_3401, ENB_TEID)));
+    assert_eq!(
+        (r.mtype, r.teid, r.seq, r.cause()),
+        (35, Some(0), 0x0012_3401, Some(64))
+    );
+    let r = only(&gw.c(&delete_request(teid, 0x0012_3402)));
+    assert_eq!(
+        (r.mtype, r.teid, r.seq, r.cause()),
+        (37, Some(0), 0x0012_3402, Some(64))
+    );
+    let mut short = delete_request(teid, 0x0012_3403);
+    short.truncate(short.len() - 1);
+    let r = only(&gw.c(&short));
+    assert_eq!(
+        (r.mtype, r.cause()),
+        (37, Some(67)),
+        "Invalid Length first (7.7.3)"
+    );
+    assert!(
+        gw.c(&v2(231, Some(teid), 5, &[])).is_empty(),
+        "other types: dropped"
+    );
+}

@@ -591,3 +591,35 @@ fn tshark_reads_the_pfcp_answers() {
     assert_eq!(lines[2][0], "2", "{out}");
     assert_eq!((lines[3][0], lines[3][2]), ("55", "1"), "{out}");
 }
+
+/// pfcp-7.5.5-unknown-vid: TS 29.244 sections 7.5.5, 7.5.7 and 7.2.2.4.2: a Session
+/// Modification or Deletion Request for a session the UP function does not have is answered
+/// with Session context not found (65), header SEID 0, the request's sequence number; here its
+/// SEID names a VID no processor holds, so the line interface answers (no processor could).
+#[test]
+fn pfcp_7_5_5_unknown_vid() {
+    let mut gw = associated();
+    let seid = 0xee00_0000_0000_0001;
+    let r = only(&n4(&mut gw, &pfcp(52, Some(seid), 0x0012_3401, &[])));
+    assert_eq!(
+        (r.mtype, r.seid, r.seq, r.cause()),
+        (53, Some(0), 0x0012_3401, Some(65))
+    );
+    let r = only(&n4(&mut gw, &pfcp(54, Some(seid), 0x0012_3402, &[])));
+    assert_eq!(
+        (r.mtype, r.seid, r.seq, r.cause()),
+        (55, Some(0), 0x0012_3402, Some(65))
+    );
+    let mut short = pfcp(54, Some(seid), 0x0012_3403, &rts(1));
+    short.truncate(short.len() - 1);
+    let r = only(&n4(&mut gw, &short));
+    assert_eq!(
+        (r.mtype, r.cause()),
+        (55, Some(68)),
+        "Invalid length first (7.6.3)"
+    );
+    assert!(
+        n4(&mut gw, &pfcp(90, Some(seid), 5, &[])).is_empty(),
+        "other types: dropped"
+    );
+}
