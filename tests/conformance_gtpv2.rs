@@ -221,8 +221,14 @@ fn gtpv2_5_1_header_sent() {
 /// Create Session Request with its spare bits set is served as any other.
 #[test]
 fn gtpv2_5_1_spare_ignored() {
+    create_accepted_with_header(0x03, 0xa5);
+}
+
+/// A Create Session Request with `flags` or'ed into its first octet and `last` as its last
+/// header octet is accepted, its sequence number copied.
+fn create_accepted_with_header(flags: u8, last: u8) {
     let mut gw = Gw::new();
-    let req = v2_raw(0x03, 32, Some(0), 9, 0xa5, &create_ies());
+    let req = v2_raw(flags, 32, Some(0), 9, last, &create_ies());
     let r = only(&gw.c(&req));
     assert_eq!((r.mtype, r.cause(), r.seq), (33, Some(16), 9));
 }
@@ -232,10 +238,7 @@ fn gtpv2_5_1_spare_ignored() {
 /// (priority only orders the receiver's work).
 #[test]
 fn gtpv2_5_4_message_priority() {
-    let mut gw = Gw::new();
-    let req = v2_raw(0x04, 32, Some(0), 10, 0x50, &create_ies());
-    let r = only(&gw.c(&req));
-    assert_eq!((r.mtype, r.cause(), r.seq), (33, Some(16), 10));
+    create_accepted_with_header(0x04, 0x50);
 }
 
 /// gtpv2-7.6-sequence-copied: TS 29.274 section 7.6: "the Sequence Number in a Triggered

@@ -427,10 +427,6 @@ impl Processor {
         let Some(mut r) = Message::length_error_response(data, node_id(route.gateway.ip())) else {
             return;
         };
-        if !self.length_errors.take(now) {
-            self.stats.length_errors_suppressed += 1;
-            return;
-        }
         let seid = data
             .get(4..12)
             .filter(|_| data.first().is_some_and(|f| f & 0x01 != 0))
@@ -445,10 +441,7 @@ impl Processor {
         if let Some(peer_seid) = held {
             r.header.seid = Some(peer_seid);
         }
-        if let Ok(bytes) = r.to_vec() {
-            self.stats.length_errors += 1;
-            self.push_to(route.line, transmit_bytes(route.gateway, route.peer, bytes));
-        }
+        self.answer_length_error(now, route, r.to_vec().ok());
     }
 }
 

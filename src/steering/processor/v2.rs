@@ -347,10 +347,6 @@ impl Processor {
         let Some(mut r) = Message::length_error_response(data) else {
             return;
         };
-        if !self.length_errors.take(now) {
-            self.stats.length_errors_suppressed += 1;
-            return;
-        }
         let teid = data
             .get(4..8)
             .filter(|_| data.first().is_some_and(|f| f & 0x08 != 0))
@@ -361,10 +357,27 @@ impl Processor {
                 r.header.teid = Some(s.record.peer_teid_c);
             }
         }
-        if let Ok(bytes) = r.to_vec() {
-            self.stats.length_errors += 1;
-            self.push_to(route.line, transmit_bytes(route.gateway, route.peer, bytes));
+        self.answer_length_error(now, route, r.to_vec().ok());
+    }
+
+    /// Sends the Invalid Length (GTPv2-C) or Invalid length (PFCP) response `bytes` along
+    /// `route`, within `length_errors` (counted in `length_errors`, beyond in
+    /// `length_errors_suppressed`).
+    pub(super) fn answer_length_error(
+        &mut self,
+        now: Instant,
+        route: Route,
+        bytes: Option<Vec<u8>>,
+    ) {
+        let Some(bytes) = bytes else {
+            return;
+        };
+        if !self.length_errors.take(now) {
+            self.stats.length_errors_suppressed += 1;
+            return;
         }
+        self.stats.length_errors += 1;
+        self.push_to(route.line, transmit_bytes(route.gateway, route.peer, bytes));
     }
 }
 
