@@ -465,8 +465,6 @@ fn gtpv2_7_7_2_version() {
 #[cfg(feature = "pcap")]
 #[test]
 fn tshark_reads_the_gtpv2_error_answers() {
-    use std::time::Duration;
-    use telcp::pcap::PcapWriter;
     if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
@@ -485,14 +483,7 @@ fn tshark_reads_the_gtpv2_error_answers() {
     ies.extend(bearer_context(ENB_TEID));
     answers.extend(gw.c(&v2(32, Some(0), 42, &ies)));
     assert_eq!(answers.len(), 3);
-    let cap = common::Capture::written("gtpv2-errors", "gtpv2.pcap", |f| {
-        let mut w = PcapWriter::new(f).unwrap();
-        for (i, t) in answers.iter().enumerate() {
-            let at = Duration::from_millis(i as u64);
-            w.write_udp(at, gw_c(), t.dst, &t.payload).unwrap();
-        }
-        drop(w.into_inner());
-    });
+    let cap = captured("gtpv2-errors", &answers);
     cap.assert_clean("frame");
     let out = cap.fields(
         "gtpv2",
@@ -515,8 +506,6 @@ fn tshark_reads_the_gtpv2_error_answers() {
 #[cfg(feature = "pcap")]
 #[test]
 fn tshark_reads_the_gtpv2_answers() {
-    use std::time::Duration;
-    use telcp::pcap::PcapWriter;
     if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
@@ -530,14 +519,7 @@ fn tshark_reads_the_gtpv2_answers() {
     answers.extend(gw.c(&echo_request(3)));
     answers.extend(gw.c(&delete_request(teid, 4)));
     assert_eq!(answers.len(), 4);
-    let cap = common::Capture::written("gtpv2-answers", "gtpv2.pcap", |f| {
-        let mut w = PcapWriter::new(f).unwrap();
-        for (i, t) in answers.iter().enumerate() {
-            let at = Duration::from_millis(i as u64);
-            w.write_udp(at, gw_c(), t.dst, &t.payload).unwrap();
-        }
-        drop(w.into_inner());
-    });
+    let cap = captured("gtpv2-answers", &answers);
     cap.assert_clean("frame");
     let fields = [
         "gtpv2.message_type",
@@ -609,4 +591,19 @@ fn gtpv2_7_2_8_unknown_vid() {
         gw.c(&v2(231, Some(teid), 5, &[])).is_empty(),
         "other types: dropped"
     );
+}
+
+/// A capture of the gateway's answers `answers` (sent from its GTP-C address), for tshark.
+#[cfg(feature = "pcap")]
+fn captured(tag: &str, answers: &[Transmit]) -> common::Capture {
+    use std::time::Duration;
+    use telcp::pcap::PcapWriter;
+    common::Capture::written(tag, "gtpv2.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        for (i, t) in answers.iter().enumerate() {
+            let at = Duration::from_millis(i as u64);
+            w.write_udp(at, gw_c(), t.dst, &t.payload).unwrap();
+        }
+        drop(w.into_inner());
+    })
 }

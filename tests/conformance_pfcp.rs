@@ -497,14 +497,7 @@ fn pfcp_8_2_25_ftup() {
     assert_eq!(features[0] & 0x01, 0, "not BUCP");
     #[cfg(feature = "pcap")]
     if common::have_tshark() {
-        use std::time::Duration;
-        use telcp::pcap::PcapWriter;
-        let cap = common::Capture::written("pfcp-ftup", "ftup.pcap", |f| {
-            let mut w = PcapWriter::new(f).unwrap();
-            w.write_udp(Duration::ZERO, upf(), smf(), &out[0].payload)
-                .unwrap();
-            drop(w.into_inner());
-        });
+        let cap = captured("pfcp-ftup", &out);
         cap.assert_clean("frame");
         let fields = [
             "pfcp.up_function_features.ftup",
@@ -525,8 +518,6 @@ fn pfcp_8_2_25_ftup() {
 #[cfg(feature = "pcap")]
 #[test]
 fn tshark_reads_the_pfcp_answers() {
-    use std::time::Duration;
-    use telcp::pcap::PcapWriter;
     if !common::have_tshark() {
         println!("skipped: tshark not found");
         return;
@@ -551,14 +542,7 @@ fn tshark_reads_the_pfcp_answers() {
     answers.extend(n4(&mut gw, &heartbeat(3)));
     answers.extend(n4(&mut gw, &pfcp(54, Some(seid), 4, &[])));
     assert_eq!(answers.len(), 4);
-    let cap = common::Capture::written("pfcp-answers", "pfcp.pcap", |f| {
-        let mut w = PcapWriter::new(f).unwrap();
-        for (i, t) in answers.iter().enumerate() {
-            w.write_udp(Duration::from_millis(i as u64), upf(), t.dst, &t.payload)
-                .unwrap();
-        }
-        drop(w.into_inner());
-    });
+    let cap = captured("pfcp-answers", &answers);
     cap.assert_clean("frame");
     let fields = [
         "pfcp.msg_type",
@@ -622,4 +606,19 @@ fn pfcp_7_5_5_unknown_vid() {
         n4(&mut gw, &pfcp(90, Some(seid), 5, &[])).is_empty(),
         "other types: dropped"
     );
+}
+
+/// A capture of the gateway's answers `answers` (sent from its PFCP address), for tshark.
+#[cfg(feature = "pcap")]
+fn captured(tag: &str, answers: &[Transmit]) -> common::Capture {
+    use std::time::Duration;
+    use telcp::pcap::PcapWriter;
+    common::Capture::written(tag, "pfcp.pcap", |f| {
+        let mut w = PcapWriter::new(f).unwrap();
+        for (i, t) in answers.iter().enumerate() {
+            let at = Duration::from_millis(i as u64);
+            w.write_udp(at, upf(), t.dst, &t.payload).unwrap();
+        }
+        drop(w.into_inner());
+    })
 }
