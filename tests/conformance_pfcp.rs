@@ -313,6 +313,14 @@ fn pfcp_7_6_2_version_not_supported() {
     let mut vns = pfcp(11, None, 3, &[]);
     vns[0] = (vns[0] & 0x1f) | 0x40;
     assert!(n4(&mut gw, &vns).is_empty(), "no answer to an answer");
+    // A "version 2" session message whose SEID field would name a held session in version 1.
+    let (mut gw, _, seid) = with_session();
+    let mut del = pfcp(54, Some(seid), 0x0012_3457, &[]);
+    del[0] = (del[0] & 0x1f) | 0x40;
+    let r = only(&n4(&mut gw, &del));
+    assert_eq!((r.mtype, r.seid, r.seq), (11, None, 0x0012_3457));
+    let r = only(&n4(&mut gw, &pfcp(52, Some(seid), 9, &[])));
+    assert_eq!(r.cause(), Some(1), "the session is untouched");
 }
 
 /// pfcp-7.6.3-invalid-length: TS 29.244 section 7.6.3: "If a PFCP entity receives a Request

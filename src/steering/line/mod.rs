@@ -94,7 +94,8 @@
 //!   length (68). Same bound ([`LineConfig::non_existent`]) and counters; other GTPv2-C and
 //!   PFCP messages naming such a VID are dropped unanswered.
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
-//!   1 nor 2 (GTPv0, say) is passed to the switch processor, which answers it with Version Not
+//!   1 nor 2 (GTPv0, say), or to the PFCP port (8805) whose version is not 1 (whatever its S
+//!   flag and SEID), is passed to the switch processor, which answers it with Version Not
 //!   Supported (see [`crate::steering::switch`]).
 
 use super::common::{self, Outbox, UnsupportedExtension};
@@ -204,8 +205,9 @@ pub struct LineStats {
     pub error_indications: u64,
     /// Error Indications not sent because [`LineConfig::error_indications`] was exhausted.
     pub error_indications_suppressed: u64,
-    /// Datagrams to the GTP-C port with a GTP version other than 1, passed to the switch
-    /// processor (which answers Version Not Supported). Not counted in `to_switch`.
+    /// Datagrams to the GTP-C port with a GTP version other than 1 and 2, and to the PFCP port
+    /// with a PFCP version other than 1, passed to the switch processor (which answers Version
+    /// Not Supported). Not counted in `to_switch`.
     pub other_version: u64,
     /// Non-existent responses sent for Update / Delete PDP Context Requests naming no known VID,
     /// and GTPv2-C / PFCP Context Not Found answers for requests naming no known VID.
@@ -444,13 +446,18 @@ impl LineInterface {
         if to.port() == 0 {
             return self.handle_downlink(now, data);
         }
-        let verdict =
-            if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
-                self.stats.other_version += 1;
-                None
-            } else {
-                Some(self.table.steer_port(to.port(), data))
-            };
+        // A PFCP message of a version other than 1 (its SEID's layout unknown) goes to the
+        // switch processor too, which answers Version Not Supported (TS 29.244 section 7.6.2).
+        let other_pfcp =
+            to.port() == super::pfcp::PFCP_PORT && data.first().is_some_and(|f| f >> 5 != 1);
+        let other_gtp =
+            to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2);
+        let verdict = if other_gtp || other_pfcp {
+            self.stats.other_version += 1;
+            None
+        } else {
+            Some(self.table.steer_port(to.port(), data))
+        };
         let (dst, verdict) = match verdict {
             None => (self.config.switch_addr, Verdict::Switch),
             Some(Verdict::Switch) => {
