@@ -88,7 +88,7 @@ fn story(seed: u64, loss: f64, n: usize) {
     assert!(matches!(a.node_id(), Some(PfcpNode::Ipv4(ip)) if ip.octets() == GW_IP));
     assert!(a.recovery_time_stamp().is_some());
     assert!(matches!(a.ie(IeType::UP_FUNCTION_FEATURES),
-        Some(Ie::Raw { value, .. }) if value.first().is_some_and(|f| f & 0x01 != 0)));
+        Some(Ie::Raw { value, .. }) if value.first().is_some_and(|f| f & 0x10 != 0)));
     assert_eq!(gw.smf_ref().heartbeat_recovery, a.recovery_time_stamp());
     each(
         &mut gw,

@@ -310,6 +310,20 @@ fn messages() -> Vec<Case> {
             ),
             vec![],
         ),
+        // The error answers of TS 29.244 sections 7.6.2 and 7.6.3 (tests/conformance_pfcp.rs).
+        (Message::version_not_supported_response(0x12_3456), vec![]),
+        (
+            Message::length_error_response(&[0x20, 5, 0, 12, 0, 0, 9, 0], upf_node()).unwrap(),
+            vec![("pfcp.cause", "68".into())],
+        ),
+        (
+            Message::length_error_response(
+                &[0x21, 54, 0, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 10, 0],
+                upf_node(),
+            )
+            .unwrap(),
+            vec![("pfcp.cause", "68".into())],
+        ),
     ]
 }
 

@@ -161,8 +161,9 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
     let verdict = table.steer_port(port, data);
     let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port);
     let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port);
-    let other_version = port == crate::steering::gtp::GTP_C_PORT
-        && crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2);
+    let other_version = (port == crate::steering::gtp::GTP_C_PORT
+        && crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2))
+        || (port == crate::steering::pfcp::PFCP_PORT && data.first().is_some_and(|f| f >> 5 != 1));
     let r = li.handle_datagram(now, peer, gw, data);
     let sent = li.poll_transmit();
     let ends = LineEnds { now, peer, gw };
@@ -283,6 +284,16 @@ fn check_line_drop(
         // checked on the GTP-U round by `check_line_non_existent`): back to its source only.
         (crate::steering::line::DropReason::UnknownVid, None)
             if gtpv1 && gw.port() == crate::steering::gtp::GTP_C_PORT =>
+        {
+            if let Some(t) = sent {
+                assert_eq!((t.dst, t.src), (peer, Some(gw)));
+            }
+        }
+        // A GTPv2-C (GTP-C port) or PFCP request naming no VID may be answered (Context Not
+        // Found, Session context not found, Invalid Length): back to its source only.
+        (crate::steering::line::DropReason::UnknownVid, None)
+            if gw.port() == crate::steering::gtp::GTP_C_PORT
+                || gw.port() == crate::steering::pfcp::PFCP_PORT =>
         {
             if let Some(t) = sent {
                 assert_eq!((t.dst, t.src), (peer, Some(gw)));

@@ -120,6 +120,55 @@ impl<'a> Message<'a> {
         )
     }
 
+    /// The response to a request whose Length field disagrees with the datagram (TS 29.274
+    /// section 7.7.3: "shall send the Response message with Cause IE value set to 'Invalid
+    /// Length'"): for a Create Session, Modify Bearer or Delete Session Request (the requests a
+    /// gateway answers with a Cause) of version 2 whose header is whole, the response type with
+    /// only Cause Invalid Length (67), header TEID 0 (the peer's TEID is not read from a
+    /// malformed message; a caller that knows the session sets it) and the request's sequence
+    /// number. `None` for a consistent length (a piggybacked message may follow when P = 1), a
+    /// response or another type, or a datagram too short for its header (silently discarded).
+    ///
+    /// ```
+    /// use telcp::steering::gtpv2::{CauseValue, Message, MessageType};
+    ///
+    /// // A Modify Bearer Request (T = 1, TEID 9, sequence 7) whose Length claims 4 more octets.
+    /// let short = [0x48, 34, 0, 12, 0, 0, 0, 9, 0, 0, 7, 0];
+    /// let r = Message::length_error_response(&short).unwrap();
+    /// assert_eq!(r.message_type(), MessageType::MODIFY_BEARER_RESPONSE);
+    /// assert_eq!((r.header.teid, r.header.sequence), (Some(0), 7));
+    /// assert_eq!(r.cause_value(), Some(CauseValue::INVALID_LENGTH));
+    /// let whole = [0x48, 34, 0, 8, 0, 0, 0, 9, 0, 0, 7, 0];
+    /// assert!(Message::length_error_response(&whole).is_none());
+    /// ```
+    pub fn length_error_response(data: &[u8]) -> Option<Message<'static>> {
+        let (&flags, &t) = (data.first()?, data.get(1)?);
+        let t = MessageType(t);
+        let header_len = if flags & 0x08 != 0 { 12 } else { 8 };
+        let answered = matches!(
+            t,
+            MessageType::CREATE_SESSION_REQUEST
+                | MessageType::MODIFY_BEARER_REQUEST
+                | MessageType::DELETE_SESSION_REQUEST
+        );
+        let length = usize::from(u16::from_be_bytes([*data.get(2)?, *data.get(3)?]));
+        let whole = length + PREFIX_LEN;
+        let consistent = whole >= header_len
+            && (whole == data.len() || (flags & 0x10 != 0 && whole < data.len()));
+        if flags >> 5 != 2 || !answered || consistent || data.len() < header_len {
+            return None;
+        }
+        let seq = data.get(header_len - 4..header_len - 1)?;
+        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let cause = Cause::new(CauseValue::INVALID_LENGTH);
+        Some(Message::new(
+            MessageType(t.0 + 1),
+            Some(0),
+            sequence,
+            vec![Ie::new(IeValue::Cause(cause))],
+        ))
+    }
+
     /// Parses one GTPv2-C datagram: a message filling it, or a message with P = 1 and the
     /// piggybacked message filling the rest (TS 29.274 section 5.5.1).
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {

@@ -85,10 +85,18 @@
 //!   carrying an extension header the endpoint must comprehend and does not support (TS 29.060
 //!   section 6.1) is answered instead with a Supported Extension Headers Notification (TS
 //!   29.060 section 7.2.4), bounded by [`LineConfig::extension_headers`].
+//! * **Context Not Found** (TS 29.274 sections 5.5.2, 7.2.8, 7.2.10.1; TS 29.244 sections
+//!   7.2.2.4.2, 7.5.5, 7.5.7). A GTPv2-C Modify Bearer or Delete Session Request (GTP-C port)
+//!   or a PFCP Session Modification or Deletion Request whose TEID's (SEID's) primary VID no
+//!   processor holds is answered as the processors answer one naming no session: Context Not
+//!   Found (64) / Session context not found (65), header TEID (SEID) 0, the request's sequence
+//!   number; with a Length that disagrees with the datagram, Invalid Length (67) / Invalid
+//!   length (68). Same bound ([`LineConfig::non_existent`]) and counters; other GTPv2-C and
+//!   PFCP messages naming such a VID are dropped unanswered.
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
-//!   1 nor 2 (GTPv0, say) is passed to the switch processor, which answers it with Version Not
-//!   Supported (see [`crate::steering::switch`]). GTPv2-C and PFCP messages naming a VID no
-//!   processor holds are dropped unanswered (the GTPv1 answers above are GTPv1's own).
+//!   1 nor 2 (GTPv0, say), or to the PFCP port (8805) whose version is not 1 (whatever its S
+//!   flag and SEID), is passed to the switch processor, which answers it with Version Not
+//!   Supported (see [`crate::steering::switch`]).
 
 use super::common::{self, Outbox, UnsupportedExtension};
 use super::error::{ConfigError, ConfigField, FabricKind, InputError};
@@ -133,7 +141,8 @@ pub struct LineConfig {
     /// suppressed and counted ([`LineStats::error_indications_suppressed`]).
     pub error_indications: RateLimit,
     /// Bound of the Non-existent responses sent for Update / Delete PDP Context Requests naming
-    /// no known VID; beyond, they are suppressed and counted
+    /// no known VID (and of the GTPv2-C and PFCP Context Not Found answers, see the
+    /// [module documentation](self)); beyond, they are suppressed and counted
     /// ([`LineStats::non_existent_suppressed`]).
     pub non_existent: RateLimit,
     /// Bound of the Supported Extension Headers Notifications sent (TS 29.060 section 7.2.4)
@@ -197,10 +206,12 @@ pub struct LineStats {
     pub error_indications: u64,
     /// Error Indications not sent because [`LineConfig::error_indications`] was exhausted.
     pub error_indications_suppressed: u64,
-    /// Datagrams to the GTP-C port with a GTP version other than 1, passed to the switch
-    /// processor (which answers Version Not Supported). Not counted in `to_switch`.
+    /// Datagrams to the GTP-C port with a GTP version other than 1 and 2, and to the PFCP port
+    /// with a PFCP version other than 1, passed to the switch processor (which answers Version
+    /// Not Supported). Not counted in `to_switch`.
     pub other_version: u64,
-    /// Non-existent responses sent for Update / Delete PDP Context Requests naming no known VID.
+    /// Non-existent responses sent for Update / Delete PDP Context Requests naming no known VID,
+    /// and GTPv2-C / PFCP Context Not Found answers for requests naming no known VID.
     pub non_existent: u64,
     /// Non-existent responses not sent because [`LineConfig::non_existent`] was exhausted.
     pub non_existent_suppressed: u64,
@@ -437,13 +448,18 @@ impl LineInterface {
         if to.port() == 0 {
             return self.handle_downlink(now, data);
         }
-        let verdict =
-            if to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2) {
-                self.stats.other_version += 1;
-                None
-            } else {
-                Some(self.table.steer_port(to.port(), data))
-            };
+        // A PFCP message of a version other than 1 (its SEID's layout unknown) goes to the
+        // switch processor too, which answers Version Not Supported (TS 29.244 section 7.6.2).
+        let other_pfcp =
+            to.port() == super::pfcp::PFCP_PORT && data.first().is_some_and(|f| f >> 5 != 1);
+        let other_gtp =
+            to.port() == GTP_C_PORT && gtp::version(data).is_some_and(|v| v != 1 && v != 2);
+        let verdict = if other_gtp || other_pfcp {
+            self.stats.other_version += 1;
+            None
+        } else {
+            Some(self.table.steer_port(to.port(), data))
+        };
         let (dst, verdict) = match verdict {
             None => (self.config.switch_addr, Verdict::Switch),
             Some(Verdict::Switch) => {
@@ -472,6 +488,8 @@ impl LineInterface {
                     } else if to.port() == GTP_C_PORT {
                         self.non_existent(now, from, to, data);
                     }
+                } else if reason == DropReason::UnknownVid {
+                    self.context_not_found(now, from, to, data);
                 }
                 return Err(InputError::Dropped(reason));
             }
@@ -550,6 +568,62 @@ impl LineInterface {
         }
         let m = Message::new(response, 0, seq, vec![Ie::Cause(Cause::NON_EXISTENT)]);
         if self.answer(from, to, &m) {
+            self.stats.non_existent += 1;
+        }
+    }
+
+    /// Answers a GTPv2-C Modify Bearer or Delete Session Request (to the GTP-C port) or a PFCP
+    /// Session Modification or Deletion Request whose TEID's (SEID's) primary VID no processor
+    /// holds, as the processors answer one naming no session: Context Not Found (64, TS 29.274
+    /// sections 7.2.8 and 7.2.10.1) or Session context not found (65, TS 29.244 sections 7.5.5
+    /// and 7.5.7), header TEID (SEID) 0, the request's sequence number; one whose Length
+    /// disagrees with the datagram gets Invalid Length (67) / Invalid length (68) instead (TS
+    /// 29.274 section 7.7.3, TS 29.244 section 7.6.3). Other messages are dropped unanswered.
+    /// Bounded by [`LineConfig::non_existent`].
+    fn context_not_found(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        use super::{gtpv2, pfcp};
+        let payload = match common::wire(to.port(), data) {
+            common::Wire::Gtpv2 if to.port() == GTP_C_PORT => match gtpv2::parse(data) {
+                Ok(req) => {
+                    let t = req.message_type();
+                    let served = t == gtpv2::MessageType::MODIFY_BEARER_REQUEST
+                        || t == gtpv2::MessageType::DELETE_SESSION_REQUEST;
+                    let cause = gtpv2::Cause::new(gtpv2::CauseValue::CONTEXT_NOT_FOUND);
+                    let ies = vec![gtpv2::Ie::new(gtpv2::IeValue::Cause(cause))];
+                    let seq = req.header.sequence;
+                    let r = gtpv2::Message::new(gtpv2::MessageType(t.0 + 1), Some(0), seq, ies);
+                    served.then(|| r.to_vec().ok()).flatten()
+                }
+                Err(_) => gtpv2::Message::length_error_response(data).and_then(|r| r.to_vec().ok()),
+            },
+            common::Wire::Pfcp => match pfcp::parse(data) {
+                Ok(req) => {
+                    let t = req.message_type();
+                    let served = t == pfcp::MessageType::SESSION_MODIFICATION_REQUEST
+                        || t == pfcp::MessageType::SESSION_DELETION_REQUEST;
+                    let ies = vec![pfcp::Ie::Cause(pfcp::Cause::SESSION_CONTEXT_NOT_FOUND)];
+                    let seq = req.header.sequence;
+                    let r = pfcp::Message::new(pfcp::MessageType(t.0 + 1), 0, seq, ies);
+                    served.then(|| r.to_vec().ok()).flatten()
+                }
+                Err(_) => {
+                    let node = pfcp::Ie::NodeId(match to.ip() {
+                        IpAddr::V4(a) => pfcp::NodeId::Ipv4(a),
+                        IpAddr::V6(a) => pfcp::NodeId::Ipv6(a),
+                    });
+                    pfcp::Message::length_error_response(data, node).and_then(|r| r.to_vec().ok())
+                }
+            },
+            _ => None,
+        };
+        let Some(payload) = payload else {
+            return;
+        };
+        if !self.non_existent.take(now) {
+            self.stats.non_existent_suppressed += 1;
+            return;
+        }
+        if self.push(common::transmit(to, from, payload)).is_ok() {
             self.stats.non_existent += 1;
         }
     }

@@ -108,6 +108,85 @@ impl<'a> Message<'a> {
         )
     }
 
+    /// The sequence number of a datagram whose version is not 1, read where version 1 has it
+    /// (after the SEID when S = 1), for its Version Not Supported Response (TS 29.244 section
+    /// 7.6.2); `None` when the datagram is too short for that header, or is itself a Version
+    /// Not Supported Response (never answered, so two nodes cannot answer each other forever)
+    /// or of version 1.
+    ///
+    /// ```
+    /// use telcp::steering::pfcp::Message;
+    ///
+    /// let v2_heartbeat = [0x40, 1, 0, 12, 0, 0, 9, 0, 0, 96, 0, 4, 0, 0, 0, 1];
+    /// assert_eq!(Message::unsupported_version_sequence(&v2_heartbeat), Some(9));
+    /// assert_eq!(Message::unsupported_version_sequence(&[0x40, 11, 0, 4, 0, 0, 9, 0]), None);
+    /// ```
+    pub fn unsupported_version_sequence(data: &[u8]) -> Option<u32> {
+        let (&flags, &t) = (data.first()?, data.get(1)?);
+        if flags >> 5 == 1 || MessageType(t) == MessageType::VERSION_NOT_SUPPORTED_RESPONSE {
+            return None;
+        }
+        let at = if flags & 0x01 != 0 { 12 } else { 4 };
+        let seq = data.get(at..at + 3)?;
+        data.get(at + 3)?;
+        Some(seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b)))
+    }
+
+    /// The response to a request whose Length field disagrees with the datagram (TS 29.244
+    /// section 7.6.3: "shall send the Response message with Cause IE value set to 'Invalid
+    /// length'"): for an Association Setup, Update or Release Request or a Session
+    /// Establishment, Modification or Deletion Request of version 1 whose header is whole, the
+    /// response type with `node_id` (the responder's Node ID, for the node messages and the
+    /// Session Establishment Response, whose tables make it mandatory) and Cause Invalid length
+    /// (68), header SEID 0 for session messages (the peer's SEID is not read from a malformed
+    /// message; a caller that knows the session sets it), the request's sequence number.
+    /// `None` for a consistent length (or more octets with FO = 1), a response or another type,
+    /// or a datagram too short for its header (silently discarded).
+    ///
+    /// ```
+    /// use telcp::steering::pfcp::{Cause, Ie, Message, MessageType, NodeId};
+    ///
+    /// // An Association Setup Request (sequence 5) whose Length claims 4 more octets.
+    /// let short = [0x20, 5, 0, 8, 0, 0, 5, 0];
+    /// let node = Ie::NodeId(NodeId::Ipv4([192, 0, 2, 1].into()));
+    /// let r = Message::length_error_response(&short, node.clone()).unwrap();
+    /// assert_eq!(r.message_type(), MessageType::ASSOCIATION_SETUP_RESPONSE);
+    /// assert_eq!((r.header.sequence, r.cause()), (5, Some(Cause::INVALID_LENGTH)));
+    /// assert!(Message::length_error_response(&[0x20, 5, 0, 4, 0, 0, 5, 0], node).is_none());
+    /// ```
+    pub fn length_error_response(data: &[u8], node_id: Ie<'static>) -> Option<Message<'static>> {
+        let (&flags, &t) = (data.first()?, data.get(1)?);
+        let t = MessageType(t);
+        let header_len = if flags & 0x01 != 0 { 16 } else { 8 };
+        let with_node = matches!(
+            t,
+            MessageType::ASSOCIATION_SETUP_REQUEST
+                | MessageType::ASSOCIATION_UPDATE_REQUEST
+                | MessageType::ASSOCIATION_RELEASE_REQUEST
+                | MessageType::SESSION_ESTABLISHMENT_REQUEST
+        );
+        let answered = with_node
+            || matches!(
+                t,
+                MessageType::SESSION_MODIFICATION_REQUEST | MessageType::SESSION_DELETION_REQUEST
+            );
+        let length = usize::from(u16::from_be_bytes([*data.get(2)?, *data.get(3)?]));
+        let whole = length + FIXED_HEADER_LEN;
+        let consistent = whole >= header_len
+            && (whole == data.len() || (flags & 0x04 != 0 && whole < data.len()));
+        if flags >> 5 != 1 || !answered || consistent || data.len() < header_len {
+            return None;
+        }
+        let seq = data.get(header_len - 4..header_len - 1)?;
+        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let mut ies = Vec::new();
+        if with_node {
+            ies.push(node_id);
+        }
+        ies.push(Ie::Cause(Cause::INVALID_LENGTH));
+        Some(Message::new(MessageType(t.0 + 1), 0, sequence, ies))
+    }
+
     /// Parses one PFCP message filling the whole datagram (the length field must match it).
     pub fn parse(data: &'a [u8]) -> Result<Message<'a>, WireError> {
         Message::parse_one(data, false).map(|(m, _)| m)
@@ -257,6 +336,34 @@ impl<'a> Message<'a> {
             Ie::NodeId(n) => Some(n),
             _ => None,
         })
+    }
+
+    /// The Node ID as a receiver reads it (section 8.2.38): the typed [`Message::node_id`], or a
+    /// Node ID IE whose type octet has spare bits (8 to 5) set, read by its type (bits 4 to 1)
+    /// with those bits ignored; `None` without a Node ID IE or with one of an undefined type or
+    /// a length its type does not have.
+    ///
+    /// ```
+    /// use telcp::steering::pfcp::{Message, NodeId};
+    ///
+    /// // An Association Release Request whose Node ID type octet is 0x50 (spare bits set).
+    /// let data = [0x20, 9, 0, 13, 0, 0, 1, 0, 0, 60, 0, 5, 0x50, 192, 0, 2, 7];
+    /// let m = Message::parse(&data).unwrap();
+    /// assert_eq!(m.node_id(), None);
+    /// assert_eq!(m.node_id_received(), Some(NodeId::Ipv4([192, 0, 2, 7].into())));
+    /// ```
+    pub fn node_id_received(&self) -> Option<NodeId<'static>> {
+        if let Some(n) = self.node_id() {
+            return Some(n.clone().into_owned());
+        }
+        let value = self.ies.iter().find_map(|ie| match ie {
+            Ie::Raw { ie_type, value } if *ie_type == IeType::NODE_ID => Some(value),
+            _ => None,
+        })?;
+        let (&t, rest) = value.split_first()?;
+        let mut v = vec![t & 0x0f];
+        v.extend_from_slice(rest);
+        NodeId::decode(&v).map(NodeId::into_owned)
     }
 
     /// The CP or UP F-SEID IE (section 8.2.37).

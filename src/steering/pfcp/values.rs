@@ -66,7 +66,11 @@ fn done<T>(r: &Reader<'_>, v: T) -> Option<T> {
     r.is_empty().then_some(v)
 }
 
-/// The Node ID IE (TS 29.244 section 8.2.38): an IPv4 address, an IPv6 address or an FQDN.
+/// The Node ID IE (TS 29.244 section 8.2.38): an IPv4 address, an IPv6 address or an FQDN. The
+/// type is the low four bits of the first octet; the high four are spare, sent as 0. The codec
+/// reads a Node ID with them set as [`Ie::Raw`](super::Ie::Raw) (so it re-emits byte for byte);
+/// [`Message::node_id_received`](super::Message::node_id_received) ignores them, as a receiver
+/// does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeId<'a> {
     /// Node ID type 0.

@@ -109,7 +109,7 @@ pub(crate) fn cp_fteid(req: &Message<'_>) -> Option<u32> {
 /// Node ID, CP F-SEID, Create PDR, Create FAR); `None` when it has them all.
 fn missing_ie(req: &Message<'_>) -> Option<IeType> {
     [
-        (IeType::NODE_ID, req.node_id().is_some()),
+        (IeType::NODE_ID, req.node_id_received().is_some()),
         (IeType::F_SEID, req.f_seid().is_some()),
         (IeType::CREATE_PDR, req.ie(IeType::CREATE_PDR).is_some()),
         (IeType::CREATE_FAR, req.ie(IeType::CREATE_FAR).is_some()),
@@ -368,7 +368,13 @@ impl Processor {
         route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let req = pfcp::parse(data)?;
+        let req = match pfcp::parse(data) {
+            Ok(req) => req,
+            Err(e) => {
+                self.length_error_n4(now, route, data);
+                return Err(e.into());
+            }
+        };
         let t = req.message_type();
         if t != MessageType::SESSION_MODIFICATION_REQUEST
             && t != MessageType::SESSION_DELETION_REQUEST
@@ -410,6 +416,32 @@ impl Processor {
         });
         self.answer_served(now, route, record, (seq, bytes), as_backup, delete);
         Ok(())
+    }
+}
+
+impl Processor {
+    /// TS 29.244 section 7.6.3: a Session Modification or Deletion Request whose Length
+    /// disagrees with the datagram is answered with Cause Invalid length (header SEID the CP
+    /// function's when the SEID names a session held here, else 0), at most `length_errors`.
+    fn length_error_n4(&mut self, now: Instant, route: Route, data: &[u8]) {
+        let Some(mut r) = Message::length_error_response(data, node_id(route.gateway.ip())) else {
+            return;
+        };
+        let seid = data
+            .get(4..12)
+            .filter(|_| data.first().is_some_and(|f| f & 0x01 != 0))
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, u64::from_be_bytes);
+        let held = self.teid_of(seid).and_then(|teid| {
+            self.sessions
+                .get(&teid)
+                .or_else(|| self.shadow.get(&teid))
+                .map(|s| s.record.peer_seid)
+        });
+        if let Some(peer_seid) = held {
+            r.header.seid = Some(peer_seid);
+        }
+        self.answer_length_error(now, route, r.to_vec().ok());
     }
 }
 

@@ -70,6 +70,18 @@ fn missing_ie(req: &Message<'_>) -> Option<(IeType, u8)> {
     .map(|(t, i, _)| (t, i))
 }
 
+/// Whether the mandatory IE `missing` found lacking by [`missing_ie`] is there but could not be
+/// read (an F-TEID or EPS Bearer ID shorter than its layout, section 8.22 / 8.8): TS 29.274
+/// section 7.7.1 calls that incorrect, not missing.
+fn incorrect(req: &Message<'_>, (t, instance): (IeType, u8)) -> bool {
+    match t {
+        IeType::EBI => req
+            .ie(IeType::BEARER_CONTEXT, 0)
+            .is_some_and(|b| find(b.ies(), IeType::EBI, 0).is_some()),
+        _ => req.ie(t, instance).is_some(),
+    }
+}
+
 /// A Cause IE of `value` (TS 29.274 section 8.4), naming `offending` (type, instance) when
 /// given.
 fn cause(value: CauseValue, offending: Option<(IeType, u8)>) -> Ie<'static> {
@@ -121,13 +133,14 @@ impl Processor {
         let sender = req.fteid(0);
         let peer_teid_c = sender.map_or(0, |f| f.teid);
         if let Some(missing) = missing_ie(&req) {
-            self.refuse_v2(
-                route,
-                &req,
-                peer_teid_c,
-                CauseValue::MANDATORY_IE_MISSING,
-                Some(missing),
-            );
+            // TS 29.274 section 7.7.1: a mandatory IE present but of erroneous content is
+            // "Mandatory IE incorrect", one absent "Mandatory IE missing".
+            let value = if incorrect(&req, missing) {
+                CauseValue::MANDATORY_IE_INCORRECT
+            } else {
+                CauseValue::MANDATORY_IE_MISSING
+            };
+            self.refuse_v2(route, &req, peer_teid_c, value, Some(missing));
             return Ok(());
         }
         // TS 29.274 section 7.2.2, table 8.4-1: an APN the gateway does not serve.
@@ -259,9 +272,25 @@ impl Processor {
         route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let req = gtpv2::parse(data)?;
+        let served =
+            |t| t == MessageType::MODIFY_BEARER_REQUEST || t == MessageType::DELETE_SESSION_REQUEST;
+        let mut req = match gtpv2::parse(data) {
+            Ok(req) => req,
+            Err(e) => {
+                self.length_error_v2(now, route, data);
+                return Err(e.into());
+            }
+        };
+        // TS 29.274 section 7.7.0: the message piggybacked on a triggered response (P = 1) is
+        // processed independently of it; the response (this gateway sends no request it
+        // would trigger) is unexpected and discarded.
+        if !served(req.message_type()) {
+            if let Some(p) = req.piggybacked.take() {
+                req = *p;
+            }
+        }
         let t = req.message_type();
-        if t != MessageType::MODIFY_BEARER_REQUEST && t != MessageType::DELETE_SESSION_REQUEST {
+        if !served(t) {
             return Err(InputError::UnsupportedGtpv2Message(t));
         }
         let teid = req.header.teid.unwrap_or(0);
@@ -307,6 +336,48 @@ impl Processor {
         });
         self.answer_served(now, route, record, (seq, bytes), as_backup, delete);
         Ok(())
+    }
+}
+
+impl Processor {
+    /// TS 29.274 section 7.7.3: a Create Session, Modify Bearer or Delete Session Request whose
+    /// Length disagrees with the datagram is answered with Cause Invalid Length (header TEID the
+    /// peer's when the TEID names a GTPv2 session held here, else 0), at most `length_errors`.
+    fn length_error_v2(&mut self, now: Instant, route: Route, data: &[u8]) {
+        let Some(mut r) = Message::length_error_response(data) else {
+            return;
+        };
+        let teid = data
+            .get(4..8)
+            .filter(|_| data.first().is_some_and(|f| f & 0x08 != 0))
+            .and_then(|t| t.try_into().ok())
+            .map_or(0, u32::from_be_bytes);
+        if let Some(s) = self.sessions.get(&teid).or_else(|| self.shadow.get(&teid)) {
+            if s.record.protocol == SessionProtocol::Gtpv2 {
+                r.header.teid = Some(s.record.peer_teid_c);
+            }
+        }
+        self.answer_length_error(now, route, r.to_vec().ok());
+    }
+
+    /// Sends the Invalid Length (GTPv2-C) or Invalid length (PFCP) response `bytes` along
+    /// `route`, within `length_errors` (counted in `length_errors`, beyond in
+    /// `length_errors_suppressed`).
+    pub(super) fn answer_length_error(
+        &mut self,
+        now: Instant,
+        route: Route,
+        bytes: Option<Vec<u8>>,
+    ) {
+        let Some(bytes) = bytes else {
+            return;
+        };
+        if !self.length_errors.take(now) {
+            self.stats.length_errors_suppressed += 1;
+            return;
+        }
+        self.stats.length_errors += 1;
+        self.push_to(route.line, transmit_bytes(route.gateway, route.peer, bytes));
     }
 }
 

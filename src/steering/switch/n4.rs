@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Instant;
 
-/// UP Function Features (TS 29.244 section 8.2.25), octet 5 bit 1: FTUP, the UP function
-/// allocates F-TEIDs (CHOOSE).
-const FTUP: u8 = 0x01;
+/// UP Function Features (TS 29.244 section 8.2.25), octet 5 bit 5: FTUP, the UP function
+/// allocates F-TEIDs (CHOOSE). (Bit 1 is BUCP, downlink data buffering in the CP function.)
+const FTUP: u8 = 0x10;
 
 /// The Node ID as a key of the association table: its type octet and its value.
 fn node_key(n: &NodeId<'_>) -> (u8, Vec<u8>) {
@@ -55,7 +55,23 @@ impl SwitchProcessor {
         route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let m = gtpv2::parse(data)?;
+        let m = match gtpv2::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                // TS 29.274 section 7.7.3: a request whose Length disagrees with the datagram
+                // is answered with Cause Invalid Length.
+                if let Some(r) = gtpv2::Message::length_error_response(data) {
+                    self.stats.setups_refused += 1;
+                    if self.length_errors.take(now) {
+                        self.stats.length_errors += 1;
+                        self.transmit_data(route, r.to_vec().ok());
+                    } else {
+                        self.stats.length_errors_suppressed += 1;
+                    }
+                }
+                return Err(e.into());
+            }
+        };
         let seq = m.header.sequence;
         let recovery = m.recovery().map(u32::from);
         match m.message_type() {
@@ -117,9 +133,15 @@ impl SwitchProcessor {
         route: Route,
         data: &[u8],
     ) -> Result<(), InputError> {
-        let m = pfcp::parse(data)?;
         let gw = route.gateway.ip();
-        let node = m.node_id().map(node_key);
+        let m = match pfcp::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.pfcp_refuse_malformed(now, route, data);
+                return Err(e.into());
+            }
+        };
+        let node = m.node_id_received().as_ref().map(node_key);
         let t = m.message_type();
         let (cause, extra) = match t {
             MessageType::HEARTBEAT_RESPONSE => {
@@ -157,10 +179,7 @@ impl SwitchProcessor {
             MessageType::ASSOCIATION_UPDATE_REQUEST => match node {
                 Some(k) if self.associations.contains(&k) => (Cause::REQUEST_ACCEPTED, vec![]),
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
-                None => (
-                    Cause::MANDATORY_IE_MISSING,
-                    vec![offending(IeType::NODE_ID)],
-                ),
+                None => node_id_refusal(&m),
             },
             MessageType::ASSOCIATION_RELEASE_REQUEST => match node {
                 Some(k) if self.associations.remove(&k) => {
@@ -168,10 +187,7 @@ impl SwitchProcessor {
                     (Cause::REQUEST_ACCEPTED, vec![])
                 }
                 Some(_) => (Cause::NO_ESTABLISHED_PFCP_ASSOCIATION, vec![]),
-                None => (
-                    Cause::MANDATORY_IE_MISSING,
-                    vec![offending(IeType::NODE_ID)],
-                ),
+                None => node_id_refusal(&m),
             },
             t => {
                 self.stats.ignored += 1;
@@ -195,11 +211,8 @@ impl SwitchProcessor {
     ///
     /// [`SwitchConfig::teid_ranges`]: super::SwitchConfig::teid_ranges
     fn associate(&mut self, m: &Message<'_>, gw: IpAddr) -> (Cause, Vec<Ie<'static>>) {
-        let Some(node) = m.node_id().map(node_key) else {
-            return (
-                Cause::MANDATORY_IE_MISSING,
-                vec![offending(IeType::NODE_ID)],
-            );
+        let Some(node) = m.node_id_received().as_ref().map(node_key) else {
+            return node_id_refusal(m);
         };
         if m.recovery_time_stamp().is_none() {
             return (
@@ -276,7 +289,8 @@ impl SwitchProcessor {
     ) -> Result<(), InputError> {
         let seq = m.header.sequence;
         let associated = m
-            .node_id()
+            .node_id_received()
+            .as_ref()
             .map(node_key)
             .is_some_and(|k| self.associations.contains(&k));
         let cause = if !associated {
@@ -308,6 +322,18 @@ impl SwitchProcessor {
     }
 }
 
+/// The refusal of a node message without a readable Node ID (TS 29.244 sections 7.6.6 and
+/// 7.6.8): Mandatory IE missing when there is none, Mandatory IE incorrect when there is one of
+/// a type or length section 8.2.38 does not define; the Offending IE names the Node ID.
+fn node_id_refusal(m: &Message<'_>) -> (Cause, Vec<Ie<'static>>) {
+    let cause = if m.ie(IeType::NODE_ID).is_some() {
+        Cause::MANDATORY_IE_INCORRECT
+    } else {
+        Cause::MANDATORY_IE_MISSING
+    };
+    (cause, vec![offending(IeType::NODE_ID)])
+}
+
 /// The Offending IE (TS 29.244 section 8.2.22) naming the IE type `t`.
 fn offending(t: IeType) -> Ie<'static> {
     Ie::Raw {
@@ -324,6 +350,33 @@ pub(super) struct PendingUpdate {
 }
 
 impl SwitchProcessor {
+    /// A PFCP datagram that does not parse: of a version other than 1, answered with a Version
+    /// Not Supported Response (TS 29.244 section 7.6.2: the header only, version 1, the
+    /// request's sequence number) within `version_not_supported`; a request whose Length
+    /// disagrees with the datagram, answered with Cause Invalid length (section 7.6.3) within
+    /// `length_errors`; anything else silently discarded.
+    fn pfcp_refuse_malformed(&mut self, now: Instant, route: Route, data: &[u8]) {
+        if let Some(seq) = Message::unsupported_version_sequence(data) {
+            if !self.version_not_supported.take(now) {
+                self.stats.version_not_supported_suppressed += 1;
+                return;
+            }
+            self.stats.version_not_supported += 1;
+            let r = Message::version_not_supported_response(seq);
+            self.transmit_data(route, r.to_vec().ok());
+            return;
+        }
+        let Some(r) = Message::length_error_response(data, own_node_id(route.gateway.ip())) else {
+            return;
+        };
+        if !self.length_errors.take(now) {
+            self.stats.length_errors_suppressed += 1;
+            return;
+        }
+        self.stats.length_errors += 1;
+        self.transmit_data(route, r.to_vec().ok());
+    }
+
     /// The VIDs whose TEID ranges are advertised (TS 29.244 section 8.2.82): those of the
     /// processors holding a VID and up (Up or Suspect), ascending.
     pub(super) fn teidri_vids(&self) -> Vec<VirtualId> {
