@@ -282,6 +282,48 @@ mod tests {
         assert_eq!(server(&ha2, 2), Some(NodeId(1)));
     }
 
+    /// RFC 5944 section 3.8.3 (a binding ends: its tunnel goes) and the two-servers rule: a
+    /// binding this HA served that gives way to a newer registration served by another member
+    /// (its replica wins the claim) is no longer this HA's to tunnel, so the caller gets
+    /// `Event::Deregistered` for each care-of address it had here, once; the member now serving
+    /// it keeps its binding (an older claim from the old server changes nothing there).
+    #[test]
+    fn a_binding_given_way_to_a_newer_registration_elsewhere_removes_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        while ha2.poll_event().is_some() {}
+        // A newer registration, served by HA 3, then its refresh and a copy.
+        for id in [11, 11, 12] {
+            ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, id)));
+        }
+        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
+        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let gone: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(e, Event::Deregistered { .. } | Event::Expired { .. }))
+            .collect();
+        assert_eq!(gone.len(), 1, "{events:?}");
+        assert!(matches!(gone[0],
+            Event::Deregistered { home_address, tunnel }
+                if *home_address == home(1) && tunnel.care_of == Ipv4Addr::new(203, 0, 113, 1)));
+        // At the new server: the old server's claim (older) changes nothing, removes nothing.
+        let mut ha3 = ha(3, t0);
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        while ha3.poll_event().is_some() {}
+        ha3.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        let events: Vec<Event> = std::iter::from_fn(|| ha3.poll_event()).collect();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Deregistered { .. } | Event::Expired { .. })),
+            "{events:?}"
+        );
+    }
+
     /// "A replica older than the binding it would change changes nothing."
     #[test]
     fn a_replica_older_than_the_binding_changes_nothing() {
@@ -517,6 +559,7 @@ mod tests {
             home_address: home(1),
             nai: None,
             identification,
+            care_of: None,
         };
         ha2.apply(t0, NodeId(3), dereg(10));
         assert_eq!(server(&ha2, 1), Some(NodeId(2)), "not newer: kept");
@@ -537,5 +580,66 @@ mod tests {
         ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
         ha1.apply(t0, NodeId(3), dereg(11));
         assert_eq!(server(&ha1, 1), None);
+    }
+
+    /// RFC 5944 sections 3.8.3 and 3.6.1.3: with simultaneous bindings, a deregistration of one
+    /// care-of address removes only that one. Accepted at another member, its server removes
+    /// that care-of address and its tunnel (`Event::Deregistered`, once), keeps the others and
+    /// replicates the binding as it is now; an older one (a registration since) changes nothing.
+    #[test]
+    fn a_deregistration_of_one_care_of_address_accepted_elsewhere_removes_only_that_one() {
+        let t0 = Instant::now();
+        let (c1, c2) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2));
+        let mut r = permanent(1, 1, 2, 10);
+        let left = Some(Duration::from_secs(600));
+        r.state = RecordState::Permanent {
+            care_of: vec![(c1, left), (c2, left)],
+        };
+        let mut ha2 = ha(2, t0);
+        ha2.max_simultaneous = 2;
+        ha2.apply(t0, NodeId(1), Item::Upsert(r));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        while ha2.poll_event().is_some() {}
+        let dereg = |identification| Item::Deregistered {
+            home_address: home(1),
+            nai: None,
+            identification,
+            care_of: Some(c1),
+        };
+        ha2.apply(t0, NodeId(3), dereg(10));
+        assert_eq!(ha2.binding(home(1), None).unwrap().care_of.len(), 2);
+        ha2.apply(t0, NodeId(3), dereg(11));
+        ha2.apply(t0, NodeId(3), dereg(11));
+        let b = ha2.binding(home(1), None).expect("the binding stays");
+        assert_eq!(b.second_ha, NodeId(2));
+        let left: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
+        assert_eq!(left, [c2]);
+        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let gone: Vec<Ipv4Addr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deregistered { tunnel, .. } => Some(tunnel.care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gone, [c1], "{events:?}");
+        // The backups learn the binding as it is now (its remaining care-of address).
+        let told = ha2.channels[&NodeId(1)].queued().any(|i| {
+            matches!(i, Item::Upsert(r) if r.home_address == home(1)
+                && r.state == RecordState::Permanent { care_of: vec![(c2, Some(Duration::from_secs(600)))] })
+        });
+        assert!(told);
+        // Its last care-of address deregistered the same way: the binding goes.
+        ha2.apply(
+            t0,
+            NodeId(3),
+            Item::Deregistered {
+                home_address: home(1),
+                nai: None,
+                identification: 12,
+                care_of: Some(c2),
+            },
+        );
+        assert_eq!(server(&ha2, 1), None);
     }
 }
