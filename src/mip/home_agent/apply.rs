@@ -280,7 +280,7 @@ impl HomeAgent {
         };
         let key = (home_address, nai);
         let taken_from_sender = self.takeover.taken_from(sender, self.node, &key);
-        match replicate::removal(b, self.node, sender) {
+        match replicate::removal(b, self.node, sender, taken_from_sender) {
             Removal::Remove => {
                 if let Some(b) = self.table.remove(s)
                     && b.state() == BindingState::Permanent
@@ -292,14 +292,7 @@ impl HomeAgent {
             Removal::EndPending => {
                 let _ = self.table.update(s, |b| b.set_pending(None));
             }
-            // This HA took the binding over from `sender`, seen Down but alive (a false Down),
-            // and `sender` removed it meanwhile (its foreign agent revoked it and was
-            // acknowledged, RFC 3543 section 4.2; or it deregistered): of the registration taken
-            // over, not re-registered here since, the removal stands, and this HA, serving it
-            // now, removes it at its backups too (else its copy brings the binding back).
-            Removal::Nothing
-                if b.second_ha == self.node && taken_from_sender == Some(b.identification) =>
-            {
+            Removal::RemoveServed => {
                 if let Some(b) = self.table.remove(s) {
                     let until = removed::lifetime_end(&b);
                     self.remove_served(now, &b, until);

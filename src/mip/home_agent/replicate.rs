@@ -172,16 +172,32 @@ pub(super) enum Removal {
     Remove,
     /// Only the request `sender` relays ends.
     EndPending,
+    /// The binding goes, and this HA, serving it, removes it at its backups too.
+    RemoveServed,
     /// Nothing: `sender` is not authoritative for it.
     Nothing,
 }
 
 /// A replicated removal only removes what its sender is authoritative for: a temporary binding
 /// it relays, a permanent one it serves (of one it does not, only the request it relays); never
-/// a binding this HA (`node`) serves.
-pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
+/// a binding this HA (`node`) serves, but one it took over from `sender` (`taken_from`: the
+/// identification then, [`super::takeover::Takeovers::taken_from`]), seen Down but alive (a
+/// false Down), that `sender` removed meanwhile (its foreign agent revoked it and was
+/// acknowledged, RFC 3543 section 4.2; or it deregistered): of the registration taken over, not
+/// re-registered here since, the removal stands, and this HA removes it at its backups too
+/// (else its copy brings the binding back).
+pub(super) fn removal(
+    b: &Binding,
+    node: NodeId,
+    sender: NodeId,
+    taken_from: Option<u64>,
+) -> Removal {
     if b.second_ha == node {
-        return Removal::Nothing;
+        return if taken_from == Some(b.identification) {
+            Removal::RemoveServed
+        } else {
+            Removal::Nothing
+        };
     }
     let relays = b.pending().is_some_and(|p| p.first_ha == sender);
     match b.state() {
@@ -349,6 +365,24 @@ mod tests {
         assert_eq!(server(&ha1, 1), Some(NodeId(2)));
         ha1.apply(t0, NodeId(2), remove());
         assert_eq!(server(&ha1, 1), None);
+    }
+
+    /// RFC 3543 section 4.2 through a false Down: a removal from the member this HA took the
+    /// binding over from, of the registration taken over, removes it here though this HA serves
+    /// it now (and its backups are told); of a registration since, or from another member,
+    /// nothing.
+    #[test]
+    fn a_removal_from_the_member_a_binding_was_taken_from_stands_at_its_new_server() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 1, 5)));
+        let b = ha1.binding(home(1), None).unwrap();
+        assert_eq!(
+            removal(b, NodeId(1), NodeId(2), Some(5)),
+            Removal::RemoveServed
+        );
+        assert_eq!(removal(b, NodeId(1), NodeId(2), Some(4)), Removal::Nothing);
+        assert_eq!(removal(b, NodeId(1), NodeId(2), None), Removal::Nothing);
     }
 
     /// "The bulk sync is authoritative: at the end the backup removes the sender's replicas it
