@@ -276,6 +276,20 @@ mod tests {
     use super::*;
     use crate::replica::{BulkSync, Entry};
 
+    /// HA 2 serving mobile node 1 (HA 1's relay record names it), its events drained.
+    fn serving_mn1(t0: Instant) -> HomeAgent {
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        let _ = events_of(&mut ha2);
+        ha2
+    }
+
+    /// The events `ha` queued.
+    fn events_of(ha: &mut HomeAgent) -> Vec<Event> {
+        std::iter::from_fn(|| ha.poll_event()).collect()
+    }
+
     /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
     /// registration (identification), else the lower node id": the loser yields.
     #[test]
@@ -306,16 +320,13 @@ mod tests {
     #[test]
     fn a_binding_given_way_to_a_newer_registration_elsewhere_removes_its_tunnel_once() {
         let t0 = Instant::now();
-        let mut ha2 = ha(2, t0);
-        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
-        while ha2.poll_event().is_some() {}
+        let mut ha2 = serving_mn1(t0);
         // A newer registration, served by HA 3, then its refresh and a copy.
         for id in [11, 11, 12] {
             ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, id)));
         }
         assert_eq!(server(&ha2, 1), Some(NodeId(3)));
-        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let events: Vec<Event> = events_of(&mut ha2);
         let gone: Vec<&Event> = events
             .iter()
             .filter(|e| matches!(e, Event::Deregistered { .. } | Event::Expired { .. }))
@@ -331,7 +342,7 @@ mod tests {
         while ha3.poll_event().is_some() {}
         ha3.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
         assert_eq!(server(&ha3, 1), Some(NodeId(3)));
-        let events: Vec<Event> = std::iter::from_fn(|| ha3.poll_event()).collect();
+        let events: Vec<Event> = events_of(&mut ha3);
         assert!(
             !events
                 .iter()
@@ -585,10 +596,7 @@ mod tests {
     #[test]
     fn a_deregistration_accepted_elsewhere_removes_the_binding_at_its_server() {
         let t0 = Instant::now();
-        let mut ha2 = ha(2, t0);
-        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
-        while ha2.poll_event().is_some() {}
+        let mut ha2 = serving_mn1(t0);
         let dereg = |identification| Item::Deregistered {
             home_address: home(1),
             nai: None,
@@ -599,7 +607,7 @@ mod tests {
         assert_eq!(server(&ha2, 1), Some(NodeId(2)), "not newer: kept");
         ha2.apply(t0, NodeId(3), dereg(11));
         assert_eq!(server(&ha2, 1), None);
-        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let events: Vec<Event> = events_of(&mut ha2);
         assert!(
             events.iter().any(|e| matches!(e,
                 Event::Deregistered { home_address, tunnel }
@@ -648,7 +656,7 @@ mod tests {
         assert_eq!(b.second_ha, NodeId(2));
         let left: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
         assert_eq!(left, [c2]);
-        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let events: Vec<Event> = events_of(&mut ha2);
         let gone: Vec<Ipv4Addr> = events
             .iter()
             .filter_map(|e| match e {
