@@ -756,6 +756,18 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
             "seed {seed} MN {k}: {events:?}"
         );
     }
+    // RFC 3543 section 3.3: the revoking home agent retransmits each Registration Revocation
+    // until acknowledged or a limit is reached; the outcome is known past its schedule (copies at
+    // 0, 1, 3, 7 and 15 s, given up 16 s after the last). Under this loss all five round trips
+    // of one revocation fail now and then (seeds 670 and 3060 of 10,000: the test looked at
+    // 40 s after the failure, with one revocation still being retransmitted).
+    w.sim.run_for(Duration::from_secs(35));
+    let ev3: Vec<Event> = events
+        .iter()
+        .filter(|(i, _)| *i == 3)
+        .map(|(_, e)| e.clone())
+        .chain(w.events(3))
+        .collect();
     let st = w.ha(3).stats();
     let left: Vec<_> = on2
         .iter()
@@ -772,9 +784,31 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
         on2.len() as u64,
         "seed {seed}: {on1:?} {on2:?} {left:?}"
     );
-    assert_eq!(st.revocations_abandoned, 0, "seed {seed}");
-    assert_eq!(st.revocations_acked, on2.len() as u64, "seed {seed}");
+    assert_eq!(
+        st.revocations_acked + st.revocations_abandoned,
+        on2.len() as u64,
+        "seed {seed}: {st:?}"
+    );
     for &k in &on2 {
+        // Acknowledged; or given up only when no acknowledgement of it reached HA 3.
+        let acked = ev3.iter().any(|e| {
+            matches!(e, Event::RevocationAcknowledged { home_address, foreign_agent, .. }
+                if *home_address == home(k) && *foreign_agent == FA_IP)
+        });
+        let given_up = ev3.iter().any(|e| {
+            matches!(e, Event::RevocationUnacknowledged { home_address, foreign_agent }
+                if *home_address == home(k) && *foreign_agent == FA_IP)
+        });
+        let ack_delivered = w.sim.trace().iter().any(|r| {
+            r.from == fa_addr()
+                && r.to == ha_addr(3)
+                && r.fate == Fate::Delivered
+                && RevocationAck::parse(&r.payload).is_ok_and(|a| a.home_address == home(k))
+        });
+        assert!(
+            acked != given_up && (acked || !ack_delivered),
+            "seed {seed} MN {k}: {ev3:?}"
+        );
         for i in [1, 3] {
             assert!(
                 w.ha(i).binding(home(k), None).is_none(),
@@ -847,6 +881,23 @@ fn false_down_scenario(seed: u64) -> usize {
     w.sim.run_for(Duration::from_secs(7));
     w.sim.heal(w.ha[0], w.ha[2]);
     w.sim.run_for(Duration::from_secs(30));
+    // Under this loss HA 3 may miss three heartbeats of HA 1 in a row again and take its
+    // bindings over for a moment (seed 3356 of 10,000: Down 30 s after the heal, Up and handed
+    // back 0.5 s later, nothing revoked): the bindings are looked at once HA 3 names HA 1
+    // again, within a few seconds.
+    let named = |w: &mut World| {
+        on1.iter().all(|k| {
+            [1, 3]
+                .into_iter()
+                .all(|i| w.ha(i).binding(home(*k), None).map(|b| b.second_ha) == Some(NodeId(1)))
+        })
+    };
+    for _ in 0..10 {
+        if named(&mut w) {
+            break;
+        }
+        w.sim.run_for(Duration::from_millis(500));
+    }
     let taken = w.events(3).into_iter().any(|e| {
         matches!(e, Event::TakenOver { failed, owner, .. }
             if failed == NodeId(1) && owner == NodeId(3))
@@ -1270,4 +1321,25 @@ fn forwarded_revocation_seed_1604_a_suspect_peer_is_not_resynchronised() {
 #[test]
 fn false_down_seed_6174_a_live_members_binding_is_not_revoked() {
     false_down_scenario(6174);
+}
+
+/// Seeds 670 and 3060 of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`]
+/// (session 38 sweep, seeds 0..10000): all five round trips of one Registration Revocation failed
+/// under loss (copies or acknowledgements lost), and the test looked before HA 3 gave it up
+/// (RFC 3543 section 3.3: retransmitted until acknowledged or a limit is reached). It now looks
+/// past the schedule.
+#[test]
+fn takeover_seeds_670_and_3060_every_round_trip_of_one_revocation_lost() {
+    for seed in [670, 3060] {
+        let _ = takeover_revokes(seed);
+    }
+}
+
+/// Seed 3356 of [`rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss`]
+/// (session 38 sweep): HA 3 missed three heartbeats of HA 1 in a row 30 s after the heal (a
+/// second false Down), took its bindings over and handed them back 0.5 s later, nothing revoked;
+/// the test looked in between. It now waits for HA 3 to name HA 1 again.
+#[test]
+fn false_down_seed_3356_a_second_false_down_at_the_check() {
+    false_down_scenario(3356);
 }

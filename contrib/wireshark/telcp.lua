@@ -237,7 +237,8 @@ local function mc_item(r, tree)
     elseif k == 2 or k == 6 then
         r.add(it, mcf.home, 4); mc_nai(r, it)
     elseif k == 7 then
-        r.add(it, mcf.home, 4); mc_nai(r, it); r.add(it, mcf.ident, 8)
+        -- Then the care-of address deregistered (0.0.0.0: all of them).
+        r.add(it, mcf.home, 4); mc_nai(r, it); r.add(it, mcf.ident, 8); r.add(it, mcf.coa, 4)
     elseif k == 3 then
         r.add(it, mcf.failed, 4); r.add(it, mcf.owner, 4); r.add(it, mcf.coordinator, 4)
     elseif k == 4 or k == 5 then

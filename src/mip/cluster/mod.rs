@@ -194,6 +194,7 @@ const INFINITE_SECS: u32 = u32::MAX;
 /// One replicated change (the bulk-sync markers around them are [`Entry::SyncBegin`] and
 /// [`Entry::SyncEnd`]; item kinds 1, 2, 3, 6 and 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Item {
     /// A binding created or changed.
     Upsert(Record),
@@ -223,10 +224,12 @@ pub enum Item {
         /// NAI.
         nai: Option<Box<[u8]>>,
     },
-    /// The sender accepted the mobile node's deregistration of all its care-of addresses (RFC
-    /// 5944 section 3.8.3: lifetime 0) for a binding another member serves (or one it did not
-    /// hold): a binding older than `identification` (the request's) goes wherever it is held, its
-    /// server removing its tunnels. On the wire: home address, NAI, identification (u64).
+    /// The sender accepted the mobile node's deregistration (RFC 5944 section 3.8.3: lifetime 0)
+    /// for a binding another member serves (or one it did not hold), of all its care-of
+    /// addresses or of one (simultaneous bindings, S bit: section 3.6.1.3): in a binding older
+    /// than `identification` (the request's), wherever it is held, that care-of address goes
+    /// (the binding with its last one), or all of them; its server removes the tunnels. On the
+    /// wire: home address, NAI, identification (u64), care-of address (0.0.0.0: all).
     Deregistered {
         /// Home address.
         home_address: Ipv4Addr,
@@ -234,11 +237,15 @@ pub enum Item {
         nai: Option<Box<[u8]>>,
         /// The accepted deregistration's Identification (RFC 5944 section 3.8.3).
         identification: u64,
+        /// The care-of address deregistered; `None`: all of them (the request's care-of
+        /// address was the home address, or 0.0.0.0).
+        care_of: Option<Ipv4Addr>,
     },
 }
 
 /// A cluster message body.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Body<'a> {
     /// A Registration Request forwarded unchanged (layer-3 mode), with the address it came from.
     Forward {
@@ -430,11 +437,13 @@ fn put_item<B: BufMut>(out: &mut B, i: &Item) {
             home_address,
             nai,
             identification,
+            care_of,
         } => {
             out.put_u8(7);
             out.put_slice(&home_address.octets());
             put_nai(out, nai.as_deref());
             out.put_u64(*identification);
+            out.put_slice(&care_of.unwrap_or(Ipv4Addr::UNSPECIFIED).octets());
         }
     }
 }
@@ -523,6 +532,7 @@ fn get_item(kind: u8, r: &mut Reader<'_>) -> Result<Item, ClusterError> {
             home_address: r.addr(Field::HomeAddress)?,
             nai: get_nai(r)?.map(Box::from),
             identification: r.u64(Field::Identification)?,
+            care_of: Some(r.addr(Field::CareOfAddress)?).filter(|a| !a.is_unspecified()),
         },
         _ => return Err(ClusterError::Unknown),
     })

@@ -107,13 +107,14 @@ fn item() -> impl Strategy<Value = Item> {
             home_address: Ipv4Addr::from(h),
             nai,
         }),
-        (any::<u32>(), nai(), any::<u64>()).prop_map(|(h, nai, identification)| {
-            Item::Deregistered {
+        (any::<u32>(), nai(), any::<u64>(), any::<u32>()).prop_map(
+            |(h, nai, identification, c)| Item::Deregistered {
                 home_address: Ipv4Addr::from(h),
                 nai,
                 identification,
+                care_of: Some(Ipv4Addr::from(c)).filter(|a| !a.is_unspecified()),
             }
-        }),
+        ),
     ]
 }
 

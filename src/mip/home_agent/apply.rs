@@ -91,14 +91,15 @@ impl HomeAgent {
         }
     }
 
-    /// This HA accepted a deregistration of all the care-of addresses of `home_address`
-    /// (Identification `identification`) that another member serves, or that it did not hold:
-    /// the backups remove what they hold of it ([`Item::Deregistered`]).
+    /// This HA accepted a deregistration of `care_of` (`None`: all the care-of addresses) of
+    /// `home_address` (Identification `identification`) that another member serves, or that it
+    /// did not hold: the backups remove what they hold of it ([`Item::Deregistered`]).
     pub(super) fn replicate_deregistered(
         &mut self,
         home_address: Ipv4Addr,
         nai: Option<Box<[u8]>>,
         identification: u64,
+        care_of: Option<Ipv4Addr>,
     ) {
         for peer in self.backups() {
             let nai = nai.clone();
@@ -106,6 +107,7 @@ impl HomeAgent {
                 home_address,
                 nai,
                 identification,
+                care_of,
             };
             self.enqueue(peer, item);
         }
@@ -163,7 +165,11 @@ impl HomeAgent {
                 home_address,
                 nai,
                 identification,
-            }) => self.apply_deregistered(now, home_address, nai.as_deref(), identification),
+                care_of,
+            }) => {
+                let nai = nai.as_deref();
+                self.apply_deregistered(now, home_address, nai, identification, care_of)
+            }
             Entry::Item(Item::Holds { home_address, nai }) => {
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
                     && let Some(ch) = self.channels.get_mut(&sender)
@@ -274,7 +280,7 @@ impl HomeAgent {
         };
         let key = (home_address, nai);
         let taken_from_sender = self.takeover.taken_from(sender, self.node, &key);
-        match replicate::removal(b, self.node, sender) {
+        match replicate::removal(b, self.node, sender, taken_from_sender) {
             Removal::Remove => {
                 if let Some(b) = self.table.remove(s)
                     && b.state() == BindingState::Permanent
@@ -286,14 +292,7 @@ impl HomeAgent {
             Removal::EndPending => {
                 let _ = self.table.update(s, |b| b.set_pending(None));
             }
-            // This HA took the binding over from `sender`, seen Down but alive (a false Down),
-            // and `sender` removed it meanwhile (its foreign agent revoked it and was
-            // acknowledged, RFC 3543 section 4.2; or it deregistered): of the registration taken
-            // over, not re-registered here since, the removal stands, and this HA, serving it
-            // now, removes it at its backups too (else its copy brings the binding back).
-            Removal::Nothing
-                if b.second_ha == self.node && taken_from_sender == Some(b.identification) =>
-            {
+            Removal::RemoveServed => {
                 if let Some(b) = self.table.remove(s) {
                     let until = removed::lifetime_end(&b);
                     self.remove_served(now, &b, until);
@@ -304,15 +303,19 @@ impl HomeAgent {
     }
 
     /// A deregistration another member accepted (RFC 5944 section 3.8.3: the reply told the
-    /// mobile node its binding is gone): a binding held here that is older (identification)
-    /// goes, unless a newer request for it is pending here; served here, with its tunnels
-    /// ([`Event::Deregistered`]) and its removal replicated as the server's.
+    /// mobile node its binding, or that care-of address of it, is gone): in a binding held here
+    /// that is older (identification), unless a newer request for it is pending here, the
+    /// care-of address goes (`care_of`; section 3.6.1.3, simultaneous bindings), or all of them
+    /// (`None`), and the binding with its last one; served here, with their tunnels
+    /// ([`Event::Deregistered`]), and the change replicated as the server's (the binding
+    /// changed, or its removal).
     fn apply_deregistered(
         &mut self,
         now: Instant,
         home_address: Ipv4Addr,
         nai: Option<&[u8]>,
         identification: u64,
+        care_of: Option<Ipv4Addr>,
     ) {
         let Some(s) = self.table.find(home_address, nai) else {
             return;
@@ -332,11 +335,23 @@ impl HomeAgent {
         let served = b.second_ha == self.node;
         let until = removed::lifetime_end(b);
         if served {
-            for e in self.deregistered_tunnels(s, None) {
+            for e in self.deregistered_tunnels(s, care_of) {
                 self.push_event(e);
             }
         }
-        let _ = self.table.update(s, |b| b.identification = identification);
+        let _ = self.table.update(s, |b| {
+            b.identification = identification;
+            if let Some(a) = care_of {
+                b.care_of.retain(|c| c.address != a);
+            }
+        });
+        if care_of.is_some() && self.table.get(s).is_some_and(|b| !b.care_of.is_empty()) {
+            // Its other care-of addresses stay: the server replicates the binding as it is now.
+            if served {
+                self.replicate_slot(s, now);
+            }
+            return;
+        }
         if served {
             self.retire(now, s, until);
         } else if let Some(b) = self.table.remove(s) {
@@ -405,12 +420,15 @@ impl HomeAgent {
             && slot
                 .and_then(|s| self.table.get(s))
                 .is_none_or(|b| b.second_ha != node);
-        let mut yielded = false;
+        let mut yielded: Option<Vec<Event>> = None;
         let res = match slot {
             Some(s) => {
                 match self.resolve_claim(now, s, sender, &r) {
                     Claim::Keep { .. } => return,
-                    Claim::Yield { .. } => yielded = true,
+                    // The binding this HA served gives way to the sender's (a newer
+                    // registration served there, or a decided owner): its tunnels here go, as
+                    // when a binding ends (RFC 5944 section 3.8.3).
+                    Claim::Yield { .. } => yielded = Some(self.deregistered_tunnels(s, None)),
                     Claim::Take => {}
                 }
                 self.table
@@ -447,9 +465,14 @@ impl HomeAgent {
                 self.table.insert(b)
             }
         };
+        if let (Ok(_), Some(gone)) = (&res, &mut yielded) {
+            for e in std::mem::take(gone) {
+                self.push_event(e);
+            }
+        }
         match res {
             Err(_) => self.stats.replicas_refused += 1,
-            Ok(s) if yielded => self.replicate_record(s, now),
+            Ok(s) if yielded.is_some() => self.replicate_record(s, now),
             Ok(s) if becomes_server => self.replicate_slot(s, now),
             Ok(_) => {}
         }

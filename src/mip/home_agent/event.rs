@@ -61,7 +61,9 @@ pub enum Event {
     /// that care-of address or, with the home address as care-of address, for all of them): one
     /// event per care-of address removed, with the tunnel to remove (as
     /// [`Event::Registered`] gave it: `ip tunnel del` / `ip link del` of that device and its
-    /// route to the home address).
+    /// route to the home address). Also when a binding this HA served gives way to a newer
+    /// registration served by another member (the cluster's two-servers rule): one per care-of
+    /// address it had here, once; the member now serving it keeps its own.
     Deregistered {
         /// Home address.
         home_address: Ipv4Addr,

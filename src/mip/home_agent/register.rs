@@ -372,11 +372,13 @@ impl HomeAgent {
     fn deregister(&mut self, a: &Asked<'_>, slot: Option<u32>) -> Ipv4Addr {
         let q = a.q;
         let all = q.care_of == q.home_address || q.care_of.is_unspecified();
+        // The care-of address deregistered; `None`: all of them.
+        let care_of = (!all).then_some(q.care_of);
         let Some(s) = slot else {
             // Held nowhere here: a member that serves it removes it (`apply.rs`).
-            if all && !q.home_address.is_unspecified() {
+            if !q.home_address.is_unspecified() {
                 let nai = a.nai.map(Box::from);
-                self.replicate_deregistered(q.home_address, nai, q.identification);
+                self.replicate_deregistered(q.home_address, nai, q.identification, care_of);
             }
             return q.home_address;
         };
@@ -398,14 +400,17 @@ impl HomeAgent {
             return q.home_address;
         };
         let home = b.home_address;
+        // Another member serves it (the first HA saw it Down for a while): there too the binding
+        // goes, or that care-of address of it, with its tunnels, as the reply tells the mobile
+        // node (`apply.rs`; RFC 5944 sections 3.8.3 and 3.6.1.3).
+        let elsewhere = (b.second_ha != self.node).then(|| b.nai().map(Box::from));
         if b.care_of.is_empty() {
-            // Another member serves it (the first HA saw it Down for a while): there too the
-            // binding goes, with its tunnels, as the reply tells the mobile node (`apply.rs`).
-            let elsewhere = (b.second_ha != self.node).then(|| b.nai().map(Box::from));
             self.retire(a.now, s, until);
             if let Some(nai) = elsewhere {
-                self.replicate_deregistered(home, nai, q.identification);
+                self.replicate_deregistered(home, nai, q.identification, None);
             }
+        } else if let Some(nai) = elsewhere {
+            self.replicate_deregistered(home, nai, q.identification, care_of);
         } else {
             self.replicate_slot(s, a.now);
         }

@@ -172,16 +172,32 @@ pub(super) enum Removal {
     Remove,
     /// Only the request `sender` relays ends.
     EndPending,
+    /// The binding goes, and this HA, serving it, removes it at its backups too.
+    RemoveServed,
     /// Nothing: `sender` is not authoritative for it.
     Nothing,
 }
 
 /// A replicated removal only removes what its sender is authoritative for: a temporary binding
 /// it relays, a permanent one it serves (of one it does not, only the request it relays); never
-/// a binding this HA (`node`) serves.
-pub(super) fn removal(b: &Binding, node: NodeId, sender: NodeId) -> Removal {
+/// a binding this HA (`node`) serves, but one it took over from `sender` (`taken_from`: the
+/// identification then, [`super::takeover::Takeovers::taken_from`]), seen Down but alive (a
+/// false Down), that `sender` removed meanwhile (its foreign agent revoked it and was
+/// acknowledged, RFC 3543 section 4.2; or it deregistered): of the registration taken over, not
+/// re-registered here since, the removal stands, and this HA removes it at its backups too
+/// (else its copy brings the binding back).
+pub(super) fn removal(
+    b: &Binding,
+    node: NodeId,
+    sender: NodeId,
+    taken_from: Option<u64>,
+) -> Removal {
     if b.second_ha == node {
-        return Removal::Nothing;
+        return if taken_from == Some(b.identification) {
+            Removal::RemoveServed
+        } else {
+            Removal::Nothing
+        };
     }
     let relays = b.pending().is_some_and(|p| p.first_ha == sender);
     match b.state() {
@@ -260,6 +276,20 @@ mod tests {
     use super::*;
     use crate::replica::{BulkSync, Entry};
 
+    /// HA 2 serving mobile node 1 (HA 1's relay record names it), its events drained.
+    fn serving_mn1(t0: Instant) -> HomeAgent {
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        let _ = events_of(&mut ha2);
+        ha2
+    }
+
+    /// The events `ha` queued.
+    fn events_of(ha: &mut HomeAgent) -> Vec<Event> {
+        std::iter::from_fn(|| ha.poll_event()).collect()
+    }
+
     /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
     /// registration (identification), else the lower node id": the loser yields.
     #[test]
@@ -280,6 +310,45 @@ mod tests {
         assert_eq!(server(&ha2, 2), Some(NodeId(2)));
         ha2.apply(t0, NodeId(1), Item::Upsert(permanent(2, 1, 1, 10)));
         assert_eq!(server(&ha2, 2), Some(NodeId(1)));
+    }
+
+    /// RFC 5944 section 3.8.3 (a binding ends: its tunnel goes) and the two-servers rule: a
+    /// binding this HA served that gives way to a newer registration served by another member
+    /// (its replica wins the claim) is no longer this HA's to tunnel, so the caller gets
+    /// `Event::Deregistered` for each care-of address it had here, once; the member now serving
+    /// it keeps its binding (an older claim from the old server changes nothing there).
+    #[test]
+    fn a_binding_given_way_to_a_newer_registration_elsewhere_removes_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha2 = serving_mn1(t0);
+        // A newer registration, served by HA 3, then its refresh and a copy.
+        for id in [11, 11, 12] {
+            ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, id)));
+        }
+        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
+        let events: Vec<Event> = events_of(&mut ha2);
+        let gone: Vec<&Event> = events
+            .iter()
+            .filter(|e| matches!(e, Event::Deregistered { .. } | Event::Expired { .. }))
+            .collect();
+        assert_eq!(gone.len(), 1, "{events:?}");
+        assert!(matches!(gone[0],
+            Event::Deregistered { home_address, tunnel }
+                if *home_address == home(1) && tunnel.care_of == Ipv4Addr::new(203, 0, 113, 1)));
+        // At the new server: the old server's claim (older) changes nothing, removes nothing.
+        let mut ha3 = ha(3, t0);
+        ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        while ha3.poll_event().is_some() {}
+        ha3.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+        let events: Vec<Event> = events_of(&mut ha3);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Deregistered { .. } | Event::Expired { .. })),
+            "{events:?}"
+        );
     }
 
     /// "A replica older than the binding it would change changes nothing."
@@ -307,6 +376,24 @@ mod tests {
         assert_eq!(server(&ha1, 1), Some(NodeId(2)));
         ha1.apply(t0, NodeId(2), remove());
         assert_eq!(server(&ha1, 1), None);
+    }
+
+    /// RFC 3543 section 4.2 through a false Down: a removal from the member this HA took the
+    /// binding over from, of the registration taken over, removes it here though this HA serves
+    /// it now (and its backups are told); of a registration since, or from another member,
+    /// nothing.
+    #[test]
+    fn a_removal_from_the_member_a_binding_was_taken_from_stands_at_its_new_server() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 1, 5)));
+        let b = ha1.binding(home(1), None).unwrap();
+        assert_eq!(
+            removal(b, NodeId(1), NodeId(2), Some(5)),
+            Removal::RemoveServed
+        );
+        assert_eq!(removal(b, NodeId(1), NodeId(2), Some(4)), Removal::Nothing);
+        assert_eq!(removal(b, NodeId(1), NodeId(2), None), Removal::Nothing);
     }
 
     /// "The bulk sync is authoritative: at the end the backup removes the sender's replicas it
@@ -509,20 +596,18 @@ mod tests {
     #[test]
     fn a_deregistration_accepted_elsewhere_removes_the_binding_at_its_server() {
         let t0 = Instant::now();
-        let mut ha2 = ha(2, t0);
-        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
-        while ha2.poll_event().is_some() {}
+        let mut ha2 = serving_mn1(t0);
         let dereg = |identification| Item::Deregistered {
             home_address: home(1),
             nai: None,
             identification,
+            care_of: None,
         };
         ha2.apply(t0, NodeId(3), dereg(10));
         assert_eq!(server(&ha2, 1), Some(NodeId(2)), "not newer: kept");
         ha2.apply(t0, NodeId(3), dereg(11));
         assert_eq!(server(&ha2, 1), None);
-        let events: Vec<Event> = std::iter::from_fn(|| ha2.poll_event()).collect();
+        let events: Vec<Event> = events_of(&mut ha2);
         assert!(
             events.iter().any(|e| matches!(e,
                 Event::Deregistered { home_address, tunnel }
@@ -537,5 +622,66 @@ mod tests {
         ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
         ha1.apply(t0, NodeId(3), dereg(11));
         assert_eq!(server(&ha1, 1), None);
+    }
+
+    /// RFC 5944 sections 3.8.3 and 3.6.1.3: with simultaneous bindings, a deregistration of one
+    /// care-of address removes only that one. Accepted at another member, its server removes
+    /// that care-of address and its tunnel (`Event::Deregistered`, once), keeps the others and
+    /// replicates the binding as it is now; an older one (a registration since) changes nothing.
+    #[test]
+    fn a_deregistration_of_one_care_of_address_accepted_elsewhere_removes_only_that_one() {
+        let t0 = Instant::now();
+        let (c1, c2) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2));
+        let mut r = permanent(1, 1, 2, 10);
+        let left = Some(Duration::from_secs(600));
+        r.state = RecordState::Permanent {
+            care_of: vec![(c1, left), (c2, left)],
+        };
+        let mut ha2 = ha(2, t0);
+        ha2.max_simultaneous = 2;
+        ha2.apply(t0, NodeId(1), Item::Upsert(r));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        while ha2.poll_event().is_some() {}
+        let dereg = |identification| Item::Deregistered {
+            home_address: home(1),
+            nai: None,
+            identification,
+            care_of: Some(c1),
+        };
+        ha2.apply(t0, NodeId(3), dereg(10));
+        assert_eq!(ha2.binding(home(1), None).unwrap().care_of.len(), 2);
+        ha2.apply(t0, NodeId(3), dereg(11));
+        ha2.apply(t0, NodeId(3), dereg(11));
+        let b = ha2.binding(home(1), None).expect("the binding stays");
+        assert_eq!(b.second_ha, NodeId(2));
+        let left: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
+        assert_eq!(left, [c2]);
+        let events: Vec<Event> = events_of(&mut ha2);
+        let gone: Vec<Ipv4Addr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deregistered { tunnel, .. } => Some(tunnel.care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gone, [c1], "{events:?}");
+        // The backups learn the binding as it is now (its remaining care-of address).
+        let told = ha2.channels[&NodeId(1)].queued().any(|i| {
+            matches!(i, Item::Upsert(r) if r.home_address == home(1)
+                && r.state == RecordState::Permanent { care_of: vec![(c2, Some(Duration::from_secs(600)))] })
+        });
+        assert!(told);
+        // Its last care-of address deregistered the same way: the binding goes.
+        ha2.apply(
+            t0,
+            NodeId(3),
+            Item::Deregistered {
+                home_address: home(1),
+                nai: None,
+                identification: 12,
+                care_of: Some(c2),
+            },
+        );
+        assert_eq!(server(&ha2, 1), None);
     }
 }
