@@ -2,6 +2,10 @@
 //! failure detector walks Up, Suspect, Down and recognises restarts; the load table picks what
 //! each policy says and never an excluded node; monitors in a lossy simulated network agree.
 
+#[cfg(feature = "sim")]
+#[path = "common/sweep.rs"]
+mod sweep;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::Rng;
@@ -558,9 +562,9 @@ mod simulated {
 
     #[test]
     fn monitors_over_a_lossy_network_agree_on_crash_and_restart() {
-        for seed in 1..=20 {
+        sweep::for_each_seed(sweep::seed_range_from(1, sweep::seeds(20)), |seed| {
             scenario(seed);
-        }
+        });
     }
 
     #[test]

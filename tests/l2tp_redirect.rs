@@ -126,7 +126,7 @@ fn open(sim: &mut Sim, lac: NodeId) -> CallId {
 /// it and establishes it: SessionUp on both sides, over a lossy network.
 #[test]
 fn claims_1_2_3_contact_serves_when_not_overloaded() {
-    for seed in 0..5 {
+    common::for_each_seed(common::seed_range(common::seeds(5)), |seed| {
         let mut w = world(seed, true, lac_config(seed), lns_config(seed + 100));
         let call = open(&mut w.sim, w.lac);
         w.sim.run_for(Duration::from_secs(30));
@@ -151,7 +151,7 @@ fn claims_1_2_3_contact_serves_when_not_overloaded() {
             std::iter::from_fn(|| w.sim.node_mut::<Lns>(w.contact).poll_data()).collect();
         // Data is not retransmitted: a lossy link may drop it.
         assert!(got.len() <= 2);
-    }
+    });
 }
 
 /// Claim 2: each configured limit makes the contact refuse to serve (here: redirect).
@@ -190,7 +190,7 @@ fn claim_2_limits_and_policy_decide() {
 /// data there; Redirected { from, to } on the LAC.
 #[test]
 fn claims_4_5_redirect_to_pool_lns() {
-    for seed in 0..5 {
+    common::for_each_seed(common::seed_range(common::seeds(5)), |seed| {
         let mut w = world(seed, true, lac_config(seed), lns_config(seed + 100));
         feed_pool(&mut w.sim, w.contact, &[(0, 60), (1, 10), (2, 30)]);
         w.sim.node_mut::<Lns>(w.contact).set_load(95);
@@ -234,7 +234,7 @@ fn claims_4_5_redirect_to_pool_lns() {
         let got = std::iter::from_fn(|| w.sim.node_mut::<Lns>(w.pool[1]).poll_data()).count();
         assert!(got > 10, "seed {seed}: {got}");
         assert_eq!(w.sim.node_mut::<Lns>(w.contact).poll_data(), None);
-    }
+    });
 }
 
 /// Claim 4, tunnel level: SCCRQ with LoadBalanceCapable; the overloaded contact answers the SCCRQ

@@ -262,7 +262,7 @@ fn tie_breaker_follows_rfc_2661_4_4_3() {
         }
         (sccrp, sccrq)
     };
-    for seed in 0..20 {
+    common::for_each_seed(common::seed_range(common::seeds(20)), |seed| {
         // Ours is lower: we win; their request is dropped, ours stays outstanding.
         let (mut lac, now, tid, tb) = start(seed);
         if tb < u64::MAX {
@@ -302,7 +302,7 @@ fn tie_breaker_follows_rfc_2661_4_4_3() {
         assert!(r.is_err());
         assert_eq!(sent(&mut lac), (0, vec![]), "seed {seed}");
         assert_eq!(lac.tunnel_count(), 1);
-    }
+    });
 }
 
 /// RFC 2661 4.4.3 also says the Tie Breaker AVP is sent with the M bit clear: a peer that does not
