@@ -21,6 +21,7 @@
 #![allow(dead_code)]
 
 mod sweep;
+#[allow(unused_imports)] // Each test crate uses some of it, or none.
 pub use sweep::*;
 
 pub mod failover;
