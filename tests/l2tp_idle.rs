@@ -156,6 +156,40 @@ fn assert_idle_close_on_schedule(sim: &Sim, lns: &str, seed: u64) {
     );
 }
 
+/// Every StopCCN delivered to the LNS within 31 s (RFC 2661 5.7's full retransmission cycle) of
+/// the first is acknowledged by the LNS at once: a message back whose Nr covers it.
+fn assert_stopccn_acknowledged_in_hold(sim: &Sim, seed: u64) {
+    let control = |r: &telcp::sim::TraceRecord| match Message::parse(&r.payload) {
+        Ok(Message::Control(c)) => Some((c.message_type(), c.header.ns, c.header.nr)),
+        _ => None,
+    };
+    let stops: Vec<(Duration, u16)> = sim
+        .trace()
+        .iter()
+        .filter(|r| r.to == addr(LNS) && r.fate == Fate::Delivered)
+        .filter_map(|r| match control(r)? {
+            (Some(MessageType::STOPCCN), ns, _) => Some((r.at, ns)),
+            _ => None,
+        })
+        .collect();
+    let first = stops.first().expect("a StopCCN delivered").0;
+    for (at, ns) in stops
+        .iter()
+        .filter(|s| s.0 < first + Duration::from_secs(31))
+    {
+        let acked = sim.trace().iter().any(|r| {
+            r.from == addr(LNS)
+                && r.at >= *at
+                && r.at <= *at + Duration::from_millis(50)
+                && control(r).is_some_and(|(_, _, nr)| nr > *ns)
+        });
+        assert!(
+            acked,
+            "seed {seed}: StopCCN delivered at {at:?} not acknowledged"
+        );
+    }
+}
+
 #[test]
 fn default_idle_timeout_is_ten_seconds() {
     let c = LacConfig::new(addr(LNS));
@@ -208,35 +242,25 @@ fn idle_tunnel_is_closed_with_stopccn_result_1_and_freed_on_both_sides() {
             lns_downs[0].1,
             Some(ResultCodeValue::STOPCCN_GENERAL_REQUEST)
         );
-        // Both hold the tunnel id for the teardown time (31 s by default), then free it.
+        // Both hold the tunnel id for the teardown time (31 s by default), then free it: the LAC
+        // from the StopCCN's acknowledgement, which may take its retransmissions (seed 39355).
         assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
         assert_eq!(p.sim.node_mut::<Lac>(p.lac).tunnel_count(), 1);
-        p.sim.run_for(Duration::from_secs(60));
-        assert_eq!(
-            p.sim.node_mut::<Lns>(p.lns).tunnel_count(),
-            0,
-            "seed {seed}"
-        );
-        assert_eq!(
-            p.sim.node_mut::<Lac>(p.lac).tunnel_count(),
-            0,
-            "seed {seed}"
-        );
-        // The LNS acknowledged the StopCCN (a ZLB, or it would still be retransmitted): the LAC
-        // sent it at most a few times, never until its retries ran out.
-        let sent = p
-            .sim
-            .trace()
-            .iter()
-            .filter(|r| r.to.ip() == addr(LNS).ip())
-            .filter(|r| {
-                Message::parse(&r.payload)
-                    .ok()
-                    .and_then(|m| m.message_type())
-                    == Some(MessageType::STOPCCN)
-            })
-            .count();
-        assert!(sent <= 6, "seed {seed}: StopCCN sent {sent} times");
+        let (lns, lac) = (p.lns, p.lac);
+        let freed =
+            p.sim
+                .run_until_cond(Duration::from_millis(100), Duration::from_secs(120), |s| {
+                    s.node_mut::<Lns>(lns).tunnel_count() == 0
+                        && s.node_mut::<Lac>(lac).tunnel_count() == 0
+                });
+        assert!(freed, "seed {seed}");
+        // RFC 2661 5.7: the receiver of a StopCCN acknowledges it (a ZLB) and keeps enough state
+        // to accept its retransmissions over a full retransmission cycle, 31 s recommended: every
+        // copy that reached the LNS within 31 s of the first is acknowledged at once. (The LAC
+        // may still retransmit until its own retries run out, 1 + 2 + 4 + 8 * 7 s with
+        // max_retries 10: seed 39355 lost all five acknowledgements the LNS sent within its hold;
+        // seeds 32167, 76423 ... six or seven in a row.)
+        assert_stopccn_acknowledged_in_hold(&p.sim, seed);
         assert!(lac_ev(&mut p).is_empty());
     });
 }
@@ -295,7 +319,15 @@ fn a_call_after_the_close_opens_a_fresh_tunnel() {
         let (call2, tid2) = call_up(&mut p);
         assert_ne!(tid2, tid, "seed {seed}");
         assert_eq!(tunnel_ups(&lac_ev(&mut p)), vec![tid2]);
+        // The held one is freed on both sides after its hold, which starts at the LNS when the
+        // StopCCN reaches it (seed 57729: lost six times, delivered at 41 s, held until 72 s).
+        let (lac, lns) = (p.lac, p.lns);
         p.sim.run_for(Duration::from_secs(60));
+        p.sim
+            .run_until_cond(Duration::from_millis(100), Duration::from_secs(60), |s| {
+                s.node_mut::<Lac>(lac).tunnel_count() == 1
+                    && s.node_mut::<Lns>(lns).tunnel_count() == 1
+            });
         assert_eq!(p.sim.node_mut::<Lac>(p.lac).tunnel_count(), 1);
         assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
         assert!(p.sim.node_mut::<Lac>(p.lac).session_of(call2).is_some());
