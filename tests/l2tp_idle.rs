@@ -190,6 +190,22 @@ fn assert_stopccn_acknowledged_in_hold(sim: &Sim, seed: u64) {
     }
 }
 
+/// Runs until the LNS holds `lns` tunnels and the LAC `lac`, at most 120 s (the LAC's StopCCN
+/// retransmissions with max_retries 10, 63 s, then the 31 s hold: RFC 2661 5.7, 5.8).
+fn run_until_tunnel_counts(p: &mut Pair, lns: usize, lac: usize, seed: u64) {
+    let (lns_node, lac_node) = (p.lns, p.lac);
+    let reached = p
+        .sim
+        .run_until_cond(Duration::from_millis(100), Duration::from_secs(120), |s| {
+            s.node_mut::<Lns>(lns_node).tunnel_count() == lns
+                && s.node_mut::<Lac>(lac_node).tunnel_count() == lac
+        });
+    assert!(
+        reached,
+        "seed {seed}: tunnels (LNS, LAC) not ({lns}, {lac})"
+    );
+}
+
 #[test]
 fn default_idle_timeout_is_ten_seconds() {
     let c = LacConfig::new(addr(LNS));
@@ -246,14 +262,7 @@ fn idle_tunnel_is_closed_with_stopccn_result_1_and_freed_on_both_sides() {
         // from the StopCCN's acknowledgement, which may take its retransmissions (seed 39355).
         assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
         assert_eq!(p.sim.node_mut::<Lac>(p.lac).tunnel_count(), 1);
-        let (lns, lac) = (p.lns, p.lac);
-        let freed =
-            p.sim
-                .run_until_cond(Duration::from_millis(100), Duration::from_secs(120), |s| {
-                    s.node_mut::<Lns>(lns).tunnel_count() == 0
-                        && s.node_mut::<Lac>(lac).tunnel_count() == 0
-                });
-        assert!(freed, "seed {seed}");
+        run_until_tunnel_counts(&mut p, 0, 0, seed);
         // RFC 2661 5.7: the receiver of a StopCCN acknowledges it (a ZLB) and keeps enough state
         // to accept its retransmissions over a full retransmission cycle, 31 s recommended: every
         // copy that reached the LNS within 31 s of the first is acknowledged at once. (The LAC
@@ -321,15 +330,8 @@ fn a_call_after_the_close_opens_a_fresh_tunnel() {
         assert_eq!(tunnel_ups(&lac_ev(&mut p)), vec![tid2]);
         // The held one is freed on both sides after its hold, which starts at the LNS when the
         // StopCCN reaches it (seed 57729: lost six times, delivered at 41 s, held until 72 s).
-        let (lac, lns) = (p.lac, p.lns);
         p.sim.run_for(Duration::from_secs(60));
-        p.sim
-            .run_until_cond(Duration::from_millis(100), Duration::from_secs(60), |s| {
-                s.node_mut::<Lac>(lac).tunnel_count() == 1
-                    && s.node_mut::<Lns>(lns).tunnel_count() == 1
-            });
-        assert_eq!(p.sim.node_mut::<Lac>(p.lac).tunnel_count(), 1);
-        assert_eq!(p.sim.node_mut::<Lns>(p.lns).tunnel_count(), 1);
+        run_until_tunnel_counts(&mut p, 1, 1, seed);
         assert!(p.sim.node_mut::<Lac>(p.lac).session_of(call2).is_some());
         assert_eq!(p.sim.node_mut::<Lns>(p.lns).session_count(), 1);
     });
@@ -396,16 +398,9 @@ fn after_a_redirect_the_contact_tunnel_is_closed_and_the_pool_tunnel_kept() {
         );
         assert_idle_close_on_schedule(&p.sim, LNS, seed);
         // The contact and the LAC free it after their holds (RFC 2661 5.7), which start when the
-        // StopCCN reaches the contact and its acknowledgement the LAC: that may take the LAC's retransmissions up to max_retries (seed 4843: the
-        // StopCCN lost nine times, delivered at 58 s).
-        let (contact, lac) = (p.lns, p.lac);
-        let freed =
-            p.sim
-                .run_until_cond(Duration::from_millis(100), Duration::from_secs(120), |s| {
-                    s.node_mut::<Lns>(contact).tunnel_count() == 0
-                        && s.node_mut::<Lac>(lac).tunnel_count() == 1
-                });
-        assert!(freed, "seed {seed}");
+        // StopCCN reaches the contact and its acknowledgement the LAC: that may take the LAC's
+        // retransmissions (seed 4843: the StopCCN lost nine times, delivered at 58 s).
+        run_until_tunnel_counts(&mut p, 0, 1, seed);
         assert_eq!(p.sim.node_mut::<Lns>(pool).tunnel_count(), 1);
         assert_eq!(p.sim.node_mut::<Lns>(pool).session_count(), 1);
         assert_eq!(

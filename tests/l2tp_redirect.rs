@@ -122,11 +122,11 @@ fn open(sim: &mut Sim, lac: NodeId) -> CallId {
     sim.node_mut::<Lac>(lac).open_session(now).unwrap()
 }
 
-/// Runs until the call is up on the LAC and its ICCN reached the LNS `at` (at most 90 s from the start, the retransmission
-/// span of `max_retries` 10): under loss a tunnel's set-up may take its retransmissions (RFC 2661
-/// 5.8: a control message is retransmitted, the interval doubling, until acknowledged; seed 698
-/// lost the pool's acknowledgement of the SCCCN three times and the SCCCN twice, the call up
-/// after 30 s).
+/// Runs until the call is up on the LAC and its ICCN reached the LNS `at` (at most 90 s, the
+/// retransmission span of `max_retries` 10): under loss a tunnel's set-up may take its
+/// retransmissions (RFC 2661 5.8: a control message is retransmitted, the interval doubling,
+/// until acknowledged; seed 698 lost the pool's acknowledgement of the SCCCN three times and the
+/// SCCCN twice, the call up after 30 s).
 fn run_until_up(w: &mut World, call: CallId, at: &str) {
     let lac = w.lac;
     let up = w
