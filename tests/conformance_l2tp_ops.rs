@@ -1048,16 +1048,17 @@ fn l2tp_6_14_sli_direction() {
 fn l2tp_4_4_3_tie_breaker_sent() {
     // RFC 2661 4.4.3 (Tie Breaker): an 8-octet value, the AVP not mandatory; a sender that wants a
     // single tunnel per peer pair includes it.
-    let mut seen = Vec::new();
-    for seed in [7u64, 8] {
+    let mut seen = std::collections::BTreeSet::new();
+    let seeds = common::seed_range_from(7, common::seeds(2));
+    for seed in seeds.clone() {
         let mut q = lac_with(common(seed));
         let (_, rq) = q.open();
         let tb = rq.avp(at::TIE_BREAKER).expect("Tie Breaker");
-        assert!(!tb.m, "{tb:?}");
-        assert_eq!(tb.value.len(), 8);
-        seen.push(tb.value.clone());
+        assert!(!tb.m, "seed {seed}: {tb:?}");
+        assert_eq!(tb.value.len(), 8, "seed {seed}");
+        assert!(seen.insert(tb.value.clone()), "seed {seed}: {tb:?} again");
     }
-    assert_ne!(seen[0], seen[1]);
+    assert_eq!(seen.len() as u64, seeds.end - seeds.start);
 }
 
 /// l2tp-5.8-lac-window: the LAC keeps no more messages outstanding than the LNS's Receive Window

@@ -3,6 +3,8 @@
 
 #[path = "../examples/common/mod.rs"]
 mod common;
+#[path = "common/sweep.rs"]
+mod sweep;
 
 use common::stories::{Summary, Trace, run_all};
 use common::{Net, UdpLoop};
@@ -92,11 +94,11 @@ fn sim(seed: u64) -> Net {
 
 #[test]
 fn demo_story_in_the_simulator() {
-    for seed in 1..=3 {
+    sweep::for_each_seed(sweep::seed_range_from(1, sweep::seeds(3)), |seed| {
         let mut net = sim(seed);
         let s = run_all(&mut net, &Trace { quiet: true });
         check(&s, true, &format!("sim seed {seed}"));
-    }
+    });
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! failure detector walks Up, Suspect, Down and recognises restarts; the load table picks what
 //! each policy says and never an excluded node; monitors in a lossy simulated network agree.
 
+#[cfg(feature = "sim")]
+#[path = "common/sweep.rs"]
+mod sweep;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use telcp::Rng;
@@ -374,7 +378,8 @@ mod simulated {
 
     /// Over 15 % loss a heartbeat every 100 ms with Suspect after 4 missed intervals and Down
     /// after 8: three losses in a row (p = 0.3 %) plus jitter can still make a live peer Suspect
-    /// for an instant; eight in a row (p < 1e-6) make no live peer Down.
+    /// for an instant; seven in a row plus jitter (p < 2e-6) rarely make a live peer Down for an
+    /// instant (`downs_only_after_silence`).
     fn sim_config(me: u32, incarnation: u32) -> MonitorConfig {
         let mut c = config(me, &IDS, incarnation);
         c.health.misses_suspect = 4;
@@ -444,6 +449,44 @@ mod simulated {
         })
     }
 
+    /// A live node is Down only where its heartbeats to that observer left the silence the
+    /// detector's rule names (`misses_down` intervals, 800 ms, without one heard; `crashed` is
+    /// not live). Seven lost in a row and the next a few milliseconds late do that: seed 1068,
+    /// node 2's heartbeats to node 4 delivered at 2.303 s and 3.104 s and none between, p =
+    /// 0.15^7 per window, about one seed in 10,000; eight losses in a row, as `sim_config`
+    /// assumed, are not needed.
+    fn downs_only_after_silence(
+        sim: &Sim,
+        log: &[(u32, HealthEvent, Duration)],
+        seed: u64,
+        crashed: Option<NodeId>,
+    ) {
+        let ms = Duration::from_millis;
+        for (me, e, at) in log {
+            let HealthEvent::Down { node } = e else {
+                continue;
+            };
+            if Some(*node) == crashed {
+                continue;
+            }
+            let heard: Vec<Duration> = sim
+                .trace()
+                .iter()
+                .filter(|r| r.from == addr(node.0) && r.to == addr(*me))
+                .filter(|r| r.fate == telcp::sim::Fate::Delivered)
+                .map(|r| r.at)
+                .collect();
+            // The silence began before the event was drained and ended after it was declared.
+            let silent = heard
+                .windows(2)
+                .any(|w| w[1] - w[0] >= ms(800) && w[0] + ms(800) <= *at && w[1] + ms(50) >= *at);
+            assert!(
+                silent,
+                "seed {seed}: node {me} saw live node {node:?} Down at {at:?}: {heard:?}"
+            );
+        }
+    }
+
     fn scenario(seed: u64) -> Vec<(u32, HealthEvent, Duration)> {
         let (mut sim, ids) = start(seed);
         let mut log = Vec::new();
@@ -458,11 +501,7 @@ mod simulated {
             until_all_up(&mut sim, &ids, &IDS, &mut log, Duration::from_secs(1)),
             "seed {seed}: all Up"
         );
-        assert!(
-            !log.iter()
-                .any(|(_, e, _)| matches!(e, HealthEvent::Down { .. })),
-            "seed {seed}: no one Down while all run: {log:?}"
-        );
+        downs_only_after_silence(&sim, &log, seed, None);
 
         // 2. Node 3 crashes: the others see it Suspect, then Down, within the thresholds.
         let crash_at = sim.elapsed();
@@ -548,19 +587,15 @@ mod simulated {
             until_all_up(&mut sim, &ids, &IDS, &mut log, Duration::from_secs(1)),
             "seed {seed}: all Up again"
         );
-        assert!(
-            !log.iter()
-                .any(|(_, e, _)| matches!(e, HealthEvent::Down { node } if *node != NodeId(3))),
-            "seed {seed}: no live node ever Down"
-        );
+        downs_only_after_silence(&sim, &log, seed, Some(NodeId(3)));
         log
     }
 
     #[test]
     fn monitors_over_a_lossy_network_agree_on_crash_and_restart() {
-        for seed in 1..=20 {
+        sweep::for_each_seed(sweep::seed_range_from(1, sweep::seeds(20)), |seed| {
             scenario(seed);
-        }
+        });
     }
 
     #[test]

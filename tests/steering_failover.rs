@@ -250,9 +250,9 @@ fn successive_failures(seed: u64) {
 
 #[test]
 fn successive_processor_failures_lose_only_doubly_failed_sessions() {
-    for seed in 40..46 {
+    common::for_each_seed(common::seed_range_from(40, common::seeds(6)), |seed| {
         successive_failures(seed);
-    }
+    });
 }
 
 /// The switch processor reports what its health monitor finds of the processors (TS 23.007

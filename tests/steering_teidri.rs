@@ -487,7 +487,7 @@ fn all_pairs(vids: &BTreeSet<VirtualId>) -> BTreeSet<(VirtualId, VirtualId)> {
 /// tshark reads every one without an error item.
 #[test]
 fn association_update_follows_the_processor_set() {
-    for seed in [70u64, 71, 72, 73] {
+    common::for_each_seed(common::seed_range_from(70, common::seeds(4)), |seed| {
         let mut smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
         smf.n1 = 24;
         let node = Updating {
@@ -596,5 +596,5 @@ fn association_update_follows_the_processor_set() {
             let out = cap.fields("pfcp.msg_type == 7", &["pfcp.upiri.teidri"]);
             assert!(out.lines().count() >= 2, "{out}");
         }
-    }
+    });
 }

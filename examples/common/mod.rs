@@ -257,6 +257,24 @@ impl Net {
         }
     }
 
+    /// Runs in steps of 10 ms until `done` holds or `limit` has passed; returns whether it held.
+    pub fn run_until_cond(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&mut Net) -> bool,
+    ) -> bool {
+        let end = self.elapsed() + limit;
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.elapsed() >= end {
+                return false;
+            }
+            self.run_for(Duration::from_millis(10));
+        }
+    }
+
     pub fn now(&self) -> Instant {
         match self {
             Net::Udp(_) => Instant::now(),

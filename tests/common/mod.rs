@@ -14,28 +14,15 @@
 //! - `mme`, `smf`: the GTPv2-C MME and the PFCP SMF in front of the steering gateway (the 4G and
 //!   5G stories).
 //! - `ppp`: a scripted PPP client (LCP, PAP/CHAP, IPCP, an ICMP echo) for a real LNS's session.
+//! - `sweep`: the seeds of a scenario loop (`TELCP_SEEDS`, `TELCP_FIRST`) and a loop that runs
+//!   them all and names the failed ones.
 //!
 //! Every helper here is unused by some test crate, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
-/// How many seeds a scenario test runs: `TELCP_SEEDS` when set, else `default`.
-pub fn seeds(default: u64) -> u64 {
-    std::env::var("TELCP_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The seeds of a scenario sweep: `TELCP_FIRST` (default 0) and the `count` seeds from there, so a
-/// sweep can resume past a seed or replay one (`TELCP_FIRST=s TELCP_SEEDS=1` for the files that
-/// read `TELCP_SEEDS`).
-pub fn seed_range(count: u64) -> std::ops::Range<u64> {
-    let first = std::env::var("TELCP_FIRST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    first..first + count
-}
+mod sweep;
+#[allow(unused_imports)] // Each test crate uses some of it, or none.
+pub use sweep::*;
 
 pub mod failover;
 pub mod gtp;

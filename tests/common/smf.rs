@@ -326,6 +326,14 @@ impl Smf {
     }
 
     /// Sessions accepted.
+    /// Every request answered, or given up at `now`: its `n1` tries sent and the last one's
+    /// answer overdue (T1 after it; TS 29.244 section 6.4).
+    pub fn idle(&self, now: Instant) -> bool {
+        self.outstanding
+            .values()
+            .all(|o| o.tries >= self.n1 && o.next <= now)
+    }
+
     pub fn established(&self) -> usize {
         self.sessions
             .iter()
