@@ -677,6 +677,7 @@ impl crate::replica::Replicated for Record {
     type Key = RecordKey;
     type Error = RecordError;
 
+    #[inline]
     fn encode<B: BufMut>(&self, out: &mut B) {
         self.emit(out);
     }

@@ -182,6 +182,39 @@ impl<I: Replicated> Channel<I> {
         true
     }
 
+    /// [`Channel::enqueue`] of `item` then [`Channel::send_next`], when the channel is idle
+    /// (nothing in flight or queued, no bulk sync to do) and `max` leaves room for an item:
+    /// `item` goes straight into a batch of its own, in flight (deadline `now + rto`), with no
+    /// push into the queue and pop out of it; the channel is left as those two calls leave it.
+    /// Returns the batch's `seq`; else `Err(item)`, the channel untouched (queue it).
+    #[inline]
+    pub fn send_alone(
+        &mut self,
+        item: I,
+        max: usize,
+        now: Instant,
+        rto: Duration,
+    ) -> Result<u64, I> {
+        let inf = &mut self.inflight;
+        let idle = inf.deadline.is_none()
+            && inf.items.is_empty()
+            && self.queue.is_empty()
+            && self.bulk == BulkSync::Idle;
+        if !idle || max == 0 {
+            return Err(item);
+        }
+        self.marked += 1;
+        let mark = self.marked;
+        inf.marks.push(mark);
+        inf.items.push(Entry::Item(item));
+        self.next_seq += 1;
+        self.stats.batches_sent += 1;
+        let upto = mark.max(self.dropped).max(self.committed);
+        (inf.seq, inf.upto, inf.ends) = (self.next_seq, upto, None);
+        (inf.deadline, inf.timeout) = (Some(now + rto), rto);
+        Ok(self.next_seq)
+    }
+
     /// [`Channel::enqueue`] of `item` (marked `mark`) on a full queue: out of line, so that
     /// queueing an item is a push and little more.
     #[cold]

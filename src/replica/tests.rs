@@ -726,3 +726,59 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `Channel::send_alone` is `enqueue` then `send_next` on an idle channel (module docs,
+    /// reliable and ordered: the item marked, numbered and in flight alone, with the commit
+    /// mark and what its acknowledgement commits that those give), and changes nothing
+    /// otherwise: over items queued, batches sent, acknowledged and due again, overflows and
+    /// bulk syncs. The channels compared whole (their `Debug` rendering).
+    #[test]
+    fn sending_alone_is_queueing_then_sending(
+        steps in vec((0u8..6, 0u32..4), 0..24),
+        max in 0usize..4,
+    ) {
+        let now = Instant::now();
+        let rto = Duration::from_millis(200);
+        let [mut got, mut want] = [(); 2].map(|_| {
+            let mut ch = Channel::<Toy>::new();
+            for &(what, k) in &steps {
+                match what {
+                    0 | 1 => {
+                        ch.enqueue(set(k), 3);
+                    }
+                    2 => {
+                        let _ = ch.send_next(now, rto, walk(&[1, 2]));
+                    }
+                    3 => {
+                        if let Some((seq, _)) = ch.in_flight() {
+                            ch.acked(seq);
+                        }
+                    }
+                    4 => {
+                        let _ = ch.resend_due(now + rto, k > 0, rto * 4);
+                    }
+                    _ => ch.restart_bulk(),
+                }
+            }
+            ch
+        });
+        let before = format!("{want:?}");
+        match got.send_alone(set(9), max, now, rto) {
+            Ok(seq) => {
+                want.enqueue(set(9), max);
+                prop_assert_eq!(want.send_next(now, rto, none), Some(seq));
+                prop_assert_eq!(got.in_flight().map(|(_, i)| i.len()), Some(1), "alone");
+                prop_assert_eq!(format!("{got:?}"), format!("{want:?}"));
+            }
+            Err(item) => {
+                let idle = want.in_flight().is_none()
+                    && want.queued().next().is_none()
+                    && want.bulk() == BulkSync::Idle;
+                prop_assert!(!idle || max == 0, "an idle channel with room refused");
+                prop_assert_eq!(item, set(9));
+                prop_assert_eq!(format!("{got:?}"), before, "changed by a refusal");
+            }
+        }
+    }
+}

@@ -582,6 +582,28 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
     }
 }
 
+/// Queues `rec` on `ch` (coalesced, [`coalesce`]) within `max_queue` records, counted in
+/// `stats`; past that the queue is dropped for a bulk sync of the channel's next epoch, which
+/// `generation` (the sequence of epochs over all peers) is kept above.
+fn queue_record(
+    ch: &mut Channel<Record>,
+    rec: Record,
+    max_queue: usize,
+    generation: &mut u32,
+    stats: &mut crate::l2tp::Stats,
+) {
+    let Some(rec) = coalesce(ch, rec) else {
+        return;
+    };
+    if ch.enqueue(rec, max_queue) {
+        // The sync that replaces the queue is of the channel's next epoch: the sequence of
+        // epochs (`generation`) stays above every one used.
+        *generation = (*generation).max(ch.epoch().wrapping_add(1));
+        stats.replicas_overflowed = stats.replicas_overflowed.saturating_add(1);
+    }
+    stats.replicas_sent = stats.replicas_sent.saturating_add(1);
+}
+
 /// Coalesces `rec` into the last record queued on `ch` (module docs): a tunnel's sequence
 /// numbers overwrite its update still queued (`None`: nothing more to queue); a session record
 /// (up or gone) takes the place of its tunnel's update queued last, which is returned to be
@@ -691,18 +713,56 @@ impl Lns {
         }
         let ch = self.repl.channels.get_or_default(to);
         for rec in recs.into_iter().flatten() {
-            let Some(rec) = coalesce(ch, rec) else {
-                continue;
-            };
-            let stats = &mut self.core.stats;
-            if ch.enqueue(rec, max_queue) {
-                // The sync that replaces the queue is of the channel's next epoch: the sequence
-                // of epochs (`generation`) stays above every one used.
-                let next = ch.epoch().wrapping_add(1);
-                self.repl.generation = self.repl.generation.max(next);
-                stats.replicas_overflowed = stats.replicas_overflowed.saturating_add(1);
+            let generation = &mut self.repl.generation;
+            queue_record(ch, rec, max_queue, generation, &mut self.core.stats);
+        }
+        uncommitted(ch, ch.mark()).then(|| ch.mark())
+    }
+
+    /// The set-up lane (module docs, records): a set-up's record `rec` for `to`, with nothing
+    /// queued for `to` and nothing else to queue before the input's flush
+    /// ([`Lns::flush_replication`]), is sealed at once in a batch of its own when `to`'s
+    /// channel is idle ([`Channel::send_alone`]): the datagram, and the channel and wire after
+    /// it, that [`Lns::send_records`] then the flush give (no other channel's batch is due in
+    /// that flush), without the queue and the flush's walk of the channels. Else as
+    /// [`Lns::send_records`]. Returns what it returns.
+    fn send_setup_record(&mut self, now: Instant, to: NodeId, rec: Record) -> Option<u64> {
+        let Some(cfg) = &self.cfg.replication else {
+            return self.send_records(to, [Some(rec)]);
+        };
+        let Some(m) = self.health.as_ref().map(crate::health::Embedded::monitor) else {
+            return self.send_records(to, [Some(rec)]);
+        };
+        let Some(dst) = m.addr_of(to) else {
+            return self.send_records(to, [Some(rec)]);
+        };
+        let Replicator {
+            channels,
+            wire,
+            backup,
+            linger_until,
+            generation,
+            ..
+        } = &mut self.repl;
+        // Another channel's batch due in the flush: the lane would seal this one first.
+        if channels.values().any(|c| c.ready(now)) {
+            return self.send_records(to, [Some(rec)]);
+        }
+        let ch = channels.get_or_default(to);
+        let stats = &mut self.core.stats;
+        match ch.send_alone(rec, cfg.max_queue, now, cfg.retransmit) {
+            Ok(seq) => {
+                stats.replicas_sent = stats.replicas_sent.saturating_add(1);
+                if *backup == Some(to) {
+                    *linger_until = None;
+                }
+                if let Some((_, items)) = ch.in_flight() {
+                    let body = |out: &mut BytesMut| crate::replica::encode_batch(seq, items, out);
+                    wire.seal(dst, KIND_REPLICATE, m.node(), m.incarnation(), body);
+                }
             }
-            stats.replicas_sent = stats.replicas_sent.saturating_add(1);
+            // Queued as `send_records` would, on the same look-up.
+            Err(rec) => queue_record(ch, rec, cfg.max_queue, generation, stats),
         }
         uncommitted(ch, ch.mark()).then(|| ch.mark())
     }
@@ -777,7 +837,10 @@ impl Lns {
         };
         // Queued, and what is queued for the backup looked at, with one look-up of its
         // channel.
+        // The last thing this input hands up (nothing more to queue before the flush that
+        // ends it): the record's own batch sealed now when the channel is idle (set-up lane).
         let pending = match session_sequence(tid, session, sequence) {
+            Some(rec) if self.core.ups.is_empty() => self.send_setup_record(now, b, rec),
             Some(rec) => self.send_records(b, [Some(rec)]),
             None => self.pending_mark(b),
         };
@@ -1085,7 +1148,7 @@ impl Lns {
 
     /// Sends every batch ready (new ones, and those due again at `now`), and releases what the
     /// backup's acknowledgements committed.
-    #[inline]
+    #[inline(always)]
     pub(super) fn flush_replication(&mut self, now: Instant) {
         // No batch to send: only what is held may go (while a batch of a burst's set-ups is in
         // flight, each message taken looks at the first held ICRP alone); nothing held either:
@@ -1960,6 +2023,76 @@ mod tests {
                     _ => lns.repl.channels.get_or_default(NodeId(2)).restart_bulk_at(u32::from(n)),
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Module docs, records (set-up lane): a set-up's record given to
+        /// `send_setup_record` then the input's flush leaves the datagrams (the same octets to
+        /// the same member), the channel, the counters and the linger as `send_records` then
+        /// the flush, and gives the same pending mark: over records queued, batches sent and
+        /// acknowledged, and bulk syncs begun, for the backup and for another member.
+        #[test]
+        fn the_set_up_lane_sends_what_queueing_then_the_flush_sends(
+            steps in proptest::collection::vec((0u8..5, 1u16..3, 1u16..4), 0..16),
+            to_backup in proptest::prelude::any::<bool>(),
+        ) {
+            let now = Instant::now();
+            let peers = vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ];
+            let [mut got, mut want] = [(); 2].map(|_| {
+                let mut lns = super::super::pool_member(now, peers.clone());
+                lns.repl.backup = Some(NodeId(2));
+                for &(what, tunnel, n) in &steps {
+                    let ch = lns.repl.channels.get_or_default(NodeId(2));
+                    match what {
+                        0 => {
+                            lns.send_records(NodeId(2), [Some(session(tunnel, n))]);
+                        }
+                        1 => lns.flush_replication(now),
+                        2 => {
+                            if let Some((seq, _)) = ch.in_flight() {
+                                ch.acked(seq);
+                            }
+                        }
+                        3 => {
+                            let _ = ch.send_next(now, Duration::from_secs(1), |_| None);
+                        }
+                        _ => ch.restart_bulk_at(u32::from(n)),
+                    }
+                }
+                while lns.poll_transmit().is_some() {}
+                lns
+            });
+            let to = NodeId(if to_backup { 2 } else { 3 });
+            let Record::Session(mut answered) = session(4, 5) else {
+                unreachable!("a session record")
+            };
+            (answered.answered, answered.icrp_ns) = (true, Some(6));
+            let rec = Record::SessionSequence { session: answered, ns: 7, nr: 8 };
+            let pending = got.send_setup_record(now, to, rec.clone());
+            proptest::prop_assert_eq!(pending, want.send_records(to, [Some(rec)]));
+            // The ICRP held for it, as `reply_committed` holds it (its record leaves at once).
+            let sent = |l: &mut Lns| {
+                if let Some(mark) = pending {
+                    let reply = Reply::Reserved(6);
+                    let (peer, tunnel, session) = (to, 4, 5);
+                    l.repl.held.push_back(HeldReply { peer, mark, tunnel, session, reply });
+                }
+                l.flush_replication(now);
+                std::iter::from_fn(|| l.poll_transmit())
+                    .map(|t| (t.dst, t.payload))
+                    .collect::<Vec<_>>()
+            };
+            proptest::prop_assert_eq!(sent(&mut got), sent(&mut want));
+            let state = |l: &Lns| {
+                let r = &l.repl;
+                let chans = format!("{:?}", r.channels);
+                (chans, l.core.stats.replicas_sent, r.linger_until, r.generation, r.wire.pn)
+            };
+            proptest::prop_assert_eq!(state(&got), state(&want));
         }
     }
 

@@ -884,6 +884,7 @@ impl Core {
     }
 
     /// Arms the set-up timer of a session waiting for the peer's answer ([`Core::setup_wait`]).
+    #[inline]
     pub fn arm_setup(&mut self, now: Instant, tid: u16, sid: u16) {
         let deadline = now + self.setup_wait();
         self.timers.arm(Timer::Session(tid, sid), deadline);
