@@ -152,7 +152,8 @@
 //! without 131 or 133. Two survivors that see health differently may both coordinate and choose
 //! different owners; the rule that makes them converge: for one failed HA, the decision of the
 //! lowest coordinator id wins (then the lowest owner id, should one coordinator have
-//! decided twice). An HA holding a decision ignores a losing one and answers its
+//! decided twice); so the lowest live backup coordinates even when it applied a decision
+//! deferred from a higher coordinator. An HA holding a decision ignores a losing one and answers its
 //! sender with the winner; adopting a winner re-points the failed HA's bindings and those the
 //! losing decision had moved; the losing owner hands them over (re-replicates them naming the
 //! winner), and the losing coordinator and owner are told directly. A decision is forgotten when
