@@ -1352,13 +1352,14 @@ fn takeover_seeds_4411_and_7948_a_deferred_decision_and_a_late_false_down() {
 /// HA 2 until HA 2 failed at 32.3 s. The decision (HA 1 coordinating, HA 3 owner) then moved MN 2
 /// at HA 3 only; HA 1 and HA 3 claimed it with the same Identification (HA 1 by the lower node
 /// id, HA 3 as the decided owner) and at 46.1 s (the grace) HA 3 revoked it, HA 1 still
-/// serving it. Tried in session 39: a live member's claim winning against a decided owner whose
-/// table named the failed member (`takeover::Arbiter::Live`) fixes these four but breaks about
-/// 1% of seeds (106, 126, 191, 368, ... of 0..800): there HA 1, after HA 3 took over HA 2's
-/// bindings, saw HA 3 Down (a false Down) and took them over in turn, and its claim looked like
-/// a live member's at HA 3 while HA 1 yielded to HA 3 as the decided owner: each yielded. A fix
-/// needs the claim to say whether a decision made its sender the server (the record does not),
-/// or the late replica not to overwrite the live server's (same Identification) at HA 3.
+/// serving it. Tried in session 39 (not kept): a live member's claim of the same registration
+/// winning against a decided owner whose decision did not move it here fixes these four but
+/// breaks about 1% of seeds (106, 126, 191, 368, ... of 0..800): there HA 1, after HA 3 took
+/// over HA 2's bindings, saw HA 3 Down (a false Down) and took them over in turn, and its claim
+/// looked like a live member's at HA 3 while HA 1 yielded to HA 3 as the decided owner: each
+/// yielded. A fix needs the claim to say whether a decision made its sender the server (the
+/// record does not), or the late replica not to overwrite the live server's (same
+/// Identification) at HA 3.
 #[test]
 #[ignore = "MIP cluster: a takeover decision's owner and a live server both claim a binding (sessions 38, 39)"]
 fn takeover_decided_owner_against_a_live_server() {
