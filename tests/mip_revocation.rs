@@ -713,7 +713,10 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
     if taken(1).is_some() {
         // Under this loss HA 3 may find HA 1 Down too for a while (a false Down) and take its
         // bindings over: it must not revoke them, HA 1 being seen Up again within the grace
-        // (rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss).
+        // (rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss). The false
+        // Down may be seen just before this look (seed 4411: 0.2 s before): the revocations
+        // wait the grace (10 s), cancelled when HA 1 is seen Up again, so look past it.
+        w.sim.run_for(Duration::from_secs(15));
         for &k in &on1 {
             assert!(
                 w.ha(1).binding(home(k), None).is_some(),
@@ -1323,20 +1326,44 @@ fn false_down_seed_6174_a_live_members_binding_is_not_revoked() {
     false_down_scenario(6174);
 }
 
-/// Seeds 4411, 4544, 5239, 6331, 7948 and 9264 of
-/// [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 38 sweep, 9,994
-/// of 0..10000 pass): pinned, not fixed. RFC 3543 section 4.1 revokes only what the member that
-/// took over cannot serve, and one member serves a binding at a time. Traced at 4544 and 5239
-/// (and at false-Down seed 6174 with the Suspect change reverted): HA 3's table named HA 2 as the
-/// server of a binding HA 1 served when the takeover of HA 2 was decided, so the decision's
-/// `moved` set holds it at HA 3 and not at HA 1; both then claim it with the same
-/// Identification (HA 1 by the lower node id, HA 3 as the decided owner), answer each other's
-/// claims, and after the grace HA 3 revokes a live member's binding. 7948 (no takeover reported
-/// in 40 s) and 4411 are not traced.
+/// Seeds 4411 and 7948 of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`]
+/// (session 38 sweep). 7948: HA 1 applied, on seeing HA 2 Down, a decision HA 3 had taken
+/// (seeing HA 1 Suspect) and forgotten since (it saw HA 2 Up again), and did not coordinate; HA 3,
+/// seeing HA 2 Down again, waited for the decision of HA 1, the lowest live backup: HA 2's
+/// bindings named HA 3 at HA 1 and HA 2 at HA 3, served by nobody, and no takeover was reported.
+/// The lowest live backup now coordinates over a higher coordinator's decision (the lowest
+/// coordinator's wins). 4411: HA 3 saw HA 1 Down (a false Down) 0.2 s before the test looked,
+/// before the grace could be cancelled: the test now looks past the grace.
 #[test]
-#[ignore = "MIP cluster: a takeover decision's owner and a live server both claim a binding (session 38)"]
+fn takeover_seeds_4411_and_7948_a_deferred_decision_and_a_late_false_down() {
+    for seed in [4411, 7948] {
+        let _ = takeover_revokes(seed);
+    }
+}
+
+/// Seeds 4544, 5239, 6331 and 9264 of
+/// [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 38 sweep):
+/// pinned, not fixed. RFC 3543 section 4.1 revokes only what the member that took over cannot
+/// serve, and one member serves a binding at a time. Traced at 4544 (session 39): MN 2 was
+/// served by HA 2, taken over by HA 1 in a false Down of HA 2 while HA 3 was down, and HA 2
+/// yielded it; HA 3, back, got HA 1's record (HA 1 serves) at 17.3 s, then at 18.1 s HA 2's
+/// record of the same registration queued while HA 3 was down, replayed after the bulk syncs
+/// (replication from two senders is not ordered: a non-server takes the last), so HA 3 named
+/// HA 2 until HA 2 failed at 32.3 s. The decision (HA 1 coordinating, HA 3 owner) then moved MN 2
+/// at HA 3 only; HA 1 and HA 3 claimed it with the same Identification (HA 1 by the lower node
+/// id, HA 3 as the decided owner) and at 46.1 s (the grace) HA 3 revoked it, HA 1 still
+/// serving it. Tried in session 39 (not kept): a live member's claim of the same registration
+/// winning against a decided owner whose decision did not move it here fixes these four but
+/// breaks about 1% of seeds (106, 126, 191, 368, ... of 0..800): there HA 1, after HA 3 took
+/// over HA 2's bindings, saw HA 3 Down (a false Down) and took them over in turn, and its claim
+/// looked like a live member's at HA 3 while HA 1 yielded to HA 3 as the decided owner: each
+/// yielded. A fix needs the claim to say whether a decision made its sender the server (the
+/// record does not), or the late replica not to overwrite the live server's (same
+/// Identification) at HA 3.
+#[test]
+#[ignore = "MIP cluster: a takeover decision's owner and a live server both claim a binding (sessions 38, 39)"]
 fn takeover_decided_owner_against_a_live_server() {
-    for seed in [4411, 4544, 5239, 6331, 7948, 9264] {
+    for seed in [4544, 5239, 6331, 9264] {
         let _ = takeover_revokes(seed);
     }
 }

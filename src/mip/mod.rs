@@ -152,13 +152,14 @@
 //! without 131 or 133. Two survivors that see health differently may both coordinate and choose
 //! different owners; the rule that makes them converge: for one failed HA, the decision of the
 //! lowest coordinator id wins (then the lowest owner id, should one coordinator have
-//! decided twice). An HA holding a decision ignores a losing one and answers its
-//! sender with the winner; adopting a winner re-points the failed HA's bindings and those the
-//! losing decision had moved; the losing owner hands them over (re-replicates them naming the
-//! winner), and the losing coordinator and owner are told directly. A decision is forgotten when
-//! the failed HA is seen Up again. Each HA emits [`Event::AdvertiseRoute`] /
-//! [`Event::WithdrawRoute`] for the virtual network and learns the peers' announcements from their
-//! heartbeats ([`HomeAgent::announcers`]).
+//! decided twice); so the lowest live backup coordinates even when it applied a decision
+//! deferred from a higher coordinator. An HA holding a decision ignores a losing one and
+//! answers its sender with the winner; adopting a winner re-points the failed HA's bindings
+//! and those the losing decision had moved; the losing owner hands them over (re-replicates
+//! them naming the winner), and the losing coordinator and owner are told directly. A
+//! decision is forgotten when the failed HA is seen Up again. Each HA emits
+//! [`Event::AdvertiseRoute`] / [`Event::WithdrawRoute`] for the virtual network and learns the
+//! peers' announcements from their heartbeats ([`HomeAgent::announcers`]).
 //!
 //! A removal reaches every holder of a copy. Only the serving HA removes a binding (a
 //! deregistration, a revocation, the end of its lifetime), and replicates the removal; a batch

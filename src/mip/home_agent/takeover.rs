@@ -364,8 +364,16 @@ impl Takeovers {
         {
             effects = self.decide(v, now, failed, d.owner, d.coordinator, None);
         }
-        // A decision already taken (by a lower coordinator) stands.
-        if self.decisions.contains_key(&failed) {
+        // A decision already taken by this HA or a lower coordinator stands. One by a higher
+        // coordinator (received while this HA still saw `failed` alive, and applied now) does
+        // not stop this HA from coordinating when it is the lowest live backup: its decision
+        // wins (the lowest coordinator's), and it announces it to every member. The higher
+        // coordinator may have forgotten its own meanwhile (it saw `failed` Up again), and then
+        // waits for this HA's decision (takeover seed 7948).
+        if self
+            .decision(failed)
+            .is_some_and(|(coordinator, _)| coordinator <= v.node)
+        {
             return (effects, None);
         }
         (effects, coordinates(v, failed))
@@ -632,5 +640,39 @@ mod tests {
         let mut r = permanent(2, 3, 3, 5);
         assert!(!ha1.takeover.redirect(&mut r, NodeId(3), NodeId(1), 10));
         assert_eq!(r.second_ha, NodeId(3));
+    }
+
+    /// "When an HA is Down, the lowest-numbered live backup (as it sees them) selects the new
+    /// owner ... for one failed HA, the decision of the lowest coordinator id wins." HA 1 saw
+    /// HA 2 alive when HA 3's decision about it arrived (HA 3 had seen HA 1 Suspect): deferred.
+    /// HA 3 then saw HA 2 Up again and forgot it; HA 1, seeing HA 2 Down, applies the deferred
+    /// decision but still coordinates, being the lowest live backup: else HA 3, waiting for HA
+    /// 1's decision, never re-points HA 2's bindings and nobody serves them (takeover seed
+    /// 7948). A decision by this HA or a lower coordinator stands.
+    #[test]
+    fn the_lowest_live_backup_coordinates_over_a_deferred_higher_coordinators_decision() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 5)));
+        let up = |_: NodeId| NodeState::Up;
+        let two_down = |n: NodeId| {
+            if n == NodeId(2) {
+                NodeState::Down
+            } else {
+                NodeState::Up
+            }
+        };
+        let on_down_after = |coordinator: u32, owner: u32| {
+            let mut t = Takeovers::new(Duration::from_secs(3));
+            let (c, o) = (NodeId(coordinator), NodeId(owner));
+            let deferred = t.decide(&view_of(&ha1, &up), t0, NodeId(2), o, c, Some(c));
+            assert!(deferred.is_empty());
+            let (effects, candidates) = t.on_down(&view_of(&ha1, &two_down), t0, NodeId(2));
+            assert!(effects.iter().any(|e| matches!(e, Effect::Repoint { .. })));
+            assert_eq!(t.decision(NodeId(2)), Some((c, o)));
+            candidates
+        };
+        assert_eq!(on_down_after(3, 3), Some(vec![NodeId(1), NodeId(3)]));
+        assert_eq!(on_down_after(1, 3), None);
     }
 }
