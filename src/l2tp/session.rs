@@ -7,6 +7,7 @@ use std::num::NonZeroU16;
 
 /// Where a session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionState {
     /// LAC: ICRQ sent, waiting for ICRP.
     WaitReply,
