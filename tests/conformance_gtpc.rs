@@ -272,19 +272,25 @@ fn gtpc_7_2_2_private_extension_ignored() {
 /// Supported whose header carries version 1, and is discarded.
 #[test]
 fn gtpc_7_2_3_version_not_supported() {
-    // TS 29.060 7.2.3 and 11.1.1: the answer names the latest version supported (1) in its
-    // header's version field; the received message is not processed further.
+    // TS 29.060 7.2.3 and 11.1.1: "a GTP Version Not Supported message indicating in the
+    // Version field of the GTP header the latest GTP version that that node supports"; the
+    // received message is not processed further. A GTPv0 message gets the GTPv1 message.
     let mut gw = Gw::new();
-    let v3_echo = [0x60, 1, 0, 4, 0, 0, 7, 0];
     let v0_create = [
         0x1e, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
-    for b in [&v3_echo[..], &v0_create[..]] {
-        let out = gw.c(b);
-        let v = only(&out);
-        assert_eq!((v.version(), v.mtype), (1, 3), "{b:02x?}");
-        assert_eq!(out[0].dst, sgsn_c(), "back to the sender");
-    }
+    let out = gw.c(&v0_create);
+    let v = only(&out);
+    assert_eq!((v.version(), v.mtype), (1, 3));
+    assert_eq!(out[0].dst, sgsn_c(), "back to the sender");
+    // A message of a version after both (3): the latest this port serves is GTPv2-C (TS 29.274
+    // 7.7.2), so the answer is the GTPv2 Version Not Supported Indication (7.1.3): version 2,
+    // type 3, no TEID, Length 4 (sequence number 0 and the spare octet).
+    let v3_echo = [0x60, 1, 0, 4, 0, 0, 7, 0];
+    let out = gw.c(&v3_echo);
+    assert_eq!(out.len(), 1, "one answer");
+    assert_eq!(&out[0].payload[..], &[0x40, 3, 0, 4, 0, 0, 0, 0]);
+    assert_eq!(out[0].dst, sgsn_c(), "back to the sender");
     assert_eq!(
         gw.sp.session_count(),
         0,

@@ -451,10 +451,12 @@ fn gtpv2_7_7_2_version() {
     req[0] = (req[0] & 0x1f) | 0x60;
     let out = gw.send(sgsn_c(), gw_c(), &req);
     assert_eq!(out.len(), 1, "one answer");
-    let b = &out[0].payload;
-    assert_eq!(b[1], 3, "Version Not Supported");
-    let version = b[0] >> 5;
-    assert!(version == 1 || version == 2, "a version this node supports");
+    // TS 29.274 7.7.2: "a GTP Version Not Supported Indication message indicating in the
+    // Version field of the GTP header the latest GTP version that that node supports": 2 on
+    // the GTPv2-C port. 7.1.3: the header only; no TEID (T = 0, section 5.5.1), Length 4 (the
+    // sequence number, 0, and the spare octet).
+    assert_eq!(&out[0].payload[..], &[0x40, 3, 0, 4, 0, 0, 0, 0]);
+    assert_eq!(out[0].dst, sgsn_c(), "back to the sender");
     let sessions: u64 = gw.procs.iter().map(|p| p.stats().created).sum();
     assert_eq!(sessions, 0);
 }

@@ -576,6 +576,33 @@ fn l2tp_3_1_data_length_offset() {
     assert_eq!(&p.ep.poll_data().unwrap().frame[..], b"\xff\x03\x00\x57");
 }
 
+/// l2tp-3.1-priority-lcp-echo: a data message carrying an LCP Echo-Request or Echo-Reply goes
+/// out with the P bit set; other data messages with it clear.
+#[test]
+fn l2tp_3_1_priority_lcp_echo() {
+    // RFC 2661 3.1: "LCP echo requests used as a keepalive for the link, for instance, should
+    // generally be sent with this bit set." P is bit 0x0100 of the first word (3.1).
+    let (mut p, sid) = lns_session();
+    let s = sref(&p, sid);
+    let frames: [(&[u8], bool); 6] = [
+        (b"\xff\x03\xc0\x21\x09\x01\x00\x08\x00\x00\x00\x00", true),
+        (b"\xc0\x21\x09\x02\x00\x08\x00\x00\x00\x00", true),
+        (b"\xff\x03\xc0\x21\x0a\x01\x00\x08\x00\x00\x00\x00", true),
+        (b"\xff\x03\xc0\x21\x01\x01\x00\x04", false),
+        (b"\xff\x03\xc0\x23\x09\x01\x00\x04", false),
+        (b"\xff\x03\x00\x21\x45\x00", false),
+    ];
+    for (frame, priority) in frames {
+        p.ep.send_ppp(s, frame).unwrap();
+        let raw = p.recv_raw();
+        assert_eq!(raw.len(), 1);
+        let flags = u16::from_be_bytes([raw[0][0], raw[0][1]]);
+        assert_eq!(flags & 0x8000, 0, "a data message");
+        assert_eq!(flags & 0x0100 != 0, priority, "{frame:02x?}");
+        assert!(raw[0].ends_with(frame), "the frame as given");
+    }
+}
+
 /// l2tp-5.4-sequencing-required: after an ICCN with Sequencing Required, every data message the
 /// LNS sends on the session carries Ns/Nr (S=1), Ns counting from 0.
 /// l2tp-4.4.6-sequencing-required: the same rule from the AVP's definition.

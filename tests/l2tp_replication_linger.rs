@@ -12,7 +12,8 @@ use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
 use telcp::l2tp::ReplicationConfig;
 use telcp::l2tp::wire::{Message, MessageType};
 use telcp::l2tp::{
-    Close, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, SessionRef,
+    AcceptParams, AdmissionConfig, AdmissionId, Close, Config, Event, Lac, LacConfig, Lns,
+    LnsConfig, LnsMembership, SessionRef,
 };
 
 fn addr(a: [u8; 4]) -> SocketAddr {
@@ -29,8 +30,15 @@ fn management(i: u8) -> SocketAddr {
     addr([10, 0, 2, i + 1])
 }
 
-/// Member `i`, its session set-up timeout `setup`.
-fn member(i: u8, linger: Duration, setup: Duration, now: Instant) -> Lns {
+/// Member `i`, its session set-up timeout `setup`, calls admitted by the caller when
+/// `admission`.
+fn member(
+    i: u8,
+    linger: Duration,
+    setup: Duration,
+    admission: Option<AdmissionConfig>,
+    now: Instant,
+) -> Lns {
     let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
     let m = LnsMembership::new(
         HNode(u32::from(i) + 1),
@@ -50,6 +58,7 @@ fn member(i: u8, linger: Duration, setup: Duration, now: Instant) -> Lns {
         contact: false,
         membership: Some(m),
         replication: Some(repl),
+        admission,
         ..Default::default()
     };
     Lns::new(cfg, now).unwrap()
@@ -72,6 +81,8 @@ struct Pool {
     withheld: Vec<Vec<u8>>,
     /// Whether the LAC's ICCNs are lost on the way to member 0.
     lose_iccn: bool,
+    /// The calls member 0 asked the caller to admit (`Event::IncomingCall`), latest last.
+    incoming: Vec<AdmissionId>,
 }
 
 impl Pool {
@@ -81,6 +92,11 @@ impl Pool {
 
     /// [`Pool::new`], the members' session set-up timeout `setup`.
     fn waiting(linger: Duration, setup: Duration) -> Pool {
+        Pool::with(linger, setup, None)
+    }
+
+    /// [`Pool::waiting`], member 0's calls admitted by the caller when `admission`.
+    fn with(linger: Duration, setup: Duration, admission: Option<AdmissionConfig>) -> Pool {
         let now = Instant::now();
         let mut lc = LacConfig::new(service(0));
         lc.common.hello_interval = Duration::from_secs(3600);
@@ -88,14 +104,15 @@ impl Pool {
         let mut p = Pool {
             now,
             lac: Lac::new(lc, now).unwrap(),
-            a: member(0, linger, setup, now),
-            b: member(1, linger, setup, now),
+            a: member(0, linger, setup, admission, now),
+            b: member(1, linger, setup, None, now),
             batches: 0,
             up: Vec::new(),
             lac_sent: 0,
             withhold: false,
             withheld: Vec::new(),
             lose_iccn: false,
+            incoming: Vec::new(),
         };
         let sees =
             |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
@@ -161,8 +178,10 @@ impl Pool {
                 moved = true;
             }
             while let Some(e) = self.a.poll_event() {
-                if let Event::SessionUp { session, .. } = e {
-                    self.up.push(session);
+                match e {
+                    Event::SessionUp { session, .. } => self.up.push(session),
+                    Event::IncomingCall { id, .. } => self.incoming.push(id),
+                    _ => {}
                 }
             }
             while self.b.poll_event().is_some() {}
@@ -407,4 +426,57 @@ fn l2tp_7_4_2_lns_setup_from_icrp() {
     assert_eq!(p.a.session_count(), 1, "cleared before its wait was over");
     p.run_to(released + setup + Duration::from_secs(1));
     assert_eq!(p.a.session_count(), 0, "never cleared: an unbounded wait");
+}
+
+/// `Lns::accept` with a backup (`lns::replicate` docs, output commit; RFC 2661 7.4.2: the ICRP
+/// answers the ICRQ, with no time limit): the accepted call's record leaves for the backup at
+/// once, in the call to `accept` itself, not at the member's next input or timer; its ICRP
+/// waits for the backup's acknowledgement, then leaves and the call comes up.
+#[test]
+fn an_accepted_calls_record_leaves_within_accept() {
+    let setup = Config::default().session_setup_timeout;
+    let mut p = Pool::with(
+        Duration::from_millis(20),
+        setup,
+        Some(AdmissionConfig::default()),
+    );
+    let call = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    let id = *p.incoming.last().expect("member 0 asked to admit the call");
+    // The tunnel's record lingers (time stands still); the call is not answered yet.
+    assert_eq!(p.b.held_for(HNode(1)), (0, 0), "nothing replicated yet");
+    assert!(p.lac.session_of(call).is_none());
+    p.a.accept(p.now, id, AcceptParams::default()).unwrap();
+    // Nothing else happens to member 0: what it sends now, `accept` made.
+    let sent: Vec<_> = std::iter::from_fn(|| p.a.poll_transmit()).collect();
+    let to_backup: Vec<_> = sent
+        .iter()
+        .filter(|t| t.dst == management(1) && t.payload.starts_with(b"\xfeL2"))
+        .collect();
+    assert_eq!(to_backup.len(), 1, "the call's record, at once");
+    assert!(
+        sent.iter().all(|t| t.dst == management(1)),
+        "the ICRP waits for the backup"
+    );
+    let now = p.now;
+    for t in &to_backup {
+        let _ =
+            p.b.handle_datagram(now, management(0), management(1), &t.payload);
+    }
+    assert_eq!(p.b.held_for(HNode(1)), (1, 1), "the backup holds the call");
+    p.pump();
+    assert!(p.lac.session_of(call).is_some(), "the call is up");
+    // A second call, nothing lingering this time (the set-up lane): the same.
+    let second = p.lac.open_session(p.now).unwrap();
+    p.pump();
+    let id = *p.incoming.last().unwrap();
+    p.a.accept(p.now, id, AcceptParams::default()).unwrap();
+    let sent: Vec<_> = std::iter::from_fn(|| p.a.poll_transmit()).collect();
+    assert_eq!(sent.len(), 1, "the record alone, at once");
+    assert_eq!(sent[0].dst, management(1));
+    let _ =
+        p.b.handle_datagram(now, management(0), management(1), &sent[0].payload);
+    assert_eq!(p.b.held_for(HNode(1)), (1, 2));
+    p.pump();
+    assert!(p.lac.session_of(second).is_some(), "the second call is up");
 }

@@ -238,31 +238,52 @@ fn gtp_version_3_header() -> Vec<u8> {
     vec![0x60, 0x01, 0x00, 0x04, 0x00, 0x00, 0x01, 0x00]
 }
 
-/// GTPv0 and unknown versions on the GTP-C port get a GTPv1 Version Not Supported (GTPv1 and
-/// GTPv2-C are both served, see tests/steering_4g.rs).
+/// GTPv0 and unknown versions on the GTP-C port get a Version Not Supported naming the latest
+/// version the gateway supports (TS 29.060 section 11.1.1, TS 29.274 section 7.7.2): a GTPv0
+/// message the GTPv1 one; a version 3 message the GTPv2 Version Not Supported Indication, as
+/// GTPv1 and GTPv2-C are both served (see tests/steering_4g.rs).
 #[test]
 fn gtp_c_of_other_versions_is_answered_with_version_not_supported() {
     let mut gw = Gateway::new(24, 0.05, 1);
     let directed = gw.sp().stats().setups_directed;
+    let sgsn = |gw: &Gateway| {
+        let s = gw.sim.node::<Sgsn>(gw.sgsn);
+        let v1: Vec<_> = s
+            .version_not_supported()
+            .into_iter()
+            .map(|(from, to, m)| (from, to, m.to_vec().unwrap()))
+            .collect();
+        (v1, s.unparsed.clone())
+    };
     let kinds = [
-        ("GTPv0 Echo Request", gtpv0_echo_request(9)),
-        ("a version 3 header", gtp_version_3_header()),
+        ("GTPv0 Echo Request", gtpv0_echo_request(9), 1),
+        ("a version 3 header", gtp_version_3_header(), 2),
     ];
-    for (what, bytes) in &kinds {
-        let before = gw.sim.node::<Sgsn>(gw.sgsn).version_not_supported().len();
+    for (what, bytes, version) in &kinds {
+        let (v1, v2) = sgsn(&gw);
         for _ in 0..3 {
             gw.sgsn().send_raw(2123, 2123, bytes.clone());
             gw.sim.run_for(Duration::from_millis(100));
         }
         gw.sim.run_for(Duration::from_millis(300));
-        let sgsn = gw.sim.node::<Sgsn>(gw.sgsn);
-        let vns = sgsn.version_not_supported();
-        assert!(vns.len() > before, "{what} is answered");
-        for (from, to, m) in &vns {
+        let (v1_now, v2_now) = sgsn(&gw);
+        let (new, want) = match version {
+            1 => (
+                &v1_now[v1.len()..],
+                Message::version_not_supported().to_vec().unwrap(),
+            ),
+            _ => (&v2_now[v2.len()..], vec![0x40, 3, 0, 4, 0, 0, 0, 0]),
+        };
+        assert!(!new.is_empty(), "{what} is answered");
+        assert_eq!(
+            (v1_now.len() - v1.len()) + (v2_now.len() - v2.len()),
+            new.len(),
+            "{what}: one kind of answer"
+        );
+        for (from, to, m) in new {
             assert_eq!(*from, sa(GW_IP, 2123));
             assert_eq!(*to, sa(SGSN_IP, 2123), "back to the sender's port");
-            // A GTPv1 header (it parsed as one): the highest version the gateway supports.
-            assert_eq!(**m, Message::version_not_supported());
+            assert_eq!(*m, want, "{what}: version {version}, header only");
         }
     }
     let sp = gw.sp().stats();

@@ -11,6 +11,7 @@ pub struct Blob(pub Vec<u8>);
 
 /// Why a [`Blob`] did not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BlobError {
     /// The framing's error.
     Frame(FrameError),

@@ -216,6 +216,7 @@ pub enum HealthError {
 
 /// A change in a peer's health, for the caller to act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HealthEvent {
     /// The peer is heard from again (or for the first time).
     Up {

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 
 /// How to choose among eligible nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Policy {
     /// The lowest load percentage; ties broken at random (seeded).
     LeastLoaded,

@@ -3042,6 +3042,66 @@ mod tests {
         );
     }
 
+    /// `Channel::forget_session` docs (RFC 4951 section 3.3 Step I clears a call; RFC 2661
+    /// section 5.8: "The sequence number ... is incremented by one for each message sent", and the
+    /// peer takes messages in order only): a forgotten call's message in the placed run, whose Ns
+    /// is fixed, becomes a HELLO at that Ns, so the pins behind it keep their own Ns and the peer
+    /// takes a message at each Ns, in order, without a gap; the call's messages never leave,
+    /// neither the pinned one nor those queued behind the run (its CDN, one addressed to the
+    /// peer's Session ID).
+    #[test]
+    fn a_forgotten_calls_placed_message_becomes_a_hello_at_its_ns() {
+        use crate::l2tp::MessageType;
+        use crate::l2tp::wire::{ResultCode, ResultCodeValue};
+        let (t, mut peer, mut ours) = pair();
+        ours.set_peer_window(8);
+        // One HELLO in flight: slow start's window (one message) is closed.
+        ours.send(t, ControlMessage::hello(0)).unwrap();
+        let hello = parse(&ours.poll_transmit().unwrap());
+        let n = ours.seq().0;
+        let icrp = |sid: u16| ControlMessage::icrp(0, 100 + sid, sid);
+        for i in 0..3 {
+            assert!(ours.pin(t, n.wrapping_add(i), icrp(i)));
+        }
+        // Behind the placed run: the forgotten call's CDN, a message to its peer Session ID
+        // (101), and another call's ICRQ.
+        let cdn = ControlMessage::cdn(
+            0,
+            101,
+            1,
+            ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+        );
+        ours.send(t, cdn).unwrap();
+        ours.send(t, ControlMessage::iccn(0, 101, 64_000, 1))
+            .unwrap();
+        ours.send(t, ControlMessage::icrq(0, 77, 1)).unwrap();
+        assert!(ours.poll_transmit().is_none(), "the window is closed");
+        assert_eq!(ours.forget_session(1, Some(101)), 3);
+        let mut taken = peer.receive(t, hello);
+        peer.flush_ack();
+        for _ in 0..8 {
+            taken.extend(relay(t, &mut ours, &mut peer));
+            relay(t, &mut peer, &mut ours);
+        }
+        let got: Vec<(u16, Option<MessageType>, Option<u16>)> = taken
+            .iter()
+            .skip(1)
+            .map(|m| (m.header.ns, m.message_type(), m.assigned_session_id()))
+            .collect();
+        let at = |i: u16| n.wrapping_add(i);
+        assert_eq!(
+            got,
+            [
+                (at(0), Some(MessageType::ICRP), Some(0)),
+                (at(1), Some(MessageType::HELLO), None),
+                (at(2), Some(MessageType::ICRP), Some(2)),
+                (at(3), Some(MessageType::ICRQ), Some(77)),
+            ],
+            "one message at each Ns, in order; nothing of session 1"
+        );
+        assert!(taken.iter().all(|m| m.header.session_id != 101));
+    }
+
     /// `Channel::set_seq` docs: a pin placed under the old numbering waits again and is placed
     /// against the new one (RFC 4951 5.3's Suggested Control Sequence); the HELLOs that filled
     /// its gap under the old numbering are not sent.

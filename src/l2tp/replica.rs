@@ -119,6 +119,7 @@ pub struct SessionRecord {
 /// [`Record::Claimed`], from a member that took over to every member): an item
 /// of the generic replication channel ([`crate::replica`], which adds the bulk sync markers).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Record {
     /// A tunnel as it stands now (boxed: the records a set-up sends, moved from the table to
     /// the wire and from the wire to the backup's table, stay small).

@@ -7,6 +7,7 @@ use std::num::NonZeroU16;
 
 /// Where a session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionState {
     /// LAC: ICRQ sent, waiting for ICRP.
     WaitReply,
@@ -24,6 +25,19 @@ pub enum SessionState {
     /// ([`Sessions::hold`]; counted by `Lns::pending_redirects`). Kept so that code matching
     /// on the state still compiles.
     Redirected,
+}
+
+/// Whether the PPP frame `frame` is an LCP Echo-Request or Echo-Reply (RFC 1661 section 5.8:
+/// LCP code 9 or 10; LCP's Protocol field is never compressed, section 6.5), with or without
+/// the HDLC Address and Control fields (0xff 0x03, absent when compressed, RFC 1661 section
+/// 6.6). RFC 2661 section 3.1: the P bit asks for "preferential treatment in its local queuing
+/// and transmission"; "LCP echo requests used as a keepalive for the link, for instance, should
+/// generally be sent with this bit set. Without it, a temporary interval of local congestion
+/// could result in interference with keepalive messages and unnecessary loss of the link." A
+/// reply answers such a keepalive, so it is marked too.
+pub fn is_lcp_echo(frame: &[u8]) -> bool {
+    let lcp = frame.strip_prefix(&[0xff, 0x03][..]).unwrap_or(frame);
+    matches!(lcp, [0xc0, 0x21, 9 | 10, ..])
 }
 
 /// One session of a tunnel.
@@ -135,10 +149,12 @@ impl Session {
         self.peer_id.map_or(0, NonZeroU16::get)
     }
 
-    /// Builds the data message for `frame` to the peer (sequenced when required).
+    /// Builds the data message for `frame` to the peer (sequenced when required), with the P
+    /// bit set when `frame` is an LCP Echo-Request or Echo-Reply ([`is_lcp_echo`]).
     pub fn data_message<'a>(&mut self, peer_tunnel: u16, frame: &'a [u8]) -> DataMessage<'a> {
         self.frames_sent = self.frames_sent.saturating_add(1);
         let mut d = DataMessage::new(peer_tunnel, self.peer_header_id(), Cow::Borrowed(frame));
+        d.header.priority = is_lcp_echo(frame);
         if self.sequencing {
             d.header.sequence = Some((self.data_ns, self.data_nr));
             self.data_ns = self.data_ns.wrapping_add(1);

@@ -247,6 +247,7 @@ impl FromIterator<CareOf> for CareOfs {
 
 /// What the first HA has relayed so far for a forwarded request.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
 pub enum PendingStage {
     /// No reply yet.
     #[default]
@@ -795,6 +796,7 @@ pub type Hasher = foldhash::fast::FixedState;
 
 /// What [`BindingTable::pop_expired`] reports.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum Expiry {
     /// A temporary binding's pending timer expired: it was freed (returned).
     TemporaryFreed(Binding),

@@ -38,6 +38,7 @@ impl<I> Default for Inflight<I> {
 
 /// Where an outgoing bulk sync stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BulkSync {
     /// None in progress.
     #[default]

@@ -69,6 +69,7 @@ crate::io::reader::wire_fields! {
 
 /// One entry of a batch: a subsystem item or a bulk-sync marker.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Entry<I> {
     /// A change of the subsystem's state.
     Item(I),
@@ -145,6 +146,7 @@ impl<I: Replicated> Entry<I> {
 
 /// A replication frame, carried in an envelope of kind [`KIND_REPLICATE`] or [`KIND_ACK`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Frame<I> {
     /// A numbered batch of entries (at most [`MAX_ITEMS`]; more are not sent).
     Replicate {

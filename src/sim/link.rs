@@ -59,6 +59,7 @@ impl LinkConfig {
 
 /// What happened to one datagram (or one copy of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fate {
     /// Handed to the destination node.
     Delivered,

@@ -142,6 +142,7 @@ pub struct TableEntry {
 
 /// The protocol a session was set up with, which says how a [`SessionRecord`]'s fields are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum SessionProtocol {
     /// GTPv1-C (TS 29.060): a PDP context set up by Create PDP Context.
     #[default]

@@ -73,6 +73,7 @@ pub const MAX_PURGES_IN_FLIGHT: usize = 16;
 
 /// What to do with a peer's sessions when its path fails (no answer to `n3` Echo Requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PathFailureAction {
     /// Keep them (TS 23.007 section 20: a path failure alone does not say the peer lost its
     /// state; a restart, once it answers, does). The default.
@@ -145,6 +146,7 @@ impl PathConfig {
 
 /// The protocol of a path, which says its port, its echo messages and its restart value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum PathProtocol {
     /// GTPv1-C (TS 29.060): Echo Request / Response, Recovery (8-bit restart counter).
     Gtpv1,

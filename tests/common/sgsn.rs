@@ -67,6 +67,8 @@ pub struct Sgsn {
     pub echo_recovery: Option<u8>,
     /// Error Indications and Version Not Supported messages received: (from, to, message).
     pub unsolicited: Vec<(SocketAddr, SocketAddr, Message<'static>)>,
+    /// Datagrams received that are no GTPv1 message (a GTPv2 answer): (from, to, octets).
+    pub unparsed: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Attempts per request (N3).
     pub n3: u32,
 }
@@ -86,6 +88,7 @@ impl Sgsn {
             response_sources: Vec::new(),
             echo_recovery: None,
             unsolicited: Vec::new(),
+            unparsed: Vec::new(),
             n3: N3,
         }
     }
@@ -268,6 +271,7 @@ impl Node for Sgsn {
         data: &[u8],
     ) -> Result<(), telcp::Error> {
         let Ok(m) = gtp::parse(data) else {
+            self.unparsed.push((from, to, data.to_vec()));
             return Ok(());
         };
         if matches!(

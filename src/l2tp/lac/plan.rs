@@ -212,6 +212,7 @@ impl DenyReason {
 
 /// Which endpoint of a level takes a call ([`super::LacConfig::plan_policy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PlanPolicy {
     /// At random, in proportion to [`PlanEndpoint::weight`].
     #[default]

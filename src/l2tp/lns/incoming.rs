@@ -87,7 +87,9 @@ impl Lns {
 
     /// Accepts a call reported by [`Event::IncomingCall`]: ICRP leaves (with Sequencing Required
     /// as `params` say), the session waits for the LAC's ICCN under the set-up timer, then
-    /// [`Event::CallConnected`] and [`Event::SessionUp`].
+    /// [`Event::CallConnected`] and [`Event::SessionUp`]. With a backup the ICRP is held for it
+    /// (`replicate` module docs, output commit) and the call's record is among what
+    /// [`Lns::poll_transmit`] gives right after this call.
     ///
     /// # Errors
     /// [`CommandError::NoAdmission`] when `id` is not pending (answered, timed out, its tunnel
@@ -113,6 +115,10 @@ impl Lns {
             icrp.push(Avp::mandatory(AvpValue::SequencingRequired));
         }
         self.reply_committed(now, sref.tunnel, sref.session, icrp);
+        // The flush an input ends with: the call's record leaves now, with whatever other
+        // records lingered for the backup (its ICRP is held for it, so none lingers on), not
+        // at the next input or timer.
+        self.flush_replication(now);
         self.core.stats.admissions_accepted += 1;
         Ok(sref)
     }

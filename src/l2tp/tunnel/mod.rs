@@ -82,6 +82,7 @@ pub type IdMap<V> = HashMap<u16, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Where a tunnel stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TunnelState {
     /// SCCRQ sent, waiting for SCCRP.
     WaitCtlReply,
@@ -181,6 +182,7 @@ pub(crate) fn type_within(caps: u32, preferred: u32) -> Option<u32> {
 
 /// Timer keys of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Timer {
     /// A tunnel's own timer, one per tunnel: its control channel's retransmission and
     /// deferred acknowledgement (RFC 2661 5.8) and HELLO (5.5, 6.5), whichever is due first. Armed

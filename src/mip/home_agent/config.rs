@@ -5,6 +5,7 @@ use std::fmt;
 
 /// How the first HA hands a request to the second HA.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
 pub enum ForwardMode {
     /// The request is re-sent unchanged on the shared link: IP destination still the virtual
     /// address, `link_dst` the second HA's MAC. The second HA learns which member forwarded it
@@ -20,6 +21,7 @@ pub enum ForwardMode {
 /// What the cluster does with a request for dynamic home agent assignment (RFC 4433 section 3:
 /// the Home Agent field 0.0.0.0 or 255.255.255.255, the ALL-ZERO-ONE-ADDR).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
 pub enum DynamicHaPolicy {
     /// Not offered: such a request is refused with 136 (unknown home agent address, RFC 5944
     /// section 3.8.2.1), the reply naming the virtual address.

@@ -53,6 +53,7 @@ impl DropReason {
 
 /// Where a packet goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Verdict {
     /// To the switch processor (a set-up request or path management).
     Switch,

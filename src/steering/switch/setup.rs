@@ -301,7 +301,13 @@ impl SwitchProcessor {
         self.direct(paddr, bvid, route, data);
     }
 
-    /// Answers a GTP-C datagram of another version with a GTPv1 Version Not Supported.
+    /// Answers a GTP-C datagram of another version with a Version Not Supported (TS 29.060
+    /// section 11.1.1, TS 29.274 section 7.7.2: its header's Version field is "the latest GTP
+    /// version that that node supports"). This port serves GTPv1-C and GTPv2-C, so a message of
+    /// a later version (3 to 7) gets a GTPv2 Version Not Supported Indication (TS 29.274
+    /// section 7.1.3: the header only, no TEID; sequence number 0, as a message of an unknown
+    /// version has no sequence number this node can read). A GTPv0 message keeps the GTPv1
+    /// Version Not Supported (TS 29.060 section 7.2.3).
     pub(super) fn version_not_supported(
         &mut self,
         now: Instant,
@@ -323,7 +329,12 @@ impl SwitchProcessor {
             return refused;
         }
         self.stats.version_not_supported += 1;
-        self.transmit_out(route, &Message::version_not_supported());
+        if version >= 3 {
+            let vnsi = crate::steering::gtpv2::Message::version_not_supported_indication(0);
+            self.transmit_data(route, vnsi.to_vec().ok());
+        } else {
+            self.transmit_out(route, &Message::version_not_supported());
+        }
         refused
     }
 
