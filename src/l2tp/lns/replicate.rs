@@ -1280,6 +1280,11 @@ impl Lns {
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 match batch {
+                    // A set-up's record (module docs, records): applied to the sender's held
+                    // table straight from its parse.
+                    Batch::One(Entry::Item(rec)) if fresh && self.record_alone(h.sender, &rec) => {
+                        self.apply_alone(now, &h, std::iter::once(rec));
+                    }
                     Batch::One(e) if fresh => {
                         let alone = self.batch_alone(h.sender, std::slice::from_ref(&e));
                         self.apply_batch(now, &h, alone, std::iter::once(e));
@@ -1927,7 +1932,8 @@ mod tests {
     /// A member whose backup (member 2) committed the first `committed` of its records and
     /// holds more queued, with `held` ICRPs (for member 2 or 3, each at a mark) held for
     /// calls of no tunnel (released, they change nothing else): `release_committed`'s test.
-    fn holding(now: Instant, committed: u64, held: &[(u32, u64)]) -> Lns {
+    /// Each held ICRP numbered (`Reply::Reserved`, at Ns 7 + its index) or not, as `numbered`.
+    fn holding(now: Instant, committed: u64, held: &[(u32, u64)], numbered: bool) -> Lns {
         let peers = vec![
             (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
             (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
@@ -1950,7 +1956,10 @@ mod tests {
                 mark,
                 tunnel: 40_000,
                 session: u16::try_from(i).unwrap(),
-                reply: Reply::Message(Box::new(ControlMessage::hello(0))),
+                reply: match numbered {
+                    true => Reply::Reserved(7 + u16::try_from(i).unwrap()),
+                    false => Reply::Message(Box::new(ControlMessage::hello(0))),
+                },
             });
         }
         lns
@@ -1961,21 +1970,23 @@ mod tests {
         /// front that the backup applied, as `release_replies` would: followed by
         /// `release_replies`, the same ones stay held in the same order as with
         /// `release_replies` alone, and with no former backup's among them (none for member
-        /// 3) `release_replies` finds nothing more to release.
+        /// 3) `release_replies` finds nothing more to release. The numbered ones released are
+        /// noted for their calls' set-up wait (`Released`) as there, in the same order.
         #[test]
         fn held_replies_release_on_the_acknowledgement_as_in_the_flush(
             committed in 0u64..4,
             held in proptest::collection::vec((2u32..4, 0u64..7), 0..8),
             mixed in proptest::prelude::any::<bool>(),
+            numbered in proptest::prelude::any::<bool>(),
         ) {
             let now = Instant::now();
             let left = |l: &Lns| -> Vec<(u32, u64, u16)> {
                 l.repl.held.iter().map(|h| (h.peer.0, h.mark, h.session)).collect()
             };
-            let mut want = holding(now, committed, &held);
+            let mut want = holding(now, committed, &held, numbered);
             want.repl.held_mixed = mixed;
             want.release_replies(now);
-            let mut got = holding(now, committed, &held);
+            let mut got = holding(now, committed, &held, numbered);
             got.repl.held_mixed = mixed;
             got.release_committed(now, NodeId(2));
             if !mixed && held.iter().all(|h| h.0 == 2) {
@@ -1983,6 +1994,7 @@ mod tests {
             }
             got.release_replies(now);
             proptest::prop_assert_eq!(left(&got), left(&want));
+            proptest::prop_assert_eq!(&got.repl.released.list, &want.repl.released.list);
         }
     }
 

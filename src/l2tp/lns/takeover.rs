@@ -459,7 +459,6 @@ impl Lns {
         alone: bool,
         items: impl Iterator<Item = crate::replica::Entry<Record>>,
     ) {
-        use crate::replica::Entry;
         let from = h.sender;
         if !alone {
             // Whether the sender's bulk sync is in progress (its records' keys noted): the
@@ -476,6 +475,30 @@ impl Lns {
             self.records_while_down(now, from);
             return;
         }
+        let recs = items.filter_map(|e| match e {
+            crate::replica::Entry::Item(rec) => Some(rec),
+            _ => None,
+        });
+        self.apply_alone(now, h, recs);
+    }
+
+    /// Whether a batch of `rec` alone from `from` is applied at one look-up of the sender's
+    /// held table: [`Lns::batch_alone`] of that batch, without a slice of entries.
+    pub(super) fn record_alone(&self, from: NodeId, rec: &Record) -> bool {
+        Held::alone(rec) && !self.backups.taken.contains_key(&from)
+    }
+
+    /// The records of a fresh batch from `h.sender` that [`Lns::batch_alone`] (for a batch of
+    /// one record, [`Lns::record_alone`]) found to change the sender's held table alone:
+    /// applied there at one look-up of it ([`Lns::apply_batch`]). A set-up's batch (one
+    /// record) comes here straight from its parse, with no slice of entries looked at.
+    pub(super) fn apply_alone(
+        &mut self,
+        now: Instant,
+        h: &crate::replica::Header,
+        recs: impl Iterator<Item = Record>,
+    ) {
+        let from = h.sender;
         let Some(cfg) = &self.cfg.replication else {
             return;
         };
@@ -488,10 +511,7 @@ impl Lns {
         let held = self.backups.held.get_or_default(from);
         held.note_incarnation(h.incarnation);
         let mut refused = 0u64;
-        for e in items {
-            let Entry::Item(rec) = e else {
-                continue;
-            };
+        for rec in recs {
             if let (Some(ch), Some(k)) = (sync.as_deref_mut(), rec.key()) {
                 ch.mark_seen(&[k]);
             }
