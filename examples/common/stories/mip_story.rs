@@ -9,6 +9,9 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     tr.section("Mobile IP: a virtual Home Agent of three HAs");
     const WALL: Duration = Duration::from_secs(1_700_000_000);
     const MNS: u8 = 4;
+    const RETRANSMIT: Duration = Duration::from_millis(300);
+    const MAX_RETRANSMITS: u32 = 8;
+    const WAIT_MARGIN: Duration = Duration::from_millis(500);
     let start = net.now();
     let vip = Ipv4Addr::new(127, 0, 30, 100);
     let vaddr = SocketAddr::from((vip, 434));
@@ -78,8 +81,8 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 lifetime: 600,
                 simultaneous: false,
                 broadcast: false,
-                retransmit: Duration::from_millis(300),
-                max_retransmits: 8,
+                retransmit: RETRANSMIT,
+                max_retransmits: MAX_RETRANSMITS,
                 wall_clock: WALL,
                 auto_reregister: false,
             };
@@ -197,7 +200,14 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 "Registration Request",
                 round,
             );
-            for _ in 0..2000 {
+            // Until the client reports the outcome (accepted, denied, or given up after its
+            // last retransmission). RFC 5944 3.6.3: with no reply, the request is sent again,
+            // each timeout "at least twice the previous period": 300 ms doubling over 8
+            // retransmissions is 153.3 s to the client's `Failed`. A request and its reply cross
+            // four lossy hops here (MN, first HA, second HA, first HA, MN), so one attempt in five
+            // or six is lost; a fixed 10 s cut the client off after its sixth attempt.
+            let deadline = now + retransmission_span(RETRANSMIT, MAX_RETRANSMITS) + WAIT_MARGIN;
+            while net.now() < deadline {
                 net.run_for(Duration::from_millis(5));
                 events(net, tr, taken_over, router_owner);
                 let mut done = false;
@@ -286,4 +296,10 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     sum.fact("mip.registrations_asked", 2 * usize::from(MNS));
     sum.fact("mip.bindings_moved", taken_over);
     sum.fact("mip.victim_served", served[victim]);
+}
+
+/// How long a client retransmitting from `first`, doubling each time, takes over `retries`
+/// retransmissions to give up: `first * (2^(retries + 1) - 1)`.
+fn retransmission_span(first: Duration, retries: u32) -> Duration {
+    (0..=retries).map(|i| first * 2u32.pow(i)).sum()
 }

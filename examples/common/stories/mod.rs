@@ -2,7 +2,7 @@
 //! what they show.
 
 use super::Net;
-use super::sgsn::Sgsn;
+use super::sgsn::{self, Sgsn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use telcp::health::{ClusterKey, HealthConfig, NodeId, Role};

@@ -10,6 +10,8 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     tr.section("Steering: virtual-ID steering in a GTP gateway");
     const PROCS: [u32; 4] = [11, 12, 13, 14];
     const CONTEXTS: usize = 8;
+    // A GTP request's whole life at the SGSN: N3 attempts T3 apart, and the last one's answer.
+    let request_span = sgsn::T3 * sgsn::N3 + Duration::from_millis(600);
     let key = ClusterKey::new(b"demo gateway fabric key");
     let layout = VidLayout::teid32(8, 8).expect("layout");
     let gw_c = addr("127.0.40.1:2123");
@@ -78,11 +80,9 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             SocketAddr::from((sgsn_ip, 2123)),
             SocketAddr::from((sgsn_ip, 2152)),
         ],
-        Box::new({
-            let mut s = Sgsn::new(sgsn_ip, gw_c);
-            s.n3 = 8;
-            s
-        }),
+        // The SGSN's own N3 (12 attempts, T3 300 ms: TS 29.060 7.6), sized for requests that
+        // cross five lossy hops.
+        Box::new(Sgsn::new(sgsn_ip, gw_c)),
     );
     // VID -> processor, as the switch processor assigns them.
     let mut vids = std::collections::HashMap::new();
@@ -149,7 +149,12 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
             "Create PDP Context Request",
             "TEID 0: to the switch processor",
         );
-        for _ in 0..300 {
+        // Until the request is answered or given up: TS 29.060 7.6 sends it again every T3 up
+        // to N3 times. It crosses five lossy hops (SGSN, line interface, switch processor,
+        // processor, line interface, SGSN), so about one attempt in four is lost; a fixed 1.5 s
+        // cut the SGSN off after its fifth attempt.
+        let deadline = now + request_span;
+        while net.now() < deadline {
             net.run_for(Duration::from_millis(5));
             drain(net, tr);
             if net.node_mut::<Sgsn>(sgsn).idle() {
@@ -220,9 +225,11 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         let now = net.now();
         net.node_mut::<Sgsn>(sgsn).update(now, k);
     }
-    // Until every request is answered or given up (N3 8 tries, T3 300 ms: an update lost to the
-    // stopped processor before the line interface learnt it, or on a lossy link, is repeated).
-    for _ in 0..600 {
+    // Until every request is answered or given up (N3 tries, T3 apart, TS 29.060 7.6: an update
+    // lost to the stopped processor before the line interface learnt it, or on a lossy link, is
+    // repeated).
+    let deadline = net.now() + request_span;
+    while net.now() < deadline {
         net.run_for(Duration::from_millis(5));
         drain(net, tr);
         if net.node_mut::<Sgsn>(sgsn).idle() {
