@@ -1148,6 +1148,33 @@ impl Channel {
         self.release_queued(now, ns, arena);
     }
 
+    /// [`Channel::release_in`] of `ns`, then [`Channel::end_defer`], [`Channel::flush_ack_in`]
+    /// and [`Channel::poll_transmit`] until none is left, in the usual case of a held answer
+    /// released (`lns::replicate` docs, output commit): `ns` is the only reserved message and
+    /// within the window, nothing waits in the backlog and nothing is queued to send. The
+    /// message is handed back to be sent, not queued on the channel and polled; it carries
+    /// our Nr, so no ZLB is owed after it (RFC 2661 5.8). `None`, nothing changed, in any
+    /// other case (the general release then does it).
+    pub fn release_alone(&mut self, now: Instant, ns: u16, arena: &mut BytesMut) -> Option<Bytes> {
+        if self.reserved != 1 || self.held || self.backlog.is_some() || !self.out.is_empty() {
+            return None;
+        }
+        let window = usize::from(self.cwnd.min(self.peer_window).max(1));
+        let nr = self.ack_nr();
+        let (_, bytes, flight) = self
+            .unacked
+            .iter_mut()
+            .take(window)
+            .find(|m| m.0 == ns && m.2 == Flight::Held)?;
+        *flight = Flight::Sent;
+        set_nr(bytes, nr, Some(arena));
+        let b = bytes.clone();
+        self.reserved = 0;
+        // No ZLB owed after it, no deferral left (`reserved_sent`).
+        self.reserved_sent(now, nr);
+        Some(b)
+    }
+
     /// As [`Channel::release`] of `ns`, the send left to [`Channel::release_marked`]: a run of
     /// reserved messages (a burst of held ICRPs, `lns::replicate` docs) is released with one
     /// walk of the window, not one per message. The same messages leave in the same order, with
@@ -3275,6 +3302,110 @@ mod tests {
             let each = run(0);
             proptest::prop_assert_eq!(run(1), each.clone());
             proptest::prop_assert_eq!(run(2), each);
+        }
+    }
+
+    proptest::proptest! {
+        /// `release_alone` docs: a reserved message released alone leaves as `release_in`,
+        /// `end_defer`, `flush_ack_in` and polling every datagram do (RFC 2661 5.8: it carries
+        /// the acknowledgement owed, no ZLB after it): the same datagrams in the same order
+        /// (their Ns and Nr), the same deadline and timer to arm, the same state; and where it
+        /// hands nothing back (another message reserved, the window closed, messages waiting
+        /// in the backlog or to be sent), the general release that follows does it all. Over
+        /// windows open and closed, messages sent before and after the reservation, other
+        /// reservations, a message of the peer owing an acknowledgement (deferred or not) and
+        /// moving our Nr after the reservation.
+        #[test]
+        fn a_reserved_message_released_alone_leaves_as_released_in_general(
+            window in 1u16..8,
+            warm in 0usize..4,
+            before in 0usize..3,
+            others in 0usize..3,
+            after in 0usize..3,
+            polled in proptest::bool::ANY,
+            owe_ack in proptest::bool::ANY,
+            deferred in proptest::bool::ANY,
+        ) {
+            // `alone`: released by `release_alone` (falling back to the general release).
+            let run = |alone: bool| {
+                let (t, mut a, mut b) = pair();
+                let mut arena = BytesMut::new();
+                a.set_peer_window(window);
+                b.set_peer_window(8);
+                for _ in 0..warm {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                    relay(t, &mut a, &mut b);
+                    relay(t, &mut b, &mut a);
+                }
+                for _ in 0..before {
+                    a.send(t, ControlMessage::hello(0)).unwrap();
+                }
+                let mut out = Vec::new();
+                while let Some(d) = a.poll_transmit() {
+                    out.push(d);
+                }
+                let ns = a.reserve_in(ControlMessage::hello(0), &mut arena).unwrap();
+                for _ in 0..others {
+                    a.reserve_in(ControlMessage::hello(0), &mut arena);
+                }
+                for _ in 0..after {
+                    let _ = a.send(t, ControlMessage::hello(0));
+                }
+                if polled {
+                    while let Some(d) = a.poll_transmit() {
+                        out.push(d);
+                    }
+                }
+                if owe_ack {
+                    // The peer's message taken (our Nr moves past the reserved message's);
+                    // its acknowledgement deferred for the answer (`defer_ack`), or a ZLB
+                    // queued for it.
+                    b.send(t, ControlMessage::hello(0)).unwrap();
+                    while let Some(m) = b.poll_transmit() {
+                        a.receive(t, parse(&m));
+                    }
+                    match deferred {
+                        true => a.defer_ack(t),
+                        false => a.flush_ack(),
+                    }
+                }
+                let d = t + Duration::from_millis(5);
+                let sent = if alone {
+                    a.release_alone(d, ns, &mut arena)
+                } else {
+                    None
+                };
+                let went = sent.is_some();
+                match sent {
+                    Some(b) => out.push(b),
+                    None => {
+                        a.release_in(d, ns, &mut arena);
+                        a.end_defer();
+                        a.flush_ack_in(&mut arena);
+                        while let Some(b) = a.poll_transmit() {
+                            out.push(b);
+                        }
+                    }
+                }
+                let timer = a.sync_timer().map(|x| x - t);
+                let seen: Vec<_> = out.iter().map(|m| (m.to_vec(), parse(m).header.ns)).collect();
+                let state = (
+                    a.deadline().map(|x| x - t),
+                    a.replica_state(),
+                    a.in_flight(),
+                    a.reserved,
+                    a.unacknowledged_received(),
+                );
+                (went, (seen, timer, state))
+            };
+            let (_, general) = run(false);
+            let (went, alone) = run(true);
+            proptest::prop_assert_eq!(alone, general);
+            // The usual case is taken: nothing else reserved, sent or queued (no ZLB), within
+            // the window.
+            if others == 0 && after == 0 && before + warm == 0 && (!owe_ack || deferred) {
+                proptest::prop_assert!(went);
+            }
         }
     }
 

@@ -486,7 +486,8 @@ fn release_held(core: &mut Core, released: &mut Released, now: Instant, h: HeldR
 /// whose records shared a batch) is marked released one by one on one look-up of the tunnel's
 /// channel ([`Channel::mark_released`]) and sent with one walk of the tunnel's window and one
 /// flush ([`Core::release_marked_acked`]);
-/// a run of one, and an unnumbered ICRP, as [`release_held`].
+/// a run of one as [`release_held`] does (sent straight out in the usual case,
+/// [`Core::release_ctrl_alone`]), and an unnumbered ICRP by [`release_held`].
 fn release_runs(
     core: &mut Core,
     held: &mut VecDeque<HeldReply>,
@@ -515,8 +516,8 @@ fn release_runs(
         released.note(now, h.tunnel, h.session);
         let tid = h.tunnel;
         if next(held, tid).is_none() {
-            // Alone: as before.
-            core.release_ctrl_acked(now, tid, ns);
+            // Alone (an isolated set-up's): sent straight out in the usual case.
+            core.release_ctrl_alone(now, tid, ns);
             continue;
         }
         // A run: marked on one look-up of the tunnel's channel.

@@ -646,6 +646,31 @@ impl Core {
         }
     }
 
+    /// [`Core::release_ctrl_acked`] of a held answer released alone (`lns::replicate` docs,
+    /// output commit): in the usual case ([`Channel::release_alone`]) the message goes
+    /// straight out, with the tunnel's timer synchronised as [`Core::flush`] does, on one
+    /// look-up of the tunnel; else as [`Core::release_ctrl_acked`]. The same datagrams in the
+    /// same order, the same channel and timer.
+    pub fn release_ctrl_alone(&mut self, now: Instant, tid: u16, ns: u16) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let Some(payload) = t.channel.release_alone(now, ns, &mut self.arena) else {
+            self.release_ctrl_acked(now, tid, ns);
+            return;
+        };
+        self.out.push_back(Transmit {
+            dst: t.peer,
+            src: t.local,
+            link_dst: None,
+            payload,
+        });
+        if let Some(d) = t.channel.sync_timer() {
+            self.timers.arm(Timer::Tunnel(tid), d);
+        }
+        debug_assert_eq!(self.timers.deadline(&Timer::Tunnel(tid)), t.channel.armed());
+    }
+
     /// The control channel of tunnel `tid` (a run of held ICRPs marked released on one
     /// look-up, [`Channel::mark_released`], then [`Core::release_marked_acked`]).
     pub(crate) fn channel_mut(&mut self, tid: u16) -> Option<&mut Channel> {
