@@ -192,9 +192,10 @@ impl<'a> Message<'a> {
             return None;
         }
         let at = if flags & 0x01 != 0 { 12 } else { 4 };
-        let seq = data.get(at..at + 3)?;
-        data.get(at + 3)?;
-        Some(seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b)))
+        let mut r = Reader::at(data.get(at..)?, at);
+        let sequence = r.u24(Field::SequenceNumber).ok()?;
+        r.u8(Field::MessagePriority).ok()?;
+        Some(sequence)
     }
 
     /// The response to a request whose Length field disagrees with the datagram (TS 29.244
@@ -242,8 +243,10 @@ impl<'a> Message<'a> {
         if flags >> 5 != 1 || !answered || consistent || data.len() < header_len {
             return None;
         }
-        let seq = data.get(header_len - 4..header_len - 1)?;
-        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let at = header_len - 4;
+        let sequence = Reader::at(data.get(at..)?, at)
+            .u24(Field::SequenceNumber)
+            .ok()?;
         let mut ies = Vec::new();
         if with_node {
             ies.push(node_id);
@@ -289,8 +292,7 @@ impl<'a> Message<'a> {
         } else {
             None
         };
-        let sequence = u32::from(r.u8(Field::SequenceNumber)?) << 16
-            | u32::from(r.u16(Field::SequenceNumber)?);
+        let sequence = r.u24(Field::SequenceNumber)?;
         let last = r.u8(Field::MessagePriority)?;
         let header = Header {
             message_type,
