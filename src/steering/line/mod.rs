@@ -644,8 +644,13 @@ impl LineInterface {
                     let cause = gtpv2::Cause::new(gtpv2::CauseValue::CONTEXT_NOT_FOUND);
                     let ies = vec![gtpv2::Ie::new(gtpv2::IeValue::Cause(cause))];
                     let seq = req.header.sequence;
-                    let r = gtpv2::Message::new(gtpv2::MessageType(t.0 + 1), Some(0), seq, ies);
-                    served.then(|| r.to_vec().ok()).flatten()
+                    // Built only for the two requests served (type 255 has no type + 1).
+                    served
+                        .then(|| {
+                            let t = gtpv2::MessageType(t.0.wrapping_add(1));
+                            gtpv2::Message::new(t, Some(0), seq, ies).to_vec().ok()
+                        })
+                        .flatten()
                 }
                 Err(_) => gtpv2::Message::length_error_response(data).and_then(|r| r.to_vec().ok()),
             },
@@ -656,8 +661,13 @@ impl LineInterface {
                         || t == pfcp::MessageType::SESSION_DELETION_REQUEST;
                     let ies = vec![pfcp::Ie::Cause(pfcp::Cause::SESSION_CONTEXT_NOT_FOUND)];
                     let seq = req.header.sequence;
-                    let r = pfcp::Message::new(pfcp::MessageType(t.0 + 1), 0, seq, ies);
-                    served.then(|| r.to_vec().ok()).flatten()
+                    // Built only for the two requests served (type 255 has no type + 1).
+                    served
+                        .then(|| {
+                            let t = pfcp::MessageType(t.0.wrapping_add(1));
+                            pfcp::Message::new(t, 0, seq, ies).to_vec().ok()
+                        })
+                        .flatten()
                 }
                 Err(_) => {
                     let node = pfcp::Ie::NodeId(match to.ip() {
