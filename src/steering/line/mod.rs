@@ -24,6 +24,7 @@
 //! | primary VID down, backup VID of the identifier up | the backup processor |
 //! | primary VID down, no backup up | drop, [`DropReason::ProcessorDown`] |
 //! | primary VID not in the table (spoofed or stale identifier) | drop, [`DropReason::UnknownVid`] |
+//! | PFCP bundle to port 8805 (version 1, FO = 1 and octets after the first message, TS 29.244 section 7.2.2.1) | each message ([`pfcp::bundle`](super::pfcp::bundle), at most [`pfcp::MAX_BUNDLE`](super::pfcp::MAX_BUNDLE)) by these rules as a datagram of its own, in order |
 //! | L2TPv2 (version 2, reserved bits clear), tunnel id 0, control (SCCRQ) | [`Verdict::Switch`] |
 //! | L2TPv2, tunnel id 0, data | drop, [`DropReason::ZeroId`] |
 //! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
