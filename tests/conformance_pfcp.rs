@@ -76,8 +76,13 @@ fn association_setup(seq: u32, node: &[u8]) -> Vec<u8> {
 /// a Create PDR (PDR ID 1, Precedence, PDI: Source Interface Access and an F-TEID asking the
 /// UP function to choose, FAR ID 1) and a Create FAR (FAR ID 1, Apply Action FORW).
 fn establishment_ies() -> Vec<u8> {
+    establishment_ies_for(CP_SEID)
+}
+
+/// [`establishment_ies`] with the CP F-SEID's SEID `cp_seid`.
+fn establishment_ies_for(cp_seid: u64) -> Vec<u8> {
     let mut fseid = vec![0x02];
-    fseid.extend_from_slice(&CP_SEID.to_be_bytes());
+    fseid.extend_from_slice(&cp_seid.to_be_bytes());
     fseid.extend_from_slice(&SGSN);
     let mut pdi = ie(20, &[0]);
     pdi.extend(ie(21, &[0x05]));
@@ -614,6 +619,128 @@ fn pfcp_7_5_5_unknown_vid() {
         n4(&mut gw, &pfcp(90, Some(seid), 5, &[])).is_empty(),
         "other types: dropped"
     );
+}
+
+// ------------------------------------------------------------------ 7.2.2.1: bundles (FO)
+
+/// An associated gateway with two sessions (CP SEIDs `CP_SEID` and `CP_SEID + 1`) and their UP
+/// SEIDs.
+fn with_two_sessions() -> (Gw, u64, u64) {
+    let (mut gw, _, a) = with_session();
+    let r = only(&n4(
+        &mut gw,
+        &pfcp(50, Some(0), 3, &establishment_ies_for(CP_SEID + 1)),
+    ));
+    assert_eq!((r.mtype, r.cause()), (51, Some(1)));
+    let b = r.up_seid().expect("UP F-SEID");
+    assert_ne!(a, b);
+    (gw, a, b)
+}
+
+/// The answers, each a datagram of its own back to the SMF, sorted by sequence number (the
+/// messages of a bundle may be served by different processors).
+fn by_seq(out: &[Transmit]) -> Vec<Pfcp> {
+    assert!(
+        out.iter().all(|t| t.dst == smf()),
+        "answered to the source: {out:?}"
+    );
+    let mut r: Vec<Pfcp> = out.iter().map(|t| Pfcp::decode(&t.payload)).collect();
+    r.sort_by_key(|m| m.seq);
+    r
+}
+
+/// pfcp-7.2.2.1-follow-on: TS 29.244 section 7.2.2.1: with the FO (Follow On) flag set to "1"
+/// another PFCP message follows in the same UDP/IP datagram (section 6.5, PFCP message
+/// bundling, Release 16). A bundle of a Session Modification Request and a Session Deletion
+/// Request, built octet by octet from figure 7.2.2.1-1 (octet 1: version 1 in bits 8-6, FO
+/// bit 3, MP bit 2, S bit 1; octet 2 the type; octets 3-4 the Length, the octets after the
+/// first four; octets 5-12 the SEID; 13-15 the sequence number; 16 spare), for two sessions:
+/// each message is served as if it had come alone (steered by its own SEID), each answered in
+/// a datagram of its own with FO = 0, carrying its own sequence number and its CP SEID.
+#[test]
+fn pfcp_7_2_2_1_follow_on() {
+    let (mut gw, a, b) = with_two_sessions();
+    let mut bundle = vec![0x25, 52, 0x00, 0x0c]; // v1, FO = 1, S = 1; Modification; Length 12
+    bundle.extend(a.to_be_bytes());
+    bundle.extend([0x00, 0x01, 0x61, 0x00]); // sequence 0x000161, spare
+    bundle.extend([0x21, 54, 0x00, 0x0c]); // v1, FO = 0, S = 1; Deletion; Length 12
+    bundle.extend(b.to_be_bytes());
+    bundle.extend([0x00, 0x01, 0x62, 0x00]);
+    assert_eq!(bundle.len(), 32);
+    let r = by_seq(&n4(&mut gw, &bundle));
+    let got: Vec<_> = r
+        .iter()
+        .map(|m| (m.flags, m.mtype, m.seid, m.seq, m.cause()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0x21, 53, Some(CP_SEID), 0x161, Some(1)),
+            (0x21, 55, Some(CP_SEID + 1), 0x162, Some(1)),
+        ]
+    );
+    let r = only(&n4(&mut gw, &pfcp(52, Some(a), 0x163, &[])));
+    assert_eq!(r.cause(), Some(1), "the first session is held");
+    let r = only(&n4(&mut gw, &pfcp(52, Some(b), 0x164, &[])));
+    assert_eq!(r.cause(), Some(65), "the second was deleted");
+    // FO = 1 and nothing after it: the message is whole (its Length matches the datagram) and
+    // is served; no follower is there to answer.
+    let r = only(&n4(&mut gw, &pfcp_raw(0x04, 52, Some(a), 0x165, 0, &[])));
+    assert_eq!((r.mtype, r.seq, r.cause()), (53, 0x165, Some(1)));
+    let r = only(&n4(&mut gw, &pfcp_raw(0x04, 1, None, 0x166, 0, &rts(1))));
+    assert_eq!(
+        (r.mtype, r.seq),
+        (2, 0x166),
+        "a node message with FO = 1 alone"
+    );
+}
+
+/// pfcp-7.2.2.1-bundle-each-alone: TS 29.244 section 7.2.2.1 (FO) and section 7.6: each message
+/// of a bundle is judged alone. A Heartbeat Request (to the switch processor), a Modification
+/// Request of a held session (Request accepted), one naming no session (Session context not
+/// found, 65, header SEID 0: sections 7.5.5 and 7.2.2.4.2), one of an unknown type (silently
+/// discarded, 7.6.4) and a last Deletion Request whose Length claims more octets than are left
+/// (Invalid length, 68, 7.6.3; the session is not deleted); and at most `MAX_BUNDLE` messages
+/// of one datagram are taken, the rest discarded unread.
+#[test]
+fn pfcp_7_2_2_1_bundle_each_alone() {
+    let (mut gw, _, seid) = with_session();
+    let fo = 0x04;
+    let mut bundle = pfcp_raw(fo, 1, None, 0x200, 0, &rts(1));
+    bundle.extend(pfcp_raw(fo, 52, Some(seid), 0x201, 0, &[]));
+    bundle.extend(pfcp_raw(fo, 52, Some(0xee00_0000_0000_0001), 0x202, 0, &[]));
+    bundle.extend(pfcp_raw(fo, 90, Some(seid), 0x203, 0, &[]));
+    let mut short = pfcp_raw(0, 54, Some(seid), 0x204, 0, &ie(0x7f00, &[0; 4]));
+    short.truncate(short.len() - 2);
+    bundle.extend(short);
+    let r = by_seq(&n4(&mut gw, &bundle));
+    let got: Vec<_> = r
+        .iter()
+        .map(|m| (m.mtype, m.seid, m.seq, m.cause()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, None, 0x200, None),
+            (53, Some(CP_SEID), 0x201, Some(1)),
+            (53, Some(0), 0x202, Some(65)),
+            (55, Some(CP_SEID), 0x204, Some(68)),
+        ]
+    );
+    assert_eq!(r[0].ie(96).map(<[u8]>::len), Some(4), "Recovery Time Stamp");
+    let r = only(&n4(&mut gw, &pfcp(52, Some(seid), 0x205, &[])));
+    assert_eq!(r.cause(), Some(1), "the session was not deleted");
+    // MAX_BUNDLE + 1 Modification Requests in one datagram: the first MAX_BUNDLE are served.
+    let n = telcp::steering::pfcp::MAX_BUNDLE;
+    let mut bundle = Vec::new();
+    for i in 0..=n {
+        let fo = if i < n { 0x04 } else { 0 };
+        bundle.extend(pfcp_raw(fo, 52, Some(seid), 0x300 + i as u32, 0, &[]));
+    }
+    let r = by_seq(&n4(&mut gw, &bundle));
+    let seqs: Vec<u32> = r.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (0x300..0x300 + n as u32).collect::<Vec<_>>());
+    assert!(r.iter().all(|m| m.mtype == 53 && m.cause() == Some(1)));
 }
 
 /// A capture of the gateway's answers `answers` (sent from its PFCP address), for tshark.

@@ -7,7 +7,7 @@
 //! knows no protocol, so no codec depends on a state machine's module to parse.
 use nom::Parser;
 use nom::bytes::complete::take;
-use nom::number::complete::{be_u8, be_u16, be_u32, be_u64};
+use nom::number::complete::{be_u8, be_u16, be_u24, be_u32, be_u64};
 use std::net::Ipv4Addr;
 
 type NomError<'a> = nom::error::Error<&'a [u8]>;
@@ -93,6 +93,12 @@ impl<'a> Reader<'a> {
     /// A big-endian 16-bit integer.
     pub fn u16<F>(&mut self, field: F) -> Result<u16, Short<F>> {
         self.step(be_u16(self.rest), 2, field)
+    }
+
+    /// A big-endian 24-bit integer (e.g. the sequence numbers of GTPv2-C, TS 29.274 section
+    /// 5.5.1, and PFCP, TS 29.244 section 7.2.2.1).
+    pub fn u24<F>(&mut self, field: F) -> Result<u32, Short<F>> {
+        self.step(be_u24(self.rest), 3, field)
     }
 
     /// A big-endian 32-bit integer.
@@ -247,6 +253,22 @@ mod tests {
                 needed: 2
             })
         );
+    }
+
+    #[test]
+    fn a_24_bit_read_takes_three_octets_big_endian() {
+        let mut r = Reader::at(&[0xab, 0xcd, 0xef, 1, 2], 4);
+        assert_eq!(r.u24("seq"), Ok(0x00ab_cdef));
+        assert_eq!(r.offset(), 7);
+        assert_eq!(
+            r.u24("seq"),
+            Err(Short {
+                offset: 7,
+                field: "seq",
+                needed: 1
+            })
+        );
+        assert_eq!(r.u16("rest"), Ok(0x0102));
     }
 
     #[test]

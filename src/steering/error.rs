@@ -249,4 +249,11 @@ pub enum InputError {
     /// The output queue is full: the datagram was dropped.
     #[error("output queue full")]
     QueueFull,
+    /// A PFCP datagram bundling more messages (flag FO, TS 29.244 section 7.2.2.1) than the
+    /// line interface takes: the first `max` were handled, the rest discarded unread.
+    #[error("PFCP bundle of more than {max} messages")]
+    PfcpBundleTooLong {
+        /// [`pfcp::MAX_BUNDLE`](super::pfcp::MAX_BUNDLE).
+        max: usize,
+    },
 }

@@ -161,6 +161,12 @@ fn line_at_port(now: Instant, data: &[u8], port: u16) {
     let verdict = table.steer_port(port, data);
     let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port);
     let gw = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port);
+    if port == crate::steering::pfcp::PFCP_PORT
+        && crate::steering::pfcp::bundle(data).nth(1).is_some()
+    {
+        check_line_bundle(&mut li, &table, LineEnds { now, peer, gw }, data);
+        return;
+    }
     let other_version = (port == crate::steering::gtp::GTP_C_PORT
         && crate::steering::gtp::version(data).is_some_and(|v| v != 1 && v != 2))
         || (port == crate::steering::pfcp::PFCP_PORT && data.first().is_some_and(|f| f >> 5 != 1));
@@ -301,6 +307,64 @@ fn check_line_drop(
         }
         _ => assert!(sent.is_none()),
     }
+}
+
+/// A PFCP bundle (FO = 1, more than one message): its messages ([`crate::steering::pfcp::bundle`],
+/// non-empty, `data` when joined) are steered one by one: every datagram forwarded is one of the
+/// first `MAX_BUNDLE` messages, in order, to the processor of its own verdict (the switch for
+/// another version); anything else sent is an answer back to the peer; the bundle is counted,
+/// and one of more than `MAX_BUNDLE` messages is cut, counted and reported.
+fn check_line_bundle(
+    li: &mut LineInterface,
+    table: &VidTable,
+    LineEnds { now, peer, gw }: LineEnds,
+    data: &[u8],
+) {
+    use crate::steering::pfcp::{MAX_BUNDLE, PFCP_PORT, bundle};
+    let parts: Vec<&[u8]> = bundle(data).collect();
+    assert_eq!(
+        parts.concat(),
+        data,
+        "the messages of a bundle are the datagram"
+    );
+    assert!(parts.iter().all(|p| !p.is_empty()));
+    let r = li.handle_datagram(now, peer, gw, data);
+    let taken = parts.get(..MAX_BUNDLE.min(parts.len())).unwrap_or_default();
+    let mut next = 0;
+    while let Some(t) = li.poll_transmit() {
+        let Ok(FabricMessage::Packet { from, to, data: d }) = FabricMessage::parse(&t.payload)
+        else {
+            assert_eq!(
+                (t.dst, t.src),
+                (peer, Some(gw)),
+                "an answer goes back to the peer"
+            );
+            continue;
+        };
+        assert_eq!((from, to), (peer, gw));
+        let Some(i) = taken
+            .get(next..)
+            .and_then(|rest| rest.iter().position(|p| **p == *d))
+        else {
+            panic!("a forwarded datagram is a message of the bundle, in order");
+        };
+        let part = taken.get(next + i).copied().unwrap_or_default();
+        let want = match table.steer_port(PFCP_PORT, part) {
+            _ if part.first().is_some_and(|f| f >> 5 != 1) => Some(addr(0, 100, 4000)),
+            Verdict::Processor { vid, .. } => table.addr(vid),
+            Verdict::Switch => Some(addr(0, 100, 4000)),
+            Verdict::Drop(_) => panic!("a dropped message is not forwarded"),
+        };
+        assert_eq!(Some(t.dst), want);
+        next += i + 1;
+    }
+    let s = li.stats();
+    assert_eq!(s.pfcp_bundles, 1);
+    assert_eq!(s.pfcp_bundle_excess, u64::from(parts.len() > MAX_BUNDLE));
+    assert!(
+        parts.len() <= MAX_BUNDLE || r.is_err(),
+        "a cut bundle is reported"
+    );
 }
 
 /// A steered packet is forwarded, wrapped unchanged, to the switch or to its VID's processor.
@@ -860,6 +924,29 @@ fn canonical_pfcp(data: &[u8]) -> Vec<u8> {
 /// The body of the `pfcp_message` fuzz target: parsing never panics, and a datagram that parses
 /// emits back to itself (spare bits zeroed) and parses back equal.
 pub fn pfcp_message(data: &[u8]) {
+    // A bundle (flag FO, TS 29.244 section 7.2.2.1): its messages are the datagram, and each
+    // but the last is a whole version 1 message with FO = 1 (its Length covers it exactly).
+    let parts: Vec<&[u8]> = crate::steering::pfcp::bundle(data).collect();
+    assert_eq!(parts.concat(), data);
+    for (i, part) in parts.iter().enumerate() {
+        assert!(!part.is_empty());
+        if i + 1 < parts.len() {
+            let len = match **part {
+                [_, _, a, b, ..] => Some(usize::from(u16::from_be_bytes([a, b]))),
+                _ => None,
+            };
+            assert_eq!(len.map(|l| l + 4), Some(part.len()));
+            assert_eq!(part.first().map(|f| f & 0xe4), Some(0x24));
+        }
+        if parts.len() > 1 {
+            pfcp_one(part);
+        }
+    }
+    pfcp_one(data);
+}
+
+/// [`pfcp_message`] for one datagram.
+fn pfcp_one(data: &[u8]) {
     let Ok(msg) = crate::steering::pfcp::parse(data) else {
         return;
     };

@@ -46,8 +46,7 @@ impl Header {
         } else {
             None
         };
-        let seq = r.bytes(3, Field::SequenceNumber)?;
-        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let sequence = r.u24(Field::SequenceNumber)?;
         let last = r.u8(Field::MessagePriority)?;
         let priority = (flags & 0x04 != 0).then_some(last >> 4);
         Ok(Header {
@@ -158,8 +157,10 @@ impl<'a> Message<'a> {
         if flags >> 5 != 2 || !answered || consistent || data.len() < header_len {
             return None;
         }
-        let seq = data.get(header_len - 4..header_len - 1)?;
-        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let at = header_len - 4;
+        let sequence = Reader::at(data.get(at..)?, at)
+            .u24(Field::SequenceNumber)
+            .ok()?;
         let cause = Cause::new(CauseValue::INVALID_LENGTH);
         Some(Message::new(
             MessageType(t.0 + 1),

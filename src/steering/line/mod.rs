@@ -24,6 +24,7 @@
 //! | primary VID down, backup VID of the identifier up | the backup processor |
 //! | primary VID down, no backup up | drop, [`DropReason::ProcessorDown`] |
 //! | primary VID not in the table (spoofed or stale identifier) | drop, [`DropReason::UnknownVid`] |
+//! | PFCP bundle to port 8805 (version 1, FO = 1 and octets after the first message, TS 29.244 section 7.2.2.1) | each message ([`pfcp::bundle`](super::pfcp::bundle), at most [`pfcp::MAX_BUNDLE`](super::pfcp::MAX_BUNDLE)) by these rules as a datagram of its own, in order |
 //! | L2TPv2 (version 2, reserved bits clear), tunnel id 0, control (SCCRQ) | [`Verdict::Switch`] |
 //! | L2TPv2, tunnel id 0, data | drop, [`DropReason::ZeroId`] |
 //! | L2TPv2 otherwise | as GTP, with the 16-bit layout on the tunnel id |
@@ -220,6 +221,12 @@ pub struct LineStats {
     pub extension_headers_notifications: u64,
     /// Such notifications not sent because [`LineConfig::extension_headers`] was exhausted.
     pub extension_headers_suppressed: u64,
+    /// PFCP datagrams holding more than one message (flag FO, TS 29.244 section 7.2.2.1),
+    /// whose messages were steered one by one (each also counted as a datagram above).
+    pub pfcp_bundles: u64,
+    /// PFCP bundles of more than [`pfcp::MAX_BUNDLE`](super::pfcp::MAX_BUNDLE) messages: the
+    /// messages after the first `MAX_BUNDLE` were discarded unread.
+    pub pfcp_bundle_excess: u64,
 }
 
 impl LineStats {
@@ -448,6 +455,53 @@ impl LineInterface {
         if to.port() == 0 {
             return self.handle_downlink(now, data);
         }
+        // A PFCP bundle (version 1, FO = 1: TS 29.244 sections 7.2.2.1 and 6.5): each message
+        // is steered by its own SEID, as if it had come in a datagram of its own.
+        if to.port() == super::pfcp::PFCP_PORT && data.first().is_some_and(|f| f & 0xe4 == 0x24) {
+            return self.handle_pfcp_bundle(now, from, to, data);
+        }
+        self.handle_outside(now, from, to, data)
+    }
+
+    /// The messages of a PFCP datagram with FO = 1 ([`super::pfcp::bundle`]), each handled as
+    /// an outside datagram of its own, in order; at most [`super::pfcp::MAX_BUNDLE`], the rest
+    /// discarded unread and counted in [`LineStats::pfcp_bundle_excess`]. The first error of
+    /// its messages, if any, is the bundle's.
+    fn handle_pfcp_bundle(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
+        let mut parts = super::pfcp::bundle(data);
+        let mut result = Ok(());
+        let mut count = 0;
+        for part in parts.by_ref().take(super::pfcp::MAX_BUNDLE) {
+            count += 1;
+            let r = self.handle_outside(now, from, to, part);
+            result = result.and(r);
+        }
+        if count > 1 {
+            self.stats.pfcp_bundles += 1;
+        }
+        if parts.next().is_some() {
+            self.stats.pfcp_bundle_excess += 1;
+            result = result.and(Err(InputError::PfcpBundleTooLong {
+                max: super::pfcp::MAX_BUNDLE,
+            }));
+        }
+        result
+    }
+
+    /// One outside datagram (or one message of a PFCP bundle): steered and passed on.
+    fn handle_outside(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), InputError> {
         // A PFCP message of a version other than 1 (its SEID's layout unknown) goes to the
         // switch processor too, which answers Version Not Supported (TS 29.244 section 7.6.2).
         let other_pfcp =
@@ -591,8 +645,13 @@ impl LineInterface {
                     let cause = gtpv2::Cause::new(gtpv2::CauseValue::CONTEXT_NOT_FOUND);
                     let ies = vec![gtpv2::Ie::new(gtpv2::IeValue::Cause(cause))];
                     let seq = req.header.sequence;
-                    let r = gtpv2::Message::new(gtpv2::MessageType(t.0 + 1), Some(0), seq, ies);
-                    served.then(|| r.to_vec().ok()).flatten()
+                    // Built only for the two requests served (type 255 has no type + 1).
+                    served
+                        .then(|| {
+                            let t = gtpv2::MessageType(t.0.wrapping_add(1));
+                            gtpv2::Message::new(t, Some(0), seq, ies).to_vec().ok()
+                        })
+                        .flatten()
                 }
                 Err(_) => gtpv2::Message::length_error_response(data).and_then(|r| r.to_vec().ok()),
             },
@@ -603,8 +662,13 @@ impl LineInterface {
                         || t == pfcp::MessageType::SESSION_DELETION_REQUEST;
                     let ies = vec![pfcp::Ie::Cause(pfcp::Cause::SESSION_CONTEXT_NOT_FOUND)];
                     let seq = req.header.sequence;
-                    let r = pfcp::Message::new(pfcp::MessageType(t.0 + 1), 0, seq, ies);
-                    served.then(|| r.to_vec().ok()).flatten()
+                    // Built only for the two requests served (type 255 has no type + 1).
+                    served
+                        .then(|| {
+                            let t = pfcp::MessageType(t.0.wrapping_add(1));
+                            pfcp::Message::new(t, 0, seq, ies).to_vec().ok()
+                        })
+                        .flatten()
                 }
                 Err(_) => {
                     let node = pfcp::Ie::NodeId(match to.ip() {

@@ -55,6 +55,71 @@ pub struct Message<'a> {
     pub ies: Vec<Ie<'a>>,
 }
 
+/// The most PFCP messages the gateway takes from one datagram (flag FO, TS 29.244 section
+/// 7.2.2.1 and section 6.5, PFCP message bundling): the line interface steers at most this many
+/// messages of a bundle and discards the rest unread.
+pub const MAX_BUNDLE: usize = 16;
+
+/// The messages of a datagram that may be a bundle (TS 29.244 section 7.2.2.1: flag FO = 1,
+/// "another PFCP message follows in the same UDP/IP datagram"), each as the octets of its own
+/// datagram, in order, read from the headers' first four octets only.
+///
+/// A message of version 1 with FO = 1 whose Length leaves octets after it (and covers at least
+/// its header: 8 octets, 16 with S = 1) is cut there; the octets after it are read the same way.
+/// Anything else ends the walk as one last item holding all the octets left: a message with
+/// FO = 0, of another version, with nothing after it, or with a Length that does not fit (so
+/// its receiver reads it as the single message of a datagram and answers as section 7.6
+/// says, e.g. Invalid length for a request, section 7.6.3). Nothing is parsed beyond the
+/// header's first four octets, nothing allocates, every item is non-empty and their
+/// concatenation is `data`; an empty `data` gives no item.
+///
+/// ```
+/// use telcp::steering::pfcp::bundle;
+///
+/// // Two Heartbeat Requests (sequence 1 and 2) in one datagram, the first with FO = 1.
+/// let data = [
+///     0x24, 1, 0, 4, 0, 0, 1, 0, // FO = 1, Length 4
+///     0x20, 1, 0, 4, 0, 0, 2, 0, // FO = 0
+/// ];
+/// let parts: Vec<&[u8]> = bundle(&data).collect();
+/// assert_eq!(parts, [&data[..8], &data[8..]]);
+/// // FO = 0: one message, trailing octets and all.
+/// assert_eq!(bundle(&data[8..]).count(), 1);
+/// ```
+pub fn bundle(data: &[u8]) -> Bundle<'_> {
+    Bundle { rest: data }
+}
+
+/// The iterator of [`bundle`].
+#[derive(Debug, Clone)]
+pub struct Bundle<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Bundle<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let cut = match *self.rest {
+            [flags, _, l0, l1, ..] if flags >> 5 == 1 && flags & 0x04 != 0 => {
+                let whole = FIXED_HEADER_LEN + usize::from(u16::from_be_bytes([l0, l1]));
+                let header = if flags & 0x01 != 0 { 16 } else { 8 };
+                (whole >= header && whole < self.rest.len()).then_some(whole)
+            }
+            _ => None,
+        };
+        let (first, rest) = self
+            .rest
+            .split_at_checked(cut.unwrap_or(self.rest.len()))
+            .unwrap_or((self.rest, &[]));
+        self.rest = rest;
+        Some(first)
+    }
+}
+
 /// Parses one PFCP message filling the whole datagram.
 pub fn parse(data: &[u8]) -> Result<Message<'_>, WireError> {
     Message::parse(data)
@@ -127,9 +192,10 @@ impl<'a> Message<'a> {
             return None;
         }
         let at = if flags & 0x01 != 0 { 12 } else { 4 };
-        let seq = data.get(at..at + 3)?;
-        data.get(at + 3)?;
-        Some(seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b)))
+        let mut r = Reader::at(data.get(at..)?, at);
+        let sequence = r.u24(Field::SequenceNumber).ok()?;
+        r.u8(Field::MessagePriority).ok()?;
+        Some(sequence)
     }
 
     /// The response to a request whose Length field disagrees with the datagram (TS 29.244
@@ -177,8 +243,10 @@ impl<'a> Message<'a> {
         if flags >> 5 != 1 || !answered || consistent || data.len() < header_len {
             return None;
         }
-        let seq = data.get(header_len - 4..header_len - 1)?;
-        let sequence = seq.iter().fold(0, |a, &b| (a << 8) | u32::from(b));
+        let at = header_len - 4;
+        let sequence = Reader::at(data.get(at..)?, at)
+            .u24(Field::SequenceNumber)
+            .ok()?;
         let mut ies = Vec::new();
         if with_node {
             ies.push(node_id);
@@ -224,8 +292,7 @@ impl<'a> Message<'a> {
         } else {
             None
         };
-        let sequence = u32::from(r.u8(Field::SequenceNumber)?) << 16
-            | u32::from(r.u16(Field::SequenceNumber)?);
+        let sequence = r.u24(Field::SequenceNumber)?;
         let last = r.u8(Field::MessagePriority)?;
         let header = Header {
             message_type,
@@ -380,5 +447,61 @@ impl<'a> Message<'a> {
             Ie::RecoveryTimeStamp(t) => Some(*t),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bundle;
+    use proptest::prelude::*;
+
+    /// A header of version 1 (TS 29.244 section 7.2.2.1, figure 7.2.2.1-1): octet 1 the flags
+    /// (FO bit 3, MP bit 2, S bit 1), octet 2 the type, octets 3-4 the Length (the octets after
+    /// the first four), then without S the 3-octet sequence number and a spare octet.
+    fn node(fo: bool, seq: u8) -> Vec<u8> {
+        vec![0x20 | u8::from(fo) << 2, 1, 0, 4, 0, 0, seq, 0]
+    }
+
+    #[test]
+    fn a_bundle_is_cut_after_each_message_with_follow_on() {
+        let mut data = node(true, 1);
+        data.extend(node(true, 2));
+        data.extend(node(false, 3));
+        let parts: Vec<&[u8]> = bundle(&data).collect();
+        assert_eq!(parts, [&data[..8], &data[8..16], &data[16..]]);
+    }
+
+    #[test]
+    fn what_cannot_be_cut_is_one_last_item() {
+        // FO = 1 and nothing after: one message.
+        assert_eq!(bundle(&node(true, 1)).count(), 1);
+        // FO = 0 with octets after: one item, trailing octets and all (a length error).
+        let mut data = node(false, 1);
+        data.extend(node(false, 2));
+        assert_eq!(bundle(&data).collect::<Vec<_>>(), [&data[..]]);
+        // FO = 1 whose Length runs past the datagram: the rest as one item.
+        let mut data = node(true, 1);
+        data[3] = 40;
+        data.extend(node(false, 2));
+        assert_eq!(bundle(&data).count(), 1);
+        // FO = 1 whose Length is shorter than its header (S = 1 needs 16 octets).
+        let mut data = vec![0x25, 52, 0, 4, 0, 0, 0, 1];
+        data.extend(node(false, 2));
+        assert_eq!(bundle(&data).count(), 1);
+        // A follower of version 2: cut before it, then kept whole.
+        let mut data = node(true, 1);
+        data.extend([0x44, 1, 0, 4, 0, 0, 2, 0, 0x20]);
+        assert_eq!(bundle(&data).map(<[u8]>::len).collect::<Vec<_>>(), [8, 9]);
+        assert_eq!(bundle(&[]).count(), 0);
+    }
+
+    proptest! {
+        /// Whatever the octets: the items are non-empty and joined are the datagram.
+        #[test]
+        fn the_items_are_the_datagram(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let parts: Vec<&[u8]> = bundle(&data).collect();
+            prop_assert!(parts.iter().all(|p| !p.is_empty()));
+            prop_assert_eq!(parts.concat(), data);
+        }
     }
 }

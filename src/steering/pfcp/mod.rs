@@ -6,7 +6,9 @@
 //!   MP = 1; section 7.2.2), then the information elements ([`Ie`]) in order. Every message type
 //!   has the same layout, so node messages (Heartbeat, Association Setup/Update/Release, ...) and
 //!   session messages (Session Establishment/Modification/Deletion/Report) all parse; unknown
-//!   message types too. [`Message::parse_first`] reads a datagram holding several messages (flag FO).
+//!   message types too. [`Message::parse_first`] reads a datagram holding several messages (flag FO), and
+//!   [`bundle`] cuts such a datagram into its messages (at most [`MAX_BUNDLE`] are taken by the
+//!   gateway's line interface, which steers each by its own SEID).
 //! * IEs (section 8.1.1): 16-bit type, 16-bit length, value; a type with bit 15 set is
 //!   vendor-specific and starts with a 16-bit Enterprise ID ([`Ie::Enterprise`]). Grouped IEs
 //!   (Create PDR, PDI, Create FAR, Forwarding Parameters, Create QER, Create URR, the Update and
@@ -63,6 +65,8 @@ pub const MAX_IES: usize = 1024;
 
 pub use error::{EmitError, Field, WireError};
 pub use ie::Ie;
-pub use message::{FIXED_HEADER_LEN, Header, Message, PFCP_PORT, parse};
+pub use message::{
+    Bundle, FIXED_HEADER_LEN, Header, MAX_BUNDLE, Message, PFCP_PORT, bundle, parse,
+};
 pub use types::{Cause, IeType, Interface, MessageType};
 pub use values::{ApplyAction, FSeid, FTeid, NodeId, OuterHeaderCreation, UeIpAddress};
