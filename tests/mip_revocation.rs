@@ -632,13 +632,14 @@ fn register_gre_via_fa(w: &mut World, k: u32) {
 fn rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss() {
     let mut revoked_total = 0;
     let mut false_downs = 0;
-    for seed in common::seed_range(takeover_seeds()) {
-        match takeover_revokes(seed) {
+    common::for_each_seed(
+        common::seed_range(takeover_seeds()),
+        |seed| match takeover_revokes(seed) {
             TakeoverOutcome::Revoked(n) => revoked_total += n,
             TakeoverOutcome::FalseDown => false_downs += 1,
             TakeoverOutcome::NothingToRevoke => {}
-        }
-    }
+        },
+    );
     assert!(revoked_total > 0, "no seed had HA 3 take over GRE bindings");
     println!("{false_downs} seed(s) with a false Down of HA 1, its bindings kept");
 }
@@ -863,9 +864,9 @@ fn revocations_of(w: &World, i: u32, home: Ipv4Addr) -> Vec<Revocation<'static>>
 #[test]
 fn rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss() {
     let mut checked = 0;
-    for seed in common::seed_range(takeover_seeds()) {
+    common::for_each_seed(common::seed_range(takeover_seeds()), |seed| {
         checked += false_down_scenario(seed);
-    }
+    });
     assert!(checked > 0, "HA 1 served no binding in any seed");
 }
 
@@ -1342,29 +1343,26 @@ fn takeover_seeds_4411_and_7948_a_deferred_decision_and_a_late_false_down() {
 }
 
 /// Seeds 4544, 5239, 6331 and 9264 of
-/// [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 38 sweep):
-/// pinned, not fixed. RFC 3543 section 4.1 revokes only what the member that took over cannot
-/// serve, and one member serves a binding at a time. Traced at 4544 (session 39): MN 2 was
-/// served by HA 2, taken over by HA 1 in a false Down of HA 2 while HA 3 was down, and HA 2
-/// yielded it; HA 3, back, got HA 1's record (HA 1 serves) at 17.3 s, then at 18.1 s HA 2's
-/// record of the same registration queued while HA 3 was down, replayed after the bulk syncs
-/// (replication from two senders is not ordered: a non-server takes the last), so HA 3 named
-/// HA 2 until HA 2 failed at 32.3 s. The decision (HA 1 coordinating, HA 3 owner) then moved MN 2
-/// at HA 3 only; HA 1 and HA 3 claimed it with the same Identification (HA 1 by the lower node
-/// id, HA 3 as the decided owner) and at 46.1 s (the grace) HA 3 revoked it, HA 1 still
-/// serving it. Tried in session 39 (not kept): a live member's claim of the same registration
-/// winning against a decided owner whose decision did not move it here fixes these four but
-/// breaks about 1% of seeds (106, 126, 191, 368, ... of 0..800): there HA 1, after HA 3 took
-/// over HA 2's bindings, saw HA 3 Down (a false Down) and took them over in turn, and its claim
-/// looked like a live member's at HA 3 while HA 1 yielded to HA 3 as the decided owner: each
-/// yielded. A fix needs the claim to say whether a decision made its sender the server (the
-/// record does not), or the late replica not to overwrite the live server's (same
-/// Identification) at HA 3.
+/// [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 38 sweep,
+/// pinned in sessions 38 and 39). RFC 3543 section 4.1 revokes only what the member that took
+/// over cannot serve, and one member serves a binding at a time. At 4544: HA 1 took MN 2 over
+/// in a false Down of HA 2 while HA 3 was down, and HA 2 yielded it to HA 1. HA 3, back, got
+/// HA 1's bulk sync (HA 1 serves MN 2), then HA 1's queue from while it was down: its relay
+/// record naming HA 2, its decision "HA 1 owns HA 2's bindings" (which re-pointed MN 2 to
+/// HA 1) and its own record of MN 2. Seeing HA 2 Up, HA 3 gave MN 2 back to HA 2 (bindings a
+/// decision moved to another owner go back to a member that kept its state), though HA 1 had
+/// claimed it and HA 2 had yielded it; when HA 2 failed, the decision "HA 3 owns HA 2's
+/// bindings" moved MN 2 at HA 3 only, HA 1 and HA 3 both claimed it, and at the grace HA 3
+/// revoked it, HA 1 still serving it. Now what the owner replicated as its own since the
+/// decision stays its own; the owner's handover of it back (seed 486 of that change's first
+/// form, and 7238 and 8070 of the false-Down sweep) makes it go back again.
 #[test]
-#[ignore = "MIP cluster: a takeover decision's owner and a live server both claim a binding (sessions 38, 39)"]
 fn takeover_decided_owner_against_a_live_server() {
-    for seed in [4544, 5239, 6331, 9264] {
+    for seed in [4544, 5239, 6331, 9264, 486] {
         let _ = takeover_revokes(seed);
+    }
+    for seed in [7238, 8070] {
+        false_down_scenario(seed);
     }
 }
 

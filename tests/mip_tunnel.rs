@@ -744,6 +744,145 @@ fn deregistration_seed_346_accepted_elsewhere_leaves_the_binding_at_its_server()
     deregistered_and_expired(346);
 }
 
+/// mip-3.8.2.2-dereg-one through the cluster: mobile nodes with two simultaneous bindings (S
+/// bit, RFC 5944 section 3.6.1.3) deregister one care-of address (lifetime 0, section 3.8.2.2)
+/// through the virtual address, which HA 1 holds: for a binding another member serves, the
+/// request reaches it through a member that does not serve it. With loss, duplication and
+/// reordering, the outcome is the RFC's at the server and at every backup: only that care-of
+/// address goes (its tunnel removed at the server, once, section 3.8.3), the other stays, served
+/// by the same member, and no member keeps the one deregistered.
+#[test]
+fn a_partial_deregistration_through_a_non_serving_member_with_loss() {
+    let mut through_another = 0;
+    common::for_each_seed(common::seed_range(seeds()), |seed| {
+        through_another += partial_deregistration(seed);
+    });
+    assert!(
+        through_another > 0,
+        "no binding served by a member other than HA 1"
+    );
+}
+
+/// A second care-of address of mobile node `k`.
+fn coa2(k: u32) -> Ipv4Addr {
+    Ipv4Addr::new(198, 51, 101, k as u8)
+}
+
+/// One seed of [`a_partial_deregistration_through_a_non_serving_member_with_loss`]: how many of
+/// its bindings a member other than HA 1 (where the requests arrive) served.
+fn partial_deregistration(seed: u64) -> u32 {
+    let mode = if seed % 2 == 0 {
+        ForwardMode::Layer2
+    } else {
+        ForwardMode::Layer3
+    };
+    let mut w = World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
+        HomeAgentConfig {
+            max_bindings: 12,
+            max_simultaneous: 2,
+            ..ha_config(i, N, mode)
+        }
+    });
+    let s = RequestFlags::S;
+    let mut through_another = 0;
+    for k in 1..=4 {
+        let (p, _) = exchange(&mut w, k, s, coa(k), at_coa(k), &[]);
+        assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+        let _ = served(&mut w, k);
+        w.sim.run_for(Duration::from_millis(137));
+        let (p, _) = exchange(&mut w, k, s, coa2(k), sock(coa2(k), 434), &[]);
+        assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
+        // Both care-of addresses at every member, which agree on the server: the one that
+        // accepted the second request (the binding is the last accepted request's, section
+        // 3.8.3; a member seen Down for a while under loss may have moved it).
+        let ids = w.ha.clone();
+        let both =
+            w.sim
+                .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |sim| {
+                    let bs: Vec<_> = ids
+                        .iter()
+                        .map(|id| {
+                            sim.node::<telcp::mip::HomeAgent>(*id)
+                                .binding(home(k), None)
+                                .map(|b| (b.care_of.len(), b.second_ha))
+                        })
+                        .collect();
+                    bs.iter().all(|b| b.is_some_and(|(n, _)| n == 2))
+                        && bs.windows(2).all(|p| p[0] == p[1])
+                });
+        assert!(both, "seed {seed} MN {k}: two care-of addresses");
+        let server = w.ha(1).binding(home(k), None).map_or(0, |b| b.second_ha.0);
+        let _ = all_events(&mut w);
+        w.sim.run_for(Duration::from_millis(137));
+        let (p, _) = exchange_for(&mut w, k, s, coa(k), at_coa(k), &[], 0);
+        // Section 3.8.3.2: the reply to a deregistration carries lifetime 0.
+        assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
+        let only_coa2 = |b: Option<&telcp::mip::binding::Binding>| {
+            b.is_some_and(|b| b.care_of.iter().map(|c| c.address).collect::<Vec<_>>() == [coa2(k)])
+        };
+        let agreed =
+            w.sim
+                .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |sim| {
+                    ids.iter().all(|id| {
+                        only_coa2(
+                            sim.node::<telcp::mip::HomeAgent>(*id)
+                                .binding(home(k), None),
+                        )
+                    })
+                });
+        for i in 1..=N {
+            let b = w.ha(i).binding(home(k), None).cloned();
+            assert!(agreed, "seed {seed} MN {k}: HA {i} holds {b:?}");
+            assert_eq!(b.map(|b| b.second_ha.0), Some(server), "seed {seed} MN {k}");
+        }
+        // The server removed that care-of address's tunnel, once, and no other.
+        let ev = all_events(&mut w);
+        let removed: Vec<Ipv4Addr> = ev
+            .iter()
+            .cloned()
+            .filter_map(|(i, e)| match e {
+                Event::Deregistered {
+                    home_address,
+                    tunnel,
+                } if i == server && home_address == home(k) => Some(tunnel.care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            removed,
+            [coa(k)],
+            "seed {seed} MN {k} server {server}: {ev:?}"
+        );
+        assert!(
+            w.ha(server).tunnel(home(k), coa2(k)).is_some(),
+            "seed {seed} MN {k}"
+        );
+        if server != 1 {
+            through_another += 1;
+        }
+    }
+    through_another
+}
+
+/// Seeds 1365, 3073, 3938 and 2951 of
+/// [`a_partial_deregistration_through_a_non_serving_member_with_loss`] (session 40 sweep, seeds
+/// 0..4000, the only failures): pinned, not fixed. At 1365 MN 2's two care-of addresses were
+/// served by HA 3; HA 1 saw HA 3 Down for a while (a false Down under loss) and relayed the
+/// deregistration of one of them to HA 2, which accepted it (HA 1 and HA 2 report
+/// `Deregistered` for it). Every member ends with the other care-of address only, served by
+/// HA 3, but HA 3 never reported `Deregistered` for the one that went: its tunnel would stay in
+/// the data plane (RFC 5944 section 3.8.3). 3073 and 3938 likewise (3938: HA 1 took HA 3 over
+/// for HA 2 meanwhile); at 2951 the members did not agree on MN 4's binding within 10 s. Not
+/// traced yet: which replica took the care-of address out of the server's binding without the
+/// event.
+#[test]
+#[ignore = "MIP cluster: a partial deregistration accepted during a false Down of the server leaves no event at the server (session 40)"]
+fn partial_deregistration_during_a_false_down_the_server_reports_the_tunnel_removed() {
+    for seed in [1365, 3073, 3938, 2951] {
+        partial_deregistration(seed);
+    }
+}
+
 /// mip-rfc6245.3-gre-key-format: the GRE Key extension is type 48, length 6, two octets, then
 /// the key; read and written byte for byte, another length refused.
 #[test]

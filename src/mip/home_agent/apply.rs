@@ -188,6 +188,7 @@ impl HomeAgent {
         if self.stale_replica(now, sender, &r, &key) {
             return;
         }
+        self.takeover.owner_says(&r, sender);
         let cap = self.table.max_bindings();
         let named = r.second_ha;
         let taken = self.takeover.redirect(&mut r, sender, self.node, cap);

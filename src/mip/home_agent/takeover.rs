@@ -25,6 +25,10 @@ pub(super) struct Decision {
     /// The mobile nodes whose bindings were moved from the failed HA (home address, NAI), with
     /// their identification then.
     pub(super) moved: HashMap<MnKey, u64>,
+    /// Of `moved`, those the owner has since replicated as its own (its claim of the
+    /// registration moved, or of a later one): it took them, so they are not given back to
+    /// the failed HA when it is seen alive ([`Takeovers::forget`]). A subset of `moved`'s keys.
+    pub(super) claimed: HashSet<MnKey>,
 }
 
 /// A decision received for an HA this HA did not see Down yet.
@@ -151,14 +155,18 @@ impl Takeovers {
         // Another HA was to take them over. If `node` kept its state (it was only cut off, the
         // same incarnation), the bindings this HA re-pointed and nobody has registered since name
         // `node` again: the owner may never have taken them (it may not have seen `node` Down),
-        // and `node` does not replicate bindings that did not change. An owner that did take
-        // them re-announces them, and the two-servers rule settles it.
+        // and `node` does not replicate bindings that did not change. Those the owner replicated
+        // as its own since the decision stay its own ([`Decision::claimed`]): it took them and
+        // does not announce them again (takeover seed 4544: given back to `node`, which had
+        // yielded them, they named a member that no longer served them, and the next takeover of
+        // it made two servers). The two-servers rule settles them between the owner and `node`.
         if v.incarnation(node) != Some(incarnation) {
             return Vec::new();
         }
         let slots = d
             .moved
             .iter()
+            .filter(|(k, _)| !d.claimed.contains(*k))
             .filter_map(|((h, n), id)| {
                 let s = v.table.find(*h, n.as_deref())?;
                 let b = v.table.get(s)?;
@@ -207,6 +215,27 @@ impl Takeovers {
             .into_iter()
             .chain(returned.map(|r| &r.moved))
             .find_map(|m| m.get(key).copied())
+    }
+
+    /// A replica `r` from `sender` of a binding a decision moved to `sender` (of that
+    /// registration or a later one): the owner's word on it. Naming `sender` as the server, the
+    /// owner took it, and it is noted as claimed ([`Decision::claimed`]); naming another server
+    /// (the owner handed it over, to the failed HA seen alive), no longer.
+    pub(super) fn owner_says(&mut self, r: &Record, sender: NodeId) {
+        if r.binding_state() != BindingState::Permanent {
+            return;
+        }
+        let key = (r.home_address, r.nai.clone());
+        for d in self.decisions.values_mut() {
+            if d.owner != sender || d.moved.get(&key).is_none_or(|id| *id > r.identification) {
+                continue;
+            }
+            if r.second_ha == sender {
+                d.claimed.insert(key.clone());
+            } else {
+                d.claimed.remove(&key);
+            }
+        }
     }
 
     /// The owner a takeover decision gave this mobile node's binding, if one did.
@@ -310,6 +339,7 @@ impl Takeovers {
             owner,
             incarnation,
             moved,
+            claimed: HashSet::new(),
         };
         self.decisions.insert(failed, decision);
         let changed = prev != Some((coordinator, owner));
@@ -623,6 +653,61 @@ mod tests {
         assert_eq!(effects, vec![restore]);
         // Seen again under a new incarnation: it restarted, nothing goes back.
         assert!(forget_after(2).0.is_empty());
+    }
+
+    /// "Bindings taken over from a peer seen alive again with its state ... name it again when
+    /// another HA was to own them and nobody registered them since": not those the owner has
+    /// replicated as its own since the decision (it took them; the two-servers rule settles
+    /// them between it and the peer), unless the owner's last word on one names another
+    /// server (it handed it over). Takeover seed 4544: HA 3 gave back to HA 2 a binding HA 1,
+    /// the owner, served and HA 2 had yielded; two members then claimed it (a stale relay
+    /// record had re-pointed it to HA 2 just before the decision). Seed 486: the owner's
+    /// handover back to the failed HA retracts its claim.
+    #[test]
+    fn a_peer_seen_alive_gets_back_only_what_the_owner_did_not_claim() {
+        let t0 = Instant::now();
+        let up = |_: NodeId| NodeState::Up;
+        // HA 1 re-points HA 3's bindings of mobile nodes 1 and 2 to HA 2, hears from the
+        // owner (`owner_records`), then hears HA 3 again with its state.
+        let restored_after = |owner_records: &[Record]| {
+            let mut ha1 = ha(1, t0);
+            for k in [1, 2] {
+                ha1.apply(t0, NodeId(3), Item::Upsert(permanent(k, 3, 3, 5)));
+            }
+            let mut w = ReplayWindow::default();
+            w.accept(1, 1);
+            ha1.windows.insert(NodeId(3), w);
+            ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(2), None);
+            for r in owner_records {
+                ha1.apply(t0, NodeId(2), Item::Upsert(r.clone()));
+            }
+            let mut t = std::mem::replace(&mut ha1.takeover, Takeovers::new(Duration::ZERO));
+            let effects = t.forget(&view_of(&ha1, &up), NodeId(3));
+            let slot = |k| ha1.table.find(home(k), None).unwrap();
+            let restored: Vec<u32> = effects
+                .into_iter()
+                .flat_map(|e| match e {
+                    Effect::Restore { slots, .. } => slots,
+                    _ => Vec::new(),
+                })
+                .map(|s| if s == slot(1) { 1 } else { 2 })
+                .collect();
+            restored
+        };
+        // Nothing from the owner: both go back.
+        let mut both = restored_after(&[]);
+        both.sort_unstable();
+        assert_eq!(both, [1, 2]);
+        // The owner replicated mobile node 1's binding as its own: only mobile node 2's.
+        assert_eq!(restored_after(&[permanent(1, 2, 2, 5)]), [2]);
+        // ... then handed it back to HA 3 (its last word names HA 3): both.
+        let mut both = restored_after(&[permanent(1, 2, 2, 5), permanent(1, 3, 3, 5)]);
+        both.sort_unstable();
+        assert_eq!(both, [1, 2]);
+        // An owner's record of an older registration than the one moved says nothing.
+        let mut both = restored_after(&[permanent(1, 2, 2, 4)]);
+        both.sort_unstable();
+        assert_eq!(both, [1, 2]);
     }
 
     /// "A late replica naming an HA already taken over names the decided owner (which
