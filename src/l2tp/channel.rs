@@ -2643,6 +2643,27 @@ mod tests {
     }
 
     /// Delivers everything `from` has to send to `to`; returns the non-ZLB messages `to` took.
+    /// A pair whose `a` sends within `window` (the peer's): `warm` HELLOs exchanged and
+    /// acknowledged both ways, then `before` more sent and polled (returned, in order).
+    fn warmed(window: u16, warm: usize, before: usize) -> (Instant, Channel, Channel, Vec<Bytes>) {
+        let (t, mut a, mut b) = pair();
+        a.set_peer_window(window);
+        b.set_peer_window(8);
+        for _ in 0..warm {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+            relay(t, &mut a, &mut b);
+            relay(t, &mut b, &mut a);
+        }
+        for _ in 0..before {
+            a.send(t, ControlMessage::hello(0)).unwrap();
+        }
+        let mut out = Vec::new();
+        while let Some(d) = a.poll_transmit() {
+            out.push(d);
+        }
+        (t, a, b, out)
+    }
+
     fn relay(t: Instant, from: &mut Channel, to: &mut Channel) -> Vec<ControlMessage<'static>> {
         let mut got = Vec::new();
         while let Some(b) = from.poll_transmit() {
@@ -3250,22 +3271,8 @@ mod tests {
         ) {
             // 0: each released; 1: marked, then sent; 2: marked, then sent with the arena.
             let run = |mode: u8| {
-                let (t, mut a, mut b) = pair();
+                let (t, mut a, mut b, mut out) = warmed(window, warm, before);
                 let mut arena = BytesMut::new();
-                a.set_peer_window(window);
-                b.set_peer_window(8);
-                for _ in 0..warm {
-                    a.send(t, ControlMessage::hello(0)).unwrap();
-                    relay(t, &mut a, &mut b);
-                    relay(t, &mut b, &mut a);
-                }
-                for _ in 0..before {
-                    a.send(t, ControlMessage::hello(0)).unwrap();
-                }
-                let mut out = Vec::new();
-                while let Some(d) = a.poll_transmit() {
-                    out.push(d);
-                }
                 let mut reserved = Vec::new();
                 for n in between.iter().take(reserve) {
                     reserved.extend(a.reserve_in(ControlMessage::hello(0), &mut arena));
@@ -3328,22 +3335,8 @@ mod tests {
         ) {
             // `alone`: released by `release_alone` (falling back to the general release).
             let run = |alone: bool| {
-                let (t, mut a, mut b) = pair();
+                let (t, mut a, mut b, mut out) = warmed(window, warm, before);
                 let mut arena = BytesMut::new();
-                a.set_peer_window(window);
-                b.set_peer_window(8);
-                for _ in 0..warm {
-                    a.send(t, ControlMessage::hello(0)).unwrap();
-                    relay(t, &mut a, &mut b);
-                    relay(t, &mut b, &mut a);
-                }
-                for _ in 0..before {
-                    a.send(t, ControlMessage::hello(0)).unwrap();
-                }
-                let mut out = Vec::new();
-                while let Some(d) = a.poll_transmit() {
-                    out.push(d);
-                }
                 let ns = a.reserve_in(ControlMessage::hello(0), &mut arena).unwrap();
                 for _ in 0..others {
                     a.reserve_in(ControlMessage::hello(0), &mut arena);
