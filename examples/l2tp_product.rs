@@ -8,8 +8,7 @@ use std::time::Duration;
 use telcp::l2tp::wire::{ResultCode, ResultCodeValue};
 use telcp::l2tp::{
     AcceptParams, AdmissionConfig, CallDetails, CallRequest, Close, CommandError, Event, Lac,
-    LacConfig, Lns, LnsConfig, SessionHandoff, SessionRef,
-    lac::{PlanEndpoint, TunnelPlan},
+    LacConfig, Lns, LnsConfig, PlanEndpoint, SessionHandoff, SessionRef, TunnelPlan,
 };
 use telcp::sim::Sim;
 

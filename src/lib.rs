@@ -50,6 +50,9 @@
 //! node's or foreign agent's) only a Home Agent in [`mip::ForwardMode::Layer2`] (its default, the
 //! shared-link design) emits; over plain UDP set its mode to [`mip::ForwardMode::Layer3`]. The loop
 //! below has one socket, enough for a [`health::Monitor`] (whose `src` is never another address).
+//! The trait carries control traffic only: an L2TP [`l2tp::Lac`] or [`l2tp::Lns`] also hands out
+//! the PPP frames it received from its own `poll_data` (a bounded queue; frames beyond it are
+//! dropped and counted), which a loop for one of them drains after `poll_event`.
 //!
 //! Here the loop runs a [`health::Monitor`] that sends authenticated heartbeats to a peer and
 //! reports its health:

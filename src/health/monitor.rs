@@ -129,7 +129,7 @@ pub enum ConfigError {
     #[error("peer {0} configured twice")]
     DuplicatePeer(NodeId),
     /// The node lists itself as a peer.
-    #[error("node {0} lists itself as a peer")]
+    #[error("{0} lists itself as a peer")]
     PeerIsSelf(NodeId),
     /// More addresses than a heartbeat carries.
     #[error("{count} addresses, at most {max}")]

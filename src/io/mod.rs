@@ -147,8 +147,11 @@ impl fmt::Debug for Transmit {
 /// Every [`crate::Endpoint`] is a `Node` (a blanket impl maps its event into [`crate::Event`] and
 /// its typed input error into [`crate::Error`]), so one driver loop, a real socket loop or the deterministic
 /// [`crate::sim`] network, can run any mix of them without a downcast to reach events. The call order is the one of every endpoint:
-/// after any `handle_*`, drain [`Node::poll_transmit`], then read [`Node::poll_timeout`] and call
-/// [`Node::handle_timeout`] when it is reached. Time passed in never goes backwards.
+/// after any `handle_*`, drain [`Node::poll_transmit`], then [`Node::poll_event`], then read
+/// [`Node::poll_timeout`] and call [`Node::handle_timeout`] when it is reached. Time passed in
+/// never goes backwards. Received PPP frames of an L2TP [`crate::l2tp::Lac`] or
+/// [`crate::l2tp::Lns`] are outside this trait: a driver that carries them also drains the
+/// endpoint's own `poll_data`.
 pub trait Node: std::any::Any {
     /// Feeds one received datagram. `from` is its source, `to` the local address it was sent to.
     ///

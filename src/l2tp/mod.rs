@@ -167,7 +167,7 @@ pub mod wire;
 pub use call::CallDetails;
 pub use close::Close;
 pub use event::{AdmissionId, CallId, Data, Event, SessionHandoff, SessionRef};
-pub use lac::{CallRequest, Lac, LacConfig, TunnelPlan};
+pub use lac::{CallRequest, Lac, LacConfig, PlanEndpoint, PlanError, PlanPolicy, TunnelPlan};
 pub use lns::{AcceptParams, AdmissionConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig};
 pub use tunnel::recovery::{FailoverConfig, RestoredTunnel, UnsureSessions};
 pub use tunnel::{SessionInfo, TunnelInfo};

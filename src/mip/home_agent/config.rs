@@ -403,6 +403,28 @@ impl fmt::Display for ConfigField {
 /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) and
 /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) return, as `l2tp::ConfigError`
 /// is for the LAC and the LNS and `steering::ConfigError` for the steering roles.
+///
+/// Each names what to change, once (a [`NodeId`] shows as `node#N`):
+///
+/// ```
+/// use std::time::Instant;
+/// use telcp::health::NodeId;
+/// use telcp::mip::{ConfigError, HomeAgent, HomeAgentConfig, Member};
+///
+/// let member = Member {
+///     node: NodeId(1),
+///     addr: "10.1.0.11:434".parse()?,
+///     mac: telcp::MacAddr([2, 0, 0, 0, 0, 1]),
+///     backups: vec![],
+/// };
+/// let (virt, network) = ("10.1.0.1".parse()?, "10.1.0.0/16".parse()?);
+/// // This HA is node 2, but the member list names node 1 only.
+/// let config = HomeAgentConfig::new(NodeId(2), virt, network, vec![member], b"cluster key of 128 bits");
+/// let err = HomeAgent::new(config, Instant::now()).unwrap_err();
+/// assert_eq!(err, ConfigError::NotMember(NodeId(2)));
+/// assert_eq!(err.to_string(), "node#2 is not among the members");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -410,7 +432,7 @@ pub enum ConfigError {
     #[error("member {0} appears twice")]
     DuplicateMember(NodeId),
     /// `node` is not among `members`.
-    #[error("node {0} is not a member")]
+    #[error("{0} is not among the members")]
     NotMember(NodeId),
     /// A bound is zero or out of range.
     #[error("{0} out of range")]
