@@ -8,16 +8,17 @@ mod common;
 
 use common::mip::*;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use telcp::health::{NodeId, NodeState};
 use telcp::mip::binding::BindingState;
 use telcp::mip::cluster::{Body, ClusterMessage};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{Builder, Extension, ExtensionType, Reply, ReplyCode};
 use telcp::mip::{
-    ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, MnId, MobileNodeClient,
+    ClientEvent, Event, ForeignAgent, ForeignAgentConfig, ForwardMode, HomeAgent, MnId,
+    MobileNodeClient,
 };
-use telcp::sim::{Fate, LinkConfig, NodeId as SimId};
+use telcp::sim::{Fate, LinkConfig, NodeId as SimId, Sim};
 
 // ---------------------------------------------------------------- claim 1
 
@@ -215,6 +216,54 @@ fn claim3_layer3_forwarding_wraps_the_request_unchanged_in_an_authenticated_clus
         checked += 1;
     }
     assert!(checked >= 3);
+}
+
+/// RFC 5944 3.8.3.1: the reply's IP source address and UDP source port are copied from the
+/// request's destination, also when the first HA relays the second HA's reply: a request sent
+/// to the virtual address on port 4340 is answered from the virtual address and port 4340,
+/// whichever HA served it.
+#[test]
+fn a_relayed_reply_leaves_from_the_address_and_port_the_request_was_sent_to() {
+    let to = sock(VIP, 4340);
+    // World::new's cluster, each HA also owning the virtual address on port 4340.
+    let start = Instant::now();
+    let mut sim = Sim::new(4, start);
+    let ha: Vec<SimId> = (1..=3)
+        .map(|i| {
+            let h = HomeAgent::new(ha_config(i, 3, ForwardMode::Layer3), start).unwrap();
+            sim.add_node(
+                format!("ha{i}"),
+                &[ha_addr(i), vip(), to],
+                Some(mac(i)),
+                Box::new(h),
+            )
+        })
+        .collect();
+    sim.set_route(VIP.into(), ha[0]);
+    let mut w = World { sim, ha, start };
+    w.sim.run_for(Duration::from_secs(3));
+    let mut relayed = 0;
+    for k in 1..=12 {
+        let mut cfg = w.client_cfg(k, false, mn_addr(k));
+        cfg.home_agent = to;
+        let id = w.add_mn(cfg);
+        registered(&w.register(id));
+        let second = w.ha(1).binding(home(k), None).unwrap().second_ha.0;
+        let sources: Vec<SocketAddr> = w
+            .sim
+            .trace()
+            .iter()
+            .filter(|r| r.to == mn_addr(k) && r.src_node == Some(w.ha[0]))
+            .map(|r| r.from)
+            .collect();
+        assert!(!sources.is_empty(), "mobile node {k}: no reply");
+        assert!(
+            sources.iter().all(|f| *f == to),
+            "mobile node {k} (served by HA {second}): replies from {sources:?}"
+        );
+        relayed += usize::from(second != 1);
+    }
+    assert!(relayed >= 3, "only {relayed} replies relayed");
 }
 
 // ---------------------------------------------------------------- claims 4, 5, 6

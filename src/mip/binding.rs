@@ -284,6 +284,11 @@ pub struct Pending {
     /// The tunnel the request asks for, as the first HA decided it under the cluster's
     /// configuration (`None`: plain IP-in-IP from the virtual address).
     pub tunnel: Option<TunnelParams>,
+    /// Where the relayed reply leaves from: the address and UDP port the request was sent to
+    /// (RFC 5944 section 3.8.3.1: the reply's IP source and UDP source port are copied from the
+    /// request's destination); the virtual address and port 434 for a pending request
+    /// replicated from another HA (its record does not carry them).
+    pub reply_src: SocketAddrV4,
 }
 
 /// What a Home Agent knows about one mobile node: 56 octets (one care-of address inline), so

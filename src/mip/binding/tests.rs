@@ -52,6 +52,7 @@ fn pending_at(now: Instant, secs: u16) -> Pending {
         first_ha: NodeId(1),
         stage: PendingStage::Forwarded,
         tunnel: None,
+        reply_src: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 434),
     }
 }
 

@@ -499,6 +499,7 @@ impl HomeAgent {
             first_ha: r.first_ha,
             stage: PendingStage::Forwarded,
             tunnel: r.tunnel,
+            reply_src: sock4(self.vip_sock()),
         };
         let res = self.hold_pending(slot, r.home_address, r.nai.clone(), pending);
         if res.is_err() {

@@ -286,6 +286,7 @@ impl HomeAgent {
             first_ha: self.node,
             stage: PendingStage::Forwarded,
             tunnel,
+            reply_src: sock4(self.reply_src),
         };
         let res = self.hold_pending(slot, q.home_address, a.nai.map(Box::from), pending);
         let Ok(slot) = res else {

@@ -130,7 +130,8 @@ impl HomeAgent {
         }
         self.update_load();
         self.stats.relayed += 1;
-        let src = Some(self.vip_sock());
+        // RFC 5944 3.8.3.1: from the address and port the request was sent to.
+        let src = Some(SocketAddr::V4(pe.reply_src));
         let payload = self.payload_of(data);
         self.push_transmit(Transmit {
             dst: pe.fa.into(),
