@@ -422,6 +422,8 @@ impl HomeAgent {
                 .and_then(|s| self.table.get(s))
                 .is_none_or(|b| b.second_ha != node);
         let mut yielded: Option<Vec<Event>> = None;
+        // Tunnels this HA removes with the update (`Event::Deregistered`, once each).
+        let mut dropped: Vec<Event> = Vec::new();
         let res = match slot {
             Some(s) => {
                 match self.resolve_claim(now, s, sender, &r) {
@@ -430,7 +432,11 @@ impl HomeAgent {
                     // registration served there, or a decided owner): its tunnels here go, as
                     // when a binding ends (RFC 5944 section 3.8.3).
                     Claim::Yield { .. } => yielded = Some(self.deregistered_tunnels(s, None)),
-                    Claim::Take => {}
+                    // Still served here (a record naming this HA, not older): the care-of
+                    // addresses it no longer lists were deregistered elsewhere (a partial
+                    // deregistration another member accepted, RFC 5944 sections 3.6.1.3 and
+                    // 3.8.2.2, which the first HA's record reflects): their tunnels go here.
+                    Claim::Take => dropped = self.dropped_tunnels(s, &care_of),
                 }
                 self.table
                     .update(s, |b| {
@@ -471,12 +477,37 @@ impl HomeAgent {
                 self.push_event(e);
             }
         }
+        if res.is_ok() {
+            for e in dropped {
+                self.push_event(e);
+            }
+        }
         match res {
             Err(_) => self.stats.replicas_refused += 1,
             Ok(s) if yielded.is_some() => self.replicate_record(s, now),
             Ok(s) if becomes_server => self.replicate_slot(s, now),
             Ok(_) => {}
         }
+    }
+
+    /// [`Event::Deregistered`] for the care-of addresses of the binding in `slot`, served by this
+    /// HA, that `kept` does not list (RFC 5944 section 3.8.3: a care-of address that goes takes
+    /// its tunnel with it); nothing for a binding another member serves.
+    fn dropped_tunnels(&self, slot: u32, kept: &CareOfs) -> Vec<Event> {
+        let Some(b) = self.table.get(slot) else {
+            return Vec::new();
+        };
+        if b.second_ha != self.node {
+            return Vec::new();
+        }
+        b.care_of
+            .iter()
+            .filter(|c| !kept.contains(c.address))
+            .map(|c| Event::Deregistered {
+                home_address: b.home_address,
+                tunnel: b.tunnel(self.vip, c.address),
+            })
+            .collect()
     }
 
     /// A replicated temporary binding: the pending request of its first HA. A replica waits no

@@ -684,4 +684,78 @@ mod tests {
         );
         assert_eq!(server(&ha2, 1), None);
     }
+    /// RFC 5944 sections 3.6.1.3, 3.8.2.2 and 3.8.3 through a false Down of the server: another
+    /// member accepted the deregistration of one of two care-of addresses, and the first HA's
+    /// record of the binding (still naming this HA the server, the same registration) comes
+    /// before that member's `Item::Deregistered`: the care-of address the record no longer lists
+    /// goes here with its tunnel (`Event::Deregistered`, once, also when the deregistration
+    /// follows), the other stays, still served here (session 40 seeds 1365, 3073, 3938).
+    #[test]
+    fn a_record_dropping_a_care_of_address_this_ha_serves_removes_its_tunnel_once() {
+        let t0 = Instant::now();
+        let (c1, c2) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2));
+        let left = Some(Duration::from_secs(600));
+        let with = |care_of: Vec<(Ipv4Addr, Option<Duration>)>| {
+            let mut r = permanent(1, 1, 2, 10);
+            r.state = RecordState::Permanent { care_of };
+            r
+        };
+        let mut ha2 = ha(2, t0);
+        ha2.max_simultaneous = 2;
+        ha2.apply(
+            t0,
+            NodeId(1),
+            Item::Upsert(with(vec![(c1, left), (c2, left)])),
+        );
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        while ha2.poll_event().is_some() {}
+        // The first HA's record after HA 3 accepted the deregistration of `c1`, then HA 3's
+        // deregistration itself (newer), then a copy of the record.
+        ha2.apply(t0, NodeId(1), Item::Upsert(with(vec![(c2, left)])));
+        ha2.apply(
+            t0,
+            NodeId(3),
+            Item::Deregistered {
+                home_address: home(1),
+                nai: None,
+                identification: 11,
+                care_of: Some(c1),
+            },
+        );
+        ha2.apply(t0, NodeId(1), Item::Upsert(with(vec![(c2, left)])));
+        let b = ha2.binding(home(1), None).expect("the binding stays");
+        assert_eq!(b.second_ha, NodeId(2));
+        let kept: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
+        assert_eq!(kept, [c2]);
+        let events: Vec<Event> = events_of(&mut ha2);
+        let gone: Vec<Ipv4Addr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deregistered {
+                    home_address,
+                    tunnel,
+                } if *home_address == home(1) => Some(tunnel.care_of),
+                Event::Expired { tunnel, .. } => Some(tunnel.care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gone, [c1], "{events:?}");
+        // Not served here: a record dropping a care-of address removes no tunnel.
+        let mut ha3 = ha(3, t0);
+        ha3.max_simultaneous = 2;
+        ha3.apply(
+            t0,
+            NodeId(2),
+            Item::Upsert(with(vec![(c1, left), (c2, left)])),
+        );
+        while ha3.poll_event().is_some() {}
+        ha3.apply(t0, NodeId(1), Item::Upsert(with(vec![(c2, left)])));
+        let events: Vec<Event> = events_of(&mut ha3);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Deregistered { .. })),
+            "{events:?}"
+        );
+    }
 }
