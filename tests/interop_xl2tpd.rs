@@ -101,20 +101,18 @@ fn run(challenge: bool, redirect_to: Option<&str>) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(&ctl, "c x\n").unwrap();
-    let mut trace = Vec::new();
+    wait_for_control_pipe(&ctl);
+    dial(&ctl, "c x");
+    let mut trace: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     // On a loaded machine xl2tpd may not yet read its control pipe when the first "c x" comes:
     // dial again while nothing has arrived from it.
     let mut dialed = (Instant::now(), 1);
     while Instant::now() < deadline {
-        if trace.is_empty() && dialed.0.elapsed() > Duration::from_secs(3) && dialed.1 < 4 {
-            std::fs::write(&ctl, "c x\n").unwrap();
+        // Our LNS logs "listening" first: redial while nothing has come from xl2tpd.
+        let heard = trace.iter().any(|l| l.starts_with("recv"));
+        if !heard && dialed.0.elapsed() > Duration::from_secs(3) && dialed.1 < 4 {
+            dial(&ctl, "c x");
             dialed = (Instant::now(), dialed.1 + 1);
         }
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
@@ -148,6 +146,29 @@ fn run(challenge: bool, redirect_to: Option<&str>) -> Run {
     }
     let _ = std::fs::remove_dir_all(&dir);
     Run { trace, xl2tpd_log }
+}
+
+/// Waits up to 10 s for xl2tpd to create its control pipe (a FIFO), then 300 ms for it to read it.
+fn wait_for_control_pipe(ctl: &std::path::Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if std::fs::metadata(ctl).is_ok_and(|m| m.file_type().is_fifo()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Writes one command line to xl2tpd's control pipe. Never creates the file: a regular file
+/// written before xl2tpd made its FIFO would hide the command from it; a missing pipe is left
+/// to the caller's redial.
+fn dial(ctl: &std::path::Path, command: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(ctl) {
+        let _ = writeln!(f, "{command}");
+    }
 }
 
 fn position(trace: &[String], a: &str, b: &str) -> Option<usize> {
@@ -198,9 +219,10 @@ fn xl2tpd_lac_gets_try_another_directed() {
     }
     let r = run(false, Some("192.0.2.7"));
     let text = r.trace.join("\n");
-    assert!(position(&r.trace, "recv", "ICRQ").is_some(), "{text}");
-    assert!(position(&r.trace, "send", "CDN").is_some(), "{text}");
-    assert!(text.contains("RedirectIssued"), "{text}");
+    let both = format!("{text}\n--- xl2tpd:\n{}", r.xl2tpd_log);
+    assert!(position(&r.trace, "recv", "ICRQ").is_some(), "{both}");
+    assert!(position(&r.trace, "send", "CDN").is_some(), "{both}");
+    assert!(text.contains("RedirectIssued"), "{both}");
     println!(
         "{}",
         r.xl2tpd_log
@@ -272,11 +294,7 @@ fn run_lac_against_xl2tpd_lns() -> Run {
         .spawn()
         .unwrap();
     // xl2tpd creates its control pipe once it listens.
-    let t0 = Instant::now();
-    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_control_pipe(&ctl);
 
     let start = Instant::now();
     let mut cfg = LacConfig::new(lns);
@@ -516,11 +534,7 @@ fn spawn_xl2tpd_lac_with(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while !ctl.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_control_pipe(&ctl);
     (child, ctl)
 }
 
@@ -680,7 +694,7 @@ fn xl2tpd_lac_keeps_its_tunnel_across_a_pool_lns_failover() {
     let lac_port = free_port();
     let (mut child, ctl) = spawn_xl2tpd_lac(&dir, lac_port, service);
     let t0 = Instant::now();
-    std::fs::write(&ctl, "c x\n").unwrap();
+    dial(&ctl, "c x");
 
     // Phase 1: the tunnel comes up at member 1 and is replicated to member 2.
     let mut dialed = (Instant::now(), 1);
@@ -692,7 +706,7 @@ fn xl2tpd_lac_keeps_its_tunnel_across_a_pool_lns_failover() {
         }
         b.step(now, service.port(), &mut buf);
         if !up && dialed.0.elapsed() > Duration::from_secs(3) && dialed.1 < 4 {
-            std::fs::write(&ctl, "c x\n").unwrap();
+            dial(&ctl, "c x");
             dialed = (Instant::now(), dialed.1 + 1);
         }
         // Let the call come and go (xl2tpd's pppd fails) before the crash.

@@ -55,7 +55,7 @@ fn run_admission_against_xl2tpd_lac(refuse: bool) -> Admission {
         if events.is_empty()
             && dialed.is_none_or(|(at, n)| at.elapsed() > Duration::from_secs(3) && n < 4)
         {
-            let _ = std::fs::write(&ctl, "c x 5551234\n");
+            super::dial(&ctl, "c x 5551234");
             dialed = Some((now, dialed.map_or(1, |d| d.1 + 1)));
         }
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
