@@ -32,12 +32,17 @@ fn seeds() -> u64 {
         .unwrap_or(4)
 }
 
-fn world(seed: u64, tunnels: TunnelConfig) -> World {
-    let mode = if seed % 2 == 0 {
+/// The forwarding mode a seed runs in: even seeds layer 2, odd ones layer 3 (a sweep covers both).
+fn mode_of(seed: u64) -> ForwardMode {
+    if seed % 2 == 0 {
         ForwardMode::Layer2
     } else {
         ForwardMode::Layer3
-    };
+    }
+}
+
+fn world(seed: u64, tunnels: TunnelConfig) -> World {
+    let mode = mode_of(seed);
     World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
         HomeAgentConfig {
             tunnels,
@@ -394,11 +399,7 @@ fn exchange_via_pdsn(
 #[test]
 fn the_3gpp2_gre_key_cvse_keys_the_tunnel_and_is_echoed() {
     for seed in common::seed_range(seeds()) {
-        let mode = if seed % 2 == 0 {
-            ForwardMode::Layer2
-        } else {
-            ForwardMode::Layer3
-        };
+        let mode = mode_of(seed);
         let mut w = World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
             HomeAgentConfig {
                 max_bindings: 12,
@@ -771,11 +772,7 @@ fn coa2(k: u32) -> Ipv4Addr {
 /// One seed of [`a_partial_deregistration_through_a_non_serving_member_with_loss`]: how many of
 /// its bindings a member other than HA 1 (where the requests arrive) served.
 fn partial_deregistration(seed: u64) -> u32 {
-    let mode = if seed % 2 == 0 {
-        ForwardMode::Layer2
-    } else {
-        ForwardMode::Layer3
-    };
+    let mode = mode_of(seed);
     let mut w = World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
         HomeAgentConfig {
             max_bindings: 12,
