@@ -40,8 +40,11 @@ pub trait Endpoint {
     type Event: Into<Event>;
     /// Why a datagram was refused (the protocol's own refusal may also have been queued); it
     /// converts into the crate-wide [`Error`] a [`crate::Node`] returns. An endpoint that never
-    /// refuses input uses [`std::convert::Infallible`].
-    type Error: std::fmt::Debug + Into<Error>;
+    /// refuses input uses [`std::convert::Infallible`]. Every endpoint's error is a
+    /// [`std::error::Error`] that is `Send + Sync + 'static`, so `?` carries it into a caller's
+    /// own error type (`Box<dyn std::error::Error + Send + Sync>`, `anyhow`, a `thiserror`
+    /// `#[from]`).
+    type Error: std::error::Error + Send + Sync + 'static + Into<Error>;
     /// The endpoint's counters.
     type Stats: Copy + std::fmt::Debug;
 
@@ -331,5 +334,55 @@ impl Endpoint for HomeAgent {
     }
     fn stats(&self) -> HaStats {
         HomeAgent::stats(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{ClusterKey, MonitorConfig, NodeId, Role};
+
+    /// What a generic driver does with a refusal: `?` into its own boxed error. With
+    /// `Endpoint::Error` bounded by `Debug` alone this does not compile.
+    fn feed<E: Endpoint>(
+        node: &mut E,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        node.handle_datagram(now, from, to, data)?;
+        Ok(())
+    }
+
+    fn std_error<T: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn every_endpoint_error_is_a_std_error_a_caller_can_question_mark() {
+        std_error::<<Lac as Endpoint>::Error>();
+        std_error::<<Lns as Endpoint>::Error>();
+        std_error::<<HomeAgent as Endpoint>::Error>();
+        std_error::<<ForeignAgent as Endpoint>::Error>();
+        std_error::<<MobileNodeClient as Endpoint>::Error>();
+        std_error::<<LineInterface as Endpoint>::Error>();
+        std_error::<<SwitchProcessor as Endpoint>::Error>();
+        std_error::<<Processor as Endpoint>::Error>();
+        std_error::<<Monitor as Endpoint>::Error>();
+        std_error::<Error>();
+
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:7000".parse().unwrap(),
+            "10.0.0.2:7000".parse().unwrap(),
+        );
+        let key = ClusterKey::new(b"a heartbeat secret");
+        let now = Instant::now();
+        let mut m = Monitor::new(
+            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
+            now,
+        )
+        .unwrap();
+        // Not a heartbeat: refused with a typed error that `?` boxed.
+        let e = feed(&mut m, now, b, a, b"not a heartbeat").unwrap_err();
+        assert!(e.downcast_ref::<HealthError>().is_some(), "{e}");
     }
 }
