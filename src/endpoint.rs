@@ -4,7 +4,13 @@
 //! datagrams ([`Endpoint::handle_datagram`], or [`Endpoint::handle_frame`] when it knows the
 //! link-layer source) and the current time ([`Endpoint::handle_timeout`]), then polls out what to
 //! send ([`Endpoint::poll_transmit`]), what happened ([`Endpoint::poll_event`]) and when to call
-//! again ([`Endpoint::poll_timeout`]). Each endpoint names its own `Event`, `Error` and `Stats`.
+//! again ([`Endpoint::poll_timeout`]). Each endpoint names its own `Event`, `Error`, `Data` and
+//! `Stats`.
+//!
+//! User data the endpoint received for its caller (an L2TP session's PPP frames) comes out of
+//! [`Endpoint::poll_data`], a bounded queue of its own beside the events; roles without such a
+//! data path (the Home Agent's and the steering gateway's user plane never passes through the
+//! caller) name [`std::convert::Infallible`] and keep the default, which returns `None`.
 //!
 //! [`crate::Node`] is the object-safe form for heterogeneous drivers (a socket loop running several
 //! protocols, or [`crate::sim`]): every [`Endpoint`] is a `Node` through a blanket impl that maps
@@ -12,7 +18,7 @@
 //! driver reaches events and refusals without a downcast.
 //!
 //! The call order, for every endpoint: after any `handle_*` call or command, drain `poll_transmit`,
-//! then `poll_event`, then read `poll_timeout` and call `handle_timeout` once it is reached. A
+//! then `poll_event`, then `poll_data`, then read `poll_timeout` and call `handle_timeout` once it is reached. A
 //! `handle_timeout` before the deadline is a no-op. Time passed in never goes backwards; when it
 //! does (a caller's bug), nothing panics and no deadline moves backwards.
 
@@ -40,8 +46,15 @@ pub trait Endpoint {
     type Event: Into<Event>;
     /// Why a datagram was refused (the protocol's own refusal may also have been queued); it
     /// converts into the crate-wide [`Error`] a [`crate::Node`] returns. An endpoint that never
-    /// refuses input uses [`std::convert::Infallible`].
-    type Error: std::fmt::Debug + Into<Error>;
+    /// refuses input uses [`std::convert::Infallible`]. Every endpoint's error is a
+    /// [`std::error::Error`] that is `Send + Sync + 'static`, so `?` carries it into a caller's
+    /// own error type (`Box<dyn std::error::Error + Send + Sync>`, `anyhow`, a `thiserror`
+    /// `#[from]`).
+    type Error: std::error::Error + Send + Sync + 'static + Into<Error>;
+    /// The user data it hands its caller ([`Endpoint::poll_data`]): [`l2tp::Data`] for the LAC
+    /// and the LNS, [`std::convert::Infallible`] for a role without a data path. It converts into
+    /// the crate-wide [`Data`] a [`crate::Node`] hands out.
+    type Data: Into<Data>;
     /// The endpoint's counters.
     type Stats: Copy + std::fmt::Debug;
 
@@ -77,6 +90,15 @@ pub trait Endpoint {
     /// The next event.
     fn poll_event(&mut self) -> Option<Self::Event>;
 
+    /// The next piece of user data received for the caller (drained after
+    /// [`Endpoint::poll_event`]): an L2TP session's PPP frame at the [`Lac`] and the [`Lns`] (a
+    /// bounded queue, [`l2tp::Config::max_data_queue`]; frames beyond it are dropped and counted).
+    /// A generic loop that skips it loses them. The default, for roles without a data path,
+    /// returns `None`.
+    fn poll_data(&mut self) -> Option<Self::Data> {
+        None
+    }
+
     /// The earliest instant at which [`Endpoint::handle_timeout`] has work to do.
     fn poll_timeout(&self) -> Option<Instant>;
 
@@ -104,6 +126,36 @@ pub enum Event {
     Processor(ProcessorEvent),
     /// From a [`Monitor`].
     Health(HealthEvent),
+}
+
+/// User data of any endpoint of the crate, as [`crate::Node::poll_data`] hands it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Data {
+    /// A PPP frame of an L2TP session, from a [`Lac`] or an [`Lns`] (RFC 2661 section 5.1).
+    L2tp(l2tp::Data),
+}
+
+impl From<l2tp::Data> for Data {
+    fn from(d: l2tp::Data) -> Data {
+        Data::L2tp(d)
+    }
+}
+
+impl TryFrom<Data> for l2tp::Data {
+    type Error = Data;
+    fn try_from(d: Data) -> Result<l2tp::Data, Data> {
+        match d {
+            Data::L2tp(d) => Ok(d),
+        }
+    }
+}
+
+/// An endpoint without a data path ([`Endpoint::Data`] `= Infallible`).
+impl From<std::convert::Infallible> for Data {
+    fn from(never: std::convert::Infallible) -> Data {
+        match never {}
+    }
 }
 
 /// Why an endpoint refused a datagram, in the crate-wide form [`crate::Node::handle_datagram`]
@@ -215,6 +267,9 @@ impl<T: Endpoint + 'static> Node for T {
     fn poll_event(&mut self) -> Option<Event> {
         Endpoint::poll_event(self).map(Into::into)
     }
+    fn poll_data(&mut self) -> Option<Data> {
+        Endpoint::poll_data(self).map(Into::into)
+    }
     fn poll_timeout(&self) -> Option<Instant> {
         Endpoint::poll_timeout(self)
     }
@@ -223,9 +278,29 @@ impl<T: Endpoint + 'static> Node for T {
 /// Implements [`Endpoint`] by delegating to the type's inherent methods of the same names.
 macro_rules! endpoint {
     ($t:ty, $event:ty, $error:ty, $stats:ty, |$s:ident| $get_stats:expr) => {
+        endpoint!(
+            $t,
+            $event,
+            $error,
+            std::convert::Infallible,
+            $stats,
+            |$s| $get_stats,
+            |_s| None
+        );
+    };
+    (
+        $t:ty,
+        $event:ty,
+        $error:ty,
+        $data:ty,
+        $stats:ty,
+        |$s:ident| $get_stats:expr,
+        |$d:ident| $get_data:expr
+    ) => {
         impl Endpoint for $t {
             type Event = $event;
             type Error = $error;
+            type Data = $data;
             type Stats = $stats;
             fn handle_datagram(
                 &mut self,
@@ -245,6 +320,10 @@ macro_rules! endpoint {
             fn poll_event(&mut self) -> Option<$event> {
                 <$t>::poll_event(self)
             }
+            fn poll_data(&mut self) -> Option<$data> {
+                let $d = self;
+                $get_data
+            }
             fn poll_timeout(&self) -> Option<Instant> {
                 <$t>::poll_timeout(self)
             }
@@ -256,10 +335,24 @@ macro_rules! endpoint {
     };
 }
 
-endpoint!(Lac, l2tp::Event, l2tp::InputError, l2tp::Stats, |s| s
-    .stats());
-endpoint!(Lns, l2tp::Event, l2tp::InputError, l2tp::Stats, |s| s
-    .stats());
+endpoint!(
+    Lac,
+    l2tp::Event,
+    l2tp::InputError,
+    l2tp::Data,
+    l2tp::Stats,
+    |s| s.stats(),
+    |s| s.poll_data()
+);
+endpoint!(
+    Lns,
+    l2tp::Event,
+    l2tp::InputError,
+    l2tp::Data,
+    l2tp::Stats,
+    |s| s.stats(),
+    |s| s.poll_data()
+);
 endpoint!(ForeignAgent, FaEvent, FaError, FaStats, |s| s.stats());
 endpoint!(
     MobileNodeClient,
@@ -297,6 +390,7 @@ endpoint!(
 impl Endpoint for HomeAgent {
     type Event = crate::mip::Event;
     type Error = crate::mip::InputError;
+    type Data = std::convert::Infallible;
     type Stats = HaStats;
     fn handle_datagram(
         &mut self,
@@ -331,5 +425,109 @@ impl Endpoint for HomeAgent {
     }
     fn stats(&self) -> HaStats {
         HomeAgent::stats(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{ClusterKey, MonitorConfig, NodeId, Role};
+
+    /// What a generic driver does with a refusal: `?` into its own boxed error. With
+    /// `Endpoint::Error` bounded by `Debug` alone this does not compile.
+    fn feed<E: Endpoint>(
+        node: &mut E,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        node.handle_datagram(now, from, to, data)?;
+        Ok(())
+    }
+
+    fn std_error<T: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn every_endpoint_error_is_a_std_error_a_caller_can_question_mark() {
+        std_error::<<Lac as Endpoint>::Error>();
+        std_error::<<Lns as Endpoint>::Error>();
+        std_error::<<HomeAgent as Endpoint>::Error>();
+        std_error::<<ForeignAgent as Endpoint>::Error>();
+        std_error::<<MobileNodeClient as Endpoint>::Error>();
+        std_error::<<LineInterface as Endpoint>::Error>();
+        std_error::<<SwitchProcessor as Endpoint>::Error>();
+        std_error::<<Processor as Endpoint>::Error>();
+        std_error::<<Monitor as Endpoint>::Error>();
+        std_error::<Error>();
+
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:7000".parse().unwrap(),
+            "10.0.0.2:7000".parse().unwrap(),
+        );
+        let key = ClusterKey::new(b"a heartbeat secret");
+        let now = Instant::now();
+        let mut m = Monitor::new(
+            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
+            now,
+        )
+        .unwrap();
+        // Not a heartbeat: refused with a typed error that `?` boxed.
+        let e = feed(&mut m, now, b, a, b"not a heartbeat").unwrap_err();
+        assert!(e.downcast_ref::<HealthError>().is_some(), "{e}");
+    }
+
+    /// A generic loop over [`Node`] gets the PPP frames an L2TP session carried (RFC 2661
+    /// section 5.1: data messages carry the PPP frames of a session): through `poll_data`, in the
+    /// crate-wide form, not only from the LNS's inherent method.
+    #[test]
+    fn a_generic_node_loop_gets_the_ppp_frames_of_an_lns() {
+        let now = Instant::now();
+        let lac_addr: SocketAddr = "10.0.9.1:1701".parse().unwrap();
+        let lns_addr: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+        let mut lac = Lac::new(l2tp::LacConfig::new(lns_addr), now).unwrap();
+        let mut lns: Box<dyn Node> = Box::new(Lns::new(l2tp::LnsConfig::default(), now).unwrap());
+        let call = lac.open_session(now).unwrap();
+        loop {
+            let mut moved = false;
+            while let Some(t) = lac.poll_transmit() {
+                lns.handle_datagram(now, lac_addr, lns_addr, &t.payload)
+                    .unwrap();
+                moved = true;
+            }
+            while let Some(t) = lns.poll_transmit() {
+                lac.handle_datagram(now, lns_addr, lac_addr, &t.payload)
+                    .unwrap();
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        while lns.poll_event().is_some() {}
+        assert_eq!(lns.poll_data(), None);
+        lac.send_ppp(call, b"\xff\x03\xc0\x21").unwrap();
+        let t = lac.poll_transmit().unwrap();
+        lns.handle_datagram(now, lac_addr, lns_addr, &t.payload)
+            .unwrap();
+        let Some(Data::L2tp(d)) = lns.poll_data() else {
+            panic!("no PPP frame through Node::poll_data")
+        };
+        assert_eq!(&d.frame[..], b"\xff\x03\xc0\x21");
+        assert_eq!(lns.poll_data(), None);
+    }
+
+    /// A role without a data path hands out nothing from `poll_data`, in either form.
+    #[test]
+    fn poll_data_is_none_for_a_role_without_a_data_path() {
+        let b: SocketAddr = "10.0.0.2:7000".parse().unwrap();
+        let key = ClusterKey::new(b"a heartbeat secret");
+        let mut m = Monitor::new(
+            MonitorConfig::new(NodeId(1), Role::LNS, key, vec![(NodeId(2), b)]),
+            Instant::now(),
+        )
+        .unwrap();
+        assert!(Endpoint::poll_data(&mut m).is_none());
+        assert!(Node::poll_data(&mut m).is_none());
     }
 }

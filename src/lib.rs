@@ -33,10 +33,11 @@
 //! ## A complete run loop
 //!
 //! Every endpoint implements the one contract, [`Endpoint`] (`handle_datagram`, `handle_timeout`,
-//! `poll_transmit`, `poll_event`, `poll_timeout`, `stats`, with its own `Event`, `Error` and
-//! `Stats` types), so one loop over `std::net::UdpSocket` drives any of them. Each endpoint's
-//! events convert into the crate-wide [`Event`]; drivers that hold several kinds of endpoint at
-//! once (the simulator [`sim`]) use the object-safe form, [`Node`], which every `Endpoint` is.
+//! `poll_transmit`, `poll_event`, `poll_data`, `poll_timeout`, `stats`, with its own `Event`,
+//! `Error`, `Data` and `Stats` types), so one loop over `std::net::UdpSocket` drives any of them.
+//! Each endpoint's events convert into the crate-wide [`Event`]; drivers that hold several kinds
+//! of endpoint at once (the simulator [`sim`]) use the object-safe form, [`Node`], which every
+//! `Endpoint` is.
 //! Such a loop sends every [`Transmit`]'s payload to its `dst`. When `src` is set, the datagram
 //! must leave from that local address: a driver holds one socket per address the endpoint listens
 //! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). Often
@@ -50,9 +51,10 @@
 //! node's or foreign agent's) only a Home Agent in [`mip::ForwardMode::Layer2`] (its default, the
 //! shared-link design) emits; over plain UDP set its mode to [`mip::ForwardMode::Layer3`]. The loop
 //! below has one socket, enough for a [`health::Monitor`] (whose `src` is never another address).
-//! The trait carries control traffic only: an L2TP [`l2tp::Lac`] or [`l2tp::Lns`] also hands out
-//! the PPP frames it received from its own `poll_data` (a bounded queue; frames beyond it are
-//! dropped and counted), which a loop for one of them drains after `poll_event`.
+//! User data leaves through [`Endpoint::poll_data`]: an L2TP [`l2tp::Lac`] or [`l2tp::Lns`] hands
+//! out the PPP frames it received there (a bounded queue; frames beyond it are dropped and
+//! counted), which a loop drains after `poll_event`; the other roles have no data path for their
+//! caller and always return `None`.
 //!
 //! Here the loop runs a [`health::Monitor`] that sends authenticated heartbeats to a peer and
 //! reports its health:
@@ -75,6 +77,11 @@
 //!         while let Some(event) = node.poll_event() {
 //!             let event: telcp::Event = event.into();
 //!             println!("{event:?}");
+//!         }
+//!         // 2b. Take the user data it received (PPP frames at a LAC or LNS; none here).
+//!         while let Some(data) = node.poll_data() {
+//!             let data: telcp::Data = data.into();
+//!             println!("{data:?}");
 //!         }
 //!         // 3. Wait for a datagram, but no longer than the next deadline.
 //!         let now = Instant::now();
@@ -117,7 +124,7 @@
 //!
 //! ## Layout
 //!
-//! * [`endpoint`]: the [`Endpoint`] trait and the crate-wide [`Event`].
+//! * [`endpoint`]: the [`Endpoint`] trait and the crate-wide [`Event`], [`Error`] and [`Data`].
 //! * [`io`]: what every endpoint shares — [`Transmit`], the seeded [`Rng`], [`TimerQueue`], the
 //!   bounded [`io::Outbox`], the byte [`io::Reader`], the HMAC-MD5 key and envelope, the replay
 //!   window, rate limits, and [`Node`].
@@ -180,7 +187,7 @@ pub mod strategies;
 #[doc(hidden)]
 pub mod harness;
 
-pub use endpoint::{Endpoint, Error, Event};
+pub use endpoint::{Data, Endpoint, Error, Event};
 pub use io::{MacAddr, Node, Rng, TimerQueue, Transmit};
 /// The `ipnetwork` crate, re-exported: its prefix types appear in the public API (the Home
 /// Agent's virtual network, route events, the processors' UE pools), so callers name them without

@@ -589,7 +589,7 @@ impl RealMember {
         }
     }
 
-    /// Reads what arrived, runs due timers, takes the events (on `Event::TakeOver` it binds the
+    /// Reads what arrived, runs due timers, takes the events (on `Event::TakenOver` it binds the
     /// failed member's address, port `port`, before anything is sent), sends what is ready;
     /// returns the events.
     fn step(&mut self, now: Instant, port: u16, buf: &mut [u8]) -> Vec<telcp::l2tp::Event> {
@@ -610,7 +610,7 @@ impl RealMember {
         let mut events = Vec::new();
         while let Some(e) = self.lns.poll_event() {
             self.trace.push(format!("event {e:?}"));
-            if let telcp::l2tp::Event::TakeOver { addr, .. } = &e {
+            if let telcp::l2tp::Event::TakenOver { addr, .. } = &e {
                 let s = UdpSocket::bind((*addr, port)).unwrap();
                 s.set_nonblocking(true).unwrap();
                 self.service = Some(s);
@@ -639,7 +639,7 @@ impl RealMember {
 
 /// Issue 15, Done-when bullet 2: xl2tpd as LAC holds a tunnel with our pool LNS (member 1, on
 /// 127.77.0.1); member 1 is stopped (dropped with its sockets); its backup, member 2, takes the
-/// tunnel over (`Event::TakeOver`), binds the address, and xl2tpd keeps its tunnel: it sends no
+/// tunnel over (`Event::TakenOver`), binds the address, and xl2tpd keeps its tunnel: it sends no
 /// new SCCRQ, it acknowledges the backup's HELLOs (every second: the control channel continues
 /// with the replicated sequence numbers), and it logs no new connection and no tunnel closed.
 /// xl2tpd's own HELLO interval is fixed at 60 s in the Debian build (no `hello` setting), longer
@@ -727,13 +727,16 @@ fn xl2tpd_lac_keeps_its_tunnel_across_a_pool_lns_failover() {
     while held && Instant::now() - crash < Duration::from_secs(15) {
         let now = Instant::now();
         for e in b.step(now, service.port(), &mut buf) {
-            if let Event::TakeOver {
+            if let Event::TakenOver {
                 addr, tunnels: t, ..
             } = e
             {
                 assert_eq!(addr, service.ip());
                 tunnels = t;
-                let from = b.trace.iter().position(|l| l.starts_with("event TakeOver"));
+                let from = b
+                    .trace
+                    .iter()
+                    .position(|l| l.starts_with("event TakenOver"));
                 taken_at = Some((now, from.unwrap_or(0)));
             }
         }

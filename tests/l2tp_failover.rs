@@ -128,8 +128,8 @@ fn dump(w: &World) {
         for e in ev {
             match e {
                 Event::SessionUp { session, .. } => eprintln!("member {i}: up {session:?}"),
-                Event::TakeOver {
-                    from,
+                Event::TakenOver {
+                    failed: from,
                     addr,
                     tunnels,
                     sessions,
@@ -138,7 +138,7 @@ fn dump(w: &World) {
                         .iter()
                         .map(|h| (h.session.session, h.peer_session))
                         .collect();
-                    eprintln!("member {i}: TakeOver from {from:?} {addr} {tunnels:?} {s:?}");
+                    eprintln!("member {i}: TakenOver from {from:?} {addr} {tunnels:?} {s:?}");
                 }
                 e => eprintln!("member {i}: {}", short(e)),
             }
@@ -298,7 +298,7 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
     });
     assert!(took, "seed {seed}: no takeover by member {b}");
     match w.takeovers(b)[before] {
-        Event::TakeOver {
+        Event::TakenOver {
             addr,
             tunnels,
             sessions,
@@ -319,7 +319,7 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
     let took_from_b = move |w: &World, i: usize| {
         w.takeovers(i)
             .iter()
-            .any(|e| matches!(e, Event::TakeOver { from, .. } if *from == from_b))
+            .any(|e| matches!(e, Event::TakenOver { failed, .. } if *failed == from_b))
     };
     let served = w.run_until(Duration::from_secs(10), move |w| {
         let s = servers(w);
@@ -658,7 +658,7 @@ fn backup_moved_then_crash_before_its_sync_loses_no_call() {
         });
         assert!(took, "seed {seed}: the former backup took nothing over");
         match w.takeovers(b)[before] {
-            Event::TakeOver { sessions, .. } => assert_eq!(sessions.len(), n, "seed {seed}"),
+            Event::TakenOver { sessions, .. } => assert_eq!(sessions.len(), n, "seed {seed}"),
             _ => unreachable!(),
         }
         let lac_before = w.lac_frames.clone();
@@ -793,7 +793,7 @@ fn restarted_member_is_not_resurrected() {
                 .map(|i| {
                     w.takeovers(i)
                         .iter()
-                        .filter(|e| matches!(e, Event::TakeOver { from, tunnels, .. } if *from == failed && !tunnels.is_empty()))
+                        .filter(|e| matches!(e, Event::TakenOver { failed: from, tunnels, .. } if *from == failed && !tunnels.is_empty()))
                         .count()
                 })
                 .sum()
@@ -930,7 +930,7 @@ fn double_failure(seed: u64) {
         let taken = w.takeovers(c)[before..]
             .iter()
             .map(|e| match e {
-                Event::TakeOver { sessions, .. } => sessions.len(),
+                Event::TakenOver { sessions, .. } => sessions.len(),
                 _ => 0,
             })
             .sum::<usize>();

@@ -227,6 +227,7 @@ struct SgsnEndpoint(sgsn::Sgsn);
 impl Endpoint for SgsnEndpoint {
     type Event = telcp::Event;
     type Error = telcp::Error;
+    type Data = std::convert::Infallible;
     type Stats = usize;
     fn handle_datagram(
         &mut self,

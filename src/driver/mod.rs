@@ -141,8 +141,8 @@ where
 }
 
 /// [`spawn`] with a hook run inside the task after every input, before the transmits and events
-/// are drained: for what lies outside the [`Endpoint`] contract, such as draining the PPP frames
-/// of an L2TP endpoint (`poll_data`) and answering them.
+/// are drained: for what the driver does not carry itself, such as draining the PPP frames of an
+/// L2TP endpoint ([`Endpoint::poll_data`], which the driver leaves to the hook) and answering them.
 ///
 /// # Errors
 ///

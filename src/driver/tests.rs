@@ -33,6 +33,7 @@ impl Ticker {
 impl Endpoint for Ticker {
     type Event = HealthEvent;
     type Error = crate::health::HealthError;
+    type Data = std::convert::Infallible;
     type Stats = usize;
     fn handle_datagram(
         &mut self,

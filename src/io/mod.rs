@@ -150,8 +150,8 @@ impl fmt::Debug for Transmit {
 /// after any `handle_*`, drain [`Node::poll_transmit`], then [`Node::poll_event`], then read
 /// [`Node::poll_timeout`] and call [`Node::handle_timeout`] when it is reached. Time passed in
 /// never goes backwards. Received PPP frames of an L2TP [`crate::l2tp::Lac`] or
-/// [`crate::l2tp::Lns`] are outside this trait: a driver that carries them also drains the
-/// endpoint's own `poll_data`.
+/// [`crate::l2tp::Lns`] come out of [`Node::poll_data`] (drained after `poll_event`); a driver
+/// that skips it loses them.
 pub trait Node: std::any::Any {
     /// Feeds one received datagram. `from` is its source, `to` the local address it was sent to.
     ///
@@ -191,6 +191,12 @@ pub trait Node: std::any::Any {
     /// The next event, in the crate-wide form. Every [`crate::Endpoint`] maps its own event
     /// into [`crate::Event`] here; a driver's own test node that reports nothing keeps the default.
     fn poll_event(&mut self) -> Option<crate::Event> {
+        None
+    }
+    /// The next piece of user data received for the caller, in the crate-wide form (an L2TP
+    /// session's PPP frame): every [`crate::Endpoint`] maps its own [`crate::Endpoint::poll_data`]
+    /// into [`crate::Data`] here; a node without a data path keeps the default, `None`.
+    fn poll_data(&mut self) -> Option<crate::Data> {
         None
     }
     /// The earliest instant at which [`Node::handle_timeout`] has work to do.

@@ -207,10 +207,11 @@ pub enum Event {
     /// LNS: this member took over, as their backup, the tunnels and sessions a failed member
     /// served at `addr` (silent failover, [`lns`](super::lns) module docs). The caller moves `addr` to this
     /// LNS (the LAC keeps sending there) and installs every session of `sessions` in its data
-    /// plane. One event per failed member's address.
-    TakeOver {
-        /// The failed member (health node id).
-        from: crate::health::NodeId,
+    /// plane. One event per failed member's address. The same name and `failed` field as the
+    /// Home Agent's [`mip::Event::TakenOver`](crate::mip::Event::TakenOver).
+    TakenOver {
+        /// The failed member (health node id; RFC 4951 section 1.1's "failed endpoint").
+        failed: crate::health::NodeId,
         /// The failed member's address the taken tunnels use: to move here.
         addr: IpAddr,
         /// Our Tunnel IDs of the tunnels taken (the failed member's ids, kept).
@@ -218,21 +219,22 @@ pub enum Event {
         /// The data-plane handoff of every session taken.
         sessions: Vec<SessionHandoff>,
     },
-    /// LNS: a tunnel of ours was taken over by the backup `by` while it saw us Down (a false
-    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `by`); the caller
+    /// LNS: a tunnel of ours was taken over by the backup `owner` while it saw us Down (a false
+    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `owner`); the caller
     /// removes its sessions from the data plane.
     Yielded {
         /// Our Tunnel ID.
         tunnel: u16,
-        /// The member that took it over.
-        by: crate::health::NodeId,
+        /// The member that took it over and now serves it (`owner`, as in
+        /// [`Event::TakenOver`] of the Home Agent).
+        owner: crate::health::NodeId,
         /// Its sessions, by our Session ID.
         sessions: usize,
     },
 }
 
 /// What a data plane needs to carry a session ([`Event::SessionUp`] at the LAC and the LNS, and
-/// [`Event::TakeOver`]): the addresses, both ends' Tunnel and Session IDs, the data sequencing
+/// [`Event::TakenOver`]): the addresses, both ends' Tunnel and Session IDs, the data sequencing
 /// each way (RFC 2661 5.4, 5.8), the role, the header policy.
 ///
 /// The Linux `l2tp` generic-netlink family (`L2TP_CMD_TUNNEL_CREATE`, then

@@ -35,16 +35,16 @@
 //!   or replays one is refused ([`InputError::NotAuthorized`]) and changes nothing. Send each
 //!   [`Transmit`](crate::Transmit) from its `src` when set: a tunnel taken over keeps the
 //!   address the LAC knows, the failed member's.
-//! * **[`Event::TakeOver`]** `{ from, addr, tunnels, sessions }`: this member took over the
-//!   tunnels member `from` served at `addr`. Move `addr` to this host (assign it to an
+//! * **[`Event::TakenOver`]** `{ failed, addr, tunnels, sessions }`: this member took over the
+//!   tunnels member `failed` served at `addr`. Move `addr` to this host (assign it to an
 //!   interface, announce it on the link) so that the LAC's packets arrive here, and install
 //!   every [`SessionHandoff`] of `sessions` in the data plane. One event per address of the
 //!   failed member. The same event with no tunnels and no sessions means two members took the
 //!   same member over and this one won: move `addr` here again (from the member that yields).
-//! * **[`Event::Yielded`]** `{ tunnel, by, sessions }`: a member that was only cut off (a false
-//!   Down) finds its tunnel taken over by `by`; the LNS drops it without a StopCCN. Remove the
+//! * **[`Event::Yielded`]** `{ tunnel, owner, sessions }`: a member that was only cut off (a false
+//!   Down) finds its tunnel taken over by `owner`; the LNS drops it without a StopCCN. Remove the
 //!   tunnel's sessions from the data plane and stop announcing the address: the LAC's packets
-//!   go to `by`.
+//!   go to `owner`.
 //! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
 //!   record (one round trip between members), so that a crash at any moment loses no call the
 //!   LAC has up. ICRPs sent while no backup was left are counted in

@@ -29,6 +29,7 @@ impl Pinger {
 impl Endpoint for Pinger {
     type Event = Event;
     type Error = std::convert::Infallible;
+    type Data = std::convert::Infallible;
     type Stats = u32;
     fn handle_datagram(
         &mut self,

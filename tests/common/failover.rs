@@ -3,7 +3,7 @@
 //!
 //! Each member `i` owns a management address 10.0.2.(i+1) (its heartbeats) and a service address
 //! 10.0.1.(i+1) (the one LACs talk to); every member also owns the other members' service
-//! addresses, routed to their own member until a takeover: on [`Event::TakeOver`] the world moves
+//! addresses, routed to their own member until a takeover: on [`Event::TakenOver`] the world moves
 //! the address (`Sim::set_route`), as the caller of a real LNS would. Replication travels between
 //! the members' management addresses on the simulator (the LNS's own acked, authenticated
 //! channel).
@@ -208,7 +208,7 @@ impl World {
         }
         for i in 0..self.members.len() {
             while let Some(e) = self.sim.poll_event_of::<Lns>(self.members[i]) {
-                if let Event::TakeOver { addr, .. } = &e {
+                if let Event::TakenOver { addr, .. } = &e {
                     self.sim.set_route(*addr, self.members[i]);
                 }
                 self.track(i, &e);
@@ -291,7 +291,7 @@ impl World {
                 .events
                 .iter()
                 .flatten()
-                .any(|e| matches!(e, Event::TakeOver { .. }));
+                .any(|e| matches!(e, Event::TakenOver { .. }));
             let failed: Vec<CallId> = calls
                 .iter()
                 .copied()
@@ -368,7 +368,7 @@ impl World {
     pub fn takeovers(&self, i: usize) -> Vec<&Event> {
         self.events[i]
             .iter()
-            .filter(|e| matches!(e, Event::TakeOver { .. }))
+            .filter(|e| matches!(e, Event::TakenOver { .. }))
             .collect()
     }
 
@@ -406,7 +406,7 @@ impl World {
             Event::TunnelDown { tunnel, .. } | Event::Yielded { tunnel, .. } => {
                 self.serving[i].retain(|s| s.tunnel != *tunnel);
             }
-            Event::TakeOver { sessions, .. } => {
+            Event::TakenOver { sessions, .. } => {
                 self.serving[i].extend(sessions.iter().map(|h| h.session));
             }
             _ => {}

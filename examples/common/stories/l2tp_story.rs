@@ -264,13 +264,13 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
 }
 
 /// Waits (at most 3 s) for `backup` to take over the stopped pool LNS's tunnels and sessions;
-/// moves the address `moved` to it, as the caller of `Event::TakeOver` does. Returns the
+/// moves the address `moved` to it, as the caller of `Event::TakenOver` does. Returns the
 /// sessions taken.
 fn takeover(net: &mut Net, tr: &Trace, backup: usize, moved: SocketAddr) -> usize {
     for _ in 0..60 {
         net.run_for(Duration::from_millis(50));
         while let Some(ev) = net.poll_event_of::<Lns>(backup) {
-            if let l2tp::Event::TakeOver {
+            if let l2tp::Event::TakenOver {
                 addr,
                 tunnels,
                 sessions,

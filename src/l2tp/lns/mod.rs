@@ -26,7 +26,7 @@
 //! each LNS replicates its established tunnels and sessions ([`super::replica`] records) to a
 //! backup member chosen by load, over the generic acked, authenticated replication
 //! ([`crate::replica`]; design notes: `src/l2tp/lns/replicate.rs`), and takes over those of the
-//! members it backs up when health finds them Down: [`Event::TakeOver`] tells the caller to move
+//! members it backs up when health finds them Down: [`Event::TakenOver`] tells the caller to move
 //! the failed member's address here and carries every session's data-plane handoff; the LAC's
 //! tunnel continues (silently, or by RFC 4951 recovery when the LAC advertised it), no session
 //! lost. A member back after a false Down yields what was taken ([`Event::Yielded`]); one that

@@ -12,7 +12,7 @@
 //!   channel resumed silently from the LAC (any LAC, xl2tpd included) or, when the LAC advertised
 //!   the Failover Capability with the C bit and this LNS has [`crate::l2tp::Config::failover`]
 //!   with it, recovered the RFC 4951 way (`tunnel::recovery`: recovery tunnel, Suggested Control
-//!   Sequence, FSQ/FSR for every session; silent when the recovery cannot start), emits one [`Event::TakeOver`] per address of the
+//!   Sequence, FSQ/FSR for every session; silent when the recovery cannot start), emits one [`Event::TakenOver`] per address of the
 //!   member (the caller moves the address here and installs the sessions' handoffs in its data
 //!   plane), replicates them to its own backup as its own, and tells the failed member
 //!   ([`Record::TakenOver`], sent again each time the member is seen Up). Each takeover makes the
@@ -57,7 +57,7 @@
 //!   wins over it (nothing answered after the change is up at the LAC before the new backup's
 //!   sync ended: `replicate` docs, output commit). The claim from the higher epoch wins (equal epochs:
 //!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
-//!   winner emits [`Event::TakeOver`] again for each address, with no tunnels or sessions, so the
+//!   winner emits [`Event::TakenOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
 //!   sees the member Down does not take it over at all.
 //! * **Records from a member seen Down**: health may declare a member Down (its heartbeats
@@ -536,7 +536,7 @@ impl Lns {
     }
 
     /// A record from `from` about a tunnel we took over from it (sent before it learnt so):
-    /// a session it established meanwhile is adopted (one more [`Event::TakeOver`]), one it
+    /// a session it established meanwhile is adopted (one more [`Event::TakenOver`]), one it
     /// ended is ended here. `true` when the record was such.
     fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
         let tid = match rec {
@@ -573,8 +573,8 @@ impl Lns {
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
-                self.core.event(Event::TakeOver {
-                    from,
+                self.core.event(Event::TakenOver {
+                    failed: from,
                     addr: t.local.ip(),
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
@@ -728,7 +728,7 @@ impl Lns {
             self.replicate_tunnel_gone(tunnel);
             self.core.event(Event::Yielded {
                 tunnel,
-                by,
+                owner: by,
                 sessions,
             });
         }
@@ -818,8 +818,8 @@ impl Lns {
             return;
         }
         for addr in taken.addrs {
-            self.core.event(Event::TakeOver {
-                from: member,
+            self.core.event(Event::TakenOver {
+                failed: member,
                 addr,
                 tunnels: Vec::new(),
                 sessions: Vec::new(),
@@ -988,8 +988,8 @@ impl Lns {
         self.member_up(failed);
         self.release_yielded_later(failed);
         for (addr, (tunnels, sessions)) in by_addr {
-            self.core.event(Event::TakeOver {
-                from: failed,
+            self.core.event(Event::TakenOver {
+                failed,
                 addr,
                 tunnels,
                 sessions,
@@ -1216,7 +1216,7 @@ mod tests {
         let handed: Vec<u16> = ownership(&mut lns)
             .into_iter()
             .flat_map(|e| match e {
-                Event::TakeOver { sessions, .. } => sessions,
+                Event::TakenOver { sessions, .. } => sessions,
                 _ => Vec::new(),
             })
             .map(|h| h.session.session)
@@ -1227,7 +1227,7 @@ mod tests {
     /// What `lns` told its caller of takeovers and yields.
     fn ownership(lns: &mut Lns) -> Vec<Event> {
         std::iter::from_fn(|| lns.poll_event())
-            .filter(|e| matches!(e, Event::TakeOver { .. } | Event::Yielded { .. }))
+            .filter(|e| matches!(e, Event::TakenOver { .. } | Event::Yielded { .. }))
             .collect()
     }
 
@@ -1249,14 +1249,14 @@ mod tests {
         let now = Instant::now();
         let mut lns = holder(now, 1);
         lns.take_over(now, NodeId(2));
-        assert!(matches!(ownership(&mut lns)[..], [Event::TakeOver { .. }]));
+        assert!(matches!(ownership(&mut lns)[..], [Event::TakenOver { .. }]));
         let _ = to_lac(&mut lns);
         claim_of_node_3(&mut lns, now, 3);
         assert_eq!(
             ownership(&mut lns),
             [Event::Yielded {
                 tunnel: TUNNEL,
-                by: NodeId(3),
+                owner: NodeId(3),
                 sessions: 1
             }]
         );
@@ -1276,8 +1276,8 @@ mod tests {
             claim_of_node_3(&mut lns, now, theirs);
             assert_eq!(
                 ownership(&mut lns),
-                [Event::TakeOver {
-                    from: NodeId(2),
+                [Event::TakenOver {
+                    failed: NodeId(2),
                     addr: local().ip(),
                     tunnels: Vec::new(),
                     sessions: Vec::new(),
@@ -1303,7 +1303,7 @@ mod tests {
         let mut lns = holder(now, 3);
         claim_of_node_3(&mut lns, now, 1);
         lns.take_over(now, NodeId(2));
-        assert!(matches!(ownership(&mut lns)[..], [Event::TakeOver { .. }]));
+        assert!(matches!(ownership(&mut lns)[..], [Event::TakenOver { .. }]));
         assert_eq!(lns.tunnel_count(), 1);
     }
 
@@ -1328,7 +1328,7 @@ mod tests {
         lns.handle_timeout(due);
         let got = ownership(&mut lns);
         assert!(
-            matches!(&got[..], [Event::TakeOver { from: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
+            matches!(&got[..], [Event::TakenOver { failed: NodeId(2), tunnels, .. }] if tunnels == &[TUNNEL]),
             "{got:?}"
         );
         assert_eq!(lns.tunnel_count(), 1);
