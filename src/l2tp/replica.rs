@@ -249,7 +249,8 @@ const TUNNEL_GONE: u8 = 7;
 const TAKEN_OVER: u8 = 8;
 const TUNNEL_SEQUENCE: u8 = 9;
 const CLAIMED: u8 = 10;
-const SESSION_SEQUENCE: u8 = 11;
+/// Kind octet of [`Record::SessionSequence`] (module docs, wire format).
+pub(crate) const SESSION_SEQUENCE: u8 = 11;
 
 /// Reads a non-zero id (RFC 2661 3.1).
 fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
@@ -508,14 +509,8 @@ impl Record {
     fn parse_short(kind: u8, b: &[u8]) -> Option<(Record, usize)> {
         let be = |h: &[u8], i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
         match kind {
-            SESSION_SEQUENCE => {
-                // A session body then ns and nr: 19 octets, 21 with an ICRP Ns.
-                let h = b.first_chunk::<19>()?;
-                let (session, len) = session_short(h, b)?;
-                let t = b.get(len..len + 4)?;
-                let (ns, nr) = (be(t, 0), be(t, 2));
-                Some((Record::SessionSequence { session, ns, nr }, len + 4))
-            }
+            SESSION_SEQUENCE => Record::session_sequence_short(b)
+                .map(|(session, ns, nr, len)| (Record::SessionSequence { session, ns, nr }, len)),
             SESSION => {
                 let h = b.first_chunk::<15>()?;
                 session_short(h, b).map(|(s, len)| (Record::Session(s), len))
@@ -540,6 +535,24 @@ impl Record {
             }
             _ => None,
         }
+    }
+
+    /// The body at the start of `b` of a [`Record::SessionSequence`] (its kind octet read
+    /// already): the session, its tunnel's `ns` and `nr`, and the body's length (19 octets, 21
+    /// with an ICRP Ns); `None` when it is incomplete or not valid, as [`Record::parse_short`]
+    /// (which decodes that kind with it). A receiver takes a set-up's batch (this record
+    /// alone) with it, no [`Record`] built (`lns::replicate` docs, set-up batches).
+    #[inline(always)]
+    pub(crate) fn session_sequence_short(b: &[u8]) -> Option<(SessionRecord, u16, u16, usize)> {
+        // A session body then ns and nr.
+        let h = b.first_chunk::<19>()?;
+        let (session, len) = session_short(h, b)?;
+        let t = b.get(len..len + 4)?;
+        let (ns, nr) = (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+        );
+        Some((session, ns, nr, len + 4))
     }
 
     /// As [`Record::parse_kind`], field by field.

@@ -77,7 +77,7 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{Record, SessionRecord};
+use super::super::replica::{Record, SESSION_SEQUENCE, SessionRecord};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -201,7 +201,11 @@ struct Yielder {
 /// The entries of a batch received, parsed whole before any is applied
 /// ([`Lns::replica_input`]).
 enum Batch {
-    /// One entry (a set-up's record, the usual batch): no buffer.
+    /// A set-up's record alone ([`Record::SessionSequence`], the usual batch): the session and
+    /// its tunnel's `ns` and `nr`, decoded with no [`Record`] built
+    /// ([`Record::session_sequence_short`]).
+    Setup(SessionRecord, (u16, u16)),
+    /// One other entry: no buffer.
     One(Entry<Record>),
     /// Any other count, in the buffer kept for them ([`Replicator::inbox`]).
     Many(Vec<Entry<Record>>),
@@ -1265,9 +1269,17 @@ impl Lns {
                 // buffer kept for them.
                 let (seq, count) =
                     parse_batch_head::<Record>(&mut r).map_err(InputError::Replica)?;
-                let batch = match count {
-                    1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
-                    _ => {
+                let setup = match r.rest().split_first() {
+                    Some((&SESSION_SEQUENCE, b)) if count == 1 => Record::session_sequence_short(b),
+                    _ => None,
+                };
+                let batch = match (setup, count) {
+                    (Some((session, ns, nr, len)), _) => {
+                        r.skip(1 + len);
+                        Batch::Setup(session, (ns, nr))
+                    }
+                    (None, 1) => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
+                    (None, _) => {
                         let mut items = std::mem::take(&mut self.repl.inbox);
                         parse_entries_into(&mut r, count, &mut items)
                             .map_err(InputError::Replica)?;
@@ -1283,6 +1295,10 @@ impl Lns {
                 match batch {
                     // A set-up's record (module docs, records): applied to the sender's held
                     // table straight from its parse.
+                    Batch::Setup(session, nsnr) if fresh => {
+                        self.apply_setup(now, &h, session, nsnr)
+                    }
+                    Batch::Setup(..) => {}
                     Batch::One(Entry::Item(rec)) if fresh && self.record_alone(h.sender, &rec) => {
                         self.apply_alone(now, &h, std::iter::once(rec));
                     }
@@ -2366,6 +2382,26 @@ mod tests {
         ]
     }
 
+    /// A set-up's batch (`a_set_up_batch_applies_as_its_record`): one
+    /// `Record::SessionSequence` of tunnels 1 to 3, sessions 1 to 4, answered or not, with or
+    /// without its ICRP's Ns.
+    fn set_up_batch() -> impl proptest::strategy::Strategy<Value = Vec<Record>> {
+        use proptest::prelude::*;
+        (
+            (1u16..4, 1u16..5, any::<u16>()),
+            any::<(u16, u16)>(),
+            any::<Option<u16>>(),
+        )
+            .prop_map(|((t, s, x), (ns, nr), icrp_ns)| {
+                let Record::Session(mut session) = session(t, s) else {
+                    unreachable!()
+                };
+                (session.data_ns, session.answered, session.icrp_ns) =
+                    (x, icrp_ns.is_some(), icrp_ns);
+                vec![Record::SessionSequence { session, ns, nr }]
+            })
+    }
+
     proptest::proptest! {
         /// A batch whose records change the sender's held table alone is applied at one look-up
         /// of that table (`Lns::apply_batch`; a batch with a tunnel's record goes entry by
@@ -2380,46 +2416,77 @@ mod tests {
                 1..16,
             ),
         ) {
-            let now = Instant::now();
-            let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
-            let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
-            let key = crate::health::ClusterKey::new(b"pool cluster key");
-            let backup = || {
-                let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
-                let cfg = lns.cfg.replication.as_mut().unwrap();
-                (cfg.max_tunnels, cfg.max_sessions) = (2, 3);
-                lns
-            };
-            let (mut batched, mut one_by_one) = (backup(), backup());
-            let mut w = Wire {
-                mac: Some(CmacKey::derive(&key, MAC_INFO)),
-                ..Default::default()
-            };
-            let mut incarnation = 1;
-            for (i, (restart, recs)) in batches.into_iter().enumerate() {
-                incarnation += u32::from(restart);
-                let items: Vec<Entry<Record>> = recs.iter().cloned().map(Entry::Item).collect();
-                let n = i as u64 + 1;
-                w.seal(peer, KIND_REPLICATE, NodeId(2), incarnation, |out| {
-                    crate::replica::encode_batch(n, &items, out)
-                });
-                let t = w.out.pop_front().unwrap();
-                let r = batched.handle_datagram(now, peer, local, &t.payload);
-                proptest::prop_assert_eq!(r, Ok(()));
-                one_by_one.note_incarnation(NodeId(2), incarnation);
-                for rec in recs {
-                    one_by_one.apply_record(now, NodeId(2), rec);
-                }
-                proptest::prop_assert_eq!(
-                    batched.held_copy(NodeId(2)),
-                    one_by_one.held_copy(NodeId(2))
-                );
-                proptest::prop_assert_eq!(
-                    batched.core.stats.replicas_refused,
-                    one_by_one.core.stats.replicas_refused
-                );
-            }
+            batches_apply_as_their_records(batches)?;
         }
+
+        /// A set-up's batch, its session's record and its tunnel's sequence numbers alone
+        /// (`Record::SessionSequence`, module docs, records), is taken at its parse with no
+        /// `Record` built (`Batch::Setup`, `Lns::apply_setup`): mostly such batches, among
+        /// others that bring tunnels up and down, the backup holds and refuses what one that
+        /// applies each record on its own holds and refuses.
+        #[test]
+        fn a_set_up_batch_applies_as_its_record(
+            batches in proptest::collection::vec(
+                (
+                    proptest::prelude::any::<bool>(),
+                    proptest::prop_oneof![
+                        4 => set_up_batch(),
+                        1 => proptest::collection::vec(held_record(), 1..4),
+                    ],
+                ),
+                1..24,
+            ),
+        ) {
+            batches_apply_as_their_records(batches)?;
+        }
+    }
+
+    /// `a_batch_applies_as_its_records_one_by_one`: each batch (its sender restarted first
+    /// when its flag says so) sealed, taken by a backup as a datagram, and its records applied
+    /// one by one by another backup: both hold and refuse the same after each.
+    fn batches_apply_as_their_records(
+        batches: Vec<(bool, Vec<Record>)>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
+        let backup = || {
+            let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+            let cfg = lns.cfg.replication.as_mut().unwrap();
+            (cfg.max_tunnels, cfg.max_sessions) = (2, 3);
+            lns
+        };
+        let (mut batched, mut one_by_one) = (backup(), backup());
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&key, MAC_INFO)),
+            ..Default::default()
+        };
+        let mut incarnation = 1;
+        for (i, (restart, recs)) in batches.into_iter().enumerate() {
+            incarnation += u32::from(restart);
+            let items: Vec<Entry<Record>> = recs.iter().cloned().map(Entry::Item).collect();
+            let n = i as u64 + 1;
+            w.seal(peer, KIND_REPLICATE, NodeId(2), incarnation, |out| {
+                crate::replica::encode_batch(n, &items, out)
+            });
+            let t = w.out.pop_front().unwrap();
+            let r = batched.handle_datagram(now, peer, local, &t.payload);
+            proptest::prop_assert_eq!(r, Ok(()));
+            one_by_one.note_incarnation(NodeId(2), incarnation);
+            for rec in recs {
+                one_by_one.apply_record(now, NodeId(2), rec);
+            }
+            proptest::prop_assert_eq!(
+                batched.held_copy(NodeId(2)),
+                one_by_one.held_copy(NodeId(2))
+            );
+            proptest::prop_assert_eq!(
+                batched.core.stats.replicas_refused,
+                one_by_one.core.stats.replicas_refused
+            );
+        }
+        Ok(())
     }
 
     fn session(tunnel: u16, session: u16) -> Record {

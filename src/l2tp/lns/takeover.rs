@@ -178,6 +178,34 @@ impl Held {
         self.incarnation = Some(incarnation);
     }
 
+    /// [`Held::apply`] of a [`Record::SessionSequence`]: session `s` held (room permitting)
+    /// and its tunnel's `ns` and `nr` noted (with or without room for the session), at one
+    /// look-up of the tunnel; whether the session was refused.
+    #[inline(always)]
+    fn session_sequence(
+        &mut self,
+        s: SessionRecord,
+        ns: u16,
+        nr: u16,
+        cfg: &super::ReplicationConfig,
+    ) -> bool {
+        let room = self.sessions < cfg.max_sessions;
+        match self.tunnels.get_mut(&s.tunnel) {
+            Some((t, sessions)) => {
+                (t.ns, t.nr) = (ns, nr);
+                if room || sessions.contains_key(&s.session) {
+                    if sessions.insert(s.session, s).is_none() {
+                        self.sessions += 1;
+                    }
+                    false
+                } else {
+                    true
+                }
+            }
+            None => true,
+        }
+    }
+
     /// Applies a record of the member to what is held for it (module docs, held records):
     /// whether it was refused (no room, or a session of a tunnel not held). The notices
     /// ([`Record::TakenOver`], [`Record::Claimed`]) change nothing here (the caller's).
@@ -211,23 +239,7 @@ impl Held {
             }
             // As the session's record, then its tunnel's sequence numbers' (which apply with
             // or without room for the session), with one look-up of the tunnel.
-            Record::SessionSequence { session: s, ns, nr } => {
-                let room = self.sessions < cfg.max_sessions;
-                match self.tunnels.get_mut(&s.tunnel) {
-                    Some((t, sessions)) => {
-                        (t.ns, t.nr) = (ns, nr);
-                        if room || sessions.contains_key(&s.session) {
-                            if sessions.insert(s.session, s).is_none() {
-                                self.sessions += 1;
-                            }
-                            false
-                        } else {
-                            true
-                        }
-                    }
-                    None => true,
-                }
-            }
+            Record::SessionSequence { session: s, ns, nr } => self.session_sequence(s, ns, nr, cfg),
             Record::SessionGone { tunnel, session } => {
                 let gone = self
                     .tunnels
@@ -520,6 +532,45 @@ impl Lns {
         let holds = !held.tunnels.is_empty();
         let stats = &mut self.core.stats;
         stats.replicas_refused = stats.replicas_refused.saturating_add(refused);
+        self.late_down_if(now, from, holds);
+    }
+
+    /// A fresh batch from `h.sender` of one [`Record::SessionSequence`] (a set-up's: session
+    /// `s`, its tunnel's `ns` and `nr`), decoded at its parse without a [`Record`] built:
+    /// applied as [`Lns::apply_batch`] applies that batch. When we took nothing over from the
+    /// sender ([`Lns::record_alone`]) it goes to the sender's held table at one look-up of it
+    /// ([`Lns::apply_alone`]'s changes for that record); else entry by entry.
+    pub(super) fn apply_setup(
+        &mut self,
+        now: Instant,
+        h: &crate::replica::Header,
+        s: SessionRecord,
+        (ns, nr): (u16, u16),
+    ) {
+        let from = h.sender;
+        if self.backups.taken.contains_key(&from) {
+            let rec = Record::SessionSequence { session: s, ns, nr };
+            self.apply_batch(now, h, false, std::iter::once(rec.into()));
+            return;
+        }
+        let Some(cfg) = &self.cfg.replication else {
+            return;
+        };
+        // The key is noted only while the sender's bulk sync is in progress.
+        if let Some(ch) = self
+            .repl
+            .channels
+            .get_mut(&from)
+            .filter(|ch| ch.sync_in_epoch().is_some())
+        {
+            ch.mark_seen(&[(s.tunnel, Some(s.session))]);
+        }
+        let held = self.backups.held.get_or_default(from);
+        held.note_incarnation(h.incarnation);
+        let refused = held.session_sequence(s, ns, nr, cfg);
+        let holds = !held.tunnels.is_empty();
+        let stats = &mut self.core.stats;
+        stats.replicas_refused = stats.replicas_refused.saturating_add(u64::from(refused));
         self.late_down_if(now, from, holds);
     }
 
