@@ -252,6 +252,10 @@ const CLAIMED: u8 = 10;
 /// Kind octet of [`Record::SessionSequence`] (module docs, wire format).
 pub(crate) const SESSION_SEQUENCE: u8 = 11;
 
+/// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
+/// its ICRP's Ns and its tunnel's Ns and Nr.
+pub(crate) const SETUP_RECORD_MAX: usize = 22;
+
 /// Reads a non-zero id (RFC 2661 3.1).
 fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
     let offset = r.offset();
@@ -597,6 +601,32 @@ impl Record {
         })
     }
 
+    /// The octets [`Record::emit`] appends for a set-up's record (a session answered, with or
+    /// without its tunnel's sequence numbers, or those alone: what an ICRP held for the
+    /// backup waits on, `lns::replicate` docs), written at the start of `b`; how many (at most
+    /// [`SETUP_RECORD_MAX`]). `None`, nothing written, for any other record.
+    #[inline(always)]
+    pub(crate) fn setup_octets(&self, b: &mut [u8; SETUP_RECORD_MAX]) -> Option<usize> {
+        Some(match self {
+            Record::Session(s) => s.octets(b),
+            Record::SessionSequence { session, ns, nr } => {
+                let n = session.octets(b);
+                b[0] = SESSION_SEQUENCE;
+                b[n..n + 2].copy_from_slice(&ns.to_be_bytes());
+                b[n + 2..n + 4].copy_from_slice(&nr.to_be_bytes());
+                n + 4
+            }
+            Record::TunnelSequence { tunnel, ns, nr } => {
+                let [t0, t1] = tunnel.to_be_bytes();
+                let [s0, s1] = ns.to_be_bytes();
+                let [r0, r1] = nr.to_be_bytes();
+                b[..7].copy_from_slice(&[TUNNEL_SEQUENCE, t0, t1, s0, s1, r0, r1]);
+                7
+            }
+            _ => return None,
+        })
+    }
+
     /// Appends the record's octets to `buf`.
     pub fn emit(&self, buf: &mut impl BufMut) {
         match self {
@@ -605,18 +635,10 @@ impl Record {
                 t.emit(buf);
             }
             // The records of a set-up, each written whole (one copy into `buf`).
-            Record::Session(s) => {
-                let mut b = [0u8; 18];
-                let n = s.octets(&mut b);
+            Record::Session(_) | Record::SessionSequence { .. } => {
+                let mut b = [0u8; SETUP_RECORD_MAX];
+                let n = self.setup_octets(&mut b).unwrap_or(0);
                 buf.put_slice(&b[..n]);
-            }
-            Record::SessionSequence { session, ns, nr } => {
-                let mut b = [0u8; 22];
-                let n = session.octets(&mut b);
-                b[0] = SESSION_SEQUENCE;
-                b[n..n + 2].copy_from_slice(&ns.to_be_bytes());
-                b[n + 2..n + 4].copy_from_slice(&nr.to_be_bytes());
-                buf.put_slice(&b[..n + 4]);
             }
             Record::SessionGone { tunnel, session } => {
                 let [t0, t1] = tunnel.to_be_bytes();

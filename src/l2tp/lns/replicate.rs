@@ -77,7 +77,7 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{Record, SESSION_SEQUENCE, SessionRecord};
+use super::super::replica::{Record, SESSION_SEQUENCE, SETUP_RECORD_MAX, SessionRecord};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -378,6 +378,48 @@ impl Wire {
                 buf.extend_from_slice(&msg);
             },
         );
+    }
+
+    /// Seals the batch `seq` of the one set-up's record `rec` ([`KIND_REPLICATE`], the set-up
+    /// lane: [`Lns::send_setup_record`]) from `sender` of `incarnation` under our next packet
+    /// number, and queues it for `dst`; nothing without a MAC key. The octets [`Wire::seal`]
+    /// makes of [`crate::replica::encode_batch`] of it, built on the stack (the record written
+    /// in its place, [`Record::setup_octets`]; [`Envelope::seal_in_place`]) and copied once
+    /// into the buffer. `false`, nothing done, for a record not a set-up's.
+    #[inline(always)]
+    fn seal_setup(
+        &mut self,
+        dst: SocketAddr,
+        seq: u64,
+        rec: &Record,
+        sender: NodeId,
+        incarnation: u32,
+    ) -> bool {
+        // Header, the batch's seq and count, the record, the tag.
+        const BODY: usize = HEADER_LEN + 9;
+        const MAX: usize = BODY + SETUP_RECORD_MAX + crate::replica::TAG_LEN;
+        let mut msg = [0u8; MAX];
+        let Some(n) = msg
+            .get_mut(BODY..)
+            .and_then(|b| b.first_chunk_mut::<SETUP_RECORD_MAX>())
+            .and_then(|b| rec.setup_octets(b))
+        else {
+            return false;
+        };
+        let len = BODY + n + crate::replica::TAG_LEN;
+        self.emit(
+            dst,
+            (KIND_REPLICATE, sender, incarnation),
+            len,
+            |mac, h, buf| {
+                msg[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&seq.to_be_bytes());
+                msg[HEADER_LEN + 8] = 1;
+                let msg = &mut msg[..len];
+                ENVELOPE.seal_in_place(mac, h, msg);
+                buf.extend_from_slice(msg);
+            },
+        );
+        true
     }
 
     /// The header `(kind, sender, incarnation)` under our next packet number; `write` seals the
@@ -729,7 +771,9 @@ impl Lns {
     /// ([`Lns::flush_replication`]), is sealed at once in a batch of its own when `to`'s
     /// channel is idle ([`Channel::send_alone`]): the datagram, and the channel and wire after
     /// it, that [`Lns::send_records`] then the flush give (no other channel's batch is due in
-    /// that flush), without the queue and the flush's walk of the channels. Else as
+    /// that flush), without the queue and the flush's walk of the channels; a set-up's record
+    /// (the usual one) is written with its batch on the stack ([`Wire::seal_setup`]), not
+    /// through the buffer's writes of [`crate::replica::encode_batch`]. Else as
     /// [`Lns::send_records`]. Returns what it returns.
     fn send_setup_record(&mut self, now: Instant, to: NodeId, rec: Record) -> Option<u64> {
         let Some(cfg) = &self.cfg.replication else {
@@ -761,9 +805,16 @@ impl Lns {
                 if *backup == Some(to) {
                     *linger_until = None;
                 }
-                if let Some((_, items)) = ch.in_flight() {
-                    let body = |out: &mut BytesMut| crate::replica::encode_batch(seq, items, out);
-                    wire.seal(dst, KIND_REPLICATE, m.node(), m.incarnation(), body);
+                let (node, inc) = (m.node(), m.incarnation());
+                match ch.in_flight() {
+                    // The usual batch: its one set-up's record written in place on the stack.
+                    Some((_, [Entry::Item(rec)])) if wire.seal_setup(dst, seq, rec, node, inc) => {}
+                    Some((_, items)) => {
+                        let body =
+                            |out: &mut BytesMut| crate::replica::encode_batch(seq, items, out);
+                        wire.seal(dst, KIND_REPLICATE, node, inc, body);
+                    }
+                    None => {}
                 }
             }
             // Queued as `send_records` would, on the same look-up.
@@ -1505,6 +1556,72 @@ mod tests {
             assert_eq!((x.dst, &x.payload[..]), (y.dst, &y.payload[..]));
         }
         assert_eq!(a.pn, b.pn);
+    }
+
+    /// Any record a set-up replicates (a session answered or established, with or without its
+    /// tunnel's sequence numbers, or those alone), and others.
+    fn any_record() -> impl proptest::strategy::Strategy<Value = Record> {
+        use proptest::prelude::*;
+        let session = (
+            any::<[u16; 5]>(),
+            any::<u32>(),
+            any::<[bool; 3]>(),
+            any::<Option<u16>>(),
+        )
+            .prop_map(
+                |([t, s, p, dn, dr], serial, [q, l, a], icrp_ns)| SessionRecord {
+                    tunnel: t,
+                    session: s,
+                    peer_session: p,
+                    serial,
+                    sequencing: q,
+                    load_balance_capable: l,
+                    data_ns: dn,
+                    data_nr: dr,
+                    answered: a,
+                    icrp_ns,
+                },
+            );
+        prop_oneof![
+            session.clone().prop_map(Record::Session),
+            (session, any::<(u16, u16)>())
+                .prop_map(|(session, (ns, nr))| Record::SessionSequence { session, ns, nr }),
+            any::<(u16, u16, u16)>().prop_map(|(t, ns, nr)| seq(t, ns, nr)),
+            held_record(),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The set-up lane's batch of one record sealed on the stack ([`Wire::seal_setup`]) is
+        /// the datagram [`Wire::seal`] makes of [`crate::replica::encode_batch`] of it (the
+        /// same header, packet number, batch and tag), for any set-up's record; for any other
+        /// record nothing is sealed and no packet number taken.
+        #[test]
+        fn a_set_up_batch_sealed_on_the_stack_is_the_encoded_batch(
+            rec in any_record(),
+            seq in proptest::prelude::any::<u64>(),
+            (sender, inc) in proptest::prelude::any::<(u32, u32)>(),
+        ) {
+            let wire = || Wire {
+                mac: Some(CmacKey::new(&[9; 16])),
+                ..Default::default()
+            };
+            let (mut a, mut b) = (wire(), wire());
+            let dst: SocketAddr = "192.0.2.7:1701".parse().unwrap();
+            let setup = matches!(
+                rec,
+                Record::Session(_) | Record::SessionSequence { .. } | Record::TunnelSequence { .. }
+            );
+            proptest::prop_assert_eq!(b.seal_setup(dst, seq, &rec, NodeId(sender), inc), setup);
+            if setup {
+                let items = [Entry::Item(rec)];
+                let body = |out: &mut BytesMut| crate::replica::encode_batch(seq, &items, out);
+                a.seal(dst, KIND_REPLICATE, NodeId(sender), inc, body);
+            }
+            let sent = |w: &mut Wire| w.out.drain(..).map(|t| (t.dst, t.payload)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(sent(&mut a), sent(&mut b));
+            proptest::prop_assert_eq!(a.pn, b.pn);
+        }
     }
 
     /// The LAC's and the LNS's addresses of [`through_calls`] and [`twins`].
