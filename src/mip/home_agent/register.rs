@@ -505,10 +505,24 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
         let tunnel = plan.kept(home, self.vip);
+        // RFC 5944 section 3.6.1.3: without the S bit the registration replaces every care-of
+        // address of the binding; the tunnels this HA had to the others go (section 3.8.3),
+        // once each (the one registered again is replaced by its `Registered`).
+        let replaced: Vec<Event> = match slot.and_then(|s| self.table.get(s).map(|b| (s, b))) {
+            Some((s, b)) if !simultaneous && b.second_ha == self.node => self
+                .deregistered_tunnels(s, None)
+                .into_iter()
+                .filter(|e| !matches!(e, Event::Deregistered { tunnel, .. } if tunnel.care_of == q.care_of))
+                .collect(),
+            _ => Vec::new(),
+        };
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
+        for e in replaced {
+            self.push_event(e);
+        }
         self.push_event(Event::Registered {
             home_address: home,
             care_of: q.care_of,
