@@ -294,6 +294,10 @@ impl HomeAgent {
                 let _ = self.table.update(s, |b| b.set_pending(None));
             }
             Removal::RemoveServed => {
+                // Served here: its tunnels go with it (RFC 5944 section 3.8.3), once each.
+                for e in self.deregistered_tunnels(s, None) {
+                    self.push_event(e);
+                }
                 if let Some(b) = self.table.remove(s) {
                     let until = removed::lifetime_end(&b);
                     self.remove_served(now, &b, until);
@@ -362,7 +366,8 @@ impl HomeAgent {
 
     /// Ends the bulk sync `epoch` from `sender`: removes its unseen replicas
     /// ([`replicate::stale`]), then what this HA took over from it that it no longer holds
-    /// ([`replicate::gone`]; what it still holds naming this HA came as [`Item::Holds`]).
+    /// ([`replicate::gone`]; what it still holds naming this HA came as [`Item::Holds`]), with
+    /// their tunnels ([`Event::Deregistered`]).
     pub(super) fn end_sync(&mut self, sender: NodeId, epoch: u32) {
         let Some(seen) = self
             .channels
@@ -379,6 +384,11 @@ impl HomeAgent {
             return;
         };
         for s in replicate::gone(&self.table, self.node, &moved, &seen) {
+            // Served here since the takeover: its tunnels go with it (RFC 5944 section 3.8.3:
+            // the peer no longer holds it, deregistered or expired meanwhile), once each.
+            for e in self.deregistered_tunnels(s, None) {
+                self.push_event(e);
+            }
             if let Some(b) = self.table.remove(s) {
                 let nai = b.nai().map(Box::from);
                 self.replicate_remove(b.home_address, nai);
