@@ -516,6 +516,15 @@ impl HomeAgent {
                 .collect(),
             _ => Vec::new(),
         };
+        // The care-of addresses this HA tunnelled for the binding (it served it), and the
+        // one registered now (its own `Registered`): with the S bit, a binding another member
+        // served brings its other care-of addresses here too (told below).
+        let mut before: Vec<Ipv4Addr> = slot
+            .and_then(|s| self.table.get(s))
+            .filter(|b| b.second_ha == self.node)
+            .map(|b| b.care_of.iter().map(|c| c.address).collect())
+            .unwrap_or_default();
+        before.push(q.care_of);
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
@@ -529,6 +538,9 @@ impl HomeAgent {
             lifetime: granted,
             tunnel: plan.params(home).tunnel(home, q.care_of),
         });
+        for e in self.added_tunnels(now, s, &before) {
+            self.push_event(e);
+        }
         self.replicate_slot(s, now);
         self.update_load();
         Ok((home, granted, code))

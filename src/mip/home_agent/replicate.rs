@@ -872,4 +872,26 @@ mod tests {
             "{events:?}"
         );
     }
+
+    /// RFC 5944 section 3.8.3 (the home agent tunnels to the care-of addresses of the bindings
+    /// it serves): a replica naming this HA the server of a binding it did not serve (a first
+    /// HA's relay record, a handover) makes it serve the binding, so the caller is told to
+    /// install its tunnel (`Event::Registered`), once: a copy of the record adds nothing.
+    #[test]
+    fn a_replica_making_this_ha_the_server_registers_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        let events = events_of(&mut ha2);
+        let registered: Vec<Ipv4Addr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Registered { care_of, .. } => Some(*care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered, [Ipv4Addr::new(203, 0, 113, 1)], "{events:?}");
+    }
 }
