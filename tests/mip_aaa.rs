@@ -153,7 +153,7 @@ fn register(w: &mut World, aaa: &mut Aaa, n: u32, id: SimId) -> ClientEvent {
     let now = w.sim.now();
     w.mn(id).register(now);
     for _ in 0..300_000 {
-        w.sim.run_for(Duration::from_millis(50));
+        w.run_for(Duration::from_millis(50));
         aaa.answer(w, n);
         if let Some(e) = w.sim.poll_event_of::<telcp::mip::MobileNodeClient>(id) {
             return e;
@@ -288,7 +288,7 @@ fn aaa_failover_keeps_the_keys_no_new_key_request() {
             registered(&register(&mut w, &mut aaa, n, id));
             clients.push((k, id));
         }
-        w.sim.run_for(Duration::from_secs(3));
+        w.run_for(Duration::from_secs(3));
         aaa.answer(&mut w, n);
         let victim = (2..=n).max_by_key(|i| w.ha(*i).served()).expect("a member");
         let served: Vec<u32> = (1..=16)
@@ -300,7 +300,7 @@ fn aaa_failover_keeps_the_keys_no_new_key_request() {
             .collect();
         assert!(!served.is_empty(), "seed {seed}");
         w.sim.crash(w.ha[victim as usize - 1]);
-        w.sim.run_for(Duration::from_secs(10));
+        w.run_for(Duration::from_secs(10));
         aaa.answer(&mut w, n);
         let before = aaa.asked.len();
         for (k, id) in clients.into_iter().filter(|(k, _)| served.contains(k)) {
@@ -332,7 +332,7 @@ fn aaa_the_key_never_shows_in_events_or_debug() {
         let id = w.add_mn(cfg);
         registered(&register(&mut w, &mut aaa, n, id));
     }
-    w.sim.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(3));
     aaa.answer(&mut w, n);
     let mut text: Vec<String> = aaa.events.iter().map(|e| format!("{e:?}")).collect();
     for i in 1..=n {
@@ -720,10 +720,10 @@ fn aaa_no_datagram_carries_a_key_in_clear() {
             registered(&register(&mut w, &mut aaa, n, id));
             clients.push(id);
         }
-        w.sim.run_for(Duration::from_secs(3));
+        w.run_for(Duration::from_secs(3));
         let victim = (1..=n).max_by_key(|i| w.ha(*i).served()).expect("a member");
         w.sim.crash(w.ha[victim as usize - 1]);
-        w.sim.run_for(Duration::from_secs(10));
+        w.run_for(Duration::from_secs(10));
         aaa.answer(&mut w, n);
         for id in clients {
             let _ = register(&mut w, &mut aaa, n, id);

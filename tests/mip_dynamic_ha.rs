@@ -79,7 +79,7 @@ fn register_all(w: &mut World) -> (Vec<u32>, Vec<Ipv4Addr>) {
         });
         served[server.expect("a server") as usize - 1] += 1;
         // Two heartbeat intervals: every HA knows the new load before the next request.
-        w.sim.run_for(Duration::from_secs(2));
+        w.run_for(Duration::from_secs(2));
     }
     (served, assigned)
 }

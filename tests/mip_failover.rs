@@ -42,7 +42,7 @@ fn failover(seed: u64, victim: u32) {
         registered(&w.register(id));
         clients.push((k, id));
     }
-    w.sim.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(3));
     let served: Vec<u32> = (1..=24)
         .filter(|k| {
             w.ha(victim)
@@ -55,7 +55,7 @@ fn failover(seed: u64, victim: u32) {
         .filter(|k| w.ha(1).binding(home(*k), None).is_some())
         .count();
     w.sim.crash(w.ha[victim as usize - 1]);
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     // One owner, chosen among the backups; every table agrees; nothing is lost.
     let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
     assert_ne!(owner, NodeId(victim));
@@ -124,7 +124,7 @@ fn the_b_bit_survives_replication_and_takeover() {
             let id = w.add_mn(cfg);
             registered(&w.register(id));
         }
-        w.sim.run_for(Duration::from_secs(3));
+        w.run_for(Duration::from_secs(3));
         for i in 1..=4u32 {
             for k in 1..=16 {
                 let b = w.ha(i).binding(home(k), None).expect("replicated");
@@ -141,7 +141,7 @@ fn the_b_bit_survives_replication_and_takeover() {
             .collect();
         assert!(served.iter().any(|&k| asked(k)) && served.iter().any(|&k| !asked(k)));
         w.sim.crash(w.ha[victim as usize - 1]);
-        w.sim.run_for(Duration::from_secs(10));
+        w.run_for(Duration::from_secs(10));
         let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
         assert_ne!(owner, NodeId(victim));
         let tunnels: Vec<_> = w.ha(owner.0).served_tunnels().collect();
@@ -194,12 +194,12 @@ fn lossy_end_to_end_in(mut w: World) -> World {
         let now = w.sim.now();
         w.mn(id).register(now);
         clients.push((k, by_nai, id));
-        w.sim.run_for(Duration::from_millis(137));
+        w.run_for(Duration::from_millis(137));
     }
     // Until every mobile node has an outcome (its backoff ends within 14,896 s).
     let mut outcomes = std::collections::HashMap::new();
     for _ in 0..15_000 {
-        w.sim.run_for(Duration::from_secs(1));
+        w.run_for(Duration::from_secs(1));
         for (k, _, id) in &clients {
             if !outcomes.contains_key(k)
                 && let Some(e) = w.sim.poll_event_of::<MobileNodeClient>(*id)
@@ -236,7 +236,7 @@ fn lossy_end_to_end_in(mut w: World) -> World {
         if all_up && quiet {
             break;
         }
-        w.sim.run_for(Duration::from_secs(1));
+        w.run_for(Duration::from_secs(1));
     }
     let mut homes = Vec::new();
     for (k, by_nai, _) in &clients {
@@ -378,7 +378,7 @@ fn claim10_temporary_bindings_are_replicated_too() {
         let id = w.add_mn(cfg);
         let now = w.sim.now();
         w.mn(id).register(now);
-        w.sim.run_for(Duration::from_millis(20));
+        w.run_for(Duration::from_millis(20));
         let pending = w
             .ha(1)
             .binding(home(k), None)
@@ -394,14 +394,14 @@ fn claim10_temporary_bindings_are_replicated_too() {
                 (p.fa, p.second_ha, p.identification)
             );
             // Both copies are freed by their pending timers.
-            w.sim.run_for(Duration::from_millis(2100));
+            w.run_for(Duration::from_millis(2100));
             assert!(w.ha(1).binding(home(k), None).is_none());
             assert!(w.ha(3).binding(home(k), None).is_none());
             return;
         }
         // Quickly, while HA 1 still sees HA 2 Up: least-loaded selection reaches HA 2 (it serves
         // nothing) once HA 1 and HA 3 serve one binding each.
-        w.sim.run_for(Duration::from_millis(100));
+        w.run_for(Duration::from_millis(100));
     }
     panic!("no request forwarded to HA 2");
 }
@@ -524,7 +524,7 @@ fn authoritative_bulk_sync(seed: u64) {
         registered(&w.register(id));
         clients.push(id);
     }
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     for k in 1..=40 {
         let b = w.ha(3).binding(home(k), None).expect("replicated");
         assert_eq!(b.second_ha, NodeId(1));
@@ -538,7 +538,7 @@ fn authoritative_bulk_sync(seed: u64) {
             ClientEvent::Deregistered
         );
     }
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
     assert!(w.ha(1).binding(home(40), None).is_none(), "MN 40 expired");
     // HA 3 still holds the stale replicas (nothing reached it).
@@ -547,14 +547,14 @@ fn authoritative_bulk_sync(seed: u64) {
     // The bulk sync runs once HA 1 hears HA 3 again. The check waits for HA 1 to see HA 3 Up with
     // nothing left to send (bounded: 8 s, then up to 12 s more): at 5% loss two heartbeats lost in
     // a row make HA 3 Suspect for an interval at any moment (seed 101 was Suspect at exactly 8 s).
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     for _ in 0..120 {
         if w.ha(1).peer_state(NodeId(3)) == NodeState::Up
             && w.ha(1).replication_backlog(NodeId(3)) == 0
         {
             break;
         }
-        w.sim.run_for(Duration::from_millis(100));
+        w.run_for(Duration::from_millis(100));
     }
     assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Up);
     assert_eq!(w.ha(1).replication_backlog(NodeId(3)), 0);
@@ -609,9 +609,9 @@ fn divergent_takeover(seed: u64) {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
         clients.push((k, id));
-        w.sim.run_for(Duration::from_millis(300));
+        w.run_for(Duration::from_millis(300));
     }
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     let served: Vec<u32> = (1..=16)
         .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(3))
         .collect();
@@ -622,7 +622,7 @@ fn divergent_takeover(seed: u64) {
     }
     // HA 3 crashes; two seconds later HA 1 and HA 2 lose each other, until both find HA 3 Down.
     w.sim.crash(w.ha[2]);
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     w.sim.partition(w.ha[0], w.ha[1]);
     for _ in 0..100 {
         if w.ha(1).peer_state(NodeId(3)) == NodeState::Down
@@ -630,7 +630,7 @@ fn divergent_takeover(seed: u64) {
         {
             break;
         }
-        w.sim.run_for(Duration::from_millis(100));
+        w.run_for(Duration::from_millis(100));
     }
     assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
     assert_eq!(w.ha(2).peer_state(NodeId(3)), NodeState::Down);
@@ -650,7 +650,7 @@ fn divergent_takeover(seed: u64) {
     let o2 = first_owner(w.events(2)).expect("HA 2 coordinated");
     assert_ne!(o1, o2, "the two coordinators chose the same owner");
     w.sim.heal(w.ha[0], w.ha[1]);
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     // One owner, named by every live table, for every binding HA 3 served; nothing lost.
     let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
     assert!([1, 2, 4].contains(&owner.0), "owner {owner:?}");
@@ -700,17 +700,17 @@ fn split_and_crash(seed: u64) {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
         clients.push((k, id));
-        w.sim.run_for(Duration::from_millis(300));
+        w.run_for(Duration::from_millis(300));
     }
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     let total = w.ha(1).bindings().len();
     w.sim.partition(w.ha[0], w.ha[1]);
     w.sim.crash(w.ha[2]);
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     assert_eq!(w.ha(1).peer_state(NodeId(2)), NodeState::Down);
     assert_eq!(w.ha(2).peer_state(NodeId(1)), NodeState::Down);
     w.sim.heal(w.ha[0], w.ha[1]);
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     for k in 1..=16 {
         let owner = w.ha(1).binding(home(k), None).unwrap().second_ha;
         assert_ne!(owner, NodeId(3), "MN {k}");
@@ -761,15 +761,15 @@ fn restart_empty(seed: u64) {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
         clients.push((k, id));
-        w.sim.run_for(Duration::from_millis(300));
+        w.run_for(Duration::from_millis(300));
     }
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     let served: Vec<u32> = (1..=15)
         .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(2))
         .collect();
     assert!(!served.is_empty());
     w.sim.crash(w.ha[1]);
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     let owner = w.ha(1).binding(home(served[0]), None).unwrap().second_ha;
     assert_ne!(owner, NodeId(2));
     let mut cfg = ha_config(2, 3, ForwardMode::Layer2);
@@ -778,7 +778,7 @@ fn restart_empty(seed: u64) {
     cfg.wall_clock = WALL + now.duration_since(w.start);
     w.sim
         .restart(w.ha[1], Box::new(HomeAgent::new(cfg, now).unwrap()));
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     for i in 1..=3 {
         for k in 1..=15 {
             let b = w

@@ -49,7 +49,7 @@ fn claim1_accepts_the_virtual_and_its_own_address_and_refuses_136_134_131() {
         vip(),
         request(3, Ipv4Addr::new(192, 0, 2, 99), id, None),
     );
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::UNKNOWN_HA_ADDRESS
@@ -61,7 +61,7 @@ fn claim1_accepts_the_virtual_and_its_own_address_and_refuses_136_134_131() {
     };
     w.sim
         .inject(outsider, vip(), request(3, VIP, id + 1, Some(odd)));
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::POORLY_FORMED_REQUEST
@@ -69,7 +69,7 @@ fn claim1_accepts_the_virtual_and_its_own_address_and_refuses_136_134_131() {
     // A mobile node for which the HA has no key: 131.
     w.sim
         .inject(outsider, vip(), request(MNS + 7, VIP, id + 2, None));
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::MN_AUTH_FAILED
@@ -79,7 +79,7 @@ fn claim1_accepts_the_virtual_and_its_own_address_and_refuses_136_134_131() {
     let n = forged.len();
     forged[n - 1] ^= 1;
     w.sim.inject(outsider, vip(), forged);
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::MN_AUTH_FAILED
@@ -105,7 +105,7 @@ fn claim2_binding_names_the_second_ha_else_least_loaded_up_member_including_itse
         ids.push(id);
         seconds.push(w.ha(1).binding(home(k), None).unwrap().second_ha);
         // Let the loads travel in heartbeats.
-        w.sim.run_for(Duration::from_millis(1100));
+        w.run_for(Duration::from_millis(1100));
     }
     // Selection by load spreads the work over all three, the first HA included.
     for i in 1..=3 {
@@ -123,7 +123,7 @@ fn claim2_binding_names_the_second_ha_else_least_loaded_up_member_including_itse
     }
     // A Down member is never selected.
     w.sim.crash(w.ha[2]);
-    w.sim.run_for(Duration::from_secs(6));
+    w.run_for(Duration::from_secs(6));
     assert_eq!(w.ha(1).peer_state(NodeId(3)), NodeState::Down);
     for k in 31..=40 {
         let cfg = w.client_cfg(k, false, mn_addr(k));
@@ -240,8 +240,8 @@ fn a_relayed_reply_leaves_from_the_address_and_port_the_request_was_sent_to() {
         })
         .collect();
     sim.set_route(VIP.into(), ha[0]);
-    let mut w = World { sim, ha, start };
-    w.sim.run_for(Duration::from_secs(3));
+    let mut w = World::of(sim, ha, start, 4);
+    w.run_for(Duration::from_secs(3));
     let mut relayed = 0;
     for k in 1..=12 {
         let mut cfg = w.client_cfg(k, false, mn_addr(k));
@@ -279,7 +279,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
         let now = w.sim.now();
         w.mn(id).register(now);
         // Stop right after HA 1 has forwarded: the temporary binding is there.
-        w.sim.run_for(Duration::from_micros(1500));
+        w.run_for(Duration::from_micros(1500));
         let b = w
             .ha(1)
             .binding(Ipv4Addr::UNSPECIFIED, Some(&nai(k)))
@@ -300,14 +300,14 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
                 break (p.second_ha.0, id);
             }
             _ => {
-                w.sim.run_for(Duration::from_secs(1));
+                w.run_for(Duration::from_secs(1));
                 let _ = w.sim.poll_event_of::<MobileNodeClient>(id);
                 k += 1;
                 assert!(k < 20, "nothing was forwarded");
             }
         }
     };
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     // Claim 5: the second HA assigned an address from its pool, bounded the lifetime, bound it.
     let e = w.sim.poll_event_of::<MobileNodeClient>(id).unwrap();
     let assigned = registered(&e);
@@ -374,7 +374,7 @@ fn claims4_to_6_temporary_binding_second_ha_grants_first_ha_makes_permanent_and_
     .to_vec();
     let n_trace = w.sim.trace().len();
     w.sim.inject(ha_addr(2), vip(), stray);
-    w.sim.run_for(Duration::from_millis(50));
+    w.run_for(Duration::from_millis(50));
     assert_eq!(w.ha(1).stats().unmatched_replies, before + 1);
     assert!(
         w.sim.trace()[n_trace..]
@@ -394,7 +394,7 @@ fn claim4_temporary_binding_expires_when_the_second_ha_never_answers() {
         w.sim.partition(w.ha[0], w.ha[2]);
         let now = w.sim.now();
         w.mn(id).register(now);
-        w.sim.run_for(Duration::from_millis(10));
+        w.run_for(Duration::from_millis(10));
         let temp = w
             .ha(1)
             .binding(home(k), None)
@@ -403,7 +403,7 @@ fn claim4_temporary_binding_expires_when_the_second_ha_never_answers() {
             // The mobile node goes quiet (no retransmission refreshes the temporary binding).
             w.sim.crash(id);
             let _ = w.events(1);
-            w.sim.run_for(Duration::from_millis(2100));
+            w.run_for(Duration::from_millis(2100));
             assert!(w.events(1).iter().any(|e| *e
                 == Event::TemporaryExpired {
                     mn: MnId::Home(home(k))
@@ -413,7 +413,7 @@ fn claim4_temporary_binding_expires_when_the_second_ha_never_answers() {
             return;
         }
         w.sim.heal_all();
-        w.sim.run_for(Duration::from_secs(5));
+        w.run_for(Duration::from_secs(5));
     }
     panic!("no request was forwarded");
 }
@@ -427,7 +427,7 @@ fn claim5_second_ha_enforces_replay_protection_with_the_133_identification_rule(
     // 30 s in the past: outside the 7 s tolerance.
     let stale = ntp_at(&w) - (30u64 << 32);
     w.sim.inject(outsider, vip(), request(9, VIP, stale, None));
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     let r = w.replies_to(outsider);
     let r = r.last().unwrap();
     assert_eq!(r.code, ReplyCode::IDENTIFICATION_MISMATCH);
@@ -436,13 +436,13 @@ fn claim5_second_ha_enforces_replay_protection_with_the_133_identification_rule(
     // A good one, then its replay: the replay is refused with 133.
     let good = ntp_at(&w);
     w.sim.inject(outsider, vip(), request(9, VIP, good, None));
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::ACCEPTED
     );
     w.sim.inject(outsider, vip(), request(9, VIP, good, None));
-    w.sim.run_for(Duration::from_millis(100));
+    w.run_for(Duration::from_millis(100));
     assert_eq!(
         w.replies_to(outsider).last().unwrap().code,
         ReplyCode::IDENTIFICATION_MISMATCH
@@ -474,7 +474,7 @@ fn claim7_lifetimes_expire_deregistration_removes_on_both_reregistration_refresh
     let (k, id, s) = both.expect("a forwarded registration");
     let exp1 = w.ha(1).binding(home(k), None).unwrap().expires().unwrap();
     // Re-registration refreshes the lifetime on both.
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     registered(&w.register(id));
     let exp1b = w.ha(1).binding(home(k), None).unwrap().expires().unwrap();
     assert!(exp1b > exp1 + Duration::from_secs(9));
@@ -488,7 +488,7 @@ fn claim7_lifetimes_expire_deregistration_removes_on_both_reregistration_refresh
     // Expiry: register again and let 20 s pass; no table scan, the timer fires.
     registered(&w.register(id));
     let _ = (w.events(1), w.events(s));
-    w.sim.run_for(Duration::from_secs(21));
+    w.run_for(Duration::from_secs(21));
     assert!(w.ha(1).binding(home(k), None).is_none());
     assert!(w.ha(s).binding(home(k), None).is_none());
     assert!(w.events(s).iter().any(|e| matches!(
@@ -510,7 +510,7 @@ fn claim7_simultaneous_bindings_per_configuration_135_beyond() {
         cfg.simultaneous = true;
         let id = w.add_mn(cfg);
         results.push(w.register(id));
-        w.sim.run_for(Duration::from_millis(300));
+        w.run_for(Duration::from_millis(300));
     }
     assert!(matches!(
         results[0],
@@ -559,7 +559,7 @@ fn claim2_selection_by_load_spreads_bindings_over_the_cluster() {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
         // A heartbeat interval, so every HA's new load has reached the others.
-        w.sim.run_for(Duration::from_millis(1100));
+        w.run_for(Duration::from_millis(1100));
     }
     let served: Vec<usize> = (1..=3)
         .map(|i| w.ha(i).bindings().owned_by(NodeId(i)))
@@ -581,7 +581,7 @@ fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_r
     for k in 1..=20 {
         let id = ntp_at(&w);
         w.sim.inject(outsider, vip(), request(k, VIP, id, None));
-        w.sim.run_for(Duration::from_millis(20));
+        w.run_for(Duration::from_millis(20));
         if !w
             .ha(1)
             .binding(home(k), None)
@@ -603,7 +603,7 @@ fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_r
         let n_trace = w.sim.trace().len();
         // Signed with another mobile node's key: dropped, counted, the binding stays temporary.
         w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k + 1)));
-        w.sim.run_for(Duration::from_millis(20));
+        w.run_for(Duration::from_millis(20));
         assert_eq!(w.ha(1).stats().unauthenticated_replies, 1);
         assert!(w.sim.trace()[n_trace..].iter().all(|r| r.to != outsider));
         assert_eq!(
@@ -612,7 +612,7 @@ fn claim6_a_forged_reply_matching_a_temporary_binding_is_dropped_a_genuine_one_r
         );
         // The genuine reply is relayed and makes the binding permanent.
         w.sim.inject(ha_addr(2), vip(), reply(&mn_sa(k)));
-        w.sim.run_for(Duration::from_millis(20));
+        w.run_for(Duration::from_millis(20));
         assert_eq!(
             w.replies_to(outsider).last().unwrap().code,
             ReplyCode::ACCEPTED
@@ -679,9 +679,9 @@ fn several_foreign_agents_relay_with_fa_ha_authentication_and_a_forged_fa_gets_1
             let now = w.sim.now();
             w.mn(id).register(now);
             clients.push((k, j, id));
-            w.sim.run_for(Duration::from_millis(100));
+            w.run_for(Duration::from_millis(100));
         }
-        w.sim.run_for(Duration::from_secs(15));
+        w.run_for(Duration::from_secs(15));
         for (k, j, id) in clients {
             let e = w.sim.poll_event_of::<MobileNodeClient>(id);
             if j == 3 {

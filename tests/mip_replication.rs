@@ -35,7 +35,7 @@ fn claim8_health_and_load_heartbeats_drive_the_up_view() {
         let id = w.add_mn(cfg);
         registered(&w.register(id));
     }
-    w.sim.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(3));
     // Each HA's view of the others' load is what they report: the bindings they serve (not the
     // replicas they hold for the others), and their capacity.
     for i in 2..=4 {
@@ -48,7 +48,7 @@ fn claim8_health_and_load_heartbeats_drive_the_up_view() {
         );
     }
     w.sim.crash(w.ha[3]);
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     for i in 1..=3 {
         assert_eq!(w.ha(i).peer_state(NodeId(4)), NodeState::Down);
     }
@@ -67,13 +67,13 @@ fn claim9_route_advertisement_and_withdrawal_and_peers_known_to_announce() {
     }
     w.ha(2).withdraw();
     assert!(w.events(2).contains(&Event::WithdrawRoute { prefix }));
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     assert_eq!(w.ha(1).announcers(), vec![NodeId(1), NodeId(3)]);
     w.ha(2).advertise();
-    w.sim.run_for(Duration::from_secs(2));
+    w.run_for(Duration::from_secs(2));
     assert_eq!(w.ha(3).announcers(), vec![NodeId(1), NodeId(2), NodeId(3)]);
     w.sim.crash(w.ha[2]);
-    w.sim.run_for(Duration::from_secs(6));
+    w.run_for(Duration::from_secs(6));
     assert_eq!(w.ha(1).announcers(), vec![NodeId(1), NodeId(2)]);
 }
 
@@ -92,7 +92,7 @@ fn claim10_every_binding_is_replicated_to_the_backups_reliably_with_its_identifi
         let id = w.add_mn(cfg);
         registered(&w.register(id));
     }
-    w.sim.run_for(Duration::from_secs(5));
+    w.run_for(Duration::from_secs(5));
     for k in 1..=20 {
         let serving = w.ha(1).binding(home(k), None).unwrap().clone();
         let s = serving.second_ha.0;
@@ -123,7 +123,7 @@ fn claim10_a_backup_that_rejoins_gets_a_bulk_sync() {
         LinkConfig::lossy(0.05, 0.0, 0.0),
     );
     w.sim.crash(w.ha[2]);
-    w.sim.run_for(Duration::from_secs(6));
+    w.run_for(Duration::from_secs(6));
     for k in 1..=15 {
         let cfg = w.client_cfg(k, false, mn_addr(k));
         let id = w.add_mn(cfg);
@@ -135,7 +135,7 @@ fn claim10_a_backup_that_rejoins_gets_a_bulk_sync() {
     cfg.wall_clock = WALL + now.duration_since(w.start);
     w.sim
         .restart(w.ha[2], Box::new(HomeAgent::new(cfg, now).unwrap()));
-    w.sim.run_for(Duration::from_secs(8));
+    w.run_for(Duration::from_secs(8));
     for k in 1..=15 {
         assert!(
             w.ha(3).binding(home(k), None).is_some(),

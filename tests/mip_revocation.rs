@@ -132,7 +132,7 @@ fn setup_with(
         let id = w.add_mn(cfg);
         assert_eq!(registered(&w.register(id)), home(k), "seed {seed} MN {k}");
     }
-    w.sim.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(3));
     Setup { w, fa }
 }
 
@@ -178,7 +178,7 @@ fn revocation_reaches_the_fa(seed: u64) -> u64 {
             "seed {seed} MN {k}: {r:?}"
         );
     }
-    s.w.sim.run_for(Duration::from_secs(40));
+    s.w.run_for(Duration::from_secs(40));
     let mut acked = Vec::new();
     for i in 1..=N {
         let st = s.w.ha(i).stats();
@@ -244,7 +244,7 @@ fn rfc3543_without_the_i_bit_the_mn_is_not_informed() {
         s.w.ha(i).revoke(now, &MnId::Home(home(1)), true),
         Revoked::Sent { .. }
     ));
-    s.w.sim.run_for(Duration::from_secs(5));
+    s.w.run_for(Duration::from_secs(5));
     let revs: Vec<_> =
         s.w.sim
             .trace()
@@ -306,7 +306,7 @@ fn rfc3543_retransmissions_and_outstanding_revocations_are_bounded() {
     for (k, i) in (1..=3).zip(&servers) {
         outcomes.push((*i, s.w.ha(*i).revoke(now, &MnId::Home(home(k)), false)));
     }
-    s.w.sim.run_for(Duration::from_secs(60));
+    s.w.run_for(Duration::from_secs(60));
     for i in 1..=N {
         let mine: Vec<_> = outcomes.iter().filter(|(j, _)| *j == i).collect();
         let sent = mine
@@ -381,12 +381,12 @@ fn rfc3543_revocation_from_the_fa_removes_the_binding_and_is_acknowledged() {
         own,
         rev(RevocationFlags::A, 10, b"fa-ha key of fa 1"),
     );
-    s.w.sim.run_for(Duration::from_secs(1));
+    s.w.run_for(Duration::from_secs(1));
     assert!(s.w.ha(i).binding(home(1), None).is_some());
     assert_eq!(s.w.ha(i).stats().revocation_refused, 2);
     s.w.sim
         .inject(fa_addr(), own, rev(0, 10, b"fa-ha key of fa 1"));
-    s.w.sim.run_for(Duration::from_secs(3));
+    s.w.run_for(Duration::from_secs(3));
     for j in 1..=N {
         assert!(s.w.ha(j).binding(home(1), None).is_none(), "HA {j}");
         assert!(s.w.ha(j).binding(home(2), None).is_some(), "HA {j}");
@@ -612,7 +612,7 @@ fn register_gre_via_fa(w: &mut World, k: u32) {
         .fa_ha_auth(&fa)
         .to_vec();
         w.sim.inject(fa_addr(), vip(), bytes);
-        w.sim.run_for(Duration::from_millis(700));
+        w.run_for(Duration::from_millis(700));
         if w.ha(1)
             .binding(home(k), None)
             .is_some_and(|b| !b.care_of.is_empty() && b.pending().is_none())
@@ -669,7 +669,7 @@ fn rejoined_ha3(seed: u64, base: u64, link: LinkConfig) -> World {
     // without GRE and receives every binding in its bulk sync.
     let ha3 = w.ha[2];
     w.sim.crash(ha3);
-    w.sim.run_for(Duration::from_secs(10));
+    w.run_for(Duration::from_secs(10));
     for k in 1..=6 {
         register_gre_via_fa(&mut w, k);
     }
@@ -677,7 +677,7 @@ fn rejoined_ha3(seed: u64, base: u64, link: LinkConfig) -> World {
     c.incarnation += 1;
     let fresh = HomeAgent::new(c, w.sim.now()).unwrap();
     w.sim.restart(ha3, Box::new(fresh));
-    w.sim.run_for(Duration::from_secs(15));
+    w.run_for(Duration::from_secs(15));
     w
 }
 
@@ -697,7 +697,7 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
     let _ = (1..=N).map(|i| w.events(i)).count();
     // HA 2 fails; HA 3, least loaded, takes its bindings over (HA 1 coordinates).
     w.sim.crash(w.ha[1]);
-    w.sim.run_for(Duration::from_secs(40));
+    w.run_for(Duration::from_secs(40));
     let events: Vec<(u32, Event)> = [1, 3]
         .into_iter()
         .flat_map(|i| w.events(i).into_iter().map(move |e| (i, e)))
@@ -717,7 +717,7 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
         // (rfc3543_a_false_down_does_not_revoke_a_live_members_bindings_with_loss). The false
         // Down may be seen just before this look (seed 4411: 0.2 s before): the revocations
         // wait the grace (10 s), cancelled when HA 1 is seen Up again, so look past it.
-        w.sim.run_for(Duration::from_secs(15));
+        w.run_for(Duration::from_secs(15));
         for &k in &on1 {
             assert!(
                 w.ha(1).binding(home(k), None).is_some(),
@@ -765,7 +765,7 @@ fn takeover_revokes(seed: u64) -> TakeoverOutcome {
     // 0, 1, 3, 7 and 15 s, given up 16 s after the last). Under this loss all five round trips
     // of one revocation fail now and then (seeds 670 and 3060 of 10,000: the test looked at
     // 40 s after the failure, with one revocation still being retransmitted).
-    w.sim.run_for(Duration::from_secs(35));
+    w.run_for(Duration::from_secs(35));
     let ev3: Vec<Event> = events
         .iter()
         .filter(|(i, _)| *i == 3)
@@ -878,13 +878,13 @@ fn false_down_scenario(seed: u64) -> usize {
         .filter(|k| w.ha(1).binding(home(*k), None).unwrap().second_ha == NodeId(1))
         .collect();
     w.sim.crash(w.ha[1]);
-    w.sim.run_for(Duration::from_secs(30));
+    w.run_for(Duration::from_secs(30));
     let _ = (1..=N).map(|i| w.events(i)).count();
     // The false Down: HA 1 and HA 3 cannot hear each other for 7 s.
     w.sim.partition(w.ha[0], w.ha[2]);
-    w.sim.run_for(Duration::from_secs(7));
+    w.run_for(Duration::from_secs(7));
     w.sim.heal(w.ha[0], w.ha[2]);
-    w.sim.run_for(Duration::from_secs(30));
+    w.run_for(Duration::from_secs(30));
     // Under this loss HA 3 may miss three heartbeats of HA 1 in a row again and take its
     // bindings over for a moment (seed 3356 of 10,000: Down 30 s after the heal, Up and handed
     // back 0.5 s later, nothing revoked): the bindings are looked at once HA 3 names HA 1
@@ -900,7 +900,7 @@ fn false_down_scenario(seed: u64) -> usize {
         if named(&mut w) {
             break;
         }
-        w.sim.run_for(Duration::from_millis(500));
+        w.run_for(Duration::from_millis(500));
     }
     let taken = w.events(3).into_iter().any(|e| {
         matches!(e, Event::TakenOver { failed, owner, .. }
@@ -992,10 +992,10 @@ fn fa_revocation_is_forwarded(seed: u64) -> u64 {
             assert!(copies < 30, "seed {seed} MN {k}: never acknowledged");
             s.w.sim.inject(fa_addr(), vip(), fa_revocation(k, id));
             copies += 1;
-            s.w.sim.run_for(Duration::from_secs(1));
+            s.w.run_for(Duration::from_secs(1));
         }
         // The replicated removal reaches the backups (retransmitted under loss).
-        s.w.sim.run_for(Duration::from_secs(6));
+        s.w.run_for(Duration::from_secs(6));
         let acks: Vec<_> = s.w.sim.trace()[mark..]
             .iter()
             .filter(|r| r.to == fa_addr())
@@ -1098,7 +1098,7 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         assert_eq!(registered(&w.register(id)), home(k), "seed {seed} MN {k}");
         mns.push(id);
     }
-    w.sim.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(3));
     // The accepting replies carry Revocation Support before MN-HA (RFC 3543 section 3.2).
     for k in 1..=3 {
         let offered = w.sim.trace().iter().any(|r| {
@@ -1119,7 +1119,7 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         // A forged revocation (another key) changes nothing at the mobile node.
         let forged = mn_revocation(k, 7, b"not the mn-ha key");
         w.sim.inject(ha_addr(1), mn_addr(k), forged);
-        w.sim.run_for(Duration::from_secs(1));
+        w.run_for(Duration::from_secs(1));
         let now = w.sim.now();
         assert!(w.mn(id).is_registered(now), "seed {seed} MN {k}");
         let srv = server(&mut w, k);
@@ -1129,7 +1129,7 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         assert!(matches!(out, Revoked::Sent { .. }), "seed {seed}: {out:?}");
         // Past the retransmission schedule: copies at 0, 1, 3, 7 and 15 s (RTO 1 s doubled, four
         // retransmissions), given up 16 s after the last.
-        w.sim.run_for(Duration::from_secs(35));
+        w.run_for(Duration::from_secs(35));
         let ev: Vec<ClientEvent> =
             std::iter::from_fn(|| w.sim.poll_event_of::<MobileNodeClient>(id)).collect();
         let revoked = ev

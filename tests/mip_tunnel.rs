@@ -171,10 +171,10 @@ fn exchange_for(
             Header::Reply(_) => unreachable!(),
         });
         w.sim.inject(from, vip(), bytes);
-        w.sim.run_for(Duration::from_millis(400));
+        w.run_for(Duration::from_millis(400));
         if let Some(r) = reply_to(w, from, id.unwrap(), home(k)) {
             // Let duplicates and the replication settle.
-            w.sim.run_for(Duration::from_millis(600));
+            w.run_for(Duration::from_millis(600));
             return r;
         }
     }
@@ -380,11 +380,11 @@ fn exchange_via_pdsn(
         .fa_ha_auth(&pdsn_sa())
         .to_vec();
         w.sim.inject(from, vip(), bytes);
-        w.sim.run_for(Duration::from_millis(400));
+        w.run_for(Duration::from_millis(400));
         // One PDSN relays every mobile node: its reply is the one naming `home(k)` too.
         let r = reply_to(w, from, id, home(k));
         if let Some(r) = r {
-            w.sim.run_for(Duration::from_millis(600));
+            w.run_for(Duration::from_millis(600));
             return r;
         }
     }
@@ -527,11 +527,11 @@ fn deregistered_and_expired(seed: u64) {
         let expired = k % 2 == 0;
         if expired {
             let _ = all_events(&mut w);
-            w.sim.run_for(Duration::from_secs(25));
+            w.run_for(Duration::from_secs(25));
         } else {
             // Deregistration of that care-of address (off the whole second, so that its
             // identification's low-order 32 bits, which the reply echoes, are new).
-            w.sim.run_for(Duration::from_millis(137));
+            w.run_for(Duration::from_millis(137));
             let (p, _) = exchange_for(&mut w, k, T, coa(k), at_coa(k), &gre, 0);
             assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
         }
@@ -708,10 +708,10 @@ fn a_takeover_keeps_the_tunnel() {
         let Some(&(_, (victim, _))) = granted.iter().find(|(_, (s, _))| *s != 1) else {
             panic!("seed {seed}: nothing forwarded");
         };
-        w.sim.run_for(Duration::from_secs(2));
+        w.run_for(Duration::from_secs(2));
         let _ = all_events(&mut w);
         w.sim.crash(w.ha[victim as usize - 1]);
-        w.sim.run_for(Duration::from_secs(12));
+        w.run_for(Duration::from_secs(12));
         let owner = all_events(&mut w)
             .into_iter()
             .find_map(|(i, e)| match e {
@@ -786,7 +786,7 @@ fn partial_deregistration(seed: u64) -> u32 {
         let (p, _) = exchange(&mut w, k, s, coa(k), at_coa(k), &[]);
         assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
         let _ = served(&mut w, k);
-        w.sim.run_for(Duration::from_millis(137));
+        w.run_for(Duration::from_millis(137));
         let (p, _) = exchange(&mut w, k, s, coa2(k), sock(coa2(k), 434), &[]);
         assert_eq!(p.code.0, 0, "seed {seed} MN {k}");
         // Both care-of addresses at every member, which agree on the server: the one that
@@ -810,7 +810,7 @@ fn partial_deregistration(seed: u64) -> u32 {
         assert!(both, "seed {seed} MN {k}: two care-of addresses");
         let server = w.ha(1).binding(home(k), None).map_or(0, |b| b.second_ha.0);
         let _ = all_events(&mut w);
-        w.sim.run_for(Duration::from_millis(137));
+        w.run_for(Duration::from_millis(137));
         let (p, _) = exchange_for(&mut w, k, s, coa(k), at_coa(k), &[], 0);
         // Section 3.8.3.2: the reply to a deregistration carries lifetime 0.
         assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");

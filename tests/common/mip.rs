@@ -400,6 +400,100 @@ pub struct World {
     pub sim: Sim,
     pub ha: Vec<SimId>,
     pub start: Instant,
+    /// The seed the world was built with (named in a tunnel-invariant failure).
+    pub seed: u64,
+    /// The callers' view of each HA's tunnels ([`Callers`]), checked after every step of
+    /// [`World::run_for`].
+    pub callers: Callers,
+}
+
+/// The tunnels each HA's caller holds, as it learns them from the HA's events alone: the
+/// invariant that they are, after every step, exactly the tunnels the HA serves
+/// ([`HomeAgent::served_tunnels`]). RFC 5944 section 3.8.3: a binding's tunnel lives as long as
+/// the binding at the home agent serving it (installed when it serves a registration, removed
+/// when a care-of address is deregistered, expires, is revoked or moves to another member).
+///
+/// The caller's rules, from the docs of [`Event`]: `Registered` installs (or replaces) the
+/// tunnel to its care-of address; `Deregistered`, `Expired` and `RegistrationRevoked` with a
+/// tunnel remove it; `TakenOver` naming this HA as owner installs every served tunnel
+/// (`served_tunnels`, read then); a crashed HA's tunnels go with it (a restarted HA begins
+/// with none).
+#[derive(Default)]
+pub struct Callers {
+    /// Off: [`World::run_for`] checks nothing (a scenario that drives the HAs past the
+    /// caller's rules on purpose).
+    pub off: bool,
+    /// Per HA (index `i - 1`): home address and care-of address to the tunnel installed.
+    pub tunnels: Vec<std::collections::BTreeMap<(Ipv4Addr, Ipv4Addr), telcp::mip::binding::Tunnel>>,
+    /// Per HA: the events the checker took from the simulator, not yet read by the test
+    /// ([`World::events`]).
+    pub log: Vec<std::collections::VecDeque<Event>>,
+    /// Removals of a tunnel the caller did not hold (told twice, or of a tunnel never
+    /// installed: a backup's replica expiring, a binding revoked that was never served).
+    pub spurious: Vec<String>,
+    /// Steps after which a caller's tunnels and the tunnels served parted.
+    pub violations: Vec<String>,
+    /// Steps checked.
+    pub steps: u64,
+}
+
+impl Callers {
+    /// Replays one event of HA `i` (index `i - 1`) into its caller's tunnels.
+    fn replay(
+        &mut self,
+        i: usize,
+        e: &Event,
+        served: impl FnOnce() -> Vec<telcp::mip::binding::Tunnel>,
+    ) {
+        let t = &mut self.tunnels[i];
+        let mut remove = |home: Ipv4Addr, care_of: Ipv4Addr, what: &str, sp: &mut Vec<String>| {
+            if t.remove(&(home, care_of)).is_none() {
+                sp.push(format!(
+                    "HA {}: {what} of {home} at {care_of} not held",
+                    i + 1
+                ));
+            }
+        };
+        match e {
+            Event::Registered {
+                home_address,
+                care_of,
+                tunnel,
+                ..
+            } => {
+                t.insert((*home_address, *care_of), *tunnel);
+            }
+            Event::Deregistered {
+                home_address,
+                tunnel,
+            } => remove(
+                *home_address,
+                tunnel.care_of,
+                "Deregistered",
+                &mut self.spurious,
+            ),
+            Event::Expired {
+                home_address,
+                tunnel,
+            } => remove(*home_address, tunnel.care_of, "Expired", &mut self.spurious),
+            Event::RegistrationRevoked {
+                home_address,
+                tunnel: Some(tunnel),
+                ..
+            } => remove(
+                *home_address,
+                tunnel.care_of,
+                "RegistrationRevoked",
+                &mut self.spurious,
+            ),
+            Event::TakenOver { owner, .. } if owner.0 as usize == i + 1 => {
+                for s in served() {
+                    t.insert((s.home_address, s.care_of), s);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl World {
@@ -427,9 +521,103 @@ impl World {
             ));
         }
         sim.set_route(VIP.into(), ha[0]);
-        let mut w = World { sim, ha, start };
-        w.sim.run_for(Duration::from_secs(3));
+        let mut w = World::of(sim, ha, start, seed);
+        w.run_for(Duration::from_secs(3));
         w
+    }
+
+    /// The world of `sim`, its HAs `ha` (member `i` at index `i - 1`), their callers holding no
+    /// tunnel yet.
+    pub fn of(sim: Sim, ha: Vec<SimId>, start: Instant, seed: u64) -> World {
+        let n = ha.len();
+        let callers = Callers {
+            off: std::env::var("MIP_TUNNELS").is_ok_and(|v| v == "off"),
+            tunnels: vec![Default::default(); n],
+            log: vec![Default::default(); n],
+            ..Callers::default()
+        };
+        World {
+            sim,
+            ha,
+            start,
+            seed,
+            callers,
+        }
+    }
+
+    /// Advances the clock by `d` ([`Sim::run_for`]) one step (instant with something due) at a
+    /// time, checking after each that every HA's caller holds exactly the tunnels it serves
+    /// ([`Callers`]).
+    pub fn run_for(&mut self, d: Duration) {
+        if self.callers.off {
+            return self.sim.run_for(d);
+        }
+        let deadline = self.sim.now() + d;
+        while let Some(t) = self.sim.next_event_at().filter(|t| *t <= deadline) {
+            self.sim.run_until(t);
+            self.check_tunnels();
+        }
+        self.sim.run_until(deadline);
+        self.check_tunnels();
+    }
+
+    /// Takes HA `i`'s new events into its caller's view (and the log [`World::events`] reads).
+    fn collect(&mut self, i: u32) {
+        let (idx, id) = (i as usize - 1, self.ha[i as usize - 1]);
+        if !self.sim.is_alive(id) {
+            // A crashed HA's data plane goes with it; a restarted one begins empty.
+            self.callers.tunnels[idx].clear();
+            return;
+        }
+        while let Some(e) = self.sim.poll_event_of::<HomeAgent>(id) {
+            let sim = &mut self.sim;
+            self.callers.replay(idx, &e, || {
+                sim.node_mut::<HomeAgent>(id).served_tunnels().collect()
+            });
+            self.callers.log[idx].push_back(e);
+        }
+    }
+
+    /// The invariant after a step ([`Callers`]): a violation panics, naming the seed, the time,
+    /// the HA and the tunnels on either side; with `MIP_TUNNELS=tally` it is counted instead
+    /// (printed when the world is dropped).
+    pub fn check_tunnels(&mut self) {
+        if self.callers.off {
+            return;
+        }
+        self.callers.steps += 1;
+        for i in 1..=self.ha.len() as u32 {
+            self.collect(i);
+            let id = self.ha[i as usize - 1];
+            if !self.sim.is_alive(id) {
+                continue;
+            }
+            let served: std::collections::BTreeMap<_, _> = self
+                .sim
+                .node_mut::<HomeAgent>(id)
+                .served_tunnels()
+                .map(|t| ((t.home_address, t.care_of), t))
+                .collect();
+            let held = &self.callers.tunnels[i as usize - 1];
+            if held.keys().eq(served.keys()) {
+                continue;
+            }
+            let missing: Vec<_> = served.keys().filter(|k| !held.contains_key(k)).collect();
+            let extra: Vec<_> = held.keys().filter(|k| !served.contains_key(k)).collect();
+            let msg = format!(
+                "seed {} at {:?}: HA {i} serves {missing:?} its caller was never told of, \
+                 and its caller still holds {extra:?} it no longer serves",
+                self.seed,
+                self.sim.elapsed()
+            );
+            if std::env::var("MIP_TUNNELS").is_ok_and(|v| v == "tally") {
+                self.callers.violations.push(msg);
+                // Resynchronised, so that each parting is counted once.
+                self.callers.tunnels[i as usize - 1] = served;
+            } else {
+                panic!("tunnel invariant: {msg}");
+            }
+        }
     }
 
     pub fn ha(&mut self, i: u32) -> &mut HomeAgent {
@@ -438,8 +626,13 @@ impl World {
     }
 
     pub fn events(&mut self, i: u32) -> Vec<Event> {
+        self.collect(i);
         let id = self.ha[i as usize - 1];
-        std::iter::from_fn(|| self.sim.poll_event_of::<HomeAgent>(id)).collect()
+        let mut out: Vec<Event> = self.callers.log[i as usize - 1].drain(..).collect();
+        out.extend(std::iter::from_fn(|| {
+            self.sim.poll_event_of::<HomeAgent>(id)
+        }));
+        out
     }
 
     pub fn client_cfg(&self, k: u32, by_nai: bool, local: SocketAddr) -> ClientConfig {
@@ -487,7 +680,7 @@ impl World {
         // ends in an outcome.
         let mut out = None;
         for _ in 0..300_000 {
-            self.sim.run_for(Duration::from_millis(50));
+            self.run_for(Duration::from_millis(50));
             if let Some(e) = self.sim.poll_event_of::<MobileNodeClient>(id) {
                 out = Some(e);
                 break;
@@ -511,6 +704,25 @@ impl World {
                 _ => None,
             })
             .collect()
+    }
+}
+
+impl Drop for World {
+    /// With `MIP_TUNNELS=tally`, one line per world: the seed, the steps checked, the
+    /// invariant's violations and the spurious removals ([`Callers`]), the first of each.
+    fn drop(&mut self) {
+        if std::env::var("MIP_TUNNELS").is_ok_and(|v| v == "tally") {
+            let c = &self.callers;
+            println!(
+                "TUNNELS seed {} steps {} violations {} spurious {} first {:?} first-spurious {:?}",
+                self.seed,
+                c.steps,
+                c.violations.len(),
+                c.spurious.len(),
+                c.violations.first(),
+                c.spurious.first()
+            );
+        }
     }
 }
 

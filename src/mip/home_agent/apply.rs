@@ -294,6 +294,10 @@ impl HomeAgent {
                 let _ = self.table.update(s, |b| b.set_pending(None));
             }
             Removal::RemoveServed => {
+                // Served here: its tunnels go with it (RFC 5944 section 3.8.3), once each.
+                for e in self.deregistered_tunnels(s, None) {
+                    self.push_event(e);
+                }
                 if let Some(b) = self.table.remove(s) {
                     let until = removed::lifetime_end(&b);
                     self.remove_served(now, &b, until);
@@ -362,7 +366,8 @@ impl HomeAgent {
 
     /// Ends the bulk sync `epoch` from `sender`: removes its unseen replicas
     /// ([`replicate::stale`]), then what this HA took over from it that it no longer holds
-    /// ([`replicate::gone`]; what it still holds naming this HA came as [`Item::Holds`]).
+    /// ([`replicate::gone`]; what it still holds naming this HA came as [`Item::Holds`]), with
+    /// their tunnels ([`Event::Deregistered`]).
     pub(super) fn end_sync(&mut self, sender: NodeId, epoch: u32) {
         let Some(seen) = self
             .channels
@@ -379,6 +384,11 @@ impl HomeAgent {
             return;
         };
         for s in replicate::gone(&self.table, self.node, &moved, &seen) {
+            // Served here since the takeover: its tunnels go with it (RFC 5944 section 3.8.3:
+            // the peer no longer holds it, deregistered or expired meanwhile), once each.
+            for e in self.deregistered_tunnels(s, None) {
+                self.push_event(e);
+            }
             if let Some(b) = self.table.remove(s) {
                 let nai = b.nai().map(Box::from);
                 self.replicate_remove(b.home_address, nai);
@@ -421,6 +431,15 @@ impl HomeAgent {
             && slot
                 .and_then(|s| self.table.get(s))
                 .is_none_or(|b| b.second_ha != node);
+        // The care-of addresses this HA tunnelled for the binding before the update (it served
+        // it), to tell the caller of those the update adds ([`HomeAgent::added_tunnels`]).
+        let served_before: Option<Vec<Ipv4Addr>> = slot.and_then(|s| self.table.get(s)).map(|b| {
+            if b.second_ha == node {
+                b.care_of.iter().map(|c| c.address).collect()
+            } else {
+                Vec::new()
+            }
+        });
         let mut yielded: Option<Vec<Event>> = None;
         // Tunnels this HA removes with the update (`Event::Deregistered`, once each).
         let mut dropped: Vec<Event> = Vec::new();
@@ -477,8 +496,11 @@ impl HomeAgent {
                 self.push_event(e);
             }
         }
-        if res.is_ok() {
+        if let Ok(s) = res {
             for e in dropped {
+                self.push_event(e);
+            }
+            for e in self.added_tunnels(now, s, served_before.as_deref().unwrap_or(&[])) {
                 self.push_event(e);
             }
         }
@@ -505,6 +527,38 @@ impl HomeAgent {
             .filter(|c| !kept.contains(c.address))
             .map(|c| Event::Deregistered {
                 home_address: b.home_address,
+                tunnel: b.tunnel(self.vip, c.address),
+            })
+            .collect()
+    }
+
+    /// [`Event::Registered`] for the care-of addresses of the binding in `slot` that this HA
+    /// serves now and did not tunnel before (`before`): a replica made it the server (a first
+    /// HA's record, a handover, a takeover decided elsewhere) or added a care-of address to
+    /// what it serves (RFC 5944 section 3.8.3: this HA tunnels to every care-of address of the
+    /// bindings it serves). Nothing for a tunnel it does not offer (revoked after the grace,
+    /// `revoke.rs`) or a binding another member serves.
+    pub(super) fn added_tunnels(&self, now: Instant, slot: u32, before: &[Ipv4Addr]) -> Vec<Event> {
+        let Some(b) = self.table.get(slot) else {
+            return Vec::new();
+        };
+        let params = b
+            .tunnel_params()
+            .copied()
+            .unwrap_or(crate::mip::binding::TunnelParams::plain(self.vip));
+        if b.second_ha != self.node || !self.tunnels.serves(&params) {
+            return Vec::new();
+        }
+        b.care_of
+            .iter()
+            .filter(|c| !before.contains(&c.address))
+            .map(|c| Event::Registered {
+                home_address: b.home_address,
+                care_of: c.address,
+                lifetime: c.expires().map_or(LIFETIME_INFINITE, |e| {
+                    let left = e.saturating_duration_since(now).as_secs();
+                    u16::try_from(left).unwrap_or(LIFETIME_INFINITE - 1)
+                }),
                 tunnel: b.tunnel(self.vip, c.address),
             })
             .collect()

@@ -38,6 +38,17 @@ impl HomeAgent {
                     owner,
                 } => {
                     for &s in &slots {
+                        // Served here and re-pointed to another owner (this HA was the owner
+                        // of a decision that lost, split-brain resolution): its tunnels here
+                        // go, once each, as when a binding moves to another member's newer
+                        // registration (RFC 5944 section 3.8.3; the owner installs its own).
+                        if owner != self.node
+                            && self.table.get(s).is_some_and(|b| b.second_ha == self.node)
+                        {
+                            for e in self.deregistered_tunnels(s, None) {
+                                self.push_event(e);
+                            }
+                        }
                         let _ = self.table.update(s, |b| {
                             b.second_ha = owner;
                             if b.first_ha == failed {

@@ -45,7 +45,12 @@ pub enum Event {
         /// cluster's configuration, with the keys of the reply).
         tunnel: Tunnel,
     },
-    /// This HA serves a registration (install the tunnel to the care-of address).
+    /// This HA serves a registration (install the tunnel to the care-of address). Also, one per
+    /// care-of address, when this HA comes to serve a care-of address it did not tunnel to
+    /// without a registration of it here: a replica names it the server (a first HA's record, a
+    /// handover, a takeover decided elsewhere), or a simultaneous registration (S bit) served
+    /// here keeps the care-of addresses of a binding another member served (`lifetime`: what
+    /// is left of each).
     Registered {
         /// Home address.
         home_address: Ipv4Addr,
@@ -61,9 +66,15 @@ pub enum Event {
     /// that care-of address or, with the home address as care-of address, for all of them): one
     /// event per care-of address removed, with the tunnel to remove (as
     /// [`Event::Registered`] gave it: `ip tunnel del` / `ip link del` of that device and its
-    /// route to the home address). Also when a binding this HA served gives way to a newer
-    /// registration served by another member (the cluster's two-servers rule): one per care-of
-    /// address it had here, once; the member now serving it keeps its own.
+    /// route to the home address). Also, one per care-of address, once, whenever a tunnel this
+    /// HA served goes without a deregistration by the mobile node: a registration without the
+    /// S bit replaces the binding's other care-of addresses (section 3.6.1.3: the mobile node
+    /// moved); the binding gives way to a newer registration served by another member (the
+    /// cluster's two-servers rule), or to the winning owner of a takeover decision that
+    /// overrides this HA's (split brain); a binding this HA took over goes because the member
+    /// it was taken from, alive after all, no longer holds it or removed it meanwhile. The
+    /// member now serving a moved binding keeps its own tunnels: this HA stopping to serve
+    /// (yielding) needs nothing more from the caller than removing these.
     Deregistered {
         /// Home address.
         home_address: Ipv4Addr,

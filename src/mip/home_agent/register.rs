@@ -505,16 +505,42 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
         let tunnel = plan.kept(home, self.vip);
+        // RFC 5944 section 3.6.1.3: without the S bit the registration replaces every care-of
+        // address of the binding; the tunnels this HA had to the others go (section 3.8.3),
+        // once each (the one registered again is replaced by its `Registered`).
+        let replaced: Vec<Event> = match slot.and_then(|s| self.table.get(s).map(|b| (s, b))) {
+            Some((s, b)) if !simultaneous && b.second_ha == self.node => self
+                .deregistered_tunnels(s, None)
+                .into_iter()
+                .filter(|e| !matches!(e, Event::Deregistered { tunnel, .. } if tunnel.care_of == q.care_of))
+                .collect(),
+            _ => Vec::new(),
+        };
+        // The care-of addresses this HA tunnelled for the binding (it served it), and the
+        // one registered now (its own `Registered`): with the S bit, a binding another member
+        // served brings its other care-of addresses here too (told below).
+        let mut before: Vec<Ipv4Addr> = slot
+            .and_then(|s| self.table.get(s))
+            .filter(|b| b.second_ha == self.node)
+            .map(|b| b.care_of.iter().map(|c| c.address).collect())
+            .unwrap_or_default();
+        before.push(q.care_of);
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
+        for e in replaced {
+            self.push_event(e);
+        }
         self.push_event(Event::Registered {
             home_address: home,
             care_of: q.care_of,
             lifetime: granted,
             tunnel: plan.params(home).tunnel(home, q.care_of),
         });
+        for e in self.added_tunnels(now, s, &before) {
+            self.push_event(e);
+        }
         self.replicate_slot(s, now);
         self.update_load();
         Ok((home, granted, code))

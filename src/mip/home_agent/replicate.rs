@@ -758,4 +758,140 @@ mod tests {
             "{events:?}"
         );
     }
+
+    /// The care-of addresses of the tunnels `events` remove ([`Event::Deregistered`],
+    /// [`Event::Expired`], [`Event::RegistrationRevoked`]) for mobile node 1.
+    fn removed_tunnels(events: &[Event]) -> Vec<Ipv4Addr> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deregistered {
+                    home_address,
+                    tunnel,
+                }
+                | Event::Expired {
+                    home_address,
+                    tunnel,
+                } if *home_address == home(1) => Some(tunnel.care_of),
+                Event::RegistrationRevoked {
+                    home_address,
+                    tunnel: Some(tunnel),
+                    ..
+                } if *home_address == home(1) => Some(tunnel.care_of),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// HA 1 serving mobile node 1, taken over from HA 2 (seen under incarnation 1) by its own
+    /// decision, its events drained.
+    fn taken_over_from_ha2(t0: Instant) -> HomeAgent {
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
+        let mut w = ReplayWindow::default();
+        w.accept(1, 1);
+        ha1.windows.insert(NodeId(2), w);
+        ha1.take_over(t0, NodeId(2), NodeId(1), NodeId(1), None);
+        assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+        let events = events_of(&mut ha1);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::TakenOver { owner, .. } if *owner == NodeId(1))),
+            "{events:?}"
+        );
+        ha1
+    }
+
+    /// RFC 5944 section 3.8.3 (a binding that ends takes its tunnel with it): a binding this HA
+    /// took over from a peer that turned out alive with its state, and that the peer's bulk
+    /// sync no longer names (deregistered or expired there meanwhile), goes here
+    /// (`replicate::gone`): the caller, who installed its tunnel on `Event::TakenOver`, is told
+    /// to remove it, once (`Event::Deregistered`).
+    #[test]
+    fn a_taken_over_binding_the_returned_peer_no_longer_holds_removes_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha1 = taken_over_from_ha2(t0);
+        ha1.apply(t0, NodeId(2), Entry::SyncBegin { epoch: 1 });
+        ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 1 });
+        assert_eq!(server(&ha1, 1), None);
+        let events = events_of(&mut ha1);
+        assert_eq!(
+            removed_tunnels(&events),
+            [Ipv4Addr::new(203, 0, 113, 1)],
+            "{events:?}"
+        );
+        ha1.apply(t0, NodeId(2), Entry::SyncBegin { epoch: 2 });
+        ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 2 });
+        assert!(removed_tunnels(&events_of(&mut ha1)).is_empty());
+    }
+
+    /// RFC 5944 section 3.8.3 and RFC 3543 section 4.2: a binding this HA took over from a
+    /// member seen Down but alive, which that member removed meanwhile (`Removal::RemoveServed`:
+    /// its foreign agent revoked it, or it deregistered), goes here with its tunnel, once.
+    #[test]
+    fn a_taken_over_binding_its_old_server_removed_removes_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha1 = taken_over_from_ha2(t0);
+        let remove = || Item::Remove {
+            home_address: home(1),
+            nai: None,
+        };
+        ha1.apply(t0, NodeId(2), remove());
+        ha1.apply(t0, NodeId(2), remove());
+        assert_eq!(server(&ha1, 1), None);
+        let events = events_of(&mut ha1);
+        assert_eq!(
+            removed_tunnels(&events),
+            [Ipv4Addr::new(203, 0, 113, 1)],
+            "{events:?}"
+        );
+    }
+
+    /// The takeover rules ("the lowest (coordinator, owner) wins") and RFC 5944 section 3.8.3:
+    /// this HA, owner by a decision that then loses (split brain: another coordinator chose
+    /// another owner), no longer serves the bindings it had taken over; their tunnels here go,
+    /// once each (`Event::Deregistered`), the winning owner serving them now.
+    #[test]
+    fn a_losing_owner_removes_the_tunnels_it_had_taken_over_once() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+        // HA 2 coordinates and chooses HA 1; then HA 1's own decision (a lower coordinator)
+        // chooses HA 2, and wins.
+        ha1.take_over(t0, NodeId(3), NodeId(1), NodeId(2), None);
+        assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+        let _ = events_of(&mut ha1);
+        ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(1), None);
+        ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(1), None);
+        assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+        let events = events_of(&mut ha1);
+        assert_eq!(
+            removed_tunnels(&events),
+            [Ipv4Addr::new(203, 0, 113, 1)],
+            "{events:?}"
+        );
+    }
+
+    /// RFC 5944 section 3.8.3 (the home agent tunnels to the care-of addresses of the bindings
+    /// it serves): a replica naming this HA the server of a binding it did not serve (a first
+    /// HA's relay record, a handover) makes it serve the binding, so the caller is told to
+    /// install its tunnel (`Event::Registered`), once: a copy of the record adds nothing.
+    #[test]
+    fn a_replica_making_this_ha_the_server_registers_its_tunnel_once() {
+        let t0 = Instant::now();
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(2)));
+        let events = events_of(&mut ha2);
+        let registered: Vec<Ipv4Addr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Registered { care_of, .. } => Some(*care_of),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered, [Ipv4Addr::new(203, 0, 113, 1)], "{events:?}");
+    }
 }

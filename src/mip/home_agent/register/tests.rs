@@ -352,3 +352,110 @@ fn a_reply_finds_its_binding_whatever_the_slot_hint_holds() {
     }
     assert_eq!(ha1.stats().unmatched_replies, 0);
 }
+
+/// RFC 5944 section 3.6.1.3: a registration without the S bit replaces the binding's care-of
+/// addresses (the mobile node moved); section 3.8.3: the tunnel to the old care-of address goes
+/// with it. The caller is told once ([`Event::Deregistered`] for the old one, before the
+/// [`Event::Registered`] of the new one); a refresh at the same care-of address removes
+/// nothing, and with the S bit the others stay.
+#[test]
+fn a_move_to_another_care_of_address_removes_the_old_tunnel_once() {
+    use crate::mip::wire::RequestFlags;
+    let t0 = Instant::now();
+    let mut ha1 = ha(1, t0);
+    ha1.max_simultaneous = 2;
+    let (c1, c2, c3) = (
+        Ipv4Addr::new(203, 0, 113, 1),
+        Ipv4Addr::new(203, 0, 113, 2),
+        Ipv4Addr::new(203, 0, 113, 3),
+    );
+    let rrq = |flags: u8, care_of, identification| {
+        Builder::request(Request {
+            flags: RequestFlags(flags),
+            lifetime: 600,
+            home_address: home(1),
+            home_agent: VIP,
+            care_of,
+            identification,
+        })
+        .mn_ha_auth(&mn_sa(1))
+        .to_vec()
+    };
+    let mut id = ntp(t0, t0);
+    let mut step = |ha1: &mut HomeAgent, flags: u8, care_of| -> Vec<Event> {
+        id += 1;
+        ha1.handle_datagram(t0, fa(), vip(), &rrq(flags, care_of, id))
+            .unwrap();
+        std::iter::from_fn(|| ha1.poll_event()).collect()
+    };
+    let gone = |events: &[Event]| -> Vec<Ipv4Addr> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deregistered { tunnel, .. } | Event::Expired { tunnel, .. } => {
+                    Some(tunnel.care_of)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let _ = step(&mut ha1, 0, c1);
+    assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+    // A refresh at the same care-of address.
+    assert!(gone(&step(&mut ha1, 0, c1)).is_empty());
+    // The move.
+    let events = step(&mut ha1, 0, c2);
+    assert_eq!(gone(&events), [c1], "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Registered { care_of, .. } if *care_of == c2))
+    );
+    // With the S bit the other care-of address stays; without it, both others go.
+    let s = RequestFlags::S;
+    assert!(gone(&step(&mut ha1, s, c3)).is_empty());
+    let mut moved = gone(&step(&mut ha1, 0, c1));
+    moved.sort_unstable();
+    assert_eq!(moved, [c2, c3]);
+    let b = ha1.binding(home(1), None).unwrap();
+    let left: Vec<Ipv4Addr> = b.care_of.iter().map(|c| c.address).collect();
+    assert_eq!(left, [c1]);
+}
+
+/// RFC 5944 sections 3.6.1.3 and 3.8.3: a simultaneous registration (S bit) served here for a
+/// binding another member served keeps its other care-of addresses, which this HA now tunnels
+/// to as well: the caller is told of each ([`Event::Registered`]), not only of the one
+/// registered (session 41 sweep of the partial-deregistration scenario, seeds 167, 466, 665,
+/// 778).
+#[test]
+fn a_simultaneous_registration_taking_a_binding_over_registers_every_care_of_address() {
+    use crate::mip::wire::RequestFlags;
+    let t0 = Instant::now();
+    let mut ha1 = ha(1, t0);
+    ha1.max_simultaneous = 2;
+    let (c1, c2) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2));
+    ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 2, 5)));
+    let _ = std::iter::from_fn(|| ha1.poll_event()).count();
+    let rrq = Builder::request(Request {
+        flags: RequestFlags(RequestFlags::S),
+        lifetime: 600,
+        home_address: home(1),
+        home_agent: VIP,
+        care_of: c2,
+        identification: ntp(t0, t0),
+    })
+    .mn_ha_auth(&mn_sa(1))
+    .to_vec();
+    ha1.handle_datagram(t0, fa(), vip(), &rrq).unwrap();
+    assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+    let events: Vec<Event> = std::iter::from_fn(|| ha1.poll_event()).collect();
+    let mut registered: Vec<Ipv4Addr> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Registered { care_of, .. } => Some(*care_of),
+            _ => None,
+        })
+        .collect();
+    registered.sort_unstable();
+    assert_eq!(registered, [c1, c2], "{events:?}");
+}
