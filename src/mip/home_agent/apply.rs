@@ -539,14 +539,14 @@ impl HomeAgent {
     /// bindings it serves). Nothing for a tunnel it does not offer (revoked after the grace,
     /// `revoke.rs`) or a binding another member serves.
     pub(super) fn added_tunnels(&self, now: Instant, slot: u32, before: &[Ipv4Addr]) -> Vec<Event> {
-        let Some(b) = self.table.get(slot) else {
+        let Some(b) = self.table.get(slot).filter(|b| b.second_ha == self.node) else {
             return Vec::new();
         };
         let params = b
             .tunnel_params()
             .copied()
             .unwrap_or(crate::mip::binding::TunnelParams::plain(self.vip));
-        if b.second_ha != self.node || !self.tunnels.serves(&params) {
+        if !self.tunnels.serves(&params) {
             return Vec::new();
         }
         b.care_of

@@ -507,24 +507,29 @@ impl HomeAgent {
         let tunnel = plan.kept(home, self.vip);
         // RFC 5944 section 3.6.1.3: without the S bit the registration replaces every care-of
         // address of the binding; the tunnels this HA had to the others go (section 3.8.3),
-        // once each (the one registered again is replaced by its `Registered`).
+        // once each (the one registered again is replaced by its `Registered`). A refresh at
+        // the same care-of address, the common case, has none and allocates nothing.
         let replaced: Vec<Event> = match slot.and_then(|s| self.table.get(s).map(|b| (s, b))) {
-            Some((s, b)) if !simultaneous && b.second_ha == self.node => self
-                .deregistered_tunnels(s, None)
-                .into_iter()
-                .filter(|e| !matches!(e, Event::Deregistered { tunnel, .. } if tunnel.care_of == q.care_of))
-                .collect(),
+            Some((s, b))
+                if !simultaneous
+                    && b.second_ha == self.node
+                    && b.care_of.iter().any(|c| c.address != q.care_of) =>
+            {
+                self.deregistered_tunnels(s, None)
+                    .into_iter()
+                    .filter(|e| !matches!(e, Event::Deregistered { tunnel, .. } if tunnel.care_of == q.care_of))
+                    .collect()
+            }
             _ => Vec::new(),
         };
-        // The care-of addresses this HA tunnelled for the binding (it served it), and the
-        // one registered now (its own `Registered`): with the S bit, a binding another member
-        // served brings its other care-of addresses here too (told below).
-        let mut before: Vec<Ipv4Addr> = slot
-            .and_then(|s| self.table.get(s))
-            .filter(|b| b.second_ha == self.node)
-            .map(|b| b.care_of.iter().map(|c| c.address).collect())
-            .unwrap_or_default();
-        before.push(q.care_of);
+        // With the S bit, a binding another member served brings its other care-of addresses
+        // here too (told below, [`HomeAgent::added_tunnels`]). Otherwise the binding holds
+        // after `bind` only what this HA tunnelled already and the care-of address registered
+        // now (its own `Registered`): nothing more to tell.
+        let taken_with_others = simultaneous
+            && slot
+                .and_then(|s| self.table.get(s))
+                .is_some_and(|b| b.second_ha != self.node);
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
@@ -538,8 +543,10 @@ impl HomeAgent {
             lifetime: granted,
             tunnel: plan.params(home).tunnel(home, q.care_of),
         });
-        for e in self.added_tunnels(now, s, &before) {
-            self.push_event(e);
+        if taken_with_others {
+            for e in self.added_tunnels(now, s, &[q.care_of]) {
+                self.push_event(e);
+            }
         }
         self.replicate_slot(s, now);
         self.update_load();
