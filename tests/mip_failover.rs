@@ -504,6 +504,21 @@ fn claim10_bulk_sync_after_a_partition_removes_replicas_of_deregistered_bindings
     authoritative_bulk_sync(31);
 }
 
+/// Open (found in session 41 by `seed_sweep`; 1 of seeds 0..300 of this scenario): seed 103 ends
+/// with HA 2 holding none of HA 1's 27 bindings while HA 1 sees HA 2 Up with nothing left to
+/// send, so a failure of HA 1 then would lose them at HA 2. Traced: HA 1's queue towards HA 2
+/// overflowed too (10 deregistrations while acknowledgements lagged; bulk sync, HA 2 back to 29
+/// then HA 1's 28); HA 3, cut off from HA 1 only, saw HA 1 Down and took over all 39 bindings it
+/// held (the stale ones among them); HA 2, which saw HA 1 Up all along, applied HA 3's records
+/// (all 39 served by HA 3 at HA 2 after 8 s); at the heal HA 3 gave them back and HA 2 removed
+/// every one, and nothing made HA 1 send its bindings to HA 2 again. An asymmetric partition:
+/// a member that sees the failed member Up takes the takeover's records as they come.
+#[test]
+#[ignore = "open: asymmetric partition, HA 2 empties (doc comment)"]
+fn bulk_sync_seed_103_a_takeover_by_a_partitioned_backup_empties_the_other_backup() {
+    authoritative_bulk_sync(103);
+}
+
 fn authoritative_bulk_sync(seed: u64) {
     let mut w = World::with(3, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
         let mut c = ha_config(i, 3, ForwardMode::Layer2);
