@@ -783,6 +783,17 @@ mod tests {
             .collect()
     }
 
+    /// What `ha` told its caller since its events were last drained removes mobile node 1's one
+    /// tunnel (care-of address 203.0.113.1), once.
+    fn removes_the_tunnel_of_mn1_once(ha: &mut HomeAgent) {
+        let events = events_of(ha);
+        assert_eq!(
+            removed_tunnels(&events),
+            [Ipv4Addr::new(203, 0, 113, 1)],
+            "{events:?}"
+        );
+    }
+
     /// HA 1 serving mobile node 1, taken over from HA 2 (seen under incarnation 1) by its own
     /// decision, its events drained.
     fn taken_over_from_ha2(t0: Instant) -> HomeAgent {
@@ -815,12 +826,7 @@ mod tests {
         ha1.apply(t0, NodeId(2), Entry::SyncBegin { epoch: 1 });
         ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 1 });
         assert_eq!(server(&ha1, 1), None);
-        let events = events_of(&mut ha1);
-        assert_eq!(
-            removed_tunnels(&events),
-            [Ipv4Addr::new(203, 0, 113, 1)],
-            "{events:?}"
-        );
+        removes_the_tunnel_of_mn1_once(&mut ha1);
         ha1.apply(t0, NodeId(2), Entry::SyncBegin { epoch: 2 });
         ha1.apply(t0, NodeId(2), Entry::SyncEnd { epoch: 2 });
         assert!(removed_tunnels(&events_of(&mut ha1)).is_empty());
@@ -840,12 +846,7 @@ mod tests {
         ha1.apply(t0, NodeId(2), remove());
         ha1.apply(t0, NodeId(2), remove());
         assert_eq!(server(&ha1, 1), None);
-        let events = events_of(&mut ha1);
-        assert_eq!(
-            removed_tunnels(&events),
-            [Ipv4Addr::new(203, 0, 113, 1)],
-            "{events:?}"
-        );
+        removes_the_tunnel_of_mn1_once(&mut ha1);
     }
 
     /// The takeover rules ("the lowest (coordinator, owner) wins") and RFC 5944 section 3.8.3:
@@ -865,12 +866,7 @@ mod tests {
         ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(1), None);
         ha1.take_over(t0, NodeId(3), NodeId(2), NodeId(1), None);
         assert_eq!(server(&ha1, 1), Some(NodeId(2)));
-        let events = events_of(&mut ha1);
-        assert_eq!(
-            removed_tunnels(&events),
-            [Ipv4Addr::new(203, 0, 113, 1)],
-            "{events:?}"
-        );
+        removes_the_tunnel_of_mn1_once(&mut ha1);
     }
 
     /// RFC 5944 section 3.8.3 (the home agent tunnels to the care-of addresses of the bindings
