@@ -771,6 +771,29 @@ fn coa2(k: u32) -> Ipv4Addr {
 
 /// One seed of [`a_partial_deregistration_through_a_non_serving_member_with_loss`]: how many of
 /// its bindings a member other than HA 1 (where the requests arrive) served.
+/// Runs `w` (steps of 50 ms, at most 10 s) until every member holds a binding of mobile node
+/// `k` for which `holds` is true and all of them name the same server; whether they came to.
+fn members_agree(
+    w: &mut World,
+    k: u32,
+    holds: impl Fn(&telcp::mip::binding::Binding) -> bool,
+) -> bool {
+    let ids = w.ha.clone();
+    w.sim
+        .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |sim| {
+            let servers: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    sim.node::<telcp::mip::HomeAgent>(*id)
+                        .binding(home(k), None)
+                        .filter(|b| holds(b))
+                        .map(|b| b.second_ha)
+                })
+                .collect();
+            servers.iter().all(Option::is_some) && servers.windows(2).all(|p| p[0] == p[1])
+        })
+}
+
 fn partial_deregistration(seed: u64) -> u32 {
     let mode = mode_of(seed);
     let mut w = World::with(N, seed, LinkConfig::lossy(0.05, 0.02, 0.02), |i| {
@@ -792,21 +815,7 @@ fn partial_deregistration(seed: u64) -> u32 {
         // Both care-of addresses at every member, which agree on the server: the one that
         // accepted the second request (the binding is the last accepted request's, section
         // 3.8.3; a member seen Down for a while under loss may have moved it).
-        let ids = w.ha.clone();
-        let both =
-            w.sim
-                .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |sim| {
-                    let bs: Vec<_> = ids
-                        .iter()
-                        .map(|id| {
-                            sim.node::<telcp::mip::HomeAgent>(*id)
-                                .binding(home(k), None)
-                                .map(|b| (b.care_of.len(), b.second_ha))
-                        })
-                        .collect();
-                    bs.iter().all(|b| b.is_some_and(|(n, _)| n == 2))
-                        && bs.windows(2).all(|p| p[0] == p[1])
-                });
+        let both = members_agree(&mut w, k, |b| b.care_of.len() == 2);
         assert!(both, "seed {seed} MN {k}: two care-of addresses");
         let server = w.ha(1).binding(home(k), None).map_or(0, |b| b.second_ha.0);
         let _ = all_events(&mut w);
@@ -814,25 +823,10 @@ fn partial_deregistration(seed: u64) -> u32 {
         let (p, _) = exchange_for(&mut w, k, s, coa(k), at_coa(k), &[], 0);
         // Section 3.8.3.2: the reply to a deregistration carries lifetime 0.
         assert_eq!((p.code.0, p.lifetime), (0, 0), "seed {seed} MN {k}");
-        let only_coa2 = |b: Option<&telcp::mip::binding::Binding>| {
-            b.is_some_and(|b| b.care_of.iter().map(|c| c.address).collect::<Vec<_>>() == [coa2(k)])
-        };
         // Every member holds the other care-of address only, and names the same server.
-        let agreed =
-            w.sim
-                .run_until_cond(Duration::from_millis(50), Duration::from_secs(10), |sim| {
-                    let bs: Vec<_> = ids
-                        .iter()
-                        .map(|id| {
-                            sim.node::<telcp::mip::HomeAgent>(*id)
-                                .binding(home(k), None)
-                        })
-                        .collect();
-                    bs.iter().all(|b| only_coa2(*b))
-                        && bs
-                            .windows(2)
-                            .all(|p| p[0].map(|b| b.second_ha) == p[1].map(|b| b.second_ha))
-                });
+        let agreed = members_agree(&mut w, k, |b| {
+            b.care_of.iter().map(|c| c.address).collect::<Vec<_>>() == [coa2(k)]
+        });
         for i in 1..=N {
             let b = w.ha(i).binding(home(k), None).cloned();
             assert!(agreed, "seed {seed} MN {k}: HA {i} holds {b:?}");
