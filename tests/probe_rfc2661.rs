@@ -997,3 +997,158 @@ fn p_5_8_out_of_order_delivered_once_in_order() {
     let last_nr = got.iter().chain(&acked).map(|c| c.nr).max().unwrap();
     assert_eq!(last_nr, p.ns);
 }
+
+// ------------------------------------------------------------------- 5.8 sequence space, 8.1
+
+/// RFC 2661 5.8: sequence numbers are compared modulo 2^16 (a value up to 32767 ahead of the
+/// next expected one is new, the others already received), and "receipt of duplicate messages
+/// MUST be acknowledged" while the duplicate is "ignored from processing". Ns 100 behind, and
+/// 40000 ahead (so behind modulo 2^16), are duplicates: acknowledged, not processed.
+#[test]
+fn p_5_8_old_ns_is_a_duplicate() {
+    for back in [100u16, (65536u32 - 40000) as u16] {
+        let mut p = lns();
+        p.tunnel();
+        let b = control(
+            p.their_tid,
+            0,
+            p.ns.wrapping_sub(back),
+            p.nr,
+            &with_type(mt::ICRQ, icrq_avps(MY_SID, 1)),
+        );
+        p.raw(&b);
+        let got = p.advance(Duration::from_millis(900));
+        assert!(
+            non_zlb(&got).is_empty(),
+            "not processed ({back} behind): {got:?}"
+        );
+        let ack = got.iter().find(|c| c.is_zlb()).expect("acknowledged");
+        assert_eq!(
+            ack.nr, p.ns,
+            "the acknowledgement names the next expected Ns"
+        );
+    }
+}
+
+/// l2tp-8.1-reply-port. RFC 2661 8.1: "The recipient may pick a free port on its own system
+/// (other than 1701), and
+/// sends its reply to the initiator's UDP port, setting its own source port to the free port it
+/// found. Once the source and destination ports are established, they MUST remain static for the
+/// life of the tunnel." A LAC whose SCCRP comes from another port of the LNS sends what follows
+/// there (before the fix: on to port 1701, which such an LNS does not read).
+#[test]
+fn p_8_1_lac_follows_lns_port() {
+    let mut p = lac();
+    p.open();
+    p.me = "10.0.0.1:4242".parse().unwrap();
+    let b = control(
+        p.their_tid,
+        0,
+        p.ns,
+        p.nr,
+        &with_type(mt::SCCRP, sccrp_avps(0x3333)),
+    );
+    p.ns += 1;
+    p.raw(&b);
+    let mut dsts = Vec::new();
+    while let Some(t) = p.ep.poll_transmit() {
+        dsts.push((t.dst, parse_ctl(&t.payload).and_then(|c| c.mt())));
+    }
+    assert!(
+        dsts.iter().any(|(_, m)| *m == Some(mt::SCCCN)),
+        "the SCCRP from the new port is taken: {dsts:?}"
+    );
+    assert!(
+        dsts.iter().all(|(d, _)| *d == p.me),
+        "everything after goes to the LNS's chosen port: {dsts:?}"
+    );
+    // The data plane is told that port too (its UDP destination port).
+    p.zlb();
+    let up = p.events().into_iter().find_map(|e| match e {
+        Event::TunnelUp { peer, .. } => Some(peer),
+        _ => None,
+    });
+    assert_eq!(up, Some(p.me));
+}
+
+/// RFC 2661 8.1 (as above), LNS side: the reply goes to the initiator's UDP port, whatever it is.
+#[test]
+fn p_8_1_lns_replies_to_lac_port() {
+    let mut p = lns();
+    p.me = "10.0.9.1:50123".parse().unwrap();
+    let b = control(0, 0, 0, 0, &with_type(mt::SCCRQ, sccrq_avps(MY_TID)));
+    p.raw(&b);
+    let t = p.ep.poll_transmit().expect("SCCRP");
+    assert_eq!(t.dst, p.me);
+}
+
+/// RFC 2661 6.4: the StopCCN's Assigned Tunnel ID is the sender's own Tunnel ID (4.4.3: the ID
+/// "being assigned to this tunnel by the sender"), its header the recipient's.
+#[test]
+fn p_6_4_stopccn_assigned_tunnel_id_is_the_senders() {
+    let mut p = lns();
+    p.tunnel();
+    let lns_tid = p.their_tid;
+    p.send(mt::HELLO, 0, vec![m(250, vec![0; 4])]);
+    let got = p.recv();
+    let stop = LnsPeer::find(&got, mt::STOPCCN).expect("StopCCN");
+    assert_eq!(
+        stop.avp(at::ASSIGNED_TUNNEL_ID).and_then(A::u16),
+        Some(lns_tid)
+    );
+    assert_eq!(stop.tid, MY_TID);
+}
+
+/// RFC 2661 3.1: for control messages "The L bit MUST be set to 1" and "The S bit MUST be set to
+/// 1". A "control message" without them (so with no Ns/Nr fields at all) is not one the reliable
+/// channel can take: no tunnel comes of it, and no Ns/Nr is invented from its AVP octets.
+#[test]
+fn p_3_1_control_without_s_or_l_bit() {
+    for flags in [0xc002u16, 0x8802] {
+        let mut p = lns();
+        let body: Vec<u8> = with_type(mt::SCCRQ, sccrq_avps(MY_TID))
+            .iter()
+            .flat_map(A::bytes)
+            .collect();
+        let mut b = flags.to_be_bytes().to_vec();
+        if flags & 0x4000 != 0 {
+            b.extend(((8 + body.len()) as u16).to_be_bytes());
+            b.extend([0, 0, 0, 0]);
+        } else {
+            b.extend([0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        b.extend(body);
+        p.raw(&b);
+        let got = p.recv();
+        assert!(
+            LnsPeer::find(&got, mt::SCCRP).is_none(),
+            "{flags:#06x}: {got:?}"
+        );
+        assert!(!tunnel_up(&p.events()));
+    }
+}
+
+/// RFC 2661 3.1 (data message): with L=1 the Length is "the total length of the message in
+/// octets"; a data message claiming more than the datagram holds is not a whole message: no
+/// PPP frame is taken from it.
+#[test]
+fn p_3_1_data_length_beyond_datagram() {
+    let mut p = lns();
+    let sid = p.session();
+    let frame = [0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4];
+    let mut b = vec![0x40, 0x02];
+    b.extend(((8 + frame.len() + 20) as u16).to_be_bytes());
+    b.extend(p.their_tid.to_be_bytes());
+    b.extend(sid.to_be_bytes());
+    b.extend(frame);
+    p.raw(&b);
+    assert!(
+        p.ep.data().is_none(),
+        "a truncated data message yields no frame"
+    );
+    // The same message with the right Length is taken.
+    let n = (8 + frame.len()) as u16;
+    b[2..4].copy_from_slice(&n.to_be_bytes());
+    p.raw(&b);
+    assert!(p.ep.data().is_some());
+}
