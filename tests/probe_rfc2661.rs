@@ -1152,3 +1152,42 @@ fn p_3_1_data_length_beyond_datagram() {
     p.raw(&b);
     assert!(p.ep.data().is_some());
 }
+
+/// RFC 2661 7.2.1 (LNS, wait-ctl-conn): the tunnel is established by the SCCCN; a call request
+/// in its place (an ICRQ with the SCCCN's Ns) is out of the machine's order and is not served.
+#[test]
+fn p_7_2_icrq_before_scccn() {
+    let mut p = lns();
+    p.sccrq(sccrq_avps(MY_TID));
+    p.send(mt::ICRQ, 0, icrq_avps(MY_SID, 1));
+    let got = p.recv();
+    assert!(LnsPeer::find(&got, mt::ICRP).is_none(), "{got:?}");
+    assert!(!session_up(&p.events()));
+}
+
+/// RFC 2661 6.2 at the LAC: an SCCRP lacking its Assigned Tunnel ID cannot establish the tunnel
+/// (no SCCCN, no ICRQ).
+#[test]
+fn p_6_2_lac_sccrp_without_tunnel_id() {
+    let mut p = lac();
+    let got = p.sccrp_without(at::ASSIGNED_TUNNEL_ID);
+    assert!(
+        Peer::<telcp::l2tp::Lac>::find(&got, mt::SCCCN).is_none(),
+        "{got:?}"
+    );
+    assert!(Peer::<telcp::l2tp::Lac>::find(&got, mt::ICRQ).is_none());
+}
+
+/// RFC 2661 4.4.4 at the LAC: an ICRP assigning Session ID 0 is not a usable answer: the call is
+/// not connected (no ICCN).
+#[test]
+fn p_4_4_4_lac_icrp_session_id_zero() {
+    let mut p = lac();
+    let (_, lac_sid, _) = p.until_icrq();
+    p.send(mt::ICRP, lac_sid, vec![m(at::ASSIGNED_SESSION_ID, be16(0))]);
+    let got = p.recv();
+    assert!(
+        Peer::<telcp::l2tp::Lac>::find(&got, mt::ICCN).is_none(),
+        "{got:?}"
+    );
+}

@@ -331,3 +331,19 @@ fn p_3_8_deregistration_without_binding() {
     let (_, r) = h.ask(secs(1), mn_sock(), &mn_request(0, 0, COA, h.id_at(secs(1))));
     assert_eq!((r.code, r.lifetime), (0, 0));
 }
+
+/// RFC 5944 3.8.3 (paraphrase): the reply is sent to the source address and UDP port of the
+/// request, an ephemeral port included.
+#[test]
+fn p_3_8_3_reply_to_source_port() {
+    let mut h = ha();
+    let from = sock(COA, 50123);
+    let (t, r) = h.ask(secs(1), from, &mn_request(0, 600, COA, h.id_at(secs(1))));
+    assert_eq!(r.code, 0);
+    assert_eq!(t.dst, from);
+    assert_eq!(
+        t.src.map(|s| s.port()),
+        Some(434),
+        "from the port the request went to"
+    );
+}
