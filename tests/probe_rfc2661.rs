@@ -1191,3 +1191,46 @@ fn p_4_4_4_lac_icrp_session_id_zero() {
         "{got:?}"
     );
 }
+
+/// RFC 2661 5.8: a retransmitted SCCRQ (same Ns, same peer and Assigned Tunnel ID) is a
+/// duplicate: acknowledged, never a second tunnel (every SCCRP names the same Tunnel ID).
+#[test]
+fn p_5_8_sccrq_retransmission_one_tunnel() {
+    let mut p = lns();
+    let b = control(0, 0, 0, 0, &with_type(mt::SCCRQ, sccrq_avps(MY_TID)));
+    p.raw(&b);
+    let mut got = p.recv();
+    p.now += Duration::from_secs(1);
+    p.raw(&b);
+    got.extend(p.advance(Duration::from_secs(3)));
+    let ids: std::collections::BTreeSet<Option<u16>> = got
+        .iter()
+        .filter(|c| c.mt() == Some(mt::SCCRP))
+        .map(|c| c.avp(at::ASSIGNED_TUNNEL_ID).and_then(A::u16))
+        .collect();
+    assert_eq!(ids.len(), 1, "one tunnel: {ids:?}");
+}
+
+/// RFC 2661 3.1 (data message, O bit): the Offset Size field "specifies the number of octets
+/// past the L2TP header at which the payload data is expected to start". An Offset Size running
+/// past the end of the datagram leaves no payload: no frame is taken.
+#[test]
+fn p_3_1_data_offset_beyond_datagram() {
+    let mut p = lns();
+    let sid = p.session();
+    let mut b = vec![0x02, 0x02];
+    b.extend(p.their_tid.to_be_bytes());
+    b.extend(sid.to_be_bytes());
+    b.extend(200u16.to_be_bytes());
+    b.extend([0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
+    p.raw(&b);
+    assert!(p.ep.data().is_none());
+    // Offset Size 2 and two octets of padding: taken.
+    let mut b = vec![0x02, 0x02];
+    b.extend(p.their_tid.to_be_bytes());
+    b.extend(sid.to_be_bytes());
+    b.extend(2u16.to_be_bytes());
+    b.extend([0, 0, 0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
+    p.raw(&b);
+    assert!(p.ep.data().is_some());
+}
