@@ -63,6 +63,12 @@ impl Core {
         if t.peer.ip() != from.ip() {
             return Err(InputError::UnknownTunnel(tid));
         }
+        // RFC 2661 8.1: the recipient of our SCCRQ "may pick a free port on its own system
+        // (other than 1701)" for its reply; the first message from the peer fixes its port for
+        // the life of the tunnel.
+        if t.state == TunnelState::WaitCtlReply && t.peer_id.is_none() && t.peer != from {
+            t.peer = from;
+        }
         // A tunnel we opened without naming our address (a LAC's default) learns it from where
         // the peer's messages reach us: the handoff's `local` and our replies' source.
         if t.local.is_none() && !to.ip().is_unspecified() {

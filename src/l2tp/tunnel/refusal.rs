@@ -46,7 +46,10 @@ fn bad_version(
 ///   the Error Code naming version 1.0, the highest supported (4.4.2);
 /// * an AVP with M=1 that is not recognised: Error 8 (RFC 2661 4.1);
 /// * an AVP RFC 2661 section 6 requires is missing: Error 6. Exception: ICCN and OCCN without
-///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so;
+///   (Tx) Connect Speed or Framing Type (6.8, 6.11) are taken, as deployed LACs send them so.
+///   An AVP that arrived hidden and stayed so (the tunnel has no secret to unhide it with, RFC
+///   2661 4.3) has no value to act on: it is missing too (an ICRQ whose Assigned Session ID
+///   cannot be read is not served as if the peer's Session ID were 0);
 /// * an Assigned Tunnel ID or Assigned Session ID of 0 (4.4.3, 4.4.4: the id is non-zero):
 ///   Error 3.
 ///
@@ -129,6 +132,8 @@ impl Seen {
                         s.unknown = Some(a.key());
                     }
                 }
+                // Still hidden: no secret to read it with, so not present (RFC 2661 4.3).
+                AvpValue::Hidden { .. } => {}
                 v => {
                     match v {
                         AvpValue::AssignedTunnelId(x) if s.tunnel_id.is_none() => {
@@ -150,14 +155,23 @@ impl Seen {
         s
     }
 
-    /// [`ControlMessage::has`] (read from the pass for types below 64).
+    /// Whether IETF type `t` is present with a value (read from the pass for types below 64).
     fn has(&self, m: &ControlMessage<'_>, t: AvpType) -> bool {
         if t.0 < 64 {
             self.present & (1 << t.0) != 0
         } else {
-            m.has(t)
+            readable(m, t)
         }
     }
+}
+
+/// [`ControlMessage::has`] less the AVPs still hidden: IETF type `t` is present with a value the
+/// machines can read.
+fn readable(m: &ControlMessage<'_>, t: AvpType) -> bool {
+    m.avps.iter().any(|a| match &a.value {
+        AvpValue::Raw { .. } | AvpValue::Hidden { .. } => false,
+        v => v.key() == (0, t),
+    })
 }
 
 #[cfg(test)]
@@ -191,7 +205,7 @@ mod tests {
         let lenient = matches!(mt, MessageType::ICCN | MessageType::OCCN);
         let missing = mt.mandatory_avps().iter().copied().find(|&a| {
             !(lenient && (a == AvpType::TX_CONNECT_SPEED || a == AvpType::FRAMING_TYPE))
-                && !m.has(a)
+                && !readable(m, a)
         });
         if let Some(avp) = missing {
             return Some((
@@ -294,5 +308,18 @@ mod tests {
             data: Cow::Borrowed(&[]),
         }));
         assert_eq!(code(&m), Some(Some(ErrorCode::UNKNOWN_MANDATORY_AVP)));
+        // RFC 2661 4.3: an Assigned Session ID still hidden (no secret to unhide it) has no
+        // value: the ICRQ lacks one.
+        let mut m = ControlMessage::icrq(1, 5, 7);
+        for a in &mut m.avps {
+            if matches!(a.value, AvpValue::AssignedSessionId(_)) {
+                a.value = AvpValue::Hidden {
+                    vendor: 0,
+                    attr: AvpType::ASSIGNED_SESSION_ID,
+                    data: Cow::Borrowed(&[1, 2, 3, 4]),
+                };
+            }
+        }
+        assert_eq!(code(&m), Some(Some(ErrorCode::VENDOR_ERROR)));
     }
 }
