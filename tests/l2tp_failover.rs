@@ -488,6 +488,19 @@ fn rfc4951_failover_loses_no_session() {
     }
 }
 
+/// Seeds 3131 and 11290 in RFC 4951 mode (found by the session-42 sweep of seeds 0..30,000): a
+/// false Down during the set-up moved the tunnel to another member, which started its recovery;
+/// the yielder's record of a call it had established meanwhile came after, and the taker adopted
+/// it, but its FSQ named only the sessions it held when the recovery started. The LAC had cleared
+/// that call as not established at its recovery (RFC 4951 3.3: the failed endpoint queries the
+/// sessions it is unsure of), so the call stayed at the member alone. Failed with the member
+/// serving 21 sessions for the LAC's 20.
+#[test]
+fn rfc4951_failover_seeds_3131_11290_late_session_queried() {
+    failover(3131, 20, true);
+    failover(11290, 20, true);
+}
+
 /// Seed 602 (issue 15), silent failover: during the set-up a false Down moves the tunnel to
 /// the backup while 11 answered calls' ICRPs are still held for the backup's acknowledgement
 /// (output commit); the member yields and never sends them. The taker sends each again at the

@@ -630,6 +630,10 @@ impl Lns {
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
                 });
+                // Recovered the RFC 4951 way: the LAC may have cleared the call as not
+                // established at its recovery (RFC 4951 3.3), so it is queried like the others
+                // (seed 3131 of `rfc4951_failover_loses_no_session`: kept here, gone at the LAC).
+                self.core.unsure_session(now, tid, s.session);
             }
             Record::SessionGone { session, .. }
                 if self.core.remove_session(now, tid, *session).is_some() =>

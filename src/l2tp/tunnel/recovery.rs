@@ -825,6 +825,36 @@ impl Core {
         self.send_fsq(now, old, &query);
     }
 
+    /// Session `sid` of tunnel `tid` came to us after the tunnel's recovery started (a virtual
+    /// LNS member adopts a session the member it took the tunnel from established meanwhile):
+    /// one we are unsure of (RFC 4951 3.3: the failed endpoint queries the sessions it is unsure
+    /// of; the peer may have cleared it as not yet established). While the tunnel is recovering
+    /// it joins the sessions its FSQ will name; once recovered, with a peer that advertised the
+    /// C bit and our own failover on, it gets an FSQ of its own. Otherwise nothing.
+    pub(crate) fn unsure_session(&mut self, now: Instant, tid: u16, sid: u16) {
+        let ours = self.cfg.failover.as_ref().is_some_and(|f| f.control);
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        if !t.sessions.contains_key(&sid) {
+            return;
+        }
+        match t.recovery.as_deref_mut() {
+            Some(Recovery::Recovering { query, .. }) => {
+                if let Err(i) = query.binary_search(&sid) {
+                    query.insert(i, sid);
+                }
+            }
+            None if ours
+                && t.state == TunnelState::Established
+                && t.peer_failover.is_some_and(|f| f.control) =>
+            {
+                self.send_fsq(now, tid, &[sid]);
+            }
+            _ => {}
+        }
+    }
+
     /// FSQ on `tid` about our sessions `query` (RFC 4951), at most [`MAX_FSQ_SESSIONS`] a
     /// message.
     pub fn send_fsq(&mut self, now: Instant, tid: u16, query: &[u16]) {

@@ -584,3 +584,44 @@ fn double_failover_tie_breaker() {
     ));
     assert!(c.tunnels[&via].recovery.is_none(), "ours dropped");
 }
+
+/// RFC 4951 3.3 (the failed endpoint queries the sessions it is unsure of): a session that came
+/// to a recovering tunnel after its recovery started joins the FSQ's query; once the tunnel is
+/// recovered it gets an FSQ of its own; a session the tunnel does not hold is never queried.
+#[test]
+fn a_session_adopted_during_recovery_is_queried() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let via = c
+        .start_recovery(now, 7, UnsureSessions::List(vec![2]))
+        .unwrap();
+    sent(&mut c);
+    c.unsure_session(now, 7, 1);
+    c.unsure_session(now, 7, 9);
+    assert_eq!(
+        c.tunnels[&7].recovery.as_deref(),
+        Some(&Recovery::Recovering {
+            via,
+            query: vec![1, 2],
+            attempt: 1
+        })
+    );
+    assert!(sent(&mut c).is_empty(), "queried with the others, later");
+    // Recovered (no recovery state left): an FSQ of its own, our Session ID and the peer's.
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    sent(&mut c);
+    c.unsure_session(now, 7, 2);
+    let fsq = sent(&mut c).pop().expect("an FSQ");
+    assert_eq!(fsq.message_type(), Some(MessageType::FSQ));
+    let got: Vec<_> = fsq
+        .failover_session_states()
+        .map(|s| (s.session_id, s.remote_session_id))
+        .collect();
+    assert_eq!(got, [(2, 20)]);
+    c.unsure_session(now, 7, 9);
+    assert!(sent(&mut c).is_empty(), "no session 9 on tunnel 7");
+    // A peer without the C bit is never sent an FSQ.
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(false)]);
+    sent(&mut c);
+    c.unsure_session(now, 7, 2);
+    assert!(sent(&mut c).is_empty());
+}
