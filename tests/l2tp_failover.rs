@@ -253,7 +253,8 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
     let p0 = server(&mut w, n);
     let b0 = w.member(p0).backup().expect("a backup").0 as usize - 1;
     let held = |w: &mut World| w.member(b0).held_for(telcp::health::NodeId(p0 as u32 + 1));
-    if (0..3).all(|i| w.takeovers(i).is_empty()) {
+    let quiet_setup = (0..3).all(|i| w.takeovers(i).is_empty());
+    if quiet_setup {
         let copies: Vec<(usize, usize)> = (0..3)
             .filter(|i| *i != p0)
             .map(|i| w.member(i).held_for(telcp::health::NodeId(p0 as u32 + 1)))
@@ -363,8 +364,16 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
             w.dump_trace(crash_at.saturating_sub(Duration::from_secs(5)));
         }
         assert!(ok, "seed {seed}: no RFC 4951 recovery: {:?}", live(&mut w));
-        let cleared: u64 = live(&mut w).iter().map(|s| s.sessions_cleared_by_fsr).sum();
-        assert_eq!(cleared, 0, "seed {seed}");
+        // With no false Down during the set-up, the backup holds exactly the calls the LAC has
+        // up (output commit), so no FSR clears one. A recovery during the set-up (a false
+        // Down) ends the LAC's calls not yet established (RFC 4951 3.3 Step I), and a member
+        // still holding one learns so from the FSR, which clears it (3.3: the LAC answers 0
+        // for it): the protocol at work, not a loss; the LAC's calls all stay served (checked
+        // below).
+        if quiet_setup {
+            let cleared: u64 = live(&mut w).iter().map(|s| s.sessions_cleared_by_fsr).sum();
+            assert_eq!(cleared, 0, "seed {seed}");
+        }
     }
     let lac_before = w.lac_frames.clone();
     for f in &mut w.member_frames {
@@ -499,6 +508,17 @@ fn rfc4951_failover_loses_no_session() {
 fn rfc4951_failover_seeds_3131_11290_late_session_queried() {
     failover(3131, 20, true);
     failover(11290, 20, true);
+}
+
+/// Seeds 3927 and 88217 in RFC 4951 mode (the session-42 sweep): false Downs during the set-up
+/// start recoveries there, at which the LAC ends its calls not yet established (RFC 4951 3.3
+/// Step I); after the crash the taker still holds 2 (7) of them, and its FSQ learns from the
+/// LAC's FSR that they are gone (3.3: Session ID 0), so it clears them. Every call the LAC holds
+/// is served after the crash. Failed with the test counting those FSR clearances as losses.
+#[test]
+fn rfc4951_failover_seeds_3927_88217_fsr_clears_calls_the_lac_ended() {
+    failover(3927, 20, true);
+    failover(88217, 20, true);
 }
 
 /// Seed 602 (issue 15), silent failover: during the set-up a false Down moves the tunnel to
