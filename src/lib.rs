@@ -115,9 +115,11 @@
 //!
 //! With the feature `tokio`, `telcp::driver::spawn(endpoint, DriverConfig::new(addresses))` runs
 //! any endpoint in a tokio task over one UDP socket per local address (a transmit's `src` picks
-//! the socket) and tokio timers: it drains transmits and events after every input and sleeps
-//! until the next datagram or `poll_timeout`. Events arrive on a bounded channel; commands reach
-//! the endpoint as closures (`handle.call(|lac, now| lac.open_session(now))`); `shutdown()` hands
+//! the socket) and tokio timers: it drains transmits, events and user data after every input and
+//! sleeps until the next datagram or `poll_timeout`. Events arrive on a bounded channel, an LNS's
+//! or a LAC's PPP frames on another (`let (handle, events, data) = spawn(..)`); commands reach
+//! the endpoint as closures (`handle.call(|lac, now| lac.open_session(now))`) and PPP frames go
+//! in with `handle.send_data(call, frame)`; `shutdown()` hands
 //! the endpoint back with the driver's counters. The runnable roles (`examples/lac.rs`, `lns.rs`,
 //! `home-agent.rs`, `gateway.rs`, feature `roles`) are built on it; the std loop above stays the
 //! smallest complete driver.

@@ -52,14 +52,15 @@ async fn spawn_lns() -> (Handle<Lns>, mpsc::Receiver<l2tp::Event>, Frames) {
     };
     let lns = Lns::new(cfg, driver::now()).expect("LNS config");
     let bind = vec!["127.0.0.1:0".parse().expect("address")];
-    let (h, events) = driver::spawn_with(lns, DriverConfig::new(bind), move |lns: &mut Lns, _| {
-        while let Some(d) = lns.poll_data() {
-            let _ = lns.send_ppp(d.session, &d.frame);
-            let _ = frames.send(d.frame.to_vec());
-        }
-    })
-    .await
-    .expect("bind the LNS");
+    let (h, events, _) =
+        driver::spawn_with(lns, DriverConfig::new(bind), move |lns: &mut Lns, _| {
+            while let Some(d) = lns.poll_data() {
+                let _ = lns.send_ppp(d.session, &d.frame);
+                let _ = frames.send(d.frame.to_vec());
+            }
+        })
+        .await
+        .expect("bind the LNS");
     (h, events, seen)
 }
 
@@ -70,13 +71,14 @@ async fn spawn_lac(lns: SocketAddr) -> (Handle<Lac>, mpsc::Receiver<l2tp::Event>
     cfg.common = common(1);
     let lac = Lac::new(cfg, driver::now()).expect("LAC config");
     let bind = vec!["127.0.0.2:0".parse().expect("address")];
-    let (h, events) = driver::spawn_with(lac, DriverConfig::new(bind), move |lac: &mut Lac, _| {
-        while let Some(d) = lac.poll_data() {
-            let _ = frames.send(d.frame.to_vec());
-        }
-    })
-    .await
-    .expect("bind the LAC");
+    let (h, events, _) =
+        driver::spawn_with(lac, DriverConfig::new(bind), move |lac: &mut Lac, _| {
+            while let Some(d) = lac.poll_data() {
+                let _ = frames.send(d.frame.to_vec());
+            }
+        })
+        .await
+        .expect("bind the LAC");
     (h, events, seen)
 }
 

@@ -377,10 +377,10 @@ fn line_interface_keeps_the_contract() {
 
 fn switch(now: Instant) -> SwitchProcessor {
     let mut c = SwitchConfig::new(
-        1,
+        HealthId(1),
         sock(172, 16, 0, 1, 3386),
         vec![sock(172, 16, 0, 2, 3386)],
-        vec![(11, sock(172, 16, 0, 11, 3386))],
+        vec![(HealthId(11), sock(172, 16, 0, 11, 3386))],
         VidLayout::default(),
         ClusterKey::new(KEY),
     );
@@ -405,7 +405,7 @@ fn switch_processor_keeps_the_contract() {
 fn processor(now: Instant) -> Processor {
     let pool: Ipv4Network = "10.0.0.0/8".parse().expect("a pool");
     let mut c = ProcessorConfig::new(
-        11,
+        HealthId(11),
         sock(172, 16, 0, 11, 3386),
         sock(172, 16, 0, 1, 3386),
         sock(172, 16, 0, 2, 3386),

@@ -165,7 +165,7 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
         pending_timeout: Duration::from_secs(10),
     };
     let fa = ForeignAgent::new(fa_cfg, driver::now()).expect("FA config");
-    let (fa, _fa_events) = driver::spawn(fa, DriverConfig::new(vec![fa_addr]))
+    let (fa, _fa_events, _) = driver::spawn(fa, DriverConfig::new(vec![fa_addr]))
         .await
         .expect("bind the FA");
     let wall = std::time::SystemTime::now()
@@ -187,7 +187,7 @@ async fn a_mobile_node_registers_with_the_home_agent_cluster_through_a_foreign_a
         auto_reregister: false,
     };
     let mn = MobileNodeClient::new(mn_cfg.clone(), driver::now()).expect("client config");
-    let (mn, mut mn_events) = driver::spawn(mn, DriverConfig::new(vec![mn_cfg.local]))
+    let (mn, mut mn_events, _) = driver::spawn(mn, DriverConfig::new(vec![mn_cfg.local]))
         .await
         .expect("bind the mobile node");
     // Let the members hear each other first.
@@ -278,7 +278,7 @@ async fn the_gateway_answers_a_create_pdp_context_request() {
         SocketAddr::from((sgsn_ip, 2123)),
         SocketAddr::from((sgsn_ip, 2152)),
     ];
-    let (sgsn, _) = driver::spawn(sgsn, DriverConfig::new(bind))
+    let (sgsn, _, _) = driver::spawn(sgsn, DriverConfig::new(bind))
         .await
         .expect("bind the SGSN");
     sgsn.call(|s, now| s.0.create(now, "001010000000001", 5))

@@ -87,7 +87,7 @@ fn spoofed_vids_and_teids_are_dropped_with_counted_reasons() {
     let sent_before = gw.line(0).stats().transmitted;
     gw.sim.inject(attacker, li_fabric(1), forged.to_vec());
     let forged_vid = FabricMessage::VidAssign {
-        processor: 11,
+        processor: telcp::health::NodeId(11),
         incarnation: 1,
         vid: VirtualId::new(99).unwrap(),
     };

@@ -9,7 +9,7 @@ use common::hex;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
-use telcp::health::ClusterKey;
+use telcp::health::{ClusterKey, NodeId};
 use telcp::steering::fabric::FabricMessage;
 use telcp::steering::gtp::{
     self, Body, Cause, CreatePdpContextRequest, EndUserAddress, Ie, IeType, Imsi, Message,
@@ -50,10 +50,10 @@ fn with_extension(m: &mut Message<'_>, ext_type: u8, content: &'static [u8]) {
 /// The switch processor under test (the one place a seed is set in this file).
 fn switch_cfg(seed: u64) -> SwitchConfig {
     let mut c = SwitchConfig::new(
-        1,
+        NodeId(1),
         sa(SWITCH),
         vec![sa(LINE)],
-        vec![(11, sa(PROC))],
+        vec![(NodeId(11), sa(PROC))],
         layout(),
         ClusterKey::new(b"conformance cluster key"),
     );
@@ -64,7 +64,7 @@ fn switch_cfg(seed: u64) -> SwitchConfig {
 
 fn proc_cfg() -> ProcessorConfig {
     let mut c = ProcessorConfig::new(
-        11,
+        NodeId(11),
         sa(PROC),
         sa(SWITCH),
         sa(LINE),
@@ -153,7 +153,7 @@ fn fault_11_echo_response_on_gtp_u_carries_restart_counter_zero() {
 fn processor(config: ProcessorConfig, t0: Instant) -> Processor {
     let mut p = Processor::new(config, t0).unwrap();
     let assign = FabricMessage::VidAssign {
-        processor: 11,
+        processor: NodeId(11),
         incarnation: 1,
         vid: VirtualId::new(4).unwrap(),
     };

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use telcp::health::ClusterKey;
+use telcp::health::{ClusterKey, NodeId as HealthId};
 use telcp::sim::{Fate, NodeId};
 use telcp::steering::fabric::{FabricMessage, TableEntry, VidState};
 use telcp::steering::line::{DropReason, VidTable};
@@ -304,7 +304,7 @@ const SLICE: u32 = 15;
 /// (VID, backup VID) slice.
 fn small_processor(now: Instant) -> Processor {
     let cfg = ProcessorConfig::new(
-        11,
+        HealthId(11),
         s(PROC),
         s(SWITCH),
         s(LINE),
@@ -314,7 +314,7 @@ fn small_processor(now: Instant) -> Processor {
     );
     let mut p = Processor::new(cfg, now).unwrap();
     let assign = FabricMessage::VidAssign {
-        processor: 11,
+        processor: HealthId(11),
         incarnation: 1,
         vid: v(5),
     };

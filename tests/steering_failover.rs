@@ -9,7 +9,7 @@ use common::gtp::g_pdu;
 use common::steering::*;
 use std::collections::HashMap;
 use std::time::Duration;
-use telcp::health::NodeState;
+use telcp::health::{NodeId as HealthId, NodeState};
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::gtp::Cause;
@@ -287,7 +287,9 @@ fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
     let started = switch_events(&mut gw);
     for id in PROCS {
         assert!(
-            started.contains(&SwitchEvent::ProcessorUp { processor: id }),
+            started.contains(&SwitchEvent::ProcessorUp {
+                processor: HealthId(id)
+            }),
             "{started:?}"
         );
     }
@@ -296,7 +298,9 @@ fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
     gw.sim.run_for(Duration::from_secs(5));
     assert_eq!(
         switch_events(&mut gw),
-        vec![SwitchEvent::ProcessorDown { processor: 12 }]
+        vec![SwitchEvent::ProcessorDown {
+            processor: HealthId(12)
+        }]
     );
     let now = gw.sim.now();
     gw.sim.restart(
@@ -307,13 +311,15 @@ fn processor_failure_and_restart_are_reported_by_the_switch_processor() {
     let back = switch_events(&mut gw);
     assert!(
         back.contains(&SwitchEvent::ProcessorRestarted {
-            processor: 12,
+            processor: HealthId(12),
             incarnation: 2
         }),
         "{back:?}"
     );
     assert!(
-        back.contains(&SwitchEvent::ProcessorUp { processor: 12 }),
+        back.contains(&SwitchEvent::ProcessorUp {
+            processor: HealthId(12)
+        }),
         "{back:?}"
     );
     assert!(
@@ -343,7 +349,7 @@ fn set_processor_up(gw: &mut Gateway, processor: u32, up: bool) -> bool {
     let now = gw.sim.now();
     gw.sim
         .node_mut::<SwitchProcessor>(gw.sp)
-        .set_processor_up(now, processor, up)
+        .set_processor_up(now, HealthId(processor), up)
 }
 
 /// TS 23.007 clause 23 (general partial failure handling) has a node whose hardware or software
@@ -386,10 +392,12 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
     // One table push to the line interface, far less than the heartbeats take.
     gw.sim.run_for(Duration::from_millis(20));
     assert_eq!(steer(&gw), on_backup);
-    assert_eq!(gw.sp().processor_state(12), Some(NodeState::Down));
+    assert_eq!(gw.sp().processor_state(HealthId(12)), Some(NodeState::Down));
     assert_eq!(
         up_down_events(&mut gw),
-        vec![SwitchEvent::ProcessorDown { processor: 12 }]
+        vec![SwitchEvent::ProcessorDown {
+            processor: HealthId(12)
+        }]
     );
     // The line interface itself passes the session's G-PDU to the backup.
     let before = gw.line(0).stats().to_backup;
@@ -426,10 +434,12 @@ fn a_processor_set_down_by_command_is_failed_over_at_once_and_set_up_again() {
     assert!(set_processor_up(&mut gw, 12, true));
     gw.sim.run_for(Duration::from_millis(20));
     assert_eq!(steer(&gw), on_primary);
-    assert_eq!(gw.sp().processor_state(12), Some(NodeState::Up));
+    assert_eq!(gw.sp().processor_state(HealthId(12)), Some(NodeState::Up));
     assert_eq!(
         up_down_events(&mut gw),
-        vec![SwitchEvent::ProcessorUp { processor: 12 }]
+        vec![SwitchEvent::ProcessorUp {
+            processor: HealthId(12)
+        }]
     );
     // A slot that is not configured is refused.
     assert!(!set_processor_up(&mut gw, 99, false));
@@ -455,11 +465,13 @@ fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
     );
     assert_eq!(
         up_down_events(&mut gw),
-        vec![SwitchEvent::ProcessorDown { processor: 13 }]
+        vec![SwitchEvent::ProcessorDown {
+            processor: HealthId(13)
+        }]
     );
     assert!(set_processor_up(&mut gw, 13, true));
     gw.sim.run_for(Duration::from_millis(500));
-    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Down));
+    assert_eq!(gw.sp().processor_state(HealthId(13)), Some(NodeState::Down));
     assert_eq!(up_down_events(&mut gw), vec![]);
     let now = gw.sim.now();
     gw.sim.restart(
@@ -467,10 +479,12 @@ fn a_processor_set_up_again_comes_back_only_when_its_heartbeats_resume() {
         Box::new(Processor::new(processor_config(13, 2), now).unwrap()),
     );
     gw.sim.run_for(Duration::from_secs(2));
-    assert_eq!(gw.sp().processor_state(13), Some(NodeState::Up));
+    assert_eq!(gw.sp().processor_state(HealthId(13)), Some(NodeState::Up));
     assert_eq!(
         up_down_events(&mut gw),
-        vec![SwitchEvent::ProcessorUp { processor: 13 }]
+        vec![SwitchEvent::ProcessorUp {
+            processor: HealthId(13)
+        }]
     );
 }
 
@@ -510,7 +524,11 @@ fn a_restarted_switch_processor_relearns_vids_and_sessions() {
     // sessions its backups announced; the table replaced the old one.
     for (id, v) in PROCS.iter().zip(&vids) {
         if *id != 14 {
-            assert_eq!(gw.sp().vid_of(*id), *v, "processor {id} kept its VID");
+            assert_eq!(
+                gw.sp().vid_of(HealthId(*id)),
+                *v,
+                "processor {id} kept its VID"
+            );
         }
     }
     assert_eq!(gw.sp().session_count(), 30, "every session announced again");

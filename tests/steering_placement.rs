@@ -9,6 +9,7 @@ mod common;
 use common::steering::*;
 use std::collections::HashMap;
 use std::time::Duration;
+use telcp::health::NodeId as HealthId;
 use telcp::l2tp::wire::{ControlMessage, DataMessage, Message as L2tpMessage};
 use telcp::steering::fabric::{FabricMessage, VidState};
 use telcp::steering::gtp::{Cause, Message, MessageType};
@@ -199,7 +200,7 @@ fn claim_5_versioned_tables_reach_every_line_interface() {
     gw.sim.run_for(Duration::from_secs(2));
     let v2 = gw.sp().table_version();
     assert!(v2 > v);
-    let vid = gw.sp().vid_of(11).unwrap();
+    let vid = gw.sp().vid_of(HealthId(11)).unwrap();
     for i in 0..2 {
         assert_eq!(gw.line(i).table().version(), v2);
         assert_eq!(gw.line(i).table().state(vid), Some(VidState::Down));
@@ -218,7 +219,7 @@ fn claim_7_processors_ask_for_their_vid_and_vids_are_reused_only_when_safe() {
     uniq.dedup();
     assert_eq!(uniq.len(), PROCS.len());
     for (id, v) in PROCS.iter().zip(&vids) {
-        assert_eq!(gw.sp().vid_of(*id), Some(*v));
+        assert_eq!(gw.sp().vid_of(HealthId(*id)), Some(*v));
     }
     gw.create_sessions(20);
     gw.settle();
@@ -511,13 +512,15 @@ impl Bench {
     fn new(placement: telcp::steering::switch::Placement, capacity: u32) -> Bench {
         use telcp::health::{HealthConfig, Monitor, MonitorConfig, NodeId, Role};
         let now = std::time::Instant::now();
-        let procs: Vec<(u32, std::net::SocketAddr)> =
-            BENCH_SLOTS.iter().map(|&id| (id, p_fabric(id))).collect();
+        let procs: Vec<(NodeId, std::net::SocketAddr)> = BENCH_SLOTS
+            .iter()
+            .map(|&id| (NodeId(id), p_fabric(id)))
+            .collect();
         let health = HealthConfig::default()
             .with_interval(Duration::from_millis(100))
             .with_overload_percent(95);
         let mut c = telcp::steering::SwitchConfig::new(
-            1,
+            NodeId(1),
             sp_fabric(),
             vec![li_fabric(1)],
             procs.clone(),
@@ -531,15 +534,11 @@ impl Bench {
         let procs = procs
             .into_iter()
             .map(|(id, a)| {
-                let mut mc = MonitorConfig::new(
-                    NodeId(id),
-                    Role::PROCESSOR,
-                    key(),
-                    vec![(NodeId(1), sp_fabric())],
-                );
+                let mut mc =
+                    MonitorConfig::new(id, Role::PROCESSOR, key(), vec![(NodeId(1), sp_fabric())]);
                 mc.health = health;
                 mc.load = telcp::health::Load::new(0, capacity);
-                (id, a, Monitor::new(mc, now).unwrap())
+                (id.0, a, Monitor::new(mc, now).unwrap())
             })
             .collect();
         let mut b = Bench {
@@ -553,7 +552,7 @@ impl Bench {
         };
         for id in BENCH_SLOTS {
             let req = FabricMessage::VidRequest {
-                processor: id,
+                processor: NodeId(id),
                 incarnation: 1,
                 current: None,
             };
@@ -561,7 +560,11 @@ impl Bench {
                 .unwrap();
         }
         b.run(Duration::from_millis(500));
-        assert!(BENCH_SLOTS.iter().all(|id| b.sp.vid_of(*id).is_some()));
+        assert!(
+            BENCH_SLOTS
+                .iter()
+                .all(|&id| b.sp.vid_of(NodeId(id)).is_some())
+        );
         b
     }
 
@@ -640,7 +643,7 @@ impl Bench {
 #[test]
 fn weighted_least_connections_spreads_by_weight() {
     use telcp::steering::switch::Placement;
-    let weights = vec![(11, 1), (12, 2), (13, 3)];
+    let weights = vec![(HealthId(11), 1), (HealthId(12), 2), (HealthId(13), 3)];
     let mut b = Bench::new(Placement::WeightedLeastConnections { weights }, 10_000);
     for _ in 0..600 {
         b.setup();
@@ -654,7 +657,7 @@ fn weighted_least_connections_spreads_by_weight() {
         );
     }
     // A processor with weight 0 gets nothing; the others share by weight.
-    let weights = vec![(11, 0), (12, 1), (13, 1)];
+    let weights = vec![(HealthId(11), 0), (HealthId(12), 1), (HealthId(13), 1)];
     let mut b = Bench::new(Placement::WeightedLeastConnections { weights }, 10_000);
     for _ in 0..100 {
         b.setup();
@@ -696,7 +699,7 @@ fn least_load_trend_avoids_a_processor_whose_load_rises() {
             let u = b.used[&12] + 10;
             b.set_used(12, u);
             b.setup();
-            if step >= 10 && b.sp.load_trend(12) > 0 {
+            if step >= 10 && b.sp.load_trend(HealthId(12)) > 0 {
                 late += 1;
             }
             b.run(Duration::from_millis(100));
@@ -709,7 +712,7 @@ fn least_load_trend_avoids_a_processor_whose_load_rises() {
         window: Duration::from_secs(1),
     });
     assert_eq!(late, 30, "12's trend is seen rising");
-    assert!(b.sp.load_trend(12) > b.sp.load_trend(11));
+    assert!(b.sp.load_trend(HealthId(12)) > b.sp.load_trend(HealthId(11)));
     assert!(
         p12 <= 1,
         "the rising processor is avoided: {p11} {p12} {p13}"

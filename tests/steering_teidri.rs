@@ -12,7 +12,7 @@ mod common;
 use common::steering::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use telcp::health::NodeState;
+use telcp::health::{NodeId as HealthId, NodeState};
 use telcp::sim::{NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::pfcp::teidri::{TeidriError, UpIpResourceInformation};
@@ -147,7 +147,7 @@ fn story(seed: u64, loss: f64, n: usize) {
                 let sp = s.node::<SwitchProcessor>(NodeId(2));
                 PROCS
                     .iter()
-                    .all(|p| sp.processor_state(*p) == Some(NodeState::Up))
+                    .all(|&p| sp.processor_state(HealthId(p)) == Some(NodeState::Up))
             });
         assert!(up, "a processor never seen Up again");
         for &i in &refused {

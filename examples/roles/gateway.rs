@@ -9,7 +9,7 @@ use super::{Observer, Part, RoleConfig, Running, Secret, StartError, defaults, d
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
-use telcp::health::{ClusterKey, HealthConfig};
+use telcp::health::{ClusterKey, HealthConfig, NodeId};
 use telcp::ipnetwork::Ipv4Network;
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
@@ -163,10 +163,15 @@ impl Config {
         observer: &Observer,
     ) -> Result<Box<dyn Part>, StartError> {
         let f = &self.fabric;
-        let procs = f.processors.iter().map(|p| (p.id, p.addr)).collect();
+        let procs = f
+            .processors
+            .iter()
+            .map(|p| (NodeId(p.id), p.addr))
+            .collect();
         let key = ClusterKey::new(self.key.as_bytes());
         let layout = VidLayout::default();
-        let mut cfg = SwitchConfig::new(sw.node, f.switch, vec![f.line], procs, layout, key);
+        let mut cfg =
+            SwitchConfig::new(NodeId(sw.node), f.switch, vec![f.line], procs, layout, key);
         cfg.incarnation = incarnation();
         cfg.max_sessions = sw.max_sessions;
         cfg.health = self.health();
@@ -205,7 +210,15 @@ impl Config {
         };
         let key = ClusterKey::new(self.key.as_bytes());
         let layout = VidLayout::default();
-        let mut cfg = ProcessorConfig::new(id, me.addr, f.switch, f.line, layout, run.ue_pool, key);
+        let mut cfg = ProcessorConfig::new(
+            NodeId(id),
+            me.addr,
+            f.switch,
+            f.line,
+            layout,
+            run.ue_pool,
+            key,
+        );
         cfg.incarnation = incarnation();
         cfg.max_sessions = run.max_sessions;
         cfg.health = self.health();

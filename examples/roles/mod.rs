@@ -190,12 +190,15 @@ pub async fn drive<E, H, R>(
 where
     E: Endpoint + Send + 'static,
     E::Event: Send + std::fmt::Debug,
+    E::Data: Send,
     H: FnMut(&mut E, Instant) + Send + 'static,
     R: FnMut(&E::Event, &Commander<E>) + Send + 'static,
 {
-    let (handle, mut events) = driver::spawn_with(endpoint, DriverConfig::new(bind.clone()), hook)
-        .await
-        .map_err(|e| format!("{name}: cannot bind {bind:?}: {e}"))?;
+    // The hooks of the L2TP roles drain their PPP frames in the task: nothing reaches `_data`.
+    let (handle, mut events, _data) =
+        driver::spawn_with(endpoint, DriverConfig::new(bind.clone()), hook)
+            .await
+            .map_err(|e| format!("{name}: cannot bind {bind:?}: {e}"))?;
     tracing::info!(part = name, addresses = ?handle.local_addrs(), "started");
     let react_commander = handle.commander();
     let observer = observer.clone();

@@ -18,7 +18,7 @@ mod common;
 use common::UdpLoop;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use telcp::health::{ClusterKey, HealthConfig};
+use telcp::health::{ClusterKey, HealthConfig, NodeId};
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::{ProcessorConfig, ProcessorEvent};
 use telcp::steering::switch::{SwitchConfig, SwitchEvent};
@@ -71,8 +71,18 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
     )?;
     let ids: Vec<u32> = (0..o.processors).map(|i| 11 + i).collect();
     let processor_addr = |id: u32| fabric(2 + (id - 11) as u16);
-    let slots = ids.iter().map(|&id| (id, processor_addr(id))).collect();
-    let mut sc = SwitchConfig::new(1, fabric(1), vec![fabric(0)], slots, layout, key.clone());
+    let slots = ids
+        .iter()
+        .map(|&id| (NodeId(id), processor_addr(id)))
+        .collect();
+    let mut sc = SwitchConfig::new(
+        NodeId(1),
+        fabric(1),
+        vec![fabric(0)],
+        slots,
+        layout,
+        key.clone(),
+    );
     // Beyond the defaults: restart counter 1 in Recovery IEs, heartbeats every 200 ms (a silent
     // processor is Down after 1.2 s, so a failover shows at once), a seeded placement.
     sc.recovery = 1;
@@ -87,7 +97,7 @@ pub fn build(o: &Options) -> std::io::Result<Gateway> {
     for &id in &ids {
         let pool = "10.0.0.0/8".parse().map_err(std::io::Error::other)?;
         let mut pc = ProcessorConfig::new(
-            id,
+            NodeId(id),
             processor_addr(id),
             fabric(1),
             fabric(0),
@@ -119,7 +129,11 @@ impl Gateway {
         let t = self.net.elapsed().as_secs_f64();
         while let Some(e) = self.net.poll_event_of::<SwitchProcessor>(self.switch) {
             match e {
-                SwitchEvent::VidAssigned { processor, vid, .. } => lines.push(format!(
+                SwitchEvent::VidAssigned {
+                    processor: NodeId(processor),
+                    vid,
+                    ..
+                } => lines.push(format!(
                     "{t:7.3}s switch: processor {processor} has VID {vid}"
                 )),
                 SwitchEvent::SetupDirected { primary, backup } => lines.push(format!(

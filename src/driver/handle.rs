@@ -1,14 +1,16 @@
-//! The caller's side of a driver: commands in, shutdown, the endpoint back at the end.
+//! The caller's side of a driver: commands and user data in, shutdown, the endpoint back at the
+//! end.
 
-use super::DriverStats;
+use super::{DriverStats, SendData};
 use crate::Endpoint;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// A closure run inside the driver's task on the endpoint, with the current time.
-pub(super) type Call<E> = Box<dyn FnOnce(&mut E, Instant, &DriverStats) + Send>;
+/// A closure run inside the driver's task on the endpoint, with the current time and the
+/// driver's counters (each closure counts itself).
+pub(super) type Call<E> = Box<dyn FnOnce(&mut E, Instant, &mut DriverStats) + Send>;
 
 /// Why a call through a [`Handle`] or [`Commander`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +76,8 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
         F: FnOnce(&mut E, Instant) -> R + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let call: Call<E> = Box::new(move |e, now, _| {
+        let call: Call<E> = Box::new(move |e, now, s| {
+            s.commands += 1;
             let _ = tx.send(f(e, now));
         });
         self.commands
@@ -104,6 +107,7 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
     pub async fn driver_stats(&self) -> Result<DriverStats, DriverError> {
         let (tx, rx) = oneshot::channel();
         let call: Call<E> = Box::new(move |_, _, s| {
+            s.commands += 1;
             let _ = tx.send(*s);
         });
         self.commands
@@ -112,10 +116,40 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
             .map_err(|_| DriverError::Closed)?;
         rx.await.map_err(|_| DriverError::Closed)
     }
+
+    /// Hands one piece of user data to the endpoint, to `to` ([`SendData::send_data`]: a PPP
+    /// frame on an LNS's session or a LAC's call, RFC 2661 section 5.3), without waiting for the
+    /// task to take it: it is queued behind the commands already queued (waiting while that
+    /// queue is full), and its datagram leaves in the task's next turn. A frame the endpoint
+    /// refuses (no such session, say) is counted in [`DriverStats::data_refused`] and logged at
+    /// debug level; [`Commander::call`] with the role's own method (`Lns::send_ppp`) returns
+    /// that error instead, at the cost of a round trip per frame. Like a command, a frame still
+    /// queued when [`Handle::shutdown`] is called is not sent.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended (the frame was not sent).
+    pub async fn send_data<D>(&self, to: E::Target, data: D) -> Result<(), DriverError>
+    where
+        E: SendData,
+        D: AsRef<[u8]> + Send + 'static,
+    {
+        let call: Call<E> = Box::new(move |e, _, s| match e.send_data(to, data.as_ref()) {
+            Ok(()) => s.data_sent += 1,
+            Err(error) => {
+                s.data_refused += 1;
+                tracing::debug!(?to, ?error, "user data refused");
+            }
+        });
+        self.commands
+            .send(call)
+            .await
+            .map_err(|_| DriverError::Closed)
+    }
 }
 
-/// The owner of a driven endpoint: commands ([`Handle::call`], as a [`Commander`]), the bound
-/// addresses, and [`Handle::shutdown`]. Dropping it stops the task too (without handing the
+/// The owner of a driven endpoint: commands ([`Handle::call`], as a [`Commander`]), user data in
+/// ([`Handle::send_data`]), the bound addresses, and [`Handle::shutdown`]. Dropping it stops the task too (without handing the
 /// endpoint back).
 pub struct Handle<E> {
     commander: Commander<E>,
@@ -188,6 +222,19 @@ impl<E: Endpoint + Send + 'static> Handle<E> {
     /// [`DriverError::Closed`] when the task has ended.
     pub async fn driver_stats(&self) -> Result<DriverStats, DriverError> {
         self.commander.driver_stats().await
+    }
+
+    /// [`Commander::send_data`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn send_data<D>(&self, to: E::Target, data: D) -> Result<(), DriverError>
+    where
+        E: SendData,
+        D: AsRef<[u8]> + Send + 'static,
+    {
+        self.commander.send_data(to, data).await
     }
 
     /// Stops the task once the transmits already queued are sent, waits for it to end (its

@@ -3,19 +3,27 @@
 //! This module is the one place of the crate that touches sockets and the clock: every other
 //! module stays sans-IO. [`spawn`] binds one UDP socket per local address the endpoint needs
 //! ([`DriverConfig::bind`]), moves the endpoint into one tokio task and returns a [`Handle`] to it
-//! and the receiving end of its events. The task follows the endpoint contract:
+//! and the receiving ends of its events and of its user data. The task follows the endpoint
+//! contract:
 //!
 //! 1. after every input (a datagram, a fired deadline, a command) it drains
 //!    [`Endpoint::poll_transmit`] (each datagram leaves from the socket bound to
 //!    [`crate::Transmit::src`], or the first socket when `src` is `None`), then
 //!    [`Endpoint::poll_event`] (events go to the channel, `DriverConfig::event_queue` deep; beyond,
-//!    they are dropped and counted in [`DriverStats::events_dropped`]);
+//!    they are dropped and counted in [`DriverStats::events_dropped`]), then
+//!    [`Endpoint::poll_data`] (the user data the endpoint received for its caller, an LNS's or a
+//!    LAC's PPP frames, go to the data channel, `DriverConfig::data_queue` deep; beyond, dropped
+//!    and counted in [`DriverStats::data_dropped`]; a role without a data path sends nothing
+//!    there);
 //! 2. then it waits for whichever comes first: a shutdown, a command, the deadline
 //!    [`Endpoint::poll_timeout`] (then [`Endpoint::handle_timeout`]) or a datagram on any socket
 //!    (then [`Endpoint::handle_datagram`] with `to` = the receiving socket's local address).
 //!
 //! Commands reach the endpoint as closures ([`Handle::call`], [`Commander::call`]) run inside the
-//! task with the current time: `|lac, now| lac.open_session(now)`. The task ends on
+//! task with the current time: `|lac, now| lac.open_session(now)`. User data goes the other way
+//! through [`Handle::send_data`] / [`Commander::send_data`] for a role that takes it
+//! ([`SendData`]: the LNS by session, the LAC by call), queued behind the commands without a
+//! round trip. The task ends on
 //! [`Handle::shutdown`] (which hands back the endpoint, its final [`DriverStats`] and why it
 //! stopped) or when the [`Handle`] is dropped; its sockets close with it.
 //!
@@ -27,13 +35,22 @@
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! use telcp::driver::{self, DriverConfig};
-//! use telcp::l2tp::{Lac, LacConfig};
+//! use telcp::l2tp::{Event, Lac, LacConfig};
 //!
 //! let lac = Lac::new(LacConfig::new("192.0.2.1:1701".parse()?), driver::now())?;
-//! let (handle, mut events) = driver::spawn(lac, DriverConfig::new(vec!["192.0.2.2:1701".parse()?])).await?;
+//! let config = DriverConfig::new(vec!["192.0.2.2:1701".parse()?]);
+//! let (handle, mut events, mut data) = driver::spawn(lac, config).await?;
 //! let call = handle.call(|lac, now| lac.open_session(now)).await??;
 //! while let Some(event) = events.recv().await {
 //!     println!("{call:?}: {event:?}");
+//!     if matches!(event, Event::SessionUp { .. }) {
+//!         break;
+//!     }
+//! }
+//! // A PPP frame (an LCP Configure-Request) to the LNS, and the first frame back.
+//! handle.send_data(call, vec![0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x04]).await?;
+//! if let Some(frame) = data.recv().await {
+//!     println!("PPP from the LNS: {:?}", frame.frame);
 //! }
 //! let stopped = handle.shutdown().await?;
 //! println!("{:?} {:?}", stopped.endpoint.stats(), stopped.stats);
@@ -49,6 +66,7 @@ mod tests;
 pub use handle::{Commander, DriverError, Handle, StopReason, Stopped};
 
 use crate::Endpoint;
+use crate::l2tp::{CallId, CommandError, Lac, Lns, SessionRef};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -67,7 +85,11 @@ pub struct DriverConfig {
     /// Events waiting for the caller; beyond, new events are dropped
     /// ([`DriverStats::events_dropped`]). Default 1024.
     pub event_queue: usize,
-    /// Commands waiting for the task ([`Handle::call`] waits while it is full). Default 64.
+    /// User data waiting for the caller ([`Endpoint::poll_data`]: an LNS's or a LAC's PPP
+    /// frames); beyond, new data is dropped ([`DriverStats::data_dropped`]). Default 1024.
+    pub data_queue: usize,
+    /// Commands and user data waiting for the task ([`Handle::call`] and [`Handle::send_data`]
+    /// wait while it is full). Default 64.
     pub command_queue: usize,
     /// Receive buffer, octets; a longer datagram is truncated by the socket (a UDP datagram is at
     /// most 65 507 octets over IPv4). Default 65 535.
@@ -80,6 +102,7 @@ impl DriverConfig {
         DriverConfig {
             bind,
             event_queue: 1024,
+            data_queue: 1024,
             command_queue: 64,
             max_datagram: 65_535,
         }
@@ -107,12 +130,55 @@ pub struct DriverStats {
     pub link_layer_dropped: u64,
     /// `handle_timeout` calls (each at or after the deadline).
     pub timeouts: u64,
-    /// Commands run.
+    /// Commands run ([`Handle::call`], the stats reads).
     pub commands: u64,
     /// Events handed to the channel.
     pub events_delivered: u64,
     /// Events dropped: the channel was full or its receiver gone.
     pub events_dropped: u64,
+    /// User data received by the endpoint and handed to the data channel.
+    pub data_delivered: u64,
+    /// User data dropped: the data channel was full or its receiver gone.
+    pub data_dropped: u64,
+    /// User data from the caller ([`Handle::send_data`]) the endpoint took.
+    pub data_sent: u64,
+    /// User data from the caller the endpoint refused (no such session or call; logged at
+    /// debug level).
+    pub data_refused: u64,
+}
+
+/// An endpoint that takes user data from its caller, which [`Handle::send_data`] hands it: the
+/// [`Lns`] (a PPP frame on a session, [`Lns::send_ppp`]) and the [`Lac`] (on a call,
+/// [`Lac::send_ppp`]), RFC 2661 section 5.3. The data the endpoint hands back names its
+/// target ([`crate::l2tp::Data::session`], [`crate::l2tp::Data::call`]), so an answer goes where the frame
+/// came from.
+pub trait SendData: Endpoint {
+    /// Where the data goes: a [`SessionRef`] at the LNS, a [`CallId`] at the LAC.
+    type Target: Copy + std::fmt::Debug + Send + 'static;
+    /// Why the endpoint refused it.
+    type Refusal: std::fmt::Debug;
+    /// Queues `data` to `to`, for `poll_transmit`.
+    ///
+    /// # Errors
+    ///
+    /// The endpoint's refusal (nothing queued).
+    fn send_data(&mut self, to: Self::Target, data: &[u8]) -> Result<(), Self::Refusal>;
+}
+
+impl SendData for Lns {
+    type Target = SessionRef;
+    type Refusal = CommandError;
+    fn send_data(&mut self, to: SessionRef, data: &[u8]) -> Result<(), CommandError> {
+        self.send_ppp(to, data)
+    }
+}
+
+impl SendData for Lac {
+    type Target = CallId;
+    type Refusal = CommandError;
+    fn send_data(&mut self, to: CallId, data: &[u8]) -> Result<(), CommandError> {
+        self.send_ppp(to, data)
+    }
 }
 
 /// The current time on tokio's clock, as the `Instant` endpoints take (paused and advanced in
@@ -121,9 +187,13 @@ pub fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// The receiving end of a driven endpoint's user data ([`Endpoint::poll_data`]).
+pub type DataReceiver<E> = mpsc::Receiver<<E as Endpoint>::Data>;
+
 /// Binds the sockets of `config`, moves `endpoint` into a new tokio task that drives it, and
-/// returns its handle and the receiver of its events. Must be called within a tokio runtime
-/// (with I/O and time enabled).
+/// returns its handle, the receiver of its events and the receiver of its user data (an LNS's or
+/// a LAC's PPP frames; never anything for a role without a data path). Must be called within a
+/// tokio runtime (with I/O and time enabled).
 ///
 /// # Errors
 ///
@@ -132,17 +202,19 @@ pub fn now() -> Instant {
 pub async fn spawn<E>(
     endpoint: E,
     config: DriverConfig,
-) -> std::io::Result<(Handle<E>, mpsc::Receiver<E::Event>)>
+) -> std::io::Result<(Handle<E>, mpsc::Receiver<E::Event>, DataReceiver<E>)>
 where
     E: Endpoint + Send + 'static,
     E::Event: Send,
+    E::Data: Send,
 {
     spawn_with(endpoint, config, |_: &mut E, _: Instant| {}).await
 }
 
-/// [`spawn`] with a hook run inside the task after every input, before the transmits and events
-/// are drained: for what the driver does not carry itself, such as draining the PPP frames of an
-/// L2TP endpoint ([`Endpoint::poll_data`], which the driver leaves to the hook) and answering them.
+/// [`spawn`] with a hook run inside the task after every input, before the transmits, events and
+/// user data are drained: for what must happen in the same turn, such as answering a PPP frame
+/// without a trip through the data channel (a hook that drains [`Endpoint::poll_data`] itself
+/// takes those frames before the driver does).
 ///
 /// # Errors
 ///
@@ -151,15 +223,17 @@ pub async fn spawn_with<E, H>(
     endpoint: E,
     config: DriverConfig,
     hook: H,
-) -> std::io::Result<(Handle<E>, mpsc::Receiver<E::Event>)>
+) -> std::io::Result<(Handle<E>, mpsc::Receiver<E::Event>, DataReceiver<E>)>
 where
     E: Endpoint + Send + 'static,
     E::Event: Send,
+    E::Data: Send,
     H: FnMut(&mut E, Instant) + Send + 'static,
 {
     let sockets = sockets::Sockets::bind(&config.bind).await?;
     let local = sockets.local_addrs();
     let (event_tx, event_rx) = mpsc::channel(config.event_queue.max(1));
+    let (data_tx, data_rx) = mpsc::channel(config.data_queue.max(1));
     let (command_tx, command_rx) = mpsc::channel(config.command_queue.max(1));
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = task::Task {
@@ -167,11 +241,16 @@ where
         sockets,
         buf: vec![0; config.max_datagram.max(1)],
         events: event_tx,
+        data: data_tx,
         commands: command_rx,
         stop: stop_rx,
         hook,
         stats: DriverStats::default(),
     };
     let join = tokio::spawn(task.run());
-    Ok((Handle::new(local, command_tx, stop_tx, join), event_rx))
+    Ok((
+        Handle::new(local, command_tx, stop_tx, join),
+        event_rx,
+        data_rx,
+    ))
 }

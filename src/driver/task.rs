@@ -18,6 +18,7 @@ pub(super) struct Task<E: Endpoint, H> {
     pub(super) sockets: Sockets,
     pub(super) buf: Vec<u8>,
     pub(super) events: mpsc::Sender<E::Event>,
+    pub(super) data: mpsc::Sender<E::Data>,
     pub(super) commands: mpsc::Receiver<Call<E>>,
     pub(super) stop: oneshot::Receiver<()>,
     pub(super) hook: H,
@@ -44,6 +45,7 @@ impl<E, H> Task<E, H>
 where
     E: Endpoint + Send + 'static,
     E::Event: Send,
+    E::Data: Send,
     H: FnMut(&mut E, Instant) + Send + 'static,
 {
     /// Runs until a shutdown, the handle's drop, or too many receive errors.
@@ -70,10 +72,7 @@ where
             };
             match wake {
                 Wake::Stop => break StopReason::Shutdown,
-                Wake::Command(call) => {
-                    self.stats.commands += 1;
-                    call(&mut self.endpoint, now(), &self.stats);
-                }
+                Wake::Command(call) => call(&mut self.endpoint, now(), &mut self.stats),
                 Wake::Deadline => {
                     let t = now();
                     // Never before the deadline (the contract allows it, but it would be a
@@ -118,7 +117,8 @@ where
         }
     }
 
-    /// Sends every queued transmit, then hands out every queued event.
+    /// Sends every queued transmit, then hands out every queued event, then every piece of user
+    /// data (the endpoint contract's order).
     async fn drain(&mut self) {
         while let Some(t) = self.endpoint.poll_transmit() {
             if t.link_dst.is_some() {
@@ -147,6 +147,14 @@ where
                 Ok(()) => self.stats.events_delivered += 1,
                 Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
                     self.stats.events_dropped += 1;
+                }
+            }
+        }
+        while let Some(data) = self.endpoint.poll_data() {
+            match self.data.try_send(data) {
+                Ok(()) => self.stats.data_delivered += 1,
+                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                    self.stats.data_dropped += 1;
                 }
             }
         }

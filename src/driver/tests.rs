@@ -84,7 +84,7 @@ fn loopback() -> DriverConfig {
 async fn deadlines_fire_at_their_instant_never_before() {
     let t0 = now();
     let ticker = Ticker::new(Some(t0 + Duration::from_secs(10)), Duration::from_secs(10));
-    let (handle, mut events) = spawn(ticker, loopback()).await.expect("bind");
+    let (handle, mut events, _) = spawn(ticker, loopback()).await.expect("bind");
     tokio::time::sleep(Duration::from_millis(9_990)).await;
     assert_eq!(handle.stats().await, Ok(0), "fired before its deadline");
     assert_eq!(handle.driver_stats().await.map(|s| s.timeouts), Ok(0));
@@ -117,7 +117,7 @@ async fn deadlines_fire_at_their_instant_never_before() {
 
 #[tokio::test(start_paused = true)]
 async fn no_deadline_no_wakeup_and_a_command_moves_the_deadline() {
-    let (handle, _events) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
+    let (handle, _events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
         .await
         .expect("bind");
     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -144,7 +144,7 @@ async fn a_full_event_queue_drops_and_counts() {
     let mut config = loopback();
     config.event_queue = 2;
     let ticker = Ticker::new(Some(t0 + Duration::from_secs(1)), Duration::from_secs(1));
-    let (handle, events) = spawn(ticker, config).await.expect("bind");
+    let (handle, events, _) = spawn(ticker, config).await.expect("bind");
     tokio::time::sleep(Duration::from_millis(5_500)).await;
     let stopped = handle.shutdown().await.expect("clean stop");
     assert_eq!(stopped.stats.events_delivered, 2);
@@ -165,7 +165,7 @@ async fn answers_leave_from_the_socket_named_by_src_and_shutdown_closes_every_so
         "127.0.0.1:0".parse().expect("address"),
         "127.0.0.2:0".parse().expect("address"),
     ]);
-    let (handle, _events) = spawn(Ticker::new(None, Duration::from_secs(1)), config)
+    let (handle, _events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), config)
         .await
         .expect("bind");
     let local = handle.local_addrs().to_vec();
@@ -196,7 +196,7 @@ async fn answers_leave_from_the_socket_named_by_src_and_shutdown_closes_every_so
 
 #[tokio::test]
 async fn dropping_the_handle_stops_the_task() {
-    let (handle, mut events) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
+    let (handle, mut events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
         .await
         .expect("bind");
     let local = handle.local_addrs()[0];
@@ -219,4 +219,184 @@ async fn an_empty_bind_list_is_refused() {
         r.err().map(|e| e.kind()),
         Some(std::io::ErrorKind::InvalidInput)
     );
+}
+
+/// An LCP Configure-Request and its Configure-Ack (RFC 1661 section 5.1: code 1 and 2,
+/// identifier 7, length 4, no options), with the 0xff 0x03 address and control fields.
+const LCP_REQUEST: [u8; 8] = [0xff, 0x03, 0xc0, 0x21, 0x01, 0x07, 0x00, 0x04];
+const LCP_ACK: [u8; 8] = [0xff, 0x03, 0xc0, 0x21, 0x02, 0x07, 0x00, 0x04];
+
+/// Receives from `rx` within 5 s (real time: the sockets are real).
+async fn within<T>(rx: &mut mpsc::Receiver<T>) -> Option<T> {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits up to 5 s for an L2TP event that `want` accepts.
+async fn l2tp_event<T>(
+    events: &mut mpsc::Receiver<crate::l2tp::Event>,
+    mut want: impl FnMut(&crate::l2tp::Event) -> Option<T>,
+) -> Option<T> {
+    loop {
+        let e = within(events).await?;
+        if let Some(t) = want(&e) {
+            return Some(t);
+        }
+    }
+}
+
+/// RFC 2661 section 5.3 (Forwarding PPP Frames): "PPP frames from the remote system are
+/// received at the LAC, [...] encapsulated in L2TP, and forwarded over the appropriate tunnel.
+/// The LNS receives the L2TP packet, and processes the encapsulated PPP frame as if it were
+/// received on a local PPP interface." Under the driver, with no hook: a frame the LAC's user
+/// hands in ([`Handle::send_data`] on the call) reaches the LNS's user unchanged on the data
+/// channel, named by its session; the answer handed in on that session reaches the LAC's user,
+/// named by its call. A frame to a session that does not exist is refused and counted.
+#[tokio::test]
+async fn ppp_frames_cross_an_lns_and_a_lac_through_the_data_channels() {
+    use crate::l2tp::{self, Event, Lac, LacConfig, Lns, LnsConfig, SessionRef};
+    let common = |seed| l2tp::Config {
+        seed: crate::io::seed(seed),
+        ..Default::default()
+    };
+    let lns = Lns::new(
+        LnsConfig {
+            common: common(2),
+            ..Default::default()
+        },
+        now(),
+    )
+    .expect("LNS config");
+    let (lns, mut lns_events, mut lns_data) = spawn(lns, loopback()).await.expect("bind");
+    let lns_addr = lns.local_addrs()[0];
+    let mut lac_config = LacConfig::new(lns_addr);
+    lac_config.common = common(1);
+    let lac = Lac::new(lac_config, now()).expect("LAC config");
+    let bind = DriverConfig::new(vec!["127.0.0.2:0".parse().expect("address")]);
+    let (lac, mut lac_events, mut lac_data) = spawn(lac, bind).await.expect("bind");
+
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let lac_up = l2tp_event(&mut lac_events, |e| match e {
+        Event::SessionUp { call: Some(c), .. } => Some(*c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(lac_up, Some(call), "the LAC's session is up");
+    let session = l2tp_event(&mut lns_events, |e| match e {
+        Event::SessionUp { session, .. } => Some(*session),
+        _ => None,
+    })
+    .await
+    .expect("the LNS's session is up");
+
+    // LAC -> LNS.
+    lac.send_data(call, LCP_REQUEST.to_vec())
+        .await
+        .expect("running");
+    let at_lns = within(&mut lns_data).await.expect("the frame at the LNS");
+    assert_eq!(&at_lns.frame[..], &LCP_REQUEST[..], "handed up unchanged");
+    assert_eq!(at_lns.session, session);
+    // LNS -> LAC, answered on the session the frame named.
+    lns.send_data(at_lns.session, LCP_ACK)
+        .await
+        .expect("running");
+    let at_lac = within(&mut lac_data).await.expect("the frame at the LAC");
+    assert_eq!(&at_lac.frame[..], &LCP_ACK[..], "handed up unchanged");
+    assert_eq!(at_lac.call, Some(call));
+
+    // A session the LNS does not have: refused, nothing sent.
+    let none = SessionRef {
+        tunnel: session.tunnel,
+        session: session.session.wrapping_add(1000),
+    };
+    lns.send_data(none, LCP_ACK).await.expect("running");
+    // Commands run in order: the stats read follows the refused frame.
+    let lns_stats = lns.driver_stats().await.expect("running");
+    let lac_stats = lac.driver_stats().await.expect("running");
+    assert_eq!(
+        (
+            lns_stats.data_delivered,
+            lns_stats.data_sent,
+            lns_stats.data_refused
+        ),
+        (1, 1, 1),
+        "{lns_stats:?}"
+    );
+    assert_eq!(
+        (
+            lac_stats.data_delivered,
+            lac_stats.data_sent,
+            lac_stats.data_refused
+        ),
+        (1, 1, 0),
+        "{lac_stats:?}"
+    );
+    assert_eq!((lns_stats.data_dropped, lac_stats.data_dropped), (0, 0));
+    assert!(lac_data.try_recv().is_err() && lns_data.try_recv().is_err());
+    let _ = lac.shutdown().await;
+    let _ = lns.shutdown().await;
+}
+
+/// A data channel whose user does not read it holds `data_queue` frames; the driver drops and
+/// counts the rest, as it does events.
+#[tokio::test]
+async fn a_full_data_channel_drops_and_counts() {
+    use crate::l2tp::{self, Event, Lac, LacConfig, Lns, LnsConfig};
+    let common = |seed| l2tp::Config {
+        seed: crate::io::seed(seed),
+        ..Default::default()
+    };
+    let lns = Lns::new(
+        LnsConfig {
+            common: common(4),
+            ..Default::default()
+        },
+        now(),
+    )
+    .expect("LNS config");
+    let mut config = loopback();
+    config.data_queue = 2;
+    let (lns, _lns_events, lns_data) = spawn(lns, config).await.expect("bind");
+    let mut lac_config = LacConfig::new(lns.local_addrs()[0]);
+    lac_config.common = common(3);
+    let lac = Lac::new(lac_config, now()).expect("LAC config");
+    let bind = DriverConfig::new(vec!["127.0.0.2:0".parse().expect("address")]);
+    let (lac, mut lac_events, _lac_data) = spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = l2tp_event(&mut lac_events, |e| match e {
+        Event::SessionUp { call: Some(c), .. } => Some(*c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(call));
+    for _ in 0..5 {
+        lac.send_data(call, LCP_REQUEST).await.expect("running");
+    }
+    // Five frames reach the LNS (loopback does not lose them); its user reads none.
+    let mut stats = DriverStats::default();
+    for _ in 0..50 {
+        stats = lns.driver_stats().await.expect("running");
+        if stats.data_delivered + stats.data_dropped == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (stats.data_delivered, stats.data_dropped),
+        (2, 3),
+        "{stats:?}"
+    );
+    drop(lns_data);
+    let _ = lac.shutdown().await;
+    let _ = lns.shutdown().await;
 }

@@ -40,6 +40,7 @@
 
 use super::gtp::Imsi;
 use super::vid::VirtualId;
+use crate::health::NodeId;
 use crate::io::Reader;
 use bytes::BufMut;
 use std::borrow::Cow;
@@ -211,8 +212,8 @@ pub struct SessionRecord {
 pub enum FabricMessage<'a> {
     /// A processor asks for its VID (at start, and again after a restart).
     VidRequest {
-        /// The processor's slot identity.
-        processor: u32,
+        /// The processor's slot identity, its health node id (4 octets on the wire).
+        processor: NodeId,
         /// Its incarnation (bumped at every restart).
         incarnation: u32,
         /// The VID it already holds, when it asks again because the switch processor restarted
@@ -221,8 +222,8 @@ pub enum FabricMessage<'a> {
     },
     /// The switch processor's answer.
     VidAssign {
-        /// The processor's slot identity.
-        processor: u32,
+        /// The processor's slot identity, its health node id (4 octets on the wire).
+        processor: NodeId,
         /// The incarnation this answers.
         incarnation: u32,
         /// The VID assigned.
@@ -486,7 +487,7 @@ impl<'a> FabricMessage<'a> {
                 incarnation,
                 current,
             } => {
-                buf.put_u32(*processor);
+                buf.put_u32(processor.0);
                 buf.put_u32(*incarnation);
                 buf.put_u16(current.map_or(0, VirtualId::get));
             }
@@ -495,7 +496,7 @@ impl<'a> FabricMessage<'a> {
                 incarnation,
                 vid,
             } => {
-                buf.put_u32(*processor);
+                buf.put_u32(processor.0);
                 buf.put_u32(*incarnation);
                 buf.put_u16(vid.get());
             }
@@ -590,12 +591,12 @@ impl<'a> FabricMessage<'a> {
         let kind = r.u8(Field::Kind)?;
         let msg = match kind {
             1 => FabricMessage::VidRequest {
-                processor: r.u32(Field::Processor)?,
+                processor: NodeId(r.u32(Field::Processor)?),
                 incarnation: r.u32(Field::Incarnation)?,
                 current: VirtualId::new(r.u16(Field::CurrentVid)?),
             },
             2 => FabricMessage::VidAssign {
-                processor: r.u32(Field::Processor)?,
+                processor: NodeId(r.u32(Field::Processor)?),
                 incarnation: r.u32(Field::Incarnation)?,
                 vid: read_vid(&mut r, Field::Vid)?,
             },

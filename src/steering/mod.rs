@@ -66,7 +66,7 @@
 //! ```
 //! use std::net::{IpAddr, SocketAddr};
 //! use std::time::{Duration, Instant};
-//! use telcp::health::ClusterKey;
+//! use telcp::health::{ClusterKey, NodeId};
 //! use telcp::io::Node;
 //! use telcp::steering::gtp::{CreatePdpContextRequest, Imsi, Message, MessageType};
 //! use telcp::steering::processor::ProcessorConfig;
@@ -83,12 +83,12 @@
 //! let (layout, key) = (VidLayout::default(), ClusterKey::new(b"fabric cluster key"));
 //! let mut now = Instant::now();
 //! let mut line = LineInterface::new(LineConfig::new(line_fabric, switch_fabric, layout), now)?;
-//! let processors = vec![(11, fabric[0]), (12, fabric[1])];
+//! let processors = vec![(NodeId(11), fabric[0]), (NodeId(12), fabric[1])];
 //! let lines = vec![line_fabric];
-//! let config = SwitchConfig::new(1, switch_fabric, lines, processors, layout, key.clone());
+//! let config = SwitchConfig::new(NodeId(1), switch_fabric, lines, processors, layout, key.clone());
 //! let mut switch = SwitchProcessor::new(config, now)?;
 //! let mut procs = Vec::new();
-//! for (id, addr) in [(11, fabric[0]), (12, fabric[1])] {
+//! for (id, addr) in [(NodeId(11), fabric[0]), (NodeId(12), fabric[1])] {
 //!     let pool = "10.0.0.0/8".parse()?; // 8 local bits left: 256 addresses per VID pair
 //!     let (switch, line) = (switch_fabric, line_fabric);
 //!     let config = ProcessorConfig::new(id, addr, switch, line, layout, pool, key.clone());
@@ -159,7 +159,7 @@
 //! assert_eq!(line.steer(&g_pdu), Verdict::Processor { vid: primary, backup: false });
 //!
 //! // The primary stops; 8 s later the switch processor has it Down and the table says so.
-//! let stopped = [11, 12].iter().position(|&id| switch.vid_of(id) == Some(primary)).unwrap();
+//! let stopped = [11, 12].iter().position(|&id| switch.vid_of(NodeId(id)) == Some(primary)).unwrap();
 //! alive[stopped] = false;
 //! for _ in 0..80 {
 //!     now += Duration::from_millis(100);

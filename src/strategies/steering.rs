@@ -1,5 +1,6 @@
 //! proptest strategies for the steering fabric messages ([`crate::steering::fabric`]).
 
+use crate::health::NodeId;
 use crate::steering::VirtualId;
 use crate::steering::fabric::{
     FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
@@ -75,14 +76,14 @@ pub fn fabric_message() -> impl Strategy<Value = FabricMessage<'static>> {
     prop_oneof![
         (any::<u32>(), any::<u32>(), proptest::option::of(vid())).prop_map(
             |(processor, incarnation, current)| FabricMessage::VidRequest {
-                processor,
+                processor: NodeId(processor),
                 incarnation,
                 current,
             }
         ),
         (any::<u32>(), any::<u32>(), vid()).prop_map(|(processor, incarnation, vid)| {
             FabricMessage::VidAssign {
-                processor,
+                processor: NodeId(processor),
                 incarnation,
                 vid,
             }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use telcp::Transmit;
-use telcp::health::{ClusterKey, Policy};
+use telcp::health::{ClusterKey, NodeId, Policy};
 use telcp::steering::limit::RateLimit;
 use telcp::steering::line::LineConfig;
 use telcp::steering::processor::ProcessorConfig;
@@ -62,10 +62,10 @@ fn key() -> ClusterKey {
 /// The one place the tests set a seed (the switch processor's tie-breaks).
 fn switch_config(seed: u64) -> SwitchConfig {
     let mut c = SwitchConfig::new(
-        1,
+        NodeId(1),
         switch_fabric(),
         vec![line_fabric()],
-        vec![(2, proc_fabric(2)), (3, proc_fabric(3))],
+        vec![(NodeId(2), proc_fabric(2)), (NodeId(3), proc_fabric(3))],
         layout(),
         key(),
     );
@@ -79,7 +79,7 @@ fn switch_config(seed: u64) -> SwitchConfig {
 
 fn processor_config(id: u32, max_sessions: usize) -> ProcessorConfig {
     let mut c = ProcessorConfig::new(
-        id,
+        NodeId(id),
         proc_fabric(id),
         switch_fabric(),
         line_fabric(),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use telcp::health::{ClusterKey, Policy};
+use telcp::health::{self, ClusterKey, Policy};
 use telcp::sim::{LinkConfig, NodeId, Sim};
 use telcp::steering::fabric::VidState;
 use telcp::steering::limit::RateLimit;
@@ -59,11 +59,11 @@ pub fn key() -> ClusterKey {
 
 pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
     ProcessorConfig {
-        id,
+        id: health::NodeId(id),
         incarnation,
         fabric_addr: p_fabric(id),
         switch_addr: sp_fabric(),
-        switch_node: 1,
+        switch_node: health::NodeId(1),
         line_addr: li_fabric(1),
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
@@ -88,12 +88,15 @@ pub fn processor_config(id: u32, incarnation: u32) -> ProcessorConfig {
 
 pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
     SwitchConfig {
-        node: 1,
+        node: health::NodeId(1),
         incarnation: 1,
         rejoin_grace: Duration::from_millis(500),
         fabric_addr: sp_fabric(),
         line_interfaces: lines.to_vec(),
-        processors: PROCS.iter().map(|&id| (id, p_fabric(id))).collect(),
+        processors: PROCS
+            .iter()
+            .map(|&id| (health::NodeId(id), p_fabric(id)))
+            .collect(),
         layout: layout(),
         l2tp_layout: Some(l2tp_layout()),
         recovery: 7,
@@ -275,7 +278,7 @@ impl Gateway {
             .run_until_cond(Duration::from_millis(10), Duration::from_secs(5), |s| {
                 PROCS.iter().all(|id| {
                     let sp = s.node::<SwitchProcessor>(NodeId(1 + n_lines as usize));
-                    sp.vid_of(*id).is_some()
+                    sp.vid_of(health::NodeId(*id)).is_some()
                         && sp
                             .table()
                             .iter()

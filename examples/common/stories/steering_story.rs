@@ -27,10 +27,13 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         Box::new(LineInterface::new(line_cfg, now).expect("line config")),
     );
     let mut sw_cfg = SwitchConfig::new(
-        1,
+        telcp::health::NodeId(1),
         switch_fabric,
         vec![line_fabric],
-        PROCS.iter().map(|&id| (id, proc_fabric(id))).collect(),
+        PROCS
+            .iter()
+            .map(|&id| (telcp::health::NodeId(id), proc_fabric(id)))
+            .collect(),
         layout,
         key.clone(),
     );
@@ -51,7 +54,7 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
         .map(|&id| {
             let pool = "10.0.0.0/8".parse().expect("prefix");
             let mut cfg = ProcessorConfig::new(
-                id,
+                telcp::health::NodeId(id),
                 proc_fabric(id),
                 switch_fabric,
                 line_fabric,
@@ -89,7 +92,11 @@ pub fn steering_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     let mut drain = |net: &mut Net, tr: &Trace| {
         while let Some(ev) = net.poll_event_of::<SwitchProcessor>(switch) {
             match ev {
-                SwitchEvent::VidAssigned { processor, vid, .. } => {
+                SwitchEvent::VidAssigned {
+                    processor: telcp::health::NodeId(processor),
+                    vid,
+                    ..
+                } => {
                     vids.insert(vid, format!("proc-{processor}"));
                     tr.step(
                         net,

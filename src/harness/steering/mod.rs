@@ -52,7 +52,7 @@ mod wire;
 
 use wire::{gw_port, switch_gtp_packet, switch_path_packet, well_formed};
 
-use crate::health::{ClusterKey, Policy};
+use crate::health::{ClusterKey, NodeId, Policy};
 use crate::steering::fabric::{
     FabricMessage, SessionProtocol, SessionRecord, TableEntry, VidState,
 };
@@ -520,15 +520,15 @@ fn check_line_non_existent(
 
 fn switch_config() -> SwitchConfig {
     SwitchConfig {
-        node: 1,
+        node: NodeId(1),
         incarnation: 1,
         rejoin_grace: Duration::from_millis(500),
         fabric_addr: addr(0, 100, 4000),
         line_interfaces: vec![addr(0, 1, 4000)],
         processors: vec![
-            (11, addr(1, 11, 4000)),
-            (12, addr(1, 12, 4000)),
-            (13, addr(1, 13, 4000)),
+            (NodeId(11), addr(1, 11, 4000)),
+            (NodeId(12), addr(1, 12, 4000)),
+            (NodeId(13), addr(1, 13, 4000)),
         ],
         layout: VidLayout::default(),
         l2tp_layout: VidLayout::id16(4, 4).ok(),
@@ -602,7 +602,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
             }
             1 => Some(
                 FabricMessage::VidRequest {
-                    processor: 11 + u32::from(a % 3),
+                    processor: NodeId(11 + u32::from(a % 3)),
                     incarnation: u32::from(b % 3),
                     current: VirtualId::new(u16::from(b >> 4)),
                 }
@@ -703,7 +703,10 @@ fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize
             "a peer indexes only live sessions"
         );
     }
-    let vids: Vec<_> = [11, 12, 13].iter().filter_map(|s| sp.vid_of(*s)).collect();
+    let vids: Vec<_> = [11, 12, 13]
+        .iter()
+        .filter_map(|&s| sp.vid_of(NodeId(s)))
+        .collect();
     let mut dedup = vids.clone();
     dedup.sort();
     dedup.dedup();
@@ -744,11 +747,11 @@ const GW: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 
 fn processor_config() -> crate::steering::processor::ProcessorConfig {
     crate::steering::processor::ProcessorConfig {
-        id: 11,
+        id: NodeId(11),
         incarnation: 1,
         fabric_addr: PROCESSOR,
         switch_addr: SWITCH,
-        switch_node: 1,
+        switch_node: NodeId(1),
         line_addr: LINE,
         layout: VidLayout::default(),
         l2tp_layout: VidLayout::id16(4, 4).ok(),
@@ -801,7 +804,7 @@ pub fn steering_processor(start: Instant, data: &[u8]) {
             1 => (LINE, Some(take(b).to_vec())),
             2 => {
                 let assign = FabricMessage::VidAssign {
-                    processor: 11,
+                    processor: NodeId(11),
                     incarnation: 1,
                     vid: vid(u16::from(b % 8)),
                 };

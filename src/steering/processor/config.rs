@@ -1,6 +1,6 @@
 //! The processor's configuration, events and counters.
 
-use crate::health::{ClusterKey, HealthConfig};
+use crate::health::{ClusterKey, HealthConfig, NodeId};
 use crate::io::RateLimit;
 use crate::steering::gtp::Imsi;
 use crate::steering::vid::{VidLayout, VirtualId};
@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
     /// The processor's slot identity (also its health node id).
-    pub id: u32,
+    pub id: NodeId,
     /// Incarnation: must grow at every restart.
     pub incarnation: u32,
     /// The processor's fabric address.
@@ -20,7 +20,7 @@ pub struct ProcessorConfig {
     /// The switch processor's fabric address.
     pub switch_addr: SocketAddr,
     /// The switch processor's health node id.
-    pub switch_node: u32,
+    pub switch_node: NodeId,
     /// The fabric address of the line interface that replies to directed set-ups leave through
     /// (replies to steered packets leave through the line interface that passed them on). A
     /// usable destination ([`ConfigError::UnusableAddress`](crate::steering::ConfigError::UnusableAddress)
@@ -46,13 +46,13 @@ pub struct ProcessorConfig {
     ///
     /// ```
     /// use std::time::Instant;
-    /// use telcp::health::ClusterKey;
+    /// use telcp::health::{ClusterKey, NodeId};
     /// use telcp::steering::processor::ProcessorConfig;
     /// use telcp::steering::{ConfigError, ConfigField, Processor, VidLayout};
     /// let config = |pool: &str| {
     ///     let a = "127.0.0.1:5000".parse().unwrap();
     ///     let key = ClusterKey::new(b"fabric cluster key");
-    ///     ProcessorConfig::new(11, a, a, a, VidLayout::default(), pool.parse().unwrap(), key)
+    ///     ProcessorConfig::new(NodeId(11), a, a, a, VidLayout::default(), pool.parse().unwrap(), key)
     /// };
     /// assert!(Processor::new(config("10.0.0.0/8"), Instant::now()).is_ok());
     /// assert_eq!(
@@ -120,7 +120,7 @@ impl ProcessorConfig {
     /// 100 Supported Extension Headers Notifications and 100 Invalid message format answers per
     /// second (bursts of 20 each).
     pub fn new(
-        id: u32,
+        id: NodeId,
         fabric_addr: SocketAddr,
         switch_addr: SocketAddr,
         line_addr: SocketAddr,
@@ -133,7 +133,7 @@ impl ProcessorConfig {
             incarnation: 1,
             fabric_addr,
             switch_addr,
-            switch_node: 1,
+            switch_node: NodeId(1),
             line_addr,
             layout,
             l2tp_layout: None,

@@ -185,7 +185,7 @@ use super::fabric::{FabricMessage, SessionProtocol, SessionRecord};
 use super::gtp::{Cause, Ie, Imsi, Message, MessageType};
 use super::ue_pool::{Slices, UePool};
 use super::vid::VirtualId;
-use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, NodeId, Role};
+use crate::health::{Embedded, HealthEvent, Load, MonitorConfig, Role};
 use crate::io::TokenBucket;
 use crate::io::{TimerQueue, Transmit};
 use std::borrow::Cow;
@@ -436,7 +436,7 @@ impl Processor {
         }
         while let Some(e) = self.monitor.poll_event() {
             if let HealthEvent::Restarted { node, .. } = e {
-                if let (true, Some(vid)) = (node.0 == self.config.switch_node, self.vid()) {
+                if let (true, Some(vid)) = (node == self.config.switch_node, self.vid()) {
                     // The switch processor lost what it knew: ask to keep the VID, then tell it
                     // about every session again.
                     self.membership = Membership::Rejoining(vid);
@@ -662,10 +662,10 @@ fn check_config(config: &ProcessorConfig) -> Result<(), ConfigError> {
 /// sessions held against `max_sessions`.
 fn monitor_config(config: &ProcessorConfig) -> MonitorConfig {
     let mut hc = MonitorConfig::new(
-        NodeId(config.id),
+        config.id,
         Role::PROCESSOR,
         config.key.clone(),
-        vec![(NodeId(config.switch_node), config.switch_addr)],
+        vec![(config.switch_node, config.switch_addr)],
     );
     hc.incarnation = config.incarnation;
     hc.health = config.health;

@@ -1,6 +1,6 @@
 //! The switch processor's configuration, events and counters.
 
-use crate::health::{ClusterKey, HealthConfig, Policy};
+use crate::health::{ClusterKey, HealthConfig, NodeId, Policy};
 use crate::io::RateLimit;
 use crate::steering::path::{PathConfig, PeerId};
 use crate::steering::vid::{VidLayout, VirtualId};
@@ -11,8 +11,8 @@ use std::time::Duration;
 /// Configuration of a [`SwitchProcessor`](super::SwitchProcessor).
 #[derive(Debug, Clone)]
 pub struct SwitchConfig {
-    /// The switch processor's health node id.
-    pub node: u32,
+    /// The switch processor's health node id (not one of the processors').
+    pub node: NodeId,
     /// Incarnation: must grow at every restart. Table versions start at `incarnation << 32`, so
     /// a restarted switch processor's tables replace its predecessor's.
     pub incarnation: u32,
@@ -28,8 +28,9 @@ pub struct SwitchConfig {
     /// naming [`ConfigField::LineInterfaces`](crate::steering::ConfigField::LineInterfaces)
     /// otherwise).
     pub line_interfaces: Vec<SocketAddr>,
-    /// The processor slots: (slot id = health node id, fabric address).
-    pub processors: Vec<(u32, SocketAddr)>,
+    /// The processor slots: (slot id, fabric address). A slot id is the processor's health
+    /// [`NodeId`], the one name of a cluster member across the crate.
+    pub processors: Vec<(NodeId, SocketAddr)>,
     /// The 32-bit TEID layout.
     pub layout: VidLayout,
     /// The 16-bit L2TP layout, if L2TP is steered (VIDs must then fit it too).
@@ -111,10 +112,10 @@ impl SwitchConfig {
     /// Indications, 100 Echo Responses, 100 Supported Extension Headers Notifications and 100
     /// Invalid message format answers per second (bursts of 20, each), [`PathConfig::default`] path management, no TEID ranges.
     pub fn new(
-        node: u32,
+        node: NodeId,
         fabric_addr: SocketAddr,
         line_interfaces: Vec<SocketAddr>,
-        processors: Vec<(u32, SocketAddr)>,
+        processors: Vec<(NodeId, SocketAddr)>,
         layout: VidLayout,
         key: ClusterKey,
     ) -> SwitchConfig {
@@ -167,7 +168,7 @@ pub enum Placement {
     /// share tends to its weight over the total weight.
     WeightedLeastConnections {
         /// (slot id, weight).
-        weights: Vec<(u32, u32)>,
+        weights: Vec<(NodeId, u32)>,
     },
     /// Least load trend: the processor whose reported load percentage rose least over the
     /// last `window` (the slope between the oldest and the newest heartbeat report in the
@@ -215,7 +216,7 @@ pub enum SwitchEvent {
     /// A VID was assigned to a processor incarnation.
     VidAssigned {
         /// The slot.
-        processor: u32,
+        processor: NodeId,
         /// The incarnation.
         incarnation: u32,
         /// The VID.
@@ -292,20 +293,20 @@ pub enum SwitchEvent {
     /// A processor's heartbeats are heard (for the first time, or again after
     /// [`ProcessorDown`](Self::ProcessorDown)): it may be given new sessions.
     ProcessorUp {
-        /// The processor's slot id.
-        processor: u32,
+        /// The processor's slot id (its health node id).
+        processor: NodeId,
     },
     /// A processor missed its heartbeats (`health.misses_down` intervals): its sessions are
     /// steered to their backups and it is given no new ones.
     ProcessorDown {
-        /// The processor's slot id.
-        processor: u32,
+        /// The processor's slot id (its health node id).
+        processor: NodeId,
     },
     /// A processor came back with a higher incarnation: the state its old incarnation held is
     /// gone (its VID is withdrawn unless the new incarnation already holds it).
     ProcessorRestarted {
-        /// The processor's slot id.
-        processor: u32,
+        /// The processor's slot id (its health node id).
+        processor: NodeId,
         /// The new incarnation.
         incarnation: u32,
     },

@@ -179,7 +179,7 @@ struct Slot {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
-    Slot(u32),
+    Slot(NodeId),
     /// Its processor restarted or left; its sessions are served by their backups. Holds the
     /// instant the last session naming it went away.
     Orphan(Option<Instant>),
@@ -213,8 +213,8 @@ enum Timer {
 #[derive(Debug)]
 pub struct SwitchProcessor {
     config: SwitchConfig,
-    slots: HashMap<u32, Slot>,
-    by_addr: HashMap<SocketAddr, u32>,
+    slots: HashMap<NodeId, Slot>,
+    by_addr: HashMap<SocketAddr, NodeId>,
     vids: Vec<Option<VidInfo>>,
     sessions: HashSet<u32>,
     version: u64,
@@ -316,7 +316,7 @@ impl SwitchProcessor {
     }
 
     /// The VID of a processor slot.
-    pub fn vid_of(&self, processor: u32) -> Option<VirtualId> {
+    pub fn vid_of(&self, processor: NodeId) -> Option<VirtualId> {
         self.slots.get(&processor).and_then(|s| s.vid)
     }
 
@@ -342,20 +342,16 @@ impl SwitchProcessor {
     /// [`NodeState`]: Up, Suspect, or Down after `health.misses_down` missed intervals or
     /// before it was first heard). `None` for an id that is not a configured slot. A VID is Up
     /// in the tables while its processor's state is Up or Suspect.
-    pub fn processor_state(&self, processor: u32) -> Option<NodeState> {
+    pub fn processor_state(&self, processor: NodeId) -> Option<NodeState> {
         let slot = self.slots.get(&processor)?;
         if slot.set_down {
             return Some(NodeState::Down);
         }
-        Some(
-            self.monitor
-                .state(NodeId(processor))
-                .unwrap_or(NodeState::Down),
-        )
+        Some(self.monitor.state(processor).unwrap_or(NodeState::Down))
     }
 
     /// Whether processor slot `processor` is Up or Suspect ([`SwitchProcessor::processor_state`]).
-    fn is_operational(&self, processor: u32) -> bool {
+    fn is_operational(&self, processor: NodeId) -> bool {
         matches!(
             self.processor_state(processor),
             Some(NodeState::Up | NodeState::Suspect)
@@ -383,7 +379,7 @@ impl SwitchProcessor {
     /// once; if they are not, it stays Down until they resume (then `ProcessorUp`, as after any
     /// failure). Setting Down a processor already set Down, or Up one that is not, changes
     /// nothing. Returns `false` (and does nothing) when `processor` is not a configured slot.
-    pub fn set_processor_up(&mut self, now: Instant, processor: u32, up: bool) -> bool {
+    pub fn set_processor_up(&mut self, now: Instant, processor: NodeId, up: bool) -> bool {
         let Some(slot) = self.slots.get(&processor) else {
             return false;
         };
@@ -424,8 +420,8 @@ impl SwitchProcessor {
             any = true;
             // A processor set Down by the caller stays Down whatever its heartbeats say: its
             // Up and Down transitions are not reported (nothing changes for the gateway).
-            let processor = |n: NodeId| self.slots.contains_key(&n.0).then_some(n.0);
-            let set_down = |n: NodeId| self.slots.get(&n.0).is_some_and(|s| s.set_down);
+            let processor = |n: NodeId| self.slots.contains_key(&n).then_some(n);
+            let set_down = |n: NodeId| self.slots.get(&n).is_some_and(|s| s.set_down);
             let report = match e {
                 HealthEvent::Up { node } | HealthEvent::Down { node } if set_down(node) => None,
                 HealthEvent::Up { node } => {
@@ -453,10 +449,10 @@ impl SwitchProcessor {
                 // already asked for (and got) its VID.
                 let stale = self
                     .slots
-                    .get(&node.0)
+                    .get(&node)
                     .is_some_and(|s| s.incarnation.is_some_and(|k| k < incarnation));
                 if stale {
-                    self.orphan(node.0);
+                    self.orphan(node);
                 }
             }
         }
@@ -592,7 +588,7 @@ fn check_config(config: &SwitchConfig) -> Result<(), ConfigError> {
 #[allow(clippy::type_complexity)]
 fn slots(
     config: &SwitchConfig,
-) -> Result<(HashMap<u32, Slot>, HashMap<SocketAddr, u32>), ConfigError> {
+) -> Result<(HashMap<NodeId, Slot>, HashMap<SocketAddr, NodeId>), ConfigError> {
     let mut slots = HashMap::new();
     let mut by_addr = HashMap::new();
     for &(id, addr) in &config.processors {
@@ -617,14 +613,10 @@ fn slots(
 /// The health monitor's configuration: the processors are its peers.
 fn monitor_config(config: &SwitchConfig) -> MonitorConfig {
     let mut hc = MonitorConfig::new(
-        NodeId(config.node),
+        config.node,
         Role::SWITCH_PROCESSOR,
         config.key.clone(),
-        config
-            .processors
-            .iter()
-            .map(|&(id, a)| (NodeId(id), a))
-            .collect(),
+        config.processors.clone(),
     );
     hc.health = config.health;
     hc.incarnation = config.incarnation;

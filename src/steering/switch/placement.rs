@@ -13,12 +13,12 @@ const MAX_SAMPLES: usize = 64;
 /// The processors' recent load reports (percent), for [`Placement::LeastLoadTrend`].
 #[derive(Debug, Default)]
 pub(super) struct Trends {
-    samples: HashMap<u32, VecDeque<(Instant, u8)>>,
+    samples: HashMap<NodeId, VecDeque<(Instant, u8)>>,
 }
 
 impl Trends {
     /// The slope of `slot`'s reports in the window, in thousandths of a percent per second.
-    fn slope(&self, slot: u32) -> i64 {
+    fn slope(&self, slot: NodeId) -> i64 {
         let Some(s) = self.samples.get(&slot) else {
             return 0;
         };
@@ -32,7 +32,7 @@ impl Trends {
         (i64::from(p1) - i64::from(p0)) * 1_000_000 / ms
     }
 
-    fn record(&mut self, now: Instant, slot: u32, percent: u8, window: Duration) {
+    fn record(&mut self, now: Instant, slot: NodeId, percent: u8, window: Duration) {
         let s = self.samples.entry(slot).or_default();
         s.push_back((now, percent));
         while s.len() > MAX_SAMPLES || s.front().is_some_and(|(t, _)| *t + window < now) {
@@ -50,21 +50,21 @@ impl SwitchProcessor {
         let Some(&slot) = self.by_addr.get(&from) else {
             return;
         };
-        if let Some(load) = self.monitor.load(NodeId(slot)) {
+        if let Some(load) = self.monitor.load(slot) {
             self.trends.record(now, slot, load.percent, window);
         }
     }
 
     /// The load-trend slope of `slot` (thousandths of a percent per second), for tests and
     /// operators.
-    pub fn load_trend(&self, slot: u32) -> i64 {
+    pub fn load_trend(&self, slot: NodeId) -> i64 {
         self.trends.slope(slot)
     }
 
     /// The eligible processors other than `exclude`, by ascending slot id: holding a VID, Up
     /// (and not set Down by the caller), not overloaded and below capacity.
-    pub(super) fn eligible(&self, exclude: Option<u32>) -> Vec<u32> {
-        let mut v: Vec<u32> = self
+    pub(super) fn eligible(&self, exclude: Option<NodeId>) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self
             .slots
             .iter()
             .filter(|(id, s)| {
@@ -72,11 +72,8 @@ impl SwitchProcessor {
                     && Some(**id) != exclude
                     && s.vid.is_some()
                     && !s.set_down
-                    && self.monitor.is_eligible(NodeId(**id))
-                    && self
-                        .monitor
-                        .load(NodeId(**id))
-                        .is_some_and(|l| l.used < l.capacity)
+                    && self.monitor.is_eligible(**id)
+                    && self.monitor.load(**id).is_some_and(|l| l.used < l.capacity)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -85,39 +82,33 @@ impl SwitchProcessor {
     }
 
     /// Chooses the processor for a new session (or its backup, `exclude` being the primary).
-    pub(super) fn select(&mut self, exclude: Option<u32>) -> Option<u32> {
+    pub(super) fn select(&mut self, exclude: Option<NodeId>) -> Option<NodeId> {
         match &self.config.placement {
             Placement::Load => {
                 let slots = &self.slots;
                 let me = self.config.node;
-                self.monitor
-                    .select(self.config.policy, &mut self.rng, |n| {
-                        n.0 != me
-                            && Some(n.0) != exclude
-                            && slots
-                                .get(&n.0)
-                                .is_some_and(|s| s.vid.is_some() && !s.set_down)
-                    })
-                    .map(|n| n.0)
+                self.monitor.select(self.config.policy, &mut self.rng, |n| {
+                    n != me
+                        && Some(n) != exclude
+                        && slots
+                            .get(&n)
+                            .is_some_and(|s| s.vid.is_some() && !s.set_down)
+                })
             }
             Placement::WeightedLeastConnections { weights } => {
-                let weight = |id: u32| {
+                let weight = |id: NodeId| {
                     weights
                         .iter()
                         .find(|(s, _)| *s == id)
                         .map_or(1, |(_, w)| u64::from(*w))
                 };
-                let used = |id: u32| {
-                    self.monitor
-                        .load(NodeId(id))
-                        .map_or(0, |l| u64::from(l.used))
-                };
+                let used = |id: NodeId| self.monitor.load(id).map_or(0, |l| u64::from(l.used));
                 // used_a / w_a < used_b / w_b, compared as used_a * w_b < used_b * w_a.
                 let best = self
                     .eligible(exclude)
                     .into_iter()
                     .filter(|id| weight(*id) > 0)
-                    .fold(None, |best: Option<(u32, u64, u64)>, id| {
+                    .fold(None, |best: Option<(NodeId, u64, u64)>, id| {
                         let (u, w) = (used(id), weight(id));
                         match best {
                             Some((_, bu, bw)) if bu * w <= u * bw => best,
@@ -127,12 +118,12 @@ impl SwitchProcessor {
                     .map(|(id, _, _)| id);
                 if let (Some(id), None) = (best, exclude) {
                     // Counted until the processor's next report says its own count.
-                    self.monitor.note_assigned(NodeId(id));
+                    self.monitor.note_assigned(id);
                 }
                 best
             }
             Placement::LeastLoadTrend { .. } => {
-                let percent = |id: u32| self.monitor.load(NodeId(id)).map_or(0, |l| l.percent);
+                let percent = |id: NodeId| self.monitor.load(id).map_or(0, |l| l.percent);
                 self.eligible(exclude)
                     .into_iter()
                     .min_by_key(|id| (self.trends.slope(*id), percent(*id), *id))

@@ -1,6 +1,7 @@
 //! The VID manager: assignment, table versions and pushes, withdrawal and reuse only when safe.
 
 use super::{Owner, SwitchEvent, SwitchProcessor, Timer, VidInfo};
+use crate::health::NodeId;
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, TableEntry, VidState};
 use crate::steering::vid::VirtualId;
@@ -158,7 +159,7 @@ impl SwitchProcessor {
         }
     }
 
-    pub(super) fn orphan(&mut self, slot_id: u32) {
+    pub(super) fn orphan(&mut self, slot_id: NodeId) {
         let Some(slot) = self.slots.get_mut(&slot_id) else {
             return;
         };
@@ -173,7 +174,7 @@ impl SwitchProcessor {
     /// A processor that kept its state across this switch processor's restart keeps its VID
     /// (`current`), unless another processor holds it. Otherwise the slot's old VID is given
     /// back when no session names it.
-    fn reusable_vid(&self, slot_id: u32, current: Option<VirtualId>) -> Option<VirtualId> {
+    fn reusable_vid(&self, slot_id: NodeId, current: Option<VirtualId>) -> Option<VirtualId> {
         let hinted = current.filter(|v| {
             usize::from(v.get()) < self.vids.len()
                 && self.info(*v).is_none_or(|i| {
@@ -202,7 +203,7 @@ impl SwitchProcessor {
     pub(super) fn assign(
         &mut self,
         now: Instant,
-        slot_id: u32,
+        slot_id: NodeId,
         incarnation: u32,
         current: Option<VirtualId>,
     ) {
@@ -254,7 +255,7 @@ impl SwitchProcessor {
     fn send_vid_assign(
         &mut self,
         addr: SocketAddr,
-        processor: u32,
+        processor: NodeId,
         incarnation: u32,
         vid: VirtualId,
     ) {
