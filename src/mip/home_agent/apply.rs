@@ -619,7 +619,8 @@ impl HomeAgent {
         let decided = self
             .takeover
             .decided_owner(r.home_address, r.nai.as_deref());
-        let c = replicate::claim(b, self.node, sender, r, decided);
+        let server_alive = self.peer_state(b.second_ha) != NodeState::Down;
+        let c = replicate::claim(b, self.node, sender, r, decided, server_alive);
         match c {
             Claim::Keep {
                 reassert,
