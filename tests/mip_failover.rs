@@ -511,9 +511,10 @@ fn claim10_bulk_sync_after_a_partition_removes_replicas_of_deregistered_bindings
 /// bindings it held (the stale ones among them); HA 2, which saw HA 1 Up all along, took HA 3's
 /// records (the same registrations) as naming their server; at the heal HA 3 gave them back, its
 /// handovers overflowed its queue towards HA 2, and its bulk sync, no longer naming them, swept
-/// them all at HA 2; nothing made HA 1 send them again. Now a member keeps the server it sees
-/// alive when another member claims the same registration and that server wins the claim by the
-/// two-servers rule (`replicate::contested`, session 42).
+/// them all at HA 2; nothing made HA 1 send them again. Now HA 2 notes the live server that
+/// such a claim displaced, the server winning it by the two-servers rule, and HA 3's bulk sync
+/// no longer naming the binding unchanged makes it name that server again
+/// (`replicate::displaces`, session 42).
 #[test]
 fn bulk_sync_seed_103_a_takeover_by_a_partitioned_backup_empties_the_other_backup() {
     authoritative_bulk_sync(103);

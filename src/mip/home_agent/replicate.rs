@@ -131,17 +131,14 @@ pub(super) enum Claim {
 /// Whether a replica `r` from `sender` may change `b` (module docs of `mip`). Never what this HA
 /// serves itself, unless the sender claims to serve it too and wins: the owner a takeover
 /// decided (`decided`), else the newer registration (identification), else the lower node id.
-/// Nor, of a binding another member serves that this HA sees alive (`server_alive`), the
-/// sender's claim to serve the same registration when that server wins it by the same rule
-/// ([`contested`]). A replica older than the binding changes nothing and makes nobody server:
-/// replication from two senders is not ordered.
+/// A replica older than the binding changes nothing and makes nobody server: replication from
+/// two senders is not ordered.
 pub(super) fn claim(
     b: &Binding,
     node: NodeId,
     sender: NodeId,
     r: &Record,
     decided: Option<NodeId>,
-    server_alive: bool,
 ) -> Claim {
     if b.second_ha == node && r.second_ha != node {
         let wins = r.second_ha == sender
@@ -159,12 +156,6 @@ pub(super) fn claim(
         let release = (b.home_address != r.home_address).then_some(b.home_address);
         return Claim::Yield { release };
     }
-    if server_alive && contested(b, node, sender, r, decided) {
-        return Claim::Keep {
-            reassert: false,
-            end_pending: false,
-        };
-    }
     if b.identification > r.identification {
         return Claim::Keep {
             reassert: false,
@@ -174,38 +165,33 @@ pub(super) fn claim(
     Claim::Take
 }
 
-/// Whether the replica `r` from `sender` is its claim to serve the registration that `b`, held
-/// here (`node`) and served by another member, already names (a takeover of a member this HA
-/// sees alive, decided by a member cut off from it: an asymmetric partition), and the member
-/// `b` names wins it by the two-servers rule, as that member applies it (module docs of `mip`:
-/// the owner a takeover decided here, else the lower node id; an equal identification, so not
-/// the newer registration). The rule settles the claim between the two servers, and this HA
-/// keeps the server that keeps it: were it to name the sender, the sender giving the binding
-/// back would leave it named here by a member that no longer serves it, which the sender's next
-/// bulk sync sweeps (`stale`), though its server holds it (session 41, bulk sync seed 103).
-/// A takeover this HA applies (the failed member seen Down) re-points the binding itself
-/// ([`super::takeover::Takeovers::decide`]).
-fn contested(
+/// Whether the replica `r` from `sender` re-points `b`, held here (`node`) and served by another
+/// member seen alive here (`server_alive`), to `sender` by its claim to serve the same
+/// registration, a claim that the member `b` names wins by the two-servers rule as that member
+/// applies it (module docs of `mip`: the owner a takeover decided, here none, else the lower
+/// node id; an equal identification, so not the newer registration). That is a takeover of a
+/// live member by one cut off from it (an asymmetric partition): the sender gives the binding
+/// back when it hears the server, and should its handover be dropped with its queue, its next
+/// bulk sync, no longer naming the binding, would sweep it here though its server holds it
+/// (session 41, bulk sync seed 103); the binding then names its server again
+/// (`HomeAgent::end_sync`).
+pub(super) fn displaces(
     b: &Binding,
     node: NodeId,
     sender: NodeId,
     r: &Record,
     decided: Option<NodeId>,
+    server_alive: bool,
 ) -> bool {
     let server = b.second_ha;
-    if server == node
-        || server == sender
-        || r.second_ha != sender
-        || r.identification != b.identification
-        || b.state() != BindingState::Permanent
-        || r.binding_state() != BindingState::Permanent
-    {
-        return false;
-    }
-    match decided {
-        Some(o) => o != sender,
-        None => server < sender,
-    }
+    server_alive
+        && decided.is_none()
+        && server != node
+        && server < sender
+        && r.second_ha == sender
+        && r.identification == b.identification
+        && b.state() == BindingState::Permanent
+        && r.binding_state() == BindingState::Permanent
 }
 
 /// What a replicated removal from `sender` does to `b`.
@@ -531,48 +517,65 @@ mod tests {
     }
 
     /// The two-servers rule (module docs of `mip`: "the owner a takeover decided, else the newer
-    /// registration, else the lower node id") at a member that serves neither claimant, and the
-    /// cluster's failover rule (RFC 5944 section 3.8.3: the home agent keeps the binding its
-    /// mobile node registered; here, its server and a backup hold it at every moment). HA 3, cut
-    /// off from HA 1 only, takes over HA 1's binding of the same registration; HA 2 sees HA 1
-    /// alive: HA 1 wins that claim, so HA 2 keeps naming HA 1, and HA 3's next bulk sync, which
-    /// no longer names it (HA 3 gave it back), sweeps nothing here (bulk sync seed 103: HA 2 had
-    /// lost all of HA 1's bindings). A newer registration at HA 3, HA 1 seen Down here, or a
-    /// lower-numbered claimant do re-point it.
+    /// registration, else the lower node id") seen from a member that serves neither claimant,
+    /// and the cluster's failover rule (RFC 5944 section 3.8.3: the home agent keeps the binding
+    /// its mobile node registered; here its server and a backup hold it at every moment). HA 3,
+    /// cut off from HA 1 only, takes over HA 1's binding (the same registration), and HA 2, which
+    /// sees HA 1 alive, takes HA 3's record; HA 1 wins that claim, HA 3 gives the binding back,
+    /// and its next bulk sync no longer names it (the handover dropped with its queue): the
+    /// binding names HA 1 again here instead of going (bulk sync seed 103: HA 2 had lost all of
+    /// HA 1's bindings). Not so when HA 1 is seen Down here, when the binding changed since (a
+    /// newer registration), or when HA 1 said anything of it since.
     #[test]
-    fn a_takeover_of_a_server_seen_alive_does_not_repoint_its_binding_here() {
+    fn a_binding_a_partitioned_member_took_from_a_live_server_goes_back_to_it() {
         let t0 = Instant::now();
-        // HA 2 holds HA 1's binding of mobile node 1, seeing HA 1 alive (`alive`) or not.
-        let backup = |alive: bool| {
+        let key = (home(1), None);
+        // HA 2 holds HA 1's binding of mobile node 1 (HA 1 seen alive or not), takes HA 3's
+        // records (`claims`), then HA 3's bulk sync names nothing.
+        let after = |alive: bool, claims: &[(u32, Record)]| {
             let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
             if alive {
                 hear(&mut ha2, &mut ha1, t0);
-                assert_eq!(ha2.peer_state(NodeId(1)), NodeState::Up);
             }
             ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 5)));
-            ha2
+            for (sender, r) in claims {
+                ha2.apply(t0, NodeId(*sender), Item::Upsert(r.clone()));
+            }
+            ha2.apply(t0, NodeId(3), Entry::SyncBegin { epoch: 1 });
+            ha2.apply(t0, NodeId(3), Entry::SyncEnd { epoch: 1 });
+            let b = ha2.binding(home(1), None);
+            let kept = b.map(|b| (b.first_ha, b.second_ha, b.identification));
+            assert!(
+                ha2.takeover.displaced(&key, NodeId(3)).is_none(),
+                "note kept"
+            );
+            kept
         };
-        let mut ha2 = backup(true);
-        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(1)));
-        ha2.apply(t0, NodeId(3), Entry::SyncBegin { epoch: 1 });
-        ha2.apply(t0, NodeId(3), Entry::SyncEnd { epoch: 1 });
-        let b = ha2.binding(home(1), None).expect("HA 1's binding is kept");
-        assert_eq!((b.second_ha, b.identification), (NodeId(1), 5));
-        // The mobile node registered anew at HA 3: the newer registration wins.
-        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 6)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
-        // HA 1 seen Down here: HA 3's takeover of it stands.
-        let mut ha2 = backup(false);
-        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
-        // HA 3 serves it and is seen alive; HA 1 (the lower id) claims the same registration
-        // and wins it.
+        let took = (3, permanent(1, 3, 3, 5));
+        assert_eq!(
+            after(true, std::slice::from_ref(&took)),
+            Some((NodeId(1), NodeId(1), 5))
+        );
+        // HA 1 Down here: HA 3's takeover of it stood, and what HA 3 no longer names goes.
+        assert_eq!(after(false, std::slice::from_ref(&took)), None);
+        // A newer registration at HA 3, since gone there.
+        assert_eq!(
+            after(true, &[took.clone(), (3, permanent(1, 3, 3, 6))]),
+            None
+        );
+        // HA 1 handed it over to HA 3 (its own word naming HA 3), since gone there.
+        assert_eq!(
+            after(true, &[took.clone(), (1, permanent(1, 3, 3, 5))]),
+            None
+        );
+        // HA 3 serves it and is seen alive; HA 1 (the lower id, the claim's winner) claims it:
+        // nothing is noted, and HA 1's bulk sync naming nothing would sweep it.
         let (mut ha2, mut ha3) = (ha(2, t0), ha(3, t0));
         hear(&mut ha2, &mut ha3, t0);
         ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
         ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 5)));
         assert_eq!(server(&ha2, 1), Some(NodeId(1)));
+        assert!(ha2.takeover.displaced(&key, NodeId(1)).is_none());
     }
 
     /// "The claim that wins is the owner a takeover decided, else the newer registration":
@@ -586,11 +589,11 @@ mod tests {
         let b = ha1.binding(home(1), None).unwrap();
         let older = permanent(1, 3, 3, 5);
         assert!(matches!(
-            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(3)), true),
+            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(3))),
             Claim::Yield { .. }
         ));
         assert_eq!(
-            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(2)), true),
+            claim(b, NodeId(1), NodeId(3), &older, Some(NodeId(2))),
             Claim::Keep {
                 reassert: true,
                 end_pending: false
