@@ -134,8 +134,12 @@
 //! the claim that wins is the owner a takeover decided, else the newer registration
 //! (identification), else the lower node id: the winner re-asserts its binding, the loser yields
 //! and re-replicates it naming the winner (at once, with the acknowledgement of the batch that
-//! made it yield). An HA that a replica names as the server of a binding it did not serve takes
-//! it and says so, so a binding never ends up served by nobody. Replication from two senders is
+//! made it yield). A member serving neither claimant that takes a claim to the same registration
+//! from a member cut off from the server it saw alive (an asymmetric partition), the server
+//! winning it, notes that server: should the claimant's bulk sync stop naming the binding
+//! unchanged (it gave it back, its handover dropped with its queue), the binding names that
+//! server again rather than being swept. An HA that a replica names as the server of a binding
+//! it did not serve takes it and says so, so a binding never ends up served by nobody. Replication from two senders is
 //! not ordered, so a replica older than the binding it would change (a lower identification:
 //! say a first HA's record queued before the mobile node registered anew elsewhere) changes
 //! nothing and makes nobody server; a takeover keeps the identification, so it still applies.

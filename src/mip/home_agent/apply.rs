@@ -2,7 +2,7 @@
 //! return and applies replicated items to its table by the rules of `replicate.rs`.
 
 use super::replicate::{self, Claim, Removal};
-use super::takeover::MnKey;
+use super::takeover::{Displaced, MnKey};
 use super::*;
 use crate::replica::Entry;
 
@@ -219,8 +219,19 @@ impl HomeAgent {
                 .hold_replicated(r.home_address, sock4(r.fa), r.revocation);
         }
         let server_before = before.and_then(|s| self.table.get(s)).map(|b| b.second_ha);
+        self.takeover.replica_of(&key, sender);
+        let displaced = self.displaced_by(before, sender, &r);
+        let identification = r.identification;
         self.apply_upsert(now, sender, r, taken);
         let mut slot = self.table.find(key.0, key.1.as_deref());
+        if let Some(d) = displaced
+            && slot
+                .and_then(|s| self.table.get(s))
+                .is_some_and(|b| b.second_ha == sender && b.identification == identification)
+        {
+            let cap = self.table.max_bindings();
+            self.takeover.displace(key.clone(), d, cap);
+        }
         if taken && let Some(s) = slot {
             // Taken over here from `named`: revoked after the grace if this HA cannot serve it
             // (`revoke.rs`), replicated as this HA's own meanwhile.
@@ -245,6 +256,22 @@ impl HomeAgent {
         {
             ch.mark_seen(&[s]);
         }
+    }
+
+    /// What the binding in `slot` names, when the replica `r` from `sender` is to re-point it
+    /// away from a live server that wins the claim ([`replicate::displaces`]).
+    fn displaced_by(&self, slot: Option<u32>, sender: NodeId, r: &Record) -> Option<Displaced> {
+        let b = self.table.get(slot?)?;
+        let decided = self
+            .takeover
+            .decided_owner(r.home_address, r.nai.as_deref());
+        let alive = self.peer_state(b.second_ha) != NodeState::Down;
+        replicate::displaces(b, self.node, sender, r, decided, alive).then_some(Displaced {
+            by: sender,
+            second_ha: b.second_ha,
+            first_ha: b.first_ha,
+            identification: b.identification,
+        })
     }
 
     /// A replica, from `sender`, of a binding this HA does not hold and that its server removed
@@ -377,7 +404,29 @@ impl HomeAgent {
             return;
         };
         for s in replicate::stale(&self.table, self.node, sender, &seen) {
-            self.table.remove(s);
+            // Re-pointed here by the sender's claim away from a live server that wins it, and
+            // unchanged since: the sender gave it back, the server holds it (`displaces`).
+            let Some((key, id)) = self
+                .table
+                .get(s)
+                .map(|b| ((b.home_address, b.nai().map(Box::from)), b.identification))
+            else {
+                continue;
+            };
+            let back = self.takeover.displaced(&key, sender).filter(|d| {
+                d.identification == id && self.peer_state(d.second_ha) != NodeState::Down
+            });
+            match back {
+                Some(d) => {
+                    let _ = self.table.update(s, |b| {
+                        b.second_ha = d.second_ha;
+                        b.first_ha = d.first_ha;
+                    });
+                }
+                None => {
+                    self.table.remove(s);
+                }
+            }
         }
         let incarnation = self.windows.get(&sender).map(ReplayWindow::incarnation);
         let Some(moved) = self.takeover.take_returned(sender, incarnation) else {

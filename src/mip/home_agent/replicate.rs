@@ -165,6 +165,35 @@ pub(super) fn claim(
     Claim::Take
 }
 
+/// Whether the replica `r` from `sender` re-points `b`, held here (`node`) and served by another
+/// member seen alive here (`server_alive`), to `sender` by its claim to serve the same
+/// registration, a claim that the member `b` names wins by the two-servers rule as that member
+/// applies it (module docs of `mip`: the owner a takeover decided, here none, else the lower
+/// node id; an equal identification, so not the newer registration). That is a takeover of a
+/// live member by one cut off from it (an asymmetric partition): the sender gives the binding
+/// back when it hears the server, and should its handover be dropped with its queue, its next
+/// bulk sync, no longer naming the binding, would sweep it here though its server holds it
+/// (session 41, bulk sync seed 103); the binding then names its server again
+/// (`HomeAgent::end_sync`).
+pub(super) fn displaces(
+    b: &Binding,
+    node: NodeId,
+    sender: NodeId,
+    r: &Record,
+    decided: Option<NodeId>,
+    server_alive: bool,
+) -> bool {
+    let server = b.second_ha;
+    server_alive
+        && decided.is_none()
+        && server != node
+        && server < sender
+        && r.second_ha == sender
+        && r.identification == b.identification
+        && b.state() == BindingState::Permanent
+        && r.binding_state() == BindingState::Permanent
+}
+
 /// What a replicated removal from `sender` does to `b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Removal {
@@ -485,6 +514,68 @@ mod tests {
                 .any(|i| matches!(i, Item::Upsert(r) if r.home_address == home(1) && r.second_ha == NodeId(2)));
             assert!(says, "backup {peer:?} not told");
         }
+    }
+
+    /// The two-servers rule (module docs of `mip`: "the owner a takeover decided, else the newer
+    /// registration, else the lower node id") seen from a member that serves neither claimant,
+    /// and the cluster's failover rule (RFC 5944 section 3.8.3: the home agent keeps the binding
+    /// its mobile node registered; here its server and a backup hold it at every moment). HA 3,
+    /// cut off from HA 1 only, takes over HA 1's binding (the same registration), and HA 2, which
+    /// sees HA 1 alive, takes HA 3's record; HA 1 wins that claim, HA 3 gives the binding back,
+    /// and its next bulk sync no longer names it (the handover dropped with its queue): the
+    /// binding names HA 1 again here instead of going (bulk sync seed 103: HA 2 had lost all of
+    /// HA 1's bindings). Not so when HA 1 is seen Down here, when the binding changed since (a
+    /// newer registration), or when HA 1 said anything of it since.
+    #[test]
+    fn a_binding_a_partitioned_member_took_from_a_live_server_goes_back_to_it() {
+        let t0 = Instant::now();
+        let key = (home(1), None);
+        // HA 2 holds HA 1's binding of mobile node 1 (HA 1 seen alive or not), takes HA 3's
+        // records (`claims`), then HA 3's bulk sync names nothing.
+        let after = |alive: bool, claims: &[(u32, Record)]| {
+            let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
+            if alive {
+                hear(&mut ha2, &mut ha1, t0);
+            }
+            ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 5)));
+            for (sender, r) in claims {
+                ha2.apply(t0, NodeId(*sender), Item::Upsert(r.clone()));
+            }
+            ha2.apply(t0, NodeId(3), Entry::SyncBegin { epoch: 1 });
+            ha2.apply(t0, NodeId(3), Entry::SyncEnd { epoch: 1 });
+            let b = ha2.binding(home(1), None);
+            let kept = b.map(|b| (b.first_ha, b.second_ha, b.identification));
+            assert!(
+                ha2.takeover.displaced(&key, NodeId(3)).is_none(),
+                "note kept"
+            );
+            kept
+        };
+        let took = (3, permanent(1, 3, 3, 5));
+        assert_eq!(
+            after(true, std::slice::from_ref(&took)),
+            Some((NodeId(1), NodeId(1), 5))
+        );
+        // HA 1 Down here: HA 3's takeover of it stood, and what HA 3 no longer names goes.
+        assert_eq!(after(false, std::slice::from_ref(&took)), None);
+        // A newer registration at HA 3, since gone there.
+        assert_eq!(
+            after(true, &[took.clone(), (3, permanent(1, 3, 3, 6))]),
+            None
+        );
+        // HA 1 handed it over to HA 3 (its own word naming HA 3), since gone there.
+        assert_eq!(
+            after(true, &[took.clone(), (1, permanent(1, 3, 3, 5))]),
+            None
+        );
+        // HA 3 serves it and is seen alive; HA 1 (the lower id, the claim's winner) claims it:
+        // nothing is noted, and HA 1's bulk sync naming nothing would sweep it.
+        let (mut ha2, mut ha3) = (ha(2, t0), ha(3, t0));
+        hear(&mut ha2, &mut ha3, t0);
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 5)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(1)));
+        assert!(ha2.takeover.displaced(&key, NodeId(1)).is_none());
     }
 
     /// "The claim that wins is the owner a takeover decided, else the newer registration":

@@ -102,8 +102,22 @@ pub(super) struct Takeovers {
     decisions: BTreeMap<NodeId, Decision>,
     returned: BTreeMap<NodeId, Returned>,
     deferred: BTreeMap<NodeId, Deferred>,
+    /// Bindings another member's claim re-pointed here away from a server seen alive that wins
+    /// the claim ([`super::replicate::displaces`]): the server and first HA they named, and the
+    /// registration's identification ([`Takeovers::displaced`]).
+    displaced: HashMap<MnKey, Displaced>,
     /// How long a deferred decision stays valid.
     defer_for: Duration,
+}
+
+/// What a binding named before another member's claim re-pointed it ([`Takeovers::displaced`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Displaced {
+    /// The claimant.
+    pub(super) by: NodeId,
+    pub(super) second_ha: NodeId,
+    pub(super) first_ha: NodeId,
+    pub(super) identification: u64,
 }
 
 impl Takeovers {
@@ -112,13 +126,43 @@ impl Takeovers {
             decisions: BTreeMap::new(),
             returned: BTreeMap::new(),
             deferred: BTreeMap::new(),
+            displaced: HashMap::new(),
             defer_for,
         }
+    }
+
+    /// Notes that `by`'s claim of the same registration re-pointed `key`'s binding here away
+    /// from a server seen alive that wins the claim (bounded by `cap`). The two-servers rule
+    /// settles the claim between the two servers; should `by`'s bulk sync stop naming the
+    /// binding unchanged (it gave it back, and its handover was dropped with its queue), the
+    /// binding names that server again ([`Takeovers::displaced`]).
+    pub(super) fn displace(&mut self, key: MnKey, d: Displaced, cap: usize) {
+        if self.displaced.len() < cap || self.displaced.contains_key(&key) {
+            self.displaced.insert(key, d);
+        }
+    }
+
+    /// A replica from `sender` of `key`'s binding: the word of the server it displaced (or of
+    /// the claimant) supersedes the note.
+    pub(super) fn replica_of(&mut self, key: &MnKey, sender: NodeId) {
+        if self
+            .displaced
+            .get(key)
+            .is_some_and(|d| d.second_ha == sender)
+        {
+            self.displaced.remove(key);
+        }
+    }
+
+    /// What `key`'s binding named before `by`'s claim re-pointed it, if noted (the note goes).
+    pub(super) fn displaced(&mut self, key: &MnKey, by: NodeId) -> Option<Displaced> {
+        self.displaced.remove(key).filter(|d| d.by == by)
     }
 
     /// `node` restarted: its state is gone, so a takeover of it stands and nothing is checked
     /// against it.
     pub(super) fn restarted(&mut self, node: NodeId) {
+        self.displaced.retain(|_, d| d.second_ha != node);
         self.deferred.remove(&node);
         self.decisions.remove(&node);
         self.returned.remove(&node);
