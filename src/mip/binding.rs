@@ -794,6 +794,214 @@ impl SlotTimers {
     }
 }
 
+/// Whose tunnels a [`BindingTable`] reports: those of the bindings a home agent (`node`) serves
+/// and can serve (RFC 5944 section 3.8.3: the home agent tunnels to every care-of address of the
+/// bindings it serves), one per care-of address, with the cluster's virtual address as the local
+/// end of a binding that keeps no tunnel parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Server {
+    node: NodeId,
+    vip: Ipv4Addr,
+    offered: crate::mip::TunnelConfig,
+    /// Plain IP-in-IP from `vip` is offered (a binding without parameters).
+    plain: bool,
+}
+
+/// A served tunnel that came or went with a change of the [`BindingTable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TunnelChange {
+    /// The home agent serves this tunnel now; its care-of address expires at `expires`
+    /// (`None`: infinite lifetime).
+    Added {
+        /// The tunnel.
+        tunnel: Tunnel,
+        /// Its care-of address's expiry.
+        expires: Option<Instant>,
+    },
+    /// The home agent no longer serves this tunnel.
+    Removed(Tunnel),
+}
+
+/// A binding's tunnels before a change, as [`Server::changed`] compares them: the common
+/// served binding (one care-of address, no tunnel parameters) by its home and care-of addresses
+/// alone; any other served binding in full, in the table's `scratch` ([`Served`]).
+#[derive(Clone, Copy)]
+enum Was {
+    NotServed,
+    One { home: Ipv4Addr, care_of: Ipv4Addr },
+    Full,
+}
+
+/// A served binding's tunnels before a change (nothing allocated; the care-of addresses in a
+/// fixed array, `n` of them).
+#[derive(Clone, Copy, Debug)]
+struct Served {
+    home: Ipv4Addr,
+    params: Option<TunnelParams>,
+    n: usize,
+    care_of: [Ipv4Addr; MAX_SIMULTANEOUS],
+}
+
+impl Server {
+    /// The tunnels of the bindings `node` serves, `offered` the tunnels it offers.
+    pub(crate) fn new(node: NodeId, vip: Ipv4Addr, offered: crate::mip::TunnelConfig) -> Server {
+        let plain = offered.serves(&TunnelParams::plain(vip));
+        Server {
+            node,
+            vip,
+            offered,
+            plain,
+        }
+    }
+
+    /// Whether `b` is served here: `node` is its server and its tunnel is offered (a binding
+    /// taken over with a tunnel not offered here awaits revocation, RFC 3543 section 4.1).
+    #[inline(always)]
+    pub(crate) fn serves(&self, b: &Binding) -> bool {
+        b.second_ha == self.node
+            && b.tunnel_params()
+                .map_or(self.plain, |p| self.offered.serves(p))
+    }
+
+    /// `b`'s tunnels, in full: `None` when it is not served.
+    fn tunnels_of(&self, b: &Binding) -> Option<Served> {
+        if !self.serves(b) {
+            return None;
+        }
+        let held = b.care_of.as_slice();
+        let mut care_of = [Ipv4Addr::UNSPECIFIED; MAX_SIMULTANEOUS];
+        for (a, c) in care_of.iter_mut().zip(held) {
+            *a = c.address;
+        }
+        Some(Served {
+            home: b.home_address,
+            params: b.tunnel_params().copied(),
+            n: held.len(),
+            care_of,
+        })
+    }
+
+    /// What [`Server::changed`] needs of `b` before a change (a full copy in `scratch` when it
+    /// is not the common case). Inlined, as [`Server::changed`]: [`BindingTable::update`] takes
+    /// both at each change, on a registration's hot path.
+    #[inline(always)]
+    fn before(&self, b: &Binding, scratch: &mut Option<Served>) -> Was {
+        if b.second_ha != self.node {
+            return Was::NotServed;
+        }
+        match (&b.care_of.0, b.tunnel_params()) {
+            (Held::One(c), None) if self.plain => Was::One {
+                home: b.home_address,
+                care_of: c.address,
+            },
+            _ => {
+                *scratch = self.tunnels_of(b);
+                if scratch.is_some() {
+                    Was::Full
+                } else {
+                    Was::NotServed
+                }
+            }
+        }
+    }
+
+    /// Records in `out` what a change of a binding did to the tunnels served (`was` before,
+    /// `scratch` its full copy, `b` after). The common change, a refresh of a served binding at
+    /// the same care-of address with the same tunnel (or any change of a binding not served
+    /// before or after), records nothing and allocates nothing.
+    #[inline(always)]
+    fn changed(
+        &self,
+        was: Was,
+        scratch: &mut Option<Served>,
+        b: &Binding,
+        out: &mut Vec<TunnelChange>,
+    ) {
+        let full = match was {
+            Was::One { home, care_of } => {
+                if b.second_ha == self.node
+                    && b.home_address == home
+                    && matches!(&b.care_of.0, Held::One(c) if c.address == care_of)
+                    && b.tunnel_params().is_none()
+                {
+                    return;
+                }
+                Some(Served {
+                    home,
+                    params: None,
+                    n: 1,
+                    care_of: [
+                        care_of,
+                        Ipv4Addr::UNSPECIFIED,
+                        Ipv4Addr::UNSPECIFIED,
+                        Ipv4Addr::UNSPECIFIED,
+                    ],
+                })
+            }
+            Was::NotServed if !self.serves(b) => return,
+            Was::NotServed => None,
+            Was::Full => scratch.take(),
+        };
+        self.changed_in_full(full, b, out);
+    }
+
+    /// [`Server::changed`] beyond the common case: the tunnels compared in full.
+    #[cold]
+    #[inline(never)]
+    fn changed_in_full(&self, was: Option<Served>, b: &Binding, out: &mut Vec<TunnelChange>) {
+        let now = self.serves(b);
+        if let Some(w) = &was
+            && now
+            && w.home == b.home_address
+            && w.params.as_ref() == b.tunnel_params()
+        {
+            let held = b.care_of.as_slice();
+            if held.len() == w.n && held.iter().zip(&w.care_of).all(|(c, a)| c.address == *a) {
+                return;
+            }
+        }
+        self.diff(was, now.then_some(b), out);
+    }
+
+    /// Records in `out` the tunnels of `was` that `now` (a served binding, or `None`) does
+    /// not have, then those of `now` that `was` did not: removals first, each tunnel once.
+    #[cold]
+    #[inline(never)]
+    fn diff(&self, was: Option<Served>, now: Option<&Binding>, out: &mut Vec<TunnelChange>) {
+        let now = now.filter(|b| self.serves(b));
+        let before: ArrayVec<Tunnel, MAX_SIMULTANEOUS> = was
+            .map(|w| {
+                let p = w.params.unwrap_or(TunnelParams::plain(self.vip));
+                w.care_of[..w.n]
+                    .iter()
+                    .map(|a| p.tunnel(w.home, *a))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let after: ArrayVec<(Tunnel, Option<Instant>), MAX_SIMULTANEOUS> = now
+            .map(|b| {
+                b.care_of
+                    .iter()
+                    .map(|c| (b.tunnel(self.vip, c.address), c.expires()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in &before {
+            if !after.iter().any(|(a, _)| a == t) {
+                out.push(TunnelChange::Removed(*t));
+            }
+        }
+        for (t, expires) in &after {
+            if !before.contains(t) {
+                out.push(TunnelChange::Added {
+                    tunnel: *t,
+                    expires: *expires,
+                });
+            }
+        }
+    }
+}
+
 /// The hasher of the table's indexes: foldhash, seeded by the caller (the Home Agent's RNG), so
 /// lookups cost a few nanoseconds instead of SipHash's tens. The keys it hashes are those of
 /// authenticated mobile nodes, assigned addresses and cluster replicas.
@@ -848,6 +1056,13 @@ pub struct BindingTable {
     /// indexed later took it ([`BindingTable::index`]). While there are any, a slot hint is not
     /// trusted ([`BindingTable::find_hinted`]).
     shadowed: usize,
+    /// Whose tunnels the table reports ([`BindingTable::report_tunnels_of`]): `None`, none.
+    server: Option<Server>,
+    /// The served tunnels that came or went with the changes since they were last taken
+    /// ([`BindingTable::take_tunnel_changes`]).
+    changes: Vec<TunnelChange>,
+    /// A binding's served tunnels before a change, beyond the common case ([`Server::before`]).
+    scratch: Option<Served>,
     /// Lookups by key so far ([`BindingTable::find`]): the Home Agent's tests count them.
     #[cfg(test)]
     finds: std::cell::Cell<u64>,
@@ -895,6 +1110,9 @@ impl BindingTable {
             owners: HashMap::with_hasher(h),
             owners_changes: 0,
             shadowed: 0,
+            server: None,
+            changes: Vec::new(),
+            scratch: None,
             #[cfg(test)]
             finds: std::cell::Cell::new(0),
         }
@@ -1075,6 +1293,32 @@ impl BindingTable {
         self.timers.next_deadline()
     }
 
+    /// From now on the table reports the tunnels of the bindings `server` serves as they come
+    /// and go ([`BindingTable::tunnel_changes`]): every insert, update and removal (an expiry
+    /// included) compares the binding's served tunnels before and after, so no path that changes
+    /// a binding can change what is served without its report.
+    pub(crate) fn report_tunnels_of(&mut self, server: Server) {
+        self.server = Some(server);
+    }
+
+    /// Whether the binding `b` is served by the table's server ([`Server::serves`]).
+    pub(crate) fn serves(&self, b: &Binding) -> bool {
+        self.server.as_ref().is_some_and(|s| s.serves(b))
+    }
+
+    /// The served tunnels that came or went since the last call, in order, moved into `into`
+    /// (emptied first; the table keeps `into`'s old buffer, so neither allocates again).
+    pub(crate) fn take_tunnel_changes(&mut self, into: &mut Vec<TunnelChange>) {
+        into.clear();
+        std::mem::swap(into, &mut self.changes);
+    }
+
+    /// Whether a served tunnel came or went since the changes were last taken.
+    #[inline]
+    pub(crate) fn has_tunnel_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
     /// Adds a binding. Refused beyond the bounds; nothing changes then.
     pub fn insert(&mut self, b: Binding) -> Result<u32, TableError> {
         if self.len >= self.max_bindings {
@@ -1095,6 +1339,11 @@ impl BindingTable {
         self.own(b.second_ha);
         if b.pending().is_some() {
             self.pending += 1;
+        }
+        if let Some(s) = &self.server
+            && s.serves(&b)
+        {
+            s.diff(None, Some(&b), &mut self.changes);
         }
         self.arm(slot, &b);
         if let Some(s) = self.slots.get_mut(slot as usize) {
@@ -1122,12 +1371,19 @@ impl BindingTable {
         let old = Keys::of(cur, &self.hasher);
         // Only a change that adds a pending request can be refused: keep a copy to undo it then.
         let backup = (pending_full && cur.pending().is_none()).then(|| cur.clone());
+        let was = match &self.server {
+            Some(s) => s.before(cur, &mut self.scratch),
+            None => Was::NotServed,
+        };
         let r = f(cur);
         if let Some(backup) = backup
             && cur.pending().is_some()
         {
             *cur = backup;
             return Err(TableError::Full(Table::Pending));
+        }
+        if let Some(s) = &self.server {
+            s.changed(was, &mut self.scratch, cur, &mut self.changes);
         }
         let new = Keys::of(cur, &self.hasher);
         if old == new {
@@ -1161,6 +1417,11 @@ impl BindingTable {
     /// Removes the binding in `slot`, cancelling its timers.
     pub fn remove(&mut self, slot: u32) -> Option<Binding> {
         let b = self.slots.get_mut(slot as usize)?.binding.take()?;
+        if let Some(s) = &self.server
+            && let Some(was) = s.tunnels_of(&b)
+        {
+            s.diff(Some(was), None, &mut self.changes);
+        }
         self.unindex(slot, &b);
         self.disown(b.second_ha);
         if b.pending().is_some() {

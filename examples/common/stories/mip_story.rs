@@ -156,6 +156,7 @@ pub fn mip_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                         failed,
                         owner,
                         bindings,
+                        ..
                     } if *taken_over == 0 => {
                         *taken_over += bindings;
                         tr.step(

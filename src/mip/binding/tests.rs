@@ -638,3 +638,186 @@ fn the_tunnel_record_keeps_the_b_bit_and_its_old_encoding_without_it() {
     }
     assert_eq!(TunnelParams::from_record(&[1, 0x20, 10, 0, 0, 9]), None);
 }
+
+/// One change of a binding for the tunnel-report property: MN `k` held with server `server`
+/// (1: the reporting home agent), the care-of addresses of mask `coas` each granted `life`
+/// seconds, and tunnel parameters `params` (0 none, 1 GRE, 2 minimal: not offered); or removed;
+/// or time advanced.
+#[derive(Clone, Debug)]
+enum TunnelOp {
+    Put {
+        k: u8,
+        server: u32,
+        coas: u8,
+        life: u16,
+        params: u8,
+    },
+    Remove(u8),
+    Advance(u16),
+}
+
+fn tunnel_op() -> impl Strategy<Value = TunnelOp> {
+    prop_oneof![
+        (0u8..6, 1u32..3, 0u8..8, 1u16..100, 0u8..3).prop_map(|(k, server, coas, life, params)| {
+            TunnelOp::Put {
+                k,
+                server,
+                coas,
+                life,
+                params,
+            }
+        }),
+        (0u8..6).prop_map(TunnelOp::Remove),
+        (0u16..60).prop_map(TunnelOp::Advance),
+    ]
+}
+
+proptest! {
+    /// RFC 5944 section 3.8.3 (the home agent tunnels to each care-of address of the bindings it
+    /// serves): replaying the table's tunnel reports after any sequence of inserts, updates,
+    /// removals and expiries gives exactly the tunnels of the bindings it serves and offers,
+    /// each added while absent and removed while present (exactly once).
+    #[test]
+    fn the_tunnel_reports_replay_to_exactly_the_tunnels_served(
+        ops in proptest::collection::vec(tunnel_op(), 1..60)
+    ) {
+        let vip = Ipv4Addr::new(10, 0, 0, 1);
+        let mut t = BindingTable::new(16, 16);
+        t.report_tunnels_of(Server::new(NodeId(1), vip, crate::mip::TunnelConfig::default()));
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut held: HashMap<(Ipv4Addr, Ipv4Addr), Tunnel> = HashMap::new();
+        let mut changes = Vec::new();
+        for op in ops {
+            match op {
+                TunnelOp::Put { k, server, coas, life, params } => {
+                    let home = Ipv4Addr::new(10, 0, 0, k + 1);
+                    let care_of: CareOfs = (0..3u8)
+                        .filter(|i| coas & (1 << i) != 0)
+                        .map(|i| CareOf::new(
+                            Ipv4Addr::new(198, 51, 100, i),
+                            Some(now + Duration::from_secs(u64::from(life))),
+                        ))
+                        .collect();
+                    let encapsulation = match params {
+                        0 => None,
+                        1 => Some(Encapsulation::Gre { okey: None, ikey: None }),
+                        _ => Some(Encapsulation::Minimal),
+                    };
+                    let p = encapsulation.map(|encapsulation| TunnelParams {
+                        encapsulation,
+                        ..TunnelParams::plain(vip)
+                    });
+                    let set = |b: &mut Binding| {
+                        b.second_ha = NodeId(server);
+                        b.care_of = care_of.clone();
+                        b.set_tunnel_params(p);
+                    };
+                    match t.find(home, None) {
+                        Some(s) => { let _ = t.update(s, set); }
+                        None => {
+                            let mut b = Binding::new(
+                                home,
+                                NodeId(1),
+                                NodeId(server),
+                                SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 434),
+                                0,
+                            );
+                            set(&mut b);
+                            let _ = t.insert(b);
+                        }
+                    }
+                }
+                TunnelOp::Remove(k) => {
+                    if let Some(s) = t.find(Ipv4Addr::new(10, 0, 0, k + 1), None) {
+                        t.remove(s);
+                    }
+                }
+                TunnelOp::Advance(d) => {
+                    now += Duration::from_secs(u64::from(d));
+                    while t.pop_expired(now).is_some() {}
+                }
+            }
+            t.take_tunnel_changes(&mut changes);
+            for c in changes.drain(..) {
+                match c {
+                    TunnelChange::Added { tunnel, .. } => {
+                        let key = (tunnel.home_address, tunnel.care_of);
+                        prop_assert!(held.insert(key, tunnel).is_none(), "added twice: {tunnel:?}");
+                    }
+                    TunnelChange::Removed(tunnel) => {
+                        let key = (tunnel.home_address, tunnel.care_of);
+                        prop_assert_eq!(held.remove(&key), Some(tunnel), "removed, not held");
+                    }
+                }
+            }
+            let served: HashMap<(Ipv4Addr, Ipv4Addr), Tunnel> = t
+                .iter()
+                .filter(|(_, b)| b.second_ha == NodeId(1))
+                .filter(|(_, b)| !matches!(
+                    b.tunnel_params().map(|p| p.encapsulation),
+                    Some(Encapsulation::Minimal)
+                ))
+                .flat_map(|(_, b)| b.care_of.iter().map(move |c| {
+                    ((b.home_address, c.address), b.tunnel(vip, c.address))
+                }))
+                .collect();
+            prop_assert_eq!(&held, &served);
+        }
+    }
+}
+
+/// A table nobody serves from reports nothing; a refresh of a served binding (the same care-of
+/// address, a later expiry) reports nothing, and a change of its tunnel at the same care-of
+/// address reports the old one removed before the new one added.
+#[test]
+fn a_refresh_reports_nothing_and_a_changed_tunnel_removes_then_adds() {
+    let vip = Ipv4Addr::new(10, 0, 0, 1);
+    let now = Instant::now();
+    let mut b = binding(1, now, 60, None);
+    b.second_ha = NodeId(1);
+    let mut alone = BindingTable::new(4, 4);
+    let mut changes = Vec::new();
+    let s = alone.insert(b.clone()).unwrap();
+    let _ = alone.update(s, |b| b.care_of.clear());
+    alone.take_tunnel_changes(&mut changes);
+    assert!(changes.is_empty());
+    let mut t = BindingTable::new(4, 4);
+    t.report_tunnels_of(Server::new(
+        NodeId(1),
+        vip,
+        crate::mip::TunnelConfig::default(),
+    ));
+    let s = t.insert(b.clone()).unwrap();
+    t.take_tunnel_changes(&mut changes);
+    let old = b.tunnel(vip, b.care_of.first().unwrap().address);
+    assert_eq!(changes.len(), 1);
+    let coa = b.care_of.first().unwrap().address;
+    let _ = t.update(s, |b| {
+        b.care_of
+            .set_single(CareOf::new(coa, Some(now + Duration::from_secs(120))))
+    });
+    t.take_tunnel_changes(&mut changes);
+    assert!(changes.is_empty(), "a refresh: {changes:?}");
+    let gre = TunnelParams {
+        encapsulation: Encapsulation::Gre {
+            okey: Some(7),
+            ikey: None,
+        },
+        ..TunnelParams::plain(vip)
+    };
+    let _ = t.update(s, |b| b.set_tunnel_params(Some(gre)));
+    t.take_tunnel_changes(&mut changes);
+    let new = t.get(s).unwrap().tunnel(vip, coa);
+    assert_ne!(old, new);
+    assert_eq!(
+        changes,
+        [
+            TunnelChange::Removed(old),
+            TunnelChange::Added {
+                tunnel: new,
+                expires: Some(now + Duration::from_secs(120))
+            }
+        ]
+    );
+}

@@ -377,6 +377,7 @@ impl HomeAgent {
         id: KeyRequestId,
         key: AaaKey,
     ) -> Result<(), KeyError> {
+        self.at = now;
         let octets = key.key.len();
         if !(MIN_KEY_LEN..=255).contains(&octets) {
             let known = self
@@ -441,6 +442,7 @@ impl HomeAgent {
         id: KeyRequestId,
         reason: DenyReason,
     ) -> Result<(), KeyError> {
+        self.at = now;
         let p = self.unpark(id)?;
         self.stats.keys_denied += 1;
         self.refuse_parked(now, &p, reason.code());

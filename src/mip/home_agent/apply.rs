@@ -321,10 +321,8 @@ impl HomeAgent {
                 let _ = self.table.update(s, |b| b.set_pending(None));
             }
             Removal::RemoveServed => {
-                // Served here: its tunnels go with it (RFC 5944 section 3.8.3), once each.
-                for e in self.deregistered_tunnels(s, None) {
-                    self.push_event(e);
-                }
+                // Served here: its tunnels go with it (RFC 5944 section 3.8.3), as the table
+                // reports them.
                 if let Some(b) = self.table.remove(s) {
                     let until = removed::lifetime_end(&b);
                     self.remove_served(now, &b, until);
@@ -366,11 +364,7 @@ impl HomeAgent {
         }
         let served = b.second_ha == self.node;
         let until = removed::lifetime_end(b);
-        if served {
-            for e in self.deregistered_tunnels(s, care_of) {
-                self.push_event(e);
-            }
-        }
+        // Served here, the tunnels to the care-of addresses removed go (the table reports them).
         let _ = self.table.update(s, |b| {
             b.identification = identification;
             if let Some(a) = care_of {
@@ -434,10 +428,8 @@ impl HomeAgent {
         };
         for s in replicate::gone(&self.table, self.node, &moved, &seen) {
             // Served here since the takeover: its tunnels go with it (RFC 5944 section 3.8.3:
-            // the peer no longer holds it, deregistered or expired meanwhile), once each.
-            for e in self.deregistered_tunnels(s, None) {
-                self.push_event(e);
-            }
+            // the peer no longer holds it, deregistered or expired meanwhile), as the table
+            // reports them.
             if let Some(b) = self.table.remove(s) {
                 let nai = b.nai().map(Box::from);
                 self.replicate_remove(b.home_address, nai);
@@ -480,31 +472,20 @@ impl HomeAgent {
             && slot
                 .and_then(|s| self.table.get(s))
                 .is_none_or(|b| b.second_ha != node);
-        // The care-of addresses this HA tunnelled for the binding before the update (it served
-        // it), to tell the caller of those the update adds ([`HomeAgent::added_tunnels`]).
-        let served_before: Option<Vec<Ipv4Addr>> = slot.and_then(|s| self.table.get(s)).map(|b| {
-            if b.second_ha == node {
-                b.care_of.iter().map(|c| c.address).collect()
-            } else {
-                Vec::new()
-            }
-        });
-        let mut yielded: Option<Vec<Event>> = None;
-        // Tunnels this HA removes with the update (`Event::Deregistered`, once each).
-        let mut dropped: Vec<Event> = Vec::new();
+        // What the update changes in the tunnels served here the table reports (RFC 5944
+        // section 3.8.3): a binding yielded to the sender takes its tunnels here with it; a
+        // record naming this HA the server brings the care-of addresses it lists, and those it
+        // no longer lists were deregistered elsewhere (a partial deregistration another member
+        // accepted, sections 3.6.1.3 and 3.8.2.2, which the first HA's record reflects).
+        let mut yielded = false;
         let res = match slot {
             Some(s) => {
                 match self.resolve_claim(now, s, sender, &r) {
                     Claim::Keep { .. } => return,
                     // The binding this HA served gives way to the sender's (a newer
-                    // registration served there, or a decided owner): its tunnels here go, as
-                    // when a binding ends (RFC 5944 section 3.8.3).
-                    Claim::Yield { .. } => yielded = Some(self.deregistered_tunnels(s, None)),
-                    // Still served here (a record naming this HA, not older): the care-of
-                    // addresses it no longer lists were deregistered elsewhere (a partial
-                    // deregistration another member accepted, RFC 5944 sections 3.6.1.3 and
-                    // 3.8.2.2, which the first HA's record reflects): their tunnels go here.
-                    Claim::Take => dropped = self.dropped_tunnels(s, &care_of),
+                    // registration served there, or a decided owner).
+                    Claim::Yield { .. } => yielded = true,
+                    Claim::Take => {}
                 }
                 self.table
                     .update(s, |b| {
@@ -540,77 +521,12 @@ impl HomeAgent {
                 self.table.insert(b)
             }
         };
-        if let (Ok(_), Some(gone)) = (&res, &mut yielded) {
-            for e in std::mem::take(gone) {
-                self.push_event(e);
-            }
-        }
-        if let Ok(s) = res {
-            for e in dropped {
-                self.push_event(e);
-            }
-            for e in self.added_tunnels(now, s, served_before.as_deref().unwrap_or(&[])) {
-                self.push_event(e);
-            }
-        }
         match res {
             Err(_) => self.stats.replicas_refused += 1,
-            Ok(s) if yielded.is_some() => self.replicate_record(s, now),
+            Ok(s) if yielded => self.replicate_record(s, now),
             Ok(s) if becomes_server => self.replicate_slot(s, now),
             Ok(_) => {}
         }
-    }
-
-    /// [`Event::Deregistered`] for the care-of addresses of the binding in `slot`, served by this
-    /// HA, that `kept` does not list (RFC 5944 section 3.8.3: a care-of address that goes takes
-    /// its tunnel with it); nothing for a binding another member serves.
-    fn dropped_tunnels(&self, slot: u32, kept: &CareOfs) -> Vec<Event> {
-        let Some(b) = self.table.get(slot) else {
-            return Vec::new();
-        };
-        if b.second_ha != self.node {
-            return Vec::new();
-        }
-        b.care_of
-            .iter()
-            .filter(|c| !kept.contains(c.address))
-            .map(|c| Event::Deregistered {
-                home_address: b.home_address,
-                tunnel: b.tunnel(self.vip, c.address),
-            })
-            .collect()
-    }
-
-    /// [`Event::Registered`] for the care-of addresses of the binding in `slot` that this HA
-    /// serves now and did not tunnel before (`before`): a replica made it the server (a first
-    /// HA's record, a handover, a takeover decided elsewhere) or added a care-of address to
-    /// what it serves (RFC 5944 section 3.8.3: this HA tunnels to every care-of address of the
-    /// bindings it serves). Nothing for a tunnel it does not offer (revoked after the grace,
-    /// `revoke.rs`) or a binding another member serves.
-    pub(super) fn added_tunnels(&self, now: Instant, slot: u32, before: &[Ipv4Addr]) -> Vec<Event> {
-        let Some(b) = self.table.get(slot).filter(|b| b.second_ha == self.node) else {
-            return Vec::new();
-        };
-        let params = b
-            .tunnel_params()
-            .copied()
-            .unwrap_or(crate::mip::binding::TunnelParams::plain(self.vip));
-        if !self.tunnels.serves(&params) {
-            return Vec::new();
-        }
-        b.care_of
-            .iter()
-            .filter(|c| !before.contains(&c.address))
-            .map(|c| Event::Registered {
-                home_address: b.home_address,
-                care_of: c.address,
-                lifetime: c.expires().map_or(LIFETIME_INFINITE, |e| {
-                    let left = e.saturating_duration_since(now).as_secs();
-                    u16::try_from(left).unwrap_or(LIFETIME_INFINITE - 1)
-                }),
-                tunnel: b.tunnel(self.vip, c.address),
-            })
-            .collect()
     }
 
     /// A replicated temporary binding: the pending request of its first HA. A replica waits no

@@ -198,6 +198,7 @@ impl HomeAgent {
     /// the queued datagrams before this returns (a reply relayed inside a cluster message is
     /// signed at once). Allocates nothing beyond what the datagrams themselves need.
     pub fn handle_batch(&mut self, now: Instant, batch: &mut [Datagram<'_>]) {
+        self.at = now;
         for group in batch.chunks_mut(GROUP) {
             self.batch.active = true;
             // Each registration message parsed once: the read-ahead and the handling share it.

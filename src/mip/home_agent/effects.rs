@@ -2,6 +2,7 @@
 //! health and applies the effects they return, in order, in one place.
 
 use super::takeover::{Effect, View};
+use super::tunnel::{self, Report};
 use super::*;
 use crate::health::Monitor;
 
@@ -37,18 +38,9 @@ impl HomeAgent {
                     failed,
                     owner,
                 } => {
+                    // What changed before is not the takeover's to report.
+                    self.report_tunnels(Report::Moved);
                     for &s in &slots {
-                        // Served here and re-pointed to another owner (this HA was the owner
-                        // of a decision that lost, split-brain resolution): its tunnels here
-                        // go, once each, as when a binding moves to another member's newer
-                        // registration (RFC 5944 section 3.8.3; the owner installs its own).
-                        if owner != self.node
-                            && self.table.get(s).is_some_and(|b| b.second_ha == self.node)
-                        {
-                            for e in self.deregistered_tunnels(s, None) {
-                                self.push_event(e);
-                            }
-                        }
                         let _ = self.table.update(s, |b| {
                             b.second_ha = owner;
                             if b.first_ha == failed {
@@ -59,6 +51,12 @@ impl HomeAgent {
                             }
                         });
                     }
+                    // As the table reports them: the tunnels of the bindings this HA serves now
+                    // (it is the owner), for the takeover's `Event::TakenOver`; those of the
+                    // bindings it served and no longer does (the owner of a decision that lost,
+                    // split-brain resolution), `Event::Deregistered` (RFC 5944 section 3.8.3;
+                    // the owner installs its own).
+                    self.report_tunnels(Report::Takeover);
                     // What this HA takes over but cannot serve is revoked (RFC 3543), after
                     // the grace a false Down needs to be seen for what it is.
                     if owner == self.node {
@@ -78,8 +76,33 @@ impl HomeAgent {
                 Effect::ReplicateOwn(s) => self.replicate_slot(s, now),
                 Effect::Handover(s) => self.replicate_record(s, now),
                 Effect::Pump => self.pump(now),
+                Effect::Event(Event::TakenOver {
+                    failed,
+                    owner,
+                    bindings,
+                    ..
+                }) => {
+                    let tunnels = self.taken.drain(..).map(|(t, _)| t).collect();
+                    self.push_event(Event::TakenOver {
+                        failed,
+                        owner,
+                        bindings,
+                        tunnels,
+                    });
+                }
                 Effect::Event(e) => self.push_event(e),
             }
+        }
+        // Tunnels a takeover step added without its event (none: a step that moves bindings
+        // reports the takeover): each its own `Event::Registered`.
+        for (tunnel, expires) in std::mem::take(&mut self.taken) {
+            self.push_event(Event::Registered {
+                home_address: tunnel.home_address,
+                care_of: tunnel.care_of,
+                lifetime: tunnel::lifetime_left(now, expires),
+                tunnel,
+                refresh: false,
+            });
         }
     }
 

@@ -45,12 +45,15 @@ pub enum Event {
         /// cluster's configuration, with the keys of the reply).
         tunnel: Tunnel,
     },
-    /// This HA serves a registration (install the tunnel to the care-of address). Also, one per
-    /// care-of address, when this HA comes to serve a care-of address it did not tunnel to
-    /// without a registration of it here: a replica names it the server (a first HA's record, a
-    /// handover, a takeover decided elsewhere), or a simultaneous registration (S bit) served
-    /// here keeps the care-of addresses of a binding another member served (`lifetime`: what
-    /// is left of each).
+    /// This HA serves a registration at `care_of` (install the tunnel to it, or, with `refresh`,
+    /// keep the one installed). Also, one per care-of address, when this HA comes to serve a
+    /// tunnel without a registration of it here: a replica names it the server (a first HA's
+    /// record, a handover, a late replica of a member taken over here), or a simultaneous
+    /// registration (S bit) served here keeps the care-of addresses of a binding another member
+    /// served (`lifetime`: what is left of each). Every tunnel this HA comes to serve is told
+    /// once with `refresh: false` (or in [`Event::TakenOver`]), and every tunnel it stops
+    /// serving once by [`Event::Deregistered`], [`Event::Expired`] or
+    /// [`Event::RegistrationRevoked`]: the binding table reports both from its own changes.
     Registered {
         /// Home address.
         home_address: Ipv4Addr,
@@ -61,6 +64,12 @@ pub enum Event {
         /// The tunnel to install: encapsulation, keys, reverse tunnelling, local address
         /// (see [`Tunnel`] for the Linux settings).
         tunnel: Tunnel,
+        /// The tunnel is already installed, unchanged: a re-registration at the same care-of
+        /// address with the same tunnel (a binding's lifetime renewed). Nothing
+        /// to install; `lifetime` is the new one. A re-registration that changes the tunnel
+        /// (other encapsulation, keys, reverse tunnelling, local address) is told as the old
+        /// tunnel's [`Event::Deregistered`] and a new one's `Registered` without `refresh`.
+        refresh: bool,
     },
     /// A care-of address of a binding was deregistered (RFC 5944 section 3.8.3: lifetime 0, for
     /// that care-of address or, with the home address as care-of address, for all of them): one
@@ -69,12 +78,15 @@ pub enum Event {
     /// route to the home address). Also, one per care-of address, once, whenever a tunnel this
     /// HA served goes without a deregistration by the mobile node: a registration without the
     /// S bit replaces the binding's other care-of addresses (section 3.6.1.3: the mobile node
-    /// moved); the binding gives way to a newer registration served by another member (the
-    /// cluster's two-servers rule), or to the winning owner of a takeover decision that
-    /// overrides this HA's (split brain); a binding this HA took over goes because the member
-    /// it was taken from, alive after all, no longer holds it or removed it meanwhile. The
-    /// member now serving a moved binding keeps its own tunnels: this HA stopping to serve
-    /// (yielding) needs nothing more from the caller than removing these.
+    /// moved), or changes the tunnel at the same care-of address; the binding gives way to a
+    /// newer registration served by another member (the cluster's two-servers rule), or to the
+    /// winning owner of a takeover decision that overrides this HA's (split brain); a binding
+    /// this HA took over goes because the member it was taken from, alive after all, no longer
+    /// holds it or removed it meanwhile. Only tunnels this HA served (told by
+    /// [`Event::Registered`] or [`Event::TakenOver`]) are ever removed: a member that accepts
+    /// the deregistration of a binding another member serves reports nothing. The member now
+    /// serving a moved binding keeps its own tunnels: this HA stopping to serve (yielding) needs
+    /// nothing more from the caller than removing these.
     Deregistered {
         /// Home address.
         home_address: Ipv4Addr,
@@ -82,7 +94,8 @@ pub enum Event {
         tunnel: Tunnel,
     },
     /// A care-of address's lifetime ended (RFC 5944 section 3.8.3.1): one event per care-of
-    /// address expired, with the tunnel to remove; the binding goes with its last one.
+    /// address expired whose tunnel this HA served, with the tunnel to remove; the binding goes
+    /// with its last one (a replica of a binding another member serves expires silently).
     Expired {
         /// Home address.
         home_address: Ipv4Addr,
@@ -107,6 +120,12 @@ pub enum Event {
         owner: NodeId,
         /// Bindings moved in this HA's table.
         bindings: usize,
+        /// The tunnels this HA serves now because of the takeover (it is the owner): install
+        /// them, one per care-of address of each binding moved here whose tunnel it offers (one
+        /// it does not offer is revoked, [`HomeAgentConfig::takeover_revocation_grace`](super::HomeAgentConfig::takeover_revocation_grace)).
+        /// Empty when another member is the owner. Carried here rather than as one
+        /// [`Event::Registered`] each: a takeover moves bindings by the thousand.
+        tunnels: Vec<Tunnel>,
     },
     /// RFC 4433: a request for dynamic home agent assignment (Home Agent field 0.0.0.0 or
     /// 255.255.255.255) was given a home agent chosen by load.
@@ -124,7 +143,8 @@ pub enum Event {
     /// takeover that cannot serve it, or by its foreign agent's Registration Revocation): remove
     /// the tunnel. One event per care-of address of the binding, each with its tunnel (as
     /// [`Event::Registered`] gave it, like [`Event::Deregistered`] and [`Event::Expired`]); one
-    /// with `tunnel: None` for a binding that had no care-of address granted (nothing installed).
+    /// with `tunnel: None` for a binding with no tunnel installed here (no care-of address
+    /// granted, or taken over with a tunnel this HA does not offer).
     RegistrationRevoked {
         /// Home address.
         home_address: Ipv4Addr,

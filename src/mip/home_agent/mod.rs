@@ -23,6 +23,8 @@ mod takeover;
 #[cfg(test)]
 mod testkit;
 mod tunnel;
+#[cfg(test)]
+mod tunnel_tests;
 
 use crate::replica::Peers;
 use aaa::{Aaa, Sealer};
@@ -64,7 +66,7 @@ use crate::health::{
 use crate::io::{Outbox, Overflow, RateLimit, TokenBucket};
 use crate::mip::binding::{
     Binding, BindingState, BindingTable, Block, CareOf, CareOfs, Expiry, Hasher, Pending,
-    PendingStage, TableError,
+    PendingStage, TableError, TunnelChange,
 };
 use crate::replica::Entry;
 use crate::{MacAddr, Rng, Transmit};
@@ -317,6 +319,14 @@ pub struct HomeAgent {
     /// The buffers of replies already copied out, for the next replies
     /// ([`reply_buffer`]): at most [`SPARE_REPLIES`].
     spare_replies: ArrayVec<Vec<u8>, SPARE_REPLIES>,
+    /// The time of the input being handled (or of the last one): what is left of a lifetime
+    /// is reported from it ([`HomeAgent::report_tunnels`]).
+    at: Instant,
+    /// The binding table's tunnel changes being reported (its buffer kept between reports).
+    tunnel_changes: Vec<TunnelChange>,
+    /// The tunnels a takeover step made this HA serve, for its [`Event::TakenOver`]
+    /// ([`HomeAgent::apply_effects`]).
+    taken: Vec<(crate::mip::binding::Tunnel, Option<Instant>)>,
 }
 
 /// The buffer [`HomeAgent::payload_of`] cuts payloads from: some sixty registration messages
@@ -438,7 +448,12 @@ impl HomeAgent {
             spare_pending: ArrayVec::new(),
             out_buf: ::bytes::BytesMut::new(),
             spare_replies: ArrayVec::new(),
+            at: now,
+            tunnel_changes: Vec::new(),
+            taken: Vec::new(),
         };
+        let server = crate::mip::binding::Server::new(ha.node, ha.vip, ha.tunnels);
+        ha.table.report_tunnels_of(server);
         ha.push_event(ha.route.announcement());
         Ok(ha)
     }
@@ -501,7 +516,10 @@ impl HomeAgent {
 
     // ----- queues -----
 
+    /// Queues `e`, after the tunnel changes of the binding table not yet reported (in the order
+    /// they happened).
     fn push_event(&mut self, e: Event) {
+        self.report_tunnels(tunnel::Report::Moved);
         self.events.push(e);
     }
 
@@ -649,6 +667,7 @@ impl HomeAgent {
         to: SocketAddr,
         data: &[u8],
     ) -> Result<(), InputError> {
+        self.at = now;
         self.handle_frame_parsed(now, link_src, from, to, data, None)
     }
 
@@ -842,9 +861,12 @@ impl HomeAgent {
     /// Lets due timers fire: heartbeats and failure detection, temporary and permanent binding
     /// expiry, replication retransmissions, layer-2 notices, key requests.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.at = now;
         self.update_load();
         self.monitor.handle_timeout(now);
         self.drain_health(now);
+        // What changed before the expiries is not theirs to report.
+        self.report_tunnels(tunnel::Report::Moved);
         while let Some(x) = self.table.pop_expired(now) {
             match x {
                 Expiry::TemporaryFreed(b) => {
@@ -857,30 +879,12 @@ impl HomeAgent {
                     if b.second_ha == self.node {
                         self.replicate_remove(b.home_address, b.nai().map(Box::from));
                     }
-                    for c in b.care_of.iter() {
-                        self.push_event(Event::Expired {
-                            home_address: b.home_address,
-                            tunnel: b.tunnel(self.vip, c.address),
-                        });
-                    }
                 }
-                Expiry::CareOfExpired { slot, expired } => {
-                    let Some(b) = self.table.get(slot) else {
-                        continue;
-                    };
-                    let gone: Vec<Event> = expired
-                        .iter()
-                        .map(|a| Event::Expired {
-                            home_address: b.home_address,
-                            tunnel: b.tunnel(self.vip, *a),
-                        })
-                        .collect();
-                    for e in gone {
-                        self.push_event(e);
-                    }
-                }
-                Expiry::PendingCleared(_) => {}
+                Expiry::CareOfExpired { .. } | Expiry::PendingCleared(_) => {}
             }
+            // The tunnels served to the care-of addresses that expired (RFC 5944 section
+            // 3.8.3.1), as the table reports them: a replica's expiry reports none.
+            self.report_tunnels(tunnel::Report::Expired);
         }
         self.notices.expire(now);
         self.revocation_timeouts(now);
@@ -900,6 +904,7 @@ impl HomeAgent {
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.report_tunnels(tunnel::Report::Moved);
         self.events.pop()
     }
 

@@ -1,7 +1,7 @@
 //! First- and second-HA registration (RFC 5944 section 3.8); the home-address pool is
 //! `pool.rs`, the layer-2 notices `notices.rs`.
 
-use super::tunnel::Plan;
+use super::tunnel::{Plan, Report};
 use super::*;
 use crate::mip::binding::TunnelParams;
 use crate::mip::wire::TunnelAsk;
@@ -383,9 +383,11 @@ impl HomeAgent {
             }
             return q.home_address;
         };
-        let gone = self.deregistered_tunnels(s, (!all).then_some(q.care_of));
         // When the binding's lifetime would have ended (`removed.rs`).
         let until = self.table.get(s).and_then(removed::lifetime_end);
+        // The tunnels this HA served to the care-of addresses removed go (RFC 5944 section
+        // 3.8.3, `Event::Deregistered`), as the table reports them: none when another member
+        // serves the binding.
         let _ = self.table.update(s, |b| {
             if all {
                 b.care_of.clear();
@@ -394,9 +396,6 @@ impl HomeAgent {
             }
             b.identification = q.identification;
         });
-        for e in gone {
-            self.push_event(e);
-        }
         let Some(b) = self.table.get(s) else {
             return q.home_address;
         };
@@ -432,22 +431,6 @@ impl HomeAgent {
             self.stats.retired_evicted += evicted;
             self.remove_served(now, &b, until);
         }
-    }
-
-    /// [`Event::Deregistered`] for the care-of addresses of the binding in `slot` a
-    /// deregistration removes: `Some(a)` only `a`, `None` all of them.
-    pub(super) fn deregistered_tunnels(&self, slot: u32, only: Option<Ipv4Addr>) -> Vec<Event> {
-        let Some(b) = self.table.get(slot) else {
-            return Vec::new();
-        };
-        b.care_of
-            .iter()
-            .filter(|c| only.is_none_or(|a| a == c.address))
-            .map(|c| Event::Deregistered {
-                home_address: b.home_address,
-                tunnel: b.tunnel(self.vip, c.address),
-            })
-            .collect()
     }
 
     /// The home address to grant: the request's, the binding's, or one from the pool (130 when
@@ -505,48 +488,33 @@ impl HomeAgent {
             return Err(self.refuse(a, ReplyCode::TOO_MANY_BINDINGS, Some(sa)));
         }
         let tunnel = plan.kept(home, self.vip);
-        // RFC 5944 section 3.6.1.3: without the S bit the registration replaces every care-of
-        // address of the binding; the tunnels this HA had to the others go (section 3.8.3),
-        // once each (the one registered again is replaced by its `Registered`). A refresh at
-        // the same care-of address, the common case, has none and allocates nothing.
-        let replaced: Vec<Event> = match slot.and_then(|s| self.table.get(s).map(|b| (s, b))) {
-            Some((s, b))
-                if !simultaneous
-                    && b.second_ha == self.node
-                    && b.care_of.iter().any(|c| c.address != q.care_of) =>
-            {
-                self.deregistered_tunnels(s, None)
-                    .into_iter()
-                    .filter(|e| !matches!(e, Event::Deregistered { tunnel, .. } if tunnel.care_of == q.care_of))
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        // With the S bit, a binding another member served brings its other care-of addresses
-        // here too (told below, [`HomeAgent::added_tunnels`]). Otherwise the binding holds
-        // after `bind` only what this HA tunnelled already and the care-of address registered
-        // now (its own `Registered`): nothing more to tell.
-        let taken_with_others = simultaneous
-            && slot
-                .and_then(|s| self.table.get(s))
-                .is_some_and(|b| b.second_ha != self.node);
+        // What changed before is not this registration's to report.
+        self.report_tunnels(Report::Moved);
         let Ok(s) = self.bind(a, slot, home, coa, simultaneous, tunnel) else {
             self.pool.release(&home);
             return Err(self.refuse(a, ReplyCode::HA_INSUFFICIENT_RESOURCES, Some(sa)));
         };
-        for e in replaced {
-            self.push_event(e);
-        }
-        self.push_event(Event::Registered {
-            home_address: home,
+        // The table reports what the registration changed in the tunnels served here (RFC 5944
+        // section 3.8.3): the tunnel to the care-of address registered, unless it was served
+        // already as it is (a refresh); without the S bit the tunnels to the binding's other
+        // care-of addresses, which it replaces (section 3.6.1.3); with it, those of a binding
+        // another member served, which this HA serves now. A refresh, the common case, changes
+        // nothing there and allocates nothing.
+        let how = Report::Registration {
             care_of: q.care_of,
             lifetime: granted,
-            tunnel: plan.params(home).tunnel(home, q.care_of),
-        });
-        if taken_with_others {
-            for e in self.added_tunnels(now, s, &[q.care_of]) {
-                self.push_event(e);
-            }
+        };
+        if !self.report_tunnels(how).registered
+            && let Some(b) = self.table.get(s)
+        {
+            let tunnel = b.tunnel(self.vip, q.care_of);
+            self.push_event(Event::Registered {
+                home_address: home,
+                care_of: q.care_of,
+                lifetime: granted,
+                tunnel,
+                refresh: true,
+            });
         }
         self.replicate_slot(s, now);
         self.update_load();

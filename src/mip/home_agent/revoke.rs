@@ -14,9 +14,10 @@
 
 use super::register::Asked;
 use super::takeover::MnKey;
+use super::tunnel::Report;
 use super::*;
 use crate::io::TimerQueue;
-use crate::mip::binding::{Tunnel, TunnelParams};
+use crate::mip::binding::TunnelParams;
 use crate::mip::wire::{
     REVOCATION_I_BIT, RequestFlags, Revocation, RevocationAck, RevocationFlags,
 };
@@ -245,6 +246,8 @@ impl HomeAgent {
                 server: b.second_ha,
             };
         }
+        self.at = now;
+        self.report_tunnels(Report::Moved);
         let Some(b) = slot.and_then(|s| self.table.remove(s)) else {
             return Revoked::Unknown;
         };
@@ -253,7 +256,7 @@ impl HomeAgent {
         self.update_load();
         let out = self.send_revocation(now, b.home_address, b.nai(), inform);
         let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
-        self.push_revoked(&b, fa, false);
+        self.report_revoked(&b, fa, false);
         self.pump(now);
         out
     }
@@ -375,6 +378,7 @@ impl HomeAgent {
     /// silently. Counted in [`HaStats::takeover_revoked`]. Returns how many were revoked.
     pub(super) fn revoke_unservable(&mut self, now: Instant, slots: &[u32]) -> usize {
         let mut n = 0;
+        self.report_tunnels(Report::Moved);
         for &s in slots {
             if !self.unservable(s) {
                 continue;
@@ -387,7 +391,7 @@ impl HomeAgent {
             self.remove_served(now, &b, removed::lifetime_end(&b));
             let out = self.send_revocation(now, b.home_address, b.nai(), true);
             let fa = matches!(out, Revoked::Sent { .. }).then(|| *b.fa.ip());
-            self.push_revoked(&b, fa, false);
+            self.report_revoked(&b, fa, false);
         }
         if n > 0 {
             self.update_load();
@@ -396,21 +400,18 @@ impl HomeAgent {
         n
     }
 
-    /// [`Event::RegistrationRevoked`] for the revoked binding `b`: one per care-of address, with
-    /// the tunnel to remove (one without a tunnel when none was granted).
-    fn push_revoked(&mut self, b: &Binding, foreign_agent: Option<Ipv4Addr>, by_fa: bool) {
-        let tunnels: Vec<Option<Tunnel>> = if b.care_of.is_empty() {
-            vec![None]
-        } else {
-            b.care_of
-                .iter()
-                .map(|c| Some(b.tunnel(self.vip, c.address)))
-                .collect()
+    /// [`Event::RegistrationRevoked`] for the revoked binding `b`, just removed: one per tunnel
+    /// the table reports removed with it (those this HA served), or one without a tunnel when
+    /// it served none (no care-of address granted, or a tunnel it does not offer).
+    fn report_revoked(&mut self, b: &Binding, foreign_agent: Option<Ipv4Addr>, by_fa: bool) {
+        let how = Report::Revoked {
+            foreign_agent,
+            by_foreign_agent: by_fa,
         };
-        for tunnel in tunnels {
+        if self.report_tunnels(how).removed == 0 {
             self.push_event(Event::RegistrationRevoked {
                 home_address: b.home_address,
-                tunnel,
+                tunnel: None,
                 foreign_agent,
                 by_foreign_agent: by_fa,
             });
@@ -658,12 +659,13 @@ impl HomeAgent {
         if !ours {
             return;
         }
+        self.report_tunnels(Report::Moved);
         if let Some(b) = slot.and_then(|s| self.table.remove(s)) {
             self.revocations.negotiated.remove(&b.home_address);
             self.pool.release(&b.home_address);
             self.remove_served(now, &b, removed::lifetime_end(&b));
             self.update_load();
-            self.push_revoked(&b, Some(fa), true);
+            self.report_revoked(&b, Some(fa), true);
             self.pump(now);
         }
     }

@@ -400,6 +400,8 @@ impl Takeovers {
                 failed,
                 owner,
                 bindings: slots.len(),
+                // The tunnels the table reports the re-pointing added (`effects.rs`).
+                tunnels: Vec::new(),
             }));
         }
         effects

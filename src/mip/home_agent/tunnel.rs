@@ -4,7 +4,9 @@
 
 use super::register::Asked;
 use super::*;
-use crate::mip::binding::{BroadcastDelivery, Encapsulation, Tunnel, TunnelParams, UdpInner};
+use crate::mip::binding::{
+    BroadcastDelivery, Encapsulation, Tunnel, TunnelChange, TunnelParams, UdpInner,
+};
 use crate::mip::wire::{
     RequestFlags, TunnelAsk, UDP_TUNNEL_DECLINED, UDP_TUNNEL_F, UDP_TUNNEL_REPLY_F,
     UDP_TUNNEL_WILL_TUNNEL,
@@ -179,7 +181,7 @@ impl TunnelConfig {
     /// Whether this home agent can serve a binding granted with `p` (by another member, before a
     /// takeover): its encapsulation is offered here, and its reverse tunnelling agrees with
     /// [`TunnelConfig::reverse`] (none under `Off`, one under `Mandatory`).
-    pub(super) fn serves(&self, p: &TunnelParams) -> bool {
+    pub(crate) fn serves(&self, p: &TunnelParams) -> bool {
         let encapsulation = match p.encapsulation {
             Encapsulation::IpInIp => true,
             Encapsulation::Minimal => self.minimal,
@@ -273,7 +275,119 @@ pub(super) fn relayed_params(t: &TunnelParams, home: Ipv4Addr) -> TunnelParams {
     p
 }
 
+/// Which events report the binding table's tunnel changes ([`HomeAgent::report_tunnels`]):
+/// what changed the table decides the event, the table alone what changed.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Report {
+    /// A tunnel removed: [`Event::Deregistered`]; added: [`Event::Registered`] with what is
+    /// left of its care-of address's lifetime.
+    Moved,
+    /// Care-of addresses expired: [`Event::Expired`].
+    Expired,
+    /// A binding revoked (RFC 3543): [`Event::RegistrationRevoked`].
+    Revoked {
+        foreign_agent: Option<Ipv4Addr>,
+        by_foreign_agent: bool,
+    },
+    /// A registration at `care_of` served here, granted `lifetime`: the tunnel added to it is
+    /// its [`Event::Registered`] with that lifetime.
+    Registration { care_of: Ipv4Addr, lifetime: u16 },
+    /// A takeover step: the tunnels added are kept for its [`Event::TakenOver`]
+    /// ([`HomeAgent::apply_effects`]).
+    Takeover,
+}
+
+/// What [`HomeAgent::report_tunnels`] reported.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Reported {
+    /// Tunnels removed.
+    pub(super) removed: usize,
+    /// [`Report::Registration`]: its care-of address's tunnel was added (not a refresh).
+    pub(super) registered: bool,
+}
+
+/// What is left of a lifetime ending at `expires`, from `now`, in seconds (infinite:
+/// `LIFETIME_INFINITE`).
+pub(super) fn lifetime_left(now: Instant, expires: Option<Instant>) -> u16 {
+    expires.map_or(LIFETIME_INFINITE, |e| {
+        let left = e.saturating_duration_since(now).as_secs();
+        u16::try_from(left).unwrap_or(LIFETIME_INFINITE - 1)
+    })
+}
+
 impl HomeAgent {
+    /// Reports the tunnels the binding table says came or went since the last report, as
+    /// `how` says (one event per tunnel, in order). The one place tunnel events come from:
+    /// every change of a binding reports its tunnels through the table, and whatever is not
+    /// reported where it happens is reported as [`Report::Moved`] before the next event, or
+    /// when the caller polls events.
+    #[inline]
+    pub(super) fn report_tunnels(&mut self, how: Report) -> Reported {
+        if !self.table.has_tunnel_changes() {
+            return Reported::default();
+        }
+        self.report_changes(how)
+    }
+
+    /// [`HomeAgent::report_tunnels`] when the table has changes to report.
+    #[cold]
+    #[inline(never)]
+    fn report_changes(&mut self, how: Report) -> Reported {
+        let mut out = Reported::default();
+        let mut changes = std::mem::take(&mut self.tunnel_changes);
+        self.table.take_tunnel_changes(&mut changes);
+        for c in changes.drain(..) {
+            let e = match (c, how) {
+                (TunnelChange::Removed(tunnel), _) => {
+                    out.removed += 1;
+                    let home_address = tunnel.home_address;
+                    match how {
+                        Report::Expired => Event::Expired {
+                            home_address,
+                            tunnel,
+                        },
+                        Report::Revoked {
+                            foreign_agent,
+                            by_foreign_agent,
+                        } => Event::RegistrationRevoked {
+                            home_address,
+                            tunnel: Some(tunnel),
+                            foreign_agent,
+                            by_foreign_agent,
+                        },
+                        _ => Event::Deregistered {
+                            home_address,
+                            tunnel,
+                        },
+                    }
+                }
+                (TunnelChange::Added { tunnel, expires }, Report::Takeover) => {
+                    self.taken.push((tunnel, expires));
+                    continue;
+                }
+                (TunnelChange::Added { tunnel, expires }, how) => {
+                    let lifetime = match how {
+                        Report::Registration { care_of, lifetime } if care_of == tunnel.care_of => {
+                            out.registered = true;
+                            lifetime
+                        }
+                        _ => lifetime_left(self.at, expires),
+                    };
+                    Event::Registered {
+                        home_address: tunnel.home_address,
+                        care_of: tunnel.care_of,
+                        lifetime,
+                        tunnel,
+                        refresh: false,
+                    }
+                }
+            };
+            self.events.push(e);
+        }
+        self.tunnel_changes = changes;
+        out
+    }
+
     /// The tunnel of a registration (`None` for a deregistration, which asks for none), or the
     /// code refusing it.
     pub(super) fn plan_tunnel(&self, a: &Asked<'_>) -> Result<Option<Plan>, ReplyCode> {
@@ -286,21 +400,17 @@ impl HomeAgent {
             .map(Some)
     }
 
-    /// The tunnels of the bindings this HA serves, one per granted care-of address: after a
-    /// [`Event::TakenOver`] naming this HA as owner, the caller installs them (the takeover moves
-    /// bindings by the thousand; they are read here rather than queued as events). Bindings taken
-    /// over with a tunnel this HA does not offer are left out (they await revocation,
+    /// The tunnels of the bindings this HA serves, one per granted care-of address: exactly
+    /// those the events told the caller to install and not yet to remove ([`Event::Registered`],
+    /// [`Event::TakenOver`]; a caller starting afresh installs these). Bindings taken over with
+    /// a tunnel this HA does not offer are left out (they await revocation,
     /// [`HomeAgentConfig::takeover_revocation_grace`]).
     pub fn served_tunnels(&self) -> impl Iterator<Item = Tunnel> + '_ {
-        let (node, vip, tunnels) = (self.node, self.vip, self.tunnels);
+        let vip = self.vip;
         self.table
             .iter()
             .map(|(_, b)| b)
-            .filter(move |b| b.second_ha == node)
-            .filter(move |b| {
-                let p = b.tunnel_params().copied();
-                tunnels.serves(&p.unwrap_or(TunnelParams::plain(vip)))
-            })
+            .filter(|b| self.table.serves(b))
             .flat_map(move |b| b.care_of.iter().map(move |c| b.tunnel(vip, c.address)))
     }
 

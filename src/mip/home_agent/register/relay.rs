@@ -204,9 +204,6 @@ impl HomeAgent {
     /// address) on this HA too.
     fn deregistered_there(&mut self, now: Instant, slot: u32, pe: &Pending, home: Ipv4Addr) {
         let all = pe.care_of == home || pe.care_of.is_unspecified();
-        for e in self.deregistered_tunnels(slot, (!all).then_some(pe.care_of)) {
-            self.push_event(e);
-        }
         let _ = self.table.update(slot, |b| {
             if all {
                 b.care_of.clear();
