@@ -230,7 +230,9 @@ impl HomeAgent {
                 .is_some_and(|b| b.second_ha == sender && b.identification == identification)
         {
             let cap = self.table.max_bindings();
-            self.takeover.displace(key.clone(), d, cap);
+            if !self.takeover.displace(key.clone(), d, cap) {
+                self.stats.displaced_not_noted += 1;
+            }
         }
         if taken && let Some(s) = slot {
             // Taken over here from `named`: revoked after the grace if this HA cannot serve it

@@ -159,6 +159,12 @@ pub struct HaStats {
     pub replicas_applied: u64,
     /// Replicated bindings not stored because the table was full.
     pub replicas_refused: u64,
+    /// Bindings another member's claim re-pointed here away from a live server that wins the
+    /// claim (an asymmetric partition, `replicate::displaces`) whose former server was not
+    /// noted because `max_bindings` notes were held already: should the claimant's next bulk
+    /// sync no longer name such a binding, it is removed here rather than given back to that
+    /// server.
+    pub displaced_not_noted: u64,
     /// Replicas of a binding removed by its serving member that came from another member (a
     /// first HA's record sent before it applied the removal): not newer than the removal, they
     /// changed nothing (the serving member answers the sender with the removal). `removed.rs`.

@@ -135,10 +135,14 @@ impl Takeovers {
     /// from a server seen alive that wins the claim (bounded by `cap`). The two-servers rule
     /// settles the claim between the two servers; should `by`'s bulk sync stop naming the
     /// binding unchanged (it gave it back, and its handover was dropped with its queue), the
-    /// binding names that server again ([`Takeovers::displaced`]).
-    pub(super) fn displace(&mut self, key: MnKey, d: Displaced, cap: usize) {
+    /// binding names that server again ([`Takeovers::displaced`]). `false`, nothing noted, when
+    /// `cap` notes are held already (the caller counts it).
+    pub(super) fn displace(&mut self, key: MnKey, d: Displaced, cap: usize) -> bool {
         if self.displaced.len() < cap || self.displaced.contains_key(&key) {
             self.displaced.insert(key, d);
+            true
+        } else {
+            false
         }
     }
 
@@ -805,5 +809,28 @@ mod tests {
         };
         assert_eq!(on_down_after(3, 3), Some(vec![NodeId(1), NodeId(3)]));
         assert_eq!(on_down_after(1, 3), None);
+    }
+
+    /// The displaced-server notes hold at most `cap` (the table's `max_bindings`): a note for a
+    /// further binding is refused (the caller counts it, `HaStats::displaced_not_noted`); one
+    /// for a binding already noted replaces it; a note taken makes room again.
+    #[test]
+    fn displaced_notes_are_bounded() {
+        let mut t = Takeovers::new(Duration::from_secs(1));
+        let key = |n: u8| -> MnKey { (Ipv4Addr::new(10, 0, 0, n), None) };
+        let d = |id: u64| Displaced {
+            by: NodeId(3),
+            second_ha: NodeId(1),
+            first_ha: NodeId(1),
+            identification: id,
+        };
+        assert!(t.displace(key(1), d(5), 1));
+        assert!(!t.displace(key(2), d(5), 1), "full");
+        assert!(
+            t.displace(key(1), d(6), 1),
+            "the same binding's note replaced"
+        );
+        assert_eq!(t.displaced(&key(1), NodeId(3)), Some(d(6)));
+        assert!(t.displace(key(2), d(5), 1), "room again");
     }
 }
