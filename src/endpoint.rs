@@ -36,6 +36,43 @@ use crate::steering::{self, LineInterface, Processor, SwitchProcessor};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// An endpoint that takes user data from its caller: the [`Lns`] (a PPP frame on a session,
+/// [`Lns::send_ppp`]) and the [`Lac`] (on a call, [`Lac::send_ppp`]), RFC 2661 section 5.3. The
+/// user data the endpoint hands back ([`Endpoint::poll_data`]) names its target
+/// ([`l2tp::Data::session`], [`l2tp::Data::call`]), so an answer goes where the frame came from.
+/// Generic code over any such endpoint uses it (a caller's own socket loop; the tokio driver's
+/// `Handle::send_data`, feature `tokio`); the role's own method does the same.
+pub trait SendData: Endpoint {
+    /// Where the data goes: an [`l2tp::SessionRef`] at the LNS, an [`l2tp::CallId`] at the LAC.
+    type Target: Copy + std::fmt::Debug + Send + 'static;
+    /// Why the endpoint refused it.
+    type Refusal: std::error::Error + Send + Sync + 'static;
+    /// Queues `data` (one frame, its octets as the peer is to get them) to `to`, for
+    /// [`Endpoint::poll_transmit`].
+    ///
+    /// # Errors
+    ///
+    /// The endpoint's refusal (nothing queued): [`l2tp::CommandError`] for the LNS and the LAC
+    /// (no such session or call, or one not established).
+    fn send_data(&mut self, to: Self::Target, data: &[u8]) -> Result<(), Self::Refusal>;
+}
+
+impl SendData for Lns {
+    type Target = l2tp::SessionRef;
+    type Refusal = l2tp::CommandError;
+    fn send_data(&mut self, to: l2tp::SessionRef, data: &[u8]) -> Result<(), l2tp::CommandError> {
+        self.send_ppp(to, data)
+    }
+}
+
+impl SendData for Lac {
+    type Target = l2tp::CallId;
+    type Refusal = l2tp::CommandError;
+    fn send_data(&mut self, to: l2tp::CallId, data: &[u8]) -> Result<(), l2tp::CommandError> {
+        self.send_ppp(to, data)
+    }
+}
+
 /// The sans-IO endpoint contract (see the [module docs](self)).
 ///
 /// Implemented by [`Lac`], [`Lns`] (RFC 2661), [`HomeAgent`], [`ForeignAgent`],

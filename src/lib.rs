@@ -189,7 +189,7 @@ pub mod strategies;
 #[doc(hidden)]
 pub mod harness;
 
-pub use endpoint::{Data, Endpoint, Error, Event};
+pub use endpoint::{Data, Endpoint, Error, Event, SendData};
 pub use io::{MacAddr, Node, Rng, TimerQueue, Transmit};
 /// The `ipnetwork` crate, re-exported: its prefix types appear in the public API (the Home
 /// Agent's virtual network, route events, the processors' UE pools), so callers name them without

@@ -559,3 +559,67 @@ fn monitor_takes_heartbeats_through_the_contract() {
     );
     assert_eq!(Endpoint::stats(&a).accepted, 1);
 }
+
+/// Delivers every datagram between `a` and `b` until none moves (time stands still): a caller's
+/// own loop over two endpoints it knows only by the contract.
+fn exchange<A: Endpoint, B: Endpoint>(a: &mut A, b: &mut B, now: Instant) {
+    loop {
+        let mut moved = false;
+        while let Some(t) = a.poll_transmit() {
+            let from = t.src.unwrap_or(sock(10, 0, 0, 2, 1701));
+            let _ = b.handle_datagram(now, from, t.dst, &t.payload);
+            moved = true;
+        }
+        while let Some(t) = b.poll_transmit() {
+            let from = t.src.unwrap_or(sock(10, 0, 0, 1, 1701));
+            let _ = a.handle_datagram(now, from, t.dst, &t.payload);
+            moved = true;
+        }
+        while a.poll_event().is_some() {}
+        while b.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+}
+
+/// Hands `frame` to `e` through the generic [`telcp::SendData`] (what a caller's own socket loop
+/// uses without the tokio driver).
+fn hand_in<E: telcp::SendData>(e: &mut E, to: E::Target, frame: &[u8]) -> Result<(), E::Refusal> {
+    e.send_data(to, frame)
+}
+
+/// RFC 2661 section 5.3: a PPP frame the LAC's user hands in on a call reaches the LNS's user,
+/// named by its session, and the answer handed in on that session reaches the LAC's user,
+/// named by its call, through [`telcp::SendData`] and [`Endpoint::poll_data`] alone. A frame
+/// to a session the LNS does not have is refused (typed), and nothing leaves.
+#[test]
+fn user_data_crosses_a_lac_and_an_lns_through_the_generic_contract() {
+    use telcp::l2tp::{CommandError, SessionRef};
+    const LCP_REQUEST: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x04];
+    const LCP_ACK: &[u8] = &[0xff, 0x03, 0xc0, 0x21, 0x02, 0x01, 0x00, 0x04];
+    let now = Instant::now();
+    let (mut a, mut b) = (lac(now), lns(now));
+    let call = a.open_session(now).expect("a call");
+    exchange(&mut a, &mut b, now);
+    assert!(a.session_of(call).is_some(), "the call is up");
+
+    hand_in(&mut a, call, LCP_REQUEST).expect("the LAC takes the frame");
+    exchange(&mut a, &mut b, now);
+    let at_lns = b.poll_data().expect("the frame at the LNS");
+    assert_eq!(&at_lns.frame[..], LCP_REQUEST, "handed up unchanged");
+    assert!(b.poll_data().is_none(), "once");
+
+    hand_in(&mut b, at_lns.session, LCP_ACK).expect("the LNS takes the answer");
+    exchange(&mut a, &mut b, now);
+    let at_lac = a.poll_data().expect("the answer at the LAC");
+    assert_eq!(&at_lac.frame[..], LCP_ACK, "handed up unchanged");
+    assert_eq!(at_lac.call, Some(call));
+
+    let none = SessionRef {
+        tunnel: at_lns.session.tunnel,
+        session: at_lns.session.session.wrapping_add(1000),
+    };
+    assert_eq!(hand_in(&mut b, none, LCP_ACK), Err(CommandError::NoSession));
+    assert!(b.poll_transmit().is_none(), "a refused frame sends nothing");
+}

@@ -63,10 +63,10 @@ mod task;
 #[cfg(test)]
 mod tests;
 
+pub use crate::endpoint::SendData;
 pub use handle::{Commander, DriverError, Handle, StopReason, Stopped};
 
 use crate::Endpoint;
-use crate::l2tp::{CallId, CommandError, Lac, Lns, SessionRef};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -145,40 +145,6 @@ pub struct DriverStats {
     /// User data from the caller the endpoint refused (no such session or call; logged at
     /// debug level).
     pub data_refused: u64,
-}
-
-/// An endpoint that takes user data from its caller, which [`Handle::send_data`] hands it: the
-/// [`Lns`] (a PPP frame on a session, [`Lns::send_ppp`]) and the [`Lac`] (on a call,
-/// [`Lac::send_ppp`]), RFC 2661 section 5.3. The data the endpoint hands back names its
-/// target ([`crate::l2tp::Data::session`], [`crate::l2tp::Data::call`]), so an answer goes where the frame
-/// came from.
-pub trait SendData: Endpoint {
-    /// Where the data goes: a [`SessionRef`] at the LNS, a [`CallId`] at the LAC.
-    type Target: Copy + std::fmt::Debug + Send + 'static;
-    /// Why the endpoint refused it.
-    type Refusal: std::fmt::Debug;
-    /// Queues `data` to `to`, for `poll_transmit`.
-    ///
-    /// # Errors
-    ///
-    /// The endpoint's refusal (nothing queued).
-    fn send_data(&mut self, to: Self::Target, data: &[u8]) -> Result<(), Self::Refusal>;
-}
-
-impl SendData for Lns {
-    type Target = SessionRef;
-    type Refusal = CommandError;
-    fn send_data(&mut self, to: SessionRef, data: &[u8]) -> Result<(), CommandError> {
-        self.send_ppp(to, data)
-    }
-}
-
-impl SendData for Lac {
-    type Target = CallId;
-    type Refusal = CommandError;
-    fn send_data(&mut self, to: CallId, data: &[u8]) -> Result<(), CommandError> {
-        self.send_ppp(to, data)
-    }
 }
 
 /// The current time on tokio's clock, as the `Instant` endpoints take (paused and advanced in
