@@ -82,6 +82,29 @@ async fn lac_and_lns_from_their_samples_bring_a_session_up() {
     assert_eq!(up, Some(lns_addr));
     let stats = lns.parts[0].stats().await;
     assert!(stats.starts_with("sessions 1,"), "{stats}");
+    // RFC 2661 5.3 / RFC 1661 5.8: the LAC's LCP Echo-Request goes in on its call
+    // (`Commander::send_data`), reaches the LNS role's data handler, whose Echo-Reply goes back on
+    // the session and reaches the LAC role's: one frame each way through the driver's data
+    // channels, none dropped or refused.
+    let mut lac_stats = String::new();
+    for _ in 0..50 {
+        lac_stats = lac.parts[0].stats().await;
+        if lac_stats.contains("data_delivered: 1,") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lns_stats = lns.parts[0].stats().await;
+    for (who, stats) in [("LAC", &lac_stats), ("LNS", &lns_stats)] {
+        for want in [
+            "data_delivered: 1,",
+            "data_sent: 1,",
+            "data_refused: 0",
+            "data_dropped: 0,",
+        ] {
+            assert!(stats.contains(want), "{who}: no `{want}` in {stats}");
+        }
+    }
     lac.stop().await;
     lns.stop().await;
 }

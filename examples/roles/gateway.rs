@@ -151,8 +151,7 @@ impl Config {
         let li = LineInterface::new(cfg, telcp::driver::now())
             .map_err(|e| format!("gateway line: {e}"))?;
         let bind = vec![f.line, line.gtp_c, line.gtp_u];
-        let hook = |_: &mut LineInterface, _| {};
-        let (p, _) = drive("line", li, bind, hook, |_, _| {}, describe_line, observer).await?;
+        let (p, _) = drive("line", li, bind, None, |_, _| {}, describe_line, observer).await?;
         Ok(p)
     }
 
@@ -183,12 +182,11 @@ impl Config {
                 tracing::info!(%primary, backup = ?backup, "set-up directed");
             }
         };
-        let hook = |_: &mut SwitchProcessor, _| {};
         let (p, _) = drive(
             "switch",
             sp,
             vec![f.switch],
-            hook,
+            None,
             react,
             describe_switch,
             observer,
@@ -230,12 +228,11 @@ impl Config {
             }
         };
         let name = format!("processor-{id}");
-        let hook = |_: &mut Processor, _| {};
         let (p, _) = drive(
             &name,
             pr,
             vec![me.addr],
-            hook,
+            None,
             react,
             describe_processor,
             observer,

@@ -220,7 +220,7 @@ impl RoleConfig for Config {
             &name,
             ha,
             bind,
-            |_: &mut HomeAgent, _| {},
+            None,
             |ev: &mip::Event, _| match ev {
                 mip::Event::AdvertiseRoute { prefix } => {
                     tracing::info!(%prefix, "route to advertise (for the routing daemon)");

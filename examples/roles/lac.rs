@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use telcp::driver::Commander;
 use telcp::l2tp::{self, Lac, LacConfig};
 
 /// An LCP Echo-Request (RFC 1661 section 5.8: code 9, identifier 1, length 8, magic number 0).
@@ -96,8 +97,9 @@ impl RoleConfig for Config {
             "lac",
             lac,
             vec![self.local],
-            move |lac: &mut Lac, _now| {
-                while let Some(d) = lac.poll_data() {
+            Some(Box::new(move |d: l2tp::Data, _: Commander<Lac>| {
+                let replies = replies.clone();
+                Box::pin(async move {
                     // LCP (0xc021) Echo-Reply (code 10), after the address and control octets.
                     if d.frame.get(2..5) == Some(&[0xc0, 0x21, 0x0a][..]) {
                         let n = replies.fetch_add(1, Ordering::Relaxed) + 1;
@@ -105,8 +107,8 @@ impl RoleConfig for Config {
                     } else {
                         tracing::debug!(call = ?d.call, len = d.frame.len(), "PPP frame received");
                     }
-                }
-            },
+                })
+            })),
             move |ev: &l2tp::Event, commander| {
                 if let l2tp::Event::SessionUp {
                     call: Some(call), ..
@@ -115,9 +117,7 @@ impl RoleConfig for Config {
                     if lcp_echo {
                         let (c, call) = (commander.clone(), *call);
                         tokio::spawn(async move {
-                            let r = c
-                                .call(move |lac, _| lac.send_ppp(call, &LCP_ECHO_REQUEST))
-                                .await;
+                            let r = c.send_data(call, LCP_ECHO_REQUEST).await;
                             tracing::info!(?call, result = ?r, "LCP Echo-Request sent");
                         });
                     }

@@ -7,6 +7,7 @@ use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use telcp::driver::Commander;
 use telcp::health::{ClusterKey, NodeId, Role};
 use telcp::l2tp::pool::VirtualLns;
 use telcp::l2tp::{self, Lns, LnsConfig, LnsMembership};
@@ -204,19 +205,20 @@ impl RoleConfig for Config {
             "lns",
             lns,
             bind,
-            move |lns: &mut Lns, _now| {
-                while let Some(d) = lns.poll_data() {
-                    // LCP (0xc021) Echo-Request (code 9): answer with code 10 (RFC 1661 5.8).
+            Some(Box::new(move |d: l2tp::Data, lns: Commander<Lns>| {
+                Box::pin(async move {
+                    // LCP (0xc021) Echo-Request (code 9): answer with code 10 (RFC 1661 5.8),
+                    // on the session the frame came from (`Handle::send_data`, RFC 2661 5.3).
                     if answer && d.frame.get(2..5) == Some(&[0xc0, 0x21, 0x09][..]) {
                         let mut reply = d.frame.to_vec();
                         reply[4] = 0x0a;
-                        let r = lns.send_ppp(d.session, &reply);
+                        let r = lns.send_data(d.session, reply).await;
                         tracing::info!(session = ?d.session, result = ?r, "LCP Echo-Request answered");
                     } else {
                         tracing::debug!(session = ?d.session, len = d.frame.len(), "PPP frame received");
                     }
-                }
-            },
+                })
+            })),
             |_: &l2tp::Event, _| {},
             describe,
             &observer,

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use telcp::Endpoint;
 use telcp::driver::{self, Commander, DriverConfig, Handle};
 use tokio::sync::mpsc;
@@ -175,14 +175,23 @@ where
     }
 }
 
-/// Starts `endpoint` on the driver bound to `bind`, with `hook` run after every input (for what
-/// the endpoint contract does not carry, such as PPP frames), and a task that logs every event,
-/// passes it to `react` (with a commander to answer it) and to the observer.
-pub async fn drive<E, H, R>(
+/// What a role does with each piece of user data its endpoint hands up (an L2TP role's PPP
+/// frames, from the driver's data channel), with a commander to answer through
+/// (`Commander::send_data`); run one at a time, in order, in a task of its own.
+pub type OnData<E> = Box<
+    dyn FnMut(<E as Endpoint>::Data, Commander<E>) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send,
+>;
+
+/// Starts `endpoint` on the driver bound to `bind`, with a task that hands its user data to
+/// `on_data` (none: the data channel is dropped, and a frame is counted in the driver's
+/// `data_dropped`), and a task that logs every event, passes it to `react` (with a commander
+/// to answer it) and to the observer.
+pub async fn drive<E, R>(
     name: &str,
     endpoint: E,
     bind: Vec<SocketAddr>,
-    hook: H,
+    on_data: Option<OnData<E>>,
     mut react: R,
     describe: fn(&E) -> String,
     observer: &Observer,
@@ -191,14 +200,19 @@ where
     E: Endpoint + Send + 'static,
     E::Event: Send + std::fmt::Debug,
     E::Data: Send,
-    H: FnMut(&mut E, Instant) + Send + 'static,
     R: FnMut(&E::Event, &Commander<E>) + Send + 'static,
 {
-    // The hooks of the L2TP roles drain their PPP frames in the task: nothing reaches `_data`.
-    let (handle, mut events, _data) =
-        driver::spawn_with(endpoint, DriverConfig::new(bind.clone()), hook)
-            .await
-            .map_err(|e| format!("{name}: cannot bind {bind:?}: {e}"))?;
+    let (handle, mut events, mut data) = driver::spawn(endpoint, DriverConfig::new(bind.clone()))
+        .await
+        .map_err(|e| format!("{name}: cannot bind {bind:?}: {e}"))?;
+    if let Some(mut on_data) = on_data {
+        let commander = handle.commander();
+        tokio::spawn(async move {
+            while let Some(d) = data.recv().await {
+                on_data(d, commander.clone()).await;
+            }
+        });
+    }
     tracing::info!(part = name, addresses = ?handle.local_addrs(), "started");
     let react_commander = handle.commander();
     let observer = observer.clone();
