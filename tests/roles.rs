@@ -656,3 +656,94 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
     );
     gw.stop().await;
 }
+
+/// Issue 15 through the product roles: two pool LNS roles back each other up (`[replication]`);
+/// a LAC holds a call with the first. The first stops (its task and sockets gone, no StopCCN,
+/// as in a crash); the second takes its tunnel over (`Event::TakenOver`), binds the first's
+/// address on its driver (`Commander::bind`), and the LAC's session goes on: an LCP
+/// Echo-Request sent on the call after the takeover is answered (RFC 1661 5.8) from the
+/// address the LAC knows, and the LAC never reports its tunnel down nor opens another.
+#[tokio::test]
+async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on() {
+    let member = |node: u32, peer: u32| {
+        format!(
+            "listen = \"127.0.17.{}:1701\"\nmode = \"pool\"\nseed = {node}\n\
+             [cluster]\nnode = {node}\nkey = \"pool replication cluster key\"\nheartbeat_ms = 100\n\
+             peers = [{{ node = {peer}, addr = \"127.0.17.{}:1701\" }}]\n\
+             [replication]\nlinger_ms = 5\n",
+            node + 1,
+            peer + 1
+        )
+    };
+    let cfg = |text: String| -> roles::lns::Config {
+        roles::parse(&text, Path::new("pool.toml")).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(cfg(member(1, 2))).await;
+    let (second, mut second_seen) = start(cfg(member(2, 1))).await;
+    // Heartbeats both ways: each sees the other Up and chooses it as its backup.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let first_addr: SocketAddr = "127.0.17.2:1701".parse().expect("address");
+    let mut lac_cfg = l2tp::LacConfig::new(first_addr);
+    lac_cfg.common.seed = telcp::io::seed(7);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec!["127.0.17.1:1701".parse().expect("address")]);
+    let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(e) = lac_events.recv().await {
+            if let l2tp::Event::SessionUp { peer, .. } = e {
+                return Some(peer);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    assert_eq!(up, Some(first_addr), "the call is up at the first member");
+    // The call's records reach the backup (the ICRP waited for the first; the ICCN's follows).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+
+    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        }) => Some((*addr, tunnels.len(), sessions.len())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(taken, Some((first_addr.ip(), 1, 1)), "one tunnel, one session");
+
+    // LCP Echo-Request on the call, after the takeover: the second member answers it.
+    const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
+    let mut answered = None;
+    for _ in 0..20 {
+        lac.send_data(call, ECHO).await.expect("running");
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(250), lac_data.recv()).await
+        {
+            answered = Some(d);
+            break;
+        }
+    }
+    let d = answered.expect("the echo answered after the takeover");
+    assert_eq!(d.call, Some(call));
+    assert_eq!(&d.frame[2..6], &[0xc0, 0x21, 0x0a, 0x07], "Echo-Reply, same identifier");
+    while let Ok(e) = lac_events.try_recv() {
+        assert!(
+            !matches!(e, l2tp::Event::TunnelDown { .. } | l2tp::Event::SessionDown { .. }),
+            "{e:?}"
+        );
+    }
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    assert_eq!(stopped.endpoint.call_count(), 1);
+    second.stop().await;
+}

@@ -1,7 +1,11 @@
 //! The `lns` role: an L2TP LNS (RFC 2661) that serves calls and answers LCP Echo-Requests on
 //! them; as `mode = "contact"` it redirects calls it cannot serve to the least-loaded pool LNS
 //! (heartbeats with the pool), as `"pool"` it reports its load to the contact LNS, and as
-//! `"virtual"` it is a member of a virtual LNS sharing one address.
+//! `"virtual"` it is a member of a virtual LNS sharing one address. With `[replication]` (and a
+//! `[cluster]`), it copies its tunnels and sessions to a backup member and takes over those of a
+//! member that fails: on `Event::TakenOver` it binds the failed member's address here
+//! (`Commander::bind`), so the LACs' tunnels and sessions go on (silent failover; RFC 4951 with
+//! `rfc4951 = true` and a LAC that offers it).
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
@@ -66,6 +70,26 @@ pub struct Virtual {
     pub bind: bool,
 }
 
+/// `[replication]`: copies of our tunnels and sessions at a backup member, and takeover of the
+/// members we back up (`telcp::l2tp::ReplicationConfig`; needs `[cluster]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    /// Most tunnels held for one member (more: refused and counted, lost if it fails).
+    #[serde(default = "max_replicated_tunnels")]
+    pub max_tunnels: usize,
+    /// Most sessions held for one member (same).
+    #[serde(default = "max_replicated_sessions")]
+    pub max_sessions: usize,
+    /// Milliseconds records that hold no answer back wait for more before they leave.
+    #[serde(default = "linger_ms")]
+    pub linger_ms: u64,
+    /// Offer RFC 4951 failover (the Failover Capability AVP, C bit): a LAC that offers it too
+    /// has its tunnels recovered the RFC 4951 way; the others fail over silently.
+    #[serde(default)]
+    pub rfc4951: bool,
+}
+
 /// `examples/config/lns.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +131,8 @@ pub struct Config {
     /// The virtual LNS (required by `virtual`).
     #[serde(rename = "virtual")]
     pub virtual_lns: Option<Virtual>,
+    /// Replication and takeover (needs `[cluster]`).
+    pub replication: Option<Replication>,
 }
 
 fn host_name() -> String {
@@ -120,6 +146,15 @@ fn overload() -> u8 {
 }
 fn max_sessions() -> usize {
     10_000
+}
+fn max_replicated_tunnels() -> usize {
+    1024
+}
+fn max_replicated_sessions() -> usize {
+    65_536
+}
+fn linger_ms() -> u64 {
+    20
 }
 
 fn describe(lns: &Lns) -> String {
@@ -169,6 +204,20 @@ impl Config {
         } else if matches!(self.mode, Mode::Pool | Mode::Virtual) {
             return Err(format!("lns: mode {:?} needs a [cluster] section", self.mode).into());
         }
+        match (&self.replication, &self.cluster) {
+            (Some(r), Some(_)) => {
+                let mut rc = l2tp::ReplicationConfig::default();
+                rc.max_tunnels = r.max_tunnels;
+                rc.max_sessions = r.max_sessions;
+                rc.linger = Duration::from_millis(r.linger_ms);
+                cfg.replication = Some(rc);
+                if r.rfc4951 {
+                    cfg.common.failover = Some(l2tp::FailoverConfig::default());
+                }
+            }
+            (Some(_), None) => return Err("lns: [replication] needs a [cluster] section".into()),
+            (None, _) => {}
+        }
         match (self.mode, self.virtual_lns) {
             (Mode::Virtual, Some(v)) => {
                 if v.bind {
@@ -198,6 +247,7 @@ impl RoleConfig for Config {
     }
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
+        let port = self.listen.port();
         let (cfg, bind, load, answer) = self.build()?;
         let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
         lns.set_load(load);
@@ -219,7 +269,31 @@ impl RoleConfig for Config {
                     }
                 })
             })),
-            |_: &l2tp::Event, _| {},
+            move |ev: &l2tp::Event, lns: &Commander<Lns>| match ev {
+                // The failed member's address moves here (`Event::TakenOver` docs): bound on this
+                // driver, the LAC's next packet arrives here and our answers leave from it.
+                l2tp::Event::TakenOver {
+                    failed,
+                    addr,
+                    tunnels,
+                    sessions,
+                } => {
+                    let (lns, at) = (lns.clone(), SocketAddr::new(*addr, port));
+                    let (failed, t, s) = (*failed, tunnels.len(), sessions.len());
+                    tokio::spawn(async move {
+                        match lns.bind(at).await {
+                            Ok(_) => tracing::info!(?failed, %at, tunnels = t, sessions = s, "took over; address bound"),
+                            // Held here already (a second takeover of the same member), or
+                            // the operator moves it: the event says what to move.
+                            Err(error) => tracing::warn!(?failed, %at, %error, "took over; address not bound"),
+                        }
+                    });
+                }
+                l2tp::Event::Yielded { tunnel, owner, .. } => {
+                    tracing::warn!(tunnel, ?owner, "tunnel yielded to the member that took it over");
+                }
+                _ => {}
+            },
             describe,
             &observer,
         )

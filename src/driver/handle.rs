@@ -12,6 +12,15 @@ use tokio::task::JoinHandle;
 /// driver's counters (each closure counts itself).
 pub(super) type Call<E> = Box<dyn FnOnce(&mut E, Instant, &mut DriverStats) + Send>;
 
+/// What the task takes from its handles, in order.
+pub(super) enum Command<E> {
+    /// A closure run on the endpoint.
+    Call(Call<E>),
+    /// A socket bound by [`Commander::bind`], to receive on and send from from now on; the
+    /// sender hears once the task holds it.
+    Adopt(tokio::net::UdpSocket, oneshot::Sender<()>),
+}
+
 /// Why a call through a [`Handle`] or [`Commander`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -23,6 +32,10 @@ pub enum DriverError {
     /// The driver's task panicked (an endpoint bug: no input may panic an endpoint).
     #[error("the driver's task panicked")]
     Panicked,
+    /// [`Commander::bind`] could not bind the address (in use, not local, ...: the OS error's
+    /// kind).
+    #[error("cannot bind the address: {0:?}")]
+    Bind(std::io::ErrorKind),
 }
 
 /// Why a driver's task ended.
@@ -51,7 +64,7 @@ pub struct Stopped<E> {
 /// Sends commands to a driven endpoint; cheap to clone, and does not keep the task alive (the
 /// [`Handle`] does).
 pub struct Commander<E> {
-    commands: mpsc::Sender<Call<E>>,
+    commands: mpsc::Sender<Command<E>>,
 }
 
 impl<E> Clone for Commander<E> {
@@ -81,7 +94,7 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
             let _ = tx.send(f(e, now));
         });
         self.commands
-            .send(call)
+            .send(Command::Call(call))
             .await
             .map_err(|_| DriverError::Closed)?;
         rx.await.map_err(|_| DriverError::Closed)
@@ -111,7 +124,7 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
             let _ = tx.send(*s);
         });
         self.commands
-            .send(call)
+            .send(Command::Call(call))
             .await
             .map_err(|_| DriverError::Closed)?;
         rx.await.map_err(|_| DriverError::Closed)
@@ -142,7 +155,7 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
             }
         });
         self.commands
-            .send(call)
+            .send(Command::Call(call))
             .await
             .map_err(|_| DriverError::Closed)
     }
@@ -158,10 +171,39 @@ pub struct Handle<E> {
     join: JoinHandle<Stopped<E>>,
 }
 
+impl<E: Endpoint + Send + 'static> Commander<E> {
+    /// Binds one more UDP socket at `addr` and hands it to the task, which from its next turn
+    /// receives on it (`to` = its local address) and sends from it the transmits whose `src` it
+    /// is: for an address that moves to this endpoint while it runs, such as a failed virtual
+    /// LNS member's address its backup took over (`l2tp::Event::TakenOver`: "the caller moves
+    /// `addr` to this LNS"). Returns the bound local address (port 0 resolved); it is not added
+    /// to [`Handle::local_addrs`], which lists the addresses bound at spawn.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Bind`] when the OS refuses the bind (nothing changes),
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, DriverError> {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|e| DriverError::Bind(e.kind()))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| DriverError::Bind(e.kind()))?;
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Adopt(socket, tx))
+            .await
+            .map_err(|_| DriverError::Closed)?;
+        rx.await.map_err(|_| DriverError::Closed)?;
+        Ok(local)
+    }
+}
+
 impl<E> Handle<E> {
     pub(super) fn new(
         local: Vec<SocketAddr>,
-        commands: mpsc::Sender<Call<E>>,
+        commands: mpsc::Sender<Command<E>>,
         stop: oneshot::Sender<()>,
         join: JoinHandle<Stopped<E>>,
     ) -> Self {
@@ -235,6 +277,16 @@ impl<E: Endpoint + Send + 'static> Handle<E> {
         D: AsRef<[u8]> + Send + 'static,
     {
         self.commander.send_data(to, data).await
+    }
+
+    /// [`Commander::bind`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Bind`] when the OS refuses the bind, [`DriverError::Closed`] when the task
+    /// has ended.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, DriverError> {
+        self.commander.bind(addr).await
     }
 
     /// Stops the task once the transmits already queued are sent, waits for it to end (its

@@ -23,7 +23,9 @@
 //! task with the current time: `|lac, now| lac.open_session(now)`. User data goes the other way
 //! through [`Handle::send_data`] / [`Commander::send_data`] for a role that takes it
 //! ([`SendData`]: the LNS by session, the LAC by call), queued behind the commands without a
-//! round trip. The task ends on
+//! round trip. An address that moves to the endpoint while it runs (a failed virtual LNS
+//! member's, taken over by its backup) is bound with [`Handle::bind`] / [`Commander::bind`]. The
+//! task ends on
 //! [`Handle::shutdown`] (which hands back the endpoint, its final [`DriverStats`] and why it
 //! stopped) or when the [`Handle`] is dropped; its sockets close with it.
 //!

@@ -33,6 +33,13 @@ impl Sockets {
         Ok(Sockets { sockets, next: 0 })
     }
 
+    /// Adds a socket bound later ([`crate::driver::Commander::bind`]), after the others.
+    pub(super) fn adopt(&mut self, socket: UdpSocket) {
+        if let Ok(local) = socket.local_addr() {
+            self.sockets.push((socket, local));
+        }
+    }
+
     /// The local addresses, in bind order.
     pub(super) fn local_addrs(&self) -> Vec<SocketAddr> {
         self.sockets.iter().map(|(_, a)| *a).collect()

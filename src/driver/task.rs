@@ -1,6 +1,6 @@
 //! The driver's task: one loop per endpoint, in the order of the endpoint contract.
 
-use super::handle::{Call, StopReason, Stopped};
+use super::handle::{Call, Command, StopReason, Stopped};
 use super::sockets::Sockets;
 use super::{DriverStats, now};
 use crate::Endpoint;
@@ -19,7 +19,7 @@ pub(super) struct Task<E: Endpoint, H> {
     pub(super) buf: Vec<u8>,
     pub(super) events: mpsc::Sender<E::Event>,
     pub(super) data: mpsc::Sender<E::Data>,
-    pub(super) commands: mpsc::Receiver<Call<E>>,
+    pub(super) commands: mpsc::Receiver<Command<E>>,
     pub(super) stop: oneshot::Receiver<()>,
     pub(super) hook: H,
     pub(super) stats: DriverStats,
@@ -29,6 +29,7 @@ pub(super) struct Task<E: Endpoint, H> {
 enum Wake<E> {
     Stop,
     Command(Call<E>),
+    Adopt(tokio::net::UdpSocket, oneshot::Sender<()>),
     Deadline,
     Datagram(usize, std::io::Result<(usize, std::net::SocketAddr)>),
 }
@@ -61,7 +62,8 @@ where
                 biased;
                 _ = &mut self.stop => Wake::Stop,
                 c = self.commands.recv() => match c {
-                    Some(c) => Wake::Command(c),
+                    Some(Command::Call(c)) => Wake::Command(c),
+                    Some(Command::Adopt(socket, done)) => Wake::Adopt(socket, done),
                     // Every commander and the handle are gone: the stop channel says so too.
                     None => Wake::Stop,
                 },
@@ -73,6 +75,11 @@ where
             match wake {
                 Wake::Stop => break StopReason::Shutdown,
                 Wake::Command(call) => call(&mut self.endpoint, now(), &mut self.stats),
+                Wake::Adopt(socket, done) => {
+                    self.stats.commands += 1;
+                    self.sockets.adopt(socket);
+                    let _ = done.send(());
+                }
                 Wake::Deadline => {
                     let t = now();
                     // Never before the deadline (the contract allows it, but it would be a

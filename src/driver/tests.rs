@@ -194,6 +194,52 @@ async fn answers_leave_from_the_socket_named_by_src_and_shutdown_closes_every_so
     }
 }
 
+/// An address bound while the task runs ([`Handle::bind`], as a backup binds the address of a
+/// failed member it took over): a datagram to it reaches the endpoint with `to` = that address,
+/// and the answer, whose `src` names it, leaves from it (before the bind, a transmit from it is
+/// dropped as from an unbound source). An address in use is refused with the OS's error kind
+/// and changes nothing; shutdown closes the adopted socket too.
+#[tokio::test]
+async fn an_address_bound_while_running_receives_and_sends() {
+    let (handle, _events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
+        .await
+        .expect("bind");
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    // Where the later address will be: free now, reserved by a socket we close right away.
+    let later = {
+        let s = std::net::UdpSocket::bind("127.0.0.3:0").expect("bind");
+        s.local_addr().expect("address")
+    };
+    // Before the bind, an answer from an address the driver does not hold is dropped (byte 1
+    // makes the Ticker answer from one).
+    peer.send_to(&[1], handle.local_addrs()[0])
+        .await
+        .expect("send");
+    assert_eq!(answer(&peer).await, None);
+    assert_eq!(handle.bind(later).await, Ok(later));
+    peer.send_to(&[9, 9], later).await.expect("send");
+    assert_eq!(
+        answer(&peer).await,
+        Some((vec![9, 9], later)),
+        "answered from it"
+    );
+    // In use (by the driver itself now): refused, nothing changes.
+    assert_eq!(
+        handle.bind(later).await,
+        Err(DriverError::Bind(std::io::ErrorKind::AddrInUse))
+    );
+    peer.send_to(&[8], later).await.expect("send");
+    assert_eq!(answer(&peer).await, Some((vec![8], later)));
+    assert_eq!(handle.local_addrs().len(), 1, "the spawn-time addresses");
+    let stopped = handle.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.stats.received, 3);
+    assert_eq!(stopped.stats.sent, 2);
+    assert_eq!(stopped.stats.unbound_source, 1);
+    std::net::UdpSocket::bind(later).expect("the adopted socket is closed");
+}
+
 #[tokio::test]
 async fn dropping_the_handle_stops_the_task() {
     let (handle, mut events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
