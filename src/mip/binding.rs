@@ -745,10 +745,26 @@ fn fingerprint(t: Tick) -> u32 {
 
 impl SlotTimers {
     /// The timer's real deadline became `deadline` (it was `was`): an entry is pushed only when
-    /// none stands at or before it.
+    /// none stands at or before it. Inlined, the common cases (no deadline; one no earlier than
+    /// the old, with an entry standing) decided without a call: a refresh of a lifetime, or a
+    /// pending request answered, on a registration's hot path.
+    #[inline(always)]
     fn want<D: Due>(&mut self, slots: &mut [Slot], slot: u32, deadline: Option<D>, was: Option<D>) {
-        let kind = D::KIND;
         let Some(d) = deadline else { return };
+        if was.is_some_and(|w| w <= d)
+            && slots
+                .get(slot as usize)
+                .is_some_and(|s| s.armed[D::KIND as usize] != 0)
+        {
+            return;
+        }
+        self.want_at(slots, slot, d, was);
+    }
+
+    /// [`SlotTimers::want`] with a deadline `d`, beyond its common cases.
+    #[inline(never)]
+    fn want_at<D: Due>(&mut self, slots: &mut [Slot], slot: u32, d: D, was: Option<D>) {
+        let kind = D::KIND;
         let Some(a) = slots
             .get_mut(slot as usize)
             .map(|s| &mut s.armed[kind as usize])
