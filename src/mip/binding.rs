@@ -479,6 +479,23 @@ impl Binding {
     }
 }
 
+/// What [`BindingTable::refresh`] writes into a binding, and the keys it must already have.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refresh {
+    /// The binding's home address (unchanged).
+    pub(crate) home: Ipv4Addr,
+    /// The binding's second HA (unchanged).
+    pub(crate) second_ha: NodeId,
+    /// The binding's one care-of address, with its new expiry.
+    pub(crate) care_of: CareOf,
+    /// The HA that received the request.
+    pub(crate) first_ha: NodeId,
+    /// Where replies go.
+    pub(crate) fa: SocketAddrV4,
+    /// The request's identification.
+    pub(crate) identification: u64,
+}
+
 /// A bounded part of the [`BindingTable`], named when it is full ([`TableError::Full`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -499,8 +516,7 @@ pub enum TableError {
 }
 
 /// What [`BindingTable::update`] compares before and after a change (nothing allocated: the NAI
-/// by its hash and address).
-#[derive(PartialEq, Eq)]
+/// by its hash and address), the served tunnels' check included ([`Server::changed`]).
 struct Keys {
     home: Ipv4Addr,
     second_ha: NodeId,
@@ -508,21 +524,39 @@ struct Keys {
     pending: Option<Instant>,
     /// The earliest care-of expiry as a tick (0: none).
     expires: Tick,
+    /// The care-of address of a binding with exactly one and no tunnel parameters (the common
+    /// binding: one tunnel, plain IP-in-IP from the virtual address, to it); `None`: any other.
+    plain_one: Option<Ipv4Addr>,
 }
 
 impl Keys {
     /// Inlined: [`BindingTable::update`] takes them twice per change, and as a call (a
-    /// 70-octet value written through memory) they cost it about 58 instructions each.
+    /// 70-octet value written through memory) they cost it about 58 instructions each. The
+    /// heap block and the care-of addresses are each read once.
     #[inline(always)]
     fn of(b: &Binding, h: &Hasher) -> Keys {
+        let (nai, pending, plain) = match b.extra.as_deref() {
+            None => (None, None, true),
+            Some(e) => (
+                e.nai
+                    .as_deref()
+                    .map(|n| (h.hash_one(n), n.as_ptr() as usize, n.len())),
+                e.pending.as_ref().map(|p| p.deadline),
+                e.tunnel.is_none(),
+            ),
+        };
+        let (expires, plain_one) = match &b.care_of.0 {
+            Held::Empty => (0, None),
+            Held::One(c) => (c.tick(), Some(c.address).filter(|_| plain)),
+            Held::Many(_) => (b.care_of.earliest(), None),
+        };
         Keys {
             home: b.home_address,
             second_ha: b.second_ha,
-            nai: b
-                .nai()
-                .map(|n| (h.hash_one(n), n.as_ptr() as usize, n.len())),
-            pending: b.pending().map(|p| p.deadline),
-            expires: b.care_of.earliest(),
+            nai,
+            pending,
+            expires,
+            plain_one,
         }
     }
 }
@@ -711,10 +745,26 @@ fn fingerprint(t: Tick) -> u32 {
 
 impl SlotTimers {
     /// The timer's real deadline became `deadline` (it was `was`): an entry is pushed only when
-    /// none stands at or before it.
+    /// none stands at or before it. Inlined, the common cases (no deadline; one no earlier than
+    /// the old, with an entry standing) decided without a call: a refresh of a lifetime, or a
+    /// pending request answered, on a registration's hot path.
+    #[inline(always)]
     fn want<D: Due>(&mut self, slots: &mut [Slot], slot: u32, deadline: Option<D>, was: Option<D>) {
-        let kind = D::KIND;
         let Some(d) = deadline else { return };
+        if was.is_some_and(|w| w <= d)
+            && slots
+                .get(slot as usize)
+                .is_some_and(|s| s.armed[D::KIND as usize] != 0)
+        {
+            return;
+        }
+        self.want_at(slots, slot, d, was);
+    }
+
+    /// [`SlotTimers::want`] with a deadline `d`, beyond its common cases.
+    #[inline(never)]
+    fn want_at<D: Due>(&mut self, slots: &mut [Slot], slot: u32, d: D, was: Option<D>) {
+        let kind = D::KIND;
         let Some(a) = slots
             .get_mut(slot as usize)
             .map(|s| &mut s.armed[kind as usize])
@@ -822,16 +872,6 @@ pub(crate) enum TunnelChange {
     Removed(Tunnel),
 }
 
-/// A binding's tunnels before a change, as [`Server::changed`] compares them: the common
-/// served binding (one care-of address, no tunnel parameters) by its home and care-of addresses
-/// alone; any other served binding in full, in the table's `scratch` ([`Served`]).
-#[derive(Clone, Copy)]
-enum Was {
-    NotServed,
-    One { home: Ipv4Addr, care_of: Ipv4Addr },
-    Full,
-}
-
 /// A served binding's tunnels before a change (nothing allocated; the care-of addresses in a
 /// fixed array, `n` of them).
 #[derive(Clone, Copy, Debug)]
@@ -881,68 +921,85 @@ impl Server {
         })
     }
 
-    /// What [`Server::changed`] needs of `b` before a change (a full copy in `scratch` when it
-    /// is not the common case). Inlined, as [`Server::changed`]: [`BindingTable::update`] takes
-    /// both at each change, on a registration's hot path.
+    /// Before a change of `b` (`old` its [`Keys`]): a full copy of its tunnels in `scratch`
+    /// when `old` does not tell them (a binding served here with several care-of addresses or
+    /// tunnel parameters). Inlined, as [`Server::changed`]: [`BindingTable::update`] takes both
+    /// at each change, on a registration's hot path.
     #[inline(always)]
-    fn before(&self, b: &Binding, scratch: &mut Option<Served>) -> Was {
-        if b.second_ha != self.node {
-            return Was::NotServed;
-        }
-        match (&b.care_of.0, b.tunnel_params()) {
-            (Held::One(c), None) if self.plain => Was::One {
-                home: b.home_address,
-                care_of: c.address,
-            },
-            _ => {
-                *scratch = self.tunnels_of(b);
-                if scratch.is_some() {
-                    Was::Full
-                } else {
-                    Was::NotServed
-                }
-            }
+    fn before(&self, old: &Keys, b: &Binding, scratch: &mut Option<Served>) {
+        if old.second_ha == self.node && old.plain_one.is_none() {
+            self.copy_tunnels(b, scratch);
         }
     }
 
-    /// Records in `out` what a change of a binding did to the tunnels served (`was` before,
-    /// `scratch` its full copy, `b` after). The common change, a refresh of a served binding at
-    /// the same care-of address with the same tunnel (or any change of a binding not served
-    /// before or after), records nothing and allocates nothing.
+    /// [`Server::before`] beyond the common case.
+    #[cold]
+    #[inline(never)]
+    fn copy_tunnels(&self, b: &Binding, scratch: &mut Option<Served>) {
+        *scratch = self.tunnels_of(b);
+    }
+
+    /// Records in `out` what a change of a binding did to the tunnels served (`old` its
+    /// [`Keys`] before, `new` after, `scratch` the full copy [`Server::before`] made, `b` the
+    /// binding after). Two common changes are told by the keys alone and record nothing,
+    /// allocate nothing: a change of a binding served elsewhere before and after (a first HA's
+    /// replica), and a refresh of a binding served here at the same care-of address with the
+    /// same tunnel (plain IP-in-IP, one care-of address, the same home address and server).
     #[inline(always)]
     fn changed(
         &self,
-        was: Was,
+        old: &Keys,
+        new: &Keys,
         scratch: &mut Option<Served>,
         b: &Binding,
         out: &mut Vec<TunnelChange>,
     ) {
-        let full = match was {
-            Was::One { home, care_of } => {
-                if b.second_ha == self.node
-                    && b.home_address == home
-                    && matches!(&b.care_of.0, Held::One(c) if c.address == care_of)
-                    && b.tunnel_params().is_none()
-                {
-                    return;
-                }
-                Some(Served {
-                    home,
-                    params: None,
-                    n: 1,
-                    care_of: [
-                        care_of,
-                        Ipv4Addr::UNSPECIFIED,
-                        Ipv4Addr::UNSPECIFIED,
-                        Ipv4Addr::UNSPECIFIED,
-                    ],
-                })
-            }
-            Was::NotServed if !self.serves(b) => return,
-            Was::NotServed => None,
-            Was::Full => scratch.take(),
+        let (was_here, is_here) = (old.second_ha == self.node, new.second_ha == self.node);
+        if !was_here && !is_here {
+            return;
+        }
+        if was_here
+            && is_here
+            && old.plain_one.is_some()
+            && old.plain_one == new.plain_one
+            && old.home == new.home
+        {
+            return;
+        }
+        self.changed_from(old.second_ha, old.home, old.plain_one, scratch, b, out);
+    }
+
+    /// [`Server::changed`] beyond the common cases: what was served before (`second_ha`, `home`
+    /// and `plain_one` from the keys before the change; else the full copy), compared in full.
+    #[cold]
+    #[inline(never)]
+    fn changed_from(
+        &self,
+        second_ha: NodeId,
+        home: Ipv4Addr,
+        plain_one: Option<Ipv4Addr>,
+        scratch: &mut Option<Served>,
+        b: &Binding,
+        out: &mut Vec<TunnelChange>,
+    ) {
+        let was = if second_ha != self.node {
+            None
+        } else if let Some(a) = plain_one {
+            self.plain.then_some(Served {
+                home,
+                params: None,
+                n: 1,
+                care_of: [
+                    a,
+                    Ipv4Addr::UNSPECIFIED,
+                    Ipv4Addr::UNSPECIFIED,
+                    Ipv4Addr::UNSPECIFIED,
+                ],
+            })
+        } else {
+            scratch.take()
         };
-        self.changed_in_full(full, b, out);
+        self.changed_in_full(was, b, out);
     }
 
     /// [`Server::changed`] beyond the common case: the tunnels compared in full.
@@ -1371,24 +1428,23 @@ impl BindingTable {
         let old = Keys::of(cur, &self.hasher);
         // Only a change that adds a pending request can be refused: keep a copy to undo it then.
         let backup = (pending_full && cur.pending().is_none()).then(|| cur.clone());
-        let was = match &self.server {
-            Some(s) => s.before(cur, &mut self.scratch),
-            None => Was::NotServed,
-        };
+        if let Some(s) = &self.server {
+            s.before(&old, cur, &mut self.scratch);
+        }
         let r = f(cur);
         if let Some(backup) = backup
             && cur.pending().is_some()
         {
             *cur = backup;
+            self.scratch = None;
             return Err(TableError::Full(Table::Pending));
         }
-        if let Some(s) = &self.server {
-            s.changed(was, &mut self.scratch, cur, &mut self.changes);
-        }
         let new = Keys::of(cur, &self.hasher);
-        if old == new {
-            return Ok(Some(r));
+        if let Some(s) = &self.server {
+            s.changed(&old, &new, &mut self.scratch, cur, &mut self.changes);
         }
+        // Each key compared once (no comparison of the whole first: a refresh changes the
+        // expiry, so it would be made twice).
         if old.home != new.home || old.nai != new.nai {
             self.unindex_keys(slot, old.home, old.nai.map(|(h, _, _)| h));
             self.index(slot);
@@ -1397,12 +1453,12 @@ impl BindingTable {
             self.disown(old.second_ha);
             self.own(new.second_ha);
         }
-        match (old.pending.is_some(), new.pending.is_some()) {
-            (false, true) => self.pending += 1,
-            (true, false) => self.pending -= 1,
-            _ => {}
-        }
         if old.pending != new.pending {
+            match (old.pending.is_some(), new.pending.is_some()) {
+                (false, true) => self.pending += 1,
+                (true, false) => self.pending -= 1,
+                _ => {}
+            }
             self.timers
                 .want(&mut self.slots, slot, new.pending, old.pending);
         }
@@ -1412,6 +1468,47 @@ impl BindingTable {
                 .want(&mut self.slots, slot, some(new.expires), some(old.expires));
         }
         Ok(Some(r))
+    }
+
+    /// Re-registers the binding in `slot` in place when that changes nothing but its first HA,
+    /// its foreign agent, its identification and the expiry of its one care-of address: the
+    /// binding has exactly the home address `r.home`, the second HA `r.second_ha` and the one
+    /// care-of address `r.care_of.address`, and no NAI, pending request or tunnel parameters
+    /// (none kept, none to keep). Its indexes, its server, its pending count and the tunnels
+    /// it is served with (RFC 5944 section 3.8.3: a tunnel per care-of address of a served
+    /// binding, the same before and after) stay; only the lifetime timer moves. Returns whether
+    /// it did; when not, nothing changed (the caller makes the change with
+    /// [`BindingTable::update`]). The common registration, a mobile node re-registering
+    /// before its lifetime ends, through this: it needs no before-and-after comparison.
+    pub(crate) fn refresh(&mut self, slot: u32, r: &Refresh) -> bool {
+        let Some(b) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.binding.as_mut())
+        else {
+            return false;
+        };
+        let Held::One(c) = &mut b.care_of.0 else {
+            return false;
+        };
+        if c.address != r.care_of.address
+            || b.home_address != r.home
+            || b.second_ha != r.second_ha
+            || b.extra.is_some()
+        {
+            return false;
+        }
+        let (old, new) = (c.tick(), r.care_of.tick());
+        *c = r.care_of;
+        b.first_ha = r.first_ha;
+        b.fa = r.fa;
+        b.identification = r.identification;
+        if old != new {
+            let some = |t: Tick| Some(t).filter(|&t| t != 0);
+            self.timers
+                .want(&mut self.slots, slot, some(new), some(old));
+        }
+        true
     }
 
     /// Removes the binding in `slot`, cancelling its timers.

@@ -821,3 +821,164 @@ fn a_refresh_reports_nothing_and_a_changed_tunnel_removes_then_adds() {
         ]
     );
 }
+
+/// A served table (node 1 serves plain IP-in-IP from `vip`) holding one binding of home
+/// address 10.0.0.2 at care-of 198.51.100.1, served by node 1, expiring after `life` seconds.
+fn served_table(now: Instant, life: u16) -> (BindingTable, u32, Binding) {
+    let vip = Ipv4Addr::new(10, 0, 0, 1);
+    let mut t = BindingTable::new(4, 4);
+    t.report_tunnels_of(Server::new(
+        NodeId(1),
+        vip,
+        crate::mip::TunnelConfig::default(),
+    ));
+    let mut b = binding(1, now, life, None);
+    b.second_ha = NodeId(1);
+    b.care_of = std::iter::once(CareOf::new(
+        Ipv4Addr::new(198, 51, 100, 1),
+        Some(now + Duration::from_secs(u64::from(life))),
+    ))
+    .collect();
+    let s = t.insert(b.clone()).unwrap();
+    let mut changes = Vec::new();
+    t.take_tunnel_changes(&mut changes);
+    assert_eq!(changes.len(), 1, "the insert installs its tunnel");
+    (t, s, b)
+}
+
+/// RFC 5944 section 3.8.3: a home agent tunnels to every care-of address of the bindings it
+/// serves; a re-registration at the same care-of address (a refresh, section 3.6.1.2 renews
+/// the binding's lifetime) keeps the same tunnel. `BindingTable::refresh` writes the binding
+/// exactly as `update` would (first HA, foreign agent, identification, the care-of address's
+/// new expiry), reports no tunnel change and leaves the table's bookkeeping as it was: no
+/// report buffer grown, no heap block made, no timer entry pushed for a later expiry. A
+/// shorter lifetime is armed (the binding expires at its new deadline, section 3.8.3.1).
+#[test]
+fn a_refresh_writes_what_an_update_would_and_reports_nothing() {
+    let now = Instant::now();
+    let (mut t, s, _) = served_table(now, 100);
+    let (mut u, su, _) = served_table(now, 100);
+    let entries = t.timer_entries();
+    let later = CareOf::new(
+        Ipv4Addr::new(198, 51, 100, 1),
+        Some(now + Duration::from_secs(300)),
+    );
+    let fa = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 434);
+    let r = Refresh {
+        home: Ipv4Addr::new(10, 0, 0, 2),
+        second_ha: NodeId(1),
+        care_of: later,
+        first_ha: NodeId(3),
+        fa,
+        identification: 77,
+    };
+    assert!(t.refresh(s, &r));
+    u.update(su, |b| {
+        b.first_ha = NodeId(3);
+        b.fa = fa;
+        b.identification = 77;
+        b.care_of.set_single(later);
+    })
+    .unwrap();
+    assert_eq!(t.get(s), u.get(su));
+    let b = t.get(s).unwrap();
+    assert_eq!(b.expires(), Some(now + Duration::from_secs(300)));
+    assert!(b.extra.is_none() && matches!(b.care_of.0, Held::One(_)));
+    assert!(!t.has_tunnel_changes());
+    let mut changes = Vec::new();
+    t.take_tunnel_changes(&mut changes);
+    assert!(changes.is_empty() && changes.capacity() == 0, "{changes:?}");
+    assert_eq!(t.timer_entries(), entries, "a later expiry pushes no entry");
+    assert_eq!(t.find(r.home, None), Some(s));
+    assert_eq!(t.owned_by(NodeId(1)), 1);
+    assert_eq!(t.pending_len(), 0);
+    // Not due at the old deadline; due at the new one.
+    assert!(t.pop_expired(now + Duration::from_secs(100)).is_none());
+    assert!(matches!(
+        t.pop_expired(now + Duration::from_secs(300)),
+        Some(Expiry::LifetimeEnded(_))
+    ));
+    // A shorter lifetime: the binding expires at it.
+    let (mut t, s, _) = served_table(now, 100);
+    let sooner = Refresh {
+        care_of: CareOf::new(
+            Ipv4Addr::new(198, 51, 100, 1),
+            Some(now + Duration::from_secs(10)),
+        ),
+        ..r
+    };
+    assert!(t.refresh(s, &sooner));
+    assert!(matches!(
+        t.pop_expired(now + Duration::from_secs(10)),
+        Some(Expiry::LifetimeEnded(_))
+    ));
+}
+
+/// `BindingTable::refresh` changes nothing unless the change is a refresh (the caller then
+/// makes it with `update`, which reports the tunnels it changes, RFC 5944 section 3.8.3):
+/// another care-of address (a move), home address or server, or a binding that keeps more than
+/// a refresh writes (an NAI, a pending request, tunnel parameters, several care-of addresses).
+#[test]
+fn a_refresh_refuses_what_is_not_one() {
+    let now = Instant::now();
+    let coa = CareOf::new(
+        Ipv4Addr::new(198, 51, 100, 1),
+        Some(now + Duration::from_secs(300)),
+    );
+    let r = Refresh {
+        home: Ipv4Addr::new(10, 0, 0, 2),
+        second_ha: NodeId(1),
+        care_of: coa,
+        first_ha: NodeId(3),
+        fa: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 434),
+        identification: 77,
+    };
+    let moved = CareOf::new(
+        Ipv4Addr::new(198, 51, 100, 2),
+        Some(now + Duration::from_secs(300)),
+    );
+    let asks = [
+        Refresh {
+            care_of: moved,
+            ..r
+        },
+        Refresh {
+            home: Ipv4Addr::new(10, 0, 0, 3),
+            ..r
+        },
+        Refresh {
+            second_ha: NodeId(2),
+            ..r
+        },
+    ];
+    for ask in asks {
+        let (mut t, s, b) = served_table(now, 100);
+        assert!(!t.refresh(s, &ask), "{ask:?}");
+        assert_eq!(t.get(s), Some(&b));
+    }
+    let keeps: [fn(&mut Binding); 4] = [
+        |b| b.set_nai(Some(b"mn@example.org".to_vec().into())),
+        |b| b.set_pending(Some(pending_at(Instant::now(), 5))),
+        |b| {
+            b.set_tunnel_params(Some(TunnelParams {
+                encapsulation: Encapsulation::Minimal,
+                ..TunnelParams::plain(Ipv4Addr::new(10, 0, 0, 1))
+            }))
+        },
+        |b| {
+            b.care_of.push(CareOf::new(
+                Ipv4Addr::new(198, 51, 100, 7),
+                Some(Instant::now() + Duration::from_secs(50)),
+            ))
+        },
+    ];
+    for keep in keeps {
+        let (mut t, s, _) = served_table(now, 100);
+        t.update(s, keep).unwrap();
+        let b = t.get(s).cloned();
+        assert!(!t.refresh(s, &r), "{b:?}");
+        assert_eq!(t.get(s).cloned(), b);
+    }
+    let (mut t, _, _) = served_table(now, 100);
+    assert!(!t.refresh(3, &r), "an empty slot");
+}

@@ -910,6 +910,18 @@ impl HomeAgent {
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The tunnel changes not yet reported come first: out of line, so the common call (none)
+        // makes no call.
+        if self.table.has_tunnel_changes() {
+            return self.poll_event_reported();
+        }
+        self.events.pop()
+    }
+
+    /// [`HomeAgent::poll_event`] when the binding table has tunnel changes to report.
+    #[cold]
+    #[inline(never)]
+    fn poll_event_reported(&mut self) -> Option<Event> {
         self.report_tunnels(tunnel::Report::Moved);
         self.events.pop()
     }

@@ -3,7 +3,7 @@
 
 use super::tunnel::{Plan, Report};
 use super::*;
-use crate::mip::binding::TunnelParams;
+use crate::mip::binding::{Refresh, TunnelParams};
 use crate::mip::wire::TunnelAsk;
 
 /// The request being answered, with what any answer to it needs.
@@ -536,6 +536,24 @@ impl HomeAgent {
         let first = a.relay.unwrap_or(node);
         let fa4 = sock4(a.from);
         let (identification, nai) = (a.q.identification, a.nai);
+        // A re-registration at the binding's one care-of address, nothing else asked for (no
+        // NAI, plain IP-in-IP), is a refresh: the table checks the binding is that.
+        if let Some(s) = slot
+            && nai.is_none()
+            && tunnel.is_none()
+        {
+            let r = Refresh {
+                home,
+                second_ha: node,
+                care_of: coa,
+                first_ha: first,
+                fa: fa4,
+                identification,
+            };
+            if self.table.refresh(s, &r) {
+                return Ok(s);
+            }
+        }
         let grant = |b: &mut Binding| {
             b.home_address = home;
             if let Some(n) = nai
