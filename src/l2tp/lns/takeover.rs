@@ -44,7 +44,11 @@
 //!   set-up seed 29034: a copy taken from a bulk sync still under way lacked a call the member
 //!   had answered without a backup); a session the taker adopted already is left as the
 //!   taker holds it, ended or not (RFC 4951 failover seed 77810: the records came after the
-//!   LAC's CDN had ended one at the taker, and brought it back). The copy claims generation 0
+//!   LAC's CDN had ended one at the taker, and brought it back), and so is a record of a call
+//!   the taker holds under another Session ID of its own (the same LAC Session ID, RFC 2661
+//!   3.1): the LAC's ICRQ retransmitted to the taker after the takeover is the same call (RFC
+//!   2661 5.8), answered there when its copy's Nr lagged (crash during set-up seed 37561: both
+//!   kept, one call served twice). The copy claims generation 0
 //!   (it came from no bulk sync), so a backup of the taker holding its complete sync wins the
 //!   claims (two takers, below).
 //! * **Two takers**: a member that changed backup and was declared Down before the former backup
@@ -59,7 +63,13 @@
 //!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
 //!   winner emits [`Event::TakenOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
-//!   sees the member Down does not take it over at all.
+//!   sees the member Down does not take it over at all. A claim delivered again (the channel
+//!   queues the notices of a batch it abandons for a bulk sync again) changes nothing: taking
+//!   the address again then would move it from a member that took the tunnel from us since
+//!   (crash during set-up seed 44628). The loser sends the winner a [`Record::Session`] of each
+//!   session of what it yields, which the winner adopts as late records where its copy lacks
+//!   it (`late_record`; crash during set-up seed 75568: the loser had answered a call since its
+//!   takeover, and the winner's copy lacked it).
 //! * **Records from a member seen Down**: health may declare a member Down (its heartbeats
 //!   lost) before its first records reach us (a bulk sync to us, its new backup): nothing was
 //!   held, so nothing was taken over, and no second Down comes while it stays Down. Its
@@ -330,6 +340,10 @@ pub(super) struct Backups {
     late_downs: BTreeMap<NodeId, Instant>,
     /// Tunnels we took over (at most our tunnels: pruned at each takeover of those gone).
     unsure: BTreeMap<u16, Unsure>,
+    /// Members whose claim on a member lost to ours, with that member (module docs, two
+    /// takers): each yields what it took and sends us its sessions of those tunnels, which
+    /// are late records (`late_record`). At most one per monitor peer.
+    losers: BTreeMap<NodeId, NodeId>,
 }
 
 impl Lns {
@@ -443,15 +457,15 @@ impl Lns {
     }
 
     /// Whether the entries of a batch from `from` are applied to its held table at one look-up
-    /// ([`Lns::apply_batch`]): records that change that table alone, from a member we took
-    /// nothing over from.
+    /// ([`Lns::apply_batch`]): records that change that table alone, from a member that sends
+    /// no late records ([`Lns::may_send_late`]).
     pub(super) fn batch_alone(
         &self,
         from: NodeId,
         items: &[crate::replica::Entry<Record>],
     ) -> bool {
         use crate::replica::Entry;
-        !self.backups.taken.contains_key(&from)
+        !self.may_send_late(from)
             && items
                 .iter()
                 .all(|e| matches!(e, Entry::Item(rec) if Held::alone(rec)))
@@ -459,7 +473,7 @@ impl Lns {
 
     /// The entries of a fresh batch from `h.sender`, applied in order. When
     /// every entry is a record that changes the sender's held table alone ([`Held::alone`]) and
-    /// we took nothing over from the sender (no record is a late one, `late_record`), they are
+    /// the sender sends no late records ([`Lns::may_send_late`]), they are
     /// applied to that table at one look-up of it, with the sender's incarnation noted and
     /// what `records_while_down` needs read there: the set-ups' and tear-downs' batches. Else
     /// entry by entry ([`Lns::apply_entry`]). The same changes either way.
@@ -494,10 +508,16 @@ impl Lns {
         self.apply_alone(now, h, recs);
     }
 
+    /// Whether records from `from` may be late ones (`late_record`): we took a tunnel over
+    /// from it, or its claim lost to ours ([`Backups::losers`]).
+    fn may_send_late(&self, from: NodeId) -> bool {
+        self.backups.taken.contains_key(&from) || self.backups.losers.contains_key(&from)
+    }
+
     /// Whether a batch of `rec` alone from `from` is applied at one look-up of the sender's
     /// held table: [`Lns::batch_alone`] of that batch, without a slice of entries.
     pub(super) fn record_alone(&self, from: NodeId, rec: &Record) -> bool {
-        Held::alone(rec) && !self.backups.taken.contains_key(&from)
+        Held::alone(rec) && !self.may_send_late(from)
     }
 
     /// The records of a fresh batch from `h.sender` that [`Lns::batch_alone`] (for a batch of
@@ -537,8 +557,8 @@ impl Lns {
 
     /// A fresh batch from `h.sender` of one [`Record::SessionSequence`] (a set-up's: session
     /// `s`, its tunnel's `ns` and `nr`), decoded at its parse without a [`Record`] built:
-    /// applied as [`Lns::apply_batch`] applies that batch. When we took nothing over from the
-    /// sender ([`Lns::record_alone`]) it goes to the sender's held table at one look-up of it
+    /// applied as [`Lns::apply_batch`] applies that batch. When the sender sends no late
+    /// records ([`Lns::record_alone`]) it goes to the sender's held table at one look-up of it
     /// ([`Lns::apply_alone`]'s changes for that record); else entry by entry.
     pub(super) fn apply_setup(
         &mut self,
@@ -548,7 +568,7 @@ impl Lns {
         (ns, nr): (u16, u16),
     ) {
         let from = h.sender;
-        if self.backups.taken.contains_key(&from) {
+        if self.may_send_late(from) {
             let rec = Record::SessionSequence { session: s, ns, nr };
             self.apply_batch(now, h, false, std::iter::once(rec.into()));
             return;
@@ -595,17 +615,34 @@ impl Lns {
             Record::SessionGone { tunnel, .. } => *tunnel,
             _ => return false,
         };
-        let Some(taken) = self.backups.taken.get(&from) else {
+        // The member we took the tunnel from: `from`, or the one whose takeover by `from`
+        // lost to ours.
+        let Some(member) = self.late_source(from, tid) else {
             return false;
         };
-        if !taken.tunnels.contains(&tid) {
+        let Some(taken) = self.backups.taken.get(&member) else {
             return false;
-        }
+        };
         if let Record::Session(s) | Record::SessionSequence { session: s, .. } = rec {
             // A session we adopted already: what we hold of it is newer (RFC 4951
             // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
             // had ended one of them here, and brought it back).
             if taken.adopted.binary_search(&(tid, s.session)).is_ok() {
+                return true;
+            }
+            // The call held here already under another Session ID of ours (module docs, late
+            // records): the LAC names a call by its own Session ID (RFC 2661 3.1), one call
+            // per id at a time, and its ICRQ retransmitted to us after the takeover is that
+            // same call (RFC 2661 5.8), which we answered when our copy's Nr lagged it. Ours
+            // stands (our ICRP went to the LAC; the member's was held for its backup), and the
+            // record is stale (crash during set-up seed 37561: both kept, one call served twice).
+            let answered_here = self
+                .core
+                .tunnels
+                .get(&tid)
+                .and_then(|t| t.sessions.find_by_peer(s.peer_session))
+                .is_some_and(|o| o.local_id != s.session);
+            if answered_here {
                 return true;
             }
         }
@@ -616,7 +653,7 @@ impl Lns {
             Record::Session(s) | Record::SessionSequence { session: s, .. }
                 if self.core.adopt_session(now, s).is_ok() =>
             {
-                if let Some(taken) = self.backups.taken.get_mut(&from)
+                if let Some(taken) = self.backups.taken.get_mut(&member)
                     && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
                 {
                     taken.adopted.insert(i, (tid, s.session));
@@ -625,7 +662,7 @@ impl Lns {
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
                 self.core.event(Event::TakenOver {
-                    failed: from,
+                    failed: member,
                     addr: t.local.ip(),
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
@@ -650,6 +687,22 @@ impl Lns {
         true
     }
 
+    /// Whose records of our tunnel `tid` from `from` are late records (`late_record`): `from`'s
+    /// when we took `tid` over from `from`; when `from` took over a member whose takeover by us
+    /// won ([`Backups::losers`]) and `tid` is one we took from that member, that member's.
+    fn late_source(&self, from: NodeId, tid: u16) -> Option<NodeId> {
+        let took = |m: &NodeId| {
+            self.backups
+                .taken
+                .get(m)
+                .is_some_and(|t| t.tunnels.contains(&tid))
+        };
+        if took(&from) {
+            return Some(from);
+        }
+        self.backups.losers.get(&from).copied().filter(took)
+    }
+
     /// `from` replicates tunnel `t` of a newer owner generation than ours (module docs): it took
     /// the tunnel back from us (a false Down of ours), so its records about the tunnel are its
     /// own, held for its failure, not late records of the one we took from it (`late_record`).
@@ -661,6 +714,8 @@ impl Lns {
         if let Some(taken) = self.backups.taken.get_mut(&from) {
             taken.tunnels.retain(|tid| *tid != t.tunnel);
         }
+        // An owner of the tunnel now, no longer a loser yielding to us.
+        self.backups.losers.remove(&from);
     }
 
     /// Tunnels and sessions held for `member` (as its backup).
@@ -731,22 +786,10 @@ impl Lns {
             return;
         };
         t.epoch = epoch;
-        let sids: Vec<u16> = self
-            .core
-            .tunnels
-            .get(&tunnel)
-            .map(|t| t.sessions.keys().copied().collect())
-            .unwrap_or_default();
-        let mut records: Vec<SessionRecord> = sids
-            .into_iter()
-            .filter_map(|sid| self.core.export_session(tunnel, sid))
-            .collect();
-        records.sort_unstable_by_key(|s| s.session);
+        let records = self.session_records(tunnel);
         // Late records to the taker: it adopts the sessions its copy lacked (a copy from a bulk
         // sync still under way when it found us Down; `late_record`).
-        for s in &records {
-            self.send_record(by, Record::Session(*s));
-        }
+        self.send_sessions(by, &records);
         let sessions: HeldSessions = records.into_iter().collect();
         let incarnation = self.monitor().and_then(|m| m.incarnation_of(by));
         let h = self.backups.held.get_or_default(by);
@@ -773,6 +816,27 @@ impl Lns {
         }
         h.sessions = others + sessions.len();
         h.tunnels.insert(tunnel, (t, sessions));
+    }
+
+    /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there).
+    fn send_sessions(&mut self, to: NodeId, records: &[SessionRecord]) {
+        for s in records {
+            self.send_record(to, Record::Session(*s));
+        }
+    }
+
+    /// The records of our sessions of `tunnel`, by Session ID.
+    fn session_records(&self, tunnel: u16) -> Vec<SessionRecord> {
+        let Some(t) = self.core.tunnels.get(&tunnel) else {
+            return Vec::new();
+        };
+        let sids: Vec<u16> = t.sessions.keys().copied().collect();
+        let mut records: Vec<SessionRecord> = sids
+            .into_iter()
+            .filter_map(|sid| self.core.export_session(tunnel, sid))
+            .collect();
+        records.sort_unstable_by_key(|s| s.session);
+        records
     }
 
     /// Drops our `tunnel` without a StopCCN: `by` owns it (module docs, one owner per tunnel).
@@ -844,6 +908,14 @@ impl Lns {
             generation,
             by,
         };
+        // A claim noted already, delivered again (the replication channel queues the notices
+        // of a batch it abandons for a bulk sync again, `Channel::restart_bulk`): answered
+        // then. Taking the addresses again now would move them from a member that took the
+        // tunnel from us since (crash during set-up seed 44628: the address came back here
+        // just before we yielded, and the LAC's packets reached no owner).
+        if self.backups.claims.get(&member) == Some(&theirs) {
+            return;
+        }
         let best = match self.backups.claims.get(&member) {
             Some(c) if c.incarnation > incarnation => *c,
             Some(c) if c.incarnation == incarnation && !theirs.beats(c) => *c,
@@ -867,11 +939,16 @@ impl Lns {
         if theirs.beats(&ours) {
             self.backups.taken.remove(&member);
             for tunnel in taken.tunnels {
+                // The winner's copy may lack calls we answered since our takeover (module
+                // docs, two takers): it adopts them as late records.
+                let records = self.session_records(tunnel);
+                self.send_sessions(by, &records);
                 self.give_up(tunnel, by);
             }
             self.publish_load();
             return;
         }
+        self.backups.losers.insert(by, member);
         for addr in taken.addrs {
             self.core.event(Event::TakenOver {
                 failed: member,
@@ -889,6 +966,8 @@ impl Lns {
         self.backups.held.remove(&node);
         self.backups.taken.remove(&node);
         self.backups.claims.remove(&node);
+        self.backups.losers.remove(&node);
+        self.backups.losers.retain(|_, m| *m != node);
         self.peer_restarted(node);
     }
 
@@ -934,9 +1013,13 @@ impl Lns {
         // Another member took `failed` over from a newer copy (or as new, a lower id): ours is
         // not to be used (module docs, one owner per tunnel).
         let ours = self.own_claim(&held);
-        if let (Some(ours), Some(theirs)) = (ours, self.backups.claims.get(&failed)) {
+        if let (Some(ours), Some(theirs)) = (ours, self.backups.claims.get(&failed).copied()) {
             if theirs.incarnation == ours.incarnation && theirs.beats(&ours) {
                 return;
+            }
+            if theirs.incarnation == ours.incarnation {
+                // It yields to our claim, and sends us its sessions (two takers).
+                self.backups.losers.insert(theirs.by, failed);
             }
         }
         let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
@@ -1341,6 +1424,171 @@ mod tests {
             );
             assert_eq!(lns.tunnel_count(), 1);
         }
+    }
+
+    /// Module docs, two takers (crash during set-up seed 44628): the replication channel may
+    /// deliver a notice again (it queues again the notices of a batch it abandons for a bulk
+    /// sync). A claim we answered already (we took the address again) changes nothing the
+    /// second time: taking the address again then would move it from a member that took the
+    /// tunnel from us since, just before we yield it, and leave the LAC's packets with no owner.
+    #[test]
+    fn a_claim_delivered_again_takes_the_address_no_second_time() {
+        let now = Instant::now();
+        let mut lns = holder(now, 3);
+        lns.take_over(now, NodeId(2));
+        let _ = ownership(&mut lns);
+        claim_of_node_3(&mut lns, now, 1);
+        assert!(
+            matches!(&ownership(&mut lns)[..], [Event::TakenOver { tunnels, .. }] if tunnels.is_empty())
+        );
+        claim_of_node_3(&mut lns, now, 1);
+        assert_eq!(ownership(&mut lns), [], "the same claim again");
+        assert_eq!(lns.tunnel_count(), 1);
+    }
+
+    /// Our session records queued for `to` (in flight or waiting), by Session ID.
+    fn session_records_for(lns: &Lns, to: NodeId) -> Vec<u16> {
+        let Some(ch) = lns.repl.channels.get(&to) else {
+            return Vec::new();
+        };
+        let in_flight = ch.in_flight().map(|(_, e)| e).unwrap_or_default();
+        let sent = in_flight.iter().filter_map(|e| match e {
+            crate::replica::Entry::Item(r) => Some(r),
+            _ => None,
+        });
+        sent.chain(ch.queued())
+            .filter_map(|r| match r {
+                Record::Session(s) if s.tunnel == TUNNEL => Some(s.session),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The LAC's ICRQ for a new call (its Session ID `peer`), at the copy's Nr: answered.
+    fn new_call(lns: &mut Lns, now: Instant, peer: u16) {
+        let mut icrq = ControlMessage::icrq(TUNNEL, peer, u32::from(peer));
+        icrq.header.ns = NR;
+        icrq.header.nr = ICRP_NS + 1;
+        let mut b = Vec::new();
+        Message::Control(icrq).emit(&mut b);
+        lns.handle_datagram(now, lac(), local(), &b).unwrap();
+    }
+
+    /// The record of a call answered (its ICRP at Ns `ICRP_NS + 1`) as session `sid` of the
+    /// tunnel, the LAC's `peer`.
+    fn answered(sid: u16, peer: u16) -> SessionRecord {
+        SessionRecord {
+            tunnel: TUNNEL,
+            session: sid,
+            peer_session: peer,
+            serial: u32::from(peer),
+            sequencing: false,
+            load_balance_capable: false,
+            data_ns: 0,
+            data_nr: 0,
+            answered: true,
+            icrp_ns: Some(ICRP_NS + 1),
+        }
+    }
+
+    /// Module docs, two takers (crash during set-up seed 75568), the loser's side: we took node
+    /// 2 over and answered a call since; node 3's claim from a newer copy wins. We yield, and
+    /// send node 3 a record of each of our sessions of the tunnel (its copy lacks the call we
+    /// answered).
+    #[test]
+    fn the_taker_that_yields_to_a_claim_sends_the_winner_its_sessions() {
+        const NEW_PEER: u16 = 0x0505;
+        let now = Instant::now();
+        let (mut lns, _probe) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        new_call(&mut lns, now, NEW_PEER);
+        assert_eq!(lns.session_count(), 2);
+        let _ = to_lac(&mut lns);
+        let before = session_records_for(&lns, NodeId(3));
+        claim_of_node_3(&mut lns, now, 3);
+        assert!(matches!(
+            ownership(&mut lns)[..],
+            [.., Event::Yielded { sessions: 2, .. }]
+        ));
+        let sent: Vec<u16> = session_records_for(&lns, NodeId(3))
+            .into_iter()
+            .filter(|s| !before.contains(s) || *s == SESSION)
+            .collect();
+        assert_eq!(sent.len(), 2, "{sent:?}: a record of each session");
+        assert!(sent.contains(&SESSION));
+    }
+
+    /// The same, the winner's side: node 3's claim from an older copy lost to ours (heard
+    /// before our takeover, or after it); node 3 yields and sends us its sessions of the
+    /// tunnel. A call our copy lacks is adopted as a late record of node 2's (one more
+    /// [`Event::TakenOver`]), whatever way the batch is applied; one we hold is left as it is.
+    #[test]
+    fn the_winner_of_a_claim_adopts_the_calls_the_loser_answered() {
+        const ANSWERED: u16 = 0x0777;
+        const NEW_PEER: u16 = 0x0505;
+        for heard_first in [true, false] {
+            let now = Instant::now();
+            let mut lns = holder(now, 3);
+            if heard_first {
+                claim_of_node_3(&mut lns, now, 1);
+            }
+            lns.take_over(now, NodeId(2));
+            if !heard_first {
+                claim_of_node_3(&mut lns, now, 1);
+            }
+            let _ = ownership(&mut lns);
+            let rec = answered(ANSWERED, NEW_PEER);
+            assert!(
+                !lns.record_alone(NodeId(3), &Record::Session(rec)),
+                "node 3's records are looked at as late ones"
+            );
+            let ours = lns.held_copy(NodeId(2)).0;
+            assert!(ours.is_empty(), "taken over: nothing held");
+            lns.apply_record(now, NodeId(3), Record::Session(rec));
+            let got = ownership(&mut lns);
+            assert!(
+                matches!(&got[..], [Event::TakenOver { failed: NodeId(2), sessions, .. }]
+                    if sessions.len() == 1 && sessions[0].session.session == ANSWERED),
+                "heard first {heard_first}: {got:?}"
+            );
+            assert_eq!(lns.session_count(), 2);
+            assert_eq!(lns.held_for(NodeId(3)), (0, 0), "not held as node 3's own");
+        }
+    }
+
+    /// Module docs, late records (crash during set-up seed 37561): node 2 answered a call
+    /// after its last copy to us and held the ICRP for its backup; we took the tunnel over,
+    /// and the LAC's ICRQ retransmitted to us (RFC 2661 5.8: the same call) was answered here
+    /// under our own Session ID. Node 2's late record of its answer is of that same call (the
+    /// LAC's Session ID, RFC 2661 3.1): not adopted, or the one call is served twice.
+    #[test]
+    fn a_late_record_of_a_call_answered_here_again_is_not_adopted() {
+        const THEIRS: u16 = 0x0606;
+        const NEW_PEER: u16 = 0x0505;
+        let now = Instant::now();
+        let (mut lns, _probe) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        let _ = ownership(&mut lns);
+        new_call(&mut lns, now, NEW_PEER);
+        assert_eq!(lns.session_count(), 2, "the call answered here");
+        let rec = answered(THEIRS, NEW_PEER);
+        lns.apply_record(now, NodeId(2), Record::Session(rec));
+        assert_eq!(ownership(&mut lns), [], "nothing more taken over");
+        assert_eq!(lns.session_count(), 2, "one session for the call");
+        let theirs = SessionRef {
+            tunnel: TUNNEL,
+            session: THEIRS,
+        };
+        assert!(lns.session_info(theirs).is_none());
+        // A call we do not hold is adopted as before.
+        let other = SessionRecord {
+            session: THEIRS,
+            peer_session: NEW_PEER + 1,
+            ..rec
+        };
+        lns.apply_record(now, NodeId(2), Record::Session(other));
+        assert!(lns.session_info(theirs).is_some());
+        assert_eq!(lns.session_count(), 3);
     }
 
     /// A claim from a newer copy heard before we see the member Down: we do not take it over
