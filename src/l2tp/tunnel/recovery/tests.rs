@@ -652,4 +652,3 @@ fn a_forgotten_tunnel_takes_its_recovery_tunnel_along() {
         "nothing sent for a tunnel given up: {out:?}"
     );
 }
-
