@@ -420,6 +420,10 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
                     if *c != victim && calls.contains(c))
         })
         .collect();
+    if !downs.is_empty() {
+        dump(&w);
+        w.dump_trace(crash_at.saturating_sub(Duration::from_secs(5)));
+    }
     assert!(downs.is_empty(), "seed {seed}: LAC lost {downs:?}");
     let at = server(&mut w, n - 1);
     assert_eq!(
@@ -1256,18 +1260,39 @@ fn crash_during_setup(seed: u64) {
     }
 }
 
-/// Seeds of a 100,000-seed sweep (session 42, seeds 0..100,000 of each scenario) that still fail,
-/// pinned for the next reading (run with `--ignored`). RFC 4951 mode, `failover`: after repeated
-/// recoveries of one tunnel (false Downs during the set-up, then the crash) the LAC gives the
-/// tunnel up at its retransmission limit (17809, 23910, 41780: `TunnelDown` with no result; in
-/// 23910 the last taker reports `TunnelRecovered` then `TunnelRecoveryFailed`), and the LAC's
-/// CDN after the takeover never reaches a member that serves the call (54628).
+/// Seeds 17809, 23910 and 41780 of the session-42 sweep (RFC 4951 mode; `Core::forget_tunnel`):
+/// false Downs during the set-up and the crash have two members take the tunnel over and each
+/// start its recovery; one yields to the other, whose recovery completes at the LAC. The
+/// yielder's recovery tunnel went on retransmitting its SCCRQ (RFC 2661 5.8) for the tunnel it
+/// no longer had, and the LAC, taking it as the LNS failing again (the Tunnel Recovery AVP names
+/// the old tunnel, RFC 4951 3.2.1), answered it and held the old tunnel for that recovery,
+/// discarding what the owner sent on it (3.2.1: "before control channel reset ... MUST be
+/// silently discarded"); its SCCRP went to the owner, which holds the address, and no SCCCN ever
+/// came; the tunnel went down at both ends (in 23910 the yielder, taking the tunnel back later,
+/// first reset the old channel with the stale SCCRP of that recovery tunnel). Failed with the
+/// LAC's `TunnelDown` (no result code). Now the yielder drops its recovery tunnel with the
+/// tunnel.
 #[test]
-#[ignore = "open: 4 of 100,000 seeds, repeated RFC 4951 recoveries of one tunnel"]
-fn rfc4951_failover_sweep_seeds_still_failing() {
-    for seed in [17809, 23910, 41780, 54628] {
+fn rfc4951_failover_seeds_17809_23910_41780_yielded_recovery_dropped() {
+    for seed in [17809, 23910, 41780] {
         failover(seed, 20, true);
     }
+}
+
+/// Seed of the session-42 sweep (seeds 0..100,000) that still fails in RFC 4951 mode, pinned for
+/// the next reading (run with `--ignored`). 54628: two members take the tunnel over after the
+/// crash; the yielder's recovery SCCRQ, sent before it yielded and delayed on the link, reaches
+/// the LAC just after the owner's recovery completed. The LAC answers it and holds the old
+/// tunnel for it (RFC 4951 3.2.1), discarding the owner's acknowledgements on the old tunnel, and
+/// its SCCRP goes to the owner, which ignores it (no such tunnel): the LAC's CDN after the
+/// takeover never reaches the owner. Having the owner answer that SCCRP with StopCCN passes it
+/// but breaks seed 39787 (the SCCRP of the other taker's recovery, reaching the claims' loser
+/// before the address moved, was stopped and acknowledged, and the winner's recovery never got
+/// its SCCRP); not merged.
+#[test]
+#[ignore = "open: 1 of 100,000 seeds, a yielder's recovery SCCRQ reaching the LAC after the owner's recovery"]
+fn rfc4951_failover_sweep_seeds_still_failing() {
+    failover(54628, 20, true);
 }
 
 /// Seed 37561 of [`crash_during_setup_loses_no_established_call`] (`lns::takeover` docs, late

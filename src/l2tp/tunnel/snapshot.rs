@@ -333,9 +333,27 @@ impl Core {
 
     /// Drops tunnel `tid` and its sessions without a word to the peer (no StopCCN, no event):
     /// another LNS took it over and continues it. Returns how many sessions it had.
+    ///
+    /// An RFC 4951 recovery of `tid` still under way here goes with it, its recovery tunnel
+    /// dropped as silently: the recovery is the new owner's to make (its own recovery tunnel).
+    /// Left running, the recovery tunnel would go on retransmitting its SCCRQ (RFC 2661 5.8)
+    /// for a tunnel we no longer have; the LAC, taking it as the peer failing again (its old
+    /// tunnel named by the Tunnel Recovery AVP, RFC 4951 3.2.1), would answer it after the
+    /// owner's recovery completed, and hold the old tunnel for a recovery whose SCCRP reaches
+    /// the owner, not us, and never completes: what the owner sends on the old tunnel
+    /// discarded until then (3.2.1), its control channel gives up (RFC 4951 failover seeds
+    /// 17809, 41780). And should the tunnel come back to us (a takeover of the owner), a late
+    /// SCCRP on that recovery tunnel would reset the old channel to numbers the LAC had left
+    /// behind (seed 23910).
     pub(crate) fn forget_tunnel(&mut self, tid: u16) -> Option<usize> {
         let t = self.remove_tunnel(tid)?;
         self.timers.disarm(&Timer::Hold(tid));
+        self.timers.disarm(&Timer::Recovery(tid));
+        if let Some(&super::recovery::Recovery::Recovering { via, .. }) = t.recovery.as_deref() {
+            if self.remove_tunnel(via).is_some() {
+                self.timers.disarm(&Timer::Recovery(via));
+            }
+        }
         Some(t.sessions.len())
     }
 }

@@ -625,3 +625,30 @@ fn a_session_adopted_during_recovery_is_queried() {
     c.unsure_session(now, 7, 2);
     assert!(sent(&mut c).is_empty());
 }
+
+/// A member of a virtual LNS yields a tunnel it was recovering (`Core::forget_tunnel`, another
+/// member owns it now): its recovery tunnel goes with it, silently. RFC 4951 3.2.1: the recovery
+/// SCCRQ's Tunnel Recovery AVP names the old tunnel, which the peer then holds for that
+/// recovery ("Any control packet received on the recovered tunnel before control channel reset
+/// (Section 3.2.2) MUST be silently discarded"); an SCCRQ retransmitted (RFC 2661 5.8) for a
+/// tunnel we no longer have would have the peer hold, for a recovery nobody completes, the
+/// tunnel the owner recovered (failover seeds 17809, 41780), and a late SCCRP on it reset the
+/// old channel if the tunnel came back here (seed 23910). Failed with the SCCRQ sent again a
+/// second later.
+#[test]
+fn a_forgotten_tunnel_takes_its_recovery_tunnel_along() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let via = c.start_recovery(now, 7, UnsureSessions::All).unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out[0].message_type(), Some(MessageType::SCCRQ));
+    assert_eq!(c.forget_tunnel(7), Some(2));
+    assert!(!c.tunnels.contains_key(&via), "the recovery tunnel is gone");
+    for s in 1..=60 {
+        c.handle_timeout(now + Duration::from_secs(s));
+    }
+    let out = sent(&mut c);
+    assert!(
+        out.is_empty(),
+        "nothing sent for a tunnel given up: {out:?}"
+    );
+}
