@@ -138,9 +138,10 @@
 //! from a member cut off from the server it saw alive (an asymmetric partition), the server
 //! winning it, notes that server: should the claimant's bulk sync stop naming the binding
 //! unchanged (it gave it back, its handover dropped with its queue), the binding names that
-//! server again rather than being swept. An HA that a replica names as the server of a binding
-//! it did not serve takes it and says so, so a binding never ends up served by nobody. Replication from two senders is
-//! not ordered, so a replica older than the binding it would change (a lower identification:
+//! server again rather than being swept, unless that server said meanwhile that it no longer
+//! holds it (its removal, or its bulk sync not naming it). An HA that a replica names as the
+//! server of a binding it did not serve takes it and says so, so a binding never ends up served
+//! by nobody. Replication from two senders is not ordered, so a replica older than the binding it would change (a lower identification:
 //! say a first HA's record queued before the mobile node registered anew elsewhere) changes
 //! nothing and makes nobody server; a takeover keeps the identification, so it still applies.
 //! Bindings taken over from a peer seen alive again with its state (same incarnation) are checked
@@ -175,7 +176,9 @@
 //! the removed binding's identification until its lifetime would have ended (at most
 //! `max_bindings`, [`HaStats::removed_evicted`] beyond), so such a copy, not newer than the
 //! removal, changes nothing ([`HaStats::replicas_stale`]) and the serving HA answers its sender
-//! with the removal. (Without it the serving HA would take the copy as naming it the server of
+//! with the removal. So does, at the HA that removed a binding it served, another member's claim
+//! to serve that registration (a takeover of it, seen Down while cut off, from a replica the
+//! removal had not reached): the removal stands, and the claimant is answered with it. (Without it the serving HA would take the copy as naming it the server of
 //! a binding it did not serve, and the removed binding would be served again everywhere.)
 //!
 //! ## Registration revocation (RFC 3543)

@@ -54,7 +54,7 @@ impl HomeAgent {
     /// end at `until`: the removal goes to the backups, and is remembered against late replicas
     /// of it (`removed.rs`).
     pub(super) fn remove_served(&mut self, now: Instant, b: &Binding, until: Option<Instant>) {
-        self.stats.removed_evicted += self.removed.insert(now, b, until);
+        self.stats.removed_evicted += self.removed.insert(now, b, until, true);
         self.replicate_remove(b.home_address, b.nai().map(Box::from));
     }
 
@@ -278,15 +278,17 @@ impl HomeAgent {
 
     /// A replica, from `sender`, of a binding this HA does not hold and that its server removed
     /// ([`replicate::stale_replica`], `removed.rs`): it changes nothing (counted). This HA being
-    /// that server, it answers `sender` with the removal, so that a copy `sender` still holds
-    /// goes too.
+    /// that server, or named as it, it answers `sender` with the removal, so that a copy
+    /// `sender` still holds (or serves, having taken it over) goes too.
     fn stale_replica(&mut self, now: Instant, sender: NodeId, r: &Record, key: &MnKey) -> bool {
         let held = self.table.find(key.0, key.1.as_deref()).is_some();
-        if !replicate::stale_replica(held, sender, r, |id| self.removed.covers(key, id, now)) {
+        let removed = self.removed.covering(key, r.identification, now);
+        if !replicate::stale_replica(held, sender, r, removed) {
             return false;
         }
         self.stats.replicas_stale += 1;
-        if r.second_ha == self.node {
+        let served_here = removed == Some(true);
+        if r.second_ha == self.node || served_here {
             let (home_address, nai) = key.clone();
             self.enqueue(sender, Item::Remove { home_address, nai });
         }
@@ -310,13 +312,15 @@ impl HomeAgent {
         };
         let key = (home_address, nai);
         let taken_from_sender = self.takeover.taken_from(sender, self.node, &key);
-        match replicate::removal(b, self.node, sender, taken_from_sender) {
+        let removal = replicate::removal(b, self.node, sender, taken_from_sender);
+        self.takeover.server_removed(&key, sender);
+        match removal {
             Removal::Remove => {
                 if let Some(b) = self.table.remove(s)
                     && b.state() == BindingState::Permanent
                 {
                     let until = removed::lifetime_end(&b);
-                    self.stats.removed_evicted += self.removed.insert(now, &b, until);
+                    self.stats.removed_evicted += self.removed.insert(now, &b, until, false);
                 }
             }
             Removal::EndPending => {
@@ -383,7 +387,7 @@ impl HomeAgent {
         if served {
             self.retire(now, s, until);
         } else if let Some(b) = self.table.remove(s) {
-            self.stats.removed_evicted += self.removed.insert(now, &b, until);
+            self.stats.removed_evicted += self.removed.insert(now, &b, until, false);
         }
     }
 
@@ -399,6 +403,13 @@ impl HomeAgent {
         else {
             return;
         };
+        // The bindings the sender no longer holds: no claim displaced it from them.
+        let table = &self.table;
+        self.takeover.server_synced(sender, |(h, n)| {
+            table
+                .find(*h, n.as_deref())
+                .is_some_and(|s| seen.contains(&s))
+        });
         for s in replicate::stale(&self.table, self.node, sender, &seen) {
             // Re-pointed here by the sender's claim away from a live server that wins it, and
             // unchanged since: the sender gave it back, the server holds it (`displaces`).

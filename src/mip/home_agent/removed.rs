@@ -28,12 +28,14 @@ pub(super) fn lifetime_end(b: &Binding) -> Option<Instant> {
     end
 }
 
-/// A removed binding: its last identification, and when its lifetime would have ended (`None`:
-/// infinite).
+/// A removed binding: its last identification, when its lifetime would have ended (`None`:
+/// infinite), and whether this HA removed it as its server (`served`) rather than applied its
+/// server's removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     identification: u64,
     until: Option<Instant>,
+    served: bool,
 }
 
 /// Removed bindings (module docs).
@@ -63,9 +65,15 @@ impl Removed {
     }
 
     /// Remembers the removal at `now` of `b`, whose lifetime would have ended at `until`
-    /// ([`lifetime_end`]; `None`: infinite). Returns how many live entries were evicted to make
-    /// room.
-    pub(super) fn insert(&mut self, now: Instant, b: &Binding, until: Option<Instant>) -> u64 {
+    /// ([`lifetime_end`]; `None`: infinite), by this HA as its server (`served`) or applied from
+    /// its server. Returns how many live entries were evicted to make room.
+    pub(super) fn insert(
+        &mut self,
+        now: Instant,
+        b: &Binding,
+        until: Option<Instant>,
+        served: bool,
+    ) -> u64 {
         self.prune(now);
         if self.max == 0 {
             return 1;
@@ -74,6 +82,7 @@ impl Removed {
         let e = Entry {
             identification: b.identification,
             until,
+            served,
         };
         let mut evicted = 0;
         while self.last.len() >= self.max && !self.last.contains_key(&key) {
@@ -93,10 +102,18 @@ impl Removed {
 
     /// Whether a replica of the mobile node `key` with `identification` is of a binding removed
     /// here (not newer than its last identification) whose lifetime has not ended at `now`.
+    #[cfg(test)]
     pub(super) fn covers(&self, key: &MnKey, identification: u64, now: Instant) -> bool {
+        self.covering(key, identification, now).is_some()
+    }
+
+    /// As [`Removed::covers`]: `Some(served)`, whether this HA removed the binding as its server
+    /// (not applied its server's removal), when the removal covers the replica.
+    pub(super) fn covering(&self, key: &MnKey, identification: u64, now: Instant) -> Option<bool> {
         self.last
             .get(key)
-            .is_some_and(|e| identification <= e.identification && e.until.is_none_or(|u| u > now))
+            .filter(|e| identification <= e.identification && e.until.is_none_or(|u| u > now))
+            .map(|e| e.served)
     }
 
     /// Drops entries from the front whose lifetime ended or that were superseded.
@@ -157,7 +174,7 @@ mod tests {
         let mut r = Removed::new(4, &Hasher::default());
         let b = binding(1, 100, Some(end));
         assert_eq!(lifetime_end(&b), Some(end));
-        assert_eq!(r.insert(t0, &b, lifetime_end(&b)), 0);
+        assert_eq!(r.insert(t0, &b, lifetime_end(&b), false), 0);
         assert!(r.covers(&key(1), 100, t0));
         assert!(r.covers(&key(1), 99, t0 + Duration::from_secs(599)));
         assert!(!r.covers(&key(1), 101, t0), "a registration since is newer");
@@ -166,11 +183,11 @@ mod tests {
         // Infinite lifetime: covered until evicted.
         let b = binding(2, 7, None);
         assert_eq!(lifetime_end(&b), None);
-        r.insert(t0, &b, None);
+        r.insert(t0, &b, None, false);
         assert!(r.covers(&key(2), 7, end + Duration::from_secs(3600)));
         // Ended entries at the front are pruned on the next insert.
         let later = Some(end + Duration::from_secs(1));
-        r.insert(end, &binding(3, 5, later), later);
+        r.insert(end, &binding(3, 5, later), later, false);
         assert_eq!(r.len(), 2);
     }
 
@@ -179,14 +196,14 @@ mod tests {
         let t0 = Instant::now();
         let end = Some(t0 + Duration::from_secs(600));
         let mut r = Removed::new(2, &Hasher::default());
-        assert_eq!(r.insert(t0, &binding(1, 10, end), end), 0);
-        assert_eq!(r.insert(t0, &binding(2, 20, end), end), 0);
-        assert_eq!(r.insert(t0, &binding(3, 30, end), end), 1);
+        assert_eq!(r.insert(t0, &binding(1, 10, end), end, false), 0);
+        assert_eq!(r.insert(t0, &binding(2, 20, end), end, false), 0);
+        assert_eq!(r.insert(t0, &binding(3, 30, end), end, false), 1);
         assert!(!r.covers(&key(1), 10, t0));
         assert!(r.covers(&key(3), 30, t0));
         assert_eq!(r.len(), 2);
         // The same mobile node again replaces its entry, evicting nothing.
-        assert_eq!(r.insert(t0, &binding(3, 31, end), end), 0);
+        assert_eq!(r.insert(t0, &binding(3, 31, end), end, false), 0);
         assert_eq!(r.len(), 2);
     }
 }

@@ -263,20 +263,19 @@ pub(super) fn stale(
 }
 
 /// Whether a replica `r` from `sender` of a binding this HA does not hold (`held` false) is
-/// older than a removal by the binding's server that this HA made or applied (`removed`, by the
-/// replica's identification; `removed.rs`): it comes from another member than the server it
-/// names (a first HA's record of a binding it relays, sent before it applied the removal; a
-/// handover) and is not newer. It changes nothing: taken, the removed binding would be served
-/// again (by its server, "named as the server of a binding it did not serve") and replicated
-/// everywhere. The server's own replicas follow its removal in order on its channel, and a
-/// registration since has a newer identification.
-pub(super) fn stale_replica(
-    held: bool,
-    sender: NodeId,
-    r: &Record,
-    removed: impl Fn(u64) -> bool,
-) -> bool {
-    !held && r.second_ha != sender && removed(r.identification)
+/// older than a removal by the binding's server that this HA made or applied (`removed`: the
+/// removal covering the replica's identification, `Some(served)`, `served` when this HA was
+/// that server; `removed.rs`). Two cases, neither newer (a registration since has a newer identification):
+/// it comes from another member than the server it names (a first HA's record of a binding it
+/// relays, sent before it applied the removal; a handover); or this HA removed it as its server
+/// and the sender claims to serve the registration removed (it took it over from this HA, seen
+/// Down while cut off, from a replica that the removal had not reached: bulk sync seed 689).
+/// It changes nothing: taken, the removed binding would be served again (by its server, "named
+/// as the server of a binding it did not serve"; by the claimant, whose takeover this HA's
+/// next bulk sync would then name as held) and replicated everywhere. The server's own
+/// replicas follow its removal in order on its channel.
+pub(super) fn stale_replica(held: bool, sender: NodeId, r: &Record, removed: Option<bool>) -> bool {
+    !held && removed.is_some_and(|served_here| r.second_ha != sender || served_here)
 }
 
 /// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
@@ -578,6 +577,48 @@ mod tests {
         assert!(ha2.takeover.displaced(&key, NodeId(1)).is_none());
     }
 
+    /// As above, but HA 1, the live server HA 3's claim displaced here, removed the binding
+    /// meanwhile (RFC 5944 section 3.8.3: the mobile node deregistered there, and was told its
+    /// binding is gone) and says so, by its removal (which finds the binding naming HA 3 here,
+    /// so removes nothing) or by its bulk sync not naming it (the removal lost with an
+    /// overflowed queue): the note that HA 1 holds it goes, and HA 3's bulk sync no longer
+    /// naming the binding sweeps it here rather than name HA 1 again, which holds nothing (bulk
+    /// sync seed 4415: HA 2 kept four deregistered bindings naming HA 1).
+    #[test]
+    fn a_binding_the_displaced_server_removed_does_not_go_back_to_it() {
+        let t0 = Instant::now();
+        let remove = Item::Remove {
+            home_address: home(1),
+            nai: None,
+        };
+        // HA 2 sees HA 1 alive, holds its binding, takes HA 3's claim of the same registration;
+        // then HA 1's word (`from_ha1`), then HA 3's bulk sync naming nothing.
+        let after = |from_ha1: &[Entry<Item>]| {
+            let (mut ha1, mut ha2) = (ha(1, t0), ha(2, t0));
+            hear(&mut ha2, &mut ha1, t0);
+            ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 5)));
+            ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 5)));
+            assert_eq!(server(&ha2, 1), Some(NodeId(3)));
+            for e in from_ha1 {
+                ha2.apply(t0, NodeId(1), e.clone());
+            }
+            ha2.apply(t0, NodeId(3), Entry::SyncBegin { epoch: 1 });
+            ha2.apply(t0, NodeId(3), Entry::SyncEnd { epoch: 1 });
+            server(&ha2, 1)
+        };
+        assert_eq!(after(&[]), Some(NodeId(1)), "HA 1 said nothing: seed 103");
+        assert_eq!(after(&[Entry::Item(remove)]), None, "HA 1's removal");
+        let sync = [Entry::SyncBegin { epoch: 1 }, Entry::SyncEnd { epoch: 1 }];
+        assert_eq!(after(&sync), None, "HA 1's bulk sync not naming it");
+        // HA 1's bulk sync naming it: HA 1 serves it.
+        let named = [
+            Entry::SyncBegin { epoch: 1 },
+            Entry::Item(Item::Upsert(permanent(1, 1, 1, 5))),
+            Entry::SyncEnd { epoch: 1 },
+        ];
+        assert_eq!(after(&named), Some(NodeId(1)));
+    }
+
     /// "The claim that wins is the owner a takeover decided, else the newer registration":
     /// a decided owner wins even with an older identification; another HA's claim loses and
     /// this HA re-asserts its binding.
@@ -630,6 +671,56 @@ mod tests {
         // A registration since (a newer identification) is taken.
         ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
         assert_eq!(server(&ha3, 1), Some(NodeId(3)));
+    }
+
+    /// RFC 5944 section 3.8.3 (the reply to a deregistration tells the mobile node its binding
+    /// is gone) and "a removal reaches every holder of a copy": HA 1 served mobile node 1 and
+    /// removed it (deregistered); HA 3, cut off from HA 1, saw it Down and took its bindings over
+    /// from the replicas it still held, the removed one among them (bulk sync seed 689). HA 3's
+    /// claim of the registration removed here changes nothing here (else HA 1's next bulk sync
+    /// names it as held by HA 3, which keeps serving it), and HA 1 answers HA 3 with the
+    /// removal; a registration since (newer) is taken. A member that only applied the removal
+    /// answers nothing.
+    #[test]
+    fn a_claim_of_a_registration_this_ha_removed_as_its_server_changes_nothing() {
+        let t0 = Instant::now();
+        let removals = |ha: &HomeAgent| {
+            ha.channels[&NodeId(3)]
+                .queued()
+                .filter(
+                    |i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)),
+                )
+                .count()
+        };
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 10)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(1)));
+        let slot = ha1.table.find(home(1), None).unwrap();
+        let until = super::super::removed::lifetime_end(ha1.table.get(slot).unwrap());
+        ha1.retire(t0, slot, until);
+        assert_eq!(server(&ha1, 1), None);
+        assert_eq!(removals(&ha1), 1);
+        // HA 3's claim of the registration HA 1 removed.
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 10)));
+        assert_eq!(server(&ha1, 1), None, "the removal stands");
+        assert_eq!(ha1.stats.replicas_stale, 1);
+        assert_eq!(removals(&ha1), 2, "HA 3 is answered with the removal");
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 11)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(3)), "a registration since");
+        // HA 2 applied HA 1's removal: HA 3's claim is not its to refuse.
+        let mut ha2 = ha(2, t0);
+        ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 10)));
+        ha2.apply(
+            t0,
+            NodeId(1),
+            Item::Remove {
+                home_address: home(1),
+                nai: None,
+            },
+        );
+        assert_eq!(server(&ha2, 1), None);
+        ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 10)));
+        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
     }
 
     /// "A batch abandoned when a backup is seen Up again loses no removal (those of bindings

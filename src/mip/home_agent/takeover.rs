@@ -158,6 +158,27 @@ impl Takeovers {
         }
     }
 
+    /// `server`'s word that it no longer holds `key`'s binding (its removal: deregistered,
+    /// revoked, expired) refutes a note that `server` is the live server a claim displaced
+    /// here: the note goes, so the claimant's word settles the binding (bulk sync seed 4415).
+    pub(super) fn server_removed(&mut self, key: &MnKey, server: NodeId) {
+        if self
+            .displaced
+            .get(key)
+            .is_some_and(|d| d.second_ha == server)
+        {
+            self.displaced.remove(key);
+        }
+    }
+
+    /// The end of `server`'s bulk sync, authoritative: the notes that `server` is the live
+    /// server a claim displaced here go for the bindings it did not name (`named`), as
+    /// [`Takeovers::server_removed`] (its removal lost with an overflowed queue).
+    pub(super) fn server_synced(&mut self, server: NodeId, named: impl Fn(&MnKey) -> bool) {
+        self.displaced
+            .retain(|k, d| d.second_ha != server || named(k));
+    }
+
     /// What `key`'s binding named before `by`'s claim re-pointed it, if noted (the note goes).
     pub(super) fn displaced(&mut self, key: &MnKey, by: NodeId) -> Option<Displaced> {
         self.displaced.remove(key).filter(|d| d.by == by)
