@@ -720,7 +720,11 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
         _ => None,
     })
     .await;
-    assert_eq!(taken, Some((first_addr.ip(), 1, 1)), "one tunnel, one session");
+    assert_eq!(
+        taken,
+        Some((first_addr.ip(), 1, 1)),
+        "one tunnel, one session"
+    );
 
     // LCP Echo-Request on the call, after the takeover: the second member answers it.
     const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
@@ -735,10 +739,17 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
     }
     let d = answered.expect("the echo answered after the takeover");
     assert_eq!(d.call, Some(call));
-    assert_eq!(&d.frame[2..6], &[0xc0, 0x21, 0x0a, 0x07], "Echo-Reply, same identifier");
+    assert_eq!(
+        &d.frame[2..6],
+        &[0xc0, 0x21, 0x0a, 0x07],
+        "Echo-Reply, same identifier"
+    );
     while let Ok(e) = lac_events.try_recv() {
         assert!(
-            !matches!(e, l2tp::Event::TunnelDown { .. } | l2tp::Event::SessionDown { .. }),
+            !matches!(
+                e,
+                l2tp::Event::TunnelDown { .. } | l2tp::Event::SessionDown { .. }
+            ),
             "{e:?}"
         );
     }
