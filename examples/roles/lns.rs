@@ -5,7 +5,10 @@
 //! `[cluster]`), it copies its tunnels and sessions to a backup member and takes over those of a
 //! member that fails: on `Event::TakenOver` it binds the failed member's address here
 //! (`Commander::bind`), so the LACs' tunnels and sessions go on (silent failover; RFC 4951 with
-//! `rfc4951 = true` and a LAC that offers it).
+//! `rfc4951 = true` and a LAC that offers it). It binds an address on the host it runs on; it
+//! does not release one on `Event::Yielded` (the driver has no unbind, and the event names the
+//! member it yields to, not the address): across hosts the network's address move (VRRP, a
+//! gratuitous ARP) does both.
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;

@@ -16,9 +16,9 @@ pub(super) type Call<E> = Box<dyn FnOnce(&mut E, Instant, &mut DriverStats) + Se
 pub(super) enum Command<E> {
     /// A closure run on the endpoint.
     Call(Call<E>),
-    /// A socket bound by [`Commander::bind`], to receive on and send from from now on; the
-    /// sender hears once the task holds it.
-    Adopt(tokio::net::UdpSocket, oneshot::Sender<()>),
+    /// A socket bound by [`Commander::bind`] at its local address, to receive on and send
+    /// from from now on; the sender hears once the task holds it.
+    Adopt(tokio::net::UdpSocket, SocketAddr, oneshot::Sender<()>),
 }
 
 /// Why a call through a [`Handle`] or [`Commander`] failed.
@@ -192,7 +192,7 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
             .map_err(|e| DriverError::Bind(e.kind()))?;
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Adopt(socket, tx))
+            .send(Command::Adopt(socket, local, tx))
             .await
             .map_err(|_| DriverError::Closed)?;
         rx.await.map_err(|_| DriverError::Closed)?;

@@ -33,11 +33,10 @@ impl Sockets {
         Ok(Sockets { sockets, next: 0 })
     }
 
-    /// Adds a socket bound later ([`crate::driver::Commander::bind`]), after the others.
-    pub(super) fn adopt(&mut self, socket: UdpSocket) {
-        if let Ok(local) = socket.local_addr() {
-            self.sockets.push((socket, local));
-        }
+    /// Adds a socket bound later at `local` ([`crate::driver::Commander::bind`]), after the
+    /// others.
+    pub(super) fn adopt(&mut self, socket: UdpSocket, local: SocketAddr) {
+        self.sockets.push((socket, local));
     }
 
     /// The local addresses, in bind order.

@@ -29,7 +29,11 @@ pub(super) struct Task<E: Endpoint, H> {
 enum Wake<E> {
     Stop,
     Command(Call<E>),
-    Adopt(tokio::net::UdpSocket, oneshot::Sender<()>),
+    Adopt(
+        tokio::net::UdpSocket,
+        std::net::SocketAddr,
+        oneshot::Sender<()>,
+    ),
     Deadline,
     Datagram(usize, std::io::Result<(usize, std::net::SocketAddr)>),
 }
@@ -63,7 +67,7 @@ where
                 _ = &mut self.stop => Wake::Stop,
                 c = self.commands.recv() => match c {
                     Some(Command::Call(c)) => Wake::Command(c),
-                    Some(Command::Adopt(socket, done)) => Wake::Adopt(socket, done),
+                    Some(Command::Adopt(socket, local, done)) => Wake::Adopt(socket, local, done),
                     // Every commander and the handle are gone: the stop channel says so too.
                     None => Wake::Stop,
                 },
@@ -75,9 +79,9 @@ where
             match wake {
                 Wake::Stop => break StopReason::Shutdown,
                 Wake::Command(call) => call(&mut self.endpoint, now(), &mut self.stats),
-                Wake::Adopt(socket, done) => {
+                Wake::Adopt(socket, local, done) => {
                     self.stats.commands += 1;
-                    self.sockets.adopt(socket);
+                    self.sockets.adopt(socket, local);
                     let _ = done.send(());
                 }
                 Wake::Deadline => {
