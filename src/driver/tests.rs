@@ -240,6 +240,66 @@ async fn an_address_bound_while_running_receives_and_sends() {
     std::net::UdpSocket::bind(later).expect("the adopted socket is closed");
 }
 
+/// An address bound while running and released again ([`Handle::unbind`], as a taker releases
+/// a member's address it no longer serves a tunnel on): from then on a datagram to it reaches
+/// nothing (the OS has no socket there, so another process may bind it), and a transmit whose
+/// `src` names it is dropped as from an unbound source. A second unbind, an address never bound
+/// and a spawn-time address are refused with `NotBound`, and change nothing: the spawn-time
+/// socket still answers, and the released address can be bound again.
+#[tokio::test]
+async fn an_address_bound_while_running_is_released_by_unbind() {
+    let config = DriverConfig::new(vec!["127.0.0.1:0".parse().expect("address")]);
+    let (handle, _events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), config)
+        .await
+        .expect("bind");
+    let own = handle.local_addrs()[0];
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let later = handle
+        .bind("127.0.0.4:0".parse().expect("address"))
+        .await
+        .expect("bound");
+    peer.send_to(&[5], later).await.expect("send");
+    assert_eq!(
+        answer(&peer).await,
+        Some((vec![5], later)),
+        "bound: answers"
+    );
+    assert_eq!(handle.unbind(later).await, Ok(()));
+    // Released: nothing receives there (the driver counts no datagram), nothing answers.
+    let _ = peer.send_to(&[6], later).await;
+    assert_eq!(answer(&peer).await, None, "released: no answer");
+    let stats = handle.driver_stats().await.expect("running");
+    assert_eq!(stats.received, 1, "{stats:?}");
+    // A transmit from the released address (the Ticker answers from `to`: here the spawn-time
+    // address, so make it name the released one) is dropped as from an unbound source.
+    handle
+        .call(move |t, _| {
+            let mut out = Transmit::to(own, vec![4]);
+            out.src = Some(later);
+            t.out.push_back(out);
+        })
+        .await
+        .expect("running");
+    let stats = handle.driver_stats().await.expect("running");
+    assert_eq!((stats.sent, stats.unbound_source), (1, 1), "{stats:?}");
+    // Refused, nothing changes: released already, never bound, bound at spawn.
+    let never: SocketAddr = "127.0.0.5:9".parse().expect("address");
+    for a in [later, never, own] {
+        assert_eq!(handle.unbind(a).await, Err(DriverError::NotBound(a)));
+    }
+    peer.send_to(&[3], own).await.expect("send");
+    assert_eq!(answer(&peer).await, Some((vec![3], own)), "spawn-time kept");
+    // The OS holds nothing there: bound again (here, then by anyone after the shutdown).
+    assert_eq!(handle.bind(later).await, Ok(later));
+    peer.send_to(&[7], later).await.expect("send");
+    assert_eq!(answer(&peer).await, Some((vec![7], later)), "bound again");
+    let stopped = handle.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.stats.received, 3);
+    std::net::UdpSocket::bind(later).expect("closed at shutdown");
+}
+
 #[tokio::test]
 async fn dropping_the_handle_stops_the_task() {
     let (handle, mut events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
