@@ -4,8 +4,10 @@
 //! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
 //! member to the other member; a Mobile IPv4 registration accepted by the `home-agent` cluster
 //! through a foreign agent (RFC 5944 3.3); a Create PDP Context answered by the `gateway` (TS
-//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed). Then: bad configurations refused with the key named, and a role binary stopped
-//! by Ctrl-C (SIGINT) with its final stats.
+//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed); a
+//! pool `lns` taking over a stopped member's tunnel and address, and a taker `lns` releasing the
+//! address when it yields the tunnel back. Then: bad configurations refused with the key named,
+//! and a role binary stopped by Ctrl-C (SIGINT) with its final stats.
 
 #[path = "../examples/roles/mod.rs"]
 mod roles;
