@@ -384,7 +384,15 @@ async fn move_addresses(
             }
             Move::Release { at, tunnel, owner } => {
                 let Some(at) = at.filter(|a| taken.contains(a)) else {
-                    tracing::warn!(tunnel, ?owner, at = ?at, "tunnel yielded; its address is not one a takeover bound here: kept");
+                    if at.is_some_and(|a| own.contains(&a)) {
+                        // Ours by configuration (heartbeats and new calls arrive there): the
+                        // network moves it to the owner across hosts.
+                        tracing::warn!(tunnel, ?owner, at = ?at, "tunnel yielded; configured address kept");
+                    } else {
+                        // Released already (the last of the tunnels yielded there), or never
+                        // bound here.
+                        tracing::info!(tunnel, ?owner, at = ?at, "tunnel yielded; no address of ours to release");
+                    }
                     continue;
                 };
                 let ip = at.ip();
