@@ -4,8 +4,10 @@
 //! (RFC 2661 5.1), a call redirected by a contact `lns` to a pool `lns` and by a virtual-LNS
 //! member to the other member; a Mobile IPv4 registration accepted by the `home-agent` cluster
 //! through a foreign agent (RFC 5944 3.3); a Create PDP Context answered by the `gateway` (TS
-//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed). Then: bad configurations refused with the key named, and a role binary stopped
-//! by Ctrl-C (SIGINT) with its final stats.
+//! 29.060 7.3.2), from the crate's SGSN and from a real sgsnemu (skipped when not installed); a
+//! pool `lns` taking over a stopped member's tunnel and address, and a taker `lns` releasing the
+//! address when it yields the tunnel back. Then: bad configurations refused with the key named,
+//! and a role binary stopped by Ctrl-C (SIGINT) with its final stats.
 
 #[path = "../examples/roles/mod.rs"]
 mod roles;
@@ -18,6 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use telcp::Endpoint;
 use telcp::driver::{self, DriverConfig};
+use telcp::health::NodeId;
 use telcp::l2tp;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
@@ -757,4 +760,194 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
     assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
     assert_eq!(stopped.endpoint.call_count(), 1);
     second.stop().await;
+}
+
+/// Waits up to `limit` for an L2TP event of a driven endpoint that `want` accepts.
+async fn l2tp_event<T>(
+    events: &mut mpsc::Receiver<l2tp::Event>,
+    limit: Duration,
+    mut want: impl FnMut(&l2tp::Event) -> Option<T>,
+) -> Option<T> {
+    tokio::time::timeout(limit, async {
+        while let Some(e) = events.recv().await {
+            if let Some(t) = want(&e) {
+                return Some(t);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The address goes back with the tunnel. Two virtual LNS members back each other up: the
+/// first (built here from the role's configuration, on a driver of its own) serves a LAC's call
+/// at the virtual address; the second is the `lns` role. The first stops (its state kept, as a
+/// member cut off); the role takes the tunnel over and binds the virtual address
+/// (`Event::TakenOver`). The first comes back (the same incarnation: a false Down, RFC 4951
+/// section 1.1's failed endpoint that was not), yields its tunnel to the role, and later finds
+/// the role Down in its turn (cut off again), so it takes the tunnel back from its copy; told so
+/// when it hears the role again, the role yields (`Event::Yielded`, naming the virtual address)
+/// and, with no tunnel of its own left there, releases it (`Commander::unbind`): the first binds
+/// it again and serves the LAC's LCP Echo-Request (RFC 1661 section 5.8), on the same tunnel
+/// and session (RFC 2661 section 5.8: the LAC never saw its tunnel go down). With the role
+/// keeping the address, the first's bind fails and the echo never reaches it.
+#[tokio::test]
+async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_member_serves() {
+    let (first_own, second_own) = ("127.0.18.2:1701", "127.0.18.3:1701");
+    let vip: SocketAddr = "127.0.18.10:1701".parse().expect("address");
+    let member = |me: usize, node: u32, peer: u32, bind: bool| {
+        let own = [first_own, second_own];
+        format!(
+            "listen = \"{}\"\nmode = \"virtual\"\nseed = {node}\n\
+             [cluster]\nnode = {node}\nkey = \"virtual replication key\"\nheartbeat_ms = 100\n\
+             peers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+             [virtual]\naddress = \"127.0.18.10\"\nmembers = [\"127.0.18.2\", \"127.0.18.3\"]\n\
+             me = {me}\nbind = {bind}\n[replication]\nlinger_ms = 5\n",
+            own[me],
+            own[1 - me]
+        )
+    };
+    let cfg = |text: String| -> roles::lns::Config {
+        roles::parse(&text, Path::new("vlns.toml")).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The first member: the contact (rank 0), serving at the virtual address.
+    let (first_cfg, first_bind, _, _) = cfg(member(0, 1, 2, true)).build().expect("config");
+    assert_eq!(first_bind, [first_own.parse().expect("address"), vip]);
+    let first = l2tp::Lns::new(first_cfg, driver::now()).expect("LNS config");
+    let (first, _first_events, _) = driver::spawn(first, DriverConfig::new(first_bind))
+        .await
+        .expect("bind");
+    let (second, mut second_seen) = start(cfg(member(1, 2, 1, false))).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let mut lac_cfg = l2tp::LacConfig::new(vip);
+    lac_cfg.common.seed = telcp::io::seed(11);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec!["127.0.18.1:1701".parse().expect("address")]);
+    let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = l2tp_event(&mut lac_events, Duration::from_secs(5), |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(vip), "the call is up at the virtual address");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Cut off: the first's sockets close, its state is kept.
+    let first = first.shutdown().await.expect("clean stop").endpoint;
+    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::TakenOver { addr, tunnels, .. }) => {
+            Some((*addr, tunnels.len()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(taken, Some((vip.ip(), 1)), "the role took the tunnel over");
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the role answers at the virtual address"
+    );
+
+    // The first comes back without the virtual address (the role holds it) and yields.
+    let own = || vec![first_own.parse().expect("address")];
+    let (first, mut first_events, _) = driver::spawn(first, DriverConfig::new(own()))
+        .await
+        .expect("bind");
+    let yielded = l2tp_event(&mut first_events, Duration::from_secs(5), |e| match e {
+        l2tp::Event::Yielded { owner, local, .. } => Some((*owner, *local)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(yielded, Some((NodeId(2), Some(vip))), "the first yields");
+    assert_eq!(echo(&lac, call, &mut lac_data, None).await, Some(true));
+    // The role's copy reaches the first (its backup); then the first is cut off again, and
+    // comes back finding the role Down: it takes the tunnel back.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let first = first.shutdown().await.expect("clean stop").endpoint;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (first, mut first_events, mut first_data) = driver::spawn(first, DriverConfig::new(own()))
+        .await
+        .expect("bind");
+    let back = l2tp_event(&mut first_events, Duration::from_secs(5), |e| match e {
+        l2tp::Event::TakenOver { addr, tunnels, .. } => Some((*addr, tunnels.len())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(back, Some((vip.ip(), 1)), "the first takes the tunnel back");
+    // Told so when it hears the first again, the role yields and releases the address: the
+    // first binds it (as the `lns` role would; retried while the role still holds it).
+    let role_yielded = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
+        telcp::Event::L2tp(l2tp::Event::Yielded { owner, local, .. }) => Some((*owner, *local)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        role_yielded,
+        Some((NodeId(1), Some(vip))),
+        "the role yields"
+    );
+    let mut bound = Err(driver::DriverError::Closed);
+    for _ in 0..50 {
+        bound = first.bind(vip).await;
+        if bound.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bound, Ok(vip), "the role released the virtual address");
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, Some((&first, &mut first_data))).await,
+        Some(true),
+        "the first serves the LAC's session again"
+    );
+    while let Ok(e) = lac_events.try_recv() {
+        assert!(
+            !matches!(
+                e,
+                l2tp::Event::TunnelDown { .. } | l2tp::Event::SessionDown { .. }
+            ),
+            "{e:?}"
+        );
+    }
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    let _ = first.shutdown().await;
+    second.stop().await;
+}
+
+/// Sends the LAC's LCP Echo-Request (RFC 1661 section 5.8) on `call` until an answer comes back
+/// (20 tries, 0.5 s each): `Some(true)` when it is an Echo-Reply with the same identifier. With
+/// `member`, the request must reach that LNS (its data channel), which answers it as the `lns`
+/// role does.
+async fn echo(
+    lac: &driver::Handle<l2tp::Lac>,
+    call: l2tp::CallId,
+    lac_data: &mut mpsc::Receiver<l2tp::Data>,
+    mut member: Option<(&driver::Handle<l2tp::Lns>, &mut mpsc::Receiver<l2tp::Data>)>,
+) -> Option<bool> {
+    const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
+    let within = Duration::from_millis(250);
+    for _ in 0..20 {
+        lac.send_data(call, ECHO).await.expect("running");
+        if let Some((lns, data)) = member.as_mut() {
+            let Ok(Some(d)) = tokio::time::timeout(within, data.recv()).await else {
+                continue;
+            };
+            let mut reply = d.frame.to_vec();
+            reply[4] = 0x0a;
+            lns.send_data(d.session, reply).await.expect("running");
+        }
+        if let Ok(Some(d)) = tokio::time::timeout(within, lac_data.recv()).await {
+            return Some(d.call == Some(call) && d.frame[2..6] == [0xc0, 0x21, 0x0a, 0x07]);
+        }
+    }
+    None
 }

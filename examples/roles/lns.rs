@@ -5,13 +5,18 @@
 //! `[cluster]`), it copies its tunnels and sessions to a backup member and takes over those of a
 //! member that fails: on `Event::TakenOver` it binds the failed member's address here
 //! (`Commander::bind`), so the LACs' tunnels and sessions go on (silent failover; RFC 4951 with
-//! `rfc4951 = true` and a LAC that offers it). It binds an address on the host it runs on; it
-//! does not release one on `Event::Yielded` (the driver has no unbind, and the event names the
-//! member it yields to, not the address): across hosts the network's address move (VRRP, a
-//! gratuitous ARP) does both.
+//! `rfc4951 = true` and a LAC that offers it). On `Event::Yielded` (another member owns the
+//! tunnel now and holds its address: the member that took it over from us after a false Down,
+//! or the winner of two takers) it releases the tunnel's address (`Commander::unbind`) once no
+//! tunnel of its own is left there (`Lns::tunnels_at`), if it bound that address on a
+//! takeover; the addresses of its configuration (`listen`, the virtual address) stay bound for
+//! its life (its heartbeats and new calls arrive there). The moves are made in event order, one
+//! at a time. It binds and releases addresses on the host it runs on: across hosts the
+//! network's address move (VRRP, a gratuitous ARP) does the same.
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use telcp::driver::Commander;
@@ -171,8 +176,9 @@ fn describe(lns: &Lns) -> String {
 }
 
 impl Config {
-    /// The LNS configuration and the addresses to bind.
-    fn build(self) -> Result<(LnsConfig, Vec<SocketAddr>, u8, bool), StartError> {
+    /// The LNS configuration, the addresses to bind, the load and whether LCP echoes are
+    /// answered (`tests/roles.rs` builds a member of its own with it).
+    pub fn build(self) -> Result<(LnsConfig, Vec<SocketAddr>, u8, bool), StartError> {
         let mut cfg = LnsConfig::default();
         cfg.common.host_name = self.host_name.into_bytes();
         cfg.common.secret = self.secret.map(Secret::into_bytes);
@@ -254,7 +260,9 @@ impl RoleConfig for Config {
         let (cfg, bind, load, answer) = self.build()?;
         let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
         lns.set_load(load);
-        let (part, _) = drive(
+        let own: HashSet<SocketAddr> = bind.iter().copied().collect();
+        let (moves, moves_rx) = tokio::sync::mpsc::channel(MOVES_QUEUED);
+        let (part, commander) = drive(
             "lns",
             lns,
             bind,
@@ -272,38 +280,138 @@ impl RoleConfig for Config {
                     }
                 })
             })),
-            move |ev: &l2tp::Event, lns: &Commander<Lns>| match ev {
-                // The failed member's address moves here (`Event::TakenOver` docs): bound on this
-                // driver, the LAC's next packet arrives here and our answers leave from it.
-                l2tp::Event::TakenOver {
-                    failed,
-                    addr,
-                    tunnels,
-                    sessions,
-                } => {
-                    let (lns, at) = (lns.clone(), SocketAddr::new(*addr, port));
-                    let (failed, t, s) = (*failed, tunnels.len(), sessions.len());
-                    tokio::spawn(async move {
-                        match lns.bind(at).await {
-                            Ok(_) => tracing::info!(?failed, %at, tunnels = t, sessions = s, "took over; address bound"),
-                            // Held here already (a second takeover of the same member), or
-                            // the operator moves it: the event says what to move.
-                            Err(error) => tracing::warn!(?failed, %at, %error, "took over; address not bound"),
-                        }
-                    });
+            move |ev: &l2tp::Event, _: &Commander<Lns>| {
+                let m = match ev {
+                    // The failed member's address moves here (`Event::TakenOver` docs): bound on
+                    // this driver, the LAC's next packet arrives here and our answers leave from
+                    // it.
+                    l2tp::Event::TakenOver {
+                        failed,
+                        addr,
+                        tunnels,
+                        sessions,
+                    } => Move::Take {
+                        at: SocketAddr::new(*addr, port),
+                        failed: *failed,
+                        tunnels: tunnels.len(),
+                        sessions: sessions.len(),
+                    },
+                    // The owner holds the tunnel's address now (`Event::Yielded` docs).
+                    l2tp::Event::Yielded {
+                        tunnel,
+                        owner,
+                        local,
+                        ..
+                    } => Move::Release {
+                        at: *local,
+                        tunnel: *tunnel,
+                        owner: *owner,
+                    },
+                    _ => return,
+                };
+                if let Err(e) = moves.try_send(m) {
+                    tracing::error!(error = %e, "address move dropped (queue full)");
                 }
-                l2tp::Event::Yielded { tunnel, owner, .. } => {
-                    tracing::warn!(tunnel, ?owner, "tunnel yielded to the member that took it over");
-                }
-                _ => {}
             },
             describe,
             &observer,
         )
         .await?;
+        tokio::spawn(move_addresses(commander, own, moves_rx));
         Ok(Running {
             role: Self::ROLE,
             parts: vec![part],
         })
+    }
+}
+
+/// Address moves waiting for [`move_addresses`]; beyond, one is dropped and logged (takeovers
+/// and yields are rare: one event per member's address or per tunnel).
+const MOVES_QUEUED: usize = 1024;
+
+/// An address to move here, or away, on an ownership event.
+#[derive(Debug)]
+enum Move {
+    /// `Event::TakenOver`: bind `at` here.
+    Take {
+        at: SocketAddr,
+        failed: NodeId,
+        tunnels: usize,
+        sessions: usize,
+    },
+    /// `Event::Yielded`: `owner` holds `at` (`None`: the tunnel never knew it) now.
+    Release {
+        at: Option<SocketAddr>,
+        tunnel: u16,
+        owner: NodeId,
+    },
+}
+
+/// Makes the address moves one at a time, in event order (a release never overtakes the bind
+/// it undoes). `own` are the configured addresses (bound at spawn, never moved); the addresses
+/// bound on a takeover are tracked, and only those are released.
+async fn move_addresses(
+    lns: Commander<Lns>,
+    own: HashSet<SocketAddr>,
+    mut moves: tokio::sync::mpsc::Receiver<Move>,
+) {
+    let mut taken: HashSet<SocketAddr> = HashSet::new();
+    while let Some(m) = moves.recv().await {
+        match m {
+            Move::Take {
+                at,
+                failed,
+                tunnels,
+                sessions,
+            } => {
+                if own.contains(&at) || taken.contains(&at) {
+                    // Ours already: our own address back from a taker, or the same member's
+                    // address again (the winner of two takers, `Event::TakenOver` docs).
+                    tracing::info!(?failed, %at, tunnels, sessions, "took over; address held already");
+                    continue;
+                }
+                match lns.bind(at).await {
+                    Ok(_) => {
+                        taken.insert(at);
+                        tracing::info!(?failed, %at, tunnels, sessions, "took over; address bound");
+                    }
+                    // Held by another process here (the member we took over, on this host),
+                    // or not local: the operator moves it, the event says what to move.
+                    Err(error) => {
+                        tracing::warn!(?failed, %at, %error, "took over; address not bound");
+                    }
+                }
+            }
+            Move::Release { at, tunnel, owner } => {
+                let Some(at) = at.filter(|a| taken.contains(a)) else {
+                    if at.is_some_and(|a| own.contains(&a)) {
+                        // Ours by configuration (heartbeats and new calls arrive there): the
+                        // network moves it to the owner across hosts.
+                        tracing::warn!(tunnel, ?owner, at = ?at, "tunnel yielded; configured address kept");
+                    } else {
+                        // Released already (the last of the tunnels yielded there), or never
+                        // bound here.
+                        tracing::info!(tunnel, ?owner, at = ?at, "tunnel yielded; no address of ours to release");
+                    }
+                    continue;
+                };
+                let ip = at.ip();
+                match lns.call(move |l, _| l.tunnels_at(ip)).await {
+                    Ok(0) => match lns.unbind(at).await {
+                        Ok(()) => {
+                            taken.remove(&at);
+                            tracing::info!(tunnel, ?owner, %at, "tunnel yielded; address released");
+                        }
+                        Err(error) => {
+                            tracing::warn!(tunnel, ?owner, %at, %error, "tunnel yielded; address not released");
+                        }
+                    },
+                    Ok(left) => {
+                        tracing::info!(tunnel, ?owner, %at, left, "tunnel yielded; address kept for our other tunnels there");
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
     }
 }

@@ -19,6 +19,9 @@ pub(super) enum Command<E> {
     /// A socket bound by [`Commander::bind`] at its local address, to receive on and send
     /// from from now on; the sender hears once the task holds it.
     Adopt(tokio::net::UdpSocket, SocketAddr, oneshot::Sender<()>),
+    /// Close the socket adopted at this local address ([`Commander::unbind`]); the sender hears
+    /// whether there was one.
+    Release(SocketAddr, oneshot::Sender<bool>),
 }
 
 /// Why a call through a [`Handle`] or [`Commander`] failed.
@@ -36,6 +39,10 @@ pub enum DriverError {
     /// kind).
     #[error("cannot bind the address: {0:?}")]
     Bind(std::io::ErrorKind),
+    /// [`Commander::unbind`]: no socket bound by [`Commander::bind`] is at this address (never
+    /// bound, released already, or an address bound at spawn, which stays for the task's life).
+    #[error("{0} is not an address bound while running")]
+    NotBound(SocketAddr),
 }
 
 /// Why a driver's task ended.
@@ -130,6 +137,64 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
         rx.await.map_err(|_| DriverError::Closed)
     }
 
+    /// Binds one more UDP socket at `addr` and hands it to the task, which from its next turn
+    /// receives on it (`to` = its local address) and sends from it the transmits whose `src` it
+    /// is: for an address that moves to this endpoint while it runs, such as a failed virtual
+    /// LNS member's address its backup took over (`l2tp::Event::TakenOver`: "the caller moves
+    /// `addr` to this LNS"). Returns the bound local address (port 0 resolved): the one
+    /// [`Commander::unbind`] takes to release it. It is not added to [`Handle::local_addrs`],
+    /// which lists the addresses bound at spawn.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::Bind`] when the OS refuses the bind (nothing changes),
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, DriverError> {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|e| DriverError::Bind(e.kind()))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| DriverError::Bind(e.kind()))?;
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Adopt(socket, local, tx))
+            .await
+            .map_err(|_| DriverError::Closed)?;
+        rx.await.map_err(|_| DriverError::Closed)?;
+        Ok(local)
+    }
+
+    /// Closes the socket a [`Commander::bind`] bound at `local` (the address that bind
+    /// returned): from the task's next turn, datagrams to it are no longer received (the OS
+    /// has no socket there) and a transmit whose `src` it is leaves from no socket (dropped and
+    /// counted in [`super::DriverStats::unbound_source`], as from any address not bound); the
+    /// address can be bound again, here or by another process. For an address that moves away
+    /// from this endpoint again, such as a taken-over member's address once the LNS no longer
+    /// serves any tunnel on it (`l2tp::Event::Yielded`: its owner holds it now).
+    ///
+    /// Only addresses bound by [`Commander::bind`] are released: the addresses bound at spawn
+    /// ([`super::DriverConfig::bind`], [`Handle::local_addrs`]) are the endpoint's own (its
+    /// heartbeats, its default source) and stay for the task's life.
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::NotBound`] when no socket bound by [`Commander::bind`] is at `local`
+    /// (never bound, released already, or a spawn-time address; nothing changes),
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn unbind(&self, local: SocketAddr) -> Result<(), DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Release(local, tx))
+            .await
+            .map_err(|_| DriverError::Closed)?;
+        if rx.await.map_err(|_| DriverError::Closed)? {
+            Ok(())
+        } else {
+            Err(DriverError::NotBound(local))
+        }
+    }
+
     /// Hands one piece of user data to the endpoint, to `to` ([`SendData::send_data`]: a PPP
     /// frame on an LNS's session or a LAC's call, RFC 2661 section 5.3), without waiting for the
     /// task to take it: it is queued behind the commands already queued (waiting while that
@@ -162,42 +227,13 @@ impl<E: Endpoint + Send + 'static> Commander<E> {
 }
 
 /// The owner of a driven endpoint: commands ([`Handle::call`], as a [`Commander`]), user data in
-/// ([`Handle::send_data`]), the bound addresses, and [`Handle::shutdown`]. Dropping it stops the task too (without handing the
-/// endpoint back).
+/// ([`Handle::send_data`]), the bound addresses, and [`Handle::shutdown`]. Dropping it stops the
+/// task too (without handing the endpoint back).
 pub struct Handle<E> {
     commander: Commander<E>,
     local: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     join: JoinHandle<Stopped<E>>,
-}
-
-impl<E: Endpoint + Send + 'static> Commander<E> {
-    /// Binds one more UDP socket at `addr` and hands it to the task, which from its next turn
-    /// receives on it (`to` = its local address) and sends from it the transmits whose `src` it
-    /// is: for an address that moves to this endpoint while it runs, such as a failed virtual
-    /// LNS member's address its backup took over (`l2tp::Event::TakenOver`: "the caller moves
-    /// `addr` to this LNS"). Returns the bound local address (port 0 resolved); it is not added
-    /// to [`Handle::local_addrs`], which lists the addresses bound at spawn.
-    ///
-    /// # Errors
-    ///
-    /// [`DriverError::Bind`] when the OS refuses the bind (nothing changes),
-    /// [`DriverError::Closed`] when the task has ended.
-    pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, DriverError> {
-        let socket = tokio::net::UdpSocket::bind(addr)
-            .await
-            .map_err(|e| DriverError::Bind(e.kind()))?;
-        let local = socket
-            .local_addr()
-            .map_err(|e| DriverError::Bind(e.kind()))?;
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Adopt(socket, local, tx))
-            .await
-            .map_err(|_| DriverError::Closed)?;
-        rx.await.map_err(|_| DriverError::Closed)?;
-        Ok(local)
-    }
 }
 
 impl<E> Handle<E> {
@@ -287,6 +323,16 @@ impl<E: Endpoint + Send + 'static> Handle<E> {
     /// has ended.
     pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, DriverError> {
         self.commander.bind(addr).await
+    }
+
+    /// [`Commander::unbind`].
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::NotBound`] when no socket bound by [`Handle::bind`] is at `local`,
+    /// [`DriverError::Closed`] when the task has ended.
+    pub async fn unbind(&self, local: SocketAddr) -> Result<(), DriverError> {
+        self.commander.unbind(local).await
     }
 
     /// Stops the task once the transmits already queued are sent, waits for it to end (its

@@ -24,8 +24,9 @@
 //! through [`Handle::send_data`] / [`Commander::send_data`] for a role that takes it
 //! ([`SendData`]: the LNS by session, the LAC by call), queued behind the commands without a
 //! round trip. An address that moves to the endpoint while it runs (a failed virtual LNS
-//! member's, taken over by its backup) is bound with [`Handle::bind`] / [`Commander::bind`]. The
-//! task ends on
+//! member's, taken over by its backup) is bound with [`Handle::bind`] / [`Commander::bind`], and
+//! released with [`Handle::unbind`] / [`Commander::unbind`] when it moves away again (the
+//! addresses bound at spawn stay). The task ends on
 //! [`Handle::shutdown`] (which hands back the endpoint, its final [`DriverStats`] and why it
 //! stopped) or when the [`Handle`] is dropped; its sockets close with it.
 //!

@@ -7,10 +7,13 @@ use std::task::{Context, Poll};
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
-/// One socket per bound address, in [`crate::driver::DriverConfig::bind`] order.
+/// One socket per bound address, in [`crate::driver::DriverConfig::bind`] order, then the
+/// sockets adopted while running ([`crate::driver::Commander::bind`]) in the order they came.
 pub(super) struct Sockets {
     /// The socket and the local address it reports (port 0 resolved).
     sockets: Vec<(UdpSocket, SocketAddr)>,
+    /// How many of `sockets`, from the first, were bound at spawn (never released).
+    fixed: usize,
     /// The first socket a receive polls: rotated so a busy socket cannot starve the others.
     next: usize,
 }
@@ -30,13 +33,36 @@ impl Sockets {
             let local = s.local_addr()?;
             sockets.push((s, local));
         }
-        Ok(Sockets { sockets, next: 0 })
+        let fixed = sockets.len();
+        Ok(Sockets {
+            sockets,
+            fixed,
+            next: 0,
+        })
     }
 
     /// Adds a socket bound later at `local` ([`crate::driver::Commander::bind`]), after the
     /// others.
     pub(super) fn adopt(&mut self, socket: UdpSocket, local: SocketAddr) {
         self.sockets.push((socket, local));
+    }
+
+    /// Closes the adopted socket bound at `local` (exactly the address its bind reported);
+    /// false, and nothing changes, when no adopted socket is bound there (the spawn-time
+    /// sockets are never released).
+    pub(super) fn release(&mut self, local: SocketAddr) -> bool {
+        let Some(i) = (self.fixed..self.sockets.len()).find(|&i| self.sockets[i].1 == local) else {
+            return false;
+        };
+        // Dropped here: the OS closes it, and the order of the others is kept.
+        drop(self.sockets.remove(i));
+        if self.next > i {
+            self.next -= 1;
+        }
+        if self.next >= self.sockets.len() {
+            self.next = 0;
+        }
+        true
     }
 
     /// The local addresses, in bind order.

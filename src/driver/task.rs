@@ -34,6 +34,7 @@ enum Wake<E> {
         std::net::SocketAddr,
         oneshot::Sender<()>,
     ),
+    Release(std::net::SocketAddr, oneshot::Sender<bool>),
     Deadline,
     Datagram(usize, std::io::Result<(usize, std::net::SocketAddr)>),
 }
@@ -68,6 +69,7 @@ where
                 c = self.commands.recv() => match c {
                     Some(Command::Call(c)) => Wake::Command(c),
                     Some(Command::Adopt(socket, local, done)) => Wake::Adopt(socket, local, done),
+                    Some(Command::Release(local, done)) => Wake::Release(local, done),
                     // Every commander and the handle are gone: the stop channel says so too.
                     None => Wake::Stop,
                 },
@@ -83,6 +85,10 @@ where
                     self.stats.commands += 1;
                     self.sockets.adopt(socket, local);
                     let _ = done.send(());
+                }
+                Wake::Release(local, done) => {
+                    self.stats.commands += 1;
+                    let _ = done.send(self.sockets.release(local));
                 }
                 Wake::Deadline => {
                     let t = now();

@@ -240,6 +240,66 @@ async fn an_address_bound_while_running_receives_and_sends() {
     std::net::UdpSocket::bind(later).expect("the adopted socket is closed");
 }
 
+/// An address bound while running and released again ([`Handle::unbind`], as a taker releases
+/// a member's address it no longer serves a tunnel on): from then on a datagram to it reaches
+/// nothing (the OS has no socket there, so another process may bind it), and a transmit whose
+/// `src` names it is dropped as from an unbound source. A second unbind, an address never bound
+/// and a spawn-time address are refused with `NotBound`, and change nothing: the spawn-time
+/// socket still answers, and the released address can be bound again.
+#[tokio::test]
+async fn an_address_bound_while_running_is_released_by_unbind() {
+    let config = DriverConfig::new(vec!["127.0.0.1:0".parse().expect("address")]);
+    let (handle, _events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), config)
+        .await
+        .expect("bind");
+    let own = handle.local_addrs()[0];
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let later = handle
+        .bind("127.0.0.4:0".parse().expect("address"))
+        .await
+        .expect("bound");
+    peer.send_to(&[5], later).await.expect("send");
+    assert_eq!(
+        answer(&peer).await,
+        Some((vec![5], later)),
+        "bound: answers"
+    );
+    assert_eq!(handle.unbind(later).await, Ok(()));
+    // Released: nothing receives there (the driver counts no datagram), nothing answers.
+    let _ = peer.send_to(&[6], later).await;
+    assert_eq!(answer(&peer).await, None, "released: no answer");
+    let stats = handle.driver_stats().await.expect("running");
+    assert_eq!(stats.received, 1, "{stats:?}");
+    // A transmit from the released address (the Ticker answers from `to`: here the spawn-time
+    // address, so make it name the released one) is dropped as from an unbound source.
+    handle
+        .call(move |t, _| {
+            let mut out = Transmit::to(own, vec![4]);
+            out.src = Some(later);
+            t.out.push_back(out);
+        })
+        .await
+        .expect("running");
+    let stats = handle.driver_stats().await.expect("running");
+    assert_eq!((stats.sent, stats.unbound_source), (1, 1), "{stats:?}");
+    // Refused, nothing changes: released already, never bound, bound at spawn.
+    let never: SocketAddr = "127.0.0.5:9".parse().expect("address");
+    for a in [later, never, own] {
+        assert_eq!(handle.unbind(a).await, Err(DriverError::NotBound(a)));
+    }
+    peer.send_to(&[3], own).await.expect("send");
+    assert_eq!(answer(&peer).await, Some((vec![3], own)), "spawn-time kept");
+    // The OS holds nothing there: bound again (here, then by anyone after the shutdown).
+    assert_eq!(handle.bind(later).await, Ok(later));
+    peer.send_to(&[7], later).await.expect("send");
+    assert_eq!(answer(&peer).await, Some((vec![7], later)), "bound again");
+    let stopped = handle.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.stats.received, 3);
+    std::net::UdpSocket::bind(later).expect("closed at shutdown");
+}
+
 #[tokio::test]
 async fn dropping_the_handle_stops_the_task() {
     let (handle, mut events, _) = spawn(Ticker::new(None, Duration::from_secs(1)), loopback())
@@ -293,6 +353,60 @@ async fn l2tp_event<T>(
     }
 }
 
+/// An LNS and a LAC, each on a driver, with the LAC's call up.
+struct Pair {
+    lns: Handle<crate::l2tp::Lns>,
+    lns_events: mpsc::Receiver<crate::l2tp::Event>,
+    lns_data: DataReceiver<crate::l2tp::Lns>,
+    lac: Handle<crate::l2tp::Lac>,
+    lac_data: DataReceiver<crate::l2tp::Lac>,
+    call: crate::l2tp::CallId,
+}
+
+/// An LNS driven on `lns_bind` (RNG seed `seed`) and a LAC driven on 127.0.0.2 (seed `seed - 1`)
+/// that opens a call to it; returns once the LAC reports the call's session up (RFC 2661
+/// section 5.1: tunnel and session establishment).
+async fn pair(seed: u64, lns_bind: DriverConfig) -> Pair {
+    use crate::l2tp::{self, Event, Lac, LacConfig, Lns, LnsConfig};
+    let common = |seed| l2tp::Config {
+        seed: crate::io::seed(seed),
+        ..Default::default()
+    };
+    let lns = Lns::new(
+        LnsConfig {
+            common: common(seed),
+            ..Default::default()
+        },
+        now(),
+    )
+    .expect("LNS config");
+    let (lns, lns_events, lns_data) = spawn(lns, lns_bind).await.expect("bind");
+    let mut lac_config = LacConfig::new(lns.local_addrs()[0]);
+    lac_config.common = common(seed - 1);
+    let lac = Lac::new(lac_config, now()).expect("LAC config");
+    let bind = DriverConfig::new(vec!["127.0.0.2:0".parse().expect("address")]);
+    let (lac, mut lac_events, lac_data) = spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = l2tp_event(&mut lac_events, |e| match e {
+        Event::SessionUp { call: Some(c), .. } => Some(*c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(call), "the LAC's session is up");
+    Pair {
+        lns,
+        lns_events,
+        lns_data,
+        lac,
+        lac_data,
+        call,
+    }
+}
+
 /// RFC 2661 section 5.3 (Forwarding PPP Frames): "PPP frames from the remote system are
 /// received at the LAC, [...] encapsulated in L2TP, and forwarded over the appropriate tunnel.
 /// The LNS receives the L2TP packet, and processes the encapsulated PPP frame as if it were
@@ -302,38 +416,16 @@ async fn l2tp_event<T>(
 /// named by its call. A frame to a session that does not exist is refused and counted.
 #[tokio::test]
 async fn ppp_frames_cross_an_lns_and_a_lac_through_the_data_channels() {
-    use crate::l2tp::{self, Event, Lac, LacConfig, Lns, LnsConfig, SessionRef};
-    let common = |seed| l2tp::Config {
-        seed: crate::io::seed(seed),
-        ..Default::default()
-    };
-    let lns = Lns::new(
-        LnsConfig {
-            common: common(2),
-            ..Default::default()
-        },
-        now(),
-    )
-    .expect("LNS config");
-    let (lns, mut lns_events, mut lns_data) = spawn(lns, loopback()).await.expect("bind");
-    let lns_addr = lns.local_addrs()[0];
-    let mut lac_config = LacConfig::new(lns_addr);
-    lac_config.common = common(1);
-    let lac = Lac::new(lac_config, now()).expect("LAC config");
-    let bind = DriverConfig::new(vec!["127.0.0.2:0".parse().expect("address")]);
-    let (lac, mut lac_events, mut lac_data) = spawn(lac, bind).await.expect("bind");
-
-    let call = lac
-        .call(|lac, now| lac.open_session(now))
-        .await
-        .expect("running")
-        .expect("a call");
-    let lac_up = l2tp_event(&mut lac_events, |e| match e {
-        Event::SessionUp { call: Some(c), .. } => Some(*c),
-        _ => None,
-    })
-    .await;
-    assert_eq!(lac_up, Some(call), "the LAC's session is up");
+    use crate::l2tp::{Event, SessionRef};
+    let Pair {
+        lns,
+        mut lns_events,
+        mut lns_data,
+        lac,
+        mut lac_data,
+        call,
+        ..
+    } = pair(2, loopback()).await;
     let session = l2tp_event(&mut lns_events, |e| match e {
         Event::SessionUp { session, .. } => Some(*session),
         _ => None,
@@ -393,38 +485,15 @@ async fn ppp_frames_cross_an_lns_and_a_lac_through_the_data_channels() {
 /// counts the rest, as it does events.
 #[tokio::test]
 async fn a_full_data_channel_drops_and_counts() {
-    use crate::l2tp::{self, Event, Lac, LacConfig, Lns, LnsConfig};
-    let common = |seed| l2tp::Config {
-        seed: crate::io::seed(seed),
-        ..Default::default()
-    };
-    let lns = Lns::new(
-        LnsConfig {
-            common: common(4),
-            ..Default::default()
-        },
-        now(),
-    )
-    .expect("LNS config");
     let mut config = loopback();
     config.data_queue = 2;
-    let (lns, _lns_events, lns_data) = spawn(lns, config).await.expect("bind");
-    let mut lac_config = LacConfig::new(lns.local_addrs()[0]);
-    lac_config.common = common(3);
-    let lac = Lac::new(lac_config, now()).expect("LAC config");
-    let bind = DriverConfig::new(vec!["127.0.0.2:0".parse().expect("address")]);
-    let (lac, mut lac_events, _lac_data) = spawn(lac, bind).await.expect("bind");
-    let call = lac
-        .call(|lac, now| lac.open_session(now))
-        .await
-        .expect("running")
-        .expect("a call");
-    let up = l2tp_event(&mut lac_events, |e| match e {
-        Event::SessionUp { call: Some(c), .. } => Some(*c),
-        _ => None,
-    })
-    .await;
-    assert_eq!(up, Some(call));
+    let Pair {
+        lns,
+        lns_data,
+        lac,
+        call,
+        ..
+    } = pair(4, config).await;
     for _ in 0..5 {
         lac.send_data(call, LCP_REQUEST).await.expect("running");
     }

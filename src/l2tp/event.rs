@@ -220,8 +220,10 @@ pub enum Event {
         sessions: Vec<SessionHandoff>,
     },
     /// LNS: a tunnel of ours was taken over by the backup `owner` while it saw us Down (a false
-    /// Down): dropped here without a StopCCN (the LAC's tunnel continues at `owner`); the caller
-    /// removes its sessions from the data plane.
+    /// Down), or by a member whose claim on the same failed member beat ours: dropped here
+    /// without a StopCCN (the LAC's tunnel continues at `owner`, which holds `local` now); the
+    /// caller removes its sessions from the data plane, and stops answering at `local` once no
+    /// tunnel of ours is left there ([`Lns::tunnels_at`](super::Lns::tunnels_at)).
     Yielded {
         /// Our Tunnel ID.
         tunnel: u16,
@@ -230,6 +232,10 @@ pub enum Event {
         owner: crate::health::NodeId,
         /// Its sessions, by our Session ID.
         sessions: usize,
+        /// Our address the tunnel used (the LAC sends there; for a tunnel taken over, the
+        /// failed member's address of its [`Event::TakenOver`]), when known; as
+        /// [`Event::TunnelUp`]'s `local`.
+        local: Option<SocketAddr>,
     },
 }
 

@@ -41,10 +41,11 @@
 //!   every [`SessionHandoff`] of `sessions` in the data plane. One event per address of the
 //!   failed member. The same event with no tunnels and no sessions means two members took the
 //!   same member over and this one won: move `addr` here again (from the member that yields).
-//! * **[`Event::Yielded`]** `{ tunnel, owner, sessions }`: a member that was only cut off (a false
-//!   Down) finds its tunnel taken over by `owner`; the LNS drops it without a StopCCN. Remove the
-//!   tunnel's sessions from the data plane and stop announcing the address: the LAC's packets
-//!   go to `owner`.
+//! * **[`Event::Yielded`]** `{ tunnel, owner, sessions, local }`: a member that was only cut off
+//!   (a false Down) finds its tunnel taken over by `owner`, or a taker loses its claim to
+//!   `owner`; the LNS drops the tunnel without a StopCCN. Remove the tunnel's sessions from the
+//!   data plane and, once no tunnel of ours is left at `local` ([`Lns::tunnels_at`]), stop
+//!   announcing that address: the LAC's packets go to `owner`.
 //! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
 //!   record (one round trip between members), so that a crash at any moment loses no call the
 //!   LAC has up. ICRPs sent while no backup was left are counted in

@@ -340,6 +340,18 @@ impl Lns {
 
     shared_endpoint_api!();
 
+    /// How many of our tunnels (any state, an RFC 4951 recovery tunnel included) have `addr` as
+    /// our address: the tunnels a LAC reaches at `addr`. A caller that moved `addr` here on an
+    /// [`Event::TakenOver`] moves it away again once none is left after an [`Event::Yielded`]
+    /// whose `local` is at `addr` (the owner holds it now).
+    pub fn tunnels_at(&self, addr: IpAddr) -> usize {
+        self.core
+            .tunnels
+            .values()
+            .filter(|t| t.local.is_some_and(|l| l.ip() == addr))
+            .count()
+    }
+
     /// Redirect records held.
     pub fn pending_redirects(&self) -> usize {
         self.core.redirects_held

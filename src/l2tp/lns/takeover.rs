@@ -841,6 +841,7 @@ impl Lns {
 
     /// Drops our `tunnel` without a StopCCN: `by` owns it (module docs, one owner per tunnel).
     fn give_up(&mut self, tunnel: u16, by: NodeId) {
+        let local = self.core.tunnels.get(&tunnel).and_then(|t| t.local);
         if let Some(sessions) = self.core.forget_tunnel(tunnel) {
             self.backups.epochs.remove(&tunnel);
             self.core.stats.tunnels_yielded = self.core.stats.tunnels_yielded.saturating_add(1);
@@ -849,6 +850,7 @@ impl Lns {
                 tunnel,
                 owner: by,
                 sessions,
+                local,
             });
         }
     }
@@ -1387,17 +1389,25 @@ mod tests {
         let now = Instant::now();
         let mut lns = holder(now, 1);
         lns.take_over(now, NodeId(2));
-        assert!(matches!(ownership(&mut lns)[..], [Event::TakenOver { .. }]));
+        assert!(matches!(
+            ownership(&mut lns)[..],
+            [Event::TakenOver { addr, .. }] if addr == local().ip()
+        ));
+        assert_eq!(lns.tunnels_at(local().ip()), 1);
         let _ = to_lac(&mut lns);
         claim_of_node_3(&mut lns, now, 3);
+        // The yield names the address the tunnel used, which node 3 holds now: with no tunnel
+        // of ours left there, the caller releases it.
         assert_eq!(
             ownership(&mut lns),
             [Event::Yielded {
                 tunnel: TUNNEL,
                 owner: NodeId(3),
-                sessions: 1
+                sessions: 1,
+                local: Some(local()),
             }]
         );
+        assert_eq!(lns.tunnels_at(local().ip()), 0);
         assert_eq!(lns.tunnel_count(), 0);
         assert!(to_lac(&mut lns).is_empty(), "no StopCCN");
     }
