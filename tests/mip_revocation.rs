@@ -141,6 +141,29 @@ fn server(w: &mut World, k: u32) -> u32 {
     w.ha(1).binding(home(k), None).expect("binding").second_ha.0
 }
 
+/// Revokes MN `k`'s binding at the member serving it, as a caller does: asked first at the
+/// member HA 1's table names, then where [`Revoked::NotServed`] points ([`HomeAgent::revoke`]:
+/// only the serving HA removes a binding, "call `revoke` there"). HA 1's table is not the
+/// authority on who serves: when HA 1 misses the serving member's heartbeats under loss (a
+/// false Down) and coordinates its takeover, it re-points the binding to the owner it chose at
+/// once, while that owner, still seeing the server Up, defers the decision and keeps naming the
+/// server (module docs of `mip`: a takeover received for an HA still seen alive waits), which
+/// alone serves the binding meanwhile (seed 2958 of
+/// [`rfc3543_revocation_to_a_colocated_mobile_node_with_loss`]). Returns the member that took
+/// the command and its answer.
+fn revoke_where_served(w: &mut World, k: u32, inform: bool) -> (u32, Revoked) {
+    let mut at = server(w, k);
+    let mut asked = Vec::new();
+    loop {
+        asked.push(at);
+        let now = w.sim.now();
+        match w.ha(at).revoke(now, &MnId::Home(home(k)), inform) {
+            Revoked::NotServed { server } if !asked.contains(&server.0) => at = server.0,
+            out => return (at, out),
+        }
+    }
+}
+
 fn fa_events(s: &mut Setup) -> Vec<FaEvent> {
     std::iter::from_fn(|| s.w.sim.poll_event_of::<ForeignAgent>(s.fa)).collect()
 }
@@ -1119,10 +1142,10 @@ fn revocation_to_a_colocated_mn(seed: u64) {
         w.run_for(Duration::from_secs(1));
         let now = w.sim.now();
         assert!(w.mn(id).is_registered(now), "seed {seed} MN {k}");
-        let srv = server(&mut w, k);
-        let _ = w.events(srv);
-        let now = w.sim.now();
-        let out = w.ha(srv).revoke(now, &MnId::Home(home(k)), true);
+        for i in 1..=N {
+            let _ = w.events(i);
+        }
+        let (srv, out) = revoke_where_served(&mut w, k, true);
         assert!(matches!(out, Revoked::Sent { .. }), "seed {seed}: {out:?}");
         // Past the retransmission schedule: copies at 0, 1, 3, 7 and 15 s (RTO 1 s doubled, four
         // retransmissions), given up 16 s after the last.
@@ -1287,6 +1310,21 @@ fn forwarded_revocation_seed_3486_a_removal_survives_a_false_down_takeover() {
 #[test]
 fn colocated_seed_1910_every_acknowledgement_lost() {
     revocation_to_a_colocated_mn(1910);
+}
+
+/// Seed 2958 of [`rfc3543_revocation_to_a_colocated_mobile_node_with_loss`] (session 43 sweep,
+/// seeds 0..3000): HA 1 missed four heartbeats of HA 3 in a row (10% loss) right after revoking
+/// MN 1, saw HA 3 Down (a false Down), coordinated its takeover and re-pointed MN 2 and MN 3 to
+/// HA 2, the owner it chose, in its own table. HA 2, still seeing HA 3 Up, deferred the decision
+/// and kept naming HA 3, which alone served both bindings. The test asked HA 1's table who
+/// serves MN 2 and called `revoke` at HA 2, which rightly answered `NotServed { server: 3 }`.
+/// Nothing in the cluster's rules makes a replica the authority on who serves (RFC 3543 says
+/// nothing of clusters; section 4.1 has the serving HA revoke): the test now revokes where
+/// `NotServed` points, as the command's contract tells a caller to, and HA 3 revokes MN 2
+/// (RFC 3543 section 3.3 for the rest of the exchange).
+#[test]
+fn colocated_seed_2958_a_false_down_makes_ha_1_name_a_deferring_owner() {
+    revocation_to_a_colocated_mn(2958);
 }
 
 /// Seed 2888 of [`rfc3543_a_takeover_revokes_what_the_owner_cannot_serve_with_loss`] (session 37
