@@ -106,7 +106,13 @@ fn p_5_7_1_stale_timestamp_133() {
 /// RFC 5944 5.7.1 (paraphrase of the timestamp rule): the Identification timestamp must also be
 /// later than the one of the registration already accepted for the mobile node, or a captured
 /// older request could be replayed within the clock tolerance. (A duplicate of the accepted
-/// request itself is 3.8.2.2's case, answered without extending the lifetime: not probed here.)
+/// request itself is no exception: its timestamp is equal, not later, so it fails the same
+/// check and is refused with 133, probed in `p_5_7_1_duplicate_of_the_accepted_request_133`
+/// and `p_5_7_1_duplicate_after_a_later_registration_133`. 3.8.2.2's rule that a duplicate must
+/// not extend the lifetime first granted applies to a request that passed 3.8.2.1's checks,
+/// which under timestamps a duplicate cannot: 3.6.3 has the mobile node choose a new
+/// Identification for every retransmission, and only under nonces is a retransmission sent
+/// unchanged.)
 #[test]
 fn p_5_7_1_older_identification_133() {
     let mut h = ha();
@@ -346,4 +352,97 @@ fn p_3_8_3_reply_to_source_port() {
         Some(434),
         "from the port the request went to"
     );
+}
+
+/// The home agent's time, in whole NTP seconds, `at` after start.
+fn ha_seconds(h: &Ha, at: Duration) -> i64 {
+    (h.id_at(at) >> 32) as i64
+}
+
+/// RFC 5944 5.7.1 with 3.8.2.1, 3.8.2.3 and 3.8.3 (paraphrased): under timestamps the HA takes an
+/// Identification as valid only when it is close enough to its own clock and later than every
+/// one it accepted before from that mobile node (the field doubles as a sequence number, so a
+/// delayed copy of an earlier message cannot be replayed inside the clock tolerance); 3.6.3:
+/// the mobile node picks a new Identification for each retransmission, so an exact copy (same
+/// bytes, same Identification) of the request the HA accepted, arriving again within its
+/// lifetime and within the tolerance, is not a retransmission but a network duplicate or a
+/// replay. It fails the validity checks (3.8.2.1): the HA denies it with 133 (3.8.2.3), the
+/// reply's Identification carrying the request's low-order 32 bits and the HA's own time in the
+/// high-order 32 (5.7.1), MN-HA authenticated (3.5.2), and the binding list is left as it was:
+/// same care-of address and Identification, and the lifetime ends when the first grant ends
+/// (which is 3.8.2.2's "a duplicate must not extend the lifetime" too).
+#[test]
+fn p_5_7_1_duplicate_of_the_accepted_request_133() {
+    let mut h = ha();
+    let id = h.id_at(secs(5));
+    let req = mn_request(0, 100, COA, id);
+    let (_, r) = h.ask(secs(5), mn_sock(), &req);
+    assert_eq!((r.code, r.lifetime, r.id), (0, 100, id));
+    // The same bytes 2 s later: inside the 7 s tolerance, inside the lifetime.
+    let (t, r) = h.ask(secs(7), mn_sock(), &req);
+    assert_eq!(r.code, 133, "not later than the accepted Identification");
+    assert_eq!(
+        r.id & 0xffff_ffff,
+        id & 0xffff_ffff,
+        "low-order 32 bits copied"
+    );
+    assert!(
+        ((r.id >> 32) as i64 - ha_seconds(&h, secs(7))).abs() <= 1,
+        "high-order 32 bits: the HA's time"
+    );
+    assert_eq!(r.home, HOME);
+    assert!(r.auth_ok(32, MN_SPI, MN_KEY));
+    assert_eq!(t.dst, mn_sock());
+    let b =
+        h.ha.binding(HOME, None)
+            .expect("the accepted binding stays");
+    assert_eq!(b.identification, id);
+    assert_eq!(
+        b.care_of.iter().map(|c| c.address).collect::<Vec<_>>(),
+        [COA]
+    );
+    h.tick(secs(104));
+    assert!(h.ha.binding(HOME, None).is_some(), "within the first grant");
+    h.tick(secs(106));
+    assert!(
+        h.ha.binding(HOME, None).is_none(),
+        "the lifetime ends with the first grant (5 s + 100 s)"
+    );
+}
+
+/// RFC 5944 5.7.1 (paraphrased, as above): a copy of an accepted request arriving after the
+/// mobile node's later request was accepted carries an Identification older than the last one
+/// accepted, the "delayed duplicate" the timestamp's sequence rule is there to stop: 133 with
+/// the request's low-order 32 bits and the HA's time, and the later registration stands
+/// (3.8.2.3: a denied request changes no binding), its care-of address, Identification and
+/// lifetime unchanged.
+#[test]
+fn p_5_7_1_duplicate_after_a_later_registration_133() {
+    let mut h = ha();
+    let first_id = h.id_at(secs(5));
+    let first = mn_request(0, 100, COA, first_id);
+    let (_, r) = h.ask(secs(5), mn_sock(), &first);
+    assert_eq!(r.code, 0);
+    let later_id = h.id_at(secs(6));
+    let (_, r) = h.ask(secs(6), mn_sock(), &mn_request(0, 100, COA2, later_id));
+    assert_eq!((r.code, r.id), (0, later_id));
+    let (t, r) = h.ask(secs(7), mn_sock(), &first);
+    assert_eq!(r.code, 133, "older than the last accepted Identification");
+    assert_eq!(r.id & 0xffff_ffff, first_id & 0xffff_ffff);
+    assert!(((r.id >> 32) as i64 - ha_seconds(&h, secs(7))).abs() <= 1);
+    assert!(r.auth_ok(32, MN_SPI, MN_KEY));
+    assert_eq!(t.dst, mn_sock());
+    let b = h.ha.binding(HOME, None).expect("the later binding stays");
+    assert_eq!(b.identification, later_id);
+    assert_eq!(
+        b.care_of.iter().map(|c| c.address).collect::<Vec<_>>(),
+        [COA2]
+    );
+    h.tick(secs(105));
+    assert!(
+        h.ha.binding(HOME, None).is_some(),
+        "the later grant runs to 106 s"
+    );
+    h.tick(secs(107));
+    assert!(h.ha.binding(HOME, None).is_none());
 }

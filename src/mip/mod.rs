@@ -176,9 +176,11 @@
 //! the removed binding's identification until its lifetime would have ended (at most
 //! `max_bindings`, [`HaStats::removed_evicted`] beyond), so such a copy, not newer than the
 //! removal, changes nothing ([`HaStats::replicas_stale`]) and the serving HA answers its sender
-//! with the removal. So does, at the HA that removed a binding it served, another member's claim
-//! to serve that registration (a takeover of it, seen Down while cut off, from a replica the
-//! removal had not reached): the removal stands, and the claimant is answered with it. (Without it the serving HA would take the copy as naming it the server of
+//! with the removal. So does, at the HA that removed a binding it served and at every member that
+//! applied the removal, another member's claim to serve that registration (a takeover of it,
+//! seen Down while cut off or decided before the removal reached the claimant, from a replica
+//! the removal had not reached): the removal stands, and the HA that removed it answers the
+//! claimant with it. (Without it the serving HA would take the copy as naming it the server of
 //! a binding it did not serve, and the removed binding would be served again everywhere.)
 //!
 //! ## Registration revocation (RFC 3543)

@@ -54,7 +54,7 @@ impl HomeAgent {
     /// end at `until`: the removal goes to the backups, and is remembered against late replicas
     /// of it (`removed.rs`).
     pub(super) fn remove_served(&mut self, now: Instant, b: &Binding, until: Option<Instant>) {
-        self.stats.removed_evicted += self.removed.insert(now, b, until, true);
+        self.stats.removed_evicted += self.removed.insert(now, b, until, self.node);
         self.replicate_remove(b.home_address, b.nai().map(Box::from));
     }
 
@@ -168,7 +168,7 @@ impl HomeAgent {
                 care_of,
             }) => {
                 let nai = nai.as_deref();
-                self.apply_deregistered(now, home_address, nai, identification, care_of)
+                self.apply_deregistered(now, sender, home_address, nai, identification, care_of)
             }
             Entry::Item(Item::Holds { home_address, nai }) => {
                 if let Some(s) = self.table.find(home_address, nai.as_deref())
@@ -287,7 +287,7 @@ impl HomeAgent {
             return false;
         }
         self.stats.replicas_stale += 1;
-        let served_here = removed == Some(true);
+        let served_here = removed == Some(self.node);
         if r.second_ha == self.node || served_here {
             let (home_address, nai) = key.clone();
             self.enqueue(sender, Item::Remove { home_address, nai });
@@ -320,7 +320,7 @@ impl HomeAgent {
                     && b.state() == BindingState::Permanent
                 {
                     let until = removed::lifetime_end(&b);
-                    self.stats.removed_evicted += self.removed.insert(now, &b, until, false);
+                    self.stats.removed_evicted += self.removed.insert(now, &b, until, sender);
                 }
             }
             Removal::EndPending => {
@@ -348,6 +348,7 @@ impl HomeAgent {
     fn apply_deregistered(
         &mut self,
         now: Instant,
+        sender: NodeId,
         home_address: Ipv4Addr,
         nai: Option<&[u8]>,
         identification: u64,
@@ -387,7 +388,7 @@ impl HomeAgent {
         if served {
             self.retire(now, s, until);
         } else if let Some(b) = self.table.remove(s) {
-            self.stats.removed_evicted += self.removed.insert(now, &b, until, false);
+            self.stats.removed_evicted += self.removed.insert(now, &b, until, sender);
         }
     }
 

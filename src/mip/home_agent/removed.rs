@@ -7,12 +7,15 @@
 //! binding for the mobile node would take it as new (the serving member as "named the server of a
 //! binding it did not serve") and the removed binding would be served again, everywhere. So the
 //! member that removes a binding it serves, and every member that applies that removal, remembers
-//! the binding's last identification until its lifetime would have ended: a replica of it from
-//! another member than its server, not newer (a registration since is newer), changes nothing.
+//! the binding's last identification, and the member that removed it, until its lifetime would
+//! have ended: a replica of it, not newer (a registration since is newer), from another member
+//! than its server, or claiming to serve it from another member than the one that removed it
+//! (a takeover of it, decided before the removal reached the claimant), changes nothing.
 //! Bounded: at most `max` entries (the binding table's bound); when full, the oldest entry is
 //! dropped first and counted in `HaStats::removed_evicted`.
 
 use super::takeover::MnKey;
+use crate::health::NodeId;
 use crate::mip::binding::{Binding, Hasher};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -29,13 +32,13 @@ pub(super) fn lifetime_end(b: &Binding) -> Option<Instant> {
 }
 
 /// A removed binding: its last identification, when its lifetime would have ended (`None`:
-/// infinite), and whether this HA removed it as its server (`served`) rather than applied its
-/// server's removal.
+/// infinite), and the member that removed it as its server (`by`: this HA, or the member whose
+/// removal it applied).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     identification: u64,
     until: Option<Instant>,
-    served: bool,
+    by: NodeId,
 }
 
 /// Removed bindings (module docs).
@@ -65,14 +68,14 @@ impl Removed {
     }
 
     /// Remembers the removal at `now` of `b`, whose lifetime would have ended at `until`
-    /// ([`lifetime_end`]; `None`: infinite), by this HA as its server (`served`) or applied from
-    /// its server. Returns how many live entries were evicted to make room.
+    /// ([`lifetime_end`]; `None`: infinite), by the member `by` (this HA as its server, or the
+    /// member whose removal it applied). Returns how many live entries were evicted to make room.
     pub(super) fn insert(
         &mut self,
         now: Instant,
         b: &Binding,
         until: Option<Instant>,
-        served: bool,
+        by: NodeId,
     ) -> u64 {
         self.prune(now);
         if self.max == 0 {
@@ -82,7 +85,7 @@ impl Removed {
         let e = Entry {
             identification: b.identification,
             until,
-            served,
+            by,
         };
         let mut evicted = 0;
         while self.last.len() >= self.max && !self.last.contains_key(&key) {
@@ -107,13 +110,18 @@ impl Removed {
         self.covering(key, identification, now).is_some()
     }
 
-    /// As [`Removed::covers`]: `Some(served)`, whether this HA removed the binding as its server
-    /// (not applied its server's removal), when the removal covers the replica.
-    pub(super) fn covering(&self, key: &MnKey, identification: u64, now: Instant) -> Option<bool> {
+    /// As [`Removed::covers`]: `Some(by)`, the member that removed the binding as its server,
+    /// when the removal covers the replica.
+    pub(super) fn covering(
+        &self,
+        key: &MnKey,
+        identification: u64,
+        now: Instant,
+    ) -> Option<NodeId> {
         self.last
             .get(key)
             .filter(|e| identification <= e.identification && e.until.is_none_or(|u| u > now))
-            .map(|e| e.served)
+            .map(|e| e.by)
     }
 
     /// Drops entries from the front whose lifetime ended or that were superseded.
@@ -145,7 +153,6 @@ impl Removed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::NodeId;
     use crate::mip::binding::CareOf;
     use std::net::{Ipv4Addr, SocketAddrV4};
     use std::time::Duration;
@@ -174,7 +181,7 @@ mod tests {
         let mut r = Removed::new(4, &Hasher::default());
         let b = binding(1, 100, Some(end));
         assert_eq!(lifetime_end(&b), Some(end));
-        assert_eq!(r.insert(t0, &b, lifetime_end(&b), false), 0);
+        assert_eq!(r.insert(t0, &b, lifetime_end(&b), NodeId(2)), 0);
         assert!(r.covers(&key(1), 100, t0));
         assert!(r.covers(&key(1), 99, t0 + Duration::from_secs(599)));
         assert!(!r.covers(&key(1), 101, t0), "a registration since is newer");
@@ -183,11 +190,11 @@ mod tests {
         // Infinite lifetime: covered until evicted.
         let b = binding(2, 7, None);
         assert_eq!(lifetime_end(&b), None);
-        r.insert(t0, &b, None, false);
+        r.insert(t0, &b, None, NodeId(2));
         assert!(r.covers(&key(2), 7, end + Duration::from_secs(3600)));
         // Ended entries at the front are pruned on the next insert.
         let later = Some(end + Duration::from_secs(1));
-        r.insert(end, &binding(3, 5, later), later, false);
+        r.insert(end, &binding(3, 5, later), later, NodeId(2));
         assert_eq!(r.len(), 2);
     }
 
@@ -196,14 +203,14 @@ mod tests {
         let t0 = Instant::now();
         let end = Some(t0 + Duration::from_secs(600));
         let mut r = Removed::new(2, &Hasher::default());
-        assert_eq!(r.insert(t0, &binding(1, 10, end), end, false), 0);
-        assert_eq!(r.insert(t0, &binding(2, 20, end), end, false), 0);
-        assert_eq!(r.insert(t0, &binding(3, 30, end), end, false), 1);
+        assert_eq!(r.insert(t0, &binding(1, 10, end), end, NodeId(2)), 0);
+        assert_eq!(r.insert(t0, &binding(2, 20, end), end, NodeId(2)), 0);
+        assert_eq!(r.insert(t0, &binding(3, 30, end), end, NodeId(2)), 1);
         assert!(!r.covers(&key(1), 10, t0));
         assert!(r.covers(&key(3), 30, t0));
         assert_eq!(r.len(), 2);
         // The same mobile node again replaces its entry, evicting nothing.
-        assert_eq!(r.insert(t0, &binding(3, 31, end), end, false), 0);
+        assert_eq!(r.insert(t0, &binding(3, 31, end), end, NodeId(2)), 0);
         assert_eq!(r.len(), 2);
     }
 }

@@ -264,18 +264,25 @@ pub(super) fn stale(
 
 /// Whether a replica `r` from `sender` of a binding this HA does not hold (`held` false) is
 /// older than a removal by the binding's server that this HA made or applied (`removed`: the
-/// removal covering the replica's identification, `Some(served)`, `served` when this HA was
-/// that server; `removed.rs`). Two cases, neither newer (a registration since has a newer identification):
-/// it comes from another member than the server it names (a first HA's record of a binding it
-/// relays, sent before it applied the removal; a handover); or this HA removed it as its server
-/// and the sender claims to serve the registration removed (it took it over from this HA, seen
-/// Down while cut off, from a replica that the removal had not reached: bulk sync seed 689).
-/// It changes nothing: taken, the removed binding would be served again (by its server, "named
-/// as the server of a binding it did not serve"; by the claimant, whose takeover this HA's
-/// next bulk sync would then name as held) and replicated everywhere. The server's own
-/// replicas follow its removal in order on its channel.
-pub(super) fn stale_replica(held: bool, sender: NodeId, r: &Record, removed: Option<bool>) -> bool {
-    !held && removed.is_some_and(|served_here| r.second_ha != sender || served_here)
+/// removal covering the replica's identification, `Some(by)`, `by` the member that removed it
+/// as its server, this HA or the one whose removal it applied; `removed.rs`). Neither case is
+/// newer (a registration since has a newer identification): it comes from another member than
+/// the server it names (a first HA's record of a binding it relays, sent before it applied the
+/// removal; a handover); or the sender claims to serve the registration removed, and is not the
+/// member that removed it (it took it over, from the remover seen Down while cut off or from a
+/// takeover decided before the removal reached it, from a replica the removal had not reached:
+/// bulk sync seed 689 at the remover; revocation seed 5236 at a member that applied the
+/// removal). It changes nothing: taken, the removed binding would be served again (by its
+/// server, "named as the server of a binding it did not serve"; by the claimant, whose takeover
+/// this HA's next bulk sync would then name as held) or held here alone, naming a server that no
+/// longer holds it. The remover's own replicas follow its removal in order on its channel.
+pub(super) fn stale_replica(
+    held: bool,
+    sender: NodeId,
+    r: &Record,
+    removed: Option<NodeId>,
+) -> bool {
+    !held && removed.is_some_and(|by| r.second_ha != sender || by != sender)
 }
 
 /// Of the bindings this HA took over (`moved`) from a peer that kept its state, those the peer's
@@ -680,7 +687,7 @@ mod tests {
     /// claim of the registration removed here changes nothing here (else HA 1's next bulk sync
     /// names it as held by HA 3, which keeps serving it), and HA 1 answers HA 3 with the
     /// removal; a registration since (newer) is taken. A member that only applied the removal
-    /// answers nothing.
+    /// answers nothing, and takes the claim no more than the remover does (below).
     #[test]
     fn a_claim_of_a_registration_this_ha_removed_as_its_server_changes_nothing() {
         let t0 = Instant::now();
@@ -707,7 +714,8 @@ mod tests {
         assert_eq!(removals(&ha1), 2, "HA 3 is answered with the removal");
         ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 11)));
         assert_eq!(server(&ha1, 1), Some(NodeId(3)), "a registration since");
-        // HA 2 applied HA 1's removal: HA 3's claim is not its to refuse.
+        // HA 2 applied HA 1's removal: HA 3's claim changes nothing there either, and HA 2
+        // leaves the answer to HA 1.
         let mut ha2 = ha(2, t0);
         ha2.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 1, 10)));
         ha2.apply(
@@ -720,7 +728,32 @@ mod tests {
         );
         assert_eq!(server(&ha2, 1), None);
         ha2.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 10)));
-        assert_eq!(server(&ha2, 1), Some(NodeId(3)));
+        assert_eq!(server(&ha2, 1), None);
+        assert_eq!(ha2.stats.replicas_stale, 1);
+        assert!(ha2.channels[&NodeId(3)].queued().next().is_none());
+    }
+
+    /// "A removal reaches every holder of a copy" (revocation seed 5236 of 10,000): HA 2 served
+    /// mobile node 1 and revoked it; HA 1 applied the removal. HA 3's claim of the same
+    /// registration (its takeover of HA 2's bindings in a false Down, queued before HA 2's
+    /// removal reached HA 3, which dropped its copy on that removal, and retransmitted to HA 1
+    /// under loss) reaches HA 1 after the removal. Taken, it would leave HA 1 holding the
+    /// binding alone, with no member left to remove it. It changes nothing; a registration since
+    /// (newer) is taken.
+    #[test]
+    fn a_claim_of_a_registration_whose_removal_this_ha_applied_changes_nothing() {
+        let t0 = Instant::now();
+        let mut ha1 = ha(1, t0);
+        ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 1, 2, 10)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(2)));
+        let (home_address, nai) = (home(1), None);
+        ha1.apply(t0, NodeId(2), Item::Remove { home_address, nai });
+        assert_eq!(server(&ha1, 1), None);
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 1, 3, 10)));
+        assert_eq!(server(&ha1, 1), None, "the removal stands");
+        assert_eq!(ha1.stats.replicas_stale, 1);
+        ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 1, 3, 11)));
+        assert_eq!(server(&ha1, 1), Some(NodeId(3)), "a registration since");
     }
 
     /// "A batch abandoned when a backup is seen Up again loses no removal (those of bindings
