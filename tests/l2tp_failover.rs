@@ -1313,6 +1313,22 @@ fn rfc4951_failover_seed_39787_winners_sccrp_not_stopped_by_the_loser() {
     failover(39787, 20, true);
 }
 
+/// The one seed of session 44's RFC 4951 sweep of seeds 0..300,000 that fails (on main too: it
+/// fails the same with the stray-recovery StopCCN taken out), pinned for the next reading (run
+/// with `--ignored`). 286961: members 0
+/// and 2 both take the crashed member 1 over and both recover the tunnel at the LAC (the second
+/// recovery SCCRQ reaches it after the first completed; the LAC takes it as the LNS starting
+/// over, RFC 4951 3.2.1) before member 0 yields to member 2's claim. The LAC's FSR on the old
+/// tunnel (Ns 43) is acknowledged at the shared address (ZLB Nr 44), but the owner's channel
+/// never took it: the owner answers every later message of the LAC (its CDN, Ns 44) with Nr 43,
+/// and the LAC, its window past 43, never sends it again ("the backup never saw the CDN"). No
+/// stray-recovery StopCCN appears in its trace: not the 54628 cause; not investigated further.
+#[test]
+#[ignore = "open: a seed past 200,000, an acknowledgement of the LAC's FSR lost between two takers"]
+fn rfc4951_failover_sweep_seeds_still_failing() {
+    failover(286961, 20, true);
+}
+
 /// Seed 37561 of [`crash_during_setup_loses_no_established_call`] (`lns::takeover` docs, late
 /// records; found in session 42's 100,000-seed sweep): member 1, serving after a takeover, took
 /// three ICRQs after its last copy to member 2 and held their ICRPs for its backup; member 2
