@@ -187,7 +187,8 @@ pub enum Event {
     /// RFC 4951: the recovery of tunnel `tunnel` failed (the recovery tunnel was refused with
     /// StopCCN, its control channel died, or the answer lacked the Suggested Control Sequence).
     /// On the recovering endpoint the old tunnel is then cleared ([`Event::TunnelDown`] follows);
-    /// the non-failed endpoint keeps it until the peer's Recovery Time runs out.
+    /// the non-failed endpoint keeps it until the peer's Recovery Time runs out when its
+    /// control channel had given up, and otherwise goes on with it as before.
     TunnelRecoveryFailed {
         /// Our Tunnel ID of the old tunnel.
         tunnel: u16,

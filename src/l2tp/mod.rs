@@ -303,6 +303,10 @@ pub struct Stats {
     /// the non-failed endpoint, those it stopped (StopCCN Result 3); as the failed endpoint,
     /// those it then tried again (RFC 4951; `tunnel::recovery` docs).
     pub recoveries_superseded: u64,
+    /// LNS: recovery SCCRPs that came for no tunnel here and were answered with StopCCN, the
+    /// recovery they answer being another member's that yielded the tunnel to us (RFC 4951;
+    /// `lns::takeover` docs, stray recoveries).
+    pub stray_recoveries_stopped: u64,
     /// Tunnels kept for the peer's Recovery Time after their control channel gave up (RFC 4951:
     /// the non-failed endpoint does not tear the tunnel down while its peer may recover).
     pub recovery_waits: u64,

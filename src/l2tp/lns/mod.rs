@@ -571,6 +571,9 @@ impl Lns {
             _ if replicate::is_replication(data) => self.replica_input(now, from, data),
             _ => {
                 let r = self.l2tp_input(now, from, to, data);
+                if let Some(s) = self.core.stray_sccrp.take() {
+                    self.stray_recovery_sccrp(now, s);
+                }
                 if let Err(InputError::UnknownSession(sid)) = r
                     && let Ok(tid) = super::wire::header::peek_tunnel_id(data)
                 {

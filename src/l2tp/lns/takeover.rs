@@ -70,6 +70,25 @@
 //!   session of what it yields, which the winner adopts as late records where its copy lacks
 //!   it (`late_record`; crash during set-up seed 75568: the loser had answered a call since its
 //!   takeover, and the winner's copy lacked it).
+//! * **Stray recoveries** (RFC 4951 mode): a taker that yields drops its recovery tunnel with
+//!   the tunnel (`Core::forget_tunnel`), but a recovery SCCRQ it sent before may still be on the
+//!   link and reach the LAC after the owner's recovery completed. The LAC answers it (its
+//!   Tunnel Recovery AVP names the old tunnel, RFC 4951 3.2.1; nothing there lets the LAC refuse
+//!   a second recovery of a tunnel) and holds the old tunnel for it, silently discarding what
+//!   the owner sends on it ("Any control packet received on the recovered tunnel before control
+//!   channel reset ... MUST be silently discarded"); its SCCRP comes to the address, the
+//!   owner's now, for a tunnel the owner does not have. The owner answers such an SCCRP (one
+//!   carrying the Suggested Control Sequence) with StopCCN Result 2, Error 1 ("No control
+//!   connection exists yet for this LAC-LNS pair", RFC 2661 4.4.2; counted in
+//!   [`crate::l2tp::Stats::stray_recoveries_stopped`]), and the LAC's recovery fails, the old
+//!   tunnel going on as it was (failover seed 54628: the LAC's CDN never reached the owner).
+//!   Only when the SCCRP came to an address we took over from a member whose other taker's
+//!   claim lost to ours (`Backups::losers`), and every tunnel we took from it with that LAC
+//!   is established with its own recovery completed: a member whose claim has not won yet may
+//!   still lose, and the SCCRP be the winner's (seed 39787: the winner's SCCRP reached the
+//!   loser before the address moved back); an SCCRP while our own recovery is under way is
+//!   left to the LAC's ordering of the two recoveries (`tunnel::recovery` docs, overtaken
+//!   recoveries).
 //! * **Records from a member seen Down**: health may declare a member Down (its heartbeats
 //!   lost) before its first records reach us (a bulk sync to us, its new backup): nothing was
 //!   held, so nothing was taken over, and no second Down comes while it stays Down. Its
@@ -97,6 +116,7 @@
 //!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
 use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
+use super::super::tunnel::recovery::StraySccrp;
 use super::super::tunnel::{IdMap, TunnelState};
 use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue};
 use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
@@ -1196,6 +1216,36 @@ impl Lns {
         }
     }
 
+    /// A recovery SCCRP for no tunnel of ours ([`StraySccrp`]; module docs, stray recoveries):
+    /// stopped (StopCCN, `Core::stop_stray_sccrp`) when it came to an
+    /// address we took over from a member whose takeover by another member lost to ours
+    /// ([`Backups::losers`]), and every tunnel we took from that member with that peer is
+    /// established with its own recovery completed: the recovery it answers can only be the
+    /// loser's, yielded to us. Otherwise it is left unanswered (a claim of ours still open may
+    /// yet lose, and the SCCRP be the winner's).
+    pub(super) fn stray_recovery_sccrp(&mut self, now: Instant, s: StraySccrp) {
+        let tunnels = &self.core.tunnels;
+        let recovered = |taken: &Taken| {
+            let mut with_peer = taken
+                .tunnels
+                .iter()
+                .filter_map(|tid| tunnels.get(tid))
+                .filter(|t| t.peer.ip() == s.from.ip())
+                .peekable();
+            with_peer.peek().is_some()
+                && with_peer.all(|t| t.state == TunnelState::Established && t.recovery.is_none())
+        };
+        let ours = self.backups.losers.values().any(|member| {
+            self.backups
+                .taken
+                .get(member)
+                .is_some_and(|t| t.addrs.contains(&s.to.ip()) && recovered(t))
+        });
+        if ours {
+            self.core.stop_stray_sccrp(now, s);
+        }
+    }
+
     fn count_lost(&mut self, n: usize) {
         let s = &mut self.core.stats.sessions_lost_in_takeover;
         *s = s.saturating_add(n as u64);
@@ -2002,5 +2052,154 @@ mod tests {
         let t = now + lns.core.setup_wait() * 2;
         lns.handle_timeout(t);
         assert_eq!(state(&lns), Some(SessionState::Established));
+    }
+
+    /// [`holder`] in RFC 4951 mode: we and the LAC both advertised the C bit, so the takeover
+    /// recovers the tunnel with a recovery tunnel.
+    fn holder_4951(now: Instant, generation: u32) -> Lns {
+        use crate::l2tp::FailoverConfig;
+        use crate::l2tp::wire::avp::FailoverCapability;
+        let m = crate::l2tp::LnsMembership::new(
+            NodeId(1),
+            crate::health::Role::LNS,
+            crate::health::ClusterKey::new(b"pool cluster key"),
+            vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ],
+        );
+        let mut cfg = crate::l2tp::LnsConfig {
+            contact: false,
+            membership: Some(m),
+            replication: Some(super::super::ReplicationConfig::default()),
+            ..crate::l2tp::LnsConfig::default()
+        };
+        cfg.common.failover = Some(FailoverConfig::default());
+        let mut lns = Lns::new(cfg, now).expect("a valid pool member");
+        let mut copy = holder(now, generation).held_copy(NodeId(2)).0;
+        let (mut t, sessions) = copy.remove(0);
+        t.peer_failover = Some(FailoverCapability {
+            control: true,
+            data: false,
+            recovery_time_ms: 10_000,
+        });
+        lns.note_incarnation(NodeId(2), 1);
+        lns.apply_record(now, NodeId(2), Record::Tunnel(Box::new(t)));
+        for s in sessions {
+            lns.apply_record(now, NodeId(2), Record::Session(s));
+        }
+        lns.note_generation(NodeId(2), generation);
+        lns
+    }
+
+    /// The LAC's datagram `m`, with Ns `ns` and Nr `nr`, to our address.
+    fn from_lac(
+        lns: &mut Lns,
+        now: Instant,
+        mut m: ControlMessage<'static>,
+        (ns, nr): (u16, u16),
+    ) -> Result<(), crate::l2tp::InputError> {
+        m.header.ns = ns;
+        m.header.nr = nr;
+        lns.handle_datagram(now, lac(), local(), &Message::Control(m).to_vec())
+    }
+
+    /// An SCCRP of the LAC's recovery tunnel `lac_tunnel` to our tunnel `to_tunnel`, with the
+    /// Suggested Control Sequence (RFC 4951 3.2.1).
+    fn recovery_sccrp(to_tunnel: u16, lac_tunnel: u16) -> ControlMessage<'static> {
+        use crate::l2tp::wire::avp::SuggestedControlSequence;
+        use crate::l2tp::wire::{Avp, AvpValue};
+        ControlMessage::sccrp(to_tunnel, lac_tunnel, b"lac".as_slice(), 3).with(Avp::optional(
+            AvpValue::SuggestedControlSequence(SuggestedControlSequence { ns: NS, nr: NR }),
+        ))
+    }
+
+    /// Our recovery of the tunnel taken over (RFC 4951 mode) runs to its end: the LAC's SCCRP
+    /// on our recovery tunnel, our SCCCN, the LAC's acknowledgement.
+    fn recovered(lns: &mut Lns, now: Instant) {
+        let sccrq = to_lac(lns)
+            .into_iter()
+            .find(|m| m.message_type() == Some(MessageType::SCCRQ))
+            .expect("the recovery SCCRQ");
+        assert!(sccrq.tunnel_recovery().is_some());
+        let via = sccrq.assigned_tunnel_id().unwrap();
+        from_lac(lns, now, recovery_sccrp(via, 500), (0, 1)).unwrap();
+        let scccn = to_lac(lns);
+        assert_eq!(scccn[0].message_type(), Some(MessageType::SCCCN));
+        from_lac(lns, now, ControlMessage::zlb(via, 1, 2), (1, 2)).unwrap();
+        let t = &lns.core.tunnels[&TUNNEL];
+        assert_eq!(t.state, TunnelState::Established);
+        assert!(t.recovery.is_none(), "recovered");
+        let _ = to_lac(lns);
+    }
+
+    /// Module docs, stray recoveries (failover seed 54628): node 3 took node 2 over too and
+    /// opened a recovery tunnel; its claim lost to ours and it yielded, but its recovery SCCRQ
+    /// reached the LAC after our recovery completed, and the LAC's SCCRP to it comes to the
+    /// address, ours now. The LAC holds the old tunnel for that recovery, discarding what we send
+    /// on it (RFC 4951 3.2.1: "Any control packet received on the recovered tunnel before
+    /// control channel reset (Section 3.2.2) MUST be silently discarded"), until its recovery
+    /// tunnel fails: we stop it, StopCCN Result 2 with Error 1 (RFC 2661 4.4.2: "No control
+    /// connection exists yet for this LAC-LNS pair") as the next message on it (Ns its SCCRP's
+    /// Nr, acknowledging the SCCRP). Failed with the SCCRP ignored (nothing sent).
+    #[test]
+    fn a_yielded_takers_recovery_sccrp_is_stopped_by_the_owner() {
+        let now = Instant::now();
+        let mut lns = holder_4951(now, 3);
+        lns.take_over(now, NodeId(2));
+        recovered(&mut lns, now);
+        claim_of_node_3(&mut lns, now, 1);
+        let r = from_lac(&mut lns, now, recovery_sccrp(0x7777, 600), (0, 1));
+        assert!(matches!(
+            r,
+            Err(crate::l2tp::InputError::UnknownTunnel(0x7777))
+        ));
+        let out = to_lac(&mut lns);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let stop = &out[0];
+        assert_eq!(stop.message_type(), Some(MessageType::STOPCCN));
+        assert_eq!(stop.header.tunnel_id, 600, "on the LAC's recovery tunnel");
+        assert_eq!((stop.header.ns, stop.header.nr), (1, 1));
+        let rc = stop.result_code().unwrap();
+        assert_eq!(rc.result, ResultCodeValue::STOPCCN_GENERAL_ERROR);
+        assert_eq!(
+            rc.error_code(),
+            Some(super::super::super::wire::ErrorCode::NO_CONTROL_CONNECTION)
+        );
+        assert_eq!(lns.stats().stray_recoveries_stopped, 1);
+        // Ours goes on: the tunnel is untouched.
+        assert!(lns.core.tunnels[&TUNNEL].recovery.is_none());
+        // An ordinary SCCRP (no Suggested Control Sequence) is no recovery's: unanswered.
+        let plain = ControlMessage::sccrp(0x7778, 601, b"lac".as_slice(), 3);
+        let _ = from_lac(&mut lns, now, plain, (0, 1));
+        assert!(to_lac(&mut lns).is_empty());
+    }
+
+    /// The same stray SCCRP while our ownership or our recovery is not settled is left
+    /// unanswered (seed 39787: the winner's SCCRP reaching the loser before the address moved
+    /// must not be stopped): no claim of ours has won yet (another may still beat it, and the
+    /// SCCRP be the winner's), or our own recovery of the tunnel is still under way.
+    #[test]
+    fn a_stray_recovery_sccrp_is_left_alone_until_ownership_and_recovery_are_settled() {
+        // Recovered, no other claim heard.
+        let now = Instant::now();
+        let mut lns = holder_4951(now, 3);
+        lns.take_over(now, NodeId(2));
+        recovered(&mut lns, now);
+        let _ = from_lac(&mut lns, now, recovery_sccrp(0x7777, 600), (0, 1));
+        assert!(to_lac(&mut lns).is_empty(), "no claim won yet");
+        // Claim won, our recovery still under way.
+        let mut lns = holder_4951(now, 3);
+        lns.take_over(now, NodeId(2));
+        let _ = to_lac(&mut lns);
+        claim_of_node_3(&mut lns, now, 1);
+        let _ = from_lac(&mut lns, now, recovery_sccrp(0x7777, 600), (0, 1));
+        let out = to_lac(&mut lns);
+        assert!(
+            out.iter()
+                .all(|m| m.message_type() != Some(MessageType::STOPCCN)),
+            "our recovery not complete: {out:?}"
+        );
+        assert_eq!(lns.stats().stray_recoveries_stopped, 0);
     }
 }

@@ -56,13 +56,14 @@ impl Core {
             }
             return self.on_sccrq(now, from, to, c);
         }
-        let t = self
+        let Some(t) = self
             .tunnels
             .get_mut(&tid)
-            .ok_or(InputError::UnknownTunnel(tid))?;
-        if t.peer.ip() != from.ip() {
+            .filter(|t| t.peer.ip() == from.ip())
+        else {
+            self.note_stray_sccrp(from, to, &c);
             return Err(InputError::UnknownTunnel(tid));
-        }
+        };
         // RFC 2661 8.1: the recipient of our SCCRQ "may pick a free port on its own system
         // (other than 1701)" for its reply; the first message from the peer fixes its port for
         // the life of the tunnel.

@@ -277,6 +277,9 @@ pub(crate) struct Core {
     sccrx_extra: Vec<Avp<'static>>,
     /// The role is an LNS (the data-plane handoff's `lns_mode`).
     pub lns: bool,
+    /// The last recovery SCCRP that came for no tunnel of ours (LNS only; the role takes it
+    /// after each datagram: [`recovery::StraySccrp`]).
+    pub stray_sccrp: Option<recovery::StraySccrp>,
     /// The PPP Disconnect Cause Code (RFC 3145) of the CDN being processed, for the
     /// [`Event::SessionDown`] it leads to (cleared by [`Core::finish`]).
     pub cdn_cause: Option<PppDisconnectCause<'static>>,
@@ -362,6 +365,7 @@ impl Core {
             idle_timeout: None,
             sccrx_extra: Vec::new(),
             lns: false,
+            stray_sccrp: None,
             cdn_cause: None,
             channel_cfg: Default::default(),
             delivered: Vec::new(),

@@ -47,7 +47,11 @@
 //!   still to come is not missed), and on StopCCN Result 3 tries again with a new recovery tunnel,
 //!   up to [`MAX_RECOVERY_ATTEMPTS`] in all, whose SCCRP suggests the numbers the peer has now.
 //!   RFC 4951 does not cover two recoveries of one tunnel from one peer at once; this is our
-//!   reading. Both endpoints recovering one tunnel at once (3.2.1, Appendix B) is the Tie
+//!   reading. An LNS that gets a recovery SCCRP (Suggested Control Sequence) for no tunnel of its
+//!   own notes it (`Core::stray_sccrp`) for its role to judge; a virtual LNS member stops one
+//!   answering a yielded taker's recovery (`lns::takeover` docs, stray recoveries) with StopCCN
+//!   (`Core::stop_stray_sccrp`), and the remote endpoint's recovery of the old tunnel then
+//!   fails, the old tunnel going on as before. Both endpoints recovering one tunnel at once (3.2.1, Appendix B) is the Tie
 //!   Breakers' call: the loser drops its recovery tunnel and answers the winner's as the remote
 //!   endpoint; an ordinary SCCRQ's Tie Breaker is never weighed against a recovery tunnel.
 //! * Sessions: the failed endpoint sends FSQ for the sessions it is unsure of (all, or a list:
@@ -101,6 +105,24 @@ pub const MAX_RECOVERY_ATTEMPTS: u8 = 4;
 mod types;
 pub(crate) use types::restore_ok;
 pub use types::{FailoverConfig, MAX_RECOVERY_PEERS, Recovery, RestoredTunnel, UnsureSessions};
+
+/// The SCCRP of an RFC 4951 recovery tunnel (it carries the Suggested Control Sequence) that
+/// came for no tunnel of ours: the recovery tunnel it answers was opened by another endpoint
+/// behind our address (a virtual LNS member that took a tunnel over and then yielded it), or is
+/// gone. What the role needs to stop it (`Core::stop_stray_sccrp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StraySccrp {
+    /// The peer that sent it.
+    pub from: SocketAddr,
+    /// Our address it came to.
+    pub to: SocketAddr,
+    /// Its Assigned Tunnel ID: the peer's id of the recovery tunnel.
+    pub peer_tunnel: u16,
+    /// Its Ns.
+    pub ns: u16,
+    /// Its Nr: the Ns the peer expects next on its recovery tunnel.
+    pub nr: u16,
+}
 
 /// StopCCN Result 2 with `error` and a message.
 fn general_error(error: ErrorCode, text: &str) -> ResultCode<'static> {
@@ -426,6 +448,58 @@ impl Core {
             peer: from,
         });
         Ok(())
+    }
+
+    /// An SCCRP for no tunnel of ours from `from` (LNS only): a recovery SCCRP (it carries the
+    /// Suggested Control Sequence, RFC 4951 3.2.1) with an Assigned Tunnel ID is noted in
+    /// [`Core::stray_sccrp`] for the role to judge (`Core::stop_stray_sccrp`).
+    pub(super) fn note_stray_sccrp(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        m: &ControlMessage<'static>,
+    ) {
+        if !self.lns
+            || m.message_type() != Some(MessageType::SCCRP)
+            || m.suggested_control_sequence().is_none()
+        {
+            return;
+        }
+        let Some(peer_tunnel) = m.assigned_tunnel_id().filter(|id| *id != 0) else {
+            return;
+        };
+        self.stray_sccrp = Some(StraySccrp {
+            from,
+            to,
+            peer_tunnel,
+            ns: m.header.ns,
+            nr: m.header.nr,
+        });
+    }
+
+    /// Stops the peer's recovery tunnel that stray SCCRP `s` answers: StopCCN Result 2, Error 1
+    /// (RFC 2661 4.4.2: "No control connection exists yet for this LAC-LNS pair"), sent
+    /// statelessly as the next message on that tunnel (Ns the SCCRP's Nr, acknowledging the
+    /// SCCRP), within [`crate::l2tp::Config::refusals`]. The peer's recovery of the old tunnel
+    /// then fails (RFC 4951 3.2.1), and the old tunnel goes on as it was, what its owner sends
+    /// on it taken again. Counted in [`crate::l2tp::Stats::stray_recoveries_stopped`].
+    pub(crate) fn stop_stray_sccrp(&mut self, now: Instant, s: StraySccrp) {
+        if !self.refusals.take(now) {
+            self.stats.refusals_suppressed = self.stats.refusals_suppressed.saturating_add(1);
+            return;
+        }
+        self.stats.stray_recoveries_stopped = self.stats.stray_recoveries_stopped.saturating_add(1);
+        let rc = ResultCode::with_error(
+            ResultCodeValue::STOPCCN_GENERAL_ERROR,
+            ErrorCode::NO_CONTROL_CONNECTION,
+            Cow::Borrowed(&b"no such control connection: the recovery is no longer ours"[..]),
+        );
+        let mut m = ControlMessage::stopccn(s.peer_tunnel, 0, rc);
+        m.header.ns = s.nr;
+        m.header.nr = s.ns.wrapping_add(1);
+        let mut v = Vec::with_capacity(m.encoded_len());
+        m.emit(&mut v);
+        self.transmit(s.from, Some(s.to), bytes::Bytes::from(v));
     }
 
     /// A recovery tunnel leaves quietly: closing (no StopCCN, no tunnel events), kept for the hold

@@ -652,3 +652,40 @@ fn a_forgotten_tunnel_takes_its_recovery_tunnel_along() {
         "nothing sent for a tunnel given up: {out:?}"
     );
 }
+
+/// The non-failed endpoint, a recovery it answered for a live tunnel stopped by StopCCN on the
+/// recovery tunnel (a virtual LNS member's answer to a yielded taker's stray recovery,
+/// `lns::takeover` docs, stray recoveries): the recovery failed, and the old tunnel goes on as
+/// it was, what arrives on it taken again. RFC 4951 3.2.1: until the control channel reset
+/// (the SCCCN, 3.2.2) what arrives on the old tunnel "MUST be silently discarded"; no reset
+/// comes, and the old tunnel was never given up (its channel alive, no Recovery Time running).
+#[test]
+fn a_stopped_recovery_gives_the_old_tunnel_back() {
+    let (now, mut c) = core(Some(FailoverConfig::default()), vec![restored(true)]);
+    let local: SocketAddr = "10.0.0.1:1701".parse().unwrap();
+    c.handle_datagram(now, peer(), local, &recovery_sccrq(300))
+        .unwrap();
+    let sccrp = sent(&mut c).pop().unwrap();
+    let via = sccrp.assigned_tunnel_id().unwrap();
+    let scs = sccrp.suggested_control_sequence().unwrap();
+    let hello = numbered(ControlMessage::hello(7), scs.ns, scs.nr);
+    let _ = c.handle_datagram(now, peer(), local, &hello);
+    assert_eq!(c.tunnels[&7].channel.seq().1, scs.ns, "discarded meanwhile");
+    let rc = crate::l2tp::wire::ResultCode::with_error(
+        ResultCodeValue::STOPCCN_GENERAL_ERROR,
+        ErrorCode::NO_CONTROL_CONNECTION,
+        std::borrow::Cow::Borrowed(&b""[..]),
+    );
+    let stop = numbered(ControlMessage::stopccn(via, 0, rc), 1, 1);
+    let _ = c.handle_datagram(now, peer(), local, &stop);
+    assert!(c.tunnels[&7].recovery.is_none(), "given back");
+    assert_eq!(c.stats.recoveries_failed, 1);
+    assert!(c.tunnels[&7].state == super::super::TunnelState::Established);
+    // The HELLO retransmitted (RFC 2661 5.8) is taken now.
+    let _ = c.handle_datagram(now, peer(), local, &hello);
+    assert_eq!(
+        c.tunnels[&7].channel.seq().1,
+        scs.ns.wrapping_add(1),
+        "taken"
+    );
+}
