@@ -18,12 +18,13 @@ mod sgsn;
 
 use events::wait_for;
 use roles::{Observer, RoleConfig, Running};
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use telcp::Endpoint;
 use telcp::driver::{self, DriverConfig};
-use telcp::health::NodeId;
+use telcp::health::{NodeId, NodeState};
 use telcp::l2tp;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
@@ -795,7 +796,13 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         .await
         .expect("bind");
     let (second, mut second_seen) = start(cfg(member(1, 2, 1, false))).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The first replicates to the role once it hears it (Up).
+    let f = &first;
+    let hears = || async move {
+        let state = f.call(|l, _| l.monitor().and_then(|m| m.state(NodeId(2))));
+        state.await == Ok(Some(NodeState::Up))
+    };
+    assert!(until(hears).await, "the first hears the role");
 
     let mut lac_cfg = l2tp::LacConfig::new(vip);
     lac_cfg.common.seed = telcp::io::seed(11);
@@ -807,24 +814,36 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         .await
         .expect("running")
         .expect("a call");
-    let up = wait_for(&mut lac_events, Duration::from_secs(5), |e| match e {
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
         l2tp::Event::SessionUp { peer, .. } => Some(*peer),
         _ => None,
     })
     .await;
     assert_eq!(up, Some(vip), "the call is up at the virtual address");
+    // The first has the session (the LAC's ICCN processed), and its records reach the role
+    // (which shows nothing of them before it takes over: its `TakenOver` below counts them).
+    let f = &first;
+    let serves = || async move { f.call(|l, _| l.session_count()).await == Ok(1) };
+    assert!(until(serves).await, "the first serves the call");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Cut off: the first's sockets close, its state is kept.
     let first = first.shutdown().await.expect("clean stop").endpoint;
-    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |(_, e)| match e {
-        telcp::Event::L2tp(l2tp::Event::TakenOver { addr, tunnels, .. }) => {
-            Some((*addr, tunnels.len()))
-        }
+    let taken = wait_for(&mut second_seen, PATIENCE, |(_, e)| match e {
+        telcp::Event::L2tp(l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        }) => Some((*addr, tunnels.len(), sessions.len())),
         _ => None,
     })
     .await;
-    assert_eq!(taken, Some((vip.ip(), 1)), "the role took the tunnel over");
+    assert_eq!(
+        taken,
+        Some((vip.ip(), 1, 1)),
+        "the role took the tunnel and its session over"
+    );
     assert_eq!(
         echo(&lac, call, &mut lac_data, None).await,
         Some(true),
@@ -836,30 +855,42 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
     let (first, mut first_events, _) = driver::spawn(first, DriverConfig::new(own()))
         .await
         .expect("bind");
-    let yielded = wait_for(&mut first_events, Duration::from_secs(5), |e| match e {
+    let yielded = wait_for(&mut first_events, PATIENCE, |e| match e {
         l2tp::Event::Yielded { owner, local, .. } => Some((*owner, *local)),
         _ => None,
     })
     .await;
     assert_eq!(yielded, Some((NodeId(2), Some(vip))), "the first yields");
     assert_eq!(echo(&lac, call, &mut lac_data, None).await, Some(true));
-    // The role's copy reaches the first (its backup); then the first is cut off again, and
-    // comes back finding the role Down: it takes the tunnel back.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The role's copy (its tunnel and session) reaches the first, its backup; then the first
+    // is cut off again, and comes back finding the role Down (silent for more than the 400 ms
+    // of its `Down`, heard last before the cut): it takes the tunnel back.
+    let f = &first;
+    let holds = || async move { f.call(|l, _| l.held_for(NodeId(2))).await == Ok((1, 1)) };
+    assert!(until(holds).await, "the first holds the role's copy");
     let first = first.shutdown().await.expect("clean stop").endpoint;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (first, mut first_events, mut first_data) = driver::spawn(first, DriverConfig::new(own()))
         .await
         .expect("bind");
-    let back = wait_for(&mut first_events, Duration::from_secs(5), |e| match e {
-        l2tp::Event::TakenOver { addr, tunnels, .. } => Some((*addr, tunnels.len())),
+    let back = wait_for(&mut first_events, PATIENCE, |e| match e {
+        l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        } => Some((*addr, tunnels.len(), sessions.len())),
         _ => None,
     })
     .await;
-    assert_eq!(back, Some((vip.ip(), 1)), "the first takes the tunnel back");
+    assert_eq!(
+        back,
+        Some((vip.ip(), 1, 1)),
+        "the first takes the tunnel and its session back"
+    );
     // Told so when it hears the first again, the role yields and releases the address: the
     // first binds it (as the `lns` role would; retried while the role still holds it).
-    let role_yielded = wait_for(&mut second_seen, Duration::from_secs(5), |(_, e)| match e {
+    let role_yielded = wait_for(&mut second_seen, PATIENCE, |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::Yielded { owner, local, .. }) => Some((*owner, *local)),
         _ => None,
     })
@@ -869,15 +900,9 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         Some((NodeId(1), Some(vip))),
         "the role yields"
     );
-    let mut bound = Err(driver::DriverError::Closed);
-    for _ in 0..50 {
-        bound = first.bind(vip).await;
-        if bound.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(bound, Ok(vip), "the role released the virtual address");
+    let f = &first;
+    let binds = || async move { f.bind(vip).await == Ok(vip) };
+    assert!(until(binds).await, "the role released the virtual address");
     assert_eq!(
         echo(&lac, call, &mut lac_data, Some((&first, &mut first_data))).await,
         Some(true),
@@ -891,9 +916,9 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
 }
 
 /// Sends the LAC's LCP Echo-Request (RFC 1661 section 5.8) on `call` until an answer comes back
-/// (20 tries, 0.5 s each): `Some(true)` when it is an Echo-Reply with the same identifier. With
-/// `member`, the request must reach that LNS (its data channel), which answers it as the `lns`
-/// role does.
+/// (again every 0.5 s at most, for up to 10 s): `Some(true)` when it is an Echo-Reply with the
+/// same identifier. With `member`, the request must reach that LNS (its data channel), which
+/// answers it as the `lns` role does.
 async fn echo(
     lac: &driver::Handle<l2tp::Lac>,
     call: l2tp::CallId,
@@ -902,7 +927,8 @@ async fn echo(
 ) -> Option<bool> {
     const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
     let within = Duration::from_millis(250);
-    for _ in 0..20 {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
         lac.send_data(call, ECHO).await.expect("running");
         if let Some((lns, data)) = member.as_mut() {
             let Ok(Some(d)) = tokio::time::timeout(within, data.recv()).await else {
@@ -917,4 +943,21 @@ async fn echo(
         }
     }
     None
+}
+
+/// How long a real-time test waits for what it expects: ample on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Checks `holds` every 50 ms until it is true, for up to [`PATIENCE`]; whether it came true.
+async fn until<F: Future<Output = bool>>(mut holds: impl FnMut() -> F) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if holds().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
