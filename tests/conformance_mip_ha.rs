@@ -467,17 +467,56 @@ fn mip_3_8_2_2_reply_to_source() {
     assert_eq!(t.dst, from);
 }
 
-/// mip-3.8.2.2-duplicate-no-extend: a duplicate of an accepted request (same home address,
-/// identification and care-of address) never extends the lifetime first granted.
+/// mip-3.8.2.2-duplicate-no-extend: a duplicate of an accepted request (same bytes: home address,
+/// identification and care-of address) never extends the lifetime first granted. Under timestamp
+/// replay protection it is refused with 133 and leaves the binding as it was.
 #[test]
 fn mip_3_8_2_2_duplicate_no_extend() {
-    // RFC 5944 3.8.2.2: for a duplicate request the new lifetime MUST NOT extend beyond the
-    // lifetime originally granted.
+    // RFC 5944 3.8.2.2: for a duplicate of an accepted current request the new lifetime MUST NOT
+    // extend beyond the lifetime originally granted. With timestamps (5.7.1) a valid
+    // Identification is both close to the HA's time and later than the last one accepted for the
+    // mobile node; a duplicate's equals it, so it fails 3.8.2.1 (b) and is refused with 133
+    // (3.8.2.3), a denied request changing no binding. 3.6.3: a mobile node that retransmits uses
+    // a new Identification, so an exact copy is a network duplicate or a replay, never a retry.
+    // 5.7.1: the 133 reply copies the request's low-order 32 bits of the Identification and puts
+    // the HA's time of day in the high-order 32; 3.5.2: every reply carries the MN-HA
+    // authentication extension.
     let mut h = ha();
-    let m = mn_request(0, 100, COA, h.id_at(secs(0)));
+    let id = h.id_at(secs(0));
+    let m = mn_request(0, 100, COA, id);
     let (_, r) = h.ask(secs(0), mn_sock(), &m);
-    assert_eq!((r.code, r.lifetime), (0, 100));
-    let _ = h.feed(secs(50), mn_sock(), sock(VIP, 434), &m);
+    assert_eq!((r.code, r.lifetime, r.id), (0, 100, id));
+    let first_end = Some(h.t0 + secs(100));
+    let expiries = |h: &Ha| -> Vec<_> {
+        let b = h.ha.binding(HOME, None).expect("the binding");
+        assert_eq!(b.identification, id, "the accepted Identification stays");
+        b.care_of.iter().map(|c| (c.address, c.expires())).collect()
+    };
+    assert_eq!(expiries(&h), [(COA, first_end)]);
+    // The same bytes 4 s later: within the HA's 7 s tolerance (so only its being no later than
+    // the accepted Identification can refuse it) and within the lifetime.
+    let (t, r) = h.ask(secs(4), mn_sock(), &m);
+    assert_eq!(
+        r.code, 133,
+        "an Identification no later than the accepted one"
+    );
+    assert_eq!(r.home, HOME);
+    assert_eq!(
+        r.id & 0xffff_ffff,
+        id & 0xffff_ffff,
+        "low-order 32 bits copied"
+    );
+    let ha_time = (h.id_at(secs(4)) >> 32) as i64;
+    assert!(
+        ((r.id >> 32) as i64 - ha_time).abs() <= 1,
+        "high-order 32 bits: the HA's time ({ha_time}), not the request's ({})",
+        id >> 32
+    );
+    assert!(r.auth_ok(32, MN_SPI, MN_KEY), "MN-HA authenticated");
+    assert_eq!(t.dst, mn_sock());
+    assert_eq!(expiries(&h), [(COA, first_end)], "the lifetime unchanged");
+    h.tick(secs(99));
+    assert!(h.ha.binding(HOME, None).is_some(), "within the first grant");
     h.tick(secs(101));
     assert!(
         h.ha.binding(HOME, None).is_none(),

@@ -3,6 +3,10 @@
 //! a PPP frame crosses in an L2TP data message (RFC 2661 5.8) both ways, and shutdown ends both
 //! tasks with their sockets closed.
 
+#[path = "common/events.rs"]
+mod events;
+
+use events::wait_for;
 use std::net::SocketAddr;
 use std::time::Duration;
 use telcp::driver::{self, DriverConfig, Handle, StopReason};
@@ -19,25 +23,6 @@ fn common(seed: u64) -> l2tp::Config {
         seed: telcp::io::seed(seed),
         ..Default::default()
     }
-}
-
-/// Waits up to `limit` for an event that `want` accepts.
-async fn wait_for<T>(
-    events: &mut mpsc::Receiver<l2tp::Event>,
-    limit: Duration,
-    mut want: impl FnMut(&l2tp::Event) -> Option<T>,
-) -> Option<T> {
-    tokio::time::timeout(limit, async {
-        while let Some(e) = events.recv().await {
-            if let Some(t) = want(&e) {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 type Frames = mpsc::UnboundedReceiver<Vec<u8>>;

@@ -9,18 +9,22 @@
 //! address when it yields the tunnel back. Then: bad configurations refused with the key named,
 //! and a role binary stopped by Ctrl-C (SIGINT) with its final stats.
 
+#[path = "common/events.rs"]
+mod events;
 #[path = "../examples/roles/mod.rs"]
 mod roles;
 #[path = "common/sgsn.rs"]
 mod sgsn;
 
+use events::wait_for;
 use roles::{Observer, RoleConfig, Running};
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use telcp::Endpoint;
 use telcp::driver::{self, DriverConfig};
-use telcp::health::NodeId;
+use telcp::health::{NodeId, NodeState};
 use telcp::l2tp;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
@@ -49,31 +53,12 @@ async fn start<C: RoleConfig>(cfg: C) -> (Running, Seen) {
     (running, rx)
 }
 
-/// Waits up to `limit` for an event that `want` accepts.
-async fn wait_for<T>(
-    seen: &mut Seen,
-    limit: Duration,
-    mut want: impl FnMut(&str, &telcp::Event) -> Option<T>,
-) -> Option<T> {
-    tokio::time::timeout(limit, async {
-        while let Some((part, e)) = seen.recv().await {
-            if let Some(t) = want(&part, &e) {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
 #[tokio::test]
 async fn lac_and_lns_from_their_samples_bring_a_session_up() {
     let (lns, _lns_seen) = start(sample::<roles::lns::Config>("lns.toml", &[])).await;
     let (lac, mut lac_seen) = start(sample::<roles::lac::Config>("lac.toml", &[])).await;
     let lns_addr: SocketAddr = "127.0.10.2:1701".parse().expect("address");
-    let up = wait_for(&mut lac_seen, Duration::from_secs(5), |_, e| match e {
+    let up = wait_for(&mut lac_seen, Duration::from_secs(5), |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::SessionUp {
             peer,
             call: Some(_),
@@ -138,7 +123,7 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
     let (lac, mut lac_seen) = start(sample::<roles::lac::Config>("lac.toml", &[moved])).await;
     let pool_addr: SocketAddr = "127.0.13.3:1701".parse().expect("address");
     let mut redirected = None;
-    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |_, e| match e {
+    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::Redirected { to, .. }) => {
             redirected = Some(*to);
             None
@@ -157,12 +142,16 @@ async fn a_contact_lns_at_capacity_redirects_the_lac_to_its_pool_lns() {
         "the LAC followed the redirect"
     );
     assert_eq!(up, Some(pool_addr), "the call is up at the pool LNS");
-    let issued = wait_for(&mut contact_seen, Duration::from_secs(1), |_, e| match e {
-        telcp::Event::L2tp(l2tp::Event::RedirectIssued { to, vendor_avp, .. }) => {
-            Some((*to, *vendor_avp))
-        }
-        _ => None,
-    })
+    let issued = wait_for(
+        &mut contact_seen,
+        Duration::from_secs(1),
+        |(_, e)| match e {
+            telcp::Event::L2tp(l2tp::Event::RedirectIssued { to, vendor_avp, .. }) => {
+                Some((*to, *vendor_avp))
+            }
+            _ => None,
+        },
+    )
     .await;
     assert_eq!(
         issued,
@@ -286,7 +275,7 @@ async fn the_gateway_answers_a_create_pdp_context_request() {
     let (gw, mut seen) = start(sample::<roles::gateway::Config>("gateway.toml", &[])).await;
     // Every processor gets its VID from the switch processor first.
     let mut vids = 0;
-    let all = wait_for(&mut seen, Duration::from_secs(5), |_, e| {
+    let all = wait_for(&mut seen, Duration::from_secs(5), |(_, e)| {
         if let telcp::Event::Switch(SwitchEvent::VidAssigned { .. }) = e {
             vids += 1;
         }
@@ -568,7 +557,7 @@ async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member(
     );
     let (lac, mut lac_seen) = start(lac).await;
     let mut redirected = None;
-    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |_, e| match e {
+    let up = wait_for(&mut lac_seen, Duration::from_secs(10), |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::Redirected { from, to, .. }) => {
             redirected = Some((*from, *to));
             None
@@ -629,7 +618,7 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
         .stderr(log)
         .spawn()
         .expect("spawn sgsnemu");
-    let ue = wait_for(&mut seen, Duration::from_secs(5), |_, e| match e {
+    let ue = wait_for(&mut seen, Duration::from_secs(5), |(_, e)| match e {
         telcp::Event::Processor(telcp::steering::ProcessorEvent::SessionCreated {
             ue_addr,
             ..
@@ -713,7 +702,7 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
     tokio::time::sleep(Duration::from_millis(300)).await;
     first.stop().await;
 
-    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
+    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::TakenOver {
             addr,
             tunnels,
@@ -747,7 +736,17 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
         &[0xc0, 0x21, 0x0a, 0x07],
         "Echo-Reply, same identifier"
     );
-    while let Ok(e) = lac_events.try_recv() {
+    assert_never_went_down(&mut lac_events);
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    assert_eq!(stopped.endpoint.call_count(), 1);
+    second.stop().await;
+}
+
+/// The LAC's `events` (drained) show neither its tunnel nor its session going down: the takeover
+/// was invisible to it.
+fn assert_never_went_down(events: &mut mpsc::Receiver<l2tp::Event>) {
+    while let Ok(e) = events.try_recv() {
         assert!(
             !matches!(
                 e,
@@ -756,29 +755,6 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
             "{e:?}"
         );
     }
-    let stopped = lac.shutdown().await.expect("clean stop");
-    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
-    assert_eq!(stopped.endpoint.call_count(), 1);
-    second.stop().await;
-}
-
-/// Waits up to `limit` for an L2TP event of a driven endpoint that `want` accepts.
-async fn l2tp_event<T>(
-    events: &mut mpsc::Receiver<l2tp::Event>,
-    limit: Duration,
-    mut want: impl FnMut(&l2tp::Event) -> Option<T>,
-) -> Option<T> {
-    tokio::time::timeout(limit, async {
-        while let Some(e) = events.recv().await {
-            if let Some(t) = want(&e) {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 /// The address goes back with the tunnel. Two virtual LNS members back each other up: the
@@ -820,7 +796,13 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         .await
         .expect("bind");
     let (second, mut second_seen) = start(cfg(member(1, 2, 1, false))).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The first replicates to the role once it hears it (Up).
+    let f = &first;
+    let hears = || async move {
+        let state = f.call(|l, _| l.monitor().and_then(|m| m.state(NodeId(2))));
+        state.await == Ok(Some(NodeState::Up))
+    };
+    assert!(until(hears).await, "the first hears the role");
 
     let mut lac_cfg = l2tp::LacConfig::new(vip);
     lac_cfg.common.seed = telcp::io::seed(11);
@@ -832,24 +814,36 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         .await
         .expect("running")
         .expect("a call");
-    let up = l2tp_event(&mut lac_events, Duration::from_secs(5), |e| match e {
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
         l2tp::Event::SessionUp { peer, .. } => Some(*peer),
         _ => None,
     })
     .await;
     assert_eq!(up, Some(vip), "the call is up at the virtual address");
+    // The first has the session (the LAC's ICCN processed), and its records reach the role
+    // (which shows nothing of them before it takes over: its `TakenOver` below counts them).
+    let f = &first;
+    let serves = || async move { f.call(|l, _| l.session_count()).await == Ok(1) };
+    assert!(until(serves).await, "the first serves the call");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Cut off: the first's sockets close, its state is kept.
     let first = first.shutdown().await.expect("clean stop").endpoint;
-    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
-        telcp::Event::L2tp(l2tp::Event::TakenOver { addr, tunnels, .. }) => {
-            Some((*addr, tunnels.len()))
-        }
+    let taken = wait_for(&mut second_seen, PATIENCE, |(_, e)| match e {
+        telcp::Event::L2tp(l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        }) => Some((*addr, tunnels.len(), sessions.len())),
         _ => None,
     })
     .await;
-    assert_eq!(taken, Some((vip.ip(), 1)), "the role took the tunnel over");
+    assert_eq!(
+        taken,
+        Some((vip.ip(), 1, 1)),
+        "the role took the tunnel and its session over"
+    );
     assert_eq!(
         echo(&lac, call, &mut lac_data, None).await,
         Some(true),
@@ -861,30 +855,42 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
     let (first, mut first_events, _) = driver::spawn(first, DriverConfig::new(own()))
         .await
         .expect("bind");
-    let yielded = l2tp_event(&mut first_events, Duration::from_secs(5), |e| match e {
+    let yielded = wait_for(&mut first_events, PATIENCE, |e| match e {
         l2tp::Event::Yielded { owner, local, .. } => Some((*owner, *local)),
         _ => None,
     })
     .await;
     assert_eq!(yielded, Some((NodeId(2), Some(vip))), "the first yields");
     assert_eq!(echo(&lac, call, &mut lac_data, None).await, Some(true));
-    // The role's copy reaches the first (its backup); then the first is cut off again, and
-    // comes back finding the role Down: it takes the tunnel back.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The role's copy (its tunnel and session) reaches the first, its backup; then the first
+    // is cut off again, and comes back finding the role Down (silent for more than the 400 ms
+    // of its `Down`, heard last before the cut): it takes the tunnel back.
+    let f = &first;
+    let holds = || async move { f.call(|l, _| l.held_for(NodeId(2))).await == Ok((1, 1)) };
+    assert!(until(holds).await, "the first holds the role's copy");
     let first = first.shutdown().await.expect("clean stop").endpoint;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (first, mut first_events, mut first_data) = driver::spawn(first, DriverConfig::new(own()))
         .await
         .expect("bind");
-    let back = l2tp_event(&mut first_events, Duration::from_secs(5), |e| match e {
-        l2tp::Event::TakenOver { addr, tunnels, .. } => Some((*addr, tunnels.len())),
+    let back = wait_for(&mut first_events, PATIENCE, |e| match e {
+        l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        } => Some((*addr, tunnels.len(), sessions.len())),
         _ => None,
     })
     .await;
-    assert_eq!(back, Some((vip.ip(), 1)), "the first takes the tunnel back");
+    assert_eq!(
+        back,
+        Some((vip.ip(), 1, 1)),
+        "the first takes the tunnel and its session back"
+    );
     // Told so when it hears the first again, the role yields and releases the address: the
     // first binds it (as the `lns` role would; retried while the role still holds it).
-    let role_yielded = wait_for(&mut second_seen, Duration::from_secs(5), |_, e| match e {
+    let role_yielded = wait_for(&mut second_seen, PATIENCE, |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::Yielded { owner, local, .. }) => Some((*owner, *local)),
         _ => None,
     })
@@ -894,29 +900,15 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         Some((NodeId(1), Some(vip))),
         "the role yields"
     );
-    let mut bound = Err(driver::DriverError::Closed);
-    for _ in 0..50 {
-        bound = first.bind(vip).await;
-        if bound.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(bound, Ok(vip), "the role released the virtual address");
+    let f = &first;
+    let binds = || async move { f.bind(vip).await == Ok(vip) };
+    assert!(until(binds).await, "the role released the virtual address");
     assert_eq!(
         echo(&lac, call, &mut lac_data, Some((&first, &mut first_data))).await,
         Some(true),
         "the first serves the LAC's session again"
     );
-    while let Ok(e) = lac_events.try_recv() {
-        assert!(
-            !matches!(
-                e,
-                l2tp::Event::TunnelDown { .. } | l2tp::Event::SessionDown { .. }
-            ),
-            "{e:?}"
-        );
-    }
+    assert_never_went_down(&mut lac_events);
     let stopped = lac.shutdown().await.expect("clean stop");
     assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
     let _ = first.shutdown().await;
@@ -924,9 +916,9 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
 }
 
 /// Sends the LAC's LCP Echo-Request (RFC 1661 section 5.8) on `call` until an answer comes back
-/// (20 tries, 0.5 s each): `Some(true)` when it is an Echo-Reply with the same identifier. With
-/// `member`, the request must reach that LNS (its data channel), which answers it as the `lns`
-/// role does.
+/// (again every 0.5 s at most, for up to 10 s): `Some(true)` when it is an Echo-Reply with the
+/// same identifier. With `member`, the request must reach that LNS (its data channel), which
+/// answers it as the `lns` role does.
 async fn echo(
     lac: &driver::Handle<l2tp::Lac>,
     call: l2tp::CallId,
@@ -935,7 +927,8 @@ async fn echo(
 ) -> Option<bool> {
     const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
     let within = Duration::from_millis(250);
-    for _ in 0..20 {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
         lac.send_data(call, ECHO).await.expect("running");
         if let Some((lns, data)) = member.as_mut() {
             let Ok(Some(d)) = tokio::time::timeout(within, data.recv()).await else {
@@ -950,4 +943,21 @@ async fn echo(
         }
     }
     None
+}
+
+/// How long a real-time test waits for what it expects: ample on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Checks `holds` every 50 ms until it is true, for up to [`PATIENCE`]; whether it came true.
+async fn until<F: Future<Output = bool>>(mut holds: impl FnMut() -> F) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if holds().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -14,6 +14,8 @@
 //! - `mme`, `smf`: the GTPv2-C MME and the PFCP SMF in front of the steering gateway (the 4G and
 //!   5G stories).
 //! - `ppp`: a scripted PPP client (LCP, PAP/CHAP, IPCP, an ICMP echo) for a real LNS's session.
+//! - `events` (not a module here: the real-time test crates `driver` and `roles` include it
+//!   alone, by `#[path]`): waiting up to a deadline for the event a test wants from a channel.
 //! - `sweep`: the seeds of a scenario loop (`TELCP_SEEDS`, `TELCP_FIRST`) and a loop that runs
 //!   them all and names the failed ones.
 //!

@@ -325,6 +325,14 @@ mod tests {
         std::iter::from_fn(|| ha.poll_event()).collect()
     }
 
+    /// How many removals of mobile node 1's binding `ha` has queued for `peer`.
+    fn removals_of_mn1(ha: &HomeAgent, peer: NodeId) -> usize {
+        ha.channels[&peer]
+            .queued()
+            .filter(|i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)))
+            .count()
+    }
+
     /// "When two HAs both claim to serve a mobile node, the claim that wins is ... the newer
     /// registration (identification), else the lower node id": the loser yields.
     #[test]
@@ -661,20 +669,16 @@ mod tests {
         let slot = ha3.table.find(home(1), None).unwrap();
         let b = ha3.table.remove(slot).unwrap();
         ha3.remove_served(t0, &b, super::super::removed::lifetime_end(&b));
-        let removals = |ha: &HomeAgent| {
-            ha.channels[&NodeId(1)]
-                .queued()
-                .filter(
-                    |i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)),
-                )
-                .count()
-        };
-        assert_eq!(removals(&ha3), 1);
+        assert_eq!(removals_of_mn1(&ha3, NodeId(1)), 1);
         // HA 1's record again, sent before it applied the removal: nothing changes.
         ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 10)));
         assert_eq!(server(&ha3, 1), None);
         assert_eq!(ha3.stats.replicas_stale, 1);
-        assert_eq!(removals(&ha3), 2, "HA 1 is answered with the removal");
+        assert_eq!(
+            removals_of_mn1(&ha3, NodeId(1)),
+            2,
+            "HA 1 is answered with the removal"
+        );
         // A registration since (a newer identification) is taken.
         ha3.apply(t0, NodeId(1), Item::Upsert(permanent(1, 1, 3, 11)));
         assert_eq!(server(&ha3, 1), Some(NodeId(3)));
@@ -691,14 +695,6 @@ mod tests {
     #[test]
     fn a_claim_of_a_registration_this_ha_removed_as_its_server_changes_nothing() {
         let t0 = Instant::now();
-        let removals = |ha: &HomeAgent| {
-            ha.channels[&NodeId(3)]
-                .queued()
-                .filter(
-                    |i| matches!(i, Item::Remove { home_address, .. } if *home_address == home(1)),
-                )
-                .count()
-        };
         let mut ha1 = ha(1, t0);
         ha1.apply(t0, NodeId(2), Item::Upsert(permanent(1, 2, 1, 10)));
         assert_eq!(server(&ha1, 1), Some(NodeId(1)));
@@ -706,12 +702,16 @@ mod tests {
         let until = super::super::removed::lifetime_end(ha1.table.get(slot).unwrap());
         ha1.retire(t0, slot, until);
         assert_eq!(server(&ha1, 1), None);
-        assert_eq!(removals(&ha1), 1);
+        assert_eq!(removals_of_mn1(&ha1, NodeId(3)), 1);
         // HA 3's claim of the registration HA 1 removed.
         ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 10)));
         assert_eq!(server(&ha1, 1), None, "the removal stands");
         assert_eq!(ha1.stats.replicas_stale, 1);
-        assert_eq!(removals(&ha1), 2, "HA 3 is answered with the removal");
+        assert_eq!(
+            removals_of_mn1(&ha1, NodeId(3)),
+            2,
+            "HA 3 is answered with the removal"
+        );
         ha1.apply(t0, NodeId(3), Item::Upsert(permanent(1, 3, 3, 11)));
         assert_eq!(server(&ha1, 1), Some(NodeId(3)), "a registration since");
         // HA 2 applied HA 1's removal: HA 3's claim changes nothing there either, and HA 2
