@@ -1313,19 +1313,21 @@ fn rfc4951_failover_seed_39787_winners_sccrp_not_stopped_by_the_loser() {
     failover(39787, 20, true);
 }
 
-/// The one seed of session 44's RFC 4951 sweep of seeds 0..300,000 that fails (on main too: it
-/// fails the same with the stray-recovery StopCCN taken out), pinned for the next reading (run
-/// with `--ignored`). 286961: members 0
-/// and 2 both take the crashed member 1 over and both recover the tunnel at the LAC (the second
-/// recovery SCCRQ reaches it after the first completed; the LAC takes it as the LNS starting
-/// over, RFC 4951 3.2.1) before member 0 yields to member 2's claim. The LAC's FSR on the old
-/// tunnel (Ns 43) is acknowledged at the shared address (ZLB Nr 44), but the owner's channel
-/// never took it: the owner answers every later message of the LAC (its CDN, Ns 44) with Nr 43,
-/// and the LAC, its window past 43, never sends it again ("the backup never saw the CDN"). No
-/// stray-recovery StopCCN appears in its trace: not the 54628 cause; not investigated further.
+/// Seed 286961 (session 44's RFC 4951 sweep of seeds 0..300,000; `lns::takeover` docs, two
+/// takers): members 2 and 0 both take the crashed member 1 over and both recover the tunnel at
+/// the LAC: member 0's recovery SCCRQ reaches it just after member 2's recovery completed, and
+/// the LAC takes it as the LNS starting over (RFC 4951 3.2.1), suggesting the same numbers (its
+/// Ns 43, Nr 22) to both. Member 2's FSQ (Ns 22) is taken by the LAC after its second reset; its
+/// FSR (Ns 43) goes to the address, at member 0 since its takeover, whose channel, reset to the
+/// same numbers, takes and acknowledges it (ZLB Nr 44; member 0 heard member 2's winning claim
+/// only 200 ms later, the claim's datagram lost once). Member 0 yields; the owner's Nr stays
+/// 43, and the LAC never sends 43 again (RFC 2661 5.8: acknowledged), so every later message
+/// of it (the CDN, Ns 44) is held out of order at the owner for good. Failed with "the backup
+/// never saw the CDN". Now the winner, when another taker's claim loses to its own, learns its
+/// Nr from the LAC again (`Channel::resync_nr_again`): the LAC's retransmission of its oldest
+/// unacknowledged message (the CDN) moves the Nr to it.
 #[test]
-#[ignore = "open: a seed past 200,000, an acknowledgement of the LAC's FSR lost between two takers"]
-fn rfc4951_failover_sweep_seeds_still_failing() {
+fn rfc4951_failover_seed_286961_fsr_acknowledged_by_the_claims_loser() {
     failover(286961, 20, true);
 }
 

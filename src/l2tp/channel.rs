@@ -1763,6 +1763,24 @@ impl Channel {
         self.probe();
     }
 
+    /// Learns our next Nr again from the peer, as a channel resumed from a replica does
+    /// ([`Channel::resume_replica`], second point), our Ns kept: another endpoint behind our
+    /// address, sharing this channel's numbering with the peer, may have taken and acknowledged
+    /// messages of the peer we never got (two members of a virtual LNS that both took a tunnel
+    /// over and both recovered it, RFC 4951 3.2; `lns::takeover` docs, two takers). RFC 2661
+    /// 5.8: the peer never sends again a message acknowledged, and retransmits its oldest
+    /// unacknowledged one; such a retransmission ahead of our Nr moves our Nr to it. A message
+    /// taken in order first confirms the Nr. A peer's Nr past our next Ns (messages the other
+    /// endpoint numbered) moves our next Ns to it, as on a resumed channel. Nothing is sent.
+    pub fn resync_nr_again(&mut self) {
+        if self.resync_nr {
+            return;
+        }
+        self.resync_nr = true;
+        self.resumed = true;
+        self.first_seen = None;
+    }
+
     /// Whether the channel still waits for the peer to tell its sequence numbers.
     pub fn is_resyncing(&self) -> bool {
         self.resync_ns || self.resync_nr
@@ -2952,6 +2970,51 @@ mod tests {
         assert!(c.receive(later, iccn(58)).is_empty());
         assert_eq!(c.replica_state().1, 32);
         assert!(!c.take_nr_moved());
+    }
+
+    /// `resync_nr_again` docs (RFC 4951 failover seed 286961): a channel in step with the peer
+    /// (Nr 43) whose next message from the peer (Ns 43) another endpoint behind our address
+    /// took and acknowledged. The peer's next one (Ns 44) arrives ahead of our Nr: its first
+    /// copy is kept, nothing acknowledged past 43; its retransmission a timeout later (RFC 2661
+    /// 5.8: the peer's oldest unacknowledged message, 43 acknowledged) moves our Nr to it and
+    /// it is delivered. A channel not told (no `resync_nr_again`) keeps its Nr at 43 for good.
+    /// Once in step again, a message ahead is only held, as usual.
+    #[test]
+    fn nr_learnt_again_moves_past_what_another_endpoint_acknowledged() {
+        let t = Instant::now();
+        let cfg = ChannelConfig::default();
+        let msg = |ns: u16| {
+            let mut m = ControlMessage::hello(1);
+            m.header.ns = ns;
+            m.header.nr = 22;
+            m
+        };
+        let later = t + cfg.retransmit_initial;
+        for told in [true, false] {
+            let mut c = Channel::new(cfg.clone(), 1);
+            c.set_seq(t, 22, 43);
+            if told {
+                c.resync_nr_again();
+            }
+            assert!(c.receive(t, msg(44)).is_empty(), "first copy: kept");
+            assert_eq!(c.seq().1, 43);
+            let got = c.receive(later, msg(44));
+            if told {
+                assert_eq!(got.iter().map(|m| m.header.ns).collect::<Vec<_>>(), [44]);
+                assert_eq!(c.seq().1, 45);
+                assert!(c.take_nr_moved(), "acknowledged by a message of ours");
+                assert!(!c.is_resyncing());
+                // In step again: the next message ahead is only held.
+                let even_later = later + cfg.retransmit_initial * 2;
+                assert!(c.receive(even_later, msg(47)).is_empty());
+                let much_later = even_later + cfg.retransmit_initial;
+                assert!(c.receive(much_later, msg(47)).is_empty());
+                assert_eq!(c.seq().1, 45);
+            } else {
+                assert!(got.is_empty(), "not told: held for good");
+                assert_eq!(c.seq().1, 43);
+            }
+        }
     }
 
     /// `resume_replica` docs (seed 232769): the failed LNS's messages the peer held

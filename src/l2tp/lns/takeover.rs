@@ -69,7 +69,17 @@
 //!   (crash during set-up seed 44628). The loser sends the winner a [`Record::Session`] of each
 //!   session of what it yields, which the winner adopts as late records where its copy lacks
 //!   it (`late_record`; crash during set-up seed 75568: the loser had answered a call since its
-//!   takeover, and the winner's copy lacked it).
+//!   takeover, and the winner's copy lacked it). In RFC 4951 mode both may have recovered the
+//!   tunnel at the LAC (a second recovery reaching it after the first completed is taken as
+//!   the LNS starting over, 3.2.1), their channels then sharing the LAC's numbering; the loser,
+//!   holding the address until the winner takes it back, may have taken and acknowledged
+//!   messages of the LAC that the winner never gets (RFC 2661 5.8: an acknowledged message is
+//!   not sent again). So when another taker's claim loses to ours, our channels of the tunnels
+//!   we took from that member learn their Nr from the LAC again
+//!   ([`crate::l2tp::channel::Channel::resync_nr_again`]): the LAC's retransmission of its
+//!   oldest unacknowledged message moves our Nr to it (RFC 4951 failover seed 286961: the
+//!   loser acknowledged the LAC's FSR, and the winner held the LAC's CDN out of order for
+//!   good).
 //! * **Stray recoveries** (RFC 4951 mode): a taker that yields drops its recovery tunnel with
 //!   the tunnel (`Core::forget_tunnel`), but a recovery SCCRQ it sent before may still be on the
 //!   link and reach the LAC after the owner's recovery completed. The LAC answers it (its
@@ -971,6 +981,14 @@ impl Lns {
             return;
         }
         self.backups.losers.insert(by, member);
+        // The loser, holding the address since its takeover, may have taken and acknowledged
+        // messages of the LAC on our tunnels (module docs, two takers: RFC 4951 failover
+        // seed 286961, the LAC's FSR): our channels learn their Nr from the LAC again.
+        for tunnel in &taken.tunnels {
+            if let Some(t) = self.core.tunnels.get_mut(tunnel) {
+                t.channel.resync_nr_again();
+            }
+        }
         for addr in taken.addrs {
             self.core.event(Event::TakenOver {
                 failed: member,
@@ -2173,6 +2191,51 @@ mod tests {
         let plain = ControlMessage::sccrp(0x7778, 601, b"lac".as_slice(), 3);
         let _ = from_lac(&mut lns, now, plain, (0, 1));
         assert!(to_lac(&mut lns).is_empty());
+    }
+
+    /// Module docs, two takers (RFC 4951 failover seed 286961): node 3 took node 2 over too and
+    /// both of us recovered the tunnel at the LAC (its recovery SCCRQ reached the LAC after
+    /// ours completed; RFC 4951 3.2.1, the LAC takes it as the LNS starting over and suggests
+    /// the same numbers). Node 3, holding the address until its claim lost to ours, took the
+    /// LAC's next message (its FSR, Ns [`NR`]) and acknowledged it; the LAC never sends it
+    /// again (RFC 2661 5.8). Its next one (a CDN, Ns `NR + 1`) comes to us, ahead of our Nr,
+    /// and is retransmitted while unacknowledged: its retransmission is the LAC's oldest
+    /// unacknowledged message, so our Nr moves to it and the CDN is taken (the session
+    /// cleared). Its first copy alone moves nothing (a message before it may still be on the
+    /// way). Failed with our Nr held at `NR` for good: the CDN acknowledged never, the
+    /// session kept ("the backup never saw the CDN").
+    #[test]
+    fn after_a_losing_claim_our_nr_learns_what_the_loser_acknowledged() {
+        use super::super::super::wire::ResultCode;
+        let now = Instant::now();
+        let mut lns = holder_4951(now, 3);
+        lns.take_over(now, NodeId(2));
+        recovered(&mut lns, now);
+        assert_eq!(lns.core.tunnels[&TUNNEL].channel.seq().1, NR);
+        claim_of_node_3(&mut lns, now, 1);
+        let _ = ownership(&mut lns);
+        assert!(lns.core.tunnels.contains_key(&TUNNEL), "our claim won");
+        let before = state(&lns);
+        assert!(before.is_some());
+        let cdn = || {
+            ControlMessage::cdn(
+                TUNNEL,
+                SESSION,
+                PEER_SESSION,
+                ResultCode::new(ResultCodeValue::CDN_ADMINISTRATIVE),
+            )
+        };
+        from_lac(&mut lns, now, cdn(), (NR + 1, NS + 1)).unwrap();
+        assert_eq!(state(&lns), before, "first copy: kept, not taken");
+        assert_eq!(lns.core.tunnels[&TUNNEL].channel.seq().1, NR);
+        // RFC 2661 5.8: retransmitted after its timeout (1 s at first).
+        let later = now + Duration::from_secs(1);
+        lns.handle_timeout(later);
+        from_lac(&mut lns, later, cdn(), (NR + 1, NS + 1)).unwrap();
+        assert_eq!(state(&lns), None, "the CDN taken: the session cleared");
+        assert_eq!(lns.core.tunnels[&TUNNEL].channel.seq().1, NR + 2);
+        let acks: Vec<u16> = to_lac(&mut lns).iter().map(|m| m.header.nr).collect();
+        assert!(acks.contains(&(NR + 2)), "acknowledged: {acks:?}");
     }
 
     /// The same stray SCCRP while our ownership or our recovery is not settled is left
