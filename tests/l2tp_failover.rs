@@ -1344,10 +1344,10 @@ fn crash_during_setup_seed_37561_late_record_of_a_call_answered_again() {
 /// Seed 44628 (`lns::takeover` docs, two takers): both other members took the crashed
 /// member's tunnel over; member 1's claim won and it took the address back. When member 0 later
 /// took the tunnel from member 1 (a false Down), member 1 got member 0's old claim a second
-/// time (the replication channel queues the notices of a batch it abandons for a bulk sync
-/// again), took the address again, then yielded the tunnel: the LAC's packets went to a member
-/// without it, and the LAC gave the tunnel up. Failed with "call 1, up at the crash, got no
-/// frame after it".
+/// time (the replication channel then queued the notices of a batch it abandoned for a bulk
+/// sync again; since session 44 it keeps the batch, `replica` docs, delivery), took the address
+/// again, then yielded the tunnel: the LAC's packets went to a member without it, and the LAC
+/// gave the tunnel up. Failed with "call 1, up at the crash, got no frame after it".
 #[test]
 fn crash_during_setup_seed_44628_claim_delivered_again() {
     crash_during_setup(44628);

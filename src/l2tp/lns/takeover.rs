@@ -63,10 +63,11 @@
 //!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
 //!   winner emits [`Event::TakenOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
-//!   sees the member Down does not take it over at all. A claim delivered again (the channel
-//!   queues the notices of a batch it abandons for a bulk sync again) changes nothing: taking
-//!   the address again then would move it from a member that took the tunnel from us since
-//!   (crash during set-up seed 44628). The loser sends the winner a [`Record::Session`] of each
+//!   sees the member Down does not take it over at all. A claim equal to one on record (its
+//!   sender made it again; the replication channel itself delivers a notice once, `replica`
+//!   docs, delivery) changes nothing: taking the address again then would move it from a
+//!   member that took the tunnel from us since (crash during set-up seed 44628, when the
+//!   channel queued the notices of a batch it abandoned for a bulk sync again). The loser sends the winner a [`Record::Session`] of each
 //!   session of what it yields, which the winner adopts as late records where its copy lacks
 //!   it (`late_record`; crash during set-up seed 75568: the loser had answered a call since its
 //!   takeover, and the winner's copy lacked it).
@@ -935,11 +936,12 @@ impl Lns {
             generation,
             by,
         };
-        // A claim noted already, delivered again (the replication channel queues the notices
-        // of a batch it abandons for a bulk sync again, `Channel::restart_bulk`): answered
-        // then. Taking the addresses again now would move them from a member that took the
-        // tunnel from us since (crash during set-up seed 44628: the address came back here
-        // just before we yielded, and the LAC's packets reached no owner).
+        // A claim noted already, made again by its sender (the replication channel delivers a
+        // notice once, `replica` docs, delivery; until session 44 it queued the notices of a
+        // batch it abandoned for a bulk sync again): answered then. Taking the addresses again
+        // now would move them from a member that took the tunnel from us since (crash during
+        // set-up seed 44628: the address came back here just before we yielded, and the LAC's
+        // packets reached no owner).
         if self.backups.claims.get(&member) == Some(&theirs) {
             return;
         }
@@ -1500,10 +1502,10 @@ mod tests {
         }
     }
 
-    /// Module docs, two takers (crash during set-up seed 44628): the replication channel may
-    /// deliver a notice again (it queues again the notices of a batch it abandons for a bulk
-    /// sync). A claim we answered already (we took the address again) changes nothing the
-    /// second time: taking the address again then would move it from a member that took the
+    /// Module docs, two takers (crash during set-up seed 44628): a claim may arrive again (its
+    /// sender made it again; until session 44 the replication channel also queued again the
+    /// notices of a batch it abandoned for a bulk sync). A claim we answered already (we took
+    /// the address again) changes nothing the second time: taking the address again then would move it from a member that took the
     /// tunnel from us since, just before we yield it, and leave the LAC's packets with no owner.
     #[test]
     fn a_claim_delivered_again_takes_the_address_no_second_time() {
