@@ -1102,6 +1102,18 @@ fn crash_during_setup_seed_29034_taker_adopts_the_yielded_sessions() {
     crash_during_setup(29034);
 }
 
+/// Seed 11290 (`lns::replicate` docs, output commit; with the replication channel's delivery
+/// timing of replica44): a taker adopted calls 6-14 from the late records of the member that
+/// yielded the tunnel to it, and their ICRPs reached the LAC (which then holds each call up,
+/// RFC 2661 7.4.1) while the calls' records still lingered for the taker's backup; the taker
+/// crashed before the batch left, and its backup took over with a copy lacking them. An
+/// adopted call's ICRP now waits for the backup's acknowledgement of its record. Failed with
+/// "call CallId(6), up at the crash, got no frame after it".
+#[test]
+fn crash_during_setup_seed_11290_adopted_icrps_wait_for_the_backup() {
+    crash_during_setup(11290);
+}
+
 /// Seed 96060 (`Core::silent_after`, RFC 2661 5.8): after the takeover the LAC's ICCN is
 /// retransmitted and every ZLB of the backup for it is lost; at a set-up timeout of another
 /// call 23 s later the LAC took the LNS for silent (half the 30 s set-up timeout) and gave up
@@ -1346,10 +1358,10 @@ fn crash_during_setup_seed_37561_late_record_of_a_call_answered_again() {
 /// Seed 44628 (`lns::takeover` docs, two takers): both other members took the crashed
 /// member's tunnel over; member 1's claim won and it took the address back. When member 0 later
 /// took the tunnel from member 1 (a false Down), member 1 got member 0's old claim a second
-/// time (the replication channel queues the notices of a batch it abandons for a bulk sync
-/// again), took the address again, then yielded the tunnel: the LAC's packets went to a member
-/// without it, and the LAC gave the tunnel up. Failed with "call 1, up at the crash, got no
-/// frame after it".
+/// time (the replication channel then queued the notices of a batch it abandoned for a bulk
+/// sync again; since session 44 it keeps the batch, `replica` docs, delivery), took the address
+/// again, then yielded the tunnel: the LAC's packets went to a member without it, and the LAC
+/// gave the tunnel up. Failed with "call 1, up at the crash, got no frame after it".
 #[test]
 fn crash_during_setup_seed_44628_claim_delivered_again() {
     crash_during_setup(44628);

@@ -1290,8 +1290,9 @@ fn revocation_seed_53_a_late_first_ha_record_does_not_bring_the_binding_back() {
 /// MN 2, taken over from HA 2, and saw HA 1 Up again as the removal was in flight to it; the
 /// bulk sync that followed abandoned the batch (its copy, reordered behind the sync's first
 /// batch, was then a duplicate), and the sync's end does not sweep a binding HA 1 relays as
-/// first HA: HA 1 kept MN 2. The removals of an abandoned batch are now queued again after the
-/// sync (`HomeAgent::restart_bulk`).
+/// first HA: HA 1 kept MN 2. The removals of an abandoned batch were then queued again after
+/// the sync; since session 44 the batch in flight is kept and sent again before the sync
+/// (`replica` docs, delivery: each removal reaches HA 1 once).
 #[test]
 fn takeover_seed_91_a_removal_survives_a_restarted_bulk_sync() {
     takeover_revokes(91);

@@ -469,6 +469,9 @@ struct Backlog {
     placed: u16,
     /// The Ns of the pins among the `placed` messages (not the HELLOs).
     placed_pins: Vec<u16>,
+    /// The Ns of the pins, placed or not, that wait for [`Channel::release`] before they may
+    /// leave ([`Channel::pin_held`]); each is one of `pins` or `placed_pins`.
+    held_pins: Vec<u16>,
 }
 
 impl Backlog {
@@ -543,6 +546,23 @@ impl Backlog {
         if self.placed == 0 {
             self.placed_pins.clear();
         }
+        self.keep_held_pins();
+    }
+
+    /// Forgets the holds of pins no longer waiting (resolved as taken, or dropped).
+    fn keep_held_pins(&mut self) {
+        if self.held_pins.is_empty() {
+            return;
+        }
+        let (pins, placed) = (&self.pins, &self.placed_pins);
+        self.held_pins
+            .retain(|ns| pins.contains_key(ns) || placed.contains(ns));
+    }
+
+    /// Whether the next message to leave is a placed pin held ([`Channel::pin_held`]), our
+    /// next Ns being `next` (the placed run's front goes at it).
+    fn front_held(&self, next: u16) -> bool {
+        self.placed > 0 && self.held_pins.contains(&next)
     }
 
     /// The numbering changes (`Channel::restart_sequence`): the placed run, at Ns from `next`
@@ -954,6 +974,10 @@ impl Channel {
         }
         self.pump_reserved(now, arena);
         while self.may_send() {
+            // A held pin goes at its own Ns (RFC 2661 5.8): what is queued behind it waits.
+            if self.backlog.as_ref().is_some_and(|b| b.front_held(self.ns)) {
+                break;
+            }
             let cap = self.cfg.max_send_queue;
             let Some(msg) = self.backlog.as_mut().and_then(|b| b.pop_front(cap)) else {
                 break;
@@ -1112,7 +1136,8 @@ impl Channel {
             && self.backlog.as_ref().is_none_or(|b| b.placed == 0)
     }
 
-    /// Lets the message reserved at `ns` ([`Channel::reserve`]) leave, now if the window allows.
+    /// Lets the message reserved at `ns` ([`Channel::reserve`]), or the pin held at `ns`
+    /// ([`Channel::pin_held`]), leave, now if the window allows.
     pub fn release(&mut self, now: Instant, ns: u16) {
         self.release_with(now, ns, None);
     }
@@ -1224,6 +1249,10 @@ impl Channel {
     /// [`Channel::release`]'s general path: the message is marked released and [`Channel::pump`]
     /// sends what the window allows.
     fn release_queued(&mut self, now: Instant, ns: u16, arena: Option<&mut BytesMut>) {
+        // A pin held at `ns` ([`Channel::pin_held`]; none is while a message is reserved there).
+        if let Some(b) = self.backlog.as_mut() {
+            b.held_pins.retain(|p| *p != ns);
+        }
         let held = self
             .unacked
             .iter_mut()
@@ -1250,12 +1279,42 @@ impl Channel {
     /// resynchronisation that had happened already, and the LAC cleared the calls at its
     /// set-up timer). A pin before our next Ns is then resolved as taken.
     pub fn pin(&mut self, now: Instant, ns: u16, msg: ControlMessage<'static>) -> bool {
+        self.pin_with(now, ns, msg, false)
+    }
+
+    /// As [`Channel::pin`], the message held until [`Channel::release`] of `ns` (output commit:
+    /// the answer of a call adopted from a replica goes once the endpoint's own backup holds
+    /// the call, `lns::replicate` docs). Placed, it keeps its Ns, and what is queued behind it
+    /// waits with it (RFC 2661 5.8: the peer delivers in order; nothing is reserved while a
+    /// placed run waits, [`Channel::can_reserve`]); resolved as taken, its hold goes with it
+    /// and the release changes nothing.
+    pub fn pin_held(&mut self, now: Instant, ns: u16, msg: ControlMessage<'static>) -> bool {
+        self.pin_with(now, ns, msg, true)
+    }
+
+    /// Whether the pin at `ns` waits for its release ([`Channel::pin_held`]).
+    pub fn holds_pin(&self, ns: u16) -> bool {
+        self.backlog
+            .as_ref()
+            .is_some_and(|b| b.held_pins.contains(&ns))
+    }
+
+    fn pin_with(
+        &mut self,
+        now: Instant,
+        ns: u16,
+        msg: ControlMessage<'static>,
+        held: bool,
+    ) -> bool {
         let b = self.backlog.get_or_insert_with(Default::default);
         if b.pins.len() >= self.cfg.max_send_queue {
             self.trim_backlog();
             return false;
         }
         b.pins.insert(ns, msg);
+        if held && !b.held_pins.contains(&ns) {
+            b.held_pins.push(ns);
+        }
         if !self.resync_ns && !self.held {
             self.place_pins();
             self.pump(now);
@@ -1310,6 +1369,7 @@ impl Channel {
             }
         }
         if ahead.is_empty() {
+            b.keep_held_pins();
             return;
         }
         // The placed run is the queue's front, offset `i` at Ns `next + i`; what was queued
@@ -1337,6 +1397,7 @@ impl Channel {
             b.resolved.push((ns, false));
         }
         b.queue.append(&mut behind);
+        b.keep_held_pins();
     }
 
     /// Frees the backlog once nothing waits in it.
@@ -3100,6 +3161,56 @@ mod tests {
             backup.reserve(ControlMessage::hello(0)),
             Some(ns.wrapping_add(2))
         );
+    }
+
+    /// `Channel::pin_held` (output commit of a call adopted from a replica, `lns::replicate`
+    /// docs): the pin keeps its Ns and does not leave before its release, the HELLO filling
+    /// the Ns before it goes at once, a message queued after it waits behind it (RFC 2661 5.8:
+    /// the peer delivers in order); released, it goes at its Ns, then what waited. A pin held
+    /// before our next Ns is resolved as taken and holds nothing.
+    #[test]
+    fn a_held_pin_keeps_its_ns_and_leaves_only_when_released() {
+        let (t, mut lac, mut lns) = pair();
+        lns.set_peer_window(8);
+        for _ in 0..3 {
+            lns.send(t, ControlMessage::hello(0)).unwrap();
+            relay(t, &mut lns, &mut lac);
+            relay(t, &mut lac, &mut lns);
+        }
+        let n = lns.seq().0;
+        let icrp = ControlMessage::icrp(0, 101, 1);
+        assert!(lns.pin_held(t, n.wrapping_add(1), icrp));
+        assert!(lns.holds_pin(n.wrapping_add(1)));
+        lns.send(t, ControlMessage::icrq(0, 7, 1)).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            while let Some(b) = lns.poll_transmit() {
+                let m = parse(&b);
+                got.push((m.header.ns, m.message_type()));
+                lac.receive(t, m);
+            }
+            lac.flush_ack();
+            relay(t, &mut lac, &mut lns);
+        }
+        assert_eq!(got, [(n, Some(MessageType::HELLO))], "the pin held");
+        lns.release(t, n.wrapping_add(1));
+        assert!(!lns.holds_pin(n.wrapping_add(1)));
+        let mut got = Vec::new();
+        while let Some(b) = lns.poll_transmit() {
+            let m = parse(&b);
+            got.push((m.header.ns, m.message_type()));
+        }
+        assert_eq!(
+            got,
+            [
+                (n.wrapping_add(1), Some(MessageType::ICRP)),
+                (n.wrapping_add(2), Some(MessageType::ICRQ)),
+            ]
+        );
+        // Before our next Ns: the peer took a message at its Ns; nothing is held.
+        assert!(lns.pin_held(t, n, ControlMessage::icrp(0, 102, 2)));
+        assert!(!lns.holds_pin(n));
+        assert_eq!(lns.take_resolved(), [(n.wrapping_add(1), false), (n, true)]);
     }
 
     /// `Channel::pin` on a live channel, twice behind a closed window (two calls adopted from a

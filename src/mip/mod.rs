@@ -126,7 +126,7 @@
 //! carrying an epoch; the
 //! backup notes the bindings the sender names in between and, at the end, removes the sender's
 //! replicas it did not see (permanent ones the sender serves, temporary ones it relays), so a
-//! removal lost with a dropped queue or an abandoned batch does not leave a stale replica. A sync
+//! removal lost with a dropped queue does not leave a stale replica. A sync
 //! restarted midway opens a new epoch, which discards the old one's marks; an end for another
 //! epoch is ignored; bindings this HA serves itself are never swept. A replicated removal, too,
 //! only removes what its sender is authoritative for. When two HAs both claim to serve a mobile
@@ -167,12 +167,12 @@
 //! peers' announcements from their heartbeats ([`HomeAgent::announcers`]).
 //!
 //! A removal reaches every holder of a copy. Only the serving HA removes a binding (a
-//! deregistration, a revocation, the end of its lifetime), and replicates the removal; a batch
-//! abandoned when a backup is seen Up again loses no removal (those of bindings still gone are
-//! queued again after the bulk sync that replaces it, which does not sweep the copy a first HA
-//! keeps of a binding it relays). A copy sent by another member before it applied the removal
-//! (a first HA's record of a binding it relays, retransmitted under loss or named in its bulk
-//! sync) can arrive after it: the serving HA and every member that applied the removal remember
+//! deregistration, a revocation, the end of its lifetime), and replicates the removal; the batch
+//! in flight when a backup is seen Up again is kept and sent again before the bulk sync that
+//! follows (which does not sweep the copy a first HA keeps of a binding it relays), so it loses
+//! no removal and delivers none twice ([`crate::replica`] docs, delivery). A copy sent by
+//! another member before it applied the removal (a first HA's record of a binding it relays,
+//! retransmitted under loss or named in its bulk sync) can arrive after it: the serving HA and every member that applied the removal remember
 //! the removed binding's identification until its lifetime would have ended (at most
 //! `max_bindings`, [`HaStats::removed_evicted`] beyond), so such a copy, not newer than the
 //! removal, changes nothing ([`HaStats::replicas_stale`]) and the serving HA answers its sender

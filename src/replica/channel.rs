@@ -19,6 +19,9 @@ struct Inflight<I> {
     ends: Option<u32>,
     /// When it is sent again; `None`: no batch in flight.
     deadline: Option<Instant>,
+    /// When it was last sent, or its resend last put off (the `now` of that call): a deadline
+    /// passed already, for a batch to go again at once ([`Channel::restart_bulk`]).
+    sent: Option<Instant>,
     timeout: Duration,
 }
 
@@ -31,6 +34,7 @@ impl<I> Default for Inflight<I> {
             upto: 0,
             ends: None,
             deadline: None,
+            sent: None,
             timeout: Duration::ZERO,
         }
     }
@@ -90,7 +94,7 @@ pub struct Channel<I: Replicated> {
     marked: u64,
     /// Every item marked up to this is applied by the peer ([`Channel::committed`]).
     committed: u64,
-    /// The highest mark dropped (overflow, abandoned batch): committed by a completed sync.
+    /// The highest mark dropped (overflow): committed by a completed sync.
     dropped: u64,
     /// The batch in flight, if any ([`Inflight::deadline`]).
     inflight: Inflight<I>,
@@ -138,30 +142,23 @@ impl<I: Replicated> Channel<I> {
     }
 
     /// (Re)starts a bulk sync under a new epoch (call it when the peer (re)joins). The batch in
-    /// flight is abandoned (the sync covers its state); its items that
-    /// [`Replicated::survives_overflow`] are queued again, first, in their order.
+    /// flight, if any, is kept (module docs, delivery): it is due at once (its deadline moved
+    /// back to when it was last sent, so the next [`Channel::due`] sends it again, while the peer
+    /// is up) and the sync's first batch follows its acknowledgement. Neither it nor any item
+    /// of it is sent under another `seq`, so the peer, which applies a batch once, applies
+    /// none of them twice; the sync that follows replaces whatever table state it carried.
     pub fn restart_bulk(&mut self) {
+        self.restart(true);
+    }
+
+    /// [`Channel::restart_bulk`]; `hurry`: whether the batch in flight is made due at once (not
+    /// on an overflow: the peer is slow, not back, and its acknowledgement is on the way).
+    fn restart(&mut self, hurry: bool) {
         self.bulk = BulkSync::Start;
         self.stats.bulk_syncs += 1;
-        if self.inflight.deadline.take().is_some() {
-            let inf = &mut self.inflight;
-            let marks = std::mem::take(&mut inf.marks);
-            let items: Vec<I> = std::mem::take(&mut inf.items)
-                .into_iter()
-                .filter_map(|e| match e {
-                    Entry::Item(i) => Some(i),
-                    _ => None,
-                })
-                .collect();
-            // The walked records come first in a batch and carry no mark.
-            let walked = items.len().saturating_sub(marks.len());
-            for (mark, i) in marks.into_iter().zip(items.into_iter().skip(walked)).rev() {
-                if i.survives_overflow() {
-                    self.queue.push_front((mark, i));
-                } else {
-                    self.dropped = self.dropped.max(mark);
-                }
-            }
+        let inf = &mut self.inflight;
+        if hurry && inf.deadline.is_some() {
+            inf.deadline = inf.sent;
         }
     }
 
@@ -169,7 +166,8 @@ impl<I: Replicated> Channel<I> {
     /// in bulk instead: the queue is dropped (the sync is authoritative: it also removes what
     /// dropped removals would have), except the items that [`Replicated::survives_overflow`]
     /// (all of them too when they alone fill the queue), and a bulk sync starts
-    /// ([`Channel::restart_bulk`]); `item` itself is kept only if it survives overflows.
+    /// ([`Channel::restart_bulk`], the batch in flight kept: it waits for its acknowledgement,
+    /// or its deadline, as before); `item` itself is kept only if it survives overflows.
     /// Returns whether the queue overflowed (counted in [`ChannelStats::overflows`]).
     #[inline]
     pub fn enqueue(&mut self, item: I, max: usize) -> bool {
@@ -212,7 +210,7 @@ impl<I: Replicated> Channel<I> {
         self.stats.batches_sent += 1;
         let upto = mark.max(self.dropped).max(self.committed);
         (inf.seq, inf.upto, inf.ends) = (self.next_seq, upto, None);
-        (inf.deadline, inf.timeout) = (Some(now + rto), rto);
+        (inf.deadline, inf.sent, inf.timeout) = (Some(now + rto), Some(now), rto);
         Ok(self.next_seq)
     }
 
@@ -235,7 +233,7 @@ impl<I: Replicated> Channel<I> {
             self.queue.clear();
         }
         self.dropped = dropped;
-        self.restart_bulk();
+        self.restart(false);
         if item.survives_overflow() {
             self.queue.push_back((mark, item));
         } else {
@@ -354,7 +352,7 @@ impl<I: Replicated> Channel<I> {
         self.stats.batches_sent += 1;
         let inf = &mut self.inflight;
         (inf.seq, inf.upto, inf.ends) = (seq, upto, ends);
-        (inf.deadline, inf.timeout) = (Some(now + rto), rto);
+        (inf.deadline, inf.sent, inf.timeout) = (Some(now + rto), Some(now), rto);
         Some(seq)
     }
 
@@ -378,6 +376,7 @@ impl<I: Replicated> Channel<I> {
         if inf.deadline.is_none_or(|d| d > now) {
             return None;
         }
+        inf.sent = Some(now);
         if !up {
             inf.deadline = Some(now + max_rto);
             return None;

@@ -9,6 +9,23 @@
 //!   receiver applies a batch only if it is newer than the last one it applied
 //!   ([`Channel::receive`]); a duplicate is acknowledged again, not applied. With one batch in
 //!   flight, batches apply in the order they were made.
+//! * **Delivery: each item at most once, in the order queued**: an item is put in one batch
+//!   only and sent under that batch's `seq` alone (retransmissions included); the receiver
+//!   applies a batch once, so it applies each item once at most. Nothing is queued again: a
+//!   bulk sync (re)started while a batch is in flight (a (re)join, [`Channel::restart_bulk`],
+//!   or an overflow) keeps that batch, due at once on a (re)join, and sends its own first
+//!   batch only after that one's acknowledgement. So what a receiver applies from a sender is
+//!   what the sender made, in the order made: each item queued, exactly once while the peer
+//!   keeps acknowledging, except those an overflow dropped before they were in a batch (the
+//!   bulk sync that follows carries the table state they changed); and each bulk sync's
+//!   [`Entry::SyncBegin`], records and [`Entry::SyncEnd`], with no queued item between its
+//!   begin and its end (a sync restarted midway is left unended: the next one begins after
+//!   what was sent of it). This holds per incarnation of either end: a sender that restarts
+//!   loses what it had not sent and numbers its batches from 1 again (the receiver's
+//!   [`Channel::reset_incoming`]); a receiver that restarts gets the batch in flight and what
+//!   follows (it lost what it had applied). An item arrives twice only if the subsystem queues
+//!   it twice (the virtual LNS sends `Record::TakenOver` again each time the member is seen Up;
+//!   its receiver's rule makes a repeat change nothing).
 //! * **Bounded, with bulk sync as the fallback**: the queue holds at most a configured number
 //!   of items; past that ([`Channel::enqueue`]) the peer is too far behind: the queue is dropped
 //!   (except items that must survive, [`Replicated::survives_overflow`]) and a bulk sync starts.

@@ -50,7 +50,11 @@
 //!   (and acknowledgements) held when the backup changes wait for the new backup's whole bulk
 //!   sync, which carries their records; those held when no backup is left are sent at once,
 //!   counted in [`crate::l2tp::Stats::setups_not_replicated`] (a crash would lose those calls).
-//!   Without a backup nothing is held. Holding costs no CPU: the
+//!   Without a backup nothing is held. The ICRP of a call adopted from a replicated record
+//!   (at a takeover, or a late record: `takeover` docs), sent again at its own Ns
+//!   (`tunnel::snapshot` docs), is held the same way until our own backup applied the call's
+//!   record ([`Lns::commit_adopted`]; crash during set-up seed 11290); what is queued on the
+//!   tunnel behind it waits with it (RFC 2661 5.8). Holding costs no CPU: the
 //!   record is the one the set-up replicates anyway, the ICRP waits one round trip between
 //!   members. The ICRQ's acknowledgement waits with it and rides on it (RFC 2661 5.8: a ZLB
 //!   only when no message carries the acknowledgement; [`super::super::channel::Channel::defer_ack`]),
@@ -303,7 +307,9 @@ impl Released {
 /// A held ICRP: numbered in its tunnel's control channel ([`Core::reserve_ctrl`]), or not.
 #[derive(Debug)]
 enum Reply {
-    /// Numbered, this Ns: released when committed.
+    /// Numbered, this Ns: released when committed
+    /// ([`super::super::channel::Channel::release`]: a reserved message, or a pin held,
+    /// [`Lns::commit_adopted`]).
     Reserved(u16),
     /// Not numbered (the channel could not): sent when committed (boxed: the rare case, so a
     /// held reply, queued and taken out once per replicated set-up, stays small).
@@ -918,6 +924,32 @@ impl Lns {
         }
     }
 
+    /// Session `sid` of `tid`, adopted from a replicated record (a takeover, or a late record:
+    /// `takeover` docs) with its ICRP pinned held at Ns `ns` ([`Core::adopt_session`],
+    /// [`Core::held_pin`]), its record just queued for the backup: the ICRP is held until the
+    /// backup applied that record, as an answered call's is (module docs, output commit):
+    /// the LAC holds the call up once it has the ICRP (it answers with the ICCN, RFC 2661
+    /// 7.4.1), so a crash of ours before the backup holds the call would lose a call the LAC
+    /// has up (crash during set-up seed 11290: a taker's late records of nine calls waited
+    /// behind the linger while their ICRPs left). Released at once without a backup, or
+    /// with everything committed.
+    pub(super) fn commit_adopted(&mut self, now: Instant, tid: u16, sid: u16, ns: u16) {
+        let pending = self
+            .repl
+            .backup
+            .and_then(|b| self.pending_mark(b).map(|mark| (b, mark)));
+        match pending {
+            Some((peer, mark)) => self.repl.held.push_back(HeldReply {
+                peer,
+                mark,
+                tunnel: tid,
+                session: sid,
+                reply: Reply::Reserved(ns),
+            }),
+            None => self.send_reply(now, tid, sid, Reply::Reserved(ns)),
+        }
+    }
+
     /// The message `ns` of tunnel `tid` (a CDN) decided what the records just queued for the
     /// backup say: its acknowledgement waits until the backup applied them (module docs, output
     /// commit); nothing without a backup or with everything committed.
@@ -1439,6 +1471,33 @@ impl Lns {
                 self.apply_record(now, from, rec);
             }
         }
+    }
+}
+
+/// Test support for the other parts of `lns`.
+#[cfg(test)]
+impl Lns {
+    /// Member `from`'s (incarnation 1) acknowledgement of our batch `seq`, sealed as its
+    /// replication seals one (under packet number `seq`) and taken as any datagram.
+    pub(super) fn backup_acks(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        seq: u64,
+    ) -> Result<(), InputError> {
+        let src = self
+            .monitor()
+            .and_then(|m| m.addr_of(from))
+            .expect("a peer");
+        let mut w = Wire {
+            mac: self.repl.wire.mac.clone(),
+            pn: seq,
+            ..Default::default()
+        };
+        w.seal_ack(src, seq, from, 1);
+        let t = w.out.pop_front().expect("sealed");
+        let local = "10.0.2.1:1701".parse().expect("an address");
+        self.handle_datagram(now, src, local, &t.payload)
     }
 }
 

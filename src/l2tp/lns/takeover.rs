@@ -63,10 +63,11 @@
 //!   the lower node id): the loser yields what it took (no StopCCN, [`Event::Yielded`]); the
 //!   winner emits [`Event::TakenOver`] again for each address, with no tunnels or sessions, so the
 //!   caller moves the address back from the loser. A member that hears a winning claim before it
-//!   sees the member Down does not take it over at all. A claim delivered again (the channel
-//!   queues the notices of a batch it abandons for a bulk sync again) changes nothing: taking
-//!   the address again then would move it from a member that took the tunnel from us since
-//!   (crash during set-up seed 44628). The loser sends the winner a [`Record::Session`] of each
+//!   sees the member Down does not take it over at all. A claim equal to one on record (its
+//!   sender made it again; the replication channel itself delivers a notice once, `replica`
+//!   docs, delivery) changes nothing: taking the address again then would move it from a
+//!   member that took the tunnel from us since (crash during set-up seed 44628, when the
+//!   channel queued the notices of a batch it abandoned for a bulk sync again). The loser sends the winner a [`Record::Session`] of each
 //!   session of what it yields, which the winner adopts as late records where its copy lacks
 //!   it (`late_record`; crash during set-up seed 75568: the loser had answered a call since its
 //!   takeover, and the winner's copy lacked it). In RFC 4951 mode both may have recovered the
@@ -681,8 +682,9 @@ impl Lns {
         };
         match rec {
             Record::Session(s) | Record::SessionSequence { session: s, .. }
-                if self.core.adopt_session(now, s).is_ok() =>
+                if self.core.adopt_session(now, s, true).is_ok() =>
             {
+                let pinned = self.core.held_pin(tid, s.session);
                 if let Some(taken) = self.backups.taken.get_mut(&member)
                     && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
                 {
@@ -691,6 +693,10 @@ impl Lns {
                 self.core.stats.sessions_taken_over =
                     self.core.stats.sessions_taken_over.saturating_add(1);
                 self.replicate_session(tid, s.session);
+                // Its ICRP goes once our backup holds it (`replicate` docs, output commit).
+                if let Some(ns) = pinned {
+                    self.commit_adopted(now, tid, s.session, ns);
+                }
                 self.core.event(Event::TakenOver {
                     failed: member,
                     addr: t.local.ip(),
@@ -940,11 +946,12 @@ impl Lns {
             generation,
             by,
         };
-        // A claim noted already, delivered again (the replication channel queues the notices
-        // of a batch it abandons for a bulk sync again, `Channel::restart_bulk`): answered
-        // then. Taking the addresses again now would move them from a member that took the
-        // tunnel from us since (crash during set-up seed 44628: the address came back here
-        // just before we yielded, and the LAC's packets reached no owner).
+        // A claim noted already, made again by its sender (the replication channel delivers a
+        // notice once, `replica` docs, delivery; until session 44 it queued the notices of a
+        // batch it abandoned for a bulk sync again): answered then. Taking the addresses again
+        // now would move them from a member that took the tunnel from us since (crash during
+        // set-up seed 44628: the address came back here just before we yielded, and the LAC's
+        // packets reached no owner).
         if self.backups.claims.get(&member) == Some(&theirs) {
             return;
         }
@@ -1066,6 +1073,8 @@ impl Lns {
         let mut taken = Vec::new();
         let mut adopted = Vec::new();
         let mut recover = Vec::new();
+        // The adopted calls whose ICRP is pinned held: released once our backup holds them.
+        let mut pinned = Vec::new();
         for (tid, (t, sessions)) in held.tunnels {
             // RFC 4951 mode for a LAC that advertised the C bit, when we can recover (C bit).
             let rfc4951 = t.peer_failover.is_some_and(|f| f.control)
@@ -1091,8 +1100,11 @@ impl Lns {
             let entry = by_addr.entry(t.local.ip()).or_default();
             entry.0.push(tid);
             for s in &sessions.sorted() {
-                match self.core.adopt_session(now, s) {
+                match self.core.adopt_session(now, s, true) {
                     Ok(()) => {
+                        if let Some(ns) = self.core.held_pin(tid, s.session) {
+                            pinned.push((tid, s.session, ns));
+                        }
                         self.core.stats.sessions_taken_over =
                             self.core.stats.sessions_taken_over.saturating_add(1);
                         adopted.push((tid, s.session));
@@ -1127,6 +1139,10 @@ impl Lns {
             for sid in sids {
                 self.replicate_session(*tid, sid);
             }
+        }
+        // Their ICRPs go once our backup holds them (`replicate` docs, output commit).
+        for (tid, sid, ns) in pinned {
+            self.commit_adopted(now, tid, sid, ns);
         }
         let tunnels = &self.core.tunnels;
         self.backups.unsure.retain(|tid, u| {
@@ -1504,10 +1520,10 @@ mod tests {
         }
     }
 
-    /// Module docs, two takers (crash during set-up seed 44628): the replication channel may
-    /// deliver a notice again (it queues again the notices of a batch it abandons for a bulk
-    /// sync). A claim we answered already (we took the address again) changes nothing the
-    /// second time: taking the address again then would move it from a member that took the
+    /// Module docs, two takers (crash during set-up seed 44628): a claim may arrive again (its
+    /// sender made it again; until session 44 the replication channel also queued again the
+    /// notices of a batch it abandoned for a bulk sync). A claim we answered already (we took
+    /// the address again) changes nothing the second time: taking the address again then would move it from a member that took the
     /// tunnel from us since, just before we yield it, and leave the LAC's packets with no owner.
     #[test]
     fn a_claim_delivered_again_takes_the_address_no_second_time() {
@@ -1995,7 +2011,7 @@ mod tests {
             answered: true,
             icrp_ns: Some(ICRP_NS + 2),
         };
-        assert!(lns.core.adopt_session(now, &late).is_ok());
+        assert!(lns.core.adopt_session(now, &late, false).is_ok());
         let (sent, got) = sent_through(&mut lns, now, ICRP_NS + 2);
         assert_eq!(
             got,
@@ -2012,6 +2028,142 @@ mod tests {
             })
             .map(|i| i.state);
         assert_eq!(late_state, Some(SessionState::WaitConnect));
+    }
+
+    /// Sends what is due to node 3, our backup, which acknowledges every batch: the seq of
+    /// each batch and its session records of the tunnel.
+    fn backup_takes(lns: &mut Lns, now: Instant) -> Vec<(u64, Vec<u16>)> {
+        let mut got = Vec::new();
+        lns.flush_replication(now);
+        while let Some((seq, items)) = lns
+            .repl
+            .channels
+            .get(&NodeId(3))
+            .and_then(|c| c.in_flight())
+        {
+            let sessions = items.iter().filter_map(|e| match e {
+                crate::replica::Entry::Item(
+                    Record::Session(s) | Record::SessionSequence { session: s, .. },
+                ) if s.tunnel == TUNNEL => Some(s.session),
+                _ => None,
+            });
+            got.push((seq, sessions.collect()));
+            lns.backup_acks(now, NodeId(3), seq).unwrap();
+            lns.flush_replication(now);
+        }
+        got
+    }
+
+    /// `replicate` docs, output commit (crash during set-up seed 11290): a call the member we
+    /// took over answered after its last copy to us comes as a late record, and its ICRP is
+    /// pinned at the Ns that member gave it. The LAC holds the call up once it has the ICRP
+    /// (RFC 2661 7.4.1: it answers with the ICCN), so the ICRP is held until our own backup
+    /// acknowledged the call's record, as the ICRP of a call we answer is; a crash of ours
+    /// before that would lose a call the LAC has up. The HELLO filling the Ns before it goes
+    /// at once (RFC 2661 5.8: the LAC delivers in order; a HELLO changes nothing there, 6.5).
+    #[test]
+    fn a_late_records_icrp_waits_until_our_backup_holds_the_call() {
+        const LATE: u16 = 0x0505;
+        let now = Instant::now();
+        let (mut lns, _) = taken_over(now);
+        lac_ack(&mut lns, now, ICRP_NS + 1);
+        let _ = to_lac(&mut lns);
+        let _ = ownership(&mut lns);
+        // Node 3 is our backup, every batch to it acknowledged.
+        lns.repl.backup = Some(NodeId(3));
+        let _ = backup_takes(&mut lns, now);
+        let late = SessionRecord {
+            session: LATE,
+            peer_session: 0x0606,
+            serial: 2,
+            icrp_ns: Some(ICRP_NS + 2),
+            ..answered(LATE, 0x0606)
+        };
+        lns.apply_record(now, NodeId(2), Record::Session(late));
+        assert_eq!(ownership(&mut lns).len(), 1, "adopted");
+        lns.flush_replication(now);
+        let sent = to_lac(&mut lns);
+        let got: Vec<_> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(got, [(ICRP_NS + 1, Some(MessageType::HELLO))], "ICRP held");
+        // The LAC takes the HELLO; a while later, our backup has not acknowledged yet (the
+        // batch sent again).
+        lac_ack(&mut lns, now, ICRP_NS + 2);
+        let later = now + Duration::from_millis(500);
+        lns.flush_replication(later);
+        let after: Vec<_> = to_lac(&mut lns)
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(after, [], "nothing before our backup holds the call");
+        let (seq, sessions) = {
+            let ch = lns.repl.channels.get(&NodeId(3)).unwrap();
+            let (seq, items) = ch.in_flight().expect("the call's record in flight");
+            let sessions: Vec<u16> = items
+                .iter()
+                .filter_map(|e| match e {
+                    crate::replica::Entry::Item(
+                        Record::Session(s) | Record::SessionSequence { session: s, .. },
+                    ) => Some(s.session),
+                    _ => None,
+                })
+                .collect();
+            (seq, sessions)
+        };
+        assert_eq!(sessions, [LATE]);
+        lns.backup_acks(later, NodeId(3), seq).unwrap();
+        let sent = to_lac(&mut lns);
+        let got: Vec<_> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(got, [(ICRP_NS + 2, Some(MessageType::ICRP))], "released");
+        assert_eq!(sent[0].assigned_session_id(), Some(LATE));
+    }
+
+    /// The same for the calls adopted at the takeover itself (`replicate` docs, output commit):
+    /// the answered call's ICRP, sent again at its Ns once the LAC told its next expected Ns
+    /// (`tunnel::snapshot` docs), waits until our backup acknowledged the takeover's records;
+    /// the HELLOs filling the Ns before it go at once.
+    #[test]
+    fn a_taken_over_calls_icrp_waits_until_our_backup_holds_the_call() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        lns.repl.backup = Some(NodeId(3));
+        lns.take_over(now, NodeId(2));
+        let probe = to_lac(&mut lns);
+        assert_eq!(probe.len(), 1, "the probe only");
+        lac_ack(&mut lns, now, 11);
+        let mut got = Vec::new();
+        for nr in 12..=ICRP_NS {
+            got.extend(
+                to_lac(&mut lns)
+                    .iter()
+                    .map(|m| (m.header.ns, m.message_type())),
+            );
+            lac_ack(&mut lns, now, nr);
+        }
+        assert_eq!(
+            got,
+            [
+                (11, Some(MessageType::HELLO)),
+                (12, Some(MessageType::HELLO))
+            ],
+            "the ICRP held"
+        );
+        let batches = backup_takes(&mut lns, now);
+        assert!(
+            batches.iter().any(|(_, s)| s.contains(&SESSION)),
+            "{batches:?}"
+        );
+        let sent = to_lac(&mut lns);
+        let got: Vec<_> = sent
+            .iter()
+            .map(|m| (m.header.ns, m.message_type()))
+            .collect();
+        assert_eq!(got, [(ICRP_NS, Some(MessageType::ICRP))], "released");
     }
 
     /// RFC 2661 7.4.2 wait-connect: an ICRP sent again and never answered by an ICCN clears the

@@ -216,11 +216,13 @@ impl Core {
     /// Adopts a replicated session into its restored tunnel, its data Ns [`DATA_NS_SKIP`] ahead
     /// (module docs): established, or, answered with its ICRP's Ns known, waiting for the ICCN
     /// under the set-up timer, its ICRP pinned to that Ns (module docs). Within the session
-    /// limits.
+    /// limits. `held`: the ICRP is pinned held ([`Channel::pin_held`]), to be released once
+    /// our own backup holds the call (`lns::replicate` docs, output commit; [`Core::held_pin`]).
     pub(crate) fn adopt_session(
         &mut self,
         now: Instant,
         rec: &SessionRecord,
+        held: bool,
     ) -> Result<(), RestoreError> {
         let t = self
             .tunnels
@@ -268,16 +270,29 @@ impl Core {
             let ok = self
                 .tunnels
                 .get_mut(&rec.tunnel)
-                .is_some_and(|t| t.channel.pin(now, ns, icrp));
+                .is_some_and(|t| match held {
+                    true => t.channel.pin_held(now, ns, icrp),
+                    false => t.channel.pin(now, ns, icrp),
+                });
             if !ok {
                 self.remove_session(now, rec.tunnel, rec.session);
                 return Err(RestoreError::Full);
             }
             // On a channel whose next Ns is known already (a session adopted after the
-            // takeover, `Channel::pin`), the ICRP is placed at once: out it goes.
+            // takeover, `Channel::pin`), the ICRP is placed at once: out it goes (once released
+            // when held; the HELLOs filling the Ns before it go now).
             self.flush(now, rec.tunnel);
         }
         Ok(())
+    }
+
+    /// The Ns of the ICRP of session `sid` of tunnel `tid` when it is pinned held and not yet
+    /// released ([`Core::adopt_session`] with `held`; [`Channel::pin_held`]): what
+    /// [`Core::release_ctrl`] of that Ns lets go.
+    pub(crate) fn held_pin(&self, tid: u16, sid: u16) -> Option<u16> {
+        let t = self.tunnels.get(&tid)?;
+        let ns = t.sessions.get(&sid)?.icrp_ns?;
+        t.channel.holds_pin(ns).then_some(ns)
     }
 
     /// The resumed channel of tunnel `tid` learnt which ICRPs of restored answered calls the

@@ -58,29 +58,14 @@ impl HomeAgent {
         self.replicate_remove(b.home_address, b.nai().map(Box::from));
     }
 
-    /// Restarts the bulk sync to `peer` (it is seen Up again). The batch in flight is abandoned
-    /// for it ([`crate::replica::Channel::restart_bulk`]), and with it the removals it carried:
-    /// the sync's end sweeps the replicas it does not name, but not a copy the peer relays as
-    /// first HA (`replicate::stale`), which would then outlive the binding. So each removal of
-    /// a binding this HA still does not hold is queued again, after the sync.
+    /// Restarts the bulk sync to `peer` (it is seen Up again). The batch in flight is kept and
+    /// sent again at once, the sync after it ([`crate::replica::Channel::restart_bulk`]), so the
+    /// removals it carries reach the peer once: the sync's end sweeps the replicas it does not
+    /// name, but not a copy the peer relays as first HA (`replicate::stale`), which only the
+    /// removal ends.
     pub(super) fn restart_bulk(&mut self, peer: NodeId) {
-        let Some(ch) = self.channels.get_mut(&peer) else {
-            return;
-        };
-        let removals: Vec<(Ipv4Addr, Option<Box<[u8]>>)> = ch
-            .in_flight()
-            .into_iter()
-            .flat_map(|(_, items)| items)
-            .filter_map(|e| match e.item() {
-                Some(Item::Remove { home_address, nai }) => Some((*home_address, nai.clone())),
-                _ => None,
-            })
-            .collect();
-        ch.restart_bulk();
-        for (home_address, nai) in removals {
-            if self.table.find(home_address, nai.as_deref()).is_none() {
-                self.enqueue(peer, Item::Remove { home_address, nai });
-            }
+        if let Some(ch) = self.channels.get_mut(&peer) {
+            ch.restart_bulk();
         }
     }
 
