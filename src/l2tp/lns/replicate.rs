@@ -1513,8 +1513,8 @@ impl Lns {
     }
 
     /// An acknowledgement token (module docs, transport): taken when it answers, by the member
-    /// it names (a monitor peer), one of the transmissions kept of the batch in flight to that
-    /// member ([`SentTags`]); else refused ([`InputError::NotAuthorized`]), nothing changed.
+    /// it names, one of the transmissions kept of the batch in flight to that member
+    /// ([`SentTags`], kept for the monitor peers a batch went to); else refused ([`InputError::NotAuthorized`]), nothing changed.
     fn token_input(&mut self, now: Instant, data: &[u8]) -> Result<(), InputError> {
         let Some(msg) = data
             .first_chunk::<TOKEN_ACK_LEN>()
@@ -1527,13 +1527,12 @@ impl Lns {
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&head[11..19]);
         let seq = u64::from_be_bytes(seq);
-        let known = self.monitor().and_then(|m| m.addr_of(acker)).is_some();
+        // Kept for the members a batch was sent to only (monitor peers with an address).
         let w = &self.repl.wire;
-        let taken = known
-            && match (w.token.as_ref(), w.sent.get(&acker), token.first_chunk()) {
-                (Some(key), Some(sent), Some(token)) => sent.acknowledged(key, seq, acker, token),
-                _ => false,
-            };
+        let taken = match (w.token.as_ref(), w.sent.get(&acker), token.first_chunk()) {
+            (Some(key), Some(sent), Some(token)) => sent.acknowledged(key, seq, acker, token),
+            _ => false,
+        };
         if !taken {
             return Err(InputError::NotAuthorized);
         }
