@@ -79,8 +79,9 @@ fn the_demo_capture_has_no_undissected_frame_and_no_expert_item() {
             "no {proto} frame"
         );
     }
-    // The virtual LNS's replication is envelope version 2, sealed with AES-128-CMAC
-    // (`l2tp::lns::replicate` docs, transport); none left in version 1's HMAC-MD5.
+    // The virtual LNS's replication is envelope version 3, sealed with AES-128-CMAC, its
+    // batches acknowledged by tokens (`l2tp::lns::replicate` docs, transport and
+    // acknowledgement tokens); none left in version 1's HMAC-MD5.
     let macs = |field: &str| {
         tshark(&[
             "-r",
@@ -94,8 +95,13 @@ fn the_demo_capture_has_no_undissected_frame_and_no_expert_item() {
         ])
         .unwrap()
     };
-    let v2 = macs("telcp_lr.mac");
-    assert!(!v2.is_empty() && v2.lines().all(|l| l == "2"), "{v2}");
+    let v3 = macs("telcp_lr.mac");
+    assert!(!v3.is_empty() && v3.lines().all(|l| l == "3"), "{v3}");
+    let tokens = macs("telcp_lr.token");
+    assert!(
+        !tokens.is_empty() && tokens.lines().all(|l| l == "3"),
+        "{tokens}"
+    );
     assert!(macs("telcp_lr.mac_v1").is_empty());
     // The vendor AVPs: ours, not the L2TP dissector's "Undecoded" warning.
     let avps = tshark(&[

@@ -13,8 +13,9 @@
 -- The three datagram protocols are found by their magic prefix (UDP heuristics), so they are
 -- dissected on whatever port a deployment gives them, next to L2TP, Mobile IP and GTP. Datagrams
 -- they carry (a forwarded Registration Request, a steered G-PDU) are handed to Wireshark's own
--- dissectors. The MAC trailers (HMAC-MD5; AES-128-CMAC for telcp_lr version 2) are shown, not
--- verified (the cluster key is not known here).
+-- dissectors. The MAC trailers (HMAC-MD5; AES-128-CMAC for telcp_lr version 2 and 3) and
+-- telcp_lr's acknowledgement tokens (version 3) are shown, not verified (the cluster key is not
+-- known here).
 --
 -- Use:  tshark -X lua_script:contrib/wireshark/telcp.lua -r demo.pcap
 -- or copy this file into Wireshark's personal plugins folder (Help > About > Folders).
@@ -290,7 +291,7 @@ end)
 -- AES-128-CMAC from version 2 ------
 
 local lr = Proto("telcp_lr", "telcp virtual LNS replication")
-local lr_kinds = { [4] = "Replicate", [5] = "Ack" }
+local lr_kinds = { [4] = "Replicate", [5] = "Ack", [6] = "AckToken" }
 local lrf = {
     version = ProtoField.uint8("telcp_lr.version", "Version"),
     kind = ProtoField.uint8("telcp_lr.kind", "Kind", base.DEC, lr_kinds),
@@ -303,6 +304,7 @@ local lrf = {
     items = ProtoField.bytes("telcp_lr.items", "Items (tunnel and session records, src/l2tp/replica.rs)"),
     mac = ProtoField.bytes("telcp_lr.mac", "AES-128-CMAC (not verified)"),
     mac_v1 = ProtoField.bytes("telcp_lr.mac_v1", "HMAC-MD5 (version 1, not verified)"),
+    token = ProtoField.bytes("telcp_lr.token", "Acknowledgement token (AES-128 of the batch's tag, not verified)"),
 }
 lr.fields = {}
 for _, f in pairs(lrf) do table.insert(lr.fields, f) end
@@ -310,8 +312,27 @@ local lr_bad = ProtoExpert.new("telcp_lr.malformed", "Malformed telcp LNS replic
                                expert.group.MALFORMED, expert.severity.ERROR)
 lr.experts = { lr_bad }
 
+-- Version 3's acknowledgement token (kind 6, no envelope): magic, version, kind, reserved (2),
+-- the acknowledging node, the batch sequence, the 16-octet token; 35 octets.
+local function dissect_lr_token(tvb, pinfo, root)
+    local t = root:add(lr, tvb())
+    t:add(lrf.version, tvb(3, 1))
+    t:add(lrf.kind, tvb(4, 1))
+    t:add(lrf.reserved, tvb(5, 2))
+    t:add(lrf.sender, tvb(7, 4))
+    t:add(lrf.seq, tvb(11, 8))
+    t:add(lrf.token, tvb(19, 16))
+    if tvb:len() ~= 35 then t:add_proto_expert_info(lr_bad) end
+    pinfo.cols.info = string.format("AckToken from node %u seq %s", tvb(7, 4):uint(),
+                                    tostring(tvb(11, 8):uint64()))
+end
+
 local function dissect_lr(tvb, pinfo, root)
     pinfo.cols.protocol = "telcp-LR"
+    if tvb(4, 1):uint() == 6 and tvb:len() >= 35 then
+        dissect_lr_token(tvb, pinfo, root)
+        return
+    end
     local t, limit, kind, r, info = envelope(tvb, root, lr, lrf, lr_kinds)
     if kind == 4 then
         local seq = r.add(t, lrf.seq, 8)
@@ -339,7 +360,8 @@ local function dissect_lr(tvb, pinfo, root)
 end
 
 lr:register_heuristic("udp", function(tvb, pinfo, tree)
-    if tvb:len() < 23 + MAC_LEN or tvb(0, 3):bytes():tohex() ~= "FE4C32" then return false end
+    if tvb:len() < 35 or tvb(0, 3):bytes():tohex() ~= "FE4C32" then return false end
+    if tvb(4, 1):uint() ~= 6 and tvb:len() < 23 + MAC_LEN then return false end
     dissect_lr(tvb, pinfo, tree)
     return true
 end)

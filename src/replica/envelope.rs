@@ -135,8 +135,9 @@ impl CmacKey {
         cmac
     }
 
-    /// AES-128 of one block.
-    fn encrypt(&self, x: [u8; 16]) -> [u8; 16] {
+    /// AES-128 of one block under this key (a pseudorandom permutation of the block: the
+    /// virtual LNS's acknowledgement tokens, `l2tp::lns::replicate` docs).
+    pub(crate) fn encrypt(&self, x: [u8; 16]) -> [u8; 16] {
         use aes::cipher::BlockEncrypt;
         let mut b = x.into();
         self.cipher.encrypt_block(&mut b);
