@@ -657,11 +657,26 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
 /// address the LAC knows, and the LAC never reports its tunnel down nor opens another.
 #[tokio::test]
 async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on() {
+    pool_takeover(17, false).await;
+}
+
+/// The failed member's address is not free yet when the role takes over (its socket still open
+/// on this host, or the network not moved it yet): the role's bind is refused, tried again, and
+/// made once the address is free; the LAC's session goes on there.
+#[tokio::test]
+async fn a_pool_lns_role_binds_a_taken_address_once_it_is_freed() {
+    pool_takeover(19, true).await;
+}
+
+/// Two pool members on `127.0.{net}.2` and `.3` back each other up; a LAC's call is up at the
+/// first, which stops; the second takes over and answers the LAC's LCP echo on the same tunnel.
+/// With `held`, the test holds the first's address from its stop until after the takeover.
+async fn pool_takeover(net: u8, held: bool) {
     let member = |node: u32, peer: u32| {
         format!(
-            "listen = \"127.0.17.{}:1701\"\nmode = \"pool\"\nseed = {node}\n\
+            "listen = \"127.0.{net}.{}:1701\"\nmode = \"pool\"\nseed = {node}\n\
              [cluster]\nnode = {node}\nkey = \"pool replication cluster key\"\nheartbeat_ms = 100\n\
-             peers = [{{ node = {peer}, addr = \"127.0.17.{}:1701\" }}]\n\
+             peers = [{{ node = {peer}, addr = \"127.0.{net}.{}:1701\" }}]\n\
              [replication]\nlinger_ms = 5\n",
             node + 1,
             peer + 1
@@ -675,11 +690,11 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
     // Heartbeats both ways: each sees the other Up and chooses it as its backup.
     tokio::time::sleep(Duration::from_millis(700)).await;
 
-    let first_addr: SocketAddr = "127.0.17.2:1701".parse().expect("address");
+    let first_addr = SocketAddr::from(([127, 0, net, 2], 1701));
     let mut lac_cfg = l2tp::LacConfig::new(first_addr);
     lac_cfg.common.seed = telcp::io::seed(7);
     let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
-    let bind = DriverConfig::new(vec!["127.0.17.1:1701".parse().expect("address")]);
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, net, 1], 1701))]);
     let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
     let call = lac
         .call(|lac, now| lac.open_session(now))
@@ -701,6 +716,7 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
     // The call's records reach the backup (the ICRP waited for the first; the ICCN's follows).
     tokio::time::sleep(Duration::from_millis(300)).await;
     first.stop().await;
+    let blocker = held.then(|| std::net::UdpSocket::bind(first_addr).expect("the first's address"));
 
     let taken = wait_for(&mut second_seen, Duration::from_secs(5), |(_, e)| match e {
         telcp::Event::L2tp(l2tp::Event::TakenOver {
@@ -718,6 +734,11 @@ async fn a_pool_lns_role_takes_over_a_stopped_member_and_the_lac_session_goes_on
         "one tunnel, one session"
     );
 
+    if let Some(blocker) = blocker {
+        // The role's bind was refused: nothing of ours answers at the address yet.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(blocker);
+    }
     // LCP Echo-Request on the call, after the takeover: the second member answers it.
     const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
     let mut answered = None;

@@ -16,7 +16,7 @@
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use telcp::driver::Commander;
@@ -349,14 +349,34 @@ enum Move {
 
 /// Makes the address moves one at a time, in event order (a release never overtakes the bind
 /// it undoes). `own` are the configured addresses (bound at spawn, never moved); the addresses
-/// bound on a takeover are tracked, and only those are released.
+/// bound on a takeover are tracked, and only those are released. A bind the OS refuses (the
+/// failed member's socket not closed yet on this host, the address not moved here yet) is tried
+/// again every [`BIND_RETRY`] while tunnels are held at that address and no yield released it.
 async fn move_addresses(
     lns: Commander<Lns>,
     own: HashSet<SocketAddr>,
     mut moves: tokio::sync::mpsc::Receiver<Move>,
 ) {
     let mut taken: HashSet<SocketAddr> = HashSet::new();
-    while let Some(m) = moves.recv().await {
+    // Takeovers whose bind failed: the member taken over, and the binds tried.
+    let mut pending: HashMap<SocketAddr, (NodeId, u32)> = HashMap::new();
+    loop {
+        let m = if pending.is_empty() {
+            moves.recv().await
+        } else {
+            tokio::select! {
+                m = moves.recv() => m,
+                () = tokio::time::sleep(BIND_RETRY) => {
+                    if !retry_binds(&lns, &mut pending, &mut taken).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(m) = m else {
+            return;
+        };
         match m {
             Move::Take {
                 at,
@@ -373,16 +393,28 @@ async fn move_addresses(
                 match lns.bind(at).await {
                     Ok(_) => {
                         taken.insert(at);
+                        pending.remove(&at);
                         tracing::info!(?failed, %at, tunnels, sessions, "took over; address bound");
                     }
                     // Held by another process here (the member we took over, on this host),
-                    // or not local: the operator moves it, the event says what to move.
+                    // or not local: the operator moves it, the event says what to move; tried
+                    // again meanwhile.
                     Err(error) => {
-                        tracing::warn!(?failed, %at, %error, "took over; address not bound");
+                        tracing::warn!(?failed, %at, %error, "took over; address not bound yet, trying again");
+                        pending.entry(at).or_insert((failed, 1));
                     }
                 }
             }
             Move::Release { at, tunnel, owner } => {
+                if let Some(a) = at
+                    && pending.contains_key(&a)
+                    && lns.call(move |l, _| l.tunnels_at(a.ip())).await == Ok(0)
+                {
+                    // Yielded before the address could be bound: nothing to bind any more.
+                    pending.remove(&a);
+                    tracing::info!(tunnel, ?owner, at = %a, "tunnel yielded; bind no longer tried");
+                    continue;
+                }
                 let Some(at) = at.filter(|a| taken.contains(a)) else {
                     if at.is_some_and(|a| own.contains(&a)) {
                         // Ours by configuration (heartbeats and new calls arrive there): the
@@ -414,4 +446,43 @@ async fn move_addresses(
             }
         }
     }
+}
+
+/// How often a takeover's refused bind is tried again ([`move_addresses`]).
+const BIND_RETRY: Duration = Duration::from_millis(250);
+
+/// Tries the binds of `pending` again: bound ones move to `taken`; one whose tunnels are all
+/// gone from this LNS (yielded, ended) is dropped. `false` once the driver has ended.
+async fn retry_binds(
+    lns: &Commander<Lns>,
+    pending: &mut HashMap<SocketAddr, (NodeId, u32)>,
+    taken: &mut HashSet<SocketAddr>,
+) -> bool {
+    let addrs: Vec<SocketAddr> = pending.keys().copied().collect();
+    for at in addrs {
+        let ip = at.ip();
+        match lns.call(move |l, _| l.tunnels_at(ip)).await {
+            Ok(0) => {
+                pending.remove(&at);
+                tracing::info!(%at, "no tunnel left at the address; bind no longer tried");
+                continue;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        match lns.bind(at).await {
+            Ok(_) => {
+                let (failed, tries) = pending.remove(&at).unwrap_or((NodeId(0), 0));
+                taken.insert(at);
+                tracing::info!(?failed, %at, tries = tries + 1, "took over; address bound");
+            }
+            Err(error) => {
+                if let Some((_, tries)) = pending.get_mut(&at) {
+                    *tries = tries.saturating_add(1);
+                    tracing::debug!(%at, %error, tries = *tries, "address not bound yet");
+                }
+            }
+        }
+    }
+    true
 }
