@@ -103,7 +103,11 @@
 //!   does not acknowledge it for `B`. A token replayed later answers a transmission of a batch
 //!   already acknowledged, or one of a batch no longer in flight (forgotten when the next batch
 //!   is sent: batch numbers only grow on a channel), and changes nothing; so tokens need no
-//!   packet number or replay window of their own, and the batches keep theirs.
+//!   packet number or replay window of their own, and the batches keep theirs. The tags kept
+//!   for a peer are forgotten when it restarts (a new incarnation, [`Lns::peer_restarted`]):
+//!   a token of its former incarnation, delayed past the restart, does not acknowledge for the
+//!   new one the batch kept in flight for it (a sealed acknowledgement of version 2 carried
+//!   its sender's incarnation for this).
 //! * **Bounds**: at most [`ReplicationConfig::max_queue`] records wait per peer; beyond, the
 //!   queue is dropped, counted in [`crate::l2tp::Stats::replicas_overflowed`], and a bulk sync
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
@@ -1355,6 +1359,12 @@ impl Lns {
     /// gone.
     pub(super) fn peer_restarted(&mut self, node: NodeId) {
         self.repl.yielders.retain(|y| y.node != node);
+        // Its tokens answered transmissions to the incarnation that is gone: one delayed past
+        // the restart acknowledges nothing for the new one (module docs, acknowledgement
+        // tokens).
+        if let Some(sent) = self.repl.wire.sent.get_mut(&node) {
+            *sent = SentTags::default();
+        }
         if let Some(ch) = self.repl.channels.get_mut(&node) {
             ch.reset_incoming();
         }
@@ -2268,6 +2278,44 @@ mod tests {
         lns.flush_replication(now);
         assert!(lns.repl.held.is_empty(), "sent once no backup is left");
         assert_eq!(not_replicated(&lns), 1);
+    }
+
+    /// Module docs, acknowledgement tokens: a token of the peer's former incarnation, delayed
+    /// past its restart, acknowledges nothing (the new incarnation never got the batch, and a
+    /// held ICRP released on it would leave before any backup holds the call, module docs,
+    /// output commit). Without the restart, the same token acknowledges the batch.
+    #[test]
+    fn a_token_from_before_the_peers_restart_acknowledges_nothing() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
+        for restarted in [false, true] {
+            let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+            lns.send_record(NodeId(2), session(1, 2));
+            lns.flush_replication(now);
+            let sent = lns.poll_transmit().expect("the batch");
+            let tag = *sent.payload.last_chunk::<TAG_LEN>().unwrap();
+            let in_flight = |l: &Lns| {
+                let c = l.repl.channels.get(&NodeId(2)).unwrap();
+                c.in_flight().map(|(seq, _)| seq)
+            };
+            assert_eq!(in_flight(&lns), Some(1));
+            let mut w = Wire {
+                token: Some(CmacKey::derive(&key, TOKEN_INFO)),
+                ..Default::default()
+            };
+            w.send_ack(peer, 1, NodeId(2), &tag);
+            let token = w.out.pop_front().unwrap().payload;
+            if restarted {
+                lns.peer_restarted(NodeId(2));
+                assert!(lns.handle_datagram(now, peer, local, &token).is_err());
+                assert_eq!(in_flight(&lns), Some(1), "still in flight");
+            } else {
+                assert!(lns.handle_datagram(now, peer, local, &token).is_ok());
+                assert_eq!(in_flight(&lns), None, "acknowledged");
+            }
+        }
     }
 
     /// An acknowledgement token (module docs, transport) commits the batch in flight when it
