@@ -718,16 +718,7 @@ async fn pool_takeover(net: u8, held: bool) {
     first.stop().await;
     let blocker = held.then(|| std::net::UdpSocket::bind(first_addr).expect("the first's address"));
 
-    let taken = wait_for(&mut second_seen, Duration::from_secs(5), |(_, e)| match e {
-        telcp::Event::L2tp(l2tp::Event::TakenOver {
-            addr,
-            tunnels,
-            sessions,
-            ..
-        }) => Some((*addr, tunnels.len(), sessions.len())),
-        _ => None,
-    })
-    .await;
+    let taken = taken_over(&mut second_seen).await;
     assert_eq!(
         taken,
         Some((first_addr.ip(), 1, 1)),
@@ -740,22 +731,10 @@ async fn pool_takeover(net: u8, held: bool) {
         drop(blocker);
     }
     // LCP Echo-Request on the call, after the takeover: the second member answers it.
-    const ECHO: [u8; 12] = [0xff, 0x03, 0xc0, 0x21, 0x09, 0x07, 0x00, 0x08, 0, 0, 0, 0];
-    let mut answered = None;
-    for _ in 0..20 {
-        lac.send_data(call, ECHO).await.expect("running");
-        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(250), lac_data.recv()).await
-        {
-            answered = Some(d);
-            break;
-        }
-    }
-    let d = answered.expect("the echo answered after the takeover");
-    assert_eq!(d.call, Some(call));
     assert_eq!(
-        &d.frame[2..6],
-        &[0xc0, 0x21, 0x0a, 0x07],
-        "Echo-Reply, same identifier"
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the echo answered after the takeover: Echo-Reply on the call, same identifier"
     );
     assert_never_went_down(&mut lac_events);
     let stopped = lac.shutdown().await.expect("clean stop");
@@ -850,16 +829,7 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
 
     // Cut off: the first's sockets close, its state is kept.
     let first = first.shutdown().await.expect("clean stop").endpoint;
-    let taken = wait_for(&mut second_seen, PATIENCE, |(_, e)| match e {
-        telcp::Event::L2tp(l2tp::Event::TakenOver {
-            addr,
-            tunnels,
-            sessions,
-            ..
-        }) => Some((*addr, tunnels.len(), sessions.len())),
-        _ => None,
-    })
-    .await;
+    let taken = taken_over(&mut second_seen).await;
     assert_eq!(
         taken,
         Some((vip.ip(), 1, 1)),
@@ -964,6 +934,21 @@ async fn echo(
         }
     }
     None
+}
+
+/// The first `Event::TakenOver` a role reports within [`PATIENCE`]: the address taken, how
+/// many tunnels and sessions.
+async fn taken_over(seen: &mut Seen) -> Option<(std::net::IpAddr, usize, usize)> {
+    wait_for(seen, PATIENCE, |(_, e)| match e {
+        telcp::Event::L2tp(l2tp::Event::TakenOver {
+            addr,
+            tunnels,
+            sessions,
+            ..
+        }) => Some((*addr, tunnels.len(), sessions.len())),
+        _ => None,
+    })
+    .await
 }
 
 /// How long a real-time test waits for what it expects: ample on a loaded machine.
