@@ -157,11 +157,10 @@ const SENT_TAGS: usize = 4;
 /// `receiver` (module docs, transport): AES-128 under the token key of the tag with the
 /// receiver's node id XORed into its last four octets.
 fn ack_token(key: &CmacKey, tag: &[u8; TAG_LEN], receiver: NodeId) -> [u8; TAG_LEN] {
-    let mut x = *tag;
-    for (x, r) in x[TAG_LEN - 4..].iter_mut().zip(receiver.0.to_be_bytes()) {
-        *x ^= r;
-    }
-    key.encrypt(x)
+    // The tag as one big-endian number, the id XORed into its low 32 bits (its last four
+    // octets).
+    let x = u128::from_be_bytes(*tag) ^ u128::from(receiver.0);
+    key.encrypt(x.to_be_bytes())
 }
 
 /// The tags of the latest [`SENT_TAGS`] transmissions of the batch `seq` in flight to a peer,
