@@ -241,6 +241,26 @@ fn established_tunnels(w: &mut World, i: usize) -> usize {
         .count()
 }
 
+/// SCCRQs the LAC sent (delivered or not) since `since`, from the simulator's trace: a tunnel
+/// re-established by the LAC starts with one (RFC 2661 5.1; issue 15: "no tunnel is
+/// re-established by the LAC"). In RFC 4951 mode the recovery tunnel is the LNS's (its SCCRQ
+/// carries the Tunnel Recovery AVP, RFC 4951 3.2.1); the LAC answers it with an SCCRP. The trace
+/// must be whole (not past the simulator's limit of a million records), or the count could miss
+/// one.
+fn lac_sccrqs_since(w: &World, since: Duration) -> usize {
+    use telcp::l2tp::wire::{Message, MessageType};
+    let trace = w.sim.trace();
+    assert!(trace.len() < 1_000_000, "seed {}: trace cut short", w.seed);
+    trace
+        .iter()
+        .filter(|r| r.at >= since && r.src_node == Some(w.lac))
+        .filter(|r| {
+            matches!(Message::parse(&r.payload), Ok(Message::Control(c))
+                if c.message_type() == Some(MessageType::SCCRQ))
+        })
+        .count()
+}
+
 /// One seed: `n` calls with member 0 (or the member that took them after a false Down during the
 /// set-up), which crashes at a seed-chosen moment; its backup, chosen by load, takes over.
 fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
@@ -410,6 +430,13 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
         w.lac_tunnel_ups(),
         tunnel_ups,
         "seed {seed}: tunnel re-established"
+    );
+    // (The count sees the LAC's SCCRQ that opened the tunnel: it is not blind.)
+    assert!(lac_sccrqs_since(&w, Duration::ZERO) >= 1, "seed {seed}");
+    assert_eq!(
+        lac_sccrqs_since(&w, crash_at),
+        0,
+        "seed {seed}: the LAC sent an SCCRQ after the crash"
     );
     let downs: Vec<_> = w
         .lac_events
@@ -689,6 +716,7 @@ fn backup_moved_then_crash_before_its_sync_loses_no_call() {
         assert_eq!(w.member(c).held_for(from_p), (0, 0), "seed {seed}");
         let tunnel_ups = w.lac_tunnel_ups();
         let before = w.takeovers(b).len();
+        let crash_at = w.sim.elapsed();
         w.sim.crash(mp);
         let took = w.run_until(Duration::from_secs(20), move |w| {
             w.takeovers(b).len() > before
@@ -711,6 +739,7 @@ fn backup_moved_then_crash_before_its_sync_loses_no_call() {
         }
         w.run(Duration::from_secs(150));
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, crash_at), 0, "seed {seed}: SCCRQ");
         assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
         settle(&mut w, &calls);
     }
@@ -787,6 +816,7 @@ fn false_down_then_return(seed: u64) {
         }
         w.run(Duration::from_secs(150));
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, cut_at), 0, "seed {seed}: SCCRQ");
         assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
         server(&mut w, n);
         settle(&mut w, &calls);
@@ -1213,6 +1243,7 @@ fn crash_during_setup(seed: u64) {
             );
         }
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, crash_at), 0, "seed {seed}: SCCRQ");
         assert!(
             !w.lac_events
                 .iter()
