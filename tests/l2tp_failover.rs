@@ -892,6 +892,41 @@ fn restarted_member_is_not_resurrected() {
     }
 }
 
+/// Issue 15 ("a pool LNS holding N sessions crashes; every session continues at the backup"):
+/// a member that crashes and is restarted by its supervisor (empty, a higher incarnation)
+/// before health finds it Down (4 s by default) is a crash too, and its backup holds every
+/// call. Today the backup drops its records at the restart (`lns::takeover` docs: so that a
+/// later failure resurrects nothing) and takes nothing over; the restarted member knows none of
+/// the LAC's tunnels, and the LAC loses every call at its next HELLO. Ignored: it fails (session
+/// 46 check, helper C), a gap to decide on, not a regression.
+#[test]
+#[ignore = "issue 15 gap: a crash restarted before the Down loses every call (see the doc)"]
+fn crash_restarted_before_the_down_loses_no_call() {
+    let n = 5;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        let mut w = World::new(seed, 3, lossy());
+        let calls = w.open_calls(n);
+        let (p, _) = primary_and_backup(&mut w, n);
+        w.sim.crash(w.members[p]);
+        w.run(Duration::from_secs(1));
+        w.restart(p, 2);
+        // Past the LAC's HELLO (60 s) and its retransmissions (71 s).
+        w.run(Duration::from_secs(200));
+        let lac_before = w.lac_frames.clone();
+        w.send_frames(&calls, FRAME_ROUNDS);
+        w.run(Duration::from_secs(2));
+        assert_eq!(w.lac_downs(), 0, "seed {seed}: the LAC lost its calls");
+        for c in &calls {
+            let after = w.lac_frames.get(c).copied().unwrap_or(0);
+            assert!(
+                after > lac_before.get(c).copied().unwrap_or(0),
+                "seed {seed}: no frame on {c:?} after the restart"
+            );
+        }
+    }
+}
+
 /// Issue 15, double failure: a backup that fails is replaced (bulk sync to the next one by
 /// load), so the member's later failure loses nothing; a member and its backup failing together
 /// lose exactly the member's sessions (counted at the LAC), and nobody else takes them.
