@@ -823,6 +823,62 @@ fn false_down_then_return(seed: u64) {
     }
 }
 
+/// Issue 15 item 3 (one owner per tunnel) under a partition of the members' own network only:
+/// member `p` cannot reach the other members (heartbeats, replication, notices) but still
+/// reaches the LAC. Its backup finds it Down and takes its tunnel over with the address, so the
+/// LAC's packets go to the backup. `p` never hears the notice while cut: it still holds the
+/// tunnel and, once idle for a HELLO interval, sends HELLOs on it from the same address (seen
+/// in session 46: HELLOs at the Ns the backup also uses, taken by the LAC as duplicates or in
+/// the backup's place), until its channel gives up and drops the tunnel without a StopCCN (RFC
+/// 2661 5.8). Whether the cut is shorter than that (30 s: `p` holds the tunnel when the
+/// partition heals and must yield then) or longer (past the retransmission span and a HELLO
+/// interval), the LAC keeps its tunnel and calls, each served by one member at the end.
+#[test]
+fn member_cut_from_the_members_only_does_not_end_the_taken_tunnel() {
+    let n = 5;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        for cut in [
+            Duration::from_secs(30),
+            give_up_after() + Duration::from_secs(90),
+        ] {
+            let mut w = World::new(seed, 3, lossy());
+            let calls = w.open_calls(n);
+            let (p, b) = primary_and_backup(&mut w, n);
+            let tunnel_ups = w.lac_tunnel_ups();
+            let took_before = w.takeovers(b).len();
+            let cut_at = w.sim.elapsed();
+            let others: Vec<_> = (0..3).filter(|i| *i != p).map(|i| w.members[i]).collect();
+            for o in others {
+                w.sim.partition(w.members[p], o);
+            }
+            let took = w.run_until(Duration::from_secs(20), move |w| {
+                w.takeovers(b).len() > took_before
+            });
+            assert!(took, "seed {seed}: no takeover");
+            w.run(cut);
+            w.heal();
+            w.run(Duration::from_secs(30));
+            let lac_before = w.lac_frames.clone();
+            w.send_frames(&calls, FRAME_ROUNDS);
+            w.run(Duration::from_secs(2));
+            assert_eq!(w.lac_downs(), 0, "seed {seed} {cut:?}: {:?}", w.lac_events);
+            assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed} {cut:?}");
+            assert_eq!(lac_sccrqs_since(&w, cut_at), 0, "seed {seed} {cut:?}");
+            for c in &calls {
+                let after = w.lac_frames.get(c).copied().unwrap_or(0);
+                assert!(
+                    after > lac_before.get(c).copied().unwrap_or(0),
+                    "seed {seed} {cut:?}: no frame on {c:?}"
+                );
+            }
+            // One owner of each call at the end (`p` may hold the tunnel again: a false Down of
+            // the backup under heartbeat loss after the heal moves it back, seed 338).
+            settle(&mut w, &calls);
+        }
+    }
+}
+
 /// Seed 48622 of [`false_down_then_return_yields_to_the_backup`] (harness): every one of the 8
 /// frames the taker sent the LAC on call 4 after the takeover was lost on the link (10 % loss,
 /// 10^-8 per call); the call itself was served. Failed with "no frame reached the LAC on call 4"
