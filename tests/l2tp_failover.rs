@@ -241,6 +241,26 @@ fn established_tunnels(w: &mut World, i: usize) -> usize {
         .count()
 }
 
+/// SCCRQs the LAC sent (delivered or not) since `since`, from the simulator's trace: a tunnel
+/// re-established by the LAC starts with one (RFC 2661 5.1; issue 15: "no tunnel is
+/// re-established by the LAC"). In RFC 4951 mode the recovery tunnel is the LNS's (its SCCRQ
+/// carries the Tunnel Recovery AVP, RFC 4951 3.2.1); the LAC answers it with an SCCRP. The trace
+/// must be whole (not past the simulator's limit of a million records), or the count could miss
+/// one.
+fn lac_sccrqs_since(w: &World, since: Duration) -> usize {
+    use telcp::l2tp::wire::{Message, MessageType};
+    let trace = w.sim.trace();
+    assert!(trace.len() < 1_000_000, "seed {}: trace cut short", w.seed);
+    trace
+        .iter()
+        .filter(|r| r.at >= since && r.src_node == Some(w.lac))
+        .filter(|r| {
+            matches!(Message::parse(&r.payload), Ok(Message::Control(c))
+                if c.message_type() == Some(MessageType::SCCRQ))
+        })
+        .count()
+}
+
 /// One seed: `n` calls with member 0 (or the member that took them after a false Down during the
 /// set-up), which crashes at a seed-chosen moment; its backup, chosen by load, takes over.
 fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
@@ -410,6 +430,13 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
         w.lac_tunnel_ups(),
         tunnel_ups,
         "seed {seed}: tunnel re-established"
+    );
+    // (The count sees the LAC's SCCRQ that opened the tunnel: it is not blind.)
+    assert!(lac_sccrqs_since(&w, Duration::ZERO) >= 1, "seed {seed}");
+    assert_eq!(
+        lac_sccrqs_since(&w, crash_at),
+        0,
+        "seed {seed}: the LAC sent an SCCRQ after the crash"
     );
     let downs: Vec<_> = w
         .lac_events
@@ -689,6 +716,7 @@ fn backup_moved_then_crash_before_its_sync_loses_no_call() {
         assert_eq!(w.member(c).held_for(from_p), (0, 0), "seed {seed}");
         let tunnel_ups = w.lac_tunnel_ups();
         let before = w.takeovers(b).len();
+        let crash_at = w.sim.elapsed();
         w.sim.crash(mp);
         let took = w.run_until(Duration::from_secs(20), move |w| {
             w.takeovers(b).len() > before
@@ -711,6 +739,7 @@ fn backup_moved_then_crash_before_its_sync_loses_no_call() {
         }
         w.run(Duration::from_secs(150));
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, crash_at), 0, "seed {seed}: SCCRQ");
         assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
         settle(&mut w, &calls);
     }
@@ -787,9 +816,66 @@ fn false_down_then_return(seed: u64) {
         }
         w.run(Duration::from_secs(150));
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, cut_at), 0, "seed {seed}: SCCRQ");
         assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
         server(&mut w, n);
         settle(&mut w, &calls);
+    }
+}
+
+/// Issue 15 item 3 (one owner per tunnel) under a partition of the members' own network only:
+/// member `p` cannot reach the other members (heartbeats, replication, notices) but still
+/// reaches the LAC. Its backup finds it Down and takes its tunnel over with the address, so the
+/// LAC's packets go to the backup. `p` never hears the notice while cut: it still holds the
+/// tunnel and, once idle for a HELLO interval, sends HELLOs on it from the same address (seen
+/// in session 46: HELLOs at the Ns the backup also uses, taken by the LAC as duplicates or in
+/// the backup's place), until its channel gives up and drops the tunnel without a StopCCN (RFC
+/// 2661 5.8). Whether the cut is shorter than that (30 s: `p` holds the tunnel when the
+/// partition heals and must yield then) or longer (past the retransmission span and a HELLO
+/// interval), the LAC keeps its tunnel and calls, each served by one member at the end.
+#[test]
+fn member_cut_from_the_members_only_does_not_end_the_taken_tunnel() {
+    let n = 5;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        for cut in [
+            Duration::from_secs(30),
+            give_up_after() + Duration::from_secs(90),
+        ] {
+            let mut w = World::new(seed, 3, lossy());
+            let calls = w.open_calls(n);
+            let (p, b) = primary_and_backup(&mut w, n);
+            let tunnel_ups = w.lac_tunnel_ups();
+            let took_before = w.takeovers(b).len();
+            let cut_at = w.sim.elapsed();
+            let others: Vec<_> = (0..3).filter(|i| *i != p).map(|i| w.members[i]).collect();
+            for o in others {
+                w.sim.partition(w.members[p], o);
+            }
+            let took = w.run_until(Duration::from_secs(20), move |w| {
+                w.takeovers(b).len() > took_before
+            });
+            assert!(took, "seed {seed}: no takeover");
+            w.run(cut);
+            w.heal();
+            w.run(Duration::from_secs(30));
+            let lac_before = w.lac_frames.clone();
+            w.send_frames(&calls, FRAME_ROUNDS);
+            w.run(Duration::from_secs(2));
+            assert_eq!(w.lac_downs(), 0, "seed {seed} {cut:?}: {:?}", w.lac_events);
+            assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed} {cut:?}");
+            assert_eq!(lac_sccrqs_since(&w, cut_at), 0, "seed {seed} {cut:?}");
+            for c in &calls {
+                let after = w.lac_frames.get(c).copied().unwrap_or(0);
+                assert!(
+                    after > lac_before.get(c).copied().unwrap_or(0),
+                    "seed {seed} {cut:?}: no frame on {c:?}"
+                );
+            }
+            // One owner of each call at the end (`p` may hold the tunnel again: a false Down of
+            // the backup under heartbeat loss after the heal moves it back, seed 338).
+            settle(&mut w, &calls);
+        }
     }
 }
 
@@ -859,6 +945,41 @@ fn restarted_member_is_not_resurrected() {
         // calls were not taken before the restart; nobody serves a copy of them then.
         w.run(Duration::from_secs(200));
         settle(&mut w, &calls);
+    }
+}
+
+/// Issue 15 ("a pool LNS holding N sessions crashes; every session continues at the backup"):
+/// a member that crashes and is restarted by its supervisor (empty, a higher incarnation)
+/// before health finds it Down (4 s by default) is a crash too, and its backup holds every
+/// call. Today the backup drops its records at the restart (`lns::takeover` docs: so that a
+/// later failure resurrects nothing) and takes nothing over; the restarted member knows none of
+/// the LAC's tunnels, and the LAC loses every call at its next HELLO. Ignored: it fails (session
+/// 46 check, helper C), a gap to decide on, not a regression.
+#[test]
+#[ignore = "issue 15 gap: a crash restarted before the Down loses every call (see the doc)"]
+fn crash_restarted_before_the_down_loses_no_call() {
+    let n = 5;
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        let mut w = World::new(seed, 3, lossy());
+        let calls = w.open_calls(n);
+        let (p, _) = primary_and_backup(&mut w, n);
+        w.sim.crash(w.members[p]);
+        w.run(Duration::from_secs(1));
+        w.restart(p, 2);
+        // Past the LAC's HELLO (60 s) and its retransmissions (71 s).
+        w.run(Duration::from_secs(200));
+        let lac_before = w.lac_frames.clone();
+        w.send_frames(&calls, FRAME_ROUNDS);
+        w.run(Duration::from_secs(2));
+        assert_eq!(w.lac_downs(), 0, "seed {seed}: the LAC lost its calls");
+        for c in &calls {
+            let after = w.lac_frames.get(c).copied().unwrap_or(0);
+            assert!(
+                after > lac_before.get(c).copied().unwrap_or(0),
+                "seed {seed}: no frame on {c:?} after the restart"
+            );
+        }
     }
 }
 
@@ -1213,6 +1334,7 @@ fn crash_during_setup(seed: u64) {
             );
         }
         assert_eq!(w.lac_tunnel_ups(), tunnel_ups, "seed {seed}");
+        assert_eq!(lac_sccrqs_since(&w, crash_at), 0, "seed {seed}: SCCRQ");
         assert!(
             !w.lac_events
                 .iter()

@@ -102,6 +102,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     net.run_for(Duration::from_millis(800));
 
     let mut redirects = 0;
+    let mut frames_sent = 0;
     let mut frames_in = 0;
     let mut frames_back = 0;
     let mut call_to = Vec::new();
@@ -211,6 +212,7 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                 );
             }
             let (n_in, n_back) = echo_exchange(net, lac, lns_idx, call, 0);
+            frames_sent += 5;
             frames_in += n_in;
             frames_back += n_back;
             if n_back > 0 {
@@ -247,12 +249,18 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
     sum.add("lac", "L2TP redirects followed", redirects);
     sum.add(
         "lac",
-        "L2TP PPP frames sent / echoed",
-        format!("10 / {frames_back}"),
+        "L2TP PPP frames sent / echoed as each call came up",
+        format!("{frames_sent} / {frames_back}"),
     );
     for (i, n) in pool.iter().enumerate() {
         let sessions = net.node_mut::<Lns>(*n).session_count();
-        sum.add(names[2 + i], "L2TP sessions", sessions);
+        // pool-b stopped (crashed) in round 1: what it held then, now served by pool-a.
+        let what = if i == 1 {
+            "L2TP sessions when it stopped"
+        } else {
+            "L2TP sessions"
+        };
+        sum.add(names[2 + i], what, sessions);
     }
     let c = net.node_mut::<Lns>(contact).session_count();
     sum.add("contact", "L2TP sessions (redirects keep none)", c);
