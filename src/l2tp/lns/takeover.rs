@@ -2297,8 +2297,8 @@ mod tests {
     }
 
     /// Our recovery of the tunnel taken over (RFC 4951 mode) runs to its end: the LAC's SCCRP
-    /// on our recovery tunnel, our SCCCN, the LAC's acknowledgement. What we sent the LAC then
-    /// on the tunnel (its FSQ).
+    /// on our recovery tunnel, our SCCCN, the LAC's acknowledgement. What we sent the LAC on
+    /// the tunnel once it resumed.
     fn recovered(lns: &mut Lns, now: Instant) -> Vec<ControlMessage<'static>> {
         let sccrq = to_lac(lns)
             .into_iter()
@@ -2437,8 +2437,8 @@ mod tests {
     /// to ours, took the LAC's next messages and acknowledged them: the FSR answering our
     /// recovery's FSQ (Ns [`NR`]) and then the LAC's CDN of our call (Ns `NR + 1`; the same
     /// holds for an FSR answering 0 for it). RFC 2661 5.8: an acknowledged message is never sent
-    /// again, so no copy of the CDN comes to us; RFC 2661 6.12 / 5.x CDN: the call is torn
-    /// down at the LAC, and must be gone at the LNS that owns the tunnel. When another taker's
+    /// again, so no copy of the CDN comes to us; RFC 2661 6.12: the CDN tears the call down,
+    /// so it must be gone at the LNS that owns the tunnel too. When another taker's
     /// claim loses to ours we are unsure of every session of the tunnels we took from that
     /// member (another endpoint behind our address spoke for them): we query them, FSQ (RFC
     /// 4951 3.3: the endpoint sends FSQ for the sessions it is unsure of; 4.1), and the LAC,
@@ -2560,6 +2560,11 @@ mod tests {
         assert_eq!(state(&lns), None, "the call the LAC cleared is gone here");
         assert_eq!(lns.session_count(), 0);
         assert_eq!(lns.stats().sessions_cleared_by_fsr, 1);
+        let gone = SessionRef {
+            tunnel: TUNNEL,
+            session: SESSION,
+        };
+        assert!(lns.send_ppp(gone, b"\xc0\x21x").is_err(), "no data for it");
         let after = to_lac(&mut lns);
         assert!(
             after
