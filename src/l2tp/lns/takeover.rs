@@ -80,7 +80,13 @@
 //!   ([`crate::l2tp::channel::Channel::resync_nr_again`]): the LAC's retransmission of its
 //!   oldest unacknowledged message moves our Nr to it (RFC 4951 failover seed 286961: the
 //!   loser acknowledged the LAC's FSR, and the winner held the LAC's CDN out of order for
-//!   good).
+//!   good). What the loser took is lost to us all the same: a CDN, or an FSR answering 0,
+//!   ended a call at the LAC that we still hold, and the LAC, having had it acknowledged, has
+//!   nothing more to say of it. So we also query the LAC for every session of those tunnels
+//!   (RFC 4951 3.3: FSQ for the sessions an endpoint is unsure of; the LAC, the authority on
+//!   its calls, answers with its Session ID of each, 0 for one it no longer has, which we
+//!   clear silently; `Core::unsure_sessions`). An FSQ of ours while the address is still
+//!   with the loser may have its FSR taken there too: not covered.
 //! * **Stray recoveries** (RFC 4951 mode): a taker that yields drops its recovery tunnel with
 //!   the tunnel (`Core::forget_tunnel`), but a recovery SCCRQ it sent before may still be on the
 //!   link and reach the LAC after the owner's recovery completed. The LAC answers it (its
@@ -411,7 +417,7 @@ impl Lns {
                 incarnation,
                 generation,
             } => {
-                self.claimed(from, NodeId(member), incarnation, generation);
+                self.claimed(now, from, NodeId(member), (incarnation, generation));
                 false
             }
             // Upserts make the member's table; the rest change only one there is.
@@ -929,11 +935,14 @@ impl Lns {
         }
     }
 
-    /// `by` took `member` of `incarnation` over from its copy of bulk sync `generation` (module
-    /// docs, one owner per tunnel): the best claim on `member` is kept for our own takeover; if
-    /// we took it over too, the loser yields what it took and the winner takes the addresses
-    /// again.
-    fn claimed(&mut self, by: NodeId, member: NodeId, incarnation: u32, generation: u32) {
+    /// `by` took `member` of `incarnation` over from its copy of bulk sync `generation` (`claim`:
+    /// the incarnation and the generation; module docs, one owner per tunnel): the best claim on
+    /// `member` is kept for our own takeover; if we took it over too, the loser yields what it
+    /// took and the winner takes the addresses again, its channels of those tunnels learn their
+    /// Nr from the LAC again, and (RFC 4951 mode) it queries the LAC for their sessions (FSQ,
+    /// RFC 4951 3.3; module docs, two takers).
+    fn claimed(&mut self, now: Instant, by: NodeId, member: NodeId, claim: (u32, u32)) {
+        let (incarnation, generation) = claim;
         let Some(m) = self.monitor() else {
             return;
         };
@@ -990,11 +999,14 @@ impl Lns {
         self.backups.losers.insert(by, member);
         // The loser, holding the address since its takeover, may have taken and acknowledged
         // messages of the LAC on our tunnels (module docs, two takers: RFC 4951 failover
-        // seed 286961, the LAC's FSR): our channels learn their Nr from the LAC again.
+        // seed 286961, the LAC's FSR): our channels learn their Nr from the LAC again, and
+        // (RFC 4951 mode) we query the LAC for every session of those tunnels (RFC 4951 3.3,
+        // FSQ: a CDN or an FSR the loser took may have ended one at the LAC).
         for tunnel in &taken.tunnels {
             if let Some(t) = self.core.tunnels.get_mut(tunnel) {
                 t.channel.resync_nr_again();
             }
+            self.core.unsure_sessions(now, *tunnel);
         }
         for addr in taken.addrs {
             self.core.event(Event::TakenOver {
@@ -2285,8 +2297,9 @@ mod tests {
     }
 
     /// Our recovery of the tunnel taken over (RFC 4951 mode) runs to its end: the LAC's SCCRP
-    /// on our recovery tunnel, our SCCCN, the LAC's acknowledgement.
-    fn recovered(lns: &mut Lns, now: Instant) {
+    /// on our recovery tunnel, our SCCCN, the LAC's acknowledgement. What we sent the LAC on
+    /// the tunnel once it resumed.
+    fn recovered(lns: &mut Lns, now: Instant) -> Vec<ControlMessage<'static>> {
         let sccrq = to_lac(lns)
             .into_iter()
             .find(|m| m.message_type() == Some(MessageType::SCCRQ))
@@ -2300,7 +2313,7 @@ mod tests {
         let t = &lns.core.tunnels[&TUNNEL];
         assert_eq!(t.state, TunnelState::Established);
         assert!(t.recovery.is_none(), "recovered");
-        let _ = to_lac(lns);
+        to_lac(lns)
     }
 
     /// Module docs, stray recoveries (failover seed 54628): node 3 took node 2 over too and
@@ -2317,7 +2330,7 @@ mod tests {
         let now = Instant::now();
         let mut lns = holder_4951(now, 3);
         lns.take_over(now, NodeId(2));
-        recovered(&mut lns, now);
+        let _ = recovered(&mut lns, now);
         claim_of_node_3(&mut lns, now, 1);
         let r = from_lac(&mut lns, now, recovery_sccrp(0x7777, 600), (0, 1));
         assert!(matches!(
@@ -2362,7 +2375,7 @@ mod tests {
         let now = Instant::now();
         let mut lns = holder_4951(now, 3);
         lns.take_over(now, NodeId(2));
-        recovered(&mut lns, now);
+        let _ = recovered(&mut lns, now);
         assert_eq!(lns.core.tunnels[&TUNNEL].channel.seq().1, NR);
         claim_of_node_3(&mut lns, now, 1);
         let _ = ownership(&mut lns);
@@ -2400,7 +2413,7 @@ mod tests {
         let now = Instant::now();
         let mut lns = holder_4951(now, 3);
         lns.take_over(now, NodeId(2));
-        recovered(&mut lns, now);
+        let _ = recovered(&mut lns, now);
         let _ = from_lac(&mut lns, now, recovery_sccrp(0x7777, 600), (0, 1));
         assert!(to_lac(&mut lns).is_empty(), "no claim won yet");
         // Claim won, our recovery still under way.
@@ -2416,5 +2429,152 @@ mod tests {
             "our recovery not complete: {out:?}"
         );
         assert_eq!(lns.stats().stray_recoveries_stopped, 0);
+    }
+
+    /// Module docs, two takers: node 3 took node 2 over too and both of us recovered the tunnel
+    /// at the LAC (RFC 4951 3.2.1: the LAC takes the later recovery as the LNS starting over,
+    /// suggesting the same numbers to both). Node 3, holding the address until its claim lost
+    /// to ours, took the LAC's next messages and acknowledged them: the FSR answering our
+    /// recovery's FSQ (Ns [`NR`]) and then the LAC's CDN of our call (Ns `NR + 1`; the same
+    /// holds for an FSR answering 0 for it). RFC 2661 5.8: an acknowledged message is never sent
+    /// again, so no copy of the CDN comes to us; RFC 2661 6.12: the CDN tears the call down,
+    /// so it must be gone at the LNS that owns the tunnel too. When another taker's
+    /// claim loses to ours we are unsure of every session of the tunnels we took from that
+    /// member (another endpoint behind our address spoke for them): we query them, FSQ (RFC
+    /// 4951 3.3: the endpoint sends FSQ for the sessions it is unsure of; 4.1), and the LAC,
+    /// the authority on its calls, answers FSR with Session ID 0 for the call it no longer
+    /// has, which we clear silently (3.3: "silently (without sending a CDN) clear the session
+    /// if the Session ID in the AVP was zero"). Failed with no FSQ sent after the claim: the
+    /// LAC had nothing more to send, and the call stayed up at the owner for good.
+    #[test]
+    fn after_a_losing_claim_we_query_the_lac_for_the_sessions_the_loser_may_have_cleared() {
+        use crate::l2tp::wire::avp::FailoverSessionState;
+        let now = Instant::now();
+        let mut lns = holder_4951(now, 3);
+        lns.take_over(now, NodeId(2));
+        let mut before = recovered(&mut lns, now);
+        assert!(state(&lns).is_some(), "the answered call held");
+        let fsq_at = |m: &ControlMessage<'static>| {
+            (m.message_type() == Some(MessageType::FSQ)).then_some(m.header.ns)
+        };
+        // The LAC acknowledges what came first (RFC 2661 5.8; slow start, Appendix A): our
+        // recovery's FSQ follows, and the LAC takes it.
+        // (The held call's ICRP goes again at its Ns first, HELLOs filling the Ns before it:
+        // `tunnel::snapshot` docs.)
+        for _ in 0..8 {
+            if before.iter().any(|m| fsq_at(m).is_some()) {
+                break;
+            }
+            let last = before
+                .iter()
+                .filter(|m| !m.is_zlb())
+                .map(|m| m.header.ns)
+                .max();
+            let next = last.expect("sent after the recovery").wrapping_add(1);
+            from_lac(&mut lns, now, ControlMessage::zlb(TUNNEL, 0, 0), (NR, next)).unwrap();
+            before.extend(to_lac(&mut lns));
+        }
+        let recovery_fsq: Vec<u16> = before.iter().filter_map(fsq_at).collect();
+        assert_eq!(recovery_fsq.len(), 1, "the recovery's FSQ: {before:?}");
+        // Node 3 took the LAC's NR (FSR) and NR + 1 (CDN): nothing of them reaches us.
+        claim_of_node_3(&mut lns, now, 1);
+        let _ = ownership(&mut lns);
+        assert!(lns.core.tunnels.contains_key(&TUNNEL), "our claim won");
+        // What we send from now on (slow start, RFC 2661 Appendix A: after what is in flight),
+        // the LAC acknowledging each retransmission it already took with a ZLB (5.8; its next
+        // Ns NR + 2).
+        let mut sent = to_lac(&mut lns);
+        let mut t = now;
+        let mut acked = before
+            .iter()
+            .filter(|m| !m.is_zlb())
+            .map(|m| m.header.ns.wrapping_add(1))
+            .max()
+            .unwrap_or(NS);
+        for _ in 0..4 {
+            if sent
+                .iter()
+                .any(|m| fsq_at(m).is_some_and(|ns| ns != recovery_fsq[0]))
+            {
+                break;
+            }
+            t += Duration::from_secs(1);
+            lns.handle_timeout(t);
+            from_lac(
+                &mut lns,
+                t,
+                ControlMessage::zlb(TUNNEL, 0, 0),
+                (NR + 2, acked),
+            )
+            .unwrap();
+            let out = to_lac(&mut lns);
+            if let Some(last) = out
+                .iter()
+                .filter(|m| !m.is_zlb())
+                .map(|m| m.header.ns)
+                .max()
+            {
+                acked = acked.max(last.wrapping_add(1));
+            }
+            sent.extend(out);
+        }
+        let fsq: Vec<&ControlMessage<'static>> = sent
+            .iter()
+            .filter(|m| fsq_at(m).is_some_and(|ns| ns != recovery_fsq[0]))
+            .collect();
+        assert_eq!(
+            fsq.len(),
+            1,
+            "one FSQ about the tunnel's sessions: {sent:?}"
+        );
+        let fsq = fsq[0];
+        assert_eq!(fsq.header.tunnel_id, PEER_TUNNEL);
+        let asked: Vec<FailoverSessionState> = fsq.failover_session_states().collect();
+        assert_eq!(
+            asked,
+            [FailoverSessionState {
+                session_id: SESSION,
+                remote_session_id: PEER_SESSION,
+            }],
+            "RFC 4951 5.4: our Session ID and the LAC's"
+        );
+        // The LAC's FSR (RFC 4951 3.3): it has no such call, Session ID 0; its Ns the one
+        // after the CDN node 3 took, acknowledging our FSQ.
+        let fsr = || {
+            ControlMessage::fsr(
+                TUNNEL,
+                &[FailoverSessionState {
+                    session_id: 0,
+                    remote_session_id: SESSION,
+                }],
+            )
+        };
+        let ours = (NR + 2, fsq.header.ns.wrapping_add(1));
+        // RFC 2661 5.8: unacknowledged (ahead of our Nr, held), retransmitted after its timeout;
+        // the retransmission of the LAC's oldest unacknowledged message moves our Nr to it
+        // (`Channel::resync_nr_again`).
+        from_lac(&mut lns, t, fsr(), ours).unwrap();
+        let later = t + Duration::from_secs(1);
+        lns.handle_timeout(later);
+        from_lac(&mut lns, later, fsr(), ours).unwrap();
+        assert_eq!(state(&lns), None, "the call the LAC cleared is gone here");
+        assert_eq!(lns.session_count(), 0);
+        assert_eq!(lns.stats().sessions_cleared_by_fsr, 1);
+        let gone = SessionRef {
+            tunnel: TUNNEL,
+            session: SESSION,
+        };
+        assert!(lns.send_ppp(gone, b"\xc0\x21x").is_err(), "no data for it");
+        let after = to_lac(&mut lns);
+        assert!(
+            after
+                .iter()
+                .all(|m| m.message_type() != Some(MessageType::CDN)),
+            "cleared silently: {after:?}"
+        );
+        assert!(
+            after.iter().any(|m| m.header.nr == NR + 3),
+            "the FSR acknowledged: {after:?}"
+        );
     }
 }

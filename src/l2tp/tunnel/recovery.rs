@@ -929,6 +929,35 @@ impl Core {
         }
     }
 
+    /// Every session of tunnel `tid` became one we are unsure of: another endpoint behind our
+    /// address (a virtual LNS member that took the tunnel over too and recovered it, then
+    /// yielded it to us) may have taken messages of the peer for them that we never get (a
+    /// CDN, an FSR answering 0: RFC 2661 5.8, the peer does not send an acknowledged message
+    /// again). RFC 4951 3.3: the endpoint queries the sessions it is unsure of with FSQ, and
+    /// the peer's FSR decides (a session it answers 0 for is cleared silently, `on_fsr`). Once
+    /// recovered, with a peer that advertised the C bit and our own failover on, an FSQ names
+    /// them all now (at most [`MAX_FSQ_SESSIONS`] a message; a tunnel's sessions are bounded by
+    /// [`crate::l2tp::Config::max_sessions_per_tunnel`]). A tunnel still recovering names them
+    /// all in the FSQ that follows its recovery already (a virtual LNS member recovers what it
+    /// took with [`UnsureSessions::All`], and a session adopted since joins the query,
+    /// [`Core::unsure_session`]). Otherwise nothing.
+    pub(crate) fn unsure_sessions(&mut self, now: Instant, tid: u16) {
+        let ours = self.cfg.failover.as_ref().is_some_and(|f| f.control);
+        let Some(t) = self.tunnels.get(&tid) else {
+            return;
+        };
+        if !ours
+            || t.recovery.is_some()
+            || t.state != TunnelState::Established
+            || !t.peer_failover.is_some_and(|f| f.control)
+        {
+            return;
+        }
+        let mut all: Vec<u16> = t.sessions.keys().copied().collect();
+        all.sort_unstable();
+        self.send_fsq(now, tid, &all);
+    }
+
     /// FSQ on `tid` about our sessions `query` (RFC 4951), at most [`MAX_FSQ_SESSIONS`] a
     /// message.
     pub fn send_fsq(&mut self, now: Instant, tid: u16, query: &[u16]) {
