@@ -230,6 +230,14 @@ fn settle(w: &mut World, calls: &[CallId]) {
         dump(w);
         panic!("seed {}: {}", w.seed, consistent(w, &calls).unwrap_err());
     }
+    // Sans-IO contract (`Endpoint::poll_timeout`): after `handle_timeout(t)` no deadline at or
+    // before `t` is left; the simulator steps over one (counted) where a driver would spin.
+    assert_eq!(
+        w.sim.stats().stalled_timeouts,
+        0,
+        "seed {}: a member left a deadline in the past after handle_timeout",
+        w.seed
+    );
 }
 
 /// Established tunnels at member `i` (tunnels in their hold period not counted).

@@ -1330,6 +1330,8 @@ impl Lns {
         }
         let old = std::mem::replace(&mut self.repl.backup, chosen);
         self.repl.held_mixed = true;
+        // The linger was the former backup's (module docs, records).
+        self.repl.linger_until = None;
         if let Some(c) = chosen {
             self.repl.releasing.retain(|n| *n != c);
             self.restart_bulk(c);
@@ -1454,11 +1456,20 @@ impl Lns {
 
     /// The earliest retransmission deadline.
     pub(super) fn replication_deadline(&self) -> Option<Instant> {
-        self.repl
-            .channels
+        let r = &self.repl;
+        // The linger's end is a deadline while the backup's channel holds records and nothing
+        // in flight (what `flush_ready` sends when it ends); one left from a former backup, or
+        // with nothing left to send, is none (else a deadline in the past for good: a driver
+        // would call `handle_timeout` again and again).
+        let linger = r.linger_until.filter(|_| {
+            r.backup
+                .and_then(|b| r.channels.get(&b))
+                .is_some_and(|ch| ch.in_flight().is_none() && ch.backlog() > 0)
+        });
+        r.channels
             .values()
             .filter_map(Channel::deadline)
-            .chain(self.repl.linger_until)
+            .chain(linger)
             .min()
     }
 
@@ -2277,6 +2288,39 @@ mod tests {
         lns.flush_replication(now);
         assert!(lns.repl.held.is_empty(), "sent once no backup is left");
         assert_eq!(not_replicated(&lns), 1);
+    }
+
+    /// Module docs, records: a record that holds no answer back lingers for the backup, and
+    /// the linger's end is a deadline ([`Lns::poll_timeout`]). When that backup is lost before
+    /// the linger ends (`ensure_backup`: none left, a member cut from the others), the record
+    /// goes to the former backup's channel like any other and the linger is no deadline any
+    /// more: after `handle_timeout(t)` no deadline at or before `t` is left, else a driver
+    /// calls `handle_timeout` again at once, forever (the lns role of a member back from a cut
+    /// spun on it, no datagram read for seconds, in session 46's starved roles runs).
+    #[test]
+    fn a_linger_for_a_lost_backup_leaves_no_deadline_in_the_past() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let mut lns = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+        lns.repl.backup = Some(NodeId(2));
+        lns.send_record(NodeId(2), seq(1, 5, 6));
+        lns.flush_replication(now);
+        let linger = ReplicationConfig::default().linger;
+        assert!(
+            lns.poll_timeout().is_some_and(|d| d <= now + linger),
+            "the record lingers, its end a deadline"
+        );
+        // Node 2 was never heard (not Up): no backup is chosen again.
+        lns.ensure_backup();
+        assert_eq!(lns.backup(), None);
+        let t = now + Duration::from_secs(1);
+        lns.handle_timeout(t);
+        let next = lns.poll_timeout();
+        assert!(
+            next.is_none_or(|d| d > t),
+            "a deadline left in the past: {:?}",
+            next.map(|d| d - now)
+        );
     }
 
     /// Module docs, acknowledgement tokens: a token of the peer's former incarnation, delayed
