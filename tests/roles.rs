@@ -28,6 +28,7 @@ use telcp::health::{NodeId, NodeState};
 use telcp::l2tp;
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
+use telcp::steering::line::LineEvent;
 use telcp::steering::switch::SwitchEvent;
 use tokio::sync::mpsc;
 
@@ -47,6 +48,7 @@ fn sample<C: RoleConfig>(name: &str, edits: &[(&str, &str)]) -> C {
 }
 
 async fn start<C: RoleConfig>(cfg: C) -> (Running, Seen) {
+    log();
     let (tx, rx) = mpsc::unbounded_channel();
     let observer: Observer = Some(tx);
     let running = cfg.start(observer).await.unwrap_or_else(|e| panic!("{e}"));
@@ -273,19 +275,10 @@ impl Endpoint for SgsnEndpoint {
 #[tokio::test]
 async fn the_gateway_answers_a_create_pdp_context_request() {
     let (gw, mut seen) = start(sample::<roles::gateway::Config>("gateway.toml", &[])).await;
-    // Every processor gets its VID from the switch processor first.
-    let mut vids = 0;
-    let all = wait_for(&mut seen, Duration::from_secs(5), |(_, e)| {
-        if let telcp::Event::Switch(SwitchEvent::VidAssigned { .. }) = e {
-            vids += 1;
-        }
-        (vids == 2).then_some(())
-    })
-    .await;
-    assert_eq!(all, Some(()), "both processors have a VID");
-    // And the switch processor hears their heartbeats (200 ms apart) and load before it can
-    // choose one for a set-up.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        gateway_ready(&mut seen).await,
+        "both processors can take a set-up"
+    );
     let sgsn_ip = Ipv4Addr::new(127, 0, 12, 100);
     let gtp_c: SocketAddr = "127.0.12.1:2123".parse().expect("address");
     let sgsn = SgsnEndpoint(sgsn::Sgsn::new(sgsn_ip, gtp_c));
@@ -299,10 +292,8 @@ async fn the_gateway_answers_a_create_pdp_context_request() {
     sgsn.call(|s, now| s.0.create(now, "001010000000001", 5))
         .await
         .expect("running");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while sgsn.stats().await != Ok(1) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let s = &sgsn;
+    until(|| async move { s.stats().await == Ok(1) }).await;
     let sgsn = sgsn.shutdown().await.expect("SGSN stops");
     let s = &sgsn.endpoint.0.sessions[0];
     assert_eq!(sgsn.endpoint.0.created(), 1, "Create PDP Context accepted");
@@ -580,6 +571,7 @@ async fn a_virtual_lns_member_at_capacity_redirects_the_lac_to_the_other_member(
 
 #[tokio::test]
 async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let present = |tool: &str| {
         Command::new("sh")
@@ -591,23 +583,36 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
         println!("skipped: sgsnemu not found");
         return;
     }
+    // Looked up before the gateway starts: a blocking child process on the runtime's thread
+    // pauses the gateway's tasks too.
+    let line_buffered = present("stdbuf");
     // The sample moved to 127.0.16.0/24 (the other gateway test uses the sample's addresses).
-    let cfg = sample::<roles::gateway::Config>("gateway.toml", &[("127.0.12.", "127.0.16.")]);
+    // Heartbeats every second, not 200 ms: the switch processor gives no set-up to a processor
+    // it has not heard for two intervals (Suspect), as after a pause of a starved machine.
+    let edits = [
+        ("127.0.12.", "127.0.16."),
+        ("heartbeat_ms = 200", "heartbeat_ms = 1000"),
+    ];
+    let cfg = sample::<roles::gateway::Config>("gateway.toml", &edits);
     let (gw, mut seen) = start(cfg).await;
-    // Let the processors get their VIDs and the switch processor hear their load.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        gateway_ready(&mut seen).await,
+        "both processors can take a set-up"
+    );
     let dir = std::env::temp_dir().join(format!("telcp-roles-sgsnemu-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let log_path = dir.join("sgsnemu.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    // sgsnemu ignores SIGTERM and runs until killed: `timeout -s KILL` ends it after 3 s.
+    // sgsnemu ignores SIGTERM and runs until killed. The test kills it (`Killed`, also on a
+    // panic) once it logged what the test wants; `timeout -s KILL` only ends it should the test
+    // process itself be killed first.
     let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "3"]);
-    if present("stdbuf") {
+    cmd.args(["-s", "KILL", "120"]);
+    if line_buffered {
         // Line-buffered output, so nothing is lost when the KILL comes.
         cmd.args(["stdbuf", "-oL", "-eL"]);
     }
-    let mut child = cmd
+    let child = cmd
         .args(["sgsnemu", "-l", "127.0.16.200", "-r", "127.0.16.1"])
         .arg("--statedir")
         .arg(&dir)
@@ -616,9 +621,12 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
+        // A process group of its own, `timeout`'s and sgsnemu's: killed whole.
+        .process_group(0)
         .spawn()
         .expect("spawn sgsnemu");
-    let ue = wait_for(&mut seen, Duration::from_secs(5), |(_, e)| match e {
+    let sgsnemu = Killed(child);
+    let ue = wait_for(&mut seen, PATIENCE, |(_, e)| match e {
         telcp::Event::Processor(telcp::steering::ProcessorEvent::SessionCreated {
             ue_addr,
             ..
@@ -626,16 +634,19 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
         _ => None,
     })
     .await;
-    // Wait for `timeout` to end sgsnemu (not `child.kill()`, which would end `timeout` and leave
-    // sgsnemu running).
-    for _ in 0..50 {
-        if child.try_wait().ok().flatten().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // sgsnemu logs the End User Address of the Create PDP Context Response it got (TS 29.060
+    // 7.3.2): it has done its part then.
+    let text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    if let Some(ue) = ue {
+        let logged = format!("IP address: {ue}");
+        until(|| {
+            let done = text().contains(&logged);
+            async move { done }
+        })
+        .await;
     }
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    drop(sgsnemu);
+    let text = text();
     let _ = std::fs::remove_dir_all(&dir);
     let ue = ue.unwrap_or_else(|| panic!("no PDP context created; sgsnemu:\n{text}"));
     assert!(
@@ -647,6 +658,59 @@ async fn a_real_sgsnemu_sets_up_a_pdp_context_through_the_gateway_role() {
         "sgsnemu logged the End User Address we assigned ({ue}):\n{text}"
     );
     gw.stop().await;
+}
+
+/// A child process group (`timeout` and the sgsnemu it runs), killed (SIGKILL) and reaped when
+/// dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to [`PATIENCE`] until the gateway role can serve a set-up: both processors of the
+/// sample hold a VID (`SwitchEvent::VidAssigned`), the switch processor hears them Up
+/// (`SwitchEvent::ProcessorUp`: their heartbeats, with their load), and the line interface
+/// applied the switch processor's latest table (`LineEvent::TableApplied`), which names them.
+/// Before the VIDs and heartbeats, the switch processor refuses a Create PDP Context itself,
+/// with cause 199 "No resources available" (TS 29.060 7.7.1); before the table (pushed only
+/// `rejoin_grace` after the start: the role's incarnation is the time), the line interface
+/// does not trust the processor's answer and drops it.
+async fn gateway_ready(seen: &mut Seen) -> bool {
+    let (mut vids, mut up) = (Vec::new(), Vec::new());
+    let mut pushed = None;
+    let ready = wait_for(seen, PATIENCE, |(_, e)| {
+        match e {
+            telcp::Event::Switch(SwitchEvent::VidAssigned { processor, .. }) => {
+                vids.push(*processor);
+            }
+            telcp::Event::Switch(SwitchEvent::ProcessorUp { processor }) => up.push(*processor),
+            telcp::Event::Switch(SwitchEvent::ProcessorDown { processor }) => {
+                up.retain(|p| p != processor);
+            }
+            telcp::Event::Switch(SwitchEvent::TablePushed { version }) => {
+                pushed = pushed.max(Some(*version));
+            }
+            telcp::Event::Line(LineEvent::TableApplied { version }) => {
+                // Judged on the line's events: the switch processor reports a change (a VID,
+                // a processor Up) before the table it makes.
+                let both = |v: &Vec<NodeId>| v.contains(&NodeId(11)) && v.contains(&NodeId(12));
+                let newest = pushed.is_some_and(|p| *version >= p);
+                return (both(&vids) && both(&up) && newest).then_some(());
+            }
+            _ => {}
+        }
+        None
+    })
+    .await;
+    ready.is_some()
 }
 
 /// Issue 15 through the product roles: two pool LNS roles back each other up (`[replication]`);
@@ -894,11 +958,31 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
     let f = &first;
     let binds = || async move { f.bind(vip).await == Ok(vip) };
     assert!(until(binds).await, "the role released the virtual address");
-    assert_eq!(
-        echo(&lac, call, &mut lac_data, Some((&first, &mut first_data))).await,
-        Some(true),
-        "the first serves the LAC's session again"
-    );
+    let answered = echo(&lac, call, &mut lac_data, Some((&first, &mut first_data))).await;
+    if answered != Some(true) {
+        let mut since = Vec::new();
+        while let Ok(e) = first_events.try_recv() {
+            since.push(format!("first: {e:?}"));
+        }
+        while let Ok((_, e)) = second_seen.try_recv() {
+            since.push(format!("role: {e:?}"));
+        }
+        let state = first
+            .call(|l, _| {
+                let (t, s, held) = (l.tunnel_count(), l.session_count(), l.held_for(NodeId(2)));
+                format!(
+                    "tunnels {t}, sessions {s}, held for the role {held:?}, {:?}",
+                    l.stats()
+                )
+            })
+            .await;
+        let driver = first.driver_stats().await;
+        panic!(
+            "the first serves the LAC's session again: {answered:?}; the first: {state:?}, \
+             driver {driver:?}; events since:\n{}",
+            since.join("\n")
+        );
+    }
     assert_never_went_down(&mut lac_events);
     let stopped = lac.shutdown().await.expect("clean stop");
     assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
@@ -949,6 +1033,18 @@ async fn taken_over(seen: &mut Seen) -> Option<(std::net::IpAddr, usize, usize)>
         _ => None,
     })
     .await
+}
+
+/// With `RUST_LOG` set (`RUST_LOG=debug cargo test --all-features --test roles`), the roles'
+/// and the drivers' logs as JSON lines, in each test's captured output (shown when it fails).
+fn log() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }
 
 /// How long a real-time test waits for what it expects: ample on a loaded machine.

@@ -12,6 +12,10 @@ use tokio::sync::{mpsc, oneshot};
 /// would otherwise spin).
 const MAX_RECEIVE_ERRORS: u32 = 1000;
 
+/// How long after a `handle_timeout` a deadline it left where it was (at or before the instant
+/// it was given) is due again; meanwhile datagrams come first.
+const STALE_DEADLINE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Everything the task owns.
 pub(super) struct Task<E: Endpoint, H> {
     pub(super) endpoint: E,
@@ -57,10 +61,19 @@ where
     /// Runs until a shutdown, the handle's drop, or too many receive errors.
     pub(super) async fn run(mut self) -> Stopped<E> {
         let mut errors_in_a_row = 0u32;
+        // The instant the last `handle_timeout` was given.
+        let mut handled: Option<Instant> = None;
         let reason = loop {
             (self.hook)(&mut self.endpoint, now());
             self.drain().await;
             let deadline = self.endpoint.poll_timeout();
+            // A deadline that `handle_timeout` left at or before the instant it was given (the
+            // endpoint did not move it) is stale: due again only `STALE_DEADLINE_RETRY` later,
+            // and after the datagrams, or the task would spin on it and never receive.
+            let stale = match (deadline, handled) {
+                (Some(d), Some(h)) if d <= h => Some(h + STALE_DEADLINE_RETRY),
+                _ => None,
+            };
             // Biased, in this order: a shutdown wins, then commands, then due timers, then
             // datagrams, so a flood of datagrams cannot starve deadlines or the caller.
             let wake = tokio::select! {
@@ -73,10 +86,11 @@ where
                     // Every commander and the handle are gone: the stop channel says so too.
                     None => Wake::Stop,
                 },
-                () = sleep_until(deadline) => Wake::Deadline,
+                () = sleep_until(deadline), if stale.is_none() => Wake::Deadline,
                 (i, r) = std::future::poll_fn(|cx| self.sockets.poll_recv(cx, &mut self.buf)) => {
                     Wake::Datagram(i, r)
                 }
+                () = sleep_until(stale), if stale.is_some() => Wake::Deadline,
             };
             match wake {
                 Wake::Stop => break StopReason::Shutdown,
@@ -97,6 +111,7 @@ where
                     if deadline.is_some_and(|d| t >= d) {
                         self.stats.timeouts += 1;
                         self.endpoint.handle_timeout(t);
+                        handled = Some(t);
                     }
                 }
                 Wake::Datagram(i, Ok((n, from))) => {

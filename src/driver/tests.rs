@@ -194,6 +194,36 @@ async fn answers_leave_from_the_socket_named_by_src_and_shutdown_closes_every_so
     }
 }
 
+/// An endpoint whose `handle_timeout` leaves its deadline in the past (a timer never re-armed
+/// nor cleared) still gets its datagrams: the task does not spin on the stale deadline, deaf
+/// (a virtual LNS member back after a cut was seen so: no datagram received in 10 s, 91 508
+/// timeouts), but tries it again a millisecond later, after the datagrams.
+#[tokio::test]
+async fn a_deadline_the_endpoint_never_moves_does_not_starve_its_datagrams() {
+    let start = std::time::Instant::now();
+    let stuck = Ticker::new(Some(now()), Duration::ZERO);
+    let (handle, _events, _) = spawn(stuck, loopback()).await.expect("bind");
+    let local = handle.local_addrs()[0];
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    // The deadline fires (tokio's timer rounds it up to its next millisecond), and stays due.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for i in 0..3u8 {
+        peer.send_to(&[7, i], local).await.expect("send");
+        assert_eq!(answer(&peer).await, Some((vec![7, i], local)), "answer {i}");
+    }
+    let stopped = handle.shutdown().await.expect("clean stop");
+    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    assert_eq!(stopped.stats.received, 3);
+    // Still handled, but once a millisecond at most, not in a busy loop.
+    let timeouts = stopped.stats.timeouts;
+    assert!(
+        (1..=ms + 2).contains(&timeouts),
+        "{timeouts} timeouts in {ms} ms"
+    );
+}
+
 /// An address bound while the task runs ([`Handle::bind`], as a backup binds the address of a
 /// failed member it took over): a datagram to it reaches the endpoint with `to` = that address,
 /// and the answer, whose `src` names it, leaves from it (before the bind, a transmit from it is
