@@ -211,8 +211,8 @@ pub fn l2tp_story(net: &mut Net, tr: &Trace, sum: &mut Summary) {
                     "none echoed yet",
                 );
             }
-            let (n_in, n_back) = echo_exchange(net, lac, lns_idx, call, 0);
-            frames_sent += 5;
+            let (n_sent, n_in, n_back) = echo_exchange(net, lac, lns_idx, call, 0);
+            frames_sent += n_sent;
             frames_in += n_in;
             frames_back += n_back;
             if n_back > 0 {
@@ -317,7 +317,7 @@ fn frames_after_takeover(
     let Some(call) = call else {
         return (0, 0);
     };
-    let (n_in, n_back) = echo_exchange(net, lac, backup, call, 0x80);
+    let (_, n_in, n_back) = echo_exchange(net, lac, backup, call, 0x80);
     tr.step(
         net,
         "lac",
@@ -329,14 +329,16 @@ fn frames_after_takeover(
 }
 
 /// Five LCP Echo-Requests (ids `id_base`..`id_base + 4`) on `call` from the LAC; the LNS `lns`
-/// echoes every frame it takes. Returns how many reached the LNS and how many came back.
+/// echoes every frame it takes. Returns how many the LAC sent (`send_ppp` took them: a call not
+/// yet up at the LAC refuses them), how many reached the LNS and how many came back.
 fn echo_exchange(
     net: &mut Net,
     lac: usize,
     lns: usize,
     call: l2tp::CallId,
     id_base: u8,
-) -> (usize, usize) {
+) -> (usize, usize, usize) {
+    let mut n_sent = 0;
     for i in 0..5u8 {
         // An LCP Echo-Request (code 9, id, length 8, magic number).
         let frame = [
@@ -353,7 +355,9 @@ fn echo_exchange(
             0x56,
             0x78,
         ];
-        let _ = net.node_mut::<Lac>(lac).send_ppp(call, &frame);
+        if net.node_mut::<Lac>(lac).send_ppp(call, &frame).is_ok() {
+            n_sent += 1;
+        }
     }
     net.run_for(Duration::from_millis(100));
     let mut n_in = 0;
@@ -366,5 +370,5 @@ fn echo_exchange(
     while net.node_mut::<Lac>(lac).poll_data().is_some() {
         n_back += 1;
     }
-    (n_in, n_back)
+    (n_sent, n_in, n_back)
 }
