@@ -244,8 +244,8 @@ pub enum Event {
     /// [`Event::TakenOver`]). The restarted LNS knows none of those tunnels; the caller stops
     /// answering at `addr` (releases it, stops announcing it) once no tunnel of ours is left
     /// there ([`Lns::tunnels_at`](super::Lns::tunnels_at)), so that the LAC's packets reach
-    /// `owner`: as on [`Event::Yielded`], whose `owner` it names the same way. Told again each
-    /// time `owner` sees this member Up.
+    /// `owner`: as on [`Event::Yielded`], whose `owner` it names the same way. Told once per
+    /// restart of this member, when `owner` sees it Up.
     AddressTaken {
         /// Our address the former incarnation's tunnels used.
         addr: IpAddr,

@@ -1075,7 +1075,8 @@ impl Lns {
     /// incarnation then goes. The records are consumed by the takeover, so a later failure of
     /// the new incarnation resurrects nothing. What we took from it (and the claims on it)
     /// stay: another taker's claim on the former incarnation is still to be settled (two
-    /// takers), and the restarted member is told again at each Up which address we took.
+    /// takers), and the restarted member is told which address we took (once per
+    /// incarnation, when we see it Up: [`Lns::member_up`]).
     pub(super) fn member_restarted(&mut self, now: Instant, node: NodeId, incarnation: u32) {
         match self.backups.held.get(&node).map(|h| h.incarnation) {
             // Records of a former incarnation: the calls the LAC still holds with it.
