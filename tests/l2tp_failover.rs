@@ -896,8 +896,12 @@ fn false_down_seed_48622_frames_all_lost_at_8_rounds() {
     false_down_then_return(48622);
 }
 
-/// `lns::takeover` docs: a member that restarts empty (a higher incarnation) before it is found
-/// Down has its records dropped at the backup, so its later failure resurrects nothing.
+/// Issue 15 item 3 ("a member's own restart (empty) does not resurrect stale tunnels";
+/// `lns::takeover` docs, restart): a member that restarts empty (a higher incarnation) before it
+/// is found Down is a crash, and its backup takes its calls over at the restart, once: the
+/// records are consumed, so the later crash of the new incarnation (which holds no call) takes
+/// nothing more over, and at the end every call is served by one member and nobody holds a
+/// replica of a call its owner does not have ([`settle`]).
 #[test]
 fn restarted_member_is_not_resurrected() {
     let n = 5;
@@ -909,14 +913,25 @@ fn restarted_member_is_not_resurrected() {
         w.sim.crash(w.members[p]);
         w.run(Duration::from_secs(1));
         w.restart(p, 2);
+        let since_restart = w.events[p].len();
         let dropped = w.run_until(Duration::from_secs(10), move |w| {
             w.member(b).held_for(telcp::health::NodeId(p as u32 + 1)) == (0, 0)
         });
-        assert!(dropped, "seed {seed}: the stale records are still held");
-        // Under heartbeat loss the backup may have found the crashed member Down (and taken its
-        // tunnel, rightly) before the restart; the restart's failure takes nothing more. (A
-        // false Down of the backup may move what it took to the third member: the tunnels the
-        // others hold, counted together, stay the same.)
+        assert!(
+            dropped,
+            "seed {seed}: the former incarnation's records still held"
+        );
+        // The restart took the calls over (or, under heartbeat loss, the Down before it did):
+        // one member serves them all, not the restarted one unless it took them over in turn
+        // (the taker's backup, after a false Down of the taker).
+        let at = server(&mut w, n);
+        let took_since = w.events[p][since_restart..]
+            .iter()
+            .any(|e| matches!(e, Event::TakenOver { tunnels, .. } if !tunnels.is_empty()));
+        assert!(
+            at != p || took_since,
+            "seed {seed}: served by the restarted member"
+        );
         let failed = telcp::health::NodeId(p as u32 + 1);
         let others: Vec<usize> = (0..3).filter(|i| *i != p).collect();
         let from_p = move |w: &mut World| -> usize {
@@ -936,59 +951,152 @@ fn restarted_member_is_not_resurrected() {
                 live.into_iter().map(|i| w.member(i).tunnel_count()).sum()
             }
         };
-        let (took, tunnels) = (from_p(&mut w), held_by_others(&mut w));
+        assert!(
+            from_p(&mut w) >= 1,
+            "seed {seed}: the restart took nothing over"
+        );
         w.run(Duration::from_secs(5));
+        // The new incarnation serves nothing of its own, unless it took the calls over in turn
+        // (the taker's backup, after a false Down of the taker under heartbeat loss, seed
+        // 5292): then its crash rightly has them taken over again.
+        let own = !w.serving[p].is_empty();
+        let (took, tunnels) = (from_p(&mut w), held_by_others(&mut w));
         w.sim.crash(w.members[p]);
         w.run(Duration::from_secs(20));
-        assert_eq!(
-            from_p(&mut w),
-            took,
-            "seed {seed}: a takeover of the restarted member"
-        );
-        let same = w.run_until(Duration::from_secs(10), move |w| {
-            held_by_others(w) == tunnels
-        });
-        assert!(same, "seed {seed}: tunnels held by the others changed");
-        // The LAC finds out at its next HELLO (60 s) and its retransmissions (71 s) when the
-        // calls were not taken before the restart; nobody serves a copy of them then.
+        if !own {
+            if from_p(&mut w) != took {
+                dump(&w);
+            }
+            assert_eq!(
+                from_p(&mut w),
+                took,
+                "seed {seed}: a takeover of the restarted member"
+            );
+            let same = w.run_until(Duration::from_secs(10), move |w| {
+                held_by_others(w) == tunnels
+            });
+            assert!(same, "seed {seed}: tunnels held by the others changed");
+        }
+        // Past the LAC's HELLO (60 s) and its retransmissions (71 s): the calls taken at the
+        // restart stay up, each at one member.
         w.run(Duration::from_secs(200));
+        assert_eq!(w.lac_downs(), 0, "seed {seed}: {:?}", w.lac_events);
         settle(&mut w, &calls);
     }
 }
 
 /// Issue 15 ("a pool LNS holding N sessions crashes; every session continues at the backup"):
 /// a member that crashes and is restarted by its supervisor (empty, a higher incarnation)
-/// before health finds it Down (4 s by default) is a crash too, and its backup holds every
-/// call. Today the backup drops its records at the restart (`lns::takeover` docs: so that a
-/// later failure resurrects nothing) and takes nothing over; the restarted member knows none of
-/// the LAC's tunnels, and the LAC loses every call at its next HELLO. Ignored: it fails (session
-/// 46 check, helper C), a gap to decide on, not a regression.
+/// before health finds it Down (4 s by default) is a crash too (`lns::takeover` docs, restart):
+/// its backup, seeing it `Restarted`, takes over what it held of the former incarnation as at a
+/// Down, and the LAC keeps every call. Before session 47 the backup dropped its records at the
+/// restart and took nothing over; the restarted member knew none of the LAC's tunnels, and the
+/// LAC lost every call at its next HELLO. Restarted 1 s after the crash.
 #[test]
-#[ignore = "issue 15 gap: a crash restarted before the Down loses every call (see the doc)"]
 fn crash_restarted_before_the_down_loses_no_call() {
-    let n = 5;
     let first = env("TELCP_FAILOVER_FIRST", 0);
     for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
-        let mut w = World::new(seed, 3, lossy());
-        let calls = w.open_calls(n);
-        let (p, _) = primary_and_backup(&mut w, n);
-        w.sim.crash(w.members[p]);
-        w.run(Duration::from_secs(1));
-        w.restart(p, 2);
-        // Past the LAC's HELLO (60 s) and its retransmissions (71 s).
-        w.run(Duration::from_secs(200));
-        let lac_before = w.lac_frames.clone();
-        w.send_frames(&calls, FRAME_ROUNDS);
-        w.run(Duration::from_secs(2));
-        assert_eq!(w.lac_downs(), 0, "seed {seed}: the LAC lost its calls");
-        for c in &calls {
-            let after = w.lac_frames.get(c).copied().unwrap_or(0);
-            assert!(
-                after > lac_before.get(c).copied().unwrap_or(0),
-                "seed {seed}: no frame on {c:?} after the restart"
-            );
+        crash_restarted(seed, false, Duration::from_secs(1));
+    }
+}
+
+/// [`crash_restarted_before_the_down_loses_no_call`] with a LAC that advertised RFC 4951's
+/// Failover Capability with the C bit: the backup recovers the tunnel the RFC 4951 way (recovery
+/// tunnel, Suggested Control Sequence, FSQ/FSR; RFC 4951 3.2, 3.3) at the restart.
+#[test]
+fn rfc4951_crash_restarted_before_the_down_loses_no_call() {
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        crash_restarted(seed, true, Duration::from_secs(1));
+    }
+}
+
+/// [`crash_restarted_before_the_down_loses_no_call`] restarted 0.2 s after the crash (a
+/// supervisor's quick restart: the restarted member's first heartbeat is the first news of
+/// the crash) and 3.5 s after it (just before the Down; under heartbeat loss the Down may come
+/// first, and the restart then finds the records taken over already).
+#[test]
+fn crash_restarted_after_200ms_or_3500ms_loses_no_call() {
+    let first = env("TELCP_FAILOVER_FIRST", 0);
+    for seed in first..first + env("TELCP_FAILOVER_SEEDS", 8) {
+        for after in [Duration::from_millis(200), Duration::from_millis(3500)] {
+            crash_restarted(seed, seed % 2 == 1, after);
         }
     }
+}
+
+/// One seed: 5 calls up with a member, which crashes and is restarted `after` later (RFC 4951
+/// endpoints with `rfc4951`). The LAC loses no call, re-establishes no tunnel (RFC 2661 5.1: no
+/// SCCRQ of its own), frames pass both ways past its HELLO (60 s) and retransmissions; the
+/// restarted member, which knows none of the LAC's tunnels while the address is still routed
+/// to it, tears none of them down (no StopCCN, RFC 2661 6.4; it sends the LAC nothing, and the
+/// LAC's retransmissions, RFC 2661 5.8, reach the taker once the address moved); at the end
+/// each call is served once ([`settle`]).
+fn crash_restarted(seed: u64, rfc4951: bool, after: Duration) {
+    let n = 5;
+    let mut w = World::with_failover(seed, 3, lossy(), rfc4951);
+    let calls = w.open_calls(n);
+    let (p, _) = primary_and_backup(&mut w, n);
+    let tunnel_ups = w.lac_tunnel_ups();
+    let crash_at = w.sim.elapsed();
+    w.sim.crash(w.members[p]);
+    w.run(after);
+    let restart_at = w.sim.elapsed();
+    w.restart(p, 2);
+    let since_restart = w.events[p].len();
+    // Past the LAC's HELLO (60 s) and its retransmissions (71 s).
+    w.run(Duration::from_secs(200));
+    let lac_before = w.lac_frames.clone();
+    for f in &mut w.member_frames {
+        f.clear();
+    }
+    w.send_frames(&calls, FRAME_ROUNDS);
+    w.run(Duration::from_secs(2));
+    let what = format!("seed {seed} rfc4951 {rfc4951} after {after:?}");
+    if w.lac_downs() != 0 {
+        dump(&w);
+        w.dump_trace(crash_at);
+    }
+    assert_eq!(w.lac_downs(), 0, "{what}: the LAC lost its calls");
+    // At the taker, or at a member that took the calls from it in turn (a false Down under
+    // heartbeat loss; the restarted member too, as the taker's backup), never at the restarted
+    // member without a takeover of its own.
+    let at = server(&mut w, n);
+    let took_since = w.events[p][since_restart..]
+        .iter()
+        .any(|e| matches!(e, Event::TakenOver { tunnels, .. } if !tunnels.is_empty()));
+    assert!(
+        at != p || took_since,
+        "{what}: served by the restarted member"
+    );
+    if let Err(e) = frames_arrived(&w, at, &calls, &lac_before) {
+        dump(&w);
+        panic!("{what}: {e}");
+    }
+    assert_eq!(
+        w.lac_tunnel_ups(),
+        tunnel_ups,
+        "{what}: tunnel re-established"
+    );
+    assert_eq!(lac_sccrqs_since(&w, crash_at), 0, "{what}: SCCRQ");
+    // The restarted member sent the LAC nothing that tears its tunnel or a call down.
+    use telcp::l2tp::wire::{Message, MessageType};
+    let torn: Vec<_> = w
+        .sim
+        .trace()
+        .iter()
+        .filter(|r| r.at >= restart_at && r.src_node == Some(w.members[p]))
+        .filter_map(|r| match Message::parse(&r.payload) {
+            Ok(Message::Control(c)) => c.message_type(),
+            _ => None,
+        })
+        .filter(|t| *t == MessageType::STOPCCN || *t == MessageType::CDN)
+        .collect();
+    assert!(
+        torn.is_empty(),
+        "{what}: the restarted member sent {torn:?}"
+    );
+    settle(&mut w, &calls);
 }
 
 /// Issue 15, double failure: a backup that fails is replaced (bulk sync to the next one by

@@ -10,8 +10,11 @@
 //! or the winner of two takers) it releases the tunnel's address (`Commander::unbind`) once no
 //! tunnel of its own is left there (`Lns::tunnels_at`), if it bound that address on a
 //! takeover; the addresses of its configuration (`listen`, the virtual address) stay bound for
-//! its life (its heartbeats and new calls arrive there). The moves are made in event order, one
-//! at a time. It binds and releases addresses on the host it runs on: across hosts the
+//! its life (its heartbeats and new calls arrive there). `Event::AddressTaken` (we restarted,
+//! and `owner` took over what our former incarnation served at the address) is handled the same
+//! way; as the address is then our `listen` address, which carries our heartbeats too, it is
+//! kept (logged), and a taker on this host cannot bind it: a gap of the role, not of the LNS
+//! (issue 15). The moves are made in event order, one at a time. It binds and releases addresses on the host it runs on: across hosts the
 //! network's address move (VRRP, a gratuitous ARP) does the same.
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
@@ -304,7 +307,14 @@ impl RoleConfig for Config {
                         ..
                     } => Move::Release {
                         at: *local,
-                        tunnel: *tunnel,
+                        tunnel: Some(*tunnel),
+                        owner: *owner,
+                    },
+                    // We restarted, and `owner` took over what our former incarnation served
+                    // at `addr` (`Event::AddressTaken` docs): released like a yield's address.
+                    l2tp::Event::AddressTaken { addr, owner } => Move::Release {
+                        at: Some(SocketAddr::new(*addr, port)),
+                        tunnel: None,
                         owner: *owner,
                     },
                     _ => return,
@@ -339,10 +349,11 @@ enum Move {
         tunnels: usize,
         sessions: usize,
     },
-    /// `Event::Yielded`: `owner` holds `at` (`None`: the tunnel never knew it) now.
+    /// `Event::Yielded` (of `tunnel`) or `Event::AddressTaken` (`tunnel` `None`): `owner` holds
+    /// `at` (`None`: the tunnel never knew it) now.
     Release {
         at: Option<SocketAddr>,
-        tunnel: u16,
+        tunnel: Option<u16>,
         owner: NodeId,
     },
 }
@@ -412,18 +423,18 @@ async fn move_addresses(
                 {
                     // Yielded before the address could be bound: nothing to bind any more.
                     pending.remove(&a);
-                    tracing::info!(tunnel, ?owner, at = %a, "tunnel yielded; bind no longer tried");
+                    tracing::info!(?tunnel, ?owner, at = %a, "tunnel yielded; bind no longer tried");
                     continue;
                 }
                 let Some(at) = at.filter(|a| taken.contains(a)) else {
                     if at.is_some_and(|a| own.contains(&a)) {
                         // Ours by configuration (heartbeats and new calls arrive there): the
                         // network moves it to the owner across hosts.
-                        tracing::warn!(tunnel, ?owner, at = ?at, "tunnel yielded; configured address kept");
+                        tracing::warn!(?tunnel, ?owner, at = ?at, "tunnel yielded or address taken; configured address kept (on this host the owner cannot bind it)");
                     } else {
                         // Released already (the last of the tunnels yielded there), or never
                         // bound here.
-                        tracing::info!(tunnel, ?owner, at = ?at, "tunnel yielded; no address of ours to release");
+                        tracing::info!(?tunnel, ?owner, at = ?at, "tunnel yielded; no address of ours to release");
                     }
                     continue;
                 };
@@ -432,14 +443,14 @@ async fn move_addresses(
                     Ok(0) => match lns.unbind(at).await {
                         Ok(()) => {
                             taken.remove(&at);
-                            tracing::info!(tunnel, ?owner, %at, "tunnel yielded; address released");
+                            tracing::info!(?tunnel, ?owner, %at, "tunnel yielded; address released");
                         }
                         Err(error) => {
-                            tracing::warn!(tunnel, ?owner, %at, %error, "tunnel yielded; address not released");
+                            tracing::warn!(?tunnel, ?owner, %at, %error, "tunnel yielded; address not released");
                         }
                     },
                     Ok(left) => {
-                        tracing::info!(tunnel, ?owner, %at, left, "tunnel yielded; address kept for our other tunnels there");
+                        tracing::info!(?tunnel, ?owner, %at, left, "tunnel yielded; address kept for our other tunnels there");
                     }
                     Err(_) => return,
                 }

@@ -238,6 +238,20 @@ pub enum Event {
         /// [`Event::TunnelUp`]'s `local`.
         local: Option<SocketAddr>,
     },
+    /// LNS: this member restarted (a higher [`incarnation`](super::LnsMembership::incarnation))
+    /// and `owner` took over the tunnels its former incarnation served at `addr` (the former
+    /// incarnation's calls continue at `owner`, which holds `addr` now: its
+    /// [`Event::TakenOver`]). The restarted LNS knows none of those tunnels; the caller stops
+    /// answering at `addr` (releases it, stops announcing it) once no tunnel of ours is left
+    /// there ([`Lns::tunnels_at`](super::Lns::tunnels_at)), so that the LAC's packets reach
+    /// `owner`: as on [`Event::Yielded`], whose `owner` it names the same way. Told once per
+    /// restart of this member, when `owner` sees it Up.
+    AddressTaken {
+        /// Our address the former incarnation's tunnels used.
+        addr: IpAddr,
+        /// The member that took them over and holds `addr` now.
+        owner: crate::health::NodeId,
+    },
 }
 
 /// What a data plane needs to carry a session ([`Event::SessionUp`] at the LAC and the LNS, and

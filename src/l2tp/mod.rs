@@ -46,6 +46,13 @@
 //!   `owner`; the LNS drops the tunnel without a StopCCN. Remove the tunnel's sessions from the
 //!   data plane and, once no tunnel of ours is left at `local` ([`Lns::tunnels_at`]), stop
 //!   announcing that address: the LAC's packets go to `owner`.
+//! * **Restart**: a member restarted by its supervisor before health found it Down (a higher
+//!   incarnation, empty) crashed all the same: its backup takes its tunnels over at the restart
+//!   as at a Down ([`Event::TakenOver`] there). The restarted member knows none of them and
+//!   answers nothing on them; **[`Event::AddressTaken`]** `{ addr, owner }` tells it that
+//!   `owner` took over what its former incarnation served at `addr`: once no tunnel of ours is
+//!   left at `addr` ([`Lns::tunnels_at`]), stop answering there so the LAC's packets reach
+//!   `owner` (on one host, close the socket bound to it; across hosts the address move does it).
 //! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
 //!   record (one round trip between members), so that a crash at any moment loses no call the
 //!   LAC has up. ICRPs sent while no backup was left are counted in

@@ -33,6 +33,7 @@
 //! 10 Claimed   member (4) incarnation (4) generation (4)
 //! 11 SessionSequence  a Session body (as kind 3) ns (2) nr (2): the session and its tunnel's
 //!              sequence numbers in one record (as kind 3 then kind 9 of the session's tunnel)
+//! 12 AddressTaken incarnation (4) family (1: 4 or 6) octets (4 or 16)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
@@ -185,6 +186,15 @@ pub enum Record {
         /// a higher one.
         generation: u32,
     },
+    /// The sender took over the tunnels the receiver's former incarnation `incarnation` served
+    /// at `addr`, and holds `addr` now (`lns::takeover` docs, restart): sent to a member seen
+    /// restarted since, which lost those tunnels with its state and gives the address up.
+    AddressTaken {
+        /// The incarnation of the LNS the tunnels were taken from.
+        incarnation: u32,
+        /// Its address those tunnels used (the taker's [`crate::l2tp::Event::TakenOver`]).
+        addr: IpAddr,
+    },
 }
 
 crate::io::reader::wire_fields! {
@@ -251,6 +261,7 @@ const TUNNEL_SEQUENCE: u8 = 9;
 const CLAIMED: u8 = 10;
 /// Kind octet of [`Record::SessionSequence`] (module docs, wire format).
 pub(crate) const SESSION_SEQUENCE: u8 = 11;
+const ADDRESS_TAKEN: u8 = 12;
 
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
@@ -266,6 +277,12 @@ fn id(r: &mut Reader<'_>, field: Field) -> Result<u16, RecordError> {
 }
 
 fn read_addr(r: &mut Reader<'_>) -> Result<SocketAddr, RecordError> {
+    let ip = read_ip(r)?;
+    Ok(SocketAddr::new(ip, r.u16(Field::Port)?))
+}
+
+/// An address without its port: family (4 or 6), octets.
+fn read_ip(r: &mut Reader<'_>) -> Result<IpAddr, RecordError> {
     let offset = r.offset();
     let ip = match r.u8(Field::Family)? {
         4 => IpAddr::V4(r.addr(Field::Address)?),
@@ -286,11 +303,17 @@ fn read_addr(r: &mut Reader<'_>) -> Result<SocketAddr, RecordError> {
             });
         }
     };
-    Ok(SocketAddr::new(ip, r.u16(Field::Port)?))
+    Ok(ip)
 }
 
 fn put_addr(a: &SocketAddr, buf: &mut impl BufMut) {
-    match a.ip() {
+    put_ip(a.ip(), buf);
+    buf.put_u16(a.port());
+}
+
+/// As [`read_ip`] reads it.
+fn put_ip(ip: IpAddr, buf: &mut impl BufMut) {
+    match ip {
         IpAddr::V4(v4) => {
             buf.put_u8(4);
             buf.put_slice(&v4.octets());
@@ -300,7 +323,6 @@ fn put_addr(a: &SocketAddr, buf: &mut impl BufMut) {
             buf.put_slice(&v6.octets());
         }
     }
-    buf.put_u16(a.port());
 }
 
 /// A flags octet whose bits outside `known` are zero: a record has one encoding, so one with
@@ -592,6 +614,10 @@ impl Record {
                 incarnation: r.u32(Field::Incarnation)?,
                 generation: r.u32(Field::Generation)?,
             },
+            ADDRESS_TAKEN => Record::AddressTaken {
+                incarnation: r.u32(Field::Incarnation)?,
+                addr: read_ip(r)?,
+            },
             _ => {
                 return Err(RecordError::Invalid {
                     offset,
@@ -675,6 +701,11 @@ impl Record {
                 buf.put_u32(*incarnation);
                 buf.put_u32(*generation);
             }
+            Record::AddressTaken { incarnation, addr } => {
+                buf.put_u8(ADDRESS_TAKEN);
+                buf.put_u32(*incarnation);
+                put_ip(*addr, buf);
+            }
         }
     }
 
@@ -724,7 +755,10 @@ impl crate::replica::Replicated for Record {
 
     /// A takeover notice or claim is a decision no bulk sync carries.
     fn survives_overflow(&self) -> bool {
-        matches!(self, Record::TakenOver { .. } | Record::Claimed { .. })
+        matches!(
+            self,
+            Record::TakenOver { .. } | Record::Claimed { .. } | Record::AddressTaken { .. }
+        )
     }
 }
 
@@ -927,6 +961,27 @@ mod tests {
         let b = c.to_vec();
         assert_eq!(b, [10, 0, 0, 0, 2, 1, 2, 3, 4, 0, 0, 0, 7]);
         assert_eq!(Record::parse(&b), Ok(c));
+        // Module docs, wire format: kind 12, incarnation, the address without a port.
+        let a = Record::AddressTaken {
+            incarnation: 1,
+            addr: "10.0.1.1".parse().unwrap(),
+        };
+        let ab = a.to_vec();
+        assert_eq!(ab, [12, 0, 0, 0, 1, 4, 10, 0, 1, 1]);
+        assert_eq!(Record::parse(&ab), Ok(a));
+        let a6 = Record::AddressTaken {
+            incarnation: 2,
+            addr: "2001:db8::1".parse().unwrap(),
+        };
+        assert_eq!(a6.to_vec().len(), 1 + 4 + 1 + 16);
+        assert_eq!(Record::parse(&a6.to_vec()), Ok(a6));
+        assert!(matches!(
+            Record::parse(&[12, 0, 0, 0, 1, 5, 10, 0, 1, 1]),
+            Err(RecordError::Invalid {
+                field: Field::Family,
+                offset: 5
+            })
+        ));
         assert!(matches!(
             Record::parse(&b[..12]),
             Err(RecordError::Truncated {

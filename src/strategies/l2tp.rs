@@ -442,5 +442,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
                 generation,
             }
         }),
+        (any::<u32>(), any::<std::net::IpAddr>())
+            .prop_map(|(incarnation, addr)| Record::AddressTaken { incarnation, addr }),
     ]
 }

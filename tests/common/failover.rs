@@ -185,12 +185,15 @@ impl World {
         self.sim.heal_all();
     }
 
-    /// Restarts member `i` empty with `incarnation`.
+    /// Restarts member `i` empty with `incarnation`: it serves nothing (what it served before
+    /// is forgotten with its state).
     pub fn restart(&mut self, i: usize, incarnation: u32) {
         let n = self.members.len();
         let cfg = member_config(self.seed, i, n, incarnation, self.rfc4951);
         let lns = Lns::new(cfg, self.sim.now()).unwrap();
         self.sim.restart(self.members[i], Box::new(lns));
+        self.serving[i].clear();
+        self.member_frames[i].clear();
     }
 
     /// Events and frames collected; a takeover moves the address.

@@ -258,8 +258,9 @@ impl Lns {
 
     /// Drains the monitor's events: the pool and the virtual-LNS liveness read its table in
     /// place, so the LNS has nothing to copy; with replication, a member Down is taken over (when
-    /// we back it up), one restarted has its records dropped, one Up is told what we took, and
-    /// the backup is kept chosen (`replicate`, `takeover` module docs).
+    /// we back it up), one restarted too (what we hold of its former incarnation: a restart is
+    /// a crash), one Up is told what we took, and the backup is kept chosen (`replicate`,
+    /// `takeover` module docs).
     fn drain_health(&mut self, now: Instant) {
         let mut events = Vec::new();
         if let Some(h) = &mut self.health {
@@ -276,7 +277,9 @@ impl Lns {
         for e in events {
             match e {
                 HealthEvent::Down { node } => self.take_over(now, node),
-                HealthEvent::Restarted { node, .. } => self.member_restarted(node),
+                HealthEvent::Restarted {
+                    node, incarnation, ..
+                } => self.member_restarted(now, node, incarnation),
                 HealthEvent::Up { node } => self.member_up(node),
                 HealthEvent::Suspect { .. } => {}
             }

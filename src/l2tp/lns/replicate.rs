@@ -17,7 +17,10 @@
 //!   after a release holds 0: the claims pick the copy to keep (`takeover` docs, two takers).
 //!   A member we took over is released the same way from the copy it kept of what it yielded
 //!   (`takeover` docs, yielded copy), once it acknowledged our notice and our backup holds
-//!   what we took.
+//!   what we took. The copy outlives the incarnation that made it: whether health finds this
+//!   LNS Down or, restarted by its supervisor before that, `Restarted` (a higher incarnation,
+//!   empty), the backup takes the copy over (`takeover` docs, restart), and the restarted LNS
+//!   is told which address was taken ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: the session and its tunnel's Ns/Nr, which the call
 //!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what

@@ -1,12 +1,14 @@
 //! The backup side of the virtual LNS's replication: the records held for each
-//! member, the takeover when health finds a member Down, and the rules that keep one owner per
-//! tunnel.
+//! member, the takeover when health finds a member Down or restarted, and the rules that keep
+//! one owner per tunnel.
 //!
 //! * **Held records**: per member, at most [`super::ReplicationConfig::max_tunnels`] tunnels and
 //!   [`super::ReplicationConfig::max_sessions`] sessions; beyond, a new record is refused
 //!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
 //!   member fails. The end of a bulk sync from a member removes what it held for that member and
-//!   the sync did not name; records of another incarnation of the member replace what was held.
+//!   the sync did not name; records of another incarnation of the member replace what was held
+//!   (when health has seen the restart first, what was held was taken over then: restart,
+//!   below).
 //! * **Takeover**: when health declares a member Down, its backup adopts every tunnel and session
 //!   it holds for it (`tunnel::snapshot`: same ids, the member's address), each tunnel's control
 //!   channel resumed silently from the LAC (any LAC, xl2tpd included) or, when the LAC advertised
@@ -25,10 +27,30 @@
 //!   and of a newer owner generation than its own (a notice resent late, after the tunnel was
 //!   taken back, is stale):
 //!   it drops it without a StopCCN and emits [`Event::Yielded`] (the LAC's packets already go to
-//!   the backup, which holds the address). A member that restarted (a higher incarnation, health's
-//!   `Restarted`) lost its state: the records held for its former incarnation are dropped, so a
-//!   later failure of the new incarnation does not resurrect its old tunnels, and a notice for
-//!   the old incarnation is ignored by the new one.
+//!   the backup, which holds the address).
+//! * **Restart**: a restart is a crash. A member restarted by its supervisor (a higher
+//!   incarnation, health's `Restarted`) before health found it Down lost its state, but the
+//!   LACs still hold its tunnels and calls. So when a member restarts while we hold records of
+//!   a former incarnation of it (not taken over yet), we take them over exactly as at a Down
+//!   (the same path: claims, RFC 4951 recovery or silent resume, one [`Event::TakenOver`] per
+//!   address so the caller moves it here, replication to our own backup, the notices), and
+//!   only then forget the rest of that incarnation (a late Down due, a claim lost to us by the
+//!   restarted member). The records are consumed by the takeover: a later failure of the new
+//!   incarnation resurrects nothing (issue 15 item 3), and records the new incarnation sent
+//!   before its heartbeat told health of the restart are its own, kept. What we took from the
+//!   former incarnation, and the claims on it, stay (another taker's claim is settled as at a
+//!   Down, two takers below); records from the new incarnation are not late records of the
+//!   tunnels we took (`late_source`: its new tunnel may draw the id of one we took, RFC 2661
+//!   3.1 ids being the member's own). The restarted member knows none of the former
+//!   incarnation's tunnels: until the address moves here, the LAC's messages on them reach it
+//!   and are dropped without an answer (no StopCCN, RFC 2661 6.4, which would end the LAC's
+//!   tunnel; no ZLB or CDN), so the LAC retransmits its control messages (RFC 2661 5.8) until
+//!   they reach us. Its caller may still hold the address (on one host, a process's own
+//!   socket): each time we see the member Up in its new incarnation, once per incarnation, we
+//!   tell it which of its former addresses we took ([`Record::AddressTaken`], naming the former
+//!   incarnation, instead of the tunnels' [`Record::TakenOver`] notices, which only that
+//!   incarnation would yield to), and it emits [`Event::AddressTaken`] so its caller gives the
+//!   address up (a notice naming its own incarnation, or a later one, is not its).
 //! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
 //!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
 //!   had replicated it here; when the taker's own records of that generation are held already,
@@ -307,7 +329,9 @@ impl Held {
                 }
                 false
             }
-            Record::TakenOver { .. } | Record::Claimed { .. } => false,
+            Record::TakenOver { .. } | Record::Claimed { .. } | Record::AddressTaken { .. } => {
+                false
+            }
         }
     }
 }
@@ -326,6 +350,10 @@ struct Taken {
     /// sessions held for it): a late record of one of them is stale, our own state newer, even
     /// when we ended the session since (`late_record`).
     adopted: Vec<(u16, u16)>,
+    /// The member's later incarnation last told which addresses we took
+    /// ([`Record::AddressTaken`]; module docs, restart): once per restart (the replication
+    /// channel delivers it).
+    told: Option<u32>,
 }
 
 /// A tunnel we took over, whose copy may lack sessions the LAC still has (module docs,
@@ -418,6 +446,10 @@ impl Lns {
                 generation,
             } => {
                 self.claimed(now, from, NodeId(member), (incarnation, generation));
+                false
+            }
+            Record::AddressTaken { incarnation, addr } => {
+                self.address_taken(from, incarnation, addr);
                 false
             }
             // Upserts make the member's table; the rest change only one there is.
@@ -739,7 +771,14 @@ impl Lns {
                 .get(m)
                 .is_some_and(|t| t.tunnels.contains(&tid))
         };
-        if took(&from) {
+        // Records of another incarnation of `from` than the one we took the tunnel from
+        // (module docs, restart): the new incarnation's own tunnel, which may have drawn
+        // the same id.
+        let incarnation = self.backups.held.get(&from).and_then(|h| h.incarnation);
+        let of_then = self.backups.taken.get(&from).is_some_and(|t| {
+            incarnation.is_none() || t.incarnation.is_none_or(|i| Some(i) == incarnation)
+        });
+        if took(&from) && of_then {
             return Some(from);
         }
         self.backups.losers.get(&from).copied().filter(took)
@@ -815,6 +854,17 @@ impl Lns {
         }
         self.keep_yielded(tunnel, by, epoch);
         self.give_up(tunnel, by);
+    }
+
+    /// Module docs, restart: `by` took over the tunnels our former incarnation `incarnation`
+    /// served at `addr`; we, restarted since, know none of them and give `addr` up
+    /// ([`Event::AddressTaken`]). A notice naming our own incarnation is none of ours (the
+    /// tunnels' own [`Record::TakenOver`] notices say what we yield then).
+    fn address_taken(&mut self, by: NodeId, incarnation: u32, addr: IpAddr) {
+        let ours = self.monitor().map(crate::health::Monitor::incarnation);
+        if ours.is_some_and(|i| incarnation < i) {
+            self.core.event(Event::AddressTaken { addr, owner: by });
+        }
     }
 
     /// Module docs, yielded copy: our `tunnel`, which `by` took over making it owner generation
@@ -1018,29 +1068,59 @@ impl Lns {
         }
     }
 
-    /// `node` restarted (module docs): what was held for its former incarnation is dropped, and
-    /// nothing it held before is to be yielded any more.
-    pub(super) fn member_restarted(&mut self, node: NodeId) {
+    /// `node` restarted, now of `incarnation` (module docs, restart): a restart is a crash, so
+    /// what we hold of a former incarnation of it is taken over exactly as at a Down
+    /// ([`Lns::take_over`]: claims, RFC 4951 recovery or silent resume, [`Event::TakenOver`]
+    /// per address, replication to our backup, the notices); what is left of the former
+    /// incarnation then goes. The records are consumed by the takeover, so a later failure of
+    /// the new incarnation resurrects nothing. What we took from it (and the claims on it)
+    /// stay: another taker's claim on the former incarnation is still to be settled (two
+    /// takers), and the restarted member is told which address we took (once per
+    /// incarnation, when we see it Up: [`Lns::member_up`]).
+    pub(super) fn member_restarted(&mut self, now: Instant, node: NodeId, incarnation: u32) {
+        match self.backups.held.get(&node).map(|h| h.incarnation) {
+            // Records of a former incarnation: the calls the LAC still holds with it.
+            Some(Some(former)) if former != incarnation => {
+                self.take_over_of(now, node, Some(former));
+            }
+            // Records of the new incarnation already (its batches came before its heartbeat):
+            // its own, kept.
+            Some(Some(_)) | None => {}
+            // Of no known incarnation: dropped.
+            Some(None) => {
+                self.backups.held.remove(&node);
+            }
+        }
         self.backups.late_downs.remove(&node);
-        self.backups.held.remove(&node);
-        self.backups.taken.remove(&node);
-        self.backups.claims.remove(&node);
+        // A member that took another over and lost its claim to ours sends us no more of its
+        // sessions: its state is gone.
         self.backups.losers.remove(&node);
-        self.backups.losers.retain(|_, m| *m != node);
         self.peer_restarted(node);
     }
 
-    /// `node` is Up: tell it again which of its tunnels we took.
+    /// `node` is Up: tell it again which of its tunnels we took; a restarted `node` (of an
+    /// incarnation other than the one we took them from), which knows none of them, which of
+    /// its addresses we took (module docs, restart).
     pub(super) fn member_up(&mut self, node: NodeId) {
         self.backups.late_downs.remove(&node);
-        let Some((Some(incarnation), tunnels)) = self
-            .backups
-            .taken
-            .get(&node)
-            .map(|t| (t.incarnation, t.tunnels.clone()))
-        else {
+        let now_of = self.monitor().and_then(|m| m.incarnation_of(node));
+        let Some(taken) = self.backups.taken.get_mut(&node) else {
             return;
         };
+        let Some(incarnation) = taken.incarnation else {
+            return;
+        };
+        if now_of.is_some_and(|i| i != incarnation) {
+            if taken.told == now_of {
+                return;
+            }
+            taken.told = now_of;
+            for addr in taken.addrs.clone() {
+                self.send_record(node, Record::AddressTaken { incarnation, addr });
+            }
+            return;
+        }
+        let tunnels = taken.tunnels.clone();
         for tunnel in tunnels {
             if self.core.tunnels.contains_key(&tunnel) {
                 let epoch = self.backups.epochs.get(&tunnel).copied().unwrap_or(0);
@@ -1058,14 +1138,18 @@ impl Lns {
 
     /// `failed` is Down: adopt what is held for it (module docs).
     pub(super) fn take_over(&mut self, now: Instant, failed: NodeId) {
+        let current = self.monitor().and_then(|m| m.incarnation_of(failed));
+        self.take_over_of(now, failed, current);
+    }
+
+    /// Adopts what is held for `failed` when it is of `incarnation` (`None`: whichever it is):
+    /// `failed` of that incarnation is Down, or restarted (module docs, restart).
+    fn take_over_of(&mut self, now: Instant, failed: NodeId, incarnation: Option<u32>) {
         self.backups.late_downs.remove(&failed);
         let Some(held) = self.backups.held.remove(&failed) else {
             return;
         };
-        let current = self
-            .monitor()
-            .and_then(|m| m.incarnation_of(failed))
-            .or(held.incarnation);
+        let current = incarnation.or(held.incarnation);
         if held.incarnation.is_some() && held.incarnation != current {
             return;
         }
@@ -1186,6 +1270,7 @@ impl Lns {
                     adopted.sort_unstable();
                     adopted
                 },
+                told: None,
             },
         );
         if let Some(c) = ours {
@@ -2576,5 +2661,169 @@ mod tests {
             after.iter().any(|m| m.header.nr == NR + 3),
             "the FSR acknowledged: {after:?}"
         );
+    }
+
+    /// Module docs, restart (issue 15: "a pool LNS holding N sessions crashes; every session
+    /// continues at the backup"): a member seen restarted (health's `Restarted`: a higher
+    /// incarnation, its state gone) before any Down is a crash. What we hold of its former
+    /// incarnation is taken over as at a Down: the tunnel and its call adopted, one
+    /// [`Event::TakenOver`] for its address with the handoff, the probe sent to the LAC (the
+    /// control channel resumed). Consumed: nothing is held for the member any more, and a Down
+    /// of the new incarnation takes nothing more over (issue 15 item 3: its restart
+    /// resurrects nothing). Failed with the records dropped at the restart (before session 47:
+    /// no takeover, the LAC's calls lost at its next HELLO).
+    #[test]
+    fn a_restart_is_taken_over_as_a_crash_once() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        lns.member_restarted(now, NodeId(2), 2);
+        let events = ownership(&mut lns);
+        assert!(
+            matches!(
+                &events[..],
+                [Event::TakenOver { failed, addr, tunnels, sessions }]
+                    if *failed == NodeId(2) && *addr == local().ip() && tunnels[..] == [TUNNEL]
+                        && sessions.len() == 1 && sessions[0].peer_session == PEER_SESSION
+            ),
+            "{events:?}"
+        );
+        assert_eq!(lns.held_for(NodeId(2)), (0, 0), "consumed");
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        assert!(
+            !to_lac(&mut lns).is_empty(),
+            "the tunnel resumed at the LAC"
+        );
+        // The new incarnation (holding nothing) fails in turn: nothing more is taken over.
+        lns.take_over(now, NodeId(2));
+        assert!(ownership(&mut lns).is_empty());
+        assert_eq!(lns.stats().tunnels_taken_over, 1);
+        assert_eq!(lns.session_count(), 1);
+    }
+
+    /// Module docs, restart: records of the new incarnation, applied before its heartbeat
+    /// told health of the restart, are its own: kept, nothing taken over.
+    #[test]
+    fn a_restart_keeps_the_new_incarnations_records() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        lns.note_incarnation(NodeId(2), 2);
+        let mut t = lns_tunnel_record();
+        t.tunnel = 0x5555;
+        lns.apply_record(now, NodeId(2), Record::Tunnel(Box::new(t)));
+        lns.member_restarted(now, NodeId(2), 2);
+        assert!(ownership(&mut lns).is_empty());
+        assert_eq!(lns.held_for(NodeId(2)), (1, 0));
+    }
+
+    /// A tunnel record like [`holder`]'s.
+    fn lns_tunnel_record() -> TunnelRecord {
+        holder(Instant::now(), 1).held_copy(NodeId(2)).0.remove(0).0
+    }
+
+    /// Module docs, restart: after the restart's takeover, the new incarnation's records are
+    /// its own, not late records of the tunnels we took from the former one (`late_source`):
+    /// its new tunnel may have drawn the id of one we took (ids are per member, RFC 2661 3.1),
+    /// and a call on it is no call of ours. Failed with the record adopted into our tunnel
+    /// (two sessions here, one of them another tunnel's).
+    #[test]
+    fn the_restarted_members_records_are_not_late_records() {
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        lns.member_restarted(now, NodeId(2), 2);
+        let _ = ownership(&mut lns);
+        assert_eq!(lns.session_count(), 1);
+        lns.note_incarnation(NodeId(2), 2);
+        let base = holder(now, 1).held_copy(NodeId(2)).0[0].1[0];
+        let other = SessionRecord {
+            session: 0x0505,
+            peer_session: 0x0606,
+            ..base
+        };
+        lns.apply_record(now, NodeId(2), Record::Session(other));
+        assert_eq!(lns.session_count(), 1, "not adopted");
+        assert!(ownership(&mut lns).is_empty());
+    }
+
+    /// Node 1 of the pool of [`holder`], of incarnation `incarnation`.
+    fn member_of(now: Instant, incarnation: u32) -> Lns {
+        let mut m = crate::l2tp::LnsMembership::new(
+            NodeId(1),
+            crate::health::Role::LNS,
+            crate::health::ClusterKey::new(b"pool cluster key"),
+            vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ],
+        );
+        m.incarnation = incarnation;
+        let cfg = crate::l2tp::LnsConfig {
+            contact: false,
+            membership: Some(m),
+            replication: Some(super::super::ReplicationConfig::default()),
+            ..crate::l2tp::LnsConfig::default()
+        };
+        Lns::new(cfg, now).expect("a valid pool member")
+    }
+
+    /// Module docs, restart: a member restarted (incarnation 2) learns from the taker's
+    /// [`Record::AddressTaken`] naming its former incarnation that the taker holds the
+    /// address its former tunnels used: [`Event::AddressTaken`], so that its caller frees the
+    /// address for the taker. One naming our own incarnation is none of ours (a false Down:
+    /// the tunnels' own notices make us yield). Failed with the notice ignored (no event: the
+    /// restarted process kept the address and the taker never got the LAC's packets).
+    #[test]
+    fn a_restarted_member_gives_up_the_address_taken_from_its_former_incarnation() {
+        let now = Instant::now();
+        let addr = local().ip();
+        let mut lns = member_of(now, 2);
+        let taken = |incarnation| Record::AddressTaken { incarnation, addr };
+        lns.apply_record(now, NodeId(3), taken(2));
+        assert_eq!(lns.poll_event(), None, "our own incarnation's");
+        lns.apply_record(now, NodeId(3), taken(1));
+        assert_eq!(
+            lns.poll_event(),
+            Some(Event::AddressTaken {
+                addr,
+                owner: NodeId(3)
+            })
+        );
+        // Of a later incarnation than ours: none of ours either.
+        let mut older = member_of(now, 1);
+        older.apply_record(now, NodeId(3), taken(2));
+        assert_eq!(older.poll_event(), None);
+    }
+
+    /// Module docs, restart: until the address moves to the taker, the LAC's messages on its
+    /// tunnels reach the restarted member, which knows none of them. It sends nothing back:
+    /// no StopCCN (RFC 2661 6.4: it would end the LAC's tunnel and every call on it) and no
+    /// ZLB or CDN; the LAC's control messages stay unacknowledged and are retransmitted (RFC
+    /// 2661 5.8) until they reach the taker, and data is simply dropped. Failed with any
+    /// datagram sent.
+    #[test]
+    fn a_restarted_member_sends_nothing_for_tunnels_it_does_not_know() {
+        use super::super::super::wire::{DataHeader, DataMessage};
+        let now = Instant::now();
+        let mut lns = member_of(now, 2);
+        while lns.poll_transmit().is_some() {}
+        let hello = Message::Control(ControlMessage::hello(TUNNEL)).to_vec();
+        let r = lns.handle_datagram(now, lac(), local(), &hello);
+        assert!(
+            matches!(r, Err(crate::l2tp::InputError::UnknownTunnel(TUNNEL))),
+            "{r:?}"
+        );
+        let data = DataMessage {
+            header: DataHeader {
+                tunnel_id: TUNNEL,
+                session_id: SESSION,
+                ..DataHeader::default()
+            },
+            payload: std::borrow::Cow::Borrowed(&b"\xc0\x21x"[..]),
+        };
+        let r = lns.handle_datagram(now, lac(), local(), &Message::Data(data).to_vec());
+        assert!(
+            matches!(r, Err(crate::l2tp::InputError::UnknownTunnel(TUNNEL))),
+            "{r:?}"
+        );
+        assert!(to_lac(&mut lns).is_empty());
     }
 }
