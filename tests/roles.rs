@@ -1047,6 +1047,20 @@ fn log() {
     }
 }
 
+/// Every role's incarnation grows on a restart (health's heartbeats: a higher incarnation is a
+/// restart, `telcp::health::Monitor` docs; a lower or equal one is refused as a replay). A
+/// supervisor may restart a role within the same second, so two roles started one right after
+/// the other, as a restart does, get two different numbers, the later one higher. The Unix
+/// second the roles used before gave both the same number: the restarted member's heartbeats
+/// were refused (its sequence numbers start again) and its peers saw it Down until they passed
+/// the old ones (session 47, helper A's finding).
+#[tokio::test]
+async fn a_role_restarted_within_a_second_gets_a_higher_incarnation() {
+    let first = roles::incarnation().await;
+    let restarted = roles::incarnation().await;
+    assert!(restarted > first, "{first} then {restarted}");
+}
+
 /// How long a real-time test waits for what it expects: ample on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
 

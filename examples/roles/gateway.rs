@@ -8,7 +8,7 @@
 use super::{Observer, Part, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use telcp::health::{ClusterKey, HealthConfig, NodeId};
 use telcp::ipnetwork::Ipv4Network;
 use telcp::steering::line::LineConfig;
@@ -116,15 +116,6 @@ fn prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Network, D::Error> {
     s.parse().map_err(serde::de::Error::custom)
 }
 
-/// Grows on every restart (seconds since the Unix epoch).
-fn incarnation() -> u32 {
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    u32::try_from(secs).unwrap_or(u32::MAX)
-}
-
 fn describe_line(l: &LineInterface) -> String {
     format!("{:?}", l.stats())
 }
@@ -171,7 +162,7 @@ impl Config {
         let layout = VidLayout::default();
         let mut cfg =
             SwitchConfig::new(NodeId(sw.node), f.switch, vec![f.line], procs, layout, key);
-        cfg.incarnation = incarnation();
+        cfg.incarnation = super::incarnation().await;
         cfg.max_sessions = sw.max_sessions;
         cfg.health = self.health();
         cfg.seed = super::seed(self.seed);
@@ -217,7 +208,7 @@ impl Config {
             run.ue_pool,
             key,
         );
-        cfg.incarnation = incarnation();
+        cfg.incarnation = super::incarnation().await;
         cfg.max_sessions = run.max_sessions;
         cfg.health = self.health();
         let pr = Processor::new(cfg, telcp::driver::now())

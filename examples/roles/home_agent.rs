@@ -177,8 +177,7 @@ impl Config {
         c.mode = ForwardMode::Layer3;
         c.seed = super::seed(self.seed);
         c.wall_clock = wall_clock();
-        // Grows on every restart, so the other members see a new incarnation.
-        c.incarnation = u32::try_from(c.wall_clock.as_secs()).unwrap_or(u32::MAX);
+        // `start` sets the incarnation (`super::incarnation`: grows on every restart).
         c.max_bindings = self.max_bindings;
         c.pool = self.pool;
         c.health.interval = Duration::from_millis(self.heartbeat_ms);
@@ -213,7 +212,9 @@ impl RoleConfig for Config {
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let name = format!("ha-{}", self.node);
-        let (cfg, bind) = self.build()?;
+        let (mut cfg, bind) = self.build()?;
+        // Grows on every restart, so the other members see a new incarnation.
+        cfg.incarnation = super::incarnation().await;
         let ha =
             HomeAgent::new(cfg, telcp::driver::now()).map_err(|e| format!("home-agent: {e}"))?;
         let (part, _) = drive(

@@ -199,16 +199,13 @@ impl Config {
                 Role::LNS
             };
             let peers = c.peers.iter().map(|p| (NodeId(p.node), p.addr)).collect();
-            let mut m = LnsMembership::new(
+            // Its incarnation is set by `start` (`super::incarnation`: grows on every restart).
+            let m = LnsMembership::new(
                 NodeId(c.node),
                 role,
                 ClusterKey::new(c.key.as_bytes()),
                 peers,
             );
-            // Grows on every restart (seconds since the Unix epoch), so peers see the restart.
-            m.incarnation = std::time::SystemTime::now()
-                .duration_since(std::time::SystemTime::UNIX_EPOCH)
-                .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
             cfg.membership = Some(m);
             cfg.health = cfg
                 .health
@@ -260,7 +257,11 @@ impl RoleConfig for Config {
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let port = self.listen.port();
-        let (cfg, bind, load, answer) = self.build()?;
+        let (mut cfg, bind, load, answer) = self.build()?;
+        if let Some(m) = &mut cfg.membership {
+            // Grows on every restart, so peers see the restart (`Event::AddressTaken`).
+            m.incarnation = super::incarnation().await;
+        }
         let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
         lns.set_load(load);
         let own: HashSet<SocketAddr> = bind.iter().copied().collect();

@@ -384,3 +384,22 @@ pub mod defaults {
 pub fn seed(s: Option<u64>) -> Option<[u8; 32]> {
     s.and_then(telcp::io::seed)
 }
+
+/// The incarnation of a role's endpoints (the `incarnation` of health's heartbeats, which peers
+/// see grow on a restart: `telcp::health::Monitor`'s docs, "a higher incarnation than
+/// before"): the next whole Unix second, waited for (at most a second). A process restarted on
+/// this host therefore gets a number higher than any earlier one did, even when a supervisor
+/// restarts it within the same second (systemd's `RestartSec` is 100 ms by default): the earlier
+/// process took its number only once that second had come, and the new one starts later, so
+/// the second after its own start is later still. The plain Unix second did not: a restart
+/// within one second kept the number, peers refused the new process's heartbeats as replays
+/// (their sequence numbers start again) and saw it Down until they passed the old ones.
+/// Needs the host's clock not to step back across the restart.
+pub async fn incarnation() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let next = Duration::from_secs(now.as_secs().saturating_add(1));
+    tokio::time::sleep(next.saturating_sub(now)).await;
+    u32::try_from(next.as_secs()).unwrap_or(u32::MAX)
+}
