@@ -1474,6 +1474,7 @@ impl Lns {
     }
 
     /// A replication datagram (module docs): authenticated, fresh, from a monitor peer.
+    #[inline(never)]
     pub(super) fn replica_input(
         &mut self,
         now: Instant,
