@@ -308,12 +308,11 @@ struct Yielder {
 
 /// The entries of a batch received, parsed whole before any is applied
 /// ([`Lns::replica_input`]).
+///
+/// A set-up's record alone ([`Record::SessionSequence`], the usual batch) is not one: it is
+/// applied straight from its parse ([`Record::session_sequence_short`]).
 enum Batch {
-    /// A set-up's record alone ([`Record::SessionSequence`], the usual batch): the session and
-    /// its tunnel's `ns` and `nr`, decoded with no [`Record`] built
-    /// ([`Record::session_sequence_short`]).
-    Setup(SessionRecord, (u16, u16)),
-    /// One other entry: no buffer.
+    /// One entry: no buffer.
     One(Entry<Record>),
     /// Any other count, in the buffer kept for them ([`Replicator::inbox`]).
     Many(Vec<Entry<Record>>),
@@ -1510,13 +1509,22 @@ impl Lns {
                     Some((&SESSION_SEQUENCE, b)) if count == 1 => Record::session_sequence_short(b),
                     _ => None,
                 };
-                let batch = match (setup, count) {
-                    (Some((session, ns, nr, len)), _) => {
-                        r.skip(1 + len);
-                        Batch::Setup(session, (ns, nr))
+                // A set-up's record (module docs, records), the usual batch: acknowledged, then
+                // applied to the sender's held table straight from its parse.
+                if let Some((session, ns, nr, _)) = setup {
+                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
+                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
                     }
-                    (None, 1) => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
-                    (None, _) => {
+                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
+                        self.apply_setup(now, &h, session, (ns, nr));
+                    }
+                    self.flush_replication(now);
+                    return Ok(());
+                }
+                let batch = match count {
+                    1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
+                    _ => {
                         let mut items = std::mem::take(&mut self.repl.inbox);
                         parse_entries_into(&mut r, count, &mut items)
                             .map_err(InputError::Replica)?;
@@ -1531,12 +1539,6 @@ impl Lns {
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 match batch {
-                    // A set-up's record (module docs, records): applied to the sender's held
-                    // table straight from its parse.
-                    Batch::Setup(session, nsnr) if fresh => {
-                        self.apply_setup(now, &h, session, nsnr)
-                    }
-                    Batch::Setup(..) => {}
                     Batch::One(Entry::Item(rec)) if fresh && self.record_alone(h.sender, &rec) => {
                         self.apply_alone(now, &h, std::iter::once(rec));
                     }
