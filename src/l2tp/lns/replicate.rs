@@ -2992,6 +2992,73 @@ mod tests {
         }
     }
 
+    /// `crate::replica::Channel::receive`: "A batch `seq` from the peer: whether it is new, to
+    /// apply (it is acknowledged either way). One not newer than the last applied is a
+    /// duplicate (a retransmission whose acknowledgement was lost, or a reordered copy)." A
+    /// set-up's batch (its `Record::SessionSequence` alone, taken at its parse) that comes
+    /// again, a new datagram, after the batch that ended its call: acknowledged by a token, and
+    /// the call it brings up stays gone (applied again, the backup would take over a call the
+    /// member cleared).
+    #[test]
+    fn a_set_up_batch_received_again_is_acknowledged_not_applied() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
+        let mut backup = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&key, MAC_INFO)),
+            ..Default::default()
+        };
+        let Record::Session(up) = session(1, 5) else {
+            unreachable!()
+        };
+        let setup = Record::SessionSequence {
+            session: up,
+            ns: 3,
+            nr: 2,
+        };
+        let gone = Record::SessionGone {
+            tunnel: 1,
+            session: 5,
+        };
+        // Sent by member 2: the tunnel, the call set up, the call gone, then the set-up's
+        // batch again (a retransmission reordered behind the next batch).
+        let mut send = |backup: &mut Lns, seq: u64, rec: &Record| {
+            let items = [Entry::Item(rec.clone())];
+            w.seal(peer, KIND_REPLICATE, NodeId(2), 1, None, |out| {
+                crate::replica::encode_batch(seq, &items, out)
+            });
+            let t = w.out.pop_front().unwrap();
+            let r = backup.handle_datagram(now, peer, local, &t.payload);
+            let acks: Vec<_> = std::iter::from_fn(|| backup.poll_transmit()).collect();
+            (r, acks)
+        };
+        let (r, _) = send(&mut backup, 1, &tunnel_record(1));
+        assert_eq!(r, Ok(()));
+        let (r, _) = send(&mut backup, 2, &setup);
+        assert_eq!(r, Ok(()));
+        let call = crate::l2tp::SessionRef {
+            tunnel: 1,
+            session: 5,
+        };
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![call]);
+        let (r, _) = send(&mut backup, 3, &gone);
+        assert_eq!(r, Ok(()));
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![]);
+        let (r, acks) = send(&mut backup, 2, &setup);
+        assert_eq!(r, Ok(()));
+        // Acknowledged (its token to the sender), not applied.
+        assert_eq!(acks.len(), 1);
+        assert_eq!(acks[0].dst, peer);
+        assert_eq!(acks[0].payload.len(), TOKEN_ACK_LEN);
+        assert_eq!(
+            acks[0].payload.get(3..5),
+            Some(&[ENVELOPE.version, KIND_TOKEN][..])
+        );
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![]);
+    }
+
     /// `a_batch_applies_as_its_records_one_by_one`: each batch (its sender restarted first
     /// when its flag says so) sealed, taken by a backup as a datagram, and its records applied
     /// one by one by another backup: both hold and refuse the same after each.
