@@ -311,12 +311,11 @@ struct Yielder {
 
 /// The entries of a batch received, parsed whole before any is applied
 /// ([`Lns::replica_input`]).
+///
+/// A set-up's record alone ([`Record::SessionSequence`], the usual batch) is not one: it is
+/// applied straight from its parse ([`Record::session_sequence_short`]).
 enum Batch {
-    /// A set-up's record alone ([`Record::SessionSequence`], the usual batch): the session and
-    /// its tunnel's `ns` and `nr`, decoded with no [`Record`] built
-    /// ([`Record::session_sequence_short`]).
-    Setup(SessionRecord, (u16, u16)),
-    /// One other entry: no buffer.
+    /// One entry: no buffer.
     One(Entry<Record>),
     /// Any other count, in the buffer kept for them ([`Replicator::inbox`]).
     Many(Vec<Entry<Record>>),
@@ -1477,6 +1476,7 @@ impl Lns {
     }
 
     /// A replication datagram (module docs): authenticated, fresh, from a monitor peer.
+    #[inline(never)]
     pub(super) fn replica_input(
         &mut self,
         now: Instant,
@@ -1512,13 +1512,22 @@ impl Lns {
                     Some((&SESSION_SEQUENCE, b)) if count == 1 => Record::session_sequence_short(b),
                     _ => None,
                 };
-                let batch = match (setup, count) {
-                    (Some((session, ns, nr, len)), _) => {
-                        r.skip(1 + len);
-                        Batch::Setup(session, (ns, nr))
+                // A set-up's record (module docs, records), the usual batch: acknowledged, then
+                // applied to the sender's held table straight from its parse.
+                if let Some((session, ns, nr, _)) = setup {
+                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
+                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
                     }
-                    (None, 1) => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
-                    (None, _) => {
+                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
+                        self.apply_setup(now, &h, session, (ns, nr));
+                    }
+                    self.flush_replication(now);
+                    return Ok(());
+                }
+                let batch = match count {
+                    1 => Batch::One(Entry::parse(&mut r).map_err(InputError::Replica)?),
+                    _ => {
                         let mut items = std::mem::take(&mut self.repl.inbox);
                         parse_entries_into(&mut r, count, &mut items)
                             .map_err(InputError::Replica)?;
@@ -1533,12 +1542,6 @@ impl Lns {
                 }
                 let fresh = self.repl.channels.get_or_default(h.sender).receive(seq);
                 match batch {
-                    // A set-up's record (module docs, records): applied to the sender's held
-                    // table straight from its parse.
-                    Batch::Setup(session, nsnr) if fresh => {
-                        self.apply_setup(now, &h, session, nsnr)
-                    }
-                    Batch::Setup(..) => {}
                     Batch::One(Entry::Item(rec)) if fresh && self.record_alone(h.sender, &rec) => {
                         self.apply_alone(now, &h, std::iter::once(rec));
                     }
@@ -2990,6 +2993,73 @@ mod tests {
         ) {
             batches_apply_as_their_records(batches)?;
         }
+    }
+
+    /// `crate::replica::Channel::receive`: "A batch `seq` from the peer: whether it is new, to
+    /// apply (it is acknowledged either way). One not newer than the last applied is a
+    /// duplicate (a retransmission whose acknowledgement was lost, or a reordered copy)." A
+    /// set-up's batch (its `Record::SessionSequence` alone, taken at its parse) that comes
+    /// again, a new datagram, after the batch that ended its call: acknowledged by a token, and
+    /// the call it brings up stays gone (applied again, the backup would take over a call the
+    /// member cleared).
+    #[test]
+    fn a_set_up_batch_received_again_is_acknowledged_not_applied() {
+        let now = Instant::now();
+        let peer: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let local: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
+        let mut backup = super::super::pool_member(now, vec![(NodeId(2), peer)]);
+        let mut w = Wire {
+            mac: Some(CmacKey::derive(&key, MAC_INFO)),
+            ..Default::default()
+        };
+        let Record::Session(up) = session(1, 5) else {
+            unreachable!()
+        };
+        let setup = Record::SessionSequence {
+            session: up,
+            ns: 3,
+            nr: 2,
+        };
+        let gone = Record::SessionGone {
+            tunnel: 1,
+            session: 5,
+        };
+        // Sent by member 2: the tunnel, the call set up, the call gone, then the set-up's
+        // batch again (a retransmission reordered behind the next batch).
+        let mut send = |backup: &mut Lns, seq: u64, rec: &Record| {
+            let items = [Entry::Item(rec.clone())];
+            w.seal(peer, KIND_REPLICATE, NodeId(2), 1, None, |out| {
+                crate::replica::encode_batch(seq, &items, out)
+            });
+            let t = w.out.pop_front().unwrap();
+            let r = backup.handle_datagram(now, peer, local, &t.payload);
+            let acks: Vec<_> = std::iter::from_fn(|| backup.poll_transmit()).collect();
+            (r, acks)
+        };
+        let (r, _) = send(&mut backup, 1, &tunnel_record(1));
+        assert_eq!(r, Ok(()));
+        let (r, _) = send(&mut backup, 2, &setup);
+        assert_eq!(r, Ok(()));
+        let call = crate::l2tp::SessionRef {
+            tunnel: 1,
+            session: 5,
+        };
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![call]);
+        let (r, _) = send(&mut backup, 3, &gone);
+        assert_eq!(r, Ok(()));
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![]);
+        let (r, acks) = send(&mut backup, 2, &setup);
+        assert_eq!(r, Ok(()));
+        // Acknowledged (its token to the sender), not applied.
+        assert_eq!(acks.len(), 1);
+        assert_eq!(acks[0].dst, peer);
+        assert_eq!(acks[0].payload.len(), TOKEN_ACK_LEN);
+        assert_eq!(
+            acks[0].payload.get(3..5),
+            Some(&[ENVELOPE.version, KIND_TOKEN][..])
+        );
+        assert_eq!(backup.held_sessions_for(NodeId(2)), vec![]);
     }
 
     /// `a_batch_applies_as_its_records_one_by_one`: each batch (its sender restarted first
