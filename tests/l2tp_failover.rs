@@ -133,6 +133,7 @@ fn dump(w: &World) {
                     addr,
                     tunnels,
                     sessions,
+                    ..
                 } => {
                     let s: Vec<(u16, u16)> = sessions
                         .iter()

@@ -290,6 +290,7 @@ impl RoleConfig for Config {
                         addr,
                         tunnels,
                         sessions,
+                        ..
                     } => Move::Take {
                         at: SocketAddr::new(*addr, port),
                         failed: *failed,

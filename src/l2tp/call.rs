@@ -336,6 +336,25 @@ impl CallDetails {
         }
     }
 
+    /// Whether no detail is given (every field absent).
+    pub fn is_empty(&self) -> bool {
+        *self == CallDetails::default()
+    }
+
+    /// The details an LNS keeps for an established call and replicates to its backup
+    /// ([`crate::l2tp::replica`] docs, call details): all but the proxy LCP and the proxy
+    /// authentication's challenge, ID and response. A PAP response is the user's password in
+    /// clear, and the replication channel is authenticated, not encrypted: secrets never leave
+    /// in clear; both only serve the start of PPP, which is over when the call is connected. The
+    /// proxy authentication's type and name (the user name) stay.
+    pub fn replicable(mut self) -> CallDetails {
+        self.proxy_lcp = ProxyLcp::default();
+        if let Some(a) = self.proxy_auth.as_mut() {
+            (a.challenge, a.id, a.response) = (None, None, None);
+        }
+        self
+    }
+
     /// Appends to `msg` (an ICRQ or ICCN) the AVPs of [`to_avps`](Self::to_avps) for its type
     /// that it does not already carry (so that `ControlMessage::iccn`'s own Connect Speed and
     /// Framing Type are not doubled).

@@ -12,7 +12,8 @@
 //! when its LNS fails is cleared by the LAC's set-up timer, unless the backup sends it again
 //! (an answered call's record carries its ICRP's Ns: `tunnel::snapshot` docs). A session record
 //! is 16 octets (18 for an answered call), a tunnel record at most 71 (IPv6 addresses), so a replicated session costs far less than the 256 octets per replicated session the design
-//! allows. A call set up or cleared moves its tunnel's control channel sequence numbers; they
+//! allows. A session whose call has details travels as a [`Record::Call`] instead (below, call
+//! details). A call set up or cleared moves its tunnel's control channel sequence numbers; they
 //! travel in a 7-octet [`Record::TunnelSequence`] (one per tunnel per batch when the sender
 //! coalesces them), not in the whole tunnel record; the record of a call answered carries both
 //! ([`Record::SessionSequence`], 20 octets, 22 with an ICRP Ns: one record per set-up).
@@ -33,12 +34,45 @@
 //! 10 Claimed   member (4) incarnation (4) generation (4)
 //! 11 SessionSequence  a Session body (as kind 3) ns (2) nr (2): the session and its tunnel's
 //!              sequence numbers in one record (as kind 3 then kind 9 of the session's tunnel)
+//! 12 Call     a Session body (as kind 3) call flags (1) [ns (2) nr (2)] call details
+//! 13 CallUpdate tunnel (2) session (2) call details
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
 //! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable, 0x04 answered
 //!               (ICRP decided, ICCN not yet taken), 0x08 ICRP ns present (only with 0x04)
+//! call flags: 0x01 the tunnel's ns and nr follow
+//! call details: count (1), then that many items, each type (1) and value:
+//!   18 Bearer Type (4)        19 Framing Type (4)       21 Called Number (len (2), octets)
+//!   22 Calling Number (len (2), octets)                 23 Sub-Address (len (2), octets)
+//!   24 Tx Connect Speed (4)   25 Physical Channel ID (4) 29 Proxy Authen Type (2)
+//!   30 Proxy Authen Name (len (2), octets)               37 Private Group ID (len (2), octets)
+//!   38 Rx Connect Speed (4)   39 Sequencing Required (no value)
 //! ```
+//!
+//! ## Call details
+//!
+//! A backup holds, for each replicated session, the details the LAC gave of its call (RFC 2661
+//! 4.4.5, [`CallDetails`]), so that a member that takes a call over can tell whose call it is
+//! (accounting, RADIUS and lawful intercept key on the Calling Number): an answered call's
+//! record is a [`Record::Call`] with the ICRQ's details (6.6: Bearer Type, Physical Channel ID,
+//! Calling and Called Number, Sub-Address) in place of its [`Record::SessionSequence`], and
+//! its ICCN sends a [`Record::CallUpdate`] with what the ICCN said (6.8: Connect Speeds,
+//! Framing Type, Private Group ID, Sequencing Required, the proxy authentication's type and
+//! name): only what changed travels, each octet string once. A bulk sync sends each session
+//! with its merged details as a [`Record::Call`].
+//!
+//! What never travels: the proxy LCP (AVPs 26 to 28) and the proxy authentication's
+//! challenge, ID and response (31 to 33). A PAP response is the user's password in clear, and
+//! the replication channel is authenticated, not encrypted: secrets never leave in clear. Both
+//! only serve the start of PPP, which is over when the call is connected, so a backup has no
+//! use for them ([`CallDetails::replicable`]). The codec has no item for them.
+//!
+//! Items carry an AVP's attribute type and value, in increasing type order, each at most once
+//! (a record has one encoding); an octet string is at most
+//! [`MAX_VALUE_LEN`] octets, as its AVP bounds it; a Proxy Authen Name comes only after a
+//! Proxy Authen Type. Anything else is refused ([`RecordError::Invalid`], field
+//! [`Field::Details`]), never a panic.
 //!
 //! Tunnel and Session IDs are non-zero (RFC 2661 3.1); a record naming id 0 is refused.
 //!
@@ -51,7 +85,8 @@
 //! LNS's real counters (HELLOs and ZLBs are not replicated), never lead them; the backup
 //! resynchronises from the peer (see [`super::channel::Channel::resume_replica`]).
 
-use super::wire::avp::FailoverCapability;
+use super::call::{BearerType, CallDetails, FramingType, ProxyAuth, ProxyAuthenType};
+use super::wire::avp::{AvpType, FailoverCapability, MAX_VALUE_LEN};
 use crate::io::Reader;
 use bytes::BufMut;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -115,6 +150,21 @@ pub struct SessionRecord {
     pub icrp_ns: Option<u16>,
 }
 
+/// A session's record with its call's details (module docs, call details): what a backup
+/// holds to tell, after a takeover, whose call it is (accounting, RADIUS and lawful intercept
+/// key on the Calling Number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The session, as [`Record::Session`] gives it.
+    pub session: SessionRecord,
+    /// Its tunnel's `ns` and `nr`, as [`Record::SessionSequence`] gives them, when the call's
+    /// set-up moved them (the record of a call answered).
+    pub sequence: Option<(u16, u16)>,
+    /// The call's details as they stand: the fields of [`CallDetails::replicable`] only (the
+    /// codec writes no other: no proxy LCP, no proxy authentication challenge, ID or response).
+    pub details: CallDetails,
+}
+
 /// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back; or,
 /// [`Record::Claimed`], from a member that took over to every member): an item
 /// of the generic replication channel ([`crate::replica`], which adds the bulk sync markers).
@@ -155,6 +205,21 @@ pub enum Record {
         ns: u16,
         /// As [`TunnelRecord::nr`] of `session.tunnel`.
         nr: u16,
+    },
+    /// A session as it stands now with its call's details (and, with
+    /// [`CallRecord::sequence`], its tunnel's sequence numbers): applied as
+    /// [`Record::SessionSequence`] (or [`Record::Session`]), the details held replacing any
+    /// (boxed: the records of a set-up stay small in memory).
+    Call(Box<CallRecord>),
+    /// Details that changed on a session's call (the ICCN's, RFC 2661 6.8): merged into those
+    /// held for it ([`CallDetails::merge`]); a backup that holds no such session ignores it.
+    CallUpdate {
+        /// Our Tunnel ID.
+        tunnel: u16,
+        /// Our Session ID.
+        session: u16,
+        /// The details that changed (as [`CallRecord::details`], the replicable fields only).
+        details: Box<CallDetails>,
     },
     /// A tunnel is gone, with its sessions.
     TunnelGone {
@@ -211,6 +276,7 @@ crate::io::reader::wire_fields! {
         Member => "member",
         Generation => "generation",
         Serial => "call serial number",
+        Details => "call details",
     }
 }
 
@@ -251,6 +317,11 @@ const TUNNEL_SEQUENCE: u8 = 9;
 const CLAIMED: u8 = 10;
 /// Kind octet of [`Record::SessionSequence`] (module docs, wire format).
 pub(crate) const SESSION_SEQUENCE: u8 = 11;
+
+/// Kind octet of [`Record::Call`] (module docs, wire format).
+const CALL: u8 = 12;
+/// Kind octet of [`Record::CallUpdate`] (module docs, wire format).
+const CALL_UPDATE: u8 = 13;
 
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
@@ -312,6 +383,122 @@ fn known_bits(r: &mut Reader<'_>, field: Field, known: u8) -> Result<u8, RecordE
         return Err(RecordError::Invalid { offset, field });
     }
     Ok(bits)
+}
+
+/// A call details item's value (module docs, call details).
+#[derive(Clone, Copy)]
+enum ItemValue<'a> {
+    U32(u32),
+    U16(u16),
+    Bytes(&'a [u8]),
+    Flag,
+}
+
+/// The items of `d`'s replicable fields present, in increasing type order (module docs, call
+/// details). An octet string longer than [`MAX_VALUE_LEN`] (which no AVP carries) is cut there.
+fn detail_items(d: &CallDetails) -> [Option<(u8, ItemValue<'_>)>; 12] {
+    use ItemValue::{Flag, U16, U32};
+    fn b(t: AvpType, v: &Option<Vec<u8>>) -> Option<(u8, ItemValue<'_>)> {
+        v.as_deref().map(|v| {
+            (
+                t.0 as u8,
+                ItemValue::Bytes(&v[..v.len().min(MAX_VALUE_LEN)]),
+            )
+        })
+    }
+    let w = |t: AvpType, v: Option<u32>| v.map(|v| (t.0 as u8, U32(v)));
+    let auth = d.proxy_auth.as_ref();
+    [
+        w(AvpType::BEARER_TYPE, d.bearer_type.map(|v| v.0)),
+        w(AvpType::FRAMING_TYPE, d.framing_type.map(|v| v.0)),
+        b(AvpType::CALLED_NUMBER, &d.called_number),
+        b(AvpType::CALLING_NUMBER, &d.calling_number),
+        b(AvpType::SUB_ADDRESS, &d.sub_address),
+        w(AvpType::TX_CONNECT_SPEED, d.tx_connect_speed),
+        w(AvpType::PHYSICAL_CHANNEL_ID, d.physical_channel_id),
+        auth.map(|a| (AvpType::PROXY_AUTHEN_TYPE.0 as u8, U16(a.kind.0))),
+        auth.and_then(|a| b(AvpType::PROXY_AUTHEN_NAME, &a.name)),
+        b(AvpType::PRIVATE_GROUP_ID, &d.private_group_id),
+        w(AvpType::RX_CONNECT_SPEED, d.rx_connect_speed),
+        d.sequencing_required
+            .then_some((AvpType::SEQUENCING_REQUIRED.0 as u8, Flag)),
+    ]
+}
+
+/// Writes the call details block of `d` (module docs, call details).
+fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
+    let items = detail_items(d);
+    buf.put_u8(items.iter().flatten().count() as u8);
+    for (t, v) in items.into_iter().flatten() {
+        buf.put_u8(t);
+        match v {
+            ItemValue::U32(v) => buf.put_u32(v),
+            ItemValue::U16(v) => buf.put_u16(v),
+            ItemValue::Bytes(b) => {
+                buf.put_u16(b.len() as u16);
+                buf.put_slice(b);
+            }
+            ItemValue::Flag => {}
+        }
+    }
+}
+
+/// Reads a call details block (module docs, call details): known types only, each at most
+/// once and in increasing order (one encoding per record), octet strings at most
+/// [`MAX_VALUE_LEN`] octets (as the AVP bounds them), a Proxy Authen Name only after a Proxy
+/// Authen Type; anything else is [`RecordError::Invalid`].
+fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
+    const F: Field = Field::Details;
+    let count = r.u8(F)?;
+    let mut d = CallDetails::default();
+    let mut last = 0u8;
+    for _ in 0..count {
+        let offset = r.offset();
+        let invalid = RecordError::Invalid { offset, field: F };
+        let t = r.u8(F)?;
+        if t <= last {
+            return Err(invalid);
+        }
+        last = t;
+        let bytes = |r: &mut Reader<'_>| -> Result<Option<Vec<u8>>, RecordError> {
+            let at = r.offset();
+            let len = usize::from(r.u16(F)?);
+            if len > MAX_VALUE_LEN {
+                return Err(RecordError::Invalid {
+                    offset: at,
+                    field: F,
+                });
+            }
+            Ok(Some(r.bytes(len, F)?.to_vec()))
+        };
+        match AvpType(u16::from(t)) {
+            AvpType::BEARER_TYPE => d.bearer_type = Some(BearerType(r.u32(F)?)),
+            AvpType::FRAMING_TYPE => d.framing_type = Some(FramingType(r.u32(F)?)),
+            AvpType::CALLED_NUMBER => d.called_number = bytes(r)?,
+            AvpType::CALLING_NUMBER => d.calling_number = bytes(r)?,
+            AvpType::SUB_ADDRESS => d.sub_address = bytes(r)?,
+            AvpType::TX_CONNECT_SPEED => d.tx_connect_speed = Some(r.u32(F)?),
+            AvpType::PHYSICAL_CHANNEL_ID => d.physical_channel_id = Some(r.u32(F)?),
+            AvpType::PROXY_AUTHEN_TYPE => {
+                d.proxy_auth = Some(ProxyAuth {
+                    kind: ProxyAuthenType(r.u16(F)?),
+                    ..ProxyAuth::default()
+                })
+            }
+            AvpType::PROXY_AUTHEN_NAME => {
+                let name = bytes(r)?;
+                match d.proxy_auth.as_mut() {
+                    Some(a) => a.name = name,
+                    None => return Err(invalid),
+                }
+            }
+            AvpType::PRIVATE_GROUP_ID => d.private_group_id = bytes(r)?,
+            AvpType::RX_CONNECT_SPEED => d.rx_connect_speed = Some(r.u32(F)?),
+            AvpType::SEQUENCING_REQUIRED => d.sequencing_required = true,
+            _ => return Err(invalid),
+        }
+    }
+    Ok(d)
 }
 
 impl TunnelRecord {
@@ -574,6 +761,25 @@ impl Record {
                 tunnel: id(r, Field::Tunnel)?,
                 session: id(r, Field::Session)?,
             },
+            CALL => {
+                let session = SessionRecord::parse(r)?;
+                let flags = known_bits(r, Field::Flags, 0x01)?;
+                let sequence = match flags {
+                    0 => None,
+                    _ => Some((r.u16(Field::Ns)?, r.u16(Field::Nr)?)),
+                };
+                let details = read_details(r)?;
+                Record::Call(Box::new(CallRecord {
+                    session,
+                    sequence,
+                    details,
+                }))
+            }
+            CALL_UPDATE => Record::CallUpdate {
+                tunnel: id(r, Field::Tunnel)?,
+                session: id(r, Field::Session)?,
+                details: Box::new(read_details(r)?),
+            },
             TUNNEL_GONE => Record::TunnelGone {
                 tunnel: id(r, Field::Tunnel)?,
             },
@@ -645,6 +851,28 @@ impl Record {
                 let [s0, s1] = session.to_be_bytes();
                 buf.put_slice(&[SESSION_GONE, t0, t1, s0, s1]);
             }
+            Record::Call(c) => {
+                let mut b = [0u8; 18];
+                let n = c.session.octets(&mut b);
+                b[0] = CALL;
+                buf.put_slice(&b[..n]);
+                buf.put_u8(u8::from(c.sequence.is_some()));
+                if let Some((ns, nr)) = c.sequence {
+                    buf.put_u16(ns);
+                    buf.put_u16(nr);
+                }
+                put_details(&c.details, buf);
+            }
+            Record::CallUpdate {
+                tunnel,
+                session,
+                details,
+            } => {
+                buf.put_u8(CALL_UPDATE);
+                buf.put_u16(*tunnel);
+                buf.put_u16(*session);
+                put_details(details, buf);
+            }
             Record::TunnelGone { tunnel } => {
                 buf.put_u8(TUNNEL_GONE);
                 buf.put_u16(*tunnel);
@@ -692,6 +920,7 @@ impl Record {
             Record::Session(s) | Record::SessionSequence { session: s, .. } => {
                 Some((s.tunnel, Some(s.session)))
             }
+            Record::Call(c) => Some((c.session.tunnel, Some(c.session.session))),
             _ => None,
         }
     }
@@ -934,6 +1163,174 @@ mod tests {
                 offset: 9
             })
         ));
+    }
+
+    /// A BRAS's call (the bench's): a circuit id as Calling Number, the details of an ICRQ and
+    /// an ICCN (RFC 2661 6.6, 6.8).
+    fn bras_call() -> CallDetails {
+        CallDetails {
+            calling_number: Some(b"bras1 eth 0/1/2:100.200".to_vec()),
+            called_number: Some(b"isp.example".to_vec()),
+            bearer_type: Some(BearerType(BearerType::DIGITAL)),
+            physical_channel_id: Some(7),
+            framing_type: Some(FramingType(FramingType::SYNCHRONOUS)),
+            tx_connect_speed: Some(100_000_000),
+            rx_connect_speed: Some(20_000_000),
+            ..CallDetails::default()
+        }
+    }
+
+    fn a_session() -> SessionRecord {
+        SessionRecord {
+            tunnel: 1,
+            session: 2,
+            peer_session: 3,
+            serial: 4,
+            sequencing: false,
+            load_balance_capable: false,
+            data_ns: 0,
+            data_nr: 0,
+            answered: true,
+            icrp_ns: Some(9),
+        }
+    }
+
+    /// Module docs, wire format and call details: an answered call's record with the ICRQ's
+    /// details of a BRAS call is 22 octets of session and sequence numbers, 2 of call flags and
+    /// count, and its items; the ICCN's update 6 and its items; together far below the 256
+    /// octets per replicated session.
+    #[test]
+    fn call_record_sizes() {
+        let full = bras_call();
+        let icrq = CallDetails {
+            framing_type: None,
+            tx_connect_speed: None,
+            rx_connect_speed: None,
+            ..full.clone()
+        };
+        let iccn = CallDetails {
+            framing_type: full.framing_type,
+            tx_connect_speed: full.tx_connect_speed,
+            rx_connect_speed: full.rx_connect_speed,
+            ..CallDetails::default()
+        };
+        let answered = Record::Call(Box::new(CallRecord {
+            session: a_session(),
+            sequence: Some((5, 6)),
+            details: icrq,
+        }));
+        let b = answered.to_vec();
+        // Bearer 5, Called Number 3 + 11, Calling Number 3 + 23, Physical Channel ID 5.
+        assert_eq!(b.len(), 18 + 1 + 4 + 1 + 5 + 14 + 26 + 5);
+        assert_eq!(b[0], CALL);
+        assert_eq!(Record::parse(&b), Ok(answered));
+        let update = Record::CallUpdate {
+            tunnel: 1,
+            session: 2,
+            details: Box::new(iccn),
+        };
+        let u = update.to_vec();
+        assert_eq!(u.len(), 5 + 1 + 3 * 5);
+        assert_eq!(
+            u,
+            [
+                13, 0, 1, 0, 2, 3, 19, 0, 0, 0, 1, 24, 5, 0xf5, 0xe1, 0, 38, 1, 0x31, 0x2d, 0
+            ]
+        );
+        assert_eq!(Record::parse(&u), Ok(update));
+        assert!(b.len() + u.len() <= 256);
+    }
+
+    /// Module docs, call details: the proxy LCP and the proxy authentication's challenge, ID
+    /// and response are not written (the PAP response is the password in clear); the type and
+    /// the name are.
+    #[test]
+    fn proxy_secrets_are_not_written() {
+        let mut d = bras_call();
+        d.proxy_lcp.initial_received = Some(b"LCP-CONFREQ-SECRET".to_vec());
+        d.proxy_auth = Some(ProxyAuth {
+            kind: ProxyAuthenType::PAP,
+            name: Some(b"alice@isp".to_vec()),
+            challenge: Some(b"CHALLENGE-SECRET".to_vec()),
+            id: Some(0x5a),
+            response: Some(b"PASSWORD-SECRET".to_vec()),
+        });
+        let rec = Record::Call(Box::new(CallRecord {
+            session: a_session(),
+            sequence: None,
+            details: d.clone(),
+        }));
+        let b = rec.to_vec();
+        let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+        assert!(has(b"alice@isp"));
+        assert!(!has(b"SECRET"), "{b:02x?}");
+        let Ok(Record::Call(back)) = Record::parse(&b) else {
+            panic!("a call record")
+        };
+        assert_eq!(back.details, d.replicable());
+    }
+
+    /// Module docs, call details: hostile details get typed errors naming where, never a panic.
+    #[test]
+    fn bad_call_details_refused() {
+        let rec = |items: &[u8]| {
+            let mut b = vec![CALL_UPDATE, 0, 1, 0, 2];
+            b.extend_from_slice(items);
+            Record::parse(&b)
+        };
+        let invalid = |offset| {
+            Err(RecordError::Invalid {
+                offset,
+                field: Field::Details,
+            })
+        };
+        // An unknown item type, a proxy secret's (33 Proxy Authen Response), a proxy LCP's.
+        assert_eq!(rec(&[1, 40, 0, 0, 0, 0]), invalid(6));
+        assert_eq!(rec(&[1, 33, 0, 1, b'x']), invalid(6));
+        assert_eq!(rec(&[1, 26, 0, 1, b'x']), invalid(6));
+        // Out of order, twice the same type.
+        assert_eq!(rec(&[2, 24, 0, 0, 0, 1, 18, 0, 0, 0, 1]), invalid(11));
+        assert_eq!(rec(&[2, 39, 39]), invalid(7));
+        // A name without its type.
+        assert_eq!(rec(&[1, 30, 0, 1, b'x']), invalid(6));
+        // Longer than an AVP carries (MAX_VALUE_LEN + 1).
+        let long = (MAX_VALUE_LEN + 1) as u16;
+        let mut b = vec![1, 22];
+        b.extend_from_slice(&long.to_be_bytes());
+        b.resize(b.len() + usize::from(long), b'1');
+        assert_eq!(rec(&b), invalid(7));
+        // One at the bound is taken.
+        let mut b = vec![1, 22];
+        b.extend_from_slice(&(MAX_VALUE_LEN as u16).to_be_bytes());
+        b.resize(b.len() + MAX_VALUE_LEN, b'1');
+        assert!(rec(&b).is_ok());
+        // Truncated: a count beyond the items, a value cut short.
+        assert!(matches!(
+            rec(&[2, 39]),
+            Err(RecordError::Truncated {
+                field: Field::Details,
+                ..
+            })
+        ));
+        assert!(matches!(
+            rec(&[1, 22, 0, 5, b'1']),
+            Err(RecordError::Truncated { .. })
+        ));
+        // Unknown call flags.
+        let mut c = Record::Call(Box::new(CallRecord {
+            session: a_session(),
+            sequence: None,
+            details: CallDetails::default(),
+        }))
+        .to_vec();
+        c[18] = 2;
+        assert_eq!(
+            Record::parse(&c),
+            Err(RecordError::Invalid {
+                offset: 18,
+                field: Field::Flags
+            })
+        );
     }
 
     /// RFC 2661 3.1: ids are non-zero; unknown kinds and families, short and long input refused.

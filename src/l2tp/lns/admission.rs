@@ -7,7 +7,7 @@ use super::super::wire::avp::AvpValue;
 use super::super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
-use super::super::{Event, SessionRef};
+use super::super::{CallDetails, Event, SessionRef};
 use super::Lns;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -133,14 +133,23 @@ impl Lns {
                         return;
                     };
                     if std::mem::take(&mut s.awaiting_iccn) {
+                        // Its details merged into those the copy held (the ICRQ's), and to our
+                        // backup (`replicate` docs, records).
+                        let later = CallDetails::from_message(m);
+                        if let Some(update) = self.merge_call_details(sref, later) {
+                            self.replicate_call_update(tid, sref.session, update);
+                        }
                         return;
                     }
                     self.core.refuse_out_of_order(now, tid, m);
                     return;
                 }
-                if state != Some(want) || !self.admission_connect(sref, m) {
+                if state != Some(want) {
                     return;
                 }
+                let Some(update) = self.admission_connect(sref, m) else {
+                    return;
+                };
                 let Some(s) = self.core.session_mut(tid, sref.session) else {
                     return;
                 };
@@ -157,7 +166,11 @@ impl Lns {
                 self.core.timers.disarm(&Timer::Session(tid, sref.session));
                 self.core.session_up(tid, sref.session, None);
                 if changed || mt == MessageType::OCCN {
+                    // With the call's details as they stand (`replicate` docs, records).
                     self.replicate_session(tid, sref.session);
+                } else if let Some(update) = update {
+                    // Only what the ICCN changed of the call's details.
+                    self.replicate_call_update(tid, sref.session, update);
                 }
             }
             Some(MessageType::OCRP) => {
@@ -252,6 +265,8 @@ impl Lns {
         let peer_sid = m.assigned_session_id().unwrap_or(0);
         let serial = m.call_serial_number().unwrap_or(0);
         let sequencing = self.cfg.common.sequencing_required;
+        let details = CallDetails::from_message(m);
+        let details = (!details.is_empty()).then(|| Box::new(details.replicable()));
         let Some(s) = self
             .core
             .new_session(tid, peer_sid, SessionState::WaitConnect, serial)
@@ -260,6 +275,8 @@ impl Lns {
         };
         s.load_balance_capable = lbc;
         s.sequencing = sequencing;
+        // The ICRQ's details (RFC 2661 6.6), kept and replicated with the call.
+        s.details = details;
         let sid = s.local_id;
         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
         if sequencing {

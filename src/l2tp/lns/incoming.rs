@@ -205,7 +205,7 @@ impl Lns {
         self.next_admission += 1;
         s.load_balance_capable = lbc;
         s.admission = Some(id);
-        s.details = Some(details.clone());
+        s.details = (!details.is_empty()).then(|| Box::new((*details).clone().replicable()));
         let session = SessionRef {
             tunnel: tid,
             session: s.local_id,
@@ -242,24 +242,52 @@ impl Lns {
         true
     }
 
-    /// An ICCN for a session: `false` (ignored) while its admission is pending (no ICRP was sent,
-    /// so the LAC cannot legitimately connect it). Otherwise, with admission on,
-    /// [`Event::CallConnected`] with the merged details.
-    pub(super) fn admission_connect(&mut self, sref: SessionRef, m: &ControlMessage<'_>) -> bool {
-        let Some(s) = self.core.session_mut(sref.tunnel, sref.session) else {
-            return false;
-        };
+    /// An ICCN (or OCCN) for a session: `None` (ignored) while its admission is pending (no
+    /// ICRP was sent, so the LAC cannot legitimately connect it). Otherwise, with admission on,
+    /// [`Event::CallConnected`] with the merged details; and the message's details
+    /// ([`CallDetails::replicable`]) merged into the session's, which are returned for the
+    /// backup when there are any (`Some(None)`: none; `replicate` docs, records).
+    pub(super) fn admission_connect(
+        &mut self,
+        sref: SessionRef,
+        m: &ControlMessage<'_>,
+    ) -> Option<Option<Box<CallDetails>>> {
+        let admission = self.cfg.admission.is_some();
+        let s = self.core.session_mut(sref.tunnel, sref.session)?;
         if s.admission.is_some() {
-            return false;
+            return None;
         }
-        if let Some(mut details) = s.details.take() {
-            details.merge(CallDetails::from_message(m));
+        let later = CallDetails::from_message(m);
+        // An admitted call (in wait-connect; the ICRQ's details kept, if it had any).
+        if admission && (s.details.is_some() || s.state == SessionState::WaitConnect) {
+            let mut details = Box::new(s.details.as_deref().cloned().unwrap_or_default());
+            details.merge(later.clone());
             self.core.event(Event::CallConnected {
                 session: sref,
                 details,
             });
         }
-        true
+        Some(self.merge_call_details(sref, later))
+    }
+
+    /// Merges the replicable fields of `later` (an ICCN's details) into those session `sref`
+    /// keeps; the fields merged, when there are any (what a [`super::super::replica::Record::CallUpdate`]
+    /// carries to the backup).
+    pub(super) fn merge_call_details(
+        &mut self,
+        sref: SessionRef,
+        later: CallDetails,
+    ) -> Option<Box<CallDetails>> {
+        let update = later.replicable();
+        if update.is_empty() {
+            return None;
+        }
+        let s = self.core.session_mut(sref.tunnel, sref.session)?;
+        match s.details.as_deref_mut() {
+            Some(d) => d.merge(update.clone()),
+            None => s.details = Some(Box::new(update.clone())),
+        }
+        Some(Box::new(update))
     }
 
     /// Forgets the pending decisions whose session is gone (its tunnel closed).

@@ -113,7 +113,9 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{Record, SESSION_SEQUENCE, SETUP_RECORD_MAX, SessionRecord};
+use super::super::replica::{
+    CallRecord, Record, SESSION_SEQUENCE, SETUP_RECORD_MAX, SessionRecord,
+};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -614,6 +616,25 @@ fn session_sequence(
     })
 }
 
+/// The record `rec` of a session (alone or with its tunnel's sequence numbers) with its call's
+/// details when it has any (module docs, records): a [`Record::Call`] in its place; any other
+/// record as it is.
+fn with_call(core: &Core, rec: Record) -> Record {
+    let (session, sequence) = match &rec {
+        Record::Session(s) => (*s, None),
+        Record::SessionSequence { session, ns, nr } => (*session, Some((*ns, *nr))),
+        _ => return rec,
+    };
+    match core.call_details(session.tunnel, session.session) {
+        Some(d) => Record::Call(Box::new(CallRecord {
+            session,
+            sequence,
+            details: d.clone(),
+        })),
+        None => rec,
+    }
+}
+
 /// Releases the items of `held` in order, from the front, up to the first one to `keep`
 /// (which stays, with all after it); with `all`, every one not kept (those kept stay, in their
 /// order). No queue is built aside: the kept ones go back into `held`.
@@ -759,7 +780,8 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
     match sid {
         Some(sid) => Some((
             position(tid, Some(sid)),
-            core.export_session(tid, sid).map(Record::Session),
+            core.export_session(tid, sid)
+                .map(|s| with_call(core, Record::Session(s))),
         )),
         None => walk(core, epochs, position(tid.checked_add(1)?, None)),
     }
@@ -996,8 +1018,25 @@ impl Lns {
         let session = self.core.export_session(tid, sid);
         let sequence = self.core.export_sequence(tid);
         if let Some(rec) = session_sequence(tid, session, sequence) {
+            let rec = with_call(&self.core, rec);
             self.send_record(b, rec);
         }
+    }
+
+    /// The details of the call of session `sid` of `tid` changed by `update` (its ICCN's): a
+    /// [`Record::CallUpdate`] for the backup, which lingers (module docs, records: it holds no
+    /// answer back).
+    pub(super) fn replicate_call_update(
+        &mut self,
+        tid: u16,
+        sid: u16,
+        update: Box<super::super::CallDetails>,
+    ) {
+        self.replicate(Record::CallUpdate {
+            tunnel: tid,
+            session: sid,
+            details: update,
+        });
     }
 
     /// Session `sid` of `tid` answered with `icrp` (its ICRQ taken, RFC 2661 7.4.2): with a
@@ -1033,7 +1072,9 @@ impl Lns {
         // channel.
         // The last thing this input hands up (nothing more to queue before the flush that
         // ends it): the record's own batch sealed now when the channel is idle (set-up lane).
-        let pending = match session_sequence(tid, session, sequence) {
+        // With the call's details (the ICRQ's) when it has any (module docs, records).
+        let record = session_sequence(tid, session, sequence).map(|r| with_call(&self.core, r));
+        let pending = match record {
             Some(rec) if self.core.ups.is_empty() => self.send_setup_record(now, b, rec),
             Some(rec) => self.send_records(b, [Some(rec)]),
             None => self.pending_mark(b),

@@ -132,11 +132,11 @@
 //!   counted in [`crate::l2tp::Stats::unknown_sessions_unanswered`]; each CDN is counted in
 //!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
-use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
+use super::super::replica::{CallRecord, Record, RecordKey, SessionRecord, TunnelRecord};
 use super::super::tunnel::recovery::StraySccrp;
 use super::super::tunnel::{IdMap, TunnelState};
 use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue};
-use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
+use super::super::{CallDetails, Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::{NodeId, NodeState};
 use crate::replica::PeerMap;
@@ -163,7 +163,7 @@ struct Held {
 /// takeover's adoptions and handoffs, the copies read) reads them sorted by id
 /// ([`HeldSessions::sorted`]), as the B-tree gave them.
 #[derive(Debug, Default, Clone)]
-struct HeldSessions(IdMap<SessionRecord>);
+struct HeldSessions(IdMap<SessionRecord>, IdMap<Box<CallDetails>>);
 
 impl HeldSessions {
     fn len(&self) -> usize {
@@ -174,17 +174,57 @@ impl HeldSessions {
         self.0.contains_key(sid)
     }
 
-    /// Holds `s` as session `sid`: the record it replaces, if any.
+    /// Holds `s` as session `sid`: the record it replaces, if any. The details held for a
+    /// session of another call under that id (another peer Session ID or Call Serial Number)
+    /// go.
+    #[inline(always)]
     fn insert(&mut self, sid: u16, s: SessionRecord) -> Option<SessionRecord> {
-        self.0.insert(sid, s)
+        let old = self.0.insert(sid, s);
+        let same_call =
+            |o: &SessionRecord| o.peer_session == s.peer_session && o.serial == s.serial;
+        if !self.1.is_empty() && !old.as_ref().is_some_and(same_call) {
+            self.1.remove(&sid);
+        }
+        old
     }
 
     fn remove(&mut self, sid: &u16) -> Option<SessionRecord> {
+        if !self.1.is_empty() {
+            self.1.remove(sid);
+        }
         self.0.remove(sid)
     }
 
     fn retain(&mut self, keep: impl FnMut(&u16, &mut SessionRecord) -> bool) {
         self.0.retain(keep);
+        let sessions = &self.0;
+        self.1.retain(|sid, _| sessions.contains_key(sid));
+    }
+
+    /// The details of session `sid`'s call, when held.
+    fn details(&self, sid: u16) -> Option<&CallDetails> {
+        self.1.get(&sid).map(|d| &**d)
+    }
+
+    /// Session `sid`'s call has `details` (replacing any held), when the session is held.
+    fn set_details(&mut self, sid: u16, details: CallDetails) {
+        if self.0.contains_key(&sid) {
+            self.1.insert(sid, Box::new(details));
+        }
+    }
+
+    /// The details of session `sid`'s call changed by `update` ([`CallDetails::merge`]), when
+    /// the session is held.
+    fn merge_details(&mut self, sid: u16, update: CallDetails) {
+        if !self.0.contains_key(&sid) {
+            return;
+        }
+        match self.1.get_mut(&sid) {
+            Some(d) => d.merge(update),
+            None => {
+                self.1.insert(sid, Box::new(update));
+            }
+        }
     }
 
     /// The sessions' records by Session ID.
@@ -195,9 +235,16 @@ impl HeldSessions {
     }
 }
 
-impl FromIterator<SessionRecord> for HeldSessions {
-    fn from_iter<I: IntoIterator<Item = SessionRecord>>(it: I) -> Self {
-        HeldSessions(it.into_iter().map(|s| (s.session, s)).collect())
+impl FromIterator<(SessionRecord, Option<CallDetails>)> for HeldSessions {
+    fn from_iter<I: IntoIterator<Item = (SessionRecord, Option<CallDetails>)>>(it: I) -> Self {
+        let mut held = HeldSessions::default();
+        for (s, d) in it {
+            held.0.insert(s.session, s);
+            if let Some(d) = d {
+                held.1.insert(s.session, Box::new(d));
+            }
+        }
+        held
     }
 }
 
@@ -211,6 +258,8 @@ impl Held {
             rec,
             Record::Session(_)
                 | Record::SessionSequence { .. }
+                | Record::Call(_)
+                | Record::CallUpdate { .. }
                 | Record::SessionGone { .. }
                 | Record::TunnelSequence { .. }
                 | Record::TunnelGone { .. }
@@ -287,6 +336,33 @@ impl Held {
             // As the session's record, then its tunnel's sequence numbers' (which apply with
             // or without room for the session), with one look-up of the tunnel.
             Record::SessionSequence { session: s, ns, nr } => self.session_sequence(s, ns, nr, cfg),
+            // As the session's record (with its tunnel's numbers), then its call's details,
+            // replacing any held (module docs, call details).
+            Record::Call(c) => {
+                let CallRecord {
+                    session: s,
+                    sequence,
+                    details,
+                } = *c;
+                let refused = match sequence {
+                    Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg),
+                    None => self.apply(Record::Session(s), cfg),
+                };
+                if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
+                    sessions.set_details(s.session, details);
+                }
+                refused
+            }
+            Record::CallUpdate {
+                tunnel,
+                session,
+                details,
+            } => {
+                if let Some((_, sessions)) = self.tunnels.get_mut(&tunnel) {
+                    sessions.merge_details(session, *details);
+                }
+                false
+            }
             Record::SessionGone { tunnel, session } => {
                 let gone = self
                     .tunnels
@@ -395,9 +471,14 @@ impl Lns {
         }
         if self.late_record(now, from, &rec) {
             // Its tunnel's sequence numbers apply as a record of their own would.
-            if let Record::SessionSequence { session, ns, nr } = rec {
+            let sequence = match &rec {
+                Record::SessionSequence { session, ns, nr } => Some((session.tunnel, *ns, *nr)),
+                Record::Call(c) => c.sequence.map(|(ns, nr)| (c.session.tunnel, ns, nr)),
+                _ => None,
+            };
+            if let Some((tid, ns, nr)) = sequence {
                 let held = self.backups.held.get_mut(&from);
-                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&session.tunnel)) {
+                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&tid)) {
                     (t.ns, t.nr) = (ns, nr);
                 }
             }
@@ -421,9 +502,10 @@ impl Lns {
                 false
             }
             // Upserts make the member's table; the rest change only one there is.
-            rec @ (Record::Tunnel(_) | Record::Session(_) | Record::SessionSequence { .. }) => {
-                self.backups.held.get_or_default(from).apply(rec, &cfg)
-            }
+            rec @ (Record::Tunnel(_)
+            | Record::Session(_)
+            | Record::SessionSequence { .. }
+            | Record::Call(_)) => self.backups.held.get_or_default(from).apply(rec, &cfg),
             rec => match self.backups.held.get_mut(&from) {
                 Some(h) => h.apply(rec, &cfg),
                 None => false,
@@ -649,8 +731,15 @@ impl Lns {
     fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
         let tid = match rec {
             Record::Session(s) | Record::SessionSequence { session: s, .. } => s.tunnel,
-            Record::SessionGone { tunnel, .. } => *tunnel,
+            Record::Call(c) => c.session.tunnel,
+            Record::SessionGone { tunnel, .. } | Record::CallUpdate { tunnel, .. } => *tunnel,
             _ => return false,
+        };
+        // The session of the record, and its call's details (module docs, call details).
+        let (session, details) = match rec {
+            Record::Session(s) | Record::SessionSequence { session: s, .. } => (Some(s), None),
+            Record::Call(c) => (Some(&c.session), Some(&c.details)),
+            _ => (None, None),
         };
         // The member we took the tunnel from: `from`, or the one whose takeover by `from`
         // lost to ours.
@@ -660,7 +749,7 @@ impl Lns {
         let Some(taken) = self.backups.taken.get(&member) else {
             return false;
         };
-        if let Record::Session(s) | Record::SessionSequence { session: s, .. } = rec {
+        if let Some(s) = session {
             // A session we adopted already: what we hold of it is newer (RFC 4951
             // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
             // had ended one of them here, and brought it back).
@@ -687,9 +776,16 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) | Record::SessionSequence { session: s, .. }
-                if self.core.adopt_session(now, s, true).is_ok() =>
-            {
+            _ if session.is_some_and(|s| self.core.adopt_session(now, s, true).is_ok()) => {
+                let Some(s) = session else {
+                    return true;
+                };
+                let details = details
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Box::new(d.clone()));
+                if let Some(adopted) = self.core.session_mut(tid, s.session) {
+                    adopted.details = details.clone();
+                }
                 let pinned = self.core.held_pin(tid, s.session);
                 if let Some(taken) = self.backups.taken.get_mut(&member)
                     && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
@@ -708,6 +804,7 @@ impl Lns {
                     addr: t.local.ip(),
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
+                    details: vec![details],
                 });
                 // Recovered the RFC 4951 way: the LAC may have cleared the call as not
                 // established at its recovery (RFC 4951 3.3), so it is queried like the others
@@ -723,6 +820,18 @@ impl Lns {
                     session: *session,
                 });
                 self.core.session_down(session, None, None);
+            }
+            // What the ICCN changed of a call we adopted: merged here, and to our backup.
+            Record::CallUpdate {
+                session, details, ..
+            } => {
+                let sref = SessionRef {
+                    tunnel: tid,
+                    session: *session,
+                };
+                if let Some(update) = self.merge_call_details(sref, (**details).clone()) {
+                    self.replicate_call_update(tid, *session, update);
+                }
             }
             _ => {}
         }
@@ -860,24 +969,36 @@ impl Lns {
         h.tunnels.insert(tunnel, (t, sessions));
     }
 
-    /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there).
-    fn send_sessions(&mut self, to: NodeId, records: &[SessionRecord]) {
-        for s in records {
-            self.send_record(to, Record::Session(*s));
+    /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there),
+    /// a [`Record::Call`] for one with its call's details.
+    fn send_sessions(&mut self, to: NodeId, records: &[(SessionRecord, Option<CallDetails>)]) {
+        for (s, d) in records {
+            let rec = match d {
+                Some(d) => Record::Call(Box::new(CallRecord {
+                    session: *s,
+                    sequence: None,
+                    details: d.clone(),
+                })),
+                None => Record::Session(*s),
+            };
+            self.send_record(to, rec);
         }
     }
 
-    /// The records of our sessions of `tunnel`, by Session ID.
-    fn session_records(&self, tunnel: u16) -> Vec<SessionRecord> {
+    /// The records of our sessions of `tunnel`, by Session ID, each with its call's details.
+    fn session_records(&self, tunnel: u16) -> Vec<(SessionRecord, Option<CallDetails>)> {
         let Some(t) = self.core.tunnels.get(&tunnel) else {
             return Vec::new();
         };
         let sids: Vec<u16> = t.sessions.keys().copied().collect();
-        let mut records: Vec<SessionRecord> = sids
+        let mut records: Vec<(SessionRecord, Option<CallDetails>)> = sids
             .into_iter()
-            .filter_map(|sid| self.core.export_session(tunnel, sid))
+            .filter_map(|sid| {
+                let s = self.core.export_session(tunnel, sid)?;
+                Some((s, self.core.call_details(tunnel, sid).cloned()))
+            })
             .collect();
-        records.sort_unstable_by_key(|s| s.session);
+        records.sort_unstable_by_key(|(s, _)| s.session);
         records
     }
 
@@ -1014,6 +1135,7 @@ impl Lns {
                 addr,
                 tunnels: Vec::new(),
                 sessions: Vec::new(),
+                details: Vec::new(),
             });
         }
     }
@@ -1081,7 +1203,7 @@ impl Lns {
                 self.backups.losers.insert(theirs.by, failed);
             }
         }
-        let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
+        let mut by_addr: BTreeMap<IpAddr, TakenAt> = BTreeMap::new();
         let mut taken = Vec::new();
         let mut adopted = Vec::new();
         let mut recover = Vec::new();
@@ -1114,6 +1236,13 @@ impl Lns {
             for s in &sessions.sorted() {
                 match self.core.adopt_session(now, s, true) {
                     Ok(()) => {
+                        // Its call's details, as the copy holds them (module docs, call
+                        // details): kept by the session, and handed over with it.
+                        let details = sessions.details(s.session).map(|d| Box::new(d.clone()));
+                        if let Some(adopted) = self.core.session_mut(tid, s.session) {
+                            adopted.details = details.clone();
+                        }
+                        entry.2.push(details);
                         if let Some(ns) = self.core.held_pin(tid, s.session) {
                             pinned.push((tid, s.session, ns));
                         }
@@ -1193,12 +1322,13 @@ impl Lns {
         }
         self.member_up(failed);
         self.release_yielded_later(failed);
-        for (addr, (tunnels, sessions)) in by_addr {
+        for (addr, (tunnels, sessions, details)) in by_addr {
             self.core.event(Event::TakenOver {
                 failed,
                 addr,
                 tunnels,
                 sessions,
+                details,
             });
         }
         self.publish_load();
@@ -1297,6 +1427,10 @@ impl Lns {
         *s = s.saturating_add(n as u64);
     }
 }
+
+/// What a takeover took at one of the failed member's addresses: the tunnels, the sessions'
+/// handoffs and their calls' details (in the order of the handoffs; [`Event::TakenOver`]).
+type TakenAt = (Vec<u16>, Vec<SessionHandoff>, Vec<Option<Box<CallDetails>>>);
 
 /// The data-plane handoff of session `s` of tunnel `t` as restored (data Ns skipped ahead,
 /// `tunnel::DATA_NS_SKIP`).
@@ -1525,6 +1659,7 @@ mod tests {
                     addr: local().ip(),
                     tunnels: Vec::new(),
                     sessions: Vec::new(),
+                    details: Vec::new(),
                 }],
                 "generations {ours} / {theirs}"
             );
