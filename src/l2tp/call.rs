@@ -162,6 +162,56 @@ pub struct CallDetails {
     pub proxy_auth: Option<ProxyAuth>,
 }
 
+/// Call details packed as the replication codec writes them ([`crate::l2tp::replica`] docs,
+/// call details: an item count, then each field present as its AVP's type and value, in type
+/// order), the fields of [`CallDetails::replicable`] only: what an LNS keeps for each of its
+/// sessions ([`crate::l2tp::session::Session::details`]) and a backup for each session it
+/// holds, a few octets more than the values themselves (a BRAS call with a 23-octet circuit id
+/// as Calling Number, a 21-octet Called Number, Bearer and Framing Types and both Connect
+/// Speeds: 71 octets), where the typed [`CallDetails`] takes some 300 before its values. Read
+/// with [`PackedCallDetails::unpack`].
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PackedCallDetails(Box<[u8]>);
+
+impl PackedCallDetails {
+    /// The replicable fields of `d` ([`CallDetails::replicable`]), packed (an octet string
+    /// longer than [`MAX_VALUE_LEN`], which no AVP carries, is cut there).
+    pub fn new(d: &CallDetails) -> PackedCallDetails {
+        let mut v = Vec::with_capacity(64);
+        super::replica::put_details(d, &mut v);
+        PackedCallDetails(v.into_boxed_slice())
+    }
+
+    /// Packed octets already checked by the codec.
+    pub(crate) fn from_checked(b: &[u8]) -> PackedCallDetails {
+        PackedCallDetails(b.into())
+    }
+
+    /// The details (their replicable fields).
+    pub fn unpack(&self) -> CallDetails {
+        let mut r = crate::io::Reader::new(&self.0);
+        // Written by `new` or checked by the codec: always valid.
+        super::replica::read_details(&mut r).unwrap_or_default()
+    }
+
+    /// No field at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.first().is_none_or(|n| *n == 0)
+    }
+
+    /// The packed octets (`replica` docs, call details).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// These details with `later`'s merged in ([`CallDetails::merge`]).
+    pub fn merged(&self, later: CallDetails) -> PackedCallDetails {
+        let mut d = self.unpack();
+        d.merge(later);
+        PackedCallDetails::new(&d)
+    }
+}
+
 /// A call detail too long to be sent in one AVP (more than [`MAX_VALUE_LEN`] octets).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
 #[error("{attr} value longer than {MAX_VALUE_LEN} octets")]
@@ -478,6 +528,33 @@ mod tests {
             })
         );
         assert_eq!(icrq, before);
+    }
+
+    /// `PackedCallDetails` docs: a BRAS call's details (a 23-octet circuit id as Calling
+    /// Number, a 21-octet Called Number, Bearer and Framing Types, both Connect Speeds) pack into
+    /// 71 octets (1 + 5 + 5 + 24 + 26 + 5 + 5), which unpack to the same; the proxy secrets are
+    /// not packed (`replicable`).
+    #[test]
+    fn packed_details_are_small_and_unpack_to_the_replicable_fields() {
+        let d = CallDetails {
+            calling_number: Some(b"bras1 eth 0/1/2:100.200".to_vec()),
+            called_number: Some(b"broadband.isp.example".to_vec()),
+            bearer_type: Some(BearerType(BearerType::DIGITAL)),
+            framing_type: Some(FramingType(FramingType::SYNCHRONOUS)),
+            tx_connect_speed: Some(100_000_000),
+            rx_connect_speed: Some(20_000_000),
+            ..CallDetails::default()
+        };
+        let p = PackedCallDetails::new(&d);
+        println!("CallDetails {} octets", size_of::<CallDetails>());
+        assert_eq!(p.as_bytes().len(), 71);
+        assert_eq!(p.unpack(), d);
+        assert!(!p.is_empty() && PackedCallDetails::new(&CallDetails::default()).is_empty());
+        assert_eq!(
+            PackedCallDetails::new(&full()).unpack(),
+            full().replicable()
+        );
+        assert!(size_of::<CallDetails>() > 4 * p.as_bytes().len());
     }
 
     /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.

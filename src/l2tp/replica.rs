@@ -85,7 +85,9 @@
 //! LNS's real counters (HELLOs and ZLBs are not replicated), never lead them; the backup
 //! resynchronises from the peer (see [`super::channel::Channel::resume_replica`]).
 
-use super::call::{BearerType, CallDetails, FramingType, ProxyAuth, ProxyAuthenType};
+use super::call::{
+    BearerType, CallDetails, FramingType, PackedCallDetails, ProxyAuth, ProxyAuthenType,
+};
 use super::wire::avp::{AvpType, FailoverCapability, MAX_VALUE_LEN};
 use crate::io::Reader;
 use bytes::BufMut;
@@ -160,9 +162,10 @@ pub struct CallRecord {
     /// Its tunnel's `ns` and `nr`, as [`Record::SessionSequence`] gives them, when the call's
     /// set-up moved them (the record of a call answered).
     pub sequence: Option<(u16, u16)>,
-    /// The call's details as they stand: the fields of [`CallDetails::replicable`] only (the
-    /// codec writes no other: no proxy LCP, no proxy authentication challenge, ID or response).
-    pub details: CallDetails,
+    /// The call's details as they stand: the fields of [`CallDetails::replicable`] only (no
+    /// proxy LCP, no proxy authentication challenge, ID or response), packed as the codec
+    /// writes them.
+    pub details: PackedCallDetails,
 }
 
 /// One replicated change, from an LNS to its backup (or, [`Record::TakenOver`], back; or,
@@ -219,7 +222,7 @@ pub enum Record {
         /// Our Session ID.
         session: u16,
         /// The details that changed (as [`CallRecord::details`], the replicable fields only).
-        details: Box<CallDetails>,
+        details: PackedCallDetails,
     },
     /// A tunnel is gone, with its sessions.
     TunnelGone {
@@ -426,7 +429,7 @@ fn detail_items(d: &CallDetails) -> [Option<(u8, ItemValue<'_>)>; 12] {
 }
 
 /// Writes the call details block of `d` (module docs, call details).
-fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
+pub(crate) fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
     let items = detail_items(d);
     buf.put_u8(items.iter().flatten().count() as u8);
     for (t, v) in items.into_iter().flatten() {
@@ -447,7 +450,7 @@ fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
 /// once and in increasing order (one encoding per record), octet strings at most
 /// [`MAX_VALUE_LEN`] octets (as the AVP bounds them), a Proxy Authen Name only after a Proxy
 /// Authen Type; anything else is [`RecordError::Invalid`].
-fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
+pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
     const F: Field = Field::Details;
     let count = r.u8(F)?;
     let mut d = CallDetails::default();
@@ -499,6 +502,14 @@ fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
         }
     }
     Ok(d)
+}
+
+/// Reads a call details block as [`read_details`] checks it, kept packed.
+fn read_packed(r: &mut Reader<'_>) -> Result<PackedCallDetails, RecordError> {
+    let (start, at) = (r.rest(), r.offset());
+    read_details(r)?;
+    let len = r.offset() - at;
+    Ok(PackedCallDetails::from_checked(&start[..len]))
 }
 
 impl TunnelRecord {
@@ -768,7 +779,7 @@ impl Record {
                     0 => None,
                     _ => Some((r.u16(Field::Ns)?, r.u16(Field::Nr)?)),
                 };
-                let details = read_details(r)?;
+                let details = read_packed(r)?;
                 Record::Call(Box::new(CallRecord {
                     session,
                     sequence,
@@ -778,7 +789,7 @@ impl Record {
             CALL_UPDATE => Record::CallUpdate {
                 tunnel: id(r, Field::Tunnel)?,
                 session: id(r, Field::Session)?,
-                details: Box::new(read_details(r)?),
+                details: read_packed(r)?,
             },
             TUNNEL_GONE => Record::TunnelGone {
                 tunnel: id(r, Field::Tunnel)?,
@@ -861,7 +872,7 @@ impl Record {
                     buf.put_u16(ns);
                     buf.put_u16(nr);
                 }
-                put_details(&c.details, buf);
+                buf.put_slice(c.details.as_bytes());
             }
             Record::CallUpdate {
                 tunnel,
@@ -871,7 +882,7 @@ impl Record {
                 buf.put_u8(CALL_UPDATE);
                 buf.put_u16(*tunnel);
                 buf.put_u16(*session);
-                put_details(details, buf);
+                buf.put_slice(details.as_bytes());
             }
             Record::TunnelGone { tunnel } => {
                 buf.put_u8(TUNNEL_GONE);
@@ -1217,7 +1228,7 @@ mod tests {
         let answered = Record::Call(Box::new(CallRecord {
             session: a_session(),
             sequence: Some((5, 6)),
-            details: icrq,
+            details: PackedCallDetails::new(&icrq),
         }));
         let b = answered.to_vec();
         // Bearer 5, Called Number 3 + 11, Calling Number 3 + 23, Physical Channel ID 5.
@@ -1227,7 +1238,7 @@ mod tests {
         let update = Record::CallUpdate {
             tunnel: 1,
             session: 2,
-            details: Box::new(iccn),
+            details: PackedCallDetails::new(&iccn),
         };
         let u = update.to_vec();
         assert_eq!(u.len(), 5 + 1 + 3 * 5);
@@ -1258,7 +1269,7 @@ mod tests {
         let rec = Record::Call(Box::new(CallRecord {
             session: a_session(),
             sequence: None,
-            details: d.clone(),
+            details: PackedCallDetails::new(&d),
         }));
         let b = rec.to_vec();
         let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
@@ -1267,7 +1278,7 @@ mod tests {
         let Ok(Record::Call(back)) = Record::parse(&b) else {
             panic!("a call record")
         };
-        assert_eq!(back.details, d.replicable());
+        assert_eq!(back.details.unpack(), d.replicable());
     }
 
     /// Module docs, call details: hostile details get typed errors naming where, never a panic.
@@ -1320,7 +1331,7 @@ mod tests {
         let mut c = Record::Call(Box::new(CallRecord {
             session: a_session(),
             sequence: None,
-            details: CallDetails::default(),
+            details: PackedCallDetails::new(&CallDetails::default()),
         }))
         .to_vec();
         c[18] = 2;

@@ -469,7 +469,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
             Record::Session(session) => Record::Call(Box::new(CallRecord {
                 session,
                 sequence,
-                details,
+                details: crate::l2tp::call::PackedCallDetails::new(&details),
             })),
             rec => rec,
         });
@@ -477,7 +477,7 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
         |(tunnel, session, details)| Record::CallUpdate {
             tunnel,
             session,
-            details: Box::new(details),
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
         },
     );
     prop_oneof![

@@ -1,6 +1,7 @@
 //! Call admission (claim 2): SCCRQ and ICRQ served here, redirected to the pool, or refused;
 //! the session messages of an established tunnel (module docs of `lns`).
 
+use super::super::call::PackedCallDetails;
 use super::super::session::SessionState;
 use super::super::tunnel::Timer;
 use super::super::wire::avp::AvpValue;
@@ -266,7 +267,7 @@ impl Lns {
         let serial = m.call_serial_number().unwrap_or(0);
         let sequencing = self.cfg.common.sequencing_required;
         let details = CallDetails::from_message(m);
-        let details = (!details.is_empty()).then(|| Box::new(details.replicable()));
+        let details = (!details.is_empty()).then(|| PackedCallDetails::new(&details));
         let Some(s) = self
             .core
             .new_session(tid, peer_sid, SessionState::WaitConnect, serial)

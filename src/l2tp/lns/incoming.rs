@@ -1,6 +1,7 @@
 //! Call admission by the caller: the rules are on [`AdmissionConfig`], where rustdoc shows them
 //! (this module is private).
 
+use super::super::call::PackedCallDetails;
 use super::super::session::SessionState;
 use super::super::tunnel::Timer;
 use super::super::wire::avp::AvpValue;
@@ -205,7 +206,7 @@ impl Lns {
         self.next_admission += 1;
         s.load_balance_capable = lbc;
         s.admission = Some(id);
-        s.details = (!details.is_empty()).then(|| Box::new((*details).clone().replicable()));
+        s.details = (!details.is_empty()).then(|| PackedCallDetails::new(&details));
         let session = SessionRef {
             tunnel: tid,
             session: s.local_id,
@@ -251,7 +252,7 @@ impl Lns {
         &mut self,
         sref: SessionRef,
         m: &ControlMessage<'_>,
-    ) -> Option<Option<Box<CallDetails>>> {
+    ) -> Option<Option<PackedCallDetails>> {
         let admission = self.cfg.admission.is_some();
         let s = self.core.session_mut(sref.tunnel, sref.session)?;
         if s.admission.is_some() {
@@ -260,7 +261,7 @@ impl Lns {
         let later = CallDetails::from_message(m);
         // An admitted call (in wait-connect; the ICRQ's details kept, if it had any).
         if admission && (s.details.is_some() || s.state == SessionState::WaitConnect) {
-            let mut details = Box::new(s.details.as_deref().cloned().unwrap_or_default());
+            let mut details = Box::new(s.details.as_ref().map(|d| d.unpack()).unwrap_or_default());
             details.merge(later.clone());
             self.core.event(Event::CallConnected {
                 session: sref,
@@ -271,23 +272,24 @@ impl Lns {
     }
 
     /// Merges the replicable fields of `later` (an ICCN's details) into those session `sref`
-    /// keeps; the fields merged, when there are any (what a [`super::super::replica::Record::CallUpdate`]
-    /// carries to the backup).
+    /// keeps; the fields merged, packed, when there are any (what a
+    /// [`super::super::replica::Record::CallUpdate`] carries to the backup).
     pub(super) fn merge_call_details(
         &mut self,
         sref: SessionRef,
         later: CallDetails,
-    ) -> Option<Box<CallDetails>> {
+    ) -> Option<PackedCallDetails> {
         let update = later.replicable();
         if update.is_empty() {
             return None;
         }
+        let packed = PackedCallDetails::new(&update);
         let s = self.core.session_mut(sref.tunnel, sref.session)?;
-        match s.details.as_deref_mut() {
-            Some(d) => d.merge(update.clone()),
-            None => s.details = Some(Box::new(update.clone())),
-        }
-        Some(Box::new(update))
+        s.details = Some(match s.details.take() {
+            Some(d) => d.merged(update),
+            None => packed.clone(),
+        });
+        Some(packed)
     }
 
     /// Forgets the pending decisions whose session is gone (its tunnel closed).

@@ -23,6 +23,12 @@
 //!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what
 //!   the record carries, Sequencing Required), session down
 //!   ([`Record::SessionGone`] and the tunnel's Ns/Nr), tunnel down ([`Record::TunnelGone`]).
+//!   A call with details (RFC 2661 4.4.5: the ICRQ's Calling Number and the like) is answered
+//!   with a [`Record::Call`] in place of its [`Record::SessionSequence`] (the ICRQ's details
+//!   with it, so the backup holds them before the ICRP leaves), and its ICCN's details follow
+//!   in a [`Record::CallUpdate`] (only what the ICCN said), which holds no answer back and
+//!   lingers; a bulk sync sends each session with its merged details (`replica` docs, call
+//!   details: never the proxy LCP nor the proxy authentication's challenge and response).
 //!   Records that hold no answer back (a call we cleared, a tunnel's sequence numbers) linger
 //!   up to [`ReplicationConfig::linger`] for more, and leave with the next set-up's record at
 //!   the latest (whose ICRP is held, so it goes at once): a set-up and a tear-down in the same
@@ -1030,7 +1036,7 @@ impl Lns {
         &mut self,
         tid: u16,
         sid: u16,
-        update: Box<super::super::CallDetails>,
+        update: super::super::call::PackedCallDetails,
     ) {
         self.replicate(Record::CallUpdate {
             tunnel: tid,

@@ -132,6 +132,7 @@
 //!   counted in [`crate::l2tp::Stats::unknown_sessions_unanswered`]; each CDN is counted in
 //!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
+use super::super::call::PackedCallDetails;
 use super::super::replica::{CallRecord, Record, RecordKey, SessionRecord, TunnelRecord};
 use super::super::tunnel::recovery::StraySccrp;
 use super::super::tunnel::{IdMap, TunnelState};
@@ -163,7 +164,7 @@ struct Held {
 /// takeover's adoptions and handoffs, the copies read) reads them sorted by id
 /// ([`HeldSessions::sorted`]), as the B-tree gave them.
 #[derive(Debug, Default, Clone)]
-struct HeldSessions(IdMap<SessionRecord>, IdMap<Box<CallDetails>>);
+struct HeldSessions(IdMap<SessionRecord>, IdMap<PackedCallDetails>);
 
 impl HeldSessions {
     fn len(&self) -> usize {
@@ -202,27 +203,27 @@ impl HeldSessions {
     }
 
     /// The details of session `sid`'s call, when held.
-    fn details(&self, sid: u16) -> Option<&CallDetails> {
-        self.1.get(&sid).map(|d| &**d)
+    fn details(&self, sid: u16) -> Option<&PackedCallDetails> {
+        self.1.get(&sid)
     }
 
     /// Session `sid`'s call has `details` (replacing any held), when the session is held.
-    fn set_details(&mut self, sid: u16, details: CallDetails) {
-        if self.0.contains_key(&sid) {
-            self.1.insert(sid, Box::new(details));
+    fn set_details(&mut self, sid: u16, details: PackedCallDetails) {
+        if self.0.contains_key(&sid) && !details.is_empty() {
+            self.1.insert(sid, details);
         }
     }
 
     /// The details of session `sid`'s call changed by `update` ([`CallDetails::merge`]), when
     /// the session is held.
-    fn merge_details(&mut self, sid: u16, update: CallDetails) {
-        if !self.0.contains_key(&sid) {
+    fn merge_details(&mut self, sid: u16, update: PackedCallDetails) {
+        if !self.0.contains_key(&sid) || update.is_empty() {
             return;
         }
         match self.1.get_mut(&sid) {
-            Some(d) => d.merge(update),
+            Some(d) => *d = d.merged(update.unpack()),
             None => {
-                self.1.insert(sid, Box::new(update));
+                self.1.insert(sid, update);
             }
         }
     }
@@ -235,13 +236,15 @@ impl HeldSessions {
     }
 }
 
-impl FromIterator<(SessionRecord, Option<CallDetails>)> for HeldSessions {
-    fn from_iter<I: IntoIterator<Item = (SessionRecord, Option<CallDetails>)>>(it: I) -> Self {
+impl FromIterator<(SessionRecord, Option<PackedCallDetails>)> for HeldSessions {
+    fn from_iter<I: IntoIterator<Item = (SessionRecord, Option<PackedCallDetails>)>>(
+        it: I,
+    ) -> Self {
         let mut held = HeldSessions::default();
         for (s, d) in it {
             held.0.insert(s.session, s);
             if let Some(d) = d {
-                held.1.insert(s.session, Box::new(d));
+                held.1.insert(s.session, d);
             }
         }
         held
@@ -359,7 +362,7 @@ impl Held {
                 details,
             } => {
                 if let Some((_, sessions)) = self.tunnels.get_mut(&tunnel) {
-                    sessions.merge_details(session, *details);
+                    sessions.merge_details(session, details);
                 }
                 false
             }
@@ -780,9 +783,7 @@ impl Lns {
                 let Some(s) = session else {
                     return true;
                 };
-                let details = details
-                    .filter(|d| !d.is_empty())
-                    .map(|d| Box::new(d.clone()));
+                let details = details.filter(|d| !d.is_empty()).cloned();
                 if let Some(adopted) = self.core.session_mut(tid, s.session) {
                     adopted.details = details.clone();
                 }
@@ -804,7 +805,7 @@ impl Lns {
                     addr: t.local.ip(),
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
-                    details: vec![details],
+                    details: vec![details.map(|d| Box::new(d.unpack()))],
                 });
                 // Recovered the RFC 4951 way: the LAC may have cleared the call as not
                 // established at its recovery (RFC 4951 3.3), so it is queried like the others
@@ -829,7 +830,7 @@ impl Lns {
                     tunnel: tid,
                     session: *session,
                 };
-                if let Some(update) = self.merge_call_details(sref, (**details).clone()) {
+                if let Some(update) = self.merge_call_details(sref, details.unpack()) {
                     self.replicate_call_update(tid, *session, update);
                 }
             }
@@ -971,7 +972,11 @@ impl Lns {
 
     /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there),
     /// a [`Record::Call`] for one with its call's details.
-    fn send_sessions(&mut self, to: NodeId, records: &[(SessionRecord, Option<CallDetails>)]) {
+    fn send_sessions(
+        &mut self,
+        to: NodeId,
+        records: &[(SessionRecord, Option<PackedCallDetails>)],
+    ) {
         for (s, d) in records {
             let rec = match d {
                 Some(d) => Record::Call(Box::new(CallRecord {
@@ -986,12 +991,12 @@ impl Lns {
     }
 
     /// The records of our sessions of `tunnel`, by Session ID, each with its call's details.
-    fn session_records(&self, tunnel: u16) -> Vec<(SessionRecord, Option<CallDetails>)> {
+    fn session_records(&self, tunnel: u16) -> Vec<(SessionRecord, Option<PackedCallDetails>)> {
         let Some(t) = self.core.tunnels.get(&tunnel) else {
             return Vec::new();
         };
         let sids: Vec<u16> = t.sessions.keys().copied().collect();
-        let mut records: Vec<(SessionRecord, Option<CallDetails>)> = sids
+        let mut records: Vec<(SessionRecord, Option<PackedCallDetails>)> = sids
             .into_iter()
             .filter_map(|sid| {
                 let s = self.core.export_session(tunnel, sid)?;
@@ -1238,11 +1243,11 @@ impl Lns {
                     Ok(()) => {
                         // Its call's details, as the copy holds them (module docs, call
                         // details): kept by the session, and handed over with it.
-                        let details = sessions.details(s.session).map(|d| Box::new(d.clone()));
+                        let details = sessions.details(s.session).cloned();
+                        entry.2.push(details.as_ref().map(|d| Box::new(d.unpack())));
                         if let Some(adopted) = self.core.session_mut(tid, s.session) {
-                            adopted.details = details.clone();
+                            adopted.details = details;
                         }
-                        entry.2.push(details);
                         if let Some(ns) = self.core.held_pin(tid, s.session) {
                             pinned.push((tid, s.session, ns));
                         }

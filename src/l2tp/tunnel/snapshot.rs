@@ -156,13 +156,12 @@ impl Core {
 
     /// The details of the call of session `sid` of tunnel `tid`, when it has any (an LNS's
     /// incoming call: the ICRQ's, then the ICCN's merged in; `lns::replicate` docs, records).
-    pub fn call_details(&self, tid: u16, sid: u16) -> Option<&crate::l2tp::CallDetails> {
-        self.tunnels
-            .get(&tid)?
-            .sessions
-            .get(&sid)?
-            .details
-            .as_deref()
+    pub fn call_details(
+        &self,
+        tid: u16,
+        sid: u16,
+    ) -> Option<&crate::l2tp::call::PackedCallDetails> {
+        self.tunnels.get(&tid)?.sessions.get(&sid)?.details.as_ref()
     }
 
     /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
