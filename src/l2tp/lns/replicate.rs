@@ -825,8 +825,25 @@ fn queue_record(
 /// backup holds after applying the records queued is the same as without the merging, and so
 /// after any prefix of them a state the sender passed through.
 fn coalesce(ch: &mut Channel<Record>, rec: Record) -> Option<Record> {
+    // A call's record with its tunnel's numbers merges as a session's with them does.
+    let rec_tunnel = |rec: &Record| match rec {
+        Record::SessionSequence { session, .. } => Some(session.tunnel),
+        Record::Call(c) if c.sequence.is_some() => Some(c.session.tunnel),
+        _ => None,
+    };
     let queued = match ch.last_queued_mut() {
         Some(Record::TunnelSequence { tunnel, .. }) => *tunnel,
+        Some(Record::Call(c)) if c.sequence.is_some() => match rec {
+            Record::TunnelSequence { tunnel, ns, nr } if tunnel == c.session.tunnel => {
+                c.sequence = Some((ns, nr));
+                return None;
+            }
+            rec if rec_tunnel(&rec) == Some(c.session.tunnel) => {
+                c.sequence = None;
+                return Some(rec);
+            }
+            rec => return Some(rec),
+        },
         Some(last @ Record::SessionSequence { .. }) => {
             let Record::SessionSequence {
                 session: s,
@@ -841,7 +858,7 @@ fn coalesce(ch: &mut Channel<Record>, rec: Record) -> Option<Record> {
                     (*last_ns, *last_nr) = (ns, nr);
                     return None;
                 }
-                Record::SessionSequence { session, .. } if session.tunnel == s.tunnel => {
+                rec if rec_tunnel(&rec) == Some(s.tunnel) => {
                     *last = Record::Session(*s);
                     return Some(rec);
                 }
@@ -854,7 +871,7 @@ fn coalesce(ch: &mut Channel<Record>, rec: Record) -> Option<Record> {
         return Some(rec);
     };
     match rec {
-        Record::SessionSequence { session, .. } if session.tunnel == queued => {
+        rec if rec_tunnel(&rec) == Some(queued) => {
             *last = rec;
             None
         }
@@ -2854,6 +2871,9 @@ mod tests {
         Gone(u16, u16, u16, u16),
         /// The tunnel's Ns/Nr alone.
         Sequence(u16, u16, u16),
+        /// A call with details answered on a tunnel ([`Record::Call`]): its session and
+        /// details (a Physical Channel ID), and the tunnel's Ns/Nr.
+        Call(u16, u16, u16, u16, u32),
         /// What is queued leaves in a batch and is applied.
         Send,
     }
@@ -2868,13 +2888,16 @@ mod tests {
                 .prop_map(|(t, s, ns, nr)| Change::Gone(t, s, ns, nr)),
             (1u16..4, any::<u16>(), any::<u16>())
                 .prop_map(|(t, ns, nr)| Change::Sequence(t, ns, nr)),
+            (1u16..4, 1u16..5, any::<u16>(), any::<u16>(), any::<u32>())
+                .prop_map(|(t, s, ns, nr, id)| Change::Call(t, s, ns, nr, id)),
             Just(Change::Send),
         ]
     }
 
     proptest::proptest! {
         /// A call answered is replicated as one record, its session with its tunnel's Ns/Nr
-        /// ([`Record::SessionSequence`], module docs, records), coalesced with the records
+        /// ([`Record::SessionSequence`], or [`Record::Call`] with its details; module docs,
+        /// records), coalesced with the records
         /// queued before it (`coalesce`): after any history of tunnels, calls set up and
         /// cleared and sequence updates, sent in batches at any points, the backup holds
         /// exactly what it holds when each set-up queues the session record and the sequence
@@ -2915,6 +2938,26 @@ mod tests {
                             vec![Record::SessionGone { tunnel: t, session: s }, seq(t, ns, nr)]
                         }
                         Change::Sequence(t, ns, nr) => vec![seq(t, ns, nr)],
+                        Change::Call(t, s, ns, nr, id) => {
+                            let Record::Session(session) = session(t, s) else { unreachable!() };
+                            let details = super::super::super::call::PackedCallDetails::new(
+                                &super::super::super::CallDetails {
+                                    physical_channel_id: Some(id),
+                                    ..Default::default()
+                                },
+                            );
+                            let call = |sequence| {
+                                Record::Call(Box::new(CallRecord {
+                                    session,
+                                    sequence,
+                                    details: details.clone(),
+                                }))
+                            };
+                            match merged {
+                                true => vec![call(Some((ns, nr)))],
+                                false => vec![call(None), seq(t, ns, nr)],
+                            }
+                        }
                         Change::Send => {
                             // Every batch it takes (at most `MAX_ITEMS` records each).
                             while let Some(n) = ch.send_next(now, Duration::from_secs(1), |_| None) {
@@ -2937,6 +2980,10 @@ mod tests {
                 if matches!(c, Change::Send) {
                     let [a, b] = &backups;
                     proptest::prop_assert_eq!(a.held_copy(NodeId(2)), b.held_copy(NodeId(2)));
+                    proptest::prop_assert_eq!(
+                        a.held_details(NodeId(2)),
+                        b.held_details(NodeId(2))
+                    );
                     proptest::prop_assert_eq!(
                         a.core.stats.replicas_refused,
                         b.core.stats.replicas_refused

@@ -893,6 +893,21 @@ impl Lns {
         (copy.collect(), h.sessions)
     }
 
+    /// The call details held for `member` (as its backup), by tunnel and session id.
+    #[cfg(test)]
+    pub(super) fn held_details(&self, member: NodeId) -> Vec<(u16, u16, PackedCallDetails)> {
+        let Some(h) = self.backups.held.get(&member) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u16, u16, PackedCallDetails)> = h
+            .tunnels
+            .iter()
+            .flat_map(|(&t, (_, s))| s.1.iter().map(move |(&sid, d)| (t, sid, d.clone())))
+            .collect();
+        v.sort_unstable_by_key(|(t, s, _)| (*t, *s));
+        v
+    }
+
     /// The sessions held for `member` (as its backup), by tunnel and session id.
     pub fn held_sessions_for(&self, member: NodeId) -> Vec<SessionRef> {
         let Some(h) = self.backups.held.get(&member) else {
