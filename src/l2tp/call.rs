@@ -177,9 +177,16 @@ impl PackedCallDetails {
     /// The replicable fields of `d` ([`CallDetails::replicable`]), packed (an octet string
     /// longer than [`MAX_VALUE_LEN`], which no AVP carries, is cut there).
     pub fn new(d: &CallDetails) -> PackedCallDetails {
-        let mut v = Vec::with_capacity(64);
-        super::replica::put_details(d, &mut v);
-        PackedCallDetails(v.into_boxed_slice())
+        PackedCallDetails(super::replica::pack_slots(&super::replica::detail_slots(d)))
+    }
+
+    /// The replicable details `msg` carries (an ICRQ or ICCN), packed: those of
+    /// [`CallDetails::from_message`] then [`CallDetails::replicable`], read in place (no
+    /// typed details built).
+    pub fn from_message(msg: &ControlMessage<'_>) -> PackedCallDetails {
+        PackedCallDetails(super::replica::pack_slots(&super::replica::message_slots(
+            msg,
+        )))
     }
 
     /// Packed octets already checked by the codec.
@@ -204,11 +211,10 @@ impl PackedCallDetails {
         &self.0
     }
 
-    /// These details with `later`'s merged in ([`CallDetails::merge`]).
-    pub fn merged(&self, later: CallDetails) -> PackedCallDetails {
-        let mut d = self.unpack();
-        d.merge(later);
-        PackedCallDetails::new(&d)
+    /// These details with `later`'s merged in, as [`CallDetails::merge`] merges (packed as
+    /// they are, no typed details built).
+    pub fn merged(&self, later: &PackedCallDetails) -> PackedCallDetails {
+        PackedCallDetails(super::replica::merge_packed(&self.0, &later.0))
     }
 }
 
@@ -555,6 +561,30 @@ mod tests {
             full().replicable()
         );
         assert!(size_of::<CallDetails>() > 4 * p.as_bytes().len());
+    }
+
+    proptest::proptest! {
+        /// `PackedCallDetails::merged` merges as `CallDetails::merge` does, and
+        /// `PackedCallDetails::from_message` reads what `CallDetails::from_message` then
+        /// `replicable` give, from an ICRQ and an ICCN carrying any details (RFC 2661 6.6, 6.8).
+        #[test]
+        fn packed_details_merge_and_read_as_the_typed_ones(
+            a in crate::strategies::l2tp::replicable_call_details(),
+            b in crate::strategies::l2tp::replicable_call_details(),
+        ) {
+            let mut typed = a.clone();
+            typed.merge(b.clone());
+            let packed = PackedCallDetails::new(&a).merged(&PackedCallDetails::new(&b));
+            proptest::prop_assert_eq!(packed.unpack(), typed);
+            let mut icrq = ControlMessage::icrq(1, 2, 3);
+            a.emit(&mut icrq).unwrap();
+            let mut iccn = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
+            b.emit(&mut iccn).unwrap();
+            for m in [icrq, iccn] {
+                let want = CallDetails::from_message(&m).replicable();
+                proptest::prop_assert_eq!(PackedCallDetails::from_message(&m).unpack(), want);
+            }
+        }
     }
 
     /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.

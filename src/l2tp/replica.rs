@@ -389,52 +389,134 @@ fn known_bits(r: &mut Reader<'_>, field: Field, known: u8) -> Result<u8, RecordE
 }
 
 /// A call details item's value (module docs, call details).
-#[derive(Clone, Copy)]
-enum ItemValue<'a> {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ItemValue<'a> {
     U32(u32),
     U16(u16),
     Bytes(&'a [u8]),
     Flag,
 }
 
-/// The items of `d`'s replicable fields present, in increasing type order (module docs, call
-/// details). An octet string longer than [`MAX_VALUE_LEN`] (which no AVP carries) is cut there.
-fn detail_items(d: &CallDetails) -> [Option<(u8, ItemValue<'_>)>; 12] {
-    use ItemValue::{Flag, U16, U32};
-    fn b(t: AvpType, v: &Option<Vec<u8>>) -> Option<(u8, ItemValue<'_>)> {
-        v.as_deref().map(|v| {
-            (
-                t.0 as u8,
-                ItemValue::Bytes(&v[..v.len().min(MAX_VALUE_LEN)]),
-            )
-        })
+impl ItemValue<'_> {
+    /// Octets of the value as written (its length field included).
+    fn len(&self) -> usize {
+        match self {
+            ItemValue::U32(_) => 4,
+            ItemValue::U16(_) => 2,
+            ItemValue::Bytes(b) => 2 + b.len(),
+            ItemValue::Flag => 0,
+        }
     }
-    let w = |t: AvpType, v: Option<u32>| v.map(|v| (t.0 as u8, U32(v)));
+}
+
+/// The item types of a call details block, in the order written (module docs, call details):
+/// Bearer Type, Framing Type, Called Number, Calling Number, Sub-Address, Tx Connect Speed,
+/// Physical Channel ID, Proxy Authen Type, Proxy Authen Name, Private Group ID, Rx Connect
+/// Speed, Sequencing Required.
+const ITEM_TYPES: [AvpType; 12] = [
+    AvpType::BEARER_TYPE,
+    AvpType::FRAMING_TYPE,
+    AvpType::CALLED_NUMBER,
+    AvpType::CALLING_NUMBER,
+    AvpType::SUB_ADDRESS,
+    AvpType::TX_CONNECT_SPEED,
+    AvpType::PHYSICAL_CHANNEL_ID,
+    AvpType::PROXY_AUTHEN_TYPE,
+    AvpType::PROXY_AUTHEN_NAME,
+    AvpType::PRIVATE_GROUP_ID,
+    AvpType::RX_CONNECT_SPEED,
+    AvpType::SEQUENCING_REQUIRED,
+];
+
+/// Where the Proxy Authen Type and Name go in [`Slots`].
+const PROXY_TYPE: usize = 7;
+const PROXY_NAME: usize = 8;
+const SEQUENCING: usize = 11;
+
+/// The items of a call details block by [`ITEM_TYPES`] position.
+pub(crate) type Slots<'a> = [Option<ItemValue<'a>>; 12];
+
+/// An octet string item, cut at [`MAX_VALUE_LEN`] (which no AVP exceeds).
+fn octets(v: &[u8]) -> ItemValue<'_> {
+    ItemValue::Bytes(&v[..v.len().min(MAX_VALUE_LEN)])
+}
+
+/// The items of `d`'s replicable fields present (module docs, call details).
+pub(crate) fn detail_slots(d: &CallDetails) -> Slots<'_> {
+    use ItemValue::{Flag, U16, U32};
     let auth = d.proxy_auth.as_ref();
     [
-        w(AvpType::BEARER_TYPE, d.bearer_type.map(|v| v.0)),
-        w(AvpType::FRAMING_TYPE, d.framing_type.map(|v| v.0)),
-        b(AvpType::CALLED_NUMBER, &d.called_number),
-        b(AvpType::CALLING_NUMBER, &d.calling_number),
-        b(AvpType::SUB_ADDRESS, &d.sub_address),
-        w(AvpType::TX_CONNECT_SPEED, d.tx_connect_speed),
-        w(AvpType::PHYSICAL_CHANNEL_ID, d.physical_channel_id),
-        auth.map(|a| (AvpType::PROXY_AUTHEN_TYPE.0 as u8, U16(a.kind.0))),
-        auth.and_then(|a| b(AvpType::PROXY_AUTHEN_NAME, &a.name)),
-        b(AvpType::PRIVATE_GROUP_ID, &d.private_group_id),
-        w(AvpType::RX_CONNECT_SPEED, d.rx_connect_speed),
-        d.sequencing_required
-            .then_some((AvpType::SEQUENCING_REQUIRED.0 as u8, Flag)),
+        d.bearer_type.map(|v| U32(v.0)),
+        d.framing_type.map(|v| U32(v.0)),
+        d.called_number.as_deref().map(octets),
+        d.calling_number.as_deref().map(octets),
+        d.sub_address.as_deref().map(octets),
+        d.tx_connect_speed.map(U32),
+        d.physical_channel_id.map(U32),
+        auth.map(|a| U16(a.kind.0)),
+        auth.and_then(|a| a.name.as_deref().map(octets)),
+        d.private_group_id.as_deref().map(octets),
+        d.rx_connect_speed.map(U32),
+        d.sequencing_required.then_some(Flag),
     ]
 }
 
-/// Writes the call details block of `d` (module docs, call details).
-pub(crate) fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
-    let items = detail_items(d);
-    buf.put_u8(items.iter().flatten().count() as u8);
-    for (t, v) in items.into_iter().flatten() {
-        buf.put_u8(t);
-        match v {
+/// The call details items of the AVPs of `msg` (an ICRQ or ICCN; as
+/// [`CallDetails::from_message`] reads them: the first AVP of each type, a Proxy Authen Name
+/// only with a Proxy Authen Type; the replicable fields only), read in place.
+pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slots<'a> {
+    use super::wire::avp::AvpValue as V;
+    use ItemValue::{Flag, U16, U32};
+    let mut slots: Slots<'a> = [None; 12];
+    for avp in &msg.avps {
+        let (at, v) = match &avp.value {
+            V::BearerType(v) => (0, U32(*v)),
+            V::FramingType(v) => (1, U32(*v)),
+            V::CalledNumber(b) => (2, octets(b)),
+            V::CallingNumber(b) => (3, octets(b)),
+            V::SubAddress(b) => (4, octets(b)),
+            V::TxConnectSpeed(v) => (5, U32(*v)),
+            V::PhysicalChannelId(v) => (6, U32(*v)),
+            V::ProxyAuthenType(v) => (PROXY_TYPE, U16(*v)),
+            V::ProxyAuthenName(b) => (PROXY_NAME, octets(b)),
+            V::PrivateGroupId(b) => (9, octets(b)),
+            V::RxConnectSpeed(v) => (10, U32(*v)),
+            V::SequencingRequired => (SEQUENCING, Flag),
+            _ => continue,
+        };
+        // Vendor 0 and recognised (`CallDetails::from_message`): the variants above are.
+        if avp.value.key().0 != 0 {
+            continue;
+        }
+        if let Some(slot) = slots.get_mut(at)
+            && slot.is_none()
+        {
+            *slot = Some(v);
+        }
+    }
+    if slots[PROXY_TYPE].is_none() {
+        slots[PROXY_NAME] = None;
+    }
+    slots
+}
+
+/// The packed block of `slots` (module docs, call details): one allocation of its exact size.
+pub(crate) fn pack_slots(slots: &Slots<'_>) -> Box<[u8]> {
+    let len = 1 + slots.iter().flatten().map(|v| 1 + v.len()).sum::<usize>();
+    let mut buf = Vec::with_capacity(len);
+    put_slots(slots, &mut buf);
+    buf.into_boxed_slice()
+}
+
+/// Writes the block of `slots`.
+fn put_slots(slots: &Slots<'_>, buf: &mut impl BufMut) {
+    buf.put_u8(slots.iter().flatten().count() as u8);
+    for (t, v) in ITEM_TYPES.iter().zip(slots) {
+        let Some(v) = v else {
+            continue;
+        };
+        buf.put_u8(t.0 as u8);
+        match *v {
             ItemValue::U32(v) => buf.put_u32(v),
             ItemValue::U16(v) => buf.put_u16(v),
             ItemValue::Bytes(b) => {
@@ -446,68 +528,113 @@ pub(crate) fn put_details(d: &CallDetails, buf: &mut impl BufMut) {
     }
 }
 
-/// Reads a call details block (module docs, call details): known types only, each at most
-/// once and in increasing order (one encoding per record), octet strings at most
-/// [`MAX_VALUE_LEN`] octets (as the AVP bounds them), a Proxy Authen Name only after a Proxy
-/// Authen Type; anything else is [`RecordError::Invalid`].
-pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
+/// The block of `old` with `later`'s items (both packed blocks) merged in, as
+/// [`CallDetails::merge`] merges: every item `later` has replaces `old`'s; Sequencing Required
+/// if either has it.
+pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> Box<[u8]> {
+    let (a, b) = (
+        read_slots(&mut Reader::new(old)).unwrap_or([None; 12]),
+        read_slots(&mut Reader::new(later)).unwrap_or([None; 12]),
+    );
+    let mut m = a;
+    for (m, b) in m.iter_mut().zip(b) {
+        if b.is_some() {
+            *m = b;
+        }
+    }
+    // A later Proxy Authen Type without a name replaces the whole proxy authentication.
+    if b[PROXY_TYPE].is_some() {
+        m[PROXY_NAME] = b[PROXY_NAME];
+    }
+    pack_slots(&m)
+}
+
+/// Reads a call details block into its items, borrowed (module docs, call details): known
+/// types only, each at most once and in increasing order (one encoding per record), octet
+/// strings at most [`MAX_VALUE_LEN`] octets (as the AVP bounds them), a Proxy Authen Name only
+/// after a Proxy Authen Type; anything else is [`RecordError::Invalid`]. No allocation.
+pub(crate) fn read_slots<'a>(r: &mut Reader<'a>) -> Result<Slots<'a>, RecordError> {
     const F: Field = Field::Details;
     let count = r.u8(F)?;
-    let mut d = CallDetails::default();
-    let mut last = 0u8;
+    let mut slots: Slots<'a> = [None; 12];
+    let mut next = 0usize;
     for _ in 0..count {
         let offset = r.offset();
         let invalid = RecordError::Invalid { offset, field: F };
-        let t = r.u8(F)?;
-        if t <= last {
+        let t = AvpType(u16::from(r.u8(F)?));
+        // Increasing type order: the type is one of those after the last item's.
+        let at = ITEM_TYPES
+            .get(next..)
+            .and_then(|rest| rest.iter().position(|k| *k == t))
+            .map(|i| next + i)
+            .ok_or(invalid)?;
+        next = at + 1;
+        let v = match t {
+            AvpType::PROXY_AUTHEN_TYPE => ItemValue::U16(r.u16(F)?),
+            AvpType::SEQUENCING_REQUIRED => ItemValue::Flag,
+            AvpType::CALLED_NUMBER
+            | AvpType::CALLING_NUMBER
+            | AvpType::SUB_ADDRESS
+            | AvpType::PROXY_AUTHEN_NAME
+            | AvpType::PRIVATE_GROUP_ID => {
+                let at = r.offset();
+                let len = usize::from(r.u16(F)?);
+                if len > MAX_VALUE_LEN {
+                    return Err(RecordError::Invalid {
+                        offset: at,
+                        field: F,
+                    });
+                }
+                ItemValue::Bytes(r.bytes(len, F)?)
+            }
+            _ => ItemValue::U32(r.u32(F)?),
+        };
+        if at == PROXY_NAME && slots[PROXY_TYPE].is_none() {
             return Err(invalid);
         }
-        last = t;
-        let bytes = |r: &mut Reader<'_>| -> Result<Option<Vec<u8>>, RecordError> {
-            let at = r.offset();
-            let len = usize::from(r.u16(F)?);
-            if len > MAX_VALUE_LEN {
-                return Err(RecordError::Invalid {
-                    offset: at,
-                    field: F,
-                });
-            }
-            Ok(Some(r.bytes(len, F)?.to_vec()))
-        };
-        match AvpType(u16::from(t)) {
-            AvpType::BEARER_TYPE => d.bearer_type = Some(BearerType(r.u32(F)?)),
-            AvpType::FRAMING_TYPE => d.framing_type = Some(FramingType(r.u32(F)?)),
-            AvpType::CALLED_NUMBER => d.called_number = bytes(r)?,
-            AvpType::CALLING_NUMBER => d.calling_number = bytes(r)?,
-            AvpType::SUB_ADDRESS => d.sub_address = bytes(r)?,
-            AvpType::TX_CONNECT_SPEED => d.tx_connect_speed = Some(r.u32(F)?),
-            AvpType::PHYSICAL_CHANNEL_ID => d.physical_channel_id = Some(r.u32(F)?),
-            AvpType::PROXY_AUTHEN_TYPE => {
-                d.proxy_auth = Some(ProxyAuth {
-                    kind: ProxyAuthenType(r.u16(F)?),
-                    ..ProxyAuth::default()
-                })
-            }
-            AvpType::PROXY_AUTHEN_NAME => {
-                let name = bytes(r)?;
-                match d.proxy_auth.as_mut() {
-                    Some(a) => a.name = name,
-                    None => return Err(invalid),
-                }
-            }
-            AvpType::PRIVATE_GROUP_ID => d.private_group_id = bytes(r)?,
-            AvpType::RX_CONNECT_SPEED => d.rx_connect_speed = Some(r.u32(F)?),
-            AvpType::SEQUENCING_REQUIRED => d.sequencing_required = true,
-            _ => return Err(invalid),
-        }
+        slots[at] = Some(v);
     }
-    Ok(d)
+    Ok(slots)
+}
+
+/// Reads a call details block ([`read_slots`]) into typed details.
+pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordError> {
+    let s = read_slots(r)?;
+    let u32_of = |v: Option<ItemValue<'_>>| match v {
+        Some(ItemValue::U32(x)) => Some(x),
+        _ => None,
+    };
+    let bytes_of = |v: Option<ItemValue<'_>>| match v {
+        Some(ItemValue::Bytes(b)) => Some(b.to_vec()),
+        _ => None,
+    };
+    Ok(CallDetails {
+        bearer_type: u32_of(s[0]).map(BearerType),
+        framing_type: u32_of(s[1]).map(FramingType),
+        called_number: bytes_of(s[2]),
+        calling_number: bytes_of(s[3]),
+        sub_address: bytes_of(s[4]),
+        tx_connect_speed: u32_of(s[5]),
+        physical_channel_id: u32_of(s[6]),
+        proxy_auth: match s[PROXY_TYPE] {
+            Some(ItemValue::U16(kind)) => Some(ProxyAuth {
+                kind: ProxyAuthenType(kind),
+                name: bytes_of(s[PROXY_NAME]),
+                ..ProxyAuth::default()
+            }),
+            _ => None,
+        },
+        private_group_id: bytes_of(s[9]),
+        rx_connect_speed: u32_of(s[10]),
+        sequencing_required: s[SEQUENCING].is_some(),
+        ..CallDetails::default()
+    })
 }
 
 /// Reads a call details block as [`read_details`] checks it, kept packed.
 fn read_packed(r: &mut Reader<'_>) -> Result<PackedCallDetails, RecordError> {
     let (start, at) = (r.rest(), r.offset());
-    read_details(r)?;
+    read_slots(r)?;
     let len = r.offset() - at;
     Ok(PackedCallDetails::from_checked(&start[..len]))
 }

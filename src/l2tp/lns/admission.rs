@@ -8,7 +8,7 @@ use super::super::wire::avp::AvpValue;
 use super::super::wire::{
     Avp, AvpType, ControlMessage, ErrorCode, MessageType, ResultCode, ResultCodeValue,
 };
-use super::super::{CallDetails, Event, SessionRef};
+use super::super::{Event, SessionRef};
 use super::Lns;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -136,7 +136,7 @@ impl Lns {
                     if std::mem::take(&mut s.awaiting_iccn) {
                         // Its details merged into those the copy held (the ICRQ's), and to our
                         // backup (`replicate` docs, records).
-                        let later = CallDetails::from_message(m);
+                        let later = PackedCallDetails::from_message(m);
                         if let Some(update) = self.merge_call_details(sref, later) {
                             self.replicate_call_update(tid, sref.session, update);
                         }
@@ -266,8 +266,8 @@ impl Lns {
         let peer_sid = m.assigned_session_id().unwrap_or(0);
         let serial = m.call_serial_number().unwrap_or(0);
         let sequencing = self.cfg.common.sequencing_required;
-        let details = CallDetails::from_message(m);
-        let details = (!details.is_empty()).then(|| PackedCallDetails::new(&details));
+        let details = PackedCallDetails::from_message(m);
+        let details = (!details.is_empty()).then_some(details);
         let Some(s) = self
             .core
             .new_session(tid, peer_sid, SessionState::WaitConnect, serial)

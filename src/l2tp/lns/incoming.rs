@@ -206,7 +206,8 @@ impl Lns {
         self.next_admission += 1;
         s.load_balance_capable = lbc;
         s.admission = Some(id);
-        s.details = (!details.is_empty()).then(|| PackedCallDetails::new(&details));
+        let packed = PackedCallDetails::new(&details);
+        s.details = (!packed.is_empty()).then_some(packed);
         let session = SessionRef {
             tunnel: tid,
             session: s.local_id,
@@ -258,38 +259,35 @@ impl Lns {
         if s.admission.is_some() {
             return None;
         }
-        let later = CallDetails::from_message(m);
         // An admitted call (in wait-connect; the ICRQ's details kept, if it had any).
         if admission && (s.details.is_some() || s.state == SessionState::WaitConnect) {
             let mut details = Box::new(s.details.as_ref().map(|d| d.unpack()).unwrap_or_default());
-            details.merge(later.clone());
+            details.merge(CallDetails::from_message(m));
             self.core.event(Event::CallConnected {
                 session: sref,
                 details,
             });
         }
-        Some(self.merge_call_details(sref, later))
+        Some(self.merge_call_details(sref, PackedCallDetails::from_message(m)))
     }
 
-    /// Merges the replicable fields of `later` (an ICCN's details) into those session `sref`
-    /// keeps; the fields merged, packed, when there are any (what a
+    /// Merges `update` (an ICCN's details, packed: [`PackedCallDetails::from_message`]) into
+    /// those session `sref` keeps; `update` back when it has any field (what a
     /// [`super::super::replica::Record::CallUpdate`] carries to the backup).
     pub(super) fn merge_call_details(
         &mut self,
         sref: SessionRef,
-        later: CallDetails,
+        update: PackedCallDetails,
     ) -> Option<PackedCallDetails> {
-        let update = later.replicable();
         if update.is_empty() {
             return None;
         }
-        let packed = PackedCallDetails::new(&update);
         let s = self.core.session_mut(sref.tunnel, sref.session)?;
-        s.details = Some(match s.details.take() {
-            Some(d) => d.merged(update),
-            None => packed.clone(),
+        s.details = Some(match &s.details {
+            Some(d) => d.merged(&update),
+            None => update.clone(),
         });
-        Some(packed)
+        Some(update)
     }
 
     /// Forgets the pending decisions whose session is gone (its tunnel closed).

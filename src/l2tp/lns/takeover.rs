@@ -221,7 +221,7 @@ impl HeldSessions {
             return;
         }
         match self.1.get_mut(&sid) {
-            Some(d) => *d = d.merged(update.unpack()),
+            Some(d) => *d = d.merged(&update),
             None => {
                 self.1.insert(sid, update);
             }
@@ -830,7 +830,7 @@ impl Lns {
                     tunnel: tid,
                     session: *session,
                 };
-                if let Some(update) = self.merge_call_details(sref, details.unpack()) {
+                if let Some(update) = self.merge_call_details(sref, details.clone()) {
                     self.replicate_call_update(tid, *session, update);
                 }
             }
