@@ -576,6 +576,23 @@ mod tests {
             typed.merge(b.clone());
             let packed = PackedCallDetails::new(&a).merged(&PackedCallDetails::new(&b));
             proptest::prop_assert_eq!(packed.unpack(), typed);
+            // An ICRQ's details, then an ICCN's (the merge that appends the items).
+            let icrq_of = |d: &CallDetails| CallDetails {
+                calling_number: d.calling_number.clone(),
+                called_number: d.called_number.clone(),
+                sub_address: d.sub_address.clone(),
+                bearer_type: d.bearer_type,
+                physical_channel_id: d.physical_channel_id,
+                ..CallDetails::default()
+            };
+            let (q, mut n) = (icrq_of(&a), b.clone());
+            (n.calling_number, n.called_number, n.sub_address) = (None, None, None);
+            (n.bearer_type, n.physical_channel_id) = (None, None);
+            let mut typed = q.clone();
+            typed.merge(n.clone());
+            let packed = PackedCallDetails::new(&q).merged(&PackedCallDetails::new(&n));
+            proptest::prop_assert_eq!(&packed, &PackedCallDetails::new(&typed));
+            proptest::prop_assert_eq!(packed.unpack(), typed);
             let mut icrq = ControlMessage::icrq(1, 2, 3);
             a.emit(&mut icrq).unwrap();
             let mut iccn = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);

@@ -42,12 +42,12 @@
 //! session flags: 0x01 sequencing on, 0x02 the LAC is load-balance capable, 0x04 answered
 //!               (ICRP decided, ICCN not yet taken), 0x08 ICRP ns present (only with 0x04)
 //! call flags: 0x01 the tunnel's ns and nr follow
-//! call details: count (1), then that many items, each type (1) and value:
-//!   18 Bearer Type (4)        19 Framing Type (4)       21 Called Number (len (2), octets)
-//!   22 Calling Number (len (2), octets)                 23 Sub-Address (len (2), octets)
-//!   24 Tx Connect Speed (4)   25 Physical Channel ID (4) 29 Proxy Authen Type (2)
-//!   30 Proxy Authen Name (len (2), octets)               37 Private Group ID (len (2), octets)
-//!   38 Rx Connect Speed (4)   39 Sequencing Required (no value)
+//! call details: count (1), then that many items, each type (1) and value, in this order:
+//!   the ICRQ's: 18 Bearer Type (4), 21 Called Number (len (2), octets), 22 Calling Number
+//!   (len (2), octets), 23 Sub-Address (len (2), octets), 25 Physical Channel ID (4);
+//!   the ICCN's: 19 Framing Type (4), 24 Tx Connect Speed (4), 29 Proxy Authen Type (2),
+//!   30 Proxy Authen Name (len (2), octets), 37 Private Group ID (len (2), octets),
+//!   38 Rx Connect Speed (4), 39 Sequencing Required (no value)
 //! ```
 //!
 //! ## Call details
@@ -68,8 +68,9 @@
 //! only serve the start of PPP, which is over when the call is connected, so a backup has no
 //! use for them ([`CallDetails::replicable`]). The codec has no item for them.
 //!
-//! Items carry an AVP's attribute type and value, in increasing type order, each at most once
-//! (a record has one encoding); an octet string is at most
+//! Items carry an AVP's attribute type and value, in the order above (the ICRQ's, then the
+//! ICCN's: an ICCN's details merged into the ICRQ's are the two lists one after the other),
+//! each at most once (a record has one encoding); an octet string is at most
 //! [`MAX_VALUE_LEN`] octets, as its AVP bounds it; a Proxy Authen Name comes only after a
 //! Proxy Authen Type. Anything else is refused ([`RecordError::Invalid`], field
 //! [`Field::Details`]), never a panic.
@@ -410,17 +411,18 @@ impl ItemValue<'_> {
 }
 
 /// The item types of a call details block, in the order written (module docs, call details):
-/// Bearer Type, Framing Type, Called Number, Calling Number, Sub-Address, Tx Connect Speed,
-/// Physical Channel ID, Proxy Authen Type, Proxy Authen Name, Private Group ID, Rx Connect
-/// Speed, Sequencing Required.
+/// the ICRQ's (RFC 2661 6.6: Bearer Type, Called Number, Calling Number, Sub-Address, Physical
+/// Channel ID), then the ICCN's (6.8: Framing Type, Tx Connect Speed, Proxy Authen Type and
+/// Name, Private Group ID, Rx Connect Speed, Sequencing Required), so that the ICCN's merged
+/// into the ICRQ's are the two blocks' items one after the other ([`merge_packed`]).
 const ITEM_TYPES: [AvpType; 12] = [
     AvpType::BEARER_TYPE,
-    AvpType::FRAMING_TYPE,
     AvpType::CALLED_NUMBER,
     AvpType::CALLING_NUMBER,
     AvpType::SUB_ADDRESS,
-    AvpType::TX_CONNECT_SPEED,
     AvpType::PHYSICAL_CHANNEL_ID,
+    AvpType::FRAMING_TYPE,
+    AvpType::TX_CONNECT_SPEED,
     AvpType::PROXY_AUTHEN_TYPE,
     AvpType::PROXY_AUTHEN_NAME,
     AvpType::PRIVATE_GROUP_ID,
@@ -447,12 +449,12 @@ pub(crate) fn detail_slots(d: &CallDetails) -> Slots<'_> {
     let auth = d.proxy_auth.as_ref();
     [
         d.bearer_type.map(|v| U32(v.0)),
-        d.framing_type.map(|v| U32(v.0)),
         d.called_number.as_deref().map(octets),
         d.calling_number.as_deref().map(octets),
         d.sub_address.as_deref().map(octets),
-        d.tx_connect_speed.map(U32),
         d.physical_channel_id.map(U32),
+        d.framing_type.map(|v| U32(v.0)),
+        d.tx_connect_speed.map(U32),
         auth.map(|a| U16(a.kind.0)),
         auth.and_then(|a| a.name.as_deref().map(octets)),
         d.private_group_id.as_deref().map(octets),
@@ -471,12 +473,12 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
     for avp in &msg.avps {
         let (at, v) = match &avp.value {
             V::BearerType(v) => (0, U32(*v)),
-            V::FramingType(v) => (1, U32(*v)),
-            V::CalledNumber(b) => (2, octets(b)),
-            V::CallingNumber(b) => (3, octets(b)),
-            V::SubAddress(b) => (4, octets(b)),
-            V::TxConnectSpeed(v) => (5, U32(*v)),
-            V::PhysicalChannelId(v) => (6, U32(*v)),
+            V::CalledNumber(b) => (1, octets(b)),
+            V::CallingNumber(b) => (2, octets(b)),
+            V::SubAddress(b) => (3, octets(b)),
+            V::PhysicalChannelId(v) => (4, U32(*v)),
+            V::FramingType(v) => (5, U32(*v)),
+            V::TxConnectSpeed(v) => (6, U32(*v)),
             V::ProxyAuthenType(v) => (PROXY_TYPE, U16(*v)),
             V::ProxyAuthenName(b) => (PROXY_NAME, octets(b)),
             V::PrivateGroupId(b) => (9, octets(b)),
@@ -502,15 +504,19 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
 
 /// The packed block of `slots` (module docs, call details): one allocation of its exact size.
 pub(crate) fn pack_slots(slots: &Slots<'_>) -> Box<[u8]> {
-    let len = 1 + slots.iter().flatten().map(|v| 1 + v.len()).sum::<usize>();
+    let (mut n, mut len) = (0u8, 1usize);
+    for v in slots.iter().flatten() {
+        n += 1;
+        len += 1 + v.len();
+    }
     let mut buf = Vec::with_capacity(len);
-    put_slots(slots, &mut buf);
+    buf.push(n);
+    put_items(slots, &mut buf);
     buf.into_boxed_slice()
 }
 
-/// Writes the block of `slots`.
-fn put_slots(slots: &Slots<'_>, buf: &mut impl BufMut) {
-    buf.put_u8(slots.iter().flatten().count() as u8);
+/// Writes the items of `slots` (a block without its count).
+fn put_items(slots: &Slots<'_>, buf: &mut impl BufMut) {
     for (t, v) in ITEM_TYPES.iter().zip(slots) {
         let Some(v) = v else {
             continue;
@@ -532,6 +538,18 @@ fn put_slots(slots: &Slots<'_>, buf: &mut impl BufMut) {
 /// [`CallDetails::merge`] merges: every item `later` has replaces `old`'s; Sequencing Required
 /// if either has it.
 pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> Box<[u8]> {
+    // Every item of `later` after every one of `old` (an ICCN's after an ICRQ's, `ITEM_TYPES`):
+    // the items one after the other, nothing decoded.
+    if let (Some((n, _, last)), Some((m, first, _))) = (block_span(old), block_span(later))
+        && (n == 0 || m == 0 || last < first)
+        && let (Some(a), Some(b)) = (old.get(1..), later.get(1..))
+    {
+        let mut v = Vec::with_capacity(old.len() + b.len());
+        v.push(n + m);
+        v.extend_from_slice(a);
+        v.extend_from_slice(b);
+        return v.into_boxed_slice();
+    }
     let (a, b) = (
         read_slots(&mut Reader::new(old)).unwrap_or([None; 12]),
         read_slots(&mut Reader::new(later)).unwrap_or([None; 12]),
@@ -549,8 +567,32 @@ pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> Box<[u8]> {
     pack_slots(&m)
 }
 
+/// The item count of the packed block `b` and the [`ITEM_TYPES`] positions of its first and
+/// last items (0 without items); `None` when `b` is not well formed (then [`merge_packed`]
+/// merges item by item).
+fn block_span(b: &[u8]) -> Option<(u8, usize, usize)> {
+    let (&n, mut rest) = b.split_first()?;
+    let (mut first, mut last) = (None, 0usize);
+    for _ in 0..n {
+        let (&t, r) = rest.split_first()?;
+        let at = ITEM_TYPES.iter().position(|k| k.0 == u16::from(t))?;
+        let len = match at {
+            PROXY_TYPE => 2,
+            SEQUENCING => 0,
+            1..=3 | PROXY_NAME | 9 => {
+                2 + usize::from(u16::from_be_bytes([*r.first()?, *r.get(1)?]))
+            }
+            _ => 4,
+        };
+        rest = r.get(len..)?;
+        first.get_or_insert(at);
+        last = at;
+    }
+    Some((n, first.unwrap_or(0), last))
+}
+
 /// Reads a call details block into its items, borrowed (module docs, call details): known
-/// types only, each at most once and in increasing order (one encoding per record), octet
+/// types only, each at most once and in the order of [`ITEM_TYPES`] (one encoding per record), octet
 /// strings at most [`MAX_VALUE_LEN`] octets (as the AVP bounds them), a Proxy Authen Name only
 /// after a Proxy Authen Type; anything else is [`RecordError::Invalid`]. No allocation.
 pub(crate) fn read_slots<'a>(r: &mut Reader<'a>) -> Result<Slots<'a>, RecordError> {
@@ -610,12 +652,12 @@ pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordErro
     };
     Ok(CallDetails {
         bearer_type: u32_of(s[0]).map(BearerType),
-        framing_type: u32_of(s[1]).map(FramingType),
-        called_number: bytes_of(s[2]),
-        calling_number: bytes_of(s[3]),
-        sub_address: bytes_of(s[4]),
-        tx_connect_speed: u32_of(s[5]),
-        physical_channel_id: u32_of(s[6]),
+        called_number: bytes_of(s[1]),
+        calling_number: bytes_of(s[2]),
+        sub_address: bytes_of(s[3]),
+        physical_channel_id: u32_of(s[4]),
+        framing_type: u32_of(s[5]).map(FramingType),
+        tx_connect_speed: u32_of(s[6]),
         proxy_auth: match s[PROXY_TYPE] {
             Some(ItemValue::U16(kind)) => Some(ProxyAuth {
                 kind: ProxyAuthenType(kind),
