@@ -33,13 +33,19 @@ const CHALLENGE: &[u8] = b"challenge-octets";
 const PROXY_LCP: &[u8] = b"\x01\x04\x05\xd4lcp-options";
 
 fn member(i: u8, now: Instant) -> Lns {
+    member_of(i, 1, now)
+}
+
+/// Member `i` of incarnation `incarnation`.
+fn member_of(i: u8, incarnation: u32, now: Instant) -> Lns {
     let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
-    let m = LnsMembership::new(
+    let mut m = LnsMembership::new(
         HNode(u32::from(i) + 1),
         Role::LNS,
         ClusterKey::new(b"pool cluster key"),
         peers,
     );
+    m.incarnation = incarnation;
     let cfg = LnsConfig {
         common: Config {
             hello_interval: Duration::from_secs(3600),
@@ -358,4 +364,42 @@ fn the_proxy_authentication_response_never_leaves_in_replication() {
     assert!(!p.sent_anywhere(PASSWORD), "the PAP password left in clear");
     assert!(!p.sent_anywhere(CHALLENGE));
     assert!(!p.sent_anywhere(PROXY_LCP));
+}
+
+/// Issue 15, bulk sync: a backup that (re)joins gets every established session from a bulk
+/// sync, each with its call's merged details (`lns::replicate` docs, records): member 1
+/// restarts empty after the call connected, member 0 syncs it, then fails; the handoff carries
+/// the values `CallConnected` gave (RFC 2661 4.4.5), the secrets left out.
+#[test]
+fn a_backup_synced_after_the_call_connected_hands_over_its_details() {
+    let mut p = Pool::new();
+    p.lac
+        .open_call(p.now, CallRequest::default().details(bras_call()))
+        .unwrap();
+    p.pump();
+    for _ in 0..10 {
+        p.tick();
+    }
+    let connected = p.connected();
+    assert_eq!(connected.len(), 1);
+    // Member 1 restarts empty (a new incarnation): member 0 syncs it in bulk.
+    p.b = member_of(1, 2, p.now);
+    p.replication.clear();
+    let synced = |p: &Pool| p.b.held_for(HNode(1)) == (1, 1);
+    for _ in 0..100_000 {
+        if synced(&p) && p.a.backup() == Some(HNode(2)) {
+            break;
+        }
+        p.tick();
+    }
+    assert!(synced(&p), "member 1 holds the tunnel and the call again");
+    assert!(
+        p.sent_anywhere(b"bras1 eth 0/1/2:100.200"),
+        "the sync carried the details"
+    );
+    assert!(!p.sent_anywhere(PASSWORD));
+    let taken = p.crash_and_take_over();
+    assert_eq!(taken.len(), 1);
+    let got = taken[0].as_deref().expect("the call's details handed over");
+    assert_eq!(*got, connected[0].clone().replicable());
 }
