@@ -1436,7 +1436,14 @@ fn rfc4951_failover_seeds_17809_23910_41780_yielded_recovery_dropped() {
 /// own recovery complete and its claim having won, answers that SCCRP with StopCCN (RFC 2661
 /// 4.4.2, Error 1: no such control connection): the LAC's recovery tunnel fails and the old
 /// tunnel goes on, the owner's messages taken again.
+///
+/// Since session 47 the answered calls' records carry their details, which moved the timing:
+/// seed 54628 no longer has a yielded recovery SCCRQ reach the LAC, and a sweep of seeds
+/// 0 to 169,999 (`failover(seed, 20, true)`) found no seed that does. Ignored until a sweep
+/// finds one; the owner's StopCCN stays covered by the unit test
+/// `lns::takeover::tests::a_yielded_takers_recovery_sccrp_is_stopped_by_the_owner`.
 #[test]
+#[ignore = "session 47: seed 54628 no longer reaches a stray recovery SCCRP (call details moved the timing); no seed in 0..170,000 does; covered by the takeover unit test"]
 fn rfc4951_failover_seed_54628_yielded_recovery_sccrp_stopped_by_the_owner() {
     let mut w = failover(54628, 20, true);
     let alive: Vec<usize> = (0..3).filter(|i| w.alive(*i)).collect();
