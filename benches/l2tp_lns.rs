@@ -10,6 +10,12 @@
 //!   inside a measured round) and of the LNS members' time alone (the LAC's and the backup's
 //!   shares timed apart, in rounds of their own, with and without a backup), the replication
 //!   bytes per session set up and the heap the backup holds per replicated session, printed;
+//! * every call the LAC sets up carries a BRAS/PPPoE LAC's details ([`call_details`]: Calling
+//!   Number a circuit id, Called Number, Bearer and Framing Types, Tx/Rx Connect Speeds), which
+//!   the LNS keeps and replicates (issue 15); `L2TP_LNS_NO_DETAILS=1` sets calls up without
+//!   (the LAC's defaults), the set-up of the figures before, to compare with;
+//!   `L2TP_LNS_NO_REPLICATED_DETAILS=1` turns `ReplicationConfig::call_details` off on the
+//!   replicating members (the details neither kept nor replicated);
 //! * `redirect_cost_curve`: the redirect decision with 10k tunnels holding 10k, 100k and 1M
 //!   established sessions (`L2TP_LNS_MAX_SESSIONS` caps the largest), printed per size and as a
 //!   `table|` line for `scripts/bench-table`.
@@ -19,11 +25,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 use telcp::health::{ClusterKey, NodeId as HNode, NodeState, Role};
+use telcp::l2tp::call::{BearerType, FramingType};
 use telcp::l2tp::pool::MemberState;
 use telcp::l2tp::wire::avp::AvpValue;
 use telcp::l2tp::wire::{Avp, ControlMessage, DEFAULT_ENTERPRISE, Message};
 use telcp::l2tp::{
-    Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership, ReplicationConfig,
+    CallDetails, CallRequest, Config, Event, Lac, LacConfig, Lns, LnsConfig, LnsMembership,
+    ReplicationConfig,
 };
 
 struct Counting;
@@ -53,6 +61,35 @@ const LNS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0
 
 fn peer(i: u32) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::from(0x0b00_0000 + i).into(), 1701)
+}
+
+/// The details of every call the bench sets up (issue 15: the LNS keeps them and replicates
+/// them): those of a BRAS/PPPoE LAC, a circuit id as Calling Number (RFC 2661 4.4.5, 6.6), a
+/// Called Number, a digital bearer, synchronous framing and the line's speeds (6.8). With
+/// `L2TP_LNS_NO_DETAILS` set in the environment, none (the LAC's defaults: Bearer Type 2 in
+/// ICRQ, a Tx Connect Speed of 64000 and Framing Type 1 in ICCN): the set-up of the figures
+/// before call details were replicated (session 46), to compare with.
+fn call_details() -> &'static CallDetails {
+    static D: std::sync::OnceLock<CallDetails> = std::sync::OnceLock::new();
+    D.get_or_init(|| {
+        if std::env::var_os("L2TP_LNS_NO_DETAILS").is_some() {
+            return CallDetails::default();
+        }
+        CallDetails {
+            calling_number: Some(b"bras1 eth 0/1/2:100.200".to_vec()),
+            called_number: Some(b"broadband.isp.example".to_vec()),
+            bearer_type: Some(BearerType(BearerType::DIGITAL)),
+            framing_type: Some(FramingType(FramingType::SYNCHRONOUS)),
+            tx_connect_speed: Some(100_000_000),
+            rx_connect_speed: Some(20_000_000),
+            ..CallDetails::default()
+        }
+    })
+}
+
+/// A call of [`call_details`].
+fn call_request() -> CallRequest {
+    CallRequest::default().details(call_details().clone())
 }
 
 /// One emulated LAC tunnel: (our id, LNS's id, next Ns, next Nr).
@@ -259,6 +296,7 @@ fn memory(now: Instant) {
     let mut n_sessions = 0;
     for (i, t) in ts.iter().enumerate() {
         let mut icrq = ControlMessage::icrq(t.lns_id, (i % 60000 + 1) as u16, 1);
+        call_details().emit(&mut icrq).unwrap();
         icrq.header.ns = t.ns;
         icrq.header.nr = t.nr;
         let out = send(&mut lns3, now, t.from, icrq);
@@ -267,6 +305,7 @@ fn memory(now: Instant) {
             _ => None,
         });
         let mut iccn = ControlMessage::iccn(t.lns_id, sid.unwrap_or(0), 64000, 1);
+        call_details().emit(&mut iccn).unwrap();
         iccn.header.ns = t.ns.wrapping_add(1);
         iccn.header.nr = t.nr.wrapping_add(1);
         send(&mut lns3, now, t.from, iccn);
@@ -276,7 +315,8 @@ fn memory(now: Instant) {
     let per_session = (after_sessions - after_tunnels) as f64 / f64::from(n_sessions);
     assert_eq!(lns3.session_count(), 10_000);
     println!(
-        "l2tp_lns memory: {per_tunnel:.0} B per established tunnel, {per_session:.0} B per established session (10k each, heap bytes)"
+        "l2tp_lns memory: {per_tunnel:.0} B per established tunnel, {per_session:.0} B per established session (10k each, heap bytes; {})",
+        details_case()
     );
     println!(
         "table| `l2tp_lns` | memory per established tunnel / session (heap bytes, 10k each) | {per_tunnel:.0} B / {per_session:.0} B | at most 512 B / 128 B |"
@@ -321,7 +361,13 @@ fn member(i: u8, replication: bool, now: Instant) -> Lns {
         },
         contact: false,
         membership: Some(m),
-        replication: replication.then(ReplicationConfig::default),
+        replication: replication.then(|| {
+            let mut r = ReplicationConfig::default();
+            // `L2TP_LNS_NO_REPLICATED_DETAILS=1`: the calls' details are neither kept nor
+            // replicated (`ReplicationConfig::call_details` off).
+            r.call_details = std::env::var_os("L2TP_LNS_NO_REPLICATED_DETAILS").is_none();
+            r
+        }),
         ..Default::default()
     };
     Lns::new(cfg, now).unwrap()
@@ -505,7 +551,7 @@ impl Pool {
         let t0 = self.timed.then(Instant::now);
         let t_lac = (self.timed && self.split).then(Instant::now);
         let calls: Vec<_> = (0..k)
-            .map(|_| self.lac.open_session(self.now).unwrap())
+            .map(|_| self.lac.open_call(self.now, call_request()).unwrap())
             .collect();
         if let Some(t_lac) = t_lac {
             self.in_lac += t_lac.elapsed();
@@ -553,11 +599,20 @@ impl Pool {
     }
 }
 
+/// Which calls the figures are of ([`call_details`]).
+fn details_case() -> &'static str {
+    if call_details().is_empty() {
+        "calls without details, L2TP_LNS_NO_DETAILS"
+    } else {
+        "calls with a BRAS's details"
+    }
+}
+
 /// Heap bytes member 1 holds (dropped and counted) after member 0 set up `n` calls.
 fn backup_heap(n: usize) -> isize {
     let mut p = Pool::new(true);
     for _ in 0..n {
-        p.lac.open_session(p.now).unwrap();
+        p.lac.open_call(p.now, call_request()).unwrap();
         p.pump();
     }
     assert_eq!(p.a.session_count(), n);
@@ -717,7 +772,8 @@ fn replication(c: &mut Criterion) {
     let k = 10_000;
     let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
     println!(
-        "bytes per replicated session: {bytes:.0} (replication datagrams per set-up in bursts of {BURST}, {acks:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k})",
+        "bytes per replicated session: {bytes:.0} (replication datagrams per set-up in bursts of {BURST}, {acks:.0} more in acks back); {held:.0} B of backup heap per replicated session ({k}; {})",
+        details_case()
     );
     println!(
         "table| `l2tp_lns` | bytes per replicated session | {bytes:.0} B of replication datagrams (+{acks:.0} B of acks back); {held:.0} B of backup heap | at most 256 B |",
@@ -938,6 +994,13 @@ fn main() {
             std::mem::size_of::<telcp::l2tp::session::Session>(),
         );
         memory(Instant::now());
+        // The backup's heap per replicated session (as the full run prints it).
+        let k = 10_000;
+        let held = (backup_heap(k) - backup_heap(0)) as f64 / k as f64;
+        println!(
+            "l2tp_lns memory: {held:.0} B of backup heap per replicated session ({k}; {})",
+            details_case()
+        );
         return;
     }
     if let Some(n) = std::env::var("L2TP_LNS_REDIRECT_COUNT")
@@ -953,6 +1016,7 @@ fn main() {
     {
         let (mut plain, mut repl) = (Pool::new(false), Pool::new(true));
         (plain.timed, repl.timed) = (false, false);
+        (repl.replicated, repl.acked) = (0, 0);
         let spaced = std::env::var_os("L2TP_LNS_SPACED").is_some();
         if spaced {
             (plain.spacing, repl.spacing) = (SPACING, SPACING);
@@ -967,9 +1031,12 @@ fn main() {
             count_replicated(&mut repl, k);
         }
         println!(
-            "l2tp_lns count mode: 1008 set-ups in bursts of {k}, {}{}",
+            "l2tp_lns count mode: 1008 set-ups in bursts of {k}, {}{}; {}; {:.1} B of replication datagrams per replicated set-up (+{:.1} B of acks back)",
             only.map_or("each way".to_string(), |w| format!("{w} only")),
-            if spaced { ", spaced" } else { "" }
+            if spaced { ", spaced" } else { "" },
+            details_case(),
+            repl.replicated as f64 / 1008.0,
+            repl.acked as f64 / 1008.0,
         );
         return;
     }

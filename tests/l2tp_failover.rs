@@ -133,6 +133,7 @@ fn dump(w: &World) {
                     addr,
                     tunnels,
                     sessions,
+                    ..
                 } => {
                     let s: Vec<(u16, u16)> = sessions
                         .iter()
@@ -605,10 +606,12 @@ fn rfc4951_failover_seed_1817_one_taker() {
 /// seeds 100,000-199,999 where the LAC and a member both count a superseded recovery) did, until
 /// a burst's ICRQs were acknowledged one ZLB per half window (session 35) and moved its timing;
 /// seed 120150 (the first a sweep from seed 100,000 found then; 137472 and 146813 followed)
-/// does.
+/// did, until the answered calls' records carried their details (session 47: longer records
+/// moved the timing); seed 114742 (the first a sweep from seed 100,000 found then; 119860 and
+/// 141853 followed) does.
 #[test]
 fn rfc4951_failover_overtaken_recovery_retried() {
-    let mut w = failover(120150, 20, true);
+    let mut w = failover(114742, 20, true);
     let lac = w.lac().stats().recoveries_superseded;
     let alive: Vec<usize> = (0..3).filter(|i| w.alive(*i)).collect();
     let members: u64 = alive
@@ -1541,7 +1544,14 @@ fn rfc4951_failover_seeds_17809_23910_41780_yielded_recovery_dropped() {
 /// own recovery complete and its claim having won, answers that SCCRP with StopCCN (RFC 2661
 /// 4.4.2, Error 1: no such control connection): the LAC's recovery tunnel fails and the old
 /// tunnel goes on, the owner's messages taken again.
+///
+/// Since session 47 the answered calls' records carry their details, which moved the timing:
+/// seed 54628 no longer has a yielded recovery SCCRQ reach the LAC, and a sweep of seeds
+/// 0 to 169,999 (`failover(seed, 20, true)`) found no seed that does. Ignored until a sweep
+/// finds one; the owner's StopCCN stays covered by the unit test
+/// `lns::takeover::tests::a_yielded_takers_recovery_sccrp_is_stopped_by_the_owner`.
 #[test]
+#[ignore = "session 47: seed 54628 no longer reaches a stray recovery SCCRP (call details moved the timing); no seed in 0..170,000 does; covered by the takeover unit test"]
 fn rfc4951_failover_seed_54628_yielded_recovery_sccrp_stopped_by_the_owner() {
     let mut w = failover(54628, 20, true);
     let alive: Vec<usize> = (0..3).filter(|i| w.alive(*i)).collect();

@@ -99,6 +99,10 @@ pub struct Replication {
     /// has its tunnels recovered the RFC 4951 way; the others fail over silently.
     #[serde(default)]
     pub rfc4951: bool,
+    /// Keep and replicate each call's details (Calling Number and the like), handed over at a
+    /// takeover (`ReplicationConfig::call_details`); on by default.
+    #[serde(default = "call_details")]
+    pub call_details: bool,
 }
 
 /// `examples/config/lns.toml`.
@@ -168,6 +172,10 @@ fn linger_ms() -> u64 {
     20
 }
 
+fn call_details() -> bool {
+    true
+}
+
 fn describe(lns: &Lns) -> String {
     format!(
         "sessions {}, tunnels {}, pending redirects {}, {:?}",
@@ -219,6 +227,7 @@ impl Config {
                 rc.max_tunnels = r.max_tunnels;
                 rc.max_sessions = r.max_sessions;
                 rc.linger = Duration::from_millis(r.linger_ms);
+                rc.call_details = r.call_details;
                 cfg.replication = Some(rc);
                 if r.rfc4951 {
                     cfg.common.failover = Some(l2tp::FailoverConfig::default());
@@ -294,6 +303,7 @@ impl RoleConfig for Config {
                         addr,
                         tunnels,
                         sessions,
+                        ..
                     } => Move::Take {
                         at: SocketAddr::new(*addr, port),
                         failed: *failed,

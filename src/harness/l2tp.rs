@@ -487,7 +487,8 @@ pub fn replica_record(data: &[u8]) {
 }
 
 /// Seeds of `l2tp_replica_record`: one record of each kind (tunnel with IPv6 addresses and the
-/// Failover Capability, session, removals, takeover notice).
+/// Failover Capability, session, removals, takeover notice, a call with every detail item and
+/// its update).
 pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
     use crate::l2tp::replica::{Record, SessionRecord, TunnelRecord};
     let addr = |s: &str| s.parse().unwrap_or(crate::l2tp::replica::ANY);
@@ -557,6 +558,47 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
     add(
         "tunnel_gone.bin",
         Record::TunnelGone { tunnel: 0x1234 }.to_vec(),
+    );
+    // A BRAS's call (`replica` docs, call details): every item type once.
+    let details = crate::l2tp::CallDetails {
+        calling_number: Some(b"bras1 eth 0/1/2:100.200".to_vec()),
+        called_number: Some(b"isp.example".to_vec()),
+        sub_address: Some(b"7".to_vec()),
+        bearer_type: Some(crate::l2tp::call::BearerType(1)),
+        physical_channel_id: Some(3),
+        framing_type: Some(crate::l2tp::call::FramingType(1)),
+        tx_connect_speed: Some(100_000_000),
+        rx_connect_speed: Some(20_000_000),
+        private_group_id: Some(b"vpn".to_vec()),
+        sequencing_required: true,
+        proxy_auth: Some(crate::l2tp::call::ProxyAuth {
+            kind: crate::l2tp::call::ProxyAuthenType::PAP,
+            name: Some(b"alice@isp".to_vec()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    add(
+        "call.bin",
+        Record::Call(Box::new(crate::l2tp::replica::CallRecord {
+            session: SessionRecord {
+                answered: true,
+                icrp_ns: Some(9),
+                ..s
+            },
+            sequence: Some((9, 11)),
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
+        }))
+        .to_vec(),
+    );
+    add(
+        "call_update.bin",
+        Record::CallUpdate {
+            tunnel: 0x1234,
+            session: 0x0101,
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
+        }
+        .to_vec(),
     );
     add(
         "tunnel_sequence.bin",

@@ -162,6 +162,62 @@ pub struct CallDetails {
     pub proxy_auth: Option<ProxyAuth>,
 }
 
+/// Call details packed as the replication codec writes them ([`crate::l2tp::replica`] docs,
+/// call details: an item count, then each field present as its AVP's type and value, in type
+/// order), the fields of [`CallDetails::replicable`] only: what an LNS keeps for each of its
+/// sessions ([`crate::l2tp::session::Session::details`]) and a backup for each session it
+/// holds, a few octets more than the values themselves (a BRAS call with a 23-octet circuit id
+/// as Calling Number, a 21-octet Called Number, Bearer and Framing Types and both Connect
+/// Speeds: 71 octets), where the typed [`CallDetails`] takes some 300 before its values. Read
+/// with [`PackedCallDetails::unpack`].
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PackedCallDetails(Box<[u8]>);
+
+impl PackedCallDetails {
+    /// The replicable fields of `d` ([`CallDetails::replicable`]), packed (an octet string
+    /// longer than [`MAX_VALUE_LEN`], which no AVP carries, is cut there).
+    pub fn new(d: &CallDetails) -> PackedCallDetails {
+        PackedCallDetails(super::replica::pack_slots(&super::replica::detail_slots(d)))
+    }
+
+    /// The replicable details `msg` carries (an ICRQ or ICCN), packed: those of
+    /// [`CallDetails::from_message`] then [`CallDetails::replicable`], read in place (no
+    /// typed details built).
+    pub fn from_message(msg: &ControlMessage<'_>) -> PackedCallDetails {
+        PackedCallDetails(super::replica::pack_slots(&super::replica::message_slots(
+            msg,
+        )))
+    }
+
+    /// Packed octets already checked by the codec.
+    pub(crate) fn from_checked(b: &[u8]) -> PackedCallDetails {
+        PackedCallDetails(b.into())
+    }
+
+    /// The details (their replicable fields).
+    pub fn unpack(&self) -> CallDetails {
+        let mut r = crate::io::Reader::new(&self.0);
+        // Written by `new` or checked by the codec: always valid.
+        super::replica::read_details(&mut r).unwrap_or_default()
+    }
+
+    /// No field at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.first().is_none_or(|n| *n == 0)
+    }
+
+    /// The packed octets (`replica` docs, call details).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// These details with `later`'s merged in, as [`CallDetails::merge`] merges (packed as
+    /// they are, no typed details built).
+    pub fn merged(&self, later: &PackedCallDetails) -> PackedCallDetails {
+        PackedCallDetails(super::replica::merge_packed(&self.0, &later.0))
+    }
+}
+
 /// A call detail too long to be sent in one AVP (more than [`MAX_VALUE_LEN`] octets).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
 #[error("{attr} value longer than {MAX_VALUE_LEN} octets")]
@@ -336,6 +392,25 @@ impl CallDetails {
         }
     }
 
+    /// Whether no detail is given (every field absent).
+    pub fn is_empty(&self) -> bool {
+        *self == CallDetails::default()
+    }
+
+    /// The details an LNS keeps for an established call and replicates to its backup
+    /// ([`crate::l2tp::replica`] docs, call details): all but the proxy LCP and the proxy
+    /// authentication's challenge, ID and response. A PAP response is the user's password in
+    /// clear, and the replication channel is authenticated, not encrypted: secrets never leave
+    /// in clear; both only serve the start of PPP, which is over when the call is connected. The
+    /// proxy authentication's type and name (the user name) stay.
+    pub fn replicable(mut self) -> CallDetails {
+        self.proxy_lcp = ProxyLcp::default();
+        if let Some(a) = self.proxy_auth.as_mut() {
+            (a.challenge, a.id, a.response) = (None, None, None);
+        }
+        self
+    }
+
     /// Appends to `msg` (an ICRQ or ICCN) the AVPs of [`to_avps`](Self::to_avps) for its type
     /// that it does not already carry (so that `ControlMessage::iccn`'s own Connect Speed and
     /// Framing Type are not doubled).
@@ -459,6 +534,74 @@ mod tests {
             })
         );
         assert_eq!(icrq, before);
+    }
+
+    /// `PackedCallDetails` docs: a BRAS call's details (a 23-octet circuit id as Calling
+    /// Number, a 21-octet Called Number, Bearer and Framing Types, both Connect Speeds) pack into
+    /// 71 octets (1 + 5 + 5 + 24 + 26 + 5 + 5), which unpack to the same; the proxy secrets are
+    /// not packed (`replicable`).
+    #[test]
+    fn packed_details_are_small_and_unpack_to_the_replicable_fields() {
+        let d = CallDetails {
+            calling_number: Some(b"bras1 eth 0/1/2:100.200".to_vec()),
+            called_number: Some(b"broadband.isp.example".to_vec()),
+            bearer_type: Some(BearerType(BearerType::DIGITAL)),
+            framing_type: Some(FramingType(FramingType::SYNCHRONOUS)),
+            tx_connect_speed: Some(100_000_000),
+            rx_connect_speed: Some(20_000_000),
+            ..CallDetails::default()
+        };
+        let p = PackedCallDetails::new(&d);
+        println!("CallDetails {} octets", size_of::<CallDetails>());
+        assert_eq!(p.as_bytes().len(), 71);
+        assert_eq!(p.unpack(), d);
+        assert!(!p.is_empty() && PackedCallDetails::new(&CallDetails::default()).is_empty());
+        assert_eq!(
+            PackedCallDetails::new(&full()).unpack(),
+            full().replicable()
+        );
+        assert!(size_of::<CallDetails>() > 4 * p.as_bytes().len());
+    }
+
+    proptest::proptest! {
+        /// `PackedCallDetails::merged` merges as `CallDetails::merge` does, and
+        /// `PackedCallDetails::from_message` reads what `CallDetails::from_message` then
+        /// `replicable` give, from an ICRQ and an ICCN carrying any details (RFC 2661 6.6, 6.8).
+        #[test]
+        fn packed_details_merge_and_read_as_the_typed_ones(
+            a in crate::strategies::l2tp::replicable_call_details(),
+            b in crate::strategies::l2tp::replicable_call_details(),
+        ) {
+            let mut typed = a.clone();
+            typed.merge(b.clone());
+            let packed = PackedCallDetails::new(&a).merged(&PackedCallDetails::new(&b));
+            proptest::prop_assert_eq!(packed.unpack(), typed);
+            // An ICRQ's details, then an ICCN's (the merge that appends the items).
+            let icrq_of = |d: &CallDetails| CallDetails {
+                calling_number: d.calling_number.clone(),
+                called_number: d.called_number.clone(),
+                sub_address: d.sub_address.clone(),
+                bearer_type: d.bearer_type,
+                physical_channel_id: d.physical_channel_id,
+                ..CallDetails::default()
+            };
+            let (q, mut n) = (icrq_of(&a), b.clone());
+            (n.calling_number, n.called_number, n.sub_address) = (None, None, None);
+            (n.bearer_type, n.physical_channel_id) = (None, None);
+            let mut typed = q.clone();
+            typed.merge(n.clone());
+            let packed = PackedCallDetails::new(&q).merged(&PackedCallDetails::new(&n));
+            proptest::prop_assert_eq!(&packed, &PackedCallDetails::new(&typed));
+            proptest::prop_assert_eq!(packed.unpack(), typed);
+            let mut icrq = ControlMessage::icrq(1, 2, 3);
+            a.emit(&mut icrq).unwrap();
+            let mut iccn = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
+            b.emit(&mut iccn).unwrap();
+            for m in [icrq, iccn] {
+                let want = CallDetails::from_message(&m).replicable();
+                proptest::prop_assert_eq!(PackedCallDetails::from_message(&m).unpack(), want);
+            }
+        }
     }
 
     /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.

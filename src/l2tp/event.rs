@@ -219,6 +219,15 @@ pub enum Event {
         tunnels: Vec<u16>,
         /// The data-plane handoff of every session taken.
         sessions: Vec<SessionHandoff>,
+        /// The call details of every session taken, in the order of `sessions` (`details[i]`
+        /// is `sessions[i]`'s; `None` when the LAC gave none): what
+        /// [`Event::CallConnected`] gave the failed member's caller (the ICRQ's and ICCN's
+        /// details merged, RFC 2661 4.4.5; the ICRQ's alone when the member failed before its
+        /// backup held the ICCN's), so that the taker can tell whose call it is (accounting,
+        /// RADIUS and lawful intercept key on the Calling Number). Without the proxy LCP and
+        /// the proxy authentication's challenge, ID and response, which never leave the member
+        /// that took the ICCN ([`CallDetails::replicable`]).
+        details: Vec<Option<Box<CallDetails>>>,
     },
     /// LNS: a tunnel of ours was taken over by the backup `owner` while it saw us Down (a false
     /// Down), or by a member whose claim on the same failed member beat ours: dropped here

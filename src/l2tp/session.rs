@@ -71,9 +71,14 @@ pub struct Session {
     /// decision of this call while the caller has neither accepted nor refused it (no ICRP sent
     /// yet; see [`Event::IncomingCall`](super::Event::IncomingCall)).
     pub admission: Option<super::AdmissionId>,
-    /// LNS with admission: the ICRQ's call details, kept from ICRQ until the ICCN's are merged
-    /// into them ([`Event::CallConnected`](super::Event::CallConnected)).
-    pub details: Option<Box<super::CallDetails>>,
+    /// LNS: the call's details, the ICRQ's and then the ICCN's merged in, the fields of
+    /// [`CallDetails::replicable`](super::CallDetails::replicable) (no proxy LCP, no proxy
+    /// authentication challenge, ID or response: those served PPP's start and are dropped once
+    /// [`Event::CallConnected`](super::Event::CallConnected) reported them); replicated with the
+    /// session (`lns::replicate` docs, records) so that a backup that takes the call over can
+    /// tell whose call it is; packed ([`PackedCallDetails`](super::call::PackedCallDetails)), so
+    /// that a session costs a few octets more than the values. `None` when the LAC gave none.
+    pub details: Option<Box<super::call::PackedCallDetails>>,
     /// LNS: the Ns of this incoming call's ICRP in the tunnel's control channel, from when it
     /// was numbered (replicated with the answered call, so a backup taking the tunnel
     /// over knows whether the LAC took it; `tunnel::snapshot` docs).

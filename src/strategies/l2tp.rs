@@ -350,9 +350,53 @@ fn socket_addr() -> impl Strategy<Value = std::net::SocketAddr> {
     (any::<IpAddr>(), any::<u16>()).prop_map(|(ip, port)| std::net::SocketAddr::new(ip, port))
 }
 
+/// Call details with the fields a backup holds only ([`crate::l2tp::CallDetails::replicable`]):
+/// octet strings mostly short, some at the AVP's bound ([`crate::l2tp::wire::avp::MAX_VALUE_LEN`]).
+pub fn replicable_call_details() -> impl Strategy<Value = crate::l2tp::CallDetails> {
+    use crate::l2tp::call::{BearerType, FramingType, ProxyAuth, ProxyAuthenType};
+    let max = crate::l2tp::wire::avp::MAX_VALUE_LEN;
+    let octets = || {
+        proptest::option::of(prop_oneof![
+            8 => prop::collection::vec(any::<u8>(), 0..32),
+            1 => prop::collection::vec(any::<u8>(), max..=max),
+        ])
+    };
+    let auth = proptest::option::of((any::<u16>(), octets())).prop_map(|a| {
+        a.map(|(kind, name)| ProxyAuth {
+            kind: ProxyAuthenType(kind),
+            name,
+            ..ProxyAuth::default()
+        })
+    });
+    (
+        (octets(), octets(), octets(), octets()),
+        proptest::option::of(any::<(u32, u32)>()),
+        any::<(Option<u32>, Option<u32>, Option<u32>, Option<u32>)>(),
+        (any::<bool>(), auth),
+    )
+        .prop_map(
+            |((calling, called, sub, group), bf, (phys, tx, rx, bearer), (seq, proxy_auth))| {
+                crate::l2tp::CallDetails {
+                    calling_number: calling,
+                    called_number: called,
+                    sub_address: sub,
+                    bearer_type: bearer.map(BearerType),
+                    physical_channel_id: phys,
+                    framing_type: bf.map(|(_, f)| FramingType(f)),
+                    tx_connect_speed: tx,
+                    rx_connect_speed: rx,
+                    private_group_id: group,
+                    sequencing_required: seq,
+                    proxy_auth,
+                    ..Default::default()
+                }
+            },
+        )
+}
+
 /// Any replication record of the virtual LNS ([`crate::l2tp::replica::Record`]), ids non-zero.
 pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
-    use crate::l2tp::replica::{Record, SessionRecord, TunnelRecord};
+    use crate::l2tp::replica::{CallRecord, Record, SessionRecord, TunnelRecord};
     let nz = 1..=u16::MAX;
     let tunnel = (
         (nz.clone(), nz.clone(), socket_addr(), socket_addr()),
@@ -416,10 +460,32 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
             Record::Session(session) => Record::SessionSequence { session, ns, nr },
             rec => rec,
         });
+    let call = (
+        session.clone(),
+        proptest::option::of(any::<(u16, u16)>()),
+        replicable_call_details(),
+    )
+        .prop_map(|(rec, sequence, details)| match rec {
+            Record::Session(session) => Record::Call(Box::new(CallRecord {
+                session,
+                sequence,
+                details: crate::l2tp::call::PackedCallDetails::new(&details),
+            })),
+            rec => rec,
+        });
+    let call_update = (nz.clone(), nz.clone(), replicable_call_details()).prop_map(
+        |(tunnel, session, details)| Record::CallUpdate {
+            tunnel,
+            session,
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
+        },
+    );
     prop_oneof![
         tunnel,
         session,
         session_sequence,
+        call,
+        call_update,
         (nz.clone(), nz.clone())
             .prop_map(|(tunnel, session)| Record::SessionGone { tunnel, session }),
         nz.clone().prop_map(|tunnel| Record::TunnelGone { tunnel }),

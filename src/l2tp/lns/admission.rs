@@ -1,6 +1,7 @@
 //! Call admission (claim 2): SCCRQ and ICRQ served here, redirected to the pool, or refused;
 //! the session messages of an established tunnel (module docs of `lns`).
 
+use super::super::call::PackedCallDetails;
 use super::super::session::SessionState;
 use super::super::tunnel::Timer;
 use super::super::wire::avp::AvpValue;
@@ -133,14 +134,25 @@ impl Lns {
                         return;
                     };
                     if std::mem::take(&mut s.awaiting_iccn) {
+                        // Its details merged into those the copy held (the ICRQ's), and to our
+                        // backup (`replicate` docs, records).
+                        let later = self
+                            .keeps_call_details()
+                            .then(|| PackedCallDetails::from_message(m));
+                        if let Some(update) = later.and_then(|l| self.merge_call_details(sref, l)) {
+                            self.replicate_call_update(tid, sref.session, update);
+                        }
                         return;
                     }
                     self.core.refuse_out_of_order(now, tid, m);
                     return;
                 }
-                if state != Some(want) || !self.admission_connect(sref, m) {
+                if state != Some(want) {
                     return;
                 }
+                let Some(update) = self.admission_connect(sref, m) else {
+                    return;
+                };
                 let Some(s) = self.core.session_mut(tid, sref.session) else {
                     return;
                 };
@@ -157,7 +169,11 @@ impl Lns {
                 self.core.timers.disarm(&Timer::Session(tid, sref.session));
                 self.core.session_up(tid, sref.session, None);
                 if changed || mt == MessageType::OCCN {
+                    // With the call's details as they stand (`replicate` docs, records).
                     self.replicate_session(tid, sref.session);
+                } else if let Some(update) = update {
+                    // Only what the ICCN changed of the call's details.
+                    self.replicate_call_update(tid, sref.session, update);
                 }
             }
             Some(MessageType::OCRP) => {
@@ -252,6 +268,12 @@ impl Lns {
         let peer_sid = m.assigned_session_id().unwrap_or(0);
         let serial = m.call_serial_number().unwrap_or(0);
         let sequencing = self.cfg.common.sequencing_required;
+        let details = if self.keeps_call_details() {
+            let d = PackedCallDetails::from_message(m);
+            (!d.is_empty()).then_some(d)
+        } else {
+            None
+        };
         let Some(s) = self
             .core
             .new_session(tid, peer_sid, SessionState::WaitConnect, serial)
@@ -260,6 +282,8 @@ impl Lns {
         };
         s.load_balance_capable = lbc;
         s.sequencing = sequencing;
+        // The ICRQ's details (RFC 2661 6.6), kept and replicated with the call.
+        s.details = details.map(Box::new);
         let sid = s.local_id;
         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
         if sequencing {

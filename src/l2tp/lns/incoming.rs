@@ -1,6 +1,7 @@
 //! Call admission by the caller: the rules are on [`AdmissionConfig`], where rustdoc shows them
 //! (this module is private).
 
+use super::super::call::PackedCallDetails;
 use super::super::session::SessionState;
 use super::super::tunnel::Timer;
 use super::super::wire::avp::AvpValue;
@@ -205,7 +206,8 @@ impl Lns {
         self.next_admission += 1;
         s.load_balance_capable = lbc;
         s.admission = Some(id);
-        s.details = Some(details.clone());
+        let packed = PackedCallDetails::new(&details);
+        s.details = (!packed.is_empty()).then(|| Box::new(packed));
         let session = SessionRef {
             tunnel: tid,
             session: s.local_id,
@@ -242,24 +244,70 @@ impl Lns {
         true
     }
 
-    /// An ICCN for a session: `false` (ignored) while its admission is pending (no ICRP was sent,
-    /// so the LAC cannot legitimately connect it). Otherwise, with admission on,
-    /// [`Event::CallConnected`] with the merged details.
-    pub(super) fn admission_connect(&mut self, sref: SessionRef, m: &ControlMessage<'_>) -> bool {
-        let Some(s) = self.core.session_mut(sref.tunnel, sref.session) else {
-            return false;
-        };
+    /// An ICCN (or OCCN) for a session: `None` (ignored) while its admission is pending (no
+    /// ICRP was sent, so the LAC cannot legitimately connect it). Otherwise, with admission on,
+    /// [`Event::CallConnected`] with the merged details; and the message's details
+    /// ([`CallDetails::replicable`]) merged into the session's, which are returned for the
+    /// backup when there are any (`Some(None)`: none; `replicate` docs, records).
+    pub(super) fn admission_connect(
+        &mut self,
+        sref: SessionRef,
+        m: &ControlMessage<'_>,
+    ) -> Option<Option<PackedCallDetails>> {
+        let admission = self.cfg.admission.is_some();
+        let s = self.core.session_mut(sref.tunnel, sref.session)?;
         if s.admission.is_some() {
-            return false;
+            return None;
         }
-        if let Some(mut details) = s.details.take() {
+        // An admitted call (in wait-connect; the ICRQ's details kept, if it had any).
+        if admission && (s.details.is_some() || s.state == SessionState::WaitConnect) {
+            let mut details = Box::new(s.details.as_ref().map(|d| d.unpack()).unwrap_or_default());
             details.merge(CallDetails::from_message(m));
             self.core.event(Event::CallConnected {
                 session: sref,
                 details,
             });
         }
-        true
+        if !self.keeps_call_details() {
+            return Some(None);
+        }
+        Some(self.merge_call_details(sref, PackedCallDetails::from_message(m)))
+    }
+
+    /// Whether sessions keep their calls' details: for [`Event::CallConnected`] (admission on)
+    /// or for the backup ([`super::ReplicationConfig::call_details`]).
+    #[inline]
+    pub(super) fn keeps_call_details(&self) -> bool {
+        self.cfg.admission.is_some()
+            || self
+                .cfg
+                .replication
+                .as_ref()
+                .is_some_and(|r| r.call_details)
+    }
+
+    /// Merges `update` (an ICCN's details, packed: [`PackedCallDetails::from_message`]) into
+    /// those session `sref` keeps; `update` back when it has any field (what a
+    /// [`super::super::replica::Record::CallUpdate`] carries to the backup).
+    pub(super) fn merge_call_details(
+        &mut self,
+        sref: SessionRef,
+        update: PackedCallDetails,
+    ) -> Option<PackedCallDetails> {
+        if update.is_empty() {
+            return None;
+        }
+        let s = self.core.session_mut(sref.tunnel, sref.session)?;
+        let merged = match &s.details {
+            Some(d) => d.merged(&update),
+            None => update.clone(),
+        };
+        match &mut s.details {
+            // The box kept (one allocation per session).
+            Some(d) => **d = merged,
+            None => s.details = Some(Box::new(merged)),
+        }
+        Some(update)
     }
 
     /// Forgets the pending decisions whose session is gone (its tunnel closed).

@@ -154,11 +154,12 @@
 //!   counted in [`crate::l2tp::Stats::unknown_sessions_unanswered`]; each CDN is counted in
 //!   [`crate::l2tp::Stats::unknown_sessions_cleared`].
 
-use super::super::replica::{Record, RecordKey, SessionRecord, TunnelRecord};
+use super::super::call::PackedCallDetails;
+use super::super::replica::{CallRecord, Record, RecordKey, SessionRecord, TunnelRecord};
 use super::super::tunnel::recovery::StraySccrp;
 use super::super::tunnel::{IdMap, TunnelState};
 use super::super::wire::{ControlMessage, ErrorCode, ResultCode, ResultCodeValue};
-use super::super::{Event, SessionHandoff, SessionRef, UnsureSessions};
+use super::super::{CallDetails, Event, SessionHandoff, SessionRef, UnsureSessions};
 use super::Lns;
 use crate::health::{NodeId, NodeState};
 use crate::replica::PeerMap;
@@ -185,7 +186,7 @@ struct Held {
 /// takeover's adoptions and handoffs, the copies read) reads them sorted by id
 /// ([`HeldSessions::sorted`]), as the B-tree gave them.
 #[derive(Debug, Default, Clone)]
-struct HeldSessions(IdMap<SessionRecord>);
+struct HeldSessions(IdMap<SessionRecord>, IdMap<PackedCallDetails>);
 
 impl HeldSessions {
     fn len(&self) -> usize {
@@ -196,17 +197,57 @@ impl HeldSessions {
         self.0.contains_key(sid)
     }
 
-    /// Holds `s` as session `sid`: the record it replaces, if any.
+    /// Holds `s` as session `sid`: the record it replaces, if any. The details held for a
+    /// session of another call under that id (another peer Session ID or Call Serial Number)
+    /// go.
+    #[inline(always)]
     fn insert(&mut self, sid: u16, s: SessionRecord) -> Option<SessionRecord> {
-        self.0.insert(sid, s)
+        let old = self.0.insert(sid, s);
+        let same_call =
+            |o: &SessionRecord| o.peer_session == s.peer_session && o.serial == s.serial;
+        if !self.1.is_empty() && !old.as_ref().is_some_and(same_call) {
+            self.1.remove(&sid);
+        }
+        old
     }
 
     fn remove(&mut self, sid: &u16) -> Option<SessionRecord> {
+        if !self.1.is_empty() {
+            self.1.remove(sid);
+        }
         self.0.remove(sid)
     }
 
     fn retain(&mut self, keep: impl FnMut(&u16, &mut SessionRecord) -> bool) {
         self.0.retain(keep);
+        let sessions = &self.0;
+        self.1.retain(|sid, _| sessions.contains_key(sid));
+    }
+
+    /// The details of session `sid`'s call, when held.
+    fn details(&self, sid: u16) -> Option<&PackedCallDetails> {
+        self.1.get(&sid)
+    }
+
+    /// Session `sid`'s call has `details` (replacing any held), when the session is held.
+    fn set_details(&mut self, sid: u16, details: PackedCallDetails) {
+        if self.0.contains_key(&sid) && !details.is_empty() {
+            self.1.insert(sid, details);
+        }
+    }
+
+    /// The details of session `sid`'s call changed by `update` ([`CallDetails::merge`]), when
+    /// the session is held.
+    fn merge_details(&mut self, sid: u16, update: PackedCallDetails) {
+        if !self.0.contains_key(&sid) || update.is_empty() {
+            return;
+        }
+        match self.1.get_mut(&sid) {
+            Some(d) => *d = d.merged(&update),
+            None => {
+                self.1.insert(sid, update);
+            }
+        }
     }
 
     /// The sessions' records by Session ID.
@@ -217,9 +258,18 @@ impl HeldSessions {
     }
 }
 
-impl FromIterator<SessionRecord> for HeldSessions {
-    fn from_iter<I: IntoIterator<Item = SessionRecord>>(it: I) -> Self {
-        HeldSessions(it.into_iter().map(|s| (s.session, s)).collect())
+impl FromIterator<(SessionRecord, Option<PackedCallDetails>)> for HeldSessions {
+    fn from_iter<I: IntoIterator<Item = (SessionRecord, Option<PackedCallDetails>)>>(
+        it: I,
+    ) -> Self {
+        let mut held = HeldSessions::default();
+        for (s, d) in it {
+            held.0.insert(s.session, s);
+            if let Some(d) = d {
+                held.1.insert(s.session, d);
+            }
+        }
+        held
     }
 }
 
@@ -233,6 +283,8 @@ impl Held {
             rec,
             Record::Session(_)
                 | Record::SessionSequence { .. }
+                | Record::Call(_)
+                | Record::CallUpdate { .. }
                 | Record::SessionGone { .. }
                 | Record::TunnelSequence { .. }
                 | Record::TunnelGone { .. }
@@ -309,6 +361,33 @@ impl Held {
             // As the session's record, then its tunnel's sequence numbers' (which apply with
             // or without room for the session), with one look-up of the tunnel.
             Record::SessionSequence { session: s, ns, nr } => self.session_sequence(s, ns, nr, cfg),
+            // As the session's record (with its tunnel's numbers), then its call's details,
+            // replacing any held (module docs, call details).
+            Record::Call(c) => {
+                let CallRecord {
+                    session: s,
+                    sequence,
+                    details,
+                } = *c;
+                let refused = match sequence {
+                    Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg),
+                    None => self.apply(Record::Session(s), cfg),
+                };
+                if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
+                    sessions.set_details(s.session, details);
+                }
+                refused
+            }
+            Record::CallUpdate {
+                tunnel,
+                session,
+                details,
+            } => {
+                if let Some((_, sessions)) = self.tunnels.get_mut(&tunnel) {
+                    sessions.merge_details(session, details);
+                }
+                false
+            }
             Record::SessionGone { tunnel, session } => {
                 let gone = self
                     .tunnels
@@ -423,9 +502,14 @@ impl Lns {
         }
         if self.late_record(now, from, &rec) {
             // Its tunnel's sequence numbers apply as a record of their own would.
-            if let Record::SessionSequence { session, ns, nr } = rec {
+            let sequence = match &rec {
+                Record::SessionSequence { session, ns, nr } => Some((session.tunnel, *ns, *nr)),
+                Record::Call(c) => c.sequence.map(|(ns, nr)| (c.session.tunnel, ns, nr)),
+                _ => None,
+            };
+            if let Some((tid, ns, nr)) = sequence {
                 let held = self.backups.held.get_mut(&from);
-                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&session.tunnel)) {
+                if let Some((t, _)) = held.and_then(|h| h.tunnels.get_mut(&tid)) {
                     (t.ns, t.nr) = (ns, nr);
                 }
             }
@@ -453,9 +537,10 @@ impl Lns {
                 false
             }
             // Upserts make the member's table; the rest change only one there is.
-            rec @ (Record::Tunnel(_) | Record::Session(_) | Record::SessionSequence { .. }) => {
-                self.backups.held.get_or_default(from).apply(rec, &cfg)
-            }
+            rec @ (Record::Tunnel(_)
+            | Record::Session(_)
+            | Record::SessionSequence { .. }
+            | Record::Call(_)) => self.backups.held.get_or_default(from).apply(rec, &cfg),
             rec => match self.backups.held.get_mut(&from) {
                 Some(h) => h.apply(rec, &cfg),
                 None => false,
@@ -681,8 +766,15 @@ impl Lns {
     fn late_record(&mut self, now: Instant, from: NodeId, rec: &Record) -> bool {
         let tid = match rec {
             Record::Session(s) | Record::SessionSequence { session: s, .. } => s.tunnel,
-            Record::SessionGone { tunnel, .. } => *tunnel,
+            Record::Call(c) => c.session.tunnel,
+            Record::SessionGone { tunnel, .. } | Record::CallUpdate { tunnel, .. } => *tunnel,
             _ => return false,
+        };
+        // The session of the record, and its call's details (module docs, call details).
+        let (session, details) = match rec {
+            Record::Session(s) | Record::SessionSequence { session: s, .. } => (Some(s), None),
+            Record::Call(c) => (Some(&c.session), Some(&c.details)),
+            _ => (None, None),
         };
         // The member we took the tunnel from: `from`, or the one whose takeover by `from`
         // lost to ours.
@@ -692,7 +784,7 @@ impl Lns {
         let Some(taken) = self.backups.taken.get(&member) else {
             return false;
         };
-        if let Record::Session(s) | Record::SessionSequence { session: s, .. } = rec {
+        if let Some(s) = session {
             // A session we adopted already: what we hold of it is newer (RFC 4951
             // failover seed 77810: the yielder's records of the tunnel came after the LAC's CDN
             // had ended one of them here, and brought it back).
@@ -719,9 +811,14 @@ impl Lns {
             return false;
         };
         match rec {
-            Record::Session(s) | Record::SessionSequence { session: s, .. }
-                if self.core.adopt_session(now, s, true).is_ok() =>
-            {
+            _ if session.is_some_and(|s| self.core.adopt_session(now, s, true).is_ok()) => {
+                let Some(s) = session else {
+                    return true;
+                };
+                let details = details.filter(|d| !d.is_empty()).cloned();
+                if let Some(adopted) = self.core.session_mut(tid, s.session) {
+                    adopted.details = details.clone().map(Box::new);
+                }
                 let pinned = self.core.held_pin(tid, s.session);
                 if let Some(taken) = self.backups.taken.get_mut(&member)
                     && let Err(i) = taken.adopted.binary_search(&(tid, s.session))
@@ -740,6 +837,7 @@ impl Lns {
                     addr: t.local.ip(),
                     tunnels: Vec::new(),
                     sessions: vec![handoff(&t, s)],
+                    details: vec![details.map(|d| Box::new(d.unpack()))],
                 });
                 // Recovered the RFC 4951 way: the LAC may have cleared the call as not
                 // established at its recovery (RFC 4951 3.3), so it is queried like the others
@@ -755,6 +853,18 @@ impl Lns {
                     session: *session,
                 });
                 self.core.session_down(session, None, None);
+            }
+            // What the ICCN changed of a call we adopted: merged here, and to our backup.
+            Record::CallUpdate {
+                session, details, ..
+            } => {
+                let sref = SessionRef {
+                    tunnel: tid,
+                    session: *session,
+                };
+                if let Some(update) = self.merge_call_details(sref, details.clone()) {
+                    self.replicate_call_update(tid, *session, update);
+                }
             }
             _ => {}
         }
@@ -820,6 +930,21 @@ impl Lns {
         let tunnels = h.tunnels.values();
         let copy = tunnels.map(|(t, s)| (t.clone(), s.sorted()));
         (copy.collect(), h.sessions)
+    }
+
+    /// The call details held for `member` (as its backup), by tunnel and session id.
+    #[cfg(test)]
+    pub(super) fn held_details(&self, member: NodeId) -> Vec<(u16, u16, PackedCallDetails)> {
+        let Some(h) = self.backups.held.get(&member) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u16, u16, PackedCallDetails)> = h
+            .tunnels
+            .iter()
+            .flat_map(|(&t, (_, s))| s.1.iter().map(move |(&sid, d)| (t, sid, d.clone())))
+            .collect();
+        v.sort_unstable_by_key(|(t, s, _)| (*t, *s));
+        v
     }
 
     /// The sessions held for `member` (as its backup), by tunnel and session id.
@@ -910,24 +1035,40 @@ impl Lns {
         h.tunnels.insert(tunnel, (t, sessions));
     }
 
-    /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there).
-    fn send_sessions(&mut self, to: NodeId, records: &[SessionRecord]) {
-        for s in records {
-            self.send_record(to, Record::Session(*s));
+    /// Sends `to` a [`Record::Session`] of each of `records`, in order (late records there),
+    /// a [`Record::Call`] for one with its call's details.
+    fn send_sessions(
+        &mut self,
+        to: NodeId,
+        records: &[(SessionRecord, Option<PackedCallDetails>)],
+    ) {
+        for (s, d) in records {
+            let rec = match d {
+                Some(d) => Record::Call(Box::new(CallRecord {
+                    session: *s,
+                    sequence: None,
+                    details: d.clone(),
+                })),
+                None => Record::Session(*s),
+            };
+            self.send_record(to, rec);
         }
     }
 
-    /// The records of our sessions of `tunnel`, by Session ID.
-    fn session_records(&self, tunnel: u16) -> Vec<SessionRecord> {
+    /// The records of our sessions of `tunnel`, by Session ID, each with its call's details.
+    fn session_records(&self, tunnel: u16) -> Vec<(SessionRecord, Option<PackedCallDetails>)> {
         let Some(t) = self.core.tunnels.get(&tunnel) else {
             return Vec::new();
         };
         let sids: Vec<u16> = t.sessions.keys().copied().collect();
-        let mut records: Vec<SessionRecord> = sids
+        let mut records: Vec<(SessionRecord, Option<PackedCallDetails>)> = sids
             .into_iter()
-            .filter_map(|sid| self.core.export_session(tunnel, sid))
+            .filter_map(|sid| {
+                let s = self.core.export_session(tunnel, sid)?;
+                Some((s, self.core.call_details(tunnel, sid).cloned()))
+            })
             .collect();
-        records.sort_unstable_by_key(|s| s.session);
+        records.sort_unstable_by_key(|(s, _)| s.session);
         records
     }
 
@@ -1064,6 +1205,7 @@ impl Lns {
                 addr,
                 tunnels: Vec::new(),
                 sessions: Vec::new(),
+                details: Vec::new(),
             });
         }
     }
@@ -1165,7 +1307,7 @@ impl Lns {
                 self.backups.losers.insert(theirs.by, failed);
             }
         }
-        let mut by_addr: BTreeMap<IpAddr, (Vec<u16>, Vec<SessionHandoff>)> = BTreeMap::new();
+        let mut by_addr: BTreeMap<IpAddr, TakenAt> = BTreeMap::new();
         let mut taken = Vec::new();
         let mut adopted = Vec::new();
         let mut recover = Vec::new();
@@ -1198,6 +1340,13 @@ impl Lns {
             for s in &sessions.sorted() {
                 match self.core.adopt_session(now, s, true) {
                     Ok(()) => {
+                        // Its call's details, as the copy holds them (module docs, call
+                        // details): kept by the session, and handed over with it.
+                        let details = sessions.details(s.session).cloned();
+                        entry.2.push(details.as_ref().map(|d| Box::new(d.unpack())));
+                        if let Some(adopted) = self.core.session_mut(tid, s.session) {
+                            adopted.details = details.map(Box::new);
+                        }
                         if let Some(ns) = self.core.held_pin(tid, s.session) {
                             pinned.push((tid, s.session, ns));
                         }
@@ -1278,12 +1427,13 @@ impl Lns {
         }
         self.member_up(failed);
         self.release_yielded_later(failed);
-        for (addr, (tunnels, sessions)) in by_addr {
+        for (addr, (tunnels, sessions, details)) in by_addr {
             self.core.event(Event::TakenOver {
                 failed,
                 addr,
                 tunnels,
                 sessions,
+                details,
             });
         }
         self.publish_load();
@@ -1382,6 +1532,10 @@ impl Lns {
         *s = s.saturating_add(n as u64);
     }
 }
+
+/// What a takeover took at one of the failed member's addresses: the tunnels, the sessions'
+/// handoffs and their calls' details (in the order of the handoffs; [`Event::TakenOver`]).
+type TakenAt = (Vec<u16>, Vec<SessionHandoff>, Vec<Option<Box<CallDetails>>>);
 
 /// The data-plane handoff of session `s` of tunnel `t` as restored (data Ns skipped ahead,
 /// `tunnel::DATA_NS_SKIP`).
@@ -1610,6 +1764,7 @@ mod tests {
                     addr: local().ip(),
                     tunnels: Vec::new(),
                     sessions: Vec::new(),
+                    details: Vec::new(),
                 }],
                 "generations {ours} / {theirs}"
             );
@@ -2681,7 +2836,7 @@ mod tests {
         assert!(
             matches!(
                 &events[..],
-                [Event::TakenOver { failed, addr, tunnels, sessions }]
+                [Event::TakenOver { failed, addr, tunnels, sessions, .. }]
                     if *failed == NodeId(2) && *addr == local().ip() && tunnels[..] == [TUNNEL]
                         && sessions.len() == 1 && sessions[0].peer_session == PEER_SESSION
             ),

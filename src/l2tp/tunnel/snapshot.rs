@@ -154,6 +154,21 @@ impl Core {
         session_record(tid, sid, self.tunnels.get(&tid)?.sessions.get(&sid)?)
     }
 
+    /// The details of the call of session `sid` of tunnel `tid`, when it has any (an LNS's
+    /// incoming call: the ICRQ's, then the ICCN's merged in; `lns::replicate` docs, records).
+    pub fn call_details(
+        &self,
+        tid: u16,
+        sid: u16,
+    ) -> Option<&crate::l2tp::call::PackedCallDetails> {
+        self.tunnels
+            .get(&tid)?
+            .sessions
+            .get(&sid)?
+            .details
+            .as_deref()
+    }
+
     /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
     /// resumed and probing the LAC (module docs); else at the replicated Ns/Nr, for the RFC 4951
     /// recovery ([`Core::start_recovery`]) to resume. Within
