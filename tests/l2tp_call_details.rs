@@ -36,8 +36,24 @@ fn member(i: u8, now: Instant) -> Lns {
     member_of(i, 1, now)
 }
 
+/// Member `i` of incarnation 1, with admission or not, with
+/// [`ReplicationConfig::call_details`] `call_details`.
+fn member_with(i: u8, admission: bool, call_details: bool, now: Instant) -> Lns {
+    let mut l = member_config(i, 1);
+    l.admission = admission.then(AdmissionConfig::default);
+    if let Some(r) = &mut l.replication {
+        r.call_details = call_details;
+    }
+    Lns::new(l, now).unwrap()
+}
+
 /// Member `i` of incarnation `incarnation`.
 fn member_of(i: u8, incarnation: u32, now: Instant) -> Lns {
+    Lns::new(member_config(i, incarnation), now).unwrap()
+}
+
+/// The configuration of [`member_of`]: admission on, the default replication.
+fn member_config(i: u8, incarnation: u32) -> LnsConfig {
     let peers = vec![(HNode(u32::from(2 - i)), management(1 - i))];
     let mut m = LnsMembership::new(
         HNode(u32::from(i) + 1),
@@ -58,7 +74,7 @@ fn member_of(i: u8, incarnation: u32, now: Instant) -> Lns {
         admission: Some(AdmissionConfig::default()),
         ..Default::default()
     };
-    Lns::new(cfg, now).unwrap()
+    cfg
 }
 
 /// A BRAS/PPPoE LAC's call: a circuit id as Calling Number, a Called Number, digital bearer,
@@ -106,6 +122,12 @@ struct Pool {
 
 impl Pool {
     fn new() -> Pool {
+        Pool::with(true, true)
+    }
+
+    /// Both members with admission or not, with [`ReplicationConfig::call_details`]
+    /// `call_details`.
+    fn with(admission: bool, call_details: bool) -> Pool {
         let now = Instant::now();
         let mut lc = LacConfig::new(service(0));
         lc.common.hello_interval = Duration::from_secs(3600);
@@ -113,8 +135,8 @@ impl Pool {
         let mut p = Pool {
             now,
             lac: Lac::new(lc, now).unwrap(),
-            a: member(0, now),
-            b: member(1, now),
+            a: member_with(0, admission, call_details, now),
+            b: member_with(1, admission, call_details, now),
             a_alive: true,
             replication: Vec::new(),
             a_events: Vec::new(),
@@ -402,4 +424,38 @@ fn a_backup_synced_after_the_call_connected_hands_over_its_details() {
     assert_eq!(taken.len(), 1);
     let got = taken[0].as_deref().expect("the call's details handed over");
     assert_eq!(*got, connected[0].clone().replicable());
+}
+
+/// [`ReplicationConfig::call_details`] (on by default): a replicating member keeps its calls'
+/// details for its backup with or without admission (no `CallConnected` then), and the taker
+/// hands them over (RFC 2661 6.6 and 6.8: the ICRQ's and the ICCN's merged). Off, the calls'
+/// details are neither kept nor replicated: the Calling Number appears in no replication
+/// datagram, and the handoff carries none.
+#[test]
+fn call_details_are_replicated_without_admission_and_not_when_turned_off() {
+    for call_details in [true, false] {
+        let mut p = Pool::with(false, call_details);
+        let d = bras_call();
+        p.lac
+            .open_call(p.now, CallRequest::default().details(d.clone()))
+            .unwrap();
+        p.pump();
+        for _ in 0..10 {
+            p.tick();
+        }
+        assert!(
+            p.connected().is_empty(),
+            "no CallConnected without admission"
+        );
+        let calling = b"bras1 eth 0/1/2:100.200";
+        assert_eq!(p.sent_anywhere(calling), call_details, "{call_details}");
+        let taken = p.crash_and_take_over();
+        assert_eq!(taken.len(), 1, "the call taken over");
+        if call_details {
+            let got = taken[0].as_deref().expect("the call's details handed over");
+            assert_eq!(*got, d.clone().replicable());
+        } else {
+            assert!(taken[0].is_none(), "{:?}", taken[0]);
+        }
+    }
 }
