@@ -32,10 +32,6 @@ const PASSWORD: &[u8] = b"s3cret-pap-password";
 const CHALLENGE: &[u8] = b"challenge-octets";
 const PROXY_LCP: &[u8] = b"\x01\x04\x05\xd4lcp-options";
 
-fn member(i: u8, now: Instant) -> Lns {
-    member_of(i, 1, now)
-}
-
 /// Member `i` of incarnation 1, with admission or not, with
 /// [`ReplicationConfig::call_details`] `call_details`.
 fn member_with(i: u8, admission: bool, call_details: bool, now: Instant) -> Lns {
@@ -62,7 +58,7 @@ fn member_config(i: u8, incarnation: u32) -> LnsConfig {
         peers,
     );
     m.incarnation = incarnation;
-    let cfg = LnsConfig {
+    LnsConfig {
         common: Config {
             hello_interval: Duration::from_secs(3600),
             seed: telcp::io::seed(40 + u64::from(i)),
@@ -73,8 +69,7 @@ fn member_config(i: u8, incarnation: u32) -> LnsConfig {
         replication: Some(ReplicationConfig::default()),
         admission: Some(AdmissionConfig::default()),
         ..Default::default()
-    };
-    cfg
+    }
 }
 
 /// A BRAS/PPPoE LAC's call: a circuit id as Calling Number, a Called Number, digital bearer,
