@@ -149,6 +149,18 @@ impl Pool {
         p
     }
 
+    /// The LAC opens a call with `details`; set up, then ten timers on, so that what lingers
+    /// ([`ReplicationConfig::linger`]: the ICCN's details) has left.
+    fn connect(&mut self, details: CallDetails) {
+        self.lac
+            .open_call(self.now, CallRequest::default().details(details))
+            .unwrap();
+        self.pump();
+        for _ in 0..10 {
+            self.tick();
+        }
+    }
+
     /// Virtual time to the next timer of any endpoint, which fires; then every datagram.
     fn tick(&mut self) {
         let next = [
@@ -287,14 +299,8 @@ impl Pool {
 fn a_taken_over_call_carries_the_details_call_connected_gave() {
     let mut p = Pool::new();
     let d = bras_call();
-    p.lac
-        .open_call(p.now, CallRequest::default().details(d.clone()))
-        .unwrap();
-    p.pump();
     // The ICCN's details linger ([`ReplicationConfig::linger`]) and leave at its end.
-    for _ in 0..10 {
-        p.tick();
-    }
+    p.connect(d.clone());
     let connected = p.connected();
     assert_eq!(connected.len(), 1, "CallConnected at member 0");
     // What the LAC said arrived whole at member 0 (RFC 2661 6.6, 6.8).
@@ -367,13 +373,7 @@ fn a_call_whose_iccn_was_not_replicated_carries_the_icrqs() {
 #[test]
 fn the_proxy_authentication_response_never_leaves_in_replication() {
     let mut p = Pool::new();
-    p.lac
-        .open_call(p.now, CallRequest::default().details(bras_call()))
-        .unwrap();
-    p.pump();
-    for _ in 0..10 {
-        p.tick();
-    }
+    p.connect(bras_call());
     assert_eq!(p.connected().len(), 1);
     assert!(!p.replication.is_empty());
     assert!(p.sent_anywhere(b"alice@isp.example"), "the name travels");
@@ -390,13 +390,7 @@ fn the_proxy_authentication_response_never_leaves_in_replication() {
 #[test]
 fn a_backup_synced_after_the_call_connected_hands_over_its_details() {
     let mut p = Pool::new();
-    p.lac
-        .open_call(p.now, CallRequest::default().details(bras_call()))
-        .unwrap();
-    p.pump();
-    for _ in 0..10 {
-        p.tick();
-    }
+    p.connect(bras_call());
     let connected = p.connected();
     assert_eq!(connected.len(), 1);
     // Member 1 restarts empty (a new incarnation): member 0 syncs it in bulk.
@@ -431,13 +425,7 @@ fn call_details_are_replicated_without_admission_and_not_when_turned_off() {
     for call_details in [true, false] {
         let mut p = Pool::with(false, call_details);
         let d = bras_call();
-        p.lac
-            .open_call(p.now, CallRequest::default().details(d.clone()))
-            .unwrap();
-        p.pump();
-        for _ in 0..10 {
-            p.tick();
-        }
+        p.connect(d.clone());
         assert!(
             p.connected().is_empty(),
             "no CallConnected without admission"
