@@ -280,7 +280,22 @@ fn failover(seed: u64, n: usize, rfc4951: bool) -> World {
     // backup during the set-up moves it: until the new one acknowledged its whole bulk sync,
     // the former one keeps its copy, and holds the calls.)
     let p0 = server(&mut w, n);
-    let b0 = w.member(p0).backup().expect("a backup").0 as usize - 1;
+    // Its backup; none at this instant when heartbeat loss has both other members not Up
+    // (`lns::replicate` docs, backup: only an Up member is chosen): then the member holding
+    // its copy, which a crash now leaves the calls to (seed 14922).
+    let b0 = match w.member(p0).backup() {
+        Some(b) => b.0 as usize - 1,
+        None => {
+            let mut best = (usize::MAX, (0, 0));
+            for i in (0..3).filter(|i| *i != p0) {
+                let h = w.member(i).held_for(telcp::health::NodeId(p0 as u32 + 1));
+                if best.0 == usize::MAX || h > best.1 {
+                    best = (i, h);
+                }
+            }
+            best.0
+        }
+    };
     let held = |w: &mut World| w.member(b0).held_for(telcp::health::NodeId(p0 as u32 + 1));
     let quiet_setup = (0..3).all(|i| w.takeovers(i).is_empty());
     if quiet_setup {
@@ -649,6 +664,16 @@ fn silent_failover_seed_150616_yielded_copy_sees_the_cdn() {
 #[test]
 fn rfc4951_failover_seed_3608_call_in_setup_kept() {
     failover(3608, 20, true);
+}
+
+/// Seed 14922 of the RFC 4951 failover with 20 calls (helper B's sweep, session 47): at the end
+/// of the set-up the member serving the calls saw one member Down and the other Suspect under
+/// heartbeat loss, so it had no backup at that instant (only an Up member is chosen), while
+/// the member it had replicated to still held its whole copy. The harness took a backup for
+/// granted ("a backup" panicked); the crash then is taken over by the holder of the copy.
+#[test]
+fn rfc4951_failover_seed_14922_no_backup_at_the_end_of_set_up() {
+    failover(14922, 20, true);
 }
 
 /// Seed 21494 in RFC 4951 mode (harness): the recovery tunnel's SCCCN, or the LAC's ZLB for it,
