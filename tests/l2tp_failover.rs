@@ -949,17 +949,8 @@ fn restarted_member_is_not_resurrected() {
             dropped,
             "seed {seed}: the former incarnation's records still held"
         );
-        // The restart took the calls over (or, under heartbeat loss, the Down before it did):
-        // one member serves them all, not the restarted one unless it took them over in turn
-        // (the taker's backup, after a false Down of the taker).
-        let at = server(&mut w, n);
-        let took_since = w.events[p][since_restart..]
-            .iter()
-            .any(|e| matches!(e, Event::TakenOver { tunnels, .. } if !tunnels.is_empty()));
-        assert!(
-            at != p || took_since,
-            "seed {seed}: served by the restarted member"
-        );
+        // The restart took the calls over (or, under heartbeat loss, the Down before it did).
+        served_after_restart(&mut w, p, since_restart, n, &format!("seed {seed}"));
         let failed = telcp::health::NodeId(p as u32 + 1);
         let others: Vec<usize> = (0..3).filter(|i| *i != p).collect();
         let from_p = move |w: &mut World| -> usize {
@@ -1086,17 +1077,7 @@ fn crash_restarted(seed: u64, rfc4951: bool, after: Duration) {
         w.dump_trace(crash_at);
     }
     assert_eq!(w.lac_downs(), 0, "{what}: the LAC lost its calls");
-    // At the taker, or at a member that took the calls from it in turn (a false Down under
-    // heartbeat loss; the restarted member too, as the taker's backup), never at the restarted
-    // member without a takeover of its own.
-    let at = server(&mut w, n);
-    let took_since = w.events[p][since_restart..]
-        .iter()
-        .any(|e| matches!(e, Event::TakenOver { tunnels, .. } if !tunnels.is_empty()));
-    assert!(
-        at != p || took_since,
-        "{what}: served by the restarted member"
-    );
+    let at = served_after_restart(&mut w, p, since_restart, n, &what);
     if let Err(e) = frames_arrived(&w, at, &calls, &lac_before) {
         dump(&w);
         panic!("{what}: {e}");
@@ -1125,6 +1106,28 @@ fn crash_restarted(seed: u64, rfc4951: bool, after: Duration) {
         "{what}: the restarted member sent {torn:?}"
     );
     settle(&mut w, &calls);
+}
+
+/// The member serving the `n` calls after member `p` restarted (its events from
+/// `since_restart` on): one member serves them all, the taker or a member that took them from
+/// it in turn (a false Down under heartbeat loss; the restarted member too, as the taker's
+/// backup), never the restarted member without a takeover of its own.
+fn served_after_restart(
+    w: &mut World,
+    p: usize,
+    since_restart: usize,
+    n: usize,
+    what: &str,
+) -> usize {
+    let at = server(w, n);
+    let took_since = w.events[p][since_restart..]
+        .iter()
+        .any(|e| matches!(e, Event::TakenOver { tunnels, .. } if !tunnels.is_empty()));
+    assert!(
+        at != p || took_since,
+        "{what}: served by the restarted member"
+    );
+    at
 }
 
 /// Issue 15, double failure: a backup that fails is replaced (bulk sync to the next one by
