@@ -122,9 +122,7 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{
-    CallRecord, Record, SESSION_SEQUENCE, SETUP_RECORD_MAX, SessionRecord,
-};
+use super::super::replica::{CallRecord, Record, SESSION_SEQUENCE, SessionRecord};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -229,6 +227,11 @@ const SEAL_BUFFER: usize = 4096;
 /// The room made before a datagram is sealed (a batch of a set-up's records and more; a larger
 /// one grows the buffer as it is written).
 const SEAL_ROOM: usize = 512;
+
+/// The most octets of a set-up's record sealed on the stack ([`Wire::seal_setup`]): a
+/// session's, or a call's with its details (a BRAS call's is 94); a longer one goes through
+/// the batch encoder.
+const SETUP_STACK: usize = 160;
 
 /// Whether `data` is a replication message of the virtual LNS (its envelope's magic).
 pub(super) fn is_replication(data: &[u8]) -> bool {
@@ -531,8 +534,9 @@ impl Wire {
         });
     }
 
-    /// Seals the batch `seq` of the one set-up's record `rec` ([`KIND_REPLICATE`], the set-up
-    /// lane: [`Lns::send_setup_record`]) from `sender` of `incarnation` under our next packet
+    /// Seals the batch `seq` of the one set-up's record `rec` (a call's with its details too
+    /// when it fits in [`SETUP_STACK`] octets, [`Record::setup_octets_in`]; [`KIND_REPLICATE`],
+    /// the set-up lane: [`Lns::send_setup_record`]) from `sender` of `incarnation` under our next packet
     /// number, and queues it for `dst`; nothing without a MAC key. The octets [`Wire::seal`]
     /// makes of [`crate::replica::encode_batch`] of it, built on the stack (the record written
     /// in its place, [`Record::setup_octets`]; [`Envelope::seal_in_place`]) and copied once
@@ -548,12 +552,11 @@ impl Wire {
     ) -> bool {
         // Header, the batch's seq and count, the record, the tag.
         const BODY: usize = HEADER_LEN + 9;
-        const MAX: usize = BODY + SETUP_RECORD_MAX + crate::replica::TAG_LEN;
+        const MAX: usize = BODY + SETUP_STACK + crate::replica::TAG_LEN;
         let mut msg = [0u8; MAX];
         let Some(n) = msg
-            .get_mut(BODY..)
-            .and_then(|b| b.first_chunk_mut::<SETUP_RECORD_MAX>())
-            .and_then(|b| rec.setup_octets(b))
+            .get_mut(BODY..BODY + SETUP_STACK)
+            .and_then(|b| rec.setup_octets_in(b))
         else {
             return false;
         };
