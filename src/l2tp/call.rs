@@ -169,52 +169,74 @@ pub struct CallDetails {
 /// holds, a few octets more than the values themselves (a BRAS call with a 23-octet circuit id
 /// as Calling Number, a 21-octet Called Number, Bearer and Framing Types and both Connect
 /// Speeds: 71 octets), where the typed [`CallDetails`] takes some 300 before its values. Read
-/// with [`PackedCallDetails::unpack`].
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct PackedCallDetails(Box<[u8]>);
+/// with [`PackedCallDetails::unpack`]. One allocation behind an 8-octet handle, shared by
+/// its clones (a clone is a reference count, not a copy: the record that replicates a call's
+/// details shares the session's).
+#[derive(Clone)]
+pub struct PackedCallDetails(triomphe::ThinArc<(), u8>);
+
+impl PartialEq for PackedCallDetails {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for PackedCallDetails {}
+
+impl std::hash::Hash for PackedCallDetails {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::fmt::Debug for PackedCallDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PackedCallDetails")
+            .field(&self.as_bytes())
+            .finish()
+    }
+}
 
 impl PackedCallDetails {
     /// The replicable fields of `d` ([`CallDetails::replicable`]), packed (an octet string
     /// longer than [`MAX_VALUE_LEN`], which no AVP carries, is cut there).
     pub fn new(d: &CallDetails) -> PackedCallDetails {
-        PackedCallDetails(super::replica::pack_slots(&super::replica::detail_slots(d)))
+        super::replica::pack_slots(&super::replica::detail_slots(d))
     }
 
     /// The replicable details `msg` carries (an ICRQ or ICCN), packed: those of
     /// [`CallDetails::from_message`] then [`CallDetails::replicable`], read in place (no
     /// typed details built).
     pub fn from_message(msg: &ControlMessage<'_>) -> PackedCallDetails {
-        PackedCallDetails(super::replica::pack_slots(&super::replica::message_slots(
-            msg,
-        )))
+        super::replica::pack_slots(&super::replica::message_slots(msg))
     }
 
     /// Packed octets already checked by the codec.
     pub(crate) fn from_checked(b: &[u8]) -> PackedCallDetails {
-        PackedCallDetails(b.into())
+        PackedCallDetails(triomphe::ThinArc::from_header_and_slice((), b))
     }
 
     /// The details (their replicable fields).
     pub fn unpack(&self) -> CallDetails {
-        let mut r = crate::io::Reader::new(&self.0);
+        let mut r = crate::io::Reader::new(self.as_bytes());
         // Written by `new` or checked by the codec: always valid.
         super::replica::read_details(&mut r).unwrap_or_default()
     }
 
     /// No field at all.
     pub fn is_empty(&self) -> bool {
-        self.0.first().is_none_or(|n| *n == 0)
+        self.as_bytes().first().is_none_or(|n| *n == 0)
     }
 
     /// The packed octets (`replica` docs, call details).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.slice
     }
 
     /// These details with `later`'s merged in, as [`CallDetails::merge`] merges (packed as
     /// they are, no typed details built).
     pub fn merged(&self, later: &PackedCallDetails) -> PackedCallDetails {
-        PackedCallDetails(super::replica::merge_packed(&self.0, &later.0))
+        super::replica::merge_packed(self.as_bytes(), later.as_bytes())
     }
 }
 
@@ -434,6 +456,23 @@ impl CallDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `PackedCallDetails` docs: an 8-octet handle (a session keeps `Option` of it in 8
+    /// octets), whose clones share the one allocation (the replicated record's).
+    #[test]
+    fn packed_details_are_one_handle_shared_by_clones() {
+        assert_eq!(size_of::<Option<PackedCallDetails>>(), 8);
+        let d = CallDetails {
+            calling_number: Some(b"0123456789".to_vec()),
+            ..CallDetails::default()
+        };
+        let a = PackedCallDetails::new(&d);
+        let b = a.clone();
+        assert_eq!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+        assert_eq!(b.unpack(), d);
+        drop(a);
+        assert_eq!(b.unpack(), d);
+    }
 
     fn full() -> CallDetails {
         CallDetails {

@@ -592,18 +592,30 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
     slots
 }
 
-/// The packed block of `slots` (module docs, call details): one allocation of its exact size.
-pub(crate) fn pack_slots(slots: &Slots<'_>) -> Box<[u8]> {
+/// The packed block of `slots` (module docs, call details): one allocation of its exact size
+/// (written on the stack first when it fits in [`PACK_STACK`] octets, else in a vector, and
+/// copied once).
+pub(crate) fn pack_slots(slots: &Slots<'_>) -> PackedCallDetails {
     let (mut n, mut len) = (0u8, 1usize);
     for v in slots.iter().flatten() {
         n += 1;
         len += 1 + v.len();
     }
+    let mut stack = [0u8; PACK_STACK];
+    if let Some(mut out) = stack.get_mut(..len) {
+        out.put_u8(n);
+        put_items(slots, &mut out);
+        return PackedCallDetails::from_checked(&stack[..len]);
+    }
     let mut buf = Vec::with_capacity(len);
     buf.push(n);
     put_items(slots, &mut buf);
-    buf.into_boxed_slice()
+    PackedCallDetails::from_checked(&buf)
 }
+
+/// The longest block written on the stack ([`pack_slots`], [`merge_packed`]; a BRAS call's
+/// is 71 octets).
+const PACK_STACK: usize = 256;
 
 /// Writes the items of `slots` (a block without its count): each item's type and fixed-size
 /// value in one write.
@@ -635,7 +647,7 @@ fn put_items(slots: &Slots<'_>, buf: &mut impl BufMut) {
 /// The block of `old` with `later`'s items (both packed blocks) merged in, as
 /// [`CallDetails::merge`] merges: every item `later` has replaces `old`'s; Sequencing Required
 /// if either has it.
-pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> Box<[u8]> {
+pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> PackedCallDetails {
     // Every item of `later` after every one of `old` (an ICCN's after an ICRQ's, `ITEM_TYPES`):
     // the items one after the other, nothing decoded.
     // `later` is a block made or checked here (a `PackedCallDetails`): its first item is its
@@ -645,11 +657,19 @@ pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> Box<[u8]> {
         && (n == 0 || m == 0 || first(later).is_some_and(|f| last < f))
         && let (Some(a), Some(b), Some(count)) = (old.get(1..), later.get(1..), n.checked_add(m))
     {
-        let mut v = Vec::with_capacity(old.len() + b.len());
+        let len = old.len() + b.len();
+        let mut stack = [0u8; PACK_STACK];
+        if let Some(out) = stack.get_mut(..len) {
+            out[0] = count;
+            out[1..old.len()].copy_from_slice(a);
+            out[old.len()..].copy_from_slice(b);
+            return PackedCallDetails::from_checked(out);
+        }
+        let mut v = Vec::with_capacity(len);
         v.push(count);
         v.extend_from_slice(a);
         v.extend_from_slice(b);
-        return v.into_boxed_slice();
+        return PackedCallDetails::from_checked(&v);
     }
     let (a, b) = (
         read_slots(&mut Reader::new(old)).unwrap_or([None; 12]),

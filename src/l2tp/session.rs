@@ -78,7 +78,7 @@ pub struct Session {
     /// session (`lns::replicate` docs, records) so that a backup that takes the call over can
     /// tell whose call it is; packed ([`PackedCallDetails`](super::call::PackedCallDetails)), so
     /// that a session costs a few octets more than the values. `None` when the LAC gave none.
-    pub details: Option<Box<super::call::PackedCallDetails>>,
+    pub details: Option<super::call::PackedCallDetails>,
     /// LNS: the Ns of this incoming call's ICRP in the tunnel's control channel, from when it
     /// was numbered (replicated with the answered call, so a backup taking the tunnel
     /// over knows whether the LAC took it; `tunnel::snapshot` docs).

@@ -283,7 +283,7 @@ impl Lns {
         s.load_balance_capable = lbc;
         s.sequencing = sequencing;
         // The ICRQ's details (RFC 2661 6.6), kept and replicated with the call.
-        s.details = details.map(Box::new);
+        s.details = details;
         let sid = s.local_id;
         let mut icrp = ControlMessage::icrp(0, peer_sid, sid);
         if sequencing {

@@ -207,7 +207,7 @@ impl Lns {
         s.load_balance_capable = lbc;
         s.admission = Some(id);
         let packed = PackedCallDetails::new(&details);
-        s.details = (!packed.is_empty()).then(|| Box::new(packed));
+        s.details = (!packed.is_empty()).then_some(packed);
         let session = SessionRef {
             tunnel: tid,
             session: s.local_id,
@@ -302,11 +302,7 @@ impl Lns {
             Some(d) => d.merged(&update),
             None => update.clone(),
         };
-        match &mut s.details {
-            // The box kept (one allocation per session).
-            Some(d) => **d = merged,
-            None => s.details = Some(Box::new(merged)),
-        }
+        s.details = Some(merged);
         Some(update)
     }
 

@@ -817,7 +817,7 @@ impl Lns {
                 };
                 let details = details.filter(|d| !d.is_empty()).cloned();
                 if let Some(adopted) = self.core.session_mut(tid, s.session) {
-                    adopted.details = details.clone().map(Box::new);
+                    adopted.details = details.clone();
                 }
                 let pinned = self.core.held_pin(tid, s.session);
                 if let Some(taken) = self.backups.taken.get_mut(&member)
@@ -1345,7 +1345,7 @@ impl Lns {
                         let details = sessions.details(s.session).cloned();
                         entry.2.push(details.as_ref().map(|d| Box::new(d.unpack())));
                         if let Some(adopted) = self.core.session_mut(tid, s.session) {
-                            adopted.details = details.map(Box::new);
+                            adopted.details = details;
                         }
                         if let Some(ns) = self.core.held_pin(tid, s.session) {
                             pinned.push((tid, s.session, ns));

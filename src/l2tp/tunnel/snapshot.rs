@@ -161,12 +161,7 @@ impl Core {
         tid: u16,
         sid: u16,
     ) -> Option<&crate::l2tp::call::PackedCallDetails> {
-        self.tunnels
-            .get(&tid)?
-            .sessions
-            .get(&sid)?
-            .details
-            .as_deref()
+        self.tunnels.get(&tid)?.sessions.get(&sid)?.details.as_ref()
     }
 
     /// Adopts a replicated tunnel (established, under its own Tunnel ID). `silent`: its channel
