@@ -352,6 +352,33 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
     let e =
         roles::parse::<roles::lac::Config>("local = [", Path::new("lac.toml")).expect_err("syntax");
     assert!(e.to_string().starts_with("lac.toml: "), "{e}");
+    // A virtual-LNS member with a cluster address apart: bound at start alone, the service
+    // addresses (`listen`, the virtual address) after; a peer at its cluster address names its
+    // service address (a member's entry in `members`), and the cluster address is not one.
+    let member = |cluster: &str, service: &str| {
+        let text = format!(
+            "listen = \"127.0.0.2:1701\"\nmode = \"virtual\"\n[cluster]\nnode = 1\n\
+             listen = \"{cluster}\"\nkey = \"virtual lns cluster key\"\n\
+             peers = [{{ node = 2, addr = \"127.0.0.13:1701\"{service} }}]\n[virtual]\n\
+             address = \"127.0.0.10\"\nmembers = [\"127.0.0.2\", \"127.0.0.3\"]\nme = 0\n"
+        );
+        roles::parse::<roles::lns::Config>(&text, Path::new("lns.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .build()
+    };
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("address");
+    let built = member("127.0.0.12:1701", ", service = \"127.0.0.3\"").expect("apart");
+    assert_eq!(built.bind, [addr("127.0.0.12:1701")]);
+    assert_eq!(
+        built.service,
+        [addr("127.0.0.2:1701"), addr("127.0.0.10:1701")]
+    );
+    let services = built.lns.membership.map(|m| m.services);
+    assert_eq!(services, Some(vec![(NodeId(2), addr("127.0.0.3:1").ip())]));
+    let e = member("127.0.0.12:1701", "").expect_err("no service");
+    assert!(e.to_string().contains("cluster.peers[0]"), "{e}");
+    let e = member("127.0.0.2:1701", ", service = \"127.0.0.3\"").expect_err("not apart");
+    assert!(e.to_string().contains("cluster.listen"), "{e}");
 }
 
 #[test]
@@ -971,6 +998,89 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
         1,
         "bound by the first incarnation only"
     );
+    assert_never_went_down(&mut lac_events);
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    first.stop().await;
+    second.stop().await;
+}
+
+/// The other order on one host: the first member, killed, is restarted at once (as by a
+/// supervisor), before the second finds it Down, and binds its service address again, free
+/// then. The second sees the restart (a higher incarnation: a restart is a crash), takes the
+/// former incarnation's call over (`Event::TakenOver`) and cannot bind the address yet (held by
+/// the restarted first; tried again); told so (`Event::AddressTaken`), the restarted first,
+/// which serves no tunnel there, releases it (logged "address taken; address released"), the
+/// second binds it, and the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8).
+/// Fails with the restarted member keeping the address (no echo).
+#[tokio::test]
+async fn a_pool_lns_role_restarted_before_the_takeover_releases_its_service_address() {
+    log();
+    let logs = logs();
+    let service = |n: u32| SocketAddr::from(([127, 0, 21, 1 + n as u8], 1701));
+    let cluster = |n: u32| SocketAddr::from(([127, 0, 21, 11 + n as u8], 1701));
+    // Heartbeats every second: Down after 4 s of silence, longer than a restart takes.
+    let member = |node: u32, peer: u32| {
+        let text = format!(
+            "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
+             [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
+             heartbeat_ms = 1000\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+             [replication]\nlinger_ms = 5\n",
+            service(node),
+            cluster(node),
+            cluster(peer)
+        );
+        roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(member(1, 2)).await;
+    let (second, mut second_seen) = start(member(2, 1)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let mut lac_cfg = l2tp::LacConfig::new(service(1));
+    lac_cfg.common.seed = telcp::io::seed(29);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, 21, 1], 1701))]);
+    let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(service(1)), "the call is up at the first");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+    let (first, _) = start(member(1, 2)).await;
+    let rebound = || async move { logs.count("service address bound", service(1)) == 2 };
+    assert!(
+        until(rebound).await,
+        "the restarted first binds its service address"
+    );
+
+    let taken = taken_over(&mut second_seen).await;
+    assert_eq!(
+        taken,
+        Some((service(1).ip(), 1, 1)),
+        "one tunnel, one session"
+    );
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the echo answered at the second: {}",
+        logs.lines_with("127.0.21.")
+    );
+    let released = || async move { logs.has("address taken; address released", service(1)) };
+    assert!(
+        until(released).await,
+        "the restarted first released its service address"
+    );
+    let bound = || async move { logs.has("took over; address bound", service(1)) };
+    assert!(until(bound).await, "the second bound it");
     assert_never_went_down(&mut lac_events);
     let stopped = lac.shutdown().await.expect("clean stop");
     assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");

@@ -293,6 +293,18 @@ impl Config {
         }
         match (self.mode, self.virtual_lns) {
             (Mode::Virtual, Some(v)) => {
+                // The members are known by the address LACs reach them at (`pool` docs): a
+                // peer at a cluster address apart names its service address.
+                let peers = self.cluster.as_ref().map_or(&[][..], |c| &c.peers[..]);
+                for (i, p) in peers.iter().enumerate() {
+                    let at = p.service.unwrap_or(p.addr.ip());
+                    if !v.members.contains(&at) {
+                        return Err(format!(
+                            "lns: cluster.peers[{i}]: {at} is not among virtual.members (a peer at a cluster address apart needs its `service`)"
+                        )
+                        .into());
+                    }
+                }
                 if v.bind {
                     bind.push(SocketAddr::new(v.address, self.listen.port()));
                 }
