@@ -591,6 +591,80 @@ fn claim_6_pool_fed_by_heartbeats() {
     );
 }
 
+/// Claim 4 with a pool LNS whose heartbeats go to a cluster address of its own, apart from its
+/// service address (`LnsMembership::services`): the contact LNS exchanges heartbeats with it at
+/// the cluster address and redirects the LAC (ICRP RedirectTarget) to the service address,
+/// where the LAC's call comes up; the pool view knows the member by its service address only.
+/// A services entry naming no peer, a node twice, or an unspecified address is refused. Failed
+/// with the services ignored (the LAC sent to the cluster address) and with the checks off.
+#[test]
+fn claim_4_redirect_to_the_service_address_of_a_pool_lns_apart_from_its_cluster_address() {
+    use telcp::l2tp::{ConfigError, ConfigField};
+    let now = Instant::now();
+    let mut sim = Sim::new(78, now);
+    sim.set_default_link(LinkConfig::lossy(0.1, 0.05, 0.05));
+    let lac = sim.add_node(
+        "lac",
+        &[addr("10.0.9.1")],
+        None,
+        Box::new(Lac::new(lac_config(1), now).unwrap()),
+    );
+    let (service, cluster) = ("10.0.1.2", "10.0.1.12");
+    let contact_config = |services: Vec<(HNode, IpAddr)>| {
+        let mut c = lns_config(2);
+        c.health.interval = Duration::from_millis(500);
+        let mut m = health(100, Role::CONTACT_LNS, &[(1, cluster)]);
+        m.services = services;
+        c.membership = Some(m);
+        c
+    };
+    let contact = sim.add_node(
+        "contact",
+        &[addr("10.0.0.1")],
+        None,
+        Box::new(Lns::new(contact_config(vec![(HNode(1), ip(service))]), now).unwrap()),
+    );
+    sim.node_mut::<Lns>(contact).set_load(95);
+    let mut pc = lns_config(3);
+    pc.health.interval = Duration::from_millis(500);
+    pc.membership = Some(health(1, Role::LNS, &[(100, "10.0.0.1")]));
+    // Its cluster address first: its heartbeats (no source of their own) leave from it.
+    let pool = sim.add_node(
+        "pool",
+        &[addr(cluster), addr(service)],
+        None,
+        Box::new(Lns::new(pc, now).unwrap()),
+    );
+    sim.run_for(Duration::from_secs(3));
+    let view = sim.node_mut::<Lns>(contact).pool_view();
+    assert_eq!(view.state(ip(service)), Some(MemberState::Up), "heard");
+    assert_eq!(view.node_at(ip(service)), Some(HNode(1)));
+    assert_eq!(view.node_at(ip(cluster)), None);
+    let call = open(&mut sim, lac);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.node_mut::<Lac>(lac).lns_of(call), Some(addr(service)));
+    assert_eq!(session_ups(&lns_events(&mut sim, pool)), 1);
+
+    let refused = |services| Lns::new(contact_config(services), now).err();
+    assert_eq!(
+        refused(vec![(HNode(7), ip(service))]),
+        Some(ConfigError::OutOfRange(ConfigField::MembershipServices)),
+        "no such peer"
+    );
+    assert_eq!(
+        refused(vec![(HNode(1), ip(service)), (HNode(1), ip("10.0.1.3"))]),
+        Some(ConfigError::OutOfRange(ConfigField::MembershipServices)),
+        "twice"
+    );
+    assert_eq!(
+        refused(vec![(HNode(1), ip("0.0.0.0"))]),
+        Some(ConfigError::UnusableAddress {
+            field: ConfigField::MembershipServices,
+            addr: addr("0.0.0.0"),
+        })
+    );
+}
+
 /// Claim 8: a virtual LNS: members share 10.0.5.5 and exchange heartbeats; the lowest-ranked live
 /// member is the contact; when it fails and the others see it Down, the next member becomes contact
 /// and new calls to the virtual address are served.

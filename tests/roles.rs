@@ -352,6 +352,33 @@ fn a_bad_configuration_is_refused_with_its_key_named() {
     let e =
         roles::parse::<roles::lac::Config>("local = [", Path::new("lac.toml")).expect_err("syntax");
     assert!(e.to_string().starts_with("lac.toml: "), "{e}");
+    // A virtual-LNS member with a cluster address apart: bound at start alone, the service
+    // addresses (`listen`, the virtual address) after; a peer at its cluster address names its
+    // service address (a member's entry in `members`), and the cluster address is not one.
+    let member = |cluster: &str, service: &str| {
+        let text = format!(
+            "listen = \"127.0.0.2:1701\"\nmode = \"virtual\"\n[cluster]\nnode = 1\n\
+             listen = \"{cluster}\"\nkey = \"virtual lns cluster key\"\n\
+             peers = [{{ node = 2, addr = \"127.0.0.13:1701\"{service} }}]\n[virtual]\n\
+             address = \"127.0.0.10\"\nmembers = [\"127.0.0.2\", \"127.0.0.3\"]\nme = 0\n"
+        );
+        roles::parse::<roles::lns::Config>(&text, Path::new("lns.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .build()
+    };
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("address");
+    let built = member("127.0.0.12:1701", ", service = \"127.0.0.3\"").expect("apart");
+    assert_eq!(built.bind, [addr("127.0.0.12:1701")]);
+    assert_eq!(
+        built.service,
+        [addr("127.0.0.2:1701"), addr("127.0.0.10:1701")]
+    );
+    let services = built.lns.membership.map(|m| m.services);
+    assert_eq!(services, Some(vec![(NodeId(2), addr("127.0.0.3:1").ip())]));
+    let e = member("127.0.0.12:1701", "").expect_err("no service");
+    assert!(e.to_string().contains("cluster.peers[0]"), "{e}");
+    let e = member("127.0.0.2:1701", ", service = \"127.0.0.3\"").expect_err("not apart");
+    assert!(e.to_string().contains("cluster.listen"), "{e}");
 }
 
 #[test]
@@ -821,6 +848,303 @@ fn assert_never_went_down(events: &mut mpsc::Receiver<l2tp::Event>) {
     }
 }
 
+/// Issue 15 on one host, with each pool member's service address (`listen`, where the LAC
+/// reaches it) apart from its cluster address (`[cluster] listen`: heartbeats, replication).
+/// The first member serves a LAC's call at its service address and is killed (its driver and
+/// sockets gone, no StopCCN). The second takes the call over (`Event::TakenOver`) and binds the
+/// first's service address (logged "took over; address bound", and the OS refuses the test a
+/// socket there); the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8, frames both
+/// ways). The first is restarted from the same configuration: it comes up (on its cluster
+/// address; its service address, held by the taker, refused and tried again), hears from the
+/// taker which of its former incarnation's addresses it took (`Event::AddressTaken`, owner the
+/// second) and gives its service address up (logged "address taken; bind no longer tried");
+/// the call still runs at the second (echo answered; the second serves one session, the
+/// restarted first none) and the LAC never saw its tunnel go down. Fails with the taker's bind
+/// refused (no echo) or the restarted member keeping the address (no release).
+#[tokio::test]
+async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
+    log();
+    let logs = logs();
+    let service = |n: u32| SocketAddr::from(([127, 0, 20, 1 + n as u8], 1701));
+    let cluster = |n: u32| SocketAddr::from(([127, 0, 20, 11 + n as u8], 1701));
+    let member = |node: u32, peer: u32| {
+        let text = format!(
+            "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
+             [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
+             heartbeat_ms = 100\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+             [replication]\nlinger_ms = 5\n",
+            service(node),
+            cluster(node),
+            cluster(peer)
+        );
+        roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(member(1, 2)).await;
+    let (second, mut second_seen) = start(member(2, 1)).await;
+    for n in [1, 2] {
+        let at = service(n);
+        let bound = || async move { logs.has("service address bound", at) };
+        assert!(until(bound).await, "member {n} bound its service address");
+    }
+    // Heartbeats both ways: each sees the other Up and chooses it as its backup.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let mut lac_cfg = l2tp::LacConfig::new(service(1));
+    lac_cfg.common.seed = telcp::io::seed(23);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, 20, 1], 1701))]);
+    let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        up,
+        Some(service(1)),
+        "the call is up at the first's service address"
+    );
+    // The call's records reach the backup.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+
+    let taken = taken_over(&mut second_seen).await;
+    assert_eq!(
+        taken,
+        Some((service(1).ip(), 1, 1)),
+        "one tunnel, one session"
+    );
+    let logs_ref = logs;
+    let bound = || async move { logs_ref.has("took over; address bound", service(1)) };
+    assert!(
+        until(bound).await,
+        "the second bound the first's service address: {}",
+        logs.lines_with("127.0.20.")
+    );
+    assert_eq!(
+        std::net::UdpSocket::bind(service(1))
+            .map_err(|e| e.kind())
+            .err(),
+        Some(std::io::ErrorKind::AddrInUse),
+        "the first's service address is held (by the second)"
+    );
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the echo answered after the takeover"
+    );
+
+    // The first, restarted from the same configuration, comes up (`start` panics otherwise).
+    let (first, mut first_seen) = start(member(1, 2)).await;
+    let refused = || async move {
+        logs_ref.has(
+            "service address not bound yet (held by another process: a member that took it over?), trying again",
+            service(1),
+        )
+    };
+    assert!(
+        until(refused).await,
+        "the restarted first finds its service address held"
+    );
+    let address_taken = wait_for(&mut first_seen, PATIENCE, |(_, e)| match e {
+        telcp::Event::L2tp(l2tp::Event::AddressTaken { addr, owner }) => Some((*addr, *owner)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        address_taken,
+        Some((service(1).ip(), NodeId(2))),
+        "the second tells the restarted first it took its service address"
+    );
+    let released =
+        || async move { logs_ref.has("address taken; bind no longer tried", service(1)) };
+    assert!(
+        until(released).await,
+        "the restarted first gives its service address up"
+    );
+    // And tries it no more (each refused bind is logged, at debug level).
+    let tried = || logs.count("address not bound yet", service(1));
+    let before = tried();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        tried(),
+        before,
+        "no bind tried since (one every 250 ms before)"
+    );
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the call still runs"
+    );
+    let serving = [first.parts[0].stats().await, second.parts[0].stats().await];
+    assert!(
+        serving[0].starts_with("sessions 0,"),
+        "the restarted first: {}",
+        serving[0]
+    );
+    assert!(
+        serving[1].starts_with("sessions 1,"),
+        "the second: {}",
+        serving[1]
+    );
+    assert_eq!(
+        logs.count("service address bound", service(1)),
+        1,
+        "bound by the first incarnation only"
+    );
+    assert_never_went_down(&mut lac_events);
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    first.stop().await;
+    second.stop().await;
+}
+
+/// The other order on one host: the first member, killed, is restarted at once (as by a
+/// supervisor), before the second finds it Down, and binds its service address again, free
+/// then. The second sees the restart (a higher incarnation: a restart is a crash), takes the
+/// former incarnation's call over (`Event::TakenOver`) and cannot bind the address yet (held by
+/// the restarted first; tried again); told so (`Event::AddressTaken`), the restarted first,
+/// which serves no tunnel there, releases it (logged "address taken; address released"), the
+/// second binds it, and the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8).
+/// Fails with the restarted member keeping the address (no echo).
+#[tokio::test]
+async fn a_pool_lns_role_restarted_before_the_takeover_releases_its_service_address() {
+    log();
+    let logs = logs();
+    let service = |n: u32| SocketAddr::from(([127, 0, 21, 1 + n as u8], 1701));
+    let cluster = |n: u32| SocketAddr::from(([127, 0, 21, 11 + n as u8], 1701));
+    // Heartbeats every second: Down after 4 s of silence, longer than a restart takes.
+    let member = |node: u32, peer: u32| {
+        let text = format!(
+            "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
+             [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
+             heartbeat_ms = 1000\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+             [replication]\nlinger_ms = 5\n",
+            service(node),
+            cluster(node),
+            cluster(peer)
+        );
+        roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, _) = start(member(1, 2)).await;
+    let (second, mut second_seen) = start(member(2, 1)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let mut lac_cfg = l2tp::LacConfig::new(service(1));
+    lac_cfg.common.seed = telcp::io::seed(29);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, 21, 1], 1701))]);
+    let (lac, mut lac_events, mut lac_data) = driver::spawn(lac, bind).await.expect("bind");
+    let call = lac
+        .call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(up, Some(service(1)), "the call is up at the first");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+    let (first, _) = start(member(1, 2)).await;
+    let rebound = || async move { logs.count("service address bound", service(1)) == 2 };
+    assert!(
+        until(rebound).await,
+        "the restarted first binds its service address"
+    );
+
+    let taken = taken_over(&mut second_seen).await;
+    assert_eq!(
+        taken,
+        Some((service(1).ip(), 1, 1)),
+        "one tunnel, one session"
+    );
+    assert_eq!(
+        echo(&lac, call, &mut lac_data, None).await,
+        Some(true),
+        "the echo answered at the second: {}",
+        logs.lines_with("127.0.21.")
+    );
+    let released = || async move { logs.has("address taken; address released", service(1)) };
+    assert!(
+        until(released).await,
+        "the restarted first released its service address"
+    );
+    let bound = || async move { logs.has("took over; address bound", service(1)) };
+    assert!(until(bound).await, "the second bound it");
+    assert_never_went_down(&mut lac_events);
+    let stopped = lac.shutdown().await.expect("clean stop");
+    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    first.stop().await;
+    second.stop().await;
+}
+
+/// Log lines (JSON, one per line), for the assertions of a test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// How many lines say `message` with the field `at` = `addr`.
+    fn count(&self, message: &str, addr: SocketAddr) -> usize {
+        let text = self
+            .0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let (message, at) = (
+            format!("\"message\":\"{message}\""),
+            format!("\"at\":\"{addr}\""),
+        );
+        text.unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&message) && l.contains(&at))
+            .count()
+    }
+
+    /// The lines that contain `part` (an address of the test's), one per line.
+    fn lines_with(&self, part: &str) -> String {
+        let text = self
+            .0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let text = text.unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(part)).collect();
+        lines.join("\n")
+    }
+
+    /// Whether a line says `message` with the field `at` = `addr`.
+    fn has(&self, message: &str, addr: SocketAddr) -> bool {
+        self.count(message, addr) > 0
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
 /// The address goes back with the tunnel. Two virtual LNS members back each other up: the
 /// first (built here from the role's configuration, on a driver of its own) serves a LAC's call
 /// at the virtual address; the second is the `lns` role. The first stops (its state kept, as a
@@ -853,8 +1177,14 @@ async fn a_taker_lns_role_that_yields_releases_the_address_and_the_returning_mem
         roles::parse(&text, Path::new("vlns.toml")).unwrap_or_else(|e| panic!("{e}"))
     };
     // The first member: the contact (rank 0), serving at the virtual address.
-    let (first_cfg, first_bind, _, _) = cfg(member(0, 1, 2, true)).build().expect("config");
+    let roles::lns::Built {
+        lns: first_cfg,
+        bind: first_bind,
+        service,
+        ..
+    } = cfg(member(0, 1, 2, true)).build().expect("config");
     assert_eq!(first_bind, [first_own.parse().expect("address"), vip]);
+    assert!(service.is_empty(), "no cluster address: all bound at start");
     let first = l2tp::Lns::new(first_cfg, driver::now()).expect("LNS config");
     let (first, _first_events, _) = driver::spawn(first, DriverConfig::new(first_bind))
         .await
@@ -1035,16 +1365,28 @@ async fn taken_over(seen: &mut Seen) -> Option<(std::net::IpAddr, usize, usize)>
     .await
 }
 
-/// With `RUST_LOG` set (`RUST_LOG=debug cargo test --all-features --test roles`), the roles'
-/// and the drivers' logs as JSON lines, in each test's captured output (shown when it fails).
+/// The roles' and the drivers' logs as JSON lines (`info` and above, the `lns` role's `debug`
+/// too, or as `RUST_LOG` says:
+/// `RUST_LOG=debug cargo test --all-features --test roles`), kept in [`logs`] for the tests
+/// that assert on them and in each test's captured output (shown when it fails). One
+/// subscriber for the whole test binary: a thread's own (`tracing::subscriber::set_default`)
+/// missed lines while other tests ran on other threads.
 fn log() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+    use tracing_subscriber::fmt::{TestWriter, writer::MakeWriterExt};
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,roles::roles::lns=debug"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(logs().clone().and(TestWriter::new()))
+        .try_init();
+}
+
+/// The log lines of every role of this test binary ([`log`]); a test tells its own by the
+/// addresses it uses.
+fn logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(Captured::default)
 }
 
 /// Every role's incarnation grows on a restart (health's heartbeats: a higher incarnation is a

@@ -5,17 +5,33 @@
 //! `[cluster]`), it copies its tunnels and sessions to a backup member and takes over those of a
 //! member that fails: on `Event::TakenOver` it binds the failed member's address here
 //! (`Commander::bind`), so the LACs' tunnels and sessions go on (silent failover; RFC 4951 with
-//! `rfc4951 = true` and a LAC that offers it). On `Event::Yielded` (another member owns the
-//! tunnel now and holds its address: the member that took it over from us after a false Down,
-//! or the winner of two takers) it releases the tunnel's address (`Commander::unbind`) once no
-//! tunnel of its own is left there (`Lns::tunnels_at`), if it bound that address on a
-//! takeover; the addresses of its configuration (`listen`, the virtual address) stay bound for
-//! its life (its heartbeats and new calls arrive there). `Event::AddressTaken` (we restarted,
-//! and `owner` took over what our former incarnation served at the address) is handled the same
-//! way; as the address is then our `listen` address, which carries our heartbeats too, it is
-//! kept (logged), and a taker on this host cannot bind it: a gap of the role, not of the LNS
-//! (issue 15). The moves are made in event order, one at a time. It binds and releases addresses on the host it runs on: across hosts the
-//! network's address move (VRRP, a gratuitous ARP) does the same.
+//! `rfc4951 = true` and a LAC that offers it).
+//!
+//! Two kinds of address. The **service address** (`listen`, and the virtual address) is where
+//! LACs reach this LNS: what a taker binds, and what this LNS gives up when another member owns
+//! its tunnels. The **cluster address** (`[cluster] listen`) carries the heartbeats and the
+//! replication: the driver's first socket, so the LNS's transmits without a source (heartbeats,
+//! replication) leave from it, and the other members' `peers` `addr` for this LNS; it never
+//! moves. With a cluster address, the service addresses are bound once the LNS runs and, when
+//! another process holds one (on this host, a member that took it over while this one was
+//! down), tried again every [`BIND_RETRY`] until bound or given up. On `Event::AddressTaken`
+//! (we restarted, and `owner` took over what our former incarnation served at the address) and
+//! on `Event::Yielded` (another member owns the tunnel now and holds its address: the member
+//! that took it over from us after a false Down, or the winner of two takers) the address is
+//! released (`Commander::unbind`) once no tunnel of ours is left there (`Lns::tunnels_at`), or
+//! its retries end: a service address, or one bound on a takeover; the cluster address stays.
+//! So on one host a restarted member comes up on its cluster address, and the taker keeps the
+//! service address and the LACs' calls.
+//!
+//! Without `[cluster] listen`, `listen` carries the LACs, the heartbeats and the replication
+//! (as before): the configured addresses are bound at start for the role's life, a yield or an
+//! `Event::AddressTaken` naming one of them keeps it (logged), a restarted member cannot start
+//! while a taker on this host holds `listen`, and a taker on this host cannot bind the address
+//! of a member that restarted first (the gap of issue 15 that `[cluster] listen` closes).
+//!
+//! The moves are made in event order, one at a time. It binds and releases addresses on the
+//! host it runs on: across hosts the network's address move (VRRP, a gratuitous ARP) does the
+//! same.
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
@@ -54,6 +70,12 @@ pub struct Cluster {
     /// Milliseconds between heartbeats.
     #[serde(default = "heartbeat_ms")]
     pub heartbeat_ms: u64,
+    /// This LNS's cluster address, apart from its service address (`listen`): its heartbeats
+    /// and replication leave from it and arrive at it (the other members' `peers` `addr` for
+    /// it); it never moves and is never released. Absent: `listen` carries them too, as
+    /// before, and stays bound for the role's life (a restarted member cannot give it up to a
+    /// taker on the same host).
+    pub listen: Option<SocketAddr>,
 }
 
 /// Another LNS.
@@ -62,8 +84,13 @@ pub struct Cluster {
 pub struct Peer {
     /// Its node id.
     pub node: u32,
-    /// Its address (heartbeats, and where LACs are redirected).
+    /// Its cluster address: where our heartbeats and replication go (its `[cluster] listen`,
+    /// or its `listen` when it has none).
     pub addr: SocketAddr,
+    /// Its service address (its `listen`), where LACs reach it and a contact LNS redirects
+    /// them to, when it has a `[cluster] listen` apart (`LnsMembership::services`); absent:
+    /// `addr`'s address. A `[virtual]` member's entry in `members` is this address.
+    pub service: Option<IpAddr>,
 }
 
 /// `[virtual]`: the virtual LNS.
@@ -72,7 +99,8 @@ pub struct Peer {
 pub struct Virtual {
     /// The shared address.
     pub address: IpAddr,
-    /// Every member's own address, in rank order (the same list on every member).
+    /// Every member's own service address (its `listen`), in rank order (the same list on
+    /// every member).
     pub members: Vec<IpAddr>,
     /// This LNS's index in `members`.
     pub me: usize,
@@ -109,7 +137,9 @@ pub struct Replication {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The LNS's own address (L2TP's port is 1701).
+    /// The LNS's service address, where LACs reach it (L2TP's port is 1701); with
+    /// `[cluster] listen`, the address a taker binds and a restarted or yielding member
+    /// releases.
     pub listen: SocketAddr,
     /// `standalone`, `contact`, `pool` or `virtual`.
     pub mode: Mode,
@@ -186,10 +216,30 @@ fn describe(lns: &Lns) -> String {
     )
 }
 
+/// What [`Config::build`] makes of a configuration (`tests/roles.rs` builds a member of its
+/// own with it).
+#[derive(Debug)]
+pub struct Built {
+    /// The LNS's configuration.
+    pub lns: LnsConfig,
+    /// The addresses bound at start, for the role's life: the cluster address with
+    /// `[cluster] listen`, otherwise `listen` and the virtual address (`[virtual] bind`).
+    pub bind: Vec<SocketAddr>,
+    /// With `[cluster] listen`, the service addresses (`listen`, the virtual address), bound
+    /// once the LNS runs when free and released to a taker; empty otherwise.
+    pub service: Vec<SocketAddr>,
+    /// The load it reports, percent.
+    pub load: u8,
+    /// Whether it answers LCP Echo-Requests.
+    pub answer_lcp_echo: bool,
+}
+
 impl Config {
     /// The LNS configuration, the addresses to bind, the load and whether LCP echoes are
-    /// answered (`tests/roles.rs` builds a member of its own with it).
-    pub fn build(self) -> Result<(LnsConfig, Vec<SocketAddr>, u8, bool), StartError> {
+    /// answered. A `[cluster] listen` equal to a service address (`listen`, the virtual
+    /// address) is refused: it never moves, they do.
+    pub fn build(self) -> Result<Built, StartError> {
+        let cluster_listen = self.cluster.as_ref().and_then(|c| c.listen);
         let mut cfg = LnsConfig::default();
         cfg.common.host_name = self.host_name.into_bytes();
         cfg.common.secret = self.secret.map(Secret::into_bytes);
@@ -208,12 +258,17 @@ impl Config {
             };
             let peers = c.peers.iter().map(|p| (NodeId(p.node), p.addr)).collect();
             // Its incarnation is set by `start` (`super::incarnation`: grows on every restart).
-            let m = LnsMembership::new(
+            let mut m = LnsMembership::new(
                 NodeId(c.node),
                 role,
                 ClusterKey::new(c.key.as_bytes()),
                 peers,
             );
+            m.services = c
+                .peers
+                .iter()
+                .filter_map(|p| Some((NodeId(p.node), p.service?)))
+                .collect();
             cfg.membership = Some(m);
             cfg.health = cfg
                 .health
@@ -238,6 +293,18 @@ impl Config {
         }
         match (self.mode, self.virtual_lns) {
             (Mode::Virtual, Some(v)) => {
+                // The members are known by the address LACs reach them at (`pool` docs): a
+                // peer at a cluster address apart names its service address.
+                let peers = self.cluster.as_ref().map_or(&[][..], |c| &c.peers[..]);
+                for (i, p) in peers.iter().enumerate() {
+                    let at = p.service.unwrap_or(p.addr.ip());
+                    if !v.members.contains(&at) {
+                        return Err(format!(
+                            "lns: cluster.peers[{i}]: {at} is not among virtual.members (a peer at a cluster address apart needs its `service`)"
+                        )
+                        .into());
+                    }
+                }
                 if v.bind {
                     bind.push(SocketAddr::new(v.address, self.listen.port()));
                 }
@@ -253,7 +320,23 @@ impl Config {
             (_, Some(_)) => return Err("lns: [virtual] needs mode = \"virtual\"".into()),
             (_, None) => {}
         }
-        Ok((cfg, bind, self.load_percent, self.answer_lcp_echo))
+        let (bind, service) = match cluster_listen {
+            Some(c) if bind.contains(&c) => {
+                return Err(format!(
+                    "lns: cluster.listen {c} is a service address (listen, the virtual address): it must be apart"
+                )
+                .into());
+            }
+            Some(c) => (vec![c], bind),
+            None => (bind, Vec::new()),
+        };
+        Ok(Built {
+            lns: cfg,
+            bind,
+            service,
+            load: self.load_percent,
+            answer_lcp_echo: self.answer_lcp_echo,
+        })
     }
 }
 
@@ -266,14 +349,20 @@ impl RoleConfig for Config {
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let port = self.listen.port();
-        let (mut cfg, bind, load, answer) = self.build()?;
+        let Built {
+            lns: mut cfg,
+            bind,
+            service,
+            load,
+            answer_lcp_echo: answer,
+        } = self.build()?;
         if let Some(m) = &mut cfg.membership {
             // Grows on every restart, so peers see the restart (`Event::AddressTaken`).
             m.incarnation = super::incarnation().await;
         }
         let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
         lns.set_load(load);
-        let own: HashSet<SocketAddr> = bind.iter().copied().collect();
+        let fixed: HashSet<SocketAddr> = bind.iter().copied().collect();
         let (moves, moves_rx) = tokio::sync::mpsc::channel(MOVES_QUEUED);
         let (part, commander) = drive(
             "lns",
@@ -338,7 +427,7 @@ impl RoleConfig for Config {
             &observer,
         )
         .await?;
-        tokio::spawn(move_addresses(commander, own, moves_rx));
+        tokio::spawn(move_addresses(commander, fixed, service, moves_rx));
         Ok(Running {
             role: Self::ROLE,
             parts: vec![part],
@@ -369,27 +458,80 @@ enum Move {
     },
 }
 
+/// A bind the OS refused, tried again every [`BIND_RETRY`].
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// The member taken over (`None`: a service address of our configuration).
+    failed: Option<NodeId>,
+    /// Binds tried.
+    tries: u32,
+}
+
+/// The addresses of the role and where each stands.
+struct Addresses {
+    lns: Commander<Lns>,
+    /// Bound at spawn (the cluster address, or every configured address without one): never
+    /// moved.
+    fixed: HashSet<SocketAddr>,
+    /// The service addresses of the configuration when a cluster address is apart from them
+    /// (`listen`, the virtual address): bound here when free, released to their owner.
+    service: HashSet<SocketAddr>,
+    /// Bound by `Commander::bind` (a service address, or one taken over): releasable.
+    bound: HashSet<SocketAddr>,
+    /// Binds refused, tried again.
+    pending: HashMap<SocketAddr, Pending>,
+}
+
 /// Makes the address moves one at a time, in event order (a release never overtakes the bind
-/// it undoes). `own` are the configured addresses (bound at spawn, never moved); the addresses
-/// bound on a takeover are tracked, and only those are released. A bind the OS refuses (the
-/// failed member's socket not closed yet on this host, the address not moved here yet) is tried
-/// again every [`BIND_RETRY`] while tunnels are held at that address and no yield released it.
+/// it undoes). The `fixed` addresses (bound at spawn) never move. The `service` addresses
+/// (with `[cluster] listen`: `listen` and the virtual address) are bound first, and the
+/// addresses taken over on `Event::TakenOver`; a bind the OS refuses (on this host, another
+/// process holds the address: a member that took it over, or the failed member's socket not
+/// closed yet; across hosts, the address not moved here yet) is tried again every
+/// [`BIND_RETRY`], a service address until bound or given up to its owner, a taken one while
+/// tunnels are held at it. `Event::Yielded` and `Event::AddressTaken` release a bound address
+/// (a service address or a taken one) once no tunnel of ours is left there, and end the
+/// retries of one not bound yet.
 async fn move_addresses(
     lns: Commander<Lns>,
-    own: HashSet<SocketAddr>,
+    fixed: HashSet<SocketAddr>,
+    service: Vec<SocketAddr>,
     mut moves: tokio::sync::mpsc::Receiver<Move>,
 ) {
-    let mut taken: HashSet<SocketAddr> = HashSet::new();
-    // Takeovers whose bind failed: the member taken over, and the binds tried.
-    let mut pending: HashMap<SocketAddr, (NodeId, u32)> = HashMap::new();
+    let mut a = Addresses {
+        lns,
+        fixed,
+        service: service.iter().copied().collect(),
+        bound: HashSet::new(),
+        pending: HashMap::new(),
+    };
+    for at in service {
+        match a.lns.bind(at).await {
+            Ok(_) => {
+                a.bound.insert(at);
+                tracing::info!(%at, "service address bound");
+            }
+            Err(telcp::driver::DriverError::Closed) => return,
+            Err(error) => {
+                tracing::warn!(%at, %error, "service address not bound yet (held by another process: a member that took it over?), trying again");
+                a.pending.insert(
+                    at,
+                    Pending {
+                        failed: None,
+                        tries: 1,
+                    },
+                );
+            }
+        }
+    }
     loop {
-        let m = if pending.is_empty() {
+        let m = if a.pending.is_empty() {
             moves.recv().await
         } else {
             tokio::select! {
                 m = moves.recv() => m,
                 () = tokio::time::sleep(BIND_RETRY) => {
-                    if !retry_binds(&lns, &mut pending, &mut taken).await {
+                    if !a.retry_binds().await {
                         return;
                     }
                     continue;
@@ -399,112 +541,155 @@ async fn move_addresses(
         let Some(m) = m else {
             return;
         };
-        match m {
+        let going = match m {
             Move::Take {
                 at,
                 failed,
                 tunnels,
                 sessions,
-            } => {
-                if own.contains(&at) || taken.contains(&at) {
-                    // Ours already: our own address back from a taker, or the same member's
-                    // address again (the winner of two takers, `Event::TakenOver` docs).
-                    tracing::info!(?failed, %at, tunnels, sessions, "took over; address held already");
-                    continue;
-                }
-                match lns.bind(at).await {
-                    Ok(_) => {
-                        taken.insert(at);
-                        pending.remove(&at);
-                        tracing::info!(?failed, %at, tunnels, sessions, "took over; address bound");
-                    }
-                    // Held by another process here (the member we took over, on this host),
-                    // or not local: the operator moves it, the event says what to move; tried
-                    // again meanwhile.
-                    Err(error) => {
-                        tracing::warn!(?failed, %at, %error, "took over; address not bound yet, trying again");
-                        pending.entry(at).or_insert((failed, 1));
-                    }
-                }
-            }
-            Move::Release { at, tunnel, owner } => {
-                if let Some(a) = at
-                    && pending.contains_key(&a)
-                    && lns.call(move |l, _| l.tunnels_at(a.ip())).await == Ok(0)
-                {
-                    // Yielded before the address could be bound: nothing to bind any more.
-                    pending.remove(&a);
-                    tracing::info!(?tunnel, ?owner, at = %a, "tunnel yielded; bind no longer tried");
-                    continue;
-                }
-                let Some(at) = at.filter(|a| taken.contains(a)) else {
-                    if at.is_some_and(|a| own.contains(&a)) {
-                        // Ours by configuration (heartbeats and new calls arrive there): the
-                        // network moves it to the owner across hosts.
-                        tracing::warn!(?tunnel, ?owner, at = ?at, "tunnel yielded or address taken; configured address kept (on this host the owner cannot bind it)");
-                    } else {
-                        // Released already (the last of the tunnels yielded there), or never
-                        // bound here.
-                        tracing::info!(?tunnel, ?owner, at = ?at, "tunnel yielded; no address of ours to release");
-                    }
-                    continue;
-                };
-                let ip = at.ip();
-                match lns.call(move |l, _| l.tunnels_at(ip)).await {
-                    Ok(0) => match lns.unbind(at).await {
-                        Ok(()) => {
-                            taken.remove(&at);
-                            tracing::info!(?tunnel, ?owner, %at, "tunnel yielded; address released");
-                        }
-                        Err(error) => {
-                            tracing::warn!(?tunnel, ?owner, %at, %error, "tunnel yielded; address not released");
-                        }
-                    },
-                    Ok(left) => {
-                        tracing::info!(?tunnel, ?owner, %at, left, "tunnel yielded; address kept for our other tunnels there");
-                    }
-                    Err(_) => return,
-                }
-            }
+            } => a.take(at, failed, tunnels, sessions).await,
+            Move::Release { at, tunnel, owner } => a.release(at, tunnel, owner).await,
+        };
+        if !going {
+            return;
         }
     }
 }
 
-/// How often a takeover's refused bind is tried again ([`move_addresses`]).
-const BIND_RETRY: Duration = Duration::from_millis(250);
-
-/// Tries the binds of `pending` again: bound ones move to `taken`; one whose tunnels are all
-/// gone from this LNS (yielded, ended) is dropped. `false` once the driver has ended.
-async fn retry_binds(
-    lns: &Commander<Lns>,
-    pending: &mut HashMap<SocketAddr, (NodeId, u32)>,
-    taken: &mut HashSet<SocketAddr>,
-) -> bool {
-    let addrs: Vec<SocketAddr> = pending.keys().copied().collect();
-    for at in addrs {
-        let ip = at.ip();
-        match lns.call(move |l, _| l.tunnels_at(ip)).await {
-            Ok(0) => {
-                pending.remove(&at);
-                tracing::info!(%at, "no tunnel left at the address; bind no longer tried");
-                continue;
-            }
-            Ok(_) => {}
-            Err(_) => return false,
+impl Addresses {
+    /// `Event::TakenOver` of `failed`'s tunnels at `at`: bound here (or tried again).
+    /// `false` once the driver has ended.
+    async fn take(
+        &mut self,
+        at: SocketAddr,
+        failed: NodeId,
+        tunnels: usize,
+        sessions: usize,
+    ) -> bool {
+        if self.fixed.contains(&at) || self.bound.contains(&at) {
+            // Ours already: our own address back from a taker, or the same member's address
+            // again (the winner of two takers, `Event::TakenOver` docs).
+            tracing::info!(?failed, %at, tunnels, sessions, "took over; address held already");
+            return true;
         }
-        match lns.bind(at).await {
+        match self.lns.bind(at).await {
             Ok(_) => {
-                let (failed, tries) = pending.remove(&at).unwrap_or((NodeId(0), 0));
-                taken.insert(at);
-                tracing::info!(?failed, %at, tries = tries + 1, "took over; address bound");
+                self.bound.insert(at);
+                self.pending.remove(&at);
+                tracing::info!(?failed, %at, tunnels, sessions, "took over; address bound");
             }
+            Err(telcp::driver::DriverError::Closed) => return false,
+            // Held by another process here (the member we took over, on this host), or not
+            // local: the operator moves it, the event says what to move; tried again
+            // meanwhile.
             Err(error) => {
-                if let Some((_, tries)) = pending.get_mut(&at) {
-                    *tries = tries.saturating_add(1);
-                    tracing::debug!(%at, %error, tries = *tries, "address not bound yet");
+                tracing::warn!(?failed, %at, %error, "took over; address not bound yet, trying again");
+                let p = self.pending.entry(at).or_insert(Pending {
+                    failed: None,
+                    tries: 1,
+                });
+                p.failed = Some(failed);
+            }
+        }
+        true
+    }
+
+    /// `Event::Yielded` (`tunnel`) or `Event::AddressTaken` (`tunnel` `None`): `owner` holds
+    /// `at` now. `false` once the driver has ended.
+    async fn release(
+        &mut self,
+        at: Option<SocketAddr>,
+        tunnel: Option<u16>,
+        owner: NodeId,
+    ) -> bool {
+        let why = if tunnel.is_some() {
+            "tunnel yielded"
+        } else {
+            "address taken"
+        };
+        let Some(at) = at else {
+            tracing::info!(?tunnel, ?owner, "{why}; no address of ours to release");
+            return true;
+        };
+        let ip = at.ip();
+        let left = match self.lns.call(move |l, _| l.tunnels_at(ip)).await {
+            Ok(left) => left,
+            Err(_) => return false,
+        };
+        if self.pending.contains_key(&at) && left == 0 {
+            // Given up before the address could be bound: nothing to bind any more.
+            self.pending.remove(&at);
+            tracing::info!(?tunnel, ?owner, %at, "{why}; bind no longer tried");
+            return true;
+        }
+        if self.bound.contains(&at) {
+            if left > 0 {
+                tracing::info!(?tunnel, ?owner, %at, left, "{why}; address kept for our other tunnels there");
+                return true;
+            }
+            match self.lns.unbind(at).await {
+                Ok(()) => {
+                    self.bound.remove(&at);
+                    tracing::info!(?tunnel, ?owner, %at, "{why}; address released");
+                }
+                Err(telcp::driver::DriverError::Closed) => return false,
+                Err(error) => {
+                    tracing::warn!(?tunnel, ?owner, %at, %error, "{why}; address not released");
+                }
+            }
+        } else if self.fixed.contains(&at) {
+            // Ours by configuration, and carrying our heartbeats (no `[cluster] listen`): the
+            // network moves it to the owner across hosts.
+            tracing::warn!(?tunnel, ?owner, %at, "{why}; configured address kept (on this host the owner cannot bind it; `[cluster] listen` moves heartbeats off it)");
+        } else {
+            // Released already (the last of the tunnels yielded there), or never bound here.
+            tracing::info!(?tunnel, ?owner, %at, "{why}; no address of ours to release");
+        }
+        true
+    }
+
+    /// Tries the pending binds again: bound ones move to `bound`; a taken one whose tunnels
+    /// are all gone from this LNS (yielded, ended) is dropped. `false` once the driver has
+    /// ended.
+    async fn retry_binds(&mut self) -> bool {
+        let addrs: Vec<SocketAddr> = self.pending.keys().copied().collect();
+        for at in addrs {
+            if !self.service.contains(&at) {
+                let ip = at.ip();
+                match self.lns.call(move |l, _| l.tunnels_at(ip)).await {
+                    Ok(0) => {
+                        self.pending.remove(&at);
+                        tracing::info!(%at, "no tunnel left at the address; bind no longer tried");
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+            match self.lns.bind(at).await {
+                Ok(_) => {
+                    let p = self.pending.remove(&at);
+                    self.bound.insert(at);
+                    let tries = p.map_or(1, |p| p.tries.saturating_add(1));
+                    match p.and_then(|p| p.failed) {
+                        Some(failed) => {
+                            tracing::info!(?failed, %at, tries, "took over; address bound");
+                        }
+                        None => tracing::info!(%at, tries, "service address bound"),
+                    }
+                }
+                Err(telcp::driver::DriverError::Closed) => return false,
+                Err(error) => {
+                    if let Some(p) = self.pending.get_mut(&at) {
+                        p.tries = p.tries.saturating_add(1);
+                        tracing::debug!(%at, %error, tries = p.tries, "address not bound yet");
+                    }
                 }
             }
         }
+        true
     }
-    true
 }
+
+/// How often a refused bind is tried again ([`move_addresses`]).
+const BIND_RETRY: Duration = Duration::from_millis(250);

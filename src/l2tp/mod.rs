@@ -467,6 +467,9 @@ pub enum ConfigField {
     VirtualAddress,
     /// [`pool::VirtualLns::members`] (none unspecified: [`ConfigError::UnusableAddress`]).
     VirtualLnsMembers,
+    /// [`LnsMembership::services`] (each node among the `peers`, at most once; no address
+    /// unspecified: [`ConfigError::UnusableAddress`]).
+    MembershipServices,
 }
 
 /// A configuration the endpoint cannot run with.
@@ -483,7 +486,8 @@ pub enum ConfigError {
     /// unspecified address (0.0.0.0 or `::`, never a destination: RFC 1122 section 3.2.1.3,
     /// RFC 4291 section 2.5.2). `field` is [`ConfigField::ContactLns`] or
     /// [`ConfigField::Alternates`], or [`ConfigField::VirtualAddress`] or
-    /// [`ConfigField::VirtualLnsMembers`] (IP addresses, shown at [`L2TP_PORT`]); an
+    /// [`ConfigField::VirtualLnsMembers`] or [`ConfigField::MembershipServices`] (IP
+    /// addresses, shown at [`L2TP_PORT`]); an
     /// [`LnsMembership`] peer's is refused by the health monitor ([`ConfigError::Health`] with
     /// [`crate::health::ConfigError::UnusableAddress`]), a tunnel plan's server by
     /// [`lac::PlanError::UnusableAddress`]. The same name in `mip::ConfigError` and

@@ -2,8 +2,10 @@
 //!
 //! The pool has one source of liveness and load: the health load table
 //! ([`crate::health::LoadTable`]). With heartbeats (`LnsConfig::membership`), it is the embedded
-//! monitor's table, each peer named by the address its heartbeats go to (the address LACs are
-//! redirected to); without them, or for members that send none, it is the [`LnsPool`]'s own table
+//! monitor's table, each peer named by the address LACs reach it at and are redirected to: its
+//! service address when the membership names one apart (`LnsMembership::services`: its
+//! heartbeats go to a cluster address of its own), else the address its heartbeats go to;
+//! without them, or for members that send none, it is the [`LnsPool`]'s own table
 //! of the same type, keyed by address and fed through [`LnsPool::update`]. [`PoolView`] reads
 //! both. At most `max_pool` members each (the monitor's peer bound and the [`LnsPool`]'s); when
 //! the [`LnsPool`] is full, [`LnsPool::update`] for a new address is refused (returns `false`,
@@ -22,6 +24,7 @@
 use super::{ConfigError, ConfigField, L2TP_PORT};
 use crate::Rng;
 use crate::health::{self, Load, LoadTable, Monitor, NodeId};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// Liveness of a pool member: the health failure detector's states (Up, Suspect, Down).
@@ -153,31 +156,59 @@ impl LnsPool {
     }
 }
 
-/// The contact LNS's pool as one table: the embedded monitor's peers (by the address their
-/// heartbeats go to) and the [`LnsPool`]'s members, read in place.
+/// The contact LNS's pool as one table: the embedded monitor's peers (by the address LACs
+/// reach them at: module docs) and the [`LnsPool`]'s members, read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolView<'a> {
     members: &'a LnsPool,
     health: Option<&'a Monitor>,
+    /// The peers' service addresses apart from their heartbeat addresses
+    /// (`LnsMembership::services`).
+    services: Option<&'a BTreeMap<NodeId, IpAddr>>,
 }
 
 impl<'a> PoolView<'a> {
-    /// The view over `members` and, when heartbeats run, `health`'s load table.
+    /// The view over `members` and, when heartbeats run, `health`'s load table (each peer at
+    /// the address its heartbeats go to; [`crate::l2tp::Lns::pool_view`] also knows the
+    /// service addresses of its membership).
     pub fn new(members: &'a LnsPool, health: Option<&'a Monitor>) -> PoolView<'a> {
-        PoolView { members, health }
+        PoolView {
+            members,
+            health,
+            services: None,
+        }
+    }
+
+    /// The same, each peer of `services` at its service address there.
+    pub(crate) fn with_services(mut self, services: &'a BTreeMap<NodeId, IpAddr>) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// Where LACs reach peer `node` of `m`: its service address, else its heartbeat address.
+    fn addr_of(
+        services: Option<&BTreeMap<NodeId, IpAddr>>,
+        m: &Monitor,
+        node: NodeId,
+    ) -> Option<IpAddr> {
+        match services.and_then(|s| s.get(&node)) {
+            Some(a) => Some(*a),
+            None => m.addr_of(node).map(|a| a.ip()),
+        }
     }
 
     /// The monitor's peers (not this node) with their address.
     fn peers(&self) -> impl Iterator<Item = (IpAddr, NodeId, MemberState, Load)> + 'a {
-        self.health.into_iter().flat_map(|m| {
+        let services = self.services;
+        self.health.into_iter().flat_map(move |m| {
             m.table().entries().filter_map(move |(node, state, load)| {
-                let addr = m.addr_of(node)?.ip();
+                let addr = Self::addr_of(services, m, node)?;
                 Some((addr, node, state, load))
             })
         })
     }
 
-    /// The health node id of the peer whose heartbeats go to `addr`, if any.
+    /// The health node id of the peer LACs reach at `addr` (module docs), if any.
     pub fn node_at(&self, addr: IpAddr) -> Option<NodeId> {
         self.peers().find(|p| p.0 == addr).map(|p| p.1)
     }
@@ -200,10 +231,11 @@ impl<'a> PoolView<'a> {
     /// The available member with the most spare capacity among those `allowed` accepts (see
     /// the module docs).
     pub fn select_where(&self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
-        let from_health = self.health.into_iter().flat_map(|m| {
+        let services = self.services;
+        let from_health = self.health.into_iter().flat_map(move |m| {
             m.table()
                 .eligible()
-                .filter_map(move |(node, load)| Some((m.addr_of(node)?.ip(), load)))
+                .filter_map(move |(node, load)| Some((Self::addr_of(services, m, node)?, load)))
         });
         let candidates = from_health.chain(self.members.table.eligible());
         health::most_spare(candidates.filter(|(a, _)| allowed(*a)))

@@ -87,7 +87,8 @@ pub struct LnsConfig {
     pub health: HealthConfig,
     /// Heartbeats with the other LNSs (pool members, virtual-LNS members), sharing the L2TP UDP
     /// port: the pool selection and the virtual-LNS liveness read its load table. Each peer's
-    /// address is the one LACs are redirected to.
+    /// address is the one LACs are redirected to, unless [`LnsMembership::services`] names
+    /// another.
     pub membership: Option<LnsMembership>,
     /// Replicate our tunnels and sessions to a backup member chosen by load, and take over those
     /// of the members we back up when health finds them Down (needs `membership`; the design
@@ -122,6 +123,15 @@ pub struct LnsMembership {
     /// Whether a valid heartbeat from an LNS not in `peers` adds it (up to
     /// [`LnsConfig::max_pool`]).
     pub accept_unknown: bool,
+    /// The service addresses of the peers whose heartbeats and replication go to a cluster
+    /// address of their own (their `peers` address) apart from where LACs reach them: node id
+    /// and service address, the address a contact LNS redirects LACs to and a virtual-LNS
+    /// member's own address in [`VirtualLns::members`] (the pool's members are known by it:
+    /// `pool` module docs). A peer not named is reached at its `peers` address. Each node
+    /// among `peers`, at most once, the address not unspecified
+    /// ([`ConfigError::OutOfRange`] or [`ConfigError::UnusableAddress`] naming
+    /// [`ConfigField::MembershipServices`] otherwise). Empty by default.
+    pub services: Vec<(NodeId, IpAddr)>,
 }
 
 impl LnsMembership {
@@ -139,7 +149,27 @@ impl LnsMembership {
             key,
             peers,
             accept_unknown: false,
+            services: Vec::new(),
         }
+    }
+
+    /// [`LnsMembership::services`] as a map, checked.
+    fn checked_services(&self) -> Result<BTreeMap<NodeId, IpAddr>, ConfigError> {
+        let mut map = BTreeMap::new();
+        for &(node, ip) in &self.services {
+            let addr = SocketAddr::new(ip, super::L2TP_PORT);
+            if !crate::io::usable_peer(addr) {
+                return Err(ConfigError::UnusableAddress {
+                    field: ConfigField::MembershipServices,
+                    addr,
+                });
+            }
+            let known = self.peers.iter().any(|p| p.0 == node);
+            if !known || map.insert(node, ip).is_some() {
+                return Err(ConfigError::OutOfRange(ConfigField::MembershipServices));
+            }
+        }
+        Ok(map)
     }
 }
 
@@ -175,6 +205,8 @@ pub struct Lns {
     /// (for members the monitor does not know).
     member_up: Vec<(IpAddr, bool)>,
     health: Option<Embedded>,
+    /// [`LnsMembership::services`], checked.
+    services: BTreeMap<NodeId, IpAddr>,
     repl: replicate::Replicator,
     backups: takeover::Backups,
     /// Pending admission decisions (at most [`AdmissionConfig::max_pending`]).
@@ -196,9 +228,12 @@ impl Lns {
     pub fn new(cfg: LnsConfig, now: Instant) -> Result<Self, ConfigError> {
         cfg.common.check()?;
         cfg.health.check()?;
-        let health = match &cfg.membership {
-            Some(m) => Some(Embedded::new(monitor_config(&cfg, m), None, now)?),
-            None => None,
+        let (health, services) = match &cfg.membership {
+            Some(m) => (
+                Some(Embedded::new(monitor_config(&cfg, m), None, now)?),
+                m.checked_services()?,
+            ),
+            None => (None, BTreeMap::new()),
         };
         if cfg.redirect_hold > Duration::from_secs(86_400) {
             return Err(ConfigError::OutOfRange(ConfigField::RedirectHold));
@@ -225,6 +260,7 @@ impl Lns {
             load_percent: 0,
             accepting: true,
             health,
+            services,
             repl,
             backups: Default::default(),
             admissions: BTreeMap::new(),
@@ -293,9 +329,10 @@ impl Lns {
     }
 
     /// The pool as one table: the heartbeat peers' liveness and load, read from the monitor's
-    /// load table, and the members fed through [`Lns::pool`].
+    /// load table (each at its service address, [`LnsMembership::services`], else its
+    /// heartbeat address), and the members fed through [`Lns::pool`].
     pub fn pool_view(&self) -> PoolView<'_> {
-        PoolView::new(&self.pool, self.monitor())
+        PoolView::new(&self.pool, self.monitor()).with_services(&self.services)
     }
 
     /// Admission policy switch: when false, no new session is served here.
