@@ -64,6 +64,15 @@
 //!   again until acknowledged (while the member is Up; a false Down only delays it, and a
 //!   queue overflow keeps it, `Record` docs) and has it applied once: the member learns it
 //!   once per incarnation.
+//! * **Mixed versions** (a rolling upgrade): [`Record::AddressTaken`] is kind 14, newer than
+//!   the other records. A member of a version without it fails to parse a batch carrying it
+//!   (record items carry no length, so an unknown kind cannot be skipped: `l2tp::replica`
+//!   docs, wire format) and refuses the whole batch unacknowledged; the taker sends that
+//!   batch again for good, and nothing queued behind it reaches that member (when that member
+//!   is the taker's backup, the taker's replication stalls with it). It is sent only to a
+//!   member seen restarted after we took over its former incarnation, so upgrade every member
+//!   before a member still on the former version can restart (a crash restarted by its
+//!   supervisor) while an upgraded member backs it up.
 //! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
 //!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
 //!   had replicated it here; when the taker's own records of that generation are held already,
