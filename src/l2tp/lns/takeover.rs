@@ -63,7 +63,11 @@
 //!   is queued once per incarnation (`Taken::told`) on the replication channel, which sends it
 //!   again until acknowledged (while the member is Up; a false Down only delays it, and a
 //!   queue overflow keeps it, `Record` docs) and has it applied once: the member learns it
-//!   once per incarnation.
+//!   once per incarnation. A notice still on its way when the member restarts again reaches
+//!   the new incarnation (the channel's batch in flight, `replica` docs, delivery), so it is
+//!   not queued again for that one (`Taken::told_mark`); and a takeover that takes nothing
+//!   (the restarted incarnation held no tunnel) leaves the record of what we took from the
+//!   former one, whose addresses a later incarnation is told again.
 //! * **Mixed versions** (a rolling upgrade): [`Record::AddressTaken`] is kind 14, newer than
 //!   the other records. A member of a version without it fails to parse a batch carrying it
 //!   (record items carry no length, so an unknown kind cannot be skipped: `l2tp::replica`
@@ -455,6 +459,13 @@ struct Taken {
     /// ([`Record::AddressTaken`]; module docs, restart): once per restart (the replication
     /// channel delivers it).
     told: Option<u32>,
+    /// The commit mark of that notice on the channel to the member ([`Channel::mark`]): until
+    /// the channel commits it, the notice is on its way, and a later incarnation gets it
+    /// (`replica` docs, delivery: a receiver that restarts gets the batch in flight and what
+    /// follows), so it is not queued again for that one.
+    ///
+    /// [`Channel::mark`]: crate::replica::Channel::mark
+    told_mark: u64,
 }
 
 /// A tunnel we took over, whose copy may lack sessions the LAC still has (module docs,
@@ -1340,9 +1351,24 @@ impl Lns {
             if taken.told == now_of {
                 return;
             }
+            // Told an earlier restarted incarnation, the notice not acknowledged yet: it is
+            // still on its way and reaches this one (exactly once per incarnation).
+            let on_its_way = taken.told.is_some()
+                && self
+                    .repl
+                    .channels
+                    .get(&node)
+                    .is_some_and(|ch| ch.committed() < taken.told_mark);
             taken.told = now_of;
+            if on_its_way {
+                return;
+            }
             for addr in taken.addrs.clone() {
                 self.send_record(node, Record::AddressTaken { incarnation, addr });
+            }
+            let mark = self.repl.channels.get(&node).map_or(0, |ch| ch.mark());
+            if let Some(taken) = self.backups.taken.get_mut(&node) {
+                taken.told_mark = mark;
             }
             return;
         }
@@ -1494,20 +1520,27 @@ impl Lns {
                 self.backups.unsure.insert(*tid, u);
             }
         }
-        self.backups.taken.insert(
-            failed,
-            Taken {
-                incarnation: held.incarnation,
-                generation: held.generation,
-                tunnels: taken,
-                addrs: by_addr.keys().copied().collect(),
-                adopted: {
-                    adopted.sort_unstable();
-                    adopted
+        // Nothing taken (a member holding no tunnel, restarted or Down): what we took from a
+        // former incarnation of it stays on record, its addresses still to tell a restarted
+        // incarnation (module docs, restart).
+        let keep = taken.is_empty() && self.backups.taken.contains_key(&failed);
+        if !keep {
+            self.backups.taken.insert(
+                failed,
+                Taken {
+                    incarnation: held.incarnation,
+                    generation: held.generation,
+                    tunnels: taken,
+                    addrs: by_addr.keys().copied().collect(),
+                    adopted: {
+                        adopted.sort_unstable();
+                        adopted
+                    },
+                    told: None,
+                    told_mark: 0,
                 },
-                told: None,
-            },
-        );
+            );
+        }
         if let Some(c) = ours {
             self.claim(failed, c);
         }
@@ -3397,5 +3430,84 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(lns.held_for(NodeId(2)), (0, 0));
+    }
+
+    /// Module docs, restart: a member restarted twice (incarnations 2 and 3) learns in each
+    /// incarnation once which address we took from incarnation 1 ([`Record::AddressTaken`]).
+    /// When the notice to incarnation 2 is still on its way at the second restart (every
+    /// replication batch from us lost), the channel delivers the batch in flight to
+    /// incarnation 3 (`replica` docs, delivery), and the notice is not queued again for it;
+    /// when incarnation 2 got it, incarnation 3 is told again. Incarnation 2, holding no
+    /// tunnel, is taken over empty at its restart: that takes nothing, and leaves the record
+    /// of what we took from incarnation 1. Failed with the notice queued again while on its
+    /// way (two events in incarnation 3), and with the empty takeover replacing that record
+    /// (no event in incarnation 3 after incarnation 2 learnt).
+    #[test]
+    fn a_member_restarted_twice_learns_once_in_each_incarnation() {
+        for lose in [true, false] {
+            let mut now = Instant::now();
+            let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
+            let mut one = super::super::pool_member(now, peers);
+            let mut two = node_2(now, 1);
+            let mut events = (Vec::new(), Vec::new());
+            let none = |_: bool, _: Instant, _: &[u8]| false;
+            let second = Duration::from_secs(1);
+            run_pair(
+                (&mut one, &mut two),
+                &mut now,
+                5 * second,
+                &none,
+                &mut events,
+            );
+            let (tunnel, sessions) = holder(now, 1).held_copy(NodeId(2)).0.remove(0);
+            one.apply_record(now, NodeId(2), Record::Tunnel(Box::new(tunnel)));
+            one.apply_record(now, NodeId(2), Record::Session(sessions[0]));
+            // Incarnation 2: our batches to it all lost with `lose`.
+            let mut two = node_2(now, 2);
+            let batches = |from_one: bool, _: Instant, d: &[u8]| {
+                lose && from_one
+                    && super::super::replicate::is_replication(d)
+                    && d.get(4) == Some(&crate::replica::KIND_REPLICATE)
+            };
+            let mut second_events = (Vec::new(), Vec::new());
+            run_pair(
+                (&mut one, &mut two),
+                &mut now,
+                5 * second,
+                &batches,
+                &mut second_events,
+            );
+            let taken = |e: &Event| matches!(e, Event::TakenOver { tunnels, .. } if tunnels[..] == [TUNNEL]);
+            assert_eq!(second_events.0.iter().filter(|e| taken(e)).count(), 1);
+            let told = |events: &[Event]| -> Vec<Event> {
+                events
+                    .iter()
+                    .filter(|e| matches!(e, Event::AddressTaken { .. }))
+                    .cloned()
+                    .collect()
+            };
+            let once = vec![Event::AddressTaken {
+                addr: local().ip(),
+                owner: NodeId(1),
+            }];
+            let expected = if lose { Vec::new() } else { once.clone() };
+            assert_eq!(
+                told(&second_events.1),
+                expected,
+                "lose {lose}: incarnation 2"
+            );
+            // Incarnation 3, nothing lost.
+            let mut three = node_2(now, 3);
+            let mut later = (Vec::new(), Vec::new());
+            run_pair(
+                (&mut one, &mut three),
+                &mut now,
+                20 * second,
+                &none,
+                &mut later,
+            );
+            assert_eq!(told(&later.1), once, "lose {lose}: incarnation 3");
+            assert_eq!(later.0.iter().filter(|e| taken(e)).count(), 0);
+        }
     }
 }
