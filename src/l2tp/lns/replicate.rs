@@ -142,7 +142,7 @@ use std::time::{Duration, Instant};
 
 /// The virtual LNS's replication envelope (distinct from heartbeats and L2TP on the same port);
 /// version 3: sealed with AES-128-CMAC, batches acknowledged by tokens (module docs).
-const ENVELOPE: Envelope = Envelope::new(*b"\xfeL2", 3);
+pub(super) const ENVELOPE: Envelope = Envelope::new(*b"\xfeL2", 3);
 
 /// The HKDF label of the replication MAC key (module docs, transport).
 pub(super) const MAC_INFO: &[u8] = b"telcp l2tp replication v2: AES-128-CMAC";
@@ -1575,8 +1575,19 @@ impl Lns {
         let Some(dst) = self.monitor().and_then(|m| m.addr_of(h.sender)) else {
             return Err(InputError::NotAuthorized);
         };
-        if !self.repl.windows.get_or_default(h.sender).admit(&h) {
+        // A former incarnation of a member seen restarted is gone (`takeover` docs, restart).
+        if self.stale_incarnation(h.sender, h.incarnation) {
             return Err(InputError::NotAuthorized);
+        }
+        let window = self.repl.windows.get_or_default(h.sender);
+        let before = window.incarnation();
+        if !window.admit(&h) {
+            return Err(InputError::NotAuthorized);
+        }
+        // Another incarnation than the last seen here: perhaps its restart, before its
+        // heartbeat told health (`takeover` docs, restart).
+        if h.incarnation != before {
+            self.sender_incarnation(now, h.sender, h.incarnation, before);
         }
         let mut r = Reader::at(body, HEADER_LEN);
         match h.kind {

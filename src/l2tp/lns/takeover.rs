@@ -6,9 +6,9 @@
 //!   [`super::ReplicationConfig::max_sessions`] sessions; beyond, a new record is refused
 //!   (counted in [`crate::l2tp::Stats::replicas_refused`]) and what it describes is lost if the
 //!   member fails. The end of a bulk sync from a member removes what it held for that member and
-//!   the sync did not name; records of another incarnation of the member replace what was held
-//!   (when health has seen the restart first, what was held was taken over then: restart,
-//!   below).
+//!   the sync did not name. Records of a later incarnation of the member are never applied
+//!   over those of a former one: the restart they show is acted on first, what was held taken
+//!   over then (restart, below).
 //! * **Takeover**: when health declares a member Down, its backup adopts every tunnel and session
 //!   it holds for it (`tunnel::snapshot`: same ids, the member's address), each tunnel's control
 //!   channel resumed silently from the LAC (any LAC, xl2tpd included) or, when the LAC advertised
@@ -36,8 +36,17 @@
 //!   address so the caller moves it here, replication to our own backup, the notices), and
 //!   only then forget the rest of that incarnation (a late Down due, a claim lost to us by the
 //!   restarted member). The records are consumed by the takeover: a later failure of the new
-//!   incarnation resurrects nothing (issue 15 item 3), and records the new incarnation sent
-//!   before its heartbeat told health of the restart are its own, kept. What we took from the
+//!   incarnation resurrects nothing (issue 15 item 3). The restart may show first in the
+//!   member's replication batches (their envelope names its incarnation, `replica::envelope`),
+//!   which can reach us before the heartbeat that tells health: a batch of a later incarnation
+//!   than the one we knew of it (from health, its batches or the records we hold) is the
+//!   restart, acted on then as at health's `Restarted`, before the batch is applied (its batch
+//!   numbers start again at 1: taken for duplicates of the former incarnation's, they would be
+//!   acknowledged and never applied; applied over what we held, they would replace the calls
+//!   the LAC still holds). Once per incarnation, whichever comes first: health's `Restarted`
+//!   after it changes nothing, and a batch of the former incarnation delayed past the restart
+//!   is refused ([`crate::l2tp::InputError::NotAuthorized`], as a replay: it would bring back
+//!   what was taken over). Records the new incarnation sent are its own, kept. What we took from the
 //!   former incarnation, and the claims on it, stay (another taker's claim is settled as at a
 //!   Down, two takers below); records from the new incarnation are not late records of the
 //!   tunnels we took (`late_source`: its new tunnel may draw the id of one we took, RFC 2661
@@ -50,7 +59,24 @@
 //!   tell it which of its former addresses we took ([`Record::AddressTaken`], naming the former
 //!   incarnation, instead of the tunnels' [`Record::TakenOver`] notices, which only that
 //!   incarnation would yield to), and it emits [`Event::AddressTaken`] so its caller gives the
-//!   address up (a notice naming its own incarnation, or a later one, is not its).
+//!   address up (a notice naming its own incarnation, or a later one, is not its). The notice
+//!   is queued once per incarnation (`Taken::told`) on the replication channel, which sends it
+//!   again until acknowledged (while the member is Up; a false Down only delays it, and a
+//!   queue overflow keeps it, `Record` docs) and has it applied once: the member learns it
+//!   once per incarnation. A notice still on its way when the member restarts again reaches
+//!   the new incarnation (the channel's batch in flight, `replica` docs, delivery), so it is
+//!   not queued again for that one (`Taken::told_mark`); and a takeover that takes nothing
+//!   (the restarted incarnation held no tunnel) leaves the record of what we took from the
+//!   former one, whose addresses a later incarnation is told again.
+//! * **Mixed versions** (a rolling upgrade): [`Record::AddressTaken`] is kind 14, newer than
+//!   the other records. A member of a version without it fails to parse a batch carrying it
+//!   (record items carry no length, so an unknown kind cannot be skipped: `l2tp::replica`
+//!   docs, wire format) and refuses the whole batch unacknowledged; the taker sends that
+//!   batch again for good, and nothing queued behind it reaches that member (when that member
+//!   is the taker's backup, the taker's replication stalls with it). It is sent only to a
+//!   member seen restarted after we took over its former incarnation, so upgrade every member
+//!   before a member still on the former version can restart (a crash restarted by its
+//!   supervisor) while an upgraded member backs it up.
 //! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
 //!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
 //!   had replicated it here; when the taker's own records of that generation are held already,
@@ -433,6 +459,13 @@ struct Taken {
     /// ([`Record::AddressTaken`]; module docs, restart): once per restart (the replication
     /// channel delivers it).
     told: Option<u32>,
+    /// The commit mark of that notice on the channel to the member ([`Channel::mark`]): until
+    /// the channel commits it, the notice is on its way, and a later incarnation gets it
+    /// (`replica` docs, delivery: a receiver that restarts gets the batch in flight and what
+    /// follows), so it is not queued again for that one.
+    ///
+    /// [`Channel::mark`]: crate::replica::Channel::mark
+    told_mark: u64,
 }
 
 /// A tunnel we took over, whose copy may lack sessions the LAC still has (module docs,
@@ -488,6 +521,10 @@ pub(super) struct Backups {
     /// takers): each yields what it took and sends us its sessions of those tunnels, which
     /// are late records (`late_record`). At most one per monitor peer.
     losers: BTreeMap<NodeId, NodeId>,
+    /// Per member, the highest incarnation whose restart we acted on ([`Lns::member_restarted`]),
+    /// seen first by health or on the replication lane (module docs, restart; at most one per
+    /// monitor peer).
+    restarts: BTreeMap<NodeId, u32>,
 }
 
 impl Lns {
@@ -1008,7 +1045,7 @@ impl Lns {
         // sync still under way when it found us Down; `late_record`).
         self.send_sessions(by, &records);
         let sessions: HeldSessions = records.into_iter().collect();
-        let incarnation = self.monitor().and_then(|m| m.incarnation_of(by));
+        let incarnation = self.incarnation_now(by);
         let h = self.backups.held.get_or_default(by);
         if incarnation.is_some() && h.incarnation != incarnation {
             *h = Held::default();
@@ -1218,8 +1255,19 @@ impl Lns {
     /// the new incarnation resurrects nothing. What we took from it (and the claims on it)
     /// stay: another taker's claim on the former incarnation is still to be settled (two
     /// takers), and the restarted member is told which address we took (once per
-    /// incarnation, when we see it Up: [`Lns::member_up`]).
+    /// incarnation: [`Lns::member_up`], now and when we see it Up). Called by health's
+    /// `Restarted` and by a batch of the new incarnation ([`Lns::sender_incarnation`]),
+    /// whichever comes first; the second call of an incarnation changes nothing.
     pub(super) fn member_restarted(&mut self, now: Instant, node: NodeId, incarnation: u32) {
+        // Once per incarnation, whichever of health and the replication lane saw it first.
+        let first = self
+            .backups
+            .restarts
+            .get(&node)
+            .is_none_or(|r| *r < incarnation);
+        if first {
+            self.backups.restarts.insert(node, incarnation);
+        }
         match self.backups.held.get(&node).map(|h| h.incarnation) {
             // Records of a former incarnation: the calls the LAC still holds with it.
             Some(Some(former)) if former != incarnation => {
@@ -1237,7 +1285,54 @@ impl Lns {
         // A member that took another over and lost its claim to ours sends us no more of its
         // sessions: its state is gone.
         self.backups.losers.remove(&node);
-        self.peer_restarted(node);
+        if first {
+            self.peer_restarted(node);
+            // Told which addresses we took from its former incarnation (once per
+            // incarnation), though health may not have seen it Up in this one yet.
+            self.member_up(node);
+        }
+    }
+
+    /// A replication envelope from `node` of `incarnation`, authenticated and admitted, the
+    /// last one seen from it being of `before` (0: none). When we knew a lower incarnation of
+    /// it (the lane's, health's or that of the records we hold), it restarted: its batches
+    /// may come before the heartbeat that tells health (module docs, restart), so the restart
+    /// is acted on now, as health's `Restarted` would ([`Lns::member_restarted`]): what we
+    /// hold of its former incarnation is taken over, not replaced by the new one's records,
+    /// and its batch numbers start again (else its first batches, numbered from 1, would be
+    /// taken for duplicates: acknowledged, not applied).
+    pub(super) fn sender_incarnation(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+        incarnation: u32,
+        before: u32,
+    ) {
+        let held = self.backups.held.get(&node).and_then(|h| h.incarnation);
+        let health = self.monitor().and_then(|m| m.incarnation_of(node));
+        let lane = (before != 0).then_some(before);
+        let former = [held, health, lane].into_iter().flatten().max();
+        if former.is_some_and(|f| f < incarnation) {
+            self.member_restarted(now, node, incarnation);
+        }
+    }
+
+    /// Whether a replication envelope from `node` of `incarnation` is of an incarnation
+    /// older than one whose restart we acted on: a batch of the former incarnation delayed
+    /// past the restart, which must not bring back what was taken over (nor count in the
+    /// new incarnation's batch numbers).
+    pub(super) fn stale_incarnation(&self, node: NodeId, incarnation: u32) -> bool {
+        self.backups
+            .restarts
+            .get(&node)
+            .is_some_and(|r| incarnation < *r)
+    }
+
+    /// The incarnation of `node` as last seen: health's, or a later one whose restart the
+    /// replication lane showed first.
+    fn incarnation_now(&self, node: NodeId) -> Option<u32> {
+        let health = self.monitor().and_then(|m| m.incarnation_of(node));
+        health.max(self.backups.restarts.get(&node).copied())
     }
 
     /// `node` is Up: tell it again which of its tunnels we took; a restarted `node` (of an
@@ -1245,7 +1340,7 @@ impl Lns {
     /// its addresses we took (module docs, restart).
     pub(super) fn member_up(&mut self, node: NodeId) {
         self.backups.late_downs.remove(&node);
-        let now_of = self.monitor().and_then(|m| m.incarnation_of(node));
+        let now_of = self.incarnation_now(node);
         let Some(taken) = self.backups.taken.get_mut(&node) else {
             return;
         };
@@ -1256,9 +1351,24 @@ impl Lns {
             if taken.told == now_of {
                 return;
             }
+            // Told an earlier restarted incarnation, the notice not acknowledged yet: it is
+            // still on its way and reaches this one (exactly once per incarnation).
+            let on_its_way = taken.told.is_some()
+                && self
+                    .repl
+                    .channels
+                    .get(&node)
+                    .is_some_and(|ch| ch.committed() < taken.told_mark);
             taken.told = now_of;
+            if on_its_way {
+                return;
+            }
             for addr in taken.addrs.clone() {
                 self.send_record(node, Record::AddressTaken { incarnation, addr });
+            }
+            let mark = self.repl.channels.get(&node).map_or(0, |ch| ch.mark());
+            if let Some(taken) = self.backups.taken.get_mut(&node) {
+                taken.told_mark = mark;
             }
             return;
         }
@@ -1280,7 +1390,9 @@ impl Lns {
 
     /// `failed` is Down: adopt what is held for it (module docs).
     pub(super) fn take_over(&mut self, now: Instant, failed: NodeId) {
-        let current = self.monitor().and_then(|m| m.incarnation_of(failed));
+        // Its latest incarnation: health's, or a later one its batches showed first (module
+        // docs, restart); the records of another are none of that one's.
+        let current = self.incarnation_now(failed);
         self.take_over_of(now, failed, current);
     }
 
@@ -1408,20 +1520,27 @@ impl Lns {
                 self.backups.unsure.insert(*tid, u);
             }
         }
-        self.backups.taken.insert(
-            failed,
-            Taken {
-                incarnation: held.incarnation,
-                generation: held.generation,
-                tunnels: taken,
-                addrs: by_addr.keys().copied().collect(),
-                adopted: {
-                    adopted.sort_unstable();
-                    adopted
+        // Nothing taken (a member holding no tunnel, restarted or Down): what we took from a
+        // former incarnation of it stays on record, its addresses still to tell a restarted
+        // incarnation (module docs, restart).
+        let keep = taken.is_empty() && self.backups.taken.contains_key(&failed);
+        if !keep {
+            self.backups.taken.insert(
+                failed,
+                Taken {
+                    incarnation: held.incarnation,
+                    generation: held.generation,
+                    tunnels: taken,
+                    addrs: by_addr.keys().copied().collect(),
+                    adopted: {
+                        adopted.sort_unstable();
+                        adopted
+                    },
+                    told: None,
+                    told_mark: 0,
                 },
-                told: None,
-            },
-        );
+            );
+        }
         if let Some(c) = ours {
             self.claim(failed, c);
         }
@@ -1462,8 +1581,8 @@ impl Lns {
             return;
         }
         let monitor = self.health.as_ref().map(|h| h.monitor());
-        let restarted = monitor
-            .and_then(|m| m.incarnation_of(u.from))
+        let restarted = self
+            .incarnation_now(u.from)
             .is_some_and(|i| u.incarnation.is_some_and(|then| then != i));
         let still_down = monitor.and_then(|m| m.state(u.from)) == Some(NodeState::Down)
             && now.saturating_duration_since(u.at) >= down_after;
@@ -2980,5 +3099,415 @@ mod tests {
             "{r:?}"
         );
         assert!(to_lac(&mut lns).is_empty());
+    }
+
+    /// Node 2's replication datagram from its management address: the batch `seq` of
+    /// `items`, sealed as node 2 of `incarnation` under packet number `pn`.
+    fn batch_of_node_2(
+        incarnation: u32,
+        pn: u64,
+        seq: u64,
+        items: &[crate::replica::Entry<Record>],
+    ) -> Vec<u8> {
+        let key = crate::health::ClusterKey::new(b"pool cluster key");
+        let mut mac = crate::replica::CmacKey::derive(&key, super::super::replicate::MAC_INFO);
+        let h = crate::replica::Header {
+            kind: crate::replica::KIND_REPLICATE,
+            sender: NodeId(2),
+            incarnation,
+            pn,
+        };
+        let mut out = Vec::new();
+        let body = |b: &mut Vec<u8>| crate::replica::encode_batch(seq, items, b);
+        super::super::replicate::ENVELOPE.seal_into(&mut mac, &h, body, &mut out);
+        out
+    }
+
+    /// Node 2's datagram `bytes`, to node 1.
+    fn from_node_2(
+        lns: &mut Lns,
+        now: Instant,
+        bytes: &[u8],
+    ) -> Result<(), crate::l2tp::InputError> {
+        let from: SocketAddr = "10.0.2.2:1701".parse().unwrap();
+        let to: SocketAddr = "10.0.2.1:1701".parse().unwrap();
+        lns.handle_datagram(now, from, to, bytes)
+    }
+
+    /// Module docs, restart (session 48, doubt 1): a restarted member's batches may reach its
+    /// backup before the heartbeat that tells health of the restart. The envelope names the
+    /// sender's incarnation (`replica::envelope`), so the backup sees the restart in the batch
+    /// itself and takes over what it holds of the former incarnation then, as health's
+    /// `Restarted` would: every call of the former incarnation is taken over, and the new
+    /// incarnation's records are held as its own (its batch numbers start again at 1). Health's
+    /// `Restarted` later changes nothing (no second takeover, the channel's numbering not reset
+    /// again: a retransmitted batch of the new incarnation is not applied twice), a batch of the
+    /// former incarnation delayed past the restart is refused, and a Down of the new
+    /// incarnation takes over its own tunnel only. Failed before the fix: the new incarnation's
+    /// batch 1 was taken for a duplicate of the former's (acknowledged, not applied), its
+    /// batch 2 made the backup drop the former incarnation's records (`Held`'s incarnation
+    /// noted), and health's `Restarted` then took nothing
+    /// over (the LAC's calls lost). Failed with the restart not acted on at the batch (no
+    /// takeover after the new incarnation's batches).
+    #[test]
+    fn a_restarted_members_batch_before_its_heartbeat_takes_the_former_incarnation_over() {
+        use crate::replica::Entry;
+        let now = Instant::now();
+        let (tunnel, sessions) = holder(now, 1).held_copy(NodeId(2)).0.remove(0);
+        let mut lns = super::super::pool_member(
+            now,
+            vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ],
+        );
+        // Incarnation 1 replicated its tunnel and its call in its batch 1.
+        let former = [
+            Entry::Item(Record::Tunnel(Box::new(tunnel.clone()))),
+            Entry::Item(Record::Session(sessions[0])),
+        ];
+        from_node_2(&mut lns, now, &batch_of_node_2(1, 1, 1, &former)).unwrap();
+        assert_eq!(lns.held_for(NodeId(2)), (1, 1));
+        // Incarnation 2 (restarted, empty) bulk-syncs its new tunnel (batch 1) and a call on
+        // it (batch 2); no heartbeat of it has come.
+        let new_tunnel = TunnelRecord {
+            tunnel: 0x5555,
+            peer_tunnel: 0x6666,
+            ..tunnel
+        };
+        let new_call = SessionRecord {
+            tunnel: 0x5555,
+            session: 0x0505,
+            peer_session: 0x0606,
+            ..sessions[0]
+        };
+        let sync = [
+            Entry::SyncBegin { epoch: 1 },
+            Entry::Item(Record::Tunnel(Box::new(new_tunnel.clone()))),
+        ];
+        let call = [
+            Entry::Item(Record::Session(new_call)),
+            Entry::SyncEnd { epoch: 1 },
+        ];
+        from_node_2(&mut lns, now, &batch_of_node_2(2, 1, 1, &sync)).unwrap();
+        from_node_2(&mut lns, now, &batch_of_node_2(2, 2, 2, &call)).unwrap();
+        let events = ownership(&mut lns);
+        assert!(
+            matches!(
+                &events[..],
+                [Event::TakenOver { failed, addr, tunnels, sessions, .. }]
+                    if *failed == NodeId(2) && *addr == local().ip() && tunnels[..] == [TUNNEL]
+                        && sessions.len() == 1 && sessions[0].peer_session == PEER_SESSION
+            ),
+            "the former incarnation's call taken over: {events:?}"
+        );
+        assert_eq!(state(&lns), Some(SessionState::Established));
+        assert_eq!(lns.stats().tunnels_taken_over, 1);
+        let (held, count) = lns.held_copy(NodeId(2));
+        assert_eq!(count, 1, "the new incarnation's call held");
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].0.tunnel, held[0].1[..].len()), (0x5555, 1));
+        // Health's `Restarted` comes later: nothing more.
+        lns.member_restarted(now, NodeId(2), 2);
+        assert!(ownership(&mut lns).is_empty());
+        assert_eq!(lns.held_for(NodeId(2)), (1, 1), "kept, not taken");
+        // The new incarnation ends its tunnel (batch 3); its batch 1, retransmitted under a new
+        // packet number (its acknowledgement lost), is a duplicate: not applied again.
+        let gone = [Entry::Item(Record::TunnelGone { tunnel: 0x5555 })];
+        from_node_2(&mut lns, now, &batch_of_node_2(2, 3, 3, &gone)).unwrap();
+        assert_eq!(lns.held_for(NodeId(2)), (0, 0));
+        from_node_2(&mut lns, now, &batch_of_node_2(2, 4, 1, &sync)).unwrap();
+        assert_eq!(lns.held_for(NodeId(2)), (0, 0), "a duplicate applied");
+        // A batch of the former incarnation delayed past the restart: refused.
+        let r = from_node_2(&mut lns, now, &batch_of_node_2(1, 2, 2, &former));
+        assert_eq!(r, Err(crate::l2tp::InputError::NotAuthorized));
+        assert_eq!(
+            lns.held_for(NodeId(2)),
+            (0, 0),
+            "the former incarnation's back"
+        );
+        // The new incarnation fails: nothing of the former one is taken over again.
+        lns.take_over(now, NodeId(2));
+        assert!(ownership(&mut lns).is_empty());
+        assert_eq!(lns.stats().tunnels_taken_over, 1);
+        assert_eq!(lns.session_count(), 1);
+    }
+
+    /// Node 2 of a pool of nodes 1 and 2, of incarnation `incarnation`.
+    fn node_2(now: Instant, incarnation: u32) -> Lns {
+        let mut m = crate::l2tp::LnsMembership::new(
+            NodeId(2),
+            crate::health::Role::LNS,
+            crate::health::ClusterKey::new(b"pool cluster key"),
+            vec![(NodeId(1), "10.0.2.1:1701".parse().unwrap())],
+        );
+        m.incarnation = incarnation;
+        let cfg = crate::l2tp::LnsConfig {
+            contact: false,
+            membership: Some(m),
+            replication: Some(super::super::ReplicationConfig::default()),
+            ..crate::l2tp::LnsConfig::default()
+        };
+        Lns::new(cfg, now).expect("a valid pool member")
+    }
+
+    /// Runs nodes 1 and 2 (`one`, `two`) from `*now` for `d`, in steps of 10 ms, each
+    /// delivering to the other what it sends to the other's management address unless
+    /// `lost(sent by node 1, at, datagram)` says the link lost it; their events are appended
+    /// to `events` (node 1's, node 2's).
+    fn run_pair(
+        (one, two): (&mut Lns, &mut Lns),
+        now: &mut Instant,
+        d: Duration,
+        lost: &impl Fn(bool, Instant, &[u8]) -> bool,
+        events: &mut (Vec<Event>, Vec<Event>),
+    ) {
+        let (a1, a2): (SocketAddr, SocketAddr) = (
+            "10.0.2.1:1701".parse().unwrap(),
+            "10.0.2.2:1701".parse().unwrap(),
+        );
+        let end = *now + d;
+        while *now < end {
+            *now += Duration::from_millis(10);
+            one.handle_timeout(*now);
+            two.handle_timeout(*now);
+            for _ in 0..16 {
+                let mut quiet = true;
+                while let Some(t) = one.poll_transmit() {
+                    quiet = false;
+                    if t.dst == a2 && !lost(true, *now, &t.payload) {
+                        let _ = two.handle_datagram(*now, a1, a2, &t.payload);
+                    }
+                }
+                while let Some(t) = two.poll_transmit() {
+                    quiet = false;
+                    if t.dst == a1 && !lost(false, *now, &t.payload) {
+                        let _ = one.handle_datagram(*now, a2, a1, &t.payload);
+                    }
+                }
+                if quiet {
+                    break;
+                }
+            }
+            events.0.extend(std::iter::from_fn(|| one.poll_event()));
+            events.1.extend(std::iter::from_fn(|| two.poll_event()));
+        }
+    }
+
+    /// Module docs, restart (session 48, doubt 2): the taker tells a restarted member once per
+    /// incarnation which of its former addresses it took ([`Record::AddressTaken`]), and the
+    /// replication channel delivers it reliably: here every replication batch from the taker
+    /// to the restarted member is lost for 8 s, during which the taker finds the member Down
+    /// (its datagrams cut from 1 s to 7 s: a false Down of the new incarnation) and Up again.
+    /// The member emits [`Event::AddressTaken`] exactly once: the batch in flight is sent again
+    /// once the member is Up (`replica` docs, reliable), and the taker does not queue the notice
+    /// again at the Up (`Taken::told`). The former incarnation's call is taken over once.
+    /// Failed with the notice queued again at each Up (three events).
+    #[test]
+    fn a_restarted_member_learns_once_that_its_address_was_taken_despite_loss_and_a_false_down() {
+        let mut now = Instant::now();
+        let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
+        let mut one = super::super::pool_member(now, peers);
+        let mut two = node_2(now, 1);
+        let mut events = (Vec::new(), Vec::new());
+        let none = |_: bool, _: Instant, _: &[u8]| false;
+        let second = Duration::from_secs(1);
+        run_pair(
+            (&mut one, &mut two),
+            &mut now,
+            5 * second,
+            &none,
+            &mut events,
+        );
+        let state = |one: &Lns| one.monitor().and_then(|m| m.state(NodeId(2)));
+        assert_eq!(state(&one), Some(NodeState::Up));
+        // Node 1 holds node 2's tunnel with an answered call (as [`holder`]'s).
+        let (tunnel, sessions) = holder(now, 1).held_copy(NodeId(2)).0.remove(0);
+        one.apply_record(now, NodeId(2), Record::Tunnel(Box::new(tunnel)));
+        one.apply_record(now, NodeId(2), Record::Session(sessions[0]));
+        assert_eq!(one.held_for(NodeId(2)), (1, 1));
+        // Node 2 crashes and comes back at once as incarnation 2.
+        let mut two = node_2(now, 2);
+        let start = now;
+        let lost = |from_one: bool, at: Instant, d: &[u8]| {
+            let t = at.saturating_duration_since(start);
+            let batch = super::super::replicate::is_replication(d)
+                && d.get(4) == Some(&crate::replica::KIND_REPLICATE);
+            (from_one && batch && t < 8 * second) || (!from_one && t > second && t < 7 * second)
+        };
+        run_pair(
+            (&mut one, &mut two),
+            &mut now,
+            6500 * Duration::from_millis(1),
+            &lost,
+            &mut events,
+        );
+        assert_eq!(state(&one), Some(NodeState::Down), "a false Down");
+        run_pair(
+            (&mut one, &mut two),
+            &mut now,
+            1500 * Duration::from_millis(1),
+            &lost,
+            &mut events,
+        );
+        assert_eq!(state(&one), Some(NodeState::Up));
+        run_pair(
+            (&mut one, &mut two),
+            &mut now,
+            30 * second,
+            &lost,
+            &mut events,
+        );
+        let taken: Vec<&Event> = events
+            .0
+            .iter()
+            .filter(|e| matches!(e, Event::TakenOver { tunnels, .. } if tunnels[..] == [TUNNEL]))
+            .collect();
+        assert_eq!(taken.len(), 1, "{:?}", events.0);
+        let told: Vec<&Event> = events
+            .1
+            .iter()
+            .filter(|e| matches!(e, Event::AddressTaken { .. }))
+            .collect();
+        assert_eq!(
+            told,
+            [&Event::AddressTaken {
+                addr: local().ip(),
+                owner: NodeId(1)
+            }],
+            "{:?}",
+            events.1
+        );
+    }
+
+    /// Module docs, restart: health knows node 2 as incarnation 1 (its heartbeat), its batches
+    /// show incarnation 2 (the restart, acted on), and health then declares it Down (the new
+    /// incarnation's heartbeats lost): the Down is the new incarnation's, whose records we hold,
+    /// so its tunnel is taken over (a false Down is settled by its yield, module docs, one owner
+    /// per tunnel). Failed with the Down taken as the former incarnation's (health's number):
+    /// the new incarnation's records dropped, nothing taken, its calls lost with it.
+    #[test]
+    fn a_down_after_a_restart_seen_in_the_batches_takes_over_the_new_incarnation() {
+        use crate::replica::Entry;
+        let mut now = Instant::now();
+        let mut lns = super::super::pool_member(
+            now,
+            vec![
+                (NodeId(2), "10.0.2.2:1701".parse().unwrap()),
+                (NodeId(3), "10.0.2.3:1701".parse().unwrap()),
+            ],
+        );
+        // Node 2's heartbeats of incarnation 1.
+        let mut two = node_2(now, 1);
+        let mut events = (Vec::new(), Vec::new());
+        let none = |_: bool, _: Instant, _: &[u8]| false;
+        run_pair(
+            (&mut lns, &mut two),
+            &mut now,
+            Duration::from_secs(3),
+            &none,
+            &mut events,
+        );
+        let health = |lns: &Lns| lns.monitor().and_then(|m| m.incarnation_of(NodeId(2)));
+        assert_eq!(health(&lns), Some(1));
+        let (tunnel, sessions) = holder(now, 1).held_copy(NodeId(2)).0.remove(0);
+        let batch = [
+            Entry::Item(Record::Tunnel(Box::new(tunnel))),
+            Entry::Item(Record::Session(sessions[0])),
+        ];
+        // Packet numbers past incarnation 1's (none of them sealed by node 2 here).
+        from_node_2(&mut lns, now, &batch_of_node_2(2, 1, 1, &batch)).unwrap();
+        assert_eq!(health(&lns), Some(1), "no heartbeat of incarnation 2");
+        assert_eq!(lns.held_for(NodeId(2)), (1, 1));
+        lns.take_over(now, NodeId(2));
+        let events = ownership(&mut lns);
+        assert!(
+            matches!(
+                &events[..],
+                [Event::TakenOver { failed, tunnels, sessions, .. }]
+                    if *failed == NodeId(2) && tunnels[..] == [TUNNEL] && sessions.len() == 1
+            ),
+            "{events:?}"
+        );
+        assert_eq!(lns.held_for(NodeId(2)), (0, 0));
+    }
+
+    /// Module docs, restart: a member restarted twice (incarnations 2 and 3) learns in each
+    /// incarnation once which address we took from incarnation 1 ([`Record::AddressTaken`]).
+    /// When the notice to incarnation 2 is still on its way at the second restart (every
+    /// replication batch from us lost), the channel delivers the batch in flight to
+    /// incarnation 3 (`replica` docs, delivery), and the notice is not queued again for it;
+    /// when incarnation 2 got it, incarnation 3 is told again. Incarnation 2, holding no
+    /// tunnel, is taken over empty at its restart: that takes nothing, and leaves the record
+    /// of what we took from incarnation 1. Failed with the notice queued again while on its
+    /// way (two events in incarnation 3), and with the empty takeover replacing that record
+    /// (no event in incarnation 3 after incarnation 2 learnt).
+    #[test]
+    fn a_member_restarted_twice_learns_once_in_each_incarnation() {
+        for lose in [true, false] {
+            let mut now = Instant::now();
+            let peers = vec![(NodeId(2), "10.0.2.2:1701".parse().unwrap())];
+            let mut one = super::super::pool_member(now, peers);
+            let mut two = node_2(now, 1);
+            let mut events = (Vec::new(), Vec::new());
+            let none = |_: bool, _: Instant, _: &[u8]| false;
+            let second = Duration::from_secs(1);
+            run_pair(
+                (&mut one, &mut two),
+                &mut now,
+                5 * second,
+                &none,
+                &mut events,
+            );
+            let (tunnel, sessions) = holder(now, 1).held_copy(NodeId(2)).0.remove(0);
+            one.apply_record(now, NodeId(2), Record::Tunnel(Box::new(tunnel)));
+            one.apply_record(now, NodeId(2), Record::Session(sessions[0]));
+            // Incarnation 2: our batches to it all lost with `lose`.
+            let mut two = node_2(now, 2);
+            let batches = |from_one: bool, _: Instant, d: &[u8]| {
+                lose && from_one
+                    && super::super::replicate::is_replication(d)
+                    && d.get(4) == Some(&crate::replica::KIND_REPLICATE)
+            };
+            let mut second_events = (Vec::new(), Vec::new());
+            run_pair(
+                (&mut one, &mut two),
+                &mut now,
+                5 * second,
+                &batches,
+                &mut second_events,
+            );
+            let taken = |e: &Event| matches!(e, Event::TakenOver { tunnels, .. } if tunnels[..] == [TUNNEL]);
+            assert_eq!(second_events.0.iter().filter(|e| taken(e)).count(), 1);
+            let told = |events: &[Event]| -> Vec<Event> {
+                events
+                    .iter()
+                    .filter(|e| matches!(e, Event::AddressTaken { .. }))
+                    .cloned()
+                    .collect()
+            };
+            let once = vec![Event::AddressTaken {
+                addr: local().ip(),
+                owner: NodeId(1),
+            }];
+            let expected = if lose { Vec::new() } else { once.clone() };
+            assert_eq!(
+                told(&second_events.1),
+                expected,
+                "lose {lose}: incarnation 2"
+            );
+            // Incarnation 3, nothing lost.
+            let mut three = node_2(now, 3);
+            let mut later = (Vec::new(), Vec::new());
+            run_pair(
+                (&mut one, &mut three),
+                &mut now,
+                20 * second,
+                &none,
+                &mut later,
+            );
+            assert_eq!(told(&later.1), once, "lose {lose}: incarnation 3");
+            assert_eq!(later.0.iter().filter(|e| taken(e)).count(), 0);
+        }
     }
 }
