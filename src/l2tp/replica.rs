@@ -592,23 +592,40 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
     slots
 }
 
-/// The packed block of `slots` (module docs, call details): one allocation of its exact size
-/// (written on the stack first when it fits in [`PACK_STACK`] octets, else in a vector, and
-/// copied once).
+/// The packed block of `slots` (module docs, call details): one allocation of its exact size,
+/// written in one pass on the stack and copied once (a block longer than [`PACK_STACK`]
+/// octets, which a call's details hardly reach, through a vector).
 pub(crate) fn pack_slots(slots: &Slots<'_>) -> PackedCallDetails {
-    let (mut n, mut len) = (0u8, 1usize);
-    for v in slots.iter().flatten() {
-        n += 1;
-        len += 1 + v.len();
-    }
     let mut stack = [0u8; PACK_STACK];
-    if let Some(mut out) = stack.get_mut(..len) {
-        out.put_u8(n);
-        put_items(slots, &mut out);
-        return PackedCallDetails::from_checked(&stack[..len]);
+    let (mut n, mut at) = (0u8, 1usize);
+    for (t, v) in ITEM_TYPES.iter().zip(slots) {
+        let Some(v) = v else {
+            continue;
+        };
+        let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
+            return pack_long(slots);
+        };
+        o[0] = t.0 as u8;
+        match *v {
+            ItemValue::U32(v) => o[1..5].copy_from_slice(&v.to_be_bytes()),
+            ItemValue::U16(v) => o[1..3].copy_from_slice(&v.to_be_bytes()),
+            ItemValue::Bytes(b) => {
+                o[1..3].copy_from_slice(&(b.len() as u16).to_be_bytes());
+                o[3..].copy_from_slice(b);
+            }
+            ItemValue::Flag => {}
+        }
+        n += 1;
+        at += o.len();
     }
-    let mut buf = Vec::with_capacity(len);
-    buf.push(n);
+    stack[0] = n;
+    PackedCallDetails::from_checked(&stack[..at])
+}
+
+/// [`pack_slots`] of a block longer than [`PACK_STACK`] octets.
+#[cold]
+fn pack_long(slots: &Slots<'_>) -> PackedCallDetails {
+    let mut buf = vec![slots.iter().flatten().count() as u8];
     put_items(slots, &mut buf);
     PackedCallDetails::from_checked(&buf)
 }

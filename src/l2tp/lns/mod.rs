@@ -19,8 +19,8 @@
 //! [`Config::refusals`] of them leave (a token bucket), the rest are counted in
 //! [`super::Stats::refusals_suppressed`] ([`Lns::stats`]).
 //!
-//! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only while
-//! it is the contact LNS; other members drop them.
+//! As a member of a [`VirtualLns`], an LNS answers new SCCRQs sent to the virtual address only
+//! while it is the contact LNS; other members drop them.
 //!
 //! Failover inside the virtual LNS ([`LnsConfig::replication`] with [`LnsConfig::membership`]):
 //! each LNS replicates its established tunnels and sessions ([`super::replica`] records) to a
