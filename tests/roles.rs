@@ -848,6 +848,33 @@ fn assert_never_went_down(events: &mut mpsc::Receiver<l2tp::Event>) {
     }
 }
 
+/// Service address of pool member `n` on `127.0.{net}.*` whose cluster address is apart
+/// ([`apart_cluster`]).
+fn apart_service(net: u8, n: u32) -> SocketAddr {
+    SocketAddr::from(([127, 0, net, 1 + n as u8], 1701))
+}
+
+/// Cluster address (`[cluster] listen`) of that member.
+fn apart_cluster(net: u8, n: u32) -> SocketAddr {
+    SocketAddr::from(([127, 0, net, 11 + n as u8], 1701))
+}
+
+/// The configuration of pool member `node` backed up by `peer`, its service address apart from
+/// its cluster address, heartbeats every `heartbeat_ms`.
+fn apart_member(net: u8, node: u32, peer: u32, heartbeat_ms: u32) -> roles::lns::Config {
+    let text = format!(
+        "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
+         [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
+         heartbeat_ms = {heartbeat_ms}\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+         [replication]\nlinger_ms = 5\n",
+        apart_service(net, node),
+        apart_cluster(net, node),
+        apart_cluster(net, peer)
+    );
+    roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Issue 15 on one host, with each pool member's service address (`listen`, where the LAC
 /// reaches it) apart from its cluster address (`[cluster] listen`: heartbeats, replication).
 /// The first member serves a LAC's call at its service address and is killed (its driver and
@@ -865,21 +892,8 @@ fn assert_never_went_down(events: &mut mpsc::Receiver<l2tp::Event>) {
 async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
     log();
     let logs = logs();
-    let service = |n: u32| SocketAddr::from(([127, 0, 20, 1 + n as u8], 1701));
-    let cluster = |n: u32| SocketAddr::from(([127, 0, 20, 11 + n as u8], 1701));
-    let member = |node: u32, peer: u32| {
-        let text = format!(
-            "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
-             [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
-             heartbeat_ms = 100\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
-             [replication]\nlinger_ms = 5\n",
-            service(node),
-            cluster(node),
-            cluster(peer)
-        );
-        roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let service = |n| apart_service(20, n);
+    let member = |node, peer| apart_member(20, node, peer, 100);
     let (first, _) = start(member(1, 2)).await;
     let (second, mut second_seen) = start(member(2, 1)).await;
     for n in [1, 2] {
@@ -1017,22 +1031,9 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
 async fn a_pool_lns_role_restarted_before_the_takeover_releases_its_service_address() {
     log();
     let logs = logs();
-    let service = |n: u32| SocketAddr::from(([127, 0, 21, 1 + n as u8], 1701));
-    let cluster = |n: u32| SocketAddr::from(([127, 0, 21, 11 + n as u8], 1701));
+    let service = |n| apart_service(21, n);
     // Heartbeats every second: Down after 4 s of silence, longer than a restart takes.
-    let member = |node: u32, peer: u32| {
-        let text = format!(
-            "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
-             [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
-             heartbeat_ms = 1000\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
-             [replication]\nlinger_ms = 5\n",
-            service(node),
-            cluster(node),
-            cluster(peer)
-        );
-        roles::parse::<roles::lns::Config>(&text, Path::new("pool.toml"))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let member = |node, peer| apart_member(21, node, peer, 1000);
     let (first, _) = start(member(1, 2)).await;
     let (second, mut second_seen) = start(member(2, 1)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
