@@ -171,7 +171,10 @@ pub struct CallDetails {
 /// Speeds: 71 octets), where the typed [`CallDetails`] takes some 300 before its values. Read
 /// with [`PackedCallDetails::unpack`]. One allocation behind an 8-octet handle, shared by
 /// its clones (a clone is a reference count, not a copy: the record that replicates a call's
-/// details shares the session's).
+/// details shares the session's). The allocation holds one octet before the block: the rank of
+/// its last item's type in the block's type order (0 without items), so that a merge knows
+/// where the later block's items go without walking this one
+/// ([`PackedCallDetails::merged`]).
 #[derive(Clone)]
 pub struct PackedCallDetails(triomphe::ThinArc<(), u8>);
 
@@ -208,12 +211,36 @@ impl PackedCallDetails {
     /// [`CallDetails::from_message`] then [`CallDetails::replicable`], read in place (no
     /// typed details built).
     pub fn from_message(msg: &ControlMessage<'_>) -> PackedCallDetails {
-        super::replica::pack_slots(&super::replica::message_slots(msg))
+        super::replica::pack_message(msg)
     }
 
-    /// Packed octets already checked by the codec.
-    pub(crate) fn from_checked(b: &[u8]) -> PackedCallDetails {
-        PackedCallDetails(triomphe::ThinArc::from_header_and_slice((), b))
+    /// Packed octets already checked by the codec, whose last item's type has rank `last`
+    /// (`replica` docs, call details; 0 without items).
+    pub(crate) fn from_checked(b: &[u8], last: usize) -> PackedCallDetails {
+        let mut stack = [0u8; 1 + super::replica::PACK_STACK];
+        match stack.get_mut(..1 + b.len()) {
+            Some(out) => {
+                out[0] = last as u8;
+                out[1..].copy_from_slice(b);
+                PackedCallDetails::from_ranked(out)
+            }
+            None => {
+                let mut v = Vec::with_capacity(1 + b.len());
+                v.push(last as u8);
+                v.extend_from_slice(b);
+                PackedCallDetails::from_ranked(&v)
+            }
+        }
+    }
+
+    /// A block made here, `ranked` its last item's rank octet then the block itself.
+    pub(crate) fn from_ranked(ranked: &[u8]) -> PackedCallDetails {
+        PackedCallDetails(triomphe::ThinArc::from_header_and_slice((), ranked))
+    }
+
+    /// The rank of the last item's type ([`PackedCallDetails`] docs; 0 without items).
+    pub(crate) fn last_rank(&self) -> usize {
+        usize::from(self.0.slice.first().copied().unwrap_or(0))
     }
 
     /// The details (their replicable fields).
@@ -230,13 +257,13 @@ impl PackedCallDetails {
 
     /// The packed octets (`replica` docs, call details).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0.slice
+        self.0.slice.get(1..).unwrap_or_default()
     }
 
     /// These details with `later`'s merged in, as [`CallDetails::merge`] merges (packed as
     /// they are, no typed details built).
     pub fn merged(&self, later: &PackedCallDetails) -> PackedCallDetails {
-        super::replica::merge_packed(self.as_bytes(), later.as_bytes())
+        super::replica::merge_packed(self, later)
     }
 }
 
@@ -632,6 +659,8 @@ mod tests {
             let packed = PackedCallDetails::new(&q).merged(&PackedCallDetails::new(&n));
             proptest::prop_assert_eq!(&packed, &PackedCallDetails::new(&typed));
             proptest::prop_assert_eq!(packed.unpack(), typed);
+            // The merged block keeps its last item's rank (for the next merge's appending).
+            proptest::prop_assert_eq!(packed.last_rank(), walked_rank(packed.as_bytes()));
             let mut icrq = ControlMessage::icrq(1, 2, 3);
             a.emit(&mut icrq).unwrap();
             let mut iccn = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
@@ -640,6 +669,64 @@ mod tests {
                 let want = CallDetails::from_message(&m).replicable();
                 proptest::prop_assert_eq!(PackedCallDetails::from_message(&m).unpack(), want);
             }
+        }
+    }
+
+    /// The rank of the last item of the packed block `b` (its type's place in the block's type
+    /// order), found by walking it: what `PackedCallDetails::last_rank` must keep.
+    fn walked_rank(b: &[u8]) -> usize {
+        let order = [18u8, 21, 22, 23, 25, 19, 24, 29, 30, 37, 38, 39];
+        let (n, mut at, mut last) = (b[0], 1usize, 0usize);
+        for _ in 0..n {
+            let t = b[at];
+            last = order.iter().position(|o| *o == t).unwrap();
+            at += 1 + match t {
+                29 => 2,
+                39 => 0,
+                21 | 22 | 23 | 30 | 37 => {
+                    2 + usize::from(u16::from_be_bytes([b[at + 1], b[at + 2]]))
+                }
+                _ => 4,
+            };
+        }
+        last
+    }
+
+    proptest::proptest! {
+        /// An ICRQ or ICCN whose details AVPs come in any order, some twice (RFC 2661 4.1
+        /// does not order AVPs after the Message Type; the first of each type counts,
+        /// `CallDetails::from_message`), with a Proxy Authen Name whose Proxy Authen Type may
+        /// be missing (then no proxy authentication, 4.4.5), and other AVPs between: the block
+        /// packed in one pass (`PackedCallDetails::from_message`) is the one the typed details
+        /// give, and it keeps its last item's rank.
+        #[test]
+        fn details_packed_from_avps_in_any_order_are_the_typed_ones(
+            a in crate::strategies::l2tp::replicable_call_details(),
+            b in crate::strategies::l2tp::replicable_call_details(),
+            keys in proptest::collection::vec(proptest::prelude::any::<u16>(), 64),
+            orphan_name in proptest::prelude::any::<bool>(),
+            twice in proptest::prelude::any::<bool>(),
+        ) {
+            let mut m = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
+            a.emit(&mut m).unwrap();
+            if twice {
+                b.emit(&mut m).unwrap();
+            }
+            if orphan_name {
+                m.avps.push(Avp::optional(AvpValue::ProxyAuthenName(Cow::Borrowed(b"eve"))));
+            }
+            // The Message Type stays first; the others shuffled.
+            let head = m.avps.remove(0);
+            let mut keyed: Vec<_> = m.avps.drain(..).enumerate().map(|(i, v)| (keys[i % 64], i, v)).collect();
+            keyed.sort_by_key(|(k, i, _)| (*k, *i));
+            m.avps = std::iter::once(head).chain(keyed.into_iter().map(|(_, _, v)| v)).collect();
+            let want = PackedCallDetails::new(&CallDetails::from_message(&m).replicable());
+            let got = PackedCallDetails::from_message(&m);
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(got.last_rank(), walked_rank(want.as_bytes()));
+            proptest::prop_assert_eq!(want.last_rank(), walked_rank(want.as_bytes()));
+            let merged = want.merged(&PackedCallDetails::new(&b));
+            proptest::prop_assert_eq!(merged.last_rank(), walked_rank(merged.as_bytes()));
         }
     }
 

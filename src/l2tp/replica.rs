@@ -596,43 +596,148 @@ pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slo
 /// written in one pass on the stack and copied once (a block longer than [`PACK_STACK`]
 /// octets, which a call's details hardly reach, through a vector).
 pub(crate) fn pack_slots(slots: &Slots<'_>) -> PackedCallDetails {
-    let mut stack = [0u8; PACK_STACK];
-    let (mut n, mut at) = (0u8, 1usize);
-    for (t, v) in ITEM_TYPES.iter().zip(slots) {
+    // The last item's rank, the count, then the items (`PackedCallDetails` docs).
+    let mut stack = [0u8; 2 + PACK_STACK];
+    let (mut n, mut at, mut last) = (0u8, 2usize, 0usize);
+    for (rank, (t, v)) in ITEM_TYPES.iter().zip(slots).enumerate() {
         let Some(v) = v else {
             continue;
         };
         let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
             return pack_long(slots);
         };
-        o[0] = t.0 as u8;
-        match *v {
-            ItemValue::U32(v) => o[1..5].copy_from_slice(&v.to_be_bytes()),
-            ItemValue::U16(v) => o[1..3].copy_from_slice(&v.to_be_bytes()),
-            ItemValue::Bytes(b) => {
-                o[1..3].copy_from_slice(&(b.len() as u16).to_be_bytes());
-                o[3..].copy_from_slice(b);
-            }
-            ItemValue::Flag => {}
-        }
+        write_item(o, *t, *v);
         n += 1;
         at += o.len();
+        last = rank;
     }
-    stack[0] = n;
-    PackedCallDetails::from_checked(&stack[..at])
+    stack[0] = last as u8;
+    stack[1] = n;
+    PackedCallDetails::from_ranked(&stack[..at])
+}
+
+/// Writes the item of type `t` with value `v` into `o`, exactly its length (1 + `v.len()`).
+#[inline(always)]
+fn write_item(o: &mut [u8], t: AvpType, v: ItemValue<'_>) {
+    let Some((first, rest)) = o.split_first_mut() else {
+        return;
+    };
+    *first = t.0 as u8;
+    match v {
+        ItemValue::U32(v) => rest.copy_from_slice(&v.to_be_bytes()),
+        ItemValue::U16(v) => rest.copy_from_slice(&v.to_be_bytes()),
+        ItemValue::Bytes(b) => {
+            let (len, value) = rest.split_at_mut(2);
+            len.copy_from_slice(&(b.len() as u16).to_be_bytes());
+            value.copy_from_slice(b);
+        }
+        ItemValue::Flag => {}
+    }
 }
 
 /// [`pack_slots`] of a block longer than [`PACK_STACK`] octets.
 #[cold]
 fn pack_long(slots: &Slots<'_>) -> PackedCallDetails {
-    let mut buf = vec![slots.iter().flatten().count() as u8];
+    let last = slots.iter().rposition(Option::is_some).unwrap_or(0);
+    let mut buf = vec![last as u8, slots.iter().flatten().count() as u8];
     put_items(slots, &mut buf);
-    PackedCallDetails::from_checked(&buf)
+    PackedCallDetails::from_ranked(&buf)
 }
 
-/// The longest block written on the stack ([`pack_slots`], [`merge_packed`]; a BRAS call's
-/// is 71 octets).
-const PACK_STACK: usize = 256;
+/// The packed block of the call details items of the AVPs of `msg` (an ICRQ or ICCN), the
+/// same as `pack_slots(&message_slots(msg))` makes, with no [`Slots`] built: one pass over
+/// the AVPs notes where each item type's first AVP is, then the items are written in type
+/// order straight from them.
+pub(crate) fn pack_message(msg: &super::wire::ControlMessage<'_>) -> PackedCallDetails {
+    let avps = &msg.avps;
+    // The index in `avps` of each item type's first AVP, by rank; `present` has bit `rank`.
+    let mut first = [0u8; 12];
+    let mut present = 0u16;
+    for (i, avp) in avps.iter().enumerate().take(usize::from(u8::MAX)) {
+        if let Some(rank) = item_rank(&avp.value)
+            && present & (1 << rank) == 0
+        {
+            present |= 1 << rank;
+            first[rank] = i as u8;
+        }
+    }
+    // A Proxy Authen Name only with a Proxy Authen Type.
+    if present & (1 << PROXY_TYPE) == 0 {
+        present &= !(1 << PROXY_NAME);
+    }
+    let mut stack = [0u8; 2 + PACK_STACK];
+    let (mut at, mut n, mut last) = (2usize, 0u8, 0usize);
+    let mut left = present;
+    while left != 0 {
+        let rank = left.trailing_zeros() as usize;
+        left &= left - 1;
+        let Some(v) = avps
+            .get(usize::from(first[rank]))
+            .and_then(|a| item_value(&a.value))
+        else {
+            continue;
+        };
+        let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
+            return pack_slots(&message_slots(msg));
+        };
+        write_item(o, ITEM_TYPES[rank], v);
+        at += o.len();
+        n += 1;
+        last = rank;
+    }
+    stack[0] = last as u8;
+    stack[1] = n;
+    PackedCallDetails::from_ranked(&stack[..at])
+}
+
+/// The rank ([`ITEM_TYPES`] position) of the call details item an AVP's value is, if it is one
+/// (vendor 0 and recognised, as `CallDetails::from_message` reads them: another vendor's AVPs
+/// parse as its own variants).
+#[inline(always)]
+fn item_rank(v: &super::wire::avp::AvpValue<'_>) -> Option<usize> {
+    use super::wire::avp::AvpValue as V;
+    Some(match v {
+        V::BearerType(_) => 0,
+        V::CalledNumber(_) => 1,
+        V::CallingNumber(_) => 2,
+        V::SubAddress(_) => 3,
+        V::PhysicalChannelId(_) => 4,
+        V::FramingType(_) => 5,
+        V::TxConnectSpeed(_) => 6,
+        V::ProxyAuthenType(_) => PROXY_TYPE,
+        V::ProxyAuthenName(_) => PROXY_NAME,
+        V::PrivateGroupId(_) => 9,
+        V::RxConnectSpeed(_) => 10,
+        V::SequencingRequired => SEQUENCING,
+        _ => return None,
+    })
+}
+
+/// The call details item an AVP's value is ([`item_rank`]), as an item value.
+#[inline(always)]
+fn item_value<'a>(v: &'a super::wire::avp::AvpValue<'_>) -> Option<ItemValue<'a>> {
+    use super::wire::avp::AvpValue as V;
+    use ItemValue::{Flag, U16, U32};
+    Some(match v {
+        V::BearerType(v)
+        | V::PhysicalChannelId(v)
+        | V::FramingType(v)
+        | V::TxConnectSpeed(v)
+        | V::RxConnectSpeed(v) => U32(*v),
+        V::CalledNumber(b)
+        | V::CallingNumber(b)
+        | V::SubAddress(b)
+        | V::ProxyAuthenName(b)
+        | V::PrivateGroupId(b) => octets(b),
+        V::ProxyAuthenType(v) => U16(*v),
+        V::SequencingRequired => Flag,
+        _ => return None,
+    })
+}
+
+/// The longest block written on the stack ([`pack_slots`], [`pack_message`],
+/// [`merge_packed`]; a BRAS call's is 71 octets).
+pub(crate) const PACK_STACK: usize = 256;
 
 /// Writes the items of `slots` (a block without its count): each item's type and fixed-size
 /// value in one write.
@@ -664,29 +769,40 @@ fn put_items(slots: &Slots<'_>, buf: &mut impl BufMut) {
 /// The block of `old` with `later`'s items (both packed blocks) merged in, as
 /// [`CallDetails::merge`] merges: every item `later` has replaces `old`'s; Sequencing Required
 /// if either has it.
-pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> PackedCallDetails {
+pub(crate) fn merge_packed(
+    old_details: &PackedCallDetails,
+    later_details: &PackedCallDetails,
+) -> PackedCallDetails {
+    let (old, later) = (old_details.as_bytes(), later_details.as_bytes());
     // Every item of `later` after every one of `old` (an ICCN's after an ICRQ's, `ITEM_TYPES`):
-    // the items one after the other, nothing decoded.
-    // `later` is a block made or checked here (a `PackedCallDetails`): its first item is its
-    // first type octet's, no walk needed.
+    // the items one after the other, nothing decoded. Both are blocks made or checked here
+    // (`PackedCallDetails`): `later`'s first item is its first type octet's, and `old`'s last
+    // item's rank is kept with it; no walk needed.
     let first = |b: &[u8]| b.get(1).and_then(|t| item_at(*t));
-    if let (Some((n, _, last)), Some(&m)) = (block_span(old), later.first())
+    let last = old_details.last_rank();
+    if let (Some(&n), Some(&m)) = (old.first(), later.first())
         && (n == 0 || m == 0 || first(later).is_some_and(|f| last < f))
         && let (Some(a), Some(b), Some(count)) = (old.get(1..), later.get(1..), n.checked_add(m))
     {
-        let len = old.len() + b.len();
-        let mut stack = [0u8; PACK_STACK];
+        let rank = if m == 0 {
+            last
+        } else {
+            later_details.last_rank()
+        };
+        let len = 1 + old.len() + b.len();
+        let mut stack = [0u8; 2 + PACK_STACK];
         if let Some(out) = stack.get_mut(..len) {
-            out[0] = count;
-            out[1..old.len()].copy_from_slice(a);
-            out[old.len()..].copy_from_slice(b);
-            return PackedCallDetails::from_checked(out);
+            out[0] = rank as u8;
+            out[1] = count;
+            out[2..1 + old.len()].copy_from_slice(a);
+            out[1 + old.len()..].copy_from_slice(b);
+            return PackedCallDetails::from_ranked(out);
         }
         let mut v = Vec::with_capacity(len);
-        v.push(count);
+        v.extend_from_slice(&[rank as u8, count]);
         v.extend_from_slice(a);
         v.extend_from_slice(b);
-        return PackedCallDetails::from_checked(&v);
+        return PackedCallDetails::from_ranked(&v);
     }
     let (a, b) = (
         read_slots(&mut Reader::new(old)).unwrap_or([None; 12]),
@@ -703,13 +819,6 @@ pub(crate) fn merge_packed(old: &[u8], later: &[u8]) -> PackedCallDetails {
         m[PROXY_NAME] = b[PROXY_NAME];
     }
     pack_slots(&m)
-}
-
-/// The item count of the packed block `b` and the [`ITEM_TYPES`] positions of its first and
-/// last items (0 without items); `None` when `b` is not well formed (then [`merge_packed`]
-/// merges item by item).
-fn block_span(b: &[u8]) -> Option<(u8, usize, usize)> {
-    block_check(b).map(|(_, n, first, last)| (n, first, last))
 }
 
 /// Reads a call details block into its items, borrowed (module docs, call details): known
@@ -797,13 +906,14 @@ pub(crate) fn read_details(r: &mut Reader<'_>) -> Result<CallDetails, RecordErro
 /// Reads a call details block as [`read_details`] checks it, kept packed.
 fn read_packed(r: &mut Reader<'_>) -> Result<PackedCallDetails, RecordError> {
     let (start, at) = (r.rest(), r.offset());
-    if let Some((len, ..)) = block_check(start) {
+    if let Some((len, _, _, last)) = block_check(start) {
         r.skip(len);
-        return Ok(PackedCallDetails::from_checked(&start[..len]));
+        return Ok(PackedCallDetails::from_checked(&start[..len], last));
     }
-    read_slots(r)?;
+    let slots = read_slots(r)?;
     let len = r.offset() - at;
-    Ok(PackedCallDetails::from_checked(&start[..len]))
+    let last = slots.iter().rposition(Option::is_some).unwrap_or(0);
+    Ok(PackedCallDetails::from_checked(&start[..len], last))
 }
 
 impl TunnelRecord {
@@ -1032,8 +1142,8 @@ impl Record {
                     _ => return None,
                 };
                 let d = b.get(at..)?;
-                let (n, ..) = block_check(d)?;
-                let details = PackedCallDetails::from_checked(d.get(..n)?);
+                let (n, _, _, last) = block_check(d)?;
+                let details = PackedCallDetails::from_checked(d.get(..n)?, last);
                 let call = CallRecord {
                     session,
                     sequence,
@@ -1048,8 +1158,8 @@ impl Record {
                     return None;
                 }
                 let d = b.get(4..)?;
-                let (n, ..) = block_check(d)?;
-                let details = PackedCallDetails::from_checked(d.get(..n)?);
+                let (n, _, _, last) = block_check(d)?;
+                let details = PackedCallDetails::from_checked(d.get(..n)?, last);
                 let rec = Record::CallUpdate {
                     tunnel,
                     session,
@@ -1402,6 +1512,18 @@ mod tests {
         [(a, fast.offset()), (f, fields.offset())]
     }
 
+    /// Whether a parsed record's call details keep the rank of their last item
+    /// (`PackedCallDetails` docs: a merge appends by it), as an item-by-item read finds it.
+    fn rank_kept(rec: &Record) -> bool {
+        let d = match rec {
+            Record::Call(c) => &c.details,
+            Record::CallUpdate { details, .. } => details,
+            _ => return true,
+        };
+        let slots = read_slots(&mut Reader::new(d.as_bytes())).unwrap();
+        d.last_rank() == slots.iter().rposition(Option::is_some).unwrap_or(0)
+    }
+
     proptest! {
         /// `Record::parse_kind` (the whole-record decode of the set-up's records) returns what the
         /// field-by-field parse does, records and errors, and reads as far, for any octets.
@@ -1435,6 +1557,9 @@ mod tests {
             for end in 1..=b.len() {
                 let [fast, fields] = both_parses(b[0], &b[1..end]);
                 prop_assert_eq!(&fast, &fields);
+                for parsed in [&fast.0, &fields.0].into_iter().flatten() {
+                    prop_assert!(rank_kept(parsed));
+                }
                 if end == b.len() - extra.len() {
                     prop_assert_eq!(fast.0.as_ref().ok(), Some(&rec));
                 }
