@@ -333,7 +333,7 @@ const CLAIMED: u8 = 10;
 pub(crate) const SESSION_SEQUENCE: u8 = 11;
 
 /// Kind octet of [`Record::Call`] (module docs, wire format).
-const CALL: u8 = 12;
+pub(crate) const CALL: u8 = 12;
 /// Kind octet of [`Record::CallUpdate`] (module docs, wire format).
 const CALL_UPDATE: u8 = 13;
 /// Kind octet of [`Record::AddressTaken`] (module docs, wire format).
@@ -1130,27 +1130,7 @@ impl Record {
             // A set-up's record when its call has details (module docs, call details): the
             // session body, the call flags and sequence numbers, then the details block, which
             // is checked in one pass ([`block_check`]) and kept as it is.
-            CALL => {
-                let h = b.first_chunk::<15>()?;
-                let (session, len) = session_short(h, b)?;
-                let (sequence, at) = match *b.get(len)? {
-                    0 => (None, len + 1),
-                    1 => {
-                        let t = b.get(len + 1..len + 5)?;
-                        (Some((be(t, 0), be(t, 2))), len + 5)
-                    }
-                    _ => return None,
-                };
-                let d = b.get(at..)?;
-                let (n, _, _, last) = block_check(d)?;
-                let details = PackedCallDetails::from_checked(d.get(..n)?, last);
-                let call = CallRecord {
-                    session,
-                    sequence,
-                    details,
-                };
-                Some((Record::Call(Box::new(call)), at + n))
-            }
+            CALL => Record::call_short(b).map(|(call, len)| (Record::Call(Box::new(call)), len)),
             CALL_UPDATE => {
                 let h = b.first_chunk::<4>()?;
                 let (tunnel, session) = (be(h, 0), be(h, 2));
@@ -1199,6 +1179,35 @@ impl Record {
             u16::from_be_bytes([t[2], t[3]]),
         );
         Some((session, ns, nr, len + 4))
+    }
+
+    /// The body at the start of `b` of a [`Record::Call`] (its kind octet read already) and
+    /// the body's length; `None` when it is incomplete or not valid, as
+    /// [`Record::parse_short`] (which decodes that kind with it). A receiver takes a set-up's
+    /// batch of this record alone with it, no [`Record`] built (`lns::replicate` docs, set-up
+    /// batches).
+    #[inline]
+    pub(crate) fn call_short(b: &[u8]) -> Option<(CallRecord, usize)> {
+        let h = b.first_chunk::<15>()?;
+        let (session, len) = session_short(h, b)?;
+        let (sequence, at) = match *b.get(len)? {
+            0 => (None, len + 1),
+            1 => {
+                let t = b.get(len + 1..len + 5)?;
+                let be = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
+                (Some((be(0), be(2))), len + 5)
+            }
+            _ => return None,
+        };
+        let d = b.get(at..)?;
+        let (n, _, _, last) = block_check(d)?;
+        let details = PackedCallDetails::from_checked(d.get(..n)?, last);
+        let call = CallRecord {
+            session,
+            sequence,
+            details,
+        };
+        Some((call, at + n))
     }
 
     /// As [`Record::parse_kind`], field by field.

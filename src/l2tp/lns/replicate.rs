@@ -122,7 +122,7 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{CallRecord, Record, SESSION_SEQUENCE, SessionRecord};
+use super::super::replica::{CALL, CallRecord, Record, SESSION_SEQUENCE, SessionRecord};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -1597,19 +1597,33 @@ impl Lns {
                 // buffer kept for them.
                 let (seq, count) =
                     parse_batch_head::<Record>(&mut r).map_err(InputError::Replica)?;
+                // A set-up's record with its tunnel's sequence numbers (module docs, records),
+                // with its call's details or without.
                 let setup = match r.rest().split_first() {
-                    Some((&SESSION_SEQUENCE, b)) if count == 1 => Record::session_sequence_short(b),
+                    Some((&SESSION_SEQUENCE, b)) if count == 1 => Record::session_sequence_short(b)
+                        .map(|(session, ns, nr, _)| (session, (ns, nr), None)),
+                    Some((&CALL, b)) if count == 1 => match Record::call_short(b) {
+                        Some((
+                            CallRecord {
+                                session,
+                                sequence: Some(sequence),
+                                details,
+                            },
+                            _,
+                        )) => Some((session, sequence, Some(details))),
+                        _ => None,
+                    },
                     _ => None,
                 };
-                // A set-up's record (module docs, records), the usual batch: acknowledged, then
-                // applied to the sender's held table straight from its parse.
-                if let Some((session, ns, nr, _)) = setup {
+                // The usual batch: acknowledged, then applied to the sender's held table
+                // straight from its parse.
+                if let Some((session, sequence, details)) = setup {
                     let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
                     if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
                         self.repl.wire.send_ack(dst, seq, m.node(), tag);
                     }
                     if self.repl.channels.get_or_default(h.sender).receive(seq) {
-                        self.apply_setup(now, &h, session, (ns, nr));
+                        self.apply_setup(now, &h, session, sequence, details);
                     }
                     self.flush_replication(now);
                     return Ok(());

@@ -747,20 +747,29 @@ impl Lns {
     }
 
     /// A fresh batch from `h.sender` of one [`Record::SessionSequence`] (a set-up's: session
-    /// `s`, its tunnel's `ns` and `nr`), decoded at its parse without a [`Record`] built:
-    /// applied as [`Lns::apply_batch`] applies that batch. When the sender sends no late
-    /// records ([`Lns::record_alone`]) it goes to the sender's held table at one look-up of it
-    /// ([`Lns::apply_alone`]'s changes for that record); else entry by entry.
+    /// `s`, its tunnel's `ns` and `nr`), or of one [`Record::Call`] with its tunnel's sequence
+    /// numbers (a set-up's whose call has `details`), decoded at its parse without a
+    /// [`Record`] built: applied as [`Lns::apply_batch`] applies that batch. When the sender
+    /// sends no late records ([`Lns::record_alone`]) it goes to the sender's held table at one
+    /// look-up of it ([`Lns::apply_alone`]'s changes for that record); else entry by entry.
     pub(super) fn apply_setup(
         &mut self,
         now: Instant,
         h: &crate::replica::Header,
         s: SessionRecord,
         (ns, nr): (u16, u16),
+        details: Option<PackedCallDetails>,
     ) {
         let from = h.sender;
         if self.may_send_late(from) {
-            let rec = Record::SessionSequence { session: s, ns, nr };
+            let rec = match details {
+                None => Record::SessionSequence { session: s, ns, nr },
+                Some(details) => Record::Call(Box::new(CallRecord {
+                    session: s,
+                    sequence: Some((ns, nr)),
+                    details,
+                })),
+            };
             self.apply_batch(now, h, false, std::iter::once(rec.into()));
             return;
         }
@@ -779,6 +788,10 @@ impl Lns {
         let held = self.backups.held.get_or_default(from);
         held.note_incarnation(h.incarnation);
         let refused = held.session_sequence(s, ns, nr, cfg);
+        // As `Held::apply` of a `Record::Call`: the details held replacing any.
+        if let (Some(details), Some((_, sessions))) = (details, held.tunnels.get_mut(&s.tunnel)) {
+            sessions.set_details(s.session, details);
+        }
         let holds = !held.tunnels.is_empty();
         let stats = &mut self.core.stats;
         stats.replicas_refused = stats.replicas_refused.saturating_add(u64::from(refused));
