@@ -269,6 +269,8 @@ impl Config {
                 .iter()
                 .filter_map(|p| Some((NodeId(p.node), p.service?)))
                 .collect();
+            // An SCCRQ at the cluster address sets up no tunnel (dropped, counted).
+            m.cluster_addr = c.listen;
             cfg.membership = Some(m);
             cfg.health = cfg
                 .health
