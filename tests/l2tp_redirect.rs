@@ -665,6 +665,63 @@ fn claim_4_redirect_to_the_service_address_of_a_pool_lns_apart_from_its_cluster_
     );
 }
 
+/// An LNS whose cluster address (heartbeats, replication) is apart from its service address
+/// (`LnsMembership::cluster_addr`) sets up no tunnel for an SCCRQ (RFC 2661 5.1: a control
+/// message with Tunnel ID 0) arriving at the cluster address: nothing is sent back (no
+/// SCCRP, no StopCCN: RFC 2661 has no Result Code for a wrong address, and the LAC's
+/// retransmissions end as with an unreachable LNS), no tunnel is kept, the SCCRQ is counted in
+/// `Stats::sccrqs_at_cluster_address` and reported as `Unexpected::AtClusterAddress`. The same
+/// SCCRQ at the service address is answered with an SCCRP and a tunnel set up, and without a
+/// cluster address set apart the cluster address serves as before. Fails with the check
+/// removed (an SCCRP from the cluster address).
+#[test]
+fn an_sccrq_at_the_cluster_address_sets_up_no_tunnel() {
+    use telcp::l2tp::{InputError, Unexpected};
+    let now = Instant::now();
+    let (service, cluster, lac) = (addr("10.0.1.2"), addr("10.0.1.12"), addr("10.0.9.1"));
+    let lns = |apart: bool| {
+        let mut c = lns_config(5);
+        let mut m = health(1, Role::LNS, &[(100, "10.0.0.1")]);
+        m.cluster_addr = apart.then_some(cluster);
+        c.membership = Some(m);
+        Lns::new(c, now).unwrap()
+    };
+    let sccrq = common::l2tp::control(0, 0, 0, 0, &with_type(1, sccrq_avps(9)));
+    let sccrps = |l: &mut Lns| {
+        std::iter::from_fn(|| l.poll_transmit())
+            .filter(|t| parse_ctl(&t.payload).is_some_and(|c| c.mt() == Some(2)))
+            .map(|t| t.src)
+            .collect::<Vec<_>>()
+    };
+
+    let mut l = lns(true);
+    assert_eq!(
+        l.handle_datagram(now, lac, cluster, &sccrq),
+        Err(InputError::Unexpected(Unexpected::AtClusterAddress))
+    );
+    assert_eq!(
+        l.poll_transmit().map(|t| t.payload),
+        None,
+        "nothing answers"
+    );
+    assert_eq!(l.tunnel_count(), 0);
+    assert_eq!(l.stats().sccrqs_at_cluster_address, 1);
+    // A retransmission: dropped and counted again.
+    assert!(l.handle_datagram(now, lac, cluster, &sccrq).is_err());
+    assert_eq!(l.stats().sccrqs_at_cluster_address, 2);
+    assert_eq!(l.tunnel_count(), 0);
+    // At the service address: an SCCRP, from it.
+    assert_eq!(l.handle_datagram(now, lac, service, &sccrq), Ok(()));
+    assert_eq!(sccrps(&mut l), [Some(service)]);
+    assert_eq!(l.tunnel_count(), 1);
+
+    // No cluster address apart: the address serves LACs too.
+    let mut l = lns(false);
+    assert_eq!(l.handle_datagram(now, lac, cluster, &sccrq), Ok(()));
+    assert_eq!(sccrps(&mut l), [Some(cluster)]);
+    assert_eq!(l.stats().sccrqs_at_cluster_address, 0);
+}
+
 /// Claim 8: a virtual LNS: members share 10.0.5.5 and exchange heartbeats; the lowest-ranked live
 /// member is the contact; when it fails and the others see it Down, the next member becomes contact
 /// and new calls to the virtual address are served.

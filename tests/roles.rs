@@ -860,12 +860,22 @@ fn apart_cluster(net: u8, n: u32) -> SocketAddr {
 }
 
 /// The configuration of pool member `node` backed up by `peer`, its service address apart from
-/// its cluster address, heartbeats every `heartbeat_ms`.
-fn apart_member(net: u8, node: u32, peer: u32, heartbeat_ms: u32) -> roles::lns::Config {
+/// its cluster address, heartbeats every `heartbeat_ms`, a contact LNS (node 3, at `contact`)
+/// among its peers when given.
+fn apart_member(
+    net: u8,
+    node: u32,
+    peer: u32,
+    heartbeat_ms: u32,
+    contact: Option<SocketAddr>,
+) -> roles::lns::Config {
+    let contact = contact
+        .map(|c| format!(", {{ node = 3, addr = \"{c}\" }}"))
+        .unwrap_or_default();
     let text = format!(
         "listen = \"{}\"\nmode = \"pool\"\nseed = {node}\n\
          [cluster]\nnode = {node}\nlisten = \"{}\"\nkey = \"pool replication cluster key\"\n\
-         heartbeat_ms = {heartbeat_ms}\npeers = [{{ node = {peer}, addr = \"{}\" }}]\n\
+         heartbeat_ms = {heartbeat_ms}\npeers = [{{ node = {peer}, addr = \"{}\" }}{contact}]\n\
          [replication]\nlinger_ms = 5\n",
         apart_service(net, node),
         apart_cluster(net, node),
@@ -875,27 +885,94 @@ fn apart_member(net: u8, node: u32, peer: u32, heartbeat_ms: u32) -> roles::lns:
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The contact LNS of [`apart_member`]'s members on `127.0.{net}.*`.
+fn apart_contact_at(net: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, net, 30], 1701))
+}
+
+/// A contact LNS (node 3) at capacity (it redirects every call) at [`apart_contact_at`], with
+/// pool members 1 and 2 of `127.0.{net}.*` as peers, each at its cluster address and known by
+/// its service address; heartbeats every `heartbeat_ms`.
+fn apart_contact(net: u8, heartbeat_ms: u32) -> roles::lns::Config {
+    let text = format!(
+        "listen = \"{}\"\nmode = \"contact\"\nseed = 3\nload_percent = 100\n\
+         [cluster]\nnode = 3\nkey = \"pool replication cluster key\"\n\
+         heartbeat_ms = {heartbeat_ms}\n\
+         peers = [{{ node = 1, addr = \"{}\", service = \"{}\" }}, \
+         {{ node = 2, addr = \"{}\", service = \"{}\" }}]\n",
+        apart_contact_at(net),
+        apart_cluster(net, 1),
+        apart_service(net, 1).ip(),
+        apart_cluster(net, 2),
+        apart_service(net, 2).ip(),
+    );
+    roles::parse::<roles::lns::Config>(&text, Path::new("contact.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A LAC at `127.0.{net}.40` (RNG seed `seed`) places a call with the contact LNS at
+/// [`apart_contact_at`]: where the contact redirected it (its `Event::RedirectIssued`), and
+/// where the call came up. The LAC is stopped then (no StopCCN).
+async fn redirected_call(
+    net: u8,
+    seed: u64,
+    contact_seen: &mut Seen,
+) -> (Option<std::net::IpAddr>, Option<SocketAddr>) {
+    let mut cfg = l2tp::LacConfig::new(apart_contact_at(net));
+    cfg.common.seed = telcp::io::seed(seed);
+    let lac = l2tp::Lac::new(cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, net, 40], 1701))]);
+    let (lac, mut events, _data) = driver::spawn(lac, bind).await.expect("bind");
+    lac.call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let issued = wait_for(contact_seen, PATIENCE, |(_, e)| match e {
+        telcp::Event::L2tp(l2tp::Event::RedirectIssued { to, .. }) => Some(*to),
+        _ => None,
+    })
+    .await;
+    let up = wait_for(&mut events, PATIENCE, |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    let _ = lac.shutdown().await;
+    (issued, up)
+}
+
 /// Issue 15 on one host, with each pool member's service address (`listen`, where the LAC
-/// reaches it) apart from its cluster address (`[cluster] listen`: heartbeats, replication).
-/// The first member serves a LAC's call at its service address and is killed (its driver and
-/// sockets gone, no StopCCN). The second takes the call over (`Event::TakenOver`) and binds the
-/// first's service address (logged "took over; address bound", and the OS refuses the test a
-/// socket there); the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8, frames both
-/// ways). The first is restarted from the same configuration: it comes up (on its cluster
-/// address; its service address, held by the taker, refused and tried again), hears from the
-/// taker which of its former incarnation's addresses it took (`Event::AddressTaken`, owner the
-/// second) and gives its service address up (logged "address taken; bind no longer tried");
-/// the call still runs at the second (echo answered; the second serves one session, the
-/// restarted first none) and the LAC never saw its tunnel go down. Fails with the taker's bind
-/// refused (no echo) or the restarted member keeping the address (no release).
+/// reaches it) apart from its cluster address (`[cluster] listen`: heartbeats, replication),
+/// and a contact LNS at capacity that knows both members by their service addresses. The first
+/// member serves a LAC's call at its service address and is killed (its driver and sockets
+/// gone, no StopCCN). The second takes the call over (`Event::TakenOver`) and binds the first's
+/// service address (logged "took over; address bound", and the OS refuses the test a socket
+/// there); the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8, frames both ways).
+/// The first is restarted from the same configuration: it comes up (on its cluster address;
+/// its service address, held by the taker, refused and tried again), hears from the taker
+/// which of its former incarnation's addresses it took (`Event::AddressTaken`, owner the
+/// second) and gives its service address up until the owner releases it (logged "address
+/// taken; bind tried again until the owner has released it", tried every second since); the
+/// call still runs at the second (echo answered) and the LAC never saw its tunnel go down.
+/// Meanwhile the restarted first takes no new call (its heartbeats report 100 %): a call to
+/// the contact LNS is redirected to the second's service address, not to the first's, which
+/// the second holds. Then the LAC closes its tunnel (StopCCN, RFC 2661 5.7); once the second
+/// holds no tunnel at the first's service address (the closed tunnel's hold period over), it
+/// releases it (logged "no tunnel left at the taken address; address released"), the first
+/// binds it again (logged "service address bound", with its tries) and takes calls again, and
+/// a new call of the LAC to that address is set up at the first. Fails with the taker's bind
+/// refused (no echo), the restarted member keeping the address (no release), redirecting to
+/// the restarted member (the call lands at the taker), the taker keeping the address, or the
+/// first not binding it again.
 #[tokio::test]
-async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
+async fn a_restarted_pool_lns_role_gets_its_service_address_back_when_the_takers_call_ends() {
     log();
     let logs = logs();
     let service = |n| apart_service(20, n);
-    let member = |node, peer| apart_member(20, node, peer, 100);
+    let member = |node, peer| apart_member(20, node, peer, 100, Some(apart_contact_at(20)));
     let (first, _) = start(member(1, 2)).await;
     let (second, mut second_seen) = start(member(2, 1)).await;
+    let (contact, mut contact_seen) = start(apart_contact(20, 100)).await;
     for n in [1, 2] {
         let at = service(n);
         let bound = || async move { logs.has("service address bound", at) };
@@ -915,13 +992,16 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
         .expect("running")
         .expect("a call");
     let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
-        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        l2tp::Event::SessionUp { peer, session, .. } => Some((*peer, session.tunnel)),
         _ => None,
     })
     .await;
+    let Some((peer, tunnel)) = up else {
+        panic!("no call up");
+    };
     assert_eq!(
-        up,
-        Some(service(1)),
+        peer,
+        service(1),
         "the call is up at the first's service address"
     );
     // The call's records reach the backup.
@@ -976,21 +1056,23 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
         Some((service(1).ip(), NodeId(2))),
         "the second tells the restarted first it took its service address"
     );
-    let released =
-        || async move { logs_ref.has("address taken; bind no longer tried", service(1)) };
+    let given_up = || async move {
+        logs_ref.has(
+            "address taken; bind tried again until the owner has released it",
+            service(1),
+        )
+    };
     assert!(
-        until(released).await,
+        until(given_up).await,
         "the restarted first gives its service address up"
     );
-    // And tries it no more (each refused bind is logged, at debug level).
+    // And tries it again every second (each refused bind is logged, at debug level), held by
+    // the second all along.
     let tried = || logs.count("address not bound yet", service(1));
     let before = tried();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        tried(),
-        before,
-        "no bind tried since (one every 250 ms before)"
-    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let since = tried() - before;
+    assert!((1..=3).contains(&since), "{since} binds tried in 2.5 s");
     assert_eq!(
         echo(&lac, call, &mut lac_data, None).await,
         Some(true),
@@ -1013,8 +1095,63 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
         "bound by the first incarnation only"
     );
     assert_never_went_down(&mut lac_events);
-    let stopped = lac.shutdown().await.expect("clean stop");
-    assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    assert_eq!(
+        lac.call(|l, _| l.tunnel_count()).await,
+        Ok(1),
+        "no second tunnel"
+    );
+
+    // A call to the contact LNS (at capacity) is redirected to a member that holds its own
+    // service address: the second, not the restarted first (idle, but not holding its own).
+    assert_eq!(
+        redirected_call(20, 31, &mut contact_seen).await,
+        (Some(service(2).ip()), Some(service(2))),
+        "redirected to the second, and up there"
+    );
+
+    // The LAC ends its tunnel: after its hold period (RFC 2661 5.7) the second has no tunnel
+    // left at the first's service address and releases it; the first binds it again.
+    let stop = l2tp::wire::ResultCode::new(l2tp::wire::ResultCodeValue::STOPCCN_GENERAL_REQUEST);
+    lac.call(move |l, now| l.close_tunnel(now, tunnel, stop))
+        .await
+        .expect("running")
+        .expect("the tunnel");
+    let hold = Duration::from_secs(31);
+    let released = || async move {
+        logs_ref.has(
+            "no tunnel left at the taken address; address released",
+            service(1),
+        )
+    };
+    assert!(
+        until_within(hold + PATIENCE, released).await,
+        "the second released the first's service address: {}",
+        logs.lines_with("127.0.20.")
+    );
+    let back = || async move { logs_ref.count("service address bound", service(1)) == 2 };
+    assert!(
+        until(back).await,
+        "the restarted first bound its service address again"
+    );
+    // A new call of the LAC to that address is set up at the first.
+    lac.call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let up = wait_for(&mut lac_events, PATIENCE, |e| match e {
+        l2tp::Event::SessionUp { peer, .. } => Some(*peer),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        up,
+        Some(service(1)),
+        "the new call is up at the first's address"
+    );
+    let serving = first.parts[0].stats().await;
+    assert!(serving.starts_with("sessions 1,"), "the first: {serving}");
+    let _ = lac.shutdown().await;
+    contact.stop().await;
     first.stop().await;
     second.stop().await;
 }
@@ -1026,16 +1163,21 @@ async fn a_restarted_pool_lns_role_leaves_its_service_address_to_the_taker() {
 /// the restarted first; tried again); told so (`Event::AddressTaken`), the restarted first,
 /// which serves no tunnel there, releases it (logged "address taken; address released"), the
 /// second binds it, and the LAC's LCP Echo-Request on the call is answered (RFC 1661 5.8).
-/// Fails with the restarted member keeping the address (no echo).
+/// Having released its service address, the restarted first takes no new call: a contact
+/// LNS at capacity redirects a call to the second, not to the idle first (whose address the
+/// second holds). Then a LAC that sends its SCCRQs to the second's cluster address gets no tunnel there and
+/// no answer: they are dropped and counted (`Stats::sccrqs_at_cluster_address`). Fails with
+/// the restarted member keeping the address (no echo), or the cluster address serving LACs.
 #[tokio::test]
 async fn a_pool_lns_role_restarted_before_the_takeover_releases_its_service_address() {
     log();
     let logs = logs();
     let service = |n| apart_service(21, n);
     // Heartbeats every second: Down after 4 s of silence, longer than a restart takes.
-    let member = |node, peer| apart_member(21, node, peer, 1000);
+    let member = |node, peer| apart_member(21, node, peer, 1000, Some(apart_contact_at(21)));
     let (first, _) = start(member(1, 2)).await;
     let (second, mut second_seen) = start(member(2, 1)).await;
+    let (contact, mut contact_seen) = start(apart_contact(21, 1000)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let mut lac_cfg = l2tp::LacConfig::new(service(1));
@@ -1085,8 +1227,52 @@ async fn a_pool_lns_role_restarted_before_the_takeover_releases_its_service_addr
     assert_never_went_down(&mut lac_events);
     let stopped = lac.shutdown().await.expect("clean stop");
     assert_eq!(stopped.endpoint.tunnel_count(), 1, "no second tunnel");
+    // Having released it, the restarted first takes no new call: once its next heartbeat
+    // (every second) has reached the contact LNS, a call there is redirected to the second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        redirected_call(21, 41, &mut contact_seen).await,
+        (Some(service(2).ip()), Some(service(2))),
+        "redirected to the second, and up there"
+    );
+
+    // A LAC sending to the second's cluster address gets no tunnel there: its SCCRQs (sent
+    // again, RFC 2661 5.8) are dropped unanswered and counted.
+    let mut lac_cfg = l2tp::LacConfig::new(apart_cluster(21, 2));
+    lac_cfg.common.seed = telcp::io::seed(37);
+    let lac = l2tp::Lac::new(lac_cfg, driver::now()).expect("LAC config");
+    let bind = DriverConfig::new(vec![SocketAddr::from(([127, 0, 21, 40], 1701))]);
+    let (lac, mut lac_events, _) = driver::spawn(lac, bind).await.expect("bind");
+    lac.call(|lac, now| lac.open_session(now))
+        .await
+        .expect("running")
+        .expect("a call");
+    let answered = wait_for(&mut lac_events, Duration::from_secs(3), |e| match e {
+        l2tp::Event::TunnelUp { .. } | l2tp::Event::TunnelDown { .. } => Some(e.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(answered, None, "no tunnel, no StopCCN");
+    let dropped = dropped_at_cluster(&second.parts[0].stats().await);
+    assert!(
+        dropped >= 2,
+        "SCCRQs dropped at the cluster address: {dropped}"
+    );
+    let _ = lac.shutdown().await;
+    contact.stop().await;
     first.stop().await;
     second.stop().await;
+}
+
+/// `sccrqs_at_cluster_address` in an `lns` part's stats line.
+fn dropped_at_cluster(stats: &str) -> u64 {
+    let key = "sccrqs_at_cluster_address: ";
+    let at = stats.find(key).map_or(stats.len(), |i| i + key.len());
+    let digits: String = stats[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap_or(0)
 }
 
 /// Log lines (JSON, one per line), for the assertions of a test.
@@ -1408,8 +1594,16 @@ async fn a_role_restarted_within_a_second_gets_a_higher_incarnation() {
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Checks `holds` every 50 ms until it is true, for up to [`PATIENCE`]; whether it came true.
-async fn until<F: Future<Output = bool>>(mut holds: impl FnMut() -> F) -> bool {
-    let deadline = Instant::now() + PATIENCE;
+async fn until<F: Future<Output = bool>>(holds: impl FnMut() -> F) -> bool {
+    until_within(PATIENCE, holds).await
+}
+
+/// [`until`], for up to `patience`.
+async fn until_within<F: Future<Output = bool>>(
+    patience: Duration,
+    mut holds: impl FnMut() -> F,
+) -> bool {
+    let deadline = Instant::now() + patience;
     loop {
         if holds().await {
             return true;

@@ -12,16 +12,28 @@
 //! its tunnels. The **cluster address** (`[cluster] listen`) carries the heartbeats and the
 //! replication: the driver's first socket, so the LNS's transmits without a source (heartbeats,
 //! replication) leave from it, and the other members' `peers` `addr` for this LNS; it never
-//! moves. With a cluster address, the service addresses are bound once the LNS runs and, when
-//! another process holds one (on this host, a member that took it over while this one was
-//! down), tried again every [`BIND_RETRY`] until bound or given up. On `Event::AddressTaken`
-//! (we restarted, and `owner` took over what our former incarnation served at the address) and
-//! on `Event::Yielded` (another member owns the tunnel now and holds its address: the member
-//! that took it over from us after a false Down, or the winner of two takers) the address is
-//! released (`Commander::unbind`) once no tunnel of ours is left there (`Lns::tunnels_at`), or
-//! its retries end: a service address, or one bound on a takeover; the cluster address stays.
-//! So on one host a restarted member comes up on its cluster address, and the taker keeps the
-//! service address and the LACs' calls.
+//! moves, and serves no LAC (`LnsMembership::cluster_addr`: an SCCRQ arriving there is
+//! dropped unanswered and counted, `Stats::sccrqs_at_cluster_address`; RFC 2661 has no Result
+//! Code for a wrong address, and a LAC's retransmissions end as with an unreachable LNS, so
+//! it moves on to its next LNS as it would anyway). With a cluster address, the service
+//! addresses are bound once the LNS runs and, when another process holds one (on this host, a
+//! member that took it over while this one was down), tried again every [`BIND_RETRY`]. On
+//! `Event::AddressTaken` (we restarted, and `owner` took over what our former incarnation
+//! served at the address) and on `Event::Yielded` (another member owns the tunnel now and
+//! holds its address: the member that took it over from us after a false Down, or the winner
+//! of two takers) the address is released (`Commander::unbind`) once no tunnel of ours is left
+//! there (`Lns::tunnels_at`), or its retries end: a service address, or one bound on a
+//! takeover; the cluster address stays. A service address so given up is tried again every
+//! [`RETURN_RETRY`] and bound once the owner has released it (logged "service address
+//! bound", with the tries). The taker releases an address it bound on `Event::TakenOver` once
+//! no tunnel is left there (the LACs closed them, or they timed out; a tunnel closed by
+//! StopCCN counts until its hold period ends, RFC 2661 5.7), logged "no tunnel left at the
+//! taken address; address released"; the virtual address is kept while this LNS is the
+//! contact. While `listen` is not held here, the LNS takes no new call
+//! (`Lns::set_accepting(false)`: its heartbeats report 100 %), so no contact LNS or
+//! virtual-LNS member redirects a call to an address another member holds. So on one host a
+//! restarted member comes up on its cluster address, the taker keeps the service address and
+//! the LACs' calls, and the member serves at its address again once those calls have ended.
 //!
 //! Without `[cluster] listen`, `listen` carries the LACs, the heartbeats and the replication
 //! (as before): the configured addresses are bound at start for the role's life, a yield or an
@@ -32,6 +44,14 @@
 //! The moves are made in event order, one at a time. It binds and releases addresses on the
 //! host it runs on: across hosts the network's address move (VRRP, a gratuitous ARP) does the
 //! same.
+//!
+//! Left: a member that takes no new call reports 100 % in its heartbeats, and the other
+//! members choose their backup by the same load (`Lns::pool_view`), so while it does not hold
+//! its service address it is nobody's backup (in a pool of two, the taker's tunnels have no
+//! copy until the member has its address back). A taken address is looked at every
+//! [`TAKEN_SWEEP`] while bound (the end of a closed tunnel's hold period raises no event). The
+//! wait of [`RETURN_RETRY`] before a released service address is tried again leaves it to the
+//! taker, whose bind is pending, on one host; nothing stronger orders the two.
 
 use super::{Observer, RoleConfig, Running, Secret, StartError, defaults, drive};
 use serde::Deserialize;
@@ -139,7 +159,8 @@ pub struct Replication {
 pub struct Config {
     /// The LNS's service address, where LACs reach it (L2TP's port is 1701); with
     /// `[cluster] listen`, the address a taker binds and a restarted or yielding member
-    /// releases.
+    /// releases, and binds again once the taker has released it; new calls are taken only
+    /// while it is held.
     pub listen: SocketAddr,
     /// `standalone`, `contact`, `pool` or `virtual`.
     pub mode: Mode,
@@ -269,6 +290,8 @@ impl Config {
                 .iter()
                 .filter_map(|p| Some((NodeId(p.node), p.service?)))
                 .collect();
+            // An SCCRQ at the cluster address sets up no tunnel (dropped, counted).
+            m.cluster_addr = c.listen;
             cfg.membership = Some(m);
             cfg.health = cfg
                 .health
@@ -349,6 +372,10 @@ impl RoleConfig for Config {
 
     async fn start(self, observer: Observer) -> Result<Running, StartError> {
         let port = self.listen.port();
+        let shared = self
+            .virtual_lns
+            .as_ref()
+            .map(|v| SocketAddr::new(v.address, port));
         let Built {
             lns: mut cfg,
             bind,
@@ -362,8 +389,13 @@ impl RoleConfig for Config {
         }
         let mut lns = Lns::new(cfg, telcp::driver::now()).map_err(|e| format!("lns: {e}"))?;
         lns.set_load(load);
+        // No new call until `listen` is held, when it is a service address apart
+        // (`move_addresses`).
+        lns.set_accepting(service.is_empty());
         let fixed: HashSet<SocketAddr> = bind.iter().copied().collect();
         let (moves, moves_rx) = tokio::sync::mpsc::channel(MOVES_QUEUED);
+        let ended = std::sync::Arc::new(tokio::sync::Notify::new());
+        let ended_tx = ended.clone();
         let (part, commander) = drive(
             "lns",
             lns,
@@ -417,6 +449,12 @@ impl RoleConfig for Config {
                         tunnel: None,
                         owner: *owner,
                     },
+                    // A taken address may have no tunnel left: one look answers for every
+                    // tunnel ended meanwhile (a `Notify` holds one permit).
+                    l2tp::Event::TunnelDown { .. } => {
+                        ended_tx.notify_one();
+                        return;
+                    }
                     _ => return,
                 };
                 if let Err(e) = moves.try_send(m) {
@@ -427,7 +465,12 @@ impl RoleConfig for Config {
             &observer,
         )
         .await?;
-        tokio::spawn(move_addresses(commander, fixed, service, moves_rx));
+        let plan = Plan {
+            fixed,
+            service,
+            shared,
+        };
+        tokio::spawn(move_addresses(commander, plan, moves_rx, ended));
         Ok(Running {
             role: Self::ROLE,
             parts: vec![part],
@@ -458,13 +501,18 @@ enum Move {
     },
 }
 
-/// A bind the OS refused, tried again every [`BIND_RETRY`].
+/// A bind the OS refused (or an address given up to its owner), tried again at `due`.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     /// The member taken over (`None`: a service address of our configuration).
     failed: Option<NodeId>,
     /// Binds tried.
     tries: u32,
+    /// When the next bind is tried.
+    due: tokio::time::Instant,
+    /// The time between tries: [`BIND_RETRY`], or [`RETURN_RETRY`] for a service address
+    /// given up to its owner.
+    every: Duration,
 }
 
 /// The addresses of the role and where each stands.
@@ -474,12 +522,30 @@ struct Addresses {
     /// moved.
     fixed: HashSet<SocketAddr>,
     /// The service addresses of the configuration when a cluster address is apart from them
-    /// (`listen`, the virtual address): bound here when free, released to their owner.
+    /// (`listen`, the virtual address): bound here when free, released to their owner, bound
+    /// again once the owner released them.
     service: HashSet<SocketAddr>,
+    /// `listen` when it is a service address apart from the cluster address: while it is not
+    /// held here, the LNS takes no new call (`Lns::set_accepting`, heartbeats at 100 %).
+    listen: Option<SocketAddr>,
+    /// The virtual LNS's shared address, if any: kept while we are its contact.
+    shared: Option<SocketAddr>,
     /// Bound by `Commander::bind` (a service address, or one taken over): releasable.
     bound: HashSet<SocketAddr>,
     /// Binds refused, tried again.
     pending: HashMap<SocketAddr, Pending>,
+    /// When the taken addresses still bound are looked at next ([`TAKEN_SWEEP`]).
+    sweep: Option<tokio::time::Instant>,
+}
+
+/// What [`move_addresses`] knows of the configuration.
+struct Plan {
+    /// Bound at spawn, never moved.
+    fixed: HashSet<SocketAddr>,
+    /// The service addresses apart from the cluster address, `listen` first.
+    service: Vec<SocketAddr>,
+    /// The virtual LNS's shared address (at our port), if any.
+    shared: Option<SocketAddr>,
 }
 
 /// Makes the address moves one at a time, in event order (a release never overtakes the bind
@@ -488,28 +554,37 @@ struct Addresses {
 /// addresses taken over on `Event::TakenOver`; a bind the OS refuses (on this host, another
 /// process holds the address: a member that took it over, or the failed member's socket not
 /// closed yet; across hosts, the address not moved here yet) is tried again every
-/// [`BIND_RETRY`], a service address until bound or given up to its owner, a taken one while
-/// tunnels are held at it. `Event::Yielded` and `Event::AddressTaken` release a bound address
-/// (a service address or a taken one) once no tunnel of ours is left there, and end the
-/// retries of one not bound yet.
+/// [`BIND_RETRY`], a taken one while tunnels are held at it. `Event::Yielded` and
+/// `Event::AddressTaken` release a bound address (a service address or a taken one) once no
+/// tunnel of ours is left there, and end the retries of a taken one not bound yet; a service
+/// address given up so is tried again every [`RETURN_RETRY`] and bound once its owner has
+/// released it. A taken address is released once no tunnel is left there (looked at on every
+/// `Event::TunnelDown` and every [`TAKEN_SWEEP`]), but the virtual address while we are the
+/// contact. While `listen` is not held, the LNS takes no new call (`Lns::set_accepting`).
 async fn move_addresses(
     lns: Commander<Lns>,
-    fixed: HashSet<SocketAddr>,
-    service: Vec<SocketAddr>,
+    plan: Plan,
     mut moves: tokio::sync::mpsc::Receiver<Move>,
+    ended: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut a = Addresses {
         lns,
-        fixed,
-        service: service.iter().copied().collect(),
+        fixed: plan.fixed,
+        service: plan.service.iter().copied().collect(),
+        listen: plan.service.first().copied(),
+        shared: plan.shared,
         bound: HashSet::new(),
         pending: HashMap::new(),
+        sweep: None,
     };
-    for at in service {
+    for at in plan.service {
         match a.lns.bind(at).await {
             Ok(_) => {
                 a.bound.insert(at);
                 tracing::info!(%at, "service address bound");
+                if !a.held(at).await {
+                    return;
+                }
             }
             Err(telcp::driver::DriverError::Closed) => return,
             Err(error) => {
@@ -519,23 +594,34 @@ async fn move_addresses(
                     Pending {
                         failed: None,
                         tries: 1,
+                        due: tokio::time::Instant::now() + BIND_RETRY,
+                        every: BIND_RETRY,
                     },
                 );
             }
         }
     }
     loop {
-        let m = if a.pending.is_empty() {
-            moves.recv().await
-        } else {
-            tokio::select! {
-                m = moves.recv() => m,
-                () = tokio::time::sleep(BIND_RETRY) => {
-                    if !a.retry_binds().await {
-                        return;
-                    }
-                    continue;
+        let next = a.pending.values().map(|p| p.due).chain(a.sweep).min();
+        let due = async {
+            match next {
+                Some(due) => tokio::time::sleep_until(due).await,
+                None => std::future::pending().await,
+            }
+        };
+        let m = tokio::select! {
+            m = moves.recv() => m,
+            () = due => {
+                if !a.due().await {
+                    return;
                 }
+                continue;
+            }
+            () = ended.notified() => {
+                if !a.sweep_taken().await {
+                    return;
+                }
+                continue;
             }
         };
         let Some(m) = m else {
@@ -574,9 +660,9 @@ impl Addresses {
         }
         match self.lns.bind(at).await {
             Ok(_) => {
-                self.bound.insert(at);
                 self.pending.remove(&at);
                 tracing::info!(?failed, %at, tunnels, sessions, "took over; address bound");
+                return self.bound_here(at).await;
             }
             Err(telcp::driver::DriverError::Closed) => return false,
             // Held by another process here (the member we took over, on this host), or not
@@ -587,8 +673,13 @@ impl Addresses {
                 let p = self.pending.entry(at).or_insert(Pending {
                     failed: None,
                     tries: 1,
+                    due: tokio::time::Instant::now() + BIND_RETRY,
+                    every: BIND_RETRY,
                 });
                 p.failed = Some(failed);
+                // Ours to bind now, not our own service address coming back slowly.
+                p.every = BIND_RETRY;
+                p.due = p.due.min(tokio::time::Instant::now() + BIND_RETRY);
             }
         }
         true
@@ -616,10 +707,22 @@ impl Addresses {
             Ok(left) => left,
             Err(_) => return false,
         };
-        if self.pending.contains_key(&at) && left == 0 {
-            // Given up before the address could be bound: nothing to bind any more.
-            self.pending.remove(&at);
-            tracing::info!(?tunnel, ?owner, %at, "{why}; bind no longer tried");
+        let service = self.service.contains(&at);
+        if let Some(p) = self.pending.get_mut(&at)
+            && left == 0
+        {
+            if service {
+                // Ours again once the owner has released it: tried again, slowly, from now
+                // (the owner binds it first: its own retries are every `BIND_RETRY`).
+                p.every = RETURN_RETRY;
+                p.due = tokio::time::Instant::now() + RETURN_RETRY;
+                let every_ms = RETURN_RETRY.as_millis();
+                tracing::info!(?tunnel, ?owner, %at, every_ms, "{why}; bind tried again until the owner has released it");
+            } else {
+                // Given up before the address could be bound: nothing to bind any more.
+                self.pending.remove(&at);
+                tracing::info!(?tunnel, ?owner, %at, "{why}; bind no longer tried");
+            }
             return true;
         }
         if self.bound.contains(&at) {
@@ -631,6 +734,20 @@ impl Addresses {
                 Ok(()) => {
                     self.bound.remove(&at);
                     tracing::info!(?tunnel, ?owner, %at, "{why}; address released");
+                    if service {
+                        self.pending.insert(
+                            at,
+                            Pending {
+                                failed: None,
+                                tries: 0,
+                                due: tokio::time::Instant::now() + RETURN_RETRY,
+                                every: RETURN_RETRY,
+                            },
+                        );
+                        if !self.held(at).await {
+                            return false;
+                        }
+                    }
                 }
                 Err(telcp::driver::DriverError::Closed) => return false,
                 Err(error) => {
@@ -648,11 +765,26 @@ impl Addresses {
         true
     }
 
-    /// Tries the pending binds again: bound ones move to `bound`; a taken one whose tunnels
-    /// are all gone from this LNS (yielded, ended) is dropped. `false` once the driver has
-    /// ended.
-    async fn retry_binds(&mut self) -> bool {
-        let addrs: Vec<SocketAddr> = self.pending.keys().copied().collect();
+    /// What is due: the pending binds whose time has come, the look at the taken addresses.
+    /// `false` once the driver has ended.
+    async fn due(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        if self.sweep.is_some_and(|s| s <= now) && !self.sweep_taken().await {
+            return false;
+        }
+        self.retry_binds(now).await
+    }
+
+    /// Tries the pending binds due by `now` again: bound ones move to `bound`; a taken one
+    /// whose tunnels are all gone from this LNS (yielded, ended) is dropped. `false` once the
+    /// driver has ended.
+    async fn retry_binds(&mut self, now: tokio::time::Instant) -> bool {
+        let addrs: Vec<SocketAddr> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.due <= now)
+            .map(|(a, _)| *a)
+            .collect();
         for at in addrs {
             if !self.service.contains(&at) {
                 let ip = at.ip();
@@ -669,7 +801,6 @@ impl Addresses {
             match self.lns.bind(at).await {
                 Ok(_) => {
                     let p = self.pending.remove(&at);
-                    self.bound.insert(at);
                     let tries = p.map_or(1, |p| p.tries.saturating_add(1));
                     match p.and_then(|p| p.failed) {
                         Some(failed) => {
@@ -677,11 +808,15 @@ impl Addresses {
                         }
                         None => tracing::info!(%at, tries, "service address bound"),
                     }
+                    if !self.bound_here(at).await {
+                        return false;
+                    }
                 }
                 Err(telcp::driver::DriverError::Closed) => return false,
                 Err(error) => {
                     if let Some(p) = self.pending.get_mut(&at) {
                         p.tries = p.tries.saturating_add(1);
+                        p.due = tokio::time::Instant::now() + p.every;
                         tracing::debug!(%at, %error, tries = p.tries, "address not bound yet");
                     }
                 }
@@ -689,7 +824,99 @@ impl Addresses {
         }
         true
     }
+
+    /// `at` is bound here now: a service address is held again, a taken one looked at from
+    /// now on. `false` once the driver has ended.
+    async fn bound_here(&mut self, at: SocketAddr) -> bool {
+        self.bound.insert(at);
+        if self.service.contains(&at) {
+            return self.held(at).await;
+        }
+        self.sweep
+            .get_or_insert(tokio::time::Instant::now() + TAKEN_SWEEP);
+        true
+    }
+
+    /// The taken addresses still bound (not our service addresses): each with no tunnel left
+    /// at it is released (the virtual address is kept while we are the contact); looked at
+    /// again in [`TAKEN_SWEEP`] while one is bound. `false` once the driver has ended.
+    async fn sweep_taken(&mut self) -> bool {
+        let taken: Vec<SocketAddr> = self
+            .bound
+            .iter()
+            .filter(|a| !self.service.contains(a) && !self.fixed.contains(a))
+            .copied()
+            .collect();
+        for at in taken {
+            let ip = at.ip();
+            let (left, contact) = match self
+                .lns
+                .call(move |l, _| (l.tunnels_at(ip), l.is_contact()))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => return false,
+            };
+            if left > 0 || (Some(at) == self.shared && contact) {
+                continue;
+            }
+            match self.lns.unbind(at).await {
+                Ok(()) => {
+                    self.bound.remove(&at);
+                    tracing::info!(%at, "no tunnel left at the taken address; address released");
+                }
+                Err(telcp::driver::DriverError::Closed) => return false,
+                Err(error) => {
+                    self.bound.remove(&at);
+                    tracing::warn!(%at, %error, "no tunnel left at the taken address; address not released");
+                }
+            }
+        }
+        let any = self
+            .bound
+            .iter()
+            .any(|a| !self.service.contains(a) && !self.fixed.contains(a));
+        self.sweep = any.then(|| tokio::time::Instant::now() + TAKEN_SWEEP);
+        true
+    }
+
+    /// After `at` was bound or released: when it is `listen`, whether the LNS takes new calls
+    /// follows (`Lns::set_accepting`: its heartbeats report 100 % while it does not, so a
+    /// contact LNS or a virtual-LNS member redirects no call to an address another member
+    /// holds). `false` once the driver has ended.
+    async fn held(&mut self, at: SocketAddr) -> bool {
+        if self.listen != Some(at) {
+            return true;
+        }
+        let held = self.bound.contains(&at);
+        if self
+            .lns
+            .call(move |l, _| l.set_accepting(held))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        if held {
+            tracing::info!(%at, "service address held; new calls taken");
+        } else {
+            tracing::info!(%at, "service address not held; no new call taken (load reported 100 %)");
+        }
+        true
+    }
 }
 
 /// How often a refused bind is tried again ([`move_addresses`]).
 const BIND_RETRY: Duration = Duration::from_millis(250);
+
+/// How often a service address given up to the member that took it over is tried again
+/// ([`move_addresses`]). Slower than [`BIND_RETRY`], so that right after we released it the
+/// owner, whose bind is tried every [`BIND_RETRY`], gets it first; and nothing waits on it:
+/// no call is redirected here meanwhile (no new call taken), and the owner holds it until its
+/// last tunnel there ends, minutes or days later.
+const RETURN_RETRY: Duration = Duration::from_secs(1);
+
+/// How often a taken address still bound is looked at for tunnels left ([`move_addresses`];
+/// also on every `Event::TunnelDown`): a tunnel closed by StopCCN is held for its hold period
+/// (RFC 2661 5.7: lost StopCCNs answered) without an event at its end.
+const TAKEN_SWEEP: Duration = Duration::from_secs(1);

@@ -360,6 +360,9 @@ pub struct Stats {
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
     /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
+    /// SCCRQs that arrived at the LNS's cluster address ([`LnsMembership::cluster_addr`]):
+    /// dropped without an answer, no tunnel set up.
+    pub sccrqs_at_cluster_address: u64,
     // -- Call admission --
     /// Calls reported for admission ([`Event::IncomingCall`]).
     pub admissions_asked: u64,
@@ -545,6 +548,9 @@ pub enum Unexpected {
     RecoveryPeerNotAllowed,
     /// A replication message, but no replication is configured ([`LnsConfig::replication`]).
     Replication,
+    /// An SCCRQ at the LNS's cluster address ([`LnsMembership::cluster_addr`]): dropped, no
+    /// tunnel set up, counted in [`Stats::sccrqs_at_cluster_address`].
+    AtClusterAddress,
 }
 
 /// Why a datagram was not accepted (state unchanged; a refusal may have been queued).

@@ -132,6 +132,15 @@ pub struct LnsMembership {
     /// ([`ConfigError::OutOfRange`] or [`ConfigError::UnusableAddress`] naming
     /// [`ConfigField::MembershipServices`] otherwise). Empty by default.
     pub services: Vec<(NodeId, IpAddr)>,
+    /// This LNS's own cluster address, when its heartbeats and replication arrive at an
+    /// address apart from its service addresses (where LACs reach it): an SCCRQ (a control
+    /// message with Tunnel ID 0, RFC 2661 5.1) arriving there sets up no tunnel. It is
+    /// dropped without an answer (RFC 2661 has no Result Code for a wrong address; the LAC's
+    /// retransmissions end as with an unreachable LNS, RFC 2661 5.8), counted in
+    /// [`super::Stats::sccrqs_at_cluster_address`] and reported as
+    /// [`InputError::Unexpected`] with [`Unexpected::AtClusterAddress`]. Any other message
+    /// there goes its usual way. `None` (the default): no address is set apart.
+    pub cluster_addr: Option<SocketAddr>,
 }
 
 impl LnsMembership {
@@ -150,6 +159,7 @@ impl LnsMembership {
             peers,
             accept_unknown: false,
             services: Vec::new(),
+            cluster_addr: None,
         }
     }
 
@@ -627,6 +637,11 @@ impl Lns {
             None if crate::health::is_heartbeat(data) => {
                 Err(InputError::Unexpected(Unexpected::Heartbeat))
             }
+            _ if self.at_cluster_address(to, data) => {
+                self.core.stats.sccrqs_at_cluster_address =
+                    self.core.stats.sccrqs_at_cluster_address.saturating_add(1);
+                Err(InputError::Unexpected(Unexpected::AtClusterAddress))
+            }
             _ => {
                 let r = self.l2tp_input(now, from, to, data);
                 if let Some(s) = self.core.stray_sccrp.take() {
@@ -641,6 +656,15 @@ impl Lns {
                 r
             }
         }
+    }
+
+    /// Whether `data`, arriving at `to`, is an SCCRQ (a control message, Tunnel ID 0) at our
+    /// cluster address ([`LnsMembership::cluster_addr`]): no tunnel is set up there.
+    fn at_cluster_address(&self, to: SocketAddr, data: &[u8]) -> bool {
+        let cluster = self.cfg.membership.as_ref().and_then(|m| m.cluster_addr);
+        cluster == Some(to)
+            && data.first().is_some_and(|f| f & 0x80 != 0)
+            && super::wire::header::peek_tunnel_id(data) == Ok(0)
     }
 
     /// Lets due timers fire.
