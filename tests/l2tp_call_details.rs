@@ -123,6 +123,11 @@ impl Pool {
     /// Both members with admission or not, with [`ReplicationConfig::call_details`]
     /// `call_details`.
     fn with(admission: bool, call_details: bool) -> Pool {
+        Pool::with_b(admission, call_details, |_| {})
+    }
+
+    /// As [`Pool::with`], member 1 changed by `b` before the pool forms.
+    fn with_b(admission: bool, call_details: bool, b: impl FnOnce(&mut Lns)) -> Pool {
         let now = Instant::now();
         let mut lc = LacConfig::new(service(0));
         lc.common.hello_interval = Duration::from_secs(3600);
@@ -137,6 +142,7 @@ impl Pool {
             a_events: Vec::new(),
             b_events: Vec::new(),
         };
+        b(&mut p.b);
         let sees =
             |l: &Lns, n: u32| l.monitor().and_then(|m| m.state(HNode(n))) == Some(NodeState::Up);
         for _ in 0..100_000 {
@@ -441,4 +447,17 @@ fn call_details_are_replicated_without_admission_and_not_when_turned_off() {
             assert!(taken[0].is_none(), "{:?}", taken[0]);
         }
     }
+}
+
+/// A member that takes no new call (`Lns::set_accepting(false)`: its heartbeats report 100 %,
+/// as the lns role's member does while a taker holds its service address) is still chosen as
+/// the backup when no other member has room: a copy held by a full member beats none
+/// (`lns::replicate` docs, backup; issue 15: every LNS replicates to a backup member chosen by
+/// load). The call set up then is held by it.
+#[test]
+fn a_member_taking_no_new_call_is_still_the_backup_when_none_has_room() {
+    let mut p = Pool::with_b(false, true, |b| b.set_accepting(false));
+    assert_eq!(p.a.backup(), Some(HNode(2)));
+    p.connect(bras_call());
+    assert_eq!(p.b.held_for(HNode(1)).1, 1, "the backup holds the call");
 }

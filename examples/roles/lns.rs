@@ -45,10 +45,10 @@
 //! host it runs on: across hosts the network's address move (VRRP, a gratuitous ARP) does the
 //! same.
 //!
-//! Left: a member that takes no new call reports 100 % in its heartbeats, and the other
-//! members choose their backup by the same load (`Lns::pool_view`), so while it does not hold
-//! its service address it is nobody's backup (in a pool of two, the taker's tunnels have no
-//! copy until the member has its address back). A taken address is looked at every
+//! A member that takes no new call reports 100 % in its heartbeats; the other members still
+//! choose it as their backup when none has room (the library's backup choice: a copy held by a
+//! full member beats none), so in a pool of two the taker's tunnels keep their copy while the
+//! member waits for its address. Left: a taken address is looked at every
 //! [`TAKEN_SWEEP`] while bound (the end of a closed tunnel's hold period raises no event). The
 //! wait of [`RETURN_RETRY`] before a released service address is tried again leaves it to the
 //! taker, whose bind is pending, on one host; nothing stronger orders the two.

@@ -208,6 +208,13 @@ impl<'a> PoolView<'a> {
         })
     }
 
+    /// The health peer with the most spare capacity among those `allowed` accepts, overloaded
+    /// ones included (whatever their load, each with a load reported): a virtual LNS member's
+    /// backup when no member has room for calls (`lns::replicate` docs, backup).
+    pub(crate) fn most_spare_of_all(&self, allowed: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+        health::most_spare(self.peers().filter(|p| allowed(p.0)).map(|p| (p.0, p.3)))
+    }
+
     /// The health node id of the peer LACs reach at `addr` (module docs), if any.
     pub fn node_at(&self, addr: IpAddr) -> Option<NodeId> {
         self.peers().find(|p| p.0 == addr).map(|p| p.1)

@@ -3,7 +3,10 @@
 //! authenticated replication ([`crate::replica`]).
 //!
 //! * **Backup**: among the health peers that are Up (the LNS's own monitor), the one with the
-//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table). It is kept
+//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when
+//!   none has room for calls (every one overloaded, or taking no new call: a member whose
+//!   service address another holds reports 100 %, `Lns::set_accepting`), the one with the most
+//!   spare capacity all the same: a copy held by a full member beats none. It is kept
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
 //!   a new epoch). The former one keeps its copy until the new one acknowledged the end of its
@@ -1402,7 +1405,9 @@ impl Lns {
         let keep = self.repl.backup.filter(|b| alive(*b));
         let chosen = keep.or_else(|| {
             let view = self.pool_view();
-            view.select_where(|a| view.node_at(a).is_some_and(up))
+            let allowed = |a| view.node_at(a).is_some_and(up);
+            view.select_where(allowed)
+                .or_else(|| view.most_spare_of_all(allowed))
                 .and_then(|a| view.node_at(a))
         });
         if chosen == self.repl.backup {
