@@ -325,9 +325,10 @@ impl Held {
         self.incarnation = Some(incarnation);
     }
 
-    /// [`Held::apply`] of a [`Record::SessionSequence`]: session `s` held (room permitting)
-    /// and its tunnel's `ns` and `nr` noted (with or without room for the session), at one
-    /// look-up of the tunnel; whether the session was refused.
+    /// [`Held::apply`] of a [`Record::SessionSequence`] (or of a [`Record::Call`] with its
+    /// tunnel's sequence numbers and `details`): session `s` held (room permitting) with its
+    /// call's details, and its tunnel's `ns` and `nr` noted (with or without room for the
+    /// session), at one look-up of the tunnel; whether the session was refused.
     #[inline(always)]
     fn session_sequence(
         &mut self,
@@ -335,6 +336,7 @@ impl Held {
         ns: u16,
         nr: u16,
         cfg: &super::ReplicationConfig,
+        details: Option<PackedCallDetails>,
     ) -> bool {
         let room = self.sessions < cfg.max_sessions;
         match self.tunnels.get_mut(&s.tunnel) {
@@ -343,6 +345,10 @@ impl Held {
                 if room || sessions.contains_key(&s.session) {
                     if sessions.insert(s.session, s).is_none() {
                         self.sessions += 1;
+                    }
+                    // Its call's details (a `Record::Call`'s), replacing any held.
+                    if let Some(d) = details {
+                        sessions.set_details(s.session, d);
                     }
                     false
                 } else {
@@ -386,7 +392,9 @@ impl Held {
             }
             // As the session's record, then its tunnel's sequence numbers' (which apply with
             // or without room for the session), with one look-up of the tunnel.
-            Record::SessionSequence { session: s, ns, nr } => self.session_sequence(s, ns, nr, cfg),
+            Record::SessionSequence { session: s, ns, nr } => {
+                self.session_sequence(s, ns, nr, cfg, None)
+            }
             // As the session's record (with its tunnel's numbers), then its call's details,
             // replacing any held (module docs, call details).
             Record::Call(c) => {
@@ -395,14 +403,16 @@ impl Held {
                     sequence,
                     details,
                 } = *c;
-                let refused = match sequence {
-                    Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg),
-                    None => self.apply(Record::Session(s), cfg),
-                };
-                if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
-                    sessions.set_details(s.session, details);
+                match sequence {
+                    Some((ns, nr)) => self.session_sequence(s, ns, nr, cfg, Some(details)),
+                    None => {
+                        let refused = self.apply(Record::Session(s), cfg);
+                        if let Some((_, sessions)) = self.tunnels.get_mut(&s.tunnel) {
+                            sessions.set_details(s.session, details);
+                        }
+                        refused
+                    }
                 }
-                refused
             }
             Record::CallUpdate {
                 tunnel,
@@ -787,11 +797,7 @@ impl Lns {
         }
         let held = self.backups.held.get_or_default(from);
         held.note_incarnation(h.incarnation);
-        let refused = held.session_sequence(s, ns, nr, cfg);
-        // As `Held::apply` of a `Record::Call`: the details held replacing any.
-        if let (Some(details), Some((_, sessions))) = (details, held.tunnels.get_mut(&s.tunnel)) {
-            sessions.set_details(s.session, details);
-        }
+        let refused = held.session_sequence(s, ns, nr, cfg, details);
         let holds = !held.tunnels.is_empty();
         let stats = &mut self.core.stats;
         stats.replicas_refused = stats.replicas_refused.saturating_add(u64::from(refused));
