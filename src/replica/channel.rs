@@ -432,6 +432,12 @@ impl<I: Replicated> Channel<I> {
         fresh
     }
 
+    /// Whether a batch from the peer was ever taken (since its last restart,
+    /// [`Channel::reset_incoming`]): the peer replicates.
+    pub fn received_any(&self) -> bool {
+        self.last_in.is_some()
+    }
+
     /// The peer restarted with its state lost: its batch numbers start again and a bulk sync it
     /// had begun will not end.
     pub fn reset_incoming(&mut self) {

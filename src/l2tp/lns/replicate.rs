@@ -6,7 +6,10 @@
 //!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when
 //!   none has room for calls (every one overloaded, or taking no new call: a member whose
 //!   service address another holds reports 100 %, `Lns::set_accepting`), the one with the most
-//!   spare capacity all the same: a copy held by a full member beats none. It is kept
+//!   spare capacity all the same among those known to replicate (a batch of its taken, or
+//!   one of ours acknowledged by it; a contact LNS that only redirects reports itself full
+//!   too, and holds no copies): a copy held by a full member beats none.
+//!   It is kept
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
 //!   a new epoch). The former one keeps its copy until the new one acknowledged the end of its
@@ -1405,9 +1408,19 @@ impl Lns {
         let keep = self.repl.backup.filter(|b| alive(*b));
         let chosen = keep.or_else(|| {
             let view = self.pool_view();
-            let allowed = |a| view.node_at(a).is_some_and(up);
-            view.select_where(allowed)
-                .or_else(|| view.most_spare_of_all(allowed))
+            let channels = &self.repl.channels;
+            // A full member only if it replicates (it has sent us batches, or acknowledged
+            // ours): a contact LNS that only redirects reports itself full too.
+            let replicates = |a| {
+                view.node_at(a).is_some_and(|n| {
+                    up(n)
+                        && channels
+                            .get(&n)
+                            .is_some_and(|c| c.received_any() || c.committed() > 0)
+                })
+            };
+            view.select_where(|a| view.node_at(a).is_some_and(up))
+                .or_else(|| view.most_spare_of_all(replicates))
                 .and_then(|a| view.node_at(a))
         });
         if chosen == self.repl.backup {
