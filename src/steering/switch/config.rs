@@ -168,7 +168,9 @@ impl SwitchConfig {
 
 /// How the switch processor chooses the processor of a new session; the backup is chosen the
 /// same way among the others. Only eligible processors are chosen in every case: holding a VID,
-/// Up, and below the overload percentage ([`HealthConfig`]).
+/// Up, below the overload percentage ([`HealthConfig`]), and with that VID Up in a table
+/// version every line interface has acknowledged (silent ones aside:
+/// [`SwitchConfig::line_ack_timeout`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Placement {
