@@ -538,6 +538,16 @@ impl Bench {
         capacity: u32,
         lines: &[std::net::SocketAddr],
     ) -> Bench {
+        Bench::start_with(placement, capacity, lines, |_| {})
+    }
+
+    /// [`Bench::start`] with the switch processor's configuration changed by `tweak`.
+    fn start_with(
+        placement: telcp::steering::switch::Placement,
+        capacity: u32,
+        lines: &[std::net::SocketAddr],
+        tweak: impl FnOnce(&mut telcp::steering::SwitchConfig),
+    ) -> Bench {
         use telcp::health::{HealthConfig, Monitor, MonitorConfig, NodeId, Role};
         let now = std::time::Instant::now();
         let procs: Vec<(NodeId, std::net::SocketAddr)> = BENCH_SLOTS
@@ -558,6 +568,7 @@ impl Bench {
         c.health = health;
         c.seed = telcp::io::seed(3);
         c.placement = placement;
+        tweak(&mut c);
         let sp = SwitchProcessor::new(c, now).unwrap();
         let procs = procs
             .into_iter()
@@ -992,27 +1003,10 @@ fn set_ups_before_the_tables_are_acknowledged_are_refused_with_no_resources_avai
 #[test]
 fn a_line_interface_that_never_acknowledges_stops_placement_only_for_line_ack_timeout() {
     let (l1, l2) = (li_fabric(1), li_fabric(2));
-    let mut b = Bench::start(telcp::steering::switch::Placement::Load, 1000, &[l1, l2]);
-    b.sp = {
-        // The same switch processor with `line_ack_timeout` of 1 s.
-        let mut c = telcp::steering::SwitchConfig::new(
-            HealthId(1),
-            sp_fabric(),
-            vec![l1, l2],
-            BENCH_SLOTS
-                .iter()
-                .map(|&id| (HealthId(id), p_fabric(id)))
-                .collect(),
-            layout(),
-            key(),
-        );
-        c.health = telcp::health::HealthConfig::default()
-            .with_interval(Duration::from_millis(100))
-            .with_overload_percent(95);
-        c.seed = telcp::io::seed(3);
+    let placement = telcp::steering::switch::Placement::Load;
+    let mut b = Bench::start_with(placement, 1000, &[l1, l2], |c| {
         c.line_ack_timeout = Duration::from_secs(1);
-        SwitchProcessor::new(c, b.now).unwrap()
-    };
+    });
     b.set_acking(l2, false);
     let t0 = b.now;
     for id in BENCH_SLOTS {
@@ -1043,4 +1037,83 @@ fn a_line_interface_that_never_acknowledges_stops_placement_only_for_line_ack_ti
     assert_eq!(b.sp.line_silent(l2), Some(false));
     b.run(Duration::from_secs(2));
     assert_eq!(b.sp.stats().line_interfaces_ignored, 1);
+}
+
+/// With CP-allocated F-TEIDs (`teid_ranges`, TS 29.244 section 5.5.1), the SMF chooses the
+/// processor by the TEID it allocates in an advertised range; a Session Establishment Request
+/// whose F-TEID names a processor whose VID a line interface does not hold yet is refused like
+/// one naming a processor that is down: No resources available (75, TS 29.244 section 8.2.1),
+/// counted in `setups_awaiting_tables`. One naming a processor every line interface steers to
+/// is directed; once the table is acknowledged, so is the first.
+#[test]
+fn a_cp_allocated_f_teid_of_a_processor_not_yet_in_every_table_is_refused() {
+    use telcp::steering::pfcp;
+    let teid_layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let placement = telcp::steering::switch::Placement::Load;
+    let mut b = Bench::start_with(placement, 1000, &[l1, l2], |c| {
+        c.layout = teid_layout;
+        c.l2tp_layout = None;
+        c.teid_ranges = true;
+    });
+    b.request_vid(11);
+    b.request_vid(12);
+    b.run(Duration::from_millis(500));
+    b.set_acking(l2, false);
+    b.request_vid(13);
+    b.run(Duration::from_millis(300));
+    let vid = |id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12, v13) = (vid(11), vid(12), vid(13));
+    let smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+    let association = pfcp::Message::new(
+        pfcp::MessageType::ASSOCIATION_SETUP_REQUEST,
+        0,
+        1,
+        vec![
+            pfcp::Ie::NodeId(pfcp::NodeId::Ipv4(SMF_IP.into())),
+            pfcp::Ie::RecoveryTimeStamp(SMF_RECOVERY),
+        ],
+    );
+    b.peer_sends(
+        sa(SMF_IP, 8805),
+        sa(GW_IP, 8805),
+        association.to_vec().unwrap(),
+    );
+    let mut seq = 1;
+    let mut establish = |b: &mut Bench, primary, backup| {
+        seq += 1;
+        let teid = teid_layout.compose(primary, Some(backup), 7).unwrap();
+        let fteid = pfcp::FTeid::Assigned {
+            teid,
+            ipv4: Some(std::net::Ipv4Addr::from(GW_IP)),
+            ipv6: None,
+        };
+        let ies = smf.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
+        let m = pfcp::Message::new(
+            pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
+            0,
+            seq,
+            ies,
+        );
+        let directed = b.sp.stats().setups_directed;
+        b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), m.to_vec().unwrap());
+        if b.sp.stats().setups_directed > directed {
+            None
+        } else {
+            pfcp::parse(b.out.last().unwrap()).unwrap().cause()
+        }
+    };
+    assert_eq!(
+        establish(&mut b, v13, v11),
+        Some(pfcp::Cause::NO_RESOURCES_AVAILABLE)
+    );
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
+    assert_eq!(establish(&mut b, v11, v12), None, "directed");
+    assert_eq!(b.directed().last(), Some(&(v11, Some(v12))));
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(establish(&mut b, v13, v11), None, "directed");
+    assert_eq!(b.directed().last(), Some(&(v13, Some(v11))));
+    assert_eq!(b.placed(13), 1);
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
 }
