@@ -1117,3 +1117,75 @@ fn a_cp_allocated_f_teid_of_a_processor_not_yet_in_every_table_is_refused() {
     assert_eq!(b.placed(13), 1);
     assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
 }
+
+/// A new Create PDP Context Request of a subscriber whose context a processor holds replaces it
+/// there (TS 29.060 section 7.3.1): at the primary when it is Up, else at the backup. "Up" is Up
+/// in the tables the line interfaces acknowledged: processor 11 (primary) failed and came back,
+/// and line interface 2 has not acknowledged the table naming it Up again, so line interface 2
+/// steers the subscriber's packets to the backup, 12, which holds the context too: the
+/// replacement goes to 12. Once acknowledged, it goes to 11.
+#[test]
+fn a_replacing_set_up_goes_where_every_line_interface_steers_the_context() {
+    use telcp::steering::fabric::{SessionProtocol, SessionRecord};
+    use telcp::steering::gtp::{Ie, Imsi};
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let mut b = Bench::start(telcp::steering::switch::Placement::Load, 1000, &[l1, l2]);
+    for id in BENCH_SLOTS {
+        b.request_vid(id);
+    }
+    b.run(Duration::from_millis(500));
+    let vid = |id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(11), vid(12));
+    let imsi = Imsi::from_digits("001010000000042").unwrap();
+    let record = SessionRecord {
+        teid: layout().compose(v11, Some(v12), 1).unwrap(),
+        version: 1,
+        peer_teid_c: 1,
+        peer_teid_u: 1,
+        peer_c: std::net::IpAddr::from(SGSN_IP),
+        peer_u: std::net::IpAddr::from(SGSN_IP),
+        imsi,
+        nsapi: 5,
+        ue_addr: std::net::Ipv4Addr::new(10, 0, 0, 42),
+        protocol: SessionProtocol::Gtpv1,
+        peer_seid: 0,
+    };
+    let sync = FabricMessage::Sync {
+        delete: false,
+        record,
+    };
+    let now = b.now;
+    b.sp.handle_datagram(now, p_fabric(11), sp_fabric(), &sync.to_vec())
+        .unwrap();
+    b.drain();
+    assert_eq!(b.sp.session_count(), 1);
+    // 11 fails and comes back; line interface 2 acknowledges nothing meanwhile.
+    b.set_acking(l2, false);
+    assert!(b.sp.set_processor_up(now, HealthId(11), false));
+    b.run(Duration::from_millis(100));
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(11), true));
+    b.run(Duration::from_millis(300));
+    assert!(b.sp.monitor().is_eligible(HealthId(11)));
+    let replace = |b: &mut Bench| {
+        b.seq += 1;
+        let req = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            b.seq,
+            vec![Ie::Imsi(imsi), Ie::Nsapi(5)],
+        );
+        let replacing = b.sp.stats().setups_replacing;
+        b.peer_sends(sa(SGSN_IP, 2123), sa(GW_IP, 2123), req.to_vec().unwrap());
+        assert_eq!(b.sp.stats().setups_replacing, replacing + 1);
+        b.directed().last().unwrap().0
+    };
+    assert_eq!(replace(&mut b), v12, "to the backup, where line 2 steers");
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(
+        replace(&mut b),
+        v11,
+        "to the primary once every line steers there"
+    );
+}
