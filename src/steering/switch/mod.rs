@@ -51,9 +51,9 @@
 //!   (an index learnt from the syncs, one entry per live session) goes to that processor, or
 //!   to the backup when the primary is down, which replaces the context (TS 29.060 7.3.1).
 //!   No eligible processor (Placement, below), or `max_sessions` reached: Create PDP Context
-//!   Response with cause No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
-//!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP
-//!   set-up (tunnel id 0) is directed the same way.
+//!   Response with cause No resources available. Echo Requests are answered here (Recovery =
+//!   `recovery` on GTP-C, 0 on GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a
+//!   token bucket). An L2TP set-up (tunnel id 0) is directed the same way.
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
 //!   1 nor 2 (GTPv0, say: the line interfaces pass these here) is answered with a GTPv1 Version
 //!   Not Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
