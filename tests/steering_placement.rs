@@ -493,8 +493,10 @@ fn processor_events_report_vid_assignment() {
 // ---------------------------------------------------------------- placement policies (issue 17 item 7)
 
 /// A switch processor alone with three fake processors (health monitors reporting the load the
-/// test sets, VID requests, every `Directed` set-up counted and, unless `external` says
-/// otherwise, added to the processor's reported sessions), driven in 10 ms steps.
+/// test sets, VID requests, every `Directed` set-up counted and added to the processor's
+/// reported sessions) and fake line interfaces (acknowledging each table update while `acking`
+/// says so, keeping the datagrams the switch processor sends out through them), driven in 10 ms
+/// steps.
 struct Bench {
     sp: SwitchProcessor,
     now: std::time::Instant,
@@ -504,12 +506,48 @@ struct Bench {
     used: HashMap<u32, u32>,
     capacity: u32,
     seq: u16,
+    /// The line interfaces, and whether each acknowledges the table updates it is sent.
+    lines: Vec<(std::net::SocketAddr, bool)>,
+    /// The datagrams sent out through the line interfaces (`Transmit`), in order.
+    out: Vec<Vec<u8>>,
+    events: Vec<SwitchEvent>,
 }
 
 const BENCH_SLOTS: [u32; 3] = [11, 12, 13];
 
 impl Bench {
+    /// The bench with one line interface that acknowledges every table, each processor with
+    /// its VID and Up.
     fn new(placement: telcp::steering::switch::Placement, capacity: u32) -> Bench {
+        let mut b = Bench::start(placement, capacity, &[li_fabric(1)]);
+        for id in BENCH_SLOTS {
+            b.request_vid(id);
+        }
+        b.run(Duration::from_millis(500));
+        assert!(
+            BENCH_SLOTS
+                .iter()
+                .all(|&id| b.sp.vid_of(HealthId(id)).is_some())
+        );
+        b
+    }
+
+    /// The bench with line interfaces `lines` (acknowledging), no VID assigned yet.
+    fn start(
+        placement: telcp::steering::switch::Placement,
+        capacity: u32,
+        lines: &[std::net::SocketAddr],
+    ) -> Bench {
+        Bench::start_with(placement, capacity, lines, |_| {})
+    }
+
+    /// [`Bench::start`] with the switch processor's configuration changed by `tweak`.
+    fn start_with(
+        placement: telcp::steering::switch::Placement,
+        capacity: u32,
+        lines: &[std::net::SocketAddr],
+        tweak: impl FnOnce(&mut telcp::steering::SwitchConfig),
+    ) -> Bench {
         use telcp::health::{HealthConfig, Monitor, MonitorConfig, NodeId, Role};
         let now = std::time::Instant::now();
         let procs: Vec<(NodeId, std::net::SocketAddr)> = BENCH_SLOTS
@@ -522,7 +560,7 @@ impl Bench {
         let mut c = telcp::steering::SwitchConfig::new(
             NodeId(1),
             sp_fabric(),
-            vec![li_fabric(1)],
+            lines.to_vec(),
             procs.clone(),
             layout(),
             key(),
@@ -530,6 +568,7 @@ impl Bench {
         c.health = health;
         c.seed = telcp::io::seed(3);
         c.placement = placement;
+        tweak(&mut c);
         let sp = SwitchProcessor::new(c, now).unwrap();
         let procs = procs
             .into_iter()
@@ -541,7 +580,7 @@ impl Bench {
                 (id.0, a, Monitor::new(mc, now).unwrap())
             })
             .collect();
-        let mut b = Bench {
+        Bench {
             sp,
             now,
             procs,
@@ -549,23 +588,31 @@ impl Bench {
             used: HashMap::new(),
             capacity,
             seq: 0,
-        };
-        for id in BENCH_SLOTS {
-            let req = FabricMessage::VidRequest {
-                processor: NodeId(id),
-                incarnation: 1,
-                current: None,
-            };
-            b.sp.handle_datagram(now, p_fabric(id), sp_fabric(), &req.to_vec())
-                .unwrap();
+            lines: lines.iter().map(|&l| (l, true)).collect(),
+            out: Vec::new(),
+            events: Vec::new(),
         }
-        b.run(Duration::from_millis(500));
-        assert!(
-            BENCH_SLOTS
-                .iter()
-                .all(|&id| b.sp.vid_of(NodeId(id)).is_some())
-        );
-        b
+    }
+
+    /// Processor `id` asks for its VID (incarnation 1).
+    fn request_vid(&mut self, id: u32) {
+        let req = FabricMessage::VidRequest {
+            processor: HealthId(id),
+            incarnation: 1,
+            current: None,
+        };
+        let now = self.now;
+        self.sp
+            .handle_datagram(now, p_fabric(id), sp_fabric(), &req.to_vec())
+            .unwrap();
+        self.drain();
+    }
+
+    /// Whether line interface `line` acknowledges the table updates it is sent from now on.
+    fn set_acking(&mut self, line: std::net::SocketAddr, acking: bool) {
+        if let Some(l) = self.lines.iter_mut().find(|l| l.0 == line) {
+            l.1 = acking;
+        }
     }
 
     /// Sets the load processor `id` reports (sessions used of the capacity).
@@ -597,6 +644,19 @@ impl Bench {
     fn drain(&mut self) {
         let now = self.now;
         while let Some(t) = self.sp.poll_transmit() {
+            if let Some(&(line, acking)) = self.lines.iter().find(|l| l.0 == t.dst) {
+                match FabricMessage::parse(&t.payload) {
+                    Ok(FabricMessage::TableUpdate { version, .. }) if acking => {
+                        let ack = FabricMessage::TableAck { version }.to_vec();
+                        self.sp
+                            .handle_datagram(now, line, sp_fabric(), &ack)
+                            .unwrap();
+                    }
+                    Ok(FabricMessage::Transmit { data, .. }) => self.out.push(data.into_owned()),
+                    _ => {}
+                }
+                continue;
+            }
             let Some(i) = self.procs.iter().position(|p| p.1 == t.dst) else {
                 continue;
             };
@@ -612,22 +672,42 @@ impl Bench {
                     .handle_datagram(now, sp_fabric(), a, &t.payload);
             }
         }
+        while let Some(e) = self.sp.poll_event() {
+            self.events.push(e);
+        }
     }
 
-    /// One Create PDP Context Request passed on by the line interface.
+    /// One Create PDP Context Request passed on by the (first) line interface.
     fn setup(&mut self) {
         self.seq += 1;
         let req = Message::new(MessageType::CREATE_PDP_CONTEXT_REQUEST, 0, self.seq, vec![]);
+        self.peer_sends(sa(SGSN_IP, 2123), sa(GW_IP, 2123), req.to_vec().unwrap());
+    }
+
+    /// A datagram from `from` to the gateway's `to`, passed on by the first line interface.
+    fn peer_sends(&mut self, from: std::net::SocketAddr, to: std::net::SocketAddr, data: Vec<u8>) {
         let pkt = FabricMessage::Packet {
-            from: sa(SGSN_IP, 2123),
-            to: sa(GW_IP, 2123),
-            data: req.to_vec().unwrap().into(),
+            from,
+            to,
+            data: data.into(),
         };
         let now = self.now;
+        let line = self.lines[0].0;
         self.sp
-            .handle_datagram(now, li_fabric(1), sp_fabric(), &pkt.to_vec())
+            .handle_datagram(now, line, sp_fabric(), &pkt.to_vec())
             .unwrap();
         self.drain();
+    }
+
+    /// The (primary, backup) VIDs of every set-up directed, in order.
+    fn directed(&self) -> Vec<(VirtualId, Option<VirtualId>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SwitchEvent::SetupDirected { primary, backup } => Some((*primary, *backup)),
+                _ => None,
+            })
+            .collect()
     }
 
     fn placed(&self, id: u32) -> u32 {
@@ -720,4 +800,392 @@ fn least_load_trend_avoids_a_processor_whose_load_rises() {
     assert_eq!(p11 + p12 + p13, 40);
     // The steady ones share (each rises 1 % per 10 set-ups, and is then avoided in turn).
     assert!(p11 >= 10 && p13 >= 10, "the steady ones share: {p11} {p13}");
+}
+
+// ---------------------------------------------------------------- placement waits for the tables
+
+/// A processor whose VID a line interface does not yet hold gets no session: the identifiers it
+/// allocates would reach that line interface and be dropped as unknown (answered with an Error
+/// Indication or Non-existent). Processor 11 gets its VID while both line interfaces
+/// acknowledge; then line interface 2 stops acknowledging and 12 and 13 get theirs: every
+/// set-up goes to 11, with no backup (none other qualifies), whatever the placement. Once line
+/// interface 2 acknowledges the table naming them, 12 and 13 take sessions, and backups.
+#[test]
+fn sessions_go_only_to_processors_whose_vid_every_line_interface_holds() {
+    use telcp::steering::switch::Placement;
+    for placement in [
+        Placement::Load,
+        Placement::WeightedLeastConnections { weights: vec![] },
+        Placement::LeastLoadTrend {
+            window: Duration::from_secs(1),
+        },
+    ] {
+        let (l1, l2) = (li_fabric(1), li_fabric(2));
+        let mut b = Bench::start(placement.clone(), 1000, &[l1, l2]);
+        b.request_vid(11);
+        b.run(Duration::from_millis(500));
+        assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+        b.set_acking(l2, false);
+        b.request_vid(12);
+        b.request_vid(13);
+        b.run(Duration::from_millis(300));
+        let v11 = b.sp.vid_of(HealthId(11)).unwrap();
+        assert!(b.sp.vid_of(HealthId(12)).is_some() && b.sp.vid_of(HealthId(13)).is_some());
+        assert_eq!(b.sp.acked_version(l1), Some(b.sp.table_version()));
+        assert!(b.sp.acked_version(l2) < Some(b.sp.table_version()));
+        for _ in 0..30 {
+            b.setup();
+            b.run(Duration::from_millis(20));
+        }
+        assert_eq!(
+            (b.placed(11), b.placed(12), b.placed(13)),
+            (30, 0, 0),
+            "{placement:?}"
+        );
+        assert!(
+            b.directed().iter().all(|d| *d == (v11, None)),
+            "{placement:?}: {:?}",
+            b.directed()
+        );
+        assert_eq!(b.sp.stats().setups_refused, 0);
+        // Line interface 2 acknowledges the current table at the next retransmission (200 ms).
+        b.set_acking(l2, true);
+        b.run(Duration::from_millis(300));
+        assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+        b.events.clear();
+        for _ in 0..30 {
+            b.setup();
+            b.run(Duration::from_millis(20));
+        }
+        assert!(
+            b.placed(12) > 0 && b.placed(13) > 0,
+            "{placement:?}: {} {} {}",
+            b.placed(11),
+            b.placed(12),
+            b.placed(13)
+        );
+        assert!(
+            b.directed()
+                .iter()
+                .all(|(p, bk)| bk.is_some() && bk != &Some(*p)),
+            "{placement:?}: a backup for each, another processor"
+        );
+        assert_eq!(b.sp.stats().line_interfaces_ignored, 0);
+    }
+}
+
+/// A gateway just started: every processor Up with its VID, but the line interface has not
+/// acknowledged a table yet. No processor qualifies, so each set-up gets the protocol's own
+/// refusal, as with no processor at all: TS 29.060 sections 7.3.2 and 7.7.1, Create PDP Context
+/// Response with Cause No resources available (199); TS 29.274 sections 7.2.2 and 8.4, Create
+/// Session Response with No resources available (73), header TEID the MME's S11 F-TEID (section
+/// 5.5.2); TS 29.244 sections 7.5.3 and 8.2.1, Session Establishment Response with No resources
+/// available (75), header SEID the CP F-SEID's (section 7.2.2.4.2). Each repeats the request's
+/// sequence number and is counted in `setups_awaiting_tables`. Once the line interface
+/// acknowledges, the next set-up is directed.
+#[test]
+fn set_ups_before_the_tables_are_acknowledged_are_refused_with_no_resources_available() {
+    use telcp::steering::{gtpv2, pfcp};
+    let line = li_fabric(1);
+    let mut b = Bench::start(telcp::steering::switch::Placement::Load, 1000, &[line]);
+    b.set_acking(line, false);
+    for id in BENCH_SLOTS {
+        b.request_vid(id);
+    }
+    b.run(Duration::from_millis(500));
+    for id in BENCH_SLOTS {
+        assert!(b.sp.vid_of(HealthId(id)).is_some());
+        assert!(b.sp.monitor().is_eligible(HealthId(id)), "{id} is Up");
+    }
+    assert_eq!(b.sp.acked_version(line), Some(0));
+
+    // GTPv1-C.
+    b.setup();
+    let r = telcp::steering::gtp::parse(b.out.last().unwrap()).unwrap();
+    assert_eq!(r.message_type(), MessageType::CREATE_PDP_CONTEXT_RESPONSE);
+    assert_eq!(r.header.sequence, Some(b.seq));
+    assert_eq!(r.cause(), Some(Cause::NO_RESOURCES_AVAILABLE));
+    assert_eq!(Cause::NO_RESOURCES_AVAILABLE.0, 199);
+
+    // GTPv2-C.
+    let mme = Mme::new(MME_IP.into(), sa(GW_IP, 2123));
+    let mme_teid = 0x6600_0001;
+    let csr = gtpv2::Message::new(
+        gtpv2::MessageType::CREATE_SESSION_REQUEST,
+        Some(0),
+        0x1234,
+        mme.create_ies("001010000000001", 5, mme_teid, 0x7700_0001),
+    );
+    b.peer_sends(sa(MME_IP, 2123), sa(GW_IP, 2123), csr.to_vec().unwrap());
+    let r = gtpv2::parse(b.out.last().unwrap()).unwrap();
+    assert_eq!(
+        r.message_type(),
+        gtpv2::MessageType::CREATE_SESSION_RESPONSE
+    );
+    assert_eq!(r.header.teid, Some(mme_teid));
+    assert_eq!(r.header.sequence, 0x1234);
+    let cause = r.cause().unwrap().value;
+    assert_eq!(cause, gtpv2::CauseValue::NO_RESOURCES_AVAILABLE);
+    assert_eq!(cause.0, 73);
+
+    // PFCP: an association (the switch processor's own answer), then a Session Establishment.
+    let smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+    let setup = pfcp::Message::new(
+        pfcp::MessageType::ASSOCIATION_SETUP_REQUEST,
+        0,
+        1,
+        vec![
+            pfcp::Ie::NodeId(pfcp::NodeId::Ipv4(SMF_IP.into())),
+            pfcp::Ie::RecoveryTimeStamp(SMF_RECOVERY),
+        ],
+    );
+    b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), setup.to_vec().unwrap());
+    let r = pfcp::parse(b.out.last().unwrap()).unwrap();
+    assert_eq!(r.cause(), Some(pfcp::Cause::REQUEST_ACCEPTED));
+    let cp_seid = 0x5e1d;
+    let ser = pfcp::Message::new(
+        pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
+        0,
+        2,
+        smf.establishment_ies(cp_seid, 0x8801),
+    );
+    b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), ser.to_vec().unwrap());
+    let r = pfcp::parse(b.out.last().unwrap()).unwrap();
+    assert_eq!(
+        r.message_type(),
+        pfcp::MessageType::SESSION_ESTABLISHMENT_RESPONSE
+    );
+    assert_eq!(r.header.seid, Some(cp_seid));
+    assert_eq!(r.header.sequence, 2);
+    assert_eq!(r.cause(), Some(pfcp::Cause::NO_RESOURCES_AVAILABLE));
+    assert_eq!(pfcp::Cause::NO_RESOURCES_AVAILABLE.0, 75);
+
+    let stats = b.sp.stats();
+    assert_eq!((stats.setups_refused, stats.setups_awaiting_tables), (3, 3));
+    assert_eq!(stats.setups_directed, 0);
+    assert!(b.directed().is_empty());
+    let refused: Vec<RefusedSetup> = b
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SwitchEvent::SetupRefused { request, .. } => Some(*request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            RefusedSetup::CreatePdpContext {
+                cause: Cause::NO_RESOURCES_AVAILABLE
+            },
+            RefusedSetup::CreateSession {
+                cause: gtpv2::CauseValue::NO_RESOURCES_AVAILABLE
+            },
+            RefusedSetup::SessionEstablishment {
+                cause: pfcp::Cause::NO_RESOURCES_AVAILABLE
+            },
+        ]
+    );
+
+    // The line interface acknowledges the current table at the next retransmission.
+    b.set_acking(line, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(b.sp.acked_version(line), Some(b.sp.table_version()));
+    b.setup();
+    assert_eq!(b.sp.stats().setups_directed, 1);
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 3);
+}
+
+/// Line interfaces send no heartbeats: one that never acknowledges (a dead line card) must not
+/// stop all placement. It is waited for `line_ack_timeout` (1 s here) from the first table it
+/// was sent and left unacknowledged; then it is silent (event, counter) and placement goes on
+/// without it. Once it acknowledges a newer table it counts again.
+#[test]
+fn a_line_interface_that_never_acknowledges_stops_placement_only_for_line_ack_timeout() {
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let placement = telcp::steering::switch::Placement::Load;
+    let mut b = Bench::start_with(placement, 1000, &[l1, l2], |c| {
+        c.line_ack_timeout = Duration::from_secs(1);
+    });
+    b.set_acking(l2, false);
+    let t0 = b.now;
+    for id in BENCH_SLOTS {
+        b.request_vid(id);
+    }
+    // 900 ms after the first table was pushed: still waited for.
+    b.run(Duration::from_millis(900));
+    b.setup();
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
+    assert_eq!(b.sp.line_silent(l2), Some(false));
+    // At 1 s it is silent, and placement goes on.
+    b.run(Duration::from_millis(110));
+    assert!(b.now - t0 >= Duration::from_secs(1));
+    assert_eq!(b.sp.line_silent(l2), Some(true));
+    assert_eq!(b.sp.line_silent(l1), Some(false));
+    assert_eq!(b.sp.stats().line_interfaces_ignored, 1);
+    assert!(
+        b.events
+            .contains(&SwitchEvent::LineInterfaceSilent { line: l2, acked: 0 })
+    );
+    b.setup();
+    assert_eq!(b.sp.stats().setups_directed, 1);
+    assert_eq!(b.directed().len(), 1);
+    // It comes back: it acknowledges the table at the next retransmission and counts again.
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+    assert_eq!(b.sp.line_silent(l2), Some(false));
+    b.run(Duration::from_secs(2));
+    assert_eq!(b.sp.stats().line_interfaces_ignored, 1);
+}
+
+/// With CP-allocated F-TEIDs (`teid_ranges`, TS 29.244 section 5.5.1), the SMF chooses the
+/// processor by the TEID it allocates in an advertised range; a Session Establishment Request
+/// whose F-TEID names a processor whose VID a line interface does not hold yet is refused like
+/// one naming a processor that is down: No resources available (75, TS 29.244 section 8.2.1),
+/// counted in `setups_awaiting_tables`. One naming a processor every line interface steers to
+/// is directed; once the table is acknowledged, so is the first.
+#[test]
+fn a_cp_allocated_f_teid_of_a_processor_not_yet_in_every_table_is_refused() {
+    use telcp::steering::pfcp;
+    let teid_layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let placement = telcp::steering::switch::Placement::Load;
+    let mut b = Bench::start_with(placement, 1000, &[l1, l2], |c| {
+        c.layout = teid_layout;
+        c.l2tp_layout = None;
+        c.teid_ranges = true;
+    });
+    b.request_vid(11);
+    b.request_vid(12);
+    b.run(Duration::from_millis(500));
+    b.set_acking(l2, false);
+    b.request_vid(13);
+    b.run(Duration::from_millis(300));
+    let vid = |id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12, v13) = (vid(11), vid(12), vid(13));
+    let smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+    let association = pfcp::Message::new(
+        pfcp::MessageType::ASSOCIATION_SETUP_REQUEST,
+        0,
+        1,
+        vec![
+            pfcp::Ie::NodeId(pfcp::NodeId::Ipv4(SMF_IP.into())),
+            pfcp::Ie::RecoveryTimeStamp(SMF_RECOVERY),
+        ],
+    );
+    b.peer_sends(
+        sa(SMF_IP, 8805),
+        sa(GW_IP, 8805),
+        association.to_vec().unwrap(),
+    );
+    let mut seq = 1;
+    let mut establish = |b: &mut Bench, primary, backup| {
+        seq += 1;
+        let teid = teid_layout.compose(primary, Some(backup), 7).unwrap();
+        let fteid = pfcp::FTeid::Assigned {
+            teid,
+            ipv4: Some(std::net::Ipv4Addr::from(GW_IP)),
+            ipv6: None,
+        };
+        let ies = smf.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
+        let m = pfcp::Message::new(
+            pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
+            0,
+            seq,
+            ies,
+        );
+        let directed = b.sp.stats().setups_directed;
+        b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), m.to_vec().unwrap());
+        if b.sp.stats().setups_directed > directed {
+            None
+        } else {
+            pfcp::parse(b.out.last().unwrap()).unwrap().cause()
+        }
+    };
+    assert_eq!(
+        establish(&mut b, v13, v11),
+        Some(pfcp::Cause::NO_RESOURCES_AVAILABLE)
+    );
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
+    assert_eq!(establish(&mut b, v11, v12), None, "directed");
+    assert_eq!(b.directed().last(), Some(&(v11, Some(v12))));
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(establish(&mut b, v13, v11), None, "directed");
+    assert_eq!(b.directed().last(), Some(&(v13, Some(v11))));
+    assert_eq!(b.placed(13), 1);
+    assert_eq!(b.sp.stats().setups_awaiting_tables, 1);
+}
+
+/// A new Create PDP Context Request of a subscriber whose context a processor holds replaces it
+/// there (TS 29.060 section 7.3.1): at the primary when it is Up, else at the backup. "Up" is Up
+/// in the tables the line interfaces acknowledged: processor 11 (primary) failed and came back,
+/// and line interface 2 has not acknowledged the table naming it Up again, so line interface 2
+/// steers the subscriber's packets to the backup, 12, which holds the context too: the
+/// replacement goes to 12. Once acknowledged, it goes to 11.
+#[test]
+fn a_replacing_set_up_goes_where_every_line_interface_steers_the_context() {
+    use telcp::steering::fabric::{SessionProtocol, SessionRecord};
+    use telcp::steering::gtp::{Ie, Imsi};
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let mut b = Bench::start(telcp::steering::switch::Placement::Load, 1000, &[l1, l2]);
+    for id in BENCH_SLOTS {
+        b.request_vid(id);
+    }
+    b.run(Duration::from_millis(500));
+    let vid = |id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(11), vid(12));
+    let imsi = Imsi::from_digits("001010000000042").unwrap();
+    let record = SessionRecord {
+        teid: layout().compose(v11, Some(v12), 1).unwrap(),
+        version: 1,
+        peer_teid_c: 1,
+        peer_teid_u: 1,
+        peer_c: std::net::IpAddr::from(SGSN_IP),
+        peer_u: std::net::IpAddr::from(SGSN_IP),
+        imsi,
+        nsapi: 5,
+        ue_addr: std::net::Ipv4Addr::new(10, 0, 0, 42),
+        protocol: SessionProtocol::Gtpv1,
+        peer_seid: 0,
+    };
+    let sync = FabricMessage::Sync {
+        delete: false,
+        record,
+    };
+    let now = b.now;
+    b.sp.handle_datagram(now, p_fabric(11), sp_fabric(), &sync.to_vec())
+        .unwrap();
+    b.drain();
+    assert_eq!(b.sp.session_count(), 1);
+    // 11 fails and comes back; line interface 2 acknowledges nothing meanwhile.
+    b.set_acking(l2, false);
+    assert!(b.sp.set_processor_up(now, HealthId(11), false));
+    b.run(Duration::from_millis(100));
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(11), true));
+    b.run(Duration::from_millis(300));
+    assert!(b.sp.monitor().is_eligible(HealthId(11)));
+    let replace = |b: &mut Bench| {
+        b.seq += 1;
+        let req = Message::new(
+            MessageType::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            b.seq,
+            vec![Ie::Imsi(imsi), Ie::Nsapi(5)],
+        );
+        let replacing = b.sp.stats().setups_replacing;
+        b.peer_sends(sa(SGSN_IP, 2123), sa(GW_IP, 2123), req.to_vec().unwrap());
+        assert_eq!(b.sp.stats().setups_replacing, replacing + 1);
+        b.directed().last().unwrap().0
+    };
+    assert_eq!(replace(&mut b), v12, "to the backup, where line 2 steers");
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(
+        replace(&mut b),
+        v11,
+        "to the primary once every line steers there"
+    );
 }

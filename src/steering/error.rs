@@ -30,6 +30,8 @@ pub enum ConfigField {
     EventLimit,
     /// `retransmit`.
     Retransmit,
+    /// `line_ack_timeout` of a switch processor.
+    LineAckTimeout,
     /// `ue_pool`, the IPv4 End User Address pool.
     UePool,
     /// `ue_pool_v6`, the IPv6 prefix pool.
@@ -52,6 +54,7 @@ impl std::fmt::Display for ConfigField {
             ConfigField::QueueLimit => "queue_limit",
             ConfigField::EventLimit => "event_limit",
             ConfigField::Retransmit => "retransmit",
+            ConfigField::LineAckTimeout => "line_ack_timeout",
             ConfigField::UePool => "ue_pool",
             ConfigField::UePoolV6 => "ue_pool_v6",
             ConfigField::LineAddr => "line_addr",

@@ -104,6 +104,7 @@ pub fn switch_config(lines: &[SocketAddr]) -> SwitchConfig {
         max_recent: 1000,
         recent_window: Duration::from_secs(10),
         retransmit: Duration::from_millis(50),
+        line_ack_timeout: Duration::from_secs(1),
         withdraw_after: Duration::from_secs(3),
         key: key(),
         health: telcp::health::HealthConfig::default()

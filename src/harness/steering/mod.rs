@@ -537,6 +537,7 @@ fn switch_config() -> SwitchConfig {
         max_recent: 4,
         recent_window: Duration::from_secs(1),
         retransmit: Duration::from_millis(50),
+        line_ack_timeout: Duration::from_millis(300),
         withdraw_after: Duration::from_millis(200),
         key: ClusterKey::new(b"fuzz cluster key"),
         health: crate::health::HealthConfig::default().with_interval(Duration::from_millis(100)),
@@ -609,9 +610,15 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 .to_vec(),
             ),
             2 => Some(switch_sync(a, b)),
+            // The current table version or one of the three before it (placement waits for
+            // the line interface's acknowledgement), or a small one (below every version).
             3 => Some(
                 FabricMessage::TableAck {
-                    version: u64::from(b),
+                    version: if b & 0x80 == 0 {
+                        sp.table_version().saturating_sub(u64::from(b & 3))
+                    } else {
+                        u64::from(b & 0x7f)
+                    },
                 }
                 .to_vec(),
             ),

@@ -47,6 +47,19 @@ pub struct SwitchConfig {
     pub recent_window: Duration,
     /// Table push retransmission interval.
     pub retransmit: Duration,
+    /// How long a line interface may leave the tables pushed to it unacknowledged before
+    /// placement stops waiting for it (not zero:
+    /// [`ConfigError::OutOfRange`](crate::steering::ConfigError::OutOfRange) naming
+    /// [`ConfigField::LineAckTimeout`](crate::steering::ConfigField::LineAckTimeout)
+    /// otherwise). A new session is placed only on a processor whose VID is Up in a table
+    /// version every line interface has acknowledged (see the
+    /// [module documentation](super), Placement); line interfaces send no heartbeats, so one
+    /// that acknowledges nothing newer for this long, while behind, is taken for dead and left
+    /// out of that rule (counted in [`SwitchStats::line_interfaces_ignored`],
+    /// [`SwitchEvent::LineInterfaceSilent`]) until its next acknowledgement of a newer version.
+    /// At least a few `retransmit` intervals, so a live line interface behind a lossy fabric
+    /// is waited for.
+    pub line_ack_timeout: Duration,
     /// How long a VID of a restarted processor stays in the tables after the last session
     /// naming it is gone, so that peers' retransmissions of the last requests are still steered
     /// (to the backup that answered them). At least the peers' retransmission span (N3 x T3).
@@ -106,7 +119,8 @@ pub struct SwitchConfig {
 impl SwitchConfig {
     /// A configuration with defaults for everything but the topology: incarnation 1, 1 s rejoin
     /// grace, no L2TP layout, recovery 0, 100 000 sessions, 10 000 remembered set-ups for 30 s,
-    /// 200 ms table retransmission, VIDs withdrawn 30 s after their last session, 1 s heartbeats
+    /// 200 ms table retransmission, line interfaces waited for 2 s, VIDs withdrawn 30 s after
+    /// their last session, 1 s heartbeats
     /// (Suspect after 3 missed, Down after 5), overloaded at 90 %, least-loaded selection, seed
     /// from the OS, queues of 4096, at most 100 Version Not Supported answers, 100 relayed Error
     /// Indications, 100 Echo Responses, 100 Supported Extension Headers Notifications and 100
@@ -133,6 +147,7 @@ impl SwitchConfig {
             max_recent: 10_000,
             recent_window: Duration::from_secs(30),
             retransmit: Duration::from_millis(200),
+            line_ack_timeout: Duration::from_secs(2),
             withdraw_after: Duration::from_secs(30),
             key,
             health: HealthConfig::default().with_misses(3, 5),
@@ -153,7 +168,9 @@ impl SwitchConfig {
 
 /// How the switch processor chooses the processor of a new session; the backup is chosen the
 /// same way among the others. Only eligible processors are chosen in every case: holding a VID,
-/// Up, and below the overload percentage ([`HealthConfig`]).
+/// Up, below the overload percentage ([`HealthConfig`]), and with that VID Up in a table
+/// version every line interface has acknowledged (silent ones aside:
+/// [`SwitchConfig::line_ack_timeout`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Placement {
@@ -302,6 +319,15 @@ pub enum SwitchEvent {
         /// The processor's slot id (its health node id).
         processor: NodeId,
     },
+    /// A line interface left the tables pushed to it unacknowledged for `line_ack_timeout`:
+    /// placement no longer waits for it (see [`SwitchConfig::line_ack_timeout`]) until it
+    /// acknowledges a newer version.
+    LineInterfaceSilent {
+        /// Its fabric address.
+        line: SocketAddr,
+        /// The last table version it acknowledged (0: none).
+        acked: u64,
+    },
     /// A processor came back with a higher incarnation: the state its old incarnation held is
     /// gone (its VID is withdrawn unless the new incarnation already holds it).
     ProcessorRestarted {
@@ -327,6 +353,14 @@ pub struct SwitchStats {
     pub setups_replacing: u64,
     /// Set-up requests refused.
     pub setups_refused: u64,
+    /// Set-up requests refused (also counted in `setups_refused`) that a processor would have
+    /// taken but for its VID not yet being Up in a table version every line interface has
+    /// acknowledged (a gateway just started, a processor just up): the same answer as with no
+    /// processor eligible.
+    pub setups_awaiting_tables: u64,
+    /// Times a line interface was left out of the placement rule after acknowledging nothing
+    /// newer for `line_ack_timeout` ([`SwitchEvent::LineInterfaceSilent`]).
+    pub line_interfaces_ignored: u64,
     /// Echo Requests answered.
     pub echoes: u64,
     /// Echo Requests not answered because `echo_responses` was exhausted.

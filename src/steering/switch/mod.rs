@@ -50,10 +50,10 @@
 //!   Context Request (not a repeat) for an IMSI and NSAPI whose context a processor holds
 //!   (an index learnt from the syncs, one entry per live session) goes to that processor, or
 //!   to the backup when the primary is down, which replaces the context (TS 29.060 7.3.1).
-//!   No eligible processor, or `max_sessions` reached: Create PDP Context Response with cause
-//!   No resources available. Echo Requests are answered here (Recovery = `recovery` on GTP-C, 0 on
-//!   GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a token bucket). An L2TP
-//!   set-up (tunnel id 0) is directed the same way.
+//!   No eligible processor (Placement, below), or `max_sessions` reached: Create PDP Context
+//!   Response with cause No resources available. Echo Requests are answered here (Recovery =
+//!   `recovery` on GTP-C, 0 on GTP-U, TS 29.281 section 7.2.2), at most `echo_responses` (a
+//!   token bucket). An L2TP set-up (tunnel id 0) is directed the same way.
 //! * **Other GTP versions.** A datagram to the GTP-C port (2123) whose version field is neither
 //!   1 nor 2 (GTPv0, say: the line interfaces pass these here) is answered with a GTPv1 Version
 //!   Not Supported message (TS 29.060 sections 7.2.3 and 11.1.1: the header carries the highest
@@ -99,6 +99,28 @@
 //!   `policy` over the loads the processors report (the default), weighted least-connections
 //!   (sessions per unit of configured weight) or least load trend (the processor whose reported
 //!   load rose least over a window). The backup is chosen the same way among the others.
+//!   **Only processors every line interface steers to are chosen**, as primary and as backup:
+//!   one whose VID is Up in a table version that every line interface has acknowledged (the
+//!   switch processor keeps, per VID, the first version of its current run of Up entries at
+//!   the same address, and compares it with the least version acknowledged). A processor that
+//!   just got its VID (or came back Up) otherwise allocates identifiers carrying a VID some line
+//!   interface does not hold yet, the update lost or late: that line interface drops the
+//!   peer's next packets as unknown and answers them with an Error Indication or Non-existent
+//!   (see [`crate::steering::line`]), which deletes the session at the peer; a backup is
+//!   reached by the same tables after a failover. When no processor qualifies (a gateway just
+//!   started, its VIDs assigned, no table acknowledged yet), a set-up gets the refusal it gets
+//!   with no processor at all (below: No resources available in each protocol), counted in
+//!   [`SwitchStats::setups_awaiting_tables`]; the peer's retransmission or next attempt is
+//!   placed once the acknowledgements are in (a table retransmission, `retransmit`, away).
+//!   **A line interface that never acknowledges** (a dead line card) must not stop all
+//!   placement, and line interfaces send no heartbeats: the only sign of one alive is its
+//!   acknowledgements. One left behind (sent a version newer than it acknowledged) without
+//!   acknowledging a newer version for `line_ack_timeout` is *silent*
+//!   ([`SwitchEvent::LineInterfaceSilent`], [`SwitchStats::line_interfaces_ignored`],
+//!   [`SwitchProcessor::line_silent`]) and left out of the rule: placement then waits
+//!   `line_ack_timeout` at most after a table change. It still gets every table, and counts
+//!   again from its next acknowledgement of a newer version. The rule for freeing a withdrawn
+//!   VID still waits for every line interface, silent or not.
 //! * **Path management** (TS 23.007, see [`crate::steering::path`]). The peers the gateway has
 //!   sessions (learnt from the syncs, by their control-plane address) or a PFCP association
 //!   with are sent Echo (GTPv1-C, GTPv2-C) or Heartbeat (PFCP) Requests every
@@ -177,6 +199,18 @@ struct Slot {
     set_down: bool,
 }
 
+/// What the switch processor knows of a line interface: the tables it acknowledged.
+#[derive(Debug, Clone, Copy, Default)]
+struct Line {
+    /// The highest table version it acknowledged (0: none).
+    acked: u64,
+    /// Since when it has been sent a version newer than `acked` without acknowledging a newer
+    /// one (`None`: it holds the current version, or was never sent one).
+    behind_since: Option<Instant>,
+    /// Left out of the placement rule: behind for `line_ack_timeout`.
+    silent: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
     Slot(NodeId),
@@ -207,6 +241,8 @@ enum Timer {
     PurgeRetry(u32),
     /// A PFCP Association Update Request's repeat.
     AssociationUpdate(PeerId),
+    /// A line interface behind since `line_ack_timeout` ago is silent.
+    LineAck,
 }
 
 /// A switch processor endpoint (see the [module documentation](self)).
@@ -218,8 +254,8 @@ pub struct SwitchProcessor {
     vids: Vec<Option<VidInfo>>,
     sessions: HashSet<u32>,
     version: u64,
-    /// Ordered, so pushes go out in the same order in every run.
-    acked: BTreeMap<SocketAddr, u64>,
+    /// The line interfaces, ordered, so pushes go out in the same order in every run.
+    lines: BTreeMap<SocketAddr, Line>,
     recent: VecDeque<(Instant, SocketAddr, u32)>,
     recent_map: HashMap<(SocketAddr, u32), (VirtualId, Option<VirtualId>)>,
     /// The CP functions with a PFCP association (TS 29.244 section 6.2.6), by Node ID (its
@@ -243,6 +279,9 @@ pub struct SwitchProcessor {
     out: Outbox<SwitchEvent>,
     stats: SwitchStats,
     last_states: Vec<Option<VidState>>,
+    /// Per VID, while it is Up in the tables: the first table version naming it Up (at the
+    /// address it names), so it is Up in every version from that one on.
+    up_since: Vec<Option<(u64, SocketAddr)>>,
     /// No table is pushed before this instant (see `rejoin_grace`).
     push_from: Instant,
     version_not_supported: TokenBucket,
@@ -272,7 +311,11 @@ impl SwitchProcessor {
             extension_headers: TokenBucket::new(config.extension_headers, now),
             length_errors: TokenBucket::new(config.length_errors, now),
             rng: Rng::from_config(config.seed)?,
-            acked: config.line_interfaces.iter().map(|&a| (a, 0)).collect(),
+            lines: config
+                .line_interfaces
+                .iter()
+                .map(|&a| (a, Line::default()))
+                .collect(),
             out: Outbox::new(config.queue_limit, config.queue_limit),
             config,
             slots,
@@ -291,6 +334,7 @@ impl SwitchProcessor {
             timers: TimerQueue::new(),
             stats: SwitchStats::default(),
             last_states: vec![None; n],
+            up_since: vec![None; n],
             push_from,
             version,
         })
@@ -312,7 +356,15 @@ impl SwitchProcessor {
 
     /// The version each line interface acknowledged.
     pub fn acked_version(&self, line: SocketAddr) -> Option<u64> {
-        self.acked.get(&line).copied()
+        self.lines.get(&line).map(|l| l.acked)
+    }
+
+    /// Whether line interface `line` is silent: it left the tables pushed to it unacknowledged
+    /// for `line_ack_timeout`, so placement does not wait for it
+    /// ([`SwitchConfig::line_ack_timeout`]). `None` for an address that is not a configured
+    /// line interface.
+    pub fn line_silent(&self, line: SocketAddr) -> Option<bool> {
+        self.lines.get(&line).map(|l| l.silent)
     }
 
     /// The VID of a processor slot.
@@ -498,7 +550,7 @@ impl SwitchProcessor {
                 to: gateway,
                 data,
             } => {
-                if !self.acked.contains_key(&from) {
+                if !self.lines.contains_key(&from) {
                     return Err(InputError::Untrusted(FabricKind::Packet));
                 }
                 self.stats.from_line += 1;
@@ -535,6 +587,7 @@ impl SwitchProcessor {
                 Timer::PurgeStep => self.purge_step(now),
                 Timer::PurgeRetry(id) => self.purge_retry(now, id),
                 Timer::AssociationUpdate(peer) => self.association_update_due(now, peer),
+                Timer::LineAck => self.line_ack_due(now),
             }
         }
     }
@@ -574,6 +627,10 @@ fn check_config(config: &SwitchConfig) -> Result<(), ConfigError> {
         (ConfigField::MaxRecent, config.max_recent == 0),
         (ConfigField::QueueLimit, config.queue_limit == 0),
         (ConfigField::Retransmit, config.retransmit.is_zero()),
+        (
+            ConfigField::LineAckTimeout,
+            config.line_ack_timeout.is_zero(),
+        ),
     ] {
         common::non_zero(field, zero)?;
     }

@@ -1,7 +1,7 @@
 //! Path management at the switch processor: the peer table, Echo / Heartbeat Requests, restart
 //! detection and the batched purge of a peer's sessions (see [`crate::steering::path`]).
 
-use super::{SwitchEvent, SwitchProcessor, Timer};
+use super::{SwitchEvent, SwitchProcessor, Timer, vids};
 use crate::steering::common::Route;
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, SessionProtocol, SessionRecord, VidState};
@@ -209,8 +209,10 @@ impl SwitchProcessor {
     /// is directed to the processor holding the context's primary VID, or its backup VID when
     /// the primary is down, with a backup chosen by load, whatever the loads (the replacement
     /// adds no session); that processor tears the old context down and creates the new one
-    /// (see [`crate::steering::processor`]). Whether it was directed: not when no context is
-    /// known for the subscriber or neither of its VIDs is up (then placed as any set-up).
+    /// (see [`crate::steering::processor`]). "Up" here is Up in a table version every line
+    /// interface has acknowledged (as for any placement, see the module documentation). Whether
+    /// it was directed: not when no context is known for the subscriber or neither of its VIDs
+    /// is up (then placed as any set-up).
     pub(super) fn direct_to_context(
         &mut self,
         now: Instant,
@@ -226,6 +228,7 @@ impl SwitchProcessor {
             return false;
         };
         let layout = self.config.layout;
+        let acked = self.acked_by_lines();
         let holder = [layout.primary(teid), layout.backup(teid)]
             .into_iter()
             .flatten()
@@ -235,7 +238,10 @@ impl SwitchProcessor {
             })
             .find_map(|v| {
                 let (&id, slot) = self.slots.iter().find(|(_, s)| s.vid == Some(v))?;
-                Some((id, slot.addr, v))
+                // As for any placement, the holder's VID must be Up in the tables every line
+                // interface acknowledged: a primary back Up that some line interface still
+                // holds Down has its packets steered to the backup, which holds the context too.
+                vids::named_up(&self.up_since, slot, acked).then_some((id, slot.addr, v))
             });
         let Some((id, addr, vid)) = holder else {
             return false;

@@ -1,7 +1,8 @@
 //! Placement of new sessions ([`Placement`]): by health's policy over the reported loads,
-//! weighted least-connections, or least load trend.
+//! weighted least-connections, or least load trend, among the processors whose VID every line
+//! interface already steers to them.
 
-use super::{Placement, SwitchProcessor};
+use super::{Placement, SwitchProcessor, vids};
 use crate::health::NodeId;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -62,8 +63,15 @@ impl SwitchProcessor {
     }
 
     /// The eligible processors other than `exclude`, by ascending slot id: holding a VID, Up
-    /// (and not set Down by the caller), not overloaded and below capacity.
-    pub(super) fn eligible(&self, exclude: Option<NodeId>) -> Vec<NodeId> {
+    /// (and not set Down by the caller), not overloaded and below capacity, and with `tables`,
+    /// their VID Up in a table version every line interface has acknowledged (silent ones
+    /// aside, see [`SwitchConfig::line_ack_timeout`](super::SwitchConfig::line_ack_timeout)):
+    /// a processor whose VID some line interface does not yet hold would allocate identifiers
+    /// that line interface drops as unknown (and answers with an Error Indication or
+    /// Non-existent, deleting the session at the peer); a backup is chosen by the same rule,
+    /// since failover steers to it by the same tables.
+    pub(super) fn eligible_by(&self, exclude: Option<NodeId>, tables: bool) -> Vec<NodeId> {
+        let acked = self.acked_by_lines();
         let mut v: Vec<NodeId> = self
             .slots
             .iter()
@@ -72,6 +80,7 @@ impl SwitchProcessor {
                     && Some(**id) != exclude
                     && s.vid.is_some()
                     && !s.set_down
+                    && (!tables || vids::named_up(&self.up_since, s, acked))
                     && self.monitor.is_eligible(**id)
                     && self.monitor.load(**id).is_some_and(|l| l.used < l.capacity)
             })
@@ -81,18 +90,27 @@ impl SwitchProcessor {
         v
     }
 
-    /// Chooses the processor for a new session (or its backup, `exclude` being the primary).
+    /// [`SwitchProcessor::eligible_by`] with the tables' rule: the processors a session may be
+    /// placed on.
+    pub(super) fn eligible(&self, exclude: Option<NodeId>) -> Vec<NodeId> {
+        self.eligible_by(exclude, true)
+    }
+
+    /// Chooses the processor for a new session (or its backup, `exclude` being the primary)
+    /// among the [eligible](SwitchProcessor::eligible) ones (for [`Placement::Load`], health's
+    /// selection with the same filter), by `placement`; `None` when none is.
     pub(super) fn select(&mut self, exclude: Option<NodeId>) -> Option<NodeId> {
         match &self.config.placement {
             Placement::Load => {
-                let slots = &self.slots;
+                let acked = self.acked_by_lines();
+                let (slots, up_since) = (&self.slots, &self.up_since);
                 let me = self.config.node;
                 self.monitor.select(self.config.policy, &mut self.rng, |n| {
                     n != me
                         && Some(n) != exclude
-                        && slots
-                            .get(&n)
-                            .is_some_and(|s| s.vid.is_some() && !s.set_down)
+                        && slots.get(&n).is_some_and(|s| {
+                            s.vid.is_some() && !s.set_down && vids::named_up(up_since, s, acked)
+                        })
                 })
             }
             Placement::WeightedLeastConnections { weights } => {

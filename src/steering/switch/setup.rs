@@ -224,7 +224,8 @@ impl SwitchProcessor {
 
     /// Directs a new set-up to a processor chosen by load, with a backup chosen the same way
     /// among the others; a GTP set-up (`recent`: its peer and sequence number) is remembered
-    /// for repeats. `None` when no processor is eligible.
+    /// for repeats. `None` when no processor is eligible (counted in
+    /// `setups_awaiting_tables` when one would be but for the line interfaces' tables).
     pub(super) fn direct_new(
         &mut self,
         now: Instant,
@@ -232,7 +233,12 @@ impl SwitchProcessor {
         route: Route,
         data: &[u8],
     ) -> Option<()> {
-        let primary = self.select(None)?;
+        let Some(primary) = self.select(None) else {
+            if !self.eligible_by(None, false).is_empty() {
+                self.stats.setups_awaiting_tables += 1;
+            }
+            return None;
+        };
         let backup_slot = self.select(Some(primary));
         let (Some(pvid), Some(paddr)) = (
             self.slots.get(&primary).and_then(|s| s.vid),
@@ -250,7 +256,8 @@ impl SwitchProcessor {
     /// Directs a Session Establishment Request whose CP function allocated the F-TEID `teid`
     /// in one of the advertised TEID ranges ([`SwitchConfig::teid_ranges`]) to the processor
     /// holding its primary VID, with its backup VID; `None` (nothing sent) when that processor
-    /// is not eligible (down, overloaded, full) or the backup VID is no other processor's.
+    /// is not eligible (down, overloaded, full, its VID not yet Up in a table every line
+    /// interface acknowledged) or the backup VID is no other processor's.
     ///
     /// [`SwitchConfig::teid_ranges`]: super::SwitchConfig::teid_ranges
     pub(super) fn direct_by_teid(
@@ -272,6 +279,9 @@ impl SwitchProcessor {
             return None;
         }
         if !self.eligible(None).contains(&primary) {
+            if self.eligible_by(None, false).contains(&primary) {
+                self.stats.setups_awaiting_tables += 1;
+            }
             return None;
         }
         self.direct_to(now, Some(seq), route, data, (paddr, pvid, bvid));

@@ -1,6 +1,6 @@
 //! The VID manager: assignment, table versions and pushes, withdrawal and reuse only when safe.
 
-use super::{Owner, SwitchEvent, SwitchProcessor, Timer, VidInfo};
+use super::{Owner, Slot, SwitchEvent, SwitchProcessor, Timer, VidInfo};
 use crate::health::NodeId;
 use crate::steering::error::{FabricKind, InputError};
 use crate::steering::fabric::{FabricMessage, TableEntry, VidState};
@@ -54,18 +54,25 @@ impl SwitchProcessor {
     /// Pushes a new table version if the entries changed.
     pub(super) fn refresh(&mut self, now: Instant) {
         let mut changed = false;
+        // The version these entries go out in, if any changed.
+        let next = self.version + 1;
         for i in 0..self.vids.len() {
-            let s = self
-                .vids
-                .get(i)
-                .copied()
-                .flatten()
-                .and_then(|v| self.vid_state(&v));
+            let info = self.vids.get(i).copied().flatten();
+            let s = info.and_then(|v| self.vid_state(&v));
             if let Some(slot) = self.last_states.get_mut(i) {
                 if *slot != s {
                     *slot = s;
                     changed = true;
                 }
+            }
+            if let Some(since) = self.up_since.get_mut(i) {
+                *since = match (s, info) {
+                    (Some(VidState::Up), Some(v)) => match *since {
+                        Some((at, addr)) if addr == v.addr => Some((at, addr)),
+                        _ => Some((next, v.addr)),
+                    },
+                    _ => None,
+                };
             }
         }
         if !changed {
@@ -88,27 +95,82 @@ impl SwitchProcessor {
             version: self.version,
             entries: self.table(),
         };
-        let lines: Vec<SocketAddr> = self
-            .acked
-            .iter()
-            .filter(|(_, v)| **v < self.version)
-            .map(|(a, _)| *a)
-            .collect();
-        for l in lines {
-            self.send(l, &msg);
+        let version = self.version;
+        let mut behind = Vec::new();
+        for (a, l) in &mut self.lines {
+            if l.acked < version {
+                l.behind_since.get_or_insert(now);
+                behind.push(*a);
+            }
         }
-        if self.acked.values().any(|v| *v < self.version) {
+        for l in &behind {
+            self.send(*l, &msg);
+        }
+        if behind.is_empty() {
+            self.timers.disarm(&Timer::Push);
+        } else {
             self.timers
                 .insert(Timer::Push, now + self.config.retransmit);
-        } else {
-            self.timers.disarm(&Timer::Push);
         }
+        self.arm_line_ack();
+    }
+
+    /// The newest table version every line interface but the silent ones has acknowledged (the
+    /// current version when every one is silent).
+    pub(super) fn acked_by_lines(&self) -> u64 {
+        self.lines
+            .values()
+            .filter(|l| !l.silent)
+            .map(|l| l.acked)
+            .min()
+            .unwrap_or(self.version)
+    }
+
+    /// Arms the timer of the first line interface that would become silent.
+    fn arm_line_ack(&mut self) {
+        let timeout = self.config.line_ack_timeout;
+        let first = self
+            .lines
+            .values()
+            .filter(|l| !l.silent)
+            .filter_map(|l| l.behind_since)
+            .min();
+        match first {
+            Some(at) => {
+                self.timers.insert(Timer::LineAck, at + timeout);
+            }
+            None => self.timers.disarm(&Timer::LineAck),
+        }
+    }
+
+    /// Line interfaces behind for `line_ack_timeout` become silent (see
+    /// [`SwitchConfig::line_ack_timeout`](super::SwitchConfig::line_ack_timeout)).
+    pub(super) fn line_ack_due(&mut self, now: Instant) {
+        let timeout = self.config.line_ack_timeout;
+        let mut silent = Vec::new();
+        for (a, l) in &mut self.lines {
+            if !l.silent && l.behind_since.is_some_and(|t| t + timeout <= now) {
+                l.silent = true;
+                silent.push((*a, l.acked));
+            }
+        }
+        for (line, acked) in silent {
+            self.stats.line_interfaces_ignored += 1;
+            self.event(SwitchEvent::LineInterfaceSilent { line, acked });
+        }
+        self.arm_line_ack();
     }
 
     /// Withdraws orphan VIDs no session names; frees withdrawn VIDs every line has acknowledged.
     pub(super) fn collect(&mut self, now: Instant) {
         let mut withdrawn = false;
-        let min_acked = self.acked.values().copied().min().unwrap_or(self.version);
+        // Every line interface, silent or not: a VID is reused only when none can name it.
+        let min_acked = self
+            .lines
+            .values()
+            .map(|l| l.acked)
+            .min()
+            .unwrap_or(self.version);
         for i in 0..self.vids.len() {
             let Some(Some(v)) = self.vids.get(i).copied() else {
                 continue;
@@ -274,14 +336,32 @@ impl SwitchProcessor {
         from: SocketAddr,
         version: u64,
     ) -> Result<(), InputError> {
-        let Some(v) = self.acked.get_mut(&from) else {
+        let current = self.version;
+        let Some(l) = self.lines.get_mut(&from) else {
             return Err(InputError::Untrusted(FabricKind::TableAck));
         };
-        *v = (*v).max(version.min(self.version));
-        if self.acked.values().all(|v| *v >= self.version) {
+        let version = version.min(current);
+        if version > l.acked {
+            // Alive: a silent line interface counts again, and one still behind is given
+            // `line_ack_timeout` from now.
+            l.acked = version;
+            l.behind_since = (version < current).then_some(now);
+            l.silent = false;
+        }
+        if self.lines.values().all(|l| l.acked >= current) {
             self.timers.disarm(&Timer::Push);
         }
+        self.arm_line_ack();
         self.collect(now);
         Ok(())
     }
+}
+
+/// Whether `slot`'s VID is Up, at `slot`'s address, in every table version from one at or below
+/// `acked` on (`up_since`: per VID, the first version of its current Up run): a line interface
+/// that acknowledged `acked` steers the VID's packets to it.
+pub(super) fn named_up(up_since: &[Option<(u64, SocketAddr)>], slot: &Slot, acked: u64) -> bool {
+    slot.vid
+        .and_then(|v| up_since.get(usize::from(v.get())).copied().flatten())
+        .is_some_and(|(since, addr)| since <= acked && addr == slot.addr)
 }
