@@ -730,6 +730,24 @@ mod tests {
         }
     }
 
+    /// The details AVPs are found wherever they are in a message, after hundreds of other
+    /// AVPs too (a hostile or odd ICRQ: RFC 2661 puts no bound on the AVPs of a message).
+    #[test]
+    fn details_after_many_other_avps_are_packed() {
+        let mut m = ControlMessage::icrq(1, 2, 3);
+        for _ in 0..300 {
+            m.avps
+                .push(Avp::optional(AvpValue::HostName(Cow::Borrowed(b"x"))));
+        }
+        m.avps
+            .push(Avp::optional(AvpValue::CallingNumber(Cow::Borrowed(
+                b"0123",
+            ))));
+        let want = PackedCallDetails::new(&CallDetails::from_message(&m).replicable());
+        assert_eq!(PackedCallDetails::from_message(&m), want);
+        assert_eq!(want.unpack().calling_number.as_deref(), Some(&b"0123"[..]));
+    }
+
     /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.
     #[test]
     fn proxy_auth_needs_its_type() {

@@ -651,14 +651,14 @@ fn pack_long(slots: &Slots<'_>) -> PackedCallDetails {
 pub(crate) fn pack_message(msg: &super::wire::ControlMessage<'_>) -> PackedCallDetails {
     let avps = &msg.avps;
     // The index in `avps` of each item type's first AVP, by rank; `present` has bit `rank`.
-    let mut first = [0u8; 12];
+    let mut first = [0usize; 12];
     let mut present = 0u16;
-    for (i, avp) in avps.iter().enumerate().take(usize::from(u8::MAX)) {
+    for (i, avp) in avps.iter().enumerate() {
         if let Some(rank) = item_rank(&avp.value)
             && present & (1 << rank) == 0
         {
             present |= 1 << rank;
-            first[rank] = i as u8;
+            first[rank] = i;
         }
     }
     // A Proxy Authen Name only with a Proxy Authen Type.
@@ -671,10 +671,7 @@ pub(crate) fn pack_message(msg: &super::wire::ControlMessage<'_>) -> PackedCallD
     while left != 0 {
         let rank = left.trailing_zeros() as usize;
         left &= left - 1;
-        let Some(v) = avps
-            .get(usize::from(first[rank]))
-            .and_then(|a| item_value(&a.value))
-        else {
+        let Some(v) = avps.get(first[rank]).and_then(|a| item_value(&a.value)) else {
             continue;
         };
         let Some(o) = stack.get_mut(at..at + 1 + v.len()) else {
