@@ -335,9 +335,23 @@ pub(crate) const SESSION_SEQUENCE: u8 = 11;
 /// Kind octet of [`Record::Call`] (module docs, wire format).
 pub(crate) const CALL: u8 = 12;
 /// Kind octet of [`Record::CallUpdate`] (module docs, wire format).
-const CALL_UPDATE: u8 = 13;
+pub(crate) const CALL_UPDATE: u8 = 13;
 /// Kind octet of [`Record::AddressTaken`] (module docs, wire format).
 const ADDRESS_TAKEN: u8 = 14;
+
+/// A [`Record::CallUpdate`] read in place ([`Record::call_update_short`]).
+pub(crate) struct CallUpdateShort<'a> {
+    /// Our Tunnel ID.
+    pub(crate) tunnel: u16,
+    /// Our Session ID.
+    pub(crate) session: u16,
+    /// The details block, checked (module docs, call details).
+    pub(crate) block: &'a [u8],
+    /// The rank of the block's last item (0 without items).
+    pub(crate) last: usize,
+    /// The body's octets.
+    pub(crate) len: usize,
+}
 
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
@@ -770,7 +784,22 @@ pub(crate) fn merge_packed(
     old_details: &PackedCallDetails,
     later_details: &PackedCallDetails,
 ) -> PackedCallDetails {
-    let (old, later) = (old_details.as_bytes(), later_details.as_bytes());
+    merge_block(
+        old_details,
+        later_details.as_bytes(),
+        later_details.last_rank(),
+    )
+}
+
+/// As [`merge_packed`], `later` a block checked here ([`block_check`], or a
+/// [`PackedCallDetails`]'s) whose last item has rank `later_last`, borrowed: a backup merges a
+/// [`Record::CallUpdate`] straight from the datagram ([`Record::call_update_short`]).
+pub(crate) fn merge_block(
+    old_details: &PackedCallDetails,
+    later: &[u8],
+    later_last: usize,
+) -> PackedCallDetails {
+    let old = old_details.as_bytes();
     // Every item of `later` after every one of `old` (an ICCN's after an ICRQ's, `ITEM_TYPES`):
     // the items one after the other, nothing decoded. Both are blocks made or checked here
     // (`PackedCallDetails`): `later`'s first item is its first type octet's, and `old`'s last
@@ -781,11 +810,7 @@ pub(crate) fn merge_packed(
         && (n == 0 || m == 0 || first(later).is_some_and(|f| last < f))
         && let (Some(a), Some(b), Some(count)) = (old.get(1..), later.get(1..), n.checked_add(m))
     {
-        let rank = if m == 0 {
-            last
-        } else {
-            later_details.last_rank()
-        };
+        let rank = if m == 0 { last } else { later_last };
         let len = 1 + old.len() + b.len();
         let mut stack = [0u8; 2 + PACK_STACK];
         if let Some(out) = stack.get_mut(..len) {
@@ -1129,20 +1154,13 @@ impl Record {
             // is checked in one pass ([`block_check`]) and kept as it is.
             CALL => Record::call_short(b).map(|(call, len)| (Record::Call(Box::new(call)), len)),
             CALL_UPDATE => {
-                let h = b.first_chunk::<4>()?;
-                let (tunnel, session) = (be(h, 0), be(h, 2));
-                if tunnel == 0 || session == 0 {
-                    return None;
-                }
-                let d = b.get(4..)?;
-                let (n, _, _, last) = block_check(d)?;
-                let details = PackedCallDetails::from_checked(d.get(..n)?, last);
+                let u = Record::call_update_short(b)?;
                 let rec = Record::CallUpdate {
-                    tunnel,
-                    session,
-                    details,
+                    tunnel: u.tunnel,
+                    session: u.session,
+                    details: PackedCallDetails::from_checked(u.block, u.last),
                 };
-                Some((rec, 4 + n))
+                Some((rec, u.len))
             }
             TUNNEL_SEQUENCE => {
                 let h = b.first_chunk::<6>()?;
@@ -1205,6 +1223,30 @@ impl Record {
             details,
         };
         Some((call, at + n))
+    }
+
+    /// A [`Record::CallUpdate`]'s body at the start of `b` (after its kind octet), its details
+    /// block checked ([`block_check`]) and borrowed, not copied; `None` when it is incomplete
+    /// or not valid, as [`Record::parse_short`] (which decodes that kind with it). A receiver
+    /// merges a batch of this record alone into the call's held details straight from the
+    /// datagram (`lns::replicate` docs, set-up batches).
+    #[inline]
+    pub(crate) fn call_update_short(b: &[u8]) -> Option<CallUpdateShort<'_>> {
+        let h = b.first_chunk::<4>()?;
+        let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        let (tunnel, session) = (be(0), be(2));
+        if tunnel == 0 || session == 0 {
+            return None;
+        }
+        let d = b.get(4..)?;
+        let (n, _, _, last) = block_check(d)?;
+        Some(CallUpdateShort {
+            tunnel,
+            session,
+            block: d.get(..n)?,
+            last,
+            len: 4 + n,
+        })
     }
 
     /// As [`Record::parse_kind`], field by field.

@@ -128,7 +128,9 @@
 //!   replaces it (takeover notices survive). Channels exist for monitor peers only (at most
 //!   `max_pool`).
 
-use super::super::replica::{CALL, CallRecord, Record, SESSION_SEQUENCE, SessionRecord};
+use super::super::replica::{
+    CALL, CALL_UPDATE, CallRecord, Record, SESSION_SEQUENCE, SessionRecord,
+};
 use super::super::session::SessionState;
 use super::super::tunnel::Core;
 use super::super::wire::ControlMessage;
@@ -1633,6 +1635,23 @@ impl Lns {
                     },
                     _ => None,
                 };
+                // A call's details from its ICCN (module docs, records), merged straight from
+                // the datagram.
+                let update = match r.rest().split_first() {
+                    Some((&CALL_UPDATE, b)) if count == 1 => Record::call_update_short(b),
+                    _ => None,
+                };
+                if let Some(u) = update {
+                    let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+                    if let (Some(m), Some(tag)) = (monitor, data.last_chunk::<TAG_LEN>()) {
+                        self.repl.wire.send_ack(dst, seq, m.node(), tag);
+                    }
+                    if self.repl.channels.get_or_default(h.sender).receive(seq) {
+                        self.apply_call_update(now, &h, u);
+                    }
+                    self.flush_replication(now);
+                    return Ok(());
+                }
                 // The usual batch: acknowledged, then applied to the sender's held table
                 // straight from its parse.
                 if let Some((session, sequence, details)) = setup {

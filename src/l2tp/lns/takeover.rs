@@ -276,6 +276,22 @@ impl HeldSessions {
         }
     }
 
+    /// [`HeldSessions::merge_details`] of an update read in place: `block` a details block
+    /// checked by the codec whose last item has rank `last` (`Record::call_update_short`), no
+    /// copy of it made but the merged one.
+    fn merge_block(&mut self, sid: u16, block: &[u8], last: usize) {
+        if !self.0.contains_key(&sid) || block.first().is_none_or(|n| *n == 0) {
+            return;
+        }
+        match self.1.get_mut(&sid) {
+            Some(d) => *d = crate::l2tp::replica::merge_block(d, block, last),
+            None => {
+                self.1
+                    .insert(sid, PackedCallDetails::from_checked(block, last));
+            }
+        }
+    }
+
     /// The sessions' records by Session ID.
     fn sorted(&self) -> Vec<SessionRecord> {
         let mut v: Vec<SessionRecord> = self.0.values().copied().collect();
@@ -801,6 +817,39 @@ impl Lns {
         let holds = !held.tunnels.is_empty();
         let stats = &mut self.core.stats;
         stats.replicas_refused = stats.replicas_refused.saturating_add(u64::from(refused));
+        self.late_down_if(now, from, holds);
+    }
+
+    /// A fresh batch from `h.sender` of one [`Record::CallUpdate`] read in place (`u`): applied
+    /// as [`Lns::apply_batch`] applies that batch, its details merged into the call's held
+    /// ones straight from the datagram when the sender sends no late records
+    /// ([`Lns::record_alone`]; else as a [`Record`], entry by entry).
+    pub(super) fn apply_call_update(
+        &mut self,
+        now: Instant,
+        h: &crate::replica::Header,
+        u: crate::l2tp::replica::CallUpdateShort<'_>,
+    ) {
+        let from = h.sender;
+        if self.may_send_late(from) {
+            let rec = Record::CallUpdate {
+                tunnel: u.tunnel,
+                session: u.session,
+                details: PackedCallDetails::from_checked(u.block, u.last),
+            };
+            self.apply_batch(now, h, false, std::iter::once(rec.into()));
+            return;
+        }
+        if self.cfg.replication.is_none() {
+            return;
+        }
+        // A call update has no key a bulk sync notes (`Record::key`).
+        let held = self.backups.held.get_or_default(from);
+        held.note_incarnation(h.incarnation);
+        if let Some((_, sessions)) = held.tunnels.get_mut(&u.tunnel) {
+            sessions.merge_block(u.session, u.block, u.last);
+        }
+        let holds = !held.tunnels.is_empty();
         self.late_down_if(now, from, holds);
     }
 
