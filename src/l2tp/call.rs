@@ -748,6 +748,36 @@ mod tests {
         assert_eq!(want.unpack().calling_number.as_deref(), Some(&b"0123"[..]));
     }
 
+    /// Details whose block is longer than the packer's stack (long numbers and a long Private
+    /// Group ID, as RFC 2661 4.4.5 allows: octet strings bounded by the AVP only), twice each
+    /// and an orphan Proxy Authen Name before its type, pack as the typed details do (the
+    /// fallback through `message_slots`).
+    #[test]
+    fn details_longer_than_the_stack_are_packed() {
+        let long = |c: u8, n: usize| Cow::Owned(vec![c; n]);
+        let mut m = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
+        m.avps.push(Avp::optional(AvpValue::ProxyAuthenName(long(b'n', 9))));
+        for k in 0..2u8 {
+            for v in [
+                AvpValue::CalledNumber(long(b'1' + k, 120)),
+                AvpValue::CallingNumber(long(b'3' + k, 120)),
+                AvpValue::PrivateGroupId(long(b'g' + k, 100)),
+                AvpValue::ProxyAuthenType(2),
+                AvpValue::ProxyAuthenName(long(b'p' + k, 40)),
+            ] {
+                m.avps.push(Avp::optional(v));
+            }
+        }
+        let typed = CallDetails::from_message(&m).replicable();
+        let want = PackedCallDetails::new(&typed);
+        assert!(want.as_bytes().len() > super::super::replica::PACK_STACK);
+        let got = PackedCallDetails::from_message(&m);
+        assert_eq!(got, want);
+        assert_eq!(got.unpack(), typed);
+        assert_eq!(typed.calling_number.as_deref(), Some(&[b'3'; 120][..]));
+        assert_eq!(got.last_rank(), walked_rank(want.as_bytes()));
+    }
+
     /// Proxy authentication AVPs without a Proxy Authen Type are not a proxy authentication.
     #[test]
     fn proxy_auth_needs_its_type() {

@@ -571,30 +571,11 @@ pub(crate) fn detail_slots(d: &CallDetails) -> Slots<'_> {
 /// [`CallDetails::from_message`] reads them: the first AVP of each type, a Proxy Authen Name
 /// only with a Proxy Authen Type; the replicable fields only), read in place.
 pub(crate) fn message_slots<'a>(msg: &'a super::wire::ControlMessage<'_>) -> Slots<'a> {
-    use super::wire::avp::AvpValue as V;
-    use ItemValue::{Flag, U16, U32};
     let mut slots: Slots<'a> = [None; 12];
     for avp in &msg.avps {
-        let (at, v) = match &avp.value {
-            V::BearerType(v) => (0, U32(*v)),
-            V::CalledNumber(b) => (1, octets(b)),
-            V::CallingNumber(b) => (2, octets(b)),
-            V::SubAddress(b) => (3, octets(b)),
-            V::PhysicalChannelId(v) => (4, U32(*v)),
-            V::FramingType(v) => (5, U32(*v)),
-            V::TxConnectSpeed(v) => (6, U32(*v)),
-            V::ProxyAuthenType(v) => (PROXY_TYPE, U16(*v)),
-            V::ProxyAuthenName(b) => (PROXY_NAME, octets(b)),
-            V::PrivateGroupId(b) => (9, octets(b)),
-            V::RxConnectSpeed(v) => (10, U32(*v)),
-            V::SequencingRequired => (SEQUENCING, Flag),
-            _ => continue,
-        };
-        // Vendor 0 and recognised (`CallDetails::from_message`): the variants above are.
-        if avp.value.key().0 != 0 {
-            continue;
-        }
-        if let Some(slot) = slots.get_mut(at)
+        // Vendor 0 and recognised (`CallDetails::from_message`): `item_rank`'s variants are.
+        if let (Some(at), Some(v)) = (item_rank(&avp.value), item_value(&avp.value))
+            && let Some(slot) = slots.get_mut(at)
             && slot.is_none()
         {
             *slot = Some(v);
