@@ -345,6 +345,48 @@ fn a_taken_over_call_carries_the_details_call_connected_gave() {
     assert_eq!(*got, connected[0].clone().replicable());
 }
 
+/// Calls connected together: their ICCNs' details linger and leave in one batch (`lns::replicate`
+/// docs, records); each call taken over carries its own ICCN's values (RFC 2661 6.8: Tx and Rx
+/// Connect Speed, Private Group ID, the proxy authentication's name) with its ICRQ's (6.6).
+#[test]
+fn calls_connected_together_are_taken_over_each_with_its_iccns_details() {
+    let mut p = Pool::new();
+    let call = |k: u32| {
+        let mut d = bras_call();
+        d.calling_number = Some(format!("bras1 eth 0/1/2:{k}").into_bytes());
+        d.tx_connect_speed = Some(1_000_000 + k);
+        d.rx_connect_speed = Some(2_000_000 + k);
+        d.private_group_id = Some(format!("vpn-{k}").into_bytes());
+        if let Some(a) = d.proxy_auth.as_mut() {
+            a.name = Some(format!("user{k}@isp.example").into_bytes());
+        }
+        d
+    };
+    let n = 6;
+    for k in 0..n {
+        p.lac
+            .open_call(p.now, CallRequest::default().details(call(k)))
+            .unwrap();
+    }
+    p.pump();
+    assert_eq!(
+        p.connected().len(),
+        n as usize,
+        "every call connected at member 0"
+    );
+    for _ in 0..10 {
+        p.tick();
+    }
+    let mut taken: Vec<CallDetails> = p
+        .crash_and_take_over()
+        .into_iter()
+        .map(|d| *d.expect("each call's details handed over"))
+        .collect();
+    taken.sort_by_key(|d| d.tx_connect_speed);
+    let want: Vec<CallDetails> = (0..n).map(|k| call(k).replicable()).collect();
+    assert_eq!(taken, want);
+}
+
 /// A call whose ICCN's details had not reached the backup when its member failed (they linger
 /// for the next batch, `lns::replicate` docs) is handed over with the ICRQ's (RFC 2661 6.6:
 /// Bearer Type, Physical Channel ID, Calling and Called Number, Sub-Address), which travelled

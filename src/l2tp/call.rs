@@ -756,7 +756,8 @@ mod tests {
     fn details_longer_than_the_stack_are_packed() {
         let long = |c: u8, n: usize| Cow::Owned(vec![c; n]);
         let mut m = ControlMessage::iccn(1, 2, 10_000_000, FramingType::SYNCHRONOUS);
-        m.avps.push(Avp::optional(AvpValue::ProxyAuthenName(long(b'n', 9))));
+        m.avps
+            .push(Avp::optional(AvpValue::ProxyAuthenName(long(b'n', 9))));
         for k in 0..2u8 {
             for v in [
                 AvpValue::CalledNumber(long(b'1' + k, 120)),

@@ -820,24 +820,27 @@ impl Lns {
         self.late_down_if(now, from, holds);
     }
 
-    /// A fresh batch from `h.sender` of one [`Record::CallUpdate`] read in place (`u`): applied
-    /// as [`Lns::apply_batch`] applies that batch, its details merged into the call's held
-    /// ones straight from the datagram when the sender sends no late records
-    /// ([`Lns::record_alone`]; else as a [`Record`], entry by entry).
-    pub(super) fn apply_call_update(
+    /// A fresh batch from `h.sender` of [`Record::CallUpdate`]s read in place (`updates`, in
+    /// order): applied as [`Lns::apply_batch`] applies that batch, their details merged into
+    /// the calls' held ones straight from the datagram when the sender sends no late records
+    /// ([`Lns::record_alone`]; else as [`Record`]s, entry by entry).
+    pub(super) fn apply_call_updates(
         &mut self,
         now: Instant,
         h: &crate::replica::Header,
-        u: crate::l2tp::replica::CallUpdateShort<'_>,
+        updates: &[crate::l2tp::replica::CallUpdateShort<'_>],
     ) {
         let from = h.sender;
         if self.may_send_late(from) {
-            let rec = Record::CallUpdate {
-                tunnel: u.tunnel,
-                session: u.session,
-                details: PackedCallDetails::from_checked(u.block, u.last),
-            };
-            self.apply_batch(now, h, false, std::iter::once(rec.into()));
+            let recs = updates.iter().map(|u| {
+                Record::CallUpdate {
+                    tunnel: u.tunnel,
+                    session: u.session,
+                    details: PackedCallDetails::from_checked(u.block, u.last),
+                }
+                .into()
+            });
+            self.apply_batch(now, h, false, recs);
             return;
         }
         if self.cfg.replication.is_none() {
@@ -846,8 +849,10 @@ impl Lns {
         // A call update has no key a bulk sync notes (`Record::key`).
         let held = self.backups.held.get_or_default(from);
         held.note_incarnation(h.incarnation);
-        if let Some((_, sessions)) = held.tunnels.get_mut(&u.tunnel) {
-            sessions.merge_block(u.session, u.block, u.last);
+        for u in updates {
+            if let Some((_, sessions)) = held.tunnels.get_mut(&u.tunnel) {
+                sessions.merge_block(u.session, u.block, u.last);
+            }
         }
         let holds = !held.tunnels.is_empty();
         self.late_down_if(now, from, holds);
@@ -2086,6 +2091,50 @@ mod tests {
             );
             assert_eq!(lns.session_count(), 2);
             assert_eq!(lns.held_for(NodeId(3)), (0, 0), "not held as node 3's own");
+        }
+    }
+
+    /// Module docs, late records: node 2's ICCN details (`Record::CallUpdate`) of a call we
+    /// took over from it, lingered into a batch of their own and sent before it learnt of our
+    /// takeover, reach us after it: merged into the call we serve (RFC 2661 6.8: its Tx Connect
+    /// Speed), not into a copy held for node 2, whether the batch holds that one update (read
+    /// in place) or more; an update of a call we do not hold changes nothing.
+    #[test]
+    fn a_late_call_update_is_merged_into_the_call_taken_over() {
+        use crate::l2tp::call::CallDetails;
+        use crate::replica::Entry;
+        let update = |speed: u32| {
+            PackedCallDetails::new(&CallDetails {
+                tx_connect_speed: Some(speed),
+                ..CallDetails::default()
+            })
+        };
+        for more in [false, true] {
+            let now = Instant::now();
+            let (mut lns, _probe) = taken_over(now);
+            let _ = ownership(&mut lns);
+            let speed = |lns: &Lns| {
+                lns.core
+                    .call_details(TUNNEL, SESSION)
+                    .and_then(|d| d.unpack().tx_connect_speed)
+            };
+            assert_eq!(speed(&lns), None, "the ICRQ's details only");
+            let mut items = vec![Entry::Item(Record::CallUpdate {
+                tunnel: TUNNEL,
+                session: SESSION,
+                details: update(64_000),
+            })];
+            if more {
+                items.push(Entry::Item(Record::CallUpdate {
+                    tunnel: TUNNEL,
+                    session: SESSION ^ 0x0f00,
+                    details: update(9_600),
+                }));
+            }
+            from_node_2(&mut lns, now, &batch_of_node_2(1, 1, 1, &items)).unwrap();
+            assert_eq!(speed(&lns), Some(64_000), "{} update(s)", items.len());
+            assert_eq!(lns.session_count(), 1);
+            assert_eq!(lns.held_for(NodeId(2)), (0, 0), "nothing held for node 2");
         }
     }
 
