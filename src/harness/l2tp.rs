@@ -477,10 +477,35 @@ pub fn replica_record(data: &[u8]) {
         assert_eq!(Record::parse(&bytes).as_ref(), Ok(&r));
     }
     let mut reader = crate::io::Reader::new(data);
-    if let Ok((_, items)) = crate::replica::parse_batch::<Record>(&mut reader) {
+    let parsed = crate::replica::parse_batch::<Record>(&mut reader);
+    if let Ok((_, items)) = &parsed {
         for e in items {
             if let Some(r) = e.item() {
                 assert_eq!(Record::parse(&r.to_vec()).as_ref(), Ok(r));
+            }
+        }
+    }
+    // A batch of call updates read in place (a backup's way, `lns::replicate`) is the batch
+    // the general parse reads, update for update.
+    let mut head = crate::io::Reader::new(data);
+    if let Ok((_, count)) = crate::replica::parse_batch_head::<Record>(&mut head) {
+        let mut updates = crate::l2tp::replica::CallUpdates::new();
+        if crate::l2tp::replica::call_updates(head.rest(), count, &mut updates) {
+            let Ok((_, items)) = &parsed else {
+                panic!("call updates read in place from a batch that does not parse");
+            };
+            assert_eq!(items.len(), updates.len());
+            for (e, u) in items.iter().zip(&updates) {
+                let Some(Record::CallUpdate {
+                    tunnel,
+                    session,
+                    details,
+                }) = e.item()
+                else {
+                    panic!("read in place as a call update: {e:?}");
+                };
+                assert_eq!((*tunnel, *session), (u.tunnel, u.session));
+                assert_eq!((details.as_bytes(), details.last_rank()), (u.block, u.last));
             }
         }
     }
@@ -600,6 +625,17 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         }
         .to_vec(),
     );
+    // A batch (sequence 3) of two call updates, as a member's lingered ICCN details leave.
+    let update = |session: u16| {
+        crate::replica::Entry::Item(Record::CallUpdate {
+            tunnel: 0x1234,
+            session,
+            details: crate::l2tp::call::PackedCallDetails::new(&details),
+        })
+    };
+    let mut batch = Vec::new();
+    crate::replica::encode_batch(3, &[update(0x0101), update(0x0102)], &mut batch);
+    add("call_update_batch.bin", batch);
     add(
         "tunnel_sequence.bin",
         Record::TunnelSequence {

@@ -353,6 +353,30 @@ pub(crate) struct CallUpdateShort<'a> {
     pub(crate) len: usize,
 }
 
+/// The entries of a batch of `count` entries at the start of `b` (after its head) into `out`,
+/// read in place, when every one is a [`Record::CallUpdate`] that parses
+/// ([`Record::call_update_short`]); `false` otherwise (the batch then goes the general way,
+/// which names any error).
+pub(crate) fn call_updates<'a>(mut b: &'a [u8], count: usize, out: &mut CallUpdates<'a>) -> bool {
+    for _ in 0..count {
+        let Some((&CALL_UPDATE, body)) = b.split_first() else {
+            return false;
+        };
+        let Some(u) = Record::call_update_short(body) else {
+            return false;
+        };
+        let (Some(rest), Ok(())) = (body.get(u.len..), out.try_push(u)) else {
+            return false;
+        };
+        b = rest;
+    }
+    true
+}
+
+/// A batch's call updates read in place ([`call_updates`]).
+pub(crate) type CallUpdates<'a> =
+    arrayvec::ArrayVec<CallUpdateShort<'a>, { crate::replica::MAX_ITEMS }>;
+
 /// The most octets of a set-up's record ([`Record::setup_octets`]): a session answered with
 /// its ICRP's Ns and its tunnel's Ns and Nr.
 pub(crate) const SETUP_RECORD_MAX: usize = 22;

@@ -470,30 +470,6 @@ struct Wire {
     out: VecDeque<Transmit>,
 }
 
-/// The entries of a batch of `count` entries at the start of `b` (after its head) into `out`,
-/// read in place, when every one is a [`Record::CallUpdate`] that parses
-/// ([`Record::call_update_short`]); `false` otherwise (the batch then goes the general way,
-/// which names any error).
-fn call_updates<'a>(mut b: &'a [u8], count: usize, out: &mut CallUpdates<'a>) -> bool {
-    for _ in 0..count {
-        let Some((&CALL_UPDATE, body)) = b.split_first() else {
-            return false;
-        };
-        let Some(u) = Record::call_update_short(body) else {
-            return false;
-        };
-        let (Some(rest), Ok(())) = (body.get(u.len..), out.try_push(u)) else {
-            return false;
-        };
-        b = rest;
-    }
-    true
-}
-
-/// A batch's call updates read in place ([`call_updates`]).
-type CallUpdates<'a> =
-    arrayvec::ArrayVec<super::super::replica::CallUpdateShort<'a>, { crate::replica::MAX_ITEMS }>;
-
 /// Seals `body` (the batch `seq`, [`KIND_REPLICATE`]) for `to` (module docs, transport) and
 /// queues it, its tag kept for `to`'s acknowledgement; nothing without a MAC key or an address
 /// for `to`.
@@ -1666,11 +1642,12 @@ impl Lns {
                     Some((&CALL_UPDATE, b)) if count == 1 => Record::call_update_short(b),
                     _ => None,
                 };
-                let mut many = CallUpdates::new();
+                let mut many = super::super::replica::CallUpdates::new();
                 let updates = match one.as_ref() {
                     Some(u) => Some(std::slice::from_ref(u)),
                     None if count > 1 && setup.is_none() => {
-                        call_updates(r.rest(), count, &mut many).then_some(&many[..])
+                        super::super::replica::call_updates(r.rest(), count, &mut many)
+                            .then_some(&many[..])
                     }
                     None => None,
                 };
