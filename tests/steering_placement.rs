@@ -1467,3 +1467,46 @@ fn no_association_update_goes_out_when_no_teid_range_is_left() {
     assert_eq!(updates.len(), 1);
     assert_eq!(advertised_pairs(&updates[0].1), ordered_pairs(&[v11, v12]));
 }
+
+/// An Association Update Request not yet answered is repeated every `path.t3` (TS 29.244
+/// section 6.4), with the ranges it was sent with. When no range is left meanwhile (11 and 12
+/// set Down, 13 the only processor left), it is no longer repeated: its ranges are stale, and a
+/// request carrying none would leave the SMF's ranges as they were (section 7.4.4.3). Every
+/// request that goes out carries at least one range.
+#[test]
+fn an_unanswered_association_update_is_not_repeated_once_no_teid_range_is_left() {
+    let l2 = li_fabric(2);
+    let mut b = teid_range_bench(|_| {});
+    let vid = |b: &Bench, id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(&b, 11), vid(&b, 12));
+    associate_smf(&mut b, SMF_IP, 1);
+    // 13 comes in: the SMF is sent an update, and does not answer it.
+    b.request_vid(13);
+    b.run(Duration::from_millis(300));
+    let v13 = vid(&b, 13);
+    assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        advertised_pairs(&updates[0].1),
+        ordered_pairs(&[v11, v12, v13])
+    );
+    // 11 and 12 set Down before `path.t3` (3 s): the update superseded by one for 11 and 13,
+    // then nothing left.
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(12), false));
+    b.run(Duration::from_millis(300));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 2);
+    assert_ne!(updates[1].1.header.sequence, updates[0].1.header.sequence);
+    assert_eq!(advertised_pairs(&updates[1].1), ordered_pairs(&[v11, v13]));
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(11), false));
+    b.run(Duration::from_secs(7));
+    let updates = association_updates(&b);
+    for (_, u) in &updates {
+        assert!(!advertised_pairs(u).is_empty(), "a request without a range");
+    }
+    assert_eq!(updates.len(), 2, "not repeated");
+    assert_eq!(b.sp.stats().association_updates_unanswered, 0);
+}

@@ -95,7 +95,8 @@
 //!   not yet answered. No request goes out when nothing advertised changed (an acknowledgement
 //!   of a table that names no new processor Up, say), nor when no range is left (one processor
 //!   usable at most, with a backup field in the layout): a request without User Plane IP
-//!   Resource Information would leave the CP function's ranges as they were. A range no longer
+//!   Resource Information would leave the CP function's ranges as they were (and a request
+//!   not yet answered is no longer repeated then, its ranges stale). A range no longer
 //!   advertised concerns only the F-TEIDs allocated from now on: the sessions already set up
 //!   with an F-TEID in it keep it (nothing here deletes or moves a session; after a failure
 //!   their backups serve them).

@@ -413,7 +413,8 @@ impl SwitchProcessor {
     /// 6.2.7.2 and 7.4.4.3) with the new ranges, replacing the ones sent before (a request not
     /// yet answered is superseded). None when they did not change, and none when no range is
     /// left: a request without User Plane IP Resource Information leaves the CP function's
-    /// ranges as they were.
+    /// ranges as they were; a request not yet answered is then no longer repeated (its ranges
+    /// are stale, and a repeat would carry none).
     pub(super) fn teidri_changed(&mut self, now: Instant) {
         if !self.config.teid_ranges {
             return;
@@ -424,6 +425,9 @@ impl SwitchProcessor {
         }
         self.teidri_advertised = pairs;
         if self.teidri_advertised.is_empty() {
+            for (peer, _) in self.updates.drain() {
+                self.timers.disarm(&Timer::AssociationUpdate(peer));
+            }
             return;
         }
         for peer in self.path_associated_peers() {
