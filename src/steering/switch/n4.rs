@@ -254,7 +254,8 @@ impl SwitchProcessor {
             .collect()
     }
 
-    /// The TEID ranges of the layout, with [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
+    /// The TEID ranges of the layout (TS 29.244 section 8.2.82), with
+    /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
     fn teidri(&self) -> Option<teidri::TeidRanges> {
         self.config
             .teid_ranges
@@ -389,7 +390,7 @@ impl SwitchProcessor {
     /// distinct [advertised VIDs](Self::teidri_vids), by ascending VIDs (each VID alone, backup
     /// `None`, when the layout has no backup field). Empty without
     /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
-    pub(super) fn teidri_pairs(&self) -> Vec<(VirtualId, Option<VirtualId>)> {
+    fn teidri_pairs(&self) -> Vec<(VirtualId, Option<VirtualId>)> {
         let Some(r) = self.teidri() else {
             return Vec::new();
         };
