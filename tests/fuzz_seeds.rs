@@ -744,6 +744,28 @@ fn switch_seeds(c: &mut Corpora) {
         s.extend_from_slice(&[3, 6, v, 3, 7, v, 3, 8, v]);
     }
     add(c, "steering_switch", "processors_join.bin", s.clone());
+    // With `teid_ranges` (the first byte's top bit): the processors ask for their VIDs, an SMF
+    // associates (a PFCP Association Setup Request, b % 8 == 6: no range yet, no processor
+    // heard), the processors' heartbeats arrive, and the line interface acknowledges the table
+    // (a = 0, the current version) within `line_ack_timeout`: the switch processor advertises
+    // their TEID ranges in an Association Update Request. Then a Session Establishment Request
+    // (b % 8 == 7) and time passing (the update repeated, unanswered).
+    let mut t = vec![0x81, 6, 1, 1, 7, 1, 1, 8, 1, 4, 0, 6];
+    for (a, node) in [(6u8, 11u32), (7, 12), (8, 13)] {
+        let hb = Heartbeat {
+            node: NodeId(node),
+            role: Role::PROCESSOR,
+            incarnation: 1,
+            sequence: 1,
+            load: Load::new(u32::from(a), 100),
+            addresses: Default::default(),
+        }
+        .to_bytes(&key);
+        t.extend_from_slice(&[0, a, len8(&hb)]);
+        t.extend_from_slice(&hb);
+    }
+    t.extend_from_slice(&[5, 0, 5, 3, 0, 0, 5, 0, 5, 4, 0, 7, 5, 0, 10, 5, 0, 10]);
+    add(c, "steering_switch", "processors_join_teid_ranges.bin", t);
     for n in [
         "create_pdp_request",
         "sgsnemu_create_pdp_request",

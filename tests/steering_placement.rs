@@ -510,6 +510,8 @@ struct Bench {
     lines: Vec<(std::net::SocketAddr, bool)>,
     /// The datagrams sent out through the line interfaces (`Transmit`), in order.
     out: Vec<Vec<u8>>,
+    /// The outside destination of each of `out`.
+    out_to: Vec<std::net::SocketAddr>,
     events: Vec<SwitchEvent>,
 }
 
@@ -590,6 +592,7 @@ impl Bench {
             seq: 0,
             lines: lines.iter().map(|&l| (l, true)).collect(),
             out: Vec::new(),
+            out_to: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -652,7 +655,10 @@ impl Bench {
                             .handle_datagram(now, line, sp_fabric(), &ack)
                             .unwrap();
                     }
-                    Ok(FabricMessage::Transmit { data, .. }) => self.out.push(data.into_owned()),
+                    Ok(FabricMessage::Transmit { data, to, .. }) => {
+                        self.out.push(data.into_owned());
+                        self.out_to.push(to);
+                    }
                     _ => {}
                 }
                 continue;
@@ -1188,4 +1194,319 @@ fn a_replacing_set_up_goes_where_every_line_interface_steers_the_context() {
         v11,
         "to the primary once every line steers there"
     );
+}
+
+// ---------------------------------------------------------------- TEID ranges follow the tables
+
+/// A second SMF, for the TEID range tests.
+const SMF2_IP: [u8; 4] = [192, 0, 2, 31];
+
+/// The bench of the TEID range tests: a 3+3-bit TEID layout TEIDRI describes (TS 29.244 section
+/// 8.2.82: TEIDRI 6, the VID then the backup VID), `teid_ranges` on, line interfaces 1 and 2
+/// (acknowledging), processors 11 and 12 with their VIDs and Up in every table.
+fn teid_range_bench(tweak: impl FnOnce(&mut telcp::steering::SwitchConfig)) -> Bench {
+    let (l1, l2) = (li_fabric(1), li_fabric(2));
+    let mut b = Bench::start_with(
+        telcp::steering::switch::Placement::Load,
+        1000,
+        &[l1, l2],
+        |c| {
+            c.layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
+            c.l2tp_layout = None;
+            c.teid_ranges = true;
+            tweak(c);
+        },
+    );
+    b.request_vid(11);
+    b.request_vid(12);
+    b.run(Duration::from_millis(500));
+    assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+    b
+}
+
+/// The SMF at `ip` sends a PFCP Association Setup Request (TS 29.244 section 7.4.4.1: Node ID,
+/// Recovery Time Stamp); returns the switch processor's response, decoded.
+fn associate_smf(b: &mut Bench, ip: [u8; 4], seq: u32) -> telcp::steering::pfcp::Message<'static> {
+    use telcp::steering::pfcp;
+    let req = pfcp::Message::new(
+        pfcp::MessageType::ASSOCIATION_SETUP_REQUEST,
+        0,
+        seq,
+        vec![
+            pfcp::Ie::NodeId(pfcp::NodeId::Ipv4(ip.into())),
+            pfcp::Ie::RecoveryTimeStamp(SMF_RECOVERY),
+        ],
+    );
+    let n = b.out.len();
+    b.peer_sends(sa(ip, 8805), sa(GW_IP, 8805), req.to_vec().unwrap());
+    assert_eq!(b.out.len(), n + 1, "one answer");
+    assert_eq!(b.out_to[n], sa(ip, 8805));
+    let r = pfcp::parse(&b.out[n]).unwrap().into_owned();
+    assert_eq!(
+        r.message_type(),
+        pfcp::MessageType::ASSOCIATION_SETUP_RESPONSE
+    );
+    assert_eq!(r.header.sequence, seq);
+    assert_eq!(r.cause(), Some(pfcp::Cause::REQUEST_ACCEPTED));
+    r
+}
+
+/// The Association Update Requests (TS 29.244 section 7.4.4.3) sent so far: destination and
+/// message, decoded.
+fn association_updates(
+    b: &Bench,
+) -> Vec<(
+    std::net::SocketAddr,
+    telcp::steering::pfcp::Message<'static>,
+)> {
+    use telcp::steering::pfcp;
+    b.out
+        .iter()
+        .zip(&b.out_to)
+        .filter_map(|(d, to)| {
+            let m = pfcp::parse(d).ok()?;
+            (m.message_type() == pfcp::MessageType::ASSOCIATION_UPDATE_REQUEST)
+                .then(|| (*to, m.into_owned()))
+        })
+        .collect()
+}
+
+/// The (VID, backup VID) of every User Plane IP Resource Information (TS 29.244 section 8.2.82)
+/// of `m`: each TEIDRI 6 (3 VID bits, 3 backup VID bits) at the gateway's IPv4 address, no
+/// IPv6 address, Network Instance or Source Interface; none twice.
+fn advertised_pairs(
+    m: &telcp::steering::pfcp::Message<'_>,
+) -> std::collections::BTreeSet<(VirtualId, VirtualId)> {
+    use telcp::steering::pfcp::Ie;
+    let layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
+    let mut pairs = std::collections::BTreeSet::new();
+    for ie in &m.ies {
+        let Ie::UpIpResourceInformation(r) = ie else {
+            continue;
+        };
+        assert_eq!(r.teidri, 6, "{r:?}");
+        assert_eq!(r.ipv4, Some(GW_IP.into()), "{r:?}");
+        assert_eq!(
+            (r.ipv6, &r.network_instance, r.source_interface),
+            (None, &None, None)
+        );
+        let teid = u32::from(r.teid_range) << 26;
+        let pair = (layout.primary(teid).unwrap(), layout.backup(teid).unwrap());
+        assert!(pairs.insert(pair), "{pair:?} twice");
+    }
+    pairs
+}
+
+/// Every ordered pair of distinct VIDs of `vids`.
+fn ordered_pairs(vids: &[VirtualId]) -> std::collections::BTreeSet<(VirtualId, VirtualId)> {
+    vids.iter()
+        .flat_map(|&p| vids.iter().filter(move |&&b| b != p).map(move |&b| (p, b)))
+        .collect()
+}
+
+/// With `teid_ranges`, the switch processor advertises (TS 29.244 section 8.2.82) only the TEID
+/// ranges of processors every line interface steers to: an SMF allocating an F-TEID in an
+/// advertised range (section 5.5.1) gets its set-up placed, not refused. Processor 13 gets its
+/// VID while line interface 2 acknowledges nothing: an SMF associating then gets the ranges of
+/// 11 and 12 only (the Association Setup Response, section 7.4.4.2), and no Association Update
+/// Request goes out while the advertised ranges stay the same (line interface 1's
+/// acknowledgements, table retransmissions). Once line interface 2 acknowledges the table naming
+/// 13 Up, each associated SMF is sent one Association Update Request (section 7.4.4.3: the UP
+/// function's Node ID, and User Plane IP Resource Information, which replace the ones received
+/// before: the complete list, every ordered pair of the three VIDs); a Session Establishment
+/// Request whose F-TEID is in a range of 13 is then directed to 13.
+#[test]
+fn teid_ranges_are_advertised_once_every_line_interface_steers_to_their_processor() {
+    use telcp::steering::pfcp;
+    let l2 = li_fabric(2);
+    let mut b = teid_range_bench(|_| {});
+    let vid = |b: &Bench, id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(&b, 11), vid(&b, 12));
+    // The first SMF associates while 11 and 12 are in every table.
+    let r = associate_smf(&mut b, SMF_IP, 1);
+    assert_eq!(advertised_pairs(&r), ordered_pairs(&[v11, v12]));
+
+    b.set_acking(l2, false);
+    b.request_vid(13);
+    b.run(Duration::from_millis(300));
+    let v13 = vid(&b, 13);
+    assert!(b.sp.monitor().is_eligible(HealthId(13)), "13 is Up");
+    assert!(b.sp.acked_version(l2) < Some(b.sp.table_version()));
+    assert_eq!(b.sp.acked_version(li_fabric(1)), Some(b.sp.table_version()));
+    // The second SMF associates: not 13's ranges either.
+    let r = associate_smf(&mut b, SMF2_IP, 1);
+    assert_eq!(advertised_pairs(&r), ordered_pairs(&[v11, v12]));
+    // An F-TEID in an advertised range is placed, at the processor of its VID.
+    let smf = Smf::new(SMF_IP.into(), sa(GW_IP, 8805));
+    let teid_layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
+    let establish = |b: &mut Bench, seq: u32, primary, backup| {
+        let teid = teid_layout.compose(primary, Some(backup), seq).unwrap();
+        let fteid = pfcp::FTeid::Assigned {
+            teid,
+            ipv4: Some(std::net::Ipv4Addr::from(GW_IP)),
+            ipv6: None,
+        };
+        let ies = smf.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
+        let m = pfcp::Message::new(
+            pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
+            0,
+            seq,
+            ies,
+        );
+        let n = b.out.len();
+        b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), m.to_vec().unwrap());
+        assert_eq!(b.out.len(), n, "no refusal");
+        assert_eq!(b.directed().last(), Some(&(primary, Some(backup))));
+    };
+    establish(&mut b, 2, v12, v11);
+    b.run(Duration::from_millis(300));
+    assert!(
+        association_updates(&b).is_empty(),
+        "nothing advertised changed"
+    );
+    assert_eq!(b.sp.stats().association_updates, 0);
+
+    // Line interface 2 acknowledges the current table at the next retransmission.
+    b.set_acking(l2, true);
+    b.run(Duration::from_millis(300));
+    assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+    let updates = association_updates(&b);
+    assert_eq!(
+        updates.iter().map(|u| u.0).collect::<Vec<_>>(),
+        vec![sa(SMF_IP, 8805), sa(SMF2_IP, 8805)],
+        "one to each associated SMF"
+    );
+    for (to, u) in &updates {
+        assert_eq!(u.header.seid, None, "{to}: a node message");
+        assert_eq!(u.node_id(), Some(&pfcp::NodeId::Ipv4(GW_IP.into())), "{to}");
+        assert_eq!(
+            advertised_pairs(u),
+            ordered_pairs(&[v11, v12, v13]),
+            "{to}: the complete list"
+        );
+        // The SMF answers (section 7.4.4.4): Node ID, Cause Request accepted.
+        let ip = match to.ip() {
+            std::net::IpAddr::V4(a) => a,
+            std::net::IpAddr::V6(_) => unreachable!(),
+        };
+        let r = pfcp::Message::new(
+            pfcp::MessageType::ASSOCIATION_UPDATE_RESPONSE,
+            0,
+            u.header.sequence,
+            vec![
+                pfcp::Ie::NodeId(pfcp::NodeId::Ipv4(ip)),
+                pfcp::Ie::Cause(pfcp::Cause::REQUEST_ACCEPTED),
+            ],
+        );
+        b.peer_sends(*to, sa(GW_IP, 8805), r.to_vec().unwrap());
+    }
+    assert_eq!(b.sp.stats().association_updates_accepted, 2);
+    establish(&mut b, 3, v13, v11);
+    assert_eq!(b.placed(13), 1);
+    // Nothing changes after: no other update, no repeat.
+    b.run(Duration::from_secs(4));
+    assert_eq!(association_updates(&b).len(), 2);
+    assert_eq!(b.sp.stats().association_updates, 2);
+}
+
+/// A line interface that never acknowledges is silent after `line_ack_timeout` (1 s here) and
+/// placement stops waiting for it: the TEID ranges of the processor it held back are then
+/// advertised too, in an Association Update Request (TS 29.244 section 7.4.4.3).
+#[test]
+fn teid_ranges_held_back_by_a_silent_line_interface_are_advertised_when_it_is_silent() {
+    let l2 = li_fabric(2);
+    let mut b = teid_range_bench(|c| c.line_ack_timeout = Duration::from_secs(1));
+    let vid = |b: &Bench, id| b.sp.vid_of(HealthId(id)).unwrap();
+    b.set_acking(l2, false);
+    b.request_vid(13);
+    let (v11, v12, v13) = (vid(&b, 11), vid(&b, 12), vid(&b, 13));
+    let t0 = b.now;
+    b.run(Duration::from_millis(100));
+    let r = associate_smf(&mut b, SMF_IP, 1);
+    assert_eq!(advertised_pairs(&r), ordered_pairs(&[v11, v12]));
+    b.run(Duration::from_millis(800));
+    assert_eq!(b.sp.line_silent(l2), Some(false));
+    assert!(association_updates(&b).is_empty());
+    b.run(Duration::from_millis(200));
+    assert!(b.now - t0 <= Duration::from_millis(1100));
+    assert_eq!(b.sp.line_silent(l2), Some(true));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].0, sa(SMF_IP, 8805));
+    assert_eq!(
+        advertised_pairs(&updates[0].1),
+        ordered_pairs(&[v11, v12, v13])
+    );
+}
+
+/// A User Plane IP Resource Information names a VID and a backup VID of two processors: with
+/// one processor left (12 set Down), no range is left to advertise. No Association Update
+/// Request goes out then: one without User Plane IP Resource Information would leave the SMF's
+/// ranges as they were (TS 29.244 section 7.4.4.3: when present, they replace the ones received
+/// before), so there is nothing to say. Once 12 is Up again in every table, the ranges go out
+/// again, both pairs.
+#[test]
+fn no_association_update_goes_out_when_no_teid_range_is_left() {
+    let mut b = teid_range_bench(|_| {});
+    let vid = |b: &Bench, id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(&b, 11), vid(&b, 12));
+    let r = associate_smf(&mut b, SMF_IP, 1);
+    assert_eq!(advertised_pairs(&r), ordered_pairs(&[v11, v12]));
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(12), false));
+    b.run(Duration::from_millis(500));
+    assert_eq!(
+        b.sp.table().iter().find(|e| e.vid == v12).map(|e| e.state),
+        Some(VidState::Down)
+    );
+    assert!(association_updates(&b).is_empty());
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(12), true));
+    b.run(Duration::from_millis(500));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(advertised_pairs(&updates[0].1), ordered_pairs(&[v11, v12]));
+}
+
+/// An Association Update Request not yet answered is repeated every `path.t3` (TS 29.244
+/// section 6.4), with the ranges it was sent with. When no range is left meanwhile (11 and 12
+/// set Down, 13 the only processor left), it is no longer repeated: its ranges are stale, and a
+/// request carrying none would leave the SMF's ranges as they were (section 7.4.4.3). Every
+/// request that goes out carries at least one range.
+#[test]
+fn an_unanswered_association_update_is_not_repeated_once_no_teid_range_is_left() {
+    let l2 = li_fabric(2);
+    let mut b = teid_range_bench(|_| {});
+    let vid = |b: &Bench, id| b.sp.vid_of(HealthId(id)).unwrap();
+    let (v11, v12) = (vid(&b, 11), vid(&b, 12));
+    associate_smf(&mut b, SMF_IP, 1);
+    // 13 comes in: the SMF is sent an update, and does not answer it.
+    b.request_vid(13);
+    b.run(Duration::from_millis(300));
+    let v13 = vid(&b, 13);
+    assert_eq!(b.sp.acked_version(l2), Some(b.sp.table_version()));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        advertised_pairs(&updates[0].1),
+        ordered_pairs(&[v11, v12, v13])
+    );
+    // 11 and 12 set Down before `path.t3` (3 s): the update superseded by one for 11 and 13,
+    // then nothing left.
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(12), false));
+    b.run(Duration::from_millis(300));
+    let updates = association_updates(&b);
+    assert_eq!(updates.len(), 2);
+    assert_ne!(updates[1].1.header.sequence, updates[0].1.header.sequence);
+    assert_eq!(advertised_pairs(&updates[1].1), ordered_pairs(&[v11, v13]));
+    let now = b.now;
+    assert!(b.sp.set_processor_up(now, HealthId(11), false));
+    b.run(Duration::from_secs(7));
+    let updates = association_updates(&b);
+    for (_, u) in &updates {
+        assert!(!advertised_pairs(u).is_empty(), "a request without a range");
+    }
+    assert_eq!(updates.len(), 2, "not repeated");
+    assert_eq!(b.sp.stats().association_updates_unanswered, 0);
 }

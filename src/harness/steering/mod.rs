@@ -518,7 +518,13 @@ fn check_line_non_existent(
     }
 }
 
-fn switch_config() -> SwitchConfig {
+/// The switch processor's configuration; with `teid_ranges`, a 3 + 3-bit TEID layout the TEID
+/// Range Indication describes (TS 29.244 section 8.2.82) and no L2TP layout.
+fn switch_config(teid_ranges: bool) -> SwitchConfig {
+    let (layout, l2tp_layout) = match VidLayout::teid32(3, 3) {
+        Ok(l) if teid_ranges => (l, None),
+        _ => (VidLayout::default(), VidLayout::id16(4, 4).ok()),
+    };
     SwitchConfig {
         node: NodeId(1),
         incarnation: 1,
@@ -530,8 +536,8 @@ fn switch_config() -> SwitchConfig {
             (NodeId(12), addr(1, 12, 4000)),
             (NodeId(13), addr(1, 13, 4000)),
         ],
-        layout: VidLayout::default(),
-        l2tp_layout: VidLayout::id16(4, 4).ok(),
+        layout,
+        l2tp_layout,
         recovery: 1,
         max_sessions: 8,
         max_recent: 4,
@@ -560,7 +566,7 @@ fn switch_config() -> SwitchConfig {
             on_failure: crate::steering::path::PathFailureAction::Purge,
             purge_batch: 2,
         },
-        teid_ranges: false,
+        teid_ranges,
     }
 }
 
@@ -570,10 +576,16 @@ fn switch_config() -> SwitchConfig {
 /// and purges run) and checks after each: no two slots hold the same VID, the table has
 /// distinct VIDs, the table version never goes back, the live sessions stay within
 /// `max_sessions`, the queues stay bounded, the peer table stays within `max_peers` and indexes
-/// only live sessions.
+/// only live sessions. The first byte's top bit (the operation reads its low three) turns
+/// `teid_ranges` on: then every TEID range a PFCP Association Setup Response or Update Request
+/// advertises names two distinct VIDs (Up in the table after a datagram), and an Update Request
+/// names at least one.
 /// `start` is the base instant the run starts at (the caller's clock; the harness never reads one).
 pub fn steering_switch(start: Instant, data: &[u8]) {
-    let config = switch_config();
+    let teid_ranges = data.first().is_some_and(|op| op & 0x80 != 0);
+    let config = switch_config(teid_ranges);
+    let layout = config.layout;
+    let ranges = teid_ranges.then_some(layout);
     let max_sessions = config.max_sessions;
     let Ok(mut sp) = SwitchProcessor::new(config, start) else {
         return;
@@ -594,6 +606,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         rest = tail;
         let from = senders[usize::from(a) % senders.len()];
         let to = addr(0, 100, 4000);
+        let timeout = op % 8 == 5;
         let msg: Option<Vec<u8>> = match op % 8 {
             0 => {
                 let n = usize::from(b).min(rest.len());
@@ -609,7 +622,7 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
                 }
                 .to_vec(),
             ),
-            2 => Some(switch_sync(a, b)),
+            2 => Some(switch_sync(layout, a, b)),
             // The current table version or one of the three before it (placement waits for
             // the line interface's acknowledgement), or a small one (below every version).
             3 => Some(
@@ -639,13 +652,20 @@ pub fn steering_switch(start: Instant, data: &[u8]) {
         if let Some(m) = msg {
             let _ = sp.handle_datagram(now, from, to, &m);
         }
-        check_switch(&mut sp, &mut version, max_sessions);
+        // After a timeout a table may change after a message went out (several timers run): the
+        // ranges' VIDs are checked against the table after one datagram only.
+        check_switch(
+            &mut sp,
+            &mut version,
+            max_sessions,
+            ranges.map(|l| (l, !timeout)),
+        );
     }
 }
 
 /// A session sync for a TEID composed from the fuzz bytes.
-fn switch_sync(a: u8, b: u8) -> Vec<u8> {
-    let teid = VidLayout::default()
+fn switch_sync(layout: VidLayout, a: u8, b: u8) -> Vec<u8> {
+    let teid = layout
         .compose(
             vid(u16::from(a % 5)),
             Some(vid(u16::from(b % 5))),
@@ -685,11 +705,21 @@ fn switch_sync(a: u8, b: u8) -> Vec<u8> {
 }
 
 /// The queue bound, a table version that never goes back, the session bound, distinct VIDs per
-/// slot and in the table, and every owned VID in the table.
-fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize) {
+/// slot and in the table, and every owned VID in the table. With `ranges` (the layout of
+/// `teid_ranges`, and whether to check the ranges' VIDs), the TEID ranges advertised (see
+/// [`check_teid_ranges`]).
+fn check_switch(
+    sp: &mut SwitchProcessor,
+    version: &mut u64,
+    max_sessions: usize,
+    ranges: Option<(VidLayout, bool)>,
+) {
     let mut n = 0;
-    while sp.poll_transmit().is_some() {
+    while let Some(t) = sp.poll_transmit() {
         n += 1;
+        if let Some((layout, vids)) = ranges {
+            check_teid_ranges(sp, layout, vids, &t.payload);
+        }
     }
     assert!(n <= 64 + 8, "queue bounded");
     while sp.poll_event().is_some() {}
@@ -729,6 +759,49 @@ fn check_switch(sp: &mut SwitchProcessor, version: &mut u64, max_sessions: usize
             "an owned VID is in the table"
         );
     }
+}
+
+/// A PFCP Association Setup Response or Update Request the switch processor sends through a
+/// line interface: each User Plane IP Resource Information (TS 29.244 section 8.2.82) names a
+/// (VID, backup VID) pair of two distinct VIDs, with `vids` both Up in the table; an Update
+/// Request carries at least one (one without any would leave the CP function's ranges as they
+/// were).
+fn check_teid_ranges(sp: &SwitchProcessor, layout: VidLayout, vids: bool, payload: &[u8]) {
+    use crate::steering::fabric::VidState;
+    use crate::steering::pfcp::{self, Ie, MessageType};
+    let Ok(FabricMessage::Transmit { data, .. }) = FabricMessage::parse(payload) else {
+        return;
+    };
+    let Ok(m) = pfcp::parse(&data) else {
+        return;
+    };
+    let update = m.message_type() == MessageType::ASSOCIATION_UPDATE_REQUEST;
+    if !update && m.message_type() != MessageType::ASSOCIATION_SETUP_RESPONSE {
+        return;
+    }
+    let table = sp.table();
+    let up = |v: Option<VirtualId>| {
+        table
+            .iter()
+            .any(|e| Some(e.vid) == v && e.state == VidState::Up)
+    };
+    let mut n = 0;
+    for ie in &m.ies {
+        let Ie::UpIpResourceInformation(r) = ie else {
+            continue;
+        };
+        n += 1;
+        let teid = u32::from(r.teid_range)
+            .checked_shl(32 - u32::from(r.teidri))
+            .unwrap_or(0);
+        let (p, b) = (layout.primary(teid), layout.backup(teid));
+        assert!(p.is_some() && p != b, "a range of one VID twice: {r:?}");
+        assert!(!vids || (up(p) && up(b)), "a range of a VID not Up: {r:?}");
+    }
+    assert!(
+        !update || n > 0,
+        "an Association Update Request without a range"
+    );
 }
 
 const SWITCH: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(

@@ -107,9 +107,16 @@ pub struct SwitchConfig {
     /// Whether the CP functions may allocate F-TEIDs themselves (TS 29.244 Rel-15, section
     /// 5.5.1): the Association Setup Response then carries one User Plane IP Resource
     /// Information (section 8.2.82) per TEID range, one per (VID, backup VID) pair of the
-    /// processors holding a VID (per VID when `layout` has no backup field), and a Session
-    /// Establishment Request whose Create PDR carries such an F-TEID is directed to the
-    /// processor of its VID with its backup VID. `layout` must then be one TEIDRI describes
+    /// processors placement may use now (per VID when `layout` has no backup field): their VID
+    /// Up in a table version every line interface but the silent ones has acknowledged (see
+    /// `line_ack_timeout`), so a CP function is not invited to allocate an F-TEID whose set-up
+    /// would be refused for want of a table. When those ranges change (a processor fails or
+    /// comes back, the line interfaces acknowledge the table naming one Up) every associated CP
+    /// function is sent an Association Update Request with the complete list (sections 6.2.7.2
+    /// and 7.4.4.3; none when no range is left; see the [module documentation](super), TEID
+    /// ranges); sessions already set up keep their F-TEIDs. A Session Establishment Request
+    /// whose Create PDR carries such an F-TEID is directed to the processor of its VID with its
+    /// backup VID. `layout` must then be one TEIDRI describes
     /// ([`crate::steering::pfcp::teidri::ranges`]: VID fields in the TEID's top 7 bits at
     /// most), else [`SwitchProcessor::new`](super::SwitchProcessor::new) refuses it with
     /// [`ConfigError::Teidri`](crate::steering::ConfigError::Teidri).

@@ -78,12 +78,28 @@
 //!   Session Establishment Request (SEID 0) is placed like a Create PDP Context Request when its
 //!   Node ID has an association, else refused with cause 72; with no processor eligible, with
 //!   No resources available (75). A Release does not delete the CP function's sessions (their
-//!   processors keep them until the CP function deletes them). With `teid_ranges`, when the
-//!   processors that are up change (one fails, comes back, or gets another VID), every
-//!   associated CP function is sent an Association Update Request (TS 29.244 sections 6.2.7.2
-//!   and 7.4.4.3: Node ID and one User Plane IP Resource Information per TEID range of the
-//!   processors now up, the complete list), repeated every `path.t3` up to `path.n3` times until
-//!   its Association Update Response; a newer change supersedes a request not yet answered.
+//!   processors keep them until the CP function deletes them).
+//! * **TEID ranges** (`teid_ranges`: the CP functions allocate F-TEIDs, TS 29.244 section 5.5.1).
+//!   The switch processor advertises one User Plane IP Resource Information (section 8.2.82) per
+//!   (VID, backup VID) pair of the processors **placement may use now** (Placement, below: the
+//!   VID Up in a table version every line interface but the silent ones has acknowledged; not
+//!   their load), never of a processor that just got its VID or came back Up before the line
+//!   interfaces hold the table naming it: a CP function allocating an F-TEID there would have
+//!   its set-up refused (No resources available, counted in
+//!   [`SwitchStats::setups_awaiting_tables`]). The Association Setup Response carries them;
+//!   when they change (a processor fails, comes back, gets another VID, the line interfaces
+//!   acknowledge the table naming it Up, one falls silent), every associated CP function is
+//!   sent an Association Update Request (sections 6.2.7.2 and 7.4.4.3: Node ID and the complete
+//!   list, which replaces the ranges received before), repeated every `path.t3` up to
+//!   `path.n3` times until its Association Update Response; a newer change supersedes a request
+//!   not yet answered. No request goes out when nothing advertised changed (an acknowledgement
+//!   of a table that names no new processor Up, say), nor when no range is left (one processor
+//!   usable at most, with a backup field in the layout): a request without User Plane IP
+//!   Resource Information would leave the CP function's ranges as they were (and a request
+//!   not yet answered is no longer repeated then, its ranges stale). A range no longer
+//!   advertised concerns only the F-TEIDs allocated from now on: the sessions already set up
+//!   with an F-TEID in it keep it (nothing here deletes or moves a session; after a failure
+//!   their backups serve them).
 //! * **Extension headers.** A message (to the switch: TEID 0) whose extension header chain holds a
 //!   type the endpoint must comprehend (two high bits `1x`) and does not support (see
 //!   [`gtp::supported_extension_headers`](crate::steering::gtp::supported_extension_headers)) is discarded and answered with a Supported Extension
@@ -266,8 +282,9 @@ pub struct SwitchProcessor {
     /// TEIDs purged lately (`withdraw_after`, at most `max_sessions`): a sync of one still in
     /// flight does not bring it back.
     purged: common::Tombstones,
-    /// The VIDs whose TEID ranges the CP functions were last told of (`teid_ranges`).
-    teidri_advertised: Vec<VirtualId>,
+    /// The (VID, backup VID) pairs whose TEID ranges the CP functions were last told of
+    /// (`teid_ranges`).
+    teidri_advertised: Vec<(VirtualId, Option<VirtualId>)>,
     /// Association Update Requests awaiting their response, by CP function (at most one per
     /// associated peer, so at most `path.max_peers`).
     updates: HashMap<PeerId, n4::PendingUpdate>,

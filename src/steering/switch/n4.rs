@@ -4,9 +4,10 @@
 //! here (GTPv2-C Echo, TS 29.274 section 7.1; PFCP Heartbeat and Association Setup / Update /
 //! Release, TS 29.244 sections 7.4.2 and 7.4.4).
 
-use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer};
+use super::{RefusedSetup, SwitchEvent, SwitchProcessor, Timer, vids};
 use crate::steering::common::Route;
 use crate::steering::error::InputError;
+use crate::steering::fabric::VidState;
 use crate::steering::gtpv2::{self, CauseValue};
 use crate::steering::path::{PathProtocol, PeerId};
 use crate::steering::pfcp::{self, Cause, Ie, IeType, Message, MessageType, NodeId, teidri};
@@ -235,41 +236,31 @@ impl SwitchProcessor {
         (Cause::REQUEST_ACCEPTED, ies)
     }
 
-    /// One User Plane IP Resource Information (TS 29.244 section 8.2.82) per TEID range of the
-    /// processors holding a VID and up ([`Self::teidri_vids`]), at the gateway address `gw`:
-    /// per (VID, backup VID) pair of two such processors, by ascending VIDs (per VID when the
-    /// layout has no backup field).
-    /// Empty without [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
+    /// One User Plane IP Resource Information (TS 29.244 section 8.2.82) per TEID range the CP
+    /// functions may allocate F-TEIDs from now ([`Self::teidri_pairs`]), at the gateway address
+    /// `gw`. Empty without [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
     fn teid_ranges(&self, gw: IpAddr) -> Vec<Ie<'static>> {
-        let Some(r) = self
-            .config
-            .teid_ranges
-            .then(|| teidri::ranges(&self.config.layout).ok())
-            .flatten()
-        else {
+        let Some(r) = self.teidri() else {
             return Vec::new();
         };
-        let vids = self.teidri_vids();
         let (ipv4, ipv6) = match gw {
             IpAddr::V4(a) => (Some(a), None),
             IpAddr::V6(a) => (None, Some(a)),
         };
-        let pairs: Vec<(VirtualId, Option<VirtualId>)> = if r.has_backup() {
-            vids.iter()
-                .flat_map(|&p| {
-                    vids.iter()
-                        .filter(move |&&b| b != p)
-                        .map(move |&b| (p, Some(b)))
-                })
-                .collect()
-        } else {
-            vids.iter().map(|&p| (p, None)).collect()
-        };
-        pairs
+        self.teidri_pairs()
             .into_iter()
             .filter_map(|(p, b)| r.info(p, b, ipv4, ipv6))
             .map(Ie::UpIpResourceInformation)
             .collect()
+    }
+
+    /// The TEID ranges of the layout (TS 29.244 section 8.2.82), with
+    /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
+    fn teidri(&self) -> Option<teidri::TeidRanges> {
+        self.config
+            .teid_ranges
+            .then(|| teidri::ranges(&self.config.layout).ok())
+            .flatten()
     }
 
     /// A Session Establishment Request (SEID 0): placed as a Create PDP Context Request is,
@@ -377,37 +368,67 @@ impl SwitchProcessor {
         self.transmit_data(route, r.to_vec().ok());
     }
 
-    /// The VIDs whose TEID ranges are advertised (TS 29.244 section 8.2.82): those of the
-    /// processors holding a VID and up (Up or Suspect), ascending.
-    pub(super) fn teidri_vids(&self) -> Vec<VirtualId> {
-        let mut vids: Vec<VirtualId> = self
+    /// The VIDs whose TEID ranges are advertised (TS 29.244 section 8.2.82), ascending: those
+    /// placement may use now, the processors holding a VID that is Up in a table version every
+    /// line interface but the silent ones has acknowledged (see the
+    /// [module documentation](super), Placement). Not their load: an overloaded processor's
+    /// ranges stay advertised (a set-up in them is refused while it is overloaded).
+    fn teidri_vids(&self) -> Vec<VirtualId> {
+        let acked = self.acked_by_lines();
+        let mut usable: Vec<VirtualId> = self
             .slots
             .values()
+            .filter(|s| vids::named_up(&self.up_since, s, acked))
             .filter_map(|s| s.vid)
-            .filter(|&v| {
-                self.info(v).and_then(|i| self.vid_state(i))
-                    == Some(crate::steering::fabric::VidState::Up)
-            })
+            .filter(|&v| self.info(v).and_then(|i| self.vid_state(i)) == Some(VidState::Up))
             .collect();
-        vids.sort_unstable();
-        vids
+        usable.sort_unstable();
+        usable
     }
 
-    /// After a table change: with [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges),
-    /// when the advertised VIDs changed (a processor came up, went down, restarted with another
-    /// VID), every associated CP function is sent a PFCP Association Update Request (TS 29.244
-    /// sections 6.2.7.2 and 7.4.4.3) with the new TEID ranges, replacing the ones sent before.
+    /// The (VID, backup VID) pairs whose TEID ranges are advertised: every ordered pair of two
+    /// distinct [advertised VIDs](Self::teidri_vids), by ascending VIDs (each VID alone, backup
+    /// `None`, when the layout has no backup field). Empty without
+    /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges).
+    fn teidri_pairs(&self) -> Vec<(VirtualId, Option<VirtualId>)> {
+        let Some(r) = self.teidri() else {
+            return Vec::new();
+        };
+        let vids = self.teidri_vids();
+        if !r.has_backup() {
+            return vids.iter().map(|&p| (p, None)).collect();
+        }
+        vids.iter()
+            .flat_map(|&p| {
+                vids.iter()
+                    .filter(move |&&b| b != p)
+                    .map(move |&b| (p, Some(b)))
+            })
+            .collect()
+    }
+
+    /// After a change that may change the advertised TEID ranges ([`Self::teidri_pairs`]: a
+    /// table version, a line interface's acknowledgement, one found silent): with
+    /// [`SwitchConfig::teid_ranges`](super::SwitchConfig::teid_ranges), when they changed, every
+    /// associated CP function is sent a PFCP Association Update Request (TS 29.244 sections
+    /// 6.2.7.2 and 7.4.4.3) with the new ranges, replacing the ones sent before (a request not
+    /// yet answered is superseded). None when they did not change, and none when no range is
+    /// left: a request without User Plane IP Resource Information leaves the CP function's
+    /// ranges as they were; a request not yet answered is then no longer repeated (its ranges
+    /// are stale, and a repeat would carry none).
     pub(super) fn teidri_changed(&mut self, now: Instant) {
         if !self.config.teid_ranges {
             return;
         }
-        let vids = self.teidri_vids();
-        if vids == self.teidri_advertised {
+        let pairs = self.teidri_pairs();
+        if pairs == self.teidri_advertised {
             return;
         }
-        self.teidri_advertised = vids;
+        self.teidri_advertised = pairs;
         if self.teidri_advertised.is_empty() {
-            // No range to advertise: an update without any would read as "unchanged".
+            for (peer, _) in self.updates.drain() {
+                self.timers.disarm(&Timer::AssociationUpdate(peer));
+            }
             return;
         }
         for peer in self.path_associated_peers() {

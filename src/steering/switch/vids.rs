@@ -154,11 +154,16 @@ impl SwitchProcessor {
                 silent.push((*a, l.acked));
             }
         }
+        let any = !silent.is_empty();
         for (line, acked) in silent {
             self.stats.line_interfaces_ignored += 1;
             self.event(SwitchEvent::LineInterfaceSilent { line, acked });
         }
         self.arm_line_ack();
+        if any {
+            // Placement no longer waits for it: neither do the TEID ranges.
+            self.teidri_changed(now);
+        }
     }
 
     /// Withdraws orphan VIDs no session names; frees withdrawn VIDs every line has acknowledged.
@@ -353,6 +358,9 @@ impl SwitchProcessor {
         }
         self.arm_line_ack();
         self.collect(now);
+        // The VIDs placement may use, and so the TEID ranges advertised, follow the
+        // acknowledgements.
+        self.teidri_changed(now);
         Ok(())
     }
 }
