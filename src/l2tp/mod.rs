@@ -340,6 +340,10 @@ pub struct Stats {
     /// Records received and not kept: beyond [`ReplicationConfig::max_tunnels`] or
     /// [`ReplicationConfig::max_sessions`] for their member, or a session of a tunnel not held.
     pub replicas_refused: u64,
+    /// Records received of an extension kind this version does not know (a later version's,
+    /// [`replica::Record::Extension`]; `replica` docs, extension kinds): skipped, the rest of
+    /// their batch applied.
+    pub replicas_unknown: u64,
     /// Tunnels taken over from failed members.
     pub tunnels_taken_over: u64,
     /// Sessions taken over from failed members.

@@ -36,7 +36,8 @@
 //!              sequence numbers in one record (as kind 3 then kind 9 of the session's tunnel)
 //! 12 Call     a Session body (as kind 3) call flags (1) [ns (2) nr (2)] call details
 //! 13 CallUpdate tunnel (2) session (2) call details
-//! 14 AddressTaken incarnation (4) family (1: 4 or 6) octets (4 or 16)
+//! 0x80..=0xFF  extension kinds: length (2) then that many octets of body
+//! 0x80 AddressTaken  length (2) incarnation (4) family (1: 4 or 6) octets (4 or 16)
 //! address: family (1: 4 or 6) octets (4 or 16) port (2)
 //! tunnel flags: 0x01 peer load-balance capable, 0x02 bearer capabilities present,
 //!               0x04 failover capability present (its bits: 0x02 C, 0x01 D; RFC 4951)
@@ -77,6 +78,18 @@
 //! [`Field::Details`]), never a panic.
 //!
 //! Tunnel and Session IDs are non-zero (RFC 2661 3.1); a record naming id 0 is refused.
+//!
+//! ## Extension kinds (mixed versions)
+//!
+//! Kinds 2 to 13 carry no length: a receiver must know a kind to find where the next record
+//! starts, and a batch with a kind it does not know is refused whole (unacknowledged, so the
+//! sender's channel to it stalls). Kinds `0x80` to `0xFF` ([`EXTENSION_KINDS`]) carry their
+//! body's length, so a member of an older version skips one it does not know
+//! ([`Record::Extension`], counted in `Stats::replicas_unknown`, nothing else changed) and
+//! applies the rest of the batch: a record a later version adds whose loss an older member can
+//! bear is one of them. [`Record::AddressTaken`] is the first (`0x80`). A known extension's
+//! body is exactly its fields (a longer one is refused, [`Field::Extension`]): a record that
+//! grows takes a new kind.
 //!
 //! ## Control channel sequence numbers
 //!
@@ -264,6 +277,16 @@ pub enum Record {
         /// Its address those tunnels used (the taker's [`crate::l2tp::Event::TakenOver`]).
         addr: IpAddr,
     },
+    /// A record of an extension kind this version does not know (a later version's; module
+    /// docs, extension kinds), kept as it came: a receiver applies nothing of it. Written back
+    /// as it was read (`kind` in [`EXTENSION_KINDS`]; `body` at most 65,535 octets, the
+    /// length field's bound: a longer one is cut there).
+    Extension {
+        /// The kind octet (`0x80` to `0xFF`; written with its top bit set).
+        kind: u8,
+        /// The body, without its length.
+        body: Vec<u8>,
+    },
 }
 
 crate::io::reader::wire_fields! {
@@ -291,6 +314,8 @@ crate::io::reader::wire_fields! {
         Generation => "generation",
         Serial => "call serial number",
         Details => "call details",
+        Length => "extension length",
+        Extension => "extension body",
     }
 }
 
@@ -336,8 +361,11 @@ pub(crate) const SESSION_SEQUENCE: u8 = 11;
 pub(crate) const CALL: u8 = 12;
 /// Kind octet of [`Record::CallUpdate`] (module docs, wire format).
 pub(crate) const CALL_UPDATE: u8 = 13;
-/// Kind octet of [`Record::AddressTaken`] (module docs, wire format).
-const ADDRESS_TAKEN: u8 = 14;
+/// The kinds whose body follows its length (module docs, extension kinds): a receiver skips
+/// one it does not know.
+pub const EXTENSION_KINDS: std::ops::RangeInclusive<u8> = 0x80..=0xFF;
+/// Kind octet of [`Record::AddressTaken`] (module docs, wire format; an extension kind).
+const ADDRESS_TAKEN: u8 = 0x80;
 
 /// A [`Record::CallUpdate`] read in place ([`Record::call_update_short`]).
 pub(crate) struct CallUpdateShort<'a> {
@@ -1306,10 +1334,31 @@ impl Record {
                 incarnation: r.u32(Field::Incarnation)?,
                 generation: r.u32(Field::Generation)?,
             },
-            ADDRESS_TAKEN => Record::AddressTaken {
-                incarnation: r.u32(Field::Incarnation)?,
-                addr: read_ip(r)?,
-            },
+            kind if EXTENSION_KINDS.contains(&kind) => {
+                let len = usize::from(r.u16(Field::Length)?);
+                let at = r.offset();
+                let body = r.bytes(len, Field::Extension)?;
+                match kind {
+                    ADDRESS_TAKEN => {
+                        let mut b = Reader::at(body, at);
+                        let rec = Record::AddressTaken {
+                            incarnation: b.u32(Field::Incarnation)?,
+                            addr: read_ip(&mut b)?,
+                        };
+                        if b.remaining() != 0 {
+                            return Err(RecordError::Invalid {
+                                offset: b.offset(),
+                                field: Field::Extension,
+                            });
+                        }
+                        rec
+                    }
+                    _ => Record::Extension {
+                        kind,
+                        body: body.to_vec(),
+                    },
+                }
+            }
             _ => {
                 return Err(RecordError::Invalid {
                     offset,
@@ -1441,8 +1490,16 @@ impl Record {
             }
             Record::AddressTaken { incarnation, addr } => {
                 buf.put_u8(ADDRESS_TAKEN);
+                let ip = if addr.is_ipv4() { 4 } else { 16 };
+                buf.put_u16(4 + 1 + ip);
                 buf.put_u32(*incarnation);
                 put_ip(*addr, buf);
+            }
+            Record::Extension { kind, body } => {
+                let body = body.get(..usize::from(u16::MAX)).unwrap_or(body);
+                buf.put_u8(kind | 0x80);
+                buf.put_u16(body.len() as u16);
+                buf.put_slice(body);
             }
         }
     }
@@ -1660,6 +1717,59 @@ mod tests {
     /// moved several times on both members. The largest is a session with its tunnel's Ns/Nr
     /// (`Record::SessionSequence`: a session record's 24 octets and 4; one such record per
     /// set-up costs less than the 24-octet session record and sequence update it replaces).
+    /// Module docs, extension kinds: a record of an extension kind this version does not know
+    /// parses as [`Record::Extension`] (its body kept, the record written back as it came), and
+    /// a batch carrying one between known records parses whole, so the receiver applies the
+    /// others; a truncated one is refused, naming its body.
+    #[test]
+    fn unknown_extension_kinds_are_skipped_with_their_length() {
+        let unknown = [0x9A, 0, 3, 0xDE, 0xAD, 0x01];
+        let rec = Record::parse(&unknown).unwrap();
+        assert_eq!(
+            rec,
+            Record::Extension {
+                kind: 0x9A,
+                body: vec![0xDE, 0xAD, 0x01]
+            }
+        );
+        assert_eq!(rec.to_vec(), unknown);
+        let empty = [0xFF, 0, 0];
+        assert_eq!(Record::parse(&empty).unwrap().to_vec(), empty);
+        assert!(matches!(
+            Record::parse(&unknown[..5]),
+            Err(RecordError::Truncated {
+                field: Field::Extension,
+                offset: 3,
+                ..
+            })
+        ));
+        // Kinds below 0x80 carry no length: one not known is refused, as before.
+        assert!(matches!(
+            Record::parse(&[0x7F, 0, 0]),
+            Err(RecordError::Invalid {
+                field: Field::Kind,
+                offset: 0
+            })
+        ));
+        let gone = Record::SessionGone {
+            tunnel: 1,
+            session: 2,
+        };
+        let mut batch = Vec::new();
+        crate::replica::encode_batch(
+            7,
+            &[
+                crate::replica::Entry::Item(rec.clone()),
+                crate::replica::Entry::Item(gone.clone()),
+            ],
+            &mut batch,
+        );
+        let (seq, items) = crate::replica::parse_batch::<Record>(&mut Reader::new(&batch)).unwrap();
+        assert_eq!(seq, 7);
+        let items: Vec<_> = items.iter().filter_map(|e| e.item()).collect();
+        assert_eq!(items, [&rec, &gone]);
+    }
+
     #[test]
     fn record_is_small() {
         let (rec, tunnel) = (size_of::<Record>(), size_of::<TunnelRecord>());
@@ -1732,25 +1842,43 @@ mod tests {
         let b = c.to_vec();
         assert_eq!(b, [10, 0, 0, 0, 2, 1, 2, 3, 4, 0, 0, 0, 7]);
         assert_eq!(Record::parse(&b), Ok(c));
-        // Module docs, wire format: kind 14, incarnation, the address without a port.
+        // Module docs, wire format: extension kind 0x80, its length, incarnation, the address
+        // without a port.
         let a = Record::AddressTaken {
             incarnation: 1,
             addr: "10.0.1.1".parse().unwrap(),
         };
         let ab = a.to_vec();
-        assert_eq!(ab, [14, 0, 0, 0, 1, 4, 10, 0, 1, 1]);
+        assert_eq!(ab, [0x80, 0, 9, 0, 0, 0, 1, 4, 10, 0, 1, 1]);
         assert_eq!(Record::parse(&ab), Ok(a));
         let a6 = Record::AddressTaken {
             incarnation: 2,
             addr: "2001:db8::1".parse().unwrap(),
         };
-        assert_eq!(a6.to_vec().len(), 1 + 4 + 1 + 16);
+        assert_eq!(a6.to_vec()[..3], [0x80, 0, 21]);
+        assert_eq!(a6.to_vec().len(), 1 + 2 + 4 + 1 + 16);
         assert_eq!(Record::parse(&a6.to_vec()), Ok(a6));
         assert!(matches!(
-            Record::parse(&[14, 0, 0, 0, 1, 5, 10, 0, 1, 1]),
+            Record::parse(&[0x80, 0, 9, 0, 0, 0, 1, 5, 10, 0, 1, 1]),
             Err(RecordError::Invalid {
                 field: Field::Family,
-                offset: 5
+                offset: 7
+            })
+        ));
+        // A known extension's body is its fields exactly (module docs, extension kinds).
+        assert!(matches!(
+            Record::parse(&[0x80, 0, 10, 0, 0, 0, 1, 4, 10, 0, 1, 1, 0]),
+            Err(RecordError::Invalid {
+                field: Field::Extension,
+                offset: 12
+            })
+        ));
+        assert!(matches!(
+            Record::parse(&[0x80, 0, 12, 0, 0, 0, 1, 4, 10, 0, 1, 1]),
+            Err(RecordError::Truncated {
+                field: Field::Extension,
+                offset: 3,
+                ..
             })
         ));
         assert!(matches!(

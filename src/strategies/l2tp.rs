@@ -510,5 +510,8 @@ pub fn replica_record() -> impl Strategy<Value = crate::l2tp::replica::Record> {
         }),
         (any::<u32>(), any::<std::net::IpAddr>())
             .prop_map(|(incarnation, addr)| Record::AddressTaken { incarnation, addr }),
+        // An extension kind this version does not know (0x80 is `AddressTaken`).
+        (0x81u8..=0xFF, proptest::collection::vec(any::<u8>(), 0..64))
+            .prop_map(|(kind, body)| Record::Extension { kind, body }),
     ]
 }

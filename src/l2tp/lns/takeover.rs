@@ -68,15 +68,18 @@
 //!   not queued again for that one (`Taken::told_mark`); and a takeover that takes nothing
 //!   (the restarted incarnation held no tunnel) leaves the record of what we took from the
 //!   former one, whose addresses a later incarnation is told again.
-//! * **Mixed versions** (a rolling upgrade): [`Record::AddressTaken`] is kind 14, newer than
-//!   the other records. A member of a version without it fails to parse a batch carrying it
-//!   (record items carry no length, so an unknown kind cannot be skipped: `l2tp::replica`
-//!   docs, wire format) and refuses the whole batch unacknowledged; the taker sends that
-//!   batch again for good, and nothing queued behind it reaches that member (when that member
-//!   is the taker's backup, the taker's replication stalls with it). It is sent only to a
-//!   member seen restarted after we took over its former incarnation, so upgrade every member
-//!   before a member still on the former version can restart (a crash restarted by its
-//!   supervisor) while an upgraded member backs it up.
+//! * **Mixed versions** (a rolling upgrade): [`Record::AddressTaken`] is newer than the other
+//!   records, so it is an extension kind (`0x80`, `l2tp::replica` docs, extension kinds): a
+//!   member of a later version skips an extension record it does not know and applies the
+//!   rest of the batch ([`Record::Extension`], `Stats::replicas_unknown`), and a record added
+//!   later that an older member can do without takes an extension kind too. Members of
+//!   versions from before extension kinds (session 49 and earlier; kind 14 was this record
+//!   then) fail to parse a batch carrying one and refuse the batch whole, unacknowledged: the
+//!   taker sends it again for good, and nothing queued behind it reaches that member (when
+//!   that member is the taker's backup, the taker's replication stalls). The record goes only
+//!   to a member seen restarted after we took over its former incarnation, so upgrade every
+//!   member from such a version before one still on it can restart while an upgraded member
+//!   backs it up.
 //! * **Yielded copy**: a member that yields a tunnel on a [`Record::TakenOver`] keeps it as a
 //!   copy held for the taker (the taker's owner generation and incarnation, as if the taker
 //!   had replicated it here; when the taker's own records of that generation are held already,
@@ -460,9 +463,10 @@ impl Held {
                 }
                 false
             }
-            Record::TakenOver { .. } | Record::Claimed { .. } | Record::AddressTaken { .. } => {
-                false
-            }
+            Record::TakenOver { .. }
+            | Record::Claimed { .. }
+            | Record::AddressTaken { .. }
+            | Record::Extension { .. } => false,
         }
     }
 }
@@ -597,6 +601,13 @@ impl Lns {
             }
             Record::AddressTaken { incarnation, addr } => {
                 self.address_taken(from, incarnation, addr);
+                false
+            }
+            // A later version's record this one does not know (`replica` docs, extension
+            // kinds): skipped, counted.
+            Record::Extension { .. } => {
+                let stats = &mut self.core.stats;
+                stats.replicas_unknown = stats.replicas_unknown.saturating_add(1);
                 false
             }
             // Upserts make the member's table; the rest change only one there is.
@@ -2092,6 +2103,43 @@ mod tests {
             assert_eq!(lns.session_count(), 2);
             assert_eq!(lns.held_for(NodeId(3)), (0, 0), "not held as node 3's own");
         }
+    }
+
+    /// Module docs, mixed versions (`replica` docs, extension kinds): a batch from node 2
+    /// carrying a record of an extension kind this version does not know (a later version's)
+    /// between known ones is acknowledged and applied but for that record, which is counted
+    /// (`Stats::replicas_unknown`); with the former wire format (no length, the kind unknown)
+    /// the whole batch was refused and node 2's channel stalled.
+    #[test]
+    fn a_batch_with_an_unknown_extension_record_is_applied_but_for_it() {
+        use crate::replica::Entry;
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        assert_eq!(lns.held_for(NodeId(2)), (1, 1));
+        let items = [
+            Entry::Item(Record::Extension {
+                kind: 0xC1,
+                body: vec![1, 2, 3],
+            }),
+            Entry::Item(Record::SessionGone {
+                tunnel: TUNNEL,
+                session: SESSION,
+            }),
+        ];
+        from_node_2(&mut lns, now, &batch_of_node_2(1, 1, 1, &items)).unwrap();
+        assert_eq!(
+            lns.held_for(NodeId(2)),
+            (1, 0),
+            "the session's removal applied"
+        );
+        assert_eq!(lns.stats().replicas_unknown, 1);
+        assert_eq!(lns.stats().replicas_refused, 0);
+        // Acknowledged: a token for batch 1 goes back to node 2.
+        let back: Vec<_> = std::iter::from_fn(|| lns.poll_transmit())
+            .filter(|t| t.dst == "10.0.2.2:1701".parse().unwrap())
+            .filter(|t| !crate::health::is_heartbeat(&t.payload))
+            .collect();
+        assert!(!back.is_empty(), "the batch acknowledged");
     }
 
     /// Module docs, late records: node 2's ICCN details (`Record::CallUpdate`) of a call we
