@@ -646,6 +646,23 @@ pub fn replica_record_seeds(mut add: impl FnMut(&'static str, Vec<u8>)) {
         .to_vec(),
     );
     add(
+        "address_taken.bin",
+        Record::AddressTaken {
+            incarnation: 2,
+            addr: addr("10.0.1.1:1701").ip(),
+        }
+        .to_vec(),
+    );
+    // A later version's record (an extension kind this one does not know).
+    add(
+        "extension.bin",
+        Record::Extension {
+            kind: 0x9A,
+            body: vec![0, 1, 2, 3],
+        }
+        .to_vec(),
+    );
+    add(
         "taken_over.bin",
         Record::TakenOver {
             incarnation: 1,
