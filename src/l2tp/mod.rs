@@ -360,6 +360,12 @@ pub struct Stats {
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
     /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
+    /// Backups given up because a batch of ours went unacknowledged for a health Down
+    /// interval (at least two replication retransmission caps) while health saw them alive: a
+    /// member that does not replicate (replication off, another cluster key, its replication
+    /// filtered). Another is chosen; none is chosen again until it acknowledges or sends a
+    /// batch, or restarts (`lns::replicate` docs, backup).
+    pub backups_unresponsive: u64,
     /// SCCRQs that arrived at the LNS's cluster address ([`LnsMembership::cluster_addr`]):
     /// dropped without an answer, no tunnel set up.
     pub sccrqs_at_cluster_address: u64,
