@@ -93,6 +93,9 @@ struct Net {
     alive: [bool; MEMBERS],
     /// Member 0's replication datagrams to member 1 are dropped.
     filtered: bool,
+    /// Every other replication datagram of member 0 to member 2 is dropped (counting them
+    /// here): each batch reaches it at its first retransmission.
+    halved: Option<u64>,
     /// The LAC's events with their time.
     lac_events: Vec<(Instant, Event)>,
 }
@@ -112,6 +115,7 @@ impl Net {
             members: (0..MEMBERS).map(|i| member(i, silent, 1, now)).collect(),
             alive: [false, alive[C], alive[B]],
             filtered: silent == Silent::Filtered,
+            halved: None,
             lac_events: Vec::new(),
         };
         if alive[C] && alive[B] {
@@ -205,6 +209,16 @@ impl Net {
                     let replication = !telcp::health::is_heartbeat(&t.payload);
                     if !self.alive[j] || (i == A && j == C && replication && self.filtered) {
                         continue;
+                    }
+                    if let Some(k) = self
+                        .halved
+                        .as_mut()
+                        .filter(|_| i == A && j == B && replication)
+                    {
+                        *k += 1;
+                        if *k % 2 == 1 {
+                            continue;
+                        }
                     }
                     let _ = self.members[j].handle_datagram(now, management(i), t.dst, &t.payload);
                 }
@@ -424,4 +438,48 @@ fn a_given_up_backup_restarted_is_judged_afresh() {
     });
     assert!(given_up, "given up again: it still does not replicate");
     assert_eq!(net.a().backup(), None);
+}
+
+/// A backup that acknowledges every batch, late, is kept (`lns::replicate` docs, backup: the
+/// bound runs while one batch goes unacknowledged): member 0's only peer, member 2, gets each
+/// batch at its first retransmission while the LAC places a call every 100 ms for three
+/// bounds, so that a batch of member 0 is in flight to it all that while. None is given up,
+/// every call comes up replicated, its ICRP within the LAC's budget.
+#[test]
+fn a_backup_acknowledging_each_batch_late_is_kept() {
+    let mut net = Net::new(Silent::Contact, [true, false, true]);
+    assert_eq!(net.a().backup(), Some(node(B)));
+    net.halved = Some(0);
+    let start = net.now;
+    let mut opened = std::collections::BTreeMap::new();
+    while net.now < start + bound() * 3 {
+        let id = net.lac.open_call(net.now, CallRequest::default()).unwrap();
+        opened.insert(id, net.now);
+        net.pump();
+        let next = net.now + Duration::from_millis(100);
+        net.run_until(Duration::from_secs(1), |n| n.now >= next);
+    }
+    let ups = |n: &Net| {
+        n.lac_events
+            .iter()
+            .filter_map(|(at, e)| match e {
+                Event::SessionUp { call: Some(c), .. } => Some((*c, *at)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let all = net.run_until(lac_budget(), |n| ups(n).len() == opened.len());
+    assert!(all, "every call came up");
+    for (c, at) in ups(&net) {
+        let took = at - opened[&c];
+        assert!(
+            took < bound(),
+            "{c:?}: ICRP after {took:?}, no give-up to wait for"
+        );
+    }
+    let s = net.a().stats();
+    assert_eq!(s.backups_unresponsive, 0);
+    assert_eq!(s.setups_not_replicated, 0);
+    assert_eq!(net.a().backup(), Some(node(B)));
+    assert_eq!(net.members[B].held_for(node(A)), (1, opened.len()));
 }
