@@ -81,7 +81,7 @@
 //!   `tunnel::snapshot` docs) and held until the backup acknowledged the batch carrying the
 //!   call's record
 //!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
-//!   answer). So a call the LAC has up (it sends ICCN
+//!   answer), or the backup is given up as unresponsive (above). So a call the LAC has up (it sends ICCN
 //!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
 //!   loses no established call; the backup adopts an answered call waiting for its ICCN, and
 //!   sends its ICRP again at the same Ns when the LAC had not taken it (`l2tp_failover` seed 602:
