@@ -56,7 +56,10 @@
 //! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
 //!   record (one round trip between members), so that a crash at any moment loses no call the
 //!   LAC has up. ICRPs sent while no backup was left are counted in
-//!   [`Stats::setups_not_replicated`]: a crash would lose those calls.
+//!   [`Stats::setups_not_replicated`]: a crash would lose those calls. A backup that
+//!   acknowledges nothing for a health Down interval (a member alive that does not replicate)
+//!   is given up for another ([`Stats::backups_unresponsive`], [`Lns::unresponsive_members`]),
+//!   so that wait stays bounded.
 //! * **What is lost**: a member and its backup failing together before another backup holds a
 //!   copy; records beyond [`ReplicationConfig::max_tunnels`] or
 //!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
