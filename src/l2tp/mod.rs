@@ -56,7 +56,10 @@
 //! * **Set-up latency**: a new call's ICRP waits until the backup acknowledged the call's
 //!   record (one round trip between members), so that a crash at any moment loses no call the
 //!   LAC has up. ICRPs sent while no backup was left are counted in
-//!   [`Stats::setups_not_replicated`]: a crash would lose those calls.
+//!   [`Stats::setups_not_replicated`]: a crash would lose those calls. A backup that
+//!   acknowledges nothing for a health Down interval (a member alive that does not replicate)
+//!   is given up for another ([`Stats::backups_unresponsive`], [`Lns::unresponsive_members`]),
+//!   so that wait stays bounded.
 //! * **What is lost**: a member and its backup failing together before another backup holds a
 //!   copy; records beyond [`ReplicationConfig::max_tunnels`] or
 //!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
@@ -364,6 +367,12 @@ pub struct Stats {
     /// them wait for the new one's bulk sync): the calls a crash of this LNS could then lose
     /// until a new backup's bulk sync lands.
     pub setups_not_replicated: u64,
+    /// Backups given up because a batch of ours went unacknowledged for a health Down
+    /// interval (at least two replication retransmission caps) while health saw them alive: a
+    /// member that does not replicate (replication off, another cluster key, its replication
+    /// filtered). Another is chosen; none is chosen again until it acknowledges or sends a
+    /// batch, or restarts (`lns::replicate` docs, backup).
+    pub backups_unresponsive: u64,
     /// SCCRQs that arrived at the LNS's cluster address ([`LnsMembership::cluster_addr`]):
     /// dropped without an answer, no tunnel set up.
     pub sccrqs_at_cluster_address: u64,

@@ -679,6 +679,9 @@ impl Lns {
             self.drain_health(now);
         }
         self.late_down_timeouts(now);
+        if self.cfg.replication.is_some() {
+            self.give_up_silent_backup(now);
+        }
         self.flush_replication(now);
     }
 

@@ -27,6 +27,31 @@
 //!   LNS Down or, restarted by its supervisor before that, `Restarted` (a higher incarnation,
 //!   empty), the backup takes the copy over (`takeover` docs, restart), and the restarted LNS
 //!   is told which address was taken ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
+//!
+//!   **Unresponsive backup.** Health tells a member alive, not that it replicates: a contact
+//!   LNS with room that only redirects, a member with replication off or another cluster key,
+//!   or one whose replication is filtered is Up and may be chosen, and output commit (below)
+//!   would hold every call's ICRP until the LAC gave the call up (its set-up wait: 31 s by
+//!   default, RFC 2661 5.8). So a backup that leaves a batch of ours unacknowledged for a
+//!   health Down interval ([`crate::health::HealthConfig::down_after`], 4 s by default; never
+//!   less than two retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the
+//!   timers see it, is given up: marked unresponsive (counted in
+//!   [`crate::l2tp::Stats::backups_unresponsive`]) and another chosen as above, never a marked
+//!   one. What was held for it waits for the new one's whole bulk sync; with none left it is
+//!   sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
+//!   The mark clears when the member shows that it replicates: a token of its acknowledging
+//!   one of ours (the batch in flight to it stays in flight and is sent again while it is Up:
+//!   that is the probe), or a batch of its taken, unless it had sent us batches already when
+//!   given up (then what failed is our path to it, a one-way filter, and its batches would
+//!   have it chosen and given up again and again); then it may be chosen again (at once when
+//!   no backup is left); and when it restarts (a new incarnation is judged afresh). The
+//!   first choice is by load alone, not among the members known to replicate first: a member
+//!   knows only those that back up to it or acknowledged it, a preference would put copies
+//!   where they were rather than where the room is (the backup takes the calls over), and a
+//!   member that does not replicate costs one Down interval of held set-ups once per
+//!   incarnation, as it stays marked. A set-up pays nothing for it: no peer is looked at per
+//!   call; the timers compare the backup's batch in flight (its `seq`, and when a timer first
+//!   saw it) with the bound ([`Lns::give_up_silent_backup`]).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: the session and its tunnel's Ns/Nr, which the call
 //!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what
@@ -56,7 +81,7 @@
 //!   `tunnel::snapshot` docs) and held until the backup acknowledged the batch carrying the
 //!   call's record
 //!   ([`Channel::mark`], [`Channel::committed`]; RFC 2661 7.4.2 sets no time limit on the
-//!   answer). So a call the LAC has up (it sends ICCN
+//!   answer), or the backup is given up as unresponsive (above). So a call the LAC has up (it sends ICCN
 //!   only after our ICRP) is held by the backup already, and a crash of this LNS at any moment
 //!   loses no established call; the backup adopts an answered call waiting for its ICCN, and
 //!   sends its ICRP again at the same Ns when the LAC had not taken it (`l2tp_failover` seed 602:
@@ -327,6 +352,16 @@ pub(super) struct Replicator {
     /// Members we took over whose yielded copy (`takeover` docs) is released once they have
     /// our takeover notice and our backup holds what we took; at most one per monitor peer.
     yielders: Vec<Yielder>,
+    /// Members given up as backup because they acknowledged nothing of ours for
+    /// [`Lns::unresponsive_after`] while a batch was in flight to them (module docs, backup),
+    /// each with whether it had sent us a batch then (its batches then tell nothing of our
+    /// path to it: only an acknowledgement clears its mark): never chosen while marked. At
+    /// most one per monitor peer (pruned of members health no longer knows when one is
+    /// marked).
+    unresponsive: Vec<(NodeId, bool)>,
+    /// The batch in flight to the backup as a timer first saw it: the backup, the batch's
+    /// `seq` and when ([`Lns::give_up_silent_backup`]); `None` with nothing in flight to it.
+    watch: Option<(NodeId, u64, Instant)>,
 }
 
 /// A member we took over, holding its yielded copy of what we took (`takeover` docs) until
@@ -937,6 +972,14 @@ impl Lns {
         self.repl.backup
     }
 
+    /// The members given up as backup because they left a batch of ours unacknowledged for a
+    /// health Down interval, not chosen again until they acknowledge one or send one of theirs,
+    /// or restart (counted in [`crate::l2tp::Stats::backups_unresponsive`]; module docs of
+    /// `lns::replicate`, backup); in the order given up, at most one per heartbeat peer.
+    pub fn unresponsive_members(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.repl.unresponsive.iter().map(|(n, _)| *n)
+    }
+
     /// Queues `rec` for `to` (module docs: bounded, else a bulk sync).
     pub(super) fn send_record(&mut self, to: NodeId, rec: Record) {
         self.send_records(to, [Some(rec)]);
@@ -1405,8 +1448,12 @@ impl Lns {
         let Some(m) = self.monitor() else {
             return;
         };
-        let up = |n: NodeId| m.state(n) == Some(NodeState::Up);
-        let alive = |n: NodeId| matches!(m.state(n), Some(NodeState::Up | NodeState::Suspect));
+        // A member given up as unresponsive is never chosen while marked (module docs, backup).
+        let unresponsive = |n: NodeId| self.repl.unresponsive.iter().any(|(u, _)| *u == n);
+        let up = |n: NodeId| m.state(n) == Some(NodeState::Up) && !unresponsive(n);
+        let alive = |n: NodeId| {
+            matches!(m.state(n), Some(NodeState::Up | NodeState::Suspect)) && !unresponsive(n)
+        };
         let keep = self.repl.backup.filter(|b| alive(*b));
         let chosen = keep.or_else(|| {
             let view = self.pool_view();
@@ -1456,9 +1503,95 @@ impl Lns {
         }
     }
 
+    /// How long a backup may leave a batch of ours unacknowledged before it is given up
+    /// (module docs, backup): the health Down interval ([`crate::health::HealthConfig::down_after`],
+    /// 4 s by default), never less than two retransmission timeouts at
+    /// [`ReplicationConfig::retransmit_cap`] (4 s by default).
+    pub(super) fn unresponsive_after(&self) -> Duration {
+        let cap = self
+            .cfg
+            .replication
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.retransmit_cap);
+        self.cfg.health.down_after().max(cap.saturating_mul(2))
+    }
+
+    /// Gives the backup up when a batch of ours has been in flight to it, unacknowledged, for
+    /// [`Lns::unresponsive_after`] as the timers saw it (module docs, backup): it is marked
+    /// unresponsive (counted in [`crate::l2tp::Stats::backups_unresponsive`]) and another is
+    /// chosen ([`Lns::ensure_backup`]), what was held for it waiting for the new one's sync, or
+    /// released at once with none left. Called from the timers only, never on a set-up: the
+    /// batch in flight always has a retransmission deadline, so a timer sees it within
+    /// [`ReplicationConfig::retransmit`] of its first transmission, and again at least every
+    /// [`ReplicationConfig::retransmit_cap`] (and heartbeat interval) after.
+    pub(super) fn give_up_silent_backup(&mut self, now: Instant) {
+        let in_flight = self.repl.backup.and_then(|b| {
+            let (seq, _) = self.repl.channels.get(&b)?.in_flight()?;
+            Some((b, seq))
+        });
+        let Some((b, seq)) = in_flight else {
+            self.repl.watch = None;
+            return;
+        };
+        match self.repl.watch {
+            Some((n, s, since)) if (n, s) == (b, seq) => {
+                if now.saturating_duration_since(since) < self.unresponsive_after() {
+                    return;
+                }
+            }
+            _ => {
+                self.repl.watch = Some((b, seq, now));
+                return;
+            }
+        }
+        self.repl.watch = None;
+        let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+        // Bounded by the monitor's peers: those it no longer knows go.
+        let sent_us = self
+            .repl
+            .channels
+            .get(&b)
+            .is_some_and(Channel::received_any);
+        let marks = &mut self.repl.unresponsive;
+        marks.retain(|(n, _)| *n != b && monitor.is_some_and(|m| m.addr_of(*n).is_some()));
+        marks.push((b, sent_us));
+        let n = &mut self.core.stats.backups_unresponsive;
+        *n = n.saturating_add(1);
+        self.ensure_backup();
+    }
+
+    /// `node` showed that it replicates: `acked`, it acknowledged a batch of ours; else a
+    /// batch of its was taken. It is no longer unresponsive (module docs, backup), unless it
+    /// had sent us batches already when given up and this is another one (what failed was our
+    /// path to it), and may be chosen again, at once when no backup is left. Nearly always none
+    /// is marked (checked inline, no call).
+    #[inline(always)]
+    fn replicates(&mut self, node: NodeId, acked: bool) {
+        if !self.repl.unresponsive.is_empty() {
+            self.clear_unresponsive(node, acked);
+        }
+    }
+
+    /// [`Lns::replicates`] with a member marked.
+    #[inline(never)]
+    fn clear_unresponsive(&mut self, node: NodeId, acked: bool) {
+        let before = self.repl.unresponsive.len();
+        self.repl
+            .unresponsive
+            .retain(|(n, sent_us)| *n != node || (*sent_us && !acked));
+        if self.repl.unresponsive.len() != before && self.repl.backup.is_none() {
+            self.ensure_backup();
+        }
+    }
+
     /// `node` restarted: its batch numbers start again; if it is our backup, what it held is
-    /// gone.
+    /// gone. A mark of unresponsive goes (module docs, backup): the new incarnation is judged
+    /// afresh.
     pub(super) fn peer_restarted(&mut self, node: NodeId) {
+        self.repl.unresponsive.retain(|(n, _)| *n != node);
+        if self.repl.watch.is_some_and(|(n, ..)| n == node) {
+            self.repl.watch = None;
+        }
         self.repl.yielders.retain(|y| y.node != node);
         // Its tokens answered transmissions to the incarnation that is gone: one delayed past
         // the restart acknowledges nothing for the new one (module docs, acknowledgement
@@ -1609,6 +1742,8 @@ impl Lns {
         if h.incarnation != before {
             self.sender_incarnation(now, h.sender, h.incarnation, before);
         }
+        // Its batch, authenticated and fresh: it replicates (module docs, backup).
+        self.replicates(h.sender, false);
         let mut r = Reader::at(body, HEADER_LEN);
         match h.kind {
             KIND_REPLICATE => {
@@ -1744,6 +1879,7 @@ impl Lns {
         if !taken {
             return Err(InputError::NotAuthorized);
         }
+        self.replicates(acker, true);
         let acked = self
             .repl
             .channels
