@@ -160,7 +160,7 @@
 //!
 //! * `sim`: [`sim`], a deterministic in-process network (seeded loss, duplication, reordering,
 //!   delay, partitions, crashes) used by the tests, the fuzz targets and the demo.
-//! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/UDP framing.
+//! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/IPv6/UDP framing.
 //! * `proptest`: [`strategies`], proptest generators for every wire message.
 //! * `tokio`: `driver`, the async driver over tokio UDP sockets and timers.
 //! * `roles`: `tokio` plus serde, toml and tracing-subscriber, for the runnable role examples.
