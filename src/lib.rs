@@ -40,7 +40,11 @@
 //! `Endpoint` is.
 //! Such a loop sends every [`Transmit`]'s payload to its `dst`. When `src` is set, the datagram
 //! must leave from that local address: a driver holds one socket per address the endpoint listens
-//! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). Often
+//! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). So
+//! `to` is a specific address: a socket bound to 0.0.0.0 or `::` does not say which local address
+//! a datagram came to (only `IP_PKTINFO` / `IPV6_RECVPKTINFO` do), and an endpoint handed the
+//! wildcard `local_addr()` as `to` takes it as given: its answers then name 0.0.0.0 as `src`, and
+//! an L2TP [`l2tp::SessionHandoff`]'s `local` is 0.0.0.0 too. Often
 //! `src` is the address the peer used (an L2TP tunnel's), but not always the first socket's: a
 //! [`mip::HomeAgent`] sends its replies from the virtual HA address (port 434, [`mip::wire::PORT`],
 //! when the request came to it) in both forwarding modes, and a [`steering::LineInterface`] sends
