@@ -40,7 +40,11 @@
 //! `Endpoint` is.
 //! Such a loop sends every [`Transmit`]'s payload to its `dst`. When `src` is set, the datagram
 //! must leave from that local address: a driver holds one socket per address the endpoint listens
-//! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). Often
+//! on and sends from the one bound to `src` (the socket the datagram came in on, for `to`). So
+//! `to` is a specific address: a socket bound to 0.0.0.0 or `::` does not say which local address
+//! a datagram came to (only `IP_PKTINFO` / `IPV6_RECVPKTINFO` do), and an endpoint handed the
+//! wildcard `local_addr()` as `to` takes it as given: its answers then name 0.0.0.0 as `src`, and
+//! an L2TP [`l2tp::SessionHandoff`]'s `local` is 0.0.0.0 too. Often
 //! `src` is the address the peer used (an L2TP tunnel's), but not always the first socket's: a
 //! [`mip::HomeAgent`] sends its replies from the virtual HA address (port 434, [`mip::wire::PORT`],
 //! when the request came to it) in both forwarding modes, and a [`steering::LineInterface`] sends
@@ -160,7 +164,7 @@
 //!
 //! * `sim`: [`sim`], a deterministic in-process network (seeded loss, duplication, reordering,
 //!   delay, partitions, crashes) used by the tests, the fuzz targets and the demo.
-//! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/UDP framing.
+//! * `pcap`: [`pcap`], a pcap writer with real Ethernet/IPv4/IPv6/UDP framing.
 //! * `proptest`: [`strategies`], proptest generators for every wire message.
 //! * `tokio`: `driver`, the async driver over tokio UDP sockets and timers.
 //! * `roles`: `tokio` plus serde, toml and tracing-subscriber, for the runnable role examples.

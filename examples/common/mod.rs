@@ -242,7 +242,9 @@ pub enum Net {
 impl Net {
     pub fn add(&mut self, name: &str, addrs: &[SocketAddr], node: Box<dyn Node>) -> usize {
         match self {
-            Net::Udp(l) => l.add(name, addrs, node).expect("bind a loopback address"),
+            Net::Udp(l) => l.add(name, addrs, node).unwrap_or_else(|e| {
+                panic!("{name}: bind {addrs:?}: {e} (another demo or tests/demo.rs running?)")
+            }),
             Net::Sim(s, ids) => {
                 ids.push(s.add_node(name, addrs, None, node));
                 ids.len() - 1

@@ -17,6 +17,41 @@
 //! Received PPP frames come out of `poll_data` (a bounded queue, [`Config::max_data_queue`]), not
 //! as events, so that the event queue stays a low-volume stream of facts.
 //!
+//! A LAC sets a call up with an LNS, in memory and at one instant (the same over two
+//! `UdpSocket`s: `examples/newcomer.rs`). `LnsConfig::default()` is a contact LNS
+//! ([`LnsConfig::contact`] true) with an empty pool: it serves every call itself while under
+//! [`LnsConfig::overload_percent`] (90), accepting each without asking the caller
+//! ([`LnsConfig::admission`] `None`):
+//!
+//! ```
+//! use std::time::Instant;
+//! use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig};
+//! let now = Instant::now();
+//! let (lac_addr, lns_addr) = ("10.0.9.1:1701".parse().unwrap(), "10.0.0.1:1701".parse().unwrap());
+//! let mut lac = Lac::new(LacConfig::new(lns_addr), now).unwrap();
+//! let mut lns = Lns::new(LnsConfig::default(), now).unwrap();
+//! let call = lac.open_session(now).unwrap();
+//! // A perfect in-process network: hand every datagram to the other side until both are quiet.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(t) = lac.poll_transmit() {
+//!         lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
+//!         moved = true;
+//!     }
+//!     while let Some(t) = lns.poll_transmit() {
+//!         lac.handle_datagram(now, lns_addr, lac_addr, &t.payload).unwrap();
+//!         moved = true;
+//!     }
+//!     if !moved { break; }
+//! }
+//! assert!(std::iter::from_fn(|| lac.poll_event())
+//!     .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if c == call)));
+//! lac.send_ppp(call, b"\xff\x03\xc0\x21").unwrap();
+//! let t = lac.poll_transmit().unwrap();
+//! lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
+//! assert_eq!(&lns.poll_data().unwrap().frame[..], b"\xff\x03\xc0\x21");
+//! ```
+//!
 //! # Virtual LNS failover: what the embedder does
 //!
 //! Members of a virtual LNS back each other up when each has [`LnsConfig::membership`] (its
@@ -65,35 +100,6 @@
 //!   [`ReplicationConfig::max_sessions`] ([`Stats::replicas_refused`]); tunnels a takeover could
 //!   not adopt ([`Stats::sessions_lost_in_takeover`]). A call the copy lacks is cleared at the
 //!   LAC with a CDN once the takeover is settled ([`Stats::unknown_sessions_cleared`]).
-//!
-//! ```
-//! use std::time::Instant;
-//! use telcp::l2tp::{Event, Lac, LacConfig, Lns, LnsConfig};
-//! let now = Instant::now();
-//! let (lac_addr, lns_addr) = ("10.0.9.1:1701".parse().unwrap(), "10.0.0.1:1701".parse().unwrap());
-//! let mut lac = Lac::new(LacConfig::new(lns_addr), now).unwrap();
-//! let mut lns = Lns::new(LnsConfig::default(), now).unwrap();
-//! let call = lac.open_session(now).unwrap();
-//! // A perfect in-process network: hand every datagram to the other side until both are quiet.
-//! loop {
-//!     let mut moved = false;
-//!     while let Some(t) = lac.poll_transmit() {
-//!         lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
-//!         moved = true;
-//!     }
-//!     while let Some(t) = lns.poll_transmit() {
-//!         lac.handle_datagram(now, lns_addr, lac_addr, &t.payload).unwrap();
-//!         moved = true;
-//!     }
-//!     if !moved { break; }
-//! }
-//! assert!(std::iter::from_fn(|| lac.poll_event())
-//!     .any(|e| matches!(e, Event::SessionUp { call: Some(c), .. } if c == call)));
-//! lac.send_ppp(call, b"\xff\x03\xc0\x21").unwrap();
-//! let t = lac.poll_transmit().unwrap();
-//! lns.handle_datagram(now, lac_addr, lns_addr, &t.payload).unwrap();
-//! assert_eq!(&lns.poll_data().unwrap().frame[..], b"\xff\x03\xc0\x21");
-//! ```
 
 /// The polls and counters the LAC and the LNS share over their tunnel engine (the crate's sans-IO
 /// contract), written once for both inside their `impl` blocks.

@@ -69,16 +69,17 @@ pub struct LacConfig {
     /// The contact LNS: neither port 0 nor the unspecified address
     /// ([`ConfigError::UnusableAddress`] naming [`ConfigField::ContactLns`]).
     pub contact_lns: SocketAddr,
-    /// Say in ICRQ that we follow redirects (`LoadBalanceCapable`).
+    /// Say in ICRQ that we follow redirects (`LoadBalanceCapable`). Default true.
     pub advertise_load_balance: bool,
-    /// Also say it in SCCRQ (tunnel-level request).
+    /// Also say it in SCCRQ (tunnel-level request). Default false.
     pub tunnel_level_request: bool,
-    /// Redirect hops per call.
+    /// Redirect hops per call: a redirect beyond them is taken as the refusal it carries
+    /// (module docs). Default 3.
     pub max_redirects: u8,
     /// LNSs to try on Error 7 "try another": none with port 0 or the unspecified address
-    /// ([`ConfigError::UnusableAddress`] naming [`ConfigField::Alternates`]).
+    /// ([`ConfigError::UnusableAddress`] naming [`ConfigField::Alternates`]). Default empty.
     pub alternates: Vec<SocketAddr>,
-    /// Calls at once.
+    /// Calls at once (more: [`CommandError::Full`] from [`Lac::open_call`]). Default 4096.
     pub max_calls: usize,
     /// Close a tunnel once it has had no session (and no call waiting on it) for this long:
     /// StopCCN Result Code 1 ("general request to clear control connection"), reported as

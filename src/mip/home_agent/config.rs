@@ -287,6 +287,10 @@ impl HomeAgentConfig {
     /// Layer 2 ([`ForwardMode::Layer2`]) forwards requests as frames with a foreign source
     /// address and a link-layer destination, which need a raw or packet socket; a caller with
     /// only UDP sockets sets [`Self::mode`] to [`ForwardMode::Layer3`].
+    ///
+    /// `members` holds every HA of the cluster, this one (`node`) included; `cluster_key` is the
+    /// raw key (at least 16 octets, [`Self::cluster_key`]), not a
+    /// [`ClusterKey`](crate::health::ClusterKey) as the L2TP and steering roles take.
     pub fn new(
         node: NodeId,
         virtual_address: Ipv4Addr,

@@ -88,7 +88,14 @@ impl std::fmt::Debug for SecurityAssociation {
 }
 
 impl SecurityAssociation {
-    /// An association.
+    /// An association: `spi` from [`FIRST_USABLE_SPI`] (256) up, 0-255 being reserved (RFC 5944
+    /// section 1.6), and a key of at least 16 octets. Not checked here but by the roles given
+    /// it: [`HomeAgent::new`](crate::mip::HomeAgent::new) refuses a lower SPI
+    /// ([`ConfigError::OutOfRange`](crate::mip::ConfigError::OutOfRange) naming
+    /// [`ConfigField::Spi`](crate::mip::ConfigField::Spi)), and it,
+    /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) and
+    /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) a shorter key
+    /// ([`ConfigError::KeyTooShort`](crate::mip::ConfigError::KeyTooShort)).
     pub fn new(spi: u32, algorithm: AuthAlgorithm, key: Vec<u8>) -> Self {
         SecurityAssociation {
             spi,

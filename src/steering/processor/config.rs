@@ -19,7 +19,11 @@ pub struct ProcessorConfig {
     pub fabric_addr: SocketAddr,
     /// The switch processor's fabric address.
     pub switch_addr: SocketAddr,
-    /// The switch processor's health node id.
+    /// The switch processor's health node id: the `node` given to
+    /// [`SwitchConfig::new`](crate::steering::SwitchConfig::new). Default 1 ([`Self::new`]);
+    /// with another id than the switch processor's, the processor refuses each of its
+    /// heartbeats ([`InputError::Health`](crate::steering::InputError::Health) with
+    /// [`UnknownNode`](crate::health::HealthError::UnknownNode)).
     pub switch_node: NodeId,
     /// The fabric address of the line interface that replies to directed set-ups leave through
     /// (replies to steered packets leave through the line interface that passed them on). A
@@ -114,7 +118,12 @@ pub struct ProcessorConfig {
 
 impl ProcessorConfig {
     /// A configuration with defaults for everything but the topology and the address pool:
-    /// incarnation 1, switch processor's node id 1, no L2TP layout, 10 000 sessions and 40 000
+    /// this processor's health node `id` and `fabric_addr`, the switch processor's fabric
+    /// address `switch_addr` and the line interface's `line_addr` (a swap of the two is found
+    /// at run time only: the line interface refuses the processor's VID request,
+    /// [`InputError::Unexpected`](crate::steering::InputError::Unexpected)). Incarnation 1,
+    /// switch processor's node id 1 ([`Self::switch_node`]: set it to another switch id), no
+    /// L2TP layout, 10 000 sessions and 40 000
     /// replicated ones, no IPv6 pool, every APN served, recovery 0, 200 ms fabric retransmission up to 10 times,
     /// 1 s heartbeats, queues of 4096, at most 100 Error Indications, 100 Non-existent answers,
     /// 100 Supported Extension Headers Notifications and 100 Invalid message format answers per
