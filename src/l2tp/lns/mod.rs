@@ -67,23 +67,27 @@ pub struct LnsConfig {
     /// Tunnel and channel parameters (its `max_sessions` and `max_tunnels` are the admission
     /// limits).
     pub common: Config,
-    /// Load percentage at and above which new sessions are not served here.
+    /// Load percentage (0 to 100) at and above which new sessions are not served here. Default
+    /// 90.
     pub overload_percent: u8,
-    /// Act as contact LNS: redirect calls it cannot serve to the pool.
+    /// Act as contact LNS: redirect calls it cannot serve to the pool. **Default `true`**: a
+    /// pool member or a plain LNS sets it `false`.
     pub contact: bool,
-    /// Redirect LACs that did not say `LoadBalanceCapable` with Result 2 / Error 9.
+    /// Redirect LACs that did not say `LoadBalanceCapable` with Result 2 / Error 9. Default
+    /// `false`.
     pub standard_redirect: bool,
-    /// How long the record of a redirected call is kept if the LAC sends no CDN.
+    /// How long the record of a redirected call is kept if the LAC sends no CDN. Default 10 s.
     pub redirect_hold: Duration,
-    /// Redirected-call records at once (more: refused with CDN result 4).
+    /// Redirected-call records at once (more: refused with CDN result 4). Default 1024.
     pub max_pending_redirects: usize,
     /// Pool table size: the most pool members fed by [`LnsPool::update`], and the most
-    /// heartbeat peers.
+    /// heartbeat peers. Default 64.
     pub max_pool: usize,
-    /// Membership of a virtual LNS, if any.
+    /// Membership of a virtual LNS, if any. Default `None`.
     pub virtual_lns: Option<VirtualLns>,
-    /// Heartbeat tuning (interval, misses before Suspect and Down, event bound); its
-    /// `overload_percent` is the pool's: members at or above it are not selected.
+    /// Heartbeat tuning (interval, misses before Suspect and Down, event bound; by default
+    /// [`HealthConfig::default`]); its `overload_percent` is the pool's: members at or above it
+    /// are not selected.
     pub health: HealthConfig,
     /// Heartbeats with the other LNSs (pool members, virtual-LNS members), sharing the L2TP UDP
     /// port: the pool selection and the virtual-LNS liveness read its load table. Each peer's
@@ -91,9 +95,10 @@ pub struct LnsConfig {
     /// another.
     pub membership: Option<LnsMembership>,
     /// Replicate our tunnels and sessions to a backup member chosen by load, and take over those
-    /// of the members we back up when health finds them Down (needs `membership`; the design
-    /// notes are the module docs of `src/l2tp/lns/replicate.rs` and `takeover.rs`, private
-    /// modules that rustdoc does not show).
+    /// of the members we back up when health finds them Down (needs `membership`). Default
+    /// `None`. What it costs and loses is in the [module documentation](crate::l2tp) (virtual
+    /// LNS failover: set-up latency, what is lost) and [`ReplicationConfig`]; the record
+    /// format is [`crate::l2tp::replica`]'s.
     pub replication: Option<ReplicationConfig>,
     /// Call admission by the caller (the rules: [`AdmissionConfig`]): each call this LNS
     /// would serve waits for [`Lns::accept`] or [`Lns::refuse`] after [`Event::IncomingCall`].
