@@ -1089,18 +1089,7 @@ fn a_cp_allocated_f_teid_of_a_processor_not_yet_in_every_table_is_refused() {
     let mut establish = |b: &mut Bench, primary, backup| {
         seq += 1;
         let teid = teid_layout.compose(primary, Some(backup), 7).unwrap();
-        let fteid = pfcp::FTeid::Assigned {
-            teid,
-            ipv4: Some(std::net::Ipv4Addr::from(GW_IP)),
-            ipv6: None,
-        };
-        let ies = smf.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
-        let m = pfcp::Message::new(
-            pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
-            0,
-            seq,
-            ies,
-        );
+        let m = smf.establishment_assigned(seq, teid, GW_IP.into());
         let directed = b.sp.stats().setups_directed;
         b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), m.to_vec().unwrap());
         if b.sp.stats().setups_directed > directed {
@@ -1341,18 +1330,7 @@ fn teid_ranges_are_advertised_once_every_line_interface_steers_to_their_processo
     let teid_layout = telcp::steering::VidLayout::teid32(3, 3).unwrap();
     let establish = |b: &mut Bench, seq: u32, primary, backup| {
         let teid = teid_layout.compose(primary, Some(backup), seq).unwrap();
-        let fteid = pfcp::FTeid::Assigned {
-            teid,
-            ipv4: Some(std::net::Ipv4Addr::from(GW_IP)),
-            ipv6: None,
-        };
-        let ies = smf.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
-        let m = pfcp::Message::new(
-            pfcp::MessageType::SESSION_ESTABLISHMENT_REQUEST,
-            0,
-            seq,
-            ies,
-        );
+        let m = smf.establishment_assigned(seq, teid, GW_IP.into());
         let n = b.out.len();
         b.peer_sends(sa(SMF_IP, 8805), sa(GW_IP, 8805), m.to_vec().unwrap());
         assert_eq!(b.out.len(), n, "no refusal");

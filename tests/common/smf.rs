@@ -160,6 +160,19 @@ impl Smf {
         self.establishment_ies_with(cp_seid, gnb_teid, choose)
     }
 
+    /// A Session Establishment Request (sequence number `seq`, CP F-SEID `0x5e1d + seq`, gNB
+    /// TEID `0x8800 + seq`) whose uplink PDR names `teid` at `upf`, a TEID the SMF allocated
+    /// itself (TS 29.244 8.2.3: an F-TEID without the CHOOSE flag, the CP function's).
+    pub fn establishment_assigned(&self, seq: u32, teid: u32, upf: Ipv4Addr) -> Message<'static> {
+        let fteid = FTeid::Assigned {
+            teid,
+            ipv4: Some(upf),
+            ipv6: None,
+        };
+        let ies = self.establishment_ies_with(0x5e1d + u64::from(seq), 0x8800 + seq, fteid);
+        Message::new(MessageType::SESSION_ESTABLISHMENT_REQUEST, 0, seq, ies)
+    }
+
     /// [`Smf::establishment_ies`] with `fteid` in the uplink PDR's PDI (CHOOSE, or a TEID the
     /// SMF allocated itself).
     pub fn establishment_ies_with(
