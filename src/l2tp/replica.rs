@@ -1713,10 +1713,6 @@ mod tests {
         }
     }
 
-    /// A `Record` stays small in memory (`Record::Tunnel` boxed): the records of a set-up are
-    /// moved several times on both members. The largest is a session with its tunnel's Ns/Nr
-    /// (`Record::SessionSequence`: a session record's 24 octets and 4; one such record per
-    /// set-up costs less than the 24-octet session record and sequence update it replaces).
     /// Module docs, extension kinds: a record of an extension kind this version does not know
     /// parses as [`Record::Extension`] (its body kept, the record written back as it came), and
     /// a batch carrying one between known records parses whole, so the receiver applies the
@@ -1770,6 +1766,10 @@ mod tests {
         assert_eq!(items, [&rec, &gone]);
     }
 
+    /// A `Record` stays small in memory (`Record::Tunnel` boxed): the records of a set-up are
+    /// moved several times on both members. The largest is a session with its tunnel's Ns/Nr
+    /// (`Record::SessionSequence`: a session record's 24 octets and 4; one such record per
+    /// set-up costs less than the 24-octet session record and sequence update it replaces).
     #[test]
     fn record_is_small() {
         let (rec, tunnel) = (size_of::<Record>(), size_of::<TunnelRecord>());
