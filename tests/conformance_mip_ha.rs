@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use telcp::mip::binding::{BroadcastDelivery, Encapsulation, Tunnel};
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
-use telcp::mip::{Event, HomeAgentConfig, MnId, MobileNodeKey};
+use telcp::mip::{
+    AaaConfig, ConfigError, ConfigField, Event, HomeAgent, HomeAgentConfig, MnId, MobileNodeKey,
+};
 
 /// The one place this file sets a seed.
 fn cfg(seed: u64) -> HomeAgentConfig {
@@ -754,7 +756,9 @@ fn mip_3_8_1_lifetime_expiry() {
 }
 
 /// mip-1.6-spi-reserved: SPIs 0-255 are reserved and are not used by any mobility security
-/// association: the HA refuses such a configuration, or at least authenticates nothing with it.
+/// association: the HA refuses a configuration giving a mobile node or a foreign agent one
+/// (`ConfigError::OutOfRange` naming `ConfigField::Spi`) and takes 256, the first usable SPI; an
+/// SA table refuses one too.
 #[test]
 fn mip_1_6_spi_reserved() {
     // RFC 5944 1.6 (Security Parameter Index): values 0 through 255 are reserved and MUST NOT be
@@ -768,27 +772,92 @@ fn mip_1_6_spi_reserved() {
         ))
         .is_err()
     );
-    let mut c = cfg(7);
     let mobile = std::net::Ipv4Addr::new(10, 0, 5, 50);
-    c.mobile_nodes.push(MobileNodeKey {
+    let fa = std::net::Ipv4Addr::new(203, 0, 113, 10);
+    let mn_key = |spi| MobileNodeKey {
         id: MnId::Home(mobile),
-        sa: SecurityAssociation::new(200, AuthAlgorithm::HmacMd5, b"reserved spi key".to_vec()),
-    });
-    let Ok(ha) = telcp::mip::HomeAgent::new(c, std::time::Instant::now()) else {
-        return; // refused at configuration: conformant
+        sa: SecurityAssociation::new(spi, AuthAlgorithm::HmacMd5, b"mn-ha key of mn 50".to_vec()),
     };
-    let mut h = Ha {
-        ha,
-        t0: std::time::Instant::now(),
-    };
-    let mut m = rrq(D, 600, mobile, VIP, COA, h.id_at(secs(0)));
-    push_auth(&mut m, 32, 200, b"reserved spi");
-    let (_, out) = h.feed(secs(0), mn_sock(), sock(VIP, 434), &m);
+    let fa_sa =
+        |spi| SecurityAssociation::new(spi, AuthAlgorithm::HmacMd5, b"fa-ha key of fa 10".to_vec());
+    let refused = Some(ConfigError::OutOfRange(ConfigField::Spi));
+    for spi in [0, 200, 255] {
+        let mut c = cfg(7);
+        c.mobile_nodes.push(mn_key(spi));
+        assert_eq!(
+            HomeAgent::new(c, std::time::Instant::now()).err(),
+            refused,
+            "MN-HA SPI {spi}"
+        );
+        let mut c = cfg(7);
+        c.foreign_agents.push((fa, fa_sa(spi)));
+        assert_eq!(
+            HomeAgent::new(c, std::time::Instant::now()).err(),
+            refused,
+            "FA-HA SPI {spi}"
+        );
+    }
+    let mut c = cfg(7);
+    c.mobile_nodes.push(mn_key(256));
+    c.foreign_agents.push((fa, fa_sa(256)));
+    assert!(HomeAgent::new(c, std::time::Instant::now()).is_ok());
+}
+
+/// mip-3.8.2.1-reserved-spi-131: a request whose MN-HA extension names a reserved SPI (0-255)
+/// matches no security association, even with an authenticator computed under the mobile node's
+/// key: 131 and no binding; with keys from AAA the HA asks AAA for no key under such an SPI and
+/// refuses with 131 as well. A foreign agent's FA-HA extension under a reserved SPI gets 132.
+#[test]
+fn mip_3_8_2_1_reserved_spi_131() {
+    // RFC 5944 1.6: SPIs 0-255 are reserved, no mobility security association uses them.
+    // 3.8.2.1: a request whose MN-HA authentication fails is rejected with 131 (mobile node
+    // failed authentication); one whose FA-HA authentication fails, with 132.
+    let mut h = ha();
+    for (i, spi) in [0u32, 255].into_iter().enumerate() {
+        let mut m = rrq(D, 600, HOME, VIP, COA, h.id_at(secs(i as u64)));
+        push_auth(&mut m, 32, spi, MN_KEY);
+        let (_, r) = h.ask(secs(i as u64), mn_sock(), &m);
+        assert_eq!(r.code, 131, "MN-HA SPI {spi}");
+    }
+    assert!(h.ha.binding(HOME, None).is_none());
+    for (i, spi) in [0u32, 255].into_iter().enumerate() {
+        let at = secs(2 + i as u64);
+        let mut m = rrq(0, 600, HOME, VIP, FA, h.id_at(at));
+        push_auth(&mut m, 32, MN_SPI, MN_KEY);
+        push_auth(&mut m, 34, spi, FA_KEY);
+        let (_, r) = h.ask(at, sock(FA, 434), &m);
+        assert_eq!(r.code, 132, "FA-HA SPI {spi}");
+    }
+    assert!(h.ha.binding(HOME, None).is_none());
+    // The same request under the configured SPIs is accepted: the SPI alone was refused.
+    let mut m = rrq(0, 600, HOME, VIP, FA, h.id_at(secs(4)));
+    push_auth(&mut m, 32, MN_SPI, MN_KEY);
+    push_auth(&mut m, 34, FA_SPI, FA_KEY);
+    let (_, r) = h.ask(secs(4), sock(FA, 434), &m);
+    assert!(r.code <= 1, "accepted, got {}", r.code);
+
+    // Keys from AAA: an unknown mobile node under a reserved SPI is refused at once.
+    let mut c = cfg(8);
+    c.aaa = Some(AaaConfig::default());
+    let mut h = Ha::new(c);
+    let unknown = std::net::Ipv4Addr::new(10, 0, 5, 60);
+    for (i, spi) in [0u32, 255].into_iter().enumerate() {
+        let mut m = rrq(D, 600, unknown, VIP, COA, h.id_at(secs(i as u64)));
+        push_auth(&mut m, 32, spi, b"mn-ha key AAA would give");
+        let (_, r) = h.ask(secs(i as u64), mn_sock(), &m);
+        assert_eq!(r.code, 131, "MN-HA SPI {spi} with AAA");
+    }
+    let asked = |e: &[Event]| e.iter().any(|e| matches!(e, Event::KeyRequest { .. }));
     assert!(
-        h.ha.binding(mobile, None).is_none(),
-        "no binding under a reserved SPI"
+        !asked(&events(&mut h)),
+        "no key asked for under a reserved SPI"
     );
-    assert!(out.iter().all(|t| Rrp::read(&t.payload).code >= 128));
+    // Under SPI 256 the same request is parked and AAA asked for the key.
+    let mut m = rrq(D, 600, unknown, VIP, COA, h.id_at(secs(2)));
+    push_auth(&mut m, 32, 256, b"mn-ha key AAA would give");
+    let (_, out) = h.feed(secs(2), mn_sock(), sock(VIP, 434), &m);
+    assert!(out.is_empty(), "parked, not answered");
+    assert!(asked(&events(&mut h)));
 }
 
 /// mip-5.1-hmac-md5-default: HMAC-MD5 is the default authentication algorithm, and it is the

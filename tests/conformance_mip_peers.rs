@@ -1,4 +1,4 @@
-//! RFC 5944 conformance of the mobile node and foreign agent (sections 1.9, 3.4, 3.6, 3.7 and
+//! RFC 5944 conformance of the mobile node and foreign agent (sections 1.6, 1.9, 3.4, 3.6, 3.7 and
 //! 5.7), and of the codec for the extensions of RFC 2794, 3012, 3543 and 3519: a hand-written
 //! home agent or mobile node builds each message byte by byte and checks what
 //! `telcp::mip::{MobileNodeClient, ForeignAgent}` and `telcp::mip::wire` do with it. Each test's
@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use telcp::mip::wire::auth::{AuthAlgorithm, SecurityAssociation};
 use telcp::mip::wire::{Extension, Message};
-use telcp::mip::{ClientConfig, ClientEvent, ForeignAgent, ForeignAgentConfig, MobileNodeClient};
+use telcp::mip::{
+    ClientConfig, ClientEvent, ConfigError, ConfigField, FaError, ForeignAgent, ForeignAgentConfig,
+    MobileNodeClient,
+};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -180,6 +183,46 @@ fn mip_3_6_2_1_mn_discards_id_mismatch() {
     assert!(!m.feed(secs(0), &reply(0, 600, HOME, id ^ 1, MN_KEY)));
     assert!(m.events().is_empty());
     assert!(m.mn.is_pending());
+}
+
+/// mip-1.6-spi-reserved-mn: the mobile node refuses an MN-HA security association whose SPI
+/// is reserved (0-255), naming the field; 256, the first usable SPI, is taken.
+#[test]
+fn mip_1_6_spi_reserved_mn() {
+    // RFC 5944 1.6 (Security Parameter Index): SPI values 0 through 255 are reserved, and no
+    // mobility security association uses them.
+    for spi in [0, 1, 255] {
+        let mut c = client_cfg(HOME, None, None);
+        c.sa.spi = spi;
+        assert_eq!(
+            MobileNodeClient::new(c, Instant::now()).err(),
+            Some(ConfigError::OutOfRange(ConfigField::Spi)),
+            "MN-HA SPI {spi}"
+        );
+    }
+    let mut c = client_cfg(HOME, None, None);
+    c.sa.spi = 256;
+    assert!(MobileNodeClient::new(c, Instant::now()).is_ok());
+}
+
+/// mip-3.6.2.1-mn-reserved-spi-reply: a reply whose MN-HA extension names a reserved SPI
+/// matches no security association of the mobile node, even when its authenticator is computed
+/// with the mobile node's key: it is silently discarded and the registration stays pending.
+#[test]
+fn mip_3_6_2_1_mn_reserved_spi_reply() {
+    // RFC 5944 1.6: SPIs 0-255 are reserved, so no association has one; 3.6.2.1: a reply whose
+    // MN-HA authentication fails MUST be silently discarded.
+    let mut m = Mn::new(client_cfg(HOME, None, None));
+    let (.., id) = fixed(&m.register(secs(0)));
+    for spi in [0, 255] {
+        let mut p = rrp(0, 600, HOME, VIP, id);
+        push_auth(&mut p, 32, spi, MN_KEY);
+        assert!(!m.feed(secs(0), &p), "MN-HA SPI {spi}");
+    }
+    assert!(m.events().is_empty());
+    assert!(m.mn.is_pending());
+    assert!(m.feed(secs(0), &reply(0, 600, HOME, id, MN_KEY)));
+    assert!(m.mn.is_registered(m.t0 + secs(1)));
 }
 
 /// mip-1.9-mn-discards-unknown-extension: a reply carrying an unrecognized extension of type
@@ -513,6 +556,58 @@ fn mip_3_7_3_1_fa_checks_fa_ha_reply() {
         )
         .is_empty()
     );
+    assert_eq!(
+        relay(&mut f, t0, ha_sock(), &ha_reply(ntp(WALL), Some(FA_KEY)).0).len(),
+        1
+    );
+}
+
+/// mip-1.6-spi-reserved-fa: the foreign agent refuses an FA-HA security association whose SPI
+/// is reserved (0-255), naming the field; 256, the first usable SPI, is taken.
+#[test]
+fn mip_1_6_spi_reserved_fa() {
+    // RFC 5944 1.6 (Security Parameter Index): SPI values 0 through 255 are reserved, and no
+    // mobility security association uses them.
+    let cfg = |spi| ForeignAgentConfig {
+        fa_ha: Some(SecurityAssociation::new(
+            spi,
+            AuthAlgorithm::HmacMd5,
+            FA_KEY.to_vec(),
+        )),
+        ..ForeignAgentConfig::new(ha_sock())
+    };
+    for spi in [0, 1, 255] {
+        assert_eq!(
+            ForeignAgent::new(cfg(spi), Instant::now()).err(),
+            Some(ConfigError::OutOfRange(ConfigField::Spi)),
+            "FA-HA SPI {spi}"
+        );
+    }
+    assert!(ForeignAgent::new(cfg(256), Instant::now()).is_ok());
+}
+
+/// mip-3.7.3.1-fa-reserved-spi-reply: a reply whose FA-HA extension names a reserved SPI matches
+/// no security association of the foreign agent, even when its authenticator is computed with
+/// the FA-HA key: it is discarded, not relayed, and the relayed request still waits for its
+/// reply.
+#[test]
+fn mip_3_7_3_1_fa_reserved_spi_reply() {
+    // RFC 5944 1.6: SPIs 0-255 are reserved, so no association has one; 3.7.3.1: with an FA-HA
+    // association the FA MUST silently discard a reply whose FA-HA extension is invalid.
+    let (mut f, t0) = fa(true);
+    let (m, _) = mn_request_via_fa(ntp(WALL));
+    relay(&mut f, t0, sock(COA, 434), &m);
+    for spi in [0, 255] {
+        let (mut p, _) = ha_reply(ntp(WALL), None);
+        push_auth(&mut p, 34, spi, FA_KEY);
+        assert_eq!(
+            f.handle_datagram(t0, ha_sock(), sock(FA, 434), &p),
+            Err(FaError::UnauthenticatedReply),
+            "FA-HA SPI {spi}"
+        );
+        assert!(f.poll_transmit().is_none(), "nothing relayed");
+    }
+    assert_eq!(f.stats().relayed_replies, 0);
     assert_eq!(
         relay(&mut f, t0, ha_sock(), &ha_reply(ntp(WALL), Some(FA_KEY)).0).len(),
         1

@@ -25,7 +25,9 @@ pub struct ForeignAgentConfig {
     /// The FA-HA security association: when set, an FA-HA authentication extension is appended
     /// to every relayed request. Its key is at least 16 octets (RFC 5944 section 5.1: HMAC-MD5
     /// with 128-bit keys; [`ConfigError::KeyTooShort`] naming [`ConfigField::ForeignAgentKey`]
-    /// otherwise).
+    /// otherwise), its SPI at least [`FIRST_USABLE_SPI`](crate::mip::wire::auth::FIRST_USABLE_SPI)
+    /// (256; RFC 5944 section 1.6 reserves 0-255; [`ConfigError::OutOfRange`] naming
+    /// [`ConfigField::Spi`] otherwise).
     pub fa_ha: Option<SecurityAssociation>,
     /// Most requests awaiting a reply (the oldest is forgotten beyond).
     pub max_pending: usize,
@@ -246,7 +248,8 @@ impl ForeignAgent {
     ///
     /// # Errors
     /// [`ConfigError::OutOfRange`] naming [`ConfigField::MaxPending`] (0) or
-    /// [`ConfigField::PendingTimeout`] (0 or above one hour); [`ConfigError::KeyTooShort`]
+    /// [`ConfigField::PendingTimeout`] (0 or above one hour) or [`ConfigField::Spi`] (an FA-HA
+    /// SPI of 0-255, reserved by RFC 5944 section 1.6); [`ConfigError::KeyTooShort`]
     /// naming [`ConfigField::ForeignAgentKey`] (an FA-HA key under 16 octets);
     /// [`ConfigError::UnusableAddress`] naming [`ConfigField::HomeAgent`] (port 0 or 0.0.0.0): the
     /// configuration error type of
@@ -261,6 +264,7 @@ impl ForeignAgent {
         }
         if let Some(sa) = &cfg.fa_ha {
             super::home_agent::check_key(ConfigField::ForeignAgentKey, &sa.key)?;
+            super::home_agent::check_spi(sa.spi)?;
         }
         super::home_agent::check_peer(ConfigField::HomeAgent, cfg.home_agent)?;
         Ok(ForeignAgent {

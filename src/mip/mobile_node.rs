@@ -36,7 +36,9 @@ pub struct ClientConfig {
     pub nai: Option<Vec<u8>>,
     /// The MN-HA security association; its key is at least 16 octets (RFC 5944 section 5.1:
     /// HMAC-MD5 with 128-bit keys; [`ConfigError::KeyTooShort`] naming
-    /// [`ConfigField::MobileNodeKey`] otherwise).
+    /// [`ConfigField::MobileNodeKey`] otherwise), its SPI at least
+    /// [`FIRST_USABLE_SPI`](crate::mip::wire::auth::FIRST_USABLE_SPI) (256; RFC 5944 section
+    /// 1.6 reserves 0-255; [`ConfigError::OutOfRange`] naming [`ConfigField::Spi`] otherwise).
     pub sa: SecurityAssociation,
     /// The home agent (the virtual HA address and port 434). Its address is the request's Home
     /// Agent field; 0.0.0.0 or 255.255.255.255 asks for one (RFC 4433) through a foreign agent
@@ -256,7 +258,8 @@ impl MobileNodeClient {
     /// [`ConfigError::NoIdentity`]: a home address of 0.0.0.0 without an NAI (RFC 2794 section
     /// 2); [`ConfigError::OutOfRange`] naming [`ConfigField::Retransmit`]: a retransmission
     /// timeout of 0 or above one hour; [`ConfigError::KeyTooShort`] naming
-    /// [`ConfigField::MobileNodeKey`]: an MN-HA key under 16 octets;
+    /// [`ConfigField::MobileNodeKey`]: an MN-HA key under 16 octets; [`ConfigError::OutOfRange`]
+    /// naming [`ConfigField::Spi`]: an MN-HA SPI of 0-255, reserved (RFC 5944 section 1.6);
     /// [`ConfigError::UnusableAddress`] naming [`ConfigField::Via`] or, without `via`,
     /// [`ConfigField::HomeAgent`]: the destination of the requests at port 0 or 0.0.0.0. The
     /// configuration error type of every Mobile IP role, as
@@ -270,6 +273,7 @@ impl MobileNodeClient {
             return Err(ConfigError::OutOfRange(ConfigField::Retransmit));
         }
         super::home_agent::check_key(ConfigField::MobileNodeKey, &cfg.sa.key)?;
+        super::home_agent::check_spi(cfg.sa.spi)?;
         match cfg.via {
             Some(fa) => super::home_agent::check_peer(ConfigField::Via, fa)?,
             None => super::home_agent::check_peer(ConfigField::HomeAgent, cfg.home_agent)?,

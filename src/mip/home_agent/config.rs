@@ -355,7 +355,11 @@ pub enum ConfigField {
     ReplicationRto,
     /// [`HomeAgentConfig::replay_tolerance`]: <= 1 h.
     ReplayTolerance,
-    /// A security association's SPI: 0-255 are reserved (RFC 5944 section 1.6).
+    /// The SPI of a security association of [`HomeAgentConfig::mobile_nodes`],
+    /// [`HomeAgentConfig::foreign_agents`], [`crate::mip::ClientConfig::sa`] or
+    /// [`crate::mip::ForeignAgentConfig::fa_ha`]: from
+    /// [`FIRST_USABLE_SPI`](crate::mip::wire::auth::FIRST_USABLE_SPI) (256) up, 0-255 being
+    /// reserved (RFC 5944 section 1.6).
     Spi,
     /// [`HomeAgentConfig::max_transmits`]: must be > 0.
     MaxTransmits,
@@ -582,6 +586,16 @@ pub(crate) fn check_key(field: ConfigField, key: &[u8]) -> Result<(), ConfigErro
             octets: key.len(),
             min,
         });
+    }
+    Ok(())
+}
+
+/// [`ConfigError::OutOfRange`] naming [`ConfigField::Spi`] when `spi` is below
+/// [`FIRST_USABLE_SPI`] (256): SPIs 0-255 are reserved and no mobility security association
+/// uses them (RFC 5944 section 1.6). The check of every Mobile IP role.
+pub(crate) fn check_spi(spi: u32) -> Result<(), ConfigError> {
+    if spi < FIRST_USABLE_SPI {
+        return Err(ConfigError::OutOfRange(ConfigField::Spi));
     }
     Ok(())
 }

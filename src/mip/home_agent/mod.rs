@@ -33,7 +33,7 @@ pub use batch::Datagram;
 pub use config::{
     ConfigError, ConfigField, DynamicHaPolicy, ForwardMode, HomeAgentConfig, Member, MobileNodeKey,
 };
-pub(crate) use config::{check_key, check_peer};
+pub(crate) use config::{check_key, check_peer, check_spi};
 pub use event::Event;
 use notices::Notices;
 use pool::HomePool;

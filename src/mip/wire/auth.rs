@@ -89,13 +89,15 @@ impl std::fmt::Debug for SecurityAssociation {
 
 impl SecurityAssociation {
     /// An association: `spi` from [`FIRST_USABLE_SPI`] (256) up, 0-255 being reserved (RFC 5944
-    /// section 1.6), and a key of at least 16 octets. Not checked here but by the roles given
-    /// it: [`HomeAgent::new`](crate::mip::HomeAgent::new) refuses a lower SPI
-    /// ([`ConfigError::OutOfRange`](crate::mip::ConfigError::OutOfRange) naming
-    /// [`ConfigField::Spi`](crate::mip::ConfigField::Spi)), and it,
+    /// section 1.6), and a key of at least 16 octets (RFC 5944 section 5.1). Not checked here
+    /// but by the roles given it, all three alike:
+    /// [`HomeAgent::new`](crate::mip::HomeAgent::new),
     /// [`ForeignAgent::new`](crate::mip::ForeignAgent::new) and
-    /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) a shorter key
-    /// ([`ConfigError::KeyTooShort`](crate::mip::ConfigError::KeyTooShort)).
+    /// [`MobileNodeClient::new`](crate::mip::MobileNodeClient::new) each refuse a lower SPI
+    /// ([`ConfigError::OutOfRange`](crate::mip::ConfigError::OutOfRange) naming
+    /// [`ConfigField::Spi`](crate::mip::ConfigField::Spi)) and a shorter key
+    /// ([`ConfigError::KeyTooShort`](crate::mip::ConfigError::KeyTooShort)); [`SaTable::insert`]
+    /// refuses a lower SPI ([`SaError::ReservedSpi`]).
     pub fn new(spi: u32, algorithm: AuthAlgorithm, key: Vec<u8>) -> Self {
         SecurityAssociation {
             spi,
