@@ -708,6 +708,17 @@ fn failover_1000_sessions_seed_0() {
     failover(0, 1000, true);
 }
 
+/// Seed 506 at 1,000 calls (a sweep of 1,000 seeds at 1,000 calls, session 51), silent
+/// failover: the backup's copy held the last call connected while its Nr lagged the failed
+/// member's, and the LAC's ICCN, taken there but not yet acknowledged, reached the backup
+/// again (RFC 2661 5.8) after the takeover; the backup cleared the call with CDN ("message
+/// type 12 not expected", 7.4.2) and served 999 of 1,000. An ICCN of a restored call is
+/// taken once (`tunnel::snapshot` docs).
+#[test]
+fn silent_failover_1000_sessions_seed_506_iccn_sent_again_taken_once() {
+    failover(506, 1000, false);
+}
+
 /// The member serving the calls after they are set up, and its backup.
 fn primary_and_backup(w: &mut World, n: usize) -> (usize, usize) {
     let p = server(w, n);

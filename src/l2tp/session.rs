@@ -83,10 +83,11 @@ pub struct Session {
     /// was numbered (replicated with the answered call, so a backup taking the tunnel
     /// over knows whether the LAC took it; `tunnel::snapshot` docs).
     pub icrp_ns: Option<u16>,
-    /// LNS: an established call a takeover restored from its answered record
-    /// (`tunnel::snapshot` docs), whose ICCN the failed LNS may not have taken: the LAC's ICCN
-    /// may still arrive once, and is taken without a word. Any other ICCN for an established
-    /// call is out of the call machine's order (RFC 2661 7.4.2, "Send CDN, Clean up").
+    /// LNS: an established call a takeover restored (`tunnel::snapshot` docs), whose ICCN the
+    /// failed LNS may not have taken, or took without its acknowledgement reaching the LAC
+    /// before the copy's Nr was sent: the LAC's ICCN may still arrive once, and is taken
+    /// without a word. Any other ICCN for an established call is out of the call machine's
+    /// order (RFC 2661 7.4.2, "Send CDN, Clean up").
     pub awaiting_iccn: bool,
     /// PPP frames sent (data messages built).
     pub frames_sent: u64,

@@ -2380,6 +2380,67 @@ mod tests {
         );
     }
 
+    /// `tunnel::snapshot` docs (`l2tp_failover` seed 506 at 1,000 calls), RFC 2661 5.8 and
+    /// 7.4.2: the copy holds a call connected (its record not answered: a bulk sync after the
+    /// ICCN) while its Nr lags the failed LNS's, so the LAC's ICCN, taken there but not yet
+    /// acknowledged, is retransmitted to us as a new message: taken once without a word (the
+    /// call stays up, no CDN); a second ICCN for the call is out of the call machine's order
+    /// ("Receive ICCN: Send CDN, Clean up", Result 2).
+    #[test]
+    fn a_connected_calls_iccn_sent_again_to_the_taker_is_taken_once() {
+        const CONNECTED: u16 = 0x0707;
+        const LAC_SESSION: u16 = 0x0808;
+        let now = Instant::now();
+        let mut lns = holder(now, 1);
+        let connected = SessionRecord {
+            session: CONNECTED,
+            peer_session: LAC_SESSION,
+            serial: 2,
+            answered: false,
+            icrp_ns: None,
+            ..answered(CONNECTED, LAC_SESSION)
+        };
+        lns.apply_record(now, NodeId(2), Record::Session(connected));
+        lns.take_over(now, NodeId(2));
+        lac_ack(&mut lns, now, ICRP_NS);
+        let _ = to_lac(&mut lns);
+        let settled = now + lns.cfg.health.down_after();
+        let sref = SessionRef {
+            tunnel: TUNNEL,
+            session: CONNECTED,
+        };
+        let iccn_at = |lns: &mut Lns, ns: u16| {
+            let mut iccn = ControlMessage::iccn(TUNNEL, CONNECTED, 64_000, 1);
+            iccn.header.ns = ns;
+            iccn.header.nr = ICRP_NS + 1;
+            let mut b = Vec::new();
+            Message::Control(iccn).emit(&mut b);
+            lns.handle_datagram(settled, lac(), local(), &b).unwrap();
+            to_lac(lns)
+                .into_iter()
+                .filter(|m| m.message_type() == Some(MessageType::CDN))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lns.session_info(sref).map(|i| i.state),
+            Some(SessionState::Established)
+        );
+        assert!(iccn_at(&mut lns, NR).is_empty(), "the ICCN sent again");
+        assert_eq!(
+            lns.session_info(sref).map(|i| i.state),
+            Some(SessionState::Established),
+            "the call stays up"
+        );
+        let cdns = iccn_at(&mut lns, NR + 1);
+        assert_eq!(cdns.len(), 1, "a second ICCN: {cdns:?}");
+        assert_eq!(cdns[0].assigned_session_id(), Some(CONNECTED));
+        assert_eq!(
+            cdns[0].result_code().map(|r| r.result),
+            Some(ResultCodeValue::CDN_GENERAL_ERROR)
+        );
+        assert!(lns.session_info(sref).is_none(), "cleared");
+    }
+
     /// The control messages `lns` sends the LAC.
     fn to_lac(lns: &mut Lns) -> Vec<ControlMessage<'static>> {
         let mut got = Vec::new();

@@ -266,8 +266,13 @@ impl Core {
         s.data_ns = rec.data_ns.wrapping_add(DATA_NS_SKIP);
         s.data_nr = rec.data_nr;
         s.icrp_ns = pinned;
-        // The LAC's ICCN may come yet (it is taken once; any later one is out of order).
-        s.awaiting_iccn = rec.answered;
+        // The LAC's ICCN may come yet (it is taken once; any later one is out of order), for
+        // a call the copy holds connected too: the copy's Nr may lag the failed LNS's (a
+        // tunnel's sequence numbers linger, `lns::replicate` docs, records; a bulk sync names
+        // the tunnel before its sessions), so an ICCN the failed LNS took but had not yet
+        // acknowledged reaches us again as a new message (RFC 2661 5.8: the LAC retransmits
+        // it). `l2tp_failover` seed 506 at 1,000 calls: the taker cleared such a call with CDN.
+        s.awaiting_iccn = true;
         if !self.add_session(rec.tunnel, s, true) {
             return Err(RestoreError::Full);
         }
