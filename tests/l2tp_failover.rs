@@ -9,7 +9,11 @@
 //! when it hears of it); a member cut off on purpose is the false Down tested on its own.
 //! `TELCP_FAILOVER_SEEDS` (default 8), `TELCP_FAILOVER_FIRST` (default 0) and
 //! `TELCP_FAILOVER_SESSIONS` (default 20; the sweep of issue 15 goes to 1,000) set the sweep;
-//! `TELCP_DEBUG` prints a failing seed's events.
+//! `TELCP_DEBUG` prints a failing seed's events (`TELCP_DEBUG=entries`: and each replication
+//! batch's records). `TELCP_GIVEUPS` prints (`--nocapture`) a `giveup` line for every member
+//! giving its backup up as unresponsive (`Stats::backups_unresponsive`), with its cause as the
+//! simulator saw it (`common::failover::GiveUp`: the backup crashed or cut off, or alive and
+//! reachable, its batches merely lost); with `TELCP_DEBUG` too, the pair's datagrams then.
 #![cfg(feature = "sim")]
 
 mod common;
@@ -229,6 +233,7 @@ fn settle(w: &mut World, calls: &[CallId]) {
     let limit = Duration::from_secs(30 + calls.len() as u64 / 10);
     if !w.run_until(limit, move |w| consistent(w, &c).is_ok()) {
         dump(w);
+        w.dump_trace(Duration::ZERO);
         panic!("seed {}: {}", w.seed, consistent(w, &calls).unwrap_err());
     }
     // Sans-IO contract (`Endpoint::poll_timeout`): after `handle_timeout(t)` no deadline at or
