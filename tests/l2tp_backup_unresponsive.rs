@@ -483,3 +483,61 @@ fn a_backup_acknowledging_each_batch_late_is_kept() {
     assert_eq!(net.a().backup(), Some(node(B)));
     assert_eq!(net.members[B].held_for(node(A)), (1, opened.len()));
 }
+
+/// `lns::replicate` docs (backup; records go to the backup alone): a backup given up and
+/// chosen again gets a bulk sync of what the member holds then, and no record left queued for
+/// it from its first turn after that sync (`l2tp_failover` seed 300094). Member 1 replicates
+/// and holds member 0's first call; then member 0's replication to it is dropped while two
+/// calls are placed together: the second's record waits queued behind the first's batch. Member
+/// 1 is given up (none left: both ICRPs leave), the LAC hangs the second call up (RFC 2661
+/// 6.12; with no backup its end is replicated nowhere), and the path clears: member 1
+/// acknowledges the batch still in flight, is chosen again, and holds the two calls member 0
+/// has, not the one hung up. Before, the queued record followed the sync and brought it back.
+#[test]
+fn a_backup_chosen_again_gets_no_record_queued_in_its_first_turn() {
+    let mut net = Net::new(Silent::Filtered, [true, true, false]);
+    net.filtered = false;
+    net.call(lac_budget()).expect("the first call came up");
+    let held = net.run_until(Duration::from_secs(10), |n| {
+        n.members[C].held_for(node(A)) == (1, 1)
+    });
+    assert!(held, "member 1 holds the first call");
+
+    net.filtered = true;
+    let now = net.now;
+    let second = net.lac.open_call(now, CallRequest::default()).unwrap();
+    let third = net.lac.open_call(now, CallRequest::default()).unwrap();
+    net.pump();
+    let ups = |n: &Net| {
+        n.lac_events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::SessionUp { call: Some(c), .. } if *c == second || *c == third))
+            .count()
+    };
+    let up = net.run_until(lac_budget(), |n| ups(n) == 2);
+    assert!(up, "both calls came up once member 1 was given up");
+    assert_eq!(net.marked(), [node(C)]);
+    assert_eq!(net.a().backup(), None);
+    assert_eq!(net.a().stats().setups_not_replicated, 2);
+
+    let now = net.now;
+    net.lac
+        .close_session(now, third, telcp::l2tp::Close::default())
+        .unwrap();
+    let gone = net.run_until(Duration::from_secs(10), |n| n.a().session_count() == 2);
+    assert!(gone, "member 0 cleared the call the LAC hung up");
+
+    net.filtered = false;
+    let chosen = net.run_until(Duration::from_secs(30), |n| {
+        n.a().backup() == Some(node(C)) && n.members[C].held_for(node(A)).1 >= 2
+    });
+    assert!(chosen, "member 1 is the backup again and holds the calls");
+    // Everything member 0 sends it is acknowledged and applied by now.
+    net.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(net.a().session_count(), 2);
+    assert_eq!(
+        net.members[C].held_for(node(A)),
+        (1, 2),
+        "member 1 holds what member 0 holds"
+    );
+}

@@ -661,6 +661,19 @@ fn silent_failover_seed_150616_yielded_copy_sees_the_cdn() {
     failover(150616, 20, false);
 }
 
+/// Seed 300094, silent failover (session 51's sweep of seeds 300,000-320,000): member 1 took
+/// the crashed member 0's tunnel, and its bulk sync to its backup, member 2, went unanswered
+/// for a Down interval (four of five transmissions lost, the token of the fifth too), so member 2
+/// was given up (`Stats::backups_unresponsive`) with none left; the LAC then hung up call 1, its
+/// end replicated nowhere. Member 2 acknowledged the batch still in flight, was chosen again
+/// and got a new bulk sync, then the session records queued for it before the give-up, which
+/// brought the cleared call back. Failed with "member 2 holds a replica of session 55951 that
+/// member 1 does not have"; a sync now replaces the records of our table still queued.
+#[test]
+fn silent_failover_seed_300094_given_up_backup_synced_without_stale_records() {
+    failover(300094, 20, false);
+}
+
 /// Seed 3608 in RFC 4951 mode: a false Down during the set-up; the taker's FSQ names a call
 /// whose ICRP the LAC has not had yet (it comes again after the recovery). The LAC has the
 /// session (waiting for the reply), so its FSR keeps it (RFC 4951 answers 0 only for a session

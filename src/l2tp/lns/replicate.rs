@@ -12,7 +12,11 @@
 //!   It is kept
 //!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
 //!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
-//!   a new epoch). The former one keeps its copy until the new one acknowledged the end of its
+//!   a new epoch). Records go to the backup alone, so those of our table still queued for a
+//!   member from an earlier turn as backup (it was found Down or given up before they left)
+//!   missed what changed since: a sync to it replaces them
+//!   ([`crate::replica::Channel::restart_bulk_replacing`]), else, applied after the sync, they
+//!   would bring back a call cleared meanwhile (`l2tp_failover` seed 300094). The former one keeps its copy until the new one acknowledged the end of its
 //!   sync ([`Channel::synced`]), then gets an empty sync of epoch 0, a release: its end sweeps
 //!   what it held for us, so it does not take over a stale copy (a false Down of the backup
 //!   moves it while it is alive). Until then a crash of this LNS leaves every call it had up at
@@ -1352,7 +1356,10 @@ impl Lns {
 
     /// A bulk sync to `node`: our table under the next epoch if it is the backup, else empty
     /// under epoch 0 (a release: what `node` held for us is swept, and its copy claims nothing,
-    /// `takeover` docs).
+    /// `takeover` docs). The records still queued for `node` that the sync replaces are
+    /// dropped (module docs, backup): those of a tunnel we hold, and a removal of what we hold
+    /// again; notices and the records of tunnels we no longer hold (late records to a taker,
+    /// `takeover` docs) stay, sent after the sync.
     fn restart_bulk(&mut self, node: NodeId) {
         if self.monitor().and_then(|m| m.addr_of(node)).is_none() {
             return;
@@ -1363,7 +1370,28 @@ impl Lns {
         } else {
             0
         };
-        self.repl.channels.get_or_default(node).restart_bulk_at(g);
+        // Records of our table queued from an earlier turn of `node` as backup missed what
+        // changed since; the sync carries what they said.
+        let tunnels = &self.core.tunnels;
+        let ours = |t: &u16| tunnels.contains_key(t);
+        let replaced = |r: &Record| match r {
+            Record::Tunnel(t) => ours(&t.tunnel),
+            Record::TunnelSequence { tunnel, .. } | Record::CallUpdate { tunnel, .. } => {
+                ours(tunnel)
+            }
+            Record::Session(s) | Record::SessionSequence { session: s, .. } => ours(&s.tunnel),
+            Record::Call(c) => ours(&c.session.tunnel),
+            // A removal is replaced when the sync names what it removed (a later one of that
+            // id); else it is kept, removing nothing the sync carries (a call ended on a tunnel
+            // another member took from us, a late record for it: `takeover` docs).
+            Record::SessionGone { tunnel, session } => tunnels
+                .get(tunnel)
+                .is_some_and(|t| t.sessions.contains_key(session)),
+            Record::TunnelGone { tunnel } => ours(tunnel),
+            _ => false,
+        };
+        let ch = self.repl.channels.get_or_default(node);
+        ch.restart_bulk_replacing(g, replaced);
         self.core.stats.replica_syncs = self.core.stats.replica_syncs.saturating_add(1);
     }
 
