@@ -76,6 +76,8 @@ pub struct ChannelStats {
     pub bulk_syncs: u64,
     /// Batches received again (or older than the last one): acknowledged, not applied.
     pub duplicates: u64,
+    /// Batches the peer acknowledged ([`Channel::acked`] of the one in flight).
+    pub acknowledged: u64,
 }
 
 /// The reliable, ordered replication channel with one peer (module docs of [`crate::replica`]).
@@ -438,6 +440,7 @@ impl<I: Replicated> Channel<I> {
         let inf = &mut self.inflight;
         let hit = inf.deadline.is_some() && inf.seq == seq;
         if hit {
+            self.stats.acknowledged += 1;
             inf.deadline = None;
             self.committed = self.committed.max(inf.upto);
             if let Some(e) = inf.ends {

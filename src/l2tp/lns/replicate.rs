@@ -41,7 +41,17 @@
 //!   less than two retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the
 //!   timers see it, is given up: marked unresponsive (counted in
 //!   [`crate::l2tp::Stats::backups_unresponsive`]) and another chosen as above, never a marked
-//!   one. What was held for it waits for the new one's whole bulk sync; with none left it is
+//!   one. A backup that acknowledged a batch of ours since it (re)started replicates, and a
+//!   batch it leaves unanswered is likelier lost: at 10 % loss each way a round trip fails
+//!   about one time in five, and a Down interval holds five transmissions at the default pace,
+//!   so about one batch in 4,000 outlasted it (`l2tp_failover`, seeds 300,000-305,000: 163
+//!   backups alive and reachable given up, calls answered unreplicated and copies moved for
+//!   nothing). Such a backup is given up only once the batch also went unanswered through
+//!   [`crate::l2tp::Config::max_retries`] retransmissions, the last within its timeout, as the
+//!   control channel gives a peer up (RFC 2661 5.8; 7 s at the defaults, a path filtered
+//!   since: still within the LAC's patience); nothing is sent again while it is Suspect, so a
+//!   Suspect stretch does not count. A backup that never acknowledged one cannot be told from
+//!   one that does not replicate, and is judged on the Down interval alone. What was held for it waits for the new one's whole bulk sync; with none left it is
 //!   sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
 //!   The mark clears when the member shows that it replicates: a token of its acknowledging
 //!   one of ours (the batch in flight to it stays in flight and is sent again while it is Up:
@@ -363,9 +373,26 @@ pub(super) struct Replicator {
     /// most one per monitor peer (pruned of members health no longer knows when one is
     /// marked).
     unresponsive: Vec<(NodeId, bool)>,
-    /// The batch in flight to the backup as a timer first saw it: the backup, the batch's
-    /// `seq` and when ([`Lns::give_up_silent_backup`]); `None` with nothing in flight to it.
-    watch: Option<(NodeId, u64, Instant)>,
+    /// The batch in flight to the backup as a timer first saw it ([`Lns::give_up_silent_backup`]);
+    /// `None` with nothing in flight to it.
+    watch: Option<Watch>,
+    /// For each member seen restarted, how many batches of ours it had acknowledged then
+    /// ([`crate::replica::ChannelStats::acknowledged`]): one that acknowledged more since
+    /// replicates (module docs, backup). At most one per monitor peer.
+    acked_at_restart: Vec<(NodeId, u64)>,
+}
+
+/// The batch in flight to the backup as a timer first saw it (module docs, backup).
+#[derive(Debug, Clone, Copy)]
+struct Watch {
+    /// The backup.
+    node: NodeId,
+    /// The batch's `seq`.
+    seq: u64,
+    /// When a timer first saw it in flight.
+    since: Instant,
+    /// The channel's retransmissions then ([`crate::replica::ChannelStats::retransmits`]).
+    retransmits: u64,
 }
 
 /// A member we took over, holding its yielded copy of what we took (`takeover` docs) until
@@ -1545,30 +1572,57 @@ impl Lns {
     }
 
     /// Gives the backup up when a batch of ours has been in flight to it, unacknowledged, for
-    /// [`Lns::unresponsive_after`] as the timers saw it (module docs, backup): it is marked
+    /// [`Lns::unresponsive_after`] as the timers saw it, and, when the backup acknowledged a
+    /// batch of ours since it (re)started, through [`crate::l2tp::Config::max_retries`]
+    /// retransmissions, the last one's timeout run out (module docs, backup): it is marked
     /// unresponsive (counted in [`crate::l2tp::Stats::backups_unresponsive`]) and another is
     /// chosen ([`Lns::ensure_backup`]), what was held for it waiting for the new one's sync, or
     /// released at once with none left. Called from the timers only, never on a set-up: the
     /// batch in flight always has a retransmission deadline, so a timer sees it within
-    /// [`ReplicationConfig::retransmit`] of its first transmission, and again at least every
-    /// [`ReplicationConfig::retransmit_cap`] (and heartbeat interval) after.
+    /// [`ReplicationConfig::retransmit`] of its first transmission (before it is sent again),
+    /// and again at least every [`ReplicationConfig::retransmit_cap`] (and heartbeat interval)
+    /// after.
     pub(super) fn give_up_silent_backup(&mut self, now: Instant) {
         let in_flight = self.repl.backup.and_then(|b| {
-            let (seq, _) = self.repl.channels.get(&b)?.in_flight()?;
-            Some((b, seq))
+            let ch = self.repl.channels.get(&b)?;
+            let (seq, _) = ch.in_flight()?;
+            Some((b, seq, ch))
         });
-        let Some((b, seq)) = in_flight else {
+        let Some((b, seq, ch)) = in_flight else {
             self.repl.watch = None;
             return;
         };
+        let stats = ch.stats();
         match self.repl.watch {
-            Some((n, s, since)) if (n, s) == (b, seq) => {
-                if now.saturating_duration_since(since) < self.unresponsive_after() {
+            Some(w) if (w.node, w.seq) == (b, seq) => {
+                if now.saturating_duration_since(w.since) < self.unresponsive_after() {
                     return;
+                }
+                // It replicates: a batch it leaves unanswered is likelier lost, as a heartbeat
+                // is. It is given up as the control channel gives a peer up (RFC 2661 5.8): the
+                // batch sent again `max_retries` times, the last unanswered within its timeout
+                // (a path filtered since; not while it is Suspect: nothing is sent again then).
+                let acked_before = self
+                    .repl
+                    .acked_at_restart
+                    .iter()
+                    .find_map(|(n, a)| (*n == b).then_some(*a))
+                    .unwrap_or(0);
+                if stats.acknowledged > acked_before {
+                    let tries = stats.retransmits.saturating_sub(w.retransmits);
+                    let due = ch.deadline().is_some_and(|d| d <= now);
+                    if tries < u64::from(self.cfg.common.max_retries) || !due {
+                        return;
+                    }
                 }
             }
             _ => {
-                self.repl.watch = Some((b, seq, now));
+                self.repl.watch = Some(Watch {
+                    node: b,
+                    seq,
+                    since: now,
+                    retransmits: stats.retransmits,
+                });
                 return;
             }
         }
@@ -1617,9 +1671,19 @@ impl Lns {
     /// afresh.
     pub(super) fn peer_restarted(&mut self, node: NodeId) {
         self.repl.unresponsive.retain(|(n, _)| *n != node);
-        if self.repl.watch.is_some_and(|(n, ..)| n == node) {
+        if self.repl.watch.is_some_and(|w| w.node == node) {
             self.repl.watch = None;
         }
+        // What it acknowledged so far was the former incarnation's (module docs, backup).
+        let acked = self
+            .repl
+            .channels
+            .get(&node)
+            .map_or(0, |ch| ch.stats().acknowledged);
+        let monitor = self.health.as_ref().map(crate::health::Embedded::monitor);
+        let marks = &mut self.repl.acked_at_restart;
+        marks.retain(|(n, _)| *n != node && monitor.is_some_and(|m| m.addr_of(*n).is_some()));
+        marks.push((node, acked));
         self.repl.yielders.retain(|y| y.node != node);
         // Its tokens answered transmissions to the incarnation that is gone: one delayed past
         // the restart acknowledges nothing for the new one (module docs, acknowledgement
