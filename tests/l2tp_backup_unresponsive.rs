@@ -640,3 +640,37 @@ fn a_backup_that_replicated_is_given_up_once_its_path_stays_filtered() {
     assert_eq!(net.marked(), [node(C)]);
     assert_eq!(net.a().backup(), None);
 }
+
+/// `lns::replicate` docs (backup): a backup that has acknowledged nothing of ours yet is
+/// judged on the Down interval alone, and the batch in flight to it is sent again at twice the
+/// first retransmission timeout at most, so that loss alone does not outlast the interval
+/// (`l2tp_failover` sweep of seeds 300,000-320,000: 215 such backups, alive and reachable,
+/// given up at the pool's start or at a new backup's first sync, their batches sent five times
+/// in the interval at the usual pace and lost each time). Member 0's first batches to member
+/// 1, its new backup, are dropped for most of a Down interval: member 1 gets one before the
+/// interval ends, is kept, and holds the next call before its ICRP leaves.
+#[test]
+fn a_backup_not_yet_acknowledging_is_kept_through_lost_first_batches() {
+    let mut net = Net::new(Silent::Filtered, [true, true, false]);
+    // Net::new returns once member 0 chose member 1: its bulk sync's first batch left then.
+    let chosen = net.now;
+    assert_eq!(net.a().backup(), Some(node(C)));
+    while net.now < chosen + bound() - Duration::from_millis(500) {
+        net.tick();
+    }
+    assert!(
+        net.now < chosen + bound(),
+        "cleared within the Down interval"
+    );
+    net.filtered = false;
+    net.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(net.a().stats().backups_unresponsive, 0, "not given up");
+    assert_eq!(net.a().backup(), Some(node(C)));
+
+    let took = net.call(lac_budget()).expect("the call came up");
+    assert!(took < bound(), "ICRP after {took:?}: no give-up waited for");
+    let s = net.a().stats();
+    assert_eq!(s.backups_unresponsive, 0);
+    assert_eq!(s.setups_not_replicated, 0);
+    assert_eq!(net.members[C].held_for(node(A)), (1, 1));
+}

@@ -3,69 +3,72 @@
 //! authenticated replication ([`crate::replica`]).
 //!
 //! * **Backup**: among the health peers that are Up (the LNS's own monitor), the one with the
-//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when
-//!   none has room for calls (every one overloaded, or taking no new call: a member whose
-//!   service address another holds reports 100 %, `Lns::set_accepting`), the one with the most
-//!   spare capacity all the same among those known to replicate (a batch of its taken, or
-//!   one of ours acknowledged by it; a contact LNS that only redirects reports itself full
-//!   too, and holds no copies): a copy held by a full member beats none.
-//!   It is kept
-//!   while Up or Suspect (a lost heartbeat or two does not move it) and chosen anew when it is
-//!   Down or restarted; the new one gets a bulk sync (every established tunnel and session, under
-//!   a new epoch). Records go to the backup alone, so those of our table still queued for a
-//!   member from an earlier turn as backup (it was found Down or given up before they left)
-//!   missed what changed since: a sync to it replaces them
-//!   ([`crate::replica::Channel::restart_bulk_replacing`]), else, applied after the sync, they
-//!   would bring back a call cleared meanwhile (`l2tp_failover` seed 300094). The former one keeps its copy until the new one acknowledged the end of its
-//!   sync ([`Channel::synced`]), then gets an empty sync of epoch 0, a release: its end sweeps
-//!   what it held for us, so it does not take over a stale copy (a false Down of the backup
-//!   moves it while it is alive). Until then a crash of this LNS leaves every call it had up at
-//!   one member at least: the former backup holds those set up before the change, and nothing
-//!   set up after it is answered before the new backup holds the whole table (output commit,
-//!   below). Bulk-sync epochs form one increasing sequence over all peers, so a later backup's
-//!   complete copy holds a higher epoch than any former one, and a copy still being synced
-//!   after a release holds 0: the claims pick the copy to keep (`takeover` docs, two takers).
-//!   A member we took over is released the same way from the copy it kept of what it yielded
-//!   (`takeover` docs, yielded copy), once it acknowledged our notice and our backup holds
-//!   what we took. The copy outlives the incarnation that made it: whether health finds this
-//!   LNS Down or, restarted by its supervisor before that, `Restarted` (a higher incarnation,
-//!   empty), the backup takes the copy over (`takeover` docs, restart), and the restarted LNS
-//!   is told which address was taken ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
+//!   most spare capacity ([`crate::l2tp::pool`] selection over the health load table); when none
+//!   has room for calls (every one overloaded, or taking no new call: a member whose service
+//!   address another holds reports 100 %, `Lns::set_accepting`), the one with the most spare
+//!   capacity all the same among those known to replicate (a batch of its taken, or one of ours
+//!   acknowledged by it; a contact LNS that only redirects reports itself full too, and holds no
+//!   copies): a copy held by a full member beats none. It is kept while Up or Suspect (a lost
+//!   heartbeat or two does not move it) and chosen anew when it is Down or restarted; the new one
+//!   gets a bulk sync (every established tunnel and session, under a new epoch). Records go to the
+//!   backup alone, so those of our table still queued for a member from an earlier turn as backup
+//!   (it was found Down or given up before they left) missed what changed since: a sync to it
+//!   replaces them ([`crate::replica::Channel::restart_bulk_replacing`]), else, applied after the
+//!   sync, they would bring back a call cleared meanwhile (`l2tp_failover` seed 300094). The former
+//!   one keeps its copy until the new one acknowledged the end of its sync ([`Channel::synced`]),
+//!   then gets an empty sync of epoch 0, a release: its end sweeps what it held for us, so it does
+//!   not take over a stale copy (a false Down of the backup moves it while it is alive). Until then
+//!   a crash of this LNS leaves every call it had up at one member at least: the former backup
+//!   holds those set up before the change, and nothing set up after it is answered before the new
+//!   backup holds the whole table (output commit, below). Bulk-sync epochs form one increasing
+//!   sequence over all peers, so a later backup's complete copy holds a higher epoch than any
+//!   former one, and a copy still being synced after a release holds 0: the claims pick the copy to
+//!   keep (`takeover` docs, two takers). A member we took over is released the same way from the
+//!   copy it kept of what it yielded (`takeover` docs, yielded copy), once it acknowledged our
+//!   notice and our backup holds what we took. The copy outlives the incarnation that made it:
+//!   whether health finds this LNS Down or, restarted by its supervisor before that, `Restarted` (a
+//!   higher incarnation, empty), the backup takes the copy over (`takeover` docs, restart), and the
+//!   restarted LNS is told which address was taken
+//!   ([`Event::AddressTaken`](crate::l2tp::Event::AddressTaken)).
 //!
 //!   **Unresponsive backup.** Health tells a member alive, not that it replicates: a contact
-//!   LNS with room that only redirects, a member with replication off or another cluster key,
-//!   or one whose replication is filtered is Up and may be chosen, and output commit (below)
-//!   would hold every call's ICRP until the LAC gave the call up (its set-up wait: 31 s by
-//!   default, RFC 2661 5.8). So a backup that leaves a batch of ours unacknowledged for a
-//!   health Down interval ([`crate::health::HealthConfig::down_after`], 4 s by default; never
-//!   less than two retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the
-//!   timers see it, is given up: marked unresponsive (counted in
-//!   [`crate::l2tp::Stats::backups_unresponsive`]) and another chosen as above, never a marked
-//!   one. A backup that acknowledged a batch of ours since it (re)started replicates, and a
-//!   batch it leaves unanswered is likelier lost: at 10 % loss each way a round trip fails
-//!   about one time in five, and a Down interval holds five transmissions at the default pace,
-//!   so about one batch in 4,000 outlasted it (`l2tp_failover`, seeds 300,000-305,000: 163
-//!   backups alive and reachable given up, calls answered unreplicated and copies moved for
-//!   nothing). Such a backup is given up only once the batch also went unanswered through
-//!   [`crate::l2tp::Config::max_retries`] retransmissions, the last within its timeout, as the
-//!   control channel gives a peer up (RFC 2661 5.8; 7 s at the defaults, a path filtered
-//!   since: still within the LAC's patience); nothing is sent again while it is Suspect, so a
-//!   Suspect stretch does not count. A backup that never acknowledged one cannot be told from
-//!   one that does not replicate, and is judged on the Down interval alone. What was held for it waits for the new one's whole bulk sync; with none left it is
-//!   sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
-//!   The mark clears when the member shows that it replicates: a token of its acknowledging
-//!   one of ours (the batch in flight to it stays in flight and is sent again while it is Up:
-//!   that is the probe), or a batch of its taken, unless it had sent us batches already when
-//!   given up (then what failed is our path to it, a one-way filter, and its batches would
-//!   have it chosen and given up again and again); then it may be chosen again (at once when
-//!   no backup is left); and when it restarts (a new incarnation is judged afresh). The
-//!   first choice is by load alone, not among the members known to replicate first: a member
-//!   knows only those that back up to it or acknowledged it, a preference would put copies
-//!   where they were rather than where the room is (the backup takes the calls over), and a
-//!   member that does not replicate costs one Down interval of held set-ups once per
-//!   incarnation, as it stays marked. A set-up pays nothing for it: no peer is looked at per
-//!   call; the timers compare the backup's batch in flight (its `seq`, and when a timer first
-//!   saw it) with the bound ([`Lns::give_up_silent_backup`]).
+//!   LNS with room that only redirects, a member with replication off or another cluster key, or
+//!   one whose replication is filtered is Up and may be chosen, and output commit (below) would
+//!   hold every call's ICRP until the LAC gave the call up (its set-up wait: 31 s by default, RFC
+//!   2661 5.8). So a backup that leaves a batch of ours unacknowledged for a health Down interval
+//!   ([`crate::health::HealthConfig::down_after`], 4 s by default; never less than two
+//!   retransmission timeouts at [`ReplicationConfig::retransmit_cap`]), as the timers see it, is
+//!   given up: marked unresponsive (counted in [`crate::l2tp::Stats::backups_unresponsive`]) and
+//!   another chosen as above, never a marked one. A backup that acknowledged a batch of ours since
+//!   it (re)started replicates, and a batch it leaves unanswered is likelier lost: at 10 % loss
+//!   each way a round trip fails about one time in five, and a Down interval holds five
+//!   transmissions at the default pace, so about one batch in 4,000 outlasted it (`l2tp_failover`,
+//!   seeds 300,000-305,000: 163 backups alive and reachable given up, calls answered unreplicated
+//!   and copies moved for nothing). Such a backup is given up only once the batch also went
+//!   unanswered through [`crate::l2tp::Config::max_retries`] retransmissions, the last within its
+//!   timeout, as the control channel gives a peer up (RFC 2661 5.8; 7 s at the defaults, a path
+//!   filtered since: still within the LAC's patience); nothing is sent again while it is Suspect,
+//!   so a Suspect stretch does not count. A backup that never acknowledged one cannot be told from
+//!   one that does not replicate, and is judged on the Down interval alone; so that the interval
+//!   holds enough transmissions, the batch in flight to it is sent again at twice
+//!   [`ReplicationConfig::retransmit`] at most, not backed off to the cap (eleven transmissions in
+//!   4 s at the defaults: at 10 % loss each way one batch in 10^8 outlasts them; a member whose
+//!   acknowledgements take longer than the last four transmissions, 1.2 s at the defaults, answers
+//!   none of them and is given up once, then chosen again on its acknowledgement of the probe at
+//!   the usual pace). What was held for it waits for the new one's whole bulk sync; with none left
+//!   it is sent at once (counted in [`crate::l2tp::Stats::setups_not_replicated`]: no call hangs).
+//!   The mark clears when the member shows that it replicates: a token of its acknowledging one of
+//!   ours (the batch in flight to it stays in flight and is sent again while it is Up: that is the
+//!   probe), or a batch of its taken, unless it had sent us batches already when given up (then
+//!   what failed is our path to it, a one-way filter, and its batches would have it chosen and
+//!   given up again and again); then it may be chosen again (at once when no backup is left); and
+//!   when it restarts (a new incarnation is judged afresh). The first choice is by load alone, not
+//!   among the members known to replicate first: a member knows only those that back up to it or
+//!   acknowledged it, a preference would put copies where they were rather than where the room is
+//!   (the backup takes the calls over), and a member that does not replicate costs one Down
+//!   interval of held set-ups once per incarnation, as it stays marked. A set-up pays nothing for
+//!   it: no peer is looked at per call; the timers compare the backup's batch in flight (its `seq`,
+//!   and when a timer first saw it) with the bound ([`Lns::give_up_silent_backup`]).
 //! * **Records**: tunnel up ([`Record::Tunnel`]), session answered (an incoming call at its
 //!   ICRP, an outgoing one at its OCCN: the session and its tunnel's Ns/Nr, which the call
 //!   set-up moved, in one record, [`Record::SessionSequence`]; again at ICCN only if the ICCN changed what
@@ -883,6 +886,16 @@ fn walk(core: &Core, epochs: &BTreeMap<u16, u32>, cursor: u64) -> Option<(u64, O
     }
 }
 
+/// Whether `peer` acknowledged a batch of ours on `ch` since it last (re)started
+/// (`acked_at_restart`: [`Replicator::acked_at_restart`]): it replicates (module docs, backup).
+fn acknowledges(acked_at_restart: &[(NodeId, u64)], peer: NodeId, ch: &Channel<Record>) -> bool {
+    let before = acked_at_restart
+        .iter()
+        .find_map(|(n, a)| (*n == peer).then_some(*a))
+        .unwrap_or(0);
+    ch.stats().acknowledged > before
+}
+
 /// Queues `rec` on `ch` (coalesced, [`coalesce`]) within `max_queue` records, counted in
 /// `stats`; past that the queue is dropped for a bulk sync of the channel's next epoch, which
 /// `generation` (the sequence of epochs over all peers) is kept above.
@@ -1602,13 +1615,7 @@ impl Lns {
                 // is. It is given up as the control channel gives a peer up (RFC 2661 5.8): the
                 // batch sent again `max_retries` times, the last unanswered within its timeout
                 // (a path filtered since; not while it is Suspect: nothing is sent again then).
-                let acked_before = self
-                    .repl
-                    .acked_at_restart
-                    .iter()
-                    .find_map(|(n, a)| (*n == b).then_some(*a))
-                    .unwrap_or(0);
-                if stats.acknowledged > acked_before {
+                if acknowledges(&self.repl.acked_at_restart, b, ch) {
                     let tries = stats.retransmits.saturating_sub(w.retransmits);
                     let due = ch.deadline().is_some_and(|d| d <= now);
                     if tries < u64::from(self.cfg.common.max_retries) || !due {
@@ -1731,6 +1738,7 @@ impl Lns {
             held,
             held_acks,
             linger_until,
+            acked_at_restart,
             ..
         } = &mut self.repl;
         // Records to the backup that hold no ICRP back linger (module docs, records).
@@ -1759,7 +1767,14 @@ impl Lns {
             let resent = due
                 .then(|| {
                     let up = m.state(peer) == Some(NodeState::Up);
-                    ch.resend_due(now, up, cfg.retransmit_cap)
+                    // A backup not known to replicate is probed at twice the first timeout at
+                    // most, so that the Down interval that judges it holds enough transmissions
+                    // for loss alone not to outlast it (module docs, backup).
+                    let cap = match is_backup && !acknowledges(acked_at_restart, peer, ch) {
+                        true => cfg.retransmit_cap.min(cfg.retransmit * 2),
+                        false => cfg.retransmit_cap,
+                    };
+                    ch.resend_due(now, up, cap)
                 })
                 .flatten();
             let seq = resent.or_else(|| {
